@@ -1,0 +1,55 @@
+/**
+ * Attribute ranges and defaults of `../shared/API.md` ("Limits and defaults"). The validation of
+ * every door and the OpenAPI document read them from here.
+ *
+ * @module
+ */
+
+/** An inclusive integer range with a default. */
+export interface Range {
+  min: number;
+  max: number;
+  default: number;
+}
+
+/** Queue attribute ranges. */
+export const queueLimits = {
+  visibilityTimeoutSeconds: { min: 1, max: 43_200, default: 30 },
+  pollingWaitSeconds: { min: 0, max: 30, default: 0 },
+  maxMessageBytes: { min: 1024, max: 1_048_576, default: 65_536 },
+  retentionSeconds: { min: 60, max: 1_296_000, default: 345_600 },
+  /** max is further bounded by the queue's retentionSeconds. */
+  rewindSeconds: { min: 0, max: 1_296_000, default: 0 },
+  maxBacklog: { min: 1, max: 1_000_000_000, default: 100_000_000 },
+} as const satisfies Record<string, Range>;
+
+/** Per-message and per-request limits. */
+export const messageLimits = {
+  delaySeconds: { min: 0, max: 43_200, default: 0 },
+  /** Entries in one send, receive, delete or visibility batch. */
+  batchEntriesMax: 256,
+  /** Bytes of one request body (4 MiB). */
+  requestBytesMax: 4 * 1024 * 1024,
+  /** The dedup window of `dedupId`, in milliseconds. */
+  dedupWindowMs: 300_000,
+  attributesMax: 10,
+  attributeKeyCharsMax: 128,
+  attributeValueCharsMax: 1024,
+  groupIdCharsMax: 128,
+  dedupIdCharsMax: 128,
+  /** A visibility change of 0 releases the lock now. */
+  visibilityTimeoutSeconds: { min: 0, max: 43_200, default: 30 },
+  waitSeconds: { min: 0, max: 30, default: 0 },
+} as const;
+
+/** Dead-letter policy ranges. */
+export const deadLetterLimits = {
+  maxReceiveCount: { min: 1, max: 1000 },
+  maxTimeToLiveSeconds: { min: 300, max: 43_200 },
+} as const;
+
+/** Names of queues, topics and subscriptions. */
+export const namePattern = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/** Limits of list endpoints. */
+export const listLimits = { limit: { min: 1, max: 1000, default: 100 } } as const;
