@@ -1,0 +1,314 @@
+/**
+ * The load shapes of BENCH.md (produce, consume, both, latency; backlog lives in `backlog.ts`),
+ * each run on a fresh queue and reported as one result row.
+ *
+ * @module
+ */
+
+import { type BenchClient, createBenchClient } from "./bench_client.ts";
+import { type GroupPlan, type LoadGroup, startGroup } from "./load_group.ts";
+import type { LoadOptions, Shape } from "./load_options.ts";
+import type { LatencySamples } from "./load_runner.ts";
+import { CpuMeter, resolvePid } from "./process_stats.ts";
+
+/** One figure, as one JSON line (BENCH.md's fields first, then the extras). */
+export interface LoadResult {
+  system: string;
+  config: string;
+  replicas: number;
+  shape: Shape;
+  msgSize: number;
+  producers: number;
+  consumers: number;
+  seconds: number;
+  producedPerSec: number | null;
+  consumedPerSec: number | null;
+  p50ms: number | null;
+  p99ms: number | null;
+  batch: number;
+  [extra: string]: unknown;
+}
+
+/** Rounds to `digits` decimals; null stays null. */
+export function round(value: number | null | undefined, digits = 0): number | null {
+  if (value === null || value === undefined || !Number.isFinite(value)) return null;
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A fresh queue for one shape run, deleted again by `dropQueue`. */
+export async function freshQueue(client: BenchClient, options: LoadOptions, shape: Shape) {
+  const name = `${options.queue}-${shape}-${Date.now().toString(36)}`;
+  await client.createQueue(name, { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
+  return name;
+}
+
+/** Deletes a shape's queue; a failure here must not lose the figure already measured. */
+export async function dropQueue(client: BenchClient, name: string): Promise<void> {
+  try {
+    await client.deleteQueue(name);
+  } catch (error) {
+    console.error(`load: could not delete queue ${name}: ${String(error)}`);
+  }
+}
+
+/** The group plan of a shape on `queue`. */
+export function groupPlan(options: LoadOptions, queue: string, shape: Shape): GroupPlan {
+  const latency = shape === "latency";
+  return {
+    url: options.url,
+    queue,
+    clientKind: options.client,
+    messageBytes: options.size,
+    // The latency shape sends each message as soon as it is due, one per request.
+    sendBatch: latency ? 1 : options.batch,
+    receiveBatch: options.batch,
+    producerInflight: options.inflight,
+    consumerInflight: latency ? 1 : options.inflight,
+    ratePerSecond: latency ? options.rate : 0,
+    budget: 0,
+    ackMode: options.ackMode,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    waitSeconds: options.waitSeconds,
+  };
+}
+
+interface Window {
+  seconds: number;
+  produced: number;
+  consumed: number;
+  errors: number;
+  requests: number;
+  clientCpuPct: number | null;
+  brokerCpuPct: number | null;
+}
+
+/** Counts what the group did between the end of the warm-up and the end of the window. */
+async function measure(
+  group: LoadGroup,
+  options: { warmupSeconds: number; seconds: number; pid: number; endEarly?: () => boolean },
+): Promise<Window> {
+  const cpu = new CpuMeter(options.pid);
+  await sleep(options.warmupSeconds * 1000);
+  const snapshot = () => ({
+    at: performance.now(),
+    produced: group.counters.total("produced"),
+    consumed: group.counters.total("consumed"),
+    errors: group.counters.total("errors"),
+    requests: group.counters.total("sendRequests") + group.counters.total("receiveRequests"),
+  });
+  const start = snapshot();
+  cpu.start();
+  group.setLatencyRecording(true);
+  const deadline = start.at + options.seconds * 1000;
+  while (performance.now() < deadline) {
+    await sleep(Math.min(20, Math.max(1, deadline - performance.now())));
+    if (options.endEarly?.()) break;
+  }
+  const end = snapshot();
+  group.setLatencyRecording(false);
+  const seconds = (end.at - start.at) / 1000;
+  return {
+    seconds,
+    produced: end.produced - start.produced,
+    consumed: end.consumed - start.consumed,
+    errors: end.errors - start.errors,
+    requests: end.requests - start.requests,
+    ...cpu.stop(),
+  };
+}
+
+interface RowInput {
+  shape: Shape;
+  producers: number;
+  consumers: number;
+  window: Window;
+  samples: LatencySamples | null;
+  group: LoadGroup;
+  lanes: number;
+  extra?: Record<string, unknown>;
+}
+
+/** Builds the JSON row of one figure. */
+export function resultRow(options: LoadOptions, input: RowInput): LoadResult {
+  const { shape, window, samples } = input;
+  const perSecond = (count: number) => round(count / window.seconds);
+  return {
+    system: options.system,
+    config: options.config || `${options.client}-client`,
+    replicas: options.replicas,
+    shape,
+    msgSize: options.size,
+    producers: input.producers,
+    consumers: input.consumers,
+    seconds: round(window.seconds, 2) ?? 0,
+    producedPerSec: input.producers > 0 ? perSecond(window.produced) : null,
+    consumedPerSec: input.consumers > 0 ? perSecond(window.consumed) : null,
+    p50ms: samples ? round(samples.percentile(50), 2) : null,
+    p99ms: samples ? round(samples.percentile(99), 2) : null,
+    batch: shape === "latency" ? 1 : options.batch,
+    p999ms: samples ? round(samples.percentile(99.9), 2) : null,
+    maxms: samples ? round(samples.percentile(100), 2) : null,
+    latencySamples: samples?.count ?? null,
+    errors: window.errors,
+    requestsPerSec: perSecond(window.requests),
+    ackMode: input.consumers > 0 ? options.ackMode : null,
+    client: options.client,
+    threads: input.group.threads,
+    inflight: options.inflight,
+    connections: input.lanes,
+    clientCpuPct: window.clientCpuPct,
+    brokerCpuPct: window.brokerCpuPct,
+    ...input.extra,
+    at: new Date().toISOString(),
+  };
+}
+
+/** TCP connections a group opens: HTTP/1.1 keep-alive uses one per request in flight. */
+function lanes(plan: GroupPlan, producers: number, consumers: number): number {
+  const producerLanes = plan.ratePerSecond > 0
+    ? Math.max(plan.producerInflight, Math.ceil(plan.ratePerSecond / plan.sendBatch / 50))
+    : plan.producerInflight;
+  return producers * producerLanes + consumers * plan.consumerInflight;
+}
+
+async function depthOf(client: BenchClient, queue: string): Promise<number | null> {
+  try {
+    const described = await client.getQueue(queue);
+    return described.activeMessages + described.inflightMessages + described.delayedMessages;
+  } catch {
+    return null;
+  }
+}
+
+/** Fills `queue` with `count` messages through `producers` producers; returns the fill rate. */
+export async function prefill(
+  options: LoadOptions,
+  plan: GroupPlan,
+  count: number,
+): Promise<{ messages: number; seconds: number; errors: number }> {
+  const startMs = performance.now();
+  const producers = Math.max(1, options.producers);
+  const group = await startGroup({ ...plan, budget: count }, {
+    producers,
+    consumers: 0,
+    threads: options.threads,
+  });
+  await group.producersDone;
+  await group.stopConsumers();
+  return {
+    messages: group.counters.total("produced"),
+    seconds: (performance.now() - startMs) / 1000,
+    errors: group.counters.total("errors"),
+  };
+}
+
+async function runProduce(options: LoadOptions, plan: GroupPlan, pid: number) {
+  const producers = options.producers;
+  const group = await startGroup(plan, { producers, consumers: 0, threads: options.threads });
+  const window = await measure(group, {
+    warmupSeconds: options.warmup,
+    seconds: options.seconds,
+    pid,
+  });
+  await group.stopProducers();
+  await group.stopConsumers();
+  const connections = lanes(plan, producers, 0);
+  return { producers, consumers: 0, window, samples: null, group, lanes: connections };
+}
+
+async function runConsume(
+  options: LoadOptions,
+  plan: GroupPlan,
+  context: { client: BenchClient; pid: number },
+) {
+  const filled = await prefill(options, plan, options.prefill);
+  const prefilled = (await depthOf(context.client, plan.queue)) ?? filled.messages;
+  const consumers = options.consumers;
+  const group = await startGroup(plan, { producers: 0, consumers, threads: options.threads });
+  // Consume-only is a drain: measured from consumer start until empty or the window ends.
+  const window = await measure(group, {
+    warmupSeconds: 0,
+    seconds: options.seconds,
+    pid: context.pid,
+    endEarly: () => group.counters.total("consumed") >= prefilled,
+  });
+  const drainedEarly = group.counters.total("consumed") >= prefilled;
+  await group.stopConsumers();
+  const extra = {
+    prefilled,
+    prefillPerSec: round(filled.messages / filled.seconds),
+    drainedEarly,
+  };
+  return {
+    producers: 0,
+    consumers,
+    window,
+    samples: null,
+    group,
+    lanes: lanes(plan, 0, consumers),
+    extra,
+  };
+}
+
+async function runBoth(
+  options: LoadOptions,
+  plan: GroupPlan,
+  context: { client: BenchClient; pid: number; latency: boolean },
+) {
+  const producers = context.latency ? 1 : options.producers;
+  const consumers = context.latency ? 1 : options.consumers;
+  const threads = context.latency ? 0 : options.threads;
+  const group = await startGroup(plan, { producers, consumers, threads });
+  const window = await measure(group, {
+    warmupSeconds: options.warmup,
+    seconds: options.seconds,
+    pid: context.pid,
+  });
+  await group.stopProducers();
+  const backlogAfter = await depthOf(context.client, plan.queue);
+  const samples = await group.stopConsumers();
+  const extra = context.latency ? { rate: options.rate, backlogAfter } : { backlogAfter };
+  return {
+    producers,
+    consumers,
+    window,
+    samples,
+    group,
+    lanes: lanes(plan, producers, consumers),
+    extra,
+  };
+}
+
+/**
+ * Runs one of produce, consume, both, latency on a fresh queue and returns its row.
+ *
+ * @example
+ * ```ts
+ * const row = await runShape(parseLoadArgs(["--url", url, "--seconds", "5"]), "produce");
+ * console.log(JSON.stringify(row));
+ * ```
+ */
+export async function runShape(options: LoadOptions, shape: Shape): Promise<LoadResult> {
+  if (shape === "backlog") throw new Error("the backlog shape runs through runBacklog");
+  const client = await createBenchClient(options.url, options.client);
+  const pid = resolvePid(options);
+  try {
+    const queue = await freshQueue(client, options, shape);
+    const plan = groupPlan(options, queue, shape);
+    try {
+      const measured = shape === "produce"
+        ? await runProduce(options, plan, pid)
+        : shape === "consume"
+        ? await runConsume(options, plan, { client, pid })
+        : await runBoth(options, plan, { client, pid, latency: shape === "latency" });
+      return resultRow(options, { shape, ...measured });
+    } finally {
+      await dropQueue(client, queue);
+    }
+  } finally {
+    client.close();
+  }
+}

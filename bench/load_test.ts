@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { parseLoadArgs, runLoad } from "./load.ts";
+import { startNoopServer } from "./noop_server.ts";
+
+const quick = ["--seconds", "0.4", "--warmup", "0.1", "--prefill", "800", "--rate", "200"];
+
+Deno.test("every shape runs against the no-op server and reports BENCH.md's fields", async (t) => {
+  const server = await startNoopServer({ port: 0 });
+  try {
+    for (const threads of ["0", "2"]) {
+      await t.step(`with ${threads} worker threads`, async () => {
+        const options = parseLoadArgs([
+          "--url",
+          server.url,
+          "--client",
+          "fetch",
+          "--threads",
+          threads,
+          "--system",
+          "noop",
+          ...quick,
+        ]);
+        const rows = await runLoad(options);
+        assert.deepEqual(rows.map((row) => row.shape), ["produce", "consume", "both", "latency"]);
+        for (const row of rows) {
+          for (const field of ["system", "config", "replicas", "msgSize", "seconds", "batch"]) {
+            assert.ok(field in row, `${row.shape} lacks ${field}`);
+          }
+          assert.equal(row.errors, 0);
+        }
+        const [produce, consume, both, latency] = rows;
+        assert.ok((produce.producedPerSec ?? 0) > 0);
+        assert.equal(consume.prefilled, 800);
+        assert.ok((consume.consumedPerSec ?? 0) > 0);
+        assert.ok((both.consumedPerSec ?? 0) > 0);
+        assert.ok(both.p50ms !== null && both.p50ms >= 0);
+        assert.ok(latency.p99ms !== null);
+        assert.equal(latency.batch, 1);
+      });
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("every consumed message is deleted, in both ack modes", async (t) => {
+  const server = await startNoopServer({ port: 0 });
+  try {
+    for (const ackMode of ["piggyback", "separate"]) {
+      await t.step(ackMode, async () => {
+        const options = parseLoadArgs([
+          "--url",
+          server.url,
+          "--client",
+          "fetch",
+          "--threads",
+          "0",
+          "--shape",
+          "consume",
+          "--ack-mode",
+          ackMode,
+          "--seconds",
+          "5",
+          "--prefill",
+          "1000",
+        ]);
+        const [row] = await runLoad(options);
+        assert.equal(row.drainedEarly, true);
+        assert.equal(row.ackMode, ackMode);
+      });
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("the backlog shape reports RSS per message and the restart-to-ready time", async () => {
+  const server = await startNoopServer({ port: 0 });
+  try {
+    const options = parseLoadArgs([
+      "--url",
+      server.url,
+      "--client",
+      "fetch",
+      "--threads",
+      "0",
+      "--shape",
+      "backlog",
+      "--backlog-messages",
+      "3000",
+      "--settle-seconds",
+      "0",
+    ]);
+    let restarts = 0;
+    const [row] = await runLoad(options, {
+      restart: () => {
+        restarts++;
+        return Promise.resolve({ pid: 0 });
+      },
+    });
+    assert.equal(restarts, 1);
+    assert.equal(row.backlog, 3000);
+    assert.equal(row.backlogAfterRestart, 3000);
+    assert.equal(typeof row.rssBytesPerMessage, "number");
+    assert.equal(typeof row.restartToReadyMs, "number");
+  } finally {
+    await server.shutdown();
+  }
+});

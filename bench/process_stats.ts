@@ -1,0 +1,118 @@
+/**
+ * CPU and memory of processes, from Linux `/proc` or the broker's `/metrics`.
+ *
+ * @module
+ */
+
+/** Linux USER_HZ, the unit of utime and stime in /proc/PID/stat, on every mainstream kernel. */
+const clockTicksPerSecond = 100;
+
+/** CPU seconds (user + system) a process used so far, or null when it can't be read. */
+export function cpuSeconds(pid: number | "self"): number | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The command name may hold spaces; fields restart after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+  } catch {
+    return null;
+  }
+}
+
+/** Measures the CPU of this process and optionally another over a window, in % of one core. */
+export class CpuMeter {
+  #pid: number;
+  #startMs = 0;
+  #selfStart: number | null = null;
+  #otherStart: number | null = null;
+
+  /** `pid` 0 measures only this process. */
+  constructor(pid: number) {
+    this.#pid = pid;
+  }
+
+  start(): void {
+    this.#startMs = performance.now();
+    this.#selfStart = cpuSeconds("self");
+    this.#otherStart = this.#pid > 0 ? cpuSeconds(this.#pid) : null;
+  }
+
+  stop(): { clientCpuPct: number | null; brokerCpuPct: number | null } {
+    const seconds = (performance.now() - this.#startMs) / 1000;
+    const percent = (start: number | null, end: number | null) =>
+      start === null || end === null || seconds <= 0
+        ? null
+        : Math.round((1000 * (end - start)) / seconds) / 10;
+    return {
+      clientCpuPct: percent(this.#selfStart, cpuSeconds("self")),
+      brokerCpuPct: this.#pid > 0 ? percent(this.#otherStart, cpuSeconds(this.#pid)) : null,
+    };
+  }
+}
+
+/** Resident set size of a process from /proc/PID/status, in bytes, or null. */
+export function rssFromProc(pid: number): number | null {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return match === null ? null : Number(match[1]) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** `process_resident_memory_bytes` from a Prometheus text page, or null. */
+export function rssFromMetricsText(text: string): number | null {
+  const match = /^process_resident_memory_bytes(?:\{[^}]*\})?\s+([0-9.eE+]+)/m.exec(text);
+  return match === null ? null : Number(match[1]);
+}
+
+/** Where to read a broker's RSS from. */
+export interface RssSource {
+  url: string;
+  /** When > 0, /proc/PID/status wins over /metrics. */
+  pid: number;
+}
+
+/** The broker's RSS in bytes: /proc when a PID is known, otherwise `GET /metrics`. */
+export async function readRssBytes(source: RssSource): Promise<number | null> {
+  if (source.pid > 0) return rssFromProc(source.pid);
+  try {
+    const response = await fetch(`${source.url.replace(/\/+$/, "")}/metrics`);
+    const text = await response.text();
+    return response.ok ? rssFromMetricsText(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The PID given directly or read from a PID file; 0 when neither is set. */
+export function resolvePid(options: { pid: number; pidFile: string }): number {
+  if (options.pid > 0) return options.pid;
+  if (options.pidFile === "") return 0;
+  try {
+    const pid = Number(Deno.readTextFileSync(options.pidFile).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Polls `GET /readyz` until it answers 200; returns the milliseconds it took, or null on timeout.
+ */
+export async function waitReady(url: string, timeoutMs: number): Promise<number | null> {
+  const startMs = performance.now();
+  const readyUrl = `${url.replace(/\/+$/, "")}/readyz`;
+  while (performance.now() - startMs < timeoutMs) {
+    try {
+      const response = await fetch(readyUrl);
+      await response.body?.cancel();
+      if (response.status === 200) return performance.now() - startMs;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return null;
+}

@@ -1,0 +1,15 @@
+import assert from "node:assert/strict";
+import { cpuSeconds, rssFromMetricsText, rssFromProc } from "./process_stats.ts";
+
+Deno.test("the resident memory is read from a Prometheus page", () => {
+  const page = "# HELP x\nprocess_cpu_seconds_total 3\nprocess_resident_memory_bytes 4.5e7\n";
+  assert.equal(rssFromMetricsText(page), 45_000_000);
+  assert.equal(rssFromMetricsText('process_resident_memory_bytes{node="a"} 12\n'), 12);
+  assert.equal(rssFromMetricsText("nothing here\n"), null);
+});
+
+Deno.test("this process's CPU time and RSS are readable from /proc", () => {
+  assert.ok((cpuSeconds("self") ?? -1) >= 0);
+  assert.ok((rssFromProc(Deno.pid) ?? 0) > 1_000_000);
+  assert.equal(rssFromProc(0x7ffffffe), null);
+});
