@@ -67,4 +67,9 @@ export interface NodeStatus {
   cluster(): ClusterInfo;
   /** Prometheus text lines of the engine and storage (the HTTP layer adds its own). */
   metricsText(): string;
+  /**
+   * Base URL of the current leader, sent as the `x-cmqd-leader` hint on every response; null
+   * or absent when unknown. Called once per request, so it should be a cached value.
+   */
+  leaderUrl?(): string | null;
 }

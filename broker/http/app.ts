@@ -1,0 +1,114 @@
+/**
+ * The native v1 HTTP door: one hono app (from `@hono/zod-openapi`) serving the queue routes,
+ * the operations routes, `/openapi.json` generated from the route definitions and `/docs`.
+ *
+ * Order of the middleware, outermost first: request id + leader hint + metrics, the declared
+ * `content-length` limit, the bounded JSON body reader (POST/PUT/PATCH under `/v1`), then the
+ * route's own validators and handler. Every failure goes through the one error mapper of
+ * `errors.ts`.
+ *
+ * @module
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { messageLimits } from "../limits.ts";
+import type { Metrics } from "../metrics.ts";
+import type { NodeStatus, QueueService } from "../service_types.ts";
+import { declaredLengthLimit, jsonBodyReader } from "./body.ts";
+import { renderDocsPage } from "./docs_page.ts";
+import {
+  createErrorHandler,
+  createNotFoundHandler,
+  type DoorEnv,
+  type ErrorLogger,
+  validationHook,
+} from "./errors.ts";
+import { createOpsRoutes } from "./ops_routes.ts";
+import { requestContext } from "./request_context.ts";
+import { createV1Routes } from "./v1_routes.ts";
+
+/**
+ * Room above the 4 MiB batch limit for JSON syntax and escaping, so that a batch whose bodies
+ * add up to the limit still fits in one request.
+ */
+export const requestSlackBytes = 256 * 1024;
+
+/** The version announced in the OpenAPI document. */
+export const apiVersion = "1.0.0";
+
+/** Options of `createApp`. */
+export interface AppOptions {
+  service: QueueService;
+  status: NodeStatus;
+  metrics: Metrics;
+  /** Largest accepted request body; default 4 MiB + `requestSlackBytes`. */
+  requestBytesMax?: number;
+  /** Receives every 500 (message and error); default `console.error`. */
+  logError?: ErrorLogger;
+}
+
+/** The app type `createApp` returns. */
+export type App = OpenAPIHono<DoorEnv>;
+
+/**
+ * Builds the door over `service`. Serve it with `Deno.serve(app.fetch)` or test it with
+ * `app.request()`.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ service: broker, status, metrics: new Metrics() });
+ * Deno.serve({ port: 8080 }, app.fetch);
+ * ```
+ */
+export function createApp(options: AppOptions): App {
+  const requestBytesMax = options.requestBytesMax ??
+    messageLimits.requestBytesMax + requestSlackBytes;
+  const logError = options.logError ??
+    ((message: string, error: unknown) => console.error(message, error));
+  const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
+  app.use("*", requestContext({ metrics: options.metrics, status: options.status }));
+  app.use("*", declaredLengthLimit(requestBytesMax));
+  app.use("/v1/*", jsonBodyReader(requestBytesMax));
+  app.route("/", createV1Routes(options.service));
+  app.route("/", createOpsRoutes({ status: options.status, metrics: options.metrics }));
+
+  const documentConfig = {
+    openapi: "3.1.0",
+    info: {
+      title: "cmqd",
+      version: apiVersion,
+      description: "Native v1 API of cmqd, a Raft-replicated message queue service.",
+    },
+  };
+  // The routes are fixed once built, so the document and the page are rendered once.
+  let document: ReturnType<App["getOpenAPI31Document"]> | undefined;
+  let docsHtml: string | undefined;
+  const openApiDocument = () => document ??= app.getOpenAPI31Document(documentConfig);
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
+  app.get("/docs", (c) => c.html(docsHtml ??= renderDocsPage(openApiDocument())));
+
+  app.onError(createErrorHandler(logError));
+  app.notFound(createNotFoundHandler(allowedMethodsOf(openApiDocument)));
+  return app;
+}
+
+/**
+ * For the 405 answer: the methods a path supports, matched against the document's templates
+ * (`/v1/queues/{queue}`). Built on first use; only error paths pay for it.
+ */
+function allowedMethodsOf(
+  openApiDocument: () => { paths?: Record<string, unknown> },
+): (path: string) => string[] {
+  let templates: { pattern: RegExp; methods: string[] }[] | undefined;
+  return (path) => {
+    templates ??= Object.entries(openApiDocument().paths ?? {}).map(([template, item]) => ({
+      pattern: new RegExp(
+        `^${template.replaceAll(/[.+?^$()[\]\\|]/g, "\\$&").replaceAll(/\{[^}]+\}/g, "[^/]+")}$`,
+      ),
+      methods: Object.keys(item as object).map((method) => method.toUpperCase()),
+    }));
+    const fixed: Record<string, string[]> = { "/openapi.json": ["GET"], "/docs": ["GET"] };
+    if (fixed[path] !== undefined) return fixed[path];
+    return templates.filter((template) => template.pattern.test(path))
+      .flatMap((template) => template.methods);
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Reading request bodies with a bound. The size is enforced before anything is parsed: a
+ * `content-length` over the limit is refused without reading a byte, and a body without one
+ * (chunked) is read only up to the limit, so a client can't make the broker buffer more than
+ * `requestBytesMax` whatever it sends.
+ *
+ * The decoded text is handed to hono's body cache, so the route validator parses the JSON
+ * exactly once and nobody reads the stream twice.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../errors.ts";
+import type { DoorEnv } from "./errors.ts";
+
+/** `application/json` and `application/<anything>+json`, with parameters. */
+const jsonMediaTypePattern = /^application\/([a-z0-9.-]+\+)?json\s*(;.*)?$/i;
+
+/** Fatal: a body that is not UTF-8 is malformed rather than silently altered. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** An empty JSON body means "all defaults", the same as `{}`. */
+const emptyJsonText = "{}";
+const emptyJsonPromise = Promise.resolve(emptyJsonText);
+
+function tooLarge(requestBytesMax: number): ApiError {
+  return new ApiError(
+    "RequestTooLarge",
+    `request body exceeds ${requestBytesMax} bytes`,
+  );
+}
+
+/**
+ * Refuses any request whose declared `content-length` exceeds `requestBytesMax` (413), before
+ * its route runs. Cheap: one header read.
+ */
+export function declaredLengthLimit(requestBytesMax: number): MiddlewareHandler<DoorEnv> {
+  return async function declaredLengthLimit(c, next) {
+    const declared = c.req.raw.headers.get("content-length");
+    if (declared !== null && Number(declared) > requestBytesMax) {
+      throw tooLarge(requestBytesMax);
+    }
+    await next();
+  };
+}
+
+/**
+ * Reads the body of POST/PUT/PATCH requests (bounded), checks it is JSON and caches the text
+ * for the validator. Other methods pass through untouched.
+ */
+export function jsonBodyReader(requestBytesMax: number): MiddlewareHandler<DoorEnv> {
+  return async function jsonBodyReader(c, next) {
+    const method = c.req.method;
+    if (method !== "POST" && method !== "PUT" && method !== "PATCH") return await next();
+    const bytes = await readBounded(c.req.raw, requestBytesMax);
+    const contentType = c.req.raw.headers.get("content-type");
+    const isJson = contentType !== null && jsonMediaTypePattern.test(contentType);
+    if (bytes === null || bytes.byteLength === 0) {
+      // No body: JSON routes see `{}`; without a content type the route's own gate decides,
+      // and finds the (consumed) stream empty through the cache.
+      if (isJson) cacheBody(c.req.bodyCache, "text", emptyJsonPromise);
+      else cacheBody(c.req.bodyCache, "arrayBuffer", Promise.resolve(new ArrayBuffer(0)));
+      return await next();
+    }
+    if (!isJson) {
+      throw new ApiError(
+        "UnsupportedMediaType",
+        `request body must be JSON (content-type: application/json), got ${
+          contentType === null ? "no content-type" : JSON.stringify(contentType.slice(0, 100))
+        }`,
+      );
+    }
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      throw new ApiError("MalformedRequest", "request body is not valid UTF-8");
+    }
+    c.set("bodyText", text);
+    cacheBody(c.req.bodyCache, "text", Promise.resolve(text));
+    await next();
+  };
+}
+
+/**
+ * Puts a body into hono's request cache. hono stores the *promise* of each body type there
+ * (its declared type says the value), so the cast only restates what hono does at run time.
+ */
+function cacheBody(
+  cache: object,
+  key: "text" | "arrayBuffer",
+  body: Promise<string> | Promise<ArrayBuffer>,
+): void {
+  (cache as Record<string, unknown>)[key] = body;
+}
+
+/**
+ * The whole body, or null when there is none. A body over `bytesMax` is refused as soon as
+ * the first byte past the limit arrives.
+ */
+async function readBounded(request: Request, bytesMax: number): Promise<Uint8Array | null> {
+  if (request.body === null) return null;
+  const declared = request.headers.get("content-length");
+  if (declared !== null && request.headers.get("transfer-encoding") === null) {
+    // The transport delivers exactly content-length bytes, checked against the limit above.
+    if (Number(declared) > bytesMax) throw tooLarge(bytesMax);
+    return new Uint8Array(await request.arrayBuffer());
+  }
+  return await readStreamBounded(request.body, bytesMax);
+}
+
+async function readStreamBounded(
+  stream: ReadableStream<Uint8Array>,
+  bytesMax: number,
+): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > bytesMax) {
+      // Stop the sender instead of draining the rest of an oversized body.
+      await reader.cancel().catch(() => {});
+      throw tooLarge(bytesMax);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

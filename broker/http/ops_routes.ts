@@ -1,0 +1,106 @@
+/**
+ * Operations endpoints (`API.md`, "Operations"): liveness, readiness, Prometheus metrics and
+ * the cluster view. `/openapi.json` and `/docs` are added by `app.ts`, which owns the whole
+ * document.
+ *
+ * @module
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { ApiError } from "../errors.ts";
+import { type Metrics, metricsContentType } from "../metrics.ts";
+import type { NodeStatus } from "../service_types.ts";
+import { type DoorEnv, validationHook } from "./errors.ts";
+import { ClusterInfoSchema, ErrorBodySchema } from "./schemas.ts";
+
+/** Seconds a client should wait before asking `/readyz` again. */
+const notReadyRetryAfterSeconds = 1;
+
+const tags = ["operations"];
+
+const StatusSchema = z.object({ status: z.string() }).openapi("Status");
+
+const healthz = createRoute({
+  method: "get",
+  path: "/healthz",
+  operationId: "health",
+  tags,
+  summary: "Liveness: the process answers",
+  responses: {
+    200: { description: "Alive", content: { "application/json": { schema: StatusSchema } } },
+  },
+});
+
+const readyz = createRoute({
+  method: "get",
+  path: "/readyz",
+  operationId: "ready",
+  tags,
+  summary: "Readiness: recovery finished, the node serves writes",
+  responses: {
+    200: { description: "Ready", content: { "application/json": { schema: StatusSchema } } },
+    503: {
+      description: "NotReady",
+      content: { "application/json": { schema: ErrorBodySchema } },
+    },
+  },
+});
+
+const metricsRoute = createRoute({
+  method: "get",
+  path: "/metrics",
+  operationId: "metrics",
+  tags,
+  summary: "Prometheus metrics (text format 0.0.4)",
+  responses: {
+    200: { description: "Metrics", content: { "text/plain": { schema: z.string() } } },
+  },
+});
+
+const cluster = createRoute({
+  method: "get",
+  path: "/v1/cluster",
+  operationId: "cluster",
+  tags,
+  summary: "Nodes, roles, leader and commit indexes",
+  responses: {
+    200: {
+      description: "The cluster as this node sees it",
+      content: { "application/json": { schema: ClusterInfoSchema } },
+    },
+  },
+});
+
+/** Options of `createOpsRoutes`. */
+export interface OpsRoutesOptions {
+  status: NodeStatus;
+  metrics: Metrics;
+}
+
+/**
+ * The operations routes.
+ *
+ * @example
+ * ```ts
+ * app.route("/", createOpsRoutes({ status, metrics }));
+ * ```
+ */
+export function createOpsRoutes(options: OpsRoutesOptions): OpenAPIHono<DoorEnv> {
+  const { status, metrics } = options;
+  const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
+  app.openapi(healthz, (c) => c.json({ status: "ok" }, 200));
+  app.openapi(readyz, (c) => {
+    if (!status.ready()) {
+      throw new ApiError("NotReady", "the node is not ready to serve writes yet", {
+        retryAfterSeconds: notReadyRetryAfterSeconds,
+      });
+    }
+    return c.json({ status: "ready" }, 200);
+  });
+  app.openapi(metricsRoute, (c) => {
+    const nodeText = status.metricsText();
+    const text = nodeText === "" || nodeText.endsWith("\n") ? nodeText : `${nodeText}\n`;
+    return c.text(metrics.text() + text, 200, { "content-type": metricsContentType });
+  });
+  app.openapi(cluster, (c) => c.json(status.cluster(), 200));
+  return app;
+}
