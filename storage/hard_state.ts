@@ -1,0 +1,93 @@
+/**
+ * Raft's hard state (current term, vote, commit) and the log's start marker, each a small JSON
+ * document stored with the checked, atomic file format of `snapshot_file.ts`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { CorruptLogError } from "./errors.ts";
+import type { FileSystem } from "./file_io.ts";
+import { inspectSnapshotFile, writeSnapshotFile } from "./snapshot_file.ts";
+
+/** What Raft must remember across restarts. */
+export interface HardState {
+  term: number;
+  /** The node voted for in `term`, or null. */
+  vote: string | null;
+  /** Highest index known committed (advisory: Raft can re-learn it). */
+  commit: number;
+}
+
+/** Where the log starts after a snapshot install: the entry before the first one. */
+export interface LogStart {
+  index: number;
+  term: number;
+}
+
+/** File names inside the log directory. */
+export const hardStateFileName = "hard_state";
+export const logStartFileName = "log_start";
+
+/** The state of a node that never wrote one. */
+export const initialHardState: HardState = { term: 0, vote: null, commit: 0 };
+
+/** Reads the hard state; missing → initial; damaged → {@link CorruptLogError} (never guessed). */
+export function loadHardState(fs: FileSystem, dir: string): HardState {
+  const document = loadDocument(fs, dir, hardStateFileName);
+  if (document === null) return { ...initialHardState };
+  const { term, vote, commit } = document as Record<string, unknown>;
+  if (
+    !isCount(term) || !isCount(commit) || !(vote === null || typeof vote === "string")
+  ) {
+    throw new CorruptLogError({ file: hardStateFileName, offset: 0, reason: "bad hard state" });
+  }
+  return { term, vote, commit };
+}
+
+/** Writes the hard state durably (two fsyncs: the temp file and the directory). */
+export function storeHardState(fs: FileSystem, dir: string, state: HardState): Promise<void> {
+  assert.ok(isCount(state.term), "term must be a non-negative safe integer");
+  assert.ok(isCount(state.commit), "commit must be a non-negative safe integer");
+  assert.ok(state.vote === null || typeof state.vote === "string", "vote must be a string or null");
+  const json = JSON.stringify({ term: state.term, vote: state.vote, commit: state.commit });
+  return writeSnapshotFile(fs, dir, hardStateFileName, new TextEncoder().encode(json));
+}
+
+/** Reads the log start marker; missing → index 0, term 0. */
+export function loadLogStart(fs: FileSystem, dir: string): LogStart {
+  const document = loadDocument(fs, dir, logStartFileName);
+  if (document === null) return { index: 0, term: 0 };
+  const { index, term } = document as Record<string, unknown>;
+  if (!isCount(index) || !isCount(term)) {
+    throw new CorruptLogError({ file: logStartFileName, offset: 0, reason: "bad log start" });
+  }
+  return { index, term };
+}
+
+/** Writes the log start marker durably. */
+export function storeLogStart(fs: FileSystem, dir: string, start: LogStart): Promise<void> {
+  assert.ok(isCount(start.index) && isCount(start.term));
+  const json = JSON.stringify({ index: start.index, term: start.term });
+  return writeSnapshotFile(fs, dir, logStartFileName, new TextEncoder().encode(json));
+}
+
+function loadDocument(fs: FileSystem, dir: string, name: string): unknown {
+  const state = inspectSnapshotFile(fs, dir, name);
+  if (state.status === "missing") return null;
+  // The file is only ever replaced by rename after an fsync, so damage here is real damage:
+  // guessing a term or vote could elect two leaders, so refuse to start instead.
+  if (state.status === "corrupt") {
+    throw new CorruptLogError({ file: name, offset: 0, reason: state.reason });
+  }
+  try {
+    const document = JSON.parse(new TextDecoder().decode(state.bytes));
+    if (typeof document === "object" && document !== null) return document;
+  } catch {
+    // fall through
+  }
+  throw new CorruptLogError({ file: name, offset: 0, reason: "not a JSON object" });
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}

@@ -1,0 +1,52 @@
+/**
+ * Storage: the append-only segment log that is each node's Raft log, Raft's hard state, atomic
+ * snapshot files, and the file systems they run on (real, or simulated with crash faults).
+ *
+ * @example
+ * ```ts
+ * import { RealFileSystem, SegmentLog } from "../storage/mod.ts";
+ * const log = await SegmentLog.open("data/group-1", { fs: new RealFileSystem() });
+ * await log.appendDurable([{ term: 1, index: log.lastIndex + 1, timestamp: Date.now(), type: 0, payload }]);
+ * ```
+ *
+ * @module
+ */
+export { crc32c } from "./crc32c.ts";
+export { type CorruptionDetail, CorruptLogError } from "./errors.ts";
+export {
+  type FileHandle,
+  type FileSystem,
+  joinPath,
+  type MappedRegion,
+  RealFileSystem,
+} from "./file_io.ts";
+export { mmapAvailable } from "./mmap.ts";
+export type { HardState, LogStart } from "./hard_state.ts";
+export {
+  decodeRecord,
+  encodeRecord,
+  encodeRecordInto,
+  inspectRecord,
+  type LogEntry,
+  newRecordHeader,
+  payloadBytesMax,
+  recordBytes,
+  recordBytesMax,
+  type RecordHeader,
+  recordHeaderBytes,
+  type RecordStatus,
+} from "./record.ts";
+export type { RecoveryReport } from "./recovery.ts";
+export { SegmentLog, type SegmentLogOptions, type SegmentLogStats } from "./segment_log.ts";
+export {
+  seededRandom,
+  SimFileSystem,
+  type SimFileSystemStats,
+  SimulatedCrash,
+} from "./sim_file_system.ts";
+export {
+  inspectSnapshotFile,
+  readSnapshotFile,
+  type SnapshotFileState,
+  writeSnapshotFile,
+} from "./snapshot_file.ts";

@@ -1,0 +1,292 @@
+/**
+ * One segment of the log: a file of consecutive records named by the index of its first entry,
+ * with its in-memory sparse offset and time indexes, and the read path (memory map when
+ * possible, positioned reads otherwise).
+ *
+ * File name: the base index as 20 decimal digits, zero-padded, then ".log"
+ * (`00000000000000000001.log`), so names sort like the indexes they hold.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { CorruptLogError } from "./errors.ts";
+import type { FileHandle, MappedRegion } from "./file_io.ts";
+import { OffsetIndex } from "./offset_index.ts";
+import {
+  inspectRecord,
+  type LogEntry,
+  newRecordHeader,
+  recordHeaderBytes,
+  recordLengthAt,
+  type RecordHeader,
+} from "./record.ts";
+import { TimeIndex } from "./time_index.ts";
+
+const segmentSuffix = ".log";
+const segmentNamePattern = /^(\d{20})\.log$/;
+/** Bytes fetched per positioned read when not mapped: a whole index interval in one syscall. */
+const readWindowBytesMin = 16 * 1024;
+
+/** The file name of the segment starting at `baseIndex`. */
+export function segmentFileName(baseIndex: number): string {
+  assert.ok(Number.isSafeInteger(baseIndex) && baseIndex >= 1, "base index must be ≥ 1");
+  return String(baseIndex).padStart(20, "0") + segmentSuffix;
+}
+
+/** The base index encoded in a segment file name, or null if `name` is not a segment. */
+export function parseSegmentFileName(name: string): number | null {
+  const match = segmentNamePattern.exec(name);
+  if (match === null) return null;
+  const baseIndex = Number(match[1]);
+  return Number.isSafeInteger(baseIndex) && baseIndex >= 1 ? baseIndex : null;
+}
+
+/** Facts about one appended record, passed to {@link Segment.noteRecord}. */
+export interface RecordFacts {
+  index: number;
+  term: number;
+  timestamp: number;
+  position: number;
+  bytes: number;
+}
+
+/** A segment file and what is known about its records. */
+export class Segment {
+  readonly baseIndex: number;
+  readonly handle: FileHandle;
+  /** Index of the last record; baseIndex - 1 while empty. */
+  lastIndex: number;
+  lastTerm = 0;
+  firstTimestamp = 0;
+  lastTimestamp = 0;
+  /** Bytes of valid records (the file's size once appends are written). */
+  sizeBytes = 0;
+  readonly offsetIndex = new OffsetIndex();
+  readonly timeIndex = new TimeIndex();
+  #indexIntervalBytes: number;
+  #lastPointPosition = -Infinity;
+  #region: MappedRegion | null = null;
+  #scratch = new Uint8Array(0);
+  #windowStart = 0;
+  #windowLength = 0;
+  #header: RecordHeader = newRecordHeader();
+  /** Term runs: entries from #runStarts[i] on have term #runTerms[i]; terms change rarely. */
+  #runStarts: number[] = [];
+  #runTerms: number[] = [];
+
+  constructor(handle: FileHandle, options: { baseIndex: number; indexIntervalBytes: number }) {
+    this.handle = handle;
+    this.baseIndex = options.baseIndex;
+    this.lastIndex = options.baseIndex - 1;
+    this.#indexIntervalBytes = options.indexIntervalBytes;
+  }
+
+  /** Number of entries. */
+  get entryCount(): number {
+    return this.lastIndex - this.baseIndex + 1;
+  }
+
+  /** True while some memory map of this segment is live. */
+  get mapped(): boolean {
+    return this.#region !== null;
+  }
+
+  /** Records one more record, written at `facts.position`, in the bookkeeping and indexes. */
+  noteRecord(facts: RecordFacts): void {
+    assert.equal(facts.index, this.lastIndex + 1, "records must be contiguous");
+    assert.equal(facts.position, this.sizeBytes, "records must be adjacent");
+    const relativeIndex = facts.index - this.baseIndex;
+    if (relativeIndex === 0) this.firstTimestamp = facts.timestamp;
+    if (facts.position - this.#lastPointPosition >= this.#indexIntervalBytes) {
+      this.offsetIndex.add(relativeIndex, facts.position);
+      this.timeIndex.add(facts.timestamp, relativeIndex);
+      this.#lastPointPosition = facts.position;
+    }
+    if (this.#runTerms.length === 0 || this.#runTerms[this.#runTerms.length - 1] !== facts.term) {
+      this.#runStarts.push(facts.index);
+      this.#runTerms.push(facts.term);
+    }
+    this.lastIndex = facts.index;
+    this.lastTerm = facts.term;
+    this.lastTimestamp = facts.timestamp;
+    this.sizeBytes += facts.bytes;
+  }
+
+  /** Term of the entry at `index`, from memory (no I/O). */
+  termOf(index: number): number {
+    assert.ok(index >= this.baseIndex && index <= this.lastIndex, "index outside the segment");
+    let low = 0;
+    let high = this.#runStarts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (this.#runStarts[middle] <= index) low = middle;
+      else high = middle - 1;
+    }
+    return this.#runTerms[low];
+  }
+
+  /** Maps the file (`lengthBytes` may exceed its size for a growing segment). */
+  map(lengthBytes: number): boolean {
+    if (this.#region !== null) return true;
+    if (lengthBytes <= 0) return false;
+    this.#region = this.handle.map(lengthBytes);
+    return this.#region !== null;
+  }
+
+  /** Releases the memory map, if any. Must precede any truncate or removal of the file. */
+  unmap(): void {
+    this.#region?.unmap();
+    this.#region = null;
+  }
+
+  /** Bytes [position, position + length) of the file, fetched by mapping or positioned read. */
+  #load(position: number, length: number): { bytes: Uint8Array; offset: number } {
+    const end = position + length;
+    assert.ok(end <= this.sizeBytes, "read past the segment's valid bytes");
+    const region = this.#region;
+    if (region !== null && end <= region.bytes.length) return { bytes: region.bytes, offset: position };
+    const windowEnd = this.#windowStart + this.#windowLength;
+    if (position < this.#windowStart || end > windowEnd) {
+      const want = Math.min(this.sizeBytes - position, Math.max(length, this.#readWindowBytes()));
+      if (this.#scratch.length < want) this.#scratch = new Uint8Array(Math.max(want, 4096));
+      const read = this.handle.readSync(position, this.#scratch.subarray(0, want));
+      assert.equal(read, want, "segment file shorter than its valid bytes");
+      this.#windowStart = position;
+      this.#windowLength = want;
+    }
+    return { bytes: this.#scratch, offset: position - this.#windowStart };
+  }
+
+  #readWindowBytes(): number {
+    return Math.max(readWindowBytesMin, this.#indexIntervalBytes + recordHeaderBytes);
+  }
+
+  /** Total bytes of the record at `position`, checked against the segment's bounds. */
+  #recordLength(position: number, index: number): number {
+    const view = this.#load(position, Math.min(4, this.sizeBytes - position));
+    const total = recordLengthAt(view.bytes.subarray(0, view.offset + 4), view.offset);
+    if (total < 0 || position + total > this.sizeBytes) {
+      throw this.#corrupt({ index, position, reason: "bad length" });
+    }
+    return total;
+  }
+
+  /** Byte position of the record of `index`, scanning from the nearest index point. */
+  positionOf(index: number): number {
+    assert.ok(index >= this.baseIndex && index <= this.lastIndex, "index outside the segment");
+    const slot = this.offsetIndex.floor(index - this.baseIndex);
+    assert.ok(slot >= 0, "the first record always has an index point");
+    let position = this.offsetIndex.positionAt(slot);
+    for (let at = this.baseIndex + this.offsetIndex.relativeIndexAt(slot); at < index; at++) {
+      position += this.#recordLength(position, at);
+    }
+    return position;
+  }
+
+  /**
+   * Verifies the record of `index` at `position` and leaves its header in the returned object;
+   * throws {@link CorruptLogError} if the bytes are not that record.
+   */
+  #verified(position: number, index: number): { bytes: Uint8Array; offset: number } {
+    const total = this.#recordLength(position, index);
+    const view = this.#load(position, total);
+    const window = view.bytes.subarray(0, view.offset + total);
+    const status = inspectRecord(window, view.offset, { header: this.#header, verify: true });
+    if (status !== "ok") throw this.#corrupt({ index, position, reason: status });
+    if (this.#header.index !== index) {
+      throw this.#corrupt({ index, position, reason: "record holds another index" });
+    }
+    return view;
+  }
+
+  /** The entry at `index`, verified; its payload is a copy. */
+  read(index: number): LogEntry {
+    return this.#readAt(this.positionOf(index), index);
+  }
+
+  #readAt(position: number, index: number): LogEntry {
+    const view = this.#verified(position, index);
+    const header = this.#header;
+    return {
+      term: header.term,
+      index,
+      timestamp: header.timestamp,
+      type: header.type,
+      payload: view.bytes.slice(view.offset + recordHeaderBytes, view.offset + header.bytes),
+    };
+  }
+
+  /**
+   * Appends entries [from, toExclusive) of this segment to `out`, stopping before the payload
+   * total would pass `budget.bytesLeft` (the very first entry of `out` is always taken).
+   * Returns false when the budget stopped it.
+   */
+  readRange(
+    range: { from: number; toExclusive: number },
+    output: { out: LogEntry[]; budget: { bytesLeft: number } },
+  ): boolean {
+    const end = Math.min(range.toExclusive, this.lastIndex + 1);
+    if (range.from >= end) return true;
+    let position = this.positionOf(range.from);
+    for (let index = range.from; index < end; index++) {
+      const entry = this.#readAt(position, index);
+      const bytes = entry.payload.length;
+      if (output.out.length > 0 && bytes > output.budget.bytesLeft) return false;
+      output.out.push(entry);
+      output.budget.bytesLeft -= bytes;
+      position += this.#header.bytes;
+    }
+    return true;
+  }
+
+  /** The first index with timestamp ≥ `timestamp`, or null if every entry is older. */
+  indexAtOrAfterTime(timestamp: number): number | null {
+    if (this.entryCount === 0 || this.lastTimestamp < timestamp) return null;
+    if (this.firstTimestamp >= timestamp) return this.baseIndex;
+    const before = this.timeIndex.lastBefore(timestamp);
+    const slot = this.offsetIndex.floor(Math.max(0, before));
+    let position = this.offsetIndex.positionAt(slot);
+    for (let index = this.baseIndex + this.offsetIndex.relativeIndexAt(slot); index <= this.lastIndex; index++) {
+      this.#verified(position, index);
+      if (this.#header.timestamp >= timestamp) return index;
+      position += this.#header.bytes;
+    }
+    assert.fail("lastTimestamp promised an entry at or after the time");
+  }
+
+  /**
+   * Drops entries ≥ `fromIndex` (> baseIndex: an emptied segment is removed instead) from the
+   * bookkeeping and cuts the file. The caller has unmapped the segment.
+   */
+  truncateFrom(fromIndex: number): void {
+    assert.ok(this.#region === null, "never truncate a mapped segment");
+    assert.ok(fromIndex > this.baseIndex && fromIndex <= this.lastIndex + 1);
+    if (fromIndex > this.lastIndex) return;
+    const previousPosition = this.positionOf(fromIndex - 1);
+    this.#verified(previousPosition, fromIndex - 1);
+    const position = previousPosition + this.#header.bytes;
+    this.handle.truncate(position);
+    this.offsetIndex.truncateFrom(fromIndex - this.baseIndex);
+    this.timeIndex.truncateFrom(fromIndex - this.baseIndex);
+    const points = this.offsetIndex.count;
+    this.#lastPointPosition = points > 0 ? this.offsetIndex.positionAt(points - 1) : -Infinity;
+    while (this.#runStarts.length > 0 && this.#runStarts[this.#runStarts.length - 1] >= fromIndex) {
+      this.#runStarts.pop();
+      this.#runTerms.pop();
+    }
+    this.sizeBytes = position;
+    this.lastIndex = fromIndex - 1;
+    this.lastTerm = this.#header.term;
+    this.lastTimestamp = this.#header.timestamp;
+    this.#windowLength = 0;
+  }
+
+  #corrupt(at: { index: number; position: number; reason: string }): CorruptLogError {
+    return new CorruptLogError({
+      index: at.index,
+      file: this.handle.path,
+      offset: at.position,
+      reason: at.reason,
+    });
+  }
+}

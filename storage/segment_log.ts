@@ -1,0 +1,645 @@
+/**
+ * The segment log: the node's Raft log as a directory of segment files, with crash recovery,
+ * group commit, memory-mapped reads, suffix truncation, prefix deletion and Raft's hard state.
+ *
+ * Directory contents:
+ * - `NNNNNNNNNNNNNNNNNNNN.log`: segments (see `segment.ts`, records in `record.ts`);
+ * - `hard_state`: Raft's term, vote and commit (see `hard_state.ts`);
+ * - `log_start`: index and term of the entry before the log, written by `resetTo`;
+ * - `*.tmp`: leftovers of interrupted atomic writes, removed on open.
+ *
+ * Durability: `append` writes with one `writeSync` per batch and syncs nothing; `sync` and
+ * `appendDurable` share fdatasync rounds (group commit, `sync_scheduler.ts`). A new segment's
+ * name is made durable by a directory fsync in the same round as its first entries.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type FileHandle, type FileSystem, joinPath } from "./file_io.ts";
+import {
+  type HardState,
+  loadHardState,
+  loadLogStart,
+  type LogStart,
+  storeHardState,
+  storeLogStart,
+} from "./hard_state.ts";
+import {
+  encodeRecordInto,
+  type LogEntry,
+  recordBytes,
+  recordBytesMax,
+  recordChecksumMatches,
+} from "./record.ts";
+import { type RecoveryReport, scanSegment } from "./recovery.ts";
+import { parseSegmentFileName, Segment, segmentFileName } from "./segment.ts";
+import { temporarySuffix } from "./snapshot_file.ts";
+import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
+
+/** How to open a {@link SegmentLog}. */
+export interface SegmentLogOptions {
+  /** Real or simulated file system. */
+  fs: FileSystem;
+  /** Roll to a new segment when the next record would pass this size. Default 64 MiB. */
+  segmentBytesMax?: number;
+  /** Bytes of log between sparse index points. Default 4096. */
+  indexIntervalBytes?: number;
+  /** Read through memory maps when FFI allows. Default true; false forces positioned reads. */
+  mmap?: boolean;
+  /** Segments mapped at once; the least recently read is unmapped past it. Default 256. */
+  mappedSegmentsMax?: number;
+}
+
+/** Counters for metrics. */
+export interface SegmentLogStats {
+  segments: number;
+  bytes: number;
+  fsyncs: number;
+  fsyncMsTotal: number;
+  lastFsyncMs: number;
+  /** True when reads go through memory maps. */
+  mapped: boolean;
+}
+
+const defaultSegmentBytesMax = 64 * 1024 * 1024;
+const defaultIndexIntervalBytes = 4096;
+const defaultMappedSegmentsMax = 256;
+/** Batches bigger than this are written in several writes (one record may still exceed it). */
+const writeBufferBytesMax = 4 * 1024 * 1024;
+const constructionToken = Symbol("SegmentLog.open");
+
+/**
+ * The replicated log of one Raft group on one node.
+ *
+ * @example
+ * ```ts
+ * const log = await SegmentLog.open("data/group-1", { fs: new RealFileSystem() });
+ * const payload = new TextEncoder().encode("hello");
+ * await log.appendDurable([
+ *   { term: 1, index: log.lastIndex + 1, timestamp: Date.now(), type: 0, payload },
+ * ]);
+ * log.entry(log.lastIndex).payload; // a copy of "hello"
+ * await log.close();
+ * ```
+ */
+export class SegmentLog {
+  #fs: FileSystem;
+  #dir: string;
+  #segmentBytesMax: number;
+  #indexIntervalBytes: number;
+  #mappedSegmentsMax: number;
+  /** False once a map attempt failed (no FFI) or when disabled: reads use pread. */
+  #mmapEnabled: boolean;
+  /** Segments in index order; none is ever empty; the last is the active one. */
+  #segments: Segment[] = [];
+  #logStart: LogStart;
+  #hardState: HardState;
+  #hardStateWrites: Promise<void> = Promise.resolve();
+  #recovery: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
+  #scheduler: SyncScheduler;
+  /** Handles written or truncated since the last flush started. */
+  #dirtyHandles = new Set<FileHandle>();
+  /** Names created or removed since the last flush started. */
+  #directoryDirty = false;
+  /** Handles of removed segments, closed when no flush can be using them. */
+  #handlesToClose: FileHandle[] = [];
+  /** Mapped segments, least recently read first. */
+  #mappedSegments = new Set<Segment>();
+  #writeBuffer = new Uint8Array(64 * 1024);
+  #busyWith: Promise<void> | null = null;
+  #closed = false;
+  /** A failed write leaves the file's tail unknown: the log refuses work until reopened. */
+  #writeFailure: unknown = null;
+
+  /** Use {@link SegmentLog.open}. */
+  constructor(token: symbol, options: SegmentLogOptions & { dir: string }) {
+    assert.equal(token, constructionToken, "use SegmentLog.open");
+    this.#fs = options.fs;
+    this.#dir = options.dir;
+    this.#segmentBytesMax = options.segmentBytesMax ?? defaultSegmentBytesMax;
+    this.#indexIntervalBytes = options.indexIntervalBytes ?? defaultIndexIntervalBytes;
+    this.#mappedSegmentsMax = options.mappedSegmentsMax ?? defaultMappedSegmentsMax;
+    this.#mmapEnabled = options.mmap ?? true;
+    assert.ok(Number.isSafeInteger(this.#segmentBytesMax) && this.#segmentBytesMax > 0);
+    assert.ok(this.#segmentBytesMax <= 0xffffffff, "segments are addressed with u32 positions");
+    assert.ok(Number.isSafeInteger(this.#indexIntervalBytes) && this.#indexIntervalBytes > 0);
+    assert.ok(Number.isSafeInteger(this.#mappedSegmentsMax) && this.#mappedSegmentsMax > 0);
+    this.#logStart = loadLogStart(this.#fs, this.#dir);
+    this.#hardState = loadHardState(this.#fs, this.#dir);
+    this.#scheduler = new SyncScheduler(() => this.#planFlush(), { durableIndex: 0 });
+  }
+
+  /**
+   * Opens (creating if needed) the log in `dir` and recovers it: every segment is scanned and
+   * verified, the log is cut at the first bad record (see {@link SegmentLog.recovery}), and
+   * what remains is synced, so `durableIndex === lastIndex` afterwards.
+   */
+  static async open(dir: string, options: SegmentLogOptions): Promise<SegmentLog> {
+    options.fs.mkdirp(dir);
+    for (const name of options.fs.readDir(dir)) {
+      if (name.endsWith(temporarySuffix)) options.fs.remove(joinPath(dir, name));
+    }
+    const log = new SegmentLog(constructionToken, { ...options, dir });
+    await log.#recover();
+    return log;
+  }
+
+  /** First index present; lastIndex + 1 when the log is empty. */
+  get firstIndex(): number {
+    return this.#segments.length > 0 ? this.#segments[0].baseIndex : this.#logStart.index + 1;
+  }
+
+  /** Last index present; firstIndex - 1 when the log is empty (0 for a new log). */
+  get lastIndex(): number {
+    const count = this.#segments.length;
+    return count > 0 ? this.#segments[count - 1].lastIndex : this.#logStart.index;
+  }
+
+  /** Term of the last entry (of the log start when empty). */
+  get lastTerm(): number {
+    const count = this.#segments.length;
+    return count > 0 ? this.#segments[count - 1].lastTerm : this.#logStart.term;
+  }
+
+  /** What recovery found when the log was opened. */
+  get recovery(): RecoveryReport {
+    return this.#recovery;
+  }
+
+  /** Highest index known fsynced. */
+  get durableIndex(): number {
+    return Math.min(this.#scheduler.durableIndex, this.lastIndex);
+  }
+
+  /**
+   * Term of the entry at `index`, from memory. Also answers for firstIndex - 1 when that is the
+   * log start (index 0 of a new log → 0; the snapshot point after `resetTo`).
+   * Throws RangeError otherwise.
+   */
+  term(index: number): number {
+    if (index === this.#logStart.index && index === this.firstIndex - 1) {
+      return this.#logStart.term;
+    }
+    this.#assertPresent(index);
+    return this.#segmentFor(index).termOf(index);
+  }
+
+  /**
+   * Appends entries (indexes lastIndex+1, +2, ...; terms and timestamps non-decreasing) with one
+   * `writeSync` per segment touched. Nothing is synced: see {@link sync}, {@link appendDurable}.
+   */
+  append(entries: LogEntry[]): void {
+    this.#assertWritable();
+    if (entries.length === 0) return;
+    this.#assertAppendable(entries);
+    try {
+      this.#writeEntries(entries);
+    } catch (error) {
+      this.#writeFailure = error;
+      throw error;
+    } finally {
+      if (this.#writeBuffer.length > writeBufferBytesMax) {
+        this.#writeBuffer = new Uint8Array(64 * 1024);
+      }
+    }
+  }
+
+  /** fdatasyncs everything appended so far; shares a round with concurrent callers. */
+  sync(): Promise<void> {
+    if (this.#busyWith !== null) return this.#busyWith.then(() => this.sync());
+    this.#assertUsable();
+    return this.#scheduler.request(this.lastIndex);
+  }
+
+  /**
+   * Group commit: appends, then resolves once an fdatasync that covers these entries returned.
+   * Calls made while a sync is in flight are synced together by the next single sync. If the
+   * entries are removed by `truncateSuffix` before that, it resolves once the removal is durable.
+   */
+  appendDurable(entries: LogEntry[]): Promise<void> {
+    try {
+      this.append(entries);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#scheduler.request(this.lastIndex);
+  }
+
+  /** The entry at `index`, CRC-verified, with a copied payload. RangeError if absent. */
+  entry(index: number): LogEntry {
+    this.#assertPresent(index);
+    const segment = this.#segmentFor(index);
+    this.#prepareRead(segment);
+    return segment.read(index);
+  }
+
+  /**
+   * Entries [from, toExclusive), stopping before the payload total would pass `bytesMax`
+   * (always at least one entry when from < toExclusive).
+   */
+  entries(from: number, toExclusive: number, bytesMax = Infinity): LogEntry[] {
+    const out: LogEntry[] = [];
+    if (from >= toExclusive) return out;
+    this.#assertPresent(from);
+    this.#assertPresent(toExclusive - 1);
+    const budget = { bytesLeft: bytesMax };
+    let slot = this.#slotFor(from);
+    let next = from;
+    while (next < toExclusive && slot < this.#segments.length) {
+      const segment = this.#segments[slot];
+      this.#prepareRead(segment);
+      const complete = segment.readRange({ from: next, toExclusive }, { out, budget });
+      if (!complete) break;
+      next = segment.lastIndex + 1;
+      slot++;
+    }
+    return out;
+  }
+
+  /** First index whose timestamp is ≥ `timestamp`, or null when every entry is older. */
+  indexAtOrAfterTime(timestamp: number): number | null {
+    this.#assertUsable();
+    const segments = this.#segments;
+    let low = 0;
+    let high = segments.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (segments[middle].lastTimestamp >= timestamp) high = middle;
+      else low = middle + 1;
+    }
+    if (low === segments.length) return null;
+    this.#prepareRead(segments[low]);
+    return segments[low].indexAtOrAfterTime(timestamp);
+  }
+
+  /**
+   * Removes entries ≥ `fromIndex` (a Raft conflict); at once in memory, so the next `append`
+   * may follow without waiting; durable when the promise resolves. Removing every entry is
+   * allowed only down to the log start (after `resetTo`), whose term is known.
+   */
+  truncateSuffix(fromIndex: number): Promise<void> {
+    this.#assertWritable();
+    if (fromIndex > this.lastIndex) return Promise.resolve();
+    if (fromIndex < this.firstIndex) {
+      throw new RangeError(`cannot truncate from ${fromIndex}: log starts at ${this.firstIndex}`);
+    }
+    if (fromIndex === this.firstIndex && fromIndex - 1 !== this.#logStart.index) {
+      throw new RangeError("truncating every entry would lose the last term; use resetTo");
+    }
+    while (this.#segments.length > 0 && this.#segments.at(-1)!.baseIndex >= fromIndex) {
+      this.#dropSegment(this.#segments.pop()!);
+    }
+    const last = this.#segments.at(-1);
+    if (last !== undefined && fromIndex <= last.lastIndex) {
+      this.#unmap(last);
+      last.truncateFrom(fromIndex);
+      this.#dirtyHandles.add(last.handle);
+    }
+    this.#scheduler.supersede(fromIndex);
+    return this.#scheduler.request(fromIndex - 1, { fresh: true });
+  }
+
+  /**
+   * Removes whole segments whose entries are all < `beforeIndex` (retention, compaction after a
+   * snapshot). The active segment always stays. Durable when the promise resolves.
+   */
+  deletePrefix(beforeIndex: number): Promise<void> {
+    this.#assertWritable();
+    let removed = 0;
+    while (this.#segments.length > 1 && this.#segments[0].lastIndex < beforeIndex) {
+      this.#dropSegment(this.#segments.shift()!);
+      removed++;
+    }
+    if (removed === 0) return Promise.resolve();
+    return this.#scheduler.request(0, { fresh: true });
+  }
+
+  /** The hard state last written (or recovered). */
+  readHardState(): HardState {
+    return { ...this.#hardState };
+  }
+
+  /**
+   * Replaces the hard state durably (temp file, fsync, rename, directory fsync: two fsyncs, so
+   * write it when term or vote change, not for every commit advance). Writes are serialized.
+   */
+  writeHardState(state: HardState): Promise<void> {
+    this.#assertUsable();
+    const copy = { term: state.term, vote: state.vote, commit: state.commit };
+    this.#hardState = copy;
+    const write = this.#hardStateWrites.catch(() => {}).then(() =>
+      storeHardState(this.#fs, this.#dir, copy)
+    );
+    this.#hardStateWrites = write;
+    return write;
+  }
+
+  /**
+   * Drops every entry; afterwards lastIndex = `index`, lastTerm = `term` and the next append is
+   * index + 1 (installing a snapshot). Durable when it resolves; appends must wait for it.
+   */
+  resetTo(index: number, term: number): Promise<void> {
+    this.#assertWritable();
+    assert.ok(Number.isSafeInteger(index) && index >= 0, "index must be a count");
+    assert.ok(Number.isSafeInteger(term) && term >= 0, "term must be a count");
+    const work = this.#reset({ index, term });
+    this.#busyWith = work.finally(() => {
+      this.#busyWith = null;
+    });
+    return this.#busyWith;
+  }
+
+  async #reset(start: LogStart): Promise<void> {
+    await this.#scheduler.idle();
+    this.#closePendingHandles();
+    // Newest first: a crash part way leaves a prefix of the old log, which is a valid log.
+    for (const segment of this.#segments.reverse()) {
+      this.#unmap(segment);
+      segment.handle.close();
+      this.#fs.remove(segment.handle.path);
+    }
+    this.#segments = [];
+    this.#dirtyHandles.clear();
+    await this.#fs.syncDir(this.#dir);
+    await storeLogStart(this.#fs, this.#dir, start);
+    this.#logStart = { ...start };
+    this.#scheduler.restart(start.index);
+  }
+
+  /** Sizes and fsync timings. */
+  stats(): SegmentLogStats {
+    const syncStats = this.#scheduler.stats;
+    let bytes = 0;
+    for (const segment of this.#segments) bytes += segment.sizeBytes;
+    return {
+      segments: this.#segments.length,
+      bytes,
+      fsyncs: syncStats.fsyncs,
+      fsyncMsTotal: syncStats.fsyncMsTotal,
+      lastFsyncMs: syncStats.lastFsyncMs,
+      mapped: this.#mmapEnabled && this.#mappedSegments.size > 0,
+    };
+  }
+
+  /** Syncs what was appended, waits for pending work, unmaps and closes every file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#busyWith !== null) await this.#busyWith.catch(() => {});
+    if (this.#scheduler.failure === null) await this.sync();
+    await this.#hardStateWrites.catch(() => {});
+    await this.#scheduler.idle();
+    this.#closed = true;
+    this.#closePendingHandles();
+    for (const segment of this.#segments) {
+      this.#unmap(segment);
+      segment.handle.close();
+    }
+    this.#segments = [];
+  }
+
+  // ---- recovery ----
+
+  async #recover(): Promise<void> {
+    const fs = this.#fs;
+    const report: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
+    const bases = fs.readDir(this.#dir)
+      .map((name) => parseSegmentFileName(name))
+      .filter((base): base is number => base !== null)
+      .sort((a, b) => a - b);
+    let changed = false;
+    let previous = { term: this.#logStart.term, timestamp: -Infinity };
+    for (const base of bases) {
+      const path = joinPath(this.#dir, segmentFileName(base));
+      const expected = this.lastIndex + 1;
+      const handle = fs.open(path);
+      // Segments at or below the log start are leftovers of an interrupted resetTo.
+      const leftover = base <= this.#logStart.index;
+      const gap = this.#segments.length > 0 && base !== expected;
+      if (leftover || report.corruptAt !== undefined || gap) {
+        if (gap && report.corruptAt === undefined) {
+          const reason = "segment does not continue the log";
+          report.corruptAt = { index: expected, file: path, offset: 0, reason };
+        }
+        if (!leftover) report.truncatedBytes += handle.size();
+        handle.close();
+        fs.remove(path);
+        changed = true;
+        continue;
+      }
+      const segment = new Segment(handle, {
+        baseIndex: base,
+        indexIntervalBytes: this.#indexIntervalBytes,
+      });
+      const scan = scanSegment(segment, previous);
+      if (scan.failure !== undefined) {
+        report.corruptAt = scan.failure;
+        report.truncatedBytes += handle.size() - scan.validBytes;
+        handle.truncate(scan.validBytes);
+        changed = true;
+      }
+      if (segment.entryCount === 0) {
+        handle.close();
+        fs.remove(path);
+        changed = true;
+        continue;
+      }
+      this.#segments.push(segment);
+      previous = { term: segment.lastTerm, timestamp: segment.lastTimestamp };
+    }
+    // What a killed process left in the page cache is on disk only after this.
+    for (const segment of this.#segments) await segment.handle.syncData();
+    if (changed) await fs.syncDir(this.#dir);
+    report.segments = this.#segments.length;
+    for (const segment of this.#segments) report.entries += segment.entryCount;
+    this.#recovery = report;
+    this.#scheduler.restart(this.lastIndex);
+  }
+
+  // ---- writing ----
+
+  #assertAppendable(entries: LogEntry[]): void {
+    let index = this.lastIndex;
+    let term = this.lastTerm;
+    let timestamp = this.#lastTimestamp();
+    for (const entry of entries) {
+      index++;
+      assert.equal(entry.index, index, "appended indexes must continue the log");
+      assert.ok(entry.term >= term, `term ${entry.term} at ${index} is below ${term}`);
+      assert.ok(entry.timestamp >= timestamp, `timestamp at ${index} goes backwards`);
+      assert.ok(recordBytes(entry.payload.length) <= recordBytesMax, "entry exceeds 8 MiB");
+      term = entry.term;
+      timestamp = entry.timestamp;
+    }
+  }
+
+  #lastTimestamp(): number {
+    const last = this.#segments.at(-1);
+    return last === undefined ? -Infinity : last.lastTimestamp;
+  }
+
+  /** Encodes into the reused write buffer; one writeSync per segment (per 4 MiB). */
+  #writeEntries(entries: LogEntry[]): void {
+    let segment = this.#segments.at(-1);
+    let pendingFrom = 0;
+    let pendingBytes = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      const size = recordBytes(entry.payload.length);
+      const segmentBytes = (segment?.sizeBytes ?? 0) + pendingBytes;
+      const roll = segment === undefined ||
+        (segmentBytes > 0 && segmentBytes + size > this.#segmentBytesMax);
+      if (roll || pendingBytes + size > Math.max(writeBufferBytesMax, size)) {
+        if (pendingBytes > 0) this.#writePending(segment!, entries.slice(pendingFrom, i));
+        pendingFrom = i;
+        pendingBytes = 0;
+        if (roll) segment = this.#roll(entry.index);
+      }
+      if (pendingBytes + size > this.#writeBuffer.length) this.#growWriteBuffer(pendingBytes + size);
+      encodeRecordInto(entry, this.#writeBuffer, pendingBytes);
+      // The bytes about to hit the disk must still be the record we encoded.
+      assert.ok(recordChecksumMatches(this.#writeBuffer, pendingBytes), "record changed in memory");
+      pendingBytes += size;
+    }
+    this.#writePending(segment!, pendingFrom === 0 ? entries : entries.slice(pendingFrom));
+  }
+
+  #writePending(segment: Segment, entries: LogEntry[]): void {
+    let position = segment.sizeBytes;
+    let total = 0;
+    for (const entry of entries) total += recordBytes(entry.payload.length);
+    this.#dirtyHandles.add(segment.handle);
+    segment.handle.writeSync(this.#writeBuffer.subarray(0, total));
+    for (const entry of entries) {
+      const bytes = recordBytes(entry.payload.length);
+      segment.noteRecord({
+        index: entry.index,
+        term: entry.term,
+        timestamp: entry.timestamp,
+        position,
+        bytes,
+      });
+      position += bytes;
+    }
+  }
+
+  #growWriteBuffer(bytes: number): void {
+    const grown = new Uint8Array(Math.max(bytes, this.#writeBuffer.length * 2));
+    grown.set(this.#writeBuffer);
+    this.#writeBuffer = grown;
+  }
+
+  #roll(baseIndex: number): Segment {
+    const path = joinPath(this.#dir, segmentFileName(baseIndex));
+    // Handles append, so a stale file of the same name (never expected) must not be reused.
+    this.#fs.remove(path);
+    const handle = this.#fs.open(path, { create: true });
+    const segment = new Segment(handle, {
+      baseIndex,
+      indexIntervalBytes: this.#indexIntervalBytes,
+    });
+    this.#segments.push(segment);
+    this.#directoryDirty = true;
+    this.#dirtyHandles.add(handle);
+    return segment;
+  }
+
+  #dropSegment(segment: Segment): void {
+    this.#unmap(segment);
+    this.#dirtyHandles.delete(segment.handle);
+    this.#fs.remove(segment.handle.path);
+    this.#directoryDirty = true;
+    if (this.#scheduler.running) this.#handlesToClose.push(segment.handle);
+    else segment.handle.close();
+  }
+
+  #closePendingHandles(): void {
+    for (const handle of this.#handlesToClose) handle.close();
+    this.#handlesToClose = [];
+  }
+
+  /** Called by the scheduler at the start of each flush round (none is in flight). */
+  #planFlush(): FlushPlan {
+    this.#closePendingHandles();
+    const handles = [...this.#dirtyHandles];
+    this.#dirtyHandles.clear();
+    const directory = this.#directoryDirty ? this.#dir : null;
+    this.#directoryDirty = false;
+    const fs = this.#fs;
+    return {
+      cover: this.lastIndex,
+      async run(): Promise<number> {
+        for (const handle of handles) await handle.syncData();
+        if (directory !== null) await fs.syncDir(directory);
+        return handles.length + (directory !== null ? 1 : 0);
+      },
+    };
+  }
+
+  // ---- reading ----
+
+  #assertPresent(index: number): void {
+    this.#assertUsable();
+    if (!Number.isSafeInteger(index) || index < this.firstIndex || index > this.lastIndex) {
+      throw new RangeError(`index ${index} outside the log [${this.firstIndex}, ${this.lastIndex}]`);
+    }
+  }
+
+  #slotFor(index: number): number {
+    const segments = this.#segments;
+    let low = 0;
+    let high = segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (segments[middle].baseIndex <= index) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  #segmentFor(index: number): Segment {
+    return this.#segments[this.#slotFor(index)];
+  }
+
+  /** Maps the segment if allowed, keeping at most mappedSegmentsMax maps (LRU). */
+  #prepareRead(segment: Segment): void {
+    if (!this.#mmapEnabled) return;
+    const mapped = this.#mappedSegments;
+    if (segment.mapped) {
+      mapped.delete(segment);
+      mapped.add(segment);
+      return;
+    }
+    const active = segment === this.#segments.at(-1);
+    // The active segment is mapped at its full future size: appends land inside the mapping,
+    // and reads never go past the bytes written, so the unbacked rest is never touched.
+    const length = active ? Math.max(this.#segmentBytesMax, segment.sizeBytes) : segment.sizeBytes;
+    if (!segment.map(length)) {
+      this.#mmapEnabled = false;
+      return;
+    }
+    mapped.add(segment);
+    if (mapped.size > this.#mappedSegmentsMax) {
+      const oldest = mapped.values().next().value!;
+      this.#unmap(oldest);
+    }
+  }
+
+  #unmap(segment: Segment): void {
+    segment.unmap();
+    this.#mappedSegments.delete(segment);
+  }
+
+  // ---- guards ----
+
+  #assertUsable(): void {
+    assert.ok(!this.#closed, "the log is closed");
+    if (this.#writeFailure !== null) throw this.#writeFailure;
+    const failure = this.#scheduler.failure;
+    if (failure !== null) throw failure;
+  }
+
+  #assertWritable(): void {
+    this.#assertUsable();
+    assert.ok(this.#busyWith === null, "wait for resetTo before changing the log");
+  }
+}
