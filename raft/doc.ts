@@ -1,0 +1,89 @@
+/**
+ * # The cmqd Raft core
+ *
+ * `RaftNode` is consensus as a pure state machine (the etcd-raft model): it never reads a clock,
+ * a disk, the network or `Math.random`. Time arrives through `tick()`, peers' messages through
+ * `step()`, requests through `propose*()`, `transferLeadership()` and `readIndex()`; everything
+ * it wants done comes back as a `Ready`.
+ *
+ * ## The Ready/advance contract
+ *
+ * The caller loops `while (node.hasReady()) { const ready = node.ready(); ...; node.advance(ready) }`
+ * and for each Ready does, in this order:
+ *
+ * 1. **Persist** (and fsync) before anything else:
+ *    a. `ready.snapshot`, if present: replace the whole stored log by it (storage's
+ *       `firstIndex()` becomes `snapshot.index + 1`, `term(snapshot.index)` its term) and restore
+ *       the state machine from `snapshot.data`;
+ *    b. `ready.entries`: if `ready.truncateFrom` is set, first drop every stored entry with index
+ *       ≥ `truncateFrom` (a conflicting suffix), then append. (It is always
+ *       `entries[0].index`; a store may equally apply "drop everything ≥ entries[0].index".)
+ *    c. `ready.hardState`, if present (term, vote, commit) — after the entries it may refer to.
+ * 2. **Send** `ready.messages`. A message may be dropped, duplicated or delayed; Raft copes.
+ *    Sending before step 1 is durable would break safety: a vote or an acknowledged append
+ *    could be forgotten by a crash.
+ * 3. **Apply** `ready.committedEntries` in order (they may include entries from this very
+ *    Ready: they were persisted in step 1). Config-change entries need no action from the
+ *    application beyond tracking membership for its own snapshots.
+ * 4. **Serve** `ready.readStates`: each read may be answered now that step 3 is done.
+ * 5. **Advance**: `node.advance(ready)`. Only then does `hasReady()` turn true again.
+ *
+ * `tick()`, `step()`, `propose()` and the others may be called between `ready()` and
+ * `advance()` (e.g. while an fsync is in flight); their effects go into the next Ready. This is
+ * how group commit happens: proposals arriving during one write become the next single write,
+ * and one append message per follower carries them all.
+ *
+ * The leader persists its own entries before sending them (no parallel-write optimisation): its
+ * own vote towards commit counts only after `advance()` reports them durable. A one-voter group
+ * therefore commits an entry one Ready after it is persisted.
+ *
+ * ## Proposals
+ *
+ * `propose()` returns `{ index, term }`. The proposal succeeded iff the committed entry at
+ * `index` has that `term`; a different term there means another leader overwrote it. Failures
+ * known at once are typed: `NotLeaderError` (with a leader hint), `ProposalDroppedError`
+ * (transfer in progress, a config change pending, the uncommitted-bytes limit).
+ *
+ * ## Elections
+ *
+ * Timeouts are drawn from [electionTicks, 2·electionTicks) with the injected `Prng`. With
+ * `preVote` a node first asks whether it could win without bumping its term, so a node returning
+ * from a partition does not disrupt the group. With `checkQuorum` a leader that has not heard from
+ * a majority within an election timeout steps down, and a follower that heard from a leader
+ * within the last election timeout ignores (pre-)vote requests (a lease); leadership transfer's
+ * `TimeoutNow` campaign overrides leases.
+ *
+ * ## Membership (dissertation §4.1, single-server changes)
+ *
+ * `proposeConfigChange({ type: "addLearner" | "promote" | "remove", nodeId })`. A configuration
+ * takes effect on each node as soon as its entry is **appended** to that node's log, committed or
+ * not; if the entry is later truncated the previous configuration returns. So that no two
+ * majorities can disagree, a leader accepts a change only when the previous one is committed and
+ * it has committed an entry in its own term. Add a node as a learner, wait for it to catch up
+ * (see `status().progress`), then promote it. A leader cannot remove itself: transfer first.
+ * On restart the membership is the storage's `initialState().config` (as of its snapshot) plus
+ * the config entries found in the stored log (the constructor scans it once).
+ *
+ * ## Snapshots
+ *
+ * The application compacts its storage after snapshotting its applied state; `LogStorage.snapshot()`
+ * then serves lagging followers, which receive it in `snapshotChunkBytes` chunks (in order, with
+ * a small window, resent from the last acknowledged offset after two silent heartbeats) and
+ * install it through `Ready.snapshot`.
+ *
+ * ## ReadIndex
+ *
+ * `readIndex(requestId)` records the commit index, confirms leadership with a heartbeat round to
+ * a quorum, then returns `{ requestId, index }` in a Ready whose committed entries reach that
+ * index. A one-voter leader answers at once. A new leader first waits for its no-op to commit.
+ *
+ * ## Distrusted logs
+ *
+ * `setCanCampaign(false)` (or `options.canCampaign`) makes a node that found damage in its own
+ * committed log a pure follower: it starts no (pre-)vote and grants none, but still accepts the
+ * leader's appends and snapshots that repair it. The application sets it back once repaired.
+ *
+ * @module
+ */
+
+export {};

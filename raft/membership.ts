@@ -1,0 +1,145 @@
+/**
+ * Single-server membership changes (Raft dissertation §4.1). A node uses the latest
+ * configuration in its log, committed or not: a change takes effect as soon as it is appended,
+ * and is undone if that entry is truncated. `ConfigHistory` keeps the uncommitted changes so a
+ * truncation can restore the configuration that preceded them.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { InvalidRequestError } from "./errors.ts";
+import {
+  type ConfigChange,
+  type ConfigState,
+  type Entry,
+  EntryType,
+  type LogIndex,
+  type NodeId,
+} from "./types.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes a change as the data of a `ConfigChange` entry (UTF-8 JSON: tiny and rare). */
+export function encodeConfigChange(change: ConfigChange): Uint8Array {
+  return encoder.encode(JSON.stringify({ type: change.type, nodeId: change.nodeId }));
+}
+
+/** Decodes the data of a `ConfigChange` entry. */
+export function decodeConfigChange(data: Uint8Array): ConfigChange {
+  const value = JSON.parse(decoder.decode(data));
+  assert.ok(["addLearner", "promote", "remove"].includes(value.type), "known config change type");
+  assert.equal(typeof value.nodeId, "string", "config change names a node");
+  return { type: value.type, nodeId: value.nodeId as NodeId };
+}
+
+/** Whether `id` may vote (and campaign) under `config`. */
+export function isVoter(config: ConfigState, id: NodeId): boolean {
+  return config.voters.includes(id);
+}
+
+/** Every member of `config`, voters first. */
+export function members(config: ConfigState): NodeId[] {
+  return [...config.voters, ...config.learners];
+}
+
+/**
+ * Returns the configuration after `change`, or throws `InvalidRequestError` if the change does
+ * not apply (adding a member, promoting a non-learner, removing a stranger or the last voter).
+ *
+ * @example
+ * ```ts
+ * const next = applyConfigChange({ voters: [a], learners: [] }, { type: "addLearner", nodeId: b });
+ * ```
+ */
+export function applyConfigChange(config: ConfigState, change: ConfigChange): ConfigState {
+  const { nodeId, type } = change;
+  const voter = config.voters.includes(nodeId);
+  const learner = config.learners.includes(nodeId);
+  if (type === "addLearner") {
+    if (voter || learner) throw new InvalidRequestError(`${nodeId} is already a member`);
+    return { voters: [...config.voters], learners: [...config.learners, nodeId] };
+  }
+  if (type === "promote") {
+    if (!learner) throw new InvalidRequestError(`${nodeId} is not a learner`);
+    return {
+      voters: [...config.voters, nodeId],
+      learners: config.learners.filter((id) => id !== nodeId),
+    };
+  }
+  if (!voter && !learner) throw new InvalidRequestError(`${nodeId} is not a member`);
+  if (voter && config.voters.length === 1) {
+    throw new InvalidRequestError("cannot remove the last voter");
+  }
+  return {
+    voters: config.voters.filter((id) => id !== nodeId),
+    learners: config.learners.filter((id) => id !== nodeId),
+  };
+}
+
+interface ConfigAt {
+  index: number;
+  config: ConfigState;
+}
+
+/**
+ * The configurations in force along the log: a committed base plus the changes appended after it.
+ */
+export class ConfigHistory {
+  #base: ConfigAt;
+  #changes: ConfigAt[] = [];
+
+  constructor(index: number, config: ConfigState) {
+    this.#base = { index, config: cloneConfig(config) };
+  }
+
+  /** The configuration of the last entry in the log. */
+  current(): ConfigState {
+    return this.#changes.length === 0 ? this.#base.config : this.#changes.at(-1)!.config;
+  }
+
+  /** The index of the entry that made `current()` (the base index if none since). */
+  currentIndex(): number {
+    return this.#changes.length === 0 ? this.#base.index : this.#changes.at(-1)!.index;
+  }
+
+  /** Takes the config changes among newly appended `entries` into effect; true if any. */
+  append(entries: readonly Entry[]): boolean {
+    let changed = false;
+    for (const entry of entries) {
+      if (entry.type !== EntryType.ConfigChange) continue;
+      assert.ok(entry.index > this.currentIndex(), "config changes arrive in log order");
+      const next = applyConfigChange(this.current(), decodeConfigChange(entry.data));
+      this.#changes.push({ index: entry.index, config: next });
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Forgets changes at or after `index` (their entries were truncated); true if any. */
+  truncateFrom(index: LogIndex): boolean {
+    assert.ok(index > this.#base.index, "committed configuration is never truncated");
+    const before = this.#changes.length;
+    this.#changes = this.#changes.filter((change) => change.index < index);
+    return this.#changes.length !== before;
+  }
+
+  /** Folds changes up to the commit index into the base: they can no longer be undone. */
+  commitTo(commit: number): void {
+    while (this.#changes.length > 0 && this.#changes[0].index <= commit) {
+      this.#base = this.#changes.shift()!;
+    }
+  }
+
+  /** Restarts the history from a snapshot. */
+  reset(index: number, config: ConfigState): void {
+    this.#base = { index, config: cloneConfig(config) };
+    this.#changes = [];
+  }
+}
+
+/** A deep copy of `config`, so callers can't mutate a node's membership. */
+export function cloneConfig(config: ConfigState): ConfigState {
+  return { voters: [...config.voters], learners: [...config.learners] };
+}

@@ -1,0 +1,444 @@
+/**
+ * `RaftNode`: the application's handle on one Raft replica. It is a pure state machine: time
+ * arrives through `tick()`, messages through `step()`, and every effect leaves through `ready()`
+ * as a `Ready` the caller must persist, send and apply in the order described in `doc.ts`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { InvalidRequestError, NotLeaderError, ProposalDroppedError } from "./errors.ts";
+import type { LogStorage } from "./log_storage.ts";
+import { applyConfigChange, cloneConfig, encodeConfigChange, isVoter } from "./membership.ts";
+import type { ProgressState } from "./progress.ts";
+import { Raft, type RaftSettings } from "./raft.ts";
+import { broadcastAppend, sendAppend } from "./replication.ts";
+import { requestRead } from "./step_leader.ts";
+import {
+  type ConfigChange,
+  type ConfigState,
+  EntryType,
+  type HardState,
+  type LogIndex,
+  type Message,
+  MessageType,
+  type NodeId,
+  type Prng,
+  type ReadState,
+  type Ready,
+  type Role,
+  type SoftState,
+  type Term,
+} from "./types.ts";
+
+/** How to build a `RaftNode`. Limits are per follower unless said otherwise. */
+export interface RaftNodeOptions {
+  id: NodeId;
+  storage: LogStorage;
+  /** Source of the randomized election timeouts. */
+  prng: Prng;
+  /** Ticks without hearing from a leader before campaigning (randomized up to twice). 10. */
+  electionTicks?: number;
+  /** Ticks between a leader's heartbeats. 1. */
+  heartbeatTicks?: number;
+  /** Run a pre-vote round before a real election so a partitioned node can't inflate terms. true. */
+  preVote?: boolean;
+  /** Leader steps down without a quorum for an election timeout; followers hold a lease. true. */
+  checkQuorum?: boolean;
+  /** Appends in flight to one follower. 256. */
+  inflightMessagesMax?: number;
+  /** Entry bytes in flight to one follower. 32 MiB. */
+  inflightBytesMax?: number;
+  /** Entry bytes per append message (at least one entry is always sent). 1 MiB. */
+  entriesPerMessageBytesMax?: number;
+  /** Bytes per snapshot chunk. 1 MiB. */
+  snapshotChunkBytes?: number;
+  /** Snapshot chunks in flight to one follower. 4. */
+  snapshotChunksInflightMax?: number;
+  /** Largest snapshot a follower accepts. 4 GiB. */
+  snapshotBytesMax?: number;
+  /** Proposal bytes a leader holds uncommitted before refusing more. 256 MiB. */
+  uncommittedBytesMax?: number;
+  /** ReadIndex requests a leader holds unconfirmed. 4096. */
+  readIndexPendingMax?: number;
+  /** Committed entry bytes per Ready (at least one entry). 64 MiB. */
+  readyCommittedBytesMax?: number;
+  /** The application's applied index after a restart (default: the storage's snapshot index). */
+  appliedIndex?: number;
+  /** Whether the node may campaign and grant votes (see `setCanCampaign`). true. */
+  canCampaign?: boolean;
+}
+
+/** A proposal's place in the log: it succeeded iff the entry committed at `index` has `term`. */
+export interface Proposal {
+  index: LogIndex;
+  term: Term;
+}
+
+/** One item of `proposeBatch`. */
+export interface ProposalItem {
+  data: Uint8Array;
+  /** 16..255, application-defined. 16. */
+  type?: number;
+  timestamp?: number;
+}
+
+/** The leader's view of one member, as reported by `status()`. */
+export interface ProgressStatus {
+  match: number;
+  next: number;
+  state: ProgressState;
+  inflight: number;
+}
+
+/** A snapshot of a node's state for monitoring and tests. */
+export interface RaftStatus {
+  id: NodeId;
+  term: Term;
+  vote: NodeId | null;
+  role: Role;
+  leaderId: NodeId | null;
+  commit: LogIndex;
+  applied: LogIndex;
+  lastIndex: LogIndex;
+  /** Empty unless leader. */
+  progress: Record<string, ProgressStatus>;
+  config: ConfigState;
+  canCampaign: boolean;
+  leadTransferee: NodeId | null;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * One Raft replica.
+ *
+ * @example
+ * ```ts
+ * const node = new RaftNode({ id, storage, prng: createPrng(seed) });
+ * // event loop
+ * node.tick(); // every tick interval
+ * node.step(messageFromPeer);
+ * while (node.hasReady()) {
+ *   const ready = node.ready();
+ *   await persist(ready); // snapshot, entries (truncating at ready.truncateFrom), hardState; fsync
+ *   send(ready.messages);
+ *   apply(ready.committedEntries);
+ *   serveReads(ready.readStates);
+ *   node.advance(ready);
+ * }
+ * ```
+ */
+export class RaftNode {
+  readonly #raft: Raft;
+  readonly #readyCommittedBytesMax: number;
+  #previousSoft: SoftState;
+  #previousHard: HardState;
+  #outstanding: Ready | null = null;
+
+  constructor(options: RaftNodeOptions) {
+    const settings = resolveSettings(options);
+    const storage = options.storage;
+    this.#raft = new Raft({
+      id: options.id,
+      storage,
+      prng: options.prng,
+      settings,
+      applied: options.appliedIndex ?? storage.firstIndex() - 1,
+    });
+    this.#raft.canCampaign = options.canCampaign ?? true;
+    this.#readyCommittedBytesMax = options.readyCommittedBytesMax ?? 64 * MiB;
+    assert.ok(this.#readyCommittedBytesMax > 0, "readyCommittedBytesMax is positive");
+    this.#previousSoft = this.#softState();
+    this.#previousHard = this.#hardState();
+  }
+
+  get id(): NodeId {
+    return this.#raft.id;
+  }
+
+  /** Advances logical time by one tick (drives elections, heartbeats and check-quorum). */
+  tick(): void {
+    this.#raft.tick();
+  }
+
+  /** Feeds a message received from a peer. */
+  step(message: Message): void {
+    this.#raft.step(message);
+  }
+
+  /** Starts an election now instead of waiting for the timeout (no-op if not allowed). */
+  campaign(): void {
+    this.#raft.startElection();
+  }
+
+  /**
+   * Appends one application command (leader only); it is replicated from the next Ready.
+   * Throws `NotLeaderError` or `ProposalDroppedError`.
+   */
+  propose(data: Uint8Array, options: { type?: number; timestamp?: number } = {}): Proposal {
+    const batch = this.proposeBatch([{ data, ...options }]);
+    return { index: batch.firstIndex, term: batch.term };
+  }
+
+  /**
+   * Appends many commands at consecutive indexes in one go: one log append, one replication
+   * round (group commit). Returns the index range and the term they were proposed in.
+   */
+  proposeBatch(items: readonly ProposalItem[]): {
+    firstIndex: LogIndex;
+    lastIndex: LogIndex;
+    term: Term;
+  } {
+    assert.ok(items.length > 0, "a batch holds at least one proposal");
+    let bytes = 0;
+    for (const item of items) {
+      const type = item.type ?? EntryType.ApplicationMin;
+      assert.ok(
+        Number.isInteger(type) && type >= EntryType.ApplicationMin &&
+          type <= EntryType.ApplicationMax,
+        `application entry type ${type} is within 16..255`,
+      );
+      bytes += item.data.byteLength;
+    }
+    this.#checkProposal(bytes);
+    const raft = this.#raft;
+    const firstIndex = raft.appendEntries(items.map((item) => ({
+      type: item.type ?? EntryType.ApplicationMin,
+      data: item.data,
+      timestamp: item.timestamp,
+    })));
+    return {
+      firstIndex: firstIndex as LogIndex,
+      lastIndex: (firstIndex + items.length - 1) as LogIndex,
+      term: raft.term as Term,
+    };
+  }
+
+  /**
+   * Proposes a single-server membership change. It takes effect on every node as soon as the
+   * entry is appended to its log (dissertation §4.1), so only one may be uncommitted at a time,
+   * and only after this leader committed an entry of its own term. A leader cannot remove
+   * itself: transfer leadership first.
+   */
+  proposeConfigChange(change: ConfigChange): Proposal {
+    const raft = this.#raft;
+    this.#checkProposal(0);
+    if (raft.configs.currentIndex() > raft.log.committed) {
+      throw new ProposalDroppedError("config-change-pending", "a config change is uncommitted");
+    }
+    if (raft.log.term(raft.log.committed) !== raft.term) {
+      throw new ProposalDroppedError("config-change-pending", "leader has not committed yet");
+    }
+    if (change.type === "remove" && change.nodeId === raft.id) {
+      throw new InvalidRequestError("a leader cannot remove itself; transfer leadership first");
+    }
+    applyConfigChange(raft.configs.current(), change);
+    const index = raft.appendEntries([
+      { type: EntryType.ConfigChange, data: encodeConfigChange(change) },
+    ]);
+    return { index: index as LogIndex, term: raft.term as Term };
+  }
+
+  /**
+   * Asks the leader to hand leadership to `to`: once `to` has the whole log it receives
+   * `TimeoutNow` and campaigns at once. Proposals are refused meanwhile; the attempt is
+   * abandoned after an election timeout.
+   */
+  transferLeadership(to: NodeId): void {
+    const raft = this.#raft;
+    if (raft.role !== "leader") throw new NotLeaderError(raft.leaderId);
+    if (to === raft.id || raft.leadTransferee === to) return;
+    if (!isVoter(raft.configs.current(), to)) {
+      throw new InvalidRequestError(`${to} is not a voter`);
+    }
+    raft.leadTransferee = to;
+    raft.electionElapsed = 0;
+    const progress = raft.progress.get(to)!;
+    if (progress.match === raft.log.lastIndex()) {
+      raft.send({ type: MessageType.TimeoutNow, to });
+    } else {
+      sendAppend(raft, to, { sendIfEmpty: true });
+    }
+  }
+
+  /**
+   * Requests a linearizable read point. The answer arrives in a later `Ready.readStates` and may
+   * be served once that Ready's committed entries are applied. A follower forwards the request
+   * to its leader; requests lost with a leader change are never answered (time them out).
+   */
+  readIndex(requestId: string): void {
+    const raft = this.#raft;
+    if (raft.role === "leader") {
+      const pending = raft.readOnly.size + raft.readsAwaitingCommit.length;
+      if (pending >= raft.settings.readIndexPendingMax) {
+        throw new ProposalDroppedError("read-index-limit", `${pending} reads pending`);
+      }
+      requestRead(raft, { requester: raft.id, requestId });
+      return;
+    }
+    if (raft.leaderId === null) throw new NotLeaderError(null);
+    raft.send({ type: MessageType.ReadIndex, to: raft.leaderId, context: requestId });
+  }
+
+  /**
+   * Allows or forbids campaigning and vote granting. An application whose storage found a damaged
+   * committed range sets false: the node then only follows, so it cannot become leader (or help
+   * elect one) with a log it does not trust, while the leader repairs it.
+   */
+  setCanCampaign(value: boolean): void {
+    this.#raft.canCampaign = value;
+  }
+
+  /** Tells the leader that the last messages to `to` were probably lost (connection down). */
+  reportUnreachable(to: NodeId): void {
+    const progress = this.#raft.progress.get(to);
+    if (this.#raft.role === "leader" && progress?.state === "replicate") progress.becomeProbe();
+  }
+
+  /** Whether a Ready is waiting (always false while a handed-out Ready is not advanced). */
+  hasReady(): boolean {
+    if (this.#outstanding !== null) return false;
+    const raft = this.#raft;
+    const log = raft.log;
+    return raft.appendPending || raft.messages.length > 0 ||
+      log.hasUnstableEntries() || log.pendingSnapshot() !== null ||
+      log.hasNextCommittedEntries() || !sameSoft(this.#softState(), this.#previousSoft) ||
+      !sameHard(this.#hardState(), this.#previousHard) ||
+      raft.readStates.some((read) => read.index <= log.committed);
+  }
+
+  /** Takes the next batch of work. Call `advance(ready)` when it has been handled. */
+  ready(): Ready {
+    assert.equal(this.#outstanding, null, "advance the previous Ready before taking another");
+    const raft = this.#raft;
+    const log = raft.log;
+    if (raft.appendPending) broadcastAppend(raft, { sendIfEmpty: false });
+    const snapshot = log.pendingSnapshot();
+    const entries = log.unstableEntries();
+    const committedEntries = log.nextCommittedEntries(this.#readyCommittedBytesMax);
+    const appliedAfter = committedEntries.at(-1)?.index ??
+      Math.max(log.applied, snapshot?.index ?? 0);
+    const ready: Ready = {
+      entries,
+      messages: raft.messages,
+      committedEntries,
+      readStates: this.#takeReads(appliedAfter),
+    };
+    raft.messages = [];
+    if (snapshot !== null) ready.snapshot = snapshot;
+    else if (log.needsTruncation()) ready.truncateFrom = entries[0].index;
+    const soft = this.#softState();
+    if (!sameSoft(soft, this.#previousSoft)) ready.softState = this.#previousSoft = soft;
+    const hard = this.#hardState();
+    if (!sameHard(hard, this.#previousHard)) ready.hardState = this.#previousHard = hard;
+    this.#outstanding = ready;
+    return ready;
+  }
+
+  /** Reports a Ready handled: its state persisted, messages sent, committed entries applied. */
+  advance(ready: Ready): void {
+    assert.equal(ready, this.#outstanding, "advance the Ready last handed out");
+    const log = this.#raft.log;
+    if (ready.snapshot !== undefined) log.stableSnapshotTo(ready.snapshot.index);
+    const lastEntry = ready.entries.at(-1);
+    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
+    const lastCommitted = ready.committedEntries.at(-1);
+    if (lastCommitted !== undefined) log.appliedTo(lastCommitted.index);
+    this.#outstanding = null;
+    this.#raft.onPersisted();
+  }
+
+  /** The node's current state (copies; safe to keep). */
+  status(): RaftStatus {
+    const raft = this.#raft;
+    const progress: Record<string, ProgressStatus> = {};
+    if (raft.role === "leader") {
+      for (const [id, entry] of raft.progress) {
+        progress[id] = {
+          match: entry.match,
+          next: entry.next,
+          state: entry.state,
+          inflight: entry.inflights.count,
+        };
+      }
+    }
+    return {
+      id: raft.id,
+      term: raft.term as Term,
+      vote: raft.vote,
+      role: raft.role,
+      leaderId: raft.leaderId,
+      commit: raft.log.committed as LogIndex,
+      applied: raft.log.applied as LogIndex,
+      lastIndex: raft.log.lastIndex() as LogIndex,
+      progress,
+      config: cloneConfig(raft.configs.current()),
+      canCampaign: raft.canCampaign,
+      leadTransferee: raft.leadTransferee,
+    };
+  }
+
+  #checkProposal(bytes: number): void {
+    const raft = this.#raft;
+    if (raft.role !== "leader") throw new NotLeaderError(raft.leaderId);
+    if (raft.leadTransferee !== null) {
+      throw new ProposalDroppedError("leader-transfer", `handing over to ${raft.leadTransferee}`);
+    }
+    const limit = raft.settings.uncommittedBytesMax;
+    if (raft.uncommittedBytes > 0 && raft.uncommittedBytes + bytes > limit) {
+      throw new ProposalDroppedError("uncommitted-bytes-limit", `over ${limit} bytes uncommitted`);
+    }
+  }
+
+  #takeReads(appliedAfter: number): ReadState[] {
+    const raft = this.#raft;
+    const released = raft.readStates.filter((read) => read.index <= appliedAfter);
+    if (released.length > 0) {
+      raft.readStates = raft.readStates.filter((read) => read.index > appliedAfter);
+    }
+    return released;
+  }
+
+  #softState(): SoftState {
+    return { leaderId: this.#raft.leaderId, role: this.#raft.role };
+  }
+
+  #hardState(): HardState {
+    const raft = this.#raft;
+    return { term: raft.term as Term, vote: raft.vote, commit: raft.log.committed as LogIndex };
+  }
+}
+
+function sameSoft(left: SoftState, right: SoftState): boolean {
+  return left.leaderId === right.leaderId && left.role === right.role;
+}
+
+function sameHard(left: HardState, right: HardState): boolean {
+  return left.term === right.term && left.vote === right.vote && left.commit === right.commit;
+}
+
+function resolveSettings(options: RaftNodeOptions): RaftSettings {
+  const settings: RaftSettings = {
+    electionTicks: options.electionTicks ?? 10,
+    heartbeatTicks: options.heartbeatTicks ?? 1,
+    preVote: options.preVote ?? true,
+    checkQuorum: options.checkQuorum ?? true,
+    inflightMessagesMax: options.inflightMessagesMax ?? 256,
+    inflightBytesMax: options.inflightBytesMax ?? 32 * MiB,
+    entriesPerMessageBytesMax: options.entriesPerMessageBytesMax ?? MiB,
+    snapshotChunkBytes: options.snapshotChunkBytes ?? MiB,
+    snapshotChunksInflightMax: options.snapshotChunksInflightMax ?? 4,
+    snapshotBytesMax: options.snapshotBytesMax ?? 4096 * MiB,
+    uncommittedBytesMax: options.uncommittedBytesMax ?? 256 * MiB,
+    readIndexPendingMax: options.readIndexPendingMax ?? 4096,
+  };
+  assert.ok(settings.heartbeatTicks >= 1, "heartbeatTicks ≥ 1");
+  assert.ok(settings.electionTicks > settings.heartbeatTicks, "electionTicks > heartbeatTicks");
+  for (const [name, value] of Object.entries(settings)) {
+    if (typeof value === "number") {
+      assert.ok(Number.isSafeInteger(value) && value > 0, `${name} is a positive integer`);
+    }
+  }
+  return settings;
+}

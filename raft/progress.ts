@@ -1,0 +1,192 @@
+/**
+ * The leader's view of one follower (as etcd's `Progress`): how far its log matches, what to send
+ * next, and how much may be in flight.
+ *
+ * - `probe`: the leader does not know where the logs diverge; one append at a time, the next one
+ *   only after a response (or a heartbeat response).
+ * - `replicate`: the logs match up to `match`; appends are pipelined optimistically, bounded by
+ *   `Inflights` (messages and bytes).
+ * - `snapshot`: the follower needs entries the leader compacted; a chunked snapshot is in flight
+ *   and no appends are sent until it is acknowledged.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Snapshot } from "./types.ts";
+
+/** The replication state of one follower. */
+export type ProgressState = "probe" | "replicate" | "snapshot";
+
+/** Limits for in-flight appends to one follower. */
+export interface InflightLimits {
+  messagesMax: number;
+  bytesMax: number;
+}
+
+/**
+ * The appends sent to one follower and not yet acknowledged, oldest first, each remembered by the
+ * last index it carried and its size.
+ */
+export class Inflights {
+  readonly #limits: InflightLimits;
+  #lastIndexes: number[] = [];
+  #sizes: number[] = [];
+  #head = 0;
+  #bytes = 0;
+
+  constructor(limits: InflightLimits) {
+    assert.ok(limits.messagesMax >= 1, "at least one append may be in flight");
+    assert.ok(limits.bytesMax >= 1, "in-flight byte limit is positive");
+    this.#limits = limits;
+  }
+
+  get count(): number {
+    return this.#lastIndexes.length - this.#head;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  full(): boolean {
+    return this.count >= this.#limits.messagesMax || this.#bytes >= this.#limits.bytesMax;
+  }
+
+  add(lastIndex: number, bytes: number): void {
+    assert.ok(!this.full(), "never send past the in-flight limits");
+    assert.ok(this.count === 0 || lastIndex > this.#lastIndexes.at(-1)!, "in-flight grows");
+    this.#lastIndexes.push(lastIndex);
+    this.#sizes.push(bytes);
+    this.#bytes += bytes;
+  }
+
+  /** Frees every append whose last index is ≤ `index` (they were acknowledged). */
+  freeTo(index: number): void {
+    while (this.#head < this.#lastIndexes.length && this.#lastIndexes[this.#head] <= index) {
+      this.#bytes -= this.#sizes[this.#head];
+      this.#head++;
+    }
+    if (this.#head > 64 && this.#head * 2 > this.#lastIndexes.length) {
+      this.#lastIndexes = this.#lastIndexes.slice(this.#head);
+      this.#sizes = this.#sizes.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  reset(): void {
+    this.#lastIndexes = [];
+    this.#sizes = [];
+    this.#head = 0;
+    this.#bytes = 0;
+  }
+}
+
+/** A chunked snapshot transfer to one follower. */
+export interface SnapshotTransfer {
+  snapshot: Snapshot;
+  /** Bytes the follower confirmed. */
+  ackedOffset: number;
+  /** Bytes sent so far (rewound to `ackedOffset` on loss). */
+  sentOffset: number;
+  /** Whether the chunk ending at `totalBytes` has been sent since the last rewind. */
+  sentAll: boolean;
+  /** Heartbeat intervals without an acknowledgement; the leader resends after two. */
+  idleHeartbeats: number;
+}
+
+/** The leader's bookkeeping for one member. */
+export class Progress {
+  match = 0;
+  next: number;
+  state: ProgressState = "probe";
+  /** In probe state: an append is outstanding, wait for its answer. */
+  probeSent = false;
+  /** Heard from since the last check-quorum round. */
+  recentActive = false;
+  readonly inflights: Inflights;
+  transfer: SnapshotTransfer | null = null;
+
+  constructor(next: number, limits: InflightLimits) {
+    this.next = next;
+    this.inflights = new Inflights(limits);
+  }
+
+  becomeProbe(): void {
+    // After a snapshot the follower holds at least the snapshot index.
+    const snapshotIndex = this.transfer?.snapshot.index ?? 0;
+    this.state = "probe";
+    this.next = Math.max(this.match + 1, snapshotIndex + 1);
+    this.#resetState();
+  }
+
+  becomeReplicate(): void {
+    this.state = "replicate";
+    this.next = this.match + 1;
+    this.#resetState();
+  }
+
+  becomeSnapshot(snapshot: Snapshot): void {
+    this.#resetState();
+    this.state = "snapshot";
+    this.transfer = {
+      snapshot,
+      ackedOffset: 0,
+      sentOffset: 0,
+      sentAll: false,
+      idleHeartbeats: 0,
+    };
+  }
+
+  #resetState(): void {
+    this.probeSent = false;
+    this.inflights.reset();
+    this.transfer = null;
+  }
+
+  /** Records that the follower matches up to `index`; true if that is news. */
+  maybeUpdate(index: number): boolean {
+    let updated = false;
+    if (index > this.match) {
+      this.match = index;
+      updated = true;
+      this.probeSent = false;
+    }
+    this.next = Math.max(this.next, index + 1);
+    return updated;
+  }
+
+  /** An append carrying entries up to `lastIndex` went out. */
+  sentEntries(lastIndex: number, bytes: number): void {
+    if (this.state === "replicate") {
+      this.next = lastIndex + 1;
+      this.inflights.add(lastIndex, bytes);
+    } else {
+      assert.equal(this.state, "probe", "no appends while a snapshot is in flight");
+      this.probeSent = true;
+    }
+  }
+
+  /**
+   * Handles a rejected append of `rejected` (its prev index); `hintIndex` is the leader's guess of
+   * the last matching index. Returns false for a stale rejection.
+   */
+  maybeDecrTo(rejected: number, hintIndex: number): boolean {
+    if (this.state === "replicate") {
+      if (rejected <= this.match) return false;
+      this.next = this.match + 1;
+      return true;
+    }
+    if (this.next - 1 !== rejected) return false;
+    this.next = Math.max(Math.min(rejected, hintIndex + 1), this.match + 1);
+    this.probeSent = false;
+    return true;
+  }
+
+  /** Whether the leader must hold appends to this follower for now. */
+  isPaused(): boolean {
+    if (this.state === "probe") return this.probeSent;
+    if (this.state === "replicate") return this.inflights.full();
+    return true;
+  }
+}

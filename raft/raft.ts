@@ -1,0 +1,425 @@
+/**
+ * The Raft state of one node and the transitions between roles. This is an internal record shared
+ * by the `step_*.ts` and `replication.ts` files (hence public fields); the application talks to
+ * `RaftNode` in `node.ts`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { RaftLog } from "./log.ts";
+import { ConfigHistory, isVoter, members } from "./membership.ts";
+import { type InflightLimits, Progress } from "./progress.ts";
+import { hasQuorum, voteResult } from "./quorum.ts";
+import { ReadOnly } from "./read_only.ts";
+import { broadcastAppend, broadcastHeartbeat, maybeCommit, tickSnapshots } from "./replication.ts";
+import { stepCandidate } from "./step_candidate.ts";
+import { stepFollower } from "./step_follower.ts";
+import { releaseReadsAwaitingCommit, stepLeader } from "./step_leader.ts";
+import type { SnapshotReceiver } from "./snapshot_receiver.ts";
+import { randomInt } from "./prng.ts";
+import {
+  type Entry,
+  EntryType,
+  type LogIndex,
+  type Message,
+  MessageType,
+  type NodeId,
+  type Prng,
+  type ReadState,
+  type Role,
+  type Term,
+} from "./types.ts";
+import type { LogStorage } from "./log_storage.ts";
+
+/** Marks votes of a campaign asked for by `TimeoutNow`: they override leader leases. */
+export const CAMPAIGN_TRANSFER = "transfer";
+
+/** Tunables of the core, all resolved (see `RaftNodeOptions` for meanings and defaults). */
+export interface RaftSettings {
+  electionTicks: number;
+  heartbeatTicks: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  inflightMessagesMax: number;
+  inflightBytesMax: number;
+  entriesPerMessageBytesMax: number;
+  snapshotChunkBytes: number;
+  snapshotChunksInflightMax: number;
+  snapshotBytesMax: number;
+  uncommittedBytesMax: number;
+  readIndexPendingMax: number;
+}
+
+/** The fields of a message a sender must choose; the rest default to zero values. */
+export type OutgoingMessage = Partial<Message> & Pick<Message, "type" | "to">;
+
+/** One node's Raft state. */
+export class Raft {
+  readonly id: NodeId;
+  readonly settings: RaftSettings;
+  readonly prng: Prng;
+  readonly log: RaftLog;
+  readonly configs: ConfigHistory;
+  term = 0;
+  vote: NodeId | null = null;
+  role: Role = "follower";
+  leaderId: NodeId | null = null;
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+  votes = new Map<NodeId, boolean>();
+  progress = new Map<NodeId, Progress>();
+  leadTransferee: NodeId | null = null;
+  /** False while the application distrusts its own log: no campaigns, no votes granted. */
+  canCampaign = true;
+  messages: Message[] = [];
+  readonly readOnly = new ReadOnly();
+  /** Reads asked for before this leader committed an entry of its term. */
+  readsAwaitingCommit: { requester: NodeId; requestId: string }[] = [];
+  /** Confirmed reads of this node, released once applied. */
+  readStates: ReadState[] = [];
+  /** Leader: sizes of proposals not yet committed, for `uncommittedBytesMax`. */
+  uncommitted: { index: number; bytes: number }[] = [];
+  uncommittedBytes = 0;
+  /** Leader: entries were appended locally and not yet offered to followers. */
+  appendPending = false;
+  snapshotReceiver: SnapshotReceiver | null = null;
+
+  constructor(options: {
+    id: NodeId;
+    storage: LogStorage;
+    prng: Prng;
+    settings: RaftSettings;
+    applied: number;
+  }) {
+    this.id = options.id;
+    this.settings = options.settings;
+    this.prng = options.prng;
+    const { hardState, config } = options.storage.initialState();
+    this.log = new RaftLog(options.storage, {
+      committed: hardState.commit,
+      applied: options.applied,
+    });
+    this.configs = new ConfigHistory(options.storage.firstIndex() - 1, config);
+    this.#replayConfigChanges();
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.becomeFollower(this.term, null);
+  }
+
+  /** Rebuilds the membership from the config entries in the stored log. */
+  #replayConfigChanges(): void {
+    const last = this.log.lastIndex();
+    for (let from = this.log.firstIndex(); from <= last;) {
+      const page = this.log.entries(from, last + 1, 8 * 1024 * 1024);
+      this.configs.append(page);
+      from = page.at(-1)!.index + 1;
+    }
+    this.configs.commitTo(this.log.committed);
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  send(message: OutgoingMessage): void {
+    assert.notEqual(message.to, this.id, "a node never messages itself");
+    this.messages.push({
+      from: this.id,
+      term: this.term as Term,
+      logTerm: 0 as Term,
+      index: 0 as LogIndex,
+      entries: [],
+      commit: 0 as LogIndex,
+      reject: false,
+      rejectHint: 0 as LogIndex,
+      context: "",
+      ...message,
+    });
+  }
+
+  // ---- roles ---------------------------------------------------------------------------------
+
+  isPromotable(): boolean {
+    return isVoter(this.configs.current(), this.id) && this.log.pendingSnapshot() === null;
+  }
+
+  #reset(termValue: number): void {
+    if (this.term !== termValue) {
+      this.term = termValue;
+      this.vote = null;
+    }
+    this.leaderId = null;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.settings.electionTicks +
+      randomInt(this.prng, this.settings.electionTicks);
+    this.votes.clear();
+    this.progress.clear();
+    this.leadTransferee = null;
+    this.readOnly.clear();
+    this.readsAwaitingCommit = [];
+    this.uncommitted = [];
+    this.uncommittedBytes = 0;
+    this.appendPending = false;
+  }
+
+  becomeFollower(termValue: number, leaderId: NodeId | null): void {
+    this.#reset(termValue);
+    this.role = "follower";
+    this.leaderId = leaderId;
+  }
+
+  becomePreCandidate(): void {
+    assert.notEqual(this.role, "leader", "a leader never pre-campaigns");
+    // A pre-candidate keeps its term and vote: pre-votes change nothing durable.
+    const elapsed = this.electionElapsed;
+    this.#reset(this.term);
+    this.electionElapsed = elapsed;
+    this.role = "preCandidate";
+  }
+
+  becomeCandidate(): void {
+    assert.notEqual(this.role, "leader", "a leader never campaigns");
+    this.#reset(this.term + 1);
+    this.vote = this.id;
+    this.role = "candidate";
+  }
+
+  becomeLeader(): void {
+    assert.ok(this.role === "candidate", "only a candidate becomes leader");
+    this.#reset(this.term);
+    this.role = "leader";
+    this.leaderId = this.id;
+    this.syncProgress();
+    // A leader may not know which of its entries are committed until one of its own term is
+    // (§5.4.2); the no-op gets there quickly.
+    this.appendEntries([{ type: EntryType.Noop, data: new Uint8Array() }]);
+  }
+
+  /** Leader: makes `progress` hold exactly the current members. */
+  syncProgress(): void {
+    const config = this.configs.current();
+    const memberIds = members(config);
+    for (const id of [...this.progress.keys()]) {
+      if (!memberIds.includes(id) && id !== this.id) this.progress.delete(id);
+    }
+    const limits: InflightLimits = {
+      messagesMax: this.settings.inflightMessagesMax,
+      bytesMax: this.settings.inflightBytesMax,
+    };
+    for (const id of [...memberIds, this.id]) {
+      if (this.progress.has(id)) continue;
+      const progress = new Progress(this.log.lastIndex() + 1, limits);
+      if (id === this.id) {
+        progress.match = this.log.persistedLastIndex();
+        progress.state = "replicate";
+        progress.recentActive = true;
+      }
+      this.progress.set(id, progress);
+    }
+    if (this.leadTransferee !== null && !isVoter(config, this.leadTransferee)) {
+      this.leadTransferee = null;
+    }
+  }
+
+  /** Leader: appends new entries of the current term to the local log. */
+  appendEntries(items: { type: number; data: Uint8Array; timestamp?: number }[]): number {
+    assert.equal(this.role, "leader", "only a leader appends proposals");
+    let index = this.log.lastIndex();
+    const entries: Entry[] = items.map((item) => {
+      const entry: Entry = {
+        term: this.term as Term,
+        index: ++index as LogIndex,
+        type: item.type,
+        data: item.data,
+      };
+      if (item.timestamp !== undefined) entry.timestamp = item.timestamp;
+      return entry;
+    });
+    this.log.append(entries);
+    for (const entry of entries) {
+      const bytes = entry.data.byteLength;
+      this.uncommitted.push({ index: entry.index, bytes });
+      this.uncommittedBytes += bytes;
+    }
+    if (this.configs.append(entries)) this.syncProgress();
+    this.appendPending = true;
+    return entries[0].index;
+  }
+
+  /** Leader: the own log became durable up to the persisted index; it counts toward commit. */
+  onPersisted(): void {
+    if (this.role !== "leader") return;
+    this.progress.get(this.id)!.maybeUpdate(this.log.persistedLastIndex());
+    if (maybeCommit(this)) {
+      releaseReadsAwaitingCommit(this);
+      broadcastAppend(this, { sendIfEmpty: true });
+    }
+  }
+
+  /** Commit advanced (any role): fold committed config changes, free uncommitted budget. */
+  onCommitted(): void {
+    this.configs.commitTo(this.log.committed);
+    while (this.uncommitted.length > 0 && this.uncommitted[0].index <= this.log.committed) {
+      this.uncommittedBytes -= this.uncommitted.shift()!.bytes;
+    }
+  }
+
+  // ---- time ----------------------------------------------------------------------------------
+
+  tick(): void {
+    if (this.role === "leader") this.#tickLeader();
+    else this.#tickElection();
+  }
+
+  #tickElection(): void {
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.startElection();
+    }
+  }
+
+  #tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.settings.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.settings.checkQuorum && !this.#quorumActive()) {
+        this.becomeFollower(this.term, null);
+        return;
+      }
+      // A transfer that did not finish within an election timeout is abandoned.
+      this.leadTransferee = null;
+    }
+    if (this.heartbeatElapsed >= this.settings.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      broadcastHeartbeat(this, this.readOnly.lastContext());
+      tickSnapshots(this);
+    }
+  }
+
+  /** Check-quorum: did a majority of voters talk to us since the last round? Resets the marks. */
+  #quorumActive(): boolean {
+    const active = hasQuorum(
+      this.configs.current().voters,
+      (id) => id === this.id || this.progress.get(id)?.recentActive === true,
+    );
+    for (const [id, progress] of this.progress) progress.recentActive = id === this.id;
+    return active;
+  }
+
+  // ---- elections -----------------------------------------------------------------------------
+
+  /** Starts an election (with a pre-vote round if configured) when allowed. */
+  startElection(): void {
+    if (this.role === "leader" || !this.isPromotable() || !this.canCampaign) return;
+    this.campaign(this.settings.preVote ? "preVote" : "election");
+  }
+
+  campaign(kind: "preVote" | "election" | "transfer"): void {
+    let voteTerm: number;
+    let type: MessageType;
+    if (kind === "preVote") {
+      this.becomePreCandidate();
+      voteTerm = this.term + 1;
+      type = MessageType.PreVote;
+    } else {
+      this.becomeCandidate();
+      voteTerm = this.term;
+      type = MessageType.Vote;
+    }
+    if (this.#poll(this.id, true) === "won") return;
+    for (const voter of this.configs.current().voters) {
+      if (voter === this.id) continue;
+      this.send({
+        type,
+        to: voter,
+        term: voteTerm as Term,
+        index: this.log.lastIndex() as LogIndex,
+        logTerm: this.log.lastTerm() as Term,
+        context: kind === "transfer" ? CAMPAIGN_TRANSFER : "",
+      });
+    }
+  }
+
+  /** Records a vote and acts on the result. */
+  #poll(from: NodeId, granted: boolean): "won" | "lost" | "pending" {
+    this.votes.set(from, granted);
+    const result = voteResult(this.configs.current().voters, this.votes);
+    if (result === "won") {
+      if (this.role === "preCandidate") this.campaign("election");
+      else this.becomeLeader();
+    } else if (result === "lost") {
+      this.becomeFollower(this.term, null);
+    }
+    return result;
+  }
+
+  recordVote(message: Message): void {
+    this.#poll(message.from, !message.reject);
+  }
+
+  // ---- messages in ---------------------------------------------------------------------------
+
+  step(message: Message): void {
+    assert.equal(message.to, this.id, "message delivered to its addressee");
+    if (!this.#stepTerm(message)) return;
+    if (message.type === MessageType.Vote || message.type === MessageType.PreVote) {
+      this.#handleVoteRequest(message);
+      return;
+    }
+    if (this.role === "leader") stepLeader(this, message);
+    else if (this.role === "follower") stepFollower(this, message);
+    else stepCandidate(this, message);
+  }
+
+  /** Applies the term rules of §5.1 plus pre-vote and leases; false if the message is done. */
+  #stepTerm(message: Message): boolean {
+    const { type } = message;
+    const isVoteRequest = type === MessageType.Vote || type === MessageType.PreVote;
+    if (message.term > this.term) {
+      if (isVoteRequest && message.context !== CAMPAIGN_TRANSFER && this.#inLease()) return false;
+      if (type === MessageType.PreVote) return true;
+      if (type === MessageType.PreVoteResp && !message.reject) return true;
+      const fromLeader = type === MessageType.App || type === MessageType.Heartbeat ||
+        type === MessageType.Snap;
+      this.becomeFollower(message.term, fromLeader ? message.from : null);
+      return true;
+    }
+    if (message.term < this.term) {
+      if (type === MessageType.App || type === MessageType.Heartbeat) {
+        // A stale leader (maybe cut off while we moved on) learns our term from this answer.
+        this.send({ type: MessageType.AppResp, to: message.from });
+      } else if (type === MessageType.PreVote) {
+        this.send({ type: MessageType.PreVoteResp, to: message.from, reject: true });
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** Check-quorum lease: a follower that heard from a leader recently ignores campaigns. */
+  #inLease(): boolean {
+    return this.settings.checkQuorum && this.leaderId !== null &&
+      this.electionElapsed < this.settings.electionTicks;
+  }
+
+  #handleVoteRequest(message: Message): void {
+    const preVote = message.type === MessageType.PreVote;
+    const responseType = preVote ? MessageType.PreVoteResp : MessageType.VoteResp;
+    const canVote = this.vote === message.from ||
+      (this.vote === null && this.leaderId === null) ||
+      (preVote && message.term > this.term);
+    if (canVote && this.canCampaign && this.log.isUpToDate(message.index, message.logTerm)) {
+      // A pre-vote is answered in the candidate's future term so it can count it.
+      this.send({ type: responseType, to: message.from, term: message.term });
+      if (!preVote) {
+        this.electionElapsed = 0;
+        this.vote = message.from;
+      }
+    } else {
+      this.send({ type: responseType, to: message.from, reject: true });
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * How a follower handles messages of its current term: appends, heartbeats, snapshot chunks,
+ * leadership transfer and ReadIndex answers.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Raft } from "./raft.ts";
+import { handleSnapshotChunk } from "./snapshot_receiver.ts";
+import { type LogIndex, type Message, MessageType, type Term } from "./types.ts";
+
+/** Handles `message` on a follower (terms already reconciled). */
+export function stepFollower(raft: Raft, message: Message): void {
+  switch (message.type) {
+    case MessageType.App:
+    case MessageType.Heartbeat:
+    case MessageType.Snap:
+      raft.electionElapsed = 0;
+      raft.leaderId = message.from;
+      if (message.type === MessageType.App) handleAppend(raft, message);
+      else if (message.type === MessageType.Heartbeat) handleHeartbeat(raft, message);
+      else handleSnapshotChunk(raft, message);
+      return;
+    case MessageType.TimeoutNow:
+      // The leader picked us: campaign at once, skipping pre-vote and the others' leases.
+      if (raft.isPromotable() && raft.canCampaign) raft.campaign("transfer");
+      return;
+    case MessageType.ReadIndexResp:
+      raft.readStates.push({ requestId: message.context, index: message.index });
+      return;
+  }
+}
+
+function handleAppend(raft: Raft, message: Message): void {
+  const log = raft.log;
+  if (message.index < log.committed) {
+    raft.send({ type: MessageType.AppResp, to: message.from, index: log.committed as LogIndex });
+    return;
+  }
+  const lastNew = maybeAppend(raft, message);
+  if (lastNew !== undefined) {
+    raft.send({ type: MessageType.AppResp, to: message.from, index: lastNew as LogIndex });
+    return;
+  }
+  // Tell the leader the last position that might match, so it skips whole terms at once.
+  const hint = log.findConflictByTerm(message.index, message.logTerm);
+  raft.send({
+    type: MessageType.AppResp,
+    to: message.from,
+    index: message.index,
+    reject: true,
+    rejectHint: hint.index as LogIndex,
+    logTerm: hint.term as Term,
+  });
+}
+
+/** Appends the message's entries if the log matches at its prev position; the new last index. */
+function maybeAppend(raft: Raft, message: Message): number | undefined {
+  const log = raft.log;
+  if (!log.matchTerm(message.index, message.logTerm)) return undefined;
+  const lastNew = message.index + message.entries.length;
+  const conflict = log.findConflict(message.entries);
+  if (conflict !== 0) {
+    assert.ok(conflict > log.committed, `entry ${conflict} conflicts with a committed entry`);
+    if (conflict <= log.lastIndex()) raft.configs.truncateFrom(conflict as LogIndex);
+    const fresh = message.entries.slice(conflict - message.index - 1);
+    log.append(fresh);
+    raft.configs.append(fresh);
+  }
+  if (log.commitTo(Math.min(message.commit, lastNew))) raft.onCommitted();
+  return lastNew;
+}
+
+function handleHeartbeat(raft: Raft, message: Message): void {
+  if (raft.log.commitTo(message.commit)) raft.onCommitted();
+  raft.send({ type: MessageType.HeartbeatResp, to: message.from, context: message.context });
+}

@@ -1,0 +1,161 @@
+/**
+ * How a leader handles messages of its own term: append and heartbeat answers, snapshot chunk
+ * acknowledgements, and ReadIndex requests forwarded by followers.
+ *
+ * @module
+ */
+
+import { isVoter } from "./membership.ts";
+import { hasQuorum } from "./quorum.ts";
+import type { Raft } from "./raft.ts";
+import {
+  broadcastAppend,
+  maybeCommit,
+  sendAppend,
+  sendAppends,
+  sendSnapshotChunks,
+} from "./replication.ts";
+import { type LogIndex, type Message, MessageType, type NodeId } from "./types.ts";
+
+/** Handles `message` on a leader (terms already reconciled). */
+export function stepLeader(raft: Raft, message: Message): void {
+  if (message.type === MessageType.ReadIndex) {
+    requestRead(raft, { requester: message.from, requestId: message.context });
+    return;
+  }
+  const progress = raft.progress.get(message.from);
+  // Members removed from the configuration have no progress; their chatter is ignored.
+  if (progress === undefined) return;
+  progress.recentActive = true;
+  switch (message.type) {
+    case MessageType.AppResp:
+      handleAppendResponse(raft, message);
+      return;
+    case MessageType.HeartbeatResp:
+      handleHeartbeatResponse(raft, message);
+      return;
+    case MessageType.SnapResp:
+      handleSnapshotResponse(raft, message);
+      return;
+  }
+}
+
+function handleAppendResponse(raft: Raft, message: Message): void {
+  const progress = raft.progress.get(message.from)!;
+  if (message.reject) {
+    // Fast back-off: skip every index whose term cannot match the follower's hint.
+    let hint = message.rejectHint as number;
+    if (message.logTerm > 0) {
+      hint = raft.log.findConflictByTerm(message.rejectHint, message.logTerm).index;
+    }
+    if (progress.maybeDecrTo(message.index, hint)) {
+      if (progress.state === "replicate") progress.becomeProbe();
+      sendAppend(raft, message.from, { sendIfEmpty: true });
+    }
+    return;
+  }
+  const wasPaused = progress.isPaused();
+  if (!progress.maybeUpdate(message.index)) {
+    if (wasPaused && !progress.isPaused()) sendAppends(raft, message.from);
+    return;
+  }
+  if (progress.state === "probe") {
+    progress.becomeReplicate();
+  } else if (progress.state === "snapshot" && progress.match + 1 >= raft.log.firstIndex()) {
+    progress.becomeProbe();
+    progress.becomeReplicate();
+  } else if (progress.state === "replicate") {
+    progress.inflights.freeTo(message.index);
+  }
+  if (maybeCommit(raft)) {
+    releaseReadsAwaitingCommit(raft);
+    broadcastAppend(raft, { sendIfEmpty: true });
+  } else {
+    sendAppends(raft, message.from);
+  }
+  if (message.from === raft.leadTransferee && progress.match === raft.log.lastIndex()) {
+    raft.send({ type: MessageType.TimeoutNow, to: message.from });
+  }
+}
+
+function handleHeartbeatResponse(raft: Raft, message: Message): void {
+  const progress = raft.progress.get(message.from)!;
+  progress.probeSent = false;
+  if (progress.match < raft.log.lastIndex()) {
+    sendAppend(raft, message.from, { sendIfEmpty: progress.state === "probe" });
+  }
+  if (message.context === "") return;
+  const acks = raft.readOnly.recordAck(message.from, message.context);
+  if (acks === null) return;
+  const voters = raft.configs.current().voters;
+  if (!hasQuorum(voters, (id) => id === raft.id || acks.has(id))) return;
+  for (const read of raft.readOnly.release(message.context)) {
+    deliverRead(raft, read.requester, { requestId: read.requestId, index: read.index });
+  }
+}
+
+function handleSnapshotResponse(raft: Raft, message: Message): void {
+  const transfer = raft.progress.get(message.from)!.transfer;
+  if (transfer === null || transfer.snapshot.index !== message.index) return;
+  if (message.reject) {
+    transfer.sentOffset = message.rejectHint;
+    transfer.sentAll = false;
+  } else if (message.rejectHint > transfer.ackedOffset) {
+    transfer.ackedOffset = message.rejectHint;
+    transfer.idleHeartbeats = 0;
+  }
+  transfer.sentOffset = Math.max(transfer.sentOffset, transfer.ackedOffset);
+  sendSnapshotChunks(raft, message.from);
+}
+
+/**
+ * Registers a read on the leader: answered at once in a one-voter group, otherwise after a
+ * heartbeat round reaches a quorum; before this leader commits in its term it must wait, since
+ * its commit index may still be behind the previous leader's.
+ */
+export function requestRead(
+  raft: Raft,
+  read: { requester: NodeId; requestId: string },
+): void {
+  if (raft.log.term(raft.log.committed) !== raft.term) {
+    raft.readsAwaitingCommit.push(read);
+    return;
+  }
+  const index = raft.log.committed;
+  const voters = raft.configs.current().voters;
+  if (voters.length === 1 && isVoter(raft.configs.current(), raft.id)) {
+    deliverRead(raft, read.requester, { requestId: read.requestId, index });
+    return;
+  }
+  const context = raft.readOnly.add({ ...read, index });
+  for (const id of raft.progress.keys()) {
+    if (id === raft.id) continue;
+    const commit = Math.min(raft.progress.get(id)!.match, raft.log.committed);
+    raft.send({ type: MessageType.Heartbeat, to: id, commit: commit as LogIndex, context });
+  }
+}
+
+/** Re-issues reads that waited for this leader's first commit in its term. */
+export function releaseReadsAwaitingCommit(raft: Raft): void {
+  if (raft.readsAwaitingCommit.length === 0) return;
+  const reads = raft.readsAwaitingCommit;
+  raft.readsAwaitingCommit = [];
+  for (const read of reads) requestRead(raft, read);
+}
+
+function deliverRead(
+  raft: Raft,
+  requester: NodeId,
+  read: { requestId: string; index: number },
+): void {
+  if (requester === raft.id) {
+    raft.readStates.push({ requestId: read.requestId, index: read.index as LogIndex });
+    return;
+  }
+  raft.send({
+    type: MessageType.ReadIndexResp,
+    to: requester,
+    index: read.index as LogIndex,
+    context: read.requestId,
+  });
+}

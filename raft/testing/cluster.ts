@@ -1,0 +1,351 @@
+/**
+ * A whole Raft group in one process for tests and simulators: N `RaftNode`s over
+ * `MemoryLogStorage`, a `SimNetwork`, a toy state machine (the list of applied entries), crash
+ * and restart, and safety checkers that throw on the first violation.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { MemoryLogStorage } from "../log_storage.ts";
+import { applyConfigChange, cloneConfig, decodeConfigChange } from "../membership.ts";
+import { RaftNode, type RaftNodeOptions } from "../node.ts";
+import { createPrng } from "../prng.ts";
+import {
+  type ConfigState,
+  type Entry,
+  EntryType,
+  type Message,
+  type NodeId,
+  nodeId,
+  type ReadState,
+  type Ready,
+} from "../types.ts";
+import { SimNetwork } from "./network.ts";
+
+/** Options of a `SimCluster`. */
+export interface SimClusterOptions {
+  /** Node ids (default n1, n2, n3). Nodes outside `config` start empty and wait to be added. */
+  ids?: string[];
+  /** Initial membership (default: every id a voter). */
+  config?: { voters: string[]; learners?: string[] };
+  seed?: number;
+  /** Options given to every node. */
+  node?: Partial<Omit<RaftNodeOptions, "id" | "storage" | "prng">>;
+}
+
+/** One simulated server: its durable storage survives crashes, the rest does not. */
+export interface SimNode {
+  id: NodeId;
+  storage: MemoryLogStorage;
+  /** Null while crashed. */
+  raft: RaftNode | null;
+  /** The toy state machine: one key per applied entry, so `state[i]` is entry `i + 1`. */
+  state: string[];
+  appliedConfig: ConfigState;
+  readStates: ReadState[];
+  restarts: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The text of an application entry proposed with `SimCluster.propose`. */
+export function entryText(entry: Entry): string {
+  return decoder.decode(entry.data);
+}
+
+/**
+ * A simulated Raft group.
+ *
+ * @example
+ * ```ts
+ * const cluster = new SimCluster({ seed: 1 });
+ * const leader = cluster.electLeader();
+ * cluster.propose(leader, "hello");
+ * cluster.stabilize();
+ * cluster.checkSafety();
+ * ```
+ */
+export class SimCluster {
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly network: SimNetwork;
+  readonly #nodeOptions: SimClusterOptions["node"];
+  readonly #seed: number;
+  /** Which node led each term (election safety). */
+  readonly leadersByTerm = new Map<number, NodeId>();
+  /** The key applied at each index by anyone (state machine safety). */
+  readonly committed = new Map<number, string>();
+  #proposalCounter = 0;
+
+  constructor(options: SimClusterOptions = {}) {
+    const ids = (options.ids ?? ["n1", "n2", "n3"]).map(nodeId);
+    const config: ConfigState = {
+      voters: (options.config?.voters ?? ids).map(nodeId),
+      learners: (options.config?.learners ?? []).map(nodeId),
+    };
+    this.#seed = options.seed ?? 1;
+    this.#nodeOptions = options.node;
+    this.network = new SimNetwork(createPrng(this.#seed * 7919 + 13));
+    for (const id of ids) {
+      const storage = new MemoryLogStorage({ config });
+      const node: SimNode = {
+        id,
+        storage,
+        raft: null,
+        state: [],
+        appliedConfig: cloneConfig(config),
+        readStates: [],
+        restarts: 0,
+      };
+      this.nodes.set(id, node);
+      this.#boot(node);
+    }
+  }
+
+  get ids(): NodeId[] {
+    return [...this.nodes.keys()];
+  }
+
+  node(id: string): SimNode {
+    const found = this.nodes.get(id as NodeId);
+    assert.ok(found !== undefined, `no node ${id}`);
+    return found;
+  }
+
+  /** The live RaftNode of `id` (asserts it is up). */
+  raft(id: string): RaftNode {
+    const raft = this.node(id).raft;
+    assert.ok(raft !== null, `${id} is down`);
+    return raft;
+  }
+
+  #boot(node: SimNode): void {
+    const snapshot = node.storage.snapshot();
+    node.state = snapshot === null ? [] : decodeState(snapshot.data);
+    // Storage's config is the snapshot's, or the bootstrap membership when there is none.
+    node.appliedConfig = cloneConfig(node.storage.initialState().config);
+    node.readStates = [];
+    const index = [...this.nodes.keys()].indexOf(node.id);
+    node.raft = new RaftNode({
+      ...this.#nodeOptions,
+      id: node.id,
+      storage: node.storage,
+      prng: createPrng(this.#seed * 1000 + index * 31 + node.restarts * 7),
+      appliedIndex: node.state.length,
+    });
+  }
+
+  /** Stops `id` abruptly: anything not yet persisted is gone. */
+  crash(id: string): void {
+    this.node(id).raft = null;
+  }
+
+  /** Rebuilds `id` from its storage, as a restarted process would. */
+  restart(id: string): void {
+    const node = this.node(id);
+    assert.equal(node.raft, null, `${id} is running`);
+    node.restarts++;
+    this.#boot(node);
+  }
+
+  /** Ticks every live node once and handles what it produced. */
+  tickAll(): void {
+    for (const node of this.nodes.values()) node.raft?.tick();
+    this.processReadies();
+  }
+
+  /** Handles every pending Ready of every live node. */
+  processReadies(): boolean {
+    let any = false;
+    for (const node of this.nodes.values()) {
+      while (node.raft !== null && node.raft.hasReady()) {
+        this.#handleReady(node, node.raft.ready());
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  /** Delivers up to `count` messages (handling Readies after each); returns how many. */
+  deliver(count = Number.POSITIVE_INFINITY): number {
+    let delivered = 0;
+    while (delivered < count) {
+      const message = this.network.take();
+      if (message === undefined) break;
+      delivered++;
+      const target = this.nodes.get(message.to)?.raft;
+      if (target === null || target === undefined) continue;
+      target.step(message);
+      this.processReadies();
+    }
+    return delivered;
+  }
+
+  /** Handles Readies and delivers messages until the cluster is quiet. */
+  stabilize(roundsMax = 100_000): void {
+    for (let round = 0; round < roundsMax; round++) {
+      const handled = this.processReadies();
+      const delivered = this.deliver(1);
+      if (!handled && delivered === 0) return;
+    }
+    assert.fail(`cluster did not stabilize within ${roundsMax} rounds`);
+  }
+
+  /** Ticks until some node leads, stabilizing in between; returns its id. */
+  waitForLeader(ticksMax = 500): NodeId {
+    for (let tick = 0; tick < ticksMax; tick++) {
+      const leader = this.leader();
+      if (leader !== null) return leader;
+      this.tickAll();
+      this.stabilize();
+    }
+    assert.fail(`no leader after ${ticksMax} ticks`);
+  }
+
+  /** Makes `id` (default the first node) campaign now and settles the election. */
+  electLeader(id?: string): NodeId {
+    const candidate = id ?? this.ids[0];
+    this.raft(candidate).campaign();
+    this.stabilize();
+    assert.equal(this.raft(candidate).status().role, "leader", `${candidate} won`);
+    return candidate as NodeId;
+  }
+
+  /** The live leader with the highest term, or null. */
+  leader(): NodeId | null {
+    let best: { id: NodeId; term: number } | null = null;
+    for (const node of this.nodes.values()) {
+      const status = node.raft?.status();
+      if (status?.role !== "leader") continue;
+      if (best === null || status.term > best.term) best = { id: node.id, term: status.term };
+    }
+    return best?.id ?? null;
+  }
+
+  /** Proposes a uniquely tagged text on `id` (which must lead); returns the text. */
+  propose(id: string, text?: string): string {
+    const value = text ?? `p${++this.#proposalCounter}`;
+    this.raft(id).propose(encoder.encode(value));
+    return value;
+  }
+
+  /** Snapshots `id`'s applied state and compacts its log up to the applied index. */
+  compact(id: string): void {
+    const node = this.node(id);
+    const applied = node.state.length;
+    if (applied < node.storage.firstIndex()) return;
+    node.storage.createSnapshot(applied, {
+      config: node.appliedConfig,
+      data: encodeState(node.state),
+    });
+  }
+
+  #handleReady(node: SimNode, ready: Ready): void {
+    node.storage.saveReady(ready);
+    if (ready.snapshot !== undefined) {
+      node.state = decodeState(ready.snapshot.data);
+      assert.equal(node.state.length, ready.snapshot.index, "snapshot state covers its index");
+      node.appliedConfig = cloneConfig(ready.snapshot.config);
+    }
+    this.#recordLeadership(node, ready);
+    this.network.send(ready.messages);
+    for (const entry of ready.committedEntries) this.#apply(node, entry);
+    for (const read of ready.readStates) {
+      assert.ok(read.index <= node.state.length, "a read is served only after its index applied");
+      node.readStates.push(read);
+    }
+    node.raft!.advance(ready);
+  }
+
+  #recordLeadership(node: SimNode, ready: Ready): void {
+    if (ready.softState?.role !== "leader") return;
+    const term = node.raft!.status().term;
+    const previous = this.leadersByTerm.get(term);
+    assert.ok(
+      previous === undefined || previous === node.id,
+      `election safety: ${previous} and ${node.id} both led term ${term}`,
+    );
+    this.leadersByTerm.set(term, node.id);
+    // Leader completeness: every entry committed so far is in the new leader's log.
+    const storage = node.storage;
+    for (const [index, key] of this.committed) {
+      if (index < storage.firstIndex()) continue;
+      const term = storage.term(index);
+      assert.equal(
+        term !== undefined ? `${term}` : undefined,
+        key.split(":")[0],
+        `leader completeness: ${node.id} misses committed entry ${index}`,
+      );
+    }
+  }
+
+  #apply(node: SimNode, entry: Entry): void {
+    assert.equal(entry.index, node.state.length + 1, `${node.id} applies in order`);
+    const key = `${entry.term}:${entry.type}:${decoder.decode(entry.data)}`;
+    const earlier = this.committed.get(entry.index);
+    assert.ok(
+      earlier === undefined || earlier === key,
+      `state machine safety: entry ${entry.index} applied as ${earlier} and ${key}`,
+    );
+    this.committed.set(entry.index, key);
+    node.state.push(key);
+    if (entry.type === EntryType.ConfigChange) {
+      node.appliedConfig = applyConfigChange(node.appliedConfig, decodeConfigChange(entry.data));
+    }
+  }
+
+  /** Checks log matching across every pair of nodes' stored logs. */
+  checkLogMatching(): void {
+    const nodes = [...this.nodes.values()];
+    for (let left = 0; left < nodes.length; left++) {
+      for (let right = left + 1; right < nodes.length; right++) {
+        checkPair(nodes[left].storage, nodes[right].storage);
+      }
+    }
+  }
+
+  /** Every safety check that can be run on the current state. */
+  checkSafety(): void {
+    this.checkLogMatching();
+    for (const node of this.nodes.values()) {
+      node.state.forEach((key, position) => {
+        assert.equal(this.committed.get(position + 1), key, `${node.id} state diverges`);
+      });
+    }
+  }
+
+  /** Messages sent so far of the given type. */
+  sentOfType(type: Message["type"]): Message[] {
+    return this.network.sent.filter((message) => message.type === type);
+  }
+}
+
+/** If two logs agree on an entry's term, they agree on everything up to it (§5.3). */
+function checkPair(left: MemoryLogStorage, right: MemoryLogStorage): void {
+  const first = Math.max(left.firstIndex(), right.firstIndex());
+  const last = Math.min(left.lastIndex(), right.lastIndex());
+  let highestMatch = 0;
+  for (let index = last; index >= first; index--) {
+    if (left.term(index) === right.term(index)) {
+      highestMatch = index;
+      break;
+    }
+  }
+  if (highestMatch < first) return;
+  const leftEntries = left.entries(first, highestMatch + 1, Number.POSITIVE_INFINITY);
+  const rightEntries = right.entries(first, highestMatch + 1, Number.POSITIVE_INFINITY);
+  leftEntries.forEach((entry, position) => {
+    const other = rightEntries[position];
+    assert.equal(entry.term, other.term, `log matching: terms differ at ${entry.index}`);
+    assert.deepEqual(entry.data, other.data, `log matching: data differs at ${entry.index}`);
+  });
+}
+
+function encodeState(state: string[]): Uint8Array {
+  return encoder.encode(JSON.stringify(state));
+}
+
+function decodeState(data: Uint8Array): string[] {
+  return data.byteLength === 0 ? [] : JSON.parse(decoder.decode(data));
+}

@@ -1,0 +1,208 @@
+/**
+ * The data the Raft core exchanges with its caller: entries, messages, hard state, snapshots and
+ * the `Ready` batch. Identifiers are branded so a term cannot be passed where an index is meant.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+/** A node's identity inside one Raft group (stable across restarts, never reused). */
+export type NodeId = Brand<string, "NodeId">;
+/** A Raft term: 0 before any election, then strictly increasing. */
+export type Term = Brand<number, "Term">;
+/** A position in the replicated log: the first entry has index 1, 0 means "before the log". */
+export type LogIndex = Brand<number, "LogIndex">;
+
+/**
+ * Brands a string as a `NodeId`.
+ *
+ * @example
+ * ```ts
+ * const id = nodeId("n1");
+ * ```
+ */
+export function nodeId(value: string): NodeId {
+  assert.ok(value.length > 0, "a node id is never empty");
+  return value as NodeId;
+}
+
+/** Brands a non-negative integer as a `Term`. */
+export function term(value: number): Term {
+  assert.ok(
+    Number.isSafeInteger(value) && value >= 0,
+    `term ${value} is not a non-negative integer`,
+  );
+  return value as Term;
+}
+
+/** Brands a non-negative integer as a `LogIndex`. */
+export function logIndex(value: number): LogIndex {
+  assert.ok(
+    Number.isSafeInteger(value) && value >= 0,
+    `log index ${value} is not a non-negative integer`,
+  );
+  return value as LogIndex;
+}
+
+/**
+ * The kinds of log entry. `Noop` is the empty entry a new leader appends to commit its term,
+ * `ConfigChange` carries an encoded `ConfigChange`; application entries use 16..255 so the
+ * application can keep its own command kinds in the entry type byte.
+ */
+export const EntryType = {
+  Noop: 0,
+  ConfigChange: 1,
+  ApplicationMin: 16,
+  ApplicationMax: 255,
+} as const;
+
+/** One replicated log entry. `data` is opaque to Raft except for config changes. */
+export interface Entry {
+  term: Term;
+  index: LogIndex;
+  /** 0 = leader no-op, 1 = config change, 16..255 = application-defined. */
+  type: number;
+  data: Uint8Array;
+  /** Opaque time stamp supplied by the proposer (Raft never reads a clock). */
+  timestamp?: number;
+}
+
+/** What must be durable before any message built from it leaves the node. */
+export interface HardState {
+  term: Term;
+  vote: NodeId | null;
+  commit: LogIndex;
+}
+
+/** A group's membership: voters decide elections and commits, learners only receive the log. */
+export interface ConfigState {
+  voters: NodeId[];
+  learners: NodeId[];
+}
+
+/** A membership change proposed one server at a time (Raft dissertation §4.1). */
+export interface ConfigChange {
+  type: "addLearner" | "promote" | "remove";
+  nodeId: NodeId;
+}
+
+/** A point-in-time image of the application state covering the log up to `index`. */
+export interface Snapshot {
+  index: LogIndex;
+  term: Term;
+  /** The membership as of `index`. */
+  config: ConfigState;
+  /** Opaque application state. */
+  data: Uint8Array;
+}
+
+/** One slice of a snapshot in flight; the last chunk ends at `totalBytes`. */
+export interface SnapshotChunk {
+  index: LogIndex;
+  term: Term;
+  config: ConfigState;
+  /** Byte offset of `data` inside the whole snapshot. */
+  offset: number;
+  totalBytes: number;
+  data: Uint8Array;
+}
+
+/** The message kinds; numbers so a binary transport can encode them in one byte. */
+export const MessageType = {
+  Vote: 1,
+  VoteResp: 2,
+  PreVote: 3,
+  PreVoteResp: 4,
+  App: 5,
+  AppResp: 6,
+  Heartbeat: 7,
+  HeartbeatResp: 8,
+  Snap: 9,
+  SnapResp: 10,
+  TimeoutNow: 11,
+  ReadIndex: 12,
+  ReadIndexResp: 13,
+} as const;
+
+/** One of `MessageType`'s values. */
+export type MessageType = typeof MessageType[keyof typeof MessageType];
+
+/**
+ * A message between two nodes of a group. One flat shape for every kind (as etcd does) keeps the
+ * transport codec trivial; the meaning of each field per kind:
+ *
+ * - `Vote`/`PreVote`: `index`/`logTerm` = the candidate's last entry; `context` = "transfer" when
+ *   the campaign was asked for by `TimeoutNow` (it then ignores leader leases).
+ * - `VoteResp`/`PreVoteResp`: `reject`.
+ * - `App`: `index`/`logTerm` = the entry preceding `entries`; `commit` = leader commit.
+ * - `AppResp`: accepted → `index` = last index now matching; rejected → `index` = the rejected
+ *   `App.index`, `rejectHint`/`logTerm` = the follower's guess of the last matching position.
+ * - `Heartbeat`: `commit`; `context` = a ReadIndex round to acknowledge ("" if none).
+ * - `HeartbeatResp`: `context` echoed.
+ * - `Snap`: `snapshot` = one chunk. `SnapResp`: `index` = snapshot index, `rejectHint` = bytes
+ *   received so far (the next offset wanted), `reject` = the chunk did not fit.
+ * - `ReadIndex`: `context` = the follower's request id. `ReadIndexResp`: `index`, `context`.
+ */
+export interface Message {
+  type: MessageType;
+  from: NodeId;
+  to: NodeId;
+  term: Term;
+  logTerm: Term;
+  index: LogIndex;
+  entries: Entry[];
+  commit: LogIndex;
+  reject: boolean;
+  rejectHint: LogIndex;
+  context: string;
+  snapshot?: SnapshotChunk;
+}
+
+/** The role a node plays in its current term. */
+export type Role = "follower" | "preCandidate" | "candidate" | "leader";
+
+/** Volatile state worth telling the application about (leader hints, role changes). */
+export interface SoftState {
+  leaderId: NodeId | null;
+  role: Role;
+}
+
+/** A linearizable read that may be served once the Ready carrying it has been applied. */
+export interface ReadState {
+  requestId: string;
+  index: LogIndex;
+}
+
+/**
+ * One batch of work for the caller. See `doc.ts` for the exact order it must be handled in.
+ */
+export interface Ready {
+  /** Persist (fsync) if present, before sending `messages`. */
+  hardState?: HardState;
+  /** Install before `entries`: replace the whole log and restore the state machine from it. */
+  snapshot?: Snapshot;
+  /**
+   * Set when `entries[0].index` lies inside what storage already holds: discard every stored
+   * entry with index ≥ `truncateFrom` before appending `entries`.
+   */
+  truncateFrom?: LogIndex;
+  /** Append to stable storage (fsync) before sending `messages`. */
+  entries: Entry[];
+  /** Send after the above is durable; order between different peers does not matter. */
+  messages: Message[];
+  /** Apply in order after persisting (they may include entries from `entries`). */
+  committedEntries: Entry[];
+  /** Reads that may be served once `committedEntries` are applied. */
+  readStates: ReadState[];
+  /** Present when the role or leader changed since the previous Ready. */
+  softState?: SoftState;
+}
+
+/** A source of uniform numbers in [0, 1); inject a seeded one for determinism. */
+export interface Prng {
+  next(): number;
+}
