@@ -1,0 +1,95 @@
+/**
+ * Helpers shared by the storage tests: entry factories and the file systems every shared test
+ * body runs against (nats-filestore style: one body, several stores).
+ *
+ * @module
+ */
+import { type FileSystem, joinPath, RealFileSystem } from "./file_io.ts";
+import type { LogEntry } from "./record.ts";
+import { SimFileSystem } from "./sim_file_system.ts";
+
+/** A file system under test, with its directory and how to clean up. */
+export interface StoreUnderTest {
+  name: string;
+  fs: FileSystem;
+  dir: string;
+  mmap: boolean;
+  cleanup(): void;
+}
+
+/** Real files with mmap reads, real files with pread reads, and the simulated file system. */
+export function storesUnderTest(): StoreUnderTest[] {
+  const real = new RealFileSystem();
+  const mappedDir = real.makeTempDir("cmqd-storage-mmap-");
+  const preadDir = real.makeTempDir("cmqd-storage-pread-");
+  return [
+    {
+      name: "real files read through mmap",
+      fs: real,
+      dir: joinPath(mappedDir, "log"),
+      mmap: true,
+      cleanup: () => real.removeTree(mappedDir),
+    },
+    {
+      name: "real files read with pread",
+      fs: real,
+      dir: joinPath(preadDir, "log"),
+      mmap: false,
+      cleanup: () => real.removeTree(preadDir),
+    },
+    {
+      name: "simulated files",
+      fs: new SimFileSystem(),
+      dir: "/data/log",
+      mmap: true,
+      cleanup: () => {},
+    },
+  ];
+}
+
+/** Deterministic payload bytes for entry `index`. */
+export function payloadFor(index: number, bytes: number): Uint8Array {
+  const payload = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) payload[i] = (index * 31 + i * 7) & 0xff;
+  return payload;
+}
+
+/** `count` entries from `from`, with payload sizes cycling through a few values. */
+export function makeEntries(
+  from: number,
+  count: number,
+  options: { term?: number; payloadBytes?: number; timestampOf?: (index: number) => number } = {},
+): LogEntry[] {
+  const entries: LogEntry[] = [];
+  for (let index = from; index < from + count; index++) {
+    const bytes = options.payloadBytes ?? 50 + ((index * 37) % 200);
+    entries.push({
+      term: options.term ?? 1,
+      index,
+      timestamp: options.timestampOf?.(index) ?? 1_000_000 + index * 10,
+      type: index % 3,
+      payload: payloadFor(index, bytes),
+    });
+  }
+  return entries;
+}
+
+/** Rewrites a file with one byte's bit flipped, through the FileSystem interface only. */
+export function flipBitThroughInterface(fs: FileSystem, path: string, offset: number): void {
+  const handle = fs.open(path);
+  const bytes = new Uint8Array(handle.size());
+  handle.readSync(0, bytes);
+  handle.close();
+  bytes[offset] ^= 0x10;
+  fs.remove(path);
+  const rewritten = fs.open(path, { create: true });
+  rewritten.writeSync(bytes);
+  rewritten.close();
+}
+
+/** Appends raw bytes to a file through the FileSystem interface. */
+export function appendGarbage(fs: FileSystem, path: string, bytes: Uint8Array): void {
+  const handle = fs.open(path);
+  handle.writeSync(bytes);
+  handle.close();
+}
