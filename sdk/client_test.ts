@@ -1,0 +1,328 @@
+import assert from "node:assert/strict";
+import { CmqdClient, CmqdError } from "./mod.ts";
+
+interface Seen {
+  url: string;
+  method: string;
+  headers: Headers;
+  body: string | null;
+}
+
+/** A scripted transport: answers the queued responses in order and records every request. */
+function scriptedFetch(script: (Response | Error | ((seen: Seen) => Response))[]) {
+  const seen: Seen[] = [];
+  const transport: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    const entry: Seen = {
+      url: request.url,
+      method: request.method,
+      headers: request.headers,
+      body: request.body === null ? null : await request.text(),
+    };
+    seen.push(entry);
+    const next = script.shift();
+    assert.ok(next !== undefined, `unexpected request ${request.method} ${request.url}`);
+    if (next instanceof Error) throw next;
+    return typeof next === "function" ? next(entry) : next;
+  };
+  return { transport, seen };
+}
+
+function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(status === 204 ? null : JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+function errorResponse(code: string, status: number, headers: Record<string, string> = {}) {
+  return json({ error: { code, message: `${code} happened`, requestId: "r-1" } }, status, headers);
+}
+
+function client(script: Parameters<typeof scriptedFetch>[0], extra: object = {}) {
+  const { transport, seen } = scriptedFetch(script);
+  const sleeps: number[] = [];
+  const sdk = new CmqdClient({
+    baseUrl: "http://node-a:8080/",
+    fetch: transport,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+    ...extra,
+  });
+  return { sdk, seen, sleeps };
+}
+
+Deno.test("createQueue reports created from 201 and existing from 200", async () => {
+  const { sdk, seen } = client([json({ name: "orders" }, 201), json({ name: "orders" }, 200)]);
+  assert.deepEqual(await sdk.createQueue("orders", { fifo: true }), {
+    queue: { name: "orders" },
+    created: true,
+  });
+  assert.equal((await sdk.createQueue("orders")).created, false);
+  assert.equal(seen[0].method, "PUT");
+  assert.equal(seen[0].url, "http://node-a:8080/v1/queues/orders");
+  assert.equal(seen[0].headers.get("content-type"), "application/json");
+  assert.deepEqual(JSON.parse(seen[0].body ?? ""), { fifo: true });
+  assert.deepEqual(JSON.parse(seen[1].body ?? ""), {});
+});
+
+Deno.test("every method hits its documented path with its documented body", async () => {
+  const ok = () => json({});
+  const { sdk, seen } = client([
+    ok(),
+    ok(),
+    ok(),
+    json(null, 204),
+    ok(),
+    ok(),
+    ok(),
+    ok(),
+    ok(),
+    ok(),
+    ok(),
+    ok(),
+    ok(),
+    new Response("m 1\n"),
+  ]);
+  await sdk.listQueues({ prefix: "ord", offset: 5, limit: 10 });
+  await sdk.getQueue("orders");
+  await sdk.updateQueue("orders", { maxBacklog: 5 });
+  await sdk.deleteQueue("orders");
+  await sdk.sendMessages("orders", [{ body: "x" }]);
+  await sdk.receiveMessages("orders", { maxMessages: 2, waitSeconds: 1 });
+  await sdk.deleteMessages("orders", ["h"]);
+  await sdk.changeVisibility("orders", [{ receiptHandle: "h", visibilityTimeoutSeconds: 0 }]);
+  await sdk.rewind("orders", { sequence: 3 });
+  await sdk.purge("orders");
+  await sdk.redrive("dead", { maxMessages: 7 });
+  await sdk.health();
+  await sdk.cluster();
+  assert.equal(await sdk.metrics(), "m 1\n");
+  const calls = seen.map((entry) =>
+    `${entry.method} ${new URL(entry.url).pathname}${new URL(entry.url).search}`
+  );
+  assert.deepEqual(calls, [
+    "GET /v1/queues?prefix=ord&offset=5&limit=10",
+    "GET /v1/queues/orders",
+    "PATCH /v1/queues/orders",
+    "DELETE /v1/queues/orders",
+    "POST /v1/queues/orders/messages",
+    "POST /v1/queues/orders/messages/receive",
+    "POST /v1/queues/orders/messages/delete",
+    "POST /v1/queues/orders/messages/visibility",
+    "POST /v1/queues/orders/rewind",
+    "POST /v1/queues/orders/purge",
+    "POST /v1/queues/dead/redrive",
+    "GET /healthz",
+    "GET /v1/cluster",
+    "GET /metrics",
+  ]);
+  const bodies = seen.map((entry) => entry.body === null ? null : JSON.parse(entry.body));
+  assert.deepEqual(bodies.slice(2, 11), [
+    { maxBacklog: 5 },
+    null,
+    { messages: [{ body: "x" }] },
+    { maxMessages: 2, waitSeconds: 1 },
+    { receiptHandles: ["h"] },
+    { entries: [{ receiptHandle: "h", visibilityTimeoutSeconds: 0 }] },
+    { sequence: 3 },
+    null,
+    { maxMessages: 7 },
+  ]);
+});
+
+Deno.test("an error body becomes a CmqdError with code, status, field and request id", async () => {
+  const { sdk } = client([
+    json({
+      error: { code: "InvalidParameter", message: "x: bad", requestId: "r-9", field: "x" },
+    }, 400),
+  ]);
+  const error = await sdk.getQueue("orders").catch((caught) => caught);
+  assert.ok(error instanceof CmqdError);
+  assert.equal(error.code, "InvalidParameter");
+  assert.equal(error.status, 400);
+  assert.equal(error.field, "x");
+  assert.equal(error.requestId, "r-9");
+  assert.equal(error.message, "x: bad");
+  assert.equal(error.retryable, false);
+});
+
+Deno.test("a non-cmqd error answer becomes UnexpectedResponse", async () => {
+  const { sdk } = client([new Response("<html>bad gateway</html>", { status: 502 })]);
+  const error = await sdk.getQueue("orders").catch((caught) => caught);
+  assert.equal(error.code, "UnexpectedResponse");
+  assert.equal(error.status, 502);
+});
+
+Deno.test("a 503 NoLeader is retried after Retry-After, then succeeds", async () => {
+  const { sdk, seen, sleeps } = client([
+    errorResponse("NoLeader", 503, { "retry-after": "2" }),
+    errorResponse("NotReady", 503),
+    json({ messages: [] }),
+  ]);
+  assert.deepEqual(await sdk.deleteMessages("orders", ["h"]), { messages: [] });
+  assert.equal(seen.length, 3);
+  assert.equal(sleeps[0], 2000);
+  // The second retry backs off 2 × backoffMsMin, with jitter down to half of that.
+  assert.ok(sleeps[1] >= 50 && sleeps[1] <= 100, `backoff ${sleeps[1]}`);
+});
+
+Deno.test("retries stop at attemptsMax and surface the last error", async () => {
+  const { sdk, seen } = client([
+    errorResponse("NoLeader", 503),
+    errorResponse("NoLeader", 503),
+  ], { retry: { attemptsMax: 2 } });
+  const error = await sdk.getQueue("orders").catch((caught) => caught);
+  assert.equal(error.code, "NoLeader");
+  assert.equal(error.retryable, true);
+  assert.equal(seen.length, 2);
+});
+
+Deno.test("back-off grows exponentially and is capped by backoffMsMax", async () => {
+  const failures = Array.from({ length: 5 }, () => new TypeError("connection refused"));
+  const { sdk, sleeps } = client([...failures, json({ status: "ok" })], {
+    retry: { attemptsMax: 6, backoffMsMin: 100, backoffMsMax: 300 },
+  });
+  await sdk.health();
+  const ceilings = [100, 200, 300, 300, 300];
+  sleeps.forEach((ms, index) => {
+    assert.ok(ms >= ceilings[index] / 2 && ms <= ceilings[index], `sleep ${index}: ${ms}`);
+  });
+});
+
+Deno.test("network errors are retried for reads and deduplicated sends only", async (t) => {
+  await t.step("a GET is retried", async () => {
+    const { sdk, seen } = client([new TypeError("reset"), json({ name: "q" })]);
+    assert.deepEqual(await sdk.getQueue("q"), { name: "q" });
+    assert.equal(seen.length, 2);
+  });
+  await t.step("a send with a dedupId on every message is retried", async () => {
+    const { sdk, seen } = client([new TypeError("reset"), json({ messages: [] })]);
+    await sdk.sendMessages("q", [{ body: "a", dedupId: "1" }, { body: "b", dedupId: "2" }]);
+    assert.equal(seen.length, 2);
+  });
+  await t.step("a send without dedupIds is not", async () => {
+    const { sdk, seen } = client([new TypeError("reset")]);
+    const error = await sdk.sendMessages("q", [{ body: "a", dedupId: "1" }, { body: "b" }])
+      .catch((caught) => caught);
+    assert.equal(error.code, "NetworkError");
+    assert.equal(error.status, 0);
+    assert.equal(error.retryable, true);
+    assert.equal(seen.length, 1);
+  });
+  await t.step("a receive and a delete are not", async () => {
+    const { sdk, seen } = client([new TypeError("reset"), new TypeError("reset")]);
+    await assert.rejects(sdk.receiveMessages("q", { waitSeconds: 0 }), { code: "NetworkError" });
+    await assert.rejects(sdk.deleteMessages("q", ["h"]), { code: "NetworkError" });
+    assert.equal(seen.length, 2);
+  });
+});
+
+Deno.test("client errors such as 404 and 429 are not retried", async () => {
+  const { sdk, seen } = client([
+    errorResponse("QueueNotFound", 404),
+    errorResponse("BacklogFull", 429),
+  ]);
+  await assert.rejects(sdk.getQueue("q"), { code: "QueueNotFound", retryable: false });
+  const error = await sdk.sendMessages("q", [{ body: "x", dedupId: "d" }]).catch((e) => e);
+  assert.equal(error.code, "BacklogFull");
+  assert.equal(error.retryable, true);
+  assert.equal(seen.length, 2);
+});
+
+Deno.test("the leader hint is followed and dropped when the leader is unreachable", async () => {
+  const { sdk, seen } = client([
+    json({ name: "q" }, 200, { "x-cmqd-leader": "http://node-b:8080/" }),
+    json({ name: "q" }, 200, { "x-cmqd-leader": "http://node-b:8080" }),
+    new TypeError("connection refused"),
+    json({ name: "q" }, 200),
+  ]);
+  await sdk.getQueue("q");
+  assert.equal(sdk.leaderUrl, "http://node-b:8080");
+  await sdk.getQueue("q");
+  await sdk.getQueue("q");
+  assert.deepEqual(seen.map((entry) => new URL(entry.url).host), [
+    "node-a:8080",
+    "node-b:8080",
+    "node-b:8080",
+    "node-a:8080",
+  ]);
+  assert.equal(sdk.leaderUrl, undefined);
+});
+
+Deno.test("a hint that is not an http URL is ignored", async () => {
+  const { sdk } = client([json({}, 200, { "x-cmqd-leader": "javascript:alert(1)" })]);
+  await sdk.health();
+  assert.equal(sdk.leaderUrl, undefined);
+});
+
+Deno.test("followLeader false keeps every request on baseUrl", async () => {
+  const { sdk, seen } = client([
+    json({}, 200, { "x-cmqd-leader": "http://node-b:8080" }),
+    json({}, 200),
+  ], { followLeader: false });
+  await sdk.health();
+  await sdk.health();
+  assert.deepEqual(seen.map((entry) => new URL(entry.url).host), ["node-a:8080", "node-a:8080"]);
+});
+
+Deno.test("ready is false on 503 NotReady without retrying", async () => {
+  const { sdk, seen } = client([errorResponse("NotReady", 503, { "retry-after": "1" }), json({})]);
+  assert.equal(await sdk.ready(), false);
+  assert.equal(await sdk.ready(), true);
+  assert.equal(seen.length, 2);
+});
+
+Deno.test("a call past its timeout fails with Timeout", async () => {
+  const hanging: typeof fetch = (_input, init) =>
+    new Promise((_resolve, reject) => {
+      init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted")));
+    });
+  const sdk = new CmqdClient({
+    baseUrl: "http://node-a:8080",
+    fetch: hanging,
+    timeoutMs: 5,
+    retry: { attemptsMax: 1 },
+  });
+  await assert.rejects(sdk.getQueue("q"), { code: "Timeout", retryable: true });
+});
+
+Deno.test("a receive's timeout covers its long-poll wait", async () => {
+  let signal: AbortSignal | undefined;
+  const slow: typeof fetch = (_input, init) => {
+    signal = init?.signal ?? undefined;
+    return new Promise((resolve) => setTimeout(() => resolve(json({ messages: [] })), 30));
+  };
+  const sdk = new CmqdClient({ baseUrl: "http://node-a:8080", fetch: slow, timeoutMs: 5 });
+  // A 1 s wait gives the request 1 s + 5 ms: the 30 ms answer arrives in time.
+  assert.deepEqual(await sdk.receiveMessages("q", { waitSeconds: 1 }), { messages: [] });
+  assert.equal(signal?.aborted, false);
+});
+
+Deno.test("the caller's signal aborts a receive", async () => {
+  const hanging: typeof fetch = (_input, init) =>
+    new Promise((_resolve, reject) => {
+      init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted")));
+    });
+  const sdk = new CmqdClient({ baseUrl: "http://node-a:8080", fetch: hanging });
+  const controller = new AbortController();
+  const pending = sdk.receiveMessages("q", { waitSeconds: 20 }, { signal: controller.signal });
+  controller.abort();
+  await assert.rejects(pending, { code: "Aborted" });
+});
+
+Deno.test("custom headers go with every request and names are URL-encoded", async () => {
+  const { sdk, seen } = client([json({})], { headers: { authorization: "Bearer t" } });
+  await sdk.getQueue("a/b");
+  assert.equal(seen[0].headers.get("authorization"), "Bearer t");
+  assert.equal(new URL(seen[0].url).pathname, "/v1/queues/a%2Fb");
+});
+
+Deno.test("attemptsMax below 1 is refused", () => {
+  assert.throws(
+    () => new CmqdClient({ baseUrl: "http://x", retry: { attemptsMax: 0 } }),
+    RangeError,
+  );
+});
