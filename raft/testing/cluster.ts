@@ -77,6 +77,8 @@ export class SimCluster {
   /** The key applied at each index by anyone (state machine safety). */
   readonly committed = new Map<number, string>();
   #proposalCounter = 0;
+  /** Called with every Ready before it is handled (to observe truncations, messages...). */
+  onReady: ((id: NodeId, ready: Ready) => void) | null = null;
 
   constructor(options: SimClusterOptions = {}) {
     const ids = (options.ids ?? ["n1", "n2", "n3"]).map(nodeId);
@@ -182,6 +184,16 @@ export class SimCluster {
     return delivered;
   }
 
+  /** Delivers messages one at a time until `predicate` holds; false if the network ran dry. */
+  deliverUntil(predicate: () => boolean, messagesMax = 10_000): boolean {
+    for (let count = 0; count < messagesMax; count++) {
+      this.processReadies();
+      if (predicate()) return true;
+      if (this.deliver(1) === 0) return predicate();
+    }
+    assert.fail(`condition not reached within ${messagesMax} messages`);
+  }
+
   /** Handles Readies and delivers messages until the cluster is quiet. */
   stabilize(roundsMax = 100_000): void {
     for (let round = 0; round < roundsMax; round++) {
@@ -242,6 +254,7 @@ export class SimCluster {
   }
 
   #handleReady(node: SimNode, ready: Ready): void {
+    this.onReady?.(node.id, ready);
     node.storage.saveReady(ready);
     if (ready.snapshot !== undefined) {
       node.state = decodeState(ready.snapshot.data);
