@@ -16,9 +16,9 @@ import {
   inspectRecord,
   type LogEntry,
   newRecordHeader,
+  type RecordHeader,
   recordHeaderBytes,
   recordLengthAt,
-  type RecordHeader,
 } from "./record.ts";
 import { TimeIndex } from "./time_index.ts";
 
@@ -144,7 +144,9 @@ export class Segment {
     const end = position + length;
     assert.ok(end <= this.sizeBytes, "read past the segment's valid bytes");
     const region = this.#region;
-    if (region !== null && end <= region.bytes.length) return { bytes: region.bytes, offset: position };
+    if (region !== null && end <= region.bytes.length) {
+      return { bytes: region.bytes, offset: position };
+    }
     const windowEnd = this.#windowStart + this.#windowLength;
     if (position < this.#windowStart || end > windowEnd) {
       const want = Math.min(this.sizeBytes - position, Math.max(length, this.#readWindowBytes()));
@@ -246,7 +248,11 @@ export class Segment {
     const before = this.timeIndex.lastBefore(timestamp);
     const slot = this.offsetIndex.floor(Math.max(0, before));
     let position = this.offsetIndex.positionAt(slot);
-    for (let index = this.baseIndex + this.offsetIndex.relativeIndexAt(slot); index <= this.lastIndex; index++) {
+    for (
+      let index = this.baseIndex + this.offsetIndex.relativeIndexAt(slot);
+      index <= this.lastIndex;
+      index++
+    ) {
       this.#verified(position, index);
       if (this.#header.timestamp >= timestamp) return index;
       position += this.#header.bytes;

@@ -494,7 +494,9 @@ export class SegmentLog {
         pendingBytes = 0;
         if (roll) segment = this.#roll(entry.index);
       }
-      if (pendingBytes + size > this.#writeBuffer.length) this.#growWriteBuffer(pendingBytes + size);
+      if (pendingBytes + size > this.#writeBuffer.length) {
+        this.#growWriteBuffer(pendingBytes + size);
+      }
       encodeRecordInto(entry, this.#writeBuffer, pendingBytes);
       // The bytes about to hit the disk must still be the record we encoded.
       assert.ok(recordChecksumMatches(this.#writeBuffer, pendingBytes), "record changed in memory");
@@ -580,7 +582,9 @@ export class SegmentLog {
   #assertPresent(index: number): void {
     this.#assertUsable();
     if (!Number.isSafeInteger(index) || index < this.firstIndex || index > this.lastIndex) {
-      throw new RangeError(`index ${index} outside the log [${this.firstIndex}, ${this.lastIndex}]`);
+      throw new RangeError(
+        `index ${index} outside the log [${this.firstIndex}, ${this.lastIndex}]`,
+      );
     }
   }
 

@@ -7,8 +7,8 @@ import {
   appendGarbage,
   flipBitThroughInterface,
   makeEntries,
-  type StoreUnderTest,
   storesUnderTest,
+  type StoreUnderTest,
 } from "./test_helpers.ts";
 
 const smallSegments = { segmentBytesMax: 2048, indexIntervalBytes: 512 };
