@@ -35,12 +35,16 @@ const libcSymbols = {
 type Libc = Deno.DynamicLibrary<typeof libcSymbols>;
 let libc: Libc | null | undefined;
 
-/** The libc handle, or null when FFI is not permitted or libc cannot be loaded. */
+/** The libc handle, or null when FFI is not permitted (asked every time: permissions can be
+ * narrower for one test or worker) or libc cannot be loaded. */
 function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
   try {
     if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+  } catch {
+    return null;
+  }
+  if (libc !== undefined) return libc;
+  try {
     libc = Deno.dlopen("libc.so.6", libcSymbols);
   } catch {
     libc = null;

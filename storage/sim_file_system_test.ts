@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { seededRandom, SimFileSystem, SimulatedCrash } from "./sim_file_system.ts";
+
+function read(fs: SimFileSystem, path: string): number[] {
+  return [...fs.fileBytes(path)];
+}
+
+Deno.test("synced bytes survive a crash and unsynced bytes do not", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  const file = fs.open("/d/f", { create: true });
+  file.writeSync(new Uint8Array([1, 2, 3]));
+  await file.syncData();
+  await fs.syncDir("/d");
+  file.writeSync(new Uint8Array([4, 5]));
+  fs.crash();
+  assert.deepEqual(read(fs, "/d/f"), [1, 2, 3]);
+  assert.throws(() => file.size(), SimulatedCrash);
+});
+
+Deno.test("a torn write keeps a seeded random prefix of the unsynced bytes", async () => {
+  const lengths = new Set<number>();
+  for (let seed = 0; seed < 20; seed++) {
+    const fs = new SimFileSystem();
+    fs.mkdirp("/d");
+    const file = fs.open("/d/f", { create: true });
+    await fs.syncDir("/d");
+    file.writeSync(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+    fs.crash({ random: seededRandom(seed), tornWrites: true });
+    const bytes = read(fs, "/d/f");
+    assert.deepEqual(bytes, [1, 2, 3, 4, 5, 6, 7, 8].slice(0, bytes.length));
+    lengths.add(bytes.length);
+  }
+  assert.ok(lengths.size > 3, "different seeds tear at different places");
+});
+
+Deno.test("the same seed tears the same way", async () => {
+  const run = async () => {
+    const fs = new SimFileSystem();
+    fs.mkdirp("/d");
+    const file = fs.open("/d/f", { create: true });
+    await fs.syncDir("/d");
+    file.writeSync(new Uint8Array(100));
+    fs.crash({ random: seededRandom(99), tornWrites: true });
+    return fs.fileBytes("/d/f").length;
+  };
+  assert.equal(await run(), await run());
+});
+
+Deno.test("a new file's name is lost in a crash unless its directory was synced", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  const file = fs.open("/d/new", { create: true });
+  file.writeSync(new Uint8Array([9]));
+  await file.syncData();
+  fs.crash();
+  assert.equal(fs.exists("/d/new"), false);
+});
+
+Deno.test("renames and removes are durable only after syncDir", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  for (const name of ["a", "b"]) {
+    const file = fs.open(`/d/${name}`, { create: true });
+    file.writeSync(new TextEncoder().encode(name));
+    await file.syncData();
+  }
+  await fs.syncDir("/d");
+  fs.rename("/d/a", "/d/b");
+  fs.crash();
+  assert.deepEqual(fs.readDir("/d"), ["a", "b"]);
+  assert.deepEqual(read(fs, "/d/b"), [0x62]);
+  fs.rename("/d/a", "/d/b");
+  await fs.syncDir("/d");
+  fs.remove("/d/b");
+  fs.crash();
+  assert.deepEqual(fs.readDir("/d"), ["b"]);
+  assert.deepEqual(read(fs, "/d/b"), [0x61]);
+});
+
+Deno.test("an unsynced truncate is undone by a crash", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  const file = fs.open("/d/f", { create: true });
+  file.writeSync(new Uint8Array([1, 2, 3, 4]));
+  await file.syncData();
+  await fs.syncDir("/d");
+  file.truncate(1);
+  file.writeSync(new Uint8Array([7, 7]));
+  assert.deepEqual(read(fs, "/d/f"), [1, 7, 7]);
+  fs.crash({ random: seededRandom(1), tornWrites: true });
+  assert.deepEqual(read(fs, "/d/f"), [1, 2, 3, 4]);
+  const again = fs.open("/d/f");
+  again.truncate(2);
+  await again.syncData();
+  fs.crash();
+  assert.deepEqual(read(fs, "/d/f"), [1, 2]);
+});
+
+Deno.test("crashAfter fails the exact call and every call after it", () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  const file = fs.open("/d/f", { create: true });
+  fs.crashAfter(2);
+  file.writeSync(new Uint8Array([1]));
+  file.writeSync(new Uint8Array([2]));
+  assert.throws(() => file.writeSync(new Uint8Array([3])), SimulatedCrash);
+  assert.equal(fs.down, true);
+  assert.throws(() => fs.readDir("/d"), SimulatedCrash);
+  fs.crash();
+  assert.equal(fs.down, false);
+  assert.deepEqual(fs.readDir("/d"), []);
+});
+
+Deno.test("paused syncs complete only when resumed", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  const file = fs.open("/d/f", { create: true });
+  file.writeSync(new Uint8Array([1]));
+  fs.pauseSyncs();
+  let done = false;
+  const sync = file.syncData().then(() => done = true);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(done, false);
+  assert.equal(fs.heldSyncCount, 1);
+  fs.resumeSyncs();
+  await sync;
+  assert.equal(done, true);
+  assert.equal(fs.stats.syncs, 1);
+});
+
+Deno.test("flipBit damages current and durable bytes alike", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  const file = fs.open("/d/f", { create: true });
+  file.writeSync(new Uint8Array([0, 0, 0]));
+  await file.syncData();
+  await fs.syncDir("/d");
+  fs.flipBit("/d/f", 1, 2);
+  assert.deepEqual(read(fs, "/d/f"), [0, 4, 0]);
+  fs.crash();
+  assert.deepEqual(read(fs, "/d/f"), [0, 4, 0]);
+});
