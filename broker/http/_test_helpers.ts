@@ -4,6 +4,8 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type { NodeStatus, QueueService } from "../service_types.ts";
+import type { ClusterInfo } from "../../sdk/protocol.ts";
 
 /** Parses exposition text into `name{labels}` → value, checking every line's shape. */
 export function parsePrometheusText(text: string): Map<string, number> {
@@ -26,4 +28,75 @@ export function parsePrometheusText(text: string): Map<string, number> {
     samples.set(match[1], value);
   }
   return samples;
+}
+
+/** One call the recording service saw. */
+export interface ServiceCall {
+  method: string;
+  args: unknown[];
+}
+
+/**
+ * A `QueueService` that records its calls and answers each method with `answers[method]` (a
+ * value, or a function of the arguments that may throw). Unscripted methods answer `{}`.
+ */
+export function recordingService(
+  answers: Partial<Record<keyof QueueService, unknown>> = {},
+): { service: QueueService; calls: ServiceCall[] } {
+  const calls: ServiceCall[] = [];
+  const service = new Proxy({}, {
+    get(_target, method: string) {
+      return (...args: unknown[]) => {
+        calls.push({ method, args });
+        const answer = (answers as Record<string, unknown>)[method];
+        try {
+          const value = typeof answer === "function" ? answer(...args) : answer ?? {};
+          return Promise.resolve(value);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      };
+    },
+  }) as QueueService;
+  return { service, calls };
+}
+
+/** A `NodeStatus` whose answers the test controls. */
+export class FakeStatus implements NodeStatus {
+  isReady = true;
+  leader: string | null = null;
+  engineMetrics = "# TYPE cmqd_engine_up gauge\ncmqd_engine_up 1\n";
+
+  ready(): boolean {
+    return this.isReady;
+  }
+
+  cluster(): ClusterInfo {
+    return {
+      nodeId: "n1",
+      role: "leader",
+      term: 3,
+      leaderId: "n1",
+      commitIndex: 10,
+      appliedIndex: 10,
+      nodes: [{ id: "n1", url: "http://127.0.0.1:1", role: "leader", matchIndex: 10, lag: 0 }],
+    };
+  }
+
+  metricsText(): string {
+    return this.engineMetrics;
+  }
+
+  leaderUrl(): string | null {
+    return this.leader;
+  }
+}
+
+/** A JSON request for `app.request()`. */
+export function jsonRequest(method: string, body: unknown, headers: Record<string, string> = {}) {
+  return {
+    method,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+  };
 }

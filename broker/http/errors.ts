@@ -152,9 +152,11 @@ export function validationHook(result: ValidationResult): void {
   throw invalidParameterFromZod(result.error, result.data);
 }
 
-/** The first issue of `error` as an `InvalidParameter`, described for a human. */
+/** The most telling issue of `error` as an `InvalidParameter`, described for a human. */
 export function invalidParameterFromZod(error: z.ZodError, input: unknown): ApiError {
-  const issue = error.issues[0];
+  // An unknown field usually explains a missing one (`mesages` vs `messages`): report it first.
+  const issue = error.issues.find((candidate) => candidate.code === "unrecognized_keys") ??
+    error.issues[0];
   const path = issue.path.map(String);
   if (issue.code === "unrecognized_keys") {
     const field = [...path, issue.keys[0]].join(".");
