@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "./config.ts";
+
+Deno.test("defaults apply when nothing is given", () => {
+  const config = parseConfig([], {});
+  assert.equal(config.host, "127.0.0.1");
+  assert.equal(config.port, 9876);
+  assert.equal(config.dataDir, "./data");
+  assert.equal(config.nodeId, "n1");
+  assert.equal(config.mmap, true);
+});
+
+Deno.test("flags override environment variables which override defaults", () => {
+  const env = { CMQD_PORT: "7000", CMQD_NODE_ID: "env-node" };
+  const config = parseConfig(["--port", "8000", "--data-dir=/tmp/x"], env);
+  assert.equal(config.port, 8000);
+  assert.equal(config.nodeId, "env-node");
+  assert.equal(config.dataDir, "/tmp/x");
+});
+
+Deno.test("bad flags are rejected with a precise message", () => {
+  assert.throws(() => parseConfig(["--nope", "1"], {}), /unknown flag '--nope'/);
+  assert.throws(() => parseConfig(["--port", "x"], {}), /--port: not a port: 'x'/);
+  assert.throws(() => parseConfig(["--port", "70000"], {}), /not a port/);
+  assert.throws(() => parseConfig(["--port"], {}), /--port needs a value/);
+  assert.throws(() => parseConfig([], { CMQD_MMAP: "yes" }), /CMQD_MMAP: expected true or false/);
+});
