@@ -1,0 +1,213 @@
+/**
+ * Little-endian binary writer and reader used by the command codecs and the snapshot. The reader
+ * checks every bound and throws `DecodeError` (never a RangeError from a DataView, never a
+ * crash), so a truncated or garbage payload is an expected, typed failure.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** A payload that does not follow its documented layout. */
+export class DecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DecodeError";
+  }
+}
+
+/** UTF-8 bytes of a string (shared encoder). */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** The string of UTF-8 bytes; throws `DecodeError` on invalid UTF-8. */
+export function fromUtf8(bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new DecodeError("invalid UTF-8");
+  }
+}
+
+/**
+ * Appends little-endian fields to a growing buffer.
+ *
+ * @example
+ * ```ts
+ * const writer = new ByteWriter();
+ * writer.u16(7);
+ * writer.string16("orders");
+ * const bytes = writer.finish();
+ * ```
+ */
+export class ByteWriter {
+  #bytes: Uint8Array;
+  #view: DataView;
+  #length = 0;
+
+  constructor(capacityBytes = 256) {
+    this.#bytes = new Uint8Array(Math.max(16, capacityBytes));
+    this.#view = new DataView(this.#bytes.buffer);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  #reserve(bytes: number): number {
+    const at = this.#length;
+    const needed = at + bytes;
+    if (needed > this.#bytes.length) {
+      let capacity = this.#bytes.length * 2;
+      while (capacity < needed) capacity *= 2;
+      const grown = new Uint8Array(capacity);
+      grown.set(this.#bytes.subarray(0, at));
+      this.#bytes = grown;
+      this.#view = new DataView(grown.buffer);
+    }
+    this.#length = needed;
+    return at;
+  }
+
+  u8(value: number): void {
+    this.#view.setUint8(this.#reserve(1), value);
+  }
+
+  u16(value: number): void {
+    checkRange(value, 0xffff);
+    this.#view.setUint16(this.#reserve(2), value, true);
+  }
+
+  u32(value: number): void {
+    checkRange(value, 0xffff_ffff);
+    this.#view.setUint32(this.#reserve(4), value, true);
+  }
+
+  /** A float64; integers up to 2^53 round-trip exactly. */
+  f64(value: number): void {
+    this.#view.setFloat64(this.#reserve(8), value, true);
+  }
+
+  /** Overwrites a u32 written earlier (offset tables). */
+  patchU32(at: number, value: number): void {
+    checkRange(value, 0xffff_ffff);
+    this.#view.setUint32(at, value, true);
+  }
+
+  bytes(data: Uint8Array): void {
+    const at = this.#reserve(data.length);
+    this.#bytes.set(data, at);
+  }
+
+  /** UTF-8 bytes with a u16 length prefix. */
+  string16(text: string): void {
+    const data = encoder.encode(text);
+    this.u16(data.length);
+    this.bytes(data);
+  }
+
+  /** UTF-8 bytes with a u32 length prefix. */
+  string32(text: string): void {
+    const data = encoder.encode(text);
+    this.u32(data.length);
+    this.bytes(data);
+  }
+
+  /** The written bytes (a copy trimmed to length). */
+  finish(): Uint8Array {
+    return this.#bytes.slice(0, this.#length);
+  }
+}
+
+function checkRange(value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`value ${value} does not fit 0..${max}`);
+  }
+}
+
+/** Reads little-endian fields with bound checks. */
+export class ByteReader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  #offset: number;
+  readonly #end: number;
+
+  constructor(bytes: Uint8Array, offset = 0, end = bytes.length) {
+    if (offset < 0 || end > bytes.length || offset > end) throw new DecodeError("bad bounds");
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#offset = offset;
+    this.#end = end;
+  }
+
+  /** Current read position. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Bytes left to read. */
+  get remaining(): number {
+    return this.#end - this.#offset;
+  }
+
+  #take(bytes: number): number {
+    const at = this.#offset;
+    if (bytes < 0 || at + bytes > this.#end) {
+      throw new DecodeError(`truncated: need ${bytes} bytes at ${at}, have ${this.#end - at}`);
+    }
+    this.#offset = at + bytes;
+    return at;
+  }
+
+  u8(): number {
+    return this.#view.getUint8(this.#take(1));
+  }
+
+  u16(): number {
+    return this.#view.getUint16(this.#take(2), true);
+  }
+
+  u32(): number {
+    return this.#view.getUint32(this.#take(4), true);
+  }
+
+  f64(): number {
+    return this.#view.getFloat64(this.#take(8), true);
+  }
+
+  /** A float64 that must be a non-negative safe integer. */
+  uint(): number {
+    const value = this.f64();
+    if (!Number.isSafeInteger(value) || value < 0) throw new DecodeError(`bad integer ${value}`);
+    return value;
+  }
+
+  /** A view (no copy) of the next `length` bytes. */
+  bytes(length: number): Uint8Array {
+    const at = this.#take(length);
+    return this.#bytes.subarray(at, at + length);
+  }
+
+  /** Moves the position without reading. */
+  skip(length: number): void {
+    this.#take(length);
+  }
+
+  string16(): string {
+    return fromUtf8(this.bytes(this.u16()));
+  }
+
+  string32(): string {
+    return fromUtf8(this.bytes(this.u32()));
+  }
+
+  /** Throws unless every byte was consumed. */
+  end(): void {
+    if (this.#offset !== this.#end) {
+      throw new DecodeError(`${this.#end - this.#offset} trailing bytes`);
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Message ids and receipt handles. Both are pure functions of replicated state, so every replica
+ * computes the same strings.
+ *
+ * - Message id: 24 lowercase hex digits, the queue incarnation (the log index of its CreateQueue
+ *   entry, 12 digits) then the sequence (12 digits). Unique within a Raft group, since two
+ *   queues never share a create index. A message moved to a dead-letter queue keeps its id.
+ * - Receipt handle: base64url (no padding) of 29 bytes, little-endian:
+ *   `[u8 version=1][f64 incarnation][f64 sequence][f64 deliveryIndex][u32 tag]`, where
+ *   `deliveryIndex` is the log index of the receive that delivered the message and `tag` is a
+ *   32-bit keyed hash of the three numbers with the queue's salt (chosen at random by the service
+ *   when it proposes CreateQueue). The tag is not cryptographic; it tells a handle this queue
+ *   issued (then "stale" if it no longer names the current delivery) from garbage or a forgery
+ *   ("invalid").
+ *
+ * @module
+ */
+
+/** Bytes of a decoded receipt handle. */
+export const receiptHandleBytes = 29;
+const handleVersion = 1;
+
+/** The fields a receipt handle carries. */
+export interface ReceiptFields {
+  incarnation: number;
+  sequence: number;
+  deliveryIndex: number;
+  tag: number;
+}
+
+/**
+ * The message id of `sequence` in the queue incarnation `incarnation`.
+ *
+ * @example
+ * ```ts
+ * messageId(3, 1); // "000000000003000000000001"
+ * ```
+ */
+export function messageId(incarnation: number, sequence: number): string {
+  return incarnation.toString(16).padStart(12, "0") + sequence.toString(16).padStart(12, "0");
+}
+
+function mix(hash: number, word: number): number {
+  hash = Math.imul(hash ^ word, 0x9e3779b1);
+  return (hash << 13) | (hash >>> 19);
+}
+
+/** The keyed tag of a delivery (murmur3-style finalizer over the mixed words). */
+export function receiptTag(salt: number, fields: Omit<ReceiptFields, "tag">): number {
+  let hash = salt | 0;
+  for (const value of [fields.incarnation, fields.sequence, fields.deliveryIndex]) {
+    hash = mix(hash, value >>> 0);
+    hash = mix(hash, Math.floor(value / 0x1_0000_0000) >>> 0);
+  }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return hash >>> 0;
+}
+
+/** The binary form of a handle. */
+export function encodeReceiptBytes(fields: ReceiptFields): Uint8Array {
+  const bytes = new Uint8Array(receiptHandleBytes);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, handleVersion);
+  view.setFloat64(1, fields.incarnation, true);
+  view.setFloat64(9, fields.sequence, true);
+  view.setFloat64(17, fields.deliveryIndex, true);
+  view.setUint32(25, fields.tag, true);
+  return bytes;
+}
+
+/** Parses the binary form; null when it is not a well-formed handle. */
+export function decodeReceiptBytes(bytes: Uint8Array): ReceiptFields | null {
+  if (bytes.length !== receiptHandleBytes || bytes[0] !== handleVersion) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fields = {
+    incarnation: view.getFloat64(1, true),
+    sequence: view.getFloat64(9, true),
+    deliveryIndex: view.getFloat64(17, true),
+    tag: view.getUint32(25, true),
+  };
+  for (const value of [fields.incarnation, fields.sequence, fields.deliveryIndex]) {
+    if (!Number.isSafeInteger(value) || value < 0) return null;
+  }
+  return fields;
+}
+
+/** The string handle given to clients. */
+export function encodeReceiptHandle(fields: ReceiptFields): string {
+  return base64UrlEncode(encodeReceiptBytes(fields));
+}
+
+/**
+ * The binary form of a client's handle string, or an empty array when the string is not
+ * base64url of the right length (the state machine then reports `ReceiptHandleInvalid`).
+ */
+export function receiptHandleToBytes(handle: string): Uint8Array {
+  if (typeof handle !== "string" || handle.length > 64) return new Uint8Array(0);
+  const bytes = base64UrlDecode(handle);
+  return bytes !== null && bytes.length === receiptHandleBytes ? bytes : new Uint8Array(0);
+}
+
+/** The client string of a handle's bytes (inverse of `receiptHandleToBytes`). */
+export function receiptBytesToHandle(bytes: Uint8Array): string {
+  return base64UrlEncode(bytes);
+}
+
+function base64UrlEncode(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function base64UrlDecode(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
+  try {
+    const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+    const bytes = new Uint8Array(binary.length);
+    for (let index = 0; index < binary.length; index++) bytes[index] = binary.charCodeAt(index);
+    return bytes;
+  } catch {
+    return null;
+  }
+}
