@@ -68,7 +68,9 @@ Deno.test("deleting and truncating segments that were read through mmap never cr
     const expected = makeEntries(1, 200);
     await log.appendDurable(expected);
     // Map every segment (the LRU keeps at most 3 mapped at once).
-    for (let index = 1; index <= 200; index++) assert.deepEqual(log.entry(index), expected[index - 1]);
+    for (let index = 1; index <= 200; index++) {
+      assert.deepEqual(log.entry(index), expected[index - 1]);
+    }
     const held = log.entry(1); // a copy: stays valid after its segment is gone
     await log.deletePrefix(150);
     assert.ok(log.firstIndex > 100);

@@ -24,7 +24,13 @@ Deno.test("a record decodes to the entry it was encoded from", () => {
 });
 
 Deno.test("the record layout puts each field where record.ts documents it", () => {
-  const bytes = encodeRecord({ term: 5, index: 7, timestamp: 1.5, type: 9, payload: new Uint8Array([0xaa]) });
+  const bytes = encodeRecord({
+    term: 5,
+    index: 7,
+    timestamp: 1.5,
+    type: 9,
+    payload: new Uint8Array([0xaa]),
+  });
   const view = new DataView(bytes.buffer);
   assert.equal(view.getUint32(0, true), bytes.length - 4);
   assert.equal(view.getUint32(8, true), 5);
@@ -57,7 +63,10 @@ Deno.test("a cut-short record is incomplete, an absurd length is bad", () => {
   const bytes = encodeRecord(entry);
   const header = newRecordHeader();
   for (let length = 0; length < bytes.length; length++) {
-    assert.equal(inspectRecord(bytes.subarray(0, length), 0, { header, verify: true }), "incomplete");
+    assert.equal(
+      inspectRecord(bytes.subarray(0, length), 0, { header, verify: true }),
+      "incomplete",
+    );
   }
   const absurd = bytes.slice();
   absurd[3] = 0xff;

@@ -31,8 +31,8 @@ import {
   recordBytesMax,
   recordChecksumMatches,
 } from "./record.ts";
-import { type RecoveryReport, scanSegment } from "./recovery.ts";
-import { parseSegmentFileName, Segment, segmentFileName } from "./segment.ts";
+import { recoverSegments, type RecoveryReport } from "./recovery.ts";
+import { Segment, segmentFileName } from "./segment.ts";
 import { temporarySuffix } from "./snapshot_file.ts";
 import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
 
@@ -397,61 +397,14 @@ export class SegmentLog {
     this.#segments = [];
   }
 
-  // ---- recovery ----
-
   async #recover(): Promise<void> {
-    const fs = this.#fs;
-    const report: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
-    const bases = fs.readDir(this.#dir)
-      .map((name) => parseSegmentFileName(name))
-      .filter((base): base is number => base !== null)
-      .sort((a, b) => a - b);
-    let changed = false;
-    let previous = { term: this.#logStart.term, timestamp: -Infinity };
-    for (const base of bases) {
-      const path = joinPath(this.#dir, segmentFileName(base));
-      const expected = this.lastIndex + 1;
-      const handle = fs.open(path);
-      // Segments at or below the log start are leftovers of an interrupted resetTo.
-      const leftover = base <= this.#logStart.index;
-      const gap = this.#segments.length > 0 && base !== expected;
-      if (leftover || report.corruptAt !== undefined || gap) {
-        if (gap && report.corruptAt === undefined) {
-          const reason = "segment does not continue the log";
-          report.corruptAt = { index: expected, file: path, offset: 0, reason };
-        }
-        if (!leftover) report.truncatedBytes += handle.size();
-        handle.close();
-        fs.remove(path);
-        changed = true;
-        continue;
-      }
-      const segment = new Segment(handle, {
-        baseIndex: base,
-        indexIntervalBytes: this.#indexIntervalBytes,
-      });
-      const scan = scanSegment(segment, previous);
-      if (scan.failure !== undefined) {
-        report.corruptAt = scan.failure;
-        report.truncatedBytes += handle.size() - scan.validBytes;
-        handle.truncate(scan.validBytes);
-        changed = true;
-      }
-      if (segment.entryCount === 0) {
-        handle.close();
-        fs.remove(path);
-        changed = true;
-        continue;
-      }
-      this.#segments.push(segment);
-      previous = { term: segment.lastTerm, timestamp: segment.lastTimestamp };
-    }
-    // What a killed process left in the page cache is on disk only after this.
-    for (const segment of this.#segments) await segment.handle.syncData();
-    if (changed) await fs.syncDir(this.#dir);
-    report.segments = this.#segments.length;
-    for (const segment of this.#segments) report.entries += segment.entryCount;
-    this.#recovery = report;
+    const recovered = await recoverSegments(this.#fs, {
+      dir: this.#dir,
+      logStart: this.#logStart,
+      indexIntervalBytes: this.#indexIntervalBytes,
+    });
+    this.#segments = recovered.segments;
+    this.#recovery = recovered.report;
     this.#scheduler.restart(this.lastIndex);
   }
 
