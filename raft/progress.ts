@@ -74,6 +74,11 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest append, so a stalled window lets one more through (to detect a loss). */
+  freeFirstOne(): void {
+    if (this.count > 0) this.freeTo(this.#lastIndexes[this.#head]);
+  }
+
   reset(): void {
     this.#lastIndexes = [];
     this.#sizes = [];

@@ -55,14 +55,22 @@ function handleAppendResponse(raft: Raft, message: Message): void {
     return;
   }
   const wasPaused = progress.isPaused();
-  if (!progress.maybeUpdate(message.index)) {
+  const updated = progress.maybeUpdate(message.index);
+  const snapshotIndex = progress.transfer?.snapshot.index;
+  if (snapshotIndex !== undefined && message.index >= snapshotIndex) {
+    // The follower holds everything the snapshot covers (maybe from an older, smaller one):
+    // probe from there; if the log was compacted further meanwhile, a newer snapshot follows.
+    progress.becomeProbe();
+    if (!updated) {
+      sendAppend(raft, message.from, { sendIfEmpty: true });
+      return;
+    }
+  }
+  if (!updated) {
     if (wasPaused && !progress.isPaused()) sendAppends(raft, message.from);
     return;
   }
   if (progress.state === "probe") {
-    progress.becomeReplicate();
-  } else if (progress.state === "snapshot" && progress.match + 1 >= raft.log.firstIndex()) {
-    progress.becomeProbe();
     progress.becomeReplicate();
   } else if (progress.state === "replicate") {
     progress.inflights.freeTo(message.index);
@@ -81,6 +89,11 @@ function handleAppendResponse(raft: Raft, message: Message): void {
 function handleHeartbeatResponse(raft: Raft, message: Message): void {
   const progress = raft.progress.get(message.from)!;
   progress.probeSent = false;
+  // A full window whose appends were lost would stall forever: let one more out; if the follower
+  // lacks its predecessors it rejects it and the leader falls back to probing.
+  if (progress.state === "replicate" && progress.inflights.full()) {
+    progress.inflights.freeFirstOne();
+  }
   if (progress.match < raft.log.lastIndex()) {
     sendAppend(raft, message.from, { sendIfEmpty: progress.state === "probe" });
   }
