@@ -15,7 +15,8 @@ import type {
   ReceiveMessagesResponse,
   SendMessageEntry,
   SendMessagesResponse,
-} from "../sdk/protocol.ts";
+} from "../sdk/mod.ts";
+import { CmqdClient } from "../sdk/mod.ts";
 
 /** Which client implementation a run uses. */
 export type ClientKind = "sdk" | "fetch";
@@ -117,6 +118,52 @@ export class FetchBenchClient implements BenchClient {
   }
 }
 
+/** The SDK's `CmqdClient` on a connection pool of its own. */
+export class SdkBenchClient implements BenchClient {
+  #client: CmqdClient;
+  #httpClient: Deno.HttpClient;
+
+  constructor(baseUrl: string) {
+    const httpClient = Deno.createHttpClient({});
+    this.#httpClient = httpClient;
+    this.#client = new CmqdClient({
+      baseUrl,
+      fetch: (input, init) => fetch(input, { ...init, client: httpClient }),
+    });
+  }
+
+  async createQueue(name: string, attributes: QueueAttributesInput): Promise<Queue> {
+    return (await this.#client.createQueue(name, attributes)).queue;
+  }
+
+  getQueue(name: string): Promise<Queue> {
+    return this.#client.getQueue(name);
+  }
+
+  deleteQueue(name: string): Promise<void> {
+    return this.#client.deleteQueue(name);
+  }
+
+  sendMessages(queue: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
+    return this.#client.sendMessages(queue, messages);
+  }
+
+  receiveMessages(
+    queue: string,
+    request: ReceiveMessagesRequest,
+  ): Promise<ReceiveMessagesResponse> {
+    return this.#client.receiveMessages(queue, request);
+  }
+
+  deleteMessages(queue: string, receiptHandles: string[]): Promise<DeleteMessagesResponse> {
+    return this.#client.deleteMessages(queue, receiptHandles);
+  }
+
+  close(): void {
+    this.#httpClient.close();
+  }
+}
+
 /**
  * Makes a client of the given kind for `baseUrl`.
  *
@@ -129,6 +176,5 @@ export class FetchBenchClient implements BenchClient {
  */
 export function createBenchClient(baseUrl: string, kind: ClientKind): Promise<BenchClient> {
   if (kind === "fetch") return Promise.resolve(new FetchBenchClient(baseUrl));
-  // Until the SDK lands, the sdk kind falls back to the bare client (see bench/README.md).
-  return Promise.resolve(new FetchBenchClient(baseUrl));
+  return Promise.resolve(new SdkBenchClient(baseUrl));
 }

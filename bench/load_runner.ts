@@ -11,7 +11,7 @@
  */
 
 import { type BenchClient, type ClientKind, createBenchClient } from "./bench_client.ts";
-import type { ReceivedMessage, SendMessageEntry } from "../sdk/protocol.ts";
+import type { ReceivedMessage, SendMessageEntry } from "../sdk/mod.ts";
 
 /** How the consumers acknowledge: on the next receive (one round trip) or with a delete call. */
 export type AckMode = "piggyback" | "separate";

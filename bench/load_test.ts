@@ -12,8 +12,6 @@ Deno.test("every shape runs against the no-op server and reports BENCH.md's fiel
         const options = parseLoadArgs([
           "--url",
           server.url,
-          "--client",
-          "fetch",
           "--threads",
           threads,
           "--system",

@@ -19,7 +19,7 @@ import type {
   ReceiveMessagesResponse,
   SendMessageEntry,
   SendMessagesResponse,
-} from "../sdk/protocol.ts";
+} from "../sdk/mod.ts";
 
 /** Entries in one batch, as the broker allows. */
 const batchEntriesMax = 256;
