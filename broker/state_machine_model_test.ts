@@ -109,7 +109,7 @@ const opArb = fc.oneof(
       op: fc.constant("receive" as const),
       queue: queueArb,
       max: fc.integer({ min: 1, max: 4 }),
-      visibilitySeconds: fc.constantFrom(0, 1, 5, 30),
+      visibilitySeconds: fc.constantFrom(0, 1, 5, 30, 400),
       deletes: fc.array(pickArb, { maxLength: 2 }),
     }),
   },
@@ -133,12 +133,12 @@ const opArb = fc.oneof(
     }),
   },
   {
-    weight: 2,
+    weight: 5,
     arbitrary: fc.record({
       op: fc.constant("rewind" as const),
       queue: queueArb,
       bySequence: fc.boolean(),
-      back: fc.constantFrom(0, 1_000, 50_000, 150_000, 500_000),
+      back: fc.constantFrom(0, 1_000, 10_000, 50_000, 150_000, 500_000),
       sequence: fc.integer({ min: 0, max: 30 }),
     }),
   },
