@@ -11,7 +11,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { mapFile, type MappedRegion } from "./mmap.ts";
 
 export type { MappedRegion } from "./mmap.ts";
@@ -160,7 +160,7 @@ class RealFileHandle implements FileHandle {
     let written = 0;
     while (written < bytes.length) {
       const count = this.#file.writeSync(bytes.subarray(written));
-      assert.ok(count > 0, "write made no progress");
+      invariant(count > 0, "write made no progress");
       written += count;
     }
     this.#size += bytes.length;
@@ -183,7 +183,7 @@ class RealFileHandle implements FileHandle {
   }
 
   truncate(lengthBytes: number): void {
-    assert.ok(lengthBytes >= 0 && lengthBytes <= this.#size, "truncate must shrink the file");
+    invariant(lengthBytes >= 0 && lengthBytes <= this.#size, "truncate must shrink the file");
     this.#file.truncateSync(lengthBytes);
     this.#size = lengthBytes;
   }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { CorruptLogError } from "./errors.ts";
 import type { FileSystem } from "./file_io.ts";
 import { inspectSnapshotFile, writeSnapshotFile } from "./snapshot_file.ts";
@@ -46,9 +46,9 @@ export function loadHardState(fs: FileSystem, dir: string): HardState {
 
 /** Writes the hard state durably (two fsyncs: the temp file and the directory). */
 export function storeHardState(fs: FileSystem, dir: string, state: HardState): Promise<void> {
-  assert.ok(isCount(state.term), "term must be a non-negative safe integer");
-  assert.ok(isCount(state.commit), "commit must be a non-negative safe integer");
-  assert.ok(state.vote === null || typeof state.vote === "string", "vote must be a string or null");
+  invariant(isCount(state.term), "term must be a non-negative safe integer");
+  invariant(isCount(state.commit), "commit must be a non-negative safe integer");
+  invariant(state.vote === null || typeof state.vote === "string", "vote must be a string or null");
   const json = JSON.stringify({ term: state.term, vote: state.vote, commit: state.commit });
   return writeSnapshotFile(fs, dir, hardStateFileName, new TextEncoder().encode(json));
 }
@@ -66,7 +66,7 @@ export function loadLogStart(fs: FileSystem, dir: string): LogStart {
 
 /** Writes the log start marker durably. */
 export function storeLogStart(fs: FileSystem, dir: string, start: LogStart): Promise<void> {
-  assert.ok(isCount(start.index) && isCount(start.term));
+  invariant(isCount(start.index) && isCount(start.term));
   const json = JSON.stringify({ index: start.index, term: start.term });
   return writeSnapshotFile(fs, dir, logStartFileName, new TextEncoder().encode(json));
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 
 /** A mapped byte range of a file. */
 export interface MappedRegion {
@@ -63,7 +64,7 @@ export function mmapAvailable(): boolean {
  * it); reading past the file's current end is what faults, so callers must not.
  */
 export function mapFile(path: string, lengthBytes: number): MappedRegion | null {
-  assert.ok(Number.isSafeInteger(lengthBytes) && lengthBytes > 0, "map length must be positive");
+  invariant(Number.isSafeInteger(lengthBytes) && lengthBytes > 0, "map length must be positive");
   const library = loadLibc();
   if (library === null) return null;
   const descriptor = library.symbols.open(new TextEncoder().encode(path + "\0"), openReadOnly, 0);

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 
 const initialCapacity = 16;
 const positionLimit = 0xffffffff;
@@ -26,10 +26,10 @@ export class OffsetIndex {
 
   /** Adds a point after all existing ones. */
   add(relativeIndex: number, position: number): void {
-    assert.ok(position <= positionLimit, "segment position beyond 4 GiB");
+    invariant(position <= positionLimit, "segment position beyond 4 GiB");
     if (this.#count > 0) {
-      assert.ok(relativeIndex > this.#relativeIndexes[this.#count - 1], "index points must grow");
-      assert.ok(position > this.#positions[this.#count - 1], "positions must grow");
+      invariant(relativeIndex > this.#relativeIndexes[this.#count - 1], "index points must grow");
+      invariant(position > this.#positions[this.#count - 1], "positions must grow");
     }
     if (this.#count === this.#positions.length) this.#grow();
     this.#relativeIndexes[this.#count] = relativeIndex;
@@ -56,13 +56,13 @@ export class OffsetIndex {
 
   /** Relative index of the point in `slot`. */
   relativeIndexAt(slot: number): number {
-    assert.ok(slot >= 0 && slot < this.#count);
+    invariant(slot >= 0 && slot < this.#count);
     return this.#relativeIndexes[slot];
   }
 
   /** Byte position of the point in `slot`. */
   positionAt(slot: number): number {
-    assert.ok(slot >= 0 && slot < this.#count);
+    invariant(slot >= 0 && slot < this.#count);
     return this.#positions[slot];
   }
 

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { crc32c } from "./crc32c.ts";
 import { CorruptLogError } from "./errors.ts";
 
@@ -93,7 +93,7 @@ export function encodeRecord(entry: LogEntry): Uint8Array {
 export function encodeRecordInto(entry: LogEntry, target: Uint8Array, offset: number): number {
   assertEncodable(entry);
   const total = recordBytes(entry.payload.length);
-  assert.ok(offset + total <= target.length, "record does not fit the target buffer");
+  invariant(offset + total <= target.length, "record does not fit the target buffer");
   writeU32(target, offset, total - lengthFieldBytes);
   writeU64(target, offset + 8, entry.term);
   writeU64(target, offset + 16, entry.index);
@@ -106,14 +106,14 @@ export function encodeRecordInto(entry: LogEntry, target: Uint8Array, offset: nu
 }
 
 function assertEncodable(entry: LogEntry): void {
-  assert.ok(Number.isSafeInteger(entry.term), "term must be a safe integer");
-  assert.ok(entry.term >= 0, "term must not be negative");
-  assert.ok(Number.isSafeInteger(entry.index), "index must be a safe integer");
-  assert.ok(entry.index >= 1, "index must be at least 1");
-  assert.ok(Number.isFinite(entry.timestamp), "timestamp must be finite");
-  assert.ok(Number.isInteger(entry.type), "type must be an integer");
-  assert.ok(entry.type >= 0 && entry.type <= 255, "type must fit in a u8");
-  assert.ok(entry.payload.length <= payloadBytesMax, "payload exceeds payloadBytesMax");
+  invariant(Number.isSafeInteger(entry.term), "term must be a safe integer");
+  invariant(entry.term >= 0, "term must not be negative");
+  invariant(Number.isSafeInteger(entry.index), "index must be a safe integer");
+  invariant(entry.index >= 1, "index must be at least 1");
+  invariant(Number.isFinite(entry.timestamp), "timestamp must be finite");
+  invariant(Number.isInteger(entry.type), "type must be an integer");
+  invariant(entry.type >= 0 && entry.type <= 255, "type must fit in a u8");
+  invariant(entry.payload.length <= payloadBytesMax, "payload exceeds payloadBytesMax");
 }
 
 /**

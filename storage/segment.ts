@@ -9,6 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { CorruptLogError } from "./errors.ts";
 import type { FileHandle, MappedRegion } from "./file_io.ts";
 import { OffsetIndex } from "./offset_index.ts";
@@ -24,12 +25,12 @@ import { TimeIndex } from "./time_index.ts";
 
 const segmentSuffix = ".log";
 const segmentNamePattern = /^(\d{20})\.log$/;
-/** Bytes fetched per positioned read when not mapped: a whole index interval in one syscall. */
-const readWindowBytesMin = 16 * 1024;
+/** Bytes fetched per positioned read by sequential range reads (fewer syscalls). */
+const rangeReadWindowBytes = 64 * 1024;
 
 /** The file name of the segment starting at `baseIndex`. */
 export function segmentFileName(baseIndex: number): string {
-  assert.ok(Number.isSafeInteger(baseIndex) && baseIndex >= 1, "base index must be ≥ 1");
+  invariant(Number.isSafeInteger(baseIndex) && baseIndex >= 1, "base index must be ≥ 1");
   return String(baseIndex).padStart(20, "0") + segmentSuffix;
 }
 
@@ -69,6 +70,8 @@ export class Segment {
   #scratch = new Uint8Array(0);
   #windowStart = 0;
   #windowLength = 0;
+  /** Bytes per positioned read: one index interval, or more during a range read. */
+  #readWindowBytes: number;
   #header: RecordHeader = newRecordHeader();
   /** Term runs: entries from #runStarts[i] on have term #runTerms[i]; terms change rarely. */
   #runStarts: number[] = [];
@@ -79,6 +82,7 @@ export class Segment {
     this.baseIndex = options.baseIndex;
     this.lastIndex = options.baseIndex - 1;
     this.#indexIntervalBytes = options.indexIntervalBytes;
+    this.#readWindowBytes = options.indexIntervalBytes + recordHeaderBytes;
   }
 
   /** Number of entries. */
@@ -114,7 +118,7 @@ export class Segment {
 
   /** Term of the entry at `index`, from memory (no I/O). */
   termOf(index: number): number {
-    assert.ok(index >= this.baseIndex && index <= this.lastIndex, "index outside the segment");
+    invariant(index >= this.baseIndex && index <= this.lastIndex, "index outside the segment");
     let low = 0;
     let high = this.#runStarts.length - 1;
     while (low < high) {
@@ -141,15 +145,17 @@ export class Segment {
 
   /** Bytes [position, position + length) of the file, fetched by mapping or positioned read. */
   #load(position: number, length: number): { bytes: Uint8Array; offset: number } {
+    // Random reads fetch one index interval (the hops to the entry and usually the entry
+    // itself) in one syscall; range reads fetch more at a time.
     const end = position + length;
-    assert.ok(end <= this.sizeBytes, "read past the segment's valid bytes");
+    invariant(end <= this.sizeBytes, "read past the segment's valid bytes");
     const region = this.#region;
     if (region !== null && end <= region.bytes.length) {
       return { bytes: region.bytes, offset: position };
     }
     const windowEnd = this.#windowStart + this.#windowLength;
     if (position < this.#windowStart || end > windowEnd) {
-      const want = Math.min(this.sizeBytes - position, Math.max(length, this.#readWindowBytes()));
+      const want = Math.min(this.sizeBytes - position, Math.max(length, this.#readWindowBytes));
       if (this.#scratch.length < want) this.#scratch = new Uint8Array(Math.max(want, 4096));
       const read = this.handle.readSync(position, this.#scratch.subarray(0, want));
       assert.equal(read, want, "segment file shorter than its valid bytes");
@@ -157,10 +163,6 @@ export class Segment {
       this.#windowLength = want;
     }
     return { bytes: this.#scratch, offset: position - this.#windowStart };
-  }
-
-  #readWindowBytes(): number {
-    return Math.max(readWindowBytesMin, this.#indexIntervalBytes + recordHeaderBytes);
   }
 
   /** Total bytes of the record at `position`, checked against the segment's bounds. */
@@ -175,9 +177,9 @@ export class Segment {
 
   /** Byte position of the record of `index`, scanning from the nearest index point. */
   positionOf(index: number): number {
-    assert.ok(index >= this.baseIndex && index <= this.lastIndex, "index outside the segment");
+    invariant(index >= this.baseIndex && index <= this.lastIndex, "index outside the segment");
     const slot = this.offsetIndex.floor(index - this.baseIndex);
-    assert.ok(slot >= 0, "the first record always has an index point");
+    invariant(slot >= 0, "the first record always has an index point");
     let position = this.offsetIndex.positionAt(slot);
     for (let at = this.baseIndex + this.offsetIndex.relativeIndexAt(slot); at < index; at++) {
       position += this.#recordLength(position, at);
@@ -230,15 +232,20 @@ export class Segment {
     const end = Math.min(range.toExclusive, this.lastIndex + 1);
     if (range.from >= end) return true;
     let position = this.positionOf(range.from);
-    for (let index = range.from; index < end; index++) {
-      const entry = this.#readAt(position, index);
-      const bytes = entry.payload.length;
-      if (output.out.length > 0 && bytes > output.budget.bytesLeft) return false;
-      output.out.push(entry);
-      output.budget.bytesLeft -= bytes;
-      position += this.#header.bytes;
+    this.#readWindowBytes = Math.max(rangeReadWindowBytes, this.#indexIntervalBytes);
+    try {
+      for (let index = range.from; index < end; index++) {
+        const entry = this.#readAt(position, index);
+        const bytes = entry.payload.length;
+        if (output.out.length > 0 && bytes > output.budget.bytesLeft) return false;
+        output.out.push(entry);
+        output.budget.bytesLeft -= bytes;
+        position += this.#header.bytes;
+      }
+      return true;
+    } finally {
+      this.#readWindowBytes = this.#indexIntervalBytes + recordHeaderBytes;
     }
-    return true;
   }
 
   /** The first index with timestamp ≥ `timestamp`, or null if every entry is older. */
@@ -265,8 +272,8 @@ export class Segment {
    * bookkeeping and cuts the file. The caller has unmapped the segment.
    */
   truncateFrom(fromIndex: number): void {
-    assert.ok(this.#region === null, "never truncate a mapped segment");
-    assert.ok(fromIndex > this.baseIndex && fromIndex <= this.lastIndex + 1);
+    invariant(this.#region === null, "never truncate a mapped segment");
+    invariant(fromIndex > this.baseIndex && fromIndex <= this.lastIndex + 1);
     if (fromIndex > this.lastIndex) return;
     const previousPosition = this.positionOf(fromIndex - 1);
     this.#verified(previousPosition, fromIndex - 1);

@@ -15,6 +15,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { type FileHandle, type FileSystem, joinPath } from "./file_io.ts";
 import {
   type HardState,
@@ -120,10 +121,10 @@ export class SegmentLog {
     this.#indexIntervalBytes = options.indexIntervalBytes ?? defaultIndexIntervalBytes;
     this.#mappedSegmentsMax = options.mappedSegmentsMax ?? defaultMappedSegmentsMax;
     this.#mmapEnabled = options.mmap ?? true;
-    assert.ok(Number.isSafeInteger(this.#segmentBytesMax) && this.#segmentBytesMax > 0);
-    assert.ok(this.#segmentBytesMax <= 0xffffffff, "segments are addressed with u32 positions");
-    assert.ok(Number.isSafeInteger(this.#indexIntervalBytes) && this.#indexIntervalBytes > 0);
-    assert.ok(Number.isSafeInteger(this.#mappedSegmentsMax) && this.#mappedSegmentsMax > 0);
+    invariant(Number.isSafeInteger(this.#segmentBytesMax) && this.#segmentBytesMax > 0);
+    invariant(this.#segmentBytesMax <= 0xffffffff, "segments are addressed with u32 positions");
+    invariant(Number.isSafeInteger(this.#indexIntervalBytes) && this.#indexIntervalBytes > 0);
+    invariant(Number.isSafeInteger(this.#mappedSegmentsMax) && this.#mappedSegmentsMax > 0);
     this.#logStart = loadLogStart(this.#fs, this.#dir);
     this.#hardState = loadHardState(this.#fs, this.#dir);
     this.#scheduler = new SyncScheduler(() => this.#planFlush(), { durableIndex: 0 });
@@ -340,8 +341,8 @@ export class SegmentLog {
    */
   resetTo(index: number, term: number): Promise<void> {
     this.#assertWritable();
-    assert.ok(Number.isSafeInteger(index) && index >= 0, "index must be a count");
-    assert.ok(Number.isSafeInteger(term) && term >= 0, "term must be a count");
+    invariant(Number.isSafeInteger(index) && index >= 0, "index must be a count");
+    invariant(Number.isSafeInteger(term) && term >= 0, "term must be a count");
     const work = this.#reset({ index, term });
     this.#busyWith = work.finally(() => {
       this.#busyWith = null;
@@ -417,9 +418,9 @@ export class SegmentLog {
     for (const entry of entries) {
       index++;
       assert.equal(entry.index, index, "appended indexes must continue the log");
-      assert.ok(entry.term >= term, `term ${entry.term} at ${index} is below ${term}`);
-      assert.ok(entry.timestamp >= timestamp, `timestamp at ${index} goes backwards`);
-      assert.ok(recordBytes(entry.payload.length) <= recordBytesMax, "entry exceeds 8 MiB");
+      invariant(entry.term >= term, `term ${entry.term} at ${index} is below ${term}`);
+      invariant(entry.timestamp >= timestamp, `timestamp at ${index} goes backwards`);
+      invariant(recordBytes(entry.payload.length) <= recordBytesMax, "entry exceeds 8 MiB");
       term = entry.term;
       timestamp = entry.timestamp;
     }
@@ -452,7 +453,7 @@ export class SegmentLog {
       }
       encodeRecordInto(entry, this.#writeBuffer, pendingBytes);
       // The bytes about to hit the disk must still be the record we encoded.
-      assert.ok(recordChecksumMatches(this.#writeBuffer, pendingBytes), "record changed in memory");
+      invariant(recordChecksumMatches(this.#writeBuffer, pendingBytes), "record changed in memory");
       pendingBytes += size;
     }
     this.#writePending(segment!, pendingFrom === 0 ? entries : entries.slice(pendingFrom));
@@ -589,7 +590,7 @@ export class SegmentLog {
   // ---- guards ----
 
   #assertUsable(): void {
-    assert.ok(!this.#closed, "the log is closed");
+    invariant(!this.#closed, "the log is closed");
     if (this.#writeFailure !== null) throw this.#writeFailure;
     const failure = this.#scheduler.failure;
     if (failure !== null) throw failure;
@@ -597,6 +598,6 @@ export class SegmentLog {
 
   #assertWritable(): void {
     this.#assertUsable();
-    assert.ok(this.#busyWith === null, "wait for resetTo before changing the log");
+    invariant(this.#busyWith === null, "wait for resetTo before changing the log");
   }
 }

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import type { FileHandle, FileSystem, MappedRegion } from "./file_io.ts";
 
 /** Thrown by every call of a {@link SimFileSystem} that is "powered off". */
@@ -300,7 +300,7 @@ export class SimFileSystem implements FileSystem {
 
   /** The (operations+1)-th mutating call from now throws {@link SimulatedCrash}. */
   crashAfter(operations: number): void {
-    assert.ok(Number.isInteger(operations) && operations >= 0);
+    invariant(Number.isInteger(operations) && operations >= 0);
     this.#disk.crashCountdown = operations;
   }
 
@@ -331,8 +331,8 @@ export class SimFileSystem implements FileSystem {
   /** Flips one bit of a file, in its current and its durable bytes (damage on the platter). */
   flipBit(path: string, offset: number, bit = 0): void {
     const inode = this.#disk.files.get(normalize(path));
-    assert.ok(inode !== undefined, `no file ${path}`);
-    assert.ok(offset >= 0 && offset < inode.length, "offset outside the file");
+    invariant(inode !== undefined, `no file ${path}`);
+    invariant(offset >= 0 && offset < inode.length, "offset outside the file");
     inode.data[offset] ^= 1 << bit;
     if (offset >= inode.divergedAt && offset < inode.durableLength) {
       inode.savedTail[offset - inode.divergedAt] ^= 1 << bit;
@@ -342,14 +342,14 @@ export class SimFileSystem implements FileSystem {
   /** A copy of a file's current bytes (for tests). */
   fileBytes(path: string): Uint8Array {
     const inode = this.#disk.files.get(normalize(path));
-    assert.ok(inode !== undefined, `no file ${path}`);
+    invariant(inode !== undefined, `no file ${path}`);
     return inode.data.slice(0, inode.length);
   }
 
   /** Appends raw bytes to a file as if a writer had (for tests of garbage tails). */
   appendRaw(path: string, bytes: Uint8Array): void {
     const inode = this.#disk.files.get(normalize(path));
-    assert.ok(inode !== undefined, `no file ${path}`);
+    invariant(inode !== undefined, `no file ${path}`);
     inode.append(bytes);
   }
 }
@@ -369,7 +369,7 @@ class SimFileHandle implements FileHandle {
   }
 
   #check(): void {
-    assert.ok(!this.#closed, "handle is closed");
+    invariant(!this.#closed, "handle is closed");
     this.#disk.check(this.#epoch);
   }
 
@@ -409,7 +409,7 @@ class SimFileHandle implements FileHandle {
 
   truncate(lengthBytes: number): void {
     this.#check();
-    assert.ok(lengthBytes >= 0 && lengthBytes <= this.#inode.length, "truncate must shrink");
+    invariant(lengthBytes >= 0 && lengthBytes <= this.#inode.length, "truncate must shrink");
     this.#disk.mutate(this.#epoch);
     this.#inode.truncate(lengthBytes);
   }

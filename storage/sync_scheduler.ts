@@ -9,7 +9,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 
 /** One flush round, prepared by the owner when it starts. */
 export interface FlushPlan {
@@ -100,7 +100,7 @@ export class SyncScheduler {
 
   /** Sets the durable index outright; only while idle (after a reset made durable). */
   restart(durableIndex: number): void {
-    assert.ok(!this.#running && this.#waiters.length === 0, "restart only while idle");
+    invariant(!this.#running && this.#waiters.length === 0, "restart only while idle");
     this.#durableIndex = durableIndex;
   }
 
@@ -111,7 +111,7 @@ export class SyncScheduler {
   }
 
   async #loop(): Promise<void> {
-    assert.ok(!this.#running, "one flush at a time");
+    invariant(!this.#running, "one flush at a time");
     this.#running = true;
     while (this.#waiters.length > 0 && this.#failure === null) {
       const sequence = ++this.#started;

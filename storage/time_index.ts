@@ -6,7 +6,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 
 const initialCapacity = 16;
 
@@ -24,7 +24,7 @@ export class TimeIndex {
   /** Adds a point if `timestamp` is newer than the last one (older or equal adds nothing). */
   add(timestamp: number, relativeIndex: number): void {
     if (this.#count > 0) {
-      assert.ok(relativeIndex > this.#relativeIndexes[this.#count - 1], "index points must grow");
+      invariant(relativeIndex > this.#relativeIndexes[this.#count - 1], "index points must grow");
       if (timestamp <= this.#timestamps[this.#count - 1]) return;
     }
     if (this.#count === this.#timestamps.length) this.#grow();
