@@ -214,7 +214,7 @@ export class SimFileSystem implements FileSystem {
     const names: string[] = [];
     const prefix = directory === "/" ? "/" : directory + "/";
     for (const key of [...disk.files.keys(), ...disk.directories]) {
-      if (parentOf(key) === directory && key.startsWith(prefix)) {
+      if (key !== directory && parentOf(key) === directory && key.startsWith(prefix)) {
         names.push(key.slice(prefix.length));
       }
     }

@@ -78,7 +78,11 @@ export class SyncScheduler {
     return new Promise<void>((resolve, reject) => {
       const afterSequence = fresh ? this.#started + 1 : 0;
       this.#waiters.push({ target, afterSequence, resolve, reject });
-      if (!this.#running) void this.#loop();
+      if (!this.#running) {
+        // Start on a microtask: every call made in the same tick joins the first flush.
+        this.#running = true;
+        queueMicrotask(() => void this.#loop());
+      }
     });
   }
 
@@ -111,8 +115,7 @@ export class SyncScheduler {
   }
 
   async #loop(): Promise<void> {
-    invariant(!this.#running, "one flush at a time");
-    this.#running = true;
+    invariant(this.#running, "the loop is started by request()");
     while (this.#waiters.length > 0 && this.#failure === null) {
       const sequence = ++this.#started;
       this.#clampedTo = Infinity;
