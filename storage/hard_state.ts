@@ -24,8 +24,9 @@ export interface LogStart {
   term: number;
 }
 
-/** File names inside the log directory. */
+/** File name of the hard state inside the log directory. */
 export const hardStateFileName = "hard_state";
+/** File name of the log start marker inside the log directory. */
 export const logStartFileName = "log_start";
 
 /** The state of a node that never wrote one. */
