@@ -262,14 +262,23 @@ Deno.test("json with a charset and +json media types are accepted", async () => 
   }
 });
 
-Deno.test("a body that is not UTF-8 is a MalformedRequest", async () => {
-  const { app, calls } = door();
-  const response = await app.request("/v1/queues/q", {
+Deno.test("bytes that are not UTF-8 become U+FFFD, as in Response.text()", async () => {
+  const { app, calls } = door({ createQueue: { queue: {}, created: true } });
+  const broken = await app.request("/v1/queues/q", {
     method: "PUT",
     body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
     headers: { "content-type": "application/json" },
   });
-  assert.equal(response.status, 400);
-  assert.equal((await response.json()).error.code, "MalformedRequest");
+  assert.equal(broken.status, 400);
+  assert.equal((await broken.json()).error.code, "MalformedRequest");
   assert.equal(calls.length, 0);
+  const prefix = new TextEncoder().encode('{"messages":[{"body":"a');
+  const suffix = new TextEncoder().encode('"}]}');
+  const sent = await app.request("/v1/queues/q/messages", {
+    method: "POST",
+    body: new Uint8Array([...prefix, 0xff, ...suffix]),
+    headers: { "content-type": "application/json" },
+  });
+  assert.equal(sent.status, 200);
+  assert.deepEqual(calls[0].args[1], [{ body: "a\uFFFD" }]);
 });

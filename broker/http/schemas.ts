@@ -19,6 +19,20 @@ import {
   type Range,
 } from "../limits.ts";
 
+/**
+ * Makes the validator of `@hono/zod-openapi` (which always calls `safeParseAsync`) run zod's
+ * synchronous parser. Our schemas have no async refinements, and the async path costs about
+ * 3× more: ~17 µs of a 16-message send, a large share of the hot path's budget.
+ */
+function syncValidation<T extends z.ZodType>(schema: T): T {
+  Object.defineProperty(schema, "safeParseAsync", {
+    value: function safeParseSync(this: T, data: unknown) {
+      return Promise.resolve(this.safeParse(data));
+    },
+  });
+  return schema;
+}
+
 const nameRule = "1 to 64 characters: a letter, then letters, digits, '-' or '_'";
 
 /** A queue, topic or subscription name. */
@@ -26,9 +40,11 @@ export const NameSchema = z.string().regex(namePattern, { error: `must be ${name
   .openapi({ description: `Name: ${nameRule}.`, example: "orders" });
 
 /** Path parameters of `/v1/queues/{queue}/...`. */
-export const QueueParamsSchema = z.object({
-  queue: NameSchema.openapi({ param: { name: "queue", in: "path" }, example: "orders" }),
-});
+export const QueueParamsSchema = syncValidation(
+  z.object({
+    queue: NameSchema.openapi({ param: { name: "queue", in: "path" }, example: "orders" }),
+  }),
+);
 
 function integer(range: Pick<Range, "min" | "max">, description: string) {
   return z.int().min(range.min).max(range.max).openapi({ description });
@@ -85,18 +101,20 @@ const attributeShape = {
 };
 
 /** Body of `PUT` and `PATCH /v1/queues/{queue}`: all attributes optional. */
-export const QueueAttributesInputSchema = z.object({
-  visibilityTimeoutSeconds: attributeShape.visibilityTimeoutSeconds.optional(),
-  pollingWaitSeconds: attributeShape.pollingWaitSeconds.optional(),
-  maxMessageBytes: attributeShape.maxMessageBytes.optional(),
-  retentionSeconds: attributeShape.retentionSeconds.optional(),
-  rewindSeconds: attributeShape.rewindSeconds.optional(),
-  maxBacklog: attributeShape.maxBacklog.optional(),
-  fifo: attributeShape.fifo.optional(),
-  deadLetter: DeadLetterPolicySchema.nullable().optional().openapi({
-    description: "Dead-letter policy; null removes it.",
-  }),
-}).strict().openapi("QueueAttributesInput");
+export const QueueAttributesInputSchema = syncValidation(
+  z.object({
+    visibilityTimeoutSeconds: attributeShape.visibilityTimeoutSeconds.optional(),
+    pollingWaitSeconds: attributeShape.pollingWaitSeconds.optional(),
+    maxMessageBytes: attributeShape.maxMessageBytes.optional(),
+    retentionSeconds: attributeShape.retentionSeconds.optional(),
+    rewindSeconds: attributeShape.rewindSeconds.optional(),
+    maxBacklog: attributeShape.maxBacklog.optional(),
+    fifo: attributeShape.fifo.optional(),
+    deadLetter: DeadLetterPolicySchema.nullable().optional().openapi({
+      description: "Dead-letter policy; null removes it.",
+    }),
+  }).strict().openapi("QueueAttributesInput"),
+);
 
 /** A queue with its attributes and live counts. */
 export const QueueSchema = z.object({
@@ -124,24 +142,26 @@ const digits = (description: string) =>
   }).transform(Number);
 
 /** Query of `GET /v1/queues`. */
-export const ListQueuesQuerySchema = z.object({
-  prefix: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/, {
-    error: "must be at most 64 letters, digits, '-' or '_'",
-  }).optional().openapi({
-    param: { name: "prefix", in: "query" },
-    description: "Only names starting with this.",
-  }),
-  offset: digits("Queues to skip.").pipe(z.int().min(0)).optional().openapi({
-    param: { name: "offset", in: "query" },
-    type: "integer",
-  }),
-  limit: digits(`Queues to return, ${listLimits.limit.min}–${listLimits.limit.max}.`)
-    .pipe(z.int().min(listLimits.limit.min).max(listLimits.limit.max)).optional().openapi({
-      param: { name: "limit", in: "query" },
-      type: "integer",
-      default: listLimits.limit.default,
+export const ListQueuesQuerySchema = syncValidation(
+  z.object({
+    prefix: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/, {
+      error: "must be at most 64 letters, digits, '-' or '_'",
+    }).optional().openapi({
+      param: { name: "prefix", in: "query" },
+      description: "Only names starting with this.",
     }),
-}).strict();
+    offset: digits("Queues to skip.").pipe(z.int().min(0)).optional().openapi({
+      param: { name: "offset", in: "query" },
+      type: "integer",
+    }),
+    limit: digits(`Queues to return, ${listLimits.limit.min}–${listLimits.limit.max}.`)
+      .pipe(z.int().min(listLimits.limit.min).max(listLimits.limit.max)).optional().openapi({
+        param: { name: "limit", in: "query" },
+        type: "integer",
+        default: listLimits.limit.default,
+      }),
+  }).strict(),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -174,9 +194,11 @@ const batch = <T extends z.ZodType>(entry: T) =>
   z.array(entry).min(1).max(messageLimits.batchEntriesMax);
 
 /** `POST /v1/queues/{queue}/messages` body. */
-export const SendMessagesRequestSchema = z.object({
-  messages: batch(SendMessageEntrySchema),
-}).strict().openapi("SendMessagesRequest");
+export const SendMessagesRequestSchema = syncValidation(
+  z.object({
+    messages: batch(SendMessageEntrySchema),
+  }).strict().openapi("SendMessagesRequest"),
+);
 
 /** `POST /v1/queues/{queue}/messages` response. */
 export const SendMessagesResponseSchema = z.object({
@@ -184,22 +206,24 @@ export const SendMessagesResponseSchema = z.object({
 }).openapi("SendMessagesResponse");
 
 /** `POST /v1/queues/{queue}/messages/receive` body. */
-export const ReceiveMessagesRequestSchema = z.object({
-  maxMessages: integer(
-    { min: 1, max: messageLimits.batchEntriesMax },
-    "Messages to return at most.",
-  ).optional().openapi({ default: 1 }),
-  visibilityTimeoutSeconds: integer(
-    queueLimits.visibilityTimeoutSeconds,
-    "The lock to take; defaults to the queue's.",
-  ).optional(),
-  waitSeconds: integer(
-    messageLimits.waitSeconds,
-    "Long-poll up to this long; defaults to the queue's pollingWaitSeconds.",
-  ).optional(),
-  deleteReceiptHandles: z.array(ReceiptHandleSchema).max(messageLimits.batchEntriesMax)
-    .optional().openapi({ description: "Delete these first, in the same write." }),
-}).strict().openapi("ReceiveMessagesRequest");
+export const ReceiveMessagesRequestSchema = syncValidation(
+  z.object({
+    maxMessages: integer(
+      { min: 1, max: messageLimits.batchEntriesMax },
+      "Messages to return at most.",
+    ).optional().openapi({ default: 1 }),
+    visibilityTimeoutSeconds: integer(
+      queueLimits.visibilityTimeoutSeconds,
+      "The lock to take; defaults to the queue's.",
+    ).optional(),
+    waitSeconds: integer(
+      messageLimits.waitSeconds,
+      "Long-poll up to this long; defaults to the queue's pollingWaitSeconds.",
+    ).optional(),
+    deleteReceiptHandles: z.array(ReceiptHandleSchema).max(messageLimits.batchEntriesMax)
+      .optional().openapi({ description: "Delete these first, in the same write." }),
+  }).strict().openapi("ReceiveMessagesRequest"),
+);
 
 /** A message handed to a receiver. */
 export const ReceivedMessageSchema = z.object({
@@ -232,9 +256,11 @@ export const ReceiveMessagesResponseSchema = z.object({
 }).openapi("ReceiveMessagesResponse");
 
 /** `POST /v1/queues/{queue}/messages/delete` body. */
-export const DeleteMessagesRequestSchema = z.object({
-  receiptHandles: batch(ReceiptHandleSchema),
-}).strict().openapi("DeleteMessagesRequest");
+export const DeleteMessagesRequestSchema = syncValidation(
+  z.object({
+    receiptHandles: batch(ReceiptHandleSchema),
+  }).strict().openapi("DeleteMessagesRequest"),
+);
 
 /** `POST /v1/queues/{queue}/messages/delete` response. */
 export const DeleteMessagesResponseSchema = z.object({
@@ -243,17 +269,19 @@ export const DeleteMessagesResponseSchema = z.object({
 }).openapi("DeleteMessagesResponse");
 
 /** `POST /v1/queues/{queue}/messages/visibility` body. */
-export const ChangeVisibilityRequestSchema = z.object({
-  entries: batch(
-    z.object({
-      receiptHandle: ReceiptHandleSchema,
-      visibilityTimeoutSeconds: integer(
-        messageLimits.visibilityTimeoutSeconds,
-        "New lock from now; 0 releases it.",
-      ),
-    }).strict(),
-  ),
-}).strict().openapi("ChangeVisibilityRequest");
+export const ChangeVisibilityRequestSchema = syncValidation(
+  z.object({
+    entries: batch(
+      z.object({
+        receiptHandle: ReceiptHandleSchema,
+        visibilityTimeoutSeconds: integer(
+          messageLimits.visibilityTimeoutSeconds,
+          "New lock from now; 0 releases it.",
+        ),
+      }).strict(),
+    ),
+  }).strict().openapi("ChangeVisibilityRequest"),
+);
 
 /** `POST /v1/queues/{queue}/messages/visibility` response. */
 export const ChangeVisibilityResponseSchema = z.object({
@@ -265,19 +293,21 @@ export const ChangeVisibilityResponseSchema = z.object({
 // Queue operations
 
 /** `POST /v1/queues/{queue}/rewind` body: exactly one of `timestamp` and `sequence`. */
-export const RewindRequestSchema = z.object({
-  timestamp: epochMsSchema.optional(),
-  sequence: z.int().min(0).optional(),
-}).strict().superRefine((request, context) => {
-  const given = Number(request.timestamp !== undefined) + Number(request.sequence !== undefined);
-  if (given !== 1) {
-    context.addIssue({
-      code: "custom",
-      path: [request.timestamp === undefined ? "timestamp" : "sequence"],
-      message: "give exactly one of timestamp and sequence",
-    });
-  }
-}).openapi("RewindRequest", { description: "Exactly one of timestamp and sequence." });
+export const RewindRequestSchema = syncValidation(
+  z.object({
+    timestamp: epochMsSchema.optional(),
+    sequence: z.int().min(0).optional(),
+  }).strict().superRefine((request, context) => {
+    const given = Number(request.timestamp !== undefined) + Number(request.sequence !== undefined);
+    if (given !== 1) {
+      context.addIssue({
+        code: "custom",
+        path: [request.timestamp === undefined ? "timestamp" : "sequence"],
+        message: "give exactly one of timestamp and sequence",
+      });
+    }
+  }).openapi("RewindRequest", { description: "Exactly one of timestamp and sequence." }),
+);
 
 /** `POST /v1/queues/{queue}/rewind` response. */
 export const RewindResponseSchema = z.object({
@@ -289,12 +319,14 @@ export const RewindResponseSchema = z.object({
 export const PurgeResponseSchema = z.object({ purged: z.int() }).openapi("PurgeResponse");
 
 /** `POST /v1/queues/{queue}/redrive` body. */
-export const RedriveRequestSchema = z.object({
-  destination: NameSchema.optional().openapi({
-    description: "Defaults to each message's origin queue.",
-  }),
-  maxMessages: z.int().min(1).optional().openapi({ description: "Move at most this many." }),
-}).strict().openapi("RedriveRequest");
+export const RedriveRequestSchema = syncValidation(
+  z.object({
+    destination: NameSchema.optional().openapi({
+      description: "Defaults to each message's origin queue.",
+    }),
+    maxMessages: z.int().min(1).optional().openapi({ description: "Move at most this many." }),
+  }).strict().openapi("RedriveRequest"),
+);
 
 /** `POST /v1/queues/{queue}/redrive` response. */
 export const RedriveResponseSchema = z.object({ moved: z.int() }).openapi("RedriveResponse");
