@@ -62,3 +62,20 @@ export type CommandTypeCode = typeof CommandType[keyof typeof CommandType];
 
 /** The lowest command type code the engine owns. */
 export const engineCommandTypeMin = 16;
+
+/** A clock reading milliseconds. */
+export interface ClockLike {
+  now(): number;
+}
+
+/** Timers the service's long polls use (real ones by default, `ManualClock` in tests). */
+export interface Timers {
+  setTimer(delayMs: number, callback: () => void): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+/** `setTimeout`-backed timers. */
+export const realTimers: Timers = {
+  setTimer: (delayMs, callback) => setTimeout(callback, delayMs),
+  clearTimer: (handle) => clearTimeout(handle as number),
+};
