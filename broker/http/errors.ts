@@ -15,6 +15,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "@hono/zod-openapi";
 import { ApiError, type ErrorCode } from "../errors.ts";
+import { messageLimits } from "../limits.ts";
 import type { ErrorBody } from "../../sdk/protocol.ts";
 
 /** The per-request variables the door keeps on the hono context. */
@@ -145,7 +146,8 @@ export interface ValidationResult {
 
 /**
  * The `defaultHook` of every route: a failed validation becomes a 400 `InvalidParameter`
- * naming the first offending field as a dotted path (`messages.3.delaySeconds`).
+ * naming the offending field as a dotted path (`messages.3.delaySeconds`), or a 413
+ * `BatchTooLarge` for a batch over `batchEntriesMax`.
  */
 export function validationHook(result: ValidationResult): void {
   if (result.success || result.error === undefined) return;
@@ -172,6 +174,13 @@ export function invalidParameterFromZod(error: z.ZodError, input: unknown): ApiE
   }
   const field = path.length === 0 ? "body" : path.join(".");
   const description = describeIssue(issue, valueAt(input, issue.path));
+  if (
+    issue.code === "too_big" && issue.origin === "array" &&
+    issue.maximum === messageLimits.batchEntriesMax
+  ) {
+    // Same answer as the service gives: an oversized batch is a 413, not a 400.
+    return new ApiError("BatchTooLarge", `${field}: ${description}`, { field });
+  }
   return new ApiError("InvalidParameter", `${field}: ${description}`, { field });
 }
 

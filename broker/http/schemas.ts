@@ -76,7 +76,15 @@ export const DeadLetterPolicySchema = z.object({
     deadLetterLimits.maxTimeToLiveSeconds,
     "Move a message older than this; below the queue's retentionSeconds.",
   ).optional(),
-}).strict().openapi("DeadLetterPolicy");
+}).strict().superRefine((policy, context) => {
+  if (policy.maxReceiveCount === undefined && policy.maxTimeToLiveSeconds === undefined) {
+    context.addIssue({
+      code: "custom",
+      path: [],
+      message: "needs maxReceiveCount or maxTimeToLiveSeconds",
+    });
+  }
+}).openapi("DeadLetterPolicy", { description: "At least one of the two limits." });
 
 const attributeShape = {
   visibilityTimeoutSeconds: integerWithDefault(
@@ -144,9 +152,8 @@ const digits = (description: string) =>
 /** Query of `GET /v1/queues`. */
 export const ListQueuesQuerySchema = syncValidation(
   z.object({
-    prefix: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/, {
-      error: "must be at most 64 letters, digits, '-' or '_'",
-    }).optional().openapi({
+    // As the service: any text; one that can't start a name simply matches nothing.
+    prefix: z.string().max(64).optional().openapi({
       param: { name: "prefix", in: "query" },
       description: "Only names starting with this.",
     }),
@@ -298,11 +305,10 @@ export const RewindRequestSchema = syncValidation(
     timestamp: epochMsSchema.optional(),
     sequence: z.int().min(0).optional(),
   }).strict().superRefine((request, context) => {
-    const given = Number(request.timestamp !== undefined) + Number(request.sequence !== undefined);
-    if (given !== 1) {
+    if ((request.timestamp === undefined) === (request.sequence === undefined)) {
       context.addIssue({
         code: "custom",
-        path: [request.timestamp === undefined ? "timestamp" : "sequence"],
+        path: ["timestamp"],
         message: "give exactly one of timestamp and sequence",
       });
     }
