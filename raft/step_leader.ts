@@ -95,7 +95,8 @@ function handleHeartbeatResponse(raft: Raft, message: Message): void {
     progress.inflights.freeFirstOne();
   }
   if (progress.match < raft.log.lastIndex()) {
-    sendAppend(raft, message.from, { sendIfEmpty: progress.state === "probe" });
+    // Even an empty append helps: a follower missing the window's entries rejects it.
+    sendAppend(raft, message.from, { sendIfEmpty: true });
   }
   if (message.context === "") return;
   const acks = raft.readOnly.recordAck(message.from, message.context);

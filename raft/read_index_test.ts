@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { NotLeaderError, ProposalDroppedError } from "./errors.ts";
+import { SimCluster } from "./testing/mod.ts";
+import { MessageType } from "./types.ts";
+
+Deno.test("a leader answers a read after a heartbeat round reaches a quorum", () => {
+  const cluster = new SimCluster({ seed: 1 });
+  cluster.electLeader("n1");
+  cluster.propose("n1");
+  cluster.stabilize();
+  const commit = cluster.raft("n1").status().commit;
+  cluster.network.clearLog();
+  cluster.raft("n1").readIndex("read-1");
+  cluster.processReadies();
+  assert.deepEqual(cluster.node("n1").readStates, [], "not before leadership is confirmed");
+  assert.equal(cluster.sentOfType(MessageType.Heartbeat).length, 2);
+  cluster.stabilize();
+  assert.deepEqual(cluster.node("n1").readStates, [{ requestId: "read-1", index: commit }]);
+});
+
+Deno.test("an isolated leader cannot answer reads (it might be deposed)", () => {
+  const cluster = new SimCluster({ seed: 2 });
+  cluster.electLeader("n1");
+  cluster.network.isolate(cluster.node("n1").id, cluster.ids);
+  cluster.raft("n1").readIndex("stale?");
+  for (let tick = 0; tick < 5; tick++) {
+    cluster.tickAll();
+    cluster.stabilize();
+  }
+  assert.deepEqual(cluster.node("n1").readStates, []);
+});
+
+Deno.test("a follower's read is confirmed by the leader and served once applied", () => {
+  const cluster = new SimCluster({ seed: 3 });
+  cluster.electLeader("n1");
+  for (let count = 0; count < 3; count++) cluster.propose("n1");
+  cluster.stabilize();
+  cluster.raft("n2").readIndex("follower-read");
+  cluster.stabilize();
+  const [read] = cluster.node("n2").readStates;
+  assert.equal(read.requestId, "follower-read");
+  assert.equal(read.index, cluster.raft("n1").status().commit);
+  assert.ok(cluster.node("n2").state.length >= read.index, "applied before served");
+});
+
+Deno.test("a one-voter leader answers reads at once", () => {
+  const cluster = new SimCluster({ ids: ["solo"], seed: 4 });
+  cluster.electLeader("solo");
+  cluster.raft("solo").readIndex("quick");
+  cluster.processReadies();
+  assert.deepEqual(cluster.node("solo").readStates, [{ requestId: "quick", index: 1 }]);
+});
+
+Deno.test("a new leader answers reads only after committing an entry of its term", () => {
+  const cluster = new SimCluster({ seed: 5 });
+  cluster.raft("n1").campaign();
+  cluster.deliverUntil(() => cluster.raft("n1").status().role === "leader");
+  assert.equal(cluster.raft("n1").status().commit, 0);
+  cluster.raft("n1").readIndex("early");
+  cluster.stabilize();
+  assert.deepEqual(cluster.node("n1").readStates, [{ requestId: "early", index: 1 }]);
+});
+
+Deno.test("reads are bounded and refused without a known leader", () => {
+  const cluster = new SimCluster({ seed: 6, node: { readIndexPendingMax: 2 } });
+  assert.throws(() => cluster.raft("n2").readIndex("nobody"), NotLeaderError);
+  cluster.electLeader("n1");
+  cluster.network.isolate(cluster.node("n1").id, cluster.ids);
+  cluster.raft("n1").readIndex("one");
+  cluster.raft("n1").readIndex("two");
+  assert.throws(
+    () => cluster.raft("n1").readIndex("three"),
+    (error) => error instanceof ProposalDroppedError && error.reason === "read-index-limit",
+  );
+});

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { SimCluster } from "./testing/mod.ts";
+import { type LogIndex, MessageType, nodeId, type Term } from "./types.ts";
+
+function laggingCluster(seed: number, node = {}): SimCluster {
+  const cluster = new SimCluster({ seed, node: { snapshotChunkBytes: 256, ...node } });
+  cluster.electLeader("n1");
+  cluster.crash("n3");
+  for (let count = 0; count < 40; count++) cluster.propose("n1", `entry ${count} ${"x".repeat(40)}`);
+  cluster.stabilize();
+  cluster.compact("n1");
+  assert.ok(cluster.node("n1").storage.firstIndex() > 40, "the leader compacted its log");
+  cluster.restart("n3");
+  return cluster;
+}
+
+function settle(cluster: SimCluster, ticks = 10): void {
+  for (let tick = 0; tick < ticks; tick++) {
+    cluster.tickAll();
+    cluster.stabilize();
+  }
+}
+
+Deno.test("a lagging follower is caught up with a chunked snapshot, then appends", () => {
+  const cluster = laggingCluster(1);
+  cluster.network.clearLog();
+  settle(cluster);
+  const chunks = cluster.sentOfType(MessageType.Snap);
+  const totalBytes = chunks[0].snapshot!.totalBytes;
+  assert.ok(chunks.length >= Math.ceil(totalBytes / 256), "sent in 256-byte chunks");
+  assert.ok(chunks.every((message) => message.snapshot!.data.byteLength <= 256));
+  assert.equal(cluster.node("n3").storage.firstIndex(), cluster.node("n1").storage.firstIndex());
+  cluster.propose("n1", "after snapshot");
+  settle(cluster, 2);
+  assert.deepEqual(cluster.node("n3").state, cluster.node("n1").state);
+  assert.equal(cluster.raft("n1").status().progress["n3"].state, "replicate");
+  cluster.checkSafety();
+});
+
+Deno.test("lost snapshot chunks are resent from the last acknowledged offset", () => {
+  const cluster = laggingCluster(2);
+  const n3 = cluster.node("n3").id;
+  const snapPending = () =>
+    cluster.network.pending(n3).some((message) => message.type === MessageType.Snap);
+  cluster.tickAll();
+  assert.ok(cluster.deliverUntil(snapPending), "a snapshot transfer started");
+  cluster.network.clear(); // the chunks in flight are lost
+  cluster.network.clearLog();
+  settle(cluster, 10);
+  const offsets = cluster.sentOfType(MessageType.Snap).map((message) => message.snapshot!.offset);
+  assert.equal(offsets[0], 0, "nothing was acknowledged, so the resend starts at offset 0");
+  assert.deepEqual(cluster.node("n3").state, cluster.node("n1").state);
+});
+
+Deno.test("snapshot chunks delivered out of order or twice still assemble correctly", () => {
+  const cluster = laggingCluster(3, { snapshotChunksInflightMax: 8 });
+  cluster.network.faults = { dropRate: 0, duplicateRate: 0.3, reorder: true };
+  settle(cluster, 30);
+  cluster.network.faults = { dropRate: 0, duplicateRate: 0, reorder: false };
+  settle(cluster, 3);
+  assert.deepEqual(cluster.node("n3").state, cluster.node("n1").state);
+  cluster.checkSafety();
+});
+
+Deno.test("a follower whose log already holds the snapshot's last entry keeps its log", () => {
+  const cluster = new SimCluster({ seed: 4 });
+  cluster.electLeader("n1");
+  for (let count = 0; count < 5; count++) cluster.propose("n1");
+  cluster.stabilize();
+  const follower = cluster.raft("n2");
+  let installed = false;
+  cluster.onReady = (id, ready) => {
+    if (id === "n2" && ready.snapshot !== undefined) installed = true;
+  };
+  const term = cluster.raft("n1").status().term;
+  follower.step({
+    type: MessageType.Snap,
+    from: nodeId("n1"),
+    to: nodeId("n2"),
+    term,
+    logTerm: 0 as Term,
+    index: 0 as LogIndex,
+    entries: [],
+    commit: 0 as LogIndex,
+    reject: false,
+    rejectHint: 0 as LogIndex,
+    context: "",
+    snapshot: {
+      index: 6 as LogIndex,
+      term,
+      config: cluster.raft("n1").status().config,
+      offset: 0,
+      totalBytes: 3,
+      data: new Uint8Array([1, 2, 3]),
+    },
+  });
+  cluster.stabilize();
+  assert.equal(installed, false);
+  assert.equal(follower.status().lastIndex, 6);
+});
+
+Deno.test("a node restarted from a snapshot resumes at its index with its membership", () => {
+  const cluster = new SimCluster({ seed: 5 });
+  cluster.electLeader("n1");
+  for (let count = 0; count < 10; count++) cluster.propose("n1");
+  cluster.stabilize();
+  settle(cluster, 1);
+  cluster.compact("n2");
+  const before = [...cluster.node("n2").state];
+  cluster.crash("n2");
+  cluster.restart("n2");
+  const status = cluster.raft("n2").status();
+  assert.equal(status.applied, 11);
+  assert.deepEqual(status.config.voters, ["n1", "n2", "n3"]);
+  cluster.propose("n1", "later");
+  settle(cluster, 2);
+  assert.deepEqual(cluster.node("n2").state, [...before, cluster.node("n1").state.at(-1)]);
+});

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { InvalidRequestError, NotLeaderError, ProposalDroppedError } from "./errors.ts";
+import { SimCluster } from "./testing/mod.ts";
+import { MessageType, nodeId } from "./types.ts";
+
+const encoder = new TextEncoder();
+
+Deno.test("leadership moves to an up-to-date follower without waiting for a timeout", () => {
+  const cluster = new SimCluster({ seed: 1 });
+  cluster.electLeader("n1");
+  const term = cluster.raft("n1").status().term;
+  cluster.raft("n1").transferLeadership(nodeId("n3"));
+  cluster.stabilize();
+  assert.equal(cluster.leader(), "n3");
+  assert.equal(cluster.raft("n3").status().term, term + 1);
+  assert.equal(cluster.raft("n1").status().leaderId, "n3");
+});
+
+Deno.test("a lagging transfer target is caught up before it gets TimeoutNow", () => {
+  const cluster = new SimCluster({ seed: 2 });
+  cluster.electLeader("n1");
+  const n3 = cluster.node("n3").id;
+  cluster.network.hold(n3);
+  for (let count = 0; count < 5; count++) cluster.propose("n1");
+  cluster.stabilize();
+  cluster.network.clear(); // n3 missed all of it
+  cluster.network.release(n3);
+  cluster.network.clearLog();
+  cluster.raft("n1").transferLeadership(n3);
+  cluster.stabilize();
+  const timeoutNow = cluster.sentOfType(MessageType.TimeoutNow);
+  assert.equal(timeoutNow.length, 1);
+  assert.equal(cluster.leader(), "n3");
+  assert.deepEqual(cluster.node("n3").state.slice(0, 6), cluster.node("n1").state.slice(0, 6));
+  cluster.checkSafety();
+});
+
+Deno.test("proposals are refused while a transfer is in progress", () => {
+  const cluster = new SimCluster({ seed: 3 });
+  cluster.electLeader("n1");
+  cluster.network.isolate(cluster.node("n2").id, cluster.ids);
+  cluster.raft("n1").transferLeadership(nodeId("n2"));
+  assert.throws(
+    () => cluster.raft("n1").propose(encoder.encode("x")),
+    (error) => error instanceof ProposalDroppedError && error.reason === "leader-transfer",
+  );
+});
+
+Deno.test("a transfer to an unreachable node is abandoned after an election timeout", () => {
+  const cluster = new SimCluster({ seed: 4 });
+  cluster.electLeader("n1");
+  cluster.network.isolate(cluster.node("n2").id, cluster.ids);
+  cluster.raft("n1").transferLeadership(nodeId("n2"));
+  for (let tick = 0; tick < 10; tick++) {
+    cluster.tickAll();
+    cluster.stabilize();
+  }
+  assert.equal(cluster.raft("n1").status().leadTransferee, null);
+  assert.equal(cluster.leader(), "n1");
+  cluster.propose("n1", "accepted again");
+});
+
+Deno.test("transfer targets must be voters and only a leader can transfer", () => {
+  const cluster = new SimCluster({
+    ids: ["n1", "n2", "n3"],
+    config: { voters: ["n1", "n2"], learners: ["n3"] },
+    seed: 5,
+  });
+  cluster.electLeader("n1");
+  assert.throws(() => cluster.raft("n1").transferLeadership(nodeId("n3")), InvalidRequestError);
+  assert.throws(() => cluster.raft("n2").transferLeadership(nodeId("n1")), NotLeaderError);
+});
