@@ -193,16 +193,17 @@ function readSendRecord(payload: Uint8Array, from: number, to: number, full: boo
   if (flags & flagDedup) record.dedupId = reader.string16();
   if (flags & flagAttributes) {
     const count = reader.u8();
-    const attributes: Record<string, string> = {};
+    const attributes: [string, string][] = [];
     for (let index = 0; index < count; index++) {
       if (full) {
-        attributes[reader.string16()] = reader.string16();
+        attributes.push([reader.string16(), reader.string16()]);
       } else {
         reader.skip(reader.u16());
         reader.skip(reader.u16());
       }
     }
-    if (full) record.attributes = attributes;
+    // fromEntries defines own properties, so a key like "__proto__" stays data.
+    if (full) record.attributes = Object.fromEntries(attributes);
   }
   record.bodyBytes = reader.u32();
   record.bodyAt = reader.offset;

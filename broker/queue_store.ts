@@ -273,7 +273,8 @@ export class QueueStore {
       break;
     }
     if (this.low === this.end) return due;
-    const lowTime = this.runs.timeOf(this.low);
+    // Messages expire when strictly older than a cut, hence the + 1 (ms).
+    const lowTime = this.runs.timeOf(this.low) + 1;
     due = Math.min(due, lowTime + attributes.retentionSeconds * 1000);
     if (this.deleted.has(this.low)) due = Math.min(due, lowTime + attributes.rewindSeconds * 1000);
     const ttlSeconds = attributes.deadLetter?.maxTimeToLiveSeconds;
@@ -282,7 +283,7 @@ export class QueueStore {
         due = Math.min(due, this.tracked.get(sequence)?.visibleAt ?? -Infinity);
       }
       const next = Math.max(this.ttlCursor, this.low);
-      if (next < this.end) due = Math.min(due, this.runs.timeOf(next) + ttlSeconds * 1000);
+      if (next < this.end) due = Math.min(due, this.runs.timeOf(next) + 1 + ttlSeconds * 1000);
     }
     return due;
   }

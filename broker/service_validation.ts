@@ -57,7 +57,7 @@ function checkMessageAttributes(value: unknown, field: string): Record<string, s
   if (entries.length > messageLimits.attributesMax) {
     throw invalidParameter(field, `at most ${messageLimits.attributesMax} attributes`);
   }
-  const clean: Record<string, string> = {};
+  const clean: [string, string][] = [];
   for (const [key, text] of entries) {
     checkText(key, `${field}.${key}`, messageLimits.attributeKeyCharsMax);
     if (typeof text !== "string") throw invalidParameter(`${field}.${key}`, "must be a string");
@@ -67,9 +67,9 @@ function checkMessageAttributes(value: unknown, field: string): Record<string, s
         `at most ${messageLimits.attributeValueCharsMax} characters`,
       );
     }
-    clean[key] = text;
+    clean.push([key, text]);
   }
-  return clean;
+  return Object.fromEntries(clean);
 }
 
 /** Validates a send batch against the queue's `maxMessageBytes`; returns the clean messages. */

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  decodeChangeVisibility,
+  decodeDeleteBatch,
+  decodeJsonCommand,
+  decodeReceiveBatch,
+  decodeSendHeaders,
+  decodeSentMessage,
+  encodeChangeVisibility,
+  encodeDeleteBatch,
+  encodeReceiveBatch,
+  encodeRedrive,
+  encodeSendBatch,
+  type SendCommandMessage,
+} from "./commands.ts";
+import { DecodeError } from "./binary.ts";
+import { StateMachine } from "./state_machine.ts";
+import { ApiError } from "./errors.ts";
+
+const messageArb: fc.Arbitrary<SendCommandMessage> = fc.record(
+  {
+    body: fc.string({ unit: "grapheme", maxLength: 40 }),
+    delaySeconds: fc.integer({ min: 0, max: 43_200 }),
+    groupId: fc.string({ minLength: 1, maxLength: 8 }),
+    dedupId: fc.string({ minLength: 1, maxLength: 8 }),
+    attributes: fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.string(), {
+      maxKeys: 3,
+    }),
+  },
+  { requiredKeys: ["body", "delaySeconds"] },
+);
+
+Deno.test("a send batch round-trips, message by message", () => {
+  fc.assert(
+    fc.property(fc.array(messageArb, { minLength: 1, maxLength: 20 }), (messages) => {
+      const payload = encodeSendBatch({ queue: "jobs", messages });
+      const headers = decodeSendHeaders(payload);
+      assert.equal(headers.queue, "jobs");
+      messages.forEach((message, slot) => {
+        assert.deepEqual(decodeSentMessage(payload, slot), JSON.parse(JSON.stringify(message)));
+        const header = headers.messages[slot];
+        assert.equal(header.bodyBytes, new TextEncoder().encode(message.body).length);
+        assert.equal(header.groupId, message.groupId);
+        assert.equal(header.dedupId, message.dedupId);
+        assert.equal(header.delaySeconds, message.delaySeconds);
+      });
+      assert.throws(() => decodeSentMessage(payload, messages.length), DecodeError);
+    }),
+  );
+});
+
+Deno.test("receive, delete and visibility commands round-trip", () => {
+  const handles = [new Uint8Array([1, 2, 3]), new Uint8Array(0)];
+  const receive = {
+    queue: "q",
+    maxMessages: 7,
+    visibilityTimeoutSeconds: 30,
+    deleteHandles: handles,
+  };
+  assert.deepEqual(decodeReceiveBatch(encodeReceiveBatch(receive)), receive);
+  assert.deepEqual(decodeDeleteBatch(encodeDeleteBatch({ queue: "q", handles })), {
+    queue: "q",
+    handles,
+  });
+  const visibility = {
+    queue: "q",
+    entries: [{ handle: handles[0], visibilityTimeoutSeconds: 0 }],
+  };
+  assert.deepEqual(decodeChangeVisibility(encodeChangeVisibility(visibility)), visibility);
+  assert.deepEqual(decodeJsonCommand(encodeRedrive({ queue: "q", maxMessages: 3 })), {
+    queue: "q",
+    maxMessages: 3,
+  });
+});
+
+Deno.test("truncated or garbage payloads are rejected with DecodeError, never a crash", () => {
+  const valid = [
+    encodeSendBatch({ queue: "q", messages: [{ body: "hello", delaySeconds: 1, groupId: "g" }] }),
+    encodeReceiveBatch({
+      queue: "q",
+      maxMessages: 1,
+      visibilityTimeoutSeconds: 0,
+      deleteHandles: [],
+    }),
+    encodeDeleteBatch({ queue: "q", handles: [new Uint8Array(29)] }),
+    encodeChangeVisibility({
+      queue: "q",
+      entries: [{ handle: new Uint8Array(2), visibilityTimeoutSeconds: 1 }],
+    }),
+  ];
+  const decoders = [
+    decodeSendHeaders,
+    decodeReceiveBatch,
+    decodeDeleteBatch,
+    decodeChangeVisibility,
+  ];
+  decoders.forEach((decode, kind) => {
+    for (let length = 0; length < valid[kind].length; length++) {
+      assert.throws(() => decode(valid[kind].subarray(0, length)), DecodeError);
+    }
+  });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat(3), (bytes, kind) => {
+      try {
+        decoders[kind](bytes);
+        decodeJsonCommand(bytes);
+      } catch (error) {
+        assert.ok(error instanceof DecodeError, String(error));
+      }
+    }),
+  );
+});
+
+Deno.test("apply answers a garbage command with MalformedRequest and changes nothing", () => {
+  const machine = new StateMachine();
+  const before = machine.snapshot();
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 64 }),
+      fc.integer({ min: 16, max: 30 }),
+      (bytes, type) => {
+        const index = machine.appliedIndex + 1;
+        const result = machine.apply({ index, timestamp: 0, type, payload: bytes });
+        if (type !== 26) assert.ok(result instanceof ApiError, `type ${type}: ${result}`);
+      },
+    ),
+  );
+  assert.deepEqual(machine.snapshot().subarray(13), before.subarray(13));
+});
