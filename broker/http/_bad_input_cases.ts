@@ -7,6 +7,7 @@
  * @module
  */
 import { deadLetterLimits, listLimits, messageLimits, queueLimits } from "../limits.ts";
+import { redriveMessagesMax } from "../state_machine.ts";
 
 /** One bad request and the answer it must get. */
 export interface BadInputCase {
@@ -415,7 +416,13 @@ function operationCases(): BadInputCase[] {
     ...bodyShapeCases("POST", redrive),
     ...nameCases("POST", "/redrive", {}),
     invalid(redrive, "destination invalid", { destination: "1bad" }, "destination"),
-    invalid(redrive, "maxMessages 0", { maxMessages: 0 }, "maxMessages"),
+    ...rangeCases({
+      method: "POST",
+      path: redrive,
+      field: "maxMessages",
+      range: { min: 1, max: redriveMessagesMax },
+      wrap: (v) => ({ maxMessages: v }),
+    }),
     invalid(redrive, "maxMessages a string", { maxMessages: "5" }, "maxMessages"),
     ...nameCases("POST", "/purge"),
     ...nameCases("GET", ""),

@@ -18,6 +18,7 @@ import {
   queueLimits,
   type Range,
 } from "../limits.ts";
+import { redriveMessagesMax } from "../state_machine.ts";
 
 /**
  * Makes the validator of `@hono/zod-openapi` (which always calls `safeParseAsync`) run zod's
@@ -330,7 +331,10 @@ export const RedriveRequestSchema = syncValidation(
     destination: NameSchema.optional().openapi({
       description: "Defaults to each message's origin queue.",
     }),
-    maxMessages: z.int().min(1).optional().openapi({ description: "Move at most this many." }),
+    maxMessages: integer(
+      { min: 1, max: redriveMessagesMax },
+      "Move at most this many (default and limit: the engine's per-request maximum).",
+    ).optional(),
   }).strict().openapi("RedriveRequest"),
 );
 
