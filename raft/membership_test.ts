@@ -36,10 +36,22 @@ Deno.test("config changes validate: add, promote, remove, and refuse the impossi
     voters: [b],
     learners: [],
   });
-  assert.throws(() => applyConfigChange(config, { type: "promote", nodeId: c }), InvalidRequestError);
-  assert.throws(() => applyConfigChange(config, { type: "addLearner", nodeId: a }), InvalidRequestError);
-  assert.throws(() => applyConfigChange(config, { type: "remove", nodeId: a }), InvalidRequestError);
-  assert.throws(() => applyConfigChange(config, { type: "remove", nodeId: c }), InvalidRequestError);
+  assert.throws(
+    () => applyConfigChange(config, { type: "promote", nodeId: c }),
+    InvalidRequestError,
+  );
+  assert.throws(
+    () => applyConfigChange(config, { type: "addLearner", nodeId: a }),
+    InvalidRequestError,
+  );
+  assert.throws(
+    () => applyConfigChange(config, { type: "remove", nodeId: a }),
+    InvalidRequestError,
+  );
+  assert.throws(
+    () => applyConfigChange(config, { type: "remove", nodeId: c }),
+    InvalidRequestError,
+  );
 });
 
 Deno.test("a config history undoes truncated changes and folds committed ones", () => {

@@ -98,6 +98,8 @@ export interface SnapshotTransfer {
   sentAll: boolean;
   /** Heartbeat intervals without an acknowledgement; the leader resends after two. */
   idleHeartbeats: number;
+  /** A rejection already rewound `sentOffset` during this heartbeat interval. */
+  rewound: boolean;
 }
 
 /** The leader's bookkeeping for one member. */
@@ -140,6 +142,7 @@ export class Progress {
       sentOffset: 0,
       sentAll: false,
       idleHeartbeats: 0,
+      rewound: false,
     };
   }
 

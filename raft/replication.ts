@@ -130,6 +130,7 @@ export function tickSnapshots(raft: Raft): void {
   for (const [id, progress] of raft.progress) {
     const transfer = progress.transfer;
     if (transfer === null) continue;
+    transfer.rewound = false;
     transfer.idleHeartbeats++;
     if (transfer.idleHeartbeats < 2) continue;
     transfer.idleHeartbeats = 0;

@@ -6,7 +6,9 @@ function laggingCluster(seed: number, node = {}): SimCluster {
   const cluster = new SimCluster({ seed, node: { snapshotChunkBytes: 256, ...node } });
   cluster.electLeader("n1");
   cluster.crash("n3");
-  for (let count = 0; count < 40; count++) cluster.propose("n1", `entry ${count} ${"x".repeat(40)}`);
+  for (let count = 0; count < 40; count++) {
+    cluster.propose("n1", `entry ${count} ${"x".repeat(40)}`);
+  }
   cluster.stabilize();
   cluster.compact("n1");
   assert.ok(cluster.node("n1").storage.firstIndex() > 40, "the leader compacted its log");

@@ -112,6 +112,12 @@ function handleSnapshotResponse(raft: Raft, message: Message): void {
   const transfer = raft.progress.get(message.from)!.transfer;
   if (transfer === null || transfer.snapshot.index !== message.index) return;
   if (message.reject) {
+    // Rewind at most once per heartbeat: every chunk of a reordered window is rejected, and
+    // answering each rejection with a new window would multiply the traffic.
+    if (transfer.rewound) return;
+    transfer.rewound = true;
+    // The follower may have lost a partial transfer (restart): its word beats our acks.
+    transfer.ackedOffset = message.rejectHint;
     transfer.sentOffset = message.rejectHint;
     transfer.sentAll = false;
   } else if (message.rejectHint > transfer.ackedOffset) {

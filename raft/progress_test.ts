@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { Inflights, Progress } from "./progress.ts";
+
+Deno.test("in-flight appends fill by count or bytes and free in order", () => {
+  const inflights = new Inflights({ messagesMax: 3, bytesMax: 1000 });
+  inflights.add(5, 100);
+  inflights.add(9, 100);
+  assert.equal(inflights.full(), false);
+  inflights.add(12, 100);
+  assert.equal(inflights.full(), true);
+  inflights.freeTo(9);
+  assert.equal(inflights.count, 1);
+  assert.equal(inflights.bytes, 100);
+  inflights.add(20, 950);
+  assert.equal(inflights.full(), true, "full by bytes");
+  inflights.freeFirstOne();
+  assert.equal(inflights.count, 1);
+  assert.throws(() => inflights.add(15, 1), "in-flight indexes only grow");
+});
+
+Deno.test("a probing follower gets one append; a rejection steps next back by the hint", () => {
+  const progress = new Progress(11, { messagesMax: 8, bytesMax: 1 << 20 });
+  assert.equal(progress.isPaused(), false);
+  progress.sentEntries(12, 10);
+  assert.equal(progress.isPaused(), true);
+  assert.equal(progress.maybeDecrTo(3, 2), false, "a stale rejection is ignored");
+  assert.equal(progress.maybeDecrTo(10, 4), true);
+  assert.equal(progress.next, 5);
+  assert.equal(progress.isPaused(), false);
+});
+
+Deno.test("a replicating follower pipelines and falls back to match + 1 on rejection", () => {
+  const progress = new Progress(1, { messagesMax: 2, bytesMax: 1 << 20 });
+  progress.maybeUpdate(4);
+  progress.becomeReplicate();
+  progress.sentEntries(6, 10);
+  progress.sentEntries(8, 10);
+  assert.equal(progress.next, 9);
+  assert.equal(progress.isPaused(), true);
+  assert.equal(progress.maybeDecrTo(4, 0), false, "rejections at or below match are stale");
+  assert.equal(progress.maybeDecrTo(6, 0), true);
+  assert.equal(progress.next, 5);
+});
