@@ -134,7 +134,10 @@ export class QueueState extends QueueStore {
     let fresh = 0;
     return messages.map((message) => {
       const dedupId = message.dedupId;
-      if (dedupId === undefined) return fresh++, -1;
+      if (dedupId === undefined) {
+        fresh++;
+        return -1;
+      }
       const known = this.dedup.get(dedupId);
       if (known !== undefined && now < known.at + messageLimits.dedupWindowMs) {
         return known.sequence;
