@@ -77,6 +77,9 @@ export class SimCluster {
   /** The key applied at each index by anyone (state machine safety). */
   readonly committed = new Map<number, string>();
   #proposalCounter = 0;
+  #highestApplied = 0;
+  /** For each read asked, the highest index applied anywhere at that moment. */
+  readonly #readFloors = new Map<string, number>();
   /** Called with every Ready before it is handled (to observe truncations, messages...). */
   onReady: ((id: NodeId, ready: Ready) => void) | null = null;
 
@@ -242,6 +245,12 @@ export class SimCluster {
     return value;
   }
 
+  /** Asks `id` for a linearizable read point, remembering what it must at least see. */
+  readIndex(id: string, requestId: string): void {
+    this.#readFloors.set(requestId, this.#highestApplied);
+    this.raft(id).readIndex(requestId);
+  }
+
   /** Snapshots `id`'s applied state and compacts its log up to the applied index. */
   compact(id: string): void {
     const node = this.node(id);
@@ -266,6 +275,9 @@ export class SimCluster {
     for (const entry of ready.committedEntries) this.#apply(node, entry);
     for (const read of ready.readStates) {
       assert.ok(read.index <= node.state.length, "a read is served only after its index applied");
+      // Linearizability: a read sees every write applied anywhere before it was asked.
+      const floor = this.#readFloors.get(read.requestId);
+      assert.ok(floor === undefined || read.index >= floor, `read ${read.requestId} is stale`);
       node.readStates.push(read);
     }
     node.raft!.advance(ready);
@@ -302,6 +314,7 @@ export class SimCluster {
       `state machine safety: entry ${entry.index} applied as ${earlier} and ${key}`,
     );
     this.committed.set(entry.index, key);
+    this.#highestApplied = Math.max(this.#highestApplied, entry.index);
     node.state.push(key);
     if (entry.type === EntryType.ConfigChange) {
       node.appliedConfig = applyConfigChange(node.appliedConfig, decodeConfigChange(entry.data));
