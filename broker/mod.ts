@@ -1,0 +1,12 @@
+/**
+ * The broker: the CMQ domain (commands, state machine, service), the replica that drives it and
+ * the HTTP doors. `main.ts`, the tests and the benchmarks import it from here.
+ *
+ * @module
+ */
+export { type CmqdNode, type NodeOptions, startNode } from "./node.ts";
+export { type NodeConfig, parseConfig, usage } from "./config.ts";
+export { ApiError, type ErrorCode, errorStatus } from "./errors.ts";
+export { messageLimits, namePattern, queueLimits } from "./limits.ts";
+export { type Clock, Replica } from "./replica.ts";
+export type { NodeStatus, QueueService } from "./service_types.ts";

@@ -1,0 +1,91 @@
+/**
+ * Helpers for tests that run real `main.ts` processes: free ports, temp data dirs, start and
+ * wait for the URL line, and stop by PID (kill -9 included).
+ *
+ * @module
+ */
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** A free TCP port on loopback (the kernel picks it; we close and reuse it at once). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A running broker process. */
+export interface BrokerProcess {
+  url: string;
+  pid: number;
+  child: Deno.ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for a graceful exit; returns the exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts `deno run -A main.ts` and resolves once it printed its URL (bounded wait). */
+export async function startBroker(
+  options: { dataDir: string; port?: number; args?: string[]; readyMs?: number },
+): Promise<BrokerProcess> {
+  const port = options.port ?? freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${root}main.ts`,
+      "--port",
+      String(port),
+      "--data-dir",
+      options.dataDir,
+      ...(options.args ?? []),
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.readyMs ?? 60_000);
+  while (!text.includes(`serving ${url}`)) {
+    if (exited || Date.now() > deadline) {
+      if (!exited) child.kill("SIGKILL");
+      await status;
+      await pumps;
+      throw new Error(`broker did not start:\n${text}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    url,
+    pid: child.pid,
+    child,
+    output: () => text,
+    async kill() {
+      if (!exited) child.kill("SIGKILL");
+      await status;
+      await pumps;
+    },
+    async stop() {
+      if (!exited) child.kill("SIGTERM");
+      const result = await status;
+      await pumps;
+      return result.code;
+    },
+  };
+}
