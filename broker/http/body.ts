@@ -94,14 +94,16 @@ function cacheBody(
  * results is still checked by the parser and the schema.
  */
 async function readBounded(request: Request, bytesMax: number): Promise<string> {
-  if (request.body === null) return "";
   const declared = request.headers.get("content-length");
   if (declared !== null && request.headers.get("transfer-encoding") === null) {
     // The transport delivers exactly content-length bytes, checked against the limit above.
     if (Number(declared) > bytesMax) throw tooLarge(bytesMax);
+    // `text()` before touching `request.body`: reading `.body` makes Deno build a stream and
+    // costs ~20 µs more per request.
     return await request.text();
   }
-  return utf8.decode(await readStreamBounded(request.body, bytesMax));
+  const stream = request.body;
+  return stream === null ? "" : utf8.decode(await readStreamBounded(stream, bytesMax));
 }
 
 async function readStreamBounded(
