@@ -174,16 +174,19 @@ export class Counter extends Metric<ScalarSeries> {
 export class Gauge extends Metric<ScalarSeries> {
   readonly type = "gauge";
 
+  /** Sets the series of `labels` to `value`. */
   set(value: number, labels?: Labels): void {
     const series = this.series(labels);
     if (series !== undefined) series.value = value;
   }
 
+  /** Adds `amount` (default 1) to the series of `labels`. */
   inc(labels?: Labels, amount = 1): void {
     const series = this.series(labels);
     if (series !== undefined) series.value += amount;
   }
 
+  /** Subtracts `amount` (default 1) from the series of `labels`. */
   dec(labels?: Labels, amount = 1): void {
     this.inc(labels, -amount);
   }
