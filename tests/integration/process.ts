@@ -37,6 +37,7 @@ export async function startBroker(
     args: [
       "run",
       "-A",
+      "--unstable-no-legacy-abort",
       `${root}main.ts`,
       "--port",
       String(port),

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { forwardedHeader, forwardingHandler, leaderHeader } from "./forwarding.ts";
+
+function view(isLeader: boolean, leaderUrl: string | null) {
+  return { isLeader: () => isLeader, leaderUrl: () => leaderUrl };
+}
+
+const local = (request: Request) =>
+  new Response(`local ${request.method} ${new URL(request.url).pathname}`);
+
+Deno.test("the leader serves requests itself and names itself", async () => {
+  const handler = forwardingHandler({
+    view: view(true, "http://leader:1"),
+    local,
+    requestBytesMax: 1024,
+  });
+  const response = await handler(new Request("http://me/v1/queues/a", { method: "GET" }));
+  assert.equal(await response.text(), "local GET /v1/queues/a");
+  assert.equal(response.headers.get(leaderHeader), "http://leader:1");
+});
+
+Deno.test("a follower relays API requests to the leader with their body", async () => {
+  const seen: { url: string; body: string; forwarded: string | null }[] = [];
+  const fakeFetch = async (input: string | URL | Request, init?: RequestInit) => {
+    const request = new Request(input, init);
+    seen.push({
+      url: request.url,
+      body: await request.text(),
+      forwarded: request.headers.get(forwardedHeader),
+    });
+    return new Response("from leader", { status: 201 });
+  };
+  const handler = forwardingHandler({
+    view: view(false, "http://leader:1"),
+    local,
+    requestBytesMax: 1024,
+    fetch: fakeFetch as typeof fetch,
+  });
+  const response = await handler(
+    new Request("http://me/v1/queues/a/messages?x=1", { method: "POST", body: "{}" }),
+  );
+  assert.equal(response.status, 201);
+  assert.equal(await response.text(), "from leader");
+  assert.equal(response.headers.get(leaderHeader), "http://leader:1");
+  assert.deepEqual(seen, [{
+    url: "http://leader:1/v1/queues/a/messages?x=1",
+    body: "{}",
+    forwarded: "1",
+  }]);
+});
+
+Deno.test("a follower answers operations endpoints itself", async () => {
+  const handler = forwardingHandler({ view: view(false, null), local, requestBytesMax: 1024 });
+  for (const path of ["/healthz", "/readyz", "/metrics", "/v1/cluster", "/openapi.json"]) {
+    assert.equal(
+      await (await handler(new Request("http://me" + path))).text(),
+      `local GET ${path}`,
+    );
+  }
+});
+
+Deno.test("with no leader, or a request that was already forwarded, the answer is 503 NoLeader", async () => {
+  const noLeader = forwardingHandler({ view: view(false, null), local, requestBytesMax: 1024 });
+  const first = await noLeader(new Request("http://me/v1/queues"));
+  assert.equal(first.status, 503);
+  assert.equal(first.headers.get("retry-after"), "1");
+  assert.equal((await first.json()).error.code, "NoLeader");
+
+  const confused = forwardingHandler({
+    view: view(false, "http://other:1"),
+    local,
+    requestBytesMax: 1024,
+    fetch: () => Promise.reject(new Error("must not be called")),
+  });
+  const second = await confused(
+    new Request("http://me/v1/queues", { headers: { [forwardedHeader]: "1" } }),
+  );
+  assert.equal(second.status, 503);
+});
+
+Deno.test("an unreachable leader is a retryable 503, not a crash", async () => {
+  const handler = forwardingHandler({
+    view: view(false, "http://leader:1"),
+    local,
+    requestBytesMax: 1024,
+    fetch: () => Promise.reject(new TypeError("connection refused")),
+  });
+  const response = await handler(new Request("http://me/v1/queues"));
+  assert.equal(response.status, 503);
+  assert.match((await response.json()).error.message, /leader unreachable: connection refused/);
+});
