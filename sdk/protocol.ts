@@ -192,5 +192,11 @@ export interface ClusterInfo {
   leaderId: string | null;
   commitIndex: number;
   appliedIndex: number;
-  nodes: { id: string; url: string | null; role: string; matchIndex: number | null; lag: number | null }[];
+  nodes: {
+    id: string;
+    url: string | null;
+    role: string;
+    matchIndex: number | null;
+    lag: number | null;
+  }[];
 }
