@@ -218,12 +218,12 @@ export class Broker implements QueueService {
       const result = await this.#proposeReceive(name, clean, handles);
       response.deleted = result.deleted ?? 0;
       response.failures = this.#failures(result.failures ?? [], handles);
-      response.messages = result.messages.map((delivery) => this.#readMessage(delivery));
+      response.messages = this.#readMessages(result.messages);
     }
     while (response.messages.length === 0 && !signal?.aborted) {
       if (this.#machine.hasReceivable(name, this.#proposer.now())) {
         const result = await this.#proposeReceive(name, clean, []);
-        response.messages = result.messages.map((delivery) => this.#readMessage(delivery));
+        response.messages = this.#readMessages(result.messages);
         if (response.messages.length > 0) break;
       }
       if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) break;
@@ -249,8 +249,21 @@ export class Broker implements QueueService {
     return this.#propose(CommandType.ReceiveBatch, payload) as Promise<ReceiveResult>;
   }
 
-  #readMessage(delivery: Delivery): ReceivedMessage {
-    const sent = decodeSentMessage(this.#log.entry(delivery.logIndex).payload, delivery.slot);
+  /** Bodies of a receive's deliveries; a send batch's entry is read (and CRC-checked) once. */
+  #readMessages(deliveries: Delivery[]): ReceivedMessage[] {
+    let lastIndex = -1;
+    let lastPayload: Uint8Array | undefined;
+    return deliveries.map((delivery) => {
+      if (delivery.logIndex !== lastIndex) {
+        lastPayload = this.#log.entry(delivery.logIndex).payload;
+        lastIndex = delivery.logIndex;
+      }
+      return this.#readMessage(delivery, lastPayload!);
+    });
+  }
+
+  #readMessage(delivery: Delivery, payload: Uint8Array): ReceivedMessage {
+    const sent = decodeSentMessage(payload, delivery.slot);
     const message: ReceivedMessage = {
       id: delivery.id,
       sequence: delivery.sequence,
