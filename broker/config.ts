@@ -13,13 +13,26 @@ export interface NodeConfig {
   nodeId: string;
   /** Read segments through mmap (FFI); false forces plain reads. */
   mmap: boolean;
+  /** Port of the peer (Raft) listener; 0 = the client port + 1. */
+  peerPort: number;
+  /** Initial voters `id=host:port` (peer addresses, this node included); empty = one-node group. */
+  peers: PeerSpec[];
+  /** Client URL of a running member to join through (as a learner, then promoted). */
+  join: string | null;
   help: boolean;
+}
+
+/** One initial voter of `--peers`. */
+export interface PeerSpec {
+  id: string;
+  /** `host:port` of its peer listener. */
+  peerAddress: string;
 }
 
 interface FlagSpec {
   key: keyof NodeConfig;
   env: string;
-  kind: "string" | "port" | "boolean";
+  kind: "string" | "port" | "boolean" | "peers" | "url";
   help: string;
 }
 
@@ -29,6 +42,19 @@ const flags: Record<string, FlagSpec> = {
   "--data-dir": { key: "dataDir", env: "CMQD_DATA_DIR", kind: "string", help: "data directory" },
   "--node-id": { key: "nodeId", env: "CMQD_NODE_ID", kind: "string", help: "this node's id" },
   "--mmap": { key: "mmap", env: "CMQD_MMAP", kind: "boolean", help: "read segments via mmap" },
+  "--peer-port": {
+    key: "peerPort",
+    env: "CMQD_PEER_PORT",
+    kind: "port",
+    help: "peer (Raft) port, 0 = port + 1",
+  },
+  "--peers": {
+    key: "peers",
+    env: "CMQD_PEERS",
+    kind: "peers",
+    help: "initial voters id=host:port,...",
+  },
+  "--join": { key: "join", env: "CMQD_JOIN", kind: "url", help: "client URL of a member to join" },
 };
 
 const defaults: NodeConfig = {
@@ -37,6 +63,9 @@ const defaults: NodeConfig = {
   dataDir: "./data",
   nodeId: "n1",
   mmap: true,
+  peerPort: 0,
+  peers: [],
+  join: null,
   help: false,
 };
 
@@ -46,11 +75,12 @@ export const usage = [
   ...Object.entries(flags).map(([flag, spec]) =>
     `  ${(flag + " " + (spec.kind === "boolean" ? "true|false" : "VALUE")).padEnd(22)} ${
       spec.env.padEnd(14)
-    } ${spec.help} (default ${defaults[spec.key]})`
+    } ${spec.help} (default ${JSON.stringify(defaults[spec.key])})`
   ),
 ].join("\n");
 
-function convert(spec: FlagSpec, raw: string, source: string): string | number | boolean {
+function convert(spec: FlagSpec, raw: string, source: string): unknown {
+  if (spec.kind === "peers") return parsePeers(raw, source);
   if (spec.kind === "port") {
     const port = Number(raw);
     if (!/^\d+$/.test(raw) || port > 65_535) throw new Error(`${source}: not a port: '${raw}'`);
@@ -61,7 +91,31 @@ function convert(spec: FlagSpec, raw: string, source: string): string | number |
     return raw === "true";
   }
   if (raw === "") throw new Error(`${source}: empty value`);
+  if (spec.kind === "url") {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(raw)) {
+      throw new Error(`${source}: not a base URL: '${raw}'`);
+    }
+    return raw.replace(/\/$/, "");
+  }
   return raw;
+}
+
+const peerPattern = /^([A-Za-z][A-Za-z0-9_-]{0,63})=([^\s=,:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+
+/** Parses `n1=127.0.0.1:9877,n2=...`; ids unique, ports valid. */
+export function parsePeers(raw: string, source = "--peers"): PeerSpec[] {
+  const peers: PeerSpec[] = [];
+  for (const part of raw.split(",")) {
+    const match = peerPattern.exec(part.trim());
+    if (!match || Number(match[3]) > 65_535 || Number(match[3]) === 0) {
+      throw new Error(`${source}: expected id=host:port, got '${part}'`);
+    }
+    if (peers.some((peer) => peer.id === match[1])) {
+      throw new Error(`${source}: node id '${match[1]}' appears twice`);
+    }
+    peers.push({ id: match[1], peerAddress: `${match[2]}:${match[3]}` });
+  }
+  return peers;
 }
 
 /**
@@ -91,5 +145,13 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     if (raw === undefined) throw new Error(`${name} needs a value`);
     config[spec.key] = convert(spec, raw, name);
   }
-  return config as unknown as NodeConfig;
+  const result = config as unknown as NodeConfig;
+  if (result.peerPort === 0 && result.port !== 0) result.peerPort = result.port + 1;
+  if (result.peers.length > 0 && !result.peers.some((peer) => peer.id === result.nodeId)) {
+    throw new Error(`--peers must include this node ('${result.nodeId}')`);
+  }
+  if (result.peers.length > 0 && result.join !== null) {
+    throw new Error("--peers (a new cluster) and --join (an existing one) exclude each other");
+  }
+  return result;
 }

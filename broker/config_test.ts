@@ -25,3 +25,23 @@ Deno.test("bad flags are rejected with a precise message", () => {
   assert.throws(() => parseConfig(["--port"], {}), /--port needs a value/);
   assert.throws(() => parseConfig([], { CMQD_MMAP: "yes" }), /CMQD_MMAP: expected true or false/);
 });
+
+Deno.test("peers are parsed, must name this node, and exclude --join", () => {
+  const config = parseConfig(
+    ["--node-id", "n2", "--port", "9886", "--peers", "n1=127.0.0.1:9877,n2=127.0.0.1:9887"],
+    {},
+  );
+  assert.deepEqual(config.peers, [
+    { id: "n1", peerAddress: "127.0.0.1:9877" },
+    { id: "n2", peerAddress: "127.0.0.1:9887" },
+  ]);
+  assert.equal(config.peerPort, 9887, "the peer port defaults to the client port + 1");
+  assert.throws(() => parseConfig(["--peers", "n2=h:1"], {}), /must include this node \('n1'\)/);
+  assert.throws(() => parseConfig(["--peers", "n1=h:1,n1=h:2"], {}), /appears twice/);
+  assert.throws(() => parseConfig(["--peers", "n1=h"], {}), /expected id=host:port, got 'n1=h'/);
+  assert.throws(
+    () => parseConfig(["--peers", "n1=h:1", "--join", "http://h:2"], {}),
+    /exclude each other/,
+  );
+  assert.throws(() => parseConfig(["--join", "ftp://x"], {}), /not a base URL/);
+});
