@@ -101,6 +101,9 @@ const messageBytesMin = messageFixedBytes + 2;
 const entryBytesMin = 8 + 8 + 1 + 1 + 4;
 /** index + term + two u16 counts + offset + totalBytes + u32 length. */
 const chunkFixedBytes = 8 + 8 + 2 + 2 + 8 + 8 + 4;
+const readBufferBytesMin = 64 * 1024;
+/** A read buffer grown past this is given back once it is empty. */
+const readBufferBytesKept = 1024 * 1024;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
@@ -301,6 +304,73 @@ function isAscii(text: string): boolean {
 }
 
 /**
+ * Splits a byte stream into frames with one reusable buffer: bytes are read in at the end, whole
+ * frames are decoded from the front, and a partial frame is moved to the front (or the buffer
+ * grown, up to `frameBytesMax`) only when it must be.
+ *
+ * @example
+ * ```ts
+ * const stream = new FrameStream();
+ * for (;;) {
+ *   let frame;
+ *   while ((frame = stream.next()) !== null) handle(frame);
+ *   const bytesRead = await conn.read(stream.readTarget());
+ *   if (bytesRead === null) break;
+ *   stream.wrote(bytesRead);
+ * }
+ * ```
+ */
+export class FrameStream {
+  #bytes = new Uint8Array(readBufferBytesMin);
+  #start = 0;
+  #end = 0;
+
+  /** The next whole frame, or null when more bytes are needed. Throws `PeerCodecError`. */
+  next(): PeerFrame | null {
+    const total = frameLength(this.#bytes.subarray(0, this.#end), this.#start);
+    if (total === null || this.#end - this.#start < total) return null;
+    // A copy, so the messages handed out never alias bytes the next read overwrites.
+    const frame = decodeFrame(this.#bytes.slice(this.#start, this.#start + total));
+    this.#start += total;
+    return frame;
+  }
+
+  /** Where the next read should land, after making room for the frame in progress. */
+  readTarget(): Uint8Array {
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      if (this.#bytes.length > readBufferBytesKept) {
+        this.#bytes = new Uint8Array(readBufferBytesMin);
+      }
+    }
+    const buffered = this.#end - this.#start;
+    const needed = buffered < 4
+      ? frameHeaderBytes
+      : frameLength(this.#bytes.subarray(0, this.#end), this.#start)!;
+    if (needed > this.#bytes.length) {
+      const grown = new Uint8Array(
+        Math.min(frameBytesMax, Math.max(needed, 2 * this.#bytes.length)),
+      );
+      grown.set(this.#bytes.subarray(this.#start, this.#end));
+      this.#bytes = grown;
+      this.#start = 0;
+      this.#end = buffered;
+    } else if (this.#start + needed > this.#bytes.length || this.#bytes.length - this.#end < 4096) {
+      this.#bytes.copyWithin(0, this.#start, this.#end);
+      this.#start = 0;
+      this.#end = buffered;
+    }
+    return this.#bytes.subarray(this.#end);
+  }
+
+  /** Records that `bytes` bytes were read into the last `readTarget()`. */
+  wrote(bytes: number): void {
+    this.#end += bytes;
+    assert.ok(this.#end <= this.#bytes.length);
+  }
+}
+
+/**
  * The hello frame as a fresh array.
  *
  * @example
@@ -357,7 +427,7 @@ export function decodeFrame(bytes: Uint8Array): PeerFrame {
   if (total === null || total !== bytes.length) {
     throw new PeerCodecError(`frame length does not match the ${bytes.length} bytes given`);
   }
-  const reader = new FrameReader(bytes);
+  const reader = new BodyReader(bytes);
   reader.skip(4);
   const kind = reader.u8();
   let frame: PeerFrame;
@@ -374,7 +444,7 @@ export function decodeFrame(bytes: Uint8Array): PeerFrame {
   return frame;
 }
 
-function readHello(reader: FrameReader): Hello {
+function readHello(reader: BodyReader): Hello {
   const version = reader.u8();
   if (version !== peerProtocolVersion) {
     throw new PeerCodecError(`peer protocol version ${version}, expected ${peerProtocolVersion}`);
@@ -388,7 +458,7 @@ function readHello(reader: FrameReader): Hello {
     : { nodeId, clientUrl };
 }
 
-function readMessages(reader: FrameReader): Message[] {
+function readMessages(reader: BodyReader): Message[] {
   const count = reader.u32();
   if (count < 1) throw new PeerCodecError("a messages frame with no message");
   reader.checkCount(count, messageBytesMin);
@@ -397,7 +467,7 @@ function readMessages(reader: FrameReader): Message[] {
   return messages;
 }
 
-function readMessage(reader: FrameReader): Message {
+function readMessage(reader: BodyReader): Message {
   const type = reader.u8();
   if (type < 1 || type > messageTypeMax) throw new PeerCodecError(`unknown message type ${type}`);
   const from = reader.nodeId();
@@ -431,7 +501,7 @@ function readMessage(reader: FrameReader): Message {
   return message;
 }
 
-function readEntry(reader: FrameReader): Entry {
+function readEntry(reader: BodyReader): Entry {
   const term = reader.u53() as Term;
   const index = reader.u53() as LogIndex;
   const type = reader.u8();
@@ -444,7 +514,7 @@ function readEntry(reader: FrameReader): Entry {
     : { term, index, type, data, timestamp };
 }
 
-function readChunk(reader: FrameReader): SnapshotChunk {
+function readChunk(reader: BodyReader): SnapshotChunk {
   const index = reader.u53() as LogIndex;
   const term = reader.u53() as Term;
   const voters = readIds(reader);
@@ -460,7 +530,7 @@ function readChunk(reader: FrameReader): SnapshotChunk {
   return { index, term, config: { voters, learners }, offset, totalBytes, data };
 }
 
-function readIds(reader: FrameReader): NodeId[] {
+function readIds(reader: BodyReader): NodeId[] {
   const count = reader.u16();
   reader.checkCount(count, 3);
   const ids: NodeId[] = new Array(count);
@@ -469,7 +539,7 @@ function readIds(reader: FrameReader): NodeId[] {
 }
 
 /** A bounds-checked cursor; every read that would pass the end throws `PeerCodecError`. */
-class FrameReader {
+class BodyReader {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
   #at = 0;

@@ -16,8 +16,10 @@ import {
   frameBytesMax,
   FrameEncoder,
   frameLength,
+  FrameStream,
   messageBytesBound,
   PeerCodecError,
+  type PeerFrame,
 } from "./peer_codec.ts";
 
 function message(overrides: Partial<Message> = {}): Message {
@@ -328,4 +330,67 @@ Deno.test("random garbage and random corruption never throw anything but PeerCod
     ),
     { numRuns: 2000 },
   );
+});
+
+/** Feeds `bytes` to a FrameStream in reads of the given sizes and collects the frames. */
+function readInChunks(bytes: Uint8Array, chunkSizes: number[]): PeerFrame[] {
+  const stream = new FrameStream();
+  const frames: PeerFrame[] = [];
+  let at = 0;
+  let chunk = 0;
+  for (;;) {
+    let frame: PeerFrame | null;
+    while ((frame = stream.next()) !== null) frames.push(frame);
+    if (at === bytes.length) return frames;
+    const target = stream.readTarget();
+    const size = Math.min(
+      target.length,
+      bytes.length - at,
+      chunkSizes[chunk++ % chunkSizes.length],
+    );
+    target.set(bytes.subarray(at, at + size));
+    stream.wrote(size);
+    at += size;
+  }
+}
+
+Deno.test("a frame stream yields the same frames however the bytes are split", () => {
+  const batches = [
+    [message()],
+    [message({
+      entries: [{
+        term: 1 as Term,
+        index: 1 as LogIndex,
+        type: 16,
+        data: new Uint8Array(200_000).fill(3),
+      }],
+    })],
+    Array.from({ length: 30 }, (_, i) => message({ index: i as LogIndex })),
+  ];
+  const hello = { nodeId: nodeId("n1"), clientUrl: "http://x" };
+  const frames = [encodeHelloFrame(hello), ...batches.map((batch) => encodeMessagesFrame(batch))];
+  const stream = new Uint8Array(frames.reduce((sum, frame) => sum + frame.length, 0));
+  frames.reduce((at, frame) => (stream.set(frame, at), at + frame.length), 0);
+  const expected: PeerFrame[] = [
+    { kind: "hello", hello },
+    ...batches.map((messages) => ({ kind: "messages" as const, messages })),
+  ];
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 8 }),
+      (sizes) => {
+        assert.deepEqual(readInChunks(stream, sizes), expected);
+      },
+    ),
+    { numRuns: 100 },
+  );
+  assert.deepEqual(readInChunks(stream, [1]), expected);
+});
+
+Deno.test("a frame stream refuses an oversized length before buffering the frame", () => {
+  const stream = new FrameStream();
+  const target = stream.readTarget();
+  new DataView(target.buffer, target.byteOffset).setUint32(0, frameBytesMax, true);
+  stream.wrote(4);
+  assert.throws(() => stream.next(), PeerCodecError);
 });

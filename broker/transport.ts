@@ -24,12 +24,11 @@
 import assert from "node:assert/strict";
 import type { Message, NodeId } from "../raft/mod.ts";
 import {
-  decodeFrame,
   encodeHelloFrame,
   frameBytesMax,
   FrameEncoder,
   frameHeaderBytes,
-  frameLength,
+  FrameStream,
   type Hello,
   messageBytesBound,
   PeerCodecError,
@@ -64,9 +63,6 @@ export interface TcpTransportOptions {
 
 /** Bytes coalesced into one frame when more is queued (a single bigger message goes alone). */
 const coalesceBytesMax = 4 * 1024 * 1024;
-const readBufferBytesMin = 64 * 1024;
-/** A read buffer grown past this is given back once it is empty. */
-const readBufferBytesKept = 1024 * 1024;
 const acceptRetryMs = 100;
 
 /** What every outbound link shares with its transport. */
@@ -253,7 +249,7 @@ export class TcpTransport implements Transport {
   }
 
   async #readLoop(conn: Deno.TcpConn): Promise<void> {
-    const reader = new FrameBuffer();
+    const reader = new FrameStream();
     const state = this.#inbound.get(conn)!;
     try {
       for (;;) {
@@ -324,59 +320,6 @@ export class TcpTransport implements Transport {
 class HandlerError extends Error {
   constructor(cause: unknown) {
     super("the message handler threw", { cause });
-  }
-}
-
-/**
- * The receive side's reusable buffer: bytes are read in at the end, whole frames are parsed from
- * the front, and a partial frame is moved to the front (or the buffer grown) only when needed.
- */
-class FrameBuffer {
-  #bytes = new Uint8Array(readBufferBytesMin);
-  #start = 0;
-  #end = 0;
-
-  /** The next whole frame, or null when more bytes are needed. Throws `PeerCodecError`. */
-  next(): PeerFrame | null {
-    const total = frameLength(this.#bytes.subarray(0, this.#end), this.#start);
-    if (total === null || this.#end - this.#start < total) return null;
-    // A copy, so the messages handed out never alias bytes the next read overwrites.
-    const frame = decodeFrame(this.#bytes.slice(this.#start, this.#start + total));
-    this.#start += total;
-    return frame;
-  }
-
-  /** Where the next read should land, after making room for the frame in progress. */
-  readTarget(): Uint8Array {
-    if (this.#start === this.#end) {
-      this.#start = this.#end = 0;
-      if (this.#bytes.length > readBufferBytesKept) {
-        this.#bytes = new Uint8Array(readBufferBytesMin);
-      }
-    }
-    const buffered = this.#end - this.#start;
-    const needed = buffered < 4
-      ? frameHeaderBytes
-      : frameLength(this.#bytes.subarray(0, this.#end), this.#start)!;
-    if (needed > this.#bytes.length) {
-      const grown = new Uint8Array(
-        Math.min(frameBytesMax, Math.max(needed, 2 * this.#bytes.length)),
-      );
-      grown.set(this.#bytes.subarray(this.#start, this.#end));
-      this.#bytes = grown;
-      this.#start = 0;
-      this.#end = buffered;
-    } else if (this.#start + needed > this.#bytes.length || this.#bytes.length - this.#end < 4096) {
-      this.#bytes.copyWithin(0, this.#start, this.#end);
-      this.#start = 0;
-      this.#end = buffered;
-    }
-    return this.#bytes.subarray(this.#end);
-  }
-
-  wrote(bytes: number): void {
-    this.#end += bytes;
-    assert.ok(this.#end <= this.#bytes.length);
   }
 }
 
