@@ -47,7 +47,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import assert, { AssertionError } from "node:assert/strict";
 import type {
   Entry,
   LogIndex,
@@ -265,7 +265,10 @@ export class FrameEncoder {
   }
 
   #u53(value: number): void {
-    assert.ok(Number.isSafeInteger(value) && value >= 0, `${value} is not a u53`);
+    // A plain check: assert.ok costs ~0.5 µs in Deno, too much twice per entry.
+    if (!(value >= 0 && Number.isSafeInteger(value))) {
+      throw new AssertionError({ message: `${value} is not a u53` });
+    }
     this.#view.setUint32(this.#at, value >>> 0, true);
     this.#view.setUint32(this.#at + 4, Math.floor(value / twoTo32), true);
     this.#at += 8;

@@ -61,6 +61,18 @@ export interface TcpTransportOptions {
   random?: () => number;
 }
 
+/** Counters since start (for metrics and measurements). */
+export interface TransportStats {
+  framesSent: number;
+  bytesSent: number;
+  messagesSent: number;
+  /** Messages not sent: peer unknown or not connected, queue full, connection lost. */
+  messagesDropped: number;
+  framesReceived: number;
+  bytesReceived: number;
+  messagesReceived: number;
+}
+
 /** Bytes coalesced into one frame when more is queued (a single bigger message goes alone). */
 const coalesceBytesMax = 4 * 1024 * 1024;
 const acceptRetryMs = 100;
@@ -75,6 +87,7 @@ interface LinkContext {
   log: (line: string) => void;
   random: () => number;
   unreachable: (peer: NodeId) => void;
+  stats: TransportStats;
 }
 
 /**
@@ -126,6 +139,15 @@ export class TcpTransport implements Transport {
       log: options.log ?? ((line) => console.warn(line)),
       random: options.random ?? Math.random,
       unreachable: (peer) => this.#reportUnreachable(peer),
+      stats: {
+        framesSent: 0,
+        bytesSent: 0,
+        messagesSent: 0,
+        messagesDropped: 0,
+        framesReceived: 0,
+        bytesReceived: 0,
+        messagesReceived: 0,
+      },
     };
     assert.ok(this.#context.reconnectMsMin > 0, "reconnectMsMin is positive");
     assert.ok(this.#context.reconnectMsMax >= this.#context.reconnectMsMin, "max ≥ min");
@@ -150,11 +172,19 @@ export class TcpTransport implements Transport {
     return this.#links.get(id)?.connected ?? false;
   }
 
+  /** A copy of the counters. */
+  stats(): TransportStats {
+    return { ...this.#context.stats };
+  }
+
   send(messages: Message[]): void {
     if (this.#closed) return;
     for (const message of messages) {
       const link = this.#links.get(message.to);
-      if (link === undefined || !link.enqueue(message)) this.#reportUnreachable(message.to);
+      if (link === undefined || !link.enqueue(message)) {
+        this.#context.stats.messagesDropped++;
+        this.#reportUnreachable(message.to);
+      }
     }
   }
 
@@ -259,6 +289,7 @@ export class TcpTransport implements Transport {
         const bytesRead = await conn.read(target);
         if (bytesRead === null) return;
         reader.wrote(bytesRead);
+        this.#context.stats.bytesReceived += bytesRead;
       }
     } catch (error) {
       if (error instanceof HandlerError) throw error.cause;
@@ -291,6 +322,9 @@ export class TcpTransport implements Transport {
         throw new PeerCodecError(`a message to ${message.to}, this is ${this.#nodeId}`);
       }
     }
+    const stats = this.#context.stats;
+    stats.framesReceived++;
+    stats.messagesReceived += frame.messages.length;
     const handler = this.#messageHandler;
     for (const message of frame.messages) {
       try {
@@ -450,7 +484,10 @@ class PeerLink {
           continue;
         }
         const bytes = this.#encodeBatch();
-        if (bytes !== null) await writeAll(conn, bytes);
+        if (bytes === null) continue;
+        await writeAll(conn, bytes);
+        this.#context.stats.framesSent++;
+        this.#context.stats.bytesSent += bytes.length;
       }
     } catch (error) {
       if (!this.#closed) {
@@ -492,9 +529,12 @@ class PeerLink {
     }
     this.#queuedBytes -= bytes;
     try {
-      return this.#encoder.encodeMessages(batch);
+      const bytes = this.#encoder.encodeMessages(batch);
+      this.#context.stats.messagesSent += batch.length;
+      return bytes;
     } catch (error) {
       if (!(error instanceof PeerCodecError)) throw error;
+      this.#context.stats.messagesDropped += batch.length;
       this.#context.log(
         `transport: dropped ${batch.length} messages to ${this.id}: ${error.message}`,
       );
@@ -504,6 +544,7 @@ class PeerLink {
   }
 
   #dropQueue(): void {
+    this.#context.stats.messagesDropped += this.#queue.length;
     this.#queue = [];
     this.#queueBounds = [];
     this.#queuedBytes = 0;

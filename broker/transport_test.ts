@@ -122,6 +122,11 @@ Deno.test("three transports exchange messages both ways, in order per peer", asy
     }
     assert.ok(node.received.every((each) => each.to === node.id));
     assert.deepEqual(node.unreachable, []);
+    const stats = node.transport.stats();
+    assert.equal(stats.messagesSent, 2 * count);
+    assert.equal(stats.messagesReceived, 2 * count);
+    assert.equal(stats.messagesDropped, 0);
+    assert.ok(stats.framesSent <= stats.messagesSent);
   }
   await closeAll(nodes);
 });
