@@ -30,6 +30,12 @@ export interface Proposer {
    * `ApiError("NotReady")` when it cannot. Stamps `timestamp = max(previous, clock now)`.
    */
   propose(type: number, payload: Uint8Array): Promise<unknown>;
+  /**
+   * Optional linearizable-read fence: resolves once this node has confirmed it leads and has
+   * applied everything committed before the call (Raft ReadIndex). Replicas without it serve
+   * reads from local state as they are.
+   */
+  readBarrier?(): Promise<void>;
   /** Wall clock reading in milliseconds, for timers only; never used inside apply. */
   now(): number;
 }

@@ -165,17 +165,16 @@ export class Broker implements QueueService {
     return { queue: this.#view(name), created: result.created };
   }
 
-  listQueues(options: ListQueuesOptions): Promise<QueueList> {
-    return Promise.resolve().then(() =>
-      this.#machine.listQueues(checkList(options ?? {}), this.#proposer.now())
-    );
+  async listQueues(options: ListQueuesOptions): Promise<QueueList> {
+    const clean = checkList(options ?? {});
+    await this.#proposer.readBarrier?.();
+    return this.#machine.listQueues(clean, this.#proposer.now());
   }
 
-  getQueue(name: string): Promise<Queue> {
-    return Promise.resolve().then(() => {
-      checkName(name);
-      return this.#view(name);
-    });
+  async getQueue(name: string): Promise<Queue> {
+    checkName(name);
+    await this.#proposer.readBarrier?.();
+    return this.#view(name);
   }
 
   async updateQueue(name: string, input: QueueAttributesInput): Promise<Queue> {

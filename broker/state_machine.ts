@@ -468,6 +468,20 @@ export class StateMachine {
     });
   }
 
+  /**
+   * Replaces this machine's state by the one `bytes` was taken of, in place: whoever holds a
+   * reference (the `Broker`, its `onAvailable` hook) keeps working on the new state. Used when a
+   * Raft follower installs a snapshot from its leader.
+   */
+  loadSnapshot(bytes: Uint8Array): void {
+    const parts = readSnapshot(bytes);
+    this.#appliedIndex = parts.appliedIndex;
+    this.#lastTimestamp = parts.lastTimestamp;
+    this.#queues = new Map();
+    this.#touched.clear();
+    for (const queue of parts.queues) this.#queues.set(queue.meta.name, queue);
+  }
+
   /** A machine equal to the one `bytes` was taken of. */
   static restore(bytes: Uint8Array): StateMachine {
     return StateMachine.fromParts(readSnapshot(bytes));
