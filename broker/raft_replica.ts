@@ -146,6 +146,8 @@ interface PendingRead {
 }
 
 const construction = Symbol("RaftReplica.open");
+/** Marks the append rejection a repairing follower sends (see `#repairView`). */
+const repairContext = "lost-acknowledged-entries";
 
 /**
  * One Raft group's replica on this node, behind the `Proposer` and `LogReader` contracts.
@@ -531,9 +533,10 @@ export class RaftReplica implements Proposer, LogReader {
    *   only changed by its own appends or by the cut, which keeps a prefix it had matched. While
    *   repairing, also answer with an append rejection naming our real last index, since a
    *   leader that thinks we are caught up sends no appends that we could reject.
-   * - Leader: a follower's rejection says its log ends below the match we track for it; the core
-   *   never lowers a match, so it would never re-send the lost range. Hand leadership to another
-   *   voter: a new leader probes every follower from scratch and repairs it.
+   * - Leader: a repairing follower's rejection says its log ends below the match we track for it;
+   *   the core never lowers a match, so it would never re-send the lost range. Hand leadership
+   *   to another voter: a new leader probes every follower from scratch and repairs it. (The
+   *   clean fix belongs in the core: lower `match` on such a rejection.)
    */
   #repairView(message: Message): Message {
     if (message.type === MessageType.Heartbeat && message.commit > this.#log.lastIndex) {
@@ -551,14 +554,18 @@ export class RaftReplica implements Proposer, LogReader {
           rejectHint: this.#log.lastIndex as LogIndex,
           logTerm: 0 as Term,
           entries: [],
+          context: repairContext,
         }]);
       }
       return { ...message, commit: this.#log.lastIndex as LogIndex };
     }
-    if (message.type !== MessageType.AppResp || !message.reject || this.#role !== "leader") {
-      return message;
-    }
+    // Only the replica of a repairing follower sends this; the core's own rejections are not
+    // evidence (a reordered stale rejection looks the same).
+    if (message.type !== MessageType.AppResp || message.context !== repairContext) return message;
+    if (!message.reject || this.#role !== "leader") return message;
     const status = this.#raft.status();
+    // Only a rejection of this leader's own term speaks about the log it matched.
+    if (message.term !== status.term) return message;
     const match = status.progress[message.from]?.match ?? 0;
     if (message.rejectHint >= match || message.index < match) return message;
     const successor = status.config.voters

@@ -1,0 +1,210 @@
+/**
+ * The simulated cluster: three nodes, each with its own simulated file system, segment log,
+ * state machine, broker and Raft replica, on one `Scheduler` and one `SimNetwork`. Faults:
+ * crashes (torn writes, or a power cut after N more writes), restarts with a new clock skew,
+ * and bit flips in a stopped node's committed log records.
+ *
+ * @module
+ */
+import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
+import {
+  inspectRecord,
+  newRecordHeader,
+  readSnapshotFile,
+  SegmentLog,
+  SimFileSystem,
+} from "../../storage/mod.ts";
+import { Broker } from "../../broker/service.ts";
+import { StateMachine } from "../../broker/state_machine.ts";
+import { RaftReplica } from "../../broker/raft_replica.ts";
+import type { History } from "./checkers.ts";
+import type { SimNetwork } from "./network.ts";
+import type { Scheduler } from "./scheduler.ts";
+
+/** One simulated server. */
+export interface SimNode {
+  id: string;
+  fs: SimFileSystem;
+  skewMs: number;
+  log: SegmentLog | null;
+  machine: StateMachine | null;
+  replica: RaftReplica | null;
+  broker: Broker | null;
+  starts: number;
+  warnings: string[];
+}
+
+const logDir = "/data/log";
+const snapshotsDir = "/data/snapshots";
+
+/** Replica settings the simulation uses (small, so snapshots and segments roll often). */
+export interface ClusterKnobs {
+  snapshotEntriesInterval: number;
+  segmentBytesMax: number;
+  skewMsMax: number;
+}
+
+/** The cluster. */
+export class SimCluster {
+  readonly nodes = new Map<string, SimNode>();
+  readonly ids: string[];
+  readonly #scheduler: Scheduler;
+  readonly #network: SimNetwork;
+  readonly #history: History;
+  readonly #prng: Prng;
+  readonly #knobs: ClusterKnobs;
+  readonly #seed: number;
+
+  constructor(
+    parts: { scheduler: Scheduler; network: SimNetwork; history: History },
+    options: { seed: number; prng: Prng; knobs: ClusterKnobs; ids?: string[] },
+  ) {
+    this.#scheduler = parts.scheduler;
+    this.#network = parts.network;
+    this.#history = parts.history;
+    this.#prng = options.prng;
+    this.#knobs = options.knobs;
+    this.#seed = options.seed;
+    this.ids = options.ids ?? ["n1", "n2", "n3"];
+    for (const id of this.ids) {
+      this.nodes.set(id, {
+        id,
+        fs: new SimFileSystem(),
+        skewMs: 0,
+        log: null,
+        machine: null,
+        replica: null,
+        broker: null,
+        starts: 0,
+        warnings: [],
+      });
+    }
+  }
+
+  node(id: string): SimNode {
+    return this.nodes.get(id)!;
+  }
+
+  /** Live nodes. */
+  up(): SimNode[] {
+    return [...this.nodes.values()].filter((node) => node.replica !== null);
+  }
+
+  /** Opens a node from its disk with a fresh clock skew. */
+  async start(id: string): Promise<void> {
+    const node = this.node(id);
+    node.starts++;
+    const skewMax = this.#knobs.skewMsMax;
+    node.skewMs = skewMax === 0 ? 0 : randomInt(this.#prng, 2 * skewMax + 1) - skewMax;
+    const scheduler = this.#scheduler;
+    const clock = { now: () => scheduler.now + node.skewMs };
+    const log = await SegmentLog.open(logDir, {
+      fs: node.fs,
+      segmentBytesMax: this.#knobs.segmentBytesMax,
+      mmap: false,
+    });
+    const machine = new StateMachine();
+    const history = this.#history;
+    const replica = await RaftReplica.open({
+      nodeId: id,
+      log,
+      machine,
+      transport: this.#network.attach(id),
+      clock,
+      timers: scheduler.timers(),
+      prng: createPrng(this.#seed * 977 + node.starts * 31 + this.ids.indexOf(id)),
+      fs: node.fs,
+      snapshotsDir,
+      initialVoters: this.ids,
+      snapshotEntriesInterval: this.#knobs.snapshotEntriesInterval,
+      proposalTimeoutMs: 5_000,
+      commitPersistIntervalMs: 1_000,
+      warn: (message) => {
+        node.warnings.push(`${scheduler.now}: ${message}`);
+        if (Deno.env.get("SIM_DEBUG") && message.includes("lost entries")) {
+          const other = this.node(/^(\S+) lost/.exec(message)![1]);
+          console.log(scheduler.now, id, message, "| follower log", other.log?.lastIndex,
+            other.replica?.status(), other.warnings.slice(-3));
+        }
+      },
+      onApplied: (entry) => {
+        history.apply(id, entry);
+        if (entry.index % 4 === 0) history.machineState(id, entry.index, machine.snapshot());
+      },
+    });
+    replica.onRoleChange((change) => {
+      if (change.role === "leader") history.leader(change.term, id);
+      node.broker?.wakeAll();
+    });
+    let salt = this.#seed;
+    node.log = log;
+    node.machine = machine;
+    node.replica = replica;
+    node.broker = new Broker({
+      proposer: replica,
+      machine,
+      log: replica,
+      timers: scheduler.timers(),
+      randomSalt: () => (salt = (salt * 1_103_515_245 + 12_345) >>> 0),
+    });
+  }
+
+  /** Power cut now: unsynced bytes are lost, a random prefix of them may survive (torn). */
+  crash(id: string): void {
+    const node = this.node(id);
+    node.replica?.abandon();
+    node.broker?.close();
+    this.#network.detach(id);
+    node.replica = null;
+    node.broker = null;
+    node.log = null;
+    node.machine = null;
+    const random = () => this.#prng.next();
+    node.fs.crash({ random, tornWrites: true });
+  }
+
+  /** Arms a power cut after `operations` more mutating file calls. */
+  crashAfter(id: string, operations: number): void {
+    this.node(id).fs.crashAfter(operations);
+  }
+
+  /**
+   * Flips one bit inside a record the stopped node had persisted as committed (so recovery must
+   * notice the damage below its commit index). Returns false when there is none to damage.
+   */
+  flipCommittedBit(id: string): boolean {
+    const node = this.node(id);
+    const fs = node.fs;
+    const hard = readSnapshotFile(fs, logDir, "hard_state");
+    if (hard === null) return false;
+    const commit = JSON.parse(new TextDecoder().decode(hard)).commit as number;
+    const records: { path: string; offset: number; bytes: number }[] = [];
+    const header = newRecordHeader();
+    for (const name of fs.readDir(logDir).filter((name) => name.endsWith(".log")).sort()) {
+      const path = `${logDir}/${name}`;
+      const bytes = fs.fileBytes(path);
+      for (let offset = 0; offset < bytes.length;) {
+        if (inspectRecord(bytes, offset, { header, verify: false }) !== "ok") break;
+        if (header.index <= commit) records.push({ path, offset, bytes: header.bytes });
+        offset += header.bytes;
+      }
+    }
+    if (records.length === 0) return false;
+    const record = records[randomInt(this.#prng, records.length)];
+    fs.flipBit(record.path, record.offset + randomInt(this.#prng, record.bytes), randomInt(this.#prng, 8));
+    return true;
+  }
+
+  /** Clean stop of every live node (final hard state written, logs closed). */
+  async stopAll(): Promise<void> {
+    for (const node of this.nodes.values()) {
+      node.broker?.close();
+      await node.replica?.close();
+      await node.log?.close();
+      this.#network.detach(node.id);
+      node.replica = null;
+      node.broker = null;
+      node.log = null;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Runs many seeds of the simulation: `deno task sim --seeds 10000 [--from 1] [--steps 60]`.
+ * A failing seed prints `SEED=<n>` and the command that replays exactly that run.
+ *
+ * @module
+ */
+import { simulate } from "./simulate.ts";
+
+function flag(name: string, fallback: number): number {
+  const at = Deno.args.indexOf(`--${name}`);
+  if (at === -1) return fallback;
+  const value = Number(Deno.args[at + 1]);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} needs an integer`);
+  return value;
+}
+
+const seeds = flag("seeds", 100);
+const from = flag("from", 1);
+const steps = flag("steps", 60);
+const started = performance.now();
+let failures = 0;
+for (let seed = from; seed < from + seeds; seed++) {
+  try {
+    const report = await simulate({ seed, steps });
+    if (Deno.args.includes("--verbose")) console.log(JSON.stringify(report));
+  } catch (error) {
+    failures++;
+    console.error(`SEED=${seed} failed: ${(error as Error).stack ?? error}`);
+    console.error(
+      `replay: deno run -A tests/simulation/run.ts --from ${seed} --seeds 1 --steps ${steps} --verbose`,
+    );
+    if (Deno.args.includes("--stop")) break;
+  }
+}
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+console.log(`${seeds} seeds from ${from}, ${steps} steps each: ${failures} failed (${seconds} s)`);
+if (failures > 0) Deno.exit(1);

@@ -1,0 +1,135 @@
+/**
+ * Simulated time for the whole-cluster simulation: one event queue ordered by time, ties broken
+ * by a sequence number, so a seed replays exactly. Between events every microtask chain (the
+ * replicas' async I/O on the simulated file systems) runs to completion.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Timers } from "../../broker/engine_types.ts";
+
+interface SimEvent {
+  at: number;
+  sequence: number;
+  run: () => void;
+}
+
+/** Runs every queued microtask (and what they queue) to completion: a macrotask comes last. */
+export function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
+/**
+ * The event queue (a binary heap on `(at, sequence)`).
+ *
+ * @example
+ * ```ts
+ * const scheduler = new Scheduler(1_700_000_000_000);
+ * scheduler.schedule(10, () => console.log("ten ms later"));
+ * await scheduler.runFor(1000);
+ * ```
+ */
+export class Scheduler {
+  #now: number;
+  #sequence = 0;
+  #heap: SimEvent[] = [];
+  #cancelled = new Set<number>();
+  /** Events run so far. */
+  eventsRun = 0;
+
+  constructor(start: number) {
+    this.#now = start;
+  }
+
+  get now(): number {
+    return this.#now;
+  }
+
+  /** Runs `run` `delayMs` from now; returns a handle for `cancel`. */
+  schedule(delayMs: number, run: () => void): number {
+    const event = { at: this.#now + Math.max(0, delayMs), sequence: ++this.#sequence, run };
+    this.#push(event);
+    return event.sequence;
+  }
+
+  cancel(handle: number): void {
+    this.#cancelled.add(handle);
+  }
+
+  /** Resolves after `delayMs` of simulated time. */
+  sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => this.schedule(delayMs, resolve));
+  }
+
+  /** Timers on a node's clock (its skew does not change durations). */
+  timers(): Timers {
+    return {
+      setTimer: (delayMs, callback) => this.schedule(delayMs, callback),
+      clearTimer: (handle) => this.cancel(handle as number),
+    };
+  }
+
+  /** Runs events until simulated time passes `durationMs` from now. */
+  async runFor(durationMs: number): Promise<void> {
+    const until = this.#now + durationMs;
+    await drainMicrotasks();
+    while (this.#heap.length > 0 && this.#heap[0].at <= until) {
+      const at = this.#heap[0].at;
+      this.#now = at;
+      // Every event due at this instant runs, then the async work they started settles.
+      while (this.#heap.length > 0 && this.#heap[0].at === at) {
+        const event = this.#pop();
+        if (this.#cancelled.delete(event.sequence)) continue;
+        this.eventsRun++;
+        event.run();
+      }
+      await drainMicrotasks();
+    }
+    this.#now = until;
+  }
+
+  #push(event: SimEvent): void {
+    const heap = this.#heap;
+    heap.push(event);
+    let index = heap.length - 1;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (!before(heap[index], heap[parent])) break;
+      [heap[index], heap[parent]] = [heap[parent], heap[index]];
+      index = parent;
+    }
+  }
+
+  #pop(): SimEvent {
+    const heap = this.#heap;
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let index = 0;
+      for (;;) {
+        const left = index * 2 + 1;
+        const right = left + 1;
+        let smallest = index;
+        if (left < heap.length && before(heap[left], heap[smallest])) smallest = left;
+        if (right < heap.length && before(heap[right], heap[smallest])) smallest = right;
+        if (smallest === index) break;
+        [heap[index], heap[smallest]] = [heap[smallest], heap[index]];
+        index = smallest;
+      }
+    }
+    assert.ok(top.at >= this.#now, "time never runs backwards");
+    return top;
+  }
+}
+
+function before(left: SimEvent, right: SimEvent): boolean {
+  return left.at < right.at || (left.at === right.at && left.sequence < right.sequence);
+}
