@@ -1,181 +1,209 @@
 /**
- * One cmqd node: opens the data directory, recovers the log and the newest snapshot, builds the
- * replica, the service and the HTTP app. `main.ts` wires the real clock and file system into it;
- * tests build nodes in-process with the same function.
+ * One cmqd node: opens the data directory, recovers the log and the newest snapshot into a Raft
+ * replica, and builds the service and the HTTP app. A node without peers is a Raft group of one
+ * voter — the same code path as a three-node cluster. `main.ts` wires the real clock, file system
+ * and TCP transport; tests build nodes in-process with the same function.
  *
  * Data directory layout:
  * - `log/` — the segment log (the Raft log): `<20-digit base index>.log` segments + hard state.
- * - `snapshots/` — state-machine snapshots, `snapshot-<20-digit index>.bin`; the newest valid one
- *   is loaded at start and the log is replayed from the entry after it.
+ * - `snapshots/` — Raft snapshots (state machine + the log entries it still references); the
+ *   newest valid one is loaded at start and the log is replayed from the entry after it.
  *
  * @module
  */
-import {
-  type FileSystem,
-  readSnapshotFile,
-  SegmentLog,
-  writeSnapshotFile,
-} from "../storage/mod.ts";
+import { createPrng, type NodeId } from "../raft/mod.ts";
+import type { ClusterInfo } from "../sdk/protocol.ts";
+import { type FileSystem, SegmentLog } from "../storage/mod.ts";
+import { encodeTick } from "./commands.ts";
+import { CommandType, type Timers } from "./engine_types.ts";
+import { forwardingHandler } from "./forwarding.ts";
 import { createApp } from "./http/app.ts";
 import { Metrics } from "./metrics.ts";
-import { type Clock, Replica } from "./replica.ts";
+import { RaftReplica } from "./raft_replica.ts";
 import { Broker } from "./service.ts";
 import type { NodeStatus } from "./service_types.ts";
 import { StateMachine } from "./state_machine.ts";
-import { CommandType, encodeTick } from "./commands.ts";
-import type { ClusterInfo } from "../sdk/protocol.ts";
+import type { Message } from "../raft/mod.ts";
+import type { PeerAddress, Transport } from "./transport_types.ts";
 
 /** Options of `startNode`. */
 export interface NodeOptions {
   nodeId: string;
   dataDir: string;
   fs: FileSystem;
-  clock: Clock;
+  clock: { now(): number };
+  timers: Timers;
+  /** The peer transport; `noPeers()` for a one-voter group. */
+  transport: Transport;
+  /** Initial voters (ids), used only on a brand-new data directory; [] = wait to be added. */
+  initialVoters: string[];
+  /** Base URL this node serves (announced to peers, shown in `/v1/cluster`). */
+  url: string;
   /** Take a snapshot after this many applied entries (bounds replay time at restart). */
   snapshotEntriesInterval?: number;
-  /** How often the node checks whether housekeeping (expiry, dedup trimming) needs a Tick. */
-  tickIntervalMs?: number;
+  /** How often the leader checks whether housekeeping (expiry, dedup trimming) needs a Tick. */
+  housekeepingIntervalMs?: number;
+  /** Milliseconds per Raft tick (election timeout = 10–20 ticks). */
+  tickMs?: number;
   segmentBytesMax?: number;
   mmap?: boolean;
-  /** Base URL this node serves, for `/v1/cluster`. */
-  url?: string;
+  /** Seeds election timeouts. */
+  seed?: number;
 }
 
 /** A running node (without the HTTP listener, which the caller owns). */
 export interface CmqdNode {
   app: ReturnType<typeof createApp>;
+  /** The handler to serve: forwards to the leader when this node is a follower. */
+  handler: (request: Request) => Promise<Response>;
   broker: Broker;
   machine: StateMachine;
-  replica: Replica;
+  replica: RaftReplica;
   log: SegmentLog;
   metrics: Metrics;
-  /** Stop taking writes, answer parked receives, snapshot, close the log. */
+  /** Stop taking writes, answer parked receives, persist the hard state, close the log. */
   close(): Promise<void>;
 }
 
-const snapshotPattern = /^snapshot-(\d{20})\.bin$/;
-
-function snapshotName(index: number): string {
-  return `snapshot-${String(index).padStart(20, "0")}.bin`;
-}
-
-/** Loads the newest snapshot that verifies; a torn or corrupt one is skipped, never trusted. */
-async function loadNewestSnapshot(fs: FileSystem, dir: string): Promise<StateMachine | null> {
-  await fs.mkdirp(dir);
-  const names = (await fs.readDir(dir)).filter((name) => snapshotPattern.test(name)).sort()
-    .reverse();
-  for (const name of names) {
-    const bytes = await readSnapshotFile(fs, dir, name);
-    if (bytes) return StateMachine.restore(bytes);
-  }
-  return null;
-}
+/** Bytes of a request body a follower buffers to forward (the API's own 4 MiB + slack). */
+const forwardBytesMax = 4 * 1024 * 1024 + 256 * 1024;
 
 /**
  * Opens (recovering) and starts a node.
  *
  * @example
  * ```ts
- * const node = await startNode({ nodeId: "n1", dataDir: "./data", fs: new RealFileSystem(), clock });
- * Deno.serve({ port: 9876 }, node.app.fetch);
+ * const node = await startNode({ nodeId: "n1", dataDir: "./data", fs: new RealFileSystem(),
+ *   clock: { now: () => Date.now() }, timers: realTimers, transport: noPeers(),
+ *   initialVoters: ["n1"], url: "http://127.0.0.1:9876" });
+ * Deno.serve({ port: 9876 }, node.handler);
  * ```
  */
 export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const { fs, dataDir } = options;
-  const snapshotsDir = `${dataDir}/snapshots`;
   const log = await SegmentLog.open(`${dataDir}/log`, {
     fs,
     segmentBytesMax: options.segmentBytesMax,
     mmap: options.mmap,
   });
-  const machine = (await loadNewestSnapshot(fs, snapshotsDir)) ?? new StateMachine();
-  replay(log, machine);
-  let snapshotIndex = machine.appliedIndex;
-  const snapshotEvery = options.snapshotEntriesInterval ?? 200_000;
-  let snapshotting = false;
-
-  const metrics = new Metrics();
-  const replica = new Replica({
+  const machine = new StateMachine();
+  const replica = await RaftReplica.open({
+    nodeId: options.nodeId,
     log,
     machine,
+    transport: options.transport,
     clock: options.clock,
-    onApplied: (index) => {
-      if (!snapshotting && index - snapshotIndex >= snapshotEvery) void takeSnapshot();
-    },
+    timers: options.timers,
+    prng: createPrng(options.seed ?? hashSeed(options.nodeId, options.clock.now())),
+    fs,
+    snapshotsDir: `${dataDir}/snapshots`,
+    initialVoters: options.initialVoters,
+    tickMs: options.tickMs,
+    snapshotEntriesInterval: options.snapshotEntriesInterval,
   });
-  const broker = new Broker({ proposer: replica, machine, log: replica });
-
-  async function takeSnapshot(): Promise<void> {
-    snapshotting = true;
-    try {
-      const index = machine.appliedIndex;
-      await writeSnapshotFile(fs, snapshotsDir, snapshotName(index), machine.snapshot());
-      snapshotIndex = index;
-      await pruneSnapshots(fs, snapshotsDir, index);
-      // Entries below both the snapshot and every live or rewindable message are garbage.
-      const keepFrom = Math.min(index + 1, machine.lowestReferencedIndex());
-      if (keepFrom > log.firstIndex) await log.deletePrefix(keepFrom);
-    } finally {
-      snapshotting = false;
-    }
+  const voters: string[] = replica.status().config.voters;
+  if (voters.length === 1 && voters[0] === options.nodeId) {
+    // A one-voter group has nobody to wait for: elect itself now rather than after a timeout.
+    replica.campaign();
   }
+  const metrics = new Metrics();
+  const broker = new Broker({ proposer: replica, machine, log: replica, timers: options.timers });
+  // Parked long polls are answered at once when leadership moves (they retry or get a 503).
+  replica.onRoleChange(() => broker.wakeAll());
 
-  const tickTimer = setInterval(() => {
-    if (machine.needsTick(replica.now())) {
+  const housekeepingMs = options.housekeepingIntervalMs ?? 1000;
+  let stopped = false;
+  const housekeep = () => {
+    if (stopped) return;
+    if (replica.isLeader && machine.needsTick(replica.now())) {
       replica.propose(CommandType.Tick, encodeTick()).catch(() => {});
     }
-  }, options.tickIntervalMs ?? 1000);
+    housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
+  };
+  let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
 
+  const leaderUrl = (): string | null => {
+    const leaderId = replica.leaderId;
+    if (leaderId === null) return null;
+    if (leaderId === options.nodeId) return options.url;
+    return options.transport.clientUrl(leaderId as NodeId);
+  };
   const status: NodeStatus = {
-    ready: () => true,
-    cluster: (): ClusterInfo => ({
-      nodeId: options.nodeId,
-      role: "leader",
-      term: 1,
-      leaderId: options.nodeId,
-      commitIndex: replica.appliedIndex,
-      appliedIndex: replica.appliedIndex,
-      nodes: [{
-        id: options.nodeId,
-        url: options.url ?? null,
-        role: "leader",
-        matchIndex: log.durableIndex,
-        lag: 0,
-      }],
-    }),
+    ready: () => replica.failure === null && replica.leaderId !== null,
+    cluster: () => clusterInfo(replica, options),
     metricsText: () => nodeMetricsText(log, machine, options.clock.now()),
+    leaderUrl,
   };
   const app = createApp({ service: broker, status, metrics });
+  const handler = forwardingHandler({
+    view: { isLeader: () => replica.isLeader, leaderUrl },
+    local: (request) => app.fetch(request),
+    requestBytesMax: forwardBytesMax,
+  });
 
   return {
     app,
+    handler,
     broker,
     machine,
     replica,
     log,
     metrics,
     async close() {
-      clearInterval(tickTimer);
+      stopped = true;
+      options.timers.clearTimer(housekeepingTimer);
       broker.close();
       await replica.close();
-      if (machine.appliedIndex > snapshotIndex && !snapshotting) await takeSnapshot();
+      await options.transport.close();
       await log.close();
     },
   };
 }
 
-function replay(log: SegmentLog, machine: StateMachine): void {
-  for (let index = machine.appliedIndex + 1; index <= log.lastIndex; index++) {
-    if (index < log.firstIndex) continue;
-    machine.apply(log.entry(index));
-  }
+/** A transport for a one-voter group: there is nobody to talk to. */
+export function noPeers(): Transport {
+  return {
+    send(_messages: Message[]) {},
+    onMessage() {},
+    onUnreachable() {},
+    setPeer(_peer: PeerAddress) {},
+    removePeer() {},
+    clientUrl: () => null,
+    close: () => Promise.resolve(),
+  };
 }
 
-async function pruneSnapshots(fs: FileSystem, dir: string, keepIndex: number): Promise<void> {
-  for (const name of await fs.readDir(dir)) {
-    const match = snapshotPattern.exec(name);
-    if (match && Number(match[1]) < keepIndex) await fs.remove(`${dir}/${name}`);
-  }
+function hashSeed(text: string, salt: number): number {
+  let hash = salt >>> 0;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x9e3779b1);
+  return hash >>> 0;
+}
+
+function clusterInfo(replica: RaftReplica, options: NodeOptions): ClusterInfo {
+  const status = replica.status();
+  const peers = new Map(status.peers.map((peer) => [peer.id, peer]));
+  const learners: string[] = status.config.learners;
+  const role = status.role === "leader"
+    ? "leader"
+    : status.role === "follower"
+    ? (learners.includes(status.id) ? "learner" : "follower")
+    : "candidate";
+  const ids: string[] = [...status.config.voters, ...learners];
+  return {
+    nodeId: status.id,
+    role,
+    term: status.term,
+    leaderId: status.leaderId,
+    commitIndex: status.commit,
+    appliedIndex: status.applied,
+    nodes: ids.map((id) => ({
+      id,
+      url: id === status.id ? options.url : options.transport.clientUrl(id as NodeId),
+      role: learners.includes(id) ? "learner" : id === status.leaderId ? "leader" : "follower",
+      matchIndex: id === status.id ? status.lastIndex : peers.get(id)?.match ?? null,
+      lag: id === status.id ? 0 : peers.get(id)?.lag ?? null,
+    })),
+  };
 }
 
 /** Queues listed per scrape; past it the depth gauges are cut (bounded scrape cost). */
