@@ -1,0 +1,78 @@
+/**
+ * `deno task cluster`: a local three-node cluster in one terminal, for trying cmqd out. Data goes
+ * under one directory (`--data-dir`, default `./data/cluster`), each node's output is prefixed by
+ * its id, and Ctrl-C stops all three gracefully.
+ *
+ * ```sh
+ * deno task cluster                      # clients on 9876, 9886, 9896; peers on +1
+ * deno task cluster --base-port 7000     # clients on 7000, 7010, 7020
+ * ```
+ *
+ * @module
+ */
+
+const root = new URL("../", import.meta.url).pathname;
+
+function flag(name: string, fallback: string): string {
+  const index = Deno.args.indexOf(name);
+  return index >= 0 && Deno.args[index + 1] ? Deno.args[index + 1] : fallback;
+}
+
+async function pipe(prefix: string, stream: ReadableStream<Uint8Array>, to: typeof console.log) {
+  let carry = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    const lines = (carry + decoder.decode(chunk, { stream: true })).split("\n");
+    carry = lines.pop() ?? "";
+    for (const line of lines) to(`${prefix} ${line}`);
+  }
+  if (carry) to(`${prefix} ${carry}`);
+}
+
+const basePort = Number(flag("--base-port", "9876"));
+const dataDir = flag("--data-dir", "./data/cluster");
+const ids = ["n1", "n2", "n3"];
+const peers = ids.map((id, i) => `${id}=127.0.0.1:${basePort + 10 * i + 1}`).join(",");
+
+const children = ids.map((id, i) => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-no-legacy-abort",
+      `${root}main.ts`,
+      "--node-id",
+      id,
+      "--port",
+      String(basePort + 10 * i),
+      "--peer-port",
+      String(basePort + 10 * i + 1),
+      "--peers",
+      peers,
+      "--data-dir",
+      `${dataDir}/${id}`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  void pipe(`[${id}]`, child.stdout, console.log);
+  void pipe(`[${id}]`, child.stderr, console.error);
+  return child;
+});
+
+const stop = () => {
+  for (const child of children) {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+  }
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);
+console.log(
+  `cluster: ${
+    ids.map((id, i) => `${id} http://127.0.0.1:${basePort + 10 * i}`).join(", ")
+  } (Ctrl-C stops all)`,
+);
+const statuses = await Promise.all(children.map((child) => child.status));
+Deno.exit(statuses.every((status) => status.success) ? 0 : 1);
