@@ -339,6 +339,13 @@ export function encodeJson(command: object): Uint8Array {
 
 /** Decodes an admin command: a JSON object whose `queue` is a string. */
 export function decodeJsonCommand(payload: Uint8Array): Record<string, unknown> & QueueCommand {
+  const record = decodeJsonObject(payload);
+  if (typeof record.queue !== "string") throw new DecodeError("queue is not a string");
+  return record as Record<string, unknown> & QueueCommand;
+}
+
+/** Decodes a JSON object payload (admin and cluster commands). */
+export function decodeJsonObject(payload: Uint8Array): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(fromUtf8(payload));
@@ -349,9 +356,7 @@ export function decodeJsonCommand(payload: Uint8Array): Record<string, unknown> 
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new DecodeError("not a JSON object");
   }
-  const record = value as Record<string, unknown>;
-  if (typeof record.queue !== "string") throw new DecodeError("queue is not a string");
-  return record as Record<string, unknown> & QueueCommand;
+  return value as Record<string, unknown>;
 }
 
 /** Encodes a CreateQueue. */

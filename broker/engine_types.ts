@@ -61,6 +61,8 @@ export const CommandType = {
   Purge: 24,
   Redrive: 25,
   Tick: 26,
+  /** Records (or forgets) a cluster member's peer address and client URL. */
+  SetMember: 27,
 } as const;
 
 /** A value of `CommandType`. */

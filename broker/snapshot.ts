@@ -7,6 +7,7 @@
  *   u32 len + attributes JSON, f64 createdAt, f64 modifiedAt, then the queue state
  *   (`QueueStore.writeState`: runs, deleted runs, tracked messages, moved-in ids, dedup window,
  *   counters, FIFO groups and columns)
+ * u32 memberCount, per member: u16 len + id, u16 len + peerAddress, u16 len + clientUrl
  * ```
  *
  * Derived indexes (release heap, ready sets, FIFO heads and ready groups) are rebuilt on
@@ -27,6 +28,17 @@ export interface SnapshotParts {
   appliedIndex: number;
   lastTimestamp: number;
   queues: QueueState[];
+  /** Cluster members' addresses (replicated so every node, and every snapshot, knows them). */
+  members: MemberAddress[];
+}
+
+/** Where a cluster member listens, as recorded by a `SetMember` command. */
+export interface MemberAddress {
+  id: string;
+  /** `host:port` of its peer (Raft) listener. */
+  peerAddress: string;
+  /** Base URL of its client API. */
+  clientUrl: string;
 }
 
 /**
@@ -54,6 +66,12 @@ export function writeSnapshot(parts: SnapshotParts): Uint8Array {
     writer.f64(meta.createdAt);
     writer.f64(meta.modifiedAt);
     queue.writeState(writer);
+  }
+  writer.u32(parts.members.length);
+  for (const member of parts.members) {
+    writer.string16(member.id);
+    writer.string16(member.peerAddress);
+    writer.string16(member.clientUrl);
   }
   return writer.finish();
 }
@@ -85,6 +103,15 @@ export function readSnapshot(bytes: Uint8Array): SnapshotParts {
     const meta = { name, incarnation, salt, attributes, createdAt, modifiedAt };
     queues.push(QueueState.read(meta, reader));
   }
+  const members: MemberAddress[] = [];
+  const memberCount = reader.u32();
+  for (let index = 0; index < memberCount; index++) {
+    members.push({
+      id: reader.string16(),
+      peerAddress: reader.string16(),
+      clientUrl: reader.string16(),
+    });
+  }
   reader.end();
-  return { appliedIndex, lastTimestamp, queues };
+  return { appliedIndex, lastTimestamp, queues, members };
 }

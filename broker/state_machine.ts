@@ -18,6 +18,7 @@ import {
   decodeChangeVisibility,
   decodeDeleteBatch,
   decodeJsonCommand,
+  decodeJsonObject,
   decodeReceiveBatch,
   decodeSendHeaders,
 } from "./commands.ts";
@@ -34,7 +35,7 @@ import {
   resolveUpdate,
   sameAttributes,
 } from "./queue_attributes.ts";
-import { readSnapshot, type SnapshotParts, writeSnapshot } from "./snapshot.ts";
+import { type MemberAddress, readSnapshot, type SnapshotParts, writeSnapshot } from "./snapshot.ts";
 import type {
   Queue,
   QueueAttributes,
@@ -88,6 +89,9 @@ export class StateMachine {
   #appliedIndex = 0;
   #lastTimestamp = 0;
   #touched = new Set<string>();
+  #members = new Map<string, MemberAddress>();
+  /** Called when a member's address was recorded (`address`) or forgotten (`null`). */
+  onMember?: (id: string, address: MemberAddress | null) => void;
   /** Called after an apply that may have made messages receivable (long-poll wake-ups). */
   onAvailable?: (queue: string) => void;
 
@@ -153,6 +157,8 @@ export class StateMachine {
         return this.#redrive(entry, now);
       case CommandType.Tick:
         return this.#tick(now);
+      case CommandType.SetMember:
+        return this.#setMember(entry);
       default:
         return new ApiError("MalformedRequest", `unknown command type ${entry.type}`);
     }
@@ -393,6 +399,31 @@ export class StateMachine {
     return { moved };
   }
 
+  #setMember(entry: AppliedEntry): undefined | ApiError {
+    const command = decodeJsonObject(entry.payload);
+    const { id, peerAddress, clientUrl, remove } = command;
+    if (typeof id !== "string" || id.length === 0) {
+      return new ApiError("MalformedRequest", "SetMember: id missing");
+    }
+    if (remove === true) {
+      this.#members.delete(id);
+      this.onMember?.(id, null);
+      return undefined;
+    }
+    if (typeof peerAddress !== "string" || typeof clientUrl !== "string") {
+      return new ApiError("MalformedRequest", "SetMember: peerAddress and clientUrl expected");
+    }
+    const member = { id, peerAddress, clientUrl };
+    this.#members.set(id, member);
+    this.onMember?.(id, member);
+    return undefined;
+  }
+
+  /** Cluster members' recorded addresses. */
+  members(): MemberAddress[] {
+    return [...this.#members.values()];
+  }
+
   #tick(now: number): undefined {
     const queues = [...this.#queues.values()].sort((left, right) =>
       left.meta.incarnation - right.meta.incarnation
@@ -465,6 +496,7 @@ export class StateMachine {
       appliedIndex: this.#appliedIndex,
       lastTimestamp: this.#lastTimestamp,
       queues: [...this.#queues.values()],
+      members: [...this.#members.values()],
     });
   }
 
@@ -480,6 +512,7 @@ export class StateMachine {
     this.#queues = new Map();
     this.#touched.clear();
     for (const queue of parts.queues) this.#queues.set(queue.meta.name, queue);
+    this.#members = new Map(parts.members.map((member) => [member.id, member]));
   }
 
   /** A machine equal to the one `bytes` was taken of. */
@@ -493,6 +526,7 @@ export class StateMachine {
     machine.#appliedIndex = parts.appliedIndex;
     machine.#lastTimestamp = parts.lastTimestamp;
     for (const queue of parts.queues) machine.#queues.set(queue.meta.name, queue);
+    machine.#members = new Map(parts.members.map((member) => [member.id, member]));
     return machine;
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { StateMachine } from "./state_machine.ts";
+import { ApiError } from "./errors.ts";
 import { CommandType } from "./engine_types.ts";
 import {
   encodeCreateQueue,
@@ -127,4 +128,26 @@ Deno.test("restore rejects bytes that are not a snapshot", () => {
   assert.throws(() => StateMachine.restore(bytes.subarray(0, bytes.length - 3)), DecodeError);
   const copy = StateMachine.restore(bytes);
   assert.deepEqual(copy.getQueue("q", driver.now), driver.machine.getQueue("q", driver.now));
+});
+
+Deno.test("member addresses are replicated state and survive a snapshot", () => {
+  const machine = new StateMachine();
+  const seen: [string, string | null][] = [];
+  machine.onMember = (id, address) => seen.push([id, address?.peerAddress ?? null]);
+  const member = (index: number, body: object) =>
+    machine.apply({
+      index,
+      timestamp: 1000,
+      type: CommandType.SetMember,
+      payload: new TextEncoder().encode(JSON.stringify(body)),
+    });
+  member(1, { id: "n4", peerAddress: "10.0.0.4:9877", clientUrl: "http://10.0.0.4:9876" });
+  member(2, { id: "n5", peerAddress: "10.0.0.5:9877", clientUrl: "http://10.0.0.5:9876" });
+  member(3, { id: "n5", remove: true });
+  assert.ok(member(4, { id: "n6" }) instanceof ApiError, "a malformed record is refused");
+  assert.deepEqual(seen, [["n4", "10.0.0.4:9877"], ["n5", "10.0.0.5:9877"], ["n5", null]]);
+  const copy = StateMachine.restore(machine.snapshot());
+  assert.deepEqual(copy.members(), [
+    { id: "n4", peerAddress: "10.0.0.4:9877", clientUrl: "http://10.0.0.4:9876" },
+  ]);
 });
