@@ -33,7 +33,18 @@ import {
   readSnapshotFile,
   type SegmentLog,
 } from "../storage/mod.ts";
-import { applyConfigChange, type ConfigState, decodeConfigChange, EntryType } from "../raft/mod.ts";
+import {
+  applyConfigChange,
+  type ConfigState,
+  decodeConfigChange,
+  EntryType,
+  type LogIndex,
+  type Message,
+  MessageType,
+  type NodeId,
+  type RaftNode,
+  type Term,
+} from "../raft/mod.ts";
 import { StateMachine } from "./state_machine.ts";
 import {
   decodeSnapshotContainer,
@@ -211,4 +222,78 @@ async function loadBootstrap(options: RecoveryOptions): Promise<SnapshotContaine
     data: encodeSnapshotContainer(container),
   });
   return container;
+}
+
+/** Marks the append rejection a repairing follower sends (see `repairView`). */
+const repairContext = "lost-acknowledged-entries";
+
+/** What `repairView` needs of the replica. */
+export interface RepairViewContext {
+  id: NodeId;
+  raft: RaftNode;
+  /** The last index durable in this node's log. */
+  durableLastIndex: number;
+  /** This node distrusts its log (it is being repaired). */
+  repairing: boolean;
+  leading: boolean;
+  send: (message: Message) => void;
+  warn: (message: string) => void;
+}
+
+/**
+ * Adjusts an incoming message for two consequences of a node losing entries it had
+ * acknowledged, which the Raft core, like etcd's, assumes never happens:
+ *
+ * - Follower: the leader still believes our old match and sends heartbeats with a commit index
+ *   beyond our log. Clamp it to our durable last index. Safe: within the leader's term our log
+ *   only changed by its own appends or by the cut, which keeps a prefix it had matched. While
+ *   repairing, also answer with a marked append rejection naming our real last index, since a
+ *   leader that thinks we are caught up sends no appends that we could reject.
+ * - Leader: such a rejection says the follower's log ends below the match we track for it; the
+ *   core never lowers a match, so it would never re-send the lost range. Hand leadership to
+ *   another voter: a new leader probes every follower from scratch and repairs it. (The clean
+ *   fix belongs in the core: lower `match` on such a rejection.)
+ */
+export function repairView(message: Message, context: RepairViewContext): Message {
+  const last = context.durableLastIndex;
+  if (message.type === MessageType.Heartbeat && message.commit > last) {
+    if (context.repairing) {
+      context.send({
+        ...message,
+        type: MessageType.AppResp,
+        from: context.id,
+        to: message.from,
+        term: context.raft.status().term,
+        index: message.commit,
+        reject: true,
+        rejectHint: last as LogIndex,
+        logTerm: 0 as Term,
+        entries: [],
+        context: repairContext,
+      });
+    }
+    return { ...message, commit: last as LogIndex };
+  }
+  // Only a repairing follower's replica sends this mark; the core's own rejections are not
+  // evidence (a reordered stale rejection looks the same).
+  if (message.type !== MessageType.AppResp || message.context !== repairContext) return message;
+  if (!message.reject || !context.leading) return message;
+  const status = context.raft.status();
+  // Only a rejection of this leader's own term speaks about the log it matched.
+  if (message.term !== status.term) return message;
+  const match = status.progress[message.from]?.match ?? 0;
+  if (message.rejectHint >= match || message.index < match) return message;
+  const successor = status.config.voters
+    .filter((id) => id !== context.id && id !== message.from)
+    .sort((left, right) =>
+      (status.progress[right]?.match ?? 0) - (status.progress[left]?.match ?? 0)
+    )[0];
+  if (successor !== undefined && status.leadTransferee === null) {
+    context.warn(
+      `${message.from} lost entries it acknowledged (its log ends at ${message.rejectHint}, ` +
+        `match was ${match}); handing leadership to ${successor} so it is re-probed`,
+    );
+    context.raft.transferLeadership(successor);
+  }
+  return message;
 }

@@ -32,14 +32,11 @@ import {
   InvalidRequestError,
   type LogIndex,
   type Message,
-  MessageType,
   type NodeId,
   nodeId,
   NotLeaderError,
-  type Prng,
   ProposalDroppedError,
   RaftNode,
-  type RaftNodeOptions,
   type ReadState,
   type Ready,
   type Role,
@@ -51,86 +48,16 @@ import type { AppliedEntry, ClockLike, LogReader, Proposer, Timers } from "./eng
 import type { StateMachine } from "./state_machine.ts";
 import type { Transport } from "./transport_types.ts";
 import { RaftLogStorage, toLogEntry } from "./raft_log_storage.ts";
-import {
-  decodeSnapshotContainer,
-  encodeSnapshotContainer,
-  pruneSnapshots,
-  storeSnapshot,
-} from "./raft_snapshot.ts";
-import { recoverReplica } from "./raft_recovery.ts";
+import { installSnapshot, type SnapshotParts, takeSnapshot } from "./raft_snapshot_io.ts";
+import { recoverReplica, repairView } from "./raft_recovery.ts";
+import type {
+  PeerStatus,
+  RaftReplicaOptions,
+  RaftReplicaStatus,
+  RoleChange,
+} from "./raft_replica_types.ts";
 
-/** How to open a `RaftReplica`. */
-export interface RaftReplicaOptions {
-  nodeId: string;
-  /** The group's log, opened (and recovered) by the caller, who also closes it. */
-  log: SegmentLog;
-  /** Loaded in place from the newest snapshot; the `Broker` may already hold it. */
-  machine: StateMachine;
-  transport: Transport;
-  /** Stamps entries; also the time base of proposal and read timeouts. */
-  clock: ClockLike;
-  /** Drives ticks and nothing else (`realTimers` in production). */
-  timers: Timers;
-  /** Randomizes election timeouts (a seeded one in simulations). */
-  prng: Prng;
-  fs: FileSystem;
-  snapshotsDir: string;
-  /** Bootstrap membership, used only when no snapshot exists yet (a brand-new data dir). */
-  initialVoters: string[];
-  /** Milliseconds per Raft tick. 100. */
-  tickMs?: number;
-  /** Ticks without a leader before campaigning (randomized up to twice). 10. */
-  electionTicks?: number;
-  /** Snapshot after this many applied entries. 10 000. */
-  snapshotEntriesInterval?: number;
-  /** A proposal or read without an outcome after this long is answered NotReady. 10 000. */
-  proposalTimeoutMs?: number;
-  /** Proposals in flight at once; past it propose answers NotReady. 100 000. */
-  pendingProposalsMax?: number;
-  /** Persist the commit index in the hard state at least this often (ms). 3000. */
-  commitPersistIntervalMs?: number;
-  /** ... or after it advanced this many entries. 10 000. */
-  commitPersistEntries?: number;
-  /** Extra limits for the Raft core (inflight, chunk sizes...). */
-  raft?: Partial<Omit<RaftNodeOptions, "id" | "storage" | "prng" | "appliedIndex">>;
-  /** Where loud warnings go (damaged log, fatal errors). console.error. */
-  warn?: (message: string) => void;
-  /** Called after every applied entry (simulation checkers, metrics). */
-  onApplied?: (entry: Entry) => void;
-}
-
-/** A peer as the leader sees it. */
-export interface PeerStatus {
-  id: string;
-  match: number;
-  /** Entries the peer is behind the leader's last index. */
-  lag: number;
-  state: string;
-}
-
-/** What `/v1/cluster` shows of this replica. */
-export interface RaftReplicaStatus {
-  id: string;
-  role: Role;
-  term: number;
-  leaderId: string | null;
-  commit: number;
-  applied: number;
-  lastIndex: number;
-  snapshotIndex: number;
-  config: ConfigState;
-  /** False while the log is distrusted (see `raft_recovery.ts`). */
-  canCampaign: boolean;
-  /** Empty unless leader. */
-  peers: PeerStatus[];
-}
-
-/** What `onRoleChange` handlers are told. */
-export interface RoleChange {
-  role: Role;
-  leaderId: string | null;
-  term: number;
-}
+export type { PeerStatus, RaftReplicaOptions, RaftReplicaStatus, RoleChange };
 
 interface PendingProposal {
   term: number;
@@ -146,8 +73,6 @@ interface PendingRead {
 }
 
 const construction = Symbol("RaftReplica.open");
-/** Marks the append rejection a repairing follower sends (see `#repairView`). */
-const repairContext = "lost-acknowledged-entries";
 
 /**
  * One Raft group's replica on this node, behind the `Proposer` and `LogReader` contracts.
@@ -524,63 +449,17 @@ export class RaftReplica implements Proposer, LogReader {
     this.#kick();
   }
 
-  /**
-   * Two consequences of a node losing entries it had acknowledged (raft_recovery.ts), which the
-   * Raft core, like etcd's, assumes never happens:
-   *
-   * - Follower: the leader still believes our old match and sends heartbeats with a commit index
-   *   beyond our log. Clamp it to our durable last index. Safe: within the leader's term our log
-   *   only changed by its own appends or by the cut, which keeps a prefix it had matched. While
-   *   repairing, also answer with an append rejection naming our real last index, since a
-   *   leader that thinks we are caught up sends no appends that we could reject.
-   * - Leader: a repairing follower's rejection says its log ends below the match we track for it;
-   *   the core never lowers a match, so it would never re-send the lost range. Hand leadership
-   *   to another voter: a new leader probes every follower from scratch and repairs it. (The
-   *   clean fix belongs in the core: lower `match` on such a rejection.)
-   */
+  /** See `repairView` in raft_recovery.ts. */
   #repairView(message: Message): Message {
-    if (message.type === MessageType.Heartbeat && message.commit > this.#log.lastIndex) {
-      if (this.#repairTarget !== null) {
-        // Tell the leader where our log really ends (it is silent while it thinks we are
-        // caught up): an append rejection it will recognise below.
-        this.#transport.send([{
-          ...message,
-          type: MessageType.AppResp,
-          from: this.#id,
-          to: message.from,
-          term: this.#raft.status().term,
-          index: message.commit,
-          reject: true,
-          rejectHint: this.#log.lastIndex as LogIndex,
-          logTerm: 0 as Term,
-          entries: [],
-          context: repairContext,
-        }]);
-      }
-      return { ...message, commit: this.#log.lastIndex as LogIndex };
-    }
-    // Only the replica of a repairing follower sends this; the core's own rejections are not
-    // evidence (a reordered stale rejection looks the same).
-    if (message.type !== MessageType.AppResp || message.context !== repairContext) return message;
-    if (!message.reject || this.#role !== "leader") return message;
-    const status = this.#raft.status();
-    // Only a rejection of this leader's own term speaks about the log it matched.
-    if (message.term !== status.term) return message;
-    const match = status.progress[message.from]?.match ?? 0;
-    if (message.rejectHint >= match || message.index < match) return message;
-    const successor = status.config.voters
-      .filter((id) => id !== this.#id && id !== message.from)
-      .sort((left, right) =>
-        (status.progress[right]?.match ?? 0) - (status.progress[left]?.match ?? 0)
-      )[0];
-    if (successor !== undefined && status.leadTransferee === null) {
-      this.#warn(
-        `${message.from} lost entries it acknowledged (its log ends at ${message.rejectHint}, ` +
-          `match was ${match}); handing leadership to ${successor} so it is re-probed`,
-      );
-      this.#raft.transferLeadership(successor);
-    }
-    return message;
+    return repairView(message, {
+      id: this.#id,
+      raft: this.#raft,
+      durableLastIndex: this.#log.lastIndex,
+      repairing: this.#repairTarget !== null,
+      leading: this.#role === "leader",
+      send: (reply) => this.#transport.send([reply]),
+      warn: this.#warn,
+    });
   }
 
   #scheduleTick(): void {
@@ -650,7 +529,9 @@ export class RaftReplica implements Proposer, LogReader {
     this.#raft.advance(ready);
     this.#checkRepaired();
     const sinceSnapshot = this.#machine.appliedIndex - this.#storage.snapshotMeta.index;
-    if (sinceSnapshot >= this.#settings.snapshotEntriesInterval) await this.#takeSnapshot();
+    if (sinceSnapshot >= this.#settings.snapshotEntriesInterval) {
+      await takeSnapshot(this.#snapshotParts(), this.#config);
+    }
   }
 
   // ---- persisting ----------------------------------------------------------------------------
@@ -769,60 +650,25 @@ export class RaftReplica implements Proposer, LogReader {
 
   // ---- snapshots -----------------------------------------------------------------------------
 
-  async #takeSnapshot(): Promise<void> {
-    const machine = this.#machine;
-    const index = machine.appliedIndex;
-    const term = this.#log.term(index);
-    const lowestReferencedIndex = machine.lowestReferencedIndex();
-    const config = this.#config;
-    const data = encodeSnapshotContainer({
-      index,
-      term,
-      config,
-      lowestReferencedIndex,
-      machine: machine.snapshot(),
-      entries: [],
-    });
-    await storeSnapshot(this.#fs, { dir: this.#snapshotsDir, index, data });
-    this.#storage.setSnapshot({ index, term, config, lowestReferencedIndex });
-    pruneSnapshots(this.#fs, { dir: this.#snapshotsDir, keepIndex: index });
-    // Entry `index` itself stays, so the log never starts after the snapshot.
-    const keepFrom = Math.min(index, lowestReferencedIndex);
-    if (keepFrom > this.#log.firstIndex) await this.#log.deletePrefix(keepFrom);
+  #snapshotParts(): SnapshotParts {
+    return {
+      log: this.#log,
+      machine: this.#machine,
+      storage: this.#storage,
+      fs: this.#fs,
+      snapshotsDir: this.#snapshotsDir,
+    };
   }
 
   async #installSnapshot(snapshot: Snapshot): Promise<void> {
-    const container = decodeSnapshotContainer(snapshot.data);
-    assert.equal(container.index, snapshot.index, "the container is the snapshot's");
-    assert.equal(container.term, snapshot.term, "the container has the snapshot's term");
-    // The file goes first: it carries the entries, so a crash before the log is rewritten is
-    // repaired at the next open (raft_recovery.ts).
-    const dir = this.#snapshotsDir;
-    await storeSnapshot(this.#fs, { dir, index: snapshot.index, data: snapshot.data });
-    const entries = container.entries;
-    const first = entries[0];
-    if (first !== undefined) await this.#log.resetTo(first.index - 1, first.term);
-    else await this.#log.resetTo(snapshot.index, snapshot.term);
-    if (entries.length > 0) {
-      this.#log.append(entries);
-      await this.#log.sync();
-    }
-    this.#machine.loadSnapshot(container.machine);
-    assert.equal(this.#machine.appliedIndex, snapshot.index, "the machine is at the snapshot");
-    this.#config = container.config;
-    this.#storage.setSnapshot({
-      index: snapshot.index,
-      term: snapshot.term,
-      config: container.config,
-      lowestReferencedIndex: container.lowestReferencedIndex,
-    });
-    this.#tailTimestamp = entries.at(-1)?.timestamp ?? this.#lastTimestamp;
+    const installed = await installSnapshot(this.#snapshotParts(), snapshot);
+    this.#config = installed.config;
+    this.#tailTimestamp = installed.tailTimestamp ?? this.#lastTimestamp;
     this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#tailTimestamp);
     const unknown = new ApiError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
     for (const index of [...this.#pending.keys()]) {
       if (index <= snapshot.index) this.#settle(index, unknown);
     }
-    pruneSnapshots(this.#fs, { dir, keepIndex: snapshot.index });
   }
 
   #fail(error: unknown): void {

@@ -156,7 +156,9 @@ export class History {
         }
       }
       const deletedAt = this.deleted.get(id);
-      const after = ordered.find((d) => deletedAt !== undefined && d.message.receiveCount > deletedAt);
+      const after = ordered.find((d) =>
+        deletedAt !== undefined && d.message.receiveCount > deletedAt
+      );
       if (after !== undefined) {
         throw new SimulationViolation("deletes stick", `${id} delivered after its delete`);
       }

@@ -119,14 +119,7 @@ export class SimCluster {
       snapshotEntriesInterval: this.#knobs.snapshotEntriesInterval,
       proposalTimeoutMs: 5_000,
       commitPersistIntervalMs: 1_000,
-      warn: (message) => {
-        node.warnings.push(`${scheduler.now}: ${message}`);
-        if (Deno.env.get("SIM_DEBUG") && message.includes("lost entries")) {
-          const other = this.node(/^(\S+) lost/.exec(message)![1]);
-          console.log(scheduler.now, id, message, "| follower log", other.log?.lastIndex,
-            other.replica?.status(), other.warnings.slice(-3));
-        }
-      },
+      warn: (message) => node.warnings.push(`${scheduler.now}: ${message}`),
       onApplied: (entry) => {
         history.apply(id, entry);
         if (entry.index % 4 === 0) history.machineState(id, entry.index, machine.snapshot());
@@ -191,7 +184,11 @@ export class SimCluster {
     }
     if (records.length === 0) return false;
     const record = records[randomInt(this.#prng, records.length)];
-    fs.flipBit(record.path, record.offset + randomInt(this.#prng, record.bytes), randomInt(this.#prng, 8));
+    fs.flipBit(
+      record.path,
+      record.offset + randomInt(this.#prng, record.bytes),
+      randomInt(this.#prng, 8),
+    );
     return true;
   }
 

@@ -9,7 +9,7 @@
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
 import { type ClusterKnobs, SimCluster } from "./cluster.ts";
 import { History, SimulationViolation } from "./checkers.ts";
-import { SimNetwork, type NetworkKnobs } from "./network.ts";
+import { type NetworkKnobs, SimNetwork } from "./network.ts";
 import { Scheduler } from "./scheduler.ts";
 import {
   Client,
@@ -189,11 +189,10 @@ class Run {
   }
 
   #crash(id: string): void {
-    const { cluster, scheduler, prng } = this.#parts;
+    const { cluster, prng } = this.#parts;
     cluster.crash(id);
     this.crashes++;
     this.#scheduleRestart(id, 500 + randomInt(prng, 3500));
-    void scheduler;
   }
 
   #scheduleRestart(id: string, delayMs: number): void {
@@ -214,8 +213,10 @@ class Run {
       this.#crash(id);
     } else if (roll < 0.08 && node.replica !== null) {
       cluster.crashAfter(id, randomInt(prng, 40));
-    } else if (roll < 0.11 && node.replica !== null && this.#damaged === null &&
-      this.#options.bitFlips !== false) {
+    } else if (
+      roll < 0.11 && node.replica !== null && this.#damaged === null &&
+      this.#options.bitFlips !== false
+    ) {
       cluster.crash(id);
       this.crashes++;
       if (cluster.flipCommittedBit(id)) {
@@ -256,7 +257,10 @@ class Run {
   async #createQueues(): Promise<void> {
     const target = { id: this.#parts.cluster.ids[0] };
     for (const queue of queues) {
-      await this.#runUntil(() => this.#retry(target, (broker) => broker.createQueue(queue.name, { fifo: queue.fifo })), 60_000);
+      await this.#runUntil(
+        () => this.#retry(target, (broker) => broker.createQueue(queue.name, { fifo: queue.fifo })),
+        60_000,
+      );
     }
   }
 
@@ -327,7 +331,8 @@ class Run {
   /** True when the leader's state holds no undeleted message in `queue`. */
   #empty(queue: string): boolean {
     const leader = this.#parts.cluster.up().find((node) => node.replica!.isLeader);
-    const view = leader?.machine!.getQueue(queue, this.#parts.scheduler.now);
+    if (leader === undefined || leader.machine === null) return false;
+    const view = leader.machine.getQueue(queue, this.#parts.scheduler.now);
     if (view === undefined) return false;
     return view.activeMessages + view.inflightMessages + view.delayedMessages === 0;
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { ApiError } from "../../broker/errors.ts";
+import { SimulatedCrash } from "../../storage/mod.ts";
 import type { Broker } from "../../broker/service.ts";
 import { type Prng, randomInt } from "../../raft/mod.ts";
 import type { ReceivedMessage, SendMessageEntry } from "../../sdk/protocol.ts";
@@ -26,6 +27,8 @@ export interface WorkloadParts {
 
 /** Whether an error is an expected answer of a cluster in trouble (else: a bug). */
 export function isTransient(error: unknown): error is ApiError {
+  // A read of a message body on a node whose power was just cut fails like a dying server.
+  if (error instanceof SimulatedCrash) return true;
   return error instanceof ApiError &&
     (error.code === "NoLeader" || error.code === "NotReady" || error.code === "QueueNotFound");
 }
@@ -46,10 +49,12 @@ export function pickBroker(parts: WorkloadParts, target: { id: string }): Broker
 }
 
 /** Follows a NoLeader hint ("the leader is n2"), else tries another node. */
-export function redirect(parts: WorkloadParts, target: { id: string }, error: ApiError): void {
+export function redirect(parts: WorkloadParts, target: { id: string }, error: Error): void {
   const hint = /the leader is (\S+)/.exec(error.message)?.[1];
   const ids = parts.cluster.ids;
-  target.id = hint !== undefined && ids.includes(hint) ? hint : ids[randomInt(parts.prng, ids.length)];
+  target.id = hint !== undefined && ids.includes(hint)
+    ? hint
+    : ids[randomInt(parts.prng, ids.length)];
 }
 
 /** One client. */
@@ -87,7 +92,9 @@ export class Client {
       else await this.#receive(broker, queue.name);
     } catch (error) {
       if (!isTransient(error)) throw error;
-      if (error.code !== "NotReady") redirect(this.#parts, this.#target, error);
+      if (error instanceof ApiError && error.code !== "NotReady") {
+        redirect(this.#parts, this.#target, error);
+      }
     }
   }
 
