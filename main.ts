@@ -12,6 +12,7 @@ import { parseConfig, usage } from "./broker/config.ts";
 import { noPeers, type PeerAddress, realTimers, startNode, TcpTransport } from "./broker/mod.ts";
 import { RealFileSystem } from "./storage/mod.ts";
 import type { NodeId } from "./raft/mod.ts";
+import type { ClusterInfo, JoinRequest } from "./sdk/mod.ts";
 
 async function main(): Promise<void> {
   let config;
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
       nodeId: config.nodeId as NodeId,
       listen: { hostname: config.host, port: config.peerPort },
       clientUrl: url,
+      advertisedAddress: `${config.host}:${config.peerPort}`,
       peers: config.peers.filter((peer) => peer.id !== config.nodeId) as PeerAddress[],
     })
     : noPeers();
@@ -58,11 +60,24 @@ async function main(): Promise<void> {
     clock: { now: () => Date.now() },
     timers: realTimers,
     transport,
-    initialVoters: clustered ? config.peers.map((peer) => peer.id) : [config.nodeId],
+    initialVoters: config.join !== null
+      ? await bootstrapVotersOf(config.join)
+      : clustered
+      ? config.peers.map((peer) => peer.id)
+      : [config.nodeId],
     url,
     mmap: config.mmap,
   });
   handler = node.handler;
+  if (config.join !== null) {
+    await joinCluster(config.join, {
+      id: config.nodeId,
+      peerAddress: `${config.host}:${
+        transport instanceof TcpTransport ? transport.address.port : config.peerPort
+      }`,
+      clientUrl: url,
+    });
+  }
   // "Ready" for a one-node group means it leads; a cluster member is ready once it serves (its
   // peers may not be up yet, and an election needs them).
   for (let waited = 0; !clustered && !node.replica.isLeader && waited < 10_000; waited += 10) {
@@ -84,6 +99,54 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/**
+ * The membership a joining node starts from: the group's initial voters, so that replaying the
+ * log's membership changes gives the group's current membership (used on a new data dir only).
+ */
+async function bootstrapVotersOf(memberUrl: string): Promise<string[]> {
+  for (let attempt = 1; attempt <= 100; attempt++) {
+    try {
+      const response = await fetch(`${memberUrl}/v1/cluster`);
+      const info = await response.json() as ClusterInfo;
+      if (response.ok && info.bootstrapVoters) return info.bootstrapVoters;
+    } catch (error) {
+      console.log(`cmqd: asking ${memberUrl} for the cluster: ${(error as Error).message}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`${memberUrl} did not tell its membership`);
+}
+
+/**
+ * Asks a member to add this node (it forwards to the leader), retrying while the cluster has no
+ * leader or the node has not caught up yet. Bounded: gives up after `joinMsMax`.
+ */
+async function joinCluster(memberUrl: string, request: JoinRequest): Promise<void> {
+  const joinMsMax = 10 * 60_000;
+  const deadline = Date.now() + joinMsMax;
+  for (let attempt = 1;; attempt++) {
+    try {
+      const response = await fetch(`${memberUrl}/v1/cluster/nodes`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(request),
+      });
+      const text = await response.text();
+      if (response.ok) {
+        console.log(`cmqd ${request.id}: joined the cluster through ${memberUrl}`);
+        return;
+      }
+      if (response.status < 500) throw new Error(`join refused (${response.status}): ${text}`);
+      console.log(`cmqd ${request.id}: join attempt ${attempt}: ${response.status} ${text}`);
+    } catch (error) {
+      if ((error as Error).message.startsWith("join refused")) throw error;
+      console.log(`cmqd ${request.id}: join attempt ${attempt}: ${(error as Error).message}`);
+    }
+    if (Date.now() > deadline) throw new Error(`could not join through ${memberUrl}`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * attempt)));
+  }
 }
 
 if (import.meta.main) await main();

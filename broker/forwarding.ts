@@ -33,7 +33,7 @@ export const forwardedHeader = "x-cmqd-forwarded";
 /** Names the leader's client URL on every answer. */
 export const leaderHeader = "x-cmqd-leader";
 
-const localPaths = /^\/(healthz|readyz|metrics|openapi\.json|docs)$|^\/v1\/cluster(\/|$)/;
+const localPaths = /^\/(healthz|readyz|metrics|openapi\.json|docs|v1\/cluster)$/;
 
 function errorResponse(status: number, code: string, message: string): Response {
   const requestId = crypto.randomUUID();

@@ -13,11 +13,13 @@
  */
 import { createPrng, type NodeId } from "../raft/mod.ts";
 import type { ClusterInfo } from "../sdk/protocol.ts";
-import { type FileSystem, SegmentLog } from "../storage/mod.ts";
+import { type FileSystem, readSnapshotFile, SegmentLog } from "../storage/mod.ts";
+import { decodeSnapshotContainer, snapshotFileName } from "./raft_snapshot.ts";
 import { encodeTick } from "./commands.ts";
 import { CommandType, type Timers } from "./engine_types.ts";
 import { forwardingHandler } from "./forwarding.ts";
 import { createApp } from "./http/app.ts";
+import { Membership } from "./membership.ts";
 import { Metrics } from "./metrics.ts";
 import { RaftReplica } from "./raft_replica.ts";
 import { Broker } from "./service.ts";
@@ -122,17 +124,29 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   };
   let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
 
+  const bootstrapVoters = readBootstrapVoters(fs, `${dataDir}/snapshots`);
+  const clientUrlOf = (id: string): string | null =>
+    id === options.nodeId
+      ? options.url
+      : options.transport.clientUrl(id as NodeId) ?? membership.clientUrl(id);
+  const membership = new Membership({
+    nodeId: options.nodeId,
+    replica,
+    machine,
+    transport: options.transport,
+    clusterInfo: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
+  });
   const leaderUrl = (): string | null => {
     const leaderId = replica.leaderId;
-    if (leaderId === null) return null;
-    if (leaderId === options.nodeId) return options.url;
-    return options.transport.clientUrl(leaderId as NodeId);
+    return leaderId === null ? null : clientUrlOf(leaderId);
   };
   const status: NodeStatus = {
     ready: () => replica.failure === null && replica.leaderId !== null,
-    cluster: () => clusterInfo(replica, options),
+    cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
     metricsText: () => nodeMetricsText(log, machine, options.clock.now()),
     leaderUrl,
+    join: (request) => membership.join(request),
+    removeNode: (id) => membership.remove(id),
   };
   const app = createApp({ service: broker, status, metrics });
   const handler = forwardingHandler({
@@ -173,13 +187,22 @@ export function noPeers(): Transport {
   };
 }
 
+/** The index-0 membership this node's group started from (see `raft_recovery.ts`). */
+function readBootstrapVoters(fs: FileSystem, snapshotsDir: string): string[] | undefined {
+  const bytes = readSnapshotFile(fs, snapshotsDir, snapshotFileName(0));
+  return bytes === null ? undefined : decodeSnapshotContainer(bytes).config.voters.map(String);
+}
+
 function hashSeed(text: string, salt: number): number {
   let hash = salt >>> 0;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x9e3779b1);
   return hash >>> 0;
 }
 
-function clusterInfo(replica: RaftReplica, options: NodeOptions): ClusterInfo {
+function clusterInfo(
+  replica: RaftReplica,
+  clientUrlOf: (id: string) => string | null,
+): ClusterInfo {
   const status = replica.status();
   const peers = new Map(status.peers.map((peer) => [peer.id, peer]));
   const learners: string[] = status.config.learners;
@@ -198,7 +221,7 @@ function clusterInfo(replica: RaftReplica, options: NodeOptions): ClusterInfo {
     appliedIndex: status.applied,
     nodes: ids.map((id) => ({
       id,
-      url: id === status.id ? options.url : options.transport.clientUrl(id as NodeId),
+      url: clientUrlOf(id),
       role: learners.includes(id) ? "learner" : id === status.leaderId ? "leader" : "follower",
       matchIndex: id === status.id ? status.lastIndex : peers.get(id)?.match ?? null,
       lag: id === status.id ? 0 : peers.get(id)?.lag ?? null,

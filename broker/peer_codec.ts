@@ -13,8 +13,9 @@
  * hello     = u8  version         peerProtocolVersion (1)
  *             str nodeId          non-empty
  *             str clientUrl
- *             u8  hasClusterId    0 | 1
- *             str clusterId       only when hasClusterId = 1
+ *             u8  flags           bit 0: clusterId follows, bit 1: peerAddress follows
+ *             str clusterId       only with bit 0
+ *             str peerAddress     only with bit 1 (host:port of the sender's peer listener)
  * messages  = u32 count           ≥ 1
  *             message × count
  * message   = u8  type            MessageType (1..13)
@@ -75,6 +76,8 @@ export interface Hello {
   clientUrl: string;
   /** When both ends know a cluster id, they must agree (protects against crossed configs). */
   clusterId?: string;
+  /** `host:port` of the sender's peer listener, so a node it dials can dial back (joins). */
+  peerAddress?: string;
 }
 
 /** One decoded frame. */
@@ -157,13 +160,15 @@ export class FrameEncoder {
   /** The hello frame. */
   encodeHello(hello: Hello): Uint8Array {
     const bound = frameHeaderBytes + 1 + 3 * 2 + 1 +
-      3 * (hello.nodeId.length + hello.clientUrl.length + (hello.clusterId?.length ?? 0));
+      3 * (hello.nodeId.length + hello.clientUrl.length + (hello.clusterId?.length ?? 0) +
+          (hello.peerAddress?.length ?? 0));
     this.#begin(bound, FrameKind.Hello);
     this.#u8(peerProtocolVersion);
     this.#string(hello.nodeId);
     this.#string(hello.clientUrl);
-    this.#u8(hello.clusterId === undefined ? 0 : 1);
+    this.#u8((hello.clusterId === undefined ? 0 : 1) | (hello.peerAddress === undefined ? 0 : 2));
     if (hello.clusterId !== undefined) this.#string(hello.clusterId);
+    if (hello.peerAddress !== undefined) this.#string(hello.peerAddress);
     return this.#finish();
   }
 
@@ -454,11 +459,12 @@ function readHello(reader: BodyReader): Hello {
   }
   const nodeId = reader.nodeId();
   const clientUrl = reader.string();
-  const hasClusterId = reader.u8();
-  if (hasClusterId > 1) throw new PeerCodecError(`bad cluster id flag ${hasClusterId}`);
-  return hasClusterId === 1
-    ? { nodeId, clientUrl, clusterId: reader.string() }
-    : { nodeId, clientUrl };
+  const flags = reader.u8();
+  if (flags > 3) throw new PeerCodecError(`bad hello flags ${flags}`);
+  const hello: Hello = { nodeId, clientUrl };
+  if (flags & 1) hello.clusterId = reader.string();
+  if (flags & 2) hello.peerAddress = reader.string();
+  return hello;
 }
 
 function readMessages(reader: BodyReader): Message[] {

@@ -163,14 +163,14 @@ Deno.test("a batch of messages shares one frame and keeps its order", () => {
   assert.deepEqual(decodeMessages(bytes), batch);
 });
 
-Deno.test("a hello round-trips with and without a cluster id", () => {
+Deno.test("a hello round-trips with and without a cluster id and a peer address", () => {
   const plain = { nodeId: nodeId("n1"), clientUrl: "http://127.0.0.1:8080" };
   const withCluster = { ...plain, clusterId: "prod-a" };
-  assert.deepEqual(decodeFrame(encodeHelloFrame(plain)), { kind: "hello", hello: plain });
-  assert.deepEqual(decodeFrame(encodeHelloFrame(withCluster)), {
-    kind: "hello",
-    hello: withCluster,
-  });
+  const withAddress = { ...plain, peerAddress: "127.0.0.1:8081" };
+  const withBoth = { ...withCluster, peerAddress: "[::1]:8081" };
+  for (const hello of [plain, withCluster, withAddress, withBoth]) {
+    assert.deepEqual(decodeFrame(encodeHelloFrame(hello)), { kind: "hello", hello });
+  }
 });
 
 Deno.test("random messages round-trip and stay within their size bound", () => {

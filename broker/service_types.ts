@@ -12,6 +12,7 @@ import type {
   ChangeVisibilityResponse,
   ClusterInfo,
   DeleteMessagesResponse,
+  JoinRequest,
   Queue,
   QueueAttributesInput,
   QueueList,
@@ -72,4 +73,8 @@ export interface NodeStatus {
    * or absent when unknown. Called once per request, so it should be a cached value.
    */
   leaderUrl?(): string | null;
+  /** Adds a node (leader only): learner, catch-up, promote. Answers the new cluster view. */
+  join?(request: JoinRequest): Promise<ClusterInfo>;
+  /** Removes a node from the group (leader only). */
+  removeNode?(id: string): Promise<void>;
 }

@@ -43,6 +43,8 @@ export interface TcpTransportOptions {
   listen: { hostname: string; port: number };
   /** This node's client API base URL, announced to peers in the hello. */
   clientUrl: string;
+  /** `host:port` peers should dial to reach this node, announced in the hello (joins). */
+  advertisedAddress?: string;
   /** The other members (an entry for this node itself is ignored). */
   peers: PeerAddress[];
   /** When set, connections from a node announcing another cluster id are refused. */
@@ -130,6 +132,7 @@ export class TcpTransport implements Transport {
     this.#listener = listener;
     const hello: Hello = { nodeId: options.nodeId, clientUrl: options.clientUrl };
     if (options.clusterId !== undefined) hello.clusterId = options.clusterId;
+    if (options.advertisedAddress !== undefined) hello.peerAddress = options.advertisedAddress;
     this.#context = {
       hello: encodeHelloFrame(hello),
       reconnectMsMin: options.reconnectMsMin ?? 50,
@@ -347,6 +350,11 @@ export class TcpTransport implements Transport {
     }
     state.peer = hello.nodeId;
     this.#clientUrls.set(hello.nodeId, hello.clientUrl);
+    // A node we don't know yet (one that is joining) told us where to answer: dial it back.
+    // Addresses we were given (flags, replicated membership) are never overridden from here.
+    if (hello.peerAddress !== undefined && !this.#links.has(hello.nodeId)) {
+      this.setPeer({ id: hello.nodeId, peerAddress: hello.peerAddress });
+    }
   }
 }
 

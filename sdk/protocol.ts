@@ -199,4 +199,15 @@ export interface ClusterInfo {
     matchIndex: number | null;
     lag: number | null;
   }[];
+  /** The group's initial voters (index-0 membership); a joining node replays from it. */
+  bootstrapVoters?: string[];
+}
+
+/** `POST /v1/cluster/nodes` body: a node asking to join (sent by `main.ts --join`). */
+export interface JoinRequest {
+  id: string;
+  /** `host:port` of the joining node's peer listener. */
+  peerAddress: string;
+  /** Base URL of its client API. */
+  clientUrl: string;
 }

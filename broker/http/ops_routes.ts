@@ -10,7 +10,7 @@ import { ApiError } from "../errors.ts";
 import { type Metrics, metricsContentType } from "../metrics.ts";
 import type { NodeStatus } from "../service_types.ts";
 import { type DoorEnv, validationHook } from "./errors.ts";
-import { ClusterInfoSchema, ErrorBodySchema } from "./schemas.ts";
+import { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./schemas.ts";
 
 /** Seconds a client should wait before asking `/readyz` again. */
 const notReadyRetryAfterSeconds = 1;
@@ -70,6 +70,49 @@ const cluster = createRoute({
   },
 });
 
+const JoinRequestSchema = z.object({
+  id: NameSchema,
+  peerAddress: z.string().max(300).openapi({ example: "10.0.0.4:9877" }),
+  clientUrl: z.string().max(300).openapi({ example: "http://10.0.0.4:9876" }),
+}).strict().openapi("JoinRequest");
+
+const errorContent = { "application/json": { schema: ErrorBodySchema } };
+
+const joinNode = createRoute({
+  method: "post",
+  path: "/v1/cluster/nodes",
+  operationId: "joinNode",
+  tags,
+  summary: "Add a node: record its address, add it as learner, wait for catch-up, promote",
+  request: {
+    body: { required: true, content: { "application/json": { schema: JoinRequestSchema } } },
+  },
+  responses: {
+    200: {
+      description: "The node is a voter; the new cluster view",
+      content: { "application/json": { schema: ClusterInfoSchema } },
+    },
+    400: { description: "InvalidParameter", content: errorContent },
+    503: { description: "NoLeader / NotReady (retry)", content: errorContent },
+  },
+});
+
+const removeNode = createRoute({
+  method: "delete",
+  path: "/v1/cluster/nodes/{id}",
+  operationId: "removeNode",
+  tags,
+  summary: "Remove a node from the group",
+  request: {
+    params: z.object({ id: NameSchema.openapi({ param: { name: "id", in: "path" } }) }),
+  },
+  responses: {
+    204: { description: "Removed" },
+    404: { description: "NotFound: not a member", content: errorContent },
+    503: { description: "NoLeader (retry)", content: errorContent },
+  },
+});
+
 /** Options of `createOpsRoutes`. */
 export interface OpsRoutesOptions {
   status: NodeStatus;
@@ -102,5 +145,16 @@ export function createOpsRoutes(options: OpsRoutesOptions): OpenAPIHono<DoorEnv>
     return c.text(metrics.text() + text, 200, { "content-type": metricsContentType });
   });
   app.openapi(cluster, (c) => c.json(status.cluster(), 200));
+  app.openapi(joinNode, async (c) => {
+    if (status.join === undefined) throw new ApiError("NotFound", "membership is not available");
+    return c.json(await status.join(c.req.valid("json")), 200);
+  });
+  app.openapi(removeNode, async (c) => {
+    if (status.removeNode === undefined) {
+      throw new ApiError("NotFound", "membership is not available");
+    }
+    await status.removeNode(c.req.valid("param").id);
+    return c.body(null, 204);
+  });
   return app;
 }

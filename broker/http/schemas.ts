@@ -369,4 +369,8 @@ export const ClusterInfoSchema = z.object({
     matchIndex: z.int().nullable(),
     lag: z.int().nullable(),
   })),
+  bootstrapVoters: z.array(z.string()).optional().openapi({
+    description: "The group's initial voters (its index-0 membership); a joining node starts " +
+      "from it to replay the log's membership changes.",
+  }),
 }).openapi("ClusterInfo");
