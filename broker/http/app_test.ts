@@ -180,6 +180,7 @@ Deno.test("/openapi.json is an OpenAPI 3.1 document with every route", async () 
   const operations = Object.entries(document.paths as Record<string, object>)
     .flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`)).sort();
   assert.deepEqual(operations, [
+    "delete /v1/cluster/nodes/{id}",
     "delete /v1/queues/{queue}",
     "get /healthz",
     "get /metrics",
@@ -188,6 +189,7 @@ Deno.test("/openapi.json is an OpenAPI 3.1 document with every route", async () 
     "get /v1/queues",
     "get /v1/queues/{queue}",
     "patch /v1/queues/{queue}",
+    "post /v1/cluster/nodes",
     "post /v1/queues/{queue}/messages",
     "post /v1/queues/{queue}/messages/delete",
     "post /v1/queues/{queue}/messages/receive",
