@@ -391,6 +391,11 @@ export class RaftReplica implements Proposer, LogReader {
 
   // ---- requests ------------------------------------------------------------------------------
 
+  /** Why a proposal made now would be refused, or null (see `Proposer.refusal`). */
+  refusal(): ApiError | null {
+    return this.#refusal();
+  }
+
   #refusal(): ApiError | null {
     if (this.#closed) {
       return new ApiError("NotReady", "node is shutting down", { retryAfterSeconds: 1 });

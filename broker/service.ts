@@ -229,6 +229,13 @@ export class Broker implements QueueService {
       if (this.#machine.queueAttributes(name) === undefined) {
         throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
       }
+      // A node that lost leadership answers its parked receivers now (503 with the new leader,
+      // or what the receive already did) instead of holding them until their deadline.
+      const refusal = this.#proposer.refusal?.() ?? null;
+      if (refusal !== null) {
+        if (response.deleted !== undefined) break;
+        throw refusal;
+      }
       await this.#park(name, deadline, signal);
     }
     return response;

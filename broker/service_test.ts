@@ -588,6 +588,15 @@ Deno.test("long polls wait for a message, a deadline, an abort or close", async 
     clock.advance(2_000);
     assert.equal((await pending).messages.length, 0);
   });
+  await t.step("a receiver parked on a node that can no longer propose is answered", async () => {
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    replica.setAvailable(false); // e.g. leadership moved away
+    broker.wakeAll();
+    await assert.rejects(pending, { code: "NotReady" });
+    assert.equal(broker.parkedReceivers, 0);
+    replica.setAvailable(true);
+  });
   await t.step("an abort answers at once", async () => {
     const controller = new AbortController();
     const pending = broker.receiveMessages("jobs", { waitSeconds: 20 }, controller.signal);
