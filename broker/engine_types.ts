@@ -31,11 +31,6 @@ export interface Proposer {
    */
   propose(type: number, payload: Uint8Array): Promise<unknown>;
   /**
-   * Optional: why a proposal made now would be refused (not the leader, shutting down), or
-   * null. A long poll checks it before parking so it never waits on a node that can't serve it.
-   */
-  refusal?(): Error | null;
-  /**
    * Optional linearizable-read fence: resolves once this node has confirmed it leads and has
    * applied everything committed before the call (Raft ReadIndex). Replicas without it serve
    * reads from local state as they are.

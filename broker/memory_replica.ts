@@ -110,13 +110,6 @@ export class MemoryReplica implements Proposer, LogReader {
     this.#available = available;
   }
 
-  /** Why a proposal now would be refused (see `Proposer.refusal`). */
-  refusal(): ApiError | null {
-    return this.#available
-      ? null
-      : new ApiError("NotReady", "replica is not ready", { retryAfterSeconds: 1 });
-  }
-
   propose(type: number, payload: Uint8Array): Promise<unknown> {
     if (!this.#available) {
       return Promise.reject(

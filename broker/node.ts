@@ -110,8 +110,13 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   }
   const metrics = new Metrics();
   const broker = new Broker({ proposer: replica, machine, log: replica, timers: options.timers });
-  // Parked long polls are answered at once when leadership moves (they retry or get a 503).
-  replica.onRoleChange(() => broker.wakeAll());
+  // Parked long polls are answered at once when leadership moves: on a leader they re-check,
+  // elsewhere they get a retryable 503 naming the new leader.
+  replica.onRoleChange((change) => {
+    const refusal = replica.refusal();
+    if (change.role !== "leader" && refusal !== null) broker.failParked(refusal);
+    else broker.wakeAll();
+  });
 
   const housekeepingMs = options.housekeepingIntervalMs ?? 1000;
   let stopped = false;

@@ -391,7 +391,7 @@ export class RaftReplica implements Proposer, LogReader {
 
   // ---- requests ------------------------------------------------------------------------------
 
-  /** Why a proposal made now would be refused, or null (see `Proposer.refusal`). */
+  /** Why a proposal made now would be refused (not leader, stopped), or null. */
   refusal(): ApiError | null {
     return this.#refusal();
   }

@@ -79,7 +79,8 @@ export interface BrokerOptions {
 }
 
 interface Waiter {
-  wake(): void;
+  /** Resolves the park; with an error, the parked receive answers with it. */
+  wake(failure?: Error): void;
 }
 
 /**
@@ -229,14 +230,14 @@ export class Broker implements QueueService {
       if (this.#machine.queueAttributes(name) === undefined) {
         throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
       }
-      // A node that lost leadership answers its parked receivers now (503 with the new leader,
-      // or what the receive already did) instead of holding them until their deadline.
-      const refusal = this.#proposer.refusal?.() ?? null;
-      if (refusal !== null) {
+      const failure = await this.#park(name, deadline, signal);
+      if (failure !== undefined) {
+        // This node can no longer serve the receive (leadership moved): answer now with what
+        // the request already did, or the error (503 naming the new leader), never at the
+        // deadline.
         if (response.deleted !== undefined) break;
-        throw refusal;
+        throw failure;
       }
-      await this.#park(name, deadline, signal);
     }
     return response;
   }
@@ -294,7 +295,7 @@ export class Broker implements QueueService {
   }
 
   /** Waits until the queue may have a message, a lock/delay ends, the deadline, or abort. */
-  #park(name: string, deadline: number, signal?: AbortSignal): Promise<void> {
+  #park(name: string, deadline: number, signal?: AbortSignal): Promise<Error | undefined> {
     return new Promise((resolve) => {
       const nextVisible = this.#machine.nextVisibleAt(name);
       const until = nextVisible === null ? deadline : Math.min(deadline, nextVisible);
@@ -303,19 +304,23 @@ export class Broker implements QueueService {
         waiters = new Set();
         this.#waiters.set(name, waiters);
       }
+      const onAbort = () => waiter.wake();
       const waiter: Waiter = {
-        wake: () => {
+        wake: (failure?: Error) => {
           this.#timers.clearTimer(timer);
-          signal?.removeEventListener("abort", waiter.wake);
+          signal?.removeEventListener("abort", onAbort);
           const set = this.#waiters.get(name);
           set?.delete(waiter);
           if (set?.size === 0) this.#waiters.delete(name);
-          resolve();
+          resolve(failure);
         },
       };
       waiters.add(waiter);
-      const timer = this.#timers.setTimer(Math.max(0, until - this.#proposer.now()), waiter.wake);
-      signal?.addEventListener("abort", waiter.wake);
+      const timer = this.#timers.setTimer(
+        Math.max(0, until - this.#proposer.now()),
+        () => waiter.wake(),
+      );
+      signal?.addEventListener("abort", onAbort);
     });
   }
 
@@ -328,6 +333,16 @@ export class Broker implements QueueService {
   /** Wakes every parked receiver (each re-checks its queue once). */
   wakeAll(): void {
     for (const name of [...this.#waiters.keys()]) this.#wake(name);
+  }
+
+  /**
+   * Answers every parked receiver with `failure` now (the node lost leadership: they get a
+   * retryable 503 naming the new leader instead of waiting out their deadline).
+   */
+  failParked(failure: Error): void {
+    for (const waiters of [...this.#waiters.values()]) {
+      for (const waiter of [...waiters]) waiter.wake(failure);
+    }
   }
 
   /** Stops parking: parked receivers answer at once with what they have (usually nothing). */
