@@ -75,6 +75,14 @@ function checkMessageAttributes(value: unknown, field: string): Record<string, s
 /** Validates a send batch against the queue's `maxMessageBytes`; returns the clean messages. */
 export function checkSendEntries(value: unknown, maxMessageBytes: number): SendCommandMessage[] {
   const entries = checkBatch(value, "messages");
+  let boundBytes = 0;
+  let withinBound = true;
+  for (const entry of entries) {
+    const length = isRecord(entry) && typeof entry.body === "string" ? entry.body.length : 0;
+    boundBytes += 3 * length;
+    if (3 * length > maxMessageBytes) withinBound = false;
+  }
+  if (boundBytes > messageLimits.requestBytesMax) withinBound = false;
   let totalBytes = 0;
   return entries.map((entry, index) => {
     const field = `messages.${index}`;
@@ -83,7 +91,9 @@ export function checkSendEntries(value: unknown, maxMessageBytes: number): SendC
       if (!entryKeys.has(key)) throw invalidParameter(`${field}.${key}`, "unknown field");
     }
     if (typeof entry.body !== "string") throw invalidParameter(`${field}.body`, "must be a string");
-    const bytes = utf8(entry.body).length;
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: a batch whose bound passes both limits needs
+    // no exact count (the command encoder writes the bytes anyway); others pay for one.
+    const bytes = withinBound ? 0 : utf8(entry.body).length;
     if (bytes > maxMessageBytes) {
       throw new ApiError(
         "MessageTooLarge",
