@@ -249,10 +249,11 @@ export interface RepairViewContext {
  *   only changed by its own appends or by the cut, which keeps a prefix it had matched. While
  *   repairing, also answer with a marked append rejection naming our real last index, since a
  *   leader that thinks we are caught up sends no appends that we could reject.
- * - Leader: such a rejection says the follower's log ends below the match we track for it; the
- *   core never lowers a match, so it would never re-send the lost range. Hand leadership to
- *   another voter: a new leader probes every follower from scratch and repairs it. (The clean
- *   fix belongs in the core: lower `match` on such a rejection.)
+ * - Leader: such a rejection says the follower's log ends below the match we track for it. The
+ *   core lowers a match only when a probe at that match is rejected (`Progress.maybeDecrTo`);
+ *   a replicating follower's rejection at or below its match looks stale to it, and an idle
+ *   leader sends no appends that could be rejected. Hand leadership to another voter: a new
+ *   leader probes every follower from scratch and repairs it.
  */
 export function repairView(message: Message, context: RepairViewContext): Message {
   const last = context.durableLastIndex;

@@ -186,6 +186,16 @@ export class Progress {
       return true;
     }
     if (this.next - 1 !== rejected) return false;
+    if (rejected <= this.match) {
+      // The follower lacks an entry it acknowledged: it lost part of its log (a damaged disk),
+      // or the rejection predates the acknowledgement. Re-sending the same probe would be
+      // rejected forever (a storm once duplicates multiply it), so believe the follower: a
+      // lower match only delays commits and costs a resend if the rejection was old.
+      this.match = Math.max(0, Math.min(hintIndex, rejected - 1));
+      this.next = this.match + 1;
+      this.probeSent = false;
+      return true;
+    }
     this.next = Math.max(Math.min(rejected, hintIndex + 1), this.match + 1);
     this.probeSent = false;
     return true;

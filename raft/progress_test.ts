@@ -41,3 +41,15 @@ Deno.test("a replicating follower pipelines and falls back to match + 1 on rejec
   assert.equal(progress.maybeDecrTo(6, 0), true);
   assert.equal(progress.next, 5);
 });
+
+Deno.test("a probe rejected at match lowers match to the follower's hint (it lost entries)", () => {
+  const progress = new Progress(1, { messagesMax: 8, bytesMax: 1 << 20 });
+  progress.maybeUpdate(9);
+  progress.becomeProbe();
+  progress.sentEntries(12, 10);
+  assert.equal(progress.maybeDecrTo(9, 4), true);
+  assert.equal(progress.match, 4);
+  assert.equal(progress.next, 5);
+  assert.equal(progress.isPaused(), false);
+  assert.equal(progress.maybeDecrTo(9, 4), false, "a duplicate of the rejection is stale");
+});

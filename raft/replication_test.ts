@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { NotLeaderError, ProposalDroppedError } from "./errors.ts";
 import { SimCluster } from "./testing/mod.ts";
-import { EntryType, type Message, MessageType, type NodeId, type Ready } from "./types.ts";
+import {
+  EntryType,
+  type LogIndex,
+  type Message,
+  MessageType,
+  type NodeId,
+  type Ready,
+} from "./types.ts";
 
 const encoder = new TextEncoder();
 
@@ -205,4 +212,26 @@ Deno.test("entries of an earlier term commit only with one of the current term (
     assert.equal(cluster.node(name).storage.term(2), 2, `${name} holds s5's entry 2`);
   }
   cluster.checkSafety();
+});
+
+Deno.test("a follower that lost acknowledged entries is re-sent them instead of re-probed forever", () => {
+  const cluster = new SimCluster({ seed: 11, node: { checkQuorum: false } });
+  const leader = cluster.electLeader("n1");
+  for (let count = 0; count < 8; count++) cluster.propose(leader);
+  cluster.stabilize();
+  assert.equal(cluster.raft(leader).status().progress["n3"].match, 9);
+  // n3's disk loses entries 5..9, which it had acknowledged; the leader still believes match 9.
+  cluster.crash("n3");
+  const storage = cluster.node("n3").storage;
+  storage.append(storage.entries(4, 5, Infinity));
+  storage.setHardState({ ...storage.initialState().hardState, commit: 4 as LogIndex });
+  cluster.restart("n3");
+  cluster.network.clearLog();
+  cluster.propose(leader); // n3 rejects it, and then the probe at its old match
+  cluster.stabilize(2_000);
+  const rejections = cluster.sentOfType(MessageType.AppResp).filter((m) => m.reject);
+  assert.ok(rejections.length <= 3, `${rejections.length} rejections`);
+  assert.equal(cluster.raft("n3").status().lastIndex, 10, "n3 holds every entry again");
+  assert.equal(cluster.raft(leader).status().progress["n3"].match, 10);
+  cluster.checkLogMatching();
 });
