@@ -6,6 +6,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
 import {
   inspectRecord,
@@ -48,6 +49,8 @@ export interface ClusterKnobs {
 export class SimCluster {
   readonly nodes = new Map<string, SimNode>();
   readonly ids: string[];
+  /** Nodes taken out of the group (stopped, disk discarded) until they rejoin. */
+  readonly removed = new Set<string>();
   readonly #scheduler: Scheduler;
   readonly #network: SimNetwork;
   readonly #history: History;
@@ -91,7 +94,12 @@ export class SimCluster {
   }
 
   /** Opens a node from its disk with a fresh clock skew. */
-  async start(id: string): Promise<void> {
+  start(id: string): Promise<void> {
+    assert.ok(!this.removed.has(id), `${id} is out of the group`);
+    return this.#open(id);
+  }
+
+  async #open(id: string): Promise<void> {
     const node = this.node(id);
     node.starts++;
     const skewMax = this.#knobs.skewMsMax;
@@ -154,6 +162,30 @@ export class SimCluster {
     node.machine = null;
     const random = () => this.#prng.next();
     node.fs.crash({ random, tornWrites: true });
+  }
+
+  /** Stops a node the group removed; it stays down until `rejoin`. */
+  remove(id: string): void {
+    const node = this.node(id);
+    node.replica?.abandon();
+    node.broker?.close();
+    this.#network.detach(id);
+    node.replica = null;
+    node.broker = null;
+    node.log = null;
+    node.machine = null;
+    this.removed.add(id);
+  }
+
+  /**
+   * Starts a removed node again like a new joining server: an empty data directory, and the
+   * group's bootstrap voters as its initial membership (the log's changes bring it up to date).
+   */
+  async rejoin(id: string): Promise<void> {
+    this.node(id).fs = new SimFileSystem();
+    // Still marked removed while opening, so a restart scheduled before the removal can't race.
+    await this.#open(id);
+    this.removed.delete(id);
   }
 
   /** Arms a power cut after `operations` more mutating file calls. */

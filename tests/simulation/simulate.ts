@@ -1,7 +1,8 @@
 /**
  * One seeded run of the whole-cluster simulation: a fault phase (crashes, power cuts after N
  * writes, partitions, message loss/duplication/reordering, clock skew, bit flips in a stopped
- * node's committed records, leadership transfers) under client load, then a healing phase that
+ * node's committed records, leadership transfers, a voter removed and later rejoining with an
+ * empty disk) under client load, then a healing phase that
  * drains every queue and checks the history (see `checkers.ts`).
  *
  * @module
@@ -9,6 +10,7 @@
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
 import { type ClusterKnobs, SimCluster } from "./cluster.ts";
 import { History, SimulationViolation } from "./checkers.ts";
+import { MembershipDriver } from "./membership.ts";
 import { type NetworkKnobs, SimNetwork } from "./network.ts";
 import { Scheduler } from "./scheduler.ts";
 import {
@@ -29,6 +31,8 @@ export interface SimulationOptions {
   clients?: number;
   /** Inject bit flips into a stopped node's committed records. true. */
   bitFlips?: boolean;
+  /** Remove a voter and have it rejoin with an empty disk. true. */
+  membership?: boolean;
 }
 
 /** What a passing run did. */
@@ -41,10 +45,14 @@ export interface SimulationReport {
   drained: number;
   crashes: number;
   flips: number;
+  /** Committed configuration changes (remove, add learner, promote). */
+  membershipChanges: number;
   simulatedMs: number;
 }
 
 const stepMs = 500;
+/** Chance per fault step of starting a remove → rejoin → promote cycle (when none runs). */
+const membershipRate = 0.06;
 
 function knobsFor(prng: Prng): { network: NetworkKnobs; cluster: ClusterKnobs } {
   const pick = <T>(values: T[]): T => values[randomInt(prng, values.length)];
@@ -86,7 +94,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       const warnings = [...cluster.nodes.values()].flatMap((node) =>
         node.warnings.slice(-5).map((warning) => `${node.id} ${warning}`)
       );
-      error.message += `\n  at simulated time ${scheduler.now}; last warnings:\n    ` +
+      const statuses = cluster.up().map((node) => JSON.stringify(node.replica!.status()));
+      error.message += `\n  membership: ${run.membershipPhase}; ${statuses.join("\n    ")}` +
+        `\n  at simulated time ${scheduler.now}; last warnings:\n    ` +
         warnings.join("\n    ");
     }
     throw error;
@@ -98,15 +108,21 @@ class Run {
   readonly #network: SimNetwork;
   readonly #options: SimulationOptions;
   readonly #errors: unknown[] = [];
+  readonly #membership: MembershipDriver;
   /** The node with a bit flip not yet repaired (only one at a time: a minority). */
   #damaged: string | null = null;
   crashes = 0;
   flips = 0;
 
+  get membershipPhase(): string {
+    return this.#membership.phase;
+  }
+
   constructor(parts: WorkloadParts, network: SimNetwork, options: SimulationOptions) {
     this.#parts = parts;
     this.#network = network;
     this.#options = options;
+    this.#membership = new MembershipDriver(parts);
   }
 
   async execute(knobs: { network: NetworkKnobs }): Promise<SimulationReport> {
@@ -144,6 +160,7 @@ class Run {
       drained: drained.size,
       crashes: this.crashes,
       flips: this.flips,
+      membershipChanges: this.#membership.changes,
       simulatedMs: scheduler.now - 1_700_000_000_000,
     };
   }
@@ -198,7 +215,7 @@ class Run {
   #scheduleRestart(id: string, delayMs: number): void {
     const { cluster, scheduler } = this.#parts;
     scheduler.schedule(delayMs, () => {
-      if (cluster.node(id).replica !== null) return;
+      if (cluster.node(id).replica !== null || cluster.removed.has(id)) return;
       cluster.start(id).catch((error) => this.#errors.push(error));
     });
   }
@@ -215,7 +232,7 @@ class Run {
       cluster.crashAfter(id, randomInt(prng, 40));
     } else if (
       roll < 0.11 && node.replica !== null && this.#damaged === null &&
-      this.#options.bitFlips !== false
+      !this.#membership.busy && this.#options.bitFlips !== false
     ) {
       cluster.crash(id);
       this.crashes++;
@@ -231,12 +248,21 @@ class Run {
     } else if (roll < 0.30 && this.#network.partitioned) {
       this.#network.heal();
     } else if (roll < 0.32 && node.replica?.isLeader) {
-      const others = ids.filter((other) => other !== id);
+      const others = node.replica.status().config.voters.filter((other) => other !== id);
+      if (others.length === 0) return;
       try {
         node.replica.transferLeadership(others[randomInt(prng, others.length)]);
       } catch (error) {
         if (!isTransient(error)) throw error;
       }
+    }
+    // A separate draw, so membership changes overlap every other kind of fault. Not while a
+    // node's log is damaged, and no bit flips during a cycle: with two voters a damaged
+    // (distrusted) log is a majority, not a minority. The damaged voter may not vote until a
+    // leader repairs it, and the only other voter can't become leader without that vote.
+    const draw = prng.next();
+    if (draw < membershipRate && this.#damaged === null && this.#options.membership !== false) {
+      this.#membership.maybeStart((error) => this.#errors.push(error));
     }
   }
 
@@ -250,8 +276,11 @@ class Run {
     }
     await this.#advance(5_000);
     for (const id of cluster.ids) {
-      if (cluster.node(id).replica === null) await cluster.start(id);
+      const node = cluster.node(id);
+      if (node.replica === null && !cluster.removed.has(id)) await cluster.start(id);
     }
+    // Back to every configured node a voter before convergence and the drain are checked.
+    await this.#runUntil(() => this.#membership.finish(), 60_000);
   }
 
   async #createQueues(): Promise<void> {

@@ -1,0 +1,153 @@
+/**
+ * Membership changes under faults: the leader removes a non-leader voter; the removed node is
+ * stopped and its disk thrown away; some time later it comes back like a real joining node (an
+ * empty data directory, the group's bootstrap voters as its initial membership, see `main.ts
+ * --join`), is added as a learner, catches up, and is promoted back to voter.
+ *
+ * Every step is driven against whichever node leads at the moment and retried on the answers of
+ * a cluster in trouble (no leader, outcome unknown, a change still pending), so a cycle always
+ * completes once the network heals. A step counts as done only when its configuration entry is
+ * known committed, never merely appended.
+ *
+ * @module
+ */
+import { randomInt } from "../../raft/mod.ts";
+import type { RaftReplica } from "../../broker/raft_replica.ts";
+import type { SimNode } from "./cluster.ts";
+import { isTransient, type WorkloadParts } from "./workload.ts";
+
+/** A configuration, with node ids read as plain strings. */
+interface Config {
+  voters: readonly string[];
+  learners: readonly string[];
+}
+
+/** A learner is promoted once the leader has seen it this close to the end of the log. */
+const catchUpLagMax = 16;
+/** How often a stalled step is tried again. */
+const retryMs = 200;
+
+/** Stands for "not yet" (a learner still catching up): retried like a transient answer. */
+class NotYet extends Error {}
+
+/** One remove → wait → rejoin as learner → catch up → promote cycle at a time. */
+export class MembershipDriver {
+  readonly #parts: WorkloadParts;
+  /** The cycle in flight, if any (resolves when the node is a voter again). */
+  #cycle: Promise<void> | null = null;
+  changes = 0;
+  /** What the cycle in flight is doing, for failure reports. */
+  phase = "idle";
+
+  constructor(parts: WorkloadParts) {
+    this.#parts = parts;
+  }
+
+  /** True while a cycle runs. */
+  get busy(): boolean {
+    return this.#cycle !== null;
+  }
+
+  /**
+   * Starts a cycle when every configured node is a voter and nothing is in flight; returns the
+   * node it removes, or null. Errors that are not transient go to `onError`.
+   */
+  maybeStart(onError: (error: unknown) => void): string | null {
+    if (this.#cycle !== null) return null;
+    const leader = this.#leader();
+    if (leader === null) return null;
+    const config: Config = leader.replica!.status().config;
+    const ids = this.#parts.cluster.ids;
+    if (config.learners.length > 0 || !ids.every((id) => config.voters.includes(id))) return null;
+    const candidates = ids.filter((id) => id !== leader.id);
+    const target = candidates[randomInt(this.#parts.prng, candidates.length)];
+    const awayMs = 500 + randomInt(this.#parts.prng, 3_000);
+    this.#cycle = this.#run(target, awayMs)
+      .catch(onError)
+      .finally(() => {
+        this.#cycle = null;
+      });
+    return target;
+  }
+
+  /** Resolves once the cycle in flight (if any) has put its node back as a voter. */
+  finish(): Promise<void> {
+    return this.#cycle ?? Promise.resolve();
+  }
+
+  async #run(id: string, awayMs: number): Promise<void> {
+    const { cluster, scheduler } = this.#parts;
+    this.phase = `removing ${id}`;
+    await this.#reach((config) => !config.voters.includes(id), async (replica) => {
+      if (replica.id === id) {
+        // A leader can't remove itself: move leadership to another voter, then retry.
+        const other = replica.status().config.voters.find((voter) => voter !== id)!;
+        replica.transferLeadership(other);
+        throw new NotYet();
+      }
+      await replica.proposeConfigChange({ type: "remove", nodeId: id });
+    });
+    this.changes++;
+    cluster.remove(id);
+    this.phase = `${id} away`;
+    await scheduler.sleep(awayMs);
+    await cluster.rejoin(id);
+    this.phase = `adding ${id} as a learner`;
+    await this.#reach(
+      (config) => config.learners.includes(id) || config.voters.includes(id),
+      (replica) => replica.proposeConfigChange({ type: "addLearner", nodeId: id }),
+    );
+    this.changes++;
+    this.phase = `promoting ${id}`;
+    await this.#reach((config) => config.voters.includes(id), async (replica) => {
+      const peer = replica.status().peers.find((candidate) => candidate.id === id);
+      if (peer === undefined || peer.match === 0 || peer.lag > catchUpLagMax) throw new NotYet();
+      await replica.proposeConfigChange({ type: "promote", nodeId: id });
+    });
+    this.changes++;
+    this.phase = "idle";
+  }
+
+  /**
+   * Acts on the current leader until `goal` holds for a configuration known committed: either
+   * `act`'s proposal resolved (committed and applied), or one leader of one term showed the goal
+   * in its configuration and later committed its whole log as it stood then.
+   */
+  async #reach(
+    goal: (config: Config) => boolean,
+    act: (replica: RaftReplica) => Promise<void>,
+  ): Promise<void> {
+    let mark: { id: string; term: number; index: number } | null = null;
+    for (;;) {
+      const leader = this.#leader();
+      if (leader !== null) {
+        const replica = leader.replica!;
+        const status = replica.status();
+        if (goal(status.config)) {
+          const same = mark !== null && mark.id === leader.id && mark.term === status.term;
+          if (same && status.commit >= mark!.index) return;
+          if (!same) mark = { id: leader.id, term: status.term, index: status.lastIndex };
+        } else {
+          mark = null;
+          try {
+            await act(replica);
+            return;
+          } catch (error) {
+            if (!(error instanceof NotYet) && !isTransient(error)) throw error;
+          }
+        }
+      }
+      await this.#parts.scheduler.sleep(retryMs);
+    }
+  }
+
+  /** The live node that leads (the one of the highest term, should two believe they lead). */
+  #leader(): SimNode | null {
+    let best: SimNode | null = null;
+    for (const node of this.#parts.cluster.up()) {
+      if (!node.replica!.isLeader || node.replica!.failure !== null) continue;
+      if (best === null || node.replica!.status().term > best.replica!.status().term) best = node;
+    }
+    return best;
+  }
+}
