@@ -83,6 +83,11 @@ export function toLogEntry(entry: Entry): LogEntry {
  * storage.setSnapshot({ index, term, config, lowestReferencedIndex });
  * ```
  */
+/** Bytes of recently appended entries kept in memory for reads (bounded; not the backlog). */
+const recentBytesMax = 32 * 1024 * 1024;
+/** Entries kept at most, whatever their size. */
+const recentEntriesMax = 65_536;
+
 export class RaftLogStorage implements LogStorage {
   readonly #log: SegmentLog;
   readonly #fs: FileSystem;
@@ -91,6 +96,13 @@ export class RaftLogStorage implements LogStorage {
   #hardState: HardState;
   /** The container built for the current snapshot (kept while it is the current one). */
   #data: { index: number; bytes: Uint8Array } | null = null;
+  /**
+   * The newest appended entries, by index (insertion order = index order). Committed entries
+   * and appends to followers are read from here instead of back from disk (a CRC check and a
+   * copy per read, and mapped page-cache pages in the RSS). Bounded by `recentBytesMax`.
+   */
+  #recent = new Map<number, Entry>();
+  #recentBytes = 0;
 
   constructor(log: SegmentLog, options: RaftLogStorageOptions) {
     this.#log = log;
@@ -124,7 +136,44 @@ export class RaftLogStorage implements LogStorage {
     assert.ok(from > this.#snapshot.index, `entry ${from} is compacted`);
     assert.ok(toExclusive <= this.#log.lastIndex + 1, `entry ${toExclusive - 1} is beyond the log`);
     if (from >= toExclusive) return [];
+    const cached = this.#cachedEntries(from, toExclusive, bytesMax);
+    if (cached !== null) return cached;
     return this.#log.entries(from, toExclusive, bytesMax).map(toRaftEntry);
+  }
+
+  /** Remembers entries just appended to the log (after any truncation was forgotten). */
+  remember(entries: Entry[]): void {
+    for (const entry of entries) {
+      this.#recent.set(entry.index, entry);
+      this.#recentBytes += entry.data.length;
+    }
+    for (const [index, entry] of this.#recent) {
+      if (this.#recentBytes <= recentBytesMax && this.#recent.size <= recentEntriesMax) break;
+      this.#recent.delete(index);
+      this.#recentBytes -= entry.data.length;
+    }
+  }
+
+  /** Forgets remembered entries from `index` on (a truncated suffix), or all of them. */
+  forgetFrom(index = 0): void {
+    for (const [at, entry] of [...this.#recent]) {
+      if (at < index) continue;
+      this.#recent.delete(at);
+      this.#recentBytes -= entry.data.length;
+    }
+  }
+
+  #cachedEntries(from: number, toExclusive: number, bytesMax: number): Entry[] | null {
+    const result: Entry[] = [];
+    let bytes = 0;
+    for (let index = from; index < toExclusive; index++) {
+      const entry = this.#recent.get(index);
+      if (entry === undefined) return null;
+      bytes += entry.data.length;
+      if (result.length > 0 && bytes > bytesMax) break;
+      result.push(entry);
+    }
+    return result;
   }
 
   /**
@@ -159,6 +208,7 @@ export class RaftLogStorage implements LogStorage {
   /** Moves the compaction point Raft sees to a newer snapshot (taken or installed). */
   setSnapshot(meta: SnapshotMeta): void {
     assert.ok(meta.index >= this.#snapshot.index, "snapshots only move forward");
+    this.forgetFrom(); // an installed snapshot may have replaced the log under the cache
     this.#snapshot = cloneMeta(meta);
     this.#data = null;
     this.#checkLog();

@@ -108,3 +108,37 @@ Deno.test("entries convert between the Raft and the storage shapes", () => {
   assert.deepEqual(toLogEntry(toRaftEntry(stored)), stored);
   assert.throws(() => toLogEntry({ ...toRaftEntry(stored), timestamp: undefined }), /stamped/);
 });
+
+Deno.test("recent entries are served from memory and a truncated suffix is never served", async () => {
+  const fs = new SimFileSystem();
+  const log = await logWith(fs, 6);
+  const storage = new RaftLogStorage(log, {
+    snapshot: meta(0, 1),
+    hardState,
+    fs,
+    snapshotsDir: "/snapshots",
+  });
+  const fromDisk = storage.entries(1, 7, 1 << 20);
+  storage.remember(fromDisk.slice(3)); // entries 4..6, as the replica does after appending
+  const mixed = storage.entries(1, 7, 1 << 20);
+  assert.deepEqual(mixed.map((entry) => entry.index), [1, 2, 3, 4, 5, 6]);
+  assert.strictEqual(storage.entries(4, 7, 1 << 20)[0], fromDisk[3], "served from memory");
+  assert.equal(storage.entries(4, 7, 1).length, 1, "bytesMax still bounds a read");
+
+  // A conflicting suffix from index 5: forget, truncate, append entries of a later term.
+  storage.forgetFrom(5);
+  await log.truncateSuffix(5);
+  const replacement = [5, 6].map((index) => ({
+    term: 3 as Term,
+    index: index as LogIndex,
+    type: 16,
+    timestamp: 2000,
+    data: bytes(`new ${index}`),
+  }));
+  log.append(replacement.map(toLogEntry));
+  storage.remember(replacement);
+  const after = storage.entries(4, 7, 1 << 20);
+  assert.deepEqual(after.map((entry) => entry.term), [1, 3, 3]);
+  assert.equal(new TextDecoder().decode(after[2].data), "new 6");
+  await log.close();
+});

@@ -564,6 +564,7 @@ export class RaftReplica implements Proposer, LogReader {
       for (const index of [...this.#pending.keys()]) {
         if (index >= first) this.#settle(index, noLeader(this.#leaderId));
       }
+      this.#storage.forgetFrom(first);
       waits.push(log.truncateSuffix(first));
       this.#tailTimestamp = first - 1 >= log.firstIndex
         ? log.entry(first - 1).timestamp
@@ -578,6 +579,7 @@ export class RaftReplica implements Proposer, LogReader {
       previous = entry.timestamp;
     }
     log.append(entries.map(toLogEntry));
+    this.#storage.remember(entries);
     this.#tailTimestamp = previous;
     this.#lastTimestamp = Math.max(this.#lastTimestamp, previous);
     waits.push(log.sync());
