@@ -274,7 +274,11 @@ export class Raft {
 
   #tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTimeout) {
+    // Only a node that will campaign restarts its clock. One that can't (a learner, a voter whose
+    // log does not show it promoted yet, a distrusted log) must let its lease on the old leader
+    // run out, or it would ignore every (pre-)vote request forever and could block elections.
+    const willCampaign = this.role !== "leader" && this.isPromotable() && this.canCampaign;
+    if (willCampaign && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.startElection();
     }
