@@ -62,14 +62,20 @@ export function receiptTag(salt: number, fields: Omit<ReceiptFields, "tag">): nu
 
 /** The binary form of a handle. */
 export function encodeReceiptBytes(fields: ReceiptFields): Uint8Array {
-  const bytes = new Uint8Array(receiptHandleBytes);
-  const view = new DataView(bytes.buffer);
-  view.setUint8(0, handleVersion);
-  view.setFloat64(1, fields.incarnation, true);
-  view.setFloat64(9, fields.sequence, true);
-  view.setFloat64(17, fields.deliveryIndex, true);
-  view.setUint32(25, fields.tag, true);
-  return bytes;
+  return writeReceipt(fields).slice();
+}
+
+// Handles are built on every delivery: write them into one scratch buffer, not a new one each.
+const scratch = new Uint8Array(receiptHandleBytes);
+const scratchView = new DataView(scratch.buffer);
+
+function writeReceipt(fields: ReceiptFields): Uint8Array {
+  scratchView.setUint8(0, handleVersion);
+  scratchView.setFloat64(1, fields.incarnation, true);
+  scratchView.setFloat64(9, fields.sequence, true);
+  scratchView.setFloat64(17, fields.deliveryIndex, true);
+  scratchView.setUint32(25, fields.tag, true);
+  return scratch;
 }
 
 /** Parses the binary form; null when it is not a well-formed handle. */
@@ -90,7 +96,7 @@ export function decodeReceiptBytes(bytes: Uint8Array): ReceiptFields | null {
 
 /** The string handle given to clients. */
 export function encodeReceiptHandle(fields: ReceiptFields): string {
-  return base64UrlEncode(encodeReceiptBytes(fields));
+  return base64UrlEncode(writeReceipt(fields));
 }
 
 /**
@@ -132,23 +138,44 @@ function base64UrlEncode(bytes: Uint8Array): string {
 }
 
 function base64UrlDecode(text: string): Uint8Array | null {
-  if (text.length % 4 === 1) return null;
-  const bytes = new Uint8Array(Math.floor((text.length * 3) / 4));
-  let buffer = 0;
-  let bits = 0;
+  const rest = text.length % 4;
+  if (rest === 1) return null;
+  const bytes = new Uint8Array(((text.length - rest) / 4) * 3 + (rest === 0 ? 0 : rest - 1));
   let out = 0;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    const value = code < 128 ? sextets[code] : -1;
-    if (value < 0) return null;
-    buffer = ((buffer << 6) | value) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes[out++] = (buffer >>> bits) & 0xff;
+  let index = 0;
+  for (; index + 4 <= text.length; index += 4) {
+    const a = sextet(text, index);
+    const b = sextet(text, index + 1);
+    const c = sextet(text, index + 2);
+    const d = sextet(text, index + 3);
+    if ((a | b | c | d) < 0) return null;
+    const word = (a << 18) | (b << 12) | (c << 6) | d;
+    bytes[out++] = word >>> 16;
+    bytes[out++] = (word >>> 8) & 0xff;
+    bytes[out++] = word & 0xff;
+  }
+  if (rest > 0) {
+    const a = sextet(text, index);
+    const b = sextet(text, index + 1);
+    if ((a | b) < 0) return null;
+    const high = (a << 6) | b;
+    if (rest === 2) {
+      // Leftover bits must be zero, or two strings would name the same handle.
+      if ((high & 0xf) !== 0) return null;
+      bytes[out] = high >>> 4;
+    } else {
+      const third = sextet(text, index + 2);
+      if (third < 0 || (third & 0x3) !== 0) return null;
+      const word = (high << 6) | third;
+      bytes[out++] = word >>> 10;
+      bytes[out] = (word >>> 2) & 0xff;
     }
   }
-  // Leftover bits must be zero, or two strings would name the same handle.
-  if ((buffer & ((1 << bits) - 1)) !== 0) return null;
   return bytes;
+}
+
+/** The 6-bit value of a base64url character, or -1 for anything else. */
+function sextet(text: string, index: number): number {
+  const code = text.charCodeAt(index);
+  return code < 128 ? sextets[code] : -1;
 }
