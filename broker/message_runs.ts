@@ -10,7 +10,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "../storage/mod.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 
 const runsPerChunkMax = 4096;
@@ -140,7 +140,7 @@ export class MessageRuns {
 
   /** Appends `count` sequences starting at `endSequence`, in consecutive slots from `locator`. */
   append(count: number, locator: Locator): void {
-    assert.ok(count > 0 && Number.isInteger(count));
+    invariant(count > 0 && Number.isInteger(count));
     const sequence = this.#endSequence;
     const last = this.#chunks.at(-1);
     if (last !== undefined && last.length > 0) {
@@ -166,7 +166,7 @@ export class MessageRuns {
   }
 
   #chunkOf(sequence: number): Chunk {
-    assert.ok(sequence >= this.#lowSequence && sequence < this.#endSequence, "not located");
+    invariant(sequence >= this.#lowSequence && sequence < this.#endSequence, "not located");
     let low = 0;
     let high = this.#chunks.length - 1;
     while (low < high) {
@@ -218,7 +218,7 @@ export class MessageRuns {
 
   /** Forgets every sequence below `sequence`. */
   trimBelow(sequence: number): void {
-    assert.ok(sequence <= this.#endSequence);
+    invariant(sequence <= this.#endSequence);
     if (sequence <= this.#lowSequence) return;
     this.#lowSequence = sequence;
     let drop = 0;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "../storage/mod.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 import { messageLimits } from "./limits.ts";
 import { MessageRuns } from "./message_runs.ts";
@@ -164,7 +164,7 @@ export class QueueStore {
 
   /** Removes the message from the queue (deleted, moved or purged) and describes it. */
   extract(sequence: number): MovedMessage {
-    assert.ok(!this.isDeleted(sequence) && sequence < this.runs.endSequence);
+    invariant(!this.isDeleted(sequence) && sequence < this.runs.endSequence);
     const tracked = this.tracked.get(sequence);
     const wasInflight = tracked?.state === TrackState.Inflight;
     const locator = this.runs.locate(sequence);
@@ -206,7 +206,7 @@ export class QueueStore {
     this.cursor = Math.max(this.cursor, newLow);
     this.ttlCursor = Math.max(this.ttlCursor, newLow);
     this.ttlPending = this.ttlPending.filter((sequence) => sequence >= newLow);
-    assert.ok(this.undeleted >= 0);
+    invariant(this.undeleted >= 0);
   }
 
   /** Starts the dead-letter TTL scan over (after a rewind or a policy change). */

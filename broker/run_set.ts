@@ -5,7 +5,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "../storage/mod.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 
 /**
@@ -136,7 +136,7 @@ export class RunSet {
     if (this.#end(last - 1) > end) pieces.push(end, this.#end(last - 1));
     this.#splice(first, last - first, pieces);
     this.#size -= removed;
-    assert.ok(this.#size >= 0);
+    invariant(this.#size >= 0);
     return removed;
   }
 

@@ -12,6 +12,7 @@
  * @module
  */
 export { crc32c } from "./crc32c.ts";
+export { invariant } from "./invariant.ts";
 export { type CorruptionDetail, CorruptLogError } from "./errors.ts";
 export {
   type FileHandle,
