@@ -156,6 +156,11 @@ export class RaftLogStorage implements LogStorage {
 
   /** Forgets remembered entries from `index` on (a truncated suffix), or all of them. */
   forgetFrom(index = 0): void {
+    if (index <= 0) {
+      this.#recent.clear();
+      this.#recentBytes = 0;
+      return;
+    }
     for (const [at, entry] of [...this.#recent]) {
       if (at < index) continue;
       this.#recent.delete(at);
