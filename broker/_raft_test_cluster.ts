@@ -238,3 +238,39 @@ export class TestCluster {
     assert.fail("condition not reached");
   }
 }
+
+/** Runs the cluster until `promise` settles (at most `ms` of cluster time); its outcome. */
+export async function settled<T>(cluster: TestCluster, promise: Promise<T>, ms = 3000): Promise<T> {
+  let done = false;
+  const tracked = promise.finally(() => {
+    done = true;
+  });
+  tracked.catch(() => {});
+  for (let waited = 0; waited < ms && !done; waited += 10) await cluster.run(10);
+  return await tracked;
+}
+
+/** Sends each body as its own message to queue "jobs", one after the other. */
+export async function sendBodies(
+  cluster: TestCluster,
+  broker: Broker,
+  bodies: string[],
+): Promise<void> {
+  for (const body of bodies) {
+    await settled(cluster, broker.sendMessages("jobs", [{ body }]));
+  }
+}
+
+/** Receives up to 16 messages of queue "jobs"; their bodies, sorted. */
+export async function receiveAll(cluster: TestCluster, broker: Broker): Promise<string[]> {
+  const response = await settled(
+    cluster,
+    broker.receiveMessages("jobs", { maxMessages: 16, waitSeconds: 0 }),
+  );
+  return response.messages.map((message) => message.body).sort();
+}
+
+/** Some node other than `leader`. */
+export function followerOf(cluster: TestCluster, leader: string): string {
+  return [...cluster.nodes.keys()].find((id) => id !== leader)!;
+}

@@ -18,7 +18,7 @@
  *             str peerAddress     only with bit 1 (host:port of the sender's peer listener)
  * messages  = u32 count           ≥ 1
  *             message × count
- * message   = u8  type            MessageType (1..13)
+ * message   = u8  type            MessageType (1..NewTerm)
  *             str from            non-empty
  *             str to              non-empty
  *             u53 term  u53 logTerm  u53 index  u53 commit  u53 rejectHint
@@ -49,14 +49,14 @@
  */
 
 import assert, { AssertionError } from "node:assert/strict";
-import type {
-  Entry,
-  LogIndex,
-  Message,
+import {
+  type Entry,
+  type LogIndex,
+  type Message,
   MessageType,
-  NodeId,
-  SnapshotChunk,
-  Term,
+  type NodeId,
+  type SnapshotChunk,
+  type Term,
 } from "../raft/mod.ts";
 
 /** Largest frame, length prefix included (64 MiB). */
@@ -95,7 +95,7 @@ export class PeerCodecError extends Error {
 
 const stringBytesMax = 0xffff;
 const twoTo32 = 4_294_967_296;
-const messageTypeMax = 13;
+const messageTypeMax = Math.max(...Object.values(MessageType));
 /** type + two u16 lengths + 5 × u53 + flags + u16 length + u32 count, strings empty. */
 const messageFixedBytes = 1 + 2 + 2 + 5 * 8 + 1 + 2 + 4;
 /** from and to are never empty. */

@@ -244,7 +244,9 @@ Deno.test("specific garbage is refused with a PeerCodecError", async (t) => {
   const cases: Record<string, (bytes: Uint8Array, view: DataView) => void> = {
     "an unknown frame kind": (bytes) => (bytes[4] = 9),
     "an unknown message type": (bytes) => (bytes[9] = 0),
-    "a message type beyond the last": (bytes) => (bytes[9] = 14),
+    "a message type beyond the last": (
+      bytes,
+    ) => (bytes[9] = Math.max(...Object.values(MessageType)) + 1),
     "a zero message count": (_, view) => view.setUint32(5, 0, true),
     "a huge message count": (_, view) => view.setUint32(5, 0xffffffff, true),
     "an empty node id": (_, view) => view.setUint16(10, 0, true),

@@ -4,26 +4,45 @@
  *
  * ## Protocol-aware recovery (why a node may refuse to vote)
  *
- * Storage cuts the log at the first bad record. A torn tail of entries that were never synced is
- * harmless: nobody counted them. But damage at or below the persisted commit index (or below
- * the snapshot) removes entries this node acknowledged and that a majority relied on. If the
- * node went on as if they never existed, it could vote for a candidate that lacks them, and an
- * acknowledged write would vanish although only one disk failed. So such a node *distrusts* its
- * log: it neither campaigns nor grants votes (`RaftNode.setCanCampaign(false)`), follows the
- * leader, which re-replicates the missing range, and trusts itself again once
+ * Storage cuts the log at the first bad record and, before cutting, records the damage durably
+ * (`SegmentLog.damage`: what was cut, whether it looked like an interrupted write, and the term
+ * the node was in). A torn tail of entries that were never synced is harmless: nobody counted
+ * them. Anything else may have removed entries this node acknowledged and a majority relied on.
+ * If the node went on as if they never existed, it could vote for a candidate that lacks them,
+ * and an acknowledged write would vanish although only one disk failed (the failure Jepsen found
+ * in NATS JetStream in 2025). So the node *distrusts* its log when
  *
- * - its commit index reached `repairTarget` (the old commit index, and the snapshot index), and
- * - the entry at its commit index has the current leader's term. A leader commits an entry of
- *   its own term only after every entry committed in earlier terms, and those sit at lower
- *   indexes; so the repaired log then holds every entry any majority ever counted on, including
- *   entries above the old commit index that this node had acknowledged before the damage.
+ * - the cut was not a torn tail (a record that fails its CRC with complete data around it, a gap
+ *   between segments) — even above the persisted commit index, which is written lazily and says
+ *   nothing about what the node acknowledged since;
+ * - or a torn-looking cut reaches at or below the persisted commit index or the snapshot;
+ * - or the log ends below the persisted commit index without a visible cut;
+ * - or entries the newest snapshot needs are gone.
  *
- * While distrusting, the replica persists `max(commit, repairTarget)` as the commit of its hard
- * state, so a crash before the repair finishes is detected again at the next open (the log then
- * ends below the persisted commit, which is the same evidence as a cut).
+ * A distrusting node neither campaigns nor grants votes (`RaftNode.setCanCampaign(false)`). It
+ * follows the leader and keeps acknowledging appends (what it acknowledges now is really on its
+ * disk), so a cluster with one damaged node stays available. The Raft core re-replicates the
+ * missing range: the leader's heartbeat names a commit index beyond the follower's log, the
+ * follower answers with a `LOST_ENTRIES` rejection, and the leader lowers its match and probes
+ * (see `raft/step_follower.ts`). The node trusts itself again (`repairProgress`) once
  *
- * Damage only to entries above the persisted commit that this node had acknowledged is not
- * detected here (storage cannot tell it from a torn tail); see the report of the replica.
+ * 1. the current leader's term is newer than the term recorded with the damage. Every entry the
+ *    node acknowledged before the damage has a term at or below that one. The leader of a newer
+ *    term was elected by a majority without this node's vote, and with one damaged disk that
+ *    majority intersects every quorum that counted an acknowledgement of ours in the remaining,
+ *    intact nodes — so that leader holds every entry committed before its term;
+ * 2. its commit index has an entry of that leader's term: a leader commits an entry of its own
+ *    term only after every entry of earlier terms, which sit at lower indexes, so the node's log
+ *    now matches the leader's through all of them (and its commit reached the old commit index).
+ *
+ * When the node is caught up but no new term came (the same leader still leads), it asks the
+ * leader for one (`RaftNode.requestNewTerm`): the leader hands leadership to another voter. With
+ * no other voter alive the node stays distrusting (and keeps acknowledging) until one returns.
+ * The damage record stays on disk until the node trusts itself again, so a crash meanwhile
+ * cannot make it forget.
+ *
+ * Undetectable: a flipped bit in the length field of the very last record that makes it reach
+ * past the end of the file reads exactly like a torn write (see `storage/recovery.ts`).
  *
  * @module
  */
@@ -33,18 +52,7 @@ import {
   readSnapshotFile,
   type SegmentLog,
 } from "../storage/mod.ts";
-import {
-  applyConfigChange,
-  type ConfigState,
-  decodeConfigChange,
-  EntryType,
-  type LogIndex,
-  type Message,
-  MessageType,
-  type NodeId,
-  type RaftNode,
-  type Term,
-} from "../raft/mod.ts";
+import { applyConfigChange, type ConfigState, decodeConfigChange, EntryType } from "../raft/mod.ts";
 import { StateMachine } from "./state_machine.ts";
 import {
   decodeSnapshotContainer,
@@ -63,8 +71,8 @@ export interface RecoveredState {
   snapshot: SnapshotMeta;
   /** Membership as of the machine's applied index. */
   config: ConfigState;
-  /** Null when the log is trusted; else the index the log must reach first. */
-  repairTarget: number | null;
+  /** Null when the log is trusted; else what the repair must reach (see `repairProgress`). */
+  repair: RepairGoal | null;
   /** Timestamp of the last entry in the log (0 for an empty log). */
   tailTimestamp: number;
 }
@@ -94,13 +102,16 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   snapshot ??= await loadBootstrap(options);
   const hardState = log.readHardState();
   const protectedIndex = Math.max(hardState.commit, snapshot.index);
-  let repairTarget = damageTarget(log, protectedIndex, warn);
+  let distrust = distrustsDamage(log, protectedIndex, warn);
   if (!(await alignLog(log, snapshot))) {
-    warn(
-      `log entries ${snapshot.lowestReferencedIndex}..${snapshot.index} needed by snapshot ` +
-        `${snapshot.index} are gone; starting over from the bootstrap state`,
+    const reason = `log entries ${snapshot.lowestReferencedIndex}..${snapshot.index} needed by ` +
+      `snapshot ${snapshot.index} are gone`;
+    warn(`${reason}; starting over from the bootstrap state`);
+    await log.noteDamage(
+      { index: snapshot.lowestReferencedIndex, file: snapshotsDir, offset: 0, reason },
+      { torn: false },
     );
-    repairTarget = Math.max(repairTarget ?? 0, protectedIndex);
+    distrust = true;
     snapshot = await loadBootstrap(options);
     await log.resetTo(0, 0);
     pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: 0 });
@@ -109,15 +120,24 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   let config = snapshot.config;
   const replayTo = Math.min(Math.max(hardState.commit, snapshot.index), log.lastIndex);
   config = replay(log, { machine: options.machine, config, replayTo });
-  if (repairTarget === null && hardState.commit > log.lastIndex) {
-    // A previous run was repairing (or the log lost synced entries without a visible cut).
-    repairTarget = hardState.commit;
+  if (!distrust && hardState.commit > log.lastIndex) {
+    // Synced entries vanished without a visible cut (a lost segment file, say).
+    const reason = `log ends at ${log.lastIndex}, below the persisted commit ${hardState.commit}`;
+    warn(`LOG DAMAGED: ${reason}`);
+    await log.noteDamage({ index: log.lastIndex + 1, file: "hard_state", offset: 0, reason }, {
+      torn: false,
+    });
+    distrust = true;
   }
-  if (repairTarget !== null) {
+  let repair: RepairGoal | null = null;
+  if (distrust) {
+    repair = { target: protectedIndex, term: log.damage!.term };
     warn(
-      `log distrusted: it must reach index ${repairTarget} (now ${log.lastIndex}) before this ` +
-        "node may vote or campaign again",
+      `log distrusted: this node may not vote or campaign until a leader of a term after ` +
+        `${repair.term} has repaired it to index ${repair.target} (now ${log.lastIndex})`,
     );
+  } else {
+    await log.clearDamage(); // a torn tail of unacknowledged writes
   }
   return {
     snapshot: {
@@ -127,26 +147,27 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
       lowestReferencedIndex: snapshot.lowestReferencedIndex,
     },
     config,
-    repairTarget,
+    repair,
     tailTimestamp: log.lastIndex >= log.firstIndex ? log.entry(log.lastIndex).timestamp : 0,
   };
 }
 
-function damageTarget(
+/** Whether the damage recorded in the log (this open's cut or an earlier one) forbids voting. */
+function distrustsDamage(
   log: SegmentLog,
   protectedIndex: number,
   warn: (message: string) => void,
-): number | null {
-  const { corruptAt } = log.recovery;
-  if (corruptAt === undefined) return null;
-  // The log now ends just before the first bad record.
-  const damagedIndex = corruptAt.index ?? log.lastIndex + 1;
-  if (damagedIndex > protectedIndex) return null; // a torn tail of unsynced entries
+): boolean {
+  const damage = log.damage;
+  if (damage === null) return false;
+  const { detail } = damage;
+  const damagedIndex = detail.index ?? log.lastIndex + 1;
+  if (damage.torn && damagedIndex > protectedIndex) return false; // unacknowledged writes
   warn(
-    `LOG DAMAGED below the commit index: ${corruptAt.reason} at entry ${damagedIndex} ` +
-      `(${corruptAt.file}@${corruptAt.offset}), persisted commit ${protectedIndex}`,
+    `LOG DAMAGED: ${detail.reason} at entry ${damagedIndex} (${detail.file}@${detail.offset}), ` +
+      `${damage.torn ? "below the persisted commit " + protectedIndex : "not a torn write"}`,
   );
-  return protectedIndex;
+  return true;
 }
 
 /**
@@ -224,77 +245,23 @@ async function loadBootstrap(options: RecoveryOptions): Promise<SnapshotContaine
   return container;
 }
 
-/** Marks the append rejection a repairing follower sends (see `repairView`). */
-const repairContext = "lost-acknowledged-entries";
-
-/** What `repairView` needs of the replica. */
-export interface RepairViewContext {
-  id: NodeId;
-  raft: RaftNode;
-  /** The last index durable in this node's log. */
-  durableLastIndex: number;
-  /** This node distrusts its log (it is being repaired). */
-  repairing: boolean;
-  leading: boolean;
-  send: (message: Message) => void;
-  warn: (message: string) => void;
+/** What a distrusting node must see before it trusts its log again. */
+export interface RepairGoal {
+  /** The persisted commit index (or snapshot index) when the damage was found. */
+  target: number;
+  /** The term recorded with the damage: every entry this node may have lost is of it or older. */
+  term: number;
 }
 
 /**
- * Adjusts an incoming message for two consequences of a node losing entries it had
- * acknowledged, which the Raft core, like etcd's, assumes never happens:
- *
- * - Follower: the leader still believes our old match and sends heartbeats with a commit index
- *   beyond our log. Clamp it to our durable last index. Safe: within the leader's term our log
- *   only changed by its own appends or by the cut, which keeps a prefix it had matched. While
- *   repairing, also answer with a marked append rejection naming our real last index, since a
- *   leader that thinks we are caught up sends no appends that we could reject.
- * - Leader: such a rejection says the follower's log ends below the match we track for it. The
- *   core lowers a match only when a probe at that match is rejected (`Progress.maybeDecrTo`);
- *   a replicating follower's rejection at or below its match looks stale to it, and an idle
- *   leader sends no appends that could be rejected. Hand leadership to another voter: a new
- *   leader probes every follower from scratch and repairs it.
+ * Where a distrusting node stands (see the module comment): `wait` for the leader's repair,
+ * `needNewTerm` when caught up under a leader whose term is not newer than the damage, `done`.
  */
-export function repairView(message: Message, context: RepairViewContext): Message {
-  const last = context.durableLastIndex;
-  if (message.type === MessageType.Heartbeat && message.commit > last) {
-    if (context.repairing) {
-      context.send({
-        ...message,
-        type: MessageType.AppResp,
-        from: context.id,
-        to: message.from,
-        term: context.raft.status().term,
-        index: message.commit,
-        reject: true,
-        rejectHint: last as LogIndex,
-        logTerm: 0 as Term,
-        entries: [],
-        context: repairContext,
-      });
-    }
-    return { ...message, commit: last as LogIndex };
-  }
-  // Only a repairing follower's replica sends this mark; the core's own rejections are not
-  // evidence (a reordered stale rejection looks the same).
-  if (message.type !== MessageType.AppResp || message.context !== repairContext) return message;
-  if (!message.reject || !context.leading) return message;
-  const status = context.raft.status();
-  // Only a rejection of this leader's own term speaks about the log it matched.
-  if (message.term !== status.term) return message;
-  const match = status.progress[message.from]?.match ?? 0;
-  if (message.rejectHint >= match || message.index < match) return message;
-  const successor = status.config.voters
-    .filter((id) => id !== context.id && id !== message.from)
-    .sort((left, right) =>
-      (status.progress[right]?.match ?? 0) - (status.progress[left]?.match ?? 0)
-    )[0];
-  if (successor !== undefined && status.leadTransferee === null) {
-    context.warn(
-      `${message.from} lost entries it acknowledged (its log ends at ${message.rejectHint}, ` +
-        `match was ${match}); handing leadership to ${successor} so it is re-probed`,
-    );
-    context.raft.transferLeadership(successor);
-  }
-  return message;
+export function repairProgress(
+  goal: RepairGoal,
+  status: { term: number; leaderId: string | null; commit: number; termAtCommit?: number },
+): "wait" | "needNewTerm" | "done" {
+  if (status.leaderId === null || status.commit < goal.target) return "wait";
+  if (status.termAtCommit !== status.term) return "wait";
+  return status.term > goal.term ? "done" : "needNewTerm";
 }

@@ -49,7 +49,7 @@ import type { StateMachine } from "./state_machine.ts";
 import type { Transport } from "./transport_types.ts";
 import { RaftLogStorage, toLogEntry } from "./raft_log_storage.ts";
 import { installSnapshot, type SnapshotParts, takeSnapshot } from "./raft_snapshot_io.ts";
-import { recoverReplica, repairView } from "./raft_recovery.ts";
+import { recoverReplica, type RepairGoal, repairProgress } from "./raft_recovery.ts";
 import type {
   PeerStatus,
   RaftReplicaOptions,
@@ -116,7 +116,11 @@ export class RaftReplica implements Proposer, LogReader {
   readonly #reads = new Map<string, PendingRead>();
   readonly #roleHandlers: Array<(change: RoleChange) => void> = [];
   #config: ConfigState;
-  #repairTarget: number | null;
+  /** Set while this node distrusts its log (see raft_recovery.ts). */
+  #repair: RepairGoal | null;
+  #ticks = 0;
+  readonly #electionTicks: number;
+  #newTermAskedAtTick = -Infinity;
   /** Highest timestamp stamped or stored: proposals never go below it. */
   #lastTimestamp: number;
   /** Timestamp of the last entry in the log (the floor for entries Raft creates itself). */
@@ -163,7 +167,7 @@ export class RaftReplica implements Proposer, LogReader {
       commitPersistEntries: options.commitPersistEntries ?? 10_000,
     };
     this.#config = recovered.config;
-    this.#repairTarget = recovered.repairTarget;
+    this.#repair = recovered.repair;
     this.#tailTimestamp = recovered.tailTimestamp;
     this.#lastTimestamp = recovered.tailTimestamp;
     const hard = options.log.readHardState();
@@ -176,14 +180,15 @@ export class RaftReplica implements Proposer, LogReader {
       snapshotsDir: options.snapshotsDir,
     });
     this.#durableHard = this.#storage.initialState().hardState;
+    this.#electionTicks = options.electionTicks ?? options.raft?.electionTicks ?? 10;
     this.#raft = new RaftNode({
       ...options.raft,
-      electionTicks: options.electionTicks ?? options.raft?.electionTicks ?? 10,
+      electionTicks: this.#electionTicks,
       id: this.#id,
       storage: this.#storage,
       prng: options.prng,
       appliedIndex: options.machine.appliedIndex,
-      canCampaign: recovered.repairTarget === null,
+      canCampaign: recovered.repair === null,
     });
     this.#transport.onMessage((message) => this.#receive(message));
     this.#transport.onUnreachable((peer) => {
@@ -446,7 +451,7 @@ export class RaftReplica implements Proposer, LogReader {
   #receive(message: Message): void {
     if (this.#closed || this.#failure !== null) return;
     try {
-      this.#raft.step(this.#repairView(message));
+      this.#raft.step(message);
     } catch (error) {
       this.#fail(error);
       return;
@@ -454,23 +459,11 @@ export class RaftReplica implements Proposer, LogReader {
     this.#kick();
   }
 
-  /** See `repairView` in raft_recovery.ts. */
-  #repairView(message: Message): Message {
-    return repairView(message, {
-      id: this.#id,
-      raft: this.#raft,
-      durableLastIndex: this.#log.lastIndex,
-      repairing: this.#repairTarget !== null,
-      leading: this.#role === "leader",
-      send: (reply) => this.#transport.send([reply]),
-      warn: this.#warn,
-    });
-  }
-
   #scheduleTick(): void {
     this.#tickTimer = this.#timers.setTimer(this.#settings.tickMs, () => {
       if (this.#closed) return;
       if (this.#failure === null) {
+        this.#ticks++;
         this.#raft.tick();
         this.#expire();
         this.#kick();
@@ -546,7 +539,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#serveReads(ready.readStates);
     if (ready.softState !== undefined) this.#changeRole(ready.softState);
     this.#raft.advance(ready);
-    this.#checkRepaired();
+    await this.#checkRepaired();
     const sinceSnapshot = this.#machine.appliedIndex - this.#storage.snapshotMeta.index;
     if (sinceSnapshot >= this.#settings.snapshotEntriesInterval) {
       await takeSnapshot(this.#snapshotParts(), this.#config);
@@ -602,9 +595,7 @@ export class RaftReplica implements Proposer, LogReader {
   }
 
   async #writeHardState(hardState: HardState): Promise<void> {
-    // While repairing, keep claiming the old commit so a crash cannot hide the damage.
-    const commit = Math.max(hardState.commit, this.#repairTarget ?? 0);
-    const state = { term: hardState.term, vote: hardState.vote, commit } as HardState;
+    const state = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
     await this.#log.writeHardState(state);
     this.#writtenHard = state;
     this.#writtenAt = this.#clock.now();
@@ -657,15 +648,31 @@ export class RaftReplica implements Proposer, LogReader {
     for (const handler of this.#roleHandlers) handler(change);
   }
 
-  /** See raft_recovery.ts for why both conditions are needed. */
-  #checkRepaired(): void {
-    const target = this.#repairTarget;
-    if (target === null) return;
+  /** Trusts the log again once the repair is complete; see raft_recovery.ts for when. */
+  async #checkRepaired(): Promise<void> {
+    const goal = this.#repair;
+    if (goal === null) return;
     const status = this.#raft.status();
-    if (status.commit < target || status.leaderId === null) return;
-    if (this.#storage.term(status.commit) !== status.term) return;
-    this.#warn(`log repaired up to ${status.commit} (needed ${target}); voting again`);
-    this.#repairTarget = null;
+    const progress = repairProgress(goal, {
+      ...status,
+      termAtCommit: this.#storage.term(status.commit),
+    });
+    if (progress === "wait") return;
+    if (progress === "needNewTerm") {
+      // Caught up, but under a leader this node may have helped elect: ask for a newer one,
+      // at most once per election timeout.
+      if (this.#ticks - this.#newTermAskedAtTick < this.#electionTicks) return;
+      this.#newTermAskedAtTick = this.#ticks;
+      this.#warn(`log repaired up to ${status.commit}; asking ${status.leaderId} for a new term`);
+      this.#raft.requestNewTerm();
+      return;
+    }
+    await this.#log.clearDamage();
+    this.#repair = null;
+    this.#warn(
+      `log repaired up to ${status.commit} (needed ${goal.target}) under term ${status.term}; ` +
+        "voting again",
+    );
     this.#raft.setCanCampaign(true);
   }
 

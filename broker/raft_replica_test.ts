@@ -1,36 +1,14 @@
 import assert from "node:assert/strict";
 import { seededRandom } from "../storage/mod.ts";
 import { ApiError } from "./errors.ts";
-import { drainMicrotasks, TestCluster } from "./_raft_test_cluster.ts";
-import type { Broker } from "./service.ts";
-
-async function settled<T>(cluster: TestCluster, promise: Promise<T>, ms = 3000): Promise<T> {
-  let done = false;
-  const tracked = promise.finally(() => {
-    done = true;
-  });
-  tracked.catch(() => {});
-  for (let waited = 0; waited < ms && !done; waited += 10) await cluster.run(10);
-  return await tracked;
-}
-
-async function sendBodies(cluster: TestCluster, broker: Broker, bodies: string[]): Promise<void> {
-  for (const body of bodies) {
-    await settled(cluster, broker.sendMessages("jobs", [{ body }]));
-  }
-}
-
-async function receiveAll(cluster: TestCluster, broker: Broker): Promise<string[]> {
-  const response = await settled(
-    cluster,
-    broker.receiveMessages("jobs", { maxMessages: 16, waitSeconds: 0 }),
-  );
-  return response.messages.map((message) => message.body).sort();
-}
-
-function followerOf(cluster: TestCluster, leader: string): string {
-  return [...cluster.nodes.keys()].find((id) => id !== leader)!;
-}
+import {
+  drainMicrotasks,
+  followerOf,
+  receiveAll,
+  sendBodies,
+  settled,
+  TestCluster,
+} from "./_raft_test_cluster.ts";
 
 Deno.test("a three-node group elects a leader and replicates writes to every replica", async () => {
   const cluster = await TestCluster.start();
@@ -175,33 +153,6 @@ Deno.test("role changes are reported", async () => {
   }
   const leader = await cluster.waitForLeader();
   assert.ok(changes.includes(`${leader}:leader`));
-  await cluster.stopAll();
-});
-
-Deno.test("a node whose committed log was damaged neither votes nor campaigns until repaired", async () => {
-  const cluster = await TestCluster.start({ replica: { snapshotEntriesInterval: 1000 } });
-  const leader = await cluster.waitForLeader();
-  await settled(cluster, cluster.broker(leader).createQueue("jobs", {}));
-  await sendBodies(cluster, cluster.broker(leader), ["1", "2", "3", "4", "5", "6"]);
-  const damaged = followerOf(cluster, leader);
-  const target = cluster.replica(leader).appliedIndex;
-  await cluster.until(() => cluster.node(damaged).machine.appliedIndex >= target);
-  await cluster.stop(damaged); // the final hard state records the commit index
-  const fs = cluster.node(damaged).fs;
-  const segment = fs.readDir("/data/log").filter((name) => name.endsWith(".log")).sort()[0];
-  fs.flipBit(`/data/log/${segment}`, 40); // inside the first record's payload
-  cluster.isolate(damaged);
-  await cluster.boot(damaged);
-  const node = cluster.node(damaged);
-  assert.ok(node.warnings.some((warning) => warning.includes("LOG DAMAGED")));
-  assert.equal(cluster.replica(damaged).status().canCampaign, false);
-  await cluster.run(5000);
-  assert.notEqual(cluster.replica(damaged).status().role, "candidate");
-  assert.notEqual(cluster.replica(damaged).status().role, "leader");
-  cluster.heal();
-  await cluster.until(() => cluster.replica(damaged).status().canCampaign);
-  assert.ok(node.warnings.some((warning) => warning.includes("repaired")));
-  await cluster.until(() => node.machine.appliedIndex >= target);
   await cluster.stopAll();
 });
 

@@ -12,8 +12,8 @@ import type { LogStorage } from "./log_storage.ts";
 import { applyConfigChange, cloneConfig, encodeConfigChange, isVoter } from "./membership.ts";
 import type { ProgressState } from "./progress.ts";
 import { Raft, type RaftSettings } from "./raft.ts";
-import { broadcastAppend, sendAppend } from "./replication.ts";
-import { requestRead } from "./step_leader.ts";
+import { broadcastAppend } from "./replication.ts";
+import { requestRead, startTransfer } from "./step_leader.ts";
 import {
   type ConfigChange,
   type ConfigState,
@@ -252,14 +252,18 @@ export class RaftNode {
     if (!isVoter(raft.configs.current(), to)) {
       throw new InvalidRequestError(`${to} is not a voter`);
     }
-    raft.leadTransferee = to;
-    raft.electionElapsed = 0;
-    const progress = raft.progress.get(to)!;
-    if (progress.match === raft.log.lastIndex()) {
-      raft.send({ type: MessageType.TimeoutNow, to });
-    } else {
-      sendAppend(raft, to, { sendIfEmpty: true });
-    }
+    startTransfer(raft, to);
+  }
+
+  /**
+   * For a follower that distrusts its log (see `setCanCampaign`): asks the leader to hand
+   * leadership to another voter, so that the next leader is one elected without this node's
+   * vote. A no-op without a known leader; the leader ignores it when no other voter is active.
+   */
+  requestNewTerm(): void {
+    const raft = this.#raft;
+    if (raft.role !== "follower" || raft.leaderId === null) return;
+    raft.send({ type: MessageType.NewTerm, to: raft.leaderId });
   }
 
   /**

@@ -201,6 +201,18 @@ export class Progress {
     return true;
   }
 
+  /**
+   * The follower says its log ends at `lastIndex`, below `match` (it lost acknowledged entries).
+   * Lowers match and probes from there; false when the news is not news.
+   */
+  lostEntries(lastIndex: number): boolean {
+    if (lastIndex >= this.match || this.state === "snapshot") return false;
+    this.match = lastIndex;
+    this.becomeProbe();
+    this.next = lastIndex + 1;
+    return true;
+  }
+
   /** Whether the leader must hold appends to this follower for now. */
   isPaused(): boolean {
     if (this.state === "probe") return this.probeSent;

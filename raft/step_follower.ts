@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { Raft } from "./raft.ts";
 import { handleSnapshotChunk } from "./snapshot_receiver.ts";
-import { type LogIndex, type Message, MessageType, type Term } from "./types.ts";
+import { type LogIndex, LOST_ENTRIES, type Message, MessageType, type Term } from "./types.ts";
 
 /** Handles `message` on a follower (terms already reconciled). */
 export function stepFollower(raft: Raft, message: Message): void {
@@ -73,6 +73,21 @@ function maybeAppend(raft: Raft, message: Message): number | undefined {
 }
 
 function handleHeartbeat(raft: Raft, message: Message): void {
-  if (raft.log.commitTo(message.commit)) raft.onCommitted();
+  const last = raft.log.lastIndex();
+  // A leader never names a commit beyond what we acknowledged to it in its term. If our log ends
+  // below it, we lost acknowledged entries (etcd panics here). Say so, so the leader lowers our
+  // match and re-sends the range; meanwhile commit only what we hold: within the leader's term
+  // our log changed only by its appends and the loss, which keeps a prefix it had matched.
+  if (message.commit > last) {
+    raft.send({
+      type: MessageType.AppResp,
+      to: message.from,
+      index: message.commit,
+      reject: true,
+      rejectHint: last as LogIndex,
+      context: LOST_ENTRIES,
+    });
+  }
+  if (raft.log.commitTo(Math.min(message.commit, last))) raft.onCommitted();
   raft.send({ type: MessageType.HeartbeatResp, to: message.from, context: message.context });
 }

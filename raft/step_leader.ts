@@ -15,7 +15,7 @@ import {
   sendAppends,
   sendSnapshotChunks,
 } from "./replication.ts";
-import { type LogIndex, type Message, MessageType, type NodeId } from "./types.ts";
+import { type LogIndex, LOST_ENTRIES, type Message, MessageType, type NodeId } from "./types.ts";
 
 /** Handles `message` on a leader (terms already reconciled). */
 export function stepLeader(raft: Raft, message: Message): void {
@@ -37,11 +37,54 @@ export function stepLeader(raft: Raft, message: Message): void {
     case MessageType.SnapResp:
       handleSnapshotResponse(raft, message);
       return;
+    case MessageType.NewTerm:
+      handOverFor(raft, message.from);
+      return;
   }
+}
+
+/**
+ * Starts handing leadership to the voter `to`: once it has the whole log it gets `TimeoutNow`.
+ * Proposals are refused meanwhile; the attempt is abandoned after an election timeout.
+ */
+export function startTransfer(raft: Raft, to: NodeId): void {
+  raft.leadTransferee = to;
+  raft.electionElapsed = 0;
+  const progress = raft.progress.get(to)!;
+  if (progress.match === raft.log.lastIndex()) {
+    raft.send({ type: MessageType.TimeoutNow, to });
+  } else {
+    sendAppend(raft, to, { sendIfEmpty: true });
+  }
+}
+
+/**
+ * `requester` distrusts its log and needs a leader elected without its vote: hand leadership to
+ * the most caught-up other voter that answered lately. Nothing happens when there is none (the
+ * requester asks again later) or while a transfer runs.
+ */
+function handOverFor(raft: Raft, requester: NodeId): void {
+  if (raft.leadTransferee !== null) return;
+  let best: NodeId | null = null;
+  for (const id of raft.configs.current().voters) {
+    if (id === raft.id || id === requester) continue;
+    const progress = raft.progress.get(id);
+    if (progress === undefined || !progress.recentActive) continue;
+    if (best === null || progress.match > raft.progress.get(best)!.match) best = id;
+  }
+  if (best !== null) startTransfer(raft, best);
 }
 
 function handleAppendResponse(raft: Raft, message: Message): void {
   const progress = raft.progress.get(message.from)!;
+  if (message.reject && message.context === LOST_ENTRIES) {
+    // The follower lost entries it acknowledged: believe it (a lower match only delays commits)
+    // and probe from where its log really ends.
+    if (progress.lostEntries(message.rejectHint)) {
+      sendAppend(raft, message.from, { sendIfEmpty: true });
+    }
+    return;
+  }
   if (message.reject) {
     // Fast back-off: skip every index whose term cannot match the follower's hint.
     let hint = message.rejectHint as number;

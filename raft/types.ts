@@ -126,7 +126,14 @@ export const MessageType = {
   TimeoutNow: 11,
   ReadIndex: 12,
   ReadIndexResp: 13,
+  NewTerm: 14,
 } as const;
+
+/**
+ * `context` of a rejected `AppResp` that a follower sends when the leader's heartbeat names a
+ * commit index beyond the follower's log: it lost entries it had acknowledged (a damaged disk).
+ */
+export const LOST_ENTRIES = "lost-entries";
 
 /** One of `MessageType`'s values. */
 export type MessageType = typeof MessageType[keyof typeof MessageType];
@@ -140,12 +147,16 @@ export type MessageType = typeof MessageType[keyof typeof MessageType];
  * - `VoteResp`/`PreVoteResp`: `reject`.
  * - `App`: `index`/`logTerm` = the entry preceding `entries`; `commit` = leader commit.
  * - `AppResp`: accepted → `index` = last index now matching; rejected → `index` = the rejected
- *   `App.index`, `rejectHint`/`logTerm` = the follower's guess of the last matching position.
+ *   `App.index`, `rejectHint`/`logTerm` = the follower's guess of the last matching position;
+ *   `context` = `LOST_ENTRIES` when the follower's log ends (at `rejectHint`) below what the
+ *   leader's heartbeat (`index` = its commit) said it holds.
  * - `Heartbeat`: `commit`; `context` = a ReadIndex round to acknowledge ("" if none).
  * - `HeartbeatResp`: `context` echoed.
  * - `Snap`: `snapshot` = one chunk. `SnapResp`: `index` = snapshot index, `rejectHint` = bytes
  *   received so far (the next offset wanted), `reject` = the chunk did not fit.
  * - `ReadIndex`: `context` = the follower's request id. `ReadIndexResp`: `index`, `context`.
+ * - `NewTerm`: a follower that distrusts its log asks the leader to hand leadership to another
+ *   voter, so that a leader it did not vote for takes over (see `RaftNode.requestNewTerm`).
  */
 export interface Message {
   type: MessageType;

@@ -5,7 +5,7 @@
  * @module
  */
 import { invariant } from "./invariant.ts";
-import { CorruptLogError } from "./errors.ts";
+import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
 import type { FileSystem } from "./file_io.ts";
 import { inspectSnapshotFile, writeSnapshotFile } from "./snapshot_file.ts";
 
@@ -26,6 +26,8 @@ export interface LogStart {
 
 /** File name of the hard state inside the log directory. */
 export const hardStateFileName = "hard_state";
+/** File name of the damage record inside the log directory. */
+export const damageFileName = "damage";
 /** File name of the log start marker inside the log directory. */
 export const logStartFileName = "log_start";
 
@@ -70,6 +72,45 @@ export function storeLogStart(fs: FileSystem, dir: string, start: LogStart): Pro
   invariant(isCount(start.index) && isCount(start.term));
   const json = JSON.stringify({ index: start.index, term: start.term });
   return writeSnapshotFile(fs, dir, logStartFileName, new TextEncoder().encode(json));
+}
+
+/**
+ * Evidence that the log was cut, kept until the log's owner says the damage is dealt with. It is
+ * written before the cut, so a crash between the two never loses the evidence.
+ */
+export interface DamageRecord {
+  /** The hard state's term when the (latest) damage was found: no entry of a later term was lost. */
+  term: number;
+  /** True while every cut recorded looked like an interrupted write (see `PlannedCut`). */
+  torn: boolean;
+  /** The first bad record (of the worst cut recorded). */
+  detail: CorruptionDetail;
+}
+
+/** Reads the damage record; null when there is none. */
+export function loadDamageRecord(fs: FileSystem, dir: string): DamageRecord | null {
+  const document = loadDocument(fs, dir, damageFileName);
+  if (document === null) return null;
+  const { term, torn, detail } = document as Record<string, unknown>;
+  const { index, file, offset, reason } = (detail ?? {}) as Record<string, unknown>;
+  if (
+    !isCount(term) || typeof torn !== "boolean" || !(index === undefined || isCount(index)) ||
+    typeof file !== "string" || !isCount(offset) || typeof reason !== "string"
+  ) {
+    throw new CorruptLogError({ file: damageFileName, offset: 0, reason: "bad damage record" });
+  }
+  return { term, torn, detail: { index, file, offset, reason } };
+}
+
+/** Writes the damage record durably. */
+export function storeDamageRecord(
+  fs: FileSystem,
+  dir: string,
+  record: DamageRecord,
+): Promise<void> {
+  invariant(isCount(record.term), "term must be a non-negative safe integer");
+  const json = JSON.stringify(record);
+  return writeSnapshotFile(fs, dir, damageFileName, new TextEncoder().encode(json));
 }
 
 function loadDocument(fs: FileSystem, dir: string, name: string): unknown {

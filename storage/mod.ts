@@ -22,7 +22,7 @@ export {
   RealFileSystem,
 } from "./file_io.ts";
 export { mmapAvailable } from "./mmap.ts";
-export type { HardState, LogStart } from "./hard_state.ts";
+export type { DamageRecord, HardState, LogStart } from "./hard_state.ts";
 export {
   decodeRecord,
   encodeRecord,

@@ -7,9 +7,15 @@
  * @module
  */
 import type { CorruptionDetail } from "./errors.ts";
-import { type FileSystem, joinPath } from "./file_io.ts";
+import { type FileHandle, type FileSystem, joinPath } from "./file_io.ts";
 import type { LogStart } from "./hard_state.ts";
-import { inspectRecord, newRecordHeader, type RecordHeader, recordLengthAt } from "./record.ts";
+import {
+  inspectRecord,
+  newRecordHeader,
+  type RecordHeader,
+  recordHeaderBytes,
+  recordLengthAt,
+} from "./record.ts";
 import { parseSegmentFileName, Segment, segmentFileName } from "./segment.ts";
 
 /** What recovery found and did. */
@@ -22,6 +28,8 @@ export interface RecoveryReport {
   truncatedBytes: number;
   /** The first bad record, when the log was cut. A torn tail reads "incomplete record". */
   corruptAt?: CorruptionDetail;
+  /** With `corruptAt`: whether the cut looks like an interrupted write (see `PlannedCut`). */
+  tornTail?: boolean;
 }
 
 /** How a scan ended. */
@@ -107,13 +115,38 @@ function checkOrder(
 }
 
 /**
+ * What a cut is about to remove, handed to `beforeCut` while the bad bytes are still on disk.
+ * `torn` is true when the damage looks like a write a crash interrupted: the first bad record is
+ * in the last segment and is cut short by the end of the file or followed by zeros only (what a
+ * file system may leave after a power cut). Anything else — a record that fails its CRC with
+ * data after it, a gap between segments, bad records in an earlier segment — is damage to data
+ * that had been written completely, which a torn write cannot produce.
+ *
+ * A damaged length field that makes a record reach past the end of the file looks cut short too;
+ * it is told apart by searching for a valid record of the next index after it. Only in the very
+ * last record is it indistinguishable from a torn write.
+ */
+export interface PlannedCut {
+  detail: CorruptionDetail;
+  torn: boolean;
+}
+
+/**
  * Opens, scans and verifies every segment of `dir` in index order. The log is cut at the first
  * bad record (the file truncated there, later segments removed); empty segments and leftovers
  * of an interrupted `resetTo` (at or below the log start) are removed. What remains is synced.
+ *
+ * The scan changes nothing; `beforeCut` runs (and is awaited) after it and before the first
+ * byte is cut, so the caller can record the damage durably while its evidence still exists.
  */
 export async function recoverSegments(
   fs: FileSystem,
-  options: { dir: string; logStart: LogStart; indexIntervalBytes: number },
+  options: {
+    dir: string;
+    logStart: LogStart;
+    indexIntervalBytes: number;
+    beforeCut?: (cut: PlannedCut) => Promise<void>;
+  },
 ): Promise<{ segments: Segment[]; report: RecoveryReport }> {
   const { dir, logStart } = options;
   const report: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
@@ -122,48 +155,96 @@ export async function recoverSegments(
     .map((name) => parseSegmentFileName(name))
     .filter((base): base is number => base !== null)
     .sort((a, b) => a - b);
-  let changed = false;
+  const removals: string[] = [];
+  let truncation: { segment: Segment; validBytes: number } | null = null;
   let previous = { term: logStart.term, timestamp: -Infinity };
+  let tornCandidate = false;
   for (const base of bases) {
     const path = joinPath(dir, segmentFileName(base));
     const expected = segments.length > 0 ? segments[segments.length - 1].lastIndex + 1 : base;
-    const handle = fs.open(path);
     const leftover = base <= logStart.index;
     if (leftover || report.corruptAt !== undefined || base !== expected) {
-      if (!leftover && report.corruptAt === undefined) {
-        const reason = "segment does not continue the log";
-        report.corruptAt = { index: expected, file: path, offset: 0, reason };
+      if (!leftover) {
+        if (report.corruptAt === undefined) {
+          const reason = "segment does not continue the log";
+          report.corruptAt = { index: expected, file: path, offset: 0, reason };
+        }
+        // Data after the first bad record: whatever it was, it was not a torn tail.
+        tornCandidate = false;
+        const handle = fs.open(path);
+        report.truncatedBytes += handle.size();
+        handle.close();
       }
-      if (!leftover) report.truncatedBytes += handle.size();
-      handle.close();
-      fs.remove(path);
-      changed = true;
+      removals.push(path);
       continue;
     }
-    const segment = new Segment(handle, {
+    const segment = new Segment(fs.open(path), {
       baseIndex: base,
       indexIntervalBytes: options.indexIntervalBytes,
     });
     const scan = scanSegment(segment, previous);
     if (scan.failure !== undefined) {
       report.corruptAt = scan.failure;
-      report.truncatedBytes += handle.size() - scan.validBytes;
-      handle.truncate(scan.validBytes);
-      changed = true;
-    }
-    if (segment.entryCount === 0) {
-      handle.close();
-      fs.remove(path);
-      changed = true;
-      continue;
+      report.truncatedBytes += segment.handle.size() - scan.validBytes;
+      truncation = { segment, validBytes: scan.validBytes };
+      const cutShort = scan.failure.reason === "incomplete record" ||
+        zerosFrom(segment.handle, scan.validBytes);
+      // A torn write is the end of what was written: a good record of the next index after it
+      // means the bad one's length field was damaged in the middle of the log.
+      tornCandidate = cutShort &&
+        !recordFollows(segment.handle, scan.validBytes, segment.lastIndex + 2);
     }
     segments.push(segment);
     previous = { term: segment.lastTerm, timestamp: segment.lastTimestamp };
   }
+  if (report.corruptAt !== undefined) {
+    report.tornTail = tornCandidate;
+    await options.beforeCut?.({ detail: report.corruptAt, torn: tornCandidate });
+  }
+  let changed = removals.length > 0;
+  for (const path of removals) fs.remove(path);
+  if (truncation !== null) {
+    truncation.segment.handle.truncate(truncation.validBytes);
+    changed = true;
+  }
+  const kept = segments.filter((segment) => {
+    if (segment.entryCount > 0) return true;
+    segment.handle.close();
+    fs.remove(segment.handle.path);
+    changed = true;
+    return false;
+  });
   // What a killed process left in the page cache is on disk only after this.
-  for (const segment of segments) await segment.handle.syncData();
+  for (const segment of kept) await segment.handle.syncData();
   if (changed) await fs.syncDir(dir);
-  report.segments = segments.length;
-  for (const segment of segments) report.entries += segment.entryCount;
-  return { segments, report };
+  report.segments = kept.length;
+  for (const segment of kept) report.entries += segment.entryCount;
+  return { segments: kept, report };
+}
+
+/** True when a valid record of `index` starts anywhere after `offset` (a slow search, rarely run). */
+function recordFollows(handle: FileHandle, offset: number, index: number): boolean {
+  const rest = new Uint8Array(Math.max(handle.size() - offset, 0));
+  handle.readSync(offset, rest);
+  const view = new DataView(rest.buffer);
+  const found = newRecordHeader();
+  for (let position = 1; position + recordHeaderBytes <= rest.length; position++) {
+    // The index field (u64 at +16) first: a CRC only where it matches.
+    if (view.getUint32(position + 16, true) !== index % 0x1_0000_0000) continue;
+    if (inspectRecord(rest, position, { header: found, verify: true }) !== "ok") continue;
+    if (found.index === index) return true;
+  }
+  return false;
+}
+
+/** True when every byte of the file from `offset` on is zero. */
+function zerosFrom(handle: FileHandle, offset: number): boolean {
+  const size = handle.size();
+  const chunk = new Uint8Array(Math.min(scanBufferBytes, Math.max(size - offset, 0)));
+  for (let position = offset; position < size; position += chunk.length) {
+    const view = chunk.subarray(0, Math.min(chunk.length, size - position));
+    handle.readSync(position, view);
+    if (view.some((byte) => byte !== 0)) return false;
+  }
+  return true;
 }

@@ -18,13 +18,18 @@ import assert from "node:assert/strict";
 import { invariant } from "./invariant.ts";
 import { type FileHandle, type FileSystem, joinPath } from "./file_io.ts";
 import {
+  damageFileName,
+  type DamageRecord,
   type HardState,
+  loadDamageRecord,
   loadHardState,
   loadLogStart,
   type LogStart,
+  storeDamageRecord,
   storeHardState,
   storeLogStart,
 } from "./hard_state.ts";
+import type { CorruptionDetail } from "./errors.ts";
 import {
   encodeRecordInto,
   type LogEntry,
@@ -95,6 +100,7 @@ export class SegmentLog {
   #segments: Segment[] = [];
   #logStart: LogStart;
   #hardState: HardState;
+  #damage: DamageRecord | null = null;
   #hardStateWrites: Promise<void> = Promise.resolve();
   #recovery: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
   #scheduler: SyncScheduler;
@@ -315,6 +321,39 @@ export class SegmentLog {
     return this.#scheduler.request(0, { fresh: true });
   }
 
+  /**
+   * The damage recorded by this or an earlier open and not yet cleared: a cut of the log (see
+   * `PlannedCut`) or whatever the owner noted. Null when the log was never cut, or since
+   * {@link clearDamage}.
+   */
+  get damage(): DamageRecord | null {
+    return this.#damage === null ? null : structuredClone(this.#damage);
+  }
+
+  /**
+   * Records damage durably, merged with what is recorded: the current term, torn only while
+   * every cut was, and the detail of the worse cut.
+   */
+  async noteDamage(detail: CorruptionDetail, options: { torn: boolean }): Promise<void> {
+    const old = this.#damage;
+    const keepOld = old !== null && options.torn && !old.torn;
+    const record: DamageRecord = {
+      term: Math.max(this.#hardState.term, old?.term ?? 0),
+      torn: options.torn && (old?.torn ?? true),
+      detail: keepOld ? old.detail : { ...detail },
+    };
+    await storeDamageRecord(this.#fs, this.#dir, record);
+    this.#damage = record;
+  }
+
+  /** Forgets the damage record (its owner repaired or dismissed the damage). */
+  async clearDamage(): Promise<void> {
+    if (this.#damage === null) return;
+    this.#fs.remove(joinPath(this.#dir, damageFileName));
+    await this.#fs.syncDir(this.#dir);
+    this.#damage = null;
+  }
+
   /** The hard state last written (or recovered). */
   readHardState(): HardState {
     return { ...this.#hardState };
@@ -399,10 +438,12 @@ export class SegmentLog {
   }
 
   async #recover(): Promise<void> {
+    this.#damage = loadDamageRecord(this.#fs, this.#dir);
     const recovered = await recoverSegments(this.#fs, {
       dir: this.#dir,
       logStart: this.#logStart,
       indexIntervalBytes: this.#indexIntervalBytes,
+      beforeCut: (cut) => this.noteDamage(cut.detail, { torn: cut.torn }),
     });
     this.#segments = recovered.segments;
     this.#recovery = recovered.report;

@@ -8,13 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
-import {
-  inspectRecord,
-  newRecordHeader,
-  readSnapshotFile,
-  SegmentLog,
-  SimFileSystem,
-} from "../../storage/mod.ts";
+import { inspectRecord, newRecordHeader, SegmentLog, SimFileSystem } from "../../storage/mod.ts";
 import { Broker } from "../../broker/service.ts";
 import { StateMachine } from "../../broker/state_machine.ts";
 import { RaftReplica } from "../../broker/raft_replica.ts";
@@ -194,31 +188,32 @@ export class SimCluster {
   }
 
   /**
-   * Flips one bit inside a record the stopped node had persisted as committed (so recovery must
-   * notice the damage below its commit index). Returns false when there is none to damage.
+   * Flips one bit inside a record of the stopped node's log — committed or not; the commit index
+   * it persisted is lazy, so either may hold a write it acknowledged. Recovery must notice. The
+   * one place where damage is indistinguishable from a torn write is left alone: the length
+   * field of the very last record (see `storage/recovery.ts`). False when the log is empty.
    */
-  flipCommittedBit(id: string): boolean {
-    const node = this.node(id);
-    const fs = node.fs;
-    const hard = readSnapshotFile(fs, logDir, "hard_state");
-    if (hard === null) return false;
-    const commit = JSON.parse(new TextDecoder().decode(hard)).commit as number;
-    const records: { path: string; offset: number; bytes: number }[] = [];
+  flipPersistedBit(id: string): boolean {
+    const fs = this.node(id).fs;
+    const records: { path: string; offset: number; bytes: number; last: boolean }[] = [];
     const header = newRecordHeader();
-    for (const name of fs.readDir(logDir).filter((name) => name.endsWith(".log")).sort()) {
+    const names = fs.readDir(logDir).filter((name) => name.endsWith(".log")).sort();
+    for (const name of names) {
       const path = `${logDir}/${name}`;
       const bytes = fs.fileBytes(path);
       for (let offset = 0; offset < bytes.length;) {
         if (inspectRecord(bytes, offset, { header, verify: false }) !== "ok") break;
-        if (header.index <= commit) records.push({ path, offset, bytes: header.bytes });
+        records.push({ path, offset, bytes: header.bytes, last: false });
         offset += header.bytes;
       }
     }
     if (records.length === 0) return false;
+    records[records.length - 1].last = true;
     const record = records[randomInt(this.#prng, records.length)];
+    const from = record.last ? 4 : 0;
     fs.flipBit(
       record.path,
-      record.offset + randomInt(this.#prng, record.bytes),
+      record.offset + from + randomInt(this.#prng, record.bytes - from),
       randomInt(this.#prng, 8),
     );
     return true;

@@ -236,7 +236,7 @@ class Run {
     ) {
       cluster.crash(id);
       this.crashes++;
-      if (cluster.flipCommittedBit(id)) {
+      if (cluster.flipPersistedBit(id)) {
         this.flips++;
         this.#damaged = id;
       }

@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { joinPath } from "./file_io.ts";
+import { encodeRecord } from "./record.ts";
+import { SegmentLog, type SegmentLogOptions } from "./segment_log.ts";
+import { segmentFileName } from "./segment.ts";
+import { SimFileSystem, SimulatedCrash } from "./sim_file_system.ts";
+import {
+  appendGarbage,
+  flipBitThroughInterface,
+  makeEntries,
+  storesUnderTest,
+  type StoreUnderTest,
+} from "./test_helpers.ts";
+
+// Entries of 100 payload bytes are 133-byte records; one segment holds all twenty.
+const options = { segmentBytesMax: 1 << 20, indexIntervalBytes: 512 };
+const recordSize = 133;
+
+function optionsFor(store: StoreUnderTest): SegmentLogOptions {
+  return { fs: store.fs, mmap: store.mmap, ...options };
+}
+
+function testEveryStore(name: string, body: (store: StoreUnderTest) => Promise<void>): void {
+  Deno.test(name, async (t) => {
+    for (const store of storesUnderTest()) {
+      await t.step(store.name, async () => {
+        try {
+          await body(store);
+        } finally {
+          store.cleanup();
+        }
+      });
+    }
+  });
+}
+
+async function writeTwenty(
+  store: { fs: SegmentLogOptions["fs"]; dir: string },
+  extra: Partial<SegmentLogOptions> = {},
+): Promise<string> {
+  const log = await SegmentLog.open(store.dir, { fs: store.fs, ...options, ...extra });
+  await log.appendDurable(makeEntries(1, 20, { payloadBytes: 100 }));
+  await log.writeHardState({ term: 4, vote: "n2", commit: 5 });
+  await log.close();
+  return joinPath(store.dir, segmentFileName(1));
+}
+
+testEveryStore("an interrupted last write is recorded as a torn cut", async (store) => {
+  const path = await writeTwenty(store);
+  appendGarbage(store.fs, path, encodeRecord(makeEntries(21, 1)[0]).subarray(0, 40));
+  const log = await SegmentLog.open(store.dir, optionsFor(store));
+  assert.equal(log.lastIndex, 20);
+  assert.equal(log.recovery.tornTail, true);
+  assert.deepEqual(log.damage, { term: 4, torn: true, detail: log.recovery.corruptAt });
+  await log.close();
+});
+
+testEveryStore("zeros after the last record read as a torn write", async (store) => {
+  const path = await writeTwenty(store);
+  appendGarbage(store.fs, path, new Uint8Array(300));
+  const log = await SegmentLog.open(store.dir, optionsFor(store));
+  assert.equal(log.lastIndex, 20);
+  assert.equal(log.damage?.torn, true);
+  await log.close();
+});
+
+testEveryStore(
+  "a flipped bit in the last, complete record is damage, not a torn write",
+  async (store) => {
+    const path = await writeTwenty(store);
+    flipBitThroughInterface(store.fs, path, 19 * recordSize + 70);
+    const log = await SegmentLog.open(store.dir, optionsFor(store));
+    assert.equal(log.lastIndex, 19);
+    assert.equal(log.recovery.tornTail, false);
+    assert.equal(log.damage?.torn, false);
+    assert.equal(log.damage?.detail.reason, "bad crc");
+    await log.close();
+  },
+);
+
+testEveryStore(
+  "a damaged length field in the middle of the log is damage, though it looks cut short",
+  async (store) => {
+    const path = await writeTwenty(store);
+    flipBitThroughInterface(store.fs, path, 9 * recordSize + 2); // length += 1 MiB: past the end
+    const log = await SegmentLog.open(store.dir, optionsFor(store));
+    assert.equal(log.lastIndex, 9);
+    assert.equal(log.recovery.corruptAt?.reason, "incomplete record");
+    assert.equal(log.damage?.torn, false);
+    await log.close();
+  },
+);
+
+testEveryStore("the damage record outlives reopening until it is cleared", async (store) => {
+  const path = await writeTwenty(store);
+  flipBitThroughInterface(store.fs, path, 9 * recordSize + 50);
+  const first = await SegmentLog.open(store.dir, optionsFor(store));
+  const recorded = first.damage;
+  assert.equal(recorded?.detail.index, 10);
+  await first.writeHardState({ term: 6, vote: null, commit: 9 });
+  await first.close();
+  const second = await SegmentLog.open(store.dir, optionsFor(store));
+  assert.equal(second.recovery.corruptAt, undefined, "the second open finds a clean log");
+  assert.deepEqual(second.damage, recorded, "but still knows about the first cut");
+  await second.clearDamage();
+  await second.close();
+  const third = await SegmentLog.open(store.dir, optionsFor(store));
+  assert.equal(third.damage, null);
+  await third.close();
+});
+
+testEveryStore("a later cut merges into the record: worst detail, newest term", async (store) => {
+  const path = await writeTwenty(store);
+  flipBitThroughInterface(store.fs, path, 12 * recordSize + 50);
+  const first = await SegmentLog.open(store.dir, optionsFor(store));
+  await first.writeHardState({ term: 9, vote: null, commit: 5 });
+  first.append(makeEntries(13, 1, { payloadBytes: 100 }));
+  await first.sync();
+  await first.close();
+  appendGarbage(store.fs, path, encodeRecord(makeEntries(14, 1)[0]).subarray(0, 20));
+  const second = await SegmentLog.open(store.dir, optionsFor(store));
+  assert.equal(second.recovery.tornTail, true);
+  assert.deepEqual(second.damage, {
+    term: 9,
+    torn: false,
+    detail: { index: 13, file: path, offset: 12 * recordSize, reason: "bad crc" },
+  });
+  await second.close();
+});
+
+Deno.test("a crash at any point of a cut leaves the damage known after the next open", async () => {
+  for (let crashAt = 0; crashAt < 30; crashAt++) {
+    const fs = new SimFileSystem();
+    const path = await writeTwenty({ fs, dir: "/log" });
+    fs.flipBit(path, 15 * recordSize + 40);
+    fs.crashAfter(crashAt);
+    try {
+      const log = await SegmentLog.open("/log", { fs, ...options });
+      await log.close();
+    } catch (error) {
+      if (!(error instanceof SimulatedCrash)) throw error;
+    }
+    fs.crash();
+    const log = await SegmentLog.open("/log", { fs, ...options });
+    assert.equal(log.lastIndex, 15, `crash after ${crashAt} writes`);
+    assert.equal(log.damage?.torn, false, `crash after ${crashAt} writes`);
+    assert.equal(log.damage?.detail.index, 16, `crash after ${crashAt} writes`);
+    await log.close();
+  }
+});
