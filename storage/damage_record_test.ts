@@ -8,8 +8,8 @@ import {
   appendGarbage,
   flipBitThroughInterface,
   makeEntries,
-  storesUnderTest,
   type StoreUnderTest,
+  testEveryStore,
 } from "./test_helpers.ts";
 
 // Entries of 100 payload bytes are 133-byte records; one segment holds all twenty.
@@ -18,20 +18,6 @@ const recordSize = 133;
 
 function optionsFor(store: StoreUnderTest): SegmentLogOptions {
   return { fs: store.fs, mmap: store.mmap, ...options };
-}
-
-function testEveryStore(name: string, body: (store: StoreUnderTest) => Promise<void>): void {
-  Deno.test(name, async (t) => {
-    for (const store of storesUnderTest()) {
-      await t.step(store.name, async () => {
-        try {
-          await body(store);
-        } finally {
-          store.cleanup();
-        }
-      });
-    }
-  });
 }
 
 async function writeTwenty(

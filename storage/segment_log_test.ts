@@ -7,8 +7,8 @@ import {
   appendGarbage,
   flipBitThroughInterface,
   makeEntries,
-  storesUnderTest,
   type StoreUnderTest,
+  testEveryStore,
 } from "./test_helpers.ts";
 
 const smallSegments = { segmentBytesMax: 2048, indexIntervalBytes: 512 };
@@ -35,21 +35,6 @@ function assertHolds(log: SegmentLog, expected: LogEntry[]): void {
   const all = log.entries(log.firstIndex, log.lastIndex + 1);
   assert.equal(all.length, expected.length);
   all.forEach((entry, i) => assertSameEntry(entry, expected[i]));
-}
-
-/** Runs `body` once per store (real+mmap, real+pread, simulated), each in a fresh directory. */
-function testEveryStore(name: string, body: (store: StoreUnderTest) => Promise<void>): void {
-  Deno.test(name, async (t) => {
-    for (const store of storesUnderTest()) {
-      await t.step(store.name, async () => {
-        try {
-          await body(store);
-        } finally {
-          store.cleanup();
-        }
-      });
-    }
-  });
 }
 
 testEveryStore("a new log is empty and starts at index 1", async (store) => {

@@ -93,3 +93,21 @@ export function appendGarbage(fs: FileSystem, path: string, bytes: Uint8Array): 
   handle.writeSync(bytes);
   handle.close();
 }
+
+/** Runs `body` once per store (real+mmap, real+pread, simulated), each in a fresh directory. */
+export function testEveryStore(
+  name: string,
+  body: (store: StoreUnderTest) => Promise<void>,
+): void {
+  Deno.test(name, async (t) => {
+    for (const store of storesUnderTest()) {
+      await t.step(store.name, async () => {
+        try {
+          await body(store);
+        } finally {
+          store.cleanup();
+        }
+      });
+    }
+  });
+}
