@@ -49,6 +49,7 @@ import type { StateMachine } from "./state_machine.ts";
 import type { Transport } from "./transport_types.ts";
 import { RaftLogStorage, toLogEntry } from "./raft_log_storage.ts";
 import { installSnapshot, type SnapshotParts, takeSnapshot } from "./raft_snapshot_io.ts";
+import { ProposalWaiters, ReadWaiters } from "./raft_waiters.ts";
 import { recoverReplica, type RepairGoal, repairProgress } from "./raft_recovery.ts";
 import type {
   PeerStatus,
@@ -58,19 +59,6 @@ import type {
 } from "./raft_replica_types.ts";
 
 export type { PeerStatus, RaftReplicaOptions, RaftReplicaStatus, RoleChange };
-
-interface PendingProposal {
-  term: number;
-  deadline: number;
-  resolve: (result: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
-interface PendingRead {
-  deadline: number;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
 
 const construction = Symbol("RaftReplica.open");
 
@@ -112,8 +100,8 @@ export class RaftReplica implements Proposer, LogReader {
   >;
   readonly #warn: (message: string) => void;
   readonly #onApplied?: (entry: Entry) => void;
-  readonly #pending = new Map<number, PendingProposal>();
-  readonly #reads = new Map<string, PendingRead>();
+  readonly #pending = new ProposalWaiters();
+  readonly #reads = new ReadWaiters();
   readonly #roleHandlers: Array<(change: RoleChange) => void> = [];
   #config: ConfigState;
   /** Set while this node distrusts its log (see raft_recovery.ts). */
@@ -318,10 +306,7 @@ export class RaftReplica implements Proposer, LogReader {
     } catch (error) {
       return Promise.reject(this.#translate(error));
     }
-    const promise = new Promise<void>((resolve, reject) => {
-      const deadline = this.#clock.now() + this.#settings.proposalTimeoutMs;
-      this.#reads.set(requestId, { deadline, resolve, reject });
-    });
+    const promise = this.#reads.wait(requestId, this.#deadline(), {});
     this.#kick();
     return promise;
   }
@@ -425,25 +410,17 @@ export class RaftReplica implements Proposer, LogReader {
 
   #track(proposal: { index: LogIndex; term: Term }): Promise<unknown> {
     // A proposal of an earlier term at this index was overwritten by this leader's log.
-    if (this.#pending.has(proposal.index)) this.#settle(proposal.index, noLeader(this.#leaderId));
-    return new Promise((resolve, reject) => {
-      const deadline = this.#clock.now() + this.#settings.proposalTimeoutMs;
-      this.#pending.set(proposal.index, { term: proposal.term, deadline, resolve, reject });
-    });
+    this.#pending.reject(proposal.index, noLeader(this.#leaderId));
+    return this.#pending.wait(proposal.index, this.#deadline(), { term: proposal.term });
   }
 
-  #settle(index: number, error: unknown): void {
-    const pending = this.#pending.get(index);
-    if (pending === undefined) return;
-    this.#pending.delete(index);
-    pending.reject(error);
+  #deadline(): number {
+    return this.#clock.now() + this.#settings.proposalTimeoutMs;
   }
 
   #rejectAll(error: ApiError): void {
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
-    for (const read of this.#reads.values()) read.reject(error);
-    this.#reads.clear();
+    this.#pending.rejectAll(error);
+    this.#reads.rejectAll(error);
   }
 
   // ---- the loop ------------------------------------------------------------------------------
@@ -465,26 +442,12 @@ export class RaftReplica implements Proposer, LogReader {
       if (this.#failure === null) {
         this.#ticks++;
         this.#raft.tick();
-        this.#expire();
+        this.#pending.expireNow(this.#clock.now());
+        this.#reads.expireNow(this.#clock.now());
         this.#kick();
       }
       this.#scheduleTick();
     });
-  }
-
-  #expire(): void {
-    const now = this.#clock.now();
-    const unknown = () => new ApiError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
-    for (const [index, pending] of this.#pending) {
-      if (pending.deadline > now) break; // insertion order is deadline order
-      this.#pending.delete(index);
-      pending.reject(unknown());
-    }
-    for (const [requestId, read] of this.#reads) {
-      if (read.deadline > now) break;
-      this.#reads.delete(requestId);
-      read.reject(new ApiError("NotReady", "read barrier timed out", { retryAfterSeconds: 1 }));
-    }
   }
 
   /** Starts the Ready loop unless it runs (it re-checks `hasReady` after every advance). */
@@ -554,9 +517,7 @@ export class RaftReplica implements Proposer, LogReader {
     const waits: Promise<void>[] = [];
     if (first <= log.lastIndex) {
       // Raft never truncates committed entries: every pending proposal from `first` on lost.
-      for (const index of [...this.#pending.keys()]) {
-        if (index >= first) this.#settle(index, noLeader(this.#leaderId));
-      }
+      this.#pending.rejectWhere((index) => index >= first, () => noLeader(this.#leaderId));
       this.#storage.forgetFrom(first);
       waits.push(log.truncateSuffix(first));
       this.#tailTimestamp = first - 1 >= log.firstIndex
@@ -617,20 +578,15 @@ export class RaftReplica implements Proposer, LogReader {
         payload: entry.data,
       });
       this.#onApplied?.(entry);
-      const pending = this.#pending.get(entry.index);
-      if (pending === undefined) continue;
-      this.#pending.delete(entry.index);
-      if (pending.term === entry.term) pending.resolve(result);
-      else pending.reject(noLeader(this.#leaderId));
+      this.#pending.settleApplied(entry.index, entry.term, result, () => noLeader(this.#leaderId));
     }
   }
 
   #serveReads(readStates: ReadState[]): void {
     for (const read of readStates) {
-      const pending = this.#reads.get(read.requestId);
+      const pending = this.#reads.take(read.requestId);
       if (pending === undefined) continue;
       assert.ok(this.#machine.appliedIndex >= read.index, "reads are served after applying");
-      this.#reads.delete(read.requestId);
       pending.resolve();
     }
   }
@@ -641,8 +597,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#leaderId = soft.leaderId;
     if (wasLeader && soft.role !== "leader") {
       // Reads in flight can no longer be confirmed by this node.
-      for (const read of this.#reads.values()) read.reject(noLeader(soft.leaderId));
-      this.#reads.clear();
+      this.#reads.rejectAll(noLeader(soft.leaderId));
     }
     const change = { role: soft.role, leaderId: soft.leaderId, term: this.#raft.status().term };
     for (const handler of this.#roleHandlers) handler(change);
@@ -693,10 +648,8 @@ export class RaftReplica implements Proposer, LogReader {
     this.#config = installed.config;
     this.#tailTimestamp = installed.tailTimestamp ?? this.#lastTimestamp;
     this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#tailTimestamp);
-    const unknown = new ApiError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
-    for (const index of [...this.#pending.keys()]) {
-      if (index <= snapshot.index) this.#settle(index, unknown);
-    }
+    const unknown = () => new ApiError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
+    this.#pending.rejectWhere((index) => index <= snapshot.index, unknown);
   }
 
   #fail(error: unknown): void {
