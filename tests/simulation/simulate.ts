@@ -1,9 +1,9 @@
 /**
  * One seeded run of the whole-cluster simulation: a fault phase (crashes, power cuts after N
  * writes, partitions, message loss/duplication/reordering, clock skew, bit flips in a stopped
- * node's committed records, leadership transfers, a voter removed and later rejoining with an
- * empty disk) under client load, then a healing phase that
- * drains every queue and checks the history (see `checkers.ts`).
+ * node's persisted records, committed or not, leadership transfers, a voter removed and later
+ * rejoining with an empty disk) under client load, then a healing phase that drains every queue
+ * and checks the history (see `checkers.ts`).
  *
  * @module
  */
@@ -29,7 +29,7 @@ export interface SimulationOptions {
   /** Fault steps of 500 ms simulated time each. */
   steps: number;
   clients?: number;
-  /** Inject bit flips into a stopped node's committed records. true. */
+  /** Inject bit flips into a stopped node's persisted records. true. */
   bitFlips?: boolean;
   /** Remove a voter and have it rejoin with an empty disk. true. */
   membership?: boolean;
