@@ -8,6 +8,9 @@
  *                 serve reads → advance
  * ```
  *
+ * A leader sends its appends before persisting them, so its fsync and the followers' overlap
+ * (see `#handleReady`).
+ *
  * Proposals and peer messages that arrive while a Ready is being persisted go into the next
  * Ready: one write, one fdatasync and one append message per follower for all of them (group
  * commit). The leader stamps every entry with `max(last timestamp, clock)`; a new leader's log
@@ -493,11 +496,24 @@ export class RaftReplica implements Proposer, LogReader {
         committed = committed.slice(split);
       }
     }
+    // A leader that stays leader sends before it writes (dissertation §10.2.1): the followers'
+    // writes and fsyncs then run alongside its own instead of after it, which takes one fsync
+    // (and a Ready turn) off every replicated write's latency. Safe because the core counts the
+    // leader's own log toward a commit only once advance() says it is durable, and nothing a
+    // leader sends vouches for its own disk. Acks and votes do: followers and candidates send
+    // only after persisting.
+    const sendFirst = this.#role === "leader" &&
+      (ready.softState?.role ?? "leader") === "leader" && ready.snapshot === undefined &&
+      ready.truncateFrom === undefined;
+    if (sendFirst) {
+      this.#stamp(ready.entries); // entries Raft made itself leave with their timestamp
+      this.#transport.send(ready.messages);
+    }
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
     if (ready.entries.length > 0) await this.#appendEntries(ready.entries);
     if (ready.hardState !== undefined) await this.#persistHardState(ready.hardState);
     if (this.#closed) return; // a stopped node sends and applies nothing more
-    this.#transport.send(ready.messages);
+    if (!sendFirst) this.#transport.send(ready.messages);
     this.#apply(committed);
     this.#serveReads(ready.readStates);
     if (ready.softState !== undefined) this.#changeRole(ready.softState);
@@ -524,20 +540,28 @@ export class RaftReplica implements Proposer, LogReader {
         ? log.entry(first - 1).timestamp
         : this.#tailTimestamp;
     }
-    // Entries Raft makes itself (no-ops, config changes) carry no time: they take the previous
-    // entry's, which every later proposal is at or above, so the log's time never goes back.
-    let previous = this.#tailTimestamp;
-    for (const entry of entries) {
-      entry.timestamp ??= previous;
-      assert.ok(entry.timestamp >= previous, `timestamp of entry ${entry.index} goes back`);
-      previous = entry.timestamp;
-    }
+    const previous = this.#stamp(entries);
     log.append(entries.map(toLogEntry));
     this.#storage.remember(entries);
     this.#tailTimestamp = previous;
     this.#lastTimestamp = Math.max(this.#lastTimestamp, previous);
     waits.push(log.sync());
     await Promise.all(waits);
+  }
+
+  /**
+   * Entries Raft makes itself (no-ops, config changes) carry no time: they take the previous
+   * entry's, which every later proposal is at or above, so the log's time never goes back.
+   * Returns the last entry's timestamp; stamping twice changes nothing.
+   */
+  #stamp(entries: Entry[]): number {
+    let previous = this.#tailTimestamp;
+    for (const entry of entries) {
+      entry.timestamp ??= previous;
+      assert.ok(entry.timestamp >= previous, `timestamp of entry ${entry.index} goes back`);
+      previous = entry.timestamp;
+    }
+    return previous;
   }
 
   async #persistHardState(hardState: HardState): Promise<void> {

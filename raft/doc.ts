@@ -33,9 +33,10 @@
  * how group commit happens: proposals arriving during one write become the next single write,
  * and one append message per follower carries them all.
  *
- * The leader persists its own entries before sending them (no parallel-write optimisation): its
- * own vote towards commit counts only after `advance()` reports them durable. A one-voter group
- * therefore commits an entry one Ready after it is persisted.
+ * A leader may send its messages before step 1 (the parallel write of dissertation §10.2.1):
+ * its own vote towards commit counts only after `advance()` reports its entries durable, so
+ * commit still means "durable on a majority", and nothing a leader sends vouches for its own
+ * disk. A one-voter group therefore commits an entry one Ready after it is persisted.
  *
  * ## Proposals
  *
