@@ -415,7 +415,9 @@ export class RaftReplica implements Proposer, LogReader {
 
   #track(proposal: { index: LogIndex; term: Term }): Promise<unknown> {
     // A proposal of an earlier term at this index was overwritten by this leader's log.
-    this.#pending.reject(proposal.index, noLeader(this.#leaderId));
+    if (this.#pending.has(proposal.index)) {
+      this.#pending.reject(proposal.index, noLeader(this.#leaderId));
+    }
     return this.#pending.wait(proposal.index, this.#deadline(), { term: proposal.term });
   }
 

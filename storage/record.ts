@@ -176,14 +176,6 @@ export function recordLengthAt(bytes: Uint8Array, offset: number): number {
   return total < recordHeaderBytes || total > recordBytesMax ? -1 : total;
 }
 
-/** Recomputes the CRC of an encoded record; false means its bytes changed after encoding. */
-export function recordChecksumMatches(bytes: Uint8Array, offset: number): boolean {
-  const total = readU32(bytes, offset) + lengthFieldBytes;
-  if (total < recordHeaderBytes || offset + total > bytes.length) return false;
-  const computed = crc32c(bytes.subarray(offset + checkedStart, offset + total));
-  return computed === readU32(bytes, offset + 4);
-}
-
 function readU32(bytes: Uint8Array, offset: number): number {
   return (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) |
     (bytes[offset + 3] << 24)) >>> 0;

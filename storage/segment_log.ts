@@ -30,13 +30,7 @@ import {
   storeLogStart,
 } from "./hard_state.ts";
 import type { CorruptionDetail } from "./errors.ts";
-import {
-  encodeRecordInto,
-  type LogEntry,
-  recordBytes,
-  recordBytesMax,
-  recordChecksumMatches,
-} from "./record.ts";
+import { encodeRecordInto, type LogEntry, recordBytes, recordBytesMax } from "./record.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
 import { Segment, segmentFileName } from "./segment.ts";
 import { temporarySuffix } from "./snapshot_file.ts";
@@ -493,8 +487,6 @@ export class SegmentLog {
         this.#growWriteBuffer(pendingBytes + size);
       }
       encodeRecordInto(entry, this.#writeBuffer, pendingBytes);
-      // The bytes about to hit the disk must still be the record we encoded.
-      invariant(recordChecksumMatches(this.#writeBuffer, pendingBytes), "record changed in memory");
       pendingBytes += size;
     }
     this.#writePending(segment!, pendingFrom === 0 ? entries : entries.slice(pendingFrom));
