@@ -124,6 +124,8 @@ export class RaftReplica implements Proposer, LogReader {
   #readCounter = 0;
   #tickTimer: unknown = null;
   #driving: Promise<void> | null = null;
+  /** The Ready being handled has had all its committed entries applied (see below). */
+  #readyApplied = false;
   /** True from the start of a Ready loop until its last synchronous step. */
   #running = false;
   #role: Role = "follower";
@@ -436,6 +438,7 @@ export class RaftReplica implements Proposer, LogReader {
     if (this.#closed || this.#failure !== null) return;
     try {
       this.#raft.step(message);
+      this.#applyCommittedMidReady();
     } catch (error) {
       this.#fail(error);
       return;
@@ -485,7 +488,20 @@ export class RaftReplica implements Proposer, LogReader {
     }
   }
 
+  /**
+   * A commit learned while a Ready is being persisted (a follower's ack during the leader's
+   * fsync) is applied at once rather than after the write and a whole next Ready: under load
+   * that was a third of a replicated write's latency. Only entries durable here, and only once
+   * the Ready's own committed entries are applied, so the order of application holds.
+   */
+  #applyCommittedMidReady(): void {
+    if (!this.#readyApplied) return;
+    const entries = this.#raft.takeCommittedEntries(this.#log.durableIndex);
+    if (entries.length > 0) this.#apply(entries);
+  }
+
   async #handleReady(ready: Ready): Promise<void> {
+    this.#readyApplied = false;
     let committed = ready.committedEntries;
     if (ready.snapshot === undefined) {
       // Committed entries that are already durable here are applied before this Ready's own
@@ -499,6 +515,7 @@ export class RaftReplica implements Proposer, LogReader {
         this.#apply(committed.slice(0, split));
         committed = committed.slice(split);
       }
+      this.#readyApplied = committed.length === 0;
     }
     // A leader that stays leader sends before it writes (dissertation §10.2.1): the followers'
     // writes and fsyncs then run alongside its own instead of after it, which takes one fsync
@@ -519,6 +536,7 @@ export class RaftReplica implements Proposer, LogReader {
     if (this.#closed) return; // a stopped node sends and applies nothing more
     if (!sendFirst) this.#transport.send(ready.messages);
     this.#apply(committed);
+    this.#readyApplied = true;
     this.#serveReads(ready.readStates);
     if (ready.softState !== undefined) this.#changeRole(ready.softState);
     this.#raft.advance(ready);

@@ -17,6 +17,7 @@ import { requestRead, startTransfer } from "./step_leader.ts";
 import {
   type ConfigChange,
   type ConfigState,
+  type Entry,
   EntryType,
   type HardState,
   type LogIndex,
@@ -340,6 +341,26 @@ export class RaftNode {
     return ready;
   }
 
+  /**
+   * While a Ready is being handled: the entries committed since it was taken (after the ones it
+   * carries), up to `durableIndex` — what the caller's log holds durably. A commit learned in
+   * the middle of a write (a follower's ack arriving during the leader's fsync) is then applied
+   * at once instead of one whole Ready later. The caller must already have applied the
+   * outstanding Ready's committed entries and must apply these now, in order: they count as
+   * applied. Empty when no Ready is outstanding or it carries a snapshot.
+   */
+  takeCommittedEntries(durableIndex: number): Entry[] {
+    const ready = this.#outstanding;
+    if (ready === null || ready.snapshot !== undefined) return [];
+    const log = this.#raft.log;
+    const from = Math.max(ready.committedEntries.at(-1)?.index ?? 0, log.applied) + 1;
+    const to = Math.min(log.committed, durableIndex);
+    if (from > to || from < log.firstIndex()) return [];
+    const entries = log.entries(from, to + 1, this.#readyCommittedBytesMax);
+    if (entries.length > 0) log.appliedTo(entries.at(-1)!.index);
+    return entries;
+  }
+
   /** Reports a Ready handled: its state persisted, messages sent, committed entries applied. */
   advance(ready: Ready): void {
     assert.equal(ready, this.#outstanding, "advance the Ready last handed out");
@@ -348,7 +369,10 @@ export class RaftNode {
     const lastEntry = ready.entries.at(-1);
     if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
     const lastCommitted = ready.committedEntries.at(-1);
-    if (lastCommitted !== undefined) log.appliedTo(lastCommitted.index);
+    // takeCommittedEntries may have handed out (and counted applied) later entries already.
+    if (lastCommitted !== undefined && lastCommitted.index > log.applied) {
+      log.appliedTo(lastCommitted.index);
+    }
     this.#outstanding = null;
     this.#raft.onPersisted();
   }
