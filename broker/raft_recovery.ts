@@ -52,7 +52,15 @@ import {
   readSnapshotFile,
   type SegmentLog,
 } from "../storage/mod.ts";
-import { applyConfigChange, type ConfigState, decodeConfigChange, EntryType } from "../raft/mod.ts";
+import {
+  applyConfigChange,
+  type ConfigState,
+  decodeConfigChange,
+  EntryType,
+  type RaftNode,
+} from "../raft/mod.ts";
+
+type Warn = (message: string) => void;
 import { StateMachine } from "./state_machine.ts";
 import {
   decodeSnapshotContainer,
@@ -264,4 +272,45 @@ export function repairProgress(
   if (status.leaderId === null || status.commit < goal.target) return "wait";
   if (status.termAtCommit !== status.term) return "wait";
   return status.term > goal.term ? "done" : "needNewTerm";
+}
+
+/**
+ * A distrusting replica's way back (see the module comment): checked after every Ready; asks the
+ * leader for a new term when caught up under the damage's term, at most once per election
+ * timeout.
+ */
+export class RepairWatch {
+  readonly goal: RepairGoal;
+  readonly #electionTicks: number;
+  #askedAtTick = -Infinity;
+
+  constructor(goal: RepairGoal, electionTicks: number) {
+    this.goal = goal;
+    this.#electionTicks = electionTicks;
+  }
+
+  /** True once the log may be trusted again. */
+  check(
+    raft: RaftNode,
+    context: { termAt: (index: number) => number | undefined; ticks: number; warn: Warn },
+  ): boolean {
+    const status = raft.status();
+    const progress = repairProgress(this.goal, {
+      ...status,
+      termAtCommit: context.termAt(status.commit),
+    });
+    if (progress === "done") {
+      context.warn(
+        `log repaired up to ${status.commit} (needed ${this.goal.target}) under term ` +
+          `${status.term}; voting again`,
+      );
+      return true;
+    }
+    if (progress === "needNewTerm" && context.ticks - this.#askedAtTick >= this.#electionTicks) {
+      this.#askedAtTick = context.ticks;
+      context.warn(`log repaired up to ${status.commit}; asking ${status.leaderId} for a new term`);
+      raft.requestNewTerm();
+    }
+    return false;
+  }
 }

@@ -50,15 +50,17 @@ import { ApiError } from "./errors.ts";
 import type { AppliedEntry, ClockLike, LogReader, Proposer, Timers } from "./engine_types.ts";
 import type { StateMachine } from "./state_machine.ts";
 import type { Transport } from "./transport_types.ts";
-import { RaftLogStorage, toLogEntry } from "./raft_log_storage.ts";
+import { RaftLogStorage } from "./raft_log_storage.ts";
+import { RaftLogWriter } from "./raft_log_writer.ts";
 import { installSnapshot, type SnapshotParts, takeSnapshot } from "./raft_snapshot_io.ts";
 import { ProposalWaiters, ReadWaiters } from "./raft_waiters.ts";
-import { recoverReplica, type RepairGoal, repairProgress } from "./raft_recovery.ts";
-import type {
-  PeerStatus,
-  RaftReplicaOptions,
-  RaftReplicaStatus,
-  RoleChange,
+import { recoverReplica, RepairWatch } from "./raft_recovery.ts";
+import {
+  type PeerStatus,
+  type RaftReplicaOptions,
+  type RaftReplicaStatus,
+  replicaStatus,
+  type RoleChange,
 } from "./raft_replica_types.ts";
 
 export type { PeerStatus, RaftReplicaOptions, RaftReplicaStatus, RoleChange };
@@ -108,19 +110,11 @@ export class RaftReplica implements Proposer, LogReader {
   readonly #roleHandlers: Array<(change: RoleChange) => void> = [];
   #config: ConfigState;
   /** Set while this node distrusts its log (see raft_recovery.ts). */
-  #repair: RepairGoal | null;
+  #repair: RepairWatch | null = null;
   #ticks = 0;
-  readonly #electionTicks: number;
-  #newTermAskedAtTick = -Infinity;
   /** Highest timestamp stamped or stored: proposals never go below it. */
   #lastTimestamp: number;
-  /** Timestamp of the last entry in the log (the floor for entries Raft creates itself). */
-  #tailTimestamp: number;
-  /** Hard state of the last persisted Ready (its commit refers to durable entries only). */
-  #durableHard: HardState;
-  #writtenHard: HardState;
-  #writtenAt: number;
-  #commitWrite: Promise<void> | null = null;
+  readonly #writer: RaftLogWriter;
   #readCounter = 0;
   #tickTimer: unknown = null;
   #driving: Promise<void> | null = null;
@@ -161,23 +155,29 @@ export class RaftReplica implements Proposer, LogReader {
       commitPersistEntries: options.commitPersistEntries ?? 10_000,
     };
     this.#config = recovered.config;
-    this.#repair = recovered.repair;
-    this.#tailTimestamp = recovered.tailTimestamp;
     this.#lastTimestamp = recovered.tailTimestamp;
     const hard = options.log.readHardState();
-    this.#writtenHard = { term: hard.term, vote: hard.vote, commit: hard.commit } as HardState;
-    this.#writtenAt = options.clock.now();
     this.#storage = new RaftLogStorage(options.log, {
       snapshot: recovered.snapshot,
-      hardState: this.#writtenHard,
+      hardState: { term: hard.term, vote: hard.vote, commit: hard.commit } as HardState,
       fs: options.fs,
       snapshotsDir: options.snapshotsDir,
     });
-    this.#durableHard = this.#storage.initialState().hardState;
-    this.#electionTicks = options.electionTicks ?? options.raft?.electionTicks ?? 10;
+    this.#writer = new RaftLogWriter(
+      { log: options.log, storage: this.#storage, clock: options.clock },
+      {
+        tailTimestamp: recovered.tailTimestamp,
+        policy: {
+          intervalMs: this.#settings.commitPersistIntervalMs,
+          entries: this.#settings.commitPersistEntries,
+        },
+      },
+    );
+    const electionTicks = options.electionTicks ?? options.raft?.electionTicks ?? 10;
+    if (recovered.repair !== null) this.#repair = new RepairWatch(recovered.repair, electionTicks);
     this.#raft = new RaftNode({
       ...options.raft,
-      electionTicks: this.#electionTicks,
+      electionTicks,
       id: this.#id,
       storage: this.#storage,
       prng: options.prng,
@@ -325,28 +325,10 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** This replica's view of the group. */
   status(): RaftReplicaStatus {
-    const raft = this.#raft.status();
-    const peers: PeerStatus[] = Object.entries(raft.progress)
-      .filter(([id]) => id !== this.#id)
-      .map(([id, progress]) => ({
-        id,
-        match: progress.match,
-        lag: Math.max(0, raft.lastIndex - progress.match),
-        state: progress.state,
-      }));
-    return {
-      id: this.#id,
-      role: raft.role,
-      term: raft.term,
-      leaderId: raft.leaderId,
-      commit: raft.commit,
+    return replicaStatus(this.#raft.status(), {
       applied: this.#machine.appliedIndex,
-      lastIndex: raft.lastIndex,
       snapshotIndex: this.#storage.snapshotMeta.index,
-      config: { voters: [...raft.config.voters], learners: [...raft.config.learners] },
-      canCampaign: raft.canCampaign,
-      peers,
-    };
+    });
   }
 
   /** Starts an election now (tests; a no-op when not allowed). */
@@ -364,10 +346,9 @@ export class RaftReplica implements Proposer, LogReader {
     if (this.#closed) return;
     this.#stop(new ApiError("NotReady", "node is shutting down", { retryAfterSeconds: 1 }));
     await this.#driving?.catch(() => {});
-    await this.#commitWrite;
     if (this.#failure !== null) return;
     try {
-      await this.#writeHardState(this.#durableHard);
+      await this.#writer.flush();
     } catch (error) {
       this.#warn(`final hard state not written: ${(error as Error).message}`);
     }
@@ -463,7 +444,7 @@ export class RaftReplica implements Proposer, LogReader {
   /** Starts the Ready loop unless it runs (it re-checks `hasReady` after every advance). */
   #kick(): void {
     if (this.#running || this.#closed || this.#failure !== null) return;
-    if (!this.#raft.hasReady() && !this.#commitPersistDue()) return;
+    if (!this.#raft.hasReady() && !this.#writer.commitPersistDue()) return;
     this.#running = true;
     this.#driving = this.#drive();
   }
@@ -474,8 +455,11 @@ export class RaftReplica implements Proposer, LogReader {
       while (!this.#closed && this.#failure === null) {
         if (this.#raft.hasReady()) {
           await this.#handleReady(this.#raft.ready());
-        } else if (this.#commitPersistDue()) {
-          this.#persistCommitInBackground();
+        } else if (this.#writer.commitPersistDue()) {
+          this.#writer.persistCommitInBackground((error) => {
+            if (error !== undefined) this.#fail(error);
+            else this.#kick();
+          });
         } else {
           break;
         }
@@ -527,12 +511,12 @@ export class RaftReplica implements Proposer, LogReader {
       (ready.softState?.role ?? "leader") === "leader" && ready.snapshot === undefined &&
       ready.truncateFrom === undefined;
     if (sendFirst) {
-      this.#stamp(ready.entries); // entries Raft made itself leave with their timestamp
+      this.#writer.stamp(ready.entries); // entries Raft made itself leave with their timestamp
       this.#transport.send(ready.messages);
     }
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
     if (ready.entries.length > 0) await this.#appendEntries(ready.entries);
-    if (ready.hardState !== undefined) await this.#persistHardState(ready.hardState);
+    if (ready.hardState !== undefined) await this.#writer.persistHardState(ready.hardState);
     if (this.#closed) return; // a stopped node sends and applies nothing more
     if (!sendFirst) this.#transport.send(ready.messages);
     this.#apply(committed);
@@ -550,78 +534,11 @@ export class RaftReplica implements Proposer, LogReader {
   // ---- persisting ----------------------------------------------------------------------------
 
   async #appendEntries(entries: Entry[]): Promise<void> {
-    const log = this.#log;
-    const first = entries[0].index;
-    const waits: Promise<void>[] = [];
-    if (first <= log.lastIndex) {
+    await this.#writer.append(entries, (first) => {
       // Raft never truncates committed entries: every pending proposal from `first` on lost.
       this.#pending.rejectWhere((index) => index >= first, () => noLeader(this.#leaderId));
-      this.#storage.forgetFrom(first);
-      waits.push(log.truncateSuffix(first));
-      this.#tailTimestamp = first - 1 >= log.firstIndex
-        ? log.entry(first - 1).timestamp
-        : this.#tailTimestamp;
-    }
-    const previous = this.#stamp(entries);
-    log.append(entries.map(toLogEntry));
-    this.#storage.remember(entries);
-    this.#tailTimestamp = previous;
-    this.#lastTimestamp = Math.max(this.#lastTimestamp, previous);
-    waits.push(log.sync());
-    await Promise.all(waits);
-  }
-
-  /**
-   * Entries Raft makes itself (no-ops, config changes) carry no time: they take the previous
-   * entry's, which every later proposal is at or above, so the log's time never goes back.
-   * Returns the last entry's timestamp; stamping twice changes nothing.
-   */
-  #stamp(entries: Entry[]): number {
-    let previous = this.#tailTimestamp;
-    for (const entry of entries) {
-      entry.timestamp ??= previous;
-      assert.ok(entry.timestamp >= previous, `timestamp of entry ${entry.index} goes back`);
-      previous = entry.timestamp;
-    }
-    return previous;
-  }
-
-  async #persistHardState(hardState: HardState): Promise<void> {
-    const written = this.#writtenHard;
-    this.#durableHard = { ...hardState };
-    if (hardState.term !== written.term || hardState.vote !== written.vote) {
-      await this.#writeHardState(hardState);
-    }
-  }
-
-  /**
-   * The commit index is persisted now and then (it is advisory: Raft re-learns it), off the
-   * Ready loop: its temp file, two fsyncs and rename took 2–6 ms, a stall for every write
-   * waiting behind it. Hard-state writes are serialized by the log, so a term or vote written
-   * later still lands last.
-   */
-  #persistCommitInBackground(): void {
-    const write = this.#writeHardState(this.#durableHard).catch((error) => this.#fail(error));
-    this.#commitWrite = write.finally(() => {
-      this.#commitWrite = null;
-      this.#kick();
     });
-  }
-
-  #commitPersistDue(): boolean {
-    if (this.#commitWrite !== null) return false;
-    const behind = this.#durableHard.commit - this.#writtenHard.commit;
-    if (behind <= 0) return false;
-    return behind >= this.#settings.commitPersistEntries ||
-      this.#clock.now() - this.#writtenAt >= this.#settings.commitPersistIntervalMs;
-  }
-
-  async #writeHardState(hardState: HardState): Promise<void> {
-    const state = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
-    await this.#log.writeHardState(state);
-    this.#writtenHard = state;
-    this.#writtenAt = this.#clock.now();
-    this.#storage.setHardState(state);
+    this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#writer.tailTimestamp);
   }
 
   // ---- applying ------------------------------------------------------------------------------
@@ -666,29 +583,14 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** Trusts the log again once the repair is complete; see raft_recovery.ts for when. */
   async #checkRepaired(): Promise<void> {
-    const goal = this.#repair;
-    if (goal === null) return;
-    const status = this.#raft.status();
-    const progress = repairProgress(goal, {
-      ...status,
-      termAtCommit: this.#storage.term(status.commit),
-    });
-    if (progress === "wait") return;
-    if (progress === "needNewTerm") {
-      // Caught up, but under a leader this node may have helped elect: ask for a newer one,
-      // at most once per election timeout.
-      if (this.#ticks - this.#newTermAskedAtTick < this.#electionTicks) return;
-      this.#newTermAskedAtTick = this.#ticks;
-      this.#warn(`log repaired up to ${status.commit}; asking ${status.leaderId} for a new term`);
-      this.#raft.requestNewTerm();
-      return;
-    }
+    const context = {
+      termAt: (index: number) => this.#storage.term(index),
+      ticks: this.#ticks,
+      warn: this.#warn,
+    };
+    if (this.#repair === null || !this.#repair.check(this.#raft, context)) return;
     await this.#log.clearDamage();
     this.#repair = null;
-    this.#warn(
-      `log repaired up to ${status.commit} (needed ${goal.target}) under term ${status.term}; ` +
-        "voting again",
-    );
     this.#raft.setCanCampaign(true);
   }
 
@@ -707,8 +609,8 @@ export class RaftReplica implements Proposer, LogReader {
   async #installSnapshot(snapshot: Snapshot): Promise<void> {
     const installed = await installSnapshot(this.#snapshotParts(), snapshot);
     this.#config = installed.config;
-    this.#tailTimestamp = installed.tailTimestamp ?? this.#lastTimestamp;
-    this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#tailTimestamp);
+    this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#lastTimestamp;
+    this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#writer.tailTimestamp);
     const unknown = () => new ApiError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
     this.#pending.rejectWhere((index) => index <= snapshot.index, unknown);
   }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { FileSystem, SegmentLog } from "../storage/mod.ts";
-import type { ConfigState, Entry, Prng, RaftNodeOptions, Role } from "../raft/mod.ts";
+import type { ConfigState, Entry, Prng, RaftNodeOptions, RaftStatus, Role } from "../raft/mod.ts";
 import type { ClockLike, Timers } from "./engine_types.ts";
 import type { StateMachine } from "./state_machine.ts";
 import type { Transport } from "./transport_types.ts";
@@ -80,4 +80,32 @@ export interface RoleChange {
   role: Role;
   leaderId: string | null;
   term: number;
+}
+
+/** The replica's report built from its Raft node's status. */
+export function replicaStatus(
+  raft: RaftStatus,
+  local: { applied: number; snapshotIndex: number },
+): RaftReplicaStatus {
+  const peers: PeerStatus[] = Object.entries(raft.progress)
+    .filter(([id]) => id !== raft.id)
+    .map(([id, progress]) => ({
+      id,
+      match: progress.match,
+      lag: Math.max(0, raft.lastIndex - progress.match),
+      state: progress.state,
+    }));
+  return {
+    id: raft.id,
+    role: raft.role,
+    term: raft.term,
+    leaderId: raft.leaderId,
+    commit: raft.commit,
+    applied: local.applied,
+    lastIndex: raft.lastIndex,
+    snapshotIndex: local.snapshotIndex,
+    config: { voters: [...raft.config.voters], learners: [...raft.config.learners] },
+    canCampaign: raft.canCampaign,
+    peers,
+  };
 }
