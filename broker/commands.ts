@@ -178,7 +178,8 @@ function readSendTable(payload: Uint8Array): SendTable {
   return { queue, offsets };
 }
 
-interface RecordFields extends SendHeader {
+/** The fields of one stored send record (see `readSendRecord`). */
+export interface RecordFields extends SendHeader {
   attributes?: Record<string, string>;
   bodyAt: number;
 }
@@ -226,20 +227,56 @@ export function decodeSendHeaders(payload: Uint8Array): { queue: string; message
   return { queue: table.queue, messages };
 }
 
+/** One message of a SendBatch entry as a reader needs it: the body as stored (UTF-8). */
+export interface StoredMessage {
+  /** UTF-8 bytes of the body (a view into the payload). */
+  bodyBytes: Uint8Array;
+  groupId?: string;
+  attributes?: Record<string, string>;
+}
+
 /**
- * Decodes message `slot` of a SendBatch payload (the service reads bodies this way).
+ * Reads messages out of one SendBatch payload; its table is parsed once, however many slots are
+ * read (a receive takes up to 16 messages, mostly from one entry).
  *
  * @example
  * ```ts
- * const message = decodeSentMessage(log.entry(index).payload, slot);
+ * const reader = new SentMessageReader(log.entry(index).payload);
+ * const { bodyBytes } = reader.message(slot);
  * ```
  */
-export function decodeSentMessage(payload: Uint8Array, slot: number): SendCommandMessage {
-  const table = readSendTable(payload);
-  if (!Number.isInteger(slot) || slot < 0 || slot + 1 >= table.offsets.length) {
-    throw new DecodeError(`no message ${slot} in this entry`);
+export class SentMessageReader {
+  readonly #payload: Uint8Array;
+  readonly #table: SendTable;
+
+  constructor(payload: Uint8Array) {
+    this.#payload = payload;
+    this.#table = readSendTable(payload);
   }
-  const record = readSendRecord(payload, table.offsets[slot], table.offsets[slot + 1], true);
+
+  message(slot: number): StoredMessage {
+    const record = this.record(slot);
+    const message: StoredMessage = {
+      bodyBytes: this.#payload.subarray(record.bodyAt, record.bodyAt + record.bodyBytes),
+    };
+    if (record.groupId !== undefined) message.groupId = record.groupId;
+    if (record.attributes !== undefined) message.attributes = record.attributes;
+    return message;
+  }
+
+  /** Every field of message `slot`; the body as its position in the payload. */
+  record(slot: number): RecordFields {
+    const offsets = this.#table.offsets;
+    if (!Number.isInteger(slot) || slot < 0 || slot + 1 >= offsets.length) {
+      throw new DecodeError(`no message ${slot} in this entry`);
+    }
+    return readSendRecord(this.#payload, offsets[slot], offsets[slot + 1], true);
+  }
+}
+
+/** Decodes message `slot` of a SendBatch payload, body and all (tests, tools). */
+export function decodeSentMessage(payload: Uint8Array, slot: number): SendCommandMessage {
+  const record = new SentMessageReader(payload).record(slot);
   const body = fromUtf8(payload.subarray(record.bodyAt, record.bodyAt + record.bodyBytes));
   const message: SendCommandMessage = { body, delaySeconds: record.delaySeconds };
   if (record.groupId !== undefined) message.groupId = record.groupId;

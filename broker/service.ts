@@ -13,7 +13,6 @@ import { ApiError, invalidParameter } from "./errors.ts";
 import { type LogReader, type Proposer, realTimers, type Timers } from "./engine_types.ts";
 import {
   CommandType,
-  decodeSentMessage,
   encodeChangeVisibility,
   encodeCreateQueue,
   encodeDeleteBatch,
@@ -23,7 +22,9 @@ import {
   encodeRewind,
   encodeSendBatch,
   encodeUpdateQueue,
+  SentMessageReader,
 } from "./commands.ts";
+import { fromUtf8 } from "./binary.ts";
 import {
   type CreateResult,
   type DeleteResult,
@@ -259,31 +260,27 @@ export class Broker implements QueueService {
   /** Bodies of a receive's deliveries; a send batch's entry is read (and CRC-checked) once. */
   #readMessages(deliveries: Delivery[]): ReceivedMessage[] {
     let lastIndex = -1;
-    let lastPayload: Uint8Array | undefined;
+    let reader: SentMessageReader | undefined;
     return deliveries.map((delivery) => {
       if (delivery.logIndex !== lastIndex) {
-        lastPayload = this.#log.entry(delivery.logIndex).payload;
+        reader = new SentMessageReader(this.#log.entry(delivery.logIndex).payload);
         lastIndex = delivery.logIndex;
       }
-      return this.#readMessage(delivery, lastPayload!);
+      const sent = reader!.message(delivery.slot);
+      const message: ReceivedMessage = {
+        id: delivery.id,
+        sequence: delivery.sequence,
+        body: fromUtf8(sent.bodyBytes),
+        receiptHandle: delivery.receiptHandle,
+        enqueuedAt: delivery.enqueuedAt,
+        firstReceivedAt: delivery.firstReceivedAt,
+        receiveCount: delivery.receiveCount,
+        visibleAt: delivery.visibleAt,
+      };
+      if (sent.groupId !== undefined) message.groupId = sent.groupId;
+      if (sent.attributes !== undefined) message.attributes = sent.attributes;
+      return message;
     });
-  }
-
-  #readMessage(delivery: Delivery, payload: Uint8Array): ReceivedMessage {
-    const sent = decodeSentMessage(payload, delivery.slot);
-    const message: ReceivedMessage = {
-      id: delivery.id,
-      sequence: delivery.sequence,
-      body: sent.body,
-      receiptHandle: delivery.receiptHandle,
-      enqueuedAt: delivery.enqueuedAt,
-      firstReceivedAt: delivery.firstReceivedAt,
-      receiveCount: delivery.receiveCount,
-      visibleAt: delivery.visibleAt,
-    };
-    if (sent.groupId !== undefined) message.groupId = sent.groupId;
-    if (sent.attributes !== undefined) message.attributes = sent.attributes;
-    return message;
   }
 
   #failures(failures: HandleFailure[], handles: string[]): WireFailure[] {
