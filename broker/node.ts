@@ -13,7 +13,7 @@
  */
 import { createPrng, type NodeId } from "../raft/mod.ts";
 import type { ClusterInfo } from "../sdk/protocol.ts";
-import { type FileSystem, readSnapshotFile, SegmentLog } from "../storage/mod.ts";
+import { type FileSystem, readSnapshotFile, SegmentLog, trimAllocator } from "../storage/mod.ts";
 import { decodeSnapshotContainer, snapshotFileName } from "./raft_snapshot.ts";
 import { encodeTick } from "./commands.ts";
 import { CommandType, type Timers } from "./engine_types.ts";
@@ -120,11 +120,15 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
 
   const housekeepingMs = options.housekeepingIntervalMs ?? 1000;
   let stopped = false;
+  let rounds = 0;
   const housekeep = () => {
     if (stopped) return;
     if (replica.isLeader && machine.needsTick(replica.now())) {
       replica.propose(CommandType.Tick, encodeTick()).catch(() => {});
     }
+    // Freed array buffers (a replay, bursts of requests) stay in the C heap's high-water mark
+    // unless it is trimmed; the RSS should follow what is live.
+    if (rounds++ % 5 === 0) trimAllocator();
     housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
   };
   let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);

@@ -84,7 +84,7 @@ export function toLogEntry(entry: Entry): LogEntry {
  * ```
  */
 /** Bytes of recently appended entries kept in memory for reads (bounded; not the backlog). */
-const recentBytesMax = 32 * 1024 * 1024;
+const recentBytesMax = 8 * 1024 * 1024;
 /** Entries kept at most, whatever their size. */
 const recentEntriesMax = 65_536;
 
@@ -138,7 +138,9 @@ export class RaftLogStorage implements LogStorage {
     if (from >= toExclusive) return [];
     const cached = this.#cachedEntries(from, toExclusive, bytesMax);
     if (cached !== null) return cached;
-    return this.#log.entries(from, toExclusive, bytesMax).map(toRaftEntry);
+    // Raft's own reads (catch-up, apply) stream through the log once: positioned reads, so the
+    // pages they touch do not stay in the RSS as a map's would.
+    return this.#log.entries(from, toExclusive, bytesMax, { map: false }).map(toRaftEntry);
   }
 
   /** Remembers entries just appended to the log (after any truncation was forgotten). */

@@ -128,6 +128,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   let config = snapshot.config;
   const replayTo = Math.min(Math.max(hardState.commit, snapshot.index), log.lastIndex);
   config = replay(log, { machine: options.machine, config, replayTo });
+  log.releaseMappings();
   if (!distrust && hardState.commit > log.lastIndex) {
     // Synced entries vanished without a visible cut (a lost segment file, say).
     const reason = `log ends at ${log.lastIndex}, below the persisted commit ${hardState.commit}`;
@@ -156,7 +157,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
     },
     config,
     repair,
-    tailTimestamp: log.lastIndex >= log.firstIndex ? log.entry(log.lastIndex).timestamp : 0,
+    tailTimestamp: log.lastTimestamp ?? 0,
   };
 }
 
@@ -217,7 +218,7 @@ function replay(
   let config = options.config;
   const pageBytes = 8 * 1024 * 1024;
   for (let from = options.machine.appliedIndex + 1; from <= options.replayTo;) {
-    const page: LogEntry[] = log.entries(from, options.replayTo + 1, pageBytes);
+    const page: LogEntry[] = log.entries(from, options.replayTo + 1, pageBytes, { map: false });
     for (const entry of page) {
       if (entry.type === EntryType.ConfigChange) {
         config = applyConfigChange(config, decodeConfigChange(entry.payload));

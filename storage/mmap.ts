@@ -31,6 +31,7 @@ const libcSymbols = {
   close: { parameters: ["i32"], result: "i32" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof libcSymbols>;
@@ -51,6 +52,18 @@ function loadLibc(): Libc | null {
     libc = null;
   }
   return libc;
+}
+
+/**
+ * Gives the allocator's free memory back to the system (glibc `malloc_trim`). Array buffers live
+ * in the C heap; after a replay or a burst of requests freed them, the heap keeps their pages
+ * (fragmentation) and the RSS stays at its high-water mark. False when libc is not loadable.
+ */
+export function trimAllocator(): boolean {
+  const library = loadLibc();
+  if (library === null) return false;
+  library.symbols.malloc_trim(0n);
+  return true;
 }
 
 /** True when {@link mapFile} can work in this process. */

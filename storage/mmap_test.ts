@@ -116,3 +116,20 @@ Deno.test({
     });
   },
 });
+
+Deno.test("streaming reads can skip the maps, and every map can be released", async () => {
+  await withTempDir(async (dir) => {
+    const log = await SegmentLog.open(dir, { fs, segmentBytesMax: 2048 });
+    const expected = makeEntries(1, 100);
+    await log.appendDurable(expected);
+    assert.deepEqual(log.entries(1, 101, Infinity, { map: false }), expected);
+    assert.equal(log.stats().mapped, false, "positioned reads only");
+    assert.deepEqual(log.entry(50), expected[49]);
+    assert.equal(log.stats().mapped, true);
+    log.releaseMappings();
+    assert.equal(log.stats().mapped, false);
+    assert.deepEqual(log.entries(1, 101), expected, "mapped again when read");
+    assert.equal(log.lastTimestamp, expected[99].timestamp);
+    await log.close();
+  });
+});

@@ -21,7 +21,7 @@ export {
   type MappedRegion,
   RealFileSystem,
 } from "./file_io.ts";
-export { mmapAvailable } from "./mmap.ts";
+export { mmapAvailable, trimAllocator } from "./mmap.ts";
 export type { DamageRecord, HardState, LogStart } from "./hard_state.ts";
 export {
   decodeRecord,

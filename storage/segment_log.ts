@@ -46,7 +46,11 @@ export interface SegmentLogOptions {
   indexIntervalBytes?: number;
   /** Read through memory maps when FFI allows. Default true; false forces positioned reads. */
   mmap?: boolean;
-  /** Segments mapped at once; the least recently read is unmapped past it. Default 256. */
+  /**
+   * Segments mapped at once; the least recently read is unmapped past it. Default 8: pages read
+   * through a map count in the process's RSS until it is unmapped, and a consumer works through
+   * a backlog one segment after another, so a few maps cover the hot part of the log.
+   */
   mappedSegmentsMax?: number;
 }
 
@@ -63,7 +67,7 @@ export interface SegmentLogStats {
 
 const defaultSegmentBytesMax = 64 * 1024 * 1024;
 const defaultIndexIntervalBytes = 4096;
-const defaultMappedSegmentsMax = 256;
+const defaultMappedSegmentsMax = 8;
 /** Batches bigger than this are written in several writes (one record may still exceed it). */
 const writeBufferBytesMax = 4 * 1024 * 1024;
 const constructionToken = Symbol("SegmentLog.open");
@@ -162,6 +166,12 @@ export class SegmentLog {
     return count > 0 ? this.#segments[count - 1].lastTerm : this.#logStart.term;
   }
 
+  /** Timestamp of the last entry, from the segment's index (no read); null for an empty log. */
+  get lastTimestamp(): number | null {
+    const last = this.#segments.at(-1);
+    return last === undefined ? null : last.lastTimestamp;
+  }
+
   /** What recovery found when the log was opened. */
   get recovery(): RecoveryReport {
     return this.#recovery;
@@ -236,9 +246,15 @@ export class SegmentLog {
 
   /**
    * Entries [from, toExclusive), stopping before the payload total would pass `bytesMax`
-   * (always at least one entry when from < toExclusive).
+   * (always at least one entry when from < toExclusive). With `map: false`, segments not yet
+   * mapped are read with positioned reads (for reads that stream through the log once).
    */
-  entries(from: number, toExclusive: number, bytesMax = Infinity): LogEntry[] {
+  entries(
+    from: number,
+    toExclusive: number,
+    bytesMax = Infinity,
+    options: { map?: boolean } = {},
+  ): LogEntry[] {
     const out: LogEntry[] = [];
     if (from >= toExclusive) return out;
     this.#assertPresent(from);
@@ -248,7 +264,7 @@ export class SegmentLog {
     let next = from;
     while (next < toExclusive && slot < this.#segments.length) {
       const segment = this.#segments[slot];
-      this.#prepareRead(segment);
+      if (options.map !== false) this.#prepareRead(segment);
       const complete = segment.readRange({ from: next, toExclusive }, { out, budget });
       if (!complete) break;
       next = segment.lastIndex + 1;
@@ -613,6 +629,14 @@ export class SegmentLog {
       const oldest = mapped.values().next().value!;
       this.#unmap(oldest);
     }
+  }
+
+  /**
+   * Unmaps every segment (they are mapped again when read). After a replay that read the log
+   * end to end, this gives back the mapped pages it touched, which otherwise stay in the RSS.
+   */
+  releaseMappings(): void {
+    for (const segment of [...this.#mappedSegments]) this.#unmap(segment);
   }
 
   #unmap(segment: Segment): void {
