@@ -38,6 +38,11 @@
  * commit still means "durable on a majority", and nothing a leader sends vouches for its own
  * disk. A one-voter group therefore commits an entry one Ready after it is persisted.
  *
+ * While a Ready is outstanding, `takeCommittedEntries(durableIndex)` hands out entries that
+ * became committed since it was taken (a follower's ack during the leader's fsync), up to what
+ * the caller holds durably, to apply at once instead of one Ready later. The caller must have
+ * applied the outstanding Ready's own committed entries first; `advance()` then skips them.
+ *
  * ## Proposals
  *
  * `propose()` returns `{ index, term }`. The proposal succeeded iff the committed entry at
@@ -81,8 +86,15 @@
  * ## Distrusted logs
  *
  * `setCanCampaign(false)` (or `options.canCampaign`) makes a node that found damage in its own
- * committed log a pure follower: it starts no (pre-)vote and grants none, but still accepts the
- * leader's appends and snapshots that repair it. The application sets it back once repaired.
+ * log a pure follower: it starts no (pre-)vote and grants none, but still accepts the leader's
+ * appends and snapshots that repair it. The application sets it back once repaired.
+ *
+ * Any follower whose log ends below a heartbeat's commit index (it lost entries it had
+ * acknowledged) clamps its commit to its log and answers with a rejection marked
+ * `LOST_ENTRIES`; the leader then lowers that follower's match and re-sends from there. A
+ * distrusting follower that is caught up may call `requestNewTerm()`: the leader hands
+ * leadership to its most caught-up other active voter, so the next leader is elected without
+ * the distrusting node's vote (see `broker/raft_recovery.ts` for why that matters).
  *
  * @module
  */
