@@ -33,6 +33,7 @@ import type { CorruptionDetail } from "./errors.ts";
 import { encodeRecordInto, type LogEntry, recordBytes, recordBytesMax } from "./record.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
 import { Segment, segmentFileName } from "./segment.ts";
+import { SegmentMaps } from "./segment_maps.ts";
 import { temporarySuffix } from "./snapshot_file.ts";
 import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
 
@@ -91,9 +92,7 @@ export class SegmentLog {
   #dir: string;
   #segmentBytesMax: number;
   #indexIntervalBytes: number;
-  #mappedSegmentsMax: number;
-  /** False once a map attempt failed (no FFI) or when disabled: reads use pread. */
-  #mmapEnabled: boolean;
+  #maps: SegmentMaps;
   /** Segments in index order; none is ever empty; the last is the active one. */
   #segments: Segment[] = [];
   #logStart: LogStart;
@@ -108,8 +107,6 @@ export class SegmentLog {
   #directoryDirty = false;
   /** Handles of removed segments, closed when no flush can be using them. */
   #handlesToClose: FileHandle[] = [];
-  /** Mapped segments, least recently read first. */
-  #mappedSegments = new Set<Segment>();
   #writeBuffer = new Uint8Array(64 * 1024);
   #busyWith: Promise<void> | null = null;
   #closed = false;
@@ -123,12 +120,12 @@ export class SegmentLog {
     this.#dir = options.dir;
     this.#segmentBytesMax = options.segmentBytesMax ?? defaultSegmentBytesMax;
     this.#indexIntervalBytes = options.indexIntervalBytes ?? defaultIndexIntervalBytes;
-    this.#mappedSegmentsMax = options.mappedSegmentsMax ?? defaultMappedSegmentsMax;
-    this.#mmapEnabled = options.mmap ?? true;
+    const mappedSegmentsMax = options.mappedSegmentsMax ?? defaultMappedSegmentsMax;
     invariant(Number.isSafeInteger(this.#segmentBytesMax) && this.#segmentBytesMax > 0);
     invariant(this.#segmentBytesMax <= 0xffffffff, "segments are addressed with u32 positions");
     invariant(Number.isSafeInteger(this.#indexIntervalBytes) && this.#indexIntervalBytes > 0);
-    invariant(Number.isSafeInteger(this.#mappedSegmentsMax) && this.#mappedSegmentsMax > 0);
+    invariant(Number.isSafeInteger(mappedSegmentsMax) && mappedSegmentsMax > 0);
+    this.#maps = new SegmentMaps({ limit: mappedSegmentsMax, enabled: options.mmap ?? true });
     this.#logStart = loadLogStart(this.#fs, this.#dir);
     this.#hardState = loadHardState(this.#fs, this.#dir);
     this.#scheduler = new SyncScheduler(() => this.#planFlush(), { durableIndex: 0 });
@@ -308,7 +305,7 @@ export class SegmentLog {
     }
     const last = this.#segments.at(-1);
     if (last !== undefined && fromIndex <= last.lastIndex) {
-      this.#unmap(last);
+      this.#maps.unmap(last);
       last.truncateFrom(fromIndex);
       this.#dirtyHandles.add(last.handle);
     }
@@ -404,7 +401,7 @@ export class SegmentLog {
     this.#closePendingHandles();
     // Newest first: a crash part way leaves a prefix of the old log, which is a valid log.
     for (const segment of this.#segments.reverse()) {
-      this.#unmap(segment);
+      this.#maps.unmap(segment);
       segment.handle.close();
       this.#fs.remove(segment.handle.path);
     }
@@ -427,7 +424,7 @@ export class SegmentLog {
       fsyncs: syncStats.fsyncs,
       fsyncMsTotal: syncStats.fsyncMsTotal,
       lastFsyncMs: syncStats.lastFsyncMs,
-      mapped: this.#mmapEnabled && this.#mappedSegments.size > 0,
+      mapped: this.#maps.any,
     };
   }
 
@@ -441,7 +438,7 @@ export class SegmentLog {
     this.#closed = true;
     this.#closePendingHandles();
     for (const segment of this.#segments) {
-      this.#unmap(segment);
+      this.#maps.unmap(segment);
       segment.handle.close();
     }
     this.#segments = [];
@@ -549,7 +546,7 @@ export class SegmentLog {
   }
 
   #dropSegment(segment: Segment): void {
-    this.#unmap(segment);
+    this.#maps.unmap(segment);
     this.#dirtyHandles.delete(segment.handle);
     this.#fs.remove(segment.handle.path);
     this.#directoryDirty = true;
@@ -607,28 +604,11 @@ export class SegmentLog {
     return this.#segments[this.#slotFor(index)];
   }
 
-  /** Maps the segment if allowed, keeping at most mappedSegmentsMax maps (LRU). */
+  /** Maps the segment for a read if allowed (see `SegmentMaps`). */
   #prepareRead(segment: Segment): void {
-    if (!this.#mmapEnabled) return;
-    const mapped = this.#mappedSegments;
-    if (segment.mapped) {
-      mapped.delete(segment);
-      mapped.add(segment);
-      return;
-    }
     const active = segment === this.#segments.at(-1);
-    // The active segment is mapped at its full future size: appends land inside the mapping,
-    // and reads never go past the bytes written, so the unbacked rest is never touched.
     const length = active ? Math.max(this.#segmentBytesMax, segment.sizeBytes) : segment.sizeBytes;
-    if (!segment.map(length)) {
-      this.#mmapEnabled = false;
-      return;
-    }
-    mapped.add(segment);
-    if (mapped.size > this.#mappedSegmentsMax) {
-      const oldest = mapped.values().next().value!;
-      this.#unmap(oldest);
-    }
+    this.#maps.prepare(segment, length);
   }
 
   /**
@@ -636,12 +616,7 @@ export class SegmentLog {
    * end to end, this gives back the mapped pages it touched, which otherwise stay in the RSS.
    */
   releaseMappings(): void {
-    for (const segment of [...this.#mappedSegments]) this.#unmap(segment);
-  }
-
-  #unmap(segment: Segment): void {
-    segment.unmap();
-    this.#mappedSegments.delete(segment);
+    this.#maps.releaseAll();
   }
 
   // ---- guards ----
