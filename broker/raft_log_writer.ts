@@ -65,14 +65,6 @@ export class RaftLogWriter {
    * they are durable. `onTruncate(first)` runs before a truncation, with the first index lost.
    */
   async append(entries: Entry[], onTruncate: (first: number) => void): Promise<void> {
-    await this.write(entries, onTruncate);
-  }
-
-  /**
-   * Like `append`, but the entries are in the log (readable) when it returns; the promise says
-   * when they are durable.
-   */
-  write(entries: Entry[], onTruncate: (first: number) => void): Promise<void> {
     const log = this.#log;
     const first = entries[0].index;
     const waits: Promise<void>[] = [];
@@ -89,7 +81,7 @@ export class RaftLogWriter {
     this.#storage.remember(entries);
     this.#tailTimestamp = previous;
     waits.push(log.sync());
-    return Promise.all(waits).then(() => {});
+    await Promise.all(waits);
   }
 
   /**
@@ -151,10 +143,7 @@ export class RaftLogWriter {
   }
 
   async #write(hardState: HardState): Promise<void> {
-    // A leader may know a commit (acknowledged by followers) beyond its own durable log; the
-    // recorded commit must never claim entries this disk may not have (see raft_recovery.ts).
-    const commit = Math.min(hardState.commit, this.#log.durableIndex) as HardState["commit"];
-    const state = { term: hardState.term, vote: hardState.vote, commit };
+    const state = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
     await this.#log.writeHardState(state);
     this.#writtenHard = state;
     this.#writtenAt = this.#clock.now();

@@ -507,56 +507,23 @@ export class RaftReplica implements Proposer, LogReader {
     // leader's own log toward a commit only once advance() says it is durable, and nothing a
     // leader sends vouches for its own disk. Acks and votes do: followers and candidates send
     // only after persisting.
-    const written = this.#writer.writtenHardState;
     const sendFirst = this.#role === "leader" &&
       (ready.softState?.role ?? "leader") === "leader" && ready.snapshot === undefined &&
-      ready.truncateFrom === undefined &&
-      (ready.hardState === undefined ||
-        (ready.hardState.term === written.term && ready.hardState.vote === written.vote));
+      ready.truncateFrom === undefined;
     if (sendFirst) {
       this.#writer.stamp(ready.entries); // entries Raft made itself leave with their timestamp
       this.#transport.send(ready.messages);
-      return this.#pipeline(ready, committed);
     }
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
     if (ready.entries.length > 0) await this.#appendEntries(ready.entries);
     if (ready.hardState !== undefined) await this.#writer.persistHardState(ready.hardState);
     if (this.#closed) return; // a stopped node sends and applies nothing more
-    this.#transport.send(ready.messages);
-    await this.#finishReady(ready, committed);
-  }
-
-  /**
-   * A leader that stays leader does not wait for its own fsync either: its entries go to the
-   * log (readable at once), the fsync runs on, and the next Ready can start — with three voters
-   * the two followers' fsyncs can commit an entry before the leader's own ends. Its entries count
-   * towards commit only once durable (`RaftNode.persisted`, from the fsync's end). Committed
-   * entries are applied even if not yet durable here: commit means durable on a majority.
-   */
-  #pipeline(ready: Ready, committed: Entry[]): Promise<void> {
-    if (ready.entries.length > 0) {
-      const durable = this.#writer.write(ready.entries, () => {
-        assert.fail("a leader never truncates its own log");
-      });
-      this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#writer.tailTimestamp);
-      durable.then(() => {
-        if (this.#closed || this.#failure !== null) return;
-        this.#raft.persisted(this.#log.durableIndex);
-        this.#kick();
-      }, (error) => this.#fail(error));
-    }
-    // Only the commit changed (see the condition above): remembered, written later.
-    if (ready.hardState !== undefined) void this.#writer.persistHardState(ready.hardState);
-    return this.#finishReady(ready, committed);
-  }
-
-  /** Apply, serve reads, note the role, advance; then the repair check and a due snapshot. */
-  async #finishReady(ready: Ready, committed: Entry[]): Promise<void> {
+    if (!sendFirst) this.#transport.send(ready.messages);
     this.#apply(committed);
     this.#readyApplied = true;
     this.#serveReads(ready.readStates);
     if (ready.softState !== undefined) this.#changeRole(ready.softState);
-    this.#raft.advance(ready, this.#log.durableIndex);
+    this.#raft.advance(ready);
     await this.#checkRepaired();
     const sinceSnapshot = this.#machine.appliedIndex - this.#storage.snapshotMeta.index;
     if (sinceSnapshot >= this.#settings.snapshotEntriesInterval) {

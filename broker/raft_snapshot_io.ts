@@ -42,9 +42,6 @@ export async function takeSnapshot(parts: SnapshotParts, config: ConfigState): P
     machine: machine.snapshot(),
     entries: [],
   });
-  // A leader applies entries committed by its followers before its own fsync ends: the
-  // snapshot may only name an index this disk holds.
-  await log.sync();
   await storeSnapshot(fs, { dir: snapshotsDir, index, data });
   parts.storage.setSnapshot({ index, term, config, lowestReferencedIndex });
   pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: index });

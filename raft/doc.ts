@@ -33,13 +33,10 @@
  * how group commit happens: proposals arriving during one write become the next single write,
  * and one append message per follower carries them all.
  *
- * A leader may send its messages before step 1 (the parallel write of dissertation §10.2.1),
- * and need not wait for its own fsync at all: `advance(ready, durableIndex)` says how far its
- * log is durable, and `persisted(durableIndex)` reports the rest when the fsync ends. Its own
- * vote towards commit counts only for durable entries, so commit still means "durable on a
- * majority" (with three voters, the two followers may commit an entry before the leader's
- * fsync ends), and nothing a leader sends vouches for its own disk. Followers and candidates
- * persist before they send and before they advance: their acks and votes do vouch for it.
+ * A leader may send its messages before step 1 (the parallel write of dissertation §10.2.1):
+ * its own vote towards commit counts only after `advance()` reports its entries durable, so
+ * commit still means "durable on a majority", and nothing a leader sends vouches for its own
+ * disk. A one-voter group therefore commits an entry one Ready after it is persisted.
  *
  * While a Ready is outstanding, `takeCommittedEntries(durableIndex)` hands out entries that
  * became committed since it was taken (a follower's ack during the leader's fsync), up to what

@@ -40,20 +40,3 @@ Deno.test("a commit learned while a Ready is outstanding is handed out at once, 
   assert.ok(next.committedEntries.every((entry) => entry.index > indexOfA), "not handed out again");
   raft.advance(next);
 });
-
-Deno.test("a leader's entries count towards commit only once it reports them durable", () => {
-  const cluster = new SimCluster({ seed: 32 });
-  const leader = cluster.electLeader("n1");
-  const raft = cluster.raft(leader);
-  cluster.network.hold(cluster.node("n2").id); // only n3 can acknowledge
-  raft.propose(new TextEncoder().encode("x"));
-  const ready = raft.ready();
-  const index = ready.entries.at(-1)!.index;
-  cluster.node(leader).storage.saveReady(ready);
-  cluster.network.send(ready.messages); // sent before the leader's own fsync ends
-  raft.advance(ready, index - 1); // in storage, not yet durable
-  cluster.stabilize(); // n3 acknowledges
-  assert.ok(raft.status().commit < index, "one durable copy (n3) is not a majority");
-  raft.persisted(index);
-  assert.equal(raft.status().commit, index, "the leader's own copy completes the majority");
-});

@@ -203,17 +203,9 @@ export class RaftLog {
     this.applied = Math.max(this.applied, index);
   }
 
-  /**
-   * How far the caller's storage is durable, when it says so (`RaftNode.advance` with a durable
-   * index, `RaftNode.persisted`): a leader may hand entries to storage before they are synced.
-   * Unset means every stored entry is durable.
-   */
-  durableIndex = Number.POSITIVE_INFINITY;
-
   /** The last index known durable on this node (only meaningful without a pending snapshot). */
   persistedLastIndex(): number {
-    if (this.#pendingSnapshot !== null) return 0;
-    return Math.min(this.#unstableOffset - 1, this.durableIndex);
+    return this.#pendingSnapshot === null ? this.#unstableOffset - 1 : 0;
   }
 }
 

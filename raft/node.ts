@@ -361,13 +361,8 @@ export class RaftNode {
     return entries;
   }
 
-  /**
-   * Reports a Ready handled: its state persisted, messages sent, committed entries applied.
-   * `durableIndex`, when given, is how far the caller's log is durable: a leader may hand its
-   * entries to storage and advance before their fsync ends (they then count towards commit only
-   * once `persisted` reports them). Followers and candidates must persist first.
-   */
-  advance(ready: Ready, durableIndex?: number): void {
+  /** Reports a Ready handled: its state persisted, messages sent, committed entries applied. */
+  advance(ready: Ready): void {
     assert.equal(ready, this.#outstanding, "advance the Ready last handed out");
     const log = this.#raft.log;
     if (ready.snapshot !== undefined) log.stableSnapshotTo(ready.snapshot.index);
@@ -379,15 +374,6 @@ export class RaftNode {
       log.appliedTo(lastCommitted.index);
     }
     this.#outstanding = null;
-    if (durableIndex !== undefined) log.durableIndex = durableIndex;
-    this.#raft.onPersisted();
-  }
-
-  /** The caller's log became durable up to `durableIndex` (after an `advance` that said less). */
-  persisted(durableIndex: number): void {
-    const log = this.#raft.log;
-    if (durableIndex <= log.durableIndex && log.durableIndex !== Number.POSITIVE_INFINITY) return;
-    log.durableIndex = durableIndex;
     this.#raft.onPersisted();
   }
 
