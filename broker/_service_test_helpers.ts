@@ -1,0 +1,42 @@
+/**
+ * Shared setup of the service tests: a `Broker` over an in-memory replica and a manual clock.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Broker } from "./service.ts";
+import { ManualClock, MemoryReplica } from "./memory_replica.ts";
+import { ApiError } from "./errors.ts";
+
+/** A broker on a one-node in-memory replica, with the clock that drives it. */
+export function setup() {
+  const clock = new ManualClock(1_700_000_000_000);
+  const replica = new MemoryReplica({ clock });
+  const broker = new Broker({
+    proposer: replica,
+    machine: replica.machine,
+    log: replica,
+    timers: clock,
+    randomSalt: () => 42,
+  });
+  return { clock, replica, broker };
+}
+
+/** Asserts the promise rejects with `code` (and `field`) and that nothing was proposed. */
+export async function rejects(
+  context: { replica: MemoryReplica },
+  promise: () => Promise<unknown>,
+  expected: { code: string; field?: string },
+): Promise<void> {
+  const before = context.replica.lastIndex;
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof ApiError, `not an ApiError: ${error}`);
+    assert.equal(error.code, expected.code, error.message);
+    if (expected.field !== undefined) assert.equal(error.field, expected.field);
+    return true;
+  });
+  assert.equal(context.replica.lastIndex, before, "a rejected request proposed something");
+}
+
+/** Lets timers and I/O callbacks queued now run. */
+export const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
