@@ -8,8 +8,11 @@ import { Broker } from "./service.ts";
 import { ManualClock, MemoryReplica } from "./memory_replica.ts";
 import { ApiError } from "./errors.ts";
 
-/** A broker on a one-node in-memory replica, with the clock that drives it. */
-export function setup() {
+/**
+ * The real engine on a one-node in-memory replica, with the clock that drives it. `randomSalt`
+ * fixes receipt-handle salts (default: the broker's own).
+ */
+export function memoryEngine(options: { randomSalt?: () => number } = {}) {
   const clock = new ManualClock(1_700_000_000_000);
   const replica = new MemoryReplica({ clock });
   const broker = new Broker({
@@ -17,9 +20,14 @@ export function setup() {
     machine: replica.machine,
     log: replica,
     timers: clock,
-    randomSalt: () => 42,
+    randomSalt: options.randomSalt,
   });
   return { clock, replica, broker };
+}
+
+/** The service tests' engine (fixed salts). */
+export function setup() {
+  return memoryEngine({ randomSalt: () => 42 });
 }
 
 /** Asserts the promise rejects with `code` (and `field`) and that nothing was proposed. */

@@ -4,23 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { CommandType, encodeTick } from "../commands.ts";
-import { ManualClock, MemoryReplica } from "../memory_replica.ts";
 import { Metrics } from "../metrics.ts";
-import { Broker } from "../service.ts";
+import { memoryEngine } from "../_service_test_helpers.ts";
 import { createApp } from "./app.ts";
 import { FakeStatus, jsonRequest } from "./_test_helpers.ts";
 import { badInputCases, queueName, requestOf } from "./_bad_input_cases.ts";
 
 function setup() {
-  const clock = new ManualClock(1_700_000_000_000);
-  const replica = new MemoryReplica({ clock });
-  const broker = new Broker({
-    proposer: replica,
-    machine: replica.machine,
-    log: replica,
-    timers: clock,
-    randomSalt: () => 7,
-  });
+  const { clock, replica, broker } = memoryEngine({ randomSalt: () => 7 });
   const app = createApp({ service: broker, status: new FakeStatus(), metrics: new Metrics() });
   /** A JSON call: answers status and parsed body (undefined for 204). */
   async function call(method: string, path: string, body?: unknown) {

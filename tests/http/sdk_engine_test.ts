@@ -5,20 +5,12 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../broker/http/app.ts";
 import { FakeStatus } from "../../broker/http/_test_helpers.ts";
-import { ManualClock, MemoryReplica } from "../../broker/memory_replica.ts";
 import { Metrics } from "../../broker/metrics.ts";
-import { Broker } from "../../broker/service.ts";
+import { memoryEngine } from "../../broker/_service_test_helpers.ts";
 import { CmqdClient, CmqdError } from "../../sdk/mod.ts";
 
 function start() {
-  const clock = new ManualClock(1_700_000_000_000);
-  const replica = new MemoryReplica({ clock });
-  const broker = new Broker({
-    proposer: replica,
-    machine: replica.machine,
-    log: replica,
-    timers: clock,
-  });
+  const { clock, broker } = memoryEngine();
   const app = createApp({ service: broker, status: new FakeStatus(), metrics: new Metrics() });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const client = new CmqdClient({ baseUrl: `http://127.0.0.1:${server.addr.port}` });
