@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { Timers } from "../../broker/engine_types.ts";
+import { drainMicrotasks } from "../../broker/_raft_test_cluster.ts";
 
 /** Microtask turns granted after each instant's events (deeper chains continue later). */
 const microtaskTurns = 64;
@@ -16,18 +17,6 @@ interface SimEvent {
   at: number;
   sequence: number;
   run: () => void;
-}
-
-/** Runs every queued microtask (and what they queue) to completion: a macrotask comes last. */
-export function drainMicrotasks(): Promise<void> {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
 }
 
 /**
