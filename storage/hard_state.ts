@@ -6,7 +6,7 @@
  */
 import { invariant } from "./invariant.ts";
 import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
-import type { FileSystem } from "./file_io.ts";
+import { type FileSystem, joinPath } from "./file_io.ts";
 import { inspectSnapshotFile, writeSnapshotFile } from "./snapshot_file.ts";
 
 /** What Raft must remember across restarts. */
@@ -100,6 +100,28 @@ export function loadDamageRecord(fs: FileSystem, dir: string): DamageRecord | nu
     throw new CorruptLogError({ file: damageFileName, offset: 0, reason: "bad damage record" });
   }
   return { term, torn, detail: { index, file, offset, reason } };
+}
+
+/**
+ * The record after another cut: the newest term, torn only while every cut was, and the detail
+ * of the worse cut (a real damage beats a torn tail; between equals, the newer).
+ */
+export function mergeDamage(
+  old: DamageRecord | null,
+  cut: { detail: CorruptionDetail; torn: boolean; term: number },
+): DamageRecord {
+  const keepOld = old !== null && cut.torn && !old.torn;
+  return {
+    term: Math.max(cut.term, old?.term ?? 0),
+    torn: cut.torn && (old?.torn ?? true),
+    detail: keepOld ? old.detail : { ...cut.detail },
+  };
+}
+
+/** Removes the damage record durably. */
+export async function removeDamageRecord(fs: FileSystem, dir: string): Promise<void> {
+  fs.remove(joinPath(dir, damageFileName));
+  await fs.syncDir(dir);
 }
 
 /** Writes the damage record durably. */

@@ -18,13 +18,14 @@ import assert from "node:assert/strict";
 import { invariant } from "./invariant.ts";
 import { type FileHandle, type FileSystem, joinPath } from "./file_io.ts";
 import {
-  damageFileName,
   type DamageRecord,
   type HardState,
   loadDamageRecord,
   loadHardState,
   loadLogStart,
   type LogStart,
+  mergeDamage,
+  removeDamageRecord,
   storeDamageRecord,
   storeHardState,
   storeLogStart,
@@ -342,13 +343,7 @@ export class SegmentLog {
    * every cut was, and the detail of the worse cut.
    */
   async noteDamage(detail: CorruptionDetail, options: { torn: boolean }): Promise<void> {
-    const old = this.#damage;
-    const keepOld = old !== null && options.torn && !old.torn;
-    const record: DamageRecord = {
-      term: Math.max(this.#hardState.term, old?.term ?? 0),
-      torn: options.torn && (old?.torn ?? true),
-      detail: keepOld ? old.detail : { ...detail },
-    };
+    const record = mergeDamage(this.#damage, { detail, ...options, term: this.#hardState.term });
     await storeDamageRecord(this.#fs, this.#dir, record);
     this.#damage = record;
   }
@@ -356,8 +351,7 @@ export class SegmentLog {
   /** Forgets the damage record (its owner repaired or dismissed the damage). */
   async clearDamage(): Promise<void> {
     if (this.#damage === null) return;
-    this.#fs.remove(joinPath(this.#dir, damageFileName));
-    await this.#fs.syncDir(this.#dir);
+    await removeDamageRecord(this.#fs, this.#dir);
     this.#damage = null;
   }
 
