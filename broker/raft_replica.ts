@@ -9,7 +9,8 @@
  * ```
  *
  * A leader sends its appends before persisting them, so its fsync and the followers' overlap
- * (see `#handleReady`).
+ * (see `#handleReady`), and a commit learned while a Ready is being persisted is applied at once
+ * (`#applyCommittedMidReady`). Persisting itself is `raft_log_writer.ts`.
  *
  * Proposals and peer messages that arrive while a Ready is being persisted go into the next
  * Ready: one write, one fdatasync and one append message per follower for all of them (group
@@ -17,8 +18,8 @@
  * holds every committed entry, so time never runs backwards across leaders either.
  *
  * Snapshots: see `raft_snapshot.ts` (container) and `raft_log_storage.ts` (what Raft sees).
- * Opening: see `raft_recovery.ts`, including why a node with a damaged committed log refuses to
- * vote until the leader has repaired it.
+ * Opening: see `raft_recovery.ts`, including why a node with a damaged log refuses to vote
+ * until the leader has repaired it and a newer leader has committed in its own term.
  *
  * @module
  */
