@@ -38,16 +38,14 @@ export interface TestNode {
   warnings: string[];
 }
 
-class TestTransport implements Transport {
-  handler: (message: Message) => void = () => {};
-  constructor(readonly cluster: TestCluster, readonly from: string) {}
-  send(messages: Message[]): void {
-    for (const message of messages) {
-      if (!this.cluster.linked(this.from, message.to)) continue;
-      const copy = structuredClone(message);
-      queueMicrotask(() => this.cluster.deliver(copy));
-    }
-  }
+/**
+ * A transport inside one process (tests, simulations): subclasses say how `send` travels; peers
+ * need no addresses, and nothing is ever reported unreachable.
+ */
+export abstract class LocalTransport implements Transport {
+  handler: ((message: Message) => void) | null = null;
+  closed = false;
+  abstract send(messages: Message[]): void;
   onMessage(handler: (message: Message) => void): void {
     this.handler = handler;
   }
@@ -58,7 +56,21 @@ class TestTransport implements Transport {
     return null;
   }
   close(): Promise<void> {
+    this.closed = true;
     return Promise.resolve();
+  }
+}
+
+class TestTransport extends LocalTransport {
+  constructor(readonly cluster: TestCluster, readonly from: string) {
+    super();
+  }
+  send(messages: Message[]): void {
+    for (const message of messages) {
+      if (!this.cluster.linked(this.from, message.to)) continue;
+      const copy = structuredClone(message);
+      queueMicrotask(() => this.cluster.deliver(copy));
+    }
   }
 }
 
@@ -203,7 +215,7 @@ export class TestCluster {
 
   deliver(message: Message): void {
     if (!this.linked(message.from, message.to)) return;
-    this.#transports.get(message.to)?.handler(message);
+    this.#transports.get(message.to)?.handler?.(message);
   }
 
   /** Advances time by `ms` in 10 ms steps, letting all I/O and messages settle in between. */

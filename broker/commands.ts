@@ -274,17 +274,6 @@ export class SentMessageReader {
   }
 }
 
-/** Decodes message `slot` of a SendBatch payload, body and all (tests, tools). */
-export function decodeSentMessage(payload: Uint8Array, slot: number): SendCommandMessage {
-  const record = new SentMessageReader(payload).record(slot);
-  const body = fromUtf8(payload.subarray(record.bodyAt, record.bodyAt + record.bodyBytes));
-  const message: SendCommandMessage = { body, delaySeconds: record.delaySeconds };
-  if (record.groupId !== undefined) message.groupId = record.groupId;
-  if (record.dedupId !== undefined) message.dedupId = record.dedupId;
-  if (record.attributes !== undefined) message.attributes = record.attributes;
-  return message;
-}
-
 function writeHandles(writer: ByteWriter, handles: Uint8Array[]): void {
   writer.u16(handles.length);
   for (const handle of handles) {

@@ -6,17 +6,28 @@ import {
   decodeJsonCommand,
   decodeReceiveBatch,
   decodeSendHeaders,
-  decodeSentMessage,
   encodeChangeVisibility,
   encodeDeleteBatch,
   encodeReceiveBatch,
   encodeRedrive,
   encodeSendBatch,
   type SendCommandMessage,
+  SentMessageReader,
 } from "./commands.ts";
-import { DecodeError } from "./binary.ts";
+import { DecodeError, fromUtf8 } from "./binary.ts";
 import { StateMachine } from "./state_machine.ts";
 import { ApiError } from "./errors.ts";
+
+/** Message `slot` of a SendBatch payload, body and all, through the reader the service uses. */
+function decodeSentMessage(payload: Uint8Array, slot: number): SendCommandMessage {
+  const record = new SentMessageReader(payload).record(slot);
+  const body = fromUtf8(payload.subarray(record.bodyAt, record.bodyAt + record.bodyBytes));
+  const message: SendCommandMessage = { body, delaySeconds: record.delaySeconds };
+  if (record.groupId !== undefined) message.groupId = record.groupId;
+  if (record.dedupId !== undefined) message.dedupId = record.dedupId;
+  if (record.attributes !== undefined) message.attributes = record.attributes;
+  return message;
+}
 
 const messageArb: fc.Arbitrary<SendCommandMessage> = fc.record(
   {

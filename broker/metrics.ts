@@ -135,8 +135,22 @@ abstract class Metric<S extends Series> {
   }
 }
 
+/** A metric whose series each hold one number (counters and gauges). */
+abstract class ScalarMetric extends Metric<ScalarSeries> {
+  protected create(labelsText: string): ScalarSeries {
+    return { labelsText, value: 0 };
+  }
+
+  render(lines: string[]): void {
+    this.header(lines);
+    for (const series of this.allSeries()) {
+      lines.push(`${this.name}${series.labelsText} ${formatNumber(series.value)}`);
+    }
+  }
+}
+
 /** A monotonically increasing count. */
-export class Counter extends Metric<ScalarSeries> {
+export class Counter extends ScalarMetric {
   readonly type = "counter";
 
   /** Adds `amount` (default 1) to the series of `labels`. */
@@ -157,21 +171,10 @@ export class Counter extends Metric<ScalarSeries> {
       },
     };
   }
-
-  protected create(labelsText: string): ScalarSeries {
-    return { labelsText, value: 0 };
-  }
-
-  render(lines: string[]): void {
-    this.header(lines);
-    for (const series of this.allSeries()) {
-      lines.push(`${this.name}${series.labelsText} ${formatNumber(series.value)}`);
-    }
-  }
 }
 
 /** A value that goes up and down (queue depth, connections). */
-export class Gauge extends Metric<ScalarSeries> {
+export class Gauge extends ScalarMetric {
   readonly type = "gauge";
 
   /** Sets the series of `labels` to `value`. */
@@ -206,17 +209,6 @@ export class Gauge extends Metric<ScalarSeries> {
         series.value -= amount;
       },
     };
-  }
-
-  protected create(labelsText: string): ScalarSeries {
-    return { labelsText, value: 0 };
-  }
-
-  render(lines: string[]): void {
-    this.header(lines);
-    for (const series of this.allSeries()) {
-      lines.push(`${this.name}${series.labelsText} ${formatNumber(series.value)}`);
-    }
   }
 }
 

@@ -46,11 +46,6 @@ export class RaftLogWriter {
     this.#durableHard = parts.storage.initialState().hardState;
   }
 
-  /** The hard state as last written to disk (what recovery will read). */
-  get writtenHardState(): HardState {
-    return this.#writtenHard;
-  }
-
   /** Timestamp of the log's last entry. */
   get tailTimestamp(): number {
     return this.#tailTimestamp;

@@ -146,20 +146,19 @@ export class SimCluster {
 
   /** Power cut now: unsynced bytes are lost, a random prefix of them may survive (torn). */
   crash(id: string): void {
-    const node = this.node(id);
-    node.replica?.abandon();
-    node.broker?.close();
-    this.#network.detach(id);
-    node.replica = null;
-    node.broker = null;
-    node.log = null;
-    node.machine = null;
+    const node = this.#takeDown(id);
     const random = () => this.#prng.next();
     node.fs.crash({ random, tornWrites: true });
   }
 
   /** Stops a node the group removed; it stays down until `rejoin`. */
   remove(id: string): void {
+    this.#takeDown(id);
+    this.removed.add(id);
+  }
+
+  /** Stops the node at once, as a killed process would, and forgets its running parts. */
+  #takeDown(id: string) {
     const node = this.node(id);
     node.replica?.abandon();
     node.broker?.close();
@@ -168,7 +167,7 @@ export class SimCluster {
     node.broker = null;
     node.log = null;
     node.machine = null;
-    this.removed.add(id);
+    return node;
   }
 
   /**

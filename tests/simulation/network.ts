@@ -5,8 +5,9 @@
  *
  * @module
  */
-import type { Message, NodeId, Prng } from "../../raft/mod.ts";
-import type { PeerAddress, Transport } from "../../broker/transport_types.ts";
+import type { Message, Prng } from "../../raft/mod.ts";
+import type { Transport } from "../../broker/transport_types.ts";
+import { LocalTransport } from "../../broker/_raft_test_cluster.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 /** Fault rates and delays of the network. */
@@ -17,26 +18,13 @@ export interface NetworkKnobs {
   delayMsMax: number;
 }
 
-class Endpoint implements Transport {
-  handler: ((message: Message) => void) | null = null;
-  closed = false;
-  constructor(readonly network: SimNetwork, readonly id: string) {}
+class Endpoint extends LocalTransport {
+  constructor(readonly network: SimNetwork, readonly id: string) {
+    super();
+  }
   send(messages: Message[]): void {
     if (this.closed) return;
     for (const message of messages) this.network.transmit(message);
-  }
-  onMessage(handler: (message: Message) => void): void {
-    this.handler = handler;
-  }
-  onUnreachable(_handler: (peer: NodeId) => void): void {}
-  setPeer(_peer: PeerAddress): void {}
-  removePeer(_id: NodeId): void {}
-  clientUrl(_id: NodeId): string | null {
-    return null;
-  }
-  close(): Promise<void> {
-    this.closed = true;
-    return Promise.resolve();
   }
 }
 
