@@ -544,7 +544,7 @@ export class RaftReplica implements Proposer, LogReader {
 
   // ---- applying ------------------------------------------------------------------------------
 
-  #apply(entries: Entry[]): void {
+  #apply(entries: readonly Entry[]): void {
     for (const entry of entries) {
       assert.ok(entry.timestamp !== undefined, `entry ${entry.index} was stamped`);
       if (entry.type === EntryType.ConfigChange) {

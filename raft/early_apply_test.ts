@@ -40,3 +40,19 @@ Deno.test("a commit learned while a Ready is outstanding is handed out at once, 
   assert.ok(next.committedEntries.every((entry) => entry.index > indexOfA), "not handed out again");
   raft.advance(next);
 });
+
+Deno.test("a leader that sent before persisting counts its own entry only after advance", () => {
+  const cluster = new SimCluster({ seed: 33 });
+  const leader = cluster.electLeader("n1");
+  const raft = cluster.raft(leader);
+  cluster.network.hold(cluster.node("n2").id); // only n3 can acknowledge
+  raft.propose(new TextEncoder().encode("x"));
+  const ready = raft.ready();
+  const index = ready.entries.at(-1)!.index;
+  cluster.network.send(ready.messages); // sent first (§10.2.1), the leader's fsync still running
+  cluster.stabilize(); // n3 persists and acknowledges
+  assert.ok(raft.status().commit < index, "n3's copy alone is not a majority");
+  cluster.node(leader).storage.saveReady(ready);
+  raft.advance(ready); // the leader's own write is durable now
+  assert.equal(raft.status().commit, index);
+});

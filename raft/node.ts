@@ -349,13 +349,14 @@ export class RaftNode {
    * outstanding Ready's committed entries and must apply these now, in order: they count as
    * applied. Empty when no Ready is outstanding or it carries a snapshot.
    */
-  takeCommittedEntries(durableIndex: number): Entry[] {
+  takeCommittedEntries(durableIndex: number): readonly Entry[] {
     const ready = this.#outstanding;
-    if (ready === null || ready.snapshot !== undefined) return [];
+    // Called for every peer message: the common answer allocates nothing.
+    if (ready === null || ready.snapshot !== undefined) return noEntries;
     const log = this.#raft.log;
     const from = Math.max(ready.committedEntries.at(-1)?.index ?? 0, log.applied) + 1;
     const to = Math.min(log.committed, durableIndex);
-    if (from > to || from < log.firstIndex()) return [];
+    if (from > to || from < log.firstIndex()) return noEntries;
     const entries = log.entries(from, to + 1, this.#readyCommittedBytesMax);
     if (entries.length > 0) log.appliedTo(entries.at(-1)!.index);
     return entries;
@@ -437,6 +438,8 @@ export class RaftNode {
     return { term: raft.term as Term, vote: raft.vote, commit: raft.log.committed as LogIndex };
   }
 }
+
+const noEntries: readonly Entry[] = Object.freeze([]);
 
 function sameSoft(left: SoftState, right: SoftState): boolean {
   return left.leaderId === right.leaderId && left.role === right.role;
