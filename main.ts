@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { parseConfig, usage } from "./broker/config.ts";
+import { parseConfig, usage } from "./broker/cluster/config.ts";
 import { noPeers, type PeerAddress, realTimers, startNode, TcpTransport } from "./broker/mod.ts";
 import { RealFileSystem } from "./storage/mod.ts";
 import type { NodeId } from "./raft/mod.ts";

@@ -8,18 +8,18 @@
  * @module
  */
 
-import { StateMachine } from "../broker/state_machine.ts";
-import type { ReceiveResult } from "../broker/state_machine.ts";
-import { CommandType } from "../broker/engine_types.ts";
+import { StateMachine } from "../broker/engine/state_machine.ts";
+import type { ReceiveResult } from "../broker/engine/state_machine.ts";
+import { CommandType } from "../broker/engine/types.ts";
 import {
   encodeCreateQueue,
   encodeDeleteBatch,
   encodeReceiveBatch,
   encodeSendBatch,
   type SendCommandMessage,
-} from "../broker/commands.ts";
-import { resolveCreate } from "../broker/queue_attributes.ts";
-import { receiptHandleToBytes } from "../broker/receipt.ts";
+} from "../broker/engine/commands.ts";
+import { resolveCreate } from "../broker/engine/queue_attributes.ts";
+import { receiptHandleToBytes } from "../broker/engine/receipt.ts";
 
 const batchSize = 16;
 const body = "x".repeat(1024);

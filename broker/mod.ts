@@ -4,12 +4,12 @@
  *
  * @module
  */
-export { type CmqdNode, type NodeOptions, noPeers, startNode } from "./node.ts";
-export { TcpTransport, type TcpTransportOptions } from "./transport.ts";
-export type { PeerAddress, Transport } from "./transport_types.ts";
-export { RaftReplica, type RaftReplicaStatus } from "./raft_replica.ts";
-export { realTimers, type Timers } from "./engine_types.ts";
-export { type NodeConfig, parseConfig, usage } from "./config.ts";
-export { ApiError, type ErrorCode, errorStatus } from "./errors.ts";
-export { messageLimits, namePattern, queueLimits } from "./limits.ts";
-export type { NodeStatus, QueueService } from "./service_types.ts";
+export { type CmqdNode, type NodeOptions, noPeers, startNode } from "./cluster/node.ts";
+export { TcpTransport, type TcpTransportOptions } from "./transport/tcp_transport.ts";
+export type { PeerAddress, Transport } from "./replication/types.ts";
+export { RaftReplica, type RaftReplicaStatus } from "./replication/replica.ts";
+export { realTimers, type Timers } from "./engine/types.ts";
+export { type NodeConfig, parseConfig, usage } from "./cluster/config.ts";
+export { ApiError, type ErrorCode, errorStatus } from "./engine/errors.ts";
+export { messageLimits, namePattern, queueLimits } from "./engine/limits.ts";
+export type { NodeStatus, QueueService } from "./service/types.ts";

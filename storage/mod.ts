@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { RealFileSystem, SegmentLog } from "../storage/mod.ts";
+ * import { RealFileSystem, SegmentLog } from "./mod.ts";
  * const log = await SegmentLog.open("data/group-1", { fs: new RealFileSystem() });
  * await log.appendDurable([{ term: 1, index: log.lastIndex + 1, timestamp: Date.now(), type: 0, payload }]);
  * ```

@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { NodeStatus, QueueService } from "../service_types.ts";
+import type { NodeStatus, QueueService } from "../service/types.ts";
 import type { ClusterInfo } from "../../sdk/protocol.ts";
 
 /** Parses exposition text into `name{labels}` → value, checking every line's shape. */

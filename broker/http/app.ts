@@ -10,9 +10,9 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { messageLimits } from "../limits.ts";
-import type { Metrics } from "../metrics.ts";
-import type { NodeStatus, QueueService } from "../service_types.ts";
+import { messageLimits } from "../engine/limits.ts";
+import type { Metrics } from "./metrics.ts";
+import type { NodeStatus, QueueService } from "../service/types.ts";
 import { declaredLengthLimit, jsonBodyReader } from "./body.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import {
@@ -21,10 +21,10 @@ import {
   type DoorEnv,
   type ErrorLogger,
   validationHook,
-} from "./errors.ts";
+} from "./v1/errors.ts";
 import { createOpsRoutes } from "./ops_routes.ts";
 import { requestContext } from "./request_context.ts";
-import { createV1Routes } from "./v1_routes.ts";
+import { createV1Routes } from "./v1/routes.ts";
 
 /**
  * Room above the 4 MiB batch limit for JSON syntax and escaping, so that a batch whose bodies

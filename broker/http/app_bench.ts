@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Metrics } from "../metrics.ts";
+import { Metrics } from "./metrics.ts";
 import { createApp } from "./app.ts";
 import { FakeStatus, recordingService } from "./_test_helpers.ts";
 

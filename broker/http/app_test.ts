@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ApiError } from "../errors.ts";
-import { Metrics } from "../metrics.ts";
-import type { QueueService } from "../service_types.ts";
+import { ApiError } from "../engine/errors.ts";
+import { Metrics } from "./metrics.ts";
+import type { QueueService } from "../service/types.ts";
 import { createApp } from "./app.ts";
 import { FakeStatus, jsonRequest, parsePrometheusText, recordingService } from "./_test_helpers.ts";
 

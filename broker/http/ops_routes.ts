@@ -6,11 +6,11 @@
  * @module
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { ApiError } from "../errors.ts";
-import { type Metrics, metricsContentType } from "../metrics.ts";
-import type { NodeStatus } from "../service_types.ts";
-import { type DoorEnv, validationHook } from "./errors.ts";
-import { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./schemas.ts";
+import { ApiError } from "../engine/errors.ts";
+import { type Metrics, metricsContentType } from "./metrics.ts";
+import type { NodeStatus } from "../service/types.ts";
+import { type DoorEnv, validationHook } from "./v1/errors.ts";
+import { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./v1/schemas.ts";
 
 /** Seconds a client should wait before asking `/readyz` again. */
 const notReadyRetryAfterSeconds = 1;

@@ -17,9 +17,9 @@ import {
   type HistogramChild,
   latencyBucketsSeconds,
   type Metrics,
-} from "../metrics.ts";
-import type { NodeStatus } from "../service_types.ts";
-import type { DoorEnv } from "./errors.ts";
+} from "./metrics.ts";
+import type { NodeStatus } from "../service/types.ts";
+import type { DoorEnv } from "./v1/errors.ts";
 
 /** A client's request id is echoed only when it is short and plain. */
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../broker/http/app.ts";
 import { FakeStatus } from "../../broker/http/_test_helpers.ts";
-import { Metrics } from "../../broker/metrics.ts";
-import { memoryEngine } from "../../broker/_service_test_helpers.ts";
+import { Metrics } from "../../broker/http/metrics.ts";
+import { memoryEngine } from "../../broker/cluster/testing/memory_engine.ts";
 import { CmqdClient, CmqdError } from "../../sdk/mod.ts";
 
 function start() {

@@ -3,11 +3,11 @@
  * `CmqdClient` over the network. Failure injection goes through a scripted service.
  */
 import assert from "node:assert/strict";
-import { ApiError } from "../../broker/errors.ts";
+import { ApiError } from "../../broker/engine/errors.ts";
 import { createApp } from "../../broker/http/app.ts";
 import { FakeStatus, recordingService } from "../../broker/http/_test_helpers.ts";
-import { Metrics } from "../../broker/metrics.ts";
-import type { QueueService } from "../../broker/service_types.ts";
+import { Metrics } from "../../broker/http/metrics.ts";
+import type { QueueService } from "../../broker/service/types.ts";
 import { CmqdClient, CmqdError } from "../../sdk/mod.ts";
 
 interface TestServer {

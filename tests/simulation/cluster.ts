@@ -9,9 +9,9 @@
 import assert from "node:assert/strict";
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
 import { inspectRecord, newRecordHeader, SegmentLog, SimFileSystem } from "../../storage/mod.ts";
-import { Broker } from "../../broker/service.ts";
-import { StateMachine } from "../../broker/state_machine.ts";
-import { RaftReplica } from "../../broker/raft_replica.ts";
+import { Broker } from "../../broker/service/service.ts";
+import { StateMachine } from "../../broker/engine/state_machine.ts";
+import { RaftReplica } from "../../broker/replication/replica.ts";
 import type { History } from "./checkers.ts";
 import type { SimNetwork } from "./network.ts";
 import type { Scheduler } from "./scheduler.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 import type { Message, Prng } from "../../raft/mod.ts";
-import type { Transport } from "../../broker/transport_types.ts";
-import { LocalTransport } from "../../broker/_raft_test_cluster.ts";
+import type { Transport } from "../../broker/replication/types.ts";
+import { LocalTransport } from "../../broker/cluster/testing/raft_test_cluster.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 /** Fault rates and delays of the network. */

@@ -7,8 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Timers } from "../../broker/engine_types.ts";
-import { drainMicrotasks } from "../../broker/_raft_test_cluster.ts";
+import type { Timers } from "../../broker/engine/types.ts";
+import { drainMicrotasks } from "../../broker/cluster/testing/raft_test_cluster.ts";
 
 /** Microtask turns granted after each instant's events (deeper chains continue later). */
 const microtaskTurns = 64;

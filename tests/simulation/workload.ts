@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { ApiError } from "../../broker/errors.ts";
+import { ApiError } from "../../broker/engine/errors.ts";
 import { SimulatedCrash } from "../../storage/mod.ts";
-import type { Broker } from "../../broker/service.ts";
+import type { Broker } from "../../broker/service/service.ts";
 import { type Prng, randomInt } from "../../raft/mod.ts";
 import type { ReceivedMessage, SendMessageEntry } from "../../sdk/protocol.ts";
 import type { History } from "./checkers.ts";

@@ -1,0 +1,148 @@
+/**
+ * Cluster membership changes on the leader (API: `POST /v1/cluster/nodes`, `DELETE
+ * /v1/cluster/nodes/{id}`), and keeping the transport's peer list in step with the replicated
+ * member addresses on every node.
+ *
+ * A join is a single-server change in three replicated steps (Raft dissertation §4.1): record
+ * the new node's addresses (`SetMember`, so every node — and every snapshot — can reach it),
+ * add it as a learner (it receives the log but does not vote), wait until it has caught up, then
+ * promote it to voter. Until promotion the quorum is unchanged, so a slow or dead joiner never
+ * blocks writes.
+ *
+ * @module
+ */
+import type { NodeId } from "../../raft/mod.ts";
+import type { ClusterInfo, JoinRequest } from "../../sdk/protocol.ts";
+import { encodeJson } from "../engine/commands.ts";
+import { CommandType } from "../engine/types.ts";
+import { ApiError, invalidParameter } from "../engine/errors.ts";
+import { namePattern } from "../engine/limits.ts";
+import type { RaftReplica } from "../replication/replica.ts";
+import type { StateMachine } from "../engine/state_machine.ts";
+import type { Transport } from "../replication/types.ts";
+
+/** Options of `Membership`. */
+export interface MembershipOptions {
+  nodeId: string;
+  replica: RaftReplica;
+  machine: StateMachine;
+  transport: Transport;
+  /** How this node's cluster view is rendered for answers. */
+  clusterInfo: () => ClusterInfo;
+  /** A learner counts as caught up when it is at most this many entries behind. */
+  catchUpLagMax?: number;
+  /** Give up waiting for a learner after this long (it stays a learner; join again). */
+  catchUpMsMax?: number;
+}
+
+const peerAddressPattern = /^([^\s=,:/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+
+function checkJoin(request: JoinRequest): void {
+  if (typeof request.id !== "string" || !namePattern.test(request.id)) {
+    throw invalidParameter(
+      "id",
+      "must be 1–64 letters, digits, '-' or '_', starting with a letter",
+    );
+  }
+  const match = peerAddressPattern.exec(String(request.peerAddress));
+  if (!match || Number(match[2]) === 0 || Number(match[2]) > 65_535) {
+    throw invalidParameter("peerAddress", "must be host:port");
+  }
+  if (typeof request.clientUrl !== "string" || !/^https?:\/\/[^/\s]+$/.test(request.clientUrl)) {
+    throw invalidParameter("clientUrl", "must be a base URL like http://host:port");
+  }
+}
+
+/**
+ * Joins and removals, and the transport's peer list.
+ *
+ * @example
+ * ```ts
+ * const membership = new Membership({ nodeId, replica, machine, transport, clusterInfo });
+ * await membership.join({ id: "n4", peerAddress: "10.0.0.4:9877", clientUrl: "http://10.0.0.4:9876" });
+ * ```
+ */
+export class Membership {
+  readonly #options: MembershipOptions;
+
+  constructor(options: MembershipOptions) {
+    this.#options = options;
+    const { machine, transport, nodeId } = options;
+    const follow = (id: string, peerAddress: string | null) => {
+      if (id === nodeId) return;
+      if (peerAddress === null) transport.removePeer(id as NodeId);
+      else transport.setPeer({ id: id as NodeId, peerAddress });
+    };
+    machine.onMember = (id, address) => follow(id, address?.peerAddress ?? null);
+    for (const member of machine.members()) follow(member.id, member.peerAddress);
+  }
+
+  /** The client URL recorded for a member (when its transport hello has not arrived yet). */
+  clientUrl(id: string): string | null {
+    return this.#options.machine.members().find((member) => member.id === id)?.clientUrl ?? null;
+  }
+
+  /** Adds a node: record its address, add it as a learner, wait for catch-up, promote. */
+  async join(request: JoinRequest): Promise<ClusterInfo> {
+    checkJoin(request);
+    const { replica } = this.#options;
+    this.#requireLeader();
+    await replica.propose(CommandType.SetMember, encodeJson(request));
+    let config = replica.status().config;
+    if (![...config.voters, ...config.learners].includes(request.id as NodeId)) {
+      await replica.proposeConfigChange({ type: "addLearner", nodeId: request.id });
+    }
+    await this.#caughtUp(request.id);
+    config = replica.status().config;
+    if (config.learners.includes(request.id as NodeId)) {
+      await replica.proposeConfigChange({ type: "promote", nodeId: request.id });
+    }
+    return this.#options.clusterInfo();
+  }
+
+  /** Removes a node from the voters and forgets its address. The leader can't remove itself. */
+  async remove(id: string): Promise<void> {
+    const { replica } = this.#options;
+    this.#requireLeader();
+    const config = replica.status().config;
+    if (![...config.voters, ...config.learners].includes(id as NodeId)) {
+      throw new ApiError("NotFound", `node '${id}' is not a member`);
+    }
+    if (id === this.#options.nodeId) {
+      // Hand leadership to another voter first; the client retries against the new leader.
+      const other = config.voters.find((voter) => voter !== id);
+      if (other === undefined) throw invalidParameter("id", "the last voter can't be removed");
+      replica.transferLeadership(other);
+      throw new ApiError("NoLeader", "leadership is moving off this node; retry", {
+        retryAfterSeconds: 1,
+      });
+    }
+    await replica.proposeConfigChange({ type: "remove", nodeId: id });
+    await replica.propose(CommandType.SetMember, encodeJson({ id, remove: true }));
+  }
+
+  #requireLeader(): void {
+    if (!this.#options.replica.isLeader) {
+      throw new ApiError("NoLeader", "membership changes go through the leader", {
+        retryAfterSeconds: 1,
+      });
+    }
+  }
+
+  async #caughtUp(id: string): Promise<void> {
+    const { replica } = this.#options;
+    const lagMax = this.#options.catchUpLagMax ?? 64;
+    const deadline = Date.now() + (this.#options.catchUpMsMax ?? 60_000);
+    for (;;) {
+      const peer = replica.status().peers.find((candidate) => candidate.id === id);
+      if (peer !== undefined && peer.match > 0 && peer.lag <= lagMax) return;
+      if (Date.now() > deadline) {
+        throw new ApiError("NotReady", `node '${id}' has not caught up yet; join again`, {
+          retryAfterSeconds: 5,
+        });
+      }
+      this.#requireLeader();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}

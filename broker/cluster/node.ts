@@ -1,0 +1,283 @@
+/**
+ * One cmqd node: opens the data directory, recovers the log and the newest snapshot into a Raft
+ * replica, and builds the service and the HTTP app. A node without peers is a Raft group of one
+ * voter — the same code path as a three-node cluster. `main.ts` wires the real clock, file system
+ * and TCP transport; tests build nodes in-process with the same function.
+ *
+ * Data directory layout:
+ * - `log/` — the segment log (the Raft log): `<20-digit base index>.log` segments + hard state.
+ * - `snapshots/` — Raft snapshots (state machine + the log entries it still references); the
+ *   newest valid one is loaded at start and the log is replayed from the entry after it.
+ *
+ * @module
+ */
+import { createPrng, type NodeId } from "../../raft/mod.ts";
+import type { ClusterInfo } from "../../sdk/protocol.ts";
+import { type FileSystem, readSnapshotFile, SegmentLog, trimAllocator } from "../../storage/mod.ts";
+import { decodeSnapshotContainer, snapshotFileName } from "../replication/snapshot_container.ts";
+import { encodeTick } from "../engine/commands.ts";
+import { CommandType, type Timers } from "../engine/types.ts";
+import { forwardingHandler } from "./forwarding.ts";
+import { createApp } from "../http/app.ts";
+import { Membership } from "./member_changes.ts";
+import { Metrics } from "../http/metrics.ts";
+import { RaftReplica } from "../replication/replica.ts";
+import { Broker } from "../service/service.ts";
+import type { NodeStatus } from "../service/types.ts";
+import { StateMachine } from "../engine/state_machine.ts";
+import type { Message } from "../../raft/mod.ts";
+import type { PeerAddress, Transport } from "../replication/types.ts";
+
+/** Options of `startNode`. */
+export interface NodeOptions {
+  nodeId: string;
+  dataDir: string;
+  fs: FileSystem;
+  clock: { now(): number };
+  timers: Timers;
+  /** The peer transport; `noPeers()` for a one-voter group. */
+  transport: Transport;
+  /** Initial voters (ids), used only on a brand-new data directory; [] = wait to be added. */
+  initialVoters: string[];
+  /** Base URL this node serves (announced to peers, shown in `/v1/cluster`). */
+  url: string;
+  /** Take a snapshot after this many applied entries (bounds replay time at restart). */
+  snapshotEntriesInterval?: number;
+  /** How often the leader checks whether housekeeping (expiry, dedup trimming) needs a Tick. */
+  housekeepingIntervalMs?: number;
+  /** Milliseconds per Raft tick (election timeout = 10–20 ticks). */
+  tickMs?: number;
+  segmentBytesMax?: number;
+  mmap?: boolean;
+  /** Seeds election timeouts. */
+  seed?: number;
+}
+
+/** A running node (without the HTTP listener, which the caller owns). */
+export interface CmqdNode {
+  app: ReturnType<typeof createApp>;
+  /** The handler to serve: forwards to the leader when this node is a follower. */
+  handler: (request: Request) => Promise<Response>;
+  broker: Broker;
+  machine: StateMachine;
+  replica: RaftReplica;
+  log: SegmentLog;
+  metrics: Metrics;
+  /** Stop taking writes, answer parked receives, persist the hard state, close the log. */
+  close(): Promise<void>;
+}
+
+/** Bytes of a request body a follower buffers to forward (the API's own 4 MiB + slack). */
+const forwardBytesMax = 4 * 1024 * 1024 + 256 * 1024;
+
+/**
+ * Opens (recovering) and starts a node.
+ *
+ * @example
+ * ```ts
+ * const node = await startNode({ nodeId: "n1", dataDir: "./data", fs: new RealFileSystem(),
+ *   clock: { now: () => Date.now() }, timers: realTimers, transport: noPeers(),
+ *   initialVoters: ["n1"], url: "http://127.0.0.1:9876" });
+ * Deno.serve({ port: 9876 }, node.handler);
+ * ```
+ */
+export async function startNode(options: NodeOptions): Promise<CmqdNode> {
+  const { fs, dataDir } = options;
+  const log = await SegmentLog.open(`${dataDir}/log`, {
+    fs,
+    segmentBytesMax: options.segmentBytesMax,
+    mmap: options.mmap,
+  });
+  const machine = new StateMachine();
+  const replica = await RaftReplica.open({
+    nodeId: options.nodeId,
+    log,
+    machine,
+    transport: options.transport,
+    clock: options.clock,
+    timers: options.timers,
+    prng: createPrng(options.seed ?? hashSeed(options.nodeId, options.clock.now())),
+    fs,
+    snapshotsDir: `${dataDir}/snapshots`,
+    initialVoters: options.initialVoters,
+    tickMs: options.tickMs,
+    snapshotEntriesInterval: options.snapshotEntriesInterval,
+  });
+  const voters: string[] = replica.status().config.voters;
+  if (voters.length === 1 && voters[0] === options.nodeId) {
+    // A one-voter group has nobody to wait for: elect itself now rather than after a timeout.
+    replica.campaign();
+  }
+  const metrics = new Metrics();
+  const broker = new Broker({ proposer: replica, machine, log: replica, timers: options.timers });
+  // Parked long polls are answered at once when leadership moves: on a leader they re-check,
+  // elsewhere they get a retryable 503 naming the new leader.
+  replica.onRoleChange((change) => {
+    const refusal = replica.refusal();
+    if (change.role !== "leader" && refusal !== null) broker.failParked(refusal);
+    else broker.wakeAll();
+  });
+
+  const housekeepingMs = options.housekeepingIntervalMs ?? 1000;
+  let stopped = false;
+  let rounds = 0;
+  const housekeep = () => {
+    if (stopped) return;
+    if (replica.isLeader && machine.needsTick(replica.now())) {
+      replica.propose(CommandType.Tick, encodeTick()).catch(() => {});
+    }
+    // Freed array buffers (a replay, bursts of requests) stay in the C heap's high-water mark
+    // unless it is trimmed; the RSS should follow what is live.
+    if (rounds++ % 5 === 0) trimAllocator();
+    housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
+  };
+  let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
+
+  const bootstrapVoters = readBootstrapVoters(fs, `${dataDir}/snapshots`);
+  const clientUrlOf = (id: string): string | null =>
+    id === options.nodeId
+      ? options.url
+      : options.transport.clientUrl(id as NodeId) ?? membership.clientUrl(id);
+  const membership = new Membership({
+    nodeId: options.nodeId,
+    replica,
+    machine,
+    transport: options.transport,
+    clusterInfo: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
+  });
+  const leaderUrl = (): string | null => {
+    const leaderId = replica.leaderId;
+    return leaderId === null ? null : clientUrlOf(leaderId);
+  };
+  const status: NodeStatus = {
+    ready: () => replica.failure === null && replica.leaderId !== null,
+    cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
+    metricsText: () => nodeMetricsText(log, machine, options.clock.now()),
+    leaderUrl,
+    join: (request) => membership.join(request),
+    removeNode: (id) => membership.remove(id),
+  };
+  const app = createApp({ service: broker, status, metrics });
+  const handler = forwardingHandler({
+    view: { isLeader: () => replica.isLeader, leaderUrl },
+    local: (request) => app.fetch(request),
+    requestBytesMax: forwardBytesMax,
+  });
+
+  return {
+    app,
+    handler,
+    broker,
+    machine,
+    replica,
+    log,
+    metrics,
+    async close() {
+      stopped = true;
+      options.timers.clearTimer(housekeepingTimer);
+      broker.close();
+      await replica.close();
+      await options.transport.close();
+      await log.close();
+    },
+  };
+}
+
+/** A transport for a one-voter group: there is nobody to talk to. */
+export function noPeers(): Transport {
+  return {
+    send(_messages: Message[]) {},
+    onMessage() {},
+    onUnreachable() {},
+    setPeer(_peer: PeerAddress) {},
+    removePeer() {},
+    clientUrl: () => null,
+    close: () => Promise.resolve(),
+  };
+}
+
+/** The index-0 membership this node's group started from (see `raft_recovery.ts`). */
+function readBootstrapVoters(fs: FileSystem, snapshotsDir: string): string[] | undefined {
+  const bytes = readSnapshotFile(fs, snapshotsDir, snapshotFileName(0));
+  return bytes === null ? undefined : decodeSnapshotContainer(bytes).config.voters.map(String);
+}
+
+function hashSeed(text: string, salt: number): number {
+  let hash = salt >>> 0;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x9e3779b1);
+  return hash >>> 0;
+}
+
+function clusterInfo(
+  replica: RaftReplica,
+  clientUrlOf: (id: string) => string | null,
+): ClusterInfo {
+  const status = replica.status();
+  const peers = new Map(status.peers.map((peer) => [peer.id, peer]));
+  const learners: string[] = status.config.learners;
+  const role = status.role === "leader"
+    ? "leader"
+    : status.role === "follower"
+    ? (learners.includes(status.id) ? "learner" : "follower")
+    : "candidate";
+  const ids: string[] = [...status.config.voters, ...learners];
+  return {
+    nodeId: status.id,
+    role,
+    term: status.term,
+    leaderId: status.leaderId,
+    commitIndex: status.commit,
+    appliedIndex: status.applied,
+    nodes: ids.map((id) => ({
+      id,
+      url: clientUrlOf(id),
+      role: learners.includes(id) ? "learner" : id === status.leaderId ? "leader" : "follower",
+      matchIndex: id === status.id ? status.lastIndex : peers.get(id)?.match ?? null,
+      lag: id === status.id ? 0 : peers.get(id)?.lag ?? null,
+    })),
+  };
+}
+
+/** Queues listed per scrape; past it the depth gauges are cut (bounded scrape cost). */
+const metricsQueuesMax = 1000;
+
+function nodeMetricsText(log: SegmentLog, machine: StateMachine, now: number): string {
+  const stats = log.stats();
+  const { queues } = machine.listQueues({ limit: metricsQueuesMax }, now);
+  const depth = (name: string, help: string, pick: (queue: typeof queues[0]) => number) => [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} gauge`,
+    ...queues.map((queue) => `${name}{queue="${queue.name}"} ${pick(queue)}`),
+  ];
+  const lines = [
+    "# HELP cmqd_log_bytes Bytes of the segment log on disk.",
+    "# TYPE cmqd_log_bytes gauge",
+    `cmqd_log_bytes ${stats.bytes}`,
+    "# HELP cmqd_log_segments Segments of the log.",
+    "# TYPE cmqd_log_segments gauge",
+    `cmqd_log_segments ${stats.segments}`,
+    "# HELP cmqd_fsyncs_total fdatasync calls of the log.",
+    "# TYPE cmqd_fsyncs_total counter",
+    `cmqd_fsyncs_total ${stats.fsyncs}`,
+    "# HELP cmqd_fsync_seconds_total Time spent in fdatasync.",
+    "# TYPE cmqd_fsync_seconds_total counter",
+    `cmqd_fsync_seconds_total ${stats.fsyncMsTotal / 1000}`,
+    "# HELP cmqd_applied_index Highest applied log index.",
+    "# TYPE cmqd_applied_index gauge",
+    `cmqd_applied_index ${machine.appliedIndex}`,
+    "# HELP cmqd_state_machine_bytes Bytes held by the state machine's indexes.",
+    "# TYPE cmqd_state_machine_bytes gauge",
+    `cmqd_state_machine_bytes ${machine.memoryBytes()}`,
+    "# HELP process_resident_memory_bytes Resident set size of the process.",
+    "# TYPE process_resident_memory_bytes gauge",
+    `process_resident_memory_bytes ${Deno.memoryUsage().rss}`,
+    ...depth("cmqd_queue_active_messages", "Messages visible now.", (q) => q.activeMessages),
+    ...depth(
+      "cmqd_queue_inflight_messages",
+      "Messages locked by a receive.",
+      (q) => q.inflightMessages,
+    ),
+    ...depth("cmqd_queue_delayed_messages", "Messages not yet visible.", (q) => q.delayedMessages),
+  ];
+  return lines.join("\n") + "\n";
+}

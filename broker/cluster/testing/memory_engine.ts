@@ -1,0 +1,50 @@
+/**
+ * Shared setup of the service tests: a `Broker` over an in-memory replica and a manual clock.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Broker } from "../../service/service.ts";
+import { ManualClock, MemoryReplica } from "../../replication/testing/memory_replica.ts";
+import { ApiError } from "../../engine/errors.ts";
+
+/**
+ * The real engine on a one-node in-memory replica, with the clock that drives it. `randomSalt`
+ * fixes receipt-handle salts (default: the broker's own).
+ */
+export function memoryEngine(options: { randomSalt?: () => number } = {}) {
+  const clock = new ManualClock(1_700_000_000_000);
+  const replica = new MemoryReplica({ clock });
+  const broker = new Broker({
+    proposer: replica,
+    machine: replica.machine,
+    log: replica,
+    timers: clock,
+    randomSalt: options.randomSalt,
+  });
+  return { clock, replica, broker };
+}
+
+/** The service tests' engine (fixed salts). */
+export function setup() {
+  return memoryEngine({ randomSalt: () => 42 });
+}
+
+/** Asserts the promise rejects with `code` (and `field`) and that nothing was proposed. */
+export async function rejects(
+  context: { replica: MemoryReplica },
+  promise: () => Promise<unknown>,
+  expected: { code: string; field?: string },
+): Promise<void> {
+  const before = context.replica.lastIndex;
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof ApiError, `not an ApiError: ${error}`);
+    assert.equal(error.code, expected.code, error.message);
+    if (expected.field !== undefined) assert.equal(error.field, expected.field);
+    return true;
+  });
+  assert.equal(context.replica.lastIndex, before, "a rejected request proposed something");
+}
+
+/** Lets timers and I/O callbacks queued now run. */
+export const flush = () => new Promise((resolve) => setTimeout(resolve, 0));

@@ -1,0 +1,324 @@
+/**
+ * Test-only: an obviously-correct reference model of the queue semantics (plain arrays of plain
+ * objects, linear scans everywhere) for `state_machine_model_test.ts`. It states the semantics
+ * the engine promises; the engine must produce the same observable results.
+ *
+ * @module
+ */
+import { messageId } from "./receipt.ts";
+import type { QueueAttributes } from "../../sdk/protocol.ts";
+
+const dedupWindowMs = 300_000;
+
+/** A message as the model sees it. */
+export interface ModelMessage {
+  sequence: number;
+  id: string;
+  logIndex: number;
+  slot: number;
+  enqueuedAt: number;
+  deleted: boolean;
+  /** When it is (or was) visible: enqueue + delay, or the end of its lock. */
+  visibleAt: number;
+  receiveCount: number;
+  firstReceivedAt: number;
+  /** Log index of the receive that delivered it last; 0 = none. */
+  delivery: number;
+  group: string;
+  origin?: string;
+}
+
+/** A queue of the model. */
+export interface ModelQueue {
+  name: string;
+  incarnation: number;
+  attributes: QueueAttributes;
+  nextSequence: number;
+  /** Retained messages, ascending by sequence. */
+  messages: ModelMessage[];
+  dedup: Map<string, { sequence: number; at: number }>;
+}
+
+/** A handle as the model knows it. */
+export interface ModelHandle {
+  kind: "real" | "forged" | "garbage";
+  incarnation: number;
+  sequence: number;
+  delivery: number;
+}
+
+/** Observable outcome of a handle operation. */
+export type HandleOutcome =
+  | "ok"
+  | "ReceiptHandleInvalid"
+  | "ReceiptHandleStale"
+  | "MessageNotInflight";
+
+/** A send entry of the model. */
+export interface ModelSend {
+  bodyBytes: number;
+  delaySeconds: number;
+  groupId?: string;
+  dedupId?: string;
+}
+
+/** The reference model of every queue. */
+export class ReferenceModel {
+  queues = new Map<string, ModelQueue>();
+
+  #activeDeadLetter(queue: ModelQueue): ModelQueue | undefined {
+    const policy = queue.attributes.deadLetter;
+    if (!policy) return undefined;
+    const target = this.queues.get(policy.queue);
+    if (!target || target === queue || target.attributes.fifo !== queue.attributes.fifo) {
+      return undefined;
+    }
+    return target;
+  }
+
+  static isInflight(message: ModelMessage, now: number): boolean {
+    return !message.deleted && message.receiveCount > 0 && message.visibleAt > now;
+  }
+
+  move(message: ModelMessage, from: ModelQueue, to: ModelQueue, now: number): void {
+    message.deleted = true;
+    to.messages.push({
+      sequence: to.nextSequence++,
+      id: message.id,
+      logIndex: message.logIndex,
+      slot: message.slot,
+      enqueuedAt: now,
+      deleted: false,
+      visibleAt: now,
+      receiveCount: 0,
+      firstReceivedAt: 0,
+      delivery: 0,
+      group: from.attributes.fifo ? message.group : "",
+      origin: from.name,
+    });
+  }
+
+  maintain(queue: ModelQueue, now: number): void {
+    const retentionCut = now - queue.attributes.retentionSeconds * 1000;
+    queue.messages = queue.messages.filter((message) => message.enqueuedAt >= retentionCut);
+    const rewindCut = now - queue.attributes.rewindSeconds * 1000;
+    while (queue.messages.length > 0 && queue.messages[0].deleted) {
+      if (queue.messages[0].enqueuedAt >= rewindCut) break;
+      queue.messages.shift();
+    }
+    const target = this.#activeDeadLetter(queue);
+    const ttl = queue.attributes.deadLetter?.maxTimeToLiveSeconds;
+    if (target && ttl !== undefined) {
+      for (const message of queue.messages) {
+        if (message.deleted || message.enqueuedAt >= now - ttl * 1000) continue;
+        if (ReferenceModel.isInflight(message, now)) continue;
+        this.move(message, queue, target, now);
+      }
+    }
+  }
+
+  tick(now: number): void {
+    const queues = [...this.queues.values()].sort((a, b) => a.incarnation - b.incarnation);
+    for (const queue of queues) this.maintain(queue, now);
+  }
+
+  send(queue: ModelQueue, input: { now: number; index: number; messages: ModelSend[] }) {
+    const { now, index, messages } = input;
+    const tooLarge = messages.findIndex((m) => m.bodyBytes > queue.attributes.maxMessageBytes);
+    if (tooLarge >= 0) return { error: "MessageTooLarge" };
+    const live = queue.messages.filter((message) => !message.deleted).length;
+    const planned: (number | null)[] = [];
+    const seen = new Map<string, number>();
+    let next = queue.nextSequence;
+    for (const message of messages) {
+      const known = message.dedupId === undefined ? undefined : queue.dedup.get(message.dedupId);
+      if (known && now < known.at + dedupWindowMs) planned.push(known.sequence);
+      else if (message.dedupId !== undefined && seen.has(message.dedupId)) {
+        planned.push(seen.get(message.dedupId)!);
+      } else {
+        if (message.dedupId !== undefined) seen.set(message.dedupId, next);
+        planned.push(null);
+        next++;
+      }
+    }
+    const fresh = planned.filter((value) => value === null).length;
+    if (live + fresh > queue.attributes.maxBacklog) return { error: "BacklogFull" };
+    const results = messages.map((message, slot) => {
+      const duplicate = planned[slot];
+      if (duplicate !== null) {
+        return { id: messageId(queue.incarnation, duplicate), sequence: duplicate };
+      }
+      const sequence = queue.nextSequence++;
+      queue.messages.push({
+        sequence,
+        id: messageId(queue.incarnation, sequence),
+        logIndex: index,
+        slot,
+        enqueuedAt: now,
+        deleted: false,
+        visibleAt: now + message.delaySeconds * 1000,
+        receiveCount: 0,
+        firstReceivedAt: 0,
+        delivery: 0,
+        group: queue.attributes.fifo ? message.groupId ?? "" : "",
+      });
+      if (message.dedupId !== undefined) queue.dedup.set(message.dedupId, { sequence, at: now });
+      return { id: messageId(queue.incarnation, sequence), sequence };
+    });
+    return { messages: results };
+  }
+
+  #candidate(queue: ModelQueue, now: number): ModelMessage | undefined {
+    const live = queue.messages.filter((message) => !message.deleted);
+    if (!queue.attributes.fifo) return live.find((message) => message.visibleAt <= now);
+    const heads: ModelMessage[] = [];
+    for (const group of new Set(live.map((message) => message.group))) {
+      const members = live.filter((message) => message.group === group);
+      if (members.some((message) => ReferenceModel.isInflight(message, now))) continue;
+      if (members[0].visibleAt <= now) heads.push(members[0]);
+    }
+    heads.sort((a, b) => a.sequence - b.sequence);
+    return heads[0];
+  }
+
+  receive(
+    queue: ModelQueue,
+    input: { now: number; index: number; max: number; visibilityMs: number },
+  ) {
+    const { now, index } = input;
+    this.maintain(queue, now);
+    const target = this.#activeDeadLetter(queue);
+    const maxReceiveCount = queue.attributes.deadLetter?.maxReceiveCount;
+    const delivered: ModelMessage[] = [];
+    while (delivered.length < input.max) {
+      const message = this.#candidate(queue, now);
+      if (!message) break;
+      if (target && maxReceiveCount !== undefined && message.receiveCount >= maxReceiveCount) {
+        this.move(message, queue, target, now);
+        continue;
+      }
+      if (message.receiveCount === 0) message.firstReceivedAt = now;
+      message.receiveCount++;
+      message.visibleAt = now + input.visibilityMs;
+      message.delivery = index;
+      delivered.push(message);
+    }
+    return delivered.map((message) => ({ ...message }));
+  }
+
+  checkHandle(queue: ModelQueue, handle: ModelHandle): ModelMessage | HandleOutcome {
+    if (handle.kind !== "real" || handle.incarnation !== queue.incarnation) {
+      return "ReceiptHandleInvalid";
+    }
+    const message = queue.messages.find((candidate) => candidate.sequence === handle.sequence);
+    if (!message || message.deleted || message.delivery !== handle.delivery) {
+      return "ReceiptHandleStale";
+    }
+    return message;
+  }
+
+  deleteMessage(queue: ModelQueue, handle: ModelHandle): HandleOutcome {
+    const message = this.checkHandle(queue, handle);
+    if (typeof message === "string") return message;
+    message.deleted = true;
+    return "ok";
+  }
+
+  changeVisibility(
+    queue: ModelQueue,
+    input: { handle: ModelHandle; seconds: number; now: number },
+  ) {
+    const message = this.checkHandle(queue, input.handle);
+    if (typeof message === "string") return message;
+    if (!ReferenceModel.isInflight(message, input.now)) return "MessageNotInflight";
+    message.visibleAt = input.now + input.seconds * 1000;
+    return message.visibleAt;
+  }
+
+  rewind(queue: ModelQueue, input: { now: number; timestamp?: number; sequence?: number }) {
+    const rewindMs = queue.attributes.rewindSeconds * 1000;
+    const windowStart = input.now - rewindMs;
+    if (rewindMs === 0) return { error: "InvalidParameter" };
+    let start: ModelMessage | undefined;
+    if (input.sequence !== undefined) {
+      start = queue.messages.find((message) => message.sequence === input.sequence);
+      if (!start || start.enqueuedAt < windowStart) return { error: "InvalidParameter" };
+    } else {
+      if (input.timestamp! < windowStart) return { error: "InvalidParameter" };
+      start = queue.messages.find((message) => message.enqueuedAt >= input.timestamp!);
+    }
+    const from = start ? start.sequence : queue.nextSequence;
+    let count = 0;
+    for (const message of queue.messages) {
+      if (message.sequence < from || !message.deleted) continue;
+      Object.assign(message, {
+        deleted: false,
+        visibleAt: 0,
+        receiveCount: 0,
+        firstReceivedAt: 0,
+        delivery: 0,
+      });
+      count++;
+    }
+    return {
+      from: start
+        ? { timestamp: start.enqueuedAt, sequence: start.sequence }
+        : { timestamp: input.timestamp ?? input.now, sequence: from },
+      messages: count,
+    };
+  }
+
+  purge(queue: ModelQueue): number {
+    let purged = 0;
+    for (const message of queue.messages) {
+      if (!message.deleted) purged++;
+      message.deleted = true;
+    }
+    return purged;
+  }
+
+  redrive(queue: ModelQueue, input: { now: number; destination?: string; max: number }) {
+    let fixed: ModelQueue | undefined;
+    if (input.destination !== undefined) {
+      fixed = this.queues.get(input.destination);
+      if (!fixed) return { error: "QueueNotFound" };
+      if (fixed === queue || fixed.attributes.fifo !== queue.attributes.fifo) {
+        return { error: "InvalidParameter" };
+      }
+    }
+    let moved = 0;
+    for (const message of [...queue.messages]) {
+      if (moved >= input.max) break;
+      if (message.deleted || message.visibleAt > input.now) continue;
+      let target = fixed;
+      if (!target && message.origin !== undefined) {
+        const origin = this.queues.get(message.origin);
+        if (origin && origin !== queue && origin.attributes.fifo === queue.attributes.fifo) {
+          target = origin;
+        }
+      }
+      if (!target) continue;
+      this.move(message, queue, target, input.now);
+      moved++;
+    }
+    return { moved };
+  }
+
+  counts(queue: ModelQueue, now: number) {
+    const live = queue.messages.filter((message) => !message.deleted);
+    const inflight = live.filter((message) => ReferenceModel.isInflight(message, now)).length;
+    const delayed = live.filter((m) => m.receiveCount === 0 && m.visibleAt > now).length;
+    const rewindMs = queue.attributes.rewindSeconds * 1000;
+    const rewindable = rewindMs === 0
+      ? 0
+      : queue.messages.filter((message) => message.deleted && message.enqueuedAt >= now - rewindMs)
+        .length;
+    return {
+      activeMessages: live.length - inflight - delayed,
+      inflightMessages: inflight,
+      delayedMessages: delayed,
+      rewindableMessages: rewindable,
+      oldestMessageAt: live.length > 0 ? live[0].enqueuedAt : null,
+    };
+  }
+}

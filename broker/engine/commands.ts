@@ -1,0 +1,416 @@
+/**
+ * Codecs of the queue engine's commands (the payloads of log entries with a `CommandType`).
+ *
+ * The hot commands are binary (little-endian, see `binary.ts`); every one starts with a `u8`
+ * layout version (1) and the queue name as `u16 length + UTF-8`:
+ *
+ * - **SendBatch**: `version, queue, u16 count, u32 offsets[count + 1]` (absolute offsets of
+ *   each message record in the payload; the last one is the payload length), then the records:
+ *   `u16 delaySeconds, u8 flags (1 groupId, 2 dedupId, 4 attributes),
+ *   [u16 len + groupId], [u16 len + dedupId], [u8 n, n × (u16 len + key, u16 len + value)],
+ *   u32 bodyLength, body` (UTF-8). The offset table lets a reader decode message k of an entry
+ *   without touching the others.
+ * - **ReceiveBatch**: `version, queue, u16 maxMessages, u32 visibilityTimeoutSeconds
+ *   (0 = the queue's default), u16 n, n × (u8 len + receipt handle bytes)` (the handles to
+ *   delete first, in the same entry).
+ * - **DeleteBatch**: `version, queue, u16 n, n × (u8 len + receipt handle bytes)`.
+ * - **ChangeVisibility**: `version, queue, u16 n, n × (u8 len + handle bytes, u32 seconds)`.
+ *
+ * Receipt handles travel as the bytes the client's string decodes to (an empty array when it
+ * does not decode), so the state machine reports every per-handle failure in request order.
+ * The admin commands (CreateQueue, UpdateQueue, DeleteQueue, Rewind, Purge, Redrive) are JSON
+ * objects in UTF-8; Tick has an empty payload.
+ *
+ * Every decoder throws `DecodeError` on a truncated or garbage payload, never anything else.
+ *
+ * @module
+ */
+import { ByteReader, ByteWriter, DecodeError, fromUtf8, utf8 } from "./binary.ts";
+import type { QueueAttributes, QueueAttributesInput } from "../../sdk/protocol.ts";
+
+export { CommandType, type CommandTypeCode } from "./types.ts";
+
+const layoutVersion = 1;
+const flagGroup = 1;
+const flagDedup = 2;
+const flagAttributes = 4;
+
+/** One message of a SendBatch command (already validated by the service). */
+export interface SendCommandMessage {
+  body: string;
+  delaySeconds: number;
+  groupId?: string;
+  dedupId?: string;
+  attributes?: Record<string, string>;
+}
+
+/** SendBatch command. */
+export interface SendBatchCommand {
+  queue: string;
+  messages: SendCommandMessage[];
+}
+
+/** What apply needs of a sent message: everything except the body text and the attributes. */
+export interface SendHeader {
+  delaySeconds: number;
+  groupId?: string;
+  dedupId?: string;
+  bodyBytes: number;
+}
+
+/** ReceiveBatch command. */
+export interface ReceiveBatchCommand {
+  queue: string;
+  maxMessages: number;
+  /** 0 = the queue's `visibilityTimeoutSeconds`. */
+  visibilityTimeoutSeconds: number;
+  /** Binary receipt handles to delete first (see `receiptHandleToBytes`). */
+  deleteHandles: Uint8Array[];
+}
+
+/** DeleteBatch command. */
+export interface DeleteBatchCommand {
+  queue: string;
+  handles: Uint8Array[];
+}
+
+/** ChangeVisibility command. */
+export interface ChangeVisibilityCommand {
+  queue: string;
+  entries: { handle: Uint8Array; visibilityTimeoutSeconds: number }[];
+}
+
+/** CreateQueue command: attributes already resolved with defaults. */
+export interface CreateQueueCommand {
+  queue: string;
+  attributes: QueueAttributes;
+  /** Random 32-bit key of the queue's receipt handle tags. */
+  salt: number;
+}
+
+/** UpdateQueue command: only the attributes to change (`deadLetter: null` removes it). */
+export interface UpdateQueueCommand {
+  queue: string;
+  attributes: QueueAttributesInput;
+}
+
+/** DeleteQueue and Purge commands. */
+export interface QueueCommand {
+  queue: string;
+}
+
+/** Rewind command: exactly one of `timestamp` and `sequence`. */
+export interface RewindCommand {
+  queue: string;
+  timestamp?: number;
+  sequence?: number;
+}
+
+/** Redrive command. */
+export interface RedriveCommand {
+  queue: string;
+  destination?: string;
+  maxMessages: number;
+}
+
+function writeHeader(writer: ByteWriter, queue: string): void {
+  writer.u8(layoutVersion);
+  writer.string16(queue);
+}
+
+function readHeader(reader: ByteReader): string {
+  const version = reader.u8();
+  if (version !== layoutVersion) throw new DecodeError(`unknown layout version ${version}`);
+  return reader.string16();
+}
+
+/** Encodes a SendBatch. */
+export function encodeSendBatch(command: SendBatchCommand): Uint8Array {
+  const writer = new ByteWriter(64 + command.messages.length * 32);
+  writeHeader(writer, command.queue);
+  writer.u16(command.messages.length);
+  const tableAt = writer.length;
+  for (let index = 0; index <= command.messages.length; index++) writer.u32(0);
+  command.messages.forEach((message, index) => {
+    writer.patchU32(tableAt + index * 4, writer.length);
+    writeSendRecord(writer, message);
+  });
+  writer.patchU32(tableAt + command.messages.length * 4, writer.length);
+  return writer.finish();
+}
+
+function writeSendRecord(writer: ByteWriter, message: SendCommandMessage): void {
+  const attributes = message.attributes ? Object.entries(message.attributes) : [];
+  writer.u16(message.delaySeconds);
+  const flags = (message.groupId !== undefined ? flagGroup : 0) |
+    (message.dedupId !== undefined ? flagDedup : 0) |
+    (message.attributes !== undefined ? flagAttributes : 0);
+  writer.u8(flags);
+  if (message.groupId !== undefined) writer.string16(message.groupId);
+  if (message.dedupId !== undefined) writer.string16(message.dedupId);
+  if (message.attributes !== undefined) {
+    writer.u8(attributes.length);
+    for (const [key, value] of attributes) {
+      writer.string16(key);
+      writer.string16(value);
+    }
+  }
+  writer.string32(message.body);
+}
+
+interface SendTable {
+  queue: string;
+  offsets: number[];
+}
+
+function readSendTable(payload: Uint8Array): SendTable {
+  const reader = new ByteReader(payload);
+  const queue = readHeader(reader);
+  const count = reader.u16();
+  const offsets: number[] = [];
+  for (let index = 0; index <= count; index++) offsets.push(reader.u32());
+  let previous = reader.offset;
+  for (const offset of offsets) {
+    if (offset < previous) throw new DecodeError("offsets not ascending");
+    previous = offset;
+  }
+  if (offsets[count] !== payload.length) throw new DecodeError("offset table does not end");
+  return { queue, offsets };
+}
+
+/** The fields of one stored send record (see `readSendRecord`). */
+export interface RecordFields extends SendHeader {
+  attributes?: Record<string, string>;
+  bodyAt: number;
+}
+
+function readSendRecord(payload: Uint8Array, from: number, to: number, full: boolean) {
+  const reader = new ByteReader(payload, from, to);
+  const delaySeconds = reader.u16();
+  const flags = reader.u8();
+  if (flags & ~(flagGroup | flagDedup | flagAttributes)) throw new DecodeError("unknown flags");
+  const record: RecordFields = { delaySeconds, bodyBytes: 0, bodyAt: 0 };
+  if (flags & flagGroup) record.groupId = reader.string16();
+  if (flags & flagDedup) record.dedupId = reader.string16();
+  if (flags & flagAttributes) {
+    const count = reader.u8();
+    const attributes: [string, string][] = [];
+    for (let index = 0; index < count; index++) {
+      if (full) {
+        attributes.push([reader.string16(), reader.string16()]);
+      } else {
+        reader.skip(reader.u16());
+        reader.skip(reader.u16());
+      }
+    }
+    // fromEntries defines own properties, so a key like "__proto__" stays data.
+    if (full) record.attributes = Object.fromEntries(attributes);
+  }
+  record.bodyBytes = reader.u32();
+  record.bodyAt = reader.offset;
+  reader.skip(record.bodyBytes);
+  reader.end();
+  return record;
+}
+
+/** Decodes what apply needs of a SendBatch (no body text, no attributes). */
+export function decodeSendHeaders(payload: Uint8Array): { queue: string; messages: SendHeader[] } {
+  const table = readSendTable(payload);
+  const messages: SendHeader[] = [];
+  for (let index = 0; index + 1 < table.offsets.length; index++) {
+    const record = readSendRecord(payload, table.offsets[index], table.offsets[index + 1], false);
+    const header: SendHeader = { delaySeconds: record.delaySeconds, bodyBytes: record.bodyBytes };
+    if (record.groupId !== undefined) header.groupId = record.groupId;
+    if (record.dedupId !== undefined) header.dedupId = record.dedupId;
+    messages.push(header);
+  }
+  return { queue: table.queue, messages };
+}
+
+/** One message of a SendBatch entry as a reader needs it: the body as stored (UTF-8). */
+export interface StoredMessage {
+  /** UTF-8 bytes of the body (a view into the payload). */
+  bodyBytes: Uint8Array;
+  groupId?: string;
+  attributes?: Record<string, string>;
+}
+
+/**
+ * Reads messages out of one SendBatch payload; its table is parsed once, however many slots are
+ * read (a receive takes up to 16 messages, mostly from one entry).
+ *
+ * @example
+ * ```ts
+ * const reader = new SentMessageReader(log.entry(index).payload);
+ * const { bodyBytes } = reader.message(slot);
+ * ```
+ */
+export class SentMessageReader {
+  readonly #payload: Uint8Array;
+  readonly #table: SendTable;
+
+  constructor(payload: Uint8Array) {
+    this.#payload = payload;
+    this.#table = readSendTable(payload);
+  }
+
+  message(slot: number): StoredMessage {
+    const record = this.record(slot);
+    const message: StoredMessage = {
+      bodyBytes: this.#payload.subarray(record.bodyAt, record.bodyAt + record.bodyBytes),
+    };
+    if (record.groupId !== undefined) message.groupId = record.groupId;
+    if (record.attributes !== undefined) message.attributes = record.attributes;
+    return message;
+  }
+
+  /** Every field of message `slot`; the body as its position in the payload. */
+  record(slot: number): RecordFields {
+    const offsets = this.#table.offsets;
+    if (!Number.isInteger(slot) || slot < 0 || slot + 1 >= offsets.length) {
+      throw new DecodeError(`no message ${slot} in this entry`);
+    }
+    return readSendRecord(this.#payload, offsets[slot], offsets[slot + 1], true);
+  }
+}
+
+function writeHandles(writer: ByteWriter, handles: Uint8Array[]): void {
+  writer.u16(handles.length);
+  for (const handle of handles) {
+    writer.u8(handle.length);
+    writer.bytes(handle);
+  }
+}
+
+function readHandle(reader: ByteReader): Uint8Array {
+  return reader.bytes(reader.u8()).slice();
+}
+
+function readHandles(reader: ByteReader): Uint8Array[] {
+  const count = reader.u16();
+  const handles: Uint8Array[] = [];
+  for (let index = 0; index < count; index++) handles.push(readHandle(reader));
+  return handles;
+}
+
+/** Encodes a ReceiveBatch. */
+export function encodeReceiveBatch(command: ReceiveBatchCommand): Uint8Array {
+  const writer = new ByteWriter(32 + command.deleteHandles.length * 32);
+  writeHeader(writer, command.queue);
+  writer.u16(command.maxMessages);
+  writer.u32(command.visibilityTimeoutSeconds);
+  writeHandles(writer, command.deleteHandles);
+  return writer.finish();
+}
+
+/** Decodes a ReceiveBatch. */
+export function decodeReceiveBatch(payload: Uint8Array): ReceiveBatchCommand {
+  const reader = new ByteReader(payload);
+  const queue = readHeader(reader);
+  const maxMessages = reader.u16();
+  const visibilityTimeoutSeconds = reader.u32();
+  const deleteHandles = readHandles(reader);
+  reader.end();
+  return { queue, maxMessages, visibilityTimeoutSeconds, deleteHandles };
+}
+
+/** Encodes a DeleteBatch. */
+export function encodeDeleteBatch(command: DeleteBatchCommand): Uint8Array {
+  const writer = new ByteWriter(32 + command.handles.length * 32);
+  writeHeader(writer, command.queue);
+  writeHandles(writer, command.handles);
+  return writer.finish();
+}
+
+/** Decodes a DeleteBatch. */
+export function decodeDeleteBatch(payload: Uint8Array): DeleteBatchCommand {
+  const reader = new ByteReader(payload);
+  const queue = readHeader(reader);
+  const handles = readHandles(reader);
+  reader.end();
+  return { queue, handles };
+}
+
+/** Encodes a ChangeVisibility. */
+export function encodeChangeVisibility(command: ChangeVisibilityCommand): Uint8Array {
+  const writer = new ByteWriter(32 + command.entries.length * 36);
+  writeHeader(writer, command.queue);
+  writer.u16(command.entries.length);
+  for (const entry of command.entries) {
+    writer.u8(entry.handle.length);
+    writer.bytes(entry.handle);
+    writer.u32(entry.visibilityTimeoutSeconds);
+  }
+  return writer.finish();
+}
+
+/** Decodes a ChangeVisibility. */
+export function decodeChangeVisibility(payload: Uint8Array): ChangeVisibilityCommand {
+  const reader = new ByteReader(payload);
+  const queue = readHeader(reader);
+  const count = reader.u16();
+  const entries: ChangeVisibilityCommand["entries"] = [];
+  for (let index = 0; index < count; index++) {
+    const handle = readHandle(reader);
+    entries.push({ handle, visibilityTimeoutSeconds: reader.u32() });
+  }
+  reader.end();
+  return { queue, entries };
+}
+
+/** Encodes an admin command as JSON. */
+export function encodeJson(command: object): Uint8Array {
+  return utf8(JSON.stringify(command));
+}
+
+/** Decodes an admin command: a JSON object whose `queue` is a string. */
+export function decodeJsonCommand(payload: Uint8Array): Record<string, unknown> & QueueCommand {
+  const record = decodeJsonObject(payload);
+  if (typeof record.queue !== "string") throw new DecodeError("queue is not a string");
+  return record as Record<string, unknown> & QueueCommand;
+}
+
+/** Decodes a JSON object payload (admin and cluster commands). */
+export function decodeJsonObject(payload: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(fromUtf8(payload));
+  } catch (error) {
+    if (error instanceof DecodeError) throw error;
+    throw new DecodeError("not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new DecodeError("not a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Encodes a CreateQueue. */
+export function encodeCreateQueue(command: CreateQueueCommand): Uint8Array {
+  return encodeJson(command);
+}
+
+/** Encodes an UpdateQueue. */
+export function encodeUpdateQueue(command: UpdateQueueCommand): Uint8Array {
+  return encodeJson(command);
+}
+
+/** Encodes a DeleteQueue or a Purge. */
+export function encodeQueueCommand(command: QueueCommand): Uint8Array {
+  return encodeJson(command);
+}
+
+/** Encodes a Rewind. */
+export function encodeRewind(command: RewindCommand): Uint8Array {
+  return encodeJson(command);
+}
+
+/** Encodes a Redrive. */
+export function encodeRedrive(command: RedriveCommand): Uint8Array {
+  return encodeJson(command);
+}
+
+/** The Tick payload (empty). */
+export function encodeTick(): Uint8Array {
+  return new Uint8Array(0);
+}

@@ -1,0 +1,441 @@
+/**
+ * The state of one queue and every queue-local semantic of API.md: send (delay, dedup, backlog
+ * limit), receive (locks, FIFO groups, dead-lettering on too many receives), delete, visibility,
+ * rewind, purge, retention and the dead-letter TTL. Pure and deterministic: time comes in as
+ * `now` (the entry's timestamp), nothing here reads a clock or does I/O.
+ *
+ * Memory (DESIGN.md promise 5): a message that was only sent costs its share of a run in
+ * `MessageRuns` (14 bytes per send batch) and, on FIFO queues, 8 bytes of group columns. Only
+ * messages that were delayed or received have a `Tracked` object, only deletes out of order cost
+ * runs in the `RunSet`, and only messages moved in from another queue have a `Foreign` entry.
+ *
+ * Message states, by sequence `s` in `[low, end)`:
+ * - deleted: in `#deleted` (deleted, purged or moved out; rewindable while in the window);
+ * - plain: not deleted, not tracked: never received, visible; always `s >= #cursor`;
+ * - tracked: `Delayed` (never received, visible at `visibleAt`), `Inflight` (locked until
+ *   `visibleAt`) or `Ready` (visible again: lock ended or delay over). `release(now)` turns due
+ *   Delayed/Inflight into Ready, and every apply calls it first, so during apply the state is
+ *   exact.
+ *
+ * @module
+ */
+import { ApiError, invalidParameter } from "./errors.ts";
+import { messageLimits } from "./limits.ts";
+import { queueWideGroup } from "./queue_fifo.ts";
+import type { ByteReader } from "./binary.ts";
+import type { SendHeader } from "./commands.ts";
+import { decodeReceiptBytes, encodeReceiptHandle, receiptTag } from "./receipt.ts";
+import type { Queue, RewindResponse, SentMessage } from "../../sdk/protocol.ts";
+import {
+  type DeadLetterTarget,
+  type MessageSink,
+  type MovedMessage,
+  type QueueMeta,
+  QueueStore,
+  TrackState,
+} from "./queue_store.ts";
+
+export {
+  type DeadLetterTarget,
+  type MessageSink,
+  type MovedMessage,
+  type QueueMeta,
+  TrackState,
+} from "./queue_store.ts";
+
+/** One delivered message, as apply returns it (the service adds body, attributes, groupId). */
+export interface Delivery {
+  sequence: number;
+  id: string;
+  logIndex: number;
+  slot: number;
+  enqueuedAt: number;
+  firstReceivedAt: number;
+  receiveCount: number;
+  visibleAt: number;
+  receiptHandle: string;
+}
+
+/** A per-handle failure, by position in the request. */
+export interface HandleFailure {
+  index: number;
+  code: "ReceiptHandleInvalid" | "ReceiptHandleStale" | "MessageNotInflight";
+  message: string;
+}
+
+/**
+ * One queue incarnation.
+ *
+ * @example
+ * ```ts
+ * const queue = new QueueState({ name: "jobs", incarnation: 1, salt: 7, attributes, createdAt: 0,
+ *   modifiedAt: 0 });
+ * queue.send({ entryIndex: 2, now: 0, messages: [{ delaySeconds: 0, bodyBytes: 5 }] });
+ * ```
+ */
+export class QueueState extends QueueStore {
+  /** A queue restored from `writeState` output. */
+  static read(meta: QueueMeta, reader: ByteReader): QueueState {
+    const queue = new QueueState(meta);
+    queue.readState(reader);
+    return queue;
+  }
+
+  /** Enqueues a send batch; returns ids and sequences in request order, or the error. */
+  send(
+    input: { entryIndex: number; now: number; messages: SendHeader[] },
+  ): SentMessage[] | ApiError {
+    const { entryIndex, now, messages } = input;
+    const attributes = this.meta.attributes;
+    for (let index = 0; index < messages.length; index++) {
+      if (messages[index].bodyBytes > attributes.maxMessageBytes) {
+        return new ApiError(
+          "MessageTooLarge",
+          `messages.${index}.body: ${messages[index].bodyBytes} bytes exceed maxMessageBytes ` +
+            `${attributes.maxMessageBytes}`,
+          { field: `messages.${index}.body` },
+        );
+      }
+    }
+    const duplicates = this.#findDuplicates(messages, now);
+    const fresh = messages.length - duplicates.filter((value) => value >= 0).length;
+    if (this.undeleted + fresh > attributes.maxBacklog) {
+      return new ApiError(
+        "BacklogFull",
+        `queue '${this.meta.name}' holds ${this.undeleted} messages, maxBacklog is ` +
+          `${attributes.maxBacklog}`,
+      );
+    }
+    const results: SentMessage[] = [];
+    messages.forEach((message, slot) => {
+      const duplicate = duplicates[slot];
+      if (duplicate >= 0) {
+        results.push({ id: this.idOf(duplicate), sequence: duplicate });
+        return;
+      }
+      const sequence = this.runs.endSequence;
+      this.runs.append(1, { logIndex: entryIndex, slot, time: now });
+      this.undeleted++;
+      if (message.delaySeconds > 0) {
+        const visibleAt = now + message.delaySeconds * 1000;
+        this.track(sequence, TrackState.Delayed, visibleAt);
+      }
+      this.fifo?.onAppend(sequence, message.groupId ?? queueWideGroup);
+      if (message.dedupId !== undefined) this.dedup.set(message.dedupId, { sequence, at: now });
+      results.push({ id: this.idOf(sequence), sequence });
+    });
+    return results;
+  }
+
+  /** For each message: the sequence it duplicates (dedup window, or earlier in the batch), or -1. */
+  #findDuplicates(messages: SendHeader[], now: number): number[] {
+    const inBatch = new Map<string, number>();
+    const nextSequence = this.runs.endSequence;
+    let fresh = 0;
+    return messages.map((message) => {
+      const dedupId = message.dedupId;
+      if (dedupId === undefined) {
+        fresh++;
+        return -1;
+      }
+      const known = this.dedup.get(dedupId);
+      if (known !== undefined && now < known.at + messageLimits.dedupWindowMs) {
+        return known.sequence;
+      }
+      const earlier = inBatch.get(dedupId);
+      if (earlier !== undefined) return earlier;
+      const sequence = nextSequence + fresh++;
+      inBatch.set(dedupId, sequence);
+      return -1;
+    });
+  }
+
+  /** Delivers up to `maxMessages`, oldest sequence first (FIFO: oldest eligible group head). */
+  receive(input: {
+    now: number;
+    entryIndex: number;
+    maxMessages: number;
+    visibilityMs: number;
+    deadLetter?: DeadLetterTarget;
+  }): Delivery[] {
+    const deliveries: Delivery[] = [];
+    const maxReceiveCount = input.deadLetter?.maxReceiveCount;
+    while (deliveries.length < input.maxMessages) {
+      const sequence = this.fifo ? this.fifo.firstReady() ?? Infinity : this.#nextStandard();
+      if (sequence === Infinity) break;
+      const tracked = this.tracked.get(sequence);
+      if (
+        maxReceiveCount !== undefined && tracked !== undefined &&
+        tracked.receiveCount >= maxReceiveCount
+      ) {
+        input.deadLetter!.sink(this.extract(sequence));
+        continue;
+      }
+      deliveries.push(this.#deliver(sequence, input));
+    }
+    return deliveries;
+  }
+
+  /** The smallest receivable sequence of a standard queue (Infinity when none). */
+  #nextStandard(): number {
+    let cursor = Math.max(this.cursor, this.runs.lowSequence);
+    const end = this.runs.endSequence;
+    while (cursor < end) {
+      if (this.deleted.has(cursor)) cursor = this.deleted.nextAbsent(cursor);
+      else if (this.tracked.has(cursor)) cursor++;
+      else break;
+    }
+    this.cursor = cursor;
+    return Math.min(cursor < end ? cursor : Infinity, this.ready.at(0) ?? Infinity);
+  }
+
+  #deliver(sequence: number, input: { now: number; entryIndex: number; visibilityMs: number }) {
+    let tracked = this.tracked.get(sequence);
+    if (tracked === undefined) {
+      tracked = this.track(sequence, TrackState.Inflight, input.now + input.visibilityMs);
+    } else {
+      if (!this.fifo) this.ready.delete(sequence);
+      tracked.state = TrackState.Inflight;
+      tracked.visibleAt = input.now + input.visibilityMs;
+      this.heap.push(tracked.visibleAt, sequence);
+    }
+    if (tracked.receiveCount === 0) tracked.firstReceivedAt = input.now;
+    tracked.receiveCount++;
+    tracked.deliveryIndex = input.entryIndex;
+    this.fifo?.onDeliver(sequence);
+    const locator = this.runs.locate(sequence);
+    const meta = this.meta;
+    return {
+      sequence,
+      id: this.idOf(sequence),
+      logIndex: locator.logIndex,
+      slot: locator.slot,
+      enqueuedAt: locator.time,
+      firstReceivedAt: tracked.firstReceivedAt,
+      receiveCount: tracked.receiveCount,
+      visibleAt: tracked.visibleAt,
+      receiptHandle: encodeReceiptHandle({
+        incarnation: meta.incarnation,
+        sequence,
+        deliveryIndex: input.entryIndex,
+        tag: receiptTag(meta.salt, {
+          incarnation: meta.incarnation,
+          sequence,
+          deliveryIndex: input.entryIndex,
+        }),
+      }),
+    };
+  }
+
+  /** The sequence a handle names if it is the current delivery, else the failure. */
+  #checkHandle(bytes: Uint8Array, index: number): number | HandleFailure {
+    const fields = decodeReceiptBytes(bytes);
+    const meta = this.meta;
+    const invalid = (message: string): HandleFailure => ({
+      index,
+      code: "ReceiptHandleInvalid",
+      message,
+    });
+    if (fields === null) return invalid("not a receipt handle");
+    if (fields.incarnation !== meta.incarnation) {
+      return invalid(`not a receipt handle of queue '${meta.name}'`);
+    }
+    if (fields.tag !== receiptTag(meta.salt, fields) || fields.sequence >= this.runs.endSequence) {
+      return invalid("receipt handle does not verify");
+    }
+    const tracked = this.tracked.get(fields.sequence);
+    if (
+      tracked === undefined || tracked.deliveryIndex !== fields.deliveryIndex ||
+      tracked.receiveCount === 0
+    ) {
+      return {
+        index,
+        code: "ReceiptHandleStale",
+        message: "the message was deleted or delivered again since this receipt handle",
+      };
+    }
+    return fields.sequence;
+  }
+
+  /** Deletes the message of a current handle; returns the failure or null. */
+  deleteHandle(bytes: Uint8Array, index: number): HandleFailure | null {
+    const sequence = this.#checkHandle(bytes, index);
+    if (typeof sequence !== "number") return sequence;
+    this.extract(sequence);
+    return null;
+  }
+
+  /** Changes the lock of an in-flight message; 0 releases it now. */
+  changeVisibility(
+    input: { bytes: Uint8Array; index: number; seconds: number; now: number },
+  ): number | HandleFailure {
+    const sequence = this.#checkHandle(input.bytes, input.index);
+    if (typeof sequence !== "number") return sequence;
+    const tracked = this.tracked.get(sequence)!;
+    if (tracked.state !== TrackState.Inflight) {
+      return {
+        index: input.index,
+        code: "MessageNotInflight",
+        message: "the message's lock already ended",
+      };
+    }
+    tracked.visibleAt = input.now + input.seconds * 1000;
+    if (input.seconds === 0) {
+      tracked.state = TrackState.Ready;
+      if (this.fifo) this.fifo.onLockEnd(sequence);
+      else this.ready.add(sequence);
+    } else {
+      this.heap.push(tracked.visibleAt, sequence);
+    }
+    return tracked.visibleAt;
+  }
+
+  /** Appends a message moved in from another queue; it is visible at once. */
+  admit(message: MovedMessage, now: number): void {
+    const sequence = this.runs.endSequence;
+    this.runs.append(1, { logIndex: message.logIndex, slot: message.slot, time: now });
+    this.foreign.set(sequence, {
+      incarnation: message.incarnation,
+      sequence: message.sequence,
+      origin: message.origin,
+    });
+    this.undeleted++;
+    this.fifo?.onAppend(sequence, message.group ?? queueWideGroup);
+  }
+
+  /** Deletes every undeleted message (they stay rewindable); returns how many. */
+  purge(): number {
+    const purged = this.undeleted;
+    this.deleted.addRange(this.runs.lowSequence, this.runs.endSequence);
+    this.tracked.clear();
+    this.heap.clear();
+    this.ready.clear();
+    this.fifo?.onPurge();
+    this.undeleted = 0;
+    this.cursor = this.runs.endSequence;
+    return purged;
+  }
+
+  /** Undeletes every message from the rewind point on. */
+  rewind(
+    now: number,
+    target: { timestamp?: number; sequence?: number },
+  ): RewindResponse | ApiError {
+    const field = target.sequence !== undefined ? "sequence" : "timestamp";
+    const rewindMs = this.meta.attributes.rewindSeconds * 1000;
+    if (rewindMs === 0) {
+      return invalidParameter(field, `rewind is disabled on queue '${this.meta.name}'`);
+    }
+    const windowStart = now - rewindMs;
+    const end = this.runs.endSequence;
+    let from: number;
+    if (target.sequence !== undefined) {
+      from = target.sequence;
+      if (from < this.runs.lowSequence || from >= end || this.runs.timeOf(from) < windowStart) {
+        return invalidParameter(field, "no message with this sequence inside the rewind window");
+      }
+    } else {
+      if (target.timestamp! < windowStart) {
+        return invalidParameter(field, `before the rewind window (starts at ${windowStart})`);
+      }
+      from = this.runs.firstAtOrAfter(target.timestamp!);
+    }
+    const count = this.deleted.removeRange(from, end);
+    this.undeleted += count;
+    this.cursor = Math.min(this.cursor, from);
+    this.resetDeadLetterScan();
+    this.fifo?.rebuild(this.runs.lowSequence, end);
+    return {
+      from: from < end
+        ? { timestamp: this.runs.timeOf(from), sequence: from }
+        : { timestamp: target.timestamp ?? now, sequence: from },
+      messages: count,
+    };
+  }
+
+  /**
+   * Moves visible messages to `targetFor(origin)` in sequence order, up to `maxMessages`; a
+   * message whose target is null stays. Returns how many moved.
+   */
+  redrive(
+    maxMessages: number,
+    targetFor: (origin: string | undefined) => MessageSink | null,
+  ): number {
+    let moved = 0;
+    let sequence = this.runs.lowSequence;
+    const end = this.runs.endSequence;
+    while (moved < maxMessages && sequence < end) {
+      if (this.deleted.has(sequence)) {
+        sequence = this.deleted.nextAbsent(sequence);
+        continue;
+      }
+      const state = this.tracked.get(sequence)?.state;
+      const sink = state === undefined || state === TrackState.Ready
+        ? targetFor(this.foreign.get(sequence)?.origin)
+        : null;
+      if (sink !== null) {
+        sink(this.extract(sequence));
+        moved++;
+      }
+      sequence++;
+    }
+    return moved;
+  }
+
+  /** The API view of the queue at `now`. */
+  view(now: number): Queue {
+    let inflight = 0;
+    let delayed = 0;
+    for (const tracked of this.tracked.values()) {
+      if (tracked.visibleAt <= now || tracked.state === TrackState.Ready) continue;
+      if (tracked.state === TrackState.Inflight) inflight++;
+      else delayed++;
+    }
+    const { name, attributes, createdAt, modifiedAt } = this.meta;
+    const low = this.runs.lowSequence;
+    const end = this.runs.endSequence;
+    const rewindMs = attributes.rewindSeconds * 1000;
+    const rewindable = rewindMs === 0 || low === end
+      ? 0
+      : this.deleted.countRange(Math.max(low, this.runs.firstAtOrAfter(now - rewindMs)), end);
+    const oldest = this.undeleted > 0 ? this.runs.timeOf(this.deleted.nextAbsent(low)) : null;
+    return {
+      name,
+      ...attributes,
+      createdAt,
+      modifiedAt,
+      activeMessages: this.undeleted - inflight - delayed,
+      inflightMessages: inflight,
+      delayedMessages: delayed,
+      rewindableMessages: rewindable,
+      oldestMessageAt: oldest,
+    };
+  }
+
+  /** True when a receive at `now` may find a message (false positives possible, rare). */
+  hasReceivable(now: number): boolean {
+    if (this.heap.peekTime() <= now) return true;
+    if (this.fifo) return this.fifo.readyCount > 0;
+    if (this.ready.size > 0) return true;
+    const end = this.runs.endSequence;
+    let cursor = Math.max(this.cursor, this.runs.lowSequence);
+    for (let steps = 0; cursor < end; steps++) {
+      if (steps === 64) return true;
+      if (this.deleted.has(cursor)) cursor = this.deleted.nextAbsent(cursor);
+      else if (this.tracked.has(cursor)) cursor++;
+      else return true;
+    }
+    return false;
+  }
+
+  /** When the next lock or delay ends (maybe earlier: stale entries), or null. */
+  nextVisibleAt(): number | null {
+    const time = this.heap.peekTime();
+    return time === Infinity ? null : time;
+  }
+
+  /** Count of undeleted messages. */
+  get undeletedCount(): number {
+    return this.undeleted;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Queue attribute validation and defaults (API.md "Limits and defaults"). The service validates
+ * a request with these before proposing; the state machine runs the same checks on the command,
+ * so a command that reached the log can never make an invalid queue.
+ *
+ * @module
+ */
+import { invalidParameter } from "./errors.ts";
+import { deadLetterLimits, queueLimits, type Range } from "./limits.ts";
+import type {
+  DeadLetterPolicy,
+  QueueAttributes,
+  QueueAttributesInput,
+} from "../../sdk/protocol.ts";
+
+const numericKeys = [
+  "visibilityTimeoutSeconds",
+  "pollingWaitSeconds",
+  "maxMessageBytes",
+  "retentionSeconds",
+  "rewindSeconds",
+  "maxBacklog",
+] as const;
+
+const knownKeys = new Set<string>([...numericKeys, "fifo", "deadLetter"]);
+
+/** Throws `InvalidParameter` unless `value` is an integer in `range`. */
+export function checkInteger(value: unknown, range: { min: number; max: number }, field: string) {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw invalidParameter(field, "must be an integer");
+  }
+  if (value < range.min || value > range.max) {
+    throw invalidParameter(field, `must be between ${range.min} and ${range.max}`);
+  }
+}
+
+function checkDeadLetter(value: unknown, field: string): DeadLetterPolicy {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalidParameter(field, "must be an object or null");
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!["queue", "maxReceiveCount", "maxTimeToLiveSeconds"].includes(key)) {
+      throw invalidParameter(`${field}.${key}`, "unknown field");
+    }
+  }
+  if (typeof record.queue !== "string") throw invalidParameter(`${field}.queue`, "required");
+  const policy: DeadLetterPolicy = { queue: record.queue };
+  if (record.maxReceiveCount !== undefined) {
+    checkInteger(
+      record.maxReceiveCount,
+      deadLetterLimits.maxReceiveCount,
+      `${field}.maxReceiveCount`,
+    );
+    policy.maxReceiveCount = record.maxReceiveCount as number;
+  }
+  if (record.maxTimeToLiveSeconds !== undefined) {
+    checkInteger(
+      record.maxTimeToLiveSeconds,
+      deadLetterLimits.maxTimeToLiveSeconds,
+      `${field}.maxTimeToLiveSeconds`,
+    );
+    policy.maxTimeToLiveSeconds = record.maxTimeToLiveSeconds as number;
+  }
+  if (policy.maxReceiveCount === undefined && policy.maxTimeToLiveSeconds === undefined) {
+    throw invalidParameter(field, "needs maxReceiveCount or maxTimeToLiveSeconds");
+  }
+  return policy;
+}
+
+/**
+ * Checks the shape and ranges of an attributes object (create or update body) and returns a
+ * clean copy (only known keys, `deadLetter` normalized). Cross-field rules are in
+ * `checkCombined`.
+ */
+export function checkAttributesInput(input: unknown): QueueAttributesInput {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== "object" || Array.isArray(input)) {
+    throw invalidParameter("attributes", "must be an object");
+  }
+  const record = input as Record<string, unknown>;
+  const clean: QueueAttributesInput = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (!knownKeys.has(key)) throw invalidParameter(key, "unknown attribute");
+    if (value === undefined) continue;
+    if (key === "fifo") {
+      if (typeof value !== "boolean") throw invalidParameter("fifo", "must be a boolean");
+      clean.fifo = value;
+    } else if (key === "deadLetter") {
+      clean.deadLetter = value === null ? null : checkDeadLetter(value, "deadLetter");
+    } else {
+      const numericKey = key as typeof numericKeys[number];
+      checkInteger(value, queueLimits[numericKey] as Range, key);
+      clean[numericKey] = value as number;
+    }
+  }
+  return clean;
+}
+
+/** Rules between attributes: the rewind window and the dead-letter TTL within retention. */
+export function checkCombined(attributes: QueueAttributes): void {
+  if (attributes.rewindSeconds > attributes.retentionSeconds) {
+    throw invalidParameter("rewindSeconds", "must not exceed retentionSeconds");
+  }
+  const ttl = attributes.deadLetter?.maxTimeToLiveSeconds;
+  if (ttl !== undefined && ttl >= attributes.retentionSeconds) {
+    throw invalidParameter(
+      "deadLetter.maxTimeToLiveSeconds",
+      "must be less than retentionSeconds",
+    );
+  }
+}
+
+/** The attributes of a new queue: defaults for what `input` leaves out. */
+export function resolveCreate(input: QueueAttributesInput): QueueAttributes {
+  const clean = checkAttributesInput(input);
+  const attributes: QueueAttributes = {
+    visibilityTimeoutSeconds: clean.visibilityTimeoutSeconds ??
+      queueLimits.visibilityTimeoutSeconds.default,
+    pollingWaitSeconds: clean.pollingWaitSeconds ?? queueLimits.pollingWaitSeconds.default,
+    maxMessageBytes: clean.maxMessageBytes ?? queueLimits.maxMessageBytes.default,
+    retentionSeconds: clean.retentionSeconds ?? queueLimits.retentionSeconds.default,
+    rewindSeconds: clean.rewindSeconds ?? queueLimits.rewindSeconds.default,
+    maxBacklog: clean.maxBacklog ?? queueLimits.maxBacklog.default,
+    fifo: clean.fifo ?? false,
+  };
+  if (clean.deadLetter) attributes.deadLetter = clean.deadLetter;
+  checkCombined(attributes);
+  return attributes;
+}
+
+/** `current` with the changes of an update applied (fifo is immutable). */
+export function resolveUpdate(
+  current: QueueAttributes,
+  input: QueueAttributesInput,
+): QueueAttributes {
+  const clean = checkAttributesInput(input);
+  if (clean.fifo !== undefined && clean.fifo !== current.fifo) {
+    throw invalidParameter("fifo", "is immutable");
+  }
+  const merged: QueueAttributes = { ...current };
+  for (const key of numericKeys) {
+    if (clean[key] !== undefined) merged[key] = clean[key];
+  }
+  if (clean.deadLetter === null) delete merged.deadLetter;
+  else if (clean.deadLetter !== undefined) merged.deadLetter = clean.deadLetter;
+  checkCombined(merged);
+  return merged;
+}
+
+/** Canonical equality of resolved attributes (create idempotency). */
+export function sameAttributes(left: QueueAttributes, right: QueueAttributes): boolean {
+  return canonical(left) === canonical(right);
+}
+
+function canonical(attributes: QueueAttributes): string {
+  const deadLetter = attributes.deadLetter
+    ? [
+      attributes.deadLetter.queue,
+      attributes.deadLetter.maxReceiveCount ?? null,
+      attributes.deadLetter.maxTimeToLiveSeconds ?? null,
+    ]
+    : null;
+  return JSON.stringify([
+    ...numericKeys.map((key) => attributes[key]),
+    attributes.fifo,
+    deadLetter,
+  ]);
+}

@@ -1,0 +1,377 @@
+/**
+ * The data of one queue and its housekeeping: tracking, removal, lock releases, retention,
+ * rewind-window trimming, the dead-letter TTL, and the snapshot form. `QueueState` (queue.ts)
+ * adds the API operations on top. The fields are `protected` rather than `#private` only so the
+ * two files can share them; nothing outside `queue.ts` touches them.
+ *
+ * @module
+ */
+import { invariant } from "../../storage/mod.ts";
+import type { ByteReader, ByteWriter } from "./binary.ts";
+import { messageLimits } from "./limits.ts";
+import { MessageRuns } from "./message_runs.ts";
+import { RunSet } from "./run_set.ts";
+import { ReleaseHeap } from "./release_heap.ts";
+import { SortedNumbers } from "./sorted_numbers.ts";
+import { FifoGroups } from "./queue_fifo.ts";
+import { messageId } from "./receipt.ts";
+import type { QueueAttributes } from "../../sdk/protocol.ts";
+
+/** States of a tracked message. */
+export const TrackState = { Delayed: 0, Inflight: 1, Ready: 2 } as const;
+
+/** Per-message state of a message that was delayed or received (not kept for plain backlog). */
+export class Tracked {
+  constructor(
+    public state: number,
+    public visibleAt: number,
+    public receiveCount = 0,
+    public firstReceivedAt = 0,
+    /** Log index of the receive that delivered it last (0: never). */
+    public deliveryIndex = 0,
+  ) {}
+}
+
+/** A message moved in from another queue: the id it keeps and where it came from. */
+export interface Foreign {
+  incarnation: number;
+  sequence: number;
+  origin: string;
+}
+
+/** A message leaving one queue for another (dead letter, redrive). Its body stays in the log. */
+export interface MovedMessage {
+  logIndex: number;
+  slot: number;
+  /** Incarnation and sequence its id is made of. */
+  incarnation: number;
+  sequence: number;
+  /** The queue it leaves. */
+  origin: string;
+  /** Its group (FIFO queues); undefined for the queue-wide group or a standard queue. */
+  group?: string;
+}
+
+/** Receives moved messages (the state machine resolves the target queue). */
+export type MessageSink = (message: MovedMessage) => void;
+
+/** The dead-letter target as the state machine resolved it for this apply. */
+export interface DeadLetterTarget {
+  sink: MessageSink;
+  maxReceiveCount?: number;
+  maxTimeToLiveSeconds?: number;
+}
+
+/** What identifies a queue incarnation, and its attributes. */
+export interface QueueMeta {
+  name: string;
+  /** Log index of the CreateQueue entry. */
+  incarnation: number;
+  /** Key of the receipt handle tags. */
+  salt: number;
+  attributes: QueueAttributes;
+  createdAt: number;
+  modifiedAt: number;
+}
+
+const firstSequence = 1;
+const trackedBytesEstimate = 96;
+const mapEntryBytesEstimate = 80;
+
+/** The fields and housekeeping of a queue. */
+export class QueueStore {
+  meta: QueueMeta;
+  protected runs: MessageRuns = new MessageRuns(firstSequence);
+  protected deleted: RunSet = new RunSet();
+  protected tracked: Map<number, Tracked> = new Map();
+  protected heap: ReleaseHeap = new ReleaseHeap();
+  /** Standard queues: tracked messages in state Ready, by sequence. */
+  protected ready: SortedNumbers = new SortedNumbers();
+  protected fifo: FifoGroups | null;
+  protected foreign: Map<number, Foreign> = new Map();
+  /** dedupId → first message; insertion order is expiry order (time never goes back). */
+  protected dedup: Map<string, { sequence: number; at: number }> = new Map();
+  protected undeleted = 0;
+  /** No plain message below it. */
+  protected cursor = firstSequence;
+  /** Messages below it were checked against the dead-letter TTL (except `ttlPending`). */
+  protected ttlCursor = firstSequence;
+  /** TTL-expired messages that were in flight when checked, ascending. */
+  protected ttlPending: number[] = [];
+
+  constructor(meta: QueueMeta) {
+    this.meta = meta;
+    this.fifo = meta.attributes.fifo
+      ? new FifoGroups({
+        isDeleted: (sequence) => this.isDeleted(sequence),
+        isBlocked: (sequence) => {
+          const state = this.tracked.get(sequence)?.state;
+          return state === TrackState.Delayed || state === TrackState.Inflight;
+        },
+        isInflight: (sequence) => this.tracked.get(sequence)?.state === TrackState.Inflight,
+      })
+      : null;
+  }
+
+  /** Lowest retained sequence. */
+  get low(): number {
+    return this.runs.lowSequence;
+  }
+
+  /** Next sequence to assign. */
+  get end(): number {
+    return this.runs.endSequence;
+  }
+
+  protected isDeleted(sequence: number): boolean {
+    return sequence < this.runs.lowSequence || this.deleted.has(sequence);
+  }
+
+  protected track(sequence: number, state: number, visibleAt: number): Tracked {
+    const tracked = new Tracked(state, visibleAt);
+    this.tracked.set(sequence, tracked);
+    this.heap.push(visibleAt, sequence);
+    return tracked;
+  }
+
+  /** The message id of a retained sequence. */
+  idOf(sequence: number): string {
+    const foreign = this.foreign.get(sequence);
+    return foreign
+      ? messageId(foreign.incarnation, foreign.sequence)
+      : messageId(this.meta.incarnation, sequence);
+  }
+
+  /** Applies due releases: locks and delays that ended by `now` make messages Ready. */
+  release(now: number): void {
+    const heap = this.heap;
+    while (heap.peekTime() <= now) {
+      const time = heap.peekTime();
+      const sequence = heap.pop();
+      const tracked = this.tracked.get(sequence);
+      if (tracked === undefined || tracked.visibleAt !== time) continue;
+      if (tracked.state === TrackState.Ready) continue;
+      const wasInflight = tracked.state === TrackState.Inflight;
+      tracked.state = TrackState.Ready;
+      if (this.fifo) {
+        if (wasInflight) this.fifo.onLockEnd(sequence);
+        else this.fifo.refreshOf(sequence);
+      } else {
+        this.ready.add(sequence);
+      }
+    }
+  }
+
+  /** Removes the message from the queue (deleted, moved or purged) and describes it. */
+  extract(sequence: number): MovedMessage {
+    invariant(!this.isDeleted(sequence) && sequence < this.runs.endSequence);
+    const tracked = this.tracked.get(sequence);
+    const wasInflight = tracked?.state === TrackState.Inflight;
+    const locator = this.runs.locate(sequence);
+    const foreign = this.foreign.get(sequence);
+    const group = this.fifo?.groupName(sequence);
+    this.deleted.add(sequence);
+    this.undeleted--;
+    if (tracked !== undefined) {
+      this.tracked.delete(sequence);
+      if (!this.fifo && tracked.state === TrackState.Ready) this.ready.delete(sequence);
+    }
+    this.fifo?.onRemove(sequence, wasInflight, this.runs.endSequence);
+    const moved: MovedMessage = {
+      logIndex: locator.logIndex,
+      slot: locator.slot,
+      incarnation: foreign?.incarnation ?? this.meta.incarnation,
+      sequence: foreign?.sequence ?? sequence,
+      origin: this.meta.name,
+    };
+    if (group !== undefined) moved.group = group;
+    return moved;
+  }
+
+  /** Forgets every message below `newLow` (expired, or deleted and out of the rewind window). */
+  protected dropPrefix(newLow: number): void {
+    const low = this.runs.lowSequence;
+    if (newLow <= low) return;
+    this.fifo?.dropPrefix(low, newLow, this.runs.endSequence);
+    this.undeleted -= newLow - low - this.deleted.countRange(low, newLow);
+    for (const sequence of this.tracked.keys()) {
+      if (sequence < newLow) this.tracked.delete(sequence);
+    }
+    for (const sequence of this.foreign.keys()) {
+      if (sequence < newLow) this.foreign.delete(sequence);
+    }
+    this.ready.trimBelow(newLow);
+    this.deleted.trimBelow(newLow);
+    this.runs.trimBelow(newLow);
+    this.cursor = Math.max(this.cursor, newLow);
+    this.ttlCursor = Math.max(this.ttlCursor, newLow);
+    this.ttlPending = this.ttlPending.filter((sequence) => sequence >= newLow);
+    invariant(this.undeleted >= 0);
+  }
+
+  /** Starts the dead-letter TTL scan over (after a rewind or a policy change). */
+  resetDeadLetterScan(): void {
+    this.ttlCursor = this.runs.lowSequence;
+    this.ttlPending = [];
+  }
+
+  /**
+   * Housekeeping at `now`, run by Tick for every queue and before every receive: releases,
+   * retention expiry, trimming deleted messages out of the rewind window, moving messages older
+   * than the dead-letter TTL (not those in flight), expiring dedup ids.
+   */
+  maintain(now: number, deadLetter?: DeadLetterTarget): void {
+    this.release(now);
+    const attributes = this.meta.attributes;
+    this.dropPrefix(this.runs.firstAtOrAfter(now - attributes.retentionSeconds * 1000));
+    const rewindCut = now - attributes.rewindSeconds * 1000;
+    while (
+      this.low < this.end && this.deleted.has(this.low) && this.runs.timeOf(this.low) < rewindCut
+    ) {
+      this.dropPrefix(
+        Math.min(this.deleted.nextAbsent(this.low), this.runs.firstAtOrAfter(rewindCut)),
+      );
+    }
+    const ttlSeconds = deadLetter?.maxTimeToLiveSeconds;
+    if (deadLetter !== undefined && ttlSeconds !== undefined) {
+      this.#moveExpired(now - ttlSeconds * 1000, deadLetter.sink);
+    }
+    for (const [dedupId, entry] of this.dedup) {
+      if (now < entry.at + messageLimits.dedupWindowMs) break;
+      this.dedup.delete(dedupId);
+    }
+  }
+
+  #moveExpired(cut: number, sink: MessageSink): void {
+    const pending: number[] = [];
+    for (const sequence of this.ttlPending) {
+      if (this.isDeleted(sequence)) continue;
+      if (this.tracked.get(sequence)?.state === TrackState.Inflight) pending.push(sequence);
+      else sink(this.extract(sequence));
+    }
+    const limit = this.runs.firstAtOrAfter(cut);
+    let sequence = Math.max(this.ttlCursor, this.low);
+    while (sequence < limit) {
+      if (this.deleted.has(sequence)) {
+        sequence = this.deleted.nextAbsent(sequence);
+        continue;
+      }
+      if (this.tracked.get(sequence)?.state === TrackState.Inflight) pending.push(sequence);
+      else sink(this.extract(sequence));
+      sequence++;
+    }
+    this.ttlPending = pending;
+    this.ttlCursor = Math.max(this.ttlCursor, limit);
+  }
+
+  /** When `maintain` next has work (Infinity: none). */
+  dueAt(ttlActive: boolean): number {
+    const attributes = this.meta.attributes;
+    let due = Infinity;
+    for (const entry of this.dedup.values()) {
+      due = entry.at + messageLimits.dedupWindowMs;
+      break;
+    }
+    if (this.low === this.end) return due;
+    // Messages expire when strictly older than a cut, hence the + 1 (ms).
+    const lowTime = this.runs.timeOf(this.low) + 1;
+    due = Math.min(due, lowTime + attributes.retentionSeconds * 1000);
+    if (this.deleted.has(this.low)) due = Math.min(due, lowTime + attributes.rewindSeconds * 1000);
+    const ttlSeconds = attributes.deadLetter?.maxTimeToLiveSeconds;
+    if (ttlActive && ttlSeconds !== undefined) {
+      for (const sequence of this.ttlPending) {
+        due = Math.min(due, this.tracked.get(sequence)?.visibleAt ?? -Infinity);
+      }
+      const next = Math.max(this.ttlCursor, this.low);
+      if (next < this.end) due = Math.min(due, this.runs.timeOf(next) + 1 + ttlSeconds * 1000);
+    }
+    return due;
+  }
+
+  /** The lowest log index a retained message of this queue points at (Infinity: none). */
+  minLogIndex(): number {
+    return this.runs.minLogIndex();
+  }
+
+  /** Bytes of the compact structures plus estimates for the maps. */
+  memoryBytes(): number {
+    return this.runs.memoryBytes() + this.deleted.memoryBytes() + this.heap.memoryBytes() +
+      this.ready.memoryBytes() + (this.fifo?.memoryBytes() ?? 0) +
+      this.tracked.size * trackedBytesEstimate +
+      (this.foreign.size + this.dedup.size) * mapEntryBytesEstimate + 512;
+  }
+
+  /** Serializes the persistent state; derived indexes are rebuilt by `readState`. */
+  writeState(writer: ByteWriter): void {
+    this.runs.write(writer);
+    this.deleted.write(writer);
+    writer.u32(this.tracked.size);
+    for (const [sequence, tracked] of this.tracked) {
+      writer.f64(sequence);
+      writer.u8(tracked.state);
+      writer.f64(tracked.visibleAt);
+      writer.f64(tracked.receiveCount);
+      writer.f64(tracked.firstReceivedAt);
+      writer.f64(tracked.deliveryIndex);
+    }
+    writer.u32(this.foreign.size);
+    for (const [sequence, foreign] of this.foreign) {
+      writer.f64(sequence);
+      writer.f64(foreign.incarnation);
+      writer.f64(foreign.sequence);
+      writer.string16(foreign.origin);
+    }
+    writer.u32(this.dedup.size);
+    for (const [dedupId, entry] of this.dedup) {
+      writer.string16(dedupId);
+      writer.f64(entry.sequence);
+      writer.f64(entry.at);
+    }
+    for (const value of [this.undeleted, this.cursor, this.ttlCursor]) writer.f64(value);
+    writer.u32(this.ttlPending.length);
+    for (const sequence of this.ttlPending) writer.f64(sequence);
+    this.fifo?.write(writer, this.low, this.end);
+  }
+
+  /** Inverse of `writeState` on a fresh queue with the same meta. */
+  readState(reader: ByteReader): void {
+    this.runs = MessageRuns.read(reader);
+    this.deleted = RunSet.read(reader);
+    const trackedCount = reader.u32();
+    for (let index = 0; index < trackedCount; index++) {
+      const sequence = reader.uint();
+      const tracked = new Tracked(reader.u8(), reader.uint(), reader.uint(), reader.uint());
+      tracked.deliveryIndex = reader.uint();
+      this.tracked.set(sequence, tracked);
+      if (tracked.state === TrackState.Ready) {
+        if (!this.fifo) this.ready.add(sequence);
+      } else {
+        this.heap.push(tracked.visibleAt, sequence);
+      }
+    }
+    const foreignCount = reader.u32();
+    for (let index = 0; index < foreignCount; index++) {
+      const sequence = reader.uint();
+      const incarnation = reader.uint();
+      this.foreign.set(sequence, {
+        incarnation,
+        sequence: reader.uint(),
+        origin: reader.string16(),
+      });
+    }
+    const dedupCount = reader.u32();
+    for (let index = 0; index < dedupCount; index++) {
+      const dedupId = reader.string16();
+      this.dedup.set(dedupId, { sequence: reader.uint(), at: reader.uint() });
+    }
+    this.undeleted = reader.uint();
+    this.cursor = reader.uint();
+    this.ttlCursor = reader.uint();
+    const pendingCount = reader.u32();
+    for (let index = 0; index < pendingCount; index++) this.ttlPending.push(reader.uint());
+    if (this.fifo) {
+      this.fifo.read(reader);
+      this.fifo.rebuild(this.low, this.end);
+    }
+  }
+}

@@ -1,0 +1,501 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { StateMachine } from "./state_machine.ts";
+import { CommandType } from "./types.ts";
+import {
+  encodeChangeVisibility,
+  encodeCreateQueue,
+  encodeDeleteBatch,
+  encodeQueueCommand,
+  encodeReceiveBatch,
+  encodeRedrive,
+  encodeRewind,
+  encodeSendBatch,
+  encodeTick,
+} from "./commands.ts";
+import { ApiError } from "./errors.ts";
+import { resolveCreate } from "./queue_attributes.ts";
+import {
+  decodeReceiptBytes,
+  encodeReceiptBytes,
+  receiptBytesToHandle,
+  receiptHandleToBytes,
+} from "./receipt.ts";
+import {
+  type HandleOutcome,
+  type ModelHandle,
+  type ModelQueue,
+  ReferenceModel,
+} from "./_reference_model.ts";
+import type { QueueAttributesInput } from "../../sdk/protocol.ts";
+import type { Delivery, HandleFailure } from "./queue.ts";
+
+const names = ["a", "f", "da", "df"] as const;
+const variants: Record<string, QueueAttributesInput[]> = {
+  a: [
+    {
+      visibilityTimeoutSeconds: 5,
+      retentionSeconds: 400,
+      rewindSeconds: 200,
+      maxBacklog: 8,
+      maxMessageBytes: 1024,
+      deadLetter: { queue: "da", maxReceiveCount: 2, maxTimeToLiveSeconds: 300 },
+    },
+    { retentionSeconds: 60, rewindSeconds: 60, deadLetter: { queue: "da", maxReceiveCount: 1 } },
+    {},
+  ],
+  f: [
+    {
+      fifo: true,
+      visibilityTimeoutSeconds: 5,
+      retentionSeconds: 400,
+      rewindSeconds: 400,
+      maxMessageBytes: 1024,
+      deadLetter: { queue: "df", maxReceiveCount: 2 },
+    },
+    {
+      fifo: true,
+      retentionSeconds: 350,
+      rewindSeconds: 100,
+      deadLetter: { queue: "df", maxTimeToLiveSeconds: 300 },
+    },
+    { fifo: true, maxBacklog: 6 },
+  ],
+  da: [{ retentionSeconds: 1000, rewindSeconds: 100 }, { visibilityTimeoutSeconds: 2 }],
+  df: [{ fifo: true, rewindSeconds: 100 }, { fifo: true, retentionSeconds: 120 }],
+};
+
+const queueArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom("a", "f") },
+  { weight: 1, arbitrary: fc.constantFrom("da", "df") },
+);
+const pickArb = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant("real" as const), index: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("forged" as const), index: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("garbage" as const), index: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("any" as const), index: fc.nat() }) },
+);
+type Pick = { kind: "real" | "forged" | "garbage" | "any"; index: number };
+const sendArb = fc.record({
+  body: fc.oneof(
+    { weight: 12, arbitrary: fc.constantFrom("", "x", "hello") },
+    { weight: 1, arbitrary: fc.constantFrom("é".repeat(600), "y".repeat(1100)) },
+  ),
+  delaySeconds: fc.constantFrom(0, 0, 0, 1, 5, 60),
+  groupId: fc.option(fc.constantFrom("g1", "g2", "g3"), { nil: undefined }),
+  dedupId: fc.option(fc.constantFrom("d1", "d2", "d3", "d4"), { nil: undefined }),
+});
+const opArb = fc.oneof(
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("create" as const),
+      queue: queueArb,
+      variant: fc.nat(2),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("deleteQueue" as const), queue: queueArb }) },
+  {
+    weight: 12,
+    arbitrary: fc.record({
+      op: fc.constant("send" as const),
+      queue: queueArb,
+      messages: fc.array(sendArb, { minLength: 1, maxLength: 4 }),
+    }),
+  },
+  {
+    weight: 14,
+    arbitrary: fc.record({
+      op: fc.constant("receive" as const),
+      queue: queueArb,
+      max: fc.integer({ min: 1, max: 4 }),
+      visibilitySeconds: fc.constantFrom(0, 1, 5, 30, 400),
+      deletes: fc.array(pickArb, { maxLength: 2 }),
+    }),
+  },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      op: fc.constant("delete" as const),
+      queue: queueArb,
+      handles: fc.array(pickArb, { minLength: 1, maxLength: 3 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant("visibility" as const),
+      queue: queueArb,
+      entries: fc.array(fc.record({ pick: pickArb, seconds: fc.constantFrom(0, 1, 10) }), {
+        minLength: 1,
+        maxLength: 2,
+      }),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant("rewind" as const),
+      queue: queueArb,
+      bySequence: fc.boolean(),
+      back: fc.constantFrom(0, 1_000, 10_000, 50_000, 150_000, 500_000),
+      sequence: fc.integer({ min: 0, max: 30 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("purge" as const), queue: queueArb }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("redrive" as const),
+      queue: queueArb,
+      destination: fc.option(queueArb, { nil: undefined }),
+      max: fc.integer({ min: 1, max: 5 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("tick" as const) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant("advance" as const),
+      ms: fc.constantFrom(0, 100, 1_000, 1_000, 5_000, 5_000, 30_000, 61_000, 301_000),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("snapshot" as const) }) },
+);
+type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
+
+interface IssuedHandle {
+  queue: string;
+  handle: string;
+  incarnation: number;
+  sequence: number;
+  delivery: number;
+}
+
+class Harness {
+  machine = new StateMachine();
+  model = new ReferenceModel();
+  now = 1_000_000;
+  index = 0;
+  issued: IssuedHandle[] = [];
+
+  apply(type: number, payload: Uint8Array): unknown {
+    this.index++;
+    return this.machine.apply({ index: this.index, timestamp: this.now, type, payload });
+  }
+
+  resolve(pick: Pick, queue: string): { bytes: Uint8Array; model: ModelHandle } {
+    const pool = pick.kind === "any"
+      ? this.issued
+      : this.issued.filter((issued) => issued.queue === queue);
+    if (pick.kind === "garbage" || pool.length === 0) {
+      return {
+        bytes: receiptHandleToBytes("not-a-handle"),
+        model: { kind: "garbage", incarnation: 0, sequence: 0, delivery: 0 },
+      };
+    }
+    // Prefer recent handles: they are the ones still current.
+    const recent = Math.min(pool.length, 8);
+    const issued = pool[pool.length - 1 - (pick.index % recent)];
+    const model: ModelHandle = {
+      kind: "real",
+      incarnation: issued.incarnation,
+      sequence: issued.sequence,
+      delivery: issued.delivery,
+    };
+    let bytes = receiptHandleToBytes(issued.handle);
+    if (pick.kind === "forged") {
+      const fields = decodeReceiptBytes(bytes)!;
+      bytes = encodeReceiptBytes({ ...fields, deliveryIndex: fields.deliveryIndex + 1 });
+      model.kind = "forged";
+    }
+    return { bytes, model };
+  }
+
+  modelQueue(name: string): ModelQueue | undefined {
+    return this.model.queues.get(name);
+  }
+}
+
+function outcomeOf(failures: HandleFailure[], count: number): HandleOutcome[] {
+  const outcomes: HandleOutcome[] = Array(count).fill("ok");
+  for (const failure of failures) outcomes[failure.index] = failure.code;
+  return outcomes;
+}
+
+function errorCode(result: unknown): string | undefined {
+  return result instanceof ApiError ? result.code : undefined;
+}
+
+function runOp(h: Harness, op: Op): void {
+  switch (op.op) {
+    case "create":
+      return create(h, op.queue, op.variant);
+    case "deleteQueue": {
+      const result = h.apply(CommandType.DeleteQueue, encodeQueueCommand({ queue: op.queue }));
+      const existed = h.model.queues.delete(op.queue);
+      assert.equal(errorCode(result), existed ? undefined : "QueueNotFound");
+      return;
+    }
+    case "send":
+      return send(h, op);
+    case "receive":
+      return receive(h, op);
+    case "delete":
+      return deleteMessages(h, op);
+    case "visibility":
+      return visibility(h, op);
+    case "rewind":
+      return rewind(h, op);
+    case "purge": {
+      const result = h.apply(CommandType.Purge, encodeQueueCommand({ queue: op.queue }));
+      const queue = h.modelQueue(op.queue);
+      if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
+      assert.deepEqual(result, { purged: h.model.purge(queue) });
+      return;
+    }
+    case "redrive":
+      return redrive(h, op);
+    case "tick":
+      h.apply(CommandType.Tick, encodeTick());
+      h.model.tick(h.now);
+      return;
+    case "advance":
+      h.now += op.ms;
+      return;
+    case "snapshot": {
+      const bytes = h.machine.snapshot();
+      h.machine = StateMachine.restore(bytes);
+      assert.deepEqual(h.machine.snapshot(), bytes, "snapshot of a restored machine differs");
+      assert.equal(h.machine.appliedIndex, h.index);
+      return;
+    }
+  }
+}
+
+function create(h: Harness, name: string, variant: number): void {
+  const input = variants[name][variant % variants[name].length];
+  const attributes = resolveCreate(input);
+  const result = h.apply(
+    CommandType.CreateQueue,
+    encodeCreateQueue({ queue: name, attributes, salt: 1234 + h.index }),
+  );
+  const existing = h.modelQueue(name);
+  let expected: unknown;
+  if (existing) {
+    const same = JSON.stringify(existing.attributes) === JSON.stringify(attributes);
+    expected = same ? { created: false } : "QueueAlreadyExists";
+  } else {
+    const target = attributes.deadLetter ? h.modelQueue(attributes.deadLetter.queue) : undefined;
+    if (attributes.deadLetter && (!target || target.attributes.fifo !== attributes.fifo)) {
+      expected = "InvalidParameter";
+    } else {
+      expected = { created: true };
+      h.model.queues.set(name, {
+        name,
+        incarnation: h.index,
+        attributes,
+        nextSequence: 1,
+        messages: [],
+        dedup: new Map(),
+      });
+    }
+  }
+  if (typeof expected === "string") assert.equal(errorCode(result), expected);
+  else assert.deepEqual(result, expected);
+}
+
+function send(h: Harness, op: Extract<Op, { op: "send" }>): void {
+  const result = h.apply(
+    CommandType.SendBatch,
+    encodeSendBatch({ queue: op.queue, messages: op.messages }),
+  );
+  const queue = h.modelQueue(op.queue);
+  if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
+  const expected = h.model.send(queue, {
+    now: h.now,
+    index: h.index,
+    messages: op.messages.map((message) => ({
+      bodyBytes: new TextEncoder().encode(message.body).length,
+      delaySeconds: message.delaySeconds,
+      groupId: message.groupId,
+      dedupId: message.dedupId,
+    })),
+  });
+  if ("error" in expected) assert.equal(errorCode(result), expected.error);
+  else assert.deepEqual(result, expected);
+}
+
+function receive(h: Harness, op: Extract<Op, { op: "receive" }>): void {
+  const picks = op.deletes.map((pick) => h.resolve(pick, op.queue));
+  const result = h.apply(
+    CommandType.ReceiveBatch,
+    encodeReceiveBatch({
+      queue: op.queue,
+      maxMessages: op.max,
+      visibilityTimeoutSeconds: op.visibilitySeconds,
+      deleteHandles: picks.map((pick) => pick.bytes),
+    }),
+  );
+  const queue = h.modelQueue(op.queue);
+  if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
+  const actual = result as { messages: Delivery[]; deleted?: number; failures?: HandleFailure[] };
+  if (picks.length > 0) {
+    const expectedOutcomes = picks.map((pick) => h.model.deleteMessage(queue, pick.model));
+    assert.deepEqual(outcomeOf(actual.failures!, picks.length), expectedOutcomes);
+    assert.equal(actual.deleted, expectedOutcomes.filter((outcome) => outcome === "ok").length);
+  }
+  const seconds = op.visibilitySeconds || queue.attributes.visibilityTimeoutSeconds;
+  const expected = h.model.receive(queue, {
+    now: h.now,
+    index: h.index,
+    max: op.max,
+    visibilityMs: seconds * 1000,
+  });
+  const shape = (delivery: Delivery) => {
+    const fields = decodeReceiptBytes(receiptHandleToBytes(delivery.receiptHandle))!;
+    return {
+      sequence: delivery.sequence,
+      id: delivery.id,
+      logIndex: delivery.logIndex,
+      slot: delivery.slot,
+      enqueuedAt: delivery.enqueuedAt,
+      firstReceivedAt: delivery.firstReceivedAt,
+      receiveCount: delivery.receiveCount,
+      visibleAt: delivery.visibleAt,
+      handle: [fields.incarnation, fields.sequence, fields.deliveryIndex],
+    };
+  };
+  assert.deepEqual(
+    actual.messages.map(shape),
+    expected.map((message) => ({
+      sequence: message.sequence,
+      id: message.id,
+      logIndex: message.logIndex,
+      slot: message.slot,
+      enqueuedAt: message.enqueuedAt,
+      firstReceivedAt: message.firstReceivedAt,
+      receiveCount: message.receiveCount,
+      visibleAt: message.visibleAt,
+      handle: [queue.incarnation, message.sequence, h.index],
+    })),
+  );
+  for (const delivery of actual.messages) {
+    h.issued.push({
+      queue: op.queue,
+      handle: delivery.receiptHandle,
+      incarnation: queue.incarnation,
+      sequence: delivery.sequence,
+      delivery: h.index,
+    });
+  }
+}
+
+function deleteMessages(h: Harness, op: Extract<Op, { op: "delete" }>): void {
+  const picks = op.handles.map((pick) => h.resolve(pick, op.queue));
+  const result = h.apply(
+    CommandType.DeleteBatch,
+    encodeDeleteBatch({ queue: op.queue, handles: picks.map((pick) => pick.bytes) }),
+  );
+  const queue = h.modelQueue(op.queue);
+  if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
+  const actual = result as { deleted: number; failures: HandleFailure[] };
+  const expected = picks.map((pick) => h.model.deleteMessage(queue, pick.model));
+  assert.deepEqual(outcomeOf(actual.failures, picks.length), expected);
+  assert.equal(actual.deleted, expected.filter((outcome) => outcome === "ok").length);
+}
+
+function visibility(h: Harness, op: Extract<Op, { op: "visibility" }>): void {
+  const picks = op.entries.map((entry) => ({
+    ...h.resolve(entry.pick, op.queue),
+    seconds: entry.seconds,
+  }));
+  const result = h.apply(
+    CommandType.ChangeVisibility,
+    encodeChangeVisibility({
+      queue: op.queue,
+      entries: picks.map((pick) => ({
+        handle: pick.bytes,
+        visibilityTimeoutSeconds: pick.seconds,
+      })),
+    }),
+  );
+  const queue = h.modelQueue(op.queue);
+  if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
+  const actual = result as {
+    entries: { index: number; visibleAt: number }[];
+    failures: HandleFailure[];
+  };
+  const expected = picks.map((pick) =>
+    h.model.changeVisibility(queue, { handle: pick.model, seconds: pick.seconds, now: h.now })
+  );
+  const actualOutcomes: (HandleOutcome | number)[] = outcomeOf(actual.failures, picks.length);
+  for (const entry of actual.entries) actualOutcomes[entry.index] = entry.visibleAt;
+  assert.deepEqual(actualOutcomes, expected);
+}
+
+function rewind(h: Harness, op: Extract<Op, { op: "rewind" }>): void {
+  const target = op.bySequence ? { sequence: op.sequence } : { timestamp: h.now - op.back };
+  const result = h.apply(CommandType.Rewind, encodeRewind({ queue: op.queue, ...target }));
+  const queue = h.modelQueue(op.queue);
+  if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
+  const expected = h.model.rewind(queue, { now: h.now, ...target });
+  if ("error" in expected) assert.equal(errorCode(result), expected.error);
+  else assert.deepEqual(result, expected);
+}
+
+function redrive(h: Harness, op: Extract<Op, { op: "redrive" }>): void {
+  const result = h.apply(
+    CommandType.Redrive,
+    encodeRedrive({ queue: op.queue, destination: op.destination, maxMessages: op.max }),
+  );
+  const queue = h.modelQueue(op.queue);
+  if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
+  const expected = h.model.redrive(queue, { now: h.now, destination: op.destination, max: op.max });
+  if ("error" in expected) assert.equal(errorCode(result), expected.error);
+  else assert.deepEqual(result, expected);
+}
+
+function compareCounts(h: Harness, context: string): void {
+  for (const name of names) {
+    const queue = h.modelQueue(name);
+    const view = h.machine.getQueue(name, h.now);
+    if (!queue) {
+      assert.equal(view, undefined);
+      continue;
+    }
+    assert.ok(view, `${name} missing`);
+    const {
+      activeMessages,
+      inflightMessages,
+      delayedMessages,
+      rewindableMessages,
+      oldestMessageAt,
+    } = view;
+    assert.deepEqual(
+      { activeMessages, inflightMessages, delayedMessages, rewindableMessages, oldestMessageAt },
+      h.model.counts(queue, h.now),
+      `counts of ${name} after ${context}`,
+    );
+  }
+}
+
+Deno.test("the state machine matches the reference model on random command sequences", () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 40, maxLength: 200, size: "max" }), (ops) => {
+      const h = new Harness();
+      for (const name of ["da", "df", "a", "f"]) create(h, name, 0);
+      ops.forEach((op, step) => {
+        runOp(h, op);
+        compareCounts(h, `step ${step} ${JSON.stringify(op)}`);
+      });
+      assert.ok(h.machine.lowestReferencedIndex() >= 1);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+Deno.test("receipt handle helpers round-trip", () => {
+  const bytes = encodeReceiptBytes({ incarnation: 3, sequence: 9, deliveryIndex: 12, tag: 77 });
+  assert.deepEqual(receiptHandleToBytes(receiptBytesToHandle(bytes)), bytes);
+});

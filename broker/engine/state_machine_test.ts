@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { StateMachine } from "./state_machine.ts";
+import { ApiError } from "./errors.ts";
+import { CommandType } from "./types.ts";
+import {
+  encodeCreateQueue,
+  encodeDeleteBatch,
+  encodeReceiveBatch,
+  encodeSendBatch,
+  encodeTick,
+  type SendCommandMessage,
+} from "./commands.ts";
+import { resolveCreate } from "./queue_attributes.ts";
+import { receiptHandleToBytes } from "./receipt.ts";
+import { DecodeError } from "./binary.ts";
+import type { QueueAttributesInput } from "../../sdk/protocol.ts";
+import type { ReceiveResult } from "./state_machine.ts";
+
+class Driver {
+  machine = new StateMachine();
+  index = 0;
+  now = 1_700_000_000_000;
+
+  apply(type: number, payload: Uint8Array): unknown {
+    return this.machine.apply({ index: ++this.index, timestamp: this.now, type, payload });
+  }
+  create(queue: string, attributes: QueueAttributesInput): unknown {
+    const resolved = resolveCreate(attributes);
+    return this.apply(
+      CommandType.CreateQueue,
+      encodeCreateQueue({ queue, attributes: resolved, salt: 5 }),
+    );
+  }
+  send(queue: string, messages: Partial<SendCommandMessage>[]): unknown {
+    const full = messages.map((message) => ({ body: "x", delaySeconds: 0, ...message }));
+    return this.apply(CommandType.SendBatch, encodeSendBatch({ queue, messages: full }));
+  }
+  receive(queue: string, maxMessages = 10, visibilityTimeoutSeconds = 0): ReceiveResult {
+    return this.apply(
+      CommandType.ReceiveBatch,
+      encodeReceiveBatch({ queue, maxMessages, visibilityTimeoutSeconds, deleteHandles: [] }),
+    ) as ReceiveResult;
+  }
+  remove(queue: string, handles: string[]): unknown {
+    return this.apply(
+      CommandType.DeleteBatch,
+      encodeDeleteBatch({ queue, handles: handles.map(receiptHandleToBytes) }),
+    );
+  }
+  tick(): unknown {
+    return this.apply(CommandType.Tick, encodeTick());
+  }
+}
+
+Deno.test("entries of Raft's reserved types are ignored but count as applied", () => {
+  const driver = new Driver();
+  assert.equal(driver.apply(0, new Uint8Array([1, 2])), undefined);
+  assert.equal(driver.apply(15, new Uint8Array(0)), undefined);
+  assert.equal(driver.machine.appliedIndex, 2);
+  assert.throws(() =>
+    driver.machine.apply({ index: 2, timestamp: 0, type: 0, payload: new Uint8Array(0) })
+  );
+});
+
+Deno.test("a message older than the TTL moves once its lock ends, not while locked", () => {
+  const driver = new Driver();
+  driver.create("dlq", {});
+  driver.create("work", {
+    retentionSeconds: 3_600,
+    deadLetter: { queue: "dlq", maxTimeToLiveSeconds: 300 },
+  });
+  driver.send("work", [{ body: "slow" }]);
+  driver.now += 290_000;
+  const [locked] = driver.receive("work", 1, 60).messages;
+  driver.now += 20_000;
+  driver.tick();
+  assert.equal(driver.machine.getQueue("work", driver.now)?.inflightMessages, 1);
+  assert.equal(driver.machine.getQueue("dlq", driver.now)?.activeMessages, 0);
+  driver.now += 40_000;
+  assert.equal(driver.machine.needsTick(driver.now), true);
+  driver.tick();
+  assert.equal(driver.machine.getQueue("dlq", driver.now)?.activeMessages, 1);
+  const stale = driver.remove("work", [locked.receiptHandle]) as { failures: { code: string }[] };
+  assert.equal(stale.failures[0].code, "ReceiptHandleStale");
+});
+
+Deno.test("retention expiry and deletes free the log prefix and stop the ticks", () => {
+  const driver = new Driver();
+  driver.create("q", { retentionSeconds: 60 });
+  const firstSend = driver.index + 1;
+  driver.send("q", [{}, {}]);
+  driver.send("q", [{}]);
+  assert.equal(driver.machine.lowestReferencedIndex(), firstSend);
+  const received = driver.receive("q", 2);
+  driver.remove("q", received.messages.map((message) => message.receiptHandle));
+  assert.equal(driver.machine.needsTick(driver.now), false);
+  driver.now += 1;
+  assert.equal(driver.machine.needsTick(driver.now), true);
+  driver.tick();
+  assert.equal(driver.machine.lowestReferencedIndex(), firstSend + 1);
+  assert.equal(driver.machine.needsTick(driver.now), false);
+  driver.now += 60_000;
+  assert.equal(driver.machine.needsTick(driver.now), true, "retention expiry is due");
+  driver.tick();
+  assert.equal(driver.machine.getQueue("q", driver.now)?.activeMessages, 0);
+  assert.equal(driver.machine.lowestReferencedIndex(), driver.index + 1);
+  assert.equal(driver.machine.needsTick(driver.now + 3_600_000), false);
+});
+
+Deno.test("onAvailable reports sends that are receivable now, not delayed ones", () => {
+  const driver = new Driver();
+  const available: string[] = [];
+  driver.machine.onAvailable = (queue) => available.push(queue);
+  driver.create("q", {});
+  driver.send("q", [{ delaySeconds: 10 }]);
+  assert.deepEqual(available, []);
+  assert.equal(driver.machine.nextVisibleAt("q"), driver.now + 10_000);
+  driver.send("q", [{}]);
+  assert.deepEqual(available, ["q"]);
+});
+
+Deno.test("restore rejects bytes that are not a snapshot", () => {
+  assert.throws(() => StateMachine.restore(new Uint8Array([1, 2, 3])), DecodeError);
+  const driver = new Driver();
+  driver.create("q", { fifo: true });
+  driver.send("q", [{ groupId: "g" }, { groupId: "h" }]);
+  const bytes = driver.machine.snapshot();
+  assert.throws(() => StateMachine.restore(bytes.subarray(0, bytes.length - 3)), DecodeError);
+  const copy = StateMachine.restore(bytes);
+  assert.deepEqual(copy.getQueue("q", driver.now), driver.machine.getQueue("q", driver.now));
+});
+
+Deno.test("member addresses are replicated state and survive a snapshot", () => {
+  const machine = new StateMachine();
+  const seen: [string, string | null][] = [];
+  machine.onMember = (id, address) => seen.push([id, address?.peerAddress ?? null]);
+  const member = (index: number, body: object) =>
+    machine.apply({
+      index,
+      timestamp: 1000,
+      type: CommandType.SetMember,
+      payload: new TextEncoder().encode(JSON.stringify(body)),
+    });
+  member(1, { id: "n4", peerAddress: "10.0.0.4:9877", clientUrl: "http://10.0.0.4:9876" });
+  member(2, { id: "n5", peerAddress: "10.0.0.5:9877", clientUrl: "http://10.0.0.5:9876" });
+  member(3, { id: "n5", remove: true });
+  assert.ok(member(4, { id: "n6" }) instanceof ApiError, "a malformed record is refused");
+  assert.deepEqual(seen, [["n4", "10.0.0.4:9877"], ["n5", "10.0.0.5:9877"], ["n5", null]]);
+  const copy = StateMachine.restore(machine.snapshot());
+  assert.deepEqual(copy.members(), [
+    { id: "n4", peerAddress: "10.0.0.4:9877", clientUrl: "http://10.0.0.4:9876" },
+  ]);
+});

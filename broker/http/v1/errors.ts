@@ -1,0 +1,242 @@
+/**
+ * The one error mapper of the native door. Whatever goes wrong while serving a request ends
+ * here and leaves as `{"error": {"code", "message", "requestId", "field"?}}` with the status of
+ * `broker/errors.ts`:
+ *
+ * - `ApiError` (thrown by the service, the validation hook and the body reader) → its status;
+ *   `Retry-After` when it carries `retryAfterSeconds`.
+ * - hono's own `HTTPException`s (malformed JSON seen by the validator, the media type gate of
+ *   `@hono/zod-openapi`) → `MalformedRequest` / `UnsupportedMediaType`.
+ * - anything else is a bug: 500 `InternalError`, logged with its stack, never shown.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { z } from "@hono/zod-openapi";
+import { ApiError, type ErrorCode } from "../../engine/errors.ts";
+import { messageLimits } from "../../engine/limits.ts";
+import type { ErrorBody } from "../../../sdk/protocol.ts";
+
+/** The per-request variables the door keeps on the hono context. */
+export interface DoorEnv {
+  Variables: {
+    requestId: string;
+    /** The decoded request body of JSON routes, kept for error messages. */
+    bodyText?: string;
+  };
+}
+
+/** Where 500s are reported: the message and the original error. */
+export type ErrorLogger = (message: string, error: unknown) => void;
+
+/** The JSON error body of `code`. */
+export function errorBody(
+  code: string,
+  message: string,
+  options: { requestId: string; field?: string },
+): ErrorBody {
+  const error: ErrorBody["error"] = { code, message, requestId: options.requestId };
+  if (options.field !== undefined) error.field = options.field;
+  return { error };
+}
+
+/** Builds the `app.onError` handler; `logError` receives every 500. */
+export function createErrorHandler(
+  logError: ErrorLogger,
+): (error: Error, c: Context<DoorEnv>) => Response | Promise<Response> {
+  return (error, c) => {
+    const apiError = toApiError(error, c);
+    if (apiError.status >= 500 && !(error instanceof ApiError)) {
+      logError(
+        `request ${c.get("requestId")} ${c.req.method} ${c.req.path} failed: ${error.message}`,
+        error,
+      );
+    }
+    return respondWithError(c, apiError);
+  };
+}
+
+/** Answers `error` as JSON with its status, request id and `Retry-After`. */
+export function respondWithError(c: Context<DoorEnv>, error: ApiError): Response {
+  if (error.retryAfterSeconds !== undefined) {
+    c.header("retry-after", String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
+  }
+  const body = errorBody(error.code, error.message, {
+    requestId: c.get("requestId") ?? "",
+    field: error.field,
+  });
+  // deno-lint-ignore no-explicit-any
+  return c.json(body, error.status as any);
+}
+
+function toApiError(error: Error, c: Context<DoorEnv>): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof HTTPException) return fromHttpException(error, c);
+  return new ApiError("InternalError", "internal error; see the server log for the request id");
+}
+
+const httpExceptionCodes: Record<number, ErrorCode> = {
+  400: "MalformedRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  405: "MethodNotAllowed",
+  413: "RequestTooLarge",
+  415: "UnsupportedMediaType",
+};
+
+function fromHttpException(error: HTTPException, c: Context<DoorEnv>): ApiError {
+  const code = httpExceptionCodes[error.status] ?? "InternalError";
+  if (code === "MalformedRequest") {
+    return new ApiError(code, `request body is not valid JSON: ${jsonSyntaxError(c)}`);
+  }
+  if (code === "UnsupportedMediaType") {
+    return new ApiError(code, "request body must be JSON (content-type: application/json)");
+  }
+  return new ApiError(code, error.message || code);
+}
+
+/**
+ * Why the body failed to parse. The validator swallows the parser's message, so it is
+ * recomputed here from the text the body reader kept, on the error path only.
+ */
+function jsonSyntaxError(c: Context<DoorEnv>): string {
+  const text = c.get("bodyText");
+  if (text === undefined) return "unreadable body";
+  try {
+    JSON.parse(text);
+    return "unexpected parse failure";
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** Answers an unknown route: 405 when the path exists with other methods, else 404. */
+export function createNotFoundHandler(
+  allowedMethods: (path: string) => string[],
+): (c: Context<DoorEnv>) => Response {
+  return (c) => {
+    const methods = allowedMethods(c.req.path);
+    if (methods.length > 0) {
+      c.header("allow", methods.join(", "));
+      return respondWithError(
+        c,
+        new ApiError(
+          "MethodNotAllowed",
+          `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(", ")}`,
+        ),
+      );
+    }
+    return respondWithError(
+      c,
+      new ApiError("NotFound", `no route for ${c.req.method} ${c.req.path}`),
+    );
+  };
+}
+
+/** The validation outcome `@hono/zod-openapi` hands to a hook. */
+export interface ValidationResult {
+  success: boolean;
+  /** The input that was validated (always passed by `@hono/zod-openapi`). */
+  data?: unknown;
+  error?: z.ZodError;
+  target: string;
+}
+
+/**
+ * The `defaultHook` of every route: a failed validation becomes a 400 `InvalidParameter`
+ * naming the offending field as a dotted path (`messages.3.delaySeconds`), or a 413
+ * `BatchTooLarge` for a batch over `batchEntriesMax`.
+ */
+export function validationHook(result: ValidationResult): void {
+  if (result.success || result.error === undefined) return;
+  throw invalidParameterFromZod(result.error, result.data);
+}
+
+/** The most telling issue of `error` as an `InvalidParameter`, described for a human. */
+export function invalidParameterFromZod(error: z.ZodError, input: unknown): ApiError {
+  // An unknown field usually explains a missing one (`mesages` vs `messages`): report it first.
+  const issue = error.issues.find((candidate) => candidate.code === "unrecognized_keys") ??
+    error.issues[0];
+  const path = issue.path.map(String);
+  if (issue.code === "unrecognized_keys") {
+    const field = [...path, issue.keys[0]].join(".");
+    const others = issue.keys.length > 1 ? ` (and ${issue.keys.slice(1).join(", ")})` : "";
+    return new ApiError("InvalidParameter", `${field}: unknown field${others}`, { field });
+  }
+  if (issue.code === "invalid_key") {
+    // The key itself may be huge or odd: name the record, describe the key rule.
+    const field = path.slice(0, -1).join(".") || "body";
+    const inner = issue.issues[0];
+    const rule = inner === undefined ? issue.message : describeIssue(inner, path.at(-1));
+    return new ApiError("InvalidParameter", `${field}: every key ${rule}`, { field });
+  }
+  const field = path.length === 0 ? "body" : path.join(".");
+  const description = describeIssue(issue, valueAt(input, issue.path));
+  if (
+    issue.code === "too_big" && issue.origin === "array" &&
+    issue.maximum === messageLimits.batchEntriesMax
+  ) {
+    // Same answer as the service gives: an oversized batch is a 413, not a 400.
+    return new ApiError("BatchTooLarge", `${field}: ${description}`, { field });
+  }
+  return new ApiError("InvalidParameter", `${field}: ${description}`, { field });
+}
+
+function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+  switch (issue.code) {
+    case "invalid_type":
+      if (value === undefined) return "is required";
+      if (issue.expected === "int") return `must be an integer, got ${typeName(value)}`;
+      return `must be ${article(issue.expected)}, got ${typeName(value)}`;
+    case "too_small":
+      return describeBound(issue.origin, "least", issue.minimum);
+    case "too_big":
+      return describeBound(issue.origin, "most", issue.maximum);
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    default:
+      return issue.message;
+  }
+}
+
+function describeBound(origin: string, side: "least" | "most", bound: number | bigint): string {
+  switch (origin) {
+    case "string":
+      return side === "least" && bound === 1
+        ? "must not be empty"
+        : `must have at ${side} ${bound} characters`;
+    case "array":
+    case "set":
+      return `must have at ${side} ${bound} entries`;
+    default:
+      return `must be at ${side} ${bound}`;
+  }
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** Echoed values are cut so that a 1 MB string does not come back in the message. */
+const echoCharsMax = 40;
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "number" && !Number.isInteger(value)) return String(value);
+  const text = JSON.stringify(value) ?? String(value);
+  const echo = text.length > echoCharsMax ? `${text.slice(0, echoCharsMax)}…` : text;
+  return `${typeof value} ${echo}`;
+}
+
+function article(expected: string): string {
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}

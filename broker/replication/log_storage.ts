@@ -1,0 +1,267 @@
+/**
+ * `RaftLogStorage`: the Raft core's read view (`LogStorage`) of a node's `SegmentLog` plus its
+ * current snapshot.
+ *
+ * Raft sees the log as compacted at the snapshot: `firstIndex() = snapshot.index + 1` and
+ * `term(snapshot.index)` answers from the snapshot, although older entries physically remain in
+ * the segment log while the state machine still references their message bodies. Writing stays
+ * with the replica (it persists each Ready); this class only reads, and learns about new
+ * snapshots through `setSnapshot`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { FileSystem, LogEntry, SegmentLog } from "../../storage/mod.ts";
+import {
+  type ConfigState,
+  type Entry,
+  type HardState,
+  type LogIndex,
+  type LogStorage,
+  type Snapshot,
+  type Term,
+} from "../../raft/mod.ts";
+import {
+  decodeSnapshotContainer,
+  encodeSnapshotContainer,
+  loadNewestSnapshot,
+  snapshotFileName,
+} from "./snapshot_container.ts";
+import { readSnapshotFile } from "../../storage/mod.ts";
+
+/** What Raft and the replica need to know of a snapshot without its data. */
+export interface SnapshotMeta {
+  index: number;
+  term: number;
+  config: ConfigState;
+  /** Entries below this hold no live or rewindable message as of `index`. */
+  lowestReferencedIndex: number;
+}
+
+/** Options of a `RaftLogStorage`. */
+export interface RaftLogStorageOptions {
+  /** The snapshot the log is compacted at (the bootstrap one, index 0, for a new node). */
+  snapshot: SnapshotMeta;
+  /** The persisted hard state (its commit is clamped into the log). */
+  hardState: HardState;
+  /** Where the snapshot files live, to build the container Raft ships to followers. */
+  fs: FileSystem;
+  snapshotsDir: string;
+}
+
+/** Converts a stored entry to the Raft core's shape (the payload is not copied). */
+export function toRaftEntry(entry: LogEntry): Entry {
+  return {
+    term: entry.term as Term,
+    index: entry.index as LogIndex,
+    type: entry.type,
+    data: entry.payload,
+    timestamp: entry.timestamp,
+  };
+}
+
+/** Converts a Raft entry to the stored shape; its timestamp must have been stamped. */
+export function toLogEntry(entry: Entry): LogEntry {
+  assert.ok(entry.timestamp !== undefined, `entry ${entry.index} was stamped before storage`);
+  return {
+    term: entry.term,
+    index: entry.index,
+    timestamp: entry.timestamp,
+    type: entry.type,
+    payload: entry.data,
+  };
+}
+
+/**
+ * The Raft core's view of a segment log.
+ *
+ * @example
+ * ```ts
+ * const storage = new RaftLogStorage(log, { snapshot, hardState, fs, snapshotsDir });
+ * const raft = new RaftNode({ id, storage, prng });
+ * // after taking a snapshot at `index`:
+ * storage.setSnapshot({ index, term, config, lowestReferencedIndex });
+ * ```
+ */
+/** Bytes of recently appended entries kept in memory for reads (bounded; not the backlog). */
+const recentBytesMax = 8 * 1024 * 1024;
+/** Entries kept at most, whatever their size. */
+const recentEntriesMax = 65_536;
+
+export class RaftLogStorage implements LogStorage {
+  readonly #log: SegmentLog;
+  readonly #fs: FileSystem;
+  readonly #snapshotsDir: string;
+  #snapshot: SnapshotMeta;
+  #hardState: HardState;
+  /** The container built for the current snapshot (kept while it is the current one). */
+  #data: { index: number; bytes: Uint8Array } | null = null;
+  /**
+   * The newest appended entries, by index (insertion order = index order). Committed entries
+   * and appends to followers are read from here instead of back from disk (a CRC check and a
+   * copy per read, and mapped page-cache pages in the RSS). Bounded by `recentBytesMax`.
+   */
+  #recent = new Map<number, Entry>();
+  #recentBytes = 0;
+
+  constructor(log: SegmentLog, options: RaftLogStorageOptions) {
+    this.#log = log;
+    this.#fs = options.fs;
+    this.#snapshotsDir = options.snapshotsDir;
+    this.#snapshot = cloneMeta(options.snapshot);
+    this.#hardState = { ...options.hardState };
+    this.#checkLog();
+  }
+
+  /** The snapshot Raft sees the log compacted at. */
+  get snapshotMeta(): SnapshotMeta {
+    return cloneMeta(this.#snapshot);
+  }
+
+  firstIndex(): number {
+    return this.#snapshot.index + 1;
+  }
+
+  lastIndex(): number {
+    return this.#log.lastIndex;
+  }
+
+  term(index: number): number | undefined {
+    if (index === this.#snapshot.index) return this.#snapshot.term;
+    if (index < this.#snapshot.index || index > this.#log.lastIndex) return undefined;
+    return this.#log.term(index);
+  }
+
+  entries(from: number, toExclusive: number, bytesMax: number): Entry[] {
+    assert.ok(from > this.#snapshot.index, `entry ${from} is compacted`);
+    assert.ok(toExclusive <= this.#log.lastIndex + 1, `entry ${toExclusive - 1} is beyond the log`);
+    if (from >= toExclusive) return [];
+    const cached = this.#cachedEntries(from, toExclusive, bytesMax);
+    if (cached !== null) return cached;
+    // Raft's own reads (catch-up, apply) stream through the log once: positioned reads, so the
+    // pages they touch do not stay in the RSS as a map's would.
+    return this.#log.entries(from, toExclusive, bytesMax, { map: false }).map(toRaftEntry);
+  }
+
+  /** Remembers entries just appended to the log (after any truncation was forgotten). */
+  remember(entries: Entry[]): void {
+    for (const entry of entries) {
+      this.#recent.set(entry.index, entry);
+      this.#recentBytes += entry.data.length;
+    }
+    for (const [index, entry] of this.#recent) {
+      if (this.#recentBytes <= recentBytesMax && this.#recent.size <= recentEntriesMax) break;
+      this.#recent.delete(index);
+      this.#recentBytes -= entry.data.length;
+    }
+  }
+
+  /** Forgets remembered entries from `index` on (a truncated suffix), or all of them. */
+  forgetFrom(index = 0): void {
+    if (index <= 0) {
+      this.#recent.clear();
+      this.#recentBytes = 0;
+      return;
+    }
+    for (const [at, entry] of [...this.#recent]) {
+      if (at < index) continue;
+      this.#recent.delete(at);
+      this.#recentBytes -= entry.data.length;
+    }
+  }
+
+  #cachedEntries(from: number, toExclusive: number, bytesMax: number): Entry[] | null {
+    const result: Entry[] = [];
+    let bytes = 0;
+    for (let index = from; index < toExclusive; index++) {
+      const entry = this.#recent.get(index);
+      if (entry === undefined) return null;
+      bytes += entry.data.length;
+      if (result.length > 0 && bytes > bytesMax) break;
+      result.push(entry);
+    }
+    return result;
+  }
+
+  /**
+   * The current snapshot with its container, built on first use: the stored file, plus the log
+   * entries it references when the file holds none (a node's own snapshot).
+   */
+  snapshot(): Snapshot | null {
+    const meta = this.#snapshot;
+    if (meta.index === 0) return null;
+    if (this.#data?.index !== meta.index) {
+      this.#data = { index: meta.index, bytes: this.#buildContainer(meta) };
+    }
+    return {
+      index: meta.index as LogIndex,
+      term: meta.term as Term,
+      config: cloneConfig(meta.config),
+      data: this.#data.bytes,
+    };
+  }
+
+  initialState(): { hardState: HardState; config: ConfigState } {
+    const commit = Math.min(
+      Math.max(this.#hardState.commit, this.#snapshot.index),
+      this.#log.lastIndex,
+    );
+    return {
+      hardState: { ...this.#hardState, commit: commit as LogIndex },
+      config: cloneConfig(this.#snapshot.config),
+    };
+  }
+
+  /** Moves the compaction point Raft sees to a newer snapshot (taken or installed). */
+  setSnapshot(meta: SnapshotMeta): void {
+    assert.ok(meta.index >= this.#snapshot.index, "snapshots only move forward");
+    this.forgetFrom(); // an installed snapshot may have replaced the log under the cache
+    this.#snapshot = cloneMeta(meta);
+    this.#data = null;
+    this.#checkLog();
+  }
+
+  /** Records the hard state last persisted (what `initialState` reports). */
+  setHardState(hardState: HardState): void {
+    this.#hardState = { ...hardState };
+  }
+
+  #checkLog(): void {
+    const log = this.#log;
+    const index = this.#snapshot.index;
+    assert.ok(log.lastIndex >= index, `the log (to ${log.lastIndex}) reaches snapshot ${index}`);
+    assert.ok(log.firstIndex <= index + 1, `the log starts by snapshot ${index} + 1`);
+  }
+
+  #buildContainer(meta: SnapshotMeta): Uint8Array {
+    const bytes = readSnapshotFile(this.#fs, this.#snapshotsDir, snapshotFileName(meta.index));
+    assert.ok(bytes !== null, `snapshot file ${meta.index} is readable`);
+    const stored = decodeSnapshotContainer(bytes);
+    assert.equal(stored.index, meta.index, "the snapshot file holds its own index");
+    if (stored.entries.length > 0 || meta.lowestReferencedIndex > meta.index) return bytes;
+    const from = meta.lowestReferencedIndex;
+    assert.ok(from >= this.#log.firstIndex, `entries from ${from} are kept for the snapshot`);
+    const entries = this.#log.entries(from, meta.index + 1);
+    return encodeSnapshotContainer({ ...stored, entries });
+  }
+}
+
+/** The newest loadable snapshot's metadata (for tests and tools). */
+export function newestSnapshotMeta(fs: FileSystem, dir: string): SnapshotMeta | null {
+  const container = loadNewestSnapshot(fs, { dir });
+  if (container === null) return null;
+  return {
+    index: container.index,
+    term: container.term,
+    config: container.config,
+    lowestReferencedIndex: container.lowestReferencedIndex,
+  };
+}
+
+function cloneConfig(config: ConfigState): ConfigState {
+  return { voters: [...config.voters], learners: [...config.learners] };
+}
+
+function cloneMeta(meta: SnapshotMeta): SnapshotMeta {
+  return { ...meta, config: cloneConfig(meta.config) };
+}

@@ -1,0 +1,317 @@
+/**
+ * What a Raft replica does when it opens: find the newest valid snapshot, make the log agree
+ * with it, decide whether the log can be trusted, and replay the committed entries.
+ *
+ * ## Protocol-aware recovery (why a node may refuse to vote)
+ *
+ * Storage cuts the log at the first bad record and, before cutting, records the damage durably
+ * (`SegmentLog.damage`: what was cut, whether it looked like an interrupted write, and the term
+ * the node was in). A torn tail of entries that were never synced is harmless: nobody counted
+ * them. Anything else may have removed entries this node acknowledged and a majority relied on.
+ * If the node went on as if they never existed, it could vote for a candidate that lacks them,
+ * and an acknowledged write would vanish although only one disk failed (the failure Jepsen found
+ * in NATS JetStream in 2025). So the node *distrusts* its log when
+ *
+ * - the cut was not a torn tail (a record that fails its CRC with complete data around it, a gap
+ *   between segments) — even above the persisted commit index, which is written lazily and says
+ *   nothing about what the node acknowledged since;
+ * - or a torn-looking cut reaches at or below the persisted commit index or the snapshot;
+ * - or the log ends below the persisted commit index without a visible cut;
+ * - or entries the newest snapshot needs are gone.
+ *
+ * A distrusting node neither campaigns nor grants votes (`RaftNode.setCanCampaign(false)`). It
+ * follows the leader and keeps acknowledging appends (what it acknowledges now is really on its
+ * disk), so a cluster with one damaged node stays available. The Raft core re-replicates the
+ * missing range: the leader's heartbeat names a commit index beyond the follower's log, the
+ * follower answers with a `LOST_ENTRIES` rejection, and the leader lowers its match and probes
+ * (see `raft/step_follower.ts`). The node trusts itself again (`repairProgress`) once
+ *
+ * 1. the current leader's term is newer than the term recorded with the damage. Every entry the
+ *    node acknowledged before the damage has a term at or below that one. The leader of a newer
+ *    term was elected by a majority without this node's vote, and with one damaged disk that
+ *    majority intersects every quorum that counted an acknowledgement of ours in the remaining,
+ *    intact nodes — so that leader holds every entry committed before its term;
+ * 2. its commit index has an entry of that leader's term: a leader commits an entry of its own
+ *    term only after every entry of earlier terms, which sit at lower indexes, so the node's log
+ *    now matches the leader's through all of them (and its commit reached the old commit index).
+ *
+ * When the node is caught up but no new term came (the same leader still leads), it asks the
+ * leader for one (`RaftNode.requestNewTerm`): the leader hands leadership to another voter. With
+ * no other voter alive the node stays distrusting (and keeps acknowledging) until one returns.
+ * The damage record stays on disk until the node trusts itself again, so a crash meanwhile
+ * cannot make it forget.
+ *
+ * Undetectable: a flipped bit in the length field of the very last record that makes it reach
+ * past the end of the file reads exactly like a torn write (see `storage/recovery.ts`).
+ *
+ * @module
+ */
+import {
+  type FileSystem,
+  type LogEntry,
+  readSnapshotFile,
+  type SegmentLog,
+} from "../../storage/mod.ts";
+import {
+  applyConfigChange,
+  type ConfigState,
+  decodeConfigChange,
+  EntryType,
+  type RaftNode,
+} from "../../raft/mod.ts";
+
+type Warn = (message: string) => void;
+import { StateMachine } from "../engine/state_machine.ts";
+import {
+  decodeSnapshotContainer,
+  encodeSnapshotContainer,
+  listSnapshots,
+  loadNewestSnapshot,
+  pruneSnapshots,
+  type SnapshotContainer,
+  snapshotFileName,
+  storeSnapshot,
+} from "./snapshot_container.ts";
+import type { SnapshotMeta } from "./log_storage.ts";
+
+/** What `recoverReplica` found and did. */
+export interface RecoveredState {
+  snapshot: SnapshotMeta;
+  /** Membership as of the machine's applied index. */
+  config: ConfigState;
+  /** Null when the log is trusted; else what the repair must reach (see `repairProgress`). */
+  repair: RepairGoal | null;
+  /** Timestamp of the last entry in the log (0 for an empty log). */
+  tailTimestamp: number;
+}
+
+/** Inputs of `recoverReplica`. */
+export interface RecoveryOptions {
+  log: SegmentLog;
+  machine: StateMachine;
+  fs: FileSystem;
+  snapshotsDir: string;
+  /** The bootstrap membership, used when no snapshot exists yet. */
+  initialVoters: string[];
+  warn: (message: string) => void;
+}
+
+/**
+ * Loads the newest snapshot into `machine` (in place), repairs the log's start against it,
+ * replays committed entries and decides whether the log is trusted.
+ */
+export async function recoverReplica(options: RecoveryOptions): Promise<RecoveredState> {
+  const { log, fs, snapshotsDir, warn } = options;
+  fs.mkdirp(snapshotsDir);
+  let snapshot = loadNewestSnapshot(fs, {
+    dir: snapshotsDir,
+    onSkip: (index) => warn(`snapshot ${index} is damaged; trying an older one`),
+  });
+  snapshot ??= await loadBootstrap(options);
+  const hardState = log.readHardState();
+  const protectedIndex = Math.max(hardState.commit, snapshot.index);
+  let distrust = distrustsDamage(log, protectedIndex, warn);
+  if (!(await alignLog(log, snapshot))) {
+    const reason = `log entries ${snapshot.lowestReferencedIndex}..${snapshot.index} needed by ` +
+      `snapshot ${snapshot.index} are gone`;
+    warn(`${reason}; starting over from the bootstrap state`);
+    await log.noteDamage(
+      { index: snapshot.lowestReferencedIndex, file: snapshotsDir, offset: 0, reason },
+      { torn: false },
+    );
+    distrust = true;
+    snapshot = await loadBootstrap(options);
+    await log.resetTo(0, 0);
+    pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: 0 });
+  }
+  options.machine.loadSnapshot(snapshot.machine);
+  let config = snapshot.config;
+  const replayTo = Math.min(Math.max(hardState.commit, snapshot.index), log.lastIndex);
+  config = replay(log, { machine: options.machine, config, replayTo });
+  log.releaseMappings();
+  if (!distrust && hardState.commit > log.lastIndex) {
+    // Synced entries vanished without a visible cut (a lost segment file, say).
+    const reason = `log ends at ${log.lastIndex}, below the persisted commit ${hardState.commit}`;
+    warn(`LOG DAMAGED: ${reason}`);
+    await log.noteDamage({ index: log.lastIndex + 1, file: "hard_state", offset: 0, reason }, {
+      torn: false,
+    });
+    distrust = true;
+  }
+  let repair: RepairGoal | null = null;
+  if (distrust) {
+    repair = { target: protectedIndex, term: log.damage!.term };
+    warn(
+      `log distrusted: this node may not vote or campaign until a leader of a term after ` +
+        `${repair.term} has repaired it to index ${repair.target} (now ${log.lastIndex})`,
+    );
+  } else {
+    await log.clearDamage(); // a torn tail of unacknowledged writes
+  }
+  return {
+    snapshot: {
+      index: snapshot.index,
+      term: snapshot.term,
+      config: snapshot.config,
+      lowestReferencedIndex: snapshot.lowestReferencedIndex,
+    },
+    config,
+    repair,
+    tailTimestamp: log.lastTimestamp ?? 0,
+  };
+}
+
+/** Whether the damage recorded in the log (this open's cut or an earlier one) forbids voting. */
+function distrustsDamage(
+  log: SegmentLog,
+  protectedIndex: number,
+  warn: (message: string) => void,
+): boolean {
+  const damage = log.damage;
+  if (damage === null) return false;
+  const { detail } = damage;
+  const damagedIndex = detail.index ?? log.lastIndex + 1;
+  if (damage.torn && damagedIndex > protectedIndex) return false; // unacknowledged writes
+  warn(
+    `LOG DAMAGED: ${detail.reason} at entry ${damagedIndex} (${detail.file}@${detail.offset}), ` +
+      `${damage.torn ? "below the persisted commit " + protectedIndex : "not a torn write"}`,
+  );
+  return true;
+}
+
+/**
+ * Makes the log hold what the snapshot needs: its referenced entries and its last entry.
+ * Rewrites them from the container when it carries them. False when they are lost.
+ */
+async function alignLog(log: SegmentLog, snapshot: SnapshotContainer): Promise<boolean> {
+  const needFrom = Math.min(snapshot.lowestReferencedIndex, snapshot.index + 1);
+  if (holds(log, snapshot, needFrom)) return true;
+  const entries = snapshot.entries;
+  if (entries.length > 0) {
+    await log.resetTo(entries[0].index - 1, entries[0].term);
+    log.append(entries);
+    await log.sync();
+    return true;
+  }
+  if (needFrom > snapshot.index) {
+    await log.resetTo(snapshot.index, snapshot.term);
+    return true;
+  }
+  return false;
+}
+
+function holds(log: SegmentLog, snapshot: SnapshotContainer, needFrom: number): boolean {
+  if (log.lastIndex < snapshot.index || log.firstIndex > needFrom) return false;
+  if (snapshot.index === 0) return true;
+  try {
+    return log.term(snapshot.index) === snapshot.term;
+  } catch (error) {
+    if (error instanceof RangeError) return false;
+    throw error;
+  }
+}
+
+function replay(
+  log: SegmentLog,
+  options: { machine: StateMachine; config: ConfigState; replayTo: number },
+): ConfigState {
+  let config = options.config;
+  const pageBytes = 8 * 1024 * 1024;
+  for (let from = options.machine.appliedIndex + 1; from <= options.replayTo;) {
+    const page: LogEntry[] = log.entries(from, options.replayTo + 1, pageBytes, { map: false });
+    for (const entry of page) {
+      if (entry.type === EntryType.ConfigChange) {
+        config = applyConfigChange(config, decodeConfigChange(entry.payload));
+      }
+      options.machine.apply(entry);
+    }
+    from = page.at(-1)!.index + 1;
+  }
+  return config;
+}
+
+/** The index-0 snapshot: the bootstrap membership and an empty machine (written once). */
+async function loadBootstrap(options: RecoveryOptions): Promise<SnapshotContainer> {
+  const { fs, snapshotsDir } = options;
+  const bytes = readSnapshotFile(fs, snapshotsDir, snapshotFileName(0));
+  if (bytes !== null) return decodeSnapshotContainer(bytes);
+  if (listSnapshots(fs, snapshotsDir).length > 0) {
+    options.warn("bootstrap snapshot missing; rebuilding it from the initial voters");
+  }
+  const container: SnapshotContainer = {
+    index: 0,
+    term: 0,
+    config: { voters: options.initialVoters.map(String) as ConfigState["voters"], learners: [] },
+    lowestReferencedIndex: 1,
+    machine: new StateMachine().snapshot(),
+    entries: [],
+  };
+  await storeSnapshot(fs, {
+    dir: snapshotsDir,
+    index: 0,
+    data: encodeSnapshotContainer(container),
+  });
+  return container;
+}
+
+/** What a distrusting node must see before it trusts its log again. */
+export interface RepairGoal {
+  /** The persisted commit index (or snapshot index) when the damage was found. */
+  target: number;
+  /** The term recorded with the damage: every entry this node may have lost is of it or older. */
+  term: number;
+}
+
+/**
+ * Where a distrusting node stands (see the module comment): `wait` for the leader's repair,
+ * `needNewTerm` when caught up under a leader whose term is not newer than the damage, `done`.
+ */
+export function repairProgress(
+  goal: RepairGoal,
+  status: { term: number; leaderId: string | null; commit: number; termAtCommit?: number },
+): "wait" | "needNewTerm" | "done" {
+  if (status.leaderId === null || status.commit < goal.target) return "wait";
+  if (status.termAtCommit !== status.term) return "wait";
+  return status.term > goal.term ? "done" : "needNewTerm";
+}
+
+/**
+ * A distrusting replica's way back (see the module comment): checked after every Ready; asks the
+ * leader for a new term when caught up under the damage's term, at most once per election
+ * timeout.
+ */
+export class RepairWatch {
+  readonly goal: RepairGoal;
+  readonly #electionTicks: number;
+  #askedAtTick = -Infinity;
+
+  constructor(goal: RepairGoal, electionTicks: number) {
+    this.goal = goal;
+    this.#electionTicks = electionTicks;
+  }
+
+  /** True once the log may be trusted again. */
+  check(
+    raft: RaftNode,
+    context: { termAt: (index: number) => number | undefined; ticks: number; warn: Warn },
+  ): boolean {
+    const status = raft.status();
+    const progress = repairProgress(this.goal, {
+      ...status,
+      termAtCommit: context.termAt(status.commit),
+    });
+    if (progress === "done") {
+      context.warn(
+        `log repaired up to ${status.commit} (needed ${this.goal.target}) under term ` +
+          `${status.term}; voting again`,
+      );
+      return true;
+    }
+    if (progress === "needNewTerm" && context.ticks - this.#askedAtTick >= this.#electionTicks) {
+      this.#askedAtTick = context.ticks;
+      context.warn(`log repaired up to ${status.commit}; asking ${status.leaderId} for a new term`);
+      raft.requestNewTerm();
+    }
+    return false;
+  }
+}

@@ -1,0 +1,631 @@
+/**
+ * `RaftReplica`: one Raft group's replica on one node, the I/O shell around the pure `RaftNode`.
+ * It owns the loop that follows the Ready/advance contract of `raft/doc.ts`:
+ *
+ * ```
+ * while hasReady: persist (snapshot → truncate → append + ONE fsync → hard state if term/vote
+ *                 changed) → send messages → apply committed entries → resolve proposals,
+ *                 serve reads → advance
+ * ```
+ *
+ * A leader sends its appends before persisting them, so its fsync and the followers' overlap
+ * (see `#handleReady`), and a commit learned while a Ready is being persisted is applied at once
+ * (`#applyCommittedMidReady`). Persisting itself is `raft_log_writer.ts`.
+ *
+ * Proposals and peer messages that arrive while a Ready is being persisted go into the next
+ * Ready: one write, one fdatasync and one append message per follower for all of them (group
+ * commit). The leader stamps every entry with `max(last timestamp, clock)`; a new leader's log
+ * holds every committed entry, so time never runs backwards across leaders either.
+ *
+ * Snapshots: see `raft_snapshot.ts` (container) and `raft_log_storage.ts` (what Raft sees).
+ * Opening: see `raft_recovery.ts`, including why a node with a damaged log refuses to vote
+ * until the leader has repaired it and a newer leader has committed in its own term.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { FileSystem, SegmentLog } from "../../storage/mod.ts";
+import {
+  applyConfigChange,
+  type ConfigChange,
+  type ConfigState,
+  decodeConfigChange,
+  type Entry,
+  EntryType,
+  type HardState,
+  InvalidRequestError,
+  type LogIndex,
+  type Message,
+  type NodeId,
+  nodeId,
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftNode,
+  type ReadState,
+  type Ready,
+  type Role,
+  type Snapshot,
+  type Term,
+} from "../../raft/mod.ts";
+import { ApiError } from "../engine/errors.ts";
+import type { AppliedEntry, ClockLike, LogReader, Proposer, Timers } from "../engine/types.ts";
+import type { StateMachine } from "../engine/state_machine.ts";
+import type { Transport } from "./types.ts";
+import { RaftLogStorage } from "./log_storage.ts";
+import { RaftLogWriter } from "./log_writer.ts";
+import { installSnapshot, type SnapshotParts, takeSnapshot } from "./snapshot_io.ts";
+import { ProposalWaiters, ReadWaiters } from "./waiters.ts";
+import { recoverReplica, RepairWatch } from "./recovery.ts";
+import {
+  type PeerStatus,
+  type RaftReplicaOptions,
+  type RaftReplicaStatus,
+  replicaStatus,
+  type RoleChange,
+} from "./replica_status.ts";
+
+export type { PeerStatus, RaftReplicaOptions, RaftReplicaStatus, RoleChange };
+
+const construction = Symbol("RaftReplica.open");
+
+/**
+ * One Raft group's replica on this node, behind the `Proposer` and `LogReader` contracts.
+ *
+ * @example
+ * ```ts
+ * const log = await SegmentLog.open(`${dir}/log`, { fs });
+ * const machine = new StateMachine();
+ * const replica = await RaftReplica.open({ nodeId: "n1", log, machine, transport, fs,
+ *   snapshotsDir: `${dir}/snapshots`, initialVoters: ["n1", "n2", "n3"],
+ *   clock: { now: () => Date.now() }, timers: realTimers, prng: createPrng(seed) });
+ * const broker = new Broker({ proposer: replica, machine, log: replica });
+ * replica.onRoleChange(() => broker.wakeAll());
+ * ```
+ */
+export class RaftReplica implements Proposer, LogReader {
+  readonly #id: NodeId;
+  readonly #log: SegmentLog;
+  readonly #machine: StateMachine;
+  readonly #transport: Transport;
+  readonly #clock: ClockLike;
+  readonly #timers: Timers;
+  readonly #fs: FileSystem;
+  readonly #snapshotsDir: string;
+  readonly #storage: RaftLogStorage;
+  readonly #raft: RaftNode;
+  readonly #settings: Required<
+    Pick<
+      RaftReplicaOptions,
+      | "tickMs"
+      | "snapshotEntriesInterval"
+      | "proposalTimeoutMs"
+      | "pendingProposalsMax"
+      | "commitPersistIntervalMs"
+      | "commitPersistEntries"
+    >
+  >;
+  readonly #warn: (message: string) => void;
+  readonly #onApplied?: (entry: Entry) => void;
+  readonly #pending = new ProposalWaiters();
+  readonly #reads = new ReadWaiters();
+  readonly #roleHandlers: Array<(change: RoleChange) => void> = [];
+  #config: ConfigState;
+  /** Set while this node distrusts its log (see raft_recovery.ts). */
+  #repair: RepairWatch | null = null;
+  #ticks = 0;
+  /** Highest timestamp stamped or stored: proposals never go below it. */
+  #lastTimestamp: number;
+  readonly #writer: RaftLogWriter;
+  #readCounter = 0;
+  #tickTimer: unknown = null;
+  #driving: Promise<void> | null = null;
+  /** The Ready being handled has had all its committed entries applied (see below). */
+  #readyApplied = false;
+  /** True from the start of a Ready loop until its last synchronous step. */
+  #running = false;
+  #role: Role = "follower";
+  #leaderId: NodeId | null = null;
+  #closed = false;
+  #failure: Error | null = null;
+
+  /** Use `RaftReplica.open`. */
+  constructor(
+    token: symbol,
+    options: RaftReplicaOptions & {
+      recovered: Awaited<ReturnType<typeof recoverReplica>>;
+    },
+  ) {
+    assert.equal(token, construction, "use RaftReplica.open");
+    const { recovered } = options;
+    this.#id = nodeId(options.nodeId);
+    this.#log = options.log;
+    this.#machine = options.machine;
+    this.#transport = options.transport;
+    this.#clock = options.clock;
+    this.#timers = options.timers;
+    this.#fs = options.fs;
+    this.#snapshotsDir = options.snapshotsDir;
+    this.#warn = options.warn ?? ((message) => console.error(`[raft ${options.nodeId}]`, message));
+    this.#onApplied = options.onApplied;
+    this.#settings = {
+      tickMs: options.tickMs ?? 100,
+      snapshotEntriesInterval: options.snapshotEntriesInterval ?? 10_000,
+      proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
+      pendingProposalsMax: options.pendingProposalsMax ?? 100_000,
+      commitPersistIntervalMs: options.commitPersistIntervalMs ?? 3_000,
+      commitPersistEntries: options.commitPersistEntries ?? 10_000,
+    };
+    this.#config = recovered.config;
+    this.#lastTimestamp = recovered.tailTimestamp;
+    const hard = options.log.readHardState();
+    this.#storage = new RaftLogStorage(options.log, {
+      snapshot: recovered.snapshot,
+      hardState: { term: hard.term, vote: hard.vote, commit: hard.commit } as HardState,
+      fs: options.fs,
+      snapshotsDir: options.snapshotsDir,
+    });
+    this.#writer = new RaftLogWriter(
+      { log: options.log, storage: this.#storage, clock: options.clock },
+      {
+        tailTimestamp: recovered.tailTimestamp,
+        policy: {
+          intervalMs: this.#settings.commitPersistIntervalMs,
+          entries: this.#settings.commitPersistEntries,
+        },
+      },
+    );
+    const electionTicks = options.electionTicks ?? options.raft?.electionTicks ?? 10;
+    if (recovered.repair !== null) this.#repair = new RepairWatch(recovered.repair, electionTicks);
+    this.#raft = new RaftNode({
+      ...options.raft,
+      electionTicks,
+      id: this.#id,
+      storage: this.#storage,
+      prng: options.prng,
+      appliedIndex: options.machine.appliedIndex,
+      canCampaign: recovered.repair === null,
+    });
+    this.#transport.onMessage((message) => this.#receive(message));
+    this.#transport.onUnreachable((peer) => {
+      if (!this.#closed) this.#raft.reportUnreachable(peer);
+    });
+    this.#scheduleTick();
+  }
+
+  /**
+   * Recovers the replica from its snapshot files and log (see `raft_recovery.ts`) and starts
+   * ticking. The log must be open; the machine is loaded in place.
+   */
+  static async open(options: RaftReplicaOptions): Promise<RaftReplica> {
+    const warn = options.warn ?? ((message) => console.error(`[raft ${options.nodeId}]`, message));
+    const recovered = await recoverReplica({
+      log: options.log,
+      machine: options.machine,
+      fs: options.fs,
+      snapshotsDir: options.snapshotsDir,
+      initialVoters: options.initialVoters,
+      warn,
+    });
+    return new RaftReplica(construction, { ...options, warn, recovered });
+  }
+
+  /** This node's id. */
+  get id(): string {
+    return this.#id;
+  }
+
+  /** The leader this node knows of (itself when leading), or null. */
+  get leaderId(): string | null {
+    return this.#leaderId;
+  }
+
+  /** True while this node leads its group. */
+  get isLeader(): boolean {
+    return this.#role === "leader";
+  }
+
+  /** Highest index applied to the state machine. */
+  get appliedIndex(): number {
+    return this.#machine.appliedIndex;
+  }
+
+  /** The error that stopped this replica (a failed write, a broken invariant), if any. */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  /** The wall clock, for timers only. */
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /** Calls `handler` whenever this node's role or known leader changes. */
+  onRoleChange(handler: (change: RoleChange) => void): void {
+    this.#roleHandlers.push(handler);
+  }
+
+  /**
+   * Proposes a command (leader only) and resolves with `StateMachine.apply()`'s result once it
+   * is committed and applied in the term it was proposed in. Rejects `NoLeader` (retryable)
+   * when not leader or when the entry was overwritten, `NotReady` when the outcome is unknown.
+   */
+  propose(type: number, payload: Uint8Array): Promise<unknown> {
+    const refusal = this.#refusal();
+    if (refusal !== null) return Promise.reject(refusal);
+    if (this.#pending.size >= this.#settings.pendingProposalsMax) {
+      return Promise.reject(
+        new ApiError("NotReady", "too many writes in flight", { retryAfterSeconds: 1 }),
+      );
+    }
+    const timestamp = Math.max(this.#lastTimestamp, this.#clock.now());
+    let proposal: { index: LogIndex; term: Term };
+    try {
+      proposal = this.#raft.propose(payload, { type, timestamp });
+    } catch (error) {
+      return Promise.reject(this.#translate(error));
+    }
+    this.#lastTimestamp = timestamp;
+    const promise = this.#track(proposal);
+    this.#kick();
+    return promise;
+  }
+
+  /** Proposes a membership change; resolves once it is committed and applied. */
+  proposeConfigChange(change: { type: ConfigChange["type"]; nodeId: string }): Promise<void> {
+    const refusal = this.#refusal();
+    if (refusal !== null) return Promise.reject(refusal);
+    let proposal: { index: LogIndex; term: Term };
+    try {
+      proposal = this.#raft.proposeConfigChange({
+        type: change.type,
+        nodeId: nodeId(change.nodeId),
+      });
+    } catch (error) {
+      return Promise.reject(this.#translate(error));
+    }
+    const promise = this.#track(proposal).then(() => undefined);
+    this.#kick();
+    return promise;
+  }
+
+  /** Hands leadership to `to` (a voter); proposals are refused while it happens. */
+  transferLeadership(to: string): void {
+    const refusal = this.#refusal();
+    if (refusal !== null) throw refusal;
+    try {
+      this.#raft.transferLeadership(nodeId(to));
+    } catch (error) {
+      throw this.#translate(error);
+    }
+    this.#kick();
+  }
+
+  /**
+   * Resolves once this node has confirmed it still leads (a ReadIndex round) and has applied
+   * everything committed before the call: a local read after it is linearizable.
+   */
+  readBarrier(): Promise<void> {
+    const refusal = this.#refusal();
+    if (refusal !== null) return Promise.reject(refusal);
+    const requestId = `${this.#id}:${++this.#readCounter}`;
+    try {
+      this.#raft.readIndex(requestId);
+    } catch (error) {
+      return Promise.reject(this.#translate(error));
+    }
+    const promise = this.#reads.wait(requestId, this.#deadline(), {});
+    this.#kick();
+    return promise;
+  }
+
+  /** Reads an applied entry back (bodies live only in the log). */
+  entry(index: number): AppliedEntry {
+    assert.ok(index <= this.#machine.appliedIndex, `entry ${index} is not applied yet`);
+    return this.#log.entry(index);
+  }
+
+  /** This replica's view of the group. */
+  status(): RaftReplicaStatus {
+    return replicaStatus(this.#raft.status(), {
+      applied: this.#machine.appliedIndex,
+      snapshotIndex: this.#storage.snapshotMeta.index,
+    });
+  }
+
+  /** Starts an election now (tests; a no-op when not allowed). */
+  campaign(): void {
+    if (this.#closed) return;
+    this.#raft.campaign();
+    this.#kick();
+  }
+
+  /**
+   * Stops: no more ticks or proposals, pending ones rejected, the current Ready finished, the
+   * final hard state (with the commit index) written. The log stays open (the owner closes it).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#stop(new ApiError("NotReady", "node is shutting down", { retryAfterSeconds: 1 }));
+    await this.#driving?.catch(() => {});
+    if (this.#failure !== null) return;
+    try {
+      await this.#writer.flush();
+    } catch (error) {
+      this.#warn(`final hard state not written: ${(error as Error).message}`);
+    }
+  }
+
+  /** Stops at once without touching storage, as a killed process would (simulations). */
+  abandon(): void {
+    if (this.#closed) return;
+    this.#stop(new ApiError("NotReady", "node stopped; outcome unknown"));
+  }
+
+  #stop(error: ApiError): void {
+    this.#closed = true;
+    if (this.#tickTimer !== null) this.#timers.clearTimer(this.#tickTimer);
+    this.#tickTimer = null;
+    this.#rejectAll(error);
+  }
+
+  // ---- requests ------------------------------------------------------------------------------
+
+  /** Why a proposal made now would be refused (not leader, stopped), or null. */
+  refusal(): ApiError | null {
+    return this.#refusal();
+  }
+
+  #refusal(): ApiError | null {
+    if (this.#closed) {
+      return new ApiError("NotReady", "node is shutting down", { retryAfterSeconds: 1 });
+    }
+    if (this.#failure !== null) {
+      return new ApiError("NotReady", `replica failed: ${this.#failure.message}`);
+    }
+    if (this.#role !== "leader") return noLeader(this.#leaderId);
+    return null;
+  }
+
+  #translate(error: unknown): unknown {
+    if (error instanceof NotLeaderError) return noLeader(error.leaderId);
+    if (error instanceof ProposalDroppedError) {
+      return new ApiError("NotReady", error.message, { retryAfterSeconds: 1 });
+    }
+    if (error instanceof InvalidRequestError) {
+      return new ApiError("InvalidParameter", error.message);
+    }
+    return error;
+  }
+
+  #track(proposal: { index: LogIndex; term: Term }): Promise<unknown> {
+    // A proposal of an earlier term at this index was overwritten by this leader's log.
+    if (this.#pending.has(proposal.index)) {
+      this.#pending.reject(proposal.index, noLeader(this.#leaderId));
+    }
+    return this.#pending.wait(proposal.index, this.#deadline(), { term: proposal.term });
+  }
+
+  #deadline(): number {
+    return this.#clock.now() + this.#settings.proposalTimeoutMs;
+  }
+
+  #rejectAll(error: ApiError): void {
+    this.#pending.rejectAll(error);
+    this.#reads.rejectAll(error);
+  }
+
+  // ---- the loop ------------------------------------------------------------------------------
+
+  #receive(message: Message): void {
+    if (this.#closed || this.#failure !== null) return;
+    try {
+      this.#raft.step(message);
+      this.#applyCommittedMidReady();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#kick();
+  }
+
+  #scheduleTick(): void {
+    this.#tickTimer = this.#timers.setTimer(this.#settings.tickMs, () => {
+      if (this.#closed) return;
+      if (this.#failure === null) {
+        this.#ticks++;
+        this.#raft.tick();
+        this.#pending.expireNow(this.#clock.now());
+        this.#reads.expireNow(this.#clock.now());
+        this.#kick();
+      }
+      this.#scheduleTick();
+    });
+  }
+
+  /** Starts the Ready loop unless it runs (it re-checks `hasReady` after every advance). */
+  #kick(): void {
+    if (this.#running || this.#closed || this.#failure !== null) return;
+    if (!this.#raft.hasReady() && !this.#writer.commitPersistDue()) return;
+    this.#running = true;
+    this.#driving = this.#drive();
+  }
+
+  async #drive(): Promise<void> {
+    await Promise.resolve(); // let the proposals of this turn join the Ready
+    try {
+      while (!this.#closed && this.#failure === null) {
+        if (this.#raft.hasReady()) {
+          await this.#handleReady(this.#raft.ready());
+        } else if (this.#writer.commitPersistDue()) {
+          this.#writer.persistCommitInBackground((error) => {
+            if (error !== undefined) this.#fail(error);
+            else this.#kick();
+          });
+        } else {
+          break;
+        }
+      }
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      // Synchronously with the last check of hasReady: a kick right after starts a new loop.
+      this.#running = false;
+    }
+  }
+
+  /**
+   * A commit learned while a Ready is being persisted (a follower's ack during the leader's
+   * fsync) is applied at once rather than after the write and a whole next Ready: under load
+   * that was a third of a replicated write's latency. Only entries durable here, and only once
+   * the Ready's own committed entries are applied, so the order of application holds.
+   */
+  #applyCommittedMidReady(): void {
+    if (!this.#readyApplied) return;
+    const entries = this.#raft.takeCommittedEntries(this.#log.durableIndex);
+    if (entries.length > 0) this.#apply(entries);
+  }
+
+  async #handleReady(ready: Ready): Promise<void> {
+    this.#readyApplied = false;
+    let committed = ready.committedEntries;
+    if (ready.snapshot === undefined) {
+      // Committed entries that are already durable here are applied before this Ready's own
+      // write, so their answers don't wait for the next batch's fsync (a leader learns of a
+      // commit one Ready after persisting; this keeps a commit at one fsync of latency).
+      // Committed entries are never truncated, so nothing applied here can be undone.
+      const durable = this.#log.durableIndex;
+      let split = 0;
+      while (split < committed.length && committed[split].index <= durable) split++;
+      if (split > 0) {
+        this.#apply(committed.slice(0, split));
+        committed = committed.slice(split);
+      }
+      this.#readyApplied = committed.length === 0;
+    }
+    // A leader that stays leader sends before it writes (dissertation §10.2.1): the followers'
+    // writes and fsyncs then run alongside its own instead of after it, which takes one fsync
+    // (and a Ready turn) off every replicated write's latency. Safe because the core counts the
+    // leader's own log toward a commit only once advance() says it is durable, and nothing a
+    // leader sends vouches for its own disk. Acks and votes do: followers and candidates send
+    // only after persisting.
+    const sendFirst = this.#role === "leader" &&
+      (ready.softState?.role ?? "leader") === "leader" && ready.snapshot === undefined &&
+      ready.truncateFrom === undefined;
+    if (sendFirst) {
+      this.#writer.stamp(ready.entries); // entries Raft made itself leave with their timestamp
+      this.#transport.send(ready.messages);
+    }
+    if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
+    if (ready.entries.length > 0) await this.#appendEntries(ready.entries);
+    if (ready.hardState !== undefined) await this.#writer.persistHardState(ready.hardState);
+    if (this.#closed) return; // a stopped node sends and applies nothing more
+    if (!sendFirst) this.#transport.send(ready.messages);
+    this.#apply(committed);
+    this.#readyApplied = true;
+    this.#serveReads(ready.readStates);
+    if (ready.softState !== undefined) this.#changeRole(ready.softState);
+    this.#raft.advance(ready);
+    await this.#checkRepaired();
+    const sinceSnapshot = this.#machine.appliedIndex - this.#storage.snapshotMeta.index;
+    if (sinceSnapshot >= this.#settings.snapshotEntriesInterval) {
+      await takeSnapshot(this.#snapshotParts(), this.#config);
+    }
+  }
+
+  // ---- persisting ----------------------------------------------------------------------------
+
+  async #appendEntries(entries: Entry[]): Promise<void> {
+    await this.#writer.append(entries, (first) => {
+      // Raft never truncates committed entries: every pending proposal from `first` on lost.
+      this.#pending.rejectWhere((index) => index >= first, () => noLeader(this.#leaderId));
+    });
+    this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#writer.tailTimestamp);
+  }
+
+  // ---- applying ------------------------------------------------------------------------------
+
+  #apply(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      assert.ok(entry.timestamp !== undefined, `entry ${entry.index} was stamped`);
+      if (entry.type === EntryType.ConfigChange) {
+        this.#config = applyConfigChange(this.#config, decodeConfigChange(entry.data));
+      }
+      const result = this.#machine.apply({
+        index: entry.index,
+        timestamp: entry.timestamp,
+        type: entry.type,
+        payload: entry.data,
+      });
+      this.#onApplied?.(entry);
+      this.#pending.settleApplied(entry.index, entry.term, result, () => noLeader(this.#leaderId));
+    }
+  }
+
+  #serveReads(readStates: ReadState[]): void {
+    for (const read of readStates) {
+      const pending = this.#reads.take(read.requestId);
+      if (pending === undefined) continue;
+      assert.ok(this.#machine.appliedIndex >= read.index, "reads are served after applying");
+      pending.resolve();
+    }
+  }
+
+  #changeRole(soft: { role: Role; leaderId: NodeId | null }): void {
+    const wasLeader = this.#role === "leader";
+    this.#role = soft.role;
+    this.#leaderId = soft.leaderId;
+    if (wasLeader && soft.role !== "leader") {
+      // Reads in flight can no longer be confirmed by this node.
+      this.#reads.rejectAll(noLeader(soft.leaderId));
+    }
+    const change = { role: soft.role, leaderId: soft.leaderId, term: this.#raft.status().term };
+    for (const handler of this.#roleHandlers) handler(change);
+  }
+
+  /** Trusts the log again once the repair is complete; see raft_recovery.ts for when. */
+  async #checkRepaired(): Promise<void> {
+    const context = {
+      termAt: (index: number) => this.#storage.term(index),
+      ticks: this.#ticks,
+      warn: this.#warn,
+    };
+    if (this.#repair === null || !this.#repair.check(this.#raft, context)) return;
+    await this.#log.clearDamage();
+    this.#repair = null;
+    this.#raft.setCanCampaign(true);
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------------
+
+  #snapshotParts(): SnapshotParts {
+    return {
+      log: this.#log,
+      machine: this.#machine,
+      storage: this.#storage,
+      fs: this.#fs,
+      snapshotsDir: this.#snapshotsDir,
+    };
+  }
+
+  async #installSnapshot(snapshot: Snapshot): Promise<void> {
+    const installed = await installSnapshot(this.#snapshotParts(), snapshot);
+    this.#config = installed.config;
+    this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#lastTimestamp;
+    this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#writer.tailTimestamp);
+    const unknown = () => new ApiError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
+    this.#pending.rejectWhere((index) => index <= snapshot.index, unknown);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#closed) return; // a stopped node's leftovers failing is expected
+    const failure = error instanceof Error ? error : new Error(String(error));
+    this.#failure ??= failure;
+    this.#warn(`replica stopped: ${failure.stack ?? failure.message}`);
+    this.#rejectAll(new ApiError("NotReady", `replica failed: ${failure.message}`));
+  }
+}
+
+function noLeader(leaderId: string | null): ApiError {
+  const where = leaderId === null ? "no leader is known" : `the leader is ${leaderId}`;
+  return new ApiError("NoLeader", `not the leader; ${where}`, { retryAfterSeconds: 1 });
+}

@@ -1,0 +1,118 @@
+/**
+ * The options and reports of `RaftReplica` (split from `raft_replica.ts` to keep it small).
+ *
+ * @module
+ */
+import type { FileSystem, SegmentLog } from "../../storage/mod.ts";
+import type {
+  ConfigState,
+  Entry,
+  Prng,
+  RaftNodeOptions,
+  RaftStatus,
+  Role,
+} from "../../raft/mod.ts";
+import type { ClockLike, Timers } from "../engine/types.ts";
+import type { StateMachine } from "../engine/state_machine.ts";
+import type { Transport } from "./types.ts";
+
+/** How to open a `RaftReplica`. */
+export interface RaftReplicaOptions {
+  nodeId: string;
+  /** The group's log, opened (and recovered) by the caller, who also closes it. */
+  log: SegmentLog;
+  /** Loaded in place from the newest snapshot; the `Broker` may already hold it. */
+  machine: StateMachine;
+  transport: Transport;
+  /** Stamps entries; also the time base of proposal and read timeouts. */
+  clock: ClockLike;
+  /** Drives ticks and nothing else (`realTimers` in production). */
+  timers: Timers;
+  /** Randomizes election timeouts (a seeded one in simulations). */
+  prng: Prng;
+  fs: FileSystem;
+  snapshotsDir: string;
+  /** Bootstrap membership, used only when no snapshot exists yet (a brand-new data dir). */
+  initialVoters: string[];
+  /** Milliseconds per Raft tick. 100. */
+  tickMs?: number;
+  /** Ticks without a leader before campaigning (randomized up to twice). 10. */
+  electionTicks?: number;
+  /** Snapshot after this many applied entries. 10 000. */
+  snapshotEntriesInterval?: number;
+  /** A proposal or read without an outcome after this long is answered NotReady. 10 000. */
+  proposalTimeoutMs?: number;
+  /** Proposals in flight at once; past it propose answers NotReady. 100 000. */
+  pendingProposalsMax?: number;
+  /** Persist the commit index in the hard state at least this often (ms). 3000. */
+  commitPersistIntervalMs?: number;
+  /** ... or after it advanced this many entries. 10 000. */
+  commitPersistEntries?: number;
+  /** Extra limits for the Raft core (inflight, chunk sizes...). */
+  raft?: Partial<Omit<RaftNodeOptions, "id" | "storage" | "prng" | "appliedIndex">>;
+  /** Where loud warnings go (damaged log, fatal errors). console.error. */
+  warn?: (message: string) => void;
+  /** Called after every applied entry (simulation checkers, metrics). */
+  onApplied?: (entry: Entry) => void;
+}
+
+/** A peer as the leader sees it. */
+export interface PeerStatus {
+  id: string;
+  match: number;
+  /** Entries the peer is behind the leader's last index. */
+  lag: number;
+  state: string;
+}
+
+/** What `/v1/cluster` shows of this replica. */
+export interface RaftReplicaStatus {
+  id: string;
+  role: Role;
+  term: number;
+  leaderId: string | null;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  config: ConfigState;
+  /** False while the log is distrusted (see `raft_recovery.ts`). */
+  canCampaign: boolean;
+  /** Empty unless leader. */
+  peers: PeerStatus[];
+}
+
+/** What `onRoleChange` handlers are told. */
+export interface RoleChange {
+  role: Role;
+  leaderId: string | null;
+  term: number;
+}
+
+/** The replica's report built from its Raft node's status. */
+export function replicaStatus(
+  raft: RaftStatus,
+  local: { applied: number; snapshotIndex: number },
+): RaftReplicaStatus {
+  const peers: PeerStatus[] = Object.entries(raft.progress)
+    .filter(([id]) => id !== raft.id)
+    .map(([id, progress]) => ({
+      id,
+      match: progress.match,
+      lag: Math.max(0, raft.lastIndex - progress.match),
+      state: progress.state,
+    }));
+  return {
+    id: raft.id,
+    role: raft.role,
+    term: raft.term,
+    leaderId: raft.leaderId,
+    commit: raft.commit,
+    applied: local.applied,
+    lastIndex: raft.lastIndex,
+    snapshotIndex: local.snapshotIndex,
+    config: { voters: [...raft.config.voters], learners: [...raft.config.learners] },
+    canCampaign: raft.canCampaign,
+    peers,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * The callers a `RaftReplica` owes an answer: proposals waiting for their entry to be applied
+ * and read barriers waiting for their ReadIndex round. Both are kept in insertion order, which is
+ * deadline order (one timeout for all), so expiring stops at the first one still in time.
+ *
+ * @module
+ */
+import { ApiError } from "../engine/errors.ts";
+
+interface Waiter<T> {
+  deadline: number;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Callers waiting on keys (log indexes, read request ids), each with one deadline. */
+class Waiters<K, T, Extra = Record<never, never>> {
+  readonly #waiting = new Map<K, Waiter<T> & Extra>();
+
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  has(key: K): boolean {
+    return this.#waiting.has(key);
+  }
+
+  /** Removes and returns the waiter of `key`. */
+  take(key: K): (Waiter<T> & Extra) | undefined {
+    const waiter = this.#waiting.get(key);
+    if (waiter !== undefined) this.#waiting.delete(key);
+    return waiter;
+  }
+
+  wait(key: K, deadline: number, extra: Extra): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.set(key, { deadline, resolve, reject, ...extra });
+    });
+  }
+
+  /** Rejects the waiter of `key`, if any. */
+  reject(key: K, error: unknown): void {
+    this.take(key)?.reject(error);
+  }
+
+  /** Rejects every waiter whose key matches. */
+  rejectWhere(matches: (key: K) => boolean, error: () => unknown): void {
+    for (const key of [...this.#waiting.keys()]) {
+      if (matches(key)) this.reject(key, error());
+    }
+  }
+
+  /** Rejects every waiter whose deadline has passed. */
+  expire(now: number, error: () => unknown): void {
+    for (const [key, waiter] of this.#waiting) {
+      if (waiter.deadline > now) break; // insertion order is deadline order
+      this.#waiting.delete(key);
+      waiter.reject(error());
+    }
+  }
+
+  rejectAll(error: unknown): void {
+    for (const waiter of this.#waiting.values()) waiter.reject(error);
+    this.#waiting.clear();
+  }
+}
+
+/** Proposals by log index, each with the term it was proposed in. */
+export class ProposalWaiters extends Waiters<number, unknown, { term: number }> {
+  /** Resolves the proposal at `index` with `result` if `term` is its own, else rejects it. */
+  settleApplied(index: number, term: number, result: unknown, overwritten: () => unknown): void {
+    const waiter = this.take(index);
+    if (waiter === undefined) return;
+    if (waiter.term === term) waiter.resolve(result);
+    else waiter.reject(overwritten());
+  }
+
+  expireNow(now: number): void {
+    this.expire(now, () => new ApiError("NotReady", "outcome unknown", { retryAfterSeconds: 1 }));
+  }
+}
+
+/** Read barriers by request id. */
+export class ReadWaiters extends Waiters<string, void> {
+  expireNow(now: number): void {
+    this.expire(
+      now,
+      () => new ApiError("NotReady", "read barrier timed out", { retryAfterSeconds: 1 }),
+    );
+  }
+}

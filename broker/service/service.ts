@@ -1,0 +1,424 @@
+/**
+ * The engine as the HTTP doors see it (`QueueService`): validate a request, encode a command,
+ * propose it through the replica, map the apply result to the API response, and read message
+ * bodies back from the log. Reads (get, list) answer from the local state machine.
+ *
+ * Long polling: a receive that finds nothing parks (checked locally first, so an empty receive
+ * costs no log write) until the state machine reports its queue available, a lock or delay
+ * ends (`nextVisibleAt`), the wait runs out, the client aborts, or `close()`/`wakeAll()`.
+ *
+ * @module
+ */
+import { ApiError, invalidParameter } from "../engine/errors.ts";
+import { type LogReader, type Proposer, realTimers, type Timers } from "../engine/types.ts";
+import {
+  CommandType,
+  encodeChangeVisibility,
+  encodeCreateQueue,
+  encodeDeleteBatch,
+  encodeQueueCommand,
+  encodeReceiveBatch,
+  encodeRedrive,
+  encodeRewind,
+  encodeSendBatch,
+  encodeUpdateQueue,
+  SentMessageReader,
+} from "../engine/commands.ts";
+import { fromUtf8 } from "../engine/binary.ts";
+import {
+  type CreateResult,
+  type DeleteResult,
+  type ReceiveResult,
+  redriveMessagesMax,
+  type SendResult,
+  type StateMachine,
+  type VisibilityResult,
+} from "../engine/state_machine.ts";
+import type { Delivery, HandleFailure } from "../engine/queue.ts";
+import { checkAttributesInput, resolveCreate, resolveUpdate } from "../engine/queue_attributes.ts";
+import { receiptHandleToBytes } from "../engine/receipt.ts";
+import {
+  checkHandles,
+  checkList,
+  checkName,
+  checkReceive,
+  checkRedrive,
+  checkRewind,
+  checkSendEntries,
+  checkVisibilityEntries,
+} from "./validation.ts";
+import type { CreateQueueResult, ListQueuesOptions, QueueService } from "./types.ts";
+import type {
+  ChangeVisibilityResponse,
+  DeleteMessagesResponse,
+  HandleFailure as WireFailure,
+  Queue,
+  QueueAttributes,
+  QueueAttributesInput,
+  QueueList,
+  ReceivedMessage,
+  ReceiveMessagesRequest,
+  ReceiveMessagesResponse,
+  RedriveRequest,
+  RedriveResponse,
+  RewindRequest,
+  RewindResponse,
+  SendMessageEntry,
+  SendMessagesResponse,
+  VisibilityEntry,
+} from "../../sdk/protocol.ts";
+
+/** What a `Broker` runs on. */
+export interface BrokerOptions {
+  proposer: Proposer;
+  machine: StateMachine;
+  log: LogReader;
+  /** Long-poll timers (default: setTimeout). */
+  timers?: Timers;
+  /** Receipt-handle salt source for new queues (default: crypto random). */
+  randomSalt?: () => number;
+}
+
+interface Waiter {
+  /** Resolves the park; with an error, the parked receive answers with it. */
+  wake(failure?: Error): void;
+}
+
+/**
+ * The queue service over one replication group.
+ *
+ * @example
+ * ```ts
+ * const replica = new MemoryReplica();
+ * const broker = new Broker({ proposer: replica, machine: replica.machine, log: replica });
+ * await broker.createQueue("jobs", {});
+ * await broker.sendMessages("jobs", [{ body: "resize photo 7" }]);
+ * ```
+ */
+export class Broker implements QueueService {
+  readonly #proposer: Proposer;
+  readonly #machine: StateMachine;
+  readonly #log: LogReader;
+  readonly #timers: Timers;
+  readonly #randomSalt: () => number;
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  #closed = false;
+
+  constructor(options: BrokerOptions) {
+    this.#proposer = options.proposer;
+    this.#machine = options.machine;
+    this.#log = options.log;
+    this.#timers = options.timers ?? realTimers;
+    this.#randomSalt = options.randomSalt ??
+      (() => crypto.getRandomValues(new Uint32Array(1))[0]);
+    this.#machine.onAvailable = (queue) => this.#wake(queue);
+  }
+
+  /** Receivers parked in long polls. */
+  get parkedReceivers(): number {
+    let count = 0;
+    for (const waiters of this.#waiters.values()) count += waiters.size;
+    return count;
+  }
+
+  async #propose(type: number, payload: Uint8Array): Promise<unknown> {
+    const result = await this.#proposer.propose(type, payload);
+    if (result instanceof ApiError) throw result;
+    return result;
+  }
+
+  #attributes(name: string): QueueAttributes {
+    checkName(name);
+    const attributes = this.#machine.queueAttributes(name);
+    if (attributes === undefined) {
+      throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
+    }
+    return attributes;
+  }
+
+  #view(name: string): Queue {
+    const queue = this.#machine.getQueue(name, this.#proposer.now());
+    if (queue === undefined) throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
+    return queue;
+  }
+
+  #checkDeadLetter(name: string, attributes: QueueAttributes): void {
+    const policy = attributes.deadLetter;
+    if (!policy) return;
+    checkName(policy.queue, "deadLetter.queue");
+    if (policy.queue === name) {
+      throw invalidParameter("deadLetter.queue", "a queue can't be its own dead-letter queue");
+    }
+    const target = this.#machine.queueAttributes(policy.queue);
+    if (target === undefined) {
+      throw invalidParameter("deadLetter.queue", `queue '${policy.queue}' does not exist`);
+    }
+    if (target.fifo !== attributes.fifo) {
+      throw invalidParameter("deadLetter.queue", "must be fifo exactly when the queue is fifo");
+    }
+  }
+
+  async createQueue(name: string, input: QueueAttributesInput): Promise<CreateQueueResult> {
+    checkName(name);
+    const attributes = resolveCreate(checkAttributesInput(input));
+    if (this.#machine.queueAttributes(name) === undefined) this.#checkDeadLetter(name, attributes);
+    const payload = encodeCreateQueue({ queue: name, attributes, salt: this.#randomSalt() >>> 0 });
+    const result = await this.#propose(CommandType.CreateQueue, payload) as CreateResult;
+    return { queue: this.#view(name), created: result.created };
+  }
+
+  async listQueues(options: ListQueuesOptions): Promise<QueueList> {
+    const clean = checkList(options ?? {});
+    await this.#proposer.readBarrier?.();
+    return this.#machine.listQueues(clean, this.#proposer.now());
+  }
+
+  async getQueue(name: string): Promise<Queue> {
+    checkName(name);
+    await this.#proposer.readBarrier?.();
+    return this.#view(name);
+  }
+
+  async updateQueue(name: string, input: QueueAttributesInput): Promise<Queue> {
+    const current = this.#attributes(name);
+    const clean = checkAttributesInput(input);
+    this.#checkDeadLetter(name, resolveUpdate(current, clean));
+    await this.#propose(
+      CommandType.UpdateQueue,
+      encodeUpdateQueue({ queue: name, attributes: clean }),
+    );
+    return this.#view(name);
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    this.#attributes(name);
+    await this.#propose(CommandType.DeleteQueue, encodeQueueCommand({ queue: name }));
+    this.#wake(name);
+  }
+
+  async sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
+    const attributes = this.#attributes(name);
+    const clean = checkSendEntries(messages, attributes.maxMessageBytes);
+    const payload = encodeSendBatch({ queue: name, messages: clean });
+    const result = await this.#propose(CommandType.SendBatch, payload) as SendResult;
+    return { messages: result.messages };
+  }
+
+  async receiveMessages(
+    name: string,
+    request: ReceiveMessagesRequest,
+    signal?: AbortSignal,
+  ): Promise<ReceiveMessagesResponse> {
+    const attributes = this.#attributes(name);
+    const clean = checkReceive(request);
+    const waitMs = (clean.waitSeconds ?? attributes.pollingWaitSeconds) * 1000;
+    const deadline = this.#proposer.now() + waitMs;
+    const response: ReceiveMessagesResponse = { messages: [] };
+    const handles = clean.deleteReceiptHandles;
+    if (handles !== undefined) {
+      const result = await this.#proposeReceive(name, clean, handles);
+      response.deleted = result.deleted ?? 0;
+      response.failures = this.#failures(result.failures ?? [], handles);
+      response.messages = this.#readMessages(result.messages);
+    }
+    while (response.messages.length === 0 && !signal?.aborted) {
+      if (this.#machine.hasReceivable(name, this.#proposer.now())) {
+        const result = await this.#proposeReceive(name, clean, []);
+        response.messages = this.#readMessages(result.messages);
+        if (response.messages.length > 0) break;
+      }
+      if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) break;
+      if (this.#machine.queueAttributes(name) === undefined) {
+        throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
+      }
+      const failure = await this.#park(name, deadline, signal);
+      if (failure !== undefined) {
+        // This node can no longer serve the receive (leadership moved): answer now with what
+        // the request already did, or the error (503 naming the new leader), never at the
+        // deadline.
+        if (response.deleted !== undefined) break;
+        throw failure;
+      }
+    }
+    return response;
+  }
+
+  #proposeReceive(
+    name: string,
+    request: ReceiveMessagesRequest & { maxMessages: number },
+    handles: string[],
+  ): Promise<ReceiveResult> {
+    const payload = encodeReceiveBatch({
+      queue: name,
+      maxMessages: request.maxMessages,
+      visibilityTimeoutSeconds: request.visibilityTimeoutSeconds ?? 0,
+      deleteHandles: handles.map(receiptHandleToBytes),
+    });
+    return this.#propose(CommandType.ReceiveBatch, payload) as Promise<ReceiveResult>;
+  }
+
+  /** Bodies of a receive's deliveries; a send batch's entry is read (and CRC-checked) once. */
+  #readMessages(deliveries: Delivery[]): ReceivedMessage[] {
+    let lastIndex = -1;
+    let reader: SentMessageReader | undefined;
+    return deliveries.map((delivery) => {
+      if (delivery.logIndex !== lastIndex) {
+        reader = new SentMessageReader(this.#log.entry(delivery.logIndex).payload);
+        lastIndex = delivery.logIndex;
+      }
+      const sent = reader!.message(delivery.slot);
+      const message: ReceivedMessage = {
+        id: delivery.id,
+        sequence: delivery.sequence,
+        body: fromUtf8(sent.bodyBytes),
+        receiptHandle: delivery.receiptHandle,
+        enqueuedAt: delivery.enqueuedAt,
+        firstReceivedAt: delivery.firstReceivedAt,
+        receiveCount: delivery.receiveCount,
+        visibleAt: delivery.visibleAt,
+      };
+      if (sent.groupId !== undefined) message.groupId = sent.groupId;
+      if (sent.attributes !== undefined) message.attributes = sent.attributes;
+      return message;
+    });
+  }
+
+  #failures(failures: HandleFailure[], handles: string[]): WireFailure[] {
+    return failures.map((failure) => ({
+      receiptHandle: handles[failure.index],
+      code: failure.code,
+      message: failure.message,
+    }));
+  }
+
+  /** Waits until the queue may have a message, a lock/delay ends, the deadline, or abort. */
+  #park(name: string, deadline: number, signal?: AbortSignal): Promise<Error | undefined> {
+    return new Promise((resolve) => {
+      const nextVisible = this.#machine.nextVisibleAt(name);
+      const until = nextVisible === null ? deadline : Math.min(deadline, nextVisible);
+      let waiters = this.#waiters.get(name);
+      if (waiters === undefined) {
+        waiters = new Set();
+        this.#waiters.set(name, waiters);
+      }
+      const onAbort = () => waiter.wake();
+      const waiter: Waiter = {
+        wake: (failure?: Error) => {
+          this.#timers.clearTimer(timer);
+          signal?.removeEventListener("abort", onAbort);
+          const set = this.#waiters.get(name);
+          set?.delete(waiter);
+          if (set?.size === 0) this.#waiters.delete(name);
+          resolve(failure);
+        },
+      };
+      waiters.add(waiter);
+      const timer = this.#timers.setTimer(
+        Math.max(0, until - this.#proposer.now()),
+        () => waiter.wake(),
+      );
+      signal?.addEventListener("abort", onAbort);
+    });
+  }
+
+  #wake(name: string): void {
+    const waiters = this.#waiters.get(name);
+    if (waiters === undefined) return;
+    for (const waiter of [...waiters]) waiter.wake();
+  }
+
+  /** Wakes every parked receiver (each re-checks its queue once). */
+  wakeAll(): void {
+    for (const name of [...this.#waiters.keys()]) this.#wake(name);
+  }
+
+  /**
+   * Answers every parked receiver with `failure` now (the node lost leadership: they get a
+   * retryable 503 naming the new leader instead of waiting out their deadline).
+   */
+  failParked(failure: Error): void {
+    for (const waiters of [...this.#waiters.values()]) {
+      for (const waiter of [...waiters]) waiter.wake(failure);
+    }
+  }
+
+  /** Stops parking: parked receivers answer at once with what they have (usually nothing). */
+  close(): void {
+    this.#closed = true;
+    this.wakeAll();
+  }
+
+  async deleteMessages(name: string, receiptHandles: string[]): Promise<DeleteMessagesResponse> {
+    this.#attributes(name);
+    const handles = checkHandles(receiptHandles, "receiptHandles");
+    const payload = encodeDeleteBatch({
+      queue: name,
+      handles: handles.map(receiptHandleToBytes),
+    });
+    const result = await this.#propose(CommandType.DeleteBatch, payload) as DeleteResult;
+    return { deleted: result.deleted, failures: this.#failures(result.failures, handles) };
+  }
+
+  async changeVisibility(
+    name: string,
+    entries: VisibilityEntry[],
+  ): Promise<ChangeVisibilityResponse> {
+    this.#attributes(name);
+    const clean = checkVisibilityEntries(entries);
+    const payload = encodeChangeVisibility({
+      queue: name,
+      entries: clean.map((entry) => ({
+        handle: receiptHandleToBytes(entry.receiptHandle),
+        visibilityTimeoutSeconds: entry.visibilityTimeoutSeconds,
+      })),
+    });
+    const result = await this.#propose(CommandType.ChangeVisibility, payload) as VisibilityResult;
+    const handles = clean.map((entry) => entry.receiptHandle);
+    return {
+      entries: result.entries.map((entry) => ({
+        receiptHandle: handles[entry.index],
+        visibleAt: entry.visibleAt,
+      })),
+      failures: this.#failures(result.failures, handles),
+    };
+  }
+
+  async rewind(name: string, request: RewindRequest): Promise<RewindResponse> {
+    const attributes = this.#attributes(name);
+    const target = checkRewind(request);
+    const field = target.timestamp !== undefined ? "timestamp" : "sequence";
+    if (attributes.rewindSeconds === 0) {
+      throw invalidParameter(field, `rewind is disabled on queue '${name}'`);
+    }
+    const windowStart = this.#proposer.now() - attributes.rewindSeconds * 1000;
+    if (target.timestamp !== undefined && target.timestamp < windowStart) {
+      throw invalidParameter(field, `before the rewind window (starts at ${windowStart})`);
+    }
+    const payload = encodeRewind({ queue: name, ...target });
+    return await this.#propose(CommandType.Rewind, payload) as RewindResponse;
+  }
+
+  async purge(name: string): Promise<{ purged: number }> {
+    this.#attributes(name);
+    return await this.#propose(CommandType.Purge, encodeQueueCommand({ queue: name })) as {
+      purged: number;
+    };
+  }
+
+  async redrive(name: string, request: RedriveRequest): Promise<RedriveResponse> {
+    const attributes = this.#attributes(name);
+    const clean = checkRedrive(request, redriveMessagesMax);
+    if (clean.destination !== undefined) {
+      const target = this.#machine.queueAttributes(clean.destination);
+      if (target === undefined) {
+        throw new ApiError("QueueNotFound", `queue '${clean.destination}' does not exist`);
+      }
+      if (clean.destination === name) throw invalidParameter("destination", "is the queue itself");
+      if (target.fifo !== attributes.fifo) {
+        throw invalidParameter("destination", "must be fifo exactly when the queue is fifo");
+      }
+    }
+    const payload = encodeRedrive({ queue: name, ...clean });
+    return await this.#propose(CommandType.Redrive, payload) as RedriveResponse;
+  }
+}

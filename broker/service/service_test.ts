@@ -1,0 +1,346 @@
+import assert from "node:assert/strict";
+import { ApiError } from "../engine/errors.ts";
+import { CommandType, encodeTick } from "../engine/commands.ts";
+import { flush, rejects, setup } from "../cluster/testing/memory_engine.ts";
+
+Deno.test("queues are created, listed, read, updated and deleted", async (t) => {
+  const context = setup();
+  const { broker, clock } = context;
+  await t.step("create answers created with the defaults of API.md", async () => {
+    const result = await broker.createQueue("orders", {});
+    assert.equal(result.created, true);
+    assert.equal(result.queue.visibilityTimeoutSeconds, 30);
+    assert.equal(result.queue.maxMessageBytes, 65_536);
+    assert.equal(result.queue.retentionSeconds, 345_600);
+    assert.equal(result.queue.maxBacklog, 100_000_000);
+    assert.equal(result.queue.fifo, false);
+    assert.equal(result.queue.createdAt, clock.now());
+    assert.equal(result.queue.activeMessages, 0);
+    assert.equal(result.queue.oldestMessageAt, null);
+  });
+  await t.step("create again with the same attributes is not a new queue", async () => {
+    assert.equal(
+      (await broker.createQueue("orders", { visibilityTimeoutSeconds: 30 })).created,
+      false,
+    );
+  });
+  await t.step("create again with different attributes is a conflict", async () => {
+    await assert.rejects(
+      () => broker.createQueue("orders", { visibilityTimeoutSeconds: 31 }),
+      (error: ApiError) => error.code === "QueueAlreadyExists" && error.status === 409,
+    );
+  });
+  await t.step("list filters by prefix and pages by offset and limit", async () => {
+    for (const name of ["orders-b", "orders-a", "payments"]) await broker.createQueue(name, {});
+    const page = await broker.listQueues({ prefix: "orders", offset: 1, limit: 1 });
+    assert.equal(page.total, 3);
+    assert.deepEqual(page.queues.map((queue) => queue.name), ["orders-a"]);
+    assert.equal((await broker.listQueues({})).total, 4);
+  });
+  await t.step("update changes mutable attributes and modifiedAt", async () => {
+    clock.advance(1_000);
+    const queue = await broker.updateQueue("orders", { visibilityTimeoutSeconds: 60 });
+    assert.equal(queue.visibilityTimeoutSeconds, 60);
+    assert.equal(queue.modifiedAt, clock.now());
+    assert.equal(queue.createdAt, clock.now() - 1_000);
+  });
+  await t.step("delete removes the queue", async () => {
+    await broker.deleteQueue("payments");
+    await rejects(context, () => broker.getQueue("payments"), { code: "QueueNotFound" });
+    await rejects(context, () => broker.deleteQueue("payments"), { code: "QueueNotFound" });
+  });
+});
+
+Deno.test("messages are sent, received under a lock and deleted", async (t) => {
+  const context = setup();
+  const { broker, clock } = context;
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 10 });
+  const sent = await broker.sendMessages("jobs", [
+    { body: "one", attributes: { kind: "photo" } },
+    { body: "twö", groupId: "g" },
+  ]);
+  await t.step("send answers ids and sequences in request order", () => {
+    assert.deepEqual(sent.messages.map((message) => message.sequence), [1, 2]);
+    assert.notEqual(sent.messages[0].id, sent.messages[1].id);
+  });
+  const start = clock.now();
+  const first = await broker.receiveMessages("jobs", { maxMessages: 5 });
+  await t.step("receive returns bodies, attributes and lock details", () => {
+    assert.equal(first.messages.length, 2);
+    const [one, two] = first.messages;
+    assert.equal(one.body, "one");
+    assert.deepEqual(one.attributes, { kind: "photo" });
+    assert.equal(two.body, "twö");
+    assert.equal(two.groupId, "g");
+    assert.equal(one.id, sent.messages[0].id);
+    assert.equal(one.receiveCount, 1);
+    assert.equal(one.firstReceivedAt, start);
+    assert.equal(one.enqueuedAt, start);
+    assert.equal(one.visibleAt, start + 10_000);
+  });
+  await t.step("a locked message is invisible to other receivers until visibleAt", async () => {
+    assert.equal((await broker.receiveMessages("jobs", {})).messages.length, 0);
+    const queue = await broker.getQueue("jobs");
+    assert.equal(queue.inflightMessages, 2);
+    assert.equal(queue.activeMessages, 0);
+  });
+  await t.step(
+    "after the lock ends the message comes back and the old handle is stale",
+    async () => {
+      clock.advance(10_000);
+      const again = await broker.receiveMessages("jobs", {
+        maxMessages: 1,
+        visibilityTimeoutSeconds: 5,
+      });
+      assert.equal(again.messages[0].receiveCount, 2);
+      assert.equal(again.messages[0].firstReceivedAt, start);
+      assert.equal(again.messages[0].visibleAt, clock.now() + 5_000);
+      const stale = await broker.deleteMessages("jobs", [first.messages[0].receiptHandle]);
+      assert.equal(stale.deleted, 0);
+      assert.equal(stale.failures[0].code, "ReceiptHandleStale");
+      assert.equal(stale.failures[0].receiptHandle, first.messages[0].receiptHandle);
+      const deleted = await broker.deleteMessages("jobs", [
+        again.messages[0].receiptHandle,
+        "garbage!",
+      ]);
+      assert.equal(deleted.deleted, 1);
+      assert.deepEqual(deleted.failures.map((failure) => failure.code), ["ReceiptHandleInvalid"]);
+    },
+  );
+  await t.step("a deleted message is gone", async () => {
+    clock.advance(60_000);
+    const rest = await broker.receiveMessages("jobs", { maxMessages: 5 });
+    assert.deepEqual(rest.messages.map((message) => message.body), ["twö"]);
+  });
+  await t.step("a handle of another queue is invalid", async () => {
+    await broker.createQueue("other", {});
+    const rest = await broker.receiveMessages("jobs", { maxMessages: 5 });
+    assert.equal(rest.messages.length, 0);
+    clock.advance(10_000);
+    const handle = (await broker.receiveMessages("jobs", {})).messages[0].receiptHandle;
+    const result = await broker.deleteMessages("other", [handle]);
+    assert.equal(result.failures[0].code, "ReceiptHandleInvalid");
+  });
+});
+
+Deno.test("visibility changes extend or release a lock", async () => {
+  const { broker, clock } = setup();
+  await broker.createQueue("jobs", {});
+  await broker.sendMessages("jobs", [{ body: "a" }]);
+  const [message] = (await broker.receiveMessages("jobs", {})).messages;
+  const extended = await broker.changeVisibility("jobs", [
+    { receiptHandle: message.receiptHandle, visibilityTimeoutSeconds: 100 },
+  ]);
+  assert.equal(extended.entries[0].visibleAt, clock.now() + 100_000);
+  clock.advance(99_000);
+  assert.equal((await broker.receiveMessages("jobs", {})).messages.length, 0);
+  const released = await broker.changeVisibility("jobs", [
+    { receiptHandle: message.receiptHandle, visibilityTimeoutSeconds: 0 },
+  ]);
+  assert.equal(released.entries[0].visibleAt, clock.now());
+  const again = await broker.changeVisibility("jobs", [
+    { receiptHandle: message.receiptHandle, visibilityTimeoutSeconds: 5 },
+  ]);
+  assert.equal(again.failures[0].code, "MessageNotInflight");
+  assert.equal((await broker.receiveMessages("jobs", {})).messages[0].receiveCount, 2);
+});
+
+Deno.test("receive can delete the previous batch in the same write", async () => {
+  const { broker, replica } = setup();
+  await broker.createQueue("jobs", {});
+  await broker.sendMessages("jobs", [{ body: "a" }, { body: "b" }]);
+  const first = await broker.receiveMessages("jobs", {});
+  const before = replica.lastIndex;
+  const second = await broker.receiveMessages("jobs", {
+    deleteReceiptHandles: [first.messages[0].receiptHandle, "nope"],
+  });
+  assert.equal(replica.lastIndex, before + 1);
+  assert.equal(second.deleted, 1);
+  assert.equal(second.failures![0].receiptHandle, "nope");
+  assert.deepEqual(second.messages.map((message) => message.body), ["b"]);
+  assert.equal((await broker.getQueue("jobs")).inflightMessages, 1);
+});
+
+Deno.test("delays, backlog limit and dedup follow API.md", async (t) => {
+  const { broker, clock } = setup();
+  await broker.createQueue("jobs", { maxBacklog: 3 });
+  await t.step("a delayed message is invisible until its delay ends", async () => {
+    await broker.sendMessages("jobs", [{ body: "later", delaySeconds: 5 }]);
+    assert.equal((await broker.getQueue("jobs")).delayedMessages, 1);
+    assert.equal((await broker.receiveMessages("jobs", {})).messages.length, 0);
+    clock.advance(5_000);
+    assert.equal((await broker.receiveMessages("jobs", {})).messages[0].body, "later");
+  });
+  await t.step("a batch beyond maxBacklog is rejected whole", async () => {
+    await assert.rejects(
+      () => broker.sendMessages("jobs", [{ body: "1" }, { body: "2" }, { body: "3" }]),
+      (error: ApiError) => error.code === "BacklogFull" && error.status === 429,
+    );
+    assert.equal((await broker.getQueue("jobs")).activeMessages, 0);
+  });
+  await t.step("a repeated dedupId returns the first message and enqueues nothing", async () => {
+    const first = await broker.sendMessages("jobs", [{ body: "a", dedupId: "x" }, {
+      body: "b",
+      dedupId: "x",
+    }]);
+    assert.deepEqual(first.messages[0], first.messages[1]);
+    clock.advance(299_000);
+    const again = await broker.sendMessages("jobs", [{ body: "c", dedupId: "x" }]);
+    assert.deepEqual(again.messages[0], first.messages[0]);
+    const queue = await broker.getQueue("jobs");
+    assert.equal(queue.activeMessages + queue.inflightMessages, 2);
+  });
+  await t.step("after 300 s the same dedupId is a new message", async () => {
+    clock.advance(1_000);
+    const later = await broker.sendMessages("jobs", [{ body: "d", dedupId: "x" }]);
+    assert.notEqual(later.messages[0].sequence, 2);
+  });
+});
+
+Deno.test("fifo queues deliver each group in order, one in flight per group", async () => {
+  const { broker, clock } = setup();
+  await broker.createQueue("ordered", { fifo: true, visibilityTimeoutSeconds: 5 });
+  await broker.sendMessages("ordered", [
+    { body: "a1", groupId: "a" },
+    { body: "b1", groupId: "b" },
+    { body: "a2", groupId: "a" },
+    { body: "b2", groupId: "b" },
+  ]);
+  const first = await broker.receiveMessages("ordered", { maxMessages: 10 });
+  assert.deepEqual(first.messages.map((message) => message.body), ["a1", "b1"]);
+  assert.equal((await broker.receiveMessages("ordered", { maxMessages: 10 })).messages.length, 0);
+  await broker.deleteMessages("ordered", [first.messages[0].receiptHandle]);
+  const second = await broker.receiveMessages("ordered", { maxMessages: 10 });
+  assert.deepEqual(second.messages.map((message) => message.body), ["a2"]);
+  clock.advance(5_000);
+  const third = await broker.receiveMessages("ordered", { maxMessages: 10 });
+  assert.deepEqual(third.messages.map((message) => message.body), ["b1", "a2"]);
+});
+
+Deno.test("dead-lettering moves messages with their id and redrive brings them back", async () => {
+  const { broker, clock, replica } = setup();
+  await broker.createQueue("dlq", {});
+  await broker.createQueue("work", {
+    visibilityTimeoutSeconds: 1,
+    retentionSeconds: 600,
+    deadLetter: { queue: "dlq", maxReceiveCount: 2, maxTimeToLiveSeconds: 300 },
+  });
+  const [sent] = (await broker.sendMessages("work", [{ body: "poison" }])).messages;
+  for (let round = 0; round < 2; round++) {
+    assert.equal((await broker.receiveMessages("work", {})).messages.length, 1);
+    clock.advance(1_000);
+  }
+  assert.equal((await broker.receiveMessages("work", {})).messages.length, 0);
+  const dead = (await broker.receiveMessages("dlq", { visibilityTimeoutSeconds: 1 })).messages[0];
+  assert.equal(dead.id, sent.id);
+  assert.equal(dead.body, "poison");
+  clock.advance(1_000);
+  assert.deepEqual(await broker.redrive("dlq", {}), { moved: 1 });
+  const back = (await broker.receiveMessages("work", {})).messages[0];
+  assert.equal(back.id, sent.id);
+  assert.equal(back.receiveCount, 1);
+  await broker.deleteMessages("work", [back.receiptHandle]);
+  // Older than maxTimeToLiveSeconds: the next Tick moves it.
+  await broker.sendMessages("work", [{ body: "old" }]);
+  clock.advance(301_000);
+  assert.equal(replica.machine.needsTick(clock.now()), true);
+  await replica.propose(CommandType.Tick, encodeTick());
+  assert.equal((await broker.getQueue("dlq")).activeMessages, 1);
+  assert.equal((await broker.receiveMessages("dlq", {})).messages[0].body, "old");
+});
+
+Deno.test("rewind delivers deleted messages again and purge keeps them rewindable", async () => {
+  const { broker, clock } = setup();
+  await broker.createQueue("ledger", { rewindSeconds: 3_600 });
+  const start = clock.now();
+  await broker.sendMessages("ledger", [{ body: "1" }, { body: "2" }]);
+  clock.advance(10_000);
+  await broker.sendMessages("ledger", [{ body: "3" }]);
+  const received = await broker.receiveMessages("ledger", { maxMessages: 3 });
+  await broker.deleteMessages("ledger", received.messages.map((message) => message.receiptHandle));
+  assert.equal((await broker.getQueue("ledger")).rewindableMessages, 3);
+  const bySequence = await broker.rewind("ledger", { sequence: 2 });
+  assert.deepEqual(bySequence, { from: { timestamp: start, sequence: 2 }, messages: 2 });
+  assert.deepEqual(await broker.purge("ledger"), { purged: 2 });
+  const byTime = await broker.rewind("ledger", { timestamp: start + 1 });
+  assert.deepEqual(byTime, { from: { timestamp: start + 10_000, sequence: 3 }, messages: 1 });
+  const again = await broker.receiveMessages("ledger", { maxMessages: 3 });
+  assert.deepEqual(again.messages.map((message) => message.body), ["3"]);
+  await assert.rejects(
+    () => broker.rewind("ledger", { timestamp: clock.now() - 3_601_000 }),
+    (error: ApiError) => error.code === "InvalidParameter",
+  );
+});
+
+Deno.test("long polls wait for a message, a deadline, an abort or close", async (t) => {
+  const { broker, clock, replica } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 5 });
+  await t.step("an empty receive without wait costs no log write", async () => {
+    const before = replica.lastIndex;
+    assert.equal((await broker.receiveMessages("jobs", {})).messages.length, 0);
+    assert.equal(replica.lastIndex, before);
+  });
+  await t.step("a parked receive wakes when a message is sent", async () => {
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    assert.equal(broker.parkedReceivers, 1);
+    await broker.sendMessages("jobs", [{ body: "hi" }]);
+    assert.equal((await pending).messages[0].body, "hi");
+    assert.equal(broker.parkedReceivers, 0);
+  });
+  await t.step("a parked receive wakes when a lock ends", async () => {
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    clock.advance(5_000);
+    const [message] = (await pending).messages;
+    assert.equal(message.receiveCount, 2);
+    await broker.deleteMessages("jobs", [message.receiptHandle]);
+  });
+  await t.step("a parked receive answers empty at its deadline", async () => {
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 3 });
+    await flush();
+    clock.advance(3_000);
+    assert.equal((await pending).messages.length, 0);
+  });
+  await t.step("the queue's pollingWaitSeconds is the default wait", async () => {
+    await broker.updateQueue("jobs", { pollingWaitSeconds: 2 });
+    const pending = broker.receiveMessages("jobs", {});
+    await flush();
+    assert.equal(broker.parkedReceivers, 1);
+    clock.advance(2_000);
+    assert.equal((await pending).messages.length, 0);
+  });
+  await t.step("receivers parked on a node that lost leadership are answered at once", async () => {
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    broker.failParked(new ApiError("NoLeader", "not the leader; the leader is n2"));
+    await assert.rejects(pending, { code: "NoLeader" });
+    assert.equal(broker.parkedReceivers, 0);
+    assert.equal(clock.timerCount, 0);
+  });
+  await t.step("an abort answers at once", async () => {
+    const controller = new AbortController();
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 }, controller.signal);
+    await flush();
+    controller.abort();
+    assert.equal((await pending).messages.length, 0);
+    assert.equal(clock.timerCount, 0);
+  });
+  await t.step("close answers every parked receiver at once", async () => {
+    const pending = [1, 2].map(() => broker.receiveMessages("jobs", { waitSeconds: 20 }));
+    await flush();
+    assert.equal(broker.parkedReceivers, 2);
+    broker.close();
+    for (const result of await Promise.all(pending)) assert.equal(result.messages.length, 0);
+  });
+});
+
+Deno.test("a replica that can't take writes makes requests fail with NotReady", async () => {
+  const { broker, replica } = setup();
+  await broker.createQueue("jobs", {});
+  replica.setAvailable(false);
+  await assert.rejects(
+    () => broker.sendMessages("jobs", [{ body: "x" }]),
+    (error: ApiError) => error.code === "NotReady" && error.status === 503,
+  );
+});

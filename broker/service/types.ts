@@ -1,0 +1,80 @@
+/**
+ * The contract between the HTTP doors and the engine. Every door (native v1, CMQ v2, later SQS)
+ * translates its request into one of these calls and the result back; none has logic of its own.
+ *
+ * The implementation validates everything (ranges, names, sizes, state-dependent rules) and
+ * throws `ApiError` for expected failures, so a door may validate shape early for precise
+ * messages but never has to.
+ *
+ * @module
+ */
+import type {
+  ChangeVisibilityResponse,
+  ClusterInfo,
+  DeleteMessagesResponse,
+  JoinRequest,
+  Queue,
+  QueueAttributesInput,
+  QueueList,
+  ReceiveMessagesRequest,
+  ReceiveMessagesResponse,
+  RedriveRequest,
+  RedriveResponse,
+  RewindRequest,
+  RewindResponse,
+  SendMessageEntry,
+  SendMessagesResponse,
+  VisibilityEntry,
+} from "../../sdk/protocol.ts";
+
+/** The result of a create: `created` is false when an identical queue already existed. */
+export interface CreateQueueResult {
+  queue: Queue;
+  created: boolean;
+}
+
+/** Options of a list call. */
+export interface ListQueuesOptions {
+  prefix?: string;
+  offset?: number;
+  limit?: number;
+}
+
+/** The engine as the doors see it. All methods may throw `ApiError`. */
+export interface QueueService {
+  createQueue(name: string, attributes: QueueAttributesInput): Promise<CreateQueueResult>;
+  listQueues(options: ListQueuesOptions): Promise<QueueList>;
+  getQueue(name: string): Promise<Queue>;
+  updateQueue(name: string, attributes: QueueAttributesInput): Promise<Queue>;
+  deleteQueue(name: string): Promise<void>;
+  sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse>;
+  /** Long-polls up to `waitSeconds`; `signal` aborts the wait when the client goes away. */
+  receiveMessages(
+    name: string,
+    request: ReceiveMessagesRequest,
+    signal?: AbortSignal,
+  ): Promise<ReceiveMessagesResponse>;
+  deleteMessages(name: string, receiptHandles: string[]): Promise<DeleteMessagesResponse>;
+  changeVisibility(name: string, entries: VisibilityEntry[]): Promise<ChangeVisibilityResponse>;
+  rewind(name: string, request: RewindRequest): Promise<RewindResponse>;
+  purge(name: string): Promise<{ purged: number }>;
+  redrive(name: string, request: RedriveRequest): Promise<RedriveResponse>;
+}
+
+/** What the operations endpoints need from the node. */
+export interface NodeStatus {
+  /** True once recovery finished and the node can serve writes. */
+  ready(): boolean;
+  cluster(): ClusterInfo;
+  /** Prometheus text lines of the engine and storage (the HTTP layer adds its own). */
+  metricsText(): string;
+  /**
+   * Base URL of the current leader, sent as the `x-cmqd-leader` hint on every response; null
+   * or absent when unknown. Called once per request, so it should be a cached value.
+   */
+  leaderUrl?(): string | null;
+  /** Adds a node (leader only): learner, catch-up, promote. Answers the new cluster view. */
+  join?(request: JoinRequest): Promise<ClusterInfo>;
+  /** Removes a node from the group (leader only). */
+  removeNode?(id: string): Promise<void>;
+}
