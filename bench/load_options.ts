@@ -42,7 +42,7 @@ export interface LoadOptions {
   /** Queue name prefix; each shape uses its own fresh queue. */
   queue: string;
   backlogMessages: number;
-  /** Broker PID (or a file holding it) for CPU and RSS from /proc. */
+  /** EngineService PID (or a file holding it) for CPU and RSS from /proc. */
   pid: number;
   pidFile: string;
   /** Shell command that restarts the broker, for the backlog shape's restart-to-ready time. */

@@ -10,6 +10,6 @@ export type { PeerAddress, Transport } from "./replication/types.ts";
 export { RaftReplica, type RaftReplicaStatus } from "./replication/replica.ts";
 export { realTimers, type Timers } from "./engine/types.ts";
 export { type NodeConfig, parseConfig, usage } from "./cluster/config.ts";
-export { ApiError, type ErrorCode, errorStatus } from "./engine/errors.ts";
+export { BrokerError, type ErrorCode } from "./engine/errors.ts";
 export { messageLimits, namePattern, queueLimits } from "./engine/limits.ts";
 export type { NodeStatus, QueueService } from "./service/types.ts";

@@ -16,7 +16,7 @@ export type ClientErrorCode =
   /** The broker answered with a status and a body that is not a cmqd error. */
   | "UnexpectedResponse";
 
-/** Broker codes worth retrying: the request was not executed and may succeed later. */
+/** EngineService codes worth retrying: the request was not executed and may succeed later. */
 const retryableCodes = new Set(["NoLeader", "NotReady", "BacklogFull", "NetworkError", "Timeout"]);
 
 /** Options of a `CmqdError`. */

@@ -15,7 +15,7 @@ import type { NodeId } from "../../raft/mod.ts";
 import type { ClusterInfo, JoinRequest } from "../../sdk/protocol.ts";
 import { encodeJson } from "../engine/commands.ts";
 import { CommandType } from "../engine/types.ts";
-import { ApiError, invalidParameter } from "../engine/errors.ts";
+import { BrokerError, invalidParameter } from "../engine/errors.ts";
 import { namePattern } from "../engine/limits.ts";
 import type { RaftReplica } from "../replication/replica.ts";
 import type { StateMachine } from "../engine/state_machine.ts";
@@ -106,14 +106,14 @@ export class Membership {
     this.#requireLeader();
     const config = replica.status().config;
     if (![...config.voters, ...config.learners].includes(id as NodeId)) {
-      throw new ApiError("NotFound", `node '${id}' is not a member`);
+      throw new BrokerError("NotFound", `node '${id}' is not a member`);
     }
     if (id === this.#options.nodeId) {
       // Hand leadership to another voter first; the client retries against the new leader.
       const other = config.voters.find((voter) => voter !== id);
       if (other === undefined) throw invalidParameter("id", "the last voter can't be removed");
       replica.transferLeadership(other);
-      throw new ApiError("NoLeader", "leadership is moving off this node; retry", {
+      throw new BrokerError("NoLeader", "leadership is moving off this node; retry", {
         retryAfterSeconds: 1,
       });
     }
@@ -123,7 +123,7 @@ export class Membership {
 
   #requireLeader(): void {
     if (!this.#options.replica.isLeader) {
-      throw new ApiError("NoLeader", "membership changes go through the leader", {
+      throw new BrokerError("NoLeader", "membership changes go through the leader", {
         retryAfterSeconds: 1,
       });
     }
@@ -137,7 +137,7 @@ export class Membership {
       const peer = replica.status().peers.find((candidate) => candidate.id === id);
       if (peer !== undefined && peer.match > 0 && peer.lag <= lagMax) return;
       if (Date.now() > deadline) {
-        throw new ApiError("NotReady", `node '${id}' has not caught up yet; join again`, {
+        throw new BrokerError("NotReady", `node '${id}' has not caught up yet; join again`, {
           retryAfterSeconds: 5,
         });
       }

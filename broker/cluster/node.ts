@@ -22,7 +22,7 @@ import { createApp } from "../http/app.ts";
 import { Membership } from "./member_changes.ts";
 import { Metrics } from "../http/metrics.ts";
 import { RaftReplica } from "../replication/replica.ts";
-import { Broker } from "../service/service.ts";
+import { EngineService } from "../service/service.ts";
 import type { NodeStatus } from "../service/types.ts";
 import { StateMachine } from "../engine/state_machine.ts";
 import type { Message } from "../../raft/mod.ts";
@@ -58,7 +58,7 @@ export interface CmqdNode {
   app: ReturnType<typeof createApp>;
   /** The handler to serve: forwards to the leader when this node is a follower. */
   handler: (request: Request) => Promise<Response>;
-  broker: Broker;
+  broker: EngineService;
   machine: StateMachine;
   replica: RaftReplica;
   log: SegmentLog;
@@ -109,7 +109,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica.campaign();
   }
   const metrics = new Metrics();
-  const broker = new Broker({ proposer: replica, machine, log: replica, timers: options.timers });
+  const broker = new EngineService({ proposer: replica, machine, log: replica, timers: options.timers });
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
   // elsewhere they get a retryable 503 naming the new leader.
   replica.onRoleChange((change) => {

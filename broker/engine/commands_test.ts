@@ -16,7 +16,7 @@ import {
 } from "./commands.ts";
 import { DecodeError, fromUtf8 } from "./binary.ts";
 import { StateMachine } from "./state_machine.ts";
-import { ApiError } from "./errors.ts";
+import { BrokerError } from "./errors.ts";
 
 /** Message `slot` of a SendBatch payload, body and all, through the reader the service uses. */
 function decodeSentMessage(payload: Uint8Array, slot: number): SendCommandMessage {
@@ -133,7 +133,7 @@ Deno.test("apply answers a garbage command with MalformedRequest and changes not
       (bytes, type) => {
         const index = machine.appliedIndex + 1;
         const result = machine.apply({ index, timestamp: 0, type, payload: bytes });
-        if (type !== 26) assert.ok(result instanceof ApiError, `type ${type}: ${result}`);
+        if (type !== 26) assert.ok(result instanceof BrokerError, `type ${type}: ${result}`);
       },
     ),
   );

@@ -1,39 +1,45 @@
 /**
  * The typed errors of the broker. An expected failure (bad input, a missing queue, no leader) is
- * an `ApiError`; the HTTP doors map it to a status and body, nothing else does. Anything that is
- * not an `ApiError` is a bug and becomes a 500 `InternalError`.
+ * a `BrokerError` carrying a code but no transport status: each door maps the code to its own
+ * answer (HTTP status and JSON for v1, a CMQ code, an SQS error). Anything that is not a
+ * `BrokerError` is a bug and becomes an internal error.
  *
  * @module
  */
 
-/** Every error code the native door answers with, and its HTTP status. */
-export const errorStatus = {
-  InvalidParameter: 400,
-  MalformedRequest: 400,
-  ReceiptHandleInvalid: 400,
-  Unauthorized: 401,
-  Forbidden: 403,
-  QueueNotFound: 404,
-  TopicNotFound: 404,
-  SubscriptionNotFound: 404,
-  NotFound: 404,
-  MethodNotAllowed: 405,
-  QueueAlreadyExists: 409,
-  MessageTooLarge: 413,
-  BatchTooLarge: 413,
-  RequestTooLarge: 413,
-  UnsupportedMediaType: 415,
-  BacklogFull: 429,
-  InternalError: 500,
-  NoLeader: 503,
-  NotReady: 503,
-} as const;
+/**
+ * Every error code of the broker. Domain codes come from the engine and the service; `NoLeader`
+ * and `NotReady` from replication (translated by the service); `MalformedRequest`,
+ * `RequestTooLarge`, `UnsupportedMediaType`, `MethodNotAllowed` and `NotFound` from the HTTP layer.
+ * Each door maps a code to its own status and shape (the native door: `http/v1/errors.ts`).
+ */
+export const errorCodes = [
+  "InvalidParameter",
+  "MalformedRequest",
+  "ReceiptHandleInvalid",
+  "Unauthorized",
+  "Forbidden",
+  "QueueNotFound",
+  "TopicNotFound",
+  "SubscriptionNotFound",
+  "NotFound",
+  "MethodNotAllowed",
+  "QueueAlreadyExists",
+  "MessageTooLarge",
+  "BatchTooLarge",
+  "RequestTooLarge",
+  "UnsupportedMediaType",
+  "BacklogFull",
+  "InternalError",
+  "NoLeader",
+  "NotReady",
+] as const;
 
-/** A code of `errorStatus`. */
-export type ErrorCode = keyof typeof errorStatus;
+/** A code of `errorCodes`. */
+export type ErrorCode = typeof errorCodes[number];
 
-/** Options of an `ApiError`. */
-export interface ApiErrorOptions {
+/** Options of an `BrokerError`. */
+export interface BrokerErrorOptions {
   /** The offending request field as a dotted path (`messages.3.body`). */
   field?: string;
   /** Seconds a client should wait before retrying (503s). */
@@ -45,26 +51,24 @@ export interface ApiErrorOptions {
  *
  * @example
  * ```ts
- * throw new ApiError("QueueNotFound", "queue 'orders' does not exist");
+ * throw new BrokerError("QueueNotFound", "queue 'orders' does not exist");
  * ```
  */
-export class ApiError extends Error {
+export class BrokerError extends Error {
   readonly code: ErrorCode;
-  readonly status: number;
   readonly field?: string;
   readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, options: ApiErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: BrokerErrorOptions = {}) {
     super(message);
-    this.name = "ApiError";
+    this.name = "BrokerError";
     this.code = code;
-    this.status = errorStatus[code];
     this.field = options.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
 /** Shorthand for a 400 `InvalidParameter` naming the field. */
-export function invalidParameter(field: string, message: string): ApiError {
-  return new ApiError("InvalidParameter", `${field}: ${message}`, { field });
+export function invalidParameter(field: string, message: string): BrokerError {
+  return new BrokerError("InvalidParameter", `${field}: ${message}`, { field });
 }

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { ApiError, invalidParameter } from "./errors.ts";
+import { BrokerError, invalidParameter } from "./errors.ts";
 import { messageLimits } from "./limits.ts";
 import { queueWideGroup } from "./queue_fifo.ts";
 import type { ByteReader } from "./binary.ts";
@@ -84,12 +84,12 @@ export class QueueState extends QueueStore {
   /** Enqueues a send batch; returns ids and sequences in request order, or the error. */
   send(
     input: { entryIndex: number; now: number; messages: SendHeader[] },
-  ): SentMessage[] | ApiError {
+  ): SentMessage[] | BrokerError {
     const { entryIndex, now, messages } = input;
     const attributes = this.meta.attributes;
     for (let index = 0; index < messages.length; index++) {
       if (messages[index].bodyBytes > attributes.maxMessageBytes) {
-        return new ApiError(
+        return new BrokerError(
           "MessageTooLarge",
           `messages.${index}.body: ${messages[index].bodyBytes} bytes exceed maxMessageBytes ` +
             `${attributes.maxMessageBytes}`,
@@ -100,7 +100,7 @@ export class QueueState extends QueueStore {
     const duplicates = this.#findDuplicates(messages, now);
     const fresh = messages.length - duplicates.filter((value) => value >= 0).length;
     if (this.undeleted + fresh > attributes.maxBacklog) {
-      return new ApiError(
+      return new BrokerError(
         "BacklogFull",
         `queue '${this.meta.name}' holds ${this.undeleted} messages, maxBacklog is ` +
           `${attributes.maxBacklog}`,
@@ -320,7 +320,7 @@ export class QueueState extends QueueStore {
   rewind(
     now: number,
     target: { timestamp?: number; sequence?: number },
-  ): RewindResponse | ApiError {
+  ): RewindResponse | BrokerError {
     const field = target.sequence !== undefined ? "sequence" : "timestamp";
     const rewindMs = this.meta.attributes.rewindSeconds * 1000;
     if (rewindMs === 0) {

@@ -2,7 +2,7 @@
  * The deterministic state machine of the queue engine: `apply(entry)` depends only on the state
  * and the entry (its timestamp is "now"), so every replica that applies the same log holds the
  * same queues. Expected failures (a queue that vanished, a backlog that is full) are returned
- * as `ApiError` values, never thrown, and change nothing.
+ * as `BrokerError` values, never thrown, and change nothing.
  *
  * Housekeeping (retention, the dead-letter TTL, trimming) runs for every queue, in creation
  * order, at each Tick entry, and for one queue before each receive on it. The replica proposes
@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { ApiError, invalidParameter } from "./errors.ts";
+import { BrokerError, invalidParameter } from "./errors.ts";
 import { messageLimits, namePattern } from "./limits.ts";
 import { type AppliedEntry, CommandType, engineCommandTypeMin } from "./types.ts";
 import { DecodeError } from "./binary.ts";
@@ -105,7 +105,7 @@ export class StateMachine {
     return this.#appliedIndex;
   }
 
-  /** Applies one committed entry; returns its result (an `ApiError` value for failures). */
+  /** Applies one committed entry; returns its result (an `BrokerError` value for failures). */
   apply(entry: AppliedEntry): unknown {
     if (entry.index <= this.#appliedIndex) {
       throw new Error(`entry ${entry.index} already applied (at ${this.#appliedIndex})`);
@@ -120,8 +120,8 @@ export class StateMachine {
       result = this.#dispatch(entry, now);
     } catch (error) {
       if (error instanceof DecodeError) {
-        result = new ApiError("MalformedRequest", `command ${entry.type}: ${error.message}`);
-      } else if (error instanceof ApiError) {
+        result = new BrokerError("MalformedRequest", `command ${entry.type}: ${error.message}`);
+      } else if (error instanceof BrokerError) {
         result = error;
       } else {
         throw error;
@@ -165,7 +165,7 @@ export class StateMachine {
       case CommandType.SetMember:
         return this.#setMember(entry);
       default:
-        return new ApiError("MalformedRequest", `unknown command type ${entry.type}`);
+        return new BrokerError("MalformedRequest", `unknown command type ${entry.type}`);
     }
   }
 
@@ -173,7 +173,7 @@ export class StateMachine {
   #queue(name: string, now: number): QueueState {
     const queue = this.#queues.get(name);
     if (queue === undefined) {
-      throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
+      throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
     }
     queue.release(now);
     this.#touched.add(name);
@@ -229,7 +229,7 @@ export class StateMachine {
     const existing = this.#queues.get(command.queue);
     if (existing !== undefined) {
       if (sameAttributes(existing.meta.attributes, attributes)) return { created: false };
-      throw new ApiError(
+      throw new BrokerError(
         "QueueAlreadyExists",
         `queue '${command.queue}' exists with different attributes`,
       );
@@ -265,17 +265,17 @@ export class StateMachine {
   #delete(entry: AppliedEntry): { deleted: true } {
     const command = decodeJsonCommand(entry.payload);
     if (!this.#queues.delete(command.queue)) {
-      throw new ApiError("QueueNotFound", `queue '${command.queue}' does not exist`);
+      throw new BrokerError("QueueNotFound", `queue '${command.queue}' does not exist`);
     }
     return { deleted: true };
   }
 
-  #send(entry: AppliedEntry, now: number): SendResult | ApiError {
+  #send(entry: AppliedEntry, now: number): SendResult | BrokerError {
     const command = decodeSendHeaders(entry.payload);
     if (command.messages.length === 0) throw invalidParameter("messages", "must not be empty");
     const queue = this.#queue(command.queue, now);
     const result = queue.send({ entryIndex: entry.index, now, messages: command.messages });
-    return result instanceof ApiError ? result : { messages: result };
+    return result instanceof BrokerError ? result : { messages: result };
   }
 
   #receive(entry: AppliedEntry, now: number): ReceiveResult {
@@ -344,7 +344,7 @@ export class StateMachine {
     return result;
   }
 
-  #rewind(entry: AppliedEntry, now: number): RewindResponse | ApiError {
+  #rewind(entry: AppliedEntry, now: number): RewindResponse | BrokerError {
     const command = decodeJsonCommand(entry.payload);
     const { timestamp, sequence } = command;
     const isCount = (value: unknown) =>
@@ -404,11 +404,11 @@ export class StateMachine {
     return { moved };
   }
 
-  #setMember(entry: AppliedEntry): undefined | ApiError {
+  #setMember(entry: AppliedEntry): undefined | BrokerError {
     const command = decodeJsonObject(entry.payload);
     const { id, peerAddress, clientUrl, remove } = command;
     if (typeof id !== "string" || id.length === 0) {
-      return new ApiError("MalformedRequest", "SetMember: id missing");
+      return new BrokerError("MalformedRequest", "SetMember: id missing");
     }
     if (remove === true) {
       this.#members.delete(id);
@@ -416,7 +416,7 @@ export class StateMachine {
       return undefined;
     }
     if (typeof peerAddress !== "string" || typeof clientUrl !== "string") {
-      return new ApiError("MalformedRequest", "SetMember: peerAddress and clientUrl expected");
+      return new BrokerError("MalformedRequest", "SetMember: peerAddress and clientUrl expected");
     }
     const member = { id, peerAddress, clientUrl };
     this.#members.set(id, member);
@@ -507,7 +507,7 @@ export class StateMachine {
 
   /**
    * Replaces this machine's state by the one `bytes` was taken of, in place: whoever holds a
-   * reference (the `Broker`, its `onAvailable` hook) keeps working on the new state. Used when a
+   * reference (the `EngineService`, its `onAvailable` hook) keeps working on the new state. Used when a
    * Raft follower installs a snapshot from its leader.
    */
   loadSnapshot(bytes: Uint8Array): void {

@@ -13,7 +13,7 @@ import {
   encodeSendBatch,
   encodeTick,
 } from "./commands.ts";
-import { ApiError } from "./errors.ts";
+import { BrokerError } from "./errors.ts";
 import { resolveCreate } from "./queue_attributes.ts";
 import {
   decodeReceiptBytes,
@@ -224,7 +224,7 @@ function outcomeOf(failures: HandleFailure[], count: number): HandleOutcome[] {
 }
 
 function errorCode(result: unknown): string | undefined {
-  return result instanceof ApiError ? result.code : undefined;
+  return result instanceof BrokerError ? result.code : undefined;
 }
 
 function runOp(h: Harness, op: Op): void {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { StateMachine } from "./state_machine.ts";
-import { ApiError } from "./errors.ts";
+import { BrokerError } from "./errors.ts";
 import { CommandType } from "./types.ts";
 import {
   encodeCreateQueue,
@@ -144,7 +144,7 @@ Deno.test("member addresses are replicated state and survive a snapshot", () => 
   member(1, { id: "n4", peerAddress: "10.0.0.4:9877", clientUrl: "http://10.0.0.4:9876" });
   member(2, { id: "n5", peerAddress: "10.0.0.5:9877", clientUrl: "http://10.0.0.5:9876" });
   member(3, { id: "n5", remove: true });
-  assert.ok(member(4, { id: "n6" }) instanceof ApiError, "a malformed record is refused");
+  assert.ok(member(4, { id: "n6" }) instanceof BrokerError, "a malformed record is refused");
   assert.deepEqual(seen, [["n4", "10.0.0.4:9877"], ["n5", "10.0.0.5:9877"], ["n5", null]]);
   const copy = StateMachine.restore(machine.snapshot());
   assert.deepEqual(copy.members(), [

@@ -26,8 +26,8 @@ export interface AppliedEntry {
 export interface Proposer {
   /**
    * Appends the command and waits until it is durable, committed and applied; resolves with
-   * `StateMachine.apply()`'s result for that entry. Rejects with `ApiError("NoLeader")` or
-   * `ApiError("NotReady")` when it cannot. Stamps `timestamp = max(previous, clock now)`.
+   * `StateMachine.apply()`'s result for that entry. Rejects with `BrokerError("NoLeader")` or
+   * `BrokerError("NotReady")` when it cannot. Stamps `timestamp = max(previous, clock now)`.
    */
   propose(type: number, payload: Uint8Array): Promise<unknown>;
   /**

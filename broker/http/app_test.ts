@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ApiError } from "../engine/errors.ts";
+import { BrokerError } from "../engine/errors.ts";
 import { Metrics } from "./metrics.ts";
 import type { QueueService } from "../service/types.ts";
 import { createApp } from "./app.ts";
@@ -61,13 +61,13 @@ Deno.test("a sane incoming x-request-id is echoed, an odd one replaced", async (
   assert.match(long.headers.get("x-request-id") ?? "", uuidPattern);
 });
 
-Deno.test("an ApiError from the service keeps its status, code and field", async () => {
+Deno.test("an BrokerError from the service keeps its status, code and field", async () => {
   const { app } = door({
     getQueue: (name: string) => {
-      throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
+      throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
     },
     updateQueue: () => {
-      throw new ApiError("InvalidParameter", "fifo: is immutable", { field: "fifo" });
+      throw new BrokerError("InvalidParameter", "fifo: is immutable", { field: "fifo" });
     },
   });
   const missing = await app.request("/v1/queues/orders");
@@ -84,7 +84,7 @@ Deno.test("an ApiError from the service keeps its status, code and field", async
 Deno.test("a 503 from the service carries Retry-After", async () => {
   const { app } = door({
     sendMessages: () => {
-      throw new ApiError("NoLeader", "no leader elected yet", { retryAfterSeconds: 0.2 });
+      throw new BrokerError("NoLeader", "no leader elected yet", { retryAfterSeconds: 0.2 });
     },
   });
   const response = await app.request(

@@ -10,7 +10,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../engine/errors.ts";
+import { BrokerError } from "../engine/errors.ts";
 import type { DoorEnv } from "./v1/errors.ts";
 
 /** `application/json` and `application/<anything>+json`, with parameters. */
@@ -22,8 +22,8 @@ const utf8 = new TextDecoder();
 const emptyJsonText = "{}";
 const emptyJsonPromise = Promise.resolve(emptyJsonText);
 
-function tooLarge(requestBytesMax: number): ApiError {
-  return new ApiError(
+function tooLarge(requestBytesMax: number): BrokerError {
+  return new BrokerError(
     "RequestTooLarge",
     `request body exceeds ${requestBytesMax} bytes`,
   );
@@ -62,7 +62,7 @@ export function jsonBodyReader(requestBytesMax: number): MiddlewareHandler<DoorE
       return await next();
     }
     if (!isJson) {
-      throw new ApiError(
+      throw new BrokerError(
         "UnsupportedMediaType",
         `request body must be JSON (content-type: application/json), got ${
           contentType === null ? "no content-type" : JSON.stringify(contentType.slice(0, 100))

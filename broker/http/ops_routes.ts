@@ -6,7 +6,7 @@
  * @module
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { ApiError } from "../engine/errors.ts";
+import { BrokerError } from "../engine/errors.ts";
 import { type Metrics, metricsContentType } from "./metrics.ts";
 import type { NodeStatus } from "../service/types.ts";
 import { type DoorEnv, validationHook } from "./v1/errors.ts";
@@ -133,7 +133,7 @@ export function createOpsRoutes(options: OpsRoutesOptions): OpenAPIHono<DoorEnv>
   app.openapi(healthz, (c) => c.json({ status: "ok" }, 200));
   app.openapi(readyz, (c) => {
     if (!status.ready()) {
-      throw new ApiError("NotReady", "the node is not ready to serve writes yet", {
+      throw new BrokerError("NotReady", "the node is not ready to serve writes yet", {
         retryAfterSeconds: notReadyRetryAfterSeconds,
       });
     }
@@ -146,12 +146,12 @@ export function createOpsRoutes(options: OpsRoutesOptions): OpenAPIHono<DoorEnv>
   });
   app.openapi(cluster, (c) => c.json(status.cluster(), 200));
   app.openapi(joinNode, async (c) => {
-    if (status.join === undefined) throw new ApiError("NotFound", "membership is not available");
+    if (status.join === undefined) throw new BrokerError("NotFound", "membership is not available");
     return c.json(await status.join(c.req.valid("json")), 200);
   });
   app.openapi(removeNode, async (c) => {
     if (status.removeNode === undefined) {
-      throw new ApiError("NotFound", "membership is not available");
+      throw new BrokerError("NotFound", "membership is not available");
     }
     await status.removeNode(c.req.valid("param").id);
     return c.body(null, 204);

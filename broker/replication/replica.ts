@@ -47,7 +47,7 @@ import {
   type Snapshot,
   type Term,
 } from "../../raft/mod.ts";
-import { ApiError } from "../engine/errors.ts";
+import { BrokerError } from "../engine/errors.ts";
 import type { AppliedEntry, ClockLike, LogReader, Proposer, Timers } from "../engine/types.ts";
 import type { StateMachine } from "../engine/state_machine.ts";
 import type { Transport } from "./types.ts";
@@ -78,7 +78,7 @@ const construction = Symbol("RaftReplica.open");
  * const replica = await RaftReplica.open({ nodeId: "n1", log, machine, transport, fs,
  *   snapshotsDir: `${dir}/snapshots`, initialVoters: ["n1", "n2", "n3"],
  *   clock: { now: () => Date.now() }, timers: realTimers, prng: createPrng(seed) });
- * const broker = new Broker({ proposer: replica, machine, log: replica });
+ * const broker = new EngineService({ proposer: replica, machine, log: replica });
  * replica.onRoleChange(() => broker.wakeAll());
  * ```
  */
@@ -254,7 +254,7 @@ export class RaftReplica implements Proposer, LogReader {
     if (refusal !== null) return Promise.reject(refusal);
     if (this.#pending.size >= this.#settings.pendingProposalsMax) {
       return Promise.reject(
-        new ApiError("NotReady", "too many writes in flight", { retryAfterSeconds: 1 }),
+        new BrokerError("NotReady", "too many writes in flight", { retryAfterSeconds: 1 }),
       );
     }
     const timestamp = Math.max(this.#lastTimestamp, this.#clock.now());
@@ -345,7 +345,7 @@ export class RaftReplica implements Proposer, LogReader {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#stop(new ApiError("NotReady", "node is shutting down", { retryAfterSeconds: 1 }));
+    this.#stop(new BrokerError("NotReady", "node is shutting down", { retryAfterSeconds: 1 }));
     await this.#driving?.catch(() => {});
     if (this.#failure !== null) return;
     try {
@@ -358,10 +358,10 @@ export class RaftReplica implements Proposer, LogReader {
   /** Stops at once without touching storage, as a killed process would (simulations). */
   abandon(): void {
     if (this.#closed) return;
-    this.#stop(new ApiError("NotReady", "node stopped; outcome unknown"));
+    this.#stop(new BrokerError("NotReady", "node stopped; outcome unknown"));
   }
 
-  #stop(error: ApiError): void {
+  #stop(error: BrokerError): void {
     this.#closed = true;
     if (this.#tickTimer !== null) this.#timers.clearTimer(this.#tickTimer);
     this.#tickTimer = null;
@@ -371,16 +371,16 @@ export class RaftReplica implements Proposer, LogReader {
   // ---- requests ------------------------------------------------------------------------------
 
   /** Why a proposal made now would be refused (not leader, stopped), or null. */
-  refusal(): ApiError | null {
+  refusal(): BrokerError | null {
     return this.#refusal();
   }
 
-  #refusal(): ApiError | null {
+  #refusal(): BrokerError | null {
     if (this.#closed) {
-      return new ApiError("NotReady", "node is shutting down", { retryAfterSeconds: 1 });
+      return new BrokerError("NotReady", "node is shutting down", { retryAfterSeconds: 1 });
     }
     if (this.#failure !== null) {
-      return new ApiError("NotReady", `replica failed: ${this.#failure.message}`);
+      return new BrokerError("NotReady", `replica failed: ${this.#failure.message}`);
     }
     if (this.#role !== "leader") return noLeader(this.#leaderId);
     return null;
@@ -389,10 +389,10 @@ export class RaftReplica implements Proposer, LogReader {
   #translate(error: unknown): unknown {
     if (error instanceof NotLeaderError) return noLeader(error.leaderId);
     if (error instanceof ProposalDroppedError) {
-      return new ApiError("NotReady", error.message, { retryAfterSeconds: 1 });
+      return new BrokerError("NotReady", error.message, { retryAfterSeconds: 1 });
     }
     if (error instanceof InvalidRequestError) {
-      return new ApiError("InvalidParameter", error.message);
+      return new BrokerError("InvalidParameter", error.message);
     }
     return error;
   }
@@ -409,7 +409,7 @@ export class RaftReplica implements Proposer, LogReader {
     return this.#clock.now() + this.#settings.proposalTimeoutMs;
   }
 
-  #rejectAll(error: ApiError): void {
+  #rejectAll(error: BrokerError): void {
     this.#pending.rejectAll(error);
     this.#reads.rejectAll(error);
   }
@@ -612,7 +612,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#config = installed.config;
     this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#lastTimestamp;
     this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#writer.tailTimestamp);
-    const unknown = () => new ApiError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
+    const unknown = () => new BrokerError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
     this.#pending.rejectWhere((index) => index <= snapshot.index, unknown);
   }
 
@@ -621,11 +621,11 @@ export class RaftReplica implements Proposer, LogReader {
     const failure = error instanceof Error ? error : new Error(String(error));
     this.#failure ??= failure;
     this.#warn(`replica stopped: ${failure.stack ?? failure.message}`);
-    this.#rejectAll(new ApiError("NotReady", `replica failed: ${failure.message}`));
+    this.#rejectAll(new BrokerError("NotReady", `replica failed: ${failure.message}`));
   }
 }
 
-function noLeader(leaderId: string | null): ApiError {
+function noLeader(leaderId: string | null): BrokerError {
   const where = leaderId === null ? "no leader is known" : `the leader is ${leaderId}`;
-  return new ApiError("NoLeader", `not the leader; ${where}`, { retryAfterSeconds: 1 });
+  return new BrokerError("NoLeader", `not the leader; ${where}`, { retryAfterSeconds: 1 });
 }

@@ -21,7 +21,7 @@ export interface RaftReplicaOptions {
   nodeId: string;
   /** The group's log, opened (and recovered) by the caller, who also closes it. */
   log: SegmentLog;
-  /** Loaded in place from the newest snapshot; the `Broker` may already hold it. */
+  /** Loaded in place from the newest snapshot; the `EngineService` may already hold it. */
   machine: StateMachine;
   transport: Transport;
   /** Stamps entries; also the time base of proposal and read timeouts. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { seededRandom } from "../../storage/mod.ts";
-import { ApiError } from "../engine/errors.ts";
+import { BrokerError } from "../engine/errors.ts";
 import {
   drainMicrotasks,
   followerOf,
@@ -33,7 +33,7 @@ Deno.test("a follower refuses proposals and names the leader", async () => {
   await assert.rejects(
     cluster.replica(follower).propose(26, new Uint8Array()),
     (error: unknown) =>
-      error instanceof ApiError && error.code === "NoLeader" && error.message.includes(leader) &&
+      error instanceof BrokerError && error.code === "NoLeader" && error.message.includes(leader) &&
       error.retryAfterSeconds === 1,
   );
   await assert.rejects(cluster.replica(follower).readBarrier(), /not the leader/);
@@ -130,7 +130,7 @@ Deno.test("a proposal whose outcome is unknown is answered NotReady after the ti
   await assert.rejects(
     settled(cluster, send, 5000),
     (error: unknown) =>
-      error instanceof ApiError && (error.code === "NotReady" || error.code === "NoLeader"),
+      error instanceof BrokerError && (error.code === "NotReady" || error.code === "NoLeader"),
   );
   await cluster.stopAll();
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ApiError } from "../engine/errors.ts";
+import { BrokerError } from "../engine/errors.ts";
 
 interface Waiter<T> {
   deadline: number;
@@ -76,7 +76,7 @@ export class ProposalWaiters extends Waiters<number, unknown, { term: number }> 
   }
 
   expireNow(now: number): void {
-    this.expire(now, () => new ApiError("NotReady", "outcome unknown", { retryAfterSeconds: 1 }));
+    this.expire(now, () => new BrokerError("NotReady", "outcome unknown", { retryAfterSeconds: 1 }));
   }
 }
 
@@ -85,7 +85,7 @@ export class ReadWaiters extends Waiters<string, void> {
   expireNow(now: number): void {
     this.expire(
       now,
-      () => new ApiError("NotReady", "read barrier timed out", { retryAfterSeconds: 1 }),
+      () => new BrokerError("NotReady", "read barrier timed out", { retryAfterSeconds: 1 }),
     );
   }
 }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ApiError, invalidParameter } from "../engine/errors.ts";
+import { BrokerError, invalidParameter } from "../engine/errors.ts";
 import { type LogReader, type Proposer, realTimers, type Timers } from "../engine/types.ts";
 import {
   CommandType,
@@ -68,8 +68,8 @@ import type {
   VisibilityEntry,
 } from "../../sdk/protocol.ts";
 
-/** What a `Broker` runs on. */
-export interface BrokerOptions {
+/** What a `EngineService` runs on. */
+export interface EngineServiceOptions {
   proposer: Proposer;
   machine: StateMachine;
   log: LogReader;
@@ -90,12 +90,12 @@ interface Waiter {
  * @example
  * ```ts
  * const replica = new MemoryReplica();
- * const broker = new Broker({ proposer: replica, machine: replica.machine, log: replica });
+ * const broker = new EngineService({ proposer: replica, machine: replica.machine, log: replica });
  * await broker.createQueue("jobs", {});
  * await broker.sendMessages("jobs", [{ body: "resize photo 7" }]);
  * ```
  */
-export class Broker implements QueueService {
+export class EngineService implements QueueService {
   readonly #proposer: Proposer;
   readonly #machine: StateMachine;
   readonly #log: LogReader;
@@ -104,7 +104,7 @@ export class Broker implements QueueService {
   readonly #waiters = new Map<string, Set<Waiter>>();
   #closed = false;
 
-  constructor(options: BrokerOptions) {
+  constructor(options: EngineServiceOptions) {
     this.#proposer = options.proposer;
     this.#machine = options.machine;
     this.#log = options.log;
@@ -123,7 +123,7 @@ export class Broker implements QueueService {
 
   async #propose(type: number, payload: Uint8Array): Promise<unknown> {
     const result = await this.#proposer.propose(type, payload);
-    if (result instanceof ApiError) throw result;
+    if (result instanceof BrokerError) throw result;
     return result;
   }
 
@@ -131,14 +131,14 @@ export class Broker implements QueueService {
     checkName(name);
     const attributes = this.#machine.queueAttributes(name);
     if (attributes === undefined) {
-      throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
+      throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
     }
     return attributes;
   }
 
   #view(name: string): Queue {
     const queue = this.#machine.getQueue(name, this.#proposer.now());
-    if (queue === undefined) throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
+    if (queue === undefined) throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
     return queue;
   }
 
@@ -229,7 +229,7 @@ export class Broker implements QueueService {
       }
       if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) break;
       if (this.#machine.queueAttributes(name) === undefined) {
-        throw new ApiError("QueueNotFound", `queue '${name}' does not exist`);
+        throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
       }
       const failure = await this.#park(name, deadline, signal);
       if (failure !== undefined) {
@@ -411,7 +411,7 @@ export class Broker implements QueueService {
     if (clean.destination !== undefined) {
       const target = this.#machine.queueAttributes(clean.destination);
       if (target === undefined) {
-        throw new ApiError("QueueNotFound", `queue '${clean.destination}' does not exist`);
+        throw new BrokerError("QueueNotFound", `queue '${clean.destination}' does not exist`);
       }
       if (clean.destination === name) throw invalidParameter("destination", "is the queue itself");
       if (target.fifo !== attributes.fifo) {

@@ -3,7 +3,7 @@
  * translates its request into one of these calls and the result back; none has logic of its own.
  *
  * The implementation validates everything (ranges, names, sizes, state-dependent rules) and
- * throws `ApiError` for expected failures, so a door may validate shape early for precise
+ * throws `BrokerError` for expected failures, so a door may validate shape early for precise
  * messages but never has to.
  *
  * @module
@@ -40,7 +40,7 @@ export interface ListQueuesOptions {
   limit?: number;
 }
 
-/** The engine as the doors see it. All methods may throw `ApiError`. */
+/** The engine as the doors see it. All methods may throw `BrokerError`. */
 export interface QueueService {
   createQueue(name: string, attributes: QueueAttributesInput): Promise<CreateQueueResult>;
   listQueues(options: ListQueuesOptions): Promise<QueueList>;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ApiError, invalidParameter } from "../engine/errors.ts";
+import { BrokerError, invalidParameter } from "../engine/errors.ts";
 import { listLimits, messageLimits, namePattern } from "../engine/limits.ts";
 import { checkInteger } from "../engine/queue_attributes.ts";
 import type { SendCommandMessage } from "../engine/commands.ts";
@@ -38,7 +38,7 @@ export function checkBatch(value: unknown, field: string): unknown[] {
   if (!Array.isArray(value)) throw invalidParameter(field, "must be an array");
   if (value.length === 0) throw invalidParameter(field, "must not be empty");
   if (value.length > messageLimits.batchEntriesMax) {
-    throw new ApiError(
+    throw new BrokerError(
       "BatchTooLarge",
       `${field}: ${value.length} entries, at most ${messageLimits.batchEntriesMax}`,
       { field },
@@ -99,7 +99,7 @@ export function checkSendEntries(value: unknown, maxMessageBytes: number): SendC
     // no exact count (the command encoder writes the bytes anyway); others pay for one.
     const bytes = withinBound ? 0 : utf8(entry.body).length;
     if (bytes > maxMessageBytes) {
-      throw new ApiError(
+      throw new BrokerError(
         "MessageTooLarge",
         `${field}.body: ${bytes} bytes exceed maxMessageBytes ${maxMessageBytes}`,
         { field: `${field}.body` },
@@ -107,7 +107,7 @@ export function checkSendEntries(value: unknown, maxMessageBytes: number): SendC
     }
     totalBytes += bytes;
     if (totalBytes > messageLimits.requestBytesMax) {
-      throw new ApiError(
+      throw new BrokerError(
         "RequestTooLarge",
         `messages: more than ${messageLimits.requestBytesMax} bytes`,
         {

@@ -1,5 +1,5 @@
 /**
- * The SDK against the real engine over real HTTP: `Broker` over `MemoryReplica` behind
+ * The SDK against the real engine over real HTTP: `EngineService` over `MemoryReplica` behind
  * `createApp`, served by `Deno.serve` on port 0.
  */
 import assert from "node:assert/strict";

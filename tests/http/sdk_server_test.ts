@@ -3,7 +3,7 @@
  * `CmqdClient` over the network. Failure injection goes through a scripted service.
  */
 import assert from "node:assert/strict";
-import { ApiError } from "../../broker/engine/errors.ts";
+import { BrokerError } from "../../broker/engine/errors.ts";
 import { createApp } from "../../broker/http/app.ts";
 import { FakeStatus, recordingService } from "../../broker/http/_test_helpers.ts";
 import { Metrics } from "../../broker/http/metrics.ts";
@@ -116,7 +116,7 @@ Deno.test("the client round-trips every endpoint over real HTTP", async () => {
 Deno.test("broker errors arrive as CmqdError with code, status, field and request id", async () => {
   const server = serve({
     getQueue: () => {
-      throw new ApiError("QueueNotFound", "queue 'orders' does not exist");
+      throw new BrokerError("QueueNotFound", "queue 'orders' does not exist");
     },
   });
   try {
@@ -143,7 +143,7 @@ Deno.test("a 503 with Retry-After is retried after the asked delay, then succeed
   const server = serve({
     sendMessages: () => {
       if (failures-- > 0) {
-        throw new ApiError("NoLeader", "electing", { retryAfterSeconds: failures === 1 ? 1 : 0 });
+        throw new BrokerError("NoLeader", "electing", { retryAfterSeconds: failures === 1 ? 1 : 0 });
       }
       return { messages: [{ id: "m1", sequence: 1 }] };
     },

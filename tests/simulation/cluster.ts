@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
 import { inspectRecord, newRecordHeader, SegmentLog, SimFileSystem } from "../../storage/mod.ts";
-import { Broker } from "../../broker/service/service.ts";
+import { EngineService } from "../../broker/service/service.ts";
 import { StateMachine } from "../../broker/engine/state_machine.ts";
 import { RaftReplica } from "../../broker/replication/replica.ts";
 import type { History } from "./checkers.ts";
@@ -24,7 +24,7 @@ export interface SimNode {
   log: SegmentLog | null;
   machine: StateMachine | null;
   replica: RaftReplica | null;
-  broker: Broker | null;
+  broker: EngineService | null;
   starts: number;
   warnings: string[];
 }
@@ -135,7 +135,7 @@ export class SimCluster {
     node.log = log;
     node.machine = machine;
     node.replica = replica;
-    node.broker = new Broker({
+    node.broker = new EngineService({
       proposer: replica,
       machine,
       log: replica,

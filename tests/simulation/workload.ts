@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { ApiError } from "../../broker/engine/errors.ts";
+import { BrokerError } from "../../broker/engine/errors.ts";
 import { SimulatedCrash } from "../../storage/mod.ts";
-import type { Broker } from "../../broker/service/service.ts";
+import type { EngineService } from "../../broker/service/service.ts";
 import { type Prng, randomInt } from "../../raft/mod.ts";
 import type { ReceivedMessage, SendMessageEntry } from "../../sdk/protocol.ts";
 import type { History } from "./checkers.ts";
@@ -26,20 +26,20 @@ export interface WorkloadParts {
 }
 
 /** Whether an error is an expected answer of a cluster in trouble (else: a bug). */
-export function isTransient(error: unknown): error is ApiError {
+export function isTransient(error: unknown): error is BrokerError {
   // A read of a message body on a node whose power was just cut fails like a dying server.
   if (error instanceof SimulatedCrash) return true;
-  return error instanceof ApiError &&
+  return error instanceof BrokerError &&
     (error.code === "NoLeader" || error.code === "NotReady" || error.code === "QueueNotFound");
 }
 
 /** NotReady: the command may or may not have been applied. */
 export function outcomeUnknown(error: unknown): boolean {
-  return error instanceof ApiError && error.code === "NotReady";
+  return error instanceof BrokerError && error.code === "NotReady";
 }
 
 /** The broker of the node believed to lead, or of any live node. */
-export function pickBroker(parts: WorkloadParts, target: { id: string }): Broker | null {
+export function pickBroker(parts: WorkloadParts, target: { id: string }): EngineService | null {
   const node = parts.cluster.node(target.id);
   if (node.broker !== null) return node.broker;
   const up = parts.cluster.up();
@@ -92,13 +92,13 @@ export class Client {
       else await this.#receive(broker, queue.name);
     } catch (error) {
       if (!isTransient(error)) throw error;
-      if (error instanceof ApiError && error.code !== "NotReady") {
+      if (error instanceof BrokerError && error.code !== "NotReady") {
         redirect(this.#parts, this.#target, error);
       }
     }
   }
 
-  async #send(broker: Broker, queue: { name: string; fifo: boolean }): Promise<void> {
+  async #send(broker: EngineService, queue: { name: string; fifo: boolean }): Promise<void> {
     const prng = this.#parts.prng;
     let item = this.#retries.shift();
     if (item === undefined || item.queue !== queue.name) {
@@ -126,7 +126,7 @@ export class Client {
     }
   }
 
-  async #receive(broker: Broker, queue: string): Promise<void> {
+  async #receive(broker: EngineService, queue: string): Promise<void> {
     const prng = this.#parts.prng;
     const history = this.#parts.history;
     const visibilitySeconds = 1 + randomInt(prng, 8);
@@ -143,7 +143,7 @@ export class Client {
     }
   }
 
-  async #changeVisibility(broker: Broker, queue: string, message: ReceivedMessage): Promise<void> {
+  async #changeVisibility(broker: EngineService, queue: string, message: ReceivedMessage): Promise<void> {
     const handle = message.receiptHandle;
     const seconds = randomInt(this.#parts.prng, 6);
     try {
@@ -163,7 +163,7 @@ export class Client {
 /** Deletes one received message, recording the outcome. */
 export async function deleteMessage(
   parts: WorkloadParts,
-  request: { broker: Broker; queue: string; message: ReceivedMessage },
+  request: { broker: EngineService; queue: string; message: ReceivedMessage },
 ): Promise<void> {
   const handle = request.message.receiptHandle;
   try {

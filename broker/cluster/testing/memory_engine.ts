@@ -1,12 +1,12 @@
 /**
- * Shared setup of the service tests: a `Broker` over an in-memory replica and a manual clock.
+ * Shared setup of the service tests: a `EngineService` over an in-memory replica and a manual clock.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { Broker } from "../../service/service.ts";
+import { EngineService } from "../../service/service.ts";
 import { ManualClock, MemoryReplica } from "../../replication/testing/memory_replica.ts";
-import { ApiError } from "../../engine/errors.ts";
+import { BrokerError } from "../../engine/errors.ts";
 
 /**
  * The real engine on a one-node in-memory replica, with the clock that drives it. `randomSalt`
@@ -15,7 +15,7 @@ import { ApiError } from "../../engine/errors.ts";
 export function memoryEngine(options: { randomSalt?: () => number } = {}) {
   const clock = new ManualClock(1_700_000_000_000);
   const replica = new MemoryReplica({ clock });
-  const broker = new Broker({
+  const broker = new EngineService({
     proposer: replica,
     machine: replica.machine,
     log: replica,
@@ -38,7 +38,7 @@ export async function rejects(
 ): Promise<void> {
   const before = context.replica.lastIndex;
   await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ApiError, `not an ApiError: ${error}`);
+    assert.ok(error instanceof BrokerError, `not an BrokerError: ${error}`);
     assert.equal(error.code, expected.code, error.message);
     if (expected.field !== undefined) assert.equal(error.field, expected.field);
     return true;

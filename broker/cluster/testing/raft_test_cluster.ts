@@ -11,7 +11,7 @@ import { createPrng, type Message, type NodeId } from "../../../raft/mod.ts";
 import { SegmentLog, SimFileSystem } from "../../../storage/mod.ts";
 import { ManualClock } from "../../replication/testing/memory_replica.ts";
 import { RaftReplica, type RaftReplicaOptions } from "../../replication/replica.ts";
-import { Broker } from "../../service/service.ts";
+import { EngineService } from "../../service/service.ts";
 import { StateMachine } from "../../engine/state_machine.ts";
 import type { PeerAddress, Transport } from "../../replication/types.ts";
 
@@ -34,7 +34,7 @@ export interface TestNode {
   log: SegmentLog | null;
   machine: StateMachine;
   replica: RaftReplica | null;
-  broker: Broker | null;
+  broker: EngineService | null;
   warnings: string[];
 }
 
@@ -130,7 +130,7 @@ export class TestCluster {
     return replica;
   }
 
-  broker(id: string): Broker {
+  broker(id: string): EngineService {
     const broker = this.node(id).broker;
     assert.ok(broker !== null, `${id} is down`);
     return broker;
@@ -158,7 +158,7 @@ export class TestCluster {
       ...this.#options,
     });
     let salt = 1;
-    node.broker = new Broker({
+    node.broker = new EngineService({
       proposer: node.replica,
       machine: node.machine,
       log: node.replica,
@@ -265,7 +265,7 @@ export async function settled<T>(cluster: TestCluster, promise: Promise<T>, ms =
 /** Sends each body as its own message to queue "jobs", one after the other. */
 export async function sendBodies(
   cluster: TestCluster,
-  broker: Broker,
+  broker: EngineService,
   bodies: string[],
 ): Promise<void> {
   for (const body of bodies) {
@@ -274,7 +274,7 @@ export async function sendBodies(
 }
 
 /** Receives up to 16 messages of queue "jobs"; their bodies, sorted. */
-export async function receiveAll(cluster: TestCluster, broker: Broker): Promise<string[]> {
+export async function receiveAll(cluster: TestCluster, broker: EngineService): Promise<string[]> {
   const response = await settled(
     cluster,
     broker.receiveMessages("jobs", { maxMessages: 16, waitSeconds: 0 }),

@@ -1,9 +1,9 @@
 /**
  * The one error mapper of the native door. Whatever goes wrong while serving a request ends
- * here and leaves as `{"error": {"code", "message", "requestId", "field"?}}` with the status of
- * `broker/errors.ts`:
+ * here and leaves as `{"error": {"code", "message", "requestId", "field"?}}` with the status
+ * `statusOf` gives each domain error code:
  *
- * - `ApiError` (thrown by the service, the validation hook and the body reader) → its status;
+ * - `BrokerError` (thrown by the service, the validation hook and the body reader) → its status;
  *   `Retry-After` when it carries `retryAfterSeconds`.
  * - hono's own `HTTPException`s (malformed JSON seen by the validator, the media type gate of
  *   `@hono/zod-openapi`) → `MalformedRequest` / `UnsupportedMediaType`.
@@ -14,9 +14,32 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "@hono/zod-openapi";
-import { ApiError, type ErrorCode } from "../../engine/errors.ts";
+import { BrokerError, type ErrorCode } from "../../engine/errors.ts";
 import { messageLimits } from "../../engine/limits.ts";
 import type { ErrorBody } from "../../../sdk/protocol.ts";
+
+/** The native door's HTTP status for every domain error code. */
+export const errorStatus: Readonly<Record<ErrorCode, number>> = {
+  InvalidParameter: 400,
+  MalformedRequest: 400,
+  ReceiptHandleInvalid: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  QueueNotFound: 404,
+  TopicNotFound: 404,
+  SubscriptionNotFound: 404,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  QueueAlreadyExists: 409,
+  MessageTooLarge: 413,
+  BatchTooLarge: 413,
+  RequestTooLarge: 413,
+  UnsupportedMediaType: 415,
+  BacklogFull: 429,
+  InternalError: 500,
+  NoLeader: 503,
+  NotReady: 503,
+};
 
 /** The per-request variables the door keeps on the hono context. */
 export interface DoorEnv {
@@ -47,7 +70,7 @@ export function createErrorHandler(
 ): (error: Error, c: Context<DoorEnv>) => Response | Promise<Response> {
   return (error, c) => {
     const apiError = toApiError(error, c);
-    if (apiError.status >= 500 && !(error instanceof ApiError)) {
+    if (errorStatus[apiError.code] >= 500 && !(error instanceof BrokerError)) {
       logError(
         `request ${c.get("requestId")} ${c.req.method} ${c.req.path} failed: ${error.message}`,
         error,
@@ -58,7 +81,7 @@ export function createErrorHandler(
 }
 
 /** Answers `error` as JSON with its status, request id and `Retry-After`. */
-export function respondWithError(c: Context<DoorEnv>, error: ApiError): Response {
+export function respondWithError(c: Context<DoorEnv>, error: BrokerError): Response {
   if (error.retryAfterSeconds !== undefined) {
     c.header("retry-after", String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
   }
@@ -67,13 +90,13 @@ export function respondWithError(c: Context<DoorEnv>, error: ApiError): Response
     field: error.field,
   });
   // deno-lint-ignore no-explicit-any
-  return c.json(body, error.status as any);
+  return c.json(body, errorStatus[error.code] as any);
 }
 
-function toApiError(error: Error, c: Context<DoorEnv>): ApiError {
-  if (error instanceof ApiError) return error;
+function toApiError(error: Error, c: Context<DoorEnv>): BrokerError {
+  if (error instanceof BrokerError) return error;
   if (error instanceof HTTPException) return fromHttpException(error, c);
-  return new ApiError("InternalError", "internal error; see the server log for the request id");
+  return new BrokerError("InternalError", "internal error; see the server log for the request id");
 }
 
 const httpExceptionCodes: Record<number, ErrorCode> = {
@@ -86,15 +109,15 @@ const httpExceptionCodes: Record<number, ErrorCode> = {
   415: "UnsupportedMediaType",
 };
 
-function fromHttpException(error: HTTPException, c: Context<DoorEnv>): ApiError {
+function fromHttpException(error: HTTPException, c: Context<DoorEnv>): BrokerError {
   const code = httpExceptionCodes[error.status] ?? "InternalError";
   if (code === "MalformedRequest") {
-    return new ApiError(code, `request body is not valid JSON: ${jsonSyntaxError(c)}`);
+    return new BrokerError(code, `request body is not valid JSON: ${jsonSyntaxError(c)}`);
   }
   if (code === "UnsupportedMediaType") {
-    return new ApiError(code, "request body must be JSON (content-type: application/json)");
+    return new BrokerError(code, "request body must be JSON (content-type: application/json)");
   }
-  return new ApiError(code, error.message || code);
+  return new BrokerError(code, error.message || code);
 }
 
 /**
@@ -122,7 +145,7 @@ export function createNotFoundHandler(
       c.header("allow", methods.join(", "));
       return respondWithError(
         c,
-        new ApiError(
+        new BrokerError(
           "MethodNotAllowed",
           `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(", ")}`,
         ),
@@ -130,7 +153,7 @@ export function createNotFoundHandler(
     }
     return respondWithError(
       c,
-      new ApiError("NotFound", `no route for ${c.req.method} ${c.req.path}`),
+      new BrokerError("NotFound", `no route for ${c.req.method} ${c.req.path}`),
     );
   };
 }
@@ -155,7 +178,7 @@ export function validationHook(result: ValidationResult): void {
 }
 
 /** The most telling issue of `error` as an `InvalidParameter`, described for a human. */
-export function invalidParameterFromZod(error: z.ZodError, input: unknown): ApiError {
+export function invalidParameterFromZod(error: z.ZodError, input: unknown): BrokerError {
   // An unknown field usually explains a missing one (`mesages` vs `messages`): report it first.
   const issue = error.issues.find((candidate) => candidate.code === "unrecognized_keys") ??
     error.issues[0];
@@ -163,14 +186,14 @@ export function invalidParameterFromZod(error: z.ZodError, input: unknown): ApiE
   if (issue.code === "unrecognized_keys") {
     const field = [...path, issue.keys[0]].join(".");
     const others = issue.keys.length > 1 ? ` (and ${issue.keys.slice(1).join(", ")})` : "";
-    return new ApiError("InvalidParameter", `${field}: unknown field${others}`, { field });
+    return new BrokerError("InvalidParameter", `${field}: unknown field${others}`, { field });
   }
   if (issue.code === "invalid_key") {
     // The key itself may be huge or odd: name the record, describe the key rule.
     const field = path.slice(0, -1).join(".") || "body";
     const inner = issue.issues[0];
     const rule = inner === undefined ? issue.message : describeIssue(inner, path.at(-1));
-    return new ApiError("InvalidParameter", `${field}: every key ${rule}`, { field });
+    return new BrokerError("InvalidParameter", `${field}: every key ${rule}`, { field });
   }
   const field = path.length === 0 ? "body" : path.join(".");
   const description = describeIssue(issue, valueAt(input, issue.path));
@@ -179,9 +202,9 @@ export function invalidParameterFromZod(error: z.ZodError, input: unknown): ApiE
     issue.maximum === messageLimits.batchEntriesMax
   ) {
     // Same answer as the service gives: an oversized batch is a 413, not a 400.
-    return new ApiError("BatchTooLarge", `${field}: ${description}`, { field });
+    return new BrokerError("BatchTooLarge", `${field}: ${description}`, { field });
   }
-  return new ApiError("InvalidParameter", `${field}: ${description}`, { field });
+  return new BrokerError("InvalidParameter", `${field}: ${description}`, { field });
 }
 
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ApiError } from "../../engine/errors.ts";
+import { BrokerError } from "../../engine/errors.ts";
 import type { AppliedEntry, ClockLike, LogReader, Proposer, Timers } from "../../engine/types.ts";
 import { StateMachine } from "../../engine/state_machine.ts";
 
@@ -77,7 +77,7 @@ export interface MemoryReplicaOptions {
  * @example
  * ```ts
  * const replica = new MemoryReplica();
- * const broker = new Broker({ proposer: replica, machine: replica.machine, log: replica });
+ * const broker = new EngineService({ proposer: replica, machine: replica.machine, log: replica });
  * ```
  */
 export class MemoryReplica implements Proposer, LogReader {
@@ -113,7 +113,7 @@ export class MemoryReplica implements Proposer, LogReader {
   propose(type: number, payload: Uint8Array): Promise<unknown> {
     if (!this.#available) {
       return Promise.reject(
-        new ApiError("NotReady", "replica is not ready", { retryAfterSeconds: 1 }),
+        new BrokerError("NotReady", "replica is not ready", { retryAfterSeconds: 1 }),
       );
     }
     this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#clock.now());
