@@ -8,8 +8,15 @@
  *
  * @module
  */
-import { parseConfig, usage } from "./broker/cluster/config.ts";
-import { noPeers, type PeerAddress, realTimers, startNode, TcpTransport } from "./broker/mod.ts";
+import {
+  noPeers,
+  parseConfig,
+  type PeerAddress,
+  realTimers,
+  startNode,
+  TcpTransport,
+  usage,
+} from "./broker/mod.ts";
 import { RealFileSystem } from "./storage/mod.ts";
 import type { NodeId } from "./raft/mod.ts";
 import type { ClusterInfo, JoinRequest } from "./sdk/mod.ts";

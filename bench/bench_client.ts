@@ -7,16 +7,16 @@
  * @module
  */
 
-import type {
-  DeleteMessagesResponse,
-  Queue,
-  QueueAttributesInput,
-  ReceiveMessagesRequest,
-  ReceiveMessagesResponse,
-  SendMessageEntry,
-  SendMessagesResponse,
+import {
+  CmqdClient,
+  type DeleteMessagesResponse,
+  type Queue,
+  type QueueAttributesInput,
+  type ReceiveMessagesRequest,
+  type ReceiveMessagesResponse,
+  type SendMessageEntry,
+  type SendMessagesResponse,
 } from "../sdk/mod.ts";
-import { CmqdClient } from "../sdk/mod.ts";
 
 /** Which client implementation a run uses. */
 export type ClientKind = "sdk" | "fetch";

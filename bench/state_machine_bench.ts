@@ -8,18 +8,18 @@
  * @module
  */
 
-import { StateMachine } from "../broker/engine/state_machine.ts";
-import type { ReceiveResult } from "../broker/engine/state_machine.ts";
-import { CommandType } from "../broker/engine/types.ts";
 import {
+  CommandType,
   encodeCreateQueue,
   encodeDeleteBatch,
   encodeReceiveBatch,
   encodeSendBatch,
+  receiptHandleToBytes,
+  type ReceiveResult,
+  resolveCreate,
   type SendCommandMessage,
-} from "../broker/engine/commands.ts";
-import { resolveCreate } from "../broker/engine/queue_attributes.ts";
-import { receiptHandleToBytes } from "../broker/engine/receipt.ts";
+  StateMachine,
+} from "../broker/testing.ts";
 
 const batchSize = 16;
 const body = "x".repeat(1024);

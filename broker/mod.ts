@@ -1,15 +1,36 @@
 /**
- * The broker: the CMQ domain (commands, state machine, service), the replica that drives it and
- * the HTTP doors. `main.ts`, the tests and the benchmarks import it from here.
+ * The broker program: what `main.ts` needs to run a node, and nothing else. Everything behind it
+ * lives in rooms, each with its own `mod.ts`:
+ *
+ * - `engine/` — the deterministic queue state machine, commands, snapshots, limits, errors (pure)
+ * - `replication/` — one Raft group on this node: Ready loop, recovery, snapshots, log writer
+ * - `transport/` — peer links over TCP and their frame codec
+ * - `service/` — the one service every door calls: validation, long-poll parking
+ * - `cluster/` — node assembly, config, membership, forwarding to the leader
+ * - `http/` — the hono app and operations routes; `http/v1/` the native door
+ * - `auth/` — credentials and request signatures shared by every door
+ *
+ * Tests and benchmarks reach deeper through `testing.ts`.
+ *
+ * @example
+ * ```ts
+ * const node = await startNode({ nodeId: "n1", dataDir: "./data", fs: new RealFileSystem(),
+ *   clock: realClock, timers: realTimers, transport: noPeers(), initialVoters: ["n1"],
+ *   url: "http://127.0.0.1:9876" });
+ * Deno.serve({ port: 9876 }, node.handler);
+ * ```
  *
  * @module
  */
-export { type CmqdNode, type NodeOptions, noPeers, startNode } from "./cluster/node.ts";
-export { TcpTransport, type TcpTransportOptions } from "./transport/tcp_transport.ts";
-export type { PeerAddress, Transport } from "./replication/types.ts";
-export { RaftReplica, type RaftReplicaStatus } from "./replication/replica.ts";
-export { realTimers, type Timers } from "./engine/types.ts";
-export { type NodeConfig, parseConfig, usage } from "./cluster/config.ts";
-export { BrokerError, type ErrorCode } from "./engine/errors.ts";
-export { messageLimits, namePattern, queueLimits } from "./engine/limits.ts";
-export type { NodeStatus, QueueService } from "./service/types.ts";
+export {
+  type CmqdNode,
+  type NodeConfig,
+  type NodeOptions,
+  noPeers,
+  parseConfig,
+  realClock,
+  realTimers,
+  startNode,
+  usage,
+} from "./cluster/mod.ts";
+export { type PeerAddress, TcpTransport, type TcpTransportOptions } from "./transport/mod.ts";

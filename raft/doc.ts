@@ -94,7 +94,7 @@
  * `LOST_ENTRIES`; the leader then lowers that follower's match and re-sends from there. A
  * distrusting follower that is caught up may call `requestNewTerm()`: the leader hands
  * leadership to its most caught-up other active voter, so the next leader is elected without
- * the distrusting node's vote (see `broker/raft_recovery.ts` for why that matters).
+ * the distrusting node's vote (see `broker/replication/recovery.ts` for why that matters).
  *
  * @module
  */

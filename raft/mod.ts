@@ -36,4 +36,3 @@ export {
   type RaftNodeOptions,
   type RaftStatus,
 } from "./node.ts";
-export * as testing from "./testing/mod.ts";

@@ -303,3 +303,15 @@ export class Segment {
     });
   }
 }
+
+/** The slot of the segment holding `index` in `segments` (sorted by base index; binary search). */
+export function segmentSlot(segments: readonly Segment[], index: number): number {
+  let low = 0;
+  let high = segments.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >>> 1;
+    if (segments[middle].baseIndex <= index) low = middle;
+    else high = middle - 1;
+  }
+  return low;
+}

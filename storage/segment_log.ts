@@ -33,43 +33,20 @@ import {
 import type { CorruptionDetail } from "./errors.ts";
 import { encodeRecordInto, type LogEntry, recordBytes, recordBytesMax } from "./record.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
-import { Segment, segmentFileName } from "./segment.ts";
+import { Segment, segmentFileName, segmentSlot } from "./segment.ts";
 import { SegmentMaps } from "./segment_maps.ts";
 import { temporarySuffix } from "./snapshot_file.ts";
 import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
+import {
+  defaultIndexIntervalBytes,
+  defaultMappedSegmentsMax,
+  defaultSegmentBytesMax,
+  type SegmentLogOptions,
+  type SegmentLogStats,
+} from "./segment_log_options.ts";
 
-/** How to open a {@link SegmentLog}. */
-export interface SegmentLogOptions {
-  /** Real or simulated file system. */
-  fs: FileSystem;
-  /** Roll to a new segment when the next record would pass this size. Default 64 MiB. */
-  segmentBytesMax?: number;
-  /** Bytes of log between sparse index points. Default 4096. */
-  indexIntervalBytes?: number;
-  /** Read through memory maps when FFI allows. Default true; false forces positioned reads. */
-  mmap?: boolean;
-  /**
-   * Segments mapped at once; the least recently read is unmapped past it. Default 8: pages read
-   * through a map count in the process's RSS until it is unmapped, and a consumer works through
-   * a backlog one segment after another, so a few maps cover the hot part of the log.
-   */
-  mappedSegmentsMax?: number;
-}
+export type { SegmentLogOptions, SegmentLogStats };
 
-/** Counters for metrics. */
-export interface SegmentLogStats {
-  segments: number;
-  bytes: number;
-  fsyncs: number;
-  fsyncMsTotal: number;
-  lastFsyncMs: number;
-  /** True when reads go through memory maps. */
-  mapped: boolean;
-}
-
-const defaultSegmentBytesMax = 64 * 1024 * 1024;
-const defaultIndexIntervalBytes = 4096;
-const defaultMappedSegmentsMax = 8;
 /** Batches bigger than this are written in several writes (one record may still exceed it). */
 const writeBufferBytesMax = 4 * 1024 * 1024;
 const constructionToken = Symbol("SegmentLog.open");
@@ -583,15 +560,7 @@ export class SegmentLog {
   }
 
   #slotFor(index: number): number {
-    const segments = this.#segments;
-    let low = 0;
-    let high = segments.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >>> 1;
-      if (segments[middle].baseIndex <= index) low = middle;
-      else high = middle - 1;
-    }
-    return low;
+    return segmentSlot(this.#segments, index);
   }
 
   #segmentFor(index: number): Segment {

@@ -13,13 +13,16 @@
  */
 import type { NodeId } from "../../raft/mod.ts";
 import type { ClusterInfo, JoinRequest } from "../../sdk/protocol.ts";
-import { encodeJson } from "../engine/commands.ts";
-import { CommandType } from "../engine/types.ts";
-import { BrokerError, invalidParameter } from "../engine/errors.ts";
-import { namePattern } from "../engine/limits.ts";
-import type { RaftReplica } from "../replication/replica.ts";
-import type { StateMachine } from "../engine/state_machine.ts";
-import type { Transport } from "../replication/types.ts";
+import {
+  BrokerError,
+  CommandType,
+  encodeJson,
+  invalidParameter,
+  namePattern,
+  type StateMachine,
+} from "../engine/mod.ts";
+import type { RaftReplica, Transport } from "../replication/mod.ts";
+import { asBrokerError } from "../service/mod.ts";
 
 /** Options of `Membership`. */
 export interface MembershipOptions {
@@ -84,6 +87,23 @@ export class Membership {
 
   /** Adds a node: record its address, add it as a learner, wait for catch-up, promote. */
   async join(request: JoinRequest): Promise<ClusterInfo> {
+    try {
+      return await this.#join(request);
+    } catch (error) {
+      throw asBrokerError(error);
+    }
+  }
+
+  /** Removes a node from the voters and forgets its address. The leader can't remove itself. */
+  async remove(id: string): Promise<void> {
+    try {
+      await this.#remove(id);
+    } catch (error) {
+      throw asBrokerError(error);
+    }
+  }
+
+  async #join(request: JoinRequest): Promise<ClusterInfo> {
     checkJoin(request);
     const { replica } = this.#options;
     this.#requireLeader();
@@ -100,8 +120,7 @@ export class Membership {
     return this.#options.clusterInfo();
   }
 
-  /** Removes a node from the voters and forgets its address. The leader can't remove itself. */
-  async remove(id: string): Promise<void> {
+  async #remove(id: string): Promise<void> {
     const { replica } = this.#options;
     this.#requireLeader();
     const config = replica.status().config;

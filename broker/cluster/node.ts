@@ -11,22 +11,22 @@
  *
  * @module
  */
-import { createPrng, type NodeId } from "../../raft/mod.ts";
+import { createPrng, type Message, type NodeId } from "../../raft/mod.ts";
 import type { ClusterInfo } from "../../sdk/protocol.ts";
 import { type FileSystem, readSnapshotFile, SegmentLog, trimAllocator } from "../../storage/mod.ts";
-import { decodeSnapshotContainer, snapshotFileName } from "../replication/snapshot_container.ts";
-import { encodeTick } from "../engine/commands.ts";
-import { CommandType, type Timers } from "../engine/types.ts";
+import { CommandType, encodeTick, StateMachine } from "../engine/mod.ts";
+import { createApp, Metrics } from "../http/mod.ts";
+import {
+  decodeSnapshotContainer,
+  type PeerAddress,
+  RaftReplica,
+  snapshotFileName,
+  type Timers,
+  type Transport,
+} from "../replication/mod.ts";
+import { EngineService, type NodeStatus } from "../service/mod.ts";
 import { forwardingHandler } from "./forwarding.ts";
-import { createApp } from "../http/app.ts";
 import { Membership } from "./member_changes.ts";
-import { Metrics } from "../http/metrics.ts";
-import { RaftReplica } from "../replication/replica.ts";
-import { EngineService } from "../service/service.ts";
-import type { NodeStatus } from "../service/types.ts";
-import { StateMachine } from "../engine/state_machine.ts";
-import type { Message } from "../../raft/mod.ts";
-import type { PeerAddress, Transport } from "../replication/types.ts";
 
 /** Options of `startNode`. */
 export interface NodeOptions {
@@ -109,7 +109,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica.campaign();
   }
   const metrics = new Metrics();
-  const broker = new EngineService({ proposer: replica, machine, log: replica, timers: options.timers });
+  const broker = new EngineService({
+    proposer: replica,
+    machine,
+    log: replica,
+    timers: options.timers,
+  });
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
   // elsewhere they get a retryable 503 naming the new leader.
   replica.onRoleChange((change) => {
@@ -196,7 +201,7 @@ export function noPeers(): Transport {
   };
 }
 
-/** The index-0 membership this node's group started from (see `raft_recovery.ts`). */
+/** The index-0 membership this node's group started from (see `recovery.ts`). */
 function readBootstrapVoters(fs: FileSystem, snapshotsDir: string): string[] | undefined {
   const bytes = readSnapshotFile(fs, snapshotsDir, snapshotFileName(0));
   return bytes === null ? undefined : decodeSnapshotContainer(bytes).config.voters.map(String);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { noPeers, startNode } from "./node.ts";
-import { realTimers } from "../engine/types.ts";
+import { realTimers } from "./real_time.ts";
 
 const url = "http://127.0.0.1:1";
 

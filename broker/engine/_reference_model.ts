@@ -6,7 +6,7 @@
  * @module
  */
 import { messageId } from "./receipt.ts";
-import type { QueueAttributes } from "../../sdk/protocol.ts";
+import type { QueueAttributes } from "./types.ts";
 
 const dedupWindowMs = 300_000;
 

@@ -26,7 +26,7 @@
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError, fromUtf8, utf8 } from "./binary.ts";
-import type { QueueAttributes, QueueAttributesInput } from "../../sdk/protocol.ts";
+import type { QueueAttributes, QueueAttributesInput } from "./types.ts";
 
 export { CommandType, type CommandTypeCode } from "./types.ts";
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { invariant } from "../../storage/mod.ts";
+import { invariant } from "./invariant.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 
 const runsPerChunkMax = 4096;

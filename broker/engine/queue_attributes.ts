@@ -7,11 +7,7 @@
  */
 import { invalidParameter } from "./errors.ts";
 import { deadLetterLimits, queueLimits, type Range } from "./limits.ts";
-import type {
-  DeadLetterPolicy,
-  QueueAttributes,
-  QueueAttributesInput,
-} from "../../sdk/protocol.ts";
+import type { DeadLetterPolicy, QueueAttributes, QueueAttributesInput } from "./types.ts";
 
 const numericKeys = [
   "visibilityTimeoutSeconds",

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { invariant } from "../../storage/mod.ts";
+import { invariant } from "./invariant.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 import { messageLimits } from "./limits.ts";
 import { MessageRuns } from "./message_runs.ts";
@@ -15,7 +15,7 @@ import { ReleaseHeap } from "./release_heap.ts";
 import { SortedNumbers } from "./sorted_numbers.ts";
 import { FifoGroups } from "./queue_fifo.ts";
 import { messageId } from "./receipt.ts";
-import type { QueueAttributes } from "../../sdk/protocol.ts";
+import type { QueueAttributes } from "./types.ts";
 
 /** States of a tracked message. */
 export const TrackState = { Delayed: 0, Inflight: 1, Ready: 2 } as const;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { invariant } from "../../storage/mod.ts";
+import { invariant } from "./invariant.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 
 /**

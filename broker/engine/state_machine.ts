@@ -12,7 +12,13 @@
  */
 import { BrokerError, invalidParameter } from "./errors.ts";
 import { messageLimits, namePattern } from "./limits.ts";
-import { type AppliedEntry, CommandType, engineCommandTypeMin } from "./types.ts";
+import {
+  type AppliedEntry,
+  CommandType,
+  engineCommandTypeMin,
+  type ListQueuesOptions,
+  type QueueAttributes,
+} from "./types.ts";
 import { DecodeError } from "./binary.ts";
 import {
   decodeChangeVisibility,
@@ -41,14 +47,7 @@ import {
   type SnapshotParts,
   writeSnapshot,
 } from "./state_codec.ts";
-import type {
-  Queue,
-  QueueAttributes,
-  QueueList,
-  RewindResponse,
-  SentMessage,
-} from "../../sdk/protocol.ts";
-import type { ListQueuesOptions } from "../service/types.ts";
+import type { Queue, QueueList, RewindResponse, SentMessage } from "../../sdk/protocol.ts";
 
 /** Messages one Redrive command moves at most (and by default). */
 export const redriveMessagesMax = 100_000;
@@ -76,6 +75,25 @@ export interface DeleteResult {
 export interface VisibilityResult {
   entries: { index: number; visibleAt: number }[];
   failures: HandleFailure[];
+}
+
+/**
+ * What applying each command answers (besides a `BrokerError` for an expected failure). The
+ * service's one typed `propose` reads its result type here, so no call site casts.
+ */
+export interface CommandResults {
+  [CommandType.CreateQueue]: CreateResult;
+  [CommandType.UpdateQueue]: { updated: true };
+  [CommandType.DeleteQueue]: { deleted: true };
+  [CommandType.SendBatch]: SendResult;
+  [CommandType.ReceiveBatch]: ReceiveResult;
+  [CommandType.DeleteBatch]: DeleteResult;
+  [CommandType.ChangeVisibility]: VisibilityResult;
+  [CommandType.Rewind]: RewindResponse;
+  [CommandType.Purge]: { purged: number };
+  [CommandType.Redrive]: { moved: number };
+  [CommandType.Tick]: undefined;
+  [CommandType.SetMember]: undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { StateMachine } from "./state_machine.ts";
-import { CommandType } from "./types.ts";
+import { CommandType, type QueueAttributesInput } from "./types.ts";
 import {
   encodeChangeVisibility,
   encodeCreateQueue,
@@ -27,7 +27,6 @@ import {
   type ModelQueue,
   ReferenceModel,
 } from "./_reference_model.ts";
-import type { QueueAttributesInput } from "../../sdk/protocol.ts";
 import type { Delivery, HandleFailure } from "./queue.ts";
 
 const names = ["a", "f", "da", "df"] as const;

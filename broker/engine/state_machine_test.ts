@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { StateMachine } from "./state_machine.ts";
+import { type ReceiveResult, StateMachine } from "./state_machine.ts";
 import { BrokerError } from "./errors.ts";
-import { CommandType } from "./types.ts";
+import { CommandType, type QueueAttributesInput } from "./types.ts";
 import {
   encodeCreateQueue,
   encodeDeleteBatch,
@@ -13,8 +13,6 @@ import {
 import { resolveCreate } from "./queue_attributes.ts";
 import { receiptHandleToBytes } from "./receipt.ts";
 import { DecodeError } from "./binary.ts";
-import type { QueueAttributesInput } from "../../sdk/protocol.ts";
-import type { ReceiveResult } from "./state_machine.ts";
 
 class Driver {
   machine = new StateMachine();

@@ -1,6 +1,11 @@
 /**
- * The seams between the queue engine (state machine + service) and whatever replicates its log:
- * `broker/replica.ts` (a Raft group over storage's segment log) or `MemoryReplica` (tests).
+ * The engine's own types: what a committed entry looks like to the state machine, how it reads
+ * message bodies back from the log, the command type codes, and the stored queue attributes.
+ *
+ * The stored attribute types are the engine's, not the SDK's: admin commands and snapshots are
+ * JSON of these objects, so they are the on-disk format. They have the same fields as the v1
+ * wire types today; the service maps one to the other, and a field renamed in the SDK breaks that
+ * mapping at compile time instead of changing what is in the log.
  *
  * @module
  */
@@ -12,32 +17,6 @@ export interface AppliedEntry {
   timestamp: number;
   type: number;
   payload: Uint8Array;
-}
-
-/**
- * What the service proposes commands through. Implemented by `broker/replica.ts` and by
- * `MemoryReplica`.
- *
- * @example
- * ```ts
- * const result = await proposer.propose(CommandType.Purge, encodePurge({ queue: "orders" }));
- * ```
- */
-export interface Proposer {
-  /**
-   * Appends the command and waits until it is durable, committed and applied; resolves with
-   * `StateMachine.apply()`'s result for that entry. Rejects with `BrokerError("NoLeader")` or
-   * `BrokerError("NotReady")` when it cannot. Stamps `timestamp = max(previous, clock now)`.
-   */
-  propose(type: number, payload: Uint8Array): Promise<unknown>;
-  /**
-   * Optional linearizable-read fence: resolves once this node has confirmed it leads and has
-   * applied everything committed before the call (Raft ReadIndex). Replicas without it serve
-   * reads from local state as they are.
-   */
-  readBarrier?(): Promise<void>;
-  /** Wall clock reading in milliseconds, for timers only; never used inside apply. */
-  now(): number;
 }
 
 /** Reads a committed entry back (storage's `SegmentLog.entry` does this; payload is a copy). */
@@ -71,19 +50,33 @@ export type CommandTypeCode = typeof CommandType[keyof typeof CommandType];
 /** The lowest command type code the engine owns. */
 export const engineCommandTypeMin = 16;
 
-/** A clock reading milliseconds. */
-export interface ClockLike {
-  now(): number;
+/** Mutable queue attributes as stored in commands and snapshots. */
+export interface QueueAttributes {
+  visibilityTimeoutSeconds: number;
+  pollingWaitSeconds: number;
+  maxMessageBytes: number;
+  retentionSeconds: number;
+  rewindSeconds: number;
+  maxBacklog: number;
+  /** Immutable after create. */
+  fifo: boolean;
+  /** Dead-letter policy; `null` on update removes it. */
+  deadLetter?: DeadLetterPolicy | null;
 }
 
-/** Timers the service's long polls use (real ones by default, `ManualClock` in tests). */
-export interface Timers {
-  setTimer(delayMs: number, callback: () => void): unknown;
-  clearTimer(handle: unknown): void;
+/** Where messages go after too many receives or too long a life (stored form). */
+export interface DeadLetterPolicy {
+  queue: string;
+  maxReceiveCount?: number;
+  maxTimeToLiveSeconds?: number;
 }
 
-/** `setTimeout`-backed timers. */
-export const realTimers: Timers = {
-  setTimer: (delayMs, callback) => setTimeout(callback, delayMs),
-  clearTimer: (handle) => clearTimeout(handle as number),
-};
+/** Attributes of a create or update command: any subset. */
+export type QueueAttributesInput = Partial<QueueAttributes>;
+
+/** Options of a queue listing. */
+export interface ListQueuesOptions {
+  prefix?: string;
+  offset?: number;
+  limit?: number;
+}

@@ -10,21 +10,20 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { messageLimits } from "../engine/limits.ts";
+import { messageLimits, type NodeStatus, type QueueService } from "../service/mod.ts";
 import type { Metrics } from "./metrics.ts";
-import type { NodeStatus, QueueService } from "../service/types.ts";
 import { declaredLengthLimit, jsonBodyReader } from "./body.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import {
   createErrorHandler,
   createNotFoundHandler,
+  createV1Routes,
   type DoorEnv,
   type ErrorLogger,
   validationHook,
-} from "./v1/errors.ts";
+} from "./v1/mod.ts";
 import { createOpsRoutes } from "./ops_routes.ts";
 import { requestContext } from "./request_context.ts";
-import { createV1Routes } from "./v1/routes.ts";
 
 /**
  * Room above the 4 MiB batch limit for JSON syntax and escaping, so that a batch whose bodies

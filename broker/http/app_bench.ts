@@ -10,7 +10,7 @@
  */
 import { Metrics } from "./metrics.ts";
 import { createApp } from "./app.ts";
-import { FakeStatus, recordingService } from "./_test_helpers.ts";
+import { FakeStatus, recordingService } from "./testing/mod.ts";
 
 const messages = Array.from({ length: 16 }, (_, index) => ({
   body: "x".repeat(1000),

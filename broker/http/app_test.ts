@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { BrokerError } from "../engine/errors.ts";
+import { BrokerError, type QueueService } from "../service/mod.ts";
 import { Metrics } from "./metrics.ts";
-import type { QueueService } from "../service/types.ts";
 import { createApp } from "./app.ts";
-import { FakeStatus, jsonRequest, parsePrometheusText, recordingService } from "./_test_helpers.ts";
+import { FakeStatus, jsonRequest, parsePrometheusText, recordingService } from "./testing/mod.ts";
 
 function door(
   answers: Partial<Record<keyof QueueService, unknown>> = {},

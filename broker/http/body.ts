@@ -10,8 +10,8 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { BrokerError } from "../engine/errors.ts";
-import type { DoorEnv } from "./v1/errors.ts";
+import { BrokerError } from "../service/mod.ts";
+import type { DoorEnv } from "./v1/mod.ts";
 
 /** `application/json` and `application/<anything>+json`, with parameters. */
 const jsonMediaTypePattern = /^application\/([a-z0-9.-]+\+)?json\s*(;.*)?$/i;

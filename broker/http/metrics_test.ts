@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Metrics, metricsContentType } from "./metrics.ts";
-import { parsePrometheusText } from "./_test_helpers.ts";
+import { parsePrometheusText } from "./testing/mod.ts";
 
 Deno.test("a counter counts per label set and renders HELP and TYPE", () => {
   const metrics = new Metrics();

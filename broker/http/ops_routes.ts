@@ -6,11 +6,15 @@
  * @module
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { BrokerError } from "../engine/errors.ts";
+import { BrokerError, type NodeStatus } from "../service/mod.ts";
 import { type Metrics, metricsContentType } from "./metrics.ts";
-import type { NodeStatus } from "../service/types.ts";
-import { type DoorEnv, validationHook } from "./v1/errors.ts";
-import { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./v1/schemas.ts";
+import {
+  ClusterInfoSchema,
+  type DoorEnv,
+  ErrorBodySchema,
+  NameSchema,
+  validationHook,
+} from "./v1/mod.ts";
 
 /** Seconds a client should wait before asking `/readyz` again. */
 const notReadyRetryAfterSeconds = 1;

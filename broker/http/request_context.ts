@@ -18,8 +18,8 @@ import {
   latencyBucketsSeconds,
   type Metrics,
 } from "./metrics.ts";
-import type { NodeStatus } from "../service/types.ts";
-import type { DoorEnv } from "./v1/errors.ts";
+import type { NodeStatus } from "../service/mod.ts";
+import type { DoorEnv } from "./v1/mod.ts";
 
 /** A client's request id is echoed only when it is short and plain. */
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -11,7 +11,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { FileSystem, LogEntry, SegmentLog } from "../../storage/mod.ts";
+import {
+  type FileSystem,
+  type LogEntry,
+  readSnapshotFile,
+  type SegmentLog,
+} from "../../storage/mod.ts";
 import {
   type ConfigState,
   type Entry,
@@ -27,7 +32,6 @@ import {
   loadNewestSnapshot,
   snapshotFileName,
 } from "./snapshot_container.ts";
-import { readSnapshotFile } from "../../storage/mod.ts";
 
 /** What Raft and the replica need to know of a snapshot without its data. */
 export interface SnapshotMeta {

@@ -6,9 +6,9 @@ import {
   decodeSnapshotContainer,
   encodeSnapshotContainer,
   loadNewestSnapshot,
+  SnapshotDecodeError,
   storeSnapshot,
 } from "./snapshot_container.ts";
-import { DecodeError } from "../engine/binary.ts";
 
 const config = { voters: ["n1", "n2"] as NodeId[], learners: [] as NodeId[] };
 const hardState = { term: 3 as Term, vote: null, commit: 9 as LogIndex } as HardState;
@@ -93,9 +93,12 @@ Deno.test("a shipped snapshot carries the entries its state still references", a
 });
 
 Deno.test("the container rejects bytes that are not one", () => {
-  assert.throws(() => decodeSnapshotContainer(bytes("nonsense")), DecodeError);
+  assert.throws(() => decodeSnapshotContainer(bytes("nonsense")), SnapshotDecodeError);
   const good = encodeSnapshotContainer({ ...meta(2, 1), machine: bytes("m"), entries: [] });
-  assert.throws(() => decodeSnapshotContainer(good.subarray(0, good.length - 1)), DecodeError);
+  assert.throws(
+    () => decodeSnapshotContainer(good.subarray(0, good.length - 1)),
+    SnapshotDecodeError,
+  );
   const entry = { term: 1, index: 1, timestamp: 5, type: 16, payload: bytes("x") };
   assert.throws(
     () => encodeSnapshotContainer({ ...meta(2, 1), machine: bytes("m"), entries: [entry] }),
@@ -141,4 +144,23 @@ Deno.test("recent entries are served from memory and a truncated suffix is never
   assert.deepEqual(after.map((entry) => entry.term), [1, 3, 3]);
   assert.equal(new TextDecoder().decode(after[2].data), "new 6");
   await log.close();
+});
+
+Deno.test("the container's bytes are the documented layout, so older snapshot files still load", () => {
+  // Written by the encoder before the replication room had its own codec.
+  const golden = "434d515201000000000000084000000000000000401f0000007b22766f74657273223a5b226e31" +
+    "225d2c226c6561726e657273223a5b5d7d0000000000000840000000000000f03f6d010000000000000000" +
+    "00004000000000000008400000000000001c40100100000078";
+  const container = {
+    index: 3,
+    term: 2,
+    config: { voters: ["n1"] as NodeId[], learners: [] as NodeId[] },
+    lowestReferencedIndex: 3,
+    machine: bytes("m"),
+    entries: [{ term: 2, index: 3, timestamp: 7, type: 16, payload: bytes("x") }],
+  };
+  const encoded = encodeSnapshotContainer(container);
+  const hex = Array.from(encoded, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  assert.equal(hex, golden);
+  assert.deepEqual(decodeSnapshotContainer(encoded), container);
 });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { SegmentLog } from "../../storage/mod.ts";
 import type { Entry, HardState } from "../../raft/mod.ts";
-import type { ClockLike } from "../engine/types.ts";
+import type { ClockLike } from "./types.ts";
 import { type RaftLogStorage, toLogEntry } from "./log_storage.ts";
 
 /** When the commit index is written although term and vote did not change. */

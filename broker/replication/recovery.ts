@@ -46,6 +46,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import {
   type FileSystem,
   type LogEntry,
@@ -61,7 +62,7 @@ import {
 } from "../../raft/mod.ts";
 
 type Warn = (message: string) => void;
-import { StateMachine } from "../engine/state_machine.ts";
+import type { Applier } from "./types.ts";
 import {
   decodeSnapshotContainer,
   encodeSnapshotContainer,
@@ -88,7 +89,8 @@ export interface RecoveredState {
 /** Inputs of `recoverReplica`. */
 export interface RecoveryOptions {
   log: SegmentLog;
-  machine: StateMachine;
+  /** A fresh applier (nothing applied): recovery loads it and replays into it. */
+  machine: Applier;
   fs: FileSystem;
   snapshotsDir: string;
   /** The bootstrap membership, used when no snapshot exists yet. */
@@ -102,12 +104,14 @@ export interface RecoveryOptions {
  */
 export async function recoverReplica(options: RecoveryOptions): Promise<RecoveredState> {
   const { log, fs, snapshotsDir, warn } = options;
+  assert.equal(options.machine.appliedIndex, 0, "recovery starts from a fresh applier");
+  const emptyMachine = options.machine.snapshot();
   fs.mkdirp(snapshotsDir);
   let snapshot = loadNewestSnapshot(fs, {
     dir: snapshotsDir,
     onSkip: (index) => warn(`snapshot ${index} is damaged; trying an older one`),
   });
-  snapshot ??= await loadBootstrap(options);
+  snapshot ??= await loadBootstrap(options, emptyMachine);
   const hardState = log.readHardState();
   const protectedIndex = Math.max(hardState.commit, snapshot.index);
   let distrust = distrustsDamage(log, protectedIndex, warn);
@@ -120,7 +124,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
       { torn: false },
     );
     distrust = true;
-    snapshot = await loadBootstrap(options);
+    snapshot = await loadBootstrap(options, emptyMachine);
     await log.resetTo(0, 0);
     pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: 0 });
   }
@@ -213,7 +217,7 @@ function holds(log: SegmentLog, snapshot: SnapshotContainer, needFrom: number): 
 
 function replay(
   log: SegmentLog,
-  options: { machine: StateMachine; config: ConfigState; replayTo: number },
+  options: { machine: Applier; config: ConfigState; replayTo: number },
 ): ConfigState {
   let config = options.config;
   const pageBytes = 8 * 1024 * 1024;
@@ -231,7 +235,10 @@ function replay(
 }
 
 /** The index-0 snapshot: the bootstrap membership and an empty machine (written once). */
-async function loadBootstrap(options: RecoveryOptions): Promise<SnapshotContainer> {
+async function loadBootstrap(
+  options: RecoveryOptions,
+  emptyMachine: Uint8Array,
+): Promise<SnapshotContainer> {
   const { fs, snapshotsDir } = options;
   const bytes = readSnapshotFile(fs, snapshotsDir, snapshotFileName(0));
   if (bytes !== null) return decodeSnapshotContainer(bytes);
@@ -243,7 +250,7 @@ async function loadBootstrap(options: RecoveryOptions): Promise<SnapshotContaine
     term: 0,
     config: { voters: options.initialVoters.map(String) as ConfigState["voters"], learners: [] },
     lowestReferencedIndex: 1,
-    machine: new StateMachine().snapshot(),
+    machine: emptyMachine,
     entries: [],
   };
   await storeSnapshot(fs, {

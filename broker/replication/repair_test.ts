@@ -8,7 +8,7 @@ import {
   sendBodies,
   settled,
   TestCluster,
-} from "../cluster/testing/raft_test_cluster.ts";
+} from "../cluster/testing/mod.ts";
 
 const logDir = "/data/log";
 

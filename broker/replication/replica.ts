@@ -10,16 +10,15 @@
  *
  * A leader sends its appends before persisting them, so its fsync and the followers' overlap
  * (see `#handleReady`), and a commit learned while a Ready is being persisted is applied at once
- * (`#applyCommittedMidReady`). Persisting itself is `raft_log_writer.ts`.
+ * (`#applyCommittedMidReady`). Persisting itself is `log_writer.ts`.
  *
  * Proposals and peer messages that arrive while a Ready is being persisted go into the next
  * Ready: one write, one fdatasync and one append message per follower for all of them (group
  * commit). The leader stamps every entry with `max(last timestamp, clock)`; a new leader's log
  * holds every committed entry, so time never runs backwards across leaders either.
  *
- * Snapshots: see `raft_snapshot.ts` (container) and `raft_log_storage.ts` (what Raft sees).
- * Opening: see `raft_recovery.ts`, including why a node with a damaged log refuses to vote
- * until the leader has repaired it and a newer leader has committed in its own term.
+ * Snapshots: `snapshot_container.ts` (container), `log_storage.ts` (what Raft sees). Opening:
+ * `recovery.ts`, with why a node with a damaged log refuses to vote until repaired.
  *
  * @module
  */
@@ -33,13 +32,10 @@ import {
   type Entry,
   EntryType,
   type HardState,
-  InvalidRequestError,
   type LogIndex,
   type Message,
   type NodeId,
   nodeId,
-  NotLeaderError,
-  ProposalDroppedError,
   RaftNode,
   type ReadState,
   type Ready,
@@ -47,10 +43,16 @@ import {
   type Snapshot,
   type Term,
 } from "../../raft/mod.ts";
-import { BrokerError } from "../engine/errors.ts";
-import type { AppliedEntry, ClockLike, LogReader, Proposer, Timers } from "../engine/types.ts";
-import type { StateMachine } from "../engine/state_machine.ts";
-import type { Transport } from "./types.ts";
+import { fromRaftError, noLeader, ReplicationError } from "./errors.ts";
+import type {
+  AppliedEntry,
+  Applier,
+  ClockLike,
+  LogReader,
+  Proposer,
+  Timers,
+  Transport,
+} from "./types.ts";
 import { RaftLogStorage } from "./log_storage.ts";
 import { RaftLogWriter } from "./log_writer.ts";
 import { installSnapshot, type SnapshotParts, takeSnapshot } from "./snapshot_io.ts";
@@ -60,6 +62,8 @@ import {
   type PeerStatus,
   type RaftReplicaOptions,
   type RaftReplicaStatus,
+  type ReplicaSettings,
+  replicaSettings,
   replicaStatus,
   type RoleChange,
 } from "./replica_status.ts";
@@ -85,7 +89,7 @@ const construction = Symbol("RaftReplica.open");
 export class RaftReplica implements Proposer, LogReader {
   readonly #id: NodeId;
   readonly #log: SegmentLog;
-  readonly #machine: StateMachine;
+  readonly #machine: Applier;
   readonly #transport: Transport;
   readonly #clock: ClockLike;
   readonly #timers: Timers;
@@ -93,24 +97,14 @@ export class RaftReplica implements Proposer, LogReader {
   readonly #snapshotsDir: string;
   readonly #storage: RaftLogStorage;
   readonly #raft: RaftNode;
-  readonly #settings: Required<
-    Pick<
-      RaftReplicaOptions,
-      | "tickMs"
-      | "snapshotEntriesInterval"
-      | "proposalTimeoutMs"
-      | "pendingProposalsMax"
-      | "commitPersistIntervalMs"
-      | "commitPersistEntries"
-    >
-  >;
+  readonly #settings: ReplicaSettings;
   readonly #warn: (message: string) => void;
   readonly #onApplied?: (entry: Entry) => void;
   readonly #pending = new ProposalWaiters();
   readonly #reads = new ReadWaiters();
   readonly #roleHandlers: Array<(change: RoleChange) => void> = [];
   #config: ConfigState;
-  /** Set while this node distrusts its log (see raft_recovery.ts). */
+  /** Set while this node distrusts its log (see recovery.ts). */
   #repair: RepairWatch | null = null;
   #ticks = 0;
   /** Highest timestamp stamped or stored: proposals never go below it. */
@@ -147,14 +141,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#snapshotsDir = options.snapshotsDir;
     this.#warn = options.warn ?? ((message) => console.error(`[raft ${options.nodeId}]`, message));
     this.#onApplied = options.onApplied;
-    this.#settings = {
-      tickMs: options.tickMs ?? 100,
-      snapshotEntriesInterval: options.snapshotEntriesInterval ?? 10_000,
-      proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
-      pendingProposalsMax: options.pendingProposalsMax ?? 100_000,
-      commitPersistIntervalMs: options.commitPersistIntervalMs ?? 3_000,
-      commitPersistEntries: options.commitPersistEntries ?? 10_000,
-    };
+    this.#settings = replicaSettings(options);
     this.#config = recovered.config;
     this.#lastTimestamp = recovered.tailTimestamp;
     const hard = options.log.readHardState();
@@ -193,7 +180,7 @@ export class RaftReplica implements Proposer, LogReader {
   }
 
   /**
-   * Recovers the replica from its snapshot files and log (see `raft_recovery.ts`) and starts
+   * Recovers the replica from its snapshot files and log (see `recovery.ts`) and starts
    * ticking. The log must be open; the machine is loaded in place.
    */
   static async open(options: RaftReplicaOptions): Promise<RaftReplica> {
@@ -250,11 +237,11 @@ export class RaftReplica implements Proposer, LogReader {
    * when not leader or when the entry was overwritten, `NotReady` when the outcome is unknown.
    */
   propose(type: number, payload: Uint8Array): Promise<unknown> {
-    const refusal = this.#refusal();
+    const refusal = this.refusal();
     if (refusal !== null) return Promise.reject(refusal);
     if (this.#pending.size >= this.#settings.pendingProposalsMax) {
       return Promise.reject(
-        new BrokerError("NotReady", "too many writes in flight", { retryAfterSeconds: 1 }),
+        new ReplicationError("NotReady", "too many writes in flight", { retryAfterSeconds: 1 }),
       );
     }
     const timestamp = Math.max(this.#lastTimestamp, this.#clock.now());
@@ -262,7 +249,7 @@ export class RaftReplica implements Proposer, LogReader {
     try {
       proposal = this.#raft.propose(payload, { type, timestamp });
     } catch (error) {
-      return Promise.reject(this.#translate(error));
+      return Promise.reject(fromRaftError(error));
     }
     this.#lastTimestamp = timestamp;
     const promise = this.#track(proposal);
@@ -272,7 +259,7 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** Proposes a membership change; resolves once it is committed and applied. */
   proposeConfigChange(change: { type: ConfigChange["type"]; nodeId: string }): Promise<void> {
-    const refusal = this.#refusal();
+    const refusal = this.refusal();
     if (refusal !== null) return Promise.reject(refusal);
     let proposal: { index: LogIndex; term: Term };
     try {
@@ -281,7 +268,7 @@ export class RaftReplica implements Proposer, LogReader {
         nodeId: nodeId(change.nodeId),
       });
     } catch (error) {
-      return Promise.reject(this.#translate(error));
+      return Promise.reject(fromRaftError(error));
     }
     const promise = this.#track(proposal).then(() => undefined);
     this.#kick();
@@ -290,12 +277,12 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** Hands leadership to `to` (a voter); proposals are refused while it happens. */
   transferLeadership(to: string): void {
-    const refusal = this.#refusal();
+    const refusal = this.refusal();
     if (refusal !== null) throw refusal;
     try {
       this.#raft.transferLeadership(nodeId(to));
     } catch (error) {
-      throw this.#translate(error);
+      throw fromRaftError(error);
     }
     this.#kick();
   }
@@ -305,13 +292,13 @@ export class RaftReplica implements Proposer, LogReader {
    * everything committed before the call: a local read after it is linearizable.
    */
   readBarrier(): Promise<void> {
-    const refusal = this.#refusal();
+    const refusal = this.refusal();
     if (refusal !== null) return Promise.reject(refusal);
     const requestId = `${this.#id}:${++this.#readCounter}`;
     try {
       this.#raft.readIndex(requestId);
     } catch (error) {
-      return Promise.reject(this.#translate(error));
+      return Promise.reject(fromRaftError(error));
     }
     const promise = this.#reads.wait(requestId, this.#deadline(), {});
     this.#kick();
@@ -345,7 +332,7 @@ export class RaftReplica implements Proposer, LogReader {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#stop(new BrokerError("NotReady", "node is shutting down", { retryAfterSeconds: 1 }));
+    this.#stop(new ReplicationError("NotReady", "node is shutting down", { retryAfterSeconds: 1 }));
     await this.#driving?.catch(() => {});
     if (this.#failure !== null) return;
     try {
@@ -358,10 +345,10 @@ export class RaftReplica implements Proposer, LogReader {
   /** Stops at once without touching storage, as a killed process would (simulations). */
   abandon(): void {
     if (this.#closed) return;
-    this.#stop(new BrokerError("NotReady", "node stopped; outcome unknown"));
+    this.#stop(new ReplicationError("NotReady", "node stopped; outcome unknown"));
   }
 
-  #stop(error: BrokerError): void {
+  #stop(error: ReplicationError): void {
     this.#closed = true;
     if (this.#tickTimer !== null) this.#timers.clearTimer(this.#tickTimer);
     this.#tickTimer = null;
@@ -371,30 +358,15 @@ export class RaftReplica implements Proposer, LogReader {
   // ---- requests ------------------------------------------------------------------------------
 
   /** Why a proposal made now would be refused (not leader, stopped), or null. */
-  refusal(): BrokerError | null {
-    return this.#refusal();
-  }
-
-  #refusal(): BrokerError | null {
+  refusal(): ReplicationError | null {
     if (this.#closed) {
-      return new BrokerError("NotReady", "node is shutting down", { retryAfterSeconds: 1 });
+      return new ReplicationError("NotReady", "node is shutting down", { retryAfterSeconds: 1 });
     }
     if (this.#failure !== null) {
-      return new BrokerError("NotReady", `replica failed: ${this.#failure.message}`);
+      return new ReplicationError("NotReady", `replica failed: ${this.#failure.message}`);
     }
     if (this.#role !== "leader") return noLeader(this.#leaderId);
     return null;
-  }
-
-  #translate(error: unknown): unknown {
-    if (error instanceof NotLeaderError) return noLeader(error.leaderId);
-    if (error instanceof ProposalDroppedError) {
-      return new BrokerError("NotReady", error.message, { retryAfterSeconds: 1 });
-    }
-    if (error instanceof InvalidRequestError) {
-      return new BrokerError("InvalidParameter", error.message);
-    }
-    return error;
   }
 
   #track(proposal: { index: LogIndex; term: Term }): Promise<unknown> {
@@ -409,7 +381,7 @@ export class RaftReplica implements Proposer, LogReader {
     return this.#clock.now() + this.#settings.proposalTimeoutMs;
   }
 
-  #rejectAll(error: BrokerError): void {
+  #rejectAll(error: ReplicationError): void {
     this.#pending.rejectAll(error);
     this.#reads.rejectAll(error);
   }
@@ -582,7 +554,7 @@ export class RaftReplica implements Proposer, LogReader {
     for (const handler of this.#roleHandlers) handler(change);
   }
 
-  /** Trusts the log again once the repair is complete; see raft_recovery.ts for when. */
+  /** Trusts the log again once the repair is complete; see recovery.ts for when. */
   async #checkRepaired(): Promise<void> {
     const context = {
       termAt: (index: number) => this.#storage.term(index),
@@ -612,7 +584,8 @@ export class RaftReplica implements Proposer, LogReader {
     this.#config = installed.config;
     this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#lastTimestamp;
     this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#writer.tailTimestamp);
-    const unknown = () => new BrokerError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
+    const unknown = () =>
+      new ReplicationError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
     this.#pending.rejectWhere((index) => index <= snapshot.index, unknown);
   }
 
@@ -621,11 +594,6 @@ export class RaftReplica implements Proposer, LogReader {
     const failure = error instanceof Error ? error : new Error(String(error));
     this.#failure ??= failure;
     this.#warn(`replica stopped: ${failure.stack ?? failure.message}`);
-    this.#rejectAll(new BrokerError("NotReady", `replica failed: ${failure.message}`));
+    this.#rejectAll(new ReplicationError("NotReady", `replica failed: ${failure.message}`));
   }
-}
-
-function noLeader(leaderId: string | null): BrokerError {
-  const where = leaderId === null ? "no leader is known" : `the leader is ${leaderId}`;
-  return new BrokerError("NoLeader", `not the leader; ${where}`, { retryAfterSeconds: 1 });
 }

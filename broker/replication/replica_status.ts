@@ -1,5 +1,5 @@
 /**
- * The options and reports of `RaftReplica` (split from `raft_replica.ts` to keep it small).
+ * The options and reports of `RaftReplica` (split from `replica.ts` to keep it small).
  *
  * @module
  */
@@ -12,9 +12,7 @@ import type {
   RaftStatus,
   Role,
 } from "../../raft/mod.ts";
-import type { ClockLike, Timers } from "../engine/types.ts";
-import type { StateMachine } from "../engine/state_machine.ts";
-import type { Transport } from "./types.ts";
+import type { Applier, ClockLike, Timers, Transport } from "./types.ts";
 
 /** How to open a `RaftReplica`. */
 export interface RaftReplicaOptions {
@@ -22,7 +20,7 @@ export interface RaftReplicaOptions {
   /** The group's log, opened (and recovered) by the caller, who also closes it. */
   log: SegmentLog;
   /** Loaded in place from the newest snapshot; the `EngineService` may already hold it. */
-  machine: StateMachine;
+  machine: Applier;
   transport: Transport;
   /** Stamps entries; also the time base of proposal and read timeouts. */
   clock: ClockLike;
@@ -56,6 +54,31 @@ export interface RaftReplicaOptions {
   onApplied?: (entry: Entry) => void;
 }
 
+/** The tunables a running replica reads, with their defaults filled in. */
+export type ReplicaSettings = Required<
+  Pick<
+    RaftReplicaOptions,
+    | "tickMs"
+    | "snapshotEntriesInterval"
+    | "proposalTimeoutMs"
+    | "pendingProposalsMax"
+    | "commitPersistIntervalMs"
+    | "commitPersistEntries"
+  >
+>;
+
+/** `options`' tunables with the defaults of the ones left out. */
+export function replicaSettings(options: RaftReplicaOptions): ReplicaSettings {
+  return {
+    tickMs: options.tickMs ?? 100,
+    snapshotEntriesInterval: options.snapshotEntriesInterval ?? 10_000,
+    proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
+    pendingProposalsMax: options.pendingProposalsMax ?? 100_000,
+    commitPersistIntervalMs: options.commitPersistIntervalMs ?? 3_000,
+    commitPersistEntries: options.commitPersistEntries ?? 10_000,
+  };
+}
+
 /** A peer as the leader sees it. */
 export interface PeerStatus {
   id: string;
@@ -76,7 +99,7 @@ export interface RaftReplicaStatus {
   lastIndex: number;
   snapshotIndex: number;
   config: ConfigState;
-  /** False while the log is distrusted (see `raft_recovery.ts`). */
+  /** False while the log is distrusted (see `recovery.ts`). */
   canCampaign: boolean;
   /** Empty unless leader. */
   peers: PeerStatus[];

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { seededRandom } from "../../storage/mod.ts";
-import { BrokerError } from "../engine/errors.ts";
+import { BrokerError } from "../service/mod.ts";
+import { ReplicationError } from "./errors.ts";
 import {
   drainMicrotasks,
   followerOf,
@@ -8,7 +9,7 @@ import {
   sendBodies,
   settled,
   TestCluster,
-} from "../cluster/testing/raft_test_cluster.ts";
+} from "../cluster/testing/mod.ts";
 
 Deno.test("a three-node group elects a leader and replicates writes to every replica", async () => {
   const cluster = await TestCluster.start();
@@ -33,7 +34,8 @@ Deno.test("a follower refuses proposals and names the leader", async () => {
   await assert.rejects(
     cluster.replica(follower).propose(26, new Uint8Array()),
     (error: unknown) =>
-      error instanceof BrokerError && error.code === "NoLeader" && error.message.includes(leader) &&
+      error instanceof ReplicationError && error.code === "NoLeader" &&
+      error.message.includes(leader) &&
       error.retryAfterSeconds === 1,
   );
   await assert.rejects(cluster.replica(follower).readBarrier(), /not the leader/);

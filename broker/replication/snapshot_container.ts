@@ -31,7 +31,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ByteReader, ByteWriter, DecodeError, fromUtf8 } from "../engine/binary.ts";
 import {
   type FileSystem,
   joinPath,
@@ -71,39 +70,45 @@ const snapshotPattern = /^snapshot-(\d{20})\.bin$/;
  */
 export function encodeSnapshotContainer(container: SnapshotContainer): Uint8Array {
   checkEntries(container);
-  let payloadBytes = 0;
-  for (const entry of container.entries) payloadBytes += entry.payload.length + 29;
-  const writer = new ByteWriter(container.machine.length + payloadBytes + 256);
-  for (const byte of magic) writer.u8(byte);
-  writer.u8(containerVersion);
-  writer.f64(container.index);
-  writer.f64(container.term);
-  writer.string32(JSON.stringify(container.config));
-  writer.f64(container.lowestReferencedIndex);
-  writer.f64(container.machine.length);
-  writer.bytes(container.machine);
-  writer.u32(container.entries.length);
+  const config = utf8Encoder.encode(JSON.stringify(container.config));
+  let size = headerBytes + config.length + 8 + 8 + container.machine.length + 4;
+  for (const entry of container.entries) size += entryHeaderBytes + entry.payload.length;
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  bytes.set(magic, 0);
+  view.setUint8(4, containerVersion);
+  view.setFloat64(5, container.index, true);
+  view.setFloat64(13, container.term, true);
+  view.setUint32(21, config.length, true);
+  bytes.set(config, headerBytes);
+  let at = headerBytes + config.length;
+  view.setFloat64(at, container.lowestReferencedIndex, true);
+  view.setFloat64(at + 8, container.machine.length, true);
+  bytes.set(container.machine, at + 16);
+  at += 16 + container.machine.length;
+  view.setUint32(at, container.entries.length, true);
+  at += 4;
   for (const entry of container.entries) {
-    writer.f64(entry.term);
-    writer.f64(entry.index);
-    writer.f64(entry.timestamp);
-    writer.u8(entry.type);
-    writer.u32(entry.payload.length);
-    writer.bytes(entry.payload);
+    view.setFloat64(at, entry.term, true);
+    view.setFloat64(at + 8, entry.index, true);
+    view.setFloat64(at + 16, entry.timestamp, true);
+    view.setUint8(at + 24, entry.type);
+    view.setUint32(at + 25, entry.payload.length, true);
+    bytes.set(entry.payload, at + entryHeaderBytes);
+    at += entryHeaderBytes + entry.payload.length;
   }
-  return writer.finish();
+  return bytes;
 }
 
-/** Decodes a container; throws `DecodeError` when it is not one. Payloads are views. */
 export function decodeSnapshotContainer(bytes: Uint8Array): SnapshotContainer {
-  const reader = new ByteReader(bytes);
+  const reader = new ContainerReader(bytes);
   for (const byte of magic) {
-    if (reader.u8() !== byte) throw new DecodeError("not a snapshot container");
+    if (reader.u8() !== byte) throw new SnapshotDecodeError("not a snapshot container");
   }
-  if (reader.u8() !== containerVersion) throw new DecodeError("unknown container version");
+  if (reader.u8() !== containerVersion) throw new SnapshotDecodeError("unknown container version");
   const index = reader.uint();
   const term = reader.uint();
-  const config = parseConfig(fromUtf8(reader.bytes(reader.u32())));
+  const config = parseConfig(reader.text(reader.u32()));
   const lowestReferencedIndex = reader.uint();
   const machine = reader.bytes(reader.uint());
   const count = reader.u32();
@@ -121,9 +126,85 @@ export function decodeSnapshotContainer(bytes: Uint8Array): SnapshotContainer {
   try {
     checkEntries(container);
   } catch (error) {
-    throw new DecodeError(`bad snapshot entries: ${(error as Error).message}`);
+    throw new SnapshotDecodeError(`bad snapshot entries: ${(error as Error).message}`);
   }
   return container;
+}
+
+/** A snapshot container that can't be decoded (damaged or not a container). */
+export class SnapshotDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SnapshotDecodeError";
+  }
+}
+
+/** magic (4) + version (1) + index (8) + term (8) + config length (4). */
+const headerBytes = 25;
+/** term (8) + index (8) + timestamp (8) + type (1) + payload length (4). */
+const entryHeaderBytes = 29;
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Bounds-checked little-endian reads over one container. */
+class ContainerReader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  #offset = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  #take(length: number): number {
+    const at = this.#offset;
+    if (length < 0 || at + length > this.#bytes.length) {
+      throw new SnapshotDecodeError(`truncated: need ${length} bytes at ${at}`);
+    }
+    this.#offset = at + length;
+    return at;
+  }
+
+  u8(): number {
+    return this.#view.getUint8(this.#take(1));
+  }
+
+  u32(): number {
+    return this.#view.getUint32(this.#take(4), true);
+  }
+
+  f64(): number {
+    return this.#view.getFloat64(this.#take(8), true);
+  }
+
+  uint(): number {
+    const value = this.f64();
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new SnapshotDecodeError(`bad integer ${value}`);
+    }
+    return value;
+  }
+
+  bytes(length: number): Uint8Array {
+    const at = this.#take(length);
+    return this.#bytes.subarray(at, at + length);
+  }
+
+  text(length: number): string {
+    try {
+      return utf8Decoder.decode(this.bytes(length));
+    } catch (error) {
+      if (error instanceof SnapshotDecodeError) throw error;
+      throw new SnapshotDecodeError("invalid UTF-8");
+    }
+  }
+
+  end(): void {
+    if (this.#offset !== this.#bytes.length) {
+      throw new SnapshotDecodeError(`${this.#bytes.length - this.#offset} trailing bytes`);
+    }
+  }
 }
 
 function checkEntries(container: SnapshotContainer): void {
@@ -137,10 +218,19 @@ function checkEntries(container: SnapshotContainer): void {
 }
 
 function parseConfig(text: string): ConfigState {
-  const value = JSON.parse(text) as { voters?: unknown; learners?: unknown };
+  let value: { voters?: unknown; learners?: unknown };
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new SnapshotDecodeError("bad config: not JSON");
+  }
   const isIds = (list: unknown): list is NodeId[] =>
     Array.isArray(list) && list.every((id) => typeof id === "string" && id.length > 0);
-  if (!isIds(value.voters) || !isIds(value.learners)) throw new DecodeError("bad config");
+  if (
+    value === null || typeof value !== "object" || !isIds(value.voters) || !isIds(value.learners)
+  ) {
+    throw new SnapshotDecodeError("bad config");
+  }
   return { voters: value.voters, learners: value.learners };
 }
 
@@ -174,7 +264,7 @@ export function loadNewestSnapshot(
         const container = decodeSnapshotContainer(bytes);
         if (container.index === index) return container;
       } catch (error) {
-        if (!(error instanceof DecodeError)) throw error;
+        if (!(error instanceof SnapshotDecodeError)) throw error;
       }
     }
     options.onSkip?.(index);

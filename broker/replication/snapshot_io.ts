@@ -1,13 +1,13 @@
 /**
  * Taking and installing Raft snapshots of the queue engine on a node's disk (the replica calls
- * these from its Ready loop; the container format is in `raft_snapshot.ts`).
+ * these from its Ready loop; the container format is in `snapshot_container.ts`).
  *
  * @module
  */
 import assert from "node:assert/strict";
 import type { FileSystem, SegmentLog } from "../../storage/mod.ts";
 import type { ConfigState, Snapshot } from "../../raft/mod.ts";
-import type { StateMachine } from "../engine/state_machine.ts";
+import type { Applier } from "./types.ts";
 import type { RaftLogStorage } from "./log_storage.ts";
 import {
   decodeSnapshotContainer,
@@ -19,7 +19,7 @@ import {
 /** What snapshotting touches on one node. */
 export interface SnapshotParts {
   log: SegmentLog;
-  machine: StateMachine;
+  machine: Applier;
   storage: RaftLogStorage;
   fs: FileSystem;
   snapshotsDir: string;
@@ -64,7 +64,7 @@ export async function installSnapshot(
   assert.equal(container.index, snapshot.index, "the container is the snapshot's");
   assert.equal(container.term, snapshot.term, "the container has the snapshot's term");
   // The file goes first: it carries the entries, so a crash before the log is rewritten is
-  // repaired at the next open (raft_recovery.ts).
+  // repaired at the next open (recovery.ts).
   await storeSnapshot(fs, { dir: snapshotsDir, index: snapshot.index, data: snapshot.data });
   const entries = container.entries;
   const first = entries[0];

@@ -1,7 +1,9 @@
 /**
- * The seam between a Raft replica and the network. `broker/transport.ts` implements it over TCP
- * (persistent connections, binary length-prefixed frames); the simulation implements it over a
- * seeded, lossy, reordering in-memory network.
+ * The contracts of the replication room: what a replica needs from the state machine it drives
+ * (`Applier`), from the network (`Transport`) and from time (`ClockLike`, `Timers`), and what it
+ * offers the service (`Proposer`, `LogReader`). Each is an interface, so the room depends on no
+ * concrete engine, transport or service: the cluster room wires the real ones, tests the
+ * in-memory ones.
  *
  * @module
  */
@@ -34,4 +36,73 @@ export interface Transport {
   clientUrl(id: NodeId): string | null;
   /** Closes the listener and every connection. */
   close(): Promise<void>;
+}
+
+/** A committed log entry as it is handed to the applier. */
+export interface AppliedEntry {
+  index: number;
+  /** Stamped by the proposer: max(previous entry's timestamp, its clock). "now" for apply. */
+  timestamp: number;
+  type: number;
+  payload: Uint8Array;
+}
+
+/**
+ * The deterministic state machine a replica applies committed entries to (the queue engine's
+ * `StateMachine` in production). It must be deterministic: the same entries in the same order
+ * give the same state and the same snapshot on every node.
+ */
+export interface Applier {
+  /** Index of the last applied entry (0 for a fresh applier). */
+  readonly appliedIndex: number;
+  /** Applies one committed entry; the result is handed to the proposal's waiter. */
+  apply(entry: AppliedEntry): unknown;
+  /** The whole state at `appliedIndex`, encoded. */
+  snapshot(): Uint8Array;
+  /** Replaces the state with a snapshot, in place (holders of the applier keep working). */
+  loadSnapshot(bytes: Uint8Array): void;
+  /** Entries below this index hold nothing the state still needs (a snapshot may drop them). */
+  lowestReferencedIndex(): number;
+}
+
+/**
+ * What the service proposes commands through. Implemented by `RaftReplica` and by
+ * `MemoryReplica`.
+ *
+ * @example
+ * ```ts
+ * const result = await proposer.propose(commandType, payload);
+ * ```
+ */
+export interface Proposer {
+  /**
+   * Appends the command and waits until it is durable, committed and applied; resolves with the
+   * applier's result for that entry. Rejects with a `ReplicationError` (`NoLeader`, `NotReady`,
+   * `InvalidProposal`) when it cannot. Stamps `timestamp = max(previous, clock now)`.
+   */
+  propose(type: number, payload: Uint8Array): Promise<unknown>;
+  /**
+   * Optional linearizable-read fence: resolves once this node has confirmed it leads and has
+   * applied everything committed before the call (Raft ReadIndex). Replicas without it serve
+   * reads from local state as they are.
+   */
+  readBarrier?(): Promise<void>;
+  /** Wall clock reading in milliseconds, for timers only; never used inside apply. */
+  now(): number;
+}
+
+/** Reads a committed entry back (storage's `SegmentLog.entry` does this; payload is a copy). */
+export interface LogReader {
+  entry(index: number): AppliedEntry;
+}
+
+/** A clock reading milliseconds. */
+export interface ClockLike {
+  now(): number;
+}
+
+/** Timers (real ones in production, a manual clock in tests and the simulation). */
+export interface Timers {
+  setTimer(delayMs: number, callback: () => void): unknown;
+  clearTimer(handle: unknown): void;
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { BrokerError } from "../engine/errors.ts";
+import { ReplicationError } from "./errors.ts";
 
 interface Waiter<T> {
   deadline: number;
@@ -76,7 +76,10 @@ export class ProposalWaiters extends Waiters<number, unknown, { term: number }> 
   }
 
   expireNow(now: number): void {
-    this.expire(now, () => new BrokerError("NotReady", "outcome unknown", { retryAfterSeconds: 1 }));
+    this.expire(
+      now,
+      () => new ReplicationError("NotReady", "outcome unknown", { retryAfterSeconds: 1 }),
+    );
   }
 }
 
@@ -85,7 +88,7 @@ export class ReadWaiters extends Waiters<string, void> {
   expireNow(now: number): void {
     this.expire(
       now,
-      () => new BrokerError("NotReady", "read barrier timed out", { retryAfterSeconds: 1 }),
+      () => new ReplicationError("NotReady", "read barrier timed out", { retryAfterSeconds: 1 }),
     );
   }
 }

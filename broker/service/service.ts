@@ -9,10 +9,12 @@
  *
  * @module
  */
-import { BrokerError, invalidParameter } from "../engine/errors.ts";
-import { type LogReader, type Proposer, realTimers, type Timers } from "../engine/types.ts";
 import {
+  BrokerError,
+  checkAttributesInput,
+  type CommandResults,
   CommandType,
+  type Delivery,
   encodeChangeVisibility,
   encodeCreateQueue,
   encodeDeleteBatch,
@@ -22,21 +24,19 @@ import {
   encodeRewind,
   encodeSendBatch,
   encodeUpdateQueue,
-  SentMessageReader,
-} from "../engine/commands.ts";
-import { fromUtf8 } from "../engine/binary.ts";
-import {
-  type CreateResult,
-  type DeleteResult,
+  fromUtf8,
+  type HandleFailure,
+  invalidParameter,
+  type LogReader,
+  receiptHandleToBytes,
   type ReceiveResult,
   redriveMessagesMax,
-  type SendResult,
+  resolveCreate,
+  resolveUpdate,
+  SentMessageReader,
   type StateMachine,
-  type VisibilityResult,
-} from "../engine/state_machine.ts";
-import type { Delivery, HandleFailure } from "../engine/queue.ts";
-import { checkAttributesInput, resolveCreate, resolveUpdate } from "../engine/queue_attributes.ts";
-import { receiptHandleToBytes } from "../engine/receipt.ts";
+} from "../engine/mod.ts";
+import { type Proposer, ReplicationError, type Timers } from "../replication/mod.ts";
 import {
   checkHandles,
   checkList,
@@ -73,8 +73,8 @@ export interface EngineServiceOptions {
   proposer: Proposer;
   machine: StateMachine;
   log: LogReader;
-  /** Long-poll timers (default: setTimeout). */
-  timers?: Timers;
+  /** Long-poll timers. */
+  timers: Timers;
   /** Receipt-handle salt source for new queues (default: crypto random). */
   randomSalt?: () => number;
 }
@@ -89,10 +89,12 @@ interface Waiter {
  *
  * @example
  * ```ts
- * const replica = new MemoryReplica();
- * const broker = new EngineService({ proposer: replica, machine: replica.machine, log: replica });
- * await broker.createQueue("jobs", {});
- * await broker.sendMessages("jobs", [{ body: "resize photo 7" }]);
+ * const clock = new ManualClock();
+ * const replica = new MemoryReplica({ clock, machine: new StateMachine() });
+ * const service = new EngineService({
+ *   proposer: replica, machine: replica.machine, log: replica, timers: clock });
+ * await service.createQueue("jobs", {});
+ * await service.sendMessages("jobs", [{ body: "resize photo 7" }]);
  * ```
  */
 export class EngineService implements QueueService {
@@ -108,7 +110,7 @@ export class EngineService implements QueueService {
     this.#proposer = options.proposer;
     this.#machine = options.machine;
     this.#log = options.log;
-    this.#timers = options.timers ?? realTimers;
+    this.#timers = options.timers;
     this.#randomSalt = options.randomSalt ??
       (() => crypto.getRandomValues(new Uint32Array(1))[0]);
     this.#machine.onAvailable = (queue) => this.#wake(queue);
@@ -121,10 +123,23 @@ export class EngineService implements QueueService {
     return count;
   }
 
-  async #propose(type: number, payload: Uint8Array): Promise<unknown> {
-    const result = await this.#proposer.propose(type, payload);
+  /**
+   * Proposes one command and answers its typed apply result. The one place results are typed:
+   * the state machine answers `CommandResults[type]` or a `BrokerError` for each command type.
+   * A replica's refusal (`ReplicationError`) becomes the `BrokerError` of the same code.
+   */
+  async #propose<T extends keyof CommandResults>(
+    type: T,
+    payload: Uint8Array,
+  ): Promise<CommandResults[T]> {
+    let result: unknown;
+    try {
+      result = await this.#proposer.propose(type, payload);
+    } catch (error) {
+      throw asBrokerError(error);
+    }
     if (result instanceof BrokerError) throw result;
-    return result;
+    return result as CommandResults[T];
   }
 
   #attributes(name: string): QueueAttributes {
@@ -138,7 +153,9 @@ export class EngineService implements QueueService {
 
   #view(name: string): Queue {
     const queue = this.#machine.getQueue(name, this.#proposer.now());
-    if (queue === undefined) throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
+    if (queue === undefined) {
+      throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
+    }
     return queue;
   }
 
@@ -163,7 +180,7 @@ export class EngineService implements QueueService {
     const attributes = resolveCreate(checkAttributesInput(input));
     if (this.#machine.queueAttributes(name) === undefined) this.#checkDeadLetter(name, attributes);
     const payload = encodeCreateQueue({ queue: name, attributes, salt: this.#randomSalt() >>> 0 });
-    const result = await this.#propose(CommandType.CreateQueue, payload) as CreateResult;
+    const result = await this.#propose(CommandType.CreateQueue, payload);
     return { queue: this.#view(name), created: result.created };
   }
 
@@ -200,7 +217,7 @@ export class EngineService implements QueueService {
     const attributes = this.#attributes(name);
     const clean = checkSendEntries(messages, attributes.maxMessageBytes);
     const payload = encodeSendBatch({ queue: name, messages: clean });
-    const result = await this.#propose(CommandType.SendBatch, payload) as SendResult;
+    const result = await this.#propose(CommandType.SendBatch, payload);
     return { messages: result.messages };
   }
 
@@ -254,7 +271,7 @@ export class EngineService implements QueueService {
       visibilityTimeoutSeconds: request.visibilityTimeoutSeconds ?? 0,
       deleteHandles: handles.map(receiptHandleToBytes),
     });
-    return this.#propose(CommandType.ReceiveBatch, payload) as Promise<ReceiveResult>;
+    return this.#propose(CommandType.ReceiveBatch, payload);
   }
 
   /** Bodies of a receive's deliveries; a send batch's entry is read (and CRC-checked) once. */
@@ -355,7 +372,7 @@ export class EngineService implements QueueService {
       queue: name,
       handles: handles.map(receiptHandleToBytes),
     });
-    const result = await this.#propose(CommandType.DeleteBatch, payload) as DeleteResult;
+    const result = await this.#propose(CommandType.DeleteBatch, payload);
     return { deleted: result.deleted, failures: this.#failures(result.failures, handles) };
   }
 
@@ -372,7 +389,7 @@ export class EngineService implements QueueService {
         visibilityTimeoutSeconds: entry.visibilityTimeoutSeconds,
       })),
     });
-    const result = await this.#propose(CommandType.ChangeVisibility, payload) as VisibilityResult;
+    const result = await this.#propose(CommandType.ChangeVisibility, payload);
     const handles = clean.map((entry) => entry.receiptHandle);
     return {
       entries: result.entries.map((entry) => ({
@@ -395,14 +412,12 @@ export class EngineService implements QueueService {
       throw invalidParameter(field, `before the rewind window (starts at ${windowStart})`);
     }
     const payload = encodeRewind({ queue: name, ...target });
-    return await this.#propose(CommandType.Rewind, payload) as RewindResponse;
+    return await this.#propose(CommandType.Rewind, payload);
   }
 
   async purge(name: string): Promise<{ purged: number }> {
     this.#attributes(name);
-    return await this.#propose(CommandType.Purge, encodeQueueCommand({ queue: name })) as {
-      purged: number;
-    };
+    return await this.#propose(CommandType.Purge, encodeQueueCommand({ queue: name }));
   }
 
   async redrive(name: string, request: RedriveRequest): Promise<RedriveResponse> {
@@ -419,6 +434,20 @@ export class EngineService implements QueueService {
       }
     }
     const payload = encodeRedrive({ queue: name, ...clean });
-    return await this.#propose(CommandType.Redrive, payload) as RedriveResponse;
+    return await this.#propose(CommandType.Redrive, payload);
   }
+}
+
+/**
+ * The broker's answer for a replica that refused or abandoned a proposal; other errors pass
+ * through unchanged. Every caller of a replica outside the service (membership changes) uses it
+ * too, so the doors only ever see `BrokerError`s.
+ */
+export function asBrokerError(error: unknown): unknown {
+  return error instanceof ReplicationError ? fromReplication(error) : error;
+}
+
+function fromReplication(error: ReplicationError): BrokerError {
+  const code = error.code === "InvalidProposal" ? "InvalidParameter" : error.code;
+  return new BrokerError(code, error.message, { retryAfterSeconds: error.retryAfterSeconds });
 }

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { BrokerError } from "../engine/errors.ts";
-import { CommandType, encodeTick } from "../engine/commands.ts";
-import { flush, rejects, setup } from "../cluster/testing/memory_engine.ts";
+import { BrokerError, CommandType, encodeTick } from "../engine/mod.ts";
+import { flush, rejects, setup } from "../cluster/testing/mod.ts";
 
 Deno.test("queues are created, listed, read, updated and deleted", async (t) => {
   const context = setup();

@@ -26,6 +26,7 @@ import type {
   SendMessagesResponse,
   VisibilityEntry,
 } from "../../sdk/protocol.ts";
+import type { ListQueuesOptions } from "../engine/mod.ts";
 
 /** The result of a create: `created` is false when an identical queue already existed. */
 export interface CreateQueueResult {
@@ -34,11 +35,7 @@ export interface CreateQueueResult {
 }
 
 /** Options of a list call. */
-export interface ListQueuesOptions {
-  prefix?: string;
-  offset?: number;
-  limit?: number;
-}
+export type { ListQueuesOptions };
 
 /** The engine as the doors see it. All methods may throw `BrokerError`. */
 export interface QueueService {

@@ -4,11 +4,16 @@
  *
  * @module
  */
-import { BrokerError, invalidParameter } from "../engine/errors.ts";
-import { listLimits, messageLimits, namePattern } from "../engine/limits.ts";
-import { checkInteger } from "../engine/queue_attributes.ts";
-import type { SendCommandMessage } from "../engine/commands.ts";
-import { utf8 } from "../engine/binary.ts";
+import {
+  BrokerError,
+  checkInteger,
+  invalidParameter,
+  listLimits,
+  messageLimits,
+  namePattern,
+  type SendCommandMessage,
+  utf8,
+} from "../engine/mod.ts";
 import type {
   ReceiveMessagesRequest,
   RedriveRequest,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { QueueAttributesInput } from "../../sdk/protocol.ts";
-import { rejects, setup } from "../cluster/testing/memory_engine.ts";
+import { rejects, setup } from "../cluster/testing/mod.ts";
 
 Deno.test("bad queue requests are answered precisely and change nothing", async (t) => {
   const context = setup();

@@ -15,11 +15,31 @@ import {
   messageBytesBound,
   PeerCodecError,
 } from "./peer_codec.ts";
-import type { PeerAddress } from "../replication/types.ts";
-import type { TransportStats } from "./tcp_transport.ts";
 
 /** Bytes coalesced into one frame when more is queued (a single bigger message goes alone). */
 const coalesceBytesMax = 4 * 1024 * 1024;
+
+/**
+ * Where a peer listens for peer traffic. (The replication room's `Transport` contract has the
+ * same shape; this room implements that contract without importing it.)
+ */
+export interface PeerAddress {
+  id: NodeId;
+  /** `host:port` of the peer listener. */
+  peerAddress: string;
+}
+
+/** Counters since start (for metrics and measurements). */
+export interface TransportStats {
+  framesSent: number;
+  bytesSent: number;
+  messagesSent: number;
+  /** Messages not sent: peer unknown or not connected, queue full, connection lost. */
+  messagesDropped: number;
+  framesReceived: number;
+  bytesReceived: number;
+  messagesReceived: number;
+}
 
 /** What every outbound link shares with its transport. */
 export interface LinkContext {

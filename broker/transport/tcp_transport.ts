@@ -30,14 +30,15 @@ import {
   PeerCodecError,
   type PeerFrame,
 } from "./peer_codec.ts";
-import type { PeerAddress, Transport } from "../replication/types.ts";
 import {
   closeQuietly,
   describe,
   type LinkContext,
+  type PeerAddress,
   PeerLink,
   remoteText,
   sleep,
+  type TransportStats,
 } from "./peer_link.ts";
 
 /** Options of `TcpTransport.start`. */
@@ -67,18 +68,6 @@ export interface TcpTransportOptions {
   random?: () => number;
 }
 
-/** Counters since start (for metrics and measurements). */
-export interface TransportStats {
-  framesSent: number;
-  bytesSent: number;
-  messagesSent: number;
-  /** Messages not sent: peer unknown or not connected, queue full, connection lost. */
-  messagesDropped: number;
-  framesReceived: number;
-  bytesReceived: number;
-  messagesReceived: number;
-}
-
 const acceptRetryMs = 100;
 
 /**
@@ -98,7 +87,7 @@ const acceptRetryMs = 100;
  * await transport.close();
  * ```
  */
-export class TcpTransport implements Transport {
+export class TcpTransport {
   readonly #nodeId: NodeId;
   readonly #clusterId: string | undefined;
   readonly #listener: Deno.TcpListener;

@@ -3,10 +3,7 @@
  * `createApp`, served by `Deno.serve` on port 0.
  */
 import assert from "node:assert/strict";
-import { createApp } from "../../broker/http/app.ts";
-import { FakeStatus } from "../../broker/http/_test_helpers.ts";
-import { Metrics } from "../../broker/http/metrics.ts";
-import { memoryEngine } from "../../broker/cluster/testing/memory_engine.ts";
+import { createApp, FakeStatus, memoryEngine, Metrics } from "../../broker/testing.ts";
 import { CmqdClient, CmqdError } from "../../sdk/mod.ts";
 
 function start() {

@@ -3,11 +3,14 @@
  * `CmqdClient` over the network. Failure injection goes through a scripted service.
  */
 import assert from "node:assert/strict";
-import { BrokerError } from "../../broker/engine/errors.ts";
-import { createApp } from "../../broker/http/app.ts";
-import { FakeStatus, recordingService } from "../../broker/http/_test_helpers.ts";
-import { Metrics } from "../../broker/http/metrics.ts";
-import type { QueueService } from "../../broker/service/types.ts";
+import {
+  BrokerError,
+  createApp,
+  FakeStatus,
+  Metrics,
+  type QueueService,
+  recordingService,
+} from "../../broker/testing.ts";
 import { CmqdClient, CmqdError } from "../../sdk/mod.ts";
 
 interface TestServer {
@@ -143,7 +146,9 @@ Deno.test("a 503 with Retry-After is retried after the asked delay, then succeed
   const server = serve({
     sendMessages: () => {
       if (failures-- > 0) {
-        throw new BrokerError("NoLeader", "electing", { retryAfterSeconds: failures === 1 ? 1 : 0 });
+        throw new BrokerError("NoLeader", "electing", {
+          retryAfterSeconds: failures === 1 ? 1 : 0,
+        });
       }
       return { messages: [{ id: "m1", sequence: 1 }] };
     },

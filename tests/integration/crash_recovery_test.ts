@@ -4,8 +4,7 @@
  * acknowledged message.
  */
 import assert from "node:assert/strict";
-import { CmqdClient } from "../../sdk/mod.ts";
-import type { ReceivedMessage } from "../../sdk/mod.ts";
+import { CmqdClient, type ReceivedMessage } from "../../sdk/mod.ts";
 import { type BrokerProcess, startBroker } from "./process.ts";
 
 const queue = "jobs";

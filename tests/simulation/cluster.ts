@@ -9,9 +9,7 @@
 import assert from "node:assert/strict";
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
 import { inspectRecord, newRecordHeader, SegmentLog, SimFileSystem } from "../../storage/mod.ts";
-import { EngineService } from "../../broker/service/service.ts";
-import { StateMachine } from "../../broker/engine/state_machine.ts";
-import { RaftReplica } from "../../broker/replication/replica.ts";
+import { EngineService, RaftReplica, StateMachine } from "../../broker/testing.ts";
 import type { History } from "./checkers.ts";
 import type { SimNetwork } from "./network.ts";
 import type { Scheduler } from "./scheduler.ts";

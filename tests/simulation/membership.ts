@@ -12,7 +12,7 @@
  * @module
  */
 import { randomInt } from "../../raft/mod.ts";
-import type { RaftReplica } from "../../broker/replication/replica.ts";
+import type { RaftReplica } from "../../broker/testing.ts";
 import type { SimNode } from "./cluster.ts";
 import { isTransient, type WorkloadParts } from "./workload.ts";
 

@@ -6,8 +6,7 @@
  * @module
  */
 import type { Message, Prng } from "../../raft/mod.ts";
-import type { Transport } from "../../broker/replication/types.ts";
-import { LocalTransport } from "../../broker/cluster/testing/raft_test_cluster.ts";
+import { LocalTransport, type Transport } from "../../broker/testing.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 /** Fault rates and delays of the network. */

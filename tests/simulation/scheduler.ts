@@ -7,8 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Timers } from "../../broker/engine/types.ts";
-import { drainMicrotasks } from "../../broker/cluster/testing/raft_test_cluster.ts";
+import { drainMicrotasks, type Timers } from "../../broker/testing.ts";
 
 /** Microtask turns granted after each instant's events (deeper chains continue later). */
 const microtaskTurns = 64;

@@ -5,9 +5,8 @@
  *
  * @module
  */
-import { BrokerError } from "../../broker/engine/errors.ts";
+import { BrokerError, type EngineService, ReplicationError } from "../../broker/testing.ts";
 import { SimulatedCrash } from "../../storage/mod.ts";
-import type { EngineService } from "../../broker/service/service.ts";
 import { type Prng, randomInt } from "../../raft/mod.ts";
 import type { ReceivedMessage, SendMessageEntry } from "../../sdk/protocol.ts";
 import type { History } from "./checkers.ts";
@@ -26,16 +25,19 @@ export interface WorkloadParts {
 }
 
 /** Whether an error is an expected answer of a cluster in trouble (else: a bug). */
-export function isTransient(error: unknown): error is BrokerError {
+export function isTransient(error: unknown): error is Error {
   // A read of a message body on a node whose power was just cut fails like a dying server.
   if (error instanceof SimulatedCrash) return true;
+  // Membership changes call the replica directly, which refuses with its own error type.
+  if (error instanceof ReplicationError) return error.code !== "InvalidProposal";
   return error instanceof BrokerError &&
     (error.code === "NoLeader" || error.code === "NotReady" || error.code === "QueueNotFound");
 }
 
 /** NotReady: the command may or may not have been applied. */
 export function outcomeUnknown(error: unknown): boolean {
-  return error instanceof BrokerError && error.code === "NotReady";
+  return (error instanceof BrokerError || error instanceof ReplicationError) &&
+    error.code === "NotReady";
 }
 
 /** The broker of the node believed to lead, or of any live node. */
@@ -143,7 +145,11 @@ export class Client {
     }
   }
 
-  async #changeVisibility(broker: EngineService, queue: string, message: ReceivedMessage): Promise<void> {
+  async #changeVisibility(
+    broker: EngineService,
+    queue: string,
+    message: ReceivedMessage,
+  ): Promise<void> {
     const handle = message.receiptHandle;
     const seconds = randomInt(this.#parts.prng, 6);
     try {

@@ -1,12 +1,12 @@
 /**
- * Shared setup of the service tests: a `EngineService` over an in-memory replica and a manual clock.
+ * Shared setup of the service tests: an `EngineService` over an in-memory replica and a manual clock.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { EngineService } from "../../service/service.ts";
-import { ManualClock, MemoryReplica } from "../../replication/testing/memory_replica.ts";
-import { BrokerError } from "../../engine/errors.ts";
+import { EngineService } from "../../service/mod.ts";
+import { ManualClock, MemoryReplica } from "../../replication/testing/mod.ts";
+import { BrokerError, StateMachine } from "../../engine/mod.ts";
 
 /**
  * The real engine on a one-node in-memory replica, with the clock that drives it. `randomSalt`
@@ -14,7 +14,7 @@ import { BrokerError } from "../../engine/errors.ts";
  */
 export function memoryEngine(options: { randomSalt?: () => number } = {}) {
   const clock = new ManualClock(1_700_000_000_000);
-  const replica = new MemoryReplica({ clock });
+  const replica = new MemoryReplica({ clock, machine: new StateMachine() });
   const broker = new EngineService({
     proposer: replica,
     machine: replica.machine,
@@ -32,7 +32,7 @@ export function setup() {
 
 /** Asserts the promise rejects with `code` (and `field`) and that nothing was proposed. */
 export async function rejects(
-  context: { replica: MemoryReplica },
+  context: { replica: MemoryReplica<StateMachine> },
   promise: () => Promise<unknown>,
   expected: { code: string; field?: string },
 ): Promise<void> {

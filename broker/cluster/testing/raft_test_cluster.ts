@@ -9,11 +9,15 @@
 import assert from "node:assert/strict";
 import { createPrng, type Message, type NodeId } from "../../../raft/mod.ts";
 import { SegmentLog, SimFileSystem } from "../../../storage/mod.ts";
-import { ManualClock } from "../../replication/testing/memory_replica.ts";
-import { RaftReplica, type RaftReplicaOptions } from "../../replication/replica.ts";
-import { EngineService } from "../../service/service.ts";
-import { StateMachine } from "../../engine/state_machine.ts";
-import type { PeerAddress, Transport } from "../../replication/types.ts";
+import { ManualClock } from "../../replication/testing/mod.ts";
+import {
+  type PeerAddress,
+  RaftReplica,
+  type RaftReplicaOptions,
+  type Transport,
+} from "../../replication/mod.ts";
+import { EngineService } from "../../service/mod.ts";
+import { StateMachine } from "../../engine/mod.ts";
 
 /** Runs every queued microtask (and what they queue) to completion. */
 export function drainMicrotasks(): Promise<void> {

@@ -6,8 +6,13 @@
  *
  * @module
  */
-import { deadLetterLimits, listLimits, messageLimits, queueLimits } from "../../engine/limits.ts";
-import { redriveMessagesMax } from "../../engine/state_machine.ts";
+import {
+  deadLetterLimits,
+  listLimits,
+  messageLimits,
+  queueLimits,
+  redriveMessagesMax,
+} from "../../service/mod.ts";
 
 /** One bad request and the answer it must get. */
 export interface BadInputCase {

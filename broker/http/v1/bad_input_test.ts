@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { messageLimits } from "../../engine/limits.ts";
-import { Metrics } from "../metrics.ts";
-import { createApp } from "../app.ts";
+import { messageLimits } from "../../service/mod.ts";
+import { createApp, Metrics } from "../mod.ts";
 import { badInputCases, requestOf } from "./_bad_input_cases.ts";
-import { FakeStatus, jsonRequest, recordingService } from "../_test_helpers.ts";
+import { FakeStatus, jsonRequest, recordingService } from "../testing/mod.ts";
 
 function door(requestBytesMax?: number) {
   const { service, calls } = recordingService();

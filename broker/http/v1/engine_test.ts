@@ -3,11 +3,11 @@
  * `MemoryReplica` with a manual clock) behind `createApp`, driven through `app.request()`.
  */
 import assert from "node:assert/strict";
-import { CommandType, encodeTick } from "../../engine/commands.ts";
-import { Metrics } from "../metrics.ts";
-import { memoryEngine } from "../../cluster/testing/memory_engine.ts";
-import { createApp } from "../app.ts";
-import { FakeStatus, jsonRequest } from "../_test_helpers.ts";
+import { CommandType, encodeTick } from "../../engine/mod.ts";
+
+import { memoryEngine } from "../../cluster/testing/mod.ts";
+import { createApp, Metrics } from "../mod.ts";
+import { FakeStatus, jsonRequest } from "../testing/mod.ts";
 import { badInputCases, queueName, requestOf } from "./_bad_input_cases.ts";
 
 function setup() {

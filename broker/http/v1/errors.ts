@@ -14,8 +14,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "@hono/zod-openapi";
-import { BrokerError, type ErrorCode } from "../../engine/errors.ts";
-import { messageLimits } from "../../engine/limits.ts";
+import { BrokerError, type ErrorCode, messageLimits } from "../../service/mod.ts";
 import type { ErrorBody } from "../../../sdk/protocol.ts";
 
 /** The native door's HTTP status for every domain error code. */

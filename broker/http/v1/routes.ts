@@ -6,7 +6,7 @@
  * @module
  */
 import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
-import type { QueueService } from "../../service/types.ts";
+import type { QueueService } from "../../service/mod.ts";
 import type { RewindRequest } from "../../../sdk/protocol.ts";
 import { type DoorEnv, validationHook } from "./errors.ts";
 import {

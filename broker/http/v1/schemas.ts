@@ -1,6 +1,6 @@
 /**
  * The zod schemas of the native v1 door: request validation and, through
- * `@hono/zod-openapi`, the OpenAPI document. Every number comes from `broker/limits.ts`; the
+ * `@hono/zod-openapi`, the OpenAPI document. Every number comes from `broker/engine/limits.ts`; the
  * service validates again (it is the authority), these exist to answer shape errors early
  * with a precise `field`.
  *
@@ -17,8 +17,8 @@ import {
   namePattern,
   queueLimits,
   type Range,
-} from "../../engine/limits.ts";
-import { redriveMessagesMax } from "../../engine/state_machine.ts";
+  redriveMessagesMax,
+} from "../../service/mod.ts";
 
 /**
  * Makes the validator of `@hono/zod-openapi` (which always calls `safeParseAsync`) run zod's

@@ -1,13 +1,12 @@
 /**
- * An in-memory replication group of one: a log in an array plus a `StateMachine`, behind the
- * same `Proposer` and `LogReader` contracts as `broker/replica.ts`. Tests of the engine, the
+ * An in-memory replication group of one: a log in an array plus an `Applier`, behind the
+ * same `Proposer` and `LogReader` contracts as `replication/replica.ts`. Tests of the engine, the
  * HTTP routes and the SDK run on it; `ManualClock` lets them jump time and fire timers.
  *
  * @module
  */
-import { BrokerError } from "../../engine/errors.ts";
-import type { AppliedEntry, ClockLike, LogReader, Proposer, Timers } from "../../engine/types.ts";
-import { StateMachine } from "../../engine/state_machine.ts";
+import { ReplicationError } from "../errors.ts";
+import type { AppliedEntry, Applier, ClockLike, LogReader, Proposer, Timers } from "../types.ts";
 
 /**
  * A clock that moves only when told, with timers that fire as it passes them.
@@ -65,9 +64,10 @@ export class ManualClock implements ClockLike, Timers {
 }
 
 /** Options of a `MemoryReplica`. */
-export interface MemoryReplicaOptions {
+export interface MemoryReplicaOptions<A extends Applier> {
   clock?: ClockLike;
-  machine?: StateMachine;
+  /** What committed entries are applied to (the engine's `StateMachine` in the broker's tests). */
+  machine: A;
 }
 
 /**
@@ -76,12 +76,12 @@ export interface MemoryReplicaOptions {
  *
  * @example
  * ```ts
- * const replica = new MemoryReplica();
+ * const replica = new MemoryReplica({ machine: new StateMachine() });
  * const broker = new EngineService({ proposer: replica, machine: replica.machine, log: replica });
  * ```
  */
-export class MemoryReplica implements Proposer, LogReader {
-  readonly machine: StateMachine;
+export class MemoryReplica<A extends Applier> implements Proposer, LogReader {
+  readonly machine: A;
   readonly #clock: ClockLike;
   #entries: AppliedEntry[] = [];
   /** Index of `#entries[0]`. */
@@ -90,9 +90,9 @@ export class MemoryReplica implements Proposer, LogReader {
   #applying: Promise<unknown> = Promise.resolve();
   #available = true;
 
-  constructor(options: MemoryReplicaOptions = {}) {
+  constructor(options: MemoryReplicaOptions<A>) {
     this.#clock = options.clock ?? { now: () => Date.now() };
-    this.machine = options.machine ?? new StateMachine();
+    this.machine = options.machine;
     this.#firstIndex = this.machine.appliedIndex + 1;
   }
 
@@ -113,7 +113,7 @@ export class MemoryReplica implements Proposer, LogReader {
   propose(type: number, payload: Uint8Array): Promise<unknown> {
     if (!this.#available) {
       return Promise.reject(
-        new BrokerError("NotReady", "replica is not ready", { retryAfterSeconds: 1 }),
+        new ReplicationError("NotReady", "replica is not ready", { retryAfterSeconds: 1 }),
       );
     }
     this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#clock.now());

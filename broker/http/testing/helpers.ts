@@ -4,8 +4,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { NodeStatus, QueueService } from "../service/types.ts";
-import type { ClusterInfo } from "../../sdk/protocol.ts";
+import type { NodeStatus, QueueService } from "../../service/mod.ts";
+import type { ClusterInfo } from "../../../sdk/protocol.ts";
 
 /** Parses exposition text into `name{labels}` → value, checking every line's shape. */
 export function parsePrometheusText(text: string): Map<string, number> {

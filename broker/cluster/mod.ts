@@ -1,0 +1,10 @@
+/**
+ * Node assembly: opens the data directory, recovers the replica, builds the engine, the service
+ * and the HTTP app, wires the transport, forwards requests to the leader and runs membership
+ * changes (join, promote, remove). The only room that imports every other.
+ *
+ * @module
+ */
+export { type CmqdNode, type NodeOptions, noPeers, startNode } from "./node.ts";
+export { type NodeConfig, parseConfig, usage } from "./config.ts";
+export { realClock, realTimers } from "./real_time.ts";

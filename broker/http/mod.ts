@@ -1,0 +1,9 @@
+/**
+ * The HTTP face of a node: the hono app with its middleware (request ids, metrics, body limits),
+ * the operations routes (`/healthz`, `/readyz`, `/metrics`, `/v1/cluster`, `/openapi.json`,
+ * `/docs`) and one sub-room per door. It calls the service and nothing below it.
+ *
+ * @module
+ */
+export { apiVersion, type App, type AppOptions, createApp, requestSlackBytes } from "./app.ts";
+export { Metrics, metricsContentType } from "./metrics.ts";

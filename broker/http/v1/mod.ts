@@ -1,0 +1,19 @@
+/**
+ * The native v1 door: its routes and zod schemas (the source of `/openapi.json`), and its error
+ * mapping (domain error code → HTTP status and JSON body). Sibling doors (`http/cmq_v2/`,
+ * `http/sqs/`) translate the same service calls into other wire formats.
+ *
+ * @module
+ */
+export { createV1Routes, v1RouteDefinitions } from "./routes.ts";
+export { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./schemas.ts";
+export {
+  createErrorHandler,
+  createNotFoundHandler,
+  type DoorEnv,
+  errorBody,
+  type ErrorLogger,
+  errorStatus,
+  respondWithError,
+  validationHook,
+} from "./errors.ts";

@@ -1,0 +1,55 @@
+/**
+ * Why a replica could not take or finish a proposal. These are availability answers, not domain
+ * errors: the service translates them into the broker's `BrokerError` codes of the same names.
+ *
+ * @module
+ */
+import { InvalidRequestError, NotLeaderError, ProposalDroppedError } from "../../raft/mod.ts";
+
+/** The reasons a replica refuses or abandons a proposal. */
+export type ReplicationErrorCode = "NoLeader" | "NotReady" | "InvalidProposal";
+
+/**
+ * A refused or abandoned proposal. `NoLeader`: this node does not lead (the message names the
+ * leader when known); `NotReady`: shutting down, failed, overloaded or the outcome is unknown;
+ * `InvalidProposal`: the Raft core refused the request itself (a bad membership change).
+ *
+ * @example
+ * ```ts
+ * throw new ReplicationError("NoLeader", "not the leader; leader is n2", { retryAfterSeconds: 1 });
+ * ```
+ */
+export class ReplicationError extends Error {
+  readonly code: ReplicationErrorCode;
+  /** Seconds a client should wait before retrying, when retrying can help. */
+  readonly retryAfterSeconds?: number;
+
+  constructor(
+    code: ReplicationErrorCode,
+    message: string,
+    options: { retryAfterSeconds?: number } = {},
+  ) {
+    super(message);
+    this.name = "ReplicationError";
+    this.code = code;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** The answer for a proposal made on a node that does not lead. */
+export function noLeader(leaderId: string | null): ReplicationError {
+  const where = leaderId === null ? "no leader is known" : `the leader is ${leaderId}`;
+  return new ReplicationError("NoLeader", `not the leader; ${where}`, { retryAfterSeconds: 1 });
+}
+
+/** The Raft core's refusals as replication errors; anything else passes through. */
+export function fromRaftError(error: unknown): unknown {
+  if (error instanceof NotLeaderError) return noLeader(error.leaderId);
+  if (error instanceof ProposalDroppedError) {
+    return new ReplicationError("NotReady", error.message, { retryAfterSeconds: 1 });
+  }
+  if (error instanceof InvalidRequestError) {
+    return new ReplicationError("InvalidProposal", error.message);
+  }
+  return error;
+}

@@ -1,0 +1,25 @@
+/**
+ * The one service every door calls: it validates a request, proposes it through the replica,
+ * parks long polls until a send wakes them, and answers typed results or a `BrokerError`. The
+ * doors (`http/v1`, later CMQ and SQS) translate to and from these calls and nothing else.
+ *
+ * It uses the engine directly and replication only through the `Proposer` contract (and the
+ * `ReplicationError` that contract rejects with, translated here into `BrokerError`).
+ *
+ * @module
+ */
+export { asBrokerError, EngineService, type EngineServiceOptions } from "./service.ts";
+export type { CreateQueueResult, ListQueuesOptions, NodeStatus, QueueService } from "./types.ts";
+export {
+  BrokerError,
+  deadLetterLimits,
+  type ErrorCode,
+  errorCodes,
+  invalidParameter,
+  listLimits,
+  messageLimits,
+  namePattern,
+  queueLimits,
+  type Range,
+  redriveMessagesMax,
+} from "../engine/mod.ts";

@@ -1,0 +1,39 @@
+/**
+ * The options and counters of a `SegmentLog`, with the defaults of its tunables.
+ *
+ * @module
+ */
+import type { FileSystem } from "./file_io.ts";
+
+/** How to open a `SegmentLog`. */
+export interface SegmentLogOptions {
+  /** Real or simulated file system. */
+  fs: FileSystem;
+  /** Roll to a new segment when the next record would pass this size. Default 64 MiB. */
+  segmentBytesMax?: number;
+  /** Bytes of log between sparse index points. Default 4096. */
+  indexIntervalBytes?: number;
+  /** Read through memory maps when FFI allows. Default true; false forces positioned reads. */
+  mmap?: boolean;
+  /**
+   * Segments mapped at once; the least recently read is unmapped past it. Default 8: pages read
+   * through a map count in the process's RSS until it is unmapped, and a consumer works through
+   * a backlog one segment after another, so a few maps cover the hot part of the log.
+   */
+  mappedSegmentsMax?: number;
+}
+
+/** Counters for metrics. */
+export interface SegmentLogStats {
+  segments: number;
+  bytes: number;
+  fsyncs: number;
+  fsyncMsTotal: number;
+  lastFsyncMs: number;
+  /** True when reads go through memory maps. */
+  mapped: boolean;
+}
+
+export const defaultSegmentBytesMax = 64 * 1024 * 1024;
+export const defaultIndexIntervalBytes = 4096;
+export const defaultMappedSegmentsMax = 8;
