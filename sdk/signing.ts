@@ -36,7 +36,9 @@ export interface SignRequestOptions {
   query?: string | URLSearchParams;
   /** The body exactly as it will be sent (a string is sent as UTF-8). Default none. */
   body?: Uint8Array | string | null;
+  /** The access key's id (the broker's credentials file names it). */
   secretId: string;
+  /** The access key's secret; it is never sent, only used to sign. */
   secretKey: string;
   /** The client's clock, Unix epoch milliseconds. Default `Date.now()`. */
   nowMs?: number;
@@ -109,12 +111,17 @@ export function bearer(secretId: string, secretKey: string): string {
 
 /** The inputs of the string to sign. */
 export interface StringToSignParts {
+  /** The HTTP method, any case. */
   method: string;
+  /** The path as sent. */
   path: string;
-  /** Without the leading `?`. */
+  /** The query as sent, without its leading `?`. */
   rawQuery: string;
+  /** The header's Timestamp as written (Unix seconds). */
   timestamp: string;
+  /** The header's Nonce. */
   nonce: string;
+  /** Lowercase hex SHA-256 of the body bytes. */
   bodySha256Hex: string;
 }
 

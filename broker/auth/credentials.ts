@@ -77,7 +77,7 @@ export class LoadedAccessKey implements AccessKey {
 
 /**
  * Parses and checks the text of a credentials file. Throws `CredentialsError` naming the first
- * offending place. The keys returned are `LoadedAccessKey`s (permissions compiled).
+ * offending place. The keys carry their permissions compiled, for `FileKeyRing.allows`.
  *
  * @example
  * ```ts
@@ -87,7 +87,12 @@ export class LoadedAccessKey implements AccessKey {
  * keys[0].secretId; // "AKIDworker"
  * ```
  */
-export function parseCredentials(text: string): LoadedAccessKey[] {
+export function parseCredentials(text: string): AccessKey[] {
+  return parseAccessKeys(text);
+}
+
+/** `parseCredentials` with the room-internal type of its keys (used by `FileKeyRing`). */
+export function parseAccessKeys(text: string): LoadedAccessKey[] {
   const limits = credentialsLimits;
   if (text.length > limits.credentialsCharsMax) {
     throw new CredentialsError(

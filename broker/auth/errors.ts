@@ -20,6 +20,7 @@ export type AuthErrorCode = "Unauthenticated" | "AccessDenied" | "NonceCacheFull
 export interface AuthErrorOptions {
   /** Seconds a client should wait before retrying; set only for retryable codes. */
   retryAfterSeconds?: number;
+  /** The underlying error, if any. */
   cause?: unknown;
 }
 
@@ -42,6 +43,7 @@ export class AuthError extends Error {
   /** Seconds to wait before retrying, for `NonceCacheFull`. */
   readonly retryAfterSeconds?: number;
 
+  /** A refusal of kind `code`; `message` must not contain a secret. */
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.name = "AuthError";
@@ -72,6 +74,7 @@ export class AuthError extends Error {
  * ```
  */
 export class CredentialsError extends Error {
+  /** A refusal of the file; `message` starts with the place and never shows a secret key. */
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = "CredentialsError";

@@ -6,7 +6,7 @@
  * @module
  */
 import { CredentialsError } from "./errors.ts";
-import { LoadedAccessKey, parseCredentials } from "./credentials.ts";
+import { LoadedAccessKey, parseAccessKeys } from "./credentials.ts";
 import { compilePermission, type Permission, permissionsAllow } from "./permissions.ts";
 import type { AccessKey, Action, KeyRing, ResourceKind } from "./types.ts";
 
@@ -118,7 +118,7 @@ async function readKeys(path: string, readTextFile: ReadTextFile): Promise<Loade
     });
   }
   try {
-    return parseCredentials(text);
+    return parseAccessKeys(text);
   } catch (error) {
     if (!(error instanceof CredentialsError)) throw error;
     throw new CredentialsError(`${path}: ${error.message}`, { cause: error });

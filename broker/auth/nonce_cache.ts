@@ -53,6 +53,7 @@ export class NonceCache {
   /** `secretId + "\n" + nonce` → the time it may be forgotten; neither part holds a newline. */
   readonly #expiresAtByPair = new Map<string, number>();
 
+  /** An empty cache; throws `RangeError` when a bound is not a positive integer. */
   constructor(options: NonceCacheOptions = {}) {
     this.noncesMax = options.noncesMax ?? noncesMaxDefault;
     this.nonceTtlMs = options.nonceTtlMs ?? nonceTtlMsDefault;

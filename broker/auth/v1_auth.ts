@@ -51,6 +51,7 @@ export const nonceCharsMax = 64;
 
 /** What the verifier needs of a request. */
 export interface V1Request {
+  /** The method as received (any case). */
   readonly method: string;
   /** The path as sent, without the query (`new URL(request.url).pathname`). */
   readonly path: string;
@@ -64,9 +65,11 @@ export interface V1Request {
 
 /** The verifier's surroundings: the keys, the server's clock reading, the replay cache. */
 export interface V1AuthContext {
+  /** Where secretIds are looked up. */
   readonly keyRing: KeyRing;
   /** The server's wall clock, Unix epoch milliseconds. */
   readonly nowMs: number;
+  /** Remembers the nonces of verified signed requests; shared by all requests of the node. */
   readonly nonceCache: NonceCache;
 }
 
@@ -241,11 +244,17 @@ function findKey(keyRing: KeyRing, secretId: string): AccessKey {
 
 /** The inputs of the string to sign. */
 export interface StringToSignParts {
+  /** The HTTP method, any case. */
   method: string;
+  /** The path as sent. */
   path: string;
+  /** The query as sent, without its leading `?`. */
   rawQuery: string;
+  /** The header's Timestamp as written (Unix seconds). */
   timestamp: string;
+  /** The header's Nonce. */
   nonce: string;
+  /** Lowercase hex SHA-256 of the body bytes. */
   bodySha256Hex: string;
 }
 
