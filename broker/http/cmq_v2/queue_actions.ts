@@ -11,7 +11,13 @@
 import { type CmqAction, unixSeconds } from "./action_types.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode } from "./errors.ts";
 import { type CmqParams, optionalInteger, requiredInteger } from "./params.ts";
-import { type Queue, type QueueAttributesInput, queueLimits } from "./_deps.ts";
+import {
+  ApiError,
+  type Queue,
+  type QueueAttributesInput,
+  queueLimits,
+  type QueueService,
+} from "./_deps.ts";
 
 /** CMQ's range of maxMsgHeapNum (narrower than cmqd's maxBacklog). */
 export const maxMsgHeapNumRange = { min: 1_000_000, max: 1_000_000_000 } as const;
@@ -68,15 +74,33 @@ function queueIdOf(name: string): string {
   return name;
 }
 
+function alreadyExists(queueName: string): CmqError {
+  return new CmqError(cmqCode.queueAlreadyExists, `queue '${queueName}' already exists`);
+}
+
+/** True when `queueName` exists now (a local read: no log write). */
+async function queueExists(service: QueueService, queueName: string): Promise<boolean> {
+  try {
+    await service.getQueue(queueName);
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "QueueNotFound") return false;
+    throw error;
+  }
+}
+
 const createQueue: CmqAction = {
   scope: "queue",
   permission: "manage",
   async run({ service, params, queueName }) {
-    const result = await service.createQueue(queueName, readAttributes(params));
-    // cmqd's create is idempotent for identical attributes; CMQ refuses any existing name.
-    if (!result.created) {
-      throw new CmqError(cmqCode.queueAlreadyExists, `queue '${queueName}' already exists`);
-    }
+    const attributes = readAttributes(params);
+    // CMQ applications often create their queues at every start and ignore 4460: answer that
+    // from a read, without a replicated write for each start.
+    if (await queueExists(service, queueName)) throw alreadyExists(queueName);
+    const result = await service.createQueue(queueName, attributes);
+    // cmqd's create is idempotent for identical attributes; CMQ refuses any existing name
+    // (here: one created between the read and the write).
+    if (!result.created) throw alreadyExists(queueName);
     return { queueId: queueIdOf(queueName) };
   },
 };
