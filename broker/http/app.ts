@@ -1,6 +1,7 @@
 /**
- * The native v1 HTTP door: one hono app (from `@hono/zod-openapi`) serving the queue routes,
- * the operations routes, `/openapi.json` generated from the route definitions and `/docs`.
+ * The HTTP app of a node: one hono app (from `@hono/zod-openapi`) serving the native v1 routes,
+ * the CMQ v2 door (`/v2/index.php`), the operations routes, `/openapi.json` generated from the
+ * v1 route definitions and `/docs`.
  *
  * Order of the middleware, outermost first: request id + leader hint + metrics, the declared
  * `content-length` limit, the bounded JSON body reader (POST/PUT/PATCH under `/v1`), then the
@@ -24,6 +25,8 @@ import {
 } from "./v1/mod.ts";
 import { createOpsRoutes } from "./ops_routes.ts";
 import { requestContext } from "./request_context.ts";
+import { createCmqDoor } from "./cmq_v2/mod.ts";
+import type { KeyRing } from "../auth/mod.ts";
 
 /**
  * Room above the 4 MiB batch limit for JSON syntax and escaping, so that a batch whose bodies
@@ -43,6 +46,8 @@ export interface AppOptions {
   requestBytesMax?: number;
   /** Receives every 500 (message and error); default `console.error`. */
   logError?: ErrorLogger;
+  /** The credentials every door checks; null or absent when none are configured. */
+  keys?: KeyRing | null;
 }
 
 /** The app type `createApp` returns. */
@@ -65,6 +70,9 @@ export function createApp(options: AppOptions): App {
     ((message: string, error: unknown) => console.error(message, error));
   const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
   app.use("*", requestContext({ metrics: options.metrics, status: options.status }));
+  // The CMQ door answers its own errors (HTTP 200 with a CMQ code), body limits included, so it
+  // is mounted before the native door's limits.
+  app.route("/", createCmqDoor({ service: options.service, keys: options.keys ?? null, logError }));
   app.use("*", declaredLengthLimit(requestBytesMax));
   app.use("/v1/*", jsonBodyReader(requestBytesMax));
   app.route("/", createV1Routes(options.service));

@@ -6,8 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { memoryEngine } from "../../_service_test_helpers.ts";
-import type { AccessKey, KeyRing, PermissionAction, ResourceKind } from "./_deps.ts";
+import { memoryEngine } from "../../cluster/testing/mod.ts";
+import type { AccessKey, KeyRing, PermissionAction, ResourceKind } from "./deps.ts";
 import { type CmqDoorOptions, createCmqDoor } from "./mod.ts";
 import { type CmqReply, CmqTestClient, type CmqTestClientOptions } from "./_cmq_test_client.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import type { CmqParams } from "./params.ts";
-import type { PermissionAction, QueueService } from "./_deps.ts";
+import type { PermissionAction, QueueService } from "./deps.ts";
 
 /** What an action runs with. */
 export interface ActionContext {

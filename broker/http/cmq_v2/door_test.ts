@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { ApiError, type ErrorCode, errorStatus } from "../../errors.ts";
+import { BrokerError, type ErrorCode, errorCodes } from "../../service/mod.ts";
+
 import { cmqCode, moduleCode } from "./errors.ts";
 import { parametersMax } from "./params.ts";
 import { type CmqDoorEnv, createCmqDoor } from "./mod.ts";
-import type { QueueService } from "./_deps.ts";
+import type { QueueService } from "./deps.ts";
 import { CmqTestClient, formEncode } from "./_cmq_test_client.ts";
 import { setup } from "./_test_setup.ts";
 
@@ -194,11 +195,11 @@ const expectedCodes: Record<string, [number, number?]> = {
 };
 
 Deno.test("every service error code has its CMQ answer", async () => {
-  const serviceCodes = Object.keys(errorStatus) as ErrorCode[];
+  const serviceCodes: readonly ErrorCode[] = errorCodes;
   for (const code of serviceCodes) assert.ok(code in expectedCodes, `${code} is not mapped`);
   for (const [code, [cmq, module]] of Object.entries(expectedCodes)) {
     const service = stubService({
-      getQueue: () => Promise.reject(new ApiError(code as ErrorCode, "refused by the service")),
+      getQueue: () => Promise.reject(new BrokerError(code as ErrorCode, "refused by the service")),
     });
     const client = new CmqTestClient({
       handler: (request) => createCmqDoor({ service, keys: null }).request(request),
@@ -231,7 +232,7 @@ Deno.test("an unexpected failure is 6000, logged, and its text is not shown", as
 
 Deno.test("a queue created between CreateQueue's read and its write is still 4460", async () => {
   const service = stubService({
-    getQueue: () => Promise.reject(new ApiError("QueueNotFound", "queue 'jobs' does not exist")),
+    getQueue: () => Promise.reject(new BrokerError("QueueNotFound", "queue 'jobs' does not exist")),
     createQueue: () => Promise.resolve({ queue: {} as never, created: false }),
   });
   const client = new CmqTestClient({

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ApiError, type ErrorCode } from "./_deps.ts";
+import { BrokerError, type ErrorCode } from "./deps.ts";
 
 /** CMQ's top-level result codes (the `code` field). */
 export const cmqCode = {
@@ -167,7 +167,7 @@ export function handleFailureCode(code: string): number {
  */
 export function toCmqError(error: unknown): CmqError | null {
   if (error instanceof CmqError) return error;
-  if (!(error instanceof ApiError)) return null;
+  if (!(error instanceof BrokerError)) return null;
   const translation = (serviceErrors as Record<string, Translation | undefined>)[error.code] ??
     { code: cmqCode.internalError };
   const message = inCmqTerms(error.message);

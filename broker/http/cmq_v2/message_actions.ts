@@ -18,7 +18,7 @@ import {
   requiredInteger,
   requiredText,
 } from "./params.ts";
-import { messageLimits, type ReceivedMessage } from "./_deps.ts";
+import { messageLimits, type ReceivedMessage } from "./deps.ts";
 
 /** CMQ's batch size: entries of a batch send or delete, `numOfMsg` of a batch receive. */
 export const batchEntriesMax = 16;

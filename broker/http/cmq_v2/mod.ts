@@ -27,7 +27,7 @@ import { parseParams, queueNameParam, requiredText } from "./params.ts";
 import type { CmqParams } from "./params.ts";
 import { queueActions } from "./queue_actions.ts";
 import { authenticate } from "./signature.ts";
-import { type AccessKey, type KeyRing, messageLimits, type QueueService } from "./_deps.ts";
+import { type AccessKey, type KeyRing, messageLimits, type QueueService } from "./deps.ts";
 
 export { cmqCode, moduleCode } from "./errors.ts";
 export { timestampSkewSecondsMax } from "./signature.ts";

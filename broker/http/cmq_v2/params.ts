@@ -9,7 +9,7 @@
  * @module
  */
 import { invalidParameter, moduleCode } from "./errors.ts";
-import { namePattern, type Range } from "./_deps.ts";
+import { namePattern, type Range } from "./deps.ts";
 
 /**
  * More parameters than any CMQ action takes (16 list entries plus about 15 others); a request

@@ -12,12 +12,12 @@ import { type CmqAction, unixSeconds } from "./action_types.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode } from "./errors.ts";
 import { type CmqParams, optionalInteger, requiredInteger } from "./params.ts";
 import {
-  ApiError,
+  BrokerError,
   type Queue,
   type QueueAttributesInput,
   queueLimits,
   type QueueService,
-} from "./_deps.ts";
+} from "./deps.ts";
 
 /** CMQ's range of maxMsgHeapNum (narrower than cmqd's maxBacklog). */
 export const maxMsgHeapNumRange = { min: 1_000_000, max: 1_000_000_000 } as const;
@@ -84,7 +84,7 @@ async function queueExists(service: QueueService, queueName: string): Promise<bo
     await service.getQueue(queueName);
     return true;
   } catch (error) {
-    if (error instanceof ApiError && error.code === "QueueNotFound") return false;
+    if (error instanceof BrokerError && error.code === "QueueNotFound") return false;
     throw error;
   }
 }

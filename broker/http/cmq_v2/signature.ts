@@ -27,7 +27,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { cmqCode, CmqError } from "./errors.ts";
 import type { CmqParams } from "./params.ts";
-import type { AccessKey, KeyRing } from "./_deps.ts";
+import type { AccessKey, KeyRing } from "./deps.ts";
 
 /** The signature methods CMQ defines; the name is the value of `SignatureMethod`. */
 export type SignatureMethod = "HmacSHA1" | "HmacSHA256";
