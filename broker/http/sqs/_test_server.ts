@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { SQSClient } from "npm:@aws-sdk/client-sqs@3.1175.0";
+import assert from "node:assert/strict";
+import { SQSClient } from "./_npm_test_deps.ts";
 import { Broker } from "../../service.ts";
 import { MemoryReplica } from "../../memory_replica.ts";
 import type { AccessKey, Action, KeyRing, ResourceKind } from "../../auth/types.ts";
@@ -55,7 +56,7 @@ export interface StartOptions {
 }
 
 /** A running door, its engine and a client; `await using` stops all of it. */
-export async function startDoor(options: StartOptions = {}) {
+export function startDoor(options: StartOptions = {}) {
   const replica = new MemoryReplica();
   const broker = new Broker({ proposer: replica, machine: replica.machine, log: replica });
   const errors: unknown[] = [];
@@ -119,4 +120,20 @@ export async function rawCall(
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: JSON.parse(text) };
+}
+
+/** Asserts `promise` rejects with the SDK error `name` (and `Code`, status when given). */
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  expected: { name: string; code?: string; status?: number; message?: RegExp },
+): Promise<void> {
+  await assert.rejects(promise, (error: Record<string, unknown> & Error) => {
+    assert.equal(error.name, expected.name, error.message);
+    if (expected.code !== undefined) assert.equal(error.Code, expected.code);
+    if (expected.status !== undefined) {
+      assert.equal((error.$metadata as { httpStatusCode: number }).httpStatusCode, expected.status);
+    }
+    if (expected.message !== undefined) assert.match(error.message, expected.message);
+    return true;
+  });
 }

@@ -14,27 +14,11 @@ import {
   SetQueueAttributesCommand,
   TagQueueCommand,
   UntagQueueCommand,
-} from "npm:@aws-sdk/client-sqs@3.1175.0";
-import { startDoor } from "./_test_server.ts";
-
-/** Asserts `promise` rejects with the SDK error `name` (and `Code`, status when given). */
-export async function rejectsWith(
-  promise: Promise<unknown>,
-  expected: { name: string; code?: string; status?: number; message?: RegExp },
-): Promise<void> {
-  await assert.rejects(promise, (error: Record<string, unknown> & Error) => {
-    assert.equal(error.name, expected.name, error.message);
-    if (expected.code !== undefined) assert.equal(error.Code, expected.code);
-    if (expected.status !== undefined) {
-      assert.equal((error.$metadata as { httpStatusCode: number }).httpStatusCode, expected.status);
-    }
-    if (expected.message !== undefined) assert.match(error.message, expected.message);
-    return true;
-  });
-}
+} from "./_npm_test_deps.ts";
+import { rejectsWith, startDoor } from "./_test_server.ts";
 
 Deno.test("CreateQueue answers the URL, again for an identical queue, QueueNameExists otherwise", async () => {
-  await using door = await startDoor();
+  await using door = startDoor();
   const created = await door.client.send(
     new CreateQueueCommand({ QueueName: "orders", Attributes: { VisibilityTimeout: "45" } }),
   );
@@ -74,7 +58,7 @@ Deno.test("CreateQueue answers the URL, again for an identical queue, QueueNameE
 });
 
 Deno.test("GetQueueUrl finds queues by SQS name, .fifo only for FIFO queues", async () => {
-  await using door = await startDoor();
+  await using door = startDoor();
   await door.client.send(new CreateQueueCommand({ QueueName: "orders" }));
   await door.client.send(
     new CreateQueueCommand({ QueueName: "jobs.fifo", Attributes: { FifoQueue: "true" } }),
@@ -93,7 +77,7 @@ Deno.test("GetQueueUrl finds queues by SQS name, .fifo only for FIFO queues", as
 });
 
 Deno.test("ListQueues filters by prefix and pages with MaxResults and NextToken", async () => {
-  await using door = await startDoor();
+  await using door = startDoor();
   for (const QueueName of ["orders-b", "orders-a", "payments"]) {
     await door.client.send(new CreateQueueCommand({ QueueName }));
   }
@@ -129,7 +113,7 @@ Deno.test("ListQueues filters by prefix and pages with MaxResults and NextToken"
 });
 
 Deno.test("GetQueueAttributes and SetQueueAttributes map SQS attributes to cmqd's", async () => {
-  await using door = await startDoor();
+  await using door = startDoor();
   const { QueueUrl } = await door.client.send(
     new CreateQueueCommand({
       QueueName: "orders",
@@ -196,7 +180,7 @@ Deno.test("GetQueueAttributes and SetQueueAttributes map SQS attributes to cmqd'
 });
 
 Deno.test("FIFO queues report FifoQueue and ContentBasedDeduplication", async () => {
-  await using door = await startDoor();
+  await using door = startDoor();
   const { QueueUrl } = await door.client.send(
     new CreateQueueCommand({
       QueueName: "jobs.fifo",
@@ -221,7 +205,7 @@ Deno.test("FIFO queues report FifoQueue and ContentBasedDeduplication", async ()
 });
 
 Deno.test("PurgeQueue empties a queue; DeleteQueue removes it", async () => {
-  await using door = await startDoor();
+  await using door = startDoor();
   const { QueueUrl } = await door.client.send(new CreateQueueCommand({ QueueName: "orders" }));
   for (const MessageBody of ["one", "two"]) {
     await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody }));
@@ -250,7 +234,7 @@ Deno.test("PurgeQueue empties a queue; DeleteQueue removes it", async () => {
 });
 
 Deno.test("tag operations answer UnsupportedOperation (the service stores no tags)", async () => {
-  await using door = await startDoor();
+  await using door = startDoor();
   const { QueueUrl } = await door.client.send(new CreateQueueCommand({ QueueName: "orders" }));
   const expected = {
     name: "UnsupportedOperation",
