@@ -184,7 +184,11 @@ export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Pr
         headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": requestId },
       });
     } catch (error) {
-      return errorResponse(toSqsError(error, logError), requestId);
+      const response = errorResponse(toSqsError(error, logError), requestId);
+      // The clock signatures are checked against: an SDK whose clock is off corrects itself
+      // from this header when told RequestExpired.
+      response.headers.set("date", new Date(now()).toUTCString());
+      return response;
     }
   };
 }
