@@ -17,133 +17,134 @@ interface Case {
 const modeled = (name: string) => `com.amazonaws.sqs#${name}`;
 const common = (name: string) => `com.amazon.coral.service#${name}`;
 
-function cases(queueUrl: string): Case[] {
-  const send = (input: Record<string, unknown>) => JSON.stringify({ QueueUrl: queueUrl, ...input });
-  const serialization = {
+/** Stands for the URL of the test's queue `jobs` in the bodies below. */
+const jobsUrl = "{jobs}";
+const send = (input: Record<string, unknown>) => JSON.stringify({ QueueUrl: jobsUrl, ...input });
+const serialization = {
+  status: 400,
+  type: common("SerializationException"),
+  queryError: "SerializationException;Sender",
+};
+const invalidValue = {
+  status: 400,
+  type: common("InvalidParameterValue"),
+  queryError: "InvalidParameterValue;Sender",
+};
+const missing = {
+  status: 400,
+  type: common("MissingParameter"),
+  queryError: "MissingParameter;Sender",
+};
+
+const cases: Case[] = [
+  { what: "malformed JSON", target: "AmazonSQS.SendMessage", body: "{nope", ...serialization },
+  { what: "a JSON array", target: "AmazonSQS.ListQueues", body: "[]", ...serialization },
+  {
+    what: "a number for a string",
+    target: "AmazonSQS.CreateQueue",
+    body: '{"QueueName": 5}',
+    ...serialization,
+  },
+  {
+    what: "a string for an integer",
+    target: "AmazonSQS.SendMessage",
+    body: send({ MessageBody: "x", DelaySeconds: "5" }),
+    ...serialization,
+  },
+  {
+    what: "a fraction for an integer",
+    target: "AmazonSQS.ReceiveMessage",
+    body: send({ MaxNumberOfMessages: 1.5 }),
+    ...serialization,
+  },
+  {
+    what: "a map for a list",
+    target: "AmazonSQS.SendMessageBatch",
+    body: send({ Entries: { Id: "a" } }),
+    ...serialization,
+  },
+  {
+    what: "no QueueUrl",
+    target: "AmazonSQS.SendMessage",
+    body: '{"MessageBody": "x"}',
+    ...missing,
+  },
+  { what: "no MessageBody", target: "AmazonSQS.SendMessage", body: send({}), ...missing },
+  {
+    what: "an empty MessageBody",
+    target: "AmazonSQS.SendMessage",
+    body: send({ MessageBody: "" }),
+    ...missing,
+  },
+  {
+    what: "a delay out of range",
+    target: "AmazonSQS.SendMessage",
+    body: send({ MessageBody: "x", DelaySeconds: 43_201 }),
+    ...invalidValue,
+  },
+  {
+    what: "MaxNumberOfMessages 0",
+    target: "AmazonSQS.ReceiveMessage",
+    body: send({ MaxNumberOfMessages: 0 }),
+    ...invalidValue,
+  },
+  {
+    what: "an unknown operation",
+    target: "AmazonSQS.Frobnicate",
+    body: "{}",
     status: 400,
-    type: common("SerializationException"),
-    queryError: "SerializationException;Sender",
-  };
-  const invalidValue = {
+    type: common("InvalidAction"),
+    queryError: "InvalidAction;Sender",
+  },
+  {
+    what: "another service's target",
+    target: "DynamoDB_20120810.ListTables",
+    body: "{}",
     status: 400,
-    type: common("InvalidParameterValue"),
-    queryError: "InvalidParameterValue;Sender",
-  };
-  const missing = {
+    type: common("InvalidAction"),
+    queryError: "InvalidAction;Sender",
+  },
+  {
+    what: "no target",
+    target: null,
+    body: "{}",
     status: 400,
-    type: common("MissingParameter"),
-    queryError: "MissingParameter;Sender",
-  };
-  return [
-    { what: "malformed JSON", target: "AmazonSQS.SendMessage", body: "{nope", ...serialization },
-    { what: "a JSON array", target: "AmazonSQS.ListQueues", body: "[]", ...serialization },
-    {
-      what: "a number for a string",
-      target: "AmazonSQS.CreateQueue",
-      body: '{"QueueName": 5}',
-      ...serialization,
-    },
-    {
-      what: "a string for an integer",
-      target: "AmazonSQS.SendMessage",
-      body: send({ MessageBody: "x", DelaySeconds: "5" }),
-      ...serialization,
-    },
-    {
-      what: "a fraction for an integer",
-      target: "AmazonSQS.ReceiveMessage",
-      body: send({ MaxNumberOfMessages: 1.5 }),
-      ...serialization,
-    },
-    {
-      what: "a map for a list",
-      target: "AmazonSQS.SendMessageBatch",
-      body: send({ Entries: { Id: "a" } }),
-      ...serialization,
-    },
-    {
-      what: "no QueueUrl",
-      target: "AmazonSQS.SendMessage",
-      body: '{"MessageBody": "x"}',
-      ...missing,
-    },
-    { what: "no MessageBody", target: "AmazonSQS.SendMessage", body: send({}), ...missing },
-    {
-      what: "an empty MessageBody",
-      target: "AmazonSQS.SendMessage",
-      body: send({ MessageBody: "" }),
-      ...missing,
-    },
-    {
-      what: "a delay out of range",
-      target: "AmazonSQS.SendMessage",
-      body: send({ MessageBody: "x", DelaySeconds: 43_201 }),
-      ...invalidValue,
-    },
-    {
-      what: "MaxNumberOfMessages 0",
-      target: "AmazonSQS.ReceiveMessage",
-      body: send({ MaxNumberOfMessages: 0 }),
-      ...invalidValue,
-    },
-    {
-      what: "an unknown operation",
-      target: "AmazonSQS.Frobnicate",
-      body: "{}",
-      status: 400,
-      type: common("InvalidAction"),
-      queryError: "InvalidAction;Sender",
-    },
-    {
-      what: "another service's target",
-      target: "DynamoDB_20120810.ListTables",
-      body: "{}",
-      status: 400,
-      type: common("InvalidAction"),
-      queryError: "InvalidAction;Sender",
-    },
-    {
-      what: "no target",
-      target: null,
-      body: "{}",
-      status: 400,
-      type: common("MissingAction"),
-      queryError: "MissingAction;Sender",
-    },
-    {
-      what: "an SQS operation cmqd does not offer",
-      target: "AmazonSQS.AddPermission",
-      body: send({ Label: "x", AWSAccountIds: ["1"], Actions: ["SendMessage"] }),
-      status: 400,
-      type: modeled("UnsupportedOperation"),
-      queryError: "AWS.SimpleQueueService.UnsupportedOperation;Sender",
-    },
-    {
-      what: "a queue that does not exist",
-      target: "AmazonSQS.SendMessage",
-      body: JSON.stringify({ QueueUrl: queueUrl.replace("jobs", "nowhere"), MessageBody: "x" }),
-      status: 400,
-      type: modeled("QueueDoesNotExist"),
-      queryError: "AWS.SimpleQueueService.NonExistentQueue;Sender",
-    },
-    {
-      what: "a QueueUrl that is no queue URL",
-      target: "AmazonSQS.ReceiveMessage",
-      body: '{"QueueUrl": "http://host/a/b/c"}',
-      status: 404,
-      type: modeled("InvalidAddress"),
-      queryError: "InvalidAddress;Sender",
-    },
-    {
-      what: "a QueueUrl that is no URL at all",
-      target: "AmazonSQS.ReceiveMessage",
-      body: '{"QueueUrl": "::::"}',
-      status: 404,
-      type: modeled("InvalidAddress"),
-      queryError: "InvalidAddress;Sender",
-    },
-  ];
-}
+    type: common("MissingAction"),
+    queryError: "MissingAction;Sender",
+  },
+  {
+    what: "an SQS operation cmqd does not offer",
+    target: "AmazonSQS.AddPermission",
+    body: send({ Label: "x", AWSAccountIds: ["1"], Actions: ["SendMessage"] }),
+    status: 400,
+    type: modeled("UnsupportedOperation"),
+    queryError: "AWS.SimpleQueueService.UnsupportedOperation;Sender",
+  },
+  {
+    what: "a queue that does not exist",
+    target: "AmazonSQS.SendMessage",
+    body: JSON.stringify({ QueueUrl: "/000000000000/nowhere", MessageBody: "x" }),
+    status: 400,
+    type: modeled("QueueDoesNotExist"),
+    queryError: "AWS.SimpleQueueService.NonExistentQueue;Sender",
+  },
+  {
+    what: "a QueueUrl that is no queue URL",
+    target: "AmazonSQS.ReceiveMessage",
+    body: '{"QueueUrl": "http://host/a/b/c"}',
+    status: 404,
+    type: modeled("InvalidAddress"),
+    queryError: "InvalidAddress;Sender",
+  },
+  {
+    what: "a QueueUrl that is no URL at all",
+    target: "AmazonSQS.ReceiveMessage",
+    body: '{"QueueUrl": "::::"}',
+    status: 404,
+    type: modeled("InvalidAddress"),
+    queryError: "InvalidAddress;Sender",
+  },
+];
 
 Deno.test("bad input gets SQS's exact error and changes nothing", async () => {
   await using door = startDoor();
@@ -152,8 +153,12 @@ Deno.test("bad input gets SQS's exact error and changes nothing", async () => {
   assert.equal(created.headers.get("content-type"), "application/x-amz-json-1.0");
   const queueUrl = created.body.QueueUrl;
   const lastIndex = door.replica.lastIndex;
-  for (const example of cases(queueUrl)) {
-    const { status, headers, body } = await rawCall(door.endpoint, example.target, example.body);
+  for (const example of cases) {
+    const { status, headers, body } = await rawCall(
+      door.endpoint,
+      example.target,
+      example.body.replaceAll(jobsUrl, queueUrl),
+    );
     assert.equal(status, example.status, example.what);
     assert.equal(body.__type, example.type, example.what);
     assert.equal(headers.get("x-amzn-query-error"), example.queryError, example.what);

@@ -45,6 +45,7 @@ import { verifySignature } from "./sigv4.ts";
 export { SqsError, type SqsErrorCode, sqsErrorKinds } from "./errors.ts";
 
 const targetPrefix = "AmazonSQS.";
+const utf8 = new TextDecoder();
 
 /**
  * Bytes of a request body: the service's 4 MiB plus room for JSON's escaping and member names
@@ -172,7 +173,7 @@ export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Pr
       const operation = operationOf(request);
       const context: OperationContext = {
         service: options.service,
-        input: parseRequestBody(new TextDecoder().decode(body)),
+        input: parseRequestBody(utf8.decode(body)),
         addresses: new QueueAddresses(QueueAddresses.originOf(request), addressOptions),
         signal: request.signal,
         allows: (name: string, action: Action) =>

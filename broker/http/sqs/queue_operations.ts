@@ -148,7 +148,12 @@ export async function setQueueAttributes(context: OperationContext): Promise<Jso
     throw new SqsError("MissingParameter", "The request must contain the parameter Attributes.");
   }
   const attributes = toServiceAttributes(given, queue, false);
-  await existingQueue(context, queue);
+  const current = await existingQueue(context, queue);
+  // SQS's policy has no age limit: a new policy keeps the one a native client may have set.
+  const ageLimit = current.deadLetter?.maxTimeToLiveSeconds;
+  if (attributes.deadLetter && ageLimit !== undefined) {
+    attributes.deadLetter.maxTimeToLiveSeconds = ageLimit;
+  }
   if (Object.keys(attributes).length > 0) {
     await context.service.updateQueue(queue.name, attributes);
   }
