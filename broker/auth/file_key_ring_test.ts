@@ -125,3 +125,17 @@ Deno.test("a key that did not come from a file is checked by its allow list", as
   assert.equal(keyRing.allows(plainKey, "topic", "tea", "read"), false);
   assert.equal(keyRing.allows(plainKey, "queue", "bad", "send"), false);
 });
+
+Deno.test("a ring over keys given in code checks them like a file's and allows like one", async () => {
+  const ring = FileKeyRing.fromKeys([
+    { secretId: "AKIDworker", secretKey: "worker-secret", allow: ["queue:images:receive"] },
+  ]);
+  const key = ring.find("AKIDworker")!;
+  assert.ok(ring.allows(key, "queue", "images", "receive"));
+  assert.ok(!ring.allows(key, "queue", "images", "send"));
+  assert.equal(await ring.reload(), 1, "reload keeps the given keys");
+  assert.throws(
+    () => FileKeyRing.fromKeys([{ secretId: "AKIDbad", secretKey: "s", allow: ["queue:x:write"] }]),
+    /unknown action 'write'/,
+  );
+});

@@ -1,6 +1,7 @@
 /**
  * The HTTP app of a node: one hono app (from `@hono/zod-openapi`) serving the native v1 routes,
- * the CMQ v2 door (`/v2/index.php`), the operations routes, `/openapi.json` generated from the
+ * the CMQ v2 door (`/v2/index.php`), the SQS door (`POST /` with `X-Amz-Target`), the operations
+ * routes, `/openapi.json` generated from the
  * v1 route definitions and `/docs`.
  *
  * Order of the middleware, outermost first: request id + leader hint + metrics, the declared
@@ -26,6 +27,7 @@ import {
 import { createOpsRoutes } from "./ops_routes.ts";
 import { requestContext } from "./request_context.ts";
 import { createCmqDoor } from "./cmq_v2/mod.ts";
+import { createSqsDoor, isSqsRequest } from "./sqs/mod.ts";
 import type { KeyRing } from "../auth/mod.ts";
 
 /**
@@ -70,9 +72,12 @@ export function createApp(options: AppOptions): App {
     ((message: string, error: unknown) => console.error(message, error));
   const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
   app.use("*", requestContext({ metrics: options.metrics, status: options.status }));
-  // The CMQ door answers its own errors (HTTP 200 with a CMQ code), body limits included, so it
-  // is mounted before the native door's limits.
-  app.route("/", createCmqDoor({ service: options.service, keys: options.keys ?? null, logError }));
+  // The CMQ and SQS doors answer their own errors in their own shapes, body limits included, so
+  // they are mounted before the native door's limits.
+  const keys = options.keys ?? null;
+  app.route("/", createCmqDoor({ service: options.service, keys, logError }));
+  const sqsDoor = createSqsDoor({ service: options.service, keys, logError });
+  app.post("/", (c, next) => isSqsRequest(c.req.raw) ? sqsDoor(c.req.raw) : next());
   app.use("*", declaredLengthLimit(requestBytesMax));
   app.use("/v1/*", jsonBodyReader(requestBytesMax));
   app.route("/", createV1Routes(options.service));

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { memoryEngine } from "../../cluster/testing/mod.ts";
-import type { AccessKey, KeyRing, PermissionAction, ResourceKind } from "./deps.ts";
+import type { AccessKey } from "./deps.ts";
+import { FileKeyRing } from "../../auth/mod.ts";
 import { type CmqDoorOptions, createCmqDoor } from "./mod.ts";
 import { type CmqReply, CmqTestClient, type CmqTestClientOptions } from "./_cmq_test_client.ts";
 
@@ -25,30 +26,6 @@ export const workerKey: AccessKey = {
   allow: ["queue:images:receive", "queue:results:send"],
 };
 
-/** The permission rule of API.md ("Security") over a fixed list of keys. */
-export class TestKeyRing implements KeyRing {
-  readonly #keys: Map<string, AccessKey>;
-
-  constructor(keys: AccessKey[]) {
-    this.#keys = new Map(keys.map((key) => [key.secretId, key]));
-  }
-
-  find(secretId: string): AccessKey | undefined {
-    return this.#keys.get(secretId);
-  }
-
-  allows(key: AccessKey, kind: ResourceKind, name: string, action: PermissionAction): boolean {
-    return key.allow.some((permission) => {
-      if (permission === "*") return true;
-      const [permittedKind, glob, permittedAction] = permission.split(":");
-      const pattern = new RegExp(
-        `^${glob.replaceAll(/[.+?^$()[\]{}\\|]/g, "\\$&").replaceAll("*", ".*")}$`,
-      );
-      return permittedKind === kind && permittedAction === action && pattern.test(name);
-    });
-  }
-}
-
 /** Options of `setup`. */
 export interface SetupOptions {
   /** The key ring's keys; absent: no credentials configured. */
@@ -65,7 +42,7 @@ export function setup(options: SetupOptions = {}) {
   const logged: unknown[] = [];
   const door = createCmqDoor({
     service: broker,
-    keys: options.keys === undefined ? null : new TestKeyRing(options.keys),
+    keys: options.keys === undefined ? null : FileKeyRing.fromKeys(options.keys),
     now: () => clock.now(),
     logError: (_message, error) => logged.push(error),
     ...options.door,

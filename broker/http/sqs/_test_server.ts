@@ -1,5 +1,5 @@
 /**
- * Test setup of the SQS door: the real engine (`Broker` over a one-node `MemoryReplica` on the
+ * Test setup of the SQS door: the real engine (`EngineService` over a one-node `MemoryReplica` on the
  * wall clock, so long polls and the SDK's own timers run as in production) behind the door on a
  * real port, and an unmodified `@aws-sdk/client-sqs` client pointed at it.
  *
@@ -7,9 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { SQSClient } from "./_npm_test_deps.ts";
-import { Broker } from "../../service.ts";
-import { MemoryReplica } from "../../memory_replica.ts";
-import type { AccessKey, Action, KeyRing, ResourceKind } from "../../auth/types.ts";
+import { type AccessKey, FileKeyRing } from "../../auth/mod.ts";
+import { wallClockEngine } from "../../cluster/testing/mod.ts";
 import { createSqsDoor } from "./mod.ts";
 
 /** The key every signed test uses unless it says otherwise. */
@@ -18,32 +17,6 @@ export const adminKey: AccessKey = {
   secretKey: "admin-secret",
   allow: ["*"],
 };
-
-function globPattern(glob: string): RegExp {
-  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*");
-  return new RegExp(`^${escaped}$`);
-}
-
-/** A key ring over a fixed list, with the permission rules of API.md ("Security"). */
-export class TestKeyRing implements KeyRing {
-  readonly #keys: Map<string, AccessKey>;
-
-  constructor(keys: AccessKey[]) {
-    this.#keys = new Map(keys.map((key) => [key.secretId, key]));
-  }
-
-  find(secretId: string): AccessKey | undefined {
-    return this.#keys.get(secretId);
-  }
-
-  allows(key: AccessKey, kind: ResourceKind, name: string, action: Action): boolean {
-    return key.allow.some((permission) => {
-      if (permission === "*") return true;
-      const [allowedKind, glob, allowedAction] = permission.split(":");
-      return allowedKind === kind && allowedAction === action && globPattern(glob).test(name);
-    });
-  }
-}
 
 /** Options of `startDoor`. */
 export interface StartOptions {
@@ -57,12 +30,11 @@ export interface StartOptions {
 
 /** A running door, its engine and a client; `await using` stops all of it. */
 export function startDoor(options: StartOptions = {}) {
-  const replica = new MemoryReplica();
-  const broker = new Broker({ proposer: replica, machine: replica.machine, log: replica });
+  const { replica, broker } = wallClockEngine();
   const errors: unknown[] = [];
   const door = createSqsDoor({
     service: broker,
-    keys: options.keys === undefined ? null : new TestKeyRing(options.keys),
+    keys: options.keys === undefined ? null : FileKeyRing.fromKeys(options.keys),
     now: options.now,
     logError: (_message, error) => errors.push(error),
   });

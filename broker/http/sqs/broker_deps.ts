@@ -1,13 +1,18 @@
 /**
- * Everything the SQS door takes from the rest of the broker, in one place: when the broker's
- * rooms move, only these paths change.
+ * Everything the SQS door takes from the rest of the broker, in one place.
  *
  * @module
  */
-export type { QueueService } from "../../service_types.ts";
-export { ApiError, type ErrorCode } from "../../errors.ts";
-export { deadLetterLimits, messageLimits, namePattern, queueLimits } from "../../limits.ts";
-export type { AccessKey, Action, KeyRing } from "../../auth/types.ts";
+export type { QueueService } from "../../service/mod.ts";
+export {
+  BrokerError,
+  deadLetterLimits,
+  type ErrorCode,
+  messageLimits,
+  namePattern,
+  queueLimits,
+} from "../../service/mod.ts";
+export type { AccessKey, Action, KeyRing } from "../../auth/mod.ts";
 export type {
   HandleFailure,
   Queue,

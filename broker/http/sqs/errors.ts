@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { ApiError, type ErrorCode } from "./broker_deps.ts";
+import { BrokerError, type ErrorCode } from "./broker_deps.ts";
 
 /** Where an SQS error comes from: the caller's request or the service. */
 type Fault = "Sender" | "Receiver";
@@ -154,7 +154,7 @@ export function sqsCodeOf(serviceCode: string): SqsErrorCode {
 
 /**
  * Turns whatever a request threw into the SQS error to answer: an `SqsError` stays, an
- * `ApiError` goes through the table by its code, anything else is a bug (`InternalFailure`,
+ * `BrokerError` goes through the table by its code, anything else is a bug (`InternalFailure`,
  * reported to `logError`, its text never shown).
  */
 export function toSqsError(
@@ -162,7 +162,7 @@ export function toSqsError(
   logError: (message: string, error: unknown) => void,
 ): SqsError {
   if (error instanceof SqsError) return error;
-  if (error instanceof ApiError) {
+  if (error instanceof BrokerError) {
     const code = sqsCodeOf(error.code);
     const message = code === "QueueDoesNotExist" ? queueDoesNotExistMessage : error.message;
     return new SqsError(code, message, { retryAfterSeconds: error.retryAfterSeconds });

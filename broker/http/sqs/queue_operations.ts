@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ApiError, namePattern, queueLimits } from "./broker_deps.ts";
+import { BrokerError, namePattern, queueLimits } from "./broker_deps.ts";
 import { authorize, existingQueue, type OperationContext } from "./context.ts";
 import { invalidValue, SqsError } from "./errors.ts";
 import {
@@ -95,7 +95,7 @@ async function listFifoByPrefix(context: OperationContext, prefix: string): Prom
     const found = await context.service.getQueue(name);
     return { QueueUrls: found.fifo ? [context.addresses.url(queue)] : [] };
   } catch (error) {
-    if (error instanceof ApiError && error.code === "QueueNotFound") return { QueueUrls: [] };
+    if (error instanceof BrokerError && error.code === "QueueNotFound") return { QueueUrls: [] };
     throw error;
   }
 }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ApiError, messageLimits, type SendMessageEntry } from "./broker_deps.ts";
+import { BrokerError, messageLimits, type SendMessageEntry } from "./broker_deps.ts";
 import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
 import { authorize, type OperationContext } from "./context.ts";
 import { missingParameter, SqsError, toSqsError } from "./errors.ts";
@@ -73,9 +73,9 @@ export async function sendMessage(context: OperationContext): Promise<JsonObject
   return output;
 }
 
-/** The batch entry an `ApiError` of the service names (`messages.<index>...`), if any. */
+/** The batch entry an `BrokerError` of the service names (`messages.<index>...`), if any. */
 function refusedIndex(error: unknown): number | undefined {
-  if (!(error instanceof ApiError) || error.field === undefined) return undefined;
+  if (!(error instanceof BrokerError) || error.field === undefined) return undefined;
   const match = /^messages\.(\d+)(\.|$)/.exec(error.field);
   return match === null ? undefined : Number(match[1]);
 }
