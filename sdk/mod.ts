@@ -14,11 +14,24 @@
  * @module
  */
 export * from "./protocol.ts";
+export { type CallOptions, CmqdClient, type CmqdClientOptions } from "./client.ts";
 export {
-  type CallOptions,
-  CmqdClient,
-  type CmqdClientOptions,
+  Backoff,
+  type BackoffBounds,
+  backoffMs,
+  exponentialRetryDelaySeconds,
   retryDefaults,
+  type RetryDelayBounds,
+  retryDelayDefaults,
   type RetryOptions,
-} from "./client.ts";
+  sleep,
+} from "./retry.ts";
+export {
+  defaultTransport,
+  FetchTransport,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpTransport,
+  isConnectFailure,
+} from "./transport.ts";
 export { type ClientErrorCode, CmqdError, type CmqdErrorOptions } from "./errors.ts";
