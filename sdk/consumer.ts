@@ -88,7 +88,7 @@ export interface ConsumerStats {
   renewed: number;
   /** Renewals the broker refused: the lock had already run out. */
   locksLost: number;
-  /** Messages the broker confirmed deleted. */
+  /** Messages the broker confirmed deleted (a repeat answering "stale" confirms the first). */
   deleted: number;
   receiveErrors: number;
   /** Handlers running now. */

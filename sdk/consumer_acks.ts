@@ -161,13 +161,19 @@ export class Acknowledger {
   }
 
   #settle(messages: Map<string, PendingDelete>, deleted: number, failures: HandleFailure[]) {
-    this.#options.onDeleted(deleted);
+    let confirmed = deleted;
     for (const failure of failures) {
       const pending = messages.get(failure.receiptHandle);
-      // A handle sent before in a lost request may have been deleted then: not a failure.
-      if (pending?.uncertain && failure.code === "ReceiptHandleStale") continue;
+      // A handle sent before in a request whose answer was lost: "stale" now almost surely
+      // means that request deleted it (else the lock ran out and it was delivered again,
+      // which the lost request can't tell us either), so it counts, silently.
+      if (pending?.uncertain && failure.code === "ReceiptHandleStale") {
+        confirmed++;
+        continue;
+      }
       this.#options.report(failureError(failure, "delete"), pending?.message);
     }
+    this.#options.onDeleted(confirmed);
   }
 
   /** Sends the queued lock changes as one call, after the previous call was answered. */
