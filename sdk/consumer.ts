@@ -25,7 +25,8 @@
  *   also backs off, so the loop never spins. Without `onError` errors are logged with
  *   `console.error`: nothing is swallowed.
  * - **Stopping**: `stop()` ends the long poll, waits for running handlers, then flushes deletes
- *   and lock changes. `stop({ abort: true })` also aborts the handlers' `signal`; a handler that
+ *   and lock changes. (Ending the poll aborts its request; a message the broker locked for it in
+ *   that very instant comes back when that lock runs out.) `stop({ abort: true })` also aborts the handlers' `signal`; a handler that
  *   then rejects has its message released at once (visibility 0) rather than counted as failed.
  *
  * The async-iterator form, `for await (const message of consumer)`, is in

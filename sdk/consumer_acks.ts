@@ -61,7 +61,19 @@ export interface AcknowledgerOptions {
 /** The API's batch bound (entries per delete, visibility change or piggybacked delete). */
 export const batchEntriesMax = 256;
 
-/** Deletes and lock changes of one consumer. */
+/**
+ * Deletes and lock changes of one consumer.
+ *
+ * @example
+ * ```ts
+ * const acks = new Acknowledger({ client, queue: "jobs", deleteLingerMs: 20,
+ *   report: console.error, onDeleted: () => {} });
+ * acks.delete(message);                      // rides on the next receive…
+ * const taken = acks.takeDeletes();          // …which takes it
+ * const answer = await client.receiveMessages("jobs", { deleteReceiptHandles: taken.handles });
+ * acks.settleDeletes(taken, answer);
+ * ```
+ */
 export class Acknowledger {
   readonly #options: AcknowledgerOptions;
   #pendingDeletes = new Map<string, PendingDelete>();

@@ -38,7 +38,16 @@ interface Held {
   reject(reason: unknown): void;
 }
 
-/** Hands handler calls to a `for await` loop. Internal to `consumer.ts`. */
+/**
+ * Hands handler calls to a `for await` loop. Internal to `consumer.ts`.
+ *
+ * @example
+ * ```ts
+ * const iterator = new DeliveryIterator(() => consumer.stop());
+ * // the consumer's handler: (message, { signal }) => iterator.deliver(message, signal)
+ * for await (const delivery of iterator) console.log(delivery.body);
+ * ```
+ */
 export class DeliveryIterator implements AsyncIterableIterator<Delivery> {
   readonly #stop: () => Promise<void>;
   /** Received, not yet yielded. */
