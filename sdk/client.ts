@@ -170,7 +170,7 @@ export class CmqdClient {
       path: queuePath(name),
       body: attributes,
       repeatable: true,
-      ...options,
+      ...callOf(options),
     });
     return { queue: answer.body as Queue, created: answer.status === 201 };
   }
@@ -189,13 +189,18 @@ export class CmqdClient {
       method: "GET",
       path: `/v1/queues${search}`,
       repeatable: true,
-      ...options,
+      ...callOf(options),
     });
   }
 
   /** Attributes and live counts of `name`. */
   async getQueue(name: string, options: CallOptions = {}): Promise<Queue> {
-    return await this.#json({ method: "GET", path: queuePath(name), repeatable: true, ...options });
+    return await this.#json({
+      method: "GET",
+      path: queuePath(name),
+      repeatable: true,
+      ...callOf(options),
+    });
   }
 
   /** Changes mutable attributes; `deadLetter: null` removes the policy. */
@@ -209,7 +214,7 @@ export class CmqdClient {
       path: queuePath(name),
       body: attributes,
       repeatable: false,
-      ...options,
+      ...callOf(options),
     });
   }
 
@@ -220,7 +225,7 @@ export class CmqdClient {
       path: queuePath(name),
       repeatable: false,
       response: "none",
-      ...options,
+      ...callOf(options),
     });
   }
 
@@ -236,7 +241,7 @@ export class CmqdClient {
       body: { messages },
       // With a dedupId on every message a repeat enqueues nothing new.
       repeatable: messages.length > 0 && messages.every((message) => message.dedupId !== undefined),
-      ...options,
+      ...callOf(options),
     });
   }
 
@@ -273,7 +278,7 @@ export class CmqdClient {
       body: { receiptHandles },
       // A repeat deletes nothing more; a handle deleted by the lost attempt reports stale.
       repeatable: true,
-      ...options,
+      ...callOf(options),
     });
   }
 
@@ -289,7 +294,7 @@ export class CmqdClient {
       body: { entries },
       // A repeat sets the same lock again, measured from a moment later.
       repeatable: true,
-      ...options,
+      ...callOf(options),
     });
   }
 
@@ -304,7 +309,7 @@ export class CmqdClient {
       path: `${queuePath(queue)}/rewind`,
       body: request,
       repeatable: false,
-      ...options,
+      ...callOf(options),
     });
   }
 
@@ -314,7 +319,7 @@ export class CmqdClient {
       method: "POST",
       path: `${queuePath(queue)}/purge`,
       repeatable: false,
-      ...options,
+      ...callOf(options),
     });
   }
 
@@ -329,13 +334,18 @@ export class CmqdClient {
       path: `${queuePath(queue)}/redrive`,
       body: request,
       repeatable: false,
-      ...options,
+      ...callOf(options),
     });
   }
 
   /** `GET /healthz`: resolves when the node answers. */
   async health(options: CallOptions = {}): Promise<{ status: string }> {
-    return await this.#json({ method: "GET", path: "/healthz", repeatable: true, ...options });
+    return await this.#json({
+      method: "GET",
+      path: "/healthz",
+      repeatable: true,
+      ...callOf(options),
+    });
   }
 
   /** `GET /readyz`: true when the node serves writes, false while it is not ready. */
@@ -346,7 +356,7 @@ export class CmqdClient {
         path: "/readyz",
         repeatable: true,
         retryUnavailable: false,
-        ...options,
+        ...callOf(options),
       });
       return true;
     } catch (error) {
@@ -357,7 +367,12 @@ export class CmqdClient {
 
   /** `GET /v1/cluster`: nodes, roles, leader and commit indexes. */
   async cluster(options: CallOptions = {}): Promise<ClusterInfo> {
-    return await this.#json({ method: "GET", path: "/v1/cluster", repeatable: true, ...options });
+    return await this.#json({
+      method: "GET",
+      path: "/v1/cluster",
+      repeatable: true,
+      ...callOf(options),
+    });
   }
 
   /** `GET /metrics`: the Prometheus text. */
@@ -367,7 +382,7 @@ export class CmqdClient {
       path: "/metrics",
       repeatable: true,
       response: "text",
-      ...options,
+      ...callOf(options),
     });
     return answer.body as string;
   }
@@ -501,6 +516,11 @@ export class CmqdClient {
       // A hint that is not a URL is ignored; the configured node keeps working.
     }
   }
+}
+
+/** The per-call fields of `options`, and nothing else (a caller can't override the spec). */
+function callOf(options: CallOptions): Pick<RequestSpec, "signal" | "timeoutMs"> {
+  return { signal: options.signal, timeoutMs: options.timeoutMs };
 }
 
 function queuePath(name: string): string {
