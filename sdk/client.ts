@@ -77,7 +77,7 @@ export interface CallOptions {
 const timeoutMsDefault = 30_000;
 /** A `Retry-After` longer than this is cut: a client should not hang for minutes. */
 const retryAfterMsMax = 30_000;
-/** The longest long-poll wait of API.md (`pollingWaitSeconds` max), used when none is given. */
+/** The longest long-poll wait of the API contract (`pollingWaitSeconds` max), used when none is given. */
 const waitSecondsMax = 30;
 
 type Method = "GET" | "PUT" | "PATCH" | "POST" | "DELETE";

@@ -6,7 +6,7 @@
  */
 import type { ErrorBody } from "./protocol.ts";
 
-/** Codes the SDK itself produces (the broker's codes are listed in API.md). */
+/** Codes the SDK itself produces (the broker's codes are listed in the API contract). */
 export type ClientErrorCode =
   /** The request never got an answer (connection refused, reset, DNS). */
   | "NetworkError"

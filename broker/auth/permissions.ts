@@ -2,7 +2,7 @@
  * Permissions of the credentials file, compiled once when the file is loaded so that the check
  * on every request's path allocates nothing and builds no RegExp.
  *
- * Grammar (API.md, Security): `*` (everything) or `kind:nameGlob:action` with
+ * Grammar (README, "Security"): `*` (everything) or `kind:nameGlob:action` with
  * - kinds and their actions: `queue` (send, receive, manage, read), `topic` (publish, manage,
  *   read), `cluster` (manage, read); no action implies another (`manage` does not grant `read`);
  * - `nameGlob`: 1–64 characters of letters, digits, `-`, `_` and `*`, where `*` matches any run
@@ -22,7 +22,7 @@ export const actionsByKind: Readonly<Record<ResourceKind, readonly Action[]>> = 
   cluster: ["manage", "read"],
 };
 
-/** Resource names are at most 64 characters (API.md), so a longer glob is a mistake. */
+/** Resource names are at most 64 characters (the API contract), so a longer glob is a mistake. */
 export const nameGlobCharsMax = 64;
 
 const nameGlobPattern = /^[A-Za-z0-9_*-]+$/;

@@ -1,5 +1,5 @@
 /**
- * Verification of the native v1 `Authorization` header (API.md, Security), free of any HTTP
+ * Verification of the native v1 `Authorization` header (README, "Security"), free of any HTTP
  * framework: the door hands over the method, path, raw query, body bytes and the header.
  *
  * Two forms are accepted (scheme names case-insensitive, as HTTP says):
@@ -44,9 +44,9 @@ import type { AccessKey, KeyRing } from "./types.ts";
 
 /** The scheme name of the signed form. */
 export const signedScheme = "CMQD1-HMAC-SHA256";
-/** A timestamp further than this from the server's clock is refused (API.md). */
+/** A timestamp further than this from the server's clock is refused (the API contract). */
 export const timestampSkewSecondsMax = 300;
-/** The longest nonce accepted (API.md). */
+/** The longest nonce accepted (the API contract). */
 export const nonceCharsMax = 64;
 
 /** What the verifier needs of a request. */

@@ -53,7 +53,7 @@ interface SignOptions {
   key?: string;
 }
 
-/** A signer written independently of the verifier, straight from API.md and the module doc. */
+/** A signer written independently of the verifier, straight from the API contract and the module doc. */
 function signedHeader(options: SignOptions = {}): string {
   const timestamp = String(options.timestamp ?? nowSeconds);
   const nonce = options.nonce ?? crypto.randomUUID();

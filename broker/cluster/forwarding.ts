@@ -1,5 +1,5 @@
 /**
- * Any node accepts any request (API.md): a follower forwards API requests to the leader's client
+ * Any node accepts any request (the API contract): a follower forwards API requests to the leader's client
  * URL and relays the answer; with no leader known it answers 503 `NoLeader` with `Retry-After`.
  * Every answer names the leader in `x-cmqd-leader` so clients can go straight there next time.
  *

@@ -1,10 +1,10 @@
 /**
- * The state of one queue and every queue-local semantic of API.md: send (delay, dedup, backlog
+ * The state of one queue and every queue-local semantic of the API contract: send (delay, dedup, backlog
  * limit), receive (locks, FIFO groups, dead-lettering on too many receives), delete, visibility,
  * rewind, purge, retention and the dead-letter TTL. Pure and deterministic: time comes in as
  * `now` (the entry's timestamp), nothing here reads a clock or does I/O.
  *
- * Memory (DESIGN.md promise 5): a message that was only sent costs its share of a run in
+ * Memory (README, promise 5): a message that was only sent costs its share of a run in
  * `MessageRuns` (14 bytes per send batch) and, on FIFO queues, 8 bytes of group columns. Only
  * messages that were delayed or received have a `Tracked` object, only deletes out of order cost
  * runs in the `RunSet`, and only messages moved in from another queue have a `Foreign` entry.

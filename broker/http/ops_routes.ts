@@ -1,5 +1,5 @@
 /**
- * Operations endpoints (`API.md`, "Operations"): liveness, readiness, Prometheus metrics and
+ * Operations endpoints (`the API contract`, "Operations"): liveness, readiness, Prometheus metrics and
  * the cluster view. `/openapi.json` and `/docs` are added by `app.ts`, which owns the whole
  * document.
  *

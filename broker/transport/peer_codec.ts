@@ -1,6 +1,6 @@
 /**
  * The binary wire format between cmqd nodes: Raft messages and the hello each connection starts
- * with. JSON per message is too slow between nodes (DESIGN.md), so this is a compact,
+ * with. JSON per message is too slow between nodes (the README's promises), so this is a compact,
  * little-endian, length-prefixed layout written with a `DataView`.
  *
  * ## Layout (all integers little-endian)

@@ -1,5 +1,5 @@
 /**
- * The queues section of the native v1 door (`API.md`, "Queues"): each route validates its
+ * The queues section of the native v1 door (`the API contract`, "Queues"): each route validates its
  * input with the schemas of `schemas.ts`, calls one `QueueService` method and answers its
  * result. No logic of its own beyond that translation; errors are thrown to the one mapper.
  *
