@@ -48,6 +48,7 @@ import {
   checkVisibilityEntries,
 } from "./validation.ts";
 import type { CreateQueueResult, ListQueuesOptions, QueueService } from "./types.ts";
+import { LongPolls } from "./long_polls.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
@@ -79,11 +80,6 @@ export interface EngineServiceOptions {
   randomSalt?: () => number;
 }
 
-interface Waiter {
-  /** Resolves the park; with an error, the parked receive answers with it. */
-  wake(failure?: Error): void;
-}
-
 /**
  * The queue service over one replication group.
  *
@@ -101,26 +97,27 @@ export class EngineService implements QueueService {
   readonly #proposer: Proposer;
   readonly #machine: StateMachine;
   readonly #log: LogReader;
-  readonly #timers: Timers;
   readonly #randomSalt: () => number;
-  readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #polls: LongPolls;
   #closed = false;
 
   constructor(options: EngineServiceOptions) {
     this.#proposer = options.proposer;
     this.#machine = options.machine;
     this.#log = options.log;
-    this.#timers = options.timers;
     this.#randomSalt = options.randomSalt ??
       (() => crypto.getRandomValues(new Uint32Array(1))[0]);
-    this.#machine.onAvailable = (queue) => this.#wake(queue);
+    this.#polls = new LongPolls({
+      timers: options.timers,
+      now: () => this.#proposer.now(),
+      nextVisibleAt: (queue) => this.#machine.nextVisibleAt(queue),
+    });
+    this.#machine.onAvailable = (queue) => this.#polls.wake(queue);
   }
 
   /** Receivers parked in long polls. */
   get parkedReceivers(): number {
-    let count = 0;
-    for (const waiters of this.#waiters.values()) count += waiters.size;
-    return count;
+    return this.#polls.size;
   }
 
   /**
@@ -210,7 +207,7 @@ export class EngineService implements QueueService {
   async deleteQueue(name: string): Promise<void> {
     this.#attributes(name);
     await this.#propose(CommandType.DeleteQueue, encodeQueueCommand({ queue: name }));
-    this.#wake(name);
+    this.#polls.wake(name);
   }
 
   async sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
@@ -248,7 +245,7 @@ export class EngineService implements QueueService {
       if (this.#machine.queueAttributes(name) === undefined) {
         throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
       }
-      const failure = await this.#park(name, deadline, signal);
+      const failure = await this.#polls.park(name, deadline, signal);
       if (failure !== undefined) {
         // This node can no longer serve the receive (leadership moved): answer now with what
         // the request already did, or the error (503 naming the new leader), never at the
@@ -308,45 +305,9 @@ export class EngineService implements QueueService {
     }));
   }
 
-  /** Waits until the queue may have a message, a lock/delay ends, the deadline, or abort. */
-  #park(name: string, deadline: number, signal?: AbortSignal): Promise<Error | undefined> {
-    return new Promise((resolve) => {
-      const nextVisible = this.#machine.nextVisibleAt(name);
-      const until = nextVisible === null ? deadline : Math.min(deadline, nextVisible);
-      let waiters = this.#waiters.get(name);
-      if (waiters === undefined) {
-        waiters = new Set();
-        this.#waiters.set(name, waiters);
-      }
-      const onAbort = () => waiter.wake();
-      const waiter: Waiter = {
-        wake: (failure?: Error) => {
-          this.#timers.clearTimer(timer);
-          signal?.removeEventListener("abort", onAbort);
-          const set = this.#waiters.get(name);
-          set?.delete(waiter);
-          if (set?.size === 0) this.#waiters.delete(name);
-          resolve(failure);
-        },
-      };
-      waiters.add(waiter);
-      const timer = this.#timers.setTimer(
-        Math.max(0, until - this.#proposer.now()),
-        () => waiter.wake(),
-      );
-      signal?.addEventListener("abort", onAbort);
-    });
-  }
-
-  #wake(name: string): void {
-    const waiters = this.#waiters.get(name);
-    if (waiters === undefined) return;
-    for (const waiter of [...waiters]) waiter.wake();
-  }
-
   /** Wakes every parked receiver (each re-checks its queue once). */
   wakeAll(): void {
-    for (const name of [...this.#waiters.keys()]) this.#wake(name);
+    this.#polls.wakeAll();
   }
 
   /**
@@ -354,9 +315,7 @@ export class EngineService implements QueueService {
    * retryable 503 naming the new leader instead of waiting out their deadline).
    */
   failParked(failure: Error): void {
-    for (const waiters of [...this.#waiters.values()]) {
-      for (const waiter of [...waiters]) waiter.wake(failure);
-    }
+    this.#polls.failAll(failure);
   }
 
   /** Stops parking: parked receivers answer at once with what they have (usually nothing). */
