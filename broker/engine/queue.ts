@@ -44,6 +44,9 @@ export {
   TrackState,
 } from "./queue_store.ts";
 
+/** Steps `receivableCount` scans the backlog before it settles for "at least one". */
+const receivableScanStepsMax = 1024;
+
 /** One delivered message, as apply returns it (the service adds body, attributes, groupId). */
 export interface Delivery {
   sequence: number;
@@ -438,6 +441,28 @@ export class QueueState extends QueueStore {
       else return true;
     }
     return false;
+  }
+
+  /**
+   * About how many messages a receive at `now` could take, up to `limit`: locks and delays that
+   * ended count (stale ones too), and a scan that gives up early answers at least 1. Never 0
+   * while `hasReceivable(now)` is true.
+   */
+  receivableCount(now: number, limit: number): number {
+    let count = this.heap.countDue(now, limit);
+    if (this.fifo) return Math.min(limit, count + this.fifo.readyCount);
+    count += this.ready.size;
+    const end = this.runs.endSequence;
+    let cursor = Math.max(this.cursor, this.runs.lowSequence);
+    for (let steps = 0; cursor < end && count < limit; steps++) {
+      if (steps === receivableScanStepsMax) return Math.max(count, 1);
+      if (this.deleted.has(cursor)) cursor = this.deleted.nextAbsent(cursor);
+      else {
+        if (!this.tracked.has(cursor)) count++;
+        cursor++;
+      }
+    }
+    return Math.min(limit, count);
   }
 
   /** When the next lock or delay ends (maybe earlier: stale entries), or null. */

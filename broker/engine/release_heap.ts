@@ -55,6 +55,22 @@ export class ReleaseHeap {
     return this.#times.length > 0 ? this.#times[0] : Infinity;
   }
 
+  /** How many entries are due at `now` (stale ones included), counting up to `limit`. */
+  countDue(now: number, limit: number): number {
+    // Walk the heap from the root: a subtree whose root is not due holds nothing due.
+    const times = this.#times;
+    let count = 0;
+    const stack = times.length > 0 && times[0] <= now ? [0] : [];
+    while (stack.length > 0 && count < limit) {
+      const at = stack.pop()!;
+      count++;
+      for (const child of [2 * at + 1, 2 * at + 2]) {
+        if (child < times.length && times[child] <= now) stack.push(child);
+      }
+    }
+    return count;
+  }
+
   /** Removes the smallest entry and returns its sequence. */
   pop(): number {
     const sequence = this.#sequences[0];

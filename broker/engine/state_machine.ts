@@ -486,6 +486,11 @@ export class StateMachine {
     return this.#queues.get(name)?.hasReceivable(now) ?? false;
   }
 
+  /** About how many messages a receive on `name` at `now` could take (see QueueState). */
+  receivableCount(name: string, now: number, limit: number): number {
+    return this.#queues.get(name)?.receivableCount(now, limit) ?? 0;
+  }
+
   /** When a lock or delay of `name` ends next (maybe earlier), or null. */
   nextVisibleAt(name: string): number | null {
     return this.#queues.get(name)?.nextVisibleAt() ?? null;

@@ -476,6 +476,12 @@ function compareCounts(h: Harness, context: string): void {
       h.model.counts(queue, h.now),
       `counts of ${name} after ${context}`,
     );
+    // Long polls wake as many receivers as this count: it may be high, never too low.
+    const count = h.machine.receivableCount(name, h.now, 1_000);
+    if (h.machine.hasReceivable(name, h.now)) {
+      assert.ok(count >= 1, `${name} count after ${context}`);
+    }
+    if (!queue.attributes.fifo) assert.ok(count >= activeMessages, `${name} count >= active`);
   }
 }
 

@@ -1,7 +1,15 @@
 /**
- * Long-poll parking: receives that found nothing wait here, per queue, until the state machine
- * reports their queue available, a lock or delay ends (`nextVisibleAt`), their deadline, an
- * abort, or the service answers them all (leadership moved, shutdown).
+ * Long-poll parking: receives that found nothing wait here, per queue, oldest first.
+ *
+ * A queue that may have messages again (an apply reported it, or a lock or delay ended) wakes
+ * only as many parked receives as it has messages for: each woken receive holds a claim on up to
+ * its `maxMessages` until it has proposed its receive and seen the result, and a queue wakes the
+ * next ones only for messages beyond the claims. One send with 1,000 receives parked on its
+ * queue therefore costs the send and one receive, not 1,001 log entries. A woken receive that
+ * finds less than it claimed hands the rest on when it releases its claim.
+ *
+ * Every parked receive also answers at its deadline, on abort, when the service answers them all
+ * (`wakeAll`, `failAll`: shutdown, leadership moved) and when its queue is deleted (`wakeQueue`).
  *
  * @module
  */
@@ -14,12 +22,44 @@ export interface LongPollsOptions {
   now(): number;
   /** When a lock or delay on `queue` ends next (maybe earlier), or null. */
   nextVisibleAt(queue: string): number | null;
+  /** About how many messages a receive on `queue` could take now, up to `limit`. */
+  receivableCount(queue: string, now: number, limit: number): number;
+}
+
+/** A woken receive's hold on messages of its queue; release it once its receive is answered. */
+export interface Claim {
+  release(): void;
+}
+
+/** Why a parked receive woke. */
+export interface Wake {
+  /** The receive should answer with this error (e.g. leadership moved). */
+  failure?: Error;
+  /** Held when the queue woke it for messages. */
+  claim?: Claim;
 }
 
 interface Waiter {
-  /** Resolves the park; with an error, the parked receive answers with it. */
-  wake(failure?: Error): void;
+  /** Up to how many messages the receive takes. */
+  want: number;
+  wake(wake: Wake): void;
 }
+
+/** The receives of one queue. */
+class QueuePolls {
+  /** Parked receives, oldest first (a Set keeps insertion order). */
+  readonly parked = new Set<Waiter>();
+  /** Messages parked receives would take in all. */
+  parkedWant = 0;
+  /** Messages woken receives may take before they answer. */
+  claimed = 0;
+  /** The one timer of the queue: when its next lock or delay ends. */
+  timer: unknown = null;
+  timerAt = Infinity;
+}
+
+/** Bound on the count a queue is asked for (a scan of its backlog). */
+const countLimitMax = 4_096;
 
 /**
  * Receives parked per queue.
@@ -27,13 +67,16 @@ interface Waiter {
  * @example
  * ```ts
  * const polls = new LongPolls({ timers: clock, now: () => clock.now(),
- *   nextVisibleAt: (queue) => machine.nextVisibleAt(queue) });
- * const failure = await polls.park("jobs", clock.now() + 20_000);
+ *   nextVisibleAt: (queue) => machine.nextVisibleAt(queue),
+ *   receivableCount: (queue, now, limit) => machine.receivableCount(queue, now, limit) });
+ * machine.onAvailable = (queue) => polls.available(queue);
+ * const wake = await polls.park("jobs", 16, clock.now() + 20_000);
+ * wake.claim?.release(); // after the receive it woke for
  * ```
  */
 export class LongPolls {
   readonly #options: LongPollsOptions;
-  readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #queues = new Map<string, QueuePolls>();
 
   constructor(options: LongPollsOptions) {
     this.#options = options;
@@ -42,57 +85,119 @@ export class LongPolls {
   /** Receivers parked now. */
   get size(): number {
     let count = 0;
-    for (const waiters of this.#waiters.values()) count += waiters.size;
+    for (const polls of this.#queues.values()) count += polls.parked.size;
     return count;
   }
 
   /**
-   * Waits until `queue` may have a message, a lock/delay ends, the deadline, or abort. Resolves
-   * with the failure the receive should answer with, or undefined to re-check the queue.
+   * Waits until `queue` has messages for this receive (`want` is its maxMessages), its deadline,
+   * or abort. Resolves with what woke it; a `claim` must be released.
    */
-  park(queue: string, deadline: number, signal?: AbortSignal): Promise<Error | undefined> {
+  park(queue: string, want: number, deadline: number, signal?: AbortSignal): Promise<Wake> {
     const { timers, now } = this.#options;
+    let polls = this.#queues.get(queue);
+    if (polls === undefined) {
+      polls = new QueuePolls();
+      this.#queues.set(queue, polls);
+    }
+    const lot = polls;
     return new Promise((resolve) => {
-      const nextVisible = this.#options.nextVisibleAt(queue);
-      const until = nextVisible === null ? deadline : Math.min(deadline, nextVisible);
-      let waiters = this.#waiters.get(queue);
-      if (waiters === undefined) {
-        waiters = new Set();
-        this.#waiters.set(queue, waiters);
-      }
-      const onAbort = () => waiter.wake();
+      const onAbort = () => waiter.wake({});
       const waiter: Waiter = {
-        wake: (failure?: Error) => {
+        want,
+        wake: (wake: Wake) => {
           timers.clearTimer(timer);
           signal?.removeEventListener("abort", onAbort);
-          const set = this.#waiters.get(queue);
-          set?.delete(waiter);
-          if (set?.size === 0) this.#waiters.delete(queue);
-          resolve(failure);
+          if (lot.parked.delete(waiter)) lot.parkedWant -= want;
+          this.#tidy(queue, lot);
+          resolve(wake);
         },
       };
-      waiters.add(waiter);
-      const timer = timers.setTimer(Math.max(0, until - now()), () => waiter.wake());
+      lot.parked.add(waiter);
+      lot.parkedWant += want;
+      const timer = timers.setTimer(Math.max(0, deadline - now()), () => waiter.wake({}));
       signal?.addEventListener("abort", onAbort);
+      this.#arm(queue, lot);
     });
   }
 
-  /** Wakes the receivers parked on `queue` (each re-checks it). */
-  wake(queue: string): void {
-    const waiters = this.#waiters.get(queue);
-    if (waiters === undefined) return;
-    for (const waiter of [...waiters]) waiter.wake();
+  /** `queue` may have messages now (an apply said so): wakes receives for them. */
+  available(queue: string): void {
+    const polls = this.#queues.get(queue);
+    if (polls !== undefined && polls.parked.size > 0) this.#offer(queue, polls);
+  }
+
+  /** Wakes every receive parked on `queue` (it was deleted: each answers for itself). */
+  wakeQueue(queue: string): void {
+    const polls = this.#queues.get(queue);
+    if (polls === undefined) return;
+    for (const waiter of [...polls.parked]) waiter.wake({});
   }
 
   /** Wakes every parked receiver (each re-checks its queue once). */
   wakeAll(): void {
-    for (const queue of [...this.#waiters.keys()]) this.wake(queue);
+    for (const queue of [...this.#queues.keys()]) this.wakeQueue(queue);
   }
 
   /** Answers every parked receiver with `failure` now. */
   failAll(failure: Error): void {
-    for (const waiters of [...this.#waiters.values()]) {
-      for (const waiter of [...waiters]) waiter.wake(failure);
+    for (const polls of [...this.#queues.values()]) {
+      for (const waiter of [...polls.parked]) waiter.wake({ failure });
     }
+  }
+
+  /** Wakes the oldest parked receives for the messages beyond the claims. */
+  #offer(queue: string, polls: QueuePolls): void {
+    const limit = Math.min(countLimitMax, polls.claimed + polls.parkedWant);
+    let free = this.#options.receivableCount(queue, this.#options.now(), limit) - polls.claimed;
+    while (free > 0) {
+      const waiter = polls.parked.values().next().value;
+      if (waiter === undefined) break;
+      free -= waiter.want;
+      waiter.wake({ claim: this.#claim(queue, polls, waiter.want) });
+    }
+  }
+
+  #claim(queue: string, polls: QueuePolls, want: number): Claim {
+    polls.claimed += want;
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        polls.claimed -= want;
+        // What the receive left (or did not get to) goes to the next parked ones.
+        if (polls.parked.size > 0) this.#offer(queue, polls);
+        this.#tidy(queue, polls);
+      },
+    };
+  }
+
+  /** Keeps the queue's timer at its next lock or delay end while receives are parked. */
+  #arm(queue: string, polls: QueuePolls): void {
+    const next = this.#options.nextVisibleAt(queue);
+    if (next === null || next >= polls.timerAt) return;
+    const { timers, now } = this.#options;
+    if (polls.timer !== null) timers.clearTimer(polls.timer);
+    polls.timerAt = next;
+    polls.timer = timers.setTimer(Math.max(0, next - now()), () => {
+      polls.timer = null;
+      polls.timerAt = Infinity;
+      if (polls.parked.size === 0) return;
+      this.#offer(queue, polls);
+      // A lock that ended but was not yet released by an apply still reads as due: re-arm only
+      // for a later time, or this would spin (the receive it woke, or any apply, moves it on).
+      const later = this.#options.nextVisibleAt(queue);
+      if (polls.parked.size > 0 && later !== null && later > now()) this.#arm(queue, polls);
+    });
+  }
+
+  /** Forgets a queue nobody waits on or holds a claim of. */
+  #tidy(queue: string, polls: QueuePolls): void {
+    if (polls.parked.size > 0 || polls.claimed > 0) return;
+    if (polls.timer !== null) this.#options.timers.clearTimer(polls.timer);
+    polls.timer = null;
+    polls.timerAt = Infinity;
+    if (this.#queues.get(queue) === polls) this.#queues.delete(queue);
   }
 }

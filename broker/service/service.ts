@@ -48,7 +48,7 @@ import {
   checkVisibilityEntries,
 } from "./validation.ts";
 import type { CreateQueueResult, ListQueuesOptions, QueueService } from "./types.ts";
-import { LongPolls } from "./long_polls.ts";
+import { type Claim, LongPolls } from "./long_polls.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
@@ -111,8 +111,9 @@ export class EngineService implements QueueService {
       timers: options.timers,
       now: () => this.#proposer.now(),
       nextVisibleAt: (queue) => this.#machine.nextVisibleAt(queue),
+      receivableCount: (queue, now, limit) => this.#machine.receivableCount(queue, now, limit),
     });
-    this.#machine.onAvailable = (queue) => this.#polls.wake(queue);
+    this.#machine.onAvailable = (queue) => this.#polls.available(queue);
   }
 
   /** Receivers parked in long polls. */
@@ -207,7 +208,7 @@ export class EngineService implements QueueService {
   async deleteQueue(name: string): Promise<void> {
     this.#attributes(name);
     await this.#propose(CommandType.DeleteQueue, encodeQueueCommand({ queue: name }));
-    this.#polls.wake(name);
+    this.#polls.wakeQueue(name);
   }
 
   async sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
@@ -235,26 +236,48 @@ export class EngineService implements QueueService {
       response.failures = this.#failures(result.failures ?? [], handles);
       response.messages = this.#readMessages(result.messages);
     }
-    while (response.messages.length === 0 && !signal?.aborted) {
-      if (this.#machine.hasReceivable(name, this.#proposer.now())) {
-        const result = await this.#proposeReceive(name, clean, []);
-        response.messages = this.#readMessages(result.messages);
-        if (response.messages.length > 0) break;
-      }
-      if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) break;
-      if (this.#machine.queueAttributes(name) === undefined) {
-        throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
-      }
-      const failure = await this.#polls.park(name, deadline, signal);
-      if (failure !== undefined) {
-        // This node can no longer serve the receive (leadership moved): answer now with what
-        // the request already did, or the error (503 naming the new leader), never at the
-        // deadline.
-        if (response.deleted !== undefined) break;
-        throw failure;
-      }
-    }
+    if (response.messages.length === 0) await this.#poll(name, clean, deadline, response, signal);
     return response;
+  }
+
+  /**
+   * Receives until messages come, parking while the queue has none; a wake-up for messages holds
+   * a claim (see long_polls.ts), released once the receive it woke for is answered.
+   */
+  async #poll(
+    name: string,
+    request: ReceiveMessagesRequest & { maxMessages: number },
+    deadline: number,
+    response: ReceiveMessagesResponse,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    let claim: Claim | undefined;
+    try {
+      while (!signal?.aborted) {
+        if (this.#machine.hasReceivable(name, this.#proposer.now())) {
+          const result = await this.#proposeReceive(name, request, []);
+          response.messages = this.#readMessages(result.messages);
+          if (response.messages.length > 0) return;
+        }
+        claim?.release();
+        claim = undefined;
+        if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) return;
+        if (this.#machine.queueAttributes(name) === undefined) {
+          throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
+        }
+        const wake = await this.#polls.park(name, request.maxMessages, deadline, signal);
+        claim = wake.claim;
+        if (wake.failure !== undefined) {
+          // This node can no longer serve the receive (leadership moved): answer now with what
+          // the request already did, or the error (503 naming the new leader), never at the
+          // deadline.
+          if (response.deleted !== undefined) return;
+          throw wake.failure;
+        }
+      }
+    } finally {
+      claim?.release();
+    }
   }
 
   #proposeReceive(
