@@ -10,6 +10,10 @@
  *   [u16 len + groupId], [u16 len + dedupId], [u8 n, n × (u16 len + key, u16 len + value)],
  *   u32 bodyLength, body` (UTF-8). The offset table lets a reader decode message k of an entry
  *   without touching the others.
+ * - **SendReceive**: the SendBatch layout with version 2, whose offset table ends where the
+ *   records end, followed by the receives it runs after the send:
+ *   `u16 n, n × (u16 maxMessages, u32 visibilityTimeoutSeconds)` (0 = the queue's default). A
+ *   reader of message bodies reads both layouts alike.
  * - **ReceiveBatch**: `version, queue, u16 maxMessages, u32 visibilityTimeoutSeconds
  *   (0 = the queue's default), u16 n, n × (u8 len + receipt handle bytes)` (the handles to
  *   delete first, in the same entry).
@@ -33,6 +37,8 @@ import type { QueueAttributes, QueueAttributesInput } from "./types.ts";
 export { CommandType, type CommandTypeCode } from "./types.ts";
 
 const layoutVersion = 1;
+/** The layout version of a SendReceive (a SendBatch with receives after its records). */
+const sendReceiveVersion = 2;
 const flagGroup = 1;
 const flagDedup = 2;
 const flagAttributes = 4;
@@ -50,6 +56,18 @@ export interface SendCommandMessage {
 export interface SendBatchCommand {
   queue: string;
   messages: SendCommandMessage[];
+}
+
+/** One receive a SendReceive runs after its send (for a long poll parked on the queue). */
+export interface ReceiveSpec {
+  maxMessages: number;
+  /** 0 = the queue's `visibilityTimeoutSeconds`. */
+  visibilityTimeoutSeconds: number;
+}
+
+/** SendReceive command: a send batch, then receives in the same entry. */
+export interface SendReceiveCommand extends SendBatchCommand {
+  receives: ReceiveSpec[];
 }
 
 /** What apply needs of a sent message: everything except the body text and the attributes. */
@@ -128,6 +146,25 @@ function readHeader(reader: ByteReader): string {
 
 /** Encodes a SendBatch. */
 export function encodeSendBatch(command: SendBatchCommand): Uint8Array {
+  const writer = new ByteWriter(64 + command.messages.length * 32);
+  writeSendBatch(writer, command, layoutVersion);
+  return writer.finish();
+}
+
+/** Encodes a SendReceive. */
+export function encodeSendReceive(command: SendReceiveCommand): Uint8Array {
+  invariant(command.receives.length > 0, "a send-receive runs at least one receive");
+  const writer = new ByteWriter(64 + command.messages.length * 32 + command.receives.length * 6);
+  writeSendBatch(writer, command, sendReceiveVersion);
+  writer.u16(command.receives.length);
+  for (const receive of command.receives) {
+    writer.u16(receive.maxMessages);
+    writer.u32(receive.visibilityTimeoutSeconds);
+  }
+  return writer.finish();
+}
+
+function writeSendBatch(writer: ByteWriter, command: SendBatchCommand, version: number): void {
   // The service validated the batch; a command outside the limits would be refused by every
   // replica at apply, so building one is a bug.
   invariant(command.messages.length > 0, "a send batch holds at least one message");
@@ -135,8 +172,8 @@ export function encodeSendBatch(command: SendBatchCommand): Uint8Array {
     command.messages.length <= messageLimits.batchEntriesMax,
     "a send batch holds at most the batch limit",
   );
-  const writer = new ByteWriter(64 + command.messages.length * 32);
-  writeHeader(writer, command.queue);
+  writer.u8(version);
+  writer.string16(command.queue);
   writer.u16(command.messages.length);
   const tableAt = writer.length;
   for (let index = 0; index <= command.messages.length; index++) writer.u32(0);
@@ -145,7 +182,6 @@ export function encodeSendBatch(command: SendBatchCommand): Uint8Array {
     writeSendRecord(writer, message);
   });
   writer.patchU32(tableAt + command.messages.length * 4, writer.length);
-  return writer.finish();
 }
 
 function writeSendRecord(writer: ByteWriter, message: SendCommandMessage): void {
@@ -168,13 +204,19 @@ function writeSendRecord(writer: ByteWriter, message: SendCommandMessage): void 
 }
 
 interface SendTable {
+  version: number;
   queue: string;
   offsets: number[];
 }
 
+/** The offset table of a SendBatch (version 1) or SendReceive (version 2) payload. */
 function readSendTable(payload: Uint8Array): SendTable {
   const reader = new ByteReader(payload);
-  const queue = readHeader(reader);
+  const version = reader.u8();
+  if (version !== layoutVersion && version !== sendReceiveVersion) {
+    throw new DecodeError(`unknown layout version ${version}`);
+  }
+  const queue = reader.string16();
   const count = reader.u16();
   const offsets: number[] = [];
   for (let index = 0; index <= count; index++) offsets.push(reader.u32());
@@ -183,8 +225,11 @@ function readSendTable(payload: Uint8Array): SendTable {
     if (offset < previous) throw new DecodeError("offsets not ascending");
     previous = offset;
   }
-  if (offsets[count] !== payload.length) throw new DecodeError("offset table does not end");
-  return { queue, offsets };
+  const records = offsets[count];
+  if (version === layoutVersion ? records !== payload.length : records > payload.length) {
+    throw new DecodeError("offset table does not end");
+  }
+  return { version, queue, offsets };
 }
 
 /** The fields of one stored send record (see `readSendRecord`). */
@@ -225,6 +270,31 @@ function readSendRecord(payload: Uint8Array, from: number, to: number, full: boo
 /** Decodes what apply needs of a SendBatch (no body text, no attributes). */
 export function decodeSendHeaders(payload: Uint8Array): { queue: string; messages: SendHeader[] } {
   const table = readSendTable(payload);
+  if (table.version !== layoutVersion) {
+    throw new DecodeError(`unknown layout version ${table.version}`);
+  }
+  return { queue: table.queue, messages: sendHeaders(payload, table) };
+}
+
+/** Decodes what apply needs of a SendReceive: the send's headers and the receives. */
+export function decodeSendReceive(
+  payload: Uint8Array,
+): { queue: string; messages: SendHeader[]; receives: ReceiveSpec[] } {
+  const table = readSendTable(payload);
+  if (table.version !== sendReceiveVersion) {
+    throw new DecodeError(`unknown layout version ${table.version}`);
+  }
+  const reader = new ByteReader(payload, table.offsets[table.offsets.length - 1]);
+  const count = reader.u16();
+  const receives: ReceiveSpec[] = [];
+  for (let index = 0; index < count; index++) {
+    receives.push({ maxMessages: reader.u16(), visibilityTimeoutSeconds: reader.u32() });
+  }
+  reader.end();
+  return { queue: table.queue, messages: sendHeaders(payload, table), receives };
+}
+
+function sendHeaders(payload: Uint8Array, table: SendTable): SendHeader[] {
   const messages: SendHeader[] = [];
   for (let index = 0; index + 1 < table.offsets.length; index++) {
     const record = readSendRecord(payload, table.offsets[index], table.offsets[index + 1], false);
@@ -233,10 +303,10 @@ export function decodeSendHeaders(payload: Uint8Array): { queue: string; message
     if (record.dedupId !== undefined) header.dedupId = record.dedupId;
     messages.push(header);
   }
-  return { queue: table.queue, messages };
+  return messages;
 }
 
-/** One message of a SendBatch entry as a reader needs it: the body as stored (UTF-8). */
+/** One message of a SendBatch (or SendReceive) entry as a reader needs it: the body as stored (UTF-8). */
 export interface StoredMessage {
   /** UTF-8 bytes of the body (a view into the payload). */
   bodyBytes: Uint8Array;
@@ -245,7 +315,7 @@ export interface StoredMessage {
 }
 
 /**
- * Reads messages out of one SendBatch payload; its table is parsed once, however many slots are
+ * Reads messages out of one SendBatch or SendReceive payload; its table is parsed once, however many slots are
  * read (a receive takes up to 16 messages, mostly from one entry).
  *
  * @example

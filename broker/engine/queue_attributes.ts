@@ -6,7 +6,7 @@
  * @module
  */
 import { invalidParameter } from "./errors.ts";
-import { deadLetterLimits, queueLimits, type Range } from "./limits.ts";
+import { deadLetterLimits, messageLimits, queueLimits, type Range } from "./limits.ts";
 import type { DeadLetterPolicy, QueueAttributes, QueueAttributesInput } from "./types.ts";
 
 const numericKeys = [
@@ -162,4 +162,22 @@ function canonical(attributes: QueueAttributes): string {
     attributes.fifo,
     deadLetter,
   ]);
+}
+
+/**
+ * A receive's lock in seconds (`visibilityTimeoutSeconds` 0 asks for the queue's); throws
+ * `InvalidParameter` for a maxMessages or lock out of range.
+ */
+export function receiveLockSeconds(
+  spec: { maxMessages: number; visibilityTimeoutSeconds: number },
+  attributes: QueueAttributes,
+): number {
+  if (spec.maxMessages < 1 || spec.maxMessages > messageLimits.batchEntriesMax) {
+    throw invalidParameter("maxMessages", `must be between 1 and ${messageLimits.batchEntriesMax}`);
+  }
+  const seconds = spec.visibilityTimeoutSeconds || attributes.visibilityTimeoutSeconds;
+  if (seconds > messageLimits.visibilityTimeoutSeconds.max) {
+    throw invalidParameter("visibilityTimeoutSeconds", "out of range");
+  }
+  return seconds;
 }

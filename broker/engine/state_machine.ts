@@ -27,6 +27,8 @@ import {
   decodeJsonObject,
   decodeReceiveBatch,
   decodeSendHeaders,
+  decodeSendReceive,
+  type ReceiveSpec,
 } from "./commands.ts";
 import {
   type DeadLetterTarget,
@@ -37,6 +39,7 @@ import {
 } from "./queue.ts";
 import {
   checkAttributesInput,
+  receiveLockSeconds,
   resolveCreate,
   resolveUpdate,
   sameAttributes,
@@ -66,6 +69,10 @@ export interface ReceiveResult {
   deleted?: number;
   failures?: HandleFailure[];
 }
+/** Apply result of SendReceive: the send's, and each receive's deliveries in request order. */
+export interface SendReceiveResult extends SendResult {
+  receives: { messages: Delivery[] }[];
+}
 /** Apply result of DeleteBatch. */
 export interface DeleteResult {
   deleted: number;
@@ -94,6 +101,7 @@ export interface CommandResults {
   [CommandType.Redrive]: { moved: number };
   [CommandType.Tick]: undefined;
   [CommandType.SetMember]: undefined;
+  [CommandType.SendReceive]: SendReceiveResult;
 }
 
 /**
@@ -117,6 +125,8 @@ export class StateMachine {
   onMember?: (id: string, address: MemberAddress | null) => void;
   /** Called after an apply that may have made messages receivable (long-poll wake-ups). */
   onAvailable?: (queue: string) => void;
+  /** Called after each apply for every queue it touched (its locks and delays may be new). */
+  onTouched?: (queue: string) => void;
 
   /** Index of the last applied entry. */
   get appliedIndex(): number {
@@ -150,9 +160,9 @@ export class StateMachine {
   }
 
   #notify(now: number): void {
-    if (this.onAvailable === undefined) return;
     for (const name of this.#touched) {
-      if (this.#queues.get(name)?.hasReceivable(now)) this.onAvailable(name);
+      this.onTouched?.(name);
+      if (this.onAvailable && this.#queues.get(name)?.hasReceivable(now)) this.onAvailable(name);
     }
   }
 
@@ -168,6 +178,8 @@ export class StateMachine {
         return this.#send(entry, now);
       case CommandType.ReceiveBatch:
         return this.#receive(entry, now);
+      case CommandType.SendReceive:
+        return this.#sendReceive(entry, now);
       case CommandType.DeleteBatch:
         return this.#deleteMessages(entry, now);
       case CommandType.ChangeVisibility:
@@ -296,34 +308,55 @@ export class StateMachine {
     return result instanceof BrokerError ? result : { messages: result };
   }
 
+  /**
+   * Sends, then runs receives on the same queue in the same entry, exactly as a ReceiveBatch
+   * applied right after would. A refused send (or receive) refuses the whole entry: nothing
+   * changes.
+   */
+  #sendReceive(entry: AppliedEntry, now: number): SendReceiveResult | BrokerError {
+    const command = decodeSendReceive(entry.payload);
+    if (command.messages.length === 0) throw invalidParameter("messages", "must not be empty");
+    if (command.receives.length === 0 || command.receives.length > command.messages.length) {
+      throw invalidParameter("receives", "between 1 and the number of messages");
+    }
+    const queue = this.#queue(command.queue, now);
+    const seconds = command.receives.map((spec) => receiveLockSeconds(spec, queue.meta.attributes));
+    const sent = queue.send({ entryIndex: entry.index, now, messages: command.messages });
+    if (sent instanceof BrokerError) return sent;
+    const receives = command.receives.map((spec, index) => ({
+      messages: this.#take(queue, { entryIndex: entry.index, now }, spec, seconds[index]),
+    }));
+    return { messages: sent, receives };
+  }
+
   #receive(entry: AppliedEntry, now: number): ReceiveResult {
     const command = decodeReceiveBatch(entry.payload);
     const queue = this.#queue(command.queue, now);
-    if (command.maxMessages < 1 || command.maxMessages > messageLimits.batchEntriesMax) {
-      throw invalidParameter(
-        "maxMessages",
-        `must be between 1 and ${messageLimits.batchEntriesMax}`,
-      );
-    }
-    const seconds = command.visibilityTimeoutSeconds ||
-      queue.meta.attributes.visibilityTimeoutSeconds;
-    if (seconds > messageLimits.visibilityTimeoutSeconds.max) {
-      throw invalidParameter("visibilityTimeoutSeconds", "out of range");
-    }
+    const seconds = receiveLockSeconds(command, queue.meta.attributes);
     const result: ReceiveResult = { messages: [] };
     if (command.deleteHandles.length > 0) {
       Object.assign(result, this.#deleteHandles(queue, command.deleteHandles));
     }
-    const deadLetter = this.#deadLetter(queue, now);
-    queue.maintain(now, deadLetter);
-    result.messages = queue.receive({
-      now,
-      entryIndex: entry.index,
-      maxMessages: command.maxMessages,
+    result.messages = this.#take(queue, { entryIndex: entry.index, now }, command, seconds);
+    return result;
+  }
+
+  /** Housekeeping of the queue, then up to `maxMessages` deliveries under a lock. */
+  #take(
+    queue: QueueState,
+    at: { entryIndex: number; now: number },
+    spec: ReceiveSpec,
+    seconds: number,
+  ): Delivery[] {
+    const deadLetter = this.#deadLetter(queue, at.now);
+    queue.maintain(at.now, deadLetter);
+    return queue.receive({
+      now: at.now,
+      entryIndex: at.entryIndex,
+      maxMessages: spec.maxMessages,
       visibilityMs: seconds * 1000,
       deadLetter,
     });
-    return result;
   }
 
   #deleteHandles(queue: QueueState, handles: Uint8Array[]): DeleteResult {

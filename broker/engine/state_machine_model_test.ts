@@ -11,6 +11,7 @@ import {
   encodeRedrive,
   encodeRewind,
   encodeSendBatch,
+  encodeSendReceive,
   encodeTick,
 } from "./commands.ts";
 import { BrokerError } from "./errors.ts";
@@ -100,6 +101,21 @@ const opArb = fc.oneof(
       op: fc.constant("send" as const),
       queue: queueArb,
       messages: fc.array(sendArb, { minLength: 1, maxLength: 4 }),
+    }),
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant("sendReceive" as const),
+      queue: queueArb,
+      messages: fc.array(sendArb, { minLength: 1, maxLength: 4 }),
+      receives: fc.array(
+        fc.record({
+          max: fc.integer({ min: 1, max: 4 }),
+          visibilitySeconds: fc.constantFrom(0, 1, 5, 30, 400),
+        }),
+        { minLength: 1, maxLength: 4 },
+      ),
     }),
   },
   {
@@ -238,6 +254,8 @@ function runOp(h: Harness, op: Op): void {
     }
     case "send":
       return send(h, op);
+    case "sendReceive":
+      return sendReceive(h, op);
     case "receive":
       return receive(h, op);
     case "delete":
@@ -344,11 +362,21 @@ function receive(h: Harness, op: Extract<Op, { op: "receive" }>): void {
     assert.deepEqual(outcomeOf(actual.failures!, picks.length), expectedOutcomes);
     assert.equal(actual.deleted, expectedOutcomes.filter((outcome) => outcome === "ok").length);
   }
-  const seconds = op.visibilitySeconds || queue.attributes.visibilityTimeoutSeconds;
+  expectDeliveries(h, { queue, max: op.max, visibilitySeconds: op.visibilitySeconds }, actual);
+}
+
+/** Checks a receive's deliveries against the model's (which it advances) and keeps the handles. */
+function expectDeliveries(
+  h: Harness,
+  receive: { queue: ModelQueue; max: number; visibilitySeconds: number },
+  actual: { messages: Delivery[] },
+): void {
+  const queue = receive.queue;
+  const seconds = receive.visibilitySeconds || queue.attributes.visibilityTimeoutSeconds;
   const expected = h.model.receive(queue, {
     now: h.now,
     index: h.index,
-    max: op.max,
+    max: receive.max,
     visibilityMs: seconds * 1000,
   });
   const shape = (delivery: Delivery) => {
@@ -381,13 +409,48 @@ function receive(h: Harness, op: Extract<Op, { op: "receive" }>): void {
   );
   for (const delivery of actual.messages) {
     h.issued.push({
-      queue: op.queue,
+      queue: queue.name,
       handle: delivery.receiptHandle,
       incarnation: queue.incarnation,
       sequence: delivery.sequence,
       delivery: h.index,
     });
   }
+}
+
+/** A send and the receives in its entry: the same as the send, then each receive, in order. */
+function sendReceive(h: Harness, op: Extract<Op, { op: "sendReceive" }>): void {
+  const receives = op.receives.slice(0, op.messages.length);
+  const result = h.apply(
+    CommandType.SendReceive,
+    encodeSendReceive({
+      queue: op.queue,
+      messages: op.messages,
+      receives: receives.map((receive) => ({
+        maxMessages: receive.max,
+        visibilityTimeoutSeconds: receive.visibilitySeconds,
+      })),
+    }),
+  );
+  const queue = h.modelQueue(op.queue);
+  if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
+  const sent = h.model.send(queue, {
+    now: h.now,
+    index: h.index,
+    messages: op.messages.map((message) => ({
+      bodyBytes: new TextEncoder().encode(message.body).length,
+      delaySeconds: message.delaySeconds,
+      groupId: message.groupId,
+      dedupId: message.dedupId,
+    })),
+  });
+  if ("error" in sent) return assert.equal(errorCode(result), sent.error);
+  const actual = result as { messages: unknown; receives: { messages: Delivery[] }[] };
+  assert.deepEqual(actual.messages, sent.messages);
+  assert.equal(actual.receives.length, receives.length);
+  receives.forEach((receive, index) => {
+    expectDeliveries(h, { queue, ...receive }, actual.receives[index]);
+  });
 }
 
 function deleteMessages(h: Harness, op: Extract<Op, { op: "delete" }>): void {

@@ -42,6 +42,12 @@ export const CommandType = {
   Tick: 26,
   /** Records (or forgets) a cluster member's peer address and client URL. */
   SetMember: 27,
+  /**
+   * A send batch that also runs receives for the long polls parked on its queue, in the same
+   * entry (one replicated write for send and lock). Numbered apart from the codes above so that
+   * codes added in sequence elsewhere don't take it; the codes are checked to be distinct.
+   */
+  SendReceive: 48,
 } as const;
 
 /** A value of `CommandType`. */

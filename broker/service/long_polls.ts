@@ -8,11 +8,16 @@
  * queue therefore costs the send and one receive, not 1,001 log entries. A woken receive that
  * finds less than it claimed hands the rest on when it releases its claim.
  *
+ * A send can also take parked receives along (`takeRiders`): the service proposes one entry that
+ * sends and runs their receives (a SendReceive), and each rider answers with its part of the
+ * result once that entry is committed, so send and lock cost one replicated write.
+ *
  * Every parked receive also answers at its deadline, on abort, when the service answers them all
  * (`wakeAll`, `failAll`: shutdown, leadership moved) and when its queue is deleted (`wakeQueue`).
  *
  * @module
  */
+import type { Delivery } from "../engine/mod.ts";
 import type { Timers } from "../replication/mod.ts";
 
 /** What the parking lot needs to know of the service around it. */
@@ -31,17 +36,36 @@ export interface Claim {
   release(): void;
 }
 
+/** What a parked receive asks for. */
+export interface PollRequest {
+  maxMessages: number;
+  /** Absent: the queue's default. */
+  visibilityTimeoutSeconds?: number;
+}
+
+/** What a receive that rode a send got: its deliveries, in the shape of a receive's result. */
+export interface RideResult {
+  messages: Delivery[];
+}
+
 /** Why a parked receive woke. */
 export interface Wake {
   /** The receive should answer with this error (e.g. leadership moved). */
   failure?: Error;
-  /** Held when the queue woke it for messages. */
+  /** Held when the queue woke it for messages, or it rides a send. */
   claim?: Claim;
+  /** Set when it rides a send: its receive's result once the send's entry is committed. */
+  ride?: Promise<RideResult>;
+}
+
+/** A parked receive taken along by a send; `answer` it with the result of its receive. */
+export interface Rider {
+  request: PollRequest;
+  answer(result: Promise<RideResult>): void;
 }
 
 interface Waiter {
-  /** Up to how many messages the receive takes. */
-  want: number;
+  request: PollRequest;
   wake(wake: Wake): void;
 }
 
@@ -70,7 +94,7 @@ const countLimitMax = 4_096;
  *   nextVisibleAt: (queue) => machine.nextVisibleAt(queue),
  *   receivableCount: (queue, now, limit) => machine.receivableCount(queue, now, limit) });
  * machine.onAvailable = (queue) => polls.available(queue);
- * const wake = await polls.park("jobs", 16, clock.now() + 20_000);
+ * const wake = await polls.park("jobs", { maxMessages: 16 }, clock.now() + 20_000);
  * wake.claim?.release(); // after the receive it woke for
  * ```
  */
@@ -90,10 +114,11 @@ export class LongPolls {
   }
 
   /**
-   * Waits until `queue` has messages for this receive (`want` is its maxMessages), its deadline,
-   * or abort. Resolves with what woke it; a `claim` must be released.
+   * Waits until `queue` has messages for this receive, its deadline, or abort. Resolves with
+   * what woke it; a `claim` must be released.
    */
-  park(queue: string, want: number, deadline: number, signal?: AbortSignal): Promise<Wake> {
+  park(queue: string, request: PollRequest, deadline: number, signal?: AbortSignal): Promise<Wake> {
+    const want = request.maxMessages;
     const { timers, now } = this.#options;
     let polls = this.#queues.get(queue);
     if (polls === undefined) {
@@ -104,7 +129,7 @@ export class LongPolls {
     return new Promise((resolve) => {
       const onAbort = () => waiter.wake({});
       const waiter: Waiter = {
-        want,
+        request,
         wake: (wake: Wake) => {
           timers.clearTimer(timer);
           signal?.removeEventListener("abort", onAbort);
@@ -121,10 +146,36 @@ export class LongPolls {
     });
   }
 
+  /** An apply changed `queue`: a lock or delay it made may end before the ones known. */
+  touched(queue: string): void {
+    const polls = this.#queues.get(queue);
+    if (polls !== undefined && polls.parked.size > 0) this.#arm(queue, polls);
+  }
+
   /** `queue` may have messages now (an apply said so): wakes receives for them. */
   available(queue: string): void {
     const polls = this.#queues.get(queue);
     if (polls !== undefined && polls.parked.size > 0) this.#offer(queue, polls);
+  }
+
+  /**
+   * Takes the oldest receives parked on `queue` off to ride a send of `ready` messages a receive
+   * could take at once: as many as it takes for their maxMessages to cover them.
+   */
+  takeRiders(queue: string, ready: number): Rider[] {
+    const polls = this.#queues.get(queue);
+    const riders: Rider[] = [];
+    for (let covered = 0; polls !== undefined && covered < ready;) {
+      const waiter = polls.parked.values().next().value;
+      if (waiter === undefined) break;
+      const want = waiter.request.maxMessages;
+      covered += want;
+      let answer!: (result: Promise<RideResult>) => void;
+      const ride = new Promise<RideResult>((resolve) => (answer = resolve));
+      waiter.wake({ claim: this.#claim(queue, polls, want), ride });
+      riders.push({ request: waiter.request, answer });
+    }
+    return riders;
   }
 
   /** Wakes every receive parked on `queue` (it was deleted: each answers for itself). */
@@ -153,8 +204,9 @@ export class LongPolls {
     while (free > 0) {
       const waiter = polls.parked.values().next().value;
       if (waiter === undefined) break;
-      free -= waiter.want;
-      waiter.wake({ claim: this.#claim(queue, polls, waiter.want) });
+      const want = waiter.request.maxMessages;
+      free -= want;
+      waiter.wake({ claim: this.#claim(queue, polls, want) });
     }
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { ReceiveMessagesResponse } from "../../sdk/protocol.ts";
+import { BrokerError, CommandType } from "../engine/mod.ts";
 import { flush, setup } from "../cluster/testing/mod.ts";
 
 /** Parks `count` receives on `queue` and tracks which have answered. */
@@ -10,6 +11,7 @@ async function parkMany(
   request: { maxMessages?: number; waitSeconds?: number } = {},
 ) {
   const answered: ReceiveMessagesResponse[] = [];
+  const before = broker.parkedReceivers;
   const pending = Array.from(
     { length: count },
     () =>
@@ -19,7 +21,7 @@ async function parkMany(
       }),
   );
   await flush();
-  assert.equal(broker.parkedReceivers, count);
+  assert.equal(broker.parkedReceivers, before + count);
   return { answered, pending };
 }
 
@@ -32,12 +34,13 @@ Deno.test("a send wakes as many parked receives as it has messages, not all of t
     await Promise.all(pending);
   };
 
-  await t.step("one message, 1,000 parked receives: one receive entry, one receiver", async () => {
+  await t.step("one message, 1,000 parked receives: one entry sends and locks", async () => {
     const { answered, pending } = await parkMany(broker, "jobs", 1_000);
     const before = replica.lastIndex;
     await broker.sendMessages("jobs", [{ body: "only one" }]);
     for (let turn = 0; turn < 5; turn++) await flush();
-    assert.equal(replica.lastIndex - before, 2, "the send and one receive");
+    assert.equal(replica.lastIndex - before, 1, "the send, with the receive in its entry");
+    assert.equal(replica.entry(before + 1).type, CommandType.SendReceive);
     assert.equal(answered.length, 1);
     assert.deepEqual(answered[0].messages.map((message) => message.body), ["only one"]);
     assert.equal(broker.parkedReceivers, 999);
@@ -50,7 +53,7 @@ Deno.test("a send wakes as many parked receives as it has messages, not all of t
     const before = replica.lastIndex;
     await broker.sendMessages("jobs", ["a", "b", "c"].map((body) => ({ body })));
     for (let turn = 0; turn < 10; turn++) await flush();
-    assert.equal(replica.lastIndex - before, 4, "the send and three receives");
+    assert.equal(replica.lastIndex - before, 1, "the send, with three receives in its entry");
     assert.deepEqual(answered.map((response) => response.messages.length), [1, 1, 1]);
     assert.equal(broker.parkedReceivers, 7);
     await expire(pending.filter((_, index) => index >= 3));
@@ -72,4 +75,80 @@ Deno.test("a send wakes as many parked receives as it has messages, not all of t
     await Promise.all(pending);
     assert.equal(clock.timerCount, 0);
   });
+});
+
+Deno.test("a send takes parked receives along in its entry", async (t) => {
+  const { broker, replica, clock } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 30 });
+  const settle = async () => {
+    for (let turn = 0; turn < 10; turn++) await flush();
+  };
+
+  await t.step("the rider's lock is in the committed entry, and the rider answers", async () => {
+    const { answered } = await parkMany(broker, "jobs", 2, { maxMessages: 4 });
+    await broker.sendMessages("jobs", [{ body: "x" }, { body: "y" }]);
+    await settle();
+    assert.deepEqual(answered.map((response) => response.messages.length), [2]);
+    const queue = await broker.getQueue("jobs");
+    assert.equal(queue.inflightMessages, 2);
+    assert.equal(queue.activeMessages, 0);
+    const handles = answered[0].messages.map((message) => message.receiptHandle);
+    assert.equal((await broker.deleteMessages("jobs", handles)).deleted, 2);
+    assert.equal(broker.parkedReceivers, 1);
+  });
+
+  await t.step("delayed messages take no riders", async () => {
+    const before = replica.lastIndex;
+    await broker.sendMessages("jobs", [{ body: "later", delaySeconds: 5 }]);
+    await settle();
+    assert.equal(replica.entry(before + 1).type, CommandType.SendBatch);
+    assert.equal(broker.parkedReceivers, 1);
+    clock.advance(5_000);
+    await settle();
+    assert.equal(broker.parkedReceivers, 0, "the delay's end woke it");
+  });
+
+  await t.step("a send refused at apply leaves its riders polling", async () => {
+    await broker.createQueue("full", { maxBacklog: 1 });
+    await broker.sendMessages("full", [{ body: "locked" }]);
+    await broker.receiveMessages("full", {});
+    const { answered } = await parkMany(broker, "full", 3);
+    await assert.rejects(
+      () => broker.sendMessages("full", [{ body: "no room" }]),
+      (error: BrokerError) => error.code === "BacklogFull",
+    );
+    await settle();
+    assert.equal(answered.length, 0);
+    assert.equal(broker.parkedReceivers, 3, "the three parked again");
+  });
+
+  await t.step("a replica's refusal answers the riders with it", async () => {
+    await broker.createQueue("down", {});
+    const pending = ["a", "b"].map(() => broker.receiveMessages("down", { waitSeconds: 20 }));
+    await flush();
+    replica.setAvailable(false);
+    await assert.rejects(() => broker.sendMessages("down", [{ body: "x" }, { body: "y" }]), {
+      code: "NotReady",
+    });
+    for (const receive of pending) await assert.rejects(receive, { code: "NotReady" });
+    replica.setAvailable(true);
+  });
+
+  await t.step("a FIFO send to one group takes one rider", async () => {
+    await broker.createQueue("ordered", { fifo: true });
+    const { answered } = await parkMany(broker, "ordered", 3);
+    const before = replica.lastIndex;
+    await broker.sendMessages("ordered", [{ body: "1", groupId: "g" }, {
+      body: "2",
+      groupId: "g",
+    }]);
+    await settle();
+    assert.equal(replica.lastIndex - before, 1);
+    assert.deepEqual(answered.map((response) => response.messages[0].body), ["1"]);
+    assert.equal(broker.parkedReceivers, 3 + 2);
+  });
+
+  broker.close();
+  await settle();
+  assert.equal(broker.parkedReceivers, 0);
 });

@@ -23,6 +23,7 @@ import {
   encodeRedrive,
   encodeRewind,
   encodeSendBatch,
+  encodeSendReceive,
   encodeUpdateQueue,
   fromUtf8,
   type HandleFailure,
@@ -33,6 +34,7 @@ import {
   redriveMessagesMax,
   resolveCreate,
   resolveUpdate,
+  type SendCommandMessage,
   SentMessageReader,
   type StateMachine,
 } from "../engine/mod.ts";
@@ -48,7 +50,7 @@ import {
   checkVisibilityEntries,
 } from "./validation.ts";
 import type { CreateQueueResult, ListQueuesOptions, QueueService } from "./types.ts";
-import { type Claim, LongPolls } from "./long_polls.ts";
+import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
@@ -114,6 +116,7 @@ export class EngineService implements QueueService {
       receivableCount: (queue, now, limit) => this.#machine.receivableCount(queue, now, limit),
     });
     this.#machine.onAvailable = (queue) => this.#polls.available(queue);
+    this.#machine.onTouched = (queue) => this.#polls.touched(queue);
   }
 
   /** Receivers parked in long polls. */
@@ -214,8 +217,43 @@ export class EngineService implements QueueService {
   async sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
     const attributes = this.#attributes(name);
     const clean = checkSendEntries(messages, attributes.maxMessageBytes);
+    const riders = this.#polls.takeRiders(name, receivableAtOnce(clean, attributes.fifo));
+    if (riders.length > 0) return await this.#sendReceive(name, clean, riders);
     const payload = encodeSendBatch({ queue: name, messages: clean });
     const result = await this.#propose(CommandType.SendBatch, payload);
+    return { messages: result.messages };
+  }
+
+  /**
+   * One entry sends and runs the receives of the long polls parked on the queue (a lock is
+   * only taken by a committed entry, and each rider answers after the commit). A refused send
+   * leaves the riders polling; a replica's refusal answers them with it, as it would their own
+   * receive.
+   */
+  async #sendReceive(
+    name: string,
+    messages: SendCommandMessage[],
+    riders: Rider[],
+  ): Promise<SendMessagesResponse> {
+    const payload = encodeSendReceive({
+      queue: name,
+      messages,
+      receives: riders.map(({ request }) => ({
+        maxMessages: request.maxMessages,
+        visibilityTimeoutSeconds: request.visibilityTimeoutSeconds ?? 0,
+      })),
+    });
+    let result: CommandResults[typeof CommandType.SendReceive];
+    try {
+      result = await this.#propose(CommandType.SendReceive, payload);
+    } catch (error) {
+      const refused = error instanceof BrokerError && !isReplicaRefusal(error.code);
+      for (const rider of riders) {
+        rider.answer(refused ? Promise.resolve({ messages: [] }) : Promise.reject(error));
+      }
+      throw error;
+    }
+    riders.forEach((rider, index) => rider.answer(Promise.resolve(result.receives[index])));
     return { messages: result.messages };
   }
 
@@ -265,18 +303,30 @@ export class EngineService implements QueueService {
         if (this.#machine.queueAttributes(name) === undefined) {
           throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
         }
-        const wake = await this.#polls.park(name, request.maxMessages, deadline, signal);
+        const wake = await this.#polls.park(name, request, deadline, signal);
         claim = wake.claim;
-        if (wake.failure !== undefined) {
+        const failure = wake.ride === undefined ? wake.failure : await this.#ride(wake, response);
+        if (response.messages.length > 0) return;
+        if (failure !== undefined) {
           // This node can no longer serve the receive (leadership moved): answer now with what
           // the request already did, or the error (503 naming the new leader), never at the
           // deadline.
           if (response.deleted !== undefined) return;
-          throw wake.failure;
+          throw failure;
         }
       }
     } finally {
       claim?.release();
+    }
+  }
+
+  /** Takes the messages of a receive that rode a send; answers the failure if the send failed. */
+  async #ride(wake: Wake, response: ReceiveMessagesResponse): Promise<Error | undefined> {
+    try {
+      response.messages = this.#readMessages((await wake.ride!).messages);
+      return undefined;
+    } catch (error) {
+      return error as Error;
     }
   }
 
@@ -418,6 +468,20 @@ export class EngineService implements QueueService {
     const payload = encodeRedrive({ queue: name, ...clean });
     return await this.#propose(CommandType.Redrive, payload);
   }
+}
+
+/**
+ * How many of a send's messages a receive could take the moment it is applied: not the delayed
+ * ones, and on a FIFO queue one per group.
+ */
+function receivableAtOnce(messages: SendCommandMessage[], fifo: boolean): number {
+  const now = messages.filter((message) => message.delaySeconds === 0);
+  return fifo ? new Set(now.map((message) => message.groupId ?? "")).size : now.length;
+}
+
+/** Codes with which a replica refuses or abandons a proposal (not an apply result). */
+function isReplicaRefusal(code: string): boolean {
+  return code === "NoLeader" || code === "NotReady";
 }
 
 /**
