@@ -17,8 +17,9 @@
  * commit). The leader stamps every entry with `max(last timestamp, clock)`; a new leader's log
  * holds every committed entry, so time never runs backwards across leaders either.
  *
- * Snapshots: `snapshot_container.ts` (container), `log_storage.ts` (what Raft sees). Opening:
- * `recovery.ts`, with why a node with a damaged log refuses to vote until repaired.
+ * Snapshots: `snapshot_writer.ts` (written beside the loop), `snapshot_container.ts` (container),
+ * `log_storage.ts` (what Raft sees). Opening: `recovery.ts`, with why a node with a damaged log
+ * refuses to vote until repaired.
  *
  * @module
  */
@@ -55,7 +56,8 @@ import type {
 } from "./types.ts";
 import { RaftLogStorage } from "./log_storage.ts";
 import { RaftLogWriter } from "./log_writer.ts";
-import { installSnapshot, type SnapshotParts, takeSnapshot } from "./snapshot_io.ts";
+import { installSnapshot, type SnapshotParts } from "./snapshot_io.ts";
+import { SnapshotWriter } from "./snapshot_writer.ts";
 import { ProposalWaiters, ReadWaiters } from "./waiters.ts";
 import { recoverReplica, RepairWatch } from "./recovery.ts";
 import {
@@ -93,8 +95,7 @@ export class RaftReplica implements Proposer, LogReader {
   readonly #transport: Transport;
   readonly #clock: ClockLike;
   readonly #timers: Timers;
-  readonly #fs: FileSystem;
-  readonly #snapshotsDir: string;
+  readonly #files: { fs: FileSystem; snapshotsDir: string };
   readonly #storage: RaftLogStorage;
   readonly #raft: RaftNode;
   readonly #settings: ReplicaSettings;
@@ -110,6 +111,10 @@ export class RaftReplica implements Proposer, LogReader {
   /** Highest timestamp stamped or stored: proposals never go below it. */
   #lastTimestamp: number;
   readonly #writer: RaftLogWriter;
+  readonly #snapshots = new SnapshotWriter(() => this.#snapshotParts(), {
+    onStored: () => this.#kick(),
+    onError: (error) => this.#fail(error),
+  });
   #readCounter = 0;
   #tickTimer: unknown = null;
   #driving: Promise<void> | null = null;
@@ -137,8 +142,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#transport = options.transport;
     this.#clock = options.clock;
     this.#timers = options.timers;
-    this.#fs = options.fs;
-    this.#snapshotsDir = options.snapshotsDir;
+    this.#files = { fs: options.fs, snapshotsDir: options.snapshotsDir };
     this.#warn = options.warn ?? ((message) => console.error(`[raft ${options.nodeId}]`, message));
     this.#onApplied = options.onApplied;
     this.#settings = replicaSettings(options);
@@ -334,6 +338,7 @@ export class RaftReplica implements Proposer, LogReader {
     if (this.#closed) return;
     this.#stop(new ReplicationError("NotReady", "node is shutting down", { retryAfterSeconds: 1 }));
     await this.#driving?.catch(() => {});
+    await this.#snapshots.settled();
     if (this.#failure !== null) return;
     try {
       await this.#writer.flush();
@@ -417,7 +422,8 @@ export class RaftReplica implements Proposer, LogReader {
   /** Starts the Ready loop unless it runs (it re-checks `hasReady` after every advance). */
   #kick(): void {
     if (this.#running || this.#closed || this.#failure !== null) return;
-    if (!this.#raft.hasReady() && !this.#writer.commitPersistDue()) return;
+    const due = this.#writer.commitPersistDue() || this.#snapshots.stored;
+    if (!this.#raft.hasReady() && !due) return;
     this.#running = true;
     this.#driving = this.#drive();
   }
@@ -426,6 +432,7 @@ export class RaftReplica implements Proposer, LogReader {
     await Promise.resolve(); // let the proposals of this turn join the Ready
     try {
       while (!this.#closed && this.#failure === null) {
+        this.#snapshots.adopt(); // a snapshot written in the background (no Ready outstanding)
         if (this.#raft.hasReady()) {
           await this.#handleReady(this.#raft.ready());
         } else if (this.#writer.commitPersistDue()) {
@@ -499,8 +506,8 @@ export class RaftReplica implements Proposer, LogReader {
     this.#raft.advance(ready);
     await this.#checkRepaired();
     const sinceSnapshot = this.#machine.appliedIndex - this.#storage.snapshotMeta.index;
-    if (sinceSnapshot >= this.#settings.snapshotEntriesInterval) {
-      await takeSnapshot(this.#snapshotParts(), this.#config);
+    if (sinceSnapshot >= this.#settings.snapshotEntriesInterval && !this.#snapshots.busy) {
+      this.#snapshots.start(this.#config); // the file is written beside the loop
     }
   }
 
@@ -570,13 +577,7 @@ export class RaftReplica implements Proposer, LogReader {
   // ---- snapshots -----------------------------------------------------------------------------
 
   #snapshotParts(): SnapshotParts {
-    return {
-      log: this.#log,
-      machine: this.#machine,
-      storage: this.#storage,
-      fs: this.#fs,
-      snapshotsDir: this.#snapshotsDir,
-    };
+    return { log: this.#log, machine: this.#machine, storage: this.#storage, ...this.#files };
   }
 
   async #installSnapshot(snapshot: Snapshot): Promise<void> {

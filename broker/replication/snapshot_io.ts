@@ -25,12 +25,22 @@ export interface SnapshotParts {
   snapshotsDir: string;
 }
 
+/** A snapshot serialized at one applied index, to be stored and then adopted. */
+export interface PreparedSnapshot {
+  index: number;
+  term: number;
+  config: ConfigState;
+  lowestReferencedIndex: number;
+  /** The encoded container (the file's bytes). */
+  data: Uint8Array;
+}
+
 /**
- * Snapshots the machine at its applied index (the file holds no entries: the log keeps them),
- * moves Raft's compaction point there and deletes log segments nothing references any more.
+ * Serializes the machine at its applied index (the file holds no entries: the log keeps them).
+ * Synchronous, so the state is the one of a single point in the log.
  */
-export async function takeSnapshot(parts: SnapshotParts, config: ConfigState): Promise<void> {
-  const { machine, log, fs, snapshotsDir } = parts;
+export function prepareSnapshot(parts: SnapshotParts, config: ConfigState): PreparedSnapshot {
+  const { machine, log } = parts;
   const index = machine.appliedIndex;
   const term = log.term(index);
   const lowestReferencedIndex = machine.lowestReferencedIndex();
@@ -42,12 +52,46 @@ export async function takeSnapshot(parts: SnapshotParts, config: ConfigState): P
     machine: machine.snapshot(),
     entries: [],
   });
-  await storeSnapshot(fs, { dir: snapshotsDir, index, data });
+  return { index, term, config, lowestReferencedIndex, data };
+}
+
+/** Writes a prepared snapshot's file (atomically, durable when the promise resolves). */
+export function storePreparedSnapshot(
+  parts: SnapshotParts,
+  prepared: PreparedSnapshot,
+): Promise<void> {
+  return storeSnapshot(parts.fs, {
+    dir: parts.snapshotsDir,
+    index: prepared.index,
+    data: prepared.data,
+  });
+}
+
+/**
+ * Makes a stored snapshot the compaction point: Raft sees the log start after it, older snapshot
+ * files go, and log segments nothing references any more are deleted (the promise: that removal
+ * is durable). Does nothing when a newer snapshot was installed meanwhile. Call it where no Ready
+ * is outstanding.
+ */
+export function adoptSnapshot(parts: SnapshotParts, prepared: PreparedSnapshot): Promise<void> {
+  const { index, term, config, lowestReferencedIndex } = prepared;
+  if (parts.storage.snapshotMeta.index >= index) return Promise.resolve();
   parts.storage.setSnapshot({ index, term, config, lowestReferencedIndex });
-  pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: index });
+  pruneSnapshots(parts.fs, { dir: parts.snapshotsDir, keepIndex: index });
   // Entry `index` itself stays, so the log never starts after the snapshot.
   const keepFrom = Math.min(index, lowestReferencedIndex);
-  if (keepFrom > log.firstIndex) await log.deletePrefix(keepFrom);
+  return keepFrom > parts.log.firstIndex ? parts.log.deletePrefix(keepFrom) : Promise.resolve();
+}
+
+/**
+ * Snapshots the machine at its applied index, moves Raft's compaction point there and deletes
+ * log segments nothing references any more, all at once (the replica does these steps apart, so
+ * its Ready loop never waits for the file: `snapshot_writer.ts`).
+ */
+export async function takeSnapshot(parts: SnapshotParts, config: ConfigState): Promise<void> {
+  const prepared = prepareSnapshot(parts, config);
+  await storePreparedSnapshot(parts, prepared);
+  await adoptSnapshot(parts, prepared);
 }
 
 /**
