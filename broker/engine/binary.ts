@@ -113,11 +113,25 @@ export class ByteWriter {
     this.bytes(data);
   }
 
-  /** UTF-8 bytes with a u32 length prefix. */
+  /**
+   * UTF-8 bytes with a u32 length prefix, encoded straight into the buffer (message bodies: no
+   * copy of the text's bytes in between).
+   */
   string32(text: string): void {
-    const data = encoder.encode(text);
-    this.u32(data.length);
-    this.bytes(data);
+    const at = this.#reserve(4);
+    // One UTF-16 unit is at most 3 UTF-8 bytes; most bodies are ASCII (1 byte each).
+    let written = this.#encodeAt(text, at + 4, text.length);
+    if (written < 0) written = this.#encodeAt(text, at + 4, text.length * 3);
+    this.#length = at + 4 + written;
+    this.#view.setUint32(at, written, true);
+  }
+
+  /** Encodes `text` at `at` within `room` bytes; the bytes written, or -1 when it did not fit. */
+  #encodeAt(text: string, at: number, room: number): number {
+    this.#length = at;
+    this.#reserve(room);
+    const result = encoder.encodeInto(text, this.#bytes.subarray(at, at + room));
+    return result.read === text.length ? result.written : -1;
   }
 
   /** The written bytes (a copy trimmed to length). */
