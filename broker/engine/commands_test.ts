@@ -80,7 +80,7 @@ Deno.test("a send-receive round-trips, and its bodies read like a send batch's",
         assert.deepEqual(decoded.receives, receives.map((receive) => ({ ...receive })));
         const batch = encodeSendBatch({ queue: "jobs", messages });
         assert.deepEqual(decoded.messages, decodeSendHeaders(batch).messages);
-        messages.forEach((message, slot) => {
+        messages.forEach((_message, slot) => {
           assert.deepEqual(decodeSentMessage(payload, slot), decodeSentMessage(batch, slot));
         });
         assert.throws(() => decodeSentMessage(payload, messages.length), DecodeError);
