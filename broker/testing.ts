@@ -12,10 +12,12 @@ export {
   encodeDeleteBatch,
   encodeReceiveBatch,
   encodeSendBatch,
+  fromStoredUtf8,
   receiptHandleToBytes,
   type ReceiveResult,
   resolveCreate,
   type SendCommandMessage,
+  SentMessageReader,
   StateMachine,
 } from "./engine/mod.ts";
 export {

@@ -17,7 +17,7 @@
  *
  * @module
  */
-export { DecodeError, fromUtf8, utf8 } from "./binary.ts";
+export { DecodeError, fromStoredUtf8, fromUtf8, utf8 } from "./binary.ts";
 export {
   encodeChangeVisibility,
   encodeCreateQueue,

@@ -25,7 +25,7 @@ import {
   encodeSendBatch,
   encodeSendReceive,
   encodeUpdateQueue,
-  fromUtf8,
+  fromStoredUtf8,
   type HandleFailure,
   invalidParameter,
   type LogReader,
@@ -357,7 +357,7 @@ export class EngineService implements QueueService {
       const message: ReceivedMessage = {
         id: delivery.id,
         sequence: delivery.sequence,
-        body: fromUtf8(sent.bodyBytes),
+        body: fromStoredUtf8(sent.bodyBytes),
         receiptHandle: delivery.receiptHandle,
         enqueuedAt: delivery.enqueuedAt,
         firstReceivedAt: delivery.firstReceivedAt,
