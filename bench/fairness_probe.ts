@@ -64,6 +64,7 @@ for (let sent = 0; sent < prefill; sent += batch * 16) {
   await Promise.all(Array.from({ length: 16 }, () => call("/messages", sendBody)));
 }
 
+console.error("probe: measuring");
 const stats = { produced: 0, consumed: 0, sendMs: 0, sends: 0, receiveMs: 0, receives: 0 };
 let running = true;
 const sendLane = async () => {
