@@ -125,8 +125,8 @@ export function parseLoadArgs(
 }
 
 function validate(options: LoadOptions): LoadOptions {
-  if (options.ackMode !== "piggyback" && options.ackMode !== "separate") {
-    throw new Error("--ack-mode is piggyback or separate");
+  if (!["piggyback", "piggyback-wait", "separate"].includes(options.ackMode)) {
+    throw new Error("--ack-mode is piggyback, piggyback-wait or separate");
   }
   if (options.client !== "sdk" && options.client !== "fetch") {
     throw new Error("--client is sdk or fetch");

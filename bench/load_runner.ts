@@ -13,8 +13,13 @@
 import { type BenchClient, type ClientKind, createBenchClient } from "./bench_client.ts";
 import type { ReceivedMessage, SendMessageEntry } from "../sdk/mod.ts";
 
-/** How the consumers acknowledge: on the next receive (one round trip) or with a delete call. */
-export type AckMode = "piggyback" | "separate";
+/**
+ * How the consumers acknowledge: on the next receive, which then does not long-poll
+ * (`piggyback`), on the next receive that long-polls as usual (`piggyback-wait`, what the SDK's
+ * Consumer does: the deletes are committed at once, only their answer waits for the poll), or
+ * with a delete call (`separate`).
+ */
+export type AckMode = "piggyback" | "piggyback-wait" | "separate";
 
 /** What one runner does; plain data so it can be posted to a Worker. */
 export interface RunnerPlan {
@@ -260,11 +265,13 @@ export class LoadRunner {
     let pending: string[] = [];
     while (!this.#shared.flag(control.stopConsumers)) {
       try {
-        // Carrying handles, don't long-poll: the acknowledgement would wait for the poll to end.
+        // Carrying handles, `piggyback` doesn't long-poll: the acknowledgement's answer would
+        // wait for the poll to end.
+        const quick = pending.length > 0 && ackMode === "piggyback";
         const response = await client.receiveMessages(queue, {
           maxMessages: receiveBatch,
           visibilityTimeoutSeconds,
-          waitSeconds: pending.length > 0 ? 0 : this.#plan.waitSeconds,
+          waitSeconds: quick ? 0 : this.#plan.waitSeconds,
           deleteReceiptHandles: pending.length > 0 ? pending : undefined,
         });
         this.#shared.add(this.#slot, "receiveRequests", 1);
@@ -277,7 +284,7 @@ export class LoadRunner {
         }
         this.#record(messages);
         const handles = messages.map((message) => message.receiptHandle);
-        if (ackMode === "piggyback") pending = handles;
+        if (ackMode !== "separate") pending = handles;
         else {
           const result = await client.deleteMessages(queue, handles);
           this.#acknowledged(result.deleted, handles.length);

@@ -41,10 +41,10 @@ Deno.test("every shape runs against the no-op server and reports BENCH.md's fiel
   }
 });
 
-Deno.test("every consumed message is deleted, in both ack modes", async (t) => {
+Deno.test("every consumed message is deleted, in every ack mode", async (t) => {
   const server = await startNoopServer({ port: 0 });
   try {
-    for (const ackMode of ["piggyback", "separate"]) {
+    for (const ackMode of ["piggyback", "piggyback-wait", "separate"]) {
       await t.step(ackMode, async () => {
         const options = parseLoadArgs([
           "--url",
