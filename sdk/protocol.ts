@@ -173,6 +173,142 @@ export interface RedriveResponse {
   moved: number;
 }
 
+/** Topic attributes (`filterType` is fixed at create). */
+export interface TopicAttributes {
+  /** `tag` (default): subscriptions filter by `filterTags`; `routingKey`: by `bindingKeys`. */
+  filterType: "tag" | "routingKey";
+  maxMessageBytes: number;
+  /** How long an HTTP push is retried at most (60–86400, default 86400). */
+  retentionSeconds: number;
+}
+
+/** Body of `PUT` and `PATCH /v1/topics/{topic}`. */
+export type TopicAttributesInput = Partial<TopicAttributes>;
+
+/** A topic as the API returns it. */
+export interface Topic extends TopicAttributes {
+  name: string;
+  createdAt: number;
+  modifiedAt: number;
+  /** How many subscriptions it has. */
+  subscriptions: number;
+  /** Messages published to it since it was created. */
+  publishedMessages: number;
+}
+
+/** `GET /v1/topics` response. */
+export interface TopicList {
+  total: number;
+  topics: Topic[];
+}
+
+/** One message of a publish batch. */
+export interface PublishEntry {
+  body: string;
+  /** Tag topics: up to 5 tags, each up to 16 characters. */
+  tags?: string[];
+  /** Routing-key topics: dot-separated words, no wildcards. */
+  routingKey?: string;
+  attributes?: Record<string, string>;
+}
+
+/** `POST /v1/topics/{topic}/messages` body. */
+export interface PublishRequest {
+  messages: PublishEntry[];
+}
+
+/** A subscription that matched a message but could not take it. */
+export interface SubscriptionFailure {
+  subscription: string;
+  /** `BacklogFull`, `MessageTooLarge` or `QueueNotFound`. */
+  code: string;
+  message: string;
+}
+
+/** What a publish returns per message, in request order. */
+export interface PublishedMessage {
+  id: string;
+  /** Subscriptions that took it: queue copies enqueued plus URL pushes scheduled. */
+  fannedOut: number;
+  /** Matching subscriptions that could not take it (never dropped silently). */
+  failures: SubscriptionFailure[];
+}
+
+/** `POST /v1/topics/{topic}/messages` response. */
+export interface PublishResponse {
+  messages: PublishedMessage[];
+}
+
+/** Where a subscription delivers: a queue of the cluster, or an HTTP(S) URL. */
+export type SubscriptionEndpoint = { queue: string } | { url: string };
+
+/** Body of `PUT` and `PATCH /v1/topics/{topic}/subscriptions/{subscription}`. */
+export interface SubscriptionAttributesInput {
+  /** Required on create; immutable. */
+  endpoint?: SubscriptionEndpoint;
+  filterTags?: string[];
+  bindingKeys?: string[];
+  /** URL endpoints only; default `exponentialDecay`. */
+  retryPolicy?: "exponentialDecay" | "backoff";
+  /** URL endpoints only; default `json`. */
+  format?: "json" | "simplified";
+}
+
+/** Attempt counts of a URL subscription, since it was created. */
+export interface PushCounters {
+  pushed: number;
+  failures: number;
+  retries: number;
+  dropped: number;
+  expired: number;
+}
+
+/** A subscription as the API returns it. */
+export interface Subscription {
+  name: string;
+  topic: string;
+  endpoint: SubscriptionEndpoint;
+  filterTags: string[];
+  bindingKeys: string[];
+  retryPolicy?: "exponentialDecay" | "backoff";
+  format?: "json" | "simplified";
+  createdAt: number;
+  modifiedAt: number;
+  /** Messages the endpoint got (queue copies, successful pushes). */
+  deliveredMessages: number;
+  /** Messages it never got (copies refused, pushes given up on). */
+  failedMessages: number;
+  /** URL endpoints: messages waiting for a successful push. */
+  pendingMessages?: number;
+  /** URL endpoints: publish time of the oldest pending message. */
+  oldestPendingAt?: number | null;
+  /** URL endpoints: when the next attempt is due. */
+  nextAttemptAt?: number | null;
+  /** URL endpoints: the last failed attempt. */
+  lastError?: { at: number; message: string } | null;
+  push?: PushCounters;
+}
+
+/** `GET /v1/topics/{topic}/subscriptions` response. */
+export interface SubscriptionList {
+  total: number;
+  subscriptions: Subscription[];
+}
+
+/** The JSON body of an HTTP push (`format: "json"`). */
+export interface PushNotification {
+  topicName: string;
+  subscriptionName: string;
+  msgId: string;
+  msgBody: string;
+  /** The message's tags (empty when it has none). */
+  msgTag: string[];
+  /** Routing-key topics: the message's routing key. */
+  routingKey?: string;
+  /** Unix epoch milliseconds. */
+  publishTime: number;
+}
+
 /** Every error response body. */
 export interface ErrorBody {
   error: {

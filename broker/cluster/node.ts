@@ -24,7 +24,7 @@ import {
   type Timers,
   type Transport,
 } from "../replication/mod.ts";
-import { EngineService, type NodeStatus } from "../service/mod.ts";
+import { EngineService, EngineTopicService, type NodeStatus } from "../service/mod.ts";
 import { forwardingHandler } from "./forwarding.ts";
 import { Membership } from "./member_changes.ts";
 
@@ -59,6 +59,7 @@ export interface CmqdNode {
   /** The handler to serve: forwards to the leader when this node is a follower. */
   handler: (request: Request) => Promise<Response>;
   broker: EngineService;
+  topics: EngineTopicService;
   machine: StateMachine;
   replica: RaftReplica;
   log: SegmentLog;
@@ -115,6 +116,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     log: replica,
     timers: options.timers,
   });
+  const topics = new EngineTopicService({ proposer: replica, machine, log: replica });
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
   // elsewhere they get a retryable 503 naming the new leader.
   replica.onRoleChange((change) => {
@@ -162,7 +164,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
   };
-  const app = createApp({ service: broker, status, metrics });
+  const app = createApp({ service: broker, topics, status, metrics });
   const handler = forwardingHandler({
     view: { isLeader: () => replica.isLeader, leaderUrl },
     local: (request) => app.fetch(request),
@@ -173,6 +175,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     app,
     handler,
     broker,
+    topics,
     machine,
     replica,
     log,

@@ -25,6 +25,8 @@ export const errorCodes = [
   "NotFound",
   "MethodNotAllowed",
   "QueueAlreadyExists",
+  "TopicAlreadyExists",
+  "SubscriptionAlreadyExists",
   "MessageTooLarge",
   "BatchTooLarge",
   "RequestTooLarge",

@@ -78,6 +78,28 @@ export class ReleaseHeap {
     return sequence;
   }
 
+  /**
+   * Calls `visit(time, sequence)` for entries with `time <= until`, earliest first, until it
+   * returns false. Touches only the due part of the heap plus its border (a best-first walk
+   * whose frontier stays small when the walk is short), and changes nothing.
+   */
+  visitUntil(until: number, visit: (time: number, sequence: number) => boolean): void {
+    const frontier: number[] = this.#times.length > 0 && this.#times[0] <= until ? [0] : [];
+    while (frontier.length > 0) {
+      let best = 0;
+      for (let index = 1; index < frontier.length; index++) {
+        if (this.#less(frontier[index], frontier[best])) best = index;
+      }
+      const at = frontier[best];
+      frontier[best] = frontier[frontier.length - 1];
+      frontier.pop();
+      if (!visit(this.#times[at], this.#sequences[at])) return;
+      for (const child of [2 * at + 1, 2 * at + 2]) {
+        if (child < this.#times.length && this.#times[child] <= until) frontier.push(child);
+      }
+    }
+  }
+
   clear(): void {
     this.#times = [];
     this.#sequences = [];

@@ -6,7 +6,8 @@
  *
  * Housekeeping (retention, the dead-letter TTL, trimming) runs for every queue, in creation
  * order, at each Tick entry, and for one queue before each receive on it. The replica proposes
- * a Tick every second while `needsTick(now)` is true.
+ * a Tick every second while `needsTick(now)` is true. Topics (`topics.ts`, `topic_publish.ts`)
+ * are delegated to a `TopicStore`; a publish enqueues its queue copies through `#fanOut`.
  *
  * @module
  */
@@ -30,7 +31,6 @@ import {
 } from "./commands.ts";
 import {
   type DeadLetterTarget,
-  type Delivery,
   type HandleFailure,
   type MessageSink,
   QueueState,
@@ -47,54 +47,28 @@ import {
   type SnapshotParts,
   writeSnapshot,
 } from "./state_codec.ts";
-import type { Queue, QueueList, RewindResponse, SentMessage } from "../../sdk/protocol.ts";
+import { type TopicQueries, TopicStore } from "./topics.ts";
+import { applyPublish, applyPushResults } from "./topic_publish.ts";
+import type {
+  CreateResult,
+  DeleteResult,
+  ReceiveResult,
+  SendResult,
+  VisibilityResult,
+} from "./command_results.ts";
+import type { Queue, QueueList, RewindResponse } from "../../sdk/protocol.ts";
+
+export type {
+  CommandResults,
+  CreateResult,
+  DeleteResult,
+  ReceiveResult,
+  SendResult,
+  VisibilityResult,
+} from "./command_results.ts";
 
 /** Messages one Redrive command moves at most (and by default). */
 export const redriveMessagesMax = 100_000;
-
-/** Apply result of CreateQueue. */
-export interface CreateResult {
-  created: boolean;
-}
-/** Apply result of SendBatch. */
-export interface SendResult {
-  messages: SentMessage[];
-}
-/** Apply result of ReceiveBatch (`deleted`/`failures` when it carried handles to delete). */
-export interface ReceiveResult {
-  messages: Delivery[];
-  deleted?: number;
-  failures?: HandleFailure[];
-}
-/** Apply result of DeleteBatch. */
-export interface DeleteResult {
-  deleted: number;
-  failures: HandleFailure[];
-}
-/** Apply result of ChangeVisibility: the new `visibleAt` per successful entry index. */
-export interface VisibilityResult {
-  entries: { index: number; visibleAt: number }[];
-  failures: HandleFailure[];
-}
-
-/**
- * What applying each command answers (besides a `BrokerError` for an expected failure). The
- * service's one typed `propose` reads its result type here, so no call site casts.
- */
-export interface CommandResults {
-  [CommandType.CreateQueue]: CreateResult;
-  [CommandType.UpdateQueue]: { updated: true };
-  [CommandType.DeleteQueue]: { deleted: true };
-  [CommandType.SendBatch]: SendResult;
-  [CommandType.ReceiveBatch]: ReceiveResult;
-  [CommandType.DeleteBatch]: DeleteResult;
-  [CommandType.ChangeVisibility]: VisibilityResult;
-  [CommandType.Rewind]: RewindResponse;
-  [CommandType.Purge]: { purged: number };
-  [CommandType.Redrive]: { moved: number };
-  [CommandType.Tick]: undefined;
-  [CommandType.SetMember]: undefined;
-}
 
 /**
  * All queues of one replication group.
@@ -113,10 +87,18 @@ export class StateMachine {
   #lastTimestamp = 0;
   #touched = new Set<string>();
   #members = new Map<string, MemberAddress>();
+  #topics = new TopicStore();
   /** Called when a member's address was recorded (`address`) or forgotten (`null`). */
   onMember?: (id: string, address: MemberAddress | null) => void;
   /** Called after an apply that may have made messages receivable (long-poll wake-ups). */
   onAvailable?: (queue: string) => void;
+  /** Called after a publish added pending HTTP pushes (wakes the leader's push worker). */
+  onPushPending?: () => void;
+
+  /** The topics, read-only (views, and what the push worker needs). */
+  get topics(): TopicQueries {
+    return this.#topics;
+  }
 
   /** Index of the last applied entry. */
   get appliedIndex(): number {
@@ -183,8 +165,48 @@ export class StateMachine {
       case CommandType.SetMember:
         return this.#setMember(entry);
       default:
+        return this.#dispatchTopic(entry, now);
+    }
+  }
+
+  #dispatchTopic(entry: AppliedEntry, now: number): unknown {
+    const topics = this.#topics;
+    switch (entry.type) {
+      case CommandType.CreateTopic:
+        return topics.create(entry, now);
+      case CommandType.UpdateTopic:
+        return topics.update(entry, now);
+      case CommandType.DeleteTopic:
+        return topics.delete(entry);
+      case CommandType.PublishBatch: {
+        const result = applyPublish(topics, entry, { now, sink: this.#fanOut(entry, now) });
+        if (result.pushesAdded > 0) this.onPushPending?.();
+        return result;
+      }
+      case CommandType.Subscribe:
+        return topics.subscribe(entry, now, (queue) => this.#queues.has(queue));
+      case CommandType.UpdateSubscription:
+        return topics.updateSubscription(entry, now);
+      case CommandType.Unsubscribe:
+        return topics.unsubscribe(entry);
+      case CommandType.PushResults:
+        return applyPushResults(topics, entry, now);
+      default:
         return new BrokerError("MalformedRequest", `unknown command type ${entry.type}`);
     }
+  }
+
+  /** Where a publish puts its queue copies: the message stays in this entry, at its slot. */
+  #fanOut(entry: AppliedEntry, now: number) {
+    return (name: string, message: { slot: number; bodyBytes: number }) => {
+      const queue = this.#queues.get(name);
+      if (queue === undefined) {
+        return new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
+      }
+      queue.release(now);
+      this.#touched.add(name);
+      return queue.admitPublished({ entryIndex: entry.index, now, ...message });
+    };
   }
 
   /** The queue, released to `now` and marked touched; throws QueueNotFound. */
@@ -455,6 +477,7 @@ export class StateMachine {
       queue.maintain(now, this.#deadLetter(queue, now));
       this.#touched.add(queue.meta.name);
     }
+    this.#topics.expire(now);
     return undefined;
   }
 
@@ -496,21 +519,21 @@ export class StateMachine {
     for (const queue of this.#queues.values()) {
       if (queue.dueAt(this.#deadLetter(queue, now) !== undefined) <= now) return true;
     }
-    return false;
+    return this.#topics.needsExpiry(now);
   }
 
   /** Log entries below this index hold no live or rewindable message. */
   lowestReferencedIndex(): number {
     let lowest = this.#appliedIndex + 1;
     for (const queue of this.#queues.values()) lowest = Math.min(lowest, queue.minLogIndex());
-    return lowest;
+    return Math.min(lowest, this.#topics.minLogIndex());
   }
 
   /** Bytes of RAM the queues' structures hold (typed arrays exact, maps estimated). */
   memoryBytes(): number {
     let bytes = 0;
     for (const queue of this.#queues.values()) bytes += queue.memoryBytes();
-    return bytes;
+    return bytes + this.#topics.memoryBytes();
   }
 
   /** A compact binary snapshot, including `appliedIndex`. */
@@ -520,6 +543,7 @@ export class StateMachine {
       lastTimestamp: this.#lastTimestamp,
       queues: [...this.#queues.values()],
       members: [...this.#members.values()],
+      topics: this.#topics,
     });
   }
 
@@ -536,6 +560,7 @@ export class StateMachine {
     this.#touched.clear();
     for (const queue of parts.queues) this.#queues.set(queue.meta.name, queue);
     this.#members = new Map(parts.members.map((member) => [member.id, member]));
+    this.#topics = parts.topics;
   }
 
   /** A machine equal to the one `bytes` was taken of. */
@@ -550,6 +575,7 @@ export class StateMachine {
     machine.#lastTimestamp = parts.lastTimestamp;
     for (const queue of parts.queues) machine.#queues.set(queue.meta.name, queue);
     machine.#members = new Map(parts.members.map((member) => [member.id, member]));
+    machine.#topics = parts.topics;
     return machine;
   }
 }

@@ -10,7 +10,12 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { messageLimits, type NodeStatus, type QueueService } from "../service/mod.ts";
+import {
+  messageLimits,
+  type NodeStatus,
+  type QueueService,
+  type TopicService,
+} from "../service/mod.ts";
 import type { Metrics } from "./metrics.ts";
 import { declaredLengthLimit, jsonBodyReader } from "./body.ts";
 import { renderDocsPage } from "./docs_page.ts";
@@ -18,6 +23,7 @@ import {
   createErrorHandler,
   createNotFoundHandler,
   createV1Routes,
+  createV1TopicRoutes,
   type DoorEnv,
   type ErrorLogger,
   validationHook,
@@ -37,6 +43,8 @@ export const apiVersion = "1.0.0";
 /** Options of `createApp`. */
 export interface AppOptions {
   service: QueueService;
+  /** The topic routes are served when given (every node gives them; some tests don't). */
+  topics?: TopicService;
   status: NodeStatus;
   metrics: Metrics;
   /** Largest accepted request body; default 4 MiB + `requestSlackBytes`. */
@@ -68,6 +76,7 @@ export function createApp(options: AppOptions): App {
   app.use("*", declaredLengthLimit(requestBytesMax));
   app.use("/v1/*", jsonBodyReader(requestBytesMax));
   app.route("/", createV1Routes(options.service));
+  if (options.topics !== undefined) app.route("/", createV1TopicRoutes(options.topics));
   app.route("/", createOpsRoutes({ status: options.status, metrics: options.metrics }));
 
   const documentConfig = {

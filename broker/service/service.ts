@@ -28,13 +28,14 @@ import {
   type HandleFailure,
   invalidParameter,
   type LogReader,
+  messageReaderFor,
   receiptHandleToBytes,
   type ReceiveResult,
   redriveMessagesMax,
   resolveCreate,
   resolveUpdate,
-  SentMessageReader,
   type StateMachine,
+  type StoredMessageReader,
 } from "../engine/mod.ts";
 import { type Proposer, ReplicationError, type Timers } from "../replication/mod.ts";
 import {
@@ -274,13 +275,16 @@ export class EngineService implements QueueService {
     return this.#propose(CommandType.ReceiveBatch, payload);
   }
 
-  /** Bodies of a receive's deliveries; a send batch's entry is read (and CRC-checked) once. */
+  /**
+   * Bodies of a receive's deliveries; an entry (a send batch, or a publish whose copy the queue
+   * got) is read (and CRC-checked) once.
+   */
   #readMessages(deliveries: Delivery[]): ReceivedMessage[] {
     let lastIndex = -1;
-    let reader: SentMessageReader | undefined;
+    let reader: StoredMessageReader | undefined;
     return deliveries.map((delivery) => {
       if (delivery.logIndex !== lastIndex) {
-        reader = new SentMessageReader(this.#log.entry(delivery.logIndex).payload);
+        reader = messageReaderFor(this.#log.entry(delivery.logIndex));
         lastIndex = delivery.logIndex;
       }
       const sent = reader!.message(delivery.slot);

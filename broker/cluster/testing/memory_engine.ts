@@ -4,13 +4,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { EngineService } from "../../service/mod.ts";
+import { EngineService, EngineTopicService } from "../../service/mod.ts";
 import { ManualClock, MemoryReplica } from "../../replication/testing/mod.ts";
 import { BrokerError, StateMachine } from "../../engine/mod.ts";
 
 /**
- * The real engine on a one-node in-memory replica, with the clock that drives it. `randomSalt`
- * fixes receipt-handle salts (default: the broker's own).
+ * The real engine on a one-node in-memory replica, with the clock that drives it, and its queue
+ * and topic services. `randomSalt` fixes receipt-handle salts (default: the broker's own).
  */
 export function memoryEngine(options: { randomSalt?: () => number } = {}) {
   const clock = new ManualClock(1_700_000_000_000);
@@ -22,7 +22,12 @@ export function memoryEngine(options: { randomSalt?: () => number } = {}) {
     timers: clock,
     randomSalt: options.randomSalt,
   });
-  return { clock, replica, broker };
+  const topics = new EngineTopicService({
+    proposer: replica,
+    machine: replica.machine,
+    log: replica,
+  });
+  return { clock, replica, broker, topics };
 }
 
 /** The service tests' engine (fixed salts). */

@@ -30,6 +30,8 @@ export const errorStatus: Readonly<Record<ErrorCode, number>> = {
   NotFound: 404,
   MethodNotAllowed: 405,
   QueueAlreadyExists: 409,
+  TopicAlreadyExists: 409,
+  SubscriptionAlreadyExists: 409,
   MessageTooLarge: 413,
   BatchTooLarge: 413,
   RequestTooLarge: 413,

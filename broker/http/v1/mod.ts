@@ -6,6 +6,7 @@
  * @module
  */
 export { createV1Routes, v1RouteDefinitions } from "./routes.ts";
+export { createV1TopicRoutes, v1TopicRouteDefinitions } from "./topic_routes.ts";
 export { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./schemas.ts";
 export {
   createErrorHandler,

@@ -25,7 +25,7 @@ import {
  * synchronous parser. Our schemas have no async refinements, and the async path costs about
  * 3× more: ~17 µs of a 16-message send, a large share of the hot path's budget.
  */
-function syncValidation<T extends z.ZodType>(schema: T): T {
+export function syncValidation<T extends z.ZodType>(schema: T): T {
   Object.defineProperty(schema, "safeParseAsync", {
     value: function safeParseSync(this: T, data: unknown) {
       return Promise.resolve(this.safeParse(data));
@@ -47,16 +47,18 @@ export const QueueParamsSchema = syncValidation(
   }),
 );
 
-function integer(range: Pick<Range, "min" | "max">, description: string) {
+/** An integer in `range`, documented. */
+export function integer(range: Pick<Range, "min" | "max">, description: string) {
   return z.int().min(range.min).max(range.max).openapi({ description });
 }
 
-function integerWithDefault(range: Range, description: string) {
+/** An integer in `range` with its default, documented. */
+export function integerWithDefault(range: Range, description: string) {
   return integer(range, description).openapi({ default: range.default });
 }
 
 /** Unix epoch milliseconds. */
-const epochMsSchema = z.int().min(0).openapi({ description: "Unix epoch milliseconds." });
+export const epochMsSchema = z.int().min(0).openapi({ description: "Unix epoch milliseconds." });
 
 /** A receipt handle is opaque; its shape is checked by the service. */
 const ReceiptHandleSchema = z.string().min(1).openapi({
@@ -145,7 +147,8 @@ export const QueueListSchema = z.object({
   queues: z.array(QueueSchema),
 }).openapi("QueueList");
 
-const digits = (description: string) =>
+/** A query parameter holding a non-negative integer. */
+export const digits = (description: string) =>
   z.string().regex(/^[0-9]{1,16}$/, { error: "must be a non-negative integer" }).openapi({
     description,
   }).transform(Number);
@@ -174,7 +177,8 @@ export const ListQueuesQuerySchema = syncValidation(
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-const AttributesSchema = z.record(
+/** Message attributes. */
+export const AttributesSchema = z.record(
   z.string().min(1).max(messageLimits.attributeKeyCharsMax),
   z.string().max(messageLimits.attributeValueCharsMax),
 ).refine((attributes) => Object.keys(attributes).length <= messageLimits.attributesMax, {
@@ -198,7 +202,8 @@ export const SendMessageEntrySchema = z.object({
   attributes: AttributesSchema.optional(),
 }).strict().openapi("SendMessageEntry");
 
-const batch = <T extends z.ZodType>(entry: T) =>
+/** A request batch: 1 to `batchEntriesMax` entries. */
+export const batch = <T extends z.ZodType>(entry: T) =>
   z.array(entry).min(1).max(messageLimits.batchEntriesMax);
 
 /** `POST /v1/queues/{queue}/messages` body. */
