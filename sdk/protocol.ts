@@ -274,6 +274,8 @@ export interface Subscription {
   format?: "json" | "simplified";
   createdAt: number;
   modifiedAt: number;
+  /** Messages it took: queue copies enqueued, pushes scheduled. */
+  fannedOutMessages: number;
   /** Messages the endpoint got (queue copies, successful pushes). */
   deliveredMessages: number;
   /** Messages it never got (copies refused, pushes given up on). */

@@ -25,8 +25,10 @@ import {
   type Transport,
 } from "../replication/mod.ts";
 import { EngineService, EngineTopicService, type NodeStatus } from "../service/mod.ts";
+import { type PushFetch, type PushLimits, PushWorker } from "../push/mod.ts";
 import { forwardingHandler } from "./forwarding.ts";
 import { Membership } from "./member_changes.ts";
+import { topicMetricsText } from "./topic_metrics.ts";
 
 /** Options of `startNode`. */
 export interface NodeOptions {
@@ -51,6 +53,10 @@ export interface NodeOptions {
   mmap?: boolean;
   /** Seeds election timeouts. */
   seed?: number;
+  /** How the push worker reaches URL subscriptions (default the global `fetch`). */
+  pushFetch?: PushFetch;
+  /** Bounds of the push worker (defaults: `pushLimitsDefault`). */
+  pushLimits?: Partial<PushLimits>;
 }
 
 /** A running node (without the HTTP listener, which the caller owns). */
@@ -60,6 +66,8 @@ export interface CmqdNode {
   handler: (request: Request) => Promise<Response>;
   broker: EngineService;
   topics: EngineTopicService;
+  /** Delivers HTTP pushes while this node leads. */
+  push: PushWorker;
   machine: StateMachine;
   replica: RaftReplica;
   log: SegmentLog;
@@ -117,13 +125,18 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     timers: options.timers,
   });
   const topics = new EngineTopicService({ proposer: replica, machine, log: replica });
+  const push = createPushWorker(options, topics, metrics);
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
-  // elsewhere they get a retryable 503 naming the new leader.
+  // elsewhere they get a retryable 503 naming the new leader. Pushes run on the leader only.
   replica.onRoleChange((change) => {
     const refusal = replica.refusal();
     if (change.role !== "leader" && refusal !== null) broker.failParked(refusal);
     else broker.wakeAll();
+    if (change.role === "leader") push.start();
+    else push.stop();
   });
+  // A one-voter group elected itself above, before the handler was installed.
+  if (replica.isLeader) push.start();
 
   const housekeepingMs = options.housekeepingIntervalMs ?? 1000;
   let stopped = false;
@@ -159,7 +172,9 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const status: NodeStatus = {
     ready: () => replica.failure === null && replica.leaderId !== null,
     cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
-    metricsText: () => nodeMetricsText(log, machine, options.clock.now()),
+    metricsText: () =>
+      nodeMetricsText(log, machine, options.clock.now()) +
+      topicMetricsText(machine.topics, push.stats(), options.clock.now()),
     leaderUrl,
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
@@ -176,6 +191,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     handler,
     broker,
     topics,
+    push,
     machine,
     replica,
     log,
@@ -183,12 +199,36 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     async close() {
       stopped = true;
       options.timers.clearTimer(housekeepingTimer);
+      push.stop();
       broker.close();
       await replica.close();
       await options.transport.close();
       await log.close();
     },
   };
+}
+
+/** Bounds of the publish-to-push latency histogram, in seconds (10 ms to a day). */
+const pushLatencyBucketsSeconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 600, 3600, 86400];
+
+function createPushWorker(
+  options: NodeOptions,
+  topics: EngineTopicService,
+  metrics: Metrics,
+): PushWorker {
+  const latency = metrics.histogram(
+    "cmqd_push_latency_seconds",
+    "From publish to the 2xx of its push (retries included), on this node while it led.",
+    pushLatencyBucketsSeconds,
+  );
+  return new PushWorker({
+    source: topics,
+    fetch: options.pushFetch ?? ((url, init) => fetch(url, init)),
+    clock: options.clock,
+    timers: options.timers,
+    limits: options.pushLimits,
+    onPushed: (latencyMs) => latency.observe(latencyMs / 1000),
+  });
 }
 
 /** A transport for a one-voter group: there is nobody to talk to. */

@@ -2,7 +2,8 @@
  * One subscription of a topic: its attributes, its delivery counters, and for URL endpoints the
  * replicated push state (`push_state.ts`). Pure data plus its snapshot form and API view.
  *
- * Counters: `delivered` counts messages handed to the endpoint (a copy enqueued into the queue,
+ * Counters: `fannedOut` counts messages the subscription took (a copy enqueued, a push
+ * scheduled); `delivered` counts messages handed to the endpoint (a copy enqueued into the queue,
  * or a 2xx push); `failed` counts messages the endpoint never got (a queue copy refused for a
  * full backlog, a too-large body or a missing queue; a push given up on). For URL endpoints the
  * push state counts attempts and drops in more detail.
@@ -38,6 +39,7 @@ export interface SubscriptionMeta {
  */
 export class SubscriptionState {
   meta: SubscriptionMeta;
+  fannedOut = 0;
   delivered = 0;
   failed = 0;
   /** Present exactly for URL endpoints. */
@@ -81,6 +83,7 @@ export class SubscriptionState {
       bindingKeys: [...attributes.bindingKeys],
       createdAt,
       modifiedAt,
+      fannedOutMessages: this.fannedOut,
       deliveredMessages: this.delivered,
       failedMessages: this.failed,
     };
@@ -104,8 +107,8 @@ export class SubscriptionState {
 
   /**
    * Snapshot form: `u16 len + name, f64 incarnation, u32 len + attributes (canonical JSON
-   * array, see `canonicalSubscription`), f64 createdAt, f64 modifiedAt, f64 delivered,
-   * f64 failed`, then the push state for URL endpoints (`PushState.write`).
+   * array, see `canonicalSubscription`), f64 createdAt, f64 modifiedAt, f64 fannedOut,
+   * f64 delivered, f64 failed`, then the push state for URL endpoints (`PushState.write`).
    */
   write(writer: ByteWriter): void {
     const meta = this.meta;
@@ -114,6 +117,7 @@ export class SubscriptionState {
     writer.string32(canonicalSubscription(meta.attributes));
     writer.f64(meta.createdAt);
     writer.f64(meta.modifiedAt);
+    writer.f64(this.fannedOut);
     writer.f64(this.delivered);
     writer.f64(this.failed);
     this.push?.write(writer);
@@ -131,10 +135,12 @@ export class SubscriptionState {
       createdAt: reader.uint(),
       modifiedAt: reader.uint(),
     };
+    const fannedOut = reader.uint();
     const delivered = reader.uint();
     const failed = reader.uint();
     const push = "url" in attributes.endpoint ? PushState.read(reader) : undefined;
     const subscription = new SubscriptionState(meta, push);
+    subscription.fannedOut = fannedOut;
     subscription.delivered = delivered;
     subscription.failed = failed;
     return subscription;

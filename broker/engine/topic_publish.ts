@@ -124,6 +124,7 @@ export function applyPublish(
       }
       if (refusal === null) {
         fannedOut++;
+        subscription.fannedOut++;
       } else {
         subscription.failed++;
         failures.push({

@@ -195,6 +195,9 @@ export const SubscriptionSchema = z.object({
   format: pushFormat.optional(),
   createdAt: epochMsSchema,
   modifiedAt: epochMsSchema,
+  fannedOutMessages: z.int().openapi({
+    description: "Messages it took: queue copies enqueued, pushes scheduled.",
+  }),
   deliveredMessages: z.int().openapi({ description: "Queue copies enqueued, or 2xx pushes." }),
   failedMessages: z.int().openapi({
     description: "Copies refused, or pushes given up on (retries spent, retention over).",
