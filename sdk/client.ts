@@ -19,6 +19,8 @@ import type {
   ClusterInfo,
   DeleteMessagesResponse,
   ErrorBody,
+  PublishEntry,
+  PublishResponse,
   PurgeResponse,
   Queue,
   QueueAttributesInput,
@@ -31,6 +33,12 @@ import type {
   RewindResponse,
   SendMessageEntry,
   SendMessagesResponse,
+  Subscription,
+  SubscriptionAttributesInput,
+  SubscriptionList,
+  Topic,
+  TopicAttributesInput,
+  TopicList,
   VisibilityEntry,
 } from "./protocol.ts";
 
@@ -414,6 +422,150 @@ export class CmqdClient {
       // A hint that is not a URL is ignored; the configured node keeps working.
     }
   }
+
+  // Topics (API.md "Topics"): create/get/list/update/delete, publish, subscriptions.
+
+  /** Creates topic `name`; `created` is false when an identical one existed (409 if different). */
+  async createTopic(
+    name: string,
+    attributes: TopicAttributesInput = {},
+  ): Promise<{ topic: Topic; created: boolean }> {
+    const answer = await this.#request({
+      method: "PUT",
+      path: topicPath(name),
+      body: attributes,
+      repeatable: true,
+    });
+    return { topic: answer.body as Topic, created: answer.status === 201 };
+  }
+
+  /** Attributes and counts of topic `name`. */
+  async getTopic(name: string): Promise<Topic> {
+    return await this.#json({ method: "GET", path: topicPath(name), repeatable: true });
+  }
+
+  /** A page of topics, by name. */
+  async listTopics(options: ListOptions = {}): Promise<TopicList> {
+    return await this.#json({
+      method: "GET",
+      path: `/v1/topics${query(options)}`,
+      repeatable: true,
+    });
+  }
+
+  /** Changes `maxMessageBytes` or `retentionSeconds` (`filterType` is immutable). */
+  async updateTopic(name: string, attributes: TopicAttributesInput): Promise<Topic> {
+    return await this.#json({
+      method: "PATCH",
+      path: topicPath(name),
+      body: attributes,
+      repeatable: false,
+    });
+  }
+
+  /** Deletes topic `name`, its subscriptions and their pending pushes. */
+  async deleteTopic(name: string): Promise<void> {
+    await this.#request({
+      method: "DELETE",
+      path: topicPath(name),
+      repeatable: false,
+      response: "none",
+    });
+  }
+
+  /**
+   * Publishes a batch; every matching queue gets its copy in the same write. Per message: its
+   * id, how many subscriptions took it, and which matching ones refused it. Not retried after
+   * a network error (a repeat would publish twice).
+   */
+  async publish(topic: string, messages: PublishEntry[]): Promise<PublishResponse> {
+    return await this.#json({
+      method: "POST",
+      path: `${topicPath(topic)}/messages`,
+      body: { messages },
+      repeatable: false,
+    });
+  }
+
+  /** Subscribes a queue or a URL; `created` is false when an identical one existed. */
+  async subscribe(
+    topic: string,
+    name: string,
+    attributes: SubscriptionAttributesInput,
+  ): Promise<{ subscription: Subscription; created: boolean }> {
+    const answer = await this.#request({
+      method: "PUT",
+      path: subscriptionPath(topic, name),
+      body: attributes,
+      repeatable: true,
+    });
+    return { subscription: answer.body as Subscription, created: answer.status === 201 };
+  }
+
+  /** A subscription; URL ones include pending pushes, the last error and the next attempt. */
+  async getSubscription(topic: string, name: string): Promise<Subscription> {
+    return await this.#json({
+      method: "GET",
+      path: subscriptionPath(topic, name),
+      repeatable: true,
+    });
+  }
+
+  /** A page of a topic's subscriptions, by name. */
+  async listSubscriptions(topic: string, options: ListOptions = {}): Promise<SubscriptionList> {
+    return await this.#json({
+      method: "GET",
+      path: `${topicPath(topic)}/subscriptions${query(options)}`,
+      repeatable: true,
+    });
+  }
+
+  /** Changes filters, retry policy or format (the endpoint is immutable). */
+  async updateSubscription(
+    topic: string,
+    name: string,
+    attributes: SubscriptionAttributesInput,
+  ): Promise<Subscription> {
+    return await this.#json({
+      method: "PATCH",
+      path: subscriptionPath(topic, name),
+      body: attributes,
+      repeatable: false,
+    });
+  }
+
+  /** Removes a subscription and its pending pushes. */
+  async unsubscribe(topic: string, name: string): Promise<void> {
+    await this.#request({
+      method: "DELETE",
+      path: subscriptionPath(topic, name),
+      repeatable: false,
+      response: "none",
+    });
+  }
+}
+
+/** Options of a listing. */
+export interface ListOptions {
+  prefix?: string;
+  offset?: number;
+  limit?: number;
+}
+
+function query(options: ListOptions): string {
+  const params = new URLSearchParams();
+  for (const key of ["prefix", "offset", "limit"] as const) {
+    if (options[key] !== undefined) params.set(key, String(options[key]));
+  }
+  return params.size === 0 ? "" : `?${params}`;
+}
+
+function topicPath(name: string): string {
+  return `/v1/topics/${encodeURIComponent(name)}`;
+}
+
+function subscriptionPath(topic: string, name: string): string {
+  return `${topicPath(topic)}/subscriptions/${encodeURIComponent(name)}`;
 }
 
 function queuePath(name: string): string {

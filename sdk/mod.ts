@@ -18,6 +18,7 @@ export {
   type CallOptions,
   CmqdClient,
   type CmqdClientOptions,
+  type ListOptions,
   retryDefaults,
   type RetryOptions,
 } from "./client.ts";
