@@ -25,7 +25,14 @@ export {
   type Timers,
   type Transport,
 } from "./replication/mod.ts";
-export { BrokerError, EngineService, type QueueService } from "./service/mod.ts";
+export {
+  BrokerError,
+  EngineService,
+  EngineTopicService,
+  type QueueService,
+  type TopicService,
+} from "./service/mod.ts";
+export { type PushFetch, type PushLimits, PushWorker } from "./push/mod.ts";
 export { ReplicationError } from "./replication/mod.ts";
 export { createApp, Metrics } from "./http/mod.ts";
 export { FakeStatus, recordingService } from "./http/testing/mod.ts";

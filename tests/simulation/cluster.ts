@@ -9,8 +9,15 @@
 import assert from "node:assert/strict";
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
 import { inspectRecord, newRecordHeader, SegmentLog, SimFileSystem } from "../../storage/mod.ts";
-import { EngineService, RaftReplica, StateMachine } from "../../broker/testing.ts";
+import {
+  EngineService,
+  EngineTopicService,
+  PushWorker,
+  RaftReplica,
+  StateMachine,
+} from "../../broker/testing.ts";
 import type { History } from "./checkers.ts";
+import type { SimEndpoints } from "./endpoints.ts";
 import type { SimNetwork } from "./network.ts";
 import type { Scheduler } from "./scheduler.ts";
 
@@ -23,6 +30,8 @@ export interface SimNode {
   machine: StateMachine | null;
   replica: RaftReplica | null;
   broker: EngineService | null;
+  topics: EngineTopicService | null;
+  push: PushWorker | null;
   starts: number;
   warnings: string[];
 }
@@ -46,17 +55,19 @@ export class SimCluster {
   readonly #scheduler: Scheduler;
   readonly #network: SimNetwork;
   readonly #history: History;
+  readonly #endpoints: SimEndpoints;
   readonly #prng: Prng;
   readonly #knobs: ClusterKnobs;
   readonly #seed: number;
 
   constructor(
-    parts: { scheduler: Scheduler; network: SimNetwork; history: History },
+    parts: { scheduler: Scheduler; network: SimNetwork; history: History; endpoints: SimEndpoints },
     options: { seed: number; prng: Prng; knobs: ClusterKnobs; ids?: string[] },
   ) {
     this.#scheduler = parts.scheduler;
     this.#network = parts.network;
     this.#history = parts.history;
+    this.#endpoints = parts.endpoints;
     this.#prng = options.prng;
     this.#knobs = options.knobs;
     this.#seed = options.seed;
@@ -70,6 +81,8 @@ export class SimCluster {
         machine: null,
         replica: null,
         broker: null,
+        topics: null,
+        push: null,
         starts: 0,
         warnings: [],
       });
@@ -128,6 +141,8 @@ export class SimCluster {
     replica.onRoleChange((change) => {
       if (change.role === "leader") history.leader(change.term, id);
       node.broker?.wakeAll();
+      if (change.role === "leader") node.push?.start();
+      else node.push?.stop();
     });
     let salt = this.#seed;
     node.log = log;
@@ -139,6 +154,15 @@ export class SimCluster {
       log: replica,
       timers: scheduler.timers(),
       randomSalt: () => (salt = (salt * 1_103_515_245 + 12_345) >>> 0),
+    });
+    node.topics = new EngineTopicService({ proposer: replica, machine, log: replica });
+    node.push = new PushWorker({
+      source: node.topics,
+      fetch: this.#endpoints.fetch,
+      clock,
+      timers: scheduler.timers(),
+      limits: { requestTimeoutMs: 3_000 },
+      logError: (message, error) => node.warnings.push(`${scheduler.now}: ${message}: ${error}`),
     });
   }
 
@@ -158,11 +182,14 @@ export class SimCluster {
   /** Stops the node at once, as a killed process would, and forgets its running parts. */
   #takeDown(id: string) {
     const node = this.node(id);
+    node.push?.stop();
     node.replica?.abandon();
     node.broker?.close();
     this.#network.detach(id);
     node.replica = null;
     node.broker = null;
+    node.topics = null;
+    node.push = null;
     node.log = null;
     node.machine = null;
     return node;
@@ -219,12 +246,15 @@ export class SimCluster {
   /** Clean stop of every live node (final hard state written, logs closed). */
   async stopAll(): Promise<void> {
     for (const node of this.nodes.values()) {
+      node.push?.stop();
       node.broker?.close();
       await node.replica?.close();
       await node.log?.close();
       this.#network.detach(node.id);
       node.replica = null;
       node.broker = null;
+      node.topics = null;
+      node.push = null;
       node.log = null;
     }
   }

@@ -30,8 +30,10 @@ export function isTransient(error: unknown): error is Error {
   if (error instanceof SimulatedCrash) return true;
   // Membership changes call the replica directly, which refuses with its own error type.
   if (error instanceof ReplicationError) return error.code !== "InvalidProposal";
+  // A lagging node may not know a queue or topic yet (they are never deleted in the workload).
   return error instanceof BrokerError &&
-    (error.code === "NoLeader" || error.code === "NotReady" || error.code === "QueueNotFound");
+    (error.code === "NoLeader" || error.code === "NotReady" || error.code === "QueueNotFound" ||
+      error.code === "TopicNotFound");
 }
 
 /** NotReady: the command may or may not have been applied. */
