@@ -80,23 +80,50 @@ export class ReleaseHeap {
 
   /**
    * Calls `visit(time, sequence)` for entries with `time <= until`, earliest first, until it
-   * returns false. Touches only the due part of the heap plus its border (a best-first walk
-   * whose frontier stays small when the walk is short), and changes nothing.
+   * returns false. Changes nothing and touches only the visited entries and their children: the
+   * walk keeps a frontier (itself a small heap of positions), so visiting k entries costs
+   * O(k log k) however large the heap is.
    */
   visitUntil(until: number, visit: (time: number, sequence: number) => boolean): void {
-    const frontier: number[] = this.#times.length > 0 && this.#times[0] <= until ? [0] : [];
+    const frontier: number[] = [];
+    const push = (at: number) => {
+      if (at >= this.#times.length || this.#times[at] > until) return;
+      frontier.push(at);
+      let child = frontier.length - 1;
+      while (child > 0) {
+        const parent = (child - 1) >> 1;
+        if (!this.#less(frontier[child], frontier[parent])) break;
+        [frontier[child], frontier[parent]] = [frontier[parent], frontier[child]];
+        child = parent;
+      }
+    };
+    const pop = (): number => {
+      const top = frontier[0];
+      const last = frontier.pop()!;
+      if (frontier.length > 0) {
+        frontier[0] = last;
+        for (let at = 0;;) {
+          const left = 2 * at + 1;
+          let smallest = at;
+          if (left < frontier.length && this.#less(frontier[left], frontier[smallest])) {
+            smallest = left;
+          }
+          if (left + 1 < frontier.length && this.#less(frontier[left + 1], frontier[smallest])) {
+            smallest = left + 1;
+          }
+          if (smallest === at) break;
+          [frontier[at], frontier[smallest]] = [frontier[smallest], frontier[at]];
+          at = smallest;
+        }
+      }
+      return top;
+    };
+    push(0);
     while (frontier.length > 0) {
-      let best = 0;
-      for (let index = 1; index < frontier.length; index++) {
-        if (this.#less(frontier[index], frontier[best])) best = index;
-      }
-      const at = frontier[best];
-      frontier[best] = frontier[frontier.length - 1];
-      frontier.pop();
+      const at = pop();
       if (!visit(this.#times[at], this.#sequences[at])) return;
-      for (const child of [2 * at + 1, 2 * at + 2]) {
-        if (child < this.#times.length && this.#times[child] <= until) frontier.push(child);
-      }
+      push(2 * at + 1);
+      push(2 * at + 2);
     }
   }
 

@@ -17,8 +17,10 @@
  *
  * Outcomes are batched into PushResults commands (up to `outcomesPerCommandMax`, at most
  * `outcomeProposalsMax` in flight), so a burst of pushes costs a few log entries, not one each.
- * A push stays "in flight" until its outcome is applied; if the proposal fails, the push becomes
- * eligible again after `retryAfterFailedProposalMs`.
+ * A finished request frees its slot at once; the push is only kept out of the next passes until
+ * its outcome is applied (at most `recordingMax` such pushes wait; past that, no new request
+ * starts). If the proposal fails, the push becomes eligible again after
+ * `retryAfterFailedProposalMs`.
  *
  * Time and I/O are injected (`clock`, `timers`, `fetch`), so the simulation drives it.
  *
@@ -51,11 +53,16 @@ export interface PushLimits {
   outcomesPerCommandMax: number;
   /** PushResults proposals in flight at once. */
   outcomeProposalsMax: number;
+  /** Finished pushes whose outcome is not applied yet, all subscriptions together. */
+  recordingMax: number;
   /** The longest the worker sleeps while leading (a safety net; wake-ups are event-driven). */
   idleCheckMs: number;
   /** After a PushResults proposal failed, its pushes wait this long before another attempt. */
   retryAfterFailedProposalMs: number;
 }
+
+/** Due pushes read ahead per subscription (bodies included, so kept small). */
+const readAheadPerSubscription = 64;
 
 /** The defaults. */
 export const pushLimitsDefault: PushLimits = {
@@ -64,6 +71,7 @@ export const pushLimitsDefault: PushLimits = {
   requestTimeoutMs: 15_000,
   outcomesPerCommandMax: 256,
   outcomeProposalsMax: 4,
+  recordingMax: 4096,
   idleCheckMs: 1_000,
   retryAfterFailedProposalMs: 1_000,
 };
@@ -85,15 +93,23 @@ export interface PushWorkerOptions {
 export interface PushWorkerStats {
   requests: number;
   failures: number;
+  /** Requests in flight. */
   inflight: number;
+  /** Finished pushes whose outcome is being recorded. */
+  recording: number;
   running: boolean;
 }
 
 /** One subscription's lane: what is in flight and how much it may have. */
 interface Lane {
   target: PushTarget;
-  /** Sequences in flight, from the request until its outcome is applied. */
+  /** Sequences whose request is in flight (they count against the limits). */
   inflight: Set<number>;
+  /** Sequences whose request finished and whose outcome is not applied yet (only skipped). */
+  recording: Set<number>;
+  /** Due pushes read ahead, not started yet (oldest first), and their sequences. */
+  queued: PushDelivery[];
+  queuedSequences: Set<number>;
   /** 1 after a failure, doubling on success up to the per-subscription maximum. */
   limit: number;
 }
@@ -125,6 +141,7 @@ export class PushWorker {
   #running = false;
   #lanes = new Map<string, Lane>();
   #inflight = 0;
+  #recording = 0;
   #rotation = 0;
   #wakeTimer: unknown = null;
   #pumpQueued = false;
@@ -151,6 +168,7 @@ export class PushWorker {
       requests: this.#requests,
       failures: this.#failures,
       inflight: this.#inflight,
+      recording: this.#recording,
       running: this.#running,
     };
   }
@@ -188,6 +206,7 @@ export class PushWorker {
     this.#lanes = new Map();
     this.#outcomes = [];
     this.#inflight = 0;
+    this.#recording = 0;
     this.#proposals = 0;
     this.#pumpQueued = false;
   }
@@ -225,7 +244,9 @@ export class PushWorker {
     this.#forgetLanes(targets);
     const count = targets.length;
     const start = count === 0 ? 0 : this.#rotation++ % count;
-    for (let step = 0; step < count && this.#inflight < this.#limits.inflightMax; step++) {
+    const busy = () =>
+      this.#inflight >= this.#limits.inflightMax || this.#recording >= this.#limits.recordingMax;
+    for (let step = 0; step < count && !busy(); step++) {
       const target = targets[(start + step) % count];
       const lane = this.#laneOf(target);
       const free = Math.min(
@@ -233,22 +254,45 @@ export class PushWorker {
         this.#limits.inflightMax - this.#inflight,
       );
       if (free <= 0) continue;
-      let deliveries: PushDelivery[];
-      try {
-        deliveries = this.#source.duePushes(target, now, {
-          limit: free,
-          skip: (sequence) => lane.inflight.has(sequence),
-        });
-      } catch (error) {
-        this.#logError(`push: reading ${target.topic}/${target.subscription} failed`, error);
-        continue;
-      }
-      for (const delivery of deliveries) this.#deliver(lane, delivery);
+      if (lane.queued.length < free && !this.#refill(lane, now)) continue;
+      this.#startQueued(lane, free);
     }
     const next = this.#source.nextPushAt();
     const idle = this.#limits.idleCheckMs;
     const delay = next === null || next <= now ? idle : Math.min(idle, next - now);
     this.#setWake(delay, () => this.#pump());
+  }
+
+  /**
+   * Tops up a lane's queue of due pushes. Reading ahead `readAheadPerSubscription` at a time
+   * keeps the cost of skipping what is in flight or being recorded (the heap walk visits those
+   * first) to one walk per batch instead of one per pass.
+   */
+  #refill(lane: Lane, now: number): boolean {
+    try {
+      const more = this.#source.duePushes(lane.target, now, {
+        limit: readAheadPerSubscription - lane.queued.length,
+        skip: (sequence) =>
+          lane.inflight.has(sequence) || lane.recording.has(sequence) ||
+          lane.queuedSequences.has(sequence),
+      });
+      for (const delivery of more) {
+        lane.queued.push(delivery);
+        lane.queuedSequences.add(delivery.sequence);
+      }
+      return true;
+    } catch (error) {
+      const { topic, subscription } = lane.target;
+      this.#logError(`push: reading ${topic}/${subscription} failed`, error);
+      return false;
+    }
+  }
+
+  #startQueued(lane: Lane, count: number): void {
+    for (const delivery of lane.queued.splice(0, count)) {
+      lane.queuedSequences.delete(delivery.sequence);
+      this.#deliver(lane, delivery);
+    }
   }
 
   #laneKey(target: PushTarget): string {
@@ -259,7 +303,14 @@ export class PushWorker {
     const key = this.#laneKey(target);
     let lane = this.#lanes.get(key);
     if (lane === undefined) {
-      lane = { target, inflight: new Set(), limit: this.#limits.inflightPerSubscriptionMax };
+      lane = {
+        target,
+        inflight: new Set(),
+        recording: new Set(),
+        queued: [],
+        queuedSequences: new Set(),
+        limit: this.#limits.inflightPerSubscriptionMax,
+      };
       this.#lanes.set(key, lane);
     }
     return lane;
@@ -270,7 +321,8 @@ export class PushWorker {
     if (this.#lanes.size <= targets.length) return;
     const live = new Set(targets.map((target) => this.#laneKey(target)));
     for (const [key, lane] of this.#lanes) {
-      if (!live.has(key) && lane.inflight.size === 0) this.#lanes.delete(key);
+      const idle = lane.inflight.size === 0 && lane.recording.size === 0;
+      if (!live.has(key) && idle) this.#lanes.delete(key);
     }
   }
 
@@ -309,6 +361,11 @@ export class PushWorker {
   /** Records the outcome of one attempt (queued for the next PushResults command). */
   #settle(lane: Lane, delivery: PushDelivery, error: string): void {
     const ok = error === "";
+    // The request's slot is free now; the push stays out of the next passes until recorded.
+    lane.inflight.delete(delivery.sequence);
+    this.#inflight--;
+    lane.recording.add(delivery.sequence);
+    this.#recording++;
     if (ok) {
       lane.limit = Math.min(this.#limits.inflightPerSubscriptionMax, lane.limit * 2);
       this.#onPushed?.(this.#clock.now() - delivery.publishTime);
@@ -328,11 +385,24 @@ export class PushWorker {
         error: error.slice(0, 256),
       },
       release: () => {
-        lane.inflight.delete(delivery.sequence);
-        this.#inflight--;
+        lane.recording.delete(delivery.sequence);
+        this.#recording--;
       },
     });
     this.#flushOutcomes();
+    this.#continueLane(lane);
+  }
+
+  /** A steady stream goes on from the lane's read-ahead at once; a pass tops it up when empty. */
+  #continueLane(lane: Lane): void {
+    const free = Math.min(
+      lane.limit - lane.inflight.size,
+      this.#limits.inflightMax - this.#inflight,
+    );
+    if (lane.queued.length > 0 && free > 0 && this.#recording < this.#limits.recordingMax) {
+      this.#startQueued(lane, free);
+    }
+    if (lane.queued.length === 0) this.#queuePump();
   }
 
   #flushOutcomes(): void {

@@ -72,6 +72,11 @@ export class EngineTopicService implements TopicService, PushSource {
   readonly #machine: StateMachine;
   readonly #log: LogReader;
   #pushListener: (() => void) | undefined;
+  /**
+   * The publish entry pushes were last read from: the worker asks for a few due pushes per pass,
+   * often of one 16-message entry, which is then read (and CRC-checked) once, not per pass.
+   */
+  #lastEntry: { index: number; reader: PublishedMessageReader } | null = null;
 
   constructor(options: EngineTopicServiceOptions) {
     this.#proposer = options.proposer;
@@ -267,19 +272,18 @@ export class EngineTopicService implements TopicService, PushSource {
   ): PushDelivery[] {
     const topics = this.#machine.topics;
     const pending = topics.duePushes(target, now, options);
-    let lastIndex = -1;
-    let reader: PublishedMessageReader | undefined;
     return pending.map((push) => {
-      if (push.logIndex !== lastIndex) {
-        reader = new PublishedMessageReader(this.#log.entry(push.logIndex).payload);
-        lastIndex = push.logIndex;
+      if (this.#lastEntry?.index !== push.logIndex) {
+        const payload = this.#log.entry(push.logIndex).payload;
+        this.#lastEntry = { index: push.logIndex, reader: new PublishedMessageReader(payload) };
       }
-      const record = reader!.record(push.slot);
+      const reader = this.#lastEntry.reader;
+      const record = reader.record(push.slot);
       const delivery: PushDelivery = {
         sequence: push.sequence,
         attempt: push.attempts,
         messageId: topics.messageId(target.topic, push.sequence)!,
-        body: fromUtf8(reader!.body(record)),
+        body: fromUtf8(reader.body(record)),
         tags: record.tags ?? [],
         publishTime: push.publishTime,
       };
