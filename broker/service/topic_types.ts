@@ -32,24 +32,35 @@ export interface SubscribeResult {
 
 /** The topics as the doors see them. All methods may throw `BrokerError`. */
 export interface TopicService {
+  /** Creates a topic; idempotent with equal attributes, `TopicAlreadyExists` otherwise. */
   createTopic(name: string, attributes: TopicAttributesInput): Promise<CreateTopicResult>;
+  /** Topics by name, filtered by prefix, paged. */
   listTopics(options: ListQueuesOptions): Promise<TopicList>;
+  /** A topic's attributes and counts. */
   getTopic(name: string): Promise<Topic>;
+  /** Changes `maxMessageBytes` or `retentionSeconds` (`filterType` is immutable). */
   updateTopic(name: string, attributes: TopicAttributesInput): Promise<Topic>;
+  /** Deletes a topic, its subscriptions and their pending pushes. */
   deleteTopic(name: string): Promise<void>;
+  /** Publishes a batch as one replicated write, fanned out to every matching subscription. */
   publish(topic: string, messages: PublishEntry[]): Promise<PublishResponse>;
+  /** Subscribes a queue or a URL; idempotent with equal attributes. */
   subscribe(
     topic: string,
     name: string,
     attributes: SubscriptionAttributesInput,
   ): Promise<SubscribeResult>;
+  /** A topic's subscriptions by name, filtered by prefix, paged. */
   listSubscriptions(topic: string, options: ListQueuesOptions): Promise<SubscriptionList>;
+  /** A subscription with its counts and, for URLs, its push state. */
   getSubscription(topic: string, name: string): Promise<Subscription>;
+  /** Changes filters, retry policy or format (the endpoint is immutable). */
   updateSubscription(
     topic: string,
     name: string,
     attributes: SubscriptionAttributesInput,
   ): Promise<Subscription>;
+  /** Removes a subscription and its pending pushes. */
   unsubscribe(topic: string, name: string): Promise<void>;
 }
 

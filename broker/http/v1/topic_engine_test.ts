@@ -274,3 +274,25 @@ Deno.test("a URL subscription shows pending count, last error and next attempt",
   assert.equal(view.nextAttemptAt, clock.now() + 1000);
   assert.deepEqual(view.push, { pushed: 1, failures: 1, retries: 1, dropped: 0, expired: 0 });
 });
+
+Deno.test("the OpenAPI document describes every topic route, and other methods get 405", async () => {
+  const { call } = setup();
+  const document = (await call("GET", "/openapi.json")).body;
+  const methods = (path: string) => Object.keys(document.paths[path] ?? {}).sort();
+  assert.deepEqual(methods("/v1/topics"), ["get"]);
+  assert.deepEqual(methods("/v1/topics/{topic}"), ["delete", "get", "patch", "put"]);
+  assert.deepEqual(methods("/v1/topics/{topic}/messages"), ["post"]);
+  assert.deepEqual(methods("/v1/topics/{topic}/subscriptions"), ["get"]);
+  assert.deepEqual(methods("/v1/topics/{topic}/subscriptions/{subscription}"), [
+    "delete",
+    "get",
+    "patch",
+    "put",
+  ]);
+  for (const schema of ["Topic", "Subscription", "PublishRequest", "PublishResponse"]) {
+    assert.ok(document.components.schemas[schema], schema);
+  }
+  const wrong = await call("POST", "/v1/topics/payments");
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.body.error.code, "MethodNotAllowed");
+});
