@@ -423,68 +423,40 @@ export class CmqdClient {
     }
   }
 
-  // Topics (API.md "Topics"): create/get/list/update/delete, publish, subscriptions.
+  // Topics (API.md "Topics"). PUT and GET are safe to repeat; a publish is not (no dedup).
 
-  /** Creates topic `name`; `created` is false when an identical one existed (409 if different). */
+  /** Creates a topic; `created` is false when an identical one existed (409 if different). */
   async createTopic(
     name: string,
     attributes: TopicAttributesInput = {},
   ): Promise<{ topic: Topic; created: boolean }> {
-    const answer = await this.#request({
-      method: "PUT",
-      path: topicPath(name),
-      body: attributes,
-      repeatable: true,
-    });
-    return { topic: answer.body as Topic, created: answer.status === 201 };
+    const { body, created } = await this.#put(topicPath(name), attributes);
+    return { topic: body as Topic, created };
   }
 
-  /** Attributes and counts of topic `name`. */
-  async getTopic(name: string): Promise<Topic> {
-    return await this.#json({ method: "GET", path: topicPath(name), repeatable: true });
+  /** Attributes and counts of a topic. */
+  getTopic(name: string): Promise<Topic> {
+    return this.#call("GET", topicPath(name));
   }
 
   /** A page of topics, by name. */
-  async listTopics(options: ListOptions = {}): Promise<TopicList> {
-    return await this.#json({
-      method: "GET",
-      path: `/v1/topics${query(options)}`,
-      repeatable: true,
-    });
+  listTopics(options: ListOptions = {}): Promise<TopicList> {
+    return this.#call("GET", `/v1/topics${query(options)}`);
   }
 
   /** Changes `maxMessageBytes` or `retentionSeconds` (`filterType` is immutable). */
-  async updateTopic(name: string, attributes: TopicAttributesInput): Promise<Topic> {
-    return await this.#json({
-      method: "PATCH",
-      path: topicPath(name),
-      body: attributes,
-      repeatable: false,
-    });
+  updateTopic(name: string, attributes: TopicAttributesInput): Promise<Topic> {
+    return this.#call("PATCH", topicPath(name), attributes);
   }
 
-  /** Deletes topic `name`, its subscriptions and their pending pushes. */
-  async deleteTopic(name: string): Promise<void> {
-    await this.#request({
-      method: "DELETE",
-      path: topicPath(name),
-      repeatable: false,
-      response: "none",
-    });
+  /** Deletes a topic, its subscriptions and their pending pushes. */
+  deleteTopic(name: string): Promise<void> {
+    return this.#call("DELETE", topicPath(name));
   }
 
-  /**
-   * Publishes a batch; every matching queue gets its copy in the same write. Per message: its
-   * id, how many subscriptions took it, and which matching ones refused it. Not retried after
-   * a network error (a repeat would publish twice).
-   */
-  async publish(topic: string, messages: PublishEntry[]): Promise<PublishResponse> {
-    return await this.#json({
-      method: "POST",
-      path: `${topicPath(topic)}/messages`,
-      body: { messages },
-      repeatable: false,
-    });
+  /** Publishes a batch; per message its id, how many took it, and which refused it. */
+  publish(topic: string, messages: PublishEntry[]): Promise<PublishResponse> {
+    return this.#call("POST", `${topicPath(topic)}/messages`, { messages });
   }
 
   /** Subscribes a queue or a URL; `created` is false when an identical one existed. */
@@ -493,55 +465,43 @@ export class CmqdClient {
     name: string,
     attributes: SubscriptionAttributesInput,
   ): Promise<{ subscription: Subscription; created: boolean }> {
-    const answer = await this.#request({
-      method: "PUT",
-      path: subscriptionPath(topic, name),
-      body: attributes,
-      repeatable: true,
-    });
-    return { subscription: answer.body as Subscription, created: answer.status === 201 };
+    const { body, created } = await this.#put(subscriptionPath(topic, name), attributes);
+    return { subscription: body as Subscription, created };
   }
 
   /** A subscription; URL ones include pending pushes, the last error and the next attempt. */
-  async getSubscription(topic: string, name: string): Promise<Subscription> {
-    return await this.#json({
-      method: "GET",
-      path: subscriptionPath(topic, name),
-      repeatable: true,
-    });
+  getSubscription(topic: string, name: string): Promise<Subscription> {
+    return this.#call("GET", subscriptionPath(topic, name));
   }
 
   /** A page of a topic's subscriptions, by name. */
-  async listSubscriptions(topic: string, options: ListOptions = {}): Promise<SubscriptionList> {
-    return await this.#json({
-      method: "GET",
-      path: `${topicPath(topic)}/subscriptions${query(options)}`,
-      repeatable: true,
-    });
+  listSubscriptions(topic: string, options: ListOptions = {}): Promise<SubscriptionList> {
+    return this.#call("GET", `${topicPath(topic)}/subscriptions${query(options)}`);
   }
 
   /** Changes filters, retry policy or format (the endpoint is immutable). */
-  async updateSubscription(
+  updateSubscription(
     topic: string,
     name: string,
     attributes: SubscriptionAttributesInput,
   ): Promise<Subscription> {
-    return await this.#json({
-      method: "PATCH",
-      path: subscriptionPath(topic, name),
-      body: attributes,
-      repeatable: false,
-    });
+    return this.#call("PATCH", subscriptionPath(topic, name), attributes);
   }
 
   /** Removes a subscription and its pending pushes. */
-  async unsubscribe(topic: string, name: string): Promise<void> {
-    await this.#request({
-      method: "DELETE",
-      path: subscriptionPath(topic, name),
-      repeatable: false,
-      response: "none",
-    });
+  unsubscribe(topic: string, name: string): Promise<void> {
+    return this.#call("DELETE", subscriptionPath(topic, name));
+  }
+
+  async #call<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    const response = method === "DELETE" ? "none" : "json";
+    const repeatable = method === "GET";
+    return (await this.#request({ method, path, body, repeatable, response })).body as T;
+  }
+
+  async #put(path: string, body: unknown): Promise<{ body: unknown; created: boolean }> {
+    const answer = await this.#request({ method: "PUT", path, body, repeatable: true });
+    return { body: answer.body, created: answer.status === 201 };
   }
 }
 
@@ -554,19 +514,15 @@ export interface ListOptions {
 
 function query(options: ListOptions): string {
   const params = new URLSearchParams();
-  for (const key of ["prefix", "offset", "limit"] as const) {
-    if (options[key] !== undefined) params.set(key, String(options[key]));
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined) params.set(key, String(value));
   }
   return params.size === 0 ? "" : `?${params}`;
 }
 
-function topicPath(name: string): string {
-  return `/v1/topics/${encodeURIComponent(name)}`;
-}
-
-function subscriptionPath(topic: string, name: string): string {
-  return `${topicPath(topic)}/subscriptions/${encodeURIComponent(name)}`;
-}
+const topicPath = (name: string) => `/v1/topics/${encodeURIComponent(name)}`;
+const subscriptionPath = (topic: string, name: string) =>
+  `${topicPath(topic)}/subscriptions/${encodeURIComponent(name)}`;
 
 function queuePath(name: string): string {
   return `/v1/queues/${encodeURIComponent(name)}`;
