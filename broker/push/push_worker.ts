@@ -139,6 +139,8 @@ export class PushWorker {
   /** Bumped by start and stop: callbacks of an older generation do nothing. */
   #generation = 0;
   #running = false;
+  /** Set once the read barrier of this generation passed: nothing is pushed before. */
+  #ready = false;
   #lanes = new Map<string, Lane>();
   #inflight = 0;
   #recording = 0;
@@ -184,7 +186,9 @@ export class PushWorker {
     const begin = () => {
       this.#source.barrier().then(
         () => {
-          if (generation === this.#generation) this.#pump();
+          if (generation !== this.#generation) return;
+          this.#ready = true;
+          this.#pump();
         },
         () => {
           if (generation !== this.#generation) return;
@@ -199,6 +203,7 @@ export class PushWorker {
   stop(): void {
     if (!this.#running) return;
     this.#running = false;
+    this.#ready = false;
     this.#generation++;
     this.#clearWake();
     for (const controller of this.#controllers) controller.abort();
@@ -226,7 +231,7 @@ export class PushWorker {
 
   /** Coalesces wake-ups (a publish, an outcome) into one pass on the next timer turn. */
   #queuePump(): void {
-    if (!this.#running || this.#pumpQueued) return;
+    if (!this.#ready || this.#pumpQueued) return;
     this.#pumpQueued = true;
     const generation = this.#generation;
     this.#timers.setTimer(0, () => {
@@ -238,7 +243,7 @@ export class PushWorker {
 
   /** One pass: start what is due and allowed, then sleep until the next due push. */
   #pump(): void {
-    if (!this.#running) return;
+    if (!this.#ready) return;
     const now = this.#clock.now();
     const targets = this.#source.pushTargets();
     this.#forgetLanes(targets);

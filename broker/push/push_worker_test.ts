@@ -253,3 +253,21 @@ Deno.test("simplified pushes carry the raw body; headers percent-encode tags and
   assert.equal(json.init.headers["x-cmq-message-tag"], undefined);
   new Headers(simplified.init.headers); // every header value is a valid ByteString
 });
+
+Deno.test("nothing is pushed before the new leader's read barrier passes", async () => {
+  const context = await setup();
+  await hook(context, "merchant");
+  let release = () => {};
+  const barrier = new Promise<void>((resolve) => (release = resolve));
+  const source = context.topics;
+  const original = source.barrier.bind(source);
+  source.barrier = () => barrier.then(original);
+  context.worker.start();
+  await context.topics.publish("t", [{ body: "a" }]);
+  await tick(context, 5_000);
+  assert.equal(context.endpoint.calls.length, 0, "a publish does not wake a worker still waiting");
+  release();
+  await tick(context);
+  assert.equal(context.endpoint.calls.length, 1);
+  context.worker.stop();
+});
