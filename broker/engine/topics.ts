@@ -53,7 +53,7 @@ export class TopicState {
     this.router = new TopicRouter(meta.attributes.filterType);
   }
 
-  /** Adds (or re-adds after a filter change) a subscription to the maps and the router. */
+  /** Adds a subscription to the maps and the router. */
   attach(subscription: SubscriptionState): void {
     const { name, incarnation, attributes } = subscription.meta;
     this.subscriptions.set(name, subscription);
@@ -246,10 +246,11 @@ export class TopicStore implements TopicQueries {
       command.attributes,
       topic.meta.attributes.filterType,
     );
-    topic.detach(subscription);
+    // Only the router changes: the maps keep the subscription at its creation-order place.
+    topic.router.remove(subscription.meta.incarnation);
     subscription.meta.attributes = attributes;
     subscription.meta.modifiedAt = now;
-    topic.attach(subscription);
+    topic.router.add(subscription.meta.incarnation, attributes);
     return { updated: true };
   }
 

@@ -357,6 +357,18 @@ Deno.test("subscription updates change the filter in the router", () => {
   );
   driver.publish("t", [{ body: "1", tags: ["a"] }, { body: "2", tags: ["b"] }]);
   assert.deepEqual(driver.receiveBodies("q"), ["2"]);
+  driver.subscribe("t", "z-first", { endpoint: { url: "http://z.test/" } });
+  driver.subscribe("t", "a-second", { endpoint: { url: "http://a.test/" } });
+  driver.apply(
+    CommandType.UpdateSubscription,
+    encodeTopicCommand({
+      topic: "t",
+      subscription: "z-first",
+      attributes: { format: "simplified" },
+    }),
+  );
+  const order = driver.machine.topics.pushTargets().map((target) => target.subscription);
+  assert.deepEqual(order, ["z-first", "a-second"], "an update keeps the creation order");
   const immutable = driver.apply(
     CommandType.UpdateSubscription,
     encodeTopicCommand({
