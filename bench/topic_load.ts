@@ -5,10 +5,13 @@
  *   flight each, to a routing-key topic bound to 3 queues (every message matches all three, as a
  *   RabbitMQ topic exchange bound to 3 queues). Counts published messages/s (each one is 3 queue
  *   copies, durable on a majority before the answer) and the publish request latency.
- * - `push`: publishes `--push-messages` messages (batches of `--batch`) to a topic with one URL
- *   subscription pointing at a no-op HTTP sink served by this process, and measures pushes/s
- *   (first publish to last push) and publish-to-push latency (`publishTime` of the push body to
- *   its arrival at the sink, both on this machine's clock).
+ * - `push`: publishes `--push-messages` messages (batches of `--batch`) as fast as it can to a
+ *   topic with one URL subscription pointing at a no-op HTTP sink served by this process, and
+ *   measures pushes/s (first publish to last push) and publish-to-push latency (`publishTime` of
+ *   the push body to its arrival at the sink, both on this machine's clock). Pushes queue up
+ *   behind a faster publisher, so this latency includes that wait.
+ * - `push-latency`: the same at a steady `--push-rate` messages/s for `--seconds`, so the latency
+ *   is that of a push that does not wait behind a backlog.
  *
  * ```sh
  * deno run -A bench/topic_load.ts                             # a fresh broker, both shapes
@@ -16,8 +19,9 @@
  * deno run -A bench/topic_load.ts --url http://127.0.0.1:9876  # an already-running broker
  * ```
  *
- * Options (defaults): `--shape fanout,push --seconds 10 --warmup 2 --size 1024 --batch 16
- * --publishers 4 --inflight 4 --push-messages 20000 --url "" --broker-args "" --keep-data`.
+ * Options (defaults): `--shape fanout,push,push-latency --seconds 10 --warmup 2 --size 1024
+ * --batch 16 --publishers 4 --inflight 4 --push-messages 20000 --push-rate 1000 --url ""
+ * --broker-args "" --keep-data`.
  * Without `--url` it starts `main.ts` on a free port with a temporary data dir, waits for
  * `/readyz`, and stops it by PID (SIGTERM) and removes the dir at the end. One JSON line per
  * shape on stdout.
@@ -36,6 +40,7 @@ interface Options {
   publishers: number;
   inflight: number;
   pushMessages: number;
+  pushRate: number;
   url: string;
   brokerArgs: string[];
   keepData: boolean;
@@ -43,7 +48,7 @@ interface Options {
 
 function parseOptions(args: string[]): Options {
   const options: Options = {
-    shape: "fanout,push",
+    shape: "fanout,push,push-latency",
     seconds: 10,
     warmup: 2,
     size: 1024,
@@ -51,6 +56,7 @@ function parseOptions(args: string[]): Options {
     publishers: 4,
     inflight: 4,
     pushMessages: 20_000,
+    pushRate: 1000,
     url: "",
     brokerArgs: [],
     keepData: false,
@@ -131,7 +137,7 @@ async function runFanout(client: CmqdClient, options: Options) {
   };
 }
 
-async function runPush(client: CmqdClient, options: Options) {
+async function runPush(client: CmqdClient, options: Options, paced: boolean) {
   const received = new Map<string, number>();
   const latenciesMs: number[] = [];
   let lastPushMs = 0;
@@ -151,12 +157,19 @@ async function runPush(client: CmqdClient, options: Options) {
     });
     const body = "x".repeat(options.size);
     const messages = Array.from({ length: options.batch }, () => ({ body }));
-    const batches = Math.ceil(options.pushMessages / options.batch);
+    const batches = paced
+      ? Math.ceil((options.pushRate * options.seconds) / options.batch)
+      : Math.ceil(options.pushMessages / options.batch);
     let next = 0;
     const startMs = performance.now();
+    const intervalMs = (1000 * options.batch) / Math.max(1, options.pushRate);
     const loop = async () => {
       while (next < batches) {
+        const due = startMs + next * intervalMs;
         next++;
+        if (paced && due > performance.now()) {
+          await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+        }
         await client.publish(topic, messages);
       }
     };
@@ -170,7 +183,8 @@ async function runPush(client: CmqdClient, options: Options) {
     latenciesMs.sort((a, b) => a - b);
     const duplicates = [...received.values()].filter((count) => count > 1).length;
     return {
-      shape: "push",
+      shape: paced ? "push-latency" : "push",
+      rate: paced ? options.pushRate : null,
       size: options.size,
       batch: options.batch,
       messages: total,
@@ -232,8 +246,8 @@ if (import.meta.main) {
     for (const shape of options.shape.split(",")) {
       const row = shape === "fanout"
         ? await runFanout(client, options)
-        : shape === "push"
-        ? await runPush(client, options)
+        : shape === "push" || shape === "push-latency"
+        ? await runPush(client, options, shape === "push-latency")
         : (() => {
           throw new Error(`unknown shape ${shape}`);
         })();
