@@ -25,7 +25,7 @@ import {
   type Transport,
 } from "../replication/mod.ts";
 import { EngineService, EngineTopicService, type NodeStatus } from "../service/mod.ts";
-import { type PushFetch, type PushLimits, PushWorker } from "../push/mod.ts";
+import { type PushFetch, PushHttpClient, type PushLimits, PushWorker } from "../push/mod.ts";
 import { forwardingHandler } from "./forwarding.ts";
 import { Membership } from "./member_changes.ts";
 import { topicMetricsText } from "./topic_metrics.ts";
@@ -53,7 +53,7 @@ export interface NodeOptions {
   mmap?: boolean;
   /** Seeds election timeouts. */
   seed?: number;
-  /** How the push worker reaches URL subscriptions (default the global `fetch`). */
+  /** How the push worker reaches URL subscriptions (default: a `PushHttpClient`). */
   pushFetch?: PushFetch;
   /** Bounds of the push worker (defaults: `pushLimitsDefault`). */
   pushLimits?: Partial<PushLimits>;
@@ -125,7 +125,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     timers: options.timers,
   });
   const topics = new EngineTopicService({ proposer: replica, machine, log: replica });
-  const push = createPushWorker(options, topics, metrics);
+  const pushClient = new PushHttpClient();
+  const push = createPushWorker(options, { topics, metrics, fetch: pushClient.fetch });
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
   // elsewhere they get a retryable 503 naming the new leader. Pushes run on the leader only.
   replica.onRoleChange((change) => {
@@ -200,6 +201,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       stopped = true;
       options.timers.clearTimer(housekeepingTimer);
       push.stop();
+      pushClient.close();
       broker.close();
       await replica.close();
       await options.transport.close();
@@ -213,9 +215,9 @@ const pushLatencyBucketsSeconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 6
 
 function createPushWorker(
   options: NodeOptions,
-  topics: EngineTopicService,
-  metrics: Metrics,
+  parts: { topics: EngineTopicService; metrics: Metrics; fetch: PushFetch },
 ): PushWorker {
+  const { topics, metrics } = parts;
   const latency = metrics.histogram(
     "cmqd_push_latency_seconds",
     "From publish to the 2xx of its push (retries included), on this node while it led.",
@@ -223,7 +225,7 @@ function createPushWorker(
   );
   return new PushWorker({
     source: topics,
-    fetch: options.pushFetch ?? ((url, init) => fetch(url, init)),
+    fetch: options.pushFetch ?? parts.fetch,
     clock: options.clock,
     timers: options.timers,
     limits: options.pushLimits,

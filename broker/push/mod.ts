@@ -3,7 +3,8 @@
  * pending push (JSON or simplified body, `x-cmq-*` headers), and reports every outcome as a
  * replicated PushResults command, so the retry state survives restarts and failovers. The
  * pending set, attempt counts and schedules are engine state read through the service's
- * `PushSource`; the worker keeps only what is in flight.
+ * `PushSource`; the worker keeps only what is in flight. `PushHttpClient` is the HTTP/1.1 client
+ * it uses in production (any `fetch`-like function can stand in for it).
  *
  * @module
  */
@@ -17,3 +18,4 @@ export {
   type PushWorkerStats,
 } from "./push_worker.ts";
 export { type PushRequest, pushRequest, pushUserAgent } from "./push_request.ts";
+export { type HttpClientLimits, httpClientLimitsDefault, PushHttpClient } from "./http_client.ts";
