@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   }
   // Everything that can be wrong with the files is found before anything listens.
   const keyRing = await loadKeyRing(config);
+  if (keyRing !== null) reloadOnHangup(keyRing);
   const tls = await loadTls(config);
   const scheme = tls === null ? "http" : "https";
   const host = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}`;
@@ -92,7 +93,6 @@ async function main(): Promise<void> {
     access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },
   });
   handler = node.handler;
-  if (keyRing !== null) reloadOnHangup(keyRing);
   if (config.join !== null && signForJoin !== null) {
     await joinCluster(config.join, signForJoin, {
       id: config.nodeId,

@@ -69,7 +69,9 @@ export interface CmqdClientOptions {
 
 /** An access key: its id and its secret. */
 export interface Credentials {
+  /** The key's id, as the broker's credentials file names it. */
   secretId: string;
+  /** The key's secret; used to sign, never sent. */
   secretKey: string;
 }
 

@@ -2,10 +2,18 @@
  * Who may call which v1 route (API.md, Security): one rule per route, naming the permission a
  * caller's key needs — the kind, where the resource's name is, and the action.
  *
- * Adding a route means adding its rule here (one line): the guard installs a check for every
- * rule on the same method and path as the route, so the name it checks is the one the handler
- * sees (hono decodes both the same way), and a v1 route **without** a rule is answered 500 and
- * logged, never served unchecked (see `AccessGuard`).
+ * Adding a route means adding its rule to `v1AccessRules` (one line): the guard installs a check
+ * for every rule on the same method and path as the route, so the name it checks is the one the
+ * handler sees (hono decodes both the same way), and a v1 route **without** a rule is answered
+ * 500 and logged, never served unchecked (see `AccessGuard`). The topic routes, for example:
+ *
+ * ```ts
+ * listingRule("topic", "/v1/topics"),
+ * topicRule("PUT", "/v1/topics/{topic}", "manage"),
+ * topicRule("POST", "/v1/topics/{topic}/messages", "publish"),
+ * // a subscription with a {queue} endpoint enqueues into that queue: send on it too
+ * topicRule("PUT", "/v1/topics/{topic}/subscriptions/{sub}", "manage", subscriptionQueue),
+ * ```
  *
  * Listing (`GET /v1/queues?prefix=p`) is allowed when one permission grants `read` on every name
  * starting with `p` (`queue:*:read`, or `queue:orders-*:read` with `prefix=orders-`): a list
@@ -52,9 +60,19 @@ function queueRule(
   return { method, path, kind: "queue", action, name: { param: "queue" }, queuesWrittenByBody };
 }
 
-/** For the topic routes: `topicRule("POST", "/v1/topics/{topic}/messages", "publish")`. */
-export function topicRule(method: Method, path: string, action: Action): AccessRule {
-  return { method, path, kind: "topic", action, name: { param: "topic" } };
+/** A route on one topic, named by the `{topic}` path parameter. */
+export function topicRule(
+  method: Method,
+  path: string,
+  action: Action,
+  queuesWrittenByBody?: (body: unknown) => string[],
+): AccessRule {
+  return { method, path, kind: "topic", action, name: { param: "topic" }, queuesWrittenByBody };
+}
+
+/** A `GET` listing of `kind` names, filtered by the `prefix` query parameter: needs `read`. */
+export function listingRule(kind: ResourceKind, path: string, query = "prefix"): AccessRule {
+  return { method: "GET", path, kind, action: "read", name: { listingPrefixQuery: query } };
 }
 
 function clusterRule(method: Method, path: string, action: Action): AccessRule {
@@ -84,13 +102,7 @@ function redriveDestination(body: unknown): string[] {
 
 /** The rules of every v1 route. */
 export const v1AccessRules: readonly AccessRule[] = [
-  {
-    method: "GET",
-    path: "/v1/queues",
-    kind: "queue",
-    action: "read",
-    name: { listingPrefixQuery: "prefix" },
-  },
+  listingRule("queue", "/v1/queues"),
   queueRule("PUT", "/v1/queues/{queue}", "manage", deadLetterQueue),
   queueRule("GET", "/v1/queues/{queue}", "read"),
   queueRule("PATCH", "/v1/queues/{queue}", "manage", deadLetterQueue),

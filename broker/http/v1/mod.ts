@@ -9,6 +9,7 @@ export { createV1Routes, v1RouteDefinitions } from "./routes.ts";
 export {
   type AccessRule,
   type AccessRuleName,
+  listingRule,
   permissionText,
   topicRule,
   v1AccessRules,
