@@ -62,7 +62,10 @@ async function main(): Promise<void> {
       ...(tls ?? {}),
     }, (request, info) => handler ? handler(request, info) : early());
   } catch (error) {
-    exitWith(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+    const files = tls === null
+      ? ""
+      : ` with --tls-cert ${config.tlsCert} --tls-key ${config.tlsKey}`;
+    exitWith(`cannot listen on ${config.host}:${config.port}${files}: ${(error as Error).message}`);
   }
   const url = `${host}:${server.addr.port}`;
   const clustered = config.peers.length > 0 || config.join !== null;

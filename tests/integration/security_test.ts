@@ -491,7 +491,7 @@ Deno.test({
   },
 });
 
-Deno.test("an unreadable TLS file refuses to start, naming it", async () => {
+Deno.test("an unreadable or invalid TLS file refuses to start, naming it", async () => {
   await withTempDir("cmqd-tls-", async (dir) => {
     const program = runMain([
       "--port",
@@ -505,6 +505,22 @@ Deno.test("an unreadable TLS file refuses to start, naming it", async () => {
     ]);
     assert.equal(await program.exited(), 2);
     assert.match(program.output(), /cmqd: --tls-cert .*missing\.pem: cannot read it/);
+    await Deno.writeTextFile(`${dir}/garbage.pem`, "not a certificate\n");
+    const garbage = runMain([
+      "--port",
+      String(freePort()),
+      "--data-dir",
+      `${dir}/d`,
+      "--tls-cert",
+      `${dir}/garbage.pem`,
+      "--tls-key",
+      `${dir}/garbage.pem`,
+    ]);
+    assert.equal(await garbage.exited(), 2);
+    assert.match(
+      garbage.output(),
+      /cmqd: cannot listen on 127\.0\.0\.1:\d+ with --tls-cert .*garbage\.pem --tls-key .*garbage\.pem: /,
+    );
   });
 });
 
