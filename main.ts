@@ -43,30 +43,8 @@ async function main(): Promise<void> {
   const scheme = tls === null ? "http" : "https";
   const host = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}`;
   const controller = new AbortController();
-  // Listen first (port 0 picks one), so the URL peers learn is the real one; requests wait for
-  // the node below.
-  let handler: ((request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>) | null = null;
-  const early = () =>
-    Response.json({ error: { code: "NotReady", message: "starting", requestId: "" } }, {
-      status: 503,
-      headers: { "retry-after": "1" },
-    });
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({
-      hostname: config.host,
-      port: config.port,
-      signal: controller.signal,
-      onListen: () => {}, // the URL is printed once the node is ready
-      // With a certificate Deno offers h2 and http/1.1 by ALPN.
-      ...(tls ?? {}),
-    }, (request, info) => handler ? handler(request, info) : early());
-  } catch (error) {
-    const files = tls === null
-      ? ""
-      : ` with --tls-cert ${config.tlsCert} --tls-key ${config.tlsKey}`;
-    exitWith(`cannot listen on ${config.host}:${config.port}${files}: ${(error as Error).message}`);
-  }
+  let handler: Handler | null = null;
+  const server = listen(config, tls, controller.signal, () => handler);
   const url = `${host}:${server.addr.port}`;
   const clustered = config.peers.length > 0 || config.join !== null;
   const signForJoin = config.join === null ? null : joinSigner(keyRing);
@@ -126,6 +104,41 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+}
+
+type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+
+/**
+ * Listens first (port 0 picks one), so the URL peers learn is the real one; requests are answered
+ * 503 until `current()` returns the node's handler. A certificate that Deno refuses (not PEM, or
+ * not matching the key) ends the process, naming the files.
+ */
+function listen(
+  config: NodeConfig,
+  tls: { cert: string; key: string } | null,
+  signal: AbortSignal,
+  current: () => Handler | null,
+): Deno.HttpServer<Deno.NetAddr> {
+  const early = () =>
+    Response.json({ error: { code: "NotReady", message: "starting", requestId: "" } }, {
+      status: 503,
+      headers: { "retry-after": "1" },
+    });
+  try {
+    return Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      signal,
+      onListen: () => {}, // the URL is printed once the node is ready
+      // With a certificate Deno offers h2 and http/1.1 by ALPN.
+      ...(tls ?? {}),
+    }, (request, info) => current()?.(request, info) ?? early());
+  } catch (error) {
+    const files = tls === null
+      ? ""
+      : ` with --tls-cert ${config.tlsCert} --tls-key ${config.tlsKey}`;
+    exitWith(`cannot listen on ${config.host}:${config.port}${files}: ${(error as Error).message}`);
+  }
 }
 
 function exitWith(message: string): never {
