@@ -19,6 +19,13 @@ export interface QueueAttributes {
   fifo: boolean;
   /** Dead-letter policy; `null` on update removes it. */
   deadLetter?: DeadLetterPolicy | null;
+  /**
+   * Labels cmqd stores and never interprets (widened: CMQ has no tags): at most 50, keys of
+   * 1–128 and values of 0–256 letters, digits, spaces or `_ . : / = + - @`, neither starting
+   * with `aws:`. Absent when the queue has none; on update the map replaces every tag and
+   * `null` or `{}` removes them all.
+   */
+  tags?: Record<string, string> | null;
 }
 
 /** Where messages go after too many receives or too long a life. */

@@ -42,6 +42,16 @@ export const messageLimits = {
   waitSeconds: { min: 0, max: 30, default: 0 },
 } as const;
 
+/**
+ * Queue tag limits, SQS's: tags on one queue, and Unicode characters (code points, not UTF-16
+ * units) of a key and of a value. A key is never empty; a value may be.
+ */
+export const tagLimits = {
+  tagsMax: 50,
+  keyCharsMax: 128,
+  valueCharsMax: 256,
+} as const;
+
 /** Dead-letter policy ranges. */
 export const deadLetterLimits = {
   maxReceiveCount: { min: 1, max: 1000 },
