@@ -91,15 +91,7 @@ import assert, { AssertionError } from "node:assert/strict";
 import { BodyReader, PeerCodecError } from "./peer_body_reader.ts";
 
 export { PeerCodecError };
-import {
-  type Entry,
-  type LogIndex,
-  type Message,
-  MessageType,
-  type NodeId,
-  type SnapshotChunk,
-  type Term,
-} from "../../raft/mod.ts";
+import type { Entry, Message, NodeId, SnapshotChunk } from "../../raft/mod.ts";
 import { nonceBytes, proofBytes } from "./peer_auth.ts";
 import {
   chunkFixedBytes,

@@ -21,7 +21,6 @@ import {
   handshakeFrameBytesMax,
   messageBytesBound,
   PeerCodecError,
-  type PeerFrame,
 } from "./peer_codec.ts";
 import { newNonce, tagBytes } from "./peer_auth.ts";
 
