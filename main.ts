@@ -9,10 +9,12 @@
  * @module
  */
 import {
+  loadClusterKey,
   noPeers,
   parseConfig,
   type PeerAddress,
   realTimers,
+  signClusterRequest,
   startNode,
   TcpTransport,
   usage,
@@ -33,6 +35,13 @@ async function main(): Promise<void> {
     console.log(usage);
     return;
   }
+  let clusterKey: Uint8Array | null;
+  try {
+    clusterKey = await loadClusterKey({ file: config.clusterKeyFile, text: config.clusterKey });
+  } catch (error) {
+    console.error(`cmqd: ${(error as Error).message}`);
+    Deno.exit(2);
+  }
   const host = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}`;
   const controller = new AbortController();
   // Listen first (port 0 picks one), so the URL peers learn is the real one; requests wait for
@@ -51,15 +60,18 @@ async function main(): Promise<void> {
   }, (request) => handler ? handler(request) : early());
   const url = `${host}:${server.addr.port}`;
   const clustered = config.peers.length > 0 || config.join !== null;
-  const transport = clustered
+  // parseConfig refuses a cluster member without a key; a lone node may hold one unused.
+  const transport = clustered && clusterKey !== null
     ? await TcpTransport.start({
       nodeId: config.nodeId as NodeId,
       listen: { hostname: config.host, port: config.peerPort },
       clientUrl: url,
       advertisedAddress: `${config.host}:${config.peerPort}`,
       peers: config.peers.filter((peer) => peer.id !== config.nodeId) as PeerAddress[],
+      clusterKey,
     })
     : noPeers();
+  const signer = clusterKey === null ? null : { key: clusterKey, nodeId: config.nodeId };
   const node = await startNode({
     nodeId: config.nodeId,
     dataDir: config.dataDir,
@@ -68,16 +80,17 @@ async function main(): Promise<void> {
     timers: realTimers,
     transport,
     initialVoters: config.join !== null
-      ? await bootstrapVotersOf(config.join)
+      ? await bootstrapVotersOf(config.join, signer!)
       : clustered
       ? config.peers.map((peer) => peer.id)
       : [config.nodeId],
     url,
     mmap: config.mmap,
+    clusterKey: clusterKey ?? undefined,
   });
   handler = node.handler;
   if (config.join !== null) {
-    await joinCluster(config.join, {
+    await joinCluster(config.join, signer!, {
       id: config.nodeId,
       peerAddress: `${config.host}:${
         transport instanceof TcpTransport ? transport.address.port : config.peerPort
@@ -108,17 +121,45 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
 }
 
+/** Who signs this node's requests to the member it joins through (the cluster key). */
+interface Signer {
+  key: Uint8Array;
+  nodeId: string;
+}
+
+/** `fetch` with the request signed with the cluster key (see `cluster_request_auth.ts`). */
+function signedFetch(
+  signer: Signer,
+  url: string,
+  init: { method: "GET" | "POST"; body?: string },
+): Promise<Response> {
+  const body = new TextEncoder().encode(init.body ?? "");
+  const path = new URL(url).pathname;
+  const authorization = signClusterRequest(signer.key, signer.nodeId, {
+    method: init.method,
+    path,
+    body,
+  });
+  const headers: Record<string, string> = { authorization };
+  if (init.body !== undefined) headers["content-type"] = "application/json";
+  return fetch(url, { method: init.method, headers, body: init.body });
+}
+
 /**
  * The membership a joining node starts from: the group's initial voters, so that replaying the
  * log's membership changes gives the group's current membership (used on a new data dir only).
  */
-async function bootstrapVotersOf(memberUrl: string): Promise<string[]> {
+async function bootstrapVotersOf(memberUrl: string, signer: Signer): Promise<string[]> {
   for (let attempt = 1; attempt <= 100; attempt++) {
     try {
-      const response = await fetch(`${memberUrl}/v1/cluster`);
+      const response = await signedFetch(signer, `${memberUrl}/v1/cluster`, { method: "GET" });
       const info = await response.json() as ClusterInfo;
+      if (response.status === 401) {
+        throw new Error(`${memberUrl} refused this node's cluster key: ${JSON.stringify(info)}`);
+      }
       if (response.ok && info.bootstrapVoters) return info.bootstrapVoters;
     } catch (error) {
+      if ((error as Error).message.includes("refused this node's cluster key")) throw error;
       console.log(`cmqd: asking ${memberUrl} for the cluster: ${(error as Error).message}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -130,14 +171,17 @@ async function bootstrapVotersOf(memberUrl: string): Promise<string[]> {
  * Asks a member to add this node (it forwards to the leader), retrying while the cluster has no
  * leader or the node has not caught up yet. Bounded: gives up after `joinMsMax`.
  */
-async function joinCluster(memberUrl: string, request: JoinRequest): Promise<void> {
+async function joinCluster(
+  memberUrl: string,
+  signer: Signer,
+  request: JoinRequest,
+): Promise<void> {
   const joinMsMax = 10 * 60_000;
   const deadline = Date.now() + joinMsMax;
   for (let attempt = 1;; attempt++) {
     try {
-      const response = await fetch(`${memberUrl}/v1/cluster/nodes`, {
+      const response = await signedFetch(signer, `${memberUrl}/v1/cluster/nodes`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
         body: JSON.stringify(request),
       });
       const text = await response.text();

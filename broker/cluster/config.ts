@@ -19,6 +19,10 @@ export interface NodeConfig {
   peers: PeerSpec[];
   /** Client URL of a running member to join through (as a learner, then promoted). */
   join: string | null;
+  /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
+  clusterKeyFile: string | null;
+  /** The cluster key itself, from `CMQD_CLUSTER_KEY` only (a flag would show it in `ps`). */
+  clusterKey: string | null;
   help: boolean;
 }
 
@@ -55,7 +59,20 @@ const flags: Record<string, FlagSpec> = {
     help: "initial voters id=host:port,...",
   },
   "--join": { key: "join", env: "CMQD_JOIN", kind: "url", help: "client URL of a member to join" },
+  "--cluster-key-file": {
+    key: "clusterKeyFile",
+    env: "CMQD_CLUSTER_KEY_FILE",
+    kind: "string",
+    help: "file with the cluster key (or the key in CMQD_CLUSTER_KEY)",
+  },
 };
+
+/** The environment variable that carries the cluster key itself. */
+export const clusterKeyEnv = "CMQD_CLUSTER_KEY";
+/** Fewest characters of a cluster key (`openssl rand -hex 32` gives 64). */
+export const clusterKeyCharsMin = 32;
+/** Most characters of a cluster key. */
+export const clusterKeyCharsMax = 4096;
 
 const defaults: NodeConfig = {
   host: "127.0.0.1",
@@ -66,6 +83,8 @@ const defaults: NodeConfig = {
   peerPort: 0,
   peers: [],
   join: null,
+  clusterKeyFile: null,
+  clusterKey: null,
   help: false,
 };
 
@@ -77,6 +96,7 @@ export const usage = [
       spec.env.padEnd(14)
     } ${spec.help} (default ${JSON.stringify(defaults[spec.key])})`
   ),
+  `  ${"".padEnd(22)} ${clusterKeyEnv.padEnd(14)} the cluster key itself (instead of a file)`,
 ].join("\n");
 
 function convert(spec: FlagSpec, raw: string, source: string): unknown {
@@ -145,6 +165,7 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     if (raw === undefined) throw new Error(`${name} needs a value`);
     config[spec.key] = convert(spec, raw, name);
   }
+  if (env[clusterKeyEnv] !== undefined) config.clusterKey = env[clusterKeyEnv];
   const result = config as unknown as NodeConfig;
   if (result.peerPort === 0 && result.port !== 0) result.peerPort = result.port + 1;
   if (result.peers.length > 0 && !result.peers.some((peer) => peer.id === result.nodeId)) {
@@ -153,5 +174,33 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   if (result.peers.length > 0 && result.join !== null) {
     throw new Error("--peers (a new cluster) and --join (an existing one) exclude each other");
   }
+  checkClusterKey(result);
   return result;
+}
+
+/**
+ * A cluster member must hold the cluster key: without it any host that can reach the peer port
+ * could take part in Raft. The key's length is checked here; a key file is read at start.
+ */
+function checkClusterKey(config: NodeConfig): void {
+  if (config.clusterKeyFile !== null && config.clusterKey !== null) {
+    throw new Error(`--cluster-key-file and ${clusterKeyEnv} both give a cluster key; give one`);
+  }
+  if (config.clusterKey !== null) {
+    const length = config.clusterKey.trim().length;
+    if (length < clusterKeyCharsMin || length > clusterKeyCharsMax) {
+      throw new Error(
+        `${clusterKeyEnv}: a cluster key has ${clusterKeyCharsMin}–${clusterKeyCharsMax} ` +
+          `characters, got ${length} (make one with: openssl rand -hex 32)`,
+      );
+    }
+  }
+  const clustered = config.peers.length > 0 || config.join !== null;
+  if (clustered && config.clusterKeyFile === null && config.clusterKey === null) {
+    throw new Error(
+      `${config.join !== null ? "--join" : "--peers"} needs the cluster key every member holds: ` +
+        `--cluster-key-file FILE or ${clusterKeyEnv} (make one with: openssl rand -hex 32 > ` +
+        "cluster.key; chmod 600 cluster.key; copy it to every node)",
+    );
+  }
 }

@@ -25,6 +25,7 @@ import {
   type Transport,
 } from "../replication/mod.ts";
 import { EngineService, type NodeStatus } from "../service/mod.ts";
+import { clusterRequestDoor } from "./cluster_request_auth.ts";
 import { forwardingHandler } from "./forwarding.ts";
 import { Membership } from "./member_changes.ts";
 
@@ -51,6 +52,11 @@ export interface NodeOptions {
   mmap?: boolean;
   /** Seeds election timeouts. */
   seed?: number;
+  /**
+   * The cluster key, when this node is a cluster member: joins signed with it are served
+   * (`cluster_request_auth.ts`).
+   */
+  clusterKey?: Uint8Array;
 }
 
 /** A running node (without the HTTP listener, which the caller owns). */
@@ -139,10 +145,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
 
   const bootstrapVoters = readBootstrapVoters(fs, `${dataDir}/snapshots`);
+  // The replicated record of a member's client URL wins over what its peer hello announced:
+  // followers forward requests (and the SDK follows x-cmqd-leader) to this URL.
   const clientUrlOf = (id: string): string | null =>
     id === options.nodeId
       ? options.url
-      : options.transport.clientUrl(id as NodeId) ?? membership.clientUrl(id);
+      : membership.clientUrl(id) ?? options.transport.clientUrl(id as NodeId);
   const membership = new Membership({
     nodeId: options.nodeId,
     replica,
@@ -163,9 +171,14 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     removeNode: (id) => membership.remove(id),
   };
   const app = createApp({ service: broker, status, metrics });
+  const appFetch = async (request: Request) => await app.fetch(request);
+  const clusterDoor = options.clusterKey === undefined ? null : clusterRequestDoor(
+    options.clusterKey,
+    { cluster: () => status.cluster(), join: (request) => membership.join(request) },
+  );
   const handler = forwardingHandler({
     view: { isLeader: () => replica.isLeader, leaderUrl },
-    local: (request) => app.fetch(request),
+    local: (request) => clusterDoor === null ? app.fetch(request) : clusterDoor(request, appFetch),
     requestBytesMax: forwardBytesMax,
   });
 

@@ -61,7 +61,7 @@ const messageTypes = new Set<number>(Object.values(MessageType));
  */
 export function messageProblem(message: Message, limits: MessageLimits): string | null {
   if (!messageTypes.has(message.type)) return `unknown message type ${message.type}`;
-  const ids = idProblem("from", message.from, limits) ?? idProblem("to", message.to, limits);
+  const ids = idProblem(`from`, message.from, limits) ?? idProblem(`to`, message.to, limits);
   if (ids !== null) return ids;
   if (message.from === message.to) return "a message from a node to itself";
   const numbers = countProblem("term", message.term, limits.termMax) ??

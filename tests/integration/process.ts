@@ -7,6 +7,12 @@
 
 const root = new URL("../../", import.meta.url).pathname;
 
+/**
+ * The cluster key every broker these helpers start gets in `CMQD_CLUSTER_KEY` (a cluster member
+ * refuses to start without one; a lone node ignores it).
+ */
+export const testClusterKeyText = "integration-test-cluster-key-0123456789abcdef";
+
 /** A free TCP port on loopback (the kernel picks it; we close and reuse it at once). */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -48,7 +54,7 @@ export async function startBroker(
     cwd: root,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", CMQD_CLUSTER_KEY: testClusterKeyText },
   }).spawn();
   let text = "";
   const decoder = new TextDecoder();
