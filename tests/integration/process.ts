@@ -36,7 +36,14 @@ export interface BrokerProcess {
 
 /** Starts `deno run -A main.ts` and resolves once it printed its URL (bounded wait). */
 export async function startBroker(
-  options: { dataDir: string; port?: number; args?: string[]; readyMs?: number },
+  options: {
+    dataDir: string;
+    port?: number;
+    args?: string[];
+    readyMs?: number;
+    /** More environment variables (override the defaults, e.g. `CMQD_CLUSTER_KEY`). */
+    env?: Record<string, string>;
+  },
 ): Promise<BrokerProcess> {
   const port = options.port ?? freePort();
   const child = new Deno.Command(Deno.execPath(), {
@@ -54,7 +61,7 @@ export async function startBroker(
     cwd: root,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", CMQD_CLUSTER_KEY: testClusterKeyText },
+    env: { NO_COLOR: "1", CMQD_CLUSTER_KEY: testClusterKeyText, ...options.env },
   }).spawn();
   let text = "";
   const decoder = new TextDecoder();
