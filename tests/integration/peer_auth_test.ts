@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import {
   closedByPeer,
   type CmqdNode,
+  CommandType,
   encodeHelloFrame,
   encodeMessagesFrame,
   encodeProofFrame,
@@ -197,6 +198,45 @@ Deno.test({
       for (const node of nodes) {
         assert.ok(node.replica.status().term < 2 ** 48, "no node took a poisoned term");
       }
+    } finally {
+      await cluster.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a member's recorded client URL wins over the one its peer hello announces",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const cluster = await startInProcessCluster();
+    const { nodes, peerPorts } = cluster;
+    try {
+      await until("a leader", () => nodes.some((node) => node.replica.isLeader));
+      const leader = nodes.find((node) => node.replica.isLeader)!;
+      const follower = nodes.find((node) => node !== leader)!;
+      const leaderIndex = nodes.indexOf(leader);
+      const leaderUrlSeenBy = async (node: CmqdNode) =>
+        (await node.handler(new Request("http://node/healthz"))).headers.get("x-cmqd-leader");
+      assert.equal(
+        await leaderUrlSeenBy(follower),
+        `http://127.0.0.1:${peerPorts[leaderIndex] + 1}`,
+      );
+      const recorded = "http://recorded.invalid:9876";
+      await leader.replica.propose(
+        CommandType.SetMember,
+        new TextEncoder().encode(JSON.stringify({
+          id: leader.replica.id,
+          peerAddress: `127.0.0.1:${peerPorts[leaderIndex]}`,
+          clientUrl: recorded,
+        })),
+      );
+      await until(
+        "the follower to apply the record",
+        () => follower.machine.members().some((member) => member.clientUrl === recorded),
+      );
+      // The leader's hello (sent on every reconnect) still says otherwise; the record wins.
+      assert.equal(await leaderUrlSeenBy(follower), recorded);
     } finally {
       await cluster.close();
     }
