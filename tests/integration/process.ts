@@ -43,11 +43,19 @@ export async function startBroker(
     readyMs?: number;
     /** More environment variables (override the defaults, e.g. `CMQD_CLUSTER_KEY`). */
     env?: Record<string, string>;
+    /** The address it listens on and is reached at (default 127.0.0.1; passed as `--host`). */
+    host?: string;
+    /** A command that runs deno (e.g. `["ip", "netns", "exec", "ns1"]`; it must exec). */
+    launcher?: string[];
   },
 ): Promise<BrokerProcess> {
   const port = options.port ?? freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+  const host = options.host ?? "127.0.0.1";
+  const launcher = options.launcher ?? [];
+  const command = launcher.length > 0 ? launcher[0] : Deno.execPath();
+  const child = new Deno.Command(command, {
     args: [
+      ...(launcher.length > 0 ? [...launcher.slice(1), Deno.execPath()] : []),
       "run",
       "-A",
       "--unstable-no-legacy-abort",
@@ -56,6 +64,7 @@ export async function startBroker(
       String(port),
       "--data-dir",
       options.dataDir,
+      ...(host === "127.0.0.1" ? [] : ["--host", host]),
       ...(options.args ?? []),
     ],
     cwd: root,
@@ -74,7 +83,7 @@ export async function startBroker(
     for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const deadline = Date.now() + (options.readyMs ?? 60_000);
   while (!text.includes(`serving ${url}`)) {
     if (exited || Date.now() > deadline) {
