@@ -234,12 +234,7 @@ Deno.test({
         )),
       );
       const watch = new ClusterWatch(brokers.map((broker) => broker.url));
-      const first = await watch.leader();
-      const created = await fetch(`${brokers[first - 1].url}/v1/queues/${queue}`, {
-        method: "PUT",
-      });
-      assert.ok(created.ok, `create: ${created.status}`);
-      await created.body?.cancel();
+      await createQueue(watch);
       await watch.whole("start", 30_000);
       load = new Load(watch.urls, 3);
       await load.progress("start", 10_000);
