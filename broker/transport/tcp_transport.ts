@@ -35,8 +35,8 @@ import assert from "node:assert/strict";
 import type { Message, NodeId } from "../../raft/mod.ts";
 import { InboundConnection, type InboundContext } from "./inbound_connection.ts";
 import { type MessageLimits, messageLimitsDefault } from "./message_validation.ts";
-import { PeerKeys } from "./peer_auth.ts";
-import type { Hello } from "./peer_codec.ts";
+import { nonceBytes, PeerKeys } from "./peer_auth.ts";
+import { encodeHelloFrame, handshakeFrameBytesMax, type Hello } from "./peer_codec.ts";
 import type { HandshakeIdentity } from "./peer_handshake.ts";
 import { closeQuietly, describe, LogLimiter, sleep } from "./peer_io.ts";
 import { type LinkContext, type PeerAddress, PeerLink, type TransportStats } from "./peer_link.ts";
@@ -137,6 +137,14 @@ export class TcpTransport {
     const hello: Omit<Hello, "nonce"> = { nodeId: options.nodeId, clientUrl: options.clientUrl };
     if (options.clusterId !== undefined) hello.clusterId = options.clusterId;
     if (options.advertisedAddress !== undefined) hello.peerAddress = options.advertisedAddress;
+    const helloBytes = encodeHelloFrame({ ...hello, nonce: new Uint8Array(nonceBytes) }).length;
+    if (helloBytes > handshakeFrameBytesMax) {
+      // Peers would refuse it as oversized; say so here, where the long URL or id was given.
+      throw new RangeError(
+        `the hello (${helloBytes} bytes) exceeds ${handshakeFrameBytesMax}: shorten the node ` +
+          "id, client URL, cluster id or advertised address",
+      );
+    }
     const livenessTickMs = options.livenessTickMs ?? 200;
     const silenceTicksMax = Math.max(2, Math.ceil((options.silenceMsMax ?? 1000) / livenessTickMs));
     const warnings = new LogLimiter(options.log ?? ((line) => console.warn(line)));

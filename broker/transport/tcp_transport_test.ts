@@ -140,3 +140,10 @@ Deno.test("close is idempotent and sending afterwards is a no-op", async () => {
   await b.transport.close();
   assert.deepEqual(a.unreachable, []);
 });
+
+Deno.test("a hello too big for the handshake limit is refused at start, not by every peer", async () => {
+  await assert.rejects(
+    startNode("a", { clientUrl: `http://${"x".repeat(5000)}` }),
+    /the hello \(\d+ bytes\) exceeds 4096/,
+  );
+});

@@ -7,9 +7,5 @@
  */
 export { closedByPeer, rawConnect, rawHandshake, type RawSession } from "./raw_peer.ts";
 export { TcpProxy } from "./tcp_proxy.ts";
-export {
-  encodeHelloFrame,
-  encodeMessagesFrame,
-  encodeProofFrame,
-} from "../peer_codec.ts";
+export { encodeHelloFrame, encodeMessagesFrame, encodeProofFrame } from "../peer_codec.ts";
 export { newNonce, tagBytes } from "../peer_auth.ts";
