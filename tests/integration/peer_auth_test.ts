@@ -218,6 +218,10 @@ Deno.test({
       const leaderIndex = nodes.indexOf(leader);
       const leaderUrlSeenBy = async (node: CmqdNode) =>
         (await node.handler(new Request("http://node/healthz"))).headers.get("x-cmqd-leader");
+      await until(
+        "the follower to know the leader",
+        () => follower.replica.leaderId === leader.replica.id,
+      );
       assert.equal(
         await leaderUrlSeenBy(follower),
         `http://127.0.0.1:${peerPorts[leaderIndex] + 1}`,
