@@ -14,6 +14,7 @@ import { clusterKeyCharsMax, clusterKeyCharsMin, clusterKeyEnv } from "./config.
 
 /** The file operations the loader needs (`Deno`'s in production). */
 export interface KeyFileAccess {
+  /** The whole file as text. */
   readTextFile(path: string): Promise<string>;
   /** `mode` is null where the platform has no permission bits (Windows). */
   stat(path: string): Promise<{ mode: number | null; isFile: boolean }>;

@@ -48,9 +48,11 @@ const headerPattern = new RegExp(
 
 /** The parts of a request a signature covers. */
 export interface SignedRequestParts {
+  /** `GET`, `POST`, … (case-insensitive). */
   method: string;
   /** Path and query, as sent (`/v1/cluster/nodes`). */
   path: string;
+  /** The body bytes exactly as sent (empty for a GET). */
   body: Uint8Array;
 }
 

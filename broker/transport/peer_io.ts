@@ -110,6 +110,7 @@ export class LogLimiter {
     this.#now = options.now ?? Date.now;
   }
 
+  /** Logs `text` unless this window's quota is spent. */
   line(text: string): void {
     const now = this.#now();
     if (now - this.#windowStart >= this.#windowMs) {

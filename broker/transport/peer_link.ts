@@ -38,6 +38,7 @@ const coalesceBytesMax = 4 * 1024 * 1024;
  * same shape; this room implements that contract without importing it.)
  */
 export interface PeerAddress {
+  /** The peer's node id. */
   id: NodeId;
   /** `host:port` of the peer listener. */
   peerAddress: string;
@@ -45,13 +46,19 @@ export interface PeerAddress {
 
 /** Counters since start (for metrics, measurements and tests). */
 export interface TransportStats {
+  /** Frames written (messages and keepalives). */
   framesSent: number;
+  /** Bytes written, frame headers and tags included. */
   bytesSent: number;
+  /** Messages written. */
   messagesSent: number;
   /** Messages not sent: peer unknown or not connected, queue full, connection lost. */
   messagesDropped: number;
+  /** Message frames received and authenticated. */
   framesReceived: number;
+  /** Bytes read on accepted connections after their handshake. */
   bytesReceived: number;
+  /** Messages handed to the replica. */
   messagesReceived: number;
   /** Messages received from an authenticated peer and dropped as impossible (logged). */
   messagesRefused: number;

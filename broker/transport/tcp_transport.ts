@@ -43,6 +43,7 @@ import { type LinkContext, type PeerAddress, PeerLink, type TransportStats } fro
 
 /** Options of `TcpTransport.start`. */
 export interface TcpTransportOptions {
+  /** This node's id (announced in the hello, checked against every message's `to`). */
   nodeId: NodeId;
   /** Where to accept peer connections; port 0 picks a free port (see `address`). */
   listen: { hostname: string; port: number };
@@ -210,6 +211,7 @@ export class TcpTransport {
     return { ...this.#context.stats };
   }
 
+  /** Queues each message on its peer's link; never blocks or throws (see the module doc). */
   send(messages: Message[]): void {
     if (this.#closed) return;
     for (const message of messages) {
@@ -221,14 +223,17 @@ export class TcpTransport {
     }
   }
 
+  /** Where checked messages from peers go, in order per peer. */
   onMessage(handler: (message: Message) => void): void {
     this.#messageHandler = handler;
   }
 
+  /** Told (after the current call returns) when a message to `peer` could not be sent. */
   onUnreachable(handler: (peer: NodeId) => void): void {
     this.#unreachableHandler = handler;
   }
 
+  /** Dials `peer` at its address (redialling when the address changed). */
   setPeer(peer: PeerAddress): void {
     if (this.#closed || peer.id === this.#nodeId) return;
     const existing = this.#links.get(peer.id);
@@ -239,6 +244,7 @@ export class TcpTransport {
     this.#track(link.done);
   }
 
+  /** Stops dialling `id` and closes its connections both ways. */
   removePeer(id: NodeId): void {
     const link = this.#links.get(id);
     if (link !== undefined) this.#track(link.close());
@@ -249,10 +255,12 @@ export class TcpTransport {
     }
   }
 
+  /** The client URL `id` announced in its last authenticated hello, or null. */
   clientUrl(id: NodeId): string | null {
     return this.#clientUrls.get(id) ?? null;
   }
 
+  /** Closes the listener, every link and connection; resolves when every loop has ended. */
   close(): Promise<void> {
     if (this.#closing === null) this.#closing = this.#shutdown();
     return this.#closing;

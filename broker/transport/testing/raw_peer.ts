@@ -20,10 +20,13 @@ export async function rawConnect(port: number): Promise<Deno.TcpConn> {
 
 /** A connection that completed the handshake as `nodeId` with `key`, ready to send frames. */
 export interface RawSession {
+  /** The connection (close it when done). */
   conn: Deno.TcpConn;
+  /** The sealer and opener the handshake produced. */
   session: Session;
   /** Encodes `messages` as one frame and tags it with the next sequence number. */
   sealed(messages: Message[]): Uint8Array;
+  /** `sealed(messages)`, written. */
   send(messages: Message[]): Promise<void>;
 }
 

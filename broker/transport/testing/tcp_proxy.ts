@@ -85,6 +85,7 @@ export class TcpProxy {
     this.#cut = false;
   }
 
+  /** Closes the listener and every relayed socket. */
   async close(): Promise<void> {
     this.#closed = true;
     closeQuietly(this.#listener);
