@@ -30,7 +30,13 @@ import {
   type Term,
 } from "../../raft/mod.ts";
 import { RealFileSystem } from "../../storage/mod.ts";
-import { type BrokerProcess, freePort, startBroker, testClusterKeyText } from "./process.ts";
+import {
+  type BrokerProcess,
+  freePort,
+  startBroker,
+  startBrokers,
+  testClusterKeyText,
+} from "./process.ts";
 
 const clusterKey = new TextEncoder().encode(testClusterKeyText);
 
@@ -259,13 +265,11 @@ Deno.test({
     const brokers: BrokerProcess[] = [];
     try {
       brokers.push(
-        ...await Promise.all(ids.map((id) =>
-          startBroker({
-            dataDir: `${root}/${id}`,
-            port: ports.get(id)!.port,
-            args: ["--node-id", id, "--peer-port", String(ports.get(id)!.peer), "--peers", peers],
-          })
-        )),
+        ...await startBrokers(ids.map((id) => ({
+          dataDir: `${root}/${id}`,
+          port: ports.get(id)!.port,
+          args: ["--node-id", id, "--peer-port", String(ports.get(id)!.peer), "--peers", peers],
+        }))),
       );
       const leaderOf = async () => {
         const info = await (await fetch(`${brokers[0].url}/v1/cluster`)).json();

@@ -112,3 +112,20 @@ export async function startBroker(
     },
   };
 }
+
+/**
+ * Starts several brokers at once; if any fails to start, kills the ones that did and rethrows,
+ * so no process outlives a failed start.
+ */
+export async function startBrokers(
+  optionsList: Parameters<typeof startBroker>[0][],
+): Promise<BrokerProcess[]> {
+  const results = await Promise.allSettled(optionsList.map((options) => startBroker(options)));
+  const started = results.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
+  const failure = results.find((result) => result.status === "rejected");
+  if (failure !== undefined) {
+    for (const broker of started) await broker.kill();
+    throw failure.reason;
+  }
+  return started;
+}
