@@ -58,7 +58,9 @@ class ClusterWatch {
     const deadline = Date.now() + deadlineMs;
     for (;;) {
       const views = await this.views();
-      const leaderId = views.find((view) => view?.role === "leader")?.nodeId;
+      // A node cut off may still think it leads for a moment; the newest term wins.
+      const leaderId = views.filter((view) => view?.role === "leader")
+        .sort((left, right) => right!.term - left!.term)[0]?.nodeId;
       if (leaderId !== undefined) return Number(leaderId.slice(1));
       if (Date.now() > deadline) throw new Error(`no leader: ${JSON.stringify(views)}`);
       await sleep(100);
@@ -76,7 +78,8 @@ class ClusterWatch {
     let views: (ClusterInfo | null)[] = [];
     while (Date.now() - started <= deadlineMs) {
       views = await this.views();
-      const leader = views.find((view) => view?.role === "leader") ?? null;
+      const leader = views.filter((view) => view?.role === "leader")
+        .sort((left, right) => right!.term - left!.term)[0] ?? null;
       if (leader !== null && target === null) target = leader.commitIndex;
       if (leader !== null && target !== null && agree(views, leader, target)) {
         return Date.now() - started;
