@@ -24,6 +24,8 @@
  */
 export {
   type CmqdNode,
+  CredentialsError,
+  FileKeyRing,
   loadClusterKey,
   newClusterKeyText,
   type NodeConfig,

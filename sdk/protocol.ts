@@ -1,5 +1,5 @@
 /**
- * Wire types of the native v1 API (`../shared/API.md`). The broker, the SDK, the tests and the
+ * Wire types of the native v1 API (README, "The API contract"). The broker, the SDK, the tests and the
  * load generator all use these; they are the one place the request and response shapes live.
  *
  * Times are Unix epoch milliseconds (`...At`), durations carry their unit in the name.

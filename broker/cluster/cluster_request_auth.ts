@@ -18,7 +18,7 @@
  * the relay unchanged), and the peer link carries Raft messages one way only. The request key
  * is derived apart from the peer handshake's, so neither can stand in for the other.
  *
- * `clusterRequestDoor` answers these two requests itself when they carry this scheme, before
+ * `ClusterRequestDoor` answers these two requests itself when they carry this scheme, before
  * the app and its client credentials: a joining node holds the cluster key, not an access key.
  *
  * @module
@@ -105,7 +105,7 @@ export function signClusterRequest(
 
 /**
  * Checks a signed request; returns the node that signed it, or throws `BrokerError`
- * `Unauthorized` saying what is wrong. A good signature's nonce is remembered.
+ * `Unauthenticated` saying what is wrong. A good signature's nonce is remembered.
  */
 export function verifyClusterRequest(
   clusterKey: Uint8Array,
@@ -143,7 +143,7 @@ export function verifyClusterRequest(
 }
 
 function unauthorized(message: string): BrokerError {
-  return new BrokerError("Unauthorized", `cluster request refused: ${message}`);
+  return new BrokerError("Unauthenticated", `cluster request refused: ${message}`);
 }
 
 /** What the door serves. */
@@ -153,47 +153,85 @@ export interface ClusterRequestHandlers {
 }
 
 /**
- * Serves `GET /v1/cluster` and `POST /v1/cluster/nodes` signed with the cluster key; every
- * other request goes to `next` untouched.
+ * Serves `GET /v1/cluster` and `POST /v1/cluster/nodes` signed with the cluster key, before the
+ * app and its client credentials; every other request goes to `next` untouched.
  *
  * @example
  * ```ts
- * const door = clusterRequestDoor(key, { cluster: () => info(), join: (r) => membership.join(r) });
- * const handler = (request: Request) => door(request, app.fetch);
+ * const door = new ClusterRequestDoor(key, { cluster: () => info(), join: (r) => membership.join(r) });
+ * const handler = (request: Request) => door.handle(request, (r) => app.fetch(r));
  * ```
  */
-export function clusterRequestDoor(
-  clusterKey: Uint8Array,
-  handlers: ClusterRequestHandlers,
-  options: { now?: () => number } = {},
-): (request: Request, next: (request: Request) => Promise<Response>) => Promise<Response> {
-  const nonces = new NonceCache({ noncesMax: 10_000, nonceTtlMs });
-  const now = options.now ?? Date.now;
-  return async (request, next) => {
-    const authorization = request.headers.get("authorization") ?? "";
-    if (!authorization.startsWith(clusterRequestScheme + " ")) return await next(request);
+export class ClusterRequestDoor {
+  readonly #clusterKey: Uint8Array;
+  readonly #handlers: ClusterRequestHandlers;
+  readonly #nonces = new NonceCache({ noncesMax: 10_000, nonceTtlMs });
+  readonly #now: () => number;
+
+  constructor(
+    clusterKey: Uint8Array,
+    handlers: ClusterRequestHandlers,
+    options: { now?: () => number } = {},
+  ) {
+    this.#clusterKey = clusterKey;
+    this.#handlers = handlers;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Whether `request` claims this scheme (it is then this door's to answer or refuse). */
+  static claims(request: Request): boolean {
+    return (request.headers.get("authorization") ?? "").startsWith(clusterRequestScheme + " ");
+  }
+
+  /** Answers a cluster-signed request; passes any other to `next`. */
+  async handle(
+    request: Request,
+    next: (request: Request) => Promise<Response>,
+  ): Promise<Response> {
+    if (!ClusterRequestDoor.claims(request)) return await next(request);
     try {
-      const url = new URL(request.url);
-      const route = `${request.method} ${url.pathname}`;
-      if (route !== "GET /v1/cluster" && route !== "POST /v1/cluster/nodes") {
-        throw unauthorized(`the cluster key signs joins only, not ${route}`);
-      }
-      const body = await boundedBody(request);
-      const parts = { method: request.method, path: url.pathname + url.search, body };
-      const node = verifyClusterRequest(clusterKey, authorization, parts, {
-        nowMs: now(),
-        nonces,
-      });
-      if (request.method === "GET") return json(200, handlers.cluster());
-      return json(200, await handlers.join(parseJoin(body, node)));
+      const { node, body } = await this.#verify(request);
+      if (request.method === "GET") return json(200, this.#handlers.cluster());
+      return json(200, await this.#handlers.join(parseJoin(body, node)));
     } catch (error) {
       if (!(error instanceof BrokerError)) throw error;
       return errorResponse(error);
     }
-  };
+  }
+
+  /**
+   * On a follower, before a cluster-signed join is relayed to the leader: a bad signature is
+   * refused here (the leader checks again); a good one is sent on with the body read for it.
+   */
+  async admitForwarding(
+    request: Request,
+  ): Promise<{ refusal: Response } | { body: Uint8Array<ArrayBuffer> }> {
+    try {
+      return { body: (await this.#verify(request)).body };
+    } catch (error) {
+      if (!(error instanceof BrokerError)) throw error;
+      return { refusal: errorResponse(error) };
+    }
+  }
+
+  async #verify(request: Request): Promise<{ node: string; body: Uint8Array<ArrayBuffer> }> {
+    const url = new URL(request.url);
+    const route = `${request.method} ${url.pathname}`;
+    if (route !== "GET /v1/cluster" && route !== "POST /v1/cluster/nodes") {
+      throw unauthorized(`the cluster key signs joins only, not ${route}`);
+    }
+    const body = await boundedBody(request);
+    const parts = { method: request.method, path: url.pathname + url.search, body };
+    const authorization = request.headers.get("authorization") ?? "";
+    const node = verifyClusterRequest(this.#clusterKey, authorization, parts, {
+      nowMs: this.#now(),
+      nonces: this.#nonces,
+    });
+    return { node, body };
+  }
 }
 
-async function boundedBody(request: Request): Promise<Uint8Array> {
+async function boundedBody(request: Request): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > clusterRequestBodyBytesMax) {
     throw new BrokerError("RequestTooLarge", `over ${clusterRequestBodyBytesMax} bytes`);
@@ -241,7 +279,7 @@ function errorResponse(error: BrokerError): Response {
   const requestId = crypto.randomUUID();
   const response = json(
     errorStatus[error.code],
-    errorBody(error.code === "Unauthorized" ? "Unauthenticated" : error.code, error.message, {
+    errorBody(error.code, error.message, {
       requestId,
       field: error.field,
     }),

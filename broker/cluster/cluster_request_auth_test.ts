@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ClusterInfo, JoinRequest } from "../../sdk/protocol.ts";
 import { BrokerError } from "../engine/mod.ts";
-import { clusterRequestDoor, signClusterRequest } from "./cluster_request_auth.ts";
+import { ClusterRequestDoor, signClusterRequest } from "./cluster_request_auth.ts";
 
 const key = new TextEncoder().encode("c".repeat(64));
 const otherKey = new TextEncoder().encode("d".repeat(64));
@@ -15,7 +15,7 @@ const join: JoinRequest = {
 
 function setup() {
   const joins: JoinRequest[] = [];
-  const door = clusterRequestDoor(key, {
+  const door = new ClusterRequestDoor(key, {
     cluster: () => info,
     join: (request) => {
       joins.push(request);
@@ -27,8 +27,8 @@ function setup() {
   }, { now: () => nowMs });
   const next = (request: Request) =>
     Promise.resolve(new Response(`app ${new URL(request.url).pathname}`));
-  const call = (request: Request) => door(request, next);
-  return { joins, call };
+  const call = (request: Request) => door.handle(request, next);
+  return { joins, call, door };
 }
 
 function signed(
@@ -158,4 +158,18 @@ Deno.test("a refusal of the membership change keeps its status and Retry-After",
   assert.equal(response.status, 503);
   assert.equal(response.headers.get("retry-after"), "1");
   assert.equal((await response.json()).error.code, "NoLeader");
+});
+
+Deno.test("a follower checks a signed join before relaying it, and sends on the body it read", async () => {
+  const { door } = setup();
+  const body = JSON.stringify(join);
+  const admitted = await door.admitForwarding(signed("POST", "/v1/cluster/nodes", { body }));
+  assert.ok("body" in admitted);
+  assert.equal(new TextDecoder().decode(admitted.body), body);
+  const refused = await door.admitForwarding(
+    signed("POST", "/v1/cluster/nodes", { body, signKey: otherKey }),
+  );
+  assert.ok("refusal" in refused);
+  assert.equal(refused.refusal.status, 401);
+  assert.equal(ClusterRequestDoor.claims(new Request("http://member/v1/cluster")), false);
 });

@@ -26,6 +26,8 @@
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError, fromUtf8, utf8 } from "./binary.ts";
+import { invariant } from "./invariant.ts";
+import { messageLimits } from "./limits.ts";
 import type { QueueAttributes, QueueAttributesInput } from "./types.ts";
 
 export { CommandType, type CommandTypeCode } from "./types.ts";
@@ -126,6 +128,13 @@ function readHeader(reader: ByteReader): string {
 
 /** Encodes a SendBatch. */
 export function encodeSendBatch(command: SendBatchCommand): Uint8Array {
+  // The service validated the batch; a command outside the limits would be refused by every
+  // replica at apply, so building one is a bug.
+  invariant(command.messages.length > 0, "a send batch holds at least one message");
+  invariant(
+    command.messages.length <= messageLimits.batchEntriesMax,
+    "a send batch holds at most the batch limit",
+  );
   const writer = new ByteWriter(64 + command.messages.length * 32);
   writeHeader(writer, command.queue);
   writer.u16(command.messages.length);

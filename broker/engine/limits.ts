@@ -1,5 +1,5 @@
 /**
- * Attribute ranges and defaults of `../shared/API.md` ("Limits and defaults"). The validation of
+ * Attribute ranges and defaults of the API contract (README, "The API contract"). The validation of
  * every door and the OpenAPI document read them from here.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Queue attribute validation and defaults (API.md "Limits and defaults"). The service validates
+ * Queue attribute validation and defaults (README, "The API contract"). The service validates
  * a request with these before proposing; the state machine runs the same checks on the command,
  * so a command that reached the log can never make an invalid queue.
  *

@@ -1,8 +1,8 @@
 /**
  * The binary wire format between cmqd nodes: the handshake that opens every connection and the
  * authenticated frames carrying batches of Raft messages after it. JSON per message is too slow
- * between nodes (DESIGN.md), so this is a compact, little-endian, length-prefixed layout written
- * with a `DataView`. The cryptography is in `peer_auth.ts`.
+ * between nodes (the README's promises), so this is a compact, little-endian, length-prefixed
+ * layout written with a `DataView`. The cryptography is in `peer_auth.ts`.
  *
  * ## Frames (all integers little-endian)
  *

@@ -231,7 +231,8 @@ Deno.test({
           port: 9876,
           host: net.address(i),
           launcher: ["ip", "netns", "exec", net.namespace(i)],
-          args: ["--node-id", `n${i}`, "--peer-port", "9877", "--peers", peers],
+          // Clients come over the management links, not loopback: no protected mode here.
+          args: ["--node-id", `n${i}`, "--peer-port", "9877", "--peers", peers, "--insecure"],
         }))),
       );
       const watch = new ClusterWatch(brokers.map((broker) => broker.url));

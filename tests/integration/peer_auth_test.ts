@@ -14,10 +14,12 @@ import {
   encodeHelloFrame,
   encodeMessagesFrame,
   encodeProofFrame,
+  FileKeyRing,
   newNonce,
   rawConnect,
   rawHandshake,
   realTimers,
+  signClusterRequest,
   startNode,
   tagBytes,
   TcpTransport,
@@ -52,20 +54,25 @@ interface InProcessCluster {
   nodes: CmqdNode[];
   transports: TcpTransport[];
   peerPorts: number[];
+  /** Each node's client URL, served by its handler. */
+  urls: string[];
   close(): Promise<void>;
 }
 
-async function startInProcessCluster(): Promise<InProcessCluster> {
+/** With `withCredentials`, the members' doors require access keys (none is given below). */
+async function startInProcessCluster(withCredentials = false): Promise<InProcessCluster> {
   const root = await Deno.makeTempDir({ prefix: "cmqd-peer-auth-" });
   const ids = ["n1", "n2", "n3"];
   const peerPorts = ids.map(() => freePort());
+  const urls = ids.map(() => `http://127.0.0.1:${freePort()}`);
+  const servers: Deno.HttpServer[] = [];
   const nodes: CmqdNode[] = [];
   const transports: TcpTransport[] = [];
   for (const [i, id] of ids.entries()) {
     const transport = await TcpTransport.start({
       nodeId: id as NodeId,
       listen: { hostname: "127.0.0.1", port: peerPorts[i] },
-      clientUrl: `http://127.0.0.1:${peerPorts[i] + 1}`,
+      clientUrl: urls[i],
       peers: ids.map((peer, j) => ({
         id: peer as NodeId,
         peerAddress: `127.0.0.1:${peerPorts[j]}`,
@@ -84,17 +91,33 @@ async function startInProcessCluster(): Promise<InProcessCluster> {
         timers: realTimers,
         transport,
         initialVoters: ids,
-        url: `http://127.0.0.1:${peerPorts[i] + 1}`,
+        url: urls[i],
         tickMs: 20,
         clusterKey,
+        access: withCredentials
+          ? {
+            keyRing: FileKeyRing.fromKeys([{
+              secretId: "AKIDops",
+              secretKey: "ops",
+              allow: ["*"],
+            }]),
+            loopbackOnly: false,
+          }
+          : undefined,
       }),
     );
+  }
+  for (const [i, node] of nodes.entries()) {
+    const port = Number(new URL(urls[i]).port);
+    servers.push(Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, node.handler));
   }
   return {
     nodes,
     transports,
     peerPorts,
+    urls,
     async close() {
+      for (const server of servers) await server.shutdown();
       for (const node of nodes) await node.close();
       await Deno.remove(root, { recursive: true });
     },
@@ -230,7 +253,7 @@ Deno.test({
       );
       assert.equal(
         await leaderUrlSeenBy(follower),
-        `http://127.0.0.1:${peerPorts[leaderIndex] + 1}`,
+        cluster.urls[leaderIndex],
       );
       const recorded = "http://recorded.invalid:9876";
       await leader.replica.propose(
@@ -247,6 +270,64 @@ Deno.test({
       );
       // The leader's hello (sent on every reconnect) still says otherwise; the record wins.
       assert.equal(await leaderUrlSeenBy(follower), recorded);
+    } finally {
+      await cluster.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a join signed with the cluster key passes a follower's credentials check to the leader",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const cluster = await startInProcessCluster(true);
+    const { nodes } = cluster;
+    try {
+      await until("a leader", () => nodes.some((node) => node.replica.isLeader));
+      const leader = nodes.find((node) => node.replica.isLeader)!;
+      const follower = nodes.find((node) => node !== leader)!;
+      await until(
+        "the follower to know the leader",
+        () => follower.replica.leaderId === leader.replica.id,
+      );
+      const request = (key: Uint8Array, method: "GET" | "POST", path: string, body = "") =>
+        new Request(`http://follower${path}`, {
+          method,
+          headers: {
+            "content-type": "application/json",
+            authorization: signClusterRequest(key, "n4", {
+              method,
+              path,
+              body: new TextEncoder().encode(body),
+            }),
+          },
+          body: method === "GET" ? undefined : body,
+        });
+      const view = await follower.handler(request(clusterKey, "GET", "/v1/cluster"));
+      assert.equal(view.status, 200, "the cluster view, without an access key");
+      await view.body?.cancel();
+      const wrong = new TextEncoder().encode("w".repeat(40));
+      const refused = await follower.handler(request(wrong, "GET", "/v1/cluster"));
+      assert.equal(refused.status, 401);
+      await refused.body?.cancel();
+      // Signed by n4 but asking for n5: only the leader's door, past the follower, says so.
+      const body = JSON.stringify({
+        id: "n5",
+        peerAddress: "127.0.0.1:1",
+        clientUrl: "http://x:1",
+      });
+      const relayed = await follower.handler(
+        request(clusterKey, "POST", "/v1/cluster/nodes", body),
+      );
+      const answer = await relayed.json();
+      assert.equal(relayed.status, 400, JSON.stringify(answer));
+      assert.match(answer.error.message, /signed by n4 must ask for n4/);
+      const forgedOnFollower = await follower.handler(
+        request(wrong, "POST", "/v1/cluster/nodes", body),
+      );
+      assert.equal(forgedOnFollower.status, 401, "refused before relaying");
+      await forgedOnFollower.body?.cancel();
     } finally {
       await cluster.close();
     }

@@ -1,7 +1,7 @@
 /**
  * The bad-input table of the native door: for every endpoint, malformed JSON, wrong types,
  * each limit's min-1 and max+1, unknown fields, invalid names, wrong media types. Each case
- * names the exact status, code and field API.md promises. Used by the door tests against a
+ * names the exact status, code and field the API contract promises. Used by the door tests against a
  * recording service (nothing may reach it) and against the real engine (nothing may change).
  *
  * @module
