@@ -11,18 +11,20 @@
 import {
   CredentialsError,
   FileKeyRing,
+  loadClusterKey,
   type NodeConfig,
   noPeers,
   parseConfig,
   type PeerAddress,
   realTimers,
+  signClusterRequest,
   startNode,
   TcpTransport,
   usage,
 } from "./broker/mod.ts";
 import { RealFileSystem } from "./storage/mod.ts";
 import type { NodeId } from "./raft/mod.ts";
-import { type ClusterInfo, type JoinRequest, signRequest } from "./sdk/mod.ts";
+import type { ClusterInfo, JoinRequest } from "./sdk/mod.ts";
 
 async function main(): Promise<void> {
   let config;
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
   const keyRing = await loadKeyRing(config);
   if (keyRing !== null) reloadOnHangup(keyRing);
   const tls = await loadTls(config);
+  const clusterKey = await loadKey(config);
   const scheme = tls === null ? "http" : "https";
   const host = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}`;
   const controller = new AbortController();
@@ -47,14 +50,18 @@ async function main(): Promise<void> {
   const server = listen(config, tls, controller.signal, () => handler);
   const url = `${host}:${server.addr.port}`;
   const clustered = config.peers.length > 0 || config.join !== null;
-  const signForJoin = config.join === null ? null : joinSigner(keyRing);
-  const transport = clustered
+  const signForJoin = config.join === null || clusterKey === null
+    ? null
+    : joinSigner(clusterKey, config.nodeId);
+  // parseConfig refuses a cluster member without a key; a lone node may hold one unused.
+  const transport = clustered && clusterKey !== null
     ? await TcpTransport.start({
       nodeId: config.nodeId as NodeId,
       listen: { hostname: config.host, port: config.peerPort },
       clientUrl: url,
       advertisedAddress: `${config.host}:${config.peerPort}`,
       peers: config.peers.filter((peer) => peer.id !== config.nodeId) as PeerAddress[],
+      clusterKey,
     })
     : noPeers();
   const node = await startNode({
@@ -72,6 +79,7 @@ async function main(): Promise<void> {
     url,
     mmap: config.mmap,
     access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },
+    clusterKey: clusterKey ?? undefined,
   });
   handler = node.handler;
   if (config.join !== null && signForJoin !== null) {
@@ -195,34 +203,29 @@ async function loadTls(config: NodeConfig): Promise<{ cert: string; key: string 
 /** Adds the headers that authenticate a request to a member (`--join`). */
 type Signer = (method: string, url: string, body?: string) => Promise<Record<string, string>>;
 
-/**
- * How a joining node proves itself to the member it asks: with credentials, it signs with the
- * file's first key that may read and change the membership (the members hold the same file);
- * without, it sends nothing (the member must be in protected mode on loopback, or --insecure).
- */
-function joinSigner(keyRing: FileKeyRing | null): Signer {
-  if (keyRing === null) return () => Promise.resolve({});
-  const key = keyRing.keys().find((candidate) =>
-    keyRing.allows(candidate, "cluster", "", "manage") &&
-    keyRing.allows(candidate, "cluster", "", "read")
-  );
-  if (key === undefined) {
-    exitWith(
-      `--join: no key in ${keyRing.path} grants cluster:manage and cluster:read, which asking ` +
-        `a member to add this node needs`,
-    );
+/** The cluster key of `--cluster-key-file` / `CMQD_CLUSTER_KEY`, or null; a bad one ends the process. */
+async function loadKey(config: NodeConfig): Promise<Uint8Array | null> {
+  try {
+    return await loadClusterKey({ file: config.clusterKeyFile, text: config.clusterKey });
+  } catch (error) {
+    exitWith(`not starting: ${(error as Error).message}`);
   }
-  return async (method, url, body) => {
+}
+
+/**
+ * How a joining node proves itself to the member it asks: it signs with the cluster key every
+ * member holds (`cluster_request_auth.ts`), so it needs no access key, and the member answers
+ * before its client credentials and protected mode.
+ */
+function joinSigner(clusterKey: Uint8Array, nodeId: string): Signer {
+  return (method, url, body) => {
     const parsed = new URL(url);
-    const authorization = await signRequest({
+    const authorization = signClusterRequest(clusterKey, nodeId, {
       method,
-      path: parsed.pathname,
-      query: parsed.search,
-      body,
-      secretId: key.secretId,
-      secretKey: key.secretKey,
+      path: parsed.pathname + parsed.search,
+      body: new TextEncoder().encode(body ?? ""),
     });
-    return { authorization };
+    return Promise.resolve({ authorization });
   };
 }
 
@@ -236,8 +239,12 @@ async function bootstrapVotersOf(memberUrl: string, sign: Signer): Promise<strin
       const url = `${memberUrl}/v1/cluster`;
       const response = await fetch(url, { headers: await sign("GET", url) });
       const info = await response.json() as ClusterInfo;
+      if (response.status === 401) {
+        throw new Error(`${memberUrl} refused this node's cluster key: ${JSON.stringify(info)}`);
+      }
       if (response.ok && info.bootstrapVoters) return info.bootstrapVoters;
     } catch (error) {
+      if ((error as Error).message.includes("refused this node's cluster key")) throw error;
       console.log(`cmqd: asking ${memberUrl} for the cluster: ${(error as Error).message}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));

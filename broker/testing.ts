@@ -30,3 +30,15 @@ export { ReplicationError } from "./replication/mod.ts";
 export { createApp, Metrics } from "./http/mod.ts";
 export { FakeStatus, recordingService } from "./http/testing/mod.ts";
 export { drainMicrotasks, LocalTransport, memoryEngine } from "./cluster/testing/mod.ts";
+export {
+  closedByPeer,
+  encodeHelloFrame,
+  encodeMessagesFrame,
+  encodeProofFrame,
+  newNonce,
+  rawConnect,
+  rawHandshake,
+  type RawSession,
+  tagBytes,
+  TcpProxy,
+} from "./transport/testing/mod.ts";

@@ -24,6 +24,10 @@ export interface NodeConfig {
   peers: PeerSpec[];
   /** Client URL of a running member to join through (as a learner, then promoted). */
   join: string | null;
+  /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
+  clusterKeyFile: string | null;
+  /** The cluster key itself, from `CMQD_CLUSTER_KEY` only (a flag would show it in `ps`). */
+  clusterKey: string | null;
   /** The credentials file (API.md, Security); null = none, protected mode. */
   credentials: string | null;
   /** Serve clients on any address without credentials (turns protected mode off). */
@@ -68,6 +72,12 @@ const flags: Record<string, FlagSpec> = {
     help: "initial voters id=host:port,...",
   },
   "--join": { key: "join", env: "CMQD_JOIN", kind: "url", help: "client URL of a member to join" },
+  "--cluster-key-file": {
+    key: "clusterKeyFile",
+    env: "CMQD_CLUSTER_KEY_FILE",
+    kind: "string",
+    help: "file with the cluster key (or the key in CMQD_CLUSTER_KEY)",
+  },
   "--credentials": {
     key: "credentials",
     env: "CMQD_CREDENTIALS",
@@ -84,6 +94,13 @@ const flags: Record<string, FlagSpec> = {
   "--tls-key": { key: "tlsKey", env: "CMQD_TLS_KEY", kind: "string", help: "PEM private key" },
 };
 
+/** The environment variable that carries the cluster key itself. */
+export const clusterKeyEnv = "CMQD_CLUSTER_KEY";
+/** Fewest characters of a cluster key (`openssl rand -hex 32` gives 64). */
+export const clusterKeyCharsMin = 32;
+/** Most characters of a cluster key. */
+export const clusterKeyCharsMax = 4096;
+
 const defaults: NodeConfig = {
   host: "127.0.0.1",
   port: 9876,
@@ -93,6 +110,8 @@ const defaults: NodeConfig = {
   peerPort: 0,
   peers: [],
   join: null,
+  clusterKeyFile: null,
+  clusterKey: null,
   credentials: null,
   insecure: false,
   tlsCert: null,
@@ -108,6 +127,7 @@ export const usage = [
       JSON.stringify(defaults[spec.key])
     })`
   ),
+  `  ${"".padEnd(22)} ${clusterKeyEnv.padEnd(16)} the cluster key itself (instead of a file)`,
 ].join("\n");
 
 function valueHint(spec: FlagSpec): string {
@@ -180,6 +200,7 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     if (raw === undefined) throw new Error(`${name} needs a value`);
     config[spec.key] = convert(spec, raw, name);
   }
+  if (env[clusterKeyEnv] !== undefined) config.clusterKey = env[clusterKeyEnv];
   const result = config as unknown as NodeConfig;
   if (result.peerPort === 0 && result.port !== 0) result.peerPort = result.port + 1;
   if (result.peers.length > 0 && !result.peers.some((peer) => peer.id === result.nodeId)) {
@@ -192,6 +213,7 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     throw new Error("--tls-cert and --tls-key go together: give both files, or neither");
   }
   if (!result.help) checkProtectedMode(result);
+  if (!result.help) checkClusterKey(result);
   return result;
 }
 
@@ -205,4 +227,31 @@ function checkProtectedMode(config: NodeConfig): void {
       `authentication anyway (only on a network you trust). Without either, use a loopback ` +
       `--host such as 127.0.0.1.`,
   );
+}
+
+/**
+ * A cluster member must hold the cluster key: without it any host that can reach the peer port
+ * could take part in Raft. The key's length is checked here; a key file is read at start.
+ */
+function checkClusterKey(config: NodeConfig): void {
+  if (config.clusterKeyFile !== null && config.clusterKey !== null) {
+    throw new Error(`--cluster-key-file and ${clusterKeyEnv} both give a cluster key; give one`);
+  }
+  if (config.clusterKey !== null) {
+    const length = config.clusterKey.trim().length;
+    if (length < clusterKeyCharsMin || length > clusterKeyCharsMax) {
+      throw new Error(
+        `${clusterKeyEnv}: a cluster key has ${clusterKeyCharsMin}–${clusterKeyCharsMax} ` +
+          `characters, got ${length} (make one with: openssl rand -hex 32)`,
+      );
+    }
+  }
+  const clustered = config.peers.length > 0 || config.join !== null;
+  if (clustered && config.clusterKeyFile === null && config.clusterKey === null) {
+    throw new Error(
+      `${config.join !== null ? "--join" : "--peers"} needs the cluster key every member holds: ` +
+        `--cluster-key-file FILE or ${clusterKeyEnv} (make one with: openssl rand -hex 32 > ` +
+        "cluster.key; chmod 600 cluster.key; copy it to every node)",
+    );
+  }
 }

@@ -29,7 +29,7 @@ Deno.test("bad flags are rejected with a precise message", () => {
 Deno.test("peers are parsed, must name this node, and exclude --join", () => {
   const config = parseConfig(
     ["--node-id", "n2", "--port", "9886", "--peers", "n1=127.0.0.1:9877,n2=127.0.0.1:9887"],
-    {},
+    { CMQD_CLUSTER_KEY: "k".repeat(32) },
   );
   assert.deepEqual(config.peers, [
     { id: "n1", peerAddress: "127.0.0.1:9877" },
@@ -44,6 +44,38 @@ Deno.test("peers are parsed, must name this node, and exclude --join", () => {
     /exclude each other/,
   );
   assert.throws(() => parseConfig(["--join", "ftp://x"], {}), /not a base URL/);
+});
+
+Deno.test("a cluster member refuses to start without the cluster key, saying how to make one", () => {
+  const peers = ["--peers", "n1=127.0.0.1:9877,n2=127.0.0.1:9887"];
+  assert.throws(
+    () => parseConfig(peers, {}),
+    /--peers needs the cluster key every member holds: --cluster-key-file FILE or CMQD_CLUSTER_KEY \(make one with: openssl rand -hex 32/,
+  );
+  assert.throws(
+    () => parseConfig(["--join", "http://10.0.0.1:9876"], {}),
+    /--join needs the cluster key/,
+  );
+  assert.equal(
+    parseConfig([...peers, "--cluster-key-file", "/etc/cmqd/key"], {}).clusterKeyFile,
+    "/etc/cmqd/key",
+  );
+  assert.equal(parseConfig(peers, { CMQD_CLUSTER_KEY_FILE: "/k" }).clusterKeyFile, "/k");
+  const key = "a".repeat(64);
+  assert.equal(parseConfig(peers, { CMQD_CLUSTER_KEY: key }).clusterKey, key);
+  assert.equal(parseConfig([], {}).clusterKey, null, "a lone node needs none");
+});
+
+Deno.test("a cluster key given twice or of a bad length is refused", () => {
+  assert.throws(
+    () => parseConfig(["--cluster-key-file", "/k"], { CMQD_CLUSTER_KEY: "a".repeat(64) }),
+    /both give a cluster key; give one/,
+  );
+  assert.throws(
+    () => parseConfig([], { CMQD_CLUSTER_KEY: "short" }),
+    /CMQD_CLUSTER_KEY: a cluster key has 32–4096 characters, got 5/,
+  );
+  assert.throws(() => parseConfig(["--cluster-key-file", ""], {}), /empty value/);
 });
 
 Deno.test("credentials, --insecure and TLS files are read from flags and the environment", () => {

@@ -7,6 +7,12 @@
  * @module
  */
 export { type CmqdNode, type NodeOptions, noPeers, startNode } from "./node.ts";
-export { type NodeConfig, parseConfig, usage } from "./config.ts";
+export { clusterKeyEnv, type NodeConfig, parseConfig, usage } from "./config.ts";
+export { type KeyFileAccess, loadClusterKey, newClusterKeyText } from "./cluster_key.ts";
+export {
+  clusterRequestScheme,
+  signClusterRequest,
+  type SignedRequestParts,
+} from "./cluster_request_auth.ts";
 export { realClock, realTimers } from "./real_time.ts";
 export { CredentialsError, FileKeyRing } from "../auth/mod.ts";

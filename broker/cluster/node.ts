@@ -25,6 +25,7 @@ import {
   type Transport,
 } from "../replication/mod.ts";
 import { EngineService, type NodeStatus } from "../service/mod.ts";
+import { ClusterRequestDoor } from "./cluster_request_auth.ts";
 import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
 import { Membership } from "./member_changes.ts";
 
@@ -51,6 +52,11 @@ export interface NodeOptions {
   mmap?: boolean;
   /** Seeds election timeouts. */
   seed?: number;
+  /**
+   * The cluster key, when this node is a cluster member: joins signed with it are served
+   * (`cluster_request_auth.ts`).
+   */
+  clusterKey?: Uint8Array;
   /**
    * Who may call the HTTP doors (the credentials' key ring, protected mode); enforced on the
    * node that receives a request and again on the leader it is forwarded to. Default: anyone.
@@ -147,10 +153,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
 
   const bootstrapVoters = readBootstrapVoters(fs, `${dataDir}/snapshots`);
+  // The replicated record of a member's client URL wins over what its peer hello announced:
+  // followers forward requests (and the SDK follows x-cmqd-leader) to this URL.
   const clientUrlOf = (id: string): string | null =>
     id === options.nodeId
       ? options.url
-      : options.transport.clientUrl(id as NodeId) ?? membership.clientUrl(id);
+      : membership.clientUrl(id) ?? options.transport.clientUrl(id as NodeId);
   const membership = new Membership({
     nodeId: options.nodeId,
     replica,
@@ -172,10 +180,22 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   };
   const access = options.access ? new AccessGuard(options.access) : AccessGuard.open();
   const app = createApp({ service: broker, status, metrics, access });
+  // Joins signed with the cluster key are answered before the app and its client credentials
+  // (a joining node holds the cluster key, not an access key).
+  const clusterDoor = options.clusterKey === undefined ? null : new ClusterRequestDoor(
+    options.clusterKey,
+    { cluster: () => status.cluster(), join: (request) => membership.join(request) },
+  );
   const handler = forwardingHandler({
     view: { isLeader: () => replica.isLeader, leaderUrl },
-    local: (request, info) => app.fetch(request, info),
-    admit: (request, info) => access.admitForwarding(request, info, forwardBytesMax),
+    local: (request, info) =>
+      clusterDoor === null
+        ? app.fetch(request, info)
+        : clusterDoor.handle(request, async (passed) => await app.fetch(passed, info)),
+    admit: (request, info) =>
+      clusterDoor !== null && ClusterRequestDoor.claims(request)
+        ? clusterDoor.admitForwarding(request)
+        : access.admitForwarding(request, info, forwardBytesMax),
     requestBytesMax: forwardBytesMax,
   });
 
