@@ -148,7 +148,8 @@ function checkFile(file: SourceFile): string[] {
   if (from === "broker" && !["broker/mod.ts", "broker/testing.ts"].includes(file.path)) {
     problems.push(`${file.path}: broker/ holds only mod.ts and testing.ts; put it in a room`);
   }
-  if (!testOnly && file.lines > productionLinesMax) {
+  // A generated file (`*.gen.ts`) is as long as its source makes it; nobody edits it by hand.
+  if (!testOnly && file.lines > productionLinesMax && !file.path.endsWith(".gen.ts")) {
     problems.push(`${file.path}: ${file.lines} lines (at most ${productionLinesMax})`);
   }
   if (!testOnly && from === "engine") problems.push(...checkPurity(file));

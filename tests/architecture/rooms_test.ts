@@ -179,6 +179,8 @@ Deno.test("allowed imports raise nothing", () => {
       'import { Hono } from "hono";',
       'import { x } from "./v1/mod.ts";',
     ]),
+    // Generated from the OpenAPI document: as long as the schemas make it.
+    file("sdk/openapi_types.gen.ts", [], { lines: productionLinesMax * 3 }),
   ];
   assert.deepEqual(checkRules(files), []);
 });
