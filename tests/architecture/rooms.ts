@@ -271,7 +271,9 @@ function resolve(from: string, specifier: string, aliases: Readonly<Record<strin
     const alias = Object.entries(aliases).find(([name]) =>
       specifier === name || (name.endsWith("/") && specifier.startsWith(name))
     );
-    return alias !== undefined ? alias[1] : `npm:${specifier}`;
+    if (alias === undefined) return `npm:${specifier}`;
+    // A local alias (`@cmqd/sdk` → `./sdk/mod.ts`) names a file of the repository.
+    return alias[1].startsWith("./") ? alias[1].slice(2) : alias[1];
   }
   const parts = from.split("/").slice(0, -1);
   for (const part of specifier.split("/")) {
