@@ -5,8 +5,8 @@
  * of `--api raw,helpers` shows what the helpers cost against hand-written batch loops.
  *
  * A producer keeps `sendBatch × producerInflight` sends pending, enough to fill
- * `producerInflight` batches of `sendBatch`. A consumer runs `receiveBatch × consumerInflight`
- * handler slots, receiving up to `receiveBatch` at a time. A message counts as produced when its
+ * `producerInflight` batches of `sendBatch`. A consumer is `consumerInflight` Consumers, each
+ * with `receiveBatch` handler slots (one receive loop each, as in raw mode). A message counts as produced when its
  * send resolved and as consumed when the Consumer's delete of it was answered (its `deleted`
  * counter), as in raw mode. The Consumer does not count its receive requests, so a helpers
  * row's `requestsPerSec` counts send batches only.
@@ -76,31 +76,39 @@ export async function helperProducer(
   await producer.close().catch((error) => hooks.failed(error));
 }
 
-/** One consumer through `Consumer`; resolves once told to stop and stopped. */
+/**
+ * One consumer through `Consumer`s; resolves once told to stop and stopped. A Consumer keeps
+ * one long poll at a time, so a consumer with `consumerInflight` receive loops in raw mode is
+ * `consumerInflight` Consumers here (on one client), each with `receiveBatch` handler slots.
+ */
 export async function helperConsumer(
   client: CmqdClient,
   plan: RunnerPlan,
   hooks: HelperHooks,
 ): Promise<void> {
-  const consumer = new Consumer(client, plan.queue, {
-    concurrency: plan.receiveBatch * plan.consumerInflight,
-    batchSize: plan.receiveBatch,
-    visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds,
-    waitSeconds: plan.waitSeconds,
-    handleMessage: (message) => hooks.received(message.body),
-    onError: (error) => hooks.failed(error),
-  });
+  const consumers = Array.from(
+    { length: plan.consumerInflight },
+    () =>
+      new Consumer(client, plan.queue, {
+        concurrency: plan.receiveBatch,
+        batchSize: plan.receiveBatch,
+        visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds,
+        waitSeconds: plan.waitSeconds,
+        handleMessage: (message) => hooks.received(message.body),
+        onError: (error) => hooks.failed(error),
+      }),
+  );
   let deletedSeen = 0;
   const publish = () => {
-    const { deleted } = consumer.stats;
+    const deleted = consumers.reduce((sum, consumer) => sum + consumer.stats.deleted, 0);
     hooks.add("consumed", deleted - deletedSeen);
     deletedSeen = deleted;
   };
-  consumer.start();
+  for (const consumer of consumers) consumer.start();
   while (!hooks.stopConsumers()) {
     await sleep(pollMs);
     publish();
   }
-  await consumer.stop();
+  await Promise.all(consumers.map((consumer) => consumer.stop()));
   publish();
 }
