@@ -134,8 +134,8 @@ function validate(options: LoadOptions): LoadOptions {
   if (options.ackMode !== "piggyback" && options.ackMode !== "separate") {
     throw new Error("--ack-mode is piggyback or separate");
   }
-  if (options.client !== "sdk" && options.client !== "fetch") {
-    throw new Error("--client is sdk or fetch");
+  if (!["sdk", "fetch", "cmq", "sqs"].includes(options.client)) {
+    throw new Error("--client is sdk, fetch, cmq or sqs");
   }
   apiList(options.api);
   if (options.batch < 1 || options.batch > 256) throw new Error("--batch is 1..256");

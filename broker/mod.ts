@@ -24,6 +24,8 @@
  */
 export {
   type CmqdNode,
+  CredentialsError,
+  FileKeyRing,
   type NodeConfig,
   type NodeOptions,
   noPeers,

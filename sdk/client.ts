@@ -19,6 +19,7 @@
  * @module
  */
 import { CmqdError, errorFromAnswer } from "./errors.ts";
+import { signRequest } from "./signing.ts";
 import type {
   ChangeVisibilityResponse,
   ClusterInfo,
@@ -54,8 +55,13 @@ export interface CmqdClientOptions {
   transport?: HttpTransport;
   /** Shorthand for `transport: new FetchTransport(fetch)`. */
   fetch?: typeof fetch;
-  /** Sent with every request (authentication, tracing). */
+  /** Sent with every request (tracing, a proxy's own authentication). */
   headers?: Record<string, string>;
+  /**
+   * An access key of the broker's credentials file: every request (every retry too) is signed
+   * with `CMQD1-HMAC-SHA256` (see `signRequest`); the secret key itself is never sent.
+   */
+  credentials?: Credentials;
   /** Per attempt; a receive adds its long-poll wait on top. Default 30 s. */
   timeoutMs?: number;
   /** Bounds of the automatic retries (a `Retry-After` may ask for longer than `backoffMsMax`). */
@@ -64,6 +70,14 @@ export interface CmqdClientOptions {
   followLeader?: boolean;
   /** How to wait between attempts (tests pass a recorder). Default a timer. */
   sleep?: (ms: number) => Promise<void>;
+}
+
+/** An access key: its id and its secret. */
+export interface Credentials {
+  /** The key's id, as the broker's credentials file names it. */
+  secretId: string;
+  /** The key's secret; used to sign, never sent. */
+  secretKey: string;
 }
 
 /** Options of a single call. */
@@ -128,6 +142,7 @@ export class CmqdClient {
   readonly #sleep: (ms: number) => Promise<void>;
   /** Which of `#baseUrls` calls go to while no leader is known. */
   #nodeIndex = 0;
+  readonly #credentials: Credentials | undefined;
   #leaderUrl: string | undefined;
 
   constructor(options: CmqdClientOptions) {
@@ -142,6 +157,7 @@ export class CmqdClient {
     if (!(this.#retry.attemptsMax >= 1)) throw new RangeError("retry.attemptsMax must be ≥ 1");
     this.#followLeader = options.followLeader ?? true;
     this.#sleep = options.sleep ?? ((ms) => sleep(ms));
+    this.#credentials = checkCredentials(options.credentials);
   }
 
   /** The leader base URL the client currently sends to, if it learned one. */
@@ -447,6 +463,8 @@ export class CmqdClient {
   }
 
   async #attempt(baseUrl: string, spec: RequestSpec): Promise<Answer> {
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const authorization = await this.#authorization(baseUrl + spec.path, spec.method, body);
     const controller = new AbortController();
     const timeoutMs = spec.timeoutMs ?? this.#timeoutMs;
     let timedOut = false;
@@ -474,13 +492,14 @@ export class CmqdClient {
       if (spec.signal?.aborted) throw aborted(spec.signal);
       const headers: Record<string, string> = { ...this.#headers };
       if (spec.body !== undefined) headers["content-type"] = "application/json";
+      if (authorization !== undefined) headers.authorization = authorization;
       let response: HttpResponse;
       try {
         response = await this.#transport.request({
           url: baseUrl + spec.path,
           method: spec.method,
           headers,
-          body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+          body,
           signal: controller.signal,
         });
       } catch (cause) {
@@ -503,6 +522,13 @@ export class CmqdClient {
     }
   }
 
+  /** The signed `Authorization` of one attempt (fresh nonce and time), or none. */
+  async #authorization(url: string, method: string, body?: string): Promise<string | undefined> {
+    if (this.#credentials === undefined) return undefined;
+    const { pathname, search } = new URL(url);
+    return await signRequest({ method, path: pathname, query: search, body, ...this.#credentials });
+  }
+
   #noteLeader(response: HttpResponse): void {
     if (!this.#followLeader) return;
     const hint = response.header("x-cmqd-leader");
@@ -521,6 +547,19 @@ export class CmqdClient {
 /** The per-call fields of `options`, and nothing else (a caller can't override the spec). */
 function callOf(options: CallOptions): Pick<RequestSpec, "signal" | "timeoutMs"> {
   return { signal: options.signal, timeoutMs: options.timeoutMs };
+}
+
+/** Refuses unusable credentials when the client is built, not on its first call. */
+function checkCredentials(credentials: Credentials | undefined): Credentials | undefined {
+  if (credentials === undefined) return undefined;
+  const { secretId, secretKey } = credentials;
+  if (typeof secretId !== "string" || !/^[A-Za-z0-9._-]{1,128}$/.test(secretId)) {
+    throw new TypeError("credentials.secretId must be 1–128 of A-Z a-z 0-9 . _ -");
+  }
+  if (typeof secretKey !== "string" || secretKey.length === 0) {
+    throw new TypeError("credentials.secretKey must be a non-empty string");
+  }
+  return { secretId, secretKey };
 }
 
 function queuePath(name: string): string {

@@ -2,8 +2,13 @@
  * Node configuration from flags and `CMQD_*` environment variables (flags win). Pure: `main.ts`
  * passes `Deno.args` and the environment in.
  *
+ * Protected mode (API.md, Security): without `--credentials` the broker serves loopback clients
+ * only, so listening on any other address is refused here unless `--insecure` says that serving
+ * everyone without authentication is what is wanted.
+ *
  * @module
  */
+import { isLoopbackAddress } from "../auth/mod.ts";
 
 /** The resolved configuration of one node. */
 export interface NodeConfig {
@@ -19,6 +24,13 @@ export interface NodeConfig {
   peers: PeerSpec[];
   /** Client URL of a running member to join through (as a learner, then promoted). */
   join: string | null;
+  /** The credentials file (API.md, Security); null = none, protected mode. */
+  credentials: string | null;
+  /** Serve clients on any address without credentials (turns protected mode off). */
+  insecure: boolean;
+  /** PEM certificate chain and private key files: serve HTTPS (h2 by ALPN, HTTP/1.1 too). */
+  tlsCert: string | null;
+  tlsKey: string | null;
   help: boolean;
 }
 
@@ -32,7 +44,8 @@ export interface PeerSpec {
 interface FlagSpec {
   key: keyof NodeConfig;
   env: string;
-  kind: "string" | "port" | "boolean" | "peers" | "url";
+  /** `switch`: a flag without a value means true (`--insecure`); `--insecure=false` also works. */
+  kind: "string" | "port" | "boolean" | "switch" | "peers" | "url";
   help: string;
 }
 
@@ -55,6 +68,20 @@ const flags: Record<string, FlagSpec> = {
     help: "initial voters id=host:port,...",
   },
   "--join": { key: "join", env: "CMQD_JOIN", kind: "url", help: "client URL of a member to join" },
+  "--credentials": {
+    key: "credentials",
+    env: "CMQD_CREDENTIALS",
+    kind: "string",
+    help: "credentials file (JSON keys; re-read on SIGHUP)",
+  },
+  "--insecure": {
+    key: "insecure",
+    env: "CMQD_INSECURE",
+    kind: "switch",
+    help: "serve any address without credentials",
+  },
+  "--tls-cert": { key: "tlsCert", env: "CMQD_TLS_CERT", kind: "string", help: "PEM cert chain" },
+  "--tls-key": { key: "tlsKey", env: "CMQD_TLS_KEY", kind: "string", help: "PEM private key" },
 };
 
 const defaults: NodeConfig = {
@@ -66,6 +93,10 @@ const defaults: NodeConfig = {
   peerPort: 0,
   peers: [],
   join: null,
+  credentials: null,
+  insecure: false,
+  tlsCert: null,
+  tlsKey: null,
   help: false,
 };
 
@@ -73,11 +104,15 @@ const defaults: NodeConfig = {
 export const usage = [
   "usage: cmqd [flags]   (every flag also as an environment variable)",
   ...Object.entries(flags).map(([flag, spec]) =>
-    `  ${(flag + " " + (spec.kind === "boolean" ? "true|false" : "VALUE")).padEnd(22)} ${
-      spec.env.padEnd(14)
-    } ${spec.help} (default ${JSON.stringify(defaults[spec.key])})`
+    `  ${(flag + valueHint(spec)).padEnd(22)} ${spec.env.padEnd(16)} ${spec.help} (default ${
+      JSON.stringify(defaults[spec.key])
+    })`
   ),
 ].join("\n");
+
+function valueHint(spec: FlagSpec): string {
+  return spec.kind === "switch" ? "" : spec.kind === "boolean" ? " true|false" : " VALUE";
+}
 
 function convert(spec: FlagSpec, raw: string, source: string): unknown {
   if (spec.kind === "peers") return parsePeers(raw, source);
@@ -86,7 +121,7 @@ function convert(spec: FlagSpec, raw: string, source: string): unknown {
     if (!/^\d+$/.test(raw) || port > 65_535) throw new Error(`${source}: not a port: '${raw}'`);
     return port;
   }
-  if (spec.kind === "boolean") {
+  if (spec.kind === "boolean" || spec.kind === "switch") {
     if (raw !== "true" && raw !== "false") throw new Error(`${source}: expected true or false`);
     return raw === "true";
   }
@@ -141,7 +176,7 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     const [name, inline] = arg.includes("=") ? arg.split(/=(.*)/s, 2) : [arg, undefined];
     const spec = flags[name];
     if (!spec) throw new Error(`unknown flag '${name}'`);
-    const raw = inline ?? args[++i];
+    const raw = inline ?? (spec.kind === "switch" ? "true" : args[++i]);
     if (raw === undefined) throw new Error(`${name} needs a value`);
     config[spec.key] = convert(spec, raw, name);
   }
@@ -153,5 +188,21 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   if (result.peers.length > 0 && result.join !== null) {
     throw new Error("--peers (a new cluster) and --join (an existing one) exclude each other");
   }
+  if ((result.tlsCert === null) !== (result.tlsKey === null)) {
+    throw new Error("--tls-cert and --tls-key go together: give both files, or neither");
+  }
+  if (!result.help) checkProtectedMode(result);
   return result;
+}
+
+/** Refuses a non-loopback `--host` without credentials unless `--insecure` (API.md). */
+function checkProtectedMode(config: NodeConfig): void {
+  if (config.credentials !== null || config.insecure || isLoopbackAddress(config.host)) return;
+  throw new Error(
+    `refusing to listen on --host ${config.host} without a credentials file: anyone who can ` +
+      `reach it could read, change and delete every queue. Give --credentials FILE (API keys ` +
+      `with permissions, see the README's Security section), or --insecure to serve without ` +
+      `authentication anyway (only on a network you trust). Without either, use a loopback ` +
+      `--host such as 127.0.0.1.`,
+  );
 }

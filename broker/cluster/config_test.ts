@@ -45,3 +45,54 @@ Deno.test("peers are parsed, must name this node, and exclude --join", () => {
   );
   assert.throws(() => parseConfig(["--join", "ftp://x"], {}), /not a base URL/);
 });
+
+Deno.test("credentials, --insecure and TLS files are read from flags and the environment", () => {
+  const config = parseConfig(
+    ["--credentials", "/etc/cmqd/keys.json", "--tls-cert=/c.pem", "--tls-key", "/k.pem"],
+    {},
+  );
+  assert.equal(config.credentials, "/etc/cmqd/keys.json");
+  assert.equal(config.tlsCert, "/c.pem");
+  assert.equal(config.tlsKey, "/k.pem");
+  assert.equal(config.insecure, false);
+  const fromEnv = parseConfig([], { CMQD_CREDENTIALS: "/k.json", CMQD_INSECURE: "true" });
+  assert.equal(fromEnv.credentials, "/k.json");
+  assert.equal(fromEnv.insecure, true);
+  assert.equal(parseConfig([], {}).credentials, null);
+});
+
+Deno.test("--insecure is a switch: bare means true, and it takes no value from the next flag", () => {
+  const config = parseConfig(["--insecure", "--port", "7000"], {});
+  assert.equal(config.insecure, true);
+  assert.equal(config.port, 7000);
+  assert.equal(parseConfig(["--insecure=false"], {}).insecure, false);
+  assert.equal(parseConfig(["--insecure=false"], { CMQD_INSECURE: "true" }).insecure, false);
+  assert.throws(() => parseConfig(["--insecure=yes"], {}), /--insecure: expected true or false/);
+});
+
+Deno.test("a TLS certificate without its key, or a key without a certificate, is refused", () => {
+  assert.throws(
+    () => parseConfig(["--tls-cert", "/c.pem"], {}),
+    /--tls-cert and --tls-key go together/,
+  );
+  assert.throws(() => parseConfig([], { CMQD_TLS_KEY: "/k.pem" }), /go together/);
+});
+
+Deno.test("protected mode: a non-loopback --host needs credentials or --insecure", () => {
+  for (const host of ["0.0.0.0", "::", "10.0.0.4", "myhost.example"]) {
+    assert.throws(
+      () => parseConfig(["--host", host], {}),
+      new RegExp(
+        `^Error: refusing to listen on --host ${host.replaceAll(".", "\\.")} without a ` +
+          "credentials file: anyone who can reach it could read, change and delete every queue\\.",
+      ),
+      host,
+    );
+    assert.equal(parseConfig(["--host", host, "--insecure"], {}).host, host);
+    assert.equal(parseConfig(["--host", host, "--credentials", "/k.json"], {}).host, host);
+  }
+  for (const host of ["127.0.0.1", "::1", "localhost", "127.0.0.2"]) {
+    assert.equal(parseConfig(["--host", host], {}).host, host);
+  }
+  assert.equal(parseConfig(["--host", "0.0.0.0", "--help"], {}).help, true, "help still works");
+});

@@ -15,7 +15,7 @@ import { createPrng, type Message, type NodeId } from "../../raft/mod.ts";
 import type { ClusterInfo } from "../../sdk/protocol.ts";
 import { type FileSystem, readSnapshotFile, SegmentLog, trimAllocator } from "../../storage/mod.ts";
 import { CommandType, encodeTick, StateMachine } from "../engine/mod.ts";
-import { createApp, Metrics } from "../http/mod.ts";
+import { AccessGuard, type AccessGuardOptions, createApp, Metrics } from "../http/mod.ts";
 import {
   decodeSnapshotContainer,
   type PeerAddress,
@@ -25,7 +25,7 @@ import {
   type Transport,
 } from "../replication/mod.ts";
 import { EngineService, type NodeStatus } from "../service/mod.ts";
-import { forwardingHandler } from "./forwarding.ts";
+import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
 import { Membership } from "./member_changes.ts";
 
 /** Options of `startNode`. */
@@ -51,13 +51,21 @@ export interface NodeOptions {
   mmap?: boolean;
   /** Seeds election timeouts. */
   seed?: number;
+  /**
+   * Who may call the HTTP doors (the credentials' key ring, protected mode); enforced on the
+   * node that receives a request and again on the leader it is forwarded to. Default: anyone.
+   */
+  access?: AccessGuardOptions;
 }
 
 /** A running node (without the HTTP listener, which the caller owns). */
 export interface CmqdNode {
   app: ReturnType<typeof createApp>;
-  /** The handler to serve: forwards to the leader when this node is a follower. */
-  handler: (request: Request) => Promise<Response>;
+  /**
+   * The handler to serve: forwards to the leader when this node is a follower. Pass the
+   * connection info `Deno.serve` gives (protected mode needs the client's address).
+   */
+  handler: (request: Request, info?: ConnectionInfo) => Promise<Response>;
   broker: EngineService;
   machine: StateMachine;
   replica: RaftReplica;
@@ -162,10 +170,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
   };
-  const app = createApp({ service: broker, status, metrics });
+  const access = options.access ? new AccessGuard(options.access) : AccessGuard.open();
+  const app = createApp({ service: broker, status, metrics, access });
   const handler = forwardingHandler({
     view: { isLeader: () => replica.isLeader, leaderUrl },
-    local: (request) => app.fetch(request),
+    local: (request, info) => app.fetch(request, info),
+    admit: (request, info) => access.admitForwarding(request, info, forwardBytesMax),
     requestBytesMax: forwardBytesMax,
   });
 

@@ -113,8 +113,8 @@ const serviceErrors: Record<ErrorCode | PendingServiceCode, Translation> = {
   MethodNotAllowed: { code: cmqCode.invalidParameter, module: moduleCode.methodNotSupported },
   BatchTooLarge: { code: cmqCode.invalidParameter, module: moduleCode.batchSizeOutOfRange },
   RequestTooLarge: { code: cmqCode.invalidParameter, module: moduleCode.outOfRange },
-  Unauthorized: { code: cmqCode.authenticationFailed },
-  Forbidden: { code: cmqCode.accessDenied },
+  Unauthenticated: { code: cmqCode.authenticationFailed },
+  AccessDenied: { code: cmqCode.accessDenied },
   MessageTooLarge: { code: cmqCode.messageTooLarge },
   BacklogFull: { code: cmqCode.backlogFull },
   // Sends are refused until disk is freed; like a full backlog, the producer should back off

@@ -90,8 +90,8 @@ const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
   // handle is no longer good, which is SQS's meaning of this code.
   ReceiptHandleStale: "ReceiptHandleIsInvalid",
   MessageNotInflight: "MessageNotInflight",
-  Unauthorized: "InvalidClientTokenId",
-  Forbidden: "AccessDenied",
+  Unauthenticated: "InvalidClientTokenId",
+  AccessDenied: "AccessDenied",
   QueueNotFound: "QueueDoesNotExist",
   TopicNotFound: "ResourceNotFoundException",
   SubscriptionNotFound: "ResourceNotFoundException",
