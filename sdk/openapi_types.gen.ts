@@ -217,7 +217,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Nodes, roles, leader and commit indexes */
+    /** Nodes, roles, leader and commit indexes (needs cluster:read) */
     get: operations["cluster"];
     put?: never;
     post?: never;
@@ -236,7 +236,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Add a node: record its address, add it as learner, wait for catch-up, promote */
+    /** Add a node: record its address, add it as learner, wait for catch-up, promote (needs cluster:manage) */
     post: operations["joinNode"];
     delete?: never;
     options?: never;
@@ -254,7 +254,7 @@ export interface paths {
     get?: never;
     put?: never;
     post?: never;
-    /** Remove a node from the group */
+    /** Remove a node from the group (needs cluster:manage) */
     delete: operations["removeNode"];
     options?: never;
     head?: never;
@@ -344,8 +344,8 @@ export interface components {
           | "InvalidParameter"
           | "MalformedRequest"
           | "ReceiptHandleInvalid"
-          | "Unauthorized"
-          | "Forbidden"
+          | "Unauthenticated"
+          | "AccessDenied"
           | "QueueNotFound"
           | "TopicNotFound"
           | "SubscriptionNotFound"
@@ -612,6 +612,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description QueueNotFound */
       404: {
         headers: {
@@ -668,6 +686,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -741,6 +777,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description QueueNotFound */
       404: {
         headers: {
@@ -788,6 +842,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -867,6 +939,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -905,6 +995,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -993,6 +1101,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description QueueNotFound */
       404: {
         headers: {
@@ -1058,6 +1184,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1137,6 +1281,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description QueueNotFound */
       404: {
         headers: {
@@ -1209,6 +1371,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description QueueNotFound */
       404: {
         headers: {
@@ -1252,6 +1432,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1306,6 +1504,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1420,6 +1636,24 @@ export interface operations {
           "application/json": components["schemas"]["ClusterInfo"];
         };
       };
+      /** @description Unauthenticated (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the cluster permission, or protected mode */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   joinNode: {
@@ -1446,6 +1680,24 @@ export interface operations {
       };
       /** @description InvalidParameter */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the cluster permission, or protected mode */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1482,6 +1734,24 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description Unauthenticated (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the cluster permission, or protected mode */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
       };
       /** @description NotFound: not a member */
       404: {

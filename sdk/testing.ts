@@ -45,13 +45,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { CmqdClient, type CmqdClientOptions } from "./client.ts";
+import { CmqdClient, type CmqdClientOptions, type Credentials } from "./client.ts";
 
 /** Options of `startTestBroker`. */
 export interface TestBrokerOptions {
@@ -65,6 +65,14 @@ export interface TestBrokerOptions {
   readyTimeoutMs?: number;
   /** Extra environment of the broker processes. */
   env?: Record<string, string>;
+  /** Extra flags for every node (after the ones `startTestBroker` sets). */
+  args?: string[];
+  /**
+   * Start the broker with a credentials file holding this one key (allowed everything); the
+   * broker's clients (`client`, `newClient`) sign with it. Without it the broker runs in
+   * protected mode: loopback clients only, no authentication.
+   */
+  credentials?: Credentials;
 }
 
 /** One broker process of a test cluster. */
@@ -126,6 +134,9 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
   const env: Record<string, string> = { ...process.env, NO_COLOR: "1", ...options.env };
   // A cluster's peers prove a shared key to each other; a fresh one per test cluster.
   if (count > 1) env.CMQD_CLUSTER_KEY ??= randomBytes(32).toString("hex");
+  const credentialFlags = options.credentials === undefined
+    ? []
+    : ["--credentials", await writeCredentials(dataDir, options.credentials)];
   const running = specs.map((spec) =>
     startProcess(command, [
       "--host",
@@ -137,12 +148,19 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
       "--node-id",
       spec.id,
       ...(count > 1 ? ["--peer-port", String(spec.peerPort), "--peers", peers] : []),
+      ...credentialFlags,
+      ...(options.args ?? []),
     ], env)
   );
   const urls = specs.map((spec) => `http://127.0.0.1:${spec.port}`);
   const clients: CmqdClient[] = [];
   const newClient = (clientOptions: Partial<CmqdClientOptions> = {}) => {
-    const client = new CmqdClient({ baseUrl: urls, timeoutMs: 10_000, ...clientOptions });
+    const client = new CmqdClient({
+      baseUrl: urls,
+      timeoutMs: 10_000,
+      credentials: options.credentials,
+      ...clientOptions,
+    });
     clients.push(client);
     return client;
   };
@@ -153,7 +171,10 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitForLeader(urls, running, options.readyTimeoutMs ?? readyTimeoutMsDefault);
+    await waitForLeader(urls, running, {
+      timeoutMs: options.readyTimeoutMs ?? readyTimeoutMsDefault,
+      credentials: options.credentials,
+    });
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}\n--- cmqd output ---\n${output()}`);
@@ -229,10 +250,11 @@ function startProcess(
 async function waitForLeader(
   urls: string[],
   running: RunningProcess[],
-  timeoutMs: number,
+  options: { timeoutMs: number; credentials?: Credentials },
 ): Promise<void> {
+  const { timeoutMs, credentials } = options;
   const probes = urls.map((url) =>
-    new CmqdClient({ baseUrl: url, timeoutMs: 1_000, retry: { attemptsMax: 1 } })
+    new CmqdClient({ baseUrl: url, timeoutMs: 1_000, retry: { attemptsMax: 1 }, credentials })
   );
   const giveUpAt = Date.now() + timeoutMs;
   try {
@@ -249,6 +271,14 @@ async function waitForLeader(
   } finally {
     for (const probe of probes) probe.close();
   }
+}
+
+/** Writes a credentials file with one all-powerful key; answers its path. */
+async function writeCredentials(dataDir: string, credentials: Credentials): Promise<string> {
+  const path = join(dataDir, "credentials.json");
+  const keys = [{ ...credentials, allow: ["*"] }];
+  await writeFile(path, JSON.stringify({ keys }), { mode: 0o600 });
+  return path;
 }
 
 /** `count` distinct free loopback ports (all held open until every one is known). */

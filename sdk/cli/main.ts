@@ -8,7 +8,6 @@
 import process from "node:process";
 import { CmqdClient } from "../client.ts";
 import { CmqdError } from "../errors.ts";
-import { bearer } from "../signing.ts";
 import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { runCommand } from "./commands.ts";
 
@@ -34,8 +33,8 @@ commands:
 flags:
   --url URL[,URL...]   a node (or several) of the cluster (env CMQD_URL; default
                        http://127.0.0.1:9876)
-  --secret-id ID       credentials (env CMQD_SECRET_ID, CMQD_SECRET_KEY); sent as a Bearer
-  --secret-key KEY     header, so only to https or loopback URLs
+  --secret-id ID       an access key of the broker's credentials file (env CMQD_SECRET_ID,
+  --secret-key KEY     CMQD_SECRET_KEY); every request is signed, the key is never sent
   --json               print the API's JSON instead of tables
 `;
 
@@ -92,28 +91,14 @@ function clientOf(args: ParsedArgs): CmqdClient {
   if ((secretId === undefined) !== (secretKey === undefined)) {
     throw new UsageError("give both --secret-id and --secret-key (or neither)");
   }
-  const headers: Record<string, string> = {};
-  if (secretId !== undefined && secretKey !== undefined) {
-    // The client does not sign requests yet; the Bearer form sends the key itself, which is
-    // acceptable only where nobody can read it on the way.
-    const unsafe = urls.filter((url) => !isHttpsOrLoopback(url));
-    if (unsafe.length > 0) {
-      throw new UsageError(
-        `credentials are sent as a Bearer header, so only to https or loopback URLs (${unsafe})`,
-      );
-    }
-    headers.authorization = bearer(secretId, secretKey);
-  }
-  return new CmqdClient({ baseUrl: urls, headers });
-}
-
-function isHttpsOrLoopback(text: string): boolean {
+  const credentials = secretId !== undefined && secretKey !== undefined
+    ? { secretId, secretKey }
+    : undefined;
   try {
-    const url = new URL(text);
-    if (url.protocol === "https:") return true;
-    return ["localhost", "[::1]"].includes(url.hostname) || url.hostname.startsWith("127.");
-  } catch {
-    throw new UsageError(`not a URL: ${text}`);
+    // Signed (CMQD1-HMAC-SHA256) on every request; the secret key itself is never sent.
+    return new CmqdClient({ baseUrl: urls, credentials });
+  } catch (error) {
+    throw new UsageError(`bad --url or credentials: ${(error as Error).message}`);
   }
 }
 

@@ -82,17 +82,33 @@ Deno.test("the CLI's failures: broker errors exit 1 with the code, bad usage exi
     const unknown = await cli(broker.url, "frobnicate");
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command/);
-    const plainText = await cli(
-      "http://10.0.0.1:9876",
+  } finally {
+    await broker.stop();
+  }
+});
+
+Deno.test("the CLI signs with --secret-id/--secret-key, and a wrong or missing key is refused", async () => {
+  const credentials = { secretId: "AKIDcli", secretKey: "cli-secret-0123456789" };
+  const broker = await startTestBroker({ credentials });
+  try {
+    const signed = ["--secret-id", credentials.secretId, "--secret-key", credentials.secretKey];
+    assert.match(await ok(broker.url, "queue", "create", "signed", ...signed), /created/);
+    const unsigned = await cli(broker.url, "queue", "list");
+    assert.equal(unsigned.code, 1);
+    assert.match(unsigned.stderr, /error: Unauthenticated/);
+    const wrong = await cli(
+      broker.url,
       "queue",
       "list",
       "--secret-id",
-      "a",
+      "AKIDcli",
       "--secret-key",
-      "b",
+      "nope",
     );
-    assert.equal(plainText.code, 2);
-    assert.match(plainText.stderr, /only to https or loopback/);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /error: Unauthenticated/);
+    const half = await cli(broker.url, "queue", "list", "--secret-id", "AKIDcli");
+    assert.equal(half.code, 2);
   } finally {
     await broker.stop();
   }

@@ -75,3 +75,18 @@ Deno.test("resolveCommand: an explicit command, else CMQD_COMMAND, else this rep
     else Deno.env.set("CMQD_COMMAND", saved);
   }
 });
+
+Deno.test("startTestBroker with credentials: its clients sign, an unsigned client is refused", async () => {
+  const credentials = { secretId: "AKIDtest", secretKey: "test-secret-0123456789" };
+  const broker = await startTestBroker({ credentials });
+  try {
+    await broker.client.createQueue("private");
+    const unsigned = broker.newClient({ credentials: undefined });
+    await assert.rejects(
+      unsigned.getQueue("private"),
+      (error) => error instanceof CmqdError && error.code === "Unauthenticated",
+    );
+  } finally {
+    await broker.stop();
+  }
+});
