@@ -88,7 +88,9 @@ async function compile(toolsDir: string, outDir: string): Promise<void> {
       target: "es2022",
       module: "nodenext",
       moduleResolution: "nodenext",
-      lib: ["es2022"],
+      // `dom` for the Web Crypto types (CryptoKey, BufferSource) of request signing, which
+      // Node 20 has as globals but @types/node 20 does not declare.
+      lib: ["es2022", "dom"],
       types: ["node"],
       typeRoots: [`${toolsDir}/node_modules/@types`],
       strict: true,

@@ -3,7 +3,7 @@
  * a temporary directory, `npm pack` + `npm install` put it in a fresh project (offline: the
  * package has no dependencies), and then, in that project:
  * - a Node program (`npm_consumer/app.mjs`) produces and consumes through the helpers against a
- *   real broker this test started;
+ *   real broker this test started; another (`signed.mjs`) signs its requests;
  * - `tsc --noEmit` (the pinned TypeScript of the build) compiles a typed consumer of both entry
  *   points, whose expected type errors must be errors;
  * - `node --test` runs the `node:test` example of the README (`sdk/examples/`), which starts
@@ -39,6 +39,21 @@ Deno.test({
             left: 0,
             missing: "QueueNotFound",
           });
+        } finally {
+          await broker.stop();
+        }
+      });
+      await t.step("requests are signed under Node (Web Crypto) and accepted", async () => {
+        const credentials = { secretId: "AKIDnode", secretKey: "node-secret-0123456789" };
+        const broker = await startTestBroker({ credentials });
+        try {
+          const output = await run("node", [
+            "signed.mjs",
+            broker.url,
+            credentials.secretId,
+            credentials.secretKey,
+          ], { cwd: project });
+          assert.deepEqual(JSON.parse(output), { created: true, refused: "Unauthenticated" });
         } finally {
           await broker.stop();
         }
@@ -84,7 +99,7 @@ async function installedProject(work: string): Promise<string> {
     "--no-fund",
     `${work}/cmqd-sdk-${packageVersion}.tgz`,
   ], { cwd: project });
-  for (const file of ["app.mjs", "typed.ts"]) {
+  for (const file of ["app.mjs", "signed.mjs", "typed.ts"]) {
     await Deno.copyFile(`${root}tests/sdk/npm_consumer/${file}`, `${project}/${file}`);
   }
   await Deno.copyFile(
