@@ -122,36 +122,7 @@ const denoNpmVersion = "2.9.6";
 export async function startTestBroker(options: TestBrokerOptions = {}): Promise<TestBroker> {
   const count = options.nodes ?? 1;
   if (count !== 1 && count !== 3) throw new RangeError("nodes must be 1 or 3");
-  const command = resolveCommand(options);
-  const ports = await freePorts(count * 2);
-  const dataDir = await mkdtemp(join(tmpdir(), "cmqd-test-"));
-  const specs = Array.from({ length: count }, (_, index) => ({
-    id: `n${index + 1}`,
-    port: ports[index * 2],
-    peerPort: ports[index * 2 + 1],
-  }));
-  const peers = specs.map((spec) => `${spec.id}=127.0.0.1:${spec.peerPort}`).join(",");
-  const env: Record<string, string> = { ...process.env, NO_COLOR: "1", ...options.env };
-  // A cluster's peers prove a shared key to each other; a fresh one per test cluster.
-  if (count > 1) env.CMQD_CLUSTER_KEY ??= randomBytes(32).toString("hex");
-  const credentialFlags = options.credentials === undefined
-    ? []
-    : ["--credentials", await writeCredentials(dataDir, options.credentials)];
-  const running = specs.map((spec) =>
-    startProcess(command, [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(spec.port),
-      "--data-dir",
-      join(dataDir, spec.id),
-      "--node-id",
-      spec.id,
-      ...(count > 1 ? ["--peer-port", String(spec.peerPort), "--peers", peers] : []),
-      ...credentialFlags,
-      ...(options.args ?? []),
-    ], env)
-  );
+  const { dataDir, specs, running } = await launchNodes(resolveCommand(options), count, options);
   const urls = specs.map((spec) => `http://127.0.0.1:${spec.port}`);
   const clients: CmqdClient[] = [];
   const newClient = (clientOptions: Partial<CmqdClientOptions> = {}) => {
@@ -189,6 +160,50 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     output,
     stop,
   };
+}
+
+interface NodeSpec {
+  id: string;
+  port: number;
+  peerPort: number;
+}
+
+/** Starts `count` cmqd processes on free ports under a new temporary directory. */
+async function launchNodes(
+  command: string[],
+  count: number,
+  options: TestBrokerOptions,
+): Promise<{ dataDir: string; specs: NodeSpec[]; running: RunningProcess[] }> {
+  const ports = await freePorts(count * 2);
+  const dataDir = await mkdtemp(join(tmpdir(), "cmqd-test-"));
+  const specs = Array.from({ length: count }, (_, index) => ({
+    id: `n${index + 1}`,
+    port: ports[index * 2],
+    peerPort: ports[index * 2 + 1],
+  }));
+  const peers = specs.map((spec) => `${spec.id}=127.0.0.1:${spec.peerPort}`).join(",");
+  const env: Record<string, string> = { ...process.env, NO_COLOR: "1", ...options.env };
+  // A cluster's peers prove a shared key to each other; a fresh one per test cluster.
+  if (count > 1) env.CMQD_CLUSTER_KEY ??= randomBytes(32).toString("hex");
+  const credentialFlags = options.credentials === undefined
+    ? []
+    : ["--credentials", await writeCredentials(dataDir, options.credentials)];
+  const running = specs.map((spec) =>
+    startProcess(command, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(spec.port),
+      "--data-dir",
+      join(dataDir, spec.id),
+      "--node-id",
+      spec.id,
+      ...(count > 1 ? ["--peer-port", String(spec.peerPort), "--peers", peers] : []),
+      ...credentialFlags,
+      ...(options.args ?? []),
+    ], env)
+  );
+  return { dataDir, specs, running };
 }
 
 interface RunningProcess {

@@ -172,8 +172,13 @@ async function sendMany(
   try {
     const worker = async () => {
       while (next < count && !context.signal.aborted) {
-        await producer.send(entryOf(next++), { signal: context.signal });
-        sent++;
+        try {
+          await producer.send(entryOf(next++), { signal: context.signal });
+          sent++;
+        } catch (error) {
+          // Ctrl-C: stop quietly and report what was sent; anything else is a failure.
+          if (!context.signal.aborted) throw error;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(count, sendWindow) }, worker));
