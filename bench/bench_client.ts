@@ -124,9 +124,15 @@ export class FetchBenchClient implements BenchClient {
 /** The SDK's `CmqdClient` on a connection pool of its own. */
 export class SdkBenchClient implements BenchClient {
   #client: CmqdClient;
-  #httpClient: Deno.HttpClient;
+  #httpClient: Deno.HttpClient | undefined;
 
   constructor(baseUrl: string) {
+    if ((globalThis as { Deno?: unknown }).Deno === undefined) {
+      // Under Node (`runtimes.ts`) the SDK picks its node:http transport, whose keep-alive
+      // agent belongs to this client alone.
+      this.#client = new CmqdClient({ baseUrl });
+      return;
+    }
     const httpClient = Deno.createHttpClient({});
     this.#httpClient = httpClient;
     this.#client = new CmqdClient({
@@ -163,7 +169,8 @@ export class SdkBenchClient implements BenchClient {
   }
 
   close(): void {
-    this.#httpClient.close();
+    this.#client.close();
+    this.#httpClient?.close();
   }
 }
 

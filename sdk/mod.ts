@@ -52,7 +52,12 @@ export {
   type HttpTransport,
   isConnectFailure,
 } from "./transport.ts";
-export { type ClientErrorCode, CmqdError, type CmqdErrorOptions } from "./errors.ts";
+export {
+  type ClientErrorCode,
+  CmqdError,
+  type CmqdErrorOptions,
+  type ErrorCode,
+} from "./errors.ts";
 export {
   Producer,
   type ProducerClient,

@@ -61,7 +61,7 @@ export type ErrorLogger = (message: string, error: unknown) => void;
 
 /** The JSON error body of `code`. */
 export function errorBody(
-  code: string,
+  code: ErrorCode,
   message: string,
   options: { requestId: string; field?: string },
 ): ErrorBody {

@@ -12,6 +12,7 @@
 import { z } from "@hono/zod-openapi";
 import {
   deadLetterLimits,
+  errorCodes,
   listLimits,
   messageLimits,
   namePattern,
@@ -274,8 +275,8 @@ export const ReceivedMessageSchema = z.object({
 /** A per-handle failure. */
 export const HandleFailureSchema = z.object({
   receiptHandle: z.string(),
-  code: z.string().openapi({
-    description: "ReceiptHandleStale, ReceiptHandleInvalid or MessageNotInflight.",
+  code: z.enum(["ReceiptHandleStale", "ReceiptHandleInvalid", "MessageNotInflight"]).openapi({
+    description: "Why this handle was not deleted or changed.",
   }),
   message: z.string(),
 }).openapi("HandleFailure");
@@ -371,7 +372,8 @@ export const RedriveResponseSchema = z.object({ moved: z.int() }).openapi("Redri
 /** Every error response. */
 export const ErrorBodySchema = z.object({
   error: z.object({
-    code: z.string().openapi({ example: "QueueNotFound" }),
+    // The full list, so that clients (the SDK's generated types) get a union of the codes.
+    code: z.enum(errorCodes).openapi({ example: "QueueNotFound" }),
     message: z.string(),
     requestId: z.string(),
     field: z.string().optional().openapi({ description: "The offending field, dotted." }),
