@@ -1,15 +1,21 @@
 /**
- * A typed client of the native v1 API, built on `fetch` alone so it runs unchanged in Deno,
- * Node ≥ 20 and browsers. One method per endpoint, named like the broker's `QueueService`.
+ * A typed client of the native v1 API. It runs unchanged in Deno, Node ≥ 20 and browsers: the
+ * bytes move through an `HttpTransport` — `fetch`, or `node:http` keep-alive agents when it runs
+ * in Node (see `transport.ts`). One method per endpoint, named like the broker's `QueueService`.
  *
  * Failures reject with `CmqdError`. The client retries on its own only when a retry can't do
  * harm: 503 `NoLeader` / `NotReady` (the broker did not execute the request; `Retry-After` is
- * honoured) on every call, and network errors or timeouts only on calls that are safe to
- * repeat — reads, `createQueue` (idempotent with the same attributes) and sends whose every
- * message carries a `dedupId`. Back-off is exponential with jitter, bounded by `retry`.
+ * honoured) and connections that were never made (refused, unknown host) on every call;
+ * network errors or timeouts after the request may have been sent only on calls that are safe
+ * to repeat — reads, `createQueue`, `createTopic` and `subscribe` (idempotent with the same
+ * attributes), message deletes and visibility changes (a repeat changes nothing more; it may
+ * report the handle as stale), and sends whose every message carries a `dedupId`. A publish is
+ * never repeated after a lost answer (topics have no dedup). Back-off is exponential with
+ * jitter, bounded by `retry`.
  *
+ * `baseUrl` may list several nodes: a call that gets no answer moves on to the next one.
  * Responses carry `x-cmqd-leader`; the client remembers it and sends later requests straight
- * to the leader, falling back to `baseUrl` when the leader can't be reached.
+ * to the leader, falling back to the listed nodes when the leader can't be reached.
  *
  * @module
  */
@@ -18,7 +24,6 @@ import type {
   ChangeVisibilityResponse,
   ClusterInfo,
   DeleteMessagesResponse,
-  ErrorBody,
   PublishEntry,
   PublishResponse,
   PurgeResponse,
@@ -41,178 +46,129 @@ import type {
   TopicList,
   VisibilityEntry,
 } from "./protocol.ts";
+import { callOf, type CallOptions, type CmqdClientOptions, Requester } from "./requester.ts";
 
-/** Bounds of the automatic retries. */
-export interface RetryOptions {
-  /** Attempts in total, the first one included (1 = never retry). */
-  attemptsMax: number;
-  /** Back-off before the first retry. */
-  backoffMsMin: number;
-  /** Back-off never grows past this (a `Retry-After` may ask for longer; see below). */
-  backoffMsMax: number;
-}
+export type { CallOptions, CmqdClientOptions, Credentials } from "./requester.ts";
 
-/** Options of a `CmqdClient`. */
-export interface CmqdClientOptions {
-  /** Any node of the cluster, e.g. `http://127.0.0.1:8080`. */
-  baseUrl: string;
-  /** The transport; default the global `fetch`. */
-  fetch?: typeof fetch;
-  /** Sent with every request (authentication, tracing). */
-  headers?: Record<string, string>;
-  /** Per attempt; a receive adds its long-poll wait on top. Default 30 s. */
-  timeoutMs?: number;
-  retry?: Partial<RetryOptions>;
-  /** Follow the `x-cmqd-leader` hint. Default true. */
-  followLeader?: boolean;
-  /** How to wait between attempts (tests pass a recorder). Default a timer. */
-  sleep?: (ms: number) => Promise<void>;
-}
-
-/** Options of a single call. */
-export interface CallOptions {
-  /** Aborts the call (and its retries). */
-  signal?: AbortSignal;
-}
-
-/** The default retry bounds. */
-export const retryDefaults: RetryOptions = {
-  attemptsMax: 4,
-  backoffMsMin: 50,
-  backoffMsMax: 2_000,
-};
-
-const timeoutMsDefault = 30_000;
-/** A `Retry-After` longer than this is cut: a client should not hang for minutes. */
-const retryAfterMsMax = 30_000;
-/** The longest long-poll wait of API.md (`pollingWaitSeconds` max), used when none is given. */
 const waitSecondsMax = 30;
-
-type Method = "GET" | "PUT" | "PATCH" | "POST" | "DELETE";
-
-interface RequestSpec {
-  method: Method;
-  path: string;
-  body?: unknown;
-  /** Safe to send again after a network error or timeout. */
-  repeatable: boolean;
-  /** `none` for 204s, `text` for /metrics. */
-  response?: "json" | "text" | "none";
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** False for `/readyz`, whose 503 is an answer, not a failure to retry. */
-  retryUnavailable?: boolean;
-}
-
-interface Answer {
-  status: number;
-  body: unknown;
-}
 
 /**
  * The native v1 client.
  *
  * @example
  * ```ts
- * const client = new CmqdClient({ baseUrl: "http://127.0.0.1:8080" });
+ * const client = new CmqdClient({ baseUrl: ["http://10.0.0.1:8080", "http://10.0.0.2:8080"] });
  * await client.createQueue("orders", { visibilityTimeoutSeconds: 60 });
  * await client.sendMessages("orders", [{ body: "hello" }]);
  * const { messages } = await client.receiveMessages("orders", { waitSeconds: 5 });
  * await client.deleteMessages("orders", messages.map((m) => m.receiptHandle));
+ * client.close();
  * ```
  */
 export class CmqdClient {
-  readonly #baseUrl: string;
-  readonly #fetch: typeof fetch;
-  readonly #headers: Record<string, string>;
-  readonly #timeoutMs: number;
-  readonly #retry: RetryOptions;
-  readonly #followLeader: boolean;
-  readonly #sleep: (ms: number) => Promise<void>;
-  #leaderUrl: string | undefined;
+  readonly #requester: Requester;
 
   constructor(options: CmqdClientOptions) {
-    this.#baseUrl = normalizeBaseUrl(options.baseUrl);
-    const transport = options.fetch;
-    this.#fetch = transport ?? ((input, init) => fetch(input, init));
-    this.#headers = { ...options.headers };
-    this.#timeoutMs = options.timeoutMs ?? timeoutMsDefault;
-    this.#retry = { ...retryDefaults, ...options.retry };
-    if (!(this.#retry.attemptsMax >= 1)) throw new RangeError("retry.attemptsMax must be ≥ 1");
-    this.#followLeader = options.followLeader ?? true;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#requester = new Requester(options);
   }
 
   /** The leader base URL the client currently sends to, if it learned one. */
   get leaderUrl(): string | undefined {
-    return this.#leaderUrl;
+    return this.#requester.leaderUrl;
+  }
+
+  /** The node calls go to when no leader is known. */
+  get nodeUrl(): string {
+    return this.#requester.nodeUrl;
+  }
+
+  /** Drops pooled connections (the Node transport's keep-alive sockets). */
+  close(): void {
+    this.#requester.close();
   }
 
   /** Creates `name`; `created` is false when an identical queue existed (409 if different). */
   async createQueue(
     name: string,
     attributes: QueueAttributesInput = {},
+    options: CallOptions = {},
   ): Promise<{ queue: Queue; created: boolean }> {
-    const answer = await this.#request({
+    const answer = await this.#requester.request({
       method: "PUT",
       path: queuePath(name),
       body: attributes,
       repeatable: true,
+      ...callOf(options),
     });
     return { queue: answer.body as Queue, created: answer.status === 201 };
   }
 
   /** A page of queues, by name. */
-  async listQueues(
-    options: { prefix?: string; offset?: number; limit?: number } = {},
-  ): Promise<QueueList> {
-    const query = new URLSearchParams();
-    if (options.prefix !== undefined) query.set("prefix", options.prefix);
-    if (options.offset !== undefined) query.set("offset", String(options.offset));
-    if (options.limit !== undefined) query.set("limit", String(options.limit));
-    const search = query.size === 0 ? "" : `?${query}`;
-    return await this.#json({ method: "GET", path: `/v1/queues${search}`, repeatable: true });
+  async listQueues(page: ListOptions = {}, options: CallOptions = {}): Promise<QueueList> {
+    return await this.#requester.json({
+      method: "GET",
+      path: `/v1/queues${pageQuery(page)}`,
+      repeatable: true,
+      ...callOf(options),
+    });
   }
 
   /** Attributes and live counts of `name`. */
-  async getQueue(name: string): Promise<Queue> {
-    return await this.#json({ method: "GET", path: queuePath(name), repeatable: true });
+  async getQueue(name: string, options: CallOptions = {}): Promise<Queue> {
+    return await this.#requester.json({
+      method: "GET",
+      path: queuePath(name),
+      repeatable: true,
+      ...callOf(options),
+    });
   }
 
   /** Changes mutable attributes; `deadLetter: null` removes the policy. */
-  async updateQueue(name: string, attributes: QueueAttributesInput): Promise<Queue> {
-    return await this.#json({
+  async updateQueue(
+    name: string,
+    attributes: QueueAttributesInput,
+    options: CallOptions = {},
+  ): Promise<Queue> {
+    return await this.#requester.json({
       method: "PATCH",
       path: queuePath(name),
       body: attributes,
       repeatable: false,
+      ...callOf(options),
     });
   }
 
   /** Deletes `name` and its messages. */
-  async deleteQueue(name: string): Promise<void> {
-    await this.#request({
+  async deleteQueue(name: string, options: CallOptions = {}): Promise<void> {
+    await this.#requester.request({
       method: "DELETE",
       path: queuePath(name),
       repeatable: false,
       response: "none",
+      ...callOf(options),
     });
   }
 
   /** Sends a batch; ids and sequences come back in request order. */
-  async sendMessages(queue: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
-    return await this.#json({
+  async sendMessages(
+    queue: string,
+    messages: SendMessageEntry[],
+    options: CallOptions = {},
+  ): Promise<SendMessagesResponse> {
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/messages`,
       body: { messages },
       // With a dedupId on every message a repeat enqueues nothing new.
       repeatable: messages.length > 0 && messages.every((message) => message.dedupId !== undefined),
+      ...callOf(options),
     });
   }
 
   /**
    * Receives (and locks) up to `maxMessages`, long-polling up to `waitSeconds`. The request's
-   * timeout is the client's plus the wait, so a long poll is never cut short by the client.
+   * timeout is the call's plus the wait, so a long poll is never cut short by the client. Not
+   * repeated after a lost answer: the lost messages would stay locked for nothing.
    */
   async receiveMessages(
     queue: string,
@@ -220,23 +176,29 @@ export class CmqdClient {
     options: CallOptions = {},
   ): Promise<ReceiveMessagesResponse> {
     const waitSeconds = request.waitSeconds ?? waitSecondsMax;
-    return await this.#json({
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/messages/receive`,
       body: request,
       repeatable: false,
-      timeoutMs: this.#timeoutMs + waitSeconds * 1000,
       signal: options.signal,
+      timeoutMs: (options.timeoutMs ?? this.#requester.timeoutMs) + waitSeconds * 1000,
     });
   }
 
   /** Deletes received messages; stale or invalid handles are reported in `failures`. */
-  async deleteMessages(queue: string, receiptHandles: string[]): Promise<DeleteMessagesResponse> {
-    return await this.#json({
+  async deleteMessages(
+    queue: string,
+    receiptHandles: string[],
+    options: CallOptions = {},
+  ): Promise<DeleteMessagesResponse> {
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/messages/delete`,
       body: { receiptHandles },
-      repeatable: false,
+      // A repeat deletes nothing more; a handle deleted by the lost attempt reports stale.
+      repeatable: true,
+      ...callOf(options),
     });
   }
 
@@ -244,57 +206,77 @@ export class CmqdClient {
   async changeVisibility(
     queue: string,
     entries: VisibilityEntry[],
+    options: CallOptions = {},
   ): Promise<ChangeVisibilityResponse> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/messages/visibility`,
       body: { entries },
-      repeatable: false,
+      // A repeat sets the same lock again, measured from a moment later.
+      repeatable: true,
+      ...callOf(options),
     });
   }
 
   /** Moves the read position back to a timestamp or sequence inside the rewind window. */
-  async rewind(queue: string, request: RewindRequest): Promise<RewindResponse> {
-    return await this.#json({
+  async rewind(
+    queue: string,
+    request: RewindRequest,
+    options: CallOptions = {},
+  ): Promise<RewindResponse> {
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/rewind`,
       body: request,
       repeatable: false,
+      ...callOf(options),
     });
   }
 
   /** Deletes every message of `queue`. */
-  async purge(queue: string): Promise<PurgeResponse> {
-    return await this.#json({
+  async purge(queue: string, options: CallOptions = {}): Promise<PurgeResponse> {
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/purge`,
       repeatable: false,
+      ...callOf(options),
     });
   }
 
   /** Moves messages of a dead-letter queue back to their origin (or `destination`). */
-  async redrive(queue: string, request: RedriveRequest = {}): Promise<RedriveResponse> {
-    return await this.#json({
+  async redrive(
+    queue: string,
+    request: RedriveRequest = {},
+    options: CallOptions = {},
+  ): Promise<RedriveResponse> {
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/redrive`,
       body: request,
       repeatable: false,
+      ...callOf(options),
     });
   }
 
   /** `GET /healthz`: resolves when the node answers. */
-  async health(): Promise<{ status: string }> {
-    return await this.#json({ method: "GET", path: "/healthz", repeatable: true });
+  async health(options: CallOptions = {}): Promise<{ status: string }> {
+    return await this.#requester.json({
+      method: "GET",
+      path: "/healthz",
+      repeatable: true,
+      ...callOf(options),
+    });
   }
 
   /** `GET /readyz`: true when the node serves writes, false while it is not ready. */
-  async ready(): Promise<boolean> {
+  async ready(options: CallOptions = {}): Promise<boolean> {
     try {
-      await this.#request({
+      await this.#requester.request({
         method: "GET",
         path: "/readyz",
         repeatable: true,
         retryUnavailable: false,
+        ...callOf(options),
       });
       return true;
     } catch (error) {
@@ -304,159 +286,76 @@ export class CmqdClient {
   }
 
   /** `GET /v1/cluster`: nodes, roles, leader and commit indexes. */
-  async cluster(): Promise<ClusterInfo> {
-    return await this.#json({ method: "GET", path: "/v1/cluster", repeatable: true });
+  async cluster(options: CallOptions = {}): Promise<ClusterInfo> {
+    return await this.#requester.json({
+      method: "GET",
+      path: "/v1/cluster",
+      repeatable: true,
+      ...callOf(options),
+    });
   }
 
   /** `GET /metrics`: the Prometheus text. */
-  async metrics(): Promise<string> {
-    const answer = await this.#request({
+  async metrics(options: CallOptions = {}): Promise<string> {
+    const answer = await this.#requester.request({
       method: "GET",
       path: "/metrics",
       repeatable: true,
       response: "text",
+      ...callOf(options),
     });
     return answer.body as string;
   }
 
-  async #json<T>(spec: RequestSpec): Promise<T> {
-    return (await this.#request(spec)).body as T;
-  }
-
-  /** One logical call: attempts, back-off, leader hint. */
-  async #request(spec: RequestSpec): Promise<Answer> {
-    for (let attempt = 1;; attempt++) {
-      const usedLeader = this.#leaderUrl !== undefined;
-      let error: CmqdError;
-      try {
-        return await this.#attempt(this.#leaderUrl ?? this.#baseUrl, spec);
-      } catch (caught) {
-        if (!(caught instanceof CmqdError)) throw caught;
-        error = caught;
-      }
-      // The leader we were sent to is gone: ask the configured node again.
-      if (usedLeader && error.status === 0) this.#leaderUrl = undefined;
-      const delayMs = this.#retryDelayMs(spec, error, attempt);
-      if (delayMs === undefined) throw error;
-      await this.#sleep(delayMs);
-      if (spec.signal?.aborted) throw aborted(spec.signal);
-    }
-  }
-
-  /** Milliseconds to wait before another attempt, or undefined to give up with `error`. */
-  #retryDelayMs(spec: RequestSpec, error: CmqdError, attempt: number): number | undefined {
-    if (attempt >= this.#retry.attemptsMax) return undefined;
-    const unavailable = error.status === 503 &&
-      (error.code === "NoLeader" || error.code === "NotReady") &&
-      spec.retryUnavailable !== false;
-    const lost = (error.code === "NetworkError" || error.code === "Timeout") && spec.repeatable;
-    if (!unavailable && !lost) return undefined;
-    if (error.retryAfterSeconds !== undefined) {
-      return Math.min(error.retryAfterSeconds * 1000, retryAfterMsMax);
-    }
-    const ceiling = Math.min(
-      this.#retry.backoffMsMax,
-      this.#retry.backoffMsMin * 2 ** (attempt - 1),
-    );
-    // Jitter in [ceiling/2, ceiling] spreads clients that failed together.
-    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-  }
-
-  async #attempt(baseUrl: string, spec: RequestSpec): Promise<Answer> {
-    const controller = new AbortController();
-    const timeoutMs = spec.timeoutMs ?? this.#timeoutMs;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onAbort = () => controller.abort();
-    spec.signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      if (spec.signal?.aborted) throw aborted(spec.signal);
-      const headers: Record<string, string> = { ...this.#headers };
-      if (spec.body !== undefined) headers["content-type"] = "application/json";
-      let response: Response;
-      try {
-        response = await this.#fetch(baseUrl + spec.path, {
-          method: spec.method,
-          headers,
-          body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-          signal: controller.signal,
-        });
-      } catch (cause) {
-        if (spec.signal?.aborted) throw aborted(spec.signal);
-        if (timedOut) throw timeout(timeoutMs, cause);
-        throw new CmqdError("NetworkError", `${spec.method} ${baseUrl}${spec.path}: ${cause}`, {
-          status: 0,
-          cause,
-        });
-      }
-      this.#noteLeader(response);
-      if (!response.ok) throw await errorFrom(response);
-      return { status: response.status, body: await readBody(response, spec.response) };
-    } catch (error) {
-      if (error instanceof CmqdError) throw error;
-      if (spec.signal?.aborted) throw aborted(spec.signal);
-      if (timedOut) throw timeout(timeoutMs, error);
-      throw new CmqdError("NetworkError", `reading the response failed: ${error}`, {
-        status: 0,
-        cause: error,
-      });
-    } finally {
-      clearTimeout(timer);
-      spec.signal?.removeEventListener("abort", onAbort);
-    }
-  }
-
-  #noteLeader(response: Response): void {
-    if (!this.#followLeader) return;
-    const hint = response.headers.get("x-cmqd-leader");
-    if (hint === null) return;
-    try {
-      const url = new URL(hint);
-      if (url.protocol === "http:" || url.protocol === "https:") {
-        this.#leaderUrl = normalizeBaseUrl(url.href);
-      }
-    } catch {
-      // A hint that is not a URL is ignored; the configured node keeps working.
-    }
-  }
-
-  // Topics (API.md "Topics"). PUT and GET are safe to repeat; a publish is not (no dedup).
+  // Topics (README "Topics"). PUT and GET are safe to repeat; a publish is not (no dedup).
 
   /** Creates a topic; `created` is false when an identical one existed (409 if different). */
   async createTopic(
     name: string,
     attributes: TopicAttributesInput = {},
+    options: CallOptions = {},
   ): Promise<{ topic: Topic; created: boolean }> {
-    const { body, created } = await this.#put(topicPath(name), attributes);
-    return { topic: body as Topic, created };
+    const answer = await this.#requester.request({
+      method: "PUT",
+      path: topicPath(name),
+      body: attributes,
+      repeatable: true,
+      ...callOf(options),
+    });
+    return { topic: answer.body as Topic, created: answer.status === 201 };
   }
 
   /** Attributes and counts of a topic. */
-  getTopic(name: string): Promise<Topic> {
-    return this.#call("GET", topicPath(name));
+  async getTopic(name: string, options: CallOptions = {}): Promise<Topic> {
+    return await this.#read(topicPath(name), options);
   }
 
   /** A page of topics, by name. */
-  listTopics(options: ListOptions = {}): Promise<TopicList> {
-    return this.#call("GET", `/v1/topics${query(options)}`);
+  async listTopics(page: ListOptions = {}, options: CallOptions = {}): Promise<TopicList> {
+    return await this.#read(`/v1/topics${pageQuery(page)}`, options);
   }
 
   /** Changes `maxMessageBytes` or `retentionSeconds` (`filterType` is immutable). */
-  updateTopic(name: string, attributes: TopicAttributesInput): Promise<Topic> {
-    return this.#call("PATCH", topicPath(name), attributes);
+  async updateTopic(
+    name: string,
+    attributes: TopicAttributesInput,
+    options: CallOptions = {},
+  ): Promise<Topic> {
+    return await this.#write("PATCH", topicPath(name), attributes, options);
   }
 
   /** Deletes a topic, its subscriptions and their pending pushes. */
-  deleteTopic(name: string): Promise<void> {
-    return this.#call("DELETE", topicPath(name));
+  async deleteTopic(name: string, options: CallOptions = {}): Promise<void> {
+    await this.#delete(topicPath(name), options);
   }
 
   /** Publishes a batch; per message its id, how many took it, and which refused it. */
-  publish(topic: string, messages: PublishEntry[]): Promise<PublishResponse> {
-    return this.#call("POST", `${topicPath(topic)}/messages`, { messages });
+  async publish(
+    topic: string,
+    messages: PublishEntry[],
+    options: CallOptions = {},
+  ): Promise<PublishResponse> {
+    return await this.#write("POST", `${topicPath(topic)}/messages`, { messages }, options);
   }
 
   /** Subscribes a queue or a URL; `created` is false when an identical one existed. */
@@ -464,123 +363,114 @@ export class CmqdClient {
     topic: string,
     name: string,
     attributes: SubscriptionAttributesInput,
+    options: CallOptions = {},
   ): Promise<{ subscription: Subscription; created: boolean }> {
-    const { body, created } = await this.#put(subscriptionPath(topic, name), attributes);
-    return { subscription: body as Subscription, created };
+    const answer = await this.#requester.request({
+      method: "PUT",
+      path: subscriptionPath(topic, name),
+      body: attributes,
+      repeatable: true,
+      ...callOf(options),
+    });
+    return { subscription: answer.body as Subscription, created: answer.status === 201 };
   }
 
   /** A subscription; URL ones include pending pushes, the last error and the next attempt. */
-  getSubscription(topic: string, name: string): Promise<Subscription> {
-    return this.#call("GET", subscriptionPath(topic, name));
+  async getSubscription(
+    topic: string,
+    name: string,
+    options: CallOptions = {},
+  ): Promise<Subscription> {
+    return await this.#read(subscriptionPath(topic, name), options);
   }
 
   /** A page of a topic's subscriptions, by name. */
-  listSubscriptions(topic: string, options: ListOptions = {}): Promise<SubscriptionList> {
-    return this.#call("GET", `${topicPath(topic)}/subscriptions${query(options)}`);
+  async listSubscriptions(
+    topic: string,
+    page: ListOptions = {},
+    options: CallOptions = {},
+  ): Promise<SubscriptionList> {
+    return await this.#read(`${topicPath(topic)}/subscriptions${pageQuery(page)}`, options);
   }
 
   /** Changes filters, retry policy or format (the endpoint is immutable). */
-  updateSubscription(
+  async updateSubscription(
     topic: string,
     name: string,
     attributes: SubscriptionAttributesInput,
+    options: CallOptions = {},
   ): Promise<Subscription> {
-    return this.#call("PATCH", subscriptionPath(topic, name), attributes);
+    return await this.#write("PATCH", subscriptionPath(topic, name), attributes, options);
   }
 
   /** Removes a subscription and its pending pushes. */
-  unsubscribe(topic: string, name: string): Promise<void> {
-    return this.#call("DELETE", subscriptionPath(topic, name));
+  async unsubscribe(topic: string, name: string, options: CallOptions = {}): Promise<void> {
+    await this.#delete(subscriptionPath(topic, name), options);
   }
 
-  async #call<T>(method: Method, path: string, body?: unknown): Promise<T> {
-    const response = method === "DELETE" ? "none" : "json";
-    const repeatable = method === "GET";
-    return (await this.#request({ method, path, body, repeatable, response })).body as T;
+  /** A GET: safe to repeat. */
+  async #read<T>(path: string, options: CallOptions): Promise<T> {
+    return await this.#requester.json({
+      method: "GET",
+      path,
+      repeatable: true,
+      ...callOf(options),
+    });
   }
 
-  async #put(path: string, body: unknown): Promise<{ body: unknown; created: boolean }> {
-    const answer = await this.#request({ method: "PUT", path, body, repeatable: true });
-    return { body: answer.body, created: answer.status === 201 };
+  /** A PATCH or POST that must not be sent twice blindly. */
+  async #write<T>(
+    method: "PATCH" | "POST",
+    path: string,
+    body: unknown,
+    options: CallOptions,
+  ): Promise<T> {
+    return await this.#requester.json({
+      method,
+      path,
+      body,
+      repeatable: false,
+      ...callOf(options),
+    });
+  }
+
+  async #delete(path: string, options: CallOptions): Promise<void> {
+    await this.#requester.request({
+      method: "DELETE",
+      path,
+      repeatable: false,
+      response: "none",
+      ...callOf(options),
+    });
   }
 }
 
-/** Options of a listing. */
+/** A page of a listing. */
 export interface ListOptions {
+  /** Only names that start with it. */
   prefix?: string;
+  /** Names to skip. */
   offset?: number;
+  /** Names to answer at most. */
   limit?: number;
 }
 
-function query(options: ListOptions): string {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined) params.set(key, String(value));
-  }
-  return params.size === 0 ? "" : `?${params}`;
+function pageQuery(page: ListOptions): string {
+  const query = new URLSearchParams();
+  if (page.prefix !== undefined) query.set("prefix", page.prefix);
+  if (page.offset !== undefined) query.set("offset", String(page.offset));
+  if (page.limit !== undefined) query.set("limit", String(page.limit));
+  return query.size === 0 ? "" : `?${query}`;
 }
 
-const topicPath = (name: string) => `/v1/topics/${encodeURIComponent(name)}`;
-const subscriptionPath = (topic: string, name: string) =>
-  `${topicPath(topic)}/subscriptions/${encodeURIComponent(name)}`;
+function topicPath(name: string): string {
+  return `/v1/topics/${encodeURIComponent(name)}`;
+}
+
+function subscriptionPath(topic: string, name: string): string {
+  return `${topicPath(topic)}/subscriptions/${encodeURIComponent(name)}`;
+}
 
 function queuePath(name: string): string {
   return `/v1/queues/${encodeURIComponent(name)}`;
-}
-
-function normalizeBaseUrl(baseUrl: string): string {
-  return baseUrl.replace(/\/+$/, "");
-}
-
-async function readBody(response: Response, kind: RequestSpec["response"]): Promise<unknown> {
-  if (kind === "none" || response.status === 204) {
-    await response.body?.cancel();
-    return undefined;
-  }
-  return kind === "text" ? await response.text() : await response.json();
-}
-
-async function errorFrom(response: Response): Promise<CmqdError> {
-  const text = await response.text();
-  const retryAfterSeconds = parseRetryAfter(response.headers.get("retry-after"));
-  let body: Partial<ErrorBody> | undefined;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  const error = body?.error;
-  if (error !== undefined && typeof error.code === "string") {
-    return new CmqdError(error.code, error.message, {
-      status: response.status,
-      requestId: error.requestId ?? response.headers.get("x-request-id") ?? undefined,
-      field: error.field,
-      retryAfterSeconds,
-    });
-  }
-  return new CmqdError(
-    "UnexpectedResponse",
-    `HTTP ${response.status}: ${text.slice(0, 200)}`,
-    {
-      status: response.status,
-      requestId: response.headers.get("x-request-id") ?? undefined,
-      retryAfterSeconds,
-    },
-  );
-}
-
-/** `Retry-After` as seconds: either a number of seconds or an HTTP date. */
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
-}
-
-function aborted(signal: AbortSignal): CmqdError {
-  return new CmqdError("Aborted", "the call was aborted", { status: 0, cause: signal.reason });
-}
-
-function timeout(timeoutMs: number, cause: unknown): CmqdError {
-  return new CmqdError("Timeout", `no answer within ${timeoutMs} ms`, { status: 0, cause });
 }

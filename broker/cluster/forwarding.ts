@@ -1,5 +1,5 @@
 /**
- * Any node accepts any request (API.md): a follower forwards API requests to the leader's client
+ * Any node accepts any request (the API contract): a follower forwards API requests to the leader's client
  * URL and relays the answer; with no leader known it answers 503 `NoLeader` with `Retry-After`.
  * Every answer names the leader in `x-cmqd-leader` so clients can go straight there next time.
  *
@@ -17,11 +17,24 @@ export interface LeaderView {
   leaderUrl(): string | null;
 }
 
+/** The connection a request came in on, as `Deno.serve` tells it (absent in-process). */
+export type ConnectionInfo = Deno.ServeHandlerInfo | undefined;
+
 /** Options of `forwardingHandler`. */
 export interface ForwardingOptions {
   view: LeaderView;
-  /** The local handler (the hono app's `fetch`). */
-  local: (request: Request) => Response | Promise<Response>;
+  /** The local handler (the hono app's `fetch`); it gets the connection info as hono's env. */
+  local: (request: Request, info: ConnectionInfo) => Response | Promise<Response>;
+  /**
+   * Checked before a request is relayed (protected mode, credentials): a refusal is answered
+   * here; otherwise the body bytes it read, if any, are what is sent on. Default: admit all.
+   */
+  admit?: (
+    request: Request,
+    info: ConnectionInfo,
+  ) => Promise<
+    { refusal: Response } | { refusal?: undefined; body: Uint8Array<ArrayBuffer> | null }
+  >;
   /** Bytes of a request body the forwarder buffers at most (the API's own limit applies too). */
   requestBytesMax: number;
   /** The fetch used to reach the leader (tests inject one). */
@@ -71,21 +84,24 @@ function withLeader(response: Response, leaderUrl: string | null): Response {
  */
 export function forwardingHandler(
   options: ForwardingOptions,
-): (request: Request) => Promise<Response> {
+): (request: Request, info?: ConnectionInfo) => Promise<Response> {
   const doFetch = options.fetch ?? fetch;
-  return async (request) => {
+  return async (request, info) => {
     const path = new URL(request.url).pathname;
     const leaderUrl = options.view.leaderUrl();
     if (options.view.isLeader() || localPaths.test(path)) {
-      return withLeader(await options.local(request), leaderUrl);
+      return withLeader(await options.local(request, info), leaderUrl);
     }
+    // A client this node would refuse is not relayed either.
+    const admission = await options.admit?.(request, info);
+    if (admission?.refusal !== undefined) return withLeader(admission.refusal, leaderUrl);
     if (leaderUrl === null || request.headers.has(forwardedHeader)) {
       return errorResponse(503, "NoLeader", "no leader is known yet; retry shortly");
     }
     const length = Number(request.headers.get("content-length") ?? "0");
     if (length > options.requestBytesMax) {
       // The leader would refuse it too; answer here without reading the body.
-      return options.local(request);
+      return options.local(request, info);
     }
     const url = new URL(request.url);
     const target = leaderUrl + url.pathname + url.search;
@@ -95,7 +111,7 @@ export function forwardingHandler(
     try {
       const body = request.method === "GET" || request.method === "HEAD"
         ? undefined
-        : await request.arrayBuffer();
+        : admission?.body ?? await request.arrayBuffer();
       const response = await doFetch(target, {
         method: request.method,
         headers,

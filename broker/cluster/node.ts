@@ -15,7 +15,7 @@ import { createPrng, type Message, type NodeId } from "../../raft/mod.ts";
 import type { ClusterInfo } from "../../sdk/protocol.ts";
 import { type FileSystem, readSnapshotFile, SegmentLog, trimAllocator } from "../../storage/mod.ts";
 import { CommandType, encodeTick, StateMachine } from "../engine/mod.ts";
-import { createApp, Metrics } from "../http/mod.ts";
+import { AccessGuard, type AccessGuardOptions, createApp, Metrics } from "../http/mod.ts";
 import {
   decodeSnapshotContainer,
   type PeerAddress,
@@ -26,7 +26,8 @@ import {
 } from "../replication/mod.ts";
 import { EngineService, EngineTopicService, type NodeStatus } from "../service/mod.ts";
 import { type PushFetch, PushHttpClient, type PushLimits, PushWorker } from "../push/mod.ts";
-import { forwardingHandler } from "./forwarding.ts";
+import { ClusterRequestDoor } from "./cluster_request_auth.ts";
+import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
 import { Membership } from "./member_changes.ts";
 import { topicMetricsText } from "./topic_metrics.ts";
 
@@ -57,13 +58,26 @@ export interface NodeOptions {
   pushFetch?: PushFetch;
   /** Bounds of the push worker (defaults: `pushLimitsDefault`). */
   pushLimits?: Partial<PushLimits>;
+  /**
+   * The cluster key, when this node is a cluster member: joins signed with it are served
+   * (`cluster_request_auth.ts`).
+   */
+  clusterKey?: Uint8Array;
+  /**
+   * Who may call the HTTP doors (the credentials' key ring, protected mode); enforced on the
+   * node that receives a request and again on the leader it is forwarded to. Default: anyone.
+   */
+  access?: AccessGuardOptions;
 }
 
 /** A running node (without the HTTP listener, which the caller owns). */
 export interface CmqdNode {
   app: ReturnType<typeof createApp>;
-  /** The handler to serve: forwards to the leader when this node is a follower. */
-  handler: (request: Request) => Promise<Response>;
+  /**
+   * The handler to serve: forwards to the leader when this node is a follower. Pass the
+   * connection info `Deno.serve` gives (protected mode needs the client's address).
+   */
+  handler: (request: Request, info?: ConnectionInfo) => Promise<Response>;
   broker: EngineService;
   topics: EngineTopicService;
   /** Delivers HTTP pushes while this node leads. */
@@ -155,10 +169,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
 
   const bootstrapVoters = readBootstrapVoters(fs, `${dataDir}/snapshots`);
+  // The replicated record of a member's client URL wins over what its peer hello announced:
+  // followers forward requests (and the SDK follows x-cmqd-leader) to this URL.
   const clientUrlOf = (id: string): string | null =>
     id === options.nodeId
       ? options.url
-      : options.transport.clientUrl(id as NodeId) ?? membership.clientUrl(id);
+      : membership.clientUrl(id) ?? options.transport.clientUrl(id as NodeId);
   const membership = new Membership({
     nodeId: options.nodeId,
     replica,
@@ -180,10 +196,24 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
   };
-  const app = createApp({ service: broker, topics, status, metrics });
+  const access = options.access ? new AccessGuard(options.access) : AccessGuard.open();
+  const app = createApp({ service: broker, topics, status, metrics, access });
+  // Joins signed with the cluster key are answered before the app and its client credentials
+  // (a joining node holds the cluster key, not an access key).
+  const clusterDoor = options.clusterKey === undefined ? null : new ClusterRequestDoor(
+    options.clusterKey,
+    { cluster: () => status.cluster(), join: (request) => membership.join(request) },
+  );
   const handler = forwardingHandler({
     view: { isLeader: () => replica.isLeader, leaderUrl },
-    local: (request) => app.fetch(request),
+    local: (request, info) =>
+      clusterDoor === null
+        ? app.fetch(request, info)
+        : clusterDoor.handle(request, async (passed) => await app.fetch(passed, info)),
+    admit: (request, info) =>
+      clusterDoor !== null && ClusterRequestDoor.claims(request)
+        ? clusterDoor.admitForwarding(request)
+        : access.admitForwarding(request, info, forwardBytesMax),
     requestBytesMax: forwardBytesMax,
   });
 

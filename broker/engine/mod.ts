@@ -50,6 +50,7 @@ export {
   queueLimits,
   type Range,
   subscriptionLimits,
+  tagLimits,
   topicLimits,
 } from "./limits.ts";
 export { messageReaderFor, type StoredMessageReader } from "./message_readers.ts";
@@ -87,6 +88,7 @@ export {
   resolveCreate,
   resolveUpdate,
 } from "./queue_attributes.ts";
+export { checkTagChanges, checkTags } from "./queue_tags.ts";
 export { receiptHandleToBytes } from "./receipt.ts";
 export {
   type CommandResults,
@@ -109,10 +111,12 @@ export {
   type PushFormat,
   type QueueAttributes,
   type QueueAttributesInput,
+  type QueueTags,
   type RetryPolicy,
   type SubscriptionAttributes,
   type SubscriptionAttributesInput,
   type SubscriptionEndpoint,
+  type TagChanges,
   type TopicAttributes,
   type TopicAttributesInput,
   type TopicFilterType,

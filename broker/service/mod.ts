@@ -10,7 +10,6 @@
  * @module
  */
 export { asBrokerError, EngineService, type EngineServiceOptions } from "./service.ts";
-export type { CreateQueueResult, ListQueuesOptions, NodeStatus, QueueService } from "./types.ts";
 export { EngineTopicService, type EngineTopicServiceOptions } from "./topic_service.ts";
 export type {
   CreateTopicResult,
@@ -19,6 +18,13 @@ export type {
   SubscribeResult,
   TopicService,
 } from "./topic_types.ts";
+export type {
+  CreateQueueResult,
+  ListQueuesOptions,
+  NodeStatus,
+  QueueService,
+  TagChanges,
+} from "./types.ts";
 export {
   BrokerError,
   deadLetterLimits,
@@ -34,6 +40,7 @@ export {
   type Range,
   redriveMessagesMax,
   subscriptionLimits,
+  tagLimits,
   topicFilterLimits,
   topicLimits,
 } from "../engine/mod.ts";
