@@ -48,6 +48,15 @@ export const valueFlags: ReadonlySet<string> = new Set([
   "concurrency",
   "batch-size",
   "timeout-seconds",
+  "filter-type",
+  "tags",
+  "routing-key",
+  "queue",
+  "push-url",
+  "filter-tags",
+  "binding-keys",
+  "retry-policy",
+  "push-format",
 ]);
 
 /** A usage error: the CLI prints it with the usage hint and exits with status 2. */

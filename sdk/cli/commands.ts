@@ -1,6 +1,6 @@
 /**
  * The commands of the cmqd CLI, each on the SDK: the client for one-shot calls, the `Producer`
- * for `send --count`, the `Consumer` for `tail --delete`. Each prints a human-readable table
+ * for `send --count`, the `Consumer` for `tail --delete` (topic commands: `topic_commands.ts`). Each prints a human-readable table
  * or, with `--json`, the API's objects.
  *
  * @module
@@ -11,6 +11,7 @@ import { Producer } from "../producer.ts";
 import type { QueueAttributesInput, ReceivedMessage, SendMessageEntry } from "../protocol.ts";
 import { integerFlag, type ParsedArgs, UsageError } from "./args.ts";
 import { clusterStatus, messageTable, queueDetails, queueTable, table } from "./format.ts";
+import { topicCommands } from "./topic_commands.ts";
 
 /** What a command works with. */
 export interface CommandContext {
@@ -39,8 +40,9 @@ const batchMax = 256;
 /** Runs the command named by the first positional words; answers the exit status. */
 export async function runCommand(context: CommandContext): Promise<ExitStatus> {
   const [group, action] = context.args.positionals;
-  const key = group === "queue" || group === "cluster" ? `${group} ${action ?? ""}` : group;
-  const command = commands[key];
+  const grouped = group === "queue" || group === "cluster" || group === "topic";
+  const key = grouped ? `${group} ${action ?? ""}` : group;
+  const command = commands[key] ?? topicCommands[key];
   if (command === undefined) throw new UsageError(`unknown command '${key ?? ""}'`);
   return await command(context);
 }

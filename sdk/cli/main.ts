@@ -28,6 +28,12 @@ commands:
   receive QUEUE [--max N] [--wait-seconds S] [--visibility-timeout-seconds S] [--delete]
   tail QUEUE [--delete] [--count N] [--timeout-seconds S] [--concurrency N]
   delete QUEUE RECEIPT_HANDLE...
+  topic create NAME [--filter-type tag|routingKey] [--max-message-bytes N]
+                    [--retention-seconds N]
+  topic subscribe TOPIC NAME (--queue Q | --push-url URL) [--filter-tags a,b]
+                    [--binding-keys k1,k2] [--retry-policy exponentialDecay|backoff]
+                    [--push-format json|simplified]
+  topic publish TOPIC BODY [--tags a,b] [--routing-key K]
   cluster status
 
 flags:

@@ -113,3 +113,67 @@ Deno.test("the CLI signs with --secret-id/--secret-key, and a wrong or missing k
     await broker.stop();
   }
 });
+
+Deno.test("the CLI's topic commands: create, subscribe queues with filters, publish", async () => {
+  const broker = await startTestBroker();
+  const url = broker.url;
+  try {
+    assert.match(await ok(url, "topic", "create", "payments"), /created[\s\S]*filterType\s+tag/);
+    await ok(url, "queue", "create", "risk");
+    await ok(url, "queue", "create", "marketing");
+    assert.match(
+      await ok(url, "topic", "subscribe", "payments", "risk", "--queue", "risk"),
+      /subscribed: risk → queue risk/,
+    );
+    const marketing = JSON.parse(
+      await ok(
+        url,
+        "topic",
+        "subscribe",
+        "payments",
+        "marketing",
+        "--queue",
+        "marketing",
+        "--filter-tags",
+        "paid",
+        "--json",
+      ),
+    );
+    assert.equal(marketing.created, true);
+    assert.deepEqual(marketing.subscription.filterTags, ["paid"]);
+
+    const paid = JSON.parse(
+      await ok(url, "topic", "publish", "payments", "order 7", "--tags", "paid", "--json"),
+    );
+    assert.equal(paid.fannedOut, 2);
+    assert.deepEqual(paid.failures, []);
+    assert.match(
+      await ok(url, "topic", "publish", "payments", "order 8", "--tags", "refunded"),
+      /published \S+ to 1 subscription\(s\)/,
+    );
+    assert.equal(JSON.parse(await ok(url, "queue", "get", "risk", "--json")).activeMessages, 2);
+    assert.equal(
+      JSON.parse(await ok(url, "queue", "get", "marketing", "--json")).activeMessages,
+      1,
+    );
+
+    const both = await cli(
+      url,
+      "topic",
+      "subscribe",
+      "payments",
+      "x",
+      "--queue",
+      "risk",
+      "--push-url",
+      "http://127.0.0.1:1/",
+    );
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /exactly one of --queue and --push-url/);
+    const missing = await cli(url, "topic", "publish", "nope", "hi");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /error: TopicNotFound/);
+  } finally {
+    await broker.stop();
+  }
+});

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { startTestBroker } from "../../sdk/testing.ts";
 
-const examples = ["photo_workers.ts", "ingest_buffer.ts", "retry_ledger.ts", "replay_rewind.ts"];
+const examples = [
+  "photo_workers.ts",
+  "ingest_buffer.ts",
+  "retry_ledger.ts",
+  "replay_rewind.ts",
+  "payment_fanout.ts",
+];
 /** Far above what each needs (a few seconds), to be kind to a loaded machine. */
 const exampleTimeoutMs = 60_000;
 
@@ -28,11 +34,13 @@ Deno.test("the SDK examples run against a real broker and hold their promises", 
     for (const result of results) {
       assert.ok(result.success, `${result.example} failed:\n${result.text}`);
     }
-    const [photos, ingest, ledger, replay] = results.map((result) => result.text);
+    const [photos, ingest, ledger, replay, fanout] = results.map((result) => result.text);
     assert.match(photos, /the crashed job came back/);
     assert.match(ingest, /stored 2000 events/);
     assert.match(ledger, /dead-lettered after 3 deliveries/);
     assert.match(replay, /5 messages again/);
+    assert.match(fanout, /risk-control got orders 7,8,9; marketing got orders 7,9/);
+    assert.match(fanout, /merchant callback got 3 payments in [4-9]\d* requests \(delivered 3/);
   } finally {
     await broker.stop();
   }
