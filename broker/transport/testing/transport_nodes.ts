@@ -83,7 +83,7 @@ export async function closeAll(nodes: TestNode[]): Promise<void> {
 }
 
 /** Polls `condition` until it holds; fails after `deadlineMs` (a bound, not a timing claim). */
-export async function waitFor(condition: () => boolean, deadlineMs = 5000): Promise<void> {
+export async function waitFor(condition: () => boolean, deadlineMs = 30_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error("condition not met before the deadline");
