@@ -90,7 +90,10 @@ export function createApp(options: AppOptions): App {
   // The CMQ and SQS doors check signatures against the same keys and answer their own errors in
   // their own shapes, body limits included, so they are mounted before the native door's limits.
   const keys = access.keyRing;
-  app.route("/", createCmqDoor({ service: options.service, keys, logError }));
+  app.route(
+    "/",
+    createCmqDoor({ service: options.service, topics: options.topics, keys, logError }),
+  );
   const sqsDoor = createSqsDoor({ service: options.service, keys, logError });
   app.post("/", (c, next) => isSqsRequest(c.req.raw) ? sqsDoor(c.req.raw) : next());
   app.use("*", declaredLengthLimit(requestBytesMax));

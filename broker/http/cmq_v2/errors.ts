@@ -129,8 +129,7 @@ const serviceErrors: Record<ErrorCode | PendingServiceCode, Translation> = {
   SubscriptionNotFound: { code: cmqCode.queueNotFound },
   QueueAlreadyExists: { code: cmqCode.queueAlreadyExists },
   // CMQ's documented table has one "already exists" code (4460, written for queues); like the
-  // not-found codes above, topics and subscriptions share it (this door serves no topic
-  // actions yet, but a code must never leak untranslated).
+  // not-found codes above, topics and subscriptions share it.
   TopicAlreadyExists: { code: cmqCode.queueAlreadyExists },
   SubscriptionAlreadyExists: { code: cmqCode.queueAlreadyExists },
   InternalError: { code: cmqCode.internalError },
