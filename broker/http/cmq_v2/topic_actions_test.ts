@@ -513,3 +513,30 @@ Deno.test("without a topic service, topic actions answer 4000 (10280)", async ()
     moduleCode.actionNotExisting,
   );
 });
+
+Deno.test("a subscribed queue that is gone does not fail PublishMessage", async () => {
+  const { client } = setup({ topics: true });
+  ok(await client.call("CreateQueue", { queueName: "gone" }));
+  ok(await client.call("CreateQueue", { queueName: "kept" }));
+  ok(await client.call("CreateTopic", { topicName: "payments" }));
+  for (const queue of ["gone", "kept"]) {
+    ok(
+      await client.call("Subscribe", {
+        topicName: "payments",
+        subscriptionName: queue,
+        protocol: "queue",
+        endpoint: queue,
+        ...sdkSubscribeDefaults,
+      }),
+    );
+  }
+  ok(await client.call("DeleteQueue", { queueName: "gone" }));
+  const published = ok(
+    await client.call("PublishMessage", { topicName: "payments", msgBody: "still delivered" }),
+  );
+  assert.equal(typeof published.msgId, "string");
+  const kept = ok(
+    await client.call("ReceiveMessage", { queueName: "kept", pollingWaitSeconds: 0 }),
+  );
+  assert.equal(kept.msgBody, "still delivered");
+});
