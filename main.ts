@@ -17,7 +17,7 @@ import {
   TcpTransport,
   usage,
 } from "./broker/mod.ts";
-import { RealFileSystem } from "./storage/mod.ts";
+import { DataDirLockedError, lockDataDir, RealFileSystem } from "./storage/mod.ts";
 import type { NodeId } from "./raft/mod.ts";
 import type { ClusterInfo, JoinRequest } from "./sdk/mod.ts";
 
@@ -32,6 +32,14 @@ async function main(): Promise<void> {
   if (config.help) {
     console.log(usage);
     return;
+  }
+  // Before anything listens or opens the log: a second process must change nothing.
+  try {
+    await lockDataDir(config.dataDir);
+  } catch (error) {
+    if (!(error instanceof DataDirLockedError)) throw error;
+    console.error(`cmqd ${config.nodeId}: ${error.message}`);
+    Deno.exit(1);
   }
   const host = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}`;
   const controller = new AbortController();

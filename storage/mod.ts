@@ -21,6 +21,7 @@ export {
   type MappedRegion,
   RealFileSystem,
 } from "./file_io.ts";
+export { type DataDirLock, DataDirLockedError, lockDataDir, lockFileName } from "./dir_lock.ts";
 export { mmapAvailable, trimAllocator } from "./mmap.ts";
 export type { DamageRecord, HardState, LogStart } from "./hard_state.ts";
 export {
