@@ -45,6 +45,7 @@ export {
   SimFileSystem,
   type SimFileSystemStats,
   SimulatedCrash,
+  SimulatedIoError,
 } from "./sim_file_system.ts";
 export {
   inspectSnapshotFile,
