@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  type CmqdNode,
   noPeers,
   parseConfig,
   type PeerAddress,
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     fs: new RealFileSystem(),
     clock: { now: () => Date.now() },
+    monotonic: { now: () => performance.now() },
     timers: realTimers,
     transport,
     initialVoters: config.join !== null
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
     mmap: config.mmap,
   });
   handler = node.handler;
+  node.onFatal((error) => void die(node, config.nodeId, error));
   if (config.join !== null) {
     await joinCluster(config.join, {
       id: config.nodeId,
@@ -105,7 +108,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`cmqd ${config.nodeId}: ${signal}, shutting down`);
-    // Order matters: stop accepting, let in-flight writes reach the disk, then close the log.
+    // Order matters: hand leadership over while still serving (requests then forward to the
+    // new leader), stop accepting, let in-flight writes settle, then close the log.
+    await node.handOffLeadership();
     controller.abort();
     await node.close();
     await server.finished.catch(() => {});
@@ -114,6 +119,27 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** Exit status after a storage failure (EX_IOERR of sysexits.h). */
+const storageFailureExitCode = 74;
+
+/**
+ * A failed write or fsync: the node already refuses everything and claims no leader. Carrying on
+ * would leave a zombie that answers 503 forever; restarting recovers from what is really on disk
+ * (the damage record makes the restart cut the unsynced tail). Waits briefly for that record.
+ */
+async function die(node: CmqdNode, nodeId: string, error: Error): Promise<void> {
+  console.error(
+    `cmqd ${nodeId}: FATAL: storage failed: ${error.message}; exiting with status ` +
+      `${storageFailureExitCode} so that a restart recovers from what is on disk`,
+  );
+  const recordedMsMax = 2000;
+  await Promise.race([
+    node.log.close().catch(() => {}),
+    new Promise((resolve) => setTimeout(resolve, recordedMsMax)),
+  ]);
+  Deno.exit(storageFailureExitCode);
 }
 
 /**

@@ -26,6 +26,7 @@ import {
 } from "../replication/mod.ts";
 import { EngineService, type NodeStatus } from "../service/mod.ts";
 import { forwardingHandler } from "./forwarding.ts";
+import { handOff } from "./hand_off.ts";
 import { Membership } from "./member_changes.ts";
 
 /** Options of `startNode`. */
@@ -33,7 +34,10 @@ export interface NodeOptions {
   nodeId: string;
   dataDir: string;
   fs: FileSystem;
+  /** The wall clock (cluster time slews towards it). */
   clock: { now(): number };
+  /** A monotonic clock (`performance.now()`); cluster time advances by it. Default: `clock`. */
+  monotonic?: { now(): number };
   timers: Timers;
   /** The peer transport; `noPeers()` for a one-voter group. */
   transport: Transport;
@@ -51,6 +55,12 @@ export interface NodeOptions {
   mmap?: boolean;
   /** Seeds election timeouts. */
   seed?: number;
+  /** On close, how long writes already in the log may take to settle. 2000. */
+  shutdownDrainMsMax?: number;
+  /** On close, how long a leader waits for another voter to take over. 3000. */
+  handOffMsMax?: number;
+  /** Where the node reports what it does on its own (hand-offs). console.log. */
+  report?: (message: string) => void;
 }
 
 /** A running node (without the HTTP listener, which the caller owns). */
@@ -63,7 +73,14 @@ export interface CmqdNode {
   replica: RaftReplica;
   log: SegmentLog;
   metrics: Metrics;
-  /** Stop taking writes, answer parked receives, persist the hard state, close the log. */
+  /**
+   * When leading a group with other voters: hands leadership to the most caught-up one and
+   * waits (bounded) until it leads. Resolves with its id, or null when nothing was handed over.
+   */
+  handOffLeadership(): Promise<string | null>;
+  /** Calls `handler` once if storage fails: the node then refuses everything; end the process. */
+  onFatal(handler: (error: Error) => void): void;
+  /** Hand off leadership, stop taking writes, answer parked receives, close the log. */
   close(): Promise<void>;
 }
 
@@ -83,6 +100,7 @@ const forwardBytesMax = 4 * 1024 * 1024 + 256 * 1024;
  */
 export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const { fs, dataDir } = options;
+  const report = options.report ?? ((message: string) => console.log(message));
   const log = await SegmentLog.open(`${dataDir}/log`, {
     fs,
     segmentBytesMax: options.segmentBytesMax,
@@ -95,6 +113,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     machine,
     transport: options.transport,
     clock: options.clock,
+    monotonic: options.monotonic,
     timers: options.timers,
     prng: createPrng(options.seed ?? hashSeed(options.nodeId, options.clock.now())),
     fs,
@@ -154,10 +173,15 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     const leaderId = replica.leaderId;
     return leaderId === null ? null : clientUrlOf(leaderId);
   };
+  const fatalHandlers: Array<(error: Error) => void> = [];
+  replica.onFailure((error) => {
+    for (const handler of fatalHandlers) handler(error);
+  });
   const status: NodeStatus = {
     ready: () => replica.failure === null && replica.leaderId !== null,
+    failure: () => replica.failure?.message ?? null,
     cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
-    metricsText: () => nodeMetricsText(log, machine, options.clock.now()),
+    metricsText: () => nodeMetricsText(log, machine, replica.now()),
     leaderUrl,
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
@@ -169,6 +193,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     requestBytesMax: forwardBytesMax,
   });
 
+  const handOffLeadership = () =>
+    handOff(replica, { timers: options.timers, msMax: options.handOffMsMax ?? 3000, report });
   return {
     app,
     handler,
@@ -177,11 +203,14 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica,
     log,
     metrics,
+    handOffLeadership,
+    onFatal: (handler) => void fatalHandlers.push(handler),
     async close() {
+      await handOffLeadership();
       stopped = true;
       options.timers.clearTimer(housekeepingTimer);
       broker.close();
-      await replica.close();
+      await replica.close({ drainMsMax: options.shutdownDrainMsMax ?? 2000 });
       await options.transport.close();
       await log.close();
     },
