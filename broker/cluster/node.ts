@@ -188,7 +188,11 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   };
   const app = createApp({ service: broker, status, metrics });
   const handler = forwardingHandler({
-    view: { isLeader: () => replica.isLeader, leaderUrl },
+    view: {
+      isLeader: () => replica.isLeader,
+      leaderUrl,
+      onLeaderChange: (listener) => replica.onRoleChange(listener),
+    },
     local: (request) => app.fetch(request),
     requestBytesMax: forwardBytesMax,
   });
