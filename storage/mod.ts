@@ -22,6 +22,7 @@ export {
   RealFileSystem,
 } from "./file_io.ts";
 export { type DataDirLock, DataDirLockedError, lockDataDir, lockFileName } from "./dir_lock.ts";
+export { freeDiskBytes, freeSpaceAvailable } from "./free_space.ts";
 export { mmapAvailable, trimAllocator } from "./mmap.ts";
 export type { DamageRecord, HardState, LogStart } from "./hard_state.ts";
 export {

@@ -30,6 +30,8 @@ export const errorCodes = [
   "RequestTooLarge",
   "UnsupportedMediaType",
   "BacklogFull",
+  "QueueLimitExceeded",
+  "InsufficientStorage",
   "InternalError",
   "NoLeader",
   "NotReady",
