@@ -84,6 +84,7 @@ async function main(): Promise<void> {
       : [config.nodeId],
     url,
     mmap: config.mmap,
+    minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
   });
   handler = node.handler;
   node.onFatal((error) => void die(node, config.nodeId, error));

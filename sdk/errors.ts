@@ -17,7 +17,14 @@ export type ClientErrorCode =
   | "UnexpectedResponse";
 
 /** EngineService codes worth retrying: the request was not executed and may succeed later. */
-const retryableCodes = new Set(["NoLeader", "NotReady", "BacklogFull", "NetworkError", "Timeout"]);
+const retryableCodes = new Set([
+  "NoLeader",
+  "NotReady",
+  "BacklogFull",
+  "InsufficientStorage",
+  "NetworkError",
+  "Timeout",
+]);
 
 /** Options of a `CmqdError`. */
 export interface CmqdErrorOptions {
@@ -53,7 +60,7 @@ export class CmqdError extends Error {
   readonly retryAfterSeconds?: number;
   /**
    * True when the same request may succeed later unchanged: 503 `NoLeader` / `NotReady`,
-   * 429 `BacklogFull`, network errors and timeouts. (The client retries only some of these on
+   * 429 `BacklogFull`, 507 `InsufficientStorage`, network errors and timeouts. (The client retries only some of these on
    * its own; see `CmqdClient`.)
    */
   readonly retryable: boolean;

@@ -19,6 +19,8 @@ export interface NodeConfig {
   peers: PeerSpec[];
   /** Client URL of a running member to join through (as a learner, then promoted). */
   join: string | null;
+  /** Sends are refused (507) while less than this many MiB are free on the data dir; 0 = off. */
+  minFreeDiskMb: number;
   help: boolean;
 }
 
@@ -32,7 +34,7 @@ export interface PeerSpec {
 interface FlagSpec {
   key: keyof NodeConfig;
   env: string;
-  kind: "string" | "port" | "boolean" | "peers" | "url";
+  kind: "string" | "port" | "boolean" | "peers" | "url" | "count";
   help: string;
 }
 
@@ -55,6 +57,12 @@ const flags: Record<string, FlagSpec> = {
     help: "initial voters id=host:port,...",
   },
   "--join": { key: "join", env: "CMQD_JOIN", kind: "url", help: "client URL of a member to join" },
+  "--min-free-disk-mb": {
+    key: "minFreeDiskMb",
+    env: "CMQD_MIN_FREE_DISK_MB",
+    kind: "count",
+    help: "refuse sends (507) below this free disk, 0 = off",
+  },
 };
 
 const defaults: NodeConfig = {
@@ -66,6 +74,7 @@ const defaults: NodeConfig = {
   peerPort: 0,
   peers: [],
   join: null,
+  minFreeDiskMb: 512,
   help: false,
 };
 
@@ -85,6 +94,11 @@ function convert(spec: FlagSpec, raw: string, source: string): unknown {
     const port = Number(raw);
     if (!/^\d+$/.test(raw) || port > 65_535) throw new Error(`${source}: not a port: '${raw}'`);
     return port;
+  }
+  if (spec.kind === "count") {
+    const count = Number(raw);
+    if (!/^\d{1,9}$/.test(raw)) throw new Error(`${source}: not a whole number: '${raw}'`);
+    return count;
   }
   if (spec.kind === "boolean") {
     if (raw !== "true" && raw !== "false") throw new Error(`${source}: expected true or false`);

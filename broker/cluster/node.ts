@@ -13,7 +13,13 @@
  */
 import { createPrng, type Message, type NodeId } from "../../raft/mod.ts";
 import type { ClusterInfo } from "../../sdk/protocol.ts";
-import { type FileSystem, readSnapshotFile, SegmentLog, trimAllocator } from "../../storage/mod.ts";
+import {
+  type FileSystem,
+  freeDiskBytes,
+  readSnapshotFile,
+  SegmentLog,
+  trimAllocator,
+} from "../../storage/mod.ts";
 import { CommandType, encodeTick, StateMachine } from "../engine/mod.ts";
 import { createApp, Metrics } from "../http/mod.ts";
 import {
@@ -27,6 +33,7 @@ import {
 import { EngineService, type NodeStatus } from "../service/mod.ts";
 import { forwardingHandler } from "./forwarding.ts";
 import { handOff } from "./hand_off.ts";
+import { DiskGuard } from "./disk_guard.ts";
 import { Membership } from "./member_changes.ts";
 
 /** Options of `startNode`. */
@@ -59,7 +66,15 @@ export interface NodeOptions {
   shutdownDrainMsMax?: number;
   /** On close, how long a leader waits for another voter to take over. 3000. */
   handOffMsMax?: number;
-  /** Where the node reports what it does on its own (hand-offs). console.log. */
+  /** Sends are refused (507) while fewer bytes are free on the data dir (`DiskGuard`). 0 = off. */
+  minFreeDiskBytes?: number;
+  /** Reads free bytes of a path (`freeDiskBytes`, the default, needs FFI). */
+  freeDiskBytes?: (path: string) => number;
+  /** Queues the group may hold (429 `QueueLimitExceeded` past it). 10 000. */
+  queuesMax?: number;
+  /** Long polls parked at once on this node (503 past it). 10 000. */
+  parkedReceivesMax?: number;
+  /** Where the node reports what it does on its own (hand-offs, disk alarms). console.log. */
   report?: (message: string) => void;
 }
 
@@ -128,11 +143,21 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica.campaign();
   }
   const metrics = new Metrics();
+  const diskGuard = new DiskGuard({
+    path: dataDir,
+    minFreeBytes: options.minFreeDiskBytes ?? 0,
+    freeBytes: options.freeDiskBytes ?? freeDiskBytes,
+    timers: options.timers,
+    report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
+  });
   const broker = new EngineService({
     proposer: replica,
     machine,
     log: replica,
     timers: options.timers,
+    queuesMax: options.queuesMax,
+    parkedReceivesMax: options.parkedReceivesMax,
+    admitData: () => diskGuard.refusal(),
   });
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
   // elsewhere they get a retryable 503 naming the new leader.
@@ -213,6 +238,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       await handOffLeadership();
       stopped = true;
       options.timers.clearTimer(housekeepingTimer);
+      diskGuard.stop();
       broker.close();
       await replica.close({ drainMsMax: options.shutdownDrainMsMax ?? 2000 });
       await options.transport.close();
