@@ -145,7 +145,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#reads = this.#waiting.reads;
     this.#config = recovered.config;
     this.#time = new ClusterClock({ wall: options.clock, monotonic: this.#monotonic }, {
-      tailTimestamp: options.log.lastIndex > 0 ? recovered.tailTimestamp : null,
+      tailTimestamp: options.log.lastTimestamp, // null without entries: the wall clock starts it
       slewRate: options.clockSlewRate,
     });
     const hard = options.log.readHardState();
@@ -578,7 +578,7 @@ export class RaftReplica implements Proposer, LogReader {
     const installed = await installSnapshot(this.#snapshotParts, snapshot);
     this.#config = installed.config;
     this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#writer.tailTimestamp;
-    this.#time.observe(this.#writer.tailTimestamp);
+    if (installed.tailTimestamp !== null) this.#time.observe(installed.tailTimestamp);
     const unknown = () =>
       new ReplicationError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
     this.#pending.rejectWhere((index) => index <= snapshot.index, unknown);

@@ -1,7 +1,8 @@
 /**
  * One seeded run of the whole-cluster simulation: a fault phase (crashes, power cuts after N
  * writes, partitions, message loss/duplication/reordering, clock skew, bit flips in a stopped
- * node's persisted records, committed or not, leadership transfers, a voter removed and later
+ * node's persisted records, committed or not, wall-clock jumps (days forward, hours back),
+ * leadership transfers, a voter removed and later
  * rejoining with an empty disk) under client load, then a healing phase that drains every queue
  * and checks the history (see `checkers.ts`).
  *
@@ -33,6 +34,10 @@ export interface SimulationOptions {
   bitFlips?: boolean;
   /** Remove a voter and have it rejoin with an empty disk. true. */
   membership?: boolean;
+  /** Make nodes' wall clocks jump (days forward, hours back). true. */
+  clockJumps?: boolean;
+  /** Chance per fault step of a wall-clock jump on one node. 0.03. */
+  clockJumpRate?: number;
 }
 
 /** What a passing run did. */
@@ -45,6 +50,8 @@ export interface SimulationReport {
   drained: number;
   crashes: number;
   flips: number;
+  /** Wall-clock jumps injected. */
+  clockJumps: number;
   /** Committed configuration changes (remove, add learner, promote). */
   membershipChanges: number;
   simulatedMs: number;
@@ -53,6 +60,10 @@ export interface SimulationReport {
 const stepMs = 500;
 /** Chance per fault step of starting a remove → rejoin → promote cycle (when none runs). */
 const membershipRate = 0.06;
+/** Chance per fault step of a wall-clock jump on one node. */
+const clockJumpRate = 0.03;
+const hourMs = 3_600_000;
+const dayMs = 24 * hourMs;
 
 function knobsFor(prng: Prng): { network: NetworkKnobs; cluster: ClusterKnobs } {
   const pick = <T>(values: T[]): T => values[randomInt(prng, values.length)];
@@ -113,6 +124,7 @@ class Run {
   #damaged: string | null = null;
   crashes = 0;
   flips = 0;
+  clockJumps = 0;
 
   get membershipPhase(): string {
     return this.#membership.phase;
@@ -160,6 +172,7 @@ class Run {
       drained: drained.size,
       crashes: this.crashes,
       flips: this.flips,
+      clockJumps: this.clockJumps,
       membershipChanges: this.#membership.changes,
       simulatedMs: scheduler.now - 1_700_000_000_000,
     };
@@ -256,6 +269,13 @@ class Run {
         if (!isTransient(error)) throw error;
       }
     }
+    const jumpRate = this.#options.clockJumpRate ?? clockJumpRate;
+    if (prng.next() < jumpRate && this.#options.clockJumps !== false) {
+      // Past the default retention (4 days) forward, so early expiry would lose messages; hours
+      // back, so a frozen cluster time would keep locks and delays from ending.
+      cluster.jumpClock(id, prng.next() < 0.5 ? 5 * dayMs : -6 * hourMs);
+      this.clockJumps++;
+    }
     // A separate draw, so membership changes overlap every other kind of fault. Not while a
     // node's log is damaged, and no bit flips during a cycle: with two voters a damaged
     // (distrusted) log is a majority, not a minority. The damaged voter may not vote until a
@@ -334,6 +354,7 @@ class Run {
     const target = { id: this.#parts.cluster.ids[0] };
     for (const queue of queues) {
       while (!this.#empty(queue.name)) {
+        const requestedAt = this.#parts.scheduler.now;
         const response = await this.#retry(target, (broker) =>
           broker.receiveMessages(queue.name, {
             maxMessages: 16,
@@ -344,7 +365,11 @@ class Run {
         // Nothing visible yet (locks, or a leader whose clock is behind the log's time): wait.
         if (answer.messages.length === 0) await this.#parts.scheduler.sleep(1_000);
         for (const message of answer.messages) {
-          this.#parts.history.delivered(queue.name, message, 5);
+          this.#parts.history.delivered(queue.name, message, {
+            visibilitySeconds: 5,
+            requestedAt,
+            answeredAt: this.#parts.scheduler.now,
+          });
           drained.add(message.id);
           try {
             await deleteMessage(this.#parts, { broker, queue: queue.name, message });
