@@ -47,7 +47,9 @@ export function freeSpaceAvailable(): boolean {
  */
 export function freeDiskBytes(path: string): number {
   const library = freeSpaceAvailable() ? loadLibc() : null;
-  if (library === null) throw new Error("free disk space is not readable here (needs FFI on Linux)");
+  if (library === null) {
+    throw new Error("free disk space is not readable here (needs FFI on Linux)");
+  }
   const buffer = new BigUint64Array(32);
   const status = library.symbols.statvfs(new TextEncoder().encode(`${path}\0`), buffer);
   if (status !== 0) throw new Error(`statvfs(${path}) failed`);
