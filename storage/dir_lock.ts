@@ -20,6 +20,7 @@ export class DataDirLockedError extends Error {
   /** PID recorded by the holder, when it could be read. */
   readonly holderPid: number | null;
 
+  /** The error for `dir`, naming the holder when its PID is known. */
   constructor(dir: string, holderPid: number | null) {
     super(
       `data directory ${dir} is in use by another cmqd process` +
@@ -33,7 +34,9 @@ export class DataDirLockedError extends Error {
 
 /** A held lock; `release()` unlocks and closes (the process ending does the same). */
 export interface DataDirLock {
+  /** The lock file. */
   readonly path: string;
+  /** Unlocks and closes the lock file. */
   release(): void;
 }
 

@@ -33,6 +33,7 @@ export class SimulatedCrash extends Error {
 
 /** The error of a `syncData` failed by {@link SimFileSystem.failSyncs}, like an `EIO`. */
 export class SimulatedIoError extends Error {
+  /** An EIO-like error. */
   constructor(message = "EIO: input/output error (simulated fsync failure)") {
     super(message);
     this.name = "SimulatedIoError";
