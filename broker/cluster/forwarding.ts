@@ -126,6 +126,9 @@ export function forwardingHandler(
   const inFlight = new Map<AbortController, string>();
   options.view.onLeaderChange?.(() => {
     const current = options.view.leaderUrl();
+    // Only a known new leader is worth answering with: while an election runs the old leader
+    // may still answer, and the client could not go anywhere better anyway.
+    if (current === null) return;
     for (const [controller, target] of inFlight) {
       if (target !== current) controller.abort(new LeaderChanged());
     }

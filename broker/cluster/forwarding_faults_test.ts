@@ -40,6 +40,9 @@ Deno.test("a request forwarded to a leader that froze is answered 503 at once wh
     answer.finally(() => (settled = true));
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(settled, false, "the frozen leader holds the request");
+    leader.moveTo(null); // an election starts: nobody better to name yet
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(settled, false, "still waiting while no new leader is known");
     leader.moveTo("http://127.0.0.1:2");
     const response = await answer;
     assert.equal(response.status, 503);
