@@ -30,3 +30,42 @@ export { ReplicationError } from "./replication/mod.ts";
 export { createApp, Metrics } from "./http/mod.ts";
 export { FakeStatus, recordingService } from "./http/testing/mod.ts";
 export { drainMicrotasks, LocalTransport, memoryEngine } from "./cluster/testing/mod.ts";
+export {
+  closedByPeer,
+  encodeHelloFrame,
+  encodeMessagesFrame,
+  encodeProofFrame,
+  newNonce,
+  rawConnect,
+  rawHandshake,
+  type RawSession,
+  tagBytes,
+  TcpProxy,
+} from "./transport/testing/mod.ts";
+
+import { createApp as createAppForDocument, Metrics as MetricsForDocument } from "./http/mod.ts";
+import {
+  FakeStatus as FakeStatusForDocument,
+  recordingService as recordingServiceForDocument,
+} from "./http/testing/mod.ts";
+
+/**
+ * The OpenAPI document `/openapi.json` serves, built in-process from the routes (no server, no
+ * data): the input of the SDK's type generator (`deno task sdk:generate`).
+ *
+ * @example
+ * ```ts
+ * const document = await openApiDocument();
+ * console.log(Object.keys(document.paths));
+ * ```
+ */
+export async function openApiDocument(): Promise<Record<string, unknown>> {
+  const app = createAppForDocument({
+    service: recordingServiceForDocument().service,
+    status: new FakeStatusForDocument(),
+    metrics: new MetricsForDocument(),
+  });
+  const response = await app.request("/openapi.json");
+  if (response.status !== 200) throw new Error(`/openapi.json answered ${response.status}`);
+  return await response.json();
+}

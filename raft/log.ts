@@ -11,46 +11,55 @@
 
 import assert from "node:assert/strict";
 import { entryBytes, type LogStorage } from "./log_storage.ts";
-import type { Entry, LogIndex, Snapshot, Term } from "./types.ts";
+import {
+  type Entry,
+  type LogIndex,
+  maxIndex,
+  minIndex,
+  nextIndex,
+  prevIndex,
+  type Snapshot,
+  type Term,
+} from "./types.ts";
 
 /** The Raft log of one node. Internal to the core. */
 export class RaftLog {
   readonly storage: LogStorage;
   /** Highest index known committed. */
-  committed = 0;
+  committed = 0 as LogIndex;
   /** Highest index handed to the application and reported applied. */
-  applied = 0;
+  applied = 0 as LogIndex;
   #unstable: Entry[] = [];
-  #unstableOffset: number;
+  #unstableOffset: LogIndex;
   #pendingSnapshot: Snapshot | null = null;
 
-  constructor(storage: LogStorage, options: { committed: number; applied: number }) {
+  constructor(storage: LogStorage, options: { committed: LogIndex; applied: LogIndex }) {
     this.storage = storage;
-    this.#unstableOffset = storage.lastIndex() + 1;
+    this.#unstableOffset = nextIndex(storage.lastIndex());
     const first = storage.firstIndex();
     assert.ok(options.committed <= storage.lastIndex(), "commit index within the stored log");
     assert.ok(options.applied <= options.committed, "applied never exceeds commit");
-    this.committed = Math.max(options.committed, first - 1);
-    this.applied = Math.max(options.applied, first - 1);
+    this.committed = maxIndex(options.committed, prevIndex(first));
+    this.applied = maxIndex(options.applied, prevIndex(first));
   }
 
-  firstIndex(): number {
-    if (this.#pendingSnapshot !== null) return this.#pendingSnapshot.index + 1;
+  firstIndex(): LogIndex {
+    if (this.#pendingSnapshot !== null) return nextIndex(this.#pendingSnapshot.index);
     return this.storage.firstIndex();
   }
 
-  lastIndex(): number {
-    return this.#unstableOffset + this.#unstable.length - 1;
+  lastIndex(): LogIndex {
+    return (this.#unstableOffset + this.#unstable.length - 1) as LogIndex;
   }
 
-  lastTerm(): number {
+  lastTerm(): Term {
     const value = this.term(this.lastIndex());
     assert.ok(value !== undefined, "the last entry's term is always known");
     return value;
   }
 
   /** The term of entry `index`, or undefined if compacted or beyond the log. */
-  term(index: number): number | undefined {
+  term(index: LogIndex): Term | undefined {
     if (index > this.lastIndex()) return undefined;
     if (index >= this.#unstableOffset) return this.#unstable[index - this.#unstableOffset].term;
     const snapshot = this.#pendingSnapshot;
@@ -58,24 +67,24 @@ export class RaftLog {
     return this.storage.term(index);
   }
 
-  matchTerm(index: number, termValue: number): boolean {
+  matchTerm(index: LogIndex, termValue: Term): boolean {
     return this.term(index) === termValue;
   }
 
   /** Raft's "at least as up-to-date" rule for granting votes (§5.4.1). */
-  isUpToDate(lastIndex: number, lastTerm: number): boolean {
+  isUpToDate(lastIndex: LogIndex, lastTerm: Term): boolean {
     const ourTerm = this.lastTerm();
     return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
   }
 
   /** Entries in [from, toExclusive) limited by `bytesMax` (at least one if the range is non-empty). */
-  entries(from: number, toExclusive: number, bytesMax: number): Entry[] {
+  entries(from: LogIndex, toExclusive: LogIndex, bytesMax: number): Entry[] {
     assert.ok(from >= this.firstIndex(), `entry ${from} is compacted`);
     assert.ok(toExclusive <= this.lastIndex() + 1, "range inside the log");
     if (from >= toExclusive) return [];
     let result: Entry[] = [];
     if (from < this.#unstableOffset) {
-      const end = Math.min(toExclusive, this.#unstableOffset);
+      const end = minIndex(toExclusive, this.#unstableOffset);
       result = this.storage.entries(from, end, bytesMax);
       assert.ok(result.length > 0 && result[0].index === from, "storage returns the asked range");
       if (result.length < end - from) return result;
@@ -91,7 +100,7 @@ export class RaftLog {
   }
 
   /** Appends entries, truncating any unstable suffix they replace. Returns the new last index. */
-  append(entries: readonly Entry[]): number {
+  append(entries: readonly Entry[]): LogIndex {
     if (entries.length === 0) return this.lastIndex();
     const first = entries[0].index;
     assert.ok(first > this.committed, `entry ${first} would overwrite committed entries`);
@@ -115,36 +124,36 @@ export class RaftLog {
    * The index of the first entry of `entries` that is not already in the log with the same term
    * (0 if all are present).
    */
-  findConflict(entries: readonly Entry[]): number {
+  findConflict(entries: readonly Entry[]): LogIndex {
     for (const entry of entries) {
       if (!this.matchTerm(entry.index, entry.term)) return entry.index;
     }
-    return 0;
+    return 0 as LogIndex;
   }
 
   /**
    * The largest index ≤ `index` whose term is ≤ `termValue` (a compacted position counts as a
    * match: it is committed). Used on both ends of the fast back-off after a rejected append.
    */
-  findConflictByTerm(index: number, termValue: number): { index: number; term: number } {
-    let position = Math.min(index, this.lastIndex());
+  findConflictByTerm(index: LogIndex, termValue: Term): { index: LogIndex; term: Term } {
+    let position = minIndex(index, this.lastIndex());
     while (position > 0) {
       const found = this.term(position);
       if (found === undefined) break;
       if (found <= termValue) return { index: position, term: found };
       position--;
     }
-    return { index: position, term: this.term(position) ?? 0 };
+    return { index: position, term: this.term(position) ?? (0 as Term) };
   }
 
-  commitTo(index: number): boolean {
+  commitTo(index: LogIndex): boolean {
     if (index <= this.committed) return false;
     assert.ok(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}`);
     this.committed = index;
     return true;
   }
 
-  appliedTo(index: number): void {
+  appliedTo(index: LogIndex): void {
     assert.ok(index <= this.committed, "cannot apply uncommitted entries");
     assert.ok(index >= this.applied, "applied index never goes back");
     this.applied = index;
@@ -152,9 +161,9 @@ export class RaftLog {
 
   /** Committed entries not yet handed to the application, up to `bytesMax`. */
   nextCommittedEntries(bytesMax: number): Entry[] {
-    const from = Math.max(this.applied + 1, this.firstIndex());
+    const from = maxIndex(nextIndex(this.applied), this.firstIndex());
     if (from > this.committed) return [];
-    return this.entries(from, this.committed + 1, bytesMax);
+    return this.entries(from, nextIndex(this.committed), bytesMax);
   }
 
   hasNextCommittedEntries(): boolean {
@@ -166,7 +175,7 @@ export class RaftLog {
     assert.ok(snapshot.index > this.committed, "a snapshot only moves a log forward");
     this.#pendingSnapshot = snapshot;
     this.#unstable = [];
-    this.#unstableOffset = snapshot.index + 1;
+    this.#unstableOffset = nextIndex(snapshot.index);
     this.committed = snapshot.index;
   }
 
@@ -188,33 +197,23 @@ export class RaftLog {
   }
 
   /** The caller persisted entries up to `index` with `termValue`; drop them from unstable. */
-  stableTo(index: number, termValue: number): void {
+  stableTo(index: LogIndex, termValue: Term): void {
     if (index < this.#unstableOffset) return;
     // A later append may have replaced the persisted entries; then they are not ours.
     if (this.term(index) !== termValue) return;
     this.#unstable = this.#unstable.slice(index + 1 - this.#unstableOffset);
-    this.#unstableOffset = index + 1;
+    this.#unstableOffset = nextIndex(index);
   }
 
   /** The caller installed the snapshot at `index`. */
-  stableSnapshotTo(index: number): void {
+  stableSnapshotTo(index: LogIndex): void {
     if (this.#pendingSnapshot?.index !== index) return;
     this.#pendingSnapshot = null;
-    this.applied = Math.max(this.applied, index);
+    this.applied = maxIndex(this.applied, index);
   }
 
   /** The last index known durable on this node (only meaningful without a pending snapshot). */
-  persistedLastIndex(): number {
-    return this.#pendingSnapshot === null ? this.#unstableOffset - 1 : 0;
+  persistedLastIndex(): LogIndex {
+    return this.#pendingSnapshot === null ? prevIndex(this.#unstableOffset) : 0 as LogIndex;
   }
-}
-
-/** Narrows a number known to be a log index. */
-export function asIndex(value: number): LogIndex {
-  return value as LogIndex;
-}
-
-/** Narrows a number known to be a term. */
-export function asTerm(value: number): Term {
-  return value as Term;
 }

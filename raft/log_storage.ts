@@ -8,7 +8,16 @@
 
 import assert from "node:assert/strict";
 import { cloneConfig } from "./membership.ts";
-import type { ConfigState, Entry, HardState, LogIndex, Ready, Snapshot, Term } from "./types.ts";
+import {
+  type ConfigState,
+  type Entry,
+  type HardState,
+  type LogIndex,
+  nextIndex,
+  type Ready,
+  type Snapshot,
+  type Term,
+} from "./types.ts";
 
 /**
  * Read access to the persisted log. Invariants the core relies on:
@@ -19,16 +28,16 @@ import type { ConfigState, Entry, HardState, LogIndex, Ready, Snapshot, Term } f
  */
 export interface LogStorage {
   /** Index of the first entry available (snapshot index + 1). */
-  firstIndex(): number;
+  firstIndex(): LogIndex;
   /** Index of the last persisted entry. */
-  lastIndex(): number;
+  lastIndex(): LogIndex;
   /** Term of entry `index`, or undefined when compacted away or beyond `lastIndex()`. */
-  term(index: number): number | undefined;
+  term(index: LogIndex): Term | undefined;
   /**
    * Entries in [from, toExclusive), stopping once `bytesMax` of data is reached but always
    * returning at least one entry when the range is not empty.
    */
-  entries(from: number, toExclusive: number, bytesMax: number): Entry[];
+  entries(from: LogIndex, toExclusive: LogIndex, bytesMax: number): Entry[];
   /** The latest snapshot (for slow followers), or null if the log was never compacted. */
   snapshot(): Snapshot | null;
   /** The persisted hard state and the membership as of the snapshot (or bootstrap). */
@@ -58,8 +67,8 @@ export interface MemoryLogStorageOptions {
  */
 export class MemoryLogStorage implements LogStorage {
   #snapshot: Snapshot | null = null;
-  #snapshotIndex = 0;
-  #snapshotTerm = 0;
+  #snapshotIndex = 0 as LogIndex;
+  #snapshotTerm = 0 as Term;
   #config: ConfigState;
   #entries: Entry[] = [];
   #hardState: HardState = { term: 0 as Term, vote: null, commit: 0 as LogIndex };
@@ -68,21 +77,21 @@ export class MemoryLogStorage implements LogStorage {
     this.#config = cloneConfig(options.config);
   }
 
-  firstIndex(): number {
-    return this.#snapshotIndex + 1;
+  firstIndex(): LogIndex {
+    return nextIndex(this.#snapshotIndex);
   }
 
-  lastIndex(): number {
-    return this.#snapshotIndex + this.#entries.length;
+  lastIndex(): LogIndex {
+    return (this.#snapshotIndex + this.#entries.length) as LogIndex;
   }
 
-  term(index: number): number | undefined {
+  term(index: LogIndex): Term | undefined {
     if (index === this.#snapshotIndex) return this.#snapshotTerm;
     if (index < this.#snapshotIndex || index > this.lastIndex()) return undefined;
     return this.#entries[index - this.#snapshotIndex - 1].term;
   }
 
-  entries(from: number, toExclusive: number, bytesMax: number): Entry[] {
+  entries(from: LogIndex, toExclusive: LogIndex, bytesMax: number): Entry[] {
     assert.ok(from >= this.firstIndex(), `entry ${from} was compacted`);
     assert.ok(toExclusive <= this.lastIndex() + 1, `entry ${toExclusive - 1} is beyond the log`);
     const result: Entry[] = [];
@@ -143,11 +152,11 @@ export class MemoryLogStorage implements LogStorage {
    * `config` is the membership as of `index`: the application tracks it by applying committed
    * `ConfigChange` entries with `applyConfigChange(config, decodeConfigChange(entry.data))`.
    */
-  createSnapshot(index: number, options: { config: ConfigState; data: Uint8Array }): Snapshot {
+  createSnapshot(index: LogIndex, options: { config: ConfigState; data: Uint8Array }): Snapshot {
     assert.ok(index > this.#snapshotIndex && index <= this.lastIndex(), "snapshot inside the log");
     const snapshot: Snapshot = {
-      index: index as LogIndex,
-      term: this.term(index) as Term,
+      index,
+      term: this.term(index)!,
       config: cloneConfig(options.config),
       data: options.data,
     };

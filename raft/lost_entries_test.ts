@@ -6,7 +6,7 @@ import { type LogIndex, LOST_ENTRIES, MessageType } from "./types.ts";
 function loseTail(cluster: SimCluster): void {
   cluster.crash("n3");
   const storage = cluster.node("n3").storage;
-  storage.append(storage.entries(4, 5, Infinity));
+  storage.append(storage.entries(4 as LogIndex, 5 as LogIndex, Infinity));
   storage.setHardState({ ...storage.initialState().hardState, commit: 4 as LogIndex });
   cluster.restart("n3");
 }

@@ -79,7 +79,7 @@ export function applyConfigChange(config: ConfigState, change: ConfigChange): Co
 }
 
 interface ConfigAt {
-  index: number;
+  index: LogIndex;
   config: ConfigState;
 }
 
@@ -90,7 +90,7 @@ export class ConfigHistory {
   #base: ConfigAt;
   #changes: ConfigAt[] = [];
 
-  constructor(index: number, config: ConfigState) {
+  constructor(index: LogIndex, config: ConfigState) {
     this.#base = { index, config: cloneConfig(config) };
   }
 
@@ -100,7 +100,7 @@ export class ConfigHistory {
   }
 
   /** The index of the entry that made `current()` (the base index if none since). */
-  currentIndex(): number {
+  currentIndex(): LogIndex {
     return this.#changes.length === 0 ? this.#base.index : this.#changes.at(-1)!.index;
   }
 
@@ -126,14 +126,14 @@ export class ConfigHistory {
   }
 
   /** Folds changes up to the commit index into the base: they can no longer be undone. */
-  commitTo(commit: number): void {
+  commitTo(commit: LogIndex): void {
     while (this.#changes.length > 0 && this.#changes[0].index <= commit) {
       this.#base = this.#changes.shift()!;
     }
   }
 
   /** Restarts the history from a snapshot. */
-  reset(index: number, config: ConfigState): void {
+  reset(index: LogIndex, config: ConfigState): void {
     this.#base = { index, config: cloneConfig(config) };
     this.#changes = [];
   }

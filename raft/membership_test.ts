@@ -55,7 +55,7 @@ Deno.test("config changes validate: add, promote, remove, and refuse the impossi
 });
 
 Deno.test("a config history undoes truncated changes and folds committed ones", () => {
-  const history = new ConfigHistory(0, { voters: [a], learners: [] });
+  const history = new ConfigHistory(0 as LogIndex, { voters: [a], learners: [] });
   const entry = (index: number, change: Parameters<typeof encodeConfigChange>[0]): Entry => ({
     term: 1 as Term,
     index: index as LogIndex,
@@ -67,7 +67,7 @@ Deno.test("a config history undoes truncated changes and folds committed ones", 
   assert.deepEqual(history.current().voters, [a, b]);
   history.truncateFrom(3 as LogIndex);
   assert.deepEqual(history.current(), { voters: [a], learners: [b] });
-  history.commitTo(2);
+  history.commitTo(2 as LogIndex);
   assert.throws(() => history.truncateFrom(2 as LogIndex));
 });
 

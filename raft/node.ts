@@ -21,9 +21,13 @@ import {
   EntryType,
   type HardState,
   type LogIndex,
+  maxIndex,
   type Message,
   MessageType,
+  minIndex,
+  nextIndex,
   type NodeId,
+  prevIndex,
   type Prng,
   type ReadState,
   type Ready,
@@ -65,7 +69,7 @@ export interface RaftNodeOptions {
   /** Committed entry bytes per Ready (at least one entry). 64 MiB. */
   readyCommittedBytesMax?: number;
   /** The application's applied index after a restart (default: the storage's snapshot index). */
-  appliedIndex?: number;
+  appliedIndex?: LogIndex;
   /** Whether the node may campaign and grant votes (see `setCanCampaign`). true. */
   canCampaign?: boolean;
 }
@@ -86,8 +90,8 @@ export interface ProposalItem {
 
 /** The leader's view of one member, as reported by `status()`. */
 export interface ProgressStatus {
-  match: number;
-  next: number;
+  match: LogIndex;
+  next: LogIndex;
   state: ProgressState;
   inflight: number;
 }
@@ -145,7 +149,7 @@ export class RaftNode {
       storage,
       prng: options.prng,
       settings,
-      applied: options.appliedIndex ?? storage.firstIndex() - 1,
+      applied: options.appliedIndex ?? prevIndex(storage.firstIndex()),
     });
     this.#raft.canCampaign = options.canCampaign ?? true;
     this.#readyCommittedBytesMax = options.readyCommittedBytesMax ?? 64 * MiB;
@@ -210,9 +214,9 @@ export class RaftNode {
       timestamp: item.timestamp,
     })));
     return {
-      firstIndex: firstIndex as LogIndex,
+      firstIndex,
       lastIndex: (firstIndex + items.length - 1) as LogIndex,
-      term: raft.term as Term,
+      term: raft.term,
     };
   }
 
@@ -238,7 +242,7 @@ export class RaftNode {
     const index = raft.appendEntries([
       { type: EntryType.ConfigChange, data: encodeConfigChange(change) },
     ]);
-    return { index: index as LogIndex, term: raft.term as Term };
+    return { index, term: raft.term };
   }
 
   /**
@@ -323,7 +327,7 @@ export class RaftNode {
     const entries = log.unstableEntries();
     const committedEntries = log.nextCommittedEntries(this.#readyCommittedBytesMax);
     const appliedAfter = committedEntries.at(-1)?.index ??
-      Math.max(log.applied, snapshot?.index ?? 0);
+      maxIndex(log.applied, snapshot?.index ?? noIndex);
     const ready: Ready = {
       entries,
       messages: raft.messages,
@@ -349,15 +353,15 @@ export class RaftNode {
    * outstanding Ready's committed entries and must apply these now, in order: they count as
    * applied. Empty when no Ready is outstanding or it carries a snapshot.
    */
-  takeCommittedEntries(durableIndex: number): readonly Entry[] {
+  takeCommittedEntries(durableIndex: LogIndex): readonly Entry[] {
     const ready = this.#outstanding;
     // Called for every peer message: the common answer allocates nothing.
     if (ready === null || ready.snapshot !== undefined) return noEntries;
     const log = this.#raft.log;
-    const from = Math.max(ready.committedEntries.at(-1)?.index ?? 0, log.applied) + 1;
-    const to = Math.min(log.committed, durableIndex);
+    const from = nextIndex(maxIndex(ready.committedEntries.at(-1)?.index ?? noIndex, log.applied));
+    const to = minIndex(log.committed, durableIndex);
     if (from > to || from < log.firstIndex()) return noEntries;
-    const entries = log.entries(from, to + 1, this.#readyCommittedBytesMax);
+    const entries = log.entries(from, nextIndex(to), this.#readyCommittedBytesMax);
     if (entries.length > 0) log.appliedTo(entries.at(-1)!.index);
     return entries;
   }
@@ -394,13 +398,13 @@ export class RaftNode {
     }
     return {
       id: raft.id,
-      term: raft.term as Term,
+      term: raft.term,
       vote: raft.vote,
       role: raft.role,
       leaderId: raft.leaderId,
-      commit: raft.log.committed as LogIndex,
-      applied: raft.log.applied as LogIndex,
-      lastIndex: raft.log.lastIndex() as LogIndex,
+      commit: raft.log.committed,
+      applied: raft.log.applied,
+      lastIndex: raft.log.lastIndex(),
       progress,
       config: cloneConfig(raft.configs.current()),
       canCampaign: raft.canCampaign,
@@ -420,7 +424,7 @@ export class RaftNode {
     }
   }
 
-  #takeReads(appliedAfter: number): ReadState[] {
+  #takeReads(appliedAfter: LogIndex): ReadState[] {
     const raft = this.#raft;
     const released = raft.readStates.filter((read) => read.index <= appliedAfter);
     if (released.length > 0) {
@@ -435,11 +439,12 @@ export class RaftNode {
 
   #hardState(): HardState {
     const raft = this.#raft;
-    return { term: raft.term as Term, vote: raft.vote, commit: raft.log.committed as LogIndex };
+    return { term: raft.term, vote: raft.vote, commit: raft.log.committed };
   }
 }
 
 const noEntries: readonly Entry[] = Object.freeze([]);
+const noIndex = 0 as LogIndex;
 
 function sameSoft(left: SoftState, right: SoftState): boolean {
   return left.leaderId === right.leaderId && left.role === right.role;

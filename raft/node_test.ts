@@ -118,7 +118,7 @@ Deno.test("entries replaced while their Ready was out are written again, with a 
   storage.saveReady(second);
   node.advance(second);
   assert.equal(storage.lastIndex(), 2);
-  assert.equal(storage.term(2), 2);
+  assert.equal(storage.term(2 as LogIndex), 2);
 });
 
 Deno.test("a rejected append hints the last index whose term could match", () => {
@@ -173,7 +173,12 @@ Deno.test("a restarted node resumes from its persisted hard state and log", () =
   const ready = node.ready();
   storage.saveReady(ready);
   node.advance(ready);
-  const restarted = new RaftNode({ id: n2, storage, prng: createPrng(2), appliedIndex: 0 });
+  const restarted = new RaftNode({
+    id: n2,
+    storage,
+    prng: createPrng(2),
+    appliedIndex: 0 as LogIndex,
+  });
   const status = restarted.status();
   assert.equal(status.term, 4);
   assert.equal(status.commit, 1);

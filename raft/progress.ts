@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Snapshot } from "./types.ts";
+import { type LogIndex, maxIndex, minIndex, nextIndex, type Snapshot } from "./types.ts";
 
 /** The replication state of one follower. */
 export type ProgressState = "probe" | "replicate" | "snapshot";
@@ -30,7 +30,7 @@ export interface InflightLimits {
  */
 export class Inflights {
   readonly #limits: InflightLimits;
-  #lastIndexes: number[] = [];
+  #lastIndexes: LogIndex[] = [];
   #sizes: number[] = [];
   #head = 0;
   #bytes = 0;
@@ -53,7 +53,7 @@ export class Inflights {
     return this.count >= this.#limits.messagesMax || this.#bytes >= this.#limits.bytesMax;
   }
 
-  add(lastIndex: number, bytes: number): void {
+  add(lastIndex: LogIndex, bytes: number): void {
     assert.ok(!this.full(), "never send past the in-flight limits");
     assert.ok(this.count === 0 || lastIndex > this.#lastIndexes.at(-1)!, "in-flight grows");
     this.#lastIndexes.push(lastIndex);
@@ -62,7 +62,7 @@ export class Inflights {
   }
 
   /** Frees every append whose last index is ≤ `index` (they were acknowledged). */
-  freeTo(index: number): void {
+  freeTo(index: LogIndex): void {
     while (this.#head < this.#lastIndexes.length && this.#lastIndexes[this.#head] <= index) {
       this.#bytes -= this.#sizes[this.#head];
       this.#head++;
@@ -104,8 +104,8 @@ export interface SnapshotTransfer {
 
 /** The leader's bookkeeping for one member. */
 export class Progress {
-  match = 0;
-  next: number;
+  match = 0 as LogIndex;
+  next: LogIndex;
   state: ProgressState = "probe";
   /** In probe state: an append is outstanding, wait for its answer. */
   probeSent = false;
@@ -114,22 +114,22 @@ export class Progress {
   readonly inflights: Inflights;
   transfer: SnapshotTransfer | null = null;
 
-  constructor(next: number, limits: InflightLimits) {
+  constructor(next: LogIndex, limits: InflightLimits) {
     this.next = next;
     this.inflights = new Inflights(limits);
   }
 
   becomeProbe(): void {
     // After a snapshot the follower holds at least the snapshot index.
-    const snapshotIndex = this.transfer?.snapshot.index ?? 0;
+    const snapshotIndex = this.transfer?.snapshot.index ?? 0 as LogIndex;
     this.state = "probe";
-    this.next = Math.max(this.match + 1, snapshotIndex + 1);
+    this.next = maxIndex(nextIndex(this.match), nextIndex(snapshotIndex));
     this.#resetState();
   }
 
   becomeReplicate(): void {
     this.state = "replicate";
-    this.next = this.match + 1;
+    this.next = nextIndex(this.match);
     this.#resetState();
   }
 
@@ -153,21 +153,21 @@ export class Progress {
   }
 
   /** Records that the follower matches up to `index`; true if that is news. */
-  maybeUpdate(index: number): boolean {
+  maybeUpdate(index: LogIndex): boolean {
     let updated = false;
     if (index > this.match) {
       this.match = index;
       updated = true;
       this.probeSent = false;
     }
-    this.next = Math.max(this.next, index + 1);
+    this.next = maxIndex(this.next, nextIndex(index));
     return updated;
   }
 
   /** An append carrying entries up to `lastIndex` went out. */
-  sentEntries(lastIndex: number, bytes: number): void {
+  sentEntries(lastIndex: LogIndex, bytes: number): void {
     if (this.state === "replicate") {
-      this.next = lastIndex + 1;
+      this.next = nextIndex(lastIndex);
       this.inflights.add(lastIndex, bytes);
     } else {
       assert.equal(this.state, "probe", "no appends while a snapshot is in flight");
@@ -179,10 +179,10 @@ export class Progress {
    * Handles a rejected append of `rejected` (its prev index); `hintIndex` is the leader's guess of
    * the last matching index. Returns false for a stale rejection.
    */
-  maybeDecrTo(rejected: number, hintIndex: number): boolean {
+  maybeDecrTo(rejected: LogIndex, hintIndex: LogIndex): boolean {
     if (this.state === "replicate") {
       if (rejected <= this.match) return false;
-      this.next = this.match + 1;
+      this.next = nextIndex(this.match);
       return true;
     }
     if (this.next - 1 !== rejected) return false;
@@ -191,12 +191,12 @@ export class Progress {
       // or the rejection predates the acknowledgement. Re-sending the same probe would be
       // rejected forever (a storm once duplicates multiply it), so believe the follower: a
       // lower match only delays commits and costs a resend if the rejection was old.
-      this.match = Math.max(0, Math.min(hintIndex, rejected - 1));
-      this.next = this.match + 1;
+      this.match = Math.max(0, Math.min(hintIndex, rejected - 1)) as LogIndex;
+      this.next = nextIndex(this.match);
       this.probeSent = false;
       return true;
     }
-    this.next = Math.max(Math.min(rejected, hintIndex + 1), this.match + 1);
+    this.next = maxIndex(minIndex(rejected, nextIndex(hintIndex)), nextIndex(this.match));
     this.probeSent = false;
     return true;
   }
@@ -205,11 +205,11 @@ export class Progress {
    * The follower says its log ends at `lastIndex`, below `match` (it lost acknowledged entries).
    * Lowers match and probes from there; false when the news is not news.
    */
-  lostEntries(lastIndex: number): boolean {
+  lostEntries(lastIndex: LogIndex): boolean {
     if (lastIndex >= this.match || this.state === "snapshot") return false;
     this.match = lastIndex;
     this.becomeProbe();
-    this.next = lastIndex + 1;
+    this.next = nextIndex(lastIndex);
     return true;
   }
 

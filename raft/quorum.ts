@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { NodeId } from "./types.ts";
+import type { LogIndex, NodeId } from "./types.ts";
 
 /**
  * The number of voters that form a majority.
@@ -25,8 +25,11 @@ export function majority(voterCount: number): number {
  * The largest index that a majority of voters has reached: sort the voters' match indexes
  * descending and take the majority-th. An empty voter set commits nothing.
  */
-export function committedIndex(voters: readonly NodeId[], matchOf: (id: NodeId) => number): number {
-  if (voters.length === 0) return 0;
+export function committedIndex(
+  voters: readonly NodeId[],
+  matchOf: (id: NodeId) => LogIndex,
+): LogIndex {
+  if (voters.length === 0) return 0 as LogIndex;
   const matches = voters.map(matchOf).sort((left, right) => right - left);
   return matches[majority(voters.length) - 1];
 }

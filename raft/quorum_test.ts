@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { committedIndex, hasQuorum, majority, voteResult } from "./quorum.ts";
-import { nodeId } from "./types.ts";
+import { logIndex, nodeId } from "./types.ts";
 
 const [a, b, c, d, e] = ["a", "b", "c", "d", "e"].map(nodeId);
 
@@ -10,9 +10,9 @@ Deno.test("a majority is more than half of the voters", () => {
 
 Deno.test("the committed index is the highest one a majority has reached", () => {
   const matches = new Map([[a, 5], [b, 3], [c, 9], [d, 1], [e, 4]]);
-  assert.equal(committedIndex([a, b, c, d, e], (id) => matches.get(id)!), 4);
-  assert.equal(committedIndex([a, b], (id) => matches.get(id)!), 3);
-  assert.equal(committedIndex([], () => 7), 0);
+  assert.equal(committedIndex([a, b, c, d, e], (id) => logIndex(matches.get(id)!)), 4);
+  assert.equal(committedIndex([a, b], (id) => logIndex(matches.get(id)!)), 3);
+  assert.equal(committedIndex([], () => logIndex(7)), 0);
 });
 
 Deno.test("an election is won, lost or pending by counting only voters", () => {

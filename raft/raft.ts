@@ -24,7 +24,10 @@ import {
   type LogIndex,
   type Message,
   MessageType,
+  nextIndex,
+  nextTerm,
   type NodeId,
+  prevIndex,
   type Prng,
   type ReadState,
   type Role,
@@ -61,7 +64,7 @@ export class Raft {
   readonly prng: Prng;
   readonly log: RaftLog;
   readonly configs: ConfigHistory;
-  term = 0;
+  term = 0 as Term;
   vote: NodeId | null = null;
   role: Role = "follower";
   leaderId: NodeId | null = null;
@@ -80,7 +83,7 @@ export class Raft {
   /** Confirmed reads of this node, released once applied. */
   readStates: ReadState[] = [];
   /** Leader: sizes of proposals not yet committed, for `uncommittedBytesMax`. */
-  uncommitted: { index: number; bytes: number }[] = [];
+  uncommitted: { index: LogIndex; bytes: number }[] = [];
   uncommittedBytes = 0;
   /** Leader: entries were appended locally and not yet offered to followers. */
   appendPending = false;
@@ -91,7 +94,7 @@ export class Raft {
     storage: LogStorage;
     prng: Prng;
     settings: RaftSettings;
-    applied: number;
+    applied: LogIndex;
   }) {
     this.id = options.id;
     this.settings = options.settings;
@@ -101,7 +104,7 @@ export class Raft {
       committed: hardState.commit,
       applied: options.applied,
     });
-    this.configs = new ConfigHistory(options.storage.firstIndex() - 1, config);
+    this.configs = new ConfigHistory(prevIndex(options.storage.firstIndex()), config);
     this.#replayConfigChanges();
     this.term = hardState.term;
     this.vote = hardState.vote;
@@ -112,9 +115,9 @@ export class Raft {
   #replayConfigChanges(): void {
     const last = this.log.lastIndex();
     for (let from = this.log.firstIndex(); from <= last;) {
-      const page = this.log.entries(from, last + 1, 8 * 1024 * 1024);
+      const page = this.log.entries(from, nextIndex(last), 8 * 1024 * 1024);
       this.configs.append(page);
-      from = page.at(-1)!.index + 1;
+      from = nextIndex(page.at(-1)!.index);
     }
     this.configs.commitTo(this.log.committed);
   }
@@ -125,7 +128,7 @@ export class Raft {
     assert.notEqual(message.to, this.id, "a node never messages itself");
     this.messages.push({
       from: this.id,
-      term: this.term as Term,
+      term: this.term,
       logTerm: 0 as Term,
       index: 0 as LogIndex,
       entries: [],
@@ -143,7 +146,7 @@ export class Raft {
     return isVoter(this.configs.current(), this.id) && this.log.pendingSnapshot() === null;
   }
 
-  #reset(termValue: number): void {
+  #reset(termValue: Term): void {
     if (this.term !== termValue) {
       this.term = termValue;
       this.vote = null;
@@ -163,7 +166,7 @@ export class Raft {
     this.appendPending = false;
   }
 
-  becomeFollower(termValue: number, leaderId: NodeId | null): void {
+  becomeFollower(termValue: Term, leaderId: NodeId | null): void {
     this.#reset(termValue);
     this.role = "follower";
     this.leaderId = leaderId;
@@ -180,7 +183,7 @@ export class Raft {
 
   becomeCandidate(): void {
     assert.notEqual(this.role, "leader", "a leader never campaigns");
-    this.#reset(this.term + 1);
+    this.#reset(nextTerm(this.term));
     this.vote = this.id;
     this.role = "candidate";
   }
@@ -209,7 +212,7 @@ export class Raft {
     };
     for (const id of [...memberIds, this.id]) {
       if (this.progress.has(id)) continue;
-      const progress = new Progress(this.log.lastIndex() + 1, limits);
+      const progress = new Progress(nextIndex(this.log.lastIndex()), limits);
       if (id === this.id) {
         progress.match = this.log.persistedLastIndex();
         progress.state = "replicate";
@@ -223,13 +226,14 @@ export class Raft {
   }
 
   /** Leader: appends new entries of the current term to the local log. */
-  appendEntries(items: { type: number; data: Uint8Array; timestamp?: number }[]): number {
+  appendEntries(items: { type: number; data: Uint8Array; timestamp?: number }[]): LogIndex {
     assert.equal(this.role, "leader", "only a leader appends proposals");
     let index = this.log.lastIndex();
     const entries: Entry[] = items.map((item) => {
+      index = nextIndex(index);
       const entry: Entry = {
-        term: this.term as Term,
-        index: ++index as LogIndex,
+        term: this.term,
+        index,
         type: item.type,
         data: item.data,
       };
@@ -322,11 +326,11 @@ export class Raft {
   }
 
   campaign(kind: "preVote" | "election" | "transfer"): void {
-    let voteTerm: number;
+    let voteTerm: Term;
     let type: MessageType;
     if (kind === "preVote") {
       this.becomePreCandidate();
-      voteTerm = this.term + 1;
+      voteTerm = nextTerm(this.term);
       type = MessageType.PreVote;
     } else {
       this.becomeCandidate();
@@ -339,9 +343,9 @@ export class Raft {
       this.send({
         type,
         to: voter,
-        term: voteTerm as Term,
-        index: this.log.lastIndex() as LogIndex,
-        logTerm: this.log.lastTerm() as Term,
+        term: voteTerm,
+        index: this.log.lastIndex(),
+        logTerm: this.log.lastTerm(),
         context: kind === "transfer" ? CAMPAIGN_TRANSFER : "",
       });
     }

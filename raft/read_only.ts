@@ -7,14 +7,14 @@
  */
 
 import assert from "node:assert/strict";
-import type { NodeId } from "./types.ts";
+import type { LogIndex, NodeId } from "./types.ts";
 
 /** One read waiting for its leadership confirmation. */
 export interface PendingRead {
   /** Who asked: the leader itself or a follower that forwarded the request. */
   requester: NodeId;
   requestId: string;
-  index: number;
+  index: LogIndex;
   /** The heartbeat context proving this round. */
   context: string;
   acks: Set<NodeId>;
@@ -31,7 +31,7 @@ export class ReadOnly {
   }
 
   /** Registers a read at `index` and returns the heartbeat context that confirms it. */
-  add(read: { requester: NodeId; requestId: string; index: number }): string {
+  add(read: { requester: NodeId; requestId: string; index: LogIndex }): string {
     // Contexts are generated, never the caller's ids, so followers' ids cannot collide.
     const context = `r${this.#nextRound++}`;
     this.#pending.set(context, { ...read, context, acks: new Set() });

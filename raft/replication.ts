@@ -9,7 +9,14 @@ import assert from "node:assert/strict";
 import { entryBytes } from "./log_storage.ts";
 import { committedIndex } from "./quorum.ts";
 import type { Raft } from "./raft.ts";
-import { type LogIndex, MessageType, type NodeId, type Term } from "./types.ts";
+import {
+  type LogIndex,
+  MessageType,
+  minIndex,
+  nextIndex,
+  type NodeId,
+  prevIndex,
+} from "./types.ts";
 
 /**
  * Sends the next append to `to` if its progress allows. With `sendIfEmpty` an append without
@@ -21,24 +28,24 @@ export function sendAppend(raft: Raft, to: NodeId, options: { sendIfEmpty: boole
   assert.ok(progress !== undefined, `no progress for ${to}`);
   if (progress.isPaused()) return false;
   const log = raft.log;
-  const previousIndex = progress.next - 1;
+  const previousIndex = prevIndex(progress.next);
   const previousTerm = log.term(previousIndex);
   if (previousTerm === undefined || progress.next < log.firstIndex()) {
     return startSnapshot(raft, to);
   }
   const entries = log.entries(
     progress.next,
-    log.lastIndex() + 1,
+    nextIndex(log.lastIndex()),
     raft.settings.entriesPerMessageBytesMax,
   );
   if (entries.length === 0 && !options.sendIfEmpty) return false;
   raft.send({
     type: MessageType.App,
     to,
-    index: previousIndex as LogIndex,
-    logTerm: previousTerm as Term,
+    index: previousIndex,
+    logTerm: previousTerm,
     entries,
-    commit: log.committed as LogIndex,
+    commit: log.committed,
   });
   if (entries.length > 0) {
     const bytes = entries.reduce((sum, entry) => sum + entryBytes(entry), 0);
@@ -70,8 +77,8 @@ export function broadcastHeartbeat(raft: Raft, context: string): void {
   for (const [id, progress] of raft.progress) {
     if (id === raft.id) continue;
     // Never tell a follower to commit past what it is known to hold.
-    const commit = Math.min(progress.match, raft.log.committed);
-    raft.send({ type: MessageType.Heartbeat, to: id, commit: commit as LogIndex, context });
+    const commit = minIndex(progress.match, raft.log.committed);
+    raft.send({ type: MessageType.Heartbeat, to: id, commit, context });
   }
 }
 
@@ -79,7 +86,7 @@ export function broadcastHeartbeat(raft: Raft, context: string): void {
 export function maybeCommit(raft: Raft): boolean {
   const index = committedIndex(
     raft.configs.current().voters,
-    (id) => raft.progress.get(id)?.match ?? 0,
+    (id) => raft.progress.get(id)?.match ?? noIndex,
   );
   // Entries of earlier terms commit only indirectly (§5.4.2, Figure 8).
   if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;
@@ -87,6 +94,8 @@ export function maybeCommit(raft: Raft): boolean {
   raft.onCommitted();
   return true;
 }
+
+const noIndex = 0 as LogIndex;
 
 function startSnapshot(raft: Raft, to: NodeId): boolean {
   const progress = raft.progress.get(to)!;

@@ -6,6 +6,7 @@ import {
   type LogIndex,
   type Message,
   MessageType,
+  nextIndex,
   type NodeId,
   type Ready,
 } from "./types.ts";
@@ -20,7 +21,8 @@ Deno.test("a new leader appends a no-op entry of its term first", () => {
   const cluster = new SimCluster({ seed: 1 });
   cluster.electLeader("n2");
   const node = cluster.node("n2");
-  const last = node.storage.entries(1, node.storage.lastIndex() + 1, Infinity).at(-1)!;
+  const last = node.storage.entries(1 as LogIndex, nextIndex(node.storage.lastIndex()), Infinity)
+    .at(-1)!;
   assert.equal(last.type, EntryType.Noop);
   assert.equal(last.term, cluster.raft("n2").status().term);
   assert.equal(cluster.raft("n2").status().commit, last.index, "the no-op commits");
@@ -209,7 +211,7 @@ Deno.test("entries of an earlier term commit only with one of the current term (
   cluster.tickAll();
   cluster.stabilize();
   for (const name of ids) {
-    assert.equal(cluster.node(name).storage.term(2), 2, `${name} holds s5's entry 2`);
+    assert.equal(cluster.node(name).storage.term(2 as LogIndex), 2, `${name} holds s5's entry 2`);
   }
   cluster.checkSafety();
 });
@@ -223,7 +225,7 @@ Deno.test("a follower that lost acknowledged entries is re-sent them instead of 
   // n3's disk loses entries 5..9, which it had acknowledged; the leader still believes match 9.
   cluster.crash("n3");
   const storage = cluster.node("n3").storage;
-  storage.append(storage.entries(4, 5, Infinity));
+  storage.append(storage.entries(4 as LogIndex, 5 as LogIndex, Infinity));
   storage.setHardState({ ...storage.initialState().hardState, commit: 4 as LogIndex });
   cluster.restart("n3");
   cluster.network.clearLog();

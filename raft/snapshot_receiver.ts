@@ -14,14 +14,15 @@ import {
   MessageType,
   type Snapshot,
   type SnapshotChunk,
+  type Term,
 } from "./types.ts";
 
 /** A snapshot being received. */
 export interface SnapshotReceiver {
   from: string;
-  leaderTerm: number;
-  index: number;
-  term: number;
+  leaderTerm: Term;
+  index: LogIndex;
+  term: Term;
   parts: Uint8Array[];
   receivedBytes: number;
 }
@@ -34,7 +35,7 @@ export function handleSnapshotChunk(raft: Raft, message: Message): void {
   if (chunk.index <= log.committed) {
     // Already have it (or newer): tell the leader where we are so it resumes appends.
     raft.snapshotReceiver = null;
-    raft.send({ type: MessageType.AppResp, to: message.from, index: log.committed as LogIndex });
+    raft.send({ type: MessageType.AppResp, to: message.from, index: log.committed });
     return;
   }
   if (chunk.totalBytes > raft.settings.snapshotBytesMax) return;
@@ -97,6 +98,7 @@ function respond(
     type: MessageType.SnapResp,
     to: message.from,
     index: message.snapshot!.index,
+    // The flat message reuses its index-typed hint for the byte offset wanted (see `Message`).
     rejectHint: answer.receivedBytes as LogIndex,
     reject: answer.reject,
   });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { Raft } from "./raft.ts";
 import { handleSnapshotChunk } from "./snapshot_receiver.ts";
-import { type LogIndex, LOST_ENTRIES, type Message, MessageType, type Term } from "./types.ts";
+import { type LogIndex, LOST_ENTRIES, type Message, MessageType, minIndex } from "./types.ts";
 
 /** Handles `message` on a follower (terms already reconciled). */
 export function stepFollower(raft: Raft, message: Message): void {
@@ -35,12 +35,12 @@ export function stepFollower(raft: Raft, message: Message): void {
 function handleAppend(raft: Raft, message: Message): void {
   const log = raft.log;
   if (message.index < log.committed) {
-    raft.send({ type: MessageType.AppResp, to: message.from, index: log.committed as LogIndex });
+    raft.send({ type: MessageType.AppResp, to: message.from, index: log.committed });
     return;
   }
   const lastNew = maybeAppend(raft, message);
   if (lastNew !== undefined) {
-    raft.send({ type: MessageType.AppResp, to: message.from, index: lastNew as LogIndex });
+    raft.send({ type: MessageType.AppResp, to: message.from, index: lastNew });
     return;
   }
   // Tell the leader the last position that might match, so it skips whole terms at once.
@@ -50,25 +50,25 @@ function handleAppend(raft: Raft, message: Message): void {
     to: message.from,
     index: message.index,
     reject: true,
-    rejectHint: hint.index as LogIndex,
-    logTerm: hint.term as Term,
+    rejectHint: hint.index,
+    logTerm: hint.term,
   });
 }
 
 /** Appends the message's entries if the log matches at its prev position; the new last index. */
-function maybeAppend(raft: Raft, message: Message): number | undefined {
+function maybeAppend(raft: Raft, message: Message): LogIndex | undefined {
   const log = raft.log;
   if (!log.matchTerm(message.index, message.logTerm)) return undefined;
-  const lastNew = message.index + message.entries.length;
+  const lastNew = (message.index + message.entries.length) as LogIndex;
   const conflict = log.findConflict(message.entries);
   if (conflict !== 0) {
     assert.ok(conflict > log.committed, `entry ${conflict} conflicts with a committed entry`);
-    if (conflict <= log.lastIndex()) raft.configs.truncateFrom(conflict as LogIndex);
+    if (conflict <= log.lastIndex()) raft.configs.truncateFrom(conflict);
     const fresh = message.entries.slice(conflict - message.index - 1);
     log.append(fresh);
     raft.configs.append(fresh);
   }
-  if (log.commitTo(Math.min(message.commit, lastNew))) raft.onCommitted();
+  if (log.commitTo(minIndex(message.commit, lastNew))) raft.onCommitted();
   return lastNew;
 }
 
@@ -84,10 +84,10 @@ function handleHeartbeat(raft: Raft, message: Message): void {
       to: message.from,
       index: message.commit,
       reject: true,
-      rejectHint: last as LogIndex,
+      rejectHint: last,
       context: LOST_ENTRIES,
     });
   }
-  if (raft.log.commitTo(Math.min(message.commit, last))) raft.onCommitted();
+  if (raft.log.commitTo(minIndex(message.commit, last))) raft.onCommitted();
   raft.send({ type: MessageType.HeartbeatResp, to: message.from, context: message.context });
 }

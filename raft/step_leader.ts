@@ -15,7 +15,14 @@ import {
   sendAppends,
   sendSnapshotChunks,
 } from "./replication.ts";
-import { type LogIndex, LOST_ENTRIES, type Message, MessageType, type NodeId } from "./types.ts";
+import {
+  type LogIndex,
+  LOST_ENTRIES,
+  type Message,
+  MessageType,
+  minIndex,
+  type NodeId,
+} from "./types.ts";
 
 /** Handles `message` on a leader (terms already reconciled). */
 export function stepLeader(raft: Raft, message: Message): void {
@@ -87,7 +94,7 @@ function handleAppendResponse(raft: Raft, message: Message): void {
   }
   if (message.reject) {
     // Fast back-off: skip every index whose term cannot match the follower's hint.
-    let hint = message.rejectHint as number;
+    let hint = message.rejectHint;
     if (message.logTerm > 0) {
       hint = raft.log.findConflictByTerm(message.rejectHint, message.logTerm).index;
     }
@@ -154,17 +161,19 @@ function handleHeartbeatResponse(raft: Raft, message: Message): void {
 function handleSnapshotResponse(raft: Raft, message: Message): void {
   const transfer = raft.progress.get(message.from)!.transfer;
   if (transfer === null || transfer.snapshot.index !== message.index) return;
+  // A `SnapResp` carries the byte offset the follower wants in the index-typed hint.
+  const receivedBytes: number = message.rejectHint;
   if (message.reject) {
     // Rewind at most once per heartbeat: every chunk of a reordered window is rejected, and
     // answering each rejection with a new window would multiply the traffic.
     if (transfer.rewound) return;
     transfer.rewound = true;
     // The follower may have lost a partial transfer (restart): its word beats our acks.
-    transfer.ackedOffset = message.rejectHint;
-    transfer.sentOffset = message.rejectHint;
+    transfer.ackedOffset = receivedBytes;
+    transfer.sentOffset = receivedBytes;
     transfer.sentAll = false;
-  } else if (message.rejectHint > transfer.ackedOffset) {
-    transfer.ackedOffset = message.rejectHint;
+  } else if (receivedBytes > transfer.ackedOffset) {
+    transfer.ackedOffset = receivedBytes;
     transfer.idleHeartbeats = 0;
   }
   transfer.sentOffset = Math.max(transfer.sentOffset, transfer.ackedOffset);
@@ -193,8 +202,8 @@ export function requestRead(
   const context = raft.readOnly.add({ ...read, index });
   for (const id of raft.progress.keys()) {
     if (id === raft.id) continue;
-    const commit = Math.min(raft.progress.get(id)!.match, raft.log.committed);
-    raft.send({ type: MessageType.Heartbeat, to: id, commit: commit as LogIndex, context });
+    const commit = minIndex(raft.progress.get(id)!.match, raft.log.committed);
+    raft.send({ type: MessageType.Heartbeat, to: id, commit, context });
   }
 }
 
@@ -209,16 +218,16 @@ export function releaseReadsAwaitingCommit(raft: Raft): void {
 function deliverRead(
   raft: Raft,
   requester: NodeId,
-  read: { requestId: string; index: number },
+  read: { requestId: string; index: LogIndex },
 ): void {
   if (requester === raft.id) {
-    raft.readStates.push({ requestId: read.requestId, index: read.index as LogIndex });
+    raft.readStates.push({ requestId: read.requestId, index: read.index });
     return;
   }
   raft.send({
     type: MessageType.ReadIndexResp,
     to: requester,
-    index: read.index as LogIndex,
+    index: read.index,
     context: read.requestId,
   });
 }

@@ -48,6 +48,37 @@ export function logIndex(value: number): LogIndex {
   return value as LogIndex;
 }
 
+/*
+ * Arithmetic on a branded number yields a plain `number`. Inside the core, where an index or
+ * term is known valid, these re-brand the result without `logIndex()`/`term()`'s checks (they
+ * sit on hot paths); values arriving from outside go through the checking constructors.
+ */
+
+/** The index right after `index`. */
+export function nextIndex(index: LogIndex): LogIndex {
+  return (index + 1) as LogIndex;
+}
+
+/** The index right before `index` (`firstIndex() - 1` is the snapshot's, or 0). */
+export function prevIndex(index: LogIndex): LogIndex {
+  return (index - 1) as LogIndex;
+}
+
+/** The lower of two indexes. */
+export function minIndex(left: LogIndex, right: LogIndex): LogIndex {
+  return Math.min(left, right) as LogIndex;
+}
+
+/** The higher of two indexes. */
+export function maxIndex(left: LogIndex, right: LogIndex): LogIndex {
+  return Math.max(left, right) as LogIndex;
+}
+
+/** The term right after `value` (a new campaign's). */
+export function nextTerm(value: Term): Term {
+  return (value + 1) as Term;
+}
+
 /**
  * The kinds of log entry. `Noop` is the empty entry a new leader appends to commit its term,
  * `ConfigChange` carries an encoded `ConfigChange`; application entries use 16..255 so the

@@ -192,7 +192,7 @@ Deno.test("back-off grows exponentially and is capped by backoffMsMax", async ()
   });
 });
 
-Deno.test("network errors are retried for reads and deduplicated sends only", async (t) => {
+Deno.test("network errors are retried only where a repeat is safe", async (t) => {
   await t.step("a GET is retried", async () => {
     const { sdk, seen } = client([new TypeError("reset"), json({ name: "q" })]);
     assert.deepEqual(await sdk.getQueue("q"), { name: "q" });
@@ -212,11 +212,21 @@ Deno.test("network errors are retried for reads and deduplicated sends only", as
     assert.equal(error.retryable, true);
     assert.equal(seen.length, 1);
   });
-  await t.step("a receive and a delete are not", async () => {
-    const { sdk, seen } = client([new TypeError("reset"), new TypeError("reset")]);
+  await t.step("a delete and a visibility change are (a repeat changes nothing more)", async () => {
+    const { sdk, seen } = client([
+      new TypeError("reset"),
+      json({ deleted: 1, failures: [] }),
+      new TypeError("reset"),
+      json({ entries: [], failures: [] }),
+    ]);
+    await sdk.deleteMessages("q", ["h"]);
+    await sdk.changeVisibility("q", [{ receiptHandle: "h", visibilityTimeoutSeconds: 5 }]);
+    assert.equal(seen.length, 4);
+  });
+  await t.step("a receive is not", async () => {
+    const { sdk, seen } = client([new TypeError("reset")]);
     await assert.rejects(sdk.receiveMessages("q", { waitSeconds: 0 }), { code: "NetworkError" });
-    await assert.rejects(sdk.deleteMessages("q", ["h"]), { code: "NetworkError" });
-    assert.equal(seen.length, 2);
+    assert.equal(seen.length, 1);
   });
 });
 
@@ -325,4 +335,83 @@ Deno.test("attemptsMax below 1 is refused", () => {
     () => new CmqdClient({ baseUrl: "http://x", retry: { attemptsMax: 0 } }),
     RangeError,
   );
+});
+
+Deno.test("a refused connection moves on to the next listed node at once, for any call", async () => {
+  const refused = new TypeError("tcp connect error: Connection refused (os error 111)");
+  const { sdk, seen, sleeps } = client([refused, json({ messages: [] }), json({ messages: [] })], {
+    baseUrl: ["http://node-a:8080", "http://node-b:8080/"],
+  });
+  // A receive is not repeatable, but a request that never reached a node may go elsewhere.
+  await sdk.receiveMessages("q", { waitSeconds: 0 });
+  await sdk.receiveMessages("q", { waitSeconds: 0 });
+  assert.deepEqual(seen.map((entry) => new URL(entry.url).host), [
+    "node-a:8080",
+    "node-b:8080",
+    "node-b:8080",
+  ]);
+  assert.deepEqual(sleeps, [0]);
+  assert.equal(sdk.nodeUrl, "http://node-b:8080");
+});
+
+Deno.test("a lost answer moves to the next node but retries only what is repeatable", async () => {
+  const { sdk, seen } = client([new TypeError("reset"), json({ name: "q" })], {
+    baseUrl: ["http://node-a:8080", "http://node-b:8080"],
+  });
+  assert.deepEqual(await sdk.getQueue("q"), { name: "q" });
+  const lost = client([new TypeError("reset")], {
+    baseUrl: ["http://node-a:8080", "http://node-b:8080"],
+  });
+  await assert.rejects(lost.sdk.sendMessages("q", [{ body: "x" }]), { code: "NetworkError" });
+  assert.equal(lost.seen.length, 1);
+  assert.equal(lost.sdk.nodeUrl, "http://node-b:8080", "the next call tries the other node");
+  assert.deepEqual(seen.map((entry) => new URL(entry.url).host), ["node-a:8080", "node-b:8080"]);
+});
+
+Deno.test("an empty node list is refused", () => {
+  assert.throws(() => new CmqdClient({ baseUrl: [] }), RangeError);
+});
+
+Deno.test("a per-call timeoutMs overrides the client's", async () => {
+  const hanging: typeof fetch = (_input, init) =>
+    new Promise((_resolve, reject) => {
+      init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted")));
+    });
+  const sdk = new CmqdClient({
+    baseUrl: "http://node-a:8080",
+    fetch: hanging,
+    timeoutMs: 60_000,
+    retry: { attemptsMax: 1 },
+  });
+  const error = await sdk.getQueue("q", { timeoutMs: 5 }).catch((caught) => caught);
+  assert.equal(error.code, "Timeout");
+  assert.match(error.message, /5 ms/);
+});
+
+Deno.test("a custom HttpTransport carries every request", async () => {
+  const requests: string[] = [];
+  const sdk = new CmqdClient({
+    baseUrl: "http://node-a:8080",
+    transport: {
+      request(request) {
+        requests.push(`${request.method} ${request.url} ${request.body ?? ""}`);
+        return Promise.resolve({
+          status: 200,
+          header: () => null,
+          text: () => Promise.resolve(JSON.stringify({ messages: [{ id: "m", sequence: 1 }] })),
+        });
+      },
+    },
+  });
+  assert.deepEqual(await sdk.sendMessages("q", [{ body: "x" }]), {
+    messages: [{ id: "m", sequence: 1 }],
+  });
+  assert.deepEqual(requests, [
+    'POST http://node-a:8080/v1/queues/q/messages {"messages":[{"body":"x"}]}',
+  ]);
+});
+
+Deno.test("an answer that is not JSON becomes UnexpectedResponse", async () => {
+  const { sdk } = client([new Response("not json", { status: 200 })]);
+  await assert.rejects(sdk.getQueue("q"), { code: "UnexpectedResponse", status: 200 });
 });

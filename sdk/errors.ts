@@ -4,8 +4,9 @@
  *
  * @module
  */
+import type { ApiErrorCode, ErrorBody, HandleFailureCode } from "./protocol.ts";
 
-/** Codes the SDK itself produces (the broker's codes are listed in API.md). */
+/** Codes the SDK itself produces (the broker's codes are listed in the API contract). */
 export type ClientErrorCode =
   /** The request never got an answer (connection refused, reset, DNS). */
   | "NetworkError"
@@ -14,10 +15,22 @@ export type ClientErrorCode =
   /** The caller's signal aborted the request. */
   | "Aborted"
   /** The broker answered with a status and a body that is not a cmqd error. */
-  | "UnexpectedResponse";
+  | "UnexpectedResponse"
+  /** `Producer.send` after `close()`. */
+  | "ProducerClosed"
+  /** The consumer was stopped (the reason of an aborted handler's signal). */
+  | "ConsumerStopped";
+
+/**
+ * Every code a `CmqdError` may carry: the broker's (generated from the v1 error schema's enum, and
+ * the per-handle codes of deletes and visibility changes)
+ * and the SDK's own. A broker newer than this SDK may answer a code outside the union; it is
+ * passed through as it came.
+ */
+export type ErrorCode = ApiErrorCode | HandleFailureCode | ClientErrorCode;
 
 /** EngineService codes worth retrying: the request was not executed and may succeed later. */
-const retryableCodes = new Set([
+const retryableCodes = new Set<string>([
   "NoLeader",
   "NotReady",
   "BacklogFull",
@@ -53,7 +66,7 @@ export interface CmqdErrorOptions {
  */
 export class CmqdError extends Error {
   /** The broker's code (`QueueNotFound`, `InvalidParameter` …) or a `ClientErrorCode`. */
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly requestId?: string;
   readonly field?: string;
@@ -65,7 +78,7 @@ export class CmqdError extends Error {
    */
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: CmqdErrorOptions) {
+  constructor(code: ErrorCode, message: string, options: CmqdErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "CmqdError";
     this.code = code;
@@ -75,4 +88,44 @@ export class CmqdError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.retryable = retryableCodes.has(code);
   }
+}
+
+/**
+ * The error of a non-2xx answer: the cmqd error body when there is one, else
+ * `UnexpectedResponse` with the start of the body.
+ */
+export function errorFromAnswer(
+  status: number,
+  header: (name: string) => string | null,
+  text: string,
+): CmqdError {
+  const retryAfterSeconds = parseRetryAfter(header("retry-after"));
+  let body: Partial<ErrorBody> | undefined;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const error = body?.error;
+  if (error !== undefined && typeof error.code === "string") {
+    return new CmqdError(error.code, error.message, {
+      status,
+      requestId: error.requestId ?? header("x-request-id") ?? undefined,
+      field: error.field,
+      retryAfterSeconds,
+    });
+  }
+  return new CmqdError("UnexpectedResponse", `HTTP ${status}: ${text.slice(0, 200)}`, {
+    status,
+    requestId: header("x-request-id") ?? undefined,
+    retryAfterSeconds,
+  });
+}
+
+/** `Retry-After` as seconds: either a number of seconds or an HTTP date. */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
 }

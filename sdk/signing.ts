@@ -1,5 +1,5 @@
 /**
- * Signing of native v1 requests (API.md, Security), with WebCrypto only so it runs unchanged in
+ * Signing of native v1 requests (README, "Security"), with WebCrypto only so it runs unchanged in
  * Deno, Node ≥ 20 and browsers. The broker's verifier (`broker/auth/v1_auth.ts`) states the same
  * rule; both sides' tests share a known-answer vector.
  *

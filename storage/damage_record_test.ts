@@ -10,7 +10,7 @@ import {
   makeEntries,
   type StoreUnderTest,
   testEveryStore,
-} from "./test_helpers.ts";
+} from "./_test_helpers.ts";
 
 // Entries of 100 payload bytes are 133-byte records; one segment holds all twenty.
 const options = { segmentBytesMax: 1 << 20, indexIntervalBytes: 512 };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { joinPath, RealFileSystem } from "./file_io.ts";
 import { mapFile, mmapAvailable } from "./mmap.ts";
 import { SegmentLog } from "./segment_log.ts";
-import { makeEntries } from "./test_helpers.ts";
+import { makeEntries } from "./_test_helpers.ts";
 
 const fs = new RealFileSystem();
 

@@ -3,7 +3,7 @@ import type { HardState } from "./hard_state.ts";
 import type { LogEntry } from "./record.ts";
 import { SegmentLog } from "./segment_log.ts";
 import { seededRandom, SimFileSystem } from "./sim_file_system.ts";
-import { makeEntries } from "./test_helpers.ts";
+import { makeEntries } from "./_test_helpers.ts";
 
 const dir = "/node/log";
 const options = { segmentBytesMax: 600, indexIntervalBytes: 128 };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SegmentLog } from "./segment_log.ts";
 import { SimFileSystem, SimulatedIoError } from "./sim_file_system.ts";
-import { makeEntries } from "./test_helpers.ts";
+import { makeEntries } from "./_test_helpers.ts";
 
 const dir = "/node/log";
 

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import type { LogEntry } from "./record.ts";
 import { SegmentLog } from "./segment_log.ts";
 import { seededRandom, SimFileSystem } from "./sim_file_system.ts";
-import { payloadFor } from "./test_helpers.ts";
+import { payloadFor } from "./_test_helpers.ts";
 
 /** The reference: a plain array of entries and a durable watermark. */
 interface Model {

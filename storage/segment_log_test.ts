@@ -9,7 +9,7 @@ import {
   makeEntries,
   type StoreUnderTest,
   testEveryStore,
-} from "./test_helpers.ts";
+} from "./_test_helpers.ts";
 
 const smallSegments = { segmentBytesMax: 2048, indexIntervalBytes: 512 };
 

@@ -1,5 +1,5 @@
 /**
- * The credentials file (API.md, Security), parsed strictly: anything unexpected is refused with
+ * The credentials file (README, "Security"), parsed strictly: anything unexpected is refused with
  * a message naming its place (`keys[2].allow[0]: unknown action 'write' for kind queue ...`),
  * because a typo in this file silently grants or withholds access.
  *

@@ -65,6 +65,22 @@ export class FileKeyRing implements KeyRing {
   }
 
   /**
+   * A ring over keys given in code (tests, embedded setups), checked exactly like a file's;
+   * throws `CredentialsError` when one is invalid. `reload()` keeps them.
+   *
+   * @example
+   * ```ts
+   * const ring = FileKeyRing.fromKeys([{ secretId: "AKIDa", secretKey: "s", allow: ["*"] }]);
+   * ```
+   */
+  static fromKeys(keys: readonly AccessKey[]): FileKeyRing {
+    const text = JSON.stringify({
+      keys: keys.map(({ secretId, secretKey, allow }) => ({ secretId, secretKey, allow })),
+    });
+    return new FileKeyRing("(inline keys)", () => Promise.resolve(text), parseAccessKeys(text));
+  }
+
+  /**
    * Re-reads the file and swaps in its keys when it is valid; resolves with the number of keys
    * now serving. Rejects with `CredentialsError` when the file can't be read or is invalid, and
    * the old keys stay.
@@ -82,6 +98,11 @@ export class FileKeyRing implements KeyRing {
   /** The number of keys serving now. */
   get size(): number {
     return this.#keysById.size;
+  }
+
+  /** The keys serving now, in file order. */
+  keys(): AccessKey[] {
+    return [...this.#keysById.values()];
   }
 
   /** The key with this secret id, or undefined. */

@@ -33,6 +33,7 @@ Deno.test("a loaded ring finds keys by secretId and checks their permissions", a
   assert.ok(keyRing.allows(key, "queue", "images", "receive"));
   assert.equal(keyRing.allows(key, "queue", "images", "send"), false);
   assert.equal(keyRing.size, 1);
+  assert.deepEqual(keyRing.keys().map((each) => each.secretId), ["AKIDworker"]);
 });
 
 Deno.test("loading an invalid file fails with the path and the place", async () => {
@@ -124,4 +125,18 @@ Deno.test("a key that did not come from a file is checked by its allow list", as
   assert.ok(keyRing.allows(plainKey, "topic", "tea", "publish"));
   assert.equal(keyRing.allows(plainKey, "topic", "tea", "read"), false);
   assert.equal(keyRing.allows(plainKey, "queue", "bad", "send"), false);
+});
+
+Deno.test("a ring over keys given in code checks them like a file's and allows like one", async () => {
+  const ring = FileKeyRing.fromKeys([
+    { secretId: "AKIDworker", secretKey: "worker-secret", allow: ["queue:images:receive"] },
+  ]);
+  const key = ring.find("AKIDworker")!;
+  assert.ok(ring.allows(key, "queue", "images", "receive"));
+  assert.ok(!ring.allows(key, "queue", "images", "send"));
+  assert.equal(await ring.reload(), 1, "reload keeps the given keys");
+  assert.throws(
+    () => FileKeyRing.fromKeys([{ secretId: "AKIDbad", secretKey: "s", allow: ["queue:x:write"] }]),
+    /unknown action 'write'/,
+  );
 });

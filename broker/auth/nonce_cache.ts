@@ -1,6 +1,6 @@
 /**
  * The replay cache of signed requests: which (secretId, nonce) pairs were seen in the last
- * `nonceTtlMs` (600 s, API.md). Pure: time is the caller's `nowMs` argument, there are no
+ * `nonceTtlMs` (600 s, the API contract). Pure: time is the caller's `nowMs` argument, there are no
  * timers; expired entries are dropped as a side effect of `remember`.
  *
  * Memory is bounded by `noncesMax`. When the cache is full of unexpired nonces, a new signed
@@ -31,7 +31,7 @@ export type NonceVerdict = "fresh" | "replayed" | "full";
 
 /** Default of `NonceCacheOptions.noncesMax`. */
 export const noncesMaxDefault = 1_000_000;
-/** Default of `NonceCacheOptions.nonceTtlMs`: API.md's replay window. */
+/** Default of `NonceCacheOptions.nonceTtlMs`: the API contract's replay window. */
 export const nonceTtlMsDefault = 600_000;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Any node accepts any request (API.md): a follower forwards API requests to the leader's client
+ * Any node accepts any request (the API contract): a follower forwards API requests to the leader's client
  * URL and relays the answer; with no leader known it answers 503 `NoLeader` with `Retry-After`.
  * Every answer names the leader in `x-cmqd-leader` so clients can go straight there next time.
  *
@@ -26,11 +26,24 @@ export interface LeaderView {
   onLeaderChange?(listener: () => void): void;
 }
 
+/** The connection a request came in on, as `Deno.serve` tells it (absent in-process). */
+export type ConnectionInfo = Deno.ServeHandlerInfo | undefined;
+
 /** Options of `forwardingHandler`. */
 export interface ForwardingOptions {
   view: LeaderView;
-  /** The local handler (the hono app's `fetch`). */
-  local: (request: Request) => Response | Promise<Response>;
+  /** The local handler (the hono app's `fetch`); it gets the connection info as hono's env. */
+  local: (request: Request, info: ConnectionInfo) => Response | Promise<Response>;
+  /**
+   * Checked before a request is relayed (protected mode, credentials): a refusal is answered
+   * here; otherwise the body bytes it read, if any, are what is sent on. Default: admit all.
+   */
+  admit?: (
+    request: Request,
+    info: ConnectionInfo,
+  ) => Promise<
+    { refusal: Response } | { refusal?: undefined; body: Uint8Array<ArrayBuffer> | null }
+  >;
   /** Bytes of a request body the forwarder buffers at most (the API's own limit applies too). */
   requestBytesMax: number;
   /** Forwards running at once; past it a follower answers 503 `NotReady`. 1024. */
@@ -119,11 +132,11 @@ function withLeader(response: Response, leaderUrl: string | null): Response {
  */
 export function forwardingHandler(
   options: ForwardingOptions,
-): (request: Request) => Promise<Response> {
+): (request: Request, info?: ConnectionInfo) => Promise<Response> {
   const doFetch = options.fetch ?? fetch;
   const inFlightMax = options.forwardsInFlightMax ?? 1024;
-  /** Forwards in flight: the leader each went to, and how to abandon it. */
-  const inFlight = new Map<AbortController, string>();
+  /** Forwards in flight (admission included): the leader each is for, and how to abandon it. */
+  const inFlight = new Map<AbortController, string | null>();
   options.view.onLeaderChange?.(() => {
     const current = options.view.leaderUrl();
     // Only a known new leader is worth answering with: while an election runs the old leader
@@ -133,17 +146,21 @@ export function forwardingHandler(
       if (target !== current) controller.abort(new LeaderChanged());
     }
   });
-  const relay = async (request: Request, leaderUrl: string): Promise<Response> => {
+  const relay = async (
+    request: Request,
+    leaderUrl: string,
+    admitted: Uint8Array<ArrayBuffer> | null,
+    controller: AbortController,
+  ): Promise<Response> => {
     const url = new URL(request.url);
     const headers = new Headers(request.headers);
     headers.set(forwardedHeader, "1");
     headers.delete("host");
-    const controller = new AbortController();
-    inFlight.set(controller, leaderUrl);
     try {
       let body: Uint8Array<ArrayBuffer> | undefined;
       if (request.method !== "GET" && request.method !== "HEAD") {
-        const read = await boundedBody(request, options.requestBytesMax);
+        // The admission check may have read the body already (to verify a signature).
+        const read = admitted ?? await boundedBody(request, options.requestBytesMax);
         if (read === null) {
           return errorResponse(413, "RequestTooLarge", "request body over the limit", leaderUrl);
         }
@@ -165,27 +182,43 @@ export function forwardingHandler(
       }
       if (request.signal.aborted) return errorResponse(503, "NoLeader", "client went away");
       return errorResponse(503, "NoLeader", `leader unreachable: ${(error as Error).message}`);
-    } finally {
-      inFlight.delete(controller);
     }
   };
-  return async (request) => {
-    const path = new URL(request.url).pathname;
-    const leaderUrl = options.view.leaderUrl();
-    if (options.view.isLeader() || localPaths.test(path)) {
-      return withLeader(await options.local(request), leaderUrl);
-    }
+  const forward = async (
+    request: Request,
+    info: ConnectionInfo,
+    leaderUrl: string | null,
+    controller: AbortController,
+  ): Promise<Response> => {
+    // A client this node would refuse is not relayed either.
+    const admission = await options.admit?.(request, info);
+    if (admission?.refusal !== undefined) return withLeader(admission.refusal, leaderUrl);
     if (leaderUrl === null || request.headers.has(forwardedHeader)) {
       return errorResponse(503, "NoLeader", "no leader is known yet; retry shortly");
     }
     const length = Number(request.headers.get("content-length") ?? "0");
     if (length > options.requestBytesMax) {
       // The leader would refuse it too; answer here without reading the body.
-      return options.local(request);
+      return options.local(request, info);
     }
+    return await relay(request, leaderUrl, admission?.body ?? null, controller);
+  };
+  return async (request, info) => {
+    const path = new URL(request.url).pathname;
+    const leaderUrl = options.view.leaderUrl();
+    if (options.view.isLeader() || localPaths.test(path)) {
+      return withLeader(await options.local(request, info), leaderUrl);
+    }
+    // Counted from before the admission check, which may read a body: the bound is on memory.
     if (inFlight.size >= inFlightMax) {
       return errorResponse(503, "NotReady", "too many requests in flight to the leader", leaderUrl);
     }
-    return await relay(request, leaderUrl);
+    const controller = new AbortController();
+    inFlight.set(controller, leaderUrl);
+    try {
+      return await forward(request, info, leaderUrl, controller);
+    } finally {
+      inFlight.delete(controller);
+    }
   };
 }

@@ -99,3 +99,33 @@ Deno.test("forwards in flight are bounded: past the limit a follower answers 503
   never.resolve(new Response("ok"));
   for (const response of await Promise.all(held)) assert.equal(response.status, 200);
 });
+
+Deno.test("a request still in the admission check counts as a forward in flight", async () => {
+  const admitted = Promise.withResolvers<void>();
+  const leaderBodies: string[] = [];
+  const handler = forwardingHandler({
+    view: { isLeader: () => false, leaderUrl: () => "http://leader:1" },
+    local: () => new Response("local"),
+    // Reads the body (as a credentials check does) and hands it on.
+    admit: async (request) => {
+      const body = new Uint8Array(await request.arrayBuffer());
+      await admitted.promise;
+      return { body };
+    },
+    requestBytesMax: 1024,
+    forwardsInFlightMax: 1,
+    fetch: ((_url: string, init: RequestInit) => {
+      leaderBodies.push(new TextDecoder().decode(init.body as Uint8Array));
+      return Promise.resolve(new Response("ok"));
+    }) as typeof fetch,
+  });
+  const post = (body: string) =>
+    new Request("http://me/v1/queues/a/messages", { method: "POST", body });
+  const first = handler(post("first"));
+  const second = await handler(post("second"));
+  assert.equal(second.status, 503);
+  assert.equal((await second.json()).error.code, "NotReady");
+  admitted.resolve();
+  assert.equal((await first).status, 200);
+  assert.deepEqual(leaderBodies, ["first"], "the body the check read is what is sent on");
+});

@@ -21,7 +21,7 @@ import {
   trimAllocator,
 } from "../../storage/mod.ts";
 import { CommandType, encodeTick, StateMachine } from "../engine/mod.ts";
-import { createApp, Metrics } from "../http/mod.ts";
+import { AccessGuard, type AccessGuardOptions, createApp, Metrics } from "../http/mod.ts";
 import {
   decodeSnapshotContainer,
   type PeerAddress,
@@ -31,9 +31,10 @@ import {
   type Transport,
 } from "../replication/mod.ts";
 import { EngineService, type NodeStatus } from "../service/mod.ts";
-import { forwardingHandler } from "./forwarding.ts";
-import { handOff } from "./hand_off.ts";
+import { ClusterRequestDoor } from "./cluster_request_auth.ts";
 import { DiskGuard } from "./disk_guard.ts";
+import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
+import { handOff } from "./hand_off.ts";
 import { Membership } from "./member_changes.ts";
 
 /** Options of `startNode`. */
@@ -76,13 +77,26 @@ export interface NodeOptions {
   parkedReceivesMax?: number;
   /** Where the node reports what it does on its own (hand-offs, disk alarms). console.log. */
   report?: (message: string) => void;
+  /**
+   * The cluster key, when this node is a cluster member: joins signed with it are served
+   * (`cluster_request_auth.ts`).
+   */
+  clusterKey?: Uint8Array;
+  /**
+   * Who may call the HTTP doors (the credentials' key ring, protected mode); enforced on the
+   * node that receives a request and again on the leader it is forwarded to. Default: anyone.
+   */
+  access?: AccessGuardOptions;
 }
 
 /** A running node (without the HTTP listener, which the caller owns). */
 export interface CmqdNode {
   app: ReturnType<typeof createApp>;
-  /** The handler to serve: forwards to the leader when this node is a follower. */
-  handler: (request: Request) => Promise<Response>;
+  /**
+   * The handler to serve: forwards to the leader when this node is a follower. Pass the
+   * connection info `Deno.serve` gives (protected mode needs the client's address).
+   */
+  handler: (request: Request, info?: ConnectionInfo) => Promise<Response>;
   broker: EngineService;
   machine: StateMachine;
   replica: RaftReplica;
@@ -183,10 +197,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
 
   const bootstrapVoters = readBootstrapVoters(fs, `${dataDir}/snapshots`);
+  // The replicated record of a member's client URL wins over what its peer hello announced:
+  // followers forward requests (and the SDK follows x-cmqd-leader) to this URL.
   const clientUrlOf = (id: string): string | null =>
     id === options.nodeId
       ? options.url
-      : options.transport.clientUrl(id as NodeId) ?? membership.clientUrl(id);
+      : membership.clientUrl(id) ?? options.transport.clientUrl(id as NodeId);
   const membership = new Membership({
     nodeId: options.nodeId,
     replica,
@@ -211,14 +227,28 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
   };
-  const app = createApp({ service: broker, status, metrics });
+  const access = options.access ? new AccessGuard(options.access) : AccessGuard.open();
+  const app = createApp({ service: broker, status, metrics, access });
+  // Joins signed with the cluster key are answered before the app and its client credentials
+  // (a joining node holds the cluster key, not an access key).
+  const clusterDoor = options.clusterKey === undefined ? null : new ClusterRequestDoor(
+    options.clusterKey,
+    { cluster: () => status.cluster(), join: (request) => membership.join(request) },
+  );
   const handler = forwardingHandler({
     view: {
       isLeader: () => replica.isLeader,
       leaderUrl,
       onLeaderChange: (listener) => replica.onRoleChange(listener),
     },
-    local: (request) => app.fetch(request),
+    local: (request, info) =>
+      clusterDoor === null
+        ? app.fetch(request, info)
+        : clusterDoor.handle(request, async (passed) => await app.fetch(passed, info)),
+    admit: (request, info) =>
+      clusterDoor !== null && ClusterRequestDoor.claims(request)
+        ? clusterDoor.admitForwarding(request)
+        : access.admitForwarding(request, info, forwardBytesMax),
     requestBytesMax: forwardBytesMax,
   });
 

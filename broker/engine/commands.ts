@@ -26,7 +26,9 @@
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError, fromUtf8, utf8 } from "./binary.ts";
-import type { QueueAttributes, QueueAttributesInput } from "./types.ts";
+import { invariant } from "./invariant.ts";
+import { messageLimits } from "./limits.ts";
+import type { QueueAttributes, QueueAttributesInput, TagChanges } from "./types.ts";
 
 export { CommandType, type CommandTypeCode } from "./types.ts";
 
@@ -88,10 +90,15 @@ export interface CreateQueueCommand {
   salt: number;
 }
 
-/** UpdateQueue command: only the attributes to change (`deadLetter: null` removes it). */
+/**
+ * UpdateQueue command: only the attributes to change (`deadLetter: null` removes it), and
+ * optionally tag changes applied at apply time to the tags the queue has then (absent from
+ * the JSON when there are none, so an update without them is encoded as before).
+ */
 export interface UpdateQueueCommand {
   queue: string;
   attributes: QueueAttributesInput;
+  tagChanges?: TagChanges;
 }
 
 /** DeleteQueue and Purge commands. */
@@ -126,6 +133,13 @@ function readHeader(reader: ByteReader): string {
 
 /** Encodes a SendBatch. */
 export function encodeSendBatch(command: SendBatchCommand): Uint8Array {
+  // The service validated the batch; a command outside the limits would be refused by every
+  // replica at apply, so building one is a bug.
+  invariant(command.messages.length > 0, "a send batch holds at least one message");
+  invariant(
+    command.messages.length <= messageLimits.batchEntriesMax,
+    "a send batch holds at most the batch limit",
+  );
   const writer = new ByteWriter(64 + command.messages.length * 32);
   writeHeader(writer, command.queue);
   writer.u16(command.messages.length);

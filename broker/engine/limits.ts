@@ -1,5 +1,5 @@
 /**
- * Attribute ranges and defaults of `../shared/API.md` ("Limits and defaults"). The validation of
+ * Attribute ranges and defaults of the API contract (README, "The API contract"). The validation of
  * every door and the OpenAPI document read them from here.
  *
  * @module
@@ -40,6 +40,16 @@ export const messageLimits = {
   /** A visibility change of 0 releases the lock now. */
   visibilityTimeoutSeconds: { min: 0, max: 43_200, default: 30 },
   waitSeconds: { min: 0, max: 30, default: 0 },
+} as const;
+
+/**
+ * Queue tag limits, SQS's: tags on one queue, and Unicode characters (code points, not UTF-16
+ * units) of a key and of a value. A key is never empty; a value may be.
+ */
+export const tagLimits = {
+  tagsMax: 50,
+  keyCharsMax: 128,
+  valueCharsMax: 256,
 } as const;
 
 /** Dead-letter policy ranges. */

@@ -47,6 +47,7 @@ export {
   namePattern,
   queueLimits,
   type Range,
+  tagLimits,
 } from "./limits.ts";
 export type { Delivery, HandleFailure } from "./queue.ts";
 export {
@@ -55,6 +56,7 @@ export {
   resolveCreate,
   resolveUpdate,
 } from "./queue_attributes.ts";
+export { checkTagChanges, checkTags } from "./queue_tags.ts";
 export { receiptHandleToBytes } from "./receipt.ts";
 export {
   type CommandResults,
@@ -76,4 +78,6 @@ export {
   type LogReader,
   type QueueAttributes,
   type QueueAttributesInput,
+  type QueueTags,
+  type TagChanges,
 } from "./types.ts";

@@ -1,10 +1,10 @@
 /**
- * The state of one queue and every queue-local semantic of API.md: send (delay, dedup, backlog
+ * The state of one queue and every queue-local semantic of the API contract: send (delay, dedup, backlog
  * limit), receive (locks, FIFO groups, dead-lettering on too many receives), delete, visibility,
  * rewind, purge, retention and the dead-letter TTL. Pure and deterministic: time comes in as
  * `now` (the entry's timestamp), nothing here reads a clock or does I/O.
  *
- * Memory (DESIGN.md promise 5): a message that was only sent costs its share of a run in
+ * Memory (README, promise 5): a message that was only sent costs its share of a run in
  * `MessageRuns` (14 bytes per send batch) and, on FIFO queues, 8 bytes of group columns. Only
  * messages that were delayed or received have a `Tracked` object, only deletes out of order cost
  * runs in the `RunSet`, and only messages moved in from another queue have a `Foreign` entry.
@@ -20,6 +20,7 @@
  * @module
  */
 import { BrokerError, invalidParameter } from "./errors.ts";
+import { invariant } from "./invariant.ts";
 import { messageLimits } from "./limits.ts";
 import { queueWideGroup } from "./queue_fifo.ts";
 import type { ByteReader } from "./binary.ts";
@@ -190,7 +191,12 @@ export class QueueState extends QueueStore {
   }
 
   #deliver(sequence: number, input: { now: number; entryIndex: number; visibilityMs: number }) {
+    // Only a live, visible message is handed out: never a deleted one, never one under a lock.
+    invariant(!this.isDeleted(sequence), "a delivered message is not deleted");
+    invariant(sequence < this.runs.endSequence, "a delivered message was sent");
     let tracked = this.tracked.get(sequence);
+    invariant(tracked?.state !== TrackState.Inflight, "a delivered message is not in flight");
+    invariant(tracked?.state !== TrackState.Delayed, "a delivered message is not delayed");
     if (tracked === undefined) {
       tracked = this.track(sequence, TrackState.Inflight, input.now + input.visibilityMs);
     } else {
@@ -201,6 +207,8 @@ export class QueueState extends QueueStore {
     }
     if (tracked.receiveCount === 0) tracked.firstReceivedAt = input.now;
     tracked.receiveCount++;
+    // Delivery indexes are log indexes: a new delivery always names a later entry.
+    invariant(input.entryIndex > tracked.deliveryIndex, "each delivery has a newer receipt");
     tracked.deliveryIndex = input.entryIndex;
     this.fifo?.onDeliver(sequence);
     const locator = this.runs.locate(sequence);
@@ -271,7 +279,8 @@ export class QueueState extends QueueStore {
   ): number | HandleFailure {
     const sequence = this.#checkHandle(input.bytes, input.index);
     if (typeof sequence !== "number") return sequence;
-    const tracked = this.tracked.get(sequence)!;
+    const tracked = this.tracked.get(sequence);
+    invariant(tracked !== undefined, "a current receipt names a tracked delivery");
     if (tracked.state !== TrackState.Inflight) {
       return {
         index: input.index,
@@ -283,7 +292,10 @@ export class QueueState extends QueueStore {
     if (input.seconds === 0) {
       tracked.state = TrackState.Ready;
       if (this.fifo) this.fifo.onLockEnd(sequence);
-      else this.ready.add(sequence);
+      else {
+        const added = this.ready.add(sequence);
+        invariant(added, "a released message was not already ready");
+      }
     } else {
       this.heap.push(tracked.visibleAt, sequence);
     }

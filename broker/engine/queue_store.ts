@@ -151,20 +151,24 @@ export class QueueStore {
       const tracked = this.tracked.get(sequence);
       if (tracked === undefined || tracked.visibleAt !== time) continue;
       if (tracked.state === TrackState.Ready) continue;
+      invariant(!this.isDeleted(sequence), "a deleted message is never tracked");
       const wasInflight = tracked.state === TrackState.Inflight;
       tracked.state = TrackState.Ready;
       if (this.fifo) {
         if (wasInflight) this.fifo.onLockEnd(sequence);
         else this.fifo.refreshOf(sequence);
       } else {
-        this.ready.add(sequence);
+        // A message is in exactly one of delayed, in flight and ready.
+        const added = this.ready.add(sequence);
+        invariant(added, "a released message was not already ready");
       }
     }
   }
 
   /** Removes the message from the queue (deleted, moved or purged) and describes it. */
   extract(sequence: number): MovedMessage {
-    invariant(!this.isDeleted(sequence) && sequence < this.runs.endSequence);
+    invariant(!this.isDeleted(sequence), "only a live message is removed");
+    invariant(sequence < this.runs.endSequence, "only a sent message is removed");
     const tracked = this.tracked.get(sequence);
     const wasInflight = tracked?.state === TrackState.Inflight;
     const locator = this.runs.locate(sequence);
@@ -172,6 +176,7 @@ export class QueueStore {
     const group = this.fifo?.groupName(sequence);
     this.deleted.add(sequence);
     this.undeleted--;
+    invariant(this.undeleted >= 0, "the count of undeleted messages never goes negative");
     if (tracked !== undefined) {
       this.tracked.delete(sequence);
       if (!this.fifo && tracked.state === TrackState.Ready) this.ready.delete(sequence);
@@ -206,7 +211,7 @@ export class QueueStore {
     this.cursor = Math.max(this.cursor, newLow);
     this.ttlCursor = Math.max(this.ttlCursor, newLow);
     this.ttlPending = this.ttlPending.filter((sequence) => sequence >= newLow);
-    invariant(this.undeleted >= 0);
+    invariant(this.undeleted >= 0, "the count of undeleted messages never goes negative");
   }
 
   /** Starts the dead-letter TTL scan over (after a rewind or a policy change). */

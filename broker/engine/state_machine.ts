@@ -41,6 +41,7 @@ import {
   resolveUpdate,
   sameAttributes,
 } from "./queue_attributes.ts";
+import { checkTagChanges } from "./queue_tags.ts";
 import {
   type MemberAddress,
   readSnapshot,
@@ -271,6 +272,7 @@ export class StateMachine {
     const attributes = resolveUpdate(
       queue.meta.attributes,
       checkAttributesInput(command.attributes),
+      checkTagChanges(command.tagChanges),
     );
     this.#checkDeadLetter(command.queue, attributes);
     const before = JSON.stringify(queue.meta.attributes.deadLetter ?? null);

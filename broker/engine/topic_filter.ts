@@ -1,6 +1,6 @@
 /**
  * Topic filters: the rules for message `tags` / `routingKey` and subscription `filterTags` /
- * `bindingKeys` (API.md, "Topics" and the limits table), their validation, and the word split
+ * `bindingKeys` (the API contract, "Topics" and the limits table), their validation, and the word split
  * shared by the router and its tests. Pure: no clock, no I/O.
  *
  * ## Matching (what `TopicRouter` in `topic_router.ts` implements)
@@ -22,7 +22,7 @@
  * - Each topic filters by one kind only: a tag topic ignores binding/routing keys, a routing-key
  *   topic ignores tags (whether to refuse the other kind is the service's call).
  *
- * ## Validation decisions (API.md wins over CMQ where they differ)
+ * ## Validation decisions (the API contract wins over CMQ where they differ)
  *
  * - Tags (`tags` per message, `filterTags` per subscription): at most 5, each 1–16 characters,
  *   counted in Unicode code points (CMQ says "characters"; 16 CJK characters fit). An empty
@@ -71,7 +71,7 @@ export interface MessageRoute {
   readonly routingKey?: string;
 }
 
-/** Limits of API.md's table (and CMQ's), with their units in the names. */
+/** Limits of the API contract's table (and CMQ's), with their units in the names. */
 export const topicFilterLimits = {
   /** `tags` per message and `filterTags` per subscription. */
   tagsMax: 5,

@@ -4,7 +4,7 @@ import type { MessageRoute, SubscriptionFilter, TopicFilterType } from "./topic_
 import { TopicRouter } from "./topic_router.ts";
 
 // ---------------------------------------------------------------------------------------------
-// The reference: the rules read straight off API.md and RabbitMQ, one subscription at a time.
+// The reference: the rules read straight off the API contract and RabbitMQ, one subscription at a time.
 
 function referenceWords(key: string): string[] {
   return key === "" ? [] : key.split(".");

@@ -62,6 +62,25 @@ export interface QueueAttributes {
   fifo: boolean;
   /** Dead-letter policy; `null` on update removes it. */
   deadLetter?: DeadLetterPolicy | null;
+  /**
+   * Labels the engine stores and never interprets (rules in `queue_tags.ts`). Absent when the
+   * queue has none, so a queue without tags is stored exactly as before tags existed. On
+   * update the map replaces the whole set; `null` or `{}` removes every tag.
+   */
+  tags?: QueueTags | null;
+}
+
+/** A queue's tags: key → value. */
+export type QueueTags = Record<string, string>;
+
+/**
+ * A change to some tags of a queue, applied to the tags the queue has when the command applies
+ * (so two concurrent changes of different keys both land): `set` adds or overwrites keys, then
+ * `remove` deletes keys (absent keys are ignored).
+ */
+export interface TagChanges {
+  set?: QueueTags;
+  remove?: string[];
 }
 
 /** Where messages go after too many receives or too long a life (stored form). */

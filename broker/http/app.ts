@@ -1,11 +1,14 @@
 /**
- * The native v1 HTTP door: one hono app (from `@hono/zod-openapi`) serving the queue routes,
- * the operations routes, `/openapi.json` generated from the route definitions and `/docs`.
+ * The HTTP app of a node: one hono app (from `@hono/zod-openapi`) serving the native v1 routes,
+ * the CMQ v2 door (`/v2/index.php`), the SQS door (`POST /` with `X-Amz-Target`), the operations
+ * routes, `/openapi.json` generated from the
+ * v1 route definitions and `/docs`.
  *
  * Order of the middleware, outermost first: request id + leader hint + metrics, the declared
- * `content-length` limit, the bounded JSON body reader (POST/PUT/PATCH under `/v1`), then the
- * route's own validators and handler. Every failure goes through the one error mapper of
- * `errors.ts`.
+ * `content-length` limit, protected mode (every path), the credentials check (`/v1`), the
+ * bounded JSON body reader (POST/PUT/PATCH under `/v1`; it decodes the bytes the credentials
+ * check read, if it read them), the route's access rule, then the route's own validators and
+ * handler. Every failure goes through the one error mapper of `errors.ts`.
  *
  * @module
  */
@@ -13,6 +16,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { messageLimits, type NodeStatus, type QueueService } from "../service/mod.ts";
 import type { Metrics } from "./metrics.ts";
 import { declaredLengthLimit, jsonBodyReader } from "./body.ts";
+import { AccessGuard } from "./access_guard.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import {
   createErrorHandler,
@@ -24,6 +28,8 @@ import {
 } from "./v1/mod.ts";
 import { createOpsRoutes } from "./ops_routes.ts";
 import { requestContext } from "./request_context.ts";
+import { createCmqDoor } from "./cmq_v2/mod.ts";
+import { createSqsDoor, isSqsRequest } from "./sqs/mod.ts";
 
 /**
  * Room above the 4 MiB batch limit for JSON syntax and escaping, so that a batch whose bodies
@@ -43,6 +49,11 @@ export interface AppOptions {
   requestBytesMax?: number;
   /** Receives every 500 (message and error); default `console.error`. */
   logError?: ErrorLogger;
+  /**
+   * Who may call: credentials (checked by every door) and protected mode. Default
+   * `AccessGuard.open()` (anyone).
+   */
+  access?: AccessGuard;
 }
 
 /** The app type `createApp` returns. */
@@ -65,11 +76,23 @@ export function createApp(options: AppOptions): App {
     ((message: string, error: unknown) => console.error(message, error));
   const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
   app.use("*", requestContext({ metrics: options.metrics, status: options.status }));
+  const access = options.access ?? AccessGuard.open();
+  // Protected mode holds for every door.
+  app.use("*", access.clientGate());
+  // The CMQ and SQS doors check signatures against the same keys and answer their own errors in
+  // their own shapes, body limits included, so they are mounted before the native door's limits.
+  const keys = access.keyRing;
+  app.route("/", createCmqDoor({ service: options.service, keys, logError }));
+  const sqsDoor = createSqsDoor({ service: options.service, keys, logError });
+  app.post("/", (c, next) => isSqsRequest(c.req.raw) ? sqsDoor(c.req.raw) : next());
   app.use("*", declaredLengthLimit(requestBytesMax));
+  app.use("/v1/*", access.authenticate(requestBytesMax));
   app.use("/v1/*", jsonBodyReader(requestBytesMax));
+  access.installRules(app);
   app.route("/", createV1Routes(options.service));
   app.route("/", createOpsRoutes({ status: options.status, metrics: options.metrics }));
 
+  registerSecuritySchemes(app);
   const documentConfig = {
     openapi: "3.1.0",
     info: {
@@ -77,6 +100,8 @@ export function createApp(options: AppOptions): App {
       version: apiVersion,
       description: "Native v1 API of cmqd, a Raft-replicated message queue service.",
     },
+    // Required when the broker has a credentials file; the open endpoints say `security: []`.
+    security: [{ [bearerScheme]: [] }, { [signedSchemeName]: [] }] as Record<string, string[]>[],
   };
   // The routes are fixed once built, so the document and the page are rendered once.
   let document: ReturnType<App["getOpenAPI31Document"]> | undefined;
@@ -88,6 +113,26 @@ export function createApp(options: AppOptions): App {
   app.onError(createErrorHandler(logError));
   app.notFound(createNotFoundHandler(allowedMethodsOf(openApiDocument)));
   return app;
+}
+
+const bearerScheme = "bearer";
+const signedSchemeName = "cmqdHmac";
+
+/** The two ways a v1 request proves a key, as OpenAPI security schemes. */
+function registerSecuritySchemes(app: App): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", bearerScheme, {
+    type: "http",
+    scheme: "bearer",
+    description: "`Authorization: Bearer <secretId>:<secretKey>`; use over TLS or on loopback.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", signedSchemeName, {
+    type: "apiKey",
+    in: "header",
+    name: "Authorization",
+    description: "`CMQD1-HMAC-SHA256 Credential=<secretId>, Timestamp=<unix s>, Nonce=<n>, " +
+      "Signature=<base64 HMAC-SHA256>` over METHOD, path, sorted query, Timestamp, Nonce and " +
+      "the body's SHA-256 (see the README, Security); what the SDK sends.",
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Operations endpoints (`API.md`, "Operations"): liveness, readiness, Prometheus metrics and
+ * Operations endpoints (`the API contract`, "Operations"): liveness, readiness, Prometheus metrics and
  * the cluster view. `/openapi.json` and `/docs` are added by `app.ts`, which owns the whole
  * document.
  *
@@ -23,11 +23,24 @@ const tags = ["operations"];
 
 const StatusSchema = z.object({ status: z.string() }).openapi("Status");
 
+const errorContent = { "application/json": { schema: ErrorBodySchema } };
+const authResponses = {
+  401: { description: "Unauthenticated (with a credentials file)", content: errorContent },
+  403: {
+    description: "AccessDenied: the key lacks the cluster permission, or protected mode",
+    content: errorContent,
+  },
+};
+
+/** The operations endpoints outside `/v1` need no credentials. */
+const open: { security: [] } = { security: [] };
+
 const healthz = createRoute({
   method: "get",
   path: "/healthz",
   operationId: "health",
   tags,
+  ...open,
   summary: "Liveness: the process answers and its storage works",
   responses: {
     200: { description: "Alive", content: { "application/json": { schema: StatusSchema } } },
@@ -43,6 +56,7 @@ const readyz = createRoute({
   path: "/readyz",
   operationId: "ready",
   tags,
+  ...open,
   summary: "Readiness: recovery finished, the node serves writes",
   responses: {
     200: { description: "Ready", content: { "application/json": { schema: StatusSchema } } },
@@ -58,6 +72,7 @@ const metricsRoute = createRoute({
   path: "/metrics",
   operationId: "metrics",
   tags,
+  ...open,
   summary: "Prometheus metrics (text format 0.0.4)",
   responses: {
     200: { description: "Metrics", content: { "text/plain": { schema: z.string() } } },
@@ -69,12 +84,13 @@ const cluster = createRoute({
   path: "/v1/cluster",
   operationId: "cluster",
   tags,
-  summary: "Nodes, roles, leader and commit indexes",
+  summary: "Nodes, roles, leader and commit indexes (needs cluster:read)",
   responses: {
     200: {
       description: "The cluster as this node sees it",
       content: { "application/json": { schema: ClusterInfoSchema } },
     },
+    ...authResponses,
   },
 });
 
@@ -84,14 +100,13 @@ const JoinRequestSchema = z.object({
   clientUrl: z.string().max(300).openapi({ example: "http://10.0.0.4:9876" }),
 }).strict().openapi("JoinRequest");
 
-const errorContent = { "application/json": { schema: ErrorBodySchema } };
-
 const joinNode = createRoute({
   method: "post",
   path: "/v1/cluster/nodes",
   operationId: "joinNode",
   tags,
-  summary: "Add a node: record its address, add it as learner, wait for catch-up, promote",
+  summary: "Add a node: record its address, add it as learner, wait for catch-up, promote " +
+    "(needs cluster:manage)",
   request: {
     body: { required: true, content: { "application/json": { schema: JoinRequestSchema } } },
   },
@@ -101,6 +116,7 @@ const joinNode = createRoute({
       content: { "application/json": { schema: ClusterInfoSchema } },
     },
     400: { description: "InvalidParameter", content: errorContent },
+    ...authResponses,
     503: { description: "NoLeader / NotReady (retry)", content: errorContent },
   },
 });
@@ -110,12 +126,13 @@ const removeNode = createRoute({
   path: "/v1/cluster/nodes/{id}",
   operationId: "removeNode",
   tags,
-  summary: "Remove a node from the group",
+  summary: "Remove a node from the group (needs cluster:manage)",
   request: {
     params: z.object({ id: NameSchema.openapi({ param: { name: "id", in: "path" } }) }),
   },
   responses: {
     204: { description: "Removed" },
+    ...authResponses,
     404: { description: "NotFound: not a member", content: errorContent },
     503: { description: "NoLeader (retry)", content: errorContent },
   },

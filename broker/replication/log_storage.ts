@@ -122,18 +122,18 @@ export class RaftLogStorage implements LogStorage {
     return cloneMeta(this.#snapshot);
   }
 
-  firstIndex(): number {
-    return this.#snapshot.index + 1;
+  firstIndex(): LogIndex {
+    return (this.#snapshot.index + 1) as LogIndex;
   }
 
-  lastIndex(): number {
-    return this.#log.lastIndex;
+  lastIndex(): LogIndex {
+    return this.#log.lastIndex as LogIndex;
   }
 
-  term(index: number): number | undefined {
-    if (index === this.#snapshot.index) return this.#snapshot.term;
+  term(index: number): Term | undefined {
+    if (index === this.#snapshot.index) return this.#snapshot.term as Term;
     if (index < this.#snapshot.index || index > this.#log.lastIndex) return undefined;
-    return this.#log.term(index);
+    return this.#log.term(index) as Term;
   }
 
   entries(from: number, toExclusive: number, bytesMax: number): Entry[] {

@@ -181,7 +181,7 @@ export class RaftReplica implements Proposer, LogReader {
       id: this.#id,
       storage: this.#storage,
       prng: options.prng,
-      appliedIndex: options.machine.appliedIndex,
+      appliedIndex: options.machine.appliedIndex as LogIndex,
       canCampaign: recovered.repair === null,
     });
     this.#transport.onMessage((message) => this.#receive(message));
@@ -464,7 +464,7 @@ export class RaftReplica implements Proposer, LogReader {
    */
   #applyCommittedMidReady(): void {
     if (!this.#readyApplied) return;
-    const entries = this.#raft.takeCommittedEntries(this.#log.durableIndex);
+    const entries = this.#raft.takeCommittedEntries(this.#log.durableIndex as LogIndex);
     if (entries.length > 0) this.#apply(entries);
   }
 

@@ -9,7 +9,13 @@
  * @module
  */
 export { asBrokerError, EngineService, type EngineServiceOptions } from "./service.ts";
-export type { CreateQueueResult, ListQueuesOptions, NodeStatus, QueueService } from "./types.ts";
+export type {
+  CreateQueueResult,
+  ListQueuesOptions,
+  NodeStatus,
+  QueueService,
+  TagChanges,
+} from "./types.ts";
 export {
   BrokerError,
   deadLetterLimits,
@@ -22,4 +28,5 @@ export {
   queueLimits,
   type Range,
   redriveMessagesMax,
+  tagLimits,
 } from "../engine/mod.ts";

@@ -12,6 +12,7 @@
 import {
   BrokerError,
   checkAttributesInput,
+  checkTagChanges,
   type CommandResults,
   CommandType,
   type Delivery,
@@ -35,6 +36,7 @@ import {
   resolveUpdate,
   SentMessageReader,
   type StateMachine,
+  type TagChanges,
 } from "../engine/mod.ts";
 import { type Proposer, ReplicationError, type Timers } from "../replication/mod.ts";
 import {
@@ -231,6 +233,19 @@ export class EngineService implements QueueService {
     await this.#propose(
       CommandType.UpdateQueue,
       encodeUpdateQueue({ queue: name, attributes: clean }),
+    );
+    return this.#view(name);
+  }
+
+  async changeQueueTags(name: string, changes: TagChanges): Promise<Queue> {
+    const current = this.#attributes(name);
+    const clean = checkTagChanges(changes ?? {}) ?? {};
+    // Checked against the tags of now for an early answer; the state machine applies the
+    // change to the tags of the moment it applies, and checks the count again there.
+    resolveUpdate(current, {}, clean);
+    await this.#propose(
+      CommandType.UpdateQueue,
+      encodeUpdateQueue({ queue: name, attributes: {}, tagChanges: clean }),
     );
     return this.#view(name);
   }

@@ -5,7 +5,7 @@ import { flush, rejects, setup } from "../cluster/testing/mod.ts";
 Deno.test("queues are created, listed, read, updated and deleted", async (t) => {
   const context = setup();
   const { broker, clock } = context;
-  await t.step("create answers created with the defaults of API.md", async () => {
+  await t.step("create answers created with the defaults of the API contract", async () => {
     const result = await broker.createQueue("orders", {});
     assert.equal(result.created, true);
     assert.equal(result.queue.visibilityTimeoutSeconds, 30);
@@ -160,7 +160,7 @@ Deno.test("receive can delete the previous batch in the same write", async () =>
   assert.equal((await broker.getQueue("jobs")).inflightMessages, 1);
 });
 
-Deno.test("delays, backlog limit and dedup follow API.md", async (t) => {
+Deno.test("delays, backlog limit and dedup follow the API contract", async (t) => {
   const { broker, clock } = setup();
   await broker.createQueue("jobs", { maxBacklog: 3 });
   await t.step("a delayed message is invisible until its delay ends", async () => {

@@ -1,5 +1,5 @@
 /**
- * Request validation of the service: every rule of API.md that can be checked before proposing,
+ * Request validation of the service: every rule of the API contract that can be checked before proposing,
  * with the field path in the error (`messages.3.body`). Nothing is proposed when one fails.
  *
  * @module

@@ -15,7 +15,12 @@ import {
   type ConfigState,
   type Entry,
   EntryType,
+  type LogIndex,
+  logIndex,
+  maxIndex,
   type Message,
+  minIndex,
+  nextIndex,
   type NodeId,
   nodeId,
   type ReadState,
@@ -137,7 +142,7 @@ export class SimCluster {
       id: node.id,
       storage: node.storage,
       prng: createPrng(this.#seed * 1000 + index * 31 + node.restarts * 7),
-      appliedIndex: node.state.length,
+      appliedIndex: logIndex(node.state.length),
     });
   }
 
@@ -254,7 +259,7 @@ export class SimCluster {
   /** Snapshots `id`'s applied state and compacts its log up to the applied index. */
   compact(id: string): void {
     const node = this.node(id);
-    const applied = node.state.length;
+    const applied = logIndex(node.state.length);
     if (applied < node.storage.firstIndex()) return;
     node.storage.createSnapshot(applied, {
       config: node.appliedConfig,
@@ -296,7 +301,7 @@ export class SimCluster {
     const storage = node.storage;
     for (const [index, key] of this.committed) {
       if (index < storage.firstIndex()) continue;
-      const term = storage.term(index);
+      const term = storage.term(logIndex(index));
       assert.equal(
         term !== undefined ? `${term}` : undefined,
         key.split(":")[0],
@@ -349,9 +354,9 @@ export class SimCluster {
 
 /** If two logs agree on an entry's term, they agree on everything up to it (§5.3). */
 function checkPair(left: MemoryLogStorage, right: MemoryLogStorage): void {
-  const first = Math.max(left.firstIndex(), right.firstIndex());
-  const last = Math.min(left.lastIndex(), right.lastIndex());
-  let highestMatch = 0;
+  const first = maxIndex(left.firstIndex(), right.firstIndex());
+  const last = minIndex(left.lastIndex(), right.lastIndex());
+  let highestMatch = 0 as LogIndex;
   for (let index = last; index >= first; index--) {
     if (left.term(index) === right.term(index)) {
       highestMatch = index;
@@ -359,8 +364,8 @@ function checkPair(left: MemoryLogStorage, right: MemoryLogStorage): void {
     }
   }
   if (highestMatch < first) return;
-  const leftEntries = left.entries(first, highestMatch + 1, Number.POSITIVE_INFINITY);
-  const rightEntries = right.entries(first, highestMatch + 1, Number.POSITIVE_INFINITY);
+  const leftEntries = left.entries(first, nextIndex(highestMatch), Number.POSITIVE_INFINITY);
+  const rightEntries = right.entries(first, nextIndex(highestMatch), Number.POSITIVE_INFINITY);
   leftEntries.forEach((entry, position) => {
     const other = rightEntries[position];
     assert.equal(entry.term, other.term, `log matching: terms differ at ${entry.index}`);

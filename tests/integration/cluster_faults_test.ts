@@ -2,7 +2,7 @@
  * Three real `main.ts` processes on loopback under load through the SDK, while the leader and a
  * follower are killed with SIGKILL and restarted, a node is frozen with SIGSTOP, and finally all
  * three are killed at once. At the end every acknowledged send was received, no deleted message
- * came back, and no message was handed out twice within one lock (DESIGN.md promises 1–3, 7).
+ * came back, and no message was handed out twice within one lock (the README's promises promises 1–3, 7).
  */
 import assert from "node:assert/strict";
 import { CmqdClient, CmqdError } from "../../sdk/mod.ts";

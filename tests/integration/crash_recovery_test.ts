@@ -1,5 +1,5 @@
 /**
- * Promises 1, 2, 3 and 7 of DESIGN.md on a real process: send acknowledged messages under load,
+ * Promises 1, 2, 3 and 7 of the README's promises on a real process: send acknowledged messages under load,
  * `kill -9` the broker mid-load, restart it on the same data directory, and account for every
  * acknowledged message.
  */

@@ -1,5 +1,6 @@
 /**
- * Shared setup of the service tests: an `EngineService` over an in-memory replica and a manual clock.
+ * Shared setup of the engine's tests: an `EngineService` over an in-memory replica, driven by a
+ * manual clock (or the wall clock).
  *
  * @module
  */
@@ -7,6 +8,7 @@ import assert from "node:assert/strict";
 import { EngineService, type EngineServiceOptions } from "../../service/mod.ts";
 import { ManualClock, MemoryReplica } from "../../replication/testing/mod.ts";
 import { BrokerError, StateMachine } from "../../engine/mod.ts";
+import { realClock, realTimers } from "../real_time.ts";
 
 /**
  * The real engine on a one-node in-memory replica, with the clock that drives it. `randomSalt`
@@ -27,6 +29,21 @@ export function memoryEngine(
     ...options,
   });
   return { clock, replica, broker };
+}
+
+/**
+ * The real engine on a one-node in-memory replica running on the wall clock and real timers, for
+ * tests that drive it through real clients with timers of their own (the SQS SDK, long polls).
+ */
+export function wallClockEngine() {
+  const replica = new MemoryReplica({ clock: realClock, machine: new StateMachine() });
+  const broker = new EngineService({
+    proposer: replica,
+    machine: replica.machine,
+    log: replica,
+    timers: realTimers,
+  });
+  return { replica, broker };
 }
 
 /** The service tests' engine (fixed salts). */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { flush, memoryEngine, rejects, setup } from "./memory_engine.ts";
+export { flush, memoryEngine, rejects, setup, wallClockEngine } from "./memory_engine.ts";
 export {
   drainMicrotasks,
   followerOf,

@@ -1,7 +1,7 @@
 /**
  * The bad-input table of the native door: for every endpoint, malformed JSON, wrong types,
  * each limit's min-1 and max+1, unknown fields, invalid names, wrong media types. Each case
- * names the exact status, code and field API.md promises. Used by the door tests against a
+ * names the exact status, code and field the API contract promises. Used by the door tests against a
  * recording service (nothing may reach it) and against the real engine (nothing may change).
  *
  * @module
@@ -138,6 +138,24 @@ function attributeCases(method: "PUT" | "PATCH"): BadInputCase[] {
     code: "InvalidParameter",
     field: "fifo",
   });
+  // Tag shapes; the tag limits are the service's (tags_test.ts, on the engine).
+  for (
+    const [label, tags, field] of [["a string", "env", "tags"], [
+      "a number value",
+      { env: 1 },
+      "tags.env",
+    ]]
+  ) {
+    cases.push({
+      name: `${method} tags ${label}`,
+      method,
+      path: queue,
+      body: { tags },
+      status: 400,
+      code: "InvalidParameter",
+      field: field as string,
+    });
+  }
   const deadLetter = (policy: object) => ({ deadLetter: { queue: "dead", ...policy } });
   for (const [field, range] of Object.entries(deadLetterLimits)) {
     cases.push(...rangeCases({

@@ -1,5 +1,5 @@
 /**
- * The API.md semantics as a client sees them over HTTP: the real engine (`EngineService` over a
+ * The the API contract semantics as a client sees them over HTTP: the real engine (`EngineService` over a
  * `MemoryReplica` with a manual clock) behind `createApp`, driven through `app.request()`.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * The queues section of the native v1 door (`API.md`, "Queues"): each route validates its
+ * The queues section of the native v1 door (`the API contract`, "Queues"): each route validates its
  * input with the schemas of `schemas.ts`, calls one `QueueService` method and answers its
  * result. No logic of its own beyond that translation; errors are thrown to the one mapper.
  *
@@ -33,6 +33,8 @@ import {
 
 const errorDescriptions: Record<number, string> = {
   400: "InvalidParameter, MalformedRequest (the body is not JSON)",
+  401: "Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file)",
+  403: "AccessDenied: the key lacks the permission, or protected mode refused a remote client",
   404: "QueueNotFound",
   409: "QueueAlreadyExists (with other attributes)",
   413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
@@ -42,10 +44,10 @@ const errorDescriptions: Record<number, string> = {
   507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
 };
 
-/** The error responses of a route, for the OpenAPI document. */
+/** The error responses of a route, for the OpenAPI document (every route may answer 401/403). */
 function errors(...statuses: number[]) {
   const responses: Record<number, { description: string; content: object }> = {};
-  for (const status of [...statuses, 503]) {
+  for (const status of [...statuses, 401, 403, 503].sort((a, b) => a - b)) {
     responses[status] = {
       description: errorDescriptions[status],
       content: { "application/json": { schema: ErrorBodySchema } },

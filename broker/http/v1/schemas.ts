@@ -12,12 +12,14 @@
 import { z } from "@hono/zod-openapi";
 import {
   deadLetterLimits,
+  errorCodes,
   listLimits,
   messageLimits,
   namePattern,
   queueLimits,
   type Range,
   redriveMessagesMax,
+  tagLimits,
 } from "../../service/mod.ts";
 
 /**
@@ -87,6 +89,24 @@ export const DeadLetterPolicySchema = z.object({
   }
 }).openapi("DeadLetterPolicy", { description: "At least one of the two limits." });
 
+const tagRules = `Labels cmqd stores and never interprets (widened: CMQ has no tags). At most ` +
+  `${tagLimits.tagsMax} tags; keys of 1–${tagLimits.keyCharsMax} and values of ` +
+  `0–${tagLimits.valueCharsMax} characters, each of letters, digits, spaces and ` +
+  "`_ . : / = + - @`, neither starting with `aws:`.";
+
+/**
+ * Queue tags, documented with `use`. Only the shape is checked here: the service checks the
+ * limits and characters and names the offending tag (`tags.<key>`), which a record's key rule
+ * can't.
+ */
+function queueTags(use: string) {
+  return z.record(z.string(), z.string()).nullable().optional().openapi({
+    description: `${tagRules} ${use}`,
+    maxProperties: tagLimits.tagsMax,
+    example: { team: "payments", env: "prod" },
+  });
+}
+
 const attributeShape = {
   visibilityTimeoutSeconds: integerWithDefault(
     queueLimits.visibilityTimeoutSeconds,
@@ -122,6 +142,10 @@ export const QueueAttributesInputSchema = syncValidation(
     deadLetter: DeadLetterPolicySchema.nullable().optional().openapi({
       description: "Dead-letter policy; null removes it.",
     }),
+    tags: queueTags(
+      "On create: the queue's tags (a create naming tags matches an existing queue only with " +
+        "the same tags). On update: replaces every tag; null or {} removes them.",
+    ),
   }).strict().openapi("QueueAttributesInput"),
 );
 
@@ -130,6 +154,7 @@ export const QueueSchema = z.object({
   name: NameSchema,
   ...attributeShape,
   deadLetter: DeadLetterPolicySchema.nullable().optional(),
+  tags: queueTags("Absent when the queue has none."),
   createdAt: epochMsSchema,
   modifiedAt: epochMsSchema,
   activeMessages: z.int().openapi({ description: "Visible now." }),
@@ -250,8 +275,8 @@ export const ReceivedMessageSchema = z.object({
 /** A per-handle failure. */
 export const HandleFailureSchema = z.object({
   receiptHandle: z.string(),
-  code: z.string().openapi({
-    description: "ReceiptHandleStale, ReceiptHandleInvalid or MessageNotInflight.",
+  code: z.enum(["ReceiptHandleStale", "ReceiptHandleInvalid", "MessageNotInflight"]).openapi({
+    description: "Why this handle was not deleted or changed.",
   }),
   message: z.string(),
 }).openapi("HandleFailure");
@@ -347,7 +372,8 @@ export const RedriveResponseSchema = z.object({ moved: z.int() }).openapi("Redri
 /** Every error response. */
 export const ErrorBodySchema = z.object({
   error: z.object({
-    code: z.string().openapi({ example: "QueueNotFound" }),
+    // The full list, so that clients (the SDK's generated types) get a union of the codes.
+    code: z.enum(errorCodes).openapi({ example: "QueueNotFound" }),
     message: z.string(),
     requestId: z.string(),
     field: z.string().optional().openapi({ description: "The offending field, dotted." }),

@@ -1,0 +1,26 @@
+/**
+ * Everything the CMQ v2 door takes from the rest of the broker, in one place.
+ *
+ * @module
+ */
+export type { QueueService } from "../../service/mod.ts";
+export {
+  BrokerError,
+  type ErrorCode,
+  messageLimits,
+  namePattern,
+  queueLimits,
+  type Range,
+} from "../../service/mod.ts";
+export type {
+  HandleFailure,
+  Queue,
+  QueueAttributesInput,
+  ReceivedMessage,
+} from "../../../sdk/protocol.ts";
+export type {
+  AccessKey,
+  Action as PermissionAction,
+  KeyRing,
+  ResourceKind,
+} from "../../auth/mod.ts";

@@ -1,0 +1,178 @@
+/**
+ * The CMQ v2 compatible door: `GET` and `POST /v2/index.php?Action=…`, so that applications
+ * written against Tencent CMQ's official SDKs (Python, Java, PHP) work against cmqd by changing
+ * the endpoint and the key. It translates and nothing else: every action is one call of the
+ * `QueueService` the native door uses.
+ *
+ * A request runs through, in order: the method (GET or POST, else 4000 `(10410)`), the bounded
+ * body (form-encoded whatever its Content-Type), the parameters (query string and body merged,
+ * no name twice), the signature (when a key ring is configured), the action (queue actions now;
+ * topic actions and unknown names are 4000 `(10280)`), the permission, then the action itself.
+ * Every answer is HTTP 200 with CMQ's `{code, message, requestId, …}`.
+ *
+ * @example
+ * ```ts
+ * const door = createCmqDoor({ service: broker, keys: null });
+ * app.route("/", door); // serves /v2/index.php
+ * ```
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import type { CmqAction } from "./action_types.ts";
+import { readFormBody } from "./body.ts";
+import { cmqCode, CmqError, invalidParameter, moduleCode, toCmqError } from "./errors.ts";
+import { messageActions } from "./message_actions.ts";
+import { parseParams, queueNameParam, requiredText } from "./params.ts";
+import type { CmqParams } from "./params.ts";
+import { queueActions } from "./queue_actions.ts";
+import { authenticate } from "./signature.ts";
+import { type AccessKey, type KeyRing, messageLimits, type QueueService } from "./deps.ts";
+
+export { cmqCode, moduleCode } from "./errors.ts";
+export { timestampSkewSecondsMax } from "./signature.ts";
+
+/** Where CMQ's SDKs send every request. */
+export const cmqDoorPath = "/v2/index.php";
+
+/**
+ * Room above the 4 MiB batch limit for the other parameters and the form encoding, so that a
+ * batch of ASCII bodies adding up to the limit still fits in one request. Non-ASCII text
+ * grows threefold when percent-encoded, and meets the bound sooner.
+ */
+export const requestSlackBytes = 256 * 1024;
+
+/** Options of `createCmqDoor`. */
+export interface CmqDoorOptions {
+  service: QueueService;
+  /** The credentials; null when none are configured: signatures are then not checked. */
+  keys: KeyRing | null;
+  /** The clock the `Timestamp` window is checked against, in ms (default `Date.now`). */
+  now?: () => number;
+  /** Largest accepted body; default 4 MiB + `requestSlackBytes`. */
+  requestBytesMax?: number;
+  /** Receives every unexpected failure (answered 6000); default `console.error`. */
+  logError?: (message: string, error: unknown) => void;
+}
+
+/** The hono environment of the door: a request id set by an outer middleware, if any. */
+export interface CmqDoorEnv {
+  Variables: { requestId: string };
+}
+
+interface Door {
+  service: QueueService;
+  keys: KeyRing | null;
+  now: () => number;
+  requestBytesMax: number;
+  logError: (message: string, error: unknown) => void;
+}
+
+const actions: ReadonlyMap<string, CmqAction> = new Map([...queueActions, ...messageActions]);
+
+/** CMQ's topic actions: not in cmqd yet, answered like any action that does not exist. */
+const topicActions = new Set([
+  "CreateTopic",
+  "ListTopic",
+  "GetTopicAttributes",
+  "SetTopicAttributes",
+  "DeleteTopic",
+  "PublishMessage",
+  "BatchPublishMessage",
+  "Subscribe",
+  "Unsubscribe",
+  "ListSubscriptionByTopic",
+  "GetSubscriptionAttributes",
+  "SetSubscriptionAttributes",
+  "ClearSubscriptionFilterTags",
+]);
+
+/**
+ * Builds the door as a hono app serving `cmqDoorPath`. Mount it with `app.route("/", door)`,
+ * or serve it alone with `Deno.serve(door.fetch)`.
+ *
+ * @example
+ * ```ts
+ * const door = createCmqDoor({ service: broker, keys: keyRing, now: () => clock.now() });
+ * const response = await door.request("/v2/index.php?Action=ListQueue");
+ * ```
+ */
+export function createCmqDoor(options: CmqDoorOptions): Hono<CmqDoorEnv> {
+  const door: Door = {
+    service: options.service,
+    keys: options.keys,
+    now: options.now ?? Date.now,
+    requestBytesMax: options.requestBytesMax ?? messageLimits.requestBytesMax + requestSlackBytes,
+    logError: options.logError ??
+      ((message: string, error: unknown) => console.error(message, error)),
+  };
+  const app = new Hono<CmqDoorEnv>();
+  app.all(cmqDoorPath, (c) => serve(c, door));
+  return app;
+}
+
+async function serve(c: Context<CmqDoorEnv>, door: Door): Promise<Response> {
+  const requestId = (c.get("requestId") as string | undefined) ?? crypto.randomUUID();
+  try {
+    const fields = await dispatch(c.req.raw, door);
+    return c.json({ code: cmqCode.success, message: "", requestId, ...fields });
+  } catch (error) {
+    const failure = toCmqError(error);
+    if (failure === null) {
+      door.logError(`CMQ request ${requestId} failed: ${error}`, error);
+      return c.json({
+        code: cmqCode.internalError,
+        message: "internal error; see the server log for the request id",
+        requestId,
+      });
+    }
+    return c.json({ code: failure.code, message: failure.message, requestId, ...failure.fields });
+  }
+}
+
+/** Runs one request up to the answer's fields; throws what is answered as an error. */
+async function dispatch(request: Request, door: Door): Promise<Record<string, unknown>> {
+  const method = request.method;
+  if (method !== "GET" && method !== "POST") {
+    throw invalidParameter(
+      moduleCode.methodNotSupported,
+      `unexpected http ${method.slice(0, 16)} only GET or POST is supported`,
+    );
+  }
+  const url = new URL(request.url);
+  // A GET's parameters are its query string; SDKs send no body with it.
+  const body = method === "POST" ? await readFormBody(request, door.requestBytesMax) : "";
+  const params = parseParams(url.search, body);
+  let key: AccessKey | null = null;
+  if (door.keys !== null) {
+    const host = request.headers.get("host") ?? url.host;
+    key = authenticate({ method, host, path: url.pathname, params }, door.keys, door.now());
+  }
+  const action = actionOf(params);
+  const queueName = action.scope === "queue" ? queueNameParam(params) : "";
+  if (door.keys !== null && key !== null) authorize(door.keys, key, action, queueName);
+  return await action.run({ service: door.service, params, queueName, signal: request.signal });
+}
+
+function actionOf(params: CmqParams): CmqAction {
+  const name = requiredText(params, "Action");
+  const action = actions.get(name);
+  if (action !== undefined) return action;
+  const reason = topicActions.has(name)
+    ? "topics are not served by this cmqd yet"
+    : "the request's operation does not exist";
+  throw invalidParameter(
+    moduleCode.actionNotExisting,
+    `action is not existed: '${name.slice(0, 64)}' (${reason})`,
+  );
+}
+
+/** Account actions (ListQueue) read every queue: they need the permission on all of them. */
+function authorize(keys: KeyRing, key: AccessKey, action: CmqAction, queueName: string): void {
+  const resource = action.scope === "queue" ? queueName : "*";
+  if (keys.allows(key, "queue", resource, action.permission)) return;
+  throw new CmqError(
+    cmqCode.accessDenied,
+    `access denied: key '${key.secretId}' lacks queue:${resource}:${action.permission}`,
+  );
+}

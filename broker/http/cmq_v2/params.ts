@@ -1,0 +1,202 @@
+/**
+ * The parameters of one CMQ request and their readers. A request's parameters are the query
+ * string and, on POST, the form-encoded body, merged; every reader throws CMQ's 4000 with the
+ * module code CMQ uses for that mistake, so an action reads its input in a few lines.
+ *
+ * List parameters are numbered (`msgBody.1`, `msgBody.2`, …). CMQ's documentation allows the
+ * numbering to start at 0 or 1; either way the indices must be contiguous.
+ *
+ * @module
+ */
+import { invalidParameter, moduleCode } from "./errors.ts";
+import { namePattern, type Range } from "./deps.ts";
+
+/**
+ * More parameters than any CMQ action takes (16 list entries plus about 15 others); a request
+ * with more is refused before anything walks them.
+ */
+export const parametersMax = 128;
+
+/** A parsed request: each parameter name once, with its decoded value. */
+export class CmqParams {
+  readonly #values: Map<string, string>;
+
+  constructor(values: Map<string, string>) {
+    this.#values = values;
+  }
+
+  /** The value of `name`, or undefined when the request does not carry it. */
+  get(name: string): string | undefined {
+    return this.#values.get(name);
+  }
+
+  /** Every parameter in request order (for the signature). */
+  entries(): IterableIterator<[string, string]> {
+    return this.#values.entries();
+  }
+
+  /** The parameter names in request order. */
+  names(): IterableIterator<string> {
+    return this.#values.keys();
+  }
+}
+
+/**
+ * Parses the query string and the form body (either may be empty) into one parameter set.
+ * A name given twice, in one part or across both, is refused: which value was signed and
+ * which is meant would be a guess.
+ *
+ * @example
+ * ```ts
+ * const params = parseParams("?Action=SendMessage", "queueName=jobs&msgBody=hi");
+ * params.get("msgBody"); // "hi"
+ * ```
+ */
+export function parseParams(query: string, body: string): CmqParams {
+  const values = new Map<string, string>();
+  for (const part of [query, body]) {
+    for (const [name, value] of new URLSearchParams(part)) {
+      if (values.has(name)) {
+        throw invalidParameter(
+          moduleCode.notRepeatable,
+          `parameter ${name} is NOT a repeatable parameter`,
+        );
+      }
+      if (values.size === parametersMax) {
+        throw invalidParameter(
+          moduleCode.invalidRequest,
+          `invalid request parameters: more than ${parametersMax} parameters`,
+        );
+      }
+      values.set(name, value);
+    }
+  }
+  return new CmqParams(values);
+}
+
+function missing(name: string) {
+  return invalidParameter(moduleCode.missingParameter, `lacked of required parameter ${name}`);
+}
+
+function outOfRange(name: string, range: { min: number; max: number }) {
+  return invalidParameter(
+    moduleCode.outOfRange,
+    `parameter ${name} value or length is out of range (${range.min}-${range.max})`,
+  );
+}
+
+/** The value of a required parameter (empty counts as given). */
+export function requiredText(params: CmqParams, name: string): string {
+  const value = params.get(name);
+  if (value === undefined) throw missing(name);
+  return value;
+}
+
+/** Decimal integers as the SDKs write them (`Integer.toString`, `str(int)`). */
+const integerPattern = /^-?[0-9]{1,15}$/;
+
+function parseInteger(name: string, text: string): number {
+  if (!integerPattern.test(text)) {
+    throw invalidParameter(moduleCode.wrongType, `parameter ${name} error type: not an integer`);
+  }
+  return Number(text);
+}
+
+/**
+ * The integer value of `name` within `range`, or undefined when absent. Not an integer →
+ * (10360); outside the range → (10350).
+ */
+export function optionalInteger(
+  params: CmqParams,
+  name: string,
+  range: { min: number; max: number },
+): number | undefined {
+  const text = params.get(name);
+  if (text === undefined) return undefined;
+  const value = parseInteger(name, text);
+  if (value < range.min || value > range.max) throw outOfRange(name, range);
+  return value;
+}
+
+/** The integer value of a required parameter within `range`. */
+export function requiredInteger(
+  params: CmqParams,
+  name: string,
+  range: { min: number; max: number },
+): number {
+  const value = optionalInteger(params, name, range);
+  if (value === undefined) throw missing(name);
+  return value;
+}
+
+/**
+ * An integer at least `min`, clamped to `max`: for a value old clients send beyond CMQ's
+ * documented range and CMQ accepted (a long-poll wait of more than 30 seconds).
+ */
+export function clampedInteger(
+  params: CmqParams,
+  name: string,
+  range: Range,
+): number | undefined {
+  const text = params.get(name);
+  if (text === undefined) return undefined;
+  const value = parseInteger(name, text);
+  if (value < range.min) throw outOfRange(name, range);
+  return Math.min(value, range.max);
+}
+
+/** The `queueName` parameter, checked against the naming rule. */
+export function queueNameParam(params: CmqParams): string {
+  const name = requiredText(params, "queueName");
+  if (name.length === 0 || name.length > 64) throw outOfRange("queueName", { min: 1, max: 64 });
+  if (!namePattern.test(name)) {
+    throw invalidParameter(
+      moduleCode.parameterError,
+      "parameter queueName error: a letter, then letters, digits, '-' or '_'",
+    );
+  }
+  return name;
+}
+
+/** Index suffixes as clients write them: no sign, no leading zeros. */
+const indexPattern = /^(0|[1-9][0-9]{0,5})$/;
+
+/**
+ * The values of the numbered list `base.0|1 … base.n` in index order. At least one and at
+ * most `entriesMax` entries (else (10390) / (10370)); a malformed index (10310); a gap, or a
+ * start other than 0 or 1 (10380).
+ *
+ * @example
+ * ```ts
+ * numberedList(parseParams("", "msgBody.1=a&msgBody.2=b"), "msgBody", 16); // ["a", "b"]
+ * ```
+ */
+export function numberedList(params: CmqParams, base: string, entriesMax: number): string[] {
+  const prefix = `${base}.`;
+  const entries: [number, string][] = [];
+  for (const [name, value] of params.entries()) {
+    if (!name.startsWith(prefix)) continue;
+    const suffix = name.slice(prefix.length);
+    if (!indexPattern.test(suffix)) {
+      throw invalidParameter(moduleCode.keyFormat, `error: parameter ${name} key format error`);
+    }
+    entries.push([Number(suffix), value]);
+  }
+  if (entries.length === 0) throw missing(`${base}.n`);
+  if (entries.length > entriesMax) {
+    throw invalidParameter(
+      moduleCode.batchSizeOutOfRange,
+      `${base} parameter batch size is out of range (${entries.length} entries, at most ${entriesMax})`,
+    );
+  }
+  entries.sort((left, right) => left[0] - right[0]);
+  const first = entries[0][0];
+  const contiguous = first <= 1 && entries.every(([index], position) => index === first + position);
+  if (!contiguous) {
+    throw invalidParameter(
+      moduleCode.notContiguous,
+      `${base} parameter is not consequent (indices must run from 0 or 1 without gaps)`,
+    );
+  }
+  return entries.map(([, value]) => value);
+}

@@ -1,0 +1,195 @@
+/**
+ * CMQ's queue management actions: CreateQueue, ListQueue, GetQueueAttributes,
+ * SetQueueAttributes, DeleteQueue, RewindQueue.
+ *
+ * Attributes keep CMQ's names and ranges: `maxMsgHeapNum` (cmqd's maxBacklog, CMQ's
+ * 1,000,000–1,000,000,000), `pollingWaitSeconds`, `visibilityTimeout`, `maxMsgSize`,
+ * `msgRetentionSeconds`, `rewindSeconds` (the others as in `limits.ts`). Times are Unix seconds.
+ *
+ * @module
+ */
+import { type CmqAction, unixSeconds } from "./action_types.ts";
+import { cmqCode, CmqError, invalidParameter, moduleCode } from "./errors.ts";
+import { type CmqParams, optionalInteger, requiredInteger } from "./params.ts";
+import {
+  BrokerError,
+  type Queue,
+  type QueueAttributesInput,
+  queueLimits,
+  type QueueService,
+} from "./deps.ts";
+
+/** CMQ's range of maxMsgHeapNum (narrower than cmqd's maxBacklog). */
+export const maxMsgHeapNumRange = { min: 1_000_000, max: 1_000_000_000 } as const;
+
+/** ListQueue paging: CMQ's default page of 20 and largest page of 50. */
+export const listQueueLimit = { min: 1, max: 50, default: 20 } as const;
+
+/** CMQ attribute parameter → cmqd attribute, with CMQ's range. */
+const attributeParameters = [
+  { name: "maxMsgHeapNum", attribute: "maxBacklog", range: maxMsgHeapNumRange },
+  {
+    name: "pollingWaitSeconds",
+    attribute: "pollingWaitSeconds",
+    range: queueLimits.pollingWaitSeconds,
+  },
+  {
+    name: "visibilityTimeout",
+    attribute: "visibilityTimeoutSeconds",
+    range: queueLimits.visibilityTimeoutSeconds,
+  },
+  { name: "maxMsgSize", attribute: "maxMessageBytes", range: queueLimits.maxMessageBytes },
+  {
+    name: "msgRetentionSeconds",
+    attribute: "retentionSeconds",
+    range: queueLimits.retentionSeconds,
+  },
+  { name: "rewindSeconds", attribute: "rewindSeconds", range: queueLimits.rewindSeconds },
+] as const;
+
+/** The attributes a CreateQueue or SetQueueAttributes carries (absent ones are left out). */
+function readAttributes(params: CmqParams): QueueAttributesInput {
+  const attributes: QueueAttributesInput = {};
+  for (const { name, attribute, range } of attributeParameters) {
+    const value = optionalInteger(params, name, range);
+    if (value !== undefined) attributes[attribute] = value;
+  }
+  return attributes;
+}
+
+/** The settable attributes of `queue` under CMQ's names. */
+function attributesOf(queue: Queue): Record<string, number> {
+  return {
+    maxMsgHeapNum: queue.maxBacklog,
+    pollingWaitSeconds: queue.pollingWaitSeconds,
+    visibilityTimeout: queue.visibilityTimeoutSeconds,
+    maxMsgSize: queue.maxMessageBytes,
+    msgRetentionSeconds: queue.retentionSeconds,
+    rewindSeconds: queue.rewindSeconds,
+  };
+}
+
+/** CMQ has no queue ids apart from names; the name is unique among live queues. */
+function queueIdOf(name: string): string {
+  return name;
+}
+
+function alreadyExists(queueName: string): CmqError {
+  return new CmqError(cmqCode.queueAlreadyExists, `queue '${queueName}' already exists`);
+}
+
+/** True when `queueName` exists now (a local read: no log write). */
+async function queueExists(service: QueueService, queueName: string): Promise<boolean> {
+  try {
+    await service.getQueue(queueName);
+    return true;
+  } catch (error) {
+    if (error instanceof BrokerError && error.code === "QueueNotFound") return false;
+    throw error;
+  }
+}
+
+const createQueue: CmqAction = {
+  scope: "queue",
+  permission: "manage",
+  async run({ service, params, queueName }) {
+    const attributes = readAttributes(params);
+    // CMQ applications often create their queues at every start and ignore 4460: answer that
+    // from a read, without a replicated write for each start.
+    if (await queueExists(service, queueName)) throw alreadyExists(queueName);
+    const result = await service.createQueue(queueName, attributes);
+    // cmqd's create is idempotent for identical attributes; CMQ refuses any existing name
+    // (here: one created between the read and the write).
+    if (!result.created) throw alreadyExists(queueName);
+    return { queueId: queueIdOf(queueName) };
+  },
+};
+
+const listQueue: CmqAction = {
+  scope: "account",
+  permission: "read",
+  async run({ service, params }) {
+    const searchWord = params.get("searchWord");
+    if (searchWord !== undefined && searchWord.length > 64) {
+      throw invalidParameter(
+        moduleCode.outOfRange,
+        "parameter searchWord value or length is out of range (at most 64 characters)",
+      );
+    }
+    const offset = optionalInteger(params, "offset", { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const limit = optionalInteger(params, "limit", listQueueLimit) ?? listQueueLimit.default;
+    const list = await service.listQueues({
+      prefix: searchWord === "" ? undefined : searchWord,
+      offset,
+      limit,
+    });
+    return {
+      totalCount: list.total,
+      queueList: list.queues.map((queue) => ({
+        queueId: queueIdOf(queue.name),
+        queueName: queue.name,
+      })),
+    };
+  },
+};
+
+const getQueueAttributes: CmqAction = {
+  scope: "queue",
+  permission: "read",
+  async run({ service, queueName }) {
+    const queue = await service.getQueue(queueName);
+    return {
+      queueName: queue.name,
+      ...attributesOf(queue),
+      activeMsgNum: queue.activeMessages,
+      inactiveMsgNum: queue.inflightMessages,
+      delayMsgNum: queue.delayedMessages,
+      rewindMsgNum: queue.rewindableMessages,
+      // The SDKs read these as integers (Java `getInt`): 0 stands for "no message".
+      minMsgTime: queue.oldestMessageAt === null ? 0 : unixSeconds(queue.oldestMessageAt),
+      createTime: unixSeconds(queue.createdAt),
+      lastModifyTime: unixSeconds(queue.modifiedAt),
+    };
+  },
+};
+
+const setQueueAttributes: CmqAction = {
+  scope: "queue",
+  permission: "manage",
+  async run({ service, params, queueName }) {
+    const queue = await service.updateQueue(queueName, readAttributes(params));
+    return attributesOf(queue);
+  },
+};
+
+const deleteQueue: CmqAction = {
+  scope: "queue",
+  permission: "manage",
+  async run({ service, queueName }) {
+    await service.deleteQueue(queueName);
+    return {};
+  },
+};
+
+const rewindQueue: CmqAction = {
+  scope: "queue",
+  permission: "manage",
+  async run({ service, params, queueName }) {
+    const startSeconds = requiredInteger(params, "startConsumeTime", {
+      min: 0,
+      max: Math.floor(Number.MAX_SAFE_INTEGER / 1000),
+    });
+    await service.rewind(queueName, { timestamp: startSeconds * 1000 });
+    return {};
+  },
+};
+
+/** The queue management actions by CMQ action name. */
+export const queueActions: ReadonlyMap<string, CmqAction> = new Map([
+  ["CreateQueue", createQueue],
+  ["ListQueue", listQueue],
+  ["GetQueueAttributes", getQueueAttributes],
+  ["SetQueueAttributes", setQueueAttributes],
+  ["DeleteQueue", deleteQueue],
+  ["RewindQueue", rewindQueue],
+]);

@@ -1,0 +1,293 @@
+/**
+ * CMQ's queue management actions through the door, against the real engine: CreateQueue,
+ * ListQueue, GetQueueAttributes, SetQueueAttributes, DeleteQueue, RewindQueue.
+ */
+import assert from "node:assert/strict";
+import { cmqCode, moduleCode } from "./errors.ts";
+import { setup } from "./_test_setup.ts";
+
+const attributeFields = [
+  "maxMsgHeapNum",
+  "pollingWaitSeconds",
+  "visibilityTimeout",
+  "maxMsgSize",
+  "msgRetentionSeconds",
+  "rewindSeconds",
+  "activeMsgNum",
+  "inactiveMsgNum",
+  "delayMsgNum",
+  "rewindMsgNum",
+  "minMsgTime",
+  "createTime",
+  "lastModifyTime",
+];
+
+Deno.test("CreateQueue with CMQ's defaults; GetQueueAttributes answers every field as an integer", async () => {
+  const { client, clock } = setup();
+  const created = await client.call("CreateQueue", { queueName: "jobs" });
+  assert.deepEqual(Object.keys(created.body), ["code", "message", "requestId", "queueId"]);
+  assert.equal(created.body.code, 0);
+  assert.equal(created.body.message, "");
+  assert.equal(typeof created.body.requestId, "string");
+  assert.equal(created.body.queueId, "jobs");
+  const attributes = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  assert.equal(attributes.code, 0);
+  assert.equal(attributes.queueName, "jobs");
+  for (const field of attributeFields) {
+    assert.ok(Number.isInteger(attributes[field]), `${field} is ${attributes[field]}`);
+  }
+  const nowSeconds = Math.floor(clock.now() / 1000);
+  assert.deepEqual(
+    {
+      maxMsgHeapNum: attributes.maxMsgHeapNum,
+      pollingWaitSeconds: attributes.pollingWaitSeconds,
+      visibilityTimeout: attributes.visibilityTimeout,
+      maxMsgSize: attributes.maxMsgSize,
+      msgRetentionSeconds: attributes.msgRetentionSeconds,
+      rewindSeconds: attributes.rewindSeconds,
+      minMsgTime: attributes.minMsgTime,
+      createTime: attributes.createTime,
+      lastModifyTime: attributes.lastModifyTime,
+    },
+    {
+      maxMsgHeapNum: 100_000_000,
+      pollingWaitSeconds: 0,
+      visibilityTimeout: 30,
+      maxMsgSize: 65_536,
+      msgRetentionSeconds: 345_600,
+      rewindSeconds: 0,
+      minMsgTime: 0,
+      createTime: nowSeconds,
+      lastModifyTime: nowSeconds,
+    },
+  );
+});
+
+Deno.test("CreateQueue takes CMQ's attribute names; any existing name is 4460", async () => {
+  const { client, refused } = setup();
+  const attributes = {
+    queueName: "jobs",
+    maxMsgHeapNum: 2_000_000,
+    pollingWaitSeconds: 5,
+    visibilityTimeout: 60,
+    maxMsgSize: 2048,
+    msgRetentionSeconds: 3600,
+    rewindSeconds: 600,
+  };
+  assert.equal((await client.call("CreateQueue", attributes)).body.code, 0);
+  const read = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  for (const [name, value] of Object.entries(attributes)) assert.equal(read[name], value, name);
+  // cmqd would answer an identical create as a success; CMQ refuses every existing name.
+  const same = await refused(() => client.call("CreateQueue", attributes), 4460);
+  assert.match(same.body.message, /queue 'jobs' already exists/);
+  await refused(
+    () => client.call("CreateQueue", { queueName: "jobs", visibilityTimeout: 61 }),
+    cmqCode.queueAlreadyExists,
+  );
+});
+
+Deno.test("CreateQueue refuses bad input with CMQ's module codes and creates nothing", async () => {
+  const { client, refused, broker } = setup();
+  const cases: [Record<string, string | number>, number][] = [
+    [{}, moduleCode.missingParameter],
+    [{ queueName: "" }, moduleCode.outOfRange],
+    [{ queueName: "q".repeat(65) }, moduleCode.outOfRange],
+    [{ queueName: "1jobs" }, moduleCode.parameterError],
+    [{ queueName: "jobs!" }, moduleCode.parameterError],
+    [{ queueName: "jobs", visibilityTimeout: "abc" }, moduleCode.wrongType],
+    [{ queueName: "jobs", visibilityTimeout: "1.5" }, moduleCode.wrongType],
+    [{ queueName: "jobs", visibilityTimeout: "" }, moduleCode.wrongType],
+    [{ queueName: "jobs", visibilityTimeout: 0 }, moduleCode.outOfRange],
+    [{ queueName: "jobs", visibilityTimeout: 43_201 }, moduleCode.outOfRange],
+    [{ queueName: "jobs", pollingWaitSeconds: 31 }, moduleCode.outOfRange],
+    [{ queueName: "jobs", maxMsgSize: 1023 }, moduleCode.outOfRange],
+    [{ queueName: "jobs", msgRetentionSeconds: 59 }, moduleCode.outOfRange],
+    // CMQ's maxMsgHeapNum starts at 1,000,000 (cmqd's maxBacklog at 1).
+    [{ queueName: "jobs", maxMsgHeapNum: 999_999 }, moduleCode.outOfRange],
+    [{ queueName: "jobs", rewindSeconds: -1 }, moduleCode.outOfRange],
+  ];
+  for (const [params, module] of cases) {
+    await refused(() => client.call("CreateQueue", params), cmqCode.invalidParameter, module);
+  }
+  // A rule between attributes is the service's; its message speaks CMQ's names.
+  const combined = await refused(
+    () =>
+      client.call("CreateQueue", {
+        queueName: "jobs",
+        msgRetentionSeconds: 600,
+        rewindSeconds: 700,
+      }),
+    cmqCode.invalidParameter,
+    moduleCode.parameterError,
+  );
+  assert.match(combined.body.message, /rewindSeconds: must not exceed msgRetentionSeconds/);
+  assert.equal((await broker.listQueues({})).total, 0);
+});
+
+Deno.test("ListQueue pages by searchWord (a name prefix), offset and limit", async () => {
+  const { client, refused } = setup();
+  for (const name of ["orders-b", "orders-a", "payments", "orders-c"]) {
+    assert.equal((await client.call("CreateQueue", { queueName: name })).body.code, 0);
+  }
+  const page = await client.call("ListQueue", { searchWord: "orders", offset: 1, limit: 1 });
+  assert.deepEqual(page.body, {
+    code: 0,
+    message: "",
+    requestId: page.body.requestId,
+    totalCount: 3,
+    queueList: [{ queueId: "orders-b", queueName: "orders-b" }],
+  });
+  const all = await client.call("ListQueue");
+  assert.equal(all.body.totalCount, 4);
+  assert.deepEqual(
+    all.body.queueList.map((queue: { queueName: string }) => queue.queueName),
+    ["orders-a", "orders-b", "orders-c", "payments"],
+  );
+  const empty = await client.call("ListQueue", { searchWord: "" });
+  assert.equal(empty.body.totalCount, 4);
+  const outOfRange: Record<string, string | number>[] = [
+    { limit: 0 },
+    { limit: 51 },
+    { offset: -1 },
+    { searchWord: "s".repeat(65) },
+  ];
+  for (const params of outOfRange) {
+    await refused(() => client.call("ListQueue", params), 4000, moduleCode.outOfRange);
+  }
+  await refused(() => client.call("ListQueue", { limit: "ten" }), 4000, moduleCode.wrongType);
+});
+
+Deno.test("ListQueue answers 20 queues unless limit says otherwise (CMQ's default page)", async () => {
+  const { client, broker } = setup();
+  for (let index = 0; index < 25; index++) await broker.createQueue(`q${index}`, {});
+  const page = await client.call("ListQueue");
+  assert.equal(page.body.totalCount, 25);
+  assert.equal(page.body.queueList.length, 20);
+  assert.equal((await client.call("ListQueue", { limit: 50 })).body.queueList.length, 25);
+});
+
+Deno.test("GetQueueAttributes counts active, inactive, delayed and rewindable messages", async () => {
+  const { client, clock } = setup();
+  await client.call("CreateQueue", { queueName: "jobs", rewindSeconds: 3600 });
+  const firstSentAt = Math.floor(clock.now() / 1000);
+  await client.call("BatchSendMessage", { queueName: "jobs", "msgBody.1": "a", "msgBody.2": "b" });
+  clock.advance(2_000);
+  await client.call("SendMessage", { queueName: "jobs", msgBody: "c", delaySeconds: 60 });
+  const received = await client.call("ReceiveMessage", { queueName: "jobs" });
+  assert.equal(received.body.msgBody, "a");
+  let read = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  assert.deepEqual(
+    [read.activeMsgNum, read.inactiveMsgNum, read.delayMsgNum, read.rewindMsgNum],
+    [1, 1, 1, 0],
+  );
+  assert.equal(read.minMsgTime, firstSentAt);
+  await client.call("DeleteMessage", {
+    queueName: "jobs",
+    receiptHandle: received.body.receiptHandle,
+  });
+  read = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  assert.deepEqual(
+    [read.activeMsgNum, read.inactiveMsgNum, read.delayMsgNum, read.rewindMsgNum],
+    [1, 0, 1, 1],
+  );
+});
+
+Deno.test("SetQueueAttributes changes what it carries, keeps the rest, and answers the result", async () => {
+  const { client, clock, refused } = setup();
+  await client.call("CreateQueue", { queueName: "jobs", maxMsgSize: 4096 });
+  const createdAt = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  clock.advance(5_000);
+  const set = await client.call("SetQueueAttributes", {
+    queueName: "jobs",
+    visibilityTimeout: 90,
+    maxMsgHeapNum: 5_000_000,
+  });
+  assert.equal(set.body.code, 0);
+  assert.equal(set.body.visibilityTimeout, 90);
+  const read = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  assert.equal(read.visibilityTimeout, 90);
+  assert.equal(read.maxMsgHeapNum, 5_000_000);
+  assert.equal(read.maxMsgSize, 4096);
+  assert.equal(read.createTime, createdAt.createTime);
+  assert.equal(read.lastModifyTime, createdAt.lastModifyTime + 5);
+  await refused(
+    () => client.call("SetQueueAttributes", { queueName: "jobs", maxMsgSize: 2_000_000 }),
+    cmqCode.invalidParameter,
+    moduleCode.outOfRange,
+  );
+});
+
+Deno.test("DeleteQueue removes the queue; every action on a missing queue is 4440", async () => {
+  const { client, refused } = setup();
+  await client.call("CreateQueue", { queueName: "jobs" });
+  const deleted = await client.call("DeleteQueue", { queueName: "jobs" });
+  assert.deepEqual(Object.keys(deleted.body), ["code", "message", "requestId"]);
+  assert.equal(deleted.body.code, 0);
+  const onMissing: [string, Record<string, string | number>][] = [
+    ["GetQueueAttributes", {}],
+    ["SetQueueAttributes", { visibilityTimeout: 40 }],
+    ["DeleteQueue", {}],
+    ["RewindQueue", { startConsumeTime: 1_700_000_000 }],
+    ["SendMessage", { msgBody: "x" }],
+    ["BatchSendMessage", { "msgBody.1": "x" }],
+    ["ReceiveMessage", {}],
+    ["BatchReceiveMessage", { numOfMsg: 2 }],
+    ["DeleteMessage", { receiptHandle: "h" }],
+    ["BatchDeleteMessage", { "receiptHandle.1": "h" }],
+  ];
+  for (const [action, params] of onMissing) {
+    const reply = await refused(
+      () => client.call(action, { queueName: "jobs", ...params }),
+      cmqCode.queueNotFound,
+    );
+    assert.match(reply.body.message, /queue 'jobs' does not exist/, action);
+  }
+});
+
+Deno.test("RewindQueue delivers deleted messages again from startConsumeTime (Unix seconds)", async () => {
+  const { client, clock, refused } = setup();
+  await client.call("CreateQueue", { queueName: "jobs", rewindSeconds: 3600 });
+  const startSeconds = Math.floor(clock.now() / 1000);
+  await client.call("SendMessage", { queueName: "jobs", msgBody: "again" });
+  const first = await client.call("ReceiveMessage", { queueName: "jobs" });
+  await client.call("DeleteMessage", {
+    queueName: "jobs",
+    receiptHandle: first.body.receiptHandle,
+  });
+  assert.equal((await client.call("ReceiveMessage", { queueName: "jobs" })).body.code, 7000);
+  const rewound = await client.call("RewindQueue", {
+    queueName: "jobs",
+    startConsumeTime: startSeconds,
+  });
+  assert.deepEqual(Object.keys(rewound.body), ["code", "message", "requestId"]);
+  assert.equal(rewound.body.code, 0, rewound.body.message);
+  const again = await client.call("ReceiveMessage", { queueName: "jobs" });
+  assert.equal(again.body.msgBody, "again");
+  await refused(() => client.call("RewindQueue", { queueName: "jobs" }), 4000, 10390);
+  await refused(
+    () => client.call("RewindQueue", { queueName: "jobs", startConsumeTime: "yesterday" }),
+    4000,
+    moduleCode.wrongType,
+  );
+  const early = await refused(
+    () => client.call("RewindQueue", { queueName: "jobs", startConsumeTime: startSeconds - 7200 }),
+    4000,
+    moduleCode.parameterError,
+  );
+  assert.match(early.body.message, /startConsumeTime: before the rewind window/);
+});
+
+Deno.test("RewindQueue on a queue without rewindSeconds is 4000", async () => {
+  const { client, clock, refused } = setup();
+  await client.call("CreateQueue", { queueName: "jobs" });
+  const reply = await refused(
+    () =>
+      client.call("RewindQueue", {
+        queueName: "jobs",
+        startConsumeTime: Math.floor(clock.now() / 1000),
+      }),
+    cmqCode.invalidParameter,
+    moduleCode.parameterError,
+  );
+  assert.match(reply.body.message, /rewind is disabled/);
+});

@@ -1,0 +1,143 @@
+/**
+ * CMQ's request signature (Tencent Cloud API 2.0 "签名方法 v1"), checked exactly as the
+ * official SDKs compute it:
+ *
+ * ```text
+ * METHOD + Host + path + "?" + k1=v1&k2=v2…    (every parameter but Signature, sorted by name,
+ *                                              "_" → "." in names, values as sent, not encoded)
+ * Signature = base64(HMAC-SHA1 or HMAC-SHA256(secretKey, that string))
+ * ```
+ *
+ * `Host` is the request's Host header as the client sent it, port included: the SDKs sign the
+ * host of their endpoint (`127.0.0.1:9876`), and HTTP clients send the same text. A proxy in
+ * front of cmqd must pass the Host header through unchanged.
+ *
+ * The Python and PHP SDKs leave out of the signature, on POST only, every parameter whose value
+ * begins with "@" (a relic of PHP's curl file uploads); the Java SDK signs everything. A POST
+ * is accepted when either form matches, so a message body starting with "@" works from every
+ * SDK — and, from Python or PHP, is not covered by the signature, as with CMQ itself.
+ *
+ * `Timestamp` must be within 300 seconds of the server clock (Tencent Cloud's documented
+ * window). `Nonce` is required but not remembered: the PHP SDK draws it from 1–65535, so a busy
+ * PHP client repeats nonces within minutes and a replay cache would refuse its honest requests.
+ * Replays inside the window are therefore possible over plain HTTP; use TLS.
+ *
+ * @module
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { cmqCode, CmqError } from "./errors.ts";
+import type { CmqParams } from "./params.ts";
+import type { AccessKey, KeyRing } from "./deps.ts";
+
+/** The signature methods CMQ defines; the name is the value of `SignatureMethod`. */
+export type SignatureMethod = "HmacSHA1" | "HmacSHA256";
+
+const hashOf: Record<SignatureMethod, string> = { HmacSHA1: "sha1", HmacSHA256: "sha256" };
+
+/** How far `Timestamp` may be from the server clock, either way (Tencent Cloud's 5 minutes). */
+export const timestampSkewSecondsMax = 300;
+
+/** What a signature covers. */
+export interface SignedRequest {
+  /** `GET` or `POST`, upper case. */
+  method: string;
+  /** The Host header as sent (`127.0.0.1:9876`). */
+  host: string;
+  /** The request path (`/v2/index.php`). */
+  path: string;
+  params: CmqParams;
+}
+
+/**
+ * The string the client signed. With `skipFileValues`, POST parameters whose value starts
+ * with "@" are left out, as the Python and PHP SDKs do.
+ *
+ * @example
+ * ```ts
+ * stringToSign({ method: "GET", host: "h:1", path: "/v2/index.php", params }, {
+ *   skipFileValues: false,
+ * }); // "GETh:1/v2/index.php?Action=ListQueue&Nonce=7&…"
+ * ```
+ */
+export function stringToSign(request: SignedRequest, options: { skipFileValues: boolean }) {
+  const names = [...request.params.names()].filter((name) => name !== "Signature").sort();
+  const pairs: string[] = [];
+  for (const name of names) {
+    const value = request.params.get(name)!;
+    if (options.skipFileValues && request.method === "POST" && value.startsWith("@")) continue;
+    pairs.push(`${name.replaceAll("_", ".")}=${value}`);
+  }
+  return `${request.method}${request.host}${request.path}?${pairs.join("&")}`;
+}
+
+/**
+ * base64 of the HMAC of `text` with `secretKey`, as the SDKs compute `Signature`.
+ *
+ * @example
+ * ```ts
+ * sign("GETh/v2/index.php?a=1", "secret", "HmacSHA256");
+ * ```
+ */
+export function sign(text: string, secretKey: string, method: SignatureMethod): string {
+  return createHmac(hashOf[method], secretKey).update(text, "utf8").digest("base64");
+}
+
+function failed(reason: string): CmqError {
+  return new CmqError(cmqCode.authenticationFailed, `authentication failed: ${reason}`);
+}
+
+function sameText(left: string, right: string): boolean {
+  const leftBytes = new TextEncoder().encode(left);
+  const rightBytes = new TextEncoder().encode(right);
+  return leftBytes.length === rightBytes.length && timingSafeEqual(leftBytes, rightBytes);
+}
+
+function signatureMethodOf(params: CmqParams): SignatureMethod {
+  const name = params.get("SignatureMethod") ?? "HmacSHA1";
+  if (name !== "HmacSHA1" && name !== "HmacSHA256") {
+    throw failed(`SignatureMethod '${name.slice(0, 32)}' is not HmacSHA1 or HmacSHA256`);
+  }
+  return name;
+}
+
+function checkTimestamp(params: CmqParams, nowMs: number): void {
+  const text = params.get("Timestamp")!;
+  if (!/^[0-9]{1,12}$/.test(text)) throw failed("Timestamp is not Unix seconds");
+  const skewSeconds = Math.abs(Number(text) - Math.floor(nowMs / 1000));
+  if (skewSeconds > timestampSkewSecondsMax) {
+    throw failed(
+      `Timestamp is ${skewSeconds} s from the server clock (at most ${timestampSkewSecondsMax} s)`,
+    );
+  }
+}
+
+/**
+ * Checks the request's signature against `keys` and returns the key that signed it. Any
+ * failure — a missing signing parameter, an unknown SecretId, an unknown SignatureMethod, a
+ * Timestamp outside the window, a signature that does not match — is CMQ's 4100.
+ */
+export function authenticate(request: SignedRequest, keys: KeyRing, nowMs: number): AccessKey {
+  const params = request.params;
+  for (const name of ["SecretId", "Timestamp", "Nonce", "Signature"]) {
+    if (!params.get(name)) throw failed(`the request carries no ${name}`);
+  }
+  const method = signatureMethodOf(params);
+  checkTimestamp(params, nowMs);
+  const secretId = params.get("SecretId")!;
+  const key = keys.find(secretId);
+  if (key === undefined) throw failed(`SecretId '${secretId.slice(0, 64)}' is not known`);
+  // base64 has no spaces: a "+" sent unencoded became one when the form was decoded.
+  const given = params.get("Signature")!.replaceAll(" ", "+");
+  const strict = stringToSign(request, { skipFileValues: false });
+  if (sameText(sign(strict, key.secretKey, method), given)) return key;
+  const hasFileValues = request.method === "POST" &&
+    [...params.entries()].some(([name, value]) => name !== "Signature" && value.startsWith("@"));
+  if (hasFileValues) {
+    const lenient = stringToSign(request, { skipFileValues: true });
+    if (sameText(sign(lenient, key.secretKey, method), given)) return key;
+  }
+  throw failed(
+    `Signature does not match the request, signed as "${request.method}${request.host}` +
+      `${request.path}?…" with ${method}`,
+  );
+}

@@ -1,0 +1,111 @@
+/**
+ * Test setup of the SQS door: the real engine (`EngineService` over a one-node `MemoryReplica` on the
+ * wall clock, so long polls and the SDK's own timers run as in production) behind the door on a
+ * real port, and an unmodified `@aws-sdk/client-sqs` client pointed at it.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { SQSClient } from "./_npm_test_deps.ts";
+import { type AccessKey, FileKeyRing } from "../../auth/mod.ts";
+import { wallClockEngine } from "../../cluster/testing/mod.ts";
+import { createSqsDoor } from "./mod.ts";
+
+/** The key every signed test uses unless it says otherwise. */
+export const adminKey: AccessKey = {
+  secretId: "AKIDadmin",
+  secretKey: "admin-secret",
+  allow: ["*"],
+};
+
+/** Options of `startDoor`. */
+export interface StartOptions {
+  /** Keys the door checks signatures against (default: none, signatures not checked). */
+  keys?: AccessKey[];
+  /** The key the client signs with (default `adminKey`). */
+  clientKey?: { secretId: string; secretKey: string };
+  /** The door's clock (default `Date.now`). */
+  now?: () => number;
+}
+
+/** A running door, its engine and a client; `await using` stops all of it. */
+export function startDoor(options: StartOptions = {}) {
+  const { replica, broker } = wallClockEngine();
+  const errors: unknown[] = [];
+  const door = createSqsDoor({
+    service: broker,
+    keys: options.keys === undefined ? null : FileKeyRing.fromKeys(options.keys),
+    now: options.now,
+    logError: (_message, error) => errors.push(error),
+  });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, door);
+  const endpoint = `http://127.0.0.1:${server.addr.port}`;
+  const clients: SQSClient[] = [];
+  /** A client signing with `key` (default: the options' client key, else `adminKey`). */
+  const clientFor = (
+    key = options.clientKey ?? adminKey,
+    settings: { maxAttempts?: number } = {},
+  ) => {
+    const client = new SQSClient({
+      endpoint,
+      region: "eu-west-1",
+      credentials: { accessKeyId: key.secretId, secretAccessKey: key.secretKey },
+      maxAttempts: settings.maxAttempts ?? 1,
+    });
+    clients.push(client);
+    return client;
+  };
+  const client = clientFor();
+  return {
+    broker,
+    replica,
+    endpoint,
+    client,
+    clientFor,
+    /** Failures the door reported as internal (a test expects none). */
+    errors,
+    /** The URL the door gives the queue `sqsName`. */
+    queueUrl: (sqsName: string) => `${endpoint}/000000000000/${sqsName}`,
+    async [Symbol.asyncDispose]() {
+      for (const each of clients) each.destroy();
+      broker.close();
+      await server.shutdown();
+    },
+  };
+}
+
+/** Posts a raw AWS JSON 1.0 request (unsigned) and answers status, headers and parsed body. */
+export async function rawCall(
+  endpoint: string,
+  target: string | null,
+  body: string,
+  headers: Record<string, string> = {},
+) {
+  const response = await fetch(endpoint + "/", {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-amz-json-1.0",
+      ...(target === null ? {} : { "x-amz-target": target }),
+      ...headers,
+    },
+    body,
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: JSON.parse(text) };
+}
+
+/** Asserts `promise` rejects with the SDK error `name` (and `Code`, status when given). */
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  expected: { name: string; code?: string; status?: number; message?: RegExp },
+): Promise<void> {
+  await assert.rejects(promise, (error: Record<string, unknown> & Error) => {
+    assert.equal(error.name, expected.name, error.message);
+    if (expected.code !== undefined) assert.equal(error.Code, expected.code);
+    if (expected.status !== undefined) {
+      assert.equal((error.$metadata as { httpStatusCode: number }).httpStatusCode, expected.status);
+    }
+    if (expected.message !== undefined) assert.match(error.message, expected.message);
+    return true;
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * AWS Signature Version 4 and key permissions at the SQS door, through the real SDK's signer.
+ */
+import assert from "node:assert/strict";
+import {
+  CreateQueueCommand,
+  ListQueuesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from "./_npm_test_deps.ts";
+import { adminKey, rawCall, rejectsWith, startDoor } from "./_test_server.ts";
+
+const workerKey = {
+  secretId: "AKIDworker",
+  secretKey: "worker-secret",
+  allow: ["queue:images:receive", "queue:results:send", "queue:results:read"],
+};
+
+async function signedDoor(now?: () => number) {
+  const door = startDoor({ keys: [adminKey, workerKey], now });
+  const images = (await door.client.send(new CreateQueueCommand({ QueueName: "images" })))
+    .QueueUrl!;
+  const results = (await door.client.send(new CreateQueueCommand({ QueueName: "results" })))
+    .QueueUrl!;
+  return { door, images, results };
+}
+
+Deno.test("a request signed with the right key is served, from any region", async () => {
+  const { door, images } = await signedDoor();
+  await using _ = door;
+  await door.client.send(new SendMessageCommand({ QueueUrl: images, MessageBody: "photo" }));
+  const { Messages } = await door.client.send(new ReceiveMessageCommand({ QueueUrl: images }));
+  assert.equal(Messages![0].Body, "photo");
+});
+
+Deno.test("a wrong secret is SignatureDoesNotMatch, an unknown key InvalidClientTokenId", async () => {
+  const { door, images } = await signedDoor();
+  await using _ = door;
+  const wrongSecret = door.clientFor({ secretId: "AKIDadmin", secretKey: "guess" });
+  await rejectsWith(
+    wrongSecret.send(new SendMessageCommand({ QueueUrl: images, MessageBody: "x" })),
+    { name: "SignatureDoesNotMatch", code: "SignatureDoesNotMatch", status: 403 },
+  );
+  const unknown = door.clientFor({ secretId: "AKIDnobody", secretKey: "x" });
+  await rejectsWith(unknown.send(new ListQueuesCommand({})), {
+    name: "InvalidClientTokenId",
+    status: 403,
+  });
+  const { status, body, headers } = await rawCall(door.endpoint, "AmazonSQS.ListQueues", "{}");
+  assert.equal(status, 403);
+  assert.equal(body.__type, "com.amazon.coral.service#MissingAuthenticationToken");
+  assert.equal(headers.get("x-amzn-query-error"), "MissingAuthenticationToken;Sender");
+  assert.equal(door.replica.lastIndex, 2, "only the two creates were proposed");
+});
+
+Deno.test("a body changed after signing is refused", async () => {
+  const { door, images } = await signedDoor();
+  await using _ = door;
+  const tampering = door.clientFor();
+  // Runs after the signer, as a proxy rewriting the request in flight would.
+  tampering.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { body: string | Uint8Array };
+      const text = typeof request.body === "string"
+        ? request.body
+        : new TextDecoder().decode(request.body);
+      request.body = text.replace("pay 10", "pay 99");
+      return next(args);
+    },
+    { step: "finalizeRequest", priority: "low", name: "tamperAfterSigning" },
+  );
+  await rejectsWith(
+    tampering.send(new SendMessageCommand({ QueueUrl: images, MessageBody: "pay 10" })),
+    { name: "SignatureDoesNotMatch" },
+  );
+  const { Messages } = await door.client.send(new ReceiveMessageCommand({ QueueUrl: images }));
+  assert.equal(Messages, undefined);
+});
+
+Deno.test("a signature more than 15 minutes off the server's clock is RequestExpired", async () => {
+  await using door = startDoor({ keys: [adminKey], now: () => Date.now() + 3_600_000 });
+  await rejectsWith(door.client.send(new ListQueuesCommand({})), {
+    name: "RequestExpired",
+    status: 400,
+  });
+  // The SDK corrects its clock from the answer's Date header (the door's clock) and retries:
+  // SQS's own recovery from a skewed client clock works unchanged.
+  const retrying = door.clientFor(adminKey, { maxAttempts: 2 });
+  const { QueueUrls } = await retrying.send(new ListQueuesCommand({}));
+  assert.deepEqual(QueueUrls, []);
+});
+
+Deno.test("a key without the permission gets AccessDenied, and ListQueues shows what it may read", async () => {
+  const { door, images, results } = await signedDoor();
+  await using _ = door;
+  const worker = door.clientFor(workerKey);
+  await rejectsWith(worker.send(new SendMessageCommand({ QueueUrl: images, MessageBody: "x" })), {
+    name: "AccessDenied",
+    code: "AccessDenied",
+    status: 403,
+    message: /queue:images:send/,
+  });
+  await rejectsWith(worker.send(new CreateQueueCommand({ QueueName: "mine" })), {
+    name: "AccessDenied",
+  });
+  await worker.send(new SendMessageCommand({ QueueUrl: results, MessageBody: "done" }));
+  await worker.send(new ReceiveMessageCommand({ QueueUrl: images }));
+  const listed = await worker.send(new ListQueuesCommand({}));
+  assert.deepEqual(listed.QueueUrls, [results]);
+});

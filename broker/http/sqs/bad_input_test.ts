@@ -1,0 +1,215 @@
+/**
+ * Bad input at the SQS door through raw HTTP: each request gets SQS's exact error (status,
+ * `__type`, `x-amzn-query-error`) and changes nothing (no command is proposed).
+ */
+import assert from "node:assert/strict";
+import { rawCall, startDoor } from "./_test_server.ts";
+
+interface Case {
+  what: string;
+  target: string | null;
+  body: string;
+  status: number;
+  type: string;
+  queryError: string;
+}
+
+const modeled = (name: string) => `com.amazonaws.sqs#${name}`;
+const common = (name: string) => `com.amazon.coral.service#${name}`;
+
+/** Stands for the URL of the test's queue `jobs` in the bodies below. */
+const jobsUrl = "{jobs}";
+const send = (input: Record<string, unknown>) => JSON.stringify({ QueueUrl: jobsUrl, ...input });
+const serialization = {
+  status: 400,
+  type: common("SerializationException"),
+  queryError: "SerializationException;Sender",
+};
+const invalidValue = {
+  status: 400,
+  type: common("InvalidParameterValue"),
+  queryError: "InvalidParameterValue;Sender",
+};
+const missing = {
+  status: 400,
+  type: common("MissingParameter"),
+  queryError: "MissingParameter;Sender",
+};
+
+const cases: Case[] = [
+  { what: "malformed JSON", target: "AmazonSQS.SendMessage", body: "{nope", ...serialization },
+  { what: "a JSON array", target: "AmazonSQS.ListQueues", body: "[]", ...serialization },
+  {
+    what: "a number for a string",
+    target: "AmazonSQS.CreateQueue",
+    body: '{"QueueName": 5}',
+    ...serialization,
+  },
+  {
+    what: "a string for an integer",
+    target: "AmazonSQS.SendMessage",
+    body: send({ MessageBody: "x", DelaySeconds: "5" }),
+    ...serialization,
+  },
+  {
+    what: "a fraction for an integer",
+    target: "AmazonSQS.ReceiveMessage",
+    body: send({ MaxNumberOfMessages: 1.5 }),
+    ...serialization,
+  },
+  {
+    what: "a map for a list",
+    target: "AmazonSQS.SendMessageBatch",
+    body: send({ Entries: { Id: "a" } }),
+    ...serialization,
+  },
+  {
+    what: "no QueueUrl",
+    target: "AmazonSQS.SendMessage",
+    body: '{"MessageBody": "x"}',
+    ...missing,
+  },
+  { what: "no MessageBody", target: "AmazonSQS.SendMessage", body: send({}), ...missing },
+  {
+    what: "an empty MessageBody",
+    target: "AmazonSQS.SendMessage",
+    body: send({ MessageBody: "" }),
+    ...missing,
+  },
+  {
+    what: "a delay out of range",
+    target: "AmazonSQS.SendMessage",
+    body: send({ MessageBody: "x", DelaySeconds: 43_201 }),
+    ...invalidValue,
+  },
+  {
+    what: "MaxNumberOfMessages 0",
+    target: "AmazonSQS.ReceiveMessage",
+    body: send({ MaxNumberOfMessages: 0 }),
+    ...invalidValue,
+  },
+  {
+    what: "an unknown operation",
+    target: "AmazonSQS.Frobnicate",
+    body: "{}",
+    status: 400,
+    type: common("InvalidAction"),
+    queryError: "InvalidAction;Sender",
+  },
+  {
+    what: "another service's target",
+    target: "DynamoDB_20120810.ListTables",
+    body: "{}",
+    status: 400,
+    type: common("InvalidAction"),
+    queryError: "InvalidAction;Sender",
+  },
+  {
+    what: "no target",
+    target: null,
+    body: "{}",
+    status: 400,
+    type: common("MissingAction"),
+    queryError: "MissingAction;Sender",
+  },
+  {
+    what: "an SQS operation cmqd does not offer",
+    target: "AmazonSQS.AddPermission",
+    body: send({ Label: "x", AWSAccountIds: ["1"], Actions: ["SendMessage"] }),
+    status: 400,
+    type: modeled("UnsupportedOperation"),
+    queryError: "AWS.SimpleQueueService.UnsupportedOperation;Sender",
+  },
+  {
+    what: "a queue that does not exist",
+    target: "AmazonSQS.SendMessage",
+    body: JSON.stringify({ QueueUrl: "/000000000000/nowhere", MessageBody: "x" }),
+    status: 400,
+    type: modeled("QueueDoesNotExist"),
+    queryError: "AWS.SimpleQueueService.NonExistentQueue;Sender",
+  },
+  {
+    what: "a QueueUrl that is no queue URL",
+    target: "AmazonSQS.ReceiveMessage",
+    body: '{"QueueUrl": "http://host/a/b/c"}',
+    status: 404,
+    type: modeled("InvalidAddress"),
+    queryError: "InvalidAddress;Sender",
+  },
+  {
+    what: "a QueueUrl that is no URL at all",
+    target: "AmazonSQS.ReceiveMessage",
+    body: '{"QueueUrl": "::::"}',
+    status: 404,
+    type: modeled("InvalidAddress"),
+    queryError: "InvalidAddress;Sender",
+  },
+];
+
+Deno.test("bad input gets SQS's exact error and changes nothing", async () => {
+  await using door = startDoor();
+  const created = await rawCall(door.endpoint, "AmazonSQS.CreateQueue", '{"QueueName": "jobs"}');
+  assert.equal(created.status, 200);
+  assert.equal(created.headers.get("content-type"), "application/x-amz-json-1.0");
+  const queueUrl = created.body.QueueUrl;
+  const lastIndex = door.replica.lastIndex;
+  for (const example of cases) {
+    const { status, headers, body } = await rawCall(
+      door.endpoint,
+      example.target,
+      example.body.replaceAll(jobsUrl, queueUrl),
+    );
+    assert.equal(status, example.status, example.what);
+    assert.equal(body.__type, example.type, example.what);
+    assert.equal(headers.get("x-amzn-query-error"), example.queryError, example.what);
+    assert.equal(typeof body.message, "string", example.what);
+    assert.ok(headers.get("x-amzn-requestid"), example.what);
+  }
+  assert.equal(door.replica.lastIndex, lastIndex, "a refused request proposed something");
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("a body over the bound is refused before it is read whole", async () => {
+  await using door = startDoor();
+  const response = await fetch(door.endpoint + "/", {
+    method: "POST",
+    headers: { "x-amz-target": "AmazonSQS.SendMessage" },
+    body: "x".repeat(5 * 1024 * 1024),
+  });
+  assert.equal(response.status, 400);
+  assert.equal((await response.json()).__type, "com.amazonaws.sqs#BatchRequestTooLong");
+  // Chunked: no declared length, so the door stops reading at the bound.
+  const chunk = new Uint8Array(1024 * 1024).fill(120);
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent++ < 64) controller.enqueue(chunk);
+      else controller.close();
+    },
+  });
+  const chunked = await fetch(door.endpoint + "/", {
+    method: "POST",
+    headers: { "x-amz-target": "AmazonSQS.SendMessage" },
+    body: stream,
+  });
+  assert.equal(chunked.status, 400);
+  assert.equal((await chunked.json()).__type, "com.amazonaws.sqs#BatchRequestTooLong");
+  assert.ok(sent < 64, "the door read the whole body");
+  assert.equal(door.replica.lastIndex, 0);
+});
+
+Deno.test("only POST is served", async () => {
+  await using door = startDoor();
+  const response = await fetch(door.endpoint + "/", {
+    headers: { "x-amz-target": "AmazonSQS.ListQueues" },
+  });
+  assert.equal(response.status, 400);
+  assert.equal((await response.json()).__type, "com.amazon.coral.service#InvalidAction");
+});
+
+Deno.test("an empty body is an empty input, as the SDK sends for ListQueues", async () => {
+  await using door = startDoor();
+  const listed = await rawCall(door.endpoint, "AmazonSQS.ListQueues", "");
+  assert.equal(listed.status, 200);
+  assert.deepEqual(listed.body, { QueueUrls: [] });
+});

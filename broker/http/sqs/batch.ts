@@ -1,0 +1,64 @@
+/**
+ * The batch rules every SQS batch operation shares: 1–10 entries, ids of 1–80 letters, digits,
+ * `-` or `_`, distinct within the request; and the `Failed` entry of a result.
+ *
+ * @module
+ */
+import { SqsError } from "./errors.ts";
+import { type JsonObject, objectEntry, optionalList, requiredString } from "./input.ts";
+
+/** SQS's entries per batch request. */
+export const batchEntriesMax = 10;
+
+const entryIdPattern = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** One entry of a batch request with its id. */
+export interface BatchEntry {
+  id: string;
+  entry: JsonObject;
+}
+
+/** The `Failed` entry of a batch result. */
+export interface FailedEntry {
+  Id: string;
+  SenderFault: boolean;
+  Code: string;
+  Message: string;
+}
+
+/** Reads and checks the `Entries` of a batch request. */
+export function batchEntries(input: JsonObject, entryKind: string): BatchEntry[] {
+  const list = optionalList(input, "Entries") ?? [];
+  if (list.length === 0) {
+    throw new SqsError(
+      "EmptyBatchRequest",
+      `There should be at least one ${entryKind} in the request.`,
+    );
+  }
+  if (list.length > batchEntriesMax) {
+    throw new SqsError(
+      "TooManyEntriesInBatchRequest",
+      `Maximum number of entries per request are ${batchEntriesMax}. You have sent ${list.length}.`,
+    );
+  }
+  const seen = new Set<string>();
+  return list.map((value, index) => {
+    const entry = objectEntry(value, `Entries.${index}`);
+    const id = requiredString(entry, "Id");
+    if (!entryIdPattern.test(id)) {
+      throw new SqsError(
+        "InvalidBatchEntryId",
+        "A batch entry id can only contain alphanumeric characters, hyphens and underscores. " +
+          "It can be at most 80 letters long.",
+      );
+    }
+    if (seen.has(id)) throw new SqsError("BatchEntryIdsNotDistinct", `Id ${id} repeated.`);
+    seen.add(id);
+    return { id, entry };
+  });
+}
+
+/** The `Failed` entry for `error` (its query-protocol code, as SQS's batch results carry). */
+export function failedEntry(id: string, error: SqsError): FailedEntry {
+  return { Id: id, SenderFault: error.senderFault, Code: error.queryCode, Message: error.message };
+}

@@ -1,0 +1,47 @@
+/**
+ * What every SQS operation gets: the service, the parsed input, the addresses of this request,
+ * and the caller's permission checks.
+ *
+ * @module
+ */
+import type { Action, Queue, QueueService } from "./broker_deps.ts";
+import { SqsError } from "./errors.ts";
+import type { JsonObject } from "./input.ts";
+import type { QueueAddresses, QueueRef } from "./queue_names.ts";
+
+/** The world of one operation call. */
+export interface OperationContext {
+  service: QueueService;
+  input: JsonObject;
+  addresses: QueueAddresses;
+  /** Aborts when the client goes away (ends long polls early). */
+  signal: AbortSignal;
+  /** True when the caller may do `action` on the cmqd queue `name` (always, without keys). */
+  allows(name: string, action: Action): boolean;
+}
+
+/** An SQS operation: the JSON input of the context to the JSON output. */
+export type Operation = (context: OperationContext) => Promise<JsonObject>;
+
+/** Throws SQS's `AccessDenied` unless the caller may do `action` on `queue`. */
+export function authorize(context: OperationContext, queue: QueueRef, action: Action): void {
+  if (context.allows(queue.name, action)) return;
+  throw new SqsError(
+    "AccessDenied",
+    `Access to the resource ${context.addresses.url(queue)} is denied ` +
+      `(the key needs queue:${queue.name}:${action}).`,
+  );
+}
+
+/**
+ * The cmqd queue behind `queue`, which must be FIFO exactly when the SQS name ends in `.fifo`
+ * (else the SQS name names no queue). Operations that change or describe a queue use it; the
+ * message operations trust the URL and save the round trip.
+ */
+export async function existingQueue(context: OperationContext, queue: QueueRef): Promise<Queue> {
+  const found = await context.service.getQueue(queue.name);
+  if (found.fifo !== queue.fifo) {
+    throw new SqsError("QueueDoesNotExist", "The specified queue does not exist.");
+  }
+  return found;
+}

@@ -1,0 +1,206 @@
+/**
+ * The SQS door's errors and their one mapping table. Every failure leaves the door in SQS's AWS
+ * JSON 1.0 error shape:
+ *
+ * ```
+ * HTTP/1.1 400
+ * x-amzn-query-error: AWS.SimpleQueueService.NonExistentQueue;Sender
+ * {"__type": "com.amazonaws.sqs#QueueDoesNotExist", "message": "The specified queue does not exist."}
+ * ```
+ *
+ * `__type` names the error shape of SQS's model; `x-amzn-query-error` carries the code the older
+ * query protocol used, which `@aws-sdk/client-sqs` (awsQueryCompatible) reads first: it becomes
+ * the exception's `Code`, and through the model's `awsQueryError` trait its class
+ * (`QueueDoesNotExist`). The statuses are those of SQS's model (`httpError`) or, for errors the
+ * model does not list, of SQS's "Common Errors" page.
+ *
+ * @module
+ */
+import { BrokerError, type ErrorCode } from "./broker_deps.ts";
+
+/** Where an SQS error comes from: the caller's request or the service. */
+type Fault = "Sender" | "Receiver";
+
+interface SqsErrorKind {
+  /** The code of the query protocol, sent in `x-amzn-query-error`. */
+  queryCode: string;
+  status: number;
+  fault: Fault;
+  /** True for shapes of SQS's own model (namespace `com.amazonaws.sqs`). */
+  modeled: boolean;
+}
+
+function kind(queryCode: string, status: number, modeled = true, fault: Fault = "Sender") {
+  return { queryCode, status, fault, modeled };
+}
+
+const simpleQueueService = "AWS.SimpleQueueService.";
+
+/** Every error the door answers with, by the shape name `__type` carries. */
+export const sqsErrorKinds = {
+  // Shapes of SQS's model, with the query code of their awsQueryError trait.
+  QueueDoesNotExist: kind(`${simpleQueueService}NonExistentQueue`, 400),
+  QueueNameExists: kind("QueueAlreadyExists", 400),
+  ReceiptHandleIsInvalid: kind("ReceiptHandleIsInvalid", 404),
+  MessageNotInflight: kind(`${simpleQueueService}MessageNotInflight`, 400),
+  TooManyEntriesInBatchRequest: kind(`${simpleQueueService}TooManyEntriesInBatchRequest`, 400),
+  EmptyBatchRequest: kind(`${simpleQueueService}EmptyBatchRequest`, 400),
+  BatchEntryIdsNotDistinct: kind(`${simpleQueueService}BatchEntryIdsNotDistinct`, 400),
+  InvalidBatchEntryId: kind(`${simpleQueueService}InvalidBatchEntryId`, 400),
+  BatchRequestTooLong: kind(`${simpleQueueService}BatchRequestTooLong`, 400),
+  UnsupportedOperation: kind(`${simpleQueueService}UnsupportedOperation`, 400),
+  InvalidAttributeName: kind("InvalidAttributeName", 400),
+  InvalidAttributeValue: kind("InvalidAttributeValue", 400),
+  InvalidMessageContents: kind("InvalidMessageContents", 400),
+  InvalidAddress: kind("InvalidAddress", 404),
+  OverLimit: kind("OverLimit", 403),
+  ResourceNotFoundException: kind("ResourceNotFoundException", 404),
+  // SQS's common errors (not in the model).
+  InvalidParameterValue: kind("InvalidParameterValue", 400, false),
+  MissingParameter: kind("MissingParameter", 400, false),
+  InvalidAction: kind("InvalidAction", 400, false),
+  MissingAction: kind("MissingAction", 400, false),
+  SerializationException: kind("SerializationException", 400, false),
+  MissingAuthenticationToken: kind("MissingAuthenticationToken", 403, false),
+  IncompleteSignature: kind("IncompleteSignature", 400, false),
+  InvalidClientTokenId: kind("InvalidClientTokenId", 403, false),
+  SignatureDoesNotMatch: kind("SignatureDoesNotMatch", 403, false),
+  RequestExpired: kind("RequestExpired", 400, false),
+  AccessDenied: kind("AccessDenied", 403, false),
+  InternalFailure: kind("InternalFailure", 500, false, "Receiver"),
+  ServiceUnavailable: kind("ServiceUnavailable", 503, false, "Receiver"),
+} as const satisfies Record<string, SqsErrorKind>;
+
+/** A shape name of `sqsErrorKinds`. */
+export type SqsErrorCode = keyof typeof sqsErrorKinds;
+
+/** The codes a per-handle failure of delete or visibility change carries. */
+type HandleFailureCode = "ReceiptHandleStale" | "MessageNotInflight";
+
+/**
+ * THE mapping table: every service error code, and every per-handle failure code, to the SQS
+ * error a client gets for it. Codes the SQS door can't cause (topics) still map, so a new
+ * service path never leaks a native code.
+ */
+const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
+  InvalidParameter: "InvalidParameterValue",
+  MalformedRequest: "SerializationException",
+  ReceiptHandleInvalid: "ReceiptHandleIsInvalid",
+  // cmqd refuses a handle of an older delivery (SQS would accept it): the client learns its
+  // handle is no longer good, which is SQS's meaning of this code.
+  ReceiptHandleStale: "ReceiptHandleIsInvalid",
+  MessageNotInflight: "MessageNotInflight",
+  Unauthenticated: "InvalidClientTokenId",
+  AccessDenied: "AccessDenied",
+  QueueNotFound: "QueueDoesNotExist",
+  TopicNotFound: "ResourceNotFoundException",
+  SubscriptionNotFound: "ResourceNotFoundException",
+  NotFound: "ResourceNotFoundException",
+  MethodNotAllowed: "InvalidAction",
+  QueueAlreadyExists: "QueueNameExists",
+  MessageTooLarge: "InvalidParameterValue",
+  BatchTooLarge: "TooManyEntriesInBatchRequest",
+  RequestTooLarge: "BatchRequestTooLong",
+  UnsupportedMediaType: "SerializationException",
+  // SQS's "a limit was reached" (it answers OverLimit when too many messages are in flight).
+  BacklogFull: "OverLimit",
+  // Creating a queue past `queuesMax`: a limit of the account's, in SQS's terms.
+  QueueLimitExceeded: "OverLimit",
+  // The disk alarm: retryable and the server's fault, as SQS clients retry a 503.
+  InsufficientStorage: "ServiceUnavailable",
+  InternalError: "InternalFailure",
+  NoLeader: "ServiceUnavailable",
+  NotReady: "ServiceUnavailable",
+};
+
+/** The message SQS itself gives for a missing queue (the service names the internal queue). */
+const queueDoesNotExistMessage = "The specified queue does not exist.";
+
+/**
+ * An SQS error answered to the client.
+ *
+ * @example
+ * ```ts
+ * throw new SqsError("MissingParameter", "The request must contain the parameter QueueUrl.");
+ * ```
+ */
+export class SqsError extends Error {
+  readonly code: SqsErrorCode;
+  readonly retryAfterSeconds?: number;
+
+  constructor(code: SqsErrorCode, message: string, options: { retryAfterSeconds?: number } = {}) {
+    super(message);
+    this.name = "SqsError";
+    this.code = code;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  /** The HTTP status SQS answers this error with. */
+  get status(): number {
+    return sqsErrorKinds[this.code].status;
+  }
+
+  /** True when the caller is at fault (`SenderFault` of batch results). */
+  get senderFault(): boolean {
+    return sqsErrorKinds[this.code].fault === "Sender";
+  }
+
+  /** The code batch results carry in `Failed[].Code` (the query protocol's code). */
+  get queryCode(): string {
+    return sqsErrorKinds[this.code].queryCode;
+  }
+}
+
+/** The SQS code of a service error or per-handle failure code (unknown codes: internal). */
+export function sqsCodeOf(serviceCode: string): SqsErrorCode {
+  return (serviceToSqs as Record<string, SqsErrorCode>)[serviceCode] ?? "InternalFailure";
+}
+
+/**
+ * Turns whatever a request threw into the SQS error to answer: an `SqsError` stays, an
+ * `BrokerError` goes through the table by its code, anything else is a bug (`InternalFailure`,
+ * reported to `logError`, its text never shown).
+ */
+export function toSqsError(
+  error: unknown,
+  logError: (message: string, error: unknown) => void,
+): SqsError {
+  if (error instanceof SqsError) return error;
+  if (error instanceof BrokerError) {
+    const code = sqsCodeOf(error.code);
+    const message = code === "QueueDoesNotExist" ? queueDoesNotExistMessage : error.message;
+    return new SqsError(code, message, { retryAfterSeconds: error.retryAfterSeconds });
+  }
+  logError("SQS door: unexpected failure", error);
+  return new SqsError("InternalFailure", "We encountered an internal error. Please try again.");
+}
+
+/** The response of `error` in SQS's JSON error shape. */
+export function errorResponse(error: SqsError, requestId: string): Response {
+  const errorKind = sqsErrorKinds[error.code];
+  const namespace = errorKind.modeled ? "com.amazonaws.sqs" : "com.amazon.coral.service";
+  const headers = new Headers({
+    "content-type": "application/x-amz-json-1.0",
+    "x-amzn-requestid": requestId,
+    "x-amzn-query-error": `${errorKind.queryCode};${errorKind.fault}`,
+  });
+  if (error.retryAfterSeconds !== undefined) {
+    headers.set("retry-after", String(error.retryAfterSeconds));
+  }
+  const body = { __type: `${namespace}#${error.code}`, message: error.message };
+  return new Response(JSON.stringify(body), { status: errorKind.status, headers });
+}
+
+/** The message SQS gives for a parameter that is required and absent. */
+export function missingParameter(member: string): SqsError {
+  return new SqsError("MissingParameter", `The request must contain the parameter ${member}.`);
+}
+
+/** The message SQS gives for a parameter with a value it refuses. */
+export function invalidValue(member: string, value: unknown, reason: string): SqsError {
+  const shown = typeof value === "string" ? value.slice(0, 100) : JSON.stringify(value);
+  return new SqsError(
+    "InvalidParameterValue",
+    `Value ${shown} for parameter ${member} is invalid. Reason: ${reason}`,
+  );
+}

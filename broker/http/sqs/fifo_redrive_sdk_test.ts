@@ -1,0 +1,168 @@
+/**
+ * FIFO queues (groups, explicit and content-based deduplication) and RedrivePolicy through the
+ * real `@aws-sdk/client-sqs`.
+ */
+import assert from "node:assert/strict";
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+} from "./_npm_test_deps.ts";
+import { rejectsWith, startDoor } from "./_test_server.ts";
+
+type Door = ReturnType<typeof startDoor>;
+
+async function createFifo(door: Door, QueueName: string): Promise<string> {
+  const { QueueUrl } = await door.client.send(
+    new CreateQueueCommand({ QueueName, Attributes: { FifoQueue: "true" } }),
+  );
+  return QueueUrl!;
+}
+
+async function receiveAll(door: Door, QueueUrl: string): Promise<Message[]> {
+  const { Messages } = await door.client.send(
+    new ReceiveMessageCommand({
+      QueueUrl,
+      MaxNumberOfMessages: 10,
+      MessageSystemAttributeNames: ["MessageGroupId", "SequenceNumber"],
+    }),
+  );
+  return Messages ?? [];
+}
+
+Deno.test("FIFO: MessageGroupId is required; a group delivers in order, one at a time", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createFifo(door, "events.fifo");
+  await rejectsWith(door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "x" })), {
+    name: "MissingParameter",
+    message: /MessageGroupId/,
+  });
+  const sent = await door.client.send(
+    new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: "a1", MessageBody: "a1", MessageGroupId: "A" },
+        { Id: "b1", MessageBody: "b1", MessageGroupId: "B" },
+        { Id: "a2", MessageBody: "a2", MessageGroupId: "A" },
+      ],
+    }),
+  );
+  const sequences = sent.Successful!.map((entry) => Number(entry.SequenceNumber));
+  assert.deepEqual(sequences, [...sequences].sort((left, right) => left - right));
+  const first = await receiveAll(door, QueueUrl);
+  assert.deepEqual(first.map((message) => message.Body), ["a1", "b1"]);
+  assert.deepEqual(first.map((message) => message.Attributes!.MessageGroupId), ["A", "B"]);
+  assert.equal(first[0].Attributes!.SequenceNumber, sent.Successful![0].SequenceNumber);
+  assert.deepEqual(await receiveAll(door, QueueUrl), []);
+  await door.client.send(
+    new DeleteMessageCommand({ QueueUrl, ReceiptHandle: first[0].ReceiptHandle }),
+  );
+  assert.deepEqual((await receiveAll(door, QueueUrl)).map((message) => message.Body), ["a2"]);
+});
+
+Deno.test("FIFO: a repeated MessageDeduplicationId or body (content-based) enqueues once", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createFifo(door, "events.fifo");
+  const send = (MessageBody: string, MessageDeduplicationId?: string) =>
+    door.client.send(
+      new SendMessageCommand({
+        QueueUrl,
+        MessageBody,
+        MessageGroupId: "g",
+        MessageDeduplicationId,
+      }),
+    );
+  const explicit = await send("order 1", "order-1");
+  const repeated = await send("order 1, sent again by a retrying producer", "order-1");
+  assert.equal(repeated.MessageId, explicit.MessageId);
+  const byContent = await send("payment 9");
+  const sameContent = await send("payment 9");
+  assert.equal(sameContent.MessageId, byContent.MessageId);
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+  );
+  assert.equal(Attributes!.ApproximateNumberOfMessages, "2");
+});
+
+Deno.test("RedrivePolicy moves a message received more than maxReceiveCount times", async () => {
+  await using door = startDoor();
+  const { QueueUrl: deadUrl } = await door.client.send(
+    new CreateQueueCommand({ QueueName: "dead" }),
+  );
+  const deadArn = "arn:aws:sqs:us-east-1:000000000000:dead";
+  const RedrivePolicy = JSON.stringify({ deadLetterTargetArn: deadArn, maxReceiveCount: "1" });
+  const { QueueUrl } = await door.client.send(
+    new CreateQueueCommand({ QueueName: "work", Attributes: { RedrivePolicy } }),
+  );
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["RedrivePolicy"] }),
+  );
+  assert.deepEqual(JSON.parse(Attributes!.RedrivePolicy!), {
+    deadLetterTargetArn: deadArn,
+    maxReceiveCount: 1,
+  });
+  await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "poison" }));
+  const [message] = (await door.client.send(new ReceiveMessageCommand({ QueueUrl }))).Messages!;
+  await door.client.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl,
+      ReceiptHandle: message.ReceiptHandle,
+      VisibilityTimeout: 0,
+    }),
+  );
+  const second = await door.client.send(new ReceiveMessageCommand({ QueueUrl }));
+  assert.equal(second.Messages, undefined);
+  const dead = await door.client.send(new ReceiveMessageCommand({ QueueUrl: deadUrl }));
+  assert.equal(dead.Messages![0].Body, "poison");
+  await door.client.send(
+    new SetQueueAttributesCommand({ QueueUrl, Attributes: { RedrivePolicy: "" } }),
+  );
+  const cleared = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["All"] }),
+  );
+  assert.equal(cleared.Attributes!.RedrivePolicy, undefined);
+});
+
+Deno.test("RedrivePolicy refuses a missing, wrong-kind or malformed dead-letter target", async () => {
+  await using door = startDoor();
+  await createFifo(door, "dead.fifo");
+  const { QueueUrl } = await door.client.send(new CreateQueueCommand({ QueueName: "work" }));
+  const policies: [string, string][] = [
+    ["not json", "InvalidAttributeValue"],
+    [JSON.stringify({ deadLetterTargetArn: "dead", maxReceiveCount: 1 }), "InvalidAttributeValue"],
+    [
+      JSON.stringify({
+        deadLetterTargetArn: "arn:aws:sqs:us-east-1:0:dead.fifo",
+        maxReceiveCount: 1,
+      }),
+      "InvalidAttributeValue",
+    ],
+    [
+      JSON.stringify({ deadLetterTargetArn: "arn:aws:sqs:us-east-1:0:dead", maxReceiveCount: 0 }),
+      "InvalidAttributeValue",
+    ],
+    [
+      JSON.stringify({
+        deadLetterTargetArn: "arn:aws:sqs:us-east-1:0:nowhere",
+        maxReceiveCount: 3,
+      }),
+      "InvalidParameterValue",
+    ],
+  ];
+  for (const [RedrivePolicy, name] of policies) {
+    await rejectsWith(
+      door.client.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { RedrivePolicy } })),
+      { name },
+    );
+  }
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["All"] }),
+  );
+  assert.equal(Attributes!.RedrivePolicy, undefined);
+});

@@ -1,0 +1,114 @@
+/**
+ * Reading the members of an AWS JSON 1.0 request body. A member of the wrong JSON type is a
+ * `SerializationException` (the protocol layer could not read the request); a required member
+ * that is absent is `MissingParameter`; a value of the right type outside its range is
+ * `InvalidParameterValue` — the distinctions SQS makes.
+ *
+ * @module
+ */
+import { invalidValue, missingParameter, SqsError } from "./errors.ts";
+
+/** A JSON object as parsed from a request body. */
+export type JsonObject = Record<string, unknown>;
+
+/** True for a plain JSON object (not null, not an array). */
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function wrongType(member: string, expected: string): SqsError {
+  return new SqsError("SerializationException", `${member}: expected ${expected}`);
+}
+
+/** Parses a request body; an empty body is `{}`, as the SDK sends for operations without input. */
+export function parseRequestBody(text: string): JsonObject {
+  if (text.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new SqsError("SerializationException", "The request body is not valid JSON.");
+  }
+  if (!isJsonObject(parsed)) throw wrongType("request body", "a JSON object");
+  return parsed;
+}
+
+/** A string member, or undefined when absent (null counts as absent, as in the AWS codecs). */
+export function optionalString(input: JsonObject, member: string): string | undefined {
+  const value = input[member];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") throw wrongType(member, "a string");
+  return value;
+}
+
+/** A string member that must be present and non-empty. */
+export function requiredString(input: JsonObject, member: string): string {
+  const value = optionalString(input, member);
+  if (value === undefined || value === "") throw missingParameter(member);
+  return value;
+}
+
+/** An integer member within `range`, or undefined when absent. */
+export function optionalInteger(
+  input: JsonObject,
+  member: string,
+  range: { min: number; max: number },
+): number | undefined {
+  const value = input[member];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value)) throw wrongType(member, "an integer");
+  if (value < range.min || value > range.max) {
+    throw invalidValue(
+      member,
+      value,
+      `Must be between ${range.min} and ${range.max}, if provided.`,
+    );
+  }
+  return value;
+}
+
+/** A list member, or undefined when absent. */
+export function optionalList(input: JsonObject, member: string): unknown[] | undefined {
+  const value = input[member];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw wrongType(member, "a list");
+  return value;
+}
+
+/** A list of strings, or undefined when absent. */
+export function optionalStringList(input: JsonObject, member: string): string[] | undefined {
+  const list = optionalList(input, member);
+  if (list === undefined) return undefined;
+  for (const item of list) {
+    if (typeof item !== "string") throw wrongType(`${member} entries`, "strings");
+  }
+  return list as string[];
+}
+
+/** A map of strings to strings, or undefined when absent. */
+export function optionalStringMap(
+  input: JsonObject,
+  member: string,
+): Record<string, string> | undefined {
+  const value = input[member];
+  if (value === undefined || value === null) return undefined;
+  if (!isJsonObject(value)) throw wrongType(member, "a map of strings");
+  for (const entry of Object.values(value)) {
+    if (typeof entry !== "string") throw wrongType(`${member} values`, "strings");
+  }
+  return value as Record<string, string>;
+}
+
+/** A map member, or undefined when absent. */
+export function optionalMap(input: JsonObject, member: string): JsonObject | undefined {
+  const value = input[member];
+  if (value === undefined || value === null) return undefined;
+  if (!isJsonObject(value)) throw wrongType(member, "a map");
+  return value;
+}
+
+/** A list entry that must be a JSON object (batch entries). */
+export function objectEntry(value: unknown, member: string): JsonObject {
+  if (!isJsonObject(value)) throw wrongType(member, "a structure");
+  return value;
+}

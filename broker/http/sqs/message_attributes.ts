@@ -1,0 +1,173 @@
+/**
+ * SQS message attributes ↔ cmqd's string pairs.
+ *
+ * cmqd keeps at most 10 attributes per message, each a key of ≤128 characters and a string value
+ * of ≤1024 characters. SQS attributes carry a data type beside the value, and the type takes part
+ * in `MD5OfMessageAttributes`, so it must survive the round trip. The type rides in the key:
+ *
+ * - `String` attributes are stored as they are: `{"kind": "photo"}`. A native v1 or CMQ
+ *   producer's attributes therefore reach SQS consumers as `String` attributes, and SQS
+ *   producers' `String` attributes reach native consumers unchanged.
+ * - any other type is stored under `name:DataType`: `{"size:Number": "42"}`,
+ *   `{"thumb:Binary": "<base64>"}`, `{"price:Number.float": "9.5"}`. SQS names and data types
+ *   can't contain `:`, so the split is unambiguous; a stored key whose suffix is not an SQS data
+ *   type is read back as a `String` attribute with the whole key as its name.
+ *
+ * Binary values are kept as their base64 text, so a binary attribute holds at most 768 bytes.
+ *
+ * @module
+ */
+import { messageLimits } from "./broker_deps.ts";
+import { SqsError } from "./errors.ts";
+import { isJsonObject, type JsonObject } from "./input.ts";
+import type { SqsAttributeValue } from "./md5.ts";
+
+const typeSeparator = ":";
+const dataTypePattern = /^(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,250})?$/;
+const namePattern = /^[A-Za-z0-9_.-]{1,256}$/;
+const reservedNamePattern = /^(aws\.|amazon\.)/i;
+const numberPattern = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function invalidAttribute(name: string, reason: string): SqsError {
+  return new SqsError(
+    "InvalidParameterValue",
+    `The message attribute '${name.slice(0, 256)}' is invalid. Reason: ${reason}`,
+  );
+}
+
+function checkName(name: string): void {
+  if (
+    !namePattern.test(name) || name.startsWith(".") || name.endsWith(".") ||
+    name.includes("..") || reservedNamePattern.test(name)
+  ) {
+    throw invalidAttribute(
+      name,
+      "Names are 1 to 256 alphanumeric characters, hyphens, underscores or periods, " +
+        "don't start or end with a period, have no two periods in a row, " +
+        "and don't start with AWS. or Amazon.",
+    );
+  }
+}
+
+/** The stored value of one SQS attribute, checked against SQS's and cmqd's rules. */
+function storedValue(name: string, attribute: JsonObject, dataType: string): string {
+  if (attribute.StringListValues !== undefined || attribute.BinaryListValues !== undefined) {
+    throw invalidAttribute(name, "StringListValues and BinaryListValues are not supported.");
+  }
+  const isBinary = dataType.startsWith("Binary");
+  const value = isBinary ? attribute.BinaryValue : attribute.StringValue;
+  const member = isBinary ? "BinaryValue" : "StringValue";
+  if (typeof value !== "string" || value === "") {
+    throw invalidAttribute(name, `A ${dataType} attribute needs a non-empty ${member}.`);
+  }
+  if (isBinary && !base64Pattern.test(value)) {
+    throw invalidAttribute(name, "BinaryValue must be base64.");
+  }
+  if (dataType.startsWith("Number") && !numberPattern.test(value)) {
+    throw invalidAttribute(name, `'${value.slice(0, 100)}' is not a number.`);
+  }
+  if (value.length > messageLimits.attributeValueCharsMax) {
+    throw invalidAttribute(
+      name,
+      `cmqd keeps values of at most ${messageLimits.attributeValueCharsMax} characters ` +
+        "(binary values count as base64).",
+    );
+  }
+  return value;
+}
+
+/** The stored key of an attribute: the name, plus `:DataType` for types other than String. */
+function storedKey(name: string, dataType: string): string {
+  const key = dataType === "String" ? name : name + typeSeparator + dataType;
+  if (key.length > messageLimits.attributeKeyCharsMax) {
+    throw invalidAttribute(
+      name,
+      `cmqd keeps attribute names (with ':' and the data type unless it is String) of at most ` +
+        `${messageLimits.attributeKeyCharsMax} characters.`,
+    );
+  }
+  return key;
+}
+
+/** What a send's `MessageAttributes` become: the stored pairs and the SQS view (for the MD5). */
+export interface EncodedAttributes {
+  stored: Record<string, string>;
+  attributes: Record<string, SqsAttributeValue>;
+}
+
+/** Validates and encodes the `MessageAttributes` of a send; undefined when there are none. */
+export function encodeMessageAttributes(value: unknown): EncodedAttributes | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isJsonObject(value)) {
+    throw new SqsError("SerializationException", "MessageAttributes: expected a map");
+  }
+  const entries = Object.entries(value);
+  if (entries.length === 0) return undefined;
+  if (entries.length > messageLimits.attributesMax) {
+    throw new SqsError(
+      "InvalidParameterValue",
+      `Number of message attributes [${entries.length}] exceeds the allowed maximum ` +
+        `[${messageLimits.attributesMax}].`,
+    );
+  }
+  const encoded: EncodedAttributes = { stored: {}, attributes: {} };
+  for (const [name, attribute] of entries) {
+    checkName(name);
+    if (!isJsonObject(attribute)) {
+      throw new SqsError("SerializationException", `MessageAttributes.${name}: expected a map`);
+    }
+    const dataType = attribute.DataType;
+    if (typeof dataType !== "string" || !dataTypePattern.test(dataType)) {
+      throw invalidAttribute(
+        name,
+        "DataType must be String, Number or Binary, optionally followed by '.' and a label.",
+      );
+    }
+    const stored = storedValue(name, attribute, dataType);
+    encoded.stored[storedKey(name, dataType)] = stored;
+    encoded.attributes[name] = dataType.startsWith("Binary")
+      ? { DataType: dataType, BinaryValue: stored }
+      : { DataType: dataType, StringValue: stored };
+  }
+  return encoded;
+}
+
+/** One stored pair as an SQS attribute (name and value). */
+function decodeOne(key: string, value: string): [string, SqsAttributeValue] {
+  const split = key.indexOf(typeSeparator);
+  if (split > 0) {
+    const dataType = key.slice(split + 1);
+    if (dataTypePattern.test(dataType)) {
+      const name = key.slice(0, split);
+      if (!dataType.startsWith("Binary")) return [name, { DataType: dataType, StringValue: value }];
+      if (base64Pattern.test(value)) return [name, { DataType: dataType, BinaryValue: value }];
+    }
+  }
+  return [key, { DataType: "String", StringValue: value }];
+}
+
+/**
+ * The attributes of a received message that `requested` (`MessageAttributeNames`) asks for:
+ * `All` or `.*` for every one, `prefix.*` for names starting with `prefix.`, else exact names.
+ * Nothing is returned when nothing was asked for, as in SQS.
+ */
+export function decodeMessageAttributes(
+  stored: Record<string, string> | undefined,
+  requested: readonly string[],
+): Record<string, SqsAttributeValue> {
+  const selected: Record<string, SqsAttributeValue> = {};
+  if (stored === undefined || requested.length === 0) return selected;
+  const all = requested.includes("All") || requested.includes(".*");
+  const prefixes = requested.filter((name) => name.endsWith(".*")).map((name) => name.slice(0, -1));
+  for (const [key, value] of Object.entries(stored)) {
+    const [name, attribute] = decodeOne(key, value);
+    // Two stored keys can decode to one name (`size` and `size:Number` written by another
+    // door); the first wins so the answer and its MD5 stay deterministic.
+    if (Object.hasOwn(selected, name)) continue;
+    if (all || requested.includes(name) || prefixes.some((prefix) => name.startsWith(prefix))) {
+      selected[name] = attribute;
+    }
+  }
+  return selected;
+}

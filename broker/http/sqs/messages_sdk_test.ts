@@ -1,0 +1,340 @@
+/**
+ * The message operations of the SQS door through the real `@aws-sdk/client-sqs`, which checks
+ * MD5OfMessageBody on every send, batch send and receive by itself (a wrong digest fails the
+ * call), so every passing send and receive here also proves the body digest.
+ */
+import assert from "node:assert/strict";
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from "./_npm_test_deps.ts";
+import { rejectsWith, startDoor } from "./_test_server.ts";
+
+/** SQS's published digest of these three attributes (`md5_test.ts` checks each one). */
+const attributesDigest = "c932db14a896c663f83c260297d594ff";
+const binary = new TextEncoder().encode("Hello binary world!");
+const messageAttributes = {
+  attribName1: { DataType: "String", StringValue: "attribValue 1" },
+  customNumberTypeAttrib: {
+    DataType: "Number.float",
+    StringValue: "4563442423554324324264524243.32543234",
+  },
+  binaryAttribute: { DataType: "Binary", BinaryValue: binary },
+};
+
+async function createQueue(door: ReturnType<typeof startDoor>, QueueName: string) {
+  const { QueueUrl } = await door.client.send(new CreateQueueCommand({ QueueName }));
+  return QueueUrl!;
+}
+
+Deno.test("SendMessage and ReceiveMessage carry body, typed attributes and their MD5s", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "photos");
+  const sent = await door.client.send(
+    new SendMessageCommand({
+      QueueUrl,
+      MessageBody: "photo 7: thumbnail ✓",
+      MessageAttributes: messageAttributes,
+    }),
+  );
+  assert.equal(sent.MD5OfMessageAttributes, attributesDigest);
+  assert.equal(sent.SequenceNumber, undefined);
+  const received = await door.client.send(
+    new ReceiveMessageCommand({
+      QueueUrl,
+      MessageAttributeNames: ["All"],
+      MessageSystemAttributeNames: ["All"],
+    }),
+  );
+  const [message] = received.Messages!;
+  assert.equal(message.MessageId, sent.MessageId);
+  assert.equal(message.Body, "photo 7: thumbnail ✓");
+  assert.equal(message.MD5OfMessageAttributes, attributesDigest);
+  assert.deepEqual(message.MessageAttributes, messageAttributes);
+  assert.equal(message.Attributes!.ApproximateReceiveCount, "1");
+  assert.ok(Math.abs(Number(message.Attributes!.SentTimestamp) - Date.now()) < 10_000);
+  assert.equal(message.Attributes!.MessageGroupId, undefined);
+  await door.client.send(
+    new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }),
+  );
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("ReceiveMessage returns only the attributes asked for, digest over those", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "photos");
+  await door.client.send(
+    new SendMessageCommand({
+      QueueUrl,
+      MessageBody: "x",
+      MessageAttributes: {
+        "size.width": { DataType: "Number", StringValue: "640" },
+        "size.height": { DataType: "Number", StringValue: "480" },
+        kind: { DataType: "String", StringValue: "photo" },
+      },
+    }),
+  );
+  const { Messages } = await door.client.send(
+    new ReceiveMessageCommand({
+      QueueUrl,
+      MessageAttributeNames: ["size.*"],
+      MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+    }),
+  );
+  const [message] = Messages!;
+  assert.deepEqual(Object.keys(message.MessageAttributes!).sort(), ["size.height", "size.width"]);
+  assert.deepEqual(message.Attributes, { ApproximateReceiveCount: "1" });
+  assert.equal(message.MD5OfMessageAttributes?.length, 32);
+  await door.client.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl,
+      ReceiptHandle: message.ReceiptHandle,
+      VisibilityTimeout: 0,
+    }),
+  );
+  const bare = (await door.client.send(new ReceiveMessageCommand({ QueueUrl }))).Messages![0];
+  assert.equal(bare.MessageAttributes, undefined);
+  assert.equal(bare.MD5OfMessageAttributes, undefined);
+  assert.equal(bare.Attributes, undefined);
+});
+
+Deno.test("message attributes cmqd can't keep are refused before anything is sent", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "photos");
+  const eleven = Object.fromEntries(
+    Array.from(
+      { length: 11 },
+      (_, index) => [`a${index}`, { DataType: "String", StringValue: "v" }],
+    ),
+  );
+  const refused: Record<string, unknown>[] = [
+    eleven,
+    { "AWS.reserved": { DataType: "String", StringValue: "v" } },
+    { n: { DataType: "Number", StringValue: "twelve" } },
+    { s: { DataType: "Bogus", StringValue: "v" } },
+    { e: { DataType: "String", StringValue: "" } },
+    { long: { DataType: "String", StringValue: "v".repeat(1025) } },
+  ];
+  for (const MessageAttributes of refused) {
+    await rejectsWith(
+      door.client.send(
+        new SendMessageCommand({
+          QueueUrl,
+          MessageBody: "x",
+          MessageAttributes: MessageAttributes as never,
+        }),
+      ),
+      { name: "InvalidParameterValue", status: 400 },
+    );
+  }
+  await rejectsWith(
+    door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "bad \u0001 control" })),
+    { name: "InvalidMessageContents" },
+  );
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+  );
+  assert.equal(Attributes!.ApproximateNumberOfMessages, "0");
+});
+
+Deno.test("a receive locks a message; visibility 0 frees it; the older handle is refused", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "jobs");
+  await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "job 1" }));
+  const first = (await door.client.send(
+    new ReceiveMessageCommand({ QueueUrl, VisibilityTimeout: 30 }),
+  )).Messages![0];
+  const empty = await door.client.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 0 }));
+  assert.equal(empty.Messages, undefined);
+  await door.client.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl,
+      ReceiptHandle: first.ReceiptHandle,
+      VisibilityTimeout: 0,
+    }),
+  );
+  const second = (await door.client.send(
+    new ReceiveMessageCommand({ QueueUrl, AttributeNames: ["All"] }), // the older member
+  )).Messages![0];
+  assert.equal(second.Attributes!.ApproximateReceiveCount, "2");
+  await rejectsWith(
+    door.client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: first.ReceiptHandle })),
+    { name: "ReceiptHandleIsInvalid", code: "ReceiptHandleIsInvalid", status: 404 },
+  );
+  await rejectsWith(
+    door.client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: "not-a-handle" })),
+    { name: "ReceiptHandleIsInvalid" },
+  );
+  await door.client.send(
+    new DeleteMessageCommand({ QueueUrl, ReceiptHandle: second.ReceiptHandle }),
+  );
+  await rejectsWith(
+    door.client.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl,
+        ReceiptHandle: second.ReceiptHandle,
+        VisibilityTimeout: 10,
+      }),
+    ),
+    { name: "ReceiptHandleIsInvalid" },
+  );
+  await rejectsWith(
+    door.client.send(new ReceiveMessageCommand({ QueueUrl, VisibilityTimeout: 0 })),
+    { name: "InvalidParameterValue" },
+  );
+  await rejectsWith(
+    door.client.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 11 })),
+    { name: "InvalidParameterValue" },
+  );
+});
+
+Deno.test("a long poll answers as soon as a message arrives", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "jobs");
+  const started = Date.now();
+  const polling = door.client.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10 }));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "late" }));
+  const { Messages } = await polling;
+  assert.equal(Messages![0].Body, "late");
+  assert.ok(Date.now() - started < 5_000, "the long poll waited for its deadline");
+});
+
+Deno.test("SendMessageBatch: refused entries fail alone, the others are sent", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "jobs");
+  const result = await door.client.send(
+    new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: "a", MessageBody: "one", DelaySeconds: 0 },
+        {
+          Id: "b",
+          MessageBody: "two",
+          MessageAttributes: { k: { DataType: "Bogus", StringValue: "v" } },
+        },
+        { Id: "c", MessageBody: "x".repeat(1_048_577) }, // the service refuses it: too large
+        {
+          Id: "d",
+          MessageBody: "four",
+          MessageAttributes: { k: { DataType: "String", StringValue: "v" } },
+        },
+      ],
+    }),
+  );
+  assert.deepEqual(result.Successful!.map((entry) => entry.Id), ["a", "d"]);
+  assert.ok(result.Successful![1].MD5OfMessageAttributes);
+  assert.deepEqual(
+    result.Failed!.map(({ Id, Code, SenderFault }) => ({ Id, Code, SenderFault })),
+    [
+      { Id: "b", Code: "InvalidParameterValue", SenderFault: true },
+      { Id: "c", Code: "InvalidParameterValue", SenderFault: true },
+    ],
+  );
+  const { Messages } = await door.client.send(
+    new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }),
+  );
+  assert.deepEqual(Messages!.map((message) => message.Body), ["one", "four"]);
+});
+
+Deno.test("batch requests: empty, more than 10, repeated or malformed ids are refused whole", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "jobs");
+  const entries = (count: number) =>
+    Array.from({ length: count }, (_, index) => ({ Id: `m${index}`, MessageBody: "x" }));
+  const cases: [{ Id: string; MessageBody: string }[], string, string][] = [
+    [[], "EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest"],
+    [
+      entries(11),
+      "TooManyEntriesInBatchRequest",
+      "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+    ],
+    [
+      [...entries(2), { Id: "m1", MessageBody: "y" }],
+      "BatchEntryIdsNotDistinct",
+      "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+    ],
+    [
+      [{ Id: "not ok!", MessageBody: "y" }],
+      "InvalidBatchEntryId",
+      "AWS.SimpleQueueService.InvalidBatchEntryId",
+    ],
+  ];
+  for (const [Entries, name, code] of cases) {
+    await rejectsWith(door.client.send(new SendMessageBatchCommand({ QueueUrl, Entries })), {
+      name,
+      code,
+      status: 400,
+    });
+  }
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+  );
+  assert.equal(Attributes!.ApproximateNumberOfMessages, "0");
+});
+
+Deno.test("DeleteMessageBatch and ChangeMessageVisibilityBatch report each entry", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "jobs");
+  await door.client.send(
+    new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: ["one", "two", "three"].map((body, index) => ({
+        Id: `m${index}`,
+        MessageBody: body,
+      })),
+    }),
+  );
+  const { Messages } = await door.client.send(
+    new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }),
+  );
+  assert.equal(Messages!.length, 3);
+  const [one, two, three] = Messages!;
+  const visibility = await door.client.send(
+    new ChangeMessageVisibilityBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: "one", ReceiptHandle: one.ReceiptHandle, VisibilityTimeout: 0 },
+        { Id: "bogus", ReceiptHandle: "bogus", VisibilityTimeout: 0 },
+        { Id: "range", ReceiptHandle: two.ReceiptHandle, VisibilityTimeout: 50_000 },
+      ],
+    }),
+  );
+  assert.deepEqual(visibility.Successful, [{ Id: "one" }]);
+  assert.deepEqual(visibility.Failed!.map((entry) => [entry.Id, entry.Code]).sort(), [
+    ["bogus", "ReceiptHandleIsInvalid"],
+    ["range", "InvalidParameterValue"],
+  ]);
+  // `one` is delivered again: its first handle is now stale.
+  const again = (await door.client.send(new ReceiveMessageCommand({ QueueUrl }))).Messages![0];
+  assert.equal(again.Body, "one");
+  const deleted = await door.client.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: "two", ReceiptHandle: two.ReceiptHandle },
+        { Id: "three", ReceiptHandle: three.ReceiptHandle },
+        { Id: "stale", ReceiptHandle: one.ReceiptHandle },
+      ],
+    }),
+  );
+  assert.deepEqual(deleted.Successful!.map((entry) => entry.Id), ["two", "three"]);
+  assert.deepEqual(deleted.Failed!.map((entry) => [entry.Id, entry.Code, entry.SenderFault]), [
+    ["stale", "ReceiptHandleIsInvalid", true],
+  ]);
+  await door.client.send(
+    new DeleteMessageCommand({ QueueUrl, ReceiptHandle: again.ReceiptHandle }),
+  );
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["All"] }),
+  );
+  assert.equal(Attributes!.ApproximateNumberOfMessages, "0");
+  assert.equal(Attributes!.ApproximateNumberOfMessagesNotVisible, "0");
+});

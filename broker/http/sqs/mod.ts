@@ -1,0 +1,195 @@
+/**
+ * The SQS compatible door: `POST /` with `X-Amz-Target: AmazonSQS.<Operation>` and an AWS JSON
+ * 1.0 body, so code written for `@aws-sdk/client-sqs` v3 (and `sqs-consumer`) runs against
+ * cmqd by changing its endpoint and credentials. It only translates: every operation is one or
+ * two calls of the `QueueService` every door shares.
+ *
+ * A request goes: bounded body read → SigV4 check (when the broker has keys) → operation lookup
+ * → JSON parse → operation (which checks the key's `queue:<name>:<action>` permission) → JSON
+ * answer, or SQS's error shape (`errors.ts`).
+ *
+ * @example
+ * ```ts
+ * const door = createSqsDoor({ service: broker, keys: null });
+ * Deno.serve({ port: 9324 }, door);
+ * // new SQSClient({ endpoint: "http://127.0.0.1:9324", region: "us-east-1", credentials })
+ * ```
+ *
+ * @module
+ */
+import { type Action, type KeyRing, messageLimits, type QueueService } from "./broker_deps.ts";
+import type { Operation, OperationContext } from "./context.ts";
+import { errorResponse, SqsError, toSqsError } from "./errors.ts";
+import { parseRequestBody } from "./input.ts";
+import {
+  createQueue,
+  deleteQueue,
+  getQueueAttributes,
+  getQueueUrl,
+  listQueues,
+  purgeQueue,
+  setQueueAttributes,
+} from "./queue_operations.ts";
+import { listQueueTags, tagQueue, untagQueue } from "./tag_operations.ts";
+import { QueueAddresses } from "./queue_names.ts";
+import {
+  changeMessageVisibility,
+  changeMessageVisibilityBatch,
+  deleteMessage,
+  deleteMessageBatch,
+  receiveMessage,
+} from "./receive_operations.ts";
+import { sendMessage, sendMessageBatch } from "./send_operations.ts";
+import { verifySignature } from "./sigv4.ts";
+
+export { SqsError, type SqsErrorCode, sqsErrorKinds } from "./errors.ts";
+
+const targetPrefix = "AmazonSQS.";
+const utf8 = new TextDecoder();
+
+/**
+ * Bytes of a request body: the service's 4 MiB plus room for JSON's escaping and member names
+ * (the service checks the message bytes exactly).
+ */
+const requestBodyBytesMax = messageLimits.requestBytesMax + 256 * 1024;
+
+/** Every operation the door serves, by its `X-Amz-Target` name. */
+const operations: Record<string, Operation> = {
+  CreateQueue: createQueue,
+  GetQueueUrl: getQueueUrl,
+  ListQueues: listQueues,
+  GetQueueAttributes: getQueueAttributes,
+  SetQueueAttributes: setQueueAttributes,
+  DeleteQueue: deleteQueue,
+  PurgeQueue: purgeQueue,
+  SendMessage: sendMessage,
+  SendMessageBatch: sendMessageBatch,
+  ReceiveMessage: receiveMessage,
+  DeleteMessage: deleteMessage,
+  DeleteMessageBatch: deleteMessageBatch,
+  ChangeMessageVisibility: changeMessageVisibility,
+  ChangeMessageVisibilityBatch: changeMessageVisibilityBatch,
+  TagQueue: tagQueue,
+  UntagQueue: untagQueue,
+  ListQueueTags: listQueueTags,
+};
+
+/** SQS operations cmqd knows and does not offer (a client gets `UnsupportedOperation`). */
+const unsupportedOperations = new Set([
+  "AddPermission",
+  "RemovePermission",
+  "ListDeadLetterSourceQueues",
+  "StartMessageMoveTask",
+  "CancelMessageMoveTask",
+  "ListMessageMoveTasks",
+]);
+
+/** Options of `createSqsDoor`. */
+export interface SqsDoorOptions {
+  service: QueueService;
+  /** The broker's keys; null when no credentials are configured (signatures not checked). */
+  keys: KeyRing | null;
+  /** Wall clock in epoch ms, for the signature's 15-minute window (default `Date.now`). */
+  now?: () => number;
+  /** The region in queue ARNs (default `us-east-1`). Signatures of any region are accepted. */
+  region?: string;
+  /** The account id in queue URLs and ARNs (default `000000000000`). */
+  accountId?: string;
+  /** Where unexpected failures (500s) are reported (default `console.error`). */
+  logError?: (message: string, error: unknown) => void;
+}
+
+/** True when `request` is meant for the SQS door (`POST` with an `AmazonSQS.` target). */
+export function isSqsRequest(request: Request): boolean {
+  return request.method === "POST" &&
+    (request.headers.get("x-amz-target") ?? "").startsWith(targetPrefix);
+}
+
+async function readBody(request: Request): Promise<Uint8Array> {
+  const tooLong = () =>
+    new SqsError(
+      "BatchRequestTooLong",
+      `The request body exceeds ${requestBodyBytesMax} bytes.`,
+    );
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > requestBodyBytesMax) throw tooLong();
+  if (request.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  // Read at most the bound whatever the client sends (chunked bodies declare no length).
+  for await (const chunk of request.body) {
+    length += chunk.length;
+    if (length > requestBodyBytesMax) throw tooLong();
+    chunks.push(chunk);
+  }
+  const body = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return body;
+}
+
+function operationOf(request: Request): Operation {
+  const target = request.headers.get("x-amz-target");
+  if (request.method !== "POST") {
+    throw new SqsError("InvalidAction", "The SQS door serves POST requests only.");
+  }
+  if (target === null || target === "") {
+    throw new SqsError("MissingAction", "The request must contain an X-Amz-Target header.");
+  }
+  const name = target.startsWith(targetPrefix) ? target.slice(targetPrefix.length) : "";
+  if (Object.hasOwn(operations, name)) return operations[name];
+  if (unsupportedOperations.has(name)) {
+    throw new SqsError("UnsupportedOperation", `cmqd does not support ${name}.`);
+  }
+  throw new SqsError(
+    "InvalidAction",
+    `The action ${target.slice(0, 100)} is not valid for this web service.`,
+  );
+}
+
+/**
+ * Builds the SQS door: a fetch handler answering every request in SQS's JSON protocol.
+ * Mount it for `POST /` requests that carry `X-Amz-Target: AmazonSQS.*` (`isSqsRequest`).
+ */
+export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Promise<Response> {
+  const now = options.now ?? Date.now;
+  const logError = options.logError ??
+    ((message: string, error: unknown) => console.error(message, error));
+  const addressOptions = {
+    accountId: options.accountId ?? "000000000000",
+    region: options.region ?? "us-east-1",
+  };
+  return async function sqsDoor(request: Request): Promise<Response> {
+    const requestId = crypto.randomUUID();
+    try {
+      const body = await readBody(request);
+      const keys = options.keys;
+      const key = keys === null
+        ? null
+        : await verifySignature(request, body, { keys, nowMs: now() });
+      const operation = operationOf(request);
+      const context: OperationContext = {
+        service: options.service,
+        input: parseRequestBody(utf8.decode(body)),
+        addresses: new QueueAddresses(QueueAddresses.originOf(request), addressOptions),
+        signal: request.signal,
+        allows: (name: string, action: Action) =>
+          keys === null || key === null || keys.allows(key, "queue", name, action),
+      };
+      const output = await operation(context);
+      return new Response(JSON.stringify(output), {
+        status: 200,
+        headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": requestId },
+      });
+    } catch (error) {
+      const response = errorResponse(toSqsError(error, logError), requestId);
+      // The clock signatures are checked against: an SDK whose clock is off corrects itself
+      // from this header when told RequestExpired.
+      response.headers.set("date", new Date(now()).toUTCString());
+      return response;
+    }
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The queue operations of the SQS door: CreateQueue, GetQueueUrl, ListQueues,
+ * GetQueueAttributes, SetQueueAttributes, DeleteQueue, PurgeQueue (the tag operations are in
+ * `tag_operations.ts`).
+ *
+ * @module
+ */
+import { BrokerError, namePattern, queueLimits } from "./broker_deps.ts";
+import { authorize, existingQueue, type OperationContext } from "./context.ts";
+import { invalidValue, SqsError } from "./errors.ts";
+import {
+  type JsonObject,
+  optionalInteger,
+  optionalString,
+  optionalStringList,
+  optionalStringMap,
+  requiredString,
+} from "./input.ts";
+import { fromQueue, toServiceAttributes } from "./queue_attributes.ts";
+import { parseQueueName, queueFromName, queueFromUrl, type QueueRef } from "./queue_names.ts";
+
+/**
+ * SQS's default MaximumMessageSize (1 MiB). cmqd's own default is 64 KiB; a queue created
+ * through this door gets SQS's, so SQS applications keep sending what SQS takes.
+ */
+const sqsDefaultMaximumMessageSize = queueLimits.maxMessageBytes.max;
+
+/** The QueueUrl member as a queue. */
+export function queueOfInput(context: OperationContext): QueueRef {
+  return queueFromUrl(requiredString(context.input, "QueueUrl"));
+}
+
+/**
+ * CreateQueue: creates the queue (or answers the URL of an identical one). Its `tags` are the
+ * new queue's; on an existing queue they must be the tags it has (else `QueueNameExists`, as
+ * SQS answers), and a create without tags matches whatever tags the queue has.
+ */
+export async function createQueue(context: OperationContext): Promise<JsonObject> {
+  const queue = queueFromName(requiredString(context.input, "QueueName"));
+  authorize(context, queue, "manage");
+  const attributes = toServiceAttributes(
+    optionalStringMap(context.input, "Attributes") ?? {},
+    queue,
+    true,
+  );
+  attributes.maxMessageBytes ??= sqsDefaultMaximumMessageSize;
+  const tags = optionalStringMap(context.input, "tags");
+  if (tags !== undefined) attributes.tags = tags;
+  await context.service.createQueue(queue.name, attributes);
+  return { QueueUrl: context.addresses.url(queue) };
+}
+
+/** GetQueueUrl: the URL of an existing queue. */
+export async function getQueueUrl(context: OperationContext): Promise<JsonObject> {
+  const queue = parseQueueName(requiredString(context.input, "QueueName"));
+  // A name no cmqd queue can have names no queue, as SQS answers for unknown names.
+  if (queue === null) {
+    throw new SqsError("QueueDoesNotExist", "The specified queue does not exist.");
+  }
+  optionalString(context.input, "QueueOwnerAWSAccountId");
+  authorize(context, queue, "read");
+  await existingQueue(context, queue);
+  return { QueueUrl: context.addresses.url(queue) };
+}
+
+interface ListPosition {
+  offset: number;
+  prefix: string;
+}
+
+function encodeNextToken(position: ListPosition): string {
+  return btoa(JSON.stringify(position));
+}
+
+function decodeNextToken(token: string, prefix: string): number {
+  let position: Partial<ListPosition> = {};
+  try {
+    position = JSON.parse(atob(token));
+  } catch {
+    // Falls through to the refusal below.
+  }
+  if (!Number.isSafeInteger(position.offset) || position.prefix !== prefix) {
+    throw invalidValue("NextToken", token, "Invalid or expired NextToken.");
+  }
+  return position.offset as number;
+}
+
+/**
+ * The single FIFO queue a prefix with a dot can match: cmqd names have no dots, so only
+ * `<name>.fifo` can start with `<name>.f…`.
+ */
+async function listFifoByPrefix(context: OperationContext, prefix: string): Promise<JsonObject> {
+  const dot = prefix.indexOf(".");
+  const name = prefix.slice(0, dot);
+  if (!".fifo".startsWith(prefix.slice(dot)) || !namePattern.test(name)) return { QueueUrls: [] };
+  const queue = { sqsName: `${name}.fifo`, name, fifo: true };
+  if (!context.allows(name, "read")) return { QueueUrls: [] };
+  try {
+    const found = await context.service.getQueue(name);
+    return { QueueUrls: found.fifo ? [context.addresses.url(queue)] : [] };
+  } catch (error) {
+    if (error instanceof BrokerError && error.code === "QueueNotFound") return { QueueUrls: [] };
+    throw error;
+  }
+}
+
+/**
+ * ListQueues: the URLs of queues whose SQS name starts with QueueNamePrefix, in pages of
+ * MaxResults (NextToken only when MaxResults was given, as in SQS). A key sees only the queues
+ * it may read, so a page may hold fewer than MaxResults.
+ */
+export async function listQueues(context: OperationContext): Promise<JsonObject> {
+  const prefix = optionalString(context.input, "QueueNamePrefix") ?? "";
+  const maxResults = optionalInteger(context.input, "MaxResults", { min: 1, max: 1000 });
+  const token = optionalString(context.input, "NextToken");
+  const offset = token === undefined ? 0 : decodeNextToken(token, prefix);
+  if (prefix.includes(".")) return await listFifoByPrefix(context, prefix);
+  if (prefix.length > 64) return { QueueUrls: [] };
+  const page = await context.service.listQueues({
+    prefix: prefix === "" ? undefined : prefix,
+    offset,
+    limit: maxResults ?? 1000,
+  });
+  const output: JsonObject = {
+    QueueUrls: page.queues
+      .filter((queue) => context.allows(queue.name, "read"))
+      .map((queue) => context.addresses.url(queue)),
+  };
+  const next = offset + page.queues.length;
+  if (maxResults !== undefined && next < page.total) {
+    output.NextToken = encodeNextToken({ offset: next, prefix });
+  }
+  return output;
+}
+
+/** GetQueueAttributes: the attributes named by AttributeNames (`All` for every one). */
+export async function getQueueAttributes(context: OperationContext): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "read");
+  const names = optionalStringList(context.input, "AttributeNames") ?? [];
+  const found = await existingQueue(context, queue);
+  const attributes = fromQueue(found, names, context.addresses);
+  return Object.keys(attributes).length === 0 ? {} : { Attributes: attributes };
+}
+
+/** SetQueueAttributes: changes the mutable attributes. */
+export async function setQueueAttributes(context: OperationContext): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "manage");
+  const given = optionalStringMap(context.input, "Attributes");
+  if (given === undefined) {
+    throw new SqsError("MissingParameter", "The request must contain the parameter Attributes.");
+  }
+  const attributes = toServiceAttributes(given, queue, false);
+  const current = await existingQueue(context, queue);
+  // SQS's policy has no age limit: a new policy keeps the one a native client may have set.
+  const ageLimit = current.deadLetter?.maxTimeToLiveSeconds;
+  if (attributes.deadLetter && ageLimit !== undefined) {
+    attributes.deadLetter.maxTimeToLiveSeconds = ageLimit;
+  }
+  if (Object.keys(attributes).length > 0) {
+    await context.service.updateQueue(queue.name, attributes);
+  }
+  return {};
+}
+
+/** DeleteQueue. */
+export async function deleteQueue(context: OperationContext): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "manage");
+  await existingQueue(context, queue);
+  await context.service.deleteQueue(queue.name);
+  return {};
+}
+
+/** PurgeQueue: deletes every message (at once; SQS's 60-second purge limit does not apply). */
+export async function purgeQueue(context: OperationContext): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "manage");
+  await existingQueue(context, queue);
+  await context.service.purge(queue.name);
+  return {};
+}

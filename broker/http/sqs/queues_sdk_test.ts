@@ -1,0 +1,227 @@
+/**
+ * The queue operations of the SQS door, driven by the real, unmodified `@aws-sdk/client-sqs`.
+ */
+import assert from "node:assert/strict";
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ListQueuesCommand,
+  PurgeQueueCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+} from "./_npm_test_deps.ts";
+import { rejectsWith, startDoor } from "./_test_server.ts";
+
+Deno.test("CreateQueue answers the URL, again for an identical queue, QueueNameExists otherwise", async () => {
+  await using door = startDoor();
+  const created = await door.client.send(
+    new CreateQueueCommand({ QueueName: "orders", Attributes: { VisibilityTimeout: "45" } }),
+  );
+  assert.equal(created.QueueUrl, door.queueUrl("orders"));
+  const again = await door.client.send(
+    new CreateQueueCommand({ QueueName: "orders", Attributes: { VisibilityTimeout: "45" } }),
+  );
+  assert.equal(again.QueueUrl, door.queueUrl("orders"));
+  await rejectsWith(
+    door.client.send(
+      new CreateQueueCommand({ QueueName: "orders", Attributes: { VisibilityTimeout: "46" } }),
+    ),
+    { name: "QueueNameExists", code: "QueueAlreadyExists", status: 400 },
+  );
+  // The standard queue `orders` holds the name: a FIFO `orders.fifo` would be the same queue.
+  await rejectsWith(
+    door.client.send(
+      new CreateQueueCommand({ QueueName: "orders.fifo", Attributes: { FifoQueue: "true" } }),
+    ),
+    { name: "QueueNameExists" },
+  );
+  await rejectsWith(door.client.send(new CreateQueueCommand({ QueueName: "9lives" })), {
+    name: "InvalidParameterValue",
+    code: "InvalidParameterValue",
+  });
+  await rejectsWith(
+    door.client.send(
+      new CreateQueueCommand({ QueueName: "plain", Attributes: { FifoQueue: "true" } }),
+    ),
+    { name: "InvalidAttributeValue" },
+  );
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("GetQueueUrl finds queues by SQS name, .fifo only for FIFO queues", async () => {
+  await using door = startDoor();
+  await door.client.send(new CreateQueueCommand({ QueueName: "orders" }));
+  await door.client.send(
+    new CreateQueueCommand({ QueueName: "jobs.fifo", Attributes: { FifoQueue: "true" } }),
+  );
+  const orders = await door.client.send(new GetQueueUrlCommand({ QueueName: "orders" }));
+  assert.equal(orders.QueueUrl, door.queueUrl("orders"));
+  const jobs = await door.client.send(new GetQueueUrlCommand({ QueueName: "jobs.fifo" }));
+  assert.equal(jobs.QueueUrl, door.queueUrl("jobs.fifo"));
+  for (const QueueName of ["jobs", "orders.fifo", "missing", "no.such.name"]) {
+    await rejectsWith(door.client.send(new GetQueueUrlCommand({ QueueName })), {
+      name: "QueueDoesNotExist",
+      code: "AWS.SimpleQueueService.NonExistentQueue",
+      status: 400,
+    });
+  }
+});
+
+Deno.test("ListQueues filters by prefix and pages with MaxResults and NextToken", async () => {
+  await using door = startDoor();
+  for (const QueueName of ["orders-b", "orders-a", "payments"]) {
+    await door.client.send(new CreateQueueCommand({ QueueName }));
+  }
+  await door.client.send(
+    new CreateQueueCommand({ QueueName: "orders.fifo", Attributes: { FifoQueue: "true" } }),
+  ); // the FIFO queue `orders` (the name is free)
+  const all = await door.client.send(new ListQueuesCommand({}));
+  assert.deepEqual(all.QueueUrls, [
+    door.queueUrl("orders.fifo"),
+    door.queueUrl("orders-a"),
+    door.queueUrl("orders-b"),
+    door.queueUrl("payments"),
+  ]);
+  assert.equal(all.NextToken, undefined);
+  const seen: string[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await door.client.send(
+      new ListQueuesCommand({ QueueNamePrefix: "orders", MaxResults: 2, NextToken }),
+    );
+    seen.push(...page.QueueUrls ?? []);
+    NextToken = page.NextToken;
+  } while (NextToken !== undefined);
+  assert.deepEqual(seen, all.QueueUrls!.slice(0, 3));
+  const fifo = await door.client.send(new ListQueuesCommand({ QueueNamePrefix: "orders.fi" }));
+  assert.deepEqual(fifo.QueueUrls, [door.queueUrl("orders.fifo")]);
+  const none = await door.client.send(new ListQueuesCommand({ QueueNamePrefix: "orders-a.x" }));
+  assert.deepEqual(none.QueueUrls ?? [], []);
+  await rejectsWith(
+    door.client.send(new ListQueuesCommand({ QueueNamePrefix: "pay", NextToken: "bogus" })),
+    { name: "InvalidParameterValue" },
+  );
+});
+
+Deno.test("GetQueueAttributes and SetQueueAttributes map SQS attributes to cmqd's", async () => {
+  await using door = startDoor();
+  const { QueueUrl } = await door.client.send(
+    new CreateQueueCommand({
+      QueueName: "orders",
+      Attributes: {
+        VisibilityTimeout: "45",
+        MessageRetentionPeriod: "600",
+        ReceiveMessageWaitTimeSeconds: "2",
+        DelaySeconds: "0",
+        SqsManagedSseEnabled: "false",
+      },
+    }),
+  );
+  const before = Math.floor(Date.now() / 1000);
+  const all = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["All"] }),
+  );
+  const attributes = all.Attributes!;
+  assert.equal(attributes.VisibilityTimeout, "45");
+  assert.equal(attributes.MessageRetentionPeriod, "600");
+  assert.equal(attributes.ReceiveMessageWaitTimeSeconds, "2");
+  assert.equal(attributes.MaximumMessageSize, "1048576"); // SQS's default, not cmqd's 64 KiB
+  assert.equal(attributes.DelaySeconds, "0");
+  assert.equal(attributes.QueueArn, "arn:aws:sqs:us-east-1:000000000000:orders");
+  assert.equal(attributes.ApproximateNumberOfMessages, "0");
+  assert.ok(Math.abs(Number(attributes.CreatedTimestamp) - before) <= 2);
+  assert.equal(attributes.FifoQueue, undefined);
+  assert.equal(attributes.RedrivePolicy, undefined);
+  await door.client.send(
+    new SetQueueAttributesCommand({
+      QueueUrl,
+      Attributes: { VisibilityTimeout: "60", MaximumMessageSize: "2048" },
+    }),
+  );
+  const some = await door.client.send(
+    new GetQueueAttributesCommand({
+      QueueUrl,
+      AttributeNames: ["VisibilityTimeout", "MaximumMessageSize"],
+    }),
+  );
+  assert.deepEqual(some.Attributes, { VisibilityTimeout: "60", MaximumMessageSize: "2048" });
+  const refusals: [Record<string, string>, string][] = [
+    [{ DelaySeconds: "5" }, "InvalidAttributeValue"],
+    [{ VisibilityTimeout: "0" }, "InvalidAttributeValue"],
+    [{ VisibilityTimeout: "ten" }, "InvalidAttributeValue"],
+    [{ Bogus: "1" }, "InvalidAttributeName"],
+    [{ FifoQueue: "true" }, "InvalidAttributeName"],
+    [{ ContentBasedDeduplication: "true" }, "InvalidAttributeName"],
+  ];
+  for (const [Attributes, name] of refusals) {
+    await rejectsWith(door.client.send(new SetQueueAttributesCommand({ QueueUrl, Attributes })), {
+      name,
+    });
+  }
+  await rejectsWith(
+    door.client.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["Bogus"] as never }),
+    ),
+    { name: "InvalidAttributeName" },
+  );
+  const unchanged = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["VisibilityTimeout"] }),
+  );
+  assert.equal(unchanged.Attributes!.VisibilityTimeout, "60");
+});
+
+Deno.test("FIFO queues report FifoQueue and ContentBasedDeduplication", async () => {
+  await using door = startDoor();
+  const { QueueUrl } = await door.client.send(
+    new CreateQueueCommand({
+      QueueName: "jobs.fifo",
+      Attributes: { FifoQueue: "true", ContentBasedDeduplication: "true" },
+    }),
+  );
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["All"] }),
+  );
+  assert.equal(Attributes!.FifoQueue, "true");
+  assert.equal(Attributes!.ContentBasedDeduplication, "true");
+  assert.equal(Attributes!.QueueArn, "arn:aws:sqs:us-east-1:000000000000:jobs.fifo");
+  await rejectsWith(
+    door.client.send(
+      new CreateQueueCommand({
+        QueueName: "other.fifo",
+        Attributes: { FifoQueue: "true", ContentBasedDeduplication: "false" },
+      }),
+    ),
+    { name: "InvalidAttributeValue", message: /SHA-256/ },
+  );
+});
+
+Deno.test("PurgeQueue empties a queue; DeleteQueue removes it", async () => {
+  await using door = startDoor();
+  const { QueueUrl } = await door.client.send(new CreateQueueCommand({ QueueName: "orders" }));
+  for (const MessageBody of ["one", "two"]) {
+    await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody }));
+  }
+  const count = async () =>
+    (await door.client.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+    )).Attributes!.ApproximateNumberOfMessages;
+  assert.equal(await count(), "2");
+  await door.client.send(new PurgeQueueCommand({ QueueUrl }));
+  assert.equal(await count(), "0");
+  await door.client.send(new DeleteQueueCommand({ QueueUrl }));
+  await rejectsWith(door.client.send(new GetQueueUrlCommand({ QueueName: "orders" })), {
+    name: "QueueDoesNotExist",
+  });
+  await rejectsWith(door.client.send(new DeleteQueueCommand({ QueueUrl })), {
+    name: "QueueDoesNotExist",
+  });
+  // A .fifo URL never reaches the standard queue of the same cmqd name.
+  await door.client.send(new CreateQueueCommand({ QueueName: "plain" }));
+  await rejectsWith(
+    door.client.send(new DeleteQueueCommand({ QueueUrl: door.queueUrl("plain.fifo") })),
+    { name: "QueueDoesNotExist" },
+  );
+  await door.client.send(new GetQueueUrlCommand({ QueueName: "plain" }));
+});

@@ -1,0 +1,209 @@
+/**
+ * ReceiveMessage, DeleteMessage(Batch) and ChangeMessageVisibility(Batch).
+ *
+ * Receive maps MaxNumberOfMessages (1–10) → `maxMessages`, VisibilityTimeout →
+ * `visibilityTimeoutSeconds` (1–43200: cmqd always locks a delivery, so SQS's 0 is refused),
+ * WaitTimeSeconds → `waitSeconds` (absent: the queue's ReceiveMessageWaitTimeSeconds). The
+ * system attributes a receive can return are SentTimestamp, ApproximateReceiveCount,
+ * ApproximateFirstReceiveTimestamp, MessageGroupId and (FIFO) SequenceNumber; SenderId,
+ * MessageDeduplicationId, AWSTraceHeader and DeadLetterQueueSourceArn are not kept by cmqd and
+ * never returned. ReceiveRequestAttemptId is accepted and has no effect.
+ *
+ * @module
+ */
+import { type HandleFailure, messageLimits, type ReceivedMessage } from "./broker_deps.ts";
+import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
+import { authorize, type OperationContext } from "./context.ts";
+import { invalidValue, sqsCodeOf, SqsError } from "./errors.ts";
+import {
+  type JsonObject,
+  optionalInteger,
+  optionalString,
+  optionalStringList,
+  requiredString,
+} from "./input.ts";
+import { md5OfBody, md5OfMessageAttributes } from "./md5.ts";
+import { decodeMessageAttributes } from "./message_attributes.ts";
+import { queueOfInput } from "./queue_operations.ts";
+import type { QueueRef } from "./queue_names.ts";
+
+const receiveMessagesMax = 10;
+const visibilityRange = messageLimits.visibilityTimeoutSeconds;
+
+/** The system attributes of one received message that `requested` names. */
+function systemAttributes(
+  message: ReceivedMessage,
+  requested: ReadonlySet<string>,
+  queue: QueueRef,
+): Record<string, string> | undefined {
+  const all = requested.has("All");
+  const values: Record<string, string | undefined> = {
+    SentTimestamp: String(message.enqueuedAt),
+    ApproximateReceiveCount: String(message.receiveCount),
+    ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt),
+    MessageGroupId: message.groupId,
+    SequenceNumber: queue.fifo ? String(message.sequence) : undefined,
+  };
+  const answer: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined && (all || requested.has(name))) answer[name] = value;
+  }
+  return Object.keys(answer).length === 0 ? undefined : answer;
+}
+
+function toSqsMessage(
+  message: ReceivedMessage,
+  requested: { system: ReadonlySet<string>; attributes: readonly string[] },
+  queue: QueueRef,
+): JsonObject {
+  const output: JsonObject = {
+    MessageId: message.id,
+    ReceiptHandle: message.receiptHandle,
+    MD5OfBody: md5OfBody(message.body),
+    Body: message.body,
+  };
+  const system = systemAttributes(message, requested.system, queue);
+  if (system !== undefined) output.Attributes = system;
+  const attributes = decodeMessageAttributes(message.attributes, requested.attributes);
+  const digest = md5OfMessageAttributes(attributes);
+  if (digest !== undefined) {
+    output.MessageAttributes = attributes;
+    output.MD5OfMessageAttributes = digest;
+  }
+  return output;
+}
+
+/** ReceiveMessage: up to 10 messages, long-polling up to WaitTimeSeconds. */
+export async function receiveMessage(context: OperationContext): Promise<JsonObject> {
+  const { input } = context;
+  const queue = queueOfInput(context);
+  authorize(context, queue, "receive");
+  const maxMessages = optionalInteger(input, "MaxNumberOfMessages", {
+    min: 1,
+    max: receiveMessagesMax,
+  });
+  const visibility = optionalInteger(input, "VisibilityTimeout", visibilityRange);
+  if (visibility === 0) {
+    throw invalidValue("VisibilityTimeout", 0, "cmqd locks a received message for at least 1 s.");
+  }
+  const waitSeconds = optionalInteger(input, "WaitTimeSeconds", messageLimits.waitSeconds);
+  const system = new Set([
+    ...optionalStringList(input, "AttributeNames") ?? [],
+    ...optionalStringList(input, "MessageSystemAttributeNames") ?? [],
+  ]);
+  const attributes = optionalStringList(input, "MessageAttributeNames") ?? [];
+  optionalString(input, "ReceiveRequestAttemptId");
+  const result = await context.service.receiveMessages(
+    queue.name,
+    { maxMessages: maxMessages ?? 1, visibilityTimeoutSeconds: visibility, waitSeconds },
+    context.signal,
+  );
+  if (result.messages.length === 0) return {};
+  return {
+    Messages: result.messages.map((message) =>
+      toSqsMessage(message, { system, attributes }, queue)
+    ),
+  };
+}
+
+function handleError(failure: HandleFailure): SqsError {
+  return new SqsError(sqsCodeOf(failure.code), failure.message);
+}
+
+/** DeleteMessage. */
+export async function deleteMessage(context: OperationContext): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "receive");
+  const handle = requiredString(context.input, "ReceiptHandle");
+  const result = await context.service.deleteMessages(queue.name, [handle]);
+  if (result.failures.length > 0) throw handleError(result.failures[0]);
+  return {};
+}
+
+/**
+ * Splits the entries of a handle batch into Successful and Failed by the service's per-handle
+ * failures. Entries repeating a handle share its outcome.
+ */
+function batchOutcome(ids: string[], handles: string[], failures: HandleFailure[]): JsonObject {
+  const failureOf = new Map(failures.map((failure) => [failure.receiptHandle, failure]));
+  const successful: JsonObject[] = [];
+  const failed: FailedEntry[] = [];
+  ids.forEach((id, index) => {
+    const failure = failureOf.get(handles[index]);
+    if (failure === undefined) successful.push({ Id: id });
+    else failed.push(failedEntry(id, handleError(failure)));
+  });
+  return { Successful: successful, Failed: failed };
+}
+
+/** DeleteMessageBatch. */
+export async function deleteMessageBatch(context: OperationContext): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "receive");
+  const entries = batchEntries(context.input, "DeleteMessageBatchRequestEntry");
+  const handles = entries.map(({ entry }) => requiredString(entry, "ReceiptHandle"));
+  const result = await context.service.deleteMessages(queue.name, [...new Set(handles)]);
+  return batchOutcome(entries.map((entry) => entry.id), handles, result.failures);
+}
+
+/** ChangeMessageVisibility: 0 releases the message now. */
+export async function changeMessageVisibility(context: OperationContext): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "receive");
+  const receiptHandle = requiredString(context.input, "ReceiptHandle");
+  const visibilityTimeoutSeconds = requiredVisibility(context.input);
+  const result = await context.service.changeVisibility(queue.name, [
+    { receiptHandle, visibilityTimeoutSeconds },
+  ]);
+  if (result.failures.length > 0) throw handleError(result.failures[0]);
+  return {};
+}
+
+function requiredVisibility(input: JsonObject): number {
+  const seconds = optionalInteger(input, "VisibilityTimeout", visibilityRange);
+  if (seconds === undefined) {
+    throw new SqsError(
+      "MissingParameter",
+      "The request must contain the parameter VisibilityTimeout.",
+    );
+  }
+  return seconds;
+}
+
+/** ChangeMessageVisibilityBatch: each entry is checked on its own; one service call. */
+export async function changeMessageVisibilityBatch(
+  context: OperationContext,
+): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "receive");
+  const failed: FailedEntry[] = [];
+  const accepted: { id: string; receiptHandle: string; visibilityTimeoutSeconds: number }[] = [];
+  for (
+    const { id, entry } of batchEntries(context.input, "ChangeMessageVisibilityBatchRequestEntry")
+  ) {
+    try {
+      const receiptHandle = requiredString(entry, "ReceiptHandle");
+      accepted.push({ id, receiptHandle, visibilityTimeoutSeconds: requiredVisibility(entry) });
+    } catch (error) {
+      if (!(error instanceof SqsError)) throw error;
+      failed.push(failedEntry(id, error));
+    }
+  }
+  if (accepted.length === 0) return { Successful: [], Failed: failed };
+  const result = await context.service.changeVisibility(
+    queue.name,
+    accepted.map(({ receiptHandle, visibilityTimeoutSeconds }) => ({
+      receiptHandle,
+      visibilityTimeoutSeconds,
+    })),
+  );
+  const outcome = batchOutcome(
+    accepted.map((entry) => entry.id),
+    accepted.map((entry) => entry.receiptHandle),
+    result.failures,
+  );
+  return {
+    Successful: outcome.Successful,
+    Failed: [...failed, ...outcome.Failed as FailedEntry[]],
+  };
+}

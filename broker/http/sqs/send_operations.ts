@@ -1,0 +1,124 @@
+/**
+ * SendMessage and SendMessageBatch.
+ *
+ * FIFO queues (`.fifo` URLs) need MessageGroupId (→ cmqd `groupId`); MessageDeduplicationId
+ * (→ `dedupId`) defaults to the hex SHA-256 of the body (content-based deduplication, always on).
+ * A batch is one service call: entries the door refuses go to `Failed` first, and an entry the
+ * service refuses (it names the entry in the error's field, `messages.3.body`, and proposes
+ * nothing) goes to `Failed` and the rest are sent again, so a bad entry never sinks the others.
+ *
+ * @module
+ */
+import { BrokerError, messageLimits, type SendMessageEntry } from "./broker_deps.ts";
+import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
+import { authorize, type OperationContext } from "./context.ts";
+import { missingParameter, SqsError, toSqsError } from "./errors.ts";
+import { type JsonObject, optionalInteger, optionalString, requiredString } from "./input.ts";
+import { md5OfBody, md5OfMessageAttributes } from "./md5.ts";
+import { encodeMessageAttributes } from "./message_attributes.ts";
+import { queueOfInput } from "./queue_operations.ts";
+import type { QueueRef } from "./queue_names.ts";
+
+/** The characters SQS allows in a body (XML 1.0's): a lone surrogate or a control is refused. */
+const invalidBodyCharacter = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/** A message ready for the service, with the digests its answer carries. */
+interface PreparedSend {
+  entry: SendMessageEntry;
+  digests: JsonObject;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** Checks one SendMessage input (or batch entry) and translates it. */
+async function prepareSend(input: JsonObject, queue: QueueRef): Promise<PreparedSend> {
+  const body = requiredString(input, "MessageBody");
+  if (invalidBodyCharacter.test(body)) {
+    throw new SqsError(
+      "InvalidMessageContents",
+      "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to " +
+        "#xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+    );
+  }
+  const entry: SendMessageEntry = { body };
+  const delaySeconds = optionalInteger(input, "DelaySeconds", messageLimits.delaySeconds);
+  if (delaySeconds !== undefined) entry.delaySeconds = delaySeconds;
+  const attributes = encodeMessageAttributes(input.MessageAttributes);
+  if (attributes !== undefined) entry.attributes = attributes.stored;
+  const groupId = optionalString(input, "MessageGroupId");
+  if (groupId !== undefined) entry.groupId = groupId;
+  else if (queue.fifo) throw missingParameter("MessageGroupId");
+  const dedupId = optionalString(input, "MessageDeduplicationId");
+  if (dedupId !== undefined) entry.dedupId = dedupId;
+  else if (queue.fifo) entry.dedupId = await sha256Hex(body);
+  // MessageSystemAttributes (AWSTraceHeader) has no place in cmqd and is dropped.
+  const digests: JsonObject = { MD5OfMessageBody: md5OfBody(body) };
+  const attributesDigest = attributes && md5OfMessageAttributes(attributes.attributes);
+  if (attributesDigest !== undefined) digests.MD5OfMessageAttributes = attributesDigest;
+  return { entry, digests };
+}
+
+/** SendMessage. */
+export async function sendMessage(context: OperationContext): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "send");
+  const prepared = await prepareSend(context.input, queue);
+  const result = await context.service.sendMessages(queue.name, [prepared.entry]);
+  const sent = result.messages[0];
+  const output: JsonObject = { MessageId: sent.id, ...prepared.digests };
+  if (queue.fifo) output.SequenceNumber = String(sent.sequence);
+  return output;
+}
+
+/** The batch entry an `BrokerError` of the service names (`messages.<index>...`), if any. */
+function refusedIndex(error: unknown): number | undefined {
+  if (!(error instanceof BrokerError) || error.field === undefined) return undefined;
+  const match = /^messages\.(\d+)(\.|$)/.exec(error.field);
+  return match === null ? undefined : Number(match[1]);
+}
+
+interface PendingSend extends PreparedSend {
+  id: string;
+}
+
+/** SendMessageBatch: up to 10 messages, each succeeding or failing on its own. */
+export async function sendMessageBatch(context: OperationContext): Promise<JsonObject> {
+  const queue = queueOfInput(context);
+  authorize(context, queue, "send");
+  const failed: FailedEntry[] = [];
+  let pending: PendingSend[] = [];
+  for (const { id, entry } of batchEntries(context.input, "SendMessageBatchRequestEntry")) {
+    try {
+      pending.push({ id, ...(await prepareSend(entry, queue)) });
+    } catch (error) {
+      if (!(error instanceof SqsError)) throw error;
+      failed.push(failedEntry(id, error));
+    }
+  }
+  const successful: JsonObject[] = [];
+  // Each round either sends everything left or removes one refused entry: bounded by the batch.
+  while (pending.length > 0) {
+    try {
+      const result = await context.service.sendMessages(
+        queue.name,
+        pending.map((send) => send.entry),
+      );
+      pending.forEach((send, index) => {
+        const sent = result.messages[index];
+        const output: JsonObject = { Id: send.id, MessageId: sent.id, ...send.digests };
+        if (queue.fifo) output.SequenceNumber = String(sent.sequence);
+        successful.push(output);
+      });
+      break;
+    } catch (error) {
+      const index = refusedIndex(error);
+      if (index === undefined || index >= pending.length) throw error;
+      failed.push(failedEntry(pending[index].id, toSqsError(error, () => {})));
+      pending = pending.filter((_, position) => position !== index);
+    }
+  }
+  return { Successful: successful, Failed: failed };
+}

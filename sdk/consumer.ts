@@ -1,0 +1,419 @@
+/**
+ * `Consumer`: a receive loop that runs up to `concurrency` handlers at once and takes care of
+ * deletes, retries, lock renewal and errors.
+ *
+ * - **Receiving**: one long poll at a time, asking for as many messages as there are free
+ *   handler slots (≤ `batchSize`); no message is ever received that has no slot, so none waits
+ *   locked in a local buffer.
+ * - **Success** (the handler resolves): the message is deleted — its receipt handle rides on the
+ *   next receive (`deleteReceiptHandles`), or goes in an explicit delete after `deleteLingerMs`
+ *   when no receive is coming (see `consumer_acks.ts`).
+ * - **Failure** (the handler throws): `onError(error, message)`, then the message's lock is
+ *   shortened to `retryDelaySeconds(message.receiveCount)` so it comes back after that delay
+ *   (default: exponential with jitter, 1 s doubling to 300 s).
+ * - **Lock renewal**: a handler still running at half of its message's lock extends the lock by
+ *   `visibilityTimeoutSeconds`, and again at half of each new lock. Lock times are measured on
+ *   the local clock from the moment the receive (or renewal) was *sent*, which is never later
+ *   than the broker's own start of the lock, so clock skew can't make a renewal late.
+ * - **FIFO queues**: the broker delivers one message per group at a time, and the next only
+ *   after the current one is deleted. The consumer keeps that intact: a failed message is never
+ *   released early or re-sent, only re-locked for its retry delay (its group waits behind it);
+ *   a running handler's lock is renewed so no second copy starts while it runs; and nothing is
+ *   received beyond free slots, so nothing of a group waits locked behind a busy handler.
+ * - **Errors** of receives (network, 503, 404 …) go to `onError` and are retried after a back-off
+ *   (`receiveBackoff`, jittered, capped); an empty answer that came back before its wait was up
+ *   also backs off, so the loop never spins. Without `onError` errors are logged with
+ *   `console.error`: nothing is swallowed.
+ * - **Stopping**: `stop()` ends the long poll, waits for running handlers, then flushes deletes
+ *   and lock changes. (Ending the poll aborts its request; a message the broker locked for it in
+ *   that very instant comes back when that lock runs out.) `stop({ abort: true })` also aborts the handlers' `signal`; a handler that
+ *   then rejects has its message released at once (visibility 0) rather than counted as failed.
+ *
+ * The async-iterator form, `for await (const message of consumer)`, is in
+ * `consumer_iterator.ts`; its deletion rule is documented on `Delivery`.
+ *
+ * @module
+ */
+import { Acknowledger, batchEntriesMax, type ConsumerClient } from "./consumer_acks.ts";
+import { type Delivery, DeliveryIterator, leftLoop, unprocessed } from "./consumer_iterator.ts";
+import { CmqdError } from "./errors.ts";
+import type { ReceivedMessage } from "./protocol.ts";
+import { Backoff, type BackoffBounds, exponentialRetryDelaySeconds, sleep } from "./retry.ts";
+
+export type { ConsumerClient } from "./consumer_acks.ts";
+
+/** What a handler is given beside the message. */
+export interface HandlerContext {
+  /** Aborted by `stop({ abort: true })`. */
+  signal: AbortSignal;
+}
+
+/** Handles one message: resolve = delete it, throw = retry it after a delay. */
+export type MessageHandler = (
+  message: ReceivedMessage,
+  context: HandlerContext,
+) => Promise<void> | void;
+
+/** Options of a `Consumer`. */
+export interface ConsumerOptions {
+  /** Required for `start()`; the iterator form supplies its own. */
+  handleMessage?: MessageHandler;
+  /** Handlers running at once (for the iterator: messages held at once). Default 1. */
+  concurrency?: number;
+  /** Messages per receive at most (also bounded by free slots), 1–256. Default concurrency. */
+  batchSize?: number;
+  /** The lock each receive (and renewal) takes. Default 30 s. */
+  visibilityTimeoutSeconds?: number;
+  /** Long-poll wait per receive, 0–30. Default 20 s. */
+  waitSeconds?: number;
+  /** Seconds a failed message stays hidden, from its receiveCount (1 = first delivery). */
+  retryDelaySeconds?: (attempt: number) => number;
+  /** Every failure: handler errors (with the message), receive, delete and lock errors. */
+  onError?: (error: unknown, message?: ReceivedMessage) => void;
+  /** How long a delete waits for a receive to carry it before it is sent alone. Default 20 ms. */
+  deleteLingerMs?: number;
+  /** Back-off after a failed receive. Default 100 ms doubling to 5 s. */
+  receiveBackoff?: Partial<BackoffBounds>;
+}
+
+/** Counters and gauges of a consumer. */
+export interface ConsumerStats {
+  received: number;
+  /** Handlers that resolved. */
+  handled: number;
+  /** Handlers that threw. */
+  failed: number;
+  /** Handlers aborted by `stop({ abort: true })` whose messages were released. */
+  interrupted: number;
+  /** Successful lock extensions. */
+  renewed: number;
+  /** Renewals the broker refused: the lock had already run out. */
+  locksLost: number;
+  /** Messages the broker confirmed deleted (a repeat answering "stale" confirms the first). */
+  deleted: number;
+  receiveErrors: number;
+  /** Handlers running now. */
+  inflight: number;
+}
+
+interface Running {
+  message: ReceivedMessage;
+  controller: AbortController;
+  /** Local time by which the current lock has surely not run out. */
+  lockDeadlineMs: number;
+  renewTimer: ReturnType<typeof setTimeout> | undefined;
+  finished: boolean;
+  done: Promise<void>;
+}
+
+const renewRetryMsMin = 100;
+const idleBackoff: BackoffBounds = { backoffMsMin: 50, backoffMsMax: 1_000 };
+const visibilitySecondsMax = 43_200;
+
+/**
+ * Consumes one queue with a handler, or as an async iterator.
+ *
+ * @example
+ * ```ts
+ * const consumer = new Consumer(client, "images", {
+ *   concurrency: 8,
+ *   visibilityTimeoutSeconds: 30,
+ *   handleMessage: async (message, { signal }) => await makeThumbnail(message.body, signal),
+ *   onError: (error, message) => console.warn(message?.id, error),
+ * });
+ * consumer.start();
+ * // …
+ * await consumer.stop();
+ * ```
+ */
+export class Consumer implements AsyncIterable<Delivery> {
+  readonly #client: ConsumerClient;
+  readonly #queue: string;
+  readonly #concurrency: number;
+  readonly #batchSize: number;
+  readonly #lockSeconds: number;
+  readonly #waitSeconds: number;
+  readonly #retryDelaySeconds: (attempt: number) => number;
+  readonly #onError: (error: unknown, message?: ReceivedMessage) => void;
+  readonly #handleMessage: MessageHandler | undefined;
+  readonly #receiveBackoff: Backoff;
+  readonly #idleBackoff = new Backoff(idleBackoff);
+  readonly #acks: Acknowledger;
+  readonly #running = new Map<string, Running>();
+  /** Aborts the parked long poll and the back-off sleeps at stop. */
+  readonly #stopController = new AbortController();
+  #slotWaiter: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #iterator: DeliveryIterator | undefined;
+  #stats = { received: 0, handled: 0, failed: 0, interrupted: 0, renewed: 0, locksLost: 0 };
+  #deleted = 0;
+  #receiveErrors = 0;
+
+  constructor(client: ConsumerClient, queue: string, options: ConsumerOptions = {}) {
+    this.#client = client;
+    this.#queue = queue;
+    this.#concurrency = options.concurrency ?? 1;
+    this.#batchSize = options.batchSize ?? Math.min(this.#concurrency, batchEntriesMax);
+    this.#lockSeconds = options.visibilityTimeoutSeconds ?? 30;
+    this.#waitSeconds = options.waitSeconds ?? 20;
+    checkRange("concurrency", this.#concurrency, 1, 65_536);
+    checkRange("batchSize", this.#batchSize, 1, batchEntriesMax);
+    checkRange("visibilityTimeoutSeconds", this.#lockSeconds, 1, visibilitySecondsMax);
+    checkRange("waitSeconds", this.#waitSeconds, 0, 30);
+    this.#retryDelaySeconds = options.retryDelaySeconds ?? exponentialRetryDelaySeconds;
+    this.#onError = options.onError ?? ((error, message) => {
+      console.error(
+        `cmqd consumer of '${queue}'${message ? ` (message ${message.id})` : ""}:`,
+        error,
+      );
+    });
+    this.#handleMessage = options.handleMessage;
+    this.#receiveBackoff = new Backoff({
+      backoffMsMin: options.receiveBackoff?.backoffMsMin ?? 100,
+      backoffMsMax: options.receiveBackoff?.backoffMsMax ?? 5_000,
+    });
+    this.#acks = new Acknowledger({
+      client,
+      queue,
+      deleteLingerMs: options.deleteLingerMs ?? 20,
+      report: (error, message) => this.#report(error, message),
+      onDeleted: (count) => (this.#deleted += count),
+    });
+  }
+
+  /** The queue consumed. */
+  get queue(): string {
+    return this.#queue;
+  }
+
+  /** True from `start()` (or the first iteration) until `stop()` was called. */
+  get running(): boolean {
+    return this.#loop !== undefined && this.#stopping === undefined;
+  }
+
+  /** Counters and gauges. */
+  get stats(): ConsumerStats {
+    return {
+      ...this.#stats,
+      deleted: this.#deleted,
+      receiveErrors: this.#receiveErrors,
+      inflight: this.#running.size,
+    };
+  }
+
+  /** Starts the receive loop with `handleMessage`. */
+  start(): void {
+    const handler = this.#handleMessage;
+    if (handler === undefined) throw new TypeError("start() needs the handleMessage option");
+    this.#begin(handler);
+  }
+
+  /**
+   * Stops receiving, waits for running handlers (aborting their signal with `abort: true`),
+   * then flushes deletes and lock changes. Idempotent; a stopped consumer does not restart.
+   */
+  stop(options: { abort?: boolean } = {}): Promise<void> {
+    if (options.abort) {
+      const reason = new CmqdError("ConsumerStopped", "the consumer was stopped", { status: 0 });
+      for (const run of this.#running.values()) run.controller.abort(reason);
+    }
+    this.#stopping ??= this.#shutDown();
+    return this.#stopping;
+  }
+
+  /**
+   * The messages as an async iterator of `Delivery`s; see `Delivery` for when they are deleted.
+   * Leaving the loop stops the consumer.
+   */
+  messages(): AsyncIterableIterator<Delivery> {
+    if (this.#iterator === undefined) {
+      const iterator = new DeliveryIterator(() => this.stop());
+      this.#begin((message, context) => iterator.deliver(message, context.signal));
+      this.#iterator = iterator;
+    }
+    return this.#iterator;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Delivery> {
+    return this.messages();
+  }
+
+  #begin(handler: MessageHandler): void {
+    if (this.#loop !== undefined) throw new TypeError("the consumer was started already");
+    if (this.#stopping !== undefined) throw new TypeError("a stopped consumer does not restart");
+    this.#loop = this.#receiveLoop(handler);
+  }
+
+  async #shutDown(): Promise<void> {
+    this.#stopController.abort();
+    this.#iterator?.end();
+    this.#wakeLoop();
+    await this.#loop;
+    await Promise.all([...this.#running.values()].map((run) => run.done));
+    await this.#acks.flush();
+  }
+
+  async #receiveLoop(handler: MessageHandler): Promise<void> {
+    while (this.#stopping === undefined) {
+      if (this.#running.size >= this.#concurrency) {
+        await new Promise<void>((resolve) => (this.#slotWaiter = resolve));
+        continue;
+      }
+      const received = await this.#receive();
+      for (const message of received.messages) {
+        this.#stats.received++;
+        // Received as the stop began: back to the queue at once, unhandled.
+        if (this.#stopping !== undefined) this.#release(message);
+        else this.#startHandler(handler, message, received.sentAtMs);
+      }
+    }
+  }
+
+  #wakeLoop(): void {
+    const waiter = this.#slotWaiter;
+    this.#slotWaiter = undefined;
+    waiter?.();
+  }
+
+  /** One receive carrying pending deletes; on failure reports, backs off and returns none. */
+  async #receive(): Promise<{ messages: ReceivedMessage[]; sentAtMs: number }> {
+    const taken = this.#acks.takeDeletes();
+    const sentAtMs = Date.now();
+    const signal = this.#stopController.signal;
+    try {
+      const answer = await this.#client.receiveMessages(this.#queue, {
+        maxMessages: Math.min(this.#concurrency - this.#running.size, this.#batchSize),
+        visibilityTimeoutSeconds: this.#lockSeconds,
+        waitSeconds: this.#waitSeconds,
+        deleteReceiptHandles: taken.handles.length > 0 ? taken.handles : undefined,
+      }, { signal });
+      this.#acks.settleDeletes(taken, answer);
+      this.#receiveBackoff.reset();
+      const waitedMs = Date.now() - sentAtMs;
+      // Empty before the wait was half up (or no wait at all): don't ask again right away.
+      if (
+        answer.messages.length === 0 &&
+        (this.#waitSeconds === 0 || waitedMs < this.#waitSeconds * 500)
+      ) {
+        await sleep(this.#idleBackoff.next(), signal);
+      } else {
+        this.#idleBackoff.reset();
+      }
+      return { messages: answer.messages, sentAtMs };
+    } catch (error) {
+      this.#acks.restoreDeletes(taken);
+      if (!(signal.aborted && error instanceof CmqdError && error.code === "Aborted")) {
+        this.#receiveErrors++;
+        this.#report(error);
+        await sleep(this.#receiveBackoff.next(), signal);
+      }
+      return { messages: [], sentAtMs };
+    }
+  }
+
+  #startHandler(handler: MessageHandler, message: ReceivedMessage, lockStartMs: number): void {
+    const run: Running = {
+      message,
+      controller: new AbortController(),
+      lockDeadlineMs: lockStartMs + this.#lockSeconds * 1000,
+      renewTimer: undefined,
+      finished: false,
+      done: Promise.resolve(),
+    };
+    this.#running.set(message.receiptHandle, run);
+    this.#scheduleRenewal(run, lockStartMs + this.#lockSeconds * 500);
+    run.done = this.#runHandler(handler, run);
+  }
+
+  async #runHandler(handler: MessageHandler, run: Running): Promise<void> {
+    const { message, controller } = run;
+    let failure: { error: unknown } | undefined;
+    try {
+      await handler(message, { signal: controller.signal });
+    } catch (error) {
+      failure = { error };
+    }
+    run.finished = true;
+    clearTimeout(run.renewTimer);
+    this.#running.delete(message.receiptHandle);
+    if (failure === undefined) {
+      this.#stats.handled++;
+      this.#acks.delete(message); // Before the loop wakes, so its receive carries the delete.
+      this.#wakeLoop();
+      return;
+    }
+    this.#wakeLoop();
+    if (failure.error === unprocessed || controller.signal.aborted) {
+      if (controller.signal.aborted) this.#stats.interrupted++;
+      this.#release(message);
+      return;
+    }
+    this.#stats.failed++;
+    // Leaving a for-await loop is the caller's own doing, already visible to it: not reported.
+    if (failure.error !== leftLoop) this.#report(failure.error, message);
+    await this.#retryLater(message);
+  }
+
+  /** Re-locks a failed message for its retry delay; its group stays blocked behind it. */
+  async #retryLater(message: ReceivedMessage): Promise<void> {
+    let seconds = Number.NaN;
+    try {
+      seconds = this.#retryDelaySeconds(message.receiveCount);
+    } catch (error) {
+      this.#report(error, message);
+    }
+    if (!Number.isFinite(seconds)) seconds = exponentialRetryDelaySeconds(message.receiveCount);
+    seconds = Math.min(visibilitySecondsMax, Math.max(0, Math.round(seconds)));
+    const outcome = await this.#acks.changeVisibility(message, seconds);
+    if (!outcome.ok) this.#report(outcome.error, message);
+  }
+
+  /** Gives a message back to the queue now, unhandled. */
+  #release(message: ReceivedMessage): void {
+    this.#acks.changeVisibility(message, 0).then((outcome) => {
+      if (!outcome.ok) this.#report(outcome.error, message);
+    });
+  }
+
+  #scheduleRenewal(run: Running, atMs: number): void {
+    run.renewTimer = setTimeout(() => this.#renew(run), Math.max(0, atMs - Date.now()));
+  }
+
+  /** Extends a running handler's lock; schedules the next renewal at half the new lock. */
+  async #renew(run: Running): Promise<void> {
+    if (run.finished) return;
+    const sentAtMs = Date.now();
+    const outcome = await this.#acks.changeVisibility(run.message, this.#lockSeconds);
+    if (run.finished) return;
+    if (outcome.ok) {
+      this.#stats.renewed++;
+      run.lockDeadlineMs = sentAtMs + this.#lockSeconds * 1000;
+      this.#scheduleRenewal(run, sentAtMs + this.#lockSeconds * 500);
+      return;
+    }
+    this.#report(outcome.error, run.message);
+    if (outcome.lockLost) {
+      this.#stats.locksLost++;
+      return;
+    }
+    // The call failed (network, 503): try again while the lock still holds.
+    const remainingMs = run.lockDeadlineMs - Date.now();
+    if (remainingMs > renewRetryMsMin) this.#scheduleRenewal(run, Date.now() + remainingMs / 2);
+  }
+
+  #report(error: unknown, message?: ReceivedMessage): void {
+    try {
+      this.#onError(error, message);
+    } catch (thrown) {
+      // The error callback itself failed: still not silent.
+      console.error("cmqd consumer: onError threw", thrown, "while reporting", error);
+    }
+  }
+}
+
+function checkRange(name: string, value: number, min: number, max: number): void {
+  if (!(Number.isInteger(value) && value >= min && value <= max)) {
+    throw new RangeError(`${name} must be an integer in ${min}–${max}, got ${value}`);
+  }
+}

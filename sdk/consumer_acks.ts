@@ -1,0 +1,228 @@
+/**
+ * The consumer's write side: deletes of handled messages and lock changes (renewals, retry
+ * delays, releases). Internal to `consumer.ts`.
+ *
+ * Deletes are piggybacked: a finished message's receipt handle waits in `#pendingDeletes` for
+ * the consumer's next receive, which carries it in `deleteReceiptHandles` (one round trip for
+ * "ack these, give me more"). When no receive takes it within `deleteLingerMs` — a long poll is
+ * parked, the loop is backing off, or the consumer is stopping — it goes out in an explicit
+ * delete call instead, so a handled message is never left to its lock running out.
+ *
+ * Lock changes are batched per tick into one `changeVisibility` call, and only one such call is
+ * on the wire at a time: they reach the broker in the order they were made, so a renewal can
+ * never land after (and undo) the shorter retry delay that followed it.
+ *
+ * @module
+ */
+import type { CmqdClient } from "./client.ts";
+import { CmqdError } from "./errors.ts";
+import type { HandleFailure, ReceivedMessage } from "./protocol.ts";
+
+/** What a consumer needs of a client (tests pass a fake). */
+export type ConsumerClient = Pick<
+  CmqdClient,
+  "receiveMessages" | "deleteMessages" | "changeVisibility"
+>;
+
+/** A lock change's outcome. `lockLost`: the broker refused it for this handle. */
+export type VisibilityOutcome =
+  | { ok: true; visibleAt: number }
+  | { ok: false; lockLost: boolean; error: unknown };
+
+/** A delete taken by a receive, to settle with that receive's answer. */
+export interface TakenDeletes {
+  handles: string[];
+  messages: Map<string, PendingDelete>;
+}
+
+interface PendingDelete {
+  message: ReceivedMessage;
+  /** Sent before in a request whose answer was lost: a "stale" answer may mean "done". */
+  uncertain: boolean;
+}
+
+interface PendingChange {
+  message: ReceivedMessage;
+  seconds: number;
+  resolve(outcome: VisibilityOutcome): void;
+}
+
+/** Options of an `Acknowledger`. */
+export interface AcknowledgerOptions {
+  client: ConsumerClient;
+  queue: string;
+  deleteLingerMs: number;
+  /** Every failure, with its message when it concerns one. */
+  report(error: unknown, message?: ReceivedMessage): void;
+  /** Deleted messages, counted. */
+  onDeleted(count: number): void;
+}
+
+/** The API's batch bound (entries per delete, visibility change or piggybacked delete). */
+export const batchEntriesMax = 256;
+
+/**
+ * Deletes and lock changes of one consumer.
+ *
+ * @example
+ * ```ts
+ * const acks = new Acknowledger({ client, queue: "jobs", deleteLingerMs: 20,
+ *   report: console.error, onDeleted: () => {} });
+ * acks.delete(message);                      // rides on the next receive…
+ * const taken = acks.takeDeletes();          // …which takes it
+ * const answer = await client.receiveMessages("jobs", { deleteReceiptHandles: taken.handles });
+ * acks.settleDeletes(taken, answer);
+ * ```
+ */
+export class Acknowledger {
+  readonly #options: AcknowledgerOptions;
+  #pendingDeletes = new Map<string, PendingDelete>();
+  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  #changes: PendingChange[] = [];
+  #changeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The visibility call on the wire (at most one). */
+  #changing: Promise<void> | undefined;
+  /** Explicit deletes on the wire. */
+  #deleting = new Set<Promise<void>>();
+
+  constructor(options: AcknowledgerOptions) {
+    this.#options = options;
+  }
+
+  /** Deletes awaiting a receive to carry them. */
+  get pendingDeletes(): number {
+    return this.#pendingDeletes.size;
+  }
+
+  /** Queues the delete of a handled message. */
+  delete(message: ReceivedMessage): void {
+    this.#pendingDeletes.set(message.receiptHandle, { message, uncertain: false });
+    this.#armDeleteTimer();
+  }
+
+  /** Hands pending deletes to a receive (`deleteReceiptHandles`). */
+  takeDeletes(): TakenDeletes {
+    const messages = new Map<string, PendingDelete>();
+    for (const [handle, pending] of this.#pendingDeletes) {
+      if (messages.size === batchEntriesMax) break;
+      messages.set(handle, pending);
+      this.#pendingDeletes.delete(handle);
+    }
+    return { handles: [...messages.keys()], messages };
+  }
+
+  /** The receive that carried `taken` was answered: report the handles it could not delete. */
+  settleDeletes(taken: TakenDeletes, answer: { deleted?: number; failures?: HandleFailure[] }) {
+    if (taken.handles.length === 0) return;
+    this.#settle(taken.messages, answer.deleted ?? 0, answer.failures ?? []);
+  }
+
+  /** The receive that carried `taken` got no answer: they may or may not be deleted; again. */
+  restoreDeletes(taken: TakenDeletes): void {
+    for (const [handle, pending] of taken.messages) {
+      this.#pendingDeletes.set(handle, { message: pending.message, uncertain: true });
+    }
+    if (taken.handles.length > 0) this.#armDeleteTimer();
+  }
+
+  /** Changes the lock of `message` to `seconds` from now (0 releases it). Never rejects. */
+  changeVisibility(message: ReceivedMessage, seconds: number): Promise<VisibilityOutcome> {
+    return new Promise((resolve) => {
+      this.#changes.push({ message, seconds, resolve });
+      this.#changeTimer ??= setTimeout(() => {
+        this.#changeTimer = undefined;
+        this.#sendChanges();
+      }, 0);
+    });
+  }
+
+  /** Sends every pending delete and lock change now; resolves when all are answered. */
+  async flush(): Promise<void> {
+    clearTimeout(this.#deleteTimer);
+    this.#deleteTimer = undefined;
+    clearTimeout(this.#changeTimer);
+    this.#changeTimer = undefined;
+    while (this.#pendingDeletes.size > 0) this.#sendDeletes();
+    this.#sendChanges();
+    while (this.#changing !== undefined || this.#deleting.size > 0) {
+      await Promise.all([this.#changing, ...this.#deleting]);
+    }
+  }
+
+  #armDeleteTimer(): void {
+    this.#deleteTimer ??= setTimeout(() => {
+      this.#deleteTimer = undefined;
+      while (this.#pendingDeletes.size > 0) this.#sendDeletes();
+    }, this.#options.deleteLingerMs);
+  }
+
+  /** One explicit delete call with up to a batch of pending deletes. */
+  #sendDeletes(): void {
+    const taken = this.takeDeletes();
+    if (taken.handles.length === 0) return;
+    const { client, queue, report } = this.#options;
+    const call = client.deleteMessages(queue, taken.handles).then(
+      (answer) => this.#settle(taken.messages, answer.deleted, answer.failures),
+      (error) => {
+        // The client already retried (deletes are safe to repeat); the locks will run out and
+        // the messages come back: at-least-once, reported.
+        for (const pending of taken.messages.values()) report(error, pending.message);
+      },
+    ).finally(() => this.#deleting.delete(call));
+    this.#deleting.add(call);
+  }
+
+  #settle(messages: Map<string, PendingDelete>, deleted: number, failures: HandleFailure[]) {
+    let confirmed = deleted;
+    for (const failure of failures) {
+      const pending = messages.get(failure.receiptHandle);
+      // A handle sent before in a request whose answer was lost: "stale" now almost surely
+      // means that request deleted it (else the lock ran out and it was delivered again,
+      // which the lost request can't tell us either), so it counts, silently.
+      if (pending?.uncertain && failure.code === "ReceiptHandleStale") {
+        confirmed++;
+        continue;
+      }
+      this.#options.report(failureError(failure, "delete"), pending?.message);
+    }
+    this.#options.onDeleted(confirmed);
+  }
+
+  /** Sends the queued lock changes as one call, after the previous call was answered. */
+  #sendChanges(): void {
+    if (this.#changing !== undefined || this.#changes.length === 0) return;
+    const batch = this.#changes.splice(0, batchEntriesMax);
+    const { client, queue } = this.#options;
+    const entries = batch.map((change) => ({
+      receiptHandle: change.message.receiptHandle,
+      visibilityTimeoutSeconds: change.seconds,
+    }));
+    this.#changing = client.changeVisibility(queue, entries).then(
+      (answer) => {
+        const visibleAt = new Map(answer.entries.map((entry) => [entry.receiptHandle, entry]));
+        const failures = new Map(
+          answer.failures.map((failure) => [failure.receiptHandle, failure]),
+        );
+        for (const change of batch) {
+          const handle = change.message.receiptHandle;
+          const failure = failures.get(handle);
+          const entry = visibleAt.get(handle);
+          if (failure !== undefined) {
+            change.resolve({ ok: false, lockLost: true, error: failureError(failure, "lock") });
+          } else {
+            change.resolve({ ok: true, visibleAt: entry?.visibleAt ?? 0 });
+          }
+        }
+      },
+      (error) => batch.forEach((change) => change.resolve({ ok: false, lockLost: false, error })),
+    ).finally(() => {
+      this.#changing = undefined;
+      this.#sendChanges();
+    });
+  }
+}
+
+function failureError(failure: HandleFailure, what: "delete" | "lock"): CmqdError {
+  const action = what === "delete" ? "could not delete" : "could not change the lock of";
+  return new CmqdError(failure.code, `${action} a message: ${failure.message}`, { status: 200 });
+}

@@ -1,0 +1,359 @@
+import assert from "node:assert/strict";
+import { FakeQueue } from "./_fake_queue.ts";
+import { deferred, waitFor } from "./_test_helpers.ts";
+import { Consumer, type ConsumerOptions } from "./consumer.ts";
+import { CmqdError } from "./errors.ts";
+import type { ReceivedMessage } from "./protocol.ts";
+
+/** A consumer on `queue` that records every onError call; stopped by the test. */
+function consumerOn(queue: FakeQueue, options: ConsumerOptions) {
+  const errors: { error: unknown; message?: ReceivedMessage }[] = [];
+  const consumer = new Consumer(queue, "q", {
+    waitSeconds: 1,
+    onError: (error, message) => errors.push({ error, message }),
+    ...options,
+  });
+  return { consumer, errors };
+}
+
+Deno.test("every message is handled once and deleted", async () => {
+  const queue = new FakeQueue();
+  const bodies = Array.from({ length: 50 }, (_, index) => `m${index}`);
+  queue.send(...bodies);
+  const handled: string[] = [];
+  const { consumer, errors } = consumerOn(queue, {
+    concurrency: 4,
+    handleMessage: (message) => void handled.push(message.body),
+  });
+  consumer.start();
+  await waitFor("all handled", () => handled.length === 50);
+  await consumer.stop();
+  assert.deepEqual([...handled].sort(), [...bodies].sort());
+  assert.equal(queue.remaining, 0);
+  assert.deepEqual(errors, []);
+  assert.equal(consumer.stats.handled, 50);
+  assert.equal(consumer.stats.deleted, 50);
+  assert.equal(consumer.stats.inflight, 0);
+});
+
+Deno.test("receives ask for no more messages than there are free handler slots", async () => {
+  const queue = new FakeQueue();
+  queue.send("a", "b", "c", "d", "e");
+  const gate = deferred<void>();
+  let started = 0;
+  const { consumer } = consumerOn(queue, {
+    concurrency: 3,
+    handleMessage: async () => {
+      started++;
+      await gate.promise;
+    },
+  });
+  consumer.start();
+  await waitFor("three handlers", () => started === 3);
+  assert.equal(queue.deliveries.length, 3, "nothing is received without a slot");
+  gate.resolve();
+  await waitFor("all five", () => started === 5);
+  await consumer.stop();
+  for (const call of queue.callsOf("receive")) {
+    assert.ok((call.request.maxMessages ?? 1) <= 3);
+  }
+});
+
+Deno.test("a handled message's delete rides on the next receive", async () => {
+  const queue = new FakeQueue();
+  queue.send("first", "second");
+  const handled: string[] = [];
+  const { consumer } = consumerOn(queue, {
+    concurrency: 1,
+    deleteLingerMs: 60_000, // Only a receive (or stop) can carry the delete.
+    handleMessage: (message) => void handled.push(message.receiptHandle),
+  });
+  consumer.start();
+  await waitFor("both handled", () => handled.length === 2);
+  await waitFor("the receive after the second", () => queue.callsOf("receive").length >= 3);
+  await consumer.stop();
+  const carried = queue.callsOf("receive").map((call) => call.request.deleteReceiptHandles);
+  assert.deepEqual(carried.slice(0, 3), [undefined, [handled[0]], [handled[1]]]);
+  // stop() aborted the last, parked receive: its answer lost, the delete it carried is sent
+  // again (the broker had applied it; the repeat's "stale" is expected and not reported).
+  const explicit = queue.callsOf("delete").flatMap((call) => call.handles);
+  assert.ok(explicit.every((handle) => handle === handled[1]));
+  assert.equal(queue.remaining, 0);
+});
+
+Deno.test("a delete goes out on its own when a long poll is parked", async () => {
+  const queue = new FakeQueue();
+  queue.send("only");
+  const { consumer } = consumerOn(queue, {
+    concurrency: 2, // One slot stays free: the loop parks a long poll while the handler runs.
+    waitSeconds: 30,
+    deleteLingerMs: 1,
+    handleMessage: () => {},
+  });
+  consumer.start();
+  await waitFor("the explicit delete", () => queue.callsOf("delete").length === 1);
+  assert.equal(queue.remaining, 0);
+  await consumer.stop();
+  assert.equal(consumer.stats.deleted, 1);
+});
+
+Deno.test("stop flushes deletes no receive has carried yet", async () => {
+  const queue = new FakeQueue();
+  queue.send("one");
+  let handled = 0;
+  const { consumer } = consumerOn(queue, {
+    concurrency: 2,
+    waitSeconds: 30,
+    deleteLingerMs: 60_000,
+    handleMessage: () => void handled++,
+  });
+  consumer.start();
+  await waitFor("handled", () => handled === 1);
+  await consumer.stop();
+  assert.equal(queue.callsOf("delete").length, 1);
+  assert.equal(queue.remaining, 0);
+});
+
+Deno.test("a failing handler's message is re-locked for its retry delay, then succeeds", async () => {
+  const queue = new FakeQueue();
+  queue.send("flaky");
+  const attempts: number[] = [];
+  const { consumer, errors } = consumerOn(queue, {
+    retryDelaySeconds: (attempt) => (attempt === 1 ? 0 : 1),
+    handleMessage: (message) => {
+      attempts.push(message.receiveCount);
+      if (message.receiveCount < 3) throw new Error(`attempt ${message.receiveCount} failed`);
+    },
+  });
+  consumer.start();
+  await waitFor("the third attempt's success", () => consumer.stats.handled === 1, 10_000);
+  await consumer.stop();
+  assert.deepEqual(attempts, [1, 2, 3]);
+  assert.equal(errors.length, 2);
+  assert.equal((errors[0].error as Error).message, "attempt 1 failed");
+  assert.equal(errors[0].message?.body, "flaky");
+  const delays = queue.callsOf("visibility").flatMap((call) => call.entries)
+    .map((entry) => entry.visibilityTimeoutSeconds);
+  assert.deepEqual(delays, [0, 1]);
+  assert.equal(consumer.stats.failed, 2);
+});
+
+Deno.test("a failed message stays hidden for its retry delay", async () => {
+  const queue = new FakeQueue();
+  queue.send("slow-retry");
+  const { consumer } = consumerOn(queue, {
+    retryDelaySeconds: () => 99,
+    handleMessage: () => {
+      throw new Error("no");
+    },
+  });
+  consumer.start();
+  await waitFor("the retry delay set", () => queue.callsOf("visibility").length === 1);
+  await waitFor("another receive", () => queue.callsOf("receive").length >= 3);
+  await consumer.stop();
+  assert.deepEqual(queue.deliveries, ["slow-retry#1"]);
+});
+
+Deno.test("a handler running past half its lock keeps renewing it", async () => {
+  const queue = new FakeQueue();
+  queue.send("long job");
+  let renewalsSeen = 0;
+  const { consumer, errors } = consumerOn(queue, {
+    concurrency: 2,
+    visibilityTimeoutSeconds: 1,
+    handleMessage: async () => {
+      await waitFor("two renewals", () => consumer.stats.renewed >= 2, 10_000);
+      renewalsSeen = consumer.stats.renewed;
+    },
+  });
+  consumer.start();
+  await waitFor("the handler to finish", () => consumer.stats.handled === 1, 10_000);
+  await consumer.stop();
+  assert.ok(renewalsSeen >= 2);
+  assert.deepEqual(queue.deliveries, ["long job#1"], "never delivered a second time");
+  const renewals = queue.callsOf("visibility").flatMap((call) => call.entries);
+  assert.ok(renewals.every((entry) => entry.visibilityTimeoutSeconds === 1));
+  assert.deepEqual(errors, []);
+  assert.equal(queue.remaining, 0);
+});
+
+Deno.test("stop waits for running handlers, then deletes their messages", async () => {
+  const queue = new FakeQueue();
+  queue.send("a", "b");
+  const gate = deferred<void>();
+  let started = 0;
+  const { consumer } = consumerOn(queue, {
+    concurrency: 2,
+    handleMessage: async () => {
+      started++;
+      await gate.promise;
+    },
+  });
+  consumer.start();
+  await waitFor("both running", () => started === 2);
+  let stopped = false;
+  const stopping = consumer.stop().then(() => (stopped = true));
+  await waitFor("the poll to end", () => !consumer.running);
+  assert.equal(stopped, false);
+  gate.resolve();
+  await stopping;
+  assert.equal(queue.remaining, 0);
+  assert.equal(consumer.stats.handled, 2);
+});
+
+Deno.test("stop({abort: true}) aborts handlers' signal and releases their messages", async () => {
+  const queue = new FakeQueue();
+  queue.send("interrupted");
+  let started = false;
+  const { consumer, errors } = consumerOn(queue, {
+    handleMessage: (_message, { signal }) =>
+      new Promise((_resolve, reject) => {
+        started = true;
+        signal.addEventListener("abort", () => reject(signal.reason));
+      }),
+  });
+  consumer.start();
+  await waitFor("the handler", () => started);
+  await consumer.stop({ abort: true });
+  assert.equal(consumer.stats.interrupted, 1);
+  assert.equal(consumer.stats.failed, 0);
+  assert.deepEqual(errors, []);
+  const entries = queue.callsOf("visibility").flatMap((call) => call.entries);
+  assert.deepEqual(entries.map((entry) => entry.visibilityTimeoutSeconds), [0]);
+  assert.equal(queue.remaining, 1);
+});
+
+Deno.test("receive errors are reported and retried after a growing back-off", async () => {
+  const queue = new FakeQueue();
+  queue.receiveFailures.push(
+    new CmqdError("NetworkError", "reset", { status: 0 }),
+    new CmqdError("NoLeader", "electing", { status: 503 }),
+    new CmqdError("NoLeader", "electing", { status: 503 }),
+  );
+  queue.send("after the storm");
+  let handled = 0;
+  const { consumer, errors } = consumerOn(queue, {
+    receiveBackoff: { backoffMsMin: 20, backoffMsMax: 1_000 },
+    handleMessage: () => void handled++,
+  });
+  consumer.start();
+  await waitFor("handled", () => handled === 1);
+  await consumer.stop();
+  assert.deepEqual(errors.map((entry) => (entry.error as CmqdError).code), [
+    "NetworkError",
+    "NoLeader",
+    "NoLeader",
+  ]);
+  assert.equal(consumer.stats.receiveErrors, 3);
+  // Timers never fire early: the gaps are at least the jittered back-offs (10, 20, 40 ms).
+  const times = queue.callsOf("receive").map((call) => call.atMs);
+  assert.ok(times[1] - times[0] >= 10 && times[2] - times[1] >= 20 && times[3] - times[2] >= 40);
+});
+
+Deno.test("empty answers that come back early back off instead of spinning", async () => {
+  const queue = new FakeQueue();
+  const { consumer } = consumerOn(queue, { waitSeconds: 0, handleMessage: () => {} });
+  consumer.start();
+  await waitFor("four receives", () => queue.callsOf("receive").length >= 4);
+  await consumer.stop();
+  const times = queue.callsOf("receive").map((call) => call.atMs);
+  // Idle back-off 50 ms doubling, jittered to at least half: 25, 50, 100 ms.
+  assert.ok(times[1] - times[0] >= 25 && times[2] - times[1] >= 50 && times[3] - times[2] >= 100);
+});
+
+Deno.test("on a fifo queue each group is handled in order, a failed message first", async () => {
+  const queue = new FakeQueue({ fifo: true });
+  for (let index = 1; index <= 5; index++) {
+    queue.send({ body: `a${index}`, groupId: "a" }, { body: `b${index}`, groupId: "b" });
+  }
+  queue.send({ body: "c1", groupId: "c" });
+  const succeeded: string[] = [];
+  const { consumer } = consumerOn(queue, {
+    concurrency: 4,
+    retryDelaySeconds: () => 0,
+    handleMessage: (message) => {
+      // a2 and b3 fail once: their groups must wait for them.
+      if ((message.body === "a2" || message.body === "b3") && message.receiveCount === 1) {
+        throw new Error("once");
+      }
+      succeeded.push(message.body);
+    },
+  });
+  consumer.start();
+  await waitFor("all eleven", () => succeeded.length === 11);
+  await consumer.stop();
+  for (const group of ["a", "b"]) {
+    const order = succeeded.filter((body) => body.startsWith(group));
+    assert.deepEqual(order, [1, 2, 3, 4, 5].map((index) => `${group}${index}`));
+  }
+});
+
+Deno.test("for await yields messages and deletes each when the loop moves on", async () => {
+  const queue = new FakeQueue();
+  queue.send("x", "y", "z");
+  const consumer = new Consumer(queue, "q", { waitSeconds: 1, concurrency: 2 });
+  const seen: string[] = [];
+  for await (const message of consumer) {
+    seen.push(message.body);
+    if (seen.length === 3) {
+      message.complete(); // Handled: without this, leaving the loop would retry it.
+      break;
+    }
+  }
+  // Leaving the loop stopped the consumer and flushed the deletes.
+  assert.equal(consumer.running, false);
+  assert.deepEqual(seen.sort(), ["x", "y", "z"]);
+  assert.equal(queue.remaining, 0);
+});
+
+Deno.test("leaving a for-await loop early retries the current message", async () => {
+  const queue = new FakeQueue();
+  queue.send("unfinished");
+  const errors: unknown[] = [];
+  const consumer = new Consumer(queue, "q", {
+    waitSeconds: 1,
+    retryDelaySeconds: () => 7,
+    onError: (error) => errors.push(error),
+  });
+  await assert.rejects(async () => {
+    for await (const _message of consumer.messages()) throw new Error("boom");
+  }, /boom/);
+  assert.equal(queue.remaining, 1);
+  const entries = queue.callsOf("visibility").flatMap((call) => call.entries);
+  assert.deepEqual(entries.map((entry) => entry.visibilityTimeoutSeconds), [7]);
+  assert.deepEqual(errors, [], "the loop's own error reached the caller, not onError");
+  assert.equal(consumer.stats.failed, 1);
+});
+
+Deno.test("fail() inside the loop reports and retries without leaving it", async () => {
+  const queue = new FakeQueue();
+  queue.send("bad", "good");
+  const errors: unknown[] = [];
+  const consumer = new Consumer(queue, "q", {
+    waitSeconds: 1,
+    retryDelaySeconds: () => 60,
+    onError: (error) => errors.push(error),
+  });
+  const seen: string[] = [];
+  for await (const message of consumer) {
+    seen.push(message.body);
+    if (message.body === "bad") message.fail(new Error("bad body"));
+    if (seen.length === 2) break;
+  }
+  assert.deepEqual(seen, ["bad", "good"]);
+  assert.equal((errors[0] as Error).message, "bad body");
+  assert.equal(queue.remaining, 2, "bad waits for its retry, good was current when we left");
+});
+
+Deno.test("start without a handler, a second start and a restart are refused", async () => {
+  const queue = new FakeQueue();
+  assert.throws(() => new Consumer(queue, "q").start(), TypeError);
+  const consumer = new Consumer(queue, "q", { waitSeconds: 0, handleMessage: () => {} });
+  consumer.start();
+  assert.throws(() => consumer.start(), TypeError);
+  await consumer.stop();
+  assert.throws(() => consumer.messages(), TypeError);
+  assert.throws(() => new Consumer(queue, "q", { concurrency: 0 }), RangeError);
+  assert.throws(() => new Consumer(queue, "q", { waitSeconds: 31 }), RangeError);
+  assert.throws(() => new Consumer(queue, "q", { visibilityTimeoutSeconds: 0 }), RangeError);
+});

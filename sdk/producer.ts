@@ -1,0 +1,447 @@
+/**
+ * `Producer`: many concurrent `send()` calls become few `sendMessages` batch requests.
+ *
+ * A send joins the queue of pending sends; a batch leaves when it holds `batchSize` messages
+ * (or `batchBytesMax` of bodies), when the first of its messages has waited `lingerMs`, or at
+ * `flush()`. At most `inflightBatchesMax` batches are on the wire at once, and at most
+ * `pendingSendsMax` sends are accepted and unanswered: past that, `send` waits for room
+ * (back-pressure, first come first served). Each send resolves with its `{id, sequence}` once
+ * the broker acknowledged the batch — the broker answers after the Raft commit, so that is
+ * durable — or rejects with the batch's `CmqdError`.
+ *
+ * Ordering: messages of one `groupId` (and, with `fifo: true`, messages without one, which a
+ * FIFO queue treats as one queue-wide group) leave in send order, inside a batch and across
+ * batches: a batch never carries a message whose group still has a batch on the wire.
+ *
+ * Retries: the client retries a batch on its own when that is safe (503s always; a lost answer
+ * only when every message carries a `dedupId`). `autoDedupId: true` gives every message without
+ * one a random `dedupId` when it is sent, so a batch whose answer was lost is retried without
+ * enqueueing anything twice.
+ *
+ * A bad message (`InvalidParameter` or `MessageTooLarge` naming `messages.N`) fails only its own
+ * send; the rest of the batch is sent again without it.
+ *
+ * @module
+ */
+import type { CmqdClient } from "./client.ts";
+import { CmqdError } from "./errors.ts";
+import type { SendMessageEntry, SentMessage } from "./protocol.ts";
+
+/** What the producer needs of a client (tests pass a fake). */
+export type ProducerClient = Pick<CmqdClient, "sendMessages">;
+
+/** Options of a `Producer`. */
+export interface ProducerOptions {
+  /** Messages per batch at most, 1–256. Default 16. */
+  batchSize?: number;
+  /** UTF-8 body bytes per batch at most (a bigger message goes alone). Default 1 MiB. */
+  batchBytesMax?: number;
+  /** How long the first message of a batch waits for company. Default 2 ms. */
+  lingerMs?: number;
+  /** Sends accepted and not yet answered, at most; `send` waits beyond. Default 1024. */
+  pendingSendsMax?: number;
+  /** Batches on the wire at once. Default 4. */
+  inflightBatchesMax?: number;
+  /** Give each message without a `dedupId` a random one (safe retries). Default false. */
+  autoDedupId?: boolean;
+  /** Keep the order of messages without `groupId` too (they form one group). Default false. */
+  fifo?: boolean;
+}
+
+/** Options of one `send`. */
+export interface SendOptions {
+  /**
+   * Gives up waiting: a send still queued is withdrawn; a send already on the wire rejects at
+   * once, but its message may still be enqueued (use a `dedupId` to retry it safely).
+   */
+  signal?: AbortSignal;
+}
+
+/** Counters of a producer. */
+export interface ProducerStats {
+  /** Sends resolved with an id. */
+  sent: number;
+  /** Sends rejected (batch failures, aborts, closed). */
+  failed: number;
+  /** Batch requests sent. */
+  batches: number;
+  /** Accepted and not yet answered. */
+  pendingSends: number;
+  inflightBatches: number;
+}
+
+const batchEntriesMax = 256;
+/** Beside the body, what a message may add to a request at most (ids, attributes), roughly. */
+const entryOverheadBytes = 128;
+
+interface PendingSend {
+  entry: SendMessageEntry;
+  /** The ordering key, undefined when the message needs no order. */
+  group: string | undefined;
+  bytes: number;
+  settled: boolean;
+  resolve(sent: SentMessage): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Coalesces concurrent sends to one queue into batch requests.
+ *
+ * @example
+ * ```ts
+ * const producer = new Producer(client, "images", { batchSize: 16, lingerMs: 2, autoDedupId: true });
+ * const sent = await Promise.all(photos.map((photo) => producer.send({ body: photo.name })));
+ * await producer.close(); // flushes, then refuses new sends
+ * ```
+ */
+export class Producer {
+  readonly #client: ProducerClient;
+  readonly #queue: string;
+  readonly #batchSize: number;
+  readonly #batchBytesMax: number;
+  readonly #lingerMs: number;
+  readonly #pendingSendsMax: number;
+  readonly #inflightBatchesMax: number;
+  readonly #autoDedupId: boolean;
+  readonly #fifo: boolean;
+  /** Accepted, not yet in a batch, in send order. */
+  #queued: PendingSend[] = [];
+  /** Accepted and not answered by a batch: queued + on the wire (+ slots handed to waiters). */
+  #pendingSends = 0;
+  /** Sends waiting for room, first come first served; each is handed a slot. */
+  #roomWaiters: (() => void)[] = [];
+  #inflightBatches = 0;
+  /** Group → batches on the wire that hold one of its messages. */
+  #busyGroups = new Map<string, number>();
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The oldest queued send has waited its linger: send partial batches. */
+  #lingerDue = false;
+  #flushes = 0;
+  #pumpQueued = false;
+  /** Every send not yet settled (what `flush` waits for). */
+  #unsettled = new Set<Promise<void>>();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #sent = 0;
+  #failed = 0;
+  #batches = 0;
+
+  constructor(client: ProducerClient, queue: string, options: ProducerOptions = {}) {
+    this.#client = client;
+    this.#queue = queue;
+    this.#batchSize = options.batchSize ?? 16;
+    this.#batchBytesMax = options.batchBytesMax ?? 1024 * 1024;
+    this.#lingerMs = options.lingerMs ?? 2;
+    this.#pendingSendsMax = options.pendingSendsMax ?? 1024;
+    this.#inflightBatchesMax = options.inflightBatchesMax ?? 4;
+    this.#autoDedupId = options.autoDedupId ?? false;
+    this.#fifo = options.fifo ?? false;
+    checkRange("batchSize", this.#batchSize, 1, batchEntriesMax);
+    checkRange("batchBytesMax", this.#batchBytesMax, 1, Infinity);
+    checkRange("lingerMs", this.#lingerMs, 0, 60_000);
+    checkRange("pendingSendsMax", this.#pendingSendsMax, 1, Infinity);
+    checkRange("inflightBatchesMax", this.#inflightBatchesMax, 1, 1024);
+  }
+
+  /** The queue this producer sends to. */
+  get queue(): string {
+    return this.#queue;
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Counters and gauges. */
+  get stats(): ProducerStats {
+    return {
+      sent: this.#sent,
+      failed: this.#failed,
+      batches: this.#batches,
+      pendingSends: this.#pendingSends,
+      inflightBatches: this.#inflightBatches,
+    };
+  }
+
+  /**
+   * Sends one message (a string is its body); resolves once the broker acknowledged it. Waits
+   * while `pendingSendsMax` sends are pending. Rejects with `ProducerClosed` after `close()`.
+   */
+  send(message: SendMessageEntry | string, options: SendOptions = {}): Promise<SentMessage> {
+    if (this.#closed) {
+      this.#failed++;
+      return Promise.reject(
+        new CmqdError("ProducerClosed", `the producer of '${this.#queue}' is closed`, {
+          status: 0,
+        }),
+      );
+    }
+    const entry: SendMessageEntry = typeof message === "string"
+      ? { body: message }
+      : { ...message };
+    if (this.#autoDedupId && entry.dedupId === undefined) entry.dedupId = crypto.randomUUID();
+    const promise = this.#admit(entry, options.signal);
+    const tracked = promise.then(() => {}, () => {});
+    this.#unsettled.add(tracked);
+    tracked.finally(() => this.#unsettled.delete(tracked));
+    return promise;
+  }
+
+  /** Sends every pending message now and waits until each send made before it settled. */
+  async flush(): Promise<void> {
+    const waiting = [...this.#unsettled];
+    this.#flushes++;
+    try {
+      this.#pump();
+      await Promise.all(waiting);
+    } finally {
+      this.#flushes--;
+    }
+  }
+
+  /** Refuses new sends (`ProducerClosed`) and flushes the pending ones. Idempotent. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= this.flush();
+    return this.#closing;
+  }
+
+  async #admit(entry: SendMessageEntry, signal: AbortSignal | undefined): Promise<SentMessage> {
+    if (signal?.aborted) throw this.#aborted(signal);
+    if (this.#pendingSends < this.#pendingSendsMax && this.#roomWaiters.length === 0) {
+      this.#pendingSends++;
+    } else {
+      await this.#waitForRoom(signal);
+    }
+    return await new Promise<SentMessage>((resolve, reject) => {
+      const pending: PendingSend = {
+        entry,
+        group: entry.groupId ?? (this.#fifo ? "" : undefined),
+        bytes: utf8Bytes(entry.body) + entryOverheadBytes,
+        settled: false,
+        resolve: (sent) => settle(() => resolve(sent)),
+        reject: (error) => settle(() => reject(error)),
+      };
+      const onAbort = () => this.#abandon(pending, signal!);
+      const settle = (finish: () => void) => {
+        if (pending.settled) return;
+        pending.settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        finish();
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#queued.push(pending);
+      this.#schedule();
+    });
+  }
+
+  /** Waits until a finishing batch hands this send a slot; the slot is counted already. */
+  #waitForRoom(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const granted = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const index = this.#roomWaiters.indexOf(granted);
+        if (index >= 0) this.#roomWaiters.splice(index, 1);
+        reject(this.#aborted(signal!));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#roomWaiters.push(granted);
+    });
+  }
+
+  /** A send's signal aborted: withdraw it if still queued, else just stop waiting for it. */
+  #abandon(pending: PendingSend, signal: AbortSignal): void {
+    const index = this.#queued.indexOf(pending);
+    if (index >= 0) {
+      this.#queued.splice(index, 1);
+      this.#releaseSlots(1);
+    }
+    this.#failed++;
+    pending.reject(this.#aborted(signal));
+  }
+
+  #releaseSlots(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const waiter = this.#roomWaiters.shift();
+      if (waiter === undefined) this.#pendingSends--;
+      else waiter(); // The slot passes to the waiter as it is.
+    }
+  }
+
+  #schedule(): void {
+    if (this.#queued.length >= this.#batchSize || this.#lingerDue || this.#flushes > 0) {
+      this.#pumpSoon();
+    } else {
+      this.#armLinger();
+    }
+  }
+
+  /** Pumps after the current microtasks: sends handed a slot together join one batch. */
+  #pumpSoon(): void {
+    if (this.#pumpQueued) return;
+    this.#pumpQueued = true;
+    queueMicrotask(() => {
+      this.#pumpQueued = false;
+      this.#pump();
+    });
+  }
+
+  #armLinger(): void {
+    if (this.#lingerTimer !== undefined) return;
+    this.#lingerTimer = setTimeout(() => {
+      this.#lingerTimer = undefined;
+      this.#lingerDue = true;
+      this.#pump();
+    }, this.#lingerMs);
+  }
+
+  /** Sends batches while there is room on the wire and something ready to go. */
+  #pump(): void {
+    while (this.#inflightBatches < this.#inflightBatchesMax && this.#queued.length > 0) {
+      const ready = this.#queued.length >= this.#batchSize || this.#lingerDue || this.#flushes > 0;
+      if (!ready) break;
+      const batch = this.#takeBatch();
+      if (batch.length === 0) break; // Every queued message waits for its group.
+      this.#dispatch(batch);
+    }
+    if (this.#queued.length === 0) {
+      this.#lingerDue = false;
+      clearTimeout(this.#lingerTimer);
+      this.#lingerTimer = undefined;
+    } else if (!this.#lingerDue) {
+      this.#armLinger();
+    }
+  }
+
+  /** The next batch in send order, skipping messages whose group has a batch on the wire. */
+  #takeBatch(): PendingSend[] {
+    const batch: PendingSend[] = [];
+    const rest: PendingSend[] = [];
+    // Groups with a message left behind in this scan: their later messages stay behind too.
+    const skipped = new Set<string>();
+    let bytes = 0;
+    for (const pending of this.#queued) {
+      const group = pending.group;
+      const blocked = group !== undefined && (this.#busyGroups.has(group) || skipped.has(group));
+      const full = batch.length === this.#batchSize ||
+        (batch.length > 0 && bytes + pending.bytes > this.#batchBytesMax);
+      if (blocked || full) {
+        rest.push(pending);
+        if (group !== undefined) skipped.add(group);
+        continue;
+      }
+      batch.push(pending);
+      bytes += pending.bytes;
+    }
+    this.#queued = rest;
+    return batch;
+  }
+
+  #dispatch(batch: PendingSend[]): void {
+    this.#inflightBatches++;
+    this.#batches++;
+    const groups = new Set<string>();
+    for (const pending of batch) if (pending.group !== undefined) groups.add(pending.group);
+    for (const group of groups) this.#busyGroups.set(group, (this.#busyGroups.get(group) ?? 0) + 1);
+    this.#sendBatch(batch).finally(() => {
+      this.#inflightBatches--;
+      for (const group of groups) {
+        const count = this.#busyGroups.get(group)! - 1;
+        if (count === 0) this.#busyGroups.delete(group);
+        else this.#busyGroups.set(group, count);
+      }
+      this.#releaseSlots(batch.length);
+      this.#pump();
+    });
+  }
+
+  /** Sends a batch; a message the broker names as bad is dropped and the rest sent again. */
+  async #sendBatch(batch: PendingSend[]): Promise<void> {
+    let entries = batch;
+    while (entries.length > 0) {
+      try {
+        const response = await this.#client.sendMessages(
+          this.#queue,
+          entries.map((pending) => pending.entry),
+        );
+        this.#settleSent(entries, response.messages);
+        return;
+      } catch (error) {
+        const index = badEntryIndex(error, entries.length);
+        if (index === undefined || entries.length === 1) {
+          this.#rejectAll(entries, error);
+          return;
+        }
+        this.#rejectAll([entries[index]], error);
+        entries = entries.filter((_, position) => position !== index);
+      }
+    }
+  }
+
+  #settleSent(entries: PendingSend[], sent: SentMessage[]): void {
+    if (sent.length !== entries.length) {
+      const error = new CmqdError(
+        "UnexpectedResponse",
+        `sent ${entries.length} messages, the broker answered ${sent.length} ids`,
+        { status: 200 },
+      );
+      this.#rejectAll(entries, error);
+      return;
+    }
+    entries.forEach((pending, index) => {
+      if (pending.settled) return;
+      this.#sent++;
+      pending.resolve(sent[index]);
+    });
+  }
+
+  #rejectAll(entries: PendingSend[], error: unknown): void {
+    for (const pending of entries) {
+      if (pending.settled) continue;
+      this.#failed++;
+      pending.reject(error);
+    }
+  }
+
+  #aborted(signal: AbortSignal): CmqdError {
+    return new CmqdError("Aborted", `a send to '${this.#queue}' was aborted`, {
+      status: 0,
+      cause: signal.reason,
+    });
+  }
+}
+
+/** The index of the message a 400/413 names (`messages.3.body`), if it names one. */
+function badEntryIndex(error: unknown, length: number): number | undefined {
+  if (!(error instanceof CmqdError) || (error.status !== 400 && error.status !== 413)) {
+    return undefined;
+  }
+  const match = /^messages\.(\d+)(\.|$)/.exec(error.field ?? "");
+  if (match === null) return undefined;
+  const index = Number(match[1]);
+  return index < length ? index : undefined;
+}
+
+function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code < 0xdc00) {
+      bytes += 4; // A surrogate pair: one 4-byte character.
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+function checkRange(name: string, value: number, min: number, max: number): void {
+  if (!(value >= min && value <= max)) {
+    throw new RangeError(`${name} must be in ${min}–${max}, got ${value}`);
+  }
+}

@@ -1,0 +1,283 @@
+import assert from "node:assert/strict";
+import { type Deferred, deferred, waitFor } from "./_test_helpers.ts";
+import { CmqdClient } from "./client.ts";
+import { CmqdError } from "./errors.ts";
+import { Producer, type ProducerClient } from "./producer.ts";
+import type { SendMessageEntry, SendMessagesResponse } from "./protocol.ts";
+
+interface Call {
+  entries: SendMessageEntry[];
+  answer: Deferred<SendMessagesResponse>;
+}
+
+/** A client whose batch requests wait until the test answers them. */
+class FakeSender implements ProducerClient {
+  calls: Call[] = [];
+  #sequence = 0;
+
+  sendMessages(_queue: string, entries: SendMessageEntry[]): Promise<SendMessagesResponse> {
+    const answer = deferred<SendMessagesResponse>();
+    this.calls.push({ entries, answer });
+    return answer.promise;
+  }
+
+  /** Acknowledges call `index`: ids are `id-<body>`. */
+  acknowledge(index: number): void {
+    const call = this.calls[index];
+    call.answer.resolve({
+      messages: call.entries.map((entry) => ({
+        id: `id-${entry.body}`,
+        sequence: ++this.#sequence,
+      })),
+    });
+  }
+
+  bodies(index: number): string[] {
+    return this.calls[index].entries.map((entry) => entry.body);
+  }
+}
+
+const bodies = (count: number, prefix = "m") =>
+  Array.from({ length: count }, (_, index) => `${prefix}${index}`);
+
+Deno.test("sends made together leave as one batch and each resolves with its own id", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { lingerMs: 1 });
+  const sends = ["a", "b", "c"].map((body) => producer.send(body));
+  await waitFor("the batch", () => client.calls.length === 1);
+  assert.deepEqual(client.bodies(0), ["a", "b", "c"]);
+  client.acknowledge(0);
+  const sent = await Promise.all(sends);
+  assert.deepEqual(sent.map((message) => message.id), ["id-a", "id-b", "id-c"]);
+  assert.deepEqual(sent.map((message) => message.sequence), [1, 2, 3]);
+  assert.equal(producer.stats.batches, 1);
+  assert.equal(producer.stats.sent, 3);
+});
+
+Deno.test("a full batch leaves at once and batches never exceed batchSize", async () => {
+  const client = new FakeSender();
+  // A linger of a minute: only fullness (or flush) can send these.
+  const producer = new Producer(client, "q", { batchSize: 16, lingerMs: 60_000 });
+  const sends = bodies(40).map((body) => producer.send(body));
+  await waitFor("two full batches", () => client.calls.length === 2);
+  assert.deepEqual(client.calls.map((call) => call.entries.length), [16, 16]);
+  const flushed = producer.flush();
+  await waitFor("the rest on flush", () => client.calls.length === 3);
+  assert.equal(client.calls[2].entries.length, 8);
+  [0, 1, 2].forEach((index) => client.acknowledge(index));
+  await flushed;
+  assert.deepEqual(
+    (await Promise.all(sends)).map((sent) => sent.id),
+    bodies(40).map((b) => `id-${b}`),
+  );
+});
+
+Deno.test("at most inflightBatchesMax batches are on the wire", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { batchSize: 2, inflightBatchesMax: 2 });
+  const sends = bodies(6).map((body) => producer.send(body));
+  await waitFor("two batches", () => client.calls.length === 2);
+  assert.equal(producer.stats.inflightBatches, 2);
+  client.acknowledge(0);
+  await waitFor("the third batch after one answer", () => client.calls.length === 3);
+  client.acknowledge(1);
+  client.acknowledge(2);
+  await Promise.all(sends);
+  assert.equal(producer.stats.inflightBatches, 0);
+});
+
+Deno.test("back-pressure: send waits while pendingSendsMax sends are unanswered", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", {
+    batchSize: 4,
+    pendingSendsMax: 4,
+    inflightBatchesMax: 1,
+  });
+  const first = bodies(4, "a").map((body) => producer.send(body));
+  let laterAccepted = 0;
+  const later = bodies(2, "b").map((body) =>
+    producer.send(body).then((sent) => (laterAccepted++, sent))
+  );
+  await waitFor("the first batch", () => client.calls.length === 1);
+  assert.equal(producer.stats.pendingSends, 4, "the two later sends wait outside");
+  assert.equal(laterAccepted, 0);
+  client.acknowledge(0);
+  await Promise.all(first);
+  await waitFor("the later sends' batch", () => client.calls.length === 2);
+  assert.deepEqual(client.bodies(1), ["b0", "b1"]);
+  client.acknowledge(1);
+  await Promise.all(later);
+  assert.equal(producer.stats.pendingSends, 0);
+});
+
+Deno.test("a failed batch rejects each of its sends with the typed error", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q");
+  const sends = ["a", "b"].map((body) => producer.send(body).catch((error) => error));
+  await waitFor("the batch", () => client.calls.length === 1);
+  client.calls[0].answer.reject(new CmqdError("BacklogFull", "full", { status: 429 }));
+  const errors = await Promise.all(sends);
+  for (const error of errors) {
+    assert.ok(error instanceof CmqdError);
+    assert.equal(error.code, "BacklogFull");
+  }
+  assert.equal(producer.stats.failed, 2);
+});
+
+Deno.test("a message the broker names as bad fails alone; the rest are sent again", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q");
+  const sends = ["a", "too big", "c"].map((body) => producer.send(body).catch((error) => error));
+  await waitFor("the batch", () => client.calls.length === 1);
+  client.calls[0].answer.reject(
+    new CmqdError("MessageTooLarge", "too large", { status: 413, field: "messages.1.body" }),
+  );
+  await waitFor("the batch without it", () => client.calls.length === 2);
+  assert.deepEqual(client.bodies(1), ["a", "c"]);
+  client.acknowledge(1);
+  const [a, bad, c] = await Promise.all(sends);
+  assert.equal(a.id, "id-a");
+  assert.equal(bad.code, "MessageTooLarge");
+  assert.equal(c.id, "id-c");
+});
+
+Deno.test("close flushes pending sends, then refuses new ones with ProducerClosed", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { lingerMs: 60_000 });
+  const pending = producer.send("last");
+  const closed = producer.close();
+  await waitFor("the flushed batch", () => client.calls.length === 1);
+  await assert.rejects(producer.send("late"), { code: "ProducerClosed" });
+  client.acknowledge(0);
+  await closed;
+  assert.equal((await pending).id, "id-last");
+  assert.equal(producer.closed, true);
+  await producer.close(); // Idempotent.
+});
+
+Deno.test("flush waits for sends that were still waiting for room", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", {
+    batchSize: 2,
+    pendingSendsMax: 2,
+    inflightBatchesMax: 1,
+  });
+  let settled = 0;
+  const sends = bodies(5).map((body) => producer.send(body).then(() => settled++));
+  let settledAtFlush = -1;
+  let flushed = false;
+  const flush = producer.flush().then(() => {
+    settledAtFlush = settled;
+    flushed = true;
+  });
+  for (let answered = 0; !flushed; answered++) {
+    await waitFor(`batch ${answered}`, () => client.calls.length > answered || flushed);
+    if (!flushed) client.acknowledge(answered);
+  }
+  await flush;
+  assert.equal(settledAtFlush, 5);
+  assert.ok(client.calls.every((call) => call.entries.length <= 2));
+  await Promise.all(sends);
+});
+
+Deno.test("autoDedupId gives each message a distinct id and keeps the caller's", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { autoDedupId: true });
+  const sends = [producer.send("a"), producer.send({ body: "b", dedupId: "mine" })];
+  await waitFor("the batch", () => client.calls.length === 1);
+  const [a, b] = client.calls[0].entries;
+  assert.match(a.dedupId ?? "", /^[0-9a-f-]{36}$/);
+  assert.equal(b.dedupId, "mine");
+  client.acknowledge(0);
+  await Promise.all(sends);
+});
+
+Deno.test("with autoDedupId a batch whose answer was lost is retried with the same ids", async () => {
+  const seen: string[] = [];
+  let attempts = 0;
+  const client = new CmqdClient({
+    baseUrl: "http://node-a:8080",
+    sleep: () => Promise.resolve(),
+    fetch: async (input, init) => {
+      seen.push(await new Request(input, init).text());
+      if (attempts++ === 0) throw new TypeError("connection reset");
+      return Response.json({ messages: [{ id: "m1", sequence: 1 }, { id: "m2", sequence: 2 }] });
+    },
+  });
+  const producer = new Producer(client, "q", { autoDedupId: true });
+  const sent = await Promise.all([producer.send("a"), producer.send("b")]);
+  assert.deepEqual(sent.map((message) => message.id), ["m1", "m2"]);
+  assert.equal(seen.length, 2);
+  assert.equal(seen[0], seen[1], "the retry carries the very same dedupIds");
+});
+
+Deno.test("a group's messages never overtake each other across batches", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { lingerMs: 1, inflightBatchesMax: 4 });
+  const a1 = producer.send({ body: "a1", groupId: "a" });
+  await waitFor("a1's batch", () => client.calls.length === 1);
+  const later = [
+    producer.send({ body: "a2", groupId: "a" }),
+    producer.send({ body: "b1", groupId: "b" }),
+    producer.send({ body: "free" }),
+  ];
+  await waitFor("the second batch", () => client.calls.length === 2);
+  // a2 waits for a1's batch; b1 and the ungrouped message go at once.
+  assert.deepEqual(client.bodies(1), ["b1", "free"]);
+  client.acknowledge(1);
+  await Promise.all(later.slice(1));
+  assert.equal(client.calls.length, 2, "a2 still waits");
+  client.acknowledge(0);
+  await a1;
+  await waitFor("a2's batch", () => client.calls.length === 3);
+  assert.deepEqual(client.bodies(2), ["a2"]);
+  client.acknowledge(2);
+  await Promise.all(later);
+});
+
+Deno.test("fifo: true orders messages without a groupId as one group", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { batchSize: 1, inflightBatchesMax: 4, fifo: true });
+  const sends = ["x", "y"].map((body) => producer.send(body));
+  await waitFor("the first batch", () => client.calls.length === 1);
+  // The pump that sent x already passed over y: y's group is on the wire.
+  assert.equal(client.calls.length, 1);
+  assert.equal(producer.stats.pendingSends, 2);
+  client.acknowledge(0);
+  await waitFor("the second batch", () => client.calls.length === 2);
+  client.acknowledge(1);
+  await Promise.all(sends);
+});
+
+Deno.test("an aborted send is withdrawn while queued and rejects while waiting for room", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", {
+    lingerMs: 60_000,
+    pendingSendsMax: 1,
+    batchSize: 4,
+  });
+  const queuedAbort = new AbortController();
+  const queued = producer.send("withdrawn", { signal: queuedAbort.signal });
+  const waitingAbort = new AbortController();
+  const waiting = producer.send("waiting", { signal: waitingAbort.signal });
+  waitingAbort.abort();
+  await assert.rejects(waiting, { code: "Aborted" });
+  queuedAbort.abort();
+  await assert.rejects(queued, { code: "Aborted" });
+  assert.equal(producer.stats.pendingSends, 0);
+  const kept = producer.send("kept");
+  const flushed = producer.flush();
+  await waitFor("the batch", () => client.calls.length === 1);
+  assert.deepEqual(client.bodies(0), ["kept"]);
+  client.acknowledge(0);
+  await flushed;
+  await kept;
+});
+
+Deno.test("out-of-range options are refused", () => {
+  const client = new FakeSender();
+  assert.throws(() => new Producer(client, "q", { batchSize: 0 }), RangeError);
+  assert.throws(() => new Producer(client, "q", { batchSize: 257 }), RangeError);
+  assert.throws(() => new Producer(client, "q", { inflightBatchesMax: 0 }), RangeError);
+  assert.throws(() => new Producer(client, "q", { lingerMs: -1 }), RangeError);
+});

@@ -1,0 +1,148 @@
+/**
+ * How the client moves bytes: a tiny `HttpTransport` interface with a `fetch` implementation
+ * (Deno, browsers, Bun) and a `node:http` one with keep-alive agents (`transport_node.ts`),
+ * which `defaultTransport()` picks when it runs in Node: Node's global `fetch` is several times
+ * slower (see DENO.md §4). The Node module is loaded lazily, so nothing here imports `node:*`
+ * and the SDK still loads where those modules don't exist.
+ *
+ * @module
+ */
+
+/** One HTTP request. */
+export interface HttpRequest {
+  /** Absolute URL. */
+  url: string;
+  method: string;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  body?: string;
+  /** Aborts the request, including the reading of the response body. */
+  signal: AbortSignal;
+}
+
+/** An answer whose status and headers arrived; the body is read with `text()`. */
+export interface HttpResponse {
+  status: number;
+  /** A header's value, or null when absent. */
+  header(name: string): string | null;
+  /** The whole body as UTF-8 text (empty for 204). */
+  text(): Promise<string>;
+}
+
+/**
+ * Sends requests. A transport rejects with whatever error its runtime gives when the request
+ * gets no answer; the client turns it into a `CmqdError` (see `isConnectFailure`).
+ */
+export interface HttpTransport {
+  request(request: HttpRequest): Promise<HttpResponse>;
+  /** Drops pooled connections. */
+  close?(): void;
+}
+
+/**
+ * A transport on a `fetch` function, the global one by default.
+ *
+ * @example
+ * ```ts
+ * const client = new CmqdClient({
+ *   baseUrl: "http://127.0.0.1:8080",
+ *   transport: new FetchTransport((input, init) => fetch(input, { ...init, keepalive: true })),
+ * });
+ * ```
+ */
+export class FetchTransport implements HttpTransport {
+  readonly #fetch: typeof fetch;
+
+  constructor(fetchFunction?: typeof fetch) {
+    // Looked up per call when defaulted, so a later replacement of globalThis.fetch is seen.
+    this.#fetch = fetchFunction ?? ((input, init) => fetch(input, init));
+  }
+
+  async request(request: HttpRequest): Promise<HttpResponse> {
+    const response = await this.#fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      signal: request.signal,
+    });
+    return {
+      status: response.status,
+      header: (name) => response.headers.get(name),
+      text: () => response.text(),
+    };
+  }
+}
+
+/** True in Node (not in Deno, whose `process` global also names a Node version, nor in Bun). */
+export function runsInNode(): boolean {
+  const global = globalThis as {
+    Deno?: unknown;
+    Bun?: unknown;
+    process?: { versions?: { node?: string } };
+  };
+  return global.Deno === undefined && global.Bun === undefined &&
+    typeof global.process?.versions?.node === "string";
+}
+
+/**
+ * The transport the client uses when given none: `node:http` keep-alive agents in Node, the
+ * global `fetch` elsewhere.
+ *
+ * @example
+ * ```ts
+ * const transport = defaultTransport();
+ * const response = await transport.request({
+ *   url: "http://127.0.0.1:8080/healthz", method: "GET", headers: {},
+ *   signal: AbortSignal.timeout(1000),
+ * });
+ * ```
+ */
+export function defaultTransport(): HttpTransport {
+  return runsInNode() ? new LazyNodeTransport() : new FetchTransport();
+}
+
+/** Loads `transport_node.ts` on the first request (a static import would break browsers). */
+class LazyNodeTransport implements HttpTransport {
+  #inner: Promise<HttpTransport> | undefined;
+  #loaded: HttpTransport | undefined;
+
+  async request(request: HttpRequest): Promise<HttpResponse> {
+    this.#inner ??= import("./transport_node.ts").then((module) => {
+      this.#loaded = new module.NodeHttpTransport();
+      return this.#loaded;
+    });
+    return await (await this.#inner).request(request);
+  }
+
+  close(): void {
+    this.#loaded?.close?.();
+  }
+}
+
+/** Error codes (Node's `code`) of failures before the request reached any server. */
+const connectFailureCodes = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
+/** Deno's fetch reports these in its message: "tcp connect error: Connection refused". */
+const connectFailurePattern = /connection refused|tcp connect error|dns error|ECONNREFUSED/i;
+
+/**
+ * True when `error` says the connection was never made (refused, unknown host, no route), so
+ * the request did not reach a server and may be sent elsewhere whatever it does. A reset or a
+ * timeout is not one of these: the server may have acted on the request.
+ */
+export function isConnectFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && connectFailureCodes.has(code)) return true;
+    if (connectFailurePattern.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
+}
