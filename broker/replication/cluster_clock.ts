@@ -28,7 +28,10 @@
  * - A node that restarts continues from its log's last timestamp (its monotonic clock says
  *   nothing about the time it was down). After the whole group was down, cluster time therefore
  *   lags the wall clock by the outage and catches up at 1% (36 s per hour).
- * - An empty log (a brand-new group) starts from the wall clock.
+ * - An empty log (a brand-new group) starts from the wall clock. So does a log holding only
+ *   entries Raft made itself before any write: they take the empty log's tail stamp, 0, which
+ *   is no time at all (starting there would put cluster time at 1970 and keep it within 1% of
+ *   real time from there, never reaching the wall clock).
  *
  * @module
  */
@@ -51,12 +54,13 @@ export class ClusterClock {
     this.#monotonic = clocks.monotonic;
     this.#slewRate = options.slewRate ?? 0.01;
     if (!(this.#slewRate >= 0 && this.#slewRate < 1)) throw new RangeError("slewRate in [0, 1)");
-    this.#time = options.tailTimestamp;
+    this.#time = hasTime(options.tailTimestamp) ? options.tailTimestamp : null;
     this.#anchor = this.#monotonic.now();
   }
 
   /** An entry in the log (appended, replicated or installed): time is at least its stamp. */
   observe(timestamp: number): void {
+    if (!hasTime(timestamp)) return;
     if (this.#time === null || timestamp > this.#time) {
       this.#time = timestamp;
       this.#anchor = this.#monotonic.now();
@@ -85,4 +89,9 @@ export class ClusterClock {
     const high = this.#time + elapsed * (1 + this.#slewRate);
     return { time: Math.max(this.#time, Math.min(high, Math.max(low, wall))), anchor };
   }
+}
+
+/** A stamp of 0 (Raft's own entries in a log without writes) carries no time. */
+function hasTime(timestamp: number | null): timestamp is number {
+  return timestamp !== null && timestamp > 0;
 }

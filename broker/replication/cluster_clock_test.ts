@@ -86,3 +86,15 @@ Deno.test("an empty log starts from the wall clock, and the first entry seen rep
   joining.observe(1_700_000_000_000);
   assert.equal(joining.now(), 1_700_000_000_000);
 });
+
+Deno.test("an entry Raft made in an empty log (stamp 0) does not start cluster time at the epoch", () => {
+  const c = clocks(1_700_000_000_000);
+  const time = new ClusterClock(c.parts, { tailTimestamp: null });
+  time.observe(0); // the new leader's no-op takes the empty log's tail stamp
+  c.pass(10);
+  assert.equal(time.stamp(), 1_700_000_000_010);
+  // A log that holds only such entries restarts from the wall clock too.
+  const restarted = new ClusterClock(c.parts, { tailTimestamp: 0 });
+  c.pass(5);
+  assert.equal(restarted.stamp(), 1_700_000_000_015);
+});
