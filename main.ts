@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  type CmqdNode,
   CredentialsError,
   FileKeyRing,
   loadClusterKey,
@@ -22,7 +23,7 @@ import {
   TcpTransport,
   usage,
 } from "./broker/mod.ts";
-import { RealFileSystem } from "./storage/mod.ts";
+import { DataDirLockedError, lockDataDir, RealFileSystem } from "./storage/mod.ts";
 import type { NodeId } from "./raft/mod.ts";
 import type { ClusterInfo, JoinRequest } from "./sdk/mod.ts";
 
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
     console.log(usage);
     return;
   }
+  // Before anything listens or opens the log: a second process must change nothing.
+  await lockOrExit(config);
   // Everything that can be wrong with the files is found before anything listens.
   const keyRing = await loadKeyRing(config);
   if (keyRing !== null) reloadOnHangup(keyRing);
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     fs: new RealFileSystem(),
     clock: { now: () => Date.now() },
+    monotonic: { now: () => performance.now() },
     timers: realTimers,
     transport,
     initialVoters: config.join !== null && signForJoin !== null
@@ -78,10 +82,12 @@ async function main(): Promise<void> {
       : [config.nodeId],
     url,
     mmap: config.mmap,
+    minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
     access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },
     clusterKey: clusterKey ?? undefined,
   });
   handler = node.handler;
+  node.onFatal((error) => void die(node, config.nodeId, error));
   if (config.join !== null && signForJoin !== null) {
     await joinCluster(config.join, signForJoin, {
       id: config.nodeId,
@@ -103,7 +109,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`cmqd ${config.nodeId}: ${signal}, shutting down`);
-    // Order matters: stop accepting, let in-flight writes reach the disk, then close the log.
+    // Order matters: hand leadership over while still serving (requests then forward to the
+    // new leader), stop accepting, let in-flight writes settle, then close the log.
+    await node.handOffLeadership();
     controller.abort();
     await node.close();
     await server.finished.catch(() => {});
@@ -112,6 +120,38 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** Takes the data directory's lock; when another process holds it, exits 1 naming it. */
+async function lockOrExit(config: NodeConfig): Promise<void> {
+  try {
+    await lockDataDir(config.dataDir);
+  } catch (error) {
+    if (!(error instanceof DataDirLockedError)) throw error;
+    console.error(`cmqd ${config.nodeId}: ${error.message}`);
+    Deno.exit(1);
+  }
+}
+
+/** Exit status after a storage failure (EX_IOERR of sysexits.h). */
+const storageFailureExitCode = 74;
+
+/**
+ * A failed write or fsync: the node already refuses everything and claims no leader. Carrying on
+ * would leave a zombie that answers 503 forever; restarting recovers from what is really on disk
+ * (the damage record makes the restart cut the unsynced tail). Waits briefly for that record.
+ */
+async function die(node: CmqdNode, nodeId: string, error: Error): Promise<void> {
+  console.error(
+    `cmqd ${nodeId}: FATAL: storage failed: ${error.message}; exiting with status ` +
+      `${storageFailureExitCode} so that a restart recovers from what is on disk`,
+  );
+  const recordedMsMax = 2000;
+  await Promise.race([
+    node.log.close().catch(() => {}),
+    new Promise((resolve) => setTimeout(resolve, recordedMsMax)),
+  ]);
+  Deno.exit(storageFailureExitCode);
 }
 
 type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;

@@ -34,6 +34,7 @@ const retryableCodes = new Set<string>([
   "NoLeader",
   "NotReady",
   "BacklogFull",
+  "InsufficientStorage",
   "NetworkError",
   "Timeout",
 ]);
@@ -72,7 +73,7 @@ export class CmqdError extends Error {
   readonly retryAfterSeconds?: number;
   /**
    * True when the same request may succeed later unchanged: 503 `NoLeader` / `NotReady`,
-   * 429 `BacklogFull`, network errors and timeouts. (The client retries only some of these on
+   * 429 `BacklogFull`, 507 `InsufficientStorage`, network errors and timeouts. (The client retries only some of these on
    * its own; see `CmqdClient`.)
    */
   readonly retryable: boolean;

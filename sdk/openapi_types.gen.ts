@@ -257,7 +257,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Liveness: the process answers */
+    /** Liveness: the process answers and its storage works */
     get: operations["health"];
     put?: never;
     post?: never;
@@ -460,6 +460,8 @@ export interface components {
           | "RequestTooLarge"
           | "UnsupportedMediaType"
           | "BacklogFull"
+          | "QueueLimitExceeded"
+          | "InsufficientStorage"
           | "InternalError"
           | "NoLeader"
           | "NotReady";
@@ -1034,6 +1036,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached) */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -1343,7 +1354,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description BacklogFull */
+      /** @description BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached) */
       429: {
         headers: {
           [name: string]: unknown;
@@ -1354,6 +1365,15 @@ export interface operations {
       };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work) */
+      507: {
         headers: {
           [name: string]: unknown;
         };
@@ -2554,6 +2574,15 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["Status"];
+        };
+      };
+      /** @description NotReady: storage failed; the process is ending */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
         };
       };
     };

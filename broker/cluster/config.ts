@@ -24,6 +24,8 @@ export interface NodeConfig {
   peers: PeerSpec[];
   /** Client URL of a running member to join through (as a learner, then promoted). */
   join: string | null;
+  /** Sends are refused (507) while less than this many MiB are free on the data dir; 0 = off. */
+  minFreeDiskMb: number;
   /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
   clusterKeyFile: string | null;
   /** The cluster key itself, from `CMQD_CLUSTER_KEY` only (a flag would show it in `ps`). */
@@ -49,7 +51,7 @@ interface FlagSpec {
   key: keyof NodeConfig;
   env: string;
   /** `switch`: a flag without a value means true (`--insecure`); `--insecure=false` also works. */
-  kind: "string" | "port" | "boolean" | "switch" | "peers" | "url";
+  kind: "string" | "port" | "boolean" | "switch" | "peers" | "url" | "count";
   help: string;
 }
 
@@ -72,6 +74,12 @@ const flags: Record<string, FlagSpec> = {
     help: "initial voters id=host:port,...",
   },
   "--join": { key: "join", env: "CMQD_JOIN", kind: "url", help: "client URL of a member to join" },
+  "--min-free-disk-mb": {
+    key: "minFreeDiskMb",
+    env: "CMQD_MIN_FREE_DISK_MB",
+    kind: "count",
+    help: "refuse sends (507) below this free disk, 0 = off",
+  },
   "--cluster-key-file": {
     key: "clusterKeyFile",
     env: "CMQD_CLUSTER_KEY_FILE",
@@ -110,6 +118,7 @@ const defaults: NodeConfig = {
   peerPort: 0,
   peers: [],
   join: null,
+  minFreeDiskMb: 512,
   clusterKeyFile: null,
   clusterKey: null,
   credentials: null,
@@ -140,6 +149,11 @@ function convert(spec: FlagSpec, raw: string, source: string): unknown {
     const port = Number(raw);
     if (!/^\d+$/.test(raw) || port > 65_535) throw new Error(`${source}: not a port: '${raw}'`);
     return port;
+  }
+  if (spec.kind === "count") {
+    const count = Number(raw);
+    if (!/^\d{1,9}$/.test(raw)) throw new Error(`${source}: not a whole number: '${raw}'`);
+    return count;
   }
   if (spec.kind === "boolean" || spec.kind === "switch") {
     if (raw !== "true" && raw !== "false") throw new Error(`${source}: expected true or false`);

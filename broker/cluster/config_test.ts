@@ -46,6 +46,14 @@ Deno.test("peers are parsed, must name this node, and exclude --join", () => {
   assert.throws(() => parseConfig(["--join", "ftp://x"], {}), /not a base URL/);
 });
 
+Deno.test("--min-free-disk-mb defaults to 512, takes the environment, and rejects non-counts", () => {
+  assert.equal(parseConfig([], {}).minFreeDiskMb, 512);
+  assert.equal(parseConfig([], { CMQD_MIN_FREE_DISK_MB: "0" }).minFreeDiskMb, 0);
+  assert.equal(parseConfig(["--min-free-disk-mb", "2048"], {}).minFreeDiskMb, 2048);
+  assert.throws(() => parseConfig(["--min-free-disk-mb", "-1"], {}), /not a whole number/);
+  assert.throws(() => parseConfig(["--min-free-disk-mb", "1.5"], {}), /not a whole number/);
+});
+
 Deno.test("a cluster member refuses to start without the cluster key, saying how to make one", () => {
   const peers = ["--peers", "n1=127.0.0.1:9877,n2=127.0.0.1:9887"];
   assert.throws(

@@ -13,7 +13,13 @@
  */
 import { createPrng, type Message, type NodeId } from "../../raft/mod.ts";
 import type { ClusterInfo } from "../../sdk/protocol.ts";
-import { type FileSystem, readSnapshotFile, SegmentLog, trimAllocator } from "../../storage/mod.ts";
+import {
+  type FileSystem,
+  freeDiskBytes,
+  readSnapshotFile,
+  SegmentLog,
+  trimAllocator,
+} from "../../storage/mod.ts";
 import { CommandType, encodeTick, StateMachine } from "../engine/mod.ts";
 import { AccessGuard, type AccessGuardOptions, createApp, Metrics } from "../http/mod.ts";
 import {
@@ -27,7 +33,9 @@ import {
 import { EngineService, EngineTopicService, type NodeStatus } from "../service/mod.ts";
 import { type PushFetch, PushHttpClient, type PushLimits, PushWorker } from "../push/mod.ts";
 import { ClusterRequestDoor } from "./cluster_request_auth.ts";
+import { DiskGuard } from "./disk_guard.ts";
 import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
+import { handOff } from "./hand_off.ts";
 import { Membership } from "./member_changes.ts";
 import { topicMetricsText } from "./topic_metrics.ts";
 
@@ -36,7 +44,10 @@ export interface NodeOptions {
   nodeId: string;
   dataDir: string;
   fs: FileSystem;
+  /** The wall clock (cluster time slews towards it). */
   clock: { now(): number };
+  /** A monotonic clock (`performance.now()`); cluster time advances by it. Default: `clock`. */
+  monotonic?: { now(): number };
   timers: Timers;
   /** The peer transport; `noPeers()` for a one-voter group. */
   transport: Transport;
@@ -58,6 +69,20 @@ export interface NodeOptions {
   pushFetch?: PushFetch;
   /** Bounds of the push worker (defaults: `pushLimitsDefault`). */
   pushLimits?: Partial<PushLimits>;
+  /** On close, how long writes already in the log may take to settle. 2000. */
+  shutdownDrainMsMax?: number;
+  /** On close, how long a leader waits for another voter to take over. 3000. */
+  handOffMsMax?: number;
+  /** Sends are refused (507) while fewer bytes are free on the data dir (`DiskGuard`). 0 = off. */
+  minFreeDiskBytes?: number;
+  /** Reads free bytes of a path (`freeDiskBytes`, the default, needs FFI). */
+  freeDiskBytes?: (path: string) => number;
+  /** Queues the group may hold (429 `QueueLimitExceeded` past it). 10 000. */
+  queuesMax?: number;
+  /** Long polls parked at once on this node (503 past it). 10 000. */
+  parkedReceivesMax?: number;
+  /** Where the node reports what it does on its own (hand-offs, disk alarms). console.log. */
+  report?: (message: string) => void;
   /**
    * The cluster key, when this node is a cluster member: joins signed with it are served
    * (`cluster_request_auth.ts`).
@@ -86,7 +111,14 @@ export interface CmqdNode {
   replica: RaftReplica;
   log: SegmentLog;
   metrics: Metrics;
-  /** Stop taking writes, answer parked receives, persist the hard state, close the log. */
+  /**
+   * When leading a group with other voters: hands leadership to the most caught-up one and
+   * waits (bounded) until it leads. Resolves with its id, or null when nothing was handed over.
+   */
+  handOffLeadership(): Promise<string | null>;
+  /** Calls `handler` once if storage fails: the node then refuses everything; end the process. */
+  onFatal(handler: (error: Error) => void): void;
+  /** Hand off leadership, stop taking writes, answer parked receives, close the log. */
   close(): Promise<void>;
 }
 
@@ -106,6 +138,7 @@ const forwardBytesMax = 4 * 1024 * 1024 + 256 * 1024;
  */
 export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const { fs, dataDir } = options;
+  const report = options.report ?? ((message: string) => console.log(message));
   const log = await SegmentLog.open(`${dataDir}/log`, {
     fs,
     segmentBytesMax: options.segmentBytesMax,
@@ -118,6 +151,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     machine,
     transport: options.transport,
     clock: options.clock,
+    monotonic: options.monotonic,
     timers: options.timers,
     prng: createPrng(options.seed ?? hashSeed(options.nodeId, options.clock.now())),
     fs,
@@ -132,15 +166,30 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica.campaign();
   }
   const metrics = new Metrics();
+  const diskGuard = new DiskGuard({
+    path: dataDir,
+    minFreeBytes: options.minFreeDiskBytes ?? 0,
+    freeBytes: options.freeDiskBytes ?? freeDiskBytes,
+    timers: options.timers,
+    report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
+  });
   const broker = new EngineService({
     proposer: replica,
     machine,
     log: replica,
     timers: options.timers,
+    queuesMax: options.queuesMax,
+    parkedReceivesMax: options.parkedReceivesMax,
+    admitData: () => diskGuard.refusal(),
   });
   const topics = new EngineTopicService({ proposer: replica, machine, log: replica });
   const pushClient = new PushHttpClient();
-  const push = createPushWorker(options, { topics, metrics, fetch: pushClient.fetch });
+  const push = createPushWorker(options, {
+    topics,
+    metrics,
+    fetch: pushClient.fetch,
+    clock: { now: () => replica.now() },
+  });
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
   // elsewhere they get a retryable 503 naming the new leader. Pushes run on the leader only.
   replica.onRoleChange((change) => {
@@ -186,12 +235,17 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     const leaderId = replica.leaderId;
     return leaderId === null ? null : clientUrlOf(leaderId);
   };
+  const fatalHandlers: Array<(error: Error) => void> = [];
+  replica.onFailure((error) => {
+    for (const handler of fatalHandlers) handler(error);
+  });
   const status: NodeStatus = {
     ready: () => replica.failure === null && replica.leaderId !== null,
+    failure: () => replica.failure?.message ?? null,
     cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
     metricsText: () =>
-      nodeMetricsText(log, machine, options.clock.now()) +
-      topicMetricsText(machine.topics, push.stats(), options.clock.now()),
+      nodeMetricsText(log, machine, replica.now()) +
+      topicMetricsText(machine.topics, push.stats(), replica.now()),
     leaderUrl,
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
@@ -205,7 +259,11 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     { cluster: () => status.cluster(), join: (request) => membership.join(request) },
   );
   const handler = forwardingHandler({
-    view: { isLeader: () => replica.isLeader, leaderUrl },
+    view: {
+      isLeader: () => replica.isLeader,
+      leaderUrl,
+      onLeaderChange: (listener) => replica.onRoleChange(listener),
+    },
     local: (request, info) =>
       clusterDoor === null
         ? app.fetch(request, info)
@@ -217,6 +275,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     requestBytesMax: forwardBytesMax,
   });
 
+  const handOffLeadership = () =>
+    handOff(replica, { timers: options.timers, msMax: options.handOffMsMax ?? 3000, report });
   return {
     app,
     handler,
@@ -227,13 +287,17 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica,
     log,
     metrics,
+    handOffLeadership,
+    onFatal: (handler) => void fatalHandlers.push(handler),
     async close() {
+      await handOffLeadership();
       stopped = true;
       options.timers.clearTimer(housekeepingTimer);
       push.stop();
       pushClient.close();
+      diskGuard.stop();
       broker.close();
-      await replica.close();
+      await replica.close({ drainMsMax: options.shutdownDrainMsMax ?? 2000 });
       await options.transport.close();
       await log.close();
     },
@@ -245,7 +309,12 @@ const pushLatencyBucketsSeconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 6
 
 function createPushWorker(
   options: NodeOptions,
-  parts: { topics: EngineTopicService; metrics: Metrics; fetch: PushFetch },
+  parts: {
+    topics: EngineTopicService;
+    metrics: Metrics;
+    fetch: PushFetch;
+    clock: { now(): number };
+  },
 ): PushWorker {
   const { topics, metrics } = parts;
   const latency = metrics.histogram(
@@ -256,7 +325,8 @@ function createPushWorker(
   return new PushWorker({
     source: topics,
     fetch: options.pushFetch ?? parts.fetch,
-    clock: options.clock,
+    // Next-attempt times are stamped in cluster time, so the worker reads the same clock.
+    clock: parts.clock,
     timers: options.timers,
     limits: options.pushLimits,
     onPushed: (latencyMs) => latency.observe(latencyMs / 1000),

@@ -33,6 +33,8 @@ export const errorCodes = [
   "RequestTooLarge",
   "UnsupportedMediaType",
   "BacklogFull",
+  "QueueLimitExceeded",
+  "InsufficientStorage",
   "InternalError",
   "NoLeader",
   "NotReady",

@@ -488,6 +488,11 @@ export class StateMachine {
     return this.#queues.get(name)?.view(now);
   }
 
+  /** How many queues exist. */
+  get queueCount(): number {
+    return this.#queues.size;
+  }
+
   /** A queue's attributes (for validation), or undefined. */
   queueAttributes(name: string): QueueAttributes | undefined {
     return this.#queues.get(name)?.meta.attributes;

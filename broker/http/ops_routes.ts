@@ -41,9 +41,13 @@ const healthz = createRoute({
   operationId: "health",
   tags,
   ...open,
-  summary: "Liveness: the process answers",
+  summary: "Liveness: the process answers and its storage works",
   responses: {
     200: { description: "Alive", content: { "application/json": { schema: StatusSchema } } },
+    503: {
+      description: "NotReady: storage failed; the process is ending",
+      content: { "application/json": { schema: ErrorBodySchema } },
+    },
   },
 });
 
@@ -151,8 +155,16 @@ export interface OpsRoutesOptions {
 export function createOpsRoutes(options: OpsRoutesOptions): OpenAPIHono<DoorEnv> {
   const { status, metrics } = options;
   const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
-  app.openapi(healthz, (c) => c.json({ status: "ok" }, 200));
+  const failed = () => {
+    const failure = status.failure?.() ?? null;
+    if (failure !== null) throw new BrokerError("NotReady", `the node failed: ${failure}`);
+  };
+  app.openapi(healthz, (c) => {
+    failed();
+    return c.json({ status: "ok" }, 200);
+  });
   app.openapi(readyz, (c) => {
+    failed();
     if (!status.ready()) {
       throw new BrokerError("NotReady", "the node is not ready to serve writes yet", {
         retryAfterSeconds: notReadyRetryAfterSeconds,

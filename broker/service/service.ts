@@ -80,6 +80,19 @@ export interface EngineServiceOptions {
   timers: Timers;
   /** Receipt-handle salt source for new queues (default: crypto random). */
   randomSalt?: () => number;
+  /** Queues the group may hold; creating one more is 429 `QueueLimitExceeded`. 10 000. */
+  queuesMax?: number;
+  /**
+   * Long-poll receives parked at once on this node; past it a receive that would wait answers
+   * 503 `NotReady` with `Retry-After` (the client backs off and retries; nothing was done). 10 000.
+   */
+  parkedReceivesMax?: number;
+  /**
+   * Whether writes that add data (sends) may go ahead now: null, or the error to refuse them
+   * with (507 `InsufficientStorage` below the free-disk threshold). Consuming writes (receive,
+   * delete, queue delete) are never asked: they must drain a full disk.
+   */
+  admitData?: () => BrokerError | null;
 }
 
 interface Waiter {
@@ -107,6 +120,10 @@ export class EngineService implements QueueService {
   readonly #timers: Timers;
   readonly #randomSalt: () => number;
   readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #queuesMax: number;
+  readonly #parkedMax: number;
+  readonly #admitData: () => BrokerError | null;
+  #parked = 0;
   #closed = false;
 
   constructor(options: EngineServiceOptions) {
@@ -117,13 +134,14 @@ export class EngineService implements QueueService {
     this.#randomSalt = options.randomSalt ??
       (() => crypto.getRandomValues(new Uint32Array(1))[0]);
     this.#machine.onAvailable = (queue) => this.#wake(queue);
+    this.#queuesMax = options.queuesMax ?? 10_000;
+    this.#parkedMax = options.parkedReceivesMax ?? 10_000;
+    this.#admitData = options.admitData ?? (() => null);
   }
 
   /** Receivers parked in long polls. */
   get parkedReceivers(): number {
-    let count = 0;
-    for (const waiters of this.#waiters.values()) count += waiters.size;
-    return count;
+    return this.#parked;
   }
 
   /**
@@ -181,7 +199,17 @@ export class EngineService implements QueueService {
   async createQueue(name: string, input: QueueAttributesInput): Promise<CreateQueueResult> {
     checkName(name);
     const attributes = resolveCreate(checkAttributesInput(input));
-    if (this.#machine.queueAttributes(name) === undefined) this.#checkDeadLetter(name, attributes);
+    if (this.#machine.queueAttributes(name) === undefined) {
+      this.#checkDeadLetter(name, attributes);
+      // Checked before proposing, so creates racing each other may pass it by a few.
+      if (this.#machine.queueCount >= this.#queuesMax) {
+        throw new BrokerError(
+          "QueueLimitExceeded",
+          `this cluster holds ${this.#machine.queueCount} queues, the most it allows ` +
+            `(queuesMax ${this.#queuesMax}); delete one first`,
+        );
+      }
+    }
     const payload = encodeCreateQueue({ queue: name, attributes, salt: this.#randomSalt() >>> 0 });
     const result = await this.#propose(CommandType.CreateQueue, payload);
     return { queue: this.#view(name), created: result.created };
@@ -232,6 +260,8 @@ export class EngineService implements QueueService {
   async sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
     const attributes = this.#attributes(name);
     const clean = checkSendEntries(messages, attributes.maxMessageBytes);
+    const refusal = this.#admitData();
+    if (refusal !== null) throw refusal;
     const payload = encodeSendBatch({ queue: name, messages: clean });
     const result = await this.#propose(CommandType.SendBatch, payload);
     return { messages: result.messages };
@@ -263,6 +293,14 @@ export class EngineService implements QueueService {
       if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) break;
       if (this.#machine.queueAttributes(name) === undefined) {
         throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
+      }
+      if (this.#parked >= this.#parkedMax) {
+        if (response.deleted !== undefined) break; // answer what the request already did
+        throw new BrokerError(
+          "NotReady",
+          `${this.#parked} receives already wait on this node (parkedReceivesMax); retry`,
+          { retryAfterSeconds: 1 },
+        );
       }
       const failure = await this.#park(name, deadline, signal);
       if (failure !== undefined) {
@@ -343,12 +381,13 @@ export class EngineService implements QueueService {
           this.#timers.clearTimer(timer);
           signal?.removeEventListener("abort", onAbort);
           const set = this.#waiters.get(name);
-          set?.delete(waiter);
+          if (set?.delete(waiter)) this.#parked--;
           if (set?.size === 0) this.#waiters.delete(name);
           resolve(failure);
         },
       };
       waiters.add(waiter);
+      this.#parked++;
       const timer = this.#timers.setTimer(
         Math.max(0, until - this.#proposer.now()),
         () => waiter.wake(),

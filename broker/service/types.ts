@@ -69,6 +69,11 @@ export interface QueueService {
 export interface NodeStatus {
   /** True once recovery finished and the node can serve writes. */
   ready(): boolean;
+  /**
+   * Why the node stopped for good (a failed write or fsync; it is about to exit), or null.
+   * `/healthz` and `/readyz` answer 503 with it rather than pretending to be alive.
+   */
+  failure?(): string | null;
   cluster(): ClusterInfo;
   /** Prometheus text lines of the engine and storage (the HTTP layer adds its own). */
   metricsText(): string;

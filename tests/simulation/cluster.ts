@@ -2,7 +2,8 @@
  * The simulated cluster: three nodes, each with its own simulated file system, segment log,
  * state machine, broker and Raft replica, on one `Scheduler` and one `SimNetwork`. Faults:
  * crashes (torn writes, or a power cut after N more writes), restarts with a new clock skew,
- * and bit flips in a stopped node's committed log records.
+ * wall-clock jumps (days forward, hours back: the node's monotonic clock is the scheduler's, its
+ * wall clock is that plus skew plus jumps), and bit flips in a stopped node's committed records.
  *
  * @module
  */
@@ -26,6 +27,8 @@ export interface SimNode {
   id: string;
   fs: SimFileSystem;
   skewMs: number;
+  /** Sum of the wall-clock jumps this machine saw (kept across restarts, like a wrong clock). */
+  jumpMs: number;
   log: SegmentLog | null;
   machine: StateMachine | null;
   replica: RaftReplica | null;
@@ -77,6 +80,7 @@ export class SimCluster {
         id,
         fs: new SimFileSystem(),
         skewMs: 0,
+        jumpMs: 0,
         log: null,
         machine: null,
         replica: null,
@@ -98,6 +102,11 @@ export class SimCluster {
     return [...this.nodes.values()].filter((node) => node.replica !== null);
   }
 
+  /** Moves the node's wall clock by `ms` (its monotonic clock does not move). */
+  jumpClock(id: string, ms: number): void {
+    this.node(id).jumpMs += ms;
+  }
+
   /** Opens a node from its disk with a fresh clock skew. */
   start(id: string): Promise<void> {
     assert.ok(!this.removed.has(id), `${id} is out of the group`);
@@ -110,7 +119,7 @@ export class SimCluster {
     const skewMax = this.#knobs.skewMsMax;
     node.skewMs = skewMax === 0 ? 0 : randomInt(this.#prng, 2 * skewMax + 1) - skewMax;
     const scheduler = this.#scheduler;
-    const clock = { now: () => scheduler.now + node.skewMs };
+    const clock = { now: () => scheduler.now + node.skewMs + node.jumpMs };
     const log = await SegmentLog.open(logDir, {
       fs: node.fs,
       segmentBytesMax: this.#knobs.segmentBytesMax,
@@ -124,6 +133,7 @@ export class SimCluster {
       machine,
       transport: this.#network.attach(id),
       clock,
+      monotonic: { now: () => scheduler.now },
       timers: scheduler.timers(),
       prng: createPrng(this.#seed * 977 + node.starts * 31 + this.ids.indexOf(id)),
       fs: node.fs,

@@ -1,7 +1,8 @@
 /**
  * One seeded run of the whole-cluster simulation: a fault phase (crashes, power cuts after N
  * writes, partitions, message loss/duplication/reordering, clock skew, bit flips in a stopped
- * node's persisted records, committed or not, leadership transfers, a voter removed and later
+ * node's persisted records, committed or not, wall-clock jumps (days forward, hours back),
+ * leadership transfers, a voter removed and later
  * rejoining with an empty disk) under client load, then a healing phase that drains every queue
  * and checks the history (see `checkers.ts`). A topic workload (`topic_workload.ts`) publishes
  * alongside, fanning out to queues and to simulated HTTP endpoints that fail, hang and lag; its
@@ -46,6 +47,10 @@ export interface SimulationOptions {
   membership?: boolean;
   /** Run the topic workload (publishes, queue fan-out, HTTP pushes). true. */
   topics?: boolean;
+  /** Make nodes' wall clocks jump (days forward, hours back). true. */
+  clockJumps?: boolean;
+  /** Chance per fault step of a wall-clock jump on one node. 0.03. */
+  clockJumpRate?: number;
 }
 
 /** What a passing run did. */
@@ -58,6 +63,8 @@ export interface SimulationReport {
   drained: number;
   crashes: number;
   flips: number;
+  /** Wall-clock jumps injected. */
+  clockJumps: number;
   /** Committed configuration changes (remove, add learner, promote). */
   membershipChanges: number;
   /** Messages published (acknowledged or not), queue copies drained, 2xx pushes. */
@@ -70,6 +77,10 @@ export interface SimulationReport {
 const stepMs = 500;
 /** Chance per fault step of starting a remove → rejoin → promote cycle (when none runs). */
 const membershipRate = 0.06;
+/** Chance per fault step of a wall-clock jump on one node. */
+const clockJumpRate = 0.03;
+const hourMs = 3_600_000;
+const dayMs = 24 * hourMs;
 
 function knobsFor(prng: Prng): { network: NetworkKnobs; cluster: ClusterKnobs } {
   const pick = <T>(values: T[]): T => values[randomInt(prng, values.length)];
@@ -133,6 +144,7 @@ class Run {
   #damaged: string | null = null;
   crashes = 0;
   flips = 0;
+  clockJumps = 0;
 
   get membershipPhase(): string {
     return this.#membership.phase;
@@ -198,6 +210,7 @@ class Run {
       drained: drained.size,
       crashes: this.crashes,
       flips: this.flips,
+      clockJumps: this.clockJumps,
       membershipChanges: this.#membership.changes,
       published: publisher.published.size,
       ...topicTotals,
@@ -295,6 +308,13 @@ class Run {
       } catch (error) {
         if (!isTransient(error)) throw error;
       }
+    }
+    const jumpRate = this.#options.clockJumpRate ?? clockJumpRate;
+    if (prng.next() < jumpRate && this.#options.clockJumps !== false) {
+      // Past the default retention (4 days) forward, so early expiry would lose messages; hours
+      // back, so a frozen cluster time would keep locks and delays from ending.
+      cluster.jumpClock(id, prng.next() < 0.5 ? 5 * dayMs : -6 * hourMs);
+      this.clockJumps++;
     }
     // A separate draw, so membership changes overlap every other kind of fault. Not while a
     // node's log is damaged, and no bit flips during a cycle: with two voters a damaged
@@ -466,6 +486,7 @@ class Run {
     const target = { id: this.#parts.cluster.ids[0] };
     for (const queue of queues) {
       while (!this.#empty(queue.name)) {
+        const requestedAt = this.#parts.scheduler.now;
         const response = await this.#retry(target, (broker) =>
           broker.receiveMessages(queue.name, {
             maxMessages: 16,
@@ -476,7 +497,11 @@ class Run {
         // Nothing visible yet (locks, or a leader whose clock is behind the log's time): wait.
         if (answer.messages.length === 0) await this.#parts.scheduler.sleep(1_000);
         for (const message of answer.messages) {
-          this.#parts.history.delivered(queue.name, message, 5);
+          this.#parts.history.delivered(queue.name, message, {
+            visibilitySeconds: 5,
+            requestedAt,
+            answeredAt: this.#parts.scheduler.now,
+          });
           drained.add(message.id);
           try {
             await deleteMessage(this.#parts, { broker, queue: queue.name, message });

@@ -134,12 +134,14 @@ export class Client {
     const prng = this.#parts.prng;
     const history = this.#parts.history;
     const visibilitySeconds = 1 + randomInt(prng, 8);
+    const requestedAt = this.#parts.scheduler.now;
     const response = await broker.receiveMessages(queue, {
       maxMessages: 1 + randomInt(prng, 4),
       visibilityTimeoutSeconds: visibilitySeconds,
       waitSeconds: randomInt(prng, 3) === 0 ? 1 : 0,
     });
-    for (const message of response.messages) history.delivered(queue, message, visibilitySeconds);
+    const timing = { visibilitySeconds, requestedAt, answeredAt: this.#parts.scheduler.now };
+    for (const message of response.messages) history.delivered(queue, message, timing);
     for (const message of response.messages) {
       const roll = prng.next();
       if (roll < 0.6) await deleteMessage(this.#parts, { broker, queue, message });

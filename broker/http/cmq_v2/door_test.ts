@@ -186,6 +186,7 @@ const expectedCodes: Record<string, [number, number?]> = {
   ReceiptHandleStale: [4430],
   MessageNotInflight: [4430],
   QueueNotFound: [4440],
+  QueueLimitExceeded: [4450],
   TopicNotFound: [4440],
   SubscriptionNotFound: [4440],
   QueueAlreadyExists: [4460],

@@ -107,6 +107,10 @@ const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
   UnsupportedMediaType: "SerializationException",
   // SQS's "a limit was reached" (it answers OverLimit when too many messages are in flight).
   BacklogFull: "OverLimit",
+  // Creating a queue past `queuesMax`: a limit of the account's, in SQS's terms.
+  QueueLimitExceeded: "OverLimit",
+  // The disk alarm: retryable and the server's fault, as SQS clients retry a 503.
+  InsufficientStorage: "ServiceUnavailable",
   InternalError: "InternalFailure",
   NoLeader: "ServiceUnavailable",
   NotReady: "ServiceUnavailable",

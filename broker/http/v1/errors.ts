@@ -38,7 +38,9 @@ export const errorStatus: Readonly<Record<ErrorCode, number>> = {
   RequestTooLarge: 413,
   UnsupportedMediaType: 415,
   BacklogFull: 429,
+  QueueLimitExceeded: 429,
   InternalError: 500,
+  InsufficientStorage: 507,
   NoLeader: 503,
   NotReady: 503,
 };
