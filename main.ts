@@ -9,15 +9,21 @@
  * @module
  */
 import {
+  type CmqdNode,
+  CredentialsError,
+  FileKeyRing,
+  loadClusterKey,
+  type NodeConfig,
   noPeers,
   parseConfig,
   type PeerAddress,
   realTimers,
+  signClusterRequest,
   startNode,
   TcpTransport,
   usage,
 } from "./broker/mod.ts";
-import { RealFileSystem } from "./storage/mod.ts";
+import { DataDirLockedError, lockDataDir, RealFileSystem } from "./storage/mod.ts";
 import type { NodeId } from "./raft/mod.ts";
 import type { ClusterInfo, JoinRequest } from "./sdk/mod.ts";
 
@@ -33,31 +39,32 @@ async function main(): Promise<void> {
     console.log(usage);
     return;
   }
-  const host = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}`;
+  // Before anything listens or opens the log: a second process must change nothing.
+  await lockOrExit(config);
+  // Everything that can be wrong with the files is found before anything listens.
+  const keyRing = await loadKeyRing(config);
+  if (keyRing !== null) reloadOnHangup(keyRing);
+  const tls = await loadTls(config);
+  const clusterKey = await loadKey(config);
+  const scheme = tls === null ? "http" : "https";
+  const host = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}`;
   const controller = new AbortController();
-  // Listen first (port 0 picks one), so the URL peers learn is the real one; requests wait for
-  // the node below.
-  let handler: ((request: Request) => Promise<Response>) | null = null;
-  const early = () =>
-    Response.json({ error: { code: "NotReady", message: "starting", requestId: "" } }, {
-      status: 503,
-      headers: { "retry-after": "1" },
-    });
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    signal: controller.signal,
-    onListen: () => {}, // the URL is printed once the node is ready
-  }, (request) => handler ? handler(request) : early());
+  let handler: Handler | null = null;
+  const server = listen(config, tls, controller.signal, () => handler);
   const url = `${host}:${server.addr.port}`;
   const clustered = config.peers.length > 0 || config.join !== null;
-  const transport = clustered
+  const signForJoin = config.join === null || clusterKey === null
+    ? null
+    : joinSigner(clusterKey, config.nodeId);
+  // parseConfig refuses a cluster member without a key; a lone node may hold one unused.
+  const transport = clustered && clusterKey !== null
     ? await TcpTransport.start({
       nodeId: config.nodeId as NodeId,
       listen: { hostname: config.host, port: config.peerPort },
       clientUrl: url,
       advertisedAddress: `${config.host}:${config.peerPort}`,
       peers: config.peers.filter((peer) => peer.id !== config.nodeId) as PeerAddress[],
+      clusterKey,
     })
     : noPeers();
   const node = await startNode({
@@ -65,19 +72,24 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     fs: new RealFileSystem(),
     clock: { now: () => Date.now() },
+    monotonic: { now: () => performance.now() },
     timers: realTimers,
     transport,
-    initialVoters: config.join !== null
-      ? await bootstrapVotersOf(config.join)
+    initialVoters: config.join !== null && signForJoin !== null
+      ? await bootstrapVotersOf(config.join, signForJoin)
       : clustered
       ? config.peers.map((peer) => peer.id)
       : [config.nodeId],
     url,
     mmap: config.mmap,
+    minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
+    access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },
+    clusterKey: clusterKey ?? undefined,
   });
   handler = node.handler;
-  if (config.join !== null) {
-    await joinCluster(config.join, {
+  node.onFatal((error) => void die(node, config.nodeId, error));
+  if (config.join !== null && signForJoin !== null) {
+    await joinCluster(config.join, signForJoin, {
       id: config.nodeId,
       peerAddress: `${config.host}:${
         transport instanceof TcpTransport ? transport.address.port : config.peerPort
@@ -97,7 +109,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`cmqd ${config.nodeId}: ${signal}, shutting down`);
-    // Order matters: stop accepting, let in-flight writes reach the disk, then close the log.
+    // Order matters: hand leadership over while still serving (requests then forward to the
+    // new leader), stop accepting, let in-flight writes settle, then close the log.
+    await node.handOffLeadership();
     controller.abort();
     await node.close();
     await server.finished.catch(() => {});
@@ -108,17 +122,169 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
 }
 
+/** Takes the data directory's lock; when another process holds it, exits 1 naming it. */
+async function lockOrExit(config: NodeConfig): Promise<void> {
+  try {
+    await lockDataDir(config.dataDir);
+  } catch (error) {
+    if (!(error instanceof DataDirLockedError)) throw error;
+    console.error(`cmqd ${config.nodeId}: ${error.message}`);
+    Deno.exit(1);
+  }
+}
+
+/** Exit status after a storage failure (EX_IOERR of sysexits.h). */
+const storageFailureExitCode = 74;
+
+/**
+ * A failed write or fsync: the node already refuses everything and claims no leader. Carrying on
+ * would leave a zombie that answers 503 forever; restarting recovers from what is really on disk
+ * (the damage record makes the restart cut the unsynced tail). Waits briefly for that record.
+ */
+async function die(node: CmqdNode, nodeId: string, error: Error): Promise<void> {
+  console.error(
+    `cmqd ${nodeId}: FATAL: storage failed: ${error.message}; exiting with status ` +
+      `${storageFailureExitCode} so that a restart recovers from what is on disk`,
+  );
+  const recordedMsMax = 2000;
+  await Promise.race([
+    node.log.close().catch(() => {}),
+    new Promise((resolve) => setTimeout(resolve, recordedMsMax)),
+  ]);
+  Deno.exit(storageFailureExitCode);
+}
+
+type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+
+/**
+ * Listens first (port 0 picks one), so the URL peers learn is the real one; requests are answered
+ * 503 until `current()` returns the node's handler. A certificate that Deno refuses (not PEM, or
+ * not matching the key) ends the process, naming the files.
+ */
+function listen(
+  config: NodeConfig,
+  tls: { cert: string; key: string } | null,
+  signal: AbortSignal,
+  current: () => Handler | null,
+): Deno.HttpServer<Deno.NetAddr> {
+  const early = () =>
+    Response.json({ error: { code: "NotReady", message: "starting", requestId: "" } }, {
+      status: 503,
+      headers: { "retry-after": "1" },
+    });
+  try {
+    return Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      signal,
+      onListen: () => {}, // the URL is printed once the node is ready
+      // With a certificate Deno offers h2 and http/1.1 by ALPN.
+      ...(tls ?? {}),
+    }, (request, info) => current()?.(request, info) ?? early());
+  } catch (error) {
+    const files = tls === null
+      ? ""
+      : ` with --tls-cert ${config.tlsCert} --tls-key ${config.tlsKey}`;
+    exitWith(`cannot listen on ${config.host}:${config.port}${files}: ${(error as Error).message}`);
+  }
+}
+
+function exitWith(message: string): never {
+  console.error(`cmqd: ${message}`);
+  Deno.exit(2);
+}
+
+/** The credentials file's keys, or null without one; a bad file ends the process, saying why. */
+async function loadKeyRing(config: NodeConfig): Promise<FileKeyRing | null> {
+  if (config.credentials === null) {
+    if (config.insecure) console.log("cmqd: --insecure: serving every client without credentials");
+    return null;
+  }
+  try {
+    const keyRing = await FileKeyRing.load(config.credentials);
+    console.log(`cmqd: ${keyRing.size} keys loaded from ${config.credentials}`);
+    return keyRing;
+  } catch (error) {
+    if (!(error instanceof CredentialsError)) throw error;
+    exitWith(`not starting: ${error.message}`);
+  }
+}
+
+/** SIGHUP re-reads the credentials file; a bad file keeps the keys in use and says why. */
+function reloadOnHangup(keyRing: FileKeyRing): void {
+  Deno.addSignalListener("SIGHUP", () => {
+    keyRing.reload().then(
+      (keyCount) => console.log(`cmqd: SIGHUP: ${keyCount} keys reloaded from ${keyRing.path}`),
+      (error: Error) =>
+        console.error(
+          `cmqd: SIGHUP: credentials not reloaded, the ${keyRing.size} keys in use stay: ` +
+            error.message,
+        ),
+    );
+  });
+}
+
+/** The certificate and key of `--tls-cert` / `--tls-key`, or null for plain HTTP. */
+async function loadTls(config: NodeConfig): Promise<{ cert: string; key: string } | null> {
+  if (config.tlsCert === null || config.tlsKey === null) return null;
+  const read = async (flag: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      exitWith(`${flag} ${path}: cannot read it (${(error as Error).message})`);
+    }
+  };
+  return {
+    cert: await read("--tls-cert", config.tlsCert),
+    key: await read("--tls-key", config.tlsKey),
+  };
+}
+
+/** Adds the headers that authenticate a request to a member (`--join`). */
+type Signer = (method: string, url: string, body?: string) => Promise<Record<string, string>>;
+
+/** The cluster key of `--cluster-key-file` / `CMQD_CLUSTER_KEY`, or null; a bad one ends the process. */
+async function loadKey(config: NodeConfig): Promise<Uint8Array | null> {
+  try {
+    return await loadClusterKey({ file: config.clusterKeyFile, text: config.clusterKey });
+  } catch (error) {
+    exitWith(`not starting: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * How a joining node proves itself to the member it asks: it signs with the cluster key every
+ * member holds (`cluster_request_auth.ts`), so it needs no access key, and the member answers
+ * before its client credentials and protected mode.
+ */
+function joinSigner(clusterKey: Uint8Array, nodeId: string): Signer {
+  return (method, url, body) => {
+    const parsed = new URL(url);
+    const authorization = signClusterRequest(clusterKey, nodeId, {
+      method,
+      path: parsed.pathname + parsed.search,
+      body: new TextEncoder().encode(body ?? ""),
+    });
+    return Promise.resolve({ authorization });
+  };
+}
+
 /**
  * The membership a joining node starts from: the group's initial voters, so that replaying the
  * log's membership changes gives the group's current membership (used on a new data dir only).
  */
-async function bootstrapVotersOf(memberUrl: string): Promise<string[]> {
+async function bootstrapVotersOf(memberUrl: string, sign: Signer): Promise<string[]> {
   for (let attempt = 1; attempt <= 100; attempt++) {
     try {
-      const response = await fetch(`${memberUrl}/v1/cluster`);
+      const url = `${memberUrl}/v1/cluster`;
+      const response = await fetch(url, { headers: await sign("GET", url) });
       const info = await response.json() as ClusterInfo;
+      if (response.status === 401) {
+        throw new Error(`${memberUrl} refused this node's cluster key: ${JSON.stringify(info)}`);
+      }
       if (response.ok && info.bootstrapVoters) return info.bootstrapVoters;
     } catch (error) {
+      if ((error as Error).message.includes("refused this node's cluster key")) throw error;
       console.log(`cmqd: asking ${memberUrl} for the cluster: ${(error as Error).message}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -130,15 +296,18 @@ async function bootstrapVotersOf(memberUrl: string): Promise<string[]> {
  * Asks a member to add this node (it forwards to the leader), retrying while the cluster has no
  * leader or the node has not caught up yet. Bounded: gives up after `joinMsMax`.
  */
-async function joinCluster(memberUrl: string, request: JoinRequest): Promise<void> {
+async function joinCluster(memberUrl: string, sign: Signer, request: JoinRequest): Promise<void> {
   const joinMsMax = 10 * 60_000;
   const deadline = Date.now() + joinMsMax;
+  const url = `${memberUrl}/v1/cluster/nodes`;
+  const body = JSON.stringify(request);
   for (let attempt = 1;; attempt++) {
     try {
-      const response = await fetch(`${memberUrl}/v1/cluster/nodes`, {
+      // Signed anew for each attempt: a signature's nonce is good for one request.
+      const response = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(request),
+        headers: { "content-type": "application/json", ...await sign("POST", url, body) },
+        body,
       });
       const text = await response.text();
       if (response.ok) {

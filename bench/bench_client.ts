@@ -18,8 +18,11 @@ import {
   type SendMessagesResponse,
 } from "../sdk/mod.ts";
 
-/** Which client implementation a run uses. */
-export type ClientKind = "sdk" | "fetch";
+/**
+ * Which client implementation a run uses: the SDK, a bare v1 `fetch` client, or a client of the
+ * CMQ or SQS door (`door_clients.ts`).
+ */
+export type ClientKind = "sdk" | "fetch" | "cmq" | "sqs";
 
 /** The calls the load shapes need. */
 export interface BenchClient {
@@ -121,9 +124,15 @@ export class FetchBenchClient implements BenchClient {
 /** The SDK's `CmqdClient` on a connection pool of its own. */
 export class SdkBenchClient implements BenchClient {
   #client: CmqdClient;
-  #httpClient: Deno.HttpClient;
+  #httpClient: Deno.HttpClient | undefined;
 
   constructor(baseUrl: string) {
+    if ((globalThis as { Deno?: unknown }).Deno === undefined) {
+      // Under Node (`runtimes.ts`) the SDK picks its node:http transport, whose keep-alive
+      // agent belongs to this client alone.
+      this.#client = new CmqdClient({ baseUrl });
+      return;
+    }
     const httpClient = Deno.createHttpClient({});
     this.#httpClient = httpClient;
     this.#client = new CmqdClient({
@@ -160,7 +169,8 @@ export class SdkBenchClient implements BenchClient {
   }
 
   close(): void {
-    this.#httpClient.close();
+    this.#client.close();
+    this.#httpClient?.close();
   }
 }
 
@@ -174,7 +184,11 @@ export class SdkBenchClient implements BenchClient {
  * client.close();
  * ```
  */
-export function createBenchClient(baseUrl: string, kind: ClientKind): Promise<BenchClient> {
-  if (kind === "fetch") return Promise.resolve(new FetchBenchClient(baseUrl));
-  return Promise.resolve(new SdkBenchClient(baseUrl));
+export async function createBenchClient(baseUrl: string, kind: ClientKind): Promise<BenchClient> {
+  if (kind === "fetch") return new FetchBenchClient(baseUrl);
+  if (kind === "cmq" || kind === "sqs") {
+    const doors = await import("./door_clients.ts");
+    return kind === "cmq" ? new doors.CmqBenchClient(baseUrl) : new doors.SqsBenchClient(baseUrl);
+  }
+  return new SdkBenchClient(baseUrl);
 }

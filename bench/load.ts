@@ -4,6 +4,7 @@
  *
  * ```sh
  * deno run -A bench/load.ts --url http://127.0.0.1:8080 --shape all --producers 4 --consumers 4
+ * deno run -A bench/load.ts --url http://127.0.0.1:8080 --shape both --api raw,helpers
  * deno run -A bench/load.ts --url http://127.0.0.1:8080 --shape backlog --pid-file broker.pid \
  *   --restart-cmd './restart-broker.sh'
  * ```
@@ -14,7 +15,13 @@
  */
 
 import { type RestartBroker, runBacklog } from "./backlog.ts";
-import { defaultLoadOptions, type LoadOptions, parseLoadArgs, shapeList } from "./load_options.ts";
+import {
+  apiList,
+  defaultLoadOptions,
+  type LoadOptions,
+  parseLoadArgs,
+  shapeList,
+} from "./load_options.ts";
 import { type LoadResult, runShape } from "./load_shapes.ts";
 
 export { type RestartBroker, runBacklog } from "./backlog.ts";
@@ -50,11 +57,14 @@ export async function runLoad(
   const results: LoadResult[] = [];
   for (let round = 0; round < options.repeat; round++) {
     for (const shape of shapeList(options.shape)) {
-      const result = shape === "backlog"
-        ? await runBacklog(options, runOptions.restart)
-        : await runShape(options, shape);
-      runOptions.onResult?.(result);
-      results.push(result);
+      // Each api on the same shape back to back, so their rows compare on one run.
+      for (const api of shape === "backlog" ? ["raw"] : apiList(options.api)) {
+        const result = shape === "backlog"
+          ? await runBacklog(options, runOptions.restart)
+          : await runShape({ ...options, api }, shape);
+        runOptions.onResult?.(result);
+        results.push(result);
+      }
     }
   }
   return results;

@@ -5,7 +5,7 @@
  */
 
 import type { ClientKind } from "./bench_client.ts";
-import type { AckMode } from "./load_runner.ts";
+import type { AckMode, LoadApi } from "./load_runner.ts";
 
 /** The load shapes of BENCH.md. */
 export const shapes = ["produce", "consume", "both", "latency", "backlog"] as const;
@@ -32,6 +32,11 @@ export interface LoadOptions {
   rate: number;
   ackMode: AckMode;
   client: ClientKind;
+  /**
+   * `raw` (batch loops on the client), `helpers` (the SDK's Producer and Consumer), or a comma
+   * list: each shape then runs once per api, side by side in one run.
+   */
+  api: string;
   waitSeconds: number;
   visibilityTimeoutSeconds: number;
   repeat: number;
@@ -69,6 +74,7 @@ export const defaultLoadOptions: LoadOptions = {
   rate: 1000,
   ackMode: "piggyback",
   client: "sdk",
+  api: "raw",
   waitSeconds: 1,
   visibilityTimeoutSeconds: 60,
   repeat: 1,
@@ -128,9 +134,10 @@ function validate(options: LoadOptions): LoadOptions {
   if (!["piggyback", "piggyback-wait", "separate"].includes(options.ackMode)) {
     throw new Error("--ack-mode is piggyback, piggyback-wait or separate");
   }
-  if (options.client !== "sdk" && options.client !== "fetch") {
-    throw new Error("--client is sdk or fetch");
+  if (!["sdk", "fetch", "cmq", "sqs"].includes(options.client)) {
+    throw new Error("--client is sdk, fetch, cmq or sqs");
   }
+  apiList(options.api);
   if (options.batch < 1 || options.batch > 256) throw new Error("--batch is 1..256");
   if (options.inflight < 1) throw new Error("--inflight is at least 1");
   if (options.size < 32) throw new Error("--size is at least 32 bytes (the send stamp)");
@@ -146,4 +153,14 @@ export function shapeList(shape: string): Shape[] {
     if (!(shapes as readonly string[]).includes(name)) throw new Error(`unknown shape '${name}'`);
   }
   return list as Shape[];
+}
+
+/** The apis an `--api` value names. */
+export function apiList(api: string): LoadApi[] {
+  const list = api.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  if (list.length === 0) throw new Error("--api names raw, helpers or both");
+  for (const name of list) {
+    if (name !== "raw" && name !== "helpers") throw new Error(`unknown api '${name}'`);
+  }
+  return list as LoadApi[];
 }

@@ -22,6 +22,7 @@ Deno.test("an unknown option or a bad value is an error, never a silent default"
   assert.throws(() => parseLoadArgs(["--seconds", "ten"]), /needs a number/);
   assert.throws(() => parseLoadArgs(["--ack-mode", "never"]), /ack-mode/);
   assert.throws(() => parseLoadArgs(["--shape", "fast"]), /unknown shape/);
+  assert.throws(() => parseLoadArgs(["--api", "raw,magic"]), /unknown api/);
 });
 
 Deno.test("all names every shape but the long backlog one", () => {

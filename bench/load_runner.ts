@@ -11,6 +11,7 @@
  */
 
 import { type BenchClient, type ClientKind, createBenchClient } from "./bench_client.ts";
+import { helperClient, helperConsumer, type HelperHooks, helperProducer } from "./load_helpers.ts";
 import type { ReceivedMessage, SendMessageEntry } from "../sdk/mod.ts";
 
 /**
@@ -20,6 +21,9 @@ import type { ReceivedMessage, SendMessageEntry } from "../sdk/mod.ts";
  * with a delete call (`separate`).
  */
 export type AckMode = "piggyback" | "piggyback-wait" | "separate";
+
+/** Hand-written batch loops on the client (`raw`), or the SDK's Producer and Consumer. */
+export type LoadApi = "raw" | "helpers";
 
 /** What one runner does; plain data so it can be posted to a Worker. */
 export interface RunnerPlan {
@@ -46,6 +50,8 @@ export interface RunnerPlan {
   ackMode: AckMode;
   visibilityTimeoutSeconds: number;
   waitSeconds: number;
+  /** Default `raw`. */
+  api?: LoadApi;
 }
 
 /** Slots of the control words in a runner group's shared buffer. */
@@ -172,7 +178,7 @@ export class LoadRunner {
   #plan: RunnerPlan;
   #shared: SharedCounters;
   #slot: number;
-  #clients: BenchClient[] = [];
+  #clients: { close(): void }[] = [];
   #budgetLeft: number;
   #padding: string;
   #ratedSent = 0;
@@ -188,6 +194,7 @@ export class LoadRunner {
 
   /** Starts every loop; resolves the two promises when the producers and the consumers are done. */
   async start(): Promise<{ producersDone: Promise<void>; consumersDone: Promise<void> }> {
+    if (this.#plan.api === "helpers") return this.#startHelpers();
     const producerClients = await this.#makeClients(this.#plan.producers.length);
     const consumerClients = await this.#makeClients(this.#plan.consumers.length);
     this.#rateStartMs = nowMs();
@@ -205,6 +212,54 @@ export class LoadRunner {
 
   close(): void {
     for (const client of this.#clients) client.close();
+  }
+
+  #startHelpers(): { producersDone: Promise<void>; consumersDone: Promise<void> } {
+    const hooks = this.#helperHooks();
+    const lane = (run: typeof helperProducer) => {
+      const client = helperClient(this.#plan.url);
+      this.#clients.push(client);
+      return run(client, this.#plan, hooks);
+    };
+    this.#rateStartMs = nowMs();
+    const consumersDone = Promise.all(this.#plan.consumers.map(() => lane(helperConsumer)));
+    const producersDone = Promise.all(this.#plan.producers.map(() => lane(helperProducer)));
+    return {
+      producersDone: producersDone.then(() => {}),
+      consumersDone: consumersDone.then(() => {}),
+    };
+  }
+
+  #helperHooks(): HelperHooks {
+    return {
+      stopProducers: () => this.#shared.flag(control.stopProducers),
+      stopConsumers: () => this.#shared.flag(control.stopConsumers),
+      take: async (count) => {
+        const taken = this.#plan.budget === 0 ? count : Math.min(count, this.#budgetLeft);
+        if (this.#plan.budget > 0) this.#budgetLeft -= taken;
+        if (taken > 0) await this.#pace(taken);
+        return taken;
+      },
+      giveBack: (count) => {
+        if (this.#plan.budget > 0) this.#budgetLeft += count;
+      },
+      add: (name, amount) => this.#shared.add(this.#slot, name, amount),
+      received: (body) => {
+        if (this.#shared.flag(control.latencyOn)) this.samples.add(nowMs() - readStamp(body));
+      },
+      failed: (error) => this.#failed(error),
+      body: () => makeBatch(1, this.#padding)[0].body,
+    };
+  }
+
+  /** Waits until `count` more messages are due at the plan's rate (no wait without a rate). */
+  async #pace(count: number): Promise<void> {
+    const { ratePerSecond } = this.#plan;
+    if (ratePerSecond <= 0) return;
+    const dueMs = this.#rateStartMs + (this.#ratedSent / ratePerSecond) * 1000;
+    this.#ratedSent += count;
+    const waitMs = dueMs - nowMs();
+    if (waitMs > 0) await sleep(waitMs);
   }
 
   async #makeClients(count: number): Promise<BenchClient[]> {

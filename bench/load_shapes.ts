@@ -7,7 +7,7 @@
 
 import { type BenchClient, createBenchClient } from "./bench_client.ts";
 import { type GroupPlan, type LoadGroup, startGroup } from "./load_group.ts";
-import type { LoadOptions, Shape } from "./load_options.ts";
+import { apiList, type LoadOptions, type Shape } from "./load_options.ts";
 import type { LatencySamples } from "./load_runner.ts";
 import { CpuMeter, resolvePid } from "./process_stats.ts";
 
@@ -72,6 +72,8 @@ export function groupPlan(options: LoadOptions, queue: string, shape: Shape): Gr
     ackMode: options.ackMode,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     waitSeconds: options.waitSeconds,
+    // One api per run (`runLoad` splits a list).
+    api: apiList(options.api)[0],
   };
 }
 
@@ -137,7 +139,8 @@ export function resultRow(options: LoadOptions, input: RowInput): LoadResult {
   const perSecond = (count: number) => round(count / window.seconds);
   return {
     system: options.system,
-    config: options.config || `${options.client}-client`,
+    config: options.config ||
+      (apiList(options.api)[0] === "helpers" ? "sdk-helpers" : `${options.client}-client`),
     replicas: options.replicas,
     shape,
     msgSize: options.size,
@@ -156,6 +159,7 @@ export function resultRow(options: LoadOptions, input: RowInput): LoadResult {
     requestsPerSec: perSecond(window.requests),
     ackMode: input.consumers > 0 ? options.ackMode : null,
     client: options.client,
+    api: apiList(options.api)[0],
     threads: input.group.threads,
     inflight: options.inflight,
     connections: input.lanes,

@@ -105,3 +105,38 @@ Deno.test("the backlog shape reports RSS per message and the restart-to-ready ti
     await server.shutdown();
   }
 });
+
+Deno.test("--api raw,helpers runs each shape through both, side by side", async () => {
+  const server = await startNoopServer({ port: 0 });
+  try {
+    const options = parseLoadArgs([
+      "--url",
+      server.url,
+      "--api",
+      "raw,helpers",
+      "--threads",
+      "0",
+      "--shape",
+      "produce,consume,both",
+      ...quick,
+    ]);
+    const rows = await runLoad(options);
+    assert.deepEqual(rows.map((row) => `${row.shape}/${row.api}`), [
+      "produce/raw",
+      "produce/helpers",
+      "consume/raw",
+      "consume/helpers",
+      "both/raw",
+      "both/helpers",
+    ]);
+    for (const row of rows) assert.equal(row.errors, 0, `${row.shape}/${row.api}`);
+    const helpers = rows.filter((row) => row.api === "helpers");
+    assert.ok(helpers.every((row) => row.config === "sdk-helpers"));
+    assert.ok((helpers[0].producedPerSec ?? 0) > 0);
+    assert.equal(helpers[1].prefilled, 800);
+    assert.ok((helpers[1].consumedPerSec ?? 0) > 0);
+    assert.ok((helpers[2].consumedPerSec ?? 0) > 0 && helpers[2].p50ms !== null);
+  } finally {
+    await server.shutdown();
+  }
+});

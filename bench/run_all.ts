@@ -13,7 +13,8 @@
  *
  * Options of its own: `--url` (skip starting a broker), `--skip-noop`, `--skip-broker`,
  * `--broker-args "..."` (more flags for main.ts), `--out file.jsonl` (append the lines there too),
- * `--keep-data`. Every other option goes to the load generator (see `load_options.ts`).
+ * `--keep-data`, `--doors` (after v1, the same shapes through the CMQ and SQS doors of the same
+ * broker, each with a table of ratios to v1). Every other option goes to the load generator (see `load_options.ts`).
  *
  * @module
  */
@@ -29,10 +30,20 @@ interface RunAllOptions {
   brokerArgs: string[];
   out: string;
   keepData: boolean;
+  /** Also run the shapes through the CMQ and SQS doors on the same broker, after v1. */
+  doors: boolean;
 }
 
-const ownFlags = ["--url", "--skip-noop", "--skip-broker", "--broker-args", "--out", "--keep-data"];
-const booleanFlags = new Set(["--skip-noop", "--skip-broker", "--keep-data"]);
+const ownFlags = [
+  "--url",
+  "--skip-noop",
+  "--skip-broker",
+  "--broker-args",
+  "--out",
+  "--keep-data",
+  "--doors",
+];
+const booleanFlags = new Set(["--skip-noop", "--skip-broker", "--keep-data", "--doors"]);
 
 /** Splits run_all's own flags from the load generator's. */
 export function splitArgs(args: string[]): { own: RunAllOptions; load: string[] } {
@@ -43,6 +54,7 @@ export function splitArgs(args: string[]): { own: RunAllOptions; load: string[] 
     brokerArgs: [],
     out: "",
     keepData: false,
+    doors: false,
   };
   const load: string[] = [];
   for (let index = 0; index < args.length; index++) {
@@ -58,6 +70,7 @@ export function splitArgs(args: string[]): { own: RunAllOptions; load: string[] 
     else if (flag === "--broker-args") own.brokerArgs = value.split(/\s+/).filter(Boolean);
     else if (flag === "--out") own.out = value;
     else if (flag === "--keep-data") own.keepData = true;
+    else if (flag === "--doors") own.doors = true;
   }
   return { own, load };
 }
@@ -148,12 +161,17 @@ async function startBroker(workDir: string, extraArgs: string[]): Promise<Starte
   return started;
 }
 
-function ratioTable(noop: LoadResult[], broker: LoadResult[]): string {
+function ratioTable(
+  noop: LoadResult[],
+  broker: LoadResult[],
+  labels: [string, string] = ["no-op", "cmqd"],
+): string {
+  const [base, other] = labels;
   const format = (value: unknown) => (typeof value === "number" ? String(value) : "–");
   const ratio = (a: unknown, b: unknown) =>
     typeof a === "number" && typeof b === "number" && b > 0 ? `${Math.round((100 * a) / b)}%` : "–";
   const lines = [
-    "| shape | no-op produced/s | cmqd produced/s | ratio | no-op consumed/s | cmqd consumed/s | ratio | no-op p50/p99 ms | cmqd p50/p99 ms |",
+    `| shape | ${base} produced/s | ${other} produced/s | ratio | ${base} consumed/s | ${other} consumed/s | ratio | ${base} p50/p99 ms | ${other} p50/p99 ms |`,
     "|---|---|---|---|---|---|---|---|---|",
   ];
   for (let index = 0; index < Math.max(noop.length, broker.length); index++) {
@@ -211,6 +229,13 @@ async function main(): Promise<void> {
         : await startBroker(workDir, own.brokerArgs);
       started.push(broker);
       brokerResults = await runAgainst(broker, options, emit);
+      if (own.doors) {
+        for (const door of ["cmq", "sqs"] as const) {
+          const doorOptions = { ...options, client: door, system: `cmqd-${door}` };
+          const doorResults = await runAgainst(broker, doorOptions, emit);
+          console.error(ratioTable(brokerResults, doorResults, [`v1 ${options.client}`, door]));
+        }
+      }
       await broker.stop();
     }
     console.error(ratioTable(noopResults, brokerResults));

@@ -24,13 +24,23 @@
  */
 export {
   type CmqdNode,
+  CredentialsError,
+  FileKeyRing,
+  loadClusterKey,
+  newClusterKeyText,
   type NodeConfig,
   type NodeOptions,
   noPeers,
   parseConfig,
   realClock,
   realTimers,
+  signClusterRequest,
   startNode,
   usage,
 } from "./cluster/mod.ts";
-export { type PeerAddress, TcpTransport, type TcpTransportOptions } from "./transport/mod.ts";
+export {
+  type PeerAddress,
+  TcpTransport,
+  type TcpTransportOptions,
+  type TransportStats,
+} from "./transport/mod.ts";

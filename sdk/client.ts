@@ -7,10 +7,11 @@
  * harm: 503 `NoLeader` / `NotReady` (the broker did not execute the request; `Retry-After` is
  * honoured) and connections that were never made (refused, unknown host) on every call;
  * network errors or timeouts after the request may have been sent only on calls that are safe
- * to repeat — reads, `createQueue` (idempotent with the same attributes), deletes and
- * visibility changes (a repeat changes nothing more; it may report the handle as stale), and
- * sends whose every message carries a `dedupId`. Back-off is exponential with jitter, bounded
- * by `retry`.
+ * to repeat — reads, `createQueue`, `createTopic` and `subscribe` (idempotent with the same
+ * attributes), message deletes and visibility changes (a repeat changes nothing more; it may
+ * report the handle as stale), and sends whose every message carries a `dedupId`. A publish is
+ * never repeated after a lost answer (topics have no dedup). Back-off is exponential with
+ * jitter, bounded by `retry`.
  *
  * `baseUrl` may list several nodes: a call that gets no answer moves on to the next one.
  * Responses carry `x-cmqd-leader`; the client remembers it and sends later requests straight
@@ -18,11 +19,13 @@
  *
  * @module
  */
-import { CmqdError, errorFromAnswer } from "./errors.ts";
+import { CmqdError } from "./errors.ts";
 import type {
   ChangeVisibilityResponse,
   ClusterInfo,
   DeleteMessagesResponse,
+  PublishEntry,
+  PublishResponse,
   PurgeResponse,
   Queue,
   QueueAttributesInput,
@@ -35,75 +38,19 @@ import type {
   RewindResponse,
   SendMessageEntry,
   SendMessagesResponse,
+  Subscription,
+  SubscriptionAttributesInput,
+  SubscriptionList,
+  Topic,
+  TopicAttributesInput,
+  TopicList,
   VisibilityEntry,
 } from "./protocol.ts";
-import { backoffMs, retryDefaults, type RetryOptions, sleep } from "./retry.ts";
-import {
-  defaultTransport,
-  FetchTransport,
-  type HttpResponse,
-  type HttpTransport,
-  isConnectFailure,
-} from "./transport.ts";
+import { callOf, type CallOptions, type CmqdClientOptions, Requester } from "./requester.ts";
 
-/** Options of a `CmqdClient`. */
-export interface CmqdClientOptions {
-  /** Any node of the cluster, e.g. `http://127.0.0.1:8080`, or several (tried in turn). */
-  baseUrl: string | string[];
-  /** How requests travel; default `defaultTransport()` (node:http in Node, else fetch). */
-  transport?: HttpTransport;
-  /** Shorthand for `transport: new FetchTransport(fetch)`. */
-  fetch?: typeof fetch;
-  /** Sent with every request (authentication, tracing). */
-  headers?: Record<string, string>;
-  /** Per attempt; a receive adds its long-poll wait on top. Default 30 s. */
-  timeoutMs?: number;
-  /** Bounds of the automatic retries (a `Retry-After` may ask for longer than `backoffMsMax`). */
-  retry?: Partial<RetryOptions>;
-  /** Follow the `x-cmqd-leader` hint. Default true. */
-  followLeader?: boolean;
-  /** How to wait between attempts (tests pass a recorder). Default a timer. */
-  sleep?: (ms: number) => Promise<void>;
-}
+export type { CallOptions, CmqdClientOptions, Credentials } from "./requester.ts";
 
-/** Options of a single call. */
-export interface CallOptions {
-  /** Aborts the call (and its retries). */
-  signal?: AbortSignal;
-  /** Per attempt, instead of the client's `timeoutMs` (a receive adds its wait on top). */
-  timeoutMs?: number;
-}
-
-const timeoutMsDefault = 30_000;
-/** A `Retry-After` longer than this is cut: a client should not hang for minutes. */
-const retryAfterMsMax = 30_000;
-/** The longest long-poll wait of the API contract (`pollingWaitSeconds` max), used when none is given. */
 const waitSecondsMax = 30;
-
-type Method = "GET" | "PUT" | "PATCH" | "POST" | "DELETE";
-
-interface RequestSpec {
-  method: Method;
-  path: string;
-  body?: unknown;
-  /** Safe to send again after a network error or timeout. */
-  repeatable: boolean;
-  /** `none` for 204s, `text` for /metrics. */
-  response?: "json" | "text" | "none";
-  /** Per attempt; default the client's. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** False for `/readyz`, whose 503 is an answer, not a failure to retry. */
-  retryUnavailable?: boolean;
-}
-
-interface Answer {
-  status: number;
-  body: unknown;
-}
-
-/** Errors of requests that never reached a server: safe to send elsewhere, whatever they do. */
-const neverSent = new WeakSet<CmqdError>();
 
 /**
  * The native v1 client.
@@ -119,44 +66,25 @@ const neverSent = new WeakSet<CmqdError>();
  * ```
  */
 export class CmqdClient {
-  readonly #baseUrls: string[];
-  readonly #transport: HttpTransport;
-  readonly #headers: Record<string, string>;
-  readonly #timeoutMs: number;
-  readonly #retry: RetryOptions;
-  readonly #followLeader: boolean;
-  readonly #sleep: (ms: number) => Promise<void>;
-  /** Which of `#baseUrls` calls go to while no leader is known. */
-  #nodeIndex = 0;
-  #leaderUrl: string | undefined;
+  readonly #requester: Requester;
 
   constructor(options: CmqdClientOptions) {
-    const baseUrls = typeof options.baseUrl === "string" ? [options.baseUrl] : options.baseUrl;
-    if (baseUrls.length === 0) throw new RangeError("baseUrl must name at least one node");
-    this.#baseUrls = baseUrls.map(normalizeBaseUrl);
-    this.#transport = options.transport ??
-      (options.fetch === undefined ? defaultTransport() : new FetchTransport(options.fetch));
-    this.#headers = { ...options.headers };
-    this.#timeoutMs = options.timeoutMs ?? timeoutMsDefault;
-    this.#retry = { ...retryDefaults, ...options.retry };
-    if (!(this.#retry.attemptsMax >= 1)) throw new RangeError("retry.attemptsMax must be ≥ 1");
-    this.#followLeader = options.followLeader ?? true;
-    this.#sleep = options.sleep ?? ((ms) => sleep(ms));
+    this.#requester = new Requester(options);
   }
 
   /** The leader base URL the client currently sends to, if it learned one. */
   get leaderUrl(): string | undefined {
-    return this.#leaderUrl;
+    return this.#requester.leaderUrl;
   }
 
   /** The node calls go to when no leader is known. */
   get nodeUrl(): string {
-    return this.#baseUrls[this.#nodeIndex];
+    return this.#requester.nodeUrl;
   }
 
   /** Drops pooled connections (the Node transport's keep-alive sockets). */
   close(): void {
-    this.#transport.close?.();
+    this.#requester.close();
   }
 
   /** Creates `name`; `created` is false when an identical queue existed (409 if different). */
@@ -165,7 +93,7 @@ export class CmqdClient {
     attributes: QueueAttributesInput = {},
     options: CallOptions = {},
   ): Promise<{ queue: Queue; created: boolean }> {
-    const answer = await this.#request({
+    const answer = await this.#requester.request({
       method: "PUT",
       path: queuePath(name),
       body: attributes,
@@ -176,18 +104,10 @@ export class CmqdClient {
   }
 
   /** A page of queues, by name. */
-  async listQueues(
-    page: { prefix?: string; offset?: number; limit?: number } = {},
-    options: CallOptions = {},
-  ): Promise<QueueList> {
-    const query = new URLSearchParams();
-    if (page.prefix !== undefined) query.set("prefix", page.prefix);
-    if (page.offset !== undefined) query.set("offset", String(page.offset));
-    if (page.limit !== undefined) query.set("limit", String(page.limit));
-    const search = query.size === 0 ? "" : `?${query}`;
-    return await this.#json({
+  async listQueues(page: ListOptions = {}, options: CallOptions = {}): Promise<QueueList> {
+    return await this.#requester.json({
       method: "GET",
-      path: `/v1/queues${search}`,
+      path: `/v1/queues${pageQuery(page)}`,
       repeatable: true,
       ...callOf(options),
     });
@@ -195,7 +115,7 @@ export class CmqdClient {
 
   /** Attributes and live counts of `name`. */
   async getQueue(name: string, options: CallOptions = {}): Promise<Queue> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "GET",
       path: queuePath(name),
       repeatable: true,
@@ -209,7 +129,7 @@ export class CmqdClient {
     attributes: QueueAttributesInput,
     options: CallOptions = {},
   ): Promise<Queue> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "PATCH",
       path: queuePath(name),
       body: attributes,
@@ -220,7 +140,7 @@ export class CmqdClient {
 
   /** Deletes `name` and its messages. */
   async deleteQueue(name: string, options: CallOptions = {}): Promise<void> {
-    await this.#request({
+    await this.#requester.request({
       method: "DELETE",
       path: queuePath(name),
       repeatable: false,
@@ -235,7 +155,7 @@ export class CmqdClient {
     messages: SendMessageEntry[],
     options: CallOptions = {},
   ): Promise<SendMessagesResponse> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/messages`,
       body: { messages },
@@ -256,13 +176,13 @@ export class CmqdClient {
     options: CallOptions = {},
   ): Promise<ReceiveMessagesResponse> {
     const waitSeconds = request.waitSeconds ?? waitSecondsMax;
-    return await this.#json({
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/messages/receive`,
       body: request,
       repeatable: false,
       signal: options.signal,
-      timeoutMs: (options.timeoutMs ?? this.#timeoutMs) + waitSeconds * 1000,
+      timeoutMs: (options.timeoutMs ?? this.#requester.timeoutMs) + waitSeconds * 1000,
     });
   }
 
@@ -272,7 +192,7 @@ export class CmqdClient {
     receiptHandles: string[],
     options: CallOptions = {},
   ): Promise<DeleteMessagesResponse> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/messages/delete`,
       body: { receiptHandles },
@@ -288,7 +208,7 @@ export class CmqdClient {
     entries: VisibilityEntry[],
     options: CallOptions = {},
   ): Promise<ChangeVisibilityResponse> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/messages/visibility`,
       body: { entries },
@@ -304,7 +224,7 @@ export class CmqdClient {
     request: RewindRequest,
     options: CallOptions = {},
   ): Promise<RewindResponse> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/rewind`,
       body: request,
@@ -315,7 +235,7 @@ export class CmqdClient {
 
   /** Deletes every message of `queue`. */
   async purge(queue: string, options: CallOptions = {}): Promise<PurgeResponse> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/purge`,
       repeatable: false,
@@ -329,7 +249,7 @@ export class CmqdClient {
     request: RedriveRequest = {},
     options: CallOptions = {},
   ): Promise<RedriveResponse> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue)}/redrive`,
       body: request,
@@ -340,7 +260,7 @@ export class CmqdClient {
 
   /** `GET /healthz`: resolves when the node answers. */
   async health(options: CallOptions = {}): Promise<{ status: string }> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "GET",
       path: "/healthz",
       repeatable: true,
@@ -351,7 +271,7 @@ export class CmqdClient {
   /** `GET /readyz`: true when the node serves writes, false while it is not ready. */
   async ready(options: CallOptions = {}): Promise<boolean> {
     try {
-      await this.#request({
+      await this.#requester.request({
         method: "GET",
         path: "/readyz",
         repeatable: true,
@@ -367,7 +287,7 @@ export class CmqdClient {
 
   /** `GET /v1/cluster`: nodes, roles, leader and commit indexes. */
   async cluster(options: CallOptions = {}): Promise<ClusterInfo> {
-    return await this.#json({
+    return await this.#requester.json({
       method: "GET",
       path: "/v1/cluster",
       repeatable: true,
@@ -377,7 +297,7 @@ export class CmqdClient {
 
   /** `GET /metrics`: the Prometheus text. */
   async metrics(options: CallOptions = {}): Promise<string> {
-    const answer = await this.#request({
+    const answer = await this.#requester.request({
       method: "GET",
       path: "/metrics",
       repeatable: true,
@@ -387,166 +307,170 @@ export class CmqdClient {
     return answer.body as string;
   }
 
-  async #json<T>(spec: RequestSpec): Promise<T> {
-    return (await this.#request(spec)).body as T;
+  // Topics (README "Topics"). PUT and GET are safe to repeat; a publish is not (no dedup).
+
+  /** Creates a topic; `created` is false when an identical one existed (409 if different). */
+  async createTopic(
+    name: string,
+    attributes: TopicAttributesInput = {},
+    options: CallOptions = {},
+  ): Promise<{ topic: Topic; created: boolean }> {
+    const answer = await this.#requester.request({
+      method: "PUT",
+      path: topicPath(name),
+      body: attributes,
+      repeatable: true,
+      ...callOf(options),
+    });
+    return { topic: answer.body as Topic, created: answer.status === 201 };
   }
 
-  /** One logical call: attempts, back-off, leader hint, moving on through the node list. */
-  async #request(spec: RequestSpec): Promise<Answer> {
-    for (let attempt = 1;; attempt++) {
-      const leaderUrl = this.#leaderUrl;
-      let error: CmqdError;
-      try {
-        return await this.#attempt(leaderUrl ?? this.nodeUrl, spec);
-      } catch (caught) {
-        if (!(caught instanceof CmqdError)) throw caught;
-        error = caught;
-      }
-      if (error.code === "Aborted") throw error;
-      // No answer: the leader we were sent to is gone (ask the listed nodes again), or the
-      // listed node is down (the next one may serve).
-      const moved = error.status === 0 && this.#moveOn(leaderUrl);
-      const delayMs = this.#retryDelayMs(spec, error, attempt, moved);
-      if (delayMs === undefined) throw error;
-      await this.#sleep(delayMs);
-      if (spec.signal?.aborted) throw aborted(spec.signal);
-    }
+  /** Attributes and counts of a topic. */
+  async getTopic(name: string, options: CallOptions = {}): Promise<Topic> {
+    return await this.#read(topicPath(name), options);
   }
 
-  /** After a call got no answer from `failedLeaderUrl` or the current node: true if moved. */
-  #moveOn(failedLeaderUrl: string | undefined): boolean {
-    if (failedLeaderUrl !== undefined) {
-      if (this.#leaderUrl === failedLeaderUrl) this.#leaderUrl = undefined;
-      return true;
-    }
-    if (this.#baseUrls.length === 1) return false;
-    this.#nodeIndex = (this.#nodeIndex + 1) % this.#baseUrls.length;
-    return true;
+  /** A page of topics, by name. */
+  async listTopics(page: ListOptions = {}, options: CallOptions = {}): Promise<TopicList> {
+    return await this.#read(`/v1/topics${pageQuery(page)}`, options);
   }
 
-  /** Milliseconds to wait before another attempt, or undefined to give up with `error`. */
-  #retryDelayMs(
-    spec: RequestSpec,
-    error: CmqdError,
-    attempt: number,
-    moved: boolean,
-  ): number | undefined {
-    if (attempt >= this.#retry.attemptsMax) return undefined;
-    const unavailable = error.status === 503 &&
-      (error.code === "NoLeader" || error.code === "NotReady") &&
-      spec.retryUnavailable !== false;
-    const unsent = neverSent.has(error);
-    const lost = (error.code === "NetworkError" || error.code === "Timeout") && spec.repeatable;
-    if (!unavailable && !unsent && !lost) return undefined;
-    // A node that refused the connection says nothing about the next one: try it at once.
-    if (unsent && moved) return 0;
-    if (error.retryAfterSeconds !== undefined) {
-      return Math.min(error.retryAfterSeconds * 1000, retryAfterMsMax);
-    }
-    return backoffMs(attempt, this.#retry);
+  /** Changes `maxMessageBytes` or `retentionSeconds` (`filterType` is immutable). */
+  async updateTopic(
+    name: string,
+    attributes: TopicAttributesInput,
+    options: CallOptions = {},
+  ): Promise<Topic> {
+    return await this.#write("PATCH", topicPath(name), attributes, options);
   }
 
-  async #attempt(baseUrl: string, spec: RequestSpec): Promise<Answer> {
-    const controller = new AbortController();
-    const timeoutMs = spec.timeoutMs ?? this.#timeoutMs;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onAbort = () => controller.abort();
-    spec.signal?.addEventListener("abort", onAbort, { once: true });
-    const noAnswer = (cause: unknown): CmqdError => {
-      if (spec.signal?.aborted) return aborted(spec.signal);
-      if (timedOut) return timeout(timeoutMs, cause);
-      const error = new CmqdError(
-        "NetworkError",
-        `${spec.method} ${baseUrl}${spec.path}: ${cause}`,
-        {
-          status: 0,
-          cause,
-        },
-      );
-      if (isConnectFailure(cause)) neverSent.add(error);
-      return error;
-    };
-    try {
-      if (spec.signal?.aborted) throw aborted(spec.signal);
-      const headers: Record<string, string> = { ...this.#headers };
-      if (spec.body !== undefined) headers["content-type"] = "application/json";
-      let response: HttpResponse;
-      try {
-        response = await this.#transport.request({
-          url: baseUrl + spec.path,
-          method: spec.method,
-          headers,
-          body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-          signal: controller.signal,
-        });
-      } catch (cause) {
-        throw noAnswer(cause);
-      }
-      this.#noteLeader(response);
-      let text: string;
-      try {
-        text = await response.text();
-      } catch (cause) {
-        throw noAnswer(cause);
-      }
-      if (response.status < 200 || response.status > 299) {
-        throw errorFromAnswer(response.status, response.header, text);
-      }
-      return { status: response.status, body: parseBody(response.status, text, spec.response) };
-    } finally {
-      clearTimeout(timer);
-      spec.signal?.removeEventListener("abort", onAbort);
-    }
+  /** Deletes a topic, its subscriptions and their pending pushes. */
+  async deleteTopic(name: string, options: CallOptions = {}): Promise<void> {
+    await this.#delete(topicPath(name), options);
   }
 
-  #noteLeader(response: HttpResponse): void {
-    if (!this.#followLeader) return;
-    const hint = response.header("x-cmqd-leader");
-    if (hint === null) return;
-    try {
-      const url = new URL(hint);
-      if (url.protocol === "http:" || url.protocol === "https:") {
-        this.#leaderUrl = normalizeBaseUrl(url.href);
-      }
-    } catch {
-      // A hint that is not a URL is ignored; the configured node keeps working.
-    }
+  /** Publishes a batch; per message its id, how many took it, and which refused it. */
+  async publish(
+    topic: string,
+    messages: PublishEntry[],
+    options: CallOptions = {},
+  ): Promise<PublishResponse> {
+    return await this.#write("POST", `${topicPath(topic)}/messages`, { messages }, options);
   }
-}
 
-/** The per-call fields of `options`, and nothing else (a caller can't override the spec). */
-function callOf(options: CallOptions): Pick<RequestSpec, "signal" | "timeoutMs"> {
-  return { signal: options.signal, timeoutMs: options.timeoutMs };
-}
+  /** Subscribes a queue or a URL; `created` is false when an identical one existed. */
+  async subscribe(
+    topic: string,
+    name: string,
+    attributes: SubscriptionAttributesInput,
+    options: CallOptions = {},
+  ): Promise<{ subscription: Subscription; created: boolean }> {
+    const answer = await this.#requester.request({
+      method: "PUT",
+      path: subscriptionPath(topic, name),
+      body: attributes,
+      repeatable: true,
+      ...callOf(options),
+    });
+    return { subscription: answer.body as Subscription, created: answer.status === 201 };
+  }
 
-function queuePath(name: string): string {
-  return `/v1/queues/${encodeURIComponent(name)}`;
-}
+  /** A subscription; URL ones include pending pushes, the last error and the next attempt. */
+  async getSubscription(
+    topic: string,
+    name: string,
+    options: CallOptions = {},
+  ): Promise<Subscription> {
+    return await this.#read(subscriptionPath(topic, name), options);
+  }
 
-function normalizeBaseUrl(baseUrl: string): string {
-  return baseUrl.replace(/\/+$/, "");
-}
+  /** A page of a topic's subscriptions, by name. */
+  async listSubscriptions(
+    topic: string,
+    page: ListOptions = {},
+    options: CallOptions = {},
+  ): Promise<SubscriptionList> {
+    return await this.#read(`${topicPath(topic)}/subscriptions${pageQuery(page)}`, options);
+  }
 
-function parseBody(status: number, text: string, kind: RequestSpec["response"]): unknown {
-  if (kind === "none" || status === 204) return undefined;
-  if (kind === "text") return text;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new CmqdError("UnexpectedResponse", `HTTP ${status}, not JSON: ${text.slice(0, 200)}`, {
-      status,
+  /** Changes filters, retry policy or format (the endpoint is immutable). */
+  async updateSubscription(
+    topic: string,
+    name: string,
+    attributes: SubscriptionAttributesInput,
+    options: CallOptions = {},
+  ): Promise<Subscription> {
+    return await this.#write("PATCH", subscriptionPath(topic, name), attributes, options);
+  }
+
+  /** Removes a subscription and its pending pushes. */
+  async unsubscribe(topic: string, name: string, options: CallOptions = {}): Promise<void> {
+    await this.#delete(subscriptionPath(topic, name), options);
+  }
+
+  /** A GET: safe to repeat. */
+  async #read<T>(path: string, options: CallOptions): Promise<T> {
+    return await this.#requester.json({
+      method: "GET",
+      path,
+      repeatable: true,
+      ...callOf(options),
+    });
+  }
+
+  /** A PATCH or POST that must not be sent twice blindly. */
+  async #write<T>(
+    method: "PATCH" | "POST",
+    path: string,
+    body: unknown,
+    options: CallOptions,
+  ): Promise<T> {
+    return await this.#requester.json({
+      method,
+      path,
+      body,
+      repeatable: false,
+      ...callOf(options),
+    });
+  }
+
+  async #delete(path: string, options: CallOptions): Promise<void> {
+    await this.#requester.request({
+      method: "DELETE",
+      path,
+      repeatable: false,
+      response: "none",
+      ...callOf(options),
     });
   }
 }
 
-function aborted(signal: AbortSignal): CmqdError {
-  return new CmqdError("Aborted", "the call was aborted", { status: 0, cause: signal.reason });
+/** A page of a listing. */
+export interface ListOptions {
+  /** Only names that start with it. */
+  prefix?: string;
+  /** Names to skip. */
+  offset?: number;
+  /** Names to answer at most. */
+  limit?: number;
 }
 
-function timeout(timeoutMs: number, cause: unknown): CmqdError {
-  return new CmqdError("Timeout", `no answer within ${timeoutMs} ms`, { status: 0, cause });
+function pageQuery(page: ListOptions): string {
+  const query = new URLSearchParams();
+  if (page.prefix !== undefined) query.set("prefix", page.prefix);
+  if (page.offset !== undefined) query.set("offset", String(page.offset));
+  if (page.limit !== undefined) query.set("limit", String(page.limit));
+  return query.size === 0 ? "" : `?${query}`;
+}
+
+function topicPath(name: string): string {
+  return `/v1/topics/${encodeURIComponent(name)}`;
+}
+
+function subscriptionPath(topic: string, name: string): string {
+  return `${topicPath(topic)}/subscriptions/${encodeURIComponent(name)}`;
+}
+
+function queuePath(name: string): string {
+  return `/v1/queues/${encodeURIComponent(name)}`;
 }

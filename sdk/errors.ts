@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ErrorBody } from "./protocol.ts";
+import type { ApiErrorCode, ErrorBody, HandleFailureCode } from "./protocol.ts";
 
 /** Codes the SDK itself produces (the broker's codes are listed in the API contract). */
 export type ClientErrorCode =
@@ -21,8 +21,23 @@ export type ClientErrorCode =
   /** The consumer was stopped (the reason of an aborted handler's signal). */
   | "ConsumerStopped";
 
+/**
+ * Every code a `CmqdError` may carry: the broker's (generated from the v1 error schema's enum, and
+ * the per-handle codes of deletes and visibility changes)
+ * and the SDK's own. A broker newer than this SDK may answer a code outside the union; it is
+ * passed through as it came.
+ */
+export type ErrorCode = ApiErrorCode | HandleFailureCode | ClientErrorCode;
+
 /** EngineService codes worth retrying: the request was not executed and may succeed later. */
-const retryableCodes = new Set(["NoLeader", "NotReady", "BacklogFull", "NetworkError", "Timeout"]);
+const retryableCodes = new Set<string>([
+  "NoLeader",
+  "NotReady",
+  "BacklogFull",
+  "InsufficientStorage",
+  "NetworkError",
+  "Timeout",
+]);
 
 /** Options of a `CmqdError`. */
 export interface CmqdErrorOptions {
@@ -51,19 +66,19 @@ export interface CmqdErrorOptions {
  */
 export class CmqdError extends Error {
   /** The broker's code (`QueueNotFound`, `InvalidParameter` …) or a `ClientErrorCode`. */
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly requestId?: string;
   readonly field?: string;
   readonly retryAfterSeconds?: number;
   /**
    * True when the same request may succeed later unchanged: 503 `NoLeader` / `NotReady`,
-   * 429 `BacklogFull`, network errors and timeouts. (The client retries only some of these on
+   * 429 `BacklogFull`, 507 `InsufficientStorage`, network errors and timeouts. (The client retries only some of these on
    * its own; see `CmqdClient`.)
    */
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: CmqdErrorOptions) {
+  constructor(code: ErrorCode, message: string, options: CmqdErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "CmqdError";
     this.code = code;

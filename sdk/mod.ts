@@ -1,13 +1,17 @@
 /**
  * The cmqd SDK: the wire types of the native v1 API, a typed client (Deno, Node ≥ 20, browsers)
- * and its error type, and the helpers built on it: a batching `Producer` and a `Consumer` that
- * runs handlers with lock renewal, retries and piggybacked deletes.
+ * and its error type, the helpers built on it (a batching `Producer` and a `Consumer` that runs
+ * handlers with lock renewal, retries and piggybacked deletes), and the request signing the
+ * client uses (`signRequest`, `bearer`) for callers that build requests themselves.
  *
  * @example
  * ```ts
  * import { CmqdClient, Consumer, Producer } from "./sdk/mod.ts";
  *
- * const client = new CmqdClient({ baseUrl: "http://127.0.0.1:8080" });
+ * const client = new CmqdClient({
+ *   baseUrl: "http://127.0.0.1:8080",
+ *   credentials: { secretId: "AKIDworker", secretKey: "…" }, // signs every request
+ * });
  * await client.createQueue("orders");
  * const producer = new Producer(client, "orders", { autoDedupId: true });
  * await producer.send("hello");
@@ -23,7 +27,13 @@
  * @module
  */
 export * from "./protocol.ts";
-export { type CallOptions, CmqdClient, type CmqdClientOptions } from "./client.ts";
+export {
+  type CallOptions,
+  CmqdClient,
+  type CmqdClientOptions,
+  type Credentials,
+  type ListOptions,
+} from "./client.ts";
 export {
   Backoff,
   type BackoffBounds,
@@ -43,7 +53,12 @@ export {
   type HttpTransport,
   isConnectFailure,
 } from "./transport.ts";
-export { type ClientErrorCode, CmqdError, type CmqdErrorOptions } from "./errors.ts";
+export {
+  type ClientErrorCode,
+  CmqdError,
+  type CmqdErrorOptions,
+  type ErrorCode,
+} from "./errors.ts";
 export {
   Producer,
   type ProducerClient,
@@ -60,3 +75,11 @@ export {
   type MessageHandler,
 } from "./consumer.ts";
 export type { Delivery } from "./consumer_iterator.ts";
+export {
+  bearer,
+  signingScheme,
+  signRequest,
+  type SignRequestOptions,
+  stringToSign,
+  type StringToSignParts,
+} from "./signing.ts";

@@ -1,213 +1,196 @@
 /**
- * Wire types of the native v1 API (README, "The API contract"). The broker, the SDK, the tests and the
- * load generator all use these; they are the one place the request and response shapes live.
+ * Wire types of the native v1 API (README, "The API contract"), under the names the broker, the
+ * SDK, the tests and the load generator use. Every type here is an alias over
+ * `openapi_types.gen.ts`, which `deno task sdk:generate` writes from the broker's
+ * `/openapi.json`: the routes' zod schemas are the one source of truth, and a test fails when
+ * the committed types fall behind them. Where a schema can't say something precisely (exactly
+ * one of two fields), the alias narrows the generated type; it never widens it.
  *
  * Times are Unix epoch milliseconds (`...At`), durations carry their unit in the name.
  *
  * @module
  */
+import type { components, operations, paths } from "./openapi_types.gen.ts";
 
-/** Mutable queue attributes (all optional on create and update). */
-export interface QueueAttributes {
-  visibilityTimeoutSeconds: number;
-  pollingWaitSeconds: number;
-  maxMessageBytes: number;
-  retentionSeconds: number;
-  rewindSeconds: number;
-  maxBacklog: number;
-  /** Immutable after create. */
-  fifo: boolean;
-  /** Dead-letter policy; `null` on update removes it. */
-  deadLetter?: DeadLetterPolicy | null;
-}
+type Schemas = components["schemas"];
 
-/** Where messages go after too many receives or too long a life. */
-export interface DeadLetterPolicy {
-  queue: string;
-  maxReceiveCount?: number;
-  maxTimeToLiveSeconds?: number;
-}
+/** The generated OpenAPI `paths` (for tools such as `openapi-fetch`). */
+export type ApiPaths = paths;
+/** The generated OpenAPI `components`. */
+export type ApiComponents = components;
+/** The generated OpenAPI `operations`, by `operationId`. */
+export type ApiOperations = operations;
 
-/** Body of `PUT /v1/queues/{queue}` and `PATCH /v1/queues/{queue}`. */
-export type QueueAttributesInput = Partial<QueueAttributes>;
+/** Every error code the broker answers with (the enum of the v1 error schema). */
+export type ApiErrorCode = Schemas["Error"]["error"]["code"];
+
+/** Why one receipt handle of a delete or visibility change failed. */
+export type HandleFailureCode = Schemas["HandleFailure"]["code"];
 
 /** A queue as the API returns it: attributes plus live counts. */
-export interface Queue extends QueueAttributes {
-  name: string;
-  createdAt: number;
-  modifiedAt: number;
-  /** Visible now. */
-  activeMessages: number;
-  /** Locked by a receive. */
-  inflightMessages: number;
-  /** Not yet visible because of `delaySeconds`. */
-  delayedMessages: number;
-  /** Deleted but still inside the rewind window. */
-  rewindableMessages: number;
-  /** Enqueue time of the oldest undeleted message, or null when there is none. */
-  oldestMessageAt: number | null;
-}
+export type Queue = Schemas["Queue"];
+
+/** Where messages go after too many receives or too long a life. */
+export type DeadLetterPolicy = NonNullable<Schemas["DeadLetterPolicy"]>;
+
+/** The attributes of a queue (`deadLetter: null` on update removes the policy). */
+export type QueueAttributes = Pick<
+  Queue,
+  | "visibilityTimeoutSeconds"
+  | "pollingWaitSeconds"
+  | "maxMessageBytes"
+  | "retentionSeconds"
+  | "rewindSeconds"
+  | "maxBacklog"
+  | "fifo"
+  | "deadLetter"
+>;
+
+/** Body of `PUT /v1/queues/{queue}` and `PATCH /v1/queues/{queue}`: all optional. */
+export type QueueAttributesInput = Schemas["QueueAttributesInput"];
 
 /** `GET /v1/queues` response. */
-export interface QueueList {
-  total: number;
-  queues: Queue[];
-}
+export type QueueList = Schemas["QueueList"];
 
 /** One message of a send batch. */
-export interface SendMessageEntry {
-  body: string;
-  delaySeconds?: number;
-  groupId?: string;
-  dedupId?: string;
-  attributes?: Record<string, string>;
-}
+export type SendMessageEntry = Schemas["SendMessageEntry"];
 
 /** `POST /v1/queues/{queue}/messages` body. */
-export interface SendMessagesRequest {
-  messages: SendMessageEntry[];
-}
-
-/** What a send returns per message, in request order. */
-export interface SentMessage {
-  id: string;
-  sequence: number;
-}
+export type SendMessagesRequest = Schemas["SendMessagesRequest"];
 
 /** `POST /v1/queues/{queue}/messages` response. */
-export interface SendMessagesResponse {
-  messages: SentMessage[];
-}
+export type SendMessagesResponse = Schemas["SendMessagesResponse"];
+
+/** What a send returns per message, in request order. */
+export type SentMessage = SendMessagesResponse["messages"][number];
 
 /** `POST /v1/queues/{queue}/messages/receive` body. */
-export interface ReceiveMessagesRequest {
-  maxMessages?: number;
-  visibilityTimeoutSeconds?: number;
-  waitSeconds?: number;
-  deleteReceiptHandles?: string[];
-}
+export type ReceiveMessagesRequest = Schemas["ReceiveMessagesRequest"];
 
 /** A message handed to a receiver, locked until `visibleAt`. */
-export interface ReceivedMessage {
-  id: string;
-  sequence: number;
-  body: string;
-  receiptHandle: string;
-  enqueuedAt: number;
-  firstReceivedAt: number;
-  receiveCount: number;
-  visibleAt: number;
-  groupId?: string;
-  attributes?: Record<string, string>;
-}
+export type ReceivedMessage = Schemas["ReceivedMessage"];
 
 /** A per-handle failure of delete or visibility change. */
-export interface HandleFailure {
-  receiptHandle: string;
-  /** `ReceiptHandleStale`, `ReceiptHandleInvalid`, `MessageNotInflight`. */
-  code: string;
-  message: string;
-}
+export type HandleFailure = Schemas["HandleFailure"];
 
 /** `POST /v1/queues/{queue}/messages/receive` response. */
-export interface ReceiveMessagesResponse {
-  messages: ReceivedMessage[];
-  /** Present when the request carried `deleteReceiptHandles`. */
-  deleted?: number;
-  failures?: HandleFailure[];
-}
+export type ReceiveMessagesResponse = Schemas["ReceiveMessagesResponse"];
 
 /** `POST /v1/queues/{queue}/messages/delete` body. */
-export interface DeleteMessagesRequest {
-  receiptHandles: string[];
-}
+export type DeleteMessagesRequest = Schemas["DeleteMessagesRequest"];
 
 /** `POST /v1/queues/{queue}/messages/delete` response. */
-export interface DeleteMessagesResponse {
-  deleted: number;
-  failures: HandleFailure[];
-}
-
-/** One entry of a visibility change. */
-export interface VisibilityEntry {
-  receiptHandle: string;
-  visibilityTimeoutSeconds: number;
-}
+export type DeleteMessagesResponse = Schemas["DeleteMessagesResponse"];
 
 /** `POST /v1/queues/{queue}/messages/visibility` body. */
-export interface ChangeVisibilityRequest {
-  entries: VisibilityEntry[];
-}
+export type ChangeVisibilityRequest = Schemas["ChangeVisibilityRequest"];
+
+/** One entry of a visibility change. */
+export type VisibilityEntry = ChangeVisibilityRequest["entries"][number];
 
 /** `POST /v1/queues/{queue}/messages/visibility` response. */
-export interface ChangeVisibilityResponse {
-  entries: { receiptHandle: string; visibleAt: number }[];
-  failures: HandleFailure[];
-}
+export type ChangeVisibilityResponse = Schemas["ChangeVisibilityResponse"];
 
-/** `POST /v1/queues/{queue}/rewind` body: exactly one of the two. */
-export type RewindRequest = { timestamp: number } | { sequence: number };
+type RewindFields = Schemas["RewindRequest"];
 
-/** `POST /v1/queues/{queue}/rewind` response. */
-export interface RewindResponse {
-  /** The first message delivered again. */
-  from: { timestamp: number; sequence: number };
-  /** How many messages became receivable again. */
-  messages: number;
-}
+/**
+ * `POST /v1/queues/{queue}/rewind` body: exactly one of the two (the schema checks this at run
+ * time; the type says it at compile time).
+ */
+export type RewindRequest =
+  | Required<Pick<RewindFields, "timestamp">>
+  | Required<Pick<RewindFields, "sequence">>;
+
+/** `POST /v1/queues/{queue}/rewind` response: the first message delivered again and the count. */
+export type RewindResponse = Schemas["RewindResponse"];
 
 /** `POST /v1/queues/{queue}/purge` response. */
-export interface PurgeResponse {
-  purged: number;
-}
+export type PurgeResponse = Schemas["PurgeResponse"];
 
 /** `POST /v1/queues/{queue}/redrive` body (on a dead-letter queue). */
-export interface RedriveRequest {
-  /** Defaults to each message's recorded origin queue. */
-  destination?: string;
-  maxMessages?: number;
-}
+export type RedriveRequest = Schemas["RedriveRequest"];
 
 /** `POST /v1/queues/{queue}/redrive` response. */
-export interface RedriveResponse {
-  moved: number;
+export type RedriveResponse = Schemas["RedriveResponse"];
+
+/** A topic as the API returns it: attributes plus counts. */
+export type Topic = Schemas["Topic"];
+
+/** Topic attributes (`filterType` is fixed at create). */
+export type TopicAttributes = Pick<Topic, "filterType" | "maxMessageBytes" | "retentionSeconds">;
+
+/** Body of `PUT` and `PATCH /v1/topics/{topic}`: all optional. */
+export type TopicAttributesInput = Schemas["TopicAttributesInput"];
+
+/** `GET /v1/topics` response. */
+export type TopicList = Schemas["TopicList"];
+
+/** One message of a publish batch. */
+export type PublishEntry = Schemas["PublishEntry"];
+
+/** `POST /v1/topics/{topic}/messages` body. */
+export type PublishRequest = Schemas["PublishRequest"];
+
+/** A subscription that matched a message but could not take it. */
+export type SubscriptionFailure = Schemas["SubscriptionFailure"];
+
+/** `POST /v1/topics/{topic}/messages` response. */
+export type PublishResponse = Schemas["PublishResponse"];
+
+/** What a publish returns per message, in request order. */
+export type PublishedMessage = PublishResponse["messages"][number];
+
+/**
+ * Where a subscription delivers: a queue of the cluster, or an HTTP(S) URL. The schema has both
+ * fields optional; exactly one is present.
+ */
+export type SubscriptionEndpoint =
+  | Required<Pick<Schemas["SubscriptionEndpoint"], "queue">>
+  | Required<Pick<Schemas["SubscriptionEndpoint"], "url">>;
+
+/** Body of `PUT` and `PATCH /v1/topics/{topic}/subscriptions/{subscription}`. */
+export type SubscriptionAttributesInput =
+  & Omit<Schemas["SubscriptionAttributesInput"], "endpoint">
+  & {
+    /** Required on create; immutable. */
+    endpoint?: SubscriptionEndpoint;
+  };
+
+/** A subscription as the API returns it (URL ones with their pending pushes and counters). */
+export type Subscription = Omit<Schemas["Subscription"], "endpoint"> & {
+  endpoint: SubscriptionEndpoint;
+};
+
+/** Attempt counts of a URL subscription, since it was created. */
+export type PushCounters = NonNullable<Schemas["Subscription"]["push"]>;
+
+/** `GET /v1/topics/{topic}/subscriptions` response. */
+export type SubscriptionList = Omit<Schemas["SubscriptionList"], "subscriptions"> & {
+  subscriptions: Subscription[];
+};
+
+/**
+ * The JSON body of an HTTP push (`format: "json"`): what the broker sends to a callback, not a
+ * route of the API, so it has no schema to alias.
+ */
+export interface PushNotification {
+  topicName: string;
+  subscriptionName: string;
+  msgId: string;
+  msgBody: string;
+  /** The message's tags (empty when it has none). */
+  msgTag: string[];
+  /** Routing-key topics: the message's routing key. */
+  routingKey?: string;
+  /** Unix epoch milliseconds. */
+  publishTime: number;
 }
 
 /** Every error response body. */
-export interface ErrorBody {
-  error: {
-    code: string;
-    message: string;
-    requestId: string;
-    /** For `InvalidParameter`: the offending field, as a dotted path. */
-    field?: string;
-  };
-}
+export type ErrorBody = Schemas["Error"];
 
 /** `GET /v1/cluster` response. */
-export interface ClusterInfo {
-  nodeId: string;
-  role: "leader" | "follower" | "candidate" | "learner";
-  term: number;
-  leaderId: string | null;
-  commitIndex: number;
-  appliedIndex: number;
-  nodes: {
-    id: string;
-    url: string | null;
-    role: string;
-    matchIndex: number | null;
-    lag: number | null;
-  }[];
-  /** The group's initial voters (index-0 membership); a joining node replays from it. */
-  bootstrapVoters?: string[];
-}
+export type ClusterInfo = Schemas["ClusterInfo"];
 
 /** `POST /v1/cluster/nodes` body: a node asking to join (sent by `main.ts --join`). */
-export interface JoinRequest {
-  id: string;
-  /** `host:port` of the joining node's peer listener. */
-  peerAddress: string;
-  /** Base URL of its client API. */
-  clientUrl: string;
-}
+export type JoinRequest = Schemas["JoinRequest"];

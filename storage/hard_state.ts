@@ -85,21 +85,30 @@ export interface DamageRecord {
   torn: boolean;
   /** The first bad record (of the worst cut recorded). */
   detail: CorruptionDetail;
+  /**
+   * Entries from this index on were written but a write or fsync of theirs failed: the page
+   * cache may still show them although the disk does not hold them (fsyncgate), so the next
+   * open cuts them instead of trusting what it reads. Absent once that cut is durable.
+   */
+  unsyncedFrom?: number;
 }
 
 /** Reads the damage record; null when there is none. */
 export function loadDamageRecord(fs: FileSystem, dir: string): DamageRecord | null {
   const document = loadDocument(fs, dir, damageFileName);
   if (document === null) return null;
-  const { term, torn, detail } = document as Record<string, unknown>;
+  const { term, torn, detail, unsyncedFrom } = document as Record<string, unknown>;
   const { index, file, offset, reason } = (detail ?? {}) as Record<string, unknown>;
   if (
     !isCount(term) || typeof torn !== "boolean" || !(index === undefined || isCount(index)) ||
+    !(unsyncedFrom === undefined || isCount(unsyncedFrom)) ||
     typeof file !== "string" || !isCount(offset) || typeof reason !== "string"
   ) {
     throw new CorruptLogError({ file: damageFileName, offset: 0, reason: "bad damage record" });
   }
-  return { term, torn, detail: { index, file, offset, reason } };
+  const record: DamageRecord = { term, torn, detail: { index, file, offset, reason } };
+  if (unsyncedFrom !== undefined) record.unsyncedFrom = unsyncedFrom;
+  return record;
 }
 
 /**
@@ -108,14 +117,17 @@ export function loadDamageRecord(fs: FileSystem, dir: string): DamageRecord | nu
  */
 export function mergeDamage(
   old: DamageRecord | null,
-  cut: { detail: CorruptionDetail; torn: boolean; term: number },
+  cut: { detail: CorruptionDetail; torn: boolean; term: number; unsyncedFrom?: number },
 ): DamageRecord {
   const keepOld = old !== null && cut.torn && !old.torn;
-  return {
+  const record: DamageRecord = {
     term: Math.max(cut.term, old?.term ?? 0),
     torn: cut.torn && (old?.torn ?? true),
     detail: keepOld ? old.detail : { ...cut.detail },
   };
+  const unsyncedFrom = Math.min(cut.unsyncedFrom ?? Infinity, old?.unsyncedFrom ?? Infinity);
+  if (unsyncedFrom !== Infinity) record.unsyncedFrom = unsyncedFrom;
+  return record;
 }
 
 /** Removes the damage record durably. */

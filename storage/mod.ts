@@ -21,6 +21,8 @@ export {
   type MappedRegion,
   RealFileSystem,
 } from "./file_io.ts";
+export { type DataDirLock, DataDirLockedError, lockDataDir, lockFileName } from "./dir_lock.ts";
+export { freeDiskBytes, freeSpaceAvailable } from "./free_space.ts";
 export { mmapAvailable, trimAllocator } from "./mmap.ts";
 export type { DamageRecord, HardState, LogStart } from "./hard_state.ts";
 export {
@@ -44,6 +46,7 @@ export {
   SimFileSystem,
   type SimFileSystemStats,
   SimulatedCrash,
+  SimulatedIoError,
 } from "./sim_file_system.ts";
 export {
   inspectSnapshotFile,

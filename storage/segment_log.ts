@@ -20,18 +20,16 @@ import { type FileHandle, type FileSystem, joinPath } from "./file_io.ts";
 import {
   type DamageRecord,
   type HardState,
-  loadDamageRecord,
   loadHardState,
   loadLogStart,
   type LogStart,
-  mergeDamage,
-  removeDamageRecord,
-  storeDamageRecord,
   storeHardState,
   storeLogStart,
 } from "./hard_state.ts";
+import { LogDamage } from "./log_damage.ts";
 import type { CorruptionDetail } from "./errors.ts";
-import { encodeRecordInto, type LogEntry, recordBytes, recordBytesMax } from "./record.ts";
+import { encodeRecordInto, type LogEntry, recordBytes } from "./record.ts";
+import { assertAppendable } from "./append_check.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
 import { Segment, segmentFileName, segmentSlot } from "./segment.ts";
 import { SegmentMaps } from "./segment_maps.ts";
@@ -75,7 +73,7 @@ export class SegmentLog {
   #segments: Segment[] = [];
   #logStart: LogStart;
   #hardState: HardState;
-  #damage: DamageRecord | null = null;
+  #damage!: LogDamage;
   #hardStateWrites: Promise<void> = Promise.resolve();
   #recovery: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
   #scheduler: SyncScheduler;
@@ -177,11 +175,16 @@ export class SegmentLog {
   append(entries: LogEntry[]): void {
     this.#assertWritable();
     if (entries.length === 0) return;
-    this.#assertAppendable(entries);
+    assertAppendable(entries, {
+      index: this.lastIndex,
+      term: this.lastTerm,
+      timestamp: this.#lastTimestamp(),
+    });
     try {
       this.#writeEntries(entries);
     } catch (error) {
       this.#writeFailure = error;
+      this.#damage.noteFailure(error, this.#failedFrom());
       throw error;
     } finally {
       if (this.#writeBuffer.length > writeBufferBytesMax) {
@@ -306,13 +309,9 @@ export class SegmentLog {
     return this.#scheduler.request(0, { fresh: true });
   }
 
-  /**
-   * The damage recorded by this or an earlier open and not yet cleared: a cut of the log (see
-   * `PlannedCut`) or whatever the owner noted. Null when the log was never cut, or since
-   * {@link clearDamage}.
-   */
+  /** The damage recorded and not yet cleared (see `LogDamage`); null when there is none. */
   get damage(): DamageRecord | null {
-    return this.#damage === null ? null : structuredClone(this.#damage);
+    return this.#damage.record;
   }
 
   /**
@@ -320,16 +319,12 @@ export class SegmentLog {
    * every cut was, and the detail of the worse cut.
    */
   async noteDamage(detail: CorruptionDetail, options: { torn: boolean }): Promise<void> {
-    const record = mergeDamage(this.#damage, { detail, ...options, term: this.#hardState.term });
-    await storeDamageRecord(this.#fs, this.#dir, record);
-    this.#damage = record;
+    await this.#damage.note(detail, { ...options, term: this.#hardState.term });
   }
 
   /** Forgets the damage record (its owner repaired or dismissed the damage). */
   async clearDamage(): Promise<void> {
-    if (this.#damage === null) return;
-    await removeDamageRecord(this.#fs, this.#dir);
-    this.#damage = null;
+    await this.#damage.clear();
   }
 
   /** The hard state last written (or recovered). */
@@ -386,15 +381,13 @@ export class SegmentLog {
 
   /** Sizes and fsync timings. */
   stats(): SegmentLogStats {
-    const syncStats = this.#scheduler.stats;
+    const { fsyncs, fsyncMsTotal, lastFsyncMs } = this.#scheduler.stats;
     let bytes = 0;
     for (const segment of this.#segments) bytes += segment.sizeBytes;
     return {
       segments: this.#segments.length,
       bytes,
-      fsyncs: syncStats.fsyncs,
-      fsyncMsTotal: syncStats.fsyncMsTotal,
-      lastFsyncMs: syncStats.lastFsyncMs,
+      ...{ fsyncs, fsyncMsTotal, lastFsyncMs },
       mapped: this.#maps.any,
     };
   }
@@ -403,8 +396,9 @@ export class SegmentLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     if (this.#busyWith !== null) await this.#busyWith.catch(() => {});
-    if (this.#scheduler.failure === null) await this.sync();
+    if (this.#scheduler.failure === null && this.#writeFailure === null) await this.sync();
     await this.#hardStateWrites.catch(() => {});
+    await this.#damage.failureRecorded;
     await this.#scheduler.idle();
     this.#closed = true;
     this.#closePendingHandles();
@@ -416,7 +410,7 @@ export class SegmentLog {
   }
 
   async #recover(): Promise<void> {
-    this.#damage = loadDamageRecord(this.#fs, this.#dir);
+    this.#damage = new LogDamage(this.#fs, this.#dir);
     const recovered = await recoverSegments(this.#fs, {
       dir: this.#dir,
       logStart: this.#logStart,
@@ -426,23 +420,20 @@ export class SegmentLog {
     this.#segments = recovered.segments;
     this.#recovery = recovered.report;
     this.#scheduler.restart(this.lastIndex);
+    // After a failed write or fsync, what the page cache shows past the last good fsync is cut.
+    await this.#damage.cutUnsyncedTail({
+      firstIndex: this.firstIndex,
+      lastIndex: this.lastIndex,
+      logStartIndex: this.#logStart.index,
+      truncateSuffix: (from) => this.truncateSuffix(from),
+    });
   }
 
   // ---- writing ----
 
-  #assertAppendable(entries: LogEntry[]): void {
-    let index = this.lastIndex;
-    let term = this.lastTerm;
-    let timestamp = this.#lastTimestamp();
-    for (const entry of entries) {
-      index++;
-      assert.equal(entry.index, index, "appended indexes must continue the log");
-      invariant(entry.term >= term, `term ${entry.term} at ${index} is below ${term}`);
-      invariant(entry.timestamp >= timestamp, `timestamp at ${index} goes backwards`);
-      invariant(recordBytes(entry.payload.length) <= recordBytesMax, "entry exceeds 8 MiB");
-      term = entry.term;
-      timestamp = entry.timestamp;
-    }
+  /** Where the entries start that a failed write or fsync leaves unknown (see `LogDamage`). */
+  #failedFrom(): { from: number; term: number } {
+    return { from: this.#scheduler.durableIndex + 1, term: this.#hardState.term };
   }
 
   #lastTimestamp(): number {
@@ -538,11 +529,18 @@ export class SegmentLog {
     const directory = this.#directoryDirty ? this.#dir : null;
     this.#directoryDirty = false;
     const fs = this.#fs;
+    const noteFailure = (error: unknown) => this.#damage.noteFailure(error, this.#failedFrom());
     return {
       cover: this.lastIndex,
       async run(): Promise<number> {
-        for (const handle of handles) await handle.syncData();
-        if (directory !== null) await fs.syncDir(directory);
+        try {
+          for (const handle of handles) await handle.syncData();
+          if (directory !== null) await fs.syncDir(directory);
+        } catch (error) {
+          // Recorded before anyone hears of the failure, so a restart distrusts the tail.
+          await noteFailure(error);
+          throw error;
+        }
         return handles.length + (directory !== null ? 1 : 0);
       },
     };

@@ -13,6 +13,10 @@
  * - `crashAfter(n)` makes the (n+1)-th mutating call from now throw {@link SimulatedCrash} and
  *   every later call fail until `crash()`: a power cut at an exact write boundary.
  * - `pauseSyncs()` holds every `syncData`/`syncDir` open until `resumeSyncs()`.
+ * - `failSyncs(n)` makes the next n `syncData` calls reject with {@link SimulatedIoError} the way
+ *   Linux reports a failed writeback (fsyncgate): the bytes stay readable (the page cache) but
+ *   never reach the disk, and a later successful sync does not write them either (the kernel
+ *   marked the pages clean). A crash turns them into zeros.
  *
  * @module
  */
@@ -24,6 +28,15 @@ export class SimulatedCrash extends Error {
   constructor(message = "simulated crash") {
     super(message);
     this.name = "SimulatedCrash";
+  }
+}
+
+/** The error of a `syncData` failed by {@link SimFileSystem.failSyncs}, like an `EIO`. */
+export class SimulatedIoError extends Error {
+  /** An EIO-like error. */
+  constructor(message = "EIO: input/output error (simulated fsync failure)") {
+    super(message);
+    this.name = "SimulatedIoError";
   }
 }
 
@@ -59,6 +72,8 @@ class SimInode {
   savedTail: Uint8Array = new Uint8Array(0);
   /** Bumped by every truncate, so a sync started before one does not claim it. */
   truncations = 0;
+  /** Byte ranges whose writeback failed: readable now, zeros on the disk (see failSyncs). */
+  lostRanges: Array<[number, number]> = [];
 
   append(bytes: Uint8Array): void {
     const needed = this.length + bytes.length;
@@ -82,6 +97,9 @@ class SimInode {
     }
     this.length = lengthBytes;
     this.truncations++;
+    this.lostRanges = this.lostRanges
+      .filter(([from]) => from < lengthBytes)
+      .map(([from, to]) => [from, Math.min(to, lengthBytes)]);
   }
 
   markDurable(lengthBytes: number): void {
@@ -99,6 +117,12 @@ class SimInode {
       this.data.subarray(this.durableLength, this.durableLength + tornBytes),
       this.durableLength,
     );
+    for (const [from, to] of this.lostRanges) {
+      if (from < this.durableLength + tornBytes) {
+        image.fill(0, from, Math.min(to, this.durableLength + tornBytes));
+      }
+    }
+    this.lostRanges = [];
     this.data = image;
     this.length = this.durableLength + tornBytes;
     this.markDurable(this.length);
@@ -130,6 +154,8 @@ class SimDisk {
   down = false;
   crashCountdown: number | null = null;
   syncsPaused = false;
+  /** syncData calls still to fail (failSyncs). */
+  syncFailures = 0;
   heldSyncs: Array<() => void> = [];
   stats: SimFileSystemStats = { operations: 0, writes: 0, syncs: 0, dirSyncs: 0 };
 
@@ -323,6 +349,15 @@ export class SimFileSystem implements FileSystem {
     for (const release of held) release();
   }
 
+  /**
+   * The next `count` `syncData` calls reject with {@link SimulatedIoError}: what they would have
+   * made durable stays readable but is lost on a crash, even if a later sync succeeds.
+   */
+  failSyncs(count = 1): void {
+    invariant(Number.isInteger(count) && count >= 0);
+    this.#disk.syncFailures = count;
+  }
+
   /** Number of syncs currently held by {@link pauseSyncs}. */
   get heldSyncCount(): number {
     return this.#disk.heldSyncs.length;
@@ -402,6 +437,14 @@ class SimFileHandle implements FileHandle {
     await this.#disk.waitForSyncSlot();
     this.#disk.check(this.#epoch);
     this.#disk.stats.syncs++;
+    if (this.#disk.syncFailures > 0) {
+      this.#disk.syncFailures--;
+      const from = inode.durableLength;
+      if (length > from) inode.lostRanges.push([from, length]);
+      // The kernel marks the pages clean: they count as written, so nothing retries them.
+      if (inode.truncations === truncations) inode.markDurable(length);
+      throw new SimulatedIoError();
+    }
     // A truncate after the call may have cut below `length`; claiming nothing is the
     // conservative choice (storage never truncates while its own sync is in flight).
     if (inode.truncations === truncations) inode.markDurable(length);

@@ -1,7 +1,8 @@
 /**
  * `deno task cluster`: a local three-node cluster in one terminal, for trying cmqd out. Data goes
  * under one directory (`--data-dir`, default `./data/cluster`), each node's output is prefixed by
- * its id, and Ctrl-C stops all three gracefully.
+ * its id, and Ctrl-C stops all three gracefully. The nodes share a cluster key kept in
+ * `<data dir>/cluster.key` (made on the first run, mode 600).
  *
  * ```sh
  * deno task cluster                      # clients on 9876, 9886, 9896; peers on +1
@@ -10,6 +11,8 @@
  *
  * @module
  */
+
+import { newClusterKeyText } from "../broker/mod.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -34,6 +37,19 @@ const dataDir = flag("--data-dir", "./data/cluster");
 const ids = ["n1", "n2", "n3"];
 const peers = ids.map((id, i) => `${id}=127.0.0.1:${basePort + 10 * i + 1}`).join(",");
 
+/** The cluster key file, made once per data directory and reused on later runs. */
+async function clusterKeyFile(): Promise<string> {
+  const path = `${dataDir}/cluster.key`;
+  await Deno.mkdir(dataDir, { recursive: true });
+  try {
+    await Deno.writeTextFile(path, newClusterKeyText() + "\n", { createNew: true, mode: 0o600 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+  return path;
+}
+const keyFile = await clusterKeyFile();
+
 const children = ids.map((id, i) => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -51,6 +67,8 @@ const children = ids.map((id, i) => {
       peers,
       "--data-dir",
       `${dataDir}/${id}`,
+      "--cluster-key-file",
+      keyFile,
     ],
     stdout: "piped",
     stderr: "piped",

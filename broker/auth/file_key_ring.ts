@@ -100,6 +100,11 @@ export class FileKeyRing implements KeyRing {
     return this.#keysById.size;
   }
 
+  /** The keys serving now, in file order. */
+  keys(): AccessKey[] {
+    return [...this.#keysById.values()];
+  }
+
   /** The key with this secret id, or undefined. */
   find(secretId: string): AccessKey | undefined {
     return this.#keysById.get(secretId);

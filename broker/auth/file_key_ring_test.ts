@@ -33,6 +33,7 @@ Deno.test("a loaded ring finds keys by secretId and checks their permissions", a
   assert.ok(keyRing.allows(key, "queue", "images", "receive"));
   assert.equal(keyRing.allows(key, "queue", "images", "send"), false);
   assert.equal(keyRing.size, 1);
+  assert.deepEqual(keyRing.keys().map((each) => each.secretId), ["AKIDworker"]);
 });
 
 Deno.test("loading an invalid file fails with the path and the place", async () => {

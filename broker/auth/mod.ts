@@ -26,7 +26,8 @@ export {
 } from "./errors.ts";
 export { credentialsLimits, parseCredentials } from "./credentials.ts";
 export { FileKeyRing, type ReadTextFile } from "./file_key_ring.ts";
-export { actionsByKind } from "./permissions.ts";
+export { actionsByKind, allowsEveryNameWithPrefix } from "./permissions.ts";
+export { isLoopbackAddress } from "./loopback.ts";
 export {
   NonceCache,
   type NonceCacheOptions,

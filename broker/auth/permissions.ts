@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { Action, ResourceKind } from "./types.ts";
+import type { AccessKey, Action, KeyRing, ResourceKind } from "./types.ts";
 
 /** The actions each kind has, in the order error messages list them. */
 export const actionsByKind: Readonly<Record<ResourceKind, readonly Action[]>> = {
@@ -153,4 +153,40 @@ export function quote(text: string): string {
 
 function escapeControl(character: string): string {
   return `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * A character no name glob can hold (globs hold letters, digits, `-`, `_` and `*`), used by
+ * `allowsEveryNameWithPrefix`.
+ */
+const outsideGlobs = "\u0000";
+
+/**
+ * True when `key` may do `action` on **every** `kind` resource whose name starts with `prefix`:
+ * what listing names needs, since a list must not show a name the key may not read. Exactly the
+ * permissions of the form `kind:<p>*:action` with `<p>` a prefix of `prefix` (more generally,
+ * any single glob that ends in `*` and matches `prefix` up to that star) grant it, and `*`.
+ *
+ * Why asking `allows` about `prefix + "\u0000"` decides it: no glob contains that character, so
+ * a glob that matches the name must end in `*` (its last part, a suffix of the name, can't hold
+ * the character, so it is empty), and its other parts all match inside `prefix`; the same match
+ * then works for `prefix` followed by anything. Conversely a glob matching every such name
+ * matches this one. (Several permissions that cover the prefix only together are not
+ * recognised; the answer is then a conservative false.)
+ *
+ * @example
+ * ```ts
+ * // key allows "queue:orders-*:read"
+ * allowsEveryNameWithPrefix(keyRing, key, "queue", "orders-eu", "read"); // true
+ * allowsEveryNameWithPrefix(keyRing, key, "queue", "", "read"); // false: would list all queues
+ * ```
+ */
+export function allowsEveryNameWithPrefix(
+  keyRing: KeyRing,
+  key: AccessKey,
+  kind: ResourceKind,
+  prefix: string,
+  action: Action,
+): boolean {
+  return keyRing.allows(key, kind, prefix + outsideGlobs, action);
 }

@@ -1,11 +1,13 @@
 import { strict as assert } from "node:assert";
 import {
   actionsByKind,
+  allowsEveryNameWithPrefix,
   compilePermission,
   globMatches,
   type Permission,
   permissionsAllow,
 } from "./permissions.ts";
+import { FileKeyRing } from "./file_key_ring.ts";
 import type { Action, ResourceKind } from "./types.ts";
 
 function compiled(...texts: string[]): Permission[] {
@@ -127,3 +129,49 @@ function stringsOver(alphabet: string[], lengthMax: number): string[] {
   }
   return all;
 }
+
+Deno.test("listing by prefix is allowed exactly when one permission covers every such name", async () => {
+  const allow = ["queue:orders-*:read", "queue:*-dlq*:read", "queue:exact:read", "topic:*:read"];
+  const text = JSON.stringify({ keys: [{ secretId: "a", secretKey: "k", allow }] });
+  const keyRing = await FileKeyRing.load("creds.json", () => Promise.resolve(text));
+  const key = keyRing.find("a")!;
+  const cases: [prefix: string, allowed: boolean][] = [
+    ["orders-", true],
+    ["orders-eu", true],
+    ["orders", false], // "ordersX" is not covered
+    ["", false],
+    ["x-dlq", true], // every name starting with "x-dlq" matches "*-dlq*"
+    ["x-dl", false],
+    ["exact", false], // "exact2" is not covered
+  ];
+  for (const [prefix, allowed] of cases) {
+    assert.equal(allowsEveryNameWithPrefix(keyRing, key, "queue", prefix, "read"), allowed, prefix);
+  }
+  assert.equal(allowsEveryNameWithPrefix(keyRing, key, "topic", "", "read"), true);
+  assert.equal(allowsEveryNameWithPrefix(keyRing, key, "queue", "orders-", "manage"), false);
+});
+
+Deno.test("the prefix rule agrees with brute force over short globs, prefixes and names", () => {
+  const globs = stringsOver(["a", "b", "*"], 4).filter((glob) => glob !== "");
+  const prefixes = stringsOver(["a", "b"], 3);
+  const suffixes = stringsOver(["a", "b"], 3);
+  for (const glob of globs) {
+    const permissions = compiled(`queue:${glob}:read`);
+    const ring = {
+      find: () => undefined,
+      allows: (_k: unknown, kind: ResourceKind, name: string, action: Action) =>
+        permissionsAllow(permissions, kind, name, action),
+    };
+    for (const prefix of prefixes) {
+      const everySuffix = suffixes.every((suffix) =>
+        permissionsAllow(permissions, "queue", prefix + suffix, "read")
+      );
+      const key = { secretId: "a", secretKey: "k", allow: [] };
+      assert.equal(
+        allowsEveryNameWithPrefix(ring, key, "queue", prefix, "read"),
+        everySuffix,
+        `${glob} over ${prefix}…`,
+      );
+    }
+  }
+});

@@ -29,7 +29,7 @@
  *
  * Checks, in order: the header's shape, the secretId, the timestamp (more than 300 s from
  * `nowMs` is refused), the signature, then the nonce: a (secretId, Nonce) pair seen in the last
- * 600 s is refused. The nonce is remembered only after the signature verified, so requests
+ * 600 s is refused (unless the caller asked to leave the replay check to another node). The nonce is remembered only after the signature verified, so requests
  * without a valid key can't fill the replay cache. Secrets and signatures are compared in
  * constant time.
  *
@@ -71,6 +71,12 @@ export interface V1AuthContext {
   readonly nowMs: number;
   /** Remembers the nonces of verified signed requests; shared by all requests of the node. */
   readonly nonceCache: NonceCache;
+  /**
+   * False to skip the replay check (the nonce is neither looked up nor remembered): for a
+   * follower that verifies a request before forwarding it to the leader, which executes it and
+   * checks the nonce there. Default true.
+   */
+  readonly checkReplay?: boolean;
 }
 
 const secretIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
@@ -181,7 +187,7 @@ function verifySigned(
       `signature does not match; the string to sign was ${JSON.stringify(toSign)}`,
     );
   }
-  checkNonce(key.secretId, fields.Nonce, context);
+  if (context.checkReplay !== false) checkNonce(key.secretId, fields.Nonce, context);
   return key;
 }
 

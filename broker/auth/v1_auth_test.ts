@@ -237,6 +237,23 @@ Deno.test("a replayed nonce is refused, and the nonce of a refused request is no
   assert.ok(accepted(signedHeader({ nonce: "once", timestamp: nowSeconds + 601 }), {}, later));
 });
 
+Deno.test("with checkReplay false the nonce is neither checked nor remembered, the rest is", () => {
+  const nonceCache = new NonceCache();
+  const forwarding = context({ nonceCache, checkReplay: false });
+  const header = signedHeader({ nonce: "relayed" });
+  assert.ok(accepted(header, {}, forwarding));
+  assert.ok(accepted(header, {}, forwarding));
+  assert.equal(nonceCache.size, 0);
+  // The node that executes the request still refuses the second use.
+  const executing = context({ nonceCache });
+  assert.ok(accepted(header, {}, executing));
+  assert.match(refusal(header, {}, executing).message, /\(replay\)$/);
+  // Everything but the replay check still applies.
+  assert.match(refusal(signedHeader({ key: "wrong" }), {}, forwarding).message, /^signature/);
+  const stale = signedHeader({ timestamp: nowSeconds - 301 });
+  assert.match(refusal(stale, {}, forwarding).message, /^Timestamp/);
+});
+
 Deno.test("a full replay cache refuses signed requests with a retryable error", () => {
   const nonceCache = new NonceCache({ noncesMax: 1 });
   accepted(signedHeader(), {}, context({ nonceCache }));

@@ -2,8 +2,13 @@
  * Node configuration from flags and `CMQD_*` environment variables (flags win). Pure: `main.ts`
  * passes `Deno.args` and the environment in.
  *
+ * Protected mode (API.md, Security): without `--credentials` the broker serves loopback clients
+ * only, so listening on any other address is refused here unless `--insecure` says that serving
+ * everyone without authentication is what is wanted.
+ *
  * @module
  */
+import { isLoopbackAddress } from "../auth/mod.ts";
 
 /** The resolved configuration of one node. */
 export interface NodeConfig {
@@ -19,6 +24,19 @@ export interface NodeConfig {
   peers: PeerSpec[];
   /** Client URL of a running member to join through (as a learner, then promoted). */
   join: string | null;
+  /** Sends are refused (507) while less than this many MiB are free on the data dir; 0 = off. */
+  minFreeDiskMb: number;
+  /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
+  clusterKeyFile: string | null;
+  /** The cluster key itself, from `CMQD_CLUSTER_KEY` only (a flag would show it in `ps`). */
+  clusterKey: string | null;
+  /** The credentials file (API.md, Security); null = none, protected mode. */
+  credentials: string | null;
+  /** Serve clients on any address without credentials (turns protected mode off). */
+  insecure: boolean;
+  /** PEM certificate chain and private key files: serve HTTPS (h2 by ALPN, HTTP/1.1 too). */
+  tlsCert: string | null;
+  tlsKey: string | null;
   help: boolean;
 }
 
@@ -32,7 +50,8 @@ export interface PeerSpec {
 interface FlagSpec {
   key: keyof NodeConfig;
   env: string;
-  kind: "string" | "port" | "boolean" | "peers" | "url";
+  /** `switch`: a flag without a value means true (`--insecure`); `--insecure=false` also works. */
+  kind: "string" | "port" | "boolean" | "switch" | "peers" | "url" | "count";
   help: string;
 }
 
@@ -55,7 +74,40 @@ const flags: Record<string, FlagSpec> = {
     help: "initial voters id=host:port,...",
   },
   "--join": { key: "join", env: "CMQD_JOIN", kind: "url", help: "client URL of a member to join" },
+  "--min-free-disk-mb": {
+    key: "minFreeDiskMb",
+    env: "CMQD_MIN_FREE_DISK_MB",
+    kind: "count",
+    help: "refuse sends (507) below this free disk, 0 = off",
+  },
+  "--cluster-key-file": {
+    key: "clusterKeyFile",
+    env: "CMQD_CLUSTER_KEY_FILE",
+    kind: "string",
+    help: "file with the cluster key (or the key in CMQD_CLUSTER_KEY)",
+  },
+  "--credentials": {
+    key: "credentials",
+    env: "CMQD_CREDENTIALS",
+    kind: "string",
+    help: "credentials file (JSON keys; re-read on SIGHUP)",
+  },
+  "--insecure": {
+    key: "insecure",
+    env: "CMQD_INSECURE",
+    kind: "switch",
+    help: "serve any address without credentials",
+  },
+  "--tls-cert": { key: "tlsCert", env: "CMQD_TLS_CERT", kind: "string", help: "PEM cert chain" },
+  "--tls-key": { key: "tlsKey", env: "CMQD_TLS_KEY", kind: "string", help: "PEM private key" },
 };
+
+/** The environment variable that carries the cluster key itself. */
+export const clusterKeyEnv = "CMQD_CLUSTER_KEY";
+/** Fewest characters of a cluster key (`openssl rand -hex 32` gives 64). */
+export const clusterKeyCharsMin = 32;
+/** Most characters of a cluster key. */
+export const clusterKeyCharsMax = 4096;
 
 const defaults: NodeConfig = {
   host: "127.0.0.1",
@@ -66,6 +118,13 @@ const defaults: NodeConfig = {
   peerPort: 0,
   peers: [],
   join: null,
+  minFreeDiskMb: 512,
+  clusterKeyFile: null,
+  clusterKey: null,
+  credentials: null,
+  insecure: false,
+  tlsCert: null,
+  tlsKey: null,
   help: false,
 };
 
@@ -73,11 +132,16 @@ const defaults: NodeConfig = {
 export const usage = [
   "usage: cmqd [flags]   (every flag also as an environment variable)",
   ...Object.entries(flags).map(([flag, spec]) =>
-    `  ${(flag + " " + (spec.kind === "boolean" ? "true|false" : "VALUE")).padEnd(22)} ${
-      spec.env.padEnd(14)
-    } ${spec.help} (default ${JSON.stringify(defaults[spec.key])})`
+    `  ${(flag + valueHint(spec)).padEnd(22)} ${spec.env.padEnd(16)} ${spec.help} (default ${
+      JSON.stringify(defaults[spec.key])
+    })`
   ),
+  `  ${"".padEnd(22)} ${clusterKeyEnv.padEnd(16)} the cluster key itself (instead of a file)`,
 ].join("\n");
+
+function valueHint(spec: FlagSpec): string {
+  return spec.kind === "switch" ? "" : spec.kind === "boolean" ? " true|false" : " VALUE";
+}
 
 function convert(spec: FlagSpec, raw: string, source: string): unknown {
   if (spec.kind === "peers") return parsePeers(raw, source);
@@ -86,7 +150,12 @@ function convert(spec: FlagSpec, raw: string, source: string): unknown {
     if (!/^\d+$/.test(raw) || port > 65_535) throw new Error(`${source}: not a port: '${raw}'`);
     return port;
   }
-  if (spec.kind === "boolean") {
+  if (spec.kind === "count") {
+    const count = Number(raw);
+    if (!/^\d{1,9}$/.test(raw)) throw new Error(`${source}: not a whole number: '${raw}'`);
+    return count;
+  }
+  if (spec.kind === "boolean" || spec.kind === "switch") {
     if (raw !== "true" && raw !== "false") throw new Error(`${source}: expected true or false`);
     return raw === "true";
   }
@@ -141,10 +210,11 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     const [name, inline] = arg.includes("=") ? arg.split(/=(.*)/s, 2) : [arg, undefined];
     const spec = flags[name];
     if (!spec) throw new Error(`unknown flag '${name}'`);
-    const raw = inline ?? args[++i];
+    const raw = inline ?? (spec.kind === "switch" ? "true" : args[++i]);
     if (raw === undefined) throw new Error(`${name} needs a value`);
     config[spec.key] = convert(spec, raw, name);
   }
+  if (env[clusterKeyEnv] !== undefined) config.clusterKey = env[clusterKeyEnv];
   const result = config as unknown as NodeConfig;
   if (result.peerPort === 0 && result.port !== 0) result.peerPort = result.port + 1;
   if (result.peers.length > 0 && !result.peers.some((peer) => peer.id === result.nodeId)) {
@@ -153,5 +223,49 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   if (result.peers.length > 0 && result.join !== null) {
     throw new Error("--peers (a new cluster) and --join (an existing one) exclude each other");
   }
+  if ((result.tlsCert === null) !== (result.tlsKey === null)) {
+    throw new Error("--tls-cert and --tls-key go together: give both files, or neither");
+  }
+  if (!result.help) checkProtectedMode(result);
+  if (!result.help) checkClusterKey(result);
   return result;
+}
+
+/** Refuses a non-loopback `--host` without credentials unless `--insecure` (API.md). */
+function checkProtectedMode(config: NodeConfig): void {
+  if (config.credentials !== null || config.insecure || isLoopbackAddress(config.host)) return;
+  throw new Error(
+    `refusing to listen on --host ${config.host} without a credentials file: anyone who can ` +
+      `reach it could read, change and delete every queue. Give --credentials FILE (API keys ` +
+      `with permissions, see the README's Security section), or --insecure to serve without ` +
+      `authentication anyway (only on a network you trust). Without either, use a loopback ` +
+      `--host such as 127.0.0.1.`,
+  );
+}
+
+/**
+ * A cluster member must hold the cluster key: without it any host that can reach the peer port
+ * could take part in Raft. The key's length is checked here; a key file is read at start.
+ */
+function checkClusterKey(config: NodeConfig): void {
+  if (config.clusterKeyFile !== null && config.clusterKey !== null) {
+    throw new Error(`--cluster-key-file and ${clusterKeyEnv} both give a cluster key; give one`);
+  }
+  if (config.clusterKey !== null) {
+    const length = config.clusterKey.trim().length;
+    if (length < clusterKeyCharsMin || length > clusterKeyCharsMax) {
+      throw new Error(
+        `${clusterKeyEnv}: a cluster key has ${clusterKeyCharsMin}–${clusterKeyCharsMax} ` +
+          `characters, got ${length} (make one with: openssl rand -hex 32)`,
+      );
+    }
+  }
+  const clustered = config.peers.length > 0 || config.join !== null;
+  if (clustered && config.clusterKeyFile === null && config.clusterKey === null) {
+    throw new Error(
+      `${config.join !== null ? "--join" : "--peers"} needs the cluster key every member holds: ` +
+        `--cluster-key-file FILE or ${clusterKeyEnv} (make one with: openssl rand -hex 32 > ` +
+        "cluster.key; chmod 600 cluster.key; copy it to every node)",
+    );
+  }
 }

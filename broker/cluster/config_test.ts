@@ -29,7 +29,7 @@ Deno.test("bad flags are rejected with a precise message", () => {
 Deno.test("peers are parsed, must name this node, and exclude --join", () => {
   const config = parseConfig(
     ["--node-id", "n2", "--port", "9886", "--peers", "n1=127.0.0.1:9877,n2=127.0.0.1:9887"],
-    {},
+    { CMQD_CLUSTER_KEY: "k".repeat(32) },
   );
   assert.deepEqual(config.peers, [
     { id: "n1", peerAddress: "127.0.0.1:9877" },
@@ -44,4 +44,95 @@ Deno.test("peers are parsed, must name this node, and exclude --join", () => {
     /exclude each other/,
   );
   assert.throws(() => parseConfig(["--join", "ftp://x"], {}), /not a base URL/);
+});
+
+Deno.test("--min-free-disk-mb defaults to 512, takes the environment, and rejects non-counts", () => {
+  assert.equal(parseConfig([], {}).minFreeDiskMb, 512);
+  assert.equal(parseConfig([], { CMQD_MIN_FREE_DISK_MB: "0" }).minFreeDiskMb, 0);
+  assert.equal(parseConfig(["--min-free-disk-mb", "2048"], {}).minFreeDiskMb, 2048);
+  assert.throws(() => parseConfig(["--min-free-disk-mb", "-1"], {}), /not a whole number/);
+  assert.throws(() => parseConfig(["--min-free-disk-mb", "1.5"], {}), /not a whole number/);
+});
+
+Deno.test("a cluster member refuses to start without the cluster key, saying how to make one", () => {
+  const peers = ["--peers", "n1=127.0.0.1:9877,n2=127.0.0.1:9887"];
+  assert.throws(
+    () => parseConfig(peers, {}),
+    /--peers needs the cluster key every member holds: --cluster-key-file FILE or CMQD_CLUSTER_KEY \(make one with: openssl rand -hex 32/,
+  );
+  assert.throws(
+    () => parseConfig(["--join", "http://10.0.0.1:9876"], {}),
+    /--join needs the cluster key/,
+  );
+  assert.equal(
+    parseConfig([...peers, "--cluster-key-file", "/etc/cmqd/key"], {}).clusterKeyFile,
+    "/etc/cmqd/key",
+  );
+  assert.equal(parseConfig(peers, { CMQD_CLUSTER_KEY_FILE: "/k" }).clusterKeyFile, "/k");
+  const key = "a".repeat(64);
+  assert.equal(parseConfig(peers, { CMQD_CLUSTER_KEY: key }).clusterKey, key);
+  assert.equal(parseConfig([], {}).clusterKey, null, "a lone node needs none");
+});
+
+Deno.test("a cluster key given twice or of a bad length is refused", () => {
+  assert.throws(
+    () => parseConfig(["--cluster-key-file", "/k"], { CMQD_CLUSTER_KEY: "a".repeat(64) }),
+    /both give a cluster key; give one/,
+  );
+  assert.throws(
+    () => parseConfig([], { CMQD_CLUSTER_KEY: "short" }),
+    /CMQD_CLUSTER_KEY: a cluster key has 32–4096 characters, got 5/,
+  );
+  assert.throws(() => parseConfig(["--cluster-key-file", ""], {}), /empty value/);
+});
+
+Deno.test("credentials, --insecure and TLS files are read from flags and the environment", () => {
+  const config = parseConfig(
+    ["--credentials", "/etc/cmqd/keys.json", "--tls-cert=/c.pem", "--tls-key", "/k.pem"],
+    {},
+  );
+  assert.equal(config.credentials, "/etc/cmqd/keys.json");
+  assert.equal(config.tlsCert, "/c.pem");
+  assert.equal(config.tlsKey, "/k.pem");
+  assert.equal(config.insecure, false);
+  const fromEnv = parseConfig([], { CMQD_CREDENTIALS: "/k.json", CMQD_INSECURE: "true" });
+  assert.equal(fromEnv.credentials, "/k.json");
+  assert.equal(fromEnv.insecure, true);
+  assert.equal(parseConfig([], {}).credentials, null);
+});
+
+Deno.test("--insecure is a switch: bare means true, and it takes no value from the next flag", () => {
+  const config = parseConfig(["--insecure", "--port", "7000"], {});
+  assert.equal(config.insecure, true);
+  assert.equal(config.port, 7000);
+  assert.equal(parseConfig(["--insecure=false"], {}).insecure, false);
+  assert.equal(parseConfig(["--insecure=false"], { CMQD_INSECURE: "true" }).insecure, false);
+  assert.throws(() => parseConfig(["--insecure=yes"], {}), /--insecure: expected true or false/);
+});
+
+Deno.test("a TLS certificate without its key, or a key without a certificate, is refused", () => {
+  assert.throws(
+    () => parseConfig(["--tls-cert", "/c.pem"], {}),
+    /--tls-cert and --tls-key go together/,
+  );
+  assert.throws(() => parseConfig([], { CMQD_TLS_KEY: "/k.pem" }), /go together/);
+});
+
+Deno.test("protected mode: a non-loopback --host needs credentials or --insecure", () => {
+  for (const host of ["0.0.0.0", "::", "10.0.0.4", "myhost.example"]) {
+    assert.throws(
+      () => parseConfig(["--host", host], {}),
+      new RegExp(
+        `^Error: refusing to listen on --host ${host.replaceAll(".", "\\.")} without a ` +
+          "credentials file: anyone who can reach it could read, change and delete every queue\\.",
+      ),
+      host,
+    );
+    assert.equal(parseConfig(["--host", host, "--insecure"], {}).host, host);
+    assert.equal(parseConfig(["--host", host, "--credentials", "/k.json"], {}).host, host);
+  }
+  for (const host of ["127.0.0.1", "::1", "localhost", "127.0.0.2"]) {
+    assert.equal(parseConfig(["--host", host], {}).host, host);
+  }
+  assert.equal(parseConfig(["--host", "0.0.0.0", "--help"], {}).help, true, "help still works");
 });

@@ -3,6 +3,13 @@
  * URL and relays the answer; with no leader known it answers 503 `NoLeader` with `Retry-After`.
  * Every answer names the leader in `x-cmqd-leader` so clients can go straight there next time.
  *
+ * A forward in flight when this node learns of a new leader is answered at once with a retryable
+ * 503 `NoLeader` naming the new one: the old leader may be frozen (SIGSTOP, a stalled disk) and
+ * would hold the request until the client gives up. The client retries (safely with `dedupId`).
+ * Bounded: a forwarded body is read up to `requestBytesMax` even without a `content-length`
+ * (past it: 413 `RequestTooLarge`), and at most `forwardsInFlightMax` forwards run at once
+ * (past it: 503 `NotReady`), so followers' memory does not follow their clients.
+ *
  * Operations endpoints (`/healthz`, `/readyz`, `/metrics`, `/v1/cluster`, the docs) are always
  * answered by the node itself: they describe this node.
  *
@@ -15,18 +22,38 @@ export interface LeaderView {
   isLeader(): boolean;
   /** The leader's client base URL, or null while unknown (an election is running). */
   leaderUrl(): string | null;
+  /** Subscribes to changes of the known leader (so forwards to the old one can be answered). */
+  onLeaderChange?(listener: () => void): void;
 }
+
+/** The connection a request came in on, as `Deno.serve` tells it (absent in-process). */
+export type ConnectionInfo = Deno.ServeHandlerInfo | undefined;
 
 /** Options of `forwardingHandler`. */
 export interface ForwardingOptions {
   view: LeaderView;
-  /** The local handler (the hono app's `fetch`). */
-  local: (request: Request) => Response | Promise<Response>;
+  /** The local handler (the hono app's `fetch`); it gets the connection info as hono's env. */
+  local: (request: Request, info: ConnectionInfo) => Response | Promise<Response>;
+  /**
+   * Checked before a request is relayed (protected mode, credentials): a refusal is answered
+   * here; otherwise the body bytes it read, if any, are what is sent on. Default: admit all.
+   */
+  admit?: (
+    request: Request,
+    info: ConnectionInfo,
+  ) => Promise<
+    { refusal: Response } | { refusal?: undefined; body: Uint8Array<ArrayBuffer> | null }
+  >;
   /** Bytes of a request body the forwarder buffers at most (the API's own limit applies too). */
   requestBytesMax: number;
+  /** Forwards running at once; past it a follower answers 503 `NotReady`. 1024. */
+  forwardsInFlightMax?: number;
   /** The fetch used to reach the leader (tests inject one). */
   fetch?: typeof fetch;
 }
+
+/** Why a forward was abandoned (the reason of its abort signal). */
+class LeaderChanged extends Error {}
 
 /** Marks a request that already crossed one node, so two confused nodes never ping-pong it. */
 export const forwardedHeader = "x-cmqd-forwarded";
@@ -35,7 +62,12 @@ export const leaderHeader = "x-cmqd-leader";
 
 const localPaths = /^\/(healthz|readyz|metrics|openapi\.json|docs|v1\/cluster)$/;
 
-function errorResponse(status: number, code: string, message: string): Response {
+function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  leaderUrl: string | null = null,
+): Response {
   const requestId = crypto.randomUUID();
   return new Response(JSON.stringify({ error: { code, message, requestId } }), {
     status,
@@ -43,8 +75,37 @@ function errorResponse(status: number, code: string, message: string): Response 
       "content-type": "application/json",
       "x-request-id": requestId,
       ...(status === 503 ? { "retry-after": "1" } : {}),
+      ...(leaderUrl === null ? {} : { [leaderHeader]: leaderUrl }),
     },
   });
+}
+
+/** The body, read up to `bytesMax`; null when it is longer (the rest is not read). */
+async function boundedBody(
+  request: Request,
+  bytesMax: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (request.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > bytesMax) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return body;
 }
 
 function withLeader(response: Response, leaderUrl: string | null): Response {
@@ -71,41 +132,93 @@ function withLeader(response: Response, leaderUrl: string | null): Response {
  */
 export function forwardingHandler(
   options: ForwardingOptions,
-): (request: Request) => Promise<Response> {
+): (request: Request, info?: ConnectionInfo) => Promise<Response> {
   const doFetch = options.fetch ?? fetch;
-  return async (request) => {
-    const path = new URL(request.url).pathname;
-    const leaderUrl = options.view.leaderUrl();
-    if (options.view.isLeader() || localPaths.test(path)) {
-      return withLeader(await options.local(request), leaderUrl);
+  const inFlightMax = options.forwardsInFlightMax ?? 1024;
+  /** Forwards in flight (admission included): the leader each is for, and how to abandon it. */
+  const inFlight = new Map<AbortController, string | null>();
+  options.view.onLeaderChange?.(() => {
+    const current = options.view.leaderUrl();
+    // Only a known new leader is worth answering with: while an election runs the old leader
+    // may still answer, and the client could not go anywhere better anyway.
+    if (current === null) return;
+    for (const [controller, target] of inFlight) {
+      if (target !== current) controller.abort(new LeaderChanged());
     }
+  });
+  const relay = async (
+    request: Request,
+    leaderUrl: string,
+    admitted: Uint8Array<ArrayBuffer> | null,
+    controller: AbortController,
+  ): Promise<Response> => {
+    const url = new URL(request.url);
+    const headers = new Headers(request.headers);
+    headers.set(forwardedHeader, "1");
+    headers.delete("host");
+    try {
+      let body: Uint8Array<ArrayBuffer> | undefined;
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        // The admission check may have read the body already (to verify a signature).
+        const read = admitted ?? await boundedBody(request, options.requestBytesMax);
+        if (read === null) {
+          return errorResponse(413, "RequestTooLarge", "request body over the limit", leaderUrl);
+        }
+        body = read;
+      }
+      const response = await doFetch(leaderUrl + url.pathname + url.search, {
+        method: request.method,
+        headers,
+        body,
+        signal: AbortSignal.any([request.signal, controller.signal]),
+      });
+      return withLeader(response, leaderUrl);
+    } catch (error) {
+      if (controller.signal.reason instanceof LeaderChanged) {
+        const next = options.view.leaderUrl();
+        const message = `leader changed${next === null ? "" : ` to ${next}`} while forwarding; ` +
+          "retry (safe with dedupId)";
+        return errorResponse(503, "NoLeader", message, next);
+      }
+      if (request.signal.aborted) return errorResponse(503, "NoLeader", "client went away");
+      return errorResponse(503, "NoLeader", `leader unreachable: ${(error as Error).message}`);
+    }
+  };
+  const forward = async (
+    request: Request,
+    info: ConnectionInfo,
+    leaderUrl: string | null,
+    controller: AbortController,
+  ): Promise<Response> => {
+    // A client this node would refuse is not relayed either.
+    const admission = await options.admit?.(request, info);
+    if (admission?.refusal !== undefined) return withLeader(admission.refusal, leaderUrl);
     if (leaderUrl === null || request.headers.has(forwardedHeader)) {
       return errorResponse(503, "NoLeader", "no leader is known yet; retry shortly");
     }
     const length = Number(request.headers.get("content-length") ?? "0");
     if (length > options.requestBytesMax) {
       // The leader would refuse it too; answer here without reading the body.
-      return options.local(request);
+      return options.local(request, info);
     }
-    const url = new URL(request.url);
-    const target = leaderUrl + url.pathname + url.search;
-    const headers = new Headers(request.headers);
-    headers.set(forwardedHeader, "1");
-    headers.delete("host");
+    return await relay(request, leaderUrl, admission?.body ?? null, controller);
+  };
+  return async (request, info) => {
+    const path = new URL(request.url).pathname;
+    const leaderUrl = options.view.leaderUrl();
+    if (options.view.isLeader() || localPaths.test(path)) {
+      return withLeader(await options.local(request, info), leaderUrl);
+    }
+    // Counted from before the admission check, which may read a body: the bound is on memory.
+    if (inFlight.size >= inFlightMax) {
+      return errorResponse(503, "NotReady", "too many requests in flight to the leader", leaderUrl);
+    }
+    const controller = new AbortController();
+    inFlight.set(controller, leaderUrl);
     try {
-      const body = request.method === "GET" || request.method === "HEAD"
-        ? undefined
-        : await request.arrayBuffer();
-      const response = await doFetch(target, {
-        method: request.method,
-        headers,
-        body,
-        signal: request.signal,
-      });
-      return withLeader(response, leaderUrl);
-    } catch (error) {
-      if (request.signal.aborted) return errorResponse(503, "NoLeader", "client went away");
-      return errorResponse(503, "NoLeader", `leader unreachable: ${(error as Error).message}`);
+      return await forward(request, info, leaderUrl, controller);
+    } finally {
+      inFlight.delete(controller);
     }
   };
 }

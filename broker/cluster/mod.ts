@@ -1,10 +1,18 @@
 /**
  * Node assembly: opens the data directory, recovers the replica, builds the engine, the service
  * and the HTTP app, wires the transport, forwards requests to the leader and runs membership
- * changes (join, promote, remove). The only room that imports every other.
+ * changes (join, promote, remove). The only room that imports every other. It also hands
+ * `main.ts` the credentials loader, since `main.ts` sees the broker only through this room.
  *
  * @module
  */
 export { type CmqdNode, type NodeOptions, noPeers, startNode } from "./node.ts";
-export { type NodeConfig, parseConfig, usage } from "./config.ts";
+export { clusterKeyEnv, type NodeConfig, parseConfig, usage } from "./config.ts";
+export { type KeyFileAccess, loadClusterKey, newClusterKeyText } from "./cluster_key.ts";
+export {
+  clusterRequestScheme,
+  signClusterRequest,
+  type SignedRequestParts,
+} from "./cluster_request_auth.ts";
 export { realClock, realTimers } from "./real_time.ts";
+export { CredentialsError, FileKeyRing } from "../auth/mod.ts";

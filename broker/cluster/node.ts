@@ -13,9 +13,15 @@
  */
 import { createPrng, type Message, type NodeId } from "../../raft/mod.ts";
 import type { ClusterInfo } from "../../sdk/protocol.ts";
-import { type FileSystem, readSnapshotFile, SegmentLog, trimAllocator } from "../../storage/mod.ts";
+import {
+  type FileSystem,
+  freeDiskBytes,
+  readSnapshotFile,
+  SegmentLog,
+  trimAllocator,
+} from "../../storage/mod.ts";
 import { CommandType, encodeTick, StateMachine } from "../engine/mod.ts";
-import { createApp, Metrics } from "../http/mod.ts";
+import { AccessGuard, type AccessGuardOptions, createApp, Metrics } from "../http/mod.ts";
 import {
   decodeSnapshotContainer,
   type PeerAddress,
@@ -24,16 +30,24 @@ import {
   type Timers,
   type Transport,
 } from "../replication/mod.ts";
-import { EngineService, type NodeStatus } from "../service/mod.ts";
-import { forwardingHandler } from "./forwarding.ts";
+import { EngineService, EngineTopicService, type NodeStatus } from "../service/mod.ts";
+import { type PushFetch, PushHttpClient, type PushLimits, PushWorker } from "../push/mod.ts";
+import { ClusterRequestDoor } from "./cluster_request_auth.ts";
+import { DiskGuard } from "./disk_guard.ts";
+import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
+import { handOff } from "./hand_off.ts";
 import { Membership } from "./member_changes.ts";
+import { topicMetricsText } from "./topic_metrics.ts";
 
 /** Options of `startNode`. */
 export interface NodeOptions {
   nodeId: string;
   dataDir: string;
   fs: FileSystem;
+  /** The wall clock (cluster time slews towards it). */
   clock: { now(): number };
+  /** A monotonic clock (`performance.now()`); cluster time advances by it. Default: `clock`. */
+  monotonic?: { now(): number };
   timers: Timers;
   /** The peer transport; `noPeers()` for a one-voter group. */
   transport: Transport;
@@ -51,19 +65,60 @@ export interface NodeOptions {
   mmap?: boolean;
   /** Seeds election timeouts. */
   seed?: number;
+  /** How the push worker reaches URL subscriptions (default: a `PushHttpClient`). */
+  pushFetch?: PushFetch;
+  /** Bounds of the push worker (defaults: `pushLimitsDefault`). */
+  pushLimits?: Partial<PushLimits>;
+  /** On close, how long writes already in the log may take to settle. 2000. */
+  shutdownDrainMsMax?: number;
+  /** On close, how long a leader waits for another voter to take over. 3000. */
+  handOffMsMax?: number;
+  /** Sends are refused (507) while fewer bytes are free on the data dir (`DiskGuard`). 0 = off. */
+  minFreeDiskBytes?: number;
+  /** Reads free bytes of a path (`freeDiskBytes`, the default, needs FFI). */
+  freeDiskBytes?: (path: string) => number;
+  /** Queues the group may hold (429 `QueueLimitExceeded` past it). 10 000. */
+  queuesMax?: number;
+  /** Long polls parked at once on this node (503 past it). 10 000. */
+  parkedReceivesMax?: number;
+  /** Where the node reports what it does on its own (hand-offs, disk alarms). console.log. */
+  report?: (message: string) => void;
+  /**
+   * The cluster key, when this node is a cluster member: joins signed with it are served
+   * (`cluster_request_auth.ts`).
+   */
+  clusterKey?: Uint8Array;
+  /**
+   * Who may call the HTTP doors (the credentials' key ring, protected mode); enforced on the
+   * node that receives a request and again on the leader it is forwarded to. Default: anyone.
+   */
+  access?: AccessGuardOptions;
 }
 
 /** A running node (without the HTTP listener, which the caller owns). */
 export interface CmqdNode {
   app: ReturnType<typeof createApp>;
-  /** The handler to serve: forwards to the leader when this node is a follower. */
-  handler: (request: Request) => Promise<Response>;
+  /**
+   * The handler to serve: forwards to the leader when this node is a follower. Pass the
+   * connection info `Deno.serve` gives (protected mode needs the client's address).
+   */
+  handler: (request: Request, info?: ConnectionInfo) => Promise<Response>;
   broker: EngineService;
+  topics: EngineTopicService;
+  /** Delivers HTTP pushes while this node leads. */
+  push: PushWorker;
   machine: StateMachine;
   replica: RaftReplica;
   log: SegmentLog;
   metrics: Metrics;
-  /** Stop taking writes, answer parked receives, persist the hard state, close the log. */
+  /**
+   * When leading a group with other voters: hands leadership to the most caught-up one and
+   * waits (bounded) until it leads. Resolves with its id, or null when nothing was handed over.
+   */
+  handOffLeadership(): Promise<string | null>;
+  /** Calls `handler` once if storage fails: the node then refuses everything; end the process. */
+  onFatal(handler: (error: Error) => void): void;
+  /** Hand off leadership, stop taking writes, answer parked receives, close the log. */
   close(): Promise<void>;
 }
 
@@ -83,6 +138,7 @@ const forwardBytesMax = 4 * 1024 * 1024 + 256 * 1024;
  */
 export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const { fs, dataDir } = options;
+  const report = options.report ?? ((message: string) => console.log(message));
   const log = await SegmentLog.open(`${dataDir}/log`, {
     fs,
     segmentBytesMax: options.segmentBytesMax,
@@ -95,6 +151,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     machine,
     transport: options.transport,
     clock: options.clock,
+    monotonic: options.monotonic,
     timers: options.timers,
     prng: createPrng(options.seed ?? hashSeed(options.nodeId, options.clock.now())),
     fs,
@@ -109,19 +166,41 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica.campaign();
   }
   const metrics = new Metrics();
+  const diskGuard = new DiskGuard({
+    path: dataDir,
+    minFreeBytes: options.minFreeDiskBytes ?? 0,
+    freeBytes: options.freeDiskBytes ?? freeDiskBytes,
+    timers: options.timers,
+    report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
+  });
   const broker = new EngineService({
     proposer: replica,
     machine,
     log: replica,
     timers: options.timers,
+    queuesMax: options.queuesMax,
+    parkedReceivesMax: options.parkedReceivesMax,
+    admitData: () => diskGuard.refusal(),
+  });
+  const topics = new EngineTopicService({ proposer: replica, machine, log: replica });
+  const pushClient = new PushHttpClient();
+  const push = createPushWorker(options, {
+    topics,
+    metrics,
+    fetch: pushClient.fetch,
+    clock: { now: () => replica.now() },
   });
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
-  // elsewhere they get a retryable 503 naming the new leader.
+  // elsewhere they get a retryable 503 naming the new leader. Pushes run on the leader only.
   replica.onRoleChange((change) => {
     const refusal = replica.refusal();
     if (change.role !== "leader" && refusal !== null) broker.failParked(refusal);
     else broker.wakeAll();
+    if (change.role === "leader") push.start();
+    else push.stop();
   });
+  // A one-voter group elected itself above, before the handler was installed.
+  if (replica.isLeader) push.start();
 
   const housekeepingMs = options.housekeepingIntervalMs ?? 1000;
   let stopped = false;
@@ -139,10 +218,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
 
   const bootstrapVoters = readBootstrapVoters(fs, `${dataDir}/snapshots`);
+  // The replicated record of a member's client URL wins over what its peer hello announced:
+  // followers forward requests (and the SDK follows x-cmqd-leader) to this URL.
   const clientUrlOf = (id: string): string | null =>
     id === options.nodeId
       ? options.url
-      : options.transport.clientUrl(id as NodeId) ?? membership.clientUrl(id);
+      : membership.clientUrl(id) ?? options.transport.clientUrl(id as NodeId);
   const membership = new Membership({
     nodeId: options.nodeId,
     replica,
@@ -154,38 +235,102 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     const leaderId = replica.leaderId;
     return leaderId === null ? null : clientUrlOf(leaderId);
   };
+  const fatalHandlers: Array<(error: Error) => void> = [];
+  replica.onFailure((error) => {
+    for (const handler of fatalHandlers) handler(error);
+  });
   const status: NodeStatus = {
     ready: () => replica.failure === null && replica.leaderId !== null,
+    failure: () => replica.failure?.message ?? null,
     cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
-    metricsText: () => nodeMetricsText(log, machine, options.clock.now()),
+    metricsText: () =>
+      nodeMetricsText(log, machine, replica.now()) +
+      topicMetricsText(machine.topics, push.stats(), replica.now()),
     leaderUrl,
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
   };
-  const app = createApp({ service: broker, status, metrics });
+  const access = options.access ? new AccessGuard(options.access) : AccessGuard.open();
+  const app = createApp({ service: broker, topics, status, metrics, access });
+  // Joins signed with the cluster key are answered before the app and its client credentials
+  // (a joining node holds the cluster key, not an access key).
+  const clusterDoor = options.clusterKey === undefined ? null : new ClusterRequestDoor(
+    options.clusterKey,
+    { cluster: () => status.cluster(), join: (request) => membership.join(request) },
+  );
   const handler = forwardingHandler({
-    view: { isLeader: () => replica.isLeader, leaderUrl },
-    local: (request) => app.fetch(request),
+    view: {
+      isLeader: () => replica.isLeader,
+      leaderUrl,
+      onLeaderChange: (listener) => replica.onRoleChange(listener),
+    },
+    local: (request, info) =>
+      clusterDoor === null
+        ? app.fetch(request, info)
+        : clusterDoor.handle(request, async (passed) => await app.fetch(passed, info)),
+    admit: (request, info) =>
+      clusterDoor !== null && ClusterRequestDoor.claims(request)
+        ? clusterDoor.admitForwarding(request)
+        : access.admitForwarding(request, info, forwardBytesMax),
     requestBytesMax: forwardBytesMax,
   });
 
+  const handOffLeadership = () =>
+    handOff(replica, { timers: options.timers, msMax: options.handOffMsMax ?? 3000, report });
   return {
     app,
     handler,
     broker,
+    topics,
+    push,
     machine,
     replica,
     log,
     metrics,
+    handOffLeadership,
+    onFatal: (handler) => void fatalHandlers.push(handler),
     async close() {
+      await handOffLeadership();
       stopped = true;
       options.timers.clearTimer(housekeepingTimer);
+      push.stop();
+      pushClient.close();
+      diskGuard.stop();
       broker.close();
-      await replica.close();
+      await replica.close({ drainMsMax: options.shutdownDrainMsMax ?? 2000 });
       await options.transport.close();
       await log.close();
     },
   };
+}
+
+/** Bounds of the publish-to-push latency histogram, in seconds (10 ms to a day). */
+const pushLatencyBucketsSeconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 600, 3600, 86400];
+
+function createPushWorker(
+  options: NodeOptions,
+  parts: {
+    topics: EngineTopicService;
+    metrics: Metrics;
+    fetch: PushFetch;
+    clock: { now(): number };
+  },
+): PushWorker {
+  const { topics, metrics } = parts;
+  const latency = metrics.histogram(
+    "cmqd_push_latency_seconds",
+    "From publish to the 2xx of its push (retries included), on this node while it led.",
+    pushLatencyBucketsSeconds,
+  );
+  return new PushWorker({
+    source: topics,
+    fetch: options.pushFetch ?? parts.fetch,
+    // Next-attempt times are stamped in cluster time, so the worker reads the same clock.
+    clock: parts.clock,
+    timers: options.timers,
+    limits: options.pushLimits,
+    onPushed: (latencyMs) => latency.observe(latencyMs / 1000),
+  });
 }
 
 /** A transport for a one-voter group: there is nobody to talk to. */

@@ -32,7 +32,7 @@
 import { ByteReader, ByteWriter, DecodeError, fromUtf8, utf8 } from "./binary.ts";
 import { invariant } from "./invariant.ts";
 import { messageLimits } from "./limits.ts";
-import type { QueueAttributes, QueueAttributesInput } from "./types.ts";
+import type { QueueAttributes, QueueAttributesInput, TagChanges } from "./types.ts";
 
 export { CommandType, type CommandTypeCode } from "./types.ts";
 
@@ -108,10 +108,15 @@ export interface CreateQueueCommand {
   salt: number;
 }
 
-/** UpdateQueue command: only the attributes to change (`deadLetter: null` removes it). */
+/**
+ * UpdateQueue command: only the attributes to change (`deadLetter: null` removes it), and
+ * optionally tag changes applied at apply time to the tags the queue has then (absent from
+ * the JSON when there are none, so an update without them is encoded as before).
+ */
 export interface UpdateQueueCommand {
   queue: string;
   attributes: QueueAttributesInput;
+  tagChanges?: TagChanges;
 }
 
 /** DeleteQueue and Purge commands. */

@@ -10,26 +10,31 @@
 /**
  * Every error code of the broker. Domain codes come from the engine and the service; `NoLeader`
  * and `NotReady` from replication (translated by the service); `MalformedRequest`,
- * `RequestTooLarge`, `UnsupportedMediaType`, `MethodNotAllowed` and `NotFound` from the HTTP layer.
+ * `RequestTooLarge`, `UnsupportedMediaType`, `MethodNotAllowed` and `NotFound` from the HTTP layer;
+ * `Unauthenticated` and `AccessDenied` from the doors' authentication (API.md, Security).
  * Each door maps a code to its own status and shape (the native door: `http/v1/errors.ts`).
  */
 export const errorCodes = [
   "InvalidParameter",
   "MalformedRequest",
   "ReceiptHandleInvalid",
-  "Unauthorized",
-  "Forbidden",
+  "Unauthenticated",
+  "AccessDenied",
   "QueueNotFound",
   "TopicNotFound",
   "SubscriptionNotFound",
   "NotFound",
   "MethodNotAllowed",
   "QueueAlreadyExists",
+  "TopicAlreadyExists",
+  "SubscriptionAlreadyExists",
   "MessageTooLarge",
   "BatchTooLarge",
   "RequestTooLarge",
   "UnsupportedMediaType",
   "BacklogFull",
+  "QueueLimitExceeded",
+  "InsufficientStorage",
   "InternalError",
   "NoLeader",
   "NotReady",

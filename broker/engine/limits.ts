@@ -42,10 +42,44 @@ export const messageLimits = {
   waitSeconds: { min: 0, max: 30, default: 0 },
 } as const;
 
+/**
+ * Queue tag limits, SQS's: tags on one queue, and Unicode characters (code points, not UTF-16
+ * units) of a key and of a value. A key is never empty; a value may be.
+ */
+export const tagLimits = {
+  tagsMax: 50,
+  keyCharsMax: 128,
+  valueCharsMax: 256,
+} as const;
+
 /** Dead-letter policy ranges. */
 export const deadLetterLimits = {
   maxReceiveCount: { min: 1, max: 1000 },
   maxTimeToLiveSeconds: { min: 300, max: 43_200 },
+} as const;
+
+/** Topic attribute ranges (API.md: a topic keeps a message at most a day). */
+export const topicLimits = {
+  maxMessageBytes: { min: 1024, max: 1_048_576, default: 65_536 },
+  retentionSeconds: { min: 60, max: 86_400, default: 86_400 },
+} as const satisfies Record<string, Range>;
+
+/** Limits of subscriptions and of the HTTP push state they keep. */
+export const subscriptionLimits = {
+  /** Subscriptions of one topic (CMQ's limit). */
+  subscriptionsPerTopicMax: 100,
+  /** UTF-8 bytes of a push URL. */
+  urlBytesMax: 1024,
+  /**
+   * Messages waiting for a successful push, per URL subscription. Each costs about 120 bytes
+   * of RAM (a map entry and a small object; the body stays in the log), so a dead endpoint can
+   * hold at most ~12 MB; past it, a publish reports `BacklogFull` for that subscription.
+   */
+  pendingPushesMax: 100_000,
+  /** Characters of the last push error kept per subscription. */
+  pushErrorCharsMax: 256,
+  /** Push outcomes in one PushResults command. */
+  pushResultsPerCommandMax: 1024,
 } as const;
 
 /** Names of queues, topics and subscriptions. */

@@ -1,7 +1,9 @@
 /**
  * The queue engine: the deterministic state machine every replica applies committed commands
  * to, the command codecs (the on-disk format of the log), the snapshot codec, receipt handles,
- * the compact per-queue columns, the limits and the typed domain errors.
+ * the compact per-queue columns, the limits and the typed domain errors; and the topics:
+ * attributes, filters and router, publish with atomic fan-out, and the replicated HTTP push
+ * state with its retry schedules.
  *
  * Pure by rule: nothing in this room reads a clock, sets a timer, does I/O, draws randomness
  * (time and salts arrive inside commands) or imports another room, `raft/`, `storage/` or hono.
@@ -48,7 +50,38 @@ export {
   namePattern,
   queueLimits,
   type Range,
+  subscriptionLimits,
+  tagLimits,
+  topicLimits,
 } from "./limits.ts";
+export { messageReaderFor, type StoredMessageReader } from "./message_readers.ts";
+export { pushRetryLimits, retryDelayMs } from "./push_schedule.ts";
+export type { PendingPush, PushCounters } from "./push_state.ts";
+export {
+  checkPushUrl,
+  checkSubscriptionInput,
+  checkTopicAttributesInput,
+  filterProblem,
+  resolveSubscription,
+  resolveTopicCreate,
+  resolveTopicUpdate,
+} from "./topic_attributes.ts";
+export {
+  encodePublishBatch,
+  encodePushResults,
+  encodeTopicCommand,
+  type PublishCommandMessage,
+  PublishedMessageReader,
+  type PushOutcome,
+} from "./topic_commands.ts";
+export {
+  topicFilterLimits,
+  utf8ByteLength,
+  validateMessageTags,
+  validateRoutingKey,
+} from "./topic_filter.ts";
+export type { PublishResult, PushResultsResult } from "./topic_publish.ts";
+export type { PushTarget, TopicListOptions, TopicQueries } from "./topics.ts";
 export type { Delivery, HandleFailure } from "./queue.ts";
 export {
   checkAttributesInput,
@@ -56,6 +89,7 @@ export {
   resolveCreate,
   resolveUpdate,
 } from "./queue_attributes.ts";
+export { checkTagChanges, checkTags } from "./queue_tags.ts";
 export { receiptHandleToBytes } from "./receipt.ts";
 export {
   type CommandResults,
@@ -76,6 +110,16 @@ export {
   engineCommandTypeMin,
   type ListQueuesOptions,
   type LogReader,
+  type PushFormat,
   type QueueAttributes,
   type QueueAttributesInput,
+  type QueueTags,
+  type RetryPolicy,
+  type SubscriptionAttributes,
+  type SubscriptionAttributesInput,
+  type SubscriptionEndpoint,
+  type TagChanges,
+  type TopicAttributes,
+  type TopicAttributesInput,
+  type TopicFilterType,
 } from "./types.ts";

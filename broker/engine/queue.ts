@@ -131,6 +131,34 @@ export class QueueState extends QueueStore {
     return results;
   }
 
+  /**
+   * Enqueues a topic subscription's copy of message `slot` of a PublishBatch entry; answers the
+   * refusal (too large for this queue, backlog full) or null. Copies join the queue-wide group
+   * of a FIFO queue and are visible at once.
+   */
+  admitPublished(input: { entryIndex: number; now: number; slot: number; bodyBytes: number }) {
+    const attributes = this.meta.attributes;
+    if (input.bodyBytes > attributes.maxMessageBytes) {
+      return new BrokerError(
+        "MessageTooLarge",
+        `${input.bodyBytes} bytes exceed maxMessageBytes ${attributes.maxMessageBytes} of ` +
+          `queue '${this.meta.name}'`,
+      );
+    }
+    if (this.undeleted + 1 > attributes.maxBacklog) {
+      return new BrokerError(
+        "BacklogFull",
+        `queue '${this.meta.name}' holds ${this.undeleted} messages, maxBacklog is ` +
+          `${attributes.maxBacklog}`,
+      );
+    }
+    const sequence = this.runs.endSequence;
+    this.runs.append(1, { logIndex: input.entryIndex, slot: input.slot, time: input.now });
+    this.undeleted++;
+    this.fifo?.onAppend(sequence, queueWideGroup);
+    return null;
+  }
+
   /** For each message: the sequence it duplicates (dedup window, or earlier in the batch), or -1. */
   #findDuplicates(messages: SendHeader[], now: number): number[] {
     const inBatch = new Map<string, number>();

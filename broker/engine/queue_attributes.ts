@@ -7,7 +7,14 @@
  */
 import { invalidParameter } from "./errors.ts";
 import { deadLetterLimits, messageLimits, queueLimits, type Range } from "./limits.ts";
-import type { DeadLetterPolicy, QueueAttributes, QueueAttributesInput } from "./types.ts";
+import { applyTagChanges, checkTags, sameTags } from "./queue_tags.ts";
+import type {
+  DeadLetterPolicy,
+  QueueAttributes,
+  QueueAttributesInput,
+  QueueTags,
+  TagChanges,
+} from "./types.ts";
 
 const numericKeys = [
   "visibilityTimeoutSeconds",
@@ -18,7 +25,7 @@ const numericKeys = [
   "maxBacklog",
 ] as const;
 
-const knownKeys = new Set<string>([...numericKeys, "fifo", "deadLetter"]);
+const knownKeys = new Set<string>([...numericKeys, "fifo", "deadLetter", "tags"]);
 
 /** Throws `InvalidParameter` unless `value` is an integer in `range`. */
 export function checkInteger(value: unknown, range: { min: number; max: number }, field: string) {
@@ -84,6 +91,8 @@ export function checkAttributesInput(input: unknown): QueueAttributesInput {
       clean.fifo = value;
     } else if (key === "deadLetter") {
       clean.deadLetter = value === null ? null : checkDeadLetter(value, "deadLetter");
+    } else if (key === "tags") {
+      clean.tags = value === null ? null : checkTags(value);
     } else {
       const numericKey = key as typeof numericKeys[number];
       checkInteger(value, queueLimits[numericKey] as Range, key);
@@ -121,14 +130,23 @@ export function resolveCreate(input: QueueAttributesInput): QueueAttributes {
     fifo: clean.fifo ?? false,
   };
   if (clean.deadLetter) attributes.deadLetter = clean.deadLetter;
+  if (hasTags(clean.tags)) attributes.tags = clean.tags;
   checkCombined(attributes);
   return attributes;
 }
 
-/** `current` with the changes of an update applied (fifo is immutable). */
+function hasTags(tags: QueueTags | null | undefined): tags is QueueTags {
+  return tags !== null && tags !== undefined && Object.keys(tags).length > 0;
+}
+
+/**
+ * `current` with the changes of an update applied (fifo is immutable): first `input` (whose
+ * `tags` replace the whole set), then `tagChanges` against the tags that leaves.
+ */
 export function resolveUpdate(
   current: QueueAttributes,
   input: QueueAttributesInput,
+  tagChanges?: TagChanges,
 ): QueueAttributes {
   const clean = checkAttributesInput(input);
   if (clean.fifo !== undefined && clean.fifo !== current.fifo) {
@@ -140,13 +158,28 @@ export function resolveUpdate(
   }
   if (clean.deadLetter === null) delete merged.deadLetter;
   else if (clean.deadLetter !== undefined) merged.deadLetter = clean.deadLetter;
+  if (clean.tags !== undefined) {
+    if (hasTags(clean.tags)) merged.tags = clean.tags;
+    else delete merged.tags;
+  }
+  if (tagChanges !== undefined) {
+    const tags = applyTagChanges(merged.tags ?? undefined, tagChanges);
+    if (tags === undefined) delete merged.tags;
+    else merged.tags = tags;
+  }
   checkCombined(merged);
   return merged;
 }
 
-/** Canonical equality of resolved attributes (create idempotency). */
-export function sameAttributes(left: QueueAttributes, right: QueueAttributes): boolean {
-  return canonical(left) === canonical(right);
+/**
+ * True when a create asking for `requested` may answer with the queue that has `existing`
+ * (create idempotency): the same attributes and, when the create names tags, the same tags.
+ * A create without tags matches whatever tags the queue has (as SQS does: it compares the tags
+ * of a create only when the create carries some).
+ */
+export function sameAttributes(existing: QueueAttributes, requested: QueueAttributes): boolean {
+  if (canonical(existing) !== canonical(requested)) return false;
+  return !hasTags(requested.tags) || sameTags(existing.tags ?? {}, requested.tags);
 }
 
 function canonical(attributes: QueueAttributes): string {

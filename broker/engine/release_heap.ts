@@ -94,6 +94,55 @@ export class ReleaseHeap {
     return sequence;
   }
 
+  /**
+   * Calls `visit(time, sequence)` for entries with `time <= until`, earliest first, until it
+   * returns false. Changes nothing and touches only the visited entries and their children: the
+   * walk keeps a frontier (itself a small heap of positions), so visiting k entries costs
+   * O(k log k) however large the heap is.
+   */
+  visitUntil(until: number, visit: (time: number, sequence: number) => boolean): void {
+    const frontier: number[] = [];
+    const push = (at: number) => {
+      if (at >= this.#times.length || this.#times[at] > until) return;
+      frontier.push(at);
+      let child = frontier.length - 1;
+      while (child > 0) {
+        const parent = (child - 1) >> 1;
+        if (!this.#less(frontier[child], frontier[parent])) break;
+        [frontier[child], frontier[parent]] = [frontier[parent], frontier[child]];
+        child = parent;
+      }
+    };
+    const pop = (): number => {
+      const top = frontier[0];
+      const last = frontier.pop()!;
+      if (frontier.length > 0) {
+        frontier[0] = last;
+        for (let at = 0;;) {
+          const left = 2 * at + 1;
+          let smallest = at;
+          if (left < frontier.length && this.#less(frontier[left], frontier[smallest])) {
+            smallest = left;
+          }
+          if (left + 1 < frontier.length && this.#less(frontier[left + 1], frontier[smallest])) {
+            smallest = left + 1;
+          }
+          if (smallest === at) break;
+          [frontier[at], frontier[smallest]] = [frontier[smallest], frontier[at]];
+          at = smallest;
+        }
+      }
+      return top;
+    };
+    push(0);
+    while (frontier.length > 0) {
+      const at = pop();
+      if (!visit(this.#times[at], this.#sequences[at])) return;
+      push(2 * at + 1);
+      push(2 * at + 2);
+    }
+  }
+
   clear(): void {
     this.#times = [];
     this.#sequences = [];

@@ -2,13 +2,17 @@
  * The binary snapshot of a `StateMachine` (Raft snapshots, fast restarts). Little-endian:
  *
  * ```
- * "CMQS" (4 bytes), u8 version = 1, f64 appliedIndex, f64 lastTimestamp, u32 queueCount,
+ * "CMQS" (4 bytes), u8 version (1 or 2), f64 appliedIndex, f64 lastTimestamp, u32 queueCount,
  * per queue (creation order): u16 len + name, f64 incarnation, u32 salt,
  *   u32 len + attributes JSON, f64 createdAt, f64 modifiedAt, then the queue state
  *   (`QueueStore.writeState`: runs, deleted runs, tracked messages, moved-in ids, dedup window,
  *   counters, FIFO groups and columns)
  * u32 memberCount, per member: u16 len + id, u16 len + peerAddress, u16 len + clientUrl
+ * version 2 only: the topics (`TopicStore.write`: topics, subscriptions, pending HTTP pushes)
  * ```
+ *
+ * Version 2 (topics) appends the topics section and changes nothing before it; a version 1
+ * snapshot, written before topics existed, still loads (with no topics).
  *
  * Derived indexes (release heap, ready sets, FIFO heads and ready groups) are rebuilt on
  * restore, never stored. The snapshot carries no checksum: whoever stores or ships it (storage,
@@ -19,9 +23,11 @@
 import { ByteReader, ByteWriter, DecodeError } from "./binary.ts";
 import { QueueState } from "./queue.ts";
 import { checkAttributesInput, resolveCreate } from "./queue_attributes.ts";
+import { TopicStore } from "./topics.ts";
 
 const magic = [0x43, 0x4d, 0x51, 0x53]; // "CMQS"
-const snapshotVersion = 1;
+/** Written now; `readSnapshot` also reads 1 (before topics). */
+const snapshotVersion = 2;
 
 /** What a snapshot holds. */
 export interface SnapshotParts {
@@ -30,6 +36,8 @@ export interface SnapshotParts {
   queues: QueueState[];
   /** Cluster members' addresses (replicated so every node, and every snapshot, knows them). */
   members: MemberAddress[];
+  /** The topics, their subscriptions and pending pushes (empty in a version 1 snapshot). */
+  topics: TopicStore;
 }
 
 /** Where a cluster member listens, as recorded by a `SetMember` command. */
@@ -73,6 +81,7 @@ export function writeSnapshot(parts: SnapshotParts): Uint8Array {
     writer.string16(member.peerAddress);
     writer.string16(member.clientUrl);
   }
+  parts.topics.write(writer);
   return writer.finish();
 }
 
@@ -83,7 +92,9 @@ export function readSnapshot(bytes: Uint8Array): SnapshotParts {
     if (reader.u8() !== byte) throw new DecodeError("not a cmqd snapshot");
   }
   const version = reader.u8();
-  if (version !== snapshotVersion) throw new DecodeError(`unknown snapshot version ${version}`);
+  if (version !== 1 && version !== 2) {
+    throw new DecodeError(`unknown snapshot version ${version}`);
+  }
   const appliedIndex = reader.uint();
   const lastTimestamp = reader.uint();
   const count = reader.u32();
@@ -112,6 +123,7 @@ export function readSnapshot(bytes: Uint8Array): SnapshotParts {
       clientUrl: reader.string16(),
     });
   }
+  const topics = version === 1 ? new TopicStore() : TopicStore.read(reader);
   reader.end();
-  return { appliedIndex, lastTimestamp, queues, members };
+  return { appliedIndex, lastTimestamp, queues, members, topics };
 }

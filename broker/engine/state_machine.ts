@@ -6,7 +6,8 @@
  *
  * Housekeeping (retention, the dead-letter TTL, trimming) runs for every queue, in creation
  * order, at each Tick entry, and for one queue before each receive on it. The replica proposes
- * a Tick every second while `needsTick(now)` is true.
+ * a Tick every second while `needsTick(now)` is true. Topics (`topics.ts`, `topic_publish.ts`)
+ * are delegated to a `TopicStore`; a publish enqueues its queue copies through `#fanOut`.
  *
  * @module
  */
@@ -24,7 +25,6 @@ import {
   decodeChangeVisibility,
   decodeDeleteBatch,
   decodeJsonCommand,
-  decodeJsonObject,
   decodeReceiveBatch,
   decodeSendHeaders,
   decodeSendReceive,
@@ -44,65 +44,37 @@ import {
   resolveUpdate,
   sameAttributes,
 } from "./queue_attributes.ts";
+import { checkTagChanges } from "./queue_tags.ts";
 import {
   type MemberAddress,
   readSnapshot,
   type SnapshotParts,
   writeSnapshot,
 } from "./state_codec.ts";
-import type { Queue, QueueList, RewindResponse, SentMessage } from "../../sdk/protocol.ts";
+import { type TopicQueries, TopicStore } from "./topics.ts";
+import { applyPublish, applyPushResults } from "./topic_publish.ts";
+import { applySetMember, decodeRedrive } from "./admin_commands.ts";
+import type {
+  CreateResult,
+  DeleteResult,
+  ReceiveResult,
+  SendReceiveResult,
+  SendResult,
+  VisibilityResult,
+} from "./command_results.ts";
+import type { Queue, QueueList, RewindResponse } from "../../sdk/protocol.ts";
 
-/** Messages one Redrive command moves at most (and by default). */
-export const redriveMessagesMax = 100_000;
+export type {
+  CommandResults,
+  CreateResult,
+  DeleteResult,
+  ReceiveResult,
+  SendReceiveResult,
+  SendResult,
+  VisibilityResult,
+} from "./command_results.ts";
 
-/** Apply result of CreateQueue. */
-export interface CreateResult {
-  created: boolean;
-}
-/** Apply result of SendBatch. */
-export interface SendResult {
-  messages: SentMessage[];
-}
-/** Apply result of ReceiveBatch (`deleted`/`failures` when it carried handles to delete). */
-export interface ReceiveResult {
-  messages: Delivery[];
-  deleted?: number;
-  failures?: HandleFailure[];
-}
-/** Apply result of SendReceive: the send's, and each receive's deliveries in request order. */
-export interface SendReceiveResult extends SendResult {
-  receives: { messages: Delivery[] }[];
-}
-/** Apply result of DeleteBatch. */
-export interface DeleteResult {
-  deleted: number;
-  failures: HandleFailure[];
-}
-/** Apply result of ChangeVisibility: the new `visibleAt` per successful entry index. */
-export interface VisibilityResult {
-  entries: { index: number; visibleAt: number }[];
-  failures: HandleFailure[];
-}
-
-/**
- * What applying each command answers (besides a `BrokerError` for an expected failure). The
- * service's one typed `propose` reads its result type here, so no call site casts.
- */
-export interface CommandResults {
-  [CommandType.CreateQueue]: CreateResult;
-  [CommandType.UpdateQueue]: { updated: true };
-  [CommandType.DeleteQueue]: { deleted: true };
-  [CommandType.SendBatch]: SendResult;
-  [CommandType.ReceiveBatch]: ReceiveResult;
-  [CommandType.DeleteBatch]: DeleteResult;
-  [CommandType.ChangeVisibility]: VisibilityResult;
-  [CommandType.Rewind]: RewindResponse;
-  [CommandType.Purge]: { purged: number };
-  [CommandType.Redrive]: { moved: number };
-  [CommandType.Tick]: undefined;
-  [CommandType.SetMember]: undefined;
-  [CommandType.SendReceive]: SendReceiveResult;
-}
+export { redriveMessagesMax } from "./admin_commands.ts";
 
 /**
  * All queues of one replication group.
@@ -121,12 +93,21 @@ export class StateMachine {
   #lastTimestamp = 0;
   #touched = new Set<string>();
   #members = new Map<string, MemberAddress>();
+  #topics = new TopicStore();
   /** Called when a member's address was recorded (`address`) or forgotten (`null`). */
   onMember?: (id: string, address: MemberAddress | null) => void;
   /** Called after an apply that may have made messages receivable (long-poll wake-ups). */
   onAvailable?: (queue: string) => void;
   /** Called after each apply for every queue it touched (its locks and delays may be new). */
   onTouched?: (queue: string) => void;
+
+  /** Called after a publish added pending HTTP pushes (wakes the leader's push worker). */
+  onPushPending?: () => void;
+
+  /** The topics, read-only (views, and what the push worker needs). */
+  get topics(): TopicQueries {
+    return this.#topics;
+  }
 
   /** Index of the last applied entry. */
   get appliedIndex(): number {
@@ -195,8 +176,48 @@ export class StateMachine {
       case CommandType.SetMember:
         return this.#setMember(entry);
       default:
+        return this.#dispatchTopic(entry, now);
+    }
+  }
+
+  #dispatchTopic(entry: AppliedEntry, now: number): unknown {
+    const topics = this.#topics;
+    switch (entry.type) {
+      case CommandType.CreateTopic:
+        return topics.create(entry, now);
+      case CommandType.UpdateTopic:
+        return topics.update(entry, now);
+      case CommandType.DeleteTopic:
+        return topics.delete(entry);
+      case CommandType.PublishBatch: {
+        const result = applyPublish(topics, entry, { now, sink: this.#fanOut(entry, now) });
+        if (result.pushesAdded > 0) this.onPushPending?.();
+        return result;
+      }
+      case CommandType.Subscribe:
+        return topics.subscribe(entry, now, (queue) => this.#queues.has(queue));
+      case CommandType.UpdateSubscription:
+        return topics.updateSubscription(entry, now);
+      case CommandType.Unsubscribe:
+        return topics.unsubscribe(entry);
+      case CommandType.PushResults:
+        return applyPushResults(topics, entry, now);
+      default:
         return new BrokerError("MalformedRequest", `unknown command type ${entry.type}`);
     }
+  }
+
+  /** Where a publish puts its queue copies: the message stays in this entry, at its slot. */
+  #fanOut(entry: AppliedEntry, now: number) {
+    return (name: string, message: { slot: number; bodyBytes: number }) => {
+      const queue = this.#queues.get(name);
+      if (queue === undefined) {
+        return new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
+      }
+      queue.release(now);
+      this.#touched.add(name);
+      return queue.admitPublished({ entryIndex: entry.index, now, ...message });
+    };
   }
 
   /** The queue, released to `now` and marked touched; throws QueueNotFound. */
@@ -283,6 +304,7 @@ export class StateMachine {
     const attributes = resolveUpdate(
       queue.meta.attributes,
       checkAttributesInput(command.attributes),
+      checkTagChanges(command.tagChanges),
     );
     this.#checkDeadLetter(command.queue, attributes);
     const before = JSON.stringify(queue.meta.attributes.deadLetter ?? null);
@@ -315,9 +337,9 @@ export class StateMachine {
    */
   #sendReceive(entry: AppliedEntry, now: number): SendReceiveResult | BrokerError {
     const command = decodeSendReceive(entry.payload);
-    if (command.messages.length === 0) throw invalidParameter("messages", "must not be empty");
-    if (command.receives.length === 0 || command.receives.length > command.messages.length) {
-      throw invalidParameter("receives", "between 1 and the number of messages");
+    const [sending, receiving] = [command.messages.length, command.receives.length];
+    if (sending === 0 || receiving === 0 || receiving > sending) {
+      throw invalidParameter("receives", "at least 1 message and 1 to messages.length receives");
     }
     const queue = this.#queue(command.queue, now);
     const seconds = command.receives.map((spec) => receiveLockSeconds(spec, queue.meta.attributes));
@@ -422,17 +444,7 @@ export class StateMachine {
   }
 
   #redrive(entry: AppliedEntry, now: number): { moved: number } {
-    const command = decodeJsonCommand(entry.payload);
-    const { destination, maxMessages } = command;
-    if (
-      typeof maxMessages !== "number" || !Number.isInteger(maxMessages) || maxMessages < 1 ||
-      maxMessages > redriveMessagesMax
-    ) {
-      throw invalidParameter("maxMessages", `must be between 1 and ${redriveMessagesMax}`);
-    }
-    if (destination !== undefined && typeof destination !== "string") {
-      throw invalidParameter("destination", "must be a string");
-    }
+    const { destination, maxMessages, ...command } = decodeRedrive(entry.payload);
     const queue = this.#queue(command.queue, now);
     const fifo = queue.meta.attributes.fifo;
     let fixed: MessageSink | null = null;
@@ -456,22 +468,9 @@ export class StateMachine {
   }
 
   #setMember(entry: AppliedEntry): undefined | BrokerError {
-    const command = decodeJsonObject(entry.payload);
-    const { id, peerAddress, clientUrl, remove } = command;
-    if (typeof id !== "string" || id.length === 0) {
-      return new BrokerError("MalformedRequest", "SetMember: id missing");
-    }
-    if (remove === true) {
-      this.#members.delete(id);
-      this.onMember?.(id, null);
-      return undefined;
-    }
-    if (typeof peerAddress !== "string" || typeof clientUrl !== "string") {
-      return new BrokerError("MalformedRequest", "SetMember: peerAddress and clientUrl expected");
-    }
-    const member = { id, peerAddress, clientUrl };
-    this.#members.set(id, member);
-    this.onMember?.(id, member);
+    const change = applySetMember(this.#members, entry.payload);
+    if (change instanceof BrokerError) return change;
+    this.onMember?.(change.id, change.member);
     return undefined;
   }
 
@@ -488,12 +487,18 @@ export class StateMachine {
       queue.maintain(now, this.#deadLetter(queue, now));
       this.#touched.add(queue.meta.name);
     }
+    this.#topics.expire(now);
     return undefined;
   }
 
   /** The API view of a queue at `now`, or undefined. */
   getQueue(name: string, now: number): Queue | undefined {
     return this.#queues.get(name)?.view(now);
+  }
+
+  /** How many queues exist. */
+  get queueCount(): number {
+    return this.#queues.size;
   }
 
   /** A queue's attributes (for validation), or undefined. */
@@ -534,21 +539,21 @@ export class StateMachine {
     for (const queue of this.#queues.values()) {
       if (queue.dueAt(this.#deadLetter(queue, now) !== undefined) <= now) return true;
     }
-    return false;
+    return this.#topics.needsExpiry(now);
   }
 
   /** Log entries below this index hold no live or rewindable message. */
   lowestReferencedIndex(): number {
     let lowest = this.#appliedIndex + 1;
     for (const queue of this.#queues.values()) lowest = Math.min(lowest, queue.minLogIndex());
-    return lowest;
+    return Math.min(lowest, this.#topics.minLogIndex());
   }
 
   /** Bytes of RAM the queues' structures hold (typed arrays exact, maps estimated). */
   memoryBytes(): number {
     let bytes = 0;
     for (const queue of this.#queues.values()) bytes += queue.memoryBytes();
-    return bytes;
+    return bytes + this.#topics.memoryBytes();
   }
 
   /** A compact binary snapshot, including `appliedIndex`. */
@@ -558,6 +563,7 @@ export class StateMachine {
       lastTimestamp: this.#lastTimestamp,
       queues: [...this.#queues.values()],
       members: [...this.#members.values()],
+      topics: this.#topics,
     });
   }
 
@@ -567,13 +573,17 @@ export class StateMachine {
    * Raft follower installs a snapshot from its leader.
    */
   loadSnapshot(bytes: Uint8Array): void {
-    const parts = readSnapshot(bytes);
+    this.#load(readSnapshot(bytes));
+  }
+
+  #load(parts: SnapshotParts): void {
     this.#appliedIndex = parts.appliedIndex;
     this.#lastTimestamp = parts.lastTimestamp;
     this.#queues = new Map();
     this.#touched.clear();
     for (const queue of parts.queues) this.#queues.set(queue.meta.name, queue);
     this.#members = new Map(parts.members.map((member) => [member.id, member]));
+    this.#topics = parts.topics;
   }
 
   /** A machine equal to the one `bytes` was taken of. */
@@ -584,10 +594,7 @@ export class StateMachine {
   /** A machine made of snapshot parts. */
   static fromParts(parts: SnapshotParts): StateMachine {
     const machine = new StateMachine();
-    machine.#appliedIndex = parts.appliedIndex;
-    machine.#lastTimestamp = parts.lastTimestamp;
-    for (const queue of parts.queues) machine.#queues.set(queue.meta.name, queue);
-    machine.#members = new Map(parts.members.map((member) => [member.id, member]));
+    machine.#load(parts);
     return machine;
   }
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { TopicFilterType } from "./topic_filter.ts";
 
 /** A committed log entry as the state machine sees it (the same fields as storage's LogEntry). */
 export interface AppliedEntry {
@@ -42,6 +43,16 @@ export const CommandType = {
   Tick: 26,
   /** Records (or forgets) a cluster member's peer address and client URL. */
   SetMember: 27,
+  CreateTopic: 28,
+  UpdateTopic: 29,
+  DeleteTopic: 30,
+  /** One or more messages published to a topic, fanned out in the same entry. */
+  PublishBatch: 31,
+  Subscribe: 32,
+  UpdateSubscription: 33,
+  Unsubscribe: 34,
+  /** Outcomes of HTTP push attempts, proposed by the leader's push worker. */
+  PushResults: 35,
   /**
    * A send batch that also runs receives for the long polls parked on its queue, in the same
    * entry (one replicated write for send and lock). Numbered apart from the codes above so that
@@ -68,6 +79,25 @@ export interface QueueAttributes {
   fifo: boolean;
   /** Dead-letter policy; `null` on update removes it. */
   deadLetter?: DeadLetterPolicy | null;
+  /**
+   * Labels the engine stores and never interprets (rules in `queue_tags.ts`). Absent when the
+   * queue has none, so a queue without tags is stored exactly as before tags existed. On
+   * update the map replaces the whole set; `null` or `{}` removes every tag.
+   */
+  tags?: QueueTags | null;
+}
+
+/** A queue's tags: key → value. */
+export type QueueTags = Record<string, string>;
+
+/**
+ * A change to some tags of a queue, applied to the tags the queue has when the command applies
+ * (so two concurrent changes of different keys both land): `set` adds or overwrites keys, then
+ * `remove` deletes keys (absent keys are ignored).
+ */
+export interface TagChanges {
+  set?: QueueTags;
+  remove?: string[];
 }
 
 /** Where messages go after too many receives or too long a life (stored form). */
@@ -86,3 +116,43 @@ export interface ListQueuesOptions {
   offset?: number;
   limit?: number;
 }
+
+export type { TopicFilterType };
+
+/** Topic attributes as stored in commands and snapshots. */
+export interface TopicAttributes {
+  /** Immutable after create. */
+  filterType: TopicFilterType;
+  maxMessageBytes: number;
+  /** How long a pending HTTP push is retried before it is dropped (and counted). */
+  retentionSeconds: number;
+}
+
+/** Attributes of a topic create or update command: any subset. */
+export type TopicAttributesInput = Partial<TopicAttributes>;
+
+/** When a failed HTTP push is tried again (CMQ's BACKOFF_RETRY / EXPONENTIAL_DECAY_RETRY). */
+export type RetryPolicy = "backoff" | "exponentialDecay";
+
+/** What an HTTP push carries: a JSON envelope or the raw body. */
+export type PushFormat = "json" | "simplified";
+
+/** Where a subscription delivers: a queue of this group, or an HTTP(S) URL. */
+export type SubscriptionEndpoint = { queue: string } | { url: string };
+
+/**
+ * Subscription attributes as stored in commands and snapshots. `retryPolicy` and `format` are
+ * set exactly when the endpoint is a URL; `filterTags` is used by tag topics only and
+ * `bindingKeys` by routing-key topics only (the other one is always empty).
+ */
+export interface SubscriptionAttributes {
+  /** Immutable after create. */
+  endpoint: SubscriptionEndpoint;
+  filterTags: string[];
+  bindingKeys: string[];
+  retryPolicy?: RetryPolicy;
+  format?: PushFormat;
+}
+
+/** Attributes of a subscribe or subscription update command: any subset. */
+export type SubscriptionAttributesInput = Partial<SubscriptionAttributes>;

@@ -5,21 +5,29 @@
  * v1 route definitions and `/docs`.
  *
  * Order of the middleware, outermost first: request id + leader hint + metrics, the declared
- * `content-length` limit, the bounded JSON body reader (POST/PUT/PATCH under `/v1`), then the
- * route's own validators and handler. Every failure goes through the one error mapper of
- * `errors.ts`.
+ * `content-length` limit, protected mode (every path), the credentials check (`/v1`), the
+ * bounded JSON body reader (POST/PUT/PATCH under `/v1`; it decodes the bytes the credentials
+ * check read, if it read them), the route's access rule, then the route's own validators and
+ * handler. Every failure goes through the one error mapper of `errors.ts`.
  *
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { messageLimits, type NodeStatus, type QueueService } from "../service/mod.ts";
+import {
+  messageLimits,
+  type NodeStatus,
+  type QueueService,
+  type TopicService,
+} from "../service/mod.ts";
 import type { Metrics } from "./metrics.ts";
 import { declaredLengthLimit, jsonBodyReader } from "./body.ts";
+import { AccessGuard } from "./access_guard.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import {
   createErrorHandler,
   createNotFoundHandler,
   createV1Routes,
+  createV1TopicRoutes,
   type DoorEnv,
   type ErrorLogger,
   validationHook,
@@ -28,7 +36,6 @@ import { createOpsRoutes } from "./ops_routes.ts";
 import { requestContext } from "./request_context.ts";
 import { createCmqDoor } from "./cmq_v2/mod.ts";
 import { createSqsDoor, isSqsRequest } from "./sqs/mod.ts";
-import type { KeyRing } from "../auth/mod.ts";
 
 /**
  * Room above the 4 MiB batch limit for JSON syntax and escaping, so that a batch whose bodies
@@ -42,14 +49,19 @@ export const apiVersion = "1.0.0";
 /** Options of `createApp`. */
 export interface AppOptions {
   service: QueueService;
+  /** The topic routes are served when given (every node gives them; some tests don't). */
+  topics?: TopicService;
   status: NodeStatus;
   metrics: Metrics;
   /** Largest accepted request body; default 4 MiB + `requestSlackBytes`. */
   requestBytesMax?: number;
   /** Receives every 500 (message and error); default `console.error`. */
   logError?: ErrorLogger;
-  /** The credentials every door checks; null or absent when none are configured. */
-  keys?: KeyRing | null;
+  /**
+   * Who may call: credentials (checked by every door) and protected mode. Default
+   * `AccessGuard.open()` (anyone).
+   */
+  access?: AccessGuard;
 }
 
 /** The app type `createApp` returns. */
@@ -72,17 +84,27 @@ export function createApp(options: AppOptions): App {
     ((message: string, error: unknown) => console.error(message, error));
   const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
   app.use("*", requestContext({ metrics: options.metrics, status: options.status }));
-  // The CMQ and SQS doors answer their own errors in their own shapes, body limits included, so
-  // they are mounted before the native door's limits.
-  const keys = options.keys ?? null;
-  app.route("/", createCmqDoor({ service: options.service, keys, logError }));
+  const access = options.access ?? AccessGuard.open();
+  // Protected mode holds for every door.
+  app.use("*", access.clientGate());
+  // The CMQ and SQS doors check signatures against the same keys and answer their own errors in
+  // their own shapes, body limits included, so they are mounted before the native door's limits.
+  const keys = access.keyRing;
+  app.route(
+    "/",
+    createCmqDoor({ service: options.service, topics: options.topics, keys, logError }),
+  );
   const sqsDoor = createSqsDoor({ service: options.service, keys, logError });
   app.post("/", (c, next) => isSqsRequest(c.req.raw) ? sqsDoor(c.req.raw) : next());
   app.use("*", declaredLengthLimit(requestBytesMax));
+  app.use("/v1/*", access.authenticate(requestBytesMax));
   app.use("/v1/*", jsonBodyReader(requestBytesMax));
+  access.installRules(app);
   app.route("/", createV1Routes(options.service));
+  if (options.topics !== undefined) app.route("/", createV1TopicRoutes(options.topics));
   app.route("/", createOpsRoutes({ status: options.status, metrics: options.metrics }));
 
+  registerSecuritySchemes(app);
   const documentConfig = {
     openapi: "3.1.0",
     info: {
@@ -90,6 +112,8 @@ export function createApp(options: AppOptions): App {
       version: apiVersion,
       description: "Native v1 API of cmqd, a Raft-replicated message queue service.",
     },
+    // Required when the broker has a credentials file; the open endpoints say `security: []`.
+    security: [{ [bearerScheme]: [] }, { [signedSchemeName]: [] }] as Record<string, string[]>[],
   };
   // The routes are fixed once built, so the document and the page are rendered once.
   let document: ReturnType<App["getOpenAPI31Document"]> | undefined;
@@ -101,6 +125,26 @@ export function createApp(options: AppOptions): App {
   app.onError(createErrorHandler(logError));
   app.notFound(createNotFoundHandler(allowedMethodsOf(openApiDocument)));
   return app;
+}
+
+const bearerScheme = "bearer";
+const signedSchemeName = "cmqdHmac";
+
+/** The two ways a v1 request proves a key, as OpenAPI security schemes. */
+function registerSecuritySchemes(app: App): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", bearerScheme, {
+    type: "http",
+    scheme: "bearer",
+    description: "`Authorization: Bearer <secretId>:<secretKey>`; use over TLS or on loopback.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", signedSchemeName, {
+    type: "apiKey",
+    in: "header",
+    name: "Authorization",
+    description: "`CMQD1-HMAC-SHA256 Credential=<secretId>, Timestamp=<unix s>, Nonce=<n>, " +
+      "Signature=<base64 HMAC-SHA256>` over METHOD, path, sorted query, Timestamp, Nonce and " +
+      "the body's SHA-256 (see the README, Security); what the SDK sends.",
+  });
 }
 
 /**

@@ -283,3 +283,15 @@ Deno.test("bytes that are not UTF-8 become U+FFFD, as in Response.text()", async
   assert.equal(sent.status, 200);
   assert.deepEqual(calls[0].args[1], [{ body: "a\uFFFD" }]);
 });
+
+Deno.test("a node whose storage failed answers /healthz and /readyz 503 with the reason", async () => {
+  const { app, status } = door();
+  status.failed = "fsync failed: EIO";
+  for (const path of ["/healthz", "/readyz"]) {
+    const response = await app.request(path);
+    assert.equal(response.status, 503, path);
+    const body = await response.json();
+    assert.equal(body.error.code, "NotReady");
+    assert.match(body.error.message, /fsync failed: EIO/);
+  }
+});

@@ -23,14 +23,31 @@ const tags = ["operations"];
 
 const StatusSchema = z.object({ status: z.string() }).openapi("Status");
 
+const errorContent = { "application/json": { schema: ErrorBodySchema } };
+const authResponses = {
+  401: { description: "Unauthenticated (with a credentials file)", content: errorContent },
+  403: {
+    description: "AccessDenied: the key lacks the cluster permission, or protected mode",
+    content: errorContent,
+  },
+};
+
+/** The operations endpoints outside `/v1` need no credentials. */
+const open: { security: [] } = { security: [] };
+
 const healthz = createRoute({
   method: "get",
   path: "/healthz",
   operationId: "health",
   tags,
-  summary: "Liveness: the process answers",
+  ...open,
+  summary: "Liveness: the process answers and its storage works",
   responses: {
     200: { description: "Alive", content: { "application/json": { schema: StatusSchema } } },
+    503: {
+      description: "NotReady: storage failed; the process is ending",
+      content: { "application/json": { schema: ErrorBodySchema } },
+    },
   },
 });
 
@@ -39,6 +56,7 @@ const readyz = createRoute({
   path: "/readyz",
   operationId: "ready",
   tags,
+  ...open,
   summary: "Readiness: recovery finished, the node serves writes",
   responses: {
     200: { description: "Ready", content: { "application/json": { schema: StatusSchema } } },
@@ -54,6 +72,7 @@ const metricsRoute = createRoute({
   path: "/metrics",
   operationId: "metrics",
   tags,
+  ...open,
   summary: "Prometheus metrics (text format 0.0.4)",
   responses: {
     200: { description: "Metrics", content: { "text/plain": { schema: z.string() } } },
@@ -65,12 +84,13 @@ const cluster = createRoute({
   path: "/v1/cluster",
   operationId: "cluster",
   tags,
-  summary: "Nodes, roles, leader and commit indexes",
+  summary: "Nodes, roles, leader and commit indexes (needs cluster:read)",
   responses: {
     200: {
       description: "The cluster as this node sees it",
       content: { "application/json": { schema: ClusterInfoSchema } },
     },
+    ...authResponses,
   },
 });
 
@@ -80,14 +100,13 @@ const JoinRequestSchema = z.object({
   clientUrl: z.string().max(300).openapi({ example: "http://10.0.0.4:9876" }),
 }).strict().openapi("JoinRequest");
 
-const errorContent = { "application/json": { schema: ErrorBodySchema } };
-
 const joinNode = createRoute({
   method: "post",
   path: "/v1/cluster/nodes",
   operationId: "joinNode",
   tags,
-  summary: "Add a node: record its address, add it as learner, wait for catch-up, promote",
+  summary: "Add a node: record its address, add it as learner, wait for catch-up, promote " +
+    "(needs cluster:manage)",
   request: {
     body: { required: true, content: { "application/json": { schema: JoinRequestSchema } } },
   },
@@ -97,6 +116,7 @@ const joinNode = createRoute({
       content: { "application/json": { schema: ClusterInfoSchema } },
     },
     400: { description: "InvalidParameter", content: errorContent },
+    ...authResponses,
     503: { description: "NoLeader / NotReady (retry)", content: errorContent },
   },
 });
@@ -106,12 +126,13 @@ const removeNode = createRoute({
   path: "/v1/cluster/nodes/{id}",
   operationId: "removeNode",
   tags,
-  summary: "Remove a node from the group",
+  summary: "Remove a node from the group (needs cluster:manage)",
   request: {
     params: z.object({ id: NameSchema.openapi({ param: { name: "id", in: "path" } }) }),
   },
   responses: {
     204: { description: "Removed" },
+    ...authResponses,
     404: { description: "NotFound: not a member", content: errorContent },
     503: { description: "NoLeader (retry)", content: errorContent },
   },
@@ -134,8 +155,16 @@ export interface OpsRoutesOptions {
 export function createOpsRoutes(options: OpsRoutesOptions): OpenAPIHono<DoorEnv> {
   const { status, metrics } = options;
   const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
-  app.openapi(healthz, (c) => c.json({ status: "ok" }, 200));
+  const failed = () => {
+    const failure = status.failure?.() ?? null;
+    if (failure !== null) throw new BrokerError("NotReady", `the node failed: ${failure}`);
+  };
+  app.openapi(healthz, (c) => {
+    failed();
+    return c.json({ status: "ok" }, 200);
+  });
   app.openapi(readyz, (c) => {
+    failed();
     if (!status.ready()) {
       throw new BrokerError("NotReady", "the node is not ready to serve writes yet", {
         retryAfterSeconds: notReadyRetryAfterSeconds,

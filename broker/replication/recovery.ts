@@ -297,6 +297,26 @@ export class RepairWatch {
     this.#electionTicks = electionTicks;
   }
 
+  /**
+   * Checks the repair (see `check`); once complete, clears the damage record and lets the node
+   * campaign and vote again. True when done.
+   */
+  async settle(
+    raft: RaftNode,
+    context: {
+      storage: { term(index: number): number | undefined };
+      log: SegmentLog;
+      ticks: number;
+      warn: Warn;
+    },
+  ): Promise<boolean> {
+    const termAt = (index: number) => context.storage.term(index);
+    if (!this.check(raft, { termAt, ticks: context.ticks, warn: context.warn })) return false;
+    await context.log.clearDamage();
+    raft.setCanCampaign(true);
+    return true;
+  }
+
   /** True once the log may be trusted again. */
   check(
     raft: RaftNode,

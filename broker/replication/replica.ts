@@ -14,8 +14,8 @@
  *
  * Proposals and peer messages that arrive while a Ready is being persisted go into the next
  * Ready: one write, one fdatasync and one append message per follower for all of them (group
- * commit). The leader stamps every entry with `max(last timestamp, clock)`; a new leader's log
- * holds every committed entry, so time never runs backwards across leaders either.
+ * commit). The leader stamps every entry with cluster time (`cluster_clock.ts`: the monotonic
+ * clock, slewed towards the wall clock, never below the log's last stamp).
  *
  * Snapshots: `snapshot_writer.ts` (written beside the loop), `snapshot_container.ts` (container),
  * `log_storage.ts` (what Raft sees). Opening: `recovery.ts`, with why a node with a damaged log
@@ -24,7 +24,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { FileSystem, SegmentLog } from "../../storage/mod.ts";
+import type { SegmentLog } from "../../storage/mod.ts";
 import {
   applyConfigChange,
   type ConfigChange,
@@ -58,7 +58,8 @@ import { RaftLogStorage } from "./log_storage.ts";
 import { RaftLogWriter } from "./log_writer.ts";
 import { installSnapshot, type SnapshotParts } from "./snapshot_io.ts";
 import { SnapshotWriter } from "./snapshot_writer.ts";
-import { ProposalWaiters, ReadWaiters } from "./waiters.ts";
+import { Outstanding, type ProposalWaiters, type ReadWaiters } from "./waiters.ts";
+import { ClusterClock } from "./cluster_clock.ts";
 import { recoverReplica, RepairWatch } from "./recovery.ts";
 import {
   type PeerStatus,
@@ -79,13 +80,8 @@ const construction = Symbol("RaftReplica.open");
  *
  * @example
  * ```ts
- * const log = await SegmentLog.open(`${dir}/log`, { fs });
- * const machine = new StateMachine();
  * const replica = await RaftReplica.open({ nodeId: "n1", log, machine, transport, fs,
- *   snapshotsDir: `${dir}/snapshots`, initialVoters: ["n1", "n2", "n3"],
- *   clock: { now: () => Date.now() }, timers: realTimers, prng: createPrng(seed) });
- * const broker = new EngineService({ proposer: replica, machine, log: replica });
- * replica.onRoleChange(() => broker.wakeAll());
+ *   snapshotsDir, initialVoters: ["n1", "n2", "n3"], clock, timers, prng: createPrng(seed) });
  * ```
  */
 export class RaftReplica implements Proposer, LogReader {
@@ -93,25 +89,28 @@ export class RaftReplica implements Proposer, LogReader {
   readonly #log: SegmentLog;
   readonly #machine: Applier;
   readonly #transport: Transport;
-  readonly #clock: ClockLike;
+  readonly #monotonic: ClockLike;
   readonly #timers: Timers;
-  readonly #files: { fs: FileSystem; snapshotsDir: string };
+  /** What taking and installing snapshots works on. */
+  readonly #snapshotParts: SnapshotParts;
   readonly #storage: RaftLogStorage;
   readonly #raft: RaftNode;
   readonly #settings: ReplicaSettings;
   readonly #warn: (message: string) => void;
   readonly #onApplied?: (entry: Entry) => void;
-  readonly #pending = new ProposalWaiters();
-  readonly #reads = new ReadWaiters();
+  readonly #waiting: Outstanding;
+  readonly #pending: ProposalWaiters;
+  readonly #reads: ReadWaiters;
   readonly #roleHandlers: Array<(change: RoleChange) => void> = [];
+  readonly #failureHandlers: Array<(error: Error) => void> = [];
   #config: ConfigState;
   /** Set while this node distrusts its log (see recovery.ts). */
   #repair: RepairWatch | null = null;
   #ticks = 0;
-  /** Highest timestamp stamped or stored: proposals never go below it. */
-  #lastTimestamp: number;
+  /** Stamps proposals; never below any entry stored here. */
+  readonly #time: ClusterClock;
   readonly #writer: RaftLogWriter;
-  readonly #snapshots = new SnapshotWriter(() => this.#snapshotParts(), {
+  readonly #snapshots = new SnapshotWriter(() => this.#snapshotParts, {
     onStored: () => this.#kick(),
     onError: (error) => this.#fail(error),
   });
@@ -125,6 +124,8 @@ export class RaftReplica implements Proposer, LogReader {
   #role: Role = "follower";
   #leaderId: NodeId | null = null;
   #closed = false;
+  /** Set by close(): new proposals are refused while those in the log settle. */
+  #closing = false;
   #failure: Error | null = null;
 
   /** Use `RaftReplica.open`. */
@@ -140,14 +141,19 @@ export class RaftReplica implements Proposer, LogReader {
     this.#log = options.log;
     this.#machine = options.machine;
     this.#transport = options.transport;
-    this.#clock = options.clock;
+    this.#monotonic = options.monotonic ?? options.clock;
     this.#timers = options.timers;
-    this.#files = { fs: options.fs, snapshotsDir: options.snapshotsDir };
     this.#warn = options.warn ?? ((message) => console.error(`[raft ${options.nodeId}]`, message));
     this.#onApplied = options.onApplied;
     this.#settings = replicaSettings(options);
+    this.#waiting = new Outstanding(this.#monotonic, this.#settings.proposalTimeoutMs);
+    this.#pending = this.#waiting.proposals;
+    this.#reads = this.#waiting.reads;
     this.#config = recovered.config;
-    this.#lastTimestamp = recovered.tailTimestamp;
+    this.#time = new ClusterClock({ wall: options.clock, monotonic: this.#monotonic }, {
+      tailTimestamp: options.log.lastTimestamp, // null without entries: the wall clock starts it
+      slewRate: options.clockSlewRate,
+    });
     const hard = options.log.readHardState();
     this.#storage = new RaftLogStorage(options.log, {
       snapshot: recovered.snapshot,
@@ -155,8 +161,10 @@ export class RaftReplica implements Proposer, LogReader {
       fs: options.fs,
       snapshotsDir: options.snapshotsDir,
     });
+    const { fs, snapshotsDir, log, machine } = options;
+    this.#snapshotParts = { log, machine, storage: this.#storage, fs, snapshotsDir };
     this.#writer = new RaftLogWriter(
-      { log: options.log, storage: this.#storage, clock: options.clock },
+      { log: options.log, storage: this.#storage, clock: this.#monotonic },
       {
         tailTimestamp: recovered.tailTimestamp,
         policy: {
@@ -189,14 +197,7 @@ export class RaftReplica implements Proposer, LogReader {
    */
   static async open(options: RaftReplicaOptions): Promise<RaftReplica> {
     const warn = options.warn ?? ((message) => console.error(`[raft ${options.nodeId}]`, message));
-    const recovered = await recoverReplica({
-      log: options.log,
-      machine: options.machine,
-      fs: options.fs,
-      snapshotsDir: options.snapshotsDir,
-      initialVoters: options.initialVoters,
-      warn,
-    });
+    const recovered = await recoverReplica({ ...options, warn });
     return new RaftReplica(construction, { ...options, warn, recovered });
   }
 
@@ -225,9 +226,17 @@ export class RaftReplica implements Proposer, LogReader {
     return this.#failure;
   }
 
-  /** The wall clock, for timers only. */
+  /** Cluster time now (see `cluster_clock.ts`), for views and timers; never stamps. */
   now(): number {
-    return this.#clock.now();
+    return this.#time.now();
+  }
+
+  /**
+   * Calls `handler` once if the replica stops on a failure (a failed write or fsync, a broken
+   * invariant); it then refuses everything and claims no leader. The owner ends the process.
+   */
+  onFailure(handler: (error: Error) => void): void {
+    this.#failureHandlers.push(handler);
   }
 
   /** Calls `handler` whenever this node's role or known leader changes. */
@@ -248,15 +257,14 @@ export class RaftReplica implements Proposer, LogReader {
         new ReplicationError("NotReady", "too many writes in flight", { retryAfterSeconds: 1 }),
       );
     }
-    const timestamp = Math.max(this.#lastTimestamp, this.#clock.now());
+    const timestamp = this.#time.stamp();
     let proposal: { index: LogIndex; term: Term };
     try {
       proposal = this.#raft.propose(payload, { type, timestamp });
     } catch (error) {
       return Promise.reject(fromRaftError(error));
     }
-    this.#lastTimestamp = timestamp;
-    const promise = this.#track(proposal);
+    const promise = this.#waiting.track(proposal, () => noLeader(this.#leaderId));
     this.#kick();
     return promise;
   }
@@ -274,7 +282,8 @@ export class RaftReplica implements Proposer, LogReader {
     } catch (error) {
       return Promise.reject(fromRaftError(error));
     }
-    const promise = this.#track(proposal).then(() => undefined);
+    const promise = this.#waiting.track(proposal, () => noLeader(this.#leaderId))
+      .then(() => undefined);
     this.#kick();
     return promise;
   }
@@ -304,7 +313,7 @@ export class RaftReplica implements Proposer, LogReader {
     } catch (error) {
       return Promise.reject(fromRaftError(error));
     }
-    const promise = this.#reads.wait(requestId, this.#deadline(), {});
+    const promise = this.#waiting.read(requestId);
     this.#kick();
     return promise;
   }
@@ -323,7 +332,7 @@ export class RaftReplica implements Proposer, LogReader {
     });
   }
 
-  /** Starts an election now (tests; a no-op when not allowed). */
+  /** Starts an election now (a no-op when not allowed). */
   campaign(): void {
     if (this.#closed) return;
     this.#raft.campaign();
@@ -331,12 +340,21 @@ export class RaftReplica implements Proposer, LogReader {
   }
 
   /**
-   * Stops: no more ticks or proposals, pending ones rejected, the current Ready finished, the
-   * final hard state (with the commit index) written. The log stays open (the owner closes it).
+   * Stops: first refuses new proposals ("shutting down": never in the log), then lets those
+   * already in the log settle for up to `drainMsMax`, then answers the rest "outcome unknown"
+   * (they may still commit elsewhere), finishes the current Ready and writes the final hard
+   * state. The log stays open (the owner closes it).
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#stop(new ReplicationError("NotReady", "node is shutting down", { retryAfterSeconds: 1 }));
+  async close(options: { drainMsMax?: number } = {}): Promise<void> {
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    await this.#waiting.drain(this.#timers, {
+      msMax: options.drainMsMax ?? 0,
+      everyMs: this.#settings.tickMs,
+      stop: () => this.#failure !== null,
+    });
+    const unknown = "node stopped; the outcome of this write is unknown";
+    this.#stop(new ReplicationError("NotReady", unknown, { retryAfterSeconds: 1 }));
     await this.#driving?.catch(() => {});
     await this.#snapshots.settled();
     if (this.#failure !== null) return;
@@ -357,14 +375,14 @@ export class RaftReplica implements Proposer, LogReader {
     this.#closed = true;
     if (this.#tickTimer !== null) this.#timers.clearTimer(this.#tickTimer);
     this.#tickTimer = null;
-    this.#rejectAll(error);
+    this.#waiting.rejectAll(error);
   }
 
   // ---- requests ------------------------------------------------------------------------------
 
   /** Why a proposal made now would be refused (not leader, stopped), or null. */
   refusal(): ReplicationError | null {
-    if (this.#closed) {
+    if (this.#closed || this.#closing) {
       return new ReplicationError("NotReady", "node is shutting down", { retryAfterSeconds: 1 });
     }
     if (this.#failure !== null) {
@@ -372,23 +390,6 @@ export class RaftReplica implements Proposer, LogReader {
     }
     if (this.#role !== "leader") return noLeader(this.#leaderId);
     return null;
-  }
-
-  #track(proposal: { index: LogIndex; term: Term }): Promise<unknown> {
-    // A proposal of an earlier term at this index was overwritten by this leader's log.
-    if (this.#pending.has(proposal.index)) {
-      this.#pending.reject(proposal.index, noLeader(this.#leaderId));
-    }
-    return this.#pending.wait(proposal.index, this.#deadline(), { term: proposal.term });
-  }
-
-  #deadline(): number {
-    return this.#clock.now() + this.#settings.proposalTimeoutMs;
-  }
-
-  #rejectAll(error: ReplicationError): void {
-    this.#pending.rejectAll(error);
-    this.#reads.rejectAll(error);
   }
 
   // ---- the loop ------------------------------------------------------------------------------
@@ -411,8 +412,7 @@ export class RaftReplica implements Proposer, LogReader {
       if (this.#failure === null) {
         this.#ticks++;
         this.#raft.tick();
-        this.#pending.expireNow(this.#clock.now());
-        this.#reads.expireNow(this.#clock.now());
+        this.#waiting.expire();
         this.#kick();
       }
       this.#scheduleTick();
@@ -518,7 +518,7 @@ export class RaftReplica implements Proposer, LogReader {
       // Raft never truncates committed entries: every pending proposal from `first` on lost.
       this.#pending.rejectWhere((index) => index >= first, () => noLeader(this.#leaderId));
     });
-    this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#writer.tailTimestamp);
+    this.#time.observe(this.#writer.tailTimestamp);
   }
 
   // ---- applying ------------------------------------------------------------------------------
@@ -563,28 +563,18 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** Trusts the log again once the repair is complete; see recovery.ts for when. */
   async #checkRepaired(): Promise<void> {
-    const context = {
-      termAt: (index: number) => this.#storage.term(index),
-      ticks: this.#ticks,
-      warn: this.#warn,
-    };
-    if (this.#repair === null || !this.#repair.check(this.#raft, context)) return;
-    await this.#log.clearDamage();
-    this.#repair = null;
-    this.#raft.setCanCampaign(true);
+    if (this.#repair === null) return;
+    const parts = { storage: this.#storage, log: this.#log, ticks: this.#ticks, warn: this.#warn };
+    if (await this.#repair.settle(this.#raft, parts)) this.#repair = null;
   }
 
   // ---- snapshots -----------------------------------------------------------------------------
 
-  #snapshotParts(): SnapshotParts {
-    return { log: this.#log, machine: this.#machine, storage: this.#storage, ...this.#files };
-  }
-
   async #installSnapshot(snapshot: Snapshot): Promise<void> {
-    const installed = await installSnapshot(this.#snapshotParts(), snapshot);
+    const installed = await installSnapshot(this.#snapshotParts, snapshot);
     this.#config = installed.config;
-    this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#lastTimestamp;
-    this.#lastTimestamp = Math.max(this.#lastTimestamp, this.#writer.tailTimestamp);
+    this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#writer.tailTimestamp;
+    if (installed.tailTimestamp !== null) this.#time.observe(installed.tailTimestamp);
     const unknown = () =>
       new ReplicationError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
     this.#pending.rejectWhere((index) => index <= snapshot.index, unknown);
@@ -592,9 +582,15 @@ export class RaftReplica implements Proposer, LogReader {
 
   #fail(error: unknown): void {
     if (this.#closed) return; // a stopped node's leftovers failing is expected
+    if (this.#failure !== null) return;
     const failure = error instanceof Error ? error : new Error(String(error));
-    this.#failure ??= failure;
+    this.#failure = failure;
     this.#warn(`replica stopped: ${failure.stack ?? failure.message}`);
-    this.#rejectAll(new ReplicationError("NotReady", `replica failed: ${failure.message}`));
+    this.#waiting.rejectAll(new ReplicationError("NotReady", `replica failed: ${failure.message}`));
+    // Claim no leader: clients pinned to this node must go elsewhere, not wait on a zombie.
+    if (this.#role !== "follower" || this.#leaderId !== null) {
+      this.#changeRole({ role: "follower", leaderId: null });
+    }
+    for (const handler of this.#failureHandlers) handler(failure);
   }
 }

@@ -22,8 +22,15 @@ export interface RaftReplicaOptions {
   /** Loaded in place from the newest snapshot; the `EngineService` may already hold it. */
   machine: Applier;
   transport: Transport;
-  /** Stamps entries; also the time base of proposal and read timeouts. */
+  /** The wall clock: cluster time slews towards it (see `cluster_clock.ts`). */
   clock: ClockLike;
+  /**
+   * A monotonic clock (never jumps; `performance.now()` in production): cluster time advances
+   * by it, and proposal and read timeouts run on it. Defaults to `clock`.
+   */
+  monotonic?: ClockLike;
+  /** How far cluster time may run faster or slower than the monotonic clock. 0.01. */
+  clockSlewRate?: number;
   /** Drives ticks and nothing else (`realTimers` in production). */
   timers: Timers;
   /** Randomizes election timeouts (a seeded one in simulations). */

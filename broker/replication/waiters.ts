@@ -92,3 +92,65 @@ export class ReadWaiters extends Waiters<string, void> {
     );
   }
 }
+
+/**
+ * Everyone a replica owes an answer, with one timeout measured on the monotonic clock (a wall
+ * clock jump must neither expire every write nor keep them waiting for hours).
+ */
+export class Outstanding {
+  readonly proposals = new ProposalWaiters();
+  readonly reads = new ReadWaiters();
+  readonly #monotonic: { now(): number };
+  readonly #timeoutMs: number;
+
+  constructor(monotonic: { now(): number }, timeoutMs: number) {
+    this.#monotonic = monotonic;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Waits for the outcome of the proposal at `index`; an earlier one there was overwritten. */
+  track(proposal: { index: number; term: number }, overwritten: () => unknown): Promise<unknown> {
+    if (this.proposals.has(proposal.index)) this.proposals.reject(proposal.index, overwritten());
+    return this.proposals.wait(proposal.index, this.#deadline(), { term: proposal.term });
+  }
+
+  /** Waits for the read barrier `requestId`. */
+  read(requestId: string): Promise<void> {
+    return this.reads.wait(requestId, this.#deadline(), {});
+  }
+
+  /** Answers whoever waited past the timeout. */
+  expire(): void {
+    const now = this.#monotonic.now();
+    this.proposals.expireNow(now);
+    this.reads.expireNow(now);
+  }
+
+  rejectAll(error: unknown): void {
+    this.proposals.rejectAll(error);
+    this.reads.rejectAll(error);
+  }
+
+  /**
+   * Resolves once no proposal waits, `stop()` holds, or `msMax` passed (checked every
+   * `everyMs` on `timers`).
+   */
+  drain(
+    timers: { setTimer(delayMs: number, callback: () => void): unknown },
+    options: { msMax: number; everyMs: number; stop: () => boolean },
+  ): Promise<void> {
+    const deadline = this.#monotonic.now() + options.msMax;
+    return new Promise((resolve) => {
+      const check = () => {
+        const done = this.proposals.size === 0 || options.stop();
+        if (done || this.#monotonic.now() >= deadline) resolve();
+        else timers.setTimer(options.everyMs, check);
+      };
+      check();
+    });
+  }
+
+  #deadline(): number {
+    return this.#monotonic.now() + this.#timeoutMs;
+  }
+}

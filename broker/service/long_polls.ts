@@ -101,6 +101,7 @@ const countLimitMax = 4_096;
 export class LongPolls {
   readonly #options: LongPollsOptions;
   readonly #queues = new Map<string, QueuePolls>();
+  #size = 0;
 
   constructor(options: LongPollsOptions) {
     this.#options = options;
@@ -108,9 +109,7 @@ export class LongPolls {
 
   /** Receivers parked now. */
   get size(): number {
-    let count = 0;
-    for (const polls of this.#queues.values()) count += polls.parked.size;
-    return count;
+    return this.#size;
   }
 
   /**
@@ -133,12 +132,16 @@ export class LongPolls {
         wake: (wake: Wake) => {
           timers.clearTimer(timer);
           signal?.removeEventListener("abort", onAbort);
-          if (lot.parked.delete(waiter)) lot.parkedWant -= want;
+          if (lot.parked.delete(waiter)) {
+            lot.parkedWant -= want;
+            this.#size--;
+          }
           this.#tidy(queue, lot);
           resolve(wake);
         },
       };
       lot.parked.add(waiter);
+      this.#size++;
       lot.parkedWant += want;
       const timer = timers.setTimer(Math.max(0, deadline - now()), () => waiter.wake({}));
       signal?.addEventListener("abort", onAbort);

@@ -1,6 +1,7 @@
 /**
  * The one service every door calls: it validates a request, proposes it through the replica,
  * parks long polls until a send wakes them, and answers typed results or a `BrokerError`. The
+ * topic calls (`EngineTopicService`) also feed the leader's push worker (`PushSource`). The
  * doors (`http/v1`, later CMQ and SQS) translate to and from these calls and nothing else.
  *
  * It uses the engine directly and replication only through the `Proposer` contract (and the
@@ -9,7 +10,21 @@
  * @module
  */
 export { asBrokerError, EngineService, type EngineServiceOptions } from "./service.ts";
-export type { CreateQueueResult, ListQueuesOptions, NodeStatus, QueueService } from "./types.ts";
+export { EngineTopicService, type EngineTopicServiceOptions } from "./topic_service.ts";
+export type {
+  CreateTopicResult,
+  PushDelivery,
+  PushSource,
+  SubscribeResult,
+  TopicService,
+} from "./topic_types.ts";
+export type {
+  CreateQueueResult,
+  ListQueuesOptions,
+  NodeStatus,
+  QueueService,
+  TagChanges,
+} from "./types.ts";
 export {
   BrokerError,
   deadLetterLimits,
@@ -19,7 +34,13 @@ export {
   listLimits,
   messageLimits,
   namePattern,
+  type PushOutcome,
+  type PushTarget,
   queueLimits,
   type Range,
   redriveMessagesMax,
+  subscriptionLimits,
+  tagLimits,
+  topicFilterLimits,
+  topicLimits,
 } from "../engine/mod.ts";

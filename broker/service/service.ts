@@ -12,6 +12,7 @@
 import {
   BrokerError,
   checkAttributesInput,
+  checkTagChanges,
   type CommandResults,
   CommandType,
   type Delivery,
@@ -29,6 +30,7 @@ import {
   type HandleFailure,
   invalidParameter,
   type LogReader,
+  messageReaderFor,
   receiptHandleToBytes,
   type ReceiveResult,
   redriveMessagesMax,
@@ -37,6 +39,8 @@ import {
   type SendCommandMessage,
   SentMessageReader,
   type StateMachine,
+  type StoredMessageReader,
+  type TagChanges,
 } from "../engine/mod.ts";
 import { type Proposer, ReplicationError, type Timers } from "../replication/mod.ts";
 import {
@@ -80,6 +84,19 @@ export interface EngineServiceOptions {
   timers: Timers;
   /** Receipt-handle salt source for new queues (default: crypto random). */
   randomSalt?: () => number;
+  /** Queues the group may hold; creating one more is 429 `QueueLimitExceeded`. 10 000. */
+  queuesMax?: number;
+  /**
+   * Long-poll receives parked at once on this node; past it a receive that would wait answers
+   * 503 `NotReady` with `Retry-After` (the client backs off and retries; nothing was done). 10 000.
+   */
+  parkedReceivesMax?: number;
+  /**
+   * Whether writes that add data (sends) may go ahead now: null, or the error to refuse them
+   * with (507 `InsufficientStorage` below the free-disk threshold). Consuming writes (receive,
+   * delete, queue delete) are never asked: they must drain a full disk.
+   */
+  admitData?: () => BrokerError | null;
 }
 
 /**
@@ -101,6 +118,9 @@ export class EngineService implements QueueService {
   readonly #log: LogReader;
   readonly #randomSalt: () => number;
   readonly #polls: LongPolls;
+  readonly #queuesMax: number;
+  readonly #parkedMax: number;
+  readonly #admitData: () => BrokerError | null;
   #closed = false;
 
   constructor(options: EngineServiceOptions) {
@@ -117,6 +137,9 @@ export class EngineService implements QueueService {
     });
     this.#machine.onAvailable = (queue) => this.#polls.available(queue);
     this.#machine.onTouched = (queue) => this.#polls.touched(queue);
+    this.#queuesMax = options.queuesMax ?? 10_000;
+    this.#parkedMax = options.parkedReceivesMax ?? 10_000;
+    this.#admitData = options.admitData ?? (() => null);
   }
 
   /** Receivers parked in long polls. */
@@ -179,7 +202,17 @@ export class EngineService implements QueueService {
   async createQueue(name: string, input: QueueAttributesInput): Promise<CreateQueueResult> {
     checkName(name);
     const attributes = resolveCreate(checkAttributesInput(input));
-    if (this.#machine.queueAttributes(name) === undefined) this.#checkDeadLetter(name, attributes);
+    if (this.#machine.queueAttributes(name) === undefined) {
+      this.#checkDeadLetter(name, attributes);
+      // Checked before proposing, so creates racing each other may pass it by a few.
+      if (this.#machine.queueCount >= this.#queuesMax) {
+        throw new BrokerError(
+          "QueueLimitExceeded",
+          `this cluster holds ${this.#machine.queueCount} queues, the most it allows ` +
+            `(queuesMax ${this.#queuesMax}); delete one first`,
+        );
+      }
+    }
     const payload = encodeCreateQueue({ queue: name, attributes, salt: this.#randomSalt() >>> 0 });
     const result = await this.#propose(CommandType.CreateQueue, payload);
     return { queue: this.#view(name), created: result.created };
@@ -208,6 +241,19 @@ export class EngineService implements QueueService {
     return this.#view(name);
   }
 
+  async changeQueueTags(name: string, changes: TagChanges): Promise<Queue> {
+    const current = this.#attributes(name);
+    const clean = checkTagChanges(changes ?? {}) ?? {};
+    // Checked against the tags of now for an early answer; the state machine applies the
+    // change to the tags of the moment it applies, and checks the count again there.
+    resolveUpdate(current, {}, clean);
+    await this.#propose(
+      CommandType.UpdateQueue,
+      encodeUpdateQueue({ queue: name, attributes: {}, tagChanges: clean }),
+    );
+    return this.#view(name);
+  }
+
   async deleteQueue(name: string): Promise<void> {
     this.#attributes(name);
     await this.#propose(CommandType.DeleteQueue, encodeQueueCommand({ queue: name }));
@@ -217,6 +263,8 @@ export class EngineService implements QueueService {
   async sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
     const attributes = this.#attributes(name);
     const clean = checkSendEntries(messages, attributes.maxMessageBytes);
+    const refusal = this.#admitData();
+    if (refusal !== null) throw refusal;
     const riders = this.#polls.takeRiders(name, receivableAtOnce(clean, attributes.fifo));
     if (riders.length > 0) return await this.#sendReceive(name, clean, riders);
     const payload = encodeSendBatch({ queue: name, messages: clean });
@@ -303,6 +351,14 @@ export class EngineService implements QueueService {
         if (this.#machine.queueAttributes(name) === undefined) {
           throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
         }
+        if (this.#polls.size >= this.#parkedMax) {
+          if (response.deleted !== undefined) return; // answer what the request already did
+          throw new BrokerError(
+            "NotReady",
+            `${this.#polls.size} receives already wait on this node (parkedReceivesMax); retry`,
+            { retryAfterSeconds: 1 },
+          );
+        }
         const wake = await this.#polls.park(name, request, deadline, signal);
         claim = wake.claim;
         const failure = wake.ride === undefined ? wake.failure : await this.#ride(wake, response);
@@ -344,13 +400,16 @@ export class EngineService implements QueueService {
     return this.#propose(CommandType.ReceiveBatch, payload);
   }
 
-  /** Bodies of a receive's deliveries; a send batch's entry is read (and CRC-checked) once. */
+  /**
+   * Bodies of a receive's deliveries; an entry (a send batch, or a publish whose copy the queue
+   * got) is read (and CRC-checked) once.
+   */
   #readMessages(deliveries: Delivery[]): ReceivedMessage[] {
     let lastIndex = -1;
-    let reader: SentMessageReader | undefined;
+    let reader: StoredMessageReader | undefined;
     return deliveries.map((delivery) => {
       if (delivery.logIndex !== lastIndex) {
-        reader = new SentMessageReader(this.#log.entry(delivery.logIndex).payload);
+        reader = messageReaderFor(this.#log.entry(delivery.logIndex));
         lastIndex = delivery.logIndex;
       }
       const sent = reader!.message(delivery.slot);

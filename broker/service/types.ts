@@ -26,7 +26,7 @@ import type {
   SendMessagesResponse,
   VisibilityEntry,
 } from "../../sdk/protocol.ts";
-import type { ListQueuesOptions } from "../engine/mod.ts";
+import type { ListQueuesOptions, TagChanges } from "../engine/mod.ts";
 
 /** The result of a create: `created` is false when an identical queue already existed. */
 export interface CreateQueueResult {
@@ -36,6 +36,8 @@ export interface CreateQueueResult {
 
 /** Options of a list call. */
 export type { ListQueuesOptions };
+/** Tags to add or overwrite and keys to remove, in one step. */
+export type { TagChanges };
 
 /** The engine as the doors see it. All methods may throw `BrokerError`. */
 export interface QueueService {
@@ -43,6 +45,11 @@ export interface QueueService {
   listQueues(options: ListQueuesOptions): Promise<QueueList>;
   getQueue(name: string): Promise<Queue>;
   updateQueue(name: string, attributes: QueueAttributesInput): Promise<Queue>;
+  /**
+   * Adds or overwrites (`set`) and removes (`remove`) some tags, applied to the tags the queue
+   * has when the change commits: two concurrent changes never lose one another.
+   */
+  changeQueueTags(name: string, changes: TagChanges): Promise<Queue>;
   deleteQueue(name: string): Promise<void>;
   sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse>;
   /** Long-polls up to `waitSeconds`; `signal` aborts the wait when the client goes away. */
@@ -62,6 +69,11 @@ export interface QueueService {
 export interface NodeStatus {
   /** True once recovery finished and the node can serve writes. */
   ready(): boolean;
+  /**
+   * Why the node stopped for good (a failed write or fsync; it is about to exit), or null.
+   * `/healthz` and `/readyz` answer 503 with it rather than pretending to be alive.
+   */
+  failure?(): string | null;
   cluster(): ClusterInfo;
   /** Prometheus text lines of the engine and storage (the HTTP layer adds its own). */
   metricsText(): string;

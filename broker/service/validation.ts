@@ -34,7 +34,8 @@ export function checkName(name: unknown, field = "queue"): string {
   return name;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** True for a plain object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -60,7 +61,8 @@ function checkText(value: unknown, field: string, charsMax: number): string {
   return value;
 }
 
-function checkMessageAttributes(value: unknown, field: string): Record<string, string> {
+/** Validates message attributes (≤ 10 string pairs); returns a clean copy. */
+export function checkMessageAttributes(value: unknown, field: string): Record<string, string> {
   if (!isRecord(value)) throw invalidParameter(field, "must be an object of strings");
   const entries = Object.entries(value);
   if (entries.length > messageLimits.attributesMax) {

@@ -81,6 +81,14 @@ export class BodyReader {
     return value;
   }
 
+  /** Exactly `length` bytes (a view into the frame). */
+  bytes(length: number): Uint8Array {
+    this.#need(length);
+    const bytes = this.#bytes.subarray(this.#at, this.#at + length);
+    this.#at += length;
+    return bytes;
+  }
+
   data(): Uint8Array {
     const length = this.u32();
     this.#need(length);

@@ -1,21 +1,59 @@
 /**
- * The binary wire format between cmqd nodes: Raft messages and the hello each connection starts
- * with. JSON per message is too slow between nodes (the README's promises), so this is a compact,
- * little-endian, length-prefixed layout written with a `DataView`.
+ * The binary wire format between cmqd nodes: the handshake that opens every connection and the
+ * authenticated frames carrying batches of Raft messages after it. JSON per message is too slow
+ * between nodes (the README's promises), so this is a compact, little-endian, length-prefixed
+ * layout written with a `DataView`. The cryptography is in `peer_auth.ts`.
  *
- * ## Layout (all integers little-endian)
+ * ## Frames (all integers little-endian)
  *
  * ```
- * frame     = u32 length          bytes that follow this field (kind + body), 1 ≤ length,
- *                                 4 + length ≤ frameBytesMax (64 MiB)
- *             u8  kind            1 = hello, 2 = messages
+ * frame     = u32 length          bytes that follow this field (kind + body + tag), 1 ≤ length;
+ *                                 4 + length ≤ handshakeFrameBytesMax (4 KiB) until the
+ *                                 handshake is done, ≤ frameBytesMax (64 MiB) after it
+ *             u8  kind            1 hello, 2 messages, 3 challenge, 4 proof, 5 keepalive
  *             body
- * hello     = u8  version         peerProtocolVersion (1)
- *             str nodeId          non-empty
- *             str clientUrl
- *             u8  flags           bit 0: clusterId follows, bit 1: peerAddress follows
- *             str clusterId       only with bit 0
- *             str peerAddress     only with bit 1 (host:port of the sender's peer listener)
+ *             u8 × 32 tag         only on frames after the handshake (messages, keepalive)
+ * ```
+ *
+ * ## Handshake (peerProtocolVersion 2)
+ *
+ * The node that opens the TCP connection (the dialer D) writes Raft messages on it; the node
+ * that accepted it (the acceptor A) only answers the handshake and sends keepalives. Before any
+ * Raft message counts, each side proves it holds the cluster key:
+ *
+ * ```
+ * D → A  hello     = u8 version  str nodeId  str clientUrl  u8 flags  [str clusterId]
+ *                    [str peerAddress]  u8 × 32 nonceD
+ *                    flags bit 0: clusterId follows, bit 1: peerAddress (host:port of D's
+ *                    listener, so a node it joins can dial back); other bits 0
+ * A → D  challenge = u8 version  str nodeId (A's)  u8 × 32 nonceA  u8 × 32 proofA
+ * D → A  proof     = u8 × 32 proofD
+ * ```
+ *
+ * with (HMAC = HMAC-SHA256, ‖ = concatenation, lp = u16 byte length + UTF-8)
+ *
+ * ```
+ * T        = SHA-256(D's hello frame as sent) ‖ lp(A's id) ‖ nonceA ‖ lp(cluster id, "" if none)
+ * authKey  = HMAC(cluster key, "cmqd/peer/v2/auth\0")
+ * proofA   = HMAC(authKey, "cmqd/peer/v2/acceptor\0" ‖ T)
+ * proofD   = HMAC(authKey, "cmqd/peer/v2/dialer\0" ‖ T)
+ * session  = HMAC(authKey, "cmqd/peer/v2/session\0" ‖ T)
+ * keyDA    = HMAC(session, "cmqd/peer/v2/dialer to acceptor\0"), keyAD likewise
+ * tag      = HMAC(key of the frame's direction, u64 n ‖ frame bytes before the tag)
+ *            n = 0, 1, 2 … counted per direction, never sent
+ * ```
+ *
+ * T covers both nonces, both ids (D's is in its hello), the cluster id and D's announced
+ * addresses, so a proof is good for one handshake only: a recorded handshake replayed to A
+ * meets a new nonceA and fails, and the acceptor's proof can't stand in for the dialer's. The
+ * per-direction keys and the counted sequence refuse a frame that is tampered with, replayed,
+ * dropped, reordered or sent back the way it came. A failure closes the connection; nothing
+ * read before the proof reaches Raft.
+ *
+ * ## Bodies after the handshake
+ *
+ * ```
+ * keepalive = (empty)             sent by a side that has sent nothing else for a while
  * messages  = u32 count           ≥ 1
  *             message × count
  * message   = u8  type            MessageType (1..NewTerm)
@@ -43,7 +81,8 @@
  *
  * Decoding checks every length against the bytes that remain and every value against its
  * domain, and throws `PeerCodecError` for anything else: bytes from the network are untrusted,
- * and a bad frame must close one connection, never crash the node.
+ * and a bad frame must close one connection, never crash the node. Whether a well-formed message
+ * is one Raft could have sent is `message_validation.ts`'s question.
  *
  * @module
  */
@@ -52,25 +91,26 @@ import assert, { AssertionError } from "node:assert/strict";
 import { BodyReader, PeerCodecError } from "./peer_body_reader.ts";
 
 export { PeerCodecError };
+import type { Entry, Message, NodeId, SnapshotChunk } from "../../raft/mod.ts";
+import { nonceBytes, proofBytes } from "./peer_auth.ts";
 import {
-  type Entry,
-  type LogIndex,
-  type Message,
-  MessageType,
-  type NodeId,
-  type SnapshotChunk,
-  type Term,
-} from "../../raft/mod.ts";
+  chunkFixedBytes,
+  entryBytesMin,
+  messageFixedBytes,
+  readMessages,
+} from "./peer_message_reader.ts";
 
 /** Largest frame, length prefix included (64 MiB). */
 export const frameBytesMax = 64 * 1024 * 1024;
+/** Largest frame before the handshake is done (a hello is far smaller). */
+export const handshakeFrameBytesMax = 4 * 1024;
 /** Bumped on any incompatible change of the layout; a hello with another version is refused. */
-export const peerProtocolVersion = 1;
+export const peerProtocolVersion = 2;
 /** Bytes of the frame header: `u32 length` + `u8 kind`. */
 export const frameHeaderBytes = 5;
 
 /** The kinds of frame. */
-export const FrameKind = { Hello: 1, Messages: 2 } as const;
+export const FrameKind = { Hello: 1, Messages: 2, Challenge: 3, Proof: 4, Keepalive: 5 } as const;
 
 /** The first frame on every connection: who dials, and where its clients go. */
 export interface Hello {
@@ -81,27 +121,27 @@ export interface Hello {
   clusterId?: string;
   /** `host:port` of the sender's peer listener, so a node it dials can dial back (joins). */
   peerAddress?: string;
+  /** The dialer's random handshake nonce (`nonceBytes`). */
+  nonce: Uint8Array;
+}
+
+/** The acceptor's answer to a hello: who it is, its nonce, and its proof of the key. */
+export interface Challenge {
+  nodeId: NodeId;
+  nonce: Uint8Array;
+  proof: Uint8Array;
 }
 
 /** One decoded frame. */
 export type PeerFrame =
   | { kind: "hello"; hello: Hello }
+  | { kind: "challenge"; challenge: Challenge }
+  | { kind: "proof"; proof: Uint8Array }
+  | { kind: "keepalive" }
   | { kind: "messages"; messages: Message[] };
 
 const stringBytesMax = 0xffff;
 const twoTo32 = 4_294_967_296;
-const messageTypeMax = Math.max(...Object.values(MessageType));
-/** type + two u16 lengths + 5 × u53 + flags + u16 length + u32 count, strings empty. */
-const messageFixedBytes = 1 + 2 + 2 + 5 * 8 + 1 + 2 + 4;
-/** from and to are never empty. */
-const messageBytesMin = messageFixedBytes + 2;
-/** term + index + type + flags + u32 length, no timestamp, no data. */
-const entryBytesMin = 8 + 8 + 1 + 1 + 4;
-/** index + term + two u16 counts + offset + totalBytes + u32 length. */
-const chunkFixedBytes = 8 + 8 + 2 + 2 + 8 + 8 + 4;
-const readBufferBytesMin = 64 * 1024;
-/** A read buffer grown past this is given back once it is empty. */
-const readBufferBytesKept = 1024 * 1024;
 const encoder = new TextEncoder();
 
 /**
@@ -139,9 +179,15 @@ export class FrameEncoder {
   #view: DataView;
   #at = 0;
   readonly #capacityBytesMin: number;
+  readonly #tagBytes: number;
 
-  constructor(capacityBytes = 64 * 1024) {
+  /**
+   * `tagBytes` are reserved at the end of every messages and keepalive frame (and counted in its
+   * length) for the sender to fill with the frame's tag (`FrameSealer.seal`).
+   */
+  constructor(capacityBytes = 64 * 1024, tagBytes = 0) {
     this.#capacityBytesMin = capacityBytes;
+    this.#tagBytes = tagBytes;
     this.#bytes = new Uint8Array(capacityBytes);
     this.#view = new DataView(this.#bytes.buffer);
   }
@@ -151,9 +197,10 @@ export class FrameEncoder {
     return this.#bytes.length;
   }
 
-  /** The hello frame. */
+  /** The hello frame (never tagged: the proofs cover it). */
   encodeHello(hello: Hello): Uint8Array {
-    const bound = frameHeaderBytes + 1 + 3 * 2 + 1 +
+    assert.equal(hello.nonce.length, nonceBytes, "a hello nonce has nonceBytes bytes");
+    const bound = frameHeaderBytes + 1 + 4 * 2 + 1 + nonceBytes +
       3 * (hello.nodeId.length + hello.clientUrl.length + (hello.clusterId?.length ?? 0) +
           (hello.peerAddress?.length ?? 0));
     this.#begin(bound, FrameKind.Hello);
@@ -163,12 +210,40 @@ export class FrameEncoder {
     this.#u8((hello.clusterId === undefined ? 0 : 1) | (hello.peerAddress === undefined ? 0 : 2));
     if (hello.clusterId !== undefined) this.#string(hello.clusterId);
     if (hello.peerAddress !== undefined) this.#string(hello.peerAddress);
-    return this.#finish();
+    this.#raw(hello.nonce);
+    return this.#finish(false);
+  }
+
+  /** The acceptor's challenge frame (never tagged). */
+  encodeChallenge(challenge: Challenge): Uint8Array {
+    assert.equal(challenge.nonce.length, nonceBytes, "a challenge nonce has nonceBytes bytes");
+    assert.equal(challenge.proof.length, proofBytes, "a proof has proofBytes bytes");
+    this.#begin(frameHeaderBytes + 1 + 2 + 3 * challenge.nodeId.length + 64, FrameKind.Challenge);
+    this.#u8(peerProtocolVersion);
+    this.#string(challenge.nodeId);
+    this.#raw(challenge.nonce);
+    this.#raw(challenge.proof);
+    return this.#finish(false);
+  }
+
+  /** The dialer's proof frame (never tagged). */
+  encodeProof(proof: Uint8Array): Uint8Array {
+    assert.equal(proof.length, proofBytes, "a proof has proofBytes bytes");
+    this.#begin(frameHeaderBytes + proofBytes, FrameKind.Proof);
+    this.#raw(proof);
+    return this.#finish(false);
+  }
+
+  /** A keepalive frame (tagged when the encoder reserves a tag). */
+  encodeKeepalive(): Uint8Array {
+    this.#begin(frameHeaderBytes, FrameKind.Keepalive);
+    return this.#finish(true);
   }
 
   /**
-   * One frame carrying `messages[start..end)` (default: all). Throws `PeerCodecError` when the
-   * frame would exceed `frameBytesMax`, or a string is longer than 65,535 bytes.
+   * One frame carrying `messages[start..end)` (default: all), tagged when the encoder reserves a
+   * tag. Throws `PeerCodecError` when the frame would exceed `frameBytesMax`, or a string is
+   * longer than 65,535 bytes.
    */
   encodeMessages(messages: Message[], range?: { start: number; end: number }): Uint8Array {
     const start = range?.start ?? 0;
@@ -179,10 +254,11 @@ export class FrameEncoder {
     this.#begin(bound, FrameKind.Messages);
     this.#u32(end - start);
     for (let i = start; i < end; i++) this.#message(messages[i]);
-    return this.#finish();
+    return this.#finish(true);
   }
 
-  #begin(boundBytes: number, kind: number): void {
+  #begin(bodyBoundBytes: number, kind: number): void {
+    const boundBytes = bodyBoundBytes + this.#tagBytes;
     const oversized = this.#bytes.length > this.#capacityBytesMin &&
       this.#bytes.length > 4 * boundBytes;
     if (boundBytes > this.#bytes.length || oversized) {
@@ -195,13 +271,18 @@ export class FrameEncoder {
     this.#u8(kind);
   }
 
-  #finish(): Uint8Array {
-    const frameBytes = this.#at;
+  #finish(tagged: boolean): Uint8Array {
+    const frameBytes = this.#at + (tagged ? this.#tagBytes : 0);
     if (frameBytes > frameBytesMax) {
       throw new PeerCodecError(`frame of ${frameBytes} bytes exceeds ${frameBytesMax}`);
     }
     this.#view.setUint32(0, frameBytes - 4, true);
     return this.#bytes.subarray(0, frameBytes);
+  }
+
+  #raw(bytes: Uint8Array): void {
+    this.#bytes.set(bytes, this.#at);
+    this.#at += bytes.length;
   }
 
   #message(message: Message): void {
@@ -306,78 +387,15 @@ function isAscii(text: string): boolean {
 }
 
 /**
- * Splits a byte stream into frames with one reusable buffer: bytes are read in at the end, whole
- * frames are decoded from the front, and a partial frame is moved to the front (or the buffer
- * grown, up to `frameBytesMax`) only when it must be.
- *
- * @example
- * ```ts
- * const stream = new FrameStream();
- * for (;;) {
- *   let frame;
- *   while ((frame = stream.next()) !== null) handle(frame);
- *   const bytesRead = await conn.read(stream.readTarget());
- *   if (bytesRead === null) break;
- *   stream.wrote(bytesRead);
- * }
- * ```
- */
-export class FrameStream {
-  #bytes = new Uint8Array(readBufferBytesMin);
-  #start = 0;
-  #end = 0;
-
-  /** The next whole frame, or null when more bytes are needed. Throws `PeerCodecError`. */
-  next(): PeerFrame | null {
-    const total = frameLength(this.#bytes.subarray(0, this.#end), this.#start);
-    if (total === null || this.#end - this.#start < total) return null;
-    // A copy, so the messages handed out never alias bytes the next read overwrites.
-    const frame = decodeFrame(this.#bytes.slice(this.#start, this.#start + total));
-    this.#start += total;
-    return frame;
-  }
-
-  /** Where the next read should land, after making room for the frame in progress. */
-  readTarget(): Uint8Array {
-    if (this.#start === this.#end) {
-      this.#start = this.#end = 0;
-      if (this.#bytes.length > readBufferBytesKept) {
-        this.#bytes = new Uint8Array(readBufferBytesMin);
-      }
-    }
-    const buffered = this.#end - this.#start;
-    const needed = buffered < 4
-      ? frameHeaderBytes
-      : frameLength(this.#bytes.subarray(0, this.#end), this.#start)!;
-    if (needed > this.#bytes.length) {
-      const grown = new Uint8Array(
-        Math.min(frameBytesMax, Math.max(needed, 2 * this.#bytes.length)),
-      );
-      grown.set(this.#bytes.subarray(this.#start, this.#end));
-      this.#bytes = grown;
-      this.#start = 0;
-      this.#end = buffered;
-    } else if (this.#start + needed > this.#bytes.length || this.#bytes.length - this.#end < 4096) {
-      this.#bytes.copyWithin(0, this.#start, this.#end);
-      this.#start = 0;
-      this.#end = buffered;
-    }
-    return this.#bytes.subarray(this.#end);
-  }
-
-  /** Records that `bytes` bytes were read into the last `readTarget()`. */
-  wrote(bytes: number): void {
-    this.#end += bytes;
-    assert.ok(this.#end <= this.#bytes.length);
-  }
-}
-
-/**
  * The hello frame as a fresh array.
  *
  * @example
  * ```ts
- * const bytes = encodeHelloFrame({ nodeId: nodeId("n1"), clientUrl: "http://10.0.0.1:8080" });
+ * const bytes = encodeHelloFrame({
+ *   nodeId: nodeId("n1"),
+ *   clientUrl: "http://10.0.0.1:8080",
+ *   nonce: newNonce(),
+ * });
  * ```
  */
 export function encodeHelloFrame(hello: Hello): Uint8Array {
@@ -385,7 +403,31 @@ export function encodeHelloFrame(hello: Hello): Uint8Array {
 }
 
 /**
- * One frame carrying all `messages`, as a fresh array.
+ * The challenge frame as a fresh array.
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeChallengeFrame({ nodeId: nodeId("n2"), nonce: newNonce(), proof });
+ * ```
+ */
+export function encodeChallengeFrame(challenge: Challenge): Uint8Array {
+  return new FrameEncoder(256).encodeChallenge(challenge).slice();
+}
+
+/**
+ * The proof frame as a fresh array.
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeProofFrame(keys.proof("dialer", transcript));
+ * ```
+ */
+export function encodeProofFrame(proof: Uint8Array): Uint8Array {
+  return new FrameEncoder(64).encodeProof(proof).slice();
+}
+
+/**
+ * One frame carrying all `messages`, as a fresh array, with `tagBytes` reserved for a tag.
  *
  * @example
  * ```ts
@@ -393,30 +435,35 @@ export function encodeHelloFrame(hello: Hello): Uint8Array {
  * const decoded = decodeFrame(frame); // { kind: "messages", messages: [...] }
  * ```
  */
-export function encodeMessagesFrame(messages: Message[]): Uint8Array {
-  return new FrameEncoder(1024).encodeMessages(messages).slice();
+export function encodeMessagesFrame(messages: Message[], tagBytes = 0): Uint8Array {
+  return new FrameEncoder(1024, tagBytes).encodeMessages(messages).slice();
 }
 
 /**
  * The total size (length prefix included) of the frame starting at `offset`, or `null` while
- * fewer than 4 bytes are there to tell. Throws `PeerCodecError` for an empty or oversized frame,
- * so a reader can refuse it before buffering it.
+ * fewer than 4 bytes are there to tell. Throws `PeerCodecError` for an empty frame or one over
+ * `limitBytes`, so a reader can refuse it before buffering it.
  */
-export function frameLength(bytes: Uint8Array, offset = 0): number | null {
+export function frameLength(
+  bytes: Uint8Array,
+  offset = 0,
+  limitBytes = frameBytesMax,
+): number | null {
   if (bytes.length - offset < 4) return null;
   const length = (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) |
     (bytes[offset + 3] << 24)) >>> 0;
   if (length < 1) throw new PeerCodecError("empty frame");
-  if (length > frameBytesMax - 4) {
-    throw new PeerCodecError(`frame of ${length + 4} bytes exceeds ${frameBytesMax}`);
+  if (length > limitBytes - 4) {
+    throw new PeerCodecError(`frame of ${length + 4} bytes exceeds ${limitBytes}`);
   }
   return length + 4;
 }
 
 /**
- * Decodes exactly one whole frame (length prefix included). Entry and chunk `data` are views into
- * `bytes`: pass an array that will not be overwritten (a reader copies the frame out of its
- * reusable buffer first). Throws `PeerCodecError` for anything that does not follow the layout.
+ * Decodes exactly one whole frame (length prefix included); its last `tagBytes` bytes are a tag
+ * the caller has already checked, and are skipped. Entry and chunk `data` are views into `bytes`:
+ * pass an array that will not be overwritten (a reader copies the frame out of its reusable
+ * buffer first). Throws `PeerCodecError` for anything that does not follow the layout.
  *
  * @example
  * ```ts
@@ -424,119 +471,66 @@ export function frameLength(bytes: Uint8Array, offset = 0): number | null {
  * if (frame.kind === "messages") for (const message of frame.messages) handle(message);
  * ```
  */
-export function decodeFrame(bytes: Uint8Array): PeerFrame {
+export function decodeFrame(bytes: Uint8Array, tagBytes = 0): PeerFrame {
   const total = frameLength(bytes);
   if (total === null || total !== bytes.length) {
     throw new PeerCodecError(`frame length does not match the ${bytes.length} bytes given`);
   }
-  const reader = new BodyReader(bytes);
+  if (total < frameHeaderBytes + tagBytes) throw new PeerCodecError("a frame shorter than its tag");
+  const reader = new BodyReader(bytes.subarray(0, total - tagBytes));
   reader.skip(4);
   const kind = reader.u8();
-  let frame: PeerFrame;
-  if (kind === FrameKind.Hello) {
-    frame = { kind: "hello", hello: readHello(reader) };
-  } else if (kind === FrameKind.Messages) {
-    frame = { kind: "messages", messages: readMessages(reader) };
-  } else {
-    throw new PeerCodecError(`unknown frame kind ${kind}`);
-  }
+  const frame = readBody(kind, reader);
   if (reader.remaining !== 0) {
     throw new PeerCodecError(`${reader.remaining} bytes left after the frame body`);
   }
   return frame;
 }
 
-function readHello(reader: BodyReader): Hello {
-  const version = reader.u8();
-  if (version !== peerProtocolVersion) {
-    throw new PeerCodecError(`peer protocol version ${version}, expected ${peerProtocolVersion}`);
+function readBody(kind: number, reader: BodyReader): PeerFrame {
+  switch (kind) {
+    case FrameKind.Hello:
+      return { kind: "hello", hello: readHello(reader) };
+    case FrameKind.Messages:
+      return { kind: "messages", messages: readMessages(reader) };
+    case FrameKind.Challenge:
+      checkVersion(reader.u8());
+      return {
+        kind: "challenge",
+        challenge: {
+          nodeId: reader.nodeId(),
+          nonce: reader.bytes(nonceBytes),
+          proof: reader.bytes(proofBytes),
+        },
+      };
+    case FrameKind.Proof:
+      return { kind: "proof", proof: reader.bytes(proofBytes) };
+    case FrameKind.Keepalive:
+      return { kind: "keepalive" };
+    default:
+      throw new PeerCodecError(`unknown frame kind ${kind}`);
   }
+}
+
+function checkVersion(version: number): void {
+  if (version !== peerProtocolVersion) {
+    throw new PeerCodecError(
+      `peer protocol version ${version}, expected ${peerProtocolVersion} (every node of a ` +
+        "cluster must run a release with the same peer protocol)",
+    );
+  }
+}
+
+function readHello(reader: BodyReader): Hello {
+  checkVersion(reader.u8());
   const nodeId = reader.nodeId();
   const clientUrl = reader.string();
   const flags = reader.u8();
   if (flags > 3) throw new PeerCodecError(`bad hello flags ${flags}`);
-  const hello: Hello = { nodeId, clientUrl };
-  if (flags & 1) hello.clusterId = reader.string();
-  if (flags & 2) hello.peerAddress = reader.string();
+  const clusterId = flags & 1 ? reader.string() : undefined;
+  const peerAddress = flags & 2 ? reader.string() : undefined;
+  const hello: Hello = { nodeId, clientUrl, nonce: reader.bytes(nonceBytes) };
+  if (clusterId !== undefined) hello.clusterId = clusterId;
+  if (peerAddress !== undefined) hello.peerAddress = peerAddress;
   return hello;
-}
-
-function readMessages(reader: BodyReader): Message[] {
-  const count = reader.u32();
-  if (count < 1) throw new PeerCodecError("a messages frame with no message");
-  reader.checkCount(count, messageBytesMin);
-  const messages: Message[] = new Array(count);
-  for (let i = 0; i < count; i++) messages[i] = readMessage(reader);
-  return messages;
-}
-
-function readMessage(reader: BodyReader): Message {
-  const type = reader.u8();
-  if (type < 1 || type > messageTypeMax) throw new PeerCodecError(`unknown message type ${type}`);
-  const from = reader.nodeId();
-  const to = reader.nodeId();
-  const term = reader.u53() as Term;
-  const logTerm = reader.u53() as Term;
-  const index = reader.u53() as LogIndex;
-  const commit = reader.u53() as LogIndex;
-  const rejectHint = reader.u53() as LogIndex;
-  const flags = reader.u8();
-  if (flags > 3) throw new PeerCodecError(`bad message flags ${flags}`);
-  const context = reader.string();
-  const entryCount = reader.u32();
-  reader.checkCount(entryCount, entryBytesMin);
-  const entries: Entry[] = new Array(entryCount);
-  for (let i = 0; i < entryCount; i++) entries[i] = readEntry(reader);
-  const message: Message = {
-    type: type as MessageType,
-    from,
-    to,
-    term,
-    logTerm,
-    index,
-    entries,
-    commit,
-    reject: (flags & 1) !== 0,
-    rejectHint,
-    context,
-  };
-  if ((flags & 2) !== 0) message.snapshot = readChunk(reader);
-  return message;
-}
-
-function readEntry(reader: BodyReader): Entry {
-  const term = reader.u53() as Term;
-  const index = reader.u53() as LogIndex;
-  const type = reader.u8();
-  const flags = reader.u8();
-  if (flags > 1) throw new PeerCodecError(`bad entry flags ${flags}`);
-  const timestamp = flags === 1 ? reader.f64() : undefined;
-  const data = reader.data();
-  return timestamp === undefined
-    ? { term, index, type, data }
-    : { term, index, type, data, timestamp };
-}
-
-function readChunk(reader: BodyReader): SnapshotChunk {
-  const index = reader.u53() as LogIndex;
-  const term = reader.u53() as Term;
-  const voters = readIds(reader);
-  const learners = readIds(reader);
-  const offset = reader.u53();
-  const totalBytes = reader.u53();
-  const data = reader.data();
-  if (offset + data.length > totalBytes) {
-    throw new PeerCodecError(
-      `snapshot chunk [${offset}, ${offset + data.length}) exceeds its total ${totalBytes}`,
-    );
-  }
-  return { index, term, config: { voters, learners }, offset, totalBytes, data };
-}
-
-function readIds(reader: BodyReader): NodeId[] {
-  const count = reader.u16();
-  reader.checkCount(count, 3);
-  const ids: NodeId[] = new Array(count);
-  for (let i = 0; i < count; i++) ids[i] = reader.nodeId();
-  return ids;
 }

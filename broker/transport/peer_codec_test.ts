@@ -11,16 +11,18 @@ import {
 } from "../../raft/mod.ts";
 import {
   decodeFrame,
+  encodeChallengeFrame,
   encodeHelloFrame,
   encodeMessagesFrame,
+  encodeProofFrame,
   frameBytesMax,
   FrameEncoder,
   frameLength,
-  FrameStream,
+  handshakeFrameBytesMax,
   messageBytesBound,
   PeerCodecError,
-  type PeerFrame,
 } from "./peer_codec.ts";
+import { newNonce, tagBytes } from "./peer_auth.ts";
 
 function message(overrides: Partial<Message> = {}): Message {
   return {
@@ -164,13 +166,55 @@ Deno.test("a batch of messages shares one frame and keeps its order", () => {
 });
 
 Deno.test("a hello round-trips with and without a cluster id and a peer address", () => {
-  const plain = { nodeId: nodeId("n1"), clientUrl: "http://127.0.0.1:8080" };
+  const plain = { nodeId: nodeId("n1"), clientUrl: "http://127.0.0.1:8080", nonce: newNonce() };
   const withCluster = { ...plain, clusterId: "prod-a" };
   const withAddress = { ...plain, peerAddress: "127.0.0.1:8081" };
   const withBoth = { ...withCluster, peerAddress: "[::1]:8081" };
   for (const hello of [plain, withCluster, withAddress, withBoth]) {
-    assert.deepEqual(decodeFrame(encodeHelloFrame(hello)), { kind: "hello", hello });
+    const bytes = encodeHelloFrame(hello);
+    assert.ok(bytes.length <= handshakeFrameBytesMax);
+    assert.deepEqual(decodeFrame(bytes), { kind: "hello", hello });
   }
+});
+
+Deno.test("challenge and proof frames round-trip and fit the handshake limit", () => {
+  const challenge = { nodeId: nodeId("n2"), nonce: newNonce(), proof: newNonce() };
+  const bytes = encodeChallengeFrame(challenge);
+  assert.ok(bytes.length <= handshakeFrameBytesMax);
+  assert.deepEqual(decodeFrame(bytes), { kind: "challenge", challenge });
+  const proof = newNonce();
+  assert.deepEqual(decodeFrame(encodeProofFrame(proof)), { kind: "proof", proof });
+});
+
+Deno.test("a short nonce or proof is a PeerCodecError", () => {
+  const challenge = encodeChallengeFrame({
+    nodeId: nodeId("n2"),
+    nonce: newNonce(),
+    proof: newNonce(),
+  });
+  const cut = challenge.slice(0, challenge.length - 1);
+  new DataView(cut.buffer).setUint32(0, cut.length - 4, true);
+  assert.throws(() => decodeFrame(cut), PeerCodecError);
+  const proof = encodeProofFrame(newNonce());
+  const shortProof = proof.slice(0, proof.length - 2);
+  new DataView(shortProof.buffer).setUint32(0, shortProof.length - 4, true);
+  assert.throws(() => decodeFrame(shortProof), PeerCodecError);
+});
+
+Deno.test("tagged frames count their tag in the length and decode without it", () => {
+  const encoder = new FrameEncoder(64, tagBytes);
+  const keepalive = encoder.encodeKeepalive().slice();
+  assert.equal(keepalive.length, 5 + tagBytes);
+  assert.equal(frameLength(keepalive), keepalive.length);
+  assert.deepEqual(decodeFrame(keepalive, tagBytes), { kind: "keepalive" });
+  const batch = [message(), message({ index: 42 as LogIndex })];
+  const tagged = encoder.encodeMessages(batch).slice();
+  assert.equal(tagged.length, encodeMessagesFrame(batch).length + tagBytes);
+  assert.deepEqual(decodeFrame(tagged, tagBytes), { kind: "messages", messages: batch });
+  // Read without knowing of the tag, its bytes are left over: never silently accepted.
+  assert.throws(() => decodeFrame(tagged), PeerCodecError);
+  // A handshake frame sent where a tagged one is due is too short for a tag or misparses.
+  assert.throws(() => decodeFrame(encodeProofFrame(newNonce()).subarray(0, 6), tagBytes));
 });
 
 Deno.test("random messages round-trip and stay within their size bound", () => {
@@ -296,15 +340,26 @@ Deno.test("a snapshot chunk claiming more data than its total is refused", () =>
 });
 
 Deno.test("invalid UTF-8 in a string is a PeerCodecError", () => {
-  const bytes = encodeHelloFrame({ nodeId: nodeId("n1"), clientUrl: "http://x" });
+  const bytes = encodeHelloFrame({
+    nodeId: nodeId("n1"),
+    clientUrl: "http://x",
+    nonce: newNonce(),
+  });
   bytes[5 + 1 + 2] = 0xff; // first byte of the node id
   assert.throws(() => decodeFrame(bytes), PeerCodecError);
 });
 
-Deno.test("a hello of another protocol version is refused", () => {
-  const bytes = encodeHelloFrame({ nodeId: nodeId("n1"), clientUrl: "" });
-  bytes[5] = 2;
-  assert.throws(() => decodeFrame(bytes), /protocol version/);
+Deno.test("a hello or challenge of another protocol version is refused", () => {
+  const bytes = encodeHelloFrame({ nodeId: nodeId("n1"), clientUrl: "", nonce: newNonce() });
+  bytes[5] = 1;
+  assert.throws(() => decodeFrame(bytes), /peer protocol version 1, expected 2/);
+  const challenge = encodeChallengeFrame({
+    nodeId: nodeId("n2"),
+    nonce: newNonce(),
+    proof: newNonce(),
+  });
+  challenge[5] = 3;
+  assert.throws(() => decodeFrame(challenge), /peer protocol version 3/);
 });
 
 Deno.test("random garbage and random corruption never throw anything but PeerCodecError", () => {
@@ -332,67 +387,4 @@ Deno.test("random garbage and random corruption never throw anything but PeerCod
     ),
     { numRuns: 2000 },
   );
-});
-
-/** Feeds `bytes` to a FrameStream in reads of the given sizes and collects the frames. */
-function readInChunks(bytes: Uint8Array, chunkSizes: number[]): PeerFrame[] {
-  const stream = new FrameStream();
-  const frames: PeerFrame[] = [];
-  let at = 0;
-  let chunk = 0;
-  for (;;) {
-    let frame: PeerFrame | null;
-    while ((frame = stream.next()) !== null) frames.push(frame);
-    if (at === bytes.length) return frames;
-    const target = stream.readTarget();
-    const size = Math.min(
-      target.length,
-      bytes.length - at,
-      chunkSizes[chunk++ % chunkSizes.length],
-    );
-    target.set(bytes.subarray(at, at + size));
-    stream.wrote(size);
-    at += size;
-  }
-}
-
-Deno.test("a frame stream yields the same frames however the bytes are split", () => {
-  const batches = [
-    [message()],
-    [message({
-      entries: [{
-        term: 1 as Term,
-        index: 1 as LogIndex,
-        type: 16,
-        data: new Uint8Array(200_000).fill(3),
-      }],
-    })],
-    Array.from({ length: 30 }, (_, i) => message({ index: i as LogIndex })),
-  ];
-  const hello = { nodeId: nodeId("n1"), clientUrl: "http://x" };
-  const frames = [encodeHelloFrame(hello), ...batches.map((batch) => encodeMessagesFrame(batch))];
-  const stream = new Uint8Array(frames.reduce((sum, frame) => sum + frame.length, 0));
-  frames.reduce((at, frame) => (stream.set(frame, at), at + frame.length), 0);
-  const expected: PeerFrame[] = [
-    { kind: "hello", hello },
-    ...batches.map((messages) => ({ kind: "messages" as const, messages })),
-  ];
-  fc.assert(
-    fc.property(
-      fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 8 }),
-      (sizes) => {
-        assert.deepEqual(readInChunks(stream, sizes), expected);
-      },
-    ),
-    { numRuns: 100 },
-  );
-  assert.deepEqual(readInChunks(stream, [1]), expected);
-});
-
-Deno.test("a frame stream refuses an oversized length before buffering the frame", () => {
-  const stream = new FrameStream();
-  const target = stream.readTarget();
-  new DataView(target.buffer, target.byteOffset).setUint32(0, frameBytesMax, true);
-  stream.wrote(4);
-  assert.throws(() => stream.next(), PeerCodecError);
 });

@@ -1,20 +1,34 @@
 /**
- * The outbound side of a peer connection for `TcpTransport` (see `transport.ts` for the whole
- * design): one queue per peer, a loop that dials with back-off and writes whatever is queued as
- * one frame per write.
+ * The outbound side of a peer connection for `TcpTransport` (see `tcp_transport.ts` for the whole
+ * design): one queue per peer, a loop that dials with back-off, runs the handshake and writes
+ * whatever is queued as one authenticated frame per write, and the liveness check that redials a
+ * link the peer has stopped answering on.
  *
  * @module
  */
 
-import assert from "node:assert/strict";
 import type { Message, NodeId } from "../../raft/mod.ts";
+import { tagBytes } from "./peer_auth.ts";
 import {
+  decodeFrame,
   frameBytesMax,
   FrameEncoder,
   frameHeaderBytes,
+  handshakeFrameBytesMax,
+  type Hello,
   messageBytesBound,
   PeerCodecError,
 } from "./peer_codec.ts";
+import { dialHandshake, type HandshakeIdentity, type Session } from "./peer_handshake.ts";
+import {
+  closeQuietly,
+  describe,
+  FrameChannel,
+  type LogLimiter,
+  parseAddress,
+  sleep,
+  writeAll,
+} from "./peer_io.ts";
 
 /** Bytes coalesced into one frame when more is queued (a single bigger message goes alone). */
 const coalesceBytesMax = 4 * 1024 * 1024;
@@ -24,34 +38,61 @@ const coalesceBytesMax = 4 * 1024 * 1024;
  * same shape; this room implements that contract without importing it.)
  */
 export interface PeerAddress {
+  /** The peer's node id. */
   id: NodeId;
   /** `host:port` of the peer listener. */
   peerAddress: string;
 }
 
-/** Counters since start (for metrics and measurements). */
+/** Counters since start (for metrics, measurements and tests). */
 export interface TransportStats {
+  /** Frames written (messages and keepalives). */
   framesSent: number;
+  /** Bytes written, frame headers and tags included. */
   bytesSent: number;
+  /** Messages written. */
   messagesSent: number;
   /** Messages not sent: peer unknown or not connected, queue full, connection lost. */
   messagesDropped: number;
+  /** Message frames received and authenticated. */
   framesReceived: number;
+  /** Bytes read on accepted connections after their handshake. */
   bytesReceived: number;
+  /** Messages handed to the replica. */
   messagesReceived: number;
+  /** Messages received from an authenticated peer and dropped as impossible (logged). */
+  messagesRefused: number;
+  /** Handshakes completed, both directions. */
+  handshakes: number;
+  /** Handshakes that failed (no key, wrong key, replay, garbage, timeout), both directions. */
+  handshakesFailed: number;
+  /** Connections refused at accept because a connection cap was reached. */
+  connectionsRefused: number;
+  /** Connections closed because the other side sent nothing for too long. */
+  linksSilenced: number;
 }
 
 /** What every outbound link shares with its transport. */
 export interface LinkContext {
-  hello: Uint8Array;
+  identity: HandshakeIdentity;
+  /** The hello every dial sends (a fresh nonce is added per dial). */
+  hello: Omit<Hello, "nonce">;
   reconnectMsMin: number;
   reconnectMsMax: number;
+  /** Longest wait for one connect attempt and its handshake. */
   connectMsMax: number;
   queueBytesMax: number;
-  log: (line: string) => void;
+  /** Liveness ticks without a byte from the peer before the link is redialled. */
+  silenceTicksMax: number;
+  warnings: LogLimiter;
   random: () => number;
   unreachable: (peer: NodeId) => void;
   stats: TransportStats;
+}
+
+interface Connected {
+  channel: FrameChannel;
+  session: Session;
 }
 
 /** The outbound side of one peer: its queue, its connection and the loop that feeds it. */
@@ -62,7 +103,7 @@ export class PeerLink {
   readonly done: Promise<void>;
   readonly #context: LinkContext;
   readonly #stop = new AbortController();
-  readonly #encoder = new FrameEncoder();
+  readonly #encoder = new FrameEncoder(64 * 1024, tagBytes);
   #conn: Deno.TcpConn | null = null;
   #queue: Message[] = [];
   #queueBounds: number[] = [];
@@ -70,6 +111,9 @@ export class PeerLink {
   #wake: (() => void) | null = null;
   #broken = false;
   #closed = false;
+  #silentTicks = 0;
+  #wroteSinceTick = false;
+  #keepaliveDue = false;
 
   constructor(peer: PeerAddress, context: LinkContext) {
     this.id = peer.id;
@@ -86,8 +130,10 @@ export class PeerLink {
   enqueue(message: Message): boolean {
     if (!this.connected) return false;
     const bound = messageBytesBound(message);
-    if (bound + frameHeaderBytes + 4 > frameBytesMax) {
-      this.#context.log(`transport: dropped a ${bound}-byte message to ${this.id} (frame limit)`);
+    if (bound + frameHeaderBytes + 4 + tagBytes > frameBytesMax) {
+      this.#context.warnings.line(
+        `transport: dropped a ${bound}-byte message to ${this.id} (frame limit)`,
+      );
       return false;
     }
     if (this.#queuedBytes + bound > this.#context.queueBytesMax) return false;
@@ -96,6 +142,30 @@ export class PeerLink {
     this.#queuedBytes += bound;
     this.#wakeUp();
     return true;
+  }
+
+  /**
+   * One liveness tick: a link that heard nothing from its peer (not even a keepalive) for
+   * `silenceTicksMax` ticks is closed and redialled — TCP would keep writing into a dead path
+   * and wait out its retransmit back-off, long after the path is back. An idle link sends a
+   * keepalive so the peer can tell the same.
+   */
+  tick(): void {
+    if (!this.connected) return;
+    if (++this.#silentTicks > this.#context.silenceTicksMax) {
+      this.#context.stats.linksSilenced++;
+      this.#context.warnings.line(
+        `transport: no word from ${this.id} for ${this.#context.silenceTicksMax} liveness ` +
+          "ticks; reconnecting",
+      );
+      this.#markBroken();
+      return;
+    }
+    if (!this.#wroteSinceTick) {
+      this.#keepaliveDue = true;
+      this.#wakeUp();
+    }
+    this.#wroteSinceTick = false;
   }
 
   close(): Promise<void> {
@@ -115,10 +185,10 @@ export class PeerLink {
   async #run(target: { hostname: string; port: number }): Promise<void> {
     let failures = 0;
     while (!this.#closed) {
-      const conn = await this.#connect(target, failures === 0);
-      if (conn !== null) {
+      const connected = await this.#connect(target, failures === 0);
+      if (connected !== null) {
         failures = 0;
-        await this.#serve(conn);
+        await this.#serve(connected);
       } else {
         failures++;
       }
@@ -135,26 +205,39 @@ export class PeerLink {
     return ceiling / 2 + random() * ceiling / 2;
   }
 
+  /** Dials and runs the handshake, both within `connectMsMax`; null when either fails. */
   async #connect(
     target: { hostname: string; port: number },
     logFailure: boolean,
-  ): Promise<Deno.TcpConn | null> {
+  ): Promise<Connected | null> {
     const attempt = new AbortController();
-    const abort = () => attempt.abort();
+    let conn: Deno.TcpConn | null = null;
+    const abort = () => {
+      attempt.abort();
+      if (conn !== null) closeQuietly(conn);
+    };
     this.#stop.signal.addEventListener("abort", abort, { once: true });
     const timer = setTimeout(abort, this.#context.connectMsMax);
-    let conn: Deno.TcpConn | null = null;
     try {
       conn = await Deno.connect({ ...target, signal: attempt.signal });
       conn.setNoDelay(true);
-      await writeAll(conn, this.#context.hello);
-      if (this.#closed) throw new Deno.errors.Interrupted("closed");
-      return conn;
+      const channel = new FrameChannel(conn, handshakeFrameBytesMax);
+      const session = await dialHandshake(channel, this.#context.identity, {
+        hello: this.#context.hello,
+        expectedPeer: this.id,
+      });
+      if (this.#closed || attempt.signal.aborted) throw new Deno.errors.Interrupted("closed");
+      this.#context.stats.handshakes++;
+      return { channel, session };
     } catch (error) {
+      if (conn !== null) this.#context.stats.handshakesFailed++;
       if (conn !== null) closeQuietly(conn);
-      if (logFailure && !this.#closed) {
-        this.#context.log(
-          `transport: cannot reach ${this.id} at ${this.address}: ${describe(error)}`,
+      if ((logFailure || error instanceof PeerCodecError) && !this.#closed) {
+        const reason = attempt.signal.aborted
+          ? `no answer within ${this.#context.connectMsMax} ms`
+          : describe(error);
+        this.#context.warnings.line(
+          `transport: cannot reach ${this.id} at ${this.address}: ${reason}`,
         );
       }
       return null;
@@ -165,37 +248,72 @@ export class PeerLink {
   }
 
   /** Writes queued messages until the connection breaks or the link closes. */
-  async #serve(conn: Deno.TcpConn): Promise<void> {
+  async #serve({ channel, session }: Connected): Promise<void> {
+    const conn = channel.conn;
     this.#conn = conn;
     this.#broken = false;
-    // The peer never writes on this connection: a read ends only when the connection does, which
-    // notices a dead peer while idle instead of at the next write.
-    const watch = conn.read(new Uint8Array(16)).then(
+    this.#silentTicks = 0;
+    this.#wroteSinceTick = true;
+    this.#keepaliveDue = false;
+    // The peer writes only keepalives here; reading them tells a live link from a dead one, and
+    // a read that ends notices a closed connection while idle instead of at the next write.
+    const reader = this.#readLoop(channel, session).then(
       () => this.#markBroken(),
-      () => this.#markBroken(),
+      (error) => {
+        if (!this.#closed && !this.#broken) {
+          this.#context.warnings.line(`transport: connection to ${this.id}: ${describe(error)}`);
+        }
+        this.#markBroken();
+      },
     );
     try {
       while (!this.#closed && !this.#broken) {
-        if (this.#queue.length === 0) {
+        const bytes = this.#nextFrame();
+        if (bytes === null) {
           await new Promise<void>((resolve) => (this.#wake = resolve));
           continue;
         }
-        const bytes = this.#encodeBatch();
-        if (bytes === null) continue;
+        session.sealer.seal(bytes);
         await writeAll(conn, bytes);
+        this.#wroteSinceTick = true;
         this.#context.stats.framesSent++;
         this.#context.stats.bytesSent += bytes.length;
       }
     } catch (error) {
-      if (!this.#closed) {
-        this.#context.log(`transport: connection to ${this.id} lost: ${describe(error)}`);
+      if (!this.#closed && !this.#broken) {
+        this.#context.warnings.line(`transport: connection to ${this.id} lost: ${describe(error)}`);
       }
     } finally {
       this.#broken = true;
       this.#conn = null;
       closeQuietly(conn);
-      await watch;
+      await reader;
       this.#dropQueue();
+    }
+  }
+
+  /** The next frame to write: queued messages, else a due keepalive, else null (wait). */
+  #nextFrame(): Uint8Array | null {
+    while (this.#queue.length > 0) {
+      const bytes = this.#encodeBatch();
+      if (bytes !== null) return bytes;
+    }
+    if (this.#keepaliveDue) {
+      this.#keepaliveDue = false;
+      return this.#encoder.encodeKeepalive();
+    }
+    return null;
+  }
+
+  async #readLoop(channel: FrameChannel, session: Session): Promise<void> {
+    for (;;) {
+      const frame = await channel.readFrame(() => (this.#silentTicks = 0));
+      if (frame === null) return;
+      session.opener.open(frame);
+      const decoded = decodeFrame(frame, tagBytes);
+      if (decoded.kind !== "keepalive") {
+        throw new PeerCodecError(`a ${decoded.kind} from the accepting side`);
+      }
     }
   }
 
@@ -232,7 +350,7 @@ export class PeerLink {
     } catch (error) {
       if (!(error instanceof PeerCodecError)) throw error;
       this.#context.stats.messagesDropped += batch.length;
-      this.#context.log(
+      this.#context.warnings.line(
         `transport: dropped ${batch.length} messages to ${this.id}: ${error.message}`,
       );
       this.#context.unreachable(this.id);
@@ -246,50 +364,4 @@ export class PeerLink {
     this.#queueBounds = [];
     this.#queuedBytes = 0;
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts (no timer is left behind). */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-export function closeQuietly(closable: { close(): void }): void {
-  try {
-    closable.close();
-  } catch {
-    // Already closed: closing twice is the normal race between a loop and close().
-  }
-}
-
-export function remoteText(conn: Deno.TcpConn): string {
-  return `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** `host:port` or `[v6]:port` → Deno.connect's options. */
-export function parseAddress(address: string): { hostname: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  const port = Number(address.slice(colon + 1));
-  let hostname = address.slice(0, colon);
-  if (hostname.startsWith("[") && hostname.endsWith("]")) hostname = hostname.slice(1, -1);
-  assert.ok(colon > 0 && hostname.length > 0, `peer address ${address} is not host:port`);
-  assert.ok(Number.isInteger(port) && port > 0 && port < 65536, `bad port in ${address}`);
-  return { hostname, port };
 }

@@ -13,36 +13,37 @@
  *   resends). A connection that breaks drops what was queued for it.
  * - **Reconnecting** uses exponential back-off with jitter between `reconnectMsMin` and
  *   `reconnectMsMax`, reset by every successful connect.
- * - **Receiving** parses frames in place in a reusable buffer and hands messages to the handler
- *   synchronously, in order. A frame that does not decode, or that breaks the protocol (no hello
- *   first, a message not from the hello's node or not to this node, another cluster id), closes
- *   that connection with a one-line warning; the process and the other connections carry on.
+ * - **Authenticating**: every connection starts with a mutual challenge–response over the
+ *   cluster key (`peer_handshake.ts`), under a deadline and with a 4 KiB frame limit; after it,
+ *   every frame carries a tag over a per-direction sequence (`peer_auth.ts`). A connection that
+ *   fails either is closed with a one-line warning; nothing it sent reaches Raft.
+ * - **Receiving** parses frames in a reusable buffer, checks each message (`message_validation.ts`:
+ *   from the authenticated peer, to this node, values Raft could have sent) and hands the good
+ *   ones to the handler synchronously, in order; a bad one is dropped and logged. A frame that
+ *   does not decode closes that connection; the process and the other connections carry on.
+ * - **Limits**: accepted connections are capped in total and per remote address; warnings are
+ *   rate-limited, so a stranger can't flood the log.
+ * - **Liveness**: every `livenessTickMs` an idle side sends a keepalive (the accepting side
+ *   always does), and a connection that heard nothing for `silenceMsMax` is closed; the link
+ *   redials at once. Without it a link cut by a partition stays "connected" after the heal
+ *   while TCP waits out its retransmit back-off, seconds after the path is back.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import type { Message, NodeId } from "../../raft/mod.ts";
-import {
-  encodeHelloFrame,
-  FrameStream,
-  type Hello,
-  PeerCodecError,
-  type PeerFrame,
-} from "./peer_codec.ts";
-import {
-  closeQuietly,
-  describe,
-  type LinkContext,
-  type PeerAddress,
-  PeerLink,
-  remoteText,
-  sleep,
-  type TransportStats,
-} from "./peer_link.ts";
+import { InboundConnection, type InboundContext } from "./inbound_connection.ts";
+import { type MessageLimits, messageLimitsDefault } from "./message_validation.ts";
+import { nonceBytes, PeerKeys } from "./peer_auth.ts";
+import { encodeHelloFrame, handshakeFrameBytesMax, type Hello } from "./peer_codec.ts";
+import type { HandshakeIdentity } from "./peer_handshake.ts";
+import { closeQuietly, describe, LogLimiter, sleep } from "./peer_io.ts";
+import { type LinkContext, type PeerAddress, PeerLink, type TransportStats } from "./peer_link.ts";
 
 /** Options of `TcpTransport.start`. */
 export interface TcpTransportOptions {
+  /** This node's id (announced in the hello, checked against every message's `to`). */
   nodeId: NodeId;
   /** Where to accept peer connections; port 0 picks a free port (see `address`). */
   listen: { hostname: string; port: number };
@@ -52,17 +53,34 @@ export interface TcpTransportOptions {
   advertisedAddress?: string;
   /** The other members (an entry for this node itself is ignored). */
   peers: PeerAddress[];
-  /** When set, connections from a node announcing another cluster id are refused. */
+  /**
+   * The secret every node of the cluster holds (at least 16 bytes). Peers prove it to each
+   * other before any message counts, and every frame after that carries a tag made with it.
+   */
+  clusterKey: Uint8Array;
+  /** Nodes must have the same cluster id ("" when unset) to connect (guards crossed configs). */
   clusterId?: string;
   /** First reconnect delay (default 50 ms); doubles per failed attempt. */
   reconnectMsMin?: number;
-  /** Longest reconnect delay (default 2,000 ms). */
+  /** Longest reconnect delay (default 500 ms: a healed link is redialled well within an election). */
   reconnectMsMax?: number;
-  /** Longest wait for one connect attempt (default 2,000 ms). */
+  /** Longest wait for one connect attempt and its handshake (default 1,000 ms). */
   connectMsMax?: number;
+  /** Longest an accepted connection may take to complete its handshake (default 5,000 ms). */
+  handshakeMsMax?: number;
+  /** Period of the liveness tick: keepalives on idle links, silence counting (default 200 ms). */
+  livenessTickMs?: number;
+  /** A link with nothing heard from the other side for this long is closed (default 1,000 ms). */
+  silenceMsMax?: number;
+  /** Accepted connections open at once, authenticated or not (default 64). */
+  inboundConnectionsMax?: number;
+  /** Accepted connections open at once from one remote address (default 8). */
+  inboundConnectionsPerAddressMax?: number;
+  /** Bounds on received messages (defaults: `messageLimitsDefault`). */
+  messageLimits?: Partial<MessageLimits>;
   /** Bytes queued per peer before new messages are dropped (default 64 MiB). */
   queueBytesMax?: number;
-  /** One-line warnings (default `console.warn`). */
+  /** One-line warnings (default `console.warn`; at most 50 per 10 s, then a count). */
   log?: (line: string) => void;
   /** Uniform numbers in [0, 1) for back-off jitter (default `Math.random`: this is the shell). */
   random?: () => number;
@@ -89,15 +107,20 @@ const acceptRetryMs = 100;
  */
 export class TcpTransport {
   readonly #nodeId: NodeId;
-  readonly #clusterId: string | undefined;
   readonly #listener: Deno.TcpListener;
   readonly #context: LinkContext;
+  readonly #inboundContext: InboundContext;
   readonly #links = new Map<NodeId, PeerLink>();
-  readonly #inbound = new Map<Deno.TcpConn, { peer: NodeId | null }>();
+  readonly #inbound = new Set<InboundConnection>();
+  /** Open accepted connections per remote address (for the per-address cap). */
+  readonly #inboundPerAddress = new Map<string, number>();
+  readonly #inboundConnectionsMax: number;
+  readonly #inboundConnectionsPerAddressMax: number;
   readonly #clientUrls = new Map<NodeId, string>();
   /** Every running loop, so `close()` can wait for all of them. */
   readonly #loops = new Set<Promise<void>>();
   readonly #unreachable = new Set<NodeId>();
+  readonly #livenessTimer: ReturnType<typeof setInterval>;
   #messageHandler: (message: Message) => void = () => {};
   #unreachableHandler: (peer: NodeId) => void = () => {};
   #closed = false;
@@ -106,32 +129,57 @@ export class TcpTransport {
 
   private constructor(options: TcpTransportOptions, listener: Deno.TcpListener) {
     this.#nodeId = options.nodeId;
-    this.#clusterId = options.clusterId;
     this.#listener = listener;
-    const hello: Hello = { nodeId: options.nodeId, clientUrl: options.clientUrl };
+    const identity: HandshakeIdentity = {
+      nodeId: options.nodeId,
+      clusterId: options.clusterId ?? "",
+      keys: new PeerKeys(options.clusterKey),
+    };
+    const hello: Omit<Hello, "nonce"> = { nodeId: options.nodeId, clientUrl: options.clientUrl };
     if (options.clusterId !== undefined) hello.clusterId = options.clusterId;
     if (options.advertisedAddress !== undefined) hello.peerAddress = options.advertisedAddress;
+    const helloBytes = encodeHelloFrame({ ...hello, nonce: new Uint8Array(nonceBytes) }).length;
+    if (helloBytes > handshakeFrameBytesMax) {
+      // Peers would refuse it as oversized; say so here, where the long URL or id was given.
+      throw new RangeError(
+        `the hello (${helloBytes} bytes) exceeds ${handshakeFrameBytesMax}: shorten the node ` +
+          "id, client URL, cluster id or advertised address",
+      );
+    }
+    const livenessTickMs = options.livenessTickMs ?? 200;
+    const silenceTicksMax = Math.max(2, Math.ceil((options.silenceMsMax ?? 1000) / livenessTickMs));
+    const warnings = new LogLimiter(options.log ?? ((line) => console.warn(line)));
+    const stats = newStats();
     this.#context = {
-      hello: encodeHelloFrame(hello),
+      identity,
+      hello,
       reconnectMsMin: options.reconnectMsMin ?? 50,
-      reconnectMsMax: options.reconnectMsMax ?? 2000,
-      connectMsMax: options.connectMsMax ?? 2000,
+      reconnectMsMax: options.reconnectMsMax ?? 500,
+      connectMsMax: options.connectMsMax ?? 1000,
       queueBytesMax: options.queueBytesMax ?? 64 * 1024 * 1024,
-      log: options.log ?? ((line) => console.warn(line)),
+      silenceTicksMax,
+      warnings,
       random: options.random ?? Math.random,
       unreachable: (peer) => this.#reportUnreachable(peer),
-      stats: {
-        framesSent: 0,
-        bytesSent: 0,
-        messagesSent: 0,
-        messagesDropped: 0,
-        framesReceived: 0,
-        bytesReceived: 0,
-        messagesReceived: 0,
-      },
+      stats,
     };
+    this.#inboundContext = {
+      identity,
+      handshakeMsMax: options.handshakeMsMax ?? 5000,
+      silenceTicksMax,
+      limits: { ...messageLimitsDefault, ...options.messageLimits },
+      warnings,
+      stats,
+      authenticated: (connection, hello) => this.#greet(connection, hello),
+      deliver: (message) => this.#messageHandler(message),
+      isClosed: () => this.#closed,
+    };
+    this.#inboundConnectionsMax = options.inboundConnectionsMax ?? 64;
+    this.#inboundConnectionsPerAddressMax = options.inboundConnectionsPerAddressMax ?? 8;
     assert.ok(this.#context.reconnectMsMin > 0, "reconnectMsMin is positive");
     assert.ok(this.#context.reconnectMsMax >= this.#context.reconnectMsMin, "max ≥ min");
+    assert.ok(livenessTickMs > 0, "livenessTickMs is positive");
+    this.#livenessTimer = setInterval(() => this.#tick(), livenessTickMs);
     this.#track(this.#acceptLoop());
     for (const peer of options.peers) this.setPeer(peer);
   }
@@ -139,7 +187,12 @@ export class TcpTransport {
   /** Listens, starts dialing every peer, and returns at once (connections come up on their own). */
   static start(options: TcpTransportOptions): Promise<TcpTransport> {
     const listener = Deno.listen({ hostname: options.listen.hostname, port: options.listen.port });
-    return Promise.resolve(new TcpTransport(options, listener));
+    try {
+      return Promise.resolve(new TcpTransport(options, listener));
+    } catch (error) {
+      closeQuietly(listener);
+      throw error;
+    }
   }
 
   /** The address the listener is bound to (the real port when 0 was asked for). */
@@ -158,6 +211,7 @@ export class TcpTransport {
     return { ...this.#context.stats };
   }
 
+  /** Queues each message on its peer's link; never blocks or throws (see the module doc). */
   send(messages: Message[]): void {
     if (this.#closed) return;
     for (const message of messages) {
@@ -169,14 +223,17 @@ export class TcpTransport {
     }
   }
 
+  /** Where checked messages from peers go, in order per peer. */
   onMessage(handler: (message: Message) => void): void {
     this.#messageHandler = handler;
   }
 
+  /** Told (after the current call returns) when a message to `peer` could not be sent. */
   onUnreachable(handler: (peer: NodeId) => void): void {
     this.#unreachableHandler = handler;
   }
 
+  /** Dials `peer` at its address (redialling when the address changed). */
   setPeer(peer: PeerAddress): void {
     if (this.#closed || peer.id === this.#nodeId) return;
     const existing = this.#links.get(peer.id);
@@ -187,20 +244,23 @@ export class TcpTransport {
     this.#track(link.done);
   }
 
+  /** Stops dialling `id` and closes its connections both ways. */
   removePeer(id: NodeId): void {
     const link = this.#links.get(id);
     if (link !== undefined) this.#track(link.close());
     this.#links.delete(id);
     this.#clientUrls.delete(id);
-    for (const [conn, state] of this.#inbound) {
-      if (state.peer === id) closeQuietly(conn);
+    for (const connection of this.#inbound) {
+      if (connection.peer === id) connection.close();
     }
   }
 
+  /** The client URL `id` announced in its last authenticated hello, or null. */
   clientUrl(id: NodeId): string | null {
     return this.#clientUrls.get(id) ?? null;
   }
 
+  /** Closes the listener, every link and connection; resolves when every loop has ended. */
   close(): Promise<void> {
     if (this.#closing === null) this.#closing = this.#shutdown();
     return this.#closing;
@@ -209,10 +269,11 @@ export class TcpTransport {
   async #shutdown(): Promise<void> {
     this.#closed = true;
     this.#stop.abort();
+    clearInterval(this.#livenessTimer);
     closeQuietly(this.#listener);
     for (const link of this.#links.values()) this.#track(link.close());
     this.#links.clear();
-    for (const conn of this.#inbound.keys()) closeQuietly(conn);
+    for (const connection of this.#inbound) connection.close();
     while (this.#loops.size > 0) await Promise.all([...this.#loops]);
   }
 
@@ -245,7 +306,7 @@ export class TcpTransport {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#closed) return;
-        this.#context.log(`transport ${this.#nodeId}: accept failed: ${describe(error)}`);
+        this.#context.warnings.line(`transport ${this.#nodeId}: accept failed: ${describe(error)}`);
         await sleep(acceptRetryMs, this.#stop.signal);
         continue;
       }
@@ -253,92 +314,83 @@ export class TcpTransport {
         closeQuietly(conn);
         return;
       }
-      conn.setNoDelay(true);
-      this.#inbound.set(conn, { peer: null });
-      this.#track(this.#readLoop(conn));
+      if (this.#admit(conn)) this.#serveInbound(conn);
     }
   }
 
-  async #readLoop(conn: Deno.TcpConn): Promise<void> {
-    const reader = new FrameStream();
-    const state = this.#inbound.get(conn)!;
-    try {
-      for (;;) {
-        let frame: PeerFrame | null;
-        while ((frame = reader.next()) !== null) this.#receive(conn, state, frame);
-        const target = reader.readTarget();
-        const bytesRead = await conn.read(target);
-        if (bytesRead === null) return;
-        reader.wrote(bytesRead);
-        this.#context.stats.bytesReceived += bytesRead;
-      }
-    } catch (error) {
-      if (error instanceof HandlerError) throw error.cause;
-      if (!this.#closed && !(error instanceof Deno.errors.BadResource)) {
-        const from = state.peer ?? remoteText(conn);
-        this.#context.log(
-          `transport ${this.#nodeId}: closing the connection from ${from}: ${describe(error)}`,
-        );
-      }
-    } finally {
-      this.#inbound.delete(conn);
-      closeQuietly(conn);
+  /** Applies the connection caps; a connection over either is closed at once. */
+  #admit(conn: Deno.TcpConn): boolean {
+    const address = conn.remoteAddr.hostname;
+    const fromAddress = this.#inboundPerAddress.get(address) ?? 0;
+    let refusal: string | null = null;
+    if (this.#inbound.size >= this.#inboundConnectionsMax) {
+      refusal = `${this.#inbound.size} connections are open (inboundConnectionsMax)`;
+    } else if (fromAddress >= this.#inboundConnectionsPerAddressMax) {
+      refusal = `${fromAddress} connections from ${address} are open ` +
+        "(inboundConnectionsPerAddressMax)";
     }
+    if (refusal === null) return true;
+    this.#context.stats.connectionsRefused++;
+    this.#context.warnings.line(`transport ${this.#nodeId}: refused a connection: ${refusal}`);
+    closeQuietly(conn);
+    return false;
   }
 
-  /** Checks a frame against the protocol, then dispatches its messages in order. */
-  #receive(conn: Deno.TcpConn, state: { peer: NodeId | null }, frame: PeerFrame): void {
-    if (this.#closed) return;
-    if (state.peer === null) {
-      if (frame.kind !== "hello") throw new PeerCodecError("the first frame is not a hello");
-      this.#greet(conn, state, frame.hello);
-      return;
-    }
-    if (frame.kind !== "messages") throw new PeerCodecError("a second hello");
-    for (const message of frame.messages) {
-      if (message.from !== state.peer) {
-        throw new PeerCodecError(`a message from ${message.from} on ${state.peer}'s connection`);
-      }
-      if (message.to !== this.#nodeId) {
-        throw new PeerCodecError(`a message to ${message.to}, this is ${this.#nodeId}`);
-      }
-    }
-    const stats = this.#context.stats;
-    stats.framesReceived++;
-    stats.messagesReceived += frame.messages.length;
-    const handler = this.#messageHandler;
-    for (const message of frame.messages) {
-      try {
-        handler(message);
-      } catch (error) {
-        throw new HandlerError(error);
-      }
-    }
+  #serveInbound(conn: Deno.TcpConn): void {
+    conn.setNoDelay(true);
+    const address = conn.remoteAddr.hostname;
+    this.#inboundPerAddress.set(address, (this.#inboundPerAddress.get(address) ?? 0) + 1);
+    const connection = new InboundConnection(conn, this.#inboundContext);
+    this.#inbound.add(connection);
+    this.#track(connection.done.finally(() => {
+      this.#inbound.delete(connection);
+      const left = (this.#inboundPerAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#inboundPerAddress.set(address, left);
+      else this.#inboundPerAddress.delete(address);
+    }));
   }
 
-  #greet(conn: Deno.TcpConn, state: { peer: NodeId | null }, hello: Hello): void {
-    const theirs = hello.clusterId;
-    if (theirs !== undefined && this.#clusterId !== undefined && theirs !== this.#clusterId) {
-      throw new PeerCodecError(`cluster id ${theirs}, this node is in ${this.#clusterId}`);
-    }
-    if (hello.nodeId === this.#nodeId) throw new PeerCodecError("a hello with this node's id");
+  /** A connection proved the key: it now speaks for `hello.nodeId`. */
+  #greet(connection: InboundConnection, hello: Hello): void {
+    this.#context.stats.handshakes++;
     // A peer that reconnected left its previous connection behind; only the newest is current.
-    for (const [other, otherState] of this.#inbound) {
-      if (other !== conn && otherState.peer === hello.nodeId) closeQuietly(other);
+    for (const other of this.#inbound) {
+      if (other !== connection && other.peer === hello.nodeId) other.close();
     }
-    state.peer = hello.nodeId;
     this.#clientUrls.set(hello.nodeId, hello.clientUrl);
     // A node we don't know yet (one that is joining) told us where to answer: dial it back.
     // Addresses we were given (flags, replicated membership) are never overridden from here.
     if (hello.peerAddress !== undefined && !this.#links.has(hello.nodeId)) {
-      this.setPeer({ id: hello.nodeId, peerAddress: hello.peerAddress });
+      try {
+        this.setPeer({ id: hello.nodeId, peerAddress: hello.peerAddress });
+      } catch (error) {
+        this.#context.warnings.line(
+          `transport ${this.#nodeId}: can't dial ${hello.nodeId} back: ${describe(error)}`,
+        );
+      }
     }
+  }
+
+  #tick(): void {
+    if (this.#closed) return;
+    for (const link of this.#links.values()) link.tick();
+    for (const connection of this.#inbound) connection.tick();
   }
 }
 
-/** Carries an exception out of the message handler: a bug to surface, not a bad frame. */
-class HandlerError extends Error {
-  constructor(cause: unknown) {
-    super("the message handler threw", { cause });
-  }
+function newStats(): TransportStats {
+  return {
+    framesSent: 0,
+    bytesSent: 0,
+    messagesSent: 0,
+    messagesDropped: 0,
+    framesReceived: 0,
+    bytesReceived: 0,
+    messagesReceived: 0,
+    messagesRefused: 0,
+    handshakes: 0,
+    handshakesFailed: 0,
+    connectionsRefused: 0,
+    linksSilenced: 0,
+  };
 }

@@ -112,7 +112,12 @@ const externalAllowed: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Engine files whose bytes are the on-disk format: they may not depend on the SDK's types. */
-const diskFormatFiles = ["broker/engine/commands.ts", "broker/engine/state_codec.ts"];
+const diskFormatFiles = [
+  "broker/engine/commands.ts",
+  "broker/engine/state_codec.ts",
+  "broker/engine/topic_commands.ts",
+  "broker/engine/push_state.ts",
+];
 
 /** What the service may take from replication as values (the rest must be type-only). */
 const serviceReplicationValues = ["ReplicationError"];
@@ -148,7 +153,8 @@ function checkFile(file: SourceFile): string[] {
   if (from === "broker" && !["broker/mod.ts", "broker/testing.ts"].includes(file.path)) {
     problems.push(`${file.path}: broker/ holds only mod.ts and testing.ts; put it in a room`);
   }
-  if (!testOnly && file.lines > productionLinesMax) {
+  // A generated file (`*.gen.ts`) is as long as its source makes it; nobody edits it by hand.
+  if (!testOnly && file.lines > productionLinesMax && !file.path.endsWith(".gen.ts")) {
     problems.push(`${file.path}: ${file.lines} lines (at most ${productionLinesMax})`);
   }
   if (!testOnly && from === "engine") problems.push(...checkPurity(file));
@@ -270,7 +276,9 @@ function resolve(from: string, specifier: string, aliases: Readonly<Record<strin
     const alias = Object.entries(aliases).find(([name]) =>
       specifier === name || (name.endsWith("/") && specifier.startsWith(name))
     );
-    return alias !== undefined ? alias[1] : `npm:${specifier}`;
+    if (alias === undefined) return `npm:${specifier}`;
+    // A local alias (`@cmqd/sdk` → `./sdk/mod.ts`) names a file of the repository.
+    return alias[1].startsWith("./") ? alias[1].slice(2) : alias[1];
   }
   const parts = from.split("/").slice(0, -1);
   for (const part of specifier.split("/")) {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type CmqdNode, realTimers, startNode, TcpTransport } from "../../broker/mod.ts";
 import type { NodeId } from "../../raft/mod.ts";
 import { RealFileSystem } from "../../storage/mod.ts";
-import { freePort } from "./process.ts";
+import { freePort, testClusterKeyText } from "./process.ts";
 
 async function until(what: string, probe: () => boolean): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -36,6 +36,7 @@ Deno.test({
             id: peer as NodeId,
             peerAddress: `127.0.0.1:${ports[j]}`,
           })).filter((peer) => peer.id !== id),
+          clusterKey: new TextEncoder().encode(testClusterKeyText),
         });
         nodes.push(
           await startNode({

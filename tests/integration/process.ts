@@ -7,6 +7,12 @@
 
 const root = new URL("../../", import.meta.url).pathname;
 
+/**
+ * The cluster key every broker these helpers start gets in `CMQD_CLUSTER_KEY` (a cluster member
+ * refuses to start without one; a lone node ignores it).
+ */
+export const testClusterKeyText = "integration-test-cluster-key-0123456789abcdef";
+
 /** A free TCP port on loopback (the kernel picks it; we close and reuse it at once). */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -30,11 +36,26 @@ export interface BrokerProcess {
 
 /** Starts `deno run -A main.ts` and resolves once it printed its URL (bounded wait). */
 export async function startBroker(
-  options: { dataDir: string; port?: number; args?: string[]; readyMs?: number },
+  options: {
+    dataDir: string;
+    port?: number;
+    args?: string[];
+    readyMs?: number;
+    /** More environment variables (override the defaults, e.g. `CMQD_CLUSTER_KEY`). */
+    env?: Record<string, string>;
+    /** The address it listens on and is reached at (default 127.0.0.1; passed as `--host`). */
+    host?: string;
+    /** A command that runs deno (e.g. `["ip", "netns", "exec", "ns1"]`; it must exec). */
+    launcher?: string[];
+  },
 ): Promise<BrokerProcess> {
   const port = options.port ?? freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+  const host = options.host ?? "127.0.0.1";
+  const launcher = options.launcher ?? [];
+  const command = launcher.length > 0 ? launcher[0] : Deno.execPath();
+  const child = new Deno.Command(command, {
     args: [
+      ...(launcher.length > 0 ? [...launcher.slice(1), Deno.execPath()] : []),
       "run",
       "-A",
       "--unstable-no-legacy-abort",
@@ -43,12 +64,13 @@ export async function startBroker(
       String(port),
       "--data-dir",
       options.dataDir,
+      ...(host === "127.0.0.1" ? [] : ["--host", host]),
       ...(options.args ?? []),
     ],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", CMQD_CLUSTER_KEY: testClusterKeyText, ...options.env },
   }).spawn();
   let text = "";
   const decoder = new TextDecoder();
@@ -61,7 +83,7 @@ export async function startBroker(
     for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const deadline = Date.now() + (options.readyMs ?? 60_000);
   while (!text.includes(`serving ${url}`)) {
     if (exited || Date.now() > deadline) {
@@ -89,4 +111,21 @@ export async function startBroker(
       return result.code;
     },
   };
+}
+
+/**
+ * Starts several brokers at once; if any fails to start, kills the ones that did and rethrows,
+ * so no process outlives a failed start.
+ */
+export async function startBrokers(
+  optionsList: Parameters<typeof startBroker>[0][],
+): Promise<BrokerProcess[]> {
+  const results = await Promise.allSettled(optionsList.map((options) => startBroker(options)));
+  const started = results.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
+  const failure = results.find((result) => result.status === "rejected");
+  if (failure !== undefined) {
+    for (const broker of started) await broker.kill();
+    throw failure.reason;
+  }
+  return started;
 }

@@ -7,6 +7,9 @@
  * - replica equality: nodes that applied the same index hold byte-identical machines;
  * - locks: a new delivery of a message starts at or after the previous lock's end (log time),
  *   unless that lock was changed by a visibility change whose outcome is unknown;
+ * - real time: a lock also lasts in the simulation's true time — at least 99% of its length
+ *   (cluster time may run 1% fast while it catches up with a wall clock; see
+ *   `cluster_clock.ts`), whatever the nodes' wall clocks jump to;
  * - deletes stick: no delivery after a delete acknowledged for an earlier delivery;
  * - FIFO: within a group, first deliveries follow send order;
  * - durability: at the end, every acknowledged, undeleted message is received; none deleted is;
@@ -34,7 +37,13 @@ interface Delivery {
   lockEnd: number;
   /** A visibility change of unknown outcome touched this lock. */
   uncertain: boolean;
+  /** True time when the receive was asked for and when it was answered. */
+  requestedAt: number;
+  answeredAt: number;
 }
+
+/** How much faster than real time cluster time may run (`cluster_clock.ts`'s slew). */
+const clockSlewRate = 0.01;
 
 interface SentRecord {
   queue: string;
@@ -101,11 +110,15 @@ export class History {
     }
   }
 
-  delivered(queue: string, message: ReceivedMessage, visibilitySeconds: number): void {
+  delivered(
+    queue: string,
+    message: ReceivedMessage,
+    options: { visibilitySeconds: number; requestedAt: number; answeredAt: number },
+  ): void {
     const delivery = {
       queue,
       message,
-      visibilitySeconds,
+      ...options,
       lockEnd: message.visibleAt,
       uncertain: false,
     };
@@ -154,6 +167,7 @@ export class History {
               `locked until ${previous.lockEnd} (count ${previous.message.receiveCount})`,
           );
         }
+        if (!previous.uncertain) this.#checkRealTime(id, previous, next);
       }
       const deletedAt = this.deleted.get(id);
       const after = ordered.find((d) =>
@@ -169,6 +183,24 @@ export class History {
       }
     }
     this.#checkFifo();
+  }
+
+  /**
+   * The first lock's stamp came after `requestedAt` and the next delivery's before its
+   * `answeredAt`, so their difference bounds the true time between them from above: if even it
+   * is shorter than the lock, the lock ended early in real time.
+   */
+  #checkRealTime(id: string, previous: Delivery, next: Delivery): void {
+    const lockedAt = previous.message.visibleAt - previous.visibilitySeconds * 1000;
+    const lockMs = previous.lockEnd - lockedAt;
+    const trueMs = next.answeredAt - previous.requestedAt;
+    if (trueMs < lockMs * (1 - clockSlewRate) - 1) {
+      throw new SimulationViolation(
+        "locks last in real time",
+        `${id} was locked for ${lockMs} ms of cluster time but delivered again after at most ` +
+          `${trueMs} ms of real time`,
+      );
+    }
   }
 
   #checkFifo(): void {

@@ -2,15 +2,23 @@
  * The simulated cluster: three nodes, each with its own simulated file system, segment log,
  * state machine, broker and Raft replica, on one `Scheduler` and one `SimNetwork`. Faults:
  * crashes (torn writes, or a power cut after N more writes), restarts with a new clock skew,
- * and bit flips in a stopped node's committed log records.
+ * wall-clock jumps (days forward, hours back: the node's monotonic clock is the scheduler's, its
+ * wall clock is that plus skew plus jumps), and bit flips in a stopped node's committed records.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
 import { inspectRecord, newRecordHeader, SegmentLog, SimFileSystem } from "../../storage/mod.ts";
-import { EngineService, RaftReplica, StateMachine } from "../../broker/testing.ts";
+import {
+  EngineService,
+  EngineTopicService,
+  PushWorker,
+  RaftReplica,
+  StateMachine,
+} from "../../broker/testing.ts";
 import type { History } from "./checkers.ts";
+import type { SimEndpoints } from "./endpoints.ts";
 import type { SimNetwork } from "./network.ts";
 import type { Scheduler } from "./scheduler.ts";
 
@@ -19,10 +27,14 @@ export interface SimNode {
   id: string;
   fs: SimFileSystem;
   skewMs: number;
+  /** Sum of the wall-clock jumps this machine saw (kept across restarts, like a wrong clock). */
+  jumpMs: number;
   log: SegmentLog | null;
   machine: StateMachine | null;
   replica: RaftReplica | null;
   broker: EngineService | null;
+  topics: EngineTopicService | null;
+  push: PushWorker | null;
   starts: number;
   warnings: string[];
 }
@@ -46,17 +58,19 @@ export class SimCluster {
   readonly #scheduler: Scheduler;
   readonly #network: SimNetwork;
   readonly #history: History;
+  readonly #endpoints: SimEndpoints;
   readonly #prng: Prng;
   readonly #knobs: ClusterKnobs;
   readonly #seed: number;
 
   constructor(
-    parts: { scheduler: Scheduler; network: SimNetwork; history: History },
+    parts: { scheduler: Scheduler; network: SimNetwork; history: History; endpoints: SimEndpoints },
     options: { seed: number; prng: Prng; knobs: ClusterKnobs; ids?: string[] },
   ) {
     this.#scheduler = parts.scheduler;
     this.#network = parts.network;
     this.#history = parts.history;
+    this.#endpoints = parts.endpoints;
     this.#prng = options.prng;
     this.#knobs = options.knobs;
     this.#seed = options.seed;
@@ -66,10 +80,13 @@ export class SimCluster {
         id,
         fs: new SimFileSystem(),
         skewMs: 0,
+        jumpMs: 0,
         log: null,
         machine: null,
         replica: null,
         broker: null,
+        topics: null,
+        push: null,
         starts: 0,
         warnings: [],
       });
@@ -85,6 +102,11 @@ export class SimCluster {
     return [...this.nodes.values()].filter((node) => node.replica !== null);
   }
 
+  /** Moves the node's wall clock by `ms` (its monotonic clock does not move). */
+  jumpClock(id: string, ms: number): void {
+    this.node(id).jumpMs += ms;
+  }
+
   /** Opens a node from its disk with a fresh clock skew. */
   start(id: string): Promise<void> {
     assert.ok(!this.removed.has(id), `${id} is out of the group`);
@@ -97,7 +119,7 @@ export class SimCluster {
     const skewMax = this.#knobs.skewMsMax;
     node.skewMs = skewMax === 0 ? 0 : randomInt(this.#prng, 2 * skewMax + 1) - skewMax;
     const scheduler = this.#scheduler;
-    const clock = { now: () => scheduler.now + node.skewMs };
+    const clock = { now: () => scheduler.now + node.skewMs + node.jumpMs };
     const log = await SegmentLog.open(logDir, {
       fs: node.fs,
       segmentBytesMax: this.#knobs.segmentBytesMax,
@@ -111,6 +133,7 @@ export class SimCluster {
       machine,
       transport: this.#network.attach(id),
       clock,
+      monotonic: { now: () => scheduler.now },
       timers: scheduler.timers(),
       prng: createPrng(this.#seed * 977 + node.starts * 31 + this.ids.indexOf(id)),
       fs: node.fs,
@@ -128,6 +151,8 @@ export class SimCluster {
     replica.onRoleChange((change) => {
       if (change.role === "leader") history.leader(change.term, id);
       node.broker?.wakeAll();
+      if (change.role === "leader") node.push?.start();
+      else node.push?.stop();
     });
     let salt = this.#seed;
     node.log = log;
@@ -139,6 +164,15 @@ export class SimCluster {
       log: replica,
       timers: scheduler.timers(),
       randomSalt: () => (salt = (salt * 1_103_515_245 + 12_345) >>> 0),
+    });
+    node.topics = new EngineTopicService({ proposer: replica, machine, log: replica });
+    node.push = new PushWorker({
+      source: node.topics,
+      fetch: this.#endpoints.fetch,
+      clock,
+      timers: scheduler.timers(),
+      limits: { requestTimeoutMs: 3_000 },
+      logError: (message, error) => node.warnings.push(`${scheduler.now}: ${message}: ${error}`),
     });
   }
 
@@ -158,11 +192,14 @@ export class SimCluster {
   /** Stops the node at once, as a killed process would, and forgets its running parts. */
   #takeDown(id: string) {
     const node = this.node(id);
+    node.push?.stop();
     node.replica?.abandon();
     node.broker?.close();
     this.#network.detach(id);
     node.replica = null;
     node.broker = null;
+    node.topics = null;
+    node.push = null;
     node.log = null;
     node.machine = null;
     return node;
@@ -219,12 +256,15 @@ export class SimCluster {
   /** Clean stop of every live node (final hard state written, logs closed). */
   async stopAll(): Promise<void> {
     for (const node of this.nodes.values()) {
+      node.push?.stop();
       node.broker?.close();
       await node.replica?.close();
       await node.log?.close();
       this.#network.detach(node.id);
       node.replica = null;
       node.broker = null;
+      node.topics = null;
+      node.push = null;
       node.log = null;
     }
   }

@@ -1,18 +1,30 @@
 /**
  * One seeded run of the whole-cluster simulation: a fault phase (crashes, power cuts after N
  * writes, partitions, message loss/duplication/reordering, clock skew, bit flips in a stopped
- * node's persisted records, committed or not, leadership transfers, a voter removed and later
+ * node's persisted records, committed or not, wall-clock jumps (days forward, hours back),
+ * leadership transfers, a voter removed and later
  * rejoining with an empty disk) under client load, then a healing phase that drains every queue
- * and checks the history (see `checkers.ts`).
+ * and checks the history (see `checkers.ts`). A topic workload (`topic_workload.ts`) publishes
+ * alongside, fanning out to queues and to simulated HTTP endpoints that fail, hang and lag; its
+ * deliveries are checked after healing too.
  *
  * @module
  */
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
-import { type ClusterKnobs, SimCluster } from "./cluster.ts";
+import { type ClusterKnobs, SimCluster, type SimNode } from "./cluster.ts";
 import { History, SimulationViolation } from "./checkers.ts";
 import { MembershipDriver } from "./membership.ts";
 import { type NetworkKnobs, SimNetwork } from "./network.ts";
 import { Scheduler } from "./scheduler.ts";
+import { SimEndpoints } from "./endpoints.ts";
+import {
+  checkTopicDeliveries,
+  configureEndpoints,
+  Publisher,
+  subscriptionSpecs,
+  topicQueues,
+  topicSpecs,
+} from "./topic_workload.ts";
 import {
   Client,
   deleteMessage,
@@ -33,6 +45,12 @@ export interface SimulationOptions {
   bitFlips?: boolean;
   /** Remove a voter and have it rejoin with an empty disk. true. */
   membership?: boolean;
+  /** Run the topic workload (publishes, queue fan-out, HTTP pushes). true. */
+  topics?: boolean;
+  /** Make nodes' wall clocks jump (days forward, hours back). true. */
+  clockJumps?: boolean;
+  /** Chance per fault step of a wall-clock jump on one node. 0.03. */
+  clockJumpRate?: number;
 }
 
 /** What a passing run did. */
@@ -45,14 +63,24 @@ export interface SimulationReport {
   drained: number;
   crashes: number;
   flips: number;
+  /** Wall-clock jumps injected. */
+  clockJumps: number;
   /** Committed configuration changes (remove, add learner, promote). */
   membershipChanges: number;
+  /** Messages published (acknowledged or not), queue copies drained, 2xx pushes. */
+  published: number;
+  queueCopies: number;
+  pushes: number;
   simulatedMs: number;
 }
 
 const stepMs = 500;
 /** Chance per fault step of starting a remove → rejoin → promote cycle (when none runs). */
 const membershipRate = 0.06;
+/** Chance per fault step of a wall-clock jump on one node. */
+const clockJumpRate = 0.03;
+const hourMs = 3_600_000;
+const dayMs = 24 * hourMs;
 
 function knobsFor(prng: Prng): { network: NetworkKnobs; cluster: ClusterKnobs } {
   const pick = <T>(values: T[]): T => values[randomInt(prng, values.length)];
@@ -80,13 +108,15 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     ...knobs.network,
   });
   const history = new History();
-  const cluster = new SimCluster({ scheduler, network, history }, {
+  const endpoints = new SimEndpoints(scheduler, createPrng(options.seed * 131 + 3));
+  configureEndpoints(endpoints);
+  const cluster = new SimCluster({ scheduler, network, history, endpoints }, {
     seed: options.seed,
     prng,
     knobs: knobs.cluster,
   });
   const parts: WorkloadParts = { cluster, scheduler, history, prng };
-  const run = new Run(parts, network, options);
+  const run = new Run(parts, { network, endpoints }, options);
   try {
     return await run.execute(knobs);
   } catch (error) {
@@ -106,6 +136,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 class Run {
   readonly #parts: WorkloadParts;
   readonly #network: SimNetwork;
+  readonly #endpoints: SimEndpoints;
   readonly #options: SimulationOptions;
   readonly #errors: unknown[] = [];
   readonly #membership: MembershipDriver;
@@ -113,14 +144,20 @@ class Run {
   #damaged: string | null = null;
   crashes = 0;
   flips = 0;
+  clockJumps = 0;
 
   get membershipPhase(): string {
     return this.#membership.phase;
   }
 
-  constructor(parts: WorkloadParts, network: SimNetwork, options: SimulationOptions) {
+  constructor(
+    parts: WorkloadParts,
+    io: { network: SimNetwork; endpoints: SimEndpoints },
+    options: SimulationOptions,
+  ) {
     this.#parts = parts;
-    this.#network = network;
+    this.#network = io.network;
+    this.#endpoints = io.endpoints;
     this.#options = options;
     this.#membership = new MembershipDriver(parts);
   }
@@ -130,16 +167,23 @@ class Run {
     for (const id of cluster.ids) await cluster.start(id);
     await this.#advance(3000);
     await this.#createQueues();
+    const withTopics = this.#options.topics !== false;
+    if (withTopics) await this.#createTopics();
     const clients = Array.from(
       { length: this.#options.clients ?? 3 },
       (_, i) => new Client(this.#parts, `c${i}`),
     );
-    const loops = clients.map((client) => client.run().catch((error) => this.#errors.push(error)));
+    const publisher = new Publisher(this.#parts);
+    publisher.stopped = !withTopics;
+    const loops = [...clients, publisher].map((client) =>
+      client.run().catch((error) => this.#errors.push(error))
+    );
     for (let step = 0; step < this.#options.steps; step++) {
       this.#injectFaults();
       await this.#advance(stepMs);
     }
     for (const client of clients) client.stopped = true;
+    publisher.stopped = true;
     await this.#heal(knobs.network);
     await this.#runUntil(() => Promise.all(loops), 60_000);
     await this.#converge();
@@ -148,6 +192,12 @@ class Run {
     const drained = await this.#runUntil(() => this.#drain(), 120_000);
     history.checkDeliveries();
     history.checkDurability(drained, deletedBefore);
+    let topicTotals = { queueCopies: 0, pushes: 0 };
+    if (withTopics) {
+      await this.#runUntil(() => this.#pushesSettled(), 300_000);
+      const received = await this.#runUntil(() => this.#drainTopicQueues(), 120_000);
+      topicTotals = checkTopicDeliveries(publisher, received, this.#endpoints);
+    }
     await this.#converge();
     this.#checkReplicasEqual();
     await cluster.stopAll();
@@ -160,7 +210,10 @@ class Run {
       drained: drained.size,
       crashes: this.crashes,
       flips: this.flips,
+      clockJumps: this.clockJumps,
       membershipChanges: this.#membership.changes,
+      published: publisher.published.size,
+      ...topicTotals,
       simulatedMs: scheduler.now - 1_700_000_000_000,
     };
   }
@@ -256,6 +309,13 @@ class Run {
         if (!isTransient(error)) throw error;
       }
     }
+    const jumpRate = this.#options.clockJumpRate ?? clockJumpRate;
+    if (prng.next() < jumpRate && this.#options.clockJumps !== false) {
+      // Past the default retention (4 days) forward, so early expiry would lose messages; hours
+      // back, so a frozen cluster time would keep locks and delays from ending.
+      cluster.jumpClock(id, prng.next() < 0.5 ? 5 * dayMs : -6 * hourMs);
+      this.clockJumps++;
+    }
     // A separate draw, so membership changes overlap every other kind of fault. Not while a
     // node's log is damaged, and no bit flips during a cycle: with two voters a damaged
     // (distrusted) log is a majority, not a minority. The damaged voter may not vote until a
@@ -270,6 +330,7 @@ class Run {
     const { cluster } = this.#parts;
     this.#network.heal();
     this.#network.knobs = { ...network, lossRate: 0, duplicateRate: 0 };
+    this.#endpoints.heal();
     for (const node of cluster.nodes.values()) {
       // Disarm power cuts that have not fired yet.
       if (!node.fs.down) node.fs.crashAfter(Number.MAX_SAFE_INTEGER);
@@ -291,6 +352,97 @@ class Run {
         60_000,
       );
     }
+  }
+
+  async #createTopics(): Promise<void> {
+    for (const queue of topicQueues) {
+      await this.#runUntil(
+        () => this.#onLeader((node) => node.broker!.createQueue(queue, {})),
+        60_000,
+      );
+    }
+    for (const topic of topicSpecs) {
+      await this.#runUntil(
+        () =>
+          this.#onLeader((node) =>
+            node.topics!.createTopic(topic.name, { filterType: topic.filterType })
+          ),
+        60_000,
+      );
+    }
+    for (const spec of subscriptionSpecs) {
+      await this.#runUntil(
+        () =>
+          this.#onLeader((node) => node.topics!.subscribe(spec.topic, spec.name, spec.attributes)),
+        60_000,
+      );
+    }
+  }
+
+  /** Runs `action` on the node that leads (its state is the newest) until it succeeds. */
+  async #onLeader<T>(action: (node: SimNode) => Promise<T>): Promise<T> {
+    for (;;) {
+      const leader = this.#parts.cluster.up().find((node) => node.replica!.isLeader);
+      if (leader !== undefined) {
+        try {
+          return await action(leader);
+        } catch (error) {
+          if (!isTransient(error)) throw error;
+        }
+      }
+      await this.#parts.scheduler.sleep(200);
+    }
+  }
+
+  /** Waits until the leader holds no pending push; every one went through or a check fails. */
+  async #pushesSettled(): Promise<void> {
+    for (;;) {
+      const leader = this.#parts.cluster.up().find((node) => node.replica!.isLeader);
+      const machine = leader?.machine;
+      if (machine !== undefined && machine !== null) {
+        const views = machine.topics.pushTargets().map((target) =>
+          machine.topics.getSubscription(target.topic, target.subscription)!
+        );
+        for (const view of views) {
+          if (view.push!.dropped > 0 || view.push!.expired > 0) {
+            throw new SimulationViolation(
+              "no push is given up on",
+              `${view.topic}/${view.name}: ${JSON.stringify(view.push)}`,
+            );
+          }
+        }
+        if (views.every((view) => view.pendingMessages === 0)) return;
+      }
+      await this.#parts.scheduler.sleep(500);
+    }
+  }
+
+  /** Receives and deletes everything in the topic queues: queue → body → message ids. */
+  async #drainTopicQueues(): Promise<Map<string, Map<string, Set<string>>>> {
+    const received = new Map<string, Map<string, Set<string>>>();
+    const target = { id: this.#parts.cluster.ids[0] };
+    for (const queue of topicQueues) {
+      const bodies = new Map<string, Set<string>>();
+      received.set(queue, bodies);
+      while (!this.#empty(queue)) {
+        const { broker, answer } = await this.#retry(
+          target,
+          (broker) =>
+            broker.receiveMessages(queue, { maxMessages: 16, visibilityTimeoutSeconds: 30 })
+              .then((answer) => ({ broker, answer })),
+        );
+        if (answer.messages.length === 0) await this.#parts.scheduler.sleep(1_000);
+        for (const message of answer.messages) {
+          const ids = bodies.get(message.body) ?? new Set();
+          ids.add(message.id);
+          bodies.set(message.body, ids);
+          await broker.deleteMessages(queue, [message.receiptHandle]).catch((error) => {
+            if (!isTransient(error)) throw error;
+          });
+        }
+      }
+    }
+    return received;
   }
 
   /** Retries `action` on whichever node leads until it succeeds. */
@@ -334,6 +486,7 @@ class Run {
     const target = { id: this.#parts.cluster.ids[0] };
     for (const queue of queues) {
       while (!this.#empty(queue.name)) {
+        const requestedAt = this.#parts.scheduler.now;
         const response = await this.#retry(target, (broker) =>
           broker.receiveMessages(queue.name, {
             maxMessages: 16,
@@ -344,7 +497,11 @@ class Run {
         // Nothing visible yet (locks, or a leader whose clock is behind the log's time): wait.
         if (answer.messages.length === 0) await this.#parts.scheduler.sleep(1_000);
         for (const message of answer.messages) {
-          this.#parts.history.delivered(queue.name, message, 5);
+          this.#parts.history.delivered(queue.name, message, {
+            visibilitySeconds: 5,
+            requestedAt,
+            answeredAt: this.#parts.scheduler.now,
+          });
           drained.add(message.id);
           try {
             await deleteMessage(this.#parts, { broker, queue: queue.name, message });

@@ -7,6 +7,18 @@ const ciSeeds = 200;
 const ciSteps = 20;
 
 Deno.test("the simulated cluster keeps every promise over a fixed set of seeds", async (t) => {
+  // First, in a fresh isolate. Runs that follow other runs in the same isolate are not always
+  // bit-identical (with or without clock jumps, under `deno run` too, on main as well): some
+  // seeds' event counts change after earlier runs, and which ones moves with perturbations as
+  // small as a few microtask turns between runs. No state shared between runs was found, and
+  // frozen real clocks, forced GC intervals or a JIT-less V8 do not remove it. The first run of
+  // a seed in a fresh process (how `run.ts` replays a failure) is reproducible, and so is a
+  // whole process.
+  await t.step("a seed replays exactly", async () => {
+    const first = await simulate({ seed: 7, steps: ciSteps });
+    const second = await simulate({ seed: 7, steps: ciSteps });
+    assert.deepEqual(second, first);
+  });
   for (let seed = 1; seed <= ciSeeds; seed++) {
     try {
       await simulate({ seed, steps: ciSteps });
@@ -16,9 +28,17 @@ Deno.test("the simulated cluster keeps every promise over a fixed set of seeds",
       assert.fail(`SEED=${seed}: ${(error as Error).message}\nreplay: ${replay}`);
     }
   }
-  await t.step("a seed replays exactly", async () => {
-    const first = await simulate({ seed: 7, steps: ciSteps });
-    const second = await simulate({ seed: 7, steps: ciSteps });
-    assert.deepEqual(second, first);
-  });
+});
+
+Deno.test("wall clocks jumping days forward and hours back expire nothing early and freeze nothing", async () => {
+  let jumps = 0;
+  for (let seed = 1; seed <= 12; seed++) {
+    try {
+      const report = await simulate({ seed, steps: ciSteps, clockJumpRate: 0.5 });
+      jumps += report.clockJumps;
+    } catch (error) {
+      assert.fail(`SEED=${seed} with clock jumps: ${(error as Error).message}`);
+    }
+  }
+  assert.ok(jumps >= 50, `only ${jumps} jumps injected`);
 });

@@ -30,8 +30,10 @@ export function isTransient(error: unknown): error is Error {
   if (error instanceof SimulatedCrash) return true;
   // Membership changes call the replica directly, which refuses with its own error type.
   if (error instanceof ReplicationError) return error.code !== "InvalidProposal";
+  // A lagging node may not know a queue or topic yet (they are never deleted in the workload).
   return error instanceof BrokerError &&
-    (error.code === "NoLeader" || error.code === "NotReady" || error.code === "QueueNotFound");
+    (error.code === "NoLeader" || error.code === "NotReady" || error.code === "QueueNotFound" ||
+      error.code === "TopicNotFound");
 }
 
 /** NotReady: the command may or may not have been applied. */
@@ -132,12 +134,14 @@ export class Client {
     const prng = this.#parts.prng;
     const history = this.#parts.history;
     const visibilitySeconds = 1 + randomInt(prng, 8);
+    const requestedAt = this.#parts.scheduler.now;
     const response = await broker.receiveMessages(queue, {
       maxMessages: 1 + randomInt(prng, 4),
       visibilityTimeoutSeconds: visibilitySeconds,
       waitSeconds: randomInt(prng, 3) === 0 ? 1 : 0,
     });
-    for (const message of response.messages) history.delivered(queue, message, visibilitySeconds);
+    const timing = { visibilitySeconds, requestedAt, answeredAt: this.#parts.scheduler.now };
+    for (const message of response.messages) history.delivered(queue, message, timing);
     for (const message of response.messages) {
       const roll = prng.next();
       if (roll < 0.6) await deleteMessage(this.#parts, { broker, queue, message });

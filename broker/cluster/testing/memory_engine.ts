@@ -5,16 +5,20 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { EngineService } from "../../service/mod.ts";
+import { EngineService, type EngineServiceOptions, EngineTopicService } from "../../service/mod.ts";
 import { ManualClock, MemoryReplica } from "../../replication/testing/mod.ts";
 import { BrokerError, StateMachine } from "../../engine/mod.ts";
 import { realClock, realTimers } from "../real_time.ts";
 
 /**
- * The real engine on a one-node in-memory replica, with the clock that drives it. `randomSalt`
- * fixes receipt-handle salts (default: the broker's own).
+ * The real engine on a one-node in-memory replica, with the clock that drives it, and its queue
+ * and topic services. `randomSalt` fixes receipt-handle salts (default: the broker's own).
  */
-export function memoryEngine(options: { randomSalt?: () => number } = {}) {
+export function memoryEngine(
+  options: Partial<
+    Pick<EngineServiceOptions, "randomSalt" | "queuesMax" | "parkedReceivesMax" | "admitData">
+  > = {},
+) {
   const clock = new ManualClock(1_700_000_000_000);
   const replica = new MemoryReplica({ clock, machine: new StateMachine() });
   const broker = new EngineService({
@@ -22,9 +26,14 @@ export function memoryEngine(options: { randomSalt?: () => number } = {}) {
     machine: replica.machine,
     log: replica,
     timers: clock,
-    randomSalt: options.randomSalt,
+    ...options,
   });
-  return { clock, replica, broker };
+  const topics = new EngineTopicService({
+    proposer: replica,
+    machine: replica.machine,
+    log: replica,
+  });
+  return { clock, replica, broker, topics };
 }
 
 /**

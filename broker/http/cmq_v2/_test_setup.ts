@@ -34,14 +34,17 @@ export interface SetupOptions {
   clientKey?: AccessKey;
   client?: Partial<CmqTestClientOptions>;
   door?: Partial<CmqDoorOptions>;
+  /** Serve topic actions through the engine's topic service (default: not served). */
+  topics?: boolean;
 }
 
 /** The engine, the door and a client; `refused` asserts a refusal that changed nothing. */
 export function setup(options: SetupOptions = {}) {
-  const { clock, replica, broker } = memoryEngine({ randomSalt: () => 7 });
+  const { clock, replica, broker, topics } = memoryEngine({ randomSalt: () => 7 });
   const logged: unknown[] = [];
   const door = createCmqDoor({
     service: broker,
+    topics: options.topics === true ? topics : undefined,
     keys: options.keys === undefined ? null : FileKeyRing.fromKeys(options.keys),
     now: () => clock.now(),
     logError: (_message, error) => logged.push(error),
@@ -70,7 +73,7 @@ export function setup(options: SetupOptions = {}) {
     return reply;
   }
 
-  return { clock, replica, broker, door, client, refused, logged };
+  return { clock, replica, broker, topics, door, client, refused, logged };
 }
 
 /** Waits (bounded) until `condition` holds, letting queued callbacks run. */

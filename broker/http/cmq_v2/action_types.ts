@@ -6,7 +6,7 @@
  * @module
  */
 import type { CmqParams } from "./params.ts";
-import type { PermissionAction, QueueService } from "./deps.ts";
+import type { PermissionAction, QueueService, TopicService } from "./deps.ts";
 
 /** What an action runs with. */
 export interface ActionContext {
@@ -29,6 +29,32 @@ export interface CmqAction {
   permission: PermissionAction;
   /** The members of a successful answer beside `code`, `message` and `requestId`. */
   run(context: ActionContext): Promise<Record<string, unknown>>;
+}
+
+/** What a topic action runs with. */
+export interface TopicActionContext {
+  topics: TopicService;
+  params: CmqParams;
+  /** The topic the action names (`topicName`), already checked; "" for ListTopic. */
+  topicName: string;
+}
+
+/** One CMQ topic or subscription action. */
+export interface CmqTopicAction {
+  /**
+   * `topic`: the action names one topic in `topicName`, and the key needs
+   * `topic:<topicName>:<permission>`. `account`: it reads every topic (ListTopic), and the key
+   * needs the permission on all of them.
+   */
+  scope: "topic" | "account";
+  permission: PermissionAction;
+  /**
+   * Queues the action makes the topic write into (Subscribe with protocol queue): the key also
+   * needs `queue:<name>:send` on each, or a topic manager could fill any queue.
+   */
+  queuesWritten?(params: CmqParams): string[];
+  /** The members of a successful answer beside `code`, `message` and `requestId`. */
+  run(context: TopicActionContext): Promise<Record<string, unknown>>;
 }
 
 /** Unix seconds of a cmqd time in milliseconds, as CMQ reports times. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-export type { QueueService } from "../../service/mod.ts";
+export type { QueueService, TopicService } from "../../service/mod.ts";
 export {
   BrokerError,
   type ErrorCode,
@@ -11,12 +11,16 @@ export {
   namePattern,
   queueLimits,
   type Range,
+  topicLimits,
 } from "../../service/mod.ts";
 export type {
   HandleFailure,
   Queue,
   QueueAttributesInput,
   ReceivedMessage,
+  Subscription,
+  SubscriptionAttributesInput,
+  Topic,
 } from "../../../sdk/protocol.ts";
 export type {
   AccessKey,

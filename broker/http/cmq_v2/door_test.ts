@@ -53,7 +53,7 @@ Deno.test("every answer is HTTP 200 JSON starting with code, message, requestId"
   }
 });
 
-Deno.test("a missing, unknown or topic Action is 4000 (10390)/(10280) and changes nothing", async () => {
+Deno.test("a missing, unknown, or (without a topic service) topic Action is 4000 (10390)/(10280) and changes nothing", async () => {
   const { client, refused } = setup();
   await refused(
     () => client.send([["queueName", "jobs"]]),
@@ -72,7 +72,7 @@ Deno.test("a missing, unknown or topic Action is 4000 (10390)/(10280) and change
       cmqCode.invalidParameter,
       moduleCode.actionNotExisting,
     );
-    assert.match(reply.body.message, /topics are not served by this cmqd yet/);
+    assert.match(reply.body.message, /topics are not served by this cmqd/);
   }
   // Names of Object.prototype are not actions.
   await refused(() => client.call("constructor"), 4000, moduleCode.actionNotExisting);
@@ -177,8 +177,8 @@ const expectedCodes: Record<string, [number, number?]> = {
   MethodNotAllowed: [4000, 10410],
   BatchTooLarge: [4000, 10370],
   RequestTooLarge: [4000, 10350],
-  Unauthorized: [4100],
-  Forbidden: [4103],
+  Unauthenticated: [4100],
+  AccessDenied: [4103],
   MessageTooLarge: [4400],
   BacklogFull: [4410],
   InsufficientStorage: [4410],
@@ -186,9 +186,12 @@ const expectedCodes: Record<string, [number, number?]> = {
   ReceiptHandleStale: [4430],
   MessageNotInflight: [4430],
   QueueNotFound: [4440],
+  QueueLimitExceeded: [4450],
   TopicNotFound: [4440],
   SubscriptionNotFound: [4440],
   QueueAlreadyExists: [4460],
+  TopicAlreadyExists: [4460],
+  SubscriptionAlreadyExists: [4460],
   InternalError: [6000],
   NoLeader: [6000],
   NotReady: [6000],

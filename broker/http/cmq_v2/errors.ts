@@ -29,6 +29,8 @@ export const cmqCode = {
   /** The receipt handle is malformed, of another delivery, or its message is gone. */
   receiptHandleInvalid: 4430,
   queueNotFound: 4440,
+  /** The group holds as many queues as it may (cmqd's `queuesMax`). */
+  queueLimitExceeded: 4450,
   queueAlreadyExists: 4460,
   internalError: 6000,
   /** BatchDeleteMessage: some handles failed (`errorList` names them). */
@@ -95,17 +97,14 @@ interface Translation {
   module?: number;
 }
 
-/**
- * Service codes that may reach the door but are not (yet) members of `ErrorCode`: per-handle
- * failure codes of deletes, and the disk-space refusal that is being added.
- */
-type PendingServiceCode = "InsufficientStorage" | "ReceiptHandleStale" | "MessageNotInflight";
+/** Service codes that reach the door but are not members of `ErrorCode`: per-handle failures. */
+type HandleFailureCode = "ReceiptHandleStale" | "MessageNotInflight";
 
 /**
  * The one mapping from the service's error codes to CMQ's. Typed over every `ErrorCode`, so a
  * code added to the service fails to compile here until it is given a CMQ meaning.
  */
-const serviceErrors: Record<ErrorCode | PendingServiceCode, Translation> = {
+const serviceErrors: Record<ErrorCode | HandleFailureCode, Translation> = {
   InvalidParameter: { code: cmqCode.invalidParameter, module: moduleCode.parameterError },
   MalformedRequest: { code: cmqCode.invalidParameter, module: moduleCode.invalidRequest },
   UnsupportedMediaType: { code: cmqCode.invalidParameter, module: moduleCode.invalidRequest },
@@ -113,8 +112,8 @@ const serviceErrors: Record<ErrorCode | PendingServiceCode, Translation> = {
   MethodNotAllowed: { code: cmqCode.invalidParameter, module: moduleCode.methodNotSupported },
   BatchTooLarge: { code: cmqCode.invalidParameter, module: moduleCode.batchSizeOutOfRange },
   RequestTooLarge: { code: cmqCode.invalidParameter, module: moduleCode.outOfRange },
-  Unauthorized: { code: cmqCode.authenticationFailed },
-  Forbidden: { code: cmqCode.accessDenied },
+  Unauthenticated: { code: cmqCode.authenticationFailed },
+  AccessDenied: { code: cmqCode.accessDenied },
   MessageTooLarge: { code: cmqCode.messageTooLarge },
   BacklogFull: { code: cmqCode.backlogFull },
   // Sends are refused until disk is freed; like a full backlog, the producer should back off
@@ -124,10 +123,15 @@ const serviceErrors: Record<ErrorCode | PendingServiceCode, Translation> = {
   ReceiptHandleStale: { code: cmqCode.receiptHandleInvalid },
   MessageNotInflight: { code: cmqCode.receiptHandleInvalid },
   QueueNotFound: { code: cmqCode.queueNotFound },
+  QueueLimitExceeded: { code: cmqCode.queueLimitExceeded },
   // CMQ answers a missing topic or subscription with the same "does not exist" code.
   TopicNotFound: { code: cmqCode.queueNotFound },
   SubscriptionNotFound: { code: cmqCode.queueNotFound },
   QueueAlreadyExists: { code: cmqCode.queueAlreadyExists },
+  // CMQ's documented table has one "already exists" code (4460, written for queues); like the
+  // not-found codes above, topics and subscriptions share it.
+  TopicAlreadyExists: { code: cmqCode.queueAlreadyExists },
+  SubscriptionAlreadyExists: { code: cmqCode.queueAlreadyExists },
   InternalError: { code: cmqCode.internalError },
   // CMQ has no "retry elsewhere" code; 6000 is the one its SDK users already retry on.
   NoLeader: { code: cmqCode.internalError },

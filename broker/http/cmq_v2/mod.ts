@@ -2,12 +2,13 @@
  * The CMQ v2 compatible door: `GET` and `POST /v2/index.php?Action=…`, so that applications
  * written against Tencent CMQ's official SDKs (Python, Java, PHP) work against cmqd by changing
  * the endpoint and the key. It translates and nothing else: every action is one call of the
- * `QueueService` the native door uses.
+ * `QueueService` or `TopicService` the native door uses.
  *
  * A request runs through, in order: the method (GET or POST, else 4000 `(10410)`), the bounded
  * body (form-encoded whatever its Content-Type), the parameters (query string and body merged,
- * no name twice), the signature (when a key ring is configured), the action (queue actions now;
- * topic actions and unknown names are 4000 `(10280)`), the permission, then the action itself.
+ * no name twice), the signature (when a key ring is configured), the action (unknown names, and
+ * topic actions when no topic service is given, are 4000 `(10280)`), the permission, then the
+ * action itself.
  * Every answer is HTTP 200 with CMQ's `{code, message, requestId, …}`.
  *
  * @example
@@ -19,15 +20,25 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import type { CmqAction } from "./action_types.ts";
+import type { CmqAction, CmqTopicAction } from "./action_types.ts";
 import { readFormBody } from "./body.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode, toCmqError } from "./errors.ts";
 import { messageActions } from "./message_actions.ts";
-import { parseParams, queueNameParam, requiredText } from "./params.ts";
+import { nameParam, parseParams, queueNameParam, requiredText } from "./params.ts";
 import type { CmqParams } from "./params.ts";
 import { queueActions } from "./queue_actions.ts";
+import { subscriptionActions } from "./subscription_actions.ts";
+import { topicActions } from "./topic_actions.ts";
 import { authenticate } from "./signature.ts";
-import { type AccessKey, type KeyRing, messageLimits, type QueueService } from "./deps.ts";
+import {
+  type AccessKey,
+  type KeyRing,
+  messageLimits,
+  type PermissionAction,
+  type QueueService,
+  type ResourceKind,
+  type TopicService,
+} from "./deps.ts";
 
 export { cmqCode, moduleCode } from "./errors.ts";
 export { timestampSkewSecondsMax } from "./signature.ts";
@@ -45,6 +56,8 @@ export const requestSlackBytes = 256 * 1024;
 /** Options of `createCmqDoor`. */
 export interface CmqDoorOptions {
   service: QueueService;
+  /** The topics; absent: topic actions answer 4000 `(10280)` as actions that do not exist. */
+  topics?: TopicService;
   /** The credentials; null when none are configured: signatures are then not checked. */
   keys: KeyRing | null;
   /** The clock the `Timestamp` window is checked against, in ms (default `Date.now`). */
@@ -62,6 +75,7 @@ export interface CmqDoorEnv {
 
 interface Door {
   service: QueueService;
+  topics: TopicService | null;
   keys: KeyRing | null;
   now: () => number;
   requestBytesMax: number;
@@ -70,21 +84,9 @@ interface Door {
 
 const actions: ReadonlyMap<string, CmqAction> = new Map([...queueActions, ...messageActions]);
 
-/** CMQ's topic actions: not in cmqd yet, answered like any action that does not exist. */
-const topicActions = new Set([
-  "CreateTopic",
-  "ListTopic",
-  "GetTopicAttributes",
-  "SetTopicAttributes",
-  "DeleteTopic",
-  "PublishMessage",
-  "BatchPublishMessage",
-  "Subscribe",
-  "Unsubscribe",
-  "ListSubscriptionByTopic",
-  "GetSubscriptionAttributes",
-  "SetSubscriptionAttributes",
-  "ClearSubscriptionFilterTags",
+const topicAndSubscriptionActions: ReadonlyMap<string, CmqTopicAction> = new Map([
+  ...topicActions,
+  ...subscriptionActions,
 ]);
 
 /**
@@ -100,6 +102,7 @@ const topicActions = new Set([
 export function createCmqDoor(options: CmqDoorOptions): Hono<CmqDoorEnv> {
   const door: Door = {
     service: options.service,
+    topics: options.topics ?? null,
     keys: options.keys,
     now: options.now ?? Date.now,
     requestBytesMax: options.requestBytesMax ?? messageLimits.requestBytesMax + requestSlackBytes,
@@ -148,18 +151,40 @@ async function dispatch(request: Request, door: Door): Promise<Record<string, un
     const host = request.headers.get("host") ?? url.host;
     key = authenticate({ method, host, path: url.pathname, params }, door.keys, door.now());
   }
-  const action = actionOf(params);
+  const name = requiredText(params, "Action");
+  const topicAction = topicAndSubscriptionActions.get(name);
+  if (topicAction !== undefined && door.topics !== null) {
+    return await runTopicAction(topicAction, params, door.topics, door.keys, key);
+  }
+  const action = actionOf(name);
   const queueName = action.scope === "queue" ? queueNameParam(params) : "";
   if (door.keys !== null && key !== null) authorize(door.keys, key, action, queueName);
   return await action.run({ service: door.service, params, queueName, signal: request.signal });
 }
 
-function actionOf(params: CmqParams): CmqAction {
-  const name = requiredText(params, "Action");
+async function runTopicAction(
+  action: CmqTopicAction,
+  params: CmqParams,
+  topics: TopicService,
+  keys: KeyRing | null,
+  key: AccessKey | null,
+): Promise<Record<string, unknown>> {
+  const topicName = action.scope === "topic" ? nameParam(params, "topicName") : "";
+  if (keys !== null && key !== null) {
+    const resource = action.scope === "topic" ? topicName : "*";
+    requirePermission(keys, key, "topic", resource, action.permission);
+    for (const queue of action.queuesWritten?.(params) ?? []) {
+      requirePermission(keys, key, "queue", queue, "send");
+    }
+  }
+  return await action.run({ topics, params, topicName });
+}
+
+function actionOf(name: string): CmqAction {
   const action = actions.get(name);
   if (action !== undefined) return action;
-  const reason = topicActions.has(name)
-    ? "topics are not served by this cmqd yet"
+  const reason = topicAndSubscriptionActions.has(name)
+    ? "topics are not served by this cmqd"
     : "the request's operation does not exist";
   throw invalidParameter(
     moduleCode.actionNotExisting,
@@ -170,9 +195,19 @@ function actionOf(params: CmqParams): CmqAction {
 /** Account actions (ListQueue) read every queue: they need the permission on all of them. */
 function authorize(keys: KeyRing, key: AccessKey, action: CmqAction, queueName: string): void {
   const resource = action.scope === "queue" ? queueName : "*";
-  if (keys.allows(key, "queue", resource, action.permission)) return;
+  requirePermission(keys, key, "queue", resource, action.permission);
+}
+
+function requirePermission(
+  keys: KeyRing,
+  key: AccessKey,
+  kind: ResourceKind,
+  resource: string,
+  permission: PermissionAction,
+): void {
+  if (keys.allows(key, kind, resource, permission)) return;
   throw new CmqError(
     cmqCode.accessDenied,
-    `access denied: key '${key.secretId}' lacks queue:${resource}:${action.permission}`,
+    `access denied: key '${key.secretId}' lacks ${kind}:${resource}:${permission}`,
   );
 }

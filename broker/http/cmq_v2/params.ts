@@ -147,12 +147,20 @@ export function clampedInteger(
 
 /** The `queueName` parameter, checked against the naming rule. */
 export function queueNameParam(params: CmqParams): string {
-  const name = requiredText(params, "queueName");
-  if (name.length === 0 || name.length > 64) throw outOfRange("queueName", { min: 1, max: 64 });
+  return nameParam(params, "queueName");
+}
+
+/**
+ * A required name parameter (`queueName`, `topicName`, `subscriptionName`, a queue
+ * `endpoint`), checked against cmqd's naming rule.
+ */
+export function nameParam(params: CmqParams, field: string): string {
+  const name = requiredText(params, field);
+  if (name.length === 0 || name.length > 64) throw outOfRange(field, { min: 1, max: 64 });
   if (!namePattern.test(name)) {
     throw invalidParameter(
       moduleCode.parameterError,
-      "parameter queueName error: a letter, then letters, digits, '-' or '_'",
+      `parameter ${field} error: a letter, then letters, digits, '-' or '_'`,
     );
   }
   return name;
@@ -199,4 +207,17 @@ export function numberedList(params: CmqParams, base: string, entriesMax: number
     );
   }
   return entries.map(([, value]) => value);
+}
+
+/** Like `numberedList`, but an absent list (no `base.n` at all) is undefined. */
+export function optionalNumberedList(
+  params: CmqParams,
+  base: string,
+  entriesMax: number,
+): string[] | undefined {
+  const prefix = `${base}.`;
+  for (const name of params.names()) {
+    if (name.startsWith(prefix)) return numberedList(params, base, entriesMax);
+  }
+  return undefined;
 }

@@ -90,20 +90,27 @@ const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
   // handle is no longer good, which is SQS's meaning of this code.
   ReceiptHandleStale: "ReceiptHandleIsInvalid",
   MessageNotInflight: "MessageNotInflight",
-  Unauthorized: "InvalidClientTokenId",
-  Forbidden: "AccessDenied",
+  Unauthenticated: "InvalidClientTokenId",
+  AccessDenied: "AccessDenied",
   QueueNotFound: "QueueDoesNotExist",
   TopicNotFound: "ResourceNotFoundException",
   SubscriptionNotFound: "ResourceNotFoundException",
   NotFound: "ResourceNotFoundException",
   MethodNotAllowed: "InvalidAction",
   QueueAlreadyExists: "QueueNameExists",
+  // SQS's model has no "exists" error but for queue names; a parameter the caller must change.
+  TopicAlreadyExists: "InvalidParameterValue",
+  SubscriptionAlreadyExists: "InvalidParameterValue",
   MessageTooLarge: "InvalidParameterValue",
   BatchTooLarge: "TooManyEntriesInBatchRequest",
   RequestTooLarge: "BatchRequestTooLong",
   UnsupportedMediaType: "SerializationException",
   // SQS's "a limit was reached" (it answers OverLimit when too many messages are in flight).
   BacklogFull: "OverLimit",
+  // Creating a queue past `queuesMax`: a limit of the account's, in SQS's terms.
+  QueueLimitExceeded: "OverLimit",
+  // The disk alarm: retryable and the server's fault, as SQS clients retry a 503.
+  InsufficientStorage: "ServiceUnavailable",
   InternalError: "InternalFailure",
   NoLeader: "ServiceUnavailable",
   NotReady: "ServiceUnavailable",

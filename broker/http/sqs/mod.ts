@@ -29,8 +29,8 @@ import {
   listQueues,
   purgeQueue,
   setQueueAttributes,
-  tagOperation,
 } from "./queue_operations.ts";
+import { listQueueTags, tagQueue, untagQueue } from "./tag_operations.ts";
 import { QueueAddresses } from "./queue_names.ts";
 import {
   changeMessageVisibility,
@@ -69,9 +69,9 @@ const operations: Record<string, Operation> = {
   DeleteMessageBatch: deleteMessageBatch,
   ChangeMessageVisibility: changeMessageVisibility,
   ChangeMessageVisibilityBatch: changeMessageVisibilityBatch,
-  TagQueue: tagOperation("manage"),
-  UntagQueue: tagOperation("manage"),
-  ListQueueTags: tagOperation("read"),
+  TagQueue: tagQueue,
+  UntagQueue: untagQueue,
+  ListQueueTags: listQueueTags,
 };
 
 /** SQS operations cmqd knows and does not offer (a client gets `UnsupportedOperation`). */

@@ -1,7 +1,7 @@
 /**
  * The queue operations of the SQS door: CreateQueue, GetQueueUrl, ListQueues,
- * GetQueueAttributes, SetQueueAttributes, DeleteQueue, PurgeQueue, and the tag operations (which
- * answer `UnsupportedOperation`: the service has no tag storage).
+ * GetQueueAttributes, SetQueueAttributes, DeleteQueue, PurgeQueue (the tag operations are in
+ * `tag_operations.ts`).
  *
  * @module
  */
@@ -30,7 +30,11 @@ export function queueOfInput(context: OperationContext): QueueRef {
   return queueFromUrl(requiredString(context.input, "QueueUrl"));
 }
 
-/** CreateQueue: creates the queue (or answers the URL of an identical one). */
+/**
+ * CreateQueue: creates the queue (or answers the URL of an identical one). Its `tags` are the
+ * new queue's; on an existing queue they must be the tags it has (else `QueueNameExists`, as
+ * SQS answers), and a create without tags matches whatever tags the queue has.
+ */
 export async function createQueue(context: OperationContext): Promise<JsonObject> {
   const queue = queueFromName(requiredString(context.input, "QueueName"));
   authorize(context, queue, "manage");
@@ -41,7 +45,7 @@ export async function createQueue(context: OperationContext): Promise<JsonObject
   );
   attributes.maxMessageBytes ??= sqsDefaultMaximumMessageSize;
   const tags = optionalStringMap(context.input, "tags");
-  if (tags !== undefined && Object.keys(tags).length > 0) throw tagsUnsupported();
+  if (tags !== undefined) attributes.tags = tags;
   await context.service.createQueue(queue.name, attributes);
   return { QueueUrl: context.addresses.url(queue) };
 }
@@ -176,20 +180,4 @@ export async function purgeQueue(context: OperationContext): Promise<JsonObject>
   await existingQueue(context, queue);
   await context.service.purge(queue.name);
   return {};
-}
-
-function tagsUnsupported(): SqsError {
-  return new SqsError(
-    "UnsupportedOperation",
-    "cmqd does not store queue tags (the service has no tag storage yet).",
-  );
-}
-
-/** TagQueue / UntagQueue / ListQueueTags: checked like any call, then refused. */
-export function tagOperation(action: "manage" | "read") {
-  return (context: OperationContext): Promise<JsonObject> => {
-    const queue = queueOfInput(context);
-    authorize(context, queue, action);
-    return Promise.reject(tagsUnsupported());
-  };
 }

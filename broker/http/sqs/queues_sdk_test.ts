@@ -8,12 +8,9 @@ import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListQueuesCommand,
-  ListQueueTagsCommand,
   PurgeQueueCommand,
   SendMessageCommand,
   SetQueueAttributesCommand,
-  TagQueueCommand,
-  UntagQueueCommand,
 } from "./_npm_test_deps.ts";
 import { rejectsWith, startDoor } from "./_test_server.ts";
 
@@ -49,10 +46,6 @@ Deno.test("CreateQueue answers the URL, again for an identical queue, QueueNameE
       new CreateQueueCommand({ QueueName: "plain", Attributes: { FifoQueue: "true" } }),
     ),
     { name: "InvalidAttributeValue" },
-  );
-  await rejectsWith(
-    door.client.send(new CreateQueueCommand({ QueueName: "tagged", tags: { team: "a" } })),
-    { name: "UnsupportedOperation", code: "AWS.SimpleQueueService.UnsupportedOperation" },
   );
   assert.deepEqual(door.errors, []);
 });
@@ -231,23 +224,4 @@ Deno.test("PurgeQueue empties a queue; DeleteQueue removes it", async () => {
     { name: "QueueDoesNotExist" },
   );
   await door.client.send(new GetQueueUrlCommand({ QueueName: "plain" }));
-});
-
-Deno.test("tag operations answer UnsupportedOperation (the service stores no tags)", async () => {
-  await using door = startDoor();
-  const { QueueUrl } = await door.client.send(new CreateQueueCommand({ QueueName: "orders" }));
-  const expected = {
-    name: "UnsupportedOperation",
-    code: "AWS.SimpleQueueService.UnsupportedOperation",
-    status: 400,
-  };
-  await rejectsWith(
-    door.client.send(new TagQueueCommand({ QueueUrl, Tags: { a: "b" } })),
-    expected,
-  );
-  await rejectsWith(
-    door.client.send(new UntagQueueCommand({ QueueUrl, TagKeys: ["a"] })),
-    expected,
-  );
-  await rejectsWith(door.client.send(new ListQueueTagsCommand({ QueueUrl })), expected);
 });

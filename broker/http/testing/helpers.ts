@@ -64,11 +64,17 @@ export function recordingService(
 /** A `NodeStatus` whose answers the test controls. */
 export class FakeStatus implements NodeStatus {
   isReady = true;
+  /** What `failure()` answers. */
+  failed: string | null = null;
   leader: string | null = null;
   engineMetrics = "# TYPE cmqd_engine_up gauge\ncmqd_engine_up 1\n";
 
   ready(): boolean {
     return this.isReady;
+  }
+
+  failure(): string | null {
+    return this.failed;
   }
 
   cluster(): ClusterInfo {

@@ -138,6 +138,24 @@ function attributeCases(method: "PUT" | "PATCH"): BadInputCase[] {
     code: "InvalidParameter",
     field: "fifo",
   });
+  // Tag shapes; the tag limits are the service's (tags_test.ts, on the engine).
+  for (
+    const [label, tags, field] of [["a string", "env", "tags"], [
+      "a number value",
+      { env: 1 },
+      "tags.env",
+    ]]
+  ) {
+    cases.push({
+      name: `${method} tags ${label}`,
+      method,
+      path: queue,
+      body: { tags },
+      status: 400,
+      code: "InvalidParameter",
+      field: field as string,
+    });
+  }
   const deadLetter = (policy: object) => ({ deadLetter: { queue: "dead", ...policy } });
   for (const [field, range] of Object.entries(deadLetterLimits)) {
     cases.push(...rangeCases({

@@ -16,26 +16,31 @@ import { HTTPException } from "hono/http-exception";
 import type { z } from "@hono/zod-openapi";
 import { BrokerError, type ErrorCode, messageLimits } from "../../service/mod.ts";
 import type { ErrorBody } from "../../../sdk/protocol.ts";
+import type { AccessKey } from "../../auth/mod.ts";
 
 /** The native door's HTTP status for every domain error code. */
 export const errorStatus: Readonly<Record<ErrorCode, number>> = {
   InvalidParameter: 400,
   MalformedRequest: 400,
   ReceiptHandleInvalid: 400,
-  Unauthorized: 401,
-  Forbidden: 403,
+  Unauthenticated: 401,
+  AccessDenied: 403,
   QueueNotFound: 404,
   TopicNotFound: 404,
   SubscriptionNotFound: 404,
   NotFound: 404,
   MethodNotAllowed: 405,
   QueueAlreadyExists: 409,
+  TopicAlreadyExists: 409,
+  SubscriptionAlreadyExists: 409,
   MessageTooLarge: 413,
   BatchTooLarge: 413,
   RequestTooLarge: 413,
   UnsupportedMediaType: 415,
   BacklogFull: 429,
+  QueueLimitExceeded: 429,
   InternalError: 500,
+  InsufficientStorage: 507,
   NoLeader: 503,
   NotReady: 503,
 };
@@ -46,6 +51,12 @@ export interface DoorEnv {
     requestId: string;
     /** The decoded request body of JSON routes, kept for error messages. */
     bodyText?: string;
+    /** The raw body, read once by `readBodyOnce` until the JSON reader has decoded it. */
+    bodyBytes?: Uint8Array<ArrayBuffer>;
+    /** The caller's key, once its credentials verified (only with a key ring). */
+    accessKey?: AccessKey;
+    /** Set by the route's access rule; a route without one is refused (fails closed). */
+    accessChecked?: boolean;
   };
 }
 
@@ -54,7 +65,7 @@ export type ErrorLogger = (message: string, error: unknown) => void;
 
 /** The JSON error body of `code`. */
 export function errorBody(
-  code: string,
+  code: ErrorCode,
   message: string,
   options: { requestId: string; field?: string },
 ): ErrorBody {
@@ -100,8 +111,8 @@ function toApiError(error: Error, c: Context<DoorEnv>): BrokerError {
 
 const httpExceptionCodes: Record<number, ErrorCode> = {
   400: "MalformedRequest",
-  401: "Unauthorized",
-  403: "Forbidden",
+  401: "Unauthenticated",
+  403: "AccessDenied",
   404: "NotFound",
   405: "MethodNotAllowed",
   413: "RequestTooLarge",

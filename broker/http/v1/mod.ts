@@ -6,6 +6,15 @@
  * @module
  */
 export { createV1Routes, v1RouteDefinitions } from "./routes.ts";
+export { createV1TopicRoutes, v1TopicRouteDefinitions } from "./topic_routes.ts";
+export {
+  type AccessRule,
+  type AccessRuleName,
+  listingRule,
+  permissionText,
+  topicRule,
+  v1AccessRules,
+} from "./access.ts";
 export { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./schemas.ts";
 export {
   createErrorHandler,

@@ -33,18 +33,21 @@ import {
 
 const errorDescriptions: Record<number, string> = {
   400: "InvalidParameter, MalformedRequest (the body is not JSON)",
+  401: "Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file)",
+  403: "AccessDenied: the key lacks the permission, or protected mode refused a remote client",
   404: "QueueNotFound",
   409: "QueueAlreadyExists (with other attributes)",
   413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
   415: "UnsupportedMediaType (a body that is not JSON)",
-  429: "BacklogFull",
+  429: "BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached)",
   503: "NoLeader, NotReady (retry after Retry-After)",
+  507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
 };
 
-/** The error responses of a route, for the OpenAPI document. */
+/** The error responses of a route, for the OpenAPI document (every route may answer 401/403). */
 function errors(...statuses: number[]) {
   const responses: Record<number, { description: string; content: object }> = {};
-  for (const status of [...statuses, 503]) {
+  for (const status of [...statuses, 401, 403, 503].sort((a, b) => a - b)) {
     responses[status] = {
       description: errorDescriptions[status],
       content: { "application/json": { schema: ErrorBodySchema } },
@@ -74,7 +77,7 @@ const createQueue = createRoute({
   responses: {
     201: json(QueueSchema, "Created"),
     200: json(QueueSchema, "Exists already with the same attributes"),
-    ...errors(400, 409, 413, 415),
+    ...errors(400, 409, 413, 415, 429),
   },
 });
 
@@ -127,7 +130,7 @@ const sendMessages = createRoute({
   request: { params: QueueParamsSchema, body: jsonBody(SendMessagesRequestSchema, true) },
   responses: {
     200: json(SendMessagesResponseSchema, "Ids and sequences in request order"),
-    ...errors(400, 404, 413, 415, 429),
+    ...errors(400, 404, 413, 415, 429, 507),
   },
 });
 

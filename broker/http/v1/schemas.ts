@@ -12,12 +12,14 @@
 import { z } from "@hono/zod-openapi";
 import {
   deadLetterLimits,
+  errorCodes,
   listLimits,
   messageLimits,
   namePattern,
   queueLimits,
   type Range,
   redriveMessagesMax,
+  tagLimits,
 } from "../../service/mod.ts";
 
 /**
@@ -25,7 +27,7 @@ import {
  * synchronous parser. Our schemas have no async refinements, and the async path costs about
  * 3× more: ~17 µs of a 16-message send, a large share of the hot path's budget.
  */
-function syncValidation<T extends z.ZodType>(schema: T): T {
+export function syncValidation<T extends z.ZodType>(schema: T): T {
   Object.defineProperty(schema, "safeParseAsync", {
     value: function safeParseSync(this: T, data: unknown) {
       return Promise.resolve(this.safeParse(data));
@@ -47,16 +49,18 @@ export const QueueParamsSchema = syncValidation(
   }),
 );
 
-function integer(range: Pick<Range, "min" | "max">, description: string) {
+/** An integer in `range`, documented. */
+export function integer(range: Pick<Range, "min" | "max">, description: string) {
   return z.int().min(range.min).max(range.max).openapi({ description });
 }
 
-function integerWithDefault(range: Range, description: string) {
+/** An integer in `range` with its default, documented. */
+export function integerWithDefault(range: Range, description: string) {
   return integer(range, description).openapi({ default: range.default });
 }
 
 /** Unix epoch milliseconds. */
-const epochMsSchema = z.int().min(0).openapi({ description: "Unix epoch milliseconds." });
+export const epochMsSchema = z.int().min(0).openapi({ description: "Unix epoch milliseconds." });
 
 /** A receipt handle is opaque; its shape is checked by the service. */
 const ReceiptHandleSchema = z.string().min(1).openapi({
@@ -86,6 +90,24 @@ export const DeadLetterPolicySchema = z.object({
     });
   }
 }).openapi("DeadLetterPolicy", { description: "At least one of the two limits." });
+
+const tagRules = `Labels cmqd stores and never interprets (widened: CMQ has no tags). At most ` +
+  `${tagLimits.tagsMax} tags; keys of 1–${tagLimits.keyCharsMax} and values of ` +
+  `0–${tagLimits.valueCharsMax} characters, each of letters, digits, spaces and ` +
+  "`_ . : / = + - @`, neither starting with `aws:`.";
+
+/**
+ * Queue tags, documented with `use`. Only the shape is checked here: the service checks the
+ * limits and characters and names the offending tag (`tags.<key>`), which a record's key rule
+ * can't.
+ */
+function queueTags(use: string) {
+  return z.record(z.string(), z.string()).nullable().optional().openapi({
+    description: `${tagRules} ${use}`,
+    maxProperties: tagLimits.tagsMax,
+    example: { team: "payments", env: "prod" },
+  });
+}
 
 const attributeShape = {
   visibilityTimeoutSeconds: integerWithDefault(
@@ -122,6 +144,10 @@ export const QueueAttributesInputSchema = syncValidation(
     deadLetter: DeadLetterPolicySchema.nullable().optional().openapi({
       description: "Dead-letter policy; null removes it.",
     }),
+    tags: queueTags(
+      "On create: the queue's tags (a create naming tags matches an existing queue only with " +
+        "the same tags). On update: replaces every tag; null or {} removes them.",
+    ),
   }).strict().openapi("QueueAttributesInput"),
 );
 
@@ -130,6 +156,7 @@ export const QueueSchema = z.object({
   name: NameSchema,
   ...attributeShape,
   deadLetter: DeadLetterPolicySchema.nullable().optional(),
+  tags: queueTags("Absent when the queue has none."),
   createdAt: epochMsSchema,
   modifiedAt: epochMsSchema,
   activeMessages: z.int().openapi({ description: "Visible now." }),
@@ -145,7 +172,8 @@ export const QueueListSchema = z.object({
   queues: z.array(QueueSchema),
 }).openapi("QueueList");
 
-const digits = (description: string) =>
+/** A query parameter holding a non-negative integer. */
+export const digits = (description: string) =>
   z.string().regex(/^[0-9]{1,16}$/, { error: "must be a non-negative integer" }).openapi({
     description,
   }).transform(Number);
@@ -174,7 +202,8 @@ export const ListQueuesQuerySchema = syncValidation(
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-const AttributesSchema = z.record(
+/** Message attributes. */
+export const AttributesSchema = z.record(
   z.string().min(1).max(messageLimits.attributeKeyCharsMax),
   z.string().max(messageLimits.attributeValueCharsMax),
 ).refine((attributes) => Object.keys(attributes).length <= messageLimits.attributesMax, {
@@ -198,7 +227,8 @@ export const SendMessageEntrySchema = z.object({
   attributes: AttributesSchema.optional(),
 }).strict().openapi("SendMessageEntry");
 
-const batch = <T extends z.ZodType>(entry: T) =>
+/** A request batch: 1 to `batchEntriesMax` entries. */
+export const batch = <T extends z.ZodType>(entry: T) =>
   z.array(entry).min(1).max(messageLimits.batchEntriesMax);
 
 /** `POST /v1/queues/{queue}/messages` body. */
@@ -250,8 +280,8 @@ export const ReceivedMessageSchema = z.object({
 /** A per-handle failure. */
 export const HandleFailureSchema = z.object({
   receiptHandle: z.string(),
-  code: z.string().openapi({
-    description: "ReceiptHandleStale, ReceiptHandleInvalid or MessageNotInflight.",
+  code: z.enum(["ReceiptHandleStale", "ReceiptHandleInvalid", "MessageNotInflight"]).openapi({
+    description: "Why this handle was not deleted or changed.",
   }),
   message: z.string(),
 }).openapi("HandleFailure");
@@ -347,7 +377,8 @@ export const RedriveResponseSchema = z.object({ moved: z.int() }).openapi("Redri
 /** Every error response. */
 export const ErrorBodySchema = z.object({
   error: z.object({
-    code: z.string().openapi({ example: "QueueNotFound" }),
+    // The full list, so that clients (the SDK's generated types) get a union of the codes.
+    code: z.enum(errorCodes).openapi({ example: "QueueNotFound" }),
     message: z.string(),
     requestId: z.string(),
     field: z.string().optional().openapi({ description: "The offending field, dotted." }),

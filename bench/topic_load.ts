@@ -1,0 +1,259 @@
+/**
+ * Topic benchmarks of cmqd (whole system, through the SDK; not tests):
+ *
+ * - `fanout`: publishers keep `--inflight` publishes of `--batch` messages of `--size` bytes in
+ *   flight each, to a routing-key topic bound to 3 queues (every message matches all three, as a
+ *   RabbitMQ topic exchange bound to 3 queues). Counts published messages/s (each one is 3 queue
+ *   copies, durable on a majority before the answer) and the publish request latency.
+ * - `push`: publishes `--push-messages` messages (batches of `--batch`) as fast as it can to a
+ *   topic with one URL subscription pointing at a no-op HTTP sink served by this process, and
+ *   measures pushes/s (first publish to last push) and publish-to-push latency (`publishTime` of
+ *   the push body to its arrival at the sink, both on this machine's clock). Pushes queue up
+ *   behind a faster publisher, so this latency includes that wait.
+ * - `push-latency`: the same at a steady `--push-rate` messages/s for `--seconds`, so the latency
+ *   is that of a push that does not wait behind a backlog.
+ *
+ * ```sh
+ * deno run -A bench/topic_load.ts                             # a fresh broker, both shapes
+ * deno run -A bench/topic_load.ts --shape fanout --seconds 30 --publishers 8
+ * deno run -A bench/topic_load.ts --url http://127.0.0.1:9876  # an already-running broker
+ * ```
+ *
+ * Options (defaults): `--shape fanout,push,push-latency --seconds 10 --warmup 2 --size 1024
+ * --batch 16 --publishers 4 --inflight 4 --push-messages 20000 --push-rate 1000 --url ""
+ * --broker-args "" --keep-data`.
+ * Without `--url` it starts `main.ts` on a free port with a temporary data dir, waits for
+ * `/readyz`, and stops it by PID (SIGTERM) and removes the dir at the end. One JSON line per
+ * shape on stdout.
+ *
+ * @module
+ */
+import { CmqdClient } from "../sdk/mod.ts";
+import { waitReady } from "./process_stats.ts";
+
+interface Options {
+  shape: string;
+  seconds: number;
+  warmup: number;
+  size: number;
+  batch: number;
+  publishers: number;
+  inflight: number;
+  pushMessages: number;
+  pushRate: number;
+  url: string;
+  brokerArgs: string[];
+  keepData: boolean;
+}
+
+function parseOptions(args: string[]): Options {
+  const options: Options = {
+    shape: "fanout,push,push-latency",
+    seconds: 10,
+    warmup: 2,
+    size: 1024,
+    batch: 16,
+    publishers: 4,
+    inflight: 4,
+    pushMessages: 20_000,
+    pushRate: 1000,
+    url: "",
+    brokerArgs: [],
+    keepData: false,
+  };
+  for (let index = 0; index < args.length; index++) {
+    const flag = args[index];
+    if (flag === "--keep-data") {
+      options.keepData = true;
+      continue;
+    }
+    const value = args[++index];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    const key = flag.replace(/^--/, "").replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
+    if (key === "shape" || key === "url") options[key] = value;
+    else if (key === "brokerArgs") options.brokerArgs = value.split(/\s+/).filter(Boolean);
+    else if (key in options && typeof options[key as keyof Options] === "number") {
+      const number = Number(value);
+      if (!Number.isFinite(number) || number < 0) throw new Error(`${flag}: not a number`);
+      (options as unknown as Record<string, number>)[key] = number;
+    } else throw new Error(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+function percentile(sorted: number[], fraction: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
+}
+
+const round1 = (value: number | null) => (value === null ? null : Math.round(value * 10) / 10);
+
+async function runFanout(client: CmqdClient, options: Options) {
+  const stamp = Date.now().toString(36);
+  const topic = `fanout-${stamp}`;
+  await client.createTopic(topic, { filterType: "routingKey" });
+  for (let index = 0; index < 3; index++) {
+    const queue = `fanout-${stamp}-q${index}`;
+    await client.createQueue(queue);
+    await client.subscribe(topic, `q${index}`, {
+      endpoint: { queue },
+      bindingKeys: ["orders.#"],
+    });
+  }
+  const body = "x".repeat(options.size);
+  const messages = Array.from({ length: options.batch }, () => ({
+    body,
+    routingKey: "orders.eu.paid",
+  }));
+  const startMs = performance.now();
+  const measureFromMs = startMs + options.warmup * 1000;
+  const endMs = measureFromMs + options.seconds * 1000;
+  let published = 0;
+  const latenciesMs: number[] = [];
+  const loop = async () => {
+    while (performance.now() < endMs) {
+      const sentAt = performance.now();
+      await client.publish(topic, messages);
+      const doneAt = performance.now();
+      if (sentAt >= measureFromMs && doneAt <= endMs) {
+        published += messages.length;
+        latenciesMs.push(doneAt - sentAt);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.publishers * options.inflight }, loop));
+  latenciesMs.sort((a, b) => a - b);
+  return {
+    shape: "fanout",
+    queues: 3,
+    size: options.size,
+    batch: options.batch,
+    publishers: options.publishers,
+    inflight: options.inflight,
+    messagesPerSec: Math.round(published / options.seconds),
+    copiesPerSec: Math.round((3 * published) / options.seconds),
+    publishP50Ms: round1(percentile(latenciesMs, 0.5)),
+    publishP99Ms: round1(percentile(latenciesMs, 0.99)),
+  };
+}
+
+async function runPush(client: CmqdClient, options: Options, paced: boolean) {
+  const received = new Map<string, number>();
+  const latenciesMs: number[] = [];
+  let lastPushMs = 0;
+  const sink = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const notification = await request.json();
+    const now = Date.now();
+    latenciesMs.push(now - notification.publishTime);
+    received.set(notification.msgId, (received.get(notification.msgId) ?? 0) + 1);
+    lastPushMs = performance.now();
+    return new Response(null, { status: 204 });
+  });
+  try {
+    const topic = `push-${Date.now().toString(36)}`;
+    await client.createTopic(topic);
+    await client.subscribe(topic, "sink", {
+      endpoint: { url: `http://127.0.0.1:${sink.addr.port}/push` },
+    });
+    const body = "x".repeat(options.size);
+    const messages = Array.from({ length: options.batch }, () => ({ body }));
+    const batches = paced
+      ? Math.ceil((options.pushRate * options.seconds) / options.batch)
+      : Math.ceil(options.pushMessages / options.batch);
+    let next = 0;
+    const startMs = performance.now();
+    const intervalMs = (1000 * options.batch) / Math.max(1, options.pushRate);
+    const loop = async () => {
+      while (next < batches) {
+        const due = startMs + next * intervalMs;
+        next++;
+        if (paced && due > performance.now()) {
+          await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+        }
+        await client.publish(topic, messages);
+      }
+    };
+    await Promise.all(Array.from({ length: options.inflight }, loop));
+    const publishedMs = performance.now();
+    const total = batches * options.batch;
+    const deadline = performance.now() + 120_000;
+    while (received.size < total && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    latenciesMs.sort((a, b) => a - b);
+    const duplicates = [...received.values()].filter((count) => count > 1).length;
+    return {
+      shape: paced ? "push-latency" : "push",
+      rate: paced ? options.pushRate : null,
+      size: options.size,
+      batch: options.batch,
+      messages: total,
+      pushed: received.size,
+      duplicates,
+      publishPerSec: Math.round(total / ((publishedMs - startMs) / 1000)),
+      pushesPerSec: Math.round(received.size / ((lastPushMs - startMs) / 1000)),
+      pushP50Ms: percentile(latenciesMs, 0.5),
+      pushP99Ms: percentile(latenciesMs, 0.99),
+      pushMaxMs: latenciesMs.at(-1) ?? null,
+    };
+  } finally {
+    await sink.shutdown();
+  }
+}
+
+async function startBroker(options: Options) {
+  const workDir = await Deno.makeTempDir({ prefix: "cmqd-topic-bench-" });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const log = await Deno.open(`${workDir}/broker.log`, { write: true, create: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-no-legacy-abort",
+      main,
+      "--port",
+      String(port),
+      "--data-dir",
+      `${workDir}/data`,
+      ...options.brokerArgs,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const logged = child.stdout.pipeTo(log.writable);
+  const url = `http://127.0.0.1:${port}`;
+  if (await waitReady(url, 60_000) === null) throw new Error(`broker not ready: ${workDir}`);
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await logged.catch(() => {});
+      if (!options.keepData) await Deno.remove(workDir, { recursive: true });
+      else console.error(`data and log kept in ${workDir}`);
+    },
+  };
+}
+
+if (import.meta.main) {
+  const options = parseOptions(Deno.args);
+  const broker = options.url === "" ? await startBroker(options) : null;
+  const client = new CmqdClient({ baseUrl: options.url || broker!.url, timeoutMs: 30_000 });
+  try {
+    for (const shape of options.shape.split(",")) {
+      const row = shape === "fanout"
+        ? await runFanout(client, options)
+        : shape === "push" || shape === "push-latency"
+        ? await runPush(client, options, shape === "push-latency")
+        : (() => {
+          throw new Error(`unknown shape ${shape}`);
+        })();
+      console.log(JSON.stringify(row));
+    }
+  } finally {
+    await broker?.stop();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * What applying each command answers, besides a `BrokerError` for an expected failure. The
+ * service's one typed `propose` reads its result type here, so no call site casts.
+ *
+ * @module
+ */
+import type { Delivery, HandleFailure } from "./queue.ts";
+import type { PublishResult, PushResultsResult } from "./topic_publish.ts";
+import { CommandType } from "./types.ts";
+import type { RewindResponse, SentMessage } from "../../sdk/protocol.ts";
+
+/** Apply result of CreateQueue. */
+export interface CreateResult {
+  created: boolean;
+}
+/** Apply result of SendBatch. */
+export interface SendResult {
+  messages: SentMessage[];
+}
+/** Apply result of ReceiveBatch (`deleted`/`failures` when it carried handles to delete). */
+export interface ReceiveResult {
+  messages: Delivery[];
+  deleted?: number;
+  failures?: HandleFailure[];
+}
+/** Apply result of SendReceive: the send's, and each receive's deliveries in request order. */
+export interface SendReceiveResult extends SendResult {
+  receives: { messages: Delivery[] }[];
+}
+/** Apply result of DeleteBatch. */
+export interface DeleteResult {
+  deleted: number;
+  failures: HandleFailure[];
+}
+/** Apply result of ChangeVisibility: the new `visibleAt` per successful entry index. */
+export interface VisibilityResult {
+  entries: { index: number; visibleAt: number }[];
+  failures: HandleFailure[];
+}
+
+/**
+ * What applying each command answers (besides a `BrokerError` for an expected failure). The
+ * service's one typed `propose` reads its result type here, so no call site casts.
+ */
+export interface CommandResults {
+  [CommandType.CreateQueue]: CreateResult;
+  [CommandType.UpdateQueue]: { updated: true };
+  [CommandType.DeleteQueue]: { deleted: true };
+  [CommandType.SendBatch]: SendResult;
+  [CommandType.ReceiveBatch]: ReceiveResult;
+  [CommandType.DeleteBatch]: DeleteResult;
+  [CommandType.ChangeVisibility]: VisibilityResult;
+  [CommandType.Rewind]: RewindResponse;
+  [CommandType.Purge]: { purged: number };
+  [CommandType.Redrive]: { moved: number };
+  [CommandType.Tick]: undefined;
+  [CommandType.SetMember]: undefined;
+  [CommandType.CreateTopic]: CreateResult;
+  [CommandType.UpdateTopic]: { updated: true };
+  [CommandType.DeleteTopic]: { deleted: true };
+  [CommandType.PublishBatch]: PublishResult;
+  [CommandType.Subscribe]: CreateResult;
+  [CommandType.UpdateSubscription]: { updated: true };
+  [CommandType.Unsubscribe]: { deleted: true };
+  [CommandType.PushResults]: PushResultsResult;
+  [CommandType.SendReceive]: SendReceiveResult;
+}

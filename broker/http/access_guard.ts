@@ -1,0 +1,341 @@
+/**
+ * Who may talk to this node (API.md, Security), as hono middleware and as the check a follower
+ * runs before it forwards a request to the leader.
+ *
+ * - **Protected mode** (`loopbackOnly`, no credentials file): every path, every door, is served
+ *   only to loopback clients; others get 403 `AccessDenied` saying why. The remote address is
+ *   the connection's (`Deno.ServeHandlerInfo`, which `Deno.serve` passes as hono's `env`); a
+ *   request without one is refused too (fails closed), Unix sockets are local.
+ * - **Credentials** (a key ring): every `/v1` request proves a key (`Bearer` or
+ *   `CMQD1-HMAC-SHA256`, see `auth/v1_auth.ts`) or gets 401 `Unauthenticated`; then the route's
+ *   rule (`v1/access.ts`) checks the permission, 403 `AccessDenied`. The operations endpoints
+ *   outside `/v1` (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`) stay open. Other
+ *   doors (`/v2/index.php`, SQS) check their own signatures with the same ring.
+ *
+ * The signed form hashes the raw body, so the check reads it through `readBodyOnce` (bounded)
+ * and the JSON reader decodes those same bytes. A `Bearer` or missing header is decided without
+ * reading the body.
+ *
+ * Forwarding: a follower verifies the credentials before it relays a `/v1` request (no anonymous
+ * traffic is relayed) but leaves the replay check to the leader, which executes the request and
+ * verifies it again in full. The replay cache is per node, so the node that executes a request
+ * is the one that must remember its nonce: if the follower remembered it too, a node that
+ * forwards while stepping down and then receives its own forward as the new leader would refuse
+ * a legitimate request as a replay. The forwarded marker header grants nothing — anyone can send
+ * it — so the leader's checks never depend on it. Permissions are checked by the leader only
+ * (its router knows the route); a follower refusing a key the leader would refuse anyway adds no
+ * safety.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { matchedRoutes } from "hono/route";
+import {
+  type AccessKey,
+  allowsEveryNameWithPrefix,
+  AuthError,
+  isLoopbackAddress,
+  type KeyRing,
+  NonceCache,
+  signedScheme,
+  verifyV1Authorization,
+} from "../auth/mod.ts";
+import { BrokerError } from "../service/mod.ts";
+import { type BodyBytes, readBodyOnce, readBoundedBytes } from "./body.ts";
+import {
+  type AccessRule,
+  type DoorEnv,
+  errorBody,
+  errorStatus,
+  permissionText,
+  v1AccessRules,
+} from "./v1/mod.ts";
+
+/** Options of an `AccessGuard`. */
+export interface AccessGuardOptions {
+  /** The credentials file's keys; null when the broker runs without one. */
+  keyRing: KeyRing | null;
+  /** Protected mode: serve loopback clients only. */
+  loopbackOnly: boolean;
+  /** The replay cache of signed requests; default a new one with the default bounds. */
+  nonceCache?: NonceCache;
+  /** The wall clock for signature timestamps (Unix ms); default `Date.now`. */
+  nowMs?: () => number;
+}
+
+/** What the follower's check decided: refuse with this answer, or forward (these body bytes). */
+export type Admission =
+  | { refusal: Response }
+  | { refusal?: undefined; body: BodyBytes | null };
+
+/** `WWW-Authenticate` of every 401 (RFC 9110 asks for one): the two schemes v1 accepts. */
+const challenge = `Bearer realm="cmqd", ${signedScheme} realm="cmqd"`;
+
+/**
+ * The access checks of a node. `AccessGuard.open()` checks nothing (in-process tests, and the
+ * `--insecure` broker without credentials).
+ *
+ * @example
+ * ```ts
+ * const guard = new AccessGuard({ keyRing: await FileKeyRing.load(path), loopbackOnly: false });
+ * const app = createApp({ service, status, metrics, access: guard });
+ * ```
+ */
+export class AccessGuard {
+  /** The keys, or null when the broker has no credentials file. */
+  readonly keyRing: KeyRing | null;
+  /** True in protected mode. */
+  readonly loopbackOnly: boolean;
+  readonly #nonceCache: NonceCache;
+  readonly #nowMs: () => number;
+  /** The rule checks installed by `installRules`, told apart from the routes' own handlers. */
+  readonly #ruleHandlers = new WeakSet<object>();
+
+  /** A guard over `options.keyRing` (null: no credentials) and protected mode. */
+  constructor(options: AccessGuardOptions) {
+    this.keyRing = options.keyRing;
+    this.loopbackOnly = options.loopbackOnly;
+    this.#nonceCache = options.nonceCache ?? new NonceCache();
+    this.#nowMs = options.nowMs ?? Date.now;
+  }
+
+  /** A guard that lets everyone in (no key ring, not protected). */
+  static open(): AccessGuard {
+    return new AccessGuard({ keyRing: null, loopbackOnly: false });
+  }
+
+  /** Protected mode for every path: refuses clients that are not on loopback. */
+  clientGate(): MiddlewareHandler<DoorEnv> {
+    const clientGate: MiddlewareHandler<DoorEnv> = async (c, next) => {
+      if (this.loopbackOnly) this.#checkLoopback(c.env);
+      await next();
+    };
+    return clientGate;
+  }
+
+  /** For `/v1/*`: verifies the credentials and keeps the caller's key on the context. */
+  authenticate(requestBytesMax: number): MiddlewareHandler<DoorEnv> {
+    const authenticate: MiddlewareHandler<DoorEnv> = async (c, next) => {
+      if (this.keyRing === null) return await next();
+      const authorization = c.req.raw.headers.get("authorization");
+      const body = isSigned(authorization)
+        ? await readBodyOnce(c, requestBytesMax)
+        : new Uint8Array(0);
+      try {
+        c.set("accessKey", this.#verify(c.req.raw, authorization, body, true));
+      } catch (error) {
+        if (error instanceof BrokerError && error.code === "Unauthenticated") {
+          c.header("www-authenticate", challenge);
+        }
+        throw error;
+      }
+      await next();
+    };
+    return authenticate;
+  }
+
+  /**
+   * Installs one check per rule on the rule's method and path, then the fail-closed check that
+   * refuses any `/v1` route no rule covered. Call after `authenticate` and the JSON reader (the
+   * rules that look into bodies read the decoded text) and before the routes.
+   */
+  installRules(app: OpenAPIHono<DoorEnv>, rules: readonly AccessRule[] = v1AccessRules): void {
+    for (const rule of rules) {
+      const check = this.#ruleCheck(rule);
+      this.#ruleHandlers.add(check);
+      app.on(rule.method, rule.path.replaceAll(/\{([^}]+)\}/g, ":$1"), check);
+    }
+    const ruleHandlers = this.#ruleHandlers;
+    app.use("/v1/*", async function failClosed(c, next) {
+      if (c.get("accessChecked") !== true) {
+        const routed = matchedRoutes(c).some((route) =>
+          route.method !== "ALL" && !ruleHandlers.has(route.handler)
+        );
+        // A route without a rule is a bug of the door; serving it would skip the permission.
+        if (routed) throw new Error(`no access rule covers ${c.req.method} ${c.req.path}`);
+      }
+      await next();
+    });
+  }
+
+  /**
+   * The follower's check before it forwards `request` to the leader: protected mode, then the
+   * credentials of a `/v1` request (without the replay check, which the leader makes). Returns
+   * the body bytes it had to read, for the forwarder to send on.
+   */
+  async admitForwarding(
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+    requestBytesMax: number,
+  ): Promise<Admission> {
+    try {
+      if (this.loopbackOnly) this.#checkLoopback(info);
+      if (this.keyRing === null || !isV1Path(new URL(request.url).pathname)) {
+        return { body: null };
+      }
+      const authorization = request.headers.get("authorization");
+      const body = isSigned(authorization)
+        ? await readBoundedBytes(request, requestBytesMax)
+        : null;
+      this.#verify(request, authorization, body ?? new Uint8Array(0), false);
+      return { body };
+    } catch (error) {
+      // Besides the refusals only reading the body can fail (the client went away mid-body).
+      const refusal = error instanceof BrokerError ? error : new BrokerError(
+        "MalformedRequest",
+        `the request body could not be read: ${(error as Error).message}`,
+      );
+      return { refusal: refusalResponse(refusal) };
+    }
+  }
+
+  #verify(
+    request: Request,
+    authorization: string | null,
+    body: Uint8Array,
+    checkReplay: boolean,
+  ): AccessKey {
+    const url = new URL(request.url);
+    try {
+      return verifyV1Authorization({
+        method: request.method,
+        path: url.pathname,
+        rawQuery: url.search.slice(1),
+        body,
+        authorization,
+      }, {
+        keyRing: this.keyRing as KeyRing,
+        nowMs: this.#nowMs(),
+        nonceCache: this.#nonceCache,
+        checkReplay,
+      });
+    } catch (error) {
+      if (error instanceof AuthError) throw asBrokerError(error);
+      throw error;
+    }
+  }
+
+  #checkLoopback(info: unknown): void {
+    const address = (info as Partial<Deno.ServeHandlerInfo> | undefined)?.remoteAddr;
+    if (address?.transport === "unix" || address?.transport === "unixpacket") return;
+    const hostname = (address as Deno.NetAddr | undefined)?.hostname;
+    if (hostname !== undefined && isLoopbackAddress(hostname)) return;
+    throw new BrokerError(
+      "AccessDenied",
+      `protected mode: this broker has no credentials file, so it serves only clients on its own ` +
+        `machine (loopback), and ${
+          hostname === undefined ? "this client's address is unknown" : `${hostname} is not one`
+        }; start it with --credentials FILE to serve other clients`,
+    );
+  }
+
+  #ruleCheck(rule: AccessRule): MiddlewareHandler<DoorEnv> {
+    const accessRule: MiddlewareHandler<DoorEnv> = async (c, next) => {
+      const keyRing = this.keyRing;
+      if (keyRing !== null) {
+        const key = c.get("accessKey") as AccessKey;
+        const refusal = ruleRefusal(rule, keyRing, key, {
+          param: (name) => c.req.param(name) ?? "",
+          query: (name) => c.req.query(name) ?? "",
+          bodyText: c.get("bodyText"),
+        });
+        if (refusal !== null) throw new BrokerError("AccessDenied", refusal);
+      }
+      c.set("accessChecked", true);
+      await next();
+    };
+    return accessRule;
+  }
+}
+
+/** What a rule check sees of the request. */
+interface RuleInputs {
+  param(name: string): string;
+  query(name: string): string;
+  bodyText: string | undefined;
+}
+
+/** Why `key` may not make this request, or null when it may. */
+function ruleRefusal(
+  rule: AccessRule,
+  keyRing: KeyRing,
+  key: AccessKey,
+  inputs: RuleInputs,
+): string | null {
+  const { kind, action, name } = rule;
+  const who = `key '${key.secretId}'`;
+  if (name !== null && "listingPrefixQuery" in name) {
+    const prefix = inputs.query(name.listingPrefixQuery);
+    if (allowsEveryNameWithPrefix(keyRing, key, kind, prefix, action)) return null;
+    return `${who} may not list ${kind} names starting with ${JSON.stringify(prefix)}: listing ` +
+      `needs one permission granting ${action} on all of them, such as ` +
+      `'${kind}:${prefix}*:${action}'`;
+  }
+  const resource = name === null ? "" : inputs.param(name.param);
+  if (!keyRing.allows(key, kind, resource, action)) {
+    return `${who} lacks the permission '${permissionText(kind, resource, action)}'`;
+  }
+  for (const queue of writtenQueues(rule, inputs.bodyText)) {
+    if (!keyRing.allows(key, "queue", queue, "send")) {
+      return `${who} lacks the permission '${
+        permissionText("queue", queue, "send")
+      }' (the request moves messages into queue '${queue}')`;
+    }
+  }
+  return null;
+}
+
+function writtenQueues(rule: AccessRule, bodyText: string | undefined): string[] {
+  if (rule.queuesWrittenByBody === undefined || bodyText === undefined) return [];
+  try {
+    return rule.queuesWrittenByBody(JSON.parse(bodyText));
+  } catch {
+    // Not JSON: the route's validator refuses it before anything runs.
+    return [];
+  }
+}
+
+function isSigned(authorization: string | null): boolean {
+  return authorization !== null &&
+    authorization.trimStart().slice(0, signedScheme.length + 1).toLowerCase() ===
+      `${signedScheme.toLowerCase()} `;
+}
+
+/**
+ * Whether a path is routed to the v1 door, decoded as the router decodes it (`/%761/queues` is
+ * `/v1/queues` to hono). Only the follower's check uses this; the leader's router decides there.
+ */
+function isV1Path(rawPath: string): boolean {
+  let path = rawPath;
+  try {
+    path = decodeURI(rawPath);
+  } catch {
+    // Undecodable: hono keeps such sequences as they are, so does this check.
+  }
+  return path === "/v1" || path.startsWith("/v1/");
+}
+
+function asBrokerError(error: AuthError): BrokerError {
+  if (error.code === "NonceCacheFull") {
+    // Not executed, safe to send again (re-signed): the retryable 503 clients already handle.
+    return new BrokerError("NotReady", error.message, {
+      retryAfterSeconds: error.retryAfterSeconds,
+    });
+  }
+  return new BrokerError(error.code, error.message);
+}
+
+/** A refusal outside hono, shaped like the door's errors. */
+function refusalResponse(error: BrokerError): Response {
+  const requestId = crypto.randomUUID();
+  const headers: Record<string, string> = { "x-request-id": requestId };
+  if (error.code === "Unauthenticated") headers["www-authenticate"] = challenge;
+  if (error.retryAfterSeconds !== undefined) {
+    headers["retry-after"] = String(Math.ceil(error.retryAfterSeconds));
+  }
+  return Response.json(errorBody(error.code, error.message, { requestId }), {
+    status: errorStatus[error.code],
+    headers,
+  });
+}

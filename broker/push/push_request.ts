@@ -1,0 +1,66 @@
+/**
+ * The HTTP request of one push (API.md, "Topics"): a POST to the subscription's URL.
+ *
+ * - `json` (the default format): `{topicName, subscriptionName, msgId, msgBody, msgTag,
+ *   publishTime}` with `content-type: application/json`; `msgTag` is the message's tags (an
+ *   array, empty when it has none), `publishTime` Unix epoch milliseconds (v1's unit for every
+ *   time), and routing-key topics add `routingKey`.
+ * - `simplified`: the raw body, `content-type: text/plain; charset=utf-8`.
+ *
+ * Headers on both: `x-cmq-message-id`, `x-cmq-message-tag` (the tags joined by `,`, each
+ * percent-encoded as a URI component so that any tag fits a header and a comma inside a tag
+ * can't be confused with the separator; absent when there are none), `x-cmq-routing-key` on
+ * routing-key topics (percent-encoded the same way), `x-cmq-request-id` (message id and
+ * attempt: the same for a repeat of one attempt, different per attempt), and `user-agent`.
+ *
+ * @module
+ */
+import type { PushDelivery, PushTarget } from "../service/mod.ts";
+import type { PushNotification } from "../../sdk/protocol.ts";
+
+/** The `user-agent` of every push. */
+export const pushUserAgent = "cmqd-push/1";
+
+/** What `fetch` is called with. */
+export interface PushRequest {
+  url: string;
+  init: { method: "POST"; headers: Record<string, string>; body: string };
+}
+
+/**
+ * The request that pushes `delivery` to `target`.
+ *
+ * @example
+ * ```ts
+ * const { url, init } = pushRequest(target, delivery);
+ * const response = await fetch(url, { ...init, signal });
+ * ```
+ */
+export function pushRequest(target: PushTarget, delivery: PushDelivery): PushRequest {
+  const headers: Record<string, string> = {
+    "user-agent": pushUserAgent,
+    "x-cmq-message-id": delivery.messageId,
+    "x-cmq-request-id": `${delivery.messageId}-${delivery.attempt}`,
+  };
+  if (delivery.tags.length > 0) {
+    headers["x-cmq-message-tag"] = delivery.tags.map(encodeURIComponent).join(",");
+  }
+  if (delivery.routingKey !== undefined) {
+    headers["x-cmq-routing-key"] = encodeURIComponent(delivery.routingKey);
+  }
+  if (target.format === "simplified") {
+    headers["content-type"] = "text/plain; charset=utf-8";
+    return { url: target.url, init: { method: "POST", headers, body: delivery.body } };
+  }
+  headers["content-type"] = "application/json";
+  const notification: PushNotification = {
+    topicName: target.topic,
+    subscriptionName: target.subscription,
+    msgId: delivery.messageId,
+    msgBody: delivery.body,
+    msgTag: delivery.tags,
+    publishTime: delivery.publishTime,
+  };
+  if (delivery.routingKey !== undefined) notification.routingKey = delivery.routingKey;
+  return { url: target.url, init: { method: "POST", headers, body: JSON.stringify(notification) } };
+}

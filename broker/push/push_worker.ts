@@ -1,0 +1,442 @@
+/**
+ * The push worker: on the leader only, it delivers the pending HTTP pushes of every URL
+ * subscription and reports each outcome as a replicated command.
+ *
+ * Where the truth lives: the pending set, attempt counts and next-attempt times are engine state
+ * (`PushSource` reads it); this worker keeps only what is in flight. An attempt's outcome names
+ * the attempt count it started at, so a late outcome (after a failover, or one that raced a
+ * retry) is ignored by the engine. A new leader therefore resumes exactly where the old one
+ * stopped: it waits for its read barrier (everything committed is applied), then pushes what is
+ * due; an attempt the old leader made but never recorded is made again (at-least-once).
+ *
+ * Isolation: at most `inflightPerSubscriptionMax` requests per subscription and `inflightMax`
+ * overall; a subscription whose last attempt failed drops to one request at a time until one
+ * succeeds (so a dead endpoint holds one slot, not sixteen, while it times out); every request
+ * has its own timeout; subscriptions are served round-robin from a rotating start. A slow or
+ * dead endpoint thus never holds up another's pushes while free slots remain.
+ *
+ * Outcomes are batched into PushResults commands (up to `outcomesPerCommandMax`, at most
+ * `outcomeProposalsMax` in flight), so a burst of pushes costs a few log entries, not one each.
+ * A finished request frees its slot at once; the push is only kept out of the next passes until
+ * its outcome is applied (at most `recordingMax` such pushes wait; past that, no new request
+ * starts). If the proposal fails, the push becomes eligible again after
+ * `retryAfterFailedProposalMs`.
+ *
+ * Time and I/O are injected (`clock`, `timers`, `fetch`), so the simulation drives it.
+ *
+ * @module
+ */
+import type { PushDelivery, PushOutcome, PushSource, PushTarget } from "../service/mod.ts";
+import { pushRequest } from "./push_request.ts";
+
+/** A `fetch`-like function: the only way the worker reaches an endpoint. */
+export type PushFetch = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<{ status: number; body?: { cancel(): Promise<void> } | null }>;
+
+/** Timers on the node's clock. */
+export interface PushTimers {
+  setTimer(delayMs: number, callback: () => void): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+/** The worker's bounds, with their units. */
+export interface PushLimits {
+  /** Requests in flight at once, all subscriptions together. */
+  inflightMax: number;
+  /** Requests in flight at once per subscription. */
+  inflightPerSubscriptionMax: number;
+  /** How long a request may take before it counts as failed (CMQ: about 15 s). */
+  requestTimeoutMs: number;
+  /** Outcomes per PushResults command. */
+  outcomesPerCommandMax: number;
+  /** PushResults proposals in flight at once. */
+  outcomeProposalsMax: number;
+  /** Finished pushes whose outcome is not applied yet, all subscriptions together. */
+  recordingMax: number;
+  /** The longest the worker sleeps while leading (a safety net; wake-ups are event-driven). */
+  idleCheckMs: number;
+  /** After a PushResults proposal failed, its pushes wait this long before another attempt. */
+  retryAfterFailedProposalMs: number;
+}
+
+/** Due pushes read ahead per subscription (bodies included, so kept small). */
+const readAheadPerSubscription = 64;
+
+/** The defaults. */
+export const pushLimitsDefault: PushLimits = {
+  inflightMax: 256,
+  inflightPerSubscriptionMax: 16,
+  requestTimeoutMs: 15_000,
+  outcomesPerCommandMax: 256,
+  outcomeProposalsMax: 4,
+  recordingMax: 4096,
+  idleCheckMs: 1_000,
+  retryAfterFailedProposalMs: 1_000,
+};
+
+/** Options of a `PushWorker`. */
+export interface PushWorkerOptions {
+  source: PushSource;
+  fetch: PushFetch;
+  clock: { now(): number };
+  timers: PushTimers;
+  limits?: Partial<PushLimits>;
+  /** Told about each push answered with a 2xx: milliseconds since the message was published. */
+  onPushed?: (latencyMs: number) => void;
+  /** Where unexpected failures (not endpoint failures) are reported. Default `console.error`. */
+  logError?: (message: string, error: unknown) => void;
+}
+
+/** Counters of this worker since it was made (local, not replicated). */
+export interface PushWorkerStats {
+  requests: number;
+  failures: number;
+  /** Requests in flight. */
+  inflight: number;
+  /** Finished pushes whose outcome is being recorded. */
+  recording: number;
+  running: boolean;
+}
+
+/** One subscription's lane: what is in flight and how much it may have. */
+interface Lane {
+  target: PushTarget;
+  /** Sequences whose request is in flight (they count against the limits). */
+  inflight: Set<number>;
+  /** Sequences whose request finished and whose outcome is not applied yet (only skipped). */
+  recording: Set<number>;
+  /** Due pushes read ahead, not started yet (oldest first), and their sequences. */
+  queued: PushDelivery[];
+  queuedSequences: Set<number>;
+  /** 1 after a failure, doubling on success up to the per-subscription maximum. */
+  limit: number;
+}
+
+interface QueuedOutcome {
+  outcome: PushOutcome;
+  release: () => void;
+}
+
+/**
+ * Delivers pending pushes while this node leads.
+ *
+ * @example
+ * ```ts
+ * const worker = new PushWorker({ source: topics, fetch, clock, timers });
+ * replica.onRoleChange((change) => change.role === "leader" ? worker.start() : worker.stop());
+ * ```
+ */
+export class PushWorker {
+  readonly #source: PushSource;
+  readonly #fetch: PushFetch;
+  readonly #clock: { now(): number };
+  readonly #timers: PushTimers;
+  readonly #limits: PushLimits;
+  readonly #onPushed?: (latencyMs: number) => void;
+  readonly #logError: (message: string, error: unknown) => void;
+  /** Bumped by start and stop: callbacks of an older generation do nothing. */
+  #generation = 0;
+  #running = false;
+  /** Set once the read barrier of this generation passed: nothing is pushed before. */
+  #ready = false;
+  #lanes = new Map<string, Lane>();
+  #inflight = 0;
+  #recording = 0;
+  #rotation = 0;
+  #wakeTimer: unknown = null;
+  #pumpQueued = false;
+  readonly #controllers = new Set<AbortController>();
+  #outcomes: QueuedOutcome[] = [];
+  #proposals = 0;
+  #requests = 0;
+  #failures = 0;
+
+  constructor(options: PushWorkerOptions) {
+    this.#source = options.source;
+    this.#fetch = options.fetch;
+    this.#clock = options.clock;
+    this.#timers = options.timers;
+    this.#limits = { ...pushLimitsDefault, ...options.limits };
+    this.#onPushed = options.onPushed;
+    this.#logError = options.logError ?? ((message, error) => console.error(message, error));
+    this.#source.onPushPending(() => this.#queuePump());
+  }
+
+  /** Counters and state. */
+  stats(): PushWorkerStats {
+    return {
+      requests: this.#requests,
+      failures: this.#failures,
+      inflight: this.#inflight,
+      recording: this.#recording,
+      running: this.#running,
+    };
+  }
+
+  /**
+   * Starts pushing (idempotent): once the read barrier confirms this node leads and has applied
+   * everything committed, pushes what is due. Retries the barrier while started.
+   */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const generation = ++this.#generation;
+    const begin = () => {
+      this.#source.barrier().then(
+        () => {
+          if (generation !== this.#generation) return;
+          this.#ready = true;
+          this.#pump();
+        },
+        () => {
+          if (generation !== this.#generation) return;
+          this.#setWake(this.#limits.retryAfterFailedProposalMs, begin);
+        },
+      );
+    };
+    begin();
+  }
+
+  /** Stops pushing: aborts requests in flight and forgets them (their outcomes are not sent). */
+  stop(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#ready = false;
+    this.#generation++;
+    this.#clearWake();
+    for (const controller of this.#controllers) controller.abort();
+    this.#controllers.clear();
+    this.#lanes = new Map();
+    this.#outcomes = [];
+    this.#inflight = 0;
+    this.#recording = 0;
+    this.#proposals = 0;
+    this.#pumpQueued = false;
+  }
+
+  #setWake(delayMs: number, callback: () => void): void {
+    this.#clearWake();
+    this.#wakeTimer = this.#timers.setTimer(delayMs, () => {
+      this.#wakeTimer = null;
+      callback();
+    });
+  }
+
+  #clearWake(): void {
+    if (this.#wakeTimer !== null) this.#timers.clearTimer(this.#wakeTimer);
+    this.#wakeTimer = null;
+  }
+
+  /** Coalesces wake-ups (a publish, an outcome) into one pass on the next timer turn. */
+  #queuePump(): void {
+    if (!this.#ready || this.#pumpQueued) return;
+    this.#pumpQueued = true;
+    const generation = this.#generation;
+    this.#timers.setTimer(0, () => {
+      if (generation !== this.#generation) return;
+      this.#pumpQueued = false;
+      this.#pump();
+    });
+  }
+
+  /** One pass: start what is due and allowed, then sleep until the next due push. */
+  #pump(): void {
+    if (!this.#ready) return;
+    const now = this.#clock.now();
+    const targets = this.#source.pushTargets();
+    this.#forgetLanes(targets);
+    const count = targets.length;
+    const start = count === 0 ? 0 : this.#rotation++ % count;
+    const busy = () =>
+      this.#inflight >= this.#limits.inflightMax || this.#recording >= this.#limits.recordingMax;
+    for (let step = 0; step < count && !busy(); step++) {
+      const target = targets[(start + step) % count];
+      const lane = this.#laneOf(target);
+      const free = Math.min(
+        lane.limit - lane.inflight.size,
+        this.#limits.inflightMax - this.#inflight,
+      );
+      if (free <= 0) continue;
+      if (lane.queued.length < free && !this.#refill(lane, now)) continue;
+      this.#startQueued(lane, free);
+    }
+    const next = this.#source.nextPushAt();
+    const idle = this.#limits.idleCheckMs;
+    const delay = next === null || next <= now ? idle : Math.min(idle, next - now);
+    this.#setWake(delay, () => this.#pump());
+  }
+
+  /**
+   * Tops up a lane's queue of due pushes. Reading ahead `readAheadPerSubscription` at a time
+   * keeps the cost of skipping what is in flight or being recorded (the heap walk visits those
+   * first) to one walk per batch instead of one per pass.
+   */
+  #refill(lane: Lane, now: number): boolean {
+    try {
+      const more = this.#source.duePushes(lane.target, now, {
+        limit: readAheadPerSubscription - lane.queued.length,
+        skip: (sequence) =>
+          lane.inflight.has(sequence) || lane.recording.has(sequence) ||
+          lane.queuedSequences.has(sequence),
+      });
+      for (const delivery of more) {
+        lane.queued.push(delivery);
+        lane.queuedSequences.add(delivery.sequence);
+      }
+      return true;
+    } catch (error) {
+      const { topic, subscription } = lane.target;
+      this.#logError(`push: reading ${topic}/${subscription} failed`, error);
+      return false;
+    }
+  }
+
+  #startQueued(lane: Lane, count: number): void {
+    for (const delivery of lane.queued.splice(0, count)) {
+      lane.queuedSequences.delete(delivery.sequence);
+      this.#deliver(lane, delivery);
+    }
+  }
+
+  #laneKey(target: PushTarget): string {
+    return `${target.subscriptionIncarnation}:${target.topic}/${target.subscription}`;
+  }
+
+  #laneOf(target: PushTarget): Lane {
+    const key = this.#laneKey(target);
+    let lane = this.#lanes.get(key);
+    if (lane === undefined) {
+      lane = {
+        target,
+        inflight: new Set(),
+        recording: new Set(),
+        queued: [],
+        queuedSequences: new Set(),
+        limit: this.#limits.inflightPerSubscriptionMax,
+      };
+      this.#lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  /** Drops lanes of subscriptions that are gone and have nothing in flight. */
+  #forgetLanes(targets: PushTarget[]): void {
+    if (this.#lanes.size <= targets.length) return;
+    const live = new Set(targets.map((target) => this.#laneKey(target)));
+    for (const [key, lane] of this.#lanes) {
+      const idle = lane.inflight.size === 0 && lane.recording.size === 0;
+      if (!live.has(key) && idle) this.#lanes.delete(key);
+    }
+  }
+
+  #deliver(lane: Lane, delivery: PushDelivery): void {
+    const generation = this.#generation;
+    lane.inflight.add(delivery.sequence);
+    this.#inflight++;
+    this.#requests++;
+    const controller = new AbortController();
+    this.#controllers.add(controller);
+    let timedOut = false;
+    const timer = this.#timers.setTimer(this.#limits.requestTimeoutMs, () => {
+      timedOut = true;
+      controller.abort();
+    });
+    const { url, init } = pushRequest(lane.target, delivery);
+    const attempt = async (): Promise<string> => {
+      try {
+        const response = await this.#fetch(url, { ...init, signal: controller.signal });
+        // The body is not needed; cancelling it frees the connection.
+        await response.body?.cancel().catch(() => {});
+        return response.status >= 200 && response.status < 300 ? "" : `HTTP ${response.status}`;
+      } catch (error) {
+        if (timedOut) return `timeout after ${this.#limits.requestTimeoutMs} ms`;
+        return `request failed: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    };
+    attempt().then((error) => {
+      this.#timers.clearTimer(timer);
+      this.#controllers.delete(controller);
+      if (generation !== this.#generation) return;
+      this.#settle(lane, delivery, error);
+    });
+  }
+
+  /** Records the outcome of one attempt (queued for the next PushResults command). */
+  #settle(lane: Lane, delivery: PushDelivery, error: string): void {
+    const ok = error === "";
+    // The request's slot is free now; the push stays out of the next passes until recorded.
+    lane.inflight.delete(delivery.sequence);
+    this.#inflight--;
+    lane.recording.add(delivery.sequence);
+    this.#recording++;
+    if (ok) {
+      lane.limit = Math.min(this.#limits.inflightPerSubscriptionMax, lane.limit * 2);
+      this.#onPushed?.(this.#clock.now() - delivery.publishTime);
+    } else {
+      lane.limit = 1;
+      this.#failures++;
+    }
+    const target = lane.target;
+    this.#outcomes.push({
+      outcome: {
+        topic: target.topic,
+        subscription: target.subscription,
+        subscriptionIncarnation: target.subscriptionIncarnation,
+        sequence: delivery.sequence,
+        attempt: delivery.attempt,
+        ok,
+        error: error.slice(0, 256),
+      },
+      release: () => {
+        lane.recording.delete(delivery.sequence);
+        this.#recording--;
+      },
+    });
+    this.#flushOutcomes();
+    this.#continueLane(lane);
+  }
+
+  /** A steady stream goes on from the lane's read-ahead at once; a pass tops it up when empty. */
+  #continueLane(lane: Lane): void {
+    const free = Math.min(
+      lane.limit - lane.inflight.size,
+      this.#limits.inflightMax - this.#inflight,
+    );
+    if (lane.queued.length > 0 && free > 0 && this.#recording < this.#limits.recordingMax) {
+      this.#startQueued(lane, free);
+    }
+    if (lane.queued.length === 0) this.#queuePump();
+  }
+
+  #flushOutcomes(): void {
+    const generation = this.#generation;
+    while (this.#proposals < this.#limits.outcomeProposalsMax && this.#outcomes.length > 0) {
+      const batch = this.#outcomes.splice(0, this.#limits.outcomesPerCommandMax);
+      this.#proposals++;
+      this.#source.recordPushOutcomes(batch.map((item) => item.outcome)).then(
+        () => this.#afterProposal(generation, batch, 0),
+        (error) => {
+          if (generation === this.#generation) {
+            this.#logError(`push: recording ${batch.length} outcomes failed`, error);
+          }
+          this.#afterProposal(generation, batch, this.#limits.retryAfterFailedProposalMs);
+        },
+      );
+    }
+  }
+
+  #afterProposal(generation: number, batch: QueuedOutcome[], holdMs: number): void {
+    if (generation !== this.#generation) return;
+    this.#proposals--;
+    const release = () => {
+      if (generation !== this.#generation) return;
+      for (const item of batch) item.release();
+      this.#queuePump();
+    };
+    if (holdMs === 0) release();
+    else this.#timers.setTimer(holdMs, release);
+    this.#flushOutcomes();
+  }
+}

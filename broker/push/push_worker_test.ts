@@ -1,0 +1,273 @@
+import assert from "node:assert/strict";
+import { memoryEngine } from "../cluster/testing/mod.ts";
+import { type PushFetch, type PushLimits, PushWorker } from "./push_worker.ts";
+import { pushRequest } from "./push_request.ts";
+
+/** Lets the memory replica apply and the worker's promise chains run. */
+async function settle(): Promise<void> {
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+interface Call {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  signal: AbortSignal;
+  answer(status: number): void;
+}
+
+/** An endpoint the test answers by hand; every request waits until answered or aborted. */
+function manualEndpoint() {
+  const calls: Call[] = [];
+  let concurrent = 0;
+  let concurrentMax = 0;
+  const fetch: PushFetch = (url, init) =>
+    new Promise((resolve, reject) => {
+      concurrent++;
+      concurrentMax = Math.max(concurrentMax, concurrent);
+      const done = () => concurrent--;
+      init.signal.addEventListener("abort", () => {
+        done();
+        reject(new Error("aborted"));
+      });
+      calls.push({
+        url,
+        headers: init.headers,
+        body: init.body,
+        signal: init.signal,
+        answer: (status) => {
+          done();
+          resolve({ status, body: null });
+        },
+      });
+    });
+  return {
+    calls,
+    fetch,
+    get concurrentMax() {
+      return concurrentMax;
+    },
+  };
+}
+
+async function setup(limits: Partial<PushLimits> = {}) {
+  const engine = memoryEngine();
+  const endpoint = manualEndpoint();
+  const latencies: number[] = [];
+  const worker = new PushWorker({
+    source: engine.topics,
+    fetch: endpoint.fetch,
+    clock: engine.clock,
+    timers: engine.clock,
+    limits,
+    onPushed: (ms) => latencies.push(ms),
+    logError: () => {},
+  });
+  await engine.topics.createTopic("t", {});
+  return { ...engine, endpoint, worker, latencies };
+}
+
+async function hook(context: Awaited<ReturnType<typeof setup>>, name: string, extra = {}) {
+  await context.topics.subscribe("t", name, {
+    endpoint: { url: `http://${name}.test/` },
+    ...extra,
+  });
+}
+
+async function tick(context: Awaited<ReturnType<typeof setup>>, ms = 0): Promise<void> {
+  context.clock.advance(ms);
+  await settle();
+}
+
+Deno.test("due pushes are posted once each and a 2xx is recorded as pushed", async () => {
+  const context = await setup();
+  await hook(context, "merchant");
+  await context.topics.publish("t", [{ body: "a", tags: ["paid"] }, { body: "b" }]);
+  context.worker.start();
+  await tick(context);
+  const calls = context.endpoint.calls;
+  assert.equal(calls.length, 2);
+  const first = JSON.parse(calls[0].body);
+  assert.equal(first.topicName, "t");
+  assert.equal(first.subscriptionName, "merchant");
+  assert.equal(first.msgBody, "a");
+  assert.deepEqual(first.msgTag, ["paid"]);
+  assert.equal(calls[0].headers["x-cmq-message-id"], first.msgId);
+  assert.equal(calls[0].headers["x-cmq-message-tag"], "paid");
+  calls.forEach((call) => call.answer(204));
+  await tick(context);
+  const view = await context.topics.getSubscription("t", "merchant");
+  assert.equal(view.pendingMessages, 0);
+  assert.equal(view.deliveredMessages, 2);
+  assert.equal(context.latencies.length, 2);
+  await tick(context, 5_000);
+  assert.equal(calls.length, 2, "nothing is pushed twice");
+  context.worker.stop();
+});
+
+Deno.test("a failed push is retried on the exponentialDecay schedule", async () => {
+  const context = await setup();
+  await hook(context, "merchant");
+  await context.topics.publish("t", [{ body: "a" }]);
+  context.worker.start();
+  await tick(context);
+  context.endpoint.calls[0].answer(500);
+  await tick(context);
+  let view = await context.topics.getSubscription("t", "merchant");
+  assert.equal(view.lastError?.message, "HTTP 500");
+  assert.equal(view.nextAttemptAt, context.clock.now() + 1000);
+  await tick(context, 999);
+  assert.equal(context.endpoint.calls.length, 1, "not before the next attempt is due");
+  await tick(context, 1);
+  assert.equal(context.endpoint.calls.length, 2);
+  assert.equal(context.endpoint.calls[1].headers["x-cmq-request-id"].endsWith("-1"), true);
+  context.endpoint.calls[1].answer(200);
+  await tick(context);
+  view = await context.topics.getSubscription("t", "merchant");
+  assert.equal(view.pendingMessages, 0);
+  assert.deepEqual(view.push, { pushed: 1, failures: 1, retries: 1, dropped: 0, expired: 0 });
+  context.worker.stop();
+});
+
+Deno.test("a request that outlives its timeout is aborted and counted as failed", async () => {
+  const context = await setup({ requestTimeoutMs: 3_000 });
+  await hook(context, "slow");
+  await context.topics.publish("t", [{ body: "a" }]);
+  context.worker.start();
+  await tick(context);
+  const call = context.endpoint.calls[0];
+  await tick(context, 3_000);
+  assert.equal(call.signal.aborted, true);
+  const view = await context.topics.getSubscription("t", "slow");
+  assert.equal(view.lastError?.message, "timeout after 3000 ms");
+  context.worker.stop();
+});
+
+Deno.test("a dead endpoint holds one slot and never delays another subscription", async () => {
+  const context = await setup({ requestTimeoutMs: 10_000, inflightPerSubscriptionMax: 4 });
+  await hook(context, "dead");
+  await hook(context, "live");
+  const bodies = Array.from({ length: 12 }, (_, index) => ({ body: `m${index}` }));
+  await context.topics.publish("t", bodies);
+  context.worker.start();
+  await tick(context);
+  const calls = context.endpoint.calls;
+  const live = () => calls.filter((call) => call.url === "http://live.test/");
+  const dead = () => calls.filter((call) => call.url === "http://dead.test/");
+  assert.equal(dead().length, 4, "at most inflightPerSubscriptionMax at once");
+  // The live endpoint answers at once, round after round, while the dead one hangs.
+  const answered = new Set<Call>();
+  for (let round = 0; round < 6; round++) {
+    for (const call of live()) {
+      if (!answered.has(call)) call.answer(200);
+      answered.add(call);
+    }
+    await tick(context);
+  }
+  assert.equal(live().length, 12, "every live push went out while the dead ones hung");
+  assert.equal((await context.topics.getSubscription("t", "live")).pendingMessages, 0);
+  await tick(context, 10_000);
+  await tick(context, 1_000);
+  const inflightDead = dead().filter((call) => !call.signal.aborted).length;
+  assert.equal(inflightDead, 1, "after failures, a dead endpoint gets one request at a time");
+  context.worker.stop();
+});
+
+Deno.test("the overall limit bounds requests across subscriptions", async () => {
+  const context = await setup({ inflightMax: 5, inflightPerSubscriptionMax: 4 });
+  for (const name of ["a", "b", "c"]) await hook(context, name);
+  await context.topics.publish("t", Array.from({ length: 10 }, () => ({ body: "x" })));
+  context.worker.start();
+  await tick(context);
+  assert.equal(context.endpoint.calls.length, 5);
+  assert.equal(context.endpoint.concurrentMax, 5);
+  context.worker.stop();
+});
+
+Deno.test("stop aborts what is in flight without recording it; start resumes from the state", async () => {
+  const context = await setup();
+  await hook(context, "merchant");
+  await context.topics.publish("t", [{ body: "a" }]);
+  context.worker.start();
+  await tick(context);
+  const first = context.endpoint.calls[0];
+  context.worker.stop();
+  assert.equal(first.signal.aborted, true);
+  await tick(context);
+  const view = await context.topics.getSubscription("t", "merchant");
+  assert.equal(view.pendingMessages, 1);
+  assert.equal(view.push?.failures, 0, "an aborted attempt of a stopped worker is not an outcome");
+  context.worker.start();
+  await tick(context);
+  assert.equal(context.endpoint.calls.length, 2, "the new leader pushes it again");
+  context.endpoint.calls[1].answer(200);
+  await tick(context);
+  assert.equal((await context.topics.getSubscription("t", "merchant")).pendingMessages, 0);
+  context.worker.stop();
+});
+
+Deno.test("a publish wakes a started worker without waiting for its idle check", async () => {
+  const context = await setup({ idleCheckMs: 60_000 });
+  await hook(context, "merchant");
+  context.worker.start();
+  await tick(context);
+  await context.topics.publish("t", [{ body: "a" }]);
+  await tick(context);
+  assert.equal(context.endpoint.calls.length, 1);
+  context.worker.stop();
+});
+
+Deno.test("simplified pushes carry the raw body; headers percent-encode tags and keys", () => {
+  const target = {
+    topic: "t",
+    subscription: "s",
+    subscriptionIncarnation: 3,
+    url: "http://x.test/",
+    format: "simplified" as const,
+  };
+  const delivery = {
+    sequence: 1,
+    attempt: 2,
+    messageId: "m1",
+    body: "raw body",
+    tags: ["支付", "a,b"],
+    routingKey: "orders.eu",
+    publishTime: 5,
+  };
+  const simplified = pushRequest(target, delivery);
+  assert.equal(simplified.init.body, "raw body");
+  assert.equal(simplified.init.headers["content-type"], "text/plain; charset=utf-8");
+  assert.equal(simplified.init.headers["x-cmq-message-tag"], "%E6%94%AF%E4%BB%98,a%2Cb");
+  assert.equal(simplified.init.headers["x-cmq-routing-key"], "orders.eu");
+  assert.equal(simplified.init.headers["x-cmq-request-id"], "m1-2");
+  const json = pushRequest({ ...target, format: "json" }, { ...delivery, tags: [] });
+  assert.deepEqual(JSON.parse(json.init.body), {
+    topicName: "t",
+    subscriptionName: "s",
+    msgId: "m1",
+    msgBody: "raw body",
+    msgTag: [],
+    routingKey: "orders.eu",
+    publishTime: 5,
+  });
+  assert.equal(json.init.headers["x-cmq-message-tag"], undefined);
+  new Headers(simplified.init.headers); // every header value is a valid ByteString
+});
+
+Deno.test("nothing is pushed before the new leader's read barrier passes", async () => {
+  const context = await setup();
+  await hook(context, "merchant");
+  let release = () => {};
+  const barrier = new Promise<void>((resolve) => (release = resolve));
+  const source = context.topics;
+  const original = source.barrier.bind(source);
+  source.barrier = () => barrier.then(original);
+  context.worker.start();
+  await context.topics.publish("t", [{ body: "a" }]);
+  await tick(context, 5_000);
+  assert.equal(context.endpoint.calls.length, 0, "a publish does not wake a worker still waiting");
+  release();
+  await tick(context);
+  assert.equal(context.endpoint.calls.length, 1);
+  context.worker.stop();
+});

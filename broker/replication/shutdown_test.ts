@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { drainMicrotasks, receiveAll, settled, TestCluster } from "../cluster/testing/mod.ts";
+
+Deno.test("a send answered 'shutting down' never commits; one already in the log settles or is 'outcome unknown'", async () => {
+  const cluster = await TestCluster.start({ ids: ["n1"] });
+  const leader = await cluster.waitForLeader();
+  const broker = cluster.broker(leader);
+  await settled(cluster, broker.createQueue("jobs", {}));
+  const fs = cluster.node(leader).fs;
+
+  fs.pauseSyncs();
+  const inLog = broker.sendMessages("jobs", [{ body: "in the log" }]);
+  const inLogOutcome = inLog.then(() => "ok", (error: Error) => error.message);
+  await drainMicrotasks();
+  const closing = cluster.replica(leader).close({ drainMsMax: 2_000 });
+  const refused = await broker.sendMessages("jobs", [{ body: "refused" }]).then(
+    () => "ok",
+    (error: Error) => error.message,
+  );
+  assert.match(refused, /shutting down/);
+  fs.resumeSyncs();
+  await cluster.run(100);
+  await closing;
+  const outcome = await inLogOutcome;
+  assert.ok(outcome === "ok" || /outcome .*unknown/.test(outcome), outcome);
+  assert.doesNotMatch(outcome, /shutting down/);
+
+  await cluster.stop(leader);
+  await cluster.boot(leader);
+  await cluster.waitForLeader();
+  const bodies = await receiveAll(cluster, cluster.broker(leader));
+  assert.ok(!bodies.includes("refused"), "a refused send never commits");
+  if (outcome === "ok") assert.ok(bodies.includes("in the log"));
+  await cluster.stopAll();
+});
+
+Deno.test("without a drain, writes still in flight at close are answered 'outcome unknown', not refused", async () => {
+  const cluster = await TestCluster.start({ ids: ["n1"] });
+  const leader = await cluster.waitForLeader();
+  const broker = cluster.broker(leader);
+  await settled(cluster, broker.createQueue("jobs", {}));
+  cluster.node(leader).fs.pauseSyncs();
+  const inLog = broker.sendMessages("jobs", [{ body: "maybe" }]).then(
+    () => "ok",
+    (error: Error) => error.message,
+  );
+  await drainMicrotasks();
+  const closing = cluster.replica(leader).close();
+  cluster.node(leader).fs.resumeSyncs();
+  await closing;
+  assert.match(await inLog, /outcome .*unknown/);
+  await cluster.stopAll();
+});

@@ -1,0 +1,310 @@
+/**
+ * The topics as the doors and the push worker see them (`TopicService`, `PushSource`):
+ * validate, encode a command, propose it through the replica, map the apply result to the API
+ * response. Reads answer from the local state machine after the replica's read barrier, as the
+ * queue reads do. Pushes read message bodies back from the log, like receives.
+ *
+ * @module
+ */
+import {
+  BrokerError,
+  type CommandResults,
+  CommandType,
+  encodePublishBatch,
+  encodePushResults,
+  encodeTopicCommand,
+  fromUtf8,
+  invalidParameter,
+  type LogReader,
+  PublishedMessageReader,
+  type PushOutcome,
+  type PushTarget,
+  resolveSubscription,
+  resolveTopicCreate,
+  resolveTopicUpdate,
+  type StateMachine,
+  subscriptionLimits,
+} from "../engine/mod.ts";
+import type { Proposer } from "../replication/mod.ts";
+import { asBrokerError } from "./service.ts";
+import { checkList, checkName } from "./validation.ts";
+import { checkPublishEntries } from "./topic_validation.ts";
+import type { ListQueuesOptions } from "./types.ts";
+import type {
+  CreateTopicResult,
+  PushDelivery,
+  PushSource,
+  SubscribeResult,
+  TopicService,
+} from "./topic_types.ts";
+import type {
+  PublishEntry,
+  PublishResponse,
+  Subscription,
+  SubscriptionAttributesInput,
+  SubscriptionList,
+  Topic,
+  TopicAttributes,
+  TopicAttributesInput,
+  TopicList,
+} from "../../sdk/protocol.ts";
+
+/** What an `EngineTopicService` runs on (the same parts as the queue service). */
+export interface EngineTopicServiceOptions {
+  proposer: Proposer;
+  machine: StateMachine;
+  log: LogReader;
+}
+
+/**
+ * The topic service over one replication group.
+ *
+ * @example
+ * ```ts
+ * const topics = new EngineTopicService({ proposer: replica, machine, log: replica });
+ * await topics.createTopic("payments", {});
+ * await topics.subscribe("payments", "risk", { endpoint: { queue: "risk" }, filterTags: ["paid"] });
+ * await topics.publish("payments", [{ body: "order 7 paid", tags: ["paid"] }]);
+ * ```
+ */
+export class EngineTopicService implements TopicService, PushSource {
+  readonly #proposer: Proposer;
+  readonly #machine: StateMachine;
+  readonly #log: LogReader;
+  #pushListener: (() => void) | undefined;
+  /**
+   * The publish entry pushes were last read from: the worker asks for a few due pushes per pass,
+   * often of one 16-message entry, which is then read (and CRC-checked) once, not per pass.
+   */
+  #lastEntry: { index: number; reader: PublishedMessageReader } | null = null;
+
+  constructor(options: EngineTopicServiceOptions) {
+    this.#proposer = options.proposer;
+    this.#machine = options.machine;
+    this.#log = options.log;
+    this.#machine.onPushPending = () => this.#pushListener?.();
+  }
+
+  async #propose<T extends keyof CommandResults>(
+    type: T,
+    payload: Uint8Array,
+  ): Promise<CommandResults[T]> {
+    let result: unknown;
+    try {
+      result = await this.#proposer.propose(type, payload);
+    } catch (error) {
+      throw asBrokerError(error);
+    }
+    if (result instanceof BrokerError) throw result;
+    return result as CommandResults[T];
+  }
+
+  #attributes(name: string): TopicAttributes {
+    checkName(name, "topic");
+    const attributes = this.#machine.topics.topicAttributes(name);
+    if (attributes === undefined) {
+      throw new BrokerError("TopicNotFound", `topic '${name}' does not exist`);
+    }
+    return attributes;
+  }
+
+  #view(name: string): Topic {
+    const topic = this.#machine.topics.getTopic(name);
+    if (topic === undefined) {
+      throw new BrokerError("TopicNotFound", `topic '${name}' does not exist`);
+    }
+    return topic;
+  }
+
+  #subscriptionView(topic: string, name: string): Subscription {
+    const subscription = this.#machine.topics.getSubscription(topic, name);
+    if (subscription === undefined) {
+      throw new BrokerError(
+        "SubscriptionNotFound",
+        `subscription '${name}' of topic '${topic}' does not exist`,
+      );
+    }
+    return subscription;
+  }
+
+  async createTopic(name: string, input: TopicAttributesInput): Promise<CreateTopicResult> {
+    checkName(name, "topic");
+    const attributes = resolveTopicCreate(input);
+    const result = await this.#propose(
+      CommandType.CreateTopic,
+      encodeTopicCommand({ topic: name, attributes }),
+    );
+    return { topic: this.#view(name), created: result.created };
+  }
+
+  async listTopics(options: ListQueuesOptions): Promise<TopicList> {
+    const clean = checkList(options ?? {});
+    await this.#proposer.readBarrier?.();
+    return this.#machine.topics.listTopics(clean);
+  }
+
+  async getTopic(name: string): Promise<Topic> {
+    checkName(name, "topic");
+    await this.#proposer.readBarrier?.();
+    return this.#view(name);
+  }
+
+  async updateTopic(name: string, input: TopicAttributesInput): Promise<Topic> {
+    const current = this.#attributes(name);
+    resolveTopicUpdate(current, input);
+    await this.#propose(
+      CommandType.UpdateTopic,
+      encodeTopicCommand({ topic: name, attributes: input }),
+    );
+    return this.#view(name);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.#attributes(name);
+    await this.#propose(CommandType.DeleteTopic, encodeTopicCommand({ topic: name }));
+  }
+
+  async publish(topic: string, messages: PublishEntry[]): Promise<PublishResponse> {
+    const attributes = this.#attributes(topic);
+    const clean = checkPublishEntries(messages, attributes);
+    const result = await this.#propose(
+      CommandType.PublishBatch,
+      encodePublishBatch({ topic, messages: clean }),
+    );
+    return { messages: result.messages };
+  }
+
+  #checkSubscribe(topic: string, name: string, input: SubscriptionAttributesInput) {
+    const attributes = this.#attributes(topic);
+    checkName(name, "subscription");
+    const current = this.#machine.topics.getSubscription(topic, name);
+    const resolved = resolveSubscription(undefined, input, attributes.filterType);
+    const endpoint = resolved.endpoint;
+    if (current === undefined && "queue" in endpoint) {
+      if (this.#machine.queueAttributes(endpoint.queue) === undefined) {
+        throw invalidParameter("endpoint.queue", `queue '${endpoint.queue}' does not exist`);
+      }
+    }
+    if (current === undefined) {
+      const count = this.#machine.topics.getTopic(topic)?.subscriptions ?? 0;
+      if (count >= subscriptionLimits.subscriptionsPerTopicMax) {
+        throw invalidParameter(
+          "subscription",
+          `topic '${topic}' has ${subscriptionLimits.subscriptionsPerTopicMax} subscriptions, ` +
+            "the most it may have",
+        );
+      }
+    }
+  }
+
+  async subscribe(
+    topic: string,
+    name: string,
+    input: SubscriptionAttributesInput,
+  ): Promise<SubscribeResult> {
+    this.#checkSubscribe(topic, name, input);
+    const result = await this.#propose(
+      CommandType.Subscribe,
+      encodeTopicCommand({ topic, subscription: name, attributes: input ?? {} }),
+    );
+    return { subscription: this.#subscriptionView(topic, name), created: result.created };
+  }
+
+  async listSubscriptions(topic: string, options: ListQueuesOptions): Promise<SubscriptionList> {
+    checkName(topic, "topic");
+    const clean = checkList(options ?? {});
+    await this.#proposer.readBarrier?.();
+    const list = this.#machine.topics.listSubscriptions(topic, clean);
+    if (list === undefined) {
+      throw new BrokerError("TopicNotFound", `topic '${topic}' does not exist`);
+    }
+    return list;
+  }
+
+  async getSubscription(topic: string, name: string): Promise<Subscription> {
+    checkName(topic, "topic");
+    checkName(name, "subscription");
+    await this.#proposer.readBarrier?.();
+    this.#view(topic);
+    return this.#subscriptionView(topic, name);
+  }
+
+  async updateSubscription(
+    topic: string,
+    name: string,
+    input: SubscriptionAttributesInput,
+  ): Promise<Subscription> {
+    const attributes = this.#attributes(topic);
+    checkName(name, "subscription");
+    const current = this.#machine.topics.getSubscription(topic, name);
+    if (current === undefined) this.#subscriptionView(topic, name);
+    const { endpoint, filterTags, bindingKeys, retryPolicy, format } = current!;
+    resolveSubscription(
+      { endpoint, filterTags, bindingKeys, retryPolicy, format },
+      input,
+      attributes.filterType,
+    );
+    await this.#propose(
+      CommandType.UpdateSubscription,
+      encodeTopicCommand({ topic, subscription: name, attributes: input }),
+    );
+    return this.#subscriptionView(topic, name);
+  }
+
+  async unsubscribe(topic: string, name: string): Promise<void> {
+    this.#attributes(topic);
+    checkName(name, "subscription");
+    this.#subscriptionView(topic, name);
+    await this.#propose(
+      CommandType.Unsubscribe,
+      encodeTopicCommand({ topic, subscription: name }),
+    );
+  }
+
+  pushTargets(): PushTarget[] {
+    return this.#machine.topics.pushTargets();
+  }
+
+  duePushes(
+    target: PushTarget,
+    now: number,
+    options: { limit: number; skip: (sequence: number) => boolean },
+  ): PushDelivery[] {
+    const topics = this.#machine.topics;
+    const pending = topics.duePushes(target, now, options);
+    return pending.map((push) => {
+      if (this.#lastEntry?.index !== push.logIndex) {
+        const payload = this.#log.entry(push.logIndex).payload;
+        this.#lastEntry = { index: push.logIndex, reader: new PublishedMessageReader(payload) };
+      }
+      const reader = this.#lastEntry.reader;
+      const record = reader.record(push.slot);
+      const delivery: PushDelivery = {
+        sequence: push.sequence,
+        attempt: push.attempts,
+        messageId: topics.messageId(target.topic, push.sequence)!,
+        body: fromUtf8(reader.body(record)),
+        tags: record.tags ?? [],
+        publishTime: push.publishTime,
+      };
+      if (record.routingKey !== undefined) delivery.routingKey = record.routingKey;
+      return delivery;
+    });
+  }
+
+  nextPushAt(): number | null {
+    return this.#machine.topics.nextPushAt();
+  }
+
+  async recordPushOutcomes(outcomes: PushOutcome[]): Promise<void> {
+    await this.#propose(CommandType.PushResults, encodePushResults(outcomes));
+  }
+
+  onPushPending(listener: () => void): void {
+    this.#pushListener = listener;
+  }
+
+  async barrier(): Promise<void> {
+    await this.#proposer.readBarrier?.();
+  }
+}

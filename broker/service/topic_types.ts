@@ -1,0 +1,97 @@
+/**
+ * The topic contracts of the service: what the doors call (`TopicService`) and what the push
+ * worker of the leader reads and reports through (`PushSource`). Both are implemented by
+ * `EngineTopicService` over one replication group.
+ *
+ * @module
+ */
+import type { PushOutcome, PushTarget } from "../engine/mod.ts";
+import type {
+  PublishEntry,
+  PublishResponse,
+  Subscription,
+  SubscriptionAttributesInput,
+  SubscriptionList,
+  Topic,
+  TopicAttributesInput,
+  TopicList,
+} from "../../sdk/protocol.ts";
+import type { ListQueuesOptions } from "./types.ts";
+
+/** The result of a create: `created` is false when an identical one already existed. */
+export interface CreateTopicResult {
+  topic: Topic;
+  created: boolean;
+}
+
+/** The result of a subscribe: `created` is false when an identical one already existed. */
+export interface SubscribeResult {
+  subscription: Subscription;
+  created: boolean;
+}
+
+/** The topics as the doors see them. All methods may throw `BrokerError`. */
+export interface TopicService {
+  /** Creates a topic; idempotent with equal attributes, `TopicAlreadyExists` otherwise. */
+  createTopic(name: string, attributes: TopicAttributesInput): Promise<CreateTopicResult>;
+  /** Topics by name, filtered by prefix, paged. */
+  listTopics(options: ListQueuesOptions): Promise<TopicList>;
+  /** A topic's attributes and counts. */
+  getTopic(name: string): Promise<Topic>;
+  /** Changes `maxMessageBytes` or `retentionSeconds` (`filterType` is immutable). */
+  updateTopic(name: string, attributes: TopicAttributesInput): Promise<Topic>;
+  /** Deletes a topic, its subscriptions and their pending pushes. */
+  deleteTopic(name: string): Promise<void>;
+  /** Publishes a batch as one replicated write, fanned out to every matching subscription. */
+  publish(topic: string, messages: PublishEntry[]): Promise<PublishResponse>;
+  /** Subscribes a queue or a URL; idempotent with equal attributes. */
+  subscribe(
+    topic: string,
+    name: string,
+    attributes: SubscriptionAttributesInput,
+  ): Promise<SubscribeResult>;
+  /** A topic's subscriptions by name, filtered by prefix, paged. */
+  listSubscriptions(topic: string, options: ListQueuesOptions): Promise<SubscriptionList>;
+  /** A subscription with its counts and, for URLs, its push state. */
+  getSubscription(topic: string, name: string): Promise<Subscription>;
+  /** Changes filters, retry policy or format (the endpoint is immutable). */
+  updateSubscription(
+    topic: string,
+    name: string,
+    attributes: SubscriptionAttributesInput,
+  ): Promise<Subscription>;
+  /** Removes a subscription and its pending pushes. */
+  unsubscribe(topic: string, name: string): Promise<void>;
+}
+
+/** One push to make: the pending push and the message read back from the log. */
+export interface PushDelivery {
+  sequence: number;
+  /** The attempt count it has now; its outcome must name it (stale outcomes are ignored). */
+  attempt: number;
+  messageId: string;
+  body: string;
+  tags: string[];
+  routingKey?: string;
+  publishTime: number;
+}
+
+/** What the leader's push worker needs from the service. */
+export interface PushSource {
+  /** Every URL subscription. */
+  pushTargets(): PushTarget[];
+  /** Up to `limit` pushes of `target` due at `now`, earliest first, none that `skip` names. */
+  duePushes(
+    target: PushTarget,
+    now: number,
+    options: { limit: number; skip: (sequence: number) => boolean },
+  ): PushDelivery[];
+  /** When the earliest pending push is due, or null. */
+  nextPushAt(): number | null;
+  /** Proposes the outcomes (one replicated write); resolves once applied. */
+  recordPushOutcomes(outcomes: PushOutcome[]): Promise<void>;
+  /** Installs the listener told when a publish added pending pushes. */
+  onPushPending(listener: () => void): void;
+  /** Resolves once this node leads and has applied everything committed before the call. */
+  barrier(): Promise<void>;
+}

@@ -1,0 +1,114 @@
+/**
+ * Splits the bytes read from a peer connection into whole frames (layout in `peer_codec.ts`),
+ * with one reusable buffer and a size limit checked on the length prefix, before any of the
+ * frame is buffered: until the handshake is done a connection gets `handshakeFrameBytesMax`
+ * (4 KiB), so a stranger announcing a 64 MiB frame is refused without a big allocation.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { frameHeaderBytes, frameLength } from "./peer_codec.ts";
+
+/** The buffer a stream starts with (when its limit allows) and shrinks back to. */
+const readBufferBytesMin = 64 * 1024;
+/** A read buffer grown past this is given back once it is empty. */
+const readBufferBytesKept = 1024 * 1024;
+
+/**
+ * Splits a byte stream into raw frames: bytes are read in at the end, whole frames are copied
+ * out from the front, and a partial frame is moved to the front (or the buffer grown, up to the
+ * limit) only when it must be.
+ *
+ * @example
+ * ```ts
+ * const stream = new FrameStream(handshakeFrameBytesMax);
+ * for (;;) {
+ *   let frame;
+ *   while ((frame = stream.next()) !== null) handle(decodeFrame(frame));
+ *   const bytesRead = await conn.read(stream.readTarget());
+ *   if (bytesRead === null) break;
+ *   stream.wrote(bytesRead);
+ * }
+ * ```
+ */
+export class FrameStream {
+  #bytes: Uint8Array;
+  #start = 0;
+  #end = 0;
+  #limitBytes: number;
+
+  /** `limitBytes`: the largest frame accepted, length prefix included. */
+  constructor(limitBytes: number) {
+    assert.ok(limitBytes > frameHeaderBytes, "a limit above the header size");
+    this.#limitBytes = limitBytes;
+    this.#bytes = new Uint8Array(this.#capacityBytesMin);
+  }
+
+  /** The largest frame accepted now. */
+  get limitBytes(): number {
+    return this.#limitBytes;
+  }
+
+  /** The buffer's current size (bounded by the limit; tests check nothing big was allocated). */
+  get capacityBytes(): number {
+    return this.#bytes.length;
+  }
+
+  /** Accepts frames up to `limitBytes` from now on (after the handshake). */
+  raiseLimit(limitBytes: number): void {
+    assert.ok(limitBytes >= this.#limitBytes, "limits only rise");
+    this.#limitBytes = limitBytes;
+  }
+
+  /**
+   * The next whole frame (length prefix included) as a fresh copy, or null when more bytes are
+   * needed. Throws `PeerCodecError` for an empty frame or one over the limit.
+   */
+  next(): Uint8Array | null {
+    const total = frameLength(this.#bytes.subarray(0, this.#end), this.#start, this.#limitBytes);
+    if (total === null || this.#end - this.#start < total) return null;
+    // A copy, so the messages decoded from it never alias bytes the next read overwrites.
+    const frame = this.#bytes.slice(this.#start, this.#start + total);
+    this.#start += total;
+    return frame;
+  }
+
+  /** Where the next read should land, after making room for the frame in progress. */
+  readTarget(): Uint8Array {
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      if (this.#bytes.length > readBufferBytesKept) {
+        this.#bytes = new Uint8Array(this.#capacityBytesMin);
+      }
+    }
+    const buffered = this.#end - this.#start;
+    const needed = buffered < 4
+      ? frameHeaderBytes
+      : frameLength(this.#bytes.subarray(0, this.#end), this.#start, this.#limitBytes)!;
+    if (needed > this.#bytes.length) {
+      const grown = new Uint8Array(
+        Math.min(this.#limitBytes, Math.max(needed, 2 * this.#bytes.length)),
+      );
+      grown.set(this.#bytes.subarray(this.#start, this.#end));
+      this.#bytes = grown;
+      this.#start = 0;
+      this.#end = buffered;
+    } else if (this.#start + needed > this.#bytes.length || this.#bytes.length - this.#end < 4096) {
+      this.#bytes.copyWithin(0, this.#start, this.#end);
+      this.#start = 0;
+      this.#end = buffered;
+    }
+    return this.#bytes.subarray(this.#end);
+  }
+
+  /** Records that `bytes` bytes were read into the last `readTarget()`. */
+  wrote(bytes: number): void {
+    this.#end += bytes;
+    assert.ok(this.#end <= this.#bytes.length);
+  }
+
+  get #capacityBytesMin(): number {
+    return Math.min(readBufferBytesMin, this.#limitBytes);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The two sides of the peer handshake (byte layout and formulas in `peer_codec.ts`): the dialer
+ * sends its hello, checks the acceptor's proof and proves itself; the acceptor answers the hello
+ * with its nonce and proof and checks the dialer's. Either side ends with the sealer for what it
+ * sends and the opener for what it receives. Every failure throws `PeerCodecError`; the caller
+ * closes the connection. Deadlines are the caller's (it closes the connection, which ends a
+ * pending read).
+ *
+ * @module
+ */
+
+import type { NodeId } from "../../raft/mod.ts";
+import {
+  FrameOpener,
+  FrameSealer,
+  newNonce,
+  type PeerKeys,
+  sha256,
+  type Transcript,
+} from "./peer_auth.ts";
+import {
+  decodeFrame,
+  encodeChallengeFrame,
+  encodeHelloFrame,
+  encodeProofFrame,
+  type Hello,
+  PeerCodecError,
+  type PeerFrame,
+} from "./peer_codec.ts";
+import { type FrameChannel, writeAll } from "./peer_io.ts";
+
+/** What a side needs to take part in a handshake. */
+export interface HandshakeIdentity {
+  nodeId: NodeId;
+  /** "" when the node has none; both sides must have the same. */
+  clusterId: string;
+  keys: PeerKeys;
+}
+
+/** The authenticated state of a connection after its handshake. */
+export interface Session {
+  /** Tags what this side sends. */
+  sealer: FrameSealer;
+  /** Checks what this side receives. */
+  opener: FrameOpener;
+}
+
+/**
+ * The dialer's side: hello → check the challenge from `expectedPeer` → proof.
+ *
+ * @example
+ * ```ts
+ * const session = await dialHandshake(channel, identity, { hello, expectedPeer: nodeId("n2") });
+ * ```
+ */
+export async function dialHandshake(
+  channel: FrameChannel,
+  identity: HandshakeIdentity,
+  options: { hello: Omit<Hello, "nonce">; expectedPeer: NodeId },
+): Promise<Session> {
+  const helloFrame = encodeHelloFrame({ ...options.hello, nonce: newNonce() });
+  await writeAll(channel.conn, helloFrame);
+  const frame = await readHandshakeFrame(channel, "challenge");
+  if (frame.kind !== "challenge") {
+    throw new PeerCodecError(`a ${frame.kind} instead of a challenge`);
+  }
+  const { challenge } = frame;
+  if (challenge.nodeId !== options.expectedPeer) {
+    throw new PeerCodecError(`answered as ${challenge.nodeId}, expected ${options.expectedPeer}`);
+  }
+  const transcript: Transcript = {
+    helloHash: sha256(helloFrame),
+    acceptorId: challenge.nodeId,
+    acceptorNonce: challenge.nonce,
+    clusterId: identity.clusterId,
+  };
+  if (!identity.keys.verifyProof("acceptor", transcript, challenge.proof)) {
+    throw new PeerCodecError(
+      `${challenge.nodeId} did not prove the cluster key (another key or cluster id?)`,
+    );
+  }
+  await writeAll(channel.conn, encodeProofFrame(identity.keys.proof("dialer", transcript)));
+  const keys = identity.keys.sessionKeys(transcript);
+  return {
+    sealer: new FrameSealer(keys.dialerToAcceptor),
+    opener: new FrameOpener(keys.acceptorToDialer),
+  };
+}
+
+/**
+ * The acceptor's side: hello → challenge → check the proof. Returns the dialer's hello, which
+ * is trustworthy only now.
+ *
+ * @example
+ * ```ts
+ * const { hello, session } = await acceptHandshake(channel, identity);
+ * ```
+ */
+export async function acceptHandshake(
+  channel: FrameChannel,
+  identity: HandshakeIdentity,
+): Promise<{ hello: Hello; session: Session }> {
+  const helloFrame = await channel.readFrame();
+  if (helloFrame === null) throw new PeerCodecError("closed before its hello");
+  const first = decodeFrame(helloFrame);
+  if (first.kind !== "hello") throw new PeerCodecError("the first frame is not a hello");
+  const { hello } = first;
+  const theirs = hello.clusterId ?? "";
+  if (theirs !== identity.clusterId) {
+    throw new PeerCodecError(`cluster id ${theirs}, this node is in ${identity.clusterId}`);
+  }
+  if (hello.nodeId === identity.nodeId) throw new PeerCodecError("a hello with this node's id");
+  const transcript: Transcript = {
+    helloHash: sha256(helloFrame),
+    acceptorId: identity.nodeId,
+    acceptorNonce: newNonce(),
+    clusterId: identity.clusterId,
+  };
+  const proof = identity.keys.proof("acceptor", transcript);
+  await writeAll(
+    channel.conn,
+    encodeChallengeFrame({ nodeId: identity.nodeId, nonce: transcript.acceptorNonce, proof }),
+  );
+  const answer = await readHandshakeFrame(channel, "proof");
+  if (answer.kind !== "proof") throw new PeerCodecError(`a ${answer.kind} instead of a proof`);
+  if (!identity.keys.verifyProof("dialer", transcript, answer.proof)) {
+    throw new PeerCodecError(`${hello.nodeId} did not prove the cluster key (wrong key?)`);
+  }
+  const keys = identity.keys.sessionKeys(transcript);
+  return {
+    hello,
+    session: {
+      sealer: new FrameSealer(keys.acceptorToDialer),
+      opener: new FrameOpener(keys.dialerToAcceptor),
+    },
+  };
+}
+
+async function readHandshakeFrame(channel: FrameChannel, wanted: string): Promise<PeerFrame> {
+  const bytes = await channel.readFrame();
+  if (bytes === null) {
+    throw new PeerCodecError(`closed before its ${wanted} (the other side refused the handshake)`);
+  }
+  return decodeFrame(bytes);
+}

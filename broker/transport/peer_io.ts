@@ -1,0 +1,131 @@
+/**
+ * Small I/O pieces both ends of a peer connection share: a connection with its frame reader,
+ * whole writes, an abortable sleep, quiet closing, and a log that can't be flooded.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { FrameStream } from "./frame_stream.ts";
+
+/** A TCP connection and the frame reader over its incoming bytes. */
+export class FrameChannel {
+  readonly conn: Deno.TcpConn;
+  readonly stream: FrameStream;
+  /** Bytes read so far (the transport's counters and liveness read it). */
+  bytesRead = 0;
+
+  constructor(conn: Deno.TcpConn, limitBytes: number) {
+    this.conn = conn;
+    this.stream = new FrameStream(limitBytes);
+  }
+
+  /**
+   * The next whole frame, reading as needed; null when the peer closed the connection. Throws
+   * `PeerCodecError` for a frame over the stream's limit (before buffering it).
+   */
+  async readFrame(onBytes?: (bytes: number) => void): Promise<Uint8Array | null> {
+    for (;;) {
+      const frame = this.stream.next();
+      if (frame !== null) return frame;
+      const bytesRead = await this.conn.read(this.stream.readTarget());
+      if (bytesRead === null) return null;
+      this.stream.wrote(bytesRead);
+      this.bytesRead += bytesRead;
+      onBytes?.(bytesRead);
+    }
+  }
+}
+
+/** Writes all of `bytes` (a `write` may take only part). */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (no timer is left behind). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Closes, ignoring "already closed" (the normal race between a loop and `close()`). */
+export function closeQuietly(closable: { close(): void }): void {
+  try {
+    closable.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/** `host:port` of the remote end. */
+export function remoteText(conn: Deno.TcpConn): string {
+  return `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+}
+
+/** One line for an error. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** `host:port` or `[v6]:port` → Deno.connect's options. */
+export function parseAddress(address: string): { hostname: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const port = Number(address.slice(colon + 1));
+  let hostname = address.slice(0, colon);
+  if (hostname.startsWith("[") && hostname.endsWith("]")) hostname = hostname.slice(1, -1);
+  assert.ok(colon > 0 && hostname.length > 0, `peer address ${address} is not host:port`);
+  assert.ok(Number.isInteger(port) && port > 0 && port < 65536, `bad port in ${address}`);
+  return { hostname, port };
+}
+
+/**
+ * Passes at most `linesPerWindowMax` lines per `windowMs` to `log` and then says how many it
+ * held back: a stranger opening connections in a loop must not fill the disk with warnings.
+ */
+export class LogLimiter {
+  readonly #log: (line: string) => void;
+  readonly #linesPerWindowMax: number;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  #windowStart = -Infinity;
+  #lines = 0;
+  #suppressed = 0;
+
+  constructor(
+    log: (line: string) => void,
+    options: { linesPerWindowMax?: number; windowMs?: number; now?: () => number } = {},
+  ) {
+    this.#log = log;
+    this.#linesPerWindowMax = options.linesPerWindowMax ?? 50;
+    this.#windowMs = options.windowMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Logs `text` unless this window's quota is spent. */
+  line(text: string): void {
+    const now = this.#now();
+    if (now - this.#windowStart >= this.#windowMs) {
+      if (this.#suppressed > 0) {
+        this.#log(`(${this.#suppressed} transport warnings suppressed in the last window)`);
+      }
+      this.#windowStart = now;
+      this.#lines = 0;
+      this.#suppressed = 0;
+    }
+    if (this.#lines < this.#linesPerWindowMax) {
+      this.#lines++;
+      this.#log(text);
+    } else {
+      this.#suppressed++;
+    }
+  }
+}

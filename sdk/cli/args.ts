@@ -1,0 +1,124 @@
+/**
+ * The command line of the cmqd CLI, parsed: positional words and `--flag value` /
+ * `--flag=value` / boolean `--flag` options. Which flags take a value is declared, so that a
+ * typo is an error rather than a silently ignored word.
+ *
+ * @module
+ */
+
+/** A parsed command line. */
+export interface ParsedArgs {
+  positionals: string[];
+  /** Flag name (without `--`) → value; boolean flags map to `"true"`. */
+  flags: Map<string, string>;
+}
+
+/** Flags that take no value. */
+export const booleanFlags: ReadonlySet<string> = new Set([
+  "json",
+  "delete",
+  "fifo",
+  "help",
+  "auto-dedup-id",
+]);
+
+/** Flags that take a value. */
+export const valueFlags: ReadonlySet<string> = new Set([
+  "url",
+  "secret-id",
+  "secret-key",
+  "prefix",
+  "offset",
+  "limit",
+  "count",
+  "group-id",
+  "dedup-id",
+  "delay-seconds",
+  "max",
+  "wait-seconds",
+  "visibility-timeout-seconds",
+  "polling-wait-seconds",
+  "max-message-bytes",
+  "retention-seconds",
+  "rewind-seconds",
+  "max-backlog",
+  "dead-letter-queue",
+  "max-receive-count",
+  "max-time-to-live-seconds",
+  "concurrency",
+  "batch-size",
+  "timeout-seconds",
+  "filter-type",
+  "tags",
+  "routing-key",
+  "queue",
+  "push-url",
+  "filter-tags",
+  "binding-keys",
+  "retry-policy",
+  "push-format",
+]);
+
+/** A usage error: the CLI prints it with the usage hint and exits with status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * Parses `argv` (without the program name). A leading `--` (as `deno task cli -- ...` passes it)
+ * is dropped; a later `--` ends the flags.
+ *
+ * @example
+ * ```ts
+ * parseArgs(["send", "orders", "hello", "--count", "3"]);
+ * // { positionals: ["send", "orders", "hello"], flags: Map { "count" => "3" } }
+ * ```
+ */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const words = argv[0] === "--" ? argv.slice(1) : [...argv];
+  const positionals: string[] = [];
+  const flags = new Map<string, string>();
+  for (let index = 0; index < words.length; index++) {
+    const word = words[index];
+    if (word === "--") {
+      positionals.push(...words.slice(index + 1));
+      break;
+    }
+    if (!word.startsWith("--") || word === "-") {
+      positionals.push(word);
+      continue;
+    }
+    const equals = word.indexOf("=");
+    const name = word.slice(2, equals < 0 ? undefined : equals);
+    if (booleanFlags.has(name)) {
+      if (equals >= 0) throw new UsageError(`--${name} takes no value`);
+      flags.set(name, "true");
+    } else if (valueFlags.has(name)) {
+      const value = equals >= 0 ? word.slice(equals + 1) : words[++index];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, value);
+    } else {
+      throw new UsageError(`unknown flag --${name}`);
+    }
+  }
+  return { positionals, flags };
+}
+
+/** The integer value of `--name`, within `[min, max]`, or `fallback` when it is absent. */
+export function integerFlag(
+  args: ParsedArgs,
+  name: string,
+  range: { min: number; max: number },
+  fallback?: number,
+): number | undefined {
+  const text = args.flags.get(name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text) || value < range.min || value > range.max) {
+    throw new UsageError(`--${name} must be an integer from ${range.min} to ${range.max}`);
+  }
+  return value;
+}

@@ -1,0 +1,326 @@
+/**
+ * The commands of the cmqd CLI, each on the SDK: the client for one-shot calls, the `Producer`
+ * for `send --count`, the `Consumer` for `tail --delete` (topic commands: `topic_commands.ts`). Each prints a human-readable table
+ * or, with `--json`, the API's objects.
+ *
+ * @module
+ */
+import type { CmqdClient } from "../client.ts";
+import { Consumer } from "../consumer.ts";
+import { Producer } from "../producer.ts";
+import type { QueueAttributesInput, ReceivedMessage, SendMessageEntry } from "../protocol.ts";
+import { integerFlag, type ParsedArgs, UsageError } from "./args.ts";
+import { clusterStatus, messageTable, queueDetails, queueTable, table } from "./format.ts";
+import { topicCommands } from "./topic_commands.ts";
+
+/** What a command works with. */
+export interface CommandContext {
+  client: CmqdClient;
+  args: ParsedArgs;
+  json: boolean;
+  /** Prints a line on standard output. */
+  out(text: string): void;
+  /** Shows a progress line on standard error (overwritten in place on a terminal). */
+  progress(text: string, final: boolean): void;
+  /** Aborted by Ctrl-C. */
+  signal: AbortSignal;
+}
+
+/** A command's exit status: 0 done, 1 partly failed. */
+export type ExitStatus = 0 | 1;
+
+/** The most messages one `send --count` may send. */
+const sendCountMax = 100_000_000;
+/** Sends on the way at once during `send --count` (the producer's default pending bound). */
+const sendWindow = 1024;
+/** How often the progress line is redrawn. */
+const progressEveryMs = 500;
+const batchMax = 256;
+
+/** Runs the command named by the first positional words; answers the exit status. */
+export async function runCommand(context: CommandContext): Promise<ExitStatus> {
+  const [group, action] = context.args.positionals;
+  const grouped = group === "queue" || group === "cluster" || group === "topic";
+  const key = grouped ? `${group} ${action ?? ""}` : group;
+  const command = commands[key] ?? topicCommands[key];
+  if (command === undefined) throw new UsageError(`unknown command '${key ?? ""}'`);
+  return await command(context);
+}
+
+const commands: Record<string, (context: CommandContext) => Promise<ExitStatus>> = {
+  "queue create": createQueue,
+  "queue list": listQueues,
+  "queue get": async (context) => {
+    const queue = await context.client.getQueue(word(context, 2, "queue name"), context);
+    context.out(context.json ? json(queue) : queueDetails(queue));
+    return 0;
+  },
+  "queue delete": async (context) => {
+    const name = word(context, 2, "queue name");
+    await context.client.deleteQueue(name, context);
+    context.out(context.json ? json({ deleted: name }) : `deleted queue ${name}`);
+    return 0;
+  },
+  "queue purge": async (context) => {
+    const name = word(context, 2, "queue name");
+    const result = await context.client.purge(name, context);
+    context.out(context.json ? json(result) : `purged ${result.purged} messages from ${name}`);
+    return 0;
+  },
+  "cluster status": async (context) => {
+    const info = await context.client.cluster(context);
+    context.out(context.json ? json(info) : clusterStatus(info));
+    return 0;
+  },
+  send,
+  receive,
+  tail,
+  delete: deleteHandles,
+};
+
+async function createQueue(context: CommandContext): Promise<ExitStatus> {
+  const name = word(context, 2, "queue name");
+  const { queue, created } = await context.client.createQueue(
+    name,
+    queueAttributes(context.args),
+    context,
+  );
+  if (context.json) context.out(json({ created, queue }));
+  else context.out(`${created ? "created" : "exists (same attributes)"}\n${queueDetails(queue)}`);
+  return 0;
+}
+
+async function listQueues(context: CommandContext): Promise<ExitStatus> {
+  const list = await context.client.listQueues({
+    prefix: context.args.flags.get("prefix"),
+    offset: integerFlag(context.args, "offset", { min: 0, max: Number.MAX_SAFE_INTEGER }),
+    limit: integerFlag(context.args, "limit", { min: 1, max: 1000 }),
+  }, context);
+  if (context.json) context.out(json(list));
+  else context.out(`${queueTable(list.queues)}\n(${list.queues.length} of ${list.total})`);
+  return 0;
+}
+
+/** The queue attributes given as `--kebab-case` flags. */
+export function queueAttributes(args: ParsedArgs): QueueAttributesInput {
+  const attributes: QueueAttributesInput = {};
+  const integers = [
+    ["visibility-timeout-seconds", "visibilityTimeoutSeconds"],
+    ["polling-wait-seconds", "pollingWaitSeconds"],
+    ["max-message-bytes", "maxMessageBytes"],
+    ["retention-seconds", "retentionSeconds"],
+    ["rewind-seconds", "rewindSeconds"],
+    ["max-backlog", "maxBacklog"],
+  ] as const;
+  // The broker checks each range and answers InvalidParameter naming the field.
+  const any = { min: 0, max: Number.MAX_SAFE_INTEGER };
+  for (const [flag, field] of integers) {
+    const value = integerFlag(args, flag, any);
+    if (value !== undefined) attributes[field] = value;
+  }
+  if (args.flags.has("fifo")) attributes.fifo = true;
+  const deadLetterQueue = args.flags.get("dead-letter-queue");
+  if (deadLetterQueue !== undefined) {
+    attributes.deadLetter = {
+      queue: deadLetterQueue,
+      maxReceiveCount: integerFlag(args, "max-receive-count", any),
+      maxTimeToLiveSeconds: integerFlag(args, "max-time-to-live-seconds", any),
+    };
+  }
+  return attributes;
+}
+
+/** `send QUEUE [BODY] [--count N]`: `{i}` in the body becomes the message's index. */
+async function send(context: CommandContext): Promise<ExitStatus> {
+  const queue = word(context, 1, "queue name");
+  const count = integerFlag(context.args, "count", { min: 1, max: sendCountMax }, 1)!;
+  const body = context.args.positionals[2] ?? (count > 1 ? "message {i}" : undefined);
+  if (body === undefined) throw new UsageError("send needs a message body (or --count N)");
+  const entryOf = (index: number): SendMessageEntry => {
+    const entry: SendMessageEntry = { body: body.replaceAll("{i}", String(index)) };
+    const groupId = context.args.flags.get("group-id");
+    if (groupId !== undefined) entry.groupId = groupId;
+    const dedupId = context.args.flags.get("dedup-id");
+    if (dedupId !== undefined) entry.dedupId = dedupId.replaceAll("{i}", String(index));
+    const delaySeconds = integerFlag(context.args, "delay-seconds", { min: 0, max: 43_200 });
+    if (delaySeconds !== undefined) entry.delaySeconds = delaySeconds;
+    return entry;
+  };
+  if (count === 1) {
+    const [sent] = (await context.client.sendMessages(queue, [entryOf(0)], context)).messages;
+    context.out(context.json ? json(sent) : `sent ${sent.id} (sequence ${sent.sequence})`);
+    return 0;
+  }
+  return await sendMany(context, queue, count, entryOf);
+}
+
+async function sendMany(
+  context: CommandContext,
+  queue: string,
+  count: number,
+  entryOf: (index: number) => SendMessageEntry,
+): Promise<ExitStatus> {
+  // Automatic dedup ids make the client's retries of a lost answer safe: nothing twice.
+  const producer = new Producer(context.client, queue, {
+    batchSize: integerFlag(context.args, "batch-size", { min: 1, max: batchMax }, 64),
+    autoDedupId: true,
+  });
+  const startedAt = Date.now();
+  let next = 0;
+  let sent = 0;
+  const rate = () => Math.round(sent / Math.max((Date.now() - startedAt) / 1000, 0.001));
+  const line = () => `sent ${sent}/${count} (${rate()} msg/s)`;
+  const timer = setInterval(() => context.progress(line(), false), progressEveryMs);
+  try {
+    const worker = async () => {
+      while (next < count && !context.signal.aborted) {
+        try {
+          await producer.send(entryOf(next++), { signal: context.signal });
+          sent++;
+        } catch (error) {
+          // Ctrl-C: stop quietly and report what was sent; anything else is a failure.
+          if (!context.signal.aborted) throw error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(count, sendWindow) }, worker));
+  } finally {
+    clearInterval(timer);
+    await producer.close().catch(() => {});
+  }
+  const seconds = (Date.now() - startedAt) / 1000;
+  context.progress(line(), true);
+  if (context.json) context.out(json({ sent, seconds, perSecond: rate() }));
+  else context.out(`sent ${sent} messages to ${queue} in ${seconds.toFixed(2)} s`);
+  return sent === count ? 0 : 1;
+}
+
+/** `receive QUEUE [--max N] [--wait-seconds S] [--delete]`: one receive. */
+async function receive(context: CommandContext): Promise<ExitStatus> {
+  const queue = word(context, 1, "queue name");
+  const { messages } = await context.client.receiveMessages(queue, {
+    maxMessages: integerFlag(context.args, "max", { min: 1, max: batchMax }, 1),
+    waitSeconds: integerFlag(context.args, "wait-seconds", { min: 0, max: 30 }),
+    visibilityTimeoutSeconds: integerFlag(context.args, "visibility-timeout-seconds", {
+      min: 1,
+      max: 43_200,
+    }),
+  }, context);
+  let deleted = 0;
+  if (context.args.flags.has("delete") && messages.length > 0) {
+    const handles = messages.map((message) => message.receiptHandle);
+    deleted = (await context.client.deleteMessages(queue, handles, context)).deleted;
+  }
+  if (context.json) context.out(json({ messages, deleted }));
+  else if (messages.length === 0) context.out("no message");
+  else context.out(messageTable(messages) + (deleted > 0 ? `\n(deleted ${deleted})` : ""));
+  return deleted === 0 || deleted === messages.length ? 0 : 1;
+}
+
+/**
+ * `tail QUEUE [--delete] [--count N] [--timeout-seconds S]`: prints messages as they arrive
+ * until Ctrl-C, N messages or S seconds. With `--delete` a `Consumer` handles each (printed =
+ * deleted); without it, messages are only received, and come back when their lock ends.
+ */
+async function tail(context: CommandContext): Promise<ExitStatus> {
+  const queue = word(context, 1, "queue name");
+  const countMax = integerFlag(context.args, "count", { min: 1, max: sendCountMax });
+  const timeoutSeconds = integerFlag(context.args, "timeout-seconds", { min: 1, max: 86_400 });
+  const done = new AbortController();
+  const stop = () => done.abort();
+  context.signal.addEventListener("abort", stop, { once: true });
+  const timer = timeoutSeconds === undefined ? undefined : setTimeout(stop, timeoutSeconds * 1000);
+  let printed = 0;
+  const print = (message: ReceivedMessage) => {
+    if (done.signal.aborted) return false;
+    printed++;
+    context.out(context.json ? JSON.stringify(message) : tailLine(message));
+    if (countMax !== undefined && printed >= countMax) stop();
+    return true;
+  };
+  try {
+    if (context.args.flags.has("delete")) await tailDeleting(context, queue, print, done.signal);
+    else await tailReceiving(context, queue, print, done.signal);
+  } finally {
+    clearTimeout(timer);
+    context.signal.removeEventListener("abort", stop);
+  }
+  return 0;
+}
+
+function tailLine(message: ReceivedMessage): string {
+  const enqueuedAt = new Date(message.enqueuedAt).toISOString();
+  return `${enqueuedAt}  ${message.id}  #${message.receiveCount}  ${JSON.stringify(message.body)}`;
+}
+
+async function tailDeleting(
+  context: CommandContext,
+  queue: string,
+  print: (message: ReceivedMessage) => boolean,
+  signal: AbortSignal,
+): Promise<void> {
+  const consumer = new Consumer(context.client, queue, {
+    concurrency: integerFlag(context.args, "concurrency", { min: 1, max: 256 }, 1),
+    waitSeconds: integerFlag(context.args, "wait-seconds", { min: 0, max: 30 }, 20),
+    handleMessage: (message) => {
+      // A message that arrived after the end is left for later: it is not deleted.
+      if (!print(message)) throw new Error("tail ended");
+    },
+    onError: () => {},
+  });
+  consumer.start();
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await consumer.stop();
+}
+
+async function tailReceiving(
+  context: CommandContext,
+  queue: string,
+  print: (message: ReceivedMessage) => boolean,
+  signal: AbortSignal,
+): Promise<void> {
+  const waitSeconds = integerFlag(context.args, "wait-seconds", { min: 0, max: 30 }, 20);
+  while (!signal.aborted) {
+    const { messages } = await context.client.receiveMessages(queue, {
+      maxMessages: integerFlag(context.args, "max", { min: 1, max: batchMax }, 16),
+      waitSeconds,
+    }, { signal }).catch((error) => {
+      if (signal.aborted) return { messages: [] };
+      throw error;
+    });
+    for (const message of messages) print(message);
+  }
+}
+
+/** `delete QUEUE HANDLE...`: deletes received messages by their receipt handles. */
+async function deleteHandles(context: CommandContext): Promise<ExitStatus> {
+  const queue = word(context, 1, "queue name");
+  const handles = context.args.positionals.slice(2);
+  if (handles.length === 0) throw new UsageError("delete needs one or more receipt handles");
+  if (handles.length > batchMax) throw new UsageError(`at most ${batchMax} handles at once`);
+  const result = await context.client.deleteMessages(queue, handles, context);
+  if (context.json) context.out(json(result));
+  else {
+    context.out(`deleted ${result.deleted}`);
+    if (result.failures.length > 0) {
+      context.out(table(
+        ["RECEIPT_HANDLE", "CODE", "MESSAGE"],
+        result.failures.map((failure) => [failure.receiptHandle, failure.code, failure.message]),
+      ));
+    }
+  }
+  return result.failures.length === 0 ? 0 : 1;
+}
+
+function word(context: CommandContext, index: number, what: string): string {
+  const value = context.args.positionals[index];
+  if (value === undefined) throw new UsageError(`missing ${what}`);
+  return value;
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value, null, 2);
+}

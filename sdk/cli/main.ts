@@ -1,0 +1,119 @@
+/**
+ * The cmqd command line, on the SDK: `deno task cli -- <command>`.
+ *
+ * Exit status: 0 done, 1 the broker refused or a batch partly failed, 2 bad usage.
+ *
+ * @module
+ */
+import process from "node:process";
+import { CmqdClient } from "../client.ts";
+import { CmqdError } from "../errors.ts";
+import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
+import { runCommand } from "./commands.ts";
+
+/** The text of `--help`. */
+export const usage = `usage: deno task cli -- <command> [flags]
+
+commands:
+  queue create NAME [--visibility-timeout-seconds N] [--polling-wait-seconds N]
+                    [--max-message-bytes N] [--retention-seconds N] [--rewind-seconds N]
+                    [--max-backlog N] [--fifo] [--dead-letter-queue Q
+                    [--max-receive-count N] [--max-time-to-live-seconds N]]
+  queue list [--prefix P] [--offset N] [--limit N]
+  queue get NAME
+  queue delete NAME
+  queue purge NAME
+  send QUEUE [BODY] [--count N] [--group-id G] [--dedup-id D] [--delay-seconds N]
+                    [--batch-size N]      ({i} in BODY or D becomes the message's index)
+  receive QUEUE [--max N] [--wait-seconds S] [--visibility-timeout-seconds S] [--delete]
+  tail QUEUE [--delete] [--count N] [--timeout-seconds S] [--concurrency N]
+  delete QUEUE RECEIPT_HANDLE...
+  topic create NAME [--filter-type tag|routingKey] [--max-message-bytes N]
+                    [--retention-seconds N]
+  topic subscribe TOPIC NAME (--queue Q | --push-url URL) [--filter-tags a,b]
+                    [--binding-keys k1,k2] [--retry-policy exponentialDecay|backoff]
+                    [--push-format json|simplified]
+  topic publish TOPIC BODY [--tags a,b] [--routing-key K]
+  cluster status
+
+flags:
+  --url URL[,URL...]   a node (or several) of the cluster (env CMQD_URL; default
+                       http://127.0.0.1:9876)
+  --secret-id ID       an access key of the broker's credentials file (env CMQD_SECRET_ID,
+  --secret-key KEY     CMQD_SECRET_KEY); every request is signed, the key is never sent
+  --json               print the API's JSON instead of tables
+`;
+
+const defaultUrl = "http://127.0.0.1:9876";
+
+/** Runs the CLI with `argv`; answers the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let args: ParsedArgs;
+  let client: CmqdClient;
+  try {
+    args = parseArgs(argv);
+    if (args.flags.has("help") || args.positionals.length === 0) {
+      process.stdout.write(usage);
+      return args.flags.has("help") ? 0 : 2;
+    }
+    client = clientOf(args);
+  } catch (error) {
+    return usageFailure(error);
+  }
+  const interrupted = new AbortController();
+  const onInterrupt = () => interrupted.abort();
+  process.on("SIGINT", onInterrupt);
+  const terminal = process.stderr.isTTY === true;
+  try {
+    return await runCommand({
+      client,
+      args,
+      json: args.flags.has("json"),
+      out: (text) => process.stdout.write(text + "\n"),
+      progress: (text, final) => {
+        if (terminal) process.stderr.write(`\r${text}${final ? "\n" : ""}`);
+        else process.stderr.write(text + "\n");
+      },
+      signal: interrupted.signal,
+    });
+  } catch (error) {
+    if (error instanceof UsageError) return usageFailure(error);
+    if (!(error instanceof CmqdError)) throw error;
+    const field = error.field === undefined ? "" : ` (field ${error.field})`;
+    process.stderr.write(`error: ${error.code}: ${error.message}${field}\n`);
+    return 1;
+  } finally {
+    process.off("SIGINT", onInterrupt);
+    client.close();
+  }
+}
+
+function clientOf(args: ParsedArgs): CmqdClient {
+  const urls = (args.flags.get("url") ?? process.env.CMQD_URL ?? defaultUrl).split(",")
+    .map((url) => url.trim()).filter((url) => url !== "");
+  if (urls.length === 0) throw new UsageError("--url names no node");
+  const secretId = args.flags.get("secret-id") ?? process.env.CMQD_SECRET_ID;
+  const secretKey = args.flags.get("secret-key") ?? process.env.CMQD_SECRET_KEY;
+  if ((secretId === undefined) !== (secretKey === undefined)) {
+    throw new UsageError("give both --secret-id and --secret-key (or neither)");
+  }
+  const credentials = secretId !== undefined && secretKey !== undefined
+    ? { secretId, secretKey }
+    : undefined;
+  try {
+    // Signed (CMQD1-HMAC-SHA256) on every request; the secret key itself is never sent.
+    return new CmqdClient({ baseUrl: urls, credentials });
+  } catch (error) {
+    throw new UsageError(`bad --url or credentials: ${(error as Error).message}`);
+  }
+}
+
+function usageFailure(error: unknown): number {
+  if (!(error instanceof UsageError)) throw error;
+  process.stderr.write(`error: ${error.message}\n(run with --help for the commands)\n`);
+  return 2;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,102 @@
+/**
+ * Case 5 — payment fan-out: one payment result is published once to a topic and reaches the
+ * risk-control queue (paid and refunded payments), the marketing queue (paid only) and the
+ * merchant's HTTP callback (every payment), each subscription filtering by tags. The callback is
+ * served by this program; it fails its first request, so the broker's retry delivers that push
+ * again a second later (pushes are at least once: the message id is the idempotency key).
+ *
+ * Run: `deno run -A sdk/examples/payment_fanout.ts [broker URL]` (the broker must be able to
+ * reach 127.0.0.1 of this machine, where the callback listens).
+ *
+ * @module
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CmqdClient, type PushNotification, type ReceivedMessage } from "@cmqd/sdk";
+import { brokerUrl, runId, waitFor } from "./support.ts";
+
+// The merchant's callback: records each push once per message id, refuses the very first one.
+const pushed = new Map<string, PushNotification>();
+let requests = 0;
+const server = createServer((request, response) => {
+  let body = "";
+  request.setEncoding("utf8");
+  request.on("data", (chunk: string) => body += chunk);
+  request.on("end", () => {
+    requests++;
+    if (requests === 1) {
+      response.writeHead(503).end("busy, try again");
+      return;
+    }
+    const notification = JSON.parse(body) as PushNotification;
+    pushed.set(notification.msgId, notification);
+    response.writeHead(200).end("ok");
+  });
+});
+await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+const callbackUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`;
+
+const client = new CmqdClient({ baseUrl: brokerUrl() });
+const run = runId();
+const topic = `payments-${run}`;
+const risk = `risk-${run}`;
+const marketing = `marketing-${run}`;
+await client.createQueue(risk);
+await client.createQueue(marketing);
+await client.createTopic(topic, { filterType: "tag" });
+await client.subscribe(topic, "risk", {
+  endpoint: { queue: risk },
+  filterTags: ["paid", "refunded"],
+});
+await client.subscribe(topic, "marketing", {
+  endpoint: { queue: marketing },
+  filterTags: ["paid"],
+});
+await client.subscribe(topic, "merchant", { endpoint: { url: callbackUrl } });
+
+const payments = [
+  { body: JSON.stringify({ order: 7, cents: 1999 }), tags: ["paid"] },
+  { body: JSON.stringify({ order: 8, cents: 500 }), tags: ["refunded"] },
+  { body: JSON.stringify({ order: 9, cents: 250 }), tags: ["paid"] },
+];
+const { messages: published } = await client.publish(topic, payments);
+console.log(`published ${published.length}: fanned out to ${published.map((m) => m.fannedOut)}`);
+
+/** Every order number a queue holds (receiving and deleting until it is empty). */
+async function ordersIn(queue: string): Promise<number[]> {
+  const orders: number[] = [];
+  for (;;) {
+    const { messages } = await client.receiveMessages(queue, { maxMessages: 10, waitSeconds: 0 });
+    if (messages.length === 0) return orders.sort((a, b) => a - b);
+    orders.push(...messages.map((message: ReceivedMessage) => JSON.parse(message.body).order));
+    await client.deleteMessages(queue, messages.map((message) => message.receiptHandle));
+  }
+}
+const riskOrders = await ordersIn(risk);
+const marketingOrders = await ordersIn(marketing);
+console.log(`risk-control got orders ${riskOrders}; marketing got orders ${marketingOrders}`);
+
+await waitFor("every payment at the merchant's callback", () => pushed.size === payments.length);
+// The broker records an outcome once the callback's answer is in: poll its counters briefly.
+let merchant = await client.getSubscription(topic, "merchant");
+for (let polls = 0; merchant.deliveredMessages < payments.length && polls < 100; polls++) {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  merchant = await client.getSubscription(topic, "merchant");
+}
+console.log(
+  `merchant callback got ${pushed.size} payments in ${requests} requests ` +
+    `(delivered ${merchant.deliveredMessages}, retries ${merchant.push?.retries})`,
+);
+
+const expectedOrders = (tags: string[]) =>
+  payments.filter((p) => p.tags.some((tag) => tags.includes(tag)))
+    .map((p) => JSON.parse(p.body).order);
+const holds = JSON.stringify(riskOrders) === JSON.stringify(expectedOrders(["paid", "refunded"])) &&
+  JSON.stringify(marketingOrders) === JSON.stringify(expectedOrders(["paid"])) &&
+  published.every((message) => pushed.get(message.id) !== undefined) && requests > pushed.size;
+await client.deleteTopic(topic);
+await client.deleteQueue(risk);
+await client.deleteQueue(marketing);
+client.close();
+server.close();
+if (!holds) throw new Error("the fan-out did not reach each subscription as its filter says");

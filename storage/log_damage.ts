@@ -1,0 +1,119 @@
+/**
+ * The log's damage record on disk and in memory (see `DamageRecord` in `hard_state.ts`): what
+ * `SegmentLog` notes when recovery cuts the log, when a write or fsync fails (fsyncgate: the
+ * page cache may show entries the disk does not hold), and what its owner clears once repaired.
+ *
+ * @module
+ */
+import type { FileSystem } from "./file_io.ts";
+import {
+  type DamageRecord,
+  loadDamageRecord,
+  mergeDamage,
+  removeDamageRecord,
+  storeDamageRecord,
+} from "./hard_state.ts";
+import type { CorruptionDetail } from "./errors.ts";
+
+/** The damage record of one log directory. */
+export class LogDamage {
+  readonly #fs: FileSystem;
+  readonly #dir: string;
+  #record: DamageRecord | null;
+  /** The record of a failed write or fsync being written (see `noteFailure`). */
+  #failureNoted: Promise<void> = Promise.resolve();
+
+  constructor(fs: FileSystem, dir: string) {
+    this.#fs = fs;
+    this.#dir = dir;
+    this.#record = loadDamageRecord(fs, dir);
+  }
+
+  /** A copy of the record; null when there is none. */
+  get record(): DamageRecord | null {
+    return this.#record === null ? null : structuredClone(this.#record);
+  }
+
+  /** Records damage durably, merged with what is recorded (see `mergeDamage`). */
+  async note(
+    detail: CorruptionDetail,
+    options: { torn: boolean; term: number; unsyncedFrom?: number },
+  ): Promise<void> {
+    const record = mergeDamage(this.#record, { detail, ...options });
+    await storeDamageRecord(this.#fs, this.#dir, record);
+    this.#record = record;
+  }
+
+  /** Forgets the record durably. */
+  async clear(): Promise<void> {
+    if (this.#record === null) return;
+    await removeDamageRecord(this.#fs, this.#dir);
+    this.#record = null;
+  }
+
+  /**
+   * A write or fsync failed before this open (`unsyncedFrom`): what the files show past the last
+   * good fsync may exist only in the page cache, so it is cut, durably, and recorded as a torn
+   * tail (never acknowledged: nobody counts an entry before its fsync).
+   */
+  async cutUnsyncedTail(log: {
+    firstIndex: number;
+    lastIndex: number;
+    logStartIndex: number;
+    truncateSuffix(from: number): Promise<void>;
+  }): Promise<void> {
+    const from = this.#record?.unsyncedFrom;
+    if (from === undefined) return;
+    // All but the log start's successor can go; cutting that too would lose the start's term
+    // (only after a prefix deletion; the one kept entry is then trusted like any other).
+    const floor = log.firstIndex - 1 === log.logStartIndex ? log.firstIndex : log.firstIndex + 1;
+    const cutFrom = Math.max(from, floor);
+    const cuts = cutFrom <= log.lastIndex;
+    if (cuts) await log.truncateSuffix(cutFrom);
+    await this.#unsyncedTailCut(cuts ? cutFrom : null);
+  }
+
+  /**
+   * After the unsynced tail was cut (from `cutFrom`, or nothing was left to cut: null): records
+   * the cut as a torn tail and drops `unsyncedFrom`, durably.
+   */
+  async #unsyncedTailCut(cutFrom: number | null): Promise<void> {
+    const record = this.#record;
+    if (record?.unsyncedFrom === undefined) return;
+    let next = record;
+    if (cutFrom !== null) {
+      next = mergeDamage(record, {
+        detail: {
+          index: cutFrom,
+          file: this.#dir,
+          offset: 0,
+          reason: `entries from ${cutFrom} were not known durable when a write or fsync failed`,
+        },
+        torn: true,
+        term: record.term,
+      });
+    }
+    const { unsyncedFrom: _cut, ...rest } = next;
+    await storeDamageRecord(this.#fs, this.#dir, rest);
+    this.#record = rest;
+  }
+
+  /**
+   * Records that entries from `from` on may be only in the page cache. Best effort: the disk
+   * that just failed may refuse this write too (the restart then finds the log as the kernel
+   * shows it, and only a CRC can catch what is missing). Never rejects.
+   */
+  noteFailure(error: unknown, options: { from: number; term: number }): Promise<void> {
+    const reason = `write or fsync failed: ${(error as Error)?.message ?? String(error)}`;
+    this.#failureNoted = this.note(
+      { index: options.from, file: this.#dir, offset: 0, reason },
+      { torn: true, term: options.term, unsyncedFrom: options.from },
+    ).catch(() => {});
+    return this.#failureNoted;
+  }
+
+  /** Resolves once the record of a failed write or fsync is written (or gave up). */
+  get failureRecorded(): Promise<void> {
+    return this.#failureNoted;
+  }
+}

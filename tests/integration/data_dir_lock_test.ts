@@ -1,0 +1,85 @@
+/**
+ * A data directory belongs to one process: a second `main.ts` on the same `--data-dir` refuses
+ * to start, names the directory and the holder's PID, and the first keeps serving.
+ */
+import assert from "node:assert/strict";
+import { CmqdClient } from "../../sdk/mod.ts";
+import { freePort, startBroker } from "./process.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+function spawnMain(dataDir: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-no-legacy-abort",
+      `${root}main.ts`,
+      "--port",
+      String(freePort()),
+      "--data-dir",
+      dataDir,
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+/** Waits (bounded) for the child to exit or to print that it serves; a serving child is killed. */
+async function exitOrServe(
+  child: Deno.ChildProcess,
+  waitMsMax = 60_000,
+): Promise<{ code: number | null; text: string }> {
+  let text = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let code: number | null = null;
+  const exited = child.status.then((status) => {
+    code = status.code;
+  });
+  const deadline = Date.now() + waitMsMax;
+  while (code === null && !text.includes("serving") && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (code === null) child.kill("SIGKILL");
+  await exited;
+  await pumps;
+  return { code: text.includes("serving") ? null : code, text };
+}
+
+Deno.test("a second process on the same data directory refuses to start and names the holder", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "cmqd-lock-" });
+  const first = await startBroker({ dataDir });
+  try {
+    const second = spawnMain(dataDir);
+    const { code, text } = await exitOrServe(second);
+    assert.notEqual(code, null, `the second process started serving:\n${text}`);
+    assert.notEqual(code, 0, text);
+    assert.match(text, new RegExp(`data directory ${dataDir}`));
+    assert.match(text, new RegExp(`pid ${first.pid}`));
+    // The holder is untouched.
+    const client = new CmqdClient({ baseUrl: first.url });
+    await client.createQueue("still-mine");
+    await client.sendMessages("still-mine", [{ body: "x" }]);
+  } finally {
+    await first.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("the lock is released when the holder exits, so a restart takes it again", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "cmqd-lock-" });
+  try {
+    const first = await startBroker({ dataDir });
+    await first.kill();
+    const second = await startBroker({ dataDir });
+    assert.equal(await second.stop(), 0);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

@@ -1,0 +1,64 @@
+/**
+ * A leader stopped with SIGTERM hands leadership to another voter before it exits, so a rolling
+ * restart is not an election timeout of unavailability: three real `main.ts` processes.
+ */
+import assert from "node:assert/strict";
+import { type BrokerProcess, freePort, startBroker } from "./process.ts";
+
+async function clusterView(url: string): Promise<{ role: string; leaderId: string | null }> {
+  const response = await fetch(`${url}/v1/cluster`);
+  return await response.json();
+}
+
+Deno.test({
+  name: "SIGTERM on a leader hands leadership to another voter before the process exits",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "cmqd-handoff-" });
+    const specs = ["n1", "n2", "n3"].map((id) => ({ id, port: freePort(), peerPort: freePort() }));
+    const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(",");
+    const processes = new Map<string, BrokerProcess>();
+    try {
+      for (const spec of specs) {
+        processes.set(
+          spec.id,
+          await startBroker({
+            dataDir: `${root}/${spec.id}`,
+            port: spec.port,
+            args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peers],
+          }),
+        );
+      }
+      // A leader that has written to the group (on a loaded machine a fresh leader may still
+      // answer 503 or lose its term; then ask again).
+      let leader: string | null = null;
+      let lastAnswer = "";
+      for (const deadline = Date.now() + 30_000; leader === null && Date.now() < deadline;) {
+        for (const [id, process] of processes) {
+          const view = await clusterView(process.url).catch(() => null);
+          if (view?.role !== "leader") continue;
+          const created = await fetch(`${process.url}/v1/queues/jobs`, { method: "PUT" });
+          lastAnswer = `${created.status} ${await created.text()}`;
+          if (created.status === 201 || created.status === 200) leader = id;
+          break;
+        }
+        if (leader === null) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(leader !== null, `a leader was elected and wrote: ${lastAnswer}`);
+      const old = processes.get(leader)!;
+
+      assert.equal(await old.stop(), 0);
+      processes.delete(leader);
+      const handedTo = /handed leadership to (n\d)/.exec(old.output())?.[1];
+      assert.ok(handedTo !== undefined && handedTo !== leader, old.output());
+      // The hand-off line comes before the process stopped serving.
+      assert.ok(old.output().indexOf("handed leadership") < old.output().indexOf("stopped"));
+      const view = await clusterView(processes.get(handedTo)!.url);
+      assert.equal(view.leaderId, handedTo);
+    } finally {
+      for (const process of processes.values()) await process.kill();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

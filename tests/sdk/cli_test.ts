@@ -1,0 +1,179 @@
+/**
+ * The CLI against a real broker, as a user runs it: each command is a `deno run sdk/cli/main.ts`
+ * process with `CMQD_URL` set; tables are checked loosely, `--json` answers exactly.
+ */
+import assert from "node:assert/strict";
+import { startTestBroker } from "../../sdk/testing.ts";
+
+const cliPath = new URL("../../sdk/cli/main.ts", import.meta.url).pathname;
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(url: string, ...args: string[]): Promise<CliResult> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cliPath, ...args],
+    env: { CMQD_URL: url, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+async function ok(url: string, ...args: string[]): Promise<string> {
+  const result = await cli(url, ...args);
+  assert.equal(result.code, 0, `cli ${args.join(" ")}: ${result.stderr}`);
+  return result.stdout;
+}
+
+Deno.test("the CLI drives a real broker: queues, send --count, receive, delete, tail, cluster", async () => {
+  const broker = await startTestBroker();
+  const url = broker.url;
+  try {
+    assert.match(
+      await ok(url, "queue", "create", "cli", "--visibility-timeout-seconds", "60"),
+      /created/,
+    );
+    const list = JSON.parse(await ok(url, "queue", "list", "--json"));
+    assert.deepEqual(list.queues.map((queue: { name: string }) => queue.name), ["cli"]);
+    assert.match(await ok(url, "queue", "list"), /^NAME\s+ACTIVE[\s\S]*\ncli\s+0\s/);
+
+    const sent = await cli(url, "send", "cli", "job {i}", "--count", "300");
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.match(sent.stdout, /sent 300 messages to cli/);
+    assert.match(sent.stderr, /sent 300\/300 \(\d+ msg\/s\)/);
+    assert.equal(JSON.parse(await ok(url, "queue", "get", "cli", "--json")).activeMessages, 300);
+
+    const received = JSON.parse(await ok(url, "receive", "cli", "--max", "2", "--json"));
+    assert.equal(received.messages.length, 2);
+    const handle = received.messages[0].receiptHandle;
+    assert.deepEqual(JSON.parse(await ok(url, "delete", "cli", handle, "--json")), {
+      deleted: 1,
+      failures: [],
+    });
+
+    const tail = await ok(url, "tail", "cli", "--delete", "--count", "5", "--json");
+    const tailed = tail.trim().split("\n").map((line) => JSON.parse(line));
+    assert.equal(tailed.length, 5);
+    assert.ok(tailed.every((message) => message.body.startsWith("job ")));
+
+    assert.match(await ok(url, "queue", "purge", "cli"), /purged \d+ messages/);
+    assert.match(await ok(url, "cluster", "status"), /leader n1[\s\S]*\nn1\s+leader/);
+    assert.match(await ok(url, "queue", "delete", "cli"), /deleted queue cli/);
+  } finally {
+    await broker.stop();
+  }
+});
+
+Deno.test("the CLI's failures: broker errors exit 1 with the code, bad usage exits 2", async () => {
+  const broker = await startTestBroker();
+  try {
+    const missing = await cli(broker.url, "queue", "get", "nope");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /error: QueueNotFound/);
+    const unknown = await cli(broker.url, "frobnicate");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command/);
+  } finally {
+    await broker.stop();
+  }
+});
+
+Deno.test("the CLI signs with --secret-id/--secret-key, and a wrong or missing key is refused", async () => {
+  const credentials = { secretId: "AKIDcli", secretKey: "cli-secret-0123456789" };
+  const broker = await startTestBroker({ credentials });
+  try {
+    const signed = ["--secret-id", credentials.secretId, "--secret-key", credentials.secretKey];
+    assert.match(await ok(broker.url, "queue", "create", "signed", ...signed), /created/);
+    const unsigned = await cli(broker.url, "queue", "list");
+    assert.equal(unsigned.code, 1);
+    assert.match(unsigned.stderr, /error: Unauthenticated/);
+    const wrong = await cli(
+      broker.url,
+      "queue",
+      "list",
+      "--secret-id",
+      "AKIDcli",
+      "--secret-key",
+      "nope",
+    );
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /error: Unauthenticated/);
+    const half = await cli(broker.url, "queue", "list", "--secret-id", "AKIDcli");
+    assert.equal(half.code, 2);
+  } finally {
+    await broker.stop();
+  }
+});
+
+Deno.test("the CLI's topic commands: create, subscribe queues with filters, publish", async () => {
+  const broker = await startTestBroker();
+  const url = broker.url;
+  try {
+    assert.match(await ok(url, "topic", "create", "payments"), /created[\s\S]*filterType\s+tag/);
+    await ok(url, "queue", "create", "risk");
+    await ok(url, "queue", "create", "marketing");
+    assert.match(
+      await ok(url, "topic", "subscribe", "payments", "risk", "--queue", "risk"),
+      /subscribed: risk → queue risk/,
+    );
+    const marketing = JSON.parse(
+      await ok(
+        url,
+        "topic",
+        "subscribe",
+        "payments",
+        "marketing",
+        "--queue",
+        "marketing",
+        "--filter-tags",
+        "paid",
+        "--json",
+      ),
+    );
+    assert.equal(marketing.created, true);
+    assert.deepEqual(marketing.subscription.filterTags, ["paid"]);
+
+    const paid = JSON.parse(
+      await ok(url, "topic", "publish", "payments", "order 7", "--tags", "paid", "--json"),
+    );
+    assert.equal(paid.fannedOut, 2);
+    assert.deepEqual(paid.failures, []);
+    assert.match(
+      await ok(url, "topic", "publish", "payments", "order 8", "--tags", "refunded"),
+      /published \S+ to 1 subscription\(s\)/,
+    );
+    assert.equal(JSON.parse(await ok(url, "queue", "get", "risk", "--json")).activeMessages, 2);
+    assert.equal(
+      JSON.parse(await ok(url, "queue", "get", "marketing", "--json")).activeMessages,
+      1,
+    );
+
+    const both = await cli(
+      url,
+      "topic",
+      "subscribe",
+      "payments",
+      "x",
+      "--queue",
+      "risk",
+      "--push-url",
+      "http://127.0.0.1:1/",
+    );
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /exactly one of --queue and --push-url/);
+    const missing = await cli(url, "topic", "publish", "nope", "hi");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /error: TopicNotFound/);
+  } finally {
+    await broker.stop();
+  }
+});
