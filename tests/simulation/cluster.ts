@@ -169,7 +169,7 @@ export class SimCluster {
     node.push = new PushWorker({
       source: node.topics,
       fetch: this.#endpoints.fetch,
-      clock,
+      clock: { now: () => replica.now() }, // next attempts are stamped in cluster time
       timers: scheduler.timers(),
       limits: { requestTimeoutMs: 3_000 },
       logError: (message, error) => node.warnings.push(`${scheduler.now}: ${message}: ${error}`),
