@@ -1,6 +1,6 @@
 /**
  * Reading a queue message's body back from the log. A queue message points at (entry index,
- * slot); the entry is a SendBatch when it was sent to the queue, or a PublishBatch when the queue
+ * slot); the entry is a SendBatch (or a SendReceive) when it was sent to the queue, or a PublishBatch when the queue
  * got it as a topic subscription's copy. This picks the reader by the entry's type.
  *
  * @module
@@ -24,7 +24,9 @@ export interface StoredMessageReader {
  * ```
  */
 export function messageReaderFor(entry: AppliedEntry): StoredMessageReader {
-  if (entry.type === CommandType.SendBatch) return new SentMessageReader(entry.payload);
+  if (entry.type === CommandType.SendBatch || entry.type === CommandType.SendReceive) {
+    return new SentMessageReader(entry.payload); // a SendReceive starts with its send's layout
+  }
   if (entry.type === CommandType.PublishBatch) return new PublishedMessageReader(entry.payload);
   throw new DecodeError(`entry ${entry.index} (type ${entry.type}) holds no messages`);
 }
