@@ -461,6 +461,7 @@ export interface components {
           | "UnsupportedMediaType"
           | "BacklogFull"
           | "QueueLimitExceeded"
+          | "TopicLimitExceeded"
           | "InsufficientStorage"
           | "InternalError"
           | "NoLeader"
@@ -1036,7 +1037,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached) */
+      /** @description BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached), TopicLimitExceeded (topic creates: topicsMax reached) */
       429: {
         headers: {
           [name: string]: unknown;
@@ -1354,7 +1355,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached) */
+      /** @description BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached), TopicLimitExceeded (topic creates: topicsMax reached) */
       429: {
         headers: {
           [name: string]: unknown;
@@ -1985,6 +1986,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description TopicLimitExceeded (creates: topicsMax reached) */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -2224,6 +2234,15 @@ export interface operations {
       };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work) */
+      507: {
         headers: {
           [name: string]: unknown;
         };

@@ -79,6 +79,8 @@ export interface NodeOptions {
   freeDiskBytes?: (path: string) => number;
   /** Queues the group may hold (429 `QueueLimitExceeded` past it). 10 000. */
   queuesMax?: number;
+  /** Topics the group may hold (429 `TopicLimitExceeded` past it). 10 000. */
+  topicsMax?: number;
   /** Long polls parked at once on this node (503 past it). 10 000. */
   parkedReceivesMax?: number;
   /** Where the node reports what it does on its own (hand-offs, disk alarms). console.log. */
@@ -182,7 +184,13 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     parkedReceivesMax: options.parkedReceivesMax,
     admitData: () => diskGuard.refusal(),
   });
-  const topics = new EngineTopicService({ proposer: replica, machine, log: replica });
+  const topics = new EngineTopicService({
+    proposer: replica,
+    machine,
+    log: replica,
+    topicsMax: options.topicsMax,
+    admitData: () => diskGuard.refusal(),
+  });
   const pushClient = new PushHttpClient();
   const push = createPushWorker(options, {
     topics,

@@ -34,6 +34,7 @@ export const errorCodes = [
   "UnsupportedMediaType",
   "BacklogFull",
   "QueueLimitExceeded",
+  "TopicLimitExceeded",
   "InsufficientStorage",
   "InternalError",
   "NoLeader",

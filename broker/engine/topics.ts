@@ -104,6 +104,8 @@ export interface TopicListOptions {
 
 /** The read side of the topics, for the service and the push worker. */
 export interface TopicQueries {
+  /** Topics the group holds. */
+  readonly topicCount: number;
   getTopic(name: string): Topic | undefined;
   topicAttributes(name: string): TopicAttributes | undefined;
   listTopics(options: TopicListOptions): TopicList;
@@ -135,6 +137,10 @@ function checkTopicName(name: string): void {
 /** The topics of a group (see the module doc). */
 export class TopicStore implements TopicQueries {
   readonly topics = new Map<string, TopicState>();
+
+  get topicCount(): number {
+    return this.topics.size;
+  }
 
   /** The topic; throws TopicNotFound. */
   topic(name: string): TopicState {

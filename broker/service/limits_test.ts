@@ -56,3 +56,33 @@ Deno.test("when admission refuses data, sends get its error while receives and d
   full = false;
   await context.broker.sendMessages("jobs", [{ body: "c" }]);
 });
+
+Deno.test("creating a topic past topicsMax is 429 TopicLimitExceeded and proposes nothing; re-creating an existing one still works", async () => {
+  const context = memoryEngine({ topicsMax: 2 });
+  await context.topics.createTopic("a", {});
+  await context.topics.createTopic("b", {});
+  await rejects(context, () => context.topics.createTopic("c", {}), {
+    code: "TopicLimitExceeded",
+  });
+  assert.equal((await context.topics.createTopic("a", {})).created, false);
+  await context.topics.deleteTopic("b");
+  await context.topics.createTopic("c", {});
+});
+
+Deno.test("when admission refuses data, publishes get its error and fan out nothing; they resume after", async () => {
+  let full = false;
+  const context = memoryEngine({
+    admitData: () => full ? new BrokerError("InsufficientStorage", "disk below threshold") : null,
+  });
+  await context.broker.createQueue("risk", {});
+  await context.topics.createTopic("payments", {});
+  await context.topics.subscribe("payments", "to-risk", { endpoint: { queue: "risk" } });
+  full = true;
+  await rejects(context, () => context.topics.publish("payments", [{ body: "paid" }]), {
+    code: "InsufficientStorage",
+  });
+  assert.equal((await context.broker.getQueue("risk")).activeMessages, 0);
+  full = false;
+  await context.topics.publish("payments", [{ body: "paid" }]);
+  assert.equal((await context.broker.getQueue("risk")).activeMessages, 1);
+});

@@ -54,6 +54,13 @@ export interface EngineTopicServiceOptions {
   proposer: Proposer;
   machine: StateMachine;
   log: LogReader;
+  /** Topics the group may hold; creating one more is 429 `TopicLimitExceeded`. 10 000. */
+  topicsMax?: number;
+  /**
+   * Whether publishes may go ahead now: null, or the error to refuse them with (507
+   * `InsufficientStorage` below the free-disk threshold), as for queue sends.
+   */
+  admitData?: () => BrokerError | null;
 }
 
 /**
@@ -71,6 +78,8 @@ export class EngineTopicService implements TopicService, PushSource {
   readonly #proposer: Proposer;
   readonly #machine: StateMachine;
   readonly #log: LogReader;
+  readonly #topicsMax: number;
+  readonly #admitData: () => BrokerError | null;
   #pushListener: (() => void) | undefined;
   /**
    * The publish entry pushes were last read from: the worker asks for a few due pushes per pass,
@@ -82,6 +91,8 @@ export class EngineTopicService implements TopicService, PushSource {
     this.#proposer = options.proposer;
     this.#machine = options.machine;
     this.#log = options.log;
+    this.#topicsMax = options.topicsMax ?? 10_000;
+    this.#admitData = options.admitData ?? (() => null);
     this.#machine.onPushPending = () => this.#pushListener?.();
   }
 
@@ -130,6 +141,15 @@ export class EngineTopicService implements TopicService, PushSource {
   async createTopic(name: string, input: TopicAttributesInput): Promise<CreateTopicResult> {
     checkName(name, "topic");
     const attributes = resolveTopicCreate(input);
+    // Checked before proposing, so creates racing each other may pass it by a few.
+    const count = this.#machine.topics.topicCount;
+    if (this.#machine.topics.getTopic(name) === undefined && count >= this.#topicsMax) {
+      throw new BrokerError(
+        "TopicLimitExceeded",
+        `this cluster holds ${count} topics, the most it allows (topicsMax ${this.#topicsMax}); ` +
+          "delete one first",
+      );
+    }
     const result = await this.#propose(
       CommandType.CreateTopic,
       encodeTopicCommand({ topic: name, attributes }),
@@ -167,6 +187,8 @@ export class EngineTopicService implements TopicService, PushSource {
   async publish(topic: string, messages: PublishEntry[]): Promise<PublishResponse> {
     const attributes = this.#attributes(topic);
     const clean = checkPublishEntries(messages, attributes);
+    const refusal = this.#admitData();
+    if (refusal !== null) throw refusal;
     const result = await this.#propose(
       CommandType.PublishBatch,
       encodePublishBatch({ topic, messages: clean }),

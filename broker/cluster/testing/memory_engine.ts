@@ -15,10 +15,13 @@ import { realClock, realTimers } from "../real_time.ts";
  * and topic services. `randomSalt` fixes receipt-handle salts (default: the broker's own).
  */
 export function memoryEngine(
-  options: Partial<
-    Pick<EngineServiceOptions, "randomSalt" | "queuesMax" | "parkedReceivesMax" | "admitData">
-  > = {},
+  options:
+    & Partial<
+      Pick<EngineServiceOptions, "randomSalt" | "queuesMax" | "parkedReceivesMax" | "admitData">
+    >
+    & { topicsMax?: number } = {},
 ) {
+  const { topicsMax, ...serviceOptions } = options;
   const clock = new ManualClock(1_700_000_000_000);
   const replica = new MemoryReplica({ clock, machine: new StateMachine() });
   const broker = new EngineService({
@@ -26,12 +29,14 @@ export function memoryEngine(
     machine: replica.machine,
     log: replica,
     timers: clock,
-    ...options,
+    ...serviceOptions,
   });
   const topics = new EngineTopicService({
     proposer: replica,
     machine: replica.machine,
     log: replica,
+    topicsMax,
+    admitData: options.admitData,
   });
   return { clock, replica, broker, topics };
 }

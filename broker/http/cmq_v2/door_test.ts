@@ -187,6 +187,7 @@ const expectedCodes: Record<string, [number, number?]> = {
   MessageNotInflight: [4430],
   QueueNotFound: [4440],
   QueueLimitExceeded: [4450],
+  TopicLimitExceeded: [4450],
   TopicNotFound: [4440],
   SubscriptionNotFound: [4440],
   QueueAlreadyExists: [4460],

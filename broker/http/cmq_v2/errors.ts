@@ -29,7 +29,7 @@ export const cmqCode = {
   /** The receipt handle is malformed, of another delivery, or its message is gone. */
   receiptHandleInvalid: 4430,
   queueNotFound: 4440,
-  /** The group holds as many queues as it may (cmqd's `queuesMax`). */
+  /** The group holds as many queues (or topics) as it may (cmqd's `queuesMax`, `topicsMax`). */
   queueLimitExceeded: 4450,
   queueAlreadyExists: 4460,
   internalError: 6000,
@@ -124,6 +124,8 @@ const serviceErrors: Record<ErrorCode | HandleFailureCode, Translation> = {
   MessageNotInflight: { code: cmqCode.receiptHandleInvalid },
   QueueNotFound: { code: cmqCode.queueNotFound },
   QueueLimitExceeded: { code: cmqCode.queueLimitExceeded },
+  // CMQ's table has one count-limit code (4450, written for queues); topics share it.
+  TopicLimitExceeded: { code: cmqCode.queueLimitExceeded },
   // CMQ answers a missing topic or subscription with the same "does not exist" code.
   TopicNotFound: { code: cmqCode.queueNotFound },
   SubscriptionNotFound: { code: cmqCode.queueNotFound },

@@ -109,6 +109,8 @@ const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
   BacklogFull: "OverLimit",
   // Creating a queue past `queuesMax`: a limit of the account's, in SQS's terms.
   QueueLimitExceeded: "OverLimit",
+  // The SQS door serves no topic actions; the code is mapped so every code has a meaning.
+  TopicLimitExceeded: "OverLimit",
   // The disk alarm: retryable and the server's fault, as SQS clients retry a 503.
   InsufficientStorage: "ServiceUnavailable",
   InternalError: "InternalFailure",

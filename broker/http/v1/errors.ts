@@ -39,6 +39,7 @@ export const errorStatus: Readonly<Record<ErrorCode, number>> = {
   UnsupportedMediaType: 415,
   BacklogFull: 429,
   QueueLimitExceeded: 429,
+  TopicLimitExceeded: 429,
   InternalError: 500,
   InsufficientStorage: 507,
   NoLeader: 503,

@@ -39,7 +39,8 @@ const errorDescriptions: Record<number, string> = {
   409: "QueueAlreadyExists (with other attributes)",
   413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
   415: "UnsupportedMediaType (a body that is not JSON)",
-  429: "BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached)",
+  429:
+    "BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached), TopicLimitExceeded (topic creates: topicsMax reached)",
   503: "NoLeader, NotReady (retry after Retry-After)",
   507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
 };

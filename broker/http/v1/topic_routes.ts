@@ -30,7 +30,9 @@ const errorDescriptions: Record<number, string> = {
   409: "TopicAlreadyExists, SubscriptionAlreadyExists (with other attributes)",
   413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
   415: "UnsupportedMediaType (a body that is not JSON)",
+  429: "TopicLimitExceeded (creates: topicsMax reached)",
   503: "NoLeader, NotReady (retry after Retry-After)",
+  507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
 };
 
 function errors(...statuses: number[]) {
@@ -67,7 +69,7 @@ const createTopic = createRoute({
   responses: {
     201: json(TopicSchema, "Created"),
     200: json(TopicSchema, "Exists already with the same attributes"),
-    ...errors(400, 409, 413, 415),
+    ...errors(400, 409, 413, 415, 429),
   },
 });
 
@@ -120,7 +122,7 @@ const publish = createRoute({
   request: { params: TopicParamsSchema, body: jsonBody(PublishRequestSchema, true) },
   responses: {
     200: json(PublishResponseSchema, "Ids, fan-out counts and refusals in request order"),
-    ...errors(400, 404, 413, 415),
+    ...errors(400, 404, 413, 415, 507),
   },
 });
 
