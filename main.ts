@@ -13,6 +13,8 @@ import {
   CredentialsError,
   FileKeyRing,
   loadClusterKey,
+  loadTlsFiles,
+  memberFetch,
   type NodeConfig,
   noPeers,
   parseConfig,
@@ -21,6 +23,7 @@ import {
   signClusterRequest,
   startNode,
   TcpTransport,
+  type TlsFiles,
   usage,
 } from "./broker/mod.ts";
 import { DataDirLockedError, lockDataDir, RealFileSystem } from "./storage/mod.ts";
@@ -44,7 +47,10 @@ async function main(): Promise<void> {
   // Everything that can be wrong with the files is found before anything listens.
   const keyRing = await loadKeyRing(config);
   if (keyRing !== null) reloadOnHangup(keyRing);
-  const tls = await loadTls(config);
+  const tlsFiles = await loadTls(config);
+  const tls = tlsFiles.server;
+  // Connections to other members (forwarding, --join) trust --tls-ca besides the default roots.
+  const members = memberFetch(tlsFiles.caCerts);
   const clusterKey = await loadKey(config);
   const scheme = tls === null ? "http" : "https";
   const host = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}`;
@@ -55,7 +61,7 @@ async function main(): Promise<void> {
   const clustered = config.peers.length > 0 || config.join !== null;
   const signForJoin = config.join === null || clusterKey === null
     ? null
-    : joinSigner(clusterKey, config.nodeId);
+    : joinSigner(clusterKey, config.nodeId, members.fetch);
   // parseConfig refuses a cluster member without a key; a lone node may hold one unused.
   const transport = clustered && clusterKey !== null
     ? await TcpTransport.start({
@@ -65,8 +71,15 @@ async function main(): Promise<void> {
       advertisedAddress: `${config.host}:${config.peerPort}`,
       peers: config.peers.filter((peer) => peer.id !== config.nodeId) as PeerAddress[],
       clusterKey,
+      tls: config.peerTls && tls !== null ? { ...tls, caCerts: tlsFiles.caCerts } : undefined,
     })
     : noPeers();
+  if (clustered && config.peerTls) {
+    console.log(
+      `cmqd ${config.nodeId}: peer links use TLS, verifying members against ` +
+        (config.tlsCa === null ? "the default roots" : `--tls-ca ${config.tlsCa}`),
+    );
+  }
   const node = await startNode({
     nodeId: config.nodeId,
     dataDir: config.dataDir,
@@ -85,6 +98,7 @@ async function main(): Promise<void> {
     minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
     access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },
     clusterKey: clusterKey ?? undefined,
+    memberFetch: members.fetch,
   });
   handler = node.handler;
   node.onFatal((error) => void die(node, config.nodeId, error));
@@ -115,6 +129,7 @@ async function main(): Promise<void> {
     controller.abort();
     await node.close();
     await server.finished.catch(() => {});
+    members.close();
     console.log(`cmqd ${config.nodeId}: stopped`);
     Deno.exit(0);
   };
@@ -224,24 +239,23 @@ function reloadOnHangup(keyRing: FileKeyRing): void {
   });
 }
 
-/** The certificate and key of `--tls-cert` / `--tls-key`, or null for plain HTTP. */
-async function loadTls(config: NodeConfig): Promise<{ cert: string; key: string } | null> {
-  if (config.tlsCert === null || config.tlsKey === null) return null;
-  const read = async (flag: string, path: string) => {
-    try {
-      return await Deno.readTextFile(path);
-    } catch (error) {
-      exitWith(`${flag} ${path}: cannot read it (${(error as Error).message})`);
-    }
-  };
-  return {
-    cert: await read("--tls-cert", config.tlsCert),
-    key: await read("--tls-key", config.tlsKey),
-  };
+/** The files of `--tls-cert`, `--tls-key` and `--tls-ca`; one that can't be used ends the process. */
+async function loadTls(config: NodeConfig): Promise<TlsFiles> {
+  try {
+    return await loadTlsFiles(config);
+  } catch (error) {
+    exitWith((error as Error).message);
+  }
 }
 
-/** Adds the headers that authenticate a request to a member (`--join`). */
-type Signer = (method: string, url: string, body?: string) => Promise<Record<string, string>>;
+/**
+ * How a joining node reaches the member it asks: `fetch` (it trusts `--tls-ca`) and `sign`,
+ * which adds the headers that authenticate a request.
+ */
+interface Signer {
+  fetch: typeof fetch;
+  sign(method: string, url: string, body?: string): Promise<Record<string, string>>;
+}
 
 /** The cluster key of `--cluster-key-file` / `CMQD_CLUSTER_KEY`, or null; a bad one ends the process. */
 async function loadKey(config: NodeConfig): Promise<Uint8Array | null> {
@@ -257,8 +271,12 @@ async function loadKey(config: NodeConfig): Promise<Uint8Array | null> {
  * member holds (`cluster_request_auth.ts`), so it needs no access key, and the member answers
  * before its client credentials and protected mode.
  */
-function joinSigner(clusterKey: Uint8Array, nodeId: string): Signer {
-  return (method, url, body) => {
+function joinSigner(
+  clusterKey: Uint8Array,
+  nodeId: string,
+  fetch: typeof globalThis.fetch,
+): Signer {
+  const sign = (method: string, url: string, body?: string) => {
     const parsed = new URL(url);
     const authorization = signClusterRequest(clusterKey, nodeId, {
       method,
@@ -267,17 +285,18 @@ function joinSigner(clusterKey: Uint8Array, nodeId: string): Signer {
     });
     return Promise.resolve({ authorization });
   };
+  return { fetch, sign };
 }
 
 /**
  * The membership a joining node starts from: the group's initial voters, so that replaying the
  * log's membership changes gives the group's current membership (used on a new data dir only).
  */
-async function bootstrapVotersOf(memberUrl: string, sign: Signer): Promise<string[]> {
+async function bootstrapVotersOf(memberUrl: string, signer: Signer): Promise<string[]> {
   for (let attempt = 1; attempt <= 100; attempt++) {
     try {
       const url = `${memberUrl}/v1/cluster`;
-      const response = await fetch(url, { headers: await sign("GET", url) });
+      const response = await signer.fetch(url, { headers: await signer.sign("GET", url) });
       const info = await response.json() as ClusterInfo;
       if (response.status === 401) {
         throw new Error(`${memberUrl} refused this node's cluster key: ${JSON.stringify(info)}`);
@@ -296,7 +315,11 @@ async function bootstrapVotersOf(memberUrl: string, sign: Signer): Promise<strin
  * Asks a member to add this node (it forwards to the leader), retrying while the cluster has no
  * leader or the node has not caught up yet. Bounded: gives up after `joinMsMax`.
  */
-async function joinCluster(memberUrl: string, sign: Signer, request: JoinRequest): Promise<void> {
+async function joinCluster(
+  memberUrl: string,
+  signer: Signer,
+  request: JoinRequest,
+): Promise<void> {
   const joinMsMax = 10 * 60_000;
   const deadline = Date.now() + joinMsMax;
   const url = `${memberUrl}/v1/cluster/nodes`;
@@ -304,9 +327,9 @@ async function joinCluster(memberUrl: string, sign: Signer, request: JoinRequest
   for (let attempt = 1;; attempt++) {
     try {
       // Signed anew for each attempt: a signature's nonce is good for one request.
-      const response = await fetch(url, {
+      const response = await signer.fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json", ...await sign("POST", url, body) },
+        headers: { "content-type": "application/json", ...await signer.sign("POST", url, body) },
         body,
       });
       const text = await response.text();

@@ -27,6 +27,8 @@ export {
   CredentialsError,
   FileKeyRing,
   loadClusterKey,
+  loadTlsFiles,
+  memberFetch,
   newClusterKeyText,
   type NodeConfig,
   type NodeOptions,
@@ -36,10 +38,12 @@ export {
   realTimers,
   signClusterRequest,
   startNode,
+  type TlsFiles,
   usage,
 } from "./cluster/mod.ts";
 export {
   type PeerAddress,
+  type PeerTlsOptions,
   TcpTransport,
   type TcpTransportOptions,
   type TransportStats,

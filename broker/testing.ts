@@ -44,12 +44,18 @@ export {
   encodeHelloFrame,
   encodeMessagesFrame,
   encodeProofFrame,
+  hasOpenssl,
+  issueCertificate,
+  makeCertificates,
+  makeTestCa,
   newNonce,
   rawConnect,
   rawHandshake,
   type RawSession,
   tagBytes,
   TcpProxy,
+  type TestCa,
+  type TestCertificate,
 } from "./transport/testing/mod.ts";
 
 import { createApp as createAppForDocument, Metrics as MetricsForDocument } from "./http/mod.ts";

@@ -4,15 +4,21 @@
  * its id, and Ctrl-C stops all three gracefully. The nodes share a cluster key kept in
  * `<data dir>/cluster.key` (made on the first run, mode 600).
  *
+ * With `--peer-tls`, peer links and the client ports use TLS: a CA and a certificate for
+ * `localhost` and 127.0.0.1 are made by openssl in `<data dir>/tls/` on every run (they are valid
+ * for two days), and every node verifies the others against that CA.
+ *
  * ```sh
  * deno task cluster                      # clients on 9876, 9886, 9896; peers on +1
  * deno task cluster --base-port 7000     # clients on 7000, 7010, 7020
+ * deno task cluster --peer-tls           # the same over TLS (clients: https://, --cacert tls/ca.pem)
  * ```
  *
  * @module
  */
 
 import { newClusterKeyText } from "../broker/mod.ts";
+import { makeCertificates } from "../broker/testing.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -50,6 +56,18 @@ async function clusterKeyFile(): Promise<string> {
 }
 const keyFile = await clusterKeyFile();
 
+/** `--peer-tls`: fresh certificates in `<data dir>/tls/` and the flags that use them. */
+async function tlsArgs(): Promise<string[]> {
+  if (!Deno.args.includes("--peer-tls")) return [];
+  const dir = `${dataDir}/tls`;
+  await Deno.mkdir(dir, { recursive: true });
+  const files = await makeCertificates(dir);
+  console.log(`cluster: peer and client TLS; trust ${files.ca} (curl --cacert ${files.ca})`);
+  return ["--tls-cert", files.cert, "--tls-key", files.key, "--tls-ca", files.ca, "--peer-tls"];
+}
+const tls = await tlsArgs();
+const scheme = tls.length > 0 ? "https" : "http";
+
 const children = ids.map((id, i) => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -69,6 +87,7 @@ const children = ids.map((id, i) => {
       `${dataDir}/${id}`,
       "--cluster-key-file",
       keyFile,
+      ...tls,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -89,7 +108,7 @@ Deno.addSignalListener("SIGINT", stop);
 Deno.addSignalListener("SIGTERM", stop);
 console.log(
   `cluster: ${
-    ids.map((id, i) => `${id} http://127.0.0.1:${basePort + 10 * i}`).join(", ")
+    ids.map((id, i) => `${id} ${scheme}://127.0.0.1:${basePort + 10 * i}`).join(", ")
   } (Ctrl-C stops all)`,
 );
 const statuses = await Promise.all(children.map((child) => child.status));

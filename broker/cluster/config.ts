@@ -37,6 +37,13 @@ export interface NodeConfig {
   /** PEM certificate chain and private key files: serve HTTPS (h2 by ALPN, HTTP/1.1 too). */
   tlsCert: string | null;
   tlsKey: string | null;
+  /** Peer links over TLS with the `tlsCert`/`tlsKey` pair; every member must have it or none. */
+  peerTls: boolean;
+  /**
+   * PEM CA certificates this node trusts when it opens a connection to another member: peer
+   * links (`peerTls`), requests forwarded to the leader, `--join`. Added to the default roots.
+   */
+  tlsCa: string | null;
   help: boolean;
 }
 
@@ -50,7 +57,10 @@ export interface PeerSpec {
 interface FlagSpec {
   key: keyof NodeConfig;
   env: string;
-  /** `switch`: a flag without a value means true (`--insecure`); `--insecure=false` also works. */
+  /**
+   * `switch`: a flag without a value means true (`--insecure`); `--insecure=false` also works,
+   * and the environment may say `1` or `0`.
+   */
   kind: "string" | "port" | "boolean" | "switch" | "peers" | "url" | "count";
   help: string;
 }
@@ -100,6 +110,18 @@ const flags: Record<string, FlagSpec> = {
   },
   "--tls-cert": { key: "tlsCert", env: "CMQD_TLS_CERT", kind: "string", help: "PEM cert chain" },
   "--tls-key": { key: "tlsKey", env: "CMQD_TLS_KEY", kind: "string", help: "PEM private key" },
+  "--peer-tls": {
+    key: "peerTls",
+    env: "CMQD_PEER_TLS",
+    kind: "switch",
+    help: "peer links over TLS with the --tls-cert pair (all members or none)",
+  },
+  "--tls-ca": {
+    key: "tlsCa",
+    env: "CMQD_TLS_CA",
+    kind: "string",
+    help: "PEM CA file to verify members (peer TLS, forwarding, --join)",
+  },
 };
 
 /** The environment variable that carries the cluster key itself. */
@@ -125,6 +147,8 @@ const defaults: NodeConfig = {
   insecure: false,
   tlsCert: null,
   tlsKey: null,
+  peerTls: false,
+  tlsCa: null,
   help: false,
 };
 
@@ -155,6 +179,7 @@ function convert(spec: FlagSpec, raw: string, source: string): unknown {
     if (!/^\d{1,9}$/.test(raw)) throw new Error(`${source}: not a whole number: '${raw}'`);
     return count;
   }
+  if (spec.kind === "switch" && (raw === "1" || raw === "0")) return raw === "1";
   if (spec.kind === "boolean" || spec.kind === "switch") {
     if (raw !== "true" && raw !== "false") throw new Error(`${source}: expected true or false`);
     return raw === "true";
@@ -225,6 +250,13 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   }
   if ((result.tlsCert === null) !== (result.tlsKey === null)) {
     throw new Error("--tls-cert and --tls-key go together: give both files, or neither");
+  }
+  if (result.peerTls && result.tlsCert === null) {
+    throw new Error(
+      "--peer-tls serves this node's certificate on the peer port: give --tls-cert FILE and " +
+        "--tls-key FILE (the same pair serves HTTPS to clients), and --tls-ca FILE unless the " +
+        "default roots trust it",
+    );
   }
   if (!result.help) checkProtectedMode(result);
   if (!result.help) checkClusterKey(result);

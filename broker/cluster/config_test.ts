@@ -136,3 +136,33 @@ Deno.test("protected mode: a non-loopback --host needs credentials or --insecure
   }
   assert.equal(parseConfig(["--host", "0.0.0.0", "--help"], {}).help, true, "help still works");
 });
+
+Deno.test("--peer-tls and --tls-ca come from flags or the environment (CMQD_PEER_TLS=1)", () => {
+  const tlsPair = ["--tls-cert", "/c.pem", "--tls-key", "/k.pem"];
+  const config = parseConfig([...tlsPair, "--peer-tls", "--tls-ca", "/ca.pem"], {});
+  assert.equal(config.peerTls, true);
+  assert.equal(config.tlsCa, "/ca.pem");
+  const fromEnv = parseConfig(tlsPair, { CMQD_PEER_TLS: "1", CMQD_TLS_CA: "/env-ca.pem" });
+  assert.equal(fromEnv.peerTls, true);
+  assert.equal(fromEnv.tlsCa, "/env-ca.pem");
+  assert.equal(parseConfig(tlsPair, { CMQD_PEER_TLS: "0" }).peerTls, false);
+  assert.equal(parseConfig(tlsPair, { CMQD_PEER_TLS: "true" }).peerTls, true);
+  assert.equal(parseConfig([], {}).peerTls, false, "off by default");
+  assert.equal(parseConfig([], {}).tlsCa, null);
+  assert.throws(() => parseConfig([], { CMQD_PEER_TLS: "yes" }), /CMQD_PEER_TLS: expected true/);
+  assert.throws(() => parseConfig(["--tls-ca", ""], {}), /--tls-ca: empty value/);
+});
+
+Deno.test("--peer-tls without a certificate and key refuses to start, saying what to give", () => {
+  const cluster = ["--peers", "n1=127.0.0.1:9877,n2=127.0.0.1:9887"];
+  const key = { CMQD_CLUSTER_KEY: "k".repeat(32) };
+  assert.throws(
+    () => parseConfig([...cluster, "--peer-tls"], key),
+    /^Error: --peer-tls serves this node's certificate on the peer port: give --tls-cert FILE and --tls-key FILE/,
+  );
+  assert.throws(
+    () => parseConfig([...cluster, "--peer-tls", "--tls-ca", "/ca.pem"], key),
+    /--peer-tls serves this node's certificate/,
+    "a CA alone is not a certificate",
+  );
+});

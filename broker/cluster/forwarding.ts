@@ -108,6 +108,16 @@ async function boundedBody(
   return body;
 }
 
+/**
+ * An error's message with its cause's: `fetch` says only "fetch failed" and keeps the reason (an
+ * untrusted certificate — a node without `--tls-ca` — a refused connection) in `cause`.
+ */
+function reasonOf(error: unknown): string {
+  const message = (error as Error).message;
+  const cause = (error as Error).cause;
+  return cause instanceof Error ? `${message} (${cause.message})` : message;
+}
+
 function withLeader(response: Response, leaderUrl: string | null): Response {
   if (leaderUrl === null || response.headers.has(leaderHeader)) return response;
   try {
@@ -181,7 +191,7 @@ export function forwardingHandler(
         return errorResponse(503, "NoLeader", message, next);
       }
       if (request.signal.aborted) return errorResponse(503, "NoLeader", "client went away");
-      return errorResponse(503, "NoLeader", `leader unreachable: ${(error as Error).message}`);
+      return errorResponse(503, "NoLeader", `leader unreachable: ${reasonOf(error)}`);
     }
   };
   const forward = async (

@@ -89,3 +89,23 @@ Deno.test("an unreachable leader is a retryable 503, not a crash", async () => {
   assert.equal(response.status, 503);
   assert.match((await response.json()).error.message, /leader unreachable: connection refused/);
 });
+
+Deno.test("an unreachable leader's 503 carries the reason fetch keeps in its cause", async () => {
+  const handler = forwardingHandler({
+    view: view(false, "https://leader:1"),
+    local,
+    requestBytesMax: 1024,
+    fetch: () =>
+      Promise.reject(
+        new TypeError("fetch failed", {
+          cause: new Error("invalid peer certificate: UnknownIssuer"),
+        }),
+      ),
+  });
+  const response = await handler(new Request("http://me/v1/queues"));
+  assert.equal(response.status, 503);
+  assert.match(
+    (await response.json()).error.message,
+    /^leader unreachable: fetch failed \(invalid peer certificate: UnknownIssuer\)$/,
+  );
+});

@@ -91,6 +91,12 @@ export interface NodeOptions {
    */
   clusterKey?: Uint8Array;
   /**
+   * How this node reaches other members' client URLs when it forwards a request to the leader
+   * (default: the global `fetch`). `main.ts` gives one that trusts `--tls-ca`, so forwarding to
+   * an `https://` leader verifies its certificate against the cluster's CA.
+   */
+  memberFetch?: typeof fetch;
+  /**
    * Who may call the HTTP doors (the credentials' key ring, protected mode); enforced on the
    * node that receives a request and again on the leader it is forwarded to. Default: anyone.
    */
@@ -281,6 +287,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
         ? clusterDoor.admitForwarding(request)
         : access.admitForwarding(request, info, forwardBytesMax),
     requestBytesMax: forwardBytesMax,
+    fetch: options.memberFetch,
   });
 
   const handOffLeadership = () =>

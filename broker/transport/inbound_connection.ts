@@ -1,6 +1,6 @@
 /**
  * The accepting side of one peer connection for `TcpTransport` (see `tcp_transport.ts` for the
- * whole design): the handshake under a deadline, then authenticated frames whose messages are
+ * whole design): the TLS handshake (with `--peer-tls`) and the key handshake under one deadline, then authenticated frames whose messages are
  * checked and handed to the replica, and a keepalive back to the dialer on every liveness tick
  * so it can tell a silent link from an idle one.
  *
@@ -23,15 +23,19 @@ import {
   describe,
   FrameChannel,
   type LogLimiter,
+  type PeerConn,
   remoteText,
   writeAll,
 } from "./peer_io.ts";
+import { acceptTls } from "./peer_tls.ts";
 import { type MessageLimits, messageProblem } from "./message_validation.ts";
 import type { TransportStats } from "./peer_link.ts";
 
 /** What every inbound connection shares with its transport. */
 export interface InboundContext {
   identity: HandshakeIdentity;
+  /** Connections come from a TLS listener: their TLS handshake runs first (same deadline). */
+  tls: boolean;
   handshakeMsMax: number;
   /** Liveness ticks without a byte from the dialer before the connection is closed. */
   silenceTicksMax: number;
@@ -49,7 +53,7 @@ export interface InboundContext {
 export class InboundConnection {
   /** The authenticated peer, or null during the handshake. */
   peer: NodeId | null = null;
-  readonly conn: Deno.TcpConn;
+  readonly conn: PeerConn;
   readonly remote: string;
   /** Resolves when the connection is closed and its loop has ended. */
   readonly done: Promise<void>;
@@ -61,7 +65,7 @@ export class InboundConnection {
   #writing = false;
   #closed = false;
 
-  constructor(conn: Deno.TcpConn, context: InboundContext) {
+  constructor(conn: PeerConn, context: InboundContext) {
     this.conn = conn;
     this.remote = remoteText(conn);
     this.#context = context;
@@ -111,6 +115,7 @@ export class InboundConnection {
       this.close();
     }, this.#context.handshakeMsMax);
     try {
+      if (this.#context.tls) await acceptTls(this.conn);
       const { hello, session } = await acceptHandshake(this.#channel, identity);
       clearTimeout(timer);
       if (this.#closed) return;

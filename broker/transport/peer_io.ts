@@ -7,32 +7,55 @@
 
 import assert from "node:assert/strict";
 import { FrameStream } from "./frame_stream.ts";
+import { PeerCodecError } from "./peer_body_reader.ts";
+import { looksLikeTls, tlsOnPlainLink } from "./peer_tls.ts";
 
-/** A TCP connection and the frame reader over its incoming bytes. */
+/** A peer connection: plain TCP, or TLS over it (`--peer-tls`). */
+export type PeerConn = Deno.TcpConn | Deno.TlsConn;
+
+/** A connection and the frame reader over its incoming bytes. */
 export class FrameChannel {
-  readonly conn: Deno.TcpConn;
+  readonly conn: PeerConn;
   readonly stream: FrameStream;
   /** Bytes read so far (the transport's counters and liveness read it). */
   bytesRead = 0;
+  /** The first bytes read, to tell a TLS peer from a broken one (see `readFrame`). */
+  readonly #head = new Uint8Array(2);
 
-  constructor(conn: Deno.TcpConn, limitBytes: number) {
+  constructor(conn: PeerConn, limitBytes: number) {
     this.conn = conn;
     this.stream = new FrameStream(limitBytes);
   }
 
   /**
    * The next whole frame, reading as needed; null when the peer closed the connection. Throws
-   * `PeerCodecError` for a frame over the stream's limit (before buffering it).
+   * `PeerCodecError` for a frame over the stream's limit (before buffering it); when the
+   * connection began with TLS record bytes, the error says the peer runs with `--peer-tls`.
    */
   async readFrame(onBytes?: (bytes: number) => void): Promise<Uint8Array | null> {
     for (;;) {
-      const frame = this.stream.next();
+      const frame = this.#next();
       if (frame !== null) return frame;
-      const bytesRead = await this.conn.read(this.stream.readTarget());
+      const target = this.stream.readTarget();
+      const bytesRead = await this.conn.read(target);
       if (bytesRead === null) return null;
+      if (this.bytesRead < this.#head.length) {
+        const copied = Math.min(bytesRead, this.#head.length - this.bytesRead);
+        this.#head.set(target.subarray(0, copied), this.bytesRead);
+      }
       this.stream.wrote(bytesRead);
       this.bytesRead += bytesRead;
       onBytes?.(bytesRead);
+    }
+  }
+
+  #next(): Uint8Array | null {
+    try {
+      return this.stream.next();
+    } catch (error) {
+      // A TLS record's first bytes read as a length far over the pre-handshake limit.
+      if (error instanceof PeerCodecError && looksLikeTls(this.#head)) throw tlsOnPlainLink();
+      throw error;
     }
   }
 }
@@ -67,7 +90,7 @@ export function closeQuietly(closable: { close(): void }): void {
 }
 
 /** `host:port` of the remote end. */
-export function remoteText(conn: Deno.TcpConn): string {
+export function remoteText(conn: PeerConn): string {
   return `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
 }
 

@@ -26,9 +26,11 @@ import {
   FrameChannel,
   type LogLimiter,
   parseAddress,
+  type PeerConn,
   sleep,
   writeAll,
 } from "./peer_io.ts";
+import { dialTls, PeerTlsError } from "./peer_tls.ts";
 
 /** Bytes coalesced into one frame when more is queued (a single bigger message goes alone). */
 const coalesceBytesMax = 4 * 1024 * 1024;
@@ -75,6 +77,8 @@ export interface TransportStats {
 /** What every outbound link shares with its transport. */
 export interface LinkContext {
   identity: HandshakeIdentity;
+  /** With `--peer-tls`: dials upgrade to TLS, trusting these CAs besides the default roots. */
+  tls: { caCerts?: string[] } | null;
   /** The hello every dial sends (a fresh nonce is added per dial). */
   hello: Omit<Hello, "nonce">;
   reconnectMsMin: number;
@@ -104,7 +108,7 @@ export class PeerLink {
   readonly #context: LinkContext;
   readonly #stop = new AbortController();
   readonly #encoder = new FrameEncoder(64 * 1024, tagBytes);
-  #conn: Deno.TcpConn | null = null;
+  #conn: PeerConn | null = null;
   #queue: Message[] = [];
   #queueBounds: number[] = [];
   #queuedBytes = 0;
@@ -205,13 +209,16 @@ export class PeerLink {
     return ceiling / 2 + random() * ceiling / 2;
   }
 
-  /** Dials and runs the handshake, both within `connectMsMax`; null when either fails. */
+  /**
+   * Dials, upgrades to TLS with `--peer-tls` (verifying the certificate for the host of the
+   * peer address) and runs the key handshake, all within `connectMsMax`; null when any fails.
+   */
   async #connect(
     target: { hostname: string; port: number },
     logFailure: boolean,
   ): Promise<Connected | null> {
     const attempt = new AbortController();
-    let conn: Deno.TcpConn | null = null;
+    let conn: PeerConn | null = null;
     const abort = () => {
       attempt.abort();
       if (conn !== null) closeQuietly(conn);
@@ -219,8 +226,19 @@ export class PeerLink {
     this.#stop.signal.addEventListener("abort", abort, { once: true });
     const timer = setTimeout(abort, this.#context.connectMsMax);
     try {
-      conn = await Deno.connect({ ...target, signal: attempt.signal });
-      conn.setNoDelay(true);
+      const tcp = await Deno.connect({ ...target, signal: attempt.signal });
+      tcp.setNoDelay(true);
+      conn = tcp;
+      const tls = this.#context.tls;
+      if (tls !== null) {
+        conn = await dialTls(tcp, target.hostname, {
+          caCerts: tls.caCerts,
+          started: (upgraded) => {
+            conn = upgraded;
+            if (attempt.signal.aborted) closeQuietly(upgraded);
+          },
+        });
+      }
       const channel = new FrameChannel(conn, handshakeFrameBytesMax);
       const session = await dialHandshake(channel, this.#context.identity, {
         hello: this.#context.hello,
@@ -232,7 +250,9 @@ export class PeerLink {
     } catch (error) {
       if (conn !== null) this.#context.stats.handshakesFailed++;
       if (conn !== null) closeQuietly(conn);
-      if ((logFailure || error instanceof PeerCodecError) && !this.#closed) {
+      // Protocol and TLS failures are logged every time (rate-limited): they need a fix.
+      const needsFix = error instanceof PeerCodecError || error instanceof PeerTlsError;
+      if ((logFailure || needsFix) && !this.#closed) {
         const reason = attempt.signal.aborted
           ? `no answer within ${this.#context.connectMsMax} ms`
           : describe(error);

@@ -13,6 +13,9 @@
  *   resends). A connection that breaks drops what was queued for it.
  * - **Reconnecting** uses exponential back-off with jitter between `reconnectMsMin` and
  *   `reconnectMsMax`, reset by every successful connect.
+ * - **TLS** (optional, `tls`): the listener serves the node's certificate and every dial
+ *   verifies the peer's for the host it dialled (`peer_tls.ts`); the key handshake and tags
+ *   below run unchanged inside it. A cluster uses it on every link or on none.
  * - **Authenticating**: every connection starts with a mutual challenge–response over the
  *   cluster key (`peer_handshake.ts`), under a deadline and with a 4 KiB frame limit; after it,
  *   every frame carries a tag over a per-direction sequence (`peer_auth.ts`). A connection that
@@ -40,6 +43,8 @@ import { encodeHelloFrame, handshakeFrameBytesMax, type Hello } from "./peer_cod
 import type { HandshakeIdentity } from "./peer_handshake.ts";
 import { closeQuietly, describe, LogLimiter, sleep } from "./peer_io.ts";
 import { type LinkContext, type PeerAddress, PeerLink, type TransportStats } from "./peer_link.ts";
+import type { PeerConn } from "./peer_io.ts";
+import type { PeerTlsOptions } from "./peer_tls.ts";
 
 /** Options of `TcpTransport.start`. */
 export interface TcpTransportOptions {
@@ -58,6 +63,12 @@ export interface TcpTransportOptions {
    * other before any message counts, and every frame after that carries a tag made with it.
    */
   clusterKey: Uint8Array;
+  /**
+   * TLS on every peer link (`--peer-tls`): the listener serves `cert`/`key`; dials verify the
+   * peer's certificate for the host of its peer address against `caCerts` and the default
+   * roots. The key handshake still runs inside. Every node of the cluster must have it, or none.
+   */
+  tls?: PeerTlsOptions;
   /** Nodes must have the same cluster id ("" when unset) to connect (guards crossed configs). */
   clusterId?: string;
   /** First reconnect delay (default 50 ms); doubles per failed attempt. */
@@ -107,7 +118,7 @@ const acceptRetryMs = 100;
  */
 export class TcpTransport {
   readonly #nodeId: NodeId;
-  readonly #listener: Deno.TcpListener;
+  readonly #listener: Deno.Listener<PeerConn, Deno.NetAddr>;
   readonly #context: LinkContext;
   readonly #inboundContext: InboundContext;
   readonly #links = new Map<NodeId, PeerLink>();
@@ -127,7 +138,10 @@ export class TcpTransport {
   #closing: Promise<void> | null = null;
   readonly #stop = new AbortController();
 
-  private constructor(options: TcpTransportOptions, listener: Deno.TcpListener) {
+  private constructor(
+    options: TcpTransportOptions,
+    listener: Deno.Listener<PeerConn, Deno.NetAddr>,
+  ) {
     this.#nodeId = options.nodeId;
     this.#listener = listener;
     const identity: HandshakeIdentity = {
@@ -152,6 +166,7 @@ export class TcpTransport {
     const stats = newStats();
     this.#context = {
       identity,
+      tls: options.tls === undefined ? null : { caCerts: options.tls.caCerts },
       hello,
       reconnectMsMin: options.reconnectMsMin ?? 50,
       reconnectMsMax: options.reconnectMsMax ?? 500,
@@ -165,6 +180,7 @@ export class TcpTransport {
     };
     this.#inboundContext = {
       identity,
+      tls: options.tls !== undefined,
       handshakeMsMax: options.handshakeMsMax ?? 5000,
       silenceTicksMax,
       limits: { ...messageLimitsDefault, ...options.messageLimits },
@@ -184,9 +200,15 @@ export class TcpTransport {
     for (const peer of options.peers) this.setPeer(peer);
   }
 
-  /** Listens, starts dialing every peer, and returns at once (connections come up on their own). */
+  /**
+   * Listens, starts dialing every peer, and returns at once (connections come up on their own).
+   * Throws when the port is taken, or with `tls` when Deno refuses the certificate or key.
+   */
   static start(options: TcpTransportOptions): Promise<TcpTransport> {
-    const listener = Deno.listen({ hostname: options.listen.hostname, port: options.listen.port });
+    const { hostname, port } = options.listen;
+    const listener = options.tls === undefined
+      ? Deno.listen({ hostname, port })
+      : Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key });
     try {
       return Promise.resolve(new TcpTransport(options, listener));
     } catch (error) {
@@ -301,7 +323,7 @@ export class TcpTransport {
 
   async #acceptLoop(): Promise<void> {
     while (!this.#closed) {
-      let conn: Deno.TcpConn;
+      let conn: PeerConn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
@@ -319,7 +341,7 @@ export class TcpTransport {
   }
 
   /** Applies the connection caps; a connection over either is closed at once. */
-  #admit(conn: Deno.TcpConn): boolean {
+  #admit(conn: PeerConn): boolean {
     const address = conn.remoteAddr.hostname;
     const fromAddress = this.#inboundPerAddress.get(address) ?? 0;
     let refusal: string | null = null;
@@ -336,8 +358,9 @@ export class TcpTransport {
     return false;
   }
 
-  #serveInbound(conn: Deno.TcpConn): void {
-    conn.setNoDelay(true);
+  #serveInbound(conn: PeerConn): void {
+    // Accepted TLS connections offer no setNoDelay; the accepting side writes only keepalives.
+    if ("setNoDelay" in conn) conn.setNoDelay(true);
     const address = conn.remoteAddr.hostname;
     this.#inboundPerAddress.set(address, (this.#inboundPerAddress.get(address) ?? 0) + 1);
     const connection = new InboundConnection(conn, this.#inboundContext);

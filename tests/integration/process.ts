@@ -47,6 +47,8 @@ export async function startBroker(
     host?: string;
     /** A command that runs deno (e.g. `["ip", "netns", "exec", "ns1"]`; it must exec). */
     launcher?: string[];
+    /** `https` when `args` give it `--tls-cert` and `--tls-key` (default `http`). */
+    scheme?: "http" | "https";
   },
 ): Promise<BrokerProcess> {
   const port = options.port ?? freePort();
@@ -83,7 +85,7 @@ export async function startBroker(
     for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  const url = `http://${host}:${port}`;
+  const url = `${options.scheme ?? "http"}://${host}:${port}`;
   const deadline = Date.now() + (options.readyMs ?? 60_000);
   while (!text.includes(`serving ${url}`)) {
     if (exited || Date.now() > deadline) {

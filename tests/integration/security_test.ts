@@ -3,10 +3,11 @@
  * credentials file (a bad one refuses to start, SIGHUP re-reads it and keeps the old keys when
  * the new file is bad), the SDK signing against a broker with credentials, a node joining a
  * cluster with credentials by proving the cluster key, and HTTPS with h2 (by ALPN) and HTTP/1.1 from real TLS clients. Certificates are
- * made by `openssl` in a temp dir.
+ * made by `openssl` in a temp dir (`makeCertificates`).
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
+import { hasOpenssl, makeCertificates } from "../../broker/testing.ts";
 import { CmqdClient, CmqdError } from "../../sdk/mod.ts";
 import { freePort, testClusterKeyText } from "./process.ts";
 
@@ -313,53 +314,6 @@ Deno.test("a node joins a cluster whose members have credentials by proving the 
   });
 });
 
-/** A CA and a server certificate for 127.0.0.1 and localhost, made by openssl. */
-async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  const run = async (...args: string[]) => {
-    const result = await new Deno.Command("openssl", { args, cwd: dir, stderr: "piped" }).output();
-    if (!result.success) {
-      throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(result.stderr)}`);
-    }
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run(
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=cmqd test CA",
-  );
-  await run("req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
-  await Deno.writeTextFile(
-    `${dir}/ext.cnf`,
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  await run(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  );
-  return { ca: `${dir}/ca.pem`, cert: `${dir}/server.pem`, key: `${dir}/server.key` };
-}
-
 /** One h2 GET with node:http2 (a real h2 client); the status, body and negotiated protocol. */
 function http2Get(url: string, ca: string, headers: Record<string, string> = {}) {
   return new Promise<{ status: number; body: string; alpn: string | false | undefined }>(
@@ -518,13 +472,3 @@ Deno.test("an unreadable or invalid TLS file refuses to start, naming it", async
     );
   });
 });
-
-function hasOpenssl(): boolean {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    console.log("skipping the TLS test: openssl is not installed (apt-get install openssl)");
-    return false;
-  }
-}

@@ -1,5 +1,5 @@
 /**
- * A hand-driven peer for black-box transport tests: a raw `Deno.connect` client that can send
+ * A hand-driven peer for black-box transport tests: a raw client (TCP, or TLS) that can send
  * arbitrary bytes, or run the real dialer handshake with any key and then send frames it builds
  * itself (forged, tampered, replayed). Test-only.
  *
@@ -10,18 +10,22 @@ import type { Message, NodeId } from "../../../raft/mod.ts";
 import { PeerKeys, tagBytes } from "../peer_auth.ts";
 import { FrameEncoder, handshakeFrameBytesMax } from "../peer_codec.ts";
 import { dialHandshake, type Session } from "../peer_handshake.ts";
-import { closeQuietly, FrameChannel, writeAll } from "../peer_io.ts";
+import { closeQuietly, FrameChannel, type PeerConn, writeAll } from "../peer_io.ts";
 import { hostname } from "./transport_nodes.ts";
 
-/** A raw connection to a transport's listener. */
-export async function rawConnect(port: number): Promise<Deno.TcpConn> {
-  return await Deno.connect({ hostname, port });
+/** A raw connection to a transport's listener; over TLS (trusting `caCerts`) with `tls`. */
+export async function rawConnect(
+  port: number,
+  tls?: { caCerts: string[] },
+): Promise<PeerConn> {
+  if (tls === undefined) return await Deno.connect({ hostname, port });
+  return await Deno.connectTls({ hostname, port, caCerts: tls.caCerts });
 }
 
 /** A connection that completed the handshake as `nodeId` with `key`, ready to send frames. */
 export interface RawSession {
   /** The connection (close it when done). */
-  conn: Deno.TcpConn;
+  conn: PeerConn;
   /** The sealer and opener the handshake produced. */
   session: Session;
   /** Encodes `messages` as one frame and tags it with the next sequence number. */
@@ -30,12 +34,21 @@ export interface RawSession {
   send(messages: Message[]): Promise<void>;
 }
 
-/** Runs the dialer's handshake against `port` (expects the acceptor to be `peer`). */
+/**
+ * Runs the dialer's handshake against `port` (expects the acceptor to be `peer`); inside TLS
+ * with `tls`.
+ */
 export async function rawHandshake(
   port: number,
-  options: { key: Uint8Array; nodeId: NodeId; peer: NodeId; clientUrl?: string },
+  options: {
+    key: Uint8Array;
+    nodeId: NodeId;
+    peer: NodeId;
+    clientUrl?: string;
+    tls?: { caCerts: string[] };
+  },
 ): Promise<RawSession> {
-  const conn = await rawConnect(port);
+  const conn = await rawConnect(port, options.tls);
   const channel = new FrameChannel(conn, handshakeFrameBytesMax);
   const session = await dialHandshake(
     channel,
@@ -63,7 +76,7 @@ export async function rawHandshake(
  * Reads until the other side closes (true) or `deadlineMs` passes (false). Whatever it sent
  * before closing is ignored.
  */
-export async function closedByPeer(conn: Deno.TcpConn, deadlineMs = 5000): Promise<boolean> {
+export async function closedByPeer(conn: Deno.Conn, deadlineMs = 5000): Promise<boolean> {
   const buffer = new Uint8Array(4096);
   let expired = false;
   const timer = setTimeout(() => {

@@ -1,0 +1,85 @@
+/**
+ * The TLS files of a node, read once at start: the certificate and key it serves (`--tls-cert`,
+ * `--tls-key`: HTTPS to clients, and the peer listener with `--peer-tls`), and the CA
+ * certificates it trusts when it connects to another member (`--tls-ca`: peer links, requests
+ * forwarded to the leader's client URL, `--join`). A file that can't be used stops the start
+ * with its flag and path; nothing is found wrong later, at the first connection.
+ *
+ * @module
+ */
+
+import type { NodeConfig } from "./config.ts";
+
+/** The files' contents (PEM text). */
+export interface TlsFiles {
+  /** The pair this node serves, or null without `--tls-cert`/`--tls-key`. */
+  server: { cert: string; key: string } | null;
+  /** The CA certificates of `--tls-ca` (one PEM text), or undefined: the default roots only. */
+  caCerts: string[] | undefined;
+}
+
+/** Bytes of one TLS file read at most (a large CA bundle is a few hundred KiB). */
+export const tlsFileBytesMax = 4 * 1024 * 1024;
+
+const certificateMarker = "-----BEGIN CERTIFICATE-----";
+
+/**
+ * Reads the files the configuration names. Throws an `Error` naming the flag and the path: a
+ * file that can't be read or is too big, or a `--tls-ca` that holds no certificate or one Deno
+ * can't parse. (Deno itself checks the served pair when it first listens with it.)
+ *
+ * @example
+ * ```ts
+ * const { server, caCerts } = await loadTlsFiles(config);
+ * ```
+ */
+export async function loadTlsFiles(
+  config: Pick<NodeConfig, "tlsCert" | "tlsKey" | "tlsCa">,
+  readTextFile: (path: string) => Promise<string> = Deno.readTextFile,
+): Promise<TlsFiles> {
+  const read = async (flag: string, path: string) => {
+    let text;
+    try {
+      text = await readTextFile(path);
+    } catch (error) {
+      throw new Error(`${flag} ${path}: cannot read it (${(error as Error).message})`);
+    }
+    if (text.length > tlsFileBytesMax) {
+      throw new Error(`${flag} ${path}: over ${tlsFileBytesMax} bytes, not a PEM file`);
+    }
+    return text;
+  };
+  const server = config.tlsCert === null || config.tlsKey === null ? null : {
+    cert: await read("--tls-cert", config.tlsCert),
+    key: await read("--tls-key", config.tlsKey),
+  };
+  if (config.tlsCa === null) return { server, caCerts: undefined };
+  const ca = await read("--tls-ca", config.tlsCa);
+  if (!ca.includes(certificateMarker)) {
+    throw new Error(`--tls-ca ${config.tlsCa}: no PEM certificate in it (no ${certificateMarker})`);
+  }
+  try {
+    // Parses the certificates now: Deno would otherwise refuse them at each connection.
+    Deno.createHttpClient({ caCerts: [ca] }).close();
+  } catch (error) {
+    throw new Error(
+      `--tls-ca ${config.tlsCa}: not a usable certificate (${(error as Error).message})`,
+    );
+  }
+  return { server, caCerts: [ca] };
+}
+
+/**
+ * The `fetch` a node uses to reach other members' client URLs (forwarding to the leader,
+ * `--join`): it trusts `caCerts` besides the default roots. `close` releases its connections.
+ */
+export function memberFetch(
+  caCerts: string[] | undefined,
+): { fetch: typeof fetch; close(): void } {
+  if (caCerts === undefined) return { fetch: (input, init) => fetch(input, init), close() {} };
+  const client = Deno.createHttpClient({ caCerts });
+  return {
+    fetch: (input, init) => fetch(input, { ...init, client }),
+    close: () => client.close(),
+  };
+}
