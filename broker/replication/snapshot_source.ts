@@ -40,6 +40,8 @@ import {
 export const streamTrailerBytes = 4;
 /** Spacing of the remembered entry positions a rewound read restarts from. */
 const checkpointBytes = 1024 * 1024;
+/** Payload bytes read from the log at once. */
+const pageBytesMax = 1024 * 1024;
 
 /** What a `ContainerSource` reads. */
 export interface ContainerSourceParts {
@@ -69,6 +71,8 @@ export class ContainerSource implements SnapshotSource {
   readonly #range: { first: number; last: number } | null;
   /** Container offsets of entry starts, ascending, with their indexes (rewinds start there). */
   readonly #checkpoints: { offset: number; index: number }[] = [];
+  /** Where the last read's last entry started. */
+  #resume: { offset: number; index: number } | null = null;
   /** The CRC of container bytes [0, #hashed), extended as reads move forward. */
   #crc = 0;
   #hashed = 0;
@@ -168,16 +172,23 @@ export class ContainerSource implements SnapshotSource {
     const range = this.#range!;
     const end = offset + out.length;
     let cursor = this.#checkpointAtOrBefore(offset);
+    // Reads mostly follow each other: resume where the previous one stopped.
+    const resume = this.#resume;
+    if (resume !== null && resume.offset <= offset && resume.offset > cursor.offset) {
+      cursor = resume;
+    }
     const header = new Uint8Array(containerEntryHeaderBytes);
     while (cursor.offset < end) {
-      // Enough for this read and the skip from the checkpoint; at least one entry comes back.
+      // Pages of at most what is left to read (and never over `pageBytesMax`, however far the
+      // skip from the checkpoint is); at least one entry comes back.
       const page: LogEntry[] = this.#parts.log.entries(
         cursor.index,
         range.last + 1,
-        end - cursor.offset,
+        Math.min(end - cursor.offset, pageBytesMax),
         { map: false },
       );
       for (const entry of page) {
+        this.#resume = cursor;
         const size = containerEntryHeaderBytes + entry.payload.length;
         const entryEnd = cursor.offset + size;
         if (entryEnd > offset) {
