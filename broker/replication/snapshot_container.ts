@@ -20,9 +20,11 @@
  * A snapshot a node takes of its own state is stored **without** entries (entryCount 0): its log
  * keeps them (compaction stops below `min(index, lowestReferencedIndex)`), and copying every
  * live body at every snapshot would cost as much as the backlog. The container sent to a
- * follower is built on demand from that file and the log (`RaftLogStorage.snapshot()`); a
- * follower stores what it received as it came, entries included, so a crash between writing the
- * file and rewriting its log is repaired at the next open.
+ * follower is streamed chunk by chunk from that file and the log (`snapshot_source.ts`), never
+ * assembled in memory; a follower receives it into a temp file (`snapshot_sink.ts`), stores it
+ * as it came, entries included, rewrites its log from it, then replaces the file by one without
+ * entries (`installReceivedSnapshot`); a crash before the log is rewritten is repaired at the
+ * next open from the file with entries.
  *
  * Files: `<snapshotsDir>/snapshot-<20-digit index>.bin`, written atomically with storage's
  * `writeSnapshotFile` (so a torn or flipped file is seen as corrupt, never loaded). Index 0 is the
