@@ -14,7 +14,7 @@
  * 1. **Persist** (and fsync) before anything else:
  *    a. `ready.snapshot`, if present: replace the whole stored log by it (storage's
  *       `firstIndex()` becomes `snapshot.index + 1`, `term(snapshot.index)` its term) and restore
- *       the state machine from `snapshot.data`;
+ *       the state machine from the bytes the node's `SnapshotSink` received;
  *    b. `ready.entries`: if `ready.truncateFrom` is set, first drop every stored entry with index
  *       ≥ `truncateFrom` (a conflicting suffix), then append. (It is always
  *       `entries[0].index`; a store may equally apply "drop everything ≥ entries[0].index".)
@@ -74,8 +74,15 @@
  *
  * The application compacts its storage after snapshotting its applied state; `LogStorage.snapshot()`
  * then serves lagging followers, which receive it in `snapshotChunkBytes` chunks (in order, with
- * a small window, resent from the last acknowledged offset after two silent heartbeats) and
- * install it through `Ready.snapshot`.
+ * a window of `snapshotChunksInflightMax`, resent from the last acknowledged offset after two
+ * silent heartbeats) and install it through `Ready.snapshot`.
+ *
+ * Snapshot bytes never pass through the core whole: a leader reads each chunk from the
+ * `SnapshotSource` its storage hands out as the chunk goes out (so it holds at most a window of
+ * chunks per follower), and a follower hands each chunk to its `SnapshotSink`
+ * (`RaftNodeOptions.snapshotSink`) as it arrives. When all bytes came, the sink's `finish()`
+ * decides whether they are sound; bytes it refuses are never installed and the leader is told
+ * to start over from offset 0. A new term drops a partial transfer (`abort()`).
  *
  * ## ReadIndex
  *

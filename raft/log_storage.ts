@@ -16,6 +16,9 @@ import {
   nextIndex,
   type Ready,
   type Snapshot,
+  type SnapshotSink,
+  type SnapshotSource,
+  type StoredSnapshot,
   type Term,
 } from "./types.ts";
 
@@ -38,8 +41,12 @@ export interface LogStorage {
    * returning at least one entry when the range is not empty.
    */
   entries(from: LogIndex, toExclusive: LogIndex, bytesMax: number): Entry[];
-  /** The latest snapshot (for slow followers), or null if the log was never compacted. */
-  snapshot(): Snapshot | null;
+  /**
+   * The latest snapshot and a source of its bytes (for slow followers), or null if the log was
+   * never compacted. The source must stay readable while a transfer uses it, even after a newer
+   * snapshot replaced it.
+   */
+  snapshot(): StoredSnapshot | null;
   /** The persisted hard state and the membership as of the snapshot (or bootstrap). */
   initialState(): { hardState: HardState; config: ConfigState };
 }
@@ -66,7 +73,7 @@ export interface MemoryLogStorageOptions {
  * ```
  */
 export class MemoryLogStorage implements LogStorage {
-  #snapshot: Snapshot | null = null;
+  #snapshot: { snapshot: Snapshot; data: Uint8Array } | null = null;
   #snapshotIndex = 0 as LogIndex;
   #snapshotTerm = 0 as Term;
   #config: ConfigState;
@@ -105,17 +112,30 @@ export class MemoryLogStorage implements LogStorage {
     return result;
   }
 
-  snapshot(): Snapshot | null {
-    return this.#snapshot;
+  snapshot(): StoredSnapshot | null {
+    const stored = this.#snapshot;
+    if (stored === null) return null;
+    return { ...stored.snapshot, source: bytesSource(stored.data) };
+  }
+
+  /** The bytes of the latest snapshot (what a restarted node loads), or null. */
+  snapshotData(): Uint8Array | null {
+    return this.#snapshot?.data ?? null;
   }
 
   initialState(): { hardState: HardState; config: ConfigState } {
     return { hardState: { ...this.#hardState }, config: cloneConfig(this.#config) };
   }
 
-  /** Persists a Ready's snapshot, entries and hard state in the order the contract asks. */
-  saveReady(ready: Ready): void {
-    if (ready.snapshot !== undefined) this.applySnapshot(ready.snapshot);
+  /**
+   * Persists a Ready's snapshot, entries and hard state in the order the contract asks;
+   * `snapshotData` holds the bytes of `ready.snapshot` (taken from the node's sink).
+   */
+  saveReady(ready: Ready, snapshotData?: Uint8Array): void {
+    if (ready.snapshot !== undefined) {
+      assert.ok(snapshotData !== undefined, "a received snapshot comes with its bytes");
+      this.applySnapshot(ready.snapshot, snapshotData);
+    }
     if (ready.entries.length > 0) this.append(ready.entries);
     if (ready.hardState !== undefined) this.setHardState(ready.hardState);
   }
@@ -139,8 +159,8 @@ export class MemoryLogStorage implements LogStorage {
   }
 
   /** Replaces the whole log by a snapshot received from the leader. */
-  applySnapshot(snapshot: Snapshot): void {
-    this.#snapshot = snapshot;
+  applySnapshot(snapshot: Snapshot, data: Uint8Array): void {
+    this.#snapshot = { snapshot: { ...snapshot, config: cloneConfig(snapshot.config) }, data };
     this.#snapshotIndex = snapshot.index;
     this.#snapshotTerm = snapshot.term;
     this.#config = cloneConfig(snapshot.config);
@@ -158,13 +178,104 @@ export class MemoryLogStorage implements LogStorage {
       index,
       term: this.term(index)!,
       config: cloneConfig(options.config),
-      data: options.data,
     };
     this.#entries = this.#entries.slice(index - this.#snapshotIndex);
-    this.#snapshot = snapshot;
+    this.#snapshot = { snapshot, data: options.data };
     this.#snapshotIndex = index;
     this.#snapshotTerm = snapshot.term;
     this.#config = cloneConfig(options.config);
     return snapshot;
   }
+}
+
+/**
+ * A `SnapshotSource` over bytes held in memory (tests, small states).
+ *
+ * @example
+ * ```ts
+ * const source = bytesSource(new Uint8Array([1, 2, 3]));
+ * source.read(1, 2); // [2, 3]
+ * ```
+ */
+export function bytesSource(data: Uint8Array): SnapshotSource {
+  return {
+    byteLength: data.byteLength,
+    read(offset: number, length: number): Uint8Array {
+      assert.ok(offset >= 0 && length >= 0 && offset + length <= data.byteLength, "read inside");
+      return data.subarray(offset, offset + length);
+    },
+  };
+}
+
+/**
+ * A `SnapshotSink` that gathers a snapshot in memory: for tests and simulators, and the default
+ * of a `RaftNode` given none. A real node writes chunks to a file instead (bounded memory).
+ *
+ * @example
+ * ```ts
+ * const sink = new MemorySnapshotSink();
+ * const node = new RaftNode({ id, storage, prng, snapshotSink: sink });
+ * // on ready.snapshot: restore from sink.take(ready.snapshot.index)
+ * ```
+ */
+export class MemorySnapshotSink implements SnapshotSink {
+  readonly #verify: (data: Uint8Array) => boolean;
+  #receiving: { index: LogIndex; parts: Uint8Array[]; bytes: number; byteLength: number } | null =
+    null;
+  #finished: { index: LogIndex; data: Uint8Array } | null = null;
+
+  /** `verify` decides whether received bytes may be installed (default: any). */
+  constructor(options: { verify?: (data: Uint8Array) => boolean } = {}) {
+    this.#verify = options.verify ?? (() => true);
+  }
+
+  begin(snapshot: Snapshot & { byteLength: number }): void {
+    this.#receiving = {
+      index: snapshot.index,
+      parts: [],
+      bytes: 0,
+      byteLength: snapshot.byteLength,
+    };
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    const receiving = this.#receiving;
+    assert.ok(receiving !== null, "a chunk belongs to a transfer");
+    assert.equal(offset, receiving.bytes, "chunks arrive in order");
+    receiving.parts.push(data.slice());
+    receiving.bytes += data.byteLength;
+  }
+
+  finish(): boolean {
+    const receiving = this.#receiving;
+    assert.ok(receiving !== null && receiving.bytes === receiving.byteLength, "all bytes came");
+    this.#receiving = null;
+    const data = concat(receiving.parts, receiving.byteLength);
+    if (!this.#verify(data)) return false;
+    this.#finished = { index: receiving.index, data };
+    return true;
+  }
+
+  abort(): void {
+    this.#receiving = null;
+  }
+
+  /** The bytes of the finished snapshot at `index` (once: the sink forgets them). */
+  take(index: LogIndex): Uint8Array {
+    const finished = this.#finished;
+    assert.ok(finished !== null && finished.index === index, `snapshot ${index} was received`);
+    this.#finished = null;
+    return finished.data;
+  }
+}
+
+function concat(parts: Uint8Array[], totalBytes: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const whole = new Uint8Array(totalBytes);
+  let offset = 0;
+  for (const part of parts) {
+    whole.set(part, offset);
+    offset += part.byteLength;
+  }
+  return whole;
 }

@@ -25,7 +25,13 @@ export {
   isVoter,
   members,
 } from "./membership.ts";
-export { entryBytes, type LogStorage, MemoryLogStorage } from "./log_storage.ts";
+export {
+  bytesSource,
+  entryBytes,
+  type LogStorage,
+  MemoryLogStorage,
+  MemorySnapshotSink,
+} from "./log_storage.ts";
 export type { MemoryLogStorageOptions } from "./log_storage.ts";
 export type { ProgressState } from "./progress.ts";
 export {

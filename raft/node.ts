@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { InvalidRequestError, NotLeaderError, ProposalDroppedError } from "./errors.ts";
-import type { LogStorage } from "./log_storage.ts";
+import { type LogStorage, MemorySnapshotSink } from "./log_storage.ts";
 import { applyConfigChange, cloneConfig, encodeConfigChange, isVoter } from "./membership.ts";
 import type { ProgressState } from "./progress.ts";
 import { Raft, type RaftSettings } from "./raft.ts";
@@ -32,6 +32,7 @@ import {
   type ReadState,
   type Ready,
   type Role,
+  type SnapshotSink,
   type SoftState,
   type Term,
 } from "./types.ts";
@@ -60,6 +61,11 @@ export interface RaftNodeOptions {
   snapshotChunkBytes?: number;
   /** Snapshot chunks in flight to one follower. 4. */
   snapshotChunksInflightMax?: number;
+  /**
+   * Where this node, as a follower, writes the snapshot chunks it receives. Default: a
+   * `MemorySnapshotSink` (the whole snapshot in memory; fine for tests, not for big states).
+   */
+  snapshotSink?: SnapshotSink;
   /** Largest snapshot a follower accepts. 4 GiB. */
   snapshotBytesMax?: number;
   /** Proposal bytes a leader holds uncommitted before refusing more. 256 MiB. */
@@ -94,6 +100,8 @@ export interface ProgressStatus {
   next: LogIndex;
   state: ProgressState;
   inflight: number;
+  /** In `snapshot` state: the index of the snapshot being sent (its bytes must stay readable). */
+  snapshotIndex?: LogIndex;
 }
 
 /** A snapshot of a node's state for monitoring and tests. */
@@ -150,6 +158,7 @@ export class RaftNode {
       prng: options.prng,
       settings,
       applied: options.appliedIndex ?? prevIndex(storage.firstIndex()),
+      snapshotSink: options.snapshotSink ?? new MemorySnapshotSink(),
     });
     this.#raft.canCampaign = options.canCampaign ?? true;
     this.#readyCommittedBytesMax = options.readyCommittedBytesMax ?? 64 * MiB;
@@ -394,6 +403,7 @@ export class RaftNode {
           state: entry.state,
           inflight: entry.inflights.count,
         };
+        if (entry.transfer !== null) progress[id].snapshotIndex = entry.transfer.snapshot.index;
       }
     }
     return {

@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type LogIndex, maxIndex, minIndex, nextIndex, type Snapshot } from "./types.ts";
+import { type LogIndex, maxIndex, minIndex, nextIndex, type StoredSnapshot } from "./types.ts";
 
 /** The replication state of one follower. */
 export type ProgressState = "probe" | "replicate" | "snapshot";
@@ -89,7 +89,8 @@ export class Inflights {
 
 /** A chunked snapshot transfer to one follower. */
 export interface SnapshotTransfer {
-  snapshot: Snapshot;
+  /** Its bytes are read chunk by chunk from `snapshot.source`, never held whole. */
+  snapshot: StoredSnapshot;
   /** Bytes the follower confirmed. */
   ackedOffset: number;
   /** Bytes sent so far (rewound to `ackedOffset` on loss). */
@@ -133,7 +134,7 @@ export class Progress {
     this.#resetState();
   }
 
-  becomeSnapshot(snapshot: Snapshot): void {
+  becomeSnapshot(snapshot: StoredSnapshot): void {
     this.#resetState();
     this.state = "snapshot";
     this.transfer = {

@@ -16,7 +16,7 @@ import { broadcastAppend, broadcastHeartbeat, maybeCommit, tickSnapshots } from 
 import { stepCandidate } from "./step_candidate.ts";
 import { stepFollower } from "./step_follower.ts";
 import { releaseReadsAwaitingCommit, stepLeader } from "./step_leader.ts";
-import type { SnapshotReceiver } from "./snapshot_receiver.ts";
+import { dropSnapshotReceiver, type SnapshotReceiver } from "./snapshot_receiver.ts";
 import { randomInt } from "./prng.ts";
 import {
   type Entry,
@@ -31,6 +31,7 @@ import {
   type Prng,
   type ReadState,
   type Role,
+  type SnapshotSink,
   type Term,
 } from "./types.ts";
 import type { LogStorage } from "./log_storage.ts";
@@ -88,6 +89,8 @@ export class Raft {
   /** Leader: entries were appended locally and not yet offered to followers. */
   appendPending = false;
   snapshotReceiver: SnapshotReceiver | null = null;
+  /** Where received snapshot chunks go (the application's file, or memory in tests). */
+  readonly snapshotSink: SnapshotSink;
 
   constructor(options: {
     id: NodeId;
@@ -95,8 +98,10 @@ export class Raft {
     prng: Prng;
     settings: RaftSettings;
     applied: LogIndex;
+    snapshotSink: SnapshotSink;
   }) {
     this.id = options.id;
+    this.snapshotSink = options.snapshotSink;
     this.settings = options.settings;
     this.prng = options.prng;
     const { hardState, config } = options.storage.initialState();
@@ -150,6 +155,8 @@ export class Raft {
     if (this.term !== termValue) {
       this.term = termValue;
       this.vote = null;
+      // A transfer from an older term's leader will never finish: drop its partial bytes.
+      dropSnapshotReceiver(this);
     }
     this.leaderId = null;
     this.electionElapsed = 0;

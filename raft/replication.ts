@@ -107,16 +107,22 @@ function startSnapshot(raft: Raft, to: NodeId): boolean {
   return true;
 }
 
-/** Sends the next chunks of the snapshot in flight to `to`, within the chunk window. */
+/**
+ * Sends the next chunks of the snapshot in flight to `to`, within the chunk window. Each chunk is
+ * read from the snapshot's source as it goes out, so the bytes held for one follower are at most
+ * the window (`snapshotChunksInflightMax` chunks), whatever the snapshot's size.
+ */
 export function sendSnapshotChunks(raft: Raft, to: NodeId): void {
   const transfer = raft.progress.get(to)?.transfer;
   if (transfer === undefined || transfer === null) return;
   const { snapshot } = transfer;
   const chunkBytes = raft.settings.snapshotChunkBytes;
   const windowBytes = chunkBytes * raft.settings.snapshotChunksInflightMax;
-  const totalBytes = snapshot.data.byteLength;
+  const totalBytes = snapshot.source.byteLength;
   while (!transfer.sentAll && transfer.sentOffset - transfer.ackedOffset < windowBytes) {
     const end = Math.min(totalBytes, transfer.sentOffset + chunkBytes);
+    const data = snapshot.source.read(transfer.sentOffset, end - transfer.sentOffset);
+    assert.equal(data.byteLength, end - transfer.sentOffset, "a source reads what is asked");
     raft.send({
       type: MessageType.Snap,
       to,
@@ -126,7 +132,7 @@ export function sendSnapshotChunks(raft: Raft, to: NodeId): void {
         config: snapshot.config,
         offset: transfer.sentOffset,
         totalBytes,
-        data: snapshot.data.subarray(transfer.sentOffset, end),
+        data,
       },
     });
     transfer.sentOffset = end;

@@ -1,7 +1,9 @@
 /**
  * The follower's side of a chunked InstallSnapshot: chunks must arrive in order from one leader
- * term; a gap is answered with the offset wanted, so the leader rewinds. The assembled snapshot
- * is installed through the next Ready.
+ * term; a gap is answered with the offset wanted, so the leader rewinds. Each chunk goes to the
+ * node's `SnapshotSink` as it arrives (Raft keeps only offsets); once all bytes came and the sink
+ * found them sound, the snapshot is installed through the next Ready. Bytes the sink refuses
+ * are never installed: the leader is told to start over from offset 0.
  *
  * @module
  */
@@ -17,13 +19,12 @@ import {
   type Term,
 } from "./types.ts";
 
-/** A snapshot being received. */
+/** A snapshot being received (its bytes are in the sink). */
 export interface SnapshotReceiver {
   from: string;
   leaderTerm: Term;
   index: LogIndex;
   term: Term;
-  parts: Uint8Array[];
   receivedBytes: number;
 }
 
@@ -34,15 +35,14 @@ export function handleSnapshotChunk(raft: Raft, message: Message): void {
   const log = raft.log;
   if (chunk.index <= log.committed) {
     // Already have it (or newer): tell the leader where we are so it resumes appends.
-    raft.snapshotReceiver = null;
+    dropSnapshotReceiver(raft);
     raft.send({ type: MessageType.AppResp, to: message.from, index: log.committed });
     return;
   }
   if (chunk.totalBytes > raft.settings.snapshotBytesMax) return;
   let receiver = raft.snapshotReceiver;
   if (receiver === null || !sameTransfer(receiver, message, chunk)) {
-    receiver = null;
-    raft.snapshotReceiver = null;
+    dropSnapshotReceiver(raft);
     if (chunk.offset !== 0) {
       respond(raft, message, { receivedBytes: 0, reject: true });
       return;
@@ -52,9 +52,14 @@ export function handleSnapshotChunk(raft: Raft, message: Message): void {
       leaderTerm: message.term,
       index: chunk.index,
       term: chunk.term,
-      parts: [],
       receivedBytes: 0,
     };
+    raft.snapshotSink.begin({
+      index: chunk.index,
+      term: chunk.term,
+      config: cloneChunkConfig(chunk),
+      byteLength: chunk.totalBytes,
+    });
     raft.snapshotReceiver = receiver;
   }
   if (chunk.offset !== receiver.receivedBytes) {
@@ -65,9 +70,14 @@ export function handleSnapshotChunk(raft: Raft, message: Message): void {
     });
     return;
   }
-  receiver.parts.push(chunk.data.slice());
+  if (receiver.receivedBytes + chunk.data.byteLength > chunk.totalBytes) {
+    // Cannot come from a sound leader (the transport checks it too): never let it in.
+    dropSnapshotReceiver(raft);
+    respond(raft, message, { receivedBytes: 0, reject: true });
+    return;
+  }
+  raft.snapshotSink.write(receiver.receivedBytes, chunk.data);
   receiver.receivedBytes += chunk.data.byteLength;
-  assert.ok(receiver.receivedBytes <= chunk.totalBytes, "chunks stay within the snapshot");
   if (receiver.receivedBytes < chunk.totalBytes) {
     respond(raft, message, { receivedBytes: receiver.receivedBytes, reject: false });
     return;
@@ -76,12 +86,36 @@ export function handleSnapshotChunk(raft: Raft, message: Message): void {
   const snapshot: Snapshot = {
     index: chunk.index,
     term: chunk.term,
-    config: { voters: [...chunk.config.voters], learners: [...chunk.config.learners] },
-    data: concat(receiver.parts, chunk.totalBytes),
+    config: cloneChunkConfig(chunk),
   };
-  installSnapshot(raft, snapshot);
+  if (log.matchTerm(snapshot.index, snapshot.term)) {
+    // The log already holds its last entry: the snapshot only fast-forwards the commit index,
+    // keeping the entries after it (§7), and its bytes are not needed.
+    raft.snapshotSink.abort();
+    if (log.commitTo(snapshot.index)) raft.onCommitted();
+  } else if (raft.snapshotSink.finish()) {
+    log.restore(snapshot);
+    raft.configs.reset(snapshot.index, snapshot.config);
+    raft.onCommitted();
+  } else {
+    // The bytes do not check out (damaged on the way or at the source): never installed; the
+    // leader starts over.
+    respond(raft, message, { receivedBytes: 0, reject: true });
+    return;
+  }
   // Only the snapshot's position is known to match; entries after it are probed as usual.
   raft.send({ type: MessageType.AppResp, to: message.from, index: snapshot.index });
+}
+
+/** Abandons the transfer being received, if any (its bytes are dropped from the sink). */
+export function dropSnapshotReceiver(raft: Raft): void {
+  if (raft.snapshotReceiver === null) return;
+  raft.snapshotReceiver = null;
+  raft.snapshotSink.abort();
+}
+
+function cloneChunkConfig(chunk: SnapshotChunk): Snapshot["config"] {
+  return { voters: [...chunk.config.voters], learners: [...chunk.config.learners] };
 }
 
 function sameTransfer(receiver: SnapshotReceiver, message: Message, chunk: SnapshotChunk): boolean {
@@ -102,30 +136,4 @@ function respond(
     rejectHint: answer.receivedBytes as LogIndex,
     reject: answer.reject,
   });
-}
-
-/**
- * Installs a complete snapshot unless the log already holds its last entry (then the snapshot
- * only fast-forwards the commit index, keeping the entries after it, per §7).
- */
-function installSnapshot(raft: Raft, snapshot: Snapshot): void {
-  const log = raft.log;
-  if (log.matchTerm(snapshot.index, snapshot.term)) {
-    if (log.commitTo(snapshot.index)) raft.onCommitted();
-    return;
-  }
-  log.restore(snapshot);
-  raft.configs.reset(snapshot.index, snapshot.config);
-  raft.onCommitted();
-}
-
-function concat(parts: Uint8Array[], totalBytes: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const whole = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const part of parts) {
-    whole.set(part, offset);
-    offset += part.byteLength;
-  }
-  return whole;
 }

@@ -118,3 +118,74 @@ Deno.test("a node restarted from a snapshot resumes at its index with its member
   settle(cluster, 2);
   assert.deepEqual(cluster.node("n2").state, [...before, cluster.node("n1").state.at(-1)]);
 });
+
+Deno.test("a leader reads a snapshot chunk by chunk, never past the window the follower acknowledged", () => {
+  const window = 2;
+  const chunkBytes = 256;
+  const cluster = laggingCluster(6, { snapshotChunksInflightMax: window });
+  const storage = cluster.node("n1").storage;
+  let acknowledged = 0;
+  let reads = 0;
+  const stored = storage.snapshot.bind(storage);
+  storage.snapshot = () => {
+    const snapshot = stored()!;
+    const source = {
+      byteLength: snapshot.source.byteLength,
+      read(offset: number, length: number): Uint8Array {
+        reads++;
+        assert.ok(length <= chunkBytes, `asked for ${length} bytes at once`);
+        assert.ok(
+          offset + length <= acknowledged + window * chunkBytes,
+          `read [${offset}, ${offset + length}) with ${acknowledged} acknowledged`,
+        );
+        return snapshot.source.read(offset, length);
+      },
+    };
+    return { ...snapshot, source };
+  };
+  cluster.onReady = (id, ready) => {
+    if (id !== "n3") return;
+    for (const message of ready.messages) {
+      if (message.type === MessageType.SnapResp) acknowledged = message.rejectHint;
+    }
+  };
+  settle(cluster);
+  const totalBytes = storage.snapshot()!.source.byteLength;
+  assert.ok(
+    totalBytes > 4 * window * chunkBytes,
+    `a snapshot of ${totalBytes} bytes spans windows`,
+  );
+  assert.ok(reads >= Math.ceil(totalBytes / chunkBytes), "every chunk was read on demand");
+  assert.deepEqual(cluster.node("n3").state, cluster.node("n1").state);
+  cluster.checkSafety();
+});
+
+Deno.test("snapshot bytes the follower's sink refuses are never installed; the leader starts over", () => {
+  let verifications = 0;
+  const cluster = new SimCluster({
+    seed: 7,
+    node: { snapshotChunkBytes: 256 },
+    // The first complete transfer is "damaged": the sink refuses it.
+    snapshotVerify: () => ++verifications > 1,
+  });
+  cluster.electLeader("n1");
+  cluster.crash("n3");
+  for (let count = 0; count < 40; count++) {
+    cluster.propose("n1", `entry ${count} ${"x".repeat(40)}`);
+  }
+  cluster.stabilize();
+  cluster.compact("n1");
+  cluster.restart("n3");
+  const installs: number[] = [];
+  cluster.onReady = (id, ready) => {
+    if (id === "n3" && ready.snapshot !== undefined) installs.push(verifications);
+  };
+  cluster.network.clearLog();
+  settle(cluster, 20);
+  assert.deepEqual(installs, [2], "only the second, sound transfer was installed");
+  const offsets = cluster.sentOfType(MessageType.Snap).map((message) => message.snapshot!.offset);
+  const restart = offsets.indexOf(0, 1);
+  assert.ok(restart > 0, "after the refusal the leader resent from offset 0");
+  assert.deepEqual(cluster.node("n3").state, cluster.node("n1").state);
+  cluster.checkSafety();
+});

@@ -121,14 +121,55 @@ export interface ConfigChange {
   nodeId: NodeId;
 }
 
-/** A point-in-time image of the application state covering the log up to `index`. */
+/**
+ * A point-in-time image of the application state covering the log up to `index`. Raft handles
+ * only where it stands; its bytes stay with the application: a leader reads them through the
+ * `SnapshotSource` its storage hands out, a follower receives them into its `SnapshotSink`.
+ */
 export interface Snapshot {
   index: LogIndex;
   term: Term;
   /** The membership as of `index`. */
   config: ConfigState;
-  /** Opaque application state. */
-  data: Uint8Array;
+}
+
+/**
+ * The bytes of a stored snapshot, read on demand one chunk at a time, so a leader never holds
+ * more of a snapshot than the chunks in flight (`snapshotChunksInflightMax`).
+ */
+export interface SnapshotSource {
+  /** The snapshot's size in bytes (what followers receive). */
+  readonly byteLength: number;
+  /** Bytes [offset, offset + length), which lie inside [0, byteLength). */
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** What `LogStorage.snapshot()` offers lagging followers: the snapshot and its bytes. */
+export interface StoredSnapshot extends Snapshot {
+  source: SnapshotSource;
+}
+
+/**
+ * Where a follower puts the chunks of a snapshot as they arrive (in order, from one leader
+ * term). Raft calls `begin`, then `write` for each chunk in order; once all `byteLength` bytes
+ * came, either `finish` (the snapshot is to be installed) or `abort` (the log already holds it).
+ * `abort` also drops a transfer abandoned midway (a newer term, a new transfer, a snapshot no
+ * longer needed). After `finish` returns true the snapshot arrives in `Ready.snapshot` and the
+ * caller installs it from the sink; a later `finish` replaces a finished snapshot not yet
+ * installed. Methods are synchronous: Raft calls them from `step()`.
+ */
+export interface SnapshotSink {
+  /** A new transfer starts; one still in progress is dropped. */
+  begin(snapshot: Snapshot & { byteLength: number }): void;
+  /** The next chunk: `offset` is the number of bytes written so far. */
+  write(offset: number, data: Uint8Array): void;
+  /**
+   * Every byte arrived and the snapshot is to be installed: true when they check out, false
+   * when they do not (garbage: the sink drops them and Raft asks the leader to start over).
+   */
+  finish(): boolean;
+  /** Drops the transfer in progress, if any (never a finished one awaiting install). */
+  abort(): void;
 }
 
 /** One slice of a snapshot in flight; the last chunk ends at `totalBytes`. */
@@ -225,7 +266,10 @@ export interface ReadState {
 export interface Ready {
   /** Persist (fsync) if present, before sending `messages`. */
   hardState?: HardState;
-  /** Install before `entries`: replace the whole log and restore the state machine from it. */
+  /**
+   * Install before `entries`: replace the whole log and restore the state machine from it. The
+   * bytes are the ones the node's `SnapshotSink` received and verified.
+   */
   snapshot?: Snapshot;
   /**
    * Set when `entries[0].index` lies inside what storage already holds: discard every stored

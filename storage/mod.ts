@@ -51,6 +51,11 @@ export {
 export {
   inspectSnapshotFile,
   readSnapshotFile,
+  readSnapshotFileRange,
+  snapshotFilePieceBytes,
   type SnapshotFileState,
+  type SnapshotPayloadSource,
+  verifySnapshotFile,
   writeSnapshotFile,
+  writeSnapshotFileFrom,
 } from "./snapshot_file.ts";

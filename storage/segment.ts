@@ -315,3 +315,31 @@ export function segmentSlot(segments: readonly Segment[], index: number): number
   }
   return low;
 }
+
+/**
+ * Total payload bytes of entries [from, toExclusive) in `segments` (index order, all present),
+ * from record positions: a few index hops per segment, no payload is read.
+ */
+export function payloadBytesBetween(
+  segments: readonly Segment[],
+  range: { from: number; toExclusive: number },
+): number {
+  const { from, toExclusive } = range;
+  if (from >= toExclusive) return 0;
+  invariant(
+    segments.length > 0 && from >= segments[0].baseIndex &&
+      toExclusive - 1 <= segments[segments.length - 1].lastIndex,
+    `entries [${from}, ${toExclusive}) are in the log`,
+  );
+  let recordTotal = 0;
+  for (let slot = segmentSlot(segments, from); slot < segments.length; slot++) {
+    const segment = segments[slot];
+    if (segment.baseIndex >= toExclusive) break;
+    const start = segment.positionOf(Math.max(from, segment.baseIndex));
+    const end = toExclusive > segment.lastIndex
+      ? segment.sizeBytes
+      : segment.positionOf(toExclusive);
+    recordTotal += end - start;
+  }
+  return recordTotal - (toExclusive - from) * recordHeaderBytes;
+}

@@ -31,7 +31,7 @@ import type { CorruptionDetail } from "./errors.ts";
 import { encodeRecordInto, type LogEntry, recordBytes } from "./record.ts";
 import { assertAppendable } from "./append_check.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
-import { Segment, segmentFileName, segmentSlot } from "./segment.ts";
+import { payloadBytesBetween, Segment, segmentFileName, segmentSlot } from "./segment.ts";
 import { SegmentMaps } from "./segment_maps.ts";
 import { temporarySuffix } from "./snapshot_file.ts";
 import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
@@ -157,8 +157,7 @@ export class SegmentLog {
 
   /**
    * Term of the entry at `index`, from memory. Also answers for firstIndex - 1 when that is the
-   * log start (index 0 of a new log → 0; the snapshot point after `resetTo`).
-   * Throws RangeError otherwise.
+   * log start (index 0 of a new log → 0; the snapshot point after `resetTo`); else RangeError.
    */
   term(index: number): number {
     if (index === this.#logStart.index && index === this.firstIndex - 1) {
@@ -249,6 +248,11 @@ export class SegmentLog {
       slot++;
     }
     return out;
+  }
+
+  /** Payload bytes of entries [from, toExclusive), from record positions (no payload read). */
+  payloadBytesBetween(from: number, toExclusive: number): number {
+    return payloadBytesBetween(this.#segments, { from, toExclusive });
   }
 
   /** First index whose timestamp is ≥ `timestamp`, or null when every entry is older. */

@@ -104,13 +104,113 @@ export function inspectSnapshotFile(fs: FileSystem, dir: string, name: string): 
 }
 
 function encodeHeader(payload: Uint8Array): Uint8Array {
+  return encodeHeaderOf(payload.length, crc32c(payload));
+}
+
+function encodeHeaderOf(payloadBytes: number, payloadCrc: number): Uint8Array {
   const header = new Uint8Array(headerBytes);
   const view = new DataView(header.buffer);
   view.setUint32(0, magic, true);
   view.setUint32(4, formatVersion, true);
-  view.setUint32(8, payload.length % twoPower32, true);
-  view.setUint32(12, Math.floor(payload.length / twoPower32), true);
-  view.setUint32(16, crc32c(payload), true);
+  view.setUint32(8, payloadBytes % twoPower32, true);
+  view.setUint32(12, Math.floor(payloadBytes / twoPower32), true);
+  view.setUint32(16, payloadCrc, true);
   view.setUint32(20, crc32c(header.subarray(0, 20)), true);
   return header;
+}
+
+/** Bytes of payload read or copied at once by the streaming functions below. */
+export const snapshotFilePieceBytes = 1024 * 1024;
+
+/** Where a snapshot file's payload comes from when it is written piece by piece. */
+export interface SnapshotPayloadSource {
+  byteLength: number;
+  /** The CRC-32C the payload must have; the file is not written (renamed) if it differs. */
+  crc: number;
+  /** Fills `target` with payload bytes from `position` on. */
+  read(position: number, target: Uint8Array): void;
+}
+
+/**
+ * Like {@link writeSnapshotFile}, for a payload too big to hold: copied in pieces of
+ * {@link snapshotFilePieceBytes}, its CRC recomputed on the way; a payload that does not match
+ * `source.crc` throws before the rename, so no file of that name is ever replaced by it.
+ */
+export async function writeSnapshotFileFrom(
+  fs: FileSystem,
+  target: { dir: string; name: string },
+  source: SnapshotPayloadSource,
+): Promise<void> {
+  const finalPath = joinPath(target.dir, target.name);
+  const temporaryPath = finalPath + temporarySuffix;
+  fs.remove(temporaryPath);
+  const handle = fs.open(temporaryPath, { create: true });
+  try {
+    handle.writeSync(encodeHeaderOf(source.byteLength, source.crc));
+    const piece = new Uint8Array(Math.min(snapshotFilePieceBytes, source.byteLength));
+    let crc = 0;
+    for (let position = 0; position < source.byteLength; position += piece.length) {
+      const part = piece.subarray(0, Math.min(piece.length, source.byteLength - position));
+      source.read(position, part);
+      crc = crc32c(part, crc);
+      handle.writeSync(part);
+    }
+    if (crc !== source.crc) throw new Error(`snapshot ${target.name}: payload CRC mismatch`);
+    await handle.syncData();
+  } catch (error) {
+    handle.close();
+    fs.remove(temporaryPath);
+    throw error;
+  }
+  handle.close();
+  fs.rename(temporaryPath, finalPath);
+  await fs.syncDir(target.dir);
+}
+
+/**
+ * Checks `dir/name` piece by piece (memory bounded by {@link snapshotFilePieceBytes}, whatever
+ * its size) and returns its payload length, or null when it is missing or does not check out.
+ */
+export function verifySnapshotFile(fs: FileSystem, dir: string, name: string): number | null {
+  const path = joinPath(dir, name);
+  if (!fs.exists(path)) return null;
+  const handle = fs.open(path);
+  try {
+    const size = handle.size();
+    if (size < headerBytes) return null;
+    const header = new Uint8Array(headerBytes);
+    handle.readSync(0, header);
+    const view = new DataView(header.buffer);
+    const length = view.getUint32(8, true) + view.getUint32(12, true) * twoPower32;
+    const sound = view.getUint32(0, true) === magic &&
+      view.getUint32(20, true) === crc32c(header.subarray(0, 20)) &&
+      view.getUint32(4, true) === formatVersion && size === headerBytes + length;
+    if (!sound) return null;
+    const piece = new Uint8Array(Math.min(snapshotFilePieceBytes, length));
+    let crc = 0;
+    for (let position = 0; position < length; position += piece.length) {
+      const part = piece.subarray(0, Math.min(piece.length, length - position));
+      if (handle.readSync(headerBytes + position, part) !== part.length) return null;
+      crc = crc32c(part, crc);
+    }
+    return crc === view.getUint32(16, true) ? length : null;
+  } finally {
+    handle.close();
+  }
+}
+
+/** Fills `target` with payload bytes of `dir/name` from `position` on (a verified file). */
+export function readSnapshotFileRange(
+  fs: FileSystem,
+  file: { dir: string; name: string },
+  position: number,
+  target: Uint8Array,
+): void {
+  const handle = fs.open(joinPath(file.dir, file.name));
+  try {
+    const read = handle.readSync(headerBytes + position, target);
+    if (read !== target.length) throw new RangeError(`snapshot ${file.name} is shorter than read`);
+  } finally {
+    handle.close();
+  }
 }

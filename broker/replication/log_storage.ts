@@ -11,27 +11,18 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  type FileSystem,
-  type LogEntry,
-  readSnapshotFile,
-  type SegmentLog,
-} from "../../storage/mod.ts";
+import { type FileSystem, type LogEntry, type SegmentLog } from "../../storage/mod.ts";
 import {
   type ConfigState,
   type Entry,
   type HardState,
   type LogIndex,
   type LogStorage,
-  type Snapshot,
+  type StoredSnapshot,
   type Term,
 } from "../../raft/mod.ts";
-import {
-  decodeSnapshotContainer,
-  encodeSnapshotContainer,
-  loadNewestSnapshot,
-  snapshotFileName,
-} from "./snapshot_container.ts";
+import { loadNewestSnapshot } from "./snapshot_container.ts";
+import { ContainerSource } from "./snapshot_source.ts";
 
 /** What Raft and the replica need to know of a snapshot without its data. */
 export interface SnapshotMeta {
@@ -98,8 +89,11 @@ export class RaftLogStorage implements LogStorage {
   readonly #snapshotsDir: string;
   #snapshot: SnapshotMeta;
   #hardState: HardState;
-  /** The container built for the current snapshot (kept while it is the current one). */
-  #data: { index: number; bytes: Uint8Array } | null = null;
+  /**
+   * Sources handed out for snapshots (the current one, and older ones a transfer may still
+   * read), by index; `retention` drops the ones no longer in flight.
+   */
+  #sources = new Map<number, { meta: SnapshotMeta; source: ContainerSource }>();
   /**
    * The newest appended entries, by index (insertion order = index order). Committed entries
    * and appends to followers are read from here instead of back from disk (a CRC check and a
@@ -188,21 +182,43 @@ export class RaftLogStorage implements LogStorage {
   }
 
   /**
-   * The current snapshot with its container, built on first use: the stored file, plus the log
-   * entries it references when the file holds none (a node's own snapshot).
+   * The current snapshot and a source that streams its container on demand from the stored
+   * file and the log (`snapshot_source.ts`): nothing of it is assembled in memory.
    */
-  snapshot(): Snapshot | null {
+  snapshot(): StoredSnapshot | null {
     const meta = this.#snapshot;
     if (meta.index === 0) return null;
-    if (this.#data?.index !== meta.index) {
-      this.#data = { index: meta.index, bytes: this.#buildContainer(meta) };
+    let known = this.#sources.get(meta.index);
+    if (known === undefined) {
+      const parts = { fs: this.#fs, snapshotsDir: this.#snapshotsDir, log: this.#log };
+      known = { meta: cloneMeta(meta), source: new ContainerSource(parts, meta.index) };
+      this.#sources.set(meta.index, known);
     }
     return {
       index: meta.index as LogIndex,
       term: meta.term as Term,
       config: cloneConfig(meta.config),
-      data: this.#data.bytes,
+      source: known.source,
     };
+  }
+
+  /**
+   * What compaction must keep for the snapshots the Raft core is still sending (`inFlight`,
+   * their indexes): their files, and the log from the lowest entry they reference. Sources of
+   * snapshots no longer in flight (nor current) are forgotten.
+   */
+  retention(inFlight: readonly number[]): { snapshotIndexes: number[]; logFrom: number } {
+    const snapshotIndexes: number[] = [];
+    let logFrom = Infinity;
+    for (const [index, { meta }] of this.#sources) {
+      if (!inFlight.includes(index)) {
+        if (index !== this.#snapshot.index) this.#sources.delete(index);
+        continue;
+      }
+      snapshotIndexes.push(index);
+      logFrom = Math.min(logFrom, meta.lowestReferencedIndex, index);
+    }
+    return { snapshotIndexes, logFrom };
   }
 
   initialState(): { hardState: HardState; config: ConfigState } {
@@ -221,7 +237,7 @@ export class RaftLogStorage implements LogStorage {
     assert.ok(meta.index >= this.#snapshot.index, "snapshots only move forward");
     this.forgetFrom(); // an installed snapshot may have replaced the log under the cache
     this.#snapshot = cloneMeta(meta);
-    this.#data = null;
+    this.#sources.delete(meta.index); // its file may have been rewritten: read it afresh
     this.#checkLog();
   }
 
@@ -235,18 +251,6 @@ export class RaftLogStorage implements LogStorage {
     const index = this.#snapshot.index;
     assert.ok(log.lastIndex >= index, `the log (to ${log.lastIndex}) reaches snapshot ${index}`);
     assert.ok(log.firstIndex <= index + 1, `the log starts by snapshot ${index} + 1`);
-  }
-
-  #buildContainer(meta: SnapshotMeta): Uint8Array {
-    const bytes = readSnapshotFile(this.#fs, this.#snapshotsDir, snapshotFileName(meta.index));
-    assert.ok(bytes !== null, `snapshot file ${meta.index} is readable`);
-    const stored = decodeSnapshotContainer(bytes);
-    assert.equal(stored.index, meta.index, "the snapshot file holds its own index");
-    if (stored.entries.length > 0 || meta.lowestReferencedIndex > meta.index) return bytes;
-    const from = meta.lowestReferencedIndex;
-    assert.ok(from >= this.#log.firstIndex, `entries from ${from} are kept for the snapshot`);
-    const entries = this.#log.entries(from, meta.index + 1);
-    return encodeSnapshotContainer({ ...stored, entries });
   }
 }
 

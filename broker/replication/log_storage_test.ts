@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SegmentLog, SimFileSystem } from "../../storage/mod.ts";
+import { crc32c, SegmentLog, SimFileSystem } from "../../storage/mod.ts";
 import type { HardState, LogIndex, NodeId, Term } from "../../raft/mod.ts";
 import { RaftLogStorage, type SnapshotMeta, toLogEntry, toRaftEntry } from "./log_storage.ts";
 import {
@@ -81,13 +81,17 @@ Deno.test("a shipped snapshot carries the entries its state still references", a
   });
   const snapshot = storage.snapshot()!;
   assert.equal(snapshot.index, 8);
-  const container = decodeSnapshotContainer(snapshot.data);
+  const stream = snapshot.source.read(0, snapshot.source.byteLength);
+  const containerBytes = stream.subarray(0, stream.length - 4);
+  const trailer = new DataView(stream.buffer, stream.length - 4).getUint32(0, true);
+  assert.equal(trailer, crc32c(containerBytes), "the stream ends with the container's CRC");
+  const container = decodeSnapshotContainer(containerBytes);
   assert.deepEqual(container.machine, machine);
   assert.deepEqual(container.entries.map((entry) => entry.index), [4, 5, 6, 7, 8]);
   assert.equal(new TextDecoder().decode(container.entries[0].payload), "entry 4");
-  assert.equal(storage.snapshot()!.data, snapshot.data, "built once per snapshot");
+  assert.equal(storage.snapshot()!.source, snapshot.source, "one source per snapshot");
   storage.setSnapshot(meta(8, 9));
-  assert.notEqual(storage.snapshot()!.data, snapshot.data, "rebuilt for a new snapshot");
+  assert.notEqual(storage.snapshot()!.source, snapshot.source, "a new source for a new snapshot");
   assert.equal(loadNewestSnapshot(fs, { dir: "/snapshots" })?.index, 8);
   await log.close();
 });

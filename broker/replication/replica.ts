@@ -56,7 +56,7 @@ import type {
 } from "./types.ts";
 import { RaftLogStorage } from "./log_storage.ts";
 import { RaftLogWriter } from "./log_writer.ts";
-import { installSnapshot, type SnapshotParts } from "./snapshot_io.ts";
+import { installReceivedSnapshot, type SnapshotParts, snapshotParts } from "./snapshot_io.ts";
 import { SnapshotWriter } from "./snapshot_writer.ts";
 import { Outstanding, type ProposalWaiters, type ReadWaiters } from "./waiters.ts";
 import { ClusterClock } from "./cluster_clock.ts";
@@ -162,7 +162,8 @@ export class RaftReplica implements Proposer, LogReader {
       snapshotsDir: options.snapshotsDir,
     });
     const { fs, snapshotsDir, log, machine } = options;
-    this.#snapshotParts = { log, machine, storage: this.#storage, fs, snapshotsDir };
+    const parts = { log, machine, storage: this.#storage, fs, snapshotsDir };
+    this.#snapshotParts = snapshotParts(parts, () => this.#raft);
     this.#writer = new RaftLogWriter(
       { log: options.log, storage: this.#storage, clock: this.#monotonic },
       {
@@ -180,6 +181,7 @@ export class RaftReplica implements Proposer, LogReader {
       electionTicks,
       id: this.#id,
       storage: this.#storage,
+      snapshotSink: this.#snapshotParts.sink,
       prng: options.prng,
       appliedIndex: options.machine.appliedIndex as LogIndex,
       canCampaign: recovered.repair === null,
@@ -357,6 +359,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#stop(new ReplicationError("NotReady", unknown, { retryAfterSeconds: 1 }));
     await this.#driving?.catch(() => {});
     await this.#snapshots.settled();
+    this.#snapshotParts.sink.close(); // a transfer not installed is not kept
     if (this.#failure !== null) return;
     try {
       await this.#writer.flush();
@@ -571,7 +574,7 @@ export class RaftReplica implements Proposer, LogReader {
   // ---- snapshots -----------------------------------------------------------------------------
 
   async #installSnapshot(snapshot: Snapshot): Promise<void> {
-    const installed = await installSnapshot(this.#snapshotParts, snapshot);
+    const installed = await installReceivedSnapshot(this.#snapshotParts, snapshot);
     this.#config = installed.config;
     this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#writer.tailTimestamp;
     if (installed.tailTimestamp !== null) this.#time.observe(installed.tailTimestamp);

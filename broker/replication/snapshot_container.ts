@@ -20,9 +20,11 @@
  * A snapshot a node takes of its own state is stored **without** entries (entryCount 0): its log
  * keeps them (compaction stops below `min(index, lowestReferencedIndex)`), and copying every
  * live body at every snapshot would cost as much as the backlog. The container sent to a
- * follower is built on demand from that file and the log (`RaftLogStorage.snapshot()`); a
- * follower stores what it received as it came, entries included, so a crash between writing the
- * file and rewriting its log is repaired at the next open.
+ * follower is streamed chunk by chunk from that file and the log (`snapshot_source.ts`), never
+ * assembled in memory; a follower receives it into a temp file (`snapshot_sink.ts`), stores it
+ * as it came, entries included, rewrites its log from it, then replaces the file by one without
+ * entries (`installReceivedSnapshot`); a crash before the log is rewritten is repaired at the
+ * next open from the file with entries.
  *
  * Files: `<snapshotsDir>/snapshot-<20-digit index>.bin`, written atomically with storage's
  * `writeSnapshotFile` (so a torn or flipped file is seen as corrupt, never loaded). Index 0 is the
@@ -129,6 +131,91 @@ export function decodeSnapshotContainer(bytes: Uint8Array): SnapshotContainer {
     throw new SnapshotDecodeError(`bad snapshot entries: ${(error as Error).message}`);
   }
   return container;
+}
+
+/** The fixed part of a container, before its entries, with where the machine image lies. */
+export interface ContainerPrefix {
+  index: number;
+  term: number;
+  config: ConfigState;
+  lowestReferencedIndex: number;
+  /** Byte offset and length of the machine image. */
+  machineOffset: number;
+  machineBytes: number;
+  /** Byte offset of the u32 entry count (the entries follow it). */
+  entryCountOffset: number;
+  entryCount: number;
+}
+
+/**
+ * Decodes a container's fixed part through `read(offset, length)` (which throws or returns
+ * fewer bytes past the end), without touching the machine image or the entries: what streaming
+ * a container from a file needs.
+ */
+export function readContainerPrefix(
+  read: (offset: number, length: number) => Uint8Array,
+): ContainerPrefix {
+  const head = new ContainerReader(read(0, headerBytes));
+  for (const byte of magic) {
+    if (head.u8() !== byte) throw new SnapshotDecodeError("not a snapshot container");
+  }
+  if (head.u8() !== containerVersion) throw new SnapshotDecodeError("unknown container version");
+  const index = head.uint();
+  const term = head.uint();
+  const configBytes = head.u32();
+  const middle = new ContainerReader(read(headerBytes, configBytes + 16));
+  const config = parseConfig(middle.text(configBytes));
+  const lowestReferencedIndex = middle.uint();
+  const machineBytes = middle.uint();
+  const machineOffset = headerBytes + configBytes + 16;
+  const entryCountOffset = machineOffset + machineBytes;
+  const entryCount = new ContainerReader(read(entryCountOffset, 4)).u32();
+  return {
+    index,
+    term,
+    config,
+    lowestReferencedIndex,
+    machineOffset,
+    machineBytes,
+    entryCountOffset,
+    entryCount,
+  };
+}
+
+/** Bytes of one embedded entry's header: term, index, timestamp, type, payload length. */
+export const containerEntryHeaderBytes = 29;
+
+/** Writes the container header of `entry` into `target` (at least 29 bytes). */
+export function encodeContainerEntryHeader(entry: LogEntry, target: Uint8Array): void {
+  const view = new DataView(target.buffer, target.byteOffset, containerEntryHeaderBytes);
+  view.setFloat64(0, entry.term, true);
+  view.setFloat64(8, entry.index, true);
+  view.setFloat64(16, entry.timestamp, true);
+  view.setUint8(24, entry.type);
+  view.setUint32(25, entry.payload.length, true);
+}
+
+/**
+ * Decodes the embedded entry whose header starts at `offset` of `bytes` (which must hold it
+ * whole), or returns the total size it needs when `bytes` ends before it does.
+ */
+export function decodeContainerEntry(
+  bytes: Uint8Array,
+  offset: number,
+): { entry: LogEntry; size: number } | { needBytes: number } {
+  if (bytes.length - offset < containerEntryHeaderBytes) {
+    return { needBytes: containerEntryHeaderBytes };
+  }
+  const reader = new ContainerReader(bytes.subarray(offset));
+  const term = reader.uint();
+  const index = reader.uint();
+  const timestamp = reader.f64();
+  const type = reader.u8();
+  const length = reader.u32();
+  const size = containerEntryHeaderBytes + length;
+  if (bytes.length - offset < size) return { needBytes: size };
+  const payload = reader.bytes(length);
+  return { entry: { term, index, timestamp, type, payload }, size };
 }
 
 /** A snapshot container that can't be decoded (damaged or not a container). */
@@ -280,10 +367,14 @@ export function storeSnapshot(
   return writeSnapshotFile(fs, options.dir, snapshotFileName(options.index), options.data);
 }
 
-/** Removes every snapshot file except index 0 (bootstrap) and `keepIndex`. */
-export function pruneSnapshots(fs: FileSystem, options: { dir: string; keepIndex: number }): void {
+/** Removes every snapshot file except index 0 (bootstrap), `keepIndex` and `alsoKeep`. */
+export function pruneSnapshots(
+  fs: FileSystem,
+  options: { dir: string; keepIndex: number },
+  alsoKeep: readonly number[] = [],
+): void {
   for (const index of listSnapshots(fs, options.dir)) {
-    if (index !== 0 && index !== options.keepIndex) {
+    if (index !== 0 && index !== options.keepIndex && !alsoKeep.includes(index)) {
       fs.remove(joinPath(options.dir, snapshotFileName(index)));
     }
   }

@@ -5,16 +5,28 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { FileSystem, SegmentLog } from "../../storage/mod.ts";
-import type { ConfigState, Snapshot } from "../../raft/mod.ts";
+import {
+  type FileHandle,
+  type FileSystem,
+  type LogEntry,
+  readSnapshotFileRange,
+  type SegmentLog,
+  writeSnapshotFileFrom,
+} from "../../storage/mod.ts";
+import type { ConfigState, RaftNode, Snapshot } from "../../raft/mod.ts";
 import type { Applier } from "./types.ts";
 import type { RaftLogStorage } from "./log_storage.ts";
 import {
-  decodeSnapshotContainer,
+  type ContainerPrefix,
+  decodeContainerEntry,
   encodeSnapshotContainer,
   pruneSnapshots,
+  readContainerPrefix,
+  SnapshotDecodeError,
+  snapshotFileName,
   storeSnapshot,
 } from "./snapshot_container.ts";
+import { FileSnapshotSink } from "./snapshot_sink.ts";
 
 /** What snapshotting touches on one node. */
 export interface SnapshotParts {
@@ -23,6 +35,28 @@ export interface SnapshotParts {
   storage: RaftLogStorage;
   fs: FileSystem;
   snapshotsDir: string;
+  /** Indexes of the snapshots the Raft core is sending to followers right now. */
+  snapshotsInFlight: () => number[];
+  /** Where snapshots sent by the leader are received. */
+  sink: FileSnapshotSink;
+}
+
+/**
+ * Builds a replica's `SnapshotParts`; `raft` is its Raft node (asked, when compacting, which
+ * snapshots are in flight). Leftover temp files of unfinished transfers are removed.
+ */
+export function snapshotParts(
+  options: Pick<SnapshotParts, "log" | "machine" | "storage" | "fs" | "snapshotsDir">,
+  raft: () => RaftNode,
+): SnapshotParts {
+  return {
+    ...options,
+    sink: new FileSnapshotSink(options.fs, options.snapshotsDir),
+    snapshotsInFlight: () =>
+      Object.values(raft().status().progress).flatMap((progress) =>
+        progress.snapshotIndex === undefined ? [] : [progress.snapshotIndex]
+      ),
+  };
 }
 
 /** A snapshot serialized at one applied index, to be stored and then adopted. */
@@ -77,9 +111,12 @@ export function adoptSnapshot(parts: SnapshotParts, prepared: PreparedSnapshot):
   const { index, term, config, lowestReferencedIndex } = prepared;
   if (parts.storage.snapshotMeta.index >= index) return Promise.resolve();
   parts.storage.setSnapshot({ index, term, config, lowestReferencedIndex });
-  pruneSnapshots(parts.fs, { dir: parts.snapshotsDir, keepIndex: index });
+  // A transfer of an older snapshot streams from its file and the log: both stay until it ends
+  // (the next adoption after that removes them).
+  const retained = parts.storage.retention(parts.snapshotsInFlight());
+  pruneSnapshots(parts.fs, { dir: parts.snapshotsDir, keepIndex: index }, retained.snapshotIndexes);
   // Entry `index` itself stays, so the log never starts after the snapshot.
-  const keepFrom = Math.min(index, lowestReferencedIndex);
+  const keepFrom = Math.min(index, lowestReferencedIndex, retained.logFrom);
   return keepFrom > parts.log.firstIndex ? parts.log.deletePrefix(keepFrom) : Promise.resolve();
 }
 
@@ -95,37 +132,128 @@ export async function takeSnapshot(parts: SnapshotParts, config: ConfigState): P
 }
 
 /**
- * Installs a snapshot received from the leader: stores it as received (entries included), resets
- * the log to its embedded entries, loads the machine in place. Returns the snapshot's membership
- * and the timestamp of the log's new last entry (null when it embeds none).
+ * Installs a snapshot received from the leader into the sink's temp file (`snapshot_sink.ts`),
+ * never holding its entries in memory:
+ *
+ * 1. the temp file is fsynced and copied into the snapshot file, its CRC checked on the way
+ *    (nothing is replaced if it fails);
+ * 2. the log is reset to the embedded entries, appended page by page from that file, and synced;
+ * 3. the machine is loaded from the image, Raft's compaction point moves;
+ * 4. the snapshot file is rewritten without entries (the log now holds them durably), so a
+ *    restart loads only the machine image.
+ *
+ * A crash before 2 ends keeps the file with entries, which recovery replays into the log.
+ * Returns the snapshot's membership and the timestamp of the log's new last entry (null when it
+ * embeds none).
  */
-export async function installSnapshot(
+export async function installReceivedSnapshot(
   parts: SnapshotParts,
   snapshot: Snapshot,
 ): Promise<{ config: ConfigState; tailTimestamp: number | null }> {
   const { log, fs, snapshotsDir } = parts;
-  const container = decodeSnapshotContainer(snapshot.data);
-  assert.equal(container.index, snapshot.index, "the container is the snapshot's");
-  assert.equal(container.term, snapshot.term, "the container has the snapshot's term");
-  // The file goes first: it carries the entries, so a crash before the log is rewritten is
-  // repaired at the next open (recovery.ts).
-  await storeSnapshot(fs, { dir: snapshotsDir, index: snapshot.index, data: snapshot.data });
-  const entries = container.entries;
-  const first = entries[0];
-  if (first !== undefined) await log.resetTo(first.index - 1, first.term);
-  else await log.resetTo(snapshot.index, snapshot.term);
-  if (entries.length > 0) {
-    log.append(entries);
-    await log.sync();
+  const received = parts.sink.takeFinished(snapshot.index);
+  const file = { dir: snapshotsDir, name: snapshotFileName(snapshot.index) };
+  try {
+    await received.handle.syncData();
+    await writeSnapshotFileFrom(fs, file, {
+      byteLength: received.containerBytes,
+      crc: received.crc,
+      read: (position, target) => readFully(received.handle, position, target),
+    });
+  } finally {
+    received.handle.close();
+    fs.remove(received.path);
   }
-  parts.machine.loadSnapshot(container.machine);
+  const read = (offset: number, length: number) => {
+    const target = new Uint8Array(length);
+    readSnapshotFileRange(fs, file, offset, target);
+    return target;
+  };
+  const prefix = readContainerPrefix(read);
+  assert.equal(prefix.index, snapshot.index, "the container is the snapshot's");
+  assert.equal(prefix.term, snapshot.term, "the container has the snapshot's term");
+  const tailTimestamp = await rewriteLog(log, {
+    prefix,
+    read,
+    containerBytes: received.containerBytes,
+  });
+  const machine = read(prefix.machineOffset, prefix.machineBytes);
+  parts.machine.loadSnapshot(machine);
   assert.equal(parts.machine.appliedIndex, snapshot.index, "the machine is at the snapshot");
-  parts.storage.setSnapshot({
+  const meta = {
     index: snapshot.index,
     term: snapshot.term,
-    config: container.config,
-    lowestReferencedIndex: container.lowestReferencedIndex,
-  });
+    config: prefix.config,
+    lowestReferencedIndex: prefix.lowestReferencedIndex,
+  };
+  parts.storage.retention([]); // a follower sends no snapshot; its old sources read a gone log
+  parts.storage.setSnapshot(meta);
+  if (prefix.entryCount > 0) {
+    const data = encodeSnapshotContainer({ ...meta, machine, entries: [] });
+    await storeSnapshot(fs, { dir: snapshotsDir, index: snapshot.index, data });
+  }
   pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: snapshot.index });
-  return { config: container.config, tailTimestamp: entries.at(-1)?.timestamp ?? null };
+  return { config: prefix.config, tailTimestamp };
+}
+
+/** Bytes of container read at once while rewriting the log (grown for a bigger entry). */
+const rewriteWindowBytes = 4 * 1024 * 1024;
+
+/**
+ * Resets the log to the container's embedded entries, appended window by window, and syncs.
+ * Returns the last entry's timestamp (null without entries: the log starts at the snapshot).
+ */
+async function rewriteLog(
+  log: SegmentLog,
+  container: {
+    prefix: ContainerPrefix;
+    read: (offset: number, length: number) => Uint8Array;
+    containerBytes: number;
+  },
+): Promise<number | null> {
+  const { prefix, read, containerBytes } = container;
+  if (prefix.entryCount === 0) {
+    assert.equal(containerBytes, prefix.entryCountOffset + 4, "nothing follows the entry count");
+    await log.resetTo(prefix.index, prefix.term);
+    return null;
+  }
+  let offset = prefix.entryCountOffset + 4;
+  let count = 0;
+  let last: LogEntry | null = null;
+  let windowBytes = rewriteWindowBytes;
+  while (offset < containerBytes) {
+    const window = read(offset, Math.min(windowBytes, containerBytes - offset));
+    const page: LogEntry[] = [];
+    let at = 0;
+    for (;;) {
+      const decoded = decodeContainerEntry(window, at);
+      if ("needBytes" in decoded) {
+        if (at === 0 && decoded.needBytes > containerBytes - offset) {
+          throw new SnapshotDecodeError(`truncated embedded entry at ${offset}`);
+        }
+        windowBytes = Math.max(windowBytes, decoded.needBytes);
+        break;
+      }
+      const entry = decoded.entry;
+      const expected = last === null ? entry.index : last.index + 1;
+      if (entry.index !== expected) throw new SnapshotDecodeError("embedded entries have a gap");
+      if (last === null) await log.resetTo(entry.index - 1, entry.term);
+      page.push(entry);
+      last = entry;
+      at += decoded.size;
+      count++;
+    }
+    log.append(page); // copies the payloads before the window is read again
+    offset += at;
+  }
+  const sound = last !== null && count === prefix.entryCount && last.index === prefix.index &&
+    last.term === prefix.term && offset === containerBytes;
+  if (!sound) throw new SnapshotDecodeError("embedded entries do not end at the snapshot");
+  await log.sync();
+  return last!.timestamp;
+}
+
+function readFully(handle: FileHandle, position: number, target: Uint8Array): void {
+  const read = handle.readSync(position, target);
+  if (read !== target.length) throw new RangeError("received snapshot file is too short");
 }

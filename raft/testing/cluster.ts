@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { MemoryLogStorage } from "../log_storage.ts";
+import { MemoryLogStorage, MemorySnapshotSink } from "../log_storage.ts";
 import { applyConfigChange, cloneConfig, decodeConfigChange } from "../membership.ts";
 import { RaftNode, type RaftNodeOptions } from "../node.ts";
 import { createPrng } from "../prng.ts";
@@ -36,7 +36,9 @@ export interface SimClusterOptions {
   config?: { voters: string[]; learners?: string[] };
   seed?: number;
   /** Options given to every node. */
-  node?: Partial<Omit<RaftNodeOptions, "id" | "storage" | "prng">>;
+  node?: Partial<Omit<RaftNodeOptions, "id" | "storage" | "prng" | "snapshotSink">>;
+  /** Decides whether a node installs the snapshot bytes it received (default: always). */
+  snapshotVerify?: (data: Uint8Array) => boolean;
 }
 
 /** One simulated server: its durable storage survives crashes, the rest does not. */
@@ -45,6 +47,8 @@ export interface SimNode {
   storage: MemoryLogStorage;
   /** Null while crashed. */
   raft: RaftNode | null;
+  /** Where the running node receives snapshots (volatile: a new one at every boot). */
+  sink: MemorySnapshotSink;
   /** The toy state machine: one key per applied entry, so `state[i]` is entry `i + 1`. */
   state: string[];
   appliedConfig: ConfigState;
@@ -76,6 +80,7 @@ export class SimCluster {
   readonly nodes = new Map<NodeId, SimNode>();
   readonly network: SimNetwork;
   readonly #nodeOptions: SimClusterOptions["node"];
+  readonly #snapshotVerify: SimClusterOptions["snapshotVerify"];
   readonly #seed: number;
   /** Which node led each term (election safety). */
   readonly leadersByTerm = new Map<number, NodeId>();
@@ -96,6 +101,7 @@ export class SimCluster {
     };
     this.#seed = options.seed ?? 1;
     this.#nodeOptions = options.node;
+    this.#snapshotVerify = options.snapshotVerify;
     this.network = new SimNetwork(createPrng(this.#seed * 7919 + 13));
     for (const id of ids) {
       const storage = new MemoryLogStorage({ config });
@@ -103,6 +109,7 @@ export class SimCluster {
         id,
         storage,
         raft: null,
+        sink: new MemorySnapshotSink(),
         state: [],
         appliedConfig: cloneConfig(config),
         readStates: [],
@@ -131,8 +138,9 @@ export class SimCluster {
   }
 
   #boot(node: SimNode): void {
-    const snapshot = node.storage.snapshot();
-    node.state = snapshot === null ? [] : decodeState(snapshot.data);
+    const data = node.storage.snapshotData();
+    node.state = data === null ? [] : decodeState(data);
+    node.sink = new MemorySnapshotSink({ verify: this.#snapshotVerify });
     // Storage's config is the snapshot's, or the bootstrap membership when there is none.
     node.appliedConfig = cloneConfig(node.storage.initialState().config);
     node.readStates = [];
@@ -141,6 +149,7 @@ export class SimCluster {
       ...this.#nodeOptions,
       id: node.id,
       storage: node.storage,
+      snapshotSink: node.sink,
       prng: createPrng(this.#seed * 1000 + index * 31 + node.restarts * 7),
       appliedIndex: logIndex(node.state.length),
     });
@@ -269,9 +278,10 @@ export class SimCluster {
 
   #handleReady(node: SimNode, ready: Ready): void {
     this.onReady?.(node.id, ready);
-    node.storage.saveReady(ready);
+    const data = ready.snapshot === undefined ? undefined : node.sink.take(ready.snapshot.index);
+    node.storage.saveReady(ready, data);
     if (ready.snapshot !== undefined) {
-      node.state = decodeState(ready.snapshot.data);
+      node.state = decodeState(data!);
       assert.equal(node.state.length, ready.snapshot.index, "snapshot state covers its index");
       node.appliedConfig = cloneConfig(ready.snapshot.config);
     }
