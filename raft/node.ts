@@ -66,7 +66,10 @@ export interface RaftNodeOptions {
    * `MemorySnapshotSink` (the whole snapshot in memory; fine for tests, not for big states).
    */
   snapshotSink?: SnapshotSink;
-  /** Largest snapshot a follower accepts. 4 GiB. */
+  /**
+   * Largest snapshot a follower accepts: 4 GiB with the default `MemorySnapshotSink`, 1 TiB with
+   * a sink of the caller's (which streams the bytes somewhere other than RAM, e.g. a file).
+   */
   snapshotBytesMax?: number;
   /** Proposal bytes a leader holds uncommitted before refusing more. 256 MiB. */
   uncommittedBytesMax?: number;
@@ -464,7 +467,8 @@ function sameHard(left: HardState, right: HardState): boolean {
   return left.term === right.term && left.vote === right.vote && left.commit === right.commit;
 }
 
-function resolveSettings(options: RaftNodeOptions): RaftSettings {
+/** The settings a node runs with: `options` over the defaults (exported for tests). */
+export function resolveSettings(options: RaftNodeOptions): RaftSettings {
   const settings: RaftSettings = {
     electionTicks: options.electionTicks ?? 10,
     heartbeatTicks: options.heartbeatTicks ?? 1,
@@ -475,7 +479,8 @@ function resolveSettings(options: RaftNodeOptions): RaftSettings {
     entriesPerMessageBytesMax: options.entriesPerMessageBytesMax ?? MiB,
     snapshotChunkBytes: options.snapshotChunkBytes ?? MiB,
     snapshotChunksInflightMax: options.snapshotChunksInflightMax ?? 4,
-    snapshotBytesMax: options.snapshotBytesMax ?? 4096 * MiB,
+    snapshotBytesMax: options.snapshotBytesMax ??
+      (options.snapshotSink === undefined ? 4096 * MiB : 2 ** 40),
     uncommittedBytesMax: options.uncommittedBytesMax ?? 256 * MiB,
     readIndexPendingMax: options.readIndexPendingMax ?? 4096,
   };

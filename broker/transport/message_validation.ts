@@ -44,7 +44,8 @@ export const messageLimitsDefault: Readonly<MessageLimits> = {
   nodeIdCharsMax: 255,
   entriesPerMessageMax: 1_000_000,
   snapshotChunkBytesMax: 16 * 1024 * 1024,
-  snapshotBytesMax: 4 * 1024 * 1024 * 1024,
+  // Snapshots are streamed to a file on the follower, so this bounds disk, not memory: 1 TiB.
+  snapshotBytesMax: 2 ** 40,
   snapshotMembersMax: 1024,
 };
 
