@@ -176,10 +176,15 @@ export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Pr
         ? null
         : await verifySignature(request, body, { keys, nowMs: now() });
       const operation = operationOf(request);
+      let addresses: QueueAddresses | undefined;
       const context: OperationContext = {
         service: options.service,
         input: parseRequestBody(utf8.decode(body)),
-        addresses: new QueueAddresses(QueueAddresses.originOf(request), addressOptions),
+        // Built when an operation answers a URL or an ARN (or an error naming one), not for
+        // every message request.
+        get addresses() {
+          return addresses ??= new QueueAddresses(QueueAddresses.originOf(request), addressOptions);
+        },
         // Read only by ReceiveMessage: the first read of `request.signal` makes Deno build a
         // signal that it aborts, with a DOMException and its stack, when the answer is sent.
         get signal() {
