@@ -153,7 +153,9 @@ async function startBroker(workDir: string, extraArgs: string[]): Promise<Starte
   const port = freePort();
   const dataDir = `${workDir}/data`;
   const main = new URL("../main.ts", import.meta.url).pathname;
-  const args = ["run", "-A", main, "--port", String(port), "--host", "127.0.0.1"];
+  // The flag of `deno task start`: without it Deno aborts every request's signal once answered.
+  const args = ["run", "-A", "--unstable-no-legacy-abort", main, "--port", String(port)];
+  args.push("--host", "127.0.0.1");
   args.push("--data-dir", dataDir, ...extraArgs);
   const url = `http://127.0.0.1:${port}`;
   const started: Started = {
