@@ -13,14 +13,17 @@
  *
  * Options of its own: `--url` (skip starting a broker), `--skip-noop`, `--skip-broker`,
  * `--broker-args "..."` (more flags for main.ts), `--out file.jsonl` (append the lines there too),
- * `--keep-data`, `--doors` (after v1, the same shapes through the CMQ and SQS doors of the same
- * broker, each with a table of ratios to v1). Every other option goes to the load generator (see `load_options.ts`).
+ * `--keep-data`, `--doors` (after v1, the shapes through the CMQ and SQS doors of the same broker,
+ * each beside v1 in the door's request pattern, `--repeat` rounds interleaved, and a table of
+ * median ratios: `door_compare.ts`), `--doors-only` (`--doors` without the plain v1 run). Every
+ * other option goes to the load generator (see `load_options.ts`).
  *
  * @module
  */
 
 import { type LoadOptions, type LoadResult, parseLoadArgs, runLoad } from "./load.ts";
 import { waitReady } from "./process_stats.ts";
+import { doorTable, runDoorComparison } from "./door_compare.ts";
 
 /** run_all's own options; the rest are load options. */
 interface RunAllOptions {
@@ -32,6 +35,8 @@ interface RunAllOptions {
   keepData: boolean;
   /** Also run the shapes through the CMQ and SQS doors on the same broker, after v1. */
   doors: boolean;
+  /** The door comparison alone (no plain v1 run). */
+  doorsOnly: boolean;
 }
 
 const ownFlags = [
@@ -42,8 +47,15 @@ const ownFlags = [
   "--out",
   "--keep-data",
   "--doors",
+  "--doors-only",
 ];
-const booleanFlags = new Set(["--skip-noop", "--skip-broker", "--keep-data", "--doors"]);
+const booleanFlags = new Set([
+  "--skip-noop",
+  "--skip-broker",
+  "--keep-data",
+  "--doors",
+  "--doors-only",
+]);
 
 /** Splits run_all's own flags from the load generator's. */
 export function splitArgs(args: string[]): { own: RunAllOptions; load: string[] } {
@@ -55,6 +67,7 @@ export function splitArgs(args: string[]): { own: RunAllOptions; load: string[] 
     out: "",
     keepData: false,
     doors: false,
+    doorsOnly: false,
   };
   const load: string[] = [];
   for (let index = 0; index < args.length; index++) {
@@ -71,6 +84,7 @@ export function splitArgs(args: string[]): { own: RunAllOptions; load: string[] 
     else if (flag === "--out") own.out = value;
     else if (flag === "--keep-data") own.keepData = true;
     else if (flag === "--doors") own.doors = true;
+    else if (flag === "--doors-only") own.doors = own.doorsOnly = true;
   }
   return { own, load };
 }
@@ -139,7 +153,9 @@ async function startBroker(workDir: string, extraArgs: string[]): Promise<Starte
   const port = freePort();
   const dataDir = `${workDir}/data`;
   const main = new URL("../main.ts", import.meta.url).pathname;
-  const args = ["run", "-A", main, "--port", String(port), "--host", "127.0.0.1"];
+  // The flag of `deno task start`: without it Deno aborts every request's signal once answered.
+  const args = ["run", "-A", "--unstable-no-legacy-abort", main, "--port", String(port)];
+  args.push("--host", "127.0.0.1");
   args.push("--data-dir", dataDir, ...extraArgs);
   const url = `http://127.0.0.1:${port}`;
   const started: Started = {
@@ -228,17 +244,17 @@ async function main(): Promise<void> {
         ? { url: own.url, stop: () => Promise.resolve() }
         : await startBroker(workDir, own.brokerArgs);
       started.push(broker);
-      brokerResults = await runAgainst(broker, options, emit);
+      if (!own.doorsOnly) brokerResults = await runAgainst(broker, options, emit);
       if (own.doors) {
-        for (const door of ["cmq", "sqs"] as const) {
-          const doorOptions = { ...options, client: door, system: `cmqd-${door}` };
-          const doorResults = await runAgainst(broker, doorOptions, emit);
-          console.error(ratioTable(brokerResults, doorResults, [`v1 ${options.client}`, door]));
-        }
+        const pid = options.pid || broker.child?.pid || 0;
+        const rows = await runDoorComparison(options, { url: broker.url, pid }, emit);
+        console.error(doorTable(options, rows));
       }
       await broker.stop();
     }
-    console.error(ratioTable(noopResults, brokerResults));
+    if (noopResults.length + brokerResults.length > 0) {
+      console.error(ratioTable(noopResults, brokerResults));
+    }
   } finally {
     for (const server of started) await server.stop().catch(() => {});
     if (!own.keepData) await Deno.remove(workDir, { recursive: true }).catch(() => {});

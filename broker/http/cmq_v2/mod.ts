@@ -159,7 +159,16 @@ async function dispatch(request: Request, door: Door): Promise<Record<string, un
   const action = actionOf(name);
   const queueName = action.scope === "queue" ? queueNameParam(params) : "";
   if (door.keys !== null && key !== null) authorize(door.keys, key, action, queueName);
-  return await action.run({ service: door.service, params, queueName, signal: request.signal });
+  return await action.run({
+    service: door.service,
+    params,
+    queueName,
+    // Read only by the receives: the first read of `request.signal` makes Deno build a signal
+    // that it aborts, with a DOMException and its stack, when the answer is sent.
+    get signal() {
+      return request.signal;
+    },
+  });
 }
 
 async function runTopicAction(

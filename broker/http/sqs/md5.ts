@@ -31,7 +31,9 @@ export function md5Hex(bytes: Uint8Array): string {
 
 /** `MD5OfMessageBody` / `MD5OfBody` of a body. */
 export function md5OfBody(body: string): string {
-  return md5Hex(utf8.encode(body));
+  // The string itself: node:crypto encodes it as UTF-8 (lone surrogates as U+FFFD, like
+  // TextEncoder) without the copy a separate encode makes.
+  return createHash("md5").update(body, "utf8").digest("hex");
 }
 
 function lengthPrefixed(bytes: Uint8Array): Uint8Array[] {

@@ -113,6 +113,11 @@ async function readBody(request: Request): Promise<Uint8Array> {
     );
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > requestBodyBytesMax) throw tooLong();
+  if (declared !== null && request.headers.get("transfer-encoding") === null) {
+    // The transport delivers exactly the declared bytes, checked above. `bytes()` before
+    // touching `request.body`, which would make Deno build a stream for it.
+    return await request.bytes();
+  }
   if (request.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let length = 0;
@@ -171,11 +176,20 @@ export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Pr
         ? null
         : await verifySignature(request, body, { keys, nowMs: now() });
       const operation = operationOf(request);
+      let addresses: QueueAddresses | undefined;
       const context: OperationContext = {
         service: options.service,
         input: parseRequestBody(utf8.decode(body)),
-        addresses: new QueueAddresses(QueueAddresses.originOf(request), addressOptions),
-        signal: request.signal,
+        // Built when an operation answers a URL or an ARN (or an error naming one), not for
+        // every message request.
+        get addresses() {
+          return addresses ??= new QueueAddresses(QueueAddresses.originOf(request), addressOptions);
+        },
+        // Read only by ReceiveMessage: the first read of `request.signal` makes Deno build a
+        // signal that it aborts, with a DOMException and its stack, when the answer is sent.
+        get signal() {
+          return request.signal;
+        },
         allows: (name: string, action: Action) =>
           keys === null || key === null || keys.allows(key, "queue", name, action),
       };

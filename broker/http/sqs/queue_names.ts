@@ -61,6 +61,26 @@ export function queueFromName(sqsName: string): QueueRef {
  * path; the host is not checked, so URLs keep working across nodes and proxies.
  */
 export function queueFromUrl(queueUrl: string): QueueRef {
+  const known = parsedUrls.get(queueUrl);
+  if (known !== undefined) return known;
+  const queue = Object.freeze(parseQueueUrl(queueUrl));
+  if (queueUrl.length <= cachedUrlCharsMax) {
+    if (parsedUrls.size >= cachedUrlsMax) parsedUrls.clear();
+    parsedUrls.set(queueUrl, queue);
+  }
+  return queue;
+}
+
+/**
+ * Queue URLs parsed lately and what they name: a client sends the same few URLs with every
+ * message request, and `new URL` is a measurable part of a small request's cost. Only URLs that
+ * parse are kept (a refused one throws again each time); the map is emptied when full.
+ */
+const parsedUrls = new Map<string, QueueRef>();
+const cachedUrlsMax = 1024;
+const cachedUrlCharsMax = 512;
+
+function parseQueueUrl(queueUrl: string): QueueRef {
   const invalid = () =>
     new SqsError("InvalidAddress", `The address ${queueUrl.slice(0, 200)} is not valid.`);
   let segments: string[];
