@@ -62,6 +62,11 @@ export interface AppOptions {
    * `AccessGuard.open()` (anyone).
    */
   access?: AccessGuard;
+  /**
+   * Serve plainly valid sends, receives and deletes through the v1 fast path (default true;
+   * false is the reference its equivalence test compares against).
+   */
+  hotRoutes?: boolean;
 }
 
 /** The app type `createApp` returns. */
@@ -100,7 +105,7 @@ export function createApp(options: AppOptions): App {
   app.use("/v1/*", access.authenticate(requestBytesMax));
   app.use("/v1/*", jsonBodyReader(requestBytesMax));
   access.installRules(app);
-  app.route("/", createV1Routes(options.service));
+  app.route("/", createV1Routes(options.service, { hotRoutes: options.hotRoutes }));
   if (options.topics !== undefined) app.route("/", createV1TopicRoutes(options.topics));
   app.route("/", createOpsRoutes({ status: options.status, metrics: options.metrics }));
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { createV1Routes, v1RouteDefinitions } from "./routes.ts";
+export { createV1Routes, v1RouteDefinitions, type V1RouteOptions } from "./routes.ts";
 export { createV1TopicRoutes, v1TopicRouteDefinitions } from "./topic_routes.ts";
 export {
   type AccessRule,

@@ -9,6 +9,7 @@ import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { QueueService } from "../../service/mod.ts";
 import type { RewindRequest } from "../../../sdk/protocol.ts";
 import { type DoorEnv, validationHook } from "./errors.ts";
+import { addHotRoutes } from "./hot_routes.ts";
 import {
   ChangeVisibilityRequestSchema,
   ChangeVisibilityResponseSchema,
@@ -220,6 +221,16 @@ export const v1RouteDefinitions = [
   redrive,
 ] as const;
 
+/** Options of `createV1Routes`. */
+export interface V1RouteOptions {
+  /**
+   * Serve plainly valid sends, receives and deletes through the fast path of `hot_routes.ts`
+   * (default true). False leaves every request to the zod routes: the reference the fast
+   * path's equivalence test compares against.
+   */
+  hotRoutes?: boolean;
+}
+
 /**
  * The `/v1/queues` routes over `service`.
  *
@@ -228,8 +239,13 @@ export const v1RouteDefinitions = [
  * app.route("/", createV1Routes(service));
  * ```
  */
-export function createV1Routes(service: QueueService): OpenAPIHono<DoorEnv> {
+export function createV1Routes(
+  service: QueueService,
+  options: V1RouteOptions = {},
+): OpenAPIHono<DoorEnv> {
   const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
+  // Before the routes' own registrations: the router runs handlers in that order.
+  if (options.hotRoutes ?? true) addHotRoutes(app, service);
   addQueueRoutes(app, service);
   addMessageRoutes(app, service);
   addOperationRoutes(app, service);
