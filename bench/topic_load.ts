@@ -29,7 +29,7 @@
  * @module
  */
 import { CmqdClient } from "../sdk/mod.ts";
-import { waitReady } from "./process_stats.ts";
+import { cpuSeconds, waitReady } from "./process_stats.ts";
 
 interface Options {
   shape: string;
@@ -44,6 +44,10 @@ interface Options {
   url: string;
   brokerArgs: string[];
   keepData: boolean;
+  /** The broker's PID, for its CPU per push (set when this bench starts the broker). */
+  brokerPid: number;
+  /** Requests in flight against the sink in the `sink` shape. */
+  sinkConcurrency: number;
 }
 
 function parseOptions(args: string[]): Options {
@@ -60,6 +64,8 @@ function parseOptions(args: string[]): Options {
     url: "",
     brokerArgs: [],
     keepData: false,
+    brokerPid: 0,
+    sinkConcurrency: 16,
   };
   for (let index = 0; index < args.length; index++) {
     const flag = args[index];
@@ -137,23 +143,84 @@ async function runFanout(client: CmqdClient, options: Options) {
   };
 }
 
-async function runPush(client: CmqdClient, options: Options, paced: boolean) {
+/** CPU seconds of this process's main thread (the sink's), or null off Linux. */
+function mainThreadCpuSeconds(): number | null {
+  try {
+    // On Linux the main thread's id is the process id.
+    const stat = Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The no-op sink: parses each push's JSON body (as a real receiver would), notes its
+ * publish-to-arrival latency and message id, answers 204.
+ */
+function startSink() {
   const received = new Map<string, number>();
   const latenciesMs: number[] = [];
-  let lastPushMs = 0;
-  const sink = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+  const state = { lastPushMs: 0 };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
     const notification = await request.json();
     const now = Date.now();
     latenciesMs.push(now - notification.publishTime);
     received.set(notification.msgId, (received.get(notification.msgId) ?? 0) + 1);
-    lastPushMs = performance.now();
+    state.lastPushMs = performance.now();
     return new Response(null, { status: 204 });
   });
+  return { url: `http://127.0.0.1:${server.addr.port}/push`, received, latenciesMs, state, server };
+}
+
+/** The sink alone, driven by `PushHttpClient` from a worker thread: its ceiling and its cost. */
+async function runSink(options: Options) {
+  const sink = startSink();
+  const worker = new Worker(new URL("./topic_sink_load.ts", import.meta.url).href, {
+    type: "module",
+  });
+  try {
+    const cpuStart = mainThreadCpuSeconds();
+    const startMs = performance.now();
+    const done = new Promise<{ answered: number; failed: number }>((resolve) => {
+      worker.onmessage = (event) => resolve(event.data);
+    });
+    worker.postMessage({
+      url: sink.url,
+      seconds: options.seconds,
+      concurrency: options.sinkConcurrency,
+      size: options.size,
+    });
+    const { answered, failed } = await done;
+    const seconds = (performance.now() - startMs) / 1000;
+    const cpuEnd = mainThreadCpuSeconds();
+    const sinkCpu = cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart;
+    return {
+      shape: "sink",
+      size: options.size,
+      concurrency: options.sinkConcurrency,
+      requestsPerSec: Math.round(answered / seconds),
+      failed,
+      sinkCpuPct: sinkCpu === null ? null : Math.round((100 * sinkCpu) / seconds),
+      sinkCpuUsPerRequest: sinkCpu === null || answered === 0
+        ? null
+        : Math.round((1e6 * sinkCpu) / answered),
+    };
+  } finally {
+    worker.terminate();
+    await sink.server.shutdown();
+  }
+}
+
+async function runPush(client: CmqdClient, options: Options, paced: boolean) {
+  const sink = startSink();
+  const { received, latenciesMs } = sink;
   try {
     const topic = `push-${Date.now().toString(36)}`;
     await client.createTopic(topic);
     await client.subscribe(topic, "sink", {
-      endpoint: { url: `http://127.0.0.1:${sink.addr.port}/push` },
+      endpoint: { url: sink.url },
     });
     const body = "x".repeat(options.size);
     const messages = Array.from({ length: options.batch }, () => ({ body }));
@@ -161,6 +228,7 @@ async function runPush(client: CmqdClient, options: Options, paced: boolean) {
       ? Math.ceil((options.pushRate * options.seconds) / options.batch)
       : Math.ceil(options.pushMessages / options.batch);
     let next = 0;
+    const brokerCpuStart = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
     const startMs = performance.now();
     const intervalMs = (1000 * options.batch) / Math.max(1, options.pushRate);
     const loop = async () => {
@@ -180,6 +248,11 @@ async function runPush(client: CmqdClient, options: Options, paced: boolean) {
     while (received.size < total && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    const brokerCpuEnd = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
+    const brokerCpu = brokerCpuStart === null || brokerCpuEnd === null
+      ? null
+      : brokerCpuEnd - brokerCpuStart;
+    const lastPushMs = sink.state.lastPushMs;
     latenciesMs.sort((a, b) => a - b);
     const duplicates = [...received.values()].filter((count) => count > 1).length;
     return {
@@ -195,9 +268,14 @@ async function runPush(client: CmqdClient, options: Options, paced: boolean) {
       pushP50Ms: percentile(latenciesMs, 0.5),
       pushP99Ms: percentile(latenciesMs, 0.99),
       pushMaxMs: latenciesMs.at(-1) ?? null,
+      // Everything the broker spent while the run lasted (publishes, pushes, their outcomes)
+      // per message pushed: a figure less bent by other load on the machine than pushes/s.
+      brokerCpuUsPerPush: brokerCpu === null || received.size === 0
+        ? null
+        : Math.round((1e6 * brokerCpu) / received.size),
     };
   } finally {
-    await sink.shutdown();
+    await sink.server.shutdown();
   }
 }
 
@@ -228,6 +306,7 @@ async function startBroker(options: Options) {
   if (await waitReady(url, 60_000) === null) throw new Error(`broker not ready: ${workDir}`);
   return {
     url,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -240,12 +319,17 @@ async function startBroker(options: Options) {
 
 if (import.meta.main) {
   const options = parseOptions(Deno.args);
-  const broker = options.url === "" ? await startBroker(options) : null;
-  const client = new CmqdClient({ baseUrl: options.url || broker!.url, timeoutMs: 30_000 });
+  const needsBroker = options.shape.split(",").some((shape) => shape !== "sink");
+  const broker = options.url === "" && needsBroker ? await startBroker(options) : null;
+  if (broker !== null) options.brokerPid = broker.pid;
+  const baseUrl = options.url || broker?.url || "http://127.0.0.1:9876";
+  const client = new CmqdClient({ baseUrl, timeoutMs: 30_000 });
   try {
     for (const shape of options.shape.split(",")) {
       const row = shape === "fanout"
         ? await runFanout(client, options)
+        : shape === "sink"
+        ? await runSink(options)
         : shape === "push" || shape === "push-latency"
         ? await runPush(client, options, shape === "push-latency")
         : (() => {
