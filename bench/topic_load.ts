@@ -113,6 +113,10 @@ async function runFanout(client: CmqdClient, options: Options) {
   }));
   const startMs = performance.now();
   const measureFromMs = startMs + options.warmup * 1000;
+  let brokerCpuStart: number | null = null;
+  setTimeout(() => {
+    brokerCpuStart = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
+  }, options.warmup * 1000);
   const endMs = measureFromMs + options.seconds * 1000;
   let published = 0;
   const latenciesMs: number[] = [];
@@ -128,6 +132,10 @@ async function runFanout(client: CmqdClient, options: Options) {
     }
   };
   await Promise.all(Array.from({ length: options.publishers * options.inflight }, loop));
+  const brokerCpuEnd = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
+  const brokerCpu = brokerCpuStart === null || brokerCpuEnd === null
+    ? null
+    : brokerCpuEnd - brokerCpuStart;
   latenciesMs.sort((a, b) => a - b);
   return {
     shape: "fanout",
@@ -140,6 +148,10 @@ async function runFanout(client: CmqdClient, options: Options) {
     copiesPerSec: Math.round((3 * published) / options.seconds),
     publishP50Ms: round1(percentile(latenciesMs, 0.5)),
     publishP99Ms: round1(percentile(latenciesMs, 0.99)),
+    // The broker's CPU over the window per published message (3 queue copies each).
+    brokerCpuUsPerMessage: brokerCpu === null || published === 0
+      ? null
+      : Math.round((1e6 * brokerCpu) / published),
   };
 }
 
@@ -163,7 +175,14 @@ function startSink() {
   const received = new Map<string, number>();
   const latenciesMs: number[] = [];
   const state = { lastPushMs: 0 };
+  // While held, requests wait (the drain shape builds a backlog behind the few in flight).
+  let release = () => {};
+  let held: Promise<void> | null = null;
+  const hold = () => {
+    held = new Promise((resolve) => release = resolve);
+  };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    if (held !== null) await held;
     const notification = await request.json();
     const now = Date.now();
     latenciesMs.push(now - notification.publishTime);
@@ -171,7 +190,12 @@ function startSink() {
     state.lastPushMs = performance.now();
     return new Response(null, { status: 204 });
   });
-  return { url: `http://127.0.0.1:${server.addr.port}/push`, received, latenciesMs, state, server };
+  const url = `http://127.0.0.1:${server.addr.port}/push`;
+  const unhold = () => {
+    held = null;
+    release();
+  };
+  return { url, received, latenciesMs, state, server, hold, unhold };
 }
 
 /** The sink alone, driven by `PushHttpClient` from a worker thread: its ceiling and its cost. */
@@ -213,8 +237,10 @@ async function runSink(options: Options) {
   }
 }
 
-async function runPush(client: CmqdClient, options: Options, paced: boolean) {
+async function runPush(client: CmqdClient, options: Options, mode: "push" | "latency" | "drain") {
+  const paced = mode === "latency";
   const sink = startSink();
+  if (mode === "drain") sink.hold();
   const { received, latenciesMs } = sink;
   try {
     const topic = `push-${Date.now().toString(36)}`;
@@ -244,6 +270,10 @@ async function runPush(client: CmqdClient, options: Options, paced: boolean) {
     await Promise.all(Array.from({ length: options.inflight }, loop));
     const publishedMs = performance.now();
     const total = batches * options.batch;
+    // Drain: the whole backlog is pending now; the clock and the broker's CPU start here.
+    const drainStartMs = performance.now();
+    const drainCpuStart = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
+    if (mode === "drain") sink.unhold();
     const deadline = performance.now() + 120_000;
     while (received.size < total && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -253,6 +283,21 @@ async function runPush(client: CmqdClient, options: Options, paced: boolean) {
       ? null
       : brokerCpuEnd - brokerCpuStart;
     const lastPushMs = sink.state.lastPushMs;
+    if (mode === "drain") {
+      const cpu = drainCpuStart === null || brokerCpuEnd === null
+        ? null
+        : brokerCpuEnd - drainCpuStart;
+      return {
+        shape: "push-drain",
+        size: options.size,
+        messages: total,
+        pushed: received.size,
+        pushesPerSec: Math.round(received.size / ((lastPushMs - drainStartMs) / 1000)),
+        brokerCpuUsPerPush: cpu === null || received.size === 0
+          ? null
+          : Math.round((1e6 * cpu) / received.size),
+      };
+    }
     latenciesMs.sort((a, b) => a - b);
     const duplicates = [...received.values()].filter((count) => count > 1).length;
     return {
@@ -330,8 +375,12 @@ if (import.meta.main) {
         ? await runFanout(client, options)
         : shape === "sink"
         ? await runSink(options)
-        : shape === "push" || shape === "push-latency"
-        ? await runPush(client, options, shape === "push-latency")
+        : shape === "push" || shape === "push-latency" || shape === "push-drain"
+        ? await runPush(
+          client,
+          options,
+          shape === "push" ? "push" : shape === "push-latency" ? "latency" : "drain",
+        )
         : (() => {
           throw new Error(`unknown shape ${shape}`);
         })();
