@@ -139,6 +139,7 @@ async function runFanout(client: CmqdClient, options: Options) {
   latenciesMs.sort((a, b) => a - b);
   return {
     shape: "fanout",
+    system: "cmqd",
     queues: 3,
     size: options.size,
     batch: options.batch,
