@@ -37,7 +37,6 @@ import {
   resolveCreate,
   resolveUpdate,
   type SendCommandMessage,
-  SentMessageReader,
   type StateMachine,
   type StoredMessageReader,
   type TagChanges,
