@@ -212,3 +212,37 @@ Deno.test("answers larger than the read buffer (long headers, long bodies) are r
     server.close();
   }
 });
+
+Deno.test("ASCII and non-ASCII bodies and header values arrive byte for byte, with their content-length", async () => {
+  const seen: { length: string | null; tag: string | null; body: string }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    seen.push({
+      length: request.headers.get("content-length"),
+      tag: request.headers.get("x-tag"),
+      body: new TextDecoder().decode(bytes),
+    });
+    return new Response(null, { status: 204 });
+  });
+  const client = new PushHttpClient();
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/`;
+    const cases = [
+      { body: "plain ascii", tag: "a" },
+      { body: "订单 😀", tag: "a" },
+      { body: "plain", tag: "t\u00e9" }, // a non-ASCII header value: the slower path, same bytes
+    ];
+    for (const { body, tag } of cases) {
+      const answer = await client.fetch(url, { ...init(), headers: { "x-tag": tag }, body });
+      assert.equal(answer.status, 204);
+    }
+    assert.deepEqual(
+      seen.map((item) => [item.body, Number(item.length)]),
+      cases.map(({ body }) => [body, new TextEncoder().encode(body).length]),
+    );
+    assert.equal(seen[0].tag, "a");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
