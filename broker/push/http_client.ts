@@ -44,8 +44,11 @@ const latin1 = new TextDecoder("latin1");
 const lineBreak = /[\r\n]/;
 /** Parsed push URLs kept (a subscription's URL is parsed once, not per push). */
 const parsedUrlsMax = 4096;
-/** Bytes read from a connection at once (the read buffer grows only for long header blocks). */
-const readChunkBytes = 16 * 1024;
+/**
+ * Bytes read from a connection at once: a push's answer is a status line and a few headers, and
+ * up to about a thousand connections each keep a buffer (it grows only for long header blocks).
+ */
+const readChunkBytes = 4 * 1024;
 
 /** A push URL, parsed once: where to connect and the start of every request to it. */
 interface Target {

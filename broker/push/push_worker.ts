@@ -11,7 +11,7 @@
  *
  * Isolation: at most `inflightPerSubscriptionMax` requests per subscription and `inflightMax`
  * overall; a subscription whose last attempt failed drops to one request at a time until one
- * succeeds (so a dead endpoint holds one slot, not sixteen, while it times out); every request
+ * succeeds (so a dead endpoint holds one slot, not 64, while it times out); every request
  * has its own timeout; subscriptions are served round-robin from a rotating start. A slow or
  * dead endpoint thus never holds up another's pushes while free slots remain.
  *
@@ -64,10 +64,15 @@ export interface PushLimits {
 /** Due pushes read ahead per subscription (bodies included, so kept small). */
 const readAheadPerSubscription = 64;
 
-/** The defaults. */
+/**
+ * The defaults. 64 per subscription (not 16): one busy subscription to a local sink drained
+ * about 11.4k pushes/s at 16 and 13.3k/s at 64 on a 2-core machine, the broker spending less CPU
+ * per push (more answers arrive per wake-up); the node-wide bound keeps the ratio (16 slow
+ * subscriptions fill it, as 16 × 16 filled 256), and a failing endpoint still drops to one.
+ */
 export const pushLimitsDefault: PushLimits = {
-  inflightMax: 256,
-  inflightPerSubscriptionMax: 16,
+  inflightMax: 1024,
+  inflightPerSubscriptionMax: 64,
   requestTimeoutMs: 15_000,
   outcomesPerCommandMax: 256,
   outcomeProposalsMax: 4,
