@@ -30,6 +30,7 @@
  */
 import { CmqdClient } from "../sdk/mod.ts";
 import { cpuSeconds, waitReady } from "./process_stats.ts";
+import { type Sink, startSink, startSinkThread } from "./topic_sink.ts";
 
 interface Options {
   shape: string;
@@ -48,6 +49,8 @@ interface Options {
   brokerPid: number;
   /** Requests in flight against the sink in the `sink` shape. */
   sinkConcurrency: number;
+  /** Serve the push shapes' sink on a worker thread, away from the publishers' event loop. */
+  sinkThread: boolean;
 }
 
 function parseOptions(args: string[]): Options {
@@ -66,11 +69,12 @@ function parseOptions(args: string[]): Options {
     keepData: false,
     brokerPid: 0,
     sinkConcurrency: 16,
+    sinkThread: false,
   };
   for (let index = 0; index < args.length; index++) {
     const flag = args[index];
-    if (flag === "--keep-data") {
-      options.keepData = true;
+    if (flag === "--keep-data" || flag === "--sink-thread") {
+      options[flag === "--keep-data" ? "keepData" : "sinkThread"] = true;
       continue;
     }
     const value = args[++index];
@@ -168,37 +172,6 @@ function mainThreadCpuSeconds(): number | null {
   }
 }
 
-/**
- * The no-op sink: parses each push's JSON body (as a real receiver would), notes its
- * publish-to-arrival latency and message id, answers 204.
- */
-function startSink() {
-  const received = new Map<string, number>();
-  const latenciesMs: number[] = [];
-  const state = { lastPushMs: 0 };
-  // While held, requests wait (the drain shape builds a backlog behind the few in flight).
-  let release = () => {};
-  let held: Promise<void> | null = null;
-  const hold = () => {
-    held = new Promise((resolve) => release = resolve);
-  };
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    if (held !== null) await held;
-    const notification = await request.json();
-    const now = Date.now();
-    latenciesMs.push(now - notification.publishTime);
-    received.set(notification.msgId, (received.get(notification.msgId) ?? 0) + 1);
-    state.lastPushMs = performance.now();
-    return new Response(null, { status: 204 });
-  });
-  const url = `http://127.0.0.1:${server.addr.port}/push`;
-  const unhold = () => {
-    held = null;
-    release();
-  };
-  return { url, received, latenciesMs, state, server, hold, unhold };
-}
-
 /** The sink alone, driven by `PushHttpClient` from a worker thread: its ceiling and its cost. */
 async function runSink(options: Options) {
   const sink = startSink();
@@ -234,15 +207,14 @@ async function runSink(options: Options) {
     };
   } finally {
     worker.terminate();
-    await sink.server.shutdown();
+    await sink.shutdown();
   }
 }
 
 async function runPush(client: CmqdClient, options: Options, mode: "push" | "latency" | "drain") {
   const paced = mode === "latency";
-  const sink = startSink();
+  const sink: Sink = options.sinkThread ? await startSinkThread() : startSink();
   if (mode === "drain") sink.hold();
-  const { received, latenciesMs } = sink;
   try {
     const topic = `push-${Date.now().toString(36)}`;
     await client.createTopic(topic);
@@ -276,14 +248,16 @@ async function runPush(client: CmqdClient, options: Options, mode: "push" | "lat
     const drainCpuStart = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
     if (mode === "drain") sink.unhold();
     const deadline = performance.now() + 120_000;
-    while (received.size < total && performance.now() < deadline) {
+    while (sink.count() < total && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const brokerCpuEnd = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
     const brokerCpu = brokerCpuStart === null || brokerCpuEnd === null
       ? null
       : brokerCpuEnd - brokerCpuStart;
-    const lastPushMs = sink.state.lastPushMs;
+    const { latenciesMs, duplicates } = await sink.report();
+    const pushed = sink.count();
+    const lastPushMs = sink.lastPushMs();
     if (mode === "drain") {
       const cpu = drainCpuStart === null || brokerCpuEnd === null
         ? null
@@ -292,36 +266,32 @@ async function runPush(client: CmqdClient, options: Options, mode: "push" | "lat
         shape: "push-drain",
         size: options.size,
         messages: total,
-        pushed: received.size,
-        pushesPerSec: Math.round(received.size / ((lastPushMs - drainStartMs) / 1000)),
-        brokerCpuUsPerPush: cpu === null || received.size === 0
-          ? null
-          : Math.round((1e6 * cpu) / received.size),
+        pushed,
+        pushesPerSec: Math.round(pushed / ((lastPushMs - drainStartMs) / 1000)),
+        brokerCpuUsPerPush: cpu === null || pushed === 0 ? null : Math.round((1e6 * cpu) / pushed),
       };
     }
-    latenciesMs.sort((a, b) => a - b);
-    const duplicates = [...received.values()].filter((count) => count > 1).length;
     return {
       shape: paced ? "push-latency" : "push",
       rate: paced ? options.pushRate : null,
       size: options.size,
       batch: options.batch,
       messages: total,
-      pushed: received.size,
+      pushed,
       duplicates,
       publishPerSec: Math.round(total / ((publishedMs - startMs) / 1000)),
-      pushesPerSec: Math.round(received.size / ((lastPushMs - startMs) / 1000)),
+      pushesPerSec: Math.round(pushed / ((lastPushMs - startMs) / 1000)),
       pushP50Ms: percentile(latenciesMs, 0.5),
       pushP99Ms: percentile(latenciesMs, 0.99),
       pushMaxMs: latenciesMs.at(-1) ?? null,
       // Everything the broker spent while the run lasted (publishes, pushes, their outcomes)
       // per message pushed: a figure less bent by other load on the machine than pushes/s.
-      brokerCpuUsPerPush: brokerCpu === null || received.size === 0
+      brokerCpuUsPerPush: brokerCpu === null || pushed === 0
         ? null
-        : Math.round((1e6 * brokerCpu) / received.size),
+        : Math.round((1e6 * brokerCpu) / pushed),
     };
   } finally {
-    await sink.server.shutdown();
+    await sink.shutdown();
   }
 }
 
