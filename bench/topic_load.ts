@@ -29,7 +29,8 @@
  * @module
  */
 import { CmqdClient } from "../sdk/mod.ts";
-import { waitReady } from "./process_stats.ts";
+import { cpuSeconds, waitReady } from "./process_stats.ts";
+import { type Sink, startSink, startSinkThread } from "./topic_sink.ts";
 
 interface Options {
   shape: string;
@@ -44,6 +45,12 @@ interface Options {
   url: string;
   brokerArgs: string[];
   keepData: boolean;
+  /** The broker's PID, for its CPU per push (set when this bench starts the broker). */
+  brokerPid: number;
+  /** Requests in flight against the sink in the `sink` shape. */
+  sinkConcurrency: number;
+  /** Serve the push shapes' sink on a worker thread, away from the publishers' event loop. */
+  sinkThread: boolean;
 }
 
 function parseOptions(args: string[]): Options {
@@ -60,11 +67,14 @@ function parseOptions(args: string[]): Options {
     url: "",
     brokerArgs: [],
     keepData: false,
+    brokerPid: 0,
+    sinkConcurrency: 16,
+    sinkThread: false,
   };
   for (let index = 0; index < args.length; index++) {
     const flag = args[index];
-    if (flag === "--keep-data") {
-      options.keepData = true;
+    if (flag === "--keep-data" || flag === "--sink-thread") {
+      options[flag === "--keep-data" ? "keepData" : "sinkThread"] = true;
       continue;
     }
     const value = args[++index];
@@ -107,6 +117,10 @@ async function runFanout(client: CmqdClient, options: Options) {
   }));
   const startMs = performance.now();
   const measureFromMs = startMs + options.warmup * 1000;
+  let brokerCpuStart: number | null = null;
+  setTimeout(() => {
+    brokerCpuStart = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
+  }, options.warmup * 1000);
   const endMs = measureFromMs + options.seconds * 1000;
   let published = 0;
   const latenciesMs: number[] = [];
@@ -122,9 +136,14 @@ async function runFanout(client: CmqdClient, options: Options) {
     }
   };
   await Promise.all(Array.from({ length: options.publishers * options.inflight }, loop));
+  const brokerCpuEnd = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
+  const brokerCpu = brokerCpuStart === null || brokerCpuEnd === null
+    ? null
+    : brokerCpuEnd - brokerCpuStart;
   latenciesMs.sort((a, b) => a - b);
   return {
     shape: "fanout",
+    system: "cmqd",
     queues: 3,
     size: options.size,
     batch: options.batch,
@@ -134,26 +153,73 @@ async function runFanout(client: CmqdClient, options: Options) {
     copiesPerSec: Math.round((3 * published) / options.seconds),
     publishP50Ms: round1(percentile(latenciesMs, 0.5)),
     publishP99Ms: round1(percentile(latenciesMs, 0.99)),
+    // The broker's CPU over the window per published message (3 queue copies each).
+    brokerCpuUsPerMessage: brokerCpu === null || published === 0
+      ? null
+      : Math.round((1e6 * brokerCpu) / published),
   };
 }
 
-async function runPush(client: CmqdClient, options: Options, paced: boolean) {
-  const received = new Map<string, number>();
-  const latenciesMs: number[] = [];
-  let lastPushMs = 0;
-  const sink = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    const notification = await request.json();
-    const now = Date.now();
-    latenciesMs.push(now - notification.publishTime);
-    received.set(notification.msgId, (received.get(notification.msgId) ?? 0) + 1);
-    lastPushMs = performance.now();
-    return new Response(null, { status: 204 });
+/** CPU seconds of this process's main thread (the sink's), or null off Linux. */
+function mainThreadCpuSeconds(): number | null {
+  try {
+    // On Linux the main thread's id is the process id.
+    const stat = Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** The sink alone, driven by `PushHttpClient` from a worker thread: its ceiling and its cost. */
+async function runSink(options: Options) {
+  const sink = startSink();
+  const worker = new Worker(new URL("./topic_sink_load.ts", import.meta.url).href, {
+    type: "module",
   });
+  try {
+    const cpuStart = mainThreadCpuSeconds();
+    const startMs = performance.now();
+    const done = new Promise<{ answered: number; failed: number }>((resolve) => {
+      worker.onmessage = (event) => resolve(event.data);
+    });
+    worker.postMessage({
+      url: sink.url,
+      seconds: options.seconds,
+      concurrency: options.sinkConcurrency,
+      size: options.size,
+    });
+    const { answered, failed } = await done;
+    const seconds = (performance.now() - startMs) / 1000;
+    const cpuEnd = mainThreadCpuSeconds();
+    const sinkCpu = cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart;
+    return {
+      shape: "sink",
+      size: options.size,
+      concurrency: options.sinkConcurrency,
+      requestsPerSec: Math.round(answered / seconds),
+      failed,
+      sinkCpuPct: sinkCpu === null ? null : Math.round((100 * sinkCpu) / seconds),
+      sinkCpuUsPerRequest: sinkCpu === null || answered === 0
+        ? null
+        : Math.round((1e6 * sinkCpu) / answered),
+    };
+  } finally {
+    worker.terminate();
+    await sink.shutdown();
+  }
+}
+
+async function runPush(client: CmqdClient, options: Options, mode: "push" | "latency" | "drain") {
+  const paced = mode === "latency";
+  const sink: Sink = options.sinkThread ? await startSinkThread() : startSink();
+  if (mode === "drain") sink.hold();
   try {
     const topic = `push-${Date.now().toString(36)}`;
     await client.createTopic(topic);
     await client.subscribe(topic, "sink", {
-      endpoint: { url: `http://127.0.0.1:${sink.addr.port}/push` },
+      endpoint: { url: sink.url },
     });
     const body = "x".repeat(options.size);
     const messages = Array.from({ length: options.batch }, () => ({ body }));
@@ -161,6 +227,7 @@ async function runPush(client: CmqdClient, options: Options, paced: boolean) {
       ? Math.ceil((options.pushRate * options.seconds) / options.batch)
       : Math.ceil(options.pushMessages / options.batch);
     let next = 0;
+    const brokerCpuStart = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
     const startMs = performance.now();
     const intervalMs = (1000 * options.batch) / Math.max(1, options.pushRate);
     const loop = async () => {
@@ -176,25 +243,52 @@ async function runPush(client: CmqdClient, options: Options, paced: boolean) {
     await Promise.all(Array.from({ length: options.inflight }, loop));
     const publishedMs = performance.now();
     const total = batches * options.batch;
+    // Drain: the whole backlog is pending now; the clock and the broker's CPU start here.
+    const drainStartMs = performance.now();
+    const drainCpuStart = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
+    if (mode === "drain") sink.unhold();
     const deadline = performance.now() + 120_000;
-    while (received.size < total && performance.now() < deadline) {
+    while (sink.count() < total && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    latenciesMs.sort((a, b) => a - b);
-    const duplicates = [...received.values()].filter((count) => count > 1).length;
+    const brokerCpuEnd = options.brokerPid > 0 ? cpuSeconds(options.brokerPid) : null;
+    const brokerCpu = brokerCpuStart === null || brokerCpuEnd === null
+      ? null
+      : brokerCpuEnd - brokerCpuStart;
+    const { latenciesMs, duplicates } = await sink.report();
+    const pushed = sink.count();
+    const lastPushMs = sink.lastPushMs();
+    if (mode === "drain") {
+      const cpu = drainCpuStart === null || brokerCpuEnd === null
+        ? null
+        : brokerCpuEnd - drainCpuStart;
+      return {
+        shape: "push-drain",
+        size: options.size,
+        messages: total,
+        pushed,
+        pushesPerSec: Math.round(pushed / ((lastPushMs - drainStartMs) / 1000)),
+        brokerCpuUsPerPush: cpu === null || pushed === 0 ? null : Math.round((1e6 * cpu) / pushed),
+      };
+    }
     return {
       shape: paced ? "push-latency" : "push",
       rate: paced ? options.pushRate : null,
       size: options.size,
       batch: options.batch,
       messages: total,
-      pushed: received.size,
+      pushed,
       duplicates,
       publishPerSec: Math.round(total / ((publishedMs - startMs) / 1000)),
-      pushesPerSec: Math.round(received.size / ((lastPushMs - startMs) / 1000)),
+      pushesPerSec: Math.round(pushed / ((lastPushMs - startMs) / 1000)),
       pushP50Ms: percentile(latenciesMs, 0.5),
       pushP99Ms: percentile(latenciesMs, 0.99),
       pushMaxMs: latenciesMs.at(-1) ?? null,
+      // Everything the broker spent while the run lasted (publishes, pushes, their outcomes)
+      // per message pushed: a figure less bent by other load on the machine than pushes/s.
+      brokerCpuUsPerPush: brokerCpu === null || pushed === 0
+        ? null
+        : Math.round((1e6 * brokerCpu) / pushed),
     };
   } finally {
     await sink.shutdown();
@@ -228,6 +322,7 @@ async function startBroker(options: Options) {
   if (await waitReady(url, 60_000) === null) throw new Error(`broker not ready: ${workDir}`);
   return {
     url,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -240,14 +335,23 @@ async function startBroker(options: Options) {
 
 if (import.meta.main) {
   const options = parseOptions(Deno.args);
-  const broker = options.url === "" ? await startBroker(options) : null;
-  const client = new CmqdClient({ baseUrl: options.url || broker!.url, timeoutMs: 30_000 });
+  const needsBroker = options.shape.split(",").some((shape) => shape !== "sink");
+  const broker = options.url === "" && needsBroker ? await startBroker(options) : null;
+  if (broker !== null) options.brokerPid = broker.pid;
+  const baseUrl = options.url || broker?.url || "http://127.0.0.1:9876";
+  const client = new CmqdClient({ baseUrl, timeoutMs: 30_000 });
   try {
     for (const shape of options.shape.split(",")) {
       const row = shape === "fanout"
         ? await runFanout(client, options)
-        : shape === "push" || shape === "push-latency"
-        ? await runPush(client, options, shape === "push-latency")
+        : shape === "sink"
+        ? await runSink(options)
+        : shape === "push" || shape === "push-latency" || shape === "push-drain"
+        ? await runPush(
+          client,
+          options,
+          shape === "push" ? "push" : shape === "push-latency" ? "latency" : "drain",
+        )
         : (() => {
           throw new Error(`unknown shape ${shape}`);
         })();

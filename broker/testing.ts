@@ -34,7 +34,7 @@ export {
   type QueueService,
   type TopicService,
 } from "./service/mod.ts";
-export { type PushFetch, type PushLimits, PushWorker } from "./push/mod.ts";
+export { type PushFetch, PushHttpClient, type PushLimits, PushWorker } from "./push/mod.ts";
 export { ReplicationError } from "./replication/mod.ts";
 export { createApp, Metrics } from "./http/mod.ts";
 export { FakeStatus, recordingService } from "./http/testing/mod.ts";

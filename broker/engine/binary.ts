@@ -10,6 +10,24 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const laxDecoder = new TextDecoder("utf-8");
 
+/**
+ * Texts up to this many bytes (topic, subscription and queue names, ids, short errors) are
+ * encoded and decoded in JavaScript when they are ASCII: for a few bytes, the call into the native
+ * encoder costs more than the work, and every PushResults outcome carries three such texts.
+ */
+const shortTextMax = 64;
+
+/** The text of short bytes that are all ASCII, or null if any byte is not. */
+function shortAscii(bytes: Uint8Array): string | null {
+  let text = "";
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index];
+    if (byte >= 0x80) return null;
+    text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
 /** A payload that does not follow its documented layout. */
 export class DecodeError extends Error {
   constructor(message: string) {
@@ -118,9 +136,23 @@ export class ByteWriter {
 
   /** UTF-8 bytes with a u16 length prefix. */
   string16(text: string): void {
+    if (text.length <= shortTextMax && this.#shortAscii(text)) return;
     const data = encoder.encode(text);
     this.u16(data.length);
     this.bytes(data);
+  }
+
+  /** Writes a short all-ASCII text (names, ids) byte by byte; false, writing nothing, if not. */
+  #shortAscii(text: string): boolean {
+    for (let index = 0; index < text.length; index++) {
+      if (text.charCodeAt(index) >= 0x80) return false;
+    }
+    this.u16(text.length);
+    const at = this.#reserve(text.length);
+    for (let index = 0; index < text.length; index++) {
+      this.#bytes[at + index] = text.charCodeAt(index);
+    }
+    return true;
   }
 
   /**
@@ -225,7 +257,8 @@ export class ByteReader {
   }
 
   string16(): string {
-    return fromUtf8(this.bytes(this.u16()));
+    const bytes = this.bytes(this.u16());
+    return bytes.length <= shortTextMax ? shortAscii(bytes) ?? fromUtf8(bytes) : fromUtf8(bytes);
   }
 
   string32(): string {

@@ -270,6 +270,11 @@ function countCodePoints(text: string): number {
  * ```
  */
 export function utf8ByteLength(text: string): number {
+  // The native encoder counts about ten times faster than a loop over char codes, and every
+  // published body is counted; it writes into a scratch buffer that a short text always fits.
+  if (text.length * 3 <= utf8Scratch.length) {
+    return utf8Encoder.encodeInto(text, utf8Scratch).written;
+  }
   let bytes = 0;
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
@@ -282,6 +287,10 @@ export function utf8ByteLength(text: string): number {
   }
   return bytes;
 }
+
+const utf8Encoder = new TextEncoder();
+/** Texts up to a third of this many code units are counted natively (64 KiB of scratch). */
+const utf8Scratch = new Uint8Array(64 * 1024);
 
 function isLowSurrogateAt(text: string, index: number): boolean {
   if (index >= text.length) return false;

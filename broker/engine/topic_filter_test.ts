@@ -119,5 +119,12 @@ Deno.test("the UTF-8 byte count agrees with TextEncoder, lone surrogates include
   const encoder = new TextEncoder();
   for (const text of ["", "abc", "héllo", "订单", "😀x", "a\ud800b", "\udc00", "\ud83d"]) {
     assert.equal(utf8ByteLength(text), encoder.encode(text).length, JSON.stringify(text));
+    // Long texts take the other path (past the native count's scratch buffer): the same answer.
+    const long = text.repeat(30_000) + "x".repeat(25_000);
+    assert.equal(
+      utf8ByteLength(long),
+      encoder.encode(long).length,
+      `${JSON.stringify(text)} × 30000`,
+    );
   }
 });

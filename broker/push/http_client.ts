@@ -41,19 +41,44 @@ export const httpClientLimitsDefault: HttpClientLimits = {
 
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
-const crlfcrlf = [13, 10, 13, 10];
+const lineBreak = /[\r\n]/;
+/** Parsed push URLs kept (a subscription's URL is parsed once, not per push). */
+const parsedUrlsMax = 4096;
+/**
+ * Bytes read from a connection at once: a push's answer is a status line and a few headers, and
+ * up to about a thousand connections each keep a buffer (it grows only for long header blocks).
+ */
+const readChunkBytes = 4 * 1024;
 
-/** A connection and the bytes read past the last answer. */
-interface Connection {
-  conn: Deno.Conn;
-  buffered: Uint8Array;
+/** A push URL, parsed once: where to connect and the start of every request to it. */
+interface Target {
+  origin: string;
+  hostname: string;
+  port: number;
+  secure: boolean;
+  /** `POST <path> HTTP/1.1` and `host`, ready to be followed by the caller's headers. */
+  head: string;
 }
 
-/** A parsed response head. */
+/**
+ * A connection and its read buffer: the answer being read is `buffer[start, end)`. The buffer is
+ * the connection's own, reused for every answer, so a push allocates nothing to read its answer.
+ */
+interface Connection {
+  conn: Deno.Conn;
+  buffer: Uint8Array;
+  start: number;
+  end: number;
+}
+
+/** A parsed response head: the status and the three headers that decide the framing. */
 interface Head {
   status: number;
-  headers: Map<string, string>;
   http10: boolean;
+  connectionClose: boolean;
+  chunked: boolean;
+  /** The `content-length` value, or null when absent or not a plain number. */
+  contentLength: number | null;
 }
 
 /** A response could not be read; `started` when some of it had arrived. */
@@ -77,6 +102,7 @@ class ReadFailure extends Error {
 export class PushHttpClient {
   readonly #limits: HttpClientLimits;
   readonly #idle = new Map<string, Connection[]>();
+  readonly #targets = new Map<string, Target>();
   #idleCount = 0;
 
   constructor(limits: Partial<HttpClientLimits> = {}) {
@@ -85,19 +111,23 @@ export class PushHttpClient {
 
   /** Sends one POST; resolves with the status (the body is never handed out). */
   readonly fetch: PushFetch = async (url, init) => {
-    const target = new URL(url);
-    const request = this.#requestBytes(target, init);
-    const origin = `${target.protocol}//${target.host}`;
-    const reused = this.#take(origin);
+    const target = this.#target(url);
+    const request = requestBytes(target, init);
+    const reused = this.#take(target.origin);
     if (reused !== undefined) {
       try {
-        return await this.#exchange(origin, reused, request, init.signal);
+        return await this.#exchange(target.origin, reused, request, init.signal);
       } catch (error) {
         if (!(error instanceof ReadFailure) || error.started || init.signal.aborted) throw error;
       }
     }
-    const connection = { conn: await connect(target, init.signal), buffered: new Uint8Array(0) };
-    return await this.#exchange(origin, connection, request, init.signal);
+    const connection = {
+      conn: await connect(target, init.signal),
+      buffer: new Uint8Array(readChunkBytes),
+      start: 0,
+      end: 0,
+    };
+    return await this.#exchange(target.origin, connection, request, init.signal);
   };
 
   /** Closes the idle connections (requests in flight finish on theirs). */
@@ -109,22 +139,24 @@ export class PushHttpClient {
     this.#idleCount = 0;
   }
 
-  #requestBytes(target: URL, init: Parameters<PushFetch>[1]): Uint8Array {
-    const body = encoder.encode(init.body);
-    const lines = [
-      `${init.method} ${target.pathname}${target.search} HTTP/1.1`,
-      `host: ${target.host}`,
-    ];
-    for (const [name, value] of Object.entries(init.headers)) {
-      if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new TypeError(`bad header ${name}`);
-      lines.push(`${name}: ${value}`);
+  #target(url: string): Target {
+    let target = this.#targets.get(url);
+    if (target !== undefined) return target;
+    const parsed = new URL(url);
+    const secure = parsed.protocol === "https:";
+    if (!secure && parsed.protocol !== "http:") {
+      throw new TypeError(`not an http(s) URL: ${parsed.protocol}`);
     }
-    lines.push(`content-length: ${body.length}`, "", "");
-    const head = encoder.encode(lines.join("\r\n"));
-    const bytes = new Uint8Array(head.length + body.length);
-    bytes.set(head);
-    bytes.set(body, head.length);
-    return bytes;
+    target = {
+      origin: `${parsed.protocol}//${parsed.host}`,
+      hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(parsed.port) || (secure ? 443 : 80),
+      secure,
+      head: `POST ${parsed.pathname}${parsed.search} HTTP/1.1\r\nhost: ${parsed.host}\r\n`,
+    };
+    if (this.#targets.size >= parsedUrlsMax) this.#targets.clear();
+    this.#targets.set(url, target);
+    return target;
   }
 
   #take(origin: string): Connection | undefined {
@@ -173,6 +205,28 @@ export class PushHttpClient {
   }
 }
 
+/** The bytes of one request: head and body in one buffer, so one write sends both. */
+function requestBytes(target: Target, init: Parameters<PushFetch>[1]): Uint8Array {
+  if (init.method !== "POST") throw new TypeError(`only POST is sent, not ${init.method}`);
+  let head = target.head;
+  for (const name in init.headers) {
+    const value = init.headers[name];
+    if (lineBreak.test(name) || lineBreak.test(value)) throw new TypeError(`bad header ${name}`);
+    head += `${name}: ${value}\r\n`;
+  }
+  // Most requests are ASCII throughout, where bytes = code units: one native call encodes head
+  // and body together, if the guess of the body's length holds (every unit one byte).
+  const guess = `${head}content-length: ${init.body.length}\r\n\r\n${init.body}`;
+  const bytes = new Uint8Array(guess.length * 3);
+  const ascii = encoder.encodeInto(guess, bytes);
+  if (ascii.written === guess.length) return bytes.subarray(0, ascii.written);
+  const body = encoder.encode(init.body);
+  head += `content-length: ${body.length}\r\n\r\n`;
+  const { written } = encoder.encodeInto(head, bytes);
+  bytes.set(body, written);
+  return bytes.subarray(0, written + body.length);
+}
+
 /** Reads answers off one connection. */
 class ResponseReader {
   readonly #connection: Connection;
@@ -184,68 +238,91 @@ class ResponseReader {
     this.#limits = limits;
   }
 
+  get #buffered(): number {
+    return this.#connection.end - this.#connection.start;
+  }
+
   /** Reads more bytes onto the buffer; false at the end of the stream. */
   async #fill(): Promise<boolean> {
-    const chunk = new Uint8Array(16 * 1024);
+    const connection = this.#connection;
+    if (connection.end === connection.buffer.length) {
+      // Make room: move what is unread to the front, or grow (only a long header block does).
+      const unread = connection.end - connection.start;
+      if (unread * 2 > connection.buffer.length) {
+        const grown = new Uint8Array(connection.buffer.length * 2);
+        grown.set(connection.buffer.subarray(connection.start, connection.end));
+        connection.buffer = grown;
+      } else {
+        connection.buffer.copyWithin(0, connection.start, connection.end);
+      }
+      connection.start = 0;
+      connection.end = unread;
+    }
     let read: number | null;
     try {
-      read = await this.#connection.conn.read(chunk);
+      read = await connection.conn.read(connection.buffer.subarray(connection.end));
     } catch (error) {
       throw new ReadFailure(`read failed: ${error}`, this.#started);
     }
     if (read === null) return false;
     this.#started = true;
-    const old = this.#connection.buffered;
-    const grown = new Uint8Array(old.length + read);
-    grown.set(old);
-    grown.set(chunk.subarray(0, read), old.length);
-    this.#connection.buffered = grown;
+    connection.end += read;
     return true;
   }
 
-  #consume(bytes: number): Uint8Array {
-    const taken = this.#connection.buffered.subarray(0, bytes);
-    this.#connection.buffered = this.#connection.buffered.subarray(bytes);
-    return taken;
+  #consume(bytes: number): void {
+    this.#connection.start += bytes;
+    if (this.#connection.start === this.#connection.end) {
+      this.#connection.start = 0;
+      this.#connection.end = 0;
+    }
+  }
+
+  /** Where `\r\n\r\n` (or `\r\n` with `lineOnly`) starts in the unread bytes, or -1. */
+  #find(lineOnly: boolean): number {
+    const { buffer, start, end } = this.#connection;
+    const length = lineOnly ? 2 : 4;
+    let at = buffer.indexOf(13, start);
+    while (at >= 0 && at + length <= end) {
+      const crlf = buffer[at + 1] === 10;
+      if (crlf && (lineOnly || (buffer[at + 2] === 13 && buffer[at + 3] === 10))) {
+        return at - start;
+      }
+      at = buffer.indexOf(13, at + 1);
+    }
+    return -1;
   }
 
   /** Reads a status line and headers. */
   async head(): Promise<Head> {
-    let end = indexOf(this.#connection.buffered, crlfcrlf);
+    let end = this.#find(false);
     while (end < 0) {
-      if (this.#connection.buffered.length > this.#limits.headerBytesMax) {
+      if (this.#buffered > this.#limits.headerBytesMax) {
         throw new ReadFailure("response headers too large", true);
       }
       if (!(await this.#fill())) {
         throw new ReadFailure("connection closed before the response", this.#started);
       }
-      end = indexOf(this.#connection.buffered, crlfcrlf);
+      end = this.#find(false);
     }
-    const lines = latin1.decode(this.#consume(end + 4)).split("\r\n");
-    const status = /^HTTP\/1\.([01]) ([0-9]{3})(?: |$)/.exec(lines[0]);
-    if (status === null) throw new ReadFailure(`not an HTTP/1 status line`, true);
-    const headers = new Map<string, string>();
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(":");
-      if (colon > 0) {
-        headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-      }
+    if (end + 4 > this.#limits.headerBytesMax) {
+      throw new ReadFailure("response headers too large", true);
     }
-    return { status: Number(status[2]), headers, http10: status[1] === "0" };
+    const { buffer, start } = this.#connection;
+    const text = latin1.decode(buffer.subarray(start, start + end));
+    this.#consume(end + 4);
+    return parseHead(text);
   }
 
   /** Reads and drops the body; answers whether the connection can carry another request. */
   async skipBody(head: Head): Promise<boolean> {
-    const keepAlive = !head.http10 && head.headers.get("connection")?.toLowerCase() !== "close";
+    const keepAlive = !head.http10 && !head.connectionClose;
     if (head.status === 204 || head.status === 304) return keepAlive;
-    if (head.headers.get("transfer-encoding")?.toLowerCase().includes("chunked")) {
-      return keepAlive && await this.#skipChunked();
-    }
-    const length = head.headers.get("content-length");
-    if (length === undefined || !/^[0-9]+$/.test(length)) return false; // delimited by close
-    const bytes = Number(length);
+    if (head.chunked) return keepAlive && await this.#skipChunked();
+    if (head.contentLength === null) return false; // delimited by close
+    const bytes = head.contentLength;
     if (bytes > this.#limits.bodyBytesMax) return false;
-    while (this.#connection.buffered.length < bytes) {
+    while (this.#buffered < bytes) {
       if (!(await this.#fill())) return false;
     }
     this.#consume(bytes);
@@ -253,14 +330,15 @@ class ResponseReader {
   }
 
   async #line(): Promise<string | null> {
-    let end = indexOf(this.#connection.buffered, [13, 10]);
+    let end = this.#find(true);
     while (end < 0) {
-      if (this.#connection.buffered.length > this.#limits.headerBytesMax) return null;
+      if (this.#buffered > this.#limits.headerBytesMax) return null;
       if (!(await this.#fill())) return null;
-      end = indexOf(this.#connection.buffered, [13, 10]);
+      end = this.#find(true);
     }
-    const line = latin1.decode(this.#consume(end));
-    this.#consume(2);
+    const { buffer, start } = this.#connection;
+    const line = latin1.decode(buffer.subarray(start, start + end));
+    this.#consume(end + 2);
     return line;
   }
 
@@ -273,7 +351,7 @@ class ResponseReader {
       total += size;
       if (total > this.#limits.bodyBytesMax) return false;
       if (size === 0) break;
-      while (this.#connection.buffered.length < size + 2) {
+      while (this.#buffered < size + 2) {
         if (!(await this.#fill())) return false;
       }
       this.#consume(size + 2);
@@ -286,11 +364,40 @@ class ResponseReader {
   }
 }
 
-async function connect(target: URL, signal: AbortSignal): Promise<Deno.Conn> {
-  const hostname = target.hostname.replace(/^\[(.*)\]$/, "$1");
-  const secure = target.protocol === "https:";
-  const port = Number(target.port) || (secure ? 443 : 80);
-  const connecting = secure
+const statusLine = /^HTTP\/1\.([01]) ([0-9]{3})(?: |$)/;
+
+/** Parses a status line and headers (without the final blank line). */
+function parseHead(text: string): Head {
+  const lines = text.split("\r\n");
+  const status = statusLine.exec(lines[0]);
+  if (status === null) throw new ReadFailure(`not an HTTP/1 status line`, true);
+  const head: Head = {
+    status: Number(status[2]),
+    http10: status[1] === "0",
+    connectionClose: false,
+    chunked: false,
+    contentLength: null,
+  };
+  for (let index = 1; index < lines.length; index++) {
+    const line = lines[index];
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (name === "connection") {
+      head.connectionClose = line.slice(colon + 1).trim().toLowerCase() === "close";
+    } else if (name === "transfer-encoding") {
+      head.chunked = line.slice(colon + 1).toLowerCase().includes("chunked");
+    } else if (name === "content-length") {
+      const value = line.slice(colon + 1).trim();
+      head.contentLength = /^[0-9]+$/.test(value) ? Number(value) : null;
+    }
+  }
+  return head;
+}
+
+async function connect(target: Target, signal: AbortSignal): Promise<Deno.Conn> {
+  const { hostname, port } = target;
+  const connecting = target.secure
     ? Deno.connectTls({ hostname, port })
     : Deno.connect({ hostname, port });
   // A connect can't be cancelled: if the signal fires first, the connection is closed on arrival.
@@ -324,14 +431,4 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // already closed
   }
-}
-
-function indexOf(bytes: Uint8Array, pattern: readonly number[]): number {
-  outer: for (let index = 0; index + pattern.length <= bytes.length; index++) {
-    for (let offset = 0; offset < pattern.length; offset++) {
-      if (bytes[index + offset] !== pattern[offset]) continue outer;
-    }
-    return index;
-  }
-  return -1;
 }

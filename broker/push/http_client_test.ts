@@ -188,3 +188,61 @@ Deno.test("a refused connection is an error, and a header with a line break is r
   const bad = { ...init(), headers: { "x-a": "b\r\ninjected: 1" } };
   await assert.rejects(() => client.fetch(`http://127.0.0.1:${port}/`, bad), TypeError);
 });
+
+Deno.test("answers larger than the read buffer (long headers, long bodies) are read through on one connection", async () => {
+  // 12 KB of headers and a 40 KB body: the connection's 16 KB read buffer compacts and grows.
+  const filler = `x-filler: ${"f".repeat(12 * 1024)}\r\n`;
+  const body = "b".repeat(40 * 1024);
+  const server = rawServer((_request, index) =>
+    `HTTP/1.1 ${200 + index} OK\r\n${filler}content-length: ${body.length}\r\n\r\n${body}`
+  );
+  const client = new PushHttpClient();
+  try {
+    const statuses = [];
+    for (let index = 0; index < 3; index++) {
+      statuses.push((await client.fetch(server.url, init())).status);
+    }
+    assert.deepEqual(statuses, [200, 201, 202]);
+    assert.equal(server.connections, 1);
+    const tooLong = new PushHttpClient({ headerBytesMax: 4 * 1024 });
+    await assert.rejects(() => tooLong.fetch(server.url, init()), /headers too large/);
+    tooLong.close();
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("ASCII and non-ASCII bodies and header values arrive byte for byte, with their content-length", async () => {
+  const seen: { length: string | null; tag: string | null; body: string }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    seen.push({
+      length: request.headers.get("content-length"),
+      tag: request.headers.get("x-tag"),
+      body: new TextDecoder().decode(bytes),
+    });
+    return new Response(null, { status: 204 });
+  });
+  const client = new PushHttpClient();
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/`;
+    const cases = [
+      { body: "plain ascii", tag: "a" },
+      { body: "订单 😀", tag: "a" },
+      { body: "plain", tag: "t\u00e9" }, // a non-ASCII header value: the slower path, same bytes
+    ];
+    for (const { body, tag } of cases) {
+      const answer = await client.fetch(url, { ...init(), headers: { "x-tag": tag }, body });
+      assert.equal(answer.status, 204);
+    }
+    assert.deepEqual(
+      seen.map((item) => [item.body, Number(item.length)]),
+      cases.map(({ body }) => [body, new TextEncoder().encode(body).length]),
+    );
+    assert.equal(seen[0].tag, "a");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});

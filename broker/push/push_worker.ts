@@ -11,7 +11,7 @@
  *
  * Isolation: at most `inflightPerSubscriptionMax` requests per subscription and `inflightMax`
  * overall; a subscription whose last attempt failed drops to one request at a time until one
- * succeeds (so a dead endpoint holds one slot, not sixteen, while it times out); every request
+ * succeeds (so a dead endpoint holds one slot, not 64, while it times out); every request
  * has its own timeout; subscriptions are served round-robin from a rotating start. A slow or
  * dead endpoint thus never holds up another's pushes while free slots remain.
  *
@@ -64,10 +64,15 @@ export interface PushLimits {
 /** Due pushes read ahead per subscription (bodies included, so kept small). */
 const readAheadPerSubscription = 64;
 
-/** The defaults. */
+/**
+ * The defaults. 64 per subscription (not 16): one busy subscription to a local sink drained
+ * about 11.4k pushes/s at 16 and 13.3k/s at 64 on a 2-core machine, the broker spending less CPU
+ * per push (more answers arrive per wake-up); the node-wide bound keeps the ratio (16 slow
+ * subscriptions fill it, as 16 × 16 filled 256), and a failing endpoint still drops to one.
+ */
 export const pushLimitsDefault: PushLimits = {
-  inflightMax: 256,
-  inflightPerSubscriptionMax: 16,
+  inflightMax: 1024,
+  inflightPerSubscriptionMax: 64,
   requestTimeoutMs: 15_000,
   outcomesPerCommandMax: 256,
   outcomeProposalsMax: 4,
@@ -147,7 +152,13 @@ export class PushWorker {
   #rotation = 0;
   #wakeTimer: unknown = null;
   #pumpQueued = false;
-  readonly #controllers = new Set<AbortController>();
+  /**
+   * Requests in flight and when each times out, oldest first (every request gets the same
+   * timeout, so start order is deadline order). One timer, armed for the oldest deadline, aborts
+   * the late ones: a timer per request cost more than the rest of the worker's bookkeeping.
+   */
+  readonly #deadlines = new Map<AbortController, { deadline: number; onTimeout: () => void }>();
+  #deadlineTimer: unknown = null;
   #outcomes: QueuedOutcome[] = [];
   #proposals = 0;
   #requests = 0;
@@ -206,8 +217,10 @@ export class PushWorker {
     this.#ready = false;
     this.#generation++;
     this.#clearWake();
-    for (const controller of this.#controllers) controller.abort();
-    this.#controllers.clear();
+    for (const controller of this.#deadlines.keys()) controller.abort();
+    this.#deadlines.clear();
+    if (this.#deadlineTimer !== null) this.#timers.clearTimer(this.#deadlineTimer);
+    this.#deadlineTimer = null;
     this.#lanes = new Map();
     this.#outcomes = [];
     this.#inflight = 0;
@@ -337,9 +350,8 @@ export class PushWorker {
     this.#inflight++;
     this.#requests++;
     const controller = new AbortController();
-    this.#controllers.add(controller);
     let timedOut = false;
-    const timer = this.#timers.setTimer(this.#limits.requestTimeoutMs, () => {
+    this.#watch(controller, () => {
       timedOut = true;
       controller.abort();
     });
@@ -356,10 +368,38 @@ export class PushWorker {
       }
     };
     attempt().then((error) => {
-      this.#timers.clearTimer(timer);
-      this.#controllers.delete(controller);
+      this.#deadlines.delete(controller);
       if (generation !== this.#generation) return;
       this.#settle(lane, delivery, error);
+    });
+  }
+
+  /** Starts the timeout of a request: `onTimeout` runs once `requestTimeoutMs` has passed. */
+  #watch(controller: AbortController, onTimeout: () => void): void {
+    this.#deadlines.set(controller, {
+      deadline: this.#clock.now() + this.#limits.requestTimeoutMs,
+      onTimeout,
+    });
+    if (this.#deadlineTimer === null) this.#armDeadlines();
+  }
+
+  /** Arms the one timeout timer for the oldest request in flight (none when nothing is). */
+  #armDeadlines(): void {
+    const oldest = this.#deadlines.values().next();
+    if (oldest.done) return;
+    const generation = this.#generation;
+    // At least 1 ms: a clock that stepped back must not make this spin.
+    const delayMs = Math.max(1, oldest.value.deadline - this.#clock.now());
+    this.#deadlineTimer = this.#timers.setTimer(delayMs, () => {
+      if (generation !== this.#generation) return;
+      this.#deadlineTimer = null;
+      const now = this.#clock.now();
+      for (const [controller, watch] of this.#deadlines) {
+        if (watch.deadline > now) break;
+        this.#deadlines.delete(controller);
+        watch.onTimeout();
+      }
+      this.#armDeadlines();
     });
   }
 

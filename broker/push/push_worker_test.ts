@@ -143,6 +143,36 @@ Deno.test("a request that outlives its timeout is aborted and counted as failed"
   context.worker.stop();
 });
 
+Deno.test("requests started at different times each time out exactly requestTimeoutMs after their start", async () => {
+  const context = await setup({ requestTimeoutMs: 3_000 });
+  await hook(context, "a");
+  await hook(context, "b");
+  await context.topics.publish("t", [{ body: "1" }]);
+  context.worker.start();
+  await tick(context);
+  assert.equal(context.endpoint.calls.length, 2, "one request per subscription");
+  const early = context.endpoint.calls;
+  early[1].answer(204); // answered in time: never aborted later
+  await tick(context, 1_000);
+  await context.topics.publish("t", [{ body: "2" }]);
+  await tick(context);
+  const late = context.endpoint.calls.slice(2);
+  assert.equal(late.length, 2);
+  await tick(context, 1_999);
+  assert.deepEqual([early[0].signal.aborted, late[0].signal.aborted], [false, false]);
+  await tick(context, 1);
+  assert.equal(early[0].signal.aborted, true, "3000 ms after its start");
+  assert.equal(early[1].signal.aborted, false);
+  assert.deepEqual([late[0].signal.aborted, late[1].signal.aborted], [false, false]);
+  late[1].answer(204);
+  await tick(context, 999);
+  assert.equal(late[0].signal.aborted, false);
+  await tick(context, 1);
+  assert.equal(late[0].signal.aborted, true, "3000 ms after its own start");
+  assert.equal(late[1].signal.aborted, false);
+  context.worker.stop();
+});
+
 Deno.test("a dead endpoint holds one slot and never delays another subscription", async () => {
   const context = await setup({ requestTimeoutMs: 10_000, inflightPerSubscriptionMax: 4 });
   await hook(context, "dead");

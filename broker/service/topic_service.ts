@@ -13,7 +13,7 @@ import {
   encodePublishBatch,
   encodePushResults,
   encodeTopicCommand,
-  fromUtf8,
+  fromStoredUtf8,
   invalidParameter,
   type LogReader,
   PublishedMessageReader,
@@ -305,7 +305,9 @@ export class EngineTopicService implements TopicService, PushSource {
         sequence: push.sequence,
         attempt: push.attempts,
         messageId: topics.messageId(target.topic, push.sequence)!,
-        body: fromUtf8(reader.body(record)),
+        // Written by this program from a string and CRC-checked since: valid UTF-8, so the
+        // decoder need not check (it is the push path's largest single cost otherwise).
+        body: fromStoredUtf8(reader.body(record)),
         tags: record.tags ?? [],
         publishTime: push.publishTime,
       };

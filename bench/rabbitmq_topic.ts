@@ -1,0 +1,206 @@
+/**
+ * The RabbitMQ side of the topic fan-out benchmark (a bench script, not a product dependency):
+ * the shape of `topic_load.ts --shape fanout` on RabbitMQ. A durable topic exchange is bound to 3
+ * quorum queues with `orders.#`; `--publishers` connections each run `--inflight` confirm
+ * channels; each channel publishes `--batch` persistent messages of `--size` bytes with routing
+ * key `orders.eu.paid` (every message reaches all three queues), then waits for their confirms,
+ * and repeats. Counts confirmed messages/s over `--seconds` after `--warmup`, and the batch's
+ * publish-to-confirm latency; prints one JSON line shaped like `topic_load.ts`'s fanout row.
+ *
+ * ```sh
+ * (cd ../shared/anchors && ./start-rabbitmq.sh)   # or any RabbitMQ 3.10 on 127.0.0.1:5672
+ * deno run -A bench/rabbitmq_topic.ts --broker-pid-file <anchors>/data/rabbitmq/rabbit1/beam.pid
+ * (cd ../shared/anchors && ./stop-rabbitmq.sh)
+ * ```
+ *
+ * Options (defaults): `--url amqp://guest:guest@127.0.0.1:5672 --seconds 10 --warmup 2
+ * --size 1024 --batch 16 --publishers 4 --inflight 4 --broker-pid-file ""`. The exchange and
+ * queues are named per run and deleted at the end.
+ *
+ * @module
+ */
+import amqplib from "amqplib";
+import { Buffer } from "node:buffer";
+import { cpuSeconds } from "./process_stats.ts";
+
+/** The part of amqplib's promise API this script uses (the package ships no types). */
+interface AmqpChannel {
+  assertExchange(name: string, type: string, options: { durable: boolean }): Promise<unknown>;
+  assertQueue(
+    name: string,
+    options: { durable: boolean; arguments: Record<string, unknown> },
+  ): Promise<unknown>;
+  bindQueue(queue: string, exchange: string, pattern: string): Promise<unknown>;
+  checkQueue(queue: string): Promise<{ messageCount: number }>;
+  deleteQueue(queue: string): Promise<unknown>;
+  deleteExchange(exchange: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+interface AmqpConfirmChannel extends AmqpChannel {
+  publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: { persistent: boolean },
+  ): boolean;
+  waitForConfirms(): Promise<void>;
+}
+
+interface AmqpConnection {
+  createChannel(): Promise<AmqpChannel>;
+  createConfirmChannel(): Promise<AmqpConfirmChannel>;
+  close(): Promise<void>;
+}
+
+const amqp = amqplib as unknown as { connect(url: string): Promise<AmqpConnection> };
+
+interface Options {
+  url: string;
+  seconds: number;
+  warmup: number;
+  size: number;
+  batch: number;
+  publishers: number;
+  inflight: number;
+  brokerPidFile: string;
+}
+
+function parseOptions(args: string[]): Options {
+  const options: Options = {
+    url: "amqp://guest:guest@127.0.0.1:5672",
+    seconds: 10,
+    warmup: 2,
+    size: 1024,
+    batch: 16,
+    publishers: 4,
+    inflight: 4,
+    brokerPidFile: "",
+  };
+  for (let index = 0; index < args.length; index++) {
+    const flag = args[index];
+    const value = args[++index];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    const key = flag.replace(/^--/, "").replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
+    if (key === "url" || key === "brokerPidFile") options[key] = value;
+    else if (key in options && typeof options[key as keyof Options] === "number") {
+      const number = Number(value);
+      if (!Number.isFinite(number) || number < 0) throw new Error(`${flag}: not a number`);
+      (options as unknown as Record<string, number>)[key] = number;
+    } else throw new Error(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+function percentile(sorted: number[], fraction: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
+}
+
+const round1 = (value: number | null) => (value === null ? null : Math.round(value * 10) / 10);
+
+async function brokerPid(file: string): Promise<number> {
+  if (file === "") return 0;
+  const pid = Number((await Deno.readTextFile(file)).trim());
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw new Error(`${file}: not a PID`);
+  return pid;
+}
+
+/** Declares the exchange and its 3 quorum queues; returns their names. */
+async function declare(channel: AmqpChannel, stamp: string) {
+  const exchange = `fanout-${stamp}`;
+  await channel.assertExchange(exchange, "topic", { durable: true });
+  const queues: string[] = [];
+  for (let index = 0; index < 3; index++) {
+    const queue = `fanout-${stamp}-q${index}`;
+    await channel.assertQueue(queue, {
+      durable: true,
+      arguments: { "x-queue-type": "quorum" },
+    });
+    await channel.bindQueue(queue, exchange, "orders.#");
+    queues.push(queue);
+  }
+  return { exchange, queues };
+}
+
+async function run(options: Options) {
+  const stamp = Date.now().toString(36);
+  const admin = await amqp.connect(options.url);
+  const adminChannel = await admin.createChannel();
+  const { exchange, queues } = await declare(adminChannel, stamp);
+  const pid = await brokerPid(options.brokerPidFile);
+  const body = Buffer.alloc(options.size, 0x78);
+  const connections = await Promise.all(
+    Array.from({ length: options.publishers }, () => amqp.connect(options.url)),
+  );
+  const startMs = performance.now();
+  const measureFromMs = startMs + options.warmup * 1000;
+  const endMs = measureFromMs + options.seconds * 1000;
+  let brokerCpuStart: number | null = null;
+  const cpuTimer = setTimeout(() => {
+    brokerCpuStart = pid > 0 ? cpuSeconds(pid) : null;
+  }, options.warmup * 1000);
+  let published = 0;
+  let confirmedTotal = 0;
+  const latenciesMs: number[] = [];
+  const loop = async (connection: AmqpConnection) => {
+    const channel = await connection.createConfirmChannel();
+    while (performance.now() < endMs) {
+      const sentAt = performance.now();
+      for (let index = 0; index < options.batch; index++) {
+        channel.publish(exchange, "orders.eu.paid", body, { persistent: true });
+      }
+      await channel.waitForConfirms();
+      const doneAt = performance.now();
+      confirmedTotal += options.batch;
+      if (sentAt >= measureFromMs && doneAt <= endMs) {
+        published += options.batch;
+        latenciesMs.push(doneAt - sentAt);
+      }
+    }
+    await channel.close();
+  };
+  try {
+    await Promise.all(
+      connections.flatMap((connection) =>
+        Array.from({ length: options.inflight }, () => loop(connection))
+      ),
+    );
+    const brokerCpuEnd = pid > 0 ? cpuSeconds(pid) : null;
+    const brokerCpu = brokerCpuStart === null || brokerCpuEnd === null
+      ? null
+      : brokerCpuEnd - brokerCpuStart;
+    // Every confirmed message must be in all three queues (nothing is consumed).
+    const depths = [];
+    for (const queue of queues) depths.push((await adminChannel.checkQueue(queue)).messageCount);
+    latenciesMs.sort((a, b) => a - b);
+    return {
+      shape: "fanout",
+      system: "rabbitmq",
+      queues: 3,
+      size: options.size,
+      batch: options.batch,
+      publishers: options.publishers,
+      inflight: options.inflight,
+      messagesPerSec: Math.round(published / options.seconds),
+      copiesPerSec: Math.round((3 * published) / options.seconds),
+      publishP50Ms: round1(percentile(latenciesMs, 0.5)),
+      publishP99Ms: round1(percentile(latenciesMs, 0.99)),
+      brokerCpuUsPerMessage: brokerCpu === null || published === 0
+        ? null
+        : Math.round((1e6 * brokerCpu) / published),
+      confirmed: confirmedTotal,
+      queueDepths: depths,
+    };
+  } finally {
+    clearTimeout(cpuTimer);
+    for (const connection of connections) await connection.close().catch(() => {});
+    for (const queue of queues) await adminChannel.deleteQueue(queue).catch(() => {});
+    await adminChannel.deleteExchange(exchange).catch(() => {});
+    await admin.close().catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  console.log(JSON.stringify(await run(parseOptions(Deno.args))));
+}
