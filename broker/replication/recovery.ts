@@ -48,6 +48,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  CorruptLogError,
   type FileSystem,
   type LogEntry,
   readSnapshotFile,
@@ -131,7 +132,9 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   options.machine.loadSnapshot(snapshot.machine);
   let config = snapshot.config;
   const replayTo = Math.min(Math.max(hardState.commit, snapshot.index), log.lastIndex);
-  config = replay(log, { machine: options.machine, config, replayTo });
+  const replayed = await replayOrCut(log, { machine: options.machine, config, replayTo, warn });
+  config = replayed.config;
+  distrust ||= replayed.cut;
   log.releaseMappings();
   if (!distrust && hardState.commit > log.lastIndex) {
     // Synced entries vanished without a visible cut (a lost segment file, say).
@@ -215,9 +218,36 @@ function holds(log: SegmentLog, snapshot: SnapshotContainer, needFrom: number): 
   }
 }
 
+/**
+ * Replays; a record that fails its check on the way (in a sealed segment the open trusted by its
+ * persisted index, so unread until now) is handled as the open's scan would have: recorded as
+ * damage, the log cut there, and the log distrusted (`cut`).
+ */
+async function replayOrCut(
+  log: SegmentLog,
+  options: { machine: Applier; config: ConfigState; replayTo: number; warn: Warn },
+): Promise<{ config: ConfigState; cut: boolean }> {
+  let config = options.config;
+  try {
+    return { config: replay(log, { ...options, onConfig: (next) => (config = next) }), cut: false };
+  } catch (error) {
+    const from = (error as CorruptLogError).detail?.index;
+    if (!(error instanceof CorruptLogError) || from === undefined) throw error;
+    options.warn(`LOG DAMAGED: ${error.message}; cutting the log at ${from}`);
+    await log.noteDamage(error.detail, { torn: false });
+    await log.truncateSuffix(from);
+    return { config, cut: true };
+  }
+}
+
 function replay(
   log: SegmentLog,
-  options: { machine: Applier; config: ConfigState; replayTo: number },
+  options: {
+    machine: Applier;
+    config: ConfigState;
+    replayTo: number;
+    onConfig?: (config: ConfigState) => void;
+  },
 ): ConfigState {
   let config = options.config;
   const pageBytes = 8 * 1024 * 1024;
@@ -226,6 +256,7 @@ function replay(
     for (const entry of page) {
       if (entry.type === EntryType.ConfigChange) {
         config = applyConfigChange(config, decodeConfigChange(entry.payload));
+        options.onConfig?.(config);
       }
       options.machine.apply(entry);
     }
