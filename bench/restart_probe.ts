@@ -11,7 +11,8 @@
  *
  * Each restart is launched, polled on `/readyz` until 200, the queue's backlog is read (it must be
  * the whole backlog), the broker's RSS is read from `/proc/PID/status`, and then it is killed with
- * SIGKILL (by PID) — so every restart opens a log that was not shut down cleanly. The broker's own
+ * SIGKILL (by PID) after `--settle-ms` (3000) — so every restart opens a log that was not shut
+ * down cleanly. The broker's own
  * startup report (its stdout) is printed beside each row. The data directory is kept (`rm -rf` it
  * yourself); `--fresh` empties it first. One JSON line per restart on stdout.
  *
@@ -30,6 +31,8 @@ interface ProbeOptions {
   rounds: number;
   fresh: boolean;
   brokerArgs: string[];
+  /** How long a restarted broker runs after it was measured, before the kill. */
+  settleMs: number;
 }
 
 const queueName = "restart-probe";
@@ -44,6 +47,7 @@ function parseArgs(args: string[]): ProbeOptions {
     rounds: 1,
     fresh: false,
     brokerArgs: [],
+    settleMs: 3000,
   };
   for (let index = 0; index < args.length; index++) {
     const flag = args[index];
@@ -58,6 +62,7 @@ function parseArgs(args: string[]): ProbeOptions {
     else if (flag === "--size") options.size = Number(value);
     else if (flag === "--mains") options.mains = value.split(",").filter(Boolean);
     else if (flag === "--rounds") options.rounds = Number(value);
+    else if (flag === "--settle-ms") options.settleMs = Number(value);
     else if (flag === "--broker-args") options.brokerArgs = value.split(/\s+/).filter(Boolean);
     else throw new Error(`unknown option ${flag}`);
   }
@@ -174,6 +179,9 @@ async function restartOnce(main: string, options: ProbeOptions, round: number) {
       rssBytes: rss,
       rssBytesPerMessage: rss === null ? null : Math.round((rss / backlog) * 10) / 10,
     };
+    // Background work of the open (index files of scanned segments) gets its time, as in a
+    // broker that keeps running; the kill then comes at an idle moment.
+    await new Promise((resolve) => setTimeout(resolve, options.settleMs));
   } finally {
     const output = await killHard(broker);
     row.report = output.split("\n").filter((line) => /opened|ready|serving/.test(line));
