@@ -219,7 +219,8 @@ function holds(log: SegmentLog, snapshot: SnapshotContainer, needFrom: number): 
 }
 
 /**
- * Replays; a record that fails its check on the way (in a sealed segment the open trusted by its
+ * Replays, then reads the rest of the log once (Raft reads it all when it starts, for membership
+ * changes); a record that fails its check on the way (in a sealed segment the open trusted by its
  * persisted index, so unread until now) is handled as the open's scan would have: recorded as
  * damage, the log cut there, and the log distrusted (`cut`).
  */
@@ -229,7 +230,12 @@ async function replayOrCut(
 ): Promise<{ config: ConfigState; cut: boolean }> {
   let config = options.config;
   try {
-    return { config: replay(log, { ...options, onConfig: (next) => (config = next) }), cut: false };
+    config = replay(log, { ...options, onConfig: (next) => (config = next) });
+    const pageBytes = 8 * 1024 * 1024;
+    for (let from = options.replayTo + 1; from <= log.lastIndex;) {
+      from = log.entries(from, log.lastIndex + 1, pageBytes, { map: false }).at(-1)!.index + 1;
+    }
+    return { config, cut: false };
   } catch (error) {
     const from = (error as CorruptLogError).detail?.index;
     if (!(error instanceof CorruptLogError) || from === undefined) throw error;
