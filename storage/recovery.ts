@@ -155,6 +155,10 @@ export async function recoverSegments(
     beforeCut?: (cut: PlannedCut) => Promise<void>;
     /** Persisted indexes of sealed segments: trusted when they check out, else rewritten. */
     indexes?: SealedIndexes;
+    /** False scans every segment (after recorded damage), rewriting their indexes. */
+    trustIndexes?: boolean;
+    /** Given to every segment: hears of damage its reads find. */
+    onCorrupt?: (detail: CorruptionDetail) => void;
   },
 ): Promise<{ segments: Segment[]; report: RecoveryReport }> {
   const { dir, logStart } = options;
@@ -190,8 +194,10 @@ export async function recoverSegments(
     const segment = new Segment(fs.open(path), {
       baseIndex: base,
       indexIntervalBytes: options.indexIntervalBytes,
+      onCorrupt: options.onCorrupt,
     });
-    if (base !== bases.at(-1) && restoreFromIndex(segment, previous, options.indexes)) {
+    const trusted = options.trustIndexes === false ? undefined : options.indexes;
+    if (base !== bases.at(-1) && restoreFromIndex(segment, previous, trusted)) {
       segments.push(segment);
       previous = { term: segment.lastTerm, timestamp: segment.lastTimestamp };
       report.indexedSegments = (report.indexedSegments ?? 0) + 1;

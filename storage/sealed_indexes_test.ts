@@ -266,3 +266,22 @@ Deno.test("a crash at every write of the index files leaves a log that serves ex
     }
   }
 });
+
+Deno.test("damage a read finds under a trusted index is recorded, and the next open reads every segment and cuts it", async () => {
+  const fs = new SimFileSystem();
+  await writtenLog(fs);
+  const bases = segmentBases(fs);
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  const path = segmentPath(bases[2]);
+  const firstLength = new DataView(fs.fileBytes(path).buffer).getUint32(0, true) + 4;
+  fs.flipBit(path, firstLength + 40); // the payload of the segment's second record
+  assert.throws(() => log.entry(bases[2] + 1), { name: "CorruptLogError" });
+  await log.close(); // waits for the damage record, as the process does before it exits
+  assert.equal(log.damage?.torn, false);
+  fs.crash();
+  const reopened = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(reopened.recovery.indexedSegments, undefined, "recorded damage: nothing trusted");
+  assert.equal(reopened.recovery.corruptAt?.index, bases[2] + 1);
+  assert.equal(reopened.lastIndex, bases[2]);
+  await reopened.close();
+});

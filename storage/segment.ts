@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { invariant } from "./invariant.ts";
-import { CorruptLogError } from "./errors.ts";
+import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
 import type { FileHandle, MappedRegion } from "./file_io.ts";
 import { OffsetIndex } from "./offset_index.ts";
 import {
@@ -80,8 +80,19 @@ export class Segment {
   #runStarts: number[] = [];
   #runTerms: number[] = [];
 
-  constructor(handle: FileHandle, options: { baseIndex: number; indexIntervalBytes: number }) {
+  /** Hears of every record a read finds damaged, before the error is thrown. */
+  readonly #onCorrupt: (detail: CorruptionDetail) => void;
+
+  constructor(
+    handle: FileHandle,
+    options: {
+      baseIndex: number;
+      indexIntervalBytes: number;
+      onCorrupt?: (detail: CorruptionDetail) => void;
+    },
+  ) {
     this.handle = handle;
+    this.#onCorrupt = options.onCorrupt ?? (() => {});
     this.baseIndex = options.baseIndex;
     this.lastIndex = options.baseIndex - 1;
     this.#indexIntervalBytes = options.indexIntervalBytes;
@@ -338,12 +349,14 @@ export class Segment {
   }
 
   #corrupt(at: { index: number; position: number; reason: string }): CorruptLogError {
-    return new CorruptLogError({
+    const detail = {
       index: at.index,
       file: this.handle.path,
       offset: at.position,
       reason: at.reason,
-    });
+    };
+    this.#onCorrupt(detail);
+    return new CorruptLogError(detail);
   }
 }
 

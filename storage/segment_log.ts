@@ -419,6 +419,8 @@ export class SegmentLog {
       indexIntervalBytes: this.#indexIntervalBytes,
       beforeCut: (cut) => this.noteDamage(cut.detail, { torn: cut.torn }),
       indexes: this.#indexes,
+      trustIndexes: this.#damage.record === null, // after damage, every segment is read again
+      onCorrupt: (detail) => this.#damage.noteRead(detail, this.#hardState.term),
     });
     this.#segments = recovered.segments;
     this.#recovery = recovered.report;
@@ -499,6 +501,7 @@ export class SegmentLog {
     const segment = new Segment(handle, {
       baseIndex,
       indexIntervalBytes: this.#indexIntervalBytes,
+      onCorrupt: (detail) => this.#damage.noteRead(detail, this.#hardState.term),
     });
     this.#segments.push(segment);
     this.#directoryDirty = true;
