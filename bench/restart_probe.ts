@@ -182,6 +182,7 @@ async function restartOnce(main: string, options: ProbeOptions, round: number) {
     // Background work of the open (index files of scanned segments) gets its time, as in a
     // broker that keeps running; the kill then comes at an idle moment.
     await new Promise((resolve) => setTimeout(resolve, options.settleMs));
+    row.rssAfterSettleBytes = rssFromProc(broker.child.pid);
   } finally {
     const output = await killHard(broker);
     row.report = output.split("\n").filter((line) => /opened|ready|serving/.test(line));
