@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     url,
     mmap: config.mmap,
     minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
+    scrubBytesPerSecond: config.scrubMbPerS * 1024 * 1024,
     access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },
     clusterKey: clusterKey ?? undefined,
     memberFetch: members.fetch,

@@ -112,6 +112,19 @@ export class LogDamage {
     return this.#failureNoted;
   }
 
+  /**
+   * A read after open found a damaged record (under a persisted index the open trusted): recorded
+   * as damage, not a torn write, so the next open scans every segment and cuts the log there.
+   * Best effort and once (a recorded damage already makes the next open do that); never rejects;
+   * awaited by `failureRecorded`.
+   */
+  noteRead(detail: CorruptionDetail, term: number): void {
+    if (this.#record !== null && !this.#record.torn) return;
+    this.#failureNoted = this.#failureNoted
+      .then(() => this.note(detail, { torn: false, term }))
+      .catch(() => {});
+  }
+
   /** Resolves once the record of a failed write or fsync is written (or gave up). */
   get failureRecorded(): Promise<void> {
     return this.#failureNoted;

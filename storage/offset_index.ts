@@ -15,8 +15,8 @@ const positionLimit = 0xffffffff;
 
 /** Relative index → byte position, both strictly increasing. */
 export class OffsetIndex {
-  #relativeIndexes = new Uint32Array(initialCapacity);
-  #positions = new Uint32Array(initialCapacity);
+  #relativeIndexes: Uint32Array = new Uint32Array(initialCapacity);
+  #positions: Uint32Array = new Uint32Array(initialCapacity);
   #count = 0;
 
   /** Number of points. */
@@ -71,8 +71,24 @@ export class OffsetIndex {
     this.#count = this.floor(relativeIndex - 1) + 1;
   }
 
+  /** Copies of the points (for a persisted index). */
+  points(): { relativeIndexes: Uint32Array; positions: Uint32Array } {
+    return {
+      relativeIndexes: this.#relativeIndexes.slice(0, this.#count),
+      positions: this.#positions.slice(0, this.#count),
+    };
+  }
+
+  /** Replaces every point with `points` (checked growing by the persisted index's reader). */
+  restore(points: { relativeIndexes: Uint32Array; positions: Uint32Array }): void {
+    invariant(points.relativeIndexes.length === points.positions.length);
+    this.#relativeIndexes = points.relativeIndexes;
+    this.#positions = points.positions;
+    this.#count = points.positions.length;
+  }
+
   #grow(): void {
-    const capacity = this.#positions.length * 2;
+    const capacity = Math.max(this.#positions.length * 2, initialCapacity);
     const relativeIndexes = new Uint32Array(capacity);
     relativeIndexes.set(this.#relativeIndexes);
     const positions = new Uint32Array(capacity);

@@ -2,7 +2,8 @@
  * Recovery scan: reads a segment file from its start with a reused 1 MiB buffer, verifies every
  * record (length bounds, CRC, contiguous index, non-decreasing term and timestamp) and rebuilds
  * the segment's indexes. The scan stops at the first record that fails; the caller cuts the log
- * there and removes every later segment.
+ * there and removes every later segment. A sealed segment whose persisted index checks out
+ * (`sealed_indexes.ts`) is restored from it instead of scanned; the last one is always scanned.
  *
  * @module
  */
@@ -17,6 +18,7 @@ import {
   recordLengthAt,
 } from "./record.ts";
 import { parseSegmentFileName, Segment, segmentFileName } from "./segment.ts";
+import type { SealedIndexes } from "./sealed_indexes.ts";
 
 /** What recovery found and did. */
 export interface RecoveryReport {
@@ -26,6 +28,11 @@ export interface RecoveryReport {
   entries: number;
   /** Bytes cut from segment tails plus bytes of removed later segments. */
   truncatedBytes: number;
+  /** Segments restored from their persisted index without a scan. */
+  indexedSegments?: number;
+  /** Segments read and verified record by record, and their bytes. */
+  scannedSegments?: number;
+  scannedBytes?: number;
   /** The first bad record, when the log was cut. A torn tail reads "incomplete record". */
   corruptAt?: CorruptionDetail;
   /** With `corruptAt`: whether the cut looks like an interrupted write (see `PlannedCut`). */
@@ -146,6 +153,12 @@ export async function recoverSegments(
     logStart: LogStart;
     indexIntervalBytes: number;
     beforeCut?: (cut: PlannedCut) => Promise<void>;
+    /** Persisted indexes of sealed segments: trusted when they check out, else rewritten. */
+    indexes?: SealedIndexes;
+    /** False scans every segment (after recorded damage), rewriting their indexes. */
+    trustIndexes?: boolean;
+    /** Given to every segment: hears of damage its reads find. */
+    onCorrupt?: (detail: CorruptionDetail) => void;
   },
 ): Promise<{ segments: Segment[]; report: RecoveryReport }> {
   const { dir, logStart } = options;
@@ -181,8 +194,18 @@ export async function recoverSegments(
     const segment = new Segment(fs.open(path), {
       baseIndex: base,
       indexIntervalBytes: options.indexIntervalBytes,
+      onCorrupt: options.onCorrupt,
     });
+    const trusted = options.trustIndexes === false ? undefined : options.indexes;
+    if (base !== bases.at(-1) && restoreFromIndex(segment, previous, trusted)) {
+      segments.push(segment);
+      previous = { term: segment.lastTerm, timestamp: segment.lastTimestamp };
+      report.indexedSegments = (report.indexedSegments ?? 0) + 1;
+      continue;
+    }
     const scan = scanSegment(segment, previous);
+    report.scannedSegments = (report.scannedSegments ?? 0) + 1;
+    report.scannedBytes = (report.scannedBytes ?? 0) + scan.validBytes;
     if (scan.failure !== undefined) {
       report.corruptAt = scan.failure;
       report.truncatedBytes += segment.handle.size() - scan.validBytes;
@@ -216,10 +239,45 @@ export async function recoverSegments(
   });
   // What a killed process left in the page cache is on disk only after this.
   for (const segment of kept) await segment.handle.syncData();
+  if (options.indexes !== undefined) changed = indexKept(kept, options.indexes) || changed;
   if (changed) await fs.syncDir(dir);
   report.segments = kept.length;
   for (const segment of kept) report.entries += segment.entryCount;
   return { segments: kept, report };
+}
+
+/** Restores `segment` from its persisted index if that checks out; true when it did. */
+function restoreFromIndex(
+  segment: Segment,
+  previous: { term: number; timestamp: number },
+  indexes: SealedIndexes | undefined,
+): boolean {
+  if (indexes === undefined) return false;
+  const summary = indexes.load(segment, previous);
+  if ("refused" in summary) return false;
+  segment.restore(summary);
+  indexes.trusted(segment);
+  return true;
+}
+
+/**
+ * After recovery: keeps the index files of segments restored from them, removes every other
+ * (orphans, the active segment's, refused ones) and queues an index write for each sealed
+ * segment that was scanned (its bytes are durable: recovery synced them). True when a file name
+ * was removed.
+ */
+function indexKept(kept: Segment[], indexes: SealedIndexes): boolean {
+  const trusted = new Set<number>();
+  for (const segment of kept) {
+    if (indexes.isUnverified(segment)) trusted.add(segment.baseIndex);
+  }
+  const removed = indexes.removeOthers(trusted);
+  for (const segment of kept.slice(0, -1)) {
+    if (!trusted.has(segment.baseIndex)) indexes.seal(segment);
+  }
+  // Recovery synced every kept segment.
+  indexes.durableUpTo(kept.at(-1)?.lastIndex ?? 0);
+  return removed;
 }
 
 /** True when a valid record of `index` starts anywhere after `offset` (a slow search, rarely run). */

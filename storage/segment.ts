@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { invariant } from "./invariant.ts";
-import { CorruptLogError } from "./errors.ts";
+import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
 import type { FileHandle, MappedRegion } from "./file_io.ts";
 import { OffsetIndex } from "./offset_index.ts";
 import {
@@ -22,6 +22,7 @@ import {
   recordLengthAt,
 } from "./record.ts";
 import { TimeIndex } from "./time_index.ts";
+import type { SegmentSummary } from "./segment_index_file.ts";
 
 const segmentSuffix = ".log";
 const segmentNamePattern = /^(\d{20})\.log$/;
@@ -62,6 +63,8 @@ export class Segment {
   lastTimestamp = 0;
   /** Bytes of valid records (the file's size once appends are written). */
   sizeBytes = 0;
+  /** Byte position of the last record (0 while empty). */
+  lastRecordPosition = 0;
   readonly offsetIndex = new OffsetIndex();
   readonly timeIndex = new TimeIndex();
   #indexIntervalBytes: number;
@@ -77,8 +80,19 @@ export class Segment {
   #runStarts: number[] = [];
   #runTerms: number[] = [];
 
-  constructor(handle: FileHandle, options: { baseIndex: number; indexIntervalBytes: number }) {
+  /** Hears of every record a read finds damaged, before the error is thrown. */
+  readonly #onCorrupt: (detail: CorruptionDetail) => void;
+
+  constructor(
+    handle: FileHandle,
+    options: {
+      baseIndex: number;
+      indexIntervalBytes: number;
+      onCorrupt?: (detail: CorruptionDetail) => void;
+    },
+  ) {
     this.handle = handle;
+    this.#onCorrupt = options.onCorrupt ?? (() => {});
     this.baseIndex = options.baseIndex;
     this.lastIndex = options.baseIndex - 1;
     this.#indexIntervalBytes = options.indexIntervalBytes;
@@ -113,7 +127,46 @@ export class Segment {
     this.lastIndex = facts.index;
     this.lastTerm = facts.term;
     this.lastTimestamp = facts.timestamp;
+    this.lastRecordPosition = facts.position;
     this.sizeBytes += facts.bytes;
+  }
+
+  /** What a persisted index of this segment holds, given its last record's CRC field. */
+  summary(lastRecordCrc: number): SegmentSummary {
+    invariant(this.entryCount > 0, "an empty segment has no index");
+    return {
+      baseIndex: this.baseIndex,
+      lastIndex: this.lastIndex,
+      lastTerm: this.lastTerm,
+      firstTimestamp: this.firstTimestamp,
+      lastTimestamp: this.lastTimestamp,
+      sizeBytes: this.sizeBytes,
+      lastRecordPosition: this.lastRecordPosition,
+      lastRecordCrc,
+      offsetPoints: this.offsetIndex.points(),
+      timePoints: this.timeIndex.points(),
+      termRuns: { starts: [...this.#runStarts], terms: [...this.#runTerms] },
+    };
+  }
+
+  /**
+   * Takes the bookkeeping and indexes from a persisted index that was checked against this
+   * file (`sealed_indexes.ts`), instead of scanning it. The segment must be empty.
+   */
+  restore(summary: SegmentSummary): void {
+    invariant(this.entryCount === 0 && summary.baseIndex === this.baseIndex);
+    this.offsetIndex.restore(summary.offsetPoints);
+    this.timeIndex.restore(summary.timePoints);
+    this.#runStarts = [...summary.termRuns.starts];
+    this.#runTerms = [...summary.termRuns.terms];
+    const positions = summary.offsetPoints.positions;
+    this.#lastPointPosition = positions[positions.length - 1];
+    this.lastIndex = summary.lastIndex;
+    this.lastTerm = summary.lastTerm;
+    this.firstTimestamp = summary.firstTimestamp;
+    this.lastTimestamp = summary.lastTimestamp;
+    this.lastRecordPosition = summary.lastRecordPosition;
+    this.sizeBytes = summary.sizeBytes;
   }
 
   /** Term of the entry at `index`, from memory (no I/O). */
@@ -288,6 +341,7 @@ export class Segment {
       this.#runTerms.pop();
     }
     this.sizeBytes = position;
+    this.lastRecordPosition = previousPosition;
     this.lastIndex = fromIndex - 1;
     this.lastTerm = this.#header.term;
     this.lastTimestamp = this.#header.timestamp;
@@ -295,13 +349,30 @@ export class Segment {
   }
 
   #corrupt(at: { index: number; position: number; reason: string }): CorruptLogError {
-    return new CorruptLogError({
+    const detail = {
       index: at.index,
       file: this.handle.path,
       offset: at.position,
       reason: at.reason,
-    });
+    };
+    this.#onCorrupt(detail);
+    return new CorruptLogError(detail);
   }
+}
+
+/**
+ * The slot of the first segment whose last timestamp is ≥ `timestamp` (timestamps never decrease
+ * along the log), or `segments.length` when every entry is older.
+ */
+export function segmentSlotAtOrAfterTime(segments: readonly Segment[], timestamp: number): number {
+  let low = 0;
+  let high = segments.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (segments[middle].lastTimestamp >= timestamp) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }
 
 /** The slot of the segment holding `index` in `segments` (sorted by base index; binary search). */

@@ -6,6 +6,7 @@
  * - `NNNNNNNNNNNNNNNNNNNN.log`: segments (see `segment.ts`, records in `record.ts`);
  * - `hard_state`: Raft's term, vote and commit (see `hard_state.ts`);
  * - `log_start`: index and term of the entry before the log, written by `resetTo`;
+ * - `NNNNNNNNNNNNNNNNNNNN.index`: a sealed segment's persisted index (`sealed_indexes.ts`);
  * - `*.tmp`: leftovers of interrupted atomic writes, removed on open.
  *
  * Durability: `append` writes with one `writeSync` per batch and syncs nothing; `sync` and
@@ -27,11 +28,19 @@ import {
   storeLogStart,
 } from "./hard_state.ts";
 import { LogDamage } from "./log_damage.ts";
+import { LogScrubber } from "./log_scrubber.ts";
+import { SealedIndexes } from "./sealed_indexes.ts";
 import type { CorruptionDetail } from "./errors.ts";
 import { encodeRecordInto, type LogEntry, recordBytes } from "./record.ts";
 import { assertAppendable } from "./append_check.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
-import { payloadBytesBetween, Segment, segmentFileName, segmentSlot } from "./segment.ts";
+import {
+  payloadBytesBetween,
+  Segment,
+  segmentFileName,
+  segmentSlot,
+  segmentSlotAtOrAfterTime,
+} from "./segment.ts";
 import { SegmentMaps } from "./segment_maps.ts";
 import { temporarySuffix } from "./snapshot_file.ts";
 import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
@@ -74,6 +83,7 @@ export class SegmentLog {
   #logStart: LogStart;
   #hardState: HardState;
   #damage!: LogDamage;
+  readonly #indexes: SealedIndexes;
   #hardStateWrites: Promise<void> = Promise.resolve();
   #recovery: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
   #scheduler: SyncScheduler;
@@ -104,7 +114,9 @@ export class SegmentLog {
     this.#maps = new SegmentMaps({ limit: mappedSegmentsMax, enabled: options.mmap ?? true });
     this.#logStart = loadLogStart(this.#fs, this.#dir);
     this.#hardState = loadHardState(this.#fs, this.#dir);
-    this.#scheduler = new SyncScheduler(() => this.#planFlush(), { durableIndex: 0 });
+    this.#indexes = new SealedIndexes(this.#fs, this.#dir);
+    const onDurable = (index: number) => this.#indexes.durableUpTo(index);
+    this.#scheduler = new SyncScheduler(() => this.#planFlush(), { durableIndex: 0, onDurable });
   }
 
   /**
@@ -129,20 +141,17 @@ export class SegmentLog {
 
   /** Last index present; firstIndex - 1 when the log is empty (0 for a new log). */
   get lastIndex(): number {
-    const count = this.#segments.length;
-    return count > 0 ? this.#segments[count - 1].lastIndex : this.#logStart.index;
+    return this.#segments.at(-1)?.lastIndex ?? this.#logStart.index;
   }
 
   /** Term of the last entry (of the log start when empty). */
   get lastTerm(): number {
-    const count = this.#segments.length;
-    return count > 0 ? this.#segments[count - 1].lastTerm : this.#logStart.term;
+    return this.#segments.at(-1)?.lastTerm ?? this.#logStart.term;
   }
 
   /** Timestamp of the last entry, from the segment's index (no read); null for an empty log. */
   get lastTimestamp(): number | null {
-    const last = this.#segments.at(-1);
-    return last === undefined ? null : last.lastTimestamp;
+    return this.#segments.at(-1)?.lastTimestamp ?? null;
   }
 
   /** What recovery found when the log was opened. */
@@ -177,7 +186,7 @@ export class SegmentLog {
     assertAppendable(entries, {
       index: this.lastIndex,
       term: this.lastTerm,
-      timestamp: this.#lastTimestamp(),
+      timestamp: this.lastTimestamp ?? -Infinity,
     });
     try {
       this.#writeEntries(entries);
@@ -237,7 +246,7 @@ export class SegmentLog {
     this.#assertPresent(from);
     this.#assertPresent(toExclusive - 1);
     const budget = { bytesLeft: bytesMax };
-    let slot = this.#slotFor(from);
+    let slot = segmentSlot(this.#segments, from);
     let next = from;
     while (next < toExclusive && slot < this.#segments.length) {
       const segment = this.#segments[slot];
@@ -258,17 +267,10 @@ export class SegmentLog {
   /** First index whose timestamp is ≥ `timestamp`, or null when every entry is older. */
   indexAtOrAfterTime(timestamp: number): number | null {
     this.#assertUsable();
-    const segments = this.#segments;
-    let low = 0;
-    let high = segments.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (segments[middle].lastTimestamp >= timestamp) high = middle;
-      else low = middle + 1;
-    }
-    if (low === segments.length) return null;
-    this.#prepareRead(segments[low]);
-    return segments[low].indexAtOrAfterTime(timestamp);
+    const segment = this.#segments[segmentSlotAtOrAfterTime(this.#segments, timestamp)];
+    if (segment === undefined) return null;
+    this.#prepareRead(segment);
+    return segment.indexAtOrAfterTime(timestamp);
   }
 
   /**
@@ -289,6 +291,7 @@ export class SegmentLog {
       this.#dropSegment(this.#segments.pop()!);
     }
     const last = this.#segments.at(-1);
+    if (last !== undefined && this.#indexes.forget(last)) this.#directoryDirty = true;
     if (last !== undefined && fromIndex <= last.lastIndex) {
       this.#maps.unmap(last);
       last.truncateFrom(fromIndex);
@@ -324,6 +327,11 @@ export class SegmentLog {
    */
   async noteDamage(detail: CorruptionDetail, options: { torn: boolean }): Promise<void> {
     await this.#damage.note(detail, { ...options, term: this.#hardState.term });
+  }
+
+  /** Reads the sealed segments trusted by their index at open, and hands damage on. */
+  scrubber(): LogScrubber {
+    return new LogScrubber(this.#indexes, (detail) => this.noteDamage(detail, { torn: false }));
   }
 
   /** Forgets the damage record (its owner repaired or dismissed the damage). */
@@ -374,6 +382,7 @@ export class SegmentLog {
       this.#maps.unmap(segment);
       segment.handle.close();
       this.#fs.remove(segment.handle.path);
+      this.#indexes.forget(segment);
     }
     this.#segments = [];
     this.#dirtyHandles.clear();
@@ -385,15 +394,10 @@ export class SegmentLog {
 
   /** Sizes and fsync timings. */
   stats(): SegmentLogStats {
+    const bytes = this.#segments.reduce((total, segment) => total + segment.sizeBytes, 0);
     const { fsyncs, fsyncMsTotal, lastFsyncMs } = this.#scheduler.stats;
-    let bytes = 0;
-    for (const segment of this.#segments) bytes += segment.sizeBytes;
-    return {
-      segments: this.#segments.length,
-      bytes,
-      ...{ fsyncs, fsyncMsTotal, lastFsyncMs },
-      mapped: this.#maps.any,
-    };
+    const mapped = this.#maps.any;
+    return { segments: this.#segments.length, bytes, fsyncs, fsyncMsTotal, lastFsyncMs, mapped };
   }
 
   /** Syncs what was appended, waits for pending work, unmaps and closes every file. */
@@ -403,6 +407,7 @@ export class SegmentLog {
     if (this.#scheduler.failure === null && this.#writeFailure === null) await this.sync();
     await this.#hardStateWrites.catch(() => {});
     await this.#damage.failureRecorded;
+    await this.#indexes.settled();
     await this.#scheduler.idle();
     this.#closed = true;
     this.#closePendingHandles();
@@ -420,6 +425,9 @@ export class SegmentLog {
       logStart: this.#logStart,
       indexIntervalBytes: this.#indexIntervalBytes,
       beforeCut: (cut) => this.noteDamage(cut.detail, { torn: cut.torn }),
+      indexes: this.#indexes,
+      trustIndexes: this.#damage.record === null, // after damage, every segment is read again
+      onCorrupt: (detail) => this.#damage.noteRead(detail, this.#hardState.term),
     });
     this.#segments = recovered.segments;
     this.#recovery = recovered.report;
@@ -438,11 +446,6 @@ export class SegmentLog {
   /** Where the entries start that a failed write or fsync leaves unknown (see `LogDamage`). */
   #failedFrom(): { from: number; term: number } {
     return { from: this.#scheduler.durableIndex + 1, term: this.#hardState.term };
-  }
-
-  #lastTimestamp(): number {
-    const last = this.#segments.at(-1);
-    return last === undefined ? -Infinity : last.lastTimestamp;
   }
 
   /** Encodes into the reused write buffer; one writeSync per segment (per 4 MiB). */
@@ -497,6 +500,7 @@ export class SegmentLog {
   }
 
   #roll(baseIndex: number): Segment {
+    if (this.#segments.length > 0) this.#indexes.seal(this.#segments.at(-1)!);
     const path = joinPath(this.#dir, segmentFileName(baseIndex));
     // Handles append, so a stale file of the same name (never expected) must not be reused.
     this.#fs.remove(path);
@@ -504,6 +508,7 @@ export class SegmentLog {
     const segment = new Segment(handle, {
       baseIndex,
       indexIntervalBytes: this.#indexIntervalBytes,
+      onCorrupt: (detail) => this.#damage.noteRead(detail, this.#hardState.term),
     });
     this.#segments.push(segment);
     this.#directoryDirty = true;
@@ -515,6 +520,7 @@ export class SegmentLog {
     this.#maps.unmap(segment);
     this.#dirtyHandles.delete(segment.handle);
     this.#fs.remove(segment.handle.path);
+    this.#indexes.forget(segment);
     this.#directoryDirty = true;
     if (this.#scheduler.running) this.#handlesToClose.push(segment.handle);
     else segment.handle.close();
@@ -561,12 +567,8 @@ export class SegmentLog {
     }
   }
 
-  #slotFor(index: number): number {
-    return segmentSlot(this.#segments, index);
-  }
-
   #segmentFor(index: number): Segment {
-    return this.#segments[this.#slotFor(index)];
+    return this.#segments[segmentSlot(this.#segments, index)];
   }
 
   /** Maps the segment for a read if allowed (see `SegmentMaps`). */
@@ -576,10 +578,7 @@ export class SegmentLog {
     this.#maps.prepare(segment, length);
   }
 
-  /**
-   * Unmaps every segment (they are mapped again when read). After a replay that read the log
-   * end to end, this gives back the mapped pages it touched, which otherwise stay in the RSS.
-   */
+  /** Unmaps every segment (mapped again when read): gives back the pages a replay touched. */
   releaseMappings(): void {
     this.#maps.releaseAll();
   }

@@ -142,6 +142,9 @@ export interface SimFileSystemStats {
   writes: number;
   syncs: number;
   dirSyncs: number;
+  /** Positioned reads, and the bytes they returned (not mutating: no crash point). */
+  reads: number;
+  readBytes: number;
 }
 
 /** The state shared by a {@link SimFileSystem} and its handles. */
@@ -157,7 +160,14 @@ class SimDisk {
   /** syncData calls still to fail (failSyncs). */
   syncFailures = 0;
   heldSyncs: Array<() => void> = [];
-  stats: SimFileSystemStats = { operations: 0, writes: 0, syncs: 0, dirSyncs: 0 };
+  stats: SimFileSystemStats = {
+    operations: 0,
+    writes: 0,
+    syncs: 0,
+    dirSyncs: 0,
+    reads: 0,
+    readBytes: 0,
+  };
 
   check(epoch: number): void {
     if (this.down) throw new SimulatedCrash("file system is down");
@@ -425,6 +435,8 @@ class SimFileHandle implements FileHandle {
     const inode = this.#inode;
     const count = Math.max(0, Math.min(target.length, inode.length - position));
     target.set(inode.data.subarray(position, position + count));
+    this.#disk.stats.reads++;
+    this.#disk.stats.readBytes += count;
     return count;
   }
 

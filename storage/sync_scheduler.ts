@@ -37,6 +37,7 @@ export interface SyncStats {
 /** Schedules flushes for a log; see the module doc. */
 export class SyncScheduler {
   #prepare: () => FlushPlan;
+  #onDurable: (durableIndex: number) => void;
   #waiters: Waiter[] = [];
   #durableIndex: number;
   #started = 0;
@@ -46,9 +47,14 @@ export class SyncScheduler {
   #idleWaiters: Array<() => void> = [];
   #stats: SyncStats = { fsyncs: 0, fsyncMsTotal: 0, lastFsyncMs: 0 };
 
-  constructor(prepare: () => FlushPlan, options: { durableIndex: number }) {
+  /** `onDurable` hears the durable index after every successful flush that raised it. */
+  constructor(
+    prepare: () => FlushPlan,
+    options: { durableIndex: number; onDurable?: (durableIndex: number) => void },
+  ) {
     this.#prepare = prepare;
     this.#durableIndex = options.durableIndex;
+    this.#onDurable = options.onDurable ?? (() => {});
   }
 
   /** Highest index known durable. */
@@ -128,7 +134,10 @@ export class SyncScheduler {
         this.#stats.fsyncMsTotal += elapsedMs;
         this.#stats.lastFsyncMs = elapsedMs;
         const covered = Math.min(plan.cover, this.#clampedTo);
-        if (covered > this.#durableIndex) this.#durableIndex = covered;
+        if (covered > this.#durableIndex) {
+          this.#durableIndex = covered;
+          this.#onDurable(covered);
+        }
         this.#settle(sequence);
       } catch (error) {
         this.#failure = error;

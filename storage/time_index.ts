@@ -12,8 +12,8 @@ const initialCapacity = 16;
 
 /** Timestamp → relative index; timestamps strictly increasing. */
 export class TimeIndex {
-  #timestamps = new Float64Array(initialCapacity);
-  #relativeIndexes = new Uint32Array(initialCapacity);
+  #timestamps: Float64Array = new Float64Array(initialCapacity);
+  #relativeIndexes: Uint32Array = new Uint32Array(initialCapacity);
   #count = 0;
 
   /** Number of points. */
@@ -57,8 +57,24 @@ export class TimeIndex {
     }
   }
 
+  /** Copies of the points (for a persisted index). */
+  points(): { timestamps: Float64Array; relativeIndexes: Uint32Array } {
+    return {
+      timestamps: this.#timestamps.slice(0, this.#count),
+      relativeIndexes: this.#relativeIndexes.slice(0, this.#count),
+    };
+  }
+
+  /** Replaces every point with `points` (checked growing by the persisted index's reader). */
+  restore(points: { timestamps: Float64Array; relativeIndexes: Uint32Array }): void {
+    invariant(points.timestamps.length === points.relativeIndexes.length);
+    this.#timestamps = points.timestamps;
+    this.#relativeIndexes = points.relativeIndexes;
+    this.#count = points.timestamps.length;
+  }
+
   #grow(): void {
-    const capacity = this.#timestamps.length * 2;
+    const capacity = Math.max(this.#timestamps.length * 2, initialCapacity);
     const timestamps = new Float64Array(capacity);
     timestamps.set(this.#timestamps);
     const relativeIndexes = new Uint32Array(capacity);

@@ -26,6 +26,8 @@ export interface NodeConfig {
   join: string | null;
   /** Sends are refused (507) while less than this many MiB are free on the data dir; 0 = off. */
   minFreeDiskMb: number;
+  /** MiB per second the background scrub reads of segments trusted by their index; 0 = off. */
+  scrubMbPerS: number;
   /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
   clusterKeyFile: string | null;
   /** The cluster key itself, from `CMQD_CLUSTER_KEY` only (a flag would show it in `ps`). */
@@ -90,6 +92,12 @@ const flags: Record<string, FlagSpec> = {
     kind: "count",
     help: "refuse sends (507) below this free disk, 0 = off",
   },
+  "--scrub-mb-per-s": {
+    key: "scrubMbPerS",
+    env: "CMQD_SCRUB_MB_PER_S",
+    kind: "count",
+    help: "MiB/s the background scrub re-reads sealed segments at, 0 = off",
+  },
   "--cluster-key-file": {
     key: "clusterKeyFile",
     env: "CMQD_CLUSTER_KEY_FILE",
@@ -141,6 +149,7 @@ const defaults: NodeConfig = {
   peers: [],
   join: null,
   minFreeDiskMb: 512,
+  scrubMbPerS: 32,
   clusterKeyFile: null,
   clusterKey: null,
   credentials: null,

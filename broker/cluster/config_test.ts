@@ -46,6 +46,13 @@ Deno.test("peers are parsed, must name this node, and exclude --join", () => {
   assert.throws(() => parseConfig(["--join", "ftp://x"], {}), /not a base URL/);
 });
 
+Deno.test("--scrub-mb-per-s defaults to 32, takes the environment, 0 turns it off, and rejects non-counts", () => {
+  assert.equal(parseConfig([], {}).scrubMbPerS, 32);
+  assert.equal(parseConfig([], { CMQD_SCRUB_MB_PER_S: "0" }).scrubMbPerS, 0);
+  assert.equal(parseConfig(["--scrub-mb-per-s", "100"], {}).scrubMbPerS, 100);
+  assert.throws(() => parseConfig(["--scrub-mb-per-s", "-1"], {}), /not a whole number/);
+});
+
 Deno.test("--min-free-disk-mb defaults to 512, takes the environment, and rejects non-counts", () => {
   assert.equal(parseConfig([], {}).minFreeDiskMb, 512);
   assert.equal(parseConfig([], { CMQD_MIN_FREE_DISK_MB: "0" }).minFreeDiskMb, 0);

@@ -18,6 +18,7 @@ export {
   type RoleChange,
 } from "./replica.ts";
 export { decodeSnapshotContainer, snapshotFileName } from "./snapshot_container.ts";
+export { ScrubLoop, type ScrubLoopOptions } from "./scrub_loop.ts";
 export type {
   AppliedEntry,
   Applier,

@@ -48,6 +48,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  CorruptLogError,
   type FileSystem,
   type LogEntry,
   readSnapshotFile,
@@ -115,23 +116,26 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   const hardState = log.readHardState();
   const protectedIndex = Math.max(hardState.commit, snapshot.index);
   let distrust = distrustsDamage(log, protectedIndex, warn);
-  if (!(await alignLog(log, snapshot))) {
-    const reason = `log entries ${snapshot.lowestReferencedIndex}..${snapshot.index} needed by ` +
-      `snapshot ${snapshot.index} are gone`;
-    warn(`${reason}; starting over from the bootstrap state`);
-    await log.noteDamage(
-      { index: snapshot.lowestReferencedIndex, file: snapshotsDir, offset: 0, reason },
-      { torn: false },
-    );
-    distrust = true;
-    snapshot = await loadBootstrap(options, emptyMachine);
-    await log.resetTo(0, 0);
-    pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: 0 });
+  let config: ConfigState;
+  // Twice at most: a cut during the replay that reaches below the snapshot (damage under a
+  // trusted index, unread until now) is answered by aligning again, which rewrites the entries
+  // from the snapshot or starts over from the bootstrap state.
+  for (;;) {
+    const aligned = await alignOrStartOver(options, { snapshot, emptyMachine });
+    snapshot = aligned.snapshot;
+    distrust ||= aligned.startedOver;
+    options.machine.loadSnapshot(snapshot.machine);
+    const replayTo = Math.min(Math.max(hardState.commit, snapshot.index), log.lastIndex);
+    const replayed = await replayOrCut(log, {
+      machine: options.machine,
+      config: snapshot.config,
+      replayTo,
+      warn,
+    });
+    config = replayed.config;
+    distrust ||= replayed.cut;
+    if (log.lastIndex >= snapshot.index) break;
   }
-  options.machine.loadSnapshot(snapshot.machine);
-  let config = snapshot.config;
-  const replayTo = Math.min(Math.max(hardState.commit, snapshot.index), log.lastIndex);
-  config = replay(log, { machine: options.machine, config, replayTo });
   log.releaseMappings();
   if (!distrust && hardState.commit > log.lastIndex) {
     // Synced entries vanished without a visible cut (a lost segment file, say).
@@ -163,6 +167,27 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
     repair,
     tailTimestamp: log.lastTimestamp ?? 0,
   };
+}
+
+/** Aligns the log with `snapshot`, or starts over from the bootstrap state when it cannot. */
+async function alignOrStartOver(
+  options: RecoveryOptions,
+  parts: { snapshot: SnapshotContainer; emptyMachine: Uint8Array },
+): Promise<{ snapshot: SnapshotContainer; startedOver: boolean }> {
+  const { log, fs, snapshotsDir, warn } = options;
+  const { snapshot } = parts;
+  if (await alignLog(log, snapshot)) return { snapshot, startedOver: false };
+  const reason = `log entries ${snapshot.lowestReferencedIndex}..${snapshot.index} needed by ` +
+    `snapshot ${snapshot.index} are gone`;
+  warn(`${reason}; starting over from the bootstrap state`);
+  await log.noteDamage(
+    { index: snapshot.lowestReferencedIndex, file: snapshotsDir, offset: 0, reason },
+    { torn: false },
+  );
+  const bootstrap = await loadBootstrap(options, parts.emptyMachine);
+  await log.resetTo(0, 0);
+  pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: 0 });
+  return { snapshot: bootstrap, startedOver: true };
 }
 
 /** Whether the damage recorded in the log (this open's cut or an earlier one) forbids voting. */
@@ -215,9 +240,59 @@ function holds(log: SegmentLog, snapshot: SnapshotContainer, needFrom: number): 
   }
 }
 
+/**
+ * Replays, then reads the rest of the log once (Raft reads it all when it starts, for membership
+ * changes); a record that fails its check on the way (in a sealed segment the open trusted by its
+ * persisted index, so unread until now) is handled as the open's scan would have: recorded as
+ * damage, the log cut there, and the log distrusted (`cut`).
+ */
+async function replayOrCut(
+  log: SegmentLog,
+  options: { machine: Applier; config: ConfigState; replayTo: number; warn: Warn },
+): Promise<{ config: ConfigState; cut: boolean }> {
+  let config = options.config;
+  try {
+    config = replay(log, { ...options, onConfig: (next) => (config = next) });
+    const pageBytes = 8 * 1024 * 1024;
+    for (let from = options.replayTo + 1; from <= log.lastIndex;) {
+      from = log.entries(from, log.lastIndex + 1, pageBytes, { map: false }).at(-1)!.index + 1;
+    }
+    return { config, cut: false };
+  } catch (error) {
+    const from = (error as CorruptLogError).detail?.index;
+    if (!(error instanceof CorruptLogError) || from === undefined) throw error;
+    await log.noteDamage(error.detail, { torn: false });
+    const cutAt = await cutBefore(log, from);
+    options.warn(`LOG DAMAGED: ${error.message}; the log is cut at ${cutAt}`);
+    return { config, cut: true };
+  }
+}
+
+/**
+ * Cuts the log at the first bad record at or before `from`: a damaged length field makes the
+ * read fail at a later record than the damaged one, and a cut must keep only records that verify
+ * (cutting checks the record before the cut), so the cut point walks back until one does. It
+ * stops at the start of the damaged segment at the latest (a whole segment is dropped unread).
+ */
+async function cutBefore(log: SegmentLog, from: number): Promise<number> {
+  for (let at = from;; at--) {
+    try {
+      await log.truncateSuffix(at);
+      return at;
+    } catch (error) {
+      if (!(error instanceof CorruptLogError) || at <= log.firstIndex) throw error;
+    }
+  }
+}
+
 function replay(
   log: SegmentLog,
-  options: { machine: Applier; config: ConfigState; replayTo: number },
+  options: {
+    machine: Applier;
+    config: ConfigState;
+    replayTo: number;
+    onConfig?: (config: ConfigState) => void;
+  },
 ): ConfigState {
   let config = options.config;
   const pageBytes = 8 * 1024 * 1024;
@@ -226,6 +301,7 @@ function replay(
     for (const entry of page) {
       if (entry.type === EntryType.ConfigChange) {
         config = applyConfigChange(config, decodeConfigChange(entry.payload));
+        options.onConfig?.(config);
       }
       options.machine.apply(entry);
     }

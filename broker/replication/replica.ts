@@ -24,7 +24,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { SegmentLog } from "../../storage/mod.ts";
+import { CorruptLogError, type SegmentLog } from "../../storage/mod.ts";
 import {
   applyConfigChange,
   type ConfigChange,
@@ -60,7 +60,7 @@ import { installReceivedSnapshot, type SnapshotParts, snapshotParts } from "./sn
 import { SnapshotWriter } from "./snapshot_writer.ts";
 import { Outstanding, type ProposalWaiters, type ReadWaiters } from "./waiters.ts";
 import { ClusterClock } from "./cluster_clock.ts";
-import { recoverReplica, RepairWatch } from "./recovery.ts";
+import { type RecoveredState, recoverReplica, RepairWatch } from "./recovery.ts";
 import {
   type PeerStatus,
   type RaftReplicaOptions,
@@ -129,12 +129,7 @@ export class RaftReplica implements Proposer, LogReader {
   #failure: Error | null = null;
 
   /** Use `RaftReplica.open`. */
-  constructor(
-    token: symbol,
-    options: RaftReplicaOptions & {
-      recovered: Awaited<ReturnType<typeof recoverReplica>>;
-    },
-  ) {
+  constructor(token: symbol, options: RaftReplicaOptions & { recovered: RecoveredState }) {
     assert.equal(token, construction, "use RaftReplica.open");
     const { recovered } = options;
     this.#id = nodeId(options.nodeId);
@@ -320,10 +315,16 @@ export class RaftReplica implements Proposer, LogReader {
     return promise;
   }
 
-  /** Reads an applied entry back (bodies live only in the log). */
+  /** Reads an applied entry back; damage found (the log records it) stops the replica. */
   entry(index: number): AppliedEntry {
     assert.ok(index <= this.#machine.appliedIndex, `entry ${index} is not applied yet`);
-    return this.#log.entry(index);
+    try {
+      return this.#log.entry(index);
+    } catch (error) {
+      if (!(error instanceof CorruptLogError)) throw error;
+      this.#fail(error); // the log recorded the damage: the restart cuts the log there
+      throw new ReplicationError("NotReady", `replica failed: ${error.message}`);
+    }
   }
 
   /** This replica's view of the group. */

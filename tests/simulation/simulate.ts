@@ -11,6 +11,7 @@
  * @module
  */
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
+import { CorruptLogError } from "../../storage/mod.ts";
 import { type ClusterKnobs, SimCluster, type SimNode } from "./cluster.ts";
 import { History, SimulationViolation } from "./checkers.ts";
 import { MembershipDriver } from "./membership.ts";
@@ -142,6 +143,8 @@ class Run {
   readonly #membership: MembershipDriver;
   /** The node with a bit flip not yet repaired (only one at a time: a minority). */
   #damaged: string | null = null;
+  /** Nodes ending like `main.ts` after a read found damage: record it durably, then exit. */
+  readonly #exiting = new Set<string>();
   crashes = 0;
   flips = 0;
   clockJumps = 0;
@@ -253,9 +256,26 @@ class Run {
         continue;
       }
       const failure = node.replica.failure;
+      if (failure instanceof CorruptLogError) {
+        // A read found a bit flip that the open did not (a segment trusted by its persisted
+        // index): the log recorded the damage, and the process exits once it is durable
+        // (status 74); its supervisor restarts it, and that open scans and cuts the log.
+        this.#exitAfterDamage(node);
+        continue;
+      }
       if (failure !== null) throw failure; // not a simulated fault: a bug
       if (this.#damaged === node.id && node.replica.status().canCampaign) this.#damaged = null;
     }
+  }
+
+  #exitAfterDamage(node: SimNode): void {
+    if (this.#exiting.has(node.id)) return;
+    this.#exiting.add(node.id);
+    const closed = node.log?.close() ?? Promise.resolve();
+    closed.catch(() => {}).finally(() => {
+      this.#exiting.delete(node.id);
+      if (node.replica !== null) this.#crash(node.id);
+    });
   }
 
   #crash(id: string): void {

@@ -1,0 +1,212 @@
+/**
+ * Restart probe: fills a data directory with a backlog once, then kill -9s the broker and times
+ * restarts of one or more `main.ts` builds on that same directory, side by side.
+ *
+ * ```sh
+ * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --messages 1000000 --size 2048
+ * # the same log opened by an older build and by this one, twice each, in one run:
+ * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --messages 1000000 --size 2048 \
+ *   --mains /tmp/base/main.ts,main.ts --rounds 2
+ * ```
+ *
+ * Each restart is launched, polled on `/readyz` until 200, the queue's backlog is read (it must be
+ * the whole backlog), the broker's RSS is read from `/proc/PID/status`, and then it is killed with
+ * SIGKILL (by PID) after `--settle-ms` (3000) — so every restart opens a log that was not shut
+ * down cleanly. The broker's own
+ * startup report (its stdout) is printed beside each row. The data directory is kept (`rm -rf` it
+ * yourself); `--fresh` empties it first. One JSON line per restart on stdout.
+ *
+ * @module
+ */
+import { parseLoadArgs } from "./load_options.ts";
+import { groupPlan, prefill } from "./load_shapes.ts";
+import { createBenchClient } from "./bench_client.ts";
+import { rssFromProc, waitReady } from "./process_stats.ts";
+
+interface ProbeOptions {
+  dataDir: string;
+  messages: number;
+  size: number;
+  mains: string[];
+  rounds: number;
+  fresh: boolean;
+  brokerArgs: string[];
+  /** How long a restarted broker runs after it was measured, before the kill. */
+  settleMs: number;
+}
+
+const queueName = "restart-probe";
+const markerName = "restart-probe.json";
+
+function parseArgs(args: string[]): ProbeOptions {
+  const options: ProbeOptions = {
+    dataDir: "",
+    messages: 1_000_000,
+    size: 2048,
+    mains: ["main.ts"],
+    rounds: 1,
+    fresh: false,
+    brokerArgs: [],
+    settleMs: 3000,
+  };
+  for (let index = 0; index < args.length; index++) {
+    const flag = args[index];
+    const value = args[index + 1] ?? "";
+    if (flag === "--fresh") {
+      options.fresh = true;
+      continue;
+    }
+    index++;
+    if (flag === "--data-dir") options.dataDir = value;
+    else if (flag === "--messages") options.messages = Number(value);
+    else if (flag === "--size") options.size = Number(value);
+    else if (flag === "--mains") options.mains = value.split(",").filter(Boolean);
+    else if (flag === "--rounds") options.rounds = Number(value);
+    else if (flag === "--settle-ms") options.settleMs = Number(value);
+    else if (flag === "--broker-args") options.brokerArgs = value.split(/\s+/).filter(Boolean);
+    else throw new Error(`unknown option ${flag}`);
+  }
+  if (options.dataDir === "") throw new Error("--data-dir is required");
+  if (!(options.messages > 0 && options.size >= 32 && options.rounds >= 1)) {
+    throw new Error("--messages > 0, --size ≥ 32 and --rounds ≥ 1");
+  }
+  return options;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+interface Broker {
+  child: Deno.ChildProcess;
+  url: string;
+  output: Promise<string>;
+}
+
+function startBroker(main: string, options: ProbeOptions): Broker {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      main,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--peer-port",
+      String(freePort()),
+      "--data-dir",
+      options.dataDir,
+      "--min-free-disk-mb",
+      "0",
+      ...options.brokerArgs,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    let text = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+    return text;
+  };
+  const output = Promise.all([collect(child.stdout), collect(child.stderr)]).then((parts) =>
+    parts.join("")
+  );
+  return { child, url: `http://127.0.0.1:${port}`, output };
+}
+
+async function killHard(broker: Broker): Promise<string> {
+  try {
+    broker.child.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+  await broker.child.status;
+  return await broker.output;
+}
+
+async function fill(options: ProbeOptions): Promise<void> {
+  const broker = startBroker("main.ts", options);
+  try {
+    if ((await waitReady(broker.url, 120_000)) === null) throw new Error("broker never ready");
+    const load = parseLoadArgs([
+      "--url",
+      broker.url,
+      "--size",
+      String(options.size),
+      "--producers",
+      "4",
+      "--batch",
+      "16",
+    ]);
+    const client = await createBenchClient(broker.url, load.client);
+    await client.createQueue(queueName, { visibilityTimeoutSeconds: 60 });
+    client.close();
+    const filled = await prefill(load, groupPlan(load, queueName, "backlog"), options.messages);
+    console.error(
+      `restart_probe: filled ${filled.messages} messages of ${options.size} B in ` +
+        `${filled.seconds.toFixed(1)} s (${filled.errors} errors)`,
+    );
+    Deno.writeTextFileSync(
+      `${options.dataDir}/${markerName}`,
+      JSON.stringify({ messages: filled.messages, size: options.size }),
+    );
+  } finally {
+    await killHard(broker);
+  }
+}
+
+async function restartOnce(main: string, options: ProbeOptions, round: number) {
+  const startMs = performance.now();
+  const broker = startBroker(main, options);
+  let row: Record<string, unknown> = { main, round };
+  try {
+    const readyMs = await waitReady(broker.url, 600_000);
+    const restartToReadyMs = readyMs === null ? null : performance.now() - startMs;
+    const client = await createBenchClient(broker.url, "sdk");
+    const described = await client.getQueue(queueName);
+    client.close();
+    const backlog = described.activeMessages + described.inflightMessages;
+    const rss = rssFromProc(broker.child.pid);
+    row = {
+      ...row,
+      restartToReadyMs: restartToReadyMs === null ? null : Math.round(restartToReadyMs),
+      backlog,
+      rssBytes: rss,
+      rssBytesPerMessage: rss === null ? null : Math.round((rss / backlog) * 10) / 10,
+    };
+    // Background work of the open (index files of scanned segments) gets its time, as in a
+    // broker that keeps running; the kill then comes at an idle moment.
+    await new Promise((resolve) => setTimeout(resolve, options.settleMs));
+    row.rssAfterSettleBytes = rssFromProc(broker.child.pid);
+  } finally {
+    const output = await killHard(broker);
+    row.report = output.split("\n").filter((line) => /opened|ready|serving/.test(line));
+  }
+  return row;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(Deno.args);
+  if (options.fresh) Deno.removeSync(options.dataDir, { recursive: true });
+  Deno.mkdirSync(options.dataDir, { recursive: true });
+  let filled = false;
+  try {
+    Deno.statSync(`${options.dataDir}/${markerName}`);
+    filled = true;
+  } catch {
+    // not yet
+  }
+  if (!filled) await fill(options);
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const main of options.mains) {
+      console.log(JSON.stringify(await restartOnce(main, options, round)));
+    }
+  }
+}
+
+if (import.meta.main) await main();

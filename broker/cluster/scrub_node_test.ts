@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { inspectRecord, newRecordHeader, SimFileSystem } from "../../storage/mod.ts";
+import { noPeers, startNode } from "./node.ts";
+import { realTimers } from "./real_time.ts";
+
+const logDir = "/d/log";
+
+function nodeOptions(fs: SimFileSystem, scrubBytesPerSecond: number, snapshotEntriesInterval = 10) {
+  return {
+    nodeId: "n1",
+    dataDir: "/d",
+    fs,
+    clock: { now: () => 1_700_000_000_000 },
+    timers: realTimers,
+    transport: noPeers(),
+    initialVoters: ["n1"],
+    url: "http://127.0.0.1:1",
+    tickMs: 5,
+    segmentBytesMax: 4096,
+    scrubBytesPerSecond,
+    snapshotEntriesInterval,
+    report: () => {},
+  };
+}
+
+/** The first sealed segment with at least two records, and where its second record starts. */
+function sealedSegmentWithTwoRecords(
+  fs: SimFileSystem,
+): { path: string; index: number; offset: number } {
+  const names = fs.readDir(logDir).filter((name) => name.endsWith(".log")).sort();
+  for (const name of names.slice(0, -1)) {
+    const bytes = fs.fileBytes(`${logDir}/${name}`);
+    const header = newRecordHeader();
+    assert.equal(inspectRecord(bytes, 0, { header, verify: true }), "ok");
+    const offset = header.bytes;
+    if (offset < bytes.length && inspectRecord(bytes, offset, { header, verify: true }) === "ok") {
+      return { path: `${logDir}/${name}`, index: header.index, offset };
+    }
+  }
+  throw new Error("no sealed segment with two records");
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A closed node whose log holds 40 sends over several segments. */
+async function filled(fs: SimFileSystem, snapshotEntriesInterval: number): Promise<void> {
+  const first = await startNode(nodeOptions(fs, 0, snapshotEntriesInterval));
+  await until(() => first.replica.isLeader, "a leader");
+  await first.broker.createQueue("jobs", {});
+  for (let i = 0; i < 40; i++) {
+    await first.broker.sendMessages("jobs", [{ body: `message ${i} `.padEnd(600, "x") }]);
+  }
+  await first.close();
+}
+
+Deno.test("damage the scrubber finds under a trusted index stops the node and the restart distrusts the log", async () => {
+  const fs = new SimFileSystem();
+  await filled(fs, 10); // snapshots cover the early segments: the open does not replay them
+
+  const damaged = sealedSegmentWithTwoRecords(fs);
+  fs.flipBit(damaged.path, damaged.offset + 50);
+  const second = await startNode(nodeOptions(fs, 64 * 1024 * 1024));
+  assert.ok((second.log.recovery.indexedSegments ?? 0) > 0, "sealed segments trusted unread");
+  assert.equal(second.log.recovery.corruptAt, undefined, "the open does not read the damage");
+  const fatal: Error[] = [];
+  second.onFatal((error) => fatal.push(error));
+  await until(() => fatal.length > 0, "the scrubber to report");
+  assert.match(fatal[0].message, /scrub found damage: scrub: bad crc at entry/);
+  assert.equal(second.log.damage?.torn, false, "recorded durably as damage before the report");
+  assert.equal(second.log.damage?.detail.index, damaged.index);
+  const ready = await second.app.request("/readyz");
+  assert.equal(ready.status, 503, "a node that must restart does not call itself ready");
+  await ready.body?.cancel();
+  await second.close();
+
+  // The process ends (kill -9 is no kinder: the record and the index removal are durable).
+  fs.crash();
+  const third = await startNode(nodeOptions(fs, 0));
+  assert.equal(third.log.recovery.corruptAt?.index, damaged.index);
+  assert.equal(third.log.damage?.torn, false);
+  assert.equal(third.replica.status().canCampaign, false, "the replica distrusts its log");
+  await third.close();
+});
+
+Deno.test("damage the replay reads under a trusted index is cut at open and the log distrusted", async () => {
+  const fs = new SimFileSystem();
+  await filled(fs, 1_000_000); // no snapshot: the whole log is replayed at open
+  const damaged = sealedSegmentWithTwoRecords(fs);
+  fs.flipBit(damaged.path, damaged.offset + 50);
+  const node = await startNode(nodeOptions(fs, 0, 1_000_000));
+  assert.ok((node.log.recovery.indexedSegments ?? 0) > 0);
+  assert.equal(node.log.damage?.torn, false);
+  assert.equal(node.log.damage?.detail.index, damaged.index);
+  assert.equal(node.log.lastIndex, damaged.index - 1, "the log is cut at the damage");
+  assert.equal(node.replica.status().canCampaign, false, "the replica distrusts its log");
+  await node.close();
+});

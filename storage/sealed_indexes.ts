@@ -1,0 +1,220 @@
+/**
+ * The persisted indexes of a log's sealed segments (`segment_index_file.ts`): checking one at
+ * open, writing one once a segment is sealed and durable, removing one when its segment changes
+ * or goes, and the list of segments trusted without a scan that the scrubber still has to read.
+ *
+ * When an index is trusted (see {@link SealedIndexes.load}): the file's own CRC checks out; its
+ * base index is the one in the segment's file name; the segment file is exactly as long as the
+ * index says; and the last record, read from the file, is a valid record with the index's last
+ * index, term, timestamp and CRC. A segment is only ever appended to, so one that is as long as
+ * when it was indexed and ends with the same record holds the same records — and where a Raft
+ * conflict truncated and re-filled it, its last entry has a newer term (two entries with the
+ * same index and term are the same entry, Raft's log matching), which the check sees. Whatever
+ * fails is scanned as before and indexed again; the last (active) segment is always scanned.
+ *
+ * Writes: temp file, fdatasync, rename, directory fsync, only after the segment's bytes are
+ * durable (an index never describes bytes a crash can still take away). They are derived data,
+ * so a failed write is dropped: the next open scans that segment.
+ *
+ * @module
+ */
+import { type FileSystem, joinPath } from "./file_io.ts";
+import { inspectRecord, newRecordHeader, recordBytesMax } from "./record.ts";
+import type { Segment } from "./segment.ts";
+import {
+  decodeSegmentIndex,
+  encodeSegmentIndex,
+  segmentIndexBytesMax,
+  segmentIndexFileName,
+  segmentIndexSuffix,
+  type SegmentSummary,
+} from "./segment_index_file.ts";
+import { temporarySuffix } from "./snapshot_file.ts";
+
+/** The persisted indexes of one log directory. */
+export class SealedIndexes {
+  readonly #fs: FileSystem;
+  readonly #dir: string;
+  /** Sealed segments whose index is queued or being written; `forget` cancels. */
+  readonly #pending = new Set<Segment>();
+  /** Segments restored from their index at open that no scrub has read yet (index order). */
+  readonly #unverified = new Set<Segment>();
+  /** Pending segments whose write is queued. */
+  readonly #queued = new Set<Segment>();
+  #writes: Promise<void> = Promise.resolve();
+  #written = 0;
+
+  constructor(fs: FileSystem, dir: string) {
+    this.#fs = fs;
+    this.#dir = dir;
+  }
+
+  /** Index files written since open. */
+  get written(): number {
+    return this.#written;
+  }
+
+  #path(segment: Segment): string {
+    return joinPath(this.#dir, segmentIndexFileName(segment.baseIndex));
+  }
+
+  /**
+   * The persisted index of the (empty, just opened) `segment` if it checks out against the file
+   * (see the module comment) and continues `previous`; else why not.
+   */
+  load(
+    segment: Segment,
+    previous: { term: number; timestamp: number },
+  ): SegmentSummary | { refused: string } {
+    const path = this.#path(segment);
+    if (!this.#fs.exists(path)) return { refused: "missing" };
+    const handle = this.#fs.open(path);
+    let bytes: Uint8Array;
+    try {
+      if (handle.size() > segmentIndexBytesMax) return { refused: "too big" };
+      bytes = new Uint8Array(handle.size());
+      if (handle.readSync(0, bytes) !== bytes.length) return { refused: "short read" };
+    } finally {
+      handle.close();
+    }
+    const summary = decodeSegmentIndex(bytes);
+    if ("refused" in summary) return summary;
+    if (summary.baseIndex !== segment.baseIndex) return { refused: "index of another segment" };
+    if (summary.sizeBytes !== segment.handle.size()) return { refused: "segment length differs" };
+    if (summary.termRuns.terms[0] < previous.term) return { refused: "term decreased" };
+    if (summary.firstTimestamp < previous.timestamp) return { refused: "timestamp decreased" };
+    const lastRecord = this.#checkLastRecord(segment, summary);
+    return lastRecord === null ? summary : { refused: lastRecord };
+  }
+
+  /** Why the segment's last record is not the one the index names, or null. */
+  #checkLastRecord(segment: Segment, summary: SegmentSummary): string | null {
+    const length = summary.sizeBytes - summary.lastRecordPosition;
+    if (length > recordBytesMax) return "last record too long";
+    const bytes = new Uint8Array(length);
+    if (segment.handle.readSync(summary.lastRecordPosition, bytes) !== length) {
+      return "last record unreadable";
+    }
+    const header = newRecordHeader();
+    const status = inspectRecord(bytes, 0, { header, verify: true });
+    if (status !== "ok") return `last record: ${status}`;
+    const crc = new DataView(bytes.buffer).getUint32(4, true);
+    const same = header.bytes === length && header.index === summary.lastIndex &&
+      header.term === summary.lastTerm && header.timestamp === summary.lastTimestamp &&
+      crc === summary.lastRecordCrc;
+    return same ? null : "last record differs";
+  }
+
+  /** Notes a segment restored from its index: the scrubber will read it once. */
+  trusted(segment: Segment): void {
+    this.#unverified.add(segment);
+  }
+
+  /** Segments restored from their index that no scrub has read yet, in index order. */
+  unverified(): Segment[] {
+    return [...this.#unverified];
+  }
+
+  /** True while `segment` is restored from its index, unread by a scrub, and still in the log. */
+  isUnverified(segment: Segment): boolean {
+    return this.#unverified.has(segment);
+  }
+
+  /** A scrub read the whole segment and found it as its index says. */
+  verified(segment: Segment): void {
+    this.#unverified.delete(segment);
+  }
+
+  /**
+   * `segment` is sealed: its index is written once {@link durableUpTo} reports its last entry
+   * durable, unless {@link forget} comes first.
+   */
+  seal(segment: Segment): void {
+    this.#pending.add(segment);
+  }
+
+  /**
+   * Every entry ≤ `durableIndex` is on disk (a flush returned): queues the index writes of the
+   * sealed segments it covers. Writes run one at a time, beside the log's own flushes.
+   */
+  durableUpTo(durableIndex: number): void {
+    for (const segment of this.#pending) {
+      if (segment.lastIndex > durableIndex || this.#queued.has(segment)) continue;
+      this.#queued.add(segment);
+      this.#writes = this.#writes.then(() => this.#write(segment)).catch(() => {
+        // Derived data: a failed write leaves at worst a temp file (removed at open) and a
+        // segment that the next open scans.
+      }).finally(() => this.#queued.delete(segment));
+    }
+  }
+
+  async #write(segment: Segment): Promise<void> {
+    if (!this.#pending.has(segment)) return;
+    const head = new Uint8Array(8);
+    segment.handle.readSync(segment.lastRecordPosition, head);
+    const bytes = encodeSegmentIndex(segment.summary(new DataView(head.buffer).getUint32(4, true)));
+    const path = this.#path(segment);
+    const temporaryPath = path + temporarySuffix;
+    this.#fs.remove(temporaryPath);
+    const handle = this.#fs.open(temporaryPath, { create: true });
+    try {
+      handle.writeSync(bytes);
+      await handle.syncData();
+    } finally {
+      handle.close();
+    }
+    // Checked and renamed in one synchronous step: a `forget` during the fsync wins.
+    if (!this.#pending.delete(segment)) {
+      this.#fs.remove(temporaryPath);
+      return;
+    }
+    this.#fs.rename(temporaryPath, path);
+    await this.#fs.syncDir(this.#dir);
+    this.#written++;
+  }
+
+  /**
+   * The segment changes (truncated, appended to again) or goes: cancels its index write and
+   * removes its index file. True when a file name was removed (durable with the next directory
+   * fsync, which the log's flush does when told its directory changed).
+   */
+  forget(segment: Segment): boolean {
+    this.#pending.delete(segment);
+    this.#unverified.delete(segment);
+    const path = this.#path(segment);
+    if (!this.#fs.exists(path)) return false;
+    this.#fs.remove(path);
+    return true;
+  }
+
+  /**
+   * A scrub found `segment` damaged: its index goes, durably, so the next open scans the
+   * segment and cuts the log at the damage.
+   */
+  async distrust(segment: Segment): Promise<void> {
+    this.forget(segment);
+    await this.#fs.syncDir(this.#dir);
+  }
+
+  /** Removes index files whose base is not in `keep` (orphans, the active segment's). */
+  removeOthers(keep: Set<number>): boolean {
+    let removed = false;
+    for (const name of this.#fs.readDir(this.#dir)) {
+      if (!name.endsWith(segmentIndexSuffix)) continue;
+      const base = Number(name.slice(0, -segmentIndexSuffix.length));
+      if (keep.has(base)) continue;
+      this.#fs.remove(joinPath(this.#dir, name));
+      removed = true;
+    }
+    return removed;
+  }
+
+  /** Resolves once every queued index write finished (or was dropped). */
+  async settled(): Promise<void> {
+    let current: Promise<void>;
+    do {
+      current = this.#writes;
+      await current;
+    } while (current !== this.#writes);
+  }
+}
