@@ -15,9 +15,12 @@ import { adminKey, startDoor } from "./_test_server.ts";
 
 const messageCount = 60;
 
-async function until(condition: () => boolean, what: string): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + 15_000;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -37,6 +40,12 @@ async function fillQueue(door: ReturnType<typeof startDoor>, QueueName: string) 
     );
   }
   return QueueUrl!;
+}
+
+/** Whether the queue holds no message, visible or in flight (every delete has landed). */
+async function drained(door: ReturnType<typeof startDoor>, queue: string): Promise<boolean> {
+  const view = await door.broker.getQueue(queue);
+  return view.activeMessages === 0 && view.inflightMessages === 0;
 }
 
 async function expectEmpty(door: ReturnType<typeof startDoor>, QueueUrl: string) {
@@ -74,6 +83,8 @@ Deno.test("sqs-consumer handles every message once; a failed one comes back and 
   consumer.start();
   try {
     await until(() => succeeded.size === messageCount, "every message");
+    // A handler's return is not its delete: stopping with abort now could cancel the last one.
+    await until(() => drained(door, "jobs"), "the last delete");
   } finally {
     consumer.stop({ abort: true });
   }
@@ -104,6 +115,7 @@ Deno.test("sqs-consumer in batch mode deletes with DeleteMessageBatch", async ()
   consumer.start();
   try {
     await until(() => handled.length >= messageCount, "every batch");
+    await until(() => drained(door, "batches"), "the last batch delete");
   } finally {
     consumer.stop({ abort: true });
   }
