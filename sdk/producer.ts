@@ -74,6 +74,11 @@ const batchEntriesMax = 256;
 /** Beside the body, what a message may add to a request at most (ids, attributes), roughly. */
 const entryOverheadBytes = 128;
 
+/** A send not yet settled; `waiters` are flushes waiting for it. */
+interface Unsettled {
+  waiters: (() => void)[] | undefined;
+}
+
 interface PendingSend {
   entry: SendMessageEntry;
   /** The ordering key, undefined when the message needs no order. */
@@ -118,8 +123,8 @@ export class Producer {
   #lingerDue = false;
   #flushes = 0;
   #pumpQueued = false;
-  /** Every send not yet settled (what `flush` waits for). */
-  #unsettled = new Set<Promise<void>>();
+  /** Every send not yet settled (what `flush` waits for); no promise per send unless flushed. */
+  #unsettled = new Set<Unsettled>();
   #closed = false;
   #closing: Promise<void> | undefined;
   #sent = 0;
@@ -181,16 +186,20 @@ export class Producer {
       ? { body: message }
       : { ...message };
     if (this.#autoDedupId && entry.dedupId === undefined) entry.dedupId = crypto.randomUUID();
-    const promise = this.#admit(entry, options.signal);
-    const tracked = promise.then(() => {}, () => {});
-    this.#unsettled.add(tracked);
-    tracked.finally(() => this.#unsettled.delete(tracked));
-    return promise;
+    const unsettled: Unsettled = { waiters: undefined };
+    this.#unsettled.add(unsettled);
+    const done = () => {
+      this.#unsettled.delete(unsettled);
+      for (const waiter of unsettled.waiters ?? []) waiter();
+    };
+    return this.#admit(entry, options.signal, done);
   }
 
   /** Sends every pending message now and waits until each send made before it settled. */
   async flush(): Promise<void> {
-    const waiting = [...this.#unsettled];
+    const waiting = [...this.#unsettled].map((unsettled) =>
+      new Promise<void>((resolve) => (unsettled.waiters ??= []).push(resolve))
+    );
     this.#flushes++;
     try {
       this.#pump();
@@ -207,14 +216,35 @@ export class Producer {
     return this.#closing;
   }
 
-  async #admit(entry: SendMessageEntry, signal: AbortSignal | undefined): Promise<SentMessage> {
-    if (signal?.aborted) throw this.#aborted(signal);
+  /** Takes a slot (or waits for one) and queues the send; `done` runs once it has settled. */
+  #admit(
+    entry: SendMessageEntry,
+    signal: AbortSignal | undefined,
+    done: () => void,
+  ): Promise<SentMessage> {
+    if (signal?.aborted) {
+      done();
+      return Promise.reject(this.#aborted(signal));
+    }
     if (this.#pendingSends < this.#pendingSendsMax && this.#roomWaiters.length === 0) {
       this.#pendingSends++;
-    } else {
-      await this.#waitForRoom(signal);
+      return this.#enqueue(entry, signal, done);
     }
-    return await new Promise<SentMessage>((resolve, reject) => {
+    return this.#waitForRoom(signal).then(
+      () => this.#enqueue(entry, signal, done),
+      (error) => {
+        done();
+        throw error;
+      },
+    );
+  }
+
+  #enqueue(
+    entry: SendMessageEntry,
+    signal: AbortSignal | undefined,
+    done: () => void,
+  ): Promise<SentMessage> {
+    return new Promise<SentMessage>((resolve, reject) => {
       const pending: PendingSend = {
         entry,
         group: entry.groupId ?? (this.#fifo ? "" : undefined),
@@ -229,6 +259,7 @@ export class Producer {
         pending.settled = true;
         signal?.removeEventListener("abort", onAbort);
         finish();
+        done();
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#queued.push(pending);
@@ -317,27 +348,36 @@ export class Producer {
     }
   }
 
-  /** The next batch in send order, skipping messages whose group has a batch on the wire. */
+  /**
+   * The next batch in send order, skipping messages whose group has a batch on the wire (and a
+   * message too big for the batch's byte budget, which a later, smaller one may pass). The scan
+   * stops once the batch is full, so taking a batch costs its size, not the queue's length.
+   */
   #takeBatch(): PendingSend[] {
+    const queued = this.#queued;
     const batch: PendingSend[] = [];
-    const rest: PendingSend[] = [];
+    const taken: number[] = [];
     // Groups with a message left behind in this scan: their later messages stay behind too.
     const skipped = new Set<string>();
     let bytes = 0;
-    for (const pending of this.#queued) {
+    for (let index = 0; index < queued.length && batch.length < this.#batchSize; index++) {
+      const pending = queued[index];
       const group = pending.group;
       const blocked = group !== undefined && (this.#busyGroups.has(group) || skipped.has(group));
-      const full = batch.length === this.#batchSize ||
-        (batch.length > 0 && bytes + pending.bytes > this.#batchBytesMax);
-      if (blocked || full) {
-        rest.push(pending);
+      if (blocked || (batch.length > 0 && bytes + pending.bytes > this.#batchBytesMax)) {
         if (group !== undefined) skipped.add(group);
         continue;
       }
       batch.push(pending);
+      taken.push(index);
       bytes += pending.bytes;
     }
-    this.#queued = rest;
+    if (taken.length > 0 && taken[taken.length - 1] === taken.length - 1) {
+      queued.splice(0, taken.length); // the usual case: the oldest messages, in a row
+    } else if (taken.length > 0) {
+      const chosen = new Set(taken);
+      this.#queued = queued.filter((_, index) => !chosen.has(index));
+    }
     return batch;
   }
 
@@ -426,18 +466,14 @@ function badEntryIndex(error: unknown, length: number): number | undefined {
   return index < length ? index : undefined;
 }
 
+const utf8 = new TextEncoder();
+/** Bodies up to a third of this many code units are counted without allocating. */
+const utf8Scratch = new Uint8Array(48 * 1024);
+
+/** UTF-8 bytes of `text` as sent (a lone surrogate counts 3, as U+FFFD), counted natively. */
 function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code < 0xdc00) {
-      bytes += 4; // A surrogate pair: one 4-byte character.
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
+  if (text.length * 3 > utf8Scratch.length) return utf8.encode(text).length; // a long body
+  return utf8.encodeInto(text, utf8Scratch).written;
 }
 
 function checkRange(name: string, value: number, min: number, max: number): void {

@@ -281,3 +281,18 @@ Deno.test("out-of-range options are refused", () => {
   assert.throws(() => new Producer(client, "q", { inflightBatchesMax: 0 }), RangeError);
   assert.throws(() => new Producer(client, "q", { lingerMs: -1 }), RangeError);
 });
+
+Deno.test("batches keep to batchBytesMax in UTF-8 bytes; a later message may pass one too big for the batch", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { batchBytesMax: 1200, lingerMs: 60_000 });
+  // Each entry counts its UTF-8 body plus 128 bytes: 528 ("é" is 2 bytes), 728, 129.
+  const wide = "é".repeat(200);
+  const sends = [wide, "x".repeat(600), "y"].map((body) => producer.send(body));
+  const flushed = producer.flush();
+  await waitFor("two batches", () => client.calls.length === 2);
+  assert.deepEqual(client.bodies(0), [wide, "y"]);
+  assert.deepEqual(client.bodies(1), ["x".repeat(600)]);
+  [0, 1].forEach((index) => client.acknowledge(index));
+  await flushed;
+  assert.equal((await Promise.all(sends)).length, 3);
+});
