@@ -121,25 +121,20 @@ export class CmqBenchClient implements BenchClient {
     queue: string,
     request: ReceiveMessagesRequest,
   ): Promise<ReceiveMessagesResponse> {
-    let deleted: number | undefined;
-    if (request.deleteReceiptHandles !== undefined) {
-      deleted = (await this.deleteMessages(queue, request.deleteReceiptHandles)).deleted;
-    }
-    const reply = await this.#call({
-      Action: "BatchReceiveMessage",
-      queueName: queue,
-      numOfMsg: Math.min(request.maxMessages ?? 1, 16),
-      pollingWaitSeconds: request.waitSeconds ?? 0,
+    return await deleteThenReceive(this, queue, request, async () => {
+      const reply = await this.#call({
+        Action: "BatchReceiveMessage",
+        queueName: queue,
+        numOfMsg: Math.min(request.maxMessages ?? 1, 16),
+        pollingWaitSeconds: request.waitSeconds ?? 0,
+      });
+      const list = (reply.msgInfoList ?? []) as {
+        msgId: string;
+        msgBody: string;
+        receiptHandle: string;
+      }[];
+      return list.map((item) => receivedMessage(item.msgId, item.msgBody, item.receiptHandle));
     });
-    const list = (reply.msgInfoList ?? []) as {
-      msgId: string;
-      msgBody: string;
-      receiptHandle: string;
-    }[];
-    const messages = list.map((item) =>
-      receivedMessage(item.msgId, item.msgBody, item.receiptHandle)
-    );
-    return deleted === undefined ? { messages } : { messages, deleted, failures: [] };
   }
 
   async deleteMessages(queue: string, receiptHandles: string[]): Promise<DeleteMessagesResponse> {
@@ -159,6 +154,21 @@ export class CmqBenchClient implements BenchClient {
   close(): void {
     this.#httpClient.close();
   }
+}
+
+/**
+ * Neither door receives and deletes in one request: the handles a receive carries are deleted
+ * first, in their own request, then `receive` runs.
+ */
+async function deleteThenReceive(
+  client: BenchClient,
+  queue: string,
+  request: ReceiveMessagesRequest,
+  receive: () => Promise<ReceivedMessage[]>,
+): Promise<ReceiveMessagesResponse> {
+  if (request.deleteReceiptHandles === undefined) return { messages: await receive() };
+  const { deleted } = await client.deleteMessages(queue, request.deleteReceiptHandles);
+  return { messages: await receive(), deleted, failures: [] };
 }
 
 function receivedMessage(id: string, body: string, receiptHandle: string): ReceivedMessage {
@@ -248,24 +258,19 @@ export class SqsBenchClient implements BenchClient {
     queue: string,
     request: ReceiveMessagesRequest,
   ): Promise<ReceiveMessagesResponse> {
-    let deleted: number | undefined;
-    if (request.deleteReceiptHandles !== undefined) {
-      deleted = (await this.deleteMessages(queue, request.deleteReceiptHandles)).deleted;
-    }
-    const reply = await this.#call("ReceiveMessage", {
-      QueueUrl: this.#queueUrl(queue),
-      MaxNumberOfMessages: Math.min(request.maxMessages ?? 1, 10),
-      WaitTimeSeconds: request.waitSeconds ?? 0,
+    return await deleteThenReceive(this, queue, request, async () => {
+      const reply = await this.#call("ReceiveMessage", {
+        QueueUrl: this.#queueUrl(queue),
+        MaxNumberOfMessages: Math.min(request.maxMessages ?? 1, 10),
+        WaitTimeSeconds: request.waitSeconds ?? 0,
+      });
+      const list = (reply.Messages ?? []) as {
+        MessageId: string;
+        Body: string;
+        ReceiptHandle: string;
+      }[];
+      return list.map((item) => receivedMessage(item.MessageId, item.Body, item.ReceiptHandle));
     });
-    const list = (reply.Messages ?? []) as {
-      MessageId: string;
-      Body: string;
-      ReceiptHandle: string;
-    }[];
-    const messages = list.map((item) =>
-      receivedMessage(item.MessageId, item.Body, item.ReceiptHandle)
-    );
-    return deleted === undefined ? { messages } : { messages, deleted, failures: [] };
   }
 
   async deleteMessages(queue: string, receiptHandles: string[]): Promise<DeleteMessagesResponse> {

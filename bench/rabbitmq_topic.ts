@@ -21,6 +21,7 @@
  */
 import amqplib from "amqplib";
 import { Buffer } from "node:buffer";
+import { fanoutRow } from "./fanout_row.ts";
 import { cpuSeconds } from "./process_stats.ts";
 
 /** The part of amqplib's promise API this script uses (the package ships no types). */
@@ -91,13 +92,6 @@ function parseOptions(args: string[]): Options {
   }
   return options;
 }
-
-function percentile(sorted: number[], fraction: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
-}
-
-const round1 = (value: number | null) => (value === null ? null : Math.round(value * 10) / 10);
 
 async function brokerPid(file: string): Promise<number> {
   if (file === "") return 0;
@@ -173,22 +167,14 @@ async function run(options: Options) {
     // Every confirmed message must be in all three queues (nothing is consumed).
     const depths = [];
     for (const queue of queues) depths.push((await adminChannel.checkQueue(queue)).messageCount);
-    latenciesMs.sort((a, b) => a - b);
     return {
-      shape: "fanout",
-      system: "rabbitmq",
-      queues: 3,
-      size: options.size,
-      batch: options.batch,
-      publishers: options.publishers,
-      inflight: options.inflight,
-      messagesPerSec: Math.round(published / options.seconds),
-      copiesPerSec: Math.round((3 * published) / options.seconds),
-      publishP50Ms: round1(percentile(latenciesMs, 0.5)),
-      publishP99Ms: round1(percentile(latenciesMs, 0.99)),
-      brokerCpuUsPerMessage: brokerCpu === null || published === 0
-        ? null
-        : Math.round((1e6 * brokerCpu) / published),
+      ...fanoutRow({
+        system: "rabbitmq",
+        options,
+        published,
+        latenciesMs,
+        brokerCpuSeconds: brokerCpu,
+      }),
       confirmed: confirmedTotal,
       queueDepths: depths,
     };

@@ -29,6 +29,7 @@
  * @module
  */
 import { CmqdClient } from "../sdk/mod.ts";
+import { fanoutRow, percentile } from "./fanout_row.ts";
 import { cpuSeconds, waitReady } from "./process_stats.ts";
 import { type Sink, startSink, startSinkThread } from "./topic_sink.ts";
 
@@ -91,13 +92,6 @@ function parseOptions(args: string[]): Options {
   return options;
 }
 
-function percentile(sorted: number[], fraction: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
-}
-
-const round1 = (value: number | null) => (value === null ? null : Math.round(value * 10) / 10);
-
 async function runFanout(client: CmqdClient, options: Options) {
   const stamp = Date.now().toString(36);
   const topic = `fanout-${stamp}`;
@@ -140,24 +134,13 @@ async function runFanout(client: CmqdClient, options: Options) {
   const brokerCpu = brokerCpuStart === null || brokerCpuEnd === null
     ? null
     : brokerCpuEnd - brokerCpuStart;
-  latenciesMs.sort((a, b) => a - b);
-  return {
-    shape: "fanout",
+  return fanoutRow({
     system: "cmqd",
-    queues: 3,
-    size: options.size,
-    batch: options.batch,
-    publishers: options.publishers,
-    inflight: options.inflight,
-    messagesPerSec: Math.round(published / options.seconds),
-    copiesPerSec: Math.round((3 * published) / options.seconds),
-    publishP50Ms: round1(percentile(latenciesMs, 0.5)),
-    publishP99Ms: round1(percentile(latenciesMs, 0.99)),
-    // The broker's CPU over the window per published message (3 queue copies each).
-    brokerCpuUsPerMessage: brokerCpu === null || published === 0
-      ? null
-      : Math.round((1e6 * brokerCpu) / published),
-  };
+    options,
+    published,
+    latenciesMs,
+    brokerCpuSeconds: brokerCpu,
+  });
 }
 
 /** CPU seconds of this process's main thread (the sink's), or null off Linux. */
