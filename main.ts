@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  advertisedHostOf,
   type CmqdNode,
   CredentialsError,
   FileKeyRing,
@@ -53,7 +54,9 @@ async function main(): Promise<void> {
   const members = memberFetch(tlsFiles.caCerts);
   const clusterKey = await loadKey(config);
   const scheme = tls === null ? "http" : "https";
-  const host = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}`;
+  // What others dial: the client URL in leader hints and forwarding, the peer address.
+  const advertised = advertisedHostOf(config);
+  const host = `${scheme}://${advertised.includes(":") ? `[${advertised}]` : advertised}`;
   const controller = new AbortController();
   let handler: Handler | null = null;
   const server = listen(config, tls, controller.signal, () => handler);
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
       nodeId: config.nodeId as NodeId,
       listen: { hostname: config.host, port: config.peerPort },
       clientUrl: url,
-      advertisedAddress: `${config.host}:${config.peerPort}`,
+      advertisedAddress: `${advertised}:${config.peerPort}`,
       peers: config.peers.filter((peer) => peer.id !== config.nodeId) as PeerAddress[],
       clusterKey,
       tls: config.peerTls && tls !== null ? { ...tls, caCerts: tlsFiles.caCerts } : undefined,
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
   if (config.join !== null && signForJoin !== null) {
     await joinCluster(config.join, signForJoin, {
       id: config.nodeId,
-      peerAddress: `${config.host}:${
+      peerAddress: `${advertised}:${
         transport instanceof TcpTransport ? transport.address.port : config.peerPort
       }`,
       clientUrl: url,

@@ -23,6 +23,7 @@
  * @module
  */
 export {
+  advertisedHostOf,
   type CmqdNode,
   CredentialsError,
   FileKeyRing,

@@ -13,6 +13,11 @@ import { isLoopbackAddress } from "../auth/mod.ts";
 /** The resolved configuration of one node. */
 export interface NodeConfig {
   host: string;
+  /**
+   * The name or address other members and clients reach this node by (its client URL in leader
+   * hints and forwarding, its peer address); null = `host`. Needed when `host` is a wildcard.
+   */
+  advertiseHost: string | null;
   port: number;
   dataDir: string;
   nodeId: string;
@@ -69,6 +74,12 @@ interface FlagSpec {
 
 const flags: Record<string, FlagSpec> = {
   "--host": { key: "host", env: "CMQD_HOST", kind: "string", help: "address to listen on" },
+  "--advertise-host": {
+    key: "advertiseHost",
+    env: "CMQD_ADVERTISE_HOST",
+    kind: "string",
+    help: "name members and clients reach this node by (default: --host)",
+  },
   "--port": { key: "port", env: "CMQD_PORT", kind: "port", help: "client HTTP port (0 = any)" },
   "--data-dir": { key: "dataDir", env: "CMQD_DATA_DIR", kind: "string", help: "data directory" },
   "--node-id": { key: "nodeId", env: "CMQD_NODE_ID", kind: "string", help: "this node's id" },
@@ -141,6 +152,7 @@ export const clusterKeyCharsMax = 4096;
 
 const defaults: NodeConfig = {
   host: "127.0.0.1",
+  advertiseHost: null,
   port: 9876,
   dataDir: "./data",
   nodeId: "n1",
@@ -267,9 +279,40 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
         "default roots trust it",
     );
   }
+  if (!result.help) checkAdvertisedHost(result);
   if (!result.help) checkProtectedMode(result);
   if (!result.help) checkClusterKey(result);
   return result;
+}
+
+/** Addresses that mean "every interface": fine to listen on, useless to dial. */
+const wildcardHosts = new Set(["0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0"]);
+
+/**
+ * The host a node tells others about: `--advertise-host`, else `--host`. A cluster member
+ * listening on a wildcard must say which address reaches it, or its peers and the clients it
+ * sends to the leader would dial `0.0.0.0`.
+ */
+export function advertisedHostOf(config: Pick<NodeConfig, "host" | "advertiseHost">): string {
+  return config.advertiseHost ?? config.host;
+}
+
+function checkAdvertisedHost(config: NodeConfig): void {
+  const host = config.advertiseHost;
+  if (host !== null && (wildcardHosts.has(host) || /[\s/]/.test(host))) {
+    throw new Error(
+      `--advertise-host: '${host}' can't be dialled; give the name or address that reaches ` +
+        "this node from the others (e.g. 10.0.0.1 or node1.internal)",
+    );
+  }
+  const clustered = config.peers.length > 0 || config.join !== null;
+  if (clustered && host === null && wildcardHosts.has(config.host)) {
+    throw new Error(
+      `--host ${config.host} listens on every interface, but the other members need an ` +
+        "address to reach this node by: add --advertise-host NAME (e.g. 10.0.0.1 or " +
+        "node1.internal)",
+    );
+  }
 }
 
 /** Refuses a non-loopback `--host` without credentials unless `--insecure` (API.md). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "./config.ts";
+import { advertisedHostOf, parseConfig } from "./config.ts";
 
 Deno.test("defaults apply when nothing is given", () => {
   const config = parseConfig([], {});
@@ -172,4 +172,30 @@ Deno.test("--peer-tls without a certificate and key refuses to start, saying wha
     /--peer-tls serves this node's certificate/,
     "a CA alone is not a certificate",
   );
+});
+
+Deno.test("--advertise-host: required beside a wildcard --host in a cluster, never a wildcard", () => {
+  const key = { CMQD_CLUSTER_KEY: "k".repeat(32) };
+  const cluster = ["--insecure", "--peers", "n1=10.0.0.1:9877"];
+  assert.throws(
+    () => parseConfig(["--host", "0.0.0.0", ...cluster], key),
+    /--host 0\.0\.0\.0 listens on every interface.*--advertise-host/,
+  );
+  assert.throws(
+    () => parseConfig(["--host", "::", ...cluster], key),
+    /--advertise-host/,
+  );
+  assert.throws(
+    () => parseConfig(["--advertise-host", "0.0.0.0"], {}),
+    /--advertise-host: '0\.0\.0\.0' can't be dialled/,
+  );
+  const config = parseConfig(
+    ["--host", "0.0.0.0", "--advertise-host", "10.0.0.1", ...cluster],
+    key,
+  );
+  assert.equal(advertisedHostOf(config), "10.0.0.1");
+  assert.equal(config.host, "0.0.0.0", "it still listens where --host says");
+  // A lone node on a wildcard needs no peers to reach it.
+  assert.equal(advertisedHostOf(parseConfig(["--host", "0.0.0.0", "--insecure"], {})), "0.0.0.0");
+  assert.equal(advertisedHostOf(parseConfig([], { CMQD_ADVERTISE_HOST: "node1" })), "node1");
 });

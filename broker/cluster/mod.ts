@@ -7,7 +7,7 @@
  * @module
  */
 export { type CmqdNode, type NodeOptions, noPeers, startNode } from "./node.ts";
-export { clusterKeyEnv, type NodeConfig, parseConfig, usage } from "./config.ts";
+export { advertisedHostOf, clusterKeyEnv, type NodeConfig, parseConfig, usage } from "./config.ts";
 export { type KeyFileAccess, loadClusterKey, newClusterKeyText } from "./cluster_key.ts";
 export {
   clusterRequestScheme,

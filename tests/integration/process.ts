@@ -45,6 +45,8 @@ export async function startBroker(
     env?: Record<string, string>;
     /** The address it listens on and is reached at (default 127.0.0.1; passed as `--host`). */
     host?: string;
+    /** Passed as `--advertise-host`; the URL the broker prints and is reached at then uses it. */
+    advertiseHost?: string;
     /** A command that runs deno (e.g. `["ip", "netns", "exec", "ns1"]`; it must exec). */
     launcher?: string[];
     /** `https` when `args` give it `--tls-cert` and `--tls-key` (default `http`). */
@@ -67,6 +69,7 @@ export async function startBroker(
       "--data-dir",
       options.dataDir,
       ...(host === "127.0.0.1" ? [] : ["--host", host]),
+      ...(options.advertiseHost === undefined ? [] : ["--advertise-host", options.advertiseHost]),
       ...(options.args ?? []),
     ],
     cwd: root,
@@ -85,7 +88,7 @@ export async function startBroker(
     for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  const url = `${options.scheme ?? "http"}://${host}:${port}`;
+  const url = `${options.scheme ?? "http"}://${options.advertiseHost ?? host}:${port}`;
   const deadline = Date.now() + (options.readyMs ?? 60_000);
   while (!text.includes(`serving ${url}`)) {
     if (exited || Date.now() > deadline) {
