@@ -4,10 +4,15 @@
  *
  * - **Receiving**: one long poll at a time, asking for as many messages as there are free
  *   handler slots (≤ `batchSize`); no message is ever received that has no slot, so none waits
- *   locked in a local buffer.
+ *   locked in a local buffer. A handler that returns without a promise is over at once, so its
+ *   slot is free (and its delete pending) before the loop looks again: the next receive leaves
+ *   without a timer or a microtask in between.
  * - **Success** (the handler resolves): the message is deleted — its receipt handle rides on the
  *   next receive (`deleteReceiptHandles`), or goes in an explicit delete after `deleteLingerMs`
- *   when no receive is coming (see `consumer_acks.ts`).
+ *   when no receive is coming (see `consumer_acks.ts`). A receive carrying deletes asks without
+ *   a long-poll wait (the broker applies them before looking for messages either way, but its
+ *   answer would wait for the poll to end on an empty queue); an empty answer to it is followed
+ *   at once by a receive that long-polls.
  * - **Failure** (the handler throws): `onError(error, message)`, then the message's lock is
  *   shortened to `retryDelaySeconds(message.receiveCount)` so it comes back after that delay
  *   (default: exponential with jitter, 1 s doubling to 300 s).
