@@ -108,7 +108,10 @@ Deno.test("stop flushes deletes no receive has carried yet", async () => {
     waitSeconds: 30,
     deleteLingerMs: 60_000,
     // Asynchronous: it ends after the next receive (a parked long poll) left without its delete.
-    handleMessage: async () => void handled++,
+    handleMessage: () => {
+      handled++;
+      return Promise.resolve();
+    },
   });
   consumer.start();
   await waitFor("handled", () => handled === 1);
