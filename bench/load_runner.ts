@@ -16,8 +16,8 @@ import type { ReceivedMessage, SendMessageEntry } from "../sdk/mod.ts";
 
 /**
  * How the consumers acknowledge: on the next receive, which then does not long-poll
- * (`piggyback`), on the next receive that long-polls as usual (`piggyback-wait`, what the SDK's
- * Consumer does: the deletes are committed at once, only their answer waits for the poll), or
+ * (`piggyback`, what the SDK's Consumer does), on the next receive that long-polls as usual
+ * (`piggyback-wait`: the deletes are committed at once, only their answer waits for the poll), or
  * with a delete call (`separate`).
  */
 export type AckMode = "piggyback" | "piggyback-wait" | "separate";

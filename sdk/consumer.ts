@@ -4,10 +4,15 @@
  *
  * - **Receiving**: one long poll at a time, asking for as many messages as there are free
  *   handler slots (≤ `batchSize`); no message is ever received that has no slot, so none waits
- *   locked in a local buffer.
+ *   locked in a local buffer. A handler that returns without a promise is over at once, so its
+ *   slot is free (and its delete pending) before the loop looks again: the next receive leaves
+ *   without a timer or a microtask in between.
  * - **Success** (the handler resolves): the message is deleted — its receipt handle rides on the
  *   next receive (`deleteReceiptHandles`), or goes in an explicit delete after `deleteLingerMs`
- *   when no receive is coming (see `consumer_acks.ts`).
+ *   when no receive is coming (see `consumer_acks.ts`). A receive carrying deletes asks without
+ *   a long-poll wait (the broker applies them before looking for messages either way, but its
+ *   answer would wait for the poll to end on an empty queue); an empty answer to it is followed
+ *   at once by a receive that long-polls.
  * - **Failure** (the handler throws): `onError(error, message)`, then the message's lock is
  *   shortened to `retryDelaySeconds(message.receiveCount)` so it comes back after that delay
  *   (default: exponential with jitter, 1 s doubling to 300 s).
@@ -98,7 +103,10 @@ export interface ConsumerStats {
 
 interface Running {
   message: ReceivedMessage;
-  controller: AbortController;
+  /** Made when the handler first reads its `signal` (most handlers never do). */
+  controller: AbortController | undefined;
+  /** Set by `stop({ abort: true })` while the handler ran. */
+  abortReason: unknown;
   /** Local time by which the current lock has surely not run out. */
   lockDeadlineMs: number;
   renewTimer: ReturnType<typeof setTimeout> | undefined;
@@ -108,10 +116,36 @@ interface Running {
   done: Promise<void>;
 }
 
-/** Runs of one receive whose first renewal is still ahead, and its timer. */
+/**
+ * Runs of one receive whose first renewal is still ahead, and its timer, armed when the first
+ * handler of the receive turns out to be asynchronous (a synchronous one is over at once).
+ */
 interface FirstRenewal {
+  atMs: number;
   runs: Set<Running>;
   timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** A handler's context; the controller behind `signal` is made on first use. */
+class RunContext implements HandlerContext {
+  readonly #run: Running;
+
+  constructor(run: Running) {
+    this.#run = run;
+  }
+
+  get signal(): AbortSignal {
+    const run = this.#run;
+    if (run.controller === undefined) {
+      run.controller = new AbortController();
+      if (run.abortReason !== undefined) run.controller.abort(run.abortReason);
+    }
+    return run.controller.signal;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
 
 const renewRetryMsMin = 100;
@@ -147,7 +181,7 @@ export class Consumer implements AsyncIterable<Delivery> {
   readonly #receiveBackoff: Backoff;
   readonly #idleBackoff = new Backoff(idleBackoff);
   readonly #acks: Acknowledger;
-  readonly #running = new Map<string, Running>();
+  readonly #running = new Set<Running>();
   /** Aborts the parked long poll and the back-off sleeps at stop. */
   readonly #stopController = new AbortController();
   #slotWaiter: (() => void) | undefined;
@@ -224,7 +258,10 @@ export class Consumer implements AsyncIterable<Delivery> {
   stop(options: { abort?: boolean } = {}): Promise<void> {
     if (options.abort) {
       const reason = new CmqdError("ConsumerStopped", "the consumer was stopped", { status: 0 });
-      for (const run of this.#running.values()) run.controller.abort(reason);
+      for (const run of this.#running) {
+        run.abortReason = reason;
+        run.controller?.abort(reason);
+      }
     }
     this.#stopping ??= this.#shutDown();
     return this.#stopping;
@@ -258,7 +295,7 @@ export class Consumer implements AsyncIterable<Delivery> {
     this.#iterator?.end();
     this.#wakeLoop();
     await this.#loop;
-    await Promise.all([...this.#running.values()].map((run) => run.done));
+    await Promise.all([...this.#running].map((run) => run.done));
     await this.#acks.flush();
   }
 
@@ -269,15 +306,16 @@ export class Consumer implements AsyncIterable<Delivery> {
         continue;
       }
       const received = await this.#receive();
-      let renewal: FirstRenewal | undefined;
+      const renewal: FirstRenewal = {
+        atMs: received.sentAtMs + this.#lockSeconds * 500,
+        runs: new Set(),
+        timer: undefined,
+      };
       for (const message of received.messages) {
         this.#stats.received++;
         // Received as the stop began: back to the queue at once, unhandled.
         if (this.#stopping !== undefined) this.#release(message);
-        else {
-          renewal ??= this.#firstRenewal(received.sentAtMs + this.#lockSeconds * 500);
-          this.#startHandler(handler, message, received.sentAtMs, renewal);
-        }
+        else this.#startHandler(handler, message, received.sentAtMs, renewal);
       }
     }
   }
@@ -288,24 +326,31 @@ export class Consumer implements AsyncIterable<Delivery> {
     waiter?.();
   }
 
-  /** One receive carrying pending deletes; on failure reports, backs off and returns none. */
+  /**
+   * One receive carrying pending deletes; on failure reports, backs off and returns none.
+   * Carrying deletes it does not long-poll: the broker applies them first either way, but their
+   * answer (and `stats.deleted`) would wait for the poll to end on a drained queue. An empty
+   * answer to such a receive is followed at once by one that long-polls.
+   */
   async #receive(): Promise<{ messages: ReceivedMessage[]; sentAtMs: number }> {
     const taken = this.#acks.takeDeletes();
+    const carrying = taken.handles.length > 0;
     const sentAtMs = Date.now();
     const signal = this.#stopController.signal;
     try {
       const answer = await this.#client.receiveMessages(this.#queue, {
         maxMessages: Math.min(this.#concurrency - this.#running.size, this.#batchSize),
         visibilityTimeoutSeconds: this.#lockSeconds,
-        waitSeconds: this.#waitSeconds,
-        deleteReceiptHandles: taken.handles.length > 0 ? taken.handles : undefined,
+        waitSeconds: carrying ? 0 : this.#waitSeconds,
+        deleteReceiptHandles: carrying ? taken.handles : undefined,
       }, { signal });
       this.#acks.settleDeletes(taken, answer);
       this.#receiveBackoff.reset();
       const waitedMs = Date.now() - sentAtMs;
-      // Empty before the wait was half up (or no wait at all): don't ask again right away.
+      // A long poll empty before its wait was half up (or no wait at all): don't ask again
+      // right away.
       if (
-        answer.messages.length === 0 &&
+        answer.messages.length === 0 && !carrying &&
         (this.#waitSeconds === 0 || waitedMs < this.#waitSeconds * 500)
       ) {
         await sleep(this.#idleBackoff.next(), signal);
@@ -328,19 +373,24 @@ export class Consumer implements AsyncIterable<Delivery> {
    * One timer renews, at half the lock, every message of a receive still being handled; later
    * renewals are per message. A timer per message cost about 3 µs of CPU each.
    */
-  #firstRenewal(atMs: number): FirstRenewal {
-    const renewal: FirstRenewal = { runs: new Set(), timer: undefined };
-    renewal.timer = setTimeout(() => {
+  #awaitFirstRenewal(renewal: FirstRenewal, run: Running): void {
+    run.firstRenewal = renewal;
+    renewal.runs.add(run);
+    renewal.timer ??= setTimeout(() => {
       renewal.timer = undefined;
-      for (const run of renewal.runs) {
-        run.firstRenewal = undefined;
-        this.#renew(run);
+      for (const each of renewal.runs) {
+        each.firstRenewal = undefined;
+        this.#renew(each);
       }
       renewal.runs.clear();
-    }, Math.max(0, atMs - Date.now()));
-    return renewal;
+    }, Math.max(0, renewal.atMs - Date.now()));
   }
 
+  /**
+   * Calls the handler. One that returns without a promise is finished on the spot: no timer,
+   * no microtask, and its slot is free before the loop looks again, so the next receive (with
+   * this delete on it) leaves without waiting for a wake-up.
+   */
   #startHandler(
     handler: MessageHandler,
     message: ReceivedMessage,
@@ -349,33 +399,51 @@ export class Consumer implements AsyncIterable<Delivery> {
   ): void {
     const run: Running = {
       message,
-      controller: new AbortController(),
+      controller: undefined,
+      abortReason: undefined,
       lockDeadlineMs: lockStartMs + this.#lockSeconds * 1000,
       renewTimer: undefined,
-      firstRenewal: renewal,
+      firstRenewal: undefined,
       finished: false,
       done: Promise.resolve(),
     };
-    renewal.runs.add(run);
-    this.#running.set(message.receiptHandle, run);
-    run.done = this.#runHandler(handler, run);
+    this.#running.add(run);
+    let result: Promise<void> | void;
+    try {
+      result = handler(message, new RunContext(run));
+    } catch (error) {
+      void this.#finish(run, { error });
+      return;
+    }
+    if (isThenable(result)) {
+      this.#awaitFirstRenewal(renewal, run);
+      run.done = this.#awaitHandler(run, result);
+    } else {
+      void this.#finish(run, undefined);
+    }
   }
 
-  async #runHandler(handler: MessageHandler, run: Running): Promise<void> {
-    const { message, controller } = run;
+  async #awaitHandler(run: Running, pending: PromiseLike<unknown>): Promise<void> {
     let failure: { error: unknown } | undefined;
     try {
-      await handler(message, { signal: controller.signal });
+      await pending;
     } catch (error) {
       failure = { error };
     }
+    await this.#finish(run, failure);
+  }
+
+  /** A handler is over: delete its message, or release it, or re-lock it for its retry. */
+  #finish(run: Running, failure: { error: unknown } | undefined): Promise<void> | undefined {
+    const { message } = run;
     run.finished = true;
-    clearTimeout(run.renewTimer);
+    if (run.renewTimer !== undefined) clearTimeout(run.renewTimer);
     const renewal = run.firstRenewal;
     if (renewal !== undefined && renewal.runs.delete(run) && renewal.runs.size === 0) {
       clearTimeout(renewal.timer);
+      renewal.timer = undefined;
     }
-    this.#running.delete(message.receiptHandle);
+    this.#running.delete(run);
     if (failure === undefined) {
       this.#stats.handled++;
       this.#acks.delete(message); // Before the loop wakes, so its receive carries the delete.
@@ -383,15 +451,15 @@ export class Consumer implements AsyncIterable<Delivery> {
       return;
     }
     this.#wakeLoop();
-    if (failure.error === unprocessed || controller.signal.aborted) {
-      if (controller.signal.aborted) this.#stats.interrupted++;
+    if (failure.error === unprocessed || run.abortReason !== undefined) {
+      if (run.abortReason !== undefined) this.#stats.interrupted++;
       this.#release(message);
       return;
     }
     this.#stats.failed++;
     // Leaving a for-await loop is the caller's own doing, already visible to it: not reported.
     if (failure.error !== leftLoop) this.#report(failure.error, message);
-    await this.#retryLater(message);
+    return this.#retryLater(message);
   }
 
   /** Re-locks a failed message for its retry delay; its group stays blocked behind it. */

@@ -102,6 +102,13 @@ export class Acknowledger {
 
   /** Hands pending deletes to a receive (`deleteReceiptHandles`). */
   takeDeletes(): TakenDeletes {
+    if (this.#pendingDeletes.size === 0) return { handles: [], messages: new Map() };
+    if (this.#pendingDeletes.size <= batchEntriesMax) {
+      // All of them: the map itself changes hands (no copy per receive).
+      const messages = this.#pendingDeletes;
+      this.#pendingDeletes = new Map();
+      return { handles: [...messages.keys()], messages };
+    }
     const messages = new Map<string, PendingDelete>();
     for (const [handle, pending] of this.#pendingDeletes) {
       if (messages.size === batchEntriesMax) break;

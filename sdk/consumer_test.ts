@@ -88,7 +88,9 @@ Deno.test("a delete goes out on its own when a long poll is parked", async () =>
     concurrency: 2, // One slot stays free: the loop parks a long poll while the handler runs.
     waitSeconds: 30,
     deleteLingerMs: 1,
-    handleMessage: () => {},
+    // Asynchronous, so it ends while the poll is parked (a synchronous handler is over before
+    // the next receive leaves, which then carries its delete).
+    handleMessage: async () => {},
   });
   consumer.start();
   await waitFor("the explicit delete", () => queue.callsOf("delete").length === 1);
@@ -105,7 +107,11 @@ Deno.test("stop flushes deletes no receive has carried yet", async () => {
     concurrency: 2,
     waitSeconds: 30,
     deleteLingerMs: 60_000,
-    handleMessage: () => void handled++,
+    // Asynchronous: it ends after the next receive (a parked long poll) left without its delete.
+    handleMessage: () => {
+      handled++;
+      return Promise.resolve();
+    },
   });
   consumer.start();
   await waitFor("handled", () => handled === 1);
