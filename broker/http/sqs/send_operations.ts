@@ -19,8 +19,21 @@ import { encodeMessageAttributes } from "./message_attributes.ts";
 import { queueOfInput } from "./queue_operations.ts";
 import type { QueueRef } from "./queue_names.ts";
 
-/** The characters SQS allows in a body (XML 1.0's): a lone surrogate or a control is refused. */
-const invalidBodyCharacter = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+/**
+ * The code units SQS refuses in a body beside lone surrogates: it allows XML 1.0's characters,
+ * #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
+ */
+// deno-lint-ignore no-control-regex -- the control characters are what it looks for
+const refusedBodyCodeUnit = /[\0-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
+
+/**
+ * True when `body` holds a character SQS refuses. `isWellFormed` finds lone surrogates at
+ * native speed, so the regex needs no Unicode mode: about half the cost of one Unicode-mode
+ * pattern over a 1 KB body. `hot_path_test.ts` checks it against that pattern.
+ */
+export function hasRefusedBodyCharacter(body: string): boolean {
+  return !body.isWellFormed() || refusedBodyCodeUnit.test(body);
+}
 
 /** A message ready for the service, with the digests its answer carries. */
 interface PreparedSend {
@@ -36,7 +49,7 @@ async function sha256Hex(text: string): Promise<string> {
 /** Checks one SendMessage input (or batch entry) and translates it. */
 async function prepareSend(input: JsonObject, queue: QueueRef): Promise<PreparedSend> {
   const body = requiredString(input, "MessageBody");
-  if (invalidBodyCharacter.test(body)) {
+  if (hasRefusedBodyCharacter(body)) {
     throw new SqsError(
       "InvalidMessageContents",
       "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to " +
