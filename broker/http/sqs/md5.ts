@@ -8,11 +8,14 @@
  *   bytes, with one transport byte between type and value (1 for String and Number types, 2 for
  *   Binary). String values count as UTF-8, Binary values as their decoded bytes.
  *
- * WebCrypto has no MD5, so this uses `node:crypto` (in Deno and Node alike).
+ * WebCrypto has no MD5. Body digests, one per message sent or received, use the MD5 of
+ * `md5_core.ts` (cheaper per message than `node:crypto`'s hash objects); the attribute digest,
+ * only for messages that carry attributes, uses `node:crypto`.
  *
  * @module
  */
 import { createHash } from "node:crypto";
+import { md5HexOfText } from "./md5_core.ts";
 
 /** One message attribute in SQS's shape. */
 export interface SqsAttributeValue {
@@ -31,9 +34,8 @@ export function md5Hex(bytes: Uint8Array): string {
 
 /** `MD5OfMessageBody` / `MD5OfBody` of a body. */
 export function md5OfBody(body: string): string {
-  // The string itself: node:crypto encodes it as UTF-8 (lone surrogates as U+FFFD, like
-  // TextEncoder) without the copy a separate encode makes.
-  return createHash("md5").update(body, "utf8").digest("hex");
+  // Lone surrogates count as U+FFFD, as TextEncoder encodes them.
+  return md5HexOfText(body);
 }
 
 function lengthPrefixed(bytes: Uint8Array): Uint8Array[] {

@@ -36,6 +36,8 @@ function systemAttributes(
   requested: ReadonlySet<string>,
   queue: QueueRef,
 ): Record<string, string> | undefined {
+  // The common receive asks for none: no values to format per message.
+  if (requested.size === 0) return undefined;
   const all = requested.has("All");
   const values: Record<string, string | undefined> = {
     SentTimestamp: String(message.enqueuedAt),
@@ -64,6 +66,7 @@ function toSqsMessage(
   };
   const system = systemAttributes(message, requested.system, queue);
   if (system !== undefined) output.Attributes = system;
+  if (requested.attributes.length === 0) return output; // none asked for: none answered
   const attributes = decodeMessageAttributes(message.attributes, requested.attributes);
   const digest = md5OfMessageAttributes(attributes);
   if (digest !== undefined) {
