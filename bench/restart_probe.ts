@@ -4,6 +4,9 @@
  *
  * ```sh
  * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --messages 1000000 --size 2048
+ * # 10 GB, written fast (8 senders × 4 requests of 128 messages in flight):
+ * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --messages 5000000 --size 2048 \
+ *   --fill-producers 8 --fill-batch 128
  * # the same log opened by an older build and by this one, twice each, in one run:
  * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --messages 1000000 --size 2048 \
  *   --mains /tmp/base/main.ts,main.ts --rounds 2
@@ -33,6 +36,10 @@ interface ProbeOptions {
   brokerArgs: string[];
   /** How long a restarted broker runs after it was measured, before the kill. */
   settleMs: number;
+  /** Concurrent senders while filling (each with `--inflight` 4 requests in flight). */
+  fillProducers: number;
+  /** Messages per send request while filling (the API takes up to 256). */
+  fillBatch: number;
 }
 
 const queueName = "restart-probe";
@@ -48,6 +55,8 @@ function parseArgs(args: string[]): ProbeOptions {
     fresh: false,
     brokerArgs: [],
     settleMs: 3000,
+    fillProducers: 4,
+    fillBatch: 16,
   };
   for (let index = 0; index < args.length; index++) {
     const flag = args[index];
@@ -63,12 +72,17 @@ function parseArgs(args: string[]): ProbeOptions {
     else if (flag === "--mains") options.mains = value.split(",").filter(Boolean);
     else if (flag === "--rounds") options.rounds = Number(value);
     else if (flag === "--settle-ms") options.settleMs = Number(value);
+    else if (flag === "--fill-producers") options.fillProducers = Number(value);
+    else if (flag === "--fill-batch") options.fillBatch = Number(value);
     else if (flag === "--broker-args") options.brokerArgs = value.split(/\s+/).filter(Boolean);
     else throw new Error(`unknown option ${flag}`);
   }
   if (options.dataDir === "") throw new Error("--data-dir is required");
   if (!(options.messages > 0 && options.size >= 32 && options.rounds >= 1)) {
     throw new Error("--messages > 0, --size ≥ 32 and --rounds ≥ 1");
+  }
+  if (!(options.fillProducers >= 1 && options.fillBatch >= 1 && options.fillBatch <= 256)) {
+    throw new Error("--fill-producers ≥ 1 and --fill-batch between 1 and 256");
   }
   return options;
 }
@@ -139,9 +153,9 @@ async function fill(options: ProbeOptions): Promise<void> {
       "--size",
       String(options.size),
       "--producers",
-      "4",
+      String(options.fillProducers),
       "--batch",
-      "16",
+      String(options.fillBatch),
     ]);
     const client = await createBenchClient(broker.url, load.client);
     await client.createQueue(queueName, { visibilityTimeoutSeconds: 60 });
@@ -192,7 +206,13 @@ async function restartOnce(main: string, options: ProbeOptions, round: number) {
 
 async function main(): Promise<void> {
   const options = parseArgs(Deno.args);
-  if (options.fresh) Deno.removeSync(options.dataDir, { recursive: true });
+  if (options.fresh) {
+    try {
+      Deno.removeSync(options.dataDir, { recursive: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
   Deno.mkdirSync(options.dataDir, { recursive: true });
   let filled = false;
   try {
