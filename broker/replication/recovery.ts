@@ -85,6 +85,8 @@ export interface RecoveredState {
   repair: RepairGoal | null;
   /** Timestamp of the last entry in the log (0 for an empty log). */
   tailTimestamp: number;
+  /** Payload bytes of the entries replayed past the snapshot (a restart reads them again). */
+  replayedBytes: number;
 }
 
 /** Inputs of `recoverReplica`. */
@@ -166,7 +168,15 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
     config,
     repair,
     tailTimestamp: log.lastTimestamp ?? 0,
+    replayedBytes: replayedBytes(log, snapshot.index, options.machine.appliedIndex),
   };
+}
+
+/** Payload bytes of the entries in (snapshotIndex, appliedIndex] still in the log. */
+function replayedBytes(log: SegmentLog, snapshotIndex: number, appliedIndex: number): number {
+  const from = Math.max(snapshotIndex + 1, log.firstIndex);
+  const to = Math.min(appliedIndex, log.lastIndex);
+  return from > to ? 0 : log.payloadBytesBetween(from, to + 1);
 }
 
 /** Aligns the log with `snapshot`, or starts over from the bootstrap state when it cannot. */
