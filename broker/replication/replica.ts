@@ -62,6 +62,7 @@ import { Outstanding, type ProposalWaiters, type ReadWaiters } from "./waiters.t
 import { ClusterClock } from "./cluster_clock.ts";
 import { type RecoveredState, recoverReplica, RepairWatch } from "./recovery.ts";
 import {
+  commitPersistPolicy,
   type PeerStatus,
   type RaftReplicaOptions,
   type RaftReplicaStatus,
@@ -164,10 +165,7 @@ export class RaftReplica implements Proposer, LogReader {
       { log: options.log, storage: this.#storage, clock: this.#monotonic },
       {
         tailTimestamp: recovered.tailTimestamp,
-        policy: {
-          intervalMs: this.#settings.commitPersistIntervalMs,
-          entries: this.#settings.commitPersistEntries,
-        },
+        policy: commitPersistPolicy(this.#settings),
       },
     );
     const electionTicks = options.electionTicks ?? options.raft?.electionTicks ?? 10;

@@ -13,6 +13,7 @@ import type {
   Role,
 } from "../../raft/mod.ts";
 import type { Applier, ClockLike, Timers, Transport } from "./types.ts";
+import type { CommitPersistPolicy } from "./log_writer.ts";
 
 /** How to open a `RaftReplica`. */
 export interface RaftReplicaOptions {
@@ -59,6 +60,11 @@ export interface RaftReplicaOptions {
   commitPersistIntervalMs?: number;
   /** ... or after it advanced this many entries. 10 000. */
   commitPersistEntries?: number;
+  /**
+   * ... or after this many payload bytes were appended: a restart reads the entries past the
+   * persisted commit back through Raft, copied, before applying them. 64 MiB.
+   */
+  commitPersistBytes?: number;
   /** Extra limits for the Raft core (inflight, chunk sizes...). */
   raft?: Partial<Omit<RaftNodeOptions, "id" | "storage" | "prng" | "appliedIndex">>;
   /** Where loud warnings go (damaged log, fatal errors). console.error. */
@@ -78,6 +84,7 @@ export type ReplicaSettings = Required<
     | "pendingProposalsMax"
     | "commitPersistIntervalMs"
     | "commitPersistEntries"
+    | "commitPersistBytes"
   >
 >;
 
@@ -91,6 +98,16 @@ export function replicaSettings(options: RaftReplicaOptions): ReplicaSettings {
     pendingProposalsMax: options.pendingProposalsMax ?? 100_000,
     commitPersistIntervalMs: options.commitPersistIntervalMs ?? 3_000,
     commitPersistEntries: options.commitPersistEntries ?? 10_000,
+    commitPersistBytes: options.commitPersistBytes ?? 64 * 1024 * 1024,
+  };
+}
+
+/** When the commit index is written although term and vote did not change. */
+export function commitPersistPolicy(settings: ReplicaSettings): CommitPersistPolicy {
+  return {
+    intervalMs: settings.commitPersistIntervalMs,
+    entries: settings.commitPersistEntries,
+    bytes: settings.commitPersistBytes,
   };
 }
 
