@@ -61,6 +61,30 @@ export function rssFromProc(pid: number): number | null {
   }
 }
 
+/** Resident memory of a process by kind (bytes): anonymous (heap) and file-backed (maps). */
+export interface RssBreakdown {
+  rssBytes: number;
+  rssAnonBytes: number;
+  rssFileBytes: number;
+}
+
+/** VmRSS, RssAnon and RssFile from /proc/PID/status, or null. */
+export function rssBreakdownFromProc(pid: number): RssBreakdown | null {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, "m").exec(status)?.[1]) * 1024;
+    const breakdown = {
+      rssBytes: field("VmRSS"),
+      rssAnonBytes: field("RssAnon"),
+      rssFileBytes: field("RssFile"),
+    };
+    return Object.values(breakdown).every(Number.isFinite) ? breakdown : null;
+  } catch {
+    return null;
+  }
+}
+
 /** `process_resident_memory_bytes` from a Prometheus text page, or null. */
 export function rssFromMetricsText(text: string): number | null {
   const match = /^process_resident_memory_bytes(?:\{[^}]*\})?\s+([0-9.eE+]+)/m.exec(text);

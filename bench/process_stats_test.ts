@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { cpuSeconds, rssFromMetricsText, rssFromProc } from "./process_stats.ts";
+import {
+  cpuSeconds,
+  rssBreakdownFromProc,
+  rssFromMetricsText,
+  rssFromProc,
+} from "./process_stats.ts";
 
 Deno.test("the resident memory is read from a Prometheus page", () => {
   const page = "# HELP x\nprocess_cpu_seconds_total 3\nprocess_resident_memory_bytes 4.5e7\n";
@@ -12,4 +17,11 @@ Deno.test("this process's CPU time and RSS are readable from /proc", () => {
   assert.ok((cpuSeconds("self") ?? -1) >= 0);
   assert.ok((rssFromProc(Deno.pid) ?? 0) > 1_000_000);
   assert.equal(rssFromProc(0x7ffffffe), null);
+});
+
+Deno.test("this process's RSS splits into anonymous and file-backed pages", () => {
+  const breakdown = rssBreakdownFromProc(Deno.pid)!;
+  assert.ok(breakdown.rssAnonBytes > 1_000_000);
+  assert.ok(breakdown.rssAnonBytes + breakdown.rssFileBytes <= breakdown.rssBytes + 4096 * 1024);
+  assert.equal(rssBreakdownFromProc(0x7ffffffe), null);
 });

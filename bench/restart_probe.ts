@@ -4,6 +4,11 @@
  *
  * ```sh
  * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --messages 1000000 --size 2048
+ * # 10 GB, written fast (8 senders × 4 requests of 128 messages in flight):
+ * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --messages 5000000 --size 2048 \
+ *   --fill-producers 8 --fill-batch 128
+ * # opened from the persisted indexes, then with every index file removed (a scanning start):
+ * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --modes index,scan --rounds 2
  * # the same log opened by an older build and by this one, twice each, in one run:
  * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --messages 1000000 --size 2048 \
  *   --mains /tmp/base/main.ts,main.ts --rounds 2
@@ -21,7 +26,7 @@
 import { parseLoadArgs } from "./load_options.ts";
 import { groupPlan, prefill } from "./load_shapes.ts";
 import { createBenchClient } from "./bench_client.ts";
-import { rssFromProc, waitReady } from "./process_stats.ts";
+import { rssBreakdownFromProc, waitReady } from "./process_stats.ts";
 
 interface ProbeOptions {
   dataDir: string;
@@ -33,7 +38,18 @@ interface ProbeOptions {
   brokerArgs: string[];
   /** How long a restarted broker runs after it was measured, before the kill. */
   settleMs: number;
+  /** Concurrent senders while filling (each with `--inflight` 4 requests in flight). */
+  fillProducers: number;
+  /** Messages per send request while filling (the API takes up to 256). */
+  fillBatch: number;
+  /**
+   * How each round opens the log: `index` as it is (sealed segments from their persisted
+   * index), `scan` after removing every `.index` file (every segment scanned, as a fresh start).
+   */
+  modes: OpenMode[];
 }
+
+type OpenMode = "index" | "scan";
 
 const queueName = "restart-probe";
 const markerName = "restart-probe.json";
@@ -48,6 +64,9 @@ function parseArgs(args: string[]): ProbeOptions {
     fresh: false,
     brokerArgs: [],
     settleMs: 3000,
+    fillProducers: 4,
+    fillBatch: 16,
+    modes: ["index"],
   };
   for (let index = 0; index < args.length; index++) {
     const flag = args[index];
@@ -63,12 +82,23 @@ function parseArgs(args: string[]): ProbeOptions {
     else if (flag === "--mains") options.mains = value.split(",").filter(Boolean);
     else if (flag === "--rounds") options.rounds = Number(value);
     else if (flag === "--settle-ms") options.settleMs = Number(value);
+    else if (flag === "--fill-producers") options.fillProducers = Number(value);
+    else if (flag === "--fill-batch") options.fillBatch = Number(value);
+    else if (flag === "--modes") options.modes = value.split(",").filter(Boolean) as OpenMode[];
     else if (flag === "--broker-args") options.brokerArgs = value.split(/\s+/).filter(Boolean);
     else throw new Error(`unknown option ${flag}`);
   }
   if (options.dataDir === "") throw new Error("--data-dir is required");
   if (!(options.messages > 0 && options.size >= 32 && options.rounds >= 1)) {
     throw new Error("--messages > 0, --size ≥ 32 and --rounds ≥ 1");
+  }
+  if (!(options.fillProducers >= 1 && options.fillBatch >= 1 && options.fillBatch <= 256)) {
+    throw new Error("--fill-producers ≥ 1 and --fill-batch between 1 and 256");
+  }
+  if (
+    options.modes.length === 0 || options.modes.some((mode) => !["index", "scan"].includes(mode))
+  ) {
+    throw new Error("--modes is a list of index, scan");
   }
   return options;
 }
@@ -139,9 +169,9 @@ async function fill(options: ProbeOptions): Promise<void> {
       "--size",
       String(options.size),
       "--producers",
-      "4",
+      String(options.fillProducers),
       "--batch",
-      "16",
+      String(options.fillBatch),
     ]);
     const client = await createBenchClient(broker.url, load.client);
     await client.createQueue(queueName, { visibilityTimeoutSeconds: 60 });
@@ -160,10 +190,25 @@ async function fill(options: ProbeOptions): Promise<void> {
   }
 }
 
-async function restartOnce(main: string, options: ProbeOptions, round: number) {
+/** Removes every persisted segment index under `dir`: the next open scans every segment. */
+function removeIndexFiles(dir: string): number {
+  let removed = 0;
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) removed += removeIndexFiles(path);
+    else if (entry.name.endsWith(".index")) {
+      Deno.removeSync(path);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+async function restartOnce(main: string, options: ProbeOptions, round: number, mode: OpenMode) {
+  const indexFilesRemoved = mode === "scan" ? removeIndexFiles(options.dataDir) : 0;
   const startMs = performance.now();
   const broker = startBroker(main, options);
-  let row: Record<string, unknown> = { main, round };
+  let row: Record<string, unknown> = { main, round, mode, indexFilesRemoved };
   try {
     const readyMs = await waitReady(broker.url, 600_000);
     const restartToReadyMs = readyMs === null ? null : performance.now() - startMs;
@@ -171,18 +216,23 @@ async function restartOnce(main: string, options: ProbeOptions, round: number) {
     const described = await client.getQueue(queueName);
     client.close();
     const backlog = described.activeMessages + described.inflightMessages;
-    const rss = rssFromProc(broker.child.pid);
+    const rss = rssBreakdownFromProc(broker.child.pid);
+    const perMessage = (bytes: number | undefined) =>
+      bytes === undefined ? null : Math.round((bytes / backlog) * 10) / 10;
     row = {
       ...row,
       restartToReadyMs: restartToReadyMs === null ? null : Math.round(restartToReadyMs),
       backlog,
-      rssBytes: rss,
-      rssBytesPerMessage: rss === null ? null : Math.round((rss / backlog) * 10) / 10,
+      ...rss,
+      rssBytesPerMessage: perMessage(rss?.rssBytes),
+      rssAnonBytesPerMessage: perMessage(rss?.rssAnonBytes),
     };
     // Background work of the open (index files of scanned segments) gets its time, as in a
     // broker that keeps running; the kill then comes at an idle moment.
     await new Promise((resolve) => setTimeout(resolve, options.settleMs));
-    row.rssAfterSettleBytes = rssFromProc(broker.child.pid);
+    const settled = rssBreakdownFromProc(broker.child.pid);
+    row.rssAfterSettleBytes = settled?.rssBytes ?? null;
+    row.rssAnonAfterSettleBytes = settled?.rssAnonBytes ?? null;
   } finally {
     const output = await killHard(broker);
     row.report = output.split("\n").filter((line) => /opened|ready|serving/.test(line));
@@ -192,7 +242,13 @@ async function restartOnce(main: string, options: ProbeOptions, round: number) {
 
 async function main(): Promise<void> {
   const options = parseArgs(Deno.args);
-  if (options.fresh) Deno.removeSync(options.dataDir, { recursive: true });
+  if (options.fresh) {
+    try {
+      Deno.removeSync(options.dataDir, { recursive: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
   Deno.mkdirSync(options.dataDir, { recursive: true });
   let filled = false;
   try {
@@ -204,7 +260,9 @@ async function main(): Promise<void> {
   if (!filled) await fill(options);
   for (let round = 1; round <= options.rounds; round++) {
     for (const main of options.mains) {
-      console.log(JSON.stringify(await restartOnce(main, options, round)));
+      for (const mode of options.modes) {
+        console.log(JSON.stringify(await restartOnce(main, options, round, mode)));
+      }
     }
   }
 }

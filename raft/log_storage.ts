@@ -42,6 +42,12 @@ export interface LogStorage {
    */
   entries(from: LogIndex, toExclusive: LogIndex, bytesMax: number): Entry[];
   /**
+   * Optional: calls `visit` with every entry in [from, toExclusive) in order, its `data` valid
+   * only during the call (no copy). The core streams the stored log through it once at start
+   * (membership changes) when present, instead of paging copies through `entries`.
+   */
+  visitEntries?(from: LogIndex, toExclusive: LogIndex, visit: (entry: Entry) => void): void;
+  /**
    * The latest snapshot and a source of its bytes (for slow followers), or null if the log was
    * never compacted. The source must stay readable while a transfer uses it, even after a newer
    * snapshot replaced it.

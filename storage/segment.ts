@@ -261,26 +261,30 @@ export class Segment {
     return this.#readAt(this.positionOf(index), index);
   }
 
-  #readAt(position: number, index: number): LogEntry {
+  /** The entry at `position`, verified; its payload a copy, or a view of the read buffer. */
+  #readAt(position: number, index: number, copy = true): LogEntry {
     const view = this.#verified(position, index);
     const header = this.#header;
+    const [start, end] = [view.offset + recordHeaderBytes, view.offset + header.bytes];
     return {
       term: header.term,
       index,
       timestamp: header.timestamp,
       type: header.type,
-      payload: view.bytes.slice(view.offset + recordHeaderBytes, view.offset + header.bytes),
+      payload: copy ? view.bytes.slice(start, end) : view.bytes.subarray(start, end),
     };
   }
 
   /**
    * Appends entries [from, toExclusive) of this segment to `out`, stopping before the payload
    * total would pass `budget.bytesLeft` (the very first entry of `out` is always taken).
-   * Returns false when the budget stopped it.
+   * Returns false when the budget stopped it. With `visit`, each entry goes to it instead, its
+   * payload a view of the read buffer that is valid only during the call (no copy), and the
+   * budget is not used; `visit` must not read this log.
    */
   readRange(
     range: { from: number; toExclusive: number },
-    output: { out: LogEntry[]; budget: { bytesLeft: number } },
+    output: { out: LogEntry[]; budget: { bytesLeft: number }; visit?: (entry: LogEntry) => void },
   ): boolean {
     const end = Math.min(range.toExclusive, this.lastIndex + 1);
     if (range.from >= end) return true;
@@ -288,7 +292,12 @@ export class Segment {
     this.#readWindowBytes = Math.max(rangeReadWindowBytes, this.#indexIntervalBytes);
     try {
       for (let index = range.from; index < end; index++) {
-        const entry = this.#readAt(position, index);
+        const entry = this.#readAt(position, index, output.visit === undefined);
+        if (output.visit !== undefined) {
+          position += this.#header.bytes;
+          output.visit(entry);
+          continue;
+        }
         const bytes = entry.payload.length;
         if (output.out.length > 0 && bytes > output.budget.bytesLeft) return false;
         output.out.push(entry);

@@ -233,13 +233,14 @@ export class SegmentLog {
   /**
    * Entries [from, toExclusive), stopping before the payload total would pass `bytesMax`
    * (always at least one entry when from < toExclusive). With `map: false`, segments not yet
-   * mapped are read with positioned reads (for reads that stream through the log once).
+   * mapped are read with positioned reads (for reads that stream through the log once). With
+   * `visit`, entries go to it, payloads uncopied (see `Segment.readRange`), and none are returned.
    */
   entries(
     from: number,
     toExclusive: number,
     bytesMax = Infinity,
-    options: { map?: boolean } = {},
+    options: { map?: boolean; visit?: (entry: LogEntry) => void } = {},
   ): LogEntry[] {
     const out: LogEntry[] = [];
     if (from >= toExclusive) return out;
@@ -251,7 +252,7 @@ export class SegmentLog {
     while (next < toExclusive && slot < this.#segments.length) {
       const segment = this.#segments[slot];
       if (options.map !== false) this.#prepareRead(segment);
-      const complete = segment.readRange({ from: next, toExclusive }, { out, budget });
+      const complete = segment.readRange({ from: next, toExclusive }, { ...options, out, budget });
       if (!complete) break;
       next = segment.lastIndex + 1;
       slot++;

@@ -281,7 +281,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     failure: () => replica.failure?.message ?? scrubDamage?.message ?? null,
     cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
     metricsText: () =>
-      nodeMetricsText(log, machine, replica.now()) +
+      nodeMetricsText(log, machine, replica.now(), broker.parkedReceivers) +
       topicMetricsText(machine.topics, push.stats(), replica.now()),
     leaderUrl,
     join: (request) => membership.join(request),
@@ -443,7 +443,12 @@ function clusterInfo(
 /** Queues listed per scrape; past it the depth gauges are cut (bounded scrape cost). */
 const metricsQueuesMax = 1000;
 
-function nodeMetricsText(log: SegmentLog, machine: StateMachine, now: number): string {
+function nodeMetricsText(
+  log: SegmentLog,
+  machine: StateMachine,
+  now: number,
+  parkedReceives: number,
+): string {
   const stats = log.stats();
   const { queues } = machine.listQueues({ limit: metricsQueuesMax }, now);
   const depth = (name: string, help: string, pick: (queue: typeof queues[0]) => number) => [
@@ -470,6 +475,9 @@ function nodeMetricsText(log: SegmentLog, machine: StateMachine, now: number): s
     "# HELP cmqd_state_machine_bytes Bytes held by the state machine's indexes.",
     "# TYPE cmqd_state_machine_bytes gauge",
     `cmqd_state_machine_bytes ${machine.memoryBytes()}`,
+    "# HELP cmqd_parked_receives Long-poll receives waiting on this node now.",
+    "# TYPE cmqd_parked_receives gauge",
+    `cmqd_parked_receives ${parkedReceives}`,
     "# HELP process_resident_memory_bytes Resident set size of the process.",
     "# TYPE process_resident_memory_bytes gauge",
     `process_resident_memory_bytes ${Deno.memoryUsage().rss}`,

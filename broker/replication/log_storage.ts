@@ -141,6 +141,17 @@ export class RaftLogStorage implements LogStorage {
     return this.#log.entries(from, toExclusive, bytesMax, { map: false }).map(toRaftEntry);
   }
 
+  /** Streams [from, toExclusive) to `visit`, each entry's data a view valid during the call. */
+  visitEntries(from: LogIndex, toExclusive: LogIndex, visit: (entry: Entry) => void): void {
+    assert.ok(from > this.#snapshot.index, `entry ${from} is compacted`);
+    assert.ok(toExclusive <= this.#log.lastIndex + 1, `entry ${toExclusive - 1} is beyond the log`);
+    if (from >= toExclusive) return;
+    this.#log.entries(from, toExclusive, Infinity, {
+      map: false,
+      visit: (entry) => visit(toRaftEntry(entry)),
+    });
+  }
+
   /** Remembers entries just appended to the log (after any truncation was forgotten). */
   remember(entries: Entry[]): void {
     for (const entry of entries) {

@@ -15,6 +15,11 @@ import { type RaftLogStorage, toLogEntry } from "./log_storage.ts";
 export interface CommitPersistPolicy {
   intervalMs: number;
   entries: number;
+  /**
+   * Payload bytes appended since it was last written: what a restart reads back through Raft
+   * (copied, before it is applied) stays bounded however big the entries are.
+   */
+  bytes: number;
 }
 
 /** The persisting half of a replica's Ready handling. */
@@ -29,6 +34,8 @@ export class RaftLogWriter {
   #durableHard: HardState;
   #writtenHard: HardState;
   #writtenAt: number;
+  /** Payload bytes appended since the hard state was last written. */
+  #appendedBytes = 0;
   #commitWrite: Promise<void> | null = null;
 
   constructor(
@@ -73,6 +80,7 @@ export class RaftLogWriter {
     }
     const previous = this.stamp(entries);
     log.append(entries.map(toLogEntry));
+    for (const entry of entries) this.#appendedBytes += entry.data.length;
     this.#storage.remember(entries);
     this.#tailTimestamp = previous;
     waits.push(log.sync());
@@ -108,7 +116,7 @@ export class RaftLogWriter {
     if (this.#commitWrite !== null) return false;
     const behind = this.#durableHard.commit - this.#writtenHard.commit;
     if (behind <= 0) return false;
-    return behind >= this.#policy.entries ||
+    return behind >= this.#policy.entries || this.#appendedBytes >= this.#policy.bytes ||
       this.#clock.now() - this.#writtenAt >= this.#policy.intervalMs;
   }
 
@@ -139,6 +147,7 @@ export class RaftLogWriter {
 
   async #write(hardState: HardState): Promise<void> {
     const state = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
+    this.#appendedBytes = 0; // appended after this point: the next write's
     await this.#log.writeHardState(state);
     this.#writtenHard = state;
     this.#writtenAt = this.#clock.now();

@@ -62,6 +62,7 @@ import { Outstanding, type ProposalWaiters, type ReadWaiters } from "./waiters.t
 import { ClusterClock } from "./cluster_clock.ts";
 import { type RecoveredState, recoverReplica, RepairWatch } from "./recovery.ts";
 import {
+  commitPersistPolicy,
   type PeerStatus,
   type RaftReplicaOptions,
   type RaftReplicaStatus,
@@ -159,14 +160,12 @@ export class RaftReplica implements Proposer, LogReader {
     const { fs, snapshotsDir, log, machine } = options;
     const parts = { log, machine, storage: this.#storage, fs, snapshotsDir };
     this.#snapshotParts = snapshotParts(parts, () => this.#raft);
+    this.#snapshots.applied(recovered.replayedBytes);
     this.#writer = new RaftLogWriter(
       { log: options.log, storage: this.#storage, clock: this.#monotonic },
       {
         tailTimestamp: recovered.tailTimestamp,
-        policy: {
-          intervalMs: this.#settings.commitPersistIntervalMs,
-          entries: this.#settings.commitPersistEntries,
-        },
+        policy: commitPersistPolicy(this.#settings),
       },
     );
     const electionTicks = options.electionTicks ?? options.raft?.electionTicks ?? 10;
@@ -509,10 +508,8 @@ export class RaftReplica implements Proposer, LogReader {
     if (ready.softState !== undefined) this.#changeRole(ready.softState);
     this.#raft.advance(ready);
     await this.#checkRepaired();
-    const sinceSnapshot = this.#machine.appliedIndex - this.#storage.snapshotMeta.index;
-    if (sinceSnapshot >= this.#settings.snapshotEntriesInterval && !this.#snapshots.busy) {
-      this.#snapshots.start(this.#config); // the file is written beside the loop
-    }
+    const { snapshotEntriesInterval: entries, snapshotBytesInterval: bytes } = this.#settings;
+    this.#snapshots.startIfDue(this.#config, { entries, bytes }); // written beside the loop
   }
 
   // ---- persisting ----------------------------------------------------------------------------
@@ -540,6 +537,7 @@ export class RaftReplica implements Proposer, LogReader {
         payload: entry.data,
       });
       this.#onApplied?.(entry);
+      this.#snapshots.applied(entry.data.length);
       this.#pending.settleApplied(entry.index, entry.term, result, () => noLeader(this.#leaderId));
     }
   }
