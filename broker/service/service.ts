@@ -59,7 +59,6 @@ import type {
   QueueAttributes,
   QueueAttributesInput,
   QueueList,
-  ReceivedMessage,
   ReceiveMessagesRequest,
   ReceiveMessagesResponse,
   RedriveRequest,
