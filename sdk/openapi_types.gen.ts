@@ -602,7 +602,7 @@ export interface components {
       visibilityTimeoutSeconds?: number;
       /** @description Long-poll up to this long; defaults to the queue's pollingWaitSeconds. */
       waitSeconds?: number;
-      /** @description Delete these first, in the same write. */
+      /** @description Delete these first: in the same write, or (nothing to receive yet) in a write of their own while the receive waits. */
       deleteReceiptHandles?: string[];
     };
     DeleteMessagesResponse: {

@@ -15,7 +15,6 @@ import {
   checkTagChanges,
   type CommandResults,
   CommandType,
-  type Delivery,
   encodeChangeVisibility,
   encodeCreateQueue,
   encodeDeleteBatch,
@@ -26,11 +25,9 @@ import {
   encodeSendBatch,
   encodeSendReceive,
   encodeUpdateQueue,
-  fromStoredUtf8,
   type HandleFailure,
   invalidParameter,
   type LogReader,
-  messageReaderFor,
   receiptHandleToBytes,
   type ReceiveResult,
   redriveMessagesMax,
@@ -38,7 +35,6 @@ import {
   resolveUpdate,
   type SendCommandMessage,
   type StateMachine,
-  type StoredMessageReader,
   type TagChanges,
 } from "../engine/mod.ts";
 import { type Proposer, ReplicationError, type Timers } from "../replication/mod.ts";
@@ -54,6 +50,7 @@ import {
 } from "./validation.ts";
 import type { CreateQueueResult, ListQueuesOptions, QueueService } from "./types.ts";
 import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
+import { readMessages, receivableAtOnce } from "./deliveries.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
@@ -62,7 +59,6 @@ import type {
   QueueAttributes,
   QueueAttributesInput,
   QueueList,
-  ReceivedMessage,
   ReceiveMessagesRequest,
   ReceiveMessagesResponse,
   RedriveRequest,
@@ -98,6 +94,17 @@ export interface EngineServiceOptions {
   admitData?: () => BrokerError | null;
 }
 
+/** How long a receive of `waitSeconds` 0 may stay parked while its deletes are written. */
+const deleteWaitMsMax = 30_000;
+
+/** Where a receive's long poll stands. */
+interface PollState {
+  deadline: number;
+  signal?: AbortSignal;
+  /** The wake of a park made before polling (`#deleteWhileParked`). */
+  first?: Wake;
+}
+
 /**
  * The queue service over one replication group.
  *
@@ -120,6 +127,8 @@ export class EngineService implements QueueService {
   readonly #queuesMax: number;
   readonly #parkedMax: number;
   readonly #admitData: () => BrokerError | null;
+  /** Sends proposed and not yet answered, by queue (see `#parksWhileDeleting`). */
+  readonly #sendsInFlight = new Map<string, number>();
   #closed = false;
 
   constructor(options: EngineServiceOptions) {
@@ -265,10 +274,17 @@ export class EngineService implements QueueService {
     const refusal = this.#admitData();
     if (refusal !== null) throw refusal;
     const riders = this.#polls.takeRiders(name, receivableAtOnce(clean, attributes.fifo));
-    if (riders.length > 0) return await this.#sendReceive(name, clean, riders);
-    const payload = encodeSendBatch({ queue: name, messages: clean });
-    const result = await this.#propose(CommandType.SendBatch, payload);
-    return { messages: result.messages };
+    this.#sendsInFlight.set(name, (this.#sendsInFlight.get(name) ?? 0) + 1);
+    try {
+      if (riders.length > 0) return await this.#sendReceive(name, clean, riders);
+      const payload = encodeSendBatch({ queue: name, messages: clean });
+      const result = await this.#propose(CommandType.SendBatch, payload);
+      return { messages: result.messages };
+    } finally {
+      const left = this.#sendsInFlight.get(name)! - 1;
+      if (left === 0) this.#sendsInFlight.delete(name);
+      else this.#sendsInFlight.set(name, left);
+    }
   }
 
   /**
@@ -312,53 +328,116 @@ export class EngineService implements QueueService {
     const attributes = this.#attributes(name);
     const clean = checkReceive(request);
     const waitMs = (clean.waitSeconds ?? attributes.pollingWaitSeconds) * 1000;
-    const deadline = this.#proposer.now() + waitMs;
+    const state: PollState = { deadline: this.#proposer.now() + waitMs, signal };
     const response: ReceiveMessagesResponse = { messages: [] };
     const handles = clean.deleteReceiptHandles;
-    if (handles !== undefined) {
+    if (handles !== undefined && this.#parksWhileDeleting(name, attributes.fifo)) {
+      state.first = await this.#deleteWhileParked(name, clean, handles, state, response);
+    } else if (handles !== undefined) {
       const result = await this.#proposeReceive(name, clean, handles);
       response.deleted = result.deleted ?? 0;
       response.failures = this.#failures(result.failures ?? [], handles);
-      response.messages = this.#readMessages(result.messages);
+      response.messages = readMessages(this.#log, result.messages);
     }
-    if (response.messages.length === 0) await this.#poll(name, clean, deadline, response, signal);
+    if (response.messages.length === 0) await this.#poll(name, clean, response, state);
     return response;
   }
 
   /**
+   * Whether a receive carrying deletes writes them alone while it waits parked: only when the
+   * queue has nothing to receive and no send to it is on its way (else one entry deletes and
+   * locks at once), and not on a FIFO queue (a delete there may free the next of its group).
+   */
+  #parksWhileDeleting(name: string, fifo: boolean): boolean {
+    return !fifo && !this.#closed && this.#polls.size < this.#parkedMax &&
+      !this.#sendsInFlight.has(name) && !this.#machine.hasReceivable(name, this.#proposer.now());
+  }
+
+  /**
+   * Writes a receive's deletes (a DeleteBatch) while the receive waits parked, and returns what
+   * woke it. A send proposed meanwhile takes it along in its own entry (a SendReceive), so the
+   * message costs that one write; otherwise the send is written alone and the client's next
+   * receive writes a lock of its own (a second fsync plus a round trip on the latency path).
+   * With no wait left once the deletes are written, it stops waiting then, unless a send took
+   * it along already: a receive of `waitSeconds` 0 waits only for writes on their way.
+   */
+  async #deleteWhileParked(
+    name: string,
+    request: ReceiveMessagesRequest & { maxMessages: number },
+    handles: string[],
+    state: PollState,
+    response: ReceiveMessagesResponse,
+  ): Promise<Wake> {
+    const stopped = new AbortController();
+    const stop = () => stopped.abort();
+    state.signal?.addEventListener("abort", stop);
+    const now = this.#proposer.now();
+    const until = state.deadline > now ? state.deadline : now + deleteWaitMsMax;
+    const parked = this.#polls.park(name, request, until, stopped.signal);
+    try {
+      const payload = encodeDeleteBatch({
+        queue: name,
+        handles: handles.map(receiptHandleToBytes),
+      });
+      const result = await this.#propose(CommandType.DeleteBatch, payload);
+      response.deleted = result.deleted;
+      response.failures = this.#failures(result.failures, handles);
+    } catch (error) {
+      stop();
+      const wake = await parked;
+      // A send that took it along may still lock messages for it: they come back when that
+      // lock ends, as those of any answer that was lost.
+      void (wake.ride ?? Promise.resolve()).catch(() => {}).finally(() => wake.claim?.release());
+      throw error;
+    } finally {
+      if (this.#proposer.now() >= state.deadline) stop();
+    }
+    try {
+      return await parked;
+    } finally {
+      state.signal?.removeEventListener("abort", stop);
+    }
+  }
+
+  /**
    * Receives until messages come, parking while the queue has none; a wake-up for messages holds
-   * a claim (see long_polls.ts), released once the receive it woke for is answered.
+   * a claim (see long_polls.ts), released once the receive it woke for is answered. `first` is
+   * the wake of a park made before (see `#deleteWhileParked`).
    */
   async #poll(
     name: string,
     request: ReceiveMessagesRequest & { maxMessages: number },
-    deadline: number,
     response: ReceiveMessagesResponse,
-    signal?: AbortSignal,
+    state: PollState,
   ): Promise<void> {
+    const { deadline, signal } = state;
+    let first = state.first;
     let claim: Claim | undefined;
     try {
-      while (!signal?.aborted) {
-        if (this.#machine.hasReceivable(name, this.#proposer.now())) {
-          const result = await this.#proposeReceive(name, request, []);
-          response.messages = this.#readMessages(result.messages);
-          if (response.messages.length > 0) return;
+      while (!signal?.aborted || first !== undefined) {
+        if (first === undefined) {
+          if (this.#machine.hasReceivable(name, this.#proposer.now())) {
+            const result = await this.#proposeReceive(name, request, []);
+            response.messages = readMessages(this.#log, result.messages);
+            if (response.messages.length > 0) return;
+          }
+          claim?.release();
+          claim = undefined;
+          if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) return;
+          if (this.#machine.queueAttributes(name) === undefined) {
+            throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
+          }
+          if (this.#polls.size >= this.#parkedMax) {
+            if (response.deleted !== undefined) return; // answer what the request already did
+            throw new BrokerError(
+              "NotReady",
+              `${this.#polls.size} receives already wait on this node (parkedReceivesMax); retry`,
+              { retryAfterSeconds: 1 },
+            );
+          }
         }
-        claim?.release();
-        claim = undefined;
-        if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) return;
-        if (this.#machine.queueAttributes(name) === undefined) {
-          throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
-        }
-        if (this.#polls.size >= this.#parkedMax) {
-          if (response.deleted !== undefined) return; // answer what the request already did
-          throw new BrokerError(
-            "NotReady",
-            `${this.#polls.size} receives already wait on this node (parkedReceivesMax); retry`,
-            { retryAfterSeconds: 1 },
-          );
-        }
-        const wake = await this.#polls.park(name, request, deadline, signal);
+        const wake = first ?? await this.#polls.park(name, request, deadline, signal);
+        first = undefined;
         claim = wake.claim;
         const failure = wake.ride === undefined ? wake.failure : await this.#ride(wake, response);
         if (response.messages.length > 0) return;
@@ -378,7 +457,7 @@ export class EngineService implements QueueService {
   /** Takes the messages of a receive that rode a send; answers the failure if the send failed. */
   async #ride(wake: Wake, response: ReceiveMessagesResponse): Promise<Error | undefined> {
     try {
-      response.messages = this.#readMessages((await wake.ride!).messages);
+      response.messages = readMessages(this.#log, (await wake.ride!).messages);
       return undefined;
     } catch (error) {
       return error as Error;
@@ -397,35 +476,6 @@ export class EngineService implements QueueService {
       deleteHandles: handles.map(receiptHandleToBytes),
     });
     return this.#propose(CommandType.ReceiveBatch, payload);
-  }
-
-  /**
-   * Bodies of a receive's deliveries; an entry (a send batch, or a publish whose copy the queue
-   * got) is read (and CRC-checked) once.
-   */
-  #readMessages(deliveries: Delivery[]): ReceivedMessage[] {
-    let lastIndex = -1;
-    let reader: StoredMessageReader | undefined;
-    return deliveries.map((delivery) => {
-      if (delivery.logIndex !== lastIndex) {
-        reader = messageReaderFor(this.#log.entry(delivery.logIndex));
-        lastIndex = delivery.logIndex;
-      }
-      const sent = reader!.message(delivery.slot);
-      const message: ReceivedMessage = {
-        id: delivery.id,
-        sequence: delivery.sequence,
-        body: fromStoredUtf8(sent.bodyBytes),
-        receiptHandle: delivery.receiptHandle,
-        enqueuedAt: delivery.enqueuedAt,
-        firstReceivedAt: delivery.firstReceivedAt,
-        receiveCount: delivery.receiveCount,
-        visibleAt: delivery.visibleAt,
-      };
-      if (sent.groupId !== undefined) message.groupId = sent.groupId;
-      if (sent.attributes !== undefined) message.attributes = sent.attributes;
-      return message;
-    });
   }
 
   #failures(failures: HandleFailure[], handles: string[]): WireFailure[] {
@@ -526,15 +576,6 @@ export class EngineService implements QueueService {
     const payload = encodeRedrive({ queue: name, ...clean });
     return await this.#propose(CommandType.Redrive, payload);
   }
-}
-
-/**
- * How many of a send's messages a receive could take the moment it is applied: not the delayed
- * ones, and on a FIFO queue one per group.
- */
-function receivableAtOnce(messages: SendCommandMessage[], fifo: boolean): number {
-  const now = messages.filter((message) => message.delaySeconds === 0);
-  return fifo ? new Set(now.map((message) => message.groupId ?? "")).size : now.length;
 }
 
 /** Codes with which a replica refuses or abandons a proposal (not an apply result). */

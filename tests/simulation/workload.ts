@@ -69,6 +69,8 @@ export class Client {
   #counter = 0;
   /** Unknown-outcome sends with a dedup id, retried with the same id. */
   #retries: { queue: string; entry: SendMessageEntry }[] = [];
+  /** Receipt handles to delete on the next receive of their queue. */
+  #deferred = new Map<string, string[]>();
   stopped = false;
   operations = 0;
 
@@ -135,18 +137,38 @@ export class Client {
     const history = this.#parts.history;
     const visibilitySeconds = 1 + randomInt(prng, 8);
     const requestedAt = this.#parts.scheduler.now;
-    const response = await broker.receiveMessages(queue, {
-      maxMessages: 1 + randomInt(prng, 4),
-      visibilityTimeoutSeconds: visibilitySeconds,
-      waitSeconds: randomInt(prng, 3) === 0 ? 1 : 0,
-    });
+    // Deletes put off by the last receive of this queue ride on this one, as consumers do.
+    const carried = this.#deferred.get(queue) ?? [];
+    this.#deferred.delete(queue);
+    let response;
+    try {
+      response = await broker.receiveMessages(queue, {
+        maxMessages: 1 + randomInt(prng, 4),
+        visibilityTimeoutSeconds: visibilitySeconds,
+        waitSeconds: randomInt(prng, 3) === 0 ? 1 : 0,
+        deleteReceiptHandles: carried.length > 0 ? carried : undefined,
+      });
+    } catch (error) {
+      // The deletes may have been written before the failure (of the receive after them).
+      for (const handle of carried) history.deleteUnknown(handle);
+      throw error;
+    }
+    const failed = new Set((response.failures ?? []).map((failure) => failure.receiptHandle));
+    for (const handle of carried) if (!failed.has(handle)) history.deleteAcknowledged(handle);
     const timing = { visibilitySeconds, requestedAt, answeredAt: this.#parts.scheduler.now };
     for (const message of response.messages) history.delivered(queue, message, timing);
     for (const message of response.messages) {
       const roll = prng.next();
-      if (roll < 0.6) await deleteMessage(this.#parts, { broker, queue, message });
+      if (roll < 0.3) this.#defer(queue, message.receiptHandle);
+      else if (roll < 0.6) await deleteMessage(this.#parts, { broker, queue, message });
       else if (roll < 0.8) await this.#changeVisibility(broker, queue, message);
     }
+  }
+
+  #defer(queue: string, handle: string): void {
+    const handles = this.#deferred.get(queue) ?? [];
+    handles.push(handle);
+    this.#deferred.set(queue, handles);
   }
 
   async #changeVisibility(

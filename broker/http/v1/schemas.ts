@@ -259,7 +259,10 @@ export const ReceiveMessagesRequestSchema = syncValidation(
       "Long-poll up to this long; defaults to the queue's pollingWaitSeconds.",
     ).optional(),
     deleteReceiptHandles: z.array(ReceiptHandleSchema).max(messageLimits.batchEntriesMax)
-      .optional().openapi({ description: "Delete these first, in the same write." }),
+      .optional().openapi({
+        description: "Delete these first: in the same write, or (nothing to receive yet) in a " +
+          "write of their own while the receive waits.",
+      }),
   }).strict().openapi("ReceiveMessagesRequest"),
 );
 

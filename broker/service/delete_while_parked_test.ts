@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { CommandType } from "../engine/mod.ts";
+import { flush, setup } from "../cluster/testing/mod.ts";
+
+/** Sends one message to `queue`, receives it and returns its receipt handle. */
+async function lockOne(broker: ReturnType<typeof setup>["broker"], queue: string, body: string) {
+  await broker.sendMessages(queue, [{ body }]);
+  const { messages } = await broker.receiveMessages(queue, {});
+  assert.equal(messages.length, 1);
+  return messages[0].receiptHandle;
+}
+
+/** The command types of the entries after `before`. */
+function typesAfter(replica: ReturnType<typeof setup>["replica"], before: number): number[] {
+  const types: number[] = [];
+  for (let index = before + 1; index <= replica.lastIndex; index++) {
+    types.push(replica.entry(index).type);
+  }
+  return types;
+}
+
+Deno.test("a receive carrying deletes waits parked while they are written", async (t) => {
+  const { broker, replica, clock } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 30 });
+
+  for (const waitSeconds of [0, 20]) {
+    await t.step(`a send made meanwhile takes it along (waitSeconds ${waitSeconds})`, async () => {
+      const handle = await lockOne(broker, "jobs", "done");
+      const before = replica.lastIndex;
+      const receive = broker.receiveMessages("jobs", {
+        deleteReceiptHandles: [handle],
+        waitSeconds,
+        maxMessages: 4,
+      });
+      assert.equal(broker.parkedReceivers, 1, "parked before its deletes are written");
+      await broker.sendMessages("jobs", [{ body: "next" }]);
+      const response = await receive;
+      assert.equal(response.deleted, 1);
+      assert.deepEqual(response.failures, []);
+      assert.deepEqual(response.messages.map((message) => message.body), ["next"]);
+      assert.deepEqual(
+        typesAfter(replica, before),
+        [CommandType.DeleteBatch, CommandType.SendReceive],
+        "the message cost one entry: the send, with the lock in it",
+      );
+      assert.equal(broker.parkedReceivers, 0);
+      await broker.deleteMessages("jobs", [response.messages[0].receiptHandle]);
+    });
+  }
+
+  await t.step("with nothing sent, a receive of waitSeconds 0 answers its deletes", async () => {
+    const handle = await lockOne(broker, "jobs", "done");
+    const before = replica.lastIndex;
+    const response = await broker.receiveMessages("jobs", {
+      deleteReceiptHandles: [handle, handle],
+      waitSeconds: 0,
+    });
+    assert.equal(response.deleted, 1);
+    assert.equal(response.failures?.length, 1, "the second copy of the handle");
+    assert.equal(response.failures?.[0].receiptHandle, handle);
+    assert.deepEqual(response.messages, []);
+    assert.deepEqual(typesAfter(replica, before), [CommandType.DeleteBatch]);
+    assert.equal(broker.parkedReceivers, 0);
+    assert.equal(clock.timerCount, 0, "its park left no timer");
+  });
+
+  await t.step("with waitSeconds left it stays parked after its deletes", async () => {
+    const handle = await lockOne(broker, "jobs", "done");
+    const receive = broker.receiveMessages("jobs", {
+      deleteReceiptHandles: [handle],
+      waitSeconds: 20,
+    });
+    for (let turn = 0; turn < 5; turn++) await flush();
+    assert.equal(broker.parkedReceivers, 1);
+    clock.advance(20_000);
+    const response = await receive;
+    assert.equal(response.deleted, 1);
+    assert.deepEqual(response.messages, []);
+    assert.equal(clock.timerCount, 0);
+  });
+
+  await t.step("a client that goes away while it waits gets its deletes answered", async () => {
+    const handle = await lockOne(broker, "jobs", "done");
+    const abort = new AbortController();
+    const receive = broker.receiveMessages(
+      "jobs",
+      { deleteReceiptHandles: [handle], waitSeconds: 20 },
+      abort.signal,
+    );
+    for (let turn = 0; turn < 5; turn++) await flush();
+    abort.abort();
+    const response = await receive;
+    assert.equal(response.deleted, 1);
+    assert.equal(broker.parkedReceivers, 0);
+    assert.equal(clock.timerCount, 0);
+  });
+
+  await t.step("a replica's refusal of the deletes answers it and parks nothing", async () => {
+    const handle = await lockOne(broker, "jobs", "kept");
+    replica.setAvailable(false);
+    await assert.rejects(
+      () => broker.receiveMessages("jobs", { deleteReceiptHandles: [handle], waitSeconds: 20 }),
+      { code: "NotReady" },
+    );
+    replica.setAvailable(true);
+    assert.equal(broker.parkedReceivers, 0);
+    assert.equal(clock.timerCount, 0);
+    assert.equal((await broker.deleteMessages("jobs", [handle])).deleted, 1, "not deleted before");
+  });
+});
+
+Deno.test("a receive carrying deletes locks in the same entry when messages may come", async (t) => {
+  const { broker, replica } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 30 });
+  await broker.createQueue("ordered", { fifo: true });
+
+  await t.step("messages waiting: one entry deletes and locks", async () => {
+    const handle = await lockOne(broker, "jobs", "done");
+    await broker.sendMessages("jobs", [{ body: "waiting" }]);
+    const before = replica.lastIndex;
+    const response = await broker.receiveMessages("jobs", {
+      deleteReceiptHandles: [handle],
+      waitSeconds: 0,
+    });
+    assert.deepEqual(response.messages.map((message) => message.body), ["waiting"]);
+    assert.deepEqual(typesAfter(replica, before), [CommandType.ReceiveBatch]);
+    await broker.deleteMessages("jobs", [response.messages[0].receiptHandle]);
+  });
+
+  await t.step("a send on its way: one entry deletes and locks after it", async () => {
+    const handle = await lockOne(broker, "jobs", "done");
+    const before = replica.lastIndex;
+    const send = broker.sendMessages("jobs", [{ body: "on its way" }]);
+    const response = await broker.receiveMessages("jobs", {
+      deleteReceiptHandles: [handle],
+      waitSeconds: 0,
+    });
+    await send;
+    assert.deepEqual(response.messages.map((message) => message.body), ["on its way"]);
+    assert.deepEqual(typesAfter(replica, before), [
+      CommandType.SendBatch,
+      CommandType.ReceiveBatch,
+    ]);
+    await broker.deleteMessages("jobs", [response.messages[0].receiptHandle]);
+  });
+
+  await t.step("a FIFO queue: a delete may free the next of its group", async () => {
+    await broker.sendMessages("ordered", ["a", "b"].map((body) => ({ body, groupId: "g" })));
+    const first = await broker.receiveMessages("ordered", {});
+    assert.deepEqual(first.messages.map((message) => message.body), ["a"]);
+    const before = replica.lastIndex;
+    const response = await broker.receiveMessages("ordered", {
+      deleteReceiptHandles: [first.messages[0].receiptHandle],
+      waitSeconds: 0,
+    });
+    assert.equal(response.deleted, 1);
+    assert.deepEqual(response.messages.map((message) => message.body), ["b"]);
+    assert.deepEqual(typesAfter(replica, before), [CommandType.ReceiveBatch]);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * What the service makes of a receive's deliveries and a send's messages, apart from the
+ * service itself: bodies read back from the log, and how many messages a send makes receivable.
+ *
+ * @module
+ */
+import {
+  type Delivery,
+  fromStoredUtf8,
+  type LogReader,
+  messageReaderFor,
+  type SendCommandMessage,
+  type StoredMessageReader,
+} from "../engine/mod.ts";
+import type { ReceivedMessage } from "../../sdk/protocol.ts";
+
+/**
+ * Bodies of a receive's deliveries; an entry (a send batch, or a publish whose copy the queue
+ * got) is read (and CRC-checked) once.
+ *
+ * @example
+ * ```ts
+ * const result = await replica.propose(CommandType.ReceiveBatch, payload);
+ * const messages = readMessages(replica, (result as ReceiveResult).messages);
+ * ```
+ */
+export function readMessages(log: LogReader, deliveries: Delivery[]): ReceivedMessage[] {
+  let lastIndex = -1;
+  let reader: StoredMessageReader | undefined;
+  return deliveries.map((delivery) => {
+    if (delivery.logIndex !== lastIndex) {
+      reader = messageReaderFor(log.entry(delivery.logIndex));
+      lastIndex = delivery.logIndex;
+    }
+    const sent = reader!.message(delivery.slot);
+    const message: ReceivedMessage = {
+      id: delivery.id,
+      sequence: delivery.sequence,
+      body: fromStoredUtf8(sent.bodyBytes),
+      receiptHandle: delivery.receiptHandle,
+      enqueuedAt: delivery.enqueuedAt,
+      firstReceivedAt: delivery.firstReceivedAt,
+      receiveCount: delivery.receiveCount,
+      visibleAt: delivery.visibleAt,
+    };
+    if (sent.groupId !== undefined) message.groupId = sent.groupId;
+    if (sent.attributes !== undefined) message.attributes = sent.attributes;
+    return message;
+  });
+}
+
+/**
+ * How many of a send's messages a receive could take the moment it is applied: not the delayed
+ * ones, and on a FIFO queue one per group.
+ *
+ * @example
+ * ```ts
+ * receivableAtOnce([{ body: "a", delaySeconds: 0 }, { body: "b", delaySeconds: 5 }], false); // 1
+ * ```
+ */
+export function receivableAtOnce(messages: SendCommandMessage[], fifo: boolean): number {
+  const now = messages.filter((message) => message.delaySeconds === 0);
+  return fifo ? new Set(now.map((message) => message.groupId ?? "")).size : now.length;
+}
