@@ -70,7 +70,7 @@ export type Admission =
   | { refusal?: undefined; body: BodyBytes | null };
 
 /** `WWW-Authenticate` of every 401 (RFC 9110 asks for one): the two schemes v1 accepts. */
-const challenge = `Bearer realm="cmqd", ${signedScheme} realm="cmqd"`;
+export const authChallenge = `Bearer realm="cmqd", ${signedScheme} realm="cmqd"`;
 
 /**
  * The access checks of a node. `AccessGuard.open()` checks nothing (in-process tests, and the
@@ -108,25 +108,54 @@ export class AccessGuard {
   /** Protected mode for every path: refuses clients that are not on loopback. */
   clientGate(): MiddlewareHandler<DoorEnv> {
     const clientGate: MiddlewareHandler<DoorEnv> = async (c, next) => {
-      if (this.loopbackOnly) this.#checkLoopback(c.env);
+      this.admitClient(c.env);
       await next();
     };
     return clientGate;
+  }
+
+  /**
+   * Protected mode: throws 403 `AccessDenied` unless the connection (`Deno.ServeHandlerInfo`)
+   * is local. Does nothing outside protected mode.
+   */
+  admitClient(info: unknown): void {
+    if (this.loopbackOnly) this.#checkLoopback(info);
+  }
+
+  /**
+   * Verifies a v1 request's credentials (`body`: the raw body for the signed form, may be empty
+   * for the others) with the replay check; null without a key ring (everyone may call). Throws
+   * `BrokerError` (401 `Unauthenticated`, or 503 `NotReady` when the replay cache is full); an
+   * `Unauthenticated` answer carries `authChallenge` as `WWW-Authenticate`.
+   */
+  verifyCredentials(request: Request, body: Uint8Array): AccessKey | null {
+    if (this.keyRing === null) return null;
+    return this.#verify(request, request.headers.get("authorization"), body, true);
+  }
+
+  /**
+   * Throws 403 `AccessDenied` when `key` may not make a request of `rule` (no key ring: every
+   * request may). `inputs` are what the rule looks at: path parameters, query, decoded body.
+   */
+  checkRule(rule: AccessRule, key: AccessKey | null | undefined, inputs: RuleInputs): void {
+    const keyRing = this.keyRing;
+    if (keyRing === null) return;
+    const refusal = ruleRefusal(rule, keyRing, key as AccessKey, inputs);
+    if (refusal !== null) throw new BrokerError("AccessDenied", refusal);
   }
 
   /** For `/v1/*`: verifies the credentials and keeps the caller's key on the context. */
   authenticate(requestBytesMax: number): MiddlewareHandler<DoorEnv> {
     const authenticate: MiddlewareHandler<DoorEnv> = async (c, next) => {
       if (this.keyRing === null) return await next();
-      const authorization = c.req.raw.headers.get("authorization");
-      const body = isSigned(authorization)
+      const body = isSignedAuthorization(c.req.raw.headers.get("authorization"))
         ? await readBodyOnce(c, requestBytesMax)
         : new Uint8Array(0);
       try {
-        c.set("accessKey", this.#verify(c.req.raw, authorization, body, true));
+        c.set("accessKey", this.verifyCredentials(c.req.raw, body) as AccessKey);
       } catch (error) {
         if (error instanceof BrokerError && error.code === "Unauthenticated") {
-          c.header("www-authenticate", challenge);
+          c.header("www-authenticate", authChallenge);
         }
         throw error;
       }
@@ -175,7 +204,7 @@ export class AccessGuard {
         return { body: null };
       }
       const authorization = request.headers.get("authorization");
-      const body = isSigned(authorization)
+      const body = isSignedAuthorization(authorization)
         ? await readBoundedBytes(request, requestBytesMax)
         : null;
       this.#verify(request, authorization, body ?? new Uint8Array(0), false);
@@ -232,16 +261,11 @@ export class AccessGuard {
 
   #ruleCheck(rule: AccessRule): MiddlewareHandler<DoorEnv> {
     const accessRule: MiddlewareHandler<DoorEnv> = async (c, next) => {
-      const keyRing = this.keyRing;
-      if (keyRing !== null) {
-        const key = c.get("accessKey") as AccessKey;
-        const refusal = ruleRefusal(rule, keyRing, key, {
-          param: (name) => c.req.param(name) ?? "",
-          query: (name) => c.req.query(name) ?? "",
-          bodyText: c.get("bodyText"),
-        });
-        if (refusal !== null) throw new BrokerError("AccessDenied", refusal);
-      }
+      this.checkRule(rule, c.get("accessKey"), {
+        param: (name) => c.req.param(name) ?? "",
+        query: (name) => c.req.query(name) ?? "",
+        bodyText: c.get("bodyText"),
+      });
       c.set("accessChecked", true);
       await next();
     };
@@ -250,7 +274,7 @@ export class AccessGuard {
 }
 
 /** What a rule check sees of the request. */
-interface RuleInputs {
+export interface RuleInputs {
   param(name: string): string;
   query(name: string): string;
   bodyText: string | undefined;
@@ -296,7 +320,8 @@ function writtenQueues(rule: AccessRule, bodyText: string | undefined): string[]
   }
 }
 
-function isSigned(authorization: string | null): boolean {
+/** True for the signed form (`CMQD1-HMAC-SHA256 ...`), whose check needs the raw body. */
+export function isSignedAuthorization(authorization: string | null): boolean {
   return authorization !== null &&
     authorization.trimStart().slice(0, signedScheme.length + 1).toLowerCase() ===
       `${signedScheme.toLowerCase()} `;
@@ -330,7 +355,7 @@ function asBrokerError(error: AuthError): BrokerError {
 function refusalResponse(error: BrokerError): Response {
   const requestId = crypto.randomUUID();
   const headers: Record<string, string> = { "x-request-id": requestId };
-  if (error.code === "Unauthenticated") headers["www-authenticate"] = challenge;
+  if (error.code === "Unauthenticated") headers["www-authenticate"] = authChallenge;
   if (error.retryAfterSeconds !== undefined) {
     headers["retry-after"] = String(Math.ceil(error.retryAfterSeconds));
   }

@@ -33,7 +33,8 @@ import {
   validationHook,
 } from "./v1/mod.ts";
 import { createOpsRoutes } from "./ops_routes.ts";
-import { requestContext } from "./request_context.ts";
+import { requestContext, RequestRecorder } from "./request_context.ts";
+import { createDirectRoutes } from "./direct.ts";
 import { createCmqDoor } from "./cmq_v2/mod.ts";
 import { createSqsDoor, isSqsRequest } from "./sqs/mod.ts";
 
@@ -64,9 +65,15 @@ export interface AppOptions {
   access?: AccessGuard;
   /**
    * Serve plainly valid sends, receives and deletes through the v1 fast path (default true;
-   * false is the reference its equivalence test compares against).
+   * false is the reference its equivalence test compares against, and turns `directRoutes`
+   * off too unless it is given).
    */
   hotRoutes?: boolean;
+  /**
+   * Serve plainly valid sends, receives and deletes in front of hono (`direct.ts`); default
+   * `hotRoutes`. False leaves them to hono (the reference of `direct_test.ts`).
+   */
+  directRoutes?: boolean;
 }
 
 /** The app type `createApp` returns. */
@@ -88,7 +95,8 @@ export function createApp(options: AppOptions): App {
   const logError = options.logError ??
     ((message: string, error: unknown) => console.error(message, error));
   const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
-  app.use("*", requestContext({ metrics: options.metrics, status: options.status }));
+  const recorder = new RequestRecorder(options.metrics);
+  app.use("*", requestContext({ recorder, status: options.status }));
   const access = options.access ?? AccessGuard.open();
   // Protected mode holds for every door.
   app.use("*", access.clientGate());
@@ -129,6 +137,20 @@ export function createApp(options: AppOptions): App {
 
   app.onError(createErrorHandler(logError));
   app.notFound(createNotFoundHandler(allowedMethodsOf(openApiDocument)));
+  if (options.directRoutes ?? options.hotRoutes ?? true) {
+    // `app.request()` and `Deno.serve(app.fetch)` both go through `app.fetch`.
+    const honoFetch = app.fetch;
+    const direct = createDirectRoutes({
+      service: options.service,
+      status: options.status,
+      access,
+      recorder,
+      requestBytesMax,
+      logError,
+      fallback: (request, info) => honoFetch(request, info),
+    });
+    app.fetch = (request, env) => direct(request, env);
+  }
   return app;
 }
 

@@ -13,7 +13,9 @@
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import {
+  type Counter,
   type CounterChild,
+  type Histogram,
   type HistogramChild,
   latencyBucketsSeconds,
   type Metrics,
@@ -29,8 +31,9 @@ const unmatchedRoute = "unmatched";
 
 /** Options of `requestContext`. */
 export interface RequestContextOptions {
-  metrics: Metrics;
   status: NodeStatus;
+  /** Where answered requests are counted (shared with the direct path of `direct.ts`). */
+  recorder: RequestRecorder;
 }
 
 interface RouteMetrics {
@@ -39,61 +42,81 @@ interface RouteMetrics {
   requests: Map<string, Map<number, CounterChild>>;
 }
 
-/** The request-id, leader-hint and metrics middleware. */
-export function requestContext(options: RequestContextOptions): MiddlewareHandler<DoorEnv> {
-  const { metrics, status } = options;
-  const requestsTotal = metrics.counter(
-    "cmqd_http_requests_total",
-    "HTTP requests answered, by route pattern, method and status.",
-  );
-  const duration = metrics.histogram(
-    "cmqd_http_request_duration_seconds",
-    "Time from request to response headers, by route pattern.",
-    latencyBucketsSeconds,
-  );
-  const routes = new Map<string, RouteMetrics>();
+/**
+ * The HTTP metrics of one app: `cmqd_http_requests_total` by route pattern, method and status,
+ * and `cmqd_http_request_duration_seconds` by route pattern. One per app, shared by the hono
+ * middleware and the direct path so both count into the same children.
+ */
+export class RequestRecorder {
+  readonly #requestsTotal: Counter;
+  readonly #duration: Histogram;
+  readonly #routes = new Map<string, RouteMetrics>();
 
-  function routeMetrics(route: string): RouteMetrics {
-    let entry = routes.get(route);
+  /** Registers the two metrics on `metrics`. */
+  constructor(metrics: Metrics) {
+    this.#requestsTotal = metrics.counter(
+      "cmqd_http_requests_total",
+      "HTTP requests answered, by route pattern, method and status.",
+    );
+    this.#duration = metrics.histogram(
+      "cmqd_http_request_duration_seconds",
+      "Time from request to response headers, by route pattern.",
+      latencyBucketsSeconds,
+    );
+  }
+
+  /** Counts one answer of `route` and its time since `startedMs` (`performance.now()`). */
+  record(route: string, method: string, code: number, startedMs: number): void {
+    const entry = this.#routeMetrics(route);
+    this.#counter(entry, route, method, code).inc();
+    entry.duration.observe((performance.now() - startedMs) / 1000);
+  }
+
+  #routeMetrics(route: string): RouteMetrics {
+    let entry = this.#routes.get(route);
     if (entry === undefined) {
-      entry = { duration: duration.labels({ route }), requests: new Map() };
-      routes.set(route, entry);
+      entry = { duration: this.#duration.labels({ route }), requests: new Map() };
+      this.#routes.set(route, entry);
     }
     return entry;
   }
 
-  function countRequest(route: string, method: string, code: number): CounterChild {
-    const byMethod = routeMetrics(route).requests;
-    let byStatus = byMethod.get(method);
+  #counter(entry: RouteMetrics, route: string, method: string, code: number): CounterChild {
+    let byStatus = entry.requests.get(method);
     if (byStatus === undefined) {
       byStatus = new Map();
-      byMethod.set(method, byStatus);
+      entry.requests.set(method, byStatus);
     }
     let counter = byStatus.get(code);
     if (counter === undefined) {
       // Unknown methods would be unbounded label values; they are all 404/405 anyway.
       const methodLabel = knownMethods.has(method) ? method : "OTHER";
-      counter = requestsTotal.labels({ route, method: methodLabel, status: String(code) });
+      counter = this.#requestsTotal.labels({ route, method: methodLabel, status: String(code) });
       byStatus.set(code, counter);
     }
     return counter;
   }
+}
 
+/** The request id of `request`: the client's when it is short and plain, else a new UUID. */
+export function requestIdOf(request: Request): string {
+  const incoming = request.headers.get("x-request-id");
+  return incoming !== null && requestIdPattern.test(incoming) ? incoming : crypto.randomUUID();
+}
+
+/** The request-id, leader-hint and metrics middleware. */
+export function requestContext(options: RequestContextOptions): MiddlewareHandler<DoorEnv> {
+  const { status, recorder } = options;
   return async function requestContext(c, next) {
     const started = performance.now();
-    const incoming = c.req.raw.headers.get("x-request-id");
-    const requestId = incoming !== null && requestIdPattern.test(incoming)
-      ? incoming
-      : crypto.randomUUID();
+    const requestId = requestIdOf(c.req.raw);
     c.set("requestId", requestId);
     c.header("x-request-id", requestId);
     const leaderUrl = status.leaderUrl?.();
     if (leaderUrl) c.header("x-cmqd-leader", leaderUrl);
     await next();
-    const route = routeOf(c);
     const method = knownMethods.has(c.req.method) ? c.req.method : "OTHER";
-    countRequest(route, method, c.res.status).inc();
-    routeMetrics(route).duration.observe((performance.now() - started) / 1000);
+    recorder.record(routeOf(c), method, c.res.status, started);
   };
 }
 

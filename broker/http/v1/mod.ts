@@ -26,3 +26,10 @@ export {
   respondWithError,
   validationHook,
 } from "./errors.ts";
+export { hotRoutePaths } from "./hot_routes.ts";
+export {
+  plainDeleteRequest,
+  plainQueueName,
+  plainReceiveRequest,
+  plainSendRequest,
+} from "./hot_validators.ts";

@@ -1,0 +1,258 @@
+/**
+ * The direct path of the three routes that carry nearly all traffic — `POST
+ * /v1/queues/{queue}/messages`, `/messages/receive` and `/messages/delete` — served in front of
+ * hono, in one function: hono's routing and its chain of middleware cost several times what the
+ * engine does per request.
+ *
+ * It does what the hono path does for these routes, in the same order and through the same
+ * functions: request id, leader hint and metrics (`request_context.ts`), protected mode, the
+ * declared `content-length` limit, the credentials (`AccessGuard.verifyCredentials`: bearer, or
+ * the signed form with its replay check), the bounded body read, the route's access rule
+ * (`v1AccessRules`), the service call, and the JSON answer. Errors are answered as the door's
+ * error mapper answers them (same status, body and headers).
+ *
+ * It serves only what it can serve plainly: any other method, path (a query, a `%`-escape, a
+ * trailing slash), a content type other than exactly `application/json`, or a body the hot
+ * recognizers refuse goes to hono untouched, or — once the body was read — rebuilt from the
+ * same bytes. A signed request is handed over before its signature is checked, so its nonce is
+ * still unused when hono checks it. `direct_test.ts` holds both paths to the same answers.
+ *
+ * @module
+ */
+import type { AccessKey } from "../auth/mod.ts";
+import { BrokerError, type NodeStatus, type QueueService } from "../service/mod.ts";
+import {
+  type AccessRule,
+  errorBody,
+  type ErrorLogger,
+  errorStatus,
+  hotRoutePaths,
+  plainDeleteRequest,
+  plainQueueName,
+  plainReceiveRequest,
+  plainSendRequest,
+  v1AccessRules,
+} from "./v1/mod.ts";
+import { type AccessGuard, authChallenge, isSignedAuthorization } from "./access_guard.ts";
+import { bodyText, checkDeclaredLength, readBoundedBytes } from "./body.ts";
+import { requestIdOf, type RequestRecorder } from "./request_context.ts";
+
+/** What serves a request: `app.fetch`'s shape (`info`: the connection, hono's `env`). */
+export type FetchHandler = (request: Request, info?: unknown) => Response | Promise<Response>;
+
+/** Options of `createDirectRoutes`. */
+export interface DirectRoutesOptions {
+  service: QueueService;
+  status: NodeStatus;
+  access: AccessGuard;
+  /** The app's HTTP metrics (shared with hono's request-context middleware). */
+  recorder: RequestRecorder;
+  requestBytesMax: number;
+  logError: ErrorLogger;
+  /** Serves every request the direct path leaves alone (the hono app's own `fetch`). */
+  fallback: FetchHandler;
+}
+
+/** One hot route: its metric label, access rule, recognizer and service call. */
+interface DirectRoute {
+  /** The route pattern hono reports, so both paths count into the same metric children. */
+  readonly pattern: string;
+  readonly rule: AccessRule;
+  /** The request as the route's schema returns it, or null when it is not plainly valid. */
+  recognize(body: unknown): object | null;
+  /** `raw`: the HTTP request, whose `signal` only a receive reads (see `receive` below). */
+  call(queue: string, request: object, raw: Request): Promise<unknown>;
+}
+
+/** The only media type served directly; hono's gates decide every other one. */
+const plainJsonType = "application/json";
+const pathPrefix = "/v1/queues/";
+const noBytes = new Uint8Array(0);
+
+/**
+ * The direct path over `options.fallback`: a `fetch` that serves plainly valid sends, receives
+ * and deletes itself and hands everything else to the fallback.
+ *
+ * @example
+ * ```ts
+ * const honoFetch = app.fetch;
+ * app.fetch = createDirectRoutes({ service, status, access, recorder, requestBytesMax,
+ *   logError, fallback: honoFetch });
+ * ```
+ */
+export function createDirectRoutes(options: DirectRoutesOptions): FetchHandler {
+  const { service, fallback } = options;
+  const routes = new Map<string, DirectRoute>([
+    ["/messages", {
+      pattern: hotRoutePaths.send,
+      rule: ruleOf("/v1/queues/{queue}/messages"),
+      recognize: plainSendRequest,
+      call: (queue, request) => service.sendMessages(queue, (request as { messages: [] }).messages),
+    }],
+    ["/messages/receive", {
+      pattern: hotRoutePaths.receive,
+      rule: ruleOf("/v1/queues/{queue}/messages/receive"),
+      recognize: plainReceiveRequest,
+      // The signal aborts a long poll when the client goes away. Only receives touch it: once
+      // read, Deno aborts it when the answer is sent, and that abort (a DOMException with its
+      // stack) costs several µs per request.
+      call: (queue, request, raw) => service.receiveMessages(queue, request, raw.signal),
+    }],
+    ["/messages/delete", {
+      pattern: hotRoutePaths.delete,
+      rule: ruleOf("/v1/queues/{queue}/messages/delete"),
+      recognize: plainDeleteRequest,
+      call: (queue, request) =>
+        service.deleteMessages(queue, (request as { receiptHandles: string[] }).receiptHandles),
+    }],
+  ]);
+  return function directRoutes(request, info) {
+    if (request.method !== "POST") return fallback(request, info);
+    const url = request.url;
+    const pathStart = url.indexOf("/", url.indexOf(":") + 4);
+    if (pathStart === -1 || !url.startsWith(pathPrefix, pathStart)) return fallback(request, info);
+    const nameStart = pathStart + pathPrefix.length;
+    const nameEnd = url.indexOf("/", nameStart);
+    // Everything after the name must be one of the suffixes exactly: a query, a fragment, a
+    // `%`-escape or a trailing slash is left to hono's router.
+    const route = nameEnd === -1 ? undefined : routes.get(url.slice(nameEnd));
+    const queue = route === undefined ? null : plainQueueName(url.slice(nameStart, nameEnd));
+    if (
+      route === undefined || queue === null ||
+      request.headers.get("content-type") !== plainJsonType
+    ) {
+      return fallback(request, info);
+    }
+    return serveDirect(options, route, queue, request, info);
+  };
+}
+
+function ruleOf(path: string): AccessRule {
+  const rule = v1AccessRules.find((candidate) =>
+    candidate.method === "POST" && candidate.path === path
+  );
+  // A hot route without a rule would be served unchecked: refuse to build the door.
+  if (rule === undefined) throw new Error(`no access rule covers POST ${path}`);
+  return rule;
+}
+
+/** Serves one request of `route`; the steps and their order are those of the hono chain. */
+async function serveDirect(
+  options: DirectRoutesOptions,
+  route: DirectRoute,
+  queue: string,
+  request: Request,
+  info: unknown,
+): Promise<Response> {
+  const { access, requestBytesMax } = options;
+  const started = performance.now();
+  const requestId = requestIdOf(request);
+  // Taken when the request arrives, as the hono chain does (a long poll may outlive a leader).
+  const headers = answerHeaders(options.status, requestId);
+  const refusal = { challenge: false };
+  let response: Response;
+  try {
+    access.admitClient(info);
+    checkDeclaredLength(request, requestBytesMax);
+    // The signed form hashes the body, so it is checked once the body is read; the others
+    // (and their refusals) come before the read, as in the hono chain.
+    const signed = access.keyRing !== null &&
+      isSignedAuthorization(request.headers.get("authorization"));
+    let key = signed ? null : verify(access, request, noBytes, refusal);
+    const bytes = await readBoundedBytes(request, requestBytesMax);
+    const text = bytes.byteLength === 0 ? "" : bodyText(bytes);
+    const input = text === "" ? null : route.recognize(parseOrNull(text));
+    if (input === null) {
+      // Not plainly valid: hono answers it from the same bytes (nonce still unused).
+      return await options.fallback(rebuilt(request, bytes), info);
+    }
+    if (signed) key = verify(access, request, bytes, refusal);
+    access.checkRule(route.rule, key, {
+      param: () => queue,
+      query: () => "",
+      bodyText: text,
+    });
+    const result = await route.call(queue, input, request);
+    response = new Response(JSON.stringify(result), { headers });
+  } catch (error) {
+    if (refusal.challenge) headers["www-authenticate"] = authChallenge;
+    response = errorResponse(options, error, requestId, headers, request);
+  }
+  options.recorder.record(route.pattern, "POST", response.status, started);
+  return response;
+}
+
+function verify(
+  access: AccessGuard,
+  request: Request,
+  body: Uint8Array,
+  refusal: { challenge: boolean },
+): AccessKey | null {
+  try {
+    return access.verifyCredentials(request, body);
+  } catch (error) {
+    refusal.challenge = error instanceof BrokerError && error.code === "Unauthenticated";
+    throw error;
+  }
+}
+
+function parseOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** `request` with its body replaced by the bytes already read from it. */
+function rebuilt(request: Request, bytes: Uint8Array<ArrayBuffer>): Request {
+  return new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: bytes.byteLength === 0 ? null : bytes,
+    signal: request.signal,
+  });
+}
+
+/** The headers hono's chain puts on every answer: type, request id, leader hint. */
+function answerHeaders(status: NodeStatus, requestId: string): Record<string, string> {
+  const headers: Record<string, string> = {
+    "content-type": plainJsonType,
+    "x-request-id": requestId,
+  };
+  const leaderUrl = status.leaderUrl?.();
+  if (leaderUrl) headers["x-cmqd-leader"] = leaderUrl;
+  return headers;
+}
+
+/** The answer the door's error mapper gives `error` (500 and a log line for a bug). */
+function errorResponse(
+  options: DirectRoutesOptions,
+  error: unknown,
+  requestId: string,
+  headers: Record<string, string>,
+  request: Request,
+): Response {
+  let apiError: BrokerError;
+  if (error instanceof BrokerError) {
+    apiError = error;
+  } else {
+    apiError = new BrokerError(
+      "InternalError",
+      "internal error; see the server log for the request id",
+    );
+    const path = new URL(request.url).pathname;
+    options.logError(
+      `request ${requestId} ${request.method} ${path} failed: ${(error as Error)?.message}`,
+      error,
+    );
+  }
+  if (apiError.retryAfterSeconds !== undefined) {
+    headers["retry-after"] = String(Math.max(0, Math.ceil(apiError.retryAfterSeconds)));
+  }
+  const body = errorBody(apiError.code, apiError.message, {
+    requestId,
+    field: apiError.field,
+  });
+  return new Response(JSON.stringify(body), { status: errorStatus[apiError.code], headers });
+}

@@ -1,0 +1,325 @@
+import assert from "node:assert/strict";
+import { BrokerError, type QueueService } from "../service/mod.ts";
+import { AccessGuard } from "./access_guard.ts";
+import { createApp } from "./app.ts";
+import { createDirectRoutes } from "./direct.ts";
+import { Metrics } from "./metrics.ts";
+import { RequestRecorder } from "./request_context.ts";
+import { FakeStatus, parsePrometheusText, recordingService } from "./testing/mod.ts";
+import { keyRingOf, type Keys, nowMs, secretOf } from "./_access_fixtures.ts";
+import { signRequest } from "../../sdk/signing.ts";
+
+const received = {
+  messages: [{
+    id: "m1",
+    sequence: 1,
+    body: 'a "quoted" body\n\u2028',
+    receiptHandle: "h1",
+    enqueuedAt: 1,
+    firstReceivedAt: 2,
+    receiveCount: 1,
+    visibleAt: 3,
+    groupId: "g",
+    attributes: { k: "v" },
+  }],
+  deleted: 1,
+  failures: [],
+};
+
+/** Queue names that make the recording service fail, and how. */
+function outcome(queue: string, ok: unknown): unknown {
+  if (queue === "missing") throw new BrokerError("QueueNotFound", `queue '${queue}' not found`);
+  if (queue === "busy") {
+    throw new BrokerError("NotReady", "catching up", { retryAfterSeconds: 1.5 });
+  }
+  if (queue === "buggy") throw new Error("a bug");
+  return ok;
+}
+
+const answers: Partial<Record<keyof QueueService, unknown>> = {
+  sendMessages: (queue: string) => outcome(queue, { messages: [{ id: "m1", sequence: 1 }] }),
+  receiveMessages: (queue: string) => outcome(queue, received),
+  deleteMessages: (queue: string) => outcome(queue, { deleted: 1, failures: [] }),
+};
+
+interface DoorOptions {
+  keys?: Keys;
+  loopbackOnly?: boolean;
+  requestBytesMax?: number;
+  leader?: string;
+}
+
+async function makeDoor(directRoutes: boolean, options: DoorOptions) {
+  const { service, calls } = recordingService(answers);
+  const metrics = new Metrics();
+  const status = new FakeStatus();
+  status.leader = options.leader ?? null;
+  const logged: string[] = [];
+  const access = new AccessGuard({
+    keyRing: options.keys === undefined ? null : await keyRingOf(options.keys),
+    loopbackOnly: options.loopbackOnly ?? false,
+    nowMs: () => nowMs,
+  });
+  const app = createApp({
+    service,
+    status,
+    metrics,
+    access,
+    requestBytesMax: options.requestBytesMax,
+    logError: (message) => logged.push(message),
+    directRoutes,
+  });
+  return { app, calls, metrics, logged };
+}
+
+type Door = Awaited<ReturnType<typeof makeDoor>>;
+
+/** The direct path and hono alone, over the same keys and settings. */
+async function doors(options: DoorOptions = {}) {
+  return { direct: await makeDoor(true, options), reference: await makeDoor(false, options) };
+}
+
+const uuidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+interface Answer {
+  status: number;
+  headers: [string, string][];
+  body: string;
+}
+
+async function answer(door: Door, path: string, init: RequestInit, env?: unknown) {
+  const response = await door.app.request(path, init, env);
+  const requestId = response.headers.get("x-request-id");
+  assert.ok(requestId !== null && requestId !== "", "every answer has a request id");
+  // A generated id differs between the two doors; the client's is kept and compared as is.
+  const sent = new Headers(init.headers).get("x-request-id");
+  const same = (text: string) => sent === null ? text.replaceAll(requestId, "<id>") : text;
+  return {
+    status: response.status,
+    headers: [...response.headers].map(([name, value]) => [name, same(value)]),
+    body: same(await response.text()),
+  } as Answer;
+}
+
+/** Sends the same request to both doors; asserts the same answer and the same service calls. */
+async function same(
+  pair: { direct: Door; reference: Door },
+  path: string,
+  init: () => RequestInit,
+  env?: unknown,
+): Promise<Answer> {
+  const expected = await answer(pair.reference, path, init(), env);
+  const actual = await answer(pair.direct, path, init(), env);
+  assert.deepStrictEqual(actual, expected, `${path} ${String(init().body).slice(0, 120)}`);
+  const withoutSignals = (door: Door) =>
+    door.calls.map(({ method, args }) => ({ method, args: args.slice(0, 2) }));
+  assert.deepStrictEqual(withoutSignals(pair.direct), withoutSignals(pair.reference));
+  return actual;
+}
+
+/** The HTTP metrics of both doors moved the same way (counts by route, method and status). */
+function sameMetrics(pair: { direct: Door; reference: Door }): void {
+  const httpSamples = (door: Door) =>
+    [...parsePrometheusText(door.metrics.text())].filter(([name]) =>
+      name.startsWith("cmqd_http_requests_total") ||
+      name.startsWith("cmqd_http_request_duration_seconds_count")
+    ).sort();
+  const samples = httpSamples(pair.direct);
+  assert.ok(samples.length > 0);
+  assert.deepStrictEqual(samples, httpSamples(pair.reference));
+}
+
+function post(body: unknown, headers: Record<string, string> = {}): () => RequestInit {
+  return () => ({
+    method: "POST",
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+const hotRequests = [
+  { suffix: "/messages", body: { messages: [{ body: "x", groupId: "g" }] } },
+  { suffix: "/messages/receive", body: { maxMessages: 16, waitSeconds: 0 } },
+  { suffix: "/messages/delete", body: { receiptHandles: ["h1", "h2"] } },
+] as const;
+
+const badBodies = [
+  { messages: [{ body: "x", delaySeconds: 1.5 }] },
+  { maxMessages: 0 },
+  { receiptHandles: [] },
+  "{",
+  "",
+  "[]",
+];
+
+Deno.test("open door: good, bad and failing requests answer as hono alone does", async () => {
+  const pair = await doors({ leader: "http://10.0.0.9:9876" });
+  for (const { suffix, body } of hotRequests) {
+    for (const queue of ["orders", "missing", "busy", "buggy"]) {
+      const answered = await same(pair, `/v1/queues/${queue}${suffix}`, post(body));
+      if (queue === "orders") assert.equal(answered.status, 200);
+      assert.ok(answered.headers.some(([name]) => name === "x-cmqd-leader"));
+    }
+    await same(pair, `/v1/queues/orders${suffix}`, post(body, { "x-request-id": "mine-1" }));
+    for (const bad of badBodies) await same(pair, `/v1/queues/orders${suffix}`, post(bad));
+    for (const type of ["text/plain", "application/json; charset=utf-8", "APPLICATION/JSON"]) {
+      await same(pair, `/v1/queues/orders${suffix}`, post(body, { "content-type": type }));
+    }
+    await same(pair, `/v1/queues/orders${suffix}?x=1`, post(body));
+    await same(pair, `/v1/queues/orders${suffix}/`, post(body));
+    await same(pair, `/v1/queues/%6Frders${suffix}`, post(body));
+    await same(pair, `/v1/queues/1bad${suffix}`, post(body));
+  }
+  // The bug was logged by both, with the same line.
+  assert.equal(pair.direct.logged.length, 3);
+  assert.deepStrictEqual(
+    pair.direct.logged.map((line) => line.replaceAll(uuidPattern, "<id>")),
+    pair.reference.logged.map((line) => line.replaceAll(uuidPattern, "<id>")),
+  );
+  sameMetrics(pair);
+});
+
+Deno.test("a receive answer keeps the service's JSON shape and escaping", async () => {
+  const pair = await doors();
+  const answered = await same(pair, "/v1/queues/orders/messages/receive", post({}));
+  assert.deepEqual(JSON.parse(answered.body), received);
+  assert.ok(answered.body.startsWith('{"messages":[{"id":"m1","sequence":1,"body":'));
+});
+
+const keys: Keys = {
+  writer: ["queue:orders:send", "queue:orders:receive"],
+  other: ["queue:other:send", "queue:other:receive"],
+};
+
+async function signed(path: string, text: string, options: { nonce?: string; key?: string }) {
+  return await signRequest({
+    method: "POST",
+    path,
+    query: "",
+    body: text,
+    secretId: "writer",
+    secretKey: options.key ?? secretOf("writer"),
+    nowMs,
+    nonce: options.nonce,
+  });
+}
+
+Deno.test("credentials: bearer, signatures, replays and rules answer as hono alone does", async () => {
+  const pair = await doors({ keys });
+  for (const [index, { suffix, body }] of hotRequests.entries()) {
+    const path = `/v1/queues/orders${suffix}`;
+    const text = JSON.stringify(body);
+    // Missing, unknown scheme, wrong bearer secret, good bearer.
+    await same(pair, path, post(body));
+    await same(pair, path, post(body, { authorization: "Basic abc" }));
+    await same(pair, path, post(body, { authorization: "Bearer writer:wrong" }));
+    assert.equal(
+      (await same(pair, path, post(body, { authorization: `Bearer writer:${secretOf("writer")}` })))
+        .status,
+      200,
+    );
+    // A key without the permission on this queue.
+    await same(pair, path, post(body, { authorization: `Bearer other:${secretOf("other")}` }));
+    // Signed: good once, then the same nonce is a replay.
+    const good = await signed(path, text, { nonce: `nonce-${index}` });
+    assert.equal((await same(pair, path, post(body, { authorization: good }))).status, 200);
+    assert.equal((await same(pair, path, post(body, { authorization: good }))).status, 401);
+    const wrong = await signed(path, text, { nonce: `wrong-${index}`, key: "not-the-key" });
+    assert.equal((await same(pair, path, post(body, { authorization: wrong }))).status, 401);
+    // A signature over other bytes than those sent.
+    const other = await signed(path, `${text} `, { nonce: `other-${index}` });
+    assert.equal((await same(pair, path, post(body, { authorization: other }))).status, 401);
+    // Not plainly valid but signed: hono checks the signature with its nonce still unused.
+    for (const [badIndex, bad] of badBodies.entries()) {
+      const badText = typeof bad === "string" ? bad : JSON.stringify(bad);
+      const authorization = await signed(path, badText, { nonce: `bad-${index}-${badIndex}` });
+      const answered = await same(pair, path, post(bad, { authorization }));
+      assert.notEqual(answered.status, 401, badText);
+    }
+    // Signed without permission: forbidden queue.
+    const forbidden = `/v1/queues/other${suffix}`;
+    const forbiddenAuth = await signed(forbidden, text, { nonce: `forbidden-${index}` });
+    assert.equal(
+      (await same(pair, forbidden, post(body, { authorization: forbiddenAuth })))
+        .status,
+      403,
+    );
+  }
+  sameMetrics(pair);
+});
+
+Deno.test("protected mode refuses remote clients on the direct path as hono does", async () => {
+  const pair = await doors({ loopbackOnly: true });
+  const remote = { remoteAddr: { transport: "tcp", hostname: "192.0.2.7", port: 5000 } };
+  const local = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 } };
+  for (const { suffix, body } of hotRequests) {
+    const path = `/v1/queues/orders${suffix}`;
+    assert.equal((await same(pair, path, post(body), remote)).status, 403);
+    assert.equal((await same(pair, path, post(body), undefined)).status, 403);
+    assert.equal((await same(pair, path, post(body), local)).status, 200);
+  }
+  sameMetrics(pair);
+});
+
+Deno.test("body limits: declared and streamed bodies over the limit answer as hono does", async () => {
+  const requestBytesMax = 2048;
+  const pair = await doors({ requestBytesMax });
+  const big = { messages: [{ body: "x".repeat(requestBytesMax) }] };
+  const small = { messages: [{ body: "x" }] };
+  const path = "/v1/queues/orders/messages";
+  assert.equal((await same(pair, path, post(big))).status, 413);
+  // A chunked body (no content-length): refused once the read passes the limit; a small one
+  // is served.
+  const streamed = (value: unknown) => () => ({
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: ReadableStream.from([new TextEncoder().encode(JSON.stringify(value))]),
+  });
+  assert.equal((await same(pair, path, streamed(big))).status, 413);
+  assert.equal((await same(pair, path, streamed(small))).status, 200);
+  sameMetrics(pair);
+});
+
+Deno.test("the direct path serves plain requests itself and hands every other one to hono", async () => {
+  const { service, calls } = recordingService(answers);
+  const metrics = new Metrics();
+  const status = new FakeStatus();
+  const reference = createApp({ service, status, metrics, directRoutes: false });
+  let handedOver = 0;
+  const direct = createDirectRoutes({
+    service,
+    status,
+    access: AccessGuard.open(),
+    recorder: new RequestRecorder(metrics),
+    requestBytesMax: 1 << 20,
+    logError: () => {},
+    fallback: (request, info) => {
+      handedOver++;
+      return reference.fetch(request, info);
+    },
+  });
+  const send = (path: string, init: RequestInit) =>
+    direct(new Request(`http://broker${path}`, init));
+  for (const { suffix, body } of hotRequests) {
+    assert.equal((await send(`/v1/queues/orders${suffix}`, post(body)())).status, 200);
+  }
+  assert.equal(handedOver, 0);
+  assert.equal(calls.length, 3);
+  const others: [string, RequestInit][] = [
+    ["/v1/queues/orders/messages?x=1", post(hotRequests[0].body)()],
+    ["/v1/queues/orders/messages/", post(hotRequests[0].body)()],
+    ["/v1/queues/%6Frders/messages", post(hotRequests[0].body)()],
+    ["/v1/queues/orders/messages/receive", post("")()],
+    ["/v1/queues/orders/messages", post({ messages: [] })()],
+    [
+      "/v1/queues/orders/messages",
+      post(hotRequests[0].body, { "content-type": "application/json; charset=utf-8" })(),
+    ],
+    ["/v1/queues/orders", { method: "GET" }],
+  ];
+  for (const [path, init] of others) {
+    const before: number = handedOver;
+    await (await send(path, init)).text();
+    assert.equal(handedOver, before + 1, path);
+  }
+});
