@@ -37,7 +37,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** How often a consumer lane looks at its stop flag and publishes its delete count. */
 const pollMs = 20;
 
-/** A new SDK client of `url` (each lane its own connection pool, as in raw mode). */
+/**
+ * A new SDK client of `url`. In Deno its requests go through the isolate's shared `fetch` pool
+ * (the raw lanes each make their own `Deno.createHttpClient`); either way a request in flight has a
+ * connection of its own, so the pools differ in reuse, not in parallelism.
+ */
 export function helperClient(url: string): CmqdClient {
   return new CmqdClient({ baseUrl: url });
 }

@@ -61,7 +61,21 @@ async function run(command: string, args: string[]): Promise<string> {
   return stdout;
 }
 
+const usage = `usage: deno run -A bench/runtimes.ts --url <broker> [--api raw,helpers] [--seconds N]
+  [--producers N] [--consumers N] [--batch N] [--inflight N] [--size BYTES] [--warmup N]
+Runs the "both" shape with the SDK bundled for Deno and for Node, one runtime after the other,
+for each --api; flags other than --api go to each run as given.`;
+
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(usage);
+    Deno.exit(0);
+  }
+  const at = Deno.args.indexOf("--api");
+  if (at >= 0 && !Deno.args[at + 1]) {
+    console.error(`--api needs a value\n${usage}`);
+    Deno.exit(2);
+  }
   const rows = await compareRuntimes(Deno.args, (row) => console.log(JSON.stringify(row)));
   console.error("runtime  api      produced/s  consumed/s");
   for (const row of rows) {

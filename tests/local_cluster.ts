@@ -38,6 +38,42 @@ async function pipe(prefix: string, stream: ReadableStream<Uint8Array>, to: type
   if (carry) to(`${prefix} ${carry}`);
 }
 
+const usage = `usage: deno task cluster [--base-port N] [--data-dir DIR] [--peer-tls]
+  --base-port N    client ports N, N+10, N+20; peer ports one above each (default 9876)
+  --data-dir DIR   one sub-directory per node, the cluster key beside them (default ./data/cluster)
+  --peer-tls       TLS on peer links and client ports, with a fresh CA in DIR/tls`;
+
+/** The flags this script knows, each with whether it takes a value; anything else is refused. */
+function checkArgs(args: string[]): string | undefined {
+  const known: Record<string, boolean> = {
+    "--base-port": true,
+    "--data-dir": true,
+    "--peer-tls": false,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const takesValue = known[args[i]];
+    if (takesValue === undefined) return `unknown option '${args[i]}'`;
+    if (takesValue && (args[i + 1] === undefined || args[i + 1].startsWith("--"))) {
+      return `${args[i]} needs a value`;
+    }
+    if (takesValue) i++;
+  }
+  const port = Number(flag("--base-port", "9876"));
+  if (!Number.isInteger(port) || port < 1 || port + 21 > 65535) {
+    return "--base-port must be 1..65514";
+  }
+}
+
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(usage);
+  Deno.exit(0);
+}
+const argsProblem = checkArgs(Deno.args);
+if (argsProblem) {
+  console.error(`${argsProblem}\n${usage}`);
+  Deno.exit(2);
+}
+
 const basePort = Number(flag("--base-port", "9876"));
 const dataDir = flag("--data-dir", "./data/cluster");
 const ids = ["n1", "n2", "n3"];
