@@ -18,6 +18,7 @@
  */
 import process from "node:process";
 import { createApp, FakeStatus, memoryEngine, Metrics } from "../broker/testing.ts";
+import { option } from "./door_cost.ts";
 
 const body = "0001764714000000.123|" + "x".repeat(1003);
 const queueUrl = "http://127.0.0.1:8080/000000000000/q";
@@ -134,13 +135,6 @@ async function measure(door: Door, count: number, side: string, requests: number
     if (side === "consume") timed += cpuMicros;
   }
   return timed / requests / count;
-}
-
-function option(name: string, fallback: number): number {
-  const at = Deno.args.indexOf(`--${name}`);
-  const value = at < 0 ? fallback : Number(Deno.args[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`);
-  return value;
 }
 
 if (import.meta.main) {

@@ -171,7 +171,8 @@ async function cpuPerCall(call: Call, requests: number, concurrency: number): Pr
   return (used.user + used.system) / requests;
 }
 
-function option(name: string, fallback: number): number {
+/** `--<name> N` from the command line (a positive integer), else `fallback`. */
+export function option(name: string, fallback: number): number {
   const at = Deno.args.indexOf(`--${name}`);
   const value = at < 0 ? fallback : Number(Deno.args[at + 1]);
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`);

@@ -140,3 +140,11 @@ export async function waitReady(url: string, timeoutMs: number): Promise<number 
   }
   return null;
 }
+
+/** A loopback port free right now (the OS picks it; a bench starts its server on it). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}

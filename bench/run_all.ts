@@ -22,7 +22,7 @@
  */
 
 import { type LoadOptions, type LoadResult, parseLoadArgs, runLoad } from "./load.ts";
-import { waitReady } from "./process_stats.ts";
+import { freePort, waitReady } from "./process_stats.ts";
 import { doorTable, runDoorComparison } from "./door_compare.ts";
 
 /** run_all's own options; the rest are load options. */
@@ -87,13 +87,6 @@ export function splitArgs(args: string[]): { own: RunAllOptions; load: string[] 
     else if (flag === "--doors-only") own.doors = own.doorsOnly = true;
   }
   return { own, load };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /** A server process this run started; stopped by its PID. */

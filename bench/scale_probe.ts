@@ -33,7 +33,7 @@
  */
 import { parseLoadArgs, runLoad } from "./load.ts";
 import type { LoadResult } from "./load_shapes.ts";
-import { rssFromProc, waitReady } from "./process_stats.ts";
+import { freePort, rssFromProc, waitReady } from "./process_stats.ts";
 
 interface ScaleOptions {
   queues: number;
@@ -70,13 +70,6 @@ function parseArgs(args: string[]): ScaleOptions {
   }
   if (!(options.rounds >= 1)) throw new Error("--rounds ≥ 1");
   return options;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 interface Broker {

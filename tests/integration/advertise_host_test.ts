@@ -5,7 +5,7 @@
  * all use the advertised name (a broken flag shows 127.0.0.1 instead).
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, freePort, startBrokers } from "./process.ts";
+import { type BrokerProcess, clusterPorts, startBrokers } from "./process.ts";
 
 interface ClusterView {
   role: string;
@@ -19,8 +19,7 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const root = await Deno.makeTempDir({ prefix: "cmqd-advertise-" });
-    const specs = ["n1", "n2", "n3"].map((id) => ({ id, port: freePort(), peerPort: freePort() }));
-    const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(",");
+    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
     let processes: BrokerProcess[] = [];
     try {
       processes = await startBrokers(specs.map((spec) => ({

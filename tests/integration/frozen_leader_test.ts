@@ -4,7 +4,7 @@
  * `main.ts` processes on loopback.
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, freePort, startBroker } from "./process.ts";
+import { type BrokerProcess, clusterPorts, startBroker } from "./process.ts";
 
 async function view(url: string): Promise<{ role: string; leaderId: string | null } | null> {
   try {
@@ -21,8 +21,7 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const root = await Deno.makeTempDir({ prefix: "cmqd-frozen-" });
-    const specs = ["n1", "n2", "n3"].map((id) => ({ id, port: freePort(), peerPort: freePort() }));
-    const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(",");
+    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
     const processes = new Map<string, BrokerProcess>();
     let frozen: BrokerProcess | null = null;
     try {

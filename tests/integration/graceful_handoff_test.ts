@@ -3,7 +3,7 @@
  * restart is not an election timeout of unavailability: three real `main.ts` processes.
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, freePort, startBroker } from "./process.ts";
+import { type BrokerProcess, clusterPorts, freePort, startBroker } from "./process.ts";
 
 async function clusterView(url: string): Promise<{ role: string; leaderId: string | null }> {
   const response = await fetch(`${url}/v1/cluster`);
@@ -16,8 +16,7 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const root = await Deno.makeTempDir({ prefix: "cmqd-handoff-" });
-    const specs = ["n1", "n2", "n3"].map((id) => ({ id, port: freePort(), peerPort: freePort() }));
-    const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(",");
+    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
     const processes = new Map<string, BrokerProcess>();
     try {
       for (const spec of specs) {

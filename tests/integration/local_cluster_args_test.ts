@@ -7,19 +7,10 @@ import assert from "node:assert/strict";
 const script = new URL("../local_cluster.ts", import.meta.url).pathname;
 
 async function runScript(args: string[], cwd: string) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  const command = new Deno.Command(Deno.execPath(), { args: ["run", "-A", script, ...args], cwd });
+  const { code, stdout, stderr } = await command.output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: text(stdout), stderr: text(stderr) };
 }
 
 Deno.test("local cluster script: --help prints the flags, bad flags exit 2, nothing is started or made", async () => {

@@ -21,6 +21,15 @@ export function freePort(): number {
   return port;
 }
 
+/** Free client and peer ports for each node id, and the `--peers` list they make. */
+export function clusterPorts(ids: string[]): {
+  specs: { id: string; port: number; peerPort: number }[];
+  peers: string;
+} {
+  const specs = ids.map((id) => ({ id, port: freePort(), peerPort: freePort() }));
+  return { specs, peers: specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(",") };
+}
+
 /** A running broker process. */
 export interface BrokerProcess {
   url: string;
