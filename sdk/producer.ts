@@ -83,7 +83,8 @@ interface PendingSend {
   entry: SendMessageEntry;
   /** The ordering key, undefined when the message needs no order. */
   group: string | undefined;
-  bytes: number;
+  /** UTF-8 body bytes plus the entry overhead, once counted (`exactBytes`). */
+  bytes: number | undefined;
   settled: boolean;
   resolve(sent: SentMessage): void;
   reject(error: unknown): void;
@@ -248,7 +249,7 @@ export class Producer {
       const pending: PendingSend = {
         entry,
         group: entry.groupId ?? (this.#fifo ? "" : undefined),
-        bytes: utf8Bytes(entry.body) + entryOverheadBytes,
+        bytes: undefined,
         settled: false,
         resolve: (sent) => settle(() => resolve(sent)),
         reject: (error) => settle(() => reject(error)),
@@ -359,18 +360,30 @@ export class Producer {
     const taken: number[] = [];
     // Groups with a message left behind in this scan: their later messages stay behind too.
     const skipped = new Set<string>();
+    // Bodies are not UTF-8-counted while three bytes per code unit (the most one can take) still
+    // fit the budget; once they may not, the batch's real bytes are counted and kept from then on.
     let bytes = 0;
+    let exact = false;
     for (let index = 0; index < queued.length && batch.length < this.#batchSize; index++) {
       const pending = queued[index];
       const group = pending.group;
-      const blocked = group !== undefined && (this.#busyGroups.has(group) || skipped.has(group));
-      if (blocked || (batch.length > 0 && bytes + pending.bytes > this.#batchBytesMax)) {
+      let blocked = group !== undefined && (this.#busyGroups.has(group) || skipped.has(group));
+      let size = exact ? exactBytes(pending) : mostBytes(pending);
+      if (!blocked && batch.length > 0 && bytes + size > this.#batchBytesMax) {
+        if (!exact) {
+          exact = true;
+          bytes = batch.reduce((sum, taken) => sum + exactBytes(taken), 0);
+          size = exactBytes(pending);
+        }
+        blocked = bytes + size > this.#batchBytesMax;
+      }
+      if (blocked) {
         if (group !== undefined) skipped.add(group);
         continue;
       }
       batch.push(pending);
       taken.push(index);
-      bytes += pending.bytes;
+      bytes += size;
     }
     if (taken.length > 0 && taken[taken.length - 1] === taken.length - 1) {
       queued.splice(0, taken.length); // the usual case: the oldest messages, in a row
@@ -469,6 +482,15 @@ function badEntryIndex(error: unknown, length: number): number | undefined {
 const utf8 = new TextEncoder();
 /** Bodies up to a third of this many code units are counted without allocating. */
 const utf8Scratch = new Uint8Array(48 * 1024);
+
+/** What a send can weigh at most: three UTF-8 bytes per UTF-16 code unit, plus the overhead. */
+function mostBytes(pending: PendingSend): number {
+  return pending.entry.body.length * 3 + entryOverheadBytes;
+}
+
+function exactBytes(pending: PendingSend): number {
+  return pending.bytes ??= utf8Bytes(pending.entry.body) + entryOverheadBytes;
+}
 
 /** UTF-8 bytes of `text` as sent (a lone surrogate counts 3, as U+FFFD), counted natively. */
 function utf8Bytes(text: string): number {

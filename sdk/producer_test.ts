@@ -282,6 +282,23 @@ Deno.test("out-of-range options are refused", () => {
   assert.throws(() => new Producer(client, "q", { lingerMs: -1 }), RangeError);
 });
 
+Deno.test("bodies that fit the byte budget only when counted exactly still share a batch", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { batchBytesMax: 1000, lingerMs: 60_000 });
+  // 428 + 428 bytes fit 1000, though 3 bytes per code unit would make each 1028; an emoji is two
+  // code units and 4 bytes: 100 of them are 528 with the overhead, which no longer fits.
+  const ascii = "a".repeat(300);
+  const emoji = "\u{1F600}".repeat(100);
+  const sends = [ascii, ascii, emoji, "b"].map((body) => producer.send(body));
+  const flushed = producer.flush();
+  await waitFor("two batches", () => client.calls.length === 2);
+  assert.deepEqual(client.bodies(0), [ascii, ascii, "b"]);
+  assert.deepEqual(client.bodies(1), [emoji]);
+  [0, 1].forEach((index) => client.acknowledge(index));
+  await flushed;
+  assert.equal((await Promise.all(sends)).length, 4);
+});
+
 Deno.test("batches keep to batchBytesMax in UTF-8 bytes; a later message may pass one too big for the batch", async () => {
   const client = new FakeSender();
   const producer = new Producer(client, "q", { batchBytesMax: 1200, lingerMs: 60_000 });
