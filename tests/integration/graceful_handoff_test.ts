@@ -3,7 +3,7 @@
  * restart is not an election timeout of unavailability: three real `main.ts` processes.
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, clusterPorts, freePort, startBroker } from "./process.ts";
+import { type BrokerProcess, clusterPorts, startBroker } from "./process.ts";
 
 async function clusterView(url: string): Promise<{ role: string; leaderId: string | null }> {
   const response = await fetch(`${url}/v1/cluster`);
