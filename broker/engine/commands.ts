@@ -374,8 +374,9 @@ function writeHandles(writer: ByteWriter, handles: Uint8Array[]): void {
   }
 }
 
+/** A view of the payload, not a copy: commands are applied while their entry is at hand. */
 function readHandle(reader: ByteReader): Uint8Array {
-  return reader.bytes(reader.u8()).slice();
+  return reader.bytes(reader.u8());
 }
 
 function readHandles(reader: ByteReader): Uint8Array[] {

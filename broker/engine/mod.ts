@@ -90,7 +90,7 @@ export {
   resolveUpdate,
 } from "./queue_attributes.ts";
 export { checkTagChanges, checkTags } from "./queue_tags.ts";
-export { receiptHandleToBytes } from "./receipt.ts";
+export { receiptHandlesToBytes, receiptHandleToBytes } from "./receipt.ts";
 export {
   type CommandResults,
   type CreateResult,

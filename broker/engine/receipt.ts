@@ -37,21 +37,32 @@ export interface ReceiptFields {
  * ```
  */
 export function messageId(incarnation: number, sequence: number): string {
-  return incarnation.toString(16).padStart(12, "0") + sequence.toString(16).padStart(12, "0");
+  if (incarnation !== lastIncarnation) {
+    lastIncarnation = incarnation;
+    lastPrefix = incarnation.toString(16).padStart(12, "0");
+  }
+  return lastPrefix + sequence.toString(16).padStart(12, "0");
 }
+
+// A receive's messages share a queue: the id prefix of the last incarnation is kept.
+let lastIncarnation = -1;
+let lastPrefix = "";
 
 function mix(hash: number, word: number): number {
   hash = Math.imul(hash ^ word, 0x9e3779b1);
   return (hash << 13) | (hash >>> 19);
 }
 
+/** Mixes both 32-bit halves of a safe integer. */
+function mixNumber(hash: number, value: number): number {
+  return mix(mix(hash, value >>> 0), Math.floor(value / 0x1_0000_0000) >>> 0);
+}
+
 /** The keyed tag of a delivery (murmur3-style finalizer over the mixed words). */
 export function receiptTag(salt: number, fields: Omit<ReceiptFields, "tag">): number {
-  let hash = salt | 0;
-  for (const value of [fields.incarnation, fields.sequence, fields.deliveryIndex]) {
-    hash = mix(hash, value >>> 0);
-    hash = mix(hash, Math.floor(value / 0x1_0000_0000) >>> 0);
-  }
+  let hash = mixNumber(salt | 0, fields.incarnation);
+  hash = mixNumber(hash, fields.sequence);
+  hash = mixNumber(hash, fields.deliveryIndex);
   hash ^= hash >>> 16;
   hash = Math.imul(hash, 0x85ebca6b);
   hash ^= hash >>> 13;
@@ -78,20 +89,24 @@ function writeReceipt(fields: ReceiptFields): Uint8Array {
   return scratch;
 }
 
+// Decoding copies the 29 bytes here and reads them through one view (a DataView per handle was
+// an allocation on every delete).
+const readScratch = new Uint8Array(receiptHandleBytes);
+const readView = new DataView(readScratch.buffer);
+
 /** Parses the binary form; null when it is not a well-formed handle. */
 export function decodeReceiptBytes(bytes: Uint8Array): ReceiptFields | null {
   if (bytes.length !== receiptHandleBytes || bytes[0] !== handleVersion) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const fields = {
-    incarnation: view.getFloat64(1, true),
-    sequence: view.getFloat64(9, true),
-    deliveryIndex: view.getFloat64(17, true),
-    tag: view.getUint32(25, true),
-  };
-  for (const value of [fields.incarnation, fields.sequence, fields.deliveryIndex]) {
-    if (!Number.isSafeInteger(value) || value < 0) return null;
-  }
-  return fields;
+  readScratch.set(bytes);
+  const incarnation = readView.getFloat64(1, true);
+  const sequence = readView.getFloat64(9, true);
+  const deliveryIndex = readView.getFloat64(17, true);
+  if (!isCount(incarnation) || !isCount(sequence) || !isCount(deliveryIndex)) return null;
+  return { incarnation, sequence, deliveryIndex, tag: readView.getUint32(25, true) };
+}
+
+function isCount(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
 }
 
 /** The string handle given to clients. */
@@ -104,9 +119,28 @@ export function encodeReceiptHandle(fields: ReceiptFields): string {
  * base64url of the right length (the state machine then reports `ReceiptHandleInvalid`).
  */
 export function receiptHandleToBytes(handle: string): Uint8Array {
-  if (typeof handle !== "string" || handle.length > 64) return new Uint8Array(0);
-  const bytes = base64UrlDecode(handle);
-  return bytes !== null && bytes.length === receiptHandleBytes ? bytes : new Uint8Array(0);
+  return receiptHandlesToBytes([handle])[0];
+}
+
+/**
+ * `receiptHandleToBytes` of each handle, decoded into one buffer (a view each), as a receive or
+ * a delete carries up to a batch of them.
+ */
+export function receiptHandlesToBytes(handles: string[]): Uint8Array[] {
+  const buffer = new Uint8Array(handles.length * receiptHandleBytes);
+  return handles.map((handle, index) => {
+    const at = index * receiptHandleBytes;
+    return isHandleText(handle) && base64UrlDecodeInto(handle, buffer, at)
+      ? buffer.subarray(at, at + receiptHandleBytes)
+      : new Uint8Array(0);
+  });
+}
+
+/** Base64url of exactly `receiptHandleBytes` bytes is this many characters (no padding). */
+const handleTextLength = Math.ceil((receiptHandleBytes * 4) / 3);
+
+function isHandleText(handle: unknown): handle is string {
+  return typeof handle === "string" && handle.length === handleTextLength;
 }
 
 /** The client string of a handle's bytes (inverse of `receiptHandleToBytes`). */
@@ -137,41 +171,46 @@ function base64UrlEncode(bytes: Uint8Array): string {
   return text;
 }
 
-function base64UrlDecode(text: string): Uint8Array | null {
+/**
+ * Decodes base64url `text` (no padding) into `target` from `offset`; false, with `target` in an
+ * unspecified state, when it is not canonical base64url or does not fit.
+ */
+function base64UrlDecodeInto(text: string, target: Uint8Array, offset: number): boolean {
   const rest = text.length % 4;
-  if (rest === 1) return null;
-  const bytes = new Uint8Array(((text.length - rest) / 4) * 3 + (rest === 0 ? 0 : rest - 1));
-  let out = 0;
+  if (rest === 1) return false;
+  const length = ((text.length - rest) / 4) * 3 + (rest === 0 ? 0 : rest - 1);
+  if (offset + length > target.length) return false;
+  let out = offset;
   let index = 0;
   for (; index + 4 <= text.length; index += 4) {
     const a = sextet(text, index);
     const b = sextet(text, index + 1);
     const c = sextet(text, index + 2);
     const d = sextet(text, index + 3);
-    if ((a | b | c | d) < 0) return null;
+    if ((a | b | c | d) < 0) return false;
     const word = (a << 18) | (b << 12) | (c << 6) | d;
-    bytes[out++] = word >>> 16;
-    bytes[out++] = (word >>> 8) & 0xff;
-    bytes[out++] = word & 0xff;
+    target[out++] = word >>> 16;
+    target[out++] = (word >>> 8) & 0xff;
+    target[out++] = word & 0xff;
   }
   if (rest > 0) {
     const a = sextet(text, index);
     const b = sextet(text, index + 1);
-    if ((a | b) < 0) return null;
+    if ((a | b) < 0) return false;
     const high = (a << 6) | b;
     if (rest === 2) {
       // Leftover bits must be zero, or two strings would name the same handle.
-      if ((high & 0xf) !== 0) return null;
-      bytes[out] = high >>> 4;
+      if ((high & 0xf) !== 0) return false;
+      target[out] = high >>> 4;
     } else {
       const third = sextet(text, index + 2);
-      if (third < 0 || (third & 0x3) !== 0) return null;
+      if (third < 0 || (third & 0x3) !== 0) return false;
       const word = (high << 6) | third;
-      bytes[out++] = word >>> 10;
-      bytes[out] = (word >>> 2) & 0xff;
+      target[out++] = word >>> 10;
+      target[out] = (word >>> 2) & 0xff;
     }
   }
-  return bytes;
+  return true;
 }
 
 /** The 6-bit value of a base64url character, or -1 for anything else. */

@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import {
   decodeReceiptBytes,
   encodeReceiptHandle,
+  messageId,
   receiptBytesToHandle,
+  receiptHandlesToBytes,
   receiptHandleToBytes,
+  receiptTag,
 } from "./receipt.ts";
 
 /** The reference encoding: standard base64 with the URL alphabet and no padding. */
@@ -39,4 +42,62 @@ Deno.test("a handle with any foreign character, a wrong length or stray bits is 
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   const sibling = alphabet[alphabet.indexOf(handle.at(-1)!) | 1];
   assert.equal(receiptHandleToBytes(handle.slice(0, -1) + sibling).length, 0);
+});
+
+Deno.test("tags and message ids are pinned: replicas and restarts of any version compute the same", () => {
+  // Values computed by the first release; a change here breaks every handle already issued.
+  const tags = [
+    receiptTag(0, { incarnation: 1, sequence: 0, deliveryIndex: 2 }),
+    receiptTag(0x7fffffff, {
+      incarnation: 123456789,
+      sequence: 2 ** 40 + 7,
+      deliveryIndex: 2 ** 52 + 3,
+    }),
+    receiptTag(-5, { incarnation: 4096, sequence: 65535, deliveryIndex: 99 }),
+  ];
+  assert.deepEqual(tags, [2232379990, 1268826950, 3547040415]);
+  // Alternating incarnations: the kept prefix follows the queue.
+  const ids = [[1, 0], [123456789, 2 ** 40 + 7], [1, 5], [4096, 65535]].map(([a, b]) =>
+    messageId(a, b)
+  );
+  assert.deepEqual(ids, [
+    "000000000001000000000000",
+    "0000075bcd15010000000007",
+    "000000000001000000000005",
+    "00000000100000000000ffff",
+  ]);
+});
+
+Deno.test("handles decoded together are each what receiptHandleToBytes gives, in views of their own", () => {
+  const good = Array.from(
+    { length: 3 },
+    (_, index) =>
+      encodeReceiptHandle({
+        incarnation: 7,
+        sequence: index,
+        deliveryIndex: 100 + index,
+        tag: index * 3,
+      }),
+  );
+  const list = [
+    good[0],
+    "not a handle",
+    good[1],
+    42 as unknown as string,
+    good[1] + "A",
+    good[2],
+    "",
+  ];
+  const decoded = receiptHandlesToBytes(list);
+  assert.equal(decoded.length, list.length);
+  decoded.forEach((bytes, index) => assert.deepEqual(bytes, receiptHandleToBytes(list[index])));
+  assert.deepEqual(decoded.map((bytes) => bytes.length), [29, 0, 29, 0, 0, 29, 0]);
+  assert.deepEqual(decodeReceiptBytes(decoded[5]), {
+    incarnation: 7,
+    sequence: 2,
+    deliveryIndex: 102,
+    tag: 6,
+  });
+  decoded[0].fill(0);
+  assert.deepEqual(decodeReceiptBytes(decoded[2])?.sequence, 1, "a view does not overlap the next");
 });

@@ -28,6 +28,7 @@ import {
   type HandleFailure,
   invalidParameter,
   type LogReader,
+  receiptHandlesToBytes,
   receiptHandleToBytes,
   type ReceiveResult,
   redriveMessagesMax,
@@ -377,7 +378,7 @@ export class EngineService implements QueueService {
     try {
       const payload = encodeDeleteBatch({
         queue: name,
-        handles: handles.map(receiptHandleToBytes),
+        handles: receiptHandlesToBytes(handles),
       });
       const result = await this.#propose(CommandType.DeleteBatch, payload);
       response.deleted = result.deleted;
@@ -473,7 +474,7 @@ export class EngineService implements QueueService {
       queue: name,
       maxMessages: request.maxMessages,
       visibilityTimeoutSeconds: request.visibilityTimeoutSeconds ?? 0,
-      deleteHandles: handles.map(receiptHandleToBytes),
+      deleteHandles: receiptHandlesToBytes(handles),
     });
     return this.#propose(CommandType.ReceiveBatch, payload);
   }
@@ -510,7 +511,7 @@ export class EngineService implements QueueService {
     const handles = checkHandles(receiptHandles, "receiptHandles");
     const payload = encodeDeleteBatch({
       queue: name,
-      handles: handles.map(receiptHandleToBytes),
+      handles: receiptHandlesToBytes(handles),
     });
     const result = await this.#propose(CommandType.DeleteBatch, payload);
     return { deleted: result.deleted, failures: this.#failures(result.failures, handles) };
