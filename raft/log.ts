@@ -103,8 +103,8 @@ export class RaftLog {
   append(entries: readonly Entry[]): LogIndex {
     if (entries.length === 0) return this.lastIndex();
     const first = entries[0].index;
-    assert.ok(first > this.committed, `entry ${first} would overwrite committed entries`);
-    assert.ok(first <= this.lastIndex() + 1, "appended entries leave no gap");
+    if (first <= this.committed) assert.fail(`entry ${first} would overwrite committed entries`);
+    if (first > this.lastIndex() + 1) assert.fail("appended entries leave no gap");
     if (first >= this.#unstableOffset) {
       this.#unstable.length = first - this.#unstableOffset;
     } else {

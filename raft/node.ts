@@ -207,15 +207,18 @@ export class RaftNode {
     lastIndex: LogIndex;
     term: Term;
   } {
-    assert.ok(items.length > 0, "a batch holds at least one proposal");
+    // On every proposal: the checks fail through assert.fail, so a passing one costs a compare
+    // (assert.ok with a built message was ~1% of a consume profile across the hot path).
+    if (items.length === 0) assert.fail("a batch holds at least one proposal");
     let bytes = 0;
     for (const item of items) {
       const type = item.type ?? EntryType.ApplicationMin;
-      assert.ok(
-        Number.isInteger(type) && type >= EntryType.ApplicationMin &&
-          type <= EntryType.ApplicationMax,
-        `application entry type ${type} is within 16..255`,
-      );
+      if (
+        !(Number.isInteger(type) && type >= EntryType.ApplicationMin &&
+          type <= EntryType.ApplicationMax)
+      ) {
+        assert.fail(`application entry type ${type} is within 16..255`);
+      }
       bytes += item.data.byteLength;
     }
     this.#checkProposal(bytes);

@@ -214,9 +214,9 @@ export function forwardingHandler(
     return await relay(request, leaderUrl, admission?.body ?? null, controller);
   };
   return async (request, info) => {
-    const path = new URL(request.url).pathname;
     const leaderUrl = options.view.leaderUrl();
-    if (options.view.isLeader() || localPaths.test(path)) {
+    // The leader serves everything itself: only a follower needs the path (a URL parse).
+    if (options.view.isLeader() || localPaths.test(new URL(request.url).pathname)) {
       return withLeader(await options.local(request, info), leaderUrl);
     }
     // Counted from before the admission check, which may read a body: the bound is on memory.

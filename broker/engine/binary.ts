@@ -191,14 +191,15 @@ function checkRange(value: number, max: number): void {
 /** Reads little-endian fields with bound checks. */
 export class ByteReader {
   readonly #bytes: Uint8Array;
-  readonly #view: DataView;
+  // Made on the first float read: a reader is made per message read and per command, and most
+  // read only bytes and small integers (done from the bytes), so a DataView each was waste.
+  #view: DataView | undefined;
   #offset: number;
   readonly #end: number;
 
   constructor(bytes: Uint8Array, offset = 0, end = bytes.length) {
     if (offset < 0 || end > bytes.length || offset > end) throw new DecodeError("bad bounds");
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#offset = offset;
     this.#end = end;
   }
@@ -223,19 +224,25 @@ export class ByteReader {
   }
 
   u8(): number {
-    return this.#view.getUint8(this.#take(1));
+    return this.#bytes[this.#take(1)];
   }
 
   u16(): number {
-    return this.#view.getUint16(this.#take(2), true);
+    const at = this.#take(2);
+    return this.#bytes[at] | (this.#bytes[at + 1] << 8);
   }
 
   u32(): number {
-    return this.#view.getUint32(this.#take(4), true);
+    const at = this.#take(4);
+    const bytes = this.#bytes;
+    return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16)) + bytes[at + 3] * 0x100_0000;
   }
 
   f64(): number {
-    return this.#view.getFloat64(this.#take(8), true);
+    const at = this.#take(8);
+    const bytes = this.#bytes;
+    this.#view ??= new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return this.#view.getFloat64(at, true);
   }
 
   /** A float64 that must be a non-negative safe integer. */

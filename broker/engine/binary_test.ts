@@ -35,3 +35,28 @@ Deno.test("string16 rejects invalid UTF-8, short or long", () => {
     assert.throws(() => new ByteReader(bytes).string16(), DecodeError);
   }
 });
+
+Deno.test("integers and floats read back at their edges, from a view that starts inside its buffer", () => {
+  const writer = new ByteWriter(8);
+  const u8s = [0, 1, 0x7f, 0x80, 0xff];
+  const u16s = [0, 1, 0x7fff, 0x8000, 0xffff];
+  const u32s = [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff, 0x0102_0304];
+  const f64s = [0, -0, 1.5, 2 ** 53 - 1, -1e300, Number.MIN_VALUE];
+  writer.u8(0xaa); // a byte before the view
+  for (let index = 0; index < 7; index++) {
+    writer.u8(u8s[index % u8s.length]);
+    writer.u16(u16s[index % u16s.length]);
+    writer.u32(u32s[index]);
+    writer.f64(f64s[index % f64s.length]);
+  }
+  const bytes = writer.finish();
+  const reader = new ByteReader(bytes.subarray(1));
+  for (let index = 0; index < 7; index++) {
+    assert.equal(reader.u8(), u8s[index % u8s.length]);
+    assert.equal(reader.u16(), u16s[index % u16s.length]);
+    assert.equal(reader.u32(), u32s[index]);
+    assert.ok(Object.is(reader.f64(), f64s[index % f64s.length]));
+  }
+  reader.end();
+  assert.throws(() => new ByteReader(bytes, 0, 3).u32(), DecodeError);
+});

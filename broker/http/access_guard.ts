@@ -91,6 +91,8 @@ export class AccessGuard {
   readonly #nowMs: () => number;
   /** The rule checks installed by `installRules`, told apart from the routes' own handlers. */
   readonly #ruleHandlers = new WeakSet<object>();
+  /** The last client address found to be loopback (protected mode checks every request). */
+  #lastLoopback: string | undefined;
 
   /** A guard over `options.keyRing` (null: no credentials) and protected mode. */
   constructor(options: AccessGuardOptions) {
@@ -249,7 +251,11 @@ export class AccessGuard {
     const address = (info as Partial<Deno.ServeHandlerInfo> | undefined)?.remoteAddr;
     if (address?.transport === "unix" || address?.transport === "unixpacket") return;
     const hostname = (address as Deno.NetAddr | undefined)?.hostname;
-    if (hostname !== undefined && isLoopbackAddress(hostname)) return;
+    if (hostname !== undefined && hostname === this.#lastLoopback) return;
+    if (hostname !== undefined && isLoopbackAddress(hostname)) {
+      this.#lastLoopback = hostname; // clients come from one or two addresses: parse each once
+      return;
+    }
     throw new BrokerError(
       "AccessDenied",
       `protected mode: this broker has no credentials file, so it serves only clients on its own ` +

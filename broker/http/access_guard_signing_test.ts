@@ -155,6 +155,12 @@ Deno.test("protected mode serves loopback clients and refuses all others on ever
         "serve other clients",
     );
   }
+  // Alternating clients: a loopback address seen before does not let the next one through.
+  for (const [address, status] of [["127.0.0.1", 200], ["10.1.2.3", 403], ["127.0.0.1", 200]]) {
+    const response = await app.request("/healthz", {}, remote(address as string));
+    assert.equal(response.status, status, address as string);
+    await response.body?.cancel();
+  }
   const unknown = await app.request("/healthz");
   assert.equal(unknown.status, 403, "no connection info: refused (fails closed)");
   assert.match((await errorOf(unknown)).message, /this client's address is unknown/);

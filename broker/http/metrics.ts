@@ -166,7 +166,7 @@ export class Counter extends ScalarMetric {
     if (series === undefined) return noopChild;
     return {
       inc(amount = 1) {
-        assert.ok(amount >= 0, "a counter never decreases");
+        if (!(amount >= 0)) assert.fail("a counter never decreases");
         series.value += amount;
       },
     };
