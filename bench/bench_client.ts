@@ -1,6 +1,6 @@
 /**
  * The few client calls the load generator makes, behind one interface so that a run can go through
- * the SDK (the default, what BENCH.md asks for) or through a bare `fetch` client (to see what the
+ * the SDK (the default: what users run) or through a bare `fetch` client (to see what the
  * SDK itself costs). Each `BenchClient` owns its own HTTP connection pool, so one producer or
  * consumer is one set of connections, like a connection in the anchors' harness.
  *

@@ -1,5 +1,5 @@
 /**
- * The whole-system load generator of BENCH.md: produce, consume, both, latency and backlog against
+ * The whole-system load generator: produce, consume, both, latency and backlog against
  * a running broker (or the no-op server), through the SDK, one JSON line per figure on stdout.
  *
  * ```sh

@@ -7,7 +7,7 @@
 import type { ClientKind } from "./bench_client.ts";
 import type { AckMode, LoadApi } from "./load_runner.ts";
 
-/** The load shapes of BENCH.md. */
+/** The load shapes (bench/README.md). */
 export const shapes = ["produce", "consume", "both", "latency", "backlog"] as const;
 /** A load shape. */
 export type Shape = typeof shapes[number];

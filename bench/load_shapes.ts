@@ -1,5 +1,5 @@
 /**
- * The load shapes of BENCH.md (produce, consume, both, latency; backlog lives in `backlog.ts`),
+ * The load shapes of bench/README.md (produce, consume, both, latency; backlog lives in `backlog.ts`),
  * each run on a fresh queue and reported as one result row.
  *
  * @module
@@ -11,7 +11,7 @@ import { apiList, type LoadOptions, type Shape } from "./load_options.ts";
 import type { LatencySamples } from "./load_runner.ts";
 import { CpuMeter, resolvePid } from "./process_stats.ts";
 
-/** One figure, as one JSON line (BENCH.md's fields first, then the extras). */
+/** One figure, as one JSON line (the benchmark row's fields first, then the extras). */
 export interface LoadResult {
   system: string;
   config: string;

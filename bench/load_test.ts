@@ -4,7 +4,7 @@ import { startNoopServer } from "./noop_server.ts";
 
 const quick = ["--seconds", "0.4", "--warmup", "0.1", "--prefill", "800", "--rate", "200"];
 
-Deno.test("every shape runs against the no-op server and reports BENCH.md's fields", async (t) => {
+Deno.test("every shape runs against the no-op server and reports the benchmark row's fields", async (t) => {
   const server = await startNoopServer({ port: 0 });
   try {
     for (const threads of ["0", "2"]) {

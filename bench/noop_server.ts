@@ -4,7 +4,7 @@
  * polling), delete batch, purge, plus `/healthz`, `/readyz` and `/metrics`. It parses and answers
  * JSON like the broker does, but stores messages in an array and never touches the disk, so a
  * load run against it measures the ceiling of the load generator and the HTTP layer on this
- * machine (BENCH.md: "measure its ceiling against a no-op server in the same run").
+ * machine (a broker's ceiling is measured against a no-op server in the same run).
  *
  * Run it: `deno run -A bench/noop_server.ts --port 0` prints its URL when ready.
  *

@@ -8,9 +8,8 @@
  * publish-to-confirm latency; prints one JSON line shaped like `topic_load.ts`'s fanout row.
  *
  * ```sh
- * (cd ../shared/anchors && ./start-rabbitmq.sh)   # or any RabbitMQ 3.10 on 127.0.0.1:5672
- * deno run -A bench/rabbitmq_topic.ts --broker-pid-file <anchors>/data/rabbitmq/rabbit1/beam.pid
- * (cd ../shared/anchors && ./stop-rabbitmq.sh)
+ * # a RabbitMQ 3.10 on 127.0.0.1:5672 (e.g. the Debian package), started beforehand
+ * deno run -A bench/rabbitmq_topic.ts --broker-pid-file <its beam.pid>
  * ```
  *
  * Options (defaults): `--url amqp://guest:guest@127.0.0.1:5672 --seconds 10 --warmup 2

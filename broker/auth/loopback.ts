@@ -1,5 +1,5 @@
 /**
- * Which addresses are loopback, for protected mode (API.md, Security): without a credentials
+ * Which addresses are loopback, for protected mode (README, "Security"): without a credentials
  * file the broker serves only clients on the same machine, and refuses to listen on anything but
  * a loopback address unless told `--insecure`.
  *

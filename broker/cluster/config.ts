@@ -2,7 +2,7 @@
  * Node configuration from flags and `CMQD_*` environment variables (flags win). Pure: `main.ts`
  * passes `Deno.args` and the environment in.
  *
- * Protected mode (API.md, Security): without `--credentials` the broker serves loopback clients
+ * Protected mode (README, "Security"): without `--credentials` the broker serves loopback clients
  * only, so listening on any other address is refused here unless `--insecure` says that serving
  * everyone without authentication is what is wanted.
  *
@@ -37,7 +37,7 @@ export interface NodeConfig {
   clusterKeyFile: string | null;
   /** The cluster key itself, from `CMQD_CLUSTER_KEY` only (a flag would show it in `ps`). */
   clusterKey: string | null;
-  /** The credentials file (API.md, Security); null = none, protected mode. */
+  /** The credentials file (README, "Security"); null = none, protected mode. */
   credentials: string | null;
   /** Serve clients on any address without credentials (turns protected mode off). */
   insecure: boolean;
@@ -315,7 +315,7 @@ function checkAdvertisedHost(config: NodeConfig): void {
   }
 }
 
-/** Refuses a non-loopback `--host` without credentials unless `--insecure` (API.md). */
+/** Refuses a non-loopback `--host` without credentials unless `--insecure` (README, "Security"). */
 function checkProtectedMode(config: NodeConfig): void {
   if (config.credentials !== null || config.insecure || isLoopbackAddress(config.host)) return;
   throw new Error(

@@ -11,7 +11,7 @@
  * Every error code of the broker. Domain codes come from the engine and the service; `NoLeader`
  * and `NotReady` from replication (translated by the service); `MalformedRequest`,
  * `RequestTooLarge`, `UnsupportedMediaType`, `MethodNotAllowed` and `NotFound` from the HTTP layer;
- * `Unauthenticated` and `AccessDenied` from the doors' authentication (API.md, Security).
+ * `Unauthenticated` and `AccessDenied` from the doors' authentication (README, "Security").
  * Each door maps a code to its own status and shape (the native door: `http/v1/errors.ts`).
  */
 export const errorCodes = [

@@ -58,7 +58,7 @@ export const deadLetterLimits = {
   maxTimeToLiveSeconds: { min: 300, max: 43_200 },
 } as const;
 
-/** Topic attribute ranges (API.md: a topic keeps a message at most a day). */
+/** Topic attribute ranges (the contract: a topic keeps a message at most a day). */
 export const topicLimits = {
   maxMessageBytes: { min: 1024, max: 1_048_576, default: 65_536 },
   retentionSeconds: { min: 60, max: 86_400, default: 86_400 },

@@ -1,5 +1,5 @@
 /**
- * When a failed HTTP push is tried again: API.md's two retry policies, as pure functions of
+ * When a failed HTTP push is tried again: the two retry policies of the README's "Topics" section, as pure functions of
  * replicated values, so every replica schedules the same next attempt.
  *
  * - `backoff` (CMQ's BACKOFF_RETRY): 3 retries, each 10–20 s after the failure before it. The

@@ -1,10 +1,10 @@
 /**
- * Topic and subscription attribute validation and defaults (API.md "Topics" and "Limits and
+ * Topic and subscription attribute validation and defaults (the API contract's "Topics" and "Limits and
  * defaults"). The service checks a request with these before proposing; the state machine runs
  * the same checks on the command, so a command that reached the log can never make an invalid
  * topic or subscription.
  *
- * Decisions where API.md is silent:
+ * Decisions where the API contract is silent:
  * - `filterType` and a subscription's `endpoint` are immutable (CMQ fixes both at creation).
  * - `filterTags` on a routing-key topic and `bindingKeys` on a tag topic are refused rather than
  *   ignored: a filter that silently does nothing is worse than an error.

@@ -85,7 +85,7 @@ export async function door(options: DoorOptions = {}) {
   return { app, calls, status, logged, access };
 }
 
-/** One concrete request per v1 route, with the permission API.md says it needs. */
+/** One concrete request per v1 route, with the permission the README's "Security" section says it needs. */
 export interface RouteCase {
   method: string;
   path: string;

@@ -1,5 +1,5 @@
 /**
- * Who may talk to this node (API.md, Security), as hono middleware and as the check a follower
+ * Who may talk to this node (README, "Security"), as hono middleware and as the check a follower
  * runs before it forwards a request to the leader.
  *
  * - **Protected mode** (`loopbackOnly`, no credentials file): every path, every door, is served

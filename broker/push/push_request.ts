@@ -1,5 +1,5 @@
 /**
- * The HTTP request of one push (API.md, "Topics"): a POST to the subscription's URL.
+ * The HTTP request of one push (README, "Topics"): a POST to the subscription's URL.
  *
  * - `json` (the default format): `{topicName, subscriptionName, msgId, msgBody, msgTag,
  *   publishTime}` with `content-type: application/json`; `msgTag` is the message's tags (an

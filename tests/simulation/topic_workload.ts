@@ -80,7 +80,7 @@ export function configureEndpoints(endpoints: SimEndpoints): void {
 const tagPool = ["paid", "refunded", "vip"];
 const keyPool = ["orders.eu.created", "orders.us.paid", "users.eu", "orders", "eu"];
 
-/** Does a subscription take a message? The reference rules of API.md, written plainly. */
+/** Does a subscription take a message? The reference rules of the README's "Topics" section, written plainly. */
 export function matches(spec: SubscriptionSpec, message: PublishEntry): boolean {
   const filterType = topicSpecs.find((topic) => topic.name === spec.topic)!.filterType;
   if (filterType === "tag") {

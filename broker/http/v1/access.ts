@@ -1,5 +1,5 @@
 /**
- * Who may call which v1 route (API.md, Security): one rule per route, naming the permission a
+ * Who may call which v1 route (README, "Security"): one rule per route, naming the permission a
  * caller's key needs — the kind, where the resource's name is, and the action.
  *
  * Adding a route means adding its rule to `v1AccessRules` (one line): the guard installs a check

@@ -1,5 +1,5 @@
 /**
- * API.md's "Topics" semantics as a client sees them over HTTP: the real engine (queue and topic
+ * The "Topics" semantics of the API contract as a client sees them over HTTP: the real engine (queue and topic
  * services over a `MemoryReplica` with a manual clock) behind `createApp`, through
  * `app.request()`.
  */

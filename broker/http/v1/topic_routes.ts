@@ -1,5 +1,5 @@
 /**
- * The topics section of the native v1 door (API.md, "Topics"): each route validates its input
+ * The topics section of the native v1 door (README, "Topics"): each route validates its input
  * with the schemas of `topic_schemas.ts`, calls one `TopicService` method and answers its result.
  * No logic of its own beyond that translation; errors are thrown to the one mapper.
  *

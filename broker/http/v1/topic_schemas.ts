@@ -1,5 +1,5 @@
 /**
- * The zod schemas of the topic routes (API.md, "Topics"): request shapes and, through
+ * The zod schemas of the topic routes (README, "Topics"): request shapes and, through
  * `@hono/zod-openapi`, their part of `/openapi.json`. Shapes only: the service checks the
  * content rules (tags, keys, URLs, sizes) and answers them with a precise field.
  *
