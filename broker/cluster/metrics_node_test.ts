@@ -4,35 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
-import { noPeers, startNode } from "./node.ts";
-import { realClock, realTimers } from "./real_time.ts";
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { startOneNode, until } from "./testing/mod.ts";
 
 Deno.test("/metrics reports the receives parked on the node", async () => {
-  const node = await startNode({
-    nodeId: "n1",
-    dataDir: "/d",
-    fs: new SimFileSystem(),
-    clock: realClock,
-    timers: realTimers,
-    transport: noPeers(),
-    initialVoters: ["n1"],
-    url: "http://127.0.0.1:1",
-    tickMs: 5,
-  });
+  const node = await startOneNode(new SimFileSystem());
   const parked = async () => {
     const text = await (await node.app.request("/metrics")).text();
     return Number(/^cmqd_parked_receives (\d+)$/m.exec(text)?.[1]);
   };
   try {
-    await until(() => node.replica.isLeader, "leadership");
     await node.broker.createQueue("idle", {});
     assert.equal(await parked(), 0);
     const polls = [1, 2, 3].map(() => node.broker.receiveMessages("idle", { waitSeconds: 20 }));

@@ -4,8 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
-import { noPeers, startNode } from "./node.ts";
-import { realClock, realTimers } from "./real_time.ts";
+import { startOneNode, until } from "./testing/mod.ts";
 
 interface Received {
   id: string;
@@ -29,34 +28,10 @@ function startSink(failFirst: number) {
   return { received, attempts, server, url: `http://127.0.0.1:${server.addr.port}/notify` };
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function started(fs: SimFileSystem) {
-  const node = await startNode({
-    nodeId: "n1",
-    dataDir: "/d",
-    fs,
-    clock: realClock,
-    timers: realTimers,
-    transport: noPeers(),
-    initialVoters: ["n1"],
-    url: "http://127.0.0.1:1",
-    tickMs: 5,
-  });
-  await until(() => node.replica.isLeader, "leadership");
-  return node;
-}
-
 Deno.test("a leader pushes to a real endpoint, retries a failure, and reports it in metrics", async () => {
   const sink = startSink(1);
   const fs = new SimFileSystem();
-  const node = await started(fs);
+  const node = await startOneNode(fs);
   try {
     await node.topics.createTopic("payments", {});
     await node.topics.subscribe("payments", "merchant", { endpoint: { url: sink.url } });
@@ -94,7 +69,7 @@ Deno.test("a leader pushes to a real endpoint, retries a failure, and reports it
 
 Deno.test("pending pushes survive a restart and are delivered by the restarted leader", async () => {
   const fs = new SimFileSystem();
-  const first = await started(fs);
+  const first = await startOneNode(fs);
   // The worker is stopped before the publish: the pushes wait, replicated, for the next leader.
   await first.topics.createTopic("t", {});
   const sink = startSink(0);
@@ -104,7 +79,7 @@ Deno.test("pending pushes survive a restart and are delivered by the restarted l
   assert.equal(first.machine.topics.getSubscription("t", "hook")!.pendingMessages, 2);
   await first.close();
   assert.equal(sink.received.length, 0);
-  const second = await started(fs);
+  const second = await startOneNode(fs);
   try {
     await until(() => sink.received.length === 2, "both pushes after the restart");
     assert.deepEqual(sink.received.map((item) => (item.body as { msgBody: string }).msgBody), [

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { inspectRecord, newRecordHeader, SimFileSystem } from "../../storage/mod.ts";
 import { noPeers, startNode } from "./node.ts";
 import { realTimers } from "./real_time.ts";
+import { until } from "./testing/mod.ts";
 
 const logDir = "/d/log";
 
@@ -38,14 +39,6 @@ function sealedSegmentWithTwoRecords(
     }
   }
   throw new Error("no sealed segment with two records");
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** A closed node whose log holds 40 sends over several segments. */

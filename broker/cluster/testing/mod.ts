@@ -1,10 +1,11 @@
 /**
  * Test harnesses that wire several rooms: the real engine on an in-memory replica
- * (`memoryEngine`), and an in-process Raft cluster of real replicas over an in-memory transport.
+ * (`memoryEngine`), one real node on a simulated file system (`startOneNode`), and an in-process Raft cluster of real replicas over an in-memory transport.
  *
  * @module
  */
 export { flush, memoryEngine, rejects, setup, wallClockEngine } from "./memory_engine.ts";
+export { startOneNode, until } from "./one_node.ts";
 export {
   drainMicrotasks,
   followerOf,
