@@ -40,7 +40,7 @@ export {
   type RecordStatus,
 } from "./record.ts";
 export type { RecoveryReport } from "./recovery.ts";
-export { LogScrubber, type ScrubStep } from "./log_scrubber.ts";
+export { LogScrubber, scrubReadBytesMax, type ScrubStep } from "./log_scrubber.ts";
 export { SegmentLog, type SegmentLogOptions, type SegmentLogStats } from "./segment_log.ts";
 export {
   seededRandom,

@@ -11,7 +11,7 @@
  * @module
  */
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
-import { CorruptLogError } from "../../storage/mod.ts";
+import { CorruptLogError, scrubReadBytesMax } from "../../storage/mod.ts";
 import { type ClusterKnobs, SimCluster, type SimNode } from "./cluster.ts";
 import { History, SimulationViolation } from "./checkers.ts";
 import { MembershipDriver } from "./membership.ts";
@@ -145,6 +145,8 @@ class Run {
   #damaged: string | null = null;
   /** Nodes ending like `main.ts` after a read found damage: record it durably, then exit. */
   readonly #exiting = new Set<string>();
+  /** Nodes whose log a scrub is reading now (`#scrub`). */
+  readonly #scrubbing = new Set<string>();
   crashes = 0;
   flips = 0;
   clockJumps = 0;
@@ -264,8 +266,33 @@ class Run {
         continue;
       }
       if (failure !== null) throw failure; // not a simulated fault: a bug
-      if (this.#damaged === node.id && node.replica.status().canCampaign) this.#damaged = null;
+      if (this.#damaged === node.id && node.replica.status().canCampaign) this.#scrub(node);
     }
+  }
+
+  /**
+   * The damaged node trusts its log again, but a flipped bit in a sealed segment whose index the
+   * open trusted is not read until something needs it: the damage is over only once the node's
+   * scrubber (as `main.ts` runs it) has read every such segment. Damage found exits the node as
+   * the scrub's fatal report does in the product; it restarts distrusting and is repaired.
+   */
+  #scrub(node: SimNode): void {
+    const log = node.log;
+    if (log === null || this.#scrubbing.has(node.id)) return;
+    this.#scrubbing.add(node.id);
+    const scrubber = log.scrubber();
+    const run = async () => {
+      for (;;) {
+        const step = await scrubber.step(scrubReadBytesMax);
+        if (node.log !== log) return; // crashed meanwhile: the next start scrubs again
+        if (step.damage !== null) return this.#exitAfterDamage(node);
+        if (step.done) {
+          if (this.#damaged === node.id) this.#damaged = null;
+          return;
+        }
+      }
+    };
+    run().catch(() => {}).finally(() => this.#scrubbing.delete(node.id));
   }
 
   #exitAfterDamage(node: SimNode): void {
