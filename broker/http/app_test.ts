@@ -295,3 +295,43 @@ Deno.test("a node whose storage failed answers /healthz and /readyz 503 with the
     assert.match(body.error.message, /fsync failed: EIO/);
   }
 });
+
+Deno.test("a body the client stops sending is a bad request on every door, never a logged failure", async () => {
+  // What Deno hands the door when the client resets or closes the connection mid-body: a body
+  // whose read fails (seen as BadResource when sqs-consumer aborted a request).
+  const failing = () =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"messages":[{"bo'));
+      },
+      pull(controller) {
+        controller.error(new Deno.errors.BadResource("the connection went away"));
+      },
+    });
+  // CMQ answers every error with HTTP 200 and its code in the body (4000: invalid parameter).
+  const refused = async (response: Response) =>
+    response.status === 200 ? (await response.json()).code === 4000 : response.status === 400;
+  const requests: [string, Record<string, string>][] = [
+    ["/v1/queues/q/messages", { "content-type": "application/json" }],
+    ["/v2/index.php", {}],
+    ["/", {
+      "content-type": "application/x-amz-json-1.0",
+      "x-amz-target": "AmazonSQS.SendMessage",
+    }],
+  ];
+  for (const [path, headers] of requests) {
+    for (const declared of [true, false]) {
+      const { app, calls, logged } = door();
+      const response = await app.request(path, {
+        method: "POST",
+        headers: declared ? { ...headers, "content-length": "400" } : headers,
+        body: failing(),
+        // @ts-ignore: `duplex` is required for a stream body and not in every RequestInit type.
+        duplex: "half",
+      });
+      assert.ok(await refused(response), `${path} (declared length: ${declared})`);
+      assert.deepEqual(logged, [], `${path}: nothing logged`);
+      assert.deepEqual(calls, [], `${path}: the service was not called`);
+    }
+  }
+});

@@ -127,7 +127,16 @@ function cacheBody(
  * as the first byte past the limit arrives. Outside hono (the follower's check before it
  * forwards) this is the same bounded read.
  */
-export async function readBoundedBytes(request: Request, bytesMax: number): Promise<BodyBytes> {
+export function readBoundedBytes(request: Request, bytesMax: number): Promise<BodyBytes> {
+  // A body that fails to arrive (the client reset or closed the connection while sending it) is
+  // a malformed request, not an internal error to log: nobody is left to read the answer.
+  return readBytes(request, bytesMax).catch((error) => {
+    if (error instanceof BrokerError) throw error;
+    throw new BrokerError("MalformedRequest", "the request body could not be read");
+  });
+}
+
+async function readBytes(request: Request, bytesMax: number): Promise<BodyBytes> {
   const declared = request.headers.get("content-length");
   if (declared !== null && request.headers.get("transfer-encoding") === null) {
     // The transport delivers exactly content-length bytes, checked against the limit above.

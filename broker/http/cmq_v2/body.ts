@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { invalidParameter, moduleCode } from "./errors.ts";
+import { CmqError, invalidParameter, moduleCode } from "./errors.ts";
 
 const utf8 = new TextDecoder();
 
@@ -23,7 +23,16 @@ function tooLarge(bytesMax: number) {
  * The body of `request` as text ("" when there is none), at most `bytesMax` bytes. Bytes that
  * are not UTF-8 become U+FFFD; a value changed that way no longer matches its signature.
  */
-export async function readFormBody(request: Request, bytesMax: number): Promise<string> {
+export function readFormBody(request: Request, bytesMax: number): Promise<string> {
+  // A body that fails to arrive (the client went away while sending it) is a bad request, not
+  // an internal error to log: nobody is left to read the answer.
+  return readForm(request, bytesMax).catch((error) => {
+    if (error instanceof CmqError) throw error;
+    throw invalidParameter(moduleCode.invalidRequest, "the request body could not be read");
+  });
+}
+
+async function readForm(request: Request, bytesMax: number): Promise<string> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > bytesMax) throw tooLarge(bytesMax);
   if (declared !== null && request.headers.get("transfer-encoding") === null) {

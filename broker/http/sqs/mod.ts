@@ -105,7 +105,16 @@ export function isSqsRequest(request: Request): boolean {
     (request.headers.get("x-amz-target") ?? "").startsWith(targetPrefix);
 }
 
-async function readBody(request: Request): Promise<Uint8Array> {
+function readBody(request: Request): Promise<Uint8Array> {
+  // A body that fails to arrive (the client went away while sending it) is a bad request, not
+  // an internal failure to log: nobody is left to read the answer.
+  return readBoundedBody(request).catch((error) => {
+    if (error instanceof SqsError) throw error;
+    throw new SqsError("InvalidParameterValue", "The request body could not be read.");
+  });
+}
+
+async function readBoundedBody(request: Request): Promise<Uint8Array> {
   const tooLong = () =>
     new SqsError(
       "BatchRequestTooLong",
