@@ -13,13 +13,29 @@ const root = new URL("../../", import.meta.url).pathname;
  */
 export const testClusterKeyText = "integration-test-cluster-key-0123456789abcdef";
 
-/** A free TCP port on loopback (the kernel picks it; we close and reuse it at once). */
+/** A free TCP port on loopback, free when asked and not handed out before by this process. */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  // Not port 0: the kernel hands those out from its ephemeral range (32768-60999 here), where
+  // every outgoing connection of the parallel test processes takes its local port too, and a
+  // port closed here could be taken before the broker binds it (AddrInUse, seen in CI). A random
+  // port below that range, never handed out twice by this process, avoids both.
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = portsFrom + Math.floor(Math.random() * portsCount);
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue; // in use
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error("no free port found below the ephemeral range");
 }
+
+const portsFrom = 20_000;
+const portsCount = 12_000;
+const handedOut = new Set<number>();
 
 /** Free client and peer ports for each node id, and the `--peers` list they make. */
 export function clusterPorts(ids: string[]): {
