@@ -21,10 +21,11 @@
  * - After a wall-clock jump in either direction `T` keeps running at 99–101% of real time and
  *   closes the gap at 1% of elapsed time: nothing expires early by more than 1% of its duration
  *   (a 30 s lock lasts at least 29.7 s), and nothing freezes.
- * - Each node also follows the log: every entry it appends or installs moves `T` up to the
- *   entry's timestamp and restarts `elapsed` there. A new leader therefore continues from the
- *   log's last timestamp plus its own monotonic time since it received that entry, whatever its
- *   wall clock says.
+ * - Each node also follows the log. An entry a leader appends of its own moves `T` up to its
+ *   stamp; entries a follower appends from the leader (or a snapshot it installs) set `T` to the
+ *   last one's timestamp, even below `T`, and restart `elapsed` there. A new leader therefore
+ *   continues from the log's last timestamp plus its own monotonic time since it received that
+ *   entry, whatever its wall clock or its own earlier tenure said.
  * - A node that restarts continues from its log's last timestamp (its monotonic clock says
  *   nothing about the time it was down). After the whole group was down, cluster time therefore
  *   lags the wall clock by the outage and catches up at 1% (36 s per hour).
@@ -65,6 +66,19 @@ export class ClusterClock {
       this.#time = timestamp;
       this.#anchor = this.#monotonic.now();
     }
+  }
+
+  /**
+   * Entries appended from a leader (or a snapshot installed from one): time is the log's, from
+   * its last stamp on, even if this node's own time ran ahead of it. Its lead came from entries
+   * it stamped itself (a tenure, or entries since truncated) while the group's timeline lagged,
+   * say behind a leader that restarted from its log's tail; kept, it would move cluster time
+   * forward at a jump when this node leads again, and locks taken meanwhile would end early.
+   */
+  follow(timestamp: number): void {
+    if (!hasTime(timestamp)) return;
+    this.#time = timestamp;
+    this.#anchor = this.#monotonic.now();
   }
 
   /** The time a stamp taken now would carry, without taking it (timers, views). */

@@ -98,3 +98,22 @@ Deno.test("an entry Raft made in an empty log (stamp 0) does not start cluster t
   c.pass(5);
   assert.equal(restarted.stamp(), 1_700_000_000_015);
 });
+
+Deno.test("a follower ahead of its leader's timeline follows it back, so its own lead ends with the tenure", () => {
+  // This node led a term (or held entries later truncated) while the others' timeline lagged it,
+  // say behind a leader that restarted and continued from its log's tail. Keeping its own higher
+  // time, it would jump cluster time forward when it leads again, and locks taken in between
+  // would end early in real time (simulation seed 7189, 60 steps: 2.6 s at a leader change).
+  const c = clocks(1_700_000_000_000);
+  const time = new ClusterClock(c.parts, { tailTimestamp: 1_700_000_010_000 });
+  time.stamp(); // led, stamping at 1_700_000_010_000
+  c.pass(1_000);
+  time.follow(1_700_000_008_000); // the leader's entries: its timeline is 3 s behind ours
+  assert.equal(time.now(), 1_700_000_008_000);
+  c.pass(500);
+  const stamp = time.stamp(); // leading again: the log's timeline plus real time since
+  assert.ok(stamp >= 1_700_000_008_495 && stamp <= 1_700_000_008_505, `${stamp}`);
+  // Following never needs a time to go back below what it already follows.
+  time.follow(0);
+  assert.ok(time.now() >= stamp);
+});

@@ -519,7 +519,9 @@ export class RaftReplica implements Proposer, LogReader {
       // Raft never truncates committed entries: every pending proposal from `first` on lost.
       this.#pending.rejectWhere((index) => index >= first, () => noLeader(this.#leaderId));
     });
-    this.#time.observe(this.#writer.tailTimestamp);
+    // A follower's entries are the leader's timeline: its time follows them, even down.
+    if (this.isLeader) this.#time.observe(this.#writer.tailTimestamp);
+    else this.#time.follow(this.#writer.tailTimestamp);
   }
 
   // ---- applying ------------------------------------------------------------------------------
@@ -576,7 +578,7 @@ export class RaftReplica implements Proposer, LogReader {
     const installed = await installReceivedSnapshot(this.#snapshotParts, snapshot);
     this.#config = installed.config;
     this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#writer.tailTimestamp;
-    if (installed.tailTimestamp !== null) this.#time.observe(installed.tailTimestamp);
+    if (installed.tailTimestamp !== null) this.#time.follow(installed.tailTimestamp);
     const unknown = () =>
       new ReplicationError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
     this.#pending.rejectWhere((index) => index <= snapshot.index, unknown);
