@@ -11,9 +11,12 @@
  * Two fresh brokers side by side (`main.ts` on free ports, temporary data dirs, stopped by PID
  * with SIGTERM, dirs removed at the end):
  *
- * - **crowded**: RSS once it is ready and has settled, then after creating `--queues` idle
- *   queues, then after parking `--parked` long polls on them → RSS per idle queue and per parked
- *   poll (nothing else has run on it yet). The polls stay parked to the end (each re-polls when
+ * - **crowded**: RSS once it is ready, then after creating `--queues` idle queues, then after
+ *   parking `--parked` long polls on them → RSS per idle queue and per parked poll (nothing else
+ *   has run on it yet). Each reading is the lowest RSS over `--idle-seconds` (30) of idling, so
+ *   it counts what the broker holds, not the garbage of the burst of requests before it (V8
+ *   collects that on its own once the isolate idles); the reading right after the creates is
+ *   reported too. The polls stay parked to the end (each re-polls when
  *   its wait ends); `/metrics` `cmqd_parked_receives` shows they were.
  * - **alone**: nothing but the measured queue.
  *
@@ -45,6 +48,8 @@ interface ScaleOptions {
   settleMs: number;
   /** Rounds of alone-then-crowded; the ratios are of the medians. */
   rounds: number;
+  /** Idle seconds over which each memory reading takes the lowest RSS. */
+  idleSeconds: number;
 }
 
 function parseArgs(args: string[]): ScaleOptions {
@@ -55,6 +60,7 @@ function parseArgs(args: string[]): ScaleOptions {
     createConcurrency: 64,
     settleMs: 3_000,
     rounds: 2,
+    idleSeconds: 30,
   };
   for (let index = 0; index < args.length; index += 2) {
     const [flag, value] = [args[index], args[index + 1] ?? ""];
@@ -63,12 +69,14 @@ function parseArgs(args: string[]): ScaleOptions {
     else if (flag === "--create-concurrency") options.createConcurrency = Number(value);
     else if (flag === "--settle-ms") options.settleMs = Number(value);
     else if (flag === "--rounds") options.rounds = Number(value);
+    else if (flag === "--idle-seconds") options.idleSeconds = Number(value);
     else options.load.push(flag, value);
   }
   if (!(options.queues >= 1 && options.parked >= 0 && options.parked <= options.queues)) {
     throw new Error("--queues ≥ 1 and 0 ≤ --parked ≤ --queues");
   }
   if (!(options.rounds >= 1)) throw new Error("--rounds ≥ 1");
+  if (!(options.idleSeconds >= 0)) throw new Error("--idle-seconds ≥ 0");
   return options;
 }
 
@@ -192,29 +200,46 @@ async function waitParked(url: string, count: number): Promise<number> {
 const emit = (row: Record<string, unknown>) => console.log(JSON.stringify(row));
 
 /**
+ * The lowest RSS read once a second over `seconds` of idling: what the broker holds once V8 has
+ * collected the garbage of the last burst of requests (an idle isolate collects it on its own
+ * within seconds; no GC is forced).
+ */
+async function settledRss(pid: number, seconds: number): Promise<number> {
+  let lowest = rssFromProc(pid)!;
+  for (let second = 0; second < seconds; second++) {
+    await sleep(1_000);
+    lowest = Math.min(lowest, rssFromProc(pid)!);
+  }
+  return lowest;
+}
+
+/**
  * The crowded broker: RSS fresh, after the idle queues, after the parked polls (nothing else has
  * run on it, so its heap holds no garbage of a load run that the new queues could fill).
  */
 async function crowd(broker: Broker, options: ScaleOptions) {
   await sleep(options.settleMs);
-  const rssFresh = rssFromProc(broker.pid)!;
+  const rssFresh = await settledRss(broker.pid, options.idleSeconds);
   const machineFresh = await metric(broker.url, "cmqd_state_machine_bytes");
   const createSeconds = await createQueues(broker.url, options.queues, options.createConcurrency);
   await sleep(options.settleMs);
-  const rssQueues = rssFromProc(broker.pid)!;
+  const rssCreating = rssFromProc(broker.pid)!;
+  const rssQueues = await settledRss(broker.pid, options.idleSeconds);
   const machineQueues = await metric(broker.url, "cmqd_state_machine_bytes");
   const polls = parkPolls(broker.url, options.parked);
   const parked = await waitParked(broker.url, options.parked);
-  await sleep(options.settleMs);
-  const rssParked = rssFromProc(broker.pid)!;
+  const rssParked = await settledRss(broker.pid, options.idleSeconds);
+  const perQueue = (bytes: number) => Math.round((bytes - rssFresh) / options.queues);
   emit({
     system: "cmqd",
     probe: "scale-memory",
     queues: options.queues,
     createSeconds: Math.round(createSeconds * 10) / 10,
+    idleSeconds: options.idleSeconds,
     rssFreshBytes: rssFresh,
     rssQueuesBytes: rssQueues,
-    rssBytesPerIdleQueue: Math.round((rssQueues - rssFresh) / options.queues),
+    rssBytesPerIdleQueue: perQueue(rssQueues),
+    rssBytesPerIdleQueueRightAfterCreating: perQueue(rssCreating),
     stateMachineBytesPerIdleQueue: Math.round((machineQueues - machineFresh) / options.queues),
     parked,
     rssParkedBytes: rssParked,

@@ -11,6 +11,7 @@
  * @module
  */
 import { invariant } from "./invariant.ts";
+import { emptyArray, ownArray } from "./shared_empty.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 
 const runsPerChunkMax = 4096;
@@ -115,7 +116,7 @@ class Chunk {
  * ```
  */
 export class MessageRuns {
-  #chunks: Chunk[] = [];
+  #chunks: Chunk[] = emptyArray();
   #endSequence: number;
   #lowSequence: number;
   /** Whether log indexes never decrease with sequence (true until a message is moved in). */
@@ -158,6 +159,7 @@ export class MessageRuns {
     let chunk = last;
     if (chunk === undefined || !chunk.fits(sequence, locator)) {
       chunk = new Chunk(sequence, locator.logIndex, locator.time, 8);
+      this.#chunks = ownArray(this.#chunks);
       this.#chunks.push(chunk);
     }
     chunk.push(sequence, locator);
@@ -295,6 +297,7 @@ export class MessageRuns {
     let chunk = this.#chunks.at(-1);
     if (chunk === undefined || !chunk.fits(sequence, locator)) {
       chunk = new Chunk(sequence, locator.logIndex, locator.time, 8);
+      this.#chunks = ownArray(this.#chunks);
       this.#chunks.push(chunk);
     }
     chunk.push(sequence, locator);

@@ -23,6 +23,7 @@ import { BrokerError, invalidParameter } from "./errors.ts";
 import { invariant } from "./invariant.ts";
 import { messageLimits } from "./limits.ts";
 import { queueWideGroup } from "./queue_fifo.ts";
+import { ownMap } from "./shared_empty.ts";
 import type { ByteReader } from "./binary.ts";
 import type { SendHeader } from "./commands.ts";
 import { decodeReceiptBytes, encodeReceiptHandle, receiptTag } from "./receipt.ts";
@@ -125,7 +126,9 @@ export class QueueState extends QueueStore {
         this.track(sequence, TrackState.Delayed, visibleAt);
       }
       this.fifo?.onAppend(sequence, message.groupId ?? queueWideGroup);
-      if (message.dedupId !== undefined) this.dedup.set(message.dedupId, { sequence, at: now });
+      if (message.dedupId !== undefined) {
+        (this.dedup = ownMap(this.dedup)).set(message.dedupId, { sequence, at: now });
+      }
       results.push({ id: this.idOf(sequence), sequence });
     });
     return results;
@@ -337,7 +340,7 @@ export class QueueState extends QueueStore {
   admit(message: MovedMessage, now: number): void {
     const sequence = this.runs.endSequence;
     this.runs.append(1, { logIndex: message.logIndex, slot: message.slot, time: now });
-    this.foreign.set(sequence, {
+    (this.foreign = ownMap(this.foreign)).set(sequence, {
       incarnation: message.incarnation,
       sequence: message.sequence,
       origin: message.origin,

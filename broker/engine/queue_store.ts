@@ -15,6 +15,7 @@ import { ReleaseHeap } from "./release_heap.ts";
 import { SortedNumbers } from "./sorted_numbers.ts";
 import { FifoGroups } from "./queue_fifo.ts";
 import { messageId } from "./receipt.ts";
+import { emptyArray, emptyMap, ownArray, ownMap } from "./shared_empty.ts";
 import type { QueueAttributes } from "./types.ts";
 
 /** States of a tracked message. */
@@ -83,21 +84,21 @@ export class QueueStore {
   meta: QueueMeta;
   protected runs: MessageRuns = new MessageRuns(firstSequence);
   protected deleted: RunSet = new RunSet();
-  protected tracked: Map<number, Tracked> = new Map();
+  protected tracked: Map<number, Tracked> = emptyMap();
   protected heap: ReleaseHeap = new ReleaseHeap();
   /** Standard queues: tracked messages in state Ready, by sequence. */
   protected ready: SortedNumbers = new SortedNumbers();
   protected fifo: FifoGroups | null;
-  protected foreign: Map<number, Foreign> = new Map();
+  protected foreign: Map<number, Foreign> = emptyMap();
   /** dedupId → first message; insertion order is expiry order (time never goes back). */
-  protected dedup: Map<string, { sequence: number; at: number }> = new Map();
+  protected dedup: Map<string, { sequence: number; at: number }> = emptyMap();
   protected undeleted = 0;
   /** No plain message below it. */
   protected cursor = firstSequence;
   /** Messages below it were checked against the dead-letter TTL (except `ttlPending`). */
   protected ttlCursor = firstSequence;
   /** TTL-expired messages that were in flight when checked, ascending. */
-  protected ttlPending: number[] = [];
+  protected ttlPending: number[] = emptyArray();
 
   constructor(meta: QueueMeta) {
     this.meta = meta;
@@ -129,7 +130,7 @@ export class QueueStore {
 
   protected track(sequence: number, state: number, visibleAt: number): Tracked {
     const tracked = new Tracked(state, visibleAt);
-    this.tracked.set(sequence, tracked);
+    (this.tracked = ownMap(this.tracked)).set(sequence, tracked);
     this.heap.push(visibleAt, sequence);
     return tracked;
   }
@@ -210,7 +211,9 @@ export class QueueStore {
     this.runs.trimBelow(newLow);
     this.cursor = Math.max(this.cursor, newLow);
     this.ttlCursor = Math.max(this.ttlCursor, newLow);
-    this.ttlPending = this.ttlPending.filter((sequence) => sequence >= newLow);
+    if (this.ttlPending.length > 0) {
+      this.ttlPending = this.ttlPending.filter((sequence) => sequence >= newLow);
+    }
     invariant(this.undeleted >= 0, "the count of undeleted messages never goes negative");
   }
 
@@ -347,7 +350,7 @@ export class QueueStore {
       const sequence = reader.uint();
       const tracked = new Tracked(reader.u8(), reader.uint(), reader.uint(), reader.uint());
       tracked.deliveryIndex = reader.uint();
-      this.tracked.set(sequence, tracked);
+      (this.tracked = ownMap(this.tracked)).set(sequence, tracked);
       if (tracked.state === TrackState.Ready) {
         if (!this.fifo) this.ready.add(sequence);
       } else {
@@ -358,7 +361,7 @@ export class QueueStore {
     for (let index = 0; index < foreignCount; index++) {
       const sequence = reader.uint();
       const incarnation = reader.uint();
-      this.foreign.set(sequence, {
+      (this.foreign = ownMap(this.foreign)).set(sequence, {
         incarnation,
         sequence: reader.uint(),
         origin: reader.string16(),
@@ -367,12 +370,16 @@ export class QueueStore {
     const dedupCount = reader.u32();
     for (let index = 0; index < dedupCount; index++) {
       const dedupId = reader.string16();
-      this.dedup.set(dedupId, { sequence: reader.uint(), at: reader.uint() });
+      (this.dedup = ownMap(this.dedup)).set(dedupId, {
+        sequence: reader.uint(),
+        at: reader.uint(),
+      });
     }
     this.undeleted = reader.uint();
     this.cursor = reader.uint();
     this.ttlCursor = reader.uint();
     const pendingCount = reader.u32();
+    if (pendingCount > 0) this.ttlPending = ownArray(this.ttlPending);
     for (let index = 0; index < pendingCount; index++) this.ttlPending.push(reader.uint());
     if (this.fifo) {
       this.fifo.read(reader);

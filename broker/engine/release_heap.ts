@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { emptyArray, ownArray } from "./shared_empty.ts";
 
 /**
  * Binary min-heap ordered by time, then sequence.
@@ -17,8 +18,8 @@
  * ```
  */
 export class ReleaseHeap {
-  #times: number[] = [];
-  #sequences: number[] = [];
+  #times: number[] = emptyArray();
+  #sequences: number[] = emptyArray();
 
   get size(): number {
     return this.#times.length;
@@ -39,6 +40,10 @@ export class ReleaseHeap {
   }
 
   push(time: number, sequence: number): void {
+    if (this.#times.length === 0) {
+      this.#times = ownArray(this.#times);
+      this.#sequences = ownArray(this.#sequences);
+    }
     this.#times.push(time);
     this.#sequences.push(sequence);
     let at = this.#times.length - 1;
@@ -144,8 +149,8 @@ export class ReleaseHeap {
   }
 
   clear(): void {
-    this.#times = [];
-    this.#sequences = [];
+    this.#times = emptyArray();
+    this.#sequences = emptyArray();
   }
 
   /** Bytes held (estimate). */

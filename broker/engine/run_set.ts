@@ -8,6 +8,9 @@
 import { invariant } from "./invariant.ts";
 import type { ByteReader, ByteWriter } from "./binary.ts";
 
+/** Zero-length, so never written: a set with no runs holds no array of its own. */
+const noRuns = new Float64Array(0);
+
 /**
  * Run-length integer set.
  *
@@ -20,7 +23,7 @@ import type { ByteReader, ByteWriter } from "./binary.ts";
  * ```
  */
 export class RunSet {
-  #data = new Float64Array(8);
+  #data = noRuns;
   #runs = 0;
   #size = 0;
 
@@ -75,7 +78,7 @@ export class RunSet {
     const insertCount = pieces.length / 2;
     const newRuns = this.#runs - removeCount + insertCount;
     if (2 * newRuns > this.#data.length) {
-      const grown = new Float64Array(Math.max(2 * newRuns, this.#data.length * 2));
+      const grown = new Float64Array(Math.max(2 * newRuns, this.#data.length * 2, 8));
       grown.set(this.#data.subarray(0, 2 * this.#runs));
       this.#data = grown;
     }
@@ -181,7 +184,7 @@ export class RunSet {
 
   /** Removes every member. */
   clear(): void {
-    this.#data = new Float64Array(8);
+    this.#data = noRuns;
     this.#runs = 0;
     this.#size = 0;
   }

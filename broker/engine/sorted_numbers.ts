@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { emptyArray, ownArray } from "./shared_empty.ts";
 
 /**
  * Sorted number set.
@@ -18,7 +19,7 @@
  * ```
  */
 export class SortedNumbers {
-  #values: number[] = [];
+  #values: number[] = emptyArray();
 
   /** Members. */
   get size(): number {
@@ -40,6 +41,7 @@ export class SortedNumbers {
   add(value: number): boolean {
     const at = this.#search(value);
     if (this.#values[at] === value) return false;
+    this.#values = ownArray(this.#values);
     this.#values.splice(at, 0, value);
     return true;
   }
@@ -63,11 +65,12 @@ export class SortedNumbers {
 
   /** Removes every member below `value`. */
   trimBelow(value: number): void {
-    this.#values.splice(0, this.#search(value));
+    const below = this.#search(value);
+    if (below > 0) this.#values.splice(0, below);
   }
 
   clear(): void {
-    this.#values = [];
+    this.#values = emptyArray();
   }
 
   /** A copy of the members, ascending. */
