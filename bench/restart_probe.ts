@@ -17,7 +17,9 @@
  * Each restart is launched, polled on `/readyz` until 200, the queue's backlog is read (it must be
  * the whole backlog), the broker's RSS is read from `/proc/PID/status`, and then it is killed with
  * SIGKILL (by PID) after `--settle-ms` (3000) — so every restart opens a log that was not shut
- * down cleanly. The broker's own
+ * down cleanly. Each build is also started once on an empty temporary directory: its RSS after
+ * the same settle is what any broker holds, and a restart's settled RSS above it, per message, is
+ * what the backlog costs (`rssBytesPerMessageAboveEmpty`). The broker's own
  * startup report (its stdout) is printed beside each row. The data directory is kept (`rm -rf` it
  * yourself); `--fresh` empties it first. One JSON line per restart on stdout.
  *
@@ -26,7 +28,7 @@
 import { parseLoadArgs } from "./load_options.ts";
 import { groupPlan, prefill } from "./load_shapes.ts";
 import { createBenchClient } from "./bench_client.ts";
-import { rssBreakdownFromProc, waitReady } from "./process_stats.ts";
+import { freePort, type RssBreakdown, rssBreakdownFromProc, waitReady } from "./process_stats.ts";
 
 interface ProbeOptions {
   dataDir: string;
@@ -101,13 +103,6 @@ function parseArgs(args: string[]): ProbeOptions {
     throw new Error("--modes is a list of index, scan");
   }
   return options;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 interface Broker {
@@ -204,7 +199,30 @@ function removeIndexFiles(dir: string): number {
   return removed;
 }
 
-async function restartOnce(main: string, options: ProbeOptions, round: number, mode: OpenMode) {
+/**
+ * RSS of the same build on an empty data directory, read after the same settle as a restart's
+ * second reading: the part of a restart's RSS that any broker holds, whatever its backlog.
+ */
+async function emptyBrokerRss(main: string, options: ProbeOptions): Promise<RssBreakdown | null> {
+  const dataDir = await Deno.makeTempDir({ prefix: "cmqd-empty-" });
+  const broker = startBroker(main, { ...options, dataDir });
+  try {
+    if (await waitReady(broker.url, 60_000) === null) return null;
+    await new Promise((resolve) => setTimeout(resolve, options.settleMs));
+    return rssBreakdownFromProc(broker.child.pid);
+  } finally {
+    await killHard(broker);
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+async function restartOnce(
+  main: string,
+  options: ProbeOptions,
+  round: number,
+  mode: OpenMode,
+  empty: RssBreakdown | null,
+) {
   const indexFilesRemoved = mode === "scan" ? removeIndexFiles(options.dataDir) : 0;
   const startMs = performance.now();
   const broker = startBroker(main, options);
@@ -233,6 +251,11 @@ async function restartOnce(main: string, options: ProbeOptions, round: number, m
     const settled = rssBreakdownFromProc(broker.child.pid);
     row.rssAfterSettleBytes = settled?.rssBytes ?? null;
     row.rssAnonAfterSettleBytes = settled?.rssAnonBytes ?? null;
+    // What the backlog itself costs: the settled RSS above an empty broker's.
+    row.rssEmptyBrokerBytes = empty?.rssBytes ?? null;
+    row.rssBytesPerMessageAboveEmpty = settled && empty
+      ? perMessage(settled.rssBytes - empty.rssBytes)
+      : null;
   } finally {
     const output = await killHard(broker);
     row.report = output.split("\n").filter((line) => /opened|ready|serving/.test(line));
@@ -258,10 +281,13 @@ async function main(): Promise<void> {
     // not yet
   }
   if (!filled) await fill(options);
+  const empties = new Map<string, RssBreakdown | null>();
+  for (const main of options.mains) empties.set(main, await emptyBrokerRss(main, options));
   for (let round = 1; round <= options.rounds; round++) {
     for (const main of options.mains) {
       for (const mode of options.modes) {
-        console.log(JSON.stringify(await restartOnce(main, options, round, mode)));
+        const row = await restartOnce(main, options, round, mode, empties.get(main)!);
+        console.log(JSON.stringify(row));
       }
     }
   }
