@@ -96,7 +96,7 @@ export function createDirectRoutes(options: DirectRoutesOptions): FetchHandler {
       // The signal aborts a long poll when the client goes away. Only receives touch it: once
       // read, Deno aborts it when the answer is sent, and that abort (a DOMException with its
       // stack) costs several µs per request.
-      call: (queue, request, raw) => service.receiveMessages(queue, request, raw.signal),
+      call: (queue, request, raw) => service.receiveMessages(queue, request, raw),
     }],
     ["/messages/delete", {
       pattern: hotRoutePaths.delete,

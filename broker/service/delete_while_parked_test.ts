@@ -85,7 +85,7 @@ Deno.test("a receive carrying deletes waits parked while they are written", asyn
     const receive = broker.receiveMessages(
       "jobs",
       { deleteReceiptHandles: [handle], waitSeconds: 20 },
-      abort.signal,
+      abort,
     );
     for (let turn = 0; turn < 5; turn++) await flush();
     abort.abort();

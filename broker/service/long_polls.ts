@@ -117,6 +117,7 @@ export class LongPolls {
    * what woke it; a `claim` must be released.
    */
   park(queue: string, request: PollRequest, deadline: number, signal?: AbortSignal): Promise<Wake> {
+    if (signal?.aborted) return Promise.resolve({}); // its "abort" event has fired already
     const want = request.maxMessages;
     const { timers, now } = this.#options;
     let polls = this.#queues.get(queue);

@@ -49,7 +49,7 @@ import {
   checkSendEntries,
   checkVisibilityEntries,
 } from "./validation.ts";
-import type { CreateQueueResult, ListQueuesOptions, QueueService } from "./types.ts";
+import type { AbortSource, CreateQueueResult, ListQueuesOptions, QueueService } from "./types.ts";
 import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
 import { readMessages, receivableAtOnce } from "./deliveries.ts";
 import type {
@@ -98,10 +98,14 @@ export interface EngineServiceOptions {
 /** How long a receive of `waitSeconds` 0 may stay parked while its deletes are written. */
 const deleteWaitMsMax = 30_000;
 
+const queueNotFound = (name: string) =>
+  new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
+
 /** Where a receive's long poll stands. */
 interface PollState {
   deadline: number;
-  signal?: AbortSignal;
+  /** Read only once the receive has to wait: see `AbortSource`. */
+  aborts?: AbortSource;
   /** The wake of a park made before polling (`#deleteWhileParked`). */
   first?: Wake;
 }
@@ -178,17 +182,13 @@ export class EngineService implements QueueService {
   #attributes(name: string): QueueAttributes {
     checkName(name);
     const attributes = this.#machine.queueAttributes(name);
-    if (attributes === undefined) {
-      throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
-    }
+    if (attributes === undefined) throw queueNotFound(name);
     return attributes;
   }
 
   #view(name: string): Queue {
     const queue = this.#machine.getQueue(name, this.#proposer.now());
-    if (queue === undefined) {
-      throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
-    }
+    if (queue === undefined) throw queueNotFound(name);
     return queue;
   }
 
@@ -324,12 +324,12 @@ export class EngineService implements QueueService {
   async receiveMessages(
     name: string,
     request: ReceiveMessagesRequest,
-    signal?: AbortSignal,
+    aborts?: AbortSource,
   ): Promise<ReceiveMessagesResponse> {
     const attributes = this.#attributes(name);
     const clean = checkReceive(request);
     const waitMs = (clean.waitSeconds ?? attributes.pollingWaitSeconds) * 1000;
-    const state: PollState = { deadline: this.#proposer.now() + waitMs, signal };
+    const state: PollState = { deadline: this.#proposer.now() + waitMs, aborts };
     const response: ReceiveMessagesResponse = { messages: [] };
     const handles = clean.deleteReceiptHandles;
     if (handles !== undefined && this.#parksWhileDeleting(name, attributes.fifo)) {
@@ -371,7 +371,9 @@ export class EngineService implements QueueService {
   ): Promise<Wake> {
     const stopped = new AbortController();
     const stop = () => stopped.abort();
-    state.signal?.addEventListener("abort", stop);
+    const signal = state.aborts?.signal;
+    if (signal?.aborted) stop();
+    signal?.addEventListener("abort", stop);
     const now = this.#proposer.now();
     const until = state.deadline > now ? state.deadline : now + deleteWaitMsMax;
     const parked = this.#polls.park(name, request, until, stopped.signal);
@@ -396,7 +398,7 @@ export class EngineService implements QueueService {
     try {
       return await parked;
     } finally {
-      state.signal?.removeEventListener("abort", stop);
+      signal?.removeEventListener("abort", stop);
     }
   }
 
@@ -411,7 +413,8 @@ export class EngineService implements QueueService {
     response: ReceiveMessagesResponse,
     state: PollState,
   ): Promise<void> {
-    const { deadline, signal } = state;
+    const deadline = state.deadline;
+    let signal: AbortSignal | undefined; // read once it has to wait (see `AbortSource`)
     let first = state.first;
     let claim: Claim | undefined;
     try {
@@ -424,10 +427,9 @@ export class EngineService implements QueueService {
           }
           claim?.release();
           claim = undefined;
+          signal ??= state.aborts?.signal;
           if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) return;
-          if (this.#machine.queueAttributes(name) === undefined) {
-            throw new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
-          }
+          if (this.#machine.queueAttributes(name) === undefined) throw queueNotFound(name);
           if (this.#polls.size >= this.#parkedMax) {
             if (response.deleted !== undefined) return; // answer what the request already did
             throw new BrokerError(
@@ -566,9 +568,7 @@ export class EngineService implements QueueService {
     const clean = checkRedrive(request, redriveMessagesMax);
     if (clean.destination !== undefined) {
       const target = this.#machine.queueAttributes(clean.destination);
-      if (target === undefined) {
-        throw new BrokerError("QueueNotFound", `queue '${clean.destination}' does not exist`);
-      }
+      if (target === undefined) throw queueNotFound(clean.destination);
       if (clean.destination === name) throw invalidParameter("destination", "is the queue itself");
       if (target.fifo !== attributes.fifo) {
         throw invalidParameter("destination", "must be fifo exactly when the queue is fifo");

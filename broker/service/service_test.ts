@@ -344,10 +344,49 @@ Deno.test("long polls wait for a message, a deadline, an abort or close", async 
   });
   await t.step("an abort answers at once", async () => {
     const controller = new AbortController();
-    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 }, controller.signal);
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 }, controller);
     await flush();
     controller.abort();
     assert.equal((await pending).messages.length, 0);
+    assert.equal(clock.timerCount, 0);
+  });
+  await t.step("the abort signal is read only by a receive that waits", async () => {
+    // Reading a served Request's signal makes Deno build it and abort it with a DOMException
+    // after the answer: a receive answered at once must not pay for that.
+    const controller = new AbortController();
+    let reads = 0;
+    const aborts = {
+      get signal() {
+        reads++;
+        return controller.signal;
+      },
+    };
+    await broker.sendMessages("jobs", [{ body: "now" }]);
+    const answered = await broker.receiveMessages("jobs", { waitSeconds: 20 }, aborts);
+    assert.equal(answered.messages.length, 1);
+    assert.equal(reads, 0);
+    const handle = answered.messages[0].receiptHandle;
+    const pending = broker.receiveMessages(
+      "jobs",
+      { waitSeconds: 20, deleteReceiptHandles: [handle] },
+      aborts,
+    );
+    await flush();
+    assert.ok(reads > 0);
+    controller.abort();
+    const result = await pending;
+    assert.deepEqual([result.messages.length, result.deleted], [0, 1]);
+    assert.equal(clock.timerCount, 0);
+  });
+  await t.step("a receive whose client left before it parks answers at once", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const waits = [
+      broker.receiveMessages("jobs", { waitSeconds: 20 }, controller),
+      broker.receiveMessages("jobs", { waitSeconds: 20, deleteReceiptHandles: [] }, controller),
+    ];
+    for (const result of await Promise.all(waits)) assert.equal(result.messages.length, 0);
+    assert.equal(broker.parkedReceivers, 0);
     assert.equal(clock.timerCount, 0);
   });
   await t.step("close answers every parked receiver at once", async () => {

@@ -29,6 +29,16 @@ import type {
 import type { ListQueuesOptions, TagChanges } from "../engine/mod.ts";
 
 /** The result of a create: `created` is false when an identical queue already existed. */
+/**
+ * What holds the signal that ends a receive's wait when its client goes away: a `Request`, or a
+ * door's context. The service reads `signal` only once a receive has to wait: the first read of
+ * a served `Request`'s signal makes Deno build one, and abort it with a DOMException (stack
+ * trace included) when the answer is sent, about 11 µs of the isolate's time per request.
+ */
+export interface AbortSource {
+  readonly signal: AbortSignal;
+}
+
 export interface CreateQueueResult {
   queue: Queue;
   created: boolean;
@@ -52,11 +62,11 @@ export interface QueueService {
   changeQueueTags(name: string, changes: TagChanges): Promise<Queue>;
   deleteQueue(name: string): Promise<void>;
   sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse>;
-  /** Long-polls up to `waitSeconds`; `signal` aborts the wait when the client goes away. */
+  /** Long-polls up to `waitSeconds`; `aborts.signal` ends the wait when the client goes away. */
   receiveMessages(
     name: string,
     request: ReceiveMessagesRequest,
-    signal?: AbortSignal,
+    aborts?: AbortSource,
   ): Promise<ReceiveMessagesResponse>;
   deleteMessages(name: string, receiptHandles: string[]): Promise<DeleteMessagesResponse>;
   changeVisibility(name: string, entries: VisibilityEntry[]): Promise<ChangeVisibilityResponse>;

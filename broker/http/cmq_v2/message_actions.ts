@@ -77,7 +77,7 @@ async function receive(context: ActionContext, maxMessages: number): Promise<Rec
   const received = await context.service.receiveMessages(
     context.queueName,
     { maxMessages, waitSeconds },
-    context.signal,
+    context,
   );
   if (received.messages.length === 0) {
     throw new CmqError(cmqCode.noMessage, `(${moduleCode.noMessage})no message`);

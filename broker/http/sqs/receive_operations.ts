@@ -99,7 +99,7 @@ export async function receiveMessage(context: OperationContext): Promise<JsonObj
   const result = await context.service.receiveMessages(
     queue.name,
     { maxMessages: maxMessages ?? 1, visibilityTimeoutSeconds: visibility, waitSeconds },
-    context.signal,
+    context,
   );
   if (result.messages.length === 0) return {};
   return {

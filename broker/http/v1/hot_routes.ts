@@ -52,7 +52,7 @@ export function addHotRoutes(
     // The signal aborts the long poll when the client goes away.
     hotHandler(
       plainReceiveRequest,
-      (queue, request, c) => service.receiveMessages(queue, request, c.req.raw.signal),
+      (queue, request, c) => service.receiveMessages(queue, request, c.req.raw),
     ),
   );
   app.post(

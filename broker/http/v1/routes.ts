@@ -280,7 +280,7 @@ function addMessageRoutes(app: OpenAPIHono<DoorEnv>, service: QueueService): voi
   app.openapi(receiveMessages, async (c) => {
     const queue = c.req.valid("param").queue;
     // The signal aborts the long poll when the client goes away.
-    const result = await service.receiveMessages(queue, c.req.valid("json"), c.req.raw.signal);
+    const result = await service.receiveMessages(queue, c.req.valid("json"), c.req.raw);
     return c.json(result, 200);
   });
   app.openapi(deleteMessages, async (c) => {
