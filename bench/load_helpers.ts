@@ -81,27 +81,26 @@ export async function helperProducer(
 }
 
 /**
- * One consumer through `Consumer`s; resolves once told to stop and stopped. A Consumer keeps
- * one long poll at a time, so a consumer with `consumerInflight` receive loops in raw mode is
- * `consumerInflight` Consumers here (on one client), each with `receiveBatch` handler slots.
+ * One consumer through a `Consumer`; resolves once told to stop and stopped. The raw mode's
+ * `consumerInflight` receive loops of `receiveBatch` are one Consumer here with that many
+ * receives in flight (`receivesInFlight`) and `receiveBatch` handler slots for each.
  */
 export async function helperConsumer(
   client: CmqdClient,
   plan: RunnerPlan,
   hooks: HelperHooks,
 ): Promise<void> {
-  const consumers = Array.from(
-    { length: plan.consumerInflight },
-    () =>
-      new Consumer(client, plan.queue, {
-        concurrency: plan.receiveBatch,
-        batchSize: plan.receiveBatch,
-        visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds,
-        waitSeconds: plan.waitSeconds,
-        handleMessage: (message) => hooks.received(message.body),
-        onError: (error) => hooks.failed(error),
-      }),
-  );
+  const consumers = [
+    new Consumer(client, plan.queue, {
+      concurrency: plan.receiveBatch * plan.consumerInflight,
+      batchSize: plan.receiveBatch,
+      receivesInFlight: plan.consumerInflight,
+      visibilityTimeoutSeconds: plan.visibilityTimeoutSeconds,
+      waitSeconds: plan.waitSeconds,
+      handleMessage: (message) => hooks.received(message.body),
+      onError: (error) => hooks.failed(error),
+    }),
+  ];
   let deletedSeen = 0;
   const publish = () => {
     const deleted = consumers.reduce((sum, consumer) => sum + consumer.stats.deleted, 0);

@@ -2,9 +2,11 @@
  * `Consumer`: a receive loop that runs up to `concurrency` handlers at once and takes care of
  * deletes, retries, lock renewal and errors.
  *
- * - **Receiving**: one long poll at a time, asking for as many messages as there are free
- *   handler slots (≤ `batchSize`); no message is ever received that has no slot, so none waits
- *   locked in a local buffer. A handler that returns without a promise is over at once, so its
+ * - **Receiving**: up to `receivesInFlight` receives at once (default: as many batches as
+ *   `concurrency` holds, at most 4), each asking for free handler slots no other receive in
+ *   flight has claimed (≤ `batchSize`); no message is ever received that has no slot, so none
+ *   waits locked in a local buffer. With one receive at a time, a consumer waits a whole round
+ *   trip (the broker's fsync of the locks included) between batches while its handlers idle. A handler that returns without a promise is over at once, so its
  *   slot is free (and its delete pending) before the loop looks again: the next receive leaves
  *   without a timer or a microtask in between.
  * - **Success** (the handler resolves): the message is deleted — its receipt handle rides on the
@@ -29,7 +31,7 @@
  *   (`receiveBackoff`, jittered, capped); an empty answer that came back before its wait was up
  *   also backs off, so the loop never spins. Without `onError` errors are logged with
  *   `console.error`: nothing is swallowed.
- * - **Stopping**: `stop()` ends the long poll, waits for running handlers, then flushes deletes
+ * - **Stopping**: `stop()` ends the long polls, waits for running handlers, then flushes deletes
  *   and lock changes. (Ending the poll aborts its request; a message the broker locked for it in
  *   that very instant comes back when that lock runs out.) `stop({ abort: true })` also aborts the handlers' `signal`; a handler that
  *   then rejects has its message released at once (visibility 0) rather than counted as failed.
@@ -67,6 +69,12 @@ export interface ConsumerOptions {
   concurrency?: number;
   /** Messages per receive at most (also bounded by free slots), 1–256. Default concurrency. */
   batchSize?: number;
+  /**
+   * Receives in flight at once, 1–64, each for slots no other one claimed. Default: the batches
+   * `concurrency` holds (`ceil(concurrency / batchSize)`), at most 4. On an empty queue each
+   * of them long-polls.
+   */
+  receivesInFlight?: number;
   /** The lock each receive (and renewal) takes. Default 30 s. */
   visibilityTimeoutSeconds?: number;
   /** Long-poll wait per receive, 0–30. Default 20 s. */
@@ -173,6 +181,7 @@ export class Consumer implements AsyncIterable<Delivery> {
   readonly #queue: string;
   readonly #concurrency: number;
   readonly #batchSize: number;
+  readonly #receivesInFlight: number;
   readonly #lockSeconds: number;
   readonly #waitSeconds: number;
   readonly #retryDelaySeconds: (attempt: number) => number;
@@ -182,9 +191,11 @@ export class Consumer implements AsyncIterable<Delivery> {
   readonly #idleBackoff = new Backoff(idleBackoff);
   readonly #acks: Acknowledger;
   readonly #running = new Set<Running>();
-  /** Aborts the parked long poll and the back-off sleeps at stop. */
+  /** Aborts the parked long polls and the back-off sleeps at stop. */
   readonly #stopController = new AbortController();
-  #slotWaiter: (() => void) | undefined;
+  /** Slots asked for by receives in flight: not free for another receive. */
+  #claimed = 0;
+  #slotWaiters: (() => void)[] = [];
   #loop: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #iterator: DeliveryIterator | undefined;
@@ -197,10 +208,13 @@ export class Consumer implements AsyncIterable<Delivery> {
     this.#queue = queue;
     this.#concurrency = options.concurrency ?? 1;
     this.#batchSize = options.batchSize ?? Math.min(this.#concurrency, batchEntriesMax);
+    this.#receivesInFlight = options.receivesInFlight ??
+      Math.min(4, Math.ceil(this.#concurrency / this.#batchSize));
     this.#lockSeconds = options.visibilityTimeoutSeconds ?? 30;
     this.#waitSeconds = options.waitSeconds ?? 20;
     checkRange("concurrency", this.#concurrency, 1, 65_536);
     checkRange("batchSize", this.#batchSize, 1, batchEntriesMax);
+    checkRange("receivesInFlight", this.#receivesInFlight, 1, 64);
     checkRange("visibilityTimeoutSeconds", this.#lockSeconds, 1, visibilitySecondsMax);
     checkRange("waitSeconds", this.#waitSeconds, 0, 30);
     this.#retryDelaySeconds = options.retryDelaySeconds ?? exponentialRetryDelaySeconds;
@@ -287,7 +301,8 @@ export class Consumer implements AsyncIterable<Delivery> {
   #begin(handler: MessageHandler): void {
     if (this.#loop !== undefined) throw new TypeError("the consumer was started already");
     if (this.#stopping !== undefined) throw new TypeError("a stopped consumer does not restart");
-    this.#loop = this.#receiveLoop(handler);
+    const lanes = Array.from({ length: this.#receivesInFlight }, () => this.#receiveLoop(handler));
+    this.#loop = Promise.all(lanes).then(() => {});
   }
 
   async #shutDown(): Promise<void> {
@@ -299,13 +314,22 @@ export class Consumer implements AsyncIterable<Delivery> {
     await this.#acks.flush();
   }
 
+  /** One of the `receivesInFlight` loops. */
   async #receiveLoop(handler: MessageHandler): Promise<void> {
     while (this.#stopping === undefined) {
-      if (this.#running.size >= this.#concurrency) {
-        await new Promise<void>((resolve) => (this.#slotWaiter = resolve));
+      const free = this.#concurrency - this.#running.size - this.#claimed;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
         continue;
       }
-      const received = await this.#receive();
+      const want = Math.min(free, this.#batchSize);
+      this.#claimed += want;
+      let received: { messages: ReceivedMessage[]; sentAtMs: number };
+      try {
+        received = await this.#receive(want);
+      } finally {
+        this.#claimed -= want;
+      }
       const renewal: FirstRenewal = {
         atMs: received.sentAtMs + this.#lockSeconds * 500,
         runs: new Set(),
@@ -317,13 +341,17 @@ export class Consumer implements AsyncIterable<Delivery> {
         if (this.#stopping !== undefined) this.#release(message);
         else this.#startHandler(handler, message, received.sentAtMs, renewal);
       }
+      // Slots this receive claimed and got nothing for are free again for the others.
+      if (received.messages.length < want) this.#wakeLoop();
     }
   }
 
+  /** Slots were freed (or the consumer stops): every loop waiting for one looks again. */
   #wakeLoop(): void {
-    const waiter = this.#slotWaiter;
-    this.#slotWaiter = undefined;
-    waiter?.();
+    if (this.#slotWaiters.length === 0) return;
+    const waiters = this.#slotWaiters;
+    this.#slotWaiters = [];
+    for (const waiter of waiters) waiter();
   }
 
   /**
@@ -332,14 +360,14 @@ export class Consumer implements AsyncIterable<Delivery> {
    * answer (and `stats.deleted`) would wait for the poll to end on a drained queue. An empty
    * answer to such a receive is followed at once by one that long-polls.
    */
-  async #receive(): Promise<{ messages: ReceivedMessage[]; sentAtMs: number }> {
+  async #receive(maxMessages: number): Promise<{ messages: ReceivedMessage[]; sentAtMs: number }> {
     const taken = this.#acks.takeDeletes();
     const carrying = taken.handles.length > 0;
     const sentAtMs = Date.now();
     const signal = this.#stopController.signal;
     try {
       const answer = await this.#client.receiveMessages(this.#queue, {
-        maxMessages: Math.min(this.#concurrency - this.#running.size, this.#batchSize),
+        maxMessages,
         visibilityTimeoutSeconds: this.#lockSeconds,
         waitSeconds: carrying ? 0 : this.#waitSeconds,
         deleteReceiptHandles: carrying ? taken.handles : undefined,

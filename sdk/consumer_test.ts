@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { FakeQueue } from "./_fake_queue.ts";
 import { deferred, waitFor } from "./_test_helpers.ts";
-import { Consumer, type ConsumerOptions } from "./consumer.ts";
+import { Consumer, type ConsumerClient, type ConsumerOptions } from "./consumer.ts";
 import { CmqdError } from "./errors.ts";
 import type { ReceivedMessage } from "./protocol.ts";
+import { sleep } from "./retry.ts";
 
 /** A consumer on `queue` that records every onError call; stopped by the test. */
 function consumerOn(queue: FakeQueue, options: ConsumerOptions) {
@@ -362,4 +363,62 @@ Deno.test("start without a handler, a second start and a restart are refused", a
   assert.throws(() => new Consumer(queue, "q", { concurrency: 0 }), RangeError);
   assert.throws(() => new Consumer(queue, "q", { waitSeconds: 31 }), RangeError);
   assert.throws(() => new Consumer(queue, "q", { visibilityTimeoutSeconds: 0 }), RangeError);
+});
+
+/** `queue` behind a client that answers each receive after `delayMs`, counting what is in flight. */
+function slowReceives(queue: FakeQueue, delayMs: number, running: () => number) {
+  const seen = { most: 0, worstSlots: 0 };
+  let inFlight = 0;
+  let claimed = 0;
+  const client: ConsumerClient = {
+    async receiveMessages(name, request = {}, options) {
+      const want = request.maxMessages ?? 1;
+      inFlight++;
+      claimed += want;
+      seen.most = Math.max(seen.most, inFlight);
+      seen.worstSlots = Math.max(seen.worstSlots, claimed + running());
+      try {
+        await sleep(delayMs);
+        return await queue.receiveMessages(name, request, options);
+      } finally {
+        inFlight--;
+        claimed -= want;
+      }
+    },
+    deleteMessages: (name, handles) => queue.deleteMessages(name, handles),
+    changeVisibility: (name, entries) => queue.changeVisibility(name, entries),
+  };
+  return { client, seen };
+}
+
+Deno.test("several receives in flight claim disjoint slots, never more than concurrency", async () => {
+  for (const [options, lanes] of [[{}, 4], [{ receivesInFlight: 1 }, 1]] as const) {
+    const queue = new FakeQueue();
+    const bodies = Array.from({ length: 120 }, (_, index) => `m${index}`);
+    queue.send(...bodies);
+    let running = 0;
+    const handled: string[] = [];
+    const { client, seen } = slowReceives(queue, 10, () => running);
+    const consumer = new Consumer(client, "q", {
+      concurrency: 32,
+      batchSize: 8,
+      waitSeconds: 1,
+      ...options,
+      handleMessage: async (message) => {
+        running++;
+        await sleep(3);
+        running--;
+        handled.push(message.body);
+      },
+    });
+    consumer.start();
+    await waitFor("all handled", () => handled.length === bodies.length);
+    await consumer.stop();
+    assert.equal(seen.most, lanes, "receives in flight at once");
+    assert.ok(seen.worstSlots <= 32, `${seen.worstSlots} slots claimed or busy`);
+    assert.deepEqual(handled.toSorted(), bodies.toSorted());
+    assert.equal(queue.remaining, 0);
+  }
+  assert.throws(() => new Consumer(new FakeQueue(), "q", { receivesInFlight: 0 }), RangeError);
+  assert.throws(() => new Consumer(new FakeQueue(), "q", { receivesInFlight: 65 }), RangeError);
 });
