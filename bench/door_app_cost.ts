@@ -12,6 +12,7 @@
  *
  * ```sh
  * deno run -A bench/door_app_cost.ts --rounds 3 --requests 1500
+ * deno run -A --cpu-prof bench/door_app_cost.ts --only sqs    # one door's cases, profiled
  * ```
  *
  * @module
@@ -140,7 +141,12 @@ async function measure(door: Door, count: number, side: string, requests: number
 if (import.meta.main) {
   const rounds = option("rounds", 3);
   const requests = option("requests", 1500);
-  const cases = (["v1", "cmq", "sqs"] as const).flatMap((kind) =>
+  // `--only sqs` (or v1, cmq): one door's cases alone, e.g. under `--cpu-prof`.
+  const only = Deno.args[Deno.args.indexOf("--only") + 1];
+  const kinds = (["v1", "cmq", "sqs"] as const).filter((kind) =>
+    !Deno.args.includes("--only") || kind === only
+  );
+  const cases = kinds.flatMap((kind) =>
     (kind === "cmq" ? [16] : kind === "sqs" ? [10] : [16, 10]).flatMap((count) =>
       ["send", "consume"].map((side) => ({ kind, count, side, door: doorOf(kind, count) }))
     )
