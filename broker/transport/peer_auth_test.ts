@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac, createSecretKey } from "node:crypto";
 import {
   FrameOpener,
   FrameSealer,
@@ -66,4 +67,21 @@ Deno.test("tags check in sequence, per direction and per session", () => {
   assert.throws(() => new FrameOpener(other.dialerToAcceptor).open(frames[0]), PeerCodecError);
   const skipping = new FrameOpener(session.dialerToAcceptor);
   assert.throws(() => skipping.open(frames[1]), /frame 0 failed authentication/);
+});
+
+Deno.test("a frame's tag is HMAC-SHA256(key, u64 sequence little-endian ‖ frame), any key length", () => {
+  // The wire format every node of a cluster must agree on, pinned against node:crypto's HMAC.
+  for (const keyLength of [16, 32, 64, 65, 100]) {
+    const raw = new Uint8Array(keyLength).map((_, index) => (index * 37 + keyLength) & 0xff);
+    const sealer = new FrameSealer(createSecretKey(raw));
+    for (const [sequence, bodyLength] of [[0, 5], [1, 200], [2, 17_000]]) {
+      const frame = new Uint8Array(bodyLength + tagBytes).map((_, index) => (index * 13) & 0xff);
+      const body = frame.slice(0, bodyLength);
+      sealer.seal(frame);
+      const counter = new Uint8Array(8);
+      new DataView(counter.buffer).setUint32(0, sequence, true);
+      const expected = createHmac("sha256", raw).update(counter).update(body).digest();
+      assert.deepEqual(frame.subarray(bodyLength), new Uint8Array(expected), `key ${keyLength}`);
+    }
+  }
 });
