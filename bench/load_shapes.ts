@@ -9,7 +9,13 @@ import { type BenchClient, createBenchClient } from "./bench_client.ts";
 import { type GroupPlan, type LoadGroup, startGroup } from "./load_group.ts";
 import { apiList, type LoadOptions, type Shape } from "./load_options.ts";
 import type { LatencySamples } from "./load_runner.ts";
-import { CpuMeter, resolvePid } from "./process_stats.ts";
+import {
+  CpuMeter,
+  type DiskPerMessage,
+  diskPerMessage,
+  readBrokerDisk,
+  resolvePid,
+} from "./process_stats.ts";
 
 /** One figure, as one JSON line (the benchmark row's fields first, then the extras). */
 export interface LoadResult {
@@ -85,12 +91,20 @@ interface Window {
   requests: number;
   clientCpuPct: number | null;
   brokerCpuPct: number | null;
+  /** The broker's fdatasyncs and log entries per message (null unless cmqd's /metrics answers). */
+  disk: DiskPerMessage;
 }
 
 /** Counts what the group did between the end of the warm-up and the end of the window. */
 async function measure(
   group: LoadGroup,
-  options: { warmupSeconds: number; seconds: number; pid: number; endEarly?: () => boolean },
+  options: {
+    url: string;
+    warmupSeconds: number;
+    seconds: number;
+    pid: number;
+    endEarly?: () => boolean;
+  },
 ): Promise<Window> {
   const cpu = new CpuMeter(options.pid);
   await sleep(options.warmupSeconds * 1000);
@@ -101,6 +115,7 @@ async function measure(
     errors: group.counters.total("errors"),
     requests: group.counters.total("sendRequests") + group.counters.total("receiveRequests"),
   });
+  const diskStart = await readBrokerDisk(options.url);
   const start = snapshot();
   cpu.start();
   group.setLatencyRecording(true);
@@ -111,14 +126,19 @@ async function measure(
   }
   const end = snapshot();
   group.setLatencyRecording(false);
+  const cpuUse = cpu.stop();
+  const diskEnd = await readBrokerDisk(options.url);
   const seconds = (end.at - start.at) / 1000;
+  const produced = end.produced - start.produced;
+  const consumed = end.consumed - start.consumed;
   return {
     seconds,
-    produced: end.produced - start.produced,
-    consumed: end.consumed - start.consumed,
+    produced,
+    consumed,
     errors: end.errors - start.errors,
     requests: end.requests - start.requests,
-    ...cpu.stop(),
+    ...cpuUse,
+    disk: diskPerMessage(diskStart, diskEnd, produced > 0 ? produced : consumed),
   };
 }
 
@@ -165,6 +185,7 @@ export function resultRow(options: LoadOptions, input: RowInput): LoadResult {
     connections: input.lanes,
     clientCpuPct: window.clientCpuPct,
     brokerCpuPct: window.brokerCpuPct,
+    ...window.disk,
     ...input.extra,
     at: new Date().toISOString(),
   };
@@ -213,6 +234,7 @@ async function runProduce(options: LoadOptions, plan: GroupPlan, pid: number) {
   const producers = options.producers;
   const group = await startGroup(plan, { producers, consumers: 0, threads: options.threads });
   const window = await measure(group, {
+    url: plan.url,
     warmupSeconds: options.warmup,
     seconds: options.seconds,
     pid,
@@ -234,6 +256,7 @@ async function runConsume(
   const group = await startGroup(plan, { producers: 0, consumers, threads: options.threads });
   // Consume-only is a drain: measured from consumer start until empty or the window ends.
   const window = await measure(group, {
+    url: plan.url,
     warmupSeconds: 0,
     seconds: options.seconds,
     pid: context.pid,
@@ -267,6 +290,7 @@ async function runBoth(
   const threads = context.latency ? 0 : options.threads;
   const group = await startGroup(plan, { producers, consumers, threads });
   const window = await measure(group, {
+    url: plan.url,
     warmupSeconds: options.warmup,
     seconds: options.seconds,
     pid: context.pid,

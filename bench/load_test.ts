@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { parseLoadArgs, runLoad } from "./load.ts";
 import { startNoopServer } from "./noop_server.ts";
+import { diskFromMetricsText, diskPerMessage } from "./process_stats.ts";
+import { startTestBroker } from "../sdk/testing.ts";
 
 const quick = ["--seconds", "0.4", "--warmup", "0.1", "--prefill", "800", "--rate", "200"];
 
@@ -34,6 +36,9 @@ Deno.test("every shape runs against the no-op server and reports the benchmark r
         assert.ok(both.p50ms !== null && both.p50ms >= 0);
         assert.ok(latency.p99ms !== null);
         assert.equal(latency.batch, 1);
+        // The no-op server has no log: the broker's disk figures are there, and unknown.
+        assert.equal(latency.brokerFsyncsPerMessage, null);
+        assert.equal(latency.logEntriesPerMessage, null);
       });
     }
   } finally {
@@ -139,4 +144,44 @@ Deno.test("--api raw,helpers runs each shape through both, side by side", async 
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("against cmqd a row gives the broker's fdatasyncs and log entries per message", async () => {
+  const broker = await startTestBroker();
+  try {
+    const options = parseLoadArgs(["--url", broker.url, "--shape", "latency", ...quick]);
+    const [latency] = await runLoad(options);
+    assert.equal(latency.errors, 0);
+    assert.ok((latency.producedPerSec ?? 0) > 0);
+    // One message at a time: its send (and lock) and its deletes are entries of their own or
+    // shared with a neighbour's, never none; every entry waited for an fdatasync.
+    const entries = latency.logEntriesPerMessage as number;
+    const fsyncs = latency.brokerFsyncsPerMessage as number;
+    assert.ok(entries >= 1 && entries <= 4, `${entries} entries per message`);
+    assert.ok(fsyncs > 0 && fsyncs <= entries + 0.5, `${fsyncs} fdatasyncs per message`);
+    assert.ok((latency.brokerFsyncMeanMs as number) > 0);
+  } finally {
+    await broker.stop();
+  }
+});
+
+Deno.test("the disk counters are read from a Prometheus page and taken per message", () => {
+  const page = "# HELP x\ncmqd_fsyncs_total 10\ncmqd_fsync_seconds_total 0.005\n" +
+    "cmqd_applied_index 40\nprocess_resident_memory_bytes 1e6\n";
+  const start = diskFromMetricsText(page)!;
+  assert.deepEqual(start, { fsyncs: 10, fsyncSeconds: 0.005, appliedIndex: 40 });
+  assert.equal(diskFromMetricsText("cmqd_fsyncs_total 3\n"), null, "a counter missing");
+  const end = { fsyncs: 70, fsyncSeconds: 0.035, appliedIndex: 140 };
+  assert.deepEqual(diskPerMessage(start, end, 50), {
+    brokerFsyncsPerMessage: 1.2,
+    brokerFsyncMeanMs: 0.5,
+    logEntriesPerMessage: 2,
+  });
+  const unknown = {
+    brokerFsyncsPerMessage: null,
+    brokerFsyncMeanMs: null,
+    logEntriesPerMessage: null,
+  };
+  assert.deepEqual(diskPerMessage(null, end, 50), unknown);
+  assert.deepEqual(diskPerMessage(start, end, 0), unknown);
 });

@@ -91,6 +91,63 @@ export function rssFromMetricsText(text: string): number | null {
   return match === null ? null : Number(match[1]);
 }
 
+/** A broker's disk work so far, from its `/metrics` page. */
+export interface BrokerDisk {
+  fsyncs: number;
+  fsyncSeconds: number;
+  appliedIndex: number;
+}
+
+/** `cmqd_fsyncs_total`, `cmqd_fsync_seconds_total` and `cmqd_applied_index`, or null. */
+export function diskFromMetricsText(text: string): BrokerDisk | null {
+  const value = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+([0-9.eE+-]+)`, "m").exec(text)?.[1]);
+  const disk = {
+    fsyncs: value("cmqd_fsyncs_total"),
+    fsyncSeconds: value("cmqd_fsync_seconds_total"),
+    appliedIndex: value("cmqd_applied_index"),
+  };
+  return Object.values(disk).every(Number.isFinite) ? disk : null;
+}
+
+/** The broker's disk counters (`GET /metrics`), or null (another server, no access). */
+export async function readBrokerDisk(url: string): Promise<BrokerDisk | null> {
+  try {
+    const response = await fetch(`${url.replace(/\/+$/, "")}/metrics`);
+    const text = await response.text();
+    return response.ok ? diskFromMetricsText(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What the broker's disk did per message between two readings (nulls when unknown). */
+export interface DiskPerMessage {
+  brokerFsyncsPerMessage: number | null;
+  brokerFsyncMeanMs: number | null;
+  logEntriesPerMessage: number | null;
+}
+
+/** Per-message figures of a window in which `messages` went through the broker. */
+export function diskPerMessage(
+  start: BrokerDisk | null,
+  end: BrokerDisk | null,
+  messages: number,
+): DiskPerMessage {
+  if (start === null || end === null || messages <= 0) {
+    return { brokerFsyncsPerMessage: null, brokerFsyncMeanMs: null, logEntriesPerMessage: null };
+  }
+  const fsyncs = end.fsyncs - start.fsyncs;
+  const round = (value: number) => Math.round(value * 1000) / 1000;
+  return {
+    brokerFsyncsPerMessage: round(fsyncs / messages),
+    brokerFsyncMeanMs: fsyncs > 0
+      ? round((1000 * (end.fsyncSeconds - start.fsyncSeconds)) / fsyncs)
+      : null,
+    logEntriesPerMessage: round((end.appliedIndex - start.appliedIndex) / messages),
+  };
+}
+
 /** Where to read a broker's RSS from. */
 export interface RssSource {
   url: string;
