@@ -60,3 +60,51 @@ Deno.test("integers and floats read back at their edges, from a view that starts
   reader.end();
   assert.throws(() => new ByteReader(bytes, 0, 3).u32(), DecodeError);
 });
+
+/** What `write` makes in a writer of its own, read out of a fresh writer for comparison. */
+function written(write: (writer: ByteWriter) => void, capacity = 256): Uint8Array {
+  const writer = new ByteWriter(capacity);
+  write(writer);
+  return writer.finish();
+}
+
+Deno.test("writers that reuse a finished writer's buffer write exactly their own bytes", () => {
+  const long = (writer: ByteWriter) => {
+    for (let index = 0; index < 300; index++) writer.u32(0xdead_beef);
+    writer.string32("é".repeat(500));
+  };
+  const short = (writer: ByteWriter) => {
+    writer.u16(7);
+    writer.string16("orders");
+  };
+  const first = written(long, 64);
+  const firstCopy = first.slice();
+  // The next writer gets the buffer `first` was copied out of: no byte of it shows, and
+  // `first` does not change under it.
+  const second = written(short, 64);
+  assert.deepEqual(second, Uint8Array.of(7, 0, 6, 0, ...new TextEncoder().encode("orders")));
+  assert.deepEqual(first, firstCopy);
+  assert.notEqual(first.buffer, second.buffer);
+  // Two writers open at once (one started while the other writes) never share a buffer. The
+  // smallest capacity: whatever buffer is spare now is big enough for either to take it.
+  const outer = new ByteWriter(1);
+  outer.u32(1);
+  const inner = new ByteWriter(1);
+  inner.u32(2);
+  outer.u32(3);
+  inner.u32(4);
+  assert.deepEqual(inner.finish(), Uint8Array.of(2, 0, 0, 0, 4, 0, 0, 0));
+  assert.deepEqual(outer.finish(), Uint8Array.of(1, 0, 0, 0, 3, 0, 0, 0));
+});
+
+Deno.test("a finished writer refuses to write into the buffer it gave up", () => {
+  const writer = new ByteWriter(64);
+  writer.u32(5);
+  writer.finish();
+  const next = new ByteWriter(64); // holds the buffer `writer` gave up
+  next.u32(6);
+  assert.throws(() => writer.u32(9), /after finish/);
+  assert.throws(() => writer.string32("x"), /after finish/);
+  assert.throws(() => writer.patchU32(0, 9), RangeError);
+  assert.deepEqual(next.finish(), Uint8Array.of(6, 0, 0, 0));
+});
