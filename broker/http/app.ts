@@ -35,7 +35,8 @@ import {
 import { createOpsRoutes } from "./ops_routes.ts";
 import { requestContext, RequestRecorder } from "./request_context.ts";
 import { createDirectRoutes } from "./direct.ts";
-import { createCmqDoor } from "./cmq_v2/mod.ts";
+import { createDoorDirect, doorRoutes } from "./door_direct.ts";
+import { cmqDoorPath, createCmqAnswers, createCmqDoor } from "./cmq_v2/mod.ts";
 import { createSqsDoor, isSqsRequest } from "./sqs/mod.ts";
 
 /**
@@ -74,6 +75,11 @@ export interface AppOptions {
    * `hotRoutes`. False leaves them to hono (the reference of `direct_test.ts`).
    */
   directRoutes?: boolean;
+  /**
+   * Serve the CMQ and SQS doors in front of hono (`door_direct.ts`); default true. False leaves
+   * them to hono (the reference of `door_direct_test.ts`).
+   */
+  doorDirect?: boolean;
 }
 
 /** The app type `createApp` returns. */
@@ -103,12 +109,18 @@ export function createApp(options: AppOptions): App {
   // The CMQ and SQS doors check signatures against the same keys and answer their own errors in
   // their own shapes, body limits included, so they are mounted before the native door's limits.
   const keys = access.keyRing;
-  app.route(
-    "/",
-    createCmqDoor({ service: options.service, topics: options.topics, keys, logError }),
-  );
+  const cmqOptions = { service: options.service, topics: options.topics, keys, logError };
+  app.all(cmqDoorPath, (c, next) => {
+    c.set("metricsRoute", doorRoutes.cmq);
+    return next();
+  });
+  app.route("/", createCmqDoor(cmqOptions));
   const sqsDoor = createSqsDoor({ service: options.service, keys, logError });
-  app.post("/", (c, next) => isSqsRequest(c.req.raw) ? sqsDoor(c.req.raw) : next());
+  app.post("/", (c, next) => {
+    if (!isSqsRequest(c.req.raw)) return next();
+    c.set("metricsRoute", doorRoutes.sqs);
+    return sqsDoor(c.req.raw);
+  });
   app.use("*", declaredLengthLimit(requestBytesMax));
   app.use("/v1/*", access.authenticate(requestBytesMax));
   app.use("/v1/*", jsonBodyReader(requestBytesMax));
@@ -137,9 +149,9 @@ export function createApp(options: AppOptions): App {
 
   app.onError(createErrorHandler(logError));
   app.notFound(createNotFoundHandler(allowedMethodsOf(openApiDocument)));
+  // `app.request()` and `Deno.serve(app.fetch)` both go through `app.fetch`.
+  const honoFetch = app.fetch;
   if (options.directRoutes ?? options.hotRoutes ?? true) {
-    // `app.request()` and `Deno.serve(app.fetch)` both go through `app.fetch`.
-    const honoFetch = app.fetch;
     const direct = createDirectRoutes({
       service: options.service,
       status: options.status,
@@ -150,6 +162,19 @@ export function createApp(options: AppOptions): App {
       fallback: (request, info) => honoFetch(request, info),
     });
     app.fetch = (request, env) => direct(request, env);
+  }
+  if (options.doorDirect ?? true) {
+    const inner = app.fetch;
+    const doors = createDoorDirect({
+      status: options.status,
+      access,
+      recorder,
+      cmq: createCmqAnswers(cmqOptions),
+      sqs: sqsDoor,
+      next: (request, info) => inner(request, info),
+      fallback: (request, info) => honoFetch(request, info),
+    });
+    app.fetch = (request, env) => doors(request, env);
   }
   return app;
 }

@@ -115,12 +115,19 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
     const leaderUrl = status.leaderUrl?.();
     if (leaderUrl) c.header("x-cmqd-leader", leaderUrl);
     await next();
-    const method = knownMethods.has(c.req.method) ? c.req.method : "OTHER";
-    recorder.record(routeOf(c), method, c.res.status, started);
+    // A door that answers for a whole path (CMQ, SQS) names its route: hono reports it as a
+    // handler of every method, which `routeOf` can't tell from middleware.
+    const route = c.get("metricsRoute") ?? routeOf(c);
+    recorder.record(route, methodLabel(c.req.method), c.res.status, started);
   };
 }
 
 const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** The metrics' method label: unknown methods would be unbounded label values, so one label. */
+export function methodLabel(method: string): string {
+  return knownMethods.has(method) ? method : "OTHER";
+}
 
 // deno-lint-ignore no-explicit-any
 function routeOf(c: any): string {

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import type { CmqAction, CmqTopicAction } from "./action_types.ts";
 import { readFormBody } from "./body.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode, toCmqError } from "./errors.ts";
@@ -100,6 +100,32 @@ const topicAndSubscriptionActions: ReadonlyMap<string, CmqTopicAction> = new Map
  * ```
  */
 export function createCmqDoor(options: CmqDoorOptions): Hono<CmqDoorEnv> {
+  const answer = createCmqAnswers(options);
+  const app = new Hono<CmqDoorEnv>();
+  app.all(
+    cmqDoorPath,
+    async (c) =>
+      c.json(
+        await answer(c.req.raw, (c.get("requestId") as string | undefined) ?? crypto.randomUUID()),
+      ),
+  );
+  return app;
+}
+
+/**
+ * The door without hono: the JSON body answering one request of `cmqDoorPath` (every CMQ
+ * answer is a 200 whose `code` tells success from failure), with `requestId` in it. What the
+ * hono app of `createCmqDoor` answers, for a caller that serves the path in front of hono.
+ *
+ * @example
+ * ```ts
+ * const answer = createCmqAnswers({ service: broker, keys: null });
+ * const body = await answer(new Request("http://h/v2/index.php?Action=ListQueue"), "req-1");
+ * ```
+ */
+export function createCmqAnswers(
+  options: CmqDoorOptions,
+): (request: Request, requestId: string) => Promise<Record<string, unknown>> {
   const door: Door = {
     service: options.service,
     topics: options.topics ?? null,
@@ -109,27 +135,28 @@ export function createCmqDoor(options: CmqDoorOptions): Hono<CmqDoorEnv> {
     logError: options.logError ??
       ((message: string, error: unknown) => console.error(message, error)),
   };
-  const app = new Hono<CmqDoorEnv>();
-  app.all(cmqDoorPath, (c) => serve(c, door));
-  return app;
+  return (request, requestId) => answerOf(request, door, requestId);
 }
 
-async function serve(c: Context<CmqDoorEnv>, door: Door): Promise<Response> {
-  const requestId = (c.get("requestId") as string | undefined) ?? crypto.randomUUID();
+async function answerOf(
+  request: Request,
+  door: Door,
+  requestId: string,
+): Promise<Record<string, unknown>> {
   try {
-    const fields = await dispatch(c.req.raw, door);
-    return c.json({ code: cmqCode.success, message: "", requestId, ...fields });
+    const fields = await dispatch(request, door);
+    return { code: cmqCode.success, message: "", requestId, ...fields };
   } catch (error) {
     const failure = toCmqError(error);
     if (failure === null) {
       door.logError(`CMQ request ${requestId} failed: ${error}`, error);
-      return c.json({
+      return {
         code: cmqCode.internalError,
         message: "internal error; see the server log for the request id",
         requestId,
-      });
+      };
     }
-    return c.json({ code: failure.code, message: failure.message, requestId, ...failure.fields });
+    return { code: failure.code, message: failure.message, requestId, ...failure.fields };
   }
 }
 

@@ -58,6 +58,8 @@ export interface DoorEnv {
     accessKey?: AccessKey;
     /** Set by the route's access rule; a route without one is refused (fails closed). */
     accessChecked?: boolean;
+    /** The metrics' route label of a door that serves a whole path (CMQ, SQS). */
+    metricsRoute?: string;
   };
 }
 

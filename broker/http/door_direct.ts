@@ -1,0 +1,110 @@
+/**
+ * The CMQ and SQS doors served in front of hono. Both answer every request themselves (their own
+ * signatures, limits and error shapes), so of hono's chain they need only what its outer
+ * middleware does for every request: protected mode, the request id, the leader hint and the
+ * HTTP metrics. Going through hono's router and middleware cost about 40 µs of CPU per request,
+ * a fifth of what a CMQ batch send or consume costs the broker.
+ *
+ * Served here: any request whose path is exactly `/v2/index.php` (with or without a query), and
+ * `POST /` with an `X-Amz-Target: AmazonSQS.*` header. A client that protected mode refuses is
+ * handed to hono, which refuses it as before. `door_direct_test.ts` holds both paths to the same
+ * answers and metrics.
+ *
+ * @module
+ */
+import type { NodeStatus } from "../service/mod.ts";
+import type { AccessGuard } from "./access_guard.ts";
+import { cmqDoorPath } from "./cmq_v2/mod.ts";
+import type { FetchHandler } from "./direct.ts";
+import { methodLabel, requestIdOf, type RequestRecorder } from "./request_context.ts";
+import { isSqsRequest } from "./sqs/mod.ts";
+
+/** The metric labels of the two doors, the same on the hono path (see `app.ts`). */
+export const doorRoutes = { cmq: cmqDoorPath, sqs: "/" } as const;
+
+/** Options of `createDoorDirect`. */
+export interface DoorDirectOptions {
+  status: NodeStatus;
+  access: AccessGuard;
+  /** The app's HTTP metrics (shared with hono's request-context middleware). */
+  recorder: RequestRecorder;
+  /** The CMQ door's answer body (`createCmqAnswers`). */
+  cmq: (request: Request, requestId: string) => Promise<Record<string, unknown>>;
+  /** The SQS door (`createSqsDoor`). */
+  sqs: (request: Request) => Promise<Response>;
+  /** Serves every request that is not for a door (the v1 direct path, then hono). */
+  next: FetchHandler;
+  /** Hono's own `fetch`: answers a door request protected mode refuses, as it always did. */
+  fallback: FetchHandler;
+}
+
+/**
+ * A `fetch` that serves the CMQ and SQS doors and hands everything else to `options.next`.
+ *
+ * @example
+ * ```ts
+ * app.fetch = createDoorDirect({ status, access, recorder, cmq, sqs, next, fallback: honoFetch });
+ * ```
+ */
+export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
+  const { next } = options;
+  return function doorDirect(request, info) {
+    const url = request.url;
+    const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+    if (pathStart === -1) return next(request, info);
+    if (url.startsWith(cmqDoorPath, pathStart)) {
+      const after = url.charCodeAt(pathStart + cmqDoorPath.length);
+      // The path must end there: a query may follow (`?`), nothing else (`/`, `.`, `%`…).
+      if (Number.isNaN(after) || after === questionMark) {
+        return serveCmq(options, request, info);
+      }
+    } else if (pathStart === url.length - 1 && isSqsRequest(request)) {
+      return serveSqs(options, request, info);
+    }
+    return next(request, info);
+  };
+}
+
+const questionMark = "?".charCodeAt(0);
+
+async function serveCmq(
+  options: DoorDirectOptions,
+  request: Request,
+  info: unknown,
+): Promise<Response> {
+  const started = performance.now();
+  if (!admitted(options, info)) return options.fallback(request, info);
+  const requestId = requestIdOf(request);
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "x-request-id": requestId,
+  };
+  const leaderUrl = options.status.leaderUrl?.();
+  if (leaderUrl) headers["x-cmqd-leader"] = leaderUrl;
+  const body = await options.cmq(request, requestId);
+  const response = new Response(JSON.stringify(body), { headers });
+  options.recorder.record(doorRoutes.cmq, methodLabel(request.method), response.status, started);
+  return response;
+}
+
+async function serveSqs(
+  options: DoorDirectOptions,
+  request: Request,
+  info: unknown,
+): Promise<Response> {
+  const started = performance.now();
+  if (!admitted(options, info)) return options.fallback(request, info);
+  const response = await options.sqs(request);
+  options.recorder.record(doorRoutes.sqs, "POST", response.status, started);
+  return response;
+}
+
+/** Protected mode's verdict on the connection; hono answers a refused one. */
+function admitted(options: DoorDirectOptions, info: unknown): boolean {
+  try {
+    options.access.admitClient(info);
+    return true;
+  } catch {
+    return false;
+  }
+}
