@@ -120,8 +120,8 @@ async function main(): Promise<void> {
   for (let waited = 0; !clustered && !node.replica.isLeader && waited < 10_000; waited += 10) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  console.log(`cmqd ${config.nodeId} serving ${url}`);
-
+  // Listening for the stop signals before saying "serving": a supervisor (or a test) that
+  // stops the broker the moment it reads that line must get a clean shutdown, not a kill.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -139,6 +139,7 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  console.log(`cmqd ${config.nodeId} serving ${url}`);
 }
 
 /** Takes the data directory's lock; when another process holds it, exits 1 naming it. */
