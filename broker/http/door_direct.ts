@@ -5,10 +5,10 @@
  * HTTP metrics. Going through hono's router and middleware cost about 40 µs of CPU per request,
  * a fifth of what a CMQ batch send or consume costs the broker.
  *
- * Served here: any request whose path is exactly `/v2/index.php` (with or without a query), and
- * `POST /` with an `X-Amz-Target: AmazonSQS.*` header. A client that protected mode refuses is
- * handed to hono, which refuses it as before. `door_direct_test.ts` holds both paths to the same
- * answers and metrics.
+ * Served here: any request but HEAD whose path is exactly `/v2/index.php` (with or without a
+ * query), and `POST /` with an `X-Amz-Target: AmazonSQS.*` header. A client that protected mode
+ * refuses is handed to hono, which refuses it as before. `door_direct_test.ts` holds both paths
+ * to the same answers and metrics.
  *
  * @module
  */
@@ -52,7 +52,8 @@ export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
     const url = request.url;
     const pathStart = url.indexOf("/", url.indexOf("://") + 3);
     if (pathStart === -1) return next(request, info);
-    if (url.startsWith(cmqDoorPath, pathStart)) {
+    // HEAD stays with hono, which answers it as a GET without the body.
+    if (url.startsWith(cmqDoorPath, pathStart) && request.method !== "HEAD") {
       const after = url.charCodeAt(pathStart + cmqDoorPath.length);
       // The path must end there: a query may follow (`?`), nothing else (`/`, `.`, `%`…).
       if (Number.isNaN(after) || after === questionMark) {
