@@ -48,6 +48,8 @@ export interface DoorDirectOptions {
  */
 export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
   const { next } = options;
+  const cmq = (request: Request) => cmqAnswer(options, request);
+  const sqs = (request: Request) => options.sqs(request);
   return function doorDirect(request, info) {
     const url = request.url;
     const pathStart = url.indexOf("/", url.indexOf("://") + 3);
@@ -57,10 +59,10 @@ export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
       const after = url.charCodeAt(pathStart + cmqDoorPath.length);
       // The path must end there: a query may follow (`?`), nothing else (`/`, `.`, `%`…).
       if (Number.isNaN(after) || after === questionMark) {
-        return serveCmq(options, request, info);
+        return serveDoor(options, request, info, doorRoutes.cmq, cmq);
       }
     } else if (pathStart === url.length - 1 && isSqsRequest(request)) {
-      return serveSqs(options, request, info);
+      return serveDoor(options, request, info, doorRoutes.sqs, sqs);
     }
     return next(request, info);
   };
@@ -68,13 +70,27 @@ export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
 
 const questionMark = "?".charCodeAt(0);
 
-async function serveCmq(
+/** Protected mode, the door's answer, the metrics; hono answers a client protected mode refuses. */
+async function serveDoor(
   options: DoorDirectOptions,
   request: Request,
   info: unknown,
+  route: string,
+  answer: (request: Request) => Promise<Response>,
 ): Promise<Response> {
   const started = performance.now();
-  if (!admitted(options, info)) return options.fallback(request, info);
+  try {
+    options.access.admitClient(info);
+  } catch {
+    return options.fallback(request, info);
+  }
+  const response = await answer(request);
+  options.recorder.record(route, methodLabel(request.method), response.status, started);
+  return response;
+}
+
+/** The CMQ answer with the headers hono's request-context middleware puts on it. */
+async function cmqAnswer(options: DoorDirectOptions, request: Request): Promise<Response> {
   const requestId = requestIdOf(request);
   const headers: Record<string, string> = {
     "content-type": "application/json",
@@ -83,29 +99,5 @@ async function serveCmq(
   const leaderUrl = options.status.leaderUrl?.();
   if (leaderUrl) headers["x-cmqd-leader"] = leaderUrl;
   const body = await options.cmq(request, requestId);
-  const response = new Response(JSON.stringify(body), { headers });
-  options.recorder.record(doorRoutes.cmq, methodLabel(request.method), response.status, started);
-  return response;
-}
-
-async function serveSqs(
-  options: DoorDirectOptions,
-  request: Request,
-  info: unknown,
-): Promise<Response> {
-  const started = performance.now();
-  if (!admitted(options, info)) return options.fallback(request, info);
-  const response = await options.sqs(request);
-  options.recorder.record(doorRoutes.sqs, "POST", response.status, started);
-  return response;
-}
-
-/** Protected mode's verdict on the connection; hono answers a refused one. */
-function admitted(options: DoorDirectOptions, info: unknown): boolean {
-  try {
-    options.access.admitClient(info);
-    return true;
-  } catch {
-    return false;
-  }
+  return new Response(JSON.stringify(body), { headers });
 }

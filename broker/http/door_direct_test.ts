@@ -1,125 +1,18 @@
 import assert from "node:assert/strict";
-import { BrokerError, type QueueService } from "../service/mod.ts";
-import { AccessGuard } from "./access_guard.ts";
-import { createApp } from "./app.ts";
-import { Metrics } from "./metrics.ts";
-import { FakeStatus, parsePrometheusText, recordingService } from "./testing/mod.ts";
-import { keyRingOf, type Keys, nowMs, secretOf } from "./_access_fixtures.ts";
+import { secretOf } from "./_access_fixtures.ts";
 import { CmqTestClient, formEncode } from "./cmq_v2/_cmq_test_client.ts";
-
-const received = {
-  messages: [{
-    id: "m1",
-    sequence: 1,
-    body: 'a "quoted" body\n\u2028',
-    receiptHandle: "h1",
-    enqueuedAt: 1,
-    firstReceivedAt: 2,
-    receiveCount: 1,
-    visibleAt: 3,
-  }],
-};
-
-/** Queue names that make the recording service fail, and how. */
-function outcome(queue: string, ok: unknown): unknown {
-  if (queue === "missing") throw new BrokerError("QueueNotFound", `queue '${queue}' not found`);
-  if (queue === "buggy") throw new Error("a bug");
-  return ok;
-}
-
-const answers: Partial<Record<keyof QueueService, unknown>> = {
-  createQueue: { queue: { name: "orders" }, created: true },
-  listQueues: { total: 0, queues: [] },
-  sendMessages: (queue: string) => outcome(queue, { messages: [{ id: "m1", sequence: 1 }] }),
-  receiveMessages: (queue: string) => outcome(queue, received),
-  deleteMessages: (queue: string) => outcome(queue, { deleted: 1, failures: [] }),
-};
-
-interface Options {
-  keys?: Keys;
-  loopbackOnly?: boolean;
-  leader?: string;
-}
-
-async function makeApp(doorDirect: boolean, options: Options) {
-  const { service, calls } = recordingService(answers);
-  const metrics = new Metrics();
-  const status = new FakeStatus();
-  status.leader = options.leader ?? null;
-  const logged: string[] = [];
-  const access = new AccessGuard({
-    keyRing: options.keys === undefined ? null : await keyRingOf(options.keys),
-    loopbackOnly: options.loopbackOnly ?? false,
-    nowMs: () => nowMs,
-  });
-  const app = createApp({
-    service,
-    status,
-    metrics,
-    access,
-    logError: (message) => logged.push(message),
-    doorDirect,
-  });
-  return { app, calls, metrics, logged };
-}
-
-type Door = Awaited<ReturnType<typeof makeApp>>;
-type Pair = { direct: Door; reference: Door };
+import {
+  type AppPair,
+  pairedApps,
+  type PairOptions,
+  same,
+  sameMetrics,
+  serviceAnswers,
+} from "./_paired_apps.ts";
 
 /** The doors in front of hono, and hono alone, over the same keys and settings. */
-async function pair(options: Options = {}): Promise<Pair> {
-  return { direct: await makeApp(true, options), reference: await makeApp(false, options) };
-}
-
-const uuidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
-
-interface Answer {
-  status: number;
-  headers: [string, string][];
-  body: string;
-}
-
-/** Status, headers and body, with generated ids (the two apps draw their own) as `<id>`. */
-async function answer(door: Door, path: string, init: RequestInit, env?: unknown) {
-  const response = await door.app.request(path, init, env);
-  const ids = (text: string) => text.replaceAll(uuidPattern, "<id>");
-  return {
-    status: response.status,
-    headers: [...response.headers].map(([name, value]) => [name, ids(value)]),
-    body: ids(await response.text()),
-  } as Answer;
-}
-
-/** Sends the same request to both; asserts the same answer, service calls and log lines. */
-async function same(
-  doors: Pair,
-  path: string,
-  init: () => RequestInit,
-  env?: unknown,
-): Promise<Answer> {
-  const expected = await answer(doors.reference, path, init(), env);
-  const actual = await answer(doors.direct, path, init(), env);
-  assert.deepStrictEqual(actual, expected, `${path} ${String(init().body).slice(0, 120)}`);
-  // The third argument of a receive is what holds its abort signal (the request or the context).
-  const calls = (door: Door) =>
-    door.calls.map(({ method, args }) => ({ method, args: args.slice(0, 2) }));
-  assert.deepStrictEqual(calls(doors.direct), calls(doors.reference));
-  const logged = (door: Door) => door.logged.map((line) => line.replaceAll(uuidPattern, "<id>"));
-  assert.deepStrictEqual(logged(doors.direct), logged(doors.reference));
-  return actual;
-}
-
-/** Both apps counted the same requests under the same route labels. */
-function sameMetrics(doors: Pair): [string, number][] {
-  const samples = (door: Door) =>
-    [...parsePrometheusText(door.metrics.text())].filter(([name]) =>
-      name.startsWith("cmqd_http_requests_total") ||
-      name.startsWith("cmqd_http_request_duration_seconds_count")
-    ).sort();
-  const direct = samples(doors.direct);
-  assert.ok(direct.length > 0);
-  assert.deepStrictEqual(direct, samples(doors.reference));
-  return direct;
+function pair(options: PairOptions = {}): Promise<AppPair> {
+  return pairedApps("doorDirect", serviceAnswers, options);
 }
 
 const form = (entries: [string, string][]) => formEncode(entries);
