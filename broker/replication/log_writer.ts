@@ -70,20 +70,27 @@ export class RaftLogWriter {
     const log = this.#log;
     const first = entries[0].index;
     const waits: Promise<void>[] = [];
-    if (first <= log.lastIndex) {
-      onTruncate(first);
-      this.#storage.forgetFrom(first);
-      waits.push(log.truncateSuffix(first));
-      this.#tailTimestamp = first - 1 >= log.firstIndex
-        ? log.entry(first - 1).timestamp
-        : this.#tailTimestamp;
+    try {
+      if (first <= log.lastIndex) {
+        onTruncate(first);
+        this.#storage.forgetFrom(first);
+        waits.push(log.truncateSuffix(first));
+        this.#tailTimestamp = first - 1 >= log.firstIndex
+          ? log.entry(first - 1).timestamp
+          : this.#tailTimestamp;
+      }
+      const previous = this.stamp(entries);
+      log.append(entries.map(toLogEntry));
+      for (const entry of entries) this.#appendedBytes += entry.data.length;
+      this.#storage.remember(entries);
+      this.#tailTimestamp = previous;
+      waits.push(log.sync());
+    } catch (error) {
+      // The truncation's flush is on its way and may fail too (the disk that failed the append
+      // fails it): nobody awaits it now, and an unhandled rejection would end the process.
+      for (const wait of waits) wait.catch(() => {});
+      throw error;
     }
-    const previous = this.stamp(entries);
-    log.append(entries.map(toLogEntry));
-    for (const entry of entries) this.#appendedBytes += entry.data.length;
-    this.#storage.remember(entries);
-    this.#tailTimestamp = previous;
-    waits.push(log.sync());
     await Promise.all(waits);
   }
 
