@@ -221,6 +221,27 @@ function normalize(path: string): string {
  */
 export class SimFileSystem implements FileSystem {
   #disk = new SimDisk();
+  /** The epoch a {@link session} view is bound to; null follows every crash. */
+  #bound: number | null = null;
+
+  /** The epoch this view's calls run in. */
+  #epoch(): number {
+    return this.#bound ?? this.#disk.epoch;
+  }
+
+  /**
+   * A view of the same disk for one process's lifetime: after the next `crash()` every call
+   * through it fails with {@link SimulatedCrash}, opening files included, as a process that
+   * crashed can't touch the disk again. Give each start of a node its own session, so that work
+   * left running by the crashed one (a flush, a failure being recorded) can't change the disk the
+   * next one uses.
+   */
+  session(): SimFileSystem {
+    const view = new SimFileSystem();
+    view.#disk = this.#disk;
+    view.#bound = this.#disk.epoch;
+    return view;
+  }
 
   /** Counters of calls so far. */
   get stats(): SimFileSystemStats {
@@ -229,22 +250,22 @@ export class SimFileSystem implements FileSystem {
 
   open(path: string, options: { create?: boolean } = {}): FileHandle {
     const disk = this.#disk;
-    disk.check(disk.epoch);
+    disk.check(this.#epoch());
     const key = normalize(path);
     let inode = disk.files.get(key);
     if (inode === undefined) {
       if (options.create !== true) throw new Error(`NotFound: ${key}`);
       if (!disk.directories.has(parentOf(key))) throw new Error(`NotFound: ${parentOf(key)}`);
-      disk.mutate(disk.epoch);
+      disk.mutate(this.#epoch());
       inode = new SimInode();
       disk.files.set(key, inode);
     }
-    return new SimFileHandle(disk, { path, inode });
+    return new SimFileHandle(disk, { path, inode, epoch: this.#epoch() });
   }
 
   readDir(path: string): string[] {
     const disk = this.#disk;
-    disk.check(disk.epoch);
+    disk.check(this.#epoch());
     const directory = normalize(path);
     if (!disk.directories.has(directory)) throw new Error(`NotFound: ${directory}`);
     const names: string[] = [];
@@ -260,9 +281,9 @@ export class SimFileSystem implements FileSystem {
   remove(path: string): void {
     const disk = this.#disk;
     const key = normalize(path);
-    disk.check(disk.epoch);
+    disk.check(this.#epoch());
     if (!disk.files.has(key)) return;
-    disk.mutate(disk.epoch);
+    disk.mutate(this.#epoch());
     disk.files.delete(key);
   }
 
@@ -270,16 +291,16 @@ export class SimFileSystem implements FileSystem {
     const disk = this.#disk;
     const fromKey = normalize(from);
     const inode = disk.files.get(fromKey);
-    disk.check(disk.epoch);
+    disk.check(this.#epoch());
     if (inode === undefined) throw new Error(`NotFound: ${fromKey}`);
-    disk.mutate(disk.epoch);
+    disk.mutate(this.#epoch());
     disk.files.delete(fromKey);
     disk.files.set(normalize(to), inode);
   }
 
   mkdirp(path: string): void {
     const disk = this.#disk;
-    disk.check(disk.epoch);
+    disk.check(this.#epoch());
     let directory = normalize(path);
     while (directory !== "" && directory !== "/" && !disk.directories.has(directory)) {
       disk.directories.add(directory);
@@ -289,14 +310,14 @@ export class SimFileSystem implements FileSystem {
 
   exists(path: string): boolean {
     const disk = this.#disk;
-    disk.check(disk.epoch);
+    disk.check(this.#epoch());
     const key = normalize(path);
     return disk.files.has(key) || disk.directories.has(key);
   }
 
   async syncDir(path: string): Promise<void> {
     const disk = this.#disk;
-    const epoch = disk.epoch;
+    const epoch = this.#epoch();
     disk.mutate(epoch);
     const directory = normalize(path);
     const snapshot = [...disk.files].filter(([key]) => parentOf(key) === directory);
@@ -406,11 +427,11 @@ class SimFileHandle implements FileHandle {
   #epoch: number;
   #closed = false;
 
-  constructor(disk: SimDisk, parts: { path: string; inode: SimInode }) {
+  constructor(disk: SimDisk, parts: { path: string; inode: SimInode; epoch: number }) {
     this.#disk = disk;
     this.path = parts.path;
     this.#inode = parts.inode;
-    this.#epoch = disk.epoch;
+    this.#epoch = parts.epoch;
   }
 
   #check(): void {

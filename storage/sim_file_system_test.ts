@@ -141,3 +141,27 @@ Deno.test("flipBit damages current and durable bytes alike", async () => {
   fs.crash();
   assert.deepEqual(read(fs, "/d/f"), [0, 4, 0]);
 });
+
+Deno.test("a session dies with the crash: nothing through it reaches the disk afterwards", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  const before = fs.session();
+  const file = before.open("/d/f", { create: true });
+  file.writeSync(new Uint8Array([1]));
+  await file.syncData();
+  await before.syncDir("/d");
+  fs.crash();
+  // The crashed process's leftovers: every call fails, opening a new file included.
+  assert.throws(() => before.open("/d/g", { create: true }), SimulatedCrash);
+  assert.throws(() => before.open("/d/f"), SimulatedCrash);
+  assert.throws(() => before.readDir("/d"), SimulatedCrash);
+  assert.throws(() => before.remove("/d/f"), SimulatedCrash);
+  await assert.rejects(before.syncDir("/d"), SimulatedCrash);
+  assert.throws(() => file.writeSync(new Uint8Array([2])), SimulatedCrash);
+  // The next start's session, and the file system itself, see the durable state.
+  const after = fs.session();
+  assert.deepEqual(after.readDir("/d"), ["f"]);
+  assert.deepEqual(read(fs, "/d/f"), [1]);
+  after.open("/d/g", { create: true });
+  assert.deepEqual(fs.readDir("/d"), ["f", "g"]);
+});

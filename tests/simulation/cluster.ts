@@ -120,8 +120,11 @@ export class SimCluster {
     node.skewMs = skewMax === 0 ? 0 : randomInt(this.#prng, 2 * skewMax + 1) - skewMax;
     const scheduler = this.#scheduler;
     const clock = { now: () => scheduler.now + node.skewMs + node.jumpMs };
+    // This start's own view of the disk: once it crashes, what it left running (a flush, a
+    // failure being recorded) can't write to the disk the next start uses, as in a real crash.
+    const fs = node.fs.session();
     const log = await SegmentLog.open(logDir, {
-      fs: node.fs,
+      fs,
       segmentBytesMax: this.#knobs.segmentBytesMax,
       mmap: false,
     });
@@ -136,7 +139,7 @@ export class SimCluster {
       monotonic: { now: () => scheduler.now },
       timers: scheduler.timers(),
       prng: createPrng(this.#seed * 977 + node.starts * 31 + this.ids.indexOf(id)),
-      fs: node.fs,
+      fs,
       snapshotsDir,
       initialVoters: this.ids,
       snapshotEntriesInterval: this.#knobs.snapshotEntriesInterval,
