@@ -16,7 +16,7 @@ import type { NodeStatus } from "../service/mod.ts";
 import type { AccessGuard } from "./access_guard.ts";
 import { cmqDoorPath } from "./cmq_v2/mod.ts";
 import type { FetchHandler } from "./direct.ts";
-import { methodLabel, requestIdOf, type RequestRecorder } from "./request_context.ts";
+import { requestIdOf, type RequestRecorder } from "./request_context.ts";
 import { isSqsRequest } from "./sqs/mod.ts";
 
 /** The metric labels of the two doors, the same on the hono path (see `app.ts`). */
@@ -85,7 +85,7 @@ async function serveDoor(
     return options.fallback(request, info);
   }
   const response = await answer(request);
-  options.recorder.record(route, methodLabel(request.method), response.status, started);
+  options.recorder.record(route, request.method, response.status, started);
   return response;
 }
 

@@ -68,7 +68,7 @@ export class RequestRecorder {
   /** Counts one answer of `route` and its time since `startedMs` (`performance.now()`). */
   record(route: string, method: string, code: number, startedMs: number): void {
     const entry = this.#routeMetrics(route);
-    this.#counter(entry, route, method, code).inc();
+    this.#counter(entry, route, methodLabel(method), code).inc();
     entry.duration.observe((performance.now() - startedMs) / 1000);
   }
 
@@ -89,9 +89,7 @@ export class RequestRecorder {
     }
     let counter = byStatus.get(code);
     if (counter === undefined) {
-      // Unknown methods would be unbounded label values; they are all 404/405 anyway.
-      const methodLabel = knownMethods.has(method) ? method : "OTHER";
-      counter = this.#requestsTotal.labels({ route, method: methodLabel, status: String(code) });
+      counter = this.#requestsTotal.labels({ route, method, status: String(code) });
       byStatus.set(code, counter);
     }
     return counter;
@@ -118,14 +116,17 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
     // A door that answers for a whole path (CMQ, SQS) names its route: hono reports it as a
     // handler of every method, which `routeOf` can't tell from middleware.
     const route = c.get("metricsRoute") ?? routeOf(c);
-    recorder.record(route, methodLabel(c.req.method), c.res.status, started);
+    recorder.record(route, c.req.method, c.res.status, started);
   };
 }
 
 const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
-/** The metrics' method label: unknown methods would be unbounded label values, so one label. */
-export function methodLabel(method: string): string {
+/**
+ * The metrics' method label: unknown methods would be unbounded label values (and cache keys);
+ * they are all 404/405 anyway, so they share one.
+ */
+function methodLabel(method: string): string {
   return knownMethods.has(method) ? method : "OTHER";
 }
 
