@@ -87,8 +87,9 @@ export class AccessGuard {
   readonly keyRing: KeyRing | null;
   /** True in protected mode. */
   readonly loopbackOnly: boolean;
+  /** The wall clock signatures are checked against (Unix ms); every door uses the same one. */
+  readonly nowMs: () => number;
   readonly #nonceCache: NonceCache;
-  readonly #nowMs: () => number;
   /** The rule checks installed by `installRules`, told apart from the routes' own handlers. */
   readonly #ruleHandlers = new WeakSet<object>();
   /** The last client address found to be loopback (protected mode checks every request). */
@@ -99,7 +100,7 @@ export class AccessGuard {
     this.keyRing = options.keyRing;
     this.loopbackOnly = options.loopbackOnly;
     this.#nonceCache = options.nonceCache ?? new NonceCache();
-    this.#nowMs = options.nowMs ?? Date.now;
+    this.nowMs = options.nowMs ?? Date.now;
   }
 
   /** A guard that lets everyone in (no key ring, not protected). */
@@ -237,7 +238,7 @@ export class AccessGuard {
         authorization,
       }, {
         keyRing: this.keyRing as KeyRing,
-        nowMs: this.#nowMs(),
+        nowMs: this.nowMs(),
         nonceCache: this.#nonceCache,
         checkReplay,
       });

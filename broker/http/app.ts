@@ -33,11 +33,11 @@ import {
   validationHook,
 } from "./v1/mod.ts";
 import { createOpsRoutes } from "./ops_routes.ts";
-import { requestContext, RequestRecorder } from "./request_context.ts";
+import { requestContext, RequestRecorder, stampAnswer } from "./request_context.ts";
 import { createDirectRoutes } from "./direct.ts";
 import { createDoorDirect, doorRoutes } from "./door_direct.ts";
 import { cmqDoorPath, createCmqAnswers, createCmqDoor } from "./cmq_v2/mod.ts";
-import { createSqsDoor, isSqsRequest } from "./sqs/mod.ts";
+import { createSqsAnswers, isSqsRequest } from "./sqs/mod.ts";
 
 /**
  * Room above the 4 MiB batch limit for JSON syntax and escaping, so that a batch whose bodies
@@ -109,17 +109,20 @@ export function createApp(options: AppOptions): App {
   // The CMQ and SQS doors check signatures against the same keys and answer their own errors in
   // their own shapes, body limits included, so they are mounted before the native door's limits.
   const keys = access.keyRing;
-  const cmqOptions = { service: options.service, topics: options.topics, keys, logError };
+  // Signatures' timestamps are checked against the guard's clock on every door.
+  const now = access.nowMs;
+  const cmqOptions = { service: options.service, topics: options.topics, keys, now, logError };
   app.all(cmqDoorPath, (c, next) => {
     c.set("metricsRoute", doorRoutes.cmq);
     return next();
   });
   app.route("/", createCmqDoor(cmqOptions));
-  const sqsDoor = createSqsDoor({ service: options.service, keys, logError });
-  app.post("/", (c, next) => {
+  const sqsDoor = createSqsAnswers({ service: options.service, keys, now, logError });
+  app.post("/", async (c, next) => {
     if (!isSqsRequest(c.req.raw)) return next();
     c.set("metricsRoute", doorRoutes.sqs);
-    return sqsDoor(c.req.raw);
+    const requestId = c.get("requestId");
+    return stampAnswer(await sqsDoor(c.req.raw, requestId), requestId, options.status);
   });
   app.use("*", declaredLengthLimit(requestBytesMax));
   app.use("/v1/*", access.authenticate(requestBytesMax));

@@ -16,7 +16,7 @@ import type { NodeStatus } from "../service/mod.ts";
 import type { AccessGuard } from "./access_guard.ts";
 import { cmqDoorPath } from "./cmq_v2/mod.ts";
 import type { FetchHandler } from "./direct.ts";
-import { requestIdOf, type RequestRecorder } from "./request_context.ts";
+import { requestIdOf, type RequestRecorder, stampAnswer } from "./request_context.ts";
 import { isSqsRequest } from "./sqs/mod.ts";
 
 /** The metric labels of the two doors, the same on the hono path (see `app.ts`). */
@@ -31,7 +31,7 @@ export interface DoorDirectOptions {
   /** The CMQ door's answer body (`createCmqAnswers`). */
   cmq: (request: Request, requestId: string) => Promise<Record<string, unknown>>;
   /** The SQS door (`createSqsDoor`). */
-  sqs: (request: Request) => Promise<Response>;
+  sqs: (request: Request, requestId: string) => Promise<Response>;
   /** Serves every request that is not for a door (the v1 direct path, then hono). */
   next: FetchHandler;
   /** Hono's own `fetch`: answers a door request protected mode refuses, as it always did. */
@@ -49,7 +49,10 @@ export interface DoorDirectOptions {
 export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
   const { next } = options;
   const cmq = (request: Request) => cmqAnswer(options, request);
-  const sqs = (request: Request) => options.sqs(request);
+  const sqs = async (request: Request) => {
+    const requestId = requestIdOf(request);
+    return stampAnswer(await options.sqs(request, requestId), requestId, options.status);
+  };
   return function doorDirect(request, info) {
     const url = request.url;
     const pathStart = url.indexOf("/", url.indexOf("://") + 3);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { secretOf } from "./_access_fixtures.ts";
+import { nowMs, secretOf } from "./_access_fixtures.ts";
 import { CmqTestClient, formEncode } from "./cmq_v2/_cmq_test_client.ts";
 import {
   type AppPair,
@@ -136,6 +136,39 @@ Deno.test("the SQS door in front of hono answers as through hono", async () => {
   assert.match(labels, /route="\/",status="200"/);
 });
 
+Deno.test("SQS answers carry the request id and the leader hint, on both paths", async () => {
+  const doors = await pair({ leader: "http://127.0.0.1:9000" });
+  const chosen = { "x-request-id": "client-chosen-3" };
+  const sendTo = (queue: string) =>
+    sqs("SendMessage", { QueueUrl: queueUrl.replace("orders", queue), MessageBody: "x" }, chosen);
+  // A success, an error of the service, a bug (500) and an error of the door.
+  for (
+    const init of [
+      sqs("ListQueues", {}, chosen),
+      sendTo("missing"),
+      sendTo("buggy"),
+      sqs("Fly", {}, chosen),
+    ]
+  ) {
+    const { headers } = await same(doors, "/", init);
+    const header = (name: string) => headers.find(([each]) => each === name)?.[1];
+    assert.equal(header("x-request-id"), "client-chosen-3");
+    assert.equal(header("x-amzn-requestid"), "client-chosen-3", "one id for the request");
+    assert.equal(header("x-cmqd-leader"), "http://127.0.0.1:9000");
+  }
+  // The bug's log line names the request, as the CMQ door's does.
+  assert.deepEqual(doors.direct.logged, ["SQS request client-chosen-3 failed: Error: a bug"]);
+  // Without one, the id the broker draws is the same in both headers.
+  const drawn = await pairedApps("doorDirect", serviceAnswers, {});
+  for (const app of [drawn.direct.app, drawn.reference.app]) {
+    const response = await app.request("/", sqs("ListQueues", {})());
+    await response.body?.cancel();
+    const id = response.headers.get("x-request-id");
+    assert.ok(id !== null && id.length > 0);
+    assert.equal(response.headers.get("x-amzn-requestid"), id);
+  }
+});
+
 Deno.test("paths near the CMQ door's are left to hono", async () => {
   const doors = await pair();
   for (const path of ["/v2/index.php/", "/v2/index.phpx", "/v2/index%2Ephp", "/v2/index.php#x"]) {
@@ -155,8 +188,9 @@ Deno.test("with credentials both doors refuse and accept the same requests", asy
       credentials,
       signatureMethod,
       host: "localhost",
+      // The apps' guard runs on a fixed clock, and the CMQ door checks `Timestamp` by it.
+      now: () => nowMs,
     });
-  // The CMQ door checks `Timestamp` against the real clock.
   for (const method of ["HmacSHA1", "HmacSHA256"]) {
     // The same signed parameters (one nonce) to each app: each has its own replay cache.
     const signed = form(
@@ -173,6 +207,7 @@ Deno.test("with credentials both doors refuse and accept the same requests", asy
       handler: () => new Response(),
       credentials: { secretId: "alice", secretKey: "not-alice" },
       host: "localhost",
+      now: () => nowMs,
     }).signedParams("SendMessage", { queueName: "orders", msgBody: "hi" }),
   );
   const refused = await same(doors, "/v2/index.php", post(wrong, { host: "localhost" }));

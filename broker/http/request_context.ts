@@ -102,6 +102,17 @@ export function requestIdOf(request: Request): string {
   return incoming !== null && requestIdPattern.test(incoming) ? incoming : crypto.randomUUID();
 }
 
+/**
+ * Puts the headers every answer carries, the request id and the leader hint, on an answer a door
+ * built itself (hono's middleware only reaches the answers hono builds).
+ */
+export function stampAnswer(response: Response, requestId: string, status: NodeStatus): Response {
+  response.headers.set("x-request-id", requestId);
+  const leaderUrl = status.leaderUrl?.();
+  if (leaderUrl) response.headers.set("x-cmqd-leader", leaderUrl);
+  return response;
+}
+
 /** The request-id, leader-hint and metrics middleware. */
 export function requestContext(options: RequestContextOptions): MiddlewareHandler<DoorEnv> {
   const { status, recorder } = options;

@@ -164,19 +164,16 @@ export function sqsCodeOf(serviceCode: string): SqsErrorCode {
 /**
  * Turns whatever a request threw into the SQS error to answer: an `SqsError` stays, an
  * `BrokerError` goes through the table by its code, anything else is a bug (`InternalFailure`,
- * reported to `logError`, its text never shown).
+ * handed to `reportBug`, its text never shown).
  */
-export function toSqsError(
-  error: unknown,
-  logError: (message: string, error: unknown) => void,
-): SqsError {
+export function toSqsError(error: unknown, reportBug: (error: unknown) => void): SqsError {
   if (error instanceof SqsError) return error;
   if (error instanceof BrokerError) {
     const code = sqsCodeOf(error.code);
     const message = code === "QueueDoesNotExist" ? queueDoesNotExistMessage : error.message;
     return new SqsError(code, message, { retryAfterSeconds: error.retryAfterSeconds });
   }
-  logError("SQS door: unexpected failure", error);
+  reportBug(error);
   return new SqsError("InternalFailure", "We encountered an internal error. Please try again.");
 }
 

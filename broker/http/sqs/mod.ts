@@ -167,8 +167,26 @@ function operationOf(request: Request): Operation {
 /**
  * Builds the SQS door: a fetch handler answering every request in SQS's JSON protocol.
  * Mount it for `POST /` requests that carry `X-Amz-Target: AmazonSQS.*` (`isSqsRequest`).
+ * Each answer's `x-amzn-requestid` is a new UUID.
  */
 export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Promise<Response> {
+  const answer = createSqsAnswers(options);
+  return (request) => answer(request, crypto.randomUUID());
+}
+
+/**
+ * The door for a caller that names each request itself (the broker's request id): the answer
+ * carries `requestId` in `x-amzn-requestid`.
+ *
+ * @example
+ * ```ts
+ * const answer = createSqsAnswers({ service: broker, keys: null });
+ * const response = await answer(request, "req-1"); // x-amzn-requestid: req-1
+ * ```
+ */
+export function createSqsAnswers(
+  options: SqsDoorOptions,
+): (request: Request, requestId: string) => Promise<Response> {
   const now = options.now ?? Date.now;
   const logError = options.logError ??
     ((message: string, error: unknown) => console.error(message, error));
@@ -176,8 +194,7 @@ export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Pr
     accountId: options.accountId ?? "000000000000",
     region: options.region ?? "us-east-1",
   };
-  return async function sqsDoor(request: Request): Promise<Response> {
-    const requestId = crypto.randomUUID();
+  return async function sqsDoor(request: Request, requestId: string): Promise<Response> {
     try {
       const body = await readBody(request);
       const keys = options.keys;
@@ -208,7 +225,8 @@ export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Pr
         headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": requestId },
       });
     } catch (error) {
-      const response = errorResponse(toSqsError(error, logError), requestId);
+      const reportBug = (bug: unknown) => logError(`SQS request ${requestId} failed: ${bug}`, bug);
+      const response = errorResponse(toSqsError(error, reportBug), requestId);
       // The clock signatures are checked against: an SDK whose clock is off corrects itself
       // from this header when told RequestExpired.
       response.headers.set("date", new Date(now()).toUTCString());
