@@ -33,11 +33,11 @@ import {
   validationHook,
 } from "./v1/mod.ts";
 import { createOpsRoutes } from "./ops_routes.ts";
-import { requestContext, RequestRecorder, stampAnswer } from "./request_context.ts";
+import { answerHeaders, requestContext, RequestRecorder } from "./request_context.ts";
 import { createDirectRoutes } from "./direct.ts";
 import { createDoorDirect, doorRoutes } from "./door_direct.ts";
 import { cmqDoorPath, createCmqAnswers, createCmqDoor } from "./cmq_v2/mod.ts";
-import { createSqsAnswers, isSqsRequest } from "./sqs/mod.ts";
+import { createSqsAnswers, isSqsRequest, sqsContentType } from "./sqs/mod.ts";
 
 /**
  * Room above the 4 MiB batch limit for JSON syntax and escaping, so that a batch whose bodies
@@ -118,11 +118,11 @@ export function createApp(options: AppOptions): App {
   });
   app.route("/", createCmqDoor(cmqOptions));
   const sqsDoor = createSqsAnswers({ service: options.service, keys, now, logError });
-  app.post("/", async (c, next) => {
+  app.post("/", (c, next) => {
     if (!isSqsRequest(c.req.raw)) return next();
     c.set("metricsRoute", doorRoutes.sqs);
     const requestId = c.get("requestId");
-    return stampAnswer(await sqsDoor(c.req.raw, requestId), requestId, options.status);
+    return sqsDoor(c.req.raw, requestId, answerHeaders(sqsContentType, requestId, options.status));
   });
   app.use("*", declaredLengthLimit(requestBytesMax));
   app.use("/v1/*", access.authenticate(requestBytesMax));

@@ -35,7 +35,7 @@ import {
 } from "./v1/mod.ts";
 import { type AccessGuard, authChallenge, isSignedAuthorization } from "./access_guard.ts";
 import { bodyText, checkDeclaredLength, readBoundedBytes } from "./body.ts";
-import { requestIdOf, type RequestRecorder } from "./request_context.ts";
+import { answerHeaders, requestIdOf, type RequestRecorder } from "./request_context.ts";
 
 /** What serves a request: `app.fetch`'s shape (`info`: the connection, hono's `env`). */
 export type FetchHandler = (request: Request, info?: unknown) => Response | Promise<Response>;
@@ -148,7 +148,7 @@ async function serveDirect(
   const started = performance.now();
   const requestId = requestIdOf(request);
   // Taken when the request arrives, as the hono chain does (a long poll may outlive a leader).
-  const headers = answerHeaders(options.status, requestId);
+  const headers = answerHeaders(plainJsonType, requestId, options.status);
   const refusal = { challenge: false };
   let response: Response;
   try {
@@ -212,17 +212,6 @@ function rebuilt(request: Request, bytes: Uint8Array<ArrayBuffer>): Request {
     body: bytes.byteLength === 0 ? null : bytes,
     signal: request.signal,
   });
-}
-
-/** The headers hono's chain puts on every answer: type, request id, leader hint. */
-function answerHeaders(status: NodeStatus, requestId: string): Record<string, string> {
-  const headers: Record<string, string> = {
-    "content-type": plainJsonType,
-    "x-request-id": requestId,
-  };
-  const leaderUrl = status.leaderUrl?.();
-  if (leaderUrl) headers["x-cmqd-leader"] = leaderUrl;
-  return headers;
 }
 
 /** The answer the door's error mapper gives `error` (500 and a log line for a bug). */

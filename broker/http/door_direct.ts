@@ -16,8 +16,8 @@ import type { NodeStatus } from "../service/mod.ts";
 import type { AccessGuard } from "./access_guard.ts";
 import { cmqDoorPath } from "./cmq_v2/mod.ts";
 import type { FetchHandler } from "./direct.ts";
-import { requestIdOf, type RequestRecorder, stampAnswer } from "./request_context.ts";
-import { isSqsRequest } from "./sqs/mod.ts";
+import { answerHeaders, requestIdOf, type RequestRecorder } from "./request_context.ts";
+import { isSqsRequest, type SqsAnswers, sqsContentType } from "./sqs/mod.ts";
 
 /** The metric labels of the two doors, the same on the hono path (see `app.ts`). */
 export const doorRoutes = { cmq: cmqDoorPath, sqs: "/" } as const;
@@ -30,8 +30,8 @@ export interface DoorDirectOptions {
   recorder: RequestRecorder;
   /** The CMQ door's answer body (`createCmqAnswers`). */
   cmq: (request: Request, requestId: string) => Promise<Record<string, unknown>>;
-  /** The SQS door (`createSqsDoor`). */
-  sqs: (request: Request, requestId: string) => Promise<Response>;
+  /** The SQS door (`createSqsAnswers`). */
+  sqs: SqsAnswers;
   /** Serves every request that is not for a door (the v1 direct path, then hono). */
   next: FetchHandler;
   /** Hono's own `fetch`: answers a door request protected mode refuses, as it always did. */
@@ -49,9 +49,13 @@ export interface DoorDirectOptions {
 export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
   const { next } = options;
   const cmq = (request: Request) => cmqAnswer(options, request);
-  const sqs = async (request: Request) => {
+  const sqs = (request: Request) => {
     const requestId = requestIdOf(request);
-    return stampAnswer(await options.sqs(request, requestId), requestId, options.status);
+    return options.sqs(
+      request,
+      requestId,
+      answerHeaders(sqsContentType, requestId, options.status),
+    );
   };
   return function doorDirect(request, info) {
     const url = request.url;
@@ -95,12 +99,7 @@ async function serveDoor(
 /** The CMQ answer with the headers hono's request-context middleware puts on it. */
 async function cmqAnswer(options: DoorDirectOptions, request: Request): Promise<Response> {
   const requestId = requestIdOf(request);
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    "x-request-id": requestId,
-  };
-  const leaderUrl = options.status.leaderUrl?.();
-  if (leaderUrl) headers["x-cmqd-leader"] = leaderUrl;
+  const headers = answerHeaders("application/json", requestId, options.status);
   const body = await options.cmq(request, requestId);
   return new Response(JSON.stringify(body), { headers });
 }

@@ -103,14 +103,21 @@ export function requestIdOf(request: Request): string {
 }
 
 /**
- * Puts the headers every answer carries, the request id and the leader hint, on an answer a door
- * built itself (hono's middleware only reaches the answers hono builds).
+ * The headers of an answer a door builds itself, with what hono's middleware puts on the answers
+ * hono builds: the request id and the leader hint (its URL as of this call).
  */
-export function stampAnswer(response: Response, requestId: string, status: NodeStatus): Response {
-  response.headers.set("x-request-id", requestId);
+export function answerHeaders(
+  contentType: string,
+  requestId: string,
+  status: NodeStatus,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    "content-type": contentType,
+    "x-request-id": requestId,
+  };
   const leaderUrl = status.leaderUrl?.();
-  if (leaderUrl) response.headers.set("x-cmqd-leader", leaderUrl);
-  return response;
+  if (leaderUrl) headers["x-cmqd-leader"] = leaderUrl;
+  return headers;
 }
 
 /** The request-id, leader-hint and metrics middleware. */

@@ -177,12 +177,20 @@ export function toSqsError(error: unknown, reportBug: (error: unknown) => void):
   return new SqsError("InternalFailure", "We encountered an internal error. Please try again.");
 }
 
-/** The response of `error` in SQS's JSON error shape. */
-export function errorResponse(error: SqsError, requestId: string): Response {
+/** The media type of every SQS answer (AWS JSON 1.0). */
+export const sqsContentType = "application/x-amz-json-1.0";
+
+/** The response of `error` in SQS's JSON error shape, with `extraHeaders` beside SQS's. */
+export function errorResponse(
+  error: SqsError,
+  requestId: string,
+  extraHeaders: Record<string, string> = {},
+): Response {
   const errorKind = sqsErrorKinds[error.code];
   const namespace = errorKind.modeled ? "com.amazonaws.sqs" : "com.amazon.coral.service";
   const headers = new Headers({
-    "content-type": "application/x-amz-json-1.0",
+    ...extraHeaders,
+    "content-type": sqsContentType,
     "x-amzn-requestid": requestId,
     "x-amzn-query-error": `${errorKind.queryCode};${errorKind.fault}`,
   });

@@ -19,7 +19,7 @@
  */
 import { type Action, type KeyRing, messageLimits, type QueueService } from "./broker_deps.ts";
 import type { Operation, OperationContext } from "./context.ts";
-import { errorResponse, SqsError, toSqsError } from "./errors.ts";
+import { errorResponse, sqsContentType, SqsError, toSqsError } from "./errors.ts";
 import { parseRequestBody } from "./input.ts";
 import {
   createQueue,
@@ -42,7 +42,7 @@ import {
 import { sendMessage, sendMessageBatch } from "./send_operations.ts";
 import { verifySignature } from "./sigv4.ts";
 
-export { SqsError, type SqsErrorCode, sqsErrorKinds } from "./errors.ts";
+export { sqsContentType, SqsError, type SqsErrorCode, sqsErrorKinds } from "./errors.ts";
 
 const targetPrefix = "AmazonSQS.";
 const utf8 = new TextDecoder();
@@ -175,18 +175,26 @@ export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Pr
 }
 
 /**
- * The door for a caller that names each request itself (the broker's request id): the answer
- * carries `requestId` in `x-amzn-requestid`.
+ * The door for a caller that names each request itself: the answer carries `requestId` in
+ * `x-amzn-requestid`, and `headers` (the broker's own: its request id, the leader hint) beside
+ * SQS's. `headers["content-type"]`, when given, must be `sqsContentType`.
+ */
+export type SqsAnswers = (
+  request: Request,
+  requestId: string,
+  headers?: Record<string, string>,
+) => Promise<Response>;
+
+/**
+ * `createSqsDoor` for a caller that names each request (see `SqsAnswers`).
  *
  * @example
  * ```ts
  * const answer = createSqsAnswers({ service: broker, keys: null });
- * const response = await answer(request, "req-1"); // x-amzn-requestid: req-1
+ * const response = await answer(request, "req-1", { "x-request-id": "req-1" });
  * ```
  */
-export function createSqsAnswers(
-  options: SqsDoorOptions,
-): (request: Request, requestId: string) => Promise<Response> {
+export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
   const now = options.now ?? Date.now;
   const logError = options.logError ??
     ((message: string, error: unknown) => console.error(message, error));
@@ -194,7 +202,7 @@ export function createSqsAnswers(
     accountId: options.accountId ?? "000000000000",
     region: options.region ?? "us-east-1",
   };
-  return async function sqsDoor(request: Request, requestId: string): Promise<Response> {
+  return async function sqsDoor(request, requestId, headers = {}): Promise<Response> {
     try {
       const body = await readBody(request);
       const keys = options.keys;
@@ -222,11 +230,11 @@ export function createSqsAnswers(
       const output = await operation(context);
       return new Response(JSON.stringify(output), {
         status: 200,
-        headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": requestId },
+        headers: { ...headers, "content-type": sqsContentType, "x-amzn-requestid": requestId },
       });
     } catch (error) {
       const reportBug = (bug: unknown) => logError(`SQS request ${requestId} failed: ${bug}`, bug);
-      const response = errorResponse(toSqsError(error, reportBug), requestId);
+      const response = errorResponse(toSqsError(error, reportBug), requestId, headers);
       // The clock signatures are checked against: an SDK whose clock is off corrects itself
       // from this header when told RequestExpired.
       response.headers.set("date", new Date(now()).toUTCString());
