@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { BrokerError, type QueueService } from "../service/mod.ts";
+import { BrokerError, type QueueService, type TopicService } from "../service/mod.ts";
 import { AccessGuard } from "./access_guard.ts";
 import { createApp } from "./app.ts";
 import { Metrics } from "./metrics.ts";
@@ -42,8 +42,8 @@ function outcome(queue: string, ok: unknown): unknown {
 }
 
 /**
- * The recording services' answers; queues named `missing`, `busy` and `buggy` fail (not found,
- * not ready, a bug).
+ * The recording services' answers; queues and topics named `missing`, `busy` and `buggy` fail
+ * (not found, not ready, a bug).
  */
 export const serviceAnswers: Partial<Record<keyof QueueService, unknown>> = {
   createQueue: { queue: { name: "orders" }, created: true },
@@ -51,6 +51,11 @@ export const serviceAnswers: Partial<Record<keyof QueueService, unknown>> = {
   sendMessages: (queue: string) => outcome(queue, { messages: [{ id: "m1", sequence: 1 }] }),
   receiveMessages: (queue: string) => outcome(queue, received),
   deleteMessages: (queue: string) => outcome(queue, { deleted: 1, failures: [] }),
+  // A topic's publish (the recording service serves topics too).
+  ...{
+    publish: (topic: string) =>
+      outcome(topic, { messages: [{ id: "m1", fannedOut: 2, failures: [] }] }),
+  },
 };
 
 /** What both apps are built with. */
@@ -78,6 +83,7 @@ async function makeApp(
   });
   const app = createApp({
     service,
+    topics: service as unknown as TopicService,
     status,
     metrics,
     access,

@@ -157,6 +157,7 @@ export function createApp(options: AppOptions): App {
   if (options.directRoutes ?? options.hotRoutes ?? true) {
     const direct = createDirectRoutes({
       service: options.service,
+      topics: options.topics,
       status: options.status,
       access,
       recorder,

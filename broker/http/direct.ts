@@ -1,8 +1,9 @@
 /**
- * The direct path of the three routes that carry nearly all traffic — `POST
- * /v1/queues/{queue}/messages`, `/messages/receive` and `/messages/delete` — served in front of
- * hono, in one function: hono's routing and its chain of middleware cost several times what the
- * engine does per request.
+ * The direct path of the routes that carry nearly all traffic — `POST
+ * /v1/queues/{queue}/messages`, `/messages/receive` and `/messages/delete`, and a topic's
+ * publish, `POST /v1/topics/{topic}/messages` — served in front of hono, in one function:
+ * hono's routing and its chain of middleware cost several times what the engine does per
+ * request.
  *
  * It does what the hono path does for these routes, in the same order and through the same
  * functions: request id, leader hint and metrics (`request_context.ts`), protected mode, the
@@ -20,7 +21,12 @@
  * @module
  */
 import type { AccessKey } from "../auth/mod.ts";
-import { BrokerError, type NodeStatus, type QueueService } from "../service/mod.ts";
+import {
+  BrokerError,
+  type NodeStatus,
+  type QueueService,
+  type TopicService,
+} from "../service/mod.ts";
 import {
   type AccessRule,
   errorBody,
@@ -28,6 +34,7 @@ import {
   errorStatus,
   hotRoutePaths,
   plainDeleteRequest,
+  plainPublishRequest,
   plainQueueName,
   plainReceiveRequest,
   plainSendRequest,
@@ -43,6 +50,8 @@ export type FetchHandler = (request: Request, info?: unknown) => Response | Prom
 /** Options of `createDirectRoutes`. */
 export interface DirectRoutesOptions {
   service: QueueService;
+  /** The topics, when the app serves them (their publish route is served directly too). */
+  topics?: TopicService;
   status: NodeStatus;
   access: AccessGuard;
   /** The app's HTTP metrics (shared with hono's request-context middleware). */
@@ -60,18 +69,24 @@ interface DirectRoute {
   readonly rule: AccessRule;
   /** The request as the route's schema returns it, or null when it is not plainly valid. */
   recognize(body: unknown): object | null;
-  /** `raw`: the HTTP request, whose `signal` only a receive reads (see `receive` below). */
-  call(queue: string, request: object, raw: Request): Promise<unknown>;
+  /**
+   * `name`: the queue or topic of the path. `raw`: the HTTP request, whose `signal` only a
+   * receive reads (see `receive` below).
+   */
+  call(name: string, request: object, raw: Request): Promise<unknown>;
 }
 
 /** The only media type served directly; hono's gates decide every other one. */
 const plainJsonType = "application/json";
-const pathPrefix = "/v1/queues/";
+const queuesPrefix = "/v1/queues/";
+const topicsPrefix = "/v1/topics/";
+/** The publish route's pattern as hono reports it (the metrics label). */
+const publishPattern = "/v1/topics/:topic/messages";
 const noBytes = new Uint8Array(0);
 
 /**
- * The direct path over `options.fallback`: a `fetch` that serves plainly valid sends, receives
- * and deletes itself and hands everything else to the fallback.
+ * The direct path over `options.fallback`: a `fetch` that serves plainly valid sends, receives,
+ * deletes and (with `options.topics`) publishes itself and hands everything else to the fallback.
  *
  * @example
  * ```ts
@@ -81,8 +96,8 @@ const noBytes = new Uint8Array(0);
  * ```
  */
 export function createDirectRoutes(options: DirectRoutesOptions): FetchHandler {
-  const { service, fallback } = options;
-  const routes = new Map<string, DirectRoute>([
+  const { service, topics, fallback } = options;
+  const queueRoutes = new Map<string, DirectRoute>([
     ["/messages", {
       pattern: hotRoutePaths.send,
       rule: ruleOf("/v1/queues/{queue}/messages"),
@@ -106,24 +121,44 @@ export function createDirectRoutes(options: DirectRoutesOptions): FetchHandler {
         service.deleteMessages(queue, (request as { receiptHandles: string[] }).receiptHandles),
     }],
   ]);
+  const topicRoutes = new Map<string, DirectRoute>();
+  if (topics !== undefined) {
+    topicRoutes.set("/messages", {
+      pattern: publishPattern,
+      rule: ruleOf("/v1/topics/{topic}/messages"),
+      recognize: plainPublishRequest,
+      call: (topic, request) => topics.publish(topic, (request as { messages: [] }).messages),
+    });
+  }
   return function directRoutes(request, info) {
     if (request.method !== "POST") return fallback(request, info);
     const url = request.url;
     const pathStart = url.indexOf("/", url.indexOf(":") + 4);
-    if (pathStart === -1 || !url.startsWith(pathPrefix, pathStart)) return fallback(request, info);
-    const nameStart = pathStart + pathPrefix.length;
+    if (pathStart === -1) return fallback(request, info);
+    let routes: Map<string, DirectRoute>;
+    let nameStart: number;
+    if (url.startsWith(queuesPrefix, pathStart)) {
+      routes = queueRoutes;
+      nameStart = pathStart + queuesPrefix.length;
+    } else if (url.startsWith(topicsPrefix, pathStart)) {
+      routes = topicRoutes;
+      nameStart = pathStart + topicsPrefix.length;
+    } else {
+      return fallback(request, info);
+    }
     const nameEnd = url.indexOf("/", nameStart);
     // Everything after the name must be one of the suffixes exactly: a query, a fragment, a
     // `%`-escape or a trailing slash is left to hono's router.
     const route = nameEnd === -1 ? undefined : routes.get(url.slice(nameEnd));
-    const queue = route === undefined ? null : plainQueueName(url.slice(nameStart, nameEnd));
+    // Topics and queues share the name rule.
+    const name = route === undefined ? null : plainQueueName(url.slice(nameStart, nameEnd));
     if (
-      route === undefined || queue === null ||
+      route === undefined || name === null ||
       request.headers.get("content-type") !== plainJsonType
     ) {
       return fallback(request, info);
     }
-    return serveDirect(options, route, queue, request, info);
+    return serveDirect(options, route, name, request, info);
   };
 }
 
@@ -140,7 +175,7 @@ function ruleOf(path: string): AccessRule {
 async function serveDirect(
   options: DirectRoutesOptions,
   route: DirectRoute,
-  queue: string,
+  name: string,
   request: Request,
   info: unknown,
 ): Promise<Response> {
@@ -168,11 +203,11 @@ async function serveDirect(
     }
     if (signed) key = verify(access, request, bytes, refusal);
     access.checkRule(route.rule, key, {
-      param: () => queue,
+      param: () => name,
       query: () => "",
       bodyText: text,
     });
-    const result = await route.call(queue, input, request);
+    const result = await route.call(name, input, request);
     response = new Response(JSON.stringify(result), { headers });
   } catch (error) {
     if (refusal.challenge) headers["www-authenticate"] = authChallenge;

@@ -5,6 +5,7 @@ import { createDirectRoutes } from "./direct.ts";
 import { Metrics } from "./metrics.ts";
 import { RequestRecorder } from "./request_context.ts";
 import { FakeStatus, recordingService } from "./testing/mod.ts";
+import type { TopicService } from "../service/mod.ts";
 import { type Keys, nowMs, secretOf } from "./_access_fixtures.ts";
 import {
   type Answer,
@@ -43,14 +44,22 @@ function post(body: unknown, headers: Record<string, string> = {}): () => Reques
   });
 }
 
+const queues = "/v1/queues/";
+const topics = "/v1/topics/";
 const hotRequests = [
-  { suffix: "/messages", body: { messages: [{ body: "x", groupId: "g" }] } },
-  { suffix: "/messages/receive", body: { maxMessages: 16, waitSeconds: 0 } },
-  { suffix: "/messages/delete", body: { receiptHandles: ["h1", "h2"] } },
+  { prefix: queues, suffix: "/messages", body: { messages: [{ body: "x", groupId: "g" }] } },
+  { prefix: queues, suffix: "/messages/receive", body: { maxMessages: 16, waitSeconds: 0 } },
+  { prefix: queues, suffix: "/messages/delete", body: { receiptHandles: ["h1", "h2"] } },
+  {
+    prefix: topics,
+    suffix: "/messages",
+    body: { messages: [{ body: "x", tags: ["paid"], routingKey: "a.b", attributes: { k: "v" } }] },
+  },
 ] as const;
 
 const badBodies = [
   { messages: [{ body: "x", delaySeconds: 1.5 }] },
+  { messages: [{ body: "x", tags: "paid" }] },
   { maxMessages: 0 },
   { receiptHandles: [] },
   "{",
@@ -60,24 +69,25 @@ const badBodies = [
 
 Deno.test("open door: good, bad and failing requests answer as hono alone does", async () => {
   const pair = await doors({ leader: "http://10.0.0.9:9876" });
-  for (const { suffix, body } of hotRequests) {
+  for (const { prefix, suffix, body } of hotRequests) {
     for (const queue of ["orders", "missing", "busy", "buggy"]) {
-      const answered = await same(pair, `/v1/queues/${queue}${suffix}`, post(body));
+      const answered = await same(pair, `${prefix}${queue}${suffix}`, post(body));
       if (queue === "orders") assert.equal(answered.status, 200);
       assert.ok(answered.headers.some(([name]) => name === "x-cmqd-leader"));
     }
-    await same(pair, `/v1/queues/orders${suffix}`, post(body, { "x-request-id": "mine-1" }));
-    for (const bad of badBodies) await same(pair, `/v1/queues/orders${suffix}`, post(bad));
+    await same(pair, `${prefix}orders${suffix}`, post(body, { "x-request-id": "mine-1" }));
+    for (const bad of badBodies) await same(pair, `${prefix}orders${suffix}`, post(bad));
     for (const type of ["text/plain", "application/json; charset=utf-8", "APPLICATION/JSON"]) {
-      await same(pair, `/v1/queues/orders${suffix}`, post(body, { "content-type": type }));
+      await same(pair, `${prefix}orders${suffix}`, post(body, { "content-type": type }));
     }
-    await same(pair, `/v1/queues/orders${suffix}?x=1`, post(body));
-    await same(pair, `/v1/queues/orders${suffix}/`, post(body));
-    await same(pair, `/v1/queues/%6Frders${suffix}`, post(body));
-    await same(pair, `/v1/queues/1bad${suffix}`, post(body));
+    await same(pair, `${prefix}orders${suffix}?x=1`, post(body));
+    await same(pair, `${prefix}orders${suffix}/`, post(body));
+    await same(pair, `${prefix}%6Frders${suffix}`, post(body));
+    await same(pair, `${prefix}1bad${suffix}`, post(body));
   }
   // The bug was logged by both, with the same line (`same` compares the log lines).
-  assert.equal(pair.direct.logged.length, 3);
+  assert.equal(pair.direct.logged.length, hotRequests.length);
+  assert.ok(pair.direct.calls.some(({ method }) => method === "publish"), "publishes served");
   sameMetrics(pair);
 });
 
@@ -89,8 +99,8 @@ Deno.test("a receive answer keeps the service's JSON shape and escaping", async 
 });
 
 const keys: Keys = {
-  writer: ["queue:orders:send", "queue:orders:receive"],
-  other: ["queue:other:send", "queue:other:receive"],
+  writer: ["queue:orders:send", "queue:orders:receive", "topic:orders:publish"],
+  other: ["queue:other:send", "queue:other:receive", "topic:other:publish"],
 };
 
 async function signed(path: string, text: string, options: { nonce?: string; key?: string }) {
@@ -108,8 +118,8 @@ async function signed(path: string, text: string, options: { nonce?: string; key
 
 Deno.test("credentials: bearer, signatures, replays and rules answer as hono alone does", async () => {
   const pair = await doors({ keys });
-  for (const [index, { suffix, body }] of hotRequests.entries()) {
-    const path = `/v1/queues/orders${suffix}`;
+  for (const [index, { prefix, suffix, body }] of hotRequests.entries()) {
+    const path = `${prefix}orders${suffix}`;
     const text = JSON.stringify(body);
     // Missing, unknown scheme, wrong bearer secret, good bearer.
     await same(pair, path, post(body));
@@ -138,8 +148,8 @@ Deno.test("credentials: bearer, signatures, replays and rules answer as hono alo
       const answered = await same(pair, path, post(bad, { authorization }));
       assert.notEqual(answered.status, 401, badText);
     }
-    // Signed without permission: forbidden queue.
-    const forbidden = `/v1/queues/other${suffix}`;
+    // Signed without permission: forbidden queue or topic.
+    const forbidden = `${prefix}other${suffix}`;
     const forbiddenAuth = await signed(forbidden, text, { nonce: `forbidden-${index}` });
     assert.equal(
       (await same(pair, forbidden, post(body, { authorization: forbiddenAuth })))
@@ -154,8 +164,8 @@ Deno.test("protected mode refuses remote clients on the direct path as hono does
   const pair = await doors({ loopbackOnly: true });
   const remote = { remoteAddr: { transport: "tcp", hostname: "192.0.2.7", port: 5000 } };
   const local = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 } };
-  for (const { suffix, body } of hotRequests) {
-    const path = `/v1/queues/orders${suffix}`;
+  for (const { prefix, suffix, body } of hotRequests) {
+    const path = `${prefix}orders${suffix}`;
     assert.equal((await same(pair, path, post(body), remote)).status, 403);
     assert.equal((await same(pair, path, post(body), undefined)).status, 403);
     assert.equal((await same(pair, path, post(body), local)).status, 200);
@@ -186,10 +196,18 @@ Deno.test("the direct path serves plain requests itself and hands every other on
   const { service, calls } = recordingService(serviceAnswers);
   const metrics = new Metrics();
   const status = new FakeStatus();
-  const reference = createApp({ service, status, metrics, directRoutes: false });
+  const topicService = service as unknown as TopicService;
+  const reference = createApp({
+    service,
+    topics: topicService,
+    status,
+    metrics,
+    directRoutes: false,
+  });
   let handedOver = 0;
   const direct = createDirectRoutes({
     service,
+    topics: topicService,
     status,
     access: AccessGuard.open(),
     recorder: new RequestRecorder(metrics),
@@ -202,11 +220,11 @@ Deno.test("the direct path serves plain requests itself and hands every other on
   });
   const send = (path: string, init: RequestInit) =>
     direct(new Request(`http://broker${path}`, init));
-  for (const { suffix, body } of hotRequests) {
-    assert.equal((await send(`/v1/queues/orders${suffix}`, post(body)())).status, 200);
+  for (const { prefix, suffix, body } of hotRequests) {
+    assert.equal((await send(`${prefix}orders${suffix}`, post(body)())).status, 200);
   }
   assert.equal(handedOver, 0);
-  assert.equal(calls.length, 3);
+  assert.equal(calls.length, hotRequests.length);
   const others: [string, RequestInit][] = [
     ["/v1/queues/orders/messages?x=1", post(hotRequests[0].body)()],
     ["/v1/queues/orders/messages/", post(hotRequests[0].body)()],
@@ -218,6 +236,10 @@ Deno.test("the direct path serves plain requests itself and hands every other on
       post(hotRequests[0].body, { "content-type": "application/json; charset=utf-8" })(),
     ],
     ["/v1/queues/orders", { method: "GET" }],
+    ["/v1/topics/orders/messages?x=1", post(hotRequests[3].body)()],
+    ["/v1/topics/orders/messages/", post(hotRequests[3].body)()],
+    ["/v1/topics/orders/subscriptions", { method: "GET" }],
+    ["/v1/topics/orders/messages", post({ messages: [{ body: "x", tags: [1] }] })()],
   ];
   for (const [path, init] of others) {
     const before: number = handedOver;

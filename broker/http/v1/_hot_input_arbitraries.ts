@@ -113,6 +113,30 @@ export const sendBody = fc.oneof(
   { weight: 1, arbitrary: fc.jsonValue() },
 );
 
+/** One entry of a publish batch: tags and routing keys of any strings (the service checks them). */
+export const publishEntry = objectOf({
+  body: fc.oneof({ weight: 12, arbitrary: fc.string() }, { weight: 1, arbitrary: wrongType }),
+  tags: fc.oneof(
+    { weight: 12, arbitrary: fc.array(fc.string({ maxLength: 20 }), { maxLength: 7 }) },
+    { weight: 1, arbitrary: fc.array(fc.oneof(fc.string(), wrongType), { maxLength: 3 }) },
+    { weight: 1, arbitrary: wrongType },
+  ),
+  routingKey: fc.oneof(
+    { weight: 12, arbitrary: fc.string({ maxLength: 30 }) },
+    { weight: 1, arbitrary: wrongType },
+  ),
+  attributes,
+}, ["body"]);
+
+/** Bodies of `POST /v1/topics/{topic}/messages`. */
+export const publishBody = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: objectOf({ messages: batchOf(publishEntry, { body: "b" }) }, ["messages"]),
+  },
+  { weight: 1, arbitrary: fc.jsonValue() },
+);
+
 const handle = fc.oneof(
   { weight: 12, arbitrary: fc.string({ minLength: 1, maxLength: 40 }) },
   { weight: 1, arbitrary: fc.constant("") },

@@ -1,6 +1,6 @@
 /**
- * Hand-written recognizers of the plainly valid requests of the three hot routes (send, receive,
- * delete). Each returns what the route's zod schema would return for the input, or `null` when
+ * Hand-written recognizers of the plainly valid requests of the hot routes (send, receive,
+ * delete, and a topic's publish). Each returns what the route's zod schema would return for the input, or `null` when
  * the input is not plainly valid — then the route runs its zod validators, which produce the
  * error (or, for an odd but valid input, the value). So these never decide an error: a `null`
  * only costs the slow path, while accepting what zod refuses would change an answer.
@@ -12,7 +12,11 @@
  * @module
  */
 import { messageLimits, namePattern, queueLimits } from "../../service/mod.ts";
-import type { ReceiveMessagesRequest, SendMessageEntry } from "../../../sdk/protocol.ts";
+import type {
+  PublishEntry,
+  ReceiveMessagesRequest,
+  SendMessageEntry,
+} from "../../../sdk/protocol.ts";
 
 type Json = Record<string, unknown>;
 
@@ -71,6 +75,56 @@ function plainSendEntry(value: unknown): SendMessageEntry | null {
       case "dedupId":
         if (!isStringOfLength(field, 1, messageLimits.dedupIdCharsMax)) return null;
         entry.dedupId = field;
+        break;
+      case "attributes": {
+        const attributes = plainAttributes(field);
+        if (attributes === null) return null;
+        entry.attributes = attributes;
+        break;
+      }
+      default:
+        return null;
+    }
+  }
+  return entry;
+}
+
+/**
+ * A body of `POST /v1/topics/{topic}/messages` as the schema returns it, or null. The schema
+ * takes tags and a routing key as any strings: the topic's kind and rules are the service's to
+ * check, on either path.
+ */
+export function plainPublishRequest(value: unknown): { messages: PublishEntry[] } | null {
+  if (!isObject(value)) return null;
+  for (const key in value) if (key !== "messages") return null;
+  const messages = value.messages;
+  if (!Array.isArray(messages)) return null;
+  if (messages.length < 1 || messages.length > messageLimits.batchEntriesMax) return null;
+  const entries: PublishEntry[] = [];
+  for (const message of messages) {
+    const entry = plainPublishEntry(message);
+    if (entry === null) return null;
+    entries.push(entry);
+  }
+  return { messages: entries };
+}
+
+function plainPublishEntry(value: unknown): PublishEntry | null {
+  if (!isObject(value) || typeof value.body !== "string") return null;
+  const entry: PublishEntry = { body: value.body };
+  for (const key in value) {
+    const field = value[key];
+    switch (key) {
+      case "body":
+        break;
+      case "tags":
+        if (!Array.isArray(field)) return null;
+        for (const tag of field) if (typeof tag !== "string") return null;
+        entry.tags = field.slice();
+        break;
+      case "routingKey":
+        if (typeof field !== "string") return null;
+        entry.routingKey = field;
         break;
       case "attributes": {
         const attributes = plainAttributes(field);

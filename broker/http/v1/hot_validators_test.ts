@@ -6,13 +6,21 @@ import {
   ReceiveMessagesRequestSchema,
   SendMessagesRequestSchema,
 } from "./schemas.ts";
+import { PublishRequestSchema } from "./topic_schemas.ts";
 import {
   plainDeleteRequest,
+  plainPublishRequest,
   plainQueueName,
   plainReceiveRequest,
   plainSendRequest,
 } from "./hot_validators.ts";
-import { deleteBody, queueName, receiveBody, sendBody } from "./_hot_input_arbitraries.ts";
+import {
+  deleteBody,
+  publishBody,
+  queueName,
+  receiveBody,
+  sendBody,
+} from "./_hot_input_arbitraries.ts";
 
 const runs = { numRuns: 1000 };
 
@@ -63,6 +71,13 @@ Deno.test("the delete recognizer accepts exactly what the delete schema accepts,
   );
 });
 
+Deno.test("the publish recognizer accepts exactly what the publish schema accepts, with the same value", () => {
+  fc.assert(
+    fc.property(publishBody, (body) => agrees(plainPublishRequest, PublishRequestSchema, body)),
+    runs,
+  );
+});
+
 Deno.test("the queue name recognizer accepts exactly the names the path schema accepts", () => {
   fc.assert(
     fc.property(queueName, (name) => {
@@ -79,6 +94,7 @@ Deno.test("the generators reach both sides of every route's rules", () => {
       [sendBody, plainSendRequest],
       [receiveBody, plainReceiveRequest],
       [deleteBody, plainDeleteRequest],
+      [publishBody, plainPublishRequest],
     ] as const
   ) {
     const samples = fc.sample(arbitrary as fc.Arbitrary<unknown>, { numRuns: 500, seed: 7 });
@@ -107,4 +123,11 @@ Deno.test("limits at their exact ends: at the limit is plain, one past it is lef
   assert.equal(plainDeleteRequest({ receiptHandles: ["h"], extra: 1 }), null);
   const attributes = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, "v"]));
   assert.equal(plainSendRequest({ messages: [{ body: "x", attributes }] }), null);
+  assert.equal(plainPublishRequest({ messages: [{ body: "x", attributes }] }), null);
+  assert.ok(plainPublishRequest(entries(256)) !== null);
+  assert.equal(plainPublishRequest(entries(257)), null);
+  assert.equal(plainPublishRequest({ messages: [{ body: "x", tags: ["a", 1] }] }), null);
+  assert.deepEqual(plainPublishRequest({ messages: [{ body: "x", tags: [], routingKey: "" }] }), {
+    messages: [{ body: "x", tags: [], routingKey: "" }],
+  });
 });

@@ -29,6 +29,7 @@ export {
 export { hotRoutePaths } from "./hot_routes.ts";
 export {
   plainDeleteRequest,
+  plainPublishRequest,
   plainQueueName,
   plainReceiveRequest,
   plainSendRequest,
