@@ -262,6 +262,27 @@ Deno.test("the leader hint is followed and dropped when the leader is unreachabl
   assert.equal(sdk.leaderUrl, undefined);
 });
 
+Deno.test("a leader dropped as unreachable is followed again when the next answer names it", async () => {
+  const hint = { "x-cmqd-leader": "http://node-b:8080" };
+  const { sdk, seen } = client([
+    json({ name: "q" }, 200, hint),
+    new TypeError("connection refused"),
+    // node-a answers and still names node-b (it came back): the same hint as before.
+    json({ name: "q" }, 200, hint),
+    json({ name: "q" }, 200, hint),
+  ]);
+  await sdk.getQueue("q");
+  await sdk.getQueue("q");
+  assert.equal(sdk.leaderUrl, "http://node-b:8080");
+  await sdk.getQueue("q");
+  assert.deepEqual(seen.map((entry) => new URL(entry.url).host), [
+    "node-a:8080",
+    "node-b:8080",
+    "node-a:8080",
+    "node-b:8080",
+  ]);
+});
+
 Deno.test("a hint that is not an http URL is ignored", async () => {
   const { sdk } = client([json({}, 200, { "x-cmqd-leader": "javascript:alert(1)" })]);
   await sdk.health();

@@ -6,6 +6,7 @@
  * @module
  */
 import { CmqdError, errorFromAnswer } from "./errors.ts";
+import { Deadlines } from "./deadlines.ts";
 import { signRequest } from "./signing.ts";
 import { backoffMs, retryDefaults, type RetryOptions, sleep } from "./retry.ts";
 import {
@@ -99,6 +100,10 @@ export class Requester {
   readonly #retry: RetryOptions;
   readonly #followLeader: boolean;
   readonly #sleep: (ms: number) => Promise<void>;
+  /** The timeouts of the attempts in flight, on one timer. */
+  readonly #deadlines = new Deadlines();
+  /** The last leader hint and the URL it names (each answer repeats it: parsed once). */
+  #lastHint: { text: string; url: string | undefined } | undefined;
   /** Which of `#baseUrls` calls go to while no leader is known. */
   #nodeIndex = 0;
   readonly #credentials: Credentials | undefined;
@@ -205,10 +210,10 @@ export class Requester {
     const controller = new AbortController();
     const timeoutMs = spec.timeoutMs ?? this.#timeoutMs;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const deadline = this.#deadlines.add(timeoutMs, () => {
       timedOut = true;
       controller.abort();
-    }, timeoutMs);
+    });
     const onAbort = () => controller.abort();
     spec.signal?.addEventListener("abort", onAbort, { once: true });
     const noAnswer = (cause: unknown): CmqdError => {
@@ -254,7 +259,7 @@ export class Requester {
       }
       return { status: response.status, body: parseBody(response.status, text, spec.response) };
     } finally {
-      clearTimeout(timer);
+      deadline.cancel();
       spec.signal?.removeEventListener("abort", onAbort);
     }
   }
@@ -270,15 +275,21 @@ export class Requester {
     if (!this.#followLeader) return;
     const hint = response.header("x-cmqd-leader");
     if (hint === null) return;
-    try {
-      const url = new URL(hint);
-      if (url.protocol === "http:" || url.protocol === "https:") {
-        this.#leaderUrl = normalizeBaseUrl(url.href);
-      }
-    } catch {
-      // A hint that is not a URL is ignored; the configured node keeps working.
-    }
+    if (hint !== this.#lastHint?.text) this.#lastHint = { text: hint, url: leaderUrlOf(hint) };
+    // A hint that is not an http(s) URL is ignored; the configured node keeps working.
+    if (this.#lastHint.url !== undefined) this.#leaderUrl = this.#lastHint.url;
   }
+}
+
+/** The base URL a leader hint names, or undefined when it names none. */
+function leaderUrlOf(hint: string): string | undefined {
+  try {
+    const url = new URL(hint);
+    if (url.protocol === "http:" || url.protocol === "https:") return normalizeBaseUrl(url.href);
+  } catch {
+    // not a URL
+  }
+  return undefined;
 }
 
 /** The per-call fields of `options`, and nothing else (a caller can't override the spec). */
