@@ -40,14 +40,22 @@ export function plainQueueName(value: unknown): string | null {
 
 /** A body of `POST /v1/queues/{queue}/messages` as the schema returns it, or null. */
 export function plainSendRequest(value: unknown): { messages: SendMessageEntry[] } | null {
+  return plainMessages(value, plainSendEntry);
+}
+
+/** `{ messages: [...] }` of 1 to the batch limit of entries `entryOf` recognizes, or null. */
+function plainMessages<T>(
+  value: unknown,
+  entryOf: (entry: unknown) => T | null,
+): { messages: T[] } | null {
   if (!isObject(value)) return null;
   for (const key in value) if (key !== "messages") return null;
   const messages = value.messages;
   if (!Array.isArray(messages)) return null;
   if (messages.length < 1 || messages.length > messageLimits.batchEntriesMax) return null;
-  const entries: SendMessageEntry[] = [];
+  const entries: T[] = [];
   for (const message of messages) {
-    const entry = plainSendEntry(message);
+    const entry = entryOf(message);
     if (entry === null) return null;
     entries.push(entry);
   }
@@ -95,18 +103,7 @@ function plainSendEntry(value: unknown): SendMessageEntry | null {
  * check, on either path.
  */
 export function plainPublishRequest(value: unknown): { messages: PublishEntry[] } | null {
-  if (!isObject(value)) return null;
-  for (const key in value) if (key !== "messages") return null;
-  const messages = value.messages;
-  if (!Array.isArray(messages)) return null;
-  if (messages.length < 1 || messages.length > messageLimits.batchEntriesMax) return null;
-  const entries: PublishEntry[] = [];
-  for (const message of messages) {
-    const entry = plainPublishEntry(message);
-    if (entry === null) return null;
-    entries.push(entry);
-  }
-  return { messages: entries };
+  return plainMessages(value, plainPublishEntry);
 }
 
 function plainPublishEntry(value: unknown): PublishEntry | null {
