@@ -84,12 +84,9 @@ function plainSendEntry(value: unknown): SendMessageEntry | null {
         if (!isStringOfLength(field, 1, messageLimits.dedupIdCharsMax)) return null;
         entry.dedupId = field;
         break;
-      case "attributes": {
-        const attributes = plainAttributes(field);
-        if (attributes === null) return null;
-        entry.attributes = attributes;
+      case "attributes":
+        if (!takeAttributes(field, entry)) return null;
         break;
-      }
       default:
         return null;
     }
@@ -123,17 +120,22 @@ function plainPublishEntry(value: unknown): PublishEntry | null {
         if (typeof field !== "string") return null;
         entry.routingKey = field;
         break;
-      case "attributes": {
-        const attributes = plainAttributes(field);
-        if (attributes === null) return null;
-        entry.attributes = attributes;
+      case "attributes":
+        if (!takeAttributes(field, entry)) return null;
         break;
-      }
       default:
         return null;
     }
   }
   return entry;
+}
+
+/** Puts the plain attributes `field` on `entry`; false when they are not plain. */
+function takeAttributes(field: unknown, entry: { attributes?: Record<string, string> }): boolean {
+  const attributes = plainAttributes(field);
+  if (attributes === null) return false;
+  entry.attributes = attributes;
+  return true;
 }
 
 function plainAttributes(value: unknown): Record<string, string> | null {
