@@ -62,36 +62,51 @@ function plainMessages<T>(
   return { messages: entries };
 }
 
-function plainSendEntry(value: unknown): SendMessageEntry | null {
+/**
+ * A message entry (send or publish) as its schema returns it, or null: a string `body`,
+ * `attributes`, and the fields `takeField` takes (it answers false for a key that is not one of
+ * its own, or whose value is not plain).
+ */
+function plainEntry<E extends { body: string; attributes?: Record<string, string> }>(
+  value: unknown,
+  takeField: (entry: E, key: string, field: unknown) => boolean,
+): E | null {
   if (!isObject(value) || typeof value.body !== "string") return null;
-  const entry: SendMessageEntry = { body: value.body };
+  const entry = { body: value.body } as E;
   for (const key in value) {
+    if (key === "body") continue;
     const field = value[key];
-    switch (key) {
-      case "body":
-        break;
-      case "delaySeconds":
-        if (!isIntegerIn(field, messageLimits.delaySeconds.min, messageLimits.delaySeconds.max)) {
-          return null;
-        }
-        entry.delaySeconds = field;
-        break;
-      case "groupId":
-        if (!isStringOfLength(field, 1, messageLimits.groupIdCharsMax)) return null;
-        entry.groupId = field;
-        break;
-      case "dedupId":
-        if (!isStringOfLength(field, 1, messageLimits.dedupIdCharsMax)) return null;
-        entry.dedupId = field;
-        break;
-      case "attributes":
-        if (!takeAttributes(field, entry)) return null;
-        break;
-      default:
-        return null;
-    }
+    const taken = key === "attributes"
+      ? takeAttributes(field, entry)
+      : takeField(entry, key, field);
+    if (!taken) return null;
   }
   return entry;
+}
+
+function plainSendEntry(value: unknown): SendMessageEntry | null {
+  return plainEntry<SendMessageEntry>(value, takeSendField);
+}
+
+function takeSendField(entry: SendMessageEntry, key: string, field: unknown): boolean {
+  switch (key) {
+    case "delaySeconds":
+      if (!isIntegerIn(field, messageLimits.delaySeconds.min, messageLimits.delaySeconds.max)) {
+        return false;
+      }
+      entry.delaySeconds = field;
+      return true;
+    case "groupId":
+      if (!isStringOfLength(field, 1, messageLimits.groupIdCharsMax)) return false;
+      entry.groupId = field;
+      return true;
+    case "dedupId":
+      if (!isStringOfLength(field, 1, messageLimits.dedupIdCharsMax)) return false;
+      entry.dedupId = field;
+      return true;
+    default:
+      return false;
+  }
 }
 
 /**
@@ -104,30 +119,23 @@ export function plainPublishRequest(value: unknown): { messages: PublishEntry[] 
 }
 
 function plainPublishEntry(value: unknown): PublishEntry | null {
-  if (!isObject(value) || typeof value.body !== "string") return null;
-  const entry: PublishEntry = { body: value.body };
-  for (const key in value) {
-    const field = value[key];
-    switch (key) {
-      case "body":
-        break;
-      case "tags":
-        if (!Array.isArray(field)) return null;
-        for (const tag of field) if (typeof tag !== "string") return null;
-        entry.tags = field.slice();
-        break;
-      case "routingKey":
-        if (typeof field !== "string") return null;
-        entry.routingKey = field;
-        break;
-      case "attributes":
-        if (!takeAttributes(field, entry)) return null;
-        break;
-      default:
-        return null;
-    }
+  return plainEntry<PublishEntry>(value, takePublishField);
+}
+
+function takePublishField(entry: PublishEntry, key: string, field: unknown): boolean {
+  switch (key) {
+    case "tags":
+      if (!Array.isArray(field)) return false;
+      for (const tag of field) if (typeof tag !== "string") return false;
+      entry.tags = field.slice();
+      return true;
+    case "routingKey":
+      if (typeof field !== "string") return false;
+      entry.routingKey = field;
+      return true;
+    default:
+      return false;
   }
-  return entry;
 }
 
 /** Puts the plain attributes `field` on `entry`; false when they are not plain. */
