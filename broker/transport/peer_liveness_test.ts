@@ -40,8 +40,10 @@ Deno.test("a link whose path goes silent is redialled and traffic resumes", asyn
   assert.ok(proxy.connections >= 2, "the link dialled again");
   assert.ok(a.transport.stats().linksSilenced >= 1);
   assert.ok(a.warnings.some((line) => line.includes("no word from b")));
-  // The accepting side gave up on the silent connection too.
-  await waitFor(() => b.transport.stats().linksSilenced >= 1);
+  // The accepting side let go of the silent connection too: silenced, or replaced by the
+  // redialled one when that handshake came first (a race the test must not depend on; the
+  // silence check of accepted connections has its own test below).
+  await waitFor(() => proxy.targetClosed(0));
   await closeAll([a, b]);
   await proxy.close();
 });

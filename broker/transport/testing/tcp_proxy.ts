@@ -20,6 +20,8 @@ interface Relay {
   cut: boolean;
   /** Every byte the client sent, in order. */
   sent: Uint8Array[];
+  /** Set once the target ended its side (closed it, or reading from it failed). */
+  targetClosed: boolean;
 }
 
 /**
@@ -66,6 +68,11 @@ export class TcpProxy {
     return this.#relays.length;
   }
 
+  /** True once the target ended its side of connection `index` (even a cut one). */
+  targetClosed(index: number): boolean {
+    return this.#relays[index].targetClosed;
+  }
+
   /** Everything the dialer of connection `index` sent, as one array. */
   sentBy(index: number): Uint8Array {
     const parts = this.#relays[index].sent;
@@ -109,7 +116,7 @@ export class TcpProxy {
       } catch {
         return;
       }
-      const relay: Relay = { client, server: null, cut: this.#cut, sent: [] };
+      const relay: Relay = { client, server: null, cut: this.#cut, sent: [], targetClosed: false };
       this.#relays.push(relay);
       if (relay.cut) {
         // Nothing answers: read and drop, like a SYN-ACKed connection to a partitioned host.
@@ -159,6 +166,7 @@ export class TcpProxy {
         }
       }
     } finally {
+      if (from === relay.server) relay.targetClosed = true;
       if (!relay.cut) {
         closeQuietly(from);
         if (to !== null) closeQuietly(to);
