@@ -53,6 +53,7 @@ export {
   type HttpTransport,
   isConnectFailure,
 } from "./transport.ts";
+export { Http1Transport, type Http1TransportOptions } from "./http1.ts";
 export {
   type ClientErrorCode,
   CmqdError,

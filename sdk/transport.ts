@@ -1,12 +1,15 @@
 /**
  * How the client moves bytes: a tiny `HttpTransport` interface with a `fetch` implementation
- * (Deno, browsers, Bun) and a `node:http` one with keep-alive agents (`transport_node.ts`),
- * which `defaultTransport()` picks when it runs in Node: Node's global `fetch` is several times
- * slower (measured on Node 20). The Node module is loaded lazily, so nothing here imports `node:*`
+ * (browsers, Bun, Deno behind a proxy), an HTTP/1.1 one on Deno's raw connections (`http1.ts`,
+ * the default in Deno) and a `node:http` one with keep-alive agents (`transport_node.ts`), which
+ * `defaultTransport()` picks when it runs in Node: Node's global `fetch` is several times slower
+ * (measured on Node 20). The Node module is loaded lazily, so nothing here imports `node:*`
  * and the SDK still loads where those modules don't exist.
  *
  * @module
  */
+
+import { Http1Transport } from "./http1.ts";
 
 /** One HTTP request. */
 export interface HttpRequest {
@@ -84,9 +87,13 @@ export function runsInNode(): boolean {
     typeof global.process?.versions?.node === "string";
 }
 
+/** Variables that route `fetch` through a proxy; `Http1Transport` reads none of them. */
+const proxyVariables = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"];
+
 /**
- * The transport the client uses when given none: `node:http` keep-alive agents in Node, the
- * global `fetch` elsewhere.
+ * The transport the client uses when given none: in Deno, `Http1Transport` (raw keep-alive
+ * connections, about half the CPU of `fetch` per request), or `fetch` when a proxy variable is set
+ * and readable; `node:http` keep-alive agents in Node; the global `fetch` elsewhere.
  *
  * @example
  * ```ts
@@ -98,7 +105,36 @@ export function runsInNode(): boolean {
  * ```
  */
 export function defaultTransport(): HttpTransport {
-  return runsInNode() ? new LazyNodeTransport() : new FetchTransport();
+  if (runsInNode()) return new LazyNodeTransport();
+  if (runsInDeno() && !proxyConfigured()) return new Http1Transport();
+  return new FetchTransport();
+}
+
+/** True in Deno. */
+function runsInDeno(): boolean {
+  return (globalThis as { Deno?: unknown }).Deno !== undefined;
+}
+
+/**
+ * True when a proxy variable is set. Only variables the program may read are looked at (asking
+ * for one it may not read would prompt): without `--allow-env`, no proxy is assumed.
+ */
+function proxyConfigured(): boolean {
+  const deno = (globalThis as unknown as { Deno: DenoEnv }).Deno;
+  return proxyVariables.some((variable) => {
+    try {
+      if (deno.permissions.querySync({ name: "env", variable }).state !== "granted") return false;
+      return Boolean(deno.env.get(variable));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The part of Deno's API `proxyConfigured` reads (typed here: the npm build has no Deno types). */
+interface DenoEnv {
+  env: { get(name: string): string | undefined };
+  permissions: { querySync(descriptor: { name: "env"; variable: string }): { state: string } };
 }
 
 /** Loads `transport_node.ts` on the first request (a static import would break browsers). */

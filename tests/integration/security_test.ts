@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { hasOpenssl, makeCertificates } from "../../broker/testing.ts";
-import { CmqdClient, CmqdError } from "../../sdk/mod.ts";
+import { CmqdClient, CmqdError, Http1Transport } from "../../sdk/mod.ts";
 import { freePort, testClusterKeyText } from "./process.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -422,6 +422,27 @@ Deno.test({
         await client.sendMessages("secure", [{ body: "over TLS" }]);
         const { messages } = await client.receiveMessages("secure", { waitSeconds: 0 });
         assert.deepEqual(messages.map((message) => message.body), ["over TLS"]);
+
+        // The raw HTTP/1.1 transport (the default in Deno) over TLS, trusting the CA it is given.
+        const raw = new CmqdClient({
+          baseUrl,
+          credentials: { secretId: "AKIDadmin", secretKey: "s3cret" },
+          transport: new Http1Transport({ caCertificates: [ca] }),
+        });
+        try {
+          await raw.sendMessages("secure", [{ body: "raw over TLS" }]);
+          const raws = await raw.receiveMessages("secure", { waitSeconds: 0 });
+          assert.deepEqual(raws.messages.map((message) => message.body), ["raw over TLS"]);
+        } finally {
+          raw.close();
+        }
+        const untrusting = new CmqdClient({ baseUrl, transport: new Http1Transport() });
+        await assert.rejects(
+          untrusting.getQueue("secure"),
+          /certificate/i,
+          "a raw transport without the CA refuses the certificate",
+        );
+        untrusting.close();
 
         await assert.rejects(
           fetch(`${baseUrl}/healthz`),

@@ -1,0 +1,340 @@
+import assert from "node:assert/strict";
+import { Http1Transport, type Http1TransportOptions } from "./http1.ts";
+import { defaultTransport, type HttpRequest, isConnectFailure } from "./transport.ts";
+
+const request = (url: string, overrides: Partial<HttpRequest> = {}): HttpRequest => ({
+  url,
+  method: "POST",
+  headers: { "content-type": "application/json", "x-tag": "m1" },
+  body: '{"body":"héllo"}',
+  signal: new AbortController().signal,
+  ...overrides,
+});
+
+/**
+ * A raw TCP server: each request's text (head and body, read by its content-length) is answered
+ * with `answer(requestText, index)`; null leaves it unanswered, "" closes the connection instead.
+ */
+function rawServer(
+  answer: (request: string, index: number) => string | null,
+  options: { oneShot?: boolean } = {},
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: Deno.Conn[] = [];
+  const requests: string[] = [];
+  (async () => {
+    for await (const conn of listener) {
+      connections.push(conn);
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        let bytes = new Uint8Array(0);
+        try {
+          for (;;) {
+            const read = await conn.read(buffer);
+            if (read === null) break;
+            const grown = new Uint8Array(bytes.length + read);
+            grown.set(bytes);
+            grown.set(buffer.subarray(0, read), bytes.length);
+            bytes = grown;
+            const text = new TextDecoder("latin1").decode(bytes);
+            const end = text.indexOf("\r\n\r\n");
+            if (end < 0) continue;
+            const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? 0);
+            if (bytes.length < end + 4 + length) continue;
+            requests.push(new TextDecoder().decode(bytes));
+            const reply = answer(requests.at(-1)!, requests.length - 1);
+            bytes = new Uint8Array(0);
+            if (reply === null) continue; // hang
+            if (reply === "") break; // close unanswered
+            await conn.write(new TextEncoder().encode(reply));
+            if (reply.includes("connection: close") || reply.startsWith("HTTP/1.0")) break;
+            if (options.oneShot) break;
+          }
+        } catch { /* closed by the client */ }
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      })();
+    }
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    url: `http://127.0.0.1:${port}/v1/queues/a?x=1`,
+    requests,
+    get connections() {
+      return connections.length;
+    },
+    close() {
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      for (const conn of connections) {
+        try {
+          conn.close();
+        } catch { /* done */ }
+      }
+    },
+  };
+}
+
+async function withServer(
+  answer: (request: string, index: number) => string | null,
+  run: (server: ReturnType<typeof rawServer>, transport: Http1Transport) => Promise<void>,
+  options: { oneShot?: boolean; transport?: Http1TransportOptions } = {},
+) {
+  const server = rawServer(answer, options);
+  const transport = new Http1Transport(options.transport);
+  try {
+    await run(server, transport);
+  } finally {
+    transport.close();
+    server.close();
+  }
+}
+
+const ok = (body: string, extra = "") =>
+  `HTTP/1.1 200 OK\r\n${extra}content-length: ${
+    new TextEncoder().encode(body).length
+  }\r\n\r\n${body}`;
+
+Deno.test("requests carry method, path, host, headers and a byte-counted body; answers their status, headers and text", async () => {
+  await withServer(
+    (_request, index) =>
+      index === 0
+        ? ok('{"ok":"订单"}', "x-cmqd-leader: http://b:1\r\nvary: a\r\nVary: b\r\n")
+        : "HTTP/1.1 204 No Content\r\n\r\n",
+    async (server, transport) => {
+      const answer = await transport.request(request(server.url));
+      assert.equal(answer.status, 200);
+      assert.equal(answer.header("X-Cmqd-Leader"), "http://b:1");
+      assert.equal(answer.header("vary"), "a, b");
+      assert.equal(answer.header("absent"), null);
+      assert.equal(await answer.text(), '{"ok":"订单"}');
+      const get = await transport.request(request(server.url, { method: "GET", body: undefined }));
+      assert.equal(get.status, 204);
+      assert.equal(await get.text(), "");
+      const [post, bare] = server.requests;
+      const port = new URL(server.url).port;
+      assert.ok(post.startsWith(`POST /v1/queues/a?x=1 HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n`));
+      assert.match(post, /\r\ncontent-type: application\/json\r\nx-tag: m1\r\n/);
+      assert.match(post, /\r\ncontent-length: 17\r\n\r\n\{"body":"héllo"\}$/, "17 bytes, 16 units");
+      const getHead = `GET /v1/queues/a?x=1 HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n`;
+      assert.equal(bare, `${getHead}content-type: application/json\r\nx-tag: m1\r\n\r\n`);
+      assert.equal(server.connections, 1, "the second request reused the connection");
+    },
+  );
+});
+
+Deno.test("the transport frames requests itself: the caller's framing headers are dropped, a bodiless POST says length 0", async () => {
+  await withServer(() => ok(""), async (server, transport) => {
+    const headers = { "content-length": "999", host: "evil", connection: "close", "x-a": "1" };
+    await (await transport.request(request(server.url, { headers, body: undefined }))).text();
+    assert.doesNotMatch(server.requests[0], /999|evil|connection/);
+    assert.match(server.requests[0], /\r\nx-a: 1\r\ncontent-length: 0\r\n\r\n$/);
+    await assert.rejects(
+      () => transport.request(request(server.url, { headers: { "x-a": "b\r\ninjected: 1" } })),
+      TypeError,
+    );
+    await assert.rejects(
+      () => transport.request(request(server.url, { method: "GET /" })),
+      TypeError,
+    );
+    await assert.rejects(() => transport.request(request("ftp://127.0.0.1/")), TypeError);
+    assert.equal(server.requests.length, 1, "refused requests send nothing");
+  });
+});
+
+Deno.test("chunked, close-delimited and HEAD answers; 1xx skipped; close and HTTP/1.0 end the connection", async () => {
+  const replies = [
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n4\r\ndefg\r\n0\r\ntrailer: x\r\n\r\n",
+    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\nhi",
+    "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+    "HTTP/1.0 200 OK\r\n\r\nuntil close",
+    "HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
+  ];
+  await withServer((_request, index) => replies[index], async (server, transport) => {
+    const texts = [];
+    for (let index = 0; index < replies.length; index++) {
+      const method = index === 2 ? "HEAD" : "POST";
+      const answer = await transport.request(request(server.url, { method }));
+      texts.push([answer.status, await answer.text()]);
+    }
+    assert.deepEqual(texts, [
+      [200, "abcdefg"],
+      [202, "hi"],
+      [200, ""],
+      [200, "ok"],
+      [200, "until close"],
+      [201, ""],
+    ]);
+    assert.equal(server.connections, 3, "the close and the HTTP/1.0 answer each ended one");
+  });
+});
+
+Deno.test("a chunked body arrives whole across chunks, with multi-byte characters split between them", async () => {
+  const bytes = new TextEncoder().encode("订单😀");
+  const ascii = (text: string) => new TextEncoder().encode(text);
+  const reply = [
+    ascii("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n"),
+    bytes.subarray(0, 4), // "订" and the first byte of "单"
+    ascii(`\r\n${(bytes.length - 4).toString(16)}\r\n`),
+    bytes.subarray(4),
+    ascii("\r\n0\r\n\r\n"),
+  ];
+  const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await server.accept();
+    await conn.read(new Uint8Array(4096));
+    for (const part of reply) await conn.write(part);
+    return conn;
+  })();
+  const transport = new Http1Transport();
+  try {
+    const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/`;
+    const answer = await transport.request(request(url));
+    assert.equal(await answer.text(), "订单😀");
+  } finally {
+    transport.close();
+    (await serving).close();
+    server.close();
+  }
+});
+
+Deno.test("a garbage answer is an error; a redirect is an answer; headers over the bound fail", async () => {
+  const filler = `x-filler: ${"f".repeat(12 * 1024)}\r\n`;
+  await withServer(
+    (_request, index) =>
+      index === 0
+        ? "SMTP ready\r\n\r\n"
+        : index === 1
+        ? "HTTP/1.1 302 Found\r\nlocation: /x\r\ncontent-length: 0\r\n\r\n"
+        : ok("x", filler),
+    async (server, transport) => {
+      await assert.rejects(() => transport.request(request(server.url)), /status line/);
+      const redirect = await transport.request(request(server.url));
+      assert.equal(redirect.status, 302);
+      assert.equal(redirect.header("location"), "/x");
+      await assert.rejects(() => transport.request(request(server.url)), /headers too large/);
+    },
+    { transport: { headerBytesMax: 4 * 1024 } },
+  );
+});
+
+Deno.test("answers larger than the read buffer are read through on one connection", async () => {
+  const filler = `x-filler: ${"f".repeat(12 * 1024)}\r\n`;
+  const body = "b".repeat(300 * 1024);
+  await withServer(() => ok(body, filler), async (server, transport) => {
+    for (let index = 0; index < 3; index++) {
+      assert.equal(await (await transport.request(request(server.url))).text(), body);
+    }
+    assert.equal(server.connections, 1);
+  }, { transport: { readBufferBytes: 4 * 1024 } });
+});
+
+Deno.test("a body over the bound or cut off: the status arrives, text() rejects, the connection ends", async () => {
+  const replies = [
+    ok("x".repeat(2048)),
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n800\r\n" + "y".repeat(2048) +
+    "\r\n0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\nshort",
+    ok("fine"),
+  ];
+  await withServer((_request, index) => replies[index], async (server, transport) => {
+    const over = await transport.request(request(server.url));
+    assert.equal(over.status, 200);
+    await assert.rejects(() => over.text(), /over 1024 bytes/);
+    const chunked = await transport.request(request(server.url));
+    await assert.rejects(() => chunked.text(), /over 1024 bytes/);
+    const cut = await transport.request(request(server.url));
+    await assert.rejects(() => cut.text(), /closed in the body/);
+    assert.equal(await (await transport.request(request(server.url))).text(), "fine");
+    assert.equal(server.connections, 4, "every failed body ended its connection");
+  }, { transport: { bodyBytesMax: 1024 } });
+});
+
+Deno.test("an idle connection the server closed is seen closed and not used again", async () => {
+  // Each connection carries one answer, then the server closes it without saying so.
+  await withServer(() => ok("x"), async (server, transport) => {
+    assert.equal(await (await transport.request(request(server.url))).text(), "x");
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the server's close arrives
+    assert.equal(await (await transport.request(request(server.url))).text(), "x");
+    assert.equal(server.connections, 2);
+    assert.equal(server.requests.length, 2, "nothing was sent on the closed connection");
+  }, { oneShot: true });
+});
+
+Deno.test("resendOnStale: a reused connection that fails before any answer byte is replaced once", async () => {
+  // The server reads the second request on the first connection and closes it unanswered.
+  await withServer((_request, index) => index === 1 ? "" : ok("x"), async (server, transport) => {
+    await (await transport.request(request(server.url))).text();
+    assert.equal(await (await transport.request(request(server.url))).text(), "x");
+    assert.equal(server.requests.length, 3, "sent again once");
+  }, { transport: { resendOnStale: true } });
+  await withServer((_request, index) => index === 1 ? "" : ok("x"), async (server, transport) => {
+    await (await transport.request(request(server.url))).text();
+    // Without the option, the failure is reported: the server may have acted on the request.
+    await assert.rejects(() => transport.request(request(server.url)), /closed before/);
+    assert.equal(server.requests.length, 2);
+  });
+});
+
+Deno.test("the signal aborts a request the server never answers, and one aborted before it starts", async () => {
+  await withServer(() => null, async (server, transport) => {
+    const controller = new AbortController();
+    const pending = transport.request(request(server.url, { signal: controller.signal }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort();
+    await assert.rejects(pending, (error: Error) => error.name === "AbortError");
+    const signal = AbortSignal.abort(new Error("gone"));
+    await assert.rejects(() => transport.request(request(server.url, { signal })), /gone/);
+    assert.equal(server.requests.length, 1);
+  });
+});
+
+Deno.test("a refused connection and an unknown host are connect failures (never sent)", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const transport = new Http1Transport();
+  for (const url of [`http://127.0.0.1:${port}/`, "http://no-such-host.invalid/"]) {
+    await assert.rejects(() => transport.request(request(url)), (error: Error) => {
+      assert.ok(isConnectFailure(error), `not a connect failure: ${error}`);
+      return true;
+    });
+  }
+});
+
+Deno.test("an idle pooled connection does not keep the program alive", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("x"),
+  );
+  try {
+    const script = `
+      import { Http1Transport } from ${JSON.stringify(new URL("./http1.ts", import.meta.url).href)};
+      const transport = new Http1Transport();
+      const answer = await transport.request({
+        url: "http://127.0.0.1:${server.addr.port}/", method: "GET", headers: {},
+        signal: new AbortController().signal,
+      });
+      console.log(await answer.text());
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const output = await child.output();
+    clearTimeout(timer);
+    assert.equal(new TextDecoder().decode(output.stdout).trim(), "x");
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("defaultTransport in Deno is Http1Transport", () => {
+  assert.ok(defaultTransport() instanceof Http1Transport);
+});
