@@ -19,10 +19,11 @@ import {
 } from "../sdk/mod.ts";
 
 /**
- * Which client implementation a run uses: the SDK, a bare v1 `fetch` client, or a client of the
- * CMQ or SQS door (`door_clients.ts`).
+ * Which client implementation a run uses: the SDK (on its default transport, or on `fetch` with
+ * `sdk-fetch`, to compare transports), a bare v1 `fetch` client, or a client of the CMQ or SQS
+ * door (`door_clients.ts`).
  */
-export type ClientKind = "sdk" | "fetch" | "cmq" | "sqs";
+export type ClientKind = "sdk" | "sdk-fetch" | "fetch" | "cmq" | "sqs";
 
 /** The calls the load shapes need. */
 export interface BenchClient {
@@ -126,10 +127,12 @@ export class SdkBenchClient implements BenchClient {
   #client: CmqdClient;
   #httpClient: Deno.HttpClient | undefined;
 
-  constructor(baseUrl: string) {
-    if ((globalThis as { Deno?: unknown }).Deno === undefined) {
-      // Under Node (`runtimes.ts`) the SDK picks its node:http transport, whose keep-alive
-      // agent belongs to this client alone.
+  /**
+   * `overFetch` false: the SDK's default transport, as users get it (`Http1Transport` in Deno,
+   * `node:http` agents under Node, `runtimes.ts`). True: `fetch` on an HTTP client of its own.
+   */
+  constructor(baseUrl: string, overFetch = false) {
+    if (!overFetch) {
       this.#client = new CmqdClient({ baseUrl });
       return;
     }
@@ -190,5 +193,5 @@ export async function createBenchClient(baseUrl: string, kind: ClientKind): Prom
     const doors = await import("./door_clients.ts");
     return kind === "cmq" ? new doors.CmqBenchClient(baseUrl) : new doors.SqsBenchClient(baseUrl);
   }
-  return new SdkBenchClient(baseUrl);
+  return new SdkBenchClient(baseUrl, kind === "sdk-fetch");
 }

@@ -134,8 +134,8 @@ function validate(options: LoadOptions): LoadOptions {
   if (!["piggyback", "piggyback-wait", "separate"].includes(options.ackMode)) {
     throw new Error("--ack-mode is piggyback, piggyback-wait or separate");
   }
-  if (!["sdk", "fetch", "cmq", "sqs"].includes(options.client)) {
-    throw new Error("--client is sdk, fetch, cmq or sqs");
+  if (!["sdk", "sdk-fetch", "fetch", "cmq", "sqs"].includes(options.client)) {
+    throw new Error("--client is sdk, sdk-fetch, fetch, cmq or sqs");
   }
   apiList(options.api);
   if (options.batch < 1 || options.batch > 256) throw new Error("--batch is 1..256");

@@ -21,7 +21,7 @@ import {
 export interface CmqdClientOptions {
   /** Any node of the cluster, e.g. `http://127.0.0.1:8080`, or several (tried in turn). */
   baseUrl: string | string[];
-  /** How requests travel; default `defaultTransport()` (node:http in Node, else fetch). */
+  /** How requests travel; default `defaultTransport()` (Http1Transport in Deno, node:http in Node). */
   transport?: HttpTransport;
   /** Shorthand for `transport: new FetchTransport(fetch)`. */
   fetch?: typeof fetch;
