@@ -60,6 +60,19 @@ export interface Http1TransportOptions {
   resendOnStale?: boolean;
 }
 
+/** A request to `Http1Transport`: an `HttpRequest` whose body may also be bytes. */
+export interface Http1Request extends Omit<HttpRequest, "body"> {
+  body?: string | Uint8Array;
+}
+
+/** An answer of `Http1Transport`: every header, and the body as bytes as well as text. */
+export interface Http1Response extends HttpResponse {
+  /** Lower-case names; a repeated header's values joined with ", ". */
+  readonly headers: ReadonlyMap<string, string>;
+  /** The body's bytes (rejects as `text()` does). */
+  bytes(): Promise<Uint8Array<ArrayBuffer>>;
+}
+
 /** The calls of Deno's API the transport makes, typed here (see the module's note). */
 interface DenoNet {
   connect(options: { hostname: string; port: number }): Promise<NetConn>;
@@ -67,6 +80,7 @@ interface DenoNet {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const lineBreak = /[\r\n]/;
 const methodToken = /^[A-Z]+$/;
 /** Headers the transport writes itself. */
@@ -125,7 +139,7 @@ export class Http1Transport implements HttpTransport {
     this.#resendOnStale = options.resendOnStale ?? false;
   }
 
-  async request(request: HttpRequest): Promise<HttpResponse> {
+  async request(request: Http1Request): Promise<Http1Response> {
     const target = this.#target(request.url);
     const bytes = requestBytes(request, target);
     const { signal } = request;
@@ -233,7 +247,7 @@ export class Http1Transport implements HttpTransport {
     bytes: Uint8Array,
     method: string,
     signal: AbortSignal,
-  ): Promise<HttpResponse> {
+  ): Promise<Http1Response> {
     const onAbort = () => closeQuietly(connection.conn);
     signal.addEventListener("abort", onAbort, { once: true });
     let reusable = false;
@@ -245,7 +259,7 @@ export class Http1Transport implements HttpTransport {
       let head = await reader.head();
       while (head.status >= 100 && head.status < 200) head = await reader.head();
       const body = await reader.body(head, method === "HEAD", this.#bodyBytesMax);
-      reusable = "text" in body && body.reusable;
+      reusable = "bytes" in body && body.reusable;
       if (signal.aborted) throw abortError(signal);
       return answerOf(head, body);
     } catch (error) {
@@ -259,16 +273,19 @@ export class Http1Transport implements HttpTransport {
   }
 }
 
-function answerOf(head: Head, body: Body): HttpResponse {
+function answerOf(head: Head, body: Body): Http1Response {
   return {
     status: head.status,
+    headers: head.headers,
     header: (name) => head.headers.get(name.toLowerCase()) ?? null,
-    text: () => "text" in body ? Promise.resolve(body.text) : Promise.reject(body.error),
+    text: () =>
+      "bytes" in body ? Promise.resolve(decoder.decode(body.bytes)) : Promise.reject(body.error),
+    bytes: () => "bytes" in body ? Promise.resolve(body.bytes) : Promise.reject(body.error),
   };
 }
 
 /** The bytes of one request: head and body in one buffer, so one write sends both. */
-function requestBytes(request: HttpRequest, target: Target): Uint8Array {
+function requestBytes(request: Http1Request, target: Target): Uint8Array {
   const { method, body } = request;
   if (!methodToken.test(method)) throw new TypeError(`bad method ${method}`);
   let head = method + target.line;
@@ -278,18 +295,23 @@ function requestBytes(request: HttpRequest, target: Target): Uint8Array {
     if (framingHeaders.has(name.toLowerCase())) continue;
     head += `${name}: ${value}\r\n`;
   }
-  const text = body ?? "";
   if (body === undefined && !bodyMethods.has(method)) return encoder.encode(head + "\r\n");
+  if (body instanceof Uint8Array) return joinedBytes(head, body);
+  const text = body ?? "";
   // Most requests are ASCII throughout, where bytes = code units: one native call encodes head
   // and body together when the guess of the body's length holds (the buffer fills exactly).
   const guess = `${head}content-length: ${text.length}\r\n\r\n${text}`;
   const bytes = new Uint8Array(guess.length);
   if (encoder.encodeInto(guess, bytes).read === guess.length) return bytes;
-  const bodyBytes = encoder.encode(text);
-  const headBytes = encoder.encode(`${head}content-length: ${bodyBytes.length}\r\n\r\n`);
-  const all = new Uint8Array(headBytes.length + bodyBytes.length);
+  return joinedBytes(head, encoder.encode(text));
+}
+
+/** The head, `content-length` and the body's bytes, in one buffer. */
+function joinedBytes(head: string, body: Uint8Array): Uint8Array {
+  const headBytes = encoder.encode(`${head}content-length: ${body.length}\r\n\r\n`);
+  const all = new Uint8Array(headBytes.length + body.length);
   all.set(headBytes);
-  all.set(bodyBytes, headBytes.length);
+  all.set(body, headBytes.length);
   return all;
 }
 

@@ -16,14 +16,13 @@ export interface NetConn {
   setNoDelay?(noDelay?: boolean): void;
 }
 
-const decoder = new TextDecoder();
 const latin1 = new TextDecoder("latin1");
 
 /** A connection and its read buffer: the answer being read is `buffer[start, end)`. */
 export interface Connection {
   conn: NetConn;
   origin: string;
-  buffer: Uint8Array;
+  buffer: Uint8Array<ArrayBuffer>;
   start: number;
   end: number;
   /** True while pooled. */
@@ -42,8 +41,8 @@ export interface Head {
   /** Lower-case names; repeated headers joined with ", ". */
   headers: Map<string, string>;
 }
-/** The body of an answer: its text, or why it could not be read. */
-export type Body = { text: string; reusable: boolean } | { error: Error };
+/** The body of an answer (a copy, the connection's buffer is reused), or why it could not be read. */
+export type Body = { bytes: Uint8Array<ArrayBuffer>; reusable: boolean } | { error: Error };
 /** A response could not be read; `started` when some of it had arrived. */
 export class ReadFailure extends Error {
   constructor(message: string, readonly started: boolean) {
@@ -149,42 +148,41 @@ export class ResponseReader {
   async body(head: Head, headRequest: boolean, bytesMax: number): Promise<Body> {
     const keepAlive = !head.http10 && !head.connectionClose;
     if (headRequest || head.status === 204 || head.status === 304) {
-      return { text: "", reusable: keepAlive };
+      return { bytes: new Uint8Array(0), reusable: keepAlive };
     }
     try {
       if (head.chunked) {
-        const text = await this.#chunked(bytesMax);
-        return { text, reusable: keepAlive };
+        return { bytes: await this.#chunked(bytesMax), reusable: keepAlive };
       }
       if (head.contentLength === null) {
-        return { text: await this.#untilClose(bytesMax), reusable: false };
+        return { bytes: await this.#untilClose(bytesMax), reusable: false };
       }
-      return { text: await this.#sized(head.contentLength, bytesMax), reusable: keepAlive };
+      return { bytes: await this.#sized(head.contentLength, bytesMax), reusable: keepAlive };
     } catch (error) {
       return { error: error instanceof Error ? error : new Error(String(error)) };
     }
   }
 
-  async #sized(bytes: number, bytesMax: number): Promise<string> {
+  async #sized(bytes: number, bytesMax: number): Promise<Uint8Array<ArrayBuffer>> {
     if (bytes > bytesMax) throw tooLarge(bytesMax);
     this.#reserve(bytes);
     while (this.#buffered < bytes) {
       if (!(await this.#fill())) throw new ReadFailure("connection closed in the body", true);
     }
     const { buffer, start } = this.#connection;
-    const text = decoder.decode(buffer.subarray(start, start + bytes));
+    const body = buffer.slice(start, start + bytes);
     this.#consume(bytes);
-    return text;
+    return body;
   }
 
-  async #untilClose(bytesMax: number): Promise<string> {
+  async #untilClose(bytesMax: number): Promise<Uint8Array<ArrayBuffer>> {
     while (await this.#fill()) {
       if (this.#buffered > bytesMax) throw tooLarge(bytesMax);
     }
     const { buffer, start, end } = this.#connection;
-    const text = decoder.decode(buffer.subarray(start, end));
+    const body = buffer.slice(start, end);
     this.#consume(end - start);
-    return text;
+    return body;
   }
 
   async #line(): Promise<string> {
@@ -200,8 +198,8 @@ export class ResponseReader {
     return line;
   }
 
-  async #chunked(bytesMax: number): Promise<string> {
-    const parts: Uint8Array[] = [];
+  async #chunked(bytesMax: number): Promise<Uint8Array<ArrayBuffer>> {
+    const parts: Uint8Array<ArrayBuffer>[] = [];
     let total = 0;
     for (;;) {
       const sizeLine = await this.#line();
@@ -222,11 +220,11 @@ export class ResponseReader {
     while ((await this.#line()) !== "") {
       // trailers, dropped
     }
-    return decoder.decode(joined(parts, total));
+    return joined(parts, total);
   }
 }
 
-function joined(parts: Uint8Array[], total: number): Uint8Array {
+function joined(parts: Uint8Array<ArrayBuffer>[], total: number): Uint8Array<ArrayBuffer> {
   if (parts.length === 1) return parts[0];
   const bytes = new Uint8Array(total);
   let offset = 0;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Http1Transport, type Http1TransportOptions } from "./http1.ts";
-import { defaultTransport, type HttpRequest, isConnectFailure } from "./transport.ts";
+import { type Http1Request, Http1Transport, type Http1TransportOptions } from "./http1.ts";
+import { defaultTransport, isConnectFailure } from "./transport.ts";
 
-const request = (url: string, overrides: Partial<HttpRequest> = {}): HttpRequest => ({
+const request = (url: string, overrides: Partial<Http1Request> = {}): Http1Request => ({
   url,
   method: "POST",
   headers: { "content-type": "application/json", "x-tag": "m1" },
@@ -337,4 +337,18 @@ Deno.test("an idle pooled connection does not keep the program alive", async () 
 
 Deno.test("defaultTransport in Deno is Http1Transport", () => {
   assert.ok(defaultTransport() instanceof Http1Transport);
+});
+
+Deno.test("byte bodies go out byte for byte; answers give every header and their bytes", async () => {
+  await withServer(() => ok("ab", "x-one: 1\r\nx-two: 2\r\n"), async (server, transport) => {
+    const body = Uint8Array.of(0xff, 0x00, 0x41);
+    const answer = await transport.request(request(server.url, { body }));
+    assert.deepEqual([...answer.headers], [["x-one", "1"], ["x-two", "2"], [
+      "content-length",
+      "2",
+    ]]);
+    assert.deepEqual([...await answer.bytes()], [0x61, 0x62]);
+    assert.equal(await answer.text(), "ab");
+    assert.match(server.requests[0], /\r\ncontent-length: 3\r\n\r\n/);
+  });
 });

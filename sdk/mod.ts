@@ -53,7 +53,12 @@ export {
   type HttpTransport,
   isConnectFailure,
 } from "./transport.ts";
-export { Http1Transport, type Http1TransportOptions } from "./http1.ts";
+export {
+  type Http1Request,
+  type Http1Response,
+  Http1Transport,
+  type Http1TransportOptions,
+} from "./http1.ts";
 export {
   type ClientErrorCode,
   CmqdError,

@@ -109,13 +109,15 @@ async function boundedBody(
 }
 
 /**
- * An error's message with its cause's: `fetch` says only "fetch failed" and keeps the reason (an
- * untrusted certificate — a node without `--tls-ca` — a refused connection) in `cause`.
+ * An error's message with its cause's, unless the message already says it: `fetch` says only
+ * "fetch failed" and keeps the reason (an untrusted certificate — a node without `--tls-ca` — a
+ * refused connection) in `cause`; the member fetch's errors name theirs.
  */
 function reasonOf(error: unknown): string {
   const message = (error as Error).message;
   const cause = (error as Error).cause;
-  return cause instanceof Error ? `${message} (${cause.message})` : message;
+  if (!(cause instanceof Error) || message.includes(cause.message)) return message;
+  return `${message} (${cause.message})`;
 }
 
 function withLeader(response: Response, leaderUrl: string | null): Response {
