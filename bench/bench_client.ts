@@ -10,6 +10,9 @@
 import {
   CmqdClient,
   type DeleteMessagesResponse,
+  FetchTransport,
+  Http1Transport,
+  type HttpTransport,
   type Queue,
   type QueueAttributesInput,
   type ReceiveMessagesRequest,
@@ -20,10 +23,34 @@ import {
 
 /**
  * Which client implementation a run uses: the SDK (on its default transport, or on `fetch` with
- * `sdk-fetch`, to compare transports), a bare v1 `fetch` client, or a client of the CMQ or SQS
- * door (`door_clients.ts`).
+ * `sdk-fetch`, to compare transports), a bare v1 client, or a bare client of the CMQ or SQS door
+ * (`door_clients.ts`). The bare clients go over `fetch`, or over the SDK's `Http1Transport` with
+ * the `-http1` kinds (`http1` for v1).
  */
-export type ClientKind = "sdk" | "sdk-fetch" | "fetch" | "cmq" | "sqs";
+export type ClientKind =
+  | "sdk"
+  | "sdk-fetch"
+  | "fetch"
+  | "http1"
+  | "cmq"
+  | "sqs"
+  | "cmq-http1"
+  | "sqs-http1";
+
+/** Every `ClientKind`, for validating a flag. */
+export const clientKinds: readonly ClientKind[] = [
+  "sdk",
+  "sdk-fetch",
+  "fetch",
+  "http1",
+  "cmq",
+  "sqs",
+  "cmq-http1",
+  "sqs-http1",
+];
+
+/** What carries a bare client's requests: `fetch` (a pool of its own) or `Http1Transport`. */
+export type BareTransport = "fetch" | "http1";
 
 /** The calls the load shapes need. */
 export interface BenchClient {
@@ -49,29 +76,62 @@ export class BenchHttpError extends Error {
   }
 }
 
-/** A minimal JSON-over-fetch client of the v1 API with its own connection pool. */
+/** A never-aborted signal for the bare clients' requests. */
+const noAbort = new AbortController().signal;
+
+/** The requests of a bare client: its own connection pool, over `fetch` or `Http1Transport`. */
+export class BareHttp {
+  readonly #transport: HttpTransport;
+  readonly #httpClient: Deno.HttpClient | undefined;
+
+  constructor(over: BareTransport) {
+    if (over === "http1") {
+      this.#transport = new Http1Transport();
+      return;
+    }
+    const httpClient = Deno.createHttpClient({});
+    this.#httpClient = httpClient;
+    this.#transport = new FetchTransport((input, init) =>
+      fetch(input, { ...init, client: httpClient })
+    );
+  }
+
+  /** Sends one request; answers its status and text. */
+  async request(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<{ status: number; text: string }> {
+    const answer = await this.#transport.request({ url, method, headers, body, signal: noAbort });
+    return { status: answer.status, text: await answer.text() };
+  }
+
+  close(): void {
+    this.#transport.close?.();
+    this.#httpClient?.close();
+  }
+}
+
+/** A minimal JSON client of the v1 API with its own connection pool. */
 export class FetchBenchClient implements BenchClient {
   #baseUrl: string;
-  #httpClient: Deno.HttpClient;
+  #http: BareHttp;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, over: BareTransport = "fetch") {
     this.#baseUrl = baseUrl.replace(/\/+$/, "");
-    this.#httpClient = Deno.createHttpClient({});
+    this.#http = new BareHttp(over);
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.#baseUrl}${path}`, {
+    const { status, text } = await this.#http.request(
       method,
-      client: this.#httpClient,
-      headers: body === undefined ? undefined : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (response.status === 204) {
-      await response.body?.cancel();
-      return undefined as T;
-    }
-    const text = await response.text();
-    if (!response.ok) {
+      `${this.#baseUrl}${path}`,
+      body === undefined ? {} : { "content-type": "application/json" },
+      body === undefined ? undefined : JSON.stringify(body),
+    );
+    if (status === 204) return undefined as T;
+    if (status < 200 || status > 299) {
       let code = "HttpError";
       let message = text.slice(0, 200);
       try {
@@ -81,7 +141,7 @@ export class FetchBenchClient implements BenchClient {
       } catch {
         // not a JSON error body; keep the raw text
       }
-      throw new BenchHttpError(response.status, code, message);
+      throw new BenchHttpError(status, code, message);
     }
     return JSON.parse(text) as T;
   }
@@ -118,7 +178,7 @@ export class FetchBenchClient implements BenchClient {
   }
 
   close(): void {
-    this.#httpClient.close();
+    this.#http.close();
   }
 }
 
@@ -188,10 +248,13 @@ export class SdkBenchClient implements BenchClient {
  * ```
  */
 export async function createBenchClient(baseUrl: string, kind: ClientKind): Promise<BenchClient> {
-  if (kind === "fetch") return new FetchBenchClient(baseUrl);
-  if (kind === "cmq" || kind === "sqs") {
+  const over: BareTransport = kind.endsWith("http1") ? "http1" : "fetch";
+  if (kind === "fetch" || kind === "http1") return new FetchBenchClient(baseUrl, over);
+  if (kind.startsWith("cmq") || kind.startsWith("sqs")) {
     const doors = await import("./door_clients.ts");
-    return kind === "cmq" ? new doors.CmqBenchClient(baseUrl) : new doors.SqsBenchClient(baseUrl);
+    return kind.startsWith("cmq")
+      ? new doors.CmqBenchClient(baseUrl, over)
+      : new doors.SqsBenchClient(baseUrl, over);
   }
   return new SdkBenchClient(baseUrl, kind === "sdk-fetch");
 }

@@ -23,7 +23,7 @@ import type {
   SendMessageEntry,
   SendMessagesResponse,
 } from "../sdk/mod.ts";
-import { type BenchClient, BenchHttpError } from "./bench_client.ts";
+import { BareHttp, type BareTransport, type BenchClient, BenchHttpError } from "./bench_client.ts";
 
 /** Splits `items` into chunks of at most `size`. */
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -53,28 +53,26 @@ function queueView(name: string, counts: { active: number; inflight: number; del
   } satisfies Queue;
 }
 
-/** The CMQ v2 door over `fetch`, with its own connection pool. */
+/** The CMQ v2 door over `fetch` or `Http1Transport`, with its own connection pool. */
 export class CmqBenchClient implements BenchClient {
   readonly #url: string;
-  readonly #httpClient = Deno.createHttpClient({});
+  readonly #http: BareHttp;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, over: BareTransport = "fetch") {
     this.#url = `${baseUrl.replace(/\/+$/, "")}/v2/index.php`;
+    this.#http = new BareHttp(over);
   }
 
   async #call(params: Record<string, string | number>): Promise<Record<string, unknown>> {
     const form = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) form.set(key, String(value));
-    const response = await fetch(this.#url, {
-      method: "POST",
-      body: new TextEncoder().encode(form.toString()),
-      client: this.#httpClient,
-    });
-    const reply = await response.json() as Record<string, unknown>;
+    // As the official SDKs send it: a form body without a content-type.
+    const { status, text } = await this.#http.request("POST", this.#url, {}, form.toString());
+    const reply = JSON.parse(text) as Record<string, unknown>;
     const code = reply.code as number;
     // 7000: no message (an empty receive); 6010/6020: a batch delete partly or wholly failed.
     if (code !== 0 && code !== 7000 && code !== 6010 && code !== 6020) {
-      throw new BenchHttpError(response.status, `cmq ${code}`, String(reply.message));
+      throw new BenchHttpError(status, `cmq ${code}`, String(reply.message));
     }
     return reply;
   }
@@ -152,7 +150,7 @@ export class CmqBenchClient implements BenchClient {
   }
 
   close(): void {
-    this.#httpClient.close();
+    this.#http.close();
   }
 }
 
@@ -184,13 +182,14 @@ function receivedMessage(id: string, body: string, receiptHandle: string): Recei
   };
 }
 
-/** The SQS door over `fetch` (unsigned: the bench broker has no credentials). */
+/** The SQS door over `fetch` or `Http1Transport` (unsigned: the bench broker has no credentials). */
 export class SqsBenchClient implements BenchClient {
   readonly #baseUrl: string;
-  readonly #httpClient = Deno.createHttpClient({});
+  readonly #http: BareHttp;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, over: BareTransport = "fetch") {
     this.#baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#http = new BareHttp(over);
   }
 
   #queueUrl(name: string): string {
@@ -198,18 +197,13 @@ export class SqsBenchClient implements BenchClient {
   }
 
   async #call(operation: string, body: unknown): Promise<Record<string, unknown>> {
-    const response = await fetch(`${this.#baseUrl}/`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-amz-json-1.0",
-        "x-amz-target": `AmazonSQS.${operation}`,
-      },
-      body: JSON.stringify(body),
-      client: this.#httpClient,
-    });
-    const reply = await response.json() as Record<string, unknown>;
-    if (!response.ok) {
-      throw new BenchHttpError(response.status, String(reply.__type), String(reply.message));
+    const { status, text } = await this.#http.request("POST", `${this.#baseUrl}/`, {
+      "content-type": "application/x-amz-json-1.0",
+      "x-amz-target": `AmazonSQS.${operation}`,
+    }, JSON.stringify(body));
+    const reply = JSON.parse(text) as Record<string, unknown>;
+    if (status < 200 || status > 299) {
+      throw new BenchHttpError(status, String(reply.__type), String(reply.message));
     }
     return reply;
   }
@@ -286,6 +280,6 @@ export class SqsBenchClient implements BenchClient {
   }
 
   close(): void {
-    this.#httpClient.close();
+    this.#http.close();
   }
 }

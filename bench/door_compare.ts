@@ -4,8 +4,10 @@
  *
  * What "the same request pattern" means here:
  *
- * - Both sides use a bare `fetch` client (`--client fetch` for v1; the door clients of
- *   `door_clients.ts` are bare fetch clients too), so the client's own cost is alike.
+ * - Both sides use a bare client of the same transport (`--client fetch` for v1 and the door
+ *   clients of `door_clients.ts` over `fetch`; with `--client http1` given, v1 and the doors over
+ *   the SDK's `Http1Transport`, whose lower client CPU leaves the broker more of the machine), so
+ *   the client's own cost is alike.
  * - Consumers acknowledge with a separate delete request after each receive
  *   (`--ack-mode separate`) on both sides: neither door can delete on the next receive, so
  *   v1's piggybacked deletes would compare one request with two.
@@ -39,11 +41,17 @@ export function doorPairs(options: LoadOptions): DoorPair[] {
   return (["cmq", "sqs"] as const).map((door) => {
     const batch = door === "sqs" ? Math.min(options.batch, sqsBatchEntriesMax) : options.batch;
     const common = { ...options, batch, ackMode: "separate" as const, api: "raw", repeat: 1 };
-    const config = `batch ${batch}, ack separate`;
+    const http1 = options.client === "http1";
+    const config = `batch ${batch}, ack separate${http1 ? ", http1 clients" : ""}`;
     return {
       door,
-      v1: { ...common, client: "fetch", system: `cmqd-v1-as-${door}`, config },
-      through: { ...common, client: door, system: `cmqd-${door}`, config },
+      v1: { ...common, client: http1 ? "http1" : "fetch", system: `cmqd-v1-as-${door}`, config },
+      through: {
+        ...common,
+        client: http1 ? `${door}-http1` : door,
+        system: `cmqd-${door}`,
+        config,
+      },
     };
   });
 }

@@ -15,6 +15,12 @@ Deno.test("doorPairs: each door beside v1 in its own request pattern", () => {
   assert.deepEqual([sqs.v1.batch, sqs.through.batch, sqs.through.client], [10, 10, "sqs"]);
   assert.equal(doorPairs({ ...options, batch: 4 })[1].v1.batch, 4);
   assert.notEqual(cmq.v1.system, cmq.through.system);
+  // With --client http1 both sides go over Http1Transport.
+  const raw = doorPairs({ ...options, client: "http1" });
+  assert.deepEqual(
+    raw.map((pair) => [pair.v1.client, pair.through.client]),
+    [["http1", "cmq-http1"], ["http1", "sqs-http1"]],
+  );
 });
 
 Deno.test("median of the numbers only; even counts average the middle two", () => {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ClientKind } from "./bench_client.ts";
+import { type ClientKind, clientKinds } from "./bench_client.ts";
 import type { AckMode, LoadApi } from "./load_runner.ts";
 
 /** The load shapes (bench/README.md). */
@@ -134,8 +134,8 @@ function validate(options: LoadOptions): LoadOptions {
   if (!["piggyback", "piggyback-wait", "separate"].includes(options.ackMode)) {
     throw new Error("--ack-mode is piggyback, piggyback-wait or separate");
   }
-  if (!["sdk", "sdk-fetch", "fetch", "cmq", "sqs"].includes(options.client)) {
-    throw new Error("--client is sdk, sdk-fetch, fetch, cmq or sqs");
+  if (!clientKinds.includes(options.client)) {
+    throw new Error(`--client is one of ${clientKinds.join(", ")}`);
   }
   apiList(options.api);
   if (options.batch < 1 || options.batch > 256) throw new Error("--batch is 1..256");
