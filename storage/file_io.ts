@@ -32,6 +32,12 @@ export interface FileHandle {
   truncate(lengthBytes: number): void;
   /** Releases the handle; mappings made from it stay valid until unmapped. */
   close(): void;
+  /**
+   * For a file already removed and unmapped: cuts it to 0 bytes off the event loop, where its
+   * blocks are freed, then closes the handle. Closing the last handle of a removed file frees
+   * them in the calling thread instead. Rejects only if the handle was closed already.
+   */
+  discard(): Promise<void>;
   /** A read-only map of the first `lengthBytes` (may exceed the size), or null if unsupported. */
   map(lengthBytes: number): MappedRegion | null;
 }
@@ -189,6 +195,15 @@ class RealFileHandle implements FileHandle {
   }
 
   close(): void {
+    this.#file.close();
+  }
+
+  async discard(): Promise<void> {
+    try {
+      await this.#file.truncate(0); // an async op: it runs on Deno's blocking-pool threads
+    } catch {
+      // Not cut: closing frees the blocks anyway, only on this thread.
+    }
     this.#file.close();
   }
 

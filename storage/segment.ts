@@ -24,7 +24,8 @@ import {
 import { TimeIndex } from "./time_index.ts";
 import type { SegmentSummary } from "./segment_index_file.ts";
 
-const segmentSuffix = ".log";
+/** The file name ending of segments. */
+export const segmentSuffix = ".log";
 const segmentNamePattern = /^(\d{20})\.log$/;
 /** Bytes fetched per positioned read by sequential range reads (fewer syscalls). */
 const rangeReadWindowBytes = 64 * 1024;

@@ -41,6 +41,7 @@ import {
   segmentSlot,
   segmentSlotAtOrAfterTime,
 } from "./segment.ts";
+import { RemovedFiles } from "./removed_files.ts";
 import { SegmentMaps } from "./segment_maps.ts";
 import { temporarySuffix } from "./snapshot_file.ts";
 import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
@@ -91,8 +92,8 @@ export class SegmentLog {
   #dirtyHandles = new Set<FileHandle>();
   /** Names created or removed since the last flush started. */
   #directoryDirty = false;
-  /** Handles of removed segments, closed when no flush can be using them. */
-  #handlesToClose: FileHandle[] = [];
+  /** Handles of removed segments, discarded once their removal is durable. */
+  readonly #removed = new RemovedFiles();
   #writeBuffer = new Uint8Array(64 * 1024);
   #busyWith: Promise<void> | null = null;
   #closed = false;
@@ -377,17 +378,16 @@ export class SegmentLog {
 
   async #reset(start: LogStart): Promise<void> {
     await this.#scheduler.idle();
-    this.#closePendingHandles();
     // Newest first: a crash part way leaves a prefix of the old log, which is a valid log.
     for (const segment of this.#segments.reverse()) {
       this.#maps.unmap(segment);
-      segment.handle.close();
       this.#fs.remove(segment.handle.path);
+      this.#removed.add(segment.handle);
       this.#indexes.forget(segment);
     }
     this.#segments = [];
     this.#dirtyHandles.clear();
-    await this.#fs.syncDir(this.#dir);
+    await this.#removed.afterDirectorySync(this.#fs.syncDir(this.#dir));
     await storeLogStart(this.#fs, this.#dir, start);
     this.#logStart = { ...start };
     this.#scheduler.restart(start.index);
@@ -411,7 +411,7 @@ export class SegmentLog {
     await this.#indexes.settled();
     await this.#scheduler.idle();
     this.#closed = true;
-    this.#closePendingHandles();
+    await this.#removed.settle();
     for (const segment of this.#segments) {
       this.#maps.unmap(segment);
       segment.handle.close();
@@ -523,22 +523,16 @@ export class SegmentLog {
     this.#fs.remove(segment.handle.path);
     this.#indexes.forget(segment);
     this.#directoryDirty = true;
-    if (this.#scheduler.running) this.#handlesToClose.push(segment.handle);
-    else segment.handle.close();
-  }
-
-  #closePendingHandles(): void {
-    for (const handle of this.#handlesToClose) handle.close();
-    this.#handlesToClose = [];
+    this.#removed.add(segment.handle); // see removed_files.ts
   }
 
   /** Called by the scheduler at the start of each flush round (none is in flight). */
   #planFlush(): FlushPlan {
-    this.#closePendingHandles();
     const handles = [...this.#dirtyHandles];
     this.#dirtyHandles.clear();
     const directory = this.#directoryDirty ? this.#dir : null;
     this.#directoryDirty = false;
+    const removed = this.#removed;
     const fs = this.#fs;
     const noteFailure = (error: unknown) => this.#damage.noteFailure(error, this.#failedFrom());
     return {
@@ -546,7 +540,8 @@ export class SegmentLog {
       async run(): Promise<number> {
         try {
           for (const handle of handles) await handle.syncData();
-          if (directory !== null) await fs.syncDir(directory);
+          // After every handle's sync: a removed file is discarded once nothing syncs it.
+          if (directory !== null) await removed.afterDirectorySync(fs.syncDir(directory));
         } catch (error) {
           // Recorded before anyone hears of the failure, so a restart distrusts the tail.
           await noteFailure(error);

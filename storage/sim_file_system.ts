@@ -494,6 +494,12 @@ class SimFileHandle implements FileHandle {
     this.#closed = true;
   }
 
+  discard(): Promise<void> {
+    invariant(!this.#closed, "handle is closed");
+    this.#closed = true; // a removed inode's bytes are unreachable: nothing to cut
+    return Promise.resolve();
+  }
+
   map(_lengthBytes: number): MappedRegion | null {
     return null;
   }

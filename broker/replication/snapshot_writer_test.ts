@@ -17,6 +17,7 @@ class HeldSyncs implements FileSystem {
       readSync: (position, target) => handle.readSync(position, target),
       truncate: (length) => handle.truncate(length),
       close: () => handle.close(),
+      discard: () => handle.discard(),
       map: (length) => handle.map(length),
       syncData: async () => {
         if (this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
