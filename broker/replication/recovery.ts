@@ -196,7 +196,7 @@ async function alignOrStartOver(
   );
   const bootstrap = await loadBootstrap(options, parts.emptyMachine);
   await log.resetTo(0, 0);
-  pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: 0 });
+  await pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: 0 });
   return { snapshot: bootstrap, startedOver: true };
 }
 

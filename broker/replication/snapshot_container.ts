@@ -367,15 +367,25 @@ export function storeSnapshot(
   return writeSnapshotFile(fs, options.dir, snapshotFileName(options.index), options.data);
 }
 
-/** Removes every snapshot file except index 0 (bootstrap), `keepIndex` and `alsoKeep`. */
-export function pruneSnapshots(
+/**
+ * Removes every snapshot file except index 0 (bootstrap), `keepIndex` and `alsoKeep`: each name
+ * goes at once, and the space is given back off the event loop (`FileHandle.discard`), since
+ * unlinking a closed file frees its blocks in the calling thread (a snapshot of a large backlog
+ * is hundreds of MiB). Resolves when the space is given back.
+ */
+export async function pruneSnapshots(
   fs: FileSystem,
   options: { dir: string; keepIndex: number },
   alsoKeep: readonly number[] = [],
-): void {
+): Promise<void> {
+  const discards: Promise<void>[] = [];
   for (const index of listSnapshots(fs, options.dir)) {
     if (index !== 0 && index !== options.keepIndex && !alsoKeep.includes(index)) {
-      fs.remove(joinPath(options.dir, snapshotFileName(index)));
+      const path = joinPath(options.dir, snapshotFileName(index));
+      const handle = fs.open(path);
+      fs.remove(path);
+      discards.push(handle.discard());
     }
   }
+  await Promise.all(discards);
 }

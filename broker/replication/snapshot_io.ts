@@ -114,10 +114,17 @@ export function adoptSnapshot(parts: SnapshotParts, prepared: PreparedSnapshot):
   // A transfer of an older snapshot streams from its file and the log: both stay until it ends
   // (the next adoption after that removes them).
   const retained = parts.storage.retention(parts.snapshotsInFlight());
-  pruneSnapshots(parts.fs, { dir: parts.snapshotsDir, keepIndex: index }, retained.snapshotIndexes);
+  const pruned = pruneSnapshots(
+    parts.fs,
+    { dir: parts.snapshotsDir, keepIndex: index },
+    retained.snapshotIndexes,
+  );
   // Entry `index` itself stays, so the log never starts after the snapshot.
   const keepFrom = Math.min(index, lowestReferencedIndex, retained.logFrom);
-  return keepFrom > parts.log.firstIndex ? parts.log.deletePrefix(keepFrom) : Promise.resolve();
+  const compacted = keepFrom > parts.log.firstIndex
+    ? parts.log.deletePrefix(keepFrom)
+    : Promise.resolve();
+  return Promise.all([pruned, compacted]).then(() => {});
 }
 
 /**
@@ -192,7 +199,7 @@ export async function installReceivedSnapshot(
     const data = encodeSnapshotContainer({ ...meta, machine, entries: [] });
     await storeSnapshot(fs, { dir: snapshotsDir, index: snapshot.index, data });
   }
-  pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: snapshot.index });
+  await pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: snapshot.index });
   return { config: prefix.config, tailTimestamp };
 }
 
