@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { joinPath, RealFileSystem } from "./file_io.ts";
-import { mapFile, mmapAvailable } from "./mmap.ts";
+import { mapFile, mmapAvailable, trimAllocator } from "./mmap.ts";
 import { SegmentLog } from "./segment_log.ts";
 import { makeEntries } from "./_test_helpers.ts";
 
@@ -99,6 +99,16 @@ Deno.test("the active segment's mapping sees entries appended after it was mappe
     assert.equal(log.stats().mapped, true);
     await log.close();
   });
+});
+
+Deno.test("the allocator is trimmed by a nonblocking call where libc loads", async () => {
+  assert.equal(await trimAllocator(), true);
+});
+
+Deno.test({
+  name: "without ffi permission the allocator is left alone",
+  permissions: { ffi: false },
+  fn: async () => assert.equal(await trimAllocator(), false),
 });
 
 Deno.test({

@@ -229,6 +229,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const housekeepingMs = options.housekeepingIntervalMs ?? 1000;
   let stopped = false;
   let rounds = 0;
+  let trimming: Promise<unknown> | null = null;
   const housekeep = () => {
     if (stopped) return;
     if (replica.isLeader && machine.needsTick(replica.now())) {
@@ -236,7 +237,9 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     }
     // Freed array buffers (a replay, bursts of requests) stay in the C heap's high-water mark
     // unless it is trimmed; the RSS should follow what is live.
-    if (rounds++ % 5 === 0) trimAllocator();
+    if (rounds++ % 5 === 0 && trimming === null) {
+      trimming = trimAllocator().finally(() => (trimming = null));
+    }
     housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
   };
   let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
@@ -331,6 +334,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       await handOffLeadership();
       stopped = true;
       options.timers.clearTimer(housekeepingTimer);
+      await trimming;
       scrub.stop();
       push.stop();
       pushClient.close();
