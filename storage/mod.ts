@@ -21,6 +21,7 @@ export {
   type MappedRegion,
   RealFileSystem,
 } from "./file_io.ts";
+export { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
 export { type DataDirLock, DataDirLockedError, lockDataDir, lockFileName } from "./dir_lock.ts";
 export { freeDiskBytes, freeSpaceAvailable } from "./free_space.ts";
 export { mmapAvailable, trimAllocator } from "./mmap.ts";

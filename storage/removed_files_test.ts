@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type FileHandle, type FileSystem, joinPath, RealFileSystem } from "./file_io.ts";
+import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
 import { RemovedFiles } from "./removed_files.ts";
 import { SegmentLog } from "./segment_log.ts";
 import { segmentSuffix } from "./segment.ts";
@@ -13,49 +14,31 @@ import { SimFileSystem } from "./sim_file_system.ts";
 import { makeEntries } from "./_test_helpers.ts";
 
 /** A simulated file system that records what storage does to files and directories. */
-class RecordingFileSystem implements FileSystem {
-  readonly inner = new SimFileSystem();
+class RecordingFileSystem extends ForwardingFileSystem {
   readonly events: string[] = [];
 
-  open(path: string, options?: { create?: boolean }): FileHandle {
-    const handle = this.inner.open(path, options);
+  constructor() {
+    super(new SimFileSystem());
+  }
+  protected override wrap(handle: FileHandle): FileHandle {
     const events = this.events;
-    return {
-      path: handle.path,
-      size: () => handle.size(),
-      writeSync: (bytes) => handle.writeSync(bytes),
-      readSync: (position, target) => handle.readSync(position, target),
-      truncate: (length) => handle.truncate(length),
-      map: (length) => handle.map(length),
-      syncData: () => handle.syncData(),
-      close() {
-        events.push(`close ${path}`);
-        handle.close();
-      },
-      discard() {
-        events.push(`discard ${path}`);
-        return handle.discard();
-      },
-    };
+    return new class extends ForwardingFileHandle {
+      override close(): void {
+        events.push(`close ${this.path}`);
+        super.close();
+      }
+      override discard(): Promise<void> {
+        events.push(`discard ${this.path}`);
+        return super.discard();
+      }
+    }(handle);
   }
-  readDir(path: string): string[] {
-    return this.inner.readDir(path);
-  }
-  remove(path: string): void {
+  override remove(path: string): void {
     this.events.push(`remove ${path}`);
-    this.inner.remove(path);
+    super.remove(path);
   }
-  rename(from: string, to: string): void {
-    this.inner.rename(from, to);
-  }
-  mkdirp(path: string): void {
-    this.inner.mkdirp(path);
-  }
-  exists(path: string): boolean {
-    return this.inner.exists(path);
-  }
-  async syncDir(path: string): Promise<void> {
-    await this.inner.syncDir(path);
+  override async syncDir(path: string): Promise<void> {
+    await super.syncDir(path);
     this.events.push(`synced ${path}`);
   }
 

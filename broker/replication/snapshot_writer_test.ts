@@ -1,51 +1,33 @@
 import assert from "node:assert/strict";
-import { type FileHandle, type FileSystem, SimFileSystem } from "../../storage/mod.ts";
+import {
+  type FileHandle,
+  ForwardingFileHandle,
+  ForwardingFileSystem,
+  SimFileSystem,
+} from "../../storage/mod.ts";
 import { sendBodies, settled, TestCluster } from "../cluster/testing/mod.ts";
 
 /** A file system whose file syncs wait while `held` (the snapshot files' fsyncs, here). */
-class HeldSyncs implements FileSystem {
-  readonly inner = new SimFileSystem();
+class HeldSyncs extends ForwardingFileSystem {
   held = false;
   waiting: (() => void)[] = [];
 
-  open(path: string, options?: { create?: boolean }): FileHandle {
-    const handle = this.inner.open(path, options);
-    return {
-      path: handle.path,
-      size: () => handle.size(),
-      writeSync: (bytes) => handle.writeSync(bytes),
-      readSync: (position, target) => handle.readSync(position, target),
-      truncate: (length) => handle.truncate(length),
-      close: () => handle.close(),
-      discard: () => handle.discard(),
-      map: (length) => handle.map(length),
-      syncData: async () => {
-        if (this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
-        await handle.syncData();
-      },
-    };
+  constructor() {
+    super(new SimFileSystem());
+  }
+  protected override wrap(handle: FileHandle): FileHandle {
+    const turn = () =>
+      this.held ? new Promise<void>((resolve) => this.waiting.push(resolve)) : Promise.resolve();
+    return new class extends ForwardingFileHandle {
+      override async syncData(): Promise<void> {
+        await turn();
+        await super.syncData();
+      }
+    }(handle);
   }
   release(): void {
     this.held = false;
     for (const resume of this.waiting.splice(0)) resume();
-  }
-  readDir(path: string): string[] {
-    return this.inner.readDir(path);
-  }
-  remove(path: string): void {
-    this.inner.remove(path);
-  }
-  rename(from: string, to: string): void {
-    this.inner.rename(from, to);
-  }
-  mkdirp(path: string): void {
-    this.inner.mkdirp(path);
-  }
-  exists(path: string): boolean {
-    return this.inner.exists(path);
-  }
-  syncDir(path: string): Promise<void> {
-    return this.inner.syncDir(path);
   }
 }
 
