@@ -19,7 +19,7 @@
  */
 import process from "node:process";
 import { createApp, FakeStatus, memoryEngine, Metrics } from "../broker/testing.ts";
-import { option } from "./door_cost.ts";
+import { option } from "./cli_options.ts";
 
 const body = "0001764714000000.123|" + "x".repeat(1003);
 const queueUrl = "http://127.0.0.1:8080/000000000000/q";

@@ -19,6 +19,7 @@
  */
 import process from "node:process";
 import { createApp, FakeStatus, Metrics, recordingService } from "../broker/testing.ts";
+import { option } from "./cli_options.ts";
 
 const bodyText = "0001764714000000.123|" + "x".repeat(1003);
 const handle = "AQAAAAAAAPA_AAAAAAAA8D8AAAAAAAAIQCoAAAA";
@@ -169,14 +170,6 @@ async function cpuPerCall(call: Call, requests: number, concurrency: number): Pr
   await Promise.all(Array.from({ length: concurrency }, lane));
   const used = process.cpuUsage(before);
   return (used.user + used.system) / requests;
-}
-
-/** `--<name> N` from the command line (a positive integer), else `fallback`. */
-export function option(name: string, fallback: number): number {
-  const at = Deno.args.indexOf(`--${name}`);
-  const value = at < 0 ? fallback : Number(Deno.args[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`);
-  return value;
 }
 
 if (import.meta.main) {

@@ -19,15 +19,12 @@
  */
 import { noPeers, realClock, realTimers, startNode } from "../broker/mod.ts";
 import { RealFileSystem } from "../storage/mod.ts";
+import { option } from "./cli_options.ts";
 
-const flag = (name: string, fallback: number) => {
-  const at = Deno.args.indexOf(`--${name}`);
-  return at < 0 ? fallback : Number(Deno.args[at + 1]);
-};
-const seconds = flag("seconds", 5);
-const producers = flag("producers", 16);
-const consumers = flag("consumers", 16);
-const prefill = flag("prefill", 50_000);
+const seconds = option("seconds", 5);
+const producers = option("producers", 16);
+const consumers = option("consumers", 16);
+const prefill = option("prefill", 50_000);
 const batch = 16;
 const body = "x".repeat(1024);
 

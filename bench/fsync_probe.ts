@@ -14,20 +14,9 @@
  *
  * @module
  */
+import { option, textOption } from "./cli_options.ts";
 
 const recordBytes = 1100;
-
-/** The value after `--name`, or `fallback`. */
-function argument(name: string, fallback: string): string {
-  const at = Deno.args.indexOf(`--${name}`);
-  return at < 0 || at + 1 >= Deno.args.length ? fallback : Deno.args[at + 1];
-}
-
-function positiveInteger(name: string, fallback: number): number {
-  const value = Number(argument(name, String(fallback)));
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer`);
-  return value;
-}
 
 /** Milliseconds of each `syncData` after an append, `gapMs` idle before each append. */
 async function round(dir: string, gapMs: number, count: number): Promise<number[]> {
@@ -56,13 +45,13 @@ function quantile(sorted: number[], q: number): number {
 }
 
 if (import.meta.main) {
-  const gaps = argument("gaps", "0,1,10").split(",").map(Number);
+  const gaps = textOption("gaps", "0,1,10").split(",").map(Number);
   if (gaps.some((gap) => !Number.isInteger(gap) || gap < 0)) {
     throw new Error("--gaps is a comma-separated list of whole milliseconds ≥ 0");
   }
-  const count = positiveInteger("count", 400);
-  const rounds = positiveInteger("rounds", 3);
-  const given = argument("dir", "");
+  const count = option("count", 400);
+  const rounds = option("rounds", 3);
+  const given = textOption("dir", "");
   const dir = given === "" ? await Deno.makeTempDir({ prefix: "cmqd-fsync-" }) : given;
   const samples = new Map<number, number[]>(gaps.map((gap) => [gap, []]));
   try {

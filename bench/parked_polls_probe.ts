@@ -10,12 +10,10 @@
  *
  * @module
  */
-const flag = (name: string, fallback: string) => {
-  const at = Deno.args.indexOf(`--${name}`);
-  return at < 0 ? fallback : Deno.args[at + 1];
-};
-const url = flag("url", "http://127.0.0.1:9876");
-const parked = Number(flag("parked", "1000"));
+import { option, textOption } from "./cli_options.ts";
+
+const url = textOption("url", "http://127.0.0.1:9876");
+const parked = option("parked", 1000);
 const queue = `parked-${Date.now()}`;
 const base = `${url}/v1/queues/${queue}`;
 const json = { "content-type": "application/json" };

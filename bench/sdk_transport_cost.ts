@@ -11,14 +11,11 @@
 import process from "node:process";
 import { CmqdClient, FetchTransport, Http1Transport, type HttpTransport } from "../sdk/mod.ts";
 import { NodeHttpTransport } from "../sdk/transport_node.ts";
+import { option } from "./cli_options.ts";
 
-const flag = (name: string, fallback: number) => {
-  const at = Deno.args.indexOf(`--${name}`);
-  return at < 0 ? fallback : Number(Deno.args[at + 1]);
-};
-const requests = flag("requests", 8000);
-const lanes = flag("lanes", 4);
-const rounds = flag("rounds", 3);
+const requests = option("requests", 8000);
+const lanes = option("lanes", 4);
+const rounds = option("rounds", 3);
 
 const transports: Record<string, () => HttpTransport> = {
   fetch: () => new FetchTransport(),
