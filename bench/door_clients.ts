@@ -64,10 +64,15 @@ export class CmqBenchClient implements BenchClient {
   }
 
   async #call(params: Record<string, string | number>): Promise<Record<string, unknown>> {
-    const form = new URLSearchParams();
-    for (const [key, value] of Object.entries(params)) form.set(key, String(value));
-    // As the official SDKs send it: a form body without a content-type.
-    const { status, text } = await this.#http.request("POST", this.#url, {}, form.toString());
+    // As the official SDKs send it: a form body without a content-type. `encodeURIComponent`
+    // leaves `!'()*` and writes a space as `%20` where a form encoder writes `+`: both decode
+    // the same, and it costs this client a fraction of `URLSearchParams`'s `toString` (the
+    // harness's cost, not the broker's, on a machine the two share).
+    let form = "";
+    for (const key in params) {
+      form += `${form === "" ? "" : "&"}${key}=${encodeURIComponent(params[key])}`;
+    }
+    const { status, text } = await this.#http.request("POST", this.#url, {}, form);
     const reply = JSON.parse(text) as Record<string, unknown>;
     const code = reply.code as number;
     // 7000: no message (an empty receive); 6010/6020: a batch delete partly or wholly failed.
