@@ -9,13 +9,15 @@
  *   Binary). String values count as UTF-8, Binary values as their decoded bytes.
  *
  * WebCrypto has no MD5. Body digests, one per message sent or received, use the MD5 of
- * `md5_core.ts` (cheaper per message than `node:crypto`'s hash objects); the attribute digest,
- * only for messages that carry attributes, uses `node:crypto`.
+ * `md5_core.ts` (cheaper per message than `node:crypto`'s hash objects), or for a batch the
+ * four-lane one of `md5_lanes.ts`; the attribute digest, only for messages that carry
+ * attributes, uses `node:crypto`.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { md5HexOfText } from "./md5_core.ts";
+import { md5HexOfTexts } from "./md5_lanes.ts";
 
 /** One message attribute in SQS's shape. */
 export interface SqsAttributeValue {
@@ -36,6 +38,11 @@ export function md5Hex(bytes: Uint8Array): string {
 export function md5OfBody(body: string): string {
   // Lone surrogates count as U+FFFD, as TextEncoder encodes them.
   return md5HexOfText(body);
+}
+
+/** `md5OfBody` of each body of a batch, in order (four at a time: `md5_lanes.ts`). */
+export function md5OfBodies(bodies: readonly string[]): string[] {
+  return md5HexOfTexts(bodies);
 }
 
 function lengthPrefixed(bytes: Uint8Array): Uint8Array[] {

@@ -11,7 +11,11 @@
  * @module
  */
 
-const hexPairs = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+/** The two hex digits of each byte. */
+export const hexPairs = Array.from(
+  { length: 256 },
+  (_, byte) => byte.toString(16).padStart(2, "0"),
+);
 
 /**
  * Text up to this many UTF-16 code units is encoded into the reused buffer (at most 3 bytes

@@ -22,7 +22,7 @@ import {
   optionalStringList,
   requiredString,
 } from "./input.ts";
-import { md5OfBody, md5OfMessageAttributes } from "./md5.ts";
+import { md5OfBodies, md5OfMessageAttributes } from "./md5.ts";
 import { decodeMessageAttributes } from "./message_attributes.ts";
 import { queueOfInput } from "./queue_operations.ts";
 import type { QueueRef } from "./queue_names.ts";
@@ -55,13 +55,14 @@ function systemAttributes(
 
 function toSqsMessage(
   message: ReceivedMessage,
+  md5OfBody: string,
   requested: { system: ReadonlySet<string>; attributes: readonly string[] },
   queue: QueueRef,
 ): JsonObject {
   const output: JsonObject = {
     MessageId: message.id,
     ReceiptHandle: message.receiptHandle,
-    MD5OfBody: md5OfBody(message.body),
+    MD5OfBody: md5OfBody,
     Body: message.body,
   };
   const system = systemAttributes(message, requested.system, queue);
@@ -102,9 +103,10 @@ export async function receiveMessage(context: OperationContext): Promise<JsonObj
     context,
   );
   if (result.messages.length === 0) return {};
+  const digests = md5OfBodies(result.messages.map((message) => message.body));
   return {
-    Messages: result.messages.map((message) =>
-      toSqsMessage(message, { system, attributes }, queue)
+    Messages: result.messages.map((message, index) =>
+      toSqsMessage(message, digests[index], { system, attributes }, queue)
     ),
   };
 }

@@ -14,7 +14,7 @@ import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
 import { authorize, type OperationContext } from "./context.ts";
 import { missingParameter, SqsError, toSqsError } from "./errors.ts";
 import { type JsonObject, optionalInteger, optionalString, requiredString } from "./input.ts";
-import { md5OfBody, md5OfMessageAttributes } from "./md5.ts";
+import { md5OfBodies, md5OfBody, md5OfMessageAttributes } from "./md5.ts";
 import { encodeMessageAttributes } from "./message_attributes.ts";
 import { queueOfInput } from "./queue_operations.ts";
 import type { QueueRef } from "./queue_names.ts";
@@ -35,10 +35,9 @@ export function hasRefusedBodyCharacter(body: string): boolean {
   return !body.isWellFormed() || refusedBodyCodeUnit.test(body);
 }
 
-/** A message ready for the service, with the digests its answer carries. */
+/** A message ready for the service, with its attributes' digest (its body's comes later). */
 interface PreparedSend {
   entry: SendMessageEntry;
-  md5OfBody: string;
   md5OfAttributes: string | undefined;
 }
 
@@ -72,11 +71,7 @@ function prepareSend(input: JsonObject, queue: QueueRef): PreparedSend {
   const dedupId = optionalString(input, "MessageDeduplicationId");
   if (dedupId !== undefined) entry.dedupId = dedupId;
   // MessageSystemAttributes (AWSTraceHeader) has no place in cmqd and is dropped.
-  return {
-    entry,
-    md5OfBody: md5OfBody(body),
-    md5OfAttributes: attributes && md5OfMessageAttributes(attributes.attributes),
-  };
+  return { entry, md5OfAttributes: attributes && md5OfMessageAttributes(attributes.attributes) };
 }
 
 /** Content-based deduplication: a FIFO message without its own id gets its body's SHA-256. */
@@ -91,13 +86,14 @@ function needsContentDedup(entry: SendMessageEntry, queue: QueueRef): boolean {
 /** The answer fields of one sent message, in SQS's order. */
 function sentOutput(
   prepared: PreparedSend,
+  md5OfBody: string,
   sent: { id: string; sequence: number },
   queue: QueueRef,
   batchId?: string,
 ): JsonObject {
   const output: JsonObject = batchId === undefined ? {} : { Id: batchId };
   output.MessageId = sent.id;
-  output.MD5OfMessageBody = prepared.md5OfBody;
+  output.MD5OfMessageBody = md5OfBody;
   if (prepared.md5OfAttributes !== undefined) {
     output.MD5OfMessageAttributes = prepared.md5OfAttributes;
   }
@@ -112,7 +108,7 @@ export async function sendMessage(context: OperationContext): Promise<JsonObject
   const prepared = prepareSend(context.input, queue);
   if (needsContentDedup(prepared.entry, queue)) await addContentDedup(prepared.entry);
   const result = await context.service.sendMessages(queue.name, [prepared.entry]);
-  return sentOutput(prepared, result.messages[0], queue);
+  return sentOutput(prepared, md5OfBody(prepared.entry.body), result.messages[0], queue);
 }
 
 /** The batch entry an `BrokerError` of the service names (`messages.<index>...`), if any. */
@@ -125,6 +121,7 @@ function refusedIndex(error: unknown): number | undefined {
 interface PendingSend {
   id: string;
   prepared: PreparedSend;
+  md5OfBody: string;
 }
 
 /** SendMessageBatch: up to 10 messages, each succeeding or failing on its own. */
@@ -137,12 +134,14 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
     try {
       const prepared = prepareSend(entry, queue);
       if (needsContentDedup(prepared.entry, queue)) await addContentDedup(prepared.entry);
-      pending.push({ id, prepared });
+      pending.push({ id, prepared, md5OfBody: "" });
     } catch (error) {
       if (!(error instanceof SqsError)) throw error;
       failed.push(failedEntry(id, error));
     }
   }
+  const digests = md5OfBodies(pending.map((send) => send.prepared.entry.body));
+  pending.forEach((send, index) => send.md5OfBody = digests[index]);
   const successful: JsonObject[] = [];
   // Each round either sends everything left or removes one refused entry: bounded by the batch.
   while (pending.length > 0) {
@@ -152,7 +151,9 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
         pending.map((send) => send.prepared.entry),
       );
       pending.forEach((send, index) => {
-        successful.push(sentOutput(send.prepared, result.messages[index], queue, send.id));
+        successful.push(
+          sentOutput(send.prepared, send.md5OfBody, result.messages[index], queue, send.id),
+        );
       });
       break;
     } catch (error) {
