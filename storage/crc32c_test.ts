@@ -54,3 +54,16 @@ Deno.test("crc32c continues across chunks as if over the concatenation", () => {
     assert.equal(continued, crc32c(bytes));
   }
 });
+
+Deno.test("crc32c agrees with the reference at every length and alignment around the word path's start", () => {
+  // The word path takes sixteen bytes a step from 256 bytes on: every remainder of 16 after the
+  // unaligned head, at every alignment.
+  const buffer = new Uint8Array(400);
+  for (let i = 0; i < buffer.length; i++) buffer[i] = (i * 167 + 41) & 0xff;
+  for (let offset = 0; offset < 4; offset++) {
+    for (let length = 240; length <= 300; length++) {
+      const view = buffer.subarray(offset, offset + length);
+      assert.equal(crc32c(view), bitwiseCrc32c(view), `offset ${offset}, length ${length}`);
+    }
+  }
+});
