@@ -102,30 +102,23 @@ export function md5LanesWat(): string {
   for (let q = 0; q < 4; q++) {
     const off = q * 16;
     const r = [0, 1, 2, 3].map((l) => `(v128.load offset=${off} (local.get $o${l}))`);
-    lines.push(`      (local.set $aa (i8x16.shuffle ${lanes([0, 4, 1, 5])} ${r[0]} ${r[1]}))`);
-    lines.push(`      (local.set $bb (i8x16.shuffle ${lanes([2, 6, 3, 7])} ${r[0]} ${r[1]}))`);
-    lines.push(`      (local.set $cc (i8x16.shuffle ${lanes([0, 4, 1, 5])} ${r[2]} ${r[3]}))`);
-    lines.push(`      (local.set $dd (i8x16.shuffle ${lanes([2, 6, 3, 7])} ${r[2]} ${r[3]}))`);
-    lines.push(
-      `      (local.set $x${q * 4} (i8x16.shuffle ${
-        lanes([0, 1, 4, 5])
-      } (local.get $aa) (local.get $cc)))`,
-    );
-    lines.push(
-      `      (local.set $x${q * 4 + 1} (i8x16.shuffle ${
-        lanes([2, 3, 6, 7])
-      } (local.get $aa) (local.get $cc)))`,
-    );
-    lines.push(
-      `      (local.set $x${q * 4 + 2} (i8x16.shuffle ${
-        lanes([0, 1, 4, 5])
-      } (local.get $bb) (local.get $dd)))`,
-    );
-    lines.push(
-      `      (local.set $x${q * 4 + 3} (i8x16.shuffle ${
-        lanes([2, 3, 6, 7])
-      } (local.get $bb) (local.get $dd)))`,
-    );
+    const aa = "(local.get $aa)",
+      bb = "(local.get $bb)",
+      cc = "(local.get $cc)",
+      dd = "(local.get $dd)";
+    const steps: [string, number[], string, string][] = [
+      ["aa", [0, 4, 1, 5], r[0], r[1]],
+      ["bb", [2, 6, 3, 7], r[0], r[1]],
+      ["cc", [0, 4, 1, 5], r[2], r[3]],
+      ["dd", [2, 6, 3, 7], r[2], r[3]],
+      [`x${q * 4}`, [0, 1, 4, 5], aa, cc],
+      [`x${q * 4 + 1}`, [2, 3, 6, 7], aa, cc],
+      [`x${q * 4 + 2}`, [0, 1, 4, 5], bb, dd],
+      [`x${q * 4 + 3}`, [2, 3, 6, 7], bb, dd],
+    ];
+    for (const [target, order, left, right] of steps) {
+      lines.push(`      (local.set $${target} (i8x16.shuffle ${lanes(order)} ${left} ${right}))`);
+    }
   }
   lines.push(
     `      (local.set $aa (local.get $a)) (local.set $bb (local.get $b)) (local.set $cc (local.get $c)) (local.set $dd (local.get $d))`,

@@ -8,16 +8,15 @@ import fc from "fast-check";
 import { md5Hex, md5OfBody } from "./md5.ts";
 import { queueFromUrl } from "./queue_names.ts";
 import { hasRefusedBodyCharacter } from "./send_operations.ts";
+import { codeUnitTexts } from "./_text_arbitraries.ts";
 
-const codeUnits = fc.array(
-  fc.oneof(
-    fc.integer({ min: 0, max: 0x2f }),
-    fc.integer({ min: 0xd7f0, max: 0xe010 }),
-    fc.integer({ min: 0xfff0, max: 0xffff }),
-    fc.integer({ min: 0, max: 0xffff }),
-  ),
-  { maxLength: 24 },
-).map((units) => String.fromCharCode(...units));
+const codeUnits = codeUnitTexts(
+  24,
+  [0, 0x2f],
+  [0xd7f0, 0xe010],
+  [0xfff0, 0xffff],
+  [0, 0xffff],
+);
 
 Deno.test("md5OfBody of a string is the MD5 of its UTF-8 bytes, lone surrogates included", () => {
   const utf8 = new TextEncoder();

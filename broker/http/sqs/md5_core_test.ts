@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { md5HexOfText } from "./md5_core.ts";
+import { codeUnitTexts } from "./_text_arbitraries.ts";
 
 const reference = (text: string) => createHash("md5").update(text, "utf8").digest("hex");
 
@@ -45,16 +46,14 @@ Deno.test("md5HexOfText matches node:crypto for large texts, in and past the reu
   }
 });
 
-const codeUnits = fc.array(
-  fc.oneof(
-    fc.integer({ min: 0, max: 0x7f }),
-    fc.integer({ min: 0x80, max: 0x7ff }),
-    fc.integer({ min: 0xd7f0, max: 0xe010 }),
-    fc.integer({ min: 0xfff0, max: 0xffff }),
-    fc.integer({ min: 0, max: 0xffff }),
-  ),
-  { maxLength: 300 },
-).map((units) => String.fromCharCode(...units));
+const codeUnits = codeUnitTexts(
+  300,
+  [0, 0x7f],
+  [0x80, 0x7ff],
+  [0xd7f0, 0xe010],
+  [0xfff0, 0xffff],
+  [0, 0xffff],
+);
 
 Deno.test("md5HexOfText matches node:crypto over random text, lone surrogates included", () => {
   fc.assert(

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { md5HexOfTexts, md5LanesAvailable } from "./md5_lanes.ts";
 import { md5LanesWasmBase64 } from "./md5_lanes_wasm.ts";
+import { codeUnitTexts } from "./_text_arbitraries.ts";
 import { buildMd5LanesWasm, md5LanesWasmModule } from "./_md5_lanes_gen.ts";
 
 const reference = (text: string) => createHash("md5").update(text, "utf8").digest("hex");
@@ -42,15 +43,7 @@ Deno.test("md5HexOfTexts matches node:crypto with a large text beside small ones
   assertMatches(["abc", "message digest", "", "1234567890".repeat(8)]);
 });
 
-const codeUnits = fc.array(
-  fc.oneof(
-    fc.integer({ min: 0, max: 0x7f }),
-    fc.integer({ min: 0x80, max: 0x7ff }),
-    fc.integer({ min: 0xd7f0, max: 0xe010 }),
-    fc.integer({ min: 0, max: 0xffff }),
-  ),
-  { maxLength: 400 },
-).map((units) => String.fromCharCode(...units));
+const codeUnits = codeUnitTexts(400, [0, 0x7f], [0x80, 0x7ff], [0xd7f0, 0xe010], [0, 0xffff]);
 
 Deno.test("md5HexOfTexts matches node:crypto over random batches, lone surrogates included", () => {
   fc.assert(
