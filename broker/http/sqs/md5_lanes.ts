@@ -68,6 +68,9 @@ function hexOfWord(word: number): string {
     hexPairs[word >>> 24];
 }
 
+/** Blocks per lane of the call being made (reused: no allocation per call). */
+const blocks = new Int32Array(4);
+
 /** Hashes `texts[from .. from + count)` (count 1–4) in one call into `digests`. */
 function hashGroup(
   exports: LaneExports,
@@ -81,7 +84,7 @@ function hashGroup(
   // UTF-8 takes at most 3 bytes per UTF-16 code unit, then 0x80, zeros and 8 bytes of length.
   const laneBytes = Math.ceil((charsMax * 3 + 9) / 64) * 64;
   reserve(exports, lanesAt + 4 * laneBytes);
-  const blocks = [0, 0, 0, 0];
+  blocks.fill(0);
   let blocksMax = 0;
   for (let lane = 0; lane < count; lane++) {
     const base = lanesAt + lane * laneBytes;

@@ -55,14 +55,14 @@ function systemAttributes(
 
 function toSqsMessage(
   message: ReceivedMessage,
-  md5OfBody: string,
+  bodyDigest: string,
   requested: { system: ReadonlySet<string>; attributes: readonly string[] },
   queue: QueueRef,
 ): JsonObject {
   const output: JsonObject = {
     MessageId: message.id,
     ReceiptHandle: message.receiptHandle,
-    MD5OfBody: md5OfBody,
+    MD5OfBody: bodyDigest,
     Body: message.body,
   };
   const system = systemAttributes(message, requested.system, queue);

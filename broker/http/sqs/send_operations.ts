@@ -86,14 +86,14 @@ function needsContentDedup(entry: SendMessageEntry, queue: QueueRef): boolean {
 /** The answer fields of one sent message, in SQS's order. */
 function sentOutput(
   prepared: PreparedSend,
-  md5OfBody: string,
+  bodyDigest: string,
   sent: { id: string; sequence: number },
   queue: QueueRef,
   batchId?: string,
 ): JsonObject {
   const output: JsonObject = batchId === undefined ? {} : { Id: batchId };
   output.MessageId = sent.id;
-  output.MD5OfMessageBody = md5OfBody;
+  output.MD5OfMessageBody = bodyDigest;
   if (prepared.md5OfAttributes !== undefined) {
     output.MD5OfMessageAttributes = prepared.md5OfAttributes;
   }
@@ -121,7 +121,7 @@ function refusedIndex(error: unknown): number | undefined {
 interface PendingSend {
   id: string;
   prepared: PreparedSend;
-  md5OfBody: string;
+  bodyDigest: string;
 }
 
 /** SendMessageBatch: up to 10 messages, each succeeding or failing on its own. */
@@ -129,19 +129,23 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
   const queue = queueOfInput(context);
   authorize(context, queue, "send");
   const failed: FailedEntry[] = [];
-  let pending: PendingSend[] = [];
+  const accepted: { id: string; prepared: PreparedSend }[] = [];
   for (const { id, entry } of batchEntries(context.input, "SendMessageBatchRequestEntry")) {
     try {
       const prepared = prepareSend(entry, queue);
       if (needsContentDedup(prepared.entry, queue)) await addContentDedup(prepared.entry);
-      pending.push({ id, prepared, md5OfBody: "" });
+      accepted.push({ id, prepared });
     } catch (error) {
       if (!(error instanceof SqsError)) throw error;
       failed.push(failedEntry(id, error));
     }
   }
-  const digests = md5OfBodies(pending.map((send) => send.prepared.entry.body));
-  pending.forEach((send, index) => send.md5OfBody = digests[index]);
+  // One call for the batch's digests (four at a time: md5_lanes.ts).
+  const digests = md5OfBodies(accepted.map((send) => send.prepared.entry.body));
+  let pending: PendingSend[] = accepted.map((send, index) => ({
+    ...send,
+    bodyDigest: digests[index],
+  }));
   const successful: JsonObject[] = [];
   // Each round either sends everything left or removes one refused entry: bounded by the batch.
   while (pending.length > 0) {
@@ -152,7 +156,7 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
       );
       pending.forEach((send, index) => {
         successful.push(
-          sentOutput(send.prepared, send.md5OfBody, result.messages[index], queue, send.id),
+          sentOutput(send.prepared, send.bodyDigest, result.messages[index], queue, send.id),
         );
       });
       break;
