@@ -10,7 +10,7 @@
  *
  * WebCrypto has no MD5. Body digests, one per message sent or received, use the MD5 of
  * `md5_core.ts` (cheaper per message than `node:crypto`'s hash objects), or for a batch the
- * four-lane one of `md5_lanes.ts`; the attribute digest, only for messages that carry
+ * many-lane one of `md5_lanes.ts`; the attribute digest, only for messages that carry
  * attributes, uses `node:crypto`.
  *
  * @module
@@ -40,7 +40,7 @@ export function md5OfBody(body: string): string {
   return md5HexOfText(body);
 }
 
-/** `md5OfBody` of each body of a batch, in order (four at a time: `md5_lanes.ts`). */
+/** `md5OfBody` of each body of a batch, in order (up to twelve at a time: `md5_lanes.ts`). */
 export function md5OfBodies(bodies: readonly string[]): string[] {
   return md5HexOfTexts(bodies);
 }

@@ -1,35 +1,32 @@
 /**
- * MD5 of many texts at once, four at a time in the 128-bit lanes of WebAssembly SIMD: the body
- * digests of a batch (SendMessageBatch answers one per entry, ReceiveMessage one per message).
+ * MD5 of many texts at once in the 128-bit lanes of WebAssembly SIMD: the body digests of a
+ * batch (SendMessageBatch answers one per entry, ReceiveMessage one per message).
  *
  * MD5 is one long chain of dependent 32-bit steps, so a single digest runs at the chain's speed
  * whatever the code (`md5_core.ts` in TypeScript, WebAssembly and `node:crypto` all measured
- * 4.2–5.0 µs per 1 KB body under load). Four independent chains side by side take about the time
- * of one: the module (`_md5_lanes_gen.ts` writes it out; `md5_lanes_wasm.ts` holds its bytes)
- * hashes four padded bodies per call, 1.3 µs per 1 KB body for the call itself and about 2 µs
- * with the encoding and hex around it, against 2.7–3.5 µs for `md5HexOfText` in the same loop.
- * A lone text (or a runtime without WebAssembly SIMD) goes through `md5HexOfText`.
+ * 4.2–5.0 µs per 1 KB body under load). Four independent chains fit the four 32-bit lanes of a
+ * register and take about the time of one; and a call that runs two or three such groups with
+ * their steps interleaved fills the waits of each chain with the others' steps. The module
+ * (`_md5_lanes_gen.ts` writes it out; `md5_lanes_wasm.ts` holds its bytes) has calls of 4, 8 and
+ * 12 lanes, so a batch of 10 is one call. Measured in one loop with the encoding and hex: 0.85 µs
+ * per 1 KB body for a batch of 10 (1.75 µs with one group of four per call), 0.9 for 8, 1.2 for
+ * 5, 1.8 for 3; `md5HexOfText`, one at a time, 2.7–3.5 µs. A lone text (or a runtime without
+ * WebAssembly SIMD) goes through `md5HexOfText`.
  *
  * @module
  */
 import { hexPairs, md5HexOfText } from "./md5_core.ts";
 import { md5LanesWasmBase64 } from "./md5_lanes_wasm.ts";
 
+/** One of the module's functions: `lanes` MD5s at once (see `_md5_lanes_gen.ts`). */
+type LanesFunction = (header: number, blocksMax: number, out: number) => void;
+
 /** The module's exports. */
 interface LaneExports {
   memory: WebAssembly.Memory;
-  md5x4(
-    base0: number,
-    base1: number,
-    base2: number,
-    base3: number,
-    blocks0: number,
-    blocks1: number,
-    blocks2: number,
-    blocks3: number,
-    blocksMax: number,
-    out: number,
-  ): void;
+  md5x4: LanesFunction;
+  md5x8: LanesFunction;
+  md5x12: LanesFunction;
 }
 
 function instantiate(): LaneExports | null {
@@ -44,13 +41,19 @@ function instantiate(): LaneExports | null {
 
 const lanes = instantiate();
 
-/** True when the four-lane module runs here (in Deno it does: a test holds it to that). */
+/** True when the lanes module runs here (in Deno it does: a test holds it to that). */
 export const md5LanesAvailable = lanes !== null;
 
+/** The most lanes of one call (`md5x12`). */
+const lanesMax = 12;
+/** By groups of four lanes: the function that hashes them. */
+const functionOfGroups = lanes && [lanes.md5x4, lanes.md5x8, lanes.md5x12];
+
 const utf8 = new TextEncoder();
-/** Where the module writes the four digests; the lanes' blocks follow. */
-const outAt = 0;
-const lanesAt = 64;
+/** The call's header (lane addresses, then block counts), its digests, then the lanes' blocks. */
+const headerAt = 0;
+const outAt = 128;
+const lanesAt = 320;
 let bytes = new Uint8Array(lanes?.memory.buffer ?? new ArrayBuffer(0));
 let words = new Uint32Array(bytes.buffer);
 
@@ -68,12 +71,10 @@ function hexOfWord(word: number): string {
     hexPairs[word >>> 24];
 }
 
-/** Blocks per lane of the call being made (reused: no allocation per call). */
-const blocks = new Int32Array(4);
-
-/** Hashes `texts[from .. from + count)` (count 1–4) in one call into `digests`. */
+/** Hashes `texts[from .. from + count)` (count 1–12) in one call into `digests`. */
 function hashGroup(
   exports: LaneExports,
+  call: readonly LanesFunction[],
   texts: readonly string[],
   from: number,
   count: number,
@@ -83,10 +84,17 @@ function hashGroup(
   for (let lane = 0; lane < count; lane++) charsMax = Math.max(charsMax, texts[from + lane].length);
   // UTF-8 takes at most 3 bytes per UTF-16 code unit, then 0x80, zeros and 8 bytes of length.
   const laneBytes = Math.ceil((charsMax * 3 + 9) / 64) * 64;
-  reserve(exports, lanesAt + 4 * laneBytes);
-  blocks.fill(0);
+  reserve(exports, lanesAt + count * laneBytes);
+  const groups = Math.ceil(count / 4);
+  const laneCount = groups * 4;
+  const header = headerAt >>> 2;
   let blocksMax = 0;
-  for (let lane = 0; lane < count; lane++) {
+  for (let lane = 0; lane < laneCount; lane++) {
+    if (lane >= count) {
+      words[header + lane] = lanesAt; // unused: no blocks, a readable address
+      words[header + laneCount + lane] = 0;
+      continue;
+    }
     const base = lanesAt + lane * laneBytes;
     const length = utf8.encodeInto(texts[from + lane], bytes.subarray(base, base + laneBytes))
       .written;
@@ -97,25 +105,16 @@ function hashGroup(
     bytes.fill(0, base + length + 1, end - 8);
     words[(end - 8) >>> 2] = (length * 8) >>> 0;
     words[(end - 4) >>> 2] = Math.floor(length / 2 ** 29);
-    blocks[lane] = laneBlocks;
+    words[header + lane] = base;
+    words[header + laneCount + lane] = laneBlocks;
     blocksMax = Math.max(blocksMax, laneBlocks);
   }
-  exports.md5x4(
-    lanesAt,
-    lanesAt + laneBytes,
-    lanesAt + 2 * laneBytes,
-    lanesAt + 3 * laneBytes,
-    blocks[0],
-    blocks[1],
-    blocks[2],
-    blocks[3],
-    blocksMax,
-    outAt,
-  );
-  const out = outAt >>> 2;
+  call[groups - 1](headerAt, blocksMax, outAt);
   for (let lane = 0; lane < count; lane++) {
-    digests[from + lane] = hexOfWord(words[out + lane]) + hexOfWord(words[out + 4 + lane]) +
-      hexOfWord(words[out + 8 + lane]) + hexOfWord(words[out + 12 + lane]);
+    // Group g's digests: A, B, C, D of its four lanes, 16 bytes each.
+    const out = (outAt >>> 2) + (lane >>> 2) * 16 + (lane & 3);
+    digests[from + lane] = hexOfWord(words[out]) + hexOfWord(words[out + 4]) +
+      hexOfWord(words[out + 8]) + hexOfWord(words[out + 12]);
   }
 }
 
@@ -129,14 +128,16 @@ function hashGroup(
  * ```
  */
 export function md5HexOfTexts(texts: readonly string[]): string[] {
-  if (lanes === null || texts.length < 2) return texts.map((text) => md5HexOfText(text));
+  if (lanes === null || functionOfGroups === null || texts.length < 2) {
+    return texts.map((text) => md5HexOfText(text));
+  }
   const digests = new Array<string>(texts.length);
-  // As few calls as four lanes allow, their sizes even (10 texts: 4, 3 and 3).
-  const groups = Math.ceil(texts.length / 4);
+  // As few calls as twelve lanes allow, their sizes even (14 texts: 7 and 7).
+  const calls = Math.ceil(texts.length / lanesMax);
   let from = 0;
-  for (let group = 0; group < groups; group++) {
-    const count = Math.ceil((texts.length - from) / (groups - group));
-    hashGroup(lanes, texts, from, count, digests);
+  for (let call = 0; call < calls; call++) {
+    const count = Math.ceil((texts.length - from) / (calls - call));
+    hashGroup(lanes, functionOfGroups, texts, from, count, digests);
     from += count;
   }
   return digests;

@@ -140,7 +140,7 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
       failed.push(failedEntry(id, error));
     }
   }
-  // One call for the batch's digests (four at a time: md5_lanes.ts).
+  // One call for the batch's digests (up to twelve at a time: md5_lanes.ts).
   const digests = md5OfBodies(accepted.map((send) => send.prepared.entry.body));
   let pending: PendingSend[] = accepted.map((send, index) => ({
     ...send,
