@@ -29,33 +29,55 @@ interface LaneExports {
   md5x12: LanesFunction;
 }
 
-function instantiate(): LaneExports | null {
+/** The module, or null without WebAssembly SIMD. */
+interface Lanes {
+  exports: LaneExports;
+  /** By groups of four lanes: the function that hashes them. */
+  byGroups: readonly LanesFunction[];
+}
+
+function instantiate(): Lanes | null {
   try {
-    const bytes = Uint8Array.from(atob(md5LanesWasmBase64), (char) => char.charCodeAt(0));
-    return new WebAssembly.Instance(new WebAssembly.Module(bytes))
+    const text = atob(md5LanesWasmBase64);
+    const bytes = new Uint8Array(text.length);
+    for (let at = 0; at < text.length; at++) bytes[at] = text.charCodeAt(at);
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes))
       .exports as unknown as LaneExports;
+    return { exports, byGroups: [exports.md5x4, exports.md5x8, exports.md5x12] };
   } catch {
     return null; // no WebAssembly SIMD: one text at a time
   }
 }
 
-const lanes = instantiate();
+/** Made on the first batch (a broker nobody sends SQS batches to never compiles it). */
+let lanes: Lanes | null | undefined;
+
+function lanesModule(): Lanes | null {
+  if (lanes === undefined) {
+    lanes = instantiate();
+    if (lanes !== null) {
+      bytes = new Uint8Array(lanes.exports.memory.buffer);
+      words = new Uint32Array(lanes.exports.memory.buffer);
+    }
+  }
+  return lanes;
+}
 
 /** True when the lanes module runs here (in Deno it does: a test holds it to that). */
-export const md5LanesAvailable = lanes !== null;
+export function md5LanesAvailable(): boolean {
+  return lanesModule() !== null;
+}
 
 /** The most lanes of one call (`md5x12`). */
 const lanesMax = 12;
-/** By groups of four lanes: the function that hashes them. */
-const functionOfGroups = lanes && [lanes.md5x4, lanes.md5x8, lanes.md5x12];
 
 const utf8 = new TextEncoder();
 /** The call's header (lane addresses, then block counts), its digests, then the lanes' blocks. */
 const headerAt = 0;
 const outAt = 128;
 const lanesAt = 320;
-let bytes = new Uint8Array(lanes?.memory.buffer ?? new ArrayBuffer(0));
-let words = new Uint32Array(bytes.buffer);
+let bytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+let words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
 /** Makes the module's memory at least `length` bytes (views are remade: growing detaches). */
 function reserve(exports: LaneExports, length: number): void {
@@ -73,8 +95,7 @@ function hexOfWord(word: number): string {
 
 /** Hashes `texts[from .. from + count)` (count 1–12) in one call into `digests`. */
 function hashGroup(
-  exports: LaneExports,
-  call: readonly LanesFunction[],
+  { exports, byGroups }: Lanes,
   texts: readonly string[],
   from: number,
   count: number,
@@ -109,7 +130,7 @@ function hashGroup(
     words[header + laneCount + lane] = laneBlocks;
     blocksMax = Math.max(blocksMax, laneBlocks);
   }
-  call[groups - 1](headerAt, blocksMax, outAt);
+  byGroups[groups - 1](headerAt, blocksMax, outAt);
   for (let lane = 0; lane < count; lane++) {
     // Group g's digests: A, B, C, D of its four lanes, 16 bytes each.
     const out = (outAt >>> 2) + (lane >>> 2) * 16 + (lane & 3);
@@ -128,16 +149,15 @@ function hashGroup(
  * ```
  */
 export function md5HexOfTexts(texts: readonly string[]): string[] {
-  if (lanes === null || functionOfGroups === null || texts.length < 2) {
-    return texts.map((text) => md5HexOfText(text));
-  }
+  const module = texts.length < 2 ? null : lanesModule();
+  if (module === null) return texts.map((text) => md5HexOfText(text));
   const digests = new Array<string>(texts.length);
   // As few calls as twelve lanes allow, their sizes even (14 texts: 7 and 7).
   const calls = Math.ceil(texts.length / lanesMax);
   let from = 0;
   for (let call = 0; call < calls; call++) {
     const count = Math.ceil((texts.length - from) / (calls - call));
-    hashGroup(lanes, functionOfGroups, texts, from, count, digests);
+    hashGroup(module, texts, from, count, digests);
     from += count;
   }
   return digests;
