@@ -16,9 +16,10 @@ const readBufferBytesMin = 64 * 1024;
 const readBufferBytesKept = 1024 * 1024;
 
 /**
- * Splits a byte stream into raw frames: bytes are read in at the end, whole frames are copied
- * out from the front, and a partial frame is moved to the front (or the buffer grown, up to the
- * limit) only when it must be.
+ * Splits a byte stream into raw frames: bytes are read in at the end, whole frames are handed
+ * out from the front as views, and a partial frame is moved to the front (or the buffer grown, up
+ * to the limit) only when it must be. A frame is valid until the next `readTarget()`: decode it
+ * before reading on (the decoder copies what it keeps, `peer_body_reader.ts`).
  *
  * @example
  * ```ts
@@ -62,14 +63,14 @@ export class FrameStream {
   }
 
   /**
-   * The next whole frame (length prefix included) as a fresh copy, or null when more bytes are
-   * needed. Throws `PeerCodecError` for an empty frame or one over the limit.
+   * The next whole frame (length prefix included), or null when more bytes are needed: a view
+   * into the read buffer, valid until the next `readTarget()`. Throws `PeerCodecError` for an
+   * empty frame or one over the limit.
    */
   next(): Uint8Array | null {
     const total = frameLength(this.#bytes.subarray(0, this.#end), this.#start, this.#limitBytes);
     if (total === null || this.#end - this.#start < total) return null;
-    // A copy, so the messages decoded from it never alias bytes the next read overwrites.
-    const frame = this.#bytes.slice(this.#start, this.#start + total);
+    const frame = this.#bytes.subarray(this.#start, this.#start + total);
     this.#start += total;
     return frame;
   }

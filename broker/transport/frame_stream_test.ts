@@ -135,3 +135,34 @@ Deno.test("a raised limit lets the stream grow for big frames after the handshak
   assert.deepEqual(frame, big);
   assert.throws(() => stream.raiseLimit(1024), /only rise/);
 });
+
+Deno.test("a decoded frame keeps its entries' bytes after the stream reuses its buffer for the next frame", () => {
+  const entry = (fill: number) => ({
+    term: 1 as Term,
+    index: 1 as LogIndex,
+    type: 16,
+    data: new Uint8Array(50_000).fill(fill),
+  });
+  const first = encodeMessagesFrame([message({ entries: [entry(3)] })]);
+  const second = encodeMessagesFrame([message({ entries: [entry(9)] })]);
+  const stream = new FrameStream(frameBytesMax);
+  const feed = (bytes: Uint8Array) => {
+    for (let at = 0; at < bytes.length;) {
+      const target = stream.readTarget();
+      const size = Math.min(target.length, bytes.length - at);
+      target.set(bytes.subarray(at, at + size));
+      stream.wrote(size);
+      at += size;
+    }
+  };
+  feed(first);
+  const decoded = decodeFrame(stream.next()!);
+  assert.equal(stream.next(), null);
+  // The buffer is empty again: the second frame is read in where the first one was.
+  feed(second);
+  assert.equal(decodeFrame(stream.next()!).kind, "messages");
+  assert.equal(decoded.kind, "messages");
+  const data = decoded.kind === "messages" ? decoded.messages[0].entries[0].data : undefined;
+  assert.equal(data?.length, 50_000);
+  assert.ok(data.every((byte) => byte === 3), "the first frame's entry still holds its own bytes");
+});

@@ -3,6 +3,11 @@
  * network are untrusted: every read checks what remains and throws `PeerCodecError` rather than
  * reading past the end or allocating what cannot be there.
  *
+ * Byte fields come out as copies: nothing decoded aliases the frame, so the frame can be a view
+ * into the connection's read buffer, which the next read reuses, and an entry kept in memory
+ * (the log's recent entries) holds only its own bytes, not the whole frame of AppendEntries
+ * (hundreds of KB) it came in.
+ *
  * @module
  */
 
@@ -81,18 +86,19 @@ export class BodyReader {
     return value;
   }
 
-  /** Exactly `length` bytes (a view into the frame). */
+  /** Exactly `length` bytes (a copy). */
   bytes(length: number): Uint8Array {
     this.#need(length);
-    const bytes = this.#bytes.subarray(this.#at, this.#at + length);
+    const bytes = this.#bytes.slice(this.#at, this.#at + length);
     this.#at += length;
     return bytes;
   }
 
+  /** A u32 length, then that many bytes (a copy). */
   data(): Uint8Array {
     const length = this.u32();
     this.#need(length);
-    const data = this.#bytes.subarray(this.#at, this.#at + length);
+    const data = this.#bytes.slice(this.#at, this.#at + length);
     this.#at += length;
     return data;
   }

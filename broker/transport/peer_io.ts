@@ -28,7 +28,8 @@ export class FrameChannel {
   }
 
   /**
-   * The next whole frame, reading as needed; null when the peer closed the connection. Throws
+   * The next whole frame, reading as needed; null when the peer closed the connection. The frame
+   * is a view valid until the next `readFrame` (decode it first; see `FrameStream.next`). Throws
    * `PeerCodecError` for a frame over the stream's limit (before buffering it); when the
    * connection began with TLS record bytes, the error says the peer runs with `--peer-tls`.
    */
