@@ -177,7 +177,8 @@ export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Pr
 /**
  * The door for a caller that names each request itself: the answer carries `requestId` in
  * `x-amzn-requestid`, and `headers` (the broker's own: its request id, the leader hint) beside
- * SQS's. `headers["content-type"]`, when given, must be `sqsContentType`.
+ * SQS's. `headers` must be an object made for this answer: the door sets its content type and
+ * request id in it.
  */
 export type SqsAnswers = (
   request: Request,
@@ -228,10 +229,10 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
           keys === null || key === null || keys.allows(key, "queue", name, action),
       };
       const output = await operation(context);
-      return new Response(JSON.stringify(output), {
-        status: 200,
-        headers: { ...headers, "content-type": sqsContentType, "x-amzn-requestid": requestId },
-      });
+      // The caller's headers object is built for this answer: the door adds to it in place.
+      headers["content-type"] = sqsContentType;
+      headers["x-amzn-requestid"] = requestId;
+      return new Response(JSON.stringify(output), { status: 200, headers });
     } catch (error) {
       const reportBug = (bug: unknown) => logError(`SQS request ${requestId} failed: ${bug}`, bug);
       const response = errorResponse(toSqsError(error, reportBug), requestId, headers);

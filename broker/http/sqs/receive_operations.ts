@@ -77,6 +77,17 @@ function toSqsMessage(
   return output;
 }
 
+const noNames: ReadonlySet<string> = new Set();
+
+/** The system attribute names a receive asks for (most ask for none: no set per request). */
+function requestedSystemAttributes(
+  attributeNames: string[] | undefined,
+  systemNames: string[] | undefined,
+): ReadonlySet<string> {
+  if (attributeNames === undefined && systemNames === undefined) return noNames;
+  return new Set([...attributeNames ?? [], ...systemNames ?? []]);
+}
+
 /** ReceiveMessage: up to 10 messages, long-polling up to WaitTimeSeconds. */
 export async function receiveMessage(context: OperationContext): Promise<JsonObject> {
   const { input } = context;
@@ -91,10 +102,10 @@ export async function receiveMessage(context: OperationContext): Promise<JsonObj
     throw invalidValue("VisibilityTimeout", 0, "cmqd locks a received message for at least 1 s.");
   }
   const waitSeconds = optionalInteger(input, "WaitTimeSeconds", messageLimits.waitSeconds);
-  const system = new Set([
-    ...optionalStringList(input, "AttributeNames") ?? [],
-    ...optionalStringList(input, "MessageSystemAttributeNames") ?? [],
-  ]);
+  const system = requestedSystemAttributes(
+    optionalStringList(input, "AttributeNames"),
+    optionalStringList(input, "MessageSystemAttributeNames"),
+  );
   const attributes = optionalStringList(input, "MessageAttributeNames") ?? [];
   optionalString(input, "ReceiveRequestAttemptId");
   const result = await context.service.receiveMessages(
@@ -130,6 +141,7 @@ export async function deleteMessage(context: OperationContext): Promise<JsonObje
  * failures. Entries repeating a handle share its outcome.
  */
 function batchOutcome(ids: string[], handles: string[], failures: HandleFailure[]): JsonObject {
+  if (failures.length === 0) return { Successful: ids.map((id) => ({ Id: id })), Failed: [] };
   const failureOf = new Map(failures.map((failure) => [failure.receiptHandle, failure]));
   const successful: JsonObject[] = [];
   const failed: FailedEntry[] = [];

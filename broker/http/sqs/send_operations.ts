@@ -142,8 +142,9 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
   }
   // One call for the batch's digests (up to twelve at a time: md5_lanes.ts).
   const digests = md5OfBodies(accepted.map((send) => send.prepared.entry.body));
-  let pending: PendingSend[] = accepted.map((send, index) => ({
-    ...send,
+  let pending: PendingSend[] = accepted.map(({ id, prepared }, index) => ({
+    id,
+    prepared,
     bodyDigest: digests[index],
   }));
   const successful: JsonObject[] = [];
