@@ -103,6 +103,14 @@
  * leadership to its most caught-up other active voter, so the next leader is elected without
  * the distrusting node's vote (see `broker/replication/recovery.ts` for why that matters).
  *
+ * ## Checks on the hot path
+ *
+ * Invariants that run per entry, per proposal or per message are written
+ * `if (!(condition)) assert.fail(message)`, not `assert.ok(condition, message)`: in Deno 2.9
+ * `node:assert`'s `ok` costs about 150 ns and allocates on every call, and a template message is
+ * built even when the check passes. In the latency shape these checks were 7% of the broker's
+ * allocated bytes. A passing check now costs a compare.
+ *
  * @module
  */
 

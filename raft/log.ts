@@ -79,14 +79,16 @@ export class RaftLog {
 
   /** Entries in [from, toExclusive) limited by `bytesMax` (at least one if the range is non-empty). */
   entries(from: LogIndex, toExclusive: LogIndex, bytesMax: number): Entry[] {
-    assert.ok(from >= this.firstIndex(), `entry ${from} is compacted`);
-    assert.ok(toExclusive <= this.lastIndex() + 1, "range inside the log");
+    if (!(from >= this.firstIndex())) assert.fail(`entry ${from} is compacted`);
+    if (!(toExclusive <= this.lastIndex() + 1)) assert.fail("range inside the log");
     if (from >= toExclusive) return [];
     let result: Entry[] = [];
     if (from < this.#unstableOffset) {
       const end = minIndex(toExclusive, this.#unstableOffset);
       result = this.storage.entries(from, end, bytesMax);
-      assert.ok(result.length > 0 && result[0].index === from, "storage returns the asked range");
+      if (!(result.length > 0 && result[0].index === from)) {
+        assert.fail("storage returns the asked range");
+      }
       if (result.length < end - from) return result;
     }
     let bytes = result.reduce((sum, entry) => sum + entryBytes(entry), 0);
@@ -114,7 +116,7 @@ export class RaftLog {
       this.#unstableOffset = first;
     }
     for (const entry of entries) {
-      assert.equal(entry.index, this.lastIndex() + 1, "entries are contiguous");
+      if (entry.index !== this.lastIndex() + 1) assert.fail("entries are contiguous");
       this.#unstable.push(entry);
     }
     return this.lastIndex();
@@ -148,14 +150,16 @@ export class RaftLog {
 
   commitTo(index: LogIndex): boolean {
     if (index <= this.committed) return false;
-    assert.ok(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}`);
+    if (!(index <= this.lastIndex())) {
+      assert.fail(`commit ${index} beyond last index ${this.lastIndex()}`);
+    }
     this.committed = index;
     return true;
   }
 
   appliedTo(index: LogIndex): void {
-    assert.ok(index <= this.committed, "cannot apply uncommitted entries");
-    assert.ok(index >= this.applied, "applied index never goes back");
+    if (!(index <= this.committed)) assert.fail("cannot apply uncommitted entries");
+    if (!(index >= this.applied)) assert.fail("applied index never goes back");
     this.applied = index;
   }
 

@@ -383,7 +383,7 @@ export class RaftNode {
 
   /** Reports a Ready handled: its state persisted, messages sent, committed entries applied. */
   advance(ready: Ready): void {
-    assert.equal(ready, this.#outstanding, "advance the Ready last handed out");
+    if (ready !== this.#outstanding) assert.fail("advance the Ready last handed out");
     const log = this.#raft.log;
     if (ready.snapshot !== undefined) log.stableSnapshotTo(ready.snapshot.index);
     const lastEntry = ready.entries.at(-1);

@@ -54,8 +54,10 @@ export class Inflights {
   }
 
   add(lastIndex: LogIndex, bytes: number): void {
-    assert.ok(!this.full(), "never send past the in-flight limits");
-    assert.ok(this.count === 0 || lastIndex > this.#lastIndexes.at(-1)!, "in-flight grows");
+    if (this.full()) assert.fail("never send past the in-flight limits");
+    if (!(this.count === 0 || lastIndex > this.#lastIndexes.at(-1)!)) {
+      assert.fail("in-flight grows");
+    }
     this.#lastIndexes.push(lastIndex);
     this.#sizes.push(bytes);
     this.#bytes += bytes;

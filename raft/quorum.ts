@@ -17,7 +17,9 @@ import type { LogIndex, NodeId } from "./types.ts";
  * ```
  */
 export function majority(voterCount: number): number {
-  assert.ok(Number.isSafeInteger(voterCount) && voterCount >= 0, "voter count is an integer");
+  if (!(Number.isSafeInteger(voterCount) && voterCount >= 0)) {
+    assert.fail("voter count is an integer");
+  }
   return Math.floor(voterCount / 2) + 1;
 }
 

@@ -138,7 +138,7 @@ export class Raft {
   // ---- messages ------------------------------------------------------------------------------
 
   send(message: OutgoingMessage): void {
-    assert.notEqual(message.to, this.id, "a node never messages itself");
+    if (message.to === this.id) assert.fail("a node never messages itself");
     this.messages.push({
       from: this.id,
       term: this.term,
@@ -242,7 +242,7 @@ export class Raft {
 
   /** Leader: appends new entries of the current term to the local log. */
   appendEntries(items: { type: number; data: Uint8Array; timestamp?: number }[]): LogIndex {
-    assert.equal(this.role, "leader", "only a leader appends proposals");
+    if (this.role !== "leader") assert.fail("only a leader appends proposals");
     let index = this.log.lastIndex();
     const entries: Entry[] = items.map((item) => {
       index = nextIndex(index);

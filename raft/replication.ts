@@ -25,7 +25,7 @@ import {
  */
 export function sendAppend(raft: Raft, to: NodeId, options: { sendIfEmpty: boolean }): boolean {
   const progress = raft.progress.get(to);
-  assert.ok(progress !== undefined, `no progress for ${to}`);
+  if (progress === undefined) assert.fail(`no progress for ${to}`);
   if (progress.isPaused()) return false;
   const log = raft.log;
   const previousIndex = prevIndex(progress.next);

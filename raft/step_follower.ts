@@ -62,7 +62,9 @@ function maybeAppend(raft: Raft, message: Message): LogIndex | undefined {
   const lastNew = (message.index + message.entries.length) as LogIndex;
   const conflict = log.findConflict(message.entries);
   if (conflict !== 0) {
-    assert.ok(conflict > log.committed, `entry ${conflict} conflicts with a committed entry`);
+    if (!(conflict > log.committed)) {
+      assert.fail(`entry ${conflict} conflicts with a committed entry`);
+    }
     if (conflict <= log.lastIndex()) raft.configs.truncateFrom(conflict);
     const fresh = message.entries.slice(conflict - message.index - 1);
     log.append(fresh);

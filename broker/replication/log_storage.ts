@@ -57,7 +57,7 @@ export function toRaftEntry(entry: LogEntry): Entry {
 
 /** Converts a Raft entry to the stored shape; its timestamp must have been stamped. */
 export function toLogEntry(entry: Entry): LogEntry {
-  assert.ok(entry.timestamp !== undefined, `entry ${entry.index} was stamped before storage`);
+  if (entry.timestamp === undefined) assert.fail(`entry ${entry.index} was stamped before storage`);
   return {
     term: entry.term,
     index: entry.index,
@@ -131,8 +131,10 @@ export class RaftLogStorage implements LogStorage {
   }
 
   entries(from: number, toExclusive: number, bytesMax: number): Entry[] {
-    assert.ok(from > this.#snapshot.index, `entry ${from} is compacted`);
-    assert.ok(toExclusive <= this.#log.lastIndex + 1, `entry ${toExclusive - 1} is beyond the log`);
+    if (!(from > this.#snapshot.index)) assert.fail(`entry ${from} is compacted`);
+    if (!(toExclusive <= this.#log.lastIndex + 1)) {
+      assert.fail(`entry ${toExclusive - 1} is beyond the log`);
+    }
     if (from >= toExclusive) return [];
     const cached = this.#cachedEntries(from, toExclusive, bytesMax);
     if (cached !== null) return cached;
@@ -143,8 +145,10 @@ export class RaftLogStorage implements LogStorage {
 
   /** Streams [from, toExclusive) to `visit`, each entry's data a view valid during the call. */
   visitEntries(from: LogIndex, toExclusive: LogIndex, visit: (entry: Entry) => void): void {
-    assert.ok(from > this.#snapshot.index, `entry ${from} is compacted`);
-    assert.ok(toExclusive <= this.#log.lastIndex + 1, `entry ${toExclusive - 1} is beyond the log`);
+    if (!(from > this.#snapshot.index)) assert.fail(`entry ${from} is compacted`);
+    if (!(toExclusive <= this.#log.lastIndex + 1)) {
+      assert.fail(`entry ${toExclusive - 1} is beyond the log`);
+    }
     if (from >= toExclusive) return;
     this.#log.entries(from, toExclusive, Infinity, {
       map: false,

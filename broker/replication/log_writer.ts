@@ -103,7 +103,9 @@ export class RaftLogWriter {
     let previous = this.#tailTimestamp;
     for (const entry of entries) {
       entry.timestamp ??= previous;
-      assert.ok(entry.timestamp >= previous, `timestamp of entry ${entry.index} goes back`);
+      if (!(entry.timestamp >= previous)) {
+        assert.fail(`timestamp of entry ${entry.index} goes back`);
+      }
       previous = entry.timestamp;
     }
     return previous;

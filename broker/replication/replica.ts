@@ -316,7 +316,7 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** Reads an applied entry back; damage found (the log records it) stops the replica. */
   entry(index: number): AppliedEntry {
-    assert.ok(index <= this.#machine.appliedIndex, `entry ${index} is not applied yet`);
+    if (!(index <= this.#machine.appliedIndex)) assert.fail(`entry ${index} is not applied yet`);
     try {
       return this.#log.entry(index);
     } catch (error) {
@@ -528,7 +528,7 @@ export class RaftReplica implements Proposer, LogReader {
 
   #apply(entries: readonly Entry[]): void {
     for (const entry of entries) {
-      assert.ok(entry.timestamp !== undefined, `entry ${entry.index} was stamped`);
+      if (entry.timestamp === undefined) assert.fail(`entry ${entry.index} was stamped`);
       if (entry.type === EntryType.ConfigChange) {
         this.#config = applyConfigChange(this.#config, decodeConfigChange(entry.data));
       }
@@ -548,7 +548,9 @@ export class RaftReplica implements Proposer, LogReader {
     for (const read of readStates) {
       const pending = this.#reads.take(read.requestId);
       if (pending === undefined) continue;
-      assert.ok(this.#machine.appliedIndex >= read.index, "reads are served after applying");
+      if (!(this.#machine.appliedIndex >= read.index)) {
+        assert.fail("reads are served after applying");
+      }
       pending.resolve();
     }
   }

@@ -106,7 +106,7 @@ export class FrameStream {
   /** Records that `bytes` bytes were read into the last `readTarget()`. */
   wrote(bytes: number): void {
     this.#end += bytes;
-    assert.ok(this.#end <= this.#bytes.length);
+    if (!(this.#end <= this.#bytes.length)) assert.fail("wrote more than the read target held");
   }
 
   get #capacityBytesMin(): number {

@@ -248,7 +248,7 @@ export class FrameEncoder {
   encodeMessages(messages: Message[], range?: { start: number; end: number }): Uint8Array {
     const start = range?.start ?? 0;
     const end = range?.end ?? messages.length;
-    assert.ok(0 <= start && start < end && end <= messages.length, "a non-empty range");
+    if (!(0 <= start && start < end && end <= messages.length)) assert.fail("a non-empty range");
     let bound = frameHeaderBytes + 4;
     for (let i = start; i < end; i++) bound += messageBytesBound(messages[i]);
     this.#begin(bound, FrameKind.Messages);
