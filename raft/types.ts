@@ -26,25 +26,23 @@ export type LogIndex = Brand<number, "LogIndex">;
  * ```
  */
 export function nodeId(value: string): NodeId {
-  assert.ok(value.length > 0, "a node id is never empty");
+  if (value.length === 0) assert.fail("a node id is never empty");
   return value as NodeId;
 }
 
 /** Brands a non-negative integer as a `Term`. */
 export function term(value: number): Term {
-  assert.ok(
-    Number.isSafeInteger(value) && value >= 0,
-    `term ${value} is not a non-negative integer`,
-  );
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    assert.fail(`term ${value} is not a non-negative integer`);
+  }
   return value as Term;
 }
 
 /** Brands a non-negative integer as a `LogIndex`. */
 export function logIndex(value: number): LogIndex {
-  assert.ok(
-    Number.isSafeInteger(value) && value >= 0,
-    `log index ${value} is not a non-negative integer`,
-  );
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    assert.fail(`log index ${value} is not a non-negative integer`);
+  }
   return value as LogIndex;
 }
 

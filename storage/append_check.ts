@@ -16,7 +16,7 @@ export function assertAppendable(
   let { index, term, timestamp } = last;
   for (const entry of entries) {
     index++;
-    assert.equal(entry.index, index, "appended indexes must continue the log");
+    if (entry.index !== index) assert.fail("appended indexes must continue the log");
     invariant(entry.term >= term, `term ${entry.term} at ${index} is below ${term}`);
     invariant(entry.timestamp >= timestamp, `timestamp at ${index} goes backwards`);
     invariant(recordBytes(entry.payload.length) <= recordBytesMax, "entry exceeds 8 MiB");

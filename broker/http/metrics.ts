@@ -155,7 +155,7 @@ export class Counter extends ScalarMetric {
 
   /** Adds `amount` (default 1) to the series of `labels`. */
   inc(labels?: Labels, amount = 1): void {
-    assert.ok(amount >= 0, "a counter never decreases");
+    if (!(amount >= 0)) assert.fail("a counter never decreases");
     const series = this.series(labels);
     if (series !== undefined) series.value += amount;
   }

@@ -334,7 +334,7 @@ export class FrameEncoder {
   }
 
   #u16(value: number): void {
-    assert.ok(value <= 0xffff, `count ${value} does not fit a u16`);
+    if (!(value <= 0xffff)) assert.fail(`count ${value} does not fit a u16`);
     this.#view.setUint16(this.#at, value, true);
     this.#at += 2;
   }
