@@ -29,10 +29,10 @@ interface LaneExports {
   md5x12: LanesFunction;
 }
 
-/** The module, or null without WebAssembly SIMD. */
+/** The instantiated module, and its functions by the groups of four lanes they hash. */
 interface Lanes {
   exports: LaneExports;
-  /** By groups of four lanes: the function that hashes them. */
+  /** `byGroups[g - 1]` hashes `g` groups of four lanes. */
   byGroups: readonly LanesFunction[];
 }
 
