@@ -112,8 +112,8 @@ export class Segment {
 
   /** Records one more record, written at `facts.position`, in the bookkeeping and indexes. */
   noteRecord(facts: RecordFacts): void {
-    if (facts.index !== this.lastIndex + 1) assert.fail("records must be contiguous");
-    if (facts.position !== this.sizeBytes) assert.fail("records must be adjacent");
+    invariant(facts.index === this.lastIndex + 1, "records must be contiguous");
+    invariant(facts.position === this.sizeBytes, "records must be adjacent");
     const relativeIndex = facts.index - this.baseIndex;
     if (relativeIndex === 0) this.firstTimestamp = facts.timestamp;
     if (facts.position - this.#lastPointPosition >= this.#indexIntervalBytes) {
