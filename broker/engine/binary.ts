@@ -192,7 +192,9 @@ export class ByteWriter {
    * be reused by the next writer, and any further call throws.
    */
   finish(): Uint8Array {
-    const written = this.#bytes.slice(0, this.#length);
+    // new + set, not slice: TypedArray.prototype.slice copied 16 KB at half the speed here.
+    const written = new Uint8Array(this.#length);
+    written.set(this.#bytes.subarray(0, this.#length));
     if (this.#bytes.length <= spareBytesMax && spareBuffer === null) {
       spareBuffer = { bytes: this.#bytes, view: this.#view };
     }
