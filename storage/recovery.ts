@@ -140,8 +140,10 @@ export interface PlannedCut {
 
 /**
  * Opens, scans and verifies every segment of `dir` in index order. The log is cut at the first
- * bad record (the file truncated there, later segments removed); empty segments and leftovers
- * of an interrupted `resetTo` (at or below the log start) are removed. What remains is synced.
+ * bad record (the file truncated there, later segments removed); empty segments, the newest
+ * segments when a crash left them blank (empty or zeros: the end of the log, not a gap) and
+ * leftovers of an interrupted `resetTo` (at or below the log start) are removed. What remains is
+ * synced.
  *
  * The scan changes nothing; `beforeCut` runs (and is awaited) after it and before the first
  * byte is cut, so the caller can record the damage durably while its evidence still exists.
@@ -169,6 +171,13 @@ export async function recoverSegments(
     .filter((base): base is number => base !== null)
     .sort((a, b) => a - b);
   const removals: string[] = [];
+  // Data is synced in segment order, but a directory sync may already have made the names of
+  // newer segments durable: a crash can leave the last segments without any of their bytes
+  // (empty, or zeros). They are the end of what was written, not a gap in the log: removed like
+  // empty segments, and a torn record before them is still a torn tail.
+  while (bases.length > 0 && isBlank(fs, joinPath(dir, segmentFileName(bases.at(-1)!)))) {
+    removals.push(joinPath(dir, segmentFileName(bases.pop()!)));
+  }
   let truncation: { segment: Segment; validBytes: number } | null = null;
   let previous = { term: logStart.term, timestamp: -Infinity };
   let tornCandidate = false;
@@ -296,6 +305,18 @@ function recordFollows(handle: FileHandle, offset: number, index: number): boole
 }
 
 /** True when every byte of the file from `offset` on is zero. */
+function isBlank(fs: FileSystem, path: string): boolean {
+  const handle = fs.open(path);
+  try {
+    // A segment with data starts with a record's nonzero length: that is all most opens read.
+    const head = new Uint8Array(Math.min(16, handle.size()));
+    handle.readSync(0, head);
+    return head.every((byte) => byte === 0) && zerosFrom(handle, head.length);
+  } finally {
+    handle.close();
+  }
+}
+
 function zerosFrom(handle: FileHandle, offset: number): boolean {
   const size = handle.size();
   const chunk = new Uint8Array(Math.min(scanBufferBytes, Math.max(size - offset, 0)));

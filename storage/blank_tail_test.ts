@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { joinPath } from "./file_io.ts";
+import { SegmentLog } from "./segment_log.ts";
+import { SimFileSystem } from "./sim_file_system.ts";
+import { makeEntries } from "./_test_helpers.ts";
+
+const dir = "/node/log";
+const options = { segmentBytesMax: 600, indexIntervalBytes: 128 };
+
+/** A closed log of entries 1–12 over several segments; its segment files, oldest first. */
+async function threeOrMoreSegments(fs: SimFileSystem): Promise<string[]> {
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  for (let index = 1; index <= 12; index += 3) await log.appendDurable(makeEntries(index, 3));
+  await log.close();
+  const segments = fs.readDir(dir).filter((name) => name.endsWith(".log")).sort();
+  assert.ok(segments.length >= 3, `expected three segments or more, got ${segments}`);
+  return segments;
+}
+
+/** Makes `name` durably hold `bytes` zero bytes (a name synced before any of its data). */
+async function blank(fs: SimFileSystem, name: string, bytes: number): Promise<void> {
+  const handle = fs.open(joinPath(dir, name));
+  handle.truncate(0);
+  if (bytes > 0) handle.writeSync(new Uint8Array(bytes));
+  await handle.syncData();
+  handle.close();
+}
+
+Deno.test("segments a crash left blank at the end of the log are its end, not damage", async () => {
+  for (const bytes of [0, 300]) {
+    const fs = new SimFileSystem();
+    const segments = await threeOrMoreSegments(fs);
+    const [, second, ...rest] = segments;
+    for (const name of [second, ...rest]) await blank(fs, name, bytes);
+    const log = await SegmentLog.open(dir, { fs, ...options });
+    assert.equal(log.recovery.corruptAt, undefined, `blank tail of ${bytes} bytes`);
+    assert.equal(log.firstIndex, 1);
+    assert.equal(log.lastIndex, Number(second.slice(0, 20)) - 1);
+    assert.equal(log.damage, null);
+    for (const name of [second, ...rest]) assert.ok(!fs.readDir(dir).includes(name));
+    // The log goes on from there, into new segments.
+    await log.appendDurable(makeEntries(log.lastIndex + 1, 6, { term: 2 }));
+    await log.close();
+    const reopened = await SegmentLog.open(dir, { fs, ...options });
+    assert.equal(reopened.recovery.corruptAt, undefined);
+    await reopened.close();
+  }
+});
+
+Deno.test("a blank segment followed by one with data is a gap: damage", async () => {
+  const fs = new SimFileSystem();
+  const [first, second] = await threeOrMoreSegments(fs);
+  await blank(fs, second, 0);
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(log.recovery.corruptAt?.reason, "segment does not continue the log");
+  assert.equal(log.recovery.tornTail, false);
+  assert.equal(log.lastIndex, Number(second.slice(0, 20)) - 1);
+  assert.ok(fs.readDir(dir).includes(first));
+  await log.close();
+});
