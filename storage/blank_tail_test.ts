@@ -58,3 +58,35 @@ Deno.test("a blank segment followed by one with data is a gap: damage", async ()
   assert.ok(fs.readDir(dir).includes(first));
   await log.close();
 });
+
+Deno.test("a crash at any point of a truncation across segments leaves no damage to find", async () => {
+  const layout = new SimFileSystem();
+  const segments = await threeOrMoreSegments(layout);
+  const secondBase = Number(segments[1].slice(0, 20));
+  const thirdBase = Number(segments[2].slice(0, 20));
+  assert.ok(thirdBase - secondBase >= 2, "the second segment holds two entries or more");
+  const from = secondBase + 1; // inside the second segment: it is cut, later ones removed
+  for (let crashAt = 0; crashAt < 40; crashAt++) {
+    const fs = new SimFileSystem();
+    await threeOrMoreSegments(fs);
+    const log = await SegmentLog.open(dir, { fs, ...options });
+    fs.crashAfter(crashAt);
+    let done = false;
+    try {
+      await log.truncateSuffix(from);
+      await log.appendDurable(makeEntries(from, 4, { term: 2 }));
+      done = true;
+    } catch (error) {
+      if ((error as Error).name !== "SimulatedCrash") throw error;
+    }
+    fs.crash();
+    const reopened = await SegmentLog.open(dir, { fs, ...options });
+    assert.equal(reopened.recovery.corruptAt, undefined, `crash after ${crashAt} operations`);
+    assert.ok(
+      reopened.lastIndex >= from - 1,
+      `crash after ${crashAt}: entries before ${from} kept`,
+    );
+    await reopened.close();
+    if (done) break;
+  }
+});

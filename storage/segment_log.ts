@@ -539,9 +539,14 @@ export class SegmentLog {
       cover: this.lastIndex,
       async run(): Promise<number> {
         try {
-          for (const handle of handles) await handle.syncData();
-          // After every handle's sync: a removed file is discarded once nothing syncs it.
+          // The directory first: a truncation's removal of later segments is durable before the
+          // cut of the segment it ends in, so a crash can't leave that cut with the segments it
+          // dropped still behind it (a gap, read as damage). A new segment's name may then be
+          // durable before its bytes: recovery takes blank last segments as the log's end.
+          // A removed file is discarded after this sync; none is among `handles` (dropping a
+          // segment takes it out of the dirty set, and this sync captured the removed ones).
           if (directory !== null) await removed.afterDirectorySync(fs.syncDir(directory));
+          for (const handle of handles) await handle.syncData();
         } catch (error) {
           // Recorded before anyone hears of the failure, so a restart distrusts the tail.
           await noteFailure(error);
