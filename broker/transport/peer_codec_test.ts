@@ -21,6 +21,7 @@ import {
   handshakeFrameBytesMax,
   messageBytesBound,
   PeerCodecError,
+  smallFramesBeforeShrinking,
 } from "./peer_codec.ts";
 import { newNonce, tagBytes } from "./peer_auth.ts";
 
@@ -240,7 +241,16 @@ Deno.test("a reused encoder gives the same bytes as a fresh one, through growth 
   for (const batch of [small, big, small, big, small]) {
     assert.deepEqual(encoder.encodeMessages(batch), encodeMessagesFrame(batch));
   }
-  assert.ok(encoder.capacityBytes < 1 << 20, "shrinks back after the big frame");
+  // Big and small frames alternating (appends, then the commit index) keep the big buffer.
+  const grown = encoder.capacityBytes;
+  assert.ok(grown > 1 << 20, "grown for the big frame");
+  assert.deepEqual(encoder.encodeMessages(big), encodeMessagesFrame(big));
+  for (let i = 1; i < smallFramesBeforeShrinking; i++) {
+    assert.deepEqual(encoder.encodeMessages(small), encodeMessagesFrame(small));
+  }
+  assert.equal(encoder.capacityBytes, grown, "kept through small frames short of the run");
+  assert.deepEqual(encoder.encodeMessages(small), encodeMessagesFrame(small));
+  assert.ok(encoder.capacityBytes < 1 << 20, "shrinks back after a run of small frames");
 });
 
 Deno.test("an encoder range selects a slice of the messages", () => {
