@@ -61,6 +61,8 @@ export interface FileSystem {
   exists(path: string): boolean;
   /** Makes the directory's entries (creates, renames, removes) durable. */
   syncDir(path: string): Promise<void>;
+  /** `syncDir`, blocking the caller until it is done (for the rare step that must not wait). */
+  syncDirSync(path: string): void;
 }
 
 /** Joins path parts with "/". */
@@ -130,6 +132,20 @@ export class RealFileSystem implements FileSystem {
     }
     try {
       await directory.sync();
+    } finally {
+      directory.close();
+    }
+  }
+
+  syncDirSync(path: string): void {
+    let directory: Deno.FsFile;
+    try {
+      directory = Deno.openSync(path, { read: true });
+    } catch {
+      return; // as in syncDir: a platform that refuses to open directories
+    }
+    try {
+      directory.syncSync();
     } finally {
       directory.close();
     }

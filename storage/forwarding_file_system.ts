@@ -83,4 +83,8 @@ export class ForwardingFileSystem implements FileSystem {
   syncDir(path: string): Promise<void> {
     return this.inner.syncDir(path);
   }
+
+  syncDirSync(path: string): void {
+    this.inner.syncDirSync(path);
+  }
 }

@@ -45,6 +45,7 @@ import { RemovedFiles } from "./removed_files.ts";
 import { SegmentMaps } from "./segment_maps.ts";
 import { temporarySuffix } from "./snapshot_file.ts";
 import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
+import { flushPlan } from "./flush_plan.ts";
 import {
   defaultIndexIntervalBytes,
   defaultMappedSegmentsMax,
@@ -289,12 +290,17 @@ export class SegmentLog {
     if (fromIndex === this.firstIndex && fromIndex - 1 !== this.#logStart.index) {
       throw new RangeError("truncating every entry would lose the last term; use resetTo");
     }
+    const before = this.#segments.length;
     while (this.#segments.length > 0 && this.#segments.at(-1)!.baseIndex >= fromIndex) {
       this.#dropSegment(this.#segments.pop()!);
     }
     const last = this.#segments.at(-1);
     if (last !== undefined && this.#indexes.forget(last)) this.#directoryDirty = true;
     if (last !== undefined && fromIndex <= last.lastIndex) {
+      // Removals durable before the cut: a crash between the cut (durable with the file's next
+      // sync) and the directory's sync left the cut segment followed by the ones it dropped, a
+      // gap recovery must read as damage. Synchronous, and rare (a cut across segments).
+      if (this.#segments.length < before) this.#syncDirectoryNow();
       this.#maps.unmap(last);
       last.truncateFrom(fromIndex);
       this.#dirtyHandles.add(last.handle);
@@ -517,6 +523,16 @@ export class SegmentLog {
     return segment;
   }
 
+  #syncDirectoryNow(): void {
+    try {
+      this.#fs.syncDirSync(this.#dir);
+    } catch (error) {
+      this.#writeFailure = error;
+      this.#damage.noteFailure(error, this.#failedFrom());
+      throw error;
+    }
+  }
+
   #dropSegment(segment: Segment): void {
     this.#maps.unmap(segment);
     this.#dirtyHandles.delete(segment.handle);
@@ -532,29 +548,9 @@ export class SegmentLog {
     this.#dirtyHandles.clear();
     const directory = this.#directoryDirty ? this.#dir : null;
     this.#directoryDirty = false;
-    const removed = this.#removed;
-    const fs = this.#fs;
     const noteFailure = (error: unknown) => this.#damage.noteFailure(error, this.#failedFrom());
-    return {
-      cover: this.lastIndex,
-      async run(): Promise<number> {
-        try {
-          // The directory first: a truncation's removal of later segments is durable before the
-          // cut of the segment it ends in, so a crash can't leave that cut with the segments it
-          // dropped still behind it (a gap, read as damage). A new segment's name may then be
-          // durable before its bytes: recovery takes blank last segments as the log's end.
-          // A removed file is discarded after this sync; none is among `handles` (dropping a
-          // segment takes it out of the dirty set, and this sync captured the removed ones).
-          if (directory !== null) await removed.afterDirectorySync(fs.syncDir(directory));
-          for (const handle of handles) await handle.syncData();
-        } catch (error) {
-          // Recorded before anyone hears of the failure, so a restart distrusts the tail.
-          await noteFailure(error);
-          throw error;
-        }
-        return handles.length + (directory !== null ? 1 : 0);
-      },
-    };
+    const [fs, removed, cover] = [this.#fs, this.#removed, this.lastIndex];
+    return flushPlan({ fs, handles, directory, removed, cover, noteFailure });
   }
 
   // ---- reading ----

@@ -285,3 +285,23 @@ testEveryStore("appends that break the log's order are programming errors", asyn
   assert.equal(log.lastIndex, 4);
   await log.close();
 });
+
+testEveryStore(
+  "a truncation that drops segments and cuts another reopens whole, without damage",
+  async (store) => {
+    const log = await SegmentLog.open(store.dir, optionsFor(store));
+    const first = makeEntries(1, 100, { term: 2 });
+    await log.appendDurable(first);
+    const segments = log.stats().segments;
+    assert.ok(segments > 5, `expected several segments, got ${segments}`);
+    await log.truncateSuffix(2); // inside the first segment, every later one removed
+    assert.equal(log.stats().segments, 1);
+    const second = makeEntries(2, 30, { term: 3 });
+    await log.appendDurable(second);
+    await log.close();
+    const reopened = await SegmentLog.open(store.dir, optionsFor(store));
+    assert.equal(reopened.recovery.corruptAt, undefined);
+    assertHolds(reopened, [first[0], ...second]);
+    await reopened.close();
+  },
+);

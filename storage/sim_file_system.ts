@@ -323,6 +323,22 @@ export class SimFileSystem implements FileSystem {
     const snapshot = [...disk.files].filter(([key]) => parentOf(key) === directory);
     await disk.waitForSyncSlot();
     disk.check(epoch);
+    this.#makeNamesDurable(directory, snapshot);
+  }
+
+  /** `syncDir` at once (held syncs do not hold it: it blocks its caller, as the real one does). */
+  syncDirSync(path: string): void {
+    const disk = this.#disk;
+    disk.mutate(this.#epoch());
+    const directory = normalize(path);
+    this.#makeNamesDurable(
+      directory,
+      [...disk.files].filter(([key]) => parentOf(key) === directory),
+    );
+  }
+
+  #makeNamesDurable(directory: string, snapshot: [string, SimInode][]): void {
+    const disk = this.#disk;
     for (const key of [...disk.durableFiles.keys()]) {
       if (parentOf(key) === directory) disk.durableFiles.delete(key);
     }

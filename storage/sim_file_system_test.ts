@@ -97,6 +97,21 @@ Deno.test("an unsynced truncate is undone by a crash", async () => {
   assert.deepEqual(read(fs, "/d/f"), [1, 2]);
 });
 
+Deno.test("syncDirSync makes the names durable before it returns, and is a crash point", () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  fs.open("/d/a", { create: true });
+  fs.syncDirSync("/d");
+  fs.open("/d/b", { create: true });
+  fs.crash();
+  assert.deepEqual(fs.readDir("/d"), ["a"]);
+  fs.remove("/d/a");
+  fs.crashAfter(0);
+  assert.throws(() => fs.syncDirSync("/d"), SimulatedCrash);
+  fs.crash();
+  assert.deepEqual(fs.readDir("/d"), ["a"], "the removal was not made durable");
+});
+
 Deno.test("crashAfter fails the exact call and every call after it", () => {
   const fs = new SimFileSystem();
   fs.mkdirp("/d");
