@@ -158,3 +158,36 @@ Deno.test("a receive carrying deletes locks in the same entry when messages may 
     assert.deepEqual(typesAfter(replica, before), [CommandType.ReceiveBatch]);
   });
 });
+
+Deno.test("a send that fails while a receive writes its deletes never leaves a rejection unhandled", async () => {
+  const { broker, replica } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 30 });
+  const handle = await lockOne(broker, "jobs", "done");
+  // The receive's deletes wait for a commit that has not come yet (a slow disk, a follower).
+  let release!: () => void;
+  const committed = new Promise<void>((resolve) => (release = resolve));
+  const propose = replica.propose.bind(replica);
+  replica.propose = (type, payload) =>
+    type === CommandType.DeleteBatch
+      ? committed.then(() => propose(type, payload))
+      : propose(type, payload);
+  const receive = broker.receiveMessages("jobs", {
+    deleteReceiptHandles: [handle],
+    waitSeconds: 20,
+  });
+  assert.equal(broker.parkedReceivers, 1);
+  // Meanwhile a send takes the parked receive along, and the replica refuses it (leadership
+  // lost): the receive's ride is rejected while the receive still waits for its deletes. That
+  // rejection waits for the receive; unhandled, it would end the process.
+  replica.setAvailable(false);
+  await assert.rejects(() => broker.sendMessages("jobs", [{ body: "next" }]), {
+    code: "NotReady",
+  });
+  await new Promise((resolve) => setTimeout(resolve, 10)); // where Deno reports unhandled ones
+  replica.setAvailable(true);
+  release();
+  const response = await receive;
+  assert.equal(response.deleted, 1, "answers with what it already did");
+  assert.deepEqual(response.messages, []);
+  assert.equal(broker.parkedReceivers, 0);
+});
