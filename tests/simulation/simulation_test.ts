@@ -12,12 +12,17 @@ const ciSteps = 20;
  * the truncation's failing flush unhandled, which ends the process. 20163: work a crashed node
  * left running recorded log damage on the disk its next start used (the simulation's fault, not
  * the product's: a real crash leaves nothing running), so two of three nodes distrusted their
- * logs and no leader could be elected.
+ * logs and no leader could be elected. 30528: a send that failed while a parked receive still
+ * waited for its own deletes rejected that receive's ride before anything handled it. 30785: a
+ * snapshot's adoption failed in the log's compaction (the disk gone) after it had begun removing
+ * old snapshot files, and that removal's rejection was left unhandled. Both end the process.
  */
 const regressionSeeds = [
   { seed: 7189, steps: 60 },
   { seed: 9238, steps: 60 },
   { seed: 20163, steps: 300 },
+  { seed: 30528, steps: 60 },
+  { seed: 30785, steps: 60 },
 ];
 
 Deno.test("the simulated cluster keeps every promise over a fixed set of seeds", async (t) => {
