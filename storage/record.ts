@@ -35,16 +35,6 @@ export interface LogEntry {
   payload: Uint8Array;
 }
 
-/**
- * `bytes[start, end)` copied. new + set rather than slice: in Deno 2.9
- * `TypedArray.prototype.slice` copied a 17 KB payload in 12–25 µs against 5–7 µs for this.
- */
-export function copyBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
-  const copy = new Uint8Array(end - start);
-  copy.set(bytes.subarray(start, end));
-  return copy;
-}
-
 /** Bytes before the payload: length, crc, term, index, timestamp, type. */
 export const recordHeaderBytes = 33;
 /** Bytes of the length field, which the CRC does not cover. */
@@ -172,7 +162,7 @@ export function decodeRecord(bytes: Uint8Array, offset = 0): LogEntry {
     index: decodeHeader.index,
     timestamp: decodeHeader.timestamp,
     type: decodeHeader.type,
-    payload: copyBytes(bytes, offset + recordHeaderBytes, offset + decodeHeader.bytes),
+    payload: bytes.slice(offset + recordHeaderBytes, offset + decodeHeader.bytes),
   };
 }
 

@@ -14,7 +14,6 @@ import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
 import type { FileHandle, MappedRegion } from "./file_io.ts";
 import { OffsetIndex } from "./offset_index.ts";
 import {
-  copyBytes,
   inspectRecord,
   type LogEntry,
   newRecordHeader,
@@ -273,7 +272,7 @@ export class Segment {
       index,
       timestamp: header.timestamp,
       type: header.type,
-      payload: copy ? copyBytes(view.bytes, start, end) : view.bytes.subarray(start, end),
+      payload: copy ? view.bytes.slice(start, end) : view.bytes.subarray(start, end),
     };
   }
 

@@ -192,9 +192,7 @@ export class ByteWriter {
    * be reused by the next writer, and any further call throws.
    */
   finish(): Uint8Array {
-    // new + set, not slice: TypedArray.prototype.slice copied 16 KB at half the speed here.
-    const written = new Uint8Array(this.#length);
-    written.set(this.#bytes.subarray(0, this.#length));
+    const written = this.#bytes.slice(0, this.#length);
     if (this.#bytes.length <= spareBytesMax && spareBuffer === null) {
       spareBuffer = { bytes: this.#bytes, view: this.#view };
     }

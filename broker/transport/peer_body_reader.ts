@@ -89,7 +89,7 @@ export class BodyReader {
   /** Exactly `length` bytes (a copy). */
   bytes(length: number): Uint8Array {
     this.#need(length);
-    const bytes = copyOf(this.#bytes, this.#at, length);
+    const bytes = this.#bytes.slice(this.#at, this.#at + length);
     this.#at += length;
     return bytes;
   }
@@ -98,7 +98,7 @@ export class BodyReader {
   data(): Uint8Array {
     const length = this.u32();
     this.#need(length);
-    const data = copyOf(this.#bytes, this.#at, length);
+    const data = this.#bytes.slice(this.#at, this.#at + length);
     this.#at += length;
     return data;
   }
@@ -140,14 +140,4 @@ export class BodyReader {
       throw new PeerCodecError(`truncated: needs ${bytes} bytes, ${this.remaining} left`);
     }
   }
-}
-
-/**
- * `length` bytes of `bytes` from `at`, copied. new + set rather than slice: in Deno 2.9
- * `TypedArray.prototype.slice` copied a 17 KB entry in 12–25 µs against 5–7 µs for this.
- */
-function copyOf(bytes: Uint8Array, at: number, length: number): Uint8Array {
-  const copy = new Uint8Array(length);
-  copy.set(bytes.subarray(at, at + length));
-  return copy;
 }
