@@ -304,24 +304,26 @@ function recordFollows(handle: FileHandle, offset: number, index: number): boole
   return false;
 }
 
-/** True when every byte of the file from `offset` on is zero. */
+/** True when the file at `path` holds no byte but zeros (or none). */
 function isBlank(fs: FileSystem, path: string): boolean {
   const handle = fs.open(path);
   try {
-    // A segment with data starts with a record's nonzero length: that is all most opens read.
-    const head = new Uint8Array(Math.min(16, handle.size()));
-    handle.readSync(0, head);
-    return head.every((byte) => byte === 0) && zerosFrom(handle, head.length);
+    return zerosFrom(handle, 0);
   } finally {
     handle.close();
   }
 }
 
+/**
+ * True when every byte of the file from `offset` on is zero. The first 16 bytes are read alone:
+ * where data starts (a record's nonzero length) that is all it reads.
+ */
 function zerosFrom(handle: FileHandle, offset: number): boolean {
   const size = handle.size();
   const chunk = new Uint8Array(Math.min(scanBufferBytes, Math.max(size - offset, 0)));
-  for (let position = offset; position < size; position += chunk.length) {
-    const view = chunk.subarray(0, Math.min(chunk.length, size - position));
+  let step = Math.min(16, chunk.length);
+  for (let position = offset; position < size; position += step, step = chunk.length) {
+    const view = chunk.subarray(0, Math.min(step, size - position));
     handle.readSync(position, view);
     if (view.some((byte) => byte !== 0)) return false;
   }
