@@ -42,6 +42,11 @@ export function noLeader(leaderId: string | null): ReplicationError {
   return new ReplicationError("NoLeader", `not the leader; ${where}`, { retryAfterSeconds: 1 });
 }
 
+/** A write that timed out or was cut by an installed snapshot: it may have committed. */
+export function outcomeUnknown(): ReplicationError {
+  return new ReplicationError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
+}
+
 /** The Raft core's refusals as replication errors; anything else passes through. */
 export function fromRaftError(error: unknown): unknown {
   if (error instanceof NotLeaderError) return noLeader(error.leaderId);

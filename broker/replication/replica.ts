@@ -44,7 +44,7 @@ import {
   type Snapshot,
   type Term,
 } from "../../raft/mod.ts";
-import { fromRaftError, noLeader, ReplicationError } from "./errors.ts";
+import { fromRaftError, noLeader, outcomeUnknown, ReplicationError } from "./errors.ts";
 import type {
   AppliedEntry,
   Applier,
@@ -403,8 +403,7 @@ export class RaftReplica implements Proposer, LogReader {
       this.#raft.step(message);
       this.#applyCommittedMidReady();
     } catch (error) {
-      this.#fail(error);
-      return;
+      return this.#fail(error);
     }
     this.#kick();
   }
@@ -414,7 +413,11 @@ export class RaftReplica implements Proposer, LogReader {
       if (this.#closed) return;
       if (this.#failure === null) {
         this.#ticks++;
-        this.#raft.tick();
+        try {
+          this.#raft.tick(); // may resend a snapshot chunk, read from its file: errors stop us
+        } catch (error) {
+          return this.#fail(error); // thrown from a timer, it would end the process
+        }
         this.#waiting.expire();
         this.#kick();
       }
@@ -579,14 +582,11 @@ export class RaftReplica implements Proposer, LogReader {
     this.#config = installed.config;
     this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#writer.tailTimestamp;
     if (installed.tailTimestamp !== null) this.#time.follow(installed.tailTimestamp);
-    const unknown = () =>
-      new ReplicationError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
-    this.#pending.rejectWhere((index) => index <= snapshot.index, unknown);
+    this.#pending.rejectWhere((index) => index <= snapshot.index, outcomeUnknown);
   }
 
   #fail(error: unknown): void {
-    if (this.#closed) return; // a stopped node's leftovers failing is expected
-    if (this.#failure !== null) return;
+    if (this.#closed || this.#failure !== null) return; // a stopped node's leftovers may fail
     const failure = error instanceof Error ? error : new Error(String(error));
     this.#failure = failure;
     this.#warn(`replica stopped: ${failure.stack ?? failure.message}`);

@@ -178,3 +178,33 @@ Deno.test("compaction keeps the file and entries of a snapshot still being sent"
   assert.equal(cluster.node(leader).replica!.failure, null);
   await cluster.stopAll();
 });
+
+Deno.test("a snapshot file the leader can't read while resending stops the replica, not the process", async () => {
+  // Found by simulation seed 50750: the read failed inside the heartbeat tick's retransmission
+  // and escaped the timer, which ends a real process with an uncaught error.
+  const { cluster, leader, lagging } = await laggingFollower();
+  let delivered = 0;
+  const deliver = cluster.deliver;
+  intercept(cluster, (message) => {
+    if (message.type !== MessageType.Snap || message.to !== lagging) return message;
+    delivered++;
+    return null; // nothing acknowledged: the tick resends from the start, in the file
+  });
+  cluster.heal();
+  await cluster.until(() => delivered > 0);
+  const fs = cluster.node(leader).fs;
+  const open = fs.open.bind(fs);
+  fs.open = (path, options) => {
+    if (path.startsWith(snapshotsDir)) throw new Error("EIO: input/output error (test)");
+    return open(path, options);
+  };
+  await cluster.until(() => cluster.replica(leader).failure !== null, 3_000);
+  assert.match(cluster.replica(leader).failure!.message, /EIO/);
+  assert.equal(cluster.replica(leader).isLeader, false, "a failed replica does not lead");
+  fs.open = open; // the disk is back: the restarted node serves the transfer again
+  await cluster.stop(leader);
+  await cluster.boot(leader);
+  cluster.deliver = deliver;
+  await caughtUp(cluster, leader, lagging);
+  await cluster.stopAll();
+});

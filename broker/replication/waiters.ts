@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ReplicationError } from "./errors.ts";
+import { outcomeUnknown, ReplicationError } from "./errors.ts";
 
 interface Waiter<T> {
   deadline: number;
@@ -76,10 +76,7 @@ export class ProposalWaiters extends Waiters<number, unknown, { term: number }> 
   }
 
   expireNow(now: number): void {
-    this.expire(
-      now,
-      () => new ReplicationError("NotReady", "outcome unknown", { retryAfterSeconds: 1 }),
-    );
+    this.expire(now, outcomeUnknown);
   }
 }
 

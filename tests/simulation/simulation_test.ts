@@ -16,6 +16,8 @@ const ciSteps = 20;
  * waited for its own deletes rejected that receive's ride before anything handled it. 30785: a
  * snapshot's adoption failed in the log's compaction (the disk gone) after it had begun removing
  * old snapshot files, and that removal's rejection was left unhandled. Both end the process.
+ * 50750: a leader's snapshot file read failed (its disk gone) in the heartbeat tick's resend of a
+ * chunk, and the error escaped the timer instead of stopping the replica.
  */
 const regressionSeeds = [
   { seed: 7189, steps: 60 },
@@ -23,6 +25,7 @@ const regressionSeeds = [
   { seed: 20163, steps: 300 },
   { seed: 30528, steps: 60 },
   { seed: 30785, steps: 60 },
+  { seed: 50750, steps: 60 },
 ];
 
 Deno.test("the simulated cluster keeps every promise over a fixed set of seeds", async (t) => {
