@@ -5,8 +5,8 @@
  *
  * Files before the directory: a new segment's name is durable only once the bytes before it are,
  * so a crash never leaves a torn record followed by a newer segment, which recovery would have to
- * read as damage. (A truncation that removes segments makes their removal durable itself, before
- * it cuts the segment it ends in: see `SegmentLog.truncateSuffix`.)
+ * read as damage. (A truncation that removes segments makes their removal durable at once, before
+ * a cut of, or an append into, the segment it ends in: see `SegmentLog.truncateSuffix`.)
  *
  * @module
  */

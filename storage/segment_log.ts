@@ -294,13 +294,14 @@ export class SegmentLog {
     while (this.#segments.length > 0 && this.#segments.at(-1)!.baseIndex >= fromIndex) {
       this.#dropSegment(this.#segments.pop()!);
     }
+    // Removals durable now, before the cut or an append into the segment left last (both durable
+    // with that file's next sync, before the directory's): a crash in between would leave that
+    // segment followed by one it overlaps or doesn't reach, which recovery must read as damage.
+    // Synchronous, and rare (a cut across segments).
+    if (this.#segments.length < before) this.#syncDirectoryNow();
     const last = this.#segments.at(-1);
     if (last !== undefined && this.#indexes.forget(last)) this.#directoryDirty = true;
     if (last !== undefined && fromIndex <= last.lastIndex) {
-      // Removals durable before the cut: a crash between the cut (durable with the file's next
-      // sync) and the directory's sync left the cut segment followed by the ones it dropped, a
-      // gap recovery must read as damage. Synchronous, and rare (a cut across segments).
-      if (this.#segments.length < before) this.#syncDirectoryNow();
       this.#maps.unmap(last);
       last.truncateFrom(fromIndex);
       this.#dirtyHandles.add(last.handle);
