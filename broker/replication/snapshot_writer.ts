@@ -102,6 +102,8 @@ export class SnapshotWriter {
     if (prepared === null) return;
     this.#stored = null;
     const removal = adoptSnapshot(this.#parts(), prepared);
+    // Heard in order, after the removal before it; failing sooner, it is not left unhandled.
+    removal.catch(() => {});
     this.#compacting = this.#compacting.then(() => removal).catch((error) =>
       this.#hooks.onError(error)
     );

@@ -70,3 +70,66 @@ Deno.test("writes commit while a snapshot file is still being written", async ()
   );
   await cluster.stopAll();
 });
+
+/** Snapshot files whose removal fails on demand, and whose discards wait while `held`. */
+class FlakySnapshotFiles extends ForwardingFileSystem {
+  held = false;
+  failRemoves = false;
+  waiting: (() => void)[] = [];
+
+  constructor() {
+    super(new SimFileSystem());
+  }
+  override remove(path: string): void {
+    // A stored snapshot's file, not a temp file (writing one removes a leftover first).
+    if (this.failRemoves && path.endsWith(".bin")) {
+      throw new Error(`EIO: input/output error, unlink ${path} (test)`);
+    }
+    super.remove(path);
+  }
+  protected override wrap(handle: FileHandle): FileHandle {
+    const turn = () =>
+      this.held ? new Promise<void>((resolve) => this.waiting.push(resolve)) : Promise.resolve();
+    return new class extends ForwardingFileHandle {
+      override async discard(): Promise<void> {
+        await turn();
+        await super.discard();
+      }
+    }(handle);
+  }
+  release(): void {
+    this.held = false;
+    for (const resume of this.waiting.splice(0)) resume();
+  }
+}
+
+Deno.test("a compaction that fails while the one before it still runs stops the replica, and is not left unhandled", async () => {
+  const files = new FlakySnapshotFiles();
+  const cluster = await TestCluster.start({
+    ids: ["n1"],
+    replica: { fs: files, snapshotEntriesInterval: 4 },
+  });
+  const leader = await cluster.waitForLeader();
+  const broker = cluster.broker(leader);
+  const replica = cluster.replica(leader);
+  await settled(cluster, broker.createQueue("jobs", {}));
+  const snapshotAfter = async (label: string) => {
+    const before = replica.status().snapshotIndex;
+    for (let i = 0; i < 6 && replica.status().snapshotIndex === before; i++) {
+      await sendBodies(cluster, broker, [`${label} ${i}`]).catch(() => {});
+      await cluster.run(50);
+    }
+    assert.ok(replica.status().snapshotIndex > before, `a snapshot adopted (${label})`);
+  };
+  await snapshotAfter("first");
+  files.held = true; // the next adoption's removal of the first snapshot's file waits
+  await snapshotAfter("second");
+  assert.ok(files.waiting.length > 0, "a removal waits");
+  files.failRemoves = true; // the next adoption's removal fails at once
+  await snapshotAfter("third");
+  assert.equal(replica.failure, null, "its failure is heard after the removal before it");
+  files.release();
+  await cluster.until(() => replica.failure !== null, 3_000);
+  assert.match(replica.failure!.message, /EIO/);
+  await cluster.stopAll();
+});
