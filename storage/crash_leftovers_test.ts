@@ -59,13 +59,15 @@ Deno.test("a blank segment followed by one with data is a gap: damage", async ()
   await log.close();
 });
 
-Deno.test("a crash at any point of a truncation across segments leaves no damage to find", async () => {
-  const layout = new SimFileSystem();
-  const segments = await threeOrMoreSegments(layout);
-  const secondBase = Number(segments[1].slice(0, 20));
-  const thirdBase = Number(segments[2].slice(0, 20));
-  assert.ok(thirdBase - secondBase >= 2, "the second segment holds two entries or more");
-  const from = secondBase + 1; // inside the second segment: it is cut, later ones removed
+/**
+ * Runs `change` on a fresh three-segment log with a power cut armed after 0, 1, 2… file
+ * operations until one run completes; after each cut the reopened log must find no damage and
+ * keep every entry before `from`.
+ */
+async function crashAtEveryPoint(
+  from: number,
+  change: (log: SegmentLog, fs: SimFileSystem) => Promise<void>,
+): Promise<void> {
   for (let crashAt = 0; crashAt < 40; crashAt++) {
     const fs = new SimFileSystem();
     await threeOrMoreSegments(fs);
@@ -73,8 +75,7 @@ Deno.test("a crash at any point of a truncation across segments leaves no damage
     fs.crashAfter(crashAt);
     let done = false;
     try {
-      await log.truncateSuffix(from);
-      await log.appendDurable(makeEntries(from, 4, { term: 2 }));
+      await change(log, fs);
       done = true;
     } catch (error) {
       if ((error as Error).name !== "SimulatedCrash") throw error;
@@ -82,13 +83,24 @@ Deno.test("a crash at any point of a truncation across segments leaves no damage
     fs.crash();
     const reopened = await SegmentLog.open(dir, { fs, ...options });
     assert.equal(reopened.recovery.corruptAt, undefined, `crash after ${crashAt} operations`);
-    assert.ok(
-      reopened.lastIndex >= from - 1,
-      `crash after ${crashAt}: entries before ${from} kept`,
-    );
+    assert.ok(reopened.lastIndex >= from - 1, `crash after ${crashAt}: entries before ${from}`);
     await reopened.close();
-    if (done) break;
+    if (done) return;
   }
+  assert.fail("the change never completed");
+}
+
+Deno.test("a crash at any point of a truncation across segments leaves no damage to find", async () => {
+  const layout = new SimFileSystem();
+  const segments = await threeOrMoreSegments(layout);
+  const secondBase = Number(segments[1].slice(0, 20));
+  const thirdBase = Number(segments[2].slice(0, 20));
+  assert.ok(thirdBase - secondBase >= 2, "the second segment holds two entries or more");
+  const from = secondBase + 1; // inside the second segment: it is cut, later ones removed
+  await crashAtEveryPoint(from, async (log) => {
+    await log.truncateSuffix(from);
+    await log.appendDurable(makeEntries(from, 4, { term: 2 }));
+  });
 });
 
 Deno.test("a crash after a truncation at a segment boundary and an append into the segment before it leaves no damage", async () => {
@@ -100,29 +112,13 @@ Deno.test("a crash after a truncation at a segment boundary and an append into t
   const segments = await threeOrMoreSegments(layout);
   const from = Number(segments[2].slice(0, 20)); // the third segment and later ones removed
   let sawBoundaryAppend = false;
-  for (let crashAt = 0; crashAt < 40; crashAt++) {
-    const fs = new SimFileSystem();
-    await threeOrMoreSegments(fs);
-    const log = await SegmentLog.open(dir, { fs, ...options });
-    fs.crashAfter(crashAt);
-    let done = false;
-    try {
-      // As a follower's Ready writes them: the cut and the new entry in one flush round.
-      await Promise.all([
-        log.truncateSuffix(from),
-        log.appendDurable(makeEntries(from, 1, { term: 2, payloadBytes: 1 })),
-      ]);
-      sawBoundaryAppend ||= !fs.readDir(dir).includes(segments[2]);
-      done = true;
-    } catch (error) {
-      if ((error as Error).name !== "SimulatedCrash") throw error;
-    }
-    fs.crash();
-    const reopened = await SegmentLog.open(dir, { fs, ...options });
-    assert.equal(reopened.recovery.corruptAt, undefined, `crash after ${crashAt} operations`);
-    assert.ok(reopened.lastIndex >= from - 1, `crash after ${crashAt}: entries before ${from}`);
-    await reopened.close();
-    if (done) break;
-  }
+  await crashAtEveryPoint(from, async (log, fs) => {
+    // As a follower's Ready writes them: the cut and the new entry in one flush round.
+    await Promise.all([
+      log.truncateSuffix(from),
+      log.appendDurable(makeEntries(from, 1, { term: 2, payloadBytes: 1 })),
+    ]);
+    sawBoundaryAppend ||= !fs.readDir(dir).includes(segments[2]);
+  });
   assert.ok(sawBoundaryAppend, "the new entry went into the segment before the cut");
 });
