@@ -7,21 +7,39 @@ import {
 } from "../../storage/mod.ts";
 import { sendBodies, settled, TestCluster } from "../cluster/testing/mod.ts";
 
-/** A file system whose file syncs wait while `held` (the snapshot files' fsyncs, here). */
-class HeldSyncs extends ForwardingFileSystem {
+/**
+ * The snapshot files' file system, with faults on demand: while `held`, the calls `holds` names
+ * (each handle's `syncData`, or `discard` of a removed file) wait until `release()`; with
+ * `failRemoves`, removing a stored snapshot file fails as an EIO would.
+ */
+class SnapshotFiles extends ForwardingFileSystem {
   held = false;
+  failRemoves = false;
   waiting: (() => void)[] = [];
 
-  constructor() {
+  constructor(readonly holds: "syncData" | "discard") {
     super(new SimFileSystem());
   }
+  override remove(path: string): void {
+    // A stored snapshot's file, not a temp file (writing one removes a leftover first).
+    if (this.failRemoves && path.endsWith(".bin")) {
+      throw new Error(`EIO: input/output error, unlink ${path} (test)`);
+    }
+    super.remove(path);
+  }
   protected override wrap(handle: FileHandle): FileHandle {
-    const turn = () =>
-      this.held ? new Promise<void>((resolve) => this.waiting.push(resolve)) : Promise.resolve();
+    const turn = (call: string) =>
+      this.held && this.holds === call
+        ? new Promise<void>((resolve) => this.waiting.push(resolve))
+        : Promise.resolve();
     return new class extends ForwardingFileHandle {
       override async syncData(): Promise<void> {
-        await turn();
+        await turn("syncData");
         await super.syncData();
+      }
+      override async discard(): Promise<void> {
+        await turn("discard");
+        await super.discard();
       }
     }(handle);
   }
@@ -31,15 +49,21 @@ class HeldSyncs extends ForwardingFileSystem {
   }
 }
 
-Deno.test("writes commit while a snapshot file is still being written", async () => {
-  const snapshots = new HeldSyncs();
+/** One node over `files`, snapshotting every `interval` entries, with the queue "jobs". */
+async function oneNode(files: SnapshotFiles, interval: number) {
   const cluster = await TestCluster.start({
     ids: ["n1"],
-    replica: { fs: snapshots, snapshotEntriesInterval: 5 },
+    replica: { fs: files, snapshotEntriesInterval: interval },
   });
   const leader = await cluster.waitForLeader();
   const broker = cluster.broker(leader);
   await settled(cluster, broker.createQueue("jobs", {}));
+  return { cluster, leader, broker };
+}
+
+Deno.test("writes commit while a snapshot file is still being written", async () => {
+  const snapshots = new SnapshotFiles("syncData");
+  const { cluster, leader, broker } = await oneNode(snapshots, 5);
   /** Sends each body; true when all were answered within 3 s of cluster time. */
   const answered = async (bodies: string[]) => {
     let done = false;
@@ -71,48 +95,10 @@ Deno.test("writes commit while a snapshot file is still being written", async ()
   await cluster.stopAll();
 });
 
-/** Snapshot files whose removal fails on demand, and whose discards wait while `held`. */
-class FlakySnapshotFiles extends ForwardingFileSystem {
-  held = false;
-  failRemoves = false;
-  waiting: (() => void)[] = [];
-
-  constructor() {
-    super(new SimFileSystem());
-  }
-  override remove(path: string): void {
-    // A stored snapshot's file, not a temp file (writing one removes a leftover first).
-    if (this.failRemoves && path.endsWith(".bin")) {
-      throw new Error(`EIO: input/output error, unlink ${path} (test)`);
-    }
-    super.remove(path);
-  }
-  protected override wrap(handle: FileHandle): FileHandle {
-    const turn = () =>
-      this.held ? new Promise<void>((resolve) => this.waiting.push(resolve)) : Promise.resolve();
-    return new class extends ForwardingFileHandle {
-      override async discard(): Promise<void> {
-        await turn();
-        await super.discard();
-      }
-    }(handle);
-  }
-  release(): void {
-    this.held = false;
-    for (const resume of this.waiting.splice(0)) resume();
-  }
-}
-
 Deno.test("a compaction that fails while the one before it still runs stops the replica, and is not left unhandled", async () => {
-  const files = new FlakySnapshotFiles();
-  const cluster = await TestCluster.start({
-    ids: ["n1"],
-    replica: { fs: files, snapshotEntriesInterval: 4 },
-  });
-  const leader = await cluster.waitForLeader();
-  const broker = cluster.broker(leader);
+  const files = new SnapshotFiles("discard");
+  const { cluster, leader, broker } = await oneNode(files, 4);
   const replica = cluster.replica(leader);
-  await settled(cluster, broker.createQueue("jobs", {}));
   const snapshotAfter = async (label: string) => {
     const before = replica.status().snapshotIndex;
     for (let i = 0; i < 6 && replica.status().snapshotIndex === before; i++) {
