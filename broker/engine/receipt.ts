@@ -37,16 +37,37 @@ export interface ReceiptFields {
  * ```
  */
 export function messageId(incarnation: number, sequence: number): string {
-  if (incarnation !== lastIncarnation) {
-    lastIncarnation = incarnation;
-    lastPrefix = incarnation.toString(16).padStart(12, "0");
+  if (incarnation >= 2 ** 48 || sequence >= 2 ** 48) {
+    return incarnation.toString(16).padStart(12, "0") + sequence.toString(16).padStart(12, "0");
   }
-  return lastPrefix + sequence.toString(16).padStart(12, "0");
+  hexInto(idCodes, 0, incarnation);
+  hexInto(idCodes, 12, sequence);
+  return asciiOf(idCodes);
 }
 
-// A receive's messages share a queue: the id prefix of the last incarnation is kept.
-let lastIncarnation = -1;
-let lastPrefix = "";
+// Ids and handles are written as character codes and made into a string at once: built by `+`
+// they were trees of small strings (a kilobyte of garbage per handle) that `JSON.stringify`
+// walks on its slow path, and every receive answer carries them.
+const idCodes = new Array<number>(24).fill(0);
+const hexDigits = Uint8Array.from("0123456789abcdef", (digit) => digit.charCodeAt(0));
+
+/** The 12 lowercase hex digits of `value` (below 2^48) into `codes` from `at`. */
+function hexInto(codes: number[], at: number, value: number): void {
+  let low = value % 2 ** 24;
+  let high = (value - low) / 2 ** 24;
+  for (let index = at + 11; index >= at + 6; index--, low >>>= 4) {
+    codes[index] = hexDigits[low & 15];
+  }
+  for (let index = at + 5; index >= at; index--, high >>>= 4) codes[index] = hexDigits[high & 15];
+}
+
+/**
+ * The one-byte string of ASCII `codes`: a plain array of small integers, which `apply` passes
+ * without copying it (a typed array would be copied into a list first, garbage per string).
+ */
+function asciiOf(codes: number[]): string {
+  return String.fromCharCode.apply(null, codes);
+}
 
 function mix(hash: number, word: number): number {
   hash = Math.imul(hash ^ word, 0x9e3779b1);
@@ -154,21 +175,30 @@ const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const sextets = new Int8Array(128).fill(-1);
 for (let index = 0; index < alphabet.length; index++) sextets[alphabet.charCodeAt(index)] = index;
 
+const alphabetCodes = Uint8Array.from(alphabet, (character) => character.charCodeAt(0));
+const handleCodes = new Array<number>(handleTextLength).fill(0);
+
 function base64UrlEncode(bytes: Uint8Array): string {
-  let text = "";
+  const codes = bytes.length === receiptHandleBytes
+    ? handleCodes
+    : new Array<number>(Math.ceil((bytes.length * 4) / 3)).fill(0);
+  let at = 0;
   let index = 0;
   for (; index + 2 < bytes.length; index += 3) {
     const word = (bytes[index] << 16) | (bytes[index + 1] << 8) | bytes[index + 2];
-    text += alphabet[word >>> 18] + alphabet[(word >>> 12) & 63] + alphabet[(word >>> 6) & 63] +
-      alphabet[word & 63];
+    codes[at++] = alphabetCodes[word >>> 18];
+    codes[at++] = alphabetCodes[(word >>> 12) & 63];
+    codes[at++] = alphabetCodes[(word >>> 6) & 63];
+    codes[at++] = alphabetCodes[word & 63];
   }
   const rest = bytes.length - index;
   if (rest > 0) {
     const word = (bytes[index] << 16) | (rest === 2 ? bytes[index + 1] << 8 : 0);
-    text += alphabet[word >>> 18] + alphabet[(word >>> 12) & 63];
-    if (rest === 2) text += alphabet[(word >>> 6) & 63];
+    codes[at++] = alphabetCodes[word >>> 18];
+    codes[at++] = alphabetCodes[(word >>> 12) & 63];
+    if (rest === 2) codes[at++] = alphabetCodes[(word >>> 6) & 63];
   }
-  return text;
+  return asciiOf(codes);
 }
 
 /**

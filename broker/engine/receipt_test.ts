@@ -28,6 +28,24 @@ Deno.test("handles are base64url of their bytes and decode back to the same fiel
   assert.deepEqual(decodeReceiptBytes(receiptHandleToBytes(encodeReceiptHandle(fields))), fields);
 });
 
+Deno.test("ids and handles written as character codes are the digits and base64url of any value", () => {
+  const random = () => Math.floor(Math.random() * 2 ** (Math.random() * 53));
+  const edges = [0, 1, 15, 16, 2 ** 24 - 1, 2 ** 24, 2 ** 48 - 1, 2 ** 48, 2 ** 53 - 1];
+  const pairs = [
+    ...edges.flatMap((a) => edges.map((b) => [a, b])),
+    ...Array.from({ length: 2000 }, () => [random(), random()]),
+  ];
+  for (const [incarnation, sequence] of pairs) {
+    const expected = incarnation.toString(16).padStart(12, "0") +
+      sequence.toString(16).padStart(12, "0");
+    assert.equal(messageId(incarnation, sequence), expected);
+  }
+  for (let length = 0; length <= 40; length++) {
+    const bytes = crypto.getRandomValues(new Uint8Array(length));
+    assert.equal(receiptBytesToHandle(bytes), reference(bytes));
+  }
+});
+
 Deno.test("a handle with any foreign character, a wrong length or stray bits is refused", () => {
   const handle = encodeReceiptHandle({ incarnation: 1, sequence: 2, deliveryIndex: 3, tag: 4 });
   for (let at = 0; at < handle.length; at++) {

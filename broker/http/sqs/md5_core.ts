@@ -11,11 +11,30 @@
  * @module
  */
 
-/** The two hex digits of each byte. */
-export const hexPairs = Array.from(
-  { length: 256 },
-  (_, byte) => byte.toString(16).padStart(2, "0"),
-);
+const hexDigits = Uint8Array.from("0123456789abcdef", (digit) => digit.charCodeAt(0));
+// A plain array of small integers: `apply` passes it without copying (a typed array is copied).
+const digestCodes = new Array<number>(32).fill(0);
+
+/** The hex digits of a state word's four bytes, lowest byte first, into `digestCodes`. */
+function wordHexInto(at: number, word: number): void {
+  for (let index = at; index < at + 8; index += 2, word >>>= 8) {
+    digestCodes[index] = hexDigits[(word >>> 4) & 15];
+    digestCodes[index + 1] = hexDigits[word & 15];
+  }
+}
+
+/**
+ * The lowercase hex digest of MD5's four state words (each little-endian), made into a string
+ * at once: concatenated from pieces it was a tree of small strings, garbage per digest, that
+ * `JSON.stringify` then walks on its slow path.
+ */
+export function hexOfState(a: number, b: number, c: number, d: number): string {
+  wordHexInto(0, a);
+  wordHexInto(8, b);
+  wordHexInto(16, c);
+  wordHexInto(24, d);
+  return String.fromCharCode.apply(null, digestCodes);
+}
 
 /**
  * Text up to this many UTF-16 code units is encoded into the reused buffer (at most 3 bytes
@@ -172,13 +191,7 @@ function md5HexOf(bytes: Uint8Array, length: number): string {
   tailView.setUint32(tailLength - 4, Math.floor(length / 2 ** 29), true);
   block(tail32, 0);
   if (tailLength === 128) block(tail32, 16);
-  let hex = "";
-  for (let i = 0; i < 4; i++) {
-    const word = state[i];
-    hex += hexPairs[word & 0xff] + hexPairs[(word >>> 8) & 0xff] +
-      hexPairs[(word >>> 16) & 0xff] + hexPairs[word >>> 24];
-  }
-  return hex;
+  return hexOfState(state[0], state[1], state[2], state[3]);
 }
 
 /**

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { hexPairs, md5HexOfText } from "./md5_core.ts";
+import { hexOfState, md5HexOfText } from "./md5_core.ts";
 import { md5LanesWasmBase64 } from "./md5_lanes_wasm.ts";
 
 /** One of the module's functions: `lanes` MD5s at once (see `_md5_lanes_gen.ts`). */
@@ -88,11 +88,6 @@ function reserve(exports: LaneExports, length: number): void {
   words = new Uint32Array(exports.memory.buffer);
 }
 
-function hexOfWord(word: number): string {
-  return hexPairs[word & 0xff] + hexPairs[(word >>> 8) & 0xff] + hexPairs[(word >>> 16) & 0xff] +
-    hexPairs[word >>> 24];
-}
-
 /** Hashes `texts[from .. from + count)` (count 1–12) in one call into `digests`. */
 function hashGroup(
   { exports, byGroups }: Lanes,
@@ -134,8 +129,7 @@ function hashGroup(
   for (let lane = 0; lane < count; lane++) {
     // Group g's digests: A, B, C, D of its four lanes, 16 bytes each.
     const out = (outAt >>> 2) + (lane >>> 2) * 16 + (lane & 3);
-    digests[from + lane] = hexOfWord(words[out]) + hexOfWord(words[out + 4]) +
-      hexOfWord(words[out + 8]) + hexOfWord(words[out + 12]);
+    digests[from + lane] = hexOfState(words[out], words[out + 4], words[out + 8], words[out + 12]);
   }
 }
 
