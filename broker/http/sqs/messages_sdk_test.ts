@@ -280,6 +280,30 @@ Deno.test("batch requests: empty, more than 10, repeated or malformed ids are re
   assert.equal(Attributes!.ApproximateNumberOfMessages, "0");
 });
 
+Deno.test("DeleteMessageBatch: a handle named by two entries deletes its message once, and both succeed", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "twice");
+  await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "once" }));
+  await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "kept" }));
+  const { Messages } = await door.client.send(
+    new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1 }),
+  );
+  const handle = Messages![0].ReceiptHandle;
+  const deleted = await door.client.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl,
+      Entries: [{ Id: "a", ReceiptHandle: handle }, { Id: "b", ReceiptHandle: handle }],
+    }),
+  );
+  assert.deepEqual(deleted.Successful!.map((entry) => entry.Id), ["a", "b"]);
+  assert.deepEqual(deleted.Failed, []);
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["All"] }),
+  );
+  assert.equal(Attributes!.ApproximateNumberOfMessages, "1");
+  assert.equal(Attributes!.ApproximateNumberOfMessagesNotVisible, "0");
+});
+
 Deno.test("DeleteMessageBatch and ChangeMessageVisibilityBatch report each entry", async () => {
   await using door = startDoor();
   const QueueUrl = await createQueue(door, "jobs");
