@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { ReleaseHeap } from "./release_heap.ts";
 
 /** The reference: every entry in one array, sorted by (time, sequence) when asked. */
@@ -10,63 +11,88 @@ class SortedModel {
   }
 }
 
-/** A small deterministic PRNG (mulberry32), so a failure replays. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** One step of the property: a push (mostly in order), a pop, a count or a walk. */
+type Step =
+  | { op: "push"; advance: number; order: "timeout" | "earlier" | "oldSequence"; pick: number }
+  | { op: "pop" }
+  | { op: "countDue"; offset: number; limit: number }
+  | { op: "visit"; offset: number; stopAfter: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant("push" as const),
+      advance: fc.integer({ min: 0, max: 2 }),
+      order: fc.constantFrom(
+        "timeout" as const,
+        "timeout" as const,
+        "earlier" as const,
+        "oldSequence" as const,
+      ),
+      pick: fc.nat({ max: 1_000 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.constant({ op: "pop" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("countDue" as const),
+      offset: fc.integer({ min: -20, max: 130 }),
+      limit: fc.integer({ min: 1, max: 40 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("visit" as const),
+      offset: fc.integer({ min: 0, max: 150 }),
+      stopAfter: fc.integer({ min: 1, max: 30 }),
+    }),
+  },
+);
 
 Deno.test("ReleaseHeap takes entries earliest first (time, then sequence) like a sorted list, in order or not", () => {
-  for (let seed = 1; seed <= 40; seed++) {
-    const random = prng(seed);
-    const heap = new ReleaseHeap();
-    const model = new SortedModel();
-    let now = 0;
-    let sequence = 0;
-    for (let step = 0; step < 600; step++) {
-      const roll = random();
-      if (roll < 0.5) {
-        // Mostly in order (now + a fixed timeout), sometimes earlier, later or a repeated time.
-        const kind = random();
-        now += Math.floor(random() * 3);
-        const time = kind < 0.7
-          ? now + 100
-          : kind < 0.85
-          ? now + Math.floor(random() * 100)
-          : now + 100;
-        const seq = kind < 0.9 ? ++sequence : Math.floor(random() * (sequence + 1));
-        heap.push(time, seq);
-        model.push(time, seq);
-      } else if (roll < 0.75 && model.entries.length > 0) {
-        const [time, seq] = model.entries.shift()!;
-        assert.equal(heap.peekTime(), time, `seed ${seed} step ${step}: peek`);
-        assert.equal(heap.pop(), seq, `seed ${seed} step ${step}: pop`);
-      } else if (roll < 0.87) {
-        const until = now + Math.floor(random() * 150) - 20;
-        const limit = 1 + Math.floor(random() * 40);
-        const due = model.entries.filter(([time]) => time <= until).length;
-        assert.equal(heap.countDue(until, limit), Math.min(limit, due), `seed ${seed}: countDue`);
-      } else {
-        const until = now + Math.floor(random() * 150);
-        const stopAfter = 1 + Math.floor(random() * 30);
-        const seen: Array<[number, number]> = [];
-        heap.visitUntil(until, (time, seq) => {
-          seen.push([time, seq]);
-          return seen.length < stopAfter;
-        });
-        const expected = model.entries.filter(([time]) => time <= until).slice(0, stopAfter);
-        assert.deepEqual(seen, expected, `seed ${seed} step ${step}: visitUntil`);
+  fc.assert(
+    fc.property(fc.array(step, { maxLength: 400 }), (steps) => {
+      const heap = new ReleaseHeap();
+      const model = new SortedModel();
+      let now = 0;
+      let sequence = 0;
+      for (const next of steps) {
+        if (next.op === "push") {
+          // Mostly now + a fixed timeout with a new sequence (in order); sometimes an earlier
+          // time, or an older sequence at the timeout (out of order, or a repeated pair).
+          now += next.advance;
+          const time = next.order === "earlier" ? now + (next.pick % 100) : now + 100;
+          const seq = next.order === "oldSequence" ? next.pick % (sequence + 1) : ++sequence;
+          heap.push(time, seq);
+          model.push(time, seq);
+        } else if (next.op === "pop") {
+          if (model.entries.length === 0) continue;
+          const [time, seq] = model.entries.shift()!;
+          assert.equal(heap.peekTime(), time);
+          assert.equal(heap.pop(), seq);
+        } else if (next.op === "countDue") {
+          const until = now + next.offset;
+          const due = model.entries.filter(([time]) => time <= until).length;
+          assert.equal(heap.countDue(until, next.limit), Math.min(next.limit, due));
+        } else {
+          const until = now + next.offset;
+          const seen: Array<[number, number]> = [];
+          heap.visitUntil(until, (time, seq) => {
+            seen.push([time, seq]);
+            return seen.length < next.stopAfter;
+          });
+          const expected = model.entries.filter(([time]) => time <= until).slice(0, next.stopAfter);
+          assert.deepEqual(seen, expected);
+        }
+        assert.equal(heap.size, model.entries.length);
+        assert.equal(heap.peekTime(), model.entries[0]?.[0] ?? Infinity);
       }
-      assert.equal(heap.size, model.entries.length);
-      assert.equal(heap.peekTime(), model.entries[0]?.[0] ?? Infinity);
-    }
-  }
+    }),
+    { numRuns: 300 },
+  );
 });
 
 Deno.test("ReleaseHeap: an in-order stream far longer than the compaction point drains in order", () => {
