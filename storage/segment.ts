@@ -257,9 +257,9 @@ export class Segment {
     return view;
   }
 
-  /** The entry at `index`, verified; its payload is a copy. */
-  read(index: number): LogEntry {
-    return this.#readAt(this.positionOf(index), index);
+  /** The entry at `index`, verified; its payload a copy, or with `copy` false a view. */
+  read(index: number, copy = true): LogEntry {
+    return this.#readAt(this.positionOf(index), index, copy);
   }
 
   /** The entry at `position`, verified; its payload a copy, or a view of the read buffer. */

@@ -224,12 +224,15 @@ export class SegmentLog {
     return this.#scheduler.request(this.lastIndex);
   }
 
-  /** The entry at `index`, CRC-verified, with a copied payload. RangeError if absent. */
-  entry(index: number): LogEntry {
+  /**
+   * The entry at `index`, CRC-verified, with a copied payload; with `copy` false, a view valid
+   * only until this log is next read or written (no allocation). RangeError if absent.
+   */
+  entry(index: number, copy = true): LogEntry {
     this.#assertPresent(index);
     const segment = this.#segmentFor(index);
     this.#prepareRead(segment);
-    return segment.read(index);
+    return segment.read(index, copy);
   }
 
   /**

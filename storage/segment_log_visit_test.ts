@@ -1,4 +1,4 @@
-/** `SegmentLog.entries` with `visit`: every entry of the range in order, payloads uncopied. */
+/** `SegmentLog.entries` with `visit` and `entry` without a copy: payloads as views. */
 import assert from "node:assert/strict";
 import { SegmentLog } from "./segment_log.ts";
 import { makeEntries, testEveryStore } from "./_test_helpers.ts";
@@ -29,6 +29,32 @@ testEveryStore(
         assert.deepEqual(entry.payload, written[entry.index - 1].payload);
       }
     }
+    await log.close();
+  },
+);
+
+testEveryStore(
+  "entry(index, false) gives the entry's payload as a view, the same bytes as a copy",
+  async (store) => {
+    const log = await SegmentLog.open(store.dir, {
+      fs: store.fs,
+      mmap: store.mmap,
+      segmentBytesMax: 2048,
+      indexIntervalBytes: 512,
+    });
+    const written = makeEntries(1, 60, { term: 2 });
+    log.append(written);
+    for (const index of [1, 17, 33, 60, 5]) {
+      const view = log.entry(index, false);
+      assert.equal(view.index, index);
+      assert.equal(view.term, 2);
+      assert.deepEqual(view.payload, written[index - 1].payload);
+      assert.deepEqual(log.entry(index).payload, view.payload.slice());
+    }
+    // A copy is its own: changing it leaves the log as it was.
+    const copy = log.entry(9);
+    copy.payload.fill(0);
+    assert.deepEqual(log.entry(9, false).payload, written[8].payload);
     await log.close();
   },
 );

@@ -20,9 +20,12 @@ export interface AppliedEntry {
   payload: Uint8Array;
 }
 
-/** Reads a committed entry back (storage's `SegmentLog.entry` does this; payload is a copy). */
+/**
+ * Reads a committed entry back (storage's `SegmentLog.entry` does this): its payload is a copy,
+ * or with `copy` false a view valid only until the log is next read or written.
+ */
 export interface LogReader {
-  entry(index: number): AppliedEntry;
+  entry(index: number, copy?: boolean): AppliedEntry;
 }
 
 /**

@@ -315,10 +315,10 @@ export class RaftReplica implements Proposer, LogReader {
   }
 
   /** Reads an applied entry back; damage found (the log records it) stops the replica. */
-  entry(index: number): AppliedEntry {
+  entry(index: number, copy = true): AppliedEntry {
     if (!(index <= this.#machine.appliedIndex)) assert.fail(`entry ${index} is not applied yet`);
     try {
-      return this.#log.entry(index);
+      return this.#log.entry(index, copy);
     } catch (error) {
       if (!(error instanceof CorruptLogError)) throw error;
       this.#fail(error); // the log recorded the damage: the restart cuts the log there

@@ -16,7 +16,8 @@ import type { ReceivedMessage } from "../../sdk/protocol.ts";
 
 /**
  * Bodies of a receive's deliveries; an entry (a send batch, or a publish whose copy the queue
- * got) is read (and CRC-checked) once.
+ * got) is read (and CRC-checked) once, as a view (no copy): everything is decoded from it
+ * before the next read of the log, all in this call.
  *
  * @example
  * ```ts
@@ -29,7 +30,7 @@ export function readMessages(log: LogReader, deliveries: Delivery[]): ReceivedMe
   let reader: StoredMessageReader | undefined;
   return deliveries.map((delivery) => {
     if (delivery.logIndex !== lastIndex) {
-      reader = messageReaderFor(log.entry(delivery.logIndex));
+      reader = messageReaderFor(log.entry(delivery.logIndex, false));
       lastIndex = delivery.logIndex;
     }
     const sent = reader!.message(delivery.slot);
