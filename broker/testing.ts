@@ -24,6 +24,7 @@ export {
   type Proposer,
   RaftReplica,
   type RaftReplicaStatus,
+  syncSmallRoundsInlineWhileFollowing,
   type Timers,
   type Transport,
 } from "./replication/mod.ts";

@@ -28,6 +28,8 @@ export interface FileHandle {
   readSync(position: number, target: Uint8Array): number;
   /** fdatasync: every byte written (and every truncate) before the call is durable after it. */
   syncData(): Promise<void>;
+  /** {@link syncData} on the calling thread: it blocks it for as long as the disk takes. */
+  syncDataSync(): void;
   /** Cuts the file to `lengthBytes` (not durable until {@link syncData}). */
   truncate(lengthBytes: number): void;
   /** Releases the handle; mappings made from it stay valid until unmapped. */
@@ -202,6 +204,10 @@ class RealFileHandle implements FileHandle {
 
   async syncData(): Promise<void> {
     await this.#file.syncData();
+  }
+
+  syncDataSync(): void {
+    this.#file.syncDataSync();
   }
 
   truncate(lengthBytes: number): void {

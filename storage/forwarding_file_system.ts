@@ -26,6 +26,9 @@ export class ForwardingFileHandle implements FileHandle {
   syncData(): Promise<void> {
     return this.inner.syncData();
   }
+  syncDataSync(): void {
+    this.inner.syncDataSync();
+  }
   truncate(lengthBytes: number): void {
     this.inner.truncate(lengthBytes);
   }

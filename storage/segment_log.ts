@@ -89,8 +89,11 @@ export class SegmentLog {
   #hardStateWrites: Promise<void> = Promise.resolve();
   #recovery: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
   #scheduler: SyncScheduler;
-  /** Handles written or truncated since the last flush started. */
+  /** Handles written or truncated since the last flush started, and the bytes written. */
   #dirtyHandles = new Set<FileHandle>();
+  #dirtyBytes = 0;
+  /** Rounds of one file and at most this many bytes fdatasync on the calling thread (0: none). */
+  inlineSyncBytesMax = 0;
   /** Names created or removed since the last flush started. */
   #directoryDirty = false;
   /** Handles of removed segments, discarded once their removal is durable. */
@@ -123,8 +126,8 @@ export class SegmentLog {
 
   /**
    * Opens (creating if needed) the log in `dir` and recovers it: every segment is scanned and
-   * verified, the log is cut at the first bad record (see {@link SegmentLog.recovery}), and
-   * what remains is synced, so `durableIndex === lastIndex` afterwards.
+   * verified, the log cut at the first bad record (see {@link SegmentLog.recovery}), the rest
+   * synced, so `durableIndex === lastIndex` afterwards.
    */
   static async open(dir: string, options: SegmentLogOptions): Promise<SegmentLog> {
     options.fs.mkdirp(dir);
@@ -171,9 +174,8 @@ export class SegmentLog {
    * log start (index 0 of a new log → 0; the snapshot point after `resetTo`); else RangeError.
    */
   term(index: number): number {
-    if (index === this.#logStart.index && index === this.firstIndex - 1) {
-      return this.#logStart.term;
-    }
+    const start = this.#logStart;
+    if (index === start.index && index === this.firstIndex - 1) return start.term;
     this.#assertPresent(index);
     return this.#segmentFor(index).termOf(index);
   }
@@ -224,10 +226,8 @@ export class SegmentLog {
     return this.#scheduler.request(this.lastIndex);
   }
 
-  /**
-   * The entry at `index`, CRC-verified, with a copied payload; with `copy` false, a view valid
-   * only until this log is next read or written (no allocation). RangeError if absent.
-   */
+  /** The entry at `index`, CRC-verified; its payload a copy, or with `copy` false a view valid
+   * only until this log is next read or written. RangeError if absent. */
   entry(index: number, copy = true): LogEntry {
     this.#assertPresent(index);
     const segment = this.#segmentFor(index);
@@ -333,10 +333,8 @@ export class SegmentLog {
     return this.#damage.record;
   }
 
-  /**
-   * Records damage durably, merged with what is recorded: the current term, torn only while
-   * every cut was, and the detail of the worse cut.
-   */
+  /** Records damage durably, merged with what is recorded: the current term, torn only while
+   * every cut was, and the detail of the worse cut. */
   async noteDamage(detail: CorruptionDetail, options: { torn: boolean }): Promise<void> {
     await this.#damage.note(detail, { ...options, term: this.#hardState.term });
   }
@@ -364,9 +362,8 @@ export class SegmentLog {
     this.#assertUsable();
     const copy = { term: state.term, vote: state.vote, commit: state.commit };
     this.#hardState = copy;
-    const write = this.#hardStateWrites.catch(() => {}).then(() =>
-      storeHardState(this.#fs, this.#dir, copy)
-    );
+    const store = () => storeHardState(this.#fs, this.#dir, copy);
+    const write = this.#hardStateWrites.catch(() => {}).then(store);
     this.#hardStateWrites = write;
     return write;
   }
@@ -380,9 +377,7 @@ export class SegmentLog {
     invariant(Number.isSafeInteger(index) && index >= 0, "index must be a count");
     invariant(Number.isSafeInteger(term) && term >= 0, "term must be a count");
     const work = this.#reset({ index, term });
-    this.#busyWith = work.finally(() => {
-      this.#busyWith = null;
-    });
+    this.#busyWith = work.finally(() => void (this.#busyWith = null));
     return this.#busyWith;
   }
 
@@ -397,6 +392,7 @@ export class SegmentLog {
     }
     this.#segments = [];
     this.#dirtyHandles.clear();
+    this.#dirtyBytes = 0;
     await this.#removed.afterDirectorySync(this.#fs.syncDir(this.#dir));
     await storeLogStart(this.#fs, this.#dir, start);
     this.#logStart = { ...start };
@@ -490,6 +486,7 @@ export class SegmentLog {
     let total = 0;
     for (const entry of entries) total += recordBytes(entry.payload.length);
     this.#dirtyHandles.add(segment.handle);
+    this.#dirtyBytes += total;
     segment.handle.writeSync(this.#writeBuffer.subarray(0, total));
     for (const entry of entries) {
       const bytes = recordBytes(entry.payload.length);
@@ -554,7 +551,10 @@ export class SegmentLog {
     this.#directoryDirty = false;
     const noteFailure = (error: unknown) => this.#damage.noteFailure(error, this.#failedFrom());
     const [fs, removed, cover] = [this.#fs, this.#removed, this.lastIndex];
-    return flushPlan({ fs, handles, directory, removed, cover, noteFailure });
+    const inline = handles.length === 1 && directory === null &&
+      this.#dirtyBytes <= this.inlineSyncBytesMax;
+    this.#dirtyBytes = 0;
+    return flushPlan({ fs, handles, directory, removed, cover, noteFailure, inline });
   }
 
   // ---- reading ----

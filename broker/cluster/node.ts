@@ -24,10 +24,12 @@ import { CommandType, encodeTick, StateMachine } from "../engine/mod.ts";
 import { AccessGuard, type AccessGuardOptions, createApp, Metrics } from "../http/mod.ts";
 import {
   decodeSnapshotContainer,
+  followerInlineSyncBytesMax,
   type PeerAddress,
   RaftReplica,
   ScrubLoop,
   snapshotFileName,
+  syncSmallRoundsInlineWhileFollowing,
   type Timers,
   type Transport,
 } from "../replication/mod.ts";
@@ -214,6 +216,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     fetch: pushClient.fetch,
     clock: { now: () => replica.now() },
   });
+  syncSmallRoundsInlineWhileFollowing(replica, log, followerInlineSyncBytesMax);
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
   // elsewhere they get a retryable 503 naming the new leader. Pushes run on the leader only.
   replica.onRoleChange((change) => {

@@ -18,6 +18,10 @@ export {
   type RoleChange,
 } from "./replica.ts";
 export { decodeSnapshotContainer, snapshotFileName } from "./snapshot_container.ts";
+export {
+  followerInlineSyncBytesMax,
+  syncSmallRoundsInlineWhileFollowing,
+} from "./follower_sync.ts";
 export { ScrubLoop, type ScrubLoopOptions } from "./scrub_loop.ts";
 export type {
   AppliedEntry,

@@ -16,6 +16,7 @@ import {
   PushWorker,
   RaftReplica,
   StateMachine,
+  syncSmallRoundsInlineWhileFollowing,
 } from "../../broker/testing.ts";
 import type { History } from "./checkers.ts";
 import type { SimEndpoints } from "./endpoints.ts";
@@ -40,6 +41,8 @@ export interface SimNode {
 }
 
 const logDir = "/data/log";
+/** The simulation's entries are small: a follower's rounds straddle this bound. */
+const simInlineSyncBytesMax = 1024;
 const snapshotsDir = "/data/snapshots";
 
 /** Replica settings the simulation uses (small, so snapshots and segments roll often). */
@@ -151,6 +154,8 @@ export class SimCluster {
         if (entry.index % 4 === 0) history.machineState(id, entry.index, machine.snapshot());
       },
     });
+    // Small enough here that followers sync some rounds inline and others async, as in production.
+    syncSmallRoundsInlineWhileFollowing(replica, log, simInlineSyncBytesMax);
     replica.onRoleChange((change) => {
       if (change.role === "leader") history.leader(change.term, id);
       node.broker?.wakeAll();

@@ -1,0 +1,104 @@
+/**
+ * `SegmentLog.inlineSyncBytesMax`: a flush round of one file with at most that many bytes
+ * written calls fdatasync on the calling thread; bigger rounds, rounds that change names, and
+ * every round while it is 0 keep the async call. Either way the round is durable when it
+ * resolves.
+ */
+import assert from "node:assert/strict";
+import type { FileHandle } from "./file_io.ts";
+import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
+import { recordBytes } from "./record.ts";
+import { SegmentLog } from "./segment_log.ts";
+import { SimFileSystem } from "./sim_file_system.ts";
+import { makeEntries } from "./_test_helpers.ts";
+
+/** Counts each kind of data sync. */
+class CountingFileSystem extends ForwardingFileSystem {
+  readonly calls = { async: 0, inline: 0 };
+
+  constructor(readonly sim: SimFileSystem) {
+    super(sim);
+  }
+  protected override wrap(handle: FileHandle): FileHandle {
+    const calls = this.calls;
+    return new class extends ForwardingFileHandle {
+      override syncData(): Promise<void> {
+        calls.async++;
+        return super.syncData();
+      }
+      override syncDataSync(): void {
+        calls.inline++;
+        super.syncDataSync();
+      }
+    }(handle);
+  }
+  take(): { async: number; inline: number } {
+    const taken = { ...this.calls };
+    this.calls.async = this.calls.inline = 0;
+    return taken;
+  }
+}
+
+const dir = "/data/log";
+
+Deno.test("small rounds of one file sync inline, big ones and name changes async, and all are durable", async () => {
+  const fs = new CountingFileSystem(new SimFileSystem());
+  const log = await SegmentLog.open(dir, { fs, segmentBytesMax: 64 * 1024, mmap: false });
+  await log.appendDurable(makeEntries(1, 1)); // creates the first segment: a name change
+  fs.take();
+  const [small] = makeEntries(2, 1);
+  log.inlineSyncBytesMax = recordBytes(small.payload.length);
+  await log.appendDurable([small]);
+  assert.deepEqual(fs.take(), { async: 0, inline: 1 }, "one record at the bound: inline");
+  await log.appendDurable(makeEntries(3, 2));
+  assert.deepEqual(fs.take(), { async: 1, inline: 0 }, "two records pass the bound: async");
+  // Calls made while a round runs share the next one, which counts all their bytes.
+  const first = log.appendDurable(makeEntries(5, 1));
+  const second = log.appendDurable(makeEntries(6, 1));
+  await Promise.all([first, second]);
+  assert.deepEqual(fs.take(), { async: 1, inline: 0 }, "one round of both: over the bound");
+  log.inlineSyncBytesMax = 0;
+  await log.appendDurable(makeEntries(7, 1));
+  assert.deepEqual(fs.take(), { async: 1, inline: 0 }, "0 turns it off");
+  // Whichever way they were synced, a power cut keeps every acknowledged entry.
+  fs.sim.crash();
+  const reopened = await SegmentLog.open(dir, { fs: fs.sim, mmap: false });
+  assert.equal(reopened.lastIndex, 7);
+  await reopened.close();
+});
+
+Deno.test("a round that creates a segment syncs async even when small (its directory too)", async () => {
+  const fs = new CountingFileSystem(new SimFileSystem());
+  const log = await SegmentLog.open(dir, { fs, segmentBytesMax: 300, mmap: false });
+  log.inlineSyncBytesMax = 1 << 20;
+  await log.appendDurable(makeEntries(1, 1));
+  assert.deepEqual(fs.take(), { async: 1, inline: 0 });
+  let segments = log.stats().segments;
+  for (let index = 2; log.stats().segments === segments; index++) {
+    await log.appendDurable(makeEntries(index, 1));
+    const calls = fs.take();
+    if (log.stats().segments === segments) {
+      assert.deepEqual(calls, { async: 0, inline: 1 });
+    } else {
+      assert.equal(calls.inline, 0, "a new segment's round is never inline");
+      segments = log.stats().segments;
+      break;
+    }
+  }
+  assert.ok(segments > 1);
+  fs.sim.crash();
+  const reopened = await SegmentLog.open(dir, { fs: fs.sim, mmap: false });
+  assert.equal(reopened.lastIndex, log.lastIndex);
+  await reopened.close();
+});
+
+Deno.test("a failed inline fdatasync is recorded before it is reported, as an async one is", async () => {
+  const sim = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs: sim, mmap: false });
+  await log.appendDurable(makeEntries(1, 2));
+  log.inlineSyncBytesMax = 1 << 20;
+  sim.failSyncs(1);
+  await assert.rejects(log.appendDurable(makeEntries(3, 1)));
+  assert.equal(log.damage?.unsyncedFrom, 3);
+  await log.close();
+});
