@@ -1,17 +1,22 @@
 /** `SegmentLog.entries` with `visit` and `entry` without a copy: payloads as views. */
 import assert from "node:assert/strict";
 import { SegmentLog } from "./segment_log.ts";
-import { makeEntries, testEveryStore } from "./_test_helpers.ts";
+import { makeEntries, type StoreUnderTest, testEveryStore } from "./_test_helpers.ts";
+
+/** A log of 2 KB segments in `store` (a few entries each). */
+function openSmallSegments(store: StoreUnderTest): Promise<SegmentLog> {
+  return SegmentLog.open(store.dir, {
+    fs: store.fs,
+    mmap: store.mmap,
+    segmentBytesMax: 2048,
+    indexIntervalBytes: 512,
+  });
+}
 
 testEveryStore(
   "a visit streams the range across segments, with each payload as written",
   async (store) => {
-    const log = await SegmentLog.open(store.dir, {
-      fs: store.fs,
-      mmap: store.mmap,
-      segmentBytesMax: 2048,
-      indexIntervalBytes: 512,
-    });
+    const log = await openSmallSegments(store);
     const written = makeEntries(1, 100, { term: 3 });
     log.append(written);
     assert.ok(log.stats().segments > 5);
@@ -36,12 +41,7 @@ testEveryStore(
 testEveryStore(
   "entry(index, false) gives the entry's payload as a view, the same bytes as a copy",
   async (store) => {
-    const log = await SegmentLog.open(store.dir, {
-      fs: store.fs,
-      mmap: store.mmap,
-      segmentBytesMax: 2048,
-      indexIntervalBytes: 512,
-    });
+    const log = await openSmallSegments(store);
     const written = makeEntries(1, 60, { term: 2 });
     log.append(written);
     for (const index of [1, 17, 33, 60, 5]) {
