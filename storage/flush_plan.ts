@@ -10,6 +10,9 @@
  * every replicated write paid both hand-offs. Inline, the thread is blocked meanwhile; a follower
  * can afford that for a small round (the appends that arrive wait in the socket's buffer and join
  * the next round), a leader can't (its requests would stop being read, so rounds stop growing).
+ * The cost: a disk that stalls stalls the whole thread, not just the flush. So after a round that
+ * took `slowRoundMs` or more the log goes back to the async call until a round is fast again; the
+ * first stall still blocks the thread for as long as it lasts.
  *
  * Files before the directory: a new segment's name is durable only once the bytes before it are,
  * so a crash never leaves a torn record followed by a newer segment, which recovery would have to

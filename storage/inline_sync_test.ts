@@ -1,8 +1,8 @@
 /**
  * `SegmentLog.inlineSyncBytesMax`: a flush round of one file with at most that many bytes
  * written calls fdatasync on the calling thread; bigger rounds, rounds that change names, and
- * every round while it is 0 keep the async call. Either way the round is durable when it
- * resolves.
+ * every round while it is 0 or after a slow round keep the async call. Either way the round is
+ * durable when it resolves.
  */
 import assert from "node:assert/strict";
 import type { FileHandle } from "./file_io.ts";
@@ -10,6 +10,7 @@ import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_sy
 import { recordBytes } from "./record.ts";
 import { SegmentLog } from "./segment_log.ts";
 import { SimFileSystem } from "./sim_file_system.ts";
+import { slowRoundMs } from "./sync_scheduler.ts";
 import { makeEntries } from "./_test_helpers.ts";
 
 /** Counts each kind of data sync. */
@@ -100,5 +101,27 @@ Deno.test("a failed inline fdatasync is recorded before it is reported, as an as
   sim.failSyncs(1);
   await assert.rejects(log.appendDurable(makeEntries(3, 1)));
   assert.equal(log.damage?.unsyncedFrom, 3);
+  await log.close();
+});
+
+Deno.test("after a slow round the next small one syncs async, and inline again once one is fast", async () => {
+  const sim = new SimFileSystem();
+  const fs = new CountingFileSystem(sim);
+  const log = await SegmentLog.open(dir, { fs, mmap: false });
+  await log.appendDurable(makeEntries(1, 1));
+  log.inlineSyncBytesMax = 1 << 20;
+  // A disk that stalls: the round is held past slowRoundMs (a lower bound this test controls).
+  fs.take();
+  sim.pauseSyncs();
+  log.inlineSyncBytesMax = 0; // this round async, so the pause can hold it
+  const held = log.appendDurable(makeEntries(2, 1));
+  await new Promise((resolve) => setTimeout(resolve, slowRoundMs + 20));
+  sim.resumeSyncs();
+  await held;
+  log.inlineSyncBytesMax = 1 << 20;
+  await log.appendDurable(makeEntries(3, 1));
+  assert.deepEqual(fs.take(), { async: 2, inline: 0 }, "the round after the stall is not inline");
+  await log.appendDurable(makeEntries(4, 1));
+  assert.deepEqual(fs.take(), { async: 0, inline: 1 }, "a fast round since: inline again");
   await log.close();
 });

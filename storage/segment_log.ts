@@ -92,7 +92,7 @@ export class SegmentLog {
   /** Handles written or truncated since the last flush started, and the bytes written. */
   #dirtyHandles = new Set<FileHandle>();
   #dirtyBytes = 0;
-  /** Rounds of one file and at most this many bytes fdatasync on the calling thread (0: none). */
+  /** One-file rounds of at most this many bytes sync on this thread unless the last was slow. */
   inlineSyncBytesMax = 0;
   /** Names created or removed since the last flush started. */
   #directoryDirty = false;
@@ -552,7 +552,7 @@ export class SegmentLog {
     const noteFailure = (error: unknown) => this.#damage.noteFailure(error, this.#failedFrom());
     const [fs, removed, cover] = [this.#fs, this.#removed, this.lastIndex];
     const inline = handles.length === 1 && directory === null &&
-      this.#dirtyBytes <= this.inlineSyncBytesMax;
+      this.#dirtyBytes <= this.inlineSyncBytesMax && !this.#scheduler.lastRoundSlow;
     this.#dirtyBytes = 0;
     return flushPlan({ fs, handles, directory, removed, cover, noteFailure, inline });
   }

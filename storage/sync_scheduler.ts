@@ -27,6 +27,12 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+/**
+ * A flush round that took at least this long (from its start to its continuation) marks the disk
+ * as stalling: owners that would block their thread on the next round's fdatasync should not.
+ */
+export const slowRoundMs = 50;
+
 /** Timing counters of the flushes so far. */
 export interface SyncStats {
   fsyncs: number;
@@ -74,6 +80,11 @@ export class SyncScheduler {
 
   get stats(): SyncStats {
     return { ...this.#stats };
+  }
+
+  /** Whether the last flush round took {@link slowRoundMs} or more. */
+  get lastRoundSlow(): boolean {
+    return this.#stats.lastFsyncMs >= slowRoundMs;
   }
 
   /** Resolves once every index ≤ `target` is durable (and, if `fresh`, a new flush ran). */
