@@ -125,3 +125,31 @@ Deno.test("after a slow round the next small one syncs async, and inline again o
   assert.deepEqual(fs.take(), { async: 0, inline: 1 }, "a fast round since: inline again");
   await log.close();
 });
+
+Deno.test("rounds are timed by the clock the log is given (a simulation's stays reproducible)", async () => {
+  const sim = new SimFileSystem();
+  const fs = new CountingFileSystem(sim);
+  let now = 0;
+  const log = await SegmentLog.open(dir, { fs, mmap: false, now: () => now });
+  await log.appendDurable(makeEntries(1, 1));
+  fs.take();
+  sim.pauseSyncs();
+  const held = log.appendDurable(makeEntries(2, 1));
+  await new Promise((resolve) => setTimeout(resolve, slowRoundMs + 20)); // real time only
+  sim.resumeSyncs();
+  await held;
+  log.inlineSyncBytesMax = 1 << 20;
+  await log.appendDurable(makeEntries(3, 1));
+  assert.deepEqual(fs.take(), { async: 1, inline: 1 }, "no simulated time passed: not slow");
+  sim.pauseSyncs();
+  log.inlineSyncBytesMax = 0;
+  const slow = log.appendDurable(makeEntries(4, 1));
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the round has started
+  now += slowRoundMs; // simulated time passes while the round is held
+  sim.resumeSyncs();
+  await slow;
+  log.inlineSyncBytesMax = 1 << 20;
+  await log.appendDurable(makeEntries(5, 1));
+  assert.deepEqual(fs.take(), { async: 2, inline: 0 }, "slow in simulated time: async");
+  await log.close();
+});

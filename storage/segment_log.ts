@@ -121,7 +121,8 @@ export class SegmentLog {
     this.#hardState = loadHardState(this.#fs, this.#dir);
     this.#indexes = new SealedIndexes(this.#fs, this.#dir);
     const onDurable = (index: number) => this.#indexes.durableUpTo(index);
-    this.#scheduler = new SyncScheduler(() => this.#planFlush(), { durableIndex: 0, onDurable });
+    const settings = { durableIndex: 0, onDurable, now: options.now };
+    this.#scheduler = new SyncScheduler(() => this.#planFlush(), settings);
   }
 
   /**
@@ -402,9 +403,8 @@ export class SegmentLog {
   /** Sizes and fsync timings. */
   stats(): SegmentLogStats {
     const bytes = this.#segments.reduce((total, segment) => total + segment.sizeBytes, 0);
-    const { fsyncs, fsyncMsTotal, lastFsyncMs } = this.#scheduler.stats;
-    const mapped = this.#maps.any;
-    return { segments: this.#segments.length, bytes, fsyncs, fsyncMsTotal, lastFsyncMs, mapped };
+    const [segments, mapped] = [this.#segments.length, this.#maps.any];
+    return { segments, bytes, ...this.#scheduler.stats, mapped };
   }
 
   /** Syncs what was appended, waits for pending work, unmaps and closes every file. */

@@ -21,6 +21,11 @@ export interface SegmentLogOptions {
    * a backlog one segment after another, so a few maps cover the hot part of the log.
    */
   mappedSegmentsMax?: number;
+  /**
+   * The monotonic clock that times flush rounds, in ms (default `performance.now`). A simulation
+   * passes its own, so a slow round (`sync_scheduler.ts`) is decided by simulated time.
+   */
+  now?: () => number;
 }
 
 /** Counters for metrics. */

@@ -43,6 +43,7 @@ export interface SyncStats {
 /** Schedules flushes for a log; see the module doc. */
 export class SyncScheduler {
   #prepare: () => FlushPlan;
+  #now: () => number;
   #onDurable: (durableIndex: number) => void;
   #waiters: Waiter[] = [];
   #durableIndex: number;
@@ -56,9 +57,14 @@ export class SyncScheduler {
   /** `onDurable` hears the durable index after every successful flush that raised it. */
   constructor(
     prepare: () => FlushPlan,
-    options: { durableIndex: number; onDurable?: (durableIndex: number) => void },
+    options: {
+      durableIndex: number;
+      onDurable?: (durableIndex: number) => void;
+      now?: () => number;
+    },
   ) {
     this.#prepare = prepare;
+    this.#now = options.now ?? (() => performance.now());
     this.#durableIndex = options.durableIndex;
     this.#onDurable = options.onDurable ?? (() => {});
   }
@@ -136,11 +142,11 @@ export class SyncScheduler {
     while (this.#waiters.length > 0 && this.#failure === null) {
       const sequence = ++this.#started;
       this.#clampedTo = Infinity;
-      const startedAt = performance.now();
+      const startedAt = this.#now();
       try {
         const plan = this.#prepare();
         const calls = await plan.run();
-        const elapsedMs = performance.now() - startedAt;
+        const elapsedMs = this.#now() - startedAt;
         this.#stats.fsyncs += calls;
         this.#stats.fsyncMsTotal += elapsedMs;
         this.#stats.lastFsyncMs = elapsedMs;

@@ -130,6 +130,7 @@ export class SimCluster {
       fs,
       segmentBytesMax: this.#knobs.segmentBytesMax,
       mmap: false,
+      now: () => scheduler.now, // flush rounds timed in simulated time: a run stays reproducible
     });
     const machine = new StateMachine();
     const history = this.#history;
