@@ -266,7 +266,12 @@ class Run {
         continue;
       }
       if (failure !== null) throw failure; // not a simulated fault: a bug
-      if (this.#damaged === node.id && node.replica.status().canCampaign) this.#scrub(node);
+      // Not while it exits after a damage a scrub found: a second scrub would then find the
+      // damaged segment distrusted already, call the log clean and allow a flip on another node.
+      const exiting = this.#exiting.has(node.id);
+      if (this.#damaged === node.id && !exiting && node.replica.status().canCampaign) {
+        this.#scrub(node);
+      }
     }
   }
 
