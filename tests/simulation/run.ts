@@ -1,10 +1,8 @@
 /**
  * Runs many seeds of the simulation: `deno task sim --seeds 10000 [--from 1] [--steps 60]`.
- * A failing seed prints `SEED=<n>` and two commands: the seed alone, and the sequence from
- * `--from` up to it. A seed's run can depend on the seeds run before it in the same process
- * (seed 117 at 60 steps: 5,600 events alone, 5,572 after seeds 100–116, 10,698 after 100 and
- * 108–116; each of these the same every time), so a failure found deep in a long run may pass
- * alone, and the second command is the one that replays it exactly.
+ * A failing seed prints `SEED=<n>` and the command that replays it alone: a seed's run depends
+ * on the seed and the steps only, not on the process or the seeds run before it (see
+ * `scheduler.ts` for what once made it depend on both).
  *
  * @module
  */
@@ -31,8 +29,7 @@ for (let seed = from; seed < from + seeds; seed++) {
     failures++;
     console.error(`SEED=${seed} failed: ${(error as Error).stack ?? error}`);
     const replay = `deno run -A tests/simulation/run.ts --steps ${steps} --verbose`;
-    console.error(`replay alone: ${replay} --from ${seed} --seeds 1`);
-    console.error(`replay as run: ${replay} --from ${from} --seeds ${seed - from + 1}`);
+    console.error(`replay: ${replay} --from ${seed} --seeds 1`);
     if (Deno.args.includes("--stop")) break;
   }
 }
