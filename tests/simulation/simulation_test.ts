@@ -21,6 +21,11 @@ const ciSteps = 20;
  * flipped bit and the node began to exit, but a second scrub of the exiting node found that
  * segment already distrusted, called the log clean, and the simulation flipped a bit on a second
  * node: two of three distrusting, no leader (the simulation's fault, not the product's).
+ *
+ * Each failed, and was checked to fail without its fix, under the scheduler of its day. Since the
+ * scheduler settles steps with counted microtask turns (`scheduler.ts`), every seed takes another
+ * path than it did then (77092 passes with its fix undone), so these run as further seeds, not as
+ * replays of those failures.
  */
 const regressionSeeds = [
   { seed: 7189, steps: 60 },
