@@ -473,7 +473,7 @@ function nodeMetricsText(
     "# HELP cmqd_fsyncs_total fdatasync calls of the log.",
     "# TYPE cmqd_fsyncs_total counter",
     `cmqd_fsyncs_total ${stats.fsyncs}`,
-    "# HELP cmqd_fsync_seconds_total Time spent in fdatasync.",
+    "# HELP cmqd_fsync_seconds_total Time of the log's flush rounds, each from its start to the event loop's continuation (its fdatasync calls and the hand-offs to and from the thread that runs them).",
     "# TYPE cmqd_fsync_seconds_total counter",
     `cmqd_fsync_seconds_total ${stats.fsyncMsTotal / 1000}`,
     "# HELP cmqd_applied_index Highest applied log index.",
