@@ -24,10 +24,15 @@ import { option, textOption } from "./cli_options.ts";
 
 const recordBytes = 1100;
 
-type FileKind = "growing" | "zeroed";
+export type FileKind = "growing" | "zeroed";
 
 /** Milliseconds of each `syncData` after an append, `gapMs` idle before each append. */
-async function round(dir: string, gapMs: number, count: number, kind: FileKind): Promise<number[]> {
+export async function round(
+  dir: string,
+  gapMs: number,
+  count: number,
+  kind: FileKind,
+): Promise<number[]> {
   const path = `${dir}/fsync-probe-${kind}-${gapMs}.bin`;
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   const record = new Uint8Array(recordBytes).fill(0x61);
