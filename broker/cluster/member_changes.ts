@@ -21,7 +21,8 @@ import {
   namePattern,
   type StateMachine,
 } from "../engine/mod.ts";
-import type { RaftReplica, Transport } from "../replication/mod.ts";
+import type { RaftReplica, Timers, Transport } from "../replication/mod.ts";
+import { realTimers } from "./real_time.ts";
 import { asBrokerError } from "../service/mod.ts";
 
 /** Options of `Membership`. */
@@ -36,6 +37,10 @@ export interface MembershipOptions {
   catchUpLagMax?: number;
   /** Give up waiting for a learner after this long (it stays a learner; join again). */
   catchUpMsMax?: number;
+  /** Times the wait for a learner: the node's monotonic clock. Default `performance.now()`. */
+  monotonic?: { now(): number };
+  /** Paces the wait for a learner. Default `setTimeout`. */
+  timers?: Timers;
 }
 
 const peerAddressPattern = /^([^\s=,:/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
@@ -151,17 +156,19 @@ export class Membership {
   async #caughtUp(id: string): Promise<void> {
     const { replica } = this.#options;
     const lagMax = this.#options.catchUpLagMax ?? 64;
-    const deadline = Date.now() + (this.#options.catchUpMsMax ?? 60_000);
+    const clock = this.#options.monotonic ?? performance;
+    const timers = this.#options.timers ?? realTimers;
+    const deadline = clock.now() + (this.#options.catchUpMsMax ?? 60_000);
     for (;;) {
       const peer = replica.status().peers.find((candidate) => candidate.id === id);
       if (peer !== undefined && peer.match > 0 && peer.lag <= lagMax) return;
-      if (Date.now() > deadline) {
+      if (clock.now() > deadline) {
         throw new BrokerError("NotReady", `node '${id}' has not caught up yet; join again`, {
           retryAfterSeconds: 5,
         });
       }
       this.#requireLeader();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise<void>((resolve) => timers.setTimer(50, resolve));
     }
   }
 }

@@ -260,6 +260,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     machine,
     transport: options.transport,
     clusterInfo: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
+    monotonic,
+    timers: options.timers,
   });
   const leaderUrl = (): string | null => {
     const leaderId = replica.leaderId;
