@@ -9,7 +9,8 @@
  *
  * @module
  */
-export { asBrokerError, EngineService, type EngineServiceOptions } from "./service.ts";
+export { EngineService, type EngineServiceOptions } from "./service.ts";
+export { asBrokerError } from "./replica_errors.ts";
 export { EngineTopicService, type EngineTopicServiceOptions } from "./topic_service.ts";
 export type {
   CreateTopicResult,

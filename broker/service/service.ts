@@ -38,7 +38,8 @@ import {
   type StateMachine,
   type TagChanges,
 } from "../engine/mod.ts";
-import { type Proposer, ReplicationError, type Timers } from "../replication/mod.ts";
+import type { Proposer, Timers } from "../replication/mod.ts";
+import { asBrokerError, isReplicaRefusal } from "./replica_errors.ts";
 import {
   checkHandles,
   checkList,
@@ -577,23 +578,4 @@ export class EngineService implements QueueService {
     const payload = encodeRedrive({ queue: name, ...clean });
     return await this.#propose(CommandType.Redrive, payload);
   }
-}
-
-/** Codes with which a replica refuses or abandons a proposal (not an apply result). */
-function isReplicaRefusal(code: string): boolean {
-  return code === "NoLeader" || code === "NotReady";
-}
-
-/**
- * The broker's answer for a replica that refused or abandoned a proposal; other errors pass
- * through unchanged. Every caller of a replica outside the service (membership changes) uses it
- * too, so the doors only ever see `BrokerError`s.
- */
-export function asBrokerError(error: unknown): unknown {
-  return error instanceof ReplicationError ? fromReplication(error) : error;
-}
-
-function fromReplication(error: ReplicationError): BrokerError {
-  const code = error.code === "InvalidProposal" ? "InvalidParameter" : error.code;
-  return new BrokerError(code, error.message, { retryAfterSeconds: error.retryAfterSeconds });
 }

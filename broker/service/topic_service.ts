@@ -26,7 +26,7 @@ import {
   subscriptionLimits,
 } from "../engine/mod.ts";
 import type { Proposer } from "../replication/mod.ts";
-import { asBrokerError } from "./service.ts";
+import { asBrokerError } from "./replica_errors.ts";
 import { checkList, checkName } from "./validation.ts";
 import { checkPublishEntries } from "./topic_validation.ts";
 import type { ListQueuesOptions } from "./types.ts";

@@ -1,0 +1,27 @@
+/**
+ * How the service answers a replica's refusal: the `ReplicationError` a `Proposer` rejects with
+ * becomes a `BrokerError`, so the doors only ever see one error type.
+ *
+ * @module
+ */
+import { BrokerError } from "../engine/mod.ts";
+import { ReplicationError } from "../replication/mod.ts";
+
+/** Codes with which a replica refuses or abandons a proposal (not an apply result). */
+export function isReplicaRefusal(code: string): boolean {
+  return code === "NoLeader" || code === "NotReady";
+}
+
+/**
+ * The broker's answer for a replica that refused or abandoned a proposal; other errors pass
+ * through unchanged. Every caller of a replica outside the service (membership changes) uses it
+ * too, so the doors only ever see `BrokerError`s.
+ */
+export function asBrokerError(error: unknown): unknown {
+  return error instanceof ReplicationError ? fromReplication(error) : error;
+}
+
+function fromReplication(error: ReplicationError): BrokerError {
+  const code = error.code === "InvalidProposal" ? "InvalidParameter" : error.code;
+  return new BrokerError(code, error.message, { retryAfterSeconds: error.retryAfterSeconds });
+}
