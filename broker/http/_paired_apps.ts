@@ -48,6 +48,8 @@ function outcome(queue: string, ok: unknown): unknown {
 export const serviceAnswers: Partial<Record<keyof QueueService, unknown>> = {
   createQueue: { queue: { name: "orders" }, created: true },
   listQueues: { total: 0, queues: [] },
+  // Every queue is standard (the SQS door checks a URL's kind before a message operation).
+  queueIsFifo: (queue: string) => outcome(queue, false),
   sendMessages: (queue: string) => outcome(queue, { messages: [{ id: "m1", sequence: 1 }] }),
   receiveMessages: (queue: string) => outcome(queue, received),
   deleteMessages: (queue: string) => outcome(queue, { deleted: 1, failures: [] }),

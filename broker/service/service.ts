@@ -240,6 +240,10 @@ export class EngineService implements QueueService {
     return this.#view(name);
   }
 
+  queueIsFifo(name: string): boolean {
+    return this.#attributes(name).fifo;
+  }
+
   async updateQueue(name: string, input: QueueAttributesInput): Promise<Queue> {
     const current = this.#attributes(name);
     const clean = checkAttributesInput(input);

@@ -54,6 +54,12 @@ export interface QueueService {
   createQueue(name: string, attributes: QueueAttributesInput): Promise<CreateQueueResult>;
   listQueues(options: ListQueuesOptions): Promise<QueueList>;
   getQueue(name: string): Promise<Queue>;
+  /**
+   * Whether the queue is FIFO, from this node's state without a read barrier (a queue keeps its
+   * kind for life), so a door can check its own notion of the kind on every message request.
+   * Throws `QueueNotFound`.
+   */
+  queueIsFifo(name: string): boolean;
   updateQueue(name: string, attributes: QueueAttributesInput): Promise<Queue>;
   /**
    * Adds or overwrites (`set`) and removes (`remove`) some tags, applied to the tags the queue

@@ -78,7 +78,7 @@ export function startDoor(options: StartOptions = {}) {
 export async function rawCall(
   endpoint: string,
   target: string | null,
-  body: string,
+  body: string | Uint8Array<ArrayBuffer>,
   headers: Record<string, string> = {},
 ) {
   const response = await fetch(endpoint + "/", {

@@ -4,9 +4,11 @@
 import assert from "node:assert/strict";
 import {
   CreateQueueCommand,
+  GetQueueAttributesCommand,
   ListQueuesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
 } from "./_npm_test_deps.ts";
 import { adminKey, rawCall, rejectsWith, startDoor } from "./_test_server.ts";
 
@@ -16,8 +18,15 @@ const workerKey = {
   allow: ["queue:images:receive", "queue:results:send", "queue:results:read"],
 };
 
+/** May manage `own` and `own2`, and send only to `spare`. */
+const ownerKey = {
+  secretId: "AKIDowner",
+  secretKey: "owner-secret",
+  allow: ["queue:own:manage", "queue:own:read", "queue:own2:manage", "queue:spare:send"],
+};
+
 async function signedDoor(now?: () => number) {
-  const door = startDoor({ keys: [adminKey, workerKey], now });
+  const door = startDoor({ keys: [adminKey, workerKey, ownerKey], now });
   const images = (await door.client.send(new CreateQueueCommand({ QueueName: "images" })))
     .QueueUrl!;
   const results = (await door.client.send(new CreateQueueCommand({ QueueName: "results" })))
@@ -107,4 +116,78 @@ Deno.test("a key without the permission gets AccessDenied, and ListQueues shows 
   await worker.send(new ReceiveMessageCommand({ QueueUrl: images }));
   const listed = await worker.send(new ListQueuesCommand({}));
   assert.deepEqual(listed.QueueUrls, [results]);
+});
+
+Deno.test("naming a dead-letter queue needs send on it, as on the native door", async () => {
+  const { door, images } = await signedDoor();
+  await using _ = door;
+  const owner = door.clientFor(ownerKey);
+  const own = (await door.client.send(new CreateQueueCommand({ QueueName: "own" }))).QueueUrl!;
+  await door.client.send(new CreateQueueCommand({ QueueName: "spare" }));
+  const arn = (name: string) => `arn:aws:sqs:eu-west-1:000000000000:${name}`;
+  const redrive = (name: string) =>
+    JSON.stringify({ deadLetterTargetArn: arn(name), maxReceiveCount: "1" });
+  const before = door.replica.lastIndex;
+  await rejectsWith(
+    owner.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: own,
+        Attributes: { RedrivePolicy: redrive("images") },
+      }),
+    ),
+    { name: "AccessDenied", status: 403, message: /queue:images:send/ },
+  );
+  await rejectsWith(
+    owner.send(
+      new CreateQueueCommand({
+        QueueName: "own2",
+        Attributes: { RedrivePolicy: redrive("images") },
+      }),
+    ),
+    { name: "AccessDenied", message: /queue:images:send/ },
+  );
+  assert.equal(door.replica.lastIndex, before, "a refused request proposed something");
+  await owner.send(
+    new SetQueueAttributesCommand({
+      QueueUrl: own,
+      Attributes: { RedrivePolicy: redrive("spare") },
+    }),
+  );
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl: own, AttributeNames: ["RedrivePolicy"] }),
+  );
+  assert.match(Attributes!.RedrivePolicy!, /spare/);
+  const listed = await door.client.send(new ListQueuesCommand({ QueueNamePrefix: "own2" }));
+  assert.deepEqual(listed.QueueUrls ?? [], [], "the refused create made the queue");
+  assert.ok(images);
+});
+
+Deno.test("X-Amz-Target must be signed: a captured request can't be turned into another operation", async () => {
+  const { door, images } = await signedDoor();
+  await using _ = door;
+  await door.client.send(new SendMessageCommand({ QueueUrl: images, MessageBody: "keep me" }));
+  const retargeting = door.clientFor();
+  // Before the signer: the target leaves the signed headers. After it: a proxy (or someone
+  // replaying a captured GetQueueAttributes) names another operation with the same input.
+  retargeting.middlewareStack.add(
+    (next) => (args) => {
+      delete (args.request as { headers: Record<string, string> }).headers["x-amz-target"];
+      return next(args);
+    },
+    { step: "build", name: "unsignTarget" },
+  );
+  retargeting.middlewareStack.add(
+    (next) => (args) => {
+      (args.request as { headers: Record<string, string> }).headers["x-amz-target"] =
+        "AmazonSQS.PurgeQueue";
+      return next(args);
+    },
+    { step: "finalizeRequest", priority: "low", name: "retargetAfterSigning" },
+  );
+  await rejectsWith(
+    retargeting.send(new GetQueueAttributesCommand({ QueueUrl: images })),
+    { name: "SignatureDoesNotMatch", status: 403, message: /X-Amz-Target/ },
+  );
+  const { Messages } = await door.client.send(new ReceiveMessageCommand({ QueueUrl: images }));
+  assert.equal(Messages?.[0].Body, "keep me");
 });

@@ -8,7 +8,7 @@ import { rawCall, startDoor } from "./_test_server.ts";
 interface Case {
   what: string;
   target: string | null;
-  body: string;
+  body: string | Uint8Array<ArrayBuffer>;
   status: number;
   type: string;
   queryError: string;
@@ -20,6 +20,10 @@ const common = (name: string) => `com.amazon.coral.service#${name}`;
 /** Stands for the URL of the test's queue `jobs` in the bodies below. */
 const jobsUrl = "{jobs}";
 const send = (input: Record<string, unknown>) => JSON.stringify({ QueueUrl: jobsUrl, ...input });
+/** Stands for the URL of the test's FIFO queue `orders.fifo`. */
+const ordersUrl = "{orders}";
+const sendFifo = (input: Record<string, unknown>) =>
+  JSON.stringify({ QueueUrl: ordersUrl, MessageGroupId: "g", ...input });
 const serialization = {
   status: 400,
   type: common("SerializationException"),
@@ -34,6 +38,12 @@ const missing = {
   status: 400,
   type: common("MissingParameter"),
   queryError: "MissingParameter;Sender",
+};
+
+const noSuchQueue = {
+  status: 400,
+  type: modeled("QueueDoesNotExist"),
+  queryError: "AWS.SimpleQueueService.NonExistentQueue;Sender",
 };
 
 const cases: Case[] = [
@@ -144,29 +154,116 @@ const cases: Case[] = [
     type: modeled("InvalidAddress"),
     queryError: "InvalidAddress;Sender",
   },
+  {
+    what: "a NextToken that decodes to JSON null",
+    target: "AmazonSQS.ListQueues",
+    body: JSON.stringify({ MaxResults: 1, NextToken: btoa("null") }),
+    ...invalidValue,
+  },
+  {
+    what: "the FIFO queue's URL without .fifo",
+    target: "AmazonSQS.SendMessage",
+    body: JSON.stringify({ QueueUrl: "/000000000000/orders", MessageBody: "x" }),
+    ...noSuchQueue,
+  },
+  {
+    what: "the standard queue's URL with .fifo",
+    target: "AmazonSQS.SendMessage",
+    body: JSON.stringify({
+      QueueUrl: "/000000000000/jobs.fifo",
+      MessageBody: "x",
+      MessageGroupId: "g",
+    }),
+    ...noSuchQueue,
+  },
+  {
+    what: "a receive from the standard queue's URL with .fifo",
+    target: "AmazonSQS.ReceiveMessage",
+    body: '{"QueueUrl": "/000000000000/jobs.fifo"}',
+    ...noSuchQueue,
+  },
+  {
+    what: "a MessageDeduplicationId on a standard queue",
+    target: "AmazonSQS.SendMessage",
+    body: send({ MessageBody: "x", MessageDeduplicationId: "d1" }),
+    ...invalidValue,
+  },
+  {
+    what: "a MessageGroupId with a space",
+    target: "AmazonSQS.SendMessage",
+    body: sendFifo({ MessageBody: "x", MessageGroupId: "a b" }),
+    ...invalidValue,
+  },
+  {
+    what: "a MessageDeduplicationId with a control character",
+    target: "AmazonSQS.SendMessage",
+    body: sendFifo({ MessageBody: "x", MessageDeduplicationId: "d\u0001" }),
+    ...invalidValue,
+  },
+  {
+    what: "a String attribute holding NUL",
+    target: "AmazonSQS.SendMessage",
+    body: send({
+      MessageBody: "x",
+      MessageAttributes: { k: { DataType: "String", StringValue: "a\u0000" } },
+    }),
+    ...invalidValue,
+  },
+  {
+    what: "a String attribute holding a lone surrogate",
+    target: "AmazonSQS.SendMessage",
+    body: send({
+      MessageBody: "x",
+      MessageAttributes: { k: { DataType: "String", StringValue: "a\ud800" } },
+    }),
+    ...invalidValue,
+  },
+  {
+    what: "a body whose bytes are not UTF-8",
+    target: "AmazonSQS.SendMessage",
+    body: new Uint8Array([
+      ...new TextEncoder().encode(send({ MessageBody: "a" }).replace('"a"', '"a')),
+      0xff,
+      0xfe,
+      ...new TextEncoder().encode('"}'),
+    ]),
+    ...serialization,
+  },
 ];
 
-Deno.test("bad input gets SQS's exact error and changes nothing", async () => {
+Deno.test("bad input gets SQS's exact error and changes nothing", async (t) => {
   await using door = startDoor();
   const created = await rawCall(door.endpoint, "AmazonSQS.CreateQueue", '{"QueueName": "jobs"}');
   assert.equal(created.status, 200);
   assert.equal(created.headers.get("content-type"), "application/x-amz-json-1.0");
   const queueUrl = created.body.QueueUrl;
+  const orders = await rawCall(
+    door.endpoint,
+    "AmazonSQS.CreateQueue",
+    '{"QueueName": "orders.fifo", "Attributes": {"FifoQueue": "true"}}',
+  );
+  assert.equal(orders.status, 200);
   const lastIndex = door.replica.lastIndex;
+  const withUrls = (text: string) =>
+    text.replaceAll(jobsUrl, queueUrl).replaceAll(ordersUrl, orders.body.QueueUrl);
   for (const example of cases) {
-    const { status, headers, body } = await rawCall(
-      door.endpoint,
-      example.target,
-      example.body.replaceAll(jobsUrl, queueUrl),
-    );
-    assert.equal(status, example.status, example.what);
-    assert.equal(body.__type, example.type, example.what);
-    assert.equal(headers.get("x-amzn-query-error"), example.queryError, example.what);
-    assert.equal(typeof body.message, "string", example.what);
-    assert.ok(headers.get("x-amzn-requestid"), example.what);
+    await t.step(example.what, async () => {
+      const { status, headers, body } = await rawCall(
+        door.endpoint,
+        example.target,
+        typeof example.body === "string" ? withUrls(example.body) : example.body,
+      );
+      assert.equal(status, example.status);
+      assert.equal(body.__type, example.type);
+      assert.equal(headers.get("x-amzn-query-error"), example.queryError);
+      assert.equal(typeof body.message, "string");
+      assert.ok(headers.get("x-amzn-requestid"));
+    });
   }
-  assert.equal(door.replica.lastIndex, lastIndex, "a refused request proposed something");
-  assert.deepEqual(door.errors, []);
+  await t.step("nothing was proposed, nothing failed inside", () => {
+    assert.equal(door.replica.lastIndex, lastIndex, "a refused request proposed something");
+    assert.deepEqual(door.errors, []);
+  });
 });
 
 Deno.test("a body over the bound is refused before it is read whole", async () => {

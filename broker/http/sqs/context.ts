@@ -6,8 +6,8 @@
  */
 import type { Action, Queue, QueueService } from "./broker_deps.ts";
 import { SqsError } from "./errors.ts";
-import type { JsonObject } from "./input.ts";
-import type { QueueAddresses, QueueRef } from "./queue_names.ts";
+import { type JsonObject, requiredString } from "./input.ts";
+import { type QueueAddresses, queueFromUrl, type QueueRef } from "./queue_names.ts";
 
 /** The world of one operation call. */
 export interface OperationContext {
@@ -36,7 +36,7 @@ export function authorize(context: OperationContext, queue: QueueRef, action: Ac
 /**
  * The cmqd queue behind `queue`, which must be FIFO exactly when the SQS name ends in `.fifo`
  * (else the SQS name names no queue). Operations that change or describe a queue use it; the
- * message operations trust the URL and save the round trip.
+ * message operations use {@link messageQueue}, which saves the read barrier.
  */
 export async function existingQueue(context: OperationContext, queue: QueueRef): Promise<Queue> {
   const found = await context.service.getQueue(queue.name);
@@ -44,4 +44,19 @@ export async function existingQueue(context: OperationContext, queue: QueueRef):
     throw new SqsError("QueueDoesNotExist", "The specified queue does not exist.");
   }
   return found;
+}
+
+/**
+ * The queue the QueueUrl of a message operation names, once the caller may do `action` on it and
+ * it exists with the kind its SQS name says: `orders.fifo` never reaches a standard `orders`, nor
+ * `orders` a FIFO one. Checked against this node's state, without `existingQueue`'s read barrier
+ * (a queue's kind never changes, and the operation itself fails if the queue is gone by then).
+ */
+export function messageQueue(context: OperationContext, action: Action): QueueRef {
+  const queue = queueFromUrl(requiredString(context.input, "QueueUrl"));
+  authorize(context, queue, action);
+  if (context.service.queueIsFifo(queue.name) !== queue.fifo) {
+    throw new SqsError("QueueDoesNotExist", "The specified queue does not exist.");
+  }
+  return queue;
 }

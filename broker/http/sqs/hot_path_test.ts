@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { md5Hex, md5OfBody } from "./md5.ts";
 import { queueFromUrl } from "./queue_names.ts";
-import { hasRefusedBodyCharacter } from "./send_operations.ts";
+import { hasRefusedBodyCharacter } from "./input.ts";
 import { codeUnitTexts } from "./_text_arbitraries.ts";
 
 const codeUnits = codeUnitTexts(

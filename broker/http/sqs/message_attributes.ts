@@ -19,7 +19,7 @@
  */
 import { messageLimits } from "./broker_deps.ts";
 import { SqsError } from "./errors.ts";
-import { isJsonObject, type JsonObject } from "./input.ts";
+import { hasRefusedBodyCharacter, isJsonObject, type JsonObject } from "./input.ts";
 import type { SqsAttributeValue } from "./md5.ts";
 
 const typeSeparator = ":";
@@ -52,7 +52,7 @@ function checkName(name: string): void {
 
 /** The stored value of one SQS attribute, checked against SQS's and cmqd's rules. */
 function storedValue(name: string, attribute: JsonObject, dataType: string): string {
-  if (attribute.StringListValues !== undefined || attribute.BinaryListValues !== undefined) {
+  if (attribute.StringListValues != null || attribute.BinaryListValues != null) {
     throw invalidAttribute(name, "StringListValues and BinaryListValues are not supported.");
   }
   const isBinary = dataType.startsWith("Binary");
@@ -63,6 +63,13 @@ function storedValue(name: string, attribute: JsonObject, dataType: string): str
   }
   if (isBinary && !base64Pattern.test(value)) {
     throw invalidAttribute(name, "BinaryValue must be base64.");
+  }
+  if (!isBinary && hasRefusedBodyCharacter(value)) {
+    throw invalidAttribute(
+      name,
+      "A StringValue may hold only the characters a message body may: #x9 | #xA | #xD | " +
+        "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.",
+    );
   }
   if (dataType.startsWith("Number") && !numberPattern.test(value)) {
     throw invalidAttribute(name, `'${value.slice(0, 100)}' is not a number.`);

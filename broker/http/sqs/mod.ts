@@ -45,7 +45,6 @@ import { verifySignature } from "./sigv4.ts";
 export { sqsContentType, SqsError, type SqsErrorCode, sqsErrorKinds } from "./errors.ts";
 
 const targetPrefix = "AmazonSQS.";
-const utf8 = new TextDecoder();
 
 /**
  * Bytes of a request body: the service's 4 MiB plus room for JSON's escaping and member names
@@ -214,7 +213,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       let addresses: QueueAddresses | undefined;
       const context: OperationContext = {
         service: options.service,
-        input: parseRequestBody(utf8.decode(body)),
+        input: parseRequestBody(body),
         // Built when an operation answers a URL or an ARN (or an error naming one), not for
         // every message request.
         get addresses() {

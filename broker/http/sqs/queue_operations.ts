@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { BrokerError, namePattern, queueLimits } from "./broker_deps.ts";
+import { BrokerError, namePattern, type QueueAttributesInput, queueLimits } from "./broker_deps.ts";
 import { authorize, existingQueue, type OperationContext } from "./context.ts";
 import { invalidValue, SqsError } from "./errors.ts";
 import {
@@ -17,7 +17,13 @@ import {
   requiredString,
 } from "./input.ts";
 import { fromQueue, toServiceAttributes } from "./queue_attributes.ts";
-import { parseQueueName, queueFromName, queueFromUrl, type QueueRef } from "./queue_names.ts";
+import {
+  parseQueueName,
+  queueFromName,
+  queueFromUrl,
+  type QueueRef,
+  sqsNameOf,
+} from "./queue_names.ts";
 
 /**
  * SQS's default MaximumMessageSize (1 MiB). cmqd's own default is 64 KiB; a queue created
@@ -28,6 +34,21 @@ const sqsDefaultMaximumMessageSize = queueLimits.maxMessageBytes.max;
 /** The QueueUrl member as a queue. */
 export function queueOfInput(context: OperationContext): QueueRef {
   return queueFromUrl(requiredString(context.input, "QueueUrl"));
+}
+
+/**
+ * A RedrivePolicy writes into its dead-letter queue, so naming one needs `send` on it, as on the
+ * native door: a key that manages only its own queue can't make another queue its dead letter.
+ */
+function authorizeDeadLetter(
+  context: OperationContext,
+  attributes: QueueAttributesInput,
+  queue: QueueRef,
+): void {
+  const target = attributes.deadLetter?.queue;
+  if (target === undefined) return;
+  const ref = { name: target, fifo: queue.fifo };
+  authorize(context, { ...ref, sqsName: sqsNameOf(ref) }, "send");
 }
 
 /**
@@ -43,6 +64,7 @@ export async function createQueue(context: OperationContext): Promise<JsonObject
     queue,
     true,
   );
+  authorizeDeadLetter(context, attributes, queue);
   attributes.maxMessageBytes ??= sqsDefaultMaximumMessageSize;
   const tags = optionalStringMap(context.input, "tags");
   if (tags !== undefined) attributes.tags = tags;
@@ -73,13 +95,17 @@ function encodeNextToken(position: ListPosition): string {
 }
 
 function decodeNextToken(token: string, prefix: string): number {
-  let position: Partial<ListPosition> = {};
+  let position: Partial<ListPosition> | null = null;
   try {
     position = JSON.parse(atob(token));
   } catch {
     // Falls through to the refusal below.
   }
-  if (!Number.isSafeInteger(position.offset) || position.prefix !== prefix) {
+  // Any JSON decodes (`null`, a number): only an object with both members is a position.
+  if (
+    typeof position !== "object" || position === null || !Number.isSafeInteger(position.offset) ||
+    position.prefix !== prefix
+  ) {
     throw invalidValue("NextToken", token, "Invalid or expired NextToken.");
   }
   return position.offset as number;
@@ -152,6 +178,7 @@ export async function setQueueAttributes(context: OperationContext): Promise<Jso
     throw new SqsError("MissingParameter", "The request must contain the parameter Attributes.");
   }
   const attributes = toServiceAttributes(given, queue, false);
+  authorizeDeadLetter(context, attributes, queue);
   const current = await existingQueue(context, queue);
   // SQS's policy has no age limit: a new policy keeps the one a native client may have set.
   const ageLimit = current.deadLetter?.maxTimeToLiveSeconds;

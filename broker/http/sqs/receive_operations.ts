@@ -13,7 +13,7 @@
  */
 import { type HandleFailure, messageLimits, type ReceivedMessage } from "./broker_deps.ts";
 import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
-import { authorize, type OperationContext } from "./context.ts";
+import { messageQueue, type OperationContext } from "./context.ts";
 import { invalidValue, sqsCodeOf, SqsError } from "./errors.ts";
 import {
   type JsonObject,
@@ -24,7 +24,6 @@ import {
 } from "./input.ts";
 import { md5OfBodies, md5OfMessageAttributes } from "./md5.ts";
 import { decodeMessageAttributes } from "./message_attributes.ts";
-import { queueOfInput } from "./queue_operations.ts";
 import type { QueueRef } from "./queue_names.ts";
 
 const receiveMessagesMax = 10;
@@ -91,8 +90,7 @@ function requestedSystemAttributes(
 /** ReceiveMessage: up to 10 messages, long-polling up to WaitTimeSeconds. */
 export async function receiveMessage(context: OperationContext): Promise<JsonObject> {
   const { input } = context;
-  const queue = queueOfInput(context);
-  authorize(context, queue, "receive");
+  const queue = messageQueue(context, "receive");
   const maxMessages = optionalInteger(input, "MaxNumberOfMessages", {
     min: 1,
     max: receiveMessagesMax,
@@ -128,8 +126,7 @@ function handleError(failure: HandleFailure): SqsError {
 
 /** DeleteMessage. */
 export async function deleteMessage(context: OperationContext): Promise<JsonObject> {
-  const queue = queueOfInput(context);
-  authorize(context, queue, "receive");
+  const queue = messageQueue(context, "receive");
   const handle = requiredString(context.input, "ReceiptHandle");
   const result = await context.service.deleteMessages(queue.name, [handle]);
   if (result.failures.length > 0) throw handleError(result.failures[0]);
@@ -155,8 +152,7 @@ function batchOutcome(ids: string[], handles: string[], failures: HandleFailure[
 
 /** DeleteMessageBatch. */
 export async function deleteMessageBatch(context: OperationContext): Promise<JsonObject> {
-  const queue = queueOfInput(context);
-  authorize(context, queue, "receive");
+  const queue = messageQueue(context, "receive");
   const entries = batchEntries(context.input, "DeleteMessageBatchRequestEntry");
   const handles = entries.map(({ entry }) => requiredString(entry, "ReceiptHandle"));
   // A handle named twice is deleted once. At most ten entries: `indexOf` is the cheap way here
@@ -168,8 +164,7 @@ export async function deleteMessageBatch(context: OperationContext): Promise<Jso
 
 /** ChangeMessageVisibility: 0 releases the message now. */
 export async function changeMessageVisibility(context: OperationContext): Promise<JsonObject> {
-  const queue = queueOfInput(context);
-  authorize(context, queue, "receive");
+  const queue = messageQueue(context, "receive");
   const receiptHandle = requiredString(context.input, "ReceiptHandle");
   const visibilityTimeoutSeconds = requiredVisibility(context.input);
   const result = await context.service.changeVisibility(queue.name, [
@@ -194,8 +189,7 @@ function requiredVisibility(input: JsonObject): number {
 export async function changeMessageVisibilityBatch(
   context: OperationContext,
 ): Promise<JsonObject> {
-  const queue = queueOfInput(context);
-  authorize(context, queue, "receive");
+  const queue = messageQueue(context, "receive");
   const failed: FailedEntry[] = [];
   const accepted: { id: string; receiptHandle: string; visibilityTimeoutSeconds: number }[] = [];
   for (

@@ -11,28 +11,25 @@
  */
 import { BrokerError, messageLimits, type SendMessageEntry } from "./broker_deps.ts";
 import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
-import { authorize, type OperationContext } from "./context.ts";
-import { missingParameter, SqsError, toSqsError } from "./errors.ts";
-import { type JsonObject, optionalInteger, optionalString, requiredString } from "./input.ts";
+import { messageQueue, type OperationContext } from "./context.ts";
+import { invalidValue, missingParameter, SqsError, toSqsError } from "./errors.ts";
+import {
+  hasRefusedBodyCharacter,
+  type JsonObject,
+  optionalIdText,
+  optionalInteger,
+  requiredString,
+} from "./input.ts";
 import { md5OfBodies, md5OfBody, md5OfMessageAttributes } from "./md5.ts";
 import { encodeMessageAttributes } from "./message_attributes.ts";
-import { queueOfInput } from "./queue_operations.ts";
 import type { QueueRef } from "./queue_names.ts";
 
-/**
- * The code units SQS refuses in a body beside lone surrogates: it allows XML 1.0's characters,
- * #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
- */
-// deno-lint-ignore no-control-regex -- the control characters are what it looks for
-const refusedBodyCodeUnit = /[\0-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
-
-/**
- * True when `body` holds a character SQS refuses. `isWellFormed` finds lone surrogates at
- * native speed, so the regex needs no Unicode mode: about half the cost of one Unicode-mode
- * pattern over a 1 KB body. `hot_path_test.ts` checks it against that pattern.
- */
-export function hasRefusedBodyCharacter(body: string): boolean {
-  return !body.isWellFormed() || refusedBodyCodeUnit.test(body);
+function notForStandardQueues(member: string, value: string): SqsError {
+  return invalidValue(
+    member,
+    value,
+    "The request include parameter that is not valid for this queue type.",
+  );
 }
 
 /** A message ready for the service, with its attributes' digest (its body's comes later). */
@@ -65,11 +62,15 @@ function prepareSend(input: JsonObject, queue: QueueRef): PreparedSend {
   if (delaySeconds !== undefined) entry.delaySeconds = delaySeconds;
   const attributes = encodeMessageAttributes(input.MessageAttributes);
   if (attributes !== undefined) entry.attributes = attributes.stored;
-  const groupId = optionalString(input, "MessageGroupId");
+  const groupId = optionalIdText(input, "MessageGroupId");
   if (groupId !== undefined) entry.groupId = groupId;
   else if (queue.fifo) throw missingParameter("MessageGroupId");
-  const dedupId = optionalString(input, "MessageDeduplicationId");
-  if (dedupId !== undefined) entry.dedupId = dedupId;
+  const dedupId = optionalIdText(input, "MessageDeduplicationId");
+  if (dedupId !== undefined) {
+    // As SQS: only FIFO queues deduplicate. (A native client may dedup a standard queue too.)
+    if (!queue.fifo) throw notForStandardQueues("MessageDeduplicationId", dedupId);
+    entry.dedupId = dedupId;
+  }
   // MessageSystemAttributes (AWSTraceHeader) has no place in cmqd and is dropped.
   return { entry, md5OfAttributes: attributes && md5OfMessageAttributes(attributes.attributes) };
 }
@@ -103,8 +104,7 @@ function sentOutput(
 
 /** SendMessage. */
 export async function sendMessage(context: OperationContext): Promise<JsonObject> {
-  const queue = queueOfInput(context);
-  authorize(context, queue, "send");
+  const queue = messageQueue(context, "send");
   const prepared = prepareSend(context.input, queue);
   if (needsContentDedup(prepared.entry, queue)) await addContentDedup(prepared.entry);
   const result = await context.service.sendMessages(queue.name, [prepared.entry]);
@@ -126,8 +126,7 @@ interface PendingSend {
 
 /** SendMessageBatch: up to 10 messages, each succeeding or failing on its own. */
 export async function sendMessageBatch(context: OperationContext): Promise<JsonObject> {
-  const queue = queueOfInput(context);
-  authorize(context, queue, "send");
+  const queue = messageQueue(context, "send");
   const failed: FailedEntry[] = [];
   const accepted: { id: string; prepared: PreparedSend }[] = [];
   for (const { id, entry } of batchEntries(context.input, "SendMessageBatchRequestEntry")) {

@@ -221,6 +221,17 @@ function checkScope(parsed: AuthorizationHeader, amzDate: string): void {
 }
 
 /**
+ * The operation is chosen by `X-Amz-Target`, so it must be signed: else a captured request (a
+ * GetQueueAttributes, say) could be sent again within the 15 minutes as a PurgeQueue of the same
+ * queue. The AWS SDKs sign every `x-amz-*` header they send.
+ */
+function checkTargetSigned(parsed: AuthorizationHeader, request: Request): void {
+  if (request.headers.has("x-amz-target") && !parsed.signedHeaders.includes("x-amz-target")) {
+    throw mismatch("'X-Amz-Target' must be a signed header.");
+  }
+}
+
+/**
  * Verifies the signature of `request` (whose body is `body`) and answers the caller's key.
  * Throws the SQS error a client gets: `MissingAuthenticationToken`, `IncompleteSignature`,
  * `InvalidClientTokenId`, `RequestExpired` or `SignatureDoesNotMatch`.
@@ -244,6 +255,7 @@ export async function verifySignature(
   }
   const { amzDate, epochMs } = requestTime(request.headers);
   checkScope(parsed, amzDate);
+  checkTargetSigned(parsed, request);
   if (Math.abs(options.nowMs - epochMs) > clockSkewMsMax) {
     throw new SqsError(
       "RequestExpired",

@@ -36,9 +36,13 @@ export interface ServiceCall {
   args: unknown[];
 }
 
+/** The `QueueService` methods that answer at once rather than with a promise. */
+const synchronousMethods = new Set(["queueIsFifo"]);
+
 /**
  * A `QueueService` that records its calls and answers each method with `answers[method]` (a
- * value, or a function of the arguments that may throw). Unscripted methods answer `{}`.
+ * value, or a function of the arguments that may throw). Unscripted methods answer `{}`
+ * (`queueIsFifo`: false).
  */
 export function recordingService(
   answers: Partial<Record<keyof QueueService, unknown>> = {},
@@ -49,6 +53,9 @@ export function recordingService(
       return (...args: unknown[]) => {
         calls.push({ method, args });
         const answer = (answers as Record<string, unknown>)[method];
+        if (synchronousMethods.has(method)) {
+          return typeof answer === "function" ? answer(...args) : answer ?? false;
+        }
         try {
           const value = typeof answer === "function" ? answer(...args) : answer ?? {};
           return Promise.resolve(value);
