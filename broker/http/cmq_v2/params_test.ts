@@ -59,3 +59,28 @@ Deno.test("parseParams still refuses a name given twice across the query and the
   assert.throws(() => parseParams("?queueName=a", "queueName=b"), /NOT a repeatable/);
   assert.equal(parseParams("?Action=X", "msgBody.1=a%7Cb").get("msgBody.1"), "a|b");
 });
+
+Deno.test("parsing stops at a repeated name or the 129th parameter: the rest of a body is never read", () => {
+  // A spy on the slow path: old parsing decoded a whole body with URLSearchParams as soon as one
+  // piece needed it, even when the answer was decided at the second pair (a key-less client
+  // could make each request cost a second of the broker's time).
+  const original = globalThis.URLSearchParams;
+  let constructed = 0;
+  globalThis.URLSearchParams = class extends original {
+    constructor(...args: ConstructorParameters<typeof URLSearchParams>) {
+      super(...args);
+      constructed++;
+    }
+  };
+  try {
+    const repeated = "a=1&".repeat(200_000) + "z=%FF";
+    assert.throws(() => parseParams("", repeated), /NOT a repeatable/);
+    const many = Array.from({ length: 200_000 }, (_, index) => `p${index}=1`).join("&");
+    assert.throws(() => parseParams("", many + "&z=%FF"), /more than 128 parameters/);
+    assert.equal(constructed, 0, "the pieces after the refusal were decoded");
+    assert.deepEqual([...formPairs("a=%FF")], [["a", "\uFFFD"]]);
+    assert.equal(constructed, 1, "the spy sees the slow path");
+  } finally {
+    globalThis.URLSearchParams = original;
+  }
+});
