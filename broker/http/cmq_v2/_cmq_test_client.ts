@@ -106,7 +106,8 @@ export class CmqTestClient {
       Object.entries(params).map(([name, value]) => [name, String(value)]),
     );
     all.set("Action", action);
-    all.set("RequestClient", "SDK_Python_1.3");
+    // What each SDK names itself (signed like every parameter).
+    all.set("RequestClient", this.#options.style === "java" ? "SDK_JAVA_1.3" : "SDK_Python_1.3");
     const credentials = this.#options.credentials;
     if (credentials !== undefined) {
       all.set("SecretId", credentials.secretId);

@@ -14,8 +14,11 @@
  *
  * The Python and PHP SDKs leave out of the signature, on POST only, every parameter whose value
  * begins with "@" (a relic of PHP's curl file uploads); the Java SDK signs everything. A POST
- * is accepted when either form matches, so a message body starting with "@" works from every
- * SDK — and, from Python or PHP, is not covered by the signature, as with CMQ itself.
+ * is accepted in that form only when its (signed) `RequestClient` names the Python or PHP SDK
+ * (`SDK_Python_1.3`, `SDK_PHP_1.3`), so a message body starting with "@" works from every SDK —
+ * and, from Python or PHP, is not covered by the signature, as with CMQ itself. Any other client's
+ * request must sign every parameter: else "@" parameters added to a captured request (a second
+ * `msgBody.2=@…`) would pass unsigned.
  *
  * `Timestamp` must be within 300 seconds of the server clock (Tencent Cloud's documented
  * window). `Nonce` is required but not remembered: the PHP SDK draws it from 1–65535, so a busy
@@ -111,6 +114,12 @@ function checkTimestamp(params: CmqParams, nowMs: number): void {
   }
 }
 
+/** True when the request names an SDK that leaves "@" values out of its signature. */
+function signsWithoutFileValues(params: CmqParams): boolean {
+  const client = params.get("RequestClient")?.toLowerCase() ?? "";
+  return client.startsWith("sdk_python") || client.startsWith("sdk_php");
+}
+
 /**
  * Checks the request's signature against `keys` and returns the key that signed it. Any
  * failure — a missing signing parameter, an unknown SecretId, an unknown SignatureMethod, a
@@ -130,7 +139,7 @@ export function authenticate(request: SignedRequest, keys: KeyRing, nowMs: numbe
   const given = params.get("Signature")!.replaceAll(" ", "+");
   const strict = stringToSign(request, { skipFileValues: false });
   if (sameText(sign(strict, key.secretKey, method), given)) return key;
-  const hasFileValues = request.method === "POST" &&
+  const hasFileValues = request.method === "POST" && signsWithoutFileValues(params) &&
     [...params.entries()].some(([name, value]) => name !== "Signature" && value.startsWith("@"));
   if (hasFileValues) {
     const lenient = stringToSign(request, { skipFileValues: true });

@@ -153,6 +153,21 @@ Deno.test("a POST value starting with @ verifies signed the Python/PHP way and t
   );
 });
 
+Deno.test("an unsigned @ parameter added to a request that signs everything is 4100", async () => {
+  // The Java SDK (RequestClient SDK_JAVA_1.3) signs every parameter: a "@" parameter someone
+  // adds to its captured request must not pass as one the Python/PHP way left unsigned.
+  const { client, broker, refused } = setup({ keys: [adminKey], client: { style: "java" } });
+  await broker.createQueue("jobs", {});
+  await refused(
+    () =>
+      client.call("BatchSendMessage", { queueName: "jobs", "msgBody.1": "hello" }, {
+        afterSigning: (entries) => [...entries, ["msgBody.2", "@injected"]],
+      }),
+    cmqCode.authenticationFailed,
+  );
+  assert.equal((await broker.getQueue("jobs")).activeMessages, 0);
+});
+
 Deno.test("a Signature whose '+' arrived unencoded (decoded as a space) still verifies", async () => {
   const { client } = setup({ keys: [adminKey] });
   for (let attempt = 0; attempt < 200; attempt++) {
