@@ -9,6 +9,7 @@
  * @module
  */
 import { BrokerError, type ErrorCode } from "./deps.ts";
+import type { CmqParams } from "./params.ts";
 
 /** CMQ's top-level result codes (the `code` field). */
 export const cmqCode = {
@@ -151,14 +152,44 @@ const cmqNames: Record<string, string> = {
 const cmqNamePattern = new RegExp(`\\b(${Object.keys(cmqNames).join("|")})\\b`, "g");
 
 /**
- * `message` in CMQ's terms: attribute names renamed (`maxBacklog` → `maxMsgHeapNum`) and list
- * fields numbered from 1 as the client numbered them (`messages.0.body` → `msgBody.1`).
+ * The CMQ name of entry `index` of the service's list that the client sent as `base` (`msgBody`):
+ * the single parameter when it sent one (`msgBody` of SendMessage), else the numbered one as it
+ * numbered them, from 0 or from 1 (`msgBody.1`, the default when the request is not known).
  */
-function inCmqTerms(message: string): string {
-  return message
-    .replace(/\bmessages\.(\d+)\.body\b/g, (_, index) => `msgBody.${Number(index) + 1}`)
-    .replace(/\breceiptHandles\.(\d+)\b/g, (_, index) => `receiptHandle.${Number(index) + 1}`)
-    .replace(cmqNamePattern, (name) => cmqNames[name]);
+function listName(params: CmqParams | undefined, base: string, index: number): string {
+  if (index === 0 && params?.get(base) !== undefined) return base;
+  const first = params?.get(`${base}.0`) !== undefined ? 0 : 1;
+  return `${base}.${index + first}`;
+}
+
+/** Service field names in error messages, and the CMQ parameter each stands for. */
+const fieldRenames: [RegExp, (params: CmqParams | undefined, index: string) => string][] = [
+  [/\bmessages\.(\d+)\.body\b/g, (params, index) => listName(params, "msgBody", Number(index))],
+  [/\bmessages\.\d+\.tags\.(\d+)\b/g, (params, index) => listName(params, "msgTag", Number(index))],
+  [/\bmessages\.\d+\.tags\b/g, () => "msgTag"],
+  [/\bmessages\.\d+\.routingKey\b/g, () => "routingKey"],
+  [
+    /\breceiptHandles\.(\d+)\b/g,
+    (params, index) => listName(params, "receiptHandle", Number(index)),
+  ],
+  [/\bfilterTags\.(\d+)\b/g, (params, index) => listName(params, "filterTag", Number(index))],
+  [/\bbindingKeys\.(\d+)\b/g, (params, index) => listName(params, "bindingKey", Number(index))],
+  [/\bfilterTags\b/g, () => "filterTag"],
+  [/\bbindingKeys\b/g, () => "bindingKey"],
+  [/\bendpoint\.(?:url|queue)\b/g, () => "endpoint"],
+];
+
+/**
+ * `message` in CMQ's terms: attribute names renamed (`maxBacklog` → `maxMsgHeapNum`) and the
+ * service's field names as the parameters the client sent (`messages.0.body` → `msgBody.1`, or
+ * `msgBody.0` when its list starts at 0; `filterTags.0` → `filterTag.1`).
+ */
+function inCmqTerms(message: string, params?: CmqParams): string {
+  let text = message;
+  for (const [pattern, rename] of fieldRenames) {
+    text = text.replace(pattern, (_, index) => rename(params, index));
+  }
+  return text.replace(cmqNamePattern, (name) => cmqNames[name]);
 }
 
 /** The CMQ code of a per-handle failure code of a delete (`ReceiptHandleStale` → 4430). */
@@ -169,14 +200,14 @@ export function handleFailureCode(code: string): number {
 
 /**
  * `error` as a CMQ answer, or null when it is not an expected failure (a bug: the caller
- * logs it and answers 6000).
+ * logs it and answers 6000). `params`, the request's, names fields as the client sent them.
  */
-export function toCmqError(error: unknown): CmqError | null {
+export function toCmqError(error: unknown, params?: CmqParams): CmqError | null {
   if (error instanceof CmqError) return error;
   if (!(error instanceof BrokerError)) return null;
   const translation = (serviceErrors as Record<string, Translation | undefined>)[error.code] ??
     { code: cmqCode.internalError };
-  const message = inCmqTerms(error.message);
+  const message = inCmqTerms(error.message, params);
   return translation.module === undefined
     ? new CmqError(translation.code, message)
     : new CmqError(translation.code, `(${translation.module})${message}`);

@@ -340,8 +340,10 @@ Deno.test("a message larger than maxMsgSize is 4400 and nothing is sent", async 
     () => client.call("SendMessage", { queueName: "small", msgBody: "é".repeat(513) }),
     cmqCode.messageTooLarge,
   );
-  assert.match(reply.body.message, /msgBody\.1: 1026 bytes exceed maxMsgSize 1024/);
-  await refused(
+  // The message names the parameter as the client sent it: `msgBody` alone, or the list entry
+  // as numbered, from 1 or from 0.
+  assert.match(reply.body.message, /^msgBody: 1026 bytes exceed maxMsgSize 1024/);
+  const fromOne = await refused(
     () =>
       client.call("BatchSendMessage", {
         queueName: "small",
@@ -349,6 +351,17 @@ Deno.test("a message larger than maxMsgSize is 4400 and nothing is sent", async 
       }),
     cmqCode.messageTooLarge,
   );
+  assert.match(fromOne.body.message, /msgBody\.2: 1025 bytes/);
+  const fromZero = await refused(
+    () =>
+      client.call("BatchSendMessage", {
+        queueName: "small",
+        "msgBody.0": "fine",
+        "msgBody.1": "y".repeat(1025),
+      }),
+    cmqCode.messageTooLarge,
+  );
+  assert.match(fromZero.body.message, /msgBody\.1: 1025 bytes/);
   assert.equal((await broker.getQueue("small")).activeMessages, 1);
 });
 

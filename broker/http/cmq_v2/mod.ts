@@ -173,6 +173,21 @@ async function dispatch(request: Request, door: Door): Promise<Record<string, un
   // A GET's parameters are its query string; SDKs send no body with it.
   const body = method === "POST" ? await readFormBody(request, door.requestBytesMax) : "";
   const params = parseParams(url.search, body);
+  try {
+    return await dispatchParsed(request, url, params, door);
+  } catch (error) {
+    // The service's field names as this request's parameters (`messages.0.body` → `msgBody.0`).
+    throw toCmqError(error, params) ?? error;
+  }
+}
+
+async function dispatchParsed(
+  request: Request,
+  url: URL,
+  params: CmqParams,
+  door: Door,
+): Promise<Record<string, unknown>> {
+  const method = request.method;
   let key: AccessKey | null = null;
   if (door.keys !== null) {
     const host = request.headers.get("host") ?? url.host;

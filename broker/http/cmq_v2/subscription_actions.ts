@@ -223,9 +223,14 @@ const clearSubscriptionFilterTags: CmqTopicAction = {
   scope: "topic",
   permission: "manage",
   async run({ topics, params, topicName }) {
-    await topics.updateSubscription(topicName, nameParam(params, "subscriptionName"), {
-      filterTags: [],
-    });
+    const subscriptionName = nameParam(params, "subscriptionName");
+    // A routing-key topic's subscriptions have no tags to clear (and the engine refuses any
+    // `filterTags` there): a no-op, once the subscription is known to exist.
+    if ((await topics.getTopic(topicName)).filterType === "routingKey") {
+      await topics.getSubscription(topicName, subscriptionName);
+      return {};
+    }
+    await topics.updateSubscription(topicName, subscriptionName, { filterTags: [] });
     return {};
   },
 };
