@@ -19,22 +19,37 @@ export function cpuSeconds(pid: number | "self"): number | null {
   }
 }
 
-/** Measures the CPU of this process and optionally another over a window, in % of one core. */
+/** CPU seconds the processes used so far, summed; null when the list is empty or one is unreadable. */
+export function cpuSecondsOf(pids: readonly number[]): number | null {
+  if (pids.length === 0) return null;
+  let sum = 0;
+  for (const pid of pids) {
+    const seconds = cpuSeconds(pid);
+    if (seconds === null) return null;
+    sum += seconds;
+  }
+  return sum;
+}
+
+/**
+ * Measures the CPU of this process and optionally of others (summed: a cluster's nodes) over a
+ * window, in % of one core.
+ */
 export class CpuMeter {
-  #pid: number;
+  #pids: number[];
   #startMs = 0;
   #selfStart: number | null = null;
   #otherStart: number | null = null;
 
-  /** `pid` 0 measures only this process. */
-  constructor(pid: number) {
-    this.#pid = pid;
+  /** `pid` 0 (or an empty list) measures only this process; a list sums its processes. */
+  constructor(pid: number | readonly number[]) {
+    this.#pids = (typeof pid === "number" ? [pid] : [...pid]).filter((each) => each > 0);
   }
 
   start(): void {
     this.#startMs = performance.now();
     this.#selfStart = cpuSeconds("self");
-    this.#otherStart = this.#pid > 0 ? cpuSeconds(this.#pid) : null;
+    this.#otherStart = cpuSecondsOf(this.#pids);
   }
 
   stop(): { clientCpuPct: number | null; brokerCpuPct: number | null } {
@@ -45,7 +60,9 @@ export class CpuMeter {
         : Math.round((1000 * (end - start)) / seconds) / 10;
     return {
       clientCpuPct: percent(this.#selfStart, cpuSeconds("self")),
-      brokerCpuPct: this.#pid > 0 ? percent(this.#otherStart, cpuSeconds(this.#pid)) : null,
+      brokerCpuPct: this.#pids.length > 0
+        ? percent(this.#otherStart, cpuSecondsOf(this.#pids))
+        : null,
     };
   }
 }
@@ -177,6 +194,24 @@ export function resolvePid(options: { pid: number; pidFile: string }): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The PIDs in a comma list of PID files (e.g. RabbitMQ's `beam.pid`, one per node); `""` gives
+ * none. A file that can't be read or holds no PID is an error, not a silently missing CPU figure.
+ */
+export function readPidFiles(files: string): number[] {
+  return files.split(",").map((file) => file.trim()).filter((file) => file !== "").map((file) => {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (error) {
+      throw new Error(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const pid = Number(text.trim());
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw new Error(`${file}: not a PID`);
+    return pid;
+  });
 }
 
 /**

@@ -18,85 +18,38 @@
  *
  * @module
  */
-import amqplib from "amqplib";
 import { Buffer } from "node:buffer";
+import {
+  type AmqpChannel,
+  type AmqpConnection,
+  connectAmqp,
+  openChannel,
+  urlList,
+} from "./amqp_client.ts";
+import { parseFlags } from "./cli_options.ts";
 import { fanoutRow } from "./fanout_row.ts";
-import { cpuSeconds } from "./process_stats.ts";
+import { cpuSeconds, readPidFiles } from "./process_stats.ts";
 
-/** The part of amqplib's promise API this script uses (the package ships no types). */
-interface AmqpChannel {
-  assertExchange(name: string, type: string, options: { durable: boolean }): Promise<unknown>;
-  assertQueue(
-    name: string,
-    options: { durable: boolean; arguments: Record<string, unknown> },
-  ): Promise<unknown>;
-  bindQueue(queue: string, exchange: string, pattern: string): Promise<unknown>;
-  checkQueue(queue: string): Promise<{ messageCount: number }>;
-  deleteQueue(queue: string): Promise<unknown>;
-  deleteExchange(exchange: string): Promise<unknown>;
-  close(): Promise<void>;
-}
+const defaults = {
+  url: "amqp://guest:guest@127.0.0.1:5672",
+  seconds: 10,
+  warmup: 2,
+  size: 1024,
+  batch: 16,
+  publishers: 4,
+  inflight: 4,
+  brokerPidFile: "",
+};
 
-interface AmqpConfirmChannel extends AmqpChannel {
-  publish(
-    exchange: string,
-    routingKey: string,
-    content: Buffer,
-    options: { persistent: boolean },
-  ): boolean;
-  waitForConfirms(): Promise<void>;
-}
-
-interface AmqpConnection {
-  createChannel(): Promise<AmqpChannel>;
-  createConfirmChannel(): Promise<AmqpConfirmChannel>;
-  close(): Promise<void>;
-}
-
-const amqp = amqplib as unknown as { connect(url: string): Promise<AmqpConnection> };
-
-interface Options {
-  url: string;
-  seconds: number;
-  warmup: number;
-  size: number;
-  batch: number;
-  publishers: number;
-  inflight: number;
-  brokerPidFile: string;
-}
+type Options = typeof defaults;
 
 function parseOptions(args: string[]): Options {
-  const options: Options = {
-    url: "amqp://guest:guest@127.0.0.1:5672",
-    seconds: 10,
-    warmup: 2,
-    size: 1024,
-    batch: 16,
-    publishers: 4,
-    inflight: 4,
-    brokerPidFile: "",
-  };
-  for (let index = 0; index < args.length; index++) {
-    const flag = args[index];
-    const value = args[++index];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
-    const key = flag.replace(/^--/, "").replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
-    if (key === "url" || key === "brokerPidFile") options[key] = value;
-    else if (key in options && typeof options[key as keyof Options] === "number") {
-      const number = Number(value);
-      if (!Number.isFinite(number) || number < 0) throw new Error(`${flag}: not a number`);
-      (options as unknown as Record<string, number>)[key] = number;
-    } else throw new Error(`unknown option ${flag}`);
+  const options = parseFlags(args, defaults);
+  for (const [key, value] of Object.entries(options)) {
+    if (typeof value === "number" && value < 0) throw new Error(`--${key}: not a number >= 0`);
   }
+  if (urlList(options.url).length !== 1) throw new Error("--url takes one AMQP URL here");
   return options;
-}
-
-async function brokerPid(file: string): Promise<number> {
-  if (file === "") return 0;
-  const pid = Number((await Deno.readTextFile(file)).trim());
-  if (!Number.isSafeInteger(pid) || pid <= 0) throw new Error(`${file}: not a PID`);
-  return pid;
 }
 
 /** Declares the exchange and its 3 quorum queues; returns their names. */
@@ -118,13 +71,13 @@ async function declare(channel: AmqpChannel, stamp: string) {
 
 async function run(options: Options) {
   const stamp = Date.now().toString(36);
-  const admin = await amqp.connect(options.url);
-  const adminChannel = await admin.createChannel();
+  const admin = await connectAmqp(options.url, "rabbitmq_topic");
+  const adminChannel = await openChannel(admin, "rabbitmq_topic");
   const { exchange, queues } = await declare(adminChannel, stamp);
-  const pid = await brokerPid(options.brokerPidFile);
+  const [pid = 0] = readPidFiles(options.brokerPidFile);
   const body = Buffer.alloc(options.size, 0x78);
   const connections = await Promise.all(
-    Array.from({ length: options.publishers }, () => amqp.connect(options.url)),
+    Array.from({ length: options.publishers }, () => connectAmqp(options.url, "rabbitmq_topic")),
   );
   const startMs = performance.now();
   const measureFromMs = startMs + options.warmup * 1000;
@@ -137,7 +90,7 @@ async function run(options: Options) {
   let confirmedTotal = 0;
   const latenciesMs: number[] = [];
   const loop = async (connection: AmqpConnection) => {
-    const channel = await connection.createConfirmChannel();
+    const channel = await openChannel(connection, "rabbitmq_topic", true);
     while (performance.now() < endMs) {
       const sentAt = performance.now();
       for (let index = 0; index < options.batch; index++) {
