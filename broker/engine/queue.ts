@@ -104,13 +104,7 @@ export class QueueState extends QueueStore {
     }
     const duplicates = this.#findDuplicates(messages, now);
     const fresh = messages.length - duplicates.filter((value) => value >= 0).length;
-    if (this.undeleted + fresh > attributes.maxBacklog) {
-      return new BrokerError(
-        "BacklogFull",
-        `queue '${this.meta.name}' holds ${this.undeleted} messages, maxBacklog is ` +
-          `${attributes.maxBacklog}`,
-      );
-    }
+    if (this.undeleted + fresh > attributes.maxBacklog) return this.#backlogFull(fresh);
     const results: SentMessage[] = [];
     messages.forEach((message, slot) => {
       const duplicate = duplicates[slot];
@@ -134,6 +128,16 @@ export class QueueState extends QueueStore {
     return results;
   }
 
+  /** The refusal of `adding` messages that don't fit under maxBacklog (the count says why). */
+  #backlogFull(adding: number): BrokerError {
+    const more = adding === 1 ? "1 more does" : `${adding} more do`;
+    return new BrokerError(
+      "BacklogFull",
+      `queue '${this.meta.name}' holds ${this.undeleted} of at most ${this.meta.attributes.maxBacklog} ` +
+        `messages (maxBacklog): ${more} not fit`,
+    );
+  }
+
   /**
    * Enqueues a topic subscription's copy of message `slot` of a PublishBatch entry; answers the
    * refusal (too large for this queue, backlog full) or null. Copies join the queue-wide group
@@ -148,13 +152,7 @@ export class QueueState extends QueueStore {
           `queue '${this.meta.name}'`,
       );
     }
-    if (this.undeleted + 1 > attributes.maxBacklog) {
-      return new BrokerError(
-        "BacklogFull",
-        `queue '${this.meta.name}' holds ${this.undeleted} messages, maxBacklog is ` +
-          `${attributes.maxBacklog}`,
-      );
-    }
+    if (this.undeleted + 1 > attributes.maxBacklog) return this.#backlogFull(1);
     const sequence = this.runs.endSequence;
     this.runs.append(1, { logIndex: input.entryIndex, slot: input.slot, time: input.now });
     this.undeleted++;
