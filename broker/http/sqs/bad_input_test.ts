@@ -219,6 +219,15 @@ const cases: Case[] = [
     ...invalidValue,
   },
   {
+    what: "a Number attribute beyond SQS's range",
+    target: "AmazonSQS.SendMessage",
+    body: send({
+      MessageBody: "x",
+      MessageAttributes: { n: { DataType: "Number", StringValue: "1e99999" } },
+    }),
+    ...invalidValue,
+  },
+  {
     what: "a body whose bytes are not UTF-8",
     target: "AmazonSQS.SendMessage",
     body: new Uint8Array([

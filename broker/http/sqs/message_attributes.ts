@@ -29,6 +29,21 @@ const reservedNamePattern = /^(aws\.|amazon\.)/i;
 const numberPattern = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/**
+ * True when a number `numberPattern` accepts is one SQS takes: zero, or at most 38 significant
+ * digits with a magnitude from 10^-128 to 10^126 (`1e99999` is refused, not stored as text).
+ */
+export function withinSqsNumberRange(value: string): boolean {
+  const [, whole, fraction, exponent] = /^[+-]?(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$/.exec(value)!;
+  const digits = (whole + fraction).replace(/^0+/, "");
+  if (digits === "") return true;
+  if (digits.replace(/0+$/, "").length > 38) return false;
+  const wholeDigits = whole.replace(/^0+/, "").length;
+  const leadingZeros = fraction.length - fraction.replace(/^0+/, "").length;
+  const order = (wholeDigits > 0 ? wholeDigits - 1 : -(leadingZeros + 1)) + Number(exponent ?? 0);
+  return order >= -128 && order <= 126;
+}
+
 function invalidAttribute(name: string, reason: string): SqsError {
   return new SqsError(
     "InvalidParameterValue",
@@ -73,6 +88,13 @@ function storedValue(name: string, attribute: JsonObject, dataType: string): str
   }
   if (dataType.startsWith("Number") && !numberPattern.test(value)) {
     throw invalidAttribute(name, `'${value.slice(0, 100)}' is not a number.`);
+  }
+  if (dataType.startsWith("Number") && !withinSqsNumberRange(value)) {
+    throw invalidAttribute(
+      name,
+      `'${value.slice(0, 100)}' is outside SQS's numbers: at most 38 significant digits, ` +
+        "between 10^-128 and 10^126.",
+    );
   }
   if (value.length > messageLimits.attributeValueCharsMax) {
     throw invalidAttribute(
