@@ -37,6 +37,7 @@ export {
 } from "./nonce_cache.ts";
 export {
   canonicalQuery,
+  isSignedAuthorization,
   nonceCharsMax,
   signedScheme,
   stringToSign,

@@ -87,6 +87,27 @@ const signedFieldNames = ["Credential", "Timestamp", "Nonce", "Signature"] as co
 type SignedFields = Record<typeof signedFieldNames[number], string>;
 const formsHint = "expected 'Bearer <secretId>:<secretKey>' or 'CMQD1-HMAC-SHA256 Credential=...'";
 
+/** An Authorization header's scheme (lowercased) and the rest, split at the first space or tab. */
+function splitAuthorization(header: string): { scheme: string; rest: string } {
+  const trimmed = header.trim();
+  const spaceAt = trimmed.search(/[ \t]/);
+  return {
+    scheme: (spaceAt === -1 ? trimmed : trimmed.slice(0, spaceAt)).toLowerCase(),
+    rest: spaceAt === -1 ? "" : trimmed.slice(spaceAt).trimStart(),
+  };
+}
+
+/**
+ * True when `authorization` is the signed form (`CMQD1-HMAC-SHA256 …`), read exactly as
+ * {@link verifyV1Authorization} reads it: the caller must then hand it the raw body, which the
+ * signature covers. (Two readings of one header — a tab after the scheme taken as signed by one
+ * and not by the other — once let a signature over an empty body pass with any body.)
+ */
+export function isSignedAuthorization(authorization: string | null): boolean {
+  return authorization !== null &&
+    splitAuthorization(authorization).scheme === signedScheme.toLowerCase();
+}
+
 /**
  * Checks a v1 request's `Authorization` header and returns the caller's key. Throws `AuthError`:
  * `Unauthenticated` for anything wrong, `NonceCacheFull` (retryable) when the replay cache has
@@ -110,9 +131,7 @@ export function verifyV1Authorization(request: V1Request, context: V1AuthContext
   assert.ok(context.nonceCache.nonceTtlMs >= 2 * timestampSkewSecondsMax * 1000);
   const header = request.authorization?.trim() ?? "";
   if (header === "") throw unauthenticated(`missing Authorization header (${formsHint})`);
-  const spaceAt = header.search(/[ \t]/);
-  const scheme = (spaceAt === -1 ? header : header.slice(0, spaceAt)).toLowerCase();
-  const rest = spaceAt === -1 ? "" : header.slice(spaceAt).trimStart();
+  const { scheme, rest } = splitAuthorization(header);
   // The scheme is never echoed: a header holding only a pasted secret would be all "scheme".
   if (scheme === "bearer") return verifyBearer(rest, context.keyRing);
   if (scheme === signedScheme.toLowerCase()) {

@@ -36,6 +36,7 @@ import {
   allowsEveryNameWithPrefix,
   AuthError,
   isLoopbackAddress,
+  isSignedAuthorization,
   type KeyRing,
   NonceCache,
   signedScheme,
@@ -325,13 +326,6 @@ function writtenQueues(rule: AccessRule, bodyText: string | undefined): string[]
     // Not JSON: the route's validator refuses it before anything runs.
     return [];
   }
-}
-
-/** True for the signed form (`CMQD1-HMAC-SHA256 ...`), whose check needs the raw body. */
-export function isSignedAuthorization(authorization: string | null): boolean {
-  return authorization !== null &&
-    authorization.trimStart().slice(0, signedScheme.length + 1).toLowerCase() ===
-      `${signedScheme.toLowerCase()} `;
 }
 
 /**

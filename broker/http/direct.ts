@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { AccessKey } from "../auth/mod.ts";
+import { type AccessKey, isSignedAuthorization } from "../auth/mod.ts";
 import {
   BrokerError,
   type NodeStatus,
@@ -40,7 +40,7 @@ import {
   plainSendRequest,
   v1AccessRules,
 } from "./v1/mod.ts";
-import { type AccessGuard, authChallenge, isSignedAuthorization } from "./access_guard.ts";
+import { type AccessGuard, authChallenge } from "./access_guard.ts";
 import { bodyText, checkDeclaredLength, readBoundedBytes } from "./body.ts";
 import { answerHeaders, requestIdOf, type RequestRecorder } from "./request_context.ts";
 
