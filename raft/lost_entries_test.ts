@@ -62,6 +62,38 @@ Deno.test("a lost-entries answer that brings no news changes nothing", () => {
   assert.equal(cluster.sentOfType(MessageType.App).length, 0);
 });
 
+Deno.test("an acknowledgement of entries past the leader's log is ignored, not counted or chased", () => {
+  const cluster = new SimCluster({ seed: 24 });
+  const leader = cluster.electLeader("n1");
+  cluster.propose(leader);
+  cluster.stabilize();
+  const status = cluster.raft(leader).status();
+  const before = status.progress["n2"];
+  cluster.network.clearLog();
+  // What a faulty (or forged) member could send: an acceptance far beyond the leader's log.
+  cluster.raft(leader).step({
+    type: MessageType.AppResp,
+    from: cluster.node("n2").id,
+    to: cluster.node(leader).id,
+    term: status.term,
+    logTerm: 0,
+    index: status.lastIndex + 1_000_000,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: "",
+  } as never);
+  cluster.processReadies();
+  const after = cluster.raft(leader).status();
+  assert.deepEqual(after.progress["n2"], before);
+  assert.equal(after.commit, status.commit);
+  assert.equal(after.role, "leader");
+  cluster.propose(leader);
+  cluster.stabilize();
+  cluster.checkSafety();
+});
+
 Deno.test("a follower's NewTerm request makes the leader hand over to the most caught-up other voter", () => {
   const cluster = new SimCluster({ ids: ["n1", "n2", "n3", "n4", "n5"], seed: 23 });
   const leader = cluster.electLeader("n1");

@@ -84,6 +84,10 @@ function handOverFor(raft: Raft, requester: NodeId): void {
 
 function handleAppendResponse(raft: Raft, message: Message): void {
   const progress = raft.progress.get(message.from)!;
+  // A leader never drops its own entries within its term, so a response about an index past
+  // its log comes from no correct follower: believing it would count a copy that doesn't exist
+  // toward commit, and the next append would look for entries the log never had.
+  if (message.index > raft.log.lastIndex()) return;
   if (message.reject && message.context === LOST_ENTRIES) {
     // The follower lost entries it acknowledged: believe it (a lower match only delays commits)
     // and probe from where its log really ends.
