@@ -104,6 +104,25 @@ export class ConfigHistory {
     return this.#changes.length === 0 ? this.#base.index : this.#changes.at(-1)!.index;
   }
 
+  /**
+   * Whether the config changes among `entries`, appended once the log is cut at `from` (their
+   * first index), decode and apply in order. A correct leader sends no others; a follower drops an
+   * append that fails this rather than stop on it.
+   */
+  acceptsFrom(from: LogIndex, entries: readonly Entry[]): boolean {
+    let config = this.#base.config;
+    for (const change of this.#changes) if (change.index < from) config = change.config;
+    try {
+      for (const entry of entries) {
+        if (entry.type !== EntryType.ConfigChange) continue;
+        config = applyConfigChange(config, decodeConfigChange(entry.data));
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Takes the config changes among newly appended `entries` into effect; true if any. */
   append(entries: readonly Entry[]): boolean {
     let changed = false;

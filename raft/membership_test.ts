@@ -71,6 +71,48 @@ Deno.test("a config history undoes truncated changes and folds committed ones", 
   assert.throws(() => history.truncateFrom(2 as LogIndex));
 });
 
+Deno.test("an append whose config change doesn't decode or apply is dropped, not fatal", () => {
+  const cluster = new SimCluster({ seed: 31 });
+  const leader = cluster.electLeader("n1");
+  cluster.propose(leader);
+  cluster.stabilize();
+  const follower = cluster.raft("n2");
+  const before = follower.status();
+  const data = [
+    new TextEncoder().encode("not json"),
+    new TextEncoder().encode('{"type":"bogus","nodeId":"n9"}'),
+    encodeConfigChange({ type: "remove", nodeId: nodeId("stranger") }), // not a member
+  ];
+  for (const bytes of data) {
+    cluster.network.clearLog();
+    // What a faulty (or forged) leader of the current term could send.
+    follower.step({
+      type: MessageType.App,
+      from: cluster.node(leader).id,
+      to: cluster.node("n2").id,
+      term: before.term,
+      logTerm: before.term, // the last entry (a proposal of this term)
+      index: before.lastIndex,
+      entries: [{
+        term: before.term,
+        index: (before.lastIndex + 1) as LogIndex,
+        type: EntryType.ConfigChange,
+        data: bytes,
+      }],
+      commit: before.commit,
+      reject: false,
+      rejectHint: 0,
+      context: "",
+    } as never);
+    cluster.processReadies();
+    assert.equal(follower.status().lastIndex, before.lastIndex, "nothing was appended");
+  }
+  cluster.propose(leader);
+  cluster.stabilize();
+  assert.equal(follower.status().lastIndex, before.lastIndex + 1, "the follower still follows");
+  cluster.checkSafety();
+});
+
 Deno.test("a learner catches up without voting, then is promoted to a voter", () => {
   const cluster = growingCluster(1);
   const leader = cluster.raft("n1");

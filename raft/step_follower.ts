@@ -39,6 +39,7 @@ function handleAppend(raft: Raft, message: Message): void {
     return;
   }
   const lastNew = maybeAppend(raft, message);
+  if (lastNew === null) return; // entries no correct leader sends: dropped, unanswered
   if (lastNew !== undefined) {
     raft.send({ type: MessageType.AppResp, to: message.from, index: lastNew });
     return;
@@ -55,8 +56,11 @@ function handleAppend(raft: Raft, message: Message): void {
   });
 }
 
-/** Appends the message's entries if the log matches at its prev position; the new last index. */
-function maybeAppend(raft: Raft, message: Message): LogIndex | undefined {
+/**
+ * Appends the message's entries if the log matches at its prev position; the new last index.
+ * Null, and nothing changed, when its config changes don't decode or apply (see `acceptsFrom`).
+ */
+function maybeAppend(raft: Raft, message: Message): LogIndex | undefined | null {
   const log = raft.log;
   if (!log.matchTerm(message.index, message.logTerm)) return undefined;
   const lastNew = (message.index + message.entries.length) as LogIndex;
@@ -65,8 +69,9 @@ function maybeAppend(raft: Raft, message: Message): LogIndex | undefined {
     if (!(conflict > log.committed)) {
       assert.fail(`entry ${conflict} conflicts with a committed entry`);
     }
-    if (conflict <= log.lastIndex()) raft.configs.truncateFrom(conflict);
     const fresh = message.entries.slice(conflict - message.index - 1);
+    if (!raft.configs.acceptsFrom(conflict, fresh)) return null;
+    if (conflict <= log.lastIndex()) raft.configs.truncateFrom(conflict);
     log.append(fresh);
     raft.configs.append(fresh);
   }
