@@ -58,7 +58,18 @@ function checkText(value: unknown, field: string, charsMax: number): string {
   if (value.length === 0 || value.length > charsMax) {
     throw invalidParameter(field, `must be 1-${charsMax} characters`);
   }
+  checkWellFormed(value, field);
   return value;
+}
+
+/**
+ * Refuses a lone surrogate: stored as UTF-8 it would come back as U+FFFD, another text than was
+ * sent (two dedupIds or groupIds differing only there would even become one).
+ */
+function checkWellFormed(value: string, field: string): void {
+  if (!value.isWellFormed()) {
+    throw invalidParameter(field, "must be well-formed Unicode (a lone surrogate)");
+  }
 }
 
 /** Validates message attributes (≤ 10 string pairs); returns a clean copy. */
@@ -72,6 +83,7 @@ export function checkMessageAttributes(value: unknown, field: string): Record<st
   for (const [key, text] of entries) {
     checkText(key, `${field}.${key}`, messageLimits.attributeKeyCharsMax);
     if (typeof text !== "string") throw invalidParameter(`${field}.${key}`, "must be a string");
+    checkWellFormed(text, `${field}.${key}`);
     if (text.length > messageLimits.attributeValueCharsMax) {
       throw invalidParameter(
         `${field}.${key}`,
@@ -102,6 +114,7 @@ export function checkSendEntries(value: unknown, maxMessageBytes: number): SendC
       if (!entryKeys.has(key)) throw invalidParameter(`${field}.${key}`, "unknown field");
     }
     if (typeof entry.body !== "string") throw invalidParameter(`${field}.body`, "must be a string");
+    checkWellFormed(entry.body, `${field}.body`);
     // A UTF-16 code unit is at most 3 UTF-8 bytes: a batch whose bound passes both limits needs
     // no exact count (the command encoder writes the bytes anyway); others pay for one.
     const bytes = withinBound ? 0 : utf8(entry.body).length;

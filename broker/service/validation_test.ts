@@ -152,6 +152,32 @@ Deno.test("bad message requests are answered precisely and change nothing", asyn
       "InvalidParameter",
       "messages.0.attributes",
     ],
+    // A lone surrogate would be stored as U+FFFD: another text than was sent, and two dedupIds or
+    // groupIds differing only there would become one (the second message dropped as a repeat).
+    [
+      "a body with a lone surrogate",
+      send([{ body: "A\ud800B" }]),
+      "InvalidParameter",
+      "messages.0.body",
+    ],
+    [
+      "a dedupId with a lone surrogate",
+      send([{ body: "x", dedupId: "\ud800" }]),
+      "InvalidParameter",
+      "messages.0.dedupId",
+    ],
+    [
+      "a groupId with a lone surrogate",
+      send([{ body: "x", groupId: "g\udbff" }]),
+      "InvalidParameter",
+      "messages.0.groupId",
+    ],
+    [
+      "an attribute value with a lone surrogate",
+      send([{ body: "x", attributes: { k: "\udc00" } }]),
+      "InvalidParameter",
+      "messages.0.attributes.k",
+    ],
     [
       "a non-string attribute",
       send([{ body: "x", attributes: { k: 1 } }]),
