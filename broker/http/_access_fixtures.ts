@@ -91,6 +91,8 @@ export interface RouteCase {
   path: string;
   body?: unknown;
   permission: string;
+  /** Permissions the body needs besides `permission` (send on a queue it writes into). */
+  alsoNeeds?: string[];
 }
 
 export const routeCases: RouteCase[] = [
@@ -138,8 +140,10 @@ export const routeCases: RouteCase[] = [
   {
     method: "POST",
     path: "/v1/queues/orders/redrive",
-    body: {},
+    // Without a destination a redrive writes into any queue (access_guard_test checks that).
+    body: { destination: "other" },
     permission: "queue:orders:manage",
+    alsoNeeds: ["queue:other:send"],
   },
   { method: "PUT", path: "/v1/topics/orders", body: {}, permission: "topic:orders:manage" },
   { method: "GET", path: "/v1/topics?prefix=ord", permission: "topic:ord*:read" },

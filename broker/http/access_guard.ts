@@ -49,6 +49,7 @@ import {
   type DoorEnv,
   errorBody,
   errorStatus,
+  everyQueue,
   permissionText,
   v1AccessRules,
 } from "./v1/mod.ts";
@@ -308,7 +309,14 @@ function ruleRefusal(
   if (!keyRing.allows(key, kind, resource, action)) {
     return `${who} lacks the permission '${permissionText(kind, resource, action)}'`;
   }
-  for (const queue of writtenQueues(rule, inputs.bodyText)) {
+  const written = writtenQueues(rule, inputs.bodyText);
+  if (written === everyQueue) {
+    if (allowsEveryNameWithPrefix(keyRing, key, "queue", "", "send")) return null;
+    return `${who} lacks the permission 'queue:*:send' (without a destination, a redrive moves ` +
+      `messages back into whichever queues they came from; name a destination the key may ` +
+      `send to)`;
+  }
+  for (const queue of written) {
     if (!keyRing.allows(key, "queue", queue, "send")) {
       return `${who} lacks the permission '${
         permissionText("queue", queue, "send")
@@ -318,8 +326,13 @@ function ruleRefusal(
   return null;
 }
 
-function writtenQueues(rule: AccessRule, bodyText: string | undefined): string[] {
-  if (rule.queuesWrittenByBody === undefined || bodyText === undefined) return [];
+function writtenQueues(
+  rule: AccessRule,
+  bodyText: string | undefined,
+): string[] | typeof everyQueue {
+  if (rule.queuesWrittenByBody === undefined) return [];
+  // No body is an empty request (a redrive without one has no destination either).
+  if (bodyText === undefined || bodyText === "") return rule.queuesWrittenByBody(undefined);
   try {
     return rule.queuesWrittenByBody(JSON.parse(bodyText));
   } catch {

@@ -86,7 +86,9 @@ Deno.test("every v1 route refuses a key without its permission with 403 and name
 
 Deno.test("every v1 route serves a key holding exactly its permission, Bearer or signed", async () => {
   const keys: Keys = {};
-  routeCases.forEach((routeCase, index) => keys[`AKIDmay${index}`] = [routeCase.permission]);
+  routeCases.forEach((routeCase, index) =>
+    keys[`AKIDmay${index}`] = [routeCase.permission, ...routeCase.alsoNeeds ?? []]
+  );
   const { app, calls, status } = await door({ keys });
   for (const [index, routeCase] of routeCases.entries()) {
     const secretId = `AKIDmay${index}`;
@@ -197,6 +199,7 @@ Deno.test("a body that moves messages into another queue needs send on it", asyn
     keys: {
       AKIDdlq: ["queue:orders-dlq:manage"],
       AKIDboth: ["queue:orders-dlq:manage", "queue:payments:send", "queue:orders:manage"],
+      AKIDany: ["queue:orders-dlq:manage", "queue:*:send"],
     },
   });
   const post = (secretId: string, path: string, method: string, body: unknown) =>
@@ -217,12 +220,25 @@ Deno.test("a body that moves messages into another queue needs send on it", asyn
     "key 'AKIDdlq' lacks the permission 'queue:payments:send' (the request moves messages " +
       "into queue 'payments')",
   );
-  const toOrigin = await post("AKIDdlq", "/v1/queues/orders-dlq/redrive", "POST", {});
-  assert.equal(toOrigin.status, 200, "without a destination messages go back where they came from");
+  // Without a destination messages go back to whichever queues they came from, which the request
+  // does not name: that needs send on every queue (managing the dead-letter queue is not enough).
+  for (const body of [{}, undefined]) {
+    const toOrigin = await app.request("/v1/queues/orders-dlq/redrive", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer AKIDdlq:${secretOf("AKIDdlq")}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.equal(toOrigin.status, 403, JSON.stringify(body));
+    assert.match((await errorOf(toOrigin)).message, /lacks the permission 'queue:\*:send'/);
+  }
   const allowed = await post("AKIDboth", "/v1/queues/orders-dlq/redrive", "POST", {
     destination: "payments",
   });
   assert.equal(allowed.status, 200);
+  assert.equal((await post("AKIDany", "/v1/queues/orders-dlq/redrive", "POST", {})).status, 200);
   const policy = { deadLetter: { queue: "payments", maxReceiveCount: 3 } };
   assert.equal((await post("AKIDdlq", "/v1/queues/orders-dlq", "PUT", policy)).status, 403);
   assert.equal((await post("AKIDdlq", "/v1/queues/orders-dlq", "PATCH", policy)).status, 403);

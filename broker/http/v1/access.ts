@@ -38,6 +38,9 @@ export type AccessRuleName =
   /** The cluster: the permission has no name. */
   | null;
 
+/** What a rule's `queuesWrittenByBody` answers for a request that writes into any queue. */
+export const everyQueue = "every queue";
+
 /** The permission one route needs. */
 export interface AccessRule {
   readonly method: "GET" | "PUT" | "PATCH" | "POST" | "DELETE";
@@ -46,8 +49,12 @@ export interface AccessRule {
   readonly kind: ResourceKind;
   readonly action: Action;
   readonly name: AccessRuleName;
-  /** Queues the request body writes into (the key needs `send` on each). */
-  readonly queuesWrittenByBody?: (body: unknown) => string[];
+  /**
+   * Queues the request body (undefined when none) writes into: the key needs `send` on each.
+   * `everyQueue` when the request writes into queues it does not name (a redrive back to its
+   * messages' origins), which needs `send` on every queue.
+   */
+  readonly queuesWrittenByBody?: (body: unknown) => string[] | typeof everyQueue;
 }
 
 type Method = AccessRule["method"];
@@ -56,7 +63,7 @@ function queueRule(
   method: Method,
   path: string,
   action: Action,
-  queuesWrittenByBody?: (body: unknown) => string[],
+  queuesWrittenByBody?: AccessRule["queuesWrittenByBody"],
 ): AccessRule {
   return { method, path, kind: "queue", action, name: { param: "queue" }, queuesWrittenByBody };
 }
@@ -66,7 +73,7 @@ export function topicRule(
   method: Method,
   path: string,
   action: Action,
-  queuesWrittenByBody?: (body: unknown) => string[],
+  queuesWrittenByBody?: AccessRule["queuesWrittenByBody"],
 ): AccessRule {
   return { method, path, kind: "topic", action, name: { param: "topic" }, queuesWrittenByBody };
 }
@@ -105,9 +112,13 @@ function subscriptionQueue(body: unknown): string[] {
   return queue === undefined ? [] : [queue];
 }
 
-function redriveDestination(body: unknown): string[] {
+/**
+ * A redrive writes into its `destination`, or without one into each message's origin queue:
+ * whichever queues sent the dead letters, which the request does not name.
+ */
+function redriveDestination(body: unknown): string[] | typeof everyQueue {
   const destination = stringField(body, "destination");
-  return destination === undefined ? [] : [destination];
+  return destination === undefined ? everyQueue : [destination];
 }
 
 /** The rules of every v1 route. */

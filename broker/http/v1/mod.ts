@@ -10,6 +10,7 @@ export { createV1TopicRoutes, v1TopicRouteDefinitions } from "./topic_routes.ts"
 export {
   type AccessRule,
   type AccessRuleName,
+  everyQueue,
   listingRule,
   permissionText,
   topicRule,
