@@ -55,6 +55,8 @@ export class InboundConnection {
   peer: NodeId | null = null;
   readonly conn: PeerConn;
   readonly remote: string;
+  /** The remote host (the per-address cap counts by it). */
+  readonly address: string;
   /** Resolves when the connection is closed and its loop has ended. */
   readonly done: Promise<void>;
   readonly #context: InboundContext;
@@ -68,6 +70,7 @@ export class InboundConnection {
   constructor(conn: PeerConn, context: InboundContext) {
     this.conn = conn;
     this.remote = remoteText(conn);
+    this.address = conn.remoteAddr.hostname;
     this.#context = context;
     this.#channel = new FrameChannel(conn, handshakeFrameBytesMax);
     this.done = this.#run();
@@ -76,6 +79,11 @@ export class InboundConnection {
   close(): void {
     this.#closed = true;
     closeQuietly(this.conn);
+  }
+
+  /** True once closed (its loop may still be ending). */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /**

@@ -70,6 +70,11 @@ export interface TransportStats {
   handshakesFailed: number;
   /** Connections refused at accept because a connection cap was reached. */
   connectionsRefused: number;
+  /**
+   * Connections still in their handshake closed to make room for a new one at a cap (so
+   * strangers holding slots can't keep a member out).
+   */
+  connectionsEvicted: number;
   /** Connections closed because the other side sent nothing for too long. */
   linksSilenced: number;
 }

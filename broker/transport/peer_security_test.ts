@@ -210,31 +210,48 @@ Deno.test("a recorded handshake replayed to the node is refused", async () => {
   await proxy.close();
 });
 
-Deno.test("connections over the caps are refused, and admitted again once others close", async (t) => {
+Deno.test("at a cap the oldest unproven connection makes room; proven ones are never pushed out", async (t) => {
   await t.step("per remote address", async () => {
     const a = await startNode("a", {
       inboundConnectionsPerAddressMax: 2,
       inboundConnectionsMax: 10,
     });
-    const open = [
+    // Strangers hold both of the address's slots without proving anything.
+    const strangers = [
       await rawConnect(a.transport.address.port),
       await rawConnect(a.transport.address.port),
     ];
-    const third = await rawConnect(a.transport.address.port);
-    assert.equal(await closedByPeer(third), true);
-    assert.equal(a.transport.stats().connectionsRefused, 1);
-    assert.match(a.warnings.at(-1)!, /inboundConnectionsPerAddressMax/);
-    open[0].close();
-    await waitFor(() => a.warnings.some((line) => line.includes("closed before its hello")));
-    const admitted = await rawHandshake(a.transport.address.port, {
+    // A member from the same address still gets in: the oldest stranger is closed for it.
+    const member = await rawHandshake(a.transport.address.port, {
       key: testClusterKey,
       nodeId: nodeId("b"),
       peer: a.id,
     });
-    await admitted.send([message(nodeId("b"), a.id, 1)]);
+    assert.equal(await closedByPeer(strangers[0]), true);
+    assert.equal(a.transport.stats().connectionsEvicted, 1);
+    assert.match(a.warnings.join("\n"), /oldest connection still in its handshake/);
+    await member.send([message(nodeId("b"), a.id, 1)]);
     await waitFor(() => a.received.length === 1);
-    open[1].close();
-    admitted.conn.close();
+    // With both slots held by proven peers, a newcomer is refused and nobody is pushed out.
+    const second = await rawHandshake(a.transport.address.port, {
+      key: testClusterKey,
+      nodeId: nodeId("c"),
+      peer: a.id,
+    });
+    assert.equal(await closedByPeer(strangers[1]), true);
+    // Both proven (a message from each arrived): the newcomer is refused, neither is pushed out.
+    await member.send([message(nodeId("b"), a.id, 2)]);
+    await second.send([message(nodeId("c"), a.id, 3)]);
+    await waitFor(() => a.received.length === 3);
+    const refused = await rawConnect(a.transport.address.port);
+    assert.equal(await closedByPeer(refused), true);
+    assert.equal(a.transport.stats().connectionsRefused, 1);
+    assert.match(a.warnings.at(-1)!, /refused a connection: .*inboundConnectionsPerAddressMax/);
+    await member.send([message(nodeId("b"), a.id, 4)]);
+    await second.send([message(nodeId("c"), a.id, 5)]);
+    await waitFor(() => a.received.length === 5);
+    member.conn.close();
+    second.conn.close();
     await a.transport.close();
   });
   await t.step("in total", async () => {
@@ -242,12 +259,18 @@ Deno.test("connections over the caps are refused, and admitted again once others
       inboundConnectionsPerAddressMax: 10,
       inboundConnectionsMax: 3,
     });
-    const open = await Promise.all([1, 2, 3].map(() => rawConnect(a.transport.address.port)));
-    const fourth = await rawConnect(a.transport.address.port);
-    assert.equal(await closedByPeer(fourth), true);
-    assert.equal(a.transport.stats().connectionsRefused, 1);
-    assert.match(a.warnings.at(-1)!, /inboundConnectionsMax/);
-    for (const conn of open) conn.close();
+    const strangers = await Promise.all([1, 2, 3].map(() => rawConnect(a.transport.address.port)));
+    const member = await rawHandshake(a.transport.address.port, {
+      key: testClusterKey,
+      nodeId: nodeId("b"),
+      peer: a.id,
+    });
+    assert.equal(await closedByPeer(strangers[0]), true);
+    await member.send([message(nodeId("b"), a.id, 1)]);
+    await waitFor(() => a.received.length === 1);
+    assert.equal(a.transport.stats().connectionsEvicted, 1);
+    for (const conn of strangers.slice(1)) conn.close();
+    member.conn.close();
     await a.transport.close();
   });
 });

@@ -124,7 +124,6 @@ export class TcpTransport {
   readonly #links = new Map<NodeId, PeerLink>();
   readonly #inbound = new Set<InboundConnection>();
   /** Open accepted connections per remote address (for the per-address cap). */
-  readonly #inboundPerAddress = new Map<string, number>();
   readonly #inboundConnectionsMax: number;
   readonly #inboundConnectionsPerAddressMax: number;
   readonly #clientUrls = new Map<NodeId, string>();
@@ -340,18 +339,37 @@ export class TcpTransport {
     }
   }
 
-  /** Applies the connection caps; a connection over either is closed at once. */
+  /**
+   * Applies the connection caps. At a cap, the oldest connection still in its handshake (from
+   * this address, for the per-address cap) is closed to make room: strangers without the key
+   * can hold slots only for as long as new connections don't need them, so a member (or a node
+   * restarting) always gets in. A connection over a cap that only proven peers fill is closed.
+   */
   #admit(conn: PeerConn): boolean {
     const address = conn.remoteAddr.hostname;
-    const fromAddress = this.#inboundPerAddress.get(address) ?? 0;
+    const open = [...this.#inbound].filter((connection) => !connection.closed);
+    const fromAddress = open.filter((connection) => connection.address === address);
     let refusal: string | null = null;
-    if (this.#inbound.size >= this.#inboundConnectionsMax) {
-      refusal = `${this.#inbound.size} connections are open (inboundConnectionsMax)`;
-    } else if (fromAddress >= this.#inboundConnectionsPerAddressMax) {
-      refusal = `${fromAddress} connections from ${address} are open ` +
+    let pending: InboundConnection[] = [];
+    if (open.length >= this.#inboundConnectionsMax) {
+      refusal = `${open.length} connections are open (inboundConnectionsMax)`;
+      pending = open;
+    } else if (fromAddress.length >= this.#inboundConnectionsPerAddressMax) {
+      refusal = `${fromAddress.length} connections from ${address} are open ` +
         "(inboundConnectionsPerAddressMax)";
+      pending = fromAddress;
     }
     if (refusal === null) return true;
+    const oldest = pending.find((connection) => connection.peer === null);
+    if (oldest !== undefined) {
+      this.#context.stats.connectionsEvicted++;
+      this.#context.warnings.line(
+        `transport ${this.#nodeId}: closed the oldest connection still in its handshake ` +
+          `(from ${oldest.remote}) to admit a new one: ${refusal}`,
+      );
+      oldest.close();
+      return true;
+    }
     this.#context.stats.connectionsRefused++;
     this.#context.warnings.line(`transport ${this.#nodeId}: refused a connection: ${refusal}`);
     closeQuietly(conn);
@@ -361,16 +379,9 @@ export class TcpTransport {
   #serveInbound(conn: PeerConn): void {
     // Accepted TLS connections offer no setNoDelay; the accepting side writes only keepalives.
     if ("setNoDelay" in conn) conn.setNoDelay(true);
-    const address = conn.remoteAddr.hostname;
-    this.#inboundPerAddress.set(address, (this.#inboundPerAddress.get(address) ?? 0) + 1);
     const connection = new InboundConnection(conn, this.#inboundContext);
     this.#inbound.add(connection);
-    this.#track(connection.done.finally(() => {
-      this.#inbound.delete(connection);
-      const left = (this.#inboundPerAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.#inboundPerAddress.set(address, left);
-      else this.#inboundPerAddress.delete(address);
-    }));
+    this.#track(connection.done.finally(() => this.#inbound.delete(connection)));
   }
 
   /** A connection proved the key: it now speaks for `hello.nodeId`. */
@@ -414,6 +425,7 @@ function newStats(): TransportStats {
     handshakes: 0,
     handshakesFailed: 0,
     connectionsRefused: 0,
+    connectionsEvicted: 0,
     linksSilenced: 0,
   };
 }
