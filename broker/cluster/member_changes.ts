@@ -112,6 +112,14 @@ export class Membership {
     checkJoin(request);
     const { replica } = this.#options;
     this.#requireLeader();
+    // The leader is no peer of its own: the catch-up wait would never see it, and recording
+    // other addresses for it would misdirect every forward to it.
+    if (request.id === this.#options.nodeId) {
+      throw invalidParameter(
+        "id",
+        `node '${request.id}' is this node, the leader; a join comes from the joining node`,
+      );
+    }
     await replica.propose(CommandType.SetMember, encodeJson(request));
     let config = replica.status().config;
     if (![...config.voters, ...config.learners].includes(request.id as NodeId)) {

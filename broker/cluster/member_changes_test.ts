@@ -51,3 +51,25 @@ Deno.test("a join gives up on a learner that never catches up when the given clo
     await node.close();
   }
 });
+
+Deno.test("a join naming the leader itself is refused at once and records nothing", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = new Membership({
+    nodeId: "n1",
+    replica: node.replica,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("the join of the leader itself went through"),
+  });
+  try {
+    const before = node.replica.status().lastIndex;
+    await assert.rejects(
+      membership.join({ id: "n1", peerAddress: "127.0.0.1:1", clientUrl: "http://127.0.0.1:2" }),
+      (error: BrokerError) =>
+        error.code === "InvalidParameter" && /is this node/.test(error.message),
+    );
+    assert.equal(node.replica.status().lastIndex, before, "the join proposed something");
+  } finally {
+    await node.close();
+  }
+});
