@@ -28,7 +28,7 @@ import {
 import type { Proposer } from "../replication/mod.ts";
 import { asBrokerError } from "./replica_errors.ts";
 import { checkList, checkName } from "./validation.ts";
-import { checkPublishEntries } from "./topic_validation.ts";
+import { checkPublishEntries, checkPushUrlText } from "./topic_validation.ts";
 import type { ListQueuesOptions } from "./types.ts";
 import type {
   CreateTopicResult,
@@ -201,6 +201,9 @@ export class EngineTopicService implements TopicService, PushSource {
     checkName(name, "subscription");
     const current = this.#machine.topics.getSubscription(topic, name);
     const resolved = resolveSubscription(undefined, input, attributes.filterType);
+    if (current === undefined && "url" in resolved.endpoint) {
+      checkPushUrlText(resolved.endpoint.url);
+    }
     const endpoint = resolved.endpoint;
     if (current === undefined && "queue" in endpoint) {
       if (this.#machine.queueAttributes(endpoint.queue) === undefined) {

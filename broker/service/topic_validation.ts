@@ -93,3 +93,22 @@ export function checkPublishEntries(
     return message;
   });
 }
+
+/**
+ * The text of a new subscription's URL, beyond what the engine's `checkPushUrl` checks (which
+ * the engine also applies to entries already in logs, so it stays as it was): whitespace,
+ * control characters, backslashes and lone surrogates are refused rather than cleaned up by the
+ * URL parser, and so are an empty fragment (`…/#`) or empty credentials (`http://:@host/`),
+ * which the parsed URL no longer shows. The URL is stored and pushed to exactly as given.
+ */
+export function checkPushUrlText(url: unknown, field = "endpoint.url"): void {
+  if (typeof url !== "string") return; // the engine's check names the mistake
+  if (!url.isWellFormed()) throw invalidParameter(field, "must be well-formed Unicode");
+  // deno-lint-ignore no-control-regex -- control characters are what it looks for
+  if (/[\s\u0000-\u001f\u007f\\]/.test(url)) {
+    throw invalidParameter(field, "must not contain whitespace, control characters or backslashes");
+  }
+  if (url.includes("#")) throw invalidParameter(field, "must not have a fragment");
+  const authority = url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").split(/[/?]/, 1)[0];
+  if (authority.includes("@")) throw invalidParameter(field, "must not carry credentials");
+}

@@ -293,6 +293,32 @@ function subscriptionCases(): BadInputCase[] {
       { endpoint: { url: "https://host/x#y" } },
       "endpoint.url",
     ),
+    // What the URL parser would quietly clean up, so the parsed URL no longer shows it.
+    subscribeCase(
+      "a url with an empty fragment",
+      { endpoint: { url: "https://host/x#" } },
+      "endpoint.url",
+    ),
+    subscribeCase(
+      "a url with empty credentials",
+      { endpoint: { url: "http://:@host/x" } },
+      "endpoint.url",
+    ),
+    subscribeCase(
+      "a url with a line break",
+      { endpoint: { url: "https://host/a\r\nb" } },
+      "endpoint.url",
+    ),
+    subscribeCase(
+      "a url with a backslash",
+      { endpoint: { url: "http:\\\\host\\x" } },
+      "endpoint.url",
+    ),
+    subscribeCase(
+      "a url with a lone surrogate",
+      { endpoint: { url: "https://host/\ud800" } },
+      "endpoint.url",
+    ),
     subscribeCase(
       "a url over 1024 bytes",
       { endpoint: { url: `https://h/${"a".repeat(1020)}` } },
