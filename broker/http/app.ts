@@ -30,9 +30,12 @@ import {
   createV1TopicRoutes,
   type DoorEnv,
   type ErrorLogger,
+  installQueryChecks,
+  v1RouteDefinitions,
+  v1TopicRouteDefinitions,
   validationHook,
 } from "./v1/mod.ts";
-import { createOpsRoutes } from "./ops_routes.ts";
+import { createOpsRoutes, opsRouteDefinitions } from "./ops_routes.ts";
 import { answerHeaders, requestContext, RequestRecorder } from "./request_context.ts";
 import { createDirectRoutes } from "./direct.ts";
 import { createDoorDirect, doorRoutes } from "./door_direct.ts";
@@ -128,6 +131,11 @@ export function createApp(options: AppOptions): App {
   app.use("/v1/*", access.authenticate(requestBytesMax));
   app.use("/v1/*", jsonBodyReader(requestBytesMax));
   access.installRules(app);
+  installQueryChecks(app, [
+    ...v1RouteDefinitions,
+    ...v1TopicRouteDefinitions,
+    ...opsRouteDefinitions,
+  ]);
   app.route("/", createV1Routes(options.service, { hotRoutes: options.hotRoutes }));
   if (options.topics !== undefined) app.route("/", createV1TopicRoutes(options.topics));
   app.route("/", createOpsRoutes({ status: options.status, metrics: options.metrics }));

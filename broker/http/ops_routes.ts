@@ -144,6 +144,9 @@ export interface OpsRoutesOptions {
   metrics: Metrics;
 }
 
+/** The v1 routes this file serves (the door's query check reads their shapes). */
+export const opsRouteDefinitions = [cluster, joinNode, removeNode];
+
 /**
  * The operations routes.
  *

@@ -229,6 +229,28 @@ function listCases(): BadInputCase[] {
   ];
 }
 
+/** Query parameters on routes that take none (a delay in the query must not be ignored). */
+function unknownQueryCases(): BadInputCase[] {
+  const query = (method: string, path: string, field: string, body?: unknown): BadInputCase => ({
+    name: `${method} ${path} with an unknown query parameter`,
+    method,
+    path,
+    body,
+    status: 400,
+    code: "InvalidParameter",
+    field,
+  });
+  return [
+    query("POST", `${queue}/messages?delaySeconds=60`, "delaySeconds", {
+      messages: [{ body: "x" }],
+    }),
+    query("POST", `${queue}/messages/receive?waitSeconds=5`, "waitSeconds", {}),
+    query("GET", `${queue}?verbose=1`, "verbose"),
+    query("PUT", `${queue}?fifo=true`, "fifo", {}),
+    query("POST", `${queue}/purge?all`, "all"),
+  ];
+}
+
 function sendCases(): BadInputCase[] {
   const path = `${queue}/messages`;
   const send = (name: string, messages: unknown, field: string): BadInputCase => ({
@@ -459,6 +481,7 @@ export function badInputCases(): BadInputCase[] {
     ...attributeCases("PUT"),
     ...attributeCases("PATCH"),
     ...listCases(),
+    ...unknownQueryCases(),
     ...sendCases(),
     ...receiveCases(),
     ...deleteAndVisibilityCases(),

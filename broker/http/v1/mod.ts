@@ -17,6 +17,7 @@ export {
   v1AccessRules,
 } from "./access.ts";
 export { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./schemas.ts";
+export { installQueryChecks } from "./query_check.ts";
 export {
   createErrorHandler,
   createNotFoundHandler,
