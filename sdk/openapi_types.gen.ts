@@ -1715,6 +1715,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UnsupportedMediaType (a body that is not JSON) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -1776,6 +1794,24 @@ export interface operations {
       };
       /** @description QueueNotFound */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UnsupportedMediaType (a body that is not JSON) */
+      415: {
         headers: {
           [name: string]: unknown;
         };
@@ -1855,6 +1891,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UnsupportedMediaType (a body that is not JSON) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -1889,6 +1943,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -1952,6 +2024,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2034,6 +2124,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description TopicNotFound, SubscriptionNotFound */
       404: {
         headers: {
@@ -2081,6 +2189,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2160,6 +2286,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -2198,6 +2342,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2284,6 +2446,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description TopicNotFound, SubscriptionNotFound */
       404: {
         headers: {
@@ -2342,6 +2522,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2426,6 +2624,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description TopicNotFound, SubscriptionNotFound */
       404: {
         headers: {
@@ -2475,6 +2691,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2550,6 +2784,24 @@ export interface operations {
       };
       /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -2742,6 +2994,24 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTooLarge */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description UnsupportedMediaType (a body that is not JSON) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader / NotReady (retry) */
       503: {
         headers: {
@@ -2771,6 +3041,15 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description InvalidParameter: a bad node id, or the last voter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
       };
       /** @description Unauthenticated (with a credentials file) */
       401: {

@@ -315,6 +315,26 @@ Deno.test("a v1 route without an access rule is never served (500, logged)", asy
   assert.equal((await open.app.request("/v1/unguarded")).status, 500, "without keys as well");
 });
 
+Deno.test("every documented v1 route lists the errors any route can answer", async () => {
+  // The door answers 401 and 403 on every v1 route with a credentials file (and 403 in
+  // protected mode), and 413 / 415 for any over-large or non-JSON body.
+  const { app } = await door();
+  const document = await (await app.request("/openapi.json")).json();
+  for (const [path, item] of Object.entries(document.paths as Record<string, object>)) {
+    if (!path.startsWith("/v1")) continue;
+    for (const [method, operation] of Object.entries(item)) {
+      const { responses, requestBody } = operation as {
+        responses: Record<string, unknown>;
+        requestBody?: unknown;
+      };
+      const expected = ["401", "403", ...(requestBody === undefined ? [] : ["413", "415"])];
+      for (const status of expected) {
+        assert.ok(status in responses, `${method.toUpperCase()} ${path} does not list ${status}`);
+      }
+    }
+  }
+});
+
 Deno.test("the access rules and the documented v1 routes are the same set", async () => {
   const { app } = await door();
   const document = await (await app.request("/openapi.json")).json();

@@ -117,6 +117,8 @@ const joinNode = createRoute({
     },
     400: { description: "InvalidParameter", content: errorContent },
     ...authResponses,
+    413: { description: "RequestTooLarge", content: errorContent },
+    415: { description: "UnsupportedMediaType (a body that is not JSON)", content: errorContent },
     503: { description: "NoLeader / NotReady (retry)", content: errorContent },
   },
 });
@@ -132,6 +134,10 @@ const removeNode = createRoute({
   },
   responses: {
     204: { description: "Removed" },
+    400: {
+      description: "InvalidParameter: a bad node id, or the last voter",
+      content: errorContent,
+    },
     ...authResponses,
     404: { description: "NotFound: not a member", content: errorContent },
     503: { description: "NoLeader (retry)", content: errorContent },

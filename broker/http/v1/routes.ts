@@ -9,6 +9,7 @@ import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { QueueService } from "../../service/mod.ts";
 import type { RewindRequest } from "../../../sdk/protocol.ts";
 import { type DoorEnv, validationHook } from "./errors.ts";
+import { errorResponses, json, jsonBody } from "./openapi_responses.ts";
 import { addHotRoutes } from "./hot_routes.ts";
 import {
   ChangeVisibilityRequestSchema,
@@ -32,39 +33,12 @@ import {
   SendMessagesResponseSchema,
 } from "./schemas.ts";
 
-const errorDescriptions: Record<number, string> = {
-  400: "InvalidParameter, MalformedRequest (the body is not JSON)",
-  401: "Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file)",
-  403: "AccessDenied: the key lacks the permission, or protected mode refused a remote client",
+const errors = errorResponses({
   404: "QueueNotFound",
   409: "QueueAlreadyExists (with other attributes)",
-  413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
-  415: "UnsupportedMediaType (a body that is not JSON)",
   429:
     "BacklogFull (sends), QueueLimitExceeded (creates: queuesMax reached), TopicLimitExceeded (topic creates: topicsMax reached)",
-  503: "NoLeader, NotReady (retry after Retry-After)",
-  507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
-};
-
-/** The error responses of a route, for the OpenAPI document (every route may answer 401/403). */
-function errors(...statuses: number[]) {
-  const responses: Record<number, { description: string; content: object }> = {};
-  for (const status of [...statuses, 401, 403, 503].sort((a, b) => a - b)) {
-    responses[status] = {
-      description: errorDescriptions[status],
-      content: { "application/json": { schema: ErrorBodySchema } },
-    };
-  }
-  return responses;
-}
-
-function json<T extends z.ZodType>(schema: T, description: string) {
-  return { description, content: { "application/json": { schema } } };
-}
-
-function jsonBody<T extends z.ZodType>(schema: T, required: boolean) {
-  return { required, content: { "application/json": { schema } } };
-}
+});
 
 const tags = ["queues"];
 const messageTags = ["messages"];
@@ -182,7 +156,10 @@ const rewind = createRoute({
   tags,
   summary: "Move the read position back to a time or sequence",
   request: { params: QueueParamsSchema, body: jsonBody(RewindRequestSchema, true) },
-  responses: { 200: json(RewindResponseSchema, "Where delivery restarts"), ...errors(400, 404) },
+  responses: {
+    200: json(RewindResponseSchema, "Where delivery restarts"),
+    ...errors(400, 404, 413, 415),
+  },
 });
 
 const purge = createRoute({
@@ -192,7 +169,10 @@ const purge = createRoute({
   tags,
   summary: "Delete every message of a queue",
   request: { params: QueueParamsSchema },
-  responses: { 200: json(PurgeResponseSchema, "How many were deleted"), ...errors(400, 404) },
+  responses: {
+    200: json(PurgeResponseSchema, "How many were deleted"),
+    ...errors(400, 404, 413, 415),
+  },
 });
 
 const redrive = createRoute({
@@ -202,7 +182,7 @@ const redrive = createRoute({
   tags,
   summary: "Move messages from a dead-letter queue back",
   request: { params: QueueParamsSchema, body: jsonBody(RedriveRequestSchema, false) },
-  responses: { 200: json(RedriveResponseSchema, "How many moved"), ...errors(400, 404) },
+  responses: { 200: json(RedriveResponseSchema, "How many moved"), ...errors(400, 404, 413, 415) },
 });
 
 /** Every route of this file, for the docs page and the 405 answer. */

@@ -9,6 +9,7 @@ import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { TopicService } from "../../service/mod.ts";
 import type { SubscriptionAttributesInput } from "../../../sdk/protocol.ts";
 import { type DoorEnv, validationHook } from "./errors.ts";
+import { errorResponses, json, jsonBody } from "./openapi_responses.ts";
 import { ErrorBodySchema } from "./schemas.ts";
 import {
   ListQuerySchema,
@@ -24,35 +25,11 @@ import {
   TopicSchema,
 } from "./topic_schemas.ts";
 
-const errorDescriptions: Record<number, string> = {
-  400: "InvalidParameter, MalformedRequest (the body is not JSON)",
+const errors = errorResponses({
   404: "TopicNotFound, SubscriptionNotFound",
   409: "TopicAlreadyExists, SubscriptionAlreadyExists (with other attributes)",
-  413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
-  415: "UnsupportedMediaType (a body that is not JSON)",
   429: "TopicLimitExceeded (creates: topicsMax reached)",
-  503: "NoLeader, NotReady (retry after Retry-After)",
-  507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
-};
-
-function errors(...statuses: number[]) {
-  const responses: Record<number, { description: string; content: object }> = {};
-  for (const status of [...statuses, 503]) {
-    responses[status] = {
-      description: errorDescriptions[status],
-      content: { "application/json": { schema: ErrorBodySchema } },
-    };
-  }
-  return responses;
-}
-
-function json<T extends z.ZodType>(schema: T, description: string) {
-  return { description, content: { "application/json": { schema } } };
-}
-
-function jsonBody<T extends z.ZodType>(schema: T, required: boolean) {
-  return { required, content: { "application/json": { schema } } };
-}
+});
 
 const tags = ["topics"];
 const subscriptionTags = ["subscriptions"];
