@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { QueueService } from "../../service/mod.ts";
 import type { RewindRequest } from "../../../sdk/protocol.ts";
 import { type DoorEnv, validationHook } from "./errors.ts";
@@ -16,7 +16,6 @@ import {
   ChangeVisibilityResponseSchema,
   DeleteMessagesRequestSchema,
   DeleteMessagesResponseSchema,
-  ErrorBodySchema,
   ListQueuesQuerySchema,
   PurgeResponseSchema,
   QueueAttributesInputSchema,

@@ -5,12 +5,11 @@
  *
  * @module
  */
-import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { TopicService } from "../../service/mod.ts";
 import type { SubscriptionAttributesInput } from "../../../sdk/protocol.ts";
 import { type DoorEnv, validationHook } from "./errors.ts";
 import { errorResponses, json, jsonBody } from "./openapi_responses.ts";
-import { ErrorBodySchema } from "./schemas.ts";
 import {
   ListQuerySchema,
   PublishRequestSchema,
