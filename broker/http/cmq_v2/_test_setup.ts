@@ -83,3 +83,15 @@ export async function until(condition: () => boolean): Promise<void> {
   }
   assert.ok(condition(), "condition not reached");
 }
+
+/** What the Python SDK sends with every Subscribe (its SubscriptionMeta defaults). */
+export const sdkSubscribeDefaults = {
+  notifyStrategy: "EXPONENTIAL_DECAY_RETRY",
+  notifyContentFormat: "JSON",
+};
+
+/** Asserts a CMQ answer succeeded (code 0) and returns its body. */
+export function ok(reply: { body: Record<string, unknown> }): Record<string, unknown> {
+  assert.equal(reply.body.code, 0, JSON.stringify(reply.body));
+  return reply.body;
+}

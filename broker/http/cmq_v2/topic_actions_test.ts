@@ -5,19 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { cmqCode, moduleCode } from "./errors.ts";
-import { adminKey, setup } from "./_test_setup.ts";
+import { adminKey, ok, sdkSubscribeDefaults, setup } from "./_test_setup.ts";
 import type { AccessKey } from "./deps.ts";
-
-/** What the Python SDK sends with every Subscribe (its SubscriptionMeta defaults). */
-const sdkSubscribeDefaults = {
-  notifyStrategy: "EXPONENTIAL_DECAY_RETRY",
-  notifyContentFormat: "JSON",
-};
-
-function ok(reply: { body: Record<string, unknown> }): Record<string, unknown> {
-  assert.equal(reply.body.code, 0, JSON.stringify(reply.body));
-  return reply.body;
-}
 
 Deno.test("CreateTopic, GetTopicAttributes, SetTopicAttributes, ListTopic, DeleteTopic", async () => {
   const { client, clock } = setup({ topics: true });
@@ -211,70 +200,6 @@ Deno.test("a routing-key topic delivers by bindingKey.n", async () => {
     await client.call("GetSubscriptionAttributes", { topicName: "orders", subscriptionName: "eu" }),
   );
   assert.deepEqual(attributes.bindingKey, ["*.eu", "vip.#"]);
-});
-
-Deno.test("errors name parameters as the client sent them, not the service's fields", async () => {
-  const { client, refused } = setup({ topics: true });
-  ok(await client.call("CreateQueue", { queueName: "eu" }));
-  ok(await client.call("CreateTopic", { topicName: "tagged" }));
-  ok(await client.call("CreateTopic", { topicName: "routed", filterType: 2 }));
-  const messageOf = async (params: Record<string, string | number>) =>
-    (await refused(() => client.call(params.Action as string, params), 4000)).body.message;
-  // A tag list numbered from 0: its second entry is msgTag.1 (the service says messages.0.tags.1).
-  const tag = await messageOf({
-    Action: "PublishMessage",
-    topicName: "tagged",
-    msgBody: "x",
-    "msgTag.0": "ok",
-    "msgTag.1": "x".repeat(17),
-  });
-  assert.match(tag, /\bmsgTag\.1: at most 16 characters/);
-  const key = await messageOf({
-    Action: "PublishMessage",
-    topicName: "routed",
-    msgBody: "x",
-    routingKey: "a".repeat(65),
-  });
-  assert.match(key, /^\(\d+\)routingKey: /);
-  const subscribe = {
-    Action: "Subscribe",
-    topicName: "routed",
-    subscriptionName: "eu",
-    protocol: "queue",
-    endpoint: "eu",
-    ...sdkSubscribeDefaults,
-  };
-  const filterTag = await messageOf({ ...subscribe, "filterTag.1": "paid" });
-  assert.match(filterTag, /^\(\d+\)filterTag: the topic filters by routingKey; use bindingKey$/);
-  const bindingKey = await messageOf({ ...subscribe, "bindingKey.1": "a".repeat(65) });
-  assert.match(bindingKey, /\bbindingKey\.1: /);
-  for (const message of [tag, key, filterTag, bindingKey]) {
-    assert.doesNotMatch(message, /messages\.|filterTags|bindingKeys/, message);
-  }
-});
-
-Deno.test("ClearSubscriptionFilterTags on a routing-key topic's subscription changes nothing and succeeds", async () => {
-  const { client, refused } = setup({ topics: true });
-  ok(await client.call("CreateQueue", { queueName: "eu" }));
-  ok(await client.call("CreateTopic", { topicName: "routed", filterType: 2 }));
-  ok(
-    await client.call("Subscribe", {
-      topicName: "routed",
-      subscriptionName: "eu",
-      protocol: "queue",
-      endpoint: "eu",
-      "bindingKey.1": "*.eu",
-      ...sdkSubscribeDefaults,
-    }),
-  );
-  const clear = { topicName: "routed", subscriptionName: "eu" };
-  ok(await client.call("ClearSubscriptionFilterTags", clear));
-  const attributes = ok(await client.call("GetSubscriptionAttributes", clear));
-  assert.deepEqual(attributes.bindingKey, ["*.eu"]);
-  await refused(
-    () => client.call("ClearSubscriptionFilterTags", { ...clear, subscriptionName: "nope" }),
-    4440,
-  );
 });
 
 Deno.test("Subscribe, ListSubscriptionByTopic, Get/SetSubscriptionAttributes, ClearSubscriptionFilterTags, Unsubscribe", async () => {
