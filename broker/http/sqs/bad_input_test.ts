@@ -40,6 +40,13 @@ const missing = {
   queryError: "MissingParameter;Sender",
 };
 
+/** What AWS JSON services answer for an X-Amz-Target naming no operation of theirs. */
+const unknownOperation = {
+  status: 400,
+  type: common("UnknownOperationException"),
+  queryError: "UnknownOperationException;Sender",
+};
+
 const noSuchQueue = {
   status: 400,
   type: modeled("QueueDoesNotExist"),
@@ -102,17 +109,25 @@ const cases: Case[] = [
     what: "an unknown operation",
     target: "AmazonSQS.Frobnicate",
     body: "{}",
-    status: 400,
-    type: common("InvalidAction"),
-    queryError: "InvalidAction;Sender",
+    ...unknownOperation,
+  },
+  {
+    what: "an operation name in another case",
+    target: "AmazonSQS.sendmessage",
+    body: send({ MessageBody: "x" }),
+    ...unknownOperation,
   },
   {
     what: "another service's target",
     target: "DynamoDB_20120810.ListTables",
     body: "{}",
-    status: 400,
-    type: common("InvalidAction"),
-    queryError: "InvalidAction;Sender",
+    ...unknownOperation,
+  },
+  {
+    what: "a target without a service prefix",
+    target: "SendMessage",
+    body: send({ MessageBody: "x" }),
+    ...unknownOperation,
   },
   {
     what: "no target",

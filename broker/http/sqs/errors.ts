@@ -59,6 +59,9 @@ export const sqsErrorKinds = {
   InvalidParameterValue: kind("InvalidParameterValue", 400, false),
   MissingParameter: kind("MissingParameter", 400, false),
   InvalidAction: kind("InvalidAction", 400, false),
+  // The AWS JSON protocol's answer to an X-Amz-Target that names no operation of the service
+  // (400, as DynamoDB, Kinesis and CloudWatch Logs answer it; Smithy's framework model says 404).
+  UnknownOperationException: kind("UnknownOperationException", 400, false),
   MissingAction: kind("MissingAction", 400, false),
   SerializationException: kind("SerializationException", 400, false),
   MissingAuthenticationToken: kind("MissingAuthenticationToken", 403, false),

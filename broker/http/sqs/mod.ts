@@ -157,9 +157,11 @@ function operationOf(request: Request): Operation {
   if (unsupportedOperations.has(name)) {
     throw new SqsError("UnsupportedOperation", `cmqd does not support ${name}.`);
   }
+  // Names are matched exactly, as the JSON protocol does: `AmazonSQS.sendmessage` and
+  // `SendMessage` (no service prefix) name no operation.
   throw new SqsError(
-    "InvalidAction",
-    `The action ${target.slice(0, 100)} is not valid for this web service.`,
+    "UnknownOperationException",
+    `${target.slice(0, 100)} is not an operation of AmazonSQS.`,
   );
 }
 
