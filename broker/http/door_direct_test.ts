@@ -112,6 +112,17 @@ const sqsCases: { path: string; init: () => RequestInit }[] = [
   { path: "/", init: sqs("SendMessage", "{not json") },
   { path: "/", init: sqs("Fly", {}) },
   { path: "/", init: sqs("SendMessage", { QueueUrl: queueUrl }) },
+  // The media type: JSON with parameters is served; another type, or none, is refused.
+  { path: "/", init: sqs("ListQueues", {}, { "content-type": "application/json; charset=utf-8" }) },
+  { path: "/", init: sqs("ListQueues", {}, { "content-type": "text/plain" }) },
+  {
+    path: "/",
+    init: () => ({
+      method: "POST",
+      headers: { "x-amz-target": "AmazonSQS.ListQueues" },
+      body: new TextEncoder().encode("{}"),
+    }),
+  },
 ];
 
 Deno.test("the CMQ door in front of hono answers as through hono", async () => {
@@ -128,6 +139,9 @@ Deno.test("the SQS door in front of hono answers as through hono", async () => {
   const doors = await pair({ leader: "http://127.0.0.1:9000" });
   for (const { path, init } of sqsCases) await same(doors, path, init);
   assert.ok(doors.direct.calls.length > 0, "the cases reached the service");
+  const plain = await same(doors, "/", sqs("ListQueues", {}, { "content-type": "text/plain" }));
+  assert.equal(plain.status, 404, "a body of another media type is refused on both paths");
+  assert.match(plain.body, /UnknownOperationException/);
   // Not SQS requests: left to hono on both (no target, another method, a query).
   await same(doors, "/", post("{}"));
   await same(doors, "/", get({ "x-amz-target": "AmazonSQS.ListQueues" }));

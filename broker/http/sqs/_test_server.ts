@@ -74,22 +74,27 @@ export function startDoor(options: StartOptions = {}) {
   };
 }
 
-/** Posts a raw AWS JSON 1.0 request (unsigned) and answers status, headers and parsed body. */
+/**
+ * Posts a raw AWS JSON 1.0 request (unsigned) and answers status, headers and parsed body. A
+ * header given as null is left out (`{"content-type": null}` sends none).
+ */
 export async function rawCall(
   endpoint: string,
   target: string | null,
   body: string | Uint8Array<ArrayBuffer>,
-  headers: Record<string, string> = {},
+  headers: Record<string, string | null> = {},
 ) {
-  const response = await fetch(endpoint + "/", {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-amz-json-1.0",
-      ...(target === null ? {} : { "x-amz-target": target }),
-      ...headers,
-    },
-    body,
-  });
+  const given: Record<string, string | null> = {
+    "content-type": "application/x-amz-json-1.0",
+    ...(target === null ? {} : { "x-amz-target": target }),
+    ...headers,
+  };
+  const sent = Object.entries(given).filter((entry): entry is [string, string] =>
+    entry[1] !== null
+  );
+  // A string body would make fetch add `text/plain`: bytes carry no type of their own.
+  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  const response = await fetch(endpoint + "/", { method: "POST", headers: sent, body: bytes });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: JSON.parse(text) };
 }

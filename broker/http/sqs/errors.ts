@@ -135,17 +135,24 @@ const queueDoesNotExistMessage = "The specified queue does not exist.";
 export class SqsError extends Error {
   readonly code: SqsErrorCode;
   readonly retryAfterSeconds?: number;
+  readonly #status?: number;
 
-  constructor(code: SqsErrorCode, message: string, options: { retryAfterSeconds?: number } = {}) {
+  /** `options.status` replaces the code's usual status where AWS answers the code with another. */
+  constructor(
+    code: SqsErrorCode,
+    message: string,
+    options: { retryAfterSeconds?: number; status?: number } = {},
+  ) {
     super(message);
     this.name = "SqsError";
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.#status = options.status;
   }
 
   /** The HTTP status SQS answers this error with. */
   get status(): number {
-    return sqsErrorKinds[this.code].status;
+    return this.#status ?? sqsErrorKinds[this.code].status;
   }
 
   /** True when the caller is at fault (`SenderFault` of batch results). */
@@ -201,7 +208,7 @@ export function errorResponse(
     headers.set("retry-after", String(error.retryAfterSeconds));
   }
   const body = { __type: `${namespace}#${error.code}`, message: error.message };
-  return new Response(JSON.stringify(body), { status: errorKind.status, headers });
+  return new Response(JSON.stringify(body), { status: error.status, headers });
 }
 
 /** The message SQS gives for a parameter that is required and absent. */

@@ -4,8 +4,8 @@
  * cmqd by changing its endpoint and credentials. It only translates: every operation is one or
  * two calls of the `QueueService` every door shares.
  *
- * A request goes: bounded body read → SigV4 check (when the broker has keys) → operation lookup
- * → JSON parse → operation (which checks the key's `queue:<name>:<action>` permission) → JSON
+ * A request goes: bounded body read → SigV4 check (when the broker has keys) → media type check
+ * → operation lookup → JSON parse → operation (which checks the key's `queue:<name>:<action>` permission) → JSON
  * answer, or SQS's error shape (`errors.ts`).
  *
  * @example
@@ -144,6 +144,28 @@ async function readBoundedBody(request: Request): Promise<Uint8Array> {
   return body;
 }
 
+/** The media types of a request body: AWS JSON 1.0 (what the SDKs send) and plain JSON. */
+const jsonMediaTypes = new Set([sqsContentType, "application/json"]);
+
+/**
+ * Refuses a body that is not JSON by its `Content-Type` (parameters such as `charset` ignored):
+ * AWS JSON services answer such a request `404 UnknownOperationException` (no operation of their
+ * protocol was asked for). An empty body needs no type: it is an empty input.
+ */
+function checkMediaType(request: Request, body: Uint8Array): void {
+  if (body.length === 0) return;
+  const header = request.headers.get("content-type");
+  const mediaType = header?.split(";", 1)[0].trim().toLowerCase();
+  if (mediaType !== undefined && jsonMediaTypes.has(mediaType)) return;
+  const shown = header === null ? "no Content-Type" : `Content-Type ${header.slice(0, 100)}`;
+  throw new SqsError(
+    "UnknownOperationException",
+    `A request with ${shown} names no operation: send the AWS JSON 1.0 protocol's ` +
+      `${sqsContentType} (or application/json).`,
+    { status: 404 },
+  );
+}
+
 function operationOf(request: Request): Operation {
   const target = request.headers.get("x-amz-target");
   if (request.method !== "POST") {
@@ -211,6 +233,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       const key = keys === null
         ? null
         : await verifySignature(request, body, { keys, nowMs: now() });
+      checkMediaType(request, body);
       const operation = operationOf(request);
       let addresses: QueueAddresses | undefined;
       const context: OperationContext = {
