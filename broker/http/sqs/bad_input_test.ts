@@ -47,6 +47,12 @@ const unknownOperation = {
   queryError: "UnknownOperationException;Sender",
 };
 
+const invalidAttributeName = {
+  status: 400,
+  type: modeled("InvalidAttributeName"),
+  queryError: "InvalidAttributeName;Sender",
+};
+
 const noSuchQueue = {
   status: 400,
   type: modeled("QueueDoesNotExist"),
@@ -144,6 +150,18 @@ const cases: Case[] = [
     status: 400,
     type: modeled("UnsupportedOperation"),
     queryError: "AWS.SimpleQueueService.UnsupportedOperation;Sender",
+  },
+  {
+    what: "a receive asking for a system attribute SQS does not know",
+    target: "AmazonSQS.ReceiveMessage",
+    body: send({ MessageSystemAttributeNames: ["SentTimestamps"] }),
+    ...invalidAttributeName,
+  },
+  {
+    what: "GetQueueAttributes naming a message's attribute",
+    target: "AmazonSQS.GetQueueAttributes",
+    body: send({ AttributeNames: ["SenderId"] }),
+    ...invalidAttributeName,
   },
   {
     what: "a queue that does not exist",

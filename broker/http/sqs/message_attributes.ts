@@ -178,8 +178,11 @@ function decodeOne(key: string, value: string): [string, SqsAttributeValue] {
 
 /**
  * The attributes of a received message that `requested` (`MessageAttributeNames`) asks for:
- * `All` or `.*` for every one, `prefix.*` for names starting with `prefix.`, else exact names.
- * Nothing is returned when nothing was asked for, as in SQS.
+ * `All`, `*` or `.*` for every one, `prefix.*` for names starting with `prefix` (`Hel.*` takes
+ * `Hello` and `Help.Me`), else exact names; a name no attribute has takes nothing and is not
+ * refused. That is what SQS answers (localstack's snapshot of
+ * `test_receive_message_message_attribute_names_filters`, recorded against AWS). Nothing is
+ * returned when nothing was asked for, as in SQS.
  */
 export function decodeMessageAttributes(
   stored: Record<string, string> | undefined,
@@ -187,8 +190,8 @@ export function decodeMessageAttributes(
 ): Record<string, SqsAttributeValue> {
   const selected: Record<string, SqsAttributeValue> = {};
   if (stored === undefined || requested.length === 0) return selected;
-  const all = requested.includes("All") || requested.includes(".*");
-  const prefixes = requested.filter((name) => name.endsWith(".*")).map((name) => name.slice(0, -1));
+  const all = requested.includes("All") || requested.includes("*") || requested.includes(".*");
+  const prefixes = requested.filter((name) => name.endsWith(".*")).map((name) => name.slice(0, -2));
   for (const [key, value] of Object.entries(stored)) {
     const [name, attribute] = decodeOne(key, value);
     // Two stored keys can decode to one name (`size` and `size:Number` written by another

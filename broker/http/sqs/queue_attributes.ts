@@ -31,9 +31,39 @@ import {
 import { SqsError } from "./errors.ts";
 import { type QueueAddresses, queueFromArn, type QueueRef } from "./queue_names.ts";
 
-function unknownAttribute(name: string, reason = `Unknown Attribute ${name.slice(0, 100)}.`) {
+/** SQS's refusal of an attribute name it does not know (or of one it refuses here). */
+export function unknownAttribute(
+  name: string,
+  reason = `Unknown Attribute ${name.slice(0, 100)}.`,
+): SqsError {
   return new SqsError("InvalidAttributeName", reason);
 }
+
+/** The names of SQS's model's QueueAttributeName (`All` included), all of them answerable here. */
+export const queueAttributeNames: ReadonlySet<string> = new Set([
+  "All",
+  "Policy",
+  "VisibilityTimeout",
+  "MaximumMessageSize",
+  "MessageRetentionPeriod",
+  "ApproximateNumberOfMessages",
+  "ApproximateNumberOfMessagesNotVisible",
+  "CreatedTimestamp",
+  "LastModifiedTimestamp",
+  "QueueArn",
+  "ApproximateNumberOfMessagesDelayed",
+  "DelaySeconds",
+  "ReceiveMessageWaitTimeSeconds",
+  "RedrivePolicy",
+  "FifoQueue",
+  "ContentBasedDeduplication",
+  "KmsMasterKeyId",
+  "KmsDataKeyReusePeriodSeconds",
+  "DeduplicationScope",
+  "FifoThroughputLimit",
+  "RedriveAllowPolicy",
+  "SqsManagedSseEnabled",
+]);
 
 function invalidAttribute(name: string, reason: string): SqsError {
   return new SqsError(

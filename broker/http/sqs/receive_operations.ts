@@ -25,6 +25,7 @@ import {
 import { md5OfBodies, md5OfMessageAttributes } from "./md5.ts";
 import { decodeMessageAttributes } from "./message_attributes.ts";
 import type { QueueRef } from "./queue_names.ts";
+import { queueAttributeNames, unknownAttribute } from "./queue_attributes.ts";
 
 const receiveMessagesMax = 10;
 const visibilityRange = messageLimits.visibilityTimeoutSeconds;
@@ -78,12 +79,41 @@ function toSqsMessage(
 
 const noNames: ReadonlySet<string> = new Set();
 
+/** SQS's model's MessageSystemAttributeName (`All` included): what MessageSystemAttributeNames takes. */
+const messageSystemAttributeNames: ReadonlySet<string> = new Set([
+  "All",
+  "SenderId",
+  "SentTimestamp",
+  "ApproximateReceiveCount",
+  "ApproximateFirstReceiveTimestamp",
+  "SequenceNumber",
+  "MessageDeduplicationId",
+  "MessageGroupId",
+  "AWSTraceHeader",
+  "DeadLetterQueueSourceArn",
+]);
+
+/**
+ * Refuses a name SQS does not know with `InvalidAttributeName` (before anything is received).
+ * The older AttributeNames is typed QueueAttributeName in SQS's model and documented to take
+ * the message system names: either kind is accepted there.
+ */
+function checkNames(names: readonly string[], olderMember: boolean): void {
+  for (const name of names) {
+    if (messageSystemAttributeNames.has(name)) continue;
+    if (olderMember && queueAttributeNames.has(name)) continue;
+    throw unknownAttribute(name);
+  }
+}
+
 /** The system attribute names a receive asks for (most ask for none: no set per request). */
 function requestedSystemAttributes(
   attributeNames: string[] | undefined,
   systemNames: string[] | undefined,
 ): ReadonlySet<string> {
   if (attributeNames === undefined && systemNames === undefined) return noNames;
+  checkNames(attributeNames ?? [], true);
+  checkNames(systemNames ?? [], false);
   return new Set([...attributeNames ?? [], ...systemNames ?? []]);
 }
 
