@@ -17,6 +17,7 @@
  * @module
  */
 import { BrokerError, type ErrorCode } from "./broker_deps.ts";
+import { type FieldScope, sqsMessageOf } from "./service_fields.ts";
 
 /** Where an SQS error comes from: the caller's request or the service. */
 type Fault = "Sender" | "Receiver";
@@ -173,18 +174,33 @@ export function sqsCodeOf(serviceCode: string): SqsErrorCode {
 
 /**
  * Turns whatever a request threw into the SQS error to answer: an `SqsError` stays, an
- * `BrokerError` goes through the table by its code, anything else is a bug (`InternalFailure`,
- * handed to `reportBug`, its text never shown).
+ * `BrokerError` goes through the table by its code, its message naming SQS's parameters (a batch
+ * passes the `scope` that numbers its entries, see `service_fields.ts`), anything else is a bug
+ * (`InternalFailure`, handed to `reportBug`, its text never shown).
  */
-export function toSqsError(error: unknown, reportBug: (error: unknown) => void): SqsError {
+export function toSqsError(
+  error: unknown,
+  reportBug: (error: unknown) => void,
+  scope?: FieldScope,
+): SqsError {
   if (error instanceof SqsError) return error;
   if (error instanceof BrokerError) {
     const code = sqsCodeOf(error.code);
-    const message = code === "QueueDoesNotExist" ? queueDoesNotExistMessage : error.message;
+    const message = code === "QueueDoesNotExist"
+      ? queueDoesNotExistMessage
+      : sqsMessageOf(error, scope);
     return new SqsError(code, message, { retryAfterSeconds: error.retryAfterSeconds });
   }
   reportBug(error);
   return new SqsError("InternalFailure", "We encountered an internal error. Please try again.");
+}
+
+/**
+ * What a batch operation throws for a failure of its whole service call: a `BrokerError` in SQS's
+ * terms with the batch's `scope`; anything else as it is (a bug, reported by the door).
+ */
+export function inBatchTerms(error: unknown, scope: FieldScope): unknown {
+  return error instanceof BrokerError ? toSqsError(error, () => {}, scope) : error;
 }
 
 /** The media type of every SQS answer (AWS JSON 1.0). */

@@ -14,7 +14,7 @@
 import { type HandleFailure, messageLimits, type ReceivedMessage } from "./broker_deps.ts";
 import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
 import { messageQueue, type OperationContext } from "./context.ts";
-import { invalidValue, sqsCodeOf, SqsError } from "./errors.ts";
+import { inBatchTerms, invalidValue, sqsCodeOf, SqsError } from "./errors.ts";
 import {
   type JsonObject,
   optionalInteger,
@@ -188,7 +188,12 @@ export async function deleteMessageBatch(context: OperationContext): Promise<Jso
   // A handle named twice is deleted once. At most ten entries: `indexOf` is the cheap way here
   // (a Set of ten handles cost 3-8 µs a batch, about a tenth of the door's work per message).
   const unique = handles.filter((handle, index) => handles.indexOf(handle) === index);
-  const result = await context.service.deleteMessages(queue.name, unique);
+  let result;
+  try {
+    result = await context.service.deleteMessages(queue.name, unique);
+  } catch (error) {
+    throw inBatchTerms(error, { entryIndex: (index) => handles.indexOf(unique[index]) });
+  }
   return batchOutcome(entries.map((entry) => entry.id), handles, result.failures);
 }
 
@@ -221,26 +226,36 @@ export async function changeMessageVisibilityBatch(
 ): Promise<JsonObject> {
   const queue = messageQueue(context, "receive");
   const failed: FailedEntry[] = [];
-  const accepted: { id: string; receiptHandle: string; visibilityTimeoutSeconds: number }[] = [];
-  for (
-    const { id, entry } of batchEntries(context.input, "ChangeMessageVisibilityBatchRequestEntry")
-  ) {
+  const accepted: {
+    id: string;
+    entryIndex: number;
+    receiptHandle: string;
+    visibilityTimeoutSeconds: number;
+  }[] = [];
+  const entries = batchEntries(context.input, "ChangeMessageVisibilityBatchRequestEntry");
+  for (const [entryIndex, { id, entry }] of entries.entries()) {
     try {
       const receiptHandle = requiredString(entry, "ReceiptHandle");
-      accepted.push({ id, receiptHandle, visibilityTimeoutSeconds: requiredVisibility(entry) });
+      const visibilityTimeoutSeconds = requiredVisibility(entry);
+      accepted.push({ id, entryIndex, receiptHandle, visibilityTimeoutSeconds });
     } catch (error) {
       if (!(error instanceof SqsError)) throw error;
       failed.push(failedEntry(id, error));
     }
   }
   if (accepted.length === 0) return { Successful: [], Failed: failed };
-  const result = await context.service.changeVisibility(
-    queue.name,
-    accepted.map(({ receiptHandle, visibilityTimeoutSeconds }) => ({
-      receiptHandle,
-      visibilityTimeoutSeconds,
-    })),
-  );
+  let result;
+  try {
+    result = await context.service.changeVisibility(
+      queue.name,
+      accepted.map(({ receiptHandle, visibilityTimeoutSeconds }) => ({
+        receiptHandle,
+        visibilityTimeoutSeconds,
+      })),
+    );
+  } catch (error) {
+    throw inBatchTerms(error, { entryIndex: (index) => accepted[index].entryIndex });
+  }
   const outcome = batchOutcome(
     accepted.map((entry) => entry.id),
     accepted.map((entry) => entry.receiptHandle),

@@ -12,7 +12,7 @@
 import { BrokerError, messageLimits, type SendMessageEntry } from "./broker_deps.ts";
 import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
 import { messageQueue, type OperationContext } from "./context.ts";
-import { invalidValue, missingParameter, SqsError, toSqsError } from "./errors.ts";
+import { inBatchTerms, invalidValue, missingParameter, SqsError, toSqsError } from "./errors.ts";
 import {
   hasRefusedBodyCharacter,
   type JsonObject,
@@ -120,6 +120,8 @@ function refusedIndex(error: unknown): number | undefined {
 
 interface PendingSend {
   id: string;
+  /** The entry's index in the request's `Entries` (errors name it). */
+  entryIndex: number;
   prepared: PreparedSend;
   bodyDigest: string;
 }
@@ -128,12 +130,13 @@ interface PendingSend {
 export async function sendMessageBatch(context: OperationContext): Promise<JsonObject> {
   const queue = messageQueue(context, "send");
   const failed: FailedEntry[] = [];
-  const accepted: { id: string; prepared: PreparedSend }[] = [];
-  for (const { id, entry } of batchEntries(context.input, "SendMessageBatchRequestEntry")) {
+  const accepted: { id: string; entryIndex: number; prepared: PreparedSend }[] = [];
+  const entries = batchEntries(context.input, "SendMessageBatchRequestEntry");
+  for (const [entryIndex, { id, entry }] of entries.entries()) {
     try {
       const prepared = prepareSend(entry, queue);
       if (needsContentDedup(prepared.entry, queue)) await addContentDedup(prepared.entry);
-      accepted.push({ id, prepared });
+      accepted.push({ id, entryIndex, prepared });
     } catch (error) {
       if (!(error instanceof SqsError)) throw error;
       failed.push(failedEntry(id, error));
@@ -141,9 +144,8 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
   }
   // One call for the batch's digests (up to twelve at a time: md5_lanes.ts).
   const digests = md5OfBodies(accepted.map((send) => send.prepared.entry.body));
-  let pending: PendingSend[] = accepted.map(({ id, prepared }, index) => ({
-    id,
-    prepared,
+  let pending: PendingSend[] = accepted.map((send, index) => ({
+    ...send,
     bodyDigest: digests[index],
   }));
   const successful: JsonObject[] = [];
@@ -161,9 +163,11 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
       });
       break;
     } catch (error) {
+      // The service numbers the entries it was sent; the client, those of its request.
+      const scope = { entryIndex: (index: number) => pending[index].entryIndex };
       const index = refusedIndex(error);
-      if (index === undefined || index >= pending.length) throw error;
-      failed.push(failedEntry(pending[index].id, toSqsError(error, () => {})));
+      if (index === undefined || index >= pending.length) throw inBatchTerms(error, scope);
+      failed.push(failedEntry(pending[index].id, toSqsError(error, () => {}, scope)));
       pending = pending.filter((_, position) => position !== index);
     }
   }
