@@ -4,9 +4,9 @@
  * cmqd by changing its endpoint and credentials. It only translates: every operation is one or
  * two calls of the `QueueService` every door shares.
  *
- * A request goes: bounded body read → SigV4 check (when the broker has keys) → media type check
- * → operation lookup → JSON parse → operation (which checks the key's `queue:<name>:<action>` permission) → JSON
- * answer, or SQS's error shape (`errors.ts`).
+ * A request goes: bounded body read → SigV4 check (when the broker has keys) → media type
+ * check → operation lookup → JSON parse → operation (which checks the key's
+ * `queue:<name>:<action>` permission) → JSON answer, or SQS's error shape (`errors.ts`).
  *
  * @example
  * ```ts

@@ -79,7 +79,10 @@ function toSqsMessage(
 
 const noNames: ReadonlySet<string> = new Set();
 
-/** SQS's model's MessageSystemAttributeName (`All` included): what MessageSystemAttributeNames takes. */
+/**
+ * SQS's model's MessageSystemAttributeName (`All` included): what MessageSystemAttributeNames
+ * takes.
+ */
 const messageSystemAttributeNames: ReadonlySet<string> = new Set([
   "All",
   "SenderId",
