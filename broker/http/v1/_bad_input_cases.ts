@@ -25,6 +25,8 @@ export interface BadInputCase {
   status: number;
   code: string;
   field?: string;
+  /** Text the error message must contain (the rule it names), when the case pins it. */
+  message?: string;
 }
 
 /** The queue every case addresses (tests create it first when running on the engine). */
@@ -41,7 +43,7 @@ function rangeCases(options: {
   wrap: (value: unknown) => unknown;
 }): BadInputCase[] {
   const { method, path, field, range, wrap } = options;
-  const invalid = (value: unknown, label: string): BadInputCase => ({
+  const invalid = (value: unknown, label: string, message?: string): BadInputCase => ({
     name: `${method} ${path} ${field} ${label}`,
     method,
     path,
@@ -49,13 +51,32 @@ function rangeCases(options: {
     status: 400,
     code: "InvalidParameter",
     field,
+    message,
   });
   return [
-    invalid(range.min - 1, "min-1"),
-    invalid(range.max + 1, "max+1"),
+    invalid(range.min - 1, "min-1", `must be at least ${range.min}`),
+    invalid(range.max + 1, "max+1", `must be at most ${range.max}`),
     invalid(range.min + 0.5, "not an integer"),
     invalid(String(range.min), "a string"),
     invalid(null, "null"),
+    ...beyondSafeCases(range, invalid),
+  ];
+}
+
+/**
+ * Integers past 2^53 (as JSON can send them): the answer names the field's own bounds, not the
+ * safe-integer range every integer of JavaScript has.
+ */
+export function beyondSafeCases<T>(
+  range: { min: number; max: number },
+  invalid: (value: unknown, label: string, message: string) => T,
+): T[] {
+  const above = `must be at most ${range.max}`;
+  const below = `must be at least ${range.min}`;
+  return [
+    invalid(1e300, "1e300", above),
+    invalid(2 ** 53 + 2, "2^53+2", above),
+    invalid(-1e300, "-1e300", below),
   ];
 }
 
@@ -219,6 +240,17 @@ function listCases(): BadInputCase[] {
   return [
     list(`limit=${listLimits.limit.min - 1}`, "limit"),
     list(`limit=${listLimits.limit.max + 1}`, "limit"),
+    // Past 2^53, and past the 16 digits the query rule once took: the route's own bounds.
+    { ...list("limit=9999999999999999", "limit"), message: `at most ${listLimits.limit.max}` },
+    {
+      ...list(`limit=${"9".repeat(400)}`, "limit"),
+      name: "GET /v1/queues?limit=<400 nines>",
+      message: `at most ${listLimits.limit.max}`,
+    },
+    {
+      ...list(`offset=${"9".repeat(20)}`, "offset"),
+      message: `at most ${Number.MAX_SAFE_INTEGER}`,
+    },
     list("limit=abc", "limit"),
     list("limit=", "limit"),
     list("limit=1.5", "limit"),
@@ -458,6 +490,12 @@ function operationCases(): BadInputCase[] {
     invalid(rewind, "timestamp negative", { timestamp: -1 }, "timestamp"),
     invalid(rewind, "timestamp a string", { timestamp: "2024-01-01" }, "timestamp"),
     invalid(rewind, "sequence fractional", { sequence: 1.5 }, "sequence"),
+    ...["timestamp", "sequence"].flatMap((field) =>
+      beyondSafeCases({ min: 0, max: Number.MAX_SAFE_INTEGER }, (value, label, message) => ({
+        ...invalid(rewind, `${field} ${label}`, { [field]: value }, field),
+        message,
+      }))
+    ),
     ...bodyShapeCases("POST", redrive),
     ...nameCases("POST", "/redrive", {}),
     invalid(redrive, "destination invalid", { destination: "1bad" }, "destination"),

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { messageLimits, topicFilterLimits, topicLimits } from "../../service/mod.ts";
-import type { BadInputCase } from "./_bad_input_cases.ts";
+import { listLimits, messageLimits, topicFilterLimits, topicLimits } from "../../service/mod.ts";
+import { type BadInputCase, beyondSafeCases } from "./_bad_input_cases.ts";
 
 /** A tag topic `t` with a queue subscription `s` (to queue `q`), a routing-key topic `rk`. */
 export const topicFixture = {
@@ -68,20 +68,26 @@ function rangeCases(
   field: string,
   range: { min: number; max: number },
 ) {
-  const values: [unknown, string][] = [
-    [range.min - 1, "min-1"],
-    [range.max + 1, "max+1"],
+  const values: [unknown, string, string?][] = [
+    [range.min - 1, "min-1", `must be at least ${range.min}`],
+    [range.max + 1, "max+1", `must be at most ${range.max}`],
     [range.min + 0.5, "not an integer"],
     [String(range.min), "a string"],
     [null, "null"],
+    ...beyondSafeCases(range, (value, label, message): [unknown, string, string] => [
+      value,
+      label,
+      message,
+    ]),
   ];
-  return values.map(([value, label]) =>
-    invalid(
+  return values.map(([value, label, message]) => ({
+    ...invalid(
       `${method} ${path} ${field} ${label}`,
       { method, path, body: { [field]: value } },
       field,
-    )
-  );
+    ),
+    message,
+  }));
 }
 
 function nameCases(
@@ -128,6 +134,13 @@ function topicCases(): BadInputCase[] {
     invalid("list limit 0", { method: "GET", path: "/v1/topics?limit=0" }, "limit"),
     invalid("list limit 1001", { method: "GET", path: "/v1/topics?limit=1001" }, "limit"),
     invalid("list limit not a number", { method: "GET", path: "/v1/topics?limit=ten" }, "limit"),
+    {
+      ...invalid("list limit past 2^53", {
+        method: "GET",
+        path: `/v1/topics?limit=${"9".repeat(20)}`,
+      }, "limit"),
+      message: `must be at most ${listLimits.limit.max}`,
+    },
     invalid("list offset negative", { method: "GET", path: "/v1/topics?offset=-1" }, "offset"),
     invalid("list unknown parameter", { method: "GET", path: "/v1/topics?sort=name" }, "sort"),
     invalid(

@@ -29,6 +29,9 @@ Deno.test("every bad input gets its exact status, code and field, and never reac
       if (badCase.field !== undefined) {
         assert.ok(body.error.message.startsWith(`${badCase.field}: `), body.error.message);
       }
+      if (badCase.message !== undefined) {
+        assert.ok(body.error.message.includes(badCase.message), body.error.message);
+      }
       assert.equal(body.error.requestId, response.headers.get("x-request-id"));
       assert.deepEqual(calls, []);
     });

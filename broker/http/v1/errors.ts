@@ -193,8 +193,10 @@ export function validationHook(result: ValidationResult): void {
 /** The most telling issue of `error` as an `InvalidParameter`, described for a human. */
 export function invalidParameterFromZod(error: z.ZodError, input: unknown): BrokerError {
   // An unknown field usually explains a missing one (`mesages` vs `messages`): report it first.
-  const issue = error.issues.find((candidate) => candidate.code === "unrecognized_keys") ??
-    error.issues[0];
+  const issue = ownBound(
+    error.issues,
+    error.issues.find((candidate) => candidate.code === "unrecognized_keys") ?? error.issues[0],
+  );
   const path = issue.path.map(String);
   if (issue.code === "unrecognized_keys") {
     const field = [...path, issue.keys[0]].join(".");
@@ -218,6 +220,21 @@ export function invalidParameterFromZod(error: z.ZodError, input: unknown): Brok
     return new BrokerError("BatchTooLarge", `${field}: ${description}`, { field });
   }
   return new BrokerError("InvalidParameter", `${field}: ${description}`, { field });
+}
+
+/**
+ * `issue`, or the field's own bound when `issue` is the safe-integer bound every `z.int()` has:
+ * an integer past 2^53 (`1e300`) breaks both, and zod reports the safe one first, which would
+ * tell a client that `visibilityTimeoutSeconds` may be up to 2^53-1.
+ */
+function ownBound(issues: z.core.$ZodIssue[], issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if ((issue.code !== "too_big" && issue.code !== "too_small") || issue.origin !== "int") {
+    return issue;
+  }
+  const path = issue.path.join("\u0000");
+  return issues.find((other) =>
+    other !== issue && other.code === issue.code && other.path.join("\u0000") === path
+  ) ?? issue;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {

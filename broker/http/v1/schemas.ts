@@ -172,11 +172,14 @@ export const QueueListSchema = z.object({
   queues: z.array(QueueSchema),
 }).openapi("QueueList");
 
-/** A query parameter holding a non-negative integer. */
+/**
+ * A query parameter holding a non-negative integer, of any number of digits: one too large for
+ * the route (or past 2^53, or past what a number holds) fails the route's own bound.
+ */
 export const digits = (description: string) =>
-  z.string().regex(/^[0-9]{1,16}$/, { error: "must be a non-negative integer" }).openapi({
+  z.string().regex(/^[0-9]+$/, { error: "must be a non-negative integer" }).openapi({
     description,
-  }).transform(Number);
+  }).transform((text) => Math.min(Number(text), Number.MAX_VALUE));
 
 /** Query of `GET /v1/queues`. */
 export const ListQueuesQuerySchema = syncValidation(

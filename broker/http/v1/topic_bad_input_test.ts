@@ -48,6 +48,9 @@ Deno.test("every bad input on a topic endpoint gets its exact answer and changes
       if (badCase.field !== undefined) {
         assert.ok(body.error.message.startsWith(`${badCase.field}: `), body.error.message);
       }
+      if (badCase.message !== undefined) {
+        assert.ok(body.error.message.includes(badCase.message), body.error.message);
+      }
       assert.equal(replica.lastIndex, lastIndex, "nothing was proposed");
     });
   }
