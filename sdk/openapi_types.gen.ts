@@ -399,7 +399,7 @@ export interface components {
       fifo: boolean;
       deadLetter?: components["schemas"]["DeadLetterPolicy"];
       /**
-       * @description Labels cmqd stores and never interprets (widened: CMQ has no tags). At most 50 tags; keys of 1–128 and values of 0–256 characters, each of letters, digits, spaces and `_ . : / = + - @`, neither starting with `aws:`. Absent when the queue has none.
+       * @description Labels cmqd stores and never interprets (widened: CMQ has no tags). At most 50 tags; keys of 1–128 and values of 0–256 characters, each of letters, digits, spaces and `_ . : / = + - @`, neither starting with `aws:`; no key `__proto__`. Absent when the queue has none.
        * @example {
        *       "team": "payments",
        *       "env": "prod"
@@ -521,7 +521,7 @@ export interface components {
         maxTimeToLiveSeconds?: number;
       } | null;
       /**
-       * @description Labels cmqd stores and never interprets (widened: CMQ has no tags). At most 50 tags; keys of 1–128 and values of 0–256 characters, each of letters, digits, spaces and `_ . : / = + - @`, neither starting with `aws:`. On create: the queue's tags (a create naming tags matches an existing queue only with the same tags). On update: replaces every tag; null or {} removes them.
+       * @description Labels cmqd stores and never interprets (widened: CMQ has no tags). At most 50 tags; keys of 1–128 and values of 0–256 characters, each of letters, digits, spaces and `_ . : / = + - @`, neither starting with `aws:`; no key `__proto__`. On create: the queue's tags (a create naming tags matches an existing queue only with the same tags). On update: replaces every tag; null or {} removes them.
        * @example {
        *       "team": "payments",
        *       "env": "prod"
@@ -556,7 +556,7 @@ export interface components {
       groupId?: string;
       /** @description A second send with this id within the dedup window enqueues nothing. */
       dedupId?: string;
-      /** @description At most 10 string pairs, keys up to 128 characters. */
+      /** @description At most 10 string pairs, keys up to 128 characters; no key `__proto__`. */
       attributes?: {
         [key: string]: string;
       };
@@ -743,7 +743,7 @@ export interface components {
        * @example payments.eu.paid
        */
       routingKey?: string;
-      /** @description At most 10 string pairs, keys up to 128 characters. */
+      /** @description At most 10 string pairs, keys up to 128 characters; no key `__proto__`. */
       attributes?: {
         [key: string]: string;
       };

@@ -11,8 +11,6 @@
  */
 import {
   BrokerError,
-  checkAttributesInput,
-  checkTagChanges,
   type CommandResults,
   CommandType,
   encodeChangeVisibility,
@@ -53,6 +51,7 @@ import {
 import type { AbortSource, CreateQueueResult, ListQueuesOptions, QueueService } from "./types.ts";
 import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
 import { readMessages, receivableAtOnce } from "./deliveries.ts";
+import { checkQueueInput, checkTagChangesInput } from "./reserved_keys.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
@@ -211,7 +210,7 @@ export class EngineService implements QueueService {
 
   async createQueue(name: string, input: QueueAttributesInput): Promise<CreateQueueResult> {
     checkName(name);
-    const attributes = resolveCreate(checkAttributesInput(input));
+    const attributes = resolveCreate(checkQueueInput(input));
     if (this.#machine.queueAttributes(name) === undefined) {
       this.#checkDeadLetter(name, attributes);
       // Checked before proposing, so creates racing each other may pass it by a few.
@@ -246,7 +245,7 @@ export class EngineService implements QueueService {
 
   async updateQueue(name: string, input: QueueAttributesInput): Promise<Queue> {
     const current = this.#attributes(name);
-    const clean = checkAttributesInput(input);
+    const clean = checkQueueInput(input);
     this.#checkDeadLetter(name, resolveUpdate(current, clean));
     await this.#propose(
       CommandType.UpdateQueue,
@@ -257,7 +256,7 @@ export class EngineService implements QueueService {
 
   async changeQueueTags(name: string, changes: TagChanges): Promise<Queue> {
     const current = this.#attributes(name);
-    const clean = checkTagChanges(changes ?? {}) ?? {};
+    const clean = checkTagChangesInput(changes ?? {}) ?? {};
     // Checked against the tags of now for an early answer; the state machine applies the
     // change to the tags of the moment it applies, and checks the count again there.
     resolveUpdate(current, {}, clean);

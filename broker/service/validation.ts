@@ -20,6 +20,7 @@ import type {
   VisibilityEntry,
 } from "../../sdk/protocol.ts";
 import type { ListQueuesOptions } from "./types.ts";
+import { refuseReservedKey } from "./reserved_keys.ts";
 
 const entryKeys = new Set(["body", "delaySeconds", "groupId", "dedupId", "attributes"]);
 
@@ -72,13 +73,14 @@ function checkWellFormed(value: string, field: string): void {
   }
 }
 
-/** Validates message attributes (≤ 10 string pairs); returns a clean copy. */
+/** Validates message attributes (≤ 10 string pairs, none named `__proto__`); returns a clean copy. */
 export function checkMessageAttributes(value: unknown, field: string): Record<string, string> {
   if (!isRecord(value)) throw invalidParameter(field, "must be an object of strings");
   const entries = Object.entries(value);
   if (entries.length > messageLimits.attributesMax) {
     throw invalidParameter(field, `at most ${messageLimits.attributesMax} attributes`);
   }
+  refuseReservedKey(value, field);
   const clean: [string, string][] = [];
   for (const [key, text] of entries) {
     checkText(key, `${field}.${key}`, messageLimits.attributeKeyCharsMax);

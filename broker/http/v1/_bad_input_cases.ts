@@ -177,6 +177,16 @@ function attributeCases(method: "PUT" | "PATCH"): BadInputCase[] {
       field: field as string,
     });
   }
+  cases.push({
+    name: `${method} a tag named __proto__`,
+    method,
+    path: queue,
+    body: { tags: { env: "prod", ["__proto__"]: "x" } },
+    status: 400,
+    code: "InvalidParameter",
+    field: "tags.__proto__",
+    message: "reserved name",
+  });
   const deadLetter = (policy: object) => ({ deadLetter: { queue: "dead", ...policy } });
   for (const [field, range] of Object.entries(deadLetterLimits)) {
     cases.push(...rangeCases({
@@ -360,6 +370,15 @@ function sendCases(): BadInputCase[] {
       "messages.0.attributes.k",
     ),
     send("attributes an array", [{ body: "x", attributes: ["a"] }], "messages.0.attributes"),
+    // A computed key is an own property, as JSON.parse makes it (zod's record would drop it).
+    {
+      ...send(
+        "attribute named __proto__",
+        [{ body: "x" }, { body: "x", attributes: { ["__proto__"]: "v", a: "b" } }],
+        "messages.1.attributes.__proto__",
+      ),
+      message: "reserved name",
+    },
     send("unknown entry field", [{ body: "x", delay: 3 }], "messages.0.delay"),
   ];
 }

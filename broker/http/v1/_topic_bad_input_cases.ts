@@ -230,6 +230,14 @@ function publishCases(): BadInputCase[] {
       [{ body: "x", attributes: manyAttributes }],
       "messages.0.attributes",
     ),
+    {
+      ...publishCase(
+        "an attribute named __proto__",
+        [{ body: "x" }, { body: "x", attributes: { ["__proto__"]: "v", a: "b" } }],
+        "messages.1.attributes.__proto__",
+      ),
+      message: "reserved name",
+    },
     publishCase(
       "tags on a routing-key topic",
       [{ body: "x", tags: ["a"] }],

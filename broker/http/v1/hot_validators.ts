@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { messageLimits, namePattern, queueLimits } from "../../service/mod.ts";
+import { messageLimits, namePattern, queueLimits, reservedKey } from "../../service/mod.ts";
 import type {
   PublishEntry,
   ReceiveMessagesRequest,
@@ -151,9 +151,8 @@ function plainAttributes(value: unknown): Record<string, string> | null {
   const attributes: Record<string, string> = {};
   let count = 0;
   for (const key in value) {
-    // zod copies a record key by key; `__proto__` would not copy as an own key, so leave
-    // that rare input to zod rather than reason about it here.
-    if (key === "__proto__") return null;
+    // A reserved key (service/reserved_keys.ts): the zod route answers its 400.
+    if (key === reservedKey) return null;
     const field = value[key];
     if (!isStringOfLength(key, 1, messageLimits.attributeKeyCharsMax)) return null;
     if (!isStringOfLength(field, 0, messageLimits.attributeValueCharsMax)) return null;

@@ -26,8 +26,8 @@ const runs = { numRuns: 1000 };
 
 /**
  * The promise: the recognizer accepts exactly what zod accepts (so the fast path never answers
- * what the zod route would refuse) and returns what zod returns. The one input zod accepts and
- * the recognizer leaves to zod is an attribute named `__proto__`.
+ * what the zod route would refuse) and returns what zod returns. An attribute named `__proto__`
+ * is refused by both (zod's record would drop it: see `userKeyed` in `schemas.ts`).
  */
 function agrees<T>(
   recognize: (input: unknown) => T | null,
@@ -39,7 +39,7 @@ function agrees<T>(
   if (plain !== null) {
     assert.ok(parsed.success, `zod refuses what the recognizer took: ${JSON.stringify(input)}`);
     assert.deepStrictEqual(plain, parsed.data);
-  } else if (parsed.success && !JSON.stringify(input).includes('"__proto__"')) {
+  } else if (parsed.success) {
     assert.fail(`the recognizer leaves a valid input to zod: ${JSON.stringify(input)}`);
   }
 }

@@ -19,6 +19,8 @@ import {
   queueLimits,
   type Range,
   redriveMessagesMax,
+  reservedKey,
+  reservedKeyRule,
   tagLimits,
 } from "../../service/mod.ts";
 
@@ -91,10 +93,29 @@ export const DeadLetterPolicySchema = z.object({
   }
 }).openapi("DeadLetterPolicy", { description: "At least one of the two limits." });
 
+/**
+ * `record` (a map of user keys: message attributes, queue tags), refusing a key `__proto__` as
+ * the service does (`reserved_keys.ts`). zod's record skips that key without an issue (it can't
+ * assign it as data), so the check runs on the input before the record does.
+ */
+function userKeyed<T extends z.ZodType>(record: T) {
+  return z.preprocess((value, context) => {
+    if (typeof value === "object" && value !== null && Object.hasOwn(value, reservedKey)) {
+      context.addIssue({
+        code: "custom",
+        path: [reservedKey],
+        message: reservedKeyRule,
+        input: value,
+      });
+    }
+    return value;
+  }, record);
+}
+
 const tagRules = `Labels cmqd stores and never interprets (widened: CMQ has no tags). At most ` +
   `${tagLimits.tagsMax} tags; keys of 1–${tagLimits.keyCharsMax} and values of ` +
   `0–${tagLimits.valueCharsMax} characters, each of letters, digits, spaces and ` +
-  "`_ . : / = + - @`, neither starting with `aws:`.";
+  "`_ . : / = + - @`, neither starting with `aws:`; no key `__proto__`.";
 
 /**
  * Queue tags, documented with `use`. Only the shape is checked here: the service checks the
@@ -102,7 +123,7 @@ const tagRules = `Labels cmqd stores and never interprets (widened: CMQ has no t
  * can't.
  */
 function queueTags(use: string) {
-  return z.record(z.string(), z.string()).nullable().optional().openapi({
+  return userKeyed(z.record(z.string(), z.string())).nullable().optional().openapi({
     description: `${tagRules} ${use}`,
     maxProperties: tagLimits.tagsMax,
     example: { team: "payments", env: "prod" },
@@ -206,14 +227,16 @@ export const ListQueuesQuerySchema = syncValidation(
 // Messages
 
 /** Message attributes. */
-export const AttributesSchema = z.record(
-  z.string().min(1).max(messageLimits.attributeKeyCharsMax),
-  z.string().max(messageLimits.attributeValueCharsMax),
-).refine((attributes) => Object.keys(attributes).length <= messageLimits.attributesMax, {
-  error: `must have at most ${messageLimits.attributesMax} entries`,
-}).openapi({
+export const AttributesSchema = userKeyed(
+  z.record(
+    z.string().min(1).max(messageLimits.attributeKeyCharsMax),
+    z.string().max(messageLimits.attributeValueCharsMax),
+  ).refine((attributes) => Object.keys(attributes).length <= messageLimits.attributesMax, {
+    error: `must have at most ${messageLimits.attributesMax} entries`,
+  }),
+).openapi({
   description: `At most ${messageLimits.attributesMax} string pairs, keys up to ` +
-    `${messageLimits.attributeKeyCharsMax} characters.`,
+    `${messageLimits.attributeKeyCharsMax} characters; no key \`${reservedKey}\`.`,
 });
 
 /** One message of a send batch. */
