@@ -12,6 +12,8 @@ interface Case {
   status: number;
   type: string;
   queryError: string;
+  /** Text the message must contain, when the case pins it. */
+  message?: string;
 }
 
 const modeled = (name: string) => `com.amazonaws.sqs#${name}`;
@@ -251,6 +253,34 @@ const cases: Case[] = [
     }),
     ...invalidValue,
   },
+  // A computed key is an own property, as JSON.parse makes it (an assignment would drop it).
+  ...["String", "Number"].map((dataType) => ({
+    what: `a ${dataType} attribute named __proto__`,
+    target: "AmazonSQS.SendMessage",
+    body: send({
+      MessageBody: "x",
+      MessageAttributes: {
+        a: { DataType: "String", StringValue: "b" },
+        ["__proto__"]: { DataType: dataType, StringValue: "1" },
+      },
+    }),
+    ...invalidValue,
+    message: "The message attribute '__proto__' is invalid. Reason: reserved name",
+  })),
+  {
+    what: "a tag named __proto__ on CreateQueue",
+    target: "AmazonSQS.CreateQueue",
+    body: JSON.stringify({ QueueName: "tagged", tags: { env: "prod", ["__proto__"]: "x" } }),
+    ...invalidValue,
+    message: "tags.__proto__: reserved name",
+  },
+  {
+    what: "a tag named __proto__ on TagQueue",
+    target: "AmazonSQS.TagQueue",
+    body: JSON.stringify({ QueueUrl: jobsUrl, Tags: { ["__proto__"]: "x" } }),
+    ...invalidValue,
+    message: "tags.__proto__: reserved name",
+  },
   {
     what: "a Number attribute beyond SQS's range",
     target: "AmazonSQS.SendMessage",
@@ -299,6 +329,9 @@ Deno.test("bad input gets SQS's exact error and changes nothing", async (t) => {
       assert.equal(body.__type, example.type);
       assert.equal(headers.get("x-amzn-query-error"), example.queryError);
       assert.equal(typeof body.message, "string");
+      if (example.message !== undefined) {
+        assert.ok(body.message.includes(example.message), body.message);
+      }
       assert.ok(headers.get("x-amzn-requestid"));
     });
   }

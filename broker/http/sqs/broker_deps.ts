@@ -11,6 +11,8 @@ export {
   messageLimits,
   namePattern,
   queueLimits,
+  reservedKey,
+  reservedKeyRule,
 } from "../../service/mod.ts";
 export type { AccessKey, Action, KeyRing } from "../../auth/mod.ts";
 export type {

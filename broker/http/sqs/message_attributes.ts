@@ -11,13 +11,14 @@
  * - any other type is stored under `name:DataType`: `{"size:Number": "42"}`,
  *   `{"thumb:Binary": "<base64>"}`, `{"price:Number.float": "9.5"}`. SQS names and data types
  *   can't contain `:`, so the split is unambiguous; a stored key whose suffix is not an SQS data
- *   type is read back as a `String` attribute with the whole key as its name.
+ *   type, or whose name would be `__proto__` (refused as a name on every door), is read back
+ *   as a `String` attribute with the whole key as its name.
  *
  * Binary values are kept as their base64 text, so a binary attribute holds at most 768 bytes.
  *
  * @module
  */
-import { messageLimits } from "./broker_deps.ts";
+import { messageLimits, reservedKey, reservedKeyRule } from "./broker_deps.ts";
 import { SqsError } from "./errors.ts";
 import { hasRefusedBodyCharacter, isJsonObject, type JsonObject } from "./input.ts";
 import type { SqsAttributeValue } from "./md5.ts";
@@ -52,6 +53,8 @@ function invalidAttribute(name: string, reason: string): SqsError {
 }
 
 function checkName(name: string): void {
+  // Refused on every door (`service/reserved_keys.ts`), whatever the data type.
+  if (name === reservedKey) throw invalidAttribute(name, `${reservedKeyRule}.`);
   if (
     !namePattern.test(name) || name.startsWith(".") || name.endsWith(".") ||
     name.includes("..") || reservedNamePattern.test(name)
@@ -167,8 +170,9 @@ function decodeOne(key: string, value: string): [string, SqsAttributeValue] {
   const split = key.indexOf(typeSeparator);
   if (split > 0) {
     const dataType = key.slice(split + 1);
-    if (dataTypePattern.test(dataType)) {
-      const name = key.slice(0, split);
+    const name = key.slice(0, split);
+    // No SQS name is `__proto__` (refused on every door): such a key stays whole.
+    if (dataTypePattern.test(dataType) && name !== reservedKey) {
       if (!dataType.startsWith("Binary")) return [name, { DataType: dataType, StringValue: value }];
       if (base64Pattern.test(value)) return [name, { DataType: dataType, BinaryValue: value }];
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { withinSqsNumberRange } from "./message_attributes.ts";
+import { decodeMessageAttributes, withinSqsNumberRange } from "./message_attributes.ts";
 
 Deno.test("Number attributes: SQS's 38 significant digits between 10^-128 and 10^126", () => {
   const cases: [string, boolean][] = [
@@ -28,4 +28,15 @@ Deno.test("Number attributes: SQS's 38 significant digits between 10^-128 and 10
   for (const [value, expected] of cases) {
     assert.equal(withinSqsNumberRange(value), expected, value.slice(0, 40));
   }
+});
+
+Deno.test("a stored key that would decode to the name __proto__ is read back whole, as a String", () => {
+  // A native producer may send `__proto__:Number` (an ordinary key); SQS clients never get the
+  // reserved name, and the attribute is not lost either.
+  const stored = { "__proto__:Number": "5", "size:Number": "7" };
+  const decoded = decodeMessageAttributes(stored, ["All"]);
+  assert.deepEqual(Object.keys(decoded).sort(), ["__proto__:Number", "size"]);
+  assert.deepEqual(decoded["__proto__:Number"], { DataType: "String", StringValue: "5" });
+  assert.equal(Object.hasOwn(decoded, "__proto__"), false);
+  assert.equal(Object.getPrototypeOf(decoded), Object.prototype);
 });
