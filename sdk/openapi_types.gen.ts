@@ -938,6 +938,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -1019,7 +1028,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -1112,6 +1121,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -1184,7 +1202,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -1258,6 +1276,15 @@ export interface operations {
       };
       /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -1715,7 +1742,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -1801,7 +1828,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -1891,7 +1918,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -1970,6 +1997,15 @@ export interface operations {
       };
       /** @description TopicNotFound, SubscriptionNotFound */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -2058,7 +2094,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -2151,6 +2187,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -2223,7 +2268,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -2297,6 +2342,15 @@ export interface operations {
       };
       /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -2473,6 +2527,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -2565,7 +2628,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -2651,6 +2714,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -2725,7 +2797,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -2818,6 +2890,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
@@ -2845,6 +2926,24 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["Status"];
+        };
+      };
+      /** @description AccessDenied: protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
         };
       };
       /** @description NotReady: storage failed; the process is ending */
@@ -2876,7 +2975,25 @@ export interface operations {
           "application/json": components["schemas"]["Status"];
         };
       };
-      /** @description NotReady */
+      /** @description AccessDenied: protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description NotReady: recovery has not finished, or storage failed (retry after Retry-After) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2905,6 +3022,24 @@ export interface operations {
           "text/plain": string;
         };
       };
+      /** @description AccessDenied: protected mode refused a remote client */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
     };
   };
   cluster: {
@@ -2925,7 +3060,16 @@ export interface operations {
           "application/json": components["schemas"]["ClusterInfo"];
         };
       };
-      /** @description Unauthenticated (with a credentials file) */
+      /** @description InvalidParameter: an unknown query parameter */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2934,8 +3078,26 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description AccessDenied: the key lacks the cluster permission, or protected mode */
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description NotReady: the replay cache of signed requests is full (retry after Retry-After) */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -2967,7 +3129,7 @@ export interface operations {
           "application/json": components["schemas"]["ClusterInfo"];
         };
       };
-      /** @description InvalidParameter */
+      /** @description InvalidParameter: a bad node id or address, or the last voter */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2976,7 +3138,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Unauthenticated (with a credentials file) */
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2985,7 +3147,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description AccessDenied: the key lacks the cluster permission, or protected mode */
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2994,7 +3156,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description RequestTooLarge */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
           [name: string]: unknown;
@@ -3012,7 +3174,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader / NotReady (retry) */
+      /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3042,7 +3204,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description InvalidParameter: a bad node id, or the last voter */
+      /** @description InvalidParameter: a bad node id or address, or the last voter */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3051,7 +3213,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Unauthenticated (with a credentials file) */
+      /** @description Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file) */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3060,7 +3222,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description AccessDenied: the key lacks the cluster permission, or protected mode */
+      /** @description AccessDenied: the key lacks the permission, or protected mode refused a remote client */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3078,7 +3240,16 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader (retry) */
+      /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description NoLeader, NotReady (retry after Retry-After) */
       503: {
         headers: {
           [name: string]: unknown;

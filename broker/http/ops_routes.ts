@@ -11,7 +11,9 @@ import { type Metrics, metricsContentType } from "./metrics.ts";
 import {
   ClusterInfoSchema,
   type DoorEnv,
-  ErrorBodySchema,
+  errorResponses,
+  json,
+  jsonBody,
   NameSchema,
   validationHook,
 } from "./v1/mod.ts";
@@ -23,14 +25,27 @@ const tags = ["operations"];
 
 const StatusSchema = z.object({ status: z.string() }).openapi("Status");
 
-const errorContent = { "application/json": { schema: ErrorBodySchema } };
-const authResponses = {
-  401: { description: "Unauthenticated (with a credentials file)", content: errorContent },
-  403: {
-    description: "AccessDenied: the key lacks the cluster permission, or protected mode",
-    content: errorContent,
-  },
-};
+// The open endpoints: only protected mode and the declared-length limit stand in front of them.
+const healthErrors = errorResponses(
+  { 503: "NotReady: storage failed; the process is ending" },
+  { scope: "open" },
+);
+const readyErrors = errorResponses(
+  { 503: "NotReady: recovery has not finished, or storage failed (retry after Retry-After)" },
+  { scope: "open" },
+);
+const openErrors = errorResponses({}, { scope: "open" });
+/**
+ * `/v1/cluster` is answered by the node itself (never forwarded) from its own view, so its 503
+ * is only the credentials check's: a full replay cache of signed requests.
+ */
+const clusterErrors = errorResponses({
+  503: "NotReady: the replay cache of signed requests is full (retry after Retry-After)",
+});
+const membershipErrors = errorResponses({
+  400: "InvalidParameter: a bad node id or address, or the last voter",
+  404: "NotFound: not a member",
+});
 
 /** The operations endpoints outside `/v1` need no credentials. */
 const open: { security: [] } = { security: [] };
@@ -42,13 +57,7 @@ const healthz = createRoute({
   tags,
   ...open,
   summary: "Liveness: the process answers and its storage works",
-  responses: {
-    200: { description: "Alive", content: { "application/json": { schema: StatusSchema } } },
-    503: {
-      description: "NotReady: storage failed; the process is ending",
-      content: { "application/json": { schema: ErrorBodySchema } },
-    },
-  },
+  responses: { 200: json(StatusSchema, "Alive"), ...healthErrors(503) },
 });
 
 const readyz = createRoute({
@@ -58,13 +67,7 @@ const readyz = createRoute({
   tags,
   ...open,
   summary: "Readiness: recovery finished, the node serves writes",
-  responses: {
-    200: { description: "Ready", content: { "application/json": { schema: StatusSchema } } },
-    503: {
-      description: "NotReady",
-      content: { "application/json": { schema: ErrorBodySchema } },
-    },
-  },
+  responses: { 200: json(StatusSchema, "Ready"), ...readyErrors(503) },
 });
 
 const metricsRoute = createRoute({
@@ -76,6 +79,7 @@ const metricsRoute = createRoute({
   summary: "Prometheus metrics (text format 0.0.4)",
   responses: {
     200: { description: "Metrics", content: { "text/plain": { schema: z.string() } } },
+    ...openErrors(),
   },
 });
 
@@ -86,11 +90,8 @@ const cluster = createRoute({
   tags,
   summary: "Nodes, roles, leader and commit indexes (needs cluster:read)",
   responses: {
-    200: {
-      description: "The cluster as this node sees it",
-      content: { "application/json": { schema: ClusterInfoSchema } },
-    },
-    ...authResponses,
+    200: json(ClusterInfoSchema, "The cluster as this node sees it"),
+    ...clusterErrors(),
   },
 });
 
@@ -107,19 +108,10 @@ const joinNode = createRoute({
   tags,
   summary: "Add a node: record its address, add it as learner, wait for catch-up, promote " +
     "(needs cluster:manage)",
-  request: {
-    body: { required: true, content: { "application/json": { schema: JoinRequestSchema } } },
-  },
+  request: { body: jsonBody(JoinRequestSchema, true) },
   responses: {
-    200: {
-      description: "The node is a voter; the new cluster view",
-      content: { "application/json": { schema: ClusterInfoSchema } },
-    },
-    400: { description: "InvalidParameter", content: errorContent },
-    ...authResponses,
-    413: { description: "RequestTooLarge", content: errorContent },
-    415: { description: "UnsupportedMediaType (a body that is not JSON)", content: errorContent },
-    503: { description: "NoLeader / NotReady (retry)", content: errorContent },
+    200: json(ClusterInfoSchema, "The node is a voter; the new cluster view"),
+    ...membershipErrors(400, 415),
   },
 });
 
@@ -132,16 +124,7 @@ const removeNode = createRoute({
   request: {
     params: z.object({ id: NameSchema.openapi({ param: { name: "id", in: "path" } }) }),
   },
-  responses: {
-    204: { description: "Removed" },
-    400: {
-      description: "InvalidParameter: a bad node id, or the last voter",
-      content: errorContent,
-    },
-    ...authResponses,
-    404: { description: "NotFound: not a member", content: errorContent },
-    503: { description: "NoLeader (retry)", content: errorContent },
-  },
+  responses: { 204: { description: "Removed" }, ...membershipErrors(400, 404) },
 });
 
 /** Options of `createOpsRoutes`. */

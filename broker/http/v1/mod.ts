@@ -19,6 +19,14 @@ export {
 export { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./schemas.ts";
 export { installQueryChecks } from "./query_check.ts";
 export {
+  errorResponses,
+  type ErrorResponsesOptions,
+  json,
+  jsonBody,
+  middlewareStatuses,
+  type RouteScope,
+} from "./openapi_responses.ts";
+export {
   createErrorHandler,
   createNotFoundHandler,
   type DoorEnv,

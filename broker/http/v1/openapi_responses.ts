@@ -1,12 +1,32 @@
 /**
- * The OpenAPI pieces every v1 route file builds its routes from: a JSON response or body, and
- * the error responses a route may send. 401, 403 (credentials, permissions, protected mode) and
- * 503 (no leader, not ready) can answer any route, so every route lists them.
+ * The OpenAPI pieces every route file builds its routes from: a JSON response or body, and the
+ * error responses a route may send. Besides the statuses a route lists itself, each lists what
+ * the middleware in front of it can answer (`middlewareStatuses`, by where it is served), so
+ * the document never leaves out an answer a client can get. `openapi_errors_test.ts` provokes
+ * each of them on every route.
  *
  * @module
  */
 import type { z } from "@hono/zod-openapi";
 import { ErrorBodySchema } from "./schemas.ts";
+
+/**
+ * Where a route is served: under `/v1` (credentials, query check), or an open operations
+ * endpoint outside it (`/healthz`, `/readyz`, `/metrics`).
+ */
+export type RouteScope = "v1" | "open";
+
+/**
+ * What the middleware (`app.ts`) can answer on any route of a scope: protected mode (403) and a
+ * declared `content-length` over the limit (413, whatever the method) everywhere; under `/v1`
+ * also an unknown query parameter (400), credentials (401, 403) and a full replay cache of
+ * signed requests or, through a follower, no leader (503). 415 (a body that is not JSON) holds
+ * only for POST, PUT and PATCH, which list it themselves.
+ */
+export const middlewareStatuses: Readonly<Record<RouteScope, readonly number[]>> = {
+  open: [403, 413],
+  v1: [400, 401, 403, 413, 503],
+};
 
 const sharedErrorDescriptions: Record<number, string> = {
   400: "InvalidParameter, MalformedRequest (the body is not JSON)",
@@ -18,17 +38,45 @@ const sharedErrorDescriptions: Record<number, string> = {
   507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
 };
 
+/** How a status the route does not list itself comes about: only through the middleware. */
+const middlewareDescriptions: Record<RouteScope, Record<number, string>> = {
+  open: {
+    403: "AccessDenied: protected mode refused a remote client",
+    413: "RequestTooLarge: a declared content-length (any method) or a body over the limit",
+  },
+  v1: {
+    400: "InvalidParameter: an unknown query parameter",
+    413: "RequestTooLarge: a declared content-length (any method) or a body over the limit",
+  },
+};
+
+/** Options of `errorResponses`. */
+export interface ErrorResponsesOptions {
+  /** Where the routes are served; default `"v1"`. */
+  scope?: RouteScope;
+}
+
 /**
  * The error responses builder of one family of routes: `own` describes the statuses whose
- * codes differ by family (404, 409, 429).
+ * codes differ by family (404, 409, 429) or by route (a 503 that can only be `NotReady`). The
+ * builder answers the statuses given plus the scope's `middlewareStatuses`.
+ *
+ * @example
+ * ```ts
+ * const errors = errorResponses({ 404: "QueueNotFound" });
+ * createRoute({ ..., responses: { 200: json(QueueSchema, "The queue"), ...errors(400, 404) } });
+ * ```
  */
-export function errorResponses(own: Record<number, string>) {
-  const descriptions = { ...sharedErrorDescriptions, ...own };
+export function errorResponses(own: Record<number, string>, options: ErrorResponsesOptions = {}) {
+  const scope = options.scope ?? "v1";
+  const listed = { ...sharedErrorDescriptions, ...own };
+  const implied = { ...sharedErrorDescriptions, ...middlewareDescriptions[scope], ...own };
   return (...statuses: number[]) => {
     const responses: Record<number, { description: string; content: object }> = {};
-    for (const status of [...new Set([...statuses, 401, 403, 503])].sort((a, b) => a - b)) {
+    const all = new Set([...statuses, ...middlewareStatuses[scope]]);
+    for (const status of [...all].sort((a, b) => a - b)) {
       responses[status] = {
-        description: descriptions[status],
+        description: statuses.includes(status) ? listed[status] : implied[status],
         content: { "application/json": { schema: ErrorBodySchema } },
       };
     }

@@ -52,7 +52,7 @@ const createQueue = createRoute({
   responses: {
     201: json(QueueSchema, "Created"),
     200: json(QueueSchema, "Exists already with the same attributes"),
-    ...errors(400, 409, 413, 415, 429),
+    ...errors(400, 409, 415, 429),
   },
 });
 
@@ -83,7 +83,7 @@ const updateQueue = createRoute({
   tags,
   summary: "Change mutable attributes",
   request: { params: QueueParamsSchema, body: jsonBody(QueueAttributesInputSchema, true) },
-  responses: { 200: json(QueueSchema, "The updated queue"), ...errors(400, 404, 413, 415) },
+  responses: { 200: json(QueueSchema, "The updated queue"), ...errors(400, 404, 415) },
 });
 
 const deleteQueue = createRoute({
@@ -157,7 +157,7 @@ const rewind = createRoute({
   request: { params: QueueParamsSchema, body: jsonBody(RewindRequestSchema, true) },
   responses: {
     200: json(RewindResponseSchema, "Where delivery restarts"),
-    ...errors(400, 404, 413, 415),
+    ...errors(400, 404, 415),
   },
 });
 
@@ -170,7 +170,7 @@ const purge = createRoute({
   request: { params: QueueParamsSchema },
   responses: {
     200: json(PurgeResponseSchema, "How many were deleted"),
-    ...errors(400, 404, 413, 415),
+    ...errors(400, 404, 415),
   },
 });
 
@@ -181,7 +181,7 @@ const redrive = createRoute({
   tags,
   summary: "Move messages from a dead-letter queue back",
   request: { params: QueueParamsSchema, body: jsonBody(RedriveRequestSchema, false) },
-  responses: { 200: json(RedriveResponseSchema, "How many moved"), ...errors(400, 404, 413, 415) },
+  responses: { 200: json(RedriveResponseSchema, "How many moved"), ...errors(400, 404, 415) },
 });
 
 /** Every route of this file, for the docs page and the 405 answer. */

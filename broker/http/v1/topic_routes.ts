@@ -45,7 +45,7 @@ const createTopic = createRoute({
   responses: {
     201: json(TopicSchema, "Created"),
     200: json(TopicSchema, "Exists already with the same attributes"),
-    ...errors(400, 409, 413, 415, 429),
+    ...errors(400, 409, 415, 429),
   },
 });
 
@@ -76,7 +76,7 @@ const updateTopic = createRoute({
   tags,
   summary: "Change maxMessageBytes or retentionSeconds",
   request: { params: TopicParamsSchema, body: jsonBody(TopicAttributesInputSchema, true) },
-  responses: { 200: json(TopicSchema, "The updated topic"), ...errors(400, 404, 413, 415) },
+  responses: { 200: json(TopicSchema, "The updated topic"), ...errors(400, 404, 415) },
 });
 
 const deleteTopic = createRoute({
@@ -115,7 +115,7 @@ const subscribe = createRoute({
   responses: {
     201: json(SubscriptionSchema, "Created"),
     200: json(SubscriptionSchema, "Exists already with the same attributes"),
-    ...errors(400, 404, 409, 413, 415),
+    ...errors(400, 404, 409, 415),
   },
 });
 
@@ -151,7 +151,7 @@ const updateSubscription = createRoute({
   },
   responses: {
     200: json(SubscriptionSchema, "The updated subscription"),
-    ...errors(400, 404, 413, 415),
+    ...errors(400, 404, 415),
   },
 });
 
