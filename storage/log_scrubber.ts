@@ -1,6 +1,7 @@
 /**
  * The scrubber: reads the sealed segments that were restored from their persisted index at open
- * (so never read since), a bounded number of bytes per step, and checks every record as the open
+ * (so never read since; of one a Raft cut made the log's last again, what the cut kept), a
+ * bounded number of bytes per step, and checks every record as the open
  * scan would have — CRC, contiguous index, the term the index claims, the index's points at the
  * positions it claims, and the segment's length. The caller paces the steps (bytes per second)
  * and decides what a damage means for the process.
@@ -15,7 +16,7 @@
 import type { CorruptionDetail } from "./errors.ts";
 import { inspectRecord, newRecordHeader, recordLengthAt } from "./record.ts";
 import type { Segment } from "./segment.ts";
-import type { SealedIndexes } from "./sealed_indexes.ts";
+import type { ScrubBound, SealedIndexes } from "./sealed_indexes.ts";
 
 /** What one {@link LogScrubber.step} did. */
 export interface ScrubStep {
@@ -66,7 +67,9 @@ export class LogScrubber {
     if (this.#failed !== null) return { bytes: 0, done: true, damage: this.#failed };
     const segment = this.#current();
     if (segment === null) return { bytes: 0, done: true, damage: null };
-    const result = this.#checkSome(segment, Math.min(Math.max(bytesMax, 1), scrubReadBytesMax));
+    const bound = this.#indexes.scrubBound(segment)!;
+    const budget = Math.min(Math.max(bytesMax, 1), scrubReadBytesMax);
+    const result = this.#checkSome(segment, bound, budget);
     if (result.damage === null) return { bytes: result.bytes, done: false, damage: null };
     this.#failed = result.damage;
     await this.#noteDamage(result.damage);
@@ -89,6 +92,7 @@ export class LogScrubber {
 
   #checkSome(
     segment: Segment,
+    bound: ScrubBound,
     bytesMax: number,
   ): { bytes: number; damage: CorruptionDetail | null } {
     const start = this.#position;
@@ -103,12 +107,12 @@ export class LogScrubber {
     });
     let window: Uint8Array;
     try {
-      window = this.#read(segment, bytesMax);
+      window = this.#read(segment, bound.bytes, bytesMax);
     } catch (error) {
       return damage(`read failed: ${(error as Error).message}`);
     }
     let offset = 0;
-    while (this.#position < segment.sizeBytes) {
+    while (this.#position < bound.bytes) {
       const status = inspectRecord(window, offset, { header: this.#header, verify: true });
       if (status === "incomplete") {
         if (offset === 0) return damage("incomplete record");
@@ -121,24 +125,30 @@ export class LogScrubber {
       this.#position += this.#header.bytes;
       this.#nextIndex++;
     }
-    if (this.#position >= segment.sizeBytes) {
-      if (this.#nextIndex !== segment.lastIndex + 1) return damage("fewer records than indexed");
+    // Past the bound only when a cut came below where this scrub had read to: all read then.
+    if (this.#position >= bound.bytes) {
+      if (this.#position === bound.bytes && this.#nextIndex !== bound.endIndex) {
+        return damage("fewer records than indexed");
+      }
       this.#indexes.verified(segment);
       this.#verifiedSegments++;
     }
     return { bytes: this.#position - start, damage: null };
   }
 
-  /** Bytes from the current position: about `bytesMax`, or the whole next record if longer. */
-  #read(segment: Segment, bytesMax: number): Uint8Array {
-    const length = Math.min(segment.sizeBytes - this.#position, bytesMax);
+  /**
+   * Bytes from the current position up to `end`: about `bytesMax`, or the whole next record if
+   * longer.
+   */
+  #read(segment: Segment, end: number, bytesMax: number): Uint8Array {
+    const length = Math.min(end - this.#position, bytesMax);
     if (this.#buffer.length < length) this.#buffer = new Uint8Array(length);
     let window = this.#buffer.subarray(
       0,
       segment.handle.readSync(this.#position, this.#buffer.subarray(0, length)),
     );
     const recordLength = recordLengthAt(window, 0);
-    if (recordLength > window.length && this.#position + recordLength <= segment.sizeBytes) {
+    if (recordLength > window.length && this.#position + recordLength <= end) {
       window = new Uint8Array(recordLength);
       window = window.subarray(0, segment.handle.readSync(this.#position, window));
     }

@@ -88,7 +88,55 @@ Deno.test("segments that leave the log while being scrubbed are skipped, not rep
     steps.push(step);
   }
   assert.ok(steps.every((step) => step.damage === null));
-  assert.equal(scrubber.verifiedSegments, 1, "only the segment before the cut remained to read");
+  // The segment before the cut, and the record the cut left of the next one (never read yet).
+  assert.equal(scrubber.verifiedSegments, 2, "what the cut left is still read");
+  assert.equal(log.damage, null);
+  await log.close();
+});
+
+/** Flips a bit in the payload of the second record of the segment based at `base`. */
+function flipSecondRecord(fs: SimFileSystem, base: number): void {
+  const path = `${dir}/${segmentFileName(base)}`;
+  const firstLength = new DataView(fs.fileBytes(path).buffer).getUint32(0, true) + 4;
+  fs.flipBit(path, firstLength + 40);
+}
+
+Deno.test("a Raft cut inside a trusted segment leaves what it keeps to the scrubber, damage included", async () => {
+  const fs = new SimFileSystem();
+  const { log, bases } = await reopenedLog(fs);
+  const damaged = bases[2];
+  flipSecondRecord(fs, damaged);
+  // A conflicting leader cuts the log from the fourth record of that segment on (the cut reads
+  // the record before it, not the second) and appends to it again.
+  await log.truncateSuffix(damaged + 3);
+  await log.appendDurable(makeEntries(damaged + 3, 2, { term: 9 }));
+  const steps = await scrubAll(log, 4096);
+  assert.equal(steps.at(-1)!.damage?.index, damaged + 1, "the kept prefix was read");
+  assert.equal(log.damage?.torn, false);
+  await log.close();
+});
+
+Deno.test("a trusted segment left last by a cut at the next segment's base is still scrubbed whole", async () => {
+  const fs = new SimFileSystem();
+  const { log, bases } = await reopenedLog(fs);
+  const damaged = bases[2];
+  flipSecondRecord(fs, damaged);
+  await log.truncateSuffix(bases[3]);
+  const steps = await scrubAll(log, 4096);
+  assert.equal(steps.at(-1)!.damage?.index, damaged + 1);
+  await log.close();
+});
+
+Deno.test("a sound trusted segment cut by Raft scrubs clean up to the cut", async () => {
+  const fs = new SimFileSystem();
+  const { log, bases } = await reopenedLog(fs);
+  await log.truncateSuffix(bases[2] + 3);
+  await log.appendDurable(makeEntries(bases[2] + 3, 3, { term: 9 }));
+  const scrubber = log.scrubber();
+  let step;
+  do step = await scrubber.step(4096); while (!step.done);
+  assert.equal(step.damage, null);
+  assert.equal(scrubber.verifiedSegments, 3, "two whole segments and the cut one's prefix");
   assert.equal(log.damage, null);
   await log.close();
 });

@@ -2,6 +2,8 @@
  * The persisted indexes of a log's sealed segments (`segment_index_file.ts`): checking one at
  * open, writing one once a segment is sealed and durable, removing one when its segment changes
  * or goes, and the list of segments trusted without a scan that the scrubber still has to read.
+ * A Raft cut that makes such a segment the log's last again keeps what the cut leaves of it on
+ * that list: those records were never read either.
  *
  * When an index is trusted (see {@link SealedIndexes.load}): the file's own CRC checks out; its
  * base index is the one in the segment's file name; the segment file is exactly as long as the
@@ -31,14 +33,25 @@ import {
 } from "./segment_index_file.ts";
 import { temporarySuffix } from "./snapshot_file.ts";
 
+/** What of an unverified segment the scrubber reads: `bytes`, the records before `endIndex`. */
+export interface ScrubBound {
+  /** Bytes from the segment's start. */
+  bytes: number;
+  /** The index after the last record within `bytes`. */
+  endIndex: number;
+}
+
 /** The persisted indexes of one log directory. */
 export class SealedIndexes {
   readonly #fs: FileSystem;
   readonly #dir: string;
   /** Sealed segments whose index is queued or being written; `forget` cancels. */
   readonly #pending = new Set<Segment>();
-  /** Segments restored from their index at open that no scrub has read yet (index order). */
-  readonly #unverified = new Set<Segment>();
+  /**
+   * Segments restored from their index at open that no scrub has read yet (index order), with
+   * what of each is left to read (all of it, or what a cut kept).
+   */
+  readonly #unverified = new Map<Segment, ScrubBound>();
   /** Pending segments whose write is queued. */
   readonly #queued = new Set<Segment>();
   #writes: Promise<void> = Promise.resolve();
@@ -107,12 +120,17 @@ export class SealedIndexes {
 
   /** Notes a segment restored from its index: the scrubber will read it once. */
   trusted(segment: Segment): void {
-    this.#unverified.add(segment);
+    this.#unverified.set(segment, { bytes: segment.sizeBytes, endIndex: segment.lastIndex + 1 });
   }
 
   /** Segments restored from their index that no scrub has read yet, in index order. */
   unverified(): Segment[] {
-    return [...this.#unverified];
+    return [...this.#unverified.keys()];
+  }
+
+  /** What of an unverified segment the scrubber has to read; undefined once it needs none. */
+  scrubBound(segment: Segment): ScrubBound | undefined {
+    return this.#unverified.get(segment);
   }
 
   /** True while `segment` is restored from its index, unread by a scrub, and still in the log. */
@@ -185,6 +203,24 @@ export class SealedIndexes {
     if (!this.#fs.exists(path)) return false;
     this.#fs.remove(path);
     return true;
+  }
+
+  /**
+   * A Raft cut from `fromIndex` (in `segment` or right after it) leaves `segment` last, to be
+   * appended to again: its index goes as with {@link forget}, but if no scrub has read it yet,
+   * what the cut keeps of it stays to be read. Call before the cut. True as `forget`.
+   */
+  reopen(segment: Segment, fromIndex: number): boolean {
+    const bound = this.#unverified.get(segment);
+    const removed = this.forget(segment);
+    if (bound !== undefined) {
+      const endIndex = Math.min(bound.endIndex, fromIndex);
+      const bytes = endIndex > segment.lastIndex
+        ? Math.min(bound.bytes, segment.sizeBytes)
+        : segment.positionOf(endIndex);
+      this.#unverified.set(segment, { bytes, endIndex });
+    }
+    return removed;
   }
 
   /**

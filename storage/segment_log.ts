@@ -304,7 +304,7 @@ export class SegmentLog {
     // Synchronous, and rare (a cut across segments).
     if (this.#segments.length < before) this.#syncDirectoryNow();
     const last = this.#segments.at(-1);
-    if (last !== undefined && this.#indexes.forget(last)) this.#directoryDirty = true;
+    if (last !== undefined && this.#indexes.reopen(last, fromIndex)) this.#directoryDirty = true;
     if (last !== undefined && fromIndex <= last.lastIndex) {
       this.#maps.unmap(last);
       last.truncateFrom(fromIndex);
