@@ -18,13 +18,9 @@ export async function handOff(
   options: { timers: Timers; msMax: number; report: (message: string) => void },
 ): Promise<string | null> {
   if (!replica.isLeader || replica.failure !== null) return null;
-  const status = replica.status();
-  const voters: string[] = status.config.voters;
-  const candidates = status.peers
-    .filter((peer) => peer.id !== replica.id && voters.includes(peer.id))
-    .sort((a, b) => b.match - a.match);
+  const candidates = transferCandidates(replica);
   if (candidates.length === 0) return null;
-  const target = candidates[0].id;
+  const target = candidates[0];
   try {
     replica.transferLeadership(target);
   } catch (error) {
@@ -41,6 +37,19 @@ export async function handOff(
       : `cmqd ${replica.id}: handed leadership to ${handedTo}`,
   );
   return handedTo;
+}
+
+/**
+ * The voters other than this leader that leadership could go to, the most caught-up (highest
+ * match index) first; empty unless this node leads.
+ */
+export function transferCandidates(replica: RaftReplica): string[] {
+  const status = replica.status();
+  const voters: string[] = status.config.voters;
+  return status.peers
+    .filter((peer) => peer.id !== replica.id && voters.includes(peer.id))
+    .sort((a, b) => b.match - a.match)
+    .map((peer) => peer.id);
 }
 
 /** Polls `probe` every 10 ms on `timers` until it answers non-null or `msMax` passed. */

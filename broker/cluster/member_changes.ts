@@ -7,7 +7,9 @@
  * the new node's addresses (`SetMember`, so every node — and every snapshot — can reach it),
  * add it as a learner (it receives the log but does not vote), wait until it has caught up, then
  * promote it to voter. Until promotion the quorum is unchanged, so a slow or dead joiner never
- * blocks writes.
+ * blocks writes. A join repeated with the same addresses (a retry) carries on where the first
+ * stopped; one naming a member with other addresses, or another member's addresses, is refused:
+ * recording them would cut that member off (every node would dial it at the new address).
  *
  * @module
  */
@@ -22,12 +24,15 @@ import {
   type StateMachine,
 } from "../engine/mod.ts";
 import type { RaftReplica, Timers, Transport } from "../replication/mod.ts";
+import { transferCandidates } from "./hand_off.ts";
 import { realTimers } from "./real_time.ts";
 import { asBrokerError } from "../service/mod.ts";
 
 /** Options of `Membership`. */
 export interface MembershipOptions {
   nodeId: string;
+  /** This node's client URL (a joining node may not claim it). */
+  url?: string;
   replica: RaftReplica;
   machine: StateMachine;
   transport: Transport;
@@ -72,6 +77,8 @@ function checkJoin(request: JoinRequest): void {
  */
 export class Membership {
   readonly #options: MembershipOptions;
+  /** Voters this leader already tried to hand over to for removing itself (a retry tries another). */
+  readonly #handOffsTried = new Set<string>();
 
   constructor(options: MembershipOptions) {
     this.#options = options;
@@ -120,6 +127,7 @@ export class Membership {
         `node '${request.id}' is this node, the leader; a join comes from the joining node`,
       );
     }
+    this.#checkAddresses(request);
     await replica.propose(CommandType.SetMember, encodeJson(request));
     let config = replica.status().config;
     if (![...config.voters, ...config.learners].includes(request.id as NodeId)) {
@@ -141,16 +149,58 @@ export class Membership {
       throw new BrokerError("NotFound", `node '${id}' is not a member`);
     }
     if (id === this.#options.nodeId) {
-      // Hand leadership to another voter first; the client retries against the new leader.
-      const other = config.voters.find((voter) => voter !== id);
-      if (other === undefined) throw invalidParameter("id", "the last voter can't be removed");
-      replica.transferLeadership(other);
+      // Hand leadership to another voter first; the client retries against the new leader. A
+      // retry that finds this node still leading tries another voter: the last one may be down.
+      const others = transferCandidates(replica);
+      if (others.length === 0) throw invalidParameter("id", "the last voter can't be removed");
+      if (others.every((other) => this.#handOffsTried.has(other))) this.#handOffsTried.clear();
+      const target = others.find((other) => !this.#handOffsTried.has(other))!;
+      this.#handOffsTried.add(target);
+      replica.transferLeadership(target);
       throw new BrokerError("NoLeader", "leadership is moving off this node; retry", {
         retryAfterSeconds: 1,
       });
     }
     await replica.proposeConfigChange({ type: "remove", nodeId: id });
     await replica.propose(CommandType.SetMember, encodeJson({ id, remove: true }));
+  }
+
+  /**
+   * A member keeps the addresses it has: a join naming it with others (a second node started
+   * under its id, a typo) would make every node dial that address instead. A new node may not
+   * take a member's addresses either.
+   */
+  #checkAddresses(request: JoinRequest): void {
+    const { replica, machine } = this.#options;
+    const config = replica.status().config;
+    const memberIds: string[] = [...config.voters, ...config.learners];
+    const records = machine.members().filter((member) => memberIds.includes(member.id));
+    const recorded = records.find((member) => member.id === request.id);
+    if (memberIds.includes(request.id)) {
+      if (
+        recorded?.peerAddress === request.peerAddress && recorded.clientUrl === request.clientUrl
+      ) return;
+      const where = recorded === undefined
+        ? "(an initial voter)"
+        : `at ${recorded.peerAddress} (${recorded.clientUrl})`;
+      throw invalidParameter(
+        "id",
+        `node '${request.id}' is already a member ${where}; to give it other addresses, remove ` +
+          `it first (DELETE /v1/cluster/nodes/${request.id})`,
+      );
+    }
+    const peerTaken = records.find((member) => member.peerAddress === request.peerAddress);
+    if (peerTaken !== undefined) {
+      throw invalidParameter("peerAddress", `is the peer address of member '${peerTaken.id}'`);
+    }
+    const { nodeId, url, transport } = this.#options;
+    const urlOf = (id: string) =>
+      id === nodeId ? url : records.find((member) => member.id === id)?.clientUrl ??
+        transport.clientUrl(id as NodeId);
+    const urlTaken = memberIds.find((id) => urlOf(id) === request.clientUrl);
+    if (urlTaken !== undefined) {
+      throw invalidParameter("clientUrl", `is the client URL of member '${urlTaken}'`);
+    }
   }
 
   #requireLeader(): void {

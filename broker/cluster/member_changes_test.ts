@@ -1,5 +1,5 @@
 /**
- * A join waits for its learner on the clock and timers it is given (the node's own), not on
+ * Membership changes on the leader. A join waits for its learner on the clock and timers it is given (the node's own), not on
  * `Date.now` and `setTimeout`: under a manual clock the wait gives up exactly when that clock
  * passes `catchUpMsMax`, however little real time went by.
  */
@@ -8,7 +8,7 @@ import { SimFileSystem } from "../../storage/mod.ts";
 import { BrokerError } from "../service/mod.ts";
 import { Membership } from "./member_changes.ts";
 import { noPeers } from "./node.ts";
-import { startOneNode, until } from "./testing/mod.ts";
+import { followerOf, settled, startOneNode, TestCluster, until } from "./testing/mod.ts";
 
 Deno.test("a join gives up on a learner that never catches up when the given clock passes catchUpMsMax", async () => {
   const node = await startOneNode(new SimFileSystem());
@@ -73,3 +73,115 @@ Deno.test("a join naming the leader itself is refused at once and records nothin
     await node.close();
   }
 });
+
+Deno.test("a join repeated with the same addresses carries on; other addresses for a member, or a member's addresses for a new node, are refused", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = new Membership({
+    nodeId: "n1",
+    url: "http://127.0.0.1:1",
+    replica: node.replica,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("a learner that never runs caught up"),
+    catchUpMsMax: 0,
+  });
+  const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+  const refused = (field: string, pattern: RegExp) => (error: BrokerError) =>
+    error.code === "InvalidParameter" && error.field === field && pattern.test(error.message);
+  try {
+    // n2 never runs: each join ends waiting for it, but the retry is not refused.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await assert.rejects(membership.join(n2), (error: BrokerError) => error.code === "NotReady");
+    }
+    const before = node.replica.status().lastIndex;
+    await assert.rejects(
+      membership.join({ ...n2, peerAddress: "127.0.0.1:9999" }),
+      refused("id", /node 'n2' is already a member at 127\.0\.0\.1:7001 .*remove it first/),
+    );
+    await assert.rejects(
+      membership.join({ ...n2, clientUrl: "http://127.0.0.1:9999" }),
+      refused("id", /already a member/),
+    );
+    await assert.rejects(
+      membership.join({ ...n2, id: "n3", clientUrl: "http://127.0.0.1:7002" }),
+      refused("peerAddress", /of member 'n2'/),
+    );
+    await assert.rejects(
+      membership.join({ ...n2, id: "n3", peerAddress: "127.0.0.1:7003" }),
+      refused("clientUrl", /of member 'n2'/),
+    );
+    await assert.rejects(
+      membership.join({ id: "n3", peerAddress: "127.0.0.1:7003", clientUrl: "http://127.0.0.1:1" }),
+      refused("clientUrl", /of member 'n1'/),
+    );
+    assert.equal(node.replica.status().lastIndex, before, "a refused join proposed something");
+    assert.deepEqual(node.machine.members(), [n2]);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("a join naming an initial voter is refused: its addresses come from --peers", async () => {
+  const cluster = await TestCluster.start();
+  try {
+    const leader = await cluster.waitForLeader();
+    const follower = followerOf(cluster, leader);
+    const membership = membershipOn(cluster, leader);
+    const before = cluster.replica(leader).status().lastIndex;
+    await assert.rejects(
+      settled(
+        cluster,
+        membership.join({ id: follower, peerAddress: "10.9.9.9:1", clientUrl: "http://x:1" }),
+      ),
+      (error: BrokerError) =>
+        error.code === "InvalidParameter" && /an initial voter/.test(error.message),
+    );
+    assert.equal(cluster.replica(leader).status().lastIndex, before);
+    assert.deepEqual(cluster.node(leader).machine.members(), []);
+  } finally {
+    await cluster.stopAll();
+  }
+});
+
+Deno.test("removing the leader while the voter it hands over to is cut off: a retry hands over to another", async () => {
+  const cluster = await TestCluster.start();
+  try {
+    const leader = await cluster.waitForLeader();
+    const voters: string[] = cluster.replica(leader).status().config.voters;
+    // The first choice (equal match indexes: the first other voter) can't take over.
+    const unreachable = voters.find((id) => id !== leader)!;
+    cluster.isolate(unreachable);
+    const membership = membershipOn(cluster, leader);
+    for (let attempt = 1; cluster.replica(leader).isLeader; attempt++) {
+      assert.ok(attempt <= 3, "leadership never moved off the node being removed");
+      await assert.rejects(
+        membership.remove(leader),
+        (error: BrokerError) => error.code === "NoLeader",
+      );
+      await cluster.run(3_000);
+    }
+    const next = voters.find((id) => id !== leader && id !== unreachable)!;
+    await cluster.until(() => cluster.replica(next).isLeader);
+    // The new configuration {unreachable, next} needs both to commit.
+    cluster.heal();
+    await settled(cluster, membershipOn(cluster, next).remove(leader));
+    assert.deepEqual(
+      cluster.replica(next).status().config.voters.sort(),
+      [unreachable, next].sort(),
+    );
+  } finally {
+    await cluster.stopAll();
+  }
+});
+
+function membershipOn(cluster: TestCluster, id: string): Membership {
+  return new Membership({
+    nodeId: id,
+    replica: cluster.replica(id),
+    machine: cluster.node(id).machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("no join gets this far"),
+    monotonic: cluster.clock,
+    timers: cluster.clock,
+  });
+}

@@ -256,6 +256,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       : membership.clientUrl(id) ?? options.transport.clientUrl(id as NodeId);
   const membership = new Membership({
     nodeId: options.nodeId,
+    url: options.url,
     replica,
     machine,
     transport: options.transport,
