@@ -27,7 +27,13 @@ import {
   type TlsFiles,
   usage,
 } from "./broker/mod.ts";
-import { DataDirLockedError, lockDataDir, RealFileSystem } from "./storage/mod.ts";
+import {
+  claimDataDir,
+  DataDirLockedError,
+  DataDirOwnerError,
+  lockDataDir,
+  RealFileSystem,
+} from "./storage/mod.ts";
 import type { NodeId } from "./raft/mod.ts";
 import type { ClusterInfo, JoinRequest } from "./sdk/mod.ts";
 
@@ -142,12 +148,17 @@ async function main(): Promise<void> {
   console.log(`cmqd ${config.nodeId} serving ${url}`);
 }
 
-/** Takes the data directory's lock; when another process holds it, exits 1 naming it. */
+/**
+ * Takes the data directory's lock and checks it holds this node's data; when another process
+ * holds it, or it is another node's, exits 1 saying so.
+ */
 async function lockOrExit(config: NodeConfig): Promise<void> {
   try {
     await lockDataDir(config.dataDir);
+    // Held locked, the directory is ours to check: it must hold this node's data.
+    await claimDataDir(config.dataDir, config.nodeId);
   } catch (error) {
-    if (!(error instanceof DataDirLockedError)) throw error;
+    if (!(error instanceof DataDirLockedError || error instanceof DataDirOwnerError)) throw error;
     console.error(`cmqd ${config.nodeId}: ${error.message}`);
     Deno.exit(1);
   }

@@ -80,6 +80,58 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
   };
 }
 
+/** File name, inside the data directory, of the id of the node whose data it holds. */
+export const nodeIdFileName = "node-id";
+
+/** Thrown when a data directory holds another node's data. */
+export class DataDirOwnerError extends Error {
+  /** The error for `dir`, recorded for `owner`, opened as `nodeId`. */
+  constructor(dir: string, owner: string, nodeId: string) {
+    super(
+      `data directory ${dir} holds the data of node '${owner}' (its log, votes and snapshots), ` +
+        `not of '${nodeId}'; start it with --node-id ${owner}, or give this node its own ` +
+        "--data-dir",
+    );
+    this.name = "DataDirOwnerError";
+  }
+}
+
+/**
+ * Records `nodeId` as the owner of `dir` (held locked, see `lockDataDir`) the first time, and
+ * refuses a node of another id later: a Raft log and the votes in it belong to one member, so a
+ * node restarted under a new id on them would vote and answer with another member's past.
+ * A directory from before this file existed is claimed by whoever opens it first.
+ *
+ * @example
+ * ```ts
+ * await lockDataDir("./data");
+ * await claimDataDir("./data", "n1"); // throws DataDirOwnerError when "./data" is n2's
+ * ```
+ */
+export async function claimDataDir(dir: string, nodeId: string): Promise<void> {
+  const path = `${dir.replace(/\/+$/, "")}/${nodeIdFileName}`;
+  let owner: string | null = null;
+  try {
+    owner = (await Deno.readTextFile(path)).trim();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (owner !== null && owner !== "") {
+    if (owner !== nodeId) throw new DataDirOwnerError(dir, owner, nodeId);
+    return;
+  }
+  // Written whole and synced under a temporary name, then renamed: never a torn id.
+  const temporary = `${path}.tmp`;
+  const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+  try {
+    await file.write(new TextEncoder().encode(`${nodeId}\n`));
+    await file.syncData();
+  } finally {
+    file.close();
+  }
+  await Deno.rename(temporary, path);
+}
+
 async function readPid(path: string): Promise<number | null> {
   try {
     const text = (await Deno.readTextFile(path)).trim();

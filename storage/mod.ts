@@ -22,7 +22,15 @@ export {
   RealFileSystem,
 } from "./file_io.ts";
 export { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
-export { type DataDirLock, DataDirLockedError, lockDataDir, lockFileName } from "./dir_lock.ts";
+export {
+  claimDataDir,
+  type DataDirLock,
+  DataDirLockedError,
+  DataDirOwnerError,
+  lockDataDir,
+  lockFileName,
+  nodeIdFileName,
+} from "./dir_lock.ts";
 export { freeDiskBytes, freeSpaceAvailable } from "./free_space.ts";
 export { mmapAvailable, trimAllocator } from "./mmap.ts";
 export type { DamageRecord, HardState, LogStart } from "./hard_state.ts";

@@ -1,6 +1,7 @@
 /**
  * A data directory belongs to one process: a second `main.ts` on the same `--data-dir` refuses
- * to start, names the directory and the holder's PID, and the first keeps serving.
+ * to start, names the directory and the holder's PID, and the first keeps serving. A directory
+ * holds one node's data: a restart under another `--node-id` refuses to start and names the owner.
  */
 import assert from "node:assert/strict";
 import { CmqdClient } from "../../sdk/mod.ts";
@@ -8,7 +9,7 @@ import { freePort, startBroker } from "./process.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
-function spawnMain(dataDir: string): Deno.ChildProcess {
+function spawnMain(dataDir: string, extra: string[] = []): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -19,6 +20,7 @@ function spawnMain(dataDir: string): Deno.ChildProcess {
       String(freePort()),
       "--data-dir",
       dataDir,
+      ...extra,
     ],
     cwd: root,
     stdout: "piped",
@@ -79,6 +81,25 @@ Deno.test("the lock is released when the holder exits, so a restart takes it aga
     await first.kill();
     const second = await startBroker({ dataDir });
     assert.equal(await second.stop(), 0);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a node started under another --node-id on a data directory refuses to start and names its owner", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "cmqd-owner-" });
+  try {
+    const first = await exitOrServe(spawnMain(dataDir, ["--node-id", "n2"]));
+    assert.equal(first.code, null, `n2 did not start:\n${first.text}`);
+    const other = await exitOrServe(spawnMain(dataDir, ["--node-id", "n9"]));
+    assert.notEqual(other.code, null, `n9 started serving on n2's data:\n${other.text}`);
+    assert.equal(other.code, 1, other.text);
+    assert.match(
+      other.text,
+      /holds the data of node 'n2'.*not of 'n9'; start it with --node-id n2/,
+    );
+    const again = await exitOrServe(spawnMain(dataDir, ["--node-id", "n2"]));
+    assert.equal(again.code, null, `n2 did not start again:\n${again.text}`);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
