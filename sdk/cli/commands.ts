@@ -44,8 +44,26 @@ export async function runCommand(context: CommandContext): Promise<ExitStatus> {
   const key = grouped ? `${group} ${action ?? ""}` : group;
   const command = commands[key] ?? topicCommands[key];
   if (command === undefined) throw new UsageError(`unknown command '${key ?? ""}'`);
+  const extra = context.args.positionals[wordsMax[key] ?? Infinity];
+  if (extra !== undefined) throw new UsageError(`${key}: unexpected argument '${extra}'`);
   return await command(context);
 }
+
+/** Positional words each command takes, its name included (`delete` takes any number). */
+const wordsMax: Record<string, number> = {
+  "queue create": 3,
+  "queue list": 2,
+  "queue get": 3,
+  "queue delete": 3,
+  "queue purge": 3,
+  "cluster status": 2,
+  send: 3,
+  receive: 2,
+  tail: 2,
+  "topic create": 3,
+  "topic subscribe": 4,
+  "topic publish": 4,
+};
 
 const commands: Record<string, (context: CommandContext) => Promise<ExitStatus>> = {
   "queue create": createQueue,

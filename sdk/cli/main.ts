@@ -92,6 +92,16 @@ function clientOf(args: ParsedArgs): CmqdClient {
   const urls = (args.flags.get("url") ?? process.env.CMQD_URL ?? defaultUrl).split(",")
     .map((url) => url.trim()).filter((url) => url !== "");
   if (urls.length === 0) throw new UsageError("--url names no node");
+  for (const url of urls) {
+    // A broker's base URL, checked here: a typo is bad usage, not a network failure.
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch { /* not a URL: refused below */ }
+    if (parsed === null || !["http:", "https:"].includes(parsed.protocol) || parsed.host === "") {
+      throw new UsageError(`bad --url '${url}': give a base URL like http://127.0.0.1:9876`);
+    }
+  }
   const secretId = args.flags.get("secret-id") ?? process.env.CMQD_SECRET_ID;
   const secretKey = args.flags.get("secret-key") ?? process.env.CMQD_SECRET_KEY;
   if ((secretId === undefined) !== (secretKey === undefined)) {

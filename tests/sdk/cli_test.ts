@@ -87,6 +87,23 @@ Deno.test("the CLI's failures: broker errors exit 1 with the code, bad usage exi
   }
 });
 
+Deno.test("the CLI's usage errors before any request: a bad --url, an extra argument", async () => {
+  // Nothing listens at this URL: every case fails before connecting.
+  const url = "http://127.0.0.1:1";
+  for (const bad of ["notaurl", "ftp://x", "http://", "127.0.0.1:9876"]) {
+    const result = await cli(url, "--url", bad, "queue", "list");
+    assert.equal(result.code, 2, `--url ${bad}: ${result.stderr}`);
+    assert.match(result.stderr, /error: bad --url '.*': give a base URL/);
+  }
+  for (
+    const args of [["queue", "get", "a", "b"], ["cluster", "status", "x"], ["send", "q", "b", "c"]]
+  ) {
+    const result = await cli(url, ...args);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`unexpected argument '${args.at(-1)}'`));
+  }
+});
+
 Deno.test("the CLI signs with --secret-id/--secret-key, and a wrong or missing key is refused", async () => {
   const credentials = { secretId: "AKIDcli", secretKey: "cli-secret-0123456789" };
   const broker = await startTestBroker({ credentials });
