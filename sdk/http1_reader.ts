@@ -84,9 +84,12 @@ export class ResponseReader {
   async #fill(): Promise<boolean> {
     const connection = this.#connection;
     if (connection.end === connection.buffer.length) {
-      // Full: grow when more than half is unread (a long head or a close-delimited body).
+      // Full: grow when more than half is unread (a long head or a close-delimited body), else
+      // move the unread bytes to the front. Room for one more byte than is unread: reading into
+      // the 0 bytes left at the end answers 0 at once, and the reader would spin on it forever.
       const unread = this.#buffered;
-      this.#reserve(unread * 2 > connection.buffer.length ? connection.buffer.length * 2 : unread);
+      const length = connection.buffer.length;
+      this.#reserve(unread * 2 > length ? length * 2 : unread + 1);
     }
     let read: number | null;
     try {
