@@ -188,7 +188,8 @@ export class Http1Transport implements HttpTransport {
     target = {
       origin: `${parsed.protocol}//${parsed.host}`,
       hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: Number(parsed.port) || (secure ? 443 : 80),
+      // An explicit port 0 stays 0 (the connect fails), never the scheme's default port.
+      port: parsed.port === "" ? (secure ? 443 : 80) : Number(parsed.port),
       secure,
       line: ` ${parsed.pathname}${parsed.search} HTTP/1.1\r\nhost: ${parsed.host}\r\n`,
     };

@@ -305,6 +305,17 @@ Deno.test("a refused connection and an unknown host are connect failures (never 
   }
 });
 
+Deno.test("an explicit port 0 is port 0 (a connect failure), never the scheme's default port", async () => {
+  const transport = new Http1Transport();
+  for (const url of ["http://127.0.0.1:0/", "https://127.0.0.1:0/"]) {
+    await assert.rejects(() => transport.request(request(url)), (error: Error) => {
+      assert.ok(isConnectFailure(error), `not a connect failure: ${error}`);
+      assert.match(error.message, /127\.0\.0\.1:0:/);
+      return true;
+    });
+  }
+});
+
 Deno.test("an idle pooled connection does not keep the program alive", async () => {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },

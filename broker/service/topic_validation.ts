@@ -99,7 +99,8 @@ export function checkPublishEntries(
  * the engine also applies to entries already in logs, so it stays as it was): whitespace,
  * control characters, backslashes and lone surrogates are refused rather than cleaned up by the
  * URL parser, and so are an empty fragment (`…/#`) or empty credentials (`http://:@host/`),
- * which the parsed URL no longer shows. The URL is stored and pushed to exactly as given.
+ * which the parsed URL no longer shows, and port 0 (nothing listens there). The URL is stored and
+ * pushed to exactly as given.
  */
 export function checkPushUrlText(url: unknown, field = "endpoint.url"): void {
   if (typeof url !== "string") return; // the engine's check names the mistake
@@ -111,4 +112,5 @@ export function checkPushUrlText(url: unknown, field = "endpoint.url"): void {
   if (url.includes("#")) throw invalidParameter(field, "must not have a fragment");
   const authority = url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").split(/[/?]/, 1)[0];
   if (authority.includes("@")) throw invalidParameter(field, "must not carry credentials");
+  if (URL.parse(url)?.port === "0") throw invalidParameter(field, "must not name port 0");
 }

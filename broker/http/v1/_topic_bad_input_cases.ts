@@ -325,6 +325,12 @@ function subscriptionCases(): BadInputCase[] {
       { endpoint: { url: "http://:@host/x" } },
       "endpoint.url",
     ),
+    // The parser keeps port 0, which nothing listens on; it used to be pushed to port 80.
+    subscribeCase(
+      "a url with port 0",
+      { endpoint: { url: "http://127.0.0.1:0/x" } },
+      "endpoint.url",
+    ),
     subscribeCase(
       "a url with a line break",
       { endpoint: { url: "https://host/a\r\nb" } },
