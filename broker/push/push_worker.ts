@@ -15,6 +15,15 @@
  * has its own timeout; subscriptions are served round-robin from a rotating start. A slow or
  * dead endpoint thus never holds up another's pushes while free slots remain.
  *
+ * An unreachable endpoint (connection refused, no such host) fails at once, and would otherwise
+ * be tried back to back, every pending message in turn: a full CPU, and about 100 bytes of log
+ * per failure that the pending pushes keep from compaction, for as long as the backlog lives.
+ * So after a failure that says the endpoint can take nothing now (no answer at all, or 429, 502,
+ * 503, 504) the subscription pauses before its next request, `failurePauseMsMin` doubling per
+ * such failure in a row up to `failurePauseMsMax`; an answer of another kind ends the pause. A
+ * dead endpoint then costs about one attempt a second. Other failures (a 500, a 400 for one
+ * message) say something about the message, so the next one goes out at once.
+ *
  * Outcomes are batched into PushResults commands (up to `outcomesPerCommandMax`, at most
  * `outcomeProposalsMax` in flight), so a burst of pushes costs a few log entries, not one each.
  * A finished request frees its slot at once; the push is only kept out of the next passes until
@@ -59,6 +68,18 @@ export interface PushLimits {
   idleCheckMs: number;
   /** After a PushResults proposal failed, its pushes wait this long before another attempt. */
   retryAfterFailedProposalMs: number;
+  /** A subscription's pause after its endpoint was unreachable (doubled per such failure in a row). */
+  failurePauseMsMin: number;
+  /** The longest such pause, reached after several in a row. */
+  failurePauseMsMax: number;
+}
+
+/** Answers that say the endpoint can take nothing now, whatever the message (see the module). */
+const unavailableAnswers = new Set(["HTTP 429", "HTTP 502", "HTTP 503", "HTTP 504"]);
+
+/** Whether a failed attempt's error says the endpoint is unreachable or unavailable. */
+function endpointUnavailable(error: string): boolean {
+  return !error.startsWith("HTTP ") || unavailableAnswers.has(error);
 }
 
 /** Due pushes read ahead per subscription (bodies included, so kept small). */
@@ -79,6 +100,8 @@ export const pushLimitsDefault: PushLimits = {
   recordingMax: 4096,
   idleCheckMs: 1_000,
   retryAfterFailedProposalMs: 1_000,
+  failurePauseMsMin: 10,
+  failurePauseMsMax: 1_000,
 };
 
 /** Options of a `PushWorker`. */
@@ -117,6 +140,10 @@ interface Lane {
   queuedSequences: Set<number>;
   /** 1 after a failure, doubling on success up to the per-subscription maximum. */
   limit: number;
+  /** Attempts in a row that found the endpoint unreachable or unavailable. */
+  failuresInRow: number;
+  /** No request starts before this time (set by such a failure, cleared by any other answer). */
+  pausedUntil: number;
 }
 
 interface QueuedOutcome {
@@ -264,9 +291,14 @@ export class PushWorker {
     const start = count === 0 ? 0 : this.#rotation++ % count;
     const busy = () =>
       this.#inflight >= this.#limits.inflightMax || this.#recording >= this.#limits.recordingMax;
+    let pauseEnds = Infinity;
     for (let step = 0; step < count && !busy(); step++) {
       const target = targets[(start + step) % count];
       const lane = this.#laneOf(target);
+      if (lane.pausedUntil > now) {
+        pauseEnds = Math.min(pauseEnds, lane.pausedUntil);
+        continue;
+      }
       const free = Math.min(
         lane.limit - lane.inflight.size,
         this.#limits.inflightMax - this.#inflight,
@@ -277,8 +309,8 @@ export class PushWorker {
     }
     const next = this.#source.nextPushAt();
     const idle = this.#limits.idleCheckMs;
-    const delay = next === null || next <= now ? idle : Math.min(idle, next - now);
-    this.#setWake(delay, () => this.#pump());
+    const due = next === null || next <= now ? idle : Math.min(idle, next - now);
+    this.#setWake(Math.min(due, pauseEnds - now), () => this.#pump());
   }
 
   /**
@@ -328,6 +360,8 @@ export class PushWorker {
         queued: [],
         queuedSequences: new Set(),
         limit: this.#limits.inflightPerSubscriptionMax,
+        failuresInRow: 0,
+        pausedUntil: 0,
       };
       this.#lanes.set(key, lane);
     }
@@ -411,6 +445,15 @@ export class PushWorker {
     this.#inflight--;
     lane.recording.add(delivery.sequence);
     this.#recording++;
+    if (!ok && endpointUnavailable(error)) {
+      const { failurePauseMsMin, failurePauseMsMax } = this.#limits;
+      const doublings = Math.min(lane.failuresInRow++, 30);
+      const pauseMs = Math.min(failurePauseMsMax, failurePauseMsMin * 2 ** doublings);
+      lane.pausedUntil = Math.max(lane.pausedUntil, this.#clock.now() + pauseMs);
+    } else {
+      lane.failuresInRow = 0;
+      lane.pausedUntil = 0;
+    }
     if (ok) {
       lane.limit = Math.min(this.#limits.inflightPerSubscriptionMax, lane.limit * 2);
       this.#onPushed?.(this.#clock.now() - delivery.publishTime);
@@ -438,8 +481,15 @@ export class PushWorker {
     this.#continueLane(lane);
   }
 
-  /** A steady stream goes on from the lane's read-ahead at once; a pass tops it up when empty. */
+  /**
+   * A steady stream goes on from the lane's read-ahead at once; a pass tops it up when empty, or
+   * (a paused lane) arms the wake-up for the pause's end.
+   */
   #continueLane(lane: Lane): void {
+    if (lane.pausedUntil > this.#clock.now()) {
+      this.#queuePump();
+      return;
+    }
     const free = Math.min(
       lane.limit - lane.inflight.size,
       this.#limits.inflightMax - this.#inflight,

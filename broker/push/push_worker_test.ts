@@ -301,3 +301,48 @@ Deno.test("nothing is pushed before the new leader's read barrier passes", async
   assert.equal(context.endpoint.calls.length, 1);
   context.worker.stop();
 });
+
+for (const failure of ["refused", "503"] as const) {
+  Deno.test(`an unreachable endpoint is not hammered (${failure}): its lane pauses while it fails`, async () => {
+    const engine = memoryEngine();
+    let failing = true;
+    let calls = 0;
+    // Fails within a millisecond, unlike a hung endpoint that holds its slot until the timeout.
+    const fetch: PushFetch = () => {
+      calls++;
+      if (!failing) return Promise.resolve({ status: 200, body: null });
+      return failure === "503"
+        ? Promise.resolve({ status: 503, body: null })
+        : Promise.reject(new Error("tcp connect error: refused"));
+    };
+    const worker = new PushWorker({
+      source: engine.topics,
+      fetch,
+      clock: engine.clock,
+      timers: engine.clock,
+      limits: { inflightPerSubscriptionMax: 4 },
+      logError: () => {},
+    });
+    await engine.topics.createTopic("t", {});
+    await engine.topics.subscribe("t", "dead", { endpoint: { url: "http://dead.test/" } });
+    const bodies = Array.from({ length: 100 }, (_, index) => ({ body: `m${index}` }));
+    await engine.topics.publish("t", bodies);
+    worker.start();
+    const pass = async (ms: number) => {
+      for (let step = 0; step < ms / 50; step++) {
+        engine.clock.advance(50);
+        await settle();
+      }
+    };
+    await pass(2_000);
+    // Two seconds: the first 4 at once (the lane's limit before it knows), then 10, 20, 40 … ms
+    // between attempts, up to one a second (about 9 more); before, every pending message was
+    // tried back to back (100 first attempts, and their retries).
+    assert.ok(calls <= 14, `${calls} attempts in 2 s against an endpoint that fails at once`);
+    failing = false;
+    await pass(3_000);
+    const view = await engine.topics.getSubscription("t", "dead");
+    assert.equal(view.pendingMessages, 0, "once an attempt succeeds the lane runs at full speed");
+    worker.stop();
+  });
+}
