@@ -24,6 +24,12 @@
  * dead endpoint then costs about one attempt a second. Other failures (a 500, a 400 for one
  * message) say something about the message, so the next one goes out at once.
  *
+ * Memory: the bodies the worker holds (read ahead and in flight, all subscriptions together) stay
+ * within `heldBodyBytesMax` (passed by at most one body); past it, no more are read until some
+ * are done with. A lane reads ahead no more than its limit allows in flight, so a failing lane
+ * holds one body, not 64. Before both, a hundred failing subscriptions of 1 MiB messages held
+ * 6 GiB of bodies read ahead.
+ *
  * Outcomes are batched into PushResults commands (up to `outcomesPerCommandMax`, at most
  * `outcomeProposalsMax` in flight), so a burst of pushes costs a few log entries, not one each.
  * A finished request frees its slot at once; the push is only kept out of the next passes until
@@ -72,6 +78,8 @@ export interface PushLimits {
   failurePauseMsMin: number;
   /** The longest such pause, reached after several in a row. */
   failurePauseMsMax: number;
+  /** Bodies held, read ahead and in flight together (UTF-16 code units, about bytes). */
+  heldBodyBytesMax: number;
 }
 
 /** Answers that say the endpoint can take nothing now, whatever the message (see the module). */
@@ -102,6 +110,7 @@ export const pushLimitsDefault: PushLimits = {
   retryAfterFailedProposalMs: 1_000,
   failurePauseMsMin: 10,
   failurePauseMsMax: 1_000,
+  heldBodyBytesMax: 64 * 1024 * 1024,
 };
 
 /** Options of a `PushWorker`. */
@@ -176,6 +185,8 @@ export class PushWorker {
   #lanes = new Map<string, Lane>();
   #inflight = 0;
   #recording = 0;
+  /** Body sizes of the deliveries read ahead or in flight (see `heldBodyBytesMax`). */
+  #heldBodyBytes = 0;
   #rotation = 0;
   #wakeTimer: unknown = null;
   #pumpQueued = false;
@@ -252,6 +263,7 @@ export class PushWorker {
     this.#outcomes = [];
     this.#inflight = 0;
     this.#recording = 0;
+    this.#heldBodyBytes = 0;
     this.#proposals = 0;
     this.#pumpQueued = false;
   }
@@ -319,16 +331,21 @@ export class PushWorker {
    * first) to one walk per batch instead of one per pass.
    */
   #refill(lane: Lane, now: number): boolean {
+    const room = this.#limits.heldBodyBytesMax - this.#heldBodyBytes;
+    // Nothing held: one body is read whatever its size, so the worker never stalls.
+    if (room <= 0 && this.#heldBodyBytes > 0) return true;
     try {
       const more = this.#source.duePushes(lane.target, now, {
-        limit: readAheadPerSubscription - lane.queued.length,
+        limit: Math.min(readAheadPerSubscription, lane.limit) - lane.queued.length,
         skip: (sequence) =>
           lane.inflight.has(sequence) || lane.recording.has(sequence) ||
           lane.queuedSequences.has(sequence),
+        bodyBytesMax: Math.max(0, room),
       });
       for (const delivery of more) {
         lane.queued.push(delivery);
         lane.queuedSequences.add(delivery.sequence);
+        this.#heldBodyBytes += delivery.body.length;
       }
       return true;
     } catch (error) {
@@ -374,7 +391,9 @@ export class PushWorker {
     const live = new Set(targets.map((target) => this.#laneKey(target)));
     for (const [key, lane] of this.#lanes) {
       const idle = lane.inflight.size === 0 && lane.recording.size === 0;
-      if (!live.has(key) && idle) this.#lanes.delete(key);
+      if (live.has(key) || !idle) continue;
+      for (const delivery of lane.queued) this.#heldBodyBytes -= delivery.body.length;
+      this.#lanes.delete(key);
     }
   }
 
@@ -443,6 +462,7 @@ export class PushWorker {
     // The request's slot is free now; the push stays out of the next passes until recorded.
     lane.inflight.delete(delivery.sequence);
     this.#inflight--;
+    this.#heldBodyBytes -= delivery.body.length;
     lane.recording.add(delivery.sequence);
     this.#recording++;
     if (!ok && endpointUnavailable(error)) {

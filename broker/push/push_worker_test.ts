@@ -346,3 +346,47 @@ for (const failure of ["refused", "503"] as const) {
     worker.stop();
   });
 }
+
+Deno.test("bodies read ahead and in flight stay within heldBodyBytesMax, however many subscriptions", async () => {
+  const engine = memoryEngine();
+  const source = engine.topics;
+  const read = source.duePushes.bind(source);
+  let held = 0;
+  let heldMax = 0;
+  source.duePushes = (target, now, options) => {
+    const due = read(target, now, options);
+    for (const delivery of due) held += delivery.body.length;
+    heldMax = Math.max(heldMax, held);
+    return due;
+  };
+  // Every push is answered 500 at once: each lane drops to one request at a time.
+  const fetch: PushFetch = (_url, init) => {
+    held -= JSON.parse(init.body).msgBody.length;
+    return Promise.resolve({ status: 500, body: null });
+  };
+  const worker = new PushWorker({
+    source,
+    fetch,
+    clock: engine.clock,
+    timers: engine.clock,
+    limits: { heldBodyBytesMax: 1_000_000 },
+    logError: () => {},
+  });
+  await source.createTopic("t", { maxMessageBytes: 1_048_576 });
+  for (let index = 0; index < 10; index++) {
+    await source.subscribe("t", `s${index}`, { endpoint: { url: `http://s${index}.test/` } });
+  }
+  const body = "b".repeat(20_000);
+  for (let batch = 0; batch < 4; batch++) {
+    await source.publish("t", Array.from({ length: 16 }, () => ({ body })));
+  }
+  worker.start();
+  for (let step = 0; step < 100; step++) {
+    engine.clock.advance(50);
+    await settle();
+  }
+  // Before: each lane read 64 bodies ahead and sent one at a time, 10 × 64 × 20 kB held at once.
+  assert.ok(heldMax <= 1_000_000 + body.length, `${heldMax} body bytes held at once`);
+  assert.ok(worker.stats().requests >= 10 * 64, "every message was tried on every subscription");
+  worker.stop();
+});

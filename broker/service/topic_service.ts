@@ -293,30 +293,36 @@ export class EngineTopicService implements TopicService, PushSource {
   duePushes(
     target: PushTarget,
     now: number,
-    options: { limit: number; skip: (sequence: number) => boolean },
+    options: { limit: number; skip: (sequence: number) => boolean; bodyBytesMax?: number },
   ): PushDelivery[] {
     const topics = this.#machine.topics;
     const pending = topics.duePushes(target, now, options);
-    return pending.map((push) => {
+    const deliveries: PushDelivery[] = [];
+    let bodyBytes = 0;
+    for (const push of pending) {
       if (this.#lastEntry?.index !== push.logIndex) {
         const payload = this.#log.entry(push.logIndex).payload;
         this.#lastEntry = { index: push.logIndex, reader: new PublishedMessageReader(payload) };
       }
       const reader = this.#lastEntry.reader;
       const record = reader.record(push.slot);
+      const stored = reader.body(record);
+      bodyBytes += stored.length;
+      if (deliveries.length > 0 && bodyBytes > (options.bodyBytesMax ?? Infinity)) break;
       const delivery: PushDelivery = {
         sequence: push.sequence,
         attempt: push.attempts,
         messageId: topics.messageId(target.topic, push.sequence)!,
         // Written by this program from a string and CRC-checked since: valid UTF-8, so the
         // decoder need not check (it is the push path's largest single cost otherwise).
-        body: fromStoredUtf8(reader.body(record)),
+        body: fromStoredUtf8(stored),
         tags: record.tags ?? [],
         publishTime: push.publishTime,
       };
       if (record.routingKey !== undefined) delivery.routingKey = record.routingKey;
-      return delivery;
-    });
+      deliveries.push(delivery);
+    }
+    return deliveries;
   }
 
   nextPushAt(): number | null {

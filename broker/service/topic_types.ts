@@ -80,11 +80,14 @@ export interface PushDelivery {
 export interface PushSource {
   /** Every URL subscription. */
   pushTargets(): PushTarget[];
-  /** Up to `limit` pushes of `target` due at `now`, earliest first, none that `skip` names. */
+  /**
+   * Up to `limit` pushes of `target` due at `now`, earliest first, none that `skip` names; with
+   * `bodyBytesMax`, no more than fit in that many bytes of UTF-8 bodies (but always one).
+   */
   duePushes(
     target: PushTarget,
     now: number,
-    options: { limit: number; skip: (sequence: number) => boolean },
+    options: { limit: number; skip: (sequence: number) => boolean; bodyBytesMax?: number },
   ): PushDelivery[];
   /** When the earliest pending push is due, or null. */
   nextPushAt(): number | null;
