@@ -16,7 +16,7 @@ import {
   validateMessageTags,
   validateRoutingKey,
 } from "../engine/mod.ts";
-import { checkBatch, checkMessageAttributes, isRecord } from "./validation.ts";
+import { checkBatch, checkMessageAttributes, checkWellFormed, isRecord } from "./validation.ts";
 
 const entryKeys = new Set(["body", "tags", "routingKey", "attributes"]);
 
@@ -60,6 +60,7 @@ export function checkPublishEntries(
       if (!entryKeys.has(key)) throw invalidParameter(`${field}.${key}`, "unknown field");
     }
     if (typeof entry.body !== "string") throw invalidParameter(`${field}.body`, "must be a string");
+    checkWellFormed(entry.body, `${field}.body`);
     const bytes = utf8ByteLength(entry.body);
     if (bytes > topic.maxMessageBytes) {
       throw new BrokerError(

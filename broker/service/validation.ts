@@ -67,7 +67,7 @@ function checkText(value: unknown, field: string, charsMax: number): string {
  * Refuses a lone surrogate: stored as UTF-8 it would come back as U+FFFD, another text than was
  * sent (two dedupIds or groupIds differing only there would even become one).
  */
-function checkWellFormed(value: string, field: string): void {
+export function checkWellFormed(value: string, field: string): void {
   if (!value.isWellFormed()) {
     throw invalidParameter(field, "must be well-formed Unicode (a lone surrogate)");
   }

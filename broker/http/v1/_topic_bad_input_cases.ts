@@ -205,6 +205,8 @@ function publishCases(): BadInputCase[] {
     },
     publishCase("without body", [{ tags: ["a"] }], "messages.0.body"),
     publishCase("body a number", [{ body: 7 }], "messages.0.body"),
+    // As a queue send: stored as UTF-8 it would be pushed and copied as U+FFFD.
+    publishCase("a body with a lone surrogate", [{ body: "ok\ud800" }], "messages.0.body"),
     publishCase(
       "unknown message field",
       [{ body: "x", delaySeconds: 1 }],
