@@ -14,7 +14,8 @@
  * - Reads the status line and headers (at most `headerBytesMax`), skips `1xx` answers, then the
  *   whole body: `content-length`, `chunked` (trailers dropped) or delimited by the close. A body
  *   over `bodyBytesMax`, or cut off, ends the connection; the status and headers still arrive and
- *   `text()` rejects.
+ *   `text()` rejects. With `bodyWaitMs`, a body not read whole that long after its head is cut
+ *   off the same way (for callers that need only the status).
  * - Reuses a connection when the answer allows it (HTTP/1.1, no `connection: close`, a delimited
  *   body, nothing after it). While a connection is idle a read stays pending on it, so a server's
  *   close is seen before the connection is taken again, as `fetch` does; the pending read does not
@@ -51,6 +52,11 @@ export interface Http1TransportOptions {
   bodyBytesMax?: number;
   /** Idle connections kept, all origins together. Default 1024. */
   idleConnectionsMax?: number;
+  /**
+   * Milliseconds a body may take once its head arrived; then the connection is closed and the
+   * answer keeps its status (`text()` rejects). Default none: the request's signal bounds it.
+   */
+  bodyWaitMs?: number;
   /** Bytes of each connection's read buffer (it grows for a long answer). Default 16 KiB. */
   readBufferBytes?: number;
   /**
@@ -123,6 +129,7 @@ export class Http1Transport implements HttpTransport {
   readonly #idleConnectionsMax: number;
   readonly #readBufferBytes: number;
   readonly #resendOnStale: boolean;
+  readonly #bodyWaitMs: number | undefined;
   readonly #idle = new Map<string, Connection[]>();
   readonly #targets = new Map<string, Target>();
   #idleCount = 0;
@@ -137,6 +144,7 @@ export class Http1Transport implements HttpTransport {
     this.#idleConnectionsMax = options.idleConnectionsMax ?? 1024;
     this.#readBufferBytes = options.readBufferBytes ?? 16 * 1024;
     this.#resendOnStale = options.resendOnStale ?? false;
+    this.#bodyWaitMs = options.bodyWaitMs;
   }
 
   async request(request: Http1Request): Promise<Http1Response> {
@@ -259,7 +267,11 @@ export class Http1Transport implements HttpTransport {
       const reader = new ResponseReader(connection, this.#headerBytesMax);
       let head = await reader.head();
       while (head.status >= 100 && head.status < 200) head = await reader.head();
-      const body = await reader.body(head, method === "HEAD", this.#bodyBytesMax);
+      const cut = this.#bodyWaitMs === undefined
+        ? undefined
+        : setTimeout(() => closeQuietly(connection.conn), this.#bodyWaitMs);
+      const body = await reader.body(head, method === "HEAD", this.#bodyBytesMax)
+        .finally(() => clearTimeout(cut));
       reusable = "bytes" in body && body.reusable;
       if (signal.aborted) throw abortError(signal);
       return answerOf(head, body);

@@ -7,7 +7,10 @@
  *
  * What a push adds to the transport:
  * - `POST` only. The status is all the worker needs: the body is read (up to `bodyBytesMax`, so
- *   the connection can carry the next push) and dropped; a longer one ends the connection.
+ *   the connection can carry the next push) and dropped; a longer one ends the connection, and
+ *   so does one still unread `bodyWaitMs` after the status arrived (the status counts: an
+ *   endpoint that answers 2xx and never ends its body took the message, and must not get it
+ *   again and again until the request's timeout).
  * - Never follows redirects: a `3xx` is not a `2xx`, so it is a failed push (the subscription's
  *   URL is the contract).
  * - A push that fails on a reused connection before any byte of its answer arrived is sent again
@@ -27,6 +30,8 @@ export interface HttpClientLimits {
   bodyBytesMax: number;
   /** Idle connections kept, all origins together. */
   idleConnectionsMax: number;
+  /** Milliseconds a body may take after its status line and headers. */
+  bodyWaitMs: number;
 }
 
 /** The defaults. */
@@ -34,6 +39,7 @@ export const httpClientLimitsDefault: HttpClientLimits = {
   headerBytesMax: 16 * 1024,
   bodyBytesMax: 64 * 1024,
   idleConnectionsMax: 1024,
+  bodyWaitMs: 2_000,
 };
 
 /**

@@ -129,3 +129,32 @@ Deno.test("ASCII and non-ASCII bodies and header values arrive byte for byte, wi
     await server.shutdown();
   }
 });
+
+Deno.test("an answer whose body never ends still gives its status once bodyWaitMs has passed", async () => {
+  // A raw server: a 200 head promising more body than it ever sends, the connection kept open.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      open.push(conn);
+      const buffer = new Uint8Array(4096);
+      await conn.read(buffer);
+      await conn.write(
+        new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc"),
+      );
+    }
+  })();
+  const client = new PushHttpClient({ bodyWaitMs: 20 });
+  try {
+    const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/cb`;
+    // Without the bound the request would wait for the caller's signal (a timeout: a failed push,
+    // retried, though the endpoint took the message).
+    const answer = await client.fetch(url, init(AbortSignal.timeout(20_000)));
+    assert.equal(answer.status, 200);
+  } finally {
+    client.close();
+    listener.close();
+    for (const conn of open) conn.close();
+    await serving.catch(() => {});
+  }
+});
