@@ -48,6 +48,7 @@ export const valueFlags: ReadonlySet<string> = new Set([
   "concurrency",
   "batch-size",
   "timeout-seconds",
+  "request-timeout-seconds",
   "filter-type",
   "tags",
   "routing-key",

@@ -8,7 +8,7 @@
 import process from "node:process";
 import { CmqdClient } from "../client.ts";
 import { CmqdError } from "../errors.ts";
-import { parseArgs, type ParsedArgs, UsageError } from "./args.ts";
+import { integerFlag, parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { runCommand } from "./commands.ts";
 
 /** The text of `--help`. */
@@ -41,10 +41,19 @@ flags:
                        http://127.0.0.1:9876)
   --secret-id ID       an access key of the broker's credentials file (env CMQD_SECRET_ID,
   --secret-key KEY     CMQD_SECRET_KEY); every request is signed, the key is never sent
+  --request-timeout-seconds N
+                       each attempt's bound (default 10; a receive adds its wait): a node
+                       that accepts and never answers is an error, not a hang
   --json               print the API's JSON instead of tables
 `;
 
 const defaultUrl = "http://127.0.0.1:9876";
+/**
+ * Each attempt's bound. The SDK's 30 s suits a service; a person at a terminal facing a frozen
+ * node (a stopped process still accepts connections) should hear back sooner: a read is tried up
+ * to four times.
+ */
+const requestTimeoutSecondsDefault = 10;
 
 /** Runs the CLI with `argv`; answers the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -107,12 +116,18 @@ function clientOf(args: ParsedArgs): CmqdClient {
   if ((secretId === undefined) !== (secretKey === undefined)) {
     throw new UsageError("give both --secret-id and --secret-key (or neither)");
   }
+  const timeoutSeconds = integerFlag(
+    args,
+    "request-timeout-seconds",
+    { min: 1, max: 3600 },
+    requestTimeoutSecondsDefault,
+  )!;
   const credentials = secretId !== undefined && secretKey !== undefined
     ? { secretId, secretKey }
     : undefined;
   try {
     // Signed (CMQD1-HMAC-SHA256) on every request; the secret key itself is never sent.
-    return new CmqdClient({ baseUrl: urls, credentials });
+    return new CmqdClient({ baseUrl: urls, credentials, timeoutMs: timeoutSeconds * 1000 });
   } catch (error) {
     throw new UsageError(`bad --url or credentials: ${(error as Error).message}`);
   }

@@ -104,6 +104,28 @@ Deno.test("the CLI's usage errors before any request: a bad --url, an extra argu
   }
 });
 
+Deno.test("the CLI bounds each request by --request-timeout-seconds: a frozen node is an error, not a wait", async () => {
+  // A node that accepts connections and never answers (as a SIGSTOPped one does).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  try {
+    const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    const result = await cli(url, "queue", "get", "q", "--request-timeout-seconds", "1");
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /error: Timeout: no answer within 1000 ms/);
+    const bad = await cli(url, "queue", "get", "q", "--request-timeout-seconds", "0");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--request-timeout-seconds must be an integer from 1 to 3600/);
+  } finally {
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
+});
+
 Deno.test("the CLI signs with --secret-id/--secret-key, and a wrong or missing key is refused", async () => {
   const credentials = { secretId: "AKIDcli", secretKey: "cli-secret-0123456789" };
   const broker = await startTestBroker({ credentials });
