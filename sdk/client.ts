@@ -157,7 +157,7 @@ export class CmqdClient {
   ): Promise<SendMessagesResponse> {
     return await this.#requester.json({
       method: "POST",
-      path: `${queuePath(queue)}/messages`,
+      path: `${queuePath(queue, "queue")}/messages`,
       body: { messages },
       // With a dedupId on every message a repeat enqueues nothing new.
       repeatable: messages.length > 0 && messages.every((message) => message.dedupId !== undefined),
@@ -178,7 +178,7 @@ export class CmqdClient {
     const waitSeconds = request.waitSeconds ?? waitSecondsMax;
     return await this.#requester.json({
       method: "POST",
-      path: `${queuePath(queue)}/messages/receive`,
+      path: `${queuePath(queue, "queue")}/messages/receive`,
       body: request,
       repeatable: false,
       signal: options.signal,
@@ -194,7 +194,7 @@ export class CmqdClient {
   ): Promise<DeleteMessagesResponse> {
     return await this.#requester.json({
       method: "POST",
-      path: `${queuePath(queue)}/messages/delete`,
+      path: `${queuePath(queue, "queue")}/messages/delete`,
       body: { receiptHandles },
       // A repeat deletes nothing more; a handle deleted by the lost attempt reports stale.
       repeatable: true,
@@ -210,7 +210,7 @@ export class CmqdClient {
   ): Promise<ChangeVisibilityResponse> {
     return await this.#requester.json({
       method: "POST",
-      path: `${queuePath(queue)}/messages/visibility`,
+      path: `${queuePath(queue, "queue")}/messages/visibility`,
       body: { entries },
       // A repeat sets the same lock again, measured from a moment later.
       repeatable: true,
@@ -226,7 +226,7 @@ export class CmqdClient {
   ): Promise<RewindResponse> {
     return await this.#requester.json({
       method: "POST",
-      path: `${queuePath(queue)}/rewind`,
+      path: `${queuePath(queue, "queue")}/rewind`,
       body: request,
       repeatable: false,
       ...callOf(options),
@@ -237,7 +237,7 @@ export class CmqdClient {
   async purge(queue: string, options: CallOptions = {}): Promise<PurgeResponse> {
     return await this.#requester.json({
       method: "POST",
-      path: `${queuePath(queue)}/purge`,
+      path: `${queuePath(queue, "queue")}/purge`,
       repeatable: false,
       ...callOf(options),
     });
@@ -251,7 +251,7 @@ export class CmqdClient {
   ): Promise<RedriveResponse> {
     return await this.#requester.json({
       method: "POST",
-      path: `${queuePath(queue)}/redrive`,
+      path: `${queuePath(queue, "queue")}/redrive`,
       body: request,
       repeatable: false,
       ...callOf(options),
@@ -355,7 +355,12 @@ export class CmqdClient {
     messages: PublishEntry[],
     options: CallOptions = {},
   ): Promise<PublishResponse> {
-    return await this.#write("POST", `${topicPath(topic)}/messages`, { messages }, options);
+    return await this.#write(
+      "POST",
+      `${topicPath(topic, "topic")}/messages`,
+      { messages },
+      options,
+    );
   }
 
   /** Subscribes a queue or a URL; `created` is false when an identical one existed. */
@@ -390,7 +395,10 @@ export class CmqdClient {
     page: ListOptions = {},
     options: CallOptions = {},
   ): Promise<SubscriptionList> {
-    return await this.#read(`${topicPath(topic)}/subscriptions${pageQuery(page)}`, options);
+    return await this.#read(
+      `${topicPath(topic, "topic")}/subscriptions${pageQuery(page)}`,
+      options,
+    );
   }
 
   /** Changes filters, retry policy or format (the endpoint is immutable). */
@@ -463,14 +471,29 @@ function pageQuery(page: ListOptions): string {
   return query.size === 0 ? "" : `?${query}`;
 }
 
-function topicPath(name: string): string {
-  return `/v1/topics/${encodeURIComponent(name)}`;
+function topicPath(name: string, field = "name"): string {
+  return `/v1/topics/${pathSegment(name, field)}`;
 }
 
 function subscriptionPath(topic: string, name: string): string {
-  return `${topicPath(topic)}/subscriptions/${encodeURIComponent(name)}`;
+  return `${topicPath(topic, "topic")}/subscriptions/${pathSegment(name, "name")}`;
 }
 
-function queuePath(name: string): string {
-  return `/v1/queues/${encodeURIComponent(name)}`;
+function queuePath(name: string, field = "name"): string {
+  return `/v1/queues/${pathSegment(name, field)}`;
+}
+
+/**
+ * `name` as one path segment. `.` and `..` can't be one: every URL parser folds them into
+ * another path (`/v1/queues/..` is `/v1/`), which the broker would answer with a confusing
+ * `NotFound`; no name the broker accepts looks like that, so they are refused here.
+ */
+function pathSegment(name: string, field: string): string {
+  if (name === "." || name === "..") {
+    throw new CmqdError("InvalidParameter", `${field}: '${name}' is not a name`, {
+      status: 0,
+      field,
+    });
+  }
+  return encodeURIComponent(name);
 }

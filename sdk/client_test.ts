@@ -436,3 +436,25 @@ Deno.test("an answer that is not JSON becomes UnexpectedResponse", async () => {
   const { sdk } = client([new Response("not json", { status: 200 })]);
   await assert.rejects(sdk.getQueue("q"), { code: "UnexpectedResponse", status: 200 });
 });
+
+Deno.test("a name of . or .. is refused before any request (a URL would fold it into another path)", async () => {
+  const { transport, seen } = scriptedFetch([]);
+  const client = new CmqdClient({ baseUrl: "http://broker", fetch: transport });
+  const calls: [string, () => Promise<unknown>][] = [
+    ["name", () => client.getQueue("..")],
+    ["name", () => client.deleteQueue(".")],
+    ["queue", () => client.sendMessages("..", [{ body: "x" }])],
+    ["name", () => client.deleteTopic("..")],
+    ["name", () => client.unsubscribe("t1", "..")],
+    ["topic", () => client.publish(".", [{ body: "x" }])],
+  ];
+  for (const [field, call] of calls) {
+    await assert.rejects(call, (error: unknown) => {
+      assert.ok(error instanceof CmqdError);
+      assert.equal(error.code, "InvalidParameter");
+      assert.equal(error.field, field);
+      return true;
+    });
+  }
+  assert.equal(seen.length, 0, "nothing was sent");
+});
