@@ -49,11 +49,13 @@ async function main(): Promise<void> {
     console.log(usage);
     return;
   }
+  // SIGHUP's default action ends the process: listen from the start, with or without a key ring.
+  const hangup = reloadOnHangup();
   // Before anything listens or opens the log: a second process must change nothing.
   await lockOrExit(config);
   // Everything that can be wrong with the files is found before anything listens.
   const keyRing = await loadKeyRing(config);
-  if (keyRing !== null) reloadOnHangup(keyRing);
+  hangup.keyRing = keyRing;
   const tlsFiles = await loadTls(config);
   const tls = tlsFiles.server;
   // Connections to other members (forwarding, --join) trust --tls-ca besides the default roots.
@@ -241,9 +243,23 @@ async function loadKeyRing(config: NodeConfig): Promise<FileKeyRing | null> {
   }
 }
 
-/** SIGHUP re-reads the credentials file; a bad file keeps the keys in use and says why. */
-function reloadOnHangup(keyRing: FileKeyRing): void {
+/**
+ * SIGHUP re-reads the credentials file; a bad file keeps the keys in use and says why. Without a
+ * credentials file (`keyRing` null), or before it is loaded (undefined), the signal changes
+ * nothing and says so: its default action would end the process.
+ */
+function reloadOnHangup(): { keyRing: FileKeyRing | null | undefined } {
+  const hangup: { keyRing: FileKeyRing | null | undefined } = { keyRing: undefined };
   Deno.addSignalListener("SIGHUP", () => {
+    const keyRing = hangup.keyRing;
+    if (keyRing === undefined) {
+      console.error("cmqd: SIGHUP: ignored, the start has not loaded the credentials file yet");
+      return;
+    }
+    if (keyRing === null) {
+      console.error("cmqd: SIGHUP: ignored, this broker runs without a credentials file");
+      return;
+    }
     keyRing.reload().then(
       (keyCount) => console.log(`cmqd: SIGHUP: ${keyCount} keys reloaded from ${keyRing.path}`),
       (error: Error) =>
@@ -253,6 +269,7 @@ function reloadOnHangup(keyRing: FileKeyRing): void {
         ),
     );
   });
+  return hangup;
 }
 
 /** The files of `--tls-cert`, `--tls-key` and `--tls-ca`; one that can't be used ends the process. */

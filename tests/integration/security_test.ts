@@ -134,6 +134,24 @@ Deno.test("--insecure on 0.0.0.0 starts and serves a client on another address",
   });
 });
 
+Deno.test("SIGHUP to a broker without a credentials file changes nothing and says so", async () => {
+  await withTempDir("cmqd-sec-", async (dir) => {
+    const port = freePort();
+    const program = runMain(["--port", String(port), "--data-dir", dir]);
+    try {
+      await program.printed(serving("http", "127.0.0.1", port));
+      // SIGHUP's default action ends a process that does not listen for it.
+      Deno.kill(program.pid, "SIGHUP");
+      await program.printed("SIGHUP: ignored, this broker runs without a credentials file");
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(health.status, 200, "still serving");
+      await health.body?.cancel();
+    } finally {
+      await program.stop();
+    }
+  });
+});
+
 Deno.test("a bad or missing credentials file refuses to start, naming the place", async () => {
   await withTempDir("cmqd-sec-", async (dir) => {
     const file = `${dir}/credentials.json`;
