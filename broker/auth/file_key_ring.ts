@@ -6,12 +6,21 @@
  * @module
  */
 import { CredentialsError } from "./errors.ts";
-import { LoadedAccessKey, parseAccessKeys } from "./credentials.ts";
+import { credentialsLimits, LoadedAccessKey, parseAccessKeys } from "./credentials.ts";
 import { compilePermission, type Permission, permissionsAllow } from "./permissions.ts";
+import { readSmallTextFile } from "./small_file.ts";
 import type { AccessKey, Action, KeyRing, ResourceKind } from "./types.ts";
 
-/** Reads a whole text file (`Deno.readTextFile` in production, a fake in tests). */
+/** Reads a whole text file (`readCredentialsFile` in production, a fake in tests). */
 export type ReadTextFile = (path: string) => Promise<string>;
+
+/**
+ * Reads a credentials file: a regular file (a symlink to one is fine) of at most
+ * `credentialsLimits.credentialsCharsMax` bytes (a valid one is ASCII), so that a path naming
+ * `/dev/zero`, a FIFO or a huge file is refused rather than read forever.
+ */
+export const readCredentialsFile: ReadTextFile = (path) =>
+  readSmallTextFile(path, credentialsLimits.credentialsCharsMax);
 
 /**
  * A `KeyRing` loaded from a credentials file.
@@ -58,7 +67,7 @@ export class FileKeyRing implements KeyRing {
    */
   static async load(
     path: string,
-    readTextFile: ReadTextFile = Deno.readTextFile,
+    readTextFile: ReadTextFile = readCredentialsFile,
   ): Promise<FileKeyRing> {
     const keys = await readKeys(path, readTextFile);
     return new FileKeyRing(path, readTextFile, keys);

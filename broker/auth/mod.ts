@@ -28,6 +28,7 @@ export { credentialsLimits, parseCredentials } from "./credentials.ts";
 export { FileKeyRing, type ReadTextFile } from "./file_key_ring.ts";
 export { actionsByKind, allowsEveryNameWithPrefix } from "./permissions.ts";
 export { isLoopbackAddress } from "./loopback.ts";
+export { readSmallTextFile } from "./small_file.ts";
 export {
   NonceCache,
   type NonceCacheOptions,

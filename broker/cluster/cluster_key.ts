@@ -10,6 +10,7 @@
  * @module
  */
 
+import { readSmallTextFile } from "../auth/mod.ts";
 import { clusterKeyCharsMax, clusterKeyCharsMin, clusterKeyEnv } from "./config.ts";
 
 /** The file operations the loader needs (`Deno`'s in production). */
@@ -20,13 +21,13 @@ export interface KeyFileAccess {
   stat(path: string): Promise<{ mode: number | null; isFile: boolean }>;
 }
 
-const denoAccess: KeyFileAccess = {
-  readTextFile: (path) => Deno.readTextFile(path),
-  stat: (path) => Deno.stat(path),
-};
-
 /** Bytes of a key file read at most (a key is far smaller; a wrong path might not be). */
 const keyFileBytesMax = 16 * 1024;
+
+const denoAccess: KeyFileAccess = {
+  readTextFile: (path) => readSmallTextFile(path, keyFileBytesMax),
+  stat: (path) => Deno.stat(path),
+};
 
 /**
  * The cluster key from `--cluster-key-file` or `CMQD_CLUSTER_KEY` (null when neither is given).
@@ -60,7 +61,12 @@ export async function loadClusterKey(
       }); run: chmod 600 ${path}`,
     );
   }
-  const text = await access.readTextFile(path);
+  let text;
+  try {
+    text = await access.readTextFile(path);
+  } catch (error) {
+    throw new Error(`cluster key file ${path}: cannot read it (${(error as Error).message})`);
+  }
   if (text.length > keyFileBytesMax) {
     throw new Error(`cluster key file ${path} is not a key (over ${keyFileBytesMax} bytes)`);
   }

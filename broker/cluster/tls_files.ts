@@ -9,6 +9,7 @@
  */
 
 import { Http1Transport } from "../../sdk/mod.ts";
+import { readSmallTextFile } from "../auth/mod.ts";
 import type { NodeConfig } from "./config.ts";
 
 /** The files' contents (PEM text). */
@@ -36,7 +37,8 @@ const certificateMarker = "-----BEGIN CERTIFICATE-----";
  */
 export async function loadTlsFiles(
   config: Pick<NodeConfig, "tlsCert" | "tlsKey" | "tlsCa">,
-  readTextFile: (path: string) => Promise<string> = Deno.readTextFile,
+  readTextFile: (path: string) => Promise<string> = (path) =>
+    readSmallTextFile(path, tlsFileBytesMax),
 ): Promise<TlsFiles> {
   const read = async (flag: string, path: string) => {
     let text;

@@ -19,6 +19,22 @@ Deno.test("without TLS files nothing is read and the default roots are trusted",
 });
 
 Deno.test({
+  name: "a TLS file that is a device or a FIFO is refused without reading it, naming its flag",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    // /dev/zero was read until the heap ran out.
+    await assert.rejects(
+      loadTlsFiles({ ...none, tlsCert: "/dev/zero", tlsKey: "/dev/zero" }),
+      /^Error: --tls-cert \/dev\/zero: cannot read it \(it is a character device, not a regular file\)$/,
+    );
+    await assert.rejects(
+      loadTlsFiles({ ...none, tlsCa: "/dev/zero" }),
+      /^Error: --tls-ca \/dev\/zero: cannot read it \(it is a character device/,
+    );
+  },
+});
+
+Deno.test({
   name: "the pair and the CA are read as PEM text",
   ignore: !hasOpenssl(),
   fn: () =>
