@@ -52,6 +52,8 @@ export class FileKeyRing implements KeyRing {
    */
   #reloadsStarted = 0;
   #reloadApplied = 0;
+  /** Aborted and replaced by each reload that swaps the keys (see `changed`). */
+  #changes = new AbortController();
   /** Compiled permissions of keys that did not come from a file (see `allows`). */
   readonly #foreignPermissions = new WeakMap<AccessKey, readonly Permission[]>();
 
@@ -100,8 +102,16 @@ export class FileKeyRing implements KeyRing {
     if (ticket > this.#reloadApplied) {
       this.#keysById = indexById(keys);
       this.#reloadApplied = ticket;
+      const changes = this.#changes;
+      this.#changes = new AbortController();
+      changes.abort();
     }
     return this.#keysById.size;
+  }
+
+  /** Aborts when a reload swaps the keys; each reload has a new signal. */
+  get changed(): AbortSignal {
+    return this.#changes.signal;
   }
 
   /** The number of keys serving now. */

@@ -29,6 +29,7 @@ export { FileKeyRing, type ReadTextFile } from "./file_key_ring.ts";
 export { actionsByKind, allowsEveryNameWithPrefix } from "./permissions.ts";
 export { isLoopbackAddress } from "./loopback.ts";
 export { readSmallTextFile } from "./small_file.ts";
+export { keyStillAllows, untilKeysChange } from "./revocation.ts";
 export {
   NonceCache,
   type NonceCacheOptions,

@@ -33,4 +33,9 @@ export interface KeyRing {
   find(secretId: string): AccessKey | undefined;
   /** True when `key` may do `action` on the `kind` resource called `name` ("" for cluster). */
   allows(key: AccessKey, kind: ResourceKind, name: string, action: Action): boolean;
+  /**
+   * Aborts when the keys are replaced (a reload), so that a request waiting with a key (a long
+   * poll) can check it again (`keyStillAllows`). Absent: the keys never change.
+   */
+  readonly changed?: AbortSignal;
 }

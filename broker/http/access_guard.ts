@@ -38,10 +38,14 @@ import {
   isLoopbackAddress,
   isSignedAuthorization,
   type KeyRing,
+  keyStillAllows,
   NonceCache,
+  type ResourceKind,
   signedScheme,
+  untilKeysChange,
   verifyV1Authorization,
 } from "../auth/mod.ts";
+import type { Action } from "../auth/mod.ts";
 import { BrokerError } from "../service/mod.ts";
 import { type BodyBytes, readBodyOnce, readBoundedBytes } from "./body.ts";
 import {
@@ -147,6 +151,44 @@ export class AccessGuard {
     if (keyRing === null) return;
     const refusal = ruleRefusal(rule, keyRing, key as AccessKey, inputs);
     if (refusal !== null) throw new BrokerError("AccessDenied", refusal);
+  }
+
+  /**
+   * The abort signal of a long poll made with a key: `signal()` (the client went away) or a
+   * reload of the keys, after which the door calls `recheckKey` before it answers.
+   */
+  longPollAborts(signal: () => AbortSignal): { readonly signal: AbortSignal } {
+    return untilKeysChange(signal, this.keyRing);
+  }
+
+  /**
+   * After a request waited (a long poll): throws 401 `Unauthenticated` when a reload removed
+   * `key` or changed its secret, 403 `AccessDenied` when it took away the permission, so that
+   * no message reaches a key taken away meanwhile (the messages it locked come back when their
+   * lock ends, as those of any lost answer). Does nothing without a key ring.
+   */
+  recheckKey(
+    key: AccessKey | null | undefined,
+    kind: ResourceKind,
+    name: string,
+    action: Action,
+  ): void {
+    const keyRing = this.keyRing;
+    if (keyRing === null || key == null || keyStillAllows(keyRing, key, kind, name, action)) {
+      return;
+    }
+    const current = keyRing.find(key.secretId);
+    const why = "(the credentials were reloaded while the request waited)";
+    if (current === undefined || current.secretKey !== key.secretKey) {
+      throw new BrokerError(
+        "Unauthenticated",
+        `key '${key.secretId}' was removed or its secret changed ${why}`,
+      );
+    }
+    throw new BrokerError(
+      "AccessDenied",
+      `key '${key.secretId}' lacks the permission '${permissionText(kind, name, action)}' ${why}`,
+    );
   }
 
   /** For `/v1/*`: verifies the credentials and keeps the caller's key on the context. */
@@ -276,10 +318,21 @@ export class AccessGuard {
         bodyText: c.get("bodyText"),
       });
       c.set("accessChecked", true);
+      if (!isLongPoll(rule) || this.keyRing === null) return await next();
+      c.set("longPollAborts", this.longPollAborts(() => c.req.raw.signal));
       await next();
+      // Once the receive has answered: a key taken away meanwhile gets a refusal instead.
+      if (c.res.status === 200) {
+        this.recheckKey(c.get("accessKey"), "queue", c.req.param("queue") ?? "", "receive");
+      }
     };
     return accessRule;
   }
+}
+
+/** The receive route: a long poll, whose key is checked again before it answers. */
+function isLongPoll(rule: AccessRule): boolean {
+  return rule.method === "POST" && rule.path === "/v1/queues/{queue}/messages/receive";
 }
 
 /** What a rule check sees of the request. */

@@ -70,10 +70,12 @@ interface DirectRoute {
   /** The request as the route's schema returns it, or null when it is not plainly valid. */
   recognize(body: unknown): object | null;
   /**
-   * `name`: the queue or topic of the path. `raw`: the HTTP request, whose `signal` only a
-   * receive reads (see `receive` below).
+   * `name`: the queue or topic of the path. `aborts`: the HTTP request (or the long poll's
+   * signal source), whose `signal` only a receive reads (see `receive` below).
    */
-  call(name: string, request: object, raw: Request): Promise<unknown>;
+  call(name: string, request: object, aborts: { readonly signal: AbortSignal }): Promise<unknown>;
+  /** A long poll: its key is checked again before it answers (a reload may take it away). */
+  readonly longPoll?: boolean;
 }
 
 /** The only media type served directly; hono's gates decide every other one. */
@@ -111,7 +113,8 @@ export function createDirectRoutes(options: DirectRoutesOptions): FetchHandler {
       // The signal aborts a long poll when the client goes away. Only receives touch it: once
       // read, Deno aborts it when the answer is sent, and that abort (a DOMException with its
       // stack) costs several µs per request.
-      call: (queue, request, raw) => service.receiveMessages(queue, request, raw),
+      call: (queue, request, aborts) => service.receiveMessages(queue, request, aborts),
+      longPoll: true,
     }],
     ["/messages/delete", {
       pattern: hotRoutePaths.delete,
@@ -207,7 +210,11 @@ async function serveDirect(
       query: () => "",
       bodyText: text,
     });
-    const result = await route.call(name, input, request);
+    const longPoll = route.longPoll === true && access.keyRing !== null;
+    const aborts = longPoll ? access.longPollAborts(() => request.signal) : request;
+    const result = await route.call(name, input, aborts);
+    // A key that a reload took away while the receive waited gets no message.
+    if (longPoll) access.recheckKey(key, "queue", name, "receive");
     response = new Response(JSON.stringify(result), { headers });
   } catch (error) {
     if (refusal.challenge) headers["www-authenticate"] = authChallenge;

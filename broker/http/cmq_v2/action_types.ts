@@ -27,6 +27,11 @@ export interface CmqAction {
    */
   scope: "queue" | "account";
   permission: PermissionAction;
+  /**
+   * A long poll (the receives): a reload of the keys ends its wait, and a key taken away
+   * meanwhile gets `accessDenied` instead of messages.
+   */
+  longPoll?: boolean;
   /** The members of a successful answer beside `code`, `message` and `requestId`. */
   run(context: ActionContext): Promise<Record<string, unknown>>;
 }

@@ -28,3 +28,4 @@ export type {
   KeyRing,
   ResourceKind,
 } from "../../auth/mod.ts";
+export { keyStillAllows, untilKeysChange } from "../../auth/mod.ts";

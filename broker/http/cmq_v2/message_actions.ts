@@ -88,6 +88,7 @@ async function receive(context: ActionContext, maxMessages: number): Promise<Rec
 const receiveMessage: CmqAction = {
   scope: "queue",
   permission: "receive",
+  longPoll: true,
   async run(context) {
     const [message] = await receive(context, 1);
     return messageView(message);
@@ -97,6 +98,7 @@ const receiveMessage: CmqAction = {
 const batchReceiveMessage: CmqAction = {
   scope: "queue",
   permission: "receive",
+  longPoll: true,
   async run(context) {
     const count = requiredInteger(context.params, "numOfMsg", { min: 1, max: batchEntriesMax });
     const messages = await receive(context, count);

@@ -4,8 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { cmqCode, moduleCode } from "./errors.ts";
-import { formEncode } from "./_cmq_test_client.ts";
-import { setup, until } from "./_test_setup.ts";
+import { CmqTestClient, formEncode } from "./_cmq_test_client.ts";
+import { adminKey, setup, until, workerKey } from "./_test_setup.ts";
+import { FileKeyRing } from "../../auth/mod.ts";
 
 function numbered(base: string, values: string[], first = 1): Record<string, string> {
   return Object.fromEntries(values.map((value, index) => [`${base}.${first + index}`, value]));
@@ -407,4 +408,42 @@ Deno.test("a cmqd fifo queue through CMQ: the sends form one ordered group, one 
     receiptHandle: first.body.msgInfoList[0].receiptHandle,
   });
   assert.equal((await client.call("ReceiveMessage", { queueName: "ordered" })).body.msgBody, "b");
+});
+
+Deno.test("a ReceiveMessage whose key a reload takes away ends at once, denied, with no message", async () => {
+  let text = JSON.stringify({ keys: [adminKey, workerKey] });
+  const keyRing = await FileKeyRing.load("credentials.json", () => Promise.resolve(text));
+  const { client, broker, clock, door } = setup({
+    keys: [adminKey, workerKey],
+    clientKey: workerKey,
+    door: { keys: keyRing },
+  });
+  const admin = new CmqTestClient({
+    handler: (request) => door.request(request),
+    credentials: adminKey,
+    now: () => clock.now(),
+  });
+  await admin.call("CreateQueue", { queueName: "images" });
+  // Removed, then narrowed.
+  for (const allow of [null, ["queue:results:send"]]) {
+    text = JSON.stringify({ keys: [adminKey, workerKey] });
+    await keyRing.reload();
+    const pending = client.call("ReceiveMessage", { queueName: "images", pollingWaitSeconds: 10 });
+    await until(() => broker.parkedReceivers === 1);
+    text = JSON.stringify({
+      keys: allow === null ? [adminKey] : [adminKey, { ...workerKey, allow }],
+    });
+    await keyRing.reload();
+    await admin.call("SendMessage", { queueName: "images", msgBody: "secret" });
+    clock.advance(10_000); // without the reload's abort, the wait would end here
+    const reply = await pending;
+    assert.equal(reply.body.code, cmqCode.accessDenied, JSON.stringify(reply.body));
+    assert.match(reply.body.message, /key 'AKIDworker' was removed or lacks queue:images:receive/);
+    const taken = await admin.call("ReceiveMessage", { queueName: "images" });
+    assert.equal(taken.body.msgBody, "secret", "the message stays for keys that may receive it");
+    await admin.call("DeleteMessage", {
+      queueName: "images",
+      receiptHandle: String(taken.body.receiptHandle),
+    });
+  }
 });

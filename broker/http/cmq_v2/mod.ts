@@ -33,11 +33,13 @@ import { authenticate } from "./signature.ts";
 import {
   type AccessKey,
   type KeyRing,
+  keyStillAllows,
   messageLimits,
   type PermissionAction,
   type QueueService,
   type ResourceKind,
   type TopicService,
+  untilKeysChange,
 } from "./deps.ts";
 
 export { cmqCode, moduleCode } from "./errors.ts";
@@ -201,16 +203,31 @@ async function dispatchParsed(
   const action = actionOf(name);
   const queueName = action.scope === "queue" ? queueNameParam(params) : "";
   if (door.keys !== null && key !== null) authorize(door.keys, key, action, queueName);
-  return await action.run({
+  const longPoll = action.longPoll === true && door.keys !== null && key !== null;
+  const aborts = longPoll ? untilKeysChange(() => request.signal, door.keys) : request;
+  const run = action.run({
     service: door.service,
     params,
     queueName,
     // Read only by the receives: the first read of `request.signal` makes Deno build a signal
     // that it aborts, with a DOMException and its stack, when the answer is sent.
     get signal() {
-      return request.signal;
+      return aborts.signal;
     },
   });
+  if (!longPoll) return await run;
+  // A key that a reload took away while the receive waited gets no message, and is told so
+  // rather than "no message" (a reload ends the wait).
+  const outcome = await run.then((result) => ({ result }), (error) => ({ error }));
+  if (!keyStillAllows(door.keys, key, "queue", queueName, action.permission)) {
+    throw new CmqError(
+      cmqCode.accessDenied,
+      `access denied: key '${key!.secretId}' was removed or lacks queue:${queueName}:` +
+        `${action.permission} since the credentials were reloaded while the receive waited`,
+    );
+  }
+  if ("error" in outcome) throw outcome.error;
+  return outcome.result;
 }
 
 async function runTopicAction(

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { SQSClient } from "./_npm_test_deps.ts";
-import { type AccessKey, FileKeyRing } from "../../auth/mod.ts";
+import { type AccessKey, FileKeyRing, type KeyRing } from "../../auth/mod.ts";
 import { wallClockEngine } from "../../cluster/testing/mod.ts";
 import { createSqsDoor } from "./mod.ts";
 
@@ -22,6 +22,8 @@ export const adminKey: AccessKey = {
 export interface StartOptions {
   /** Keys the door checks signatures against (default: none, signatures not checked). */
   keys?: AccessKey[];
+  /** A key ring to check against instead of `keys` (one the test reloads). */
+  keyRing?: KeyRing;
   /** The key the client signs with (default `adminKey`). */
   clientKey?: { secretId: string; secretKey: string };
   /** The door's clock (default `Date.now`). */
@@ -34,7 +36,8 @@ export function startDoor(options: StartOptions = {}) {
   const errors: unknown[] = [];
   const door = createSqsDoor({
     service: broker,
-    keys: options.keys === undefined ? null : FileKeyRing.fromKeys(options.keys),
+    keys: options.keyRing ??
+      (options.keys === undefined ? null : FileKeyRing.fromKeys(options.keys)),
     now: options.now,
     logError: (_message, error) => errors.push(error),
   });

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import {
   CreateQueueCommand,
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   ListQueuesCommand,
   ReceiveMessageCommand,
@@ -11,6 +12,7 @@ import {
   SetQueueAttributesCommand,
 } from "./_npm_test_deps.ts";
 import { adminKey, rawCall, rejectsWith, startDoor } from "./_test_server.ts";
+import { FileKeyRing } from "../../auth/mod.ts";
 
 const workerKey = {
   secretId: "AKIDworker",
@@ -190,4 +192,38 @@ Deno.test("X-Amz-Target must be signed: a captured request can't be turned into 
   );
   const { Messages } = await door.client.send(new ReceiveMessageCommand({ QueueUrl: images }));
   assert.equal(Messages?.[0].Body, "keep me");
+});
+
+Deno.test("a ReceiveMessage whose key a reload takes away ends at once, denied, with no message", async () => {
+  let text = JSON.stringify({ keys: [adminKey, workerKey] });
+  const keyRing = await FileKeyRing.load("credentials.json", () => Promise.resolve(text));
+  await using door = startDoor({ keyRing });
+  const images = (await door.client.send(new CreateQueueCommand({ QueueName: "images" })))
+    .QueueUrl!;
+  const worker = door.clientFor(workerKey);
+  // Removed, then narrowed.
+  for (const allow of [null, ["queue:results:send"]]) {
+    text = JSON.stringify({ keys: [adminKey, workerKey] });
+    await keyRing.reload();
+    const pending = worker.send(
+      new ReceiveMessageCommand({ QueueUrl: images, WaitTimeSeconds: 20 }),
+    );
+    while (door.broker.parkedReceivers === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const keys = allow === null ? [adminKey] : [adminKey, { ...workerKey, allow }];
+    text = JSON.stringify({ keys });
+    await keyRing.reload();
+    await rejectsWith(pending, {
+      name: "AccessDenied",
+      status: 403,
+      message: /the key needs queue:images:receive/,
+    });
+    await door.client.send(new SendMessageCommand({ QueueUrl: images, MessageBody: "secret" }));
+    const { Messages } = await door.client.send(new ReceiveMessageCommand({ QueueUrl: images }));
+    assert.equal(Messages?.[0].Body, "secret", "the message stays for keys that may receive it");
+    await door.client.send(
+      new DeleteMessageCommand({ QueueUrl: images, ReceiptHandle: Messages![0].ReceiptHandle }),
+    );
+  }
 });

@@ -15,6 +15,7 @@ export {
   reservedKeyRule,
 } from "../../service/mod.ts";
 export type { AccessKey, Action, KeyRing } from "../../auth/mod.ts";
+export { keyStillAllows, untilKeysChange } from "../../auth/mod.ts";
 export type {
   HandleFailure,
   Queue,

@@ -17,7 +17,14 @@
  *
  * @module
  */
-import { type Action, type KeyRing, messageLimits, type QueueService } from "./broker_deps.ts";
+import {
+  type Action,
+  type KeyRing,
+  keyStillAllows,
+  messageLimits,
+  type QueueService,
+  untilKeysChange,
+} from "./broker_deps.ts";
 import type { Operation, OperationContext } from "./context.ts";
 import { errorResponse, sqsContentType, SqsError, toSqsError } from "./errors.ts";
 import { parseRequestBody } from "./input.ts";
@@ -236,6 +243,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       checkMediaType(request, body);
       const operation = operationOf(request);
       let addresses: QueueAddresses | undefined;
+      let aborts: { readonly signal: AbortSignal } | undefined;
       const context: OperationContext = {
         service: options.service,
         input: parseRequestBody(body),
@@ -245,12 +253,13 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
           return addresses ??= new QueueAddresses(QueueAddresses.originOf(request), addressOptions);
         },
         // Read only by ReceiveMessage: the first read of `request.signal` makes Deno build a
-        // signal that it aborts, with a DOMException and its stack, when the answer is sent.
+        // signal that it aborts, with a DOMException and its stack, when the answer is sent. A
+        // reload of the keys ends the wait too (ReceiveMessage then checks its key again).
         get signal() {
-          return request.signal;
+          return (aborts ??= untilKeysChange(() => request.signal, keys)).signal;
         },
-        allows: (name: string, action: Action) =>
-          keys === null || key === null || keys.allows(key, "queue", name, action),
+        // Against the keys serving now: a key removed or narrowed by a reload is refused.
+        allows: (name: string, action: Action) => keyStillAllows(keys, key, "queue", name, action),
       };
       const output = await operation(context);
       // The caller's headers object is built for this answer: the door adds to it in place.

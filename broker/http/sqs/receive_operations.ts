@@ -13,7 +13,7 @@
  */
 import { type HandleFailure, messageLimits, type ReceivedMessage } from "./broker_deps.ts";
 import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
-import { messageQueue, type OperationContext } from "./context.ts";
+import { authorize, messageQueue, type OperationContext } from "./context.ts";
 import { inBatchTerms, invalidValue, sqsCodeOf, SqsError } from "./errors.ts";
 import {
   type JsonObject,
@@ -144,6 +144,8 @@ export async function receiveMessage(context: OperationContext): Promise<JsonObj
     { maxMessages: maxMessages ?? 1, visibilityTimeoutSeconds: visibility, waitSeconds },
     context,
   );
+  // A key that a reload took away while the receive waited gets no message.
+  authorize(context, queue, "receive");
   if (result.messages.length === 0) return {};
   const digests = md5OfBodies(result.messages.map((message) => message.body));
   return {

@@ -56,6 +56,8 @@ export interface DoorEnv {
     bodyBytes?: Uint8Array<ArrayBuffer>;
     /** The caller's key, once its credentials verified (only with a key ring). */
     accessKey?: AccessKey;
+    /** The receive's abort signal when a key ring may take its key away while it waits. */
+    longPollAborts?: { readonly signal: AbortSignal };
     /** Set by the route's access rule; a route without one is refused (fails closed). */
     accessChecked?: boolean;
     /** The metrics' route label of a door that serves a whole path (CMQ, SQS). */

@@ -52,7 +52,8 @@ export function addHotRoutes(
     // The signal aborts the long poll when the client goes away.
     hotHandler(
       plainReceiveRequest,
-      (queue, request, c) => service.receiveMessages(queue, request, c.req.raw),
+      (queue, request, c) =>
+        service.receiveMessages(queue, request, c.get("longPollAborts") ?? c.req.raw),
     ),
   );
   app.post(

@@ -259,7 +259,11 @@ function addMessageRoutes(app: OpenAPIHono<DoorEnv>, service: QueueService): voi
   app.openapi(receiveMessages, async (c) => {
     const queue = c.req.valid("param").queue;
     // The signal aborts the long poll when the client goes away.
-    const result = await service.receiveMessages(queue, c.req.valid("json"), c.req.raw);
+    const result = await service.receiveMessages(
+      queue,
+      c.req.valid("json"),
+      c.get("longPollAborts") ?? c.req.raw,
+    );
     return c.json(result, 200);
   });
   app.openapi(deleteMessages, async (c) => {

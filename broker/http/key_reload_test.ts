@@ -1,0 +1,127 @@
+/**
+ * A key taken away by a reload of the credentials file while the key's long poll waits: the
+ * poll ends at once and answers 401 (key removed) or 403 (permission narrowed), never the
+ * messages, on the direct path and on the hono route alike.
+ */
+import { strict as assert } from "node:assert";
+import { FileKeyRing } from "../auth/mod.ts";
+import { wallClockEngine } from "../cluster/testing/mod.ts";
+import { AccessGuard } from "./access_guard.ts";
+import { createApp } from "./app.ts";
+import { Metrics } from "./metrics.ts";
+import { FakeStatus } from "./testing/mod.ts";
+
+const admin = { secretId: "AKIDadmin", secretKey: "admin-secret", allow: ["*"] };
+const worker = {
+  secretId: "AKIDworker",
+  secretKey: "worker-secret",
+  allow: ["queue:jobs:receive"],
+};
+type Key = typeof admin;
+
+async function reloadableDoor() {
+  let text = "";
+  const write = (...keys: Key[]) => text = JSON.stringify({ keys });
+  write(admin, worker);
+  const keyRing = await FileKeyRing.load("credentials.json", () => Promise.resolve(text));
+  const { broker } = wallClockEngine();
+  const app = createApp({
+    service: broker,
+    status: new FakeStatus(),
+    metrics: new Metrics(),
+    access: new AccessGuard({ keyRing, loopbackOnly: false }),
+  });
+  const call = (
+    key: Key,
+    method: string,
+    path: string,
+    body: unknown,
+    contentType = "application/json",
+  ) =>
+    app.fetch(
+      new Request(`http://cmqd${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${key.secretId}:${key.secretKey}`,
+          "content-type": contentType,
+        },
+        body: JSON.stringify(body),
+      }),
+      { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 } },
+    );
+  const reload = async (...keys: Key[]) => {
+    write(...keys);
+    await keyRing.reload();
+  };
+  /** Resolves once `count` receives are parked, letting the event loop run. */
+  const parked = async (count: number) => {
+    while (broker.parkedReceivers < count) await new Promise((resolve) => setTimeout(resolve, 1));
+  };
+  assert.equal((await call(admin, "PUT", "/v1/queues/jobs", {})).status, 201);
+  return { broker, call, reload, parked };
+}
+
+const receive = "/v1/queues/jobs/messages/receive";
+
+// The direct path takes plain `application/json`; a charset sends the request to hono's route.
+const doors = [["direct", "application/json"], ["hono", "application/json; charset=utf-8"]];
+for (const [door, contentType] of doors) {
+  Deno.test(`${door}: a long poll whose key a reload removes or narrows is refused`, async () => {
+    const { broker, call, reload, parked } = await reloadableDoor();
+    try {
+      const removed = call(worker, "POST", receive, { waitSeconds: 20 }, contentType);
+      await parked(1);
+      await reload(admin);
+      const refusal = await removed;
+      assert.equal(refusal.status, 401);
+      assert.match(
+        (await refusal.json()).error.message,
+        /key 'AKIDworker' was removed or its secret changed \(the credentials were reloaded/,
+      );
+
+      await reload(admin, worker);
+      const narrowed = call(worker, "POST", receive, { waitSeconds: 20 }, contentType);
+      await parked(1);
+      await reload(admin, { ...worker, allow: ["queue:jobs:send"] });
+      const denied = await narrowed;
+      assert.equal(denied.status, 403);
+      assert.match(
+        (await denied.json()).error.message,
+        /key 'AKIDworker' lacks the permission 'queue:jobs:receive' \(the credentials were/,
+      );
+
+      // A message sent right after the reload goes to no removed key: it stays receivable.
+      await reload(admin, worker);
+      const late = call(worker, "POST", receive, { waitSeconds: 20 }, contentType);
+      await parked(1);
+      await reload(admin);
+      const sent = await call(admin, "POST", "/v1/queues/jobs/messages", {
+        messages: [{ body: "secret" }],
+      });
+      assert.equal(sent.status, 200);
+      await sent.body?.cancel();
+      assert.equal((await late).status, 401);
+      const taken = await call(admin, "POST", receive, { waitSeconds: 0 });
+      assert.deepEqual(
+        (await taken.json()).messages.map((message: { body: string }) => message.body),
+        ["secret"],
+      );
+    } finally {
+      broker.close();
+    }
+  });
+}
+
+Deno.test("a reload that leaves the key as it was lets its long poll answer normally", async () => {
+  const { broker, call, reload, parked } = await reloadableDoor();
+  try {
+    const poll = call(worker, "POST", receive, { waitSeconds: 20 });
+    await parked(1);
+    await reload(worker, admin);
+    const answer = await poll;
+    assert.equal(answer.status, 200);
+    assert.deepEqual(await answer.json(), { messages: [] });
+  } finally {
+    broker.close();
+  }
+});
