@@ -51,16 +51,17 @@ async function main(): Promise<void> {
   }
   // SIGHUP's default action ends the process: listen from the start, with or without a key ring.
   const hangup = reloadOnHangup();
-  // Before anything listens or opens the log: a second process must change nothing.
-  await lockOrExit(config);
-  // Everything that can be wrong with the files is found before anything listens.
+  // Everything that can be wrong with the files is found before the data directory is touched
+  // (a bad file must change nothing: not even create the directory or claim it for this id).
   const keyRing = await loadKeyRing(config);
   hangup.keyRing = keyRing;
   const tlsFiles = await loadTls(config);
   const tls = tlsFiles.server;
+  const clusterKey = await loadKey(config);
+  // Before anything listens or opens the log: a second process must change nothing.
+  await lockOrExit(config);
   // Connections to other members (forwarding, --join) trust --tls-ca besides the default roots.
   const members = memberFetch(tlsFiles.caCerts);
-  const clusterKey = await loadKey(config);
   const scheme = tls === null ? "http" : "https";
   // What others dial: the client URL in leader hints and forwarding, the peer address.
   const advertised = advertisedHostOf(config);

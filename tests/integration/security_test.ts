@@ -80,6 +80,16 @@ async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): 
   }
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 function credentials(keys: [secretId: string, secretKey: string, allow: string[]][]): string {
   return JSON.stringify({
     keys: keys.map(([secretId, secretKey, allow]) => ({ secretId, secretKey, allow })),
@@ -181,6 +191,8 @@ Deno.test("a bad or missing credentials file refuses to start, naming the place"
     ]);
     assert.equal(await missing.exited(), 2);
     assert.match(missing.output(), /nope\.json: cannot read the credentials file/);
+    // Found before the data directory is touched: not created, not claimed for a node id.
+    assert.equal(await exists(`${dir}/d`), false, "the data directory was created");
   });
 });
 
