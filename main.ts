@@ -10,6 +10,7 @@
  */
 import {
   advertisedHostOf,
+  certificateExpiryWarning,
   type CmqdNode,
   CredentialsError,
   FileKeyRing,
@@ -275,11 +276,19 @@ function reloadOnHangup(): { keyRing: FileKeyRing | null | undefined } {
 
 /** The files of `--tls-cert`, `--tls-key` and `--tls-ca`; one that can't be used ends the process. */
 async function loadTls(config: NodeConfig): Promise<TlsFiles> {
+  let files: TlsFiles;
   try {
-    return await loadTlsFiles(config);
+    files = await loadTlsFiles(config);
   } catch (error) {
     exitWith((error as Error).message);
   }
+  const warning = files.server === null
+    ? null
+    : certificateExpiryWarning(files.server.cert, Date.now());
+  if (warning !== null) {
+    console.error(`cmqd ${config.nodeId}: WARNING: --tls-cert ${config.tlsCert}: ${warning}`);
+  }
+  return files;
 }
 
 /**

@@ -24,6 +24,7 @@
  */
 export {
   advertisedHostOf,
+  certificateExpiryWarning,
   type CmqdNode,
   CredentialsError,
   FileKeyRing,

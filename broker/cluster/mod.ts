@@ -15,5 +15,11 @@ export {
   type SignedRequestParts,
 } from "./cluster_request_auth.ts";
 export { realClock, realTimers } from "./real_time.ts";
-export { loadTlsFiles, memberFetch, tlsFileBytesMax, type TlsFiles } from "./tls_files.ts";
+export {
+  certificateExpiryWarning,
+  loadTlsFiles,
+  memberFetch,
+  tlsFileBytesMax,
+  type TlsFiles,
+} from "./tls_files.ts";
 export { CredentialsError, FileKeyRing } from "../auth/mod.ts";

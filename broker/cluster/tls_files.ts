@@ -8,6 +8,7 @@
  * @module
  */
 
+import { X509Certificate } from "node:crypto";
 import { Http1Transport } from "../../sdk/mod.ts";
 import { readSmallTextFile } from "../auth/mod.ts";
 import type { NodeConfig } from "./config.ts";
@@ -27,8 +28,8 @@ const certificateMarker = "-----BEGIN CERTIFICATE-----";
 
 /**
  * Reads the files the configuration names. Throws an `Error` naming the flag and the path: a
- * file that can't be read or is too big, or a `--tls-ca` that holds no certificate or one Deno
- * can't parse. (Deno itself checks the served pair when it first listens with it.)
+ * file that can't be read or is too big, a `--tls-key` that is not the `--tls-cert`'s key (or
+ * either one Deno can't parse), or a `--tls-ca` that holds no certificate or one Deno can't parse.
  *
  * @example
  * ```ts
@@ -56,6 +57,17 @@ export async function loadTlsFiles(
     cert: await read("--tls-cert", config.tlsCert),
     key: await read("--tls-key", config.tlsKey),
   };
+  if (server !== null) {
+    try {
+      // Parses the pair and checks the key is the certificate's, before anything is started.
+      Deno.createHttpClient({ cert: server.cert, key: server.key }).close();
+    } catch (error) {
+      throw new Error(
+        `--tls-cert ${config.tlsCert} --tls-key ${config.tlsKey}: not a usable pair ` +
+          `(${(error as Error).message})`,
+      );
+    }
+  }
   if (config.tlsCa === null) return { server, caCerts: undefined };
   const ca = await read("--tls-ca", config.tlsCa);
   if (!ca.includes(certificateMarker)) {
@@ -70,6 +82,40 @@ export async function loadTlsFiles(
     );
   }
   return { server, caCerts: [ca] };
+}
+
+/** Days before a served certificate's end from which the start warns. */
+const expiryWarningDays = 14;
+const dayMs = 86_400_000;
+
+/**
+ * What is wrong, at `nowMs`, with the validity of the first certificate of `certPem` (the one a
+ * node serves): expired or not yet valid (clients refuse it), or ending within 14 days; null when
+ * none of these, or when it can't be parsed (the pair check says that). The start logs it; a node
+ * still serves an expired certificate, as other servers do, so that a renewal is one restart.
+ */
+export function certificateExpiryWarning(certPem: string, nowMs: number): string | null {
+  let validFrom: number;
+  let validTo: number;
+  try {
+    const certificate = new X509Certificate(certPem);
+    validFrom = new Date(certificate.validFrom).getTime();
+    validTo = new Date(certificate.validTo).getTime();
+  } catch {
+    return null;
+  }
+  const at = (ms: number) => new Date(ms).toISOString();
+  if (nowMs < validFrom) {
+    return `the certificate is not valid before ${at(validFrom)}: clients will refuse it`;
+  }
+  if (nowMs >= validTo) {
+    const days = Math.floor((nowMs - validTo) / dayMs);
+    return `the certificate expired ${days} days ago (${at(validTo)}): clients will refuse it`;
+  }
+  const left = Math.floor((validTo - nowMs) / dayMs);
+  if (left >= expiryWarningDays) return null;
+  const when = left === 0 ? "within a day" : `in ${left} days`;
+  return `the certificate expires ${when} (${at(validTo)})`;
 }
 
 /** Hop-by-hop headers of an answer: they described the leg from the member, not the next one. */
