@@ -57,18 +57,10 @@ export async function loadTlsFiles(
     cert: await read("--tls-cert", config.tlsCert),
     key: await read("--tls-key", config.tlsKey),
   };
-  if (server !== null) {
-    try {
-      // Parses the pair and checks the key is the certificate's, before anything is started.
-      Deno.createHttpClient({ cert: server.cert, key: server.key }).close();
-    } catch (error) {
-      throw new Error(
-        `--tls-cert ${config.tlsCert} --tls-key ${config.tlsKey}: not a usable pair ` +
-          `(${(error as Error).message})`,
-      );
-    }
+  if (config.tlsCa === null) {
+    checkPair(config, server);
+    return { server, caCerts: undefined };
   }
-  if (config.tlsCa === null) return { server, caCerts: undefined };
   const ca = await read("--tls-ca", config.tlsCa);
   if (!ca.includes(certificateMarker)) {
     throw new Error(`--tls-ca ${config.tlsCa}: no PEM certificate in it (no ${certificateMarker})`);
@@ -81,7 +73,24 @@ export async function loadTlsFiles(
       `--tls-ca ${config.tlsCa}: not a usable certificate (${(error as Error).message})`,
     );
   }
+  checkPair(config, server);
   return { server, caCerts: [ca] };
+}
+
+/** Parses the served pair and checks the key is the certificate's, before anything is started. */
+function checkPair(
+  config: Pick<NodeConfig, "tlsCert" | "tlsKey">,
+  server: { cert: string; key: string } | null,
+): void {
+  if (server === null) return;
+  try {
+    Deno.createHttpClient({ cert: server.cert, key: server.key }).close();
+  } catch (error) {
+    throw new Error(
+      `--tls-cert ${config.tlsCert} --tls-key ${config.tlsKey}: not a usable pair ` +
+        `(${(error as Error).message})`,
+    );
+  }
 }
 
 /** Days before a served certificate's end from which the start warns. */

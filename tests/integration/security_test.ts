@@ -517,9 +517,11 @@ Deno.test("an unreadable or invalid TLS file refuses to start, naming it", async
       `${dir}/garbage.pem`,
     ]);
     assert.equal(await garbage.exited(), 2);
+    // Found when the files are read, before the data directory is created or claimed.
     assert.match(
       garbage.output(),
-      /cmqd: cannot listen on 127\.0\.0\.1:\d+ with --tls-cert .*garbage\.pem --tls-key .*garbage\.pem: /,
+      /cmqd: --tls-cert .*garbage\.pem --tls-key .*garbage\.pem: not a usable pair \(/,
     );
+    assert.equal(await exists(`${dir}/d`), false, "the data directory was not created");
   });
 });
