@@ -68,7 +68,7 @@ interface FlagSpec {
    * `switch`: a flag without a value means true (`--insecure`); `--insecure=false` also works,
    * and the environment may say `1` or `0`.
    */
-  kind: "string" | "port" | "boolean" | "switch" | "peers" | "url" | "count";
+  kind: "string" | "port" | "boolean" | "switch" | "peers" | "url" | "count" | "nodeId";
   help: string;
 }
 
@@ -82,7 +82,7 @@ const flags: Record<string, FlagSpec> = {
   },
   "--port": { key: "port", env: "CMQD_PORT", kind: "port", help: "client HTTP port (0 = any)" },
   "--data-dir": { key: "dataDir", env: "CMQD_DATA_DIR", kind: "string", help: "data directory" },
-  "--node-id": { key: "nodeId", env: "CMQD_NODE_ID", kind: "string", help: "this node's id" },
+  "--node-id": { key: "nodeId", env: "CMQD_NODE_ID", kind: "nodeId", help: "this node's id" },
   "--mmap": { key: "mmap", env: "CMQD_MMAP", kind: "boolean", help: "read segments via mmap" },
   "--peer-port": {
     key: "peerPort",
@@ -206,6 +206,14 @@ function convert(spec: FlagSpec, raw: string, source: string): unknown {
     return raw === "true";
   }
   if (raw === "") throw new Error(`${source}: empty value`);
+  if (spec.kind === "nodeId" && !nodeIdPattern.test(raw)) {
+    // The id is written into the data directory, signs --join requests and names the member in
+    // every peer's membership, where only this form is accepted.
+    throw new Error(
+      `${source}: a node id is a letter, then letters, digits, '-' or '_', at most 64 ` +
+        `characters, got '${raw}'`,
+    );
+  }
   if (spec.kind === "url") {
     if (!/^https?:\/\/[^/\s]+\/?$/.test(raw)) {
       throw new Error(`${source}: not a base URL: '${raw}'`);
@@ -214,6 +222,9 @@ function convert(spec: FlagSpec, raw: string, source: string): unknown {
   }
   return raw;
 }
+
+/** A node id: what `--peers`, `--join` and the membership requests accept. */
+const nodeIdPattern = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const peerPattern = /^([A-Za-z][A-Za-z0-9_-]{0,63})=([^\s=,:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 

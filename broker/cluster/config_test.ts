@@ -199,3 +199,19 @@ Deno.test("--advertise-host: required beside a wildcard --host in a cluster, nev
   assert.equal(advertisedHostOf(parseConfig(["--host", "0.0.0.0", "--insecure"], {})), "0.0.0.0");
   assert.equal(advertisedHostOf(parseConfig([], { CMQD_ADVERTISE_HOST: "node1" })), "node1");
 });
+
+Deno.test("--node-id is a letter, then letters, digits, - and _, at most 64 characters", () => {
+  for (const id of ["n1", "a", "node_2-eu", "N" + "x".repeat(63)]) {
+    assert.equal(parseConfig(["--node-id", id], {}).nodeId, id);
+  }
+  assert.equal(parseConfig([], { CMQD_NODE_ID: "env-node" }).nodeId, "env-node");
+  for (const id of ["1n", "-n", "n 1", " n1", "n1 ", "n/../x", "n.1", "nœ", "N" + "x".repeat(64)]) {
+    assert.throws(
+      () => parseConfig(["--node-id", id], {}),
+      /--node-id: a node id is a letter, then letters, digits, '-' or '_', at most 64 characters/,
+      JSON.stringify(id),
+    );
+  }
+  assert.throws(() => parseConfig([], { CMQD_NODE_ID: "n:1" }), /^Error: CMQD_NODE_ID: a node id/);
+  assert.throws(() => parseConfig(["--node-id", ""], {}), /--node-id: empty value/);
+});
