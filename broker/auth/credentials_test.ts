@@ -233,3 +233,12 @@ Deno.test("a file larger than the bound is refused before parsing", () => {
     { message: "credentials file: larger than 4194304 characters" },
   );
 });
+
+Deno.test("a file holds at most 10,000 keys", () => {
+  const keys = (count: number) =>
+    Array.from({ length: count }, (_, index) => keyJson({ secretId: `AKID${index}` }));
+  assert.equal(parseCredentials(fileWith(...keys(10_000))).length, 10_000);
+  assert.throws(() => parseCredentials(fileWith(...keys(10_001))), {
+    message: "keys: more than 10000 keys (10001)",
+  });
+});

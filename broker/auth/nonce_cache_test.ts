@@ -3,6 +3,12 @@ import { NonceCache } from "./nonce_cache.ts";
 
 const startMs = 1_700_000_000_000;
 
+Deno.test("by default the cache holds 1,000,000 nonces for 600 s (the README's replay cache)", () => {
+  const cache = new NonceCache();
+  assert.equal(cache.noncesMax, 1_000_000);
+  assert.equal(cache.nonceTtlMs, 600_000);
+});
+
 Deno.test("a new nonce is fresh and the same nonce again is a replay", () => {
   const cache = new NonceCache();
   assert.equal(cache.remember("AKIDa", "n1", startMs), "fresh");
