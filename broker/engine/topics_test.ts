@@ -432,3 +432,48 @@ Deno.test("a snapshot written before topics existed still loads", () => {
 
 const v1Snapshot =
   "Q01RUwEAAAAAAAAIQAAggFb+vHhCAQAAAAQAam9icwAAAAAAAPA/BwAAAJ4AAAB7InZpc2liaWxpdHlUaW1lb3V0U2Vjb25kcyI6MzAsInBvbGxpbmdXYWl0U2Vjb25kcyI6MCwibWF4TWVzc2FnZUJ5dGVzIjo2NTUzNiwicmV0ZW50aW9uU2Vjb25kcyI6MzQ1NjAwLCJyZXdpbmRTZWNvbmRzIjowLCJtYXhCYWNrbG9nIjoxMDAwMDAwMDAsImZpZm8iOmZhbHNlfQAAgFb+vHhCAACAVv68eEIAAAAAAADwPwAAAAAAAAhAAQEAAAAAAAAAAADwPwAAAAAAAABAABCAVv68eEIAAAAAAAAAAABAAAAAAAEAAAAAAAAAAAAAQAAAkLhX/rx4QgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAADwPwAAAAAAAPA/AAAAAAEAAAACAG4xDgAxMjcuMC4wLjE6OTg3NxUAaHR0cDovLzEyNy4wLjAuMTo5ODc2";
+
+Deno.test("a topic has at most 100 subscriptions; past it a subscribe is InvalidParameter", () => {
+  const driver = new Driver();
+  driver.queue("q");
+  driver.topic("t");
+  for (let index = 0; index < 100; index++) {
+    assert.deepEqual(driver.subscribe("t", `s${index}`, { endpoint: { queue: "q" } }), {
+      created: true,
+    });
+  }
+  const refused = driver.subscribe("t", "s100", { endpoint: { queue: "q" } });
+  assert.ok(refused instanceof BrokerError, String(refused));
+  assert.equal(refused.code, "InvalidParameter");
+  assert.equal(refused.field, "subscription");
+  assert.match(refused.message, /topic 't' has 100 subscriptions, the most it may have/);
+  assert.equal(driver.machine.topics.getSubscription("t", "s100"), undefined);
+  // An existing one may still be subscribed again, and an unsubscribe makes room.
+  assert.deepEqual(driver.subscribe("t", "s0", { endpoint: { queue: "q" } }), { created: false });
+  driver.apply(CommandType.Unsubscribe, encodeTopicCommand({ topic: "t", subscription: "s0" }));
+  assert.deepEqual(driver.subscribe("t", "s100", { endpoint: { queue: "q" } }), { created: true });
+});
+
+Deno.test("a URL subscription holds at most 100,000 pending pushes; past it its copy fails with BacklogFull", () => {
+  const driver = new Driver();
+  driver.queue("q", { maxBacklog: 1_000_000 });
+  driver.topic("t");
+  driver.subscribe("t", "hook", { endpoint: { url: "http://sink.test/cb" } });
+  driver.subscribe("t", "copy", { endpoint: { queue: "q" } });
+  const batch = Array.from({ length: 250 }, () => ({ body: "m" }));
+  for (let published = 0; published < 100_000; published += batch.length) {
+    const result = driver.publish("t", batch) as PublishResult;
+    assert.ok(result.messages.every((message) => message.failures.length === 0), `${published}`);
+  }
+  const hook = driver.machine.topics.getSubscription("t", "hook")!;
+  assert.equal(hook.pendingMessages, 100_000);
+  const past = driver.publish("t", [{ body: "one more" }]) as PublishResult;
+  assert.equal(past.messages[0].fannedOut, 1, "the queue still gets its copy");
+  assert.deepEqual(
+    past.messages[0].failures.map((failure) => [failure.subscription, failure.code]),
+    [["hook", "BacklogFull"]],
+  );
+  assert.equal(driver.machine.topics.getSubscription("t", "hook")!.pendingMessages, 100_000);
+  assert.equal(driver.machine.topics.getSubscription("t", "hook")!.failedMessages, 1);
+  assert.equal(driver.machine.topics.getSubscription("t", "copy")!.deliveredMessages, 100_001);
+});
