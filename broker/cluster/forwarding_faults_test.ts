@@ -129,3 +129,26 @@ Deno.test("a request still in the admission check counts as a forward in flight"
   assert.equal((await first).status, 200);
   assert.deepEqual(leaderBodies, ["first"], "the body the check read is what is sent on");
 });
+
+Deno.test("by default a follower holds 1,024 forwards in flight and answers the next 503 NotReady with Retry-After: 1", async () => {
+  const never = Promise.withResolvers<Response>();
+  let fetched = 0;
+  const handler = forwardingHandler({
+    view: { isLeader: () => false, leaderUrl: () => "http://leader:1" },
+    local: () => new Response("local"),
+    requestBytesMax: 1024,
+    fetch: (() => {
+      fetched++;
+      return never.promise;
+    }) as typeof fetch,
+  });
+  const request = () => new Request("http://me/v1/queues/a", { method: "GET" });
+  const held = Array.from({ length: 1024 }, () => handler(request()));
+  const past = await handler(request());
+  assert.equal(past.status, 503);
+  assert.equal(past.headers.get("retry-after"), "1");
+  assert.equal((await past.json()).error.code, "NotReady");
+  assert.equal(fetched, 1024, "the one past the bound never reaches the leader");
+  never.resolve(new Response("ok"));
+  for (const response of await Promise.all(held)) assert.equal(response.status, 200);
+});
