@@ -242,6 +242,16 @@ Deno.test("client errors such as 404 and 429 are not retried", async () => {
   assert.equal(seen.length, 2);
 });
 
+Deno.test("507 InsufficientStorage is marked retryable but left to the caller (the disk alarm)", async () => {
+  const { sdk, seen } = client([errorResponse("InsufficientStorage", 507)]);
+  const error = await sdk.sendMessages("q", [{ body: "x", dedupId: "d" }]).catch((e) => e);
+  assert.ok(error instanceof CmqdError);
+  assert.equal(error.code, "InsufficientStorage");
+  assert.equal(error.status, 507);
+  assert.equal(error.retryable, true);
+  assert.equal(seen.length, 1, "not retried by the client");
+});
+
 Deno.test("the leader hint is followed and dropped when the leader is unreachable", async () => {
   const { sdk, seen } = client([
     json({ name: "q" }, 200, { "x-cmqd-leader": "http://node-b:8080/" }),
