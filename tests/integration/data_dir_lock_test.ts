@@ -1,7 +1,8 @@
 /**
  * A data directory belongs to one process: a second `main.ts` on the same `--data-dir` refuses
  * to start, names the directory and the holder's PID, and the first keeps serving. A directory
- * holds one node's data: a restart under another `--node-id` refuses to start and names the owner.
+ * holds one node's data: a restart under another `--node-id` refuses to start and names the owner;
+ * an id that is not a node id is refused before the directory is made.
  */
 import assert from "node:assert/strict";
 import { CmqdClient } from "../../sdk/mod.ts";
@@ -61,9 +62,13 @@ Deno.test("a second process on the same data directory refuses to start and name
     const second = spawnMain(dataDir);
     const { code, text } = await exitOrServe(second);
     assert.notEqual(code, null, `the second process started serving:\n${text}`);
-    assert.notEqual(code, 0, text);
-    assert.match(text, new RegExp(`data directory ${dataDir}`));
-    assert.match(text, new RegExp(`pid ${first.pid}`));
+    assert.equal(code, 1, text);
+    assert.match(
+      text,
+      new RegExp(
+        `data directory ${dataDir} is in use by another cmqd process \\(pid ${first.pid}\\)`,
+      ),
+    );
     // The holder is untouched.
     const client = new CmqdClient({ baseUrl: first.url });
     await client.createQueue("still-mine");
@@ -102,5 +107,18 @@ Deno.test("a node started under another --node-id on a data directory refuses to
     assert.equal(again.code, null, `n2 did not start again:\n${again.text}`);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a --node-id that is not a node id stops the start (exit 2) before the data directory is made", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "cmqd-bad-id-" });
+  const dataDir = `${parent}/data`;
+  try {
+    const { code, text } = await exitOrServe(spawnMain(dataDir, ["--node-id", "n 1"]));
+    assert.equal(code, 2, text);
+    assert.match(text, /--node-id: a node id is a letter, then letters, digits/);
+    await assert.rejects(Deno.stat(dataDir), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
   }
 });
