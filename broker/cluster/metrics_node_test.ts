@@ -1,6 +1,6 @@
 /**
  * A node's `/metrics` counts the long polls parked on it (what the scale probe reads to know its
- * polls are waiting).
+ * polls are waiting), and the depth of each queue, of the first 1,000 (README, "Operations").
  */
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
@@ -22,6 +22,37 @@ Deno.test("/metrics reports the receives parked on the node", async () => {
     await node.close();
     const answers = await Promise.all(polls);
     assert.equal(answers.flatMap((answer) => answer.messages).length, 1);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("/metrics reports per-queue depths, of the first 1,000 queues", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  try {
+    await node.broker.createQueue("a-busy", {});
+    await node.broker.sendMessages("a-busy", [{ body: "1" }, { body: "2" }, { body: "3" }]);
+    await node.broker.sendMessages("a-busy", [{ body: "later", delaySeconds: 60 }]);
+    await node.broker.receiveMessages("a-busy", { maxMessages: 1 });
+    const names = Array.from({ length: 1000 }, (_, index) => `q${String(index).padStart(4, "0")}`);
+    for (let from = 0; from < names.length; from += 250) {
+      await Promise.all(
+        names.slice(from, from + 250).map((name) => node.broker.createQueue(name, {})),
+      );
+    }
+    const text = await (await node.app.request("/metrics")).text();
+    const gauge = (name: string) =>
+      [...text.matchAll(new RegExp(`^${name}\\{queue="([^"]+)"\\} (\\d+)$`, "gm"))]
+        .map((match) => [match[1], Number(match[2])] as const);
+    for (const name of ["active", "inflight", "delayed"]) {
+      const lines = gauge(`cmqd_queue_${name}_messages`);
+      assert.equal(lines.length, 1000, `${name}: one line per queue, the first 1,000 of 1,001`);
+      assert.equal(lines[0][0], "a-busy");
+      assert.ok(!lines.some(([queue]) => queue === "q0999"), "the 1,001st queue is cut");
+    }
+    assert.equal(gauge("cmqd_queue_active_messages")[0][1], 2);
+    assert.equal(gauge("cmqd_queue_inflight_messages")[0][1], 1);
+    assert.equal(gauge("cmqd_queue_delayed_messages")[0][1], 1);
   } finally {
     await node.close();
   }
