@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { sendBodies, settled, TestCluster } from "../cluster/testing/mod.ts";
+import { type RaftReplicaOptions, replicaSettings } from "./replica_status.ts";
 
 const body = (tag: string) => tag + "x".repeat(4_000);
 
@@ -69,4 +70,13 @@ Deno.test("the commit index is written once the entries appended since pass the 
   await sendBodies(cluster, cluster.broker(leader), ["f", "g", "h"].map(body));
   await cluster.until(() => persistedCommit() > early);
   await cluster.stopAll();
+});
+
+Deno.test("the defaults are the README's: a snapshot after 10,000 entries or 256 MiB, the commit index written after 3 s, 10,000 entries or 64 MiB", () => {
+  const settings = replicaSettings({} as RaftReplicaOptions);
+  assert.equal(settings.snapshotEntriesInterval, 10_000);
+  assert.equal(settings.snapshotBytesInterval, 256 * 1024 * 1024);
+  assert.equal(settings.commitPersistIntervalMs, 3_000);
+  assert.equal(settings.commitPersistEntries, 10_000);
+  assert.equal(settings.commitPersistBytes, 64 * 1024 * 1024);
 });
