@@ -58,6 +58,14 @@ Deno.test("a sane incoming x-request-id is echoed, an odd one replaced", async (
   assert.match(replaced.headers.get("x-request-id") ?? "", uuidPattern);
   const long = await app.request("/healthz", { headers: { "x-request-id": "x".repeat(129) } });
   assert.match(long.headers.get("x-request-id") ?? "", uuidPattern);
+  // The README's rule: at most 128 characters of [A-Za-z0-9._:-], every one of them kept.
+  const longest = "Az09._:-".repeat(16);
+  const atBound = await app.request("/healthz", { headers: { "x-request-id": longest } });
+  assert.equal(atBound.headers.get("x-request-id"), longest);
+  for (const odd of ["a/b", "a+b", "a=b", "é"]) {
+    const refused = await app.request("/healthz", { headers: { "x-request-id": odd } });
+    assert.match(refused.headers.get("x-request-id") ?? "", uuidPattern, odd);
+  }
 });
 
 Deno.test("an BrokerError from the service keeps its status, code and field", async () => {
