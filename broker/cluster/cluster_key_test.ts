@@ -55,3 +55,23 @@ Deno.test("a real key file written with mode 600 loads", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a real key file is read up to 16 KiB; a larger one is refused, naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/cluster.key`;
+    const text = newClusterKeyText();
+    await Deno.writeTextFile(path, text + " ".repeat(16 * 1024 - text.length), { mode: 0o600 });
+    assert.equal(
+      new TextDecoder().decode((await loadClusterKey({ file: path, text: null }))!),
+      text,
+    );
+    await Deno.writeTextFile(path, text + " ".repeat(16 * 1024 + 1 - text.length), { mode: 0o600 });
+    await assert.rejects(
+      loadClusterKey({ file: path, text: null }),
+      (error: Error) => error.message.includes(path) && /16384/.test(error.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
