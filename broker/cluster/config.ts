@@ -280,6 +280,7 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   if (result.peers.length > 0 && result.join !== null) {
     throw new Error("--peers (a new cluster) and --join (an existing one) exclude each other");
   }
+  if (result.peers.length > 0) checkOwnPeerPort(result);
   if ((result.tlsCert === null) !== (result.tlsKey === null)) {
     throw new Error("--tls-cert and --tls-key go together: give both files, or neither");
   }
@@ -294,6 +295,25 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   if (!result.help) checkProtectedMode(result);
   if (!result.help) checkClusterKey(result);
   return result;
+}
+
+/**
+ * The other members dial this node at the address its own `--peers` entry names, so it must
+ * listen for peers on that entry's port: `--port 0` (a free port, and so a free peer port) or
+ * another `--peer-port` would leave it unreachable, electing and serving nothing.
+ */
+function checkOwnPeerPort(config: NodeConfig): void {
+  const own = config.peers.find((peer) => peer.id === config.nodeId);
+  if (own === undefined) return; // refused just after, naming the rule
+  const port = Number(own.peerAddress.slice(own.peerAddress.lastIndexOf(":") + 1));
+  if (config.peerPort === port) return;
+  const listening = config.peerPort === 0
+    ? "on a free port (--port 0)"
+    : `on port ${config.peerPort}`;
+  throw new Error(
+    `--peers names this node's peer address ${own.peerAddress}, but it would listen for peers ` +
+      `${listening}: give --peer-port ${port}`,
+  );
 }
 
 /** Addresses that mean "every interface": fine to listen on, useless to dial. */
