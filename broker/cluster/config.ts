@@ -298,21 +298,18 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
 }
 
 /**
- * The other members dial this node at the address its own `--peers` entry names, so it must
- * listen for peers on that entry's port: `--port 0` (a free port, and so a free peer port) or
- * another `--peer-port` would leave it unreachable, electing and serving nothing.
+ * With `--port 0` and no `--peer-port` the peer listener would take a free port too, and the
+ * other members, who dial this node at the port its own `--peers` entry names, could never reach
+ * it. (Another `--peer-port` than the entry's is left alone: a port mapped by a container or a
+ * NAT is a real setup.)
  */
 function checkOwnPeerPort(config: NodeConfig): void {
   const own = config.peers.find((peer) => peer.id === config.nodeId);
-  if (own === undefined) return; // refused just after, naming the rule
-  const port = Number(own.peerAddress.slice(own.peerAddress.lastIndexOf(":") + 1));
-  if (config.peerPort === port) return;
-  const listening = config.peerPort === 0
-    ? "on a free port (--port 0)"
-    : `on port ${config.peerPort}`;
+  if (own === undefined || config.peerPort !== 0) return;
+  const port = own.peerAddress.slice(own.peerAddress.lastIndexOf(":") + 1);
   throw new Error(
-    `--peers names this node's peer address ${own.peerAddress}, but it would listen for peers ` +
-      `${listening}: give --peer-port ${port}`,
+    `--peers names this node's peer address ${own.peerAddress}, but with --port 0 it would ` +
+      `listen for peers on a free port: give --peer-port ${port}`,
   );
 }
 
