@@ -554,9 +554,13 @@ export class EngineService implements QueueService {
     if (attributes.rewindSeconds === 0) {
       throw invalidParameter(field, `rewind is disabled on queue '${name}'`);
     }
-    const windowStart = this.#proposer.now() - attributes.rewindSeconds * 1000;
+    const now = this.#proposer.now();
+    const windowStart = now - attributes.rewindSeconds * 1000;
     if (target.timestamp !== undefined && target.timestamp < windowStart) {
       throw invalidParameter(field, `before the rewind window (starts at ${windowStart})`);
+    }
+    if (target.timestamp !== undefined && target.timestamp > now) {
+      throw invalidParameter(field, `in the future (the broker's time is ${now})`);
     }
     const payload = encodeRewind({ queue: name, ...target });
     return await this.#propose(CommandType.Rewind, payload);

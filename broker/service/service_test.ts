@@ -299,6 +299,25 @@ Deno.test("rewind delivers deleted messages again and purge keeps them rewindabl
   );
 });
 
+Deno.test("a rewind to a time after now is refused and undeletes nothing (a milliseconds-for-seconds slip)", async () => {
+  const { broker, clock, replica } = setup();
+  await broker.createQueue("ledger", { rewindSeconds: 3_600 });
+  await broker.sendMessages("ledger", [{ body: "1" }]);
+  const received = await broker.receiveMessages("ledger", {});
+  await broker.deleteMessages("ledger", [received.messages[0].receiptHandle]);
+  const before = replica.lastIndex;
+  await assert.rejects(
+    () => broker.rewind("ledger", { timestamp: clock.now() + 1 }),
+    (error: BrokerError) =>
+      error.code === "InvalidParameter" && /timestamp: in the future/.test(error.message),
+  );
+  assert.equal(replica.lastIndex, before);
+  assert.deepEqual(await broker.rewind("ledger", { timestamp: clock.now() }), {
+    from: { timestamp: clock.now(), sequence: 1 },
+    messages: 1,
+  });
+});
+
 Deno.test("long polls wait for a message, a deadline, an abort or close", async (t) => {
   const { broker, clock, replica } = setup();
   await broker.createQueue("jobs", { visibilityTimeoutSeconds: 5 });

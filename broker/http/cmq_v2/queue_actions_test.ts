@@ -275,6 +275,12 @@ Deno.test("RewindQueue delivers deleted messages again from startConsumeTime (Un
     moduleCode.parameterError,
   );
   assert.match(early.body.message, /startConsumeTime: before the rewind window/);
+  const late = await refused(
+    () => client.call("RewindQueue", { queueName: "jobs", startConsumeTime: clock.now() }),
+    4000,
+    moduleCode.parameterError,
+  );
+  assert.match(late.body.message, /startConsumeTime: in the future/);
 });
 
 Deno.test("RewindQueue on a queue without rewindSeconds is 4000", async () => {
