@@ -17,6 +17,13 @@
  * Responses carry `x-cmqd-leader`; the client remembers it and sends later requests straight
  * to the leader, falling back to the listed nodes when the leader can't be reached.
  *
+ * A node that accepts a request and then says nothing (a frozen process: SIGSTOP, a paused VM)
+ * is noticed after `headTimeoutMs` (5 s) without a response head, not `timeoutMs` (30 s), when
+ * another node is known: a call safe to repeat (above) moves on to another node at once; any
+ * other call asks that node's `/healthz` and fails with `Timeout` ("may or may not have taken
+ * effect") only if it gets no answer either; a node that is alive but slow is waited for. The
+ * silent node is avoided for 10 s, even where a hint still names it.
+ *
  * @module
  */
 import { CmqdError } from "./errors.ts";
@@ -167,8 +174,9 @@ export class CmqdClient {
 
   /**
    * Receives (and locks) up to `maxMessages`, long-polling up to `waitSeconds`. The request's
-   * timeout is the call's plus the wait, so a long poll is never cut short by the client. Not
-   * repeated after a lost answer: the lost messages would stay locked for nothing.
+   * timeouts (`timeoutMs`, `headTimeoutMs`) are the call's plus the wait, so a long poll is never
+   * cut short by the client. Not repeated after a lost answer: the lost messages would stay
+   * locked for nothing (until their visibility timeout), and the caller should know it.
    */
   async receiveMessages(
     queue: string,
@@ -183,6 +191,7 @@ export class CmqdClient {
       repeatable: false,
       signal: options.signal,
       timeoutMs: (options.timeoutMs ?? this.#requester.timeoutMs) + waitSeconds * 1000,
+      headTimeoutMs: (options.headTimeoutMs ?? this.#requester.headTimeoutMs) + waitSeconds * 1000,
     });
   }
 

@@ -11,11 +11,11 @@
  *   `connection` and `transfer-encoding` from the caller are dropped: the transport frames the
  *   request), `content-length` when there is a body (and for `POST`, `PUT` and `PATCH` without
  *   one), then the body: one write.
- * - Reads the status line and headers (at most `headerBytesMax`), skips `1xx` answers, then the
- *   whole body: `content-length`, `chunked` (trailers dropped) or delimited by the close. A body
- *   over `bodyBytesMax`, or cut off, ends the connection; the status and headers still arrive and
- *   `text()` rejects. With `bodyWaitMs`, a body not read whole that long after its head is cut
- *   off the same way (for callers that need only the status).
+ * - Reads the status line and headers (at most `headerBytesMax`), skips `1xx` answers, calls the
+ *   request's `onHead`, then reads the whole body: `content-length`, `chunked` (trailers dropped)
+ *   or delimited by the close. A body over `bodyBytesMax`, or cut off, ends the connection; the
+ *   status and headers still arrive and `text()` rejects. With `bodyWaitMs`, a body not read whole
+ *   that long after its head is cut off the same way (for callers that need only the status).
  * - Reuses a connection when the answer allows it (HTTP/1.1, no `connection: close`, a delimited
  *   body, nothing after it). While a connection is idle a read stays pending on it, so a server's
  *   close is seen before the connection is taken again, as `fetch` does; the pending read does not
@@ -155,7 +155,7 @@ export class Http1Transport implements HttpTransport {
     const reused = this.#take(target.origin);
     if (reused !== undefined) {
       try {
-        return await this.#exchange(reused, bytes, request.method, signal);
+        return await this.#exchange(reused, bytes, request, signal);
       } catch (error) {
         const stale = error instanceof ReadFailure && !error.started;
         if (!this.#resendOnStale || !stale || signal.aborted) throw error;
@@ -170,7 +170,7 @@ export class Http1Transport implements HttpTransport {
       idle: false,
       idleRead: undefined,
     };
-    return await this.#exchange(connection, bytes, request.method, signal);
+    return await this.#exchange(connection, bytes, request, signal);
   }
 
   /** Closes the idle connections (requests in flight finish on theirs). */
@@ -254,7 +254,7 @@ export class Http1Transport implements HttpTransport {
   async #exchange(
     connection: Connection,
     bytes: Uint8Array,
-    method: string,
+    { method, onHead }: Http1Request,
     signal: AbortSignal,
   ): Promise<Http1Response> {
     const onAbort = () => closeQuietly(connection.conn);
@@ -267,6 +267,7 @@ export class Http1Transport implements HttpTransport {
       const reader = new ResponseReader(connection, this.#headerBytesMax);
       let head = await reader.head();
       while (head.status >= 100 && head.status < 200) head = await reader.head();
+      onHead?.();
       const cut = this.#bodyWaitMs === undefined
         ? undefined
         : setTimeout(() => closeQuietly(connection.conn), this.#bodyWaitMs);

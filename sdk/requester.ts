@@ -8,6 +8,7 @@
 import { CmqdError, errorFromAnswer } from "./errors.ts";
 import { Deadlines } from "./deadlines.ts";
 import { signRequest } from "./signing.ts";
+import { Nodes } from "./nodes.ts";
 import { backoffMs, retryDefaults, type RetryOptions, sleep } from "./retry.ts";
 import {
   defaultTransport,
@@ -34,6 +35,15 @@ export interface CmqdClientOptions {
   credentials?: Credentials;
   /** Per attempt; a receive adds its long-poll wait on top. Default 30 s. */
   timeoutMs?: number;
+  /**
+   * Per attempt, how long the response's head (status and headers) may take before the node is
+   * taken for frozen, when the client knows another node to go to; a receive adds its long-poll
+   * wait on top. Then a call that is safe to repeat moves on to another node at once; any other
+   * call asks the silent node's `/healthz`, and fails with `Timeout` ("may or may not have taken
+   * effect") only when that gets no answer either (a live but slow node is waited for, up to
+   * `timeoutMs`). The node is avoided for 10 s. Default 5 s; `Infinity` turns it off.
+   */
+  headTimeoutMs?: number;
   /** Bounds of the automatic retries (a `Retry-After` may ask for longer than `backoffMsMax`). */
   retry?: Partial<RetryOptions>;
   /** Follow the `x-cmqd-leader` hint. Default true. */
@@ -56,12 +66,23 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Per attempt, instead of the client's `timeoutMs` (a receive adds its wait on top). */
   timeoutMs?: number;
+  /** Per attempt, instead of the client's `headTimeoutMs` (a receive adds its wait on top). */
+  headTimeoutMs?: number;
 }
 
 const timeoutMsDefault = 30_000;
+/**
+ * The broker answers a request that does not long-poll after an fsync and a Raft commit
+ * (milliseconds), one hop more through a follower. The longest legitimate silence is an
+ * election: a follower holds forwards until a new leader is known (an election timeout is
+ * 1–2 s, a split vote adds another), and a leader that lost its quorum steps down after about
+ * 1 s. Five seconds covers that with room for a loaded machine.
+ */
+const headTimeoutMsDefault = 5_000;
+/** How long the `/healthz` of a node that sent no head may take; it answers from memory. */
+const probeTimeoutMsMax = 2_000;
 /** A `Retry-After` longer than this is cut: a client should not hang for minutes. */
 const retryAfterMsMax = 30_000;
-/** The longest long-poll wait of the API contract (`pollingWaitSeconds` max), used when none is given. */
 
 export /** The methods of the v1 API. */
 type Method = "GET" | "PUT" | "PATCH" | "POST" | "DELETE";
@@ -77,6 +98,8 @@ export interface RequestSpec {
   response?: "json" | "text" | "none";
   /** Per attempt; default the client's. */
   timeoutMs?: number;
+  /** Per attempt, until the response's head; default the client's. */
+  headTimeoutMs?: number;
   signal?: AbortSignal;
   /** False for `/readyz`, whose 503 is an answer, not a failure to retry. */
   retryUnavailable?: boolean;
@@ -90,13 +113,29 @@ export interface Answer {
 
 /** Errors of requests that never reached a server: safe to send elsewhere, whatever they do. */
 const neverSent = new WeakSet<CmqdError>();
+/** Errors of attempts abandoned for a late head: the next node is tried at once. */
+const silent = new WeakSet<CmqdError>();
+
+/** What an attempt does when its head is late (see `headTimeoutMs`). */
+type HeadPolicy = "none" | "moveOn" | "probe";
+
+/** The head deadline of one attempt. */
+interface HeadWatch {
+  /** Why the attempt was abandoned for a late head, if it was. */
+  silence: string | undefined;
+  /** The head arrived: the deadline is off, the node answered. */
+  arrived: () => void;
+  /** The attempt is over. */
+  end: () => void;
+}
 
 /** Sends the requests of one client (see the module doc). */
 export class Requester {
-  readonly #baseUrls: string[];
+  readonly #nodes: Nodes;
   readonly #transport: HttpTransport;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
+  readonly #headTimeoutMs: number;
   readonly #retry: RetryOptions;
   readonly #followLeader: boolean;
   readonly #sleep: (ms: number) => Promise<void>;
@@ -104,19 +143,18 @@ export class Requester {
   readonly #deadlines = new Deadlines();
   /** The last leader hint and the URL it names (each answer repeats it: parsed once). */
   #lastHint: { text: string; url: string | undefined } | undefined;
-  /** Which of `#baseUrls` calls go to while no leader is known. */
-  #nodeIndex = 0;
   readonly #credentials: Credentials | undefined;
-  #leaderUrl: string | undefined;
   /** Checks the options (a bad `baseUrl`, retry bound or credentials throws at once). */
   constructor(options: CmqdClientOptions) {
     const baseUrls = typeof options.baseUrl === "string" ? [options.baseUrl] : options.baseUrl;
     if (baseUrls.length === 0) throw new RangeError("baseUrl must name at least one node");
-    this.#baseUrls = baseUrls.map(normalizeBaseUrl);
+    this.#nodes = new Nodes(baseUrls.map(normalizeBaseUrl));
     this.#transport = options.transport ??
       (options.fetch === undefined ? defaultTransport() : new FetchTransport(options.fetch));
     this.#headers = { ...options.headers };
     this.#timeoutMs = options.timeoutMs ?? timeoutMsDefault;
+    this.#headTimeoutMs = options.headTimeoutMs ?? headTimeoutMsDefault;
+    if (!(this.#headTimeoutMs > 0)) throw new RangeError("headTimeoutMs must be > 0");
     this.#retry = { ...retryDefaults, ...options.retry };
     if (!(this.#retry.attemptsMax >= 1)) throw new RangeError("retry.attemptsMax must be ≥ 1");
     this.#followLeader = options.followLeader ?? true;
@@ -126,12 +164,12 @@ export class Requester {
 
   /** The leader base URL the client currently sends to, if it learned one. */
   get leaderUrl(): string | undefined {
-    return this.#leaderUrl;
+    return this.#nodes.leaderUrl;
   }
 
   /** The node calls go to when no leader is known. */
   get nodeUrl(): string {
-    return this.#baseUrls[this.#nodeIndex];
+    return this.#nodes.nodeUrl;
   }
 
   /** Drops pooled connections (the Node transport's keep-alive sockets). */
@@ -144,6 +182,11 @@ export class Requester {
     return this.#timeoutMs;
   }
 
+  /** The head timeout calls get unless they set their own. */
+  get headTimeoutMs(): number {
+    return this.#headTimeoutMs;
+  }
+
   /** `request`, answering the parsed body. */
   async json<T>(spec: RequestSpec): Promise<T> {
     return (await this.request(spec)).body as T;
@@ -152,18 +195,19 @@ export class Requester {
   /** One logical call: attempts, back-off, leader hint, moving on through the node list. */
   async request(spec: RequestSpec): Promise<Answer> {
     for (let attempt = 1;; attempt++) {
-      const leaderUrl = this.#leaderUrl;
+      const target = this.#nodes.target();
       let error: CmqdError;
       try {
-        return await this.#attempt(leaderUrl ?? this.nodeUrl, spec);
+        return await this.#attempt(target, spec, this.#headPolicy(target, spec, attempt));
       } catch (caught) {
         if (!(caught instanceof CmqdError)) throw caught;
         error = caught;
       }
       if (error.code === "Aborted") throw error;
+      if (error.status === 0 && error.code === "Timeout") this.#nodes.suspect(target);
       // No answer: the leader we were sent to is gone (ask the listed nodes again), or the
       // listed node is down (the next one may serve).
-      const moved = error.status === 0 && this.#moveOn(leaderUrl);
+      const moved = error.status === 0 && this.#nodes.moveOn(target);
       const delayMs = this.#retryDelayMs(spec, error, attempt, moved);
       if (delayMs === undefined) throw error;
       await this.#sleep(delayMs);
@@ -171,15 +215,15 @@ export class Requester {
     }
   }
 
-  /** After a call got no answer from `failedLeaderUrl` or the current node: true if moved. */
-  #moveOn(failedLeaderUrl: string | undefined): boolean {
-    if (failedLeaderUrl !== undefined) {
-      if (this.#leaderUrl === failedLeaderUrl) this.#leaderUrl = undefined;
-      return true;
-    }
-    if (this.#baseUrls.length === 1) return false;
-    this.#nodeIndex = (this.#nodeIndex + 1) % this.#baseUrls.length;
-    return true;
+  /**
+   * A late head matters only when another node could take the call: then a call safe to repeat
+   * moves on (unless this is its last attempt), any other asks the node whether it is alive.
+   */
+  #headPolicy(target: string, spec: RequestSpec, attempt: number): HeadPolicy {
+    const headTimeoutMs = spec.headTimeoutMs ?? this.#headTimeoutMs;
+    if (!(headTimeoutMs > 0 && headTimeoutMs < (spec.timeoutMs ?? this.#timeoutMs))) return "none";
+    if (!this.#nodes.hasOther(target)) return "none";
+    return spec.repeatable && attempt < this.#retry.attemptsMax ? "moveOn" : "probe";
   }
 
   /** Milliseconds to wait before another attempt, or undefined to give up with `error`. */
@@ -196,15 +240,15 @@ export class Requester {
     const unsent = neverSent.has(error);
     const lost = (error.code === "NetworkError" || error.code === "Timeout") && spec.repeatable;
     if (!unavailable && !unsent && !lost) return undefined;
-    // A node that refused the connection says nothing about the next one: try it at once.
-    if (unsent && moved) return 0;
+    // A node that refused the connection or froze says nothing about the next one: go at once.
+    if ((unsent || silent.has(error)) && moved) return 0;
     if (error.retryAfterSeconds !== undefined) {
       return Math.min(error.retryAfterSeconds * 1000, retryAfterMsMax);
     }
     return backoffMs(attempt, this.#retry);
   }
 
-  async #attempt(baseUrl: string, spec: RequestSpec): Promise<Answer> {
+  async #attempt(baseUrl: string, spec: RequestSpec, policy: HeadPolicy): Promise<Answer> {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const authorization = await this.#authorization(baseUrl + spec.path, spec.method, body);
     const controller = new AbortController();
@@ -214,19 +258,19 @@ export class Requester {
       timedOut = true;
       controller.abort();
     });
+    const head = this.#watchHead(baseUrl, spec, policy, controller);
     const onAbort = () => controller.abort();
     spec.signal?.addEventListener("abort", onAbort, { once: true });
     const noAnswer = (cause: unknown): CmqdError => {
       if (spec.signal?.aborted) return aborted(spec.signal);
       if (timedOut) return timeout(timeoutMs, cause);
-      const error = new CmqdError(
-        "NetworkError",
-        `${spec.method} ${baseUrl}${spec.path}: ${cause}`,
-        {
-          status: 0,
-          cause,
-        },
-      );
+      const where = `${spec.method} ${baseUrl}${spec.path}`;
+      if (head.silence !== undefined) {
+        const error = new CmqdError("Timeout", `${where}: ${head.silence}`, { status: 0, cause });
+        silent.add(error);
+        return error;
+      }
+      const error = new CmqdError("NetworkError", `${where}: ${cause}`, { status: 0, cause });
       if (isConnectFailure(cause)) neverSent.add(error);
       return error;
     };
@@ -243,10 +287,13 @@ export class Requester {
           headers,
           body,
           signal: controller.signal,
+          onHead: head.arrived,
         });
       } catch (cause) {
         throw noAnswer(cause);
       }
+      head.arrived();
+      this.#nodes.answered(baseUrl);
       this.#noteLeader(response);
       let text: string;
       try {
@@ -260,7 +307,80 @@ export class Requester {
       return { status: response.status, body: parseBody(response.status, text, spec.response) };
     } finally {
       deadline.cancel();
+      head.end();
       spec.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * The head deadline of one attempt (see `headTimeoutMs`): when it passes first, `moveOn`
+   * abandons the attempt, `probe` asks the node's `/healthz` and abandons it only when that gets
+   * no answer either. `silence` says why it was abandoned.
+   */
+  #watchHead(
+    baseUrl: string,
+    spec: RequestSpec,
+    policy: HeadPolicy,
+    controller: AbortController,
+  ): HeadWatch {
+    const watch: HeadWatch = { silence: undefined, arrived: () => {}, end: () => {} };
+    if (policy === "none") return watch;
+    const headTimeoutMs = spec.headTimeoutMs ?? this.#headTimeoutMs;
+    let done = false;
+    let probe: AbortController | undefined;
+    const abandon = (why: string) => {
+      if (done) return;
+      watch.silence = `no response head within ${headTimeoutMs} ms${why}`;
+      controller.abort();
+    };
+    const deadline = this.#deadlines.add(headTimeoutMs, () => {
+      if (done) return;
+      if (policy === "moveOn") return abandon("; trying another node");
+      probe = new AbortController();
+      const probeMs = Math.min(headTimeoutMs, probeTimeoutMsMax);
+      void this.#alive(baseUrl, probeMs, probe.signal).then((alive) => {
+        if (!alive) {
+          abandon(
+            ` and no answer to GET /healthz within ${probeMs} ms: the node is unresponsive; ` +
+              "the request may or may not have taken effect",
+          );
+        }
+      });
+    });
+    watch.arrived = () => {
+      if (done) return;
+      done = true;
+      deadline.cancel();
+      probe?.abort();
+    };
+    watch.end = () => {
+      done = true;
+      deadline.cancel();
+      probe?.abort();
+    };
+    return watch;
+  }
+
+  /** True when `baseUrl` answers `GET /healthz` (any status: it is alive) within `ms`. */
+  async #alive(baseUrl: string, ms: number, signal: AbortSignal): Promise<boolean> {
+    const controller = new AbortController();
+    const deadline = this.#deadlines.add(ms, () => controller.abort());
+    const onAbort = () => controller.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const response = await this.#transport.request({
+        url: `${baseUrl}/healthz`,
+        method: "GET",
+        headers: { ...this.#headers },
+        signal: controller.signal,
+      });
+      await response.text().catch(() => "");
+      return true;
+    } catch {
+      return false;
+    } finally {
+      deadline.cancel();
+      signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -277,7 +397,7 @@ export class Requester {
     if (hint === null) return;
     if (hint !== this.#lastHint?.text) this.#lastHint = { text: hint, url: leaderUrlOf(hint) };
     // A hint that is not an http(s) URL is ignored; the configured node keeps working.
-    if (this.#lastHint.url !== undefined) this.#leaderUrl = this.#lastHint.url;
+    if (this.#lastHint.url !== undefined) this.#nodes.leaderUrl = this.#lastHint.url;
   }
 }
 
@@ -293,8 +413,14 @@ function leaderUrlOf(hint: string): string | undefined {
 }
 
 /** The per-call fields of `options`, and nothing else (a caller can't override the spec). */
-export function callOf(options: CallOptions): Pick<RequestSpec, "signal" | "timeoutMs"> {
-  return { signal: options.signal, timeoutMs: options.timeoutMs };
+export function callOf(
+  options: CallOptions,
+): Pick<RequestSpec, "signal" | "timeoutMs" | "headTimeoutMs"> {
+  return {
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+    headTimeoutMs: options.headTimeoutMs,
+  };
 }
 
 /** Refuses unusable credentials when the client is built, not on its first call. */

@@ -21,6 +21,12 @@ export interface HttpRequest {
   body?: string;
   /** Aborts the request, including the reading of the response body. */
   signal: AbortSignal;
+  /**
+   * Called when the status and headers arrived, before the body is read (the client's
+   * `headTimeoutMs` ends there). A transport that never calls it has its head counted when
+   * `request` resolves.
+   */
+  onHead?: () => void;
 }
 
 /** An answer whose status and headers arrived; the body is read with `text()`. */
@@ -68,6 +74,7 @@ export class FetchTransport implements HttpTransport {
       body: request.body,
       signal: request.signal,
     });
+    request.onHead?.();
     return {
       status: response.status,
       header: (name) => response.headers.get(name),

@@ -56,6 +56,7 @@ export class NodeHttpTransport implements HttpTransport {
     return new Promise((resolve, reject) => {
       const options = { method: request.method, headers };
       const onAnswer = (incoming: http.IncomingMessage) => {
+        request.onHead?.();
         resolve(answerOf(incoming, request.signal));
       };
       const outgoing = secure

@@ -1,0 +1,290 @@
+/**
+ * A node that accepts requests and never answers (a frozen process) against the client's
+ * `headTimeoutMs`, on real sockets through each transport: reads move on to another node at
+ * once, a send that can't be repeated fails fast only when the node is unresponsive, a slow but
+ * live node is waited for, and the silent node is avoided afterwards.
+ *
+ * No timing assertion: each call runs under a 15 s signal, half the 30 s `timeoutMs` the
+ * clients keep, so waiting out the full timeout (the behaviour before `headTimeoutMs`) ends
+ * in `Aborted` and fails the test.
+ */
+import assert from "node:assert/strict";
+import { CmqdClient } from "./client.ts";
+import { CmqdError } from "./errors.ts";
+import { Http1Transport } from "./http1.ts";
+import { FetchTransport, type HttpTransport } from "./transport.ts";
+import { NodeHttpTransport } from "./transport_node.ts";
+import { deferred } from "./_test_helpers.ts";
+
+/** Bounds every call: well under the clients' 30 s `timeoutMs`. */
+const callBoundMs = 15_000;
+
+/** Accepts connections and reads what they send, never writing a byte back. */
+function silentServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: Deno.Conn[] = [];
+  void (async () => {
+    for await (const connection of listener) {
+      connections.push(connection);
+      void (async () => {
+        const buffer = new Uint8Array(16 * 1024);
+        try {
+          while (await connection.read(buffer) !== null) {
+            // swallowed
+          }
+        } catch {
+          // closed
+        }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    /** Connections accepted so far (each abandoned attempt closes its own). */
+    get accepted() {
+      return connections.length;
+    },
+    close() {
+      listener.close();
+      for (const connection of connections) {
+        try {
+          connection.close();
+        } catch {
+          // already closed
+        }
+      }
+    },
+  };
+}
+
+/** A broker stand-in: answers by `handler`, counting requests per `METHOD path`. */
+function answeringServer(
+  handler: (request: Request, url: string) => Response | Promise<Response>,
+) {
+  const seen: string[] = [];
+  let url = "";
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => {
+      seen.push(`${request.method} ${new URL(request.url).pathname}`);
+      return handler(request, url);
+    },
+  );
+  url = `http://127.0.0.1:${server.addr.port}`;
+  return {
+    url,
+    seen,
+    count: (what: string) => seen.filter((entry) => entry === what).length,
+    close: () => server.shutdown(),
+  };
+}
+
+/** Answers like a leader naming `leader` (itself unless given). */
+function brokerLike(leader?: string) {
+  return (request: Request, self: string) => {
+    const headers = { "x-cmqd-leader": leader ?? self };
+    const path = new URL(request.url).pathname;
+    if (path.endsWith("/messages")) {
+      return Response.json({ messages: [{ id: "m1", sequence: 1 }] }, { headers });
+    }
+    return Response.json({ name: "q" }, { headers });
+  };
+}
+
+const transports = [
+  ["Http1Transport", (): HttpTransport => new Http1Transport()],
+  ["NodeHttpTransport", (): HttpTransport => new NodeHttpTransport()],
+  ["FetchTransport", (): HttpTransport => new FetchTransport()],
+] as const;
+
+for (const [name, makeTransport] of transports) {
+  Deno.test({
+    name: `${name}: a read sent to a silent node moves on, and the node is avoided afterwards`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const frozen = silentServer();
+      const live = answeringServer(brokerLike());
+      const client = new CmqdClient({
+        baseUrl: [frozen.url, live.url],
+        transport: makeTransport(),
+        headTimeoutMs: 300,
+      });
+      try {
+        const signal = AbortSignal.timeout(callBoundMs);
+        assert.deepEqual(await client.getQueue("q", { signal }), { name: "q" });
+        assert.equal(frozen.accepted, 1, "tried the silent node first");
+        assert.equal(live.count("GET /v1/queues/q"), 1);
+        // A send whose messages carry a dedupId is as safe to repeat as a read.
+        const sent = await client.sendMessages("q", [{ body: "x", dedupId: "d1" }], { signal });
+        assert.equal(sent.messages[0].id, "m1");
+        await client.getQueue("q", { signal });
+        assert.equal(frozen.accepted, 1, "the silent node is not asked again");
+      } finally {
+        client.close();
+        frozen.close();
+        await live.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name: `${name}: a send without dedupId to an unresponsive node fails fast, outcome unknown`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const frozen = silentServer();
+      const live = answeringServer(brokerLike());
+      const client = new CmqdClient({
+        baseUrl: [frozen.url, live.url],
+        transport: makeTransport(),
+        headTimeoutMs: 300,
+      });
+      try {
+        const signal = AbortSignal.timeout(callBoundMs);
+        const error = await client.sendMessages("q", [{ body: "x" }], { signal }).then(
+          () => assert.fail("the send resolved"),
+          (error: unknown) => error,
+        );
+        assert.ok(error instanceof CmqdError, String(error));
+        assert.equal(error.code, "Timeout", error.message);
+        assert.match(error.message, /may or may not have taken effect/);
+        // One attempt for the send, one connection for the /healthz probe; nothing elsewhere.
+        assert.equal(frozen.accepted, 2);
+        assert.deepEqual(live.seen, []);
+        // The next call goes to the other node first.
+        await client.sendMessages("q", [{ body: "y" }], { signal });
+        assert.deepEqual(live.seen, ["POST /v1/queues/q/messages"]);
+        assert.equal(frozen.accepted, 2);
+      } finally {
+        client.close();
+        frozen.close();
+        await live.close();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "a node that is slow but answers /healthz is waited for: no fail-fast, no second send",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const release = deferred<void>();
+    const slow = answeringServer(async (request, self) => {
+      if (new URL(request.url).pathname === "/healthz") return Response.json({ status: "ok" });
+      await release.promise;
+      return brokerLike()(request, self);
+    });
+    const other = answeringServer(brokerLike());
+    const client = new CmqdClient({ baseUrl: [slow.url, other.url], headTimeoutMs: 100 });
+    try {
+      const sending = client.sendMessages("q", [{ body: "x" }], {
+        signal: AbortSignal.timeout(callBoundMs),
+      });
+      // Answer only once the probe has been answered: the send must still be waiting.
+      for (let i = 0; i < 1_500 && slow.count("GET /healthz") === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(slow.count("GET /healthz"), 1, "the silent node's health was asked");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      release.resolve();
+      assert.equal((await sending).messages[0].id, "m1");
+      assert.deepEqual(other.seen, []);
+    } finally {
+      release.resolve();
+      client.close();
+      await slow.close();
+      await other.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a leader hint naming the silent node is not followed while it is suspect",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const frozen = silentServer();
+    // A follower that has not noticed the freeze keeps naming the old leader.
+    const follower = answeringServer(brokerLike(frozen.url));
+    const client = new CmqdClient({
+      baseUrl: [follower.url, frozen.url],
+      headTimeoutMs: 300,
+    });
+    try {
+      const signal = AbortSignal.timeout(callBoundMs);
+      await client.getQueue("q", { signal });
+      assert.equal(client.leaderUrl, frozen.url);
+      await client.getQueue("q", { signal }); // to the hinted node, then on to the follower
+      assert.equal(frozen.accepted, 1);
+      await client.listQueues({}, { signal });
+      await client.getQueue("q", { signal });
+      assert.equal(frozen.accepted, 1, "the hint is not followed while the node is suspect");
+      assert.equal(follower.seen.length, 4);
+    } finally {
+      client.close();
+      frozen.close();
+      await follower.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a receive's head timeout adds its long-poll wait",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const never = deferred<Response>();
+    // Holds the receive like a long poll, and never answers /healthz: a cut poll would fail.
+    const node = answeringServer(async (request, self) => {
+      if (new URL(request.url).pathname === "/healthz") return await never.promise;
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      return Response.json({ messages: [] }, { headers: { "x-cmqd-leader": self } });
+    });
+    const other = answeringServer(brokerLike());
+    const client = new CmqdClient({ baseUrl: [node.url, other.url], headTimeoutMs: 100 });
+    try {
+      const answer = await client.receiveMessages("q", { waitSeconds: 2 }, {
+        signal: AbortSignal.timeout(callBoundMs),
+      });
+      assert.deepEqual(answer, { messages: [] });
+      assert.equal(node.count("GET /healthz"), 0);
+    } finally {
+      never.resolve(new Response(null));
+      client.close();
+      await node.close();
+      await other.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "with one node known the head timeout does not apply: the call waits for timeoutMs",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const frozen = silentServer();
+    const client = new CmqdClient({
+      baseUrl: frozen.url,
+      headTimeoutMs: 50,
+      timeoutMs: 600,
+      retry: { attemptsMax: 1 },
+    });
+    try {
+      await assert.rejects(client.getQueue("q"), (error: CmqdError) => {
+        assert.equal(error.code, "Timeout");
+        assert.match(error.message, /no answer within 600 ms/);
+        return true;
+      });
+      assert.equal(frozen.accepted, 1, "no /healthz probe either");
+    } finally {
+      client.close();
+      frozen.close();
+    }
+  },
+});
+
+Deno.test("headTimeoutMs must be positive", () => {
+  assert.throws(() => new CmqdClient({ baseUrl: "http://a:1", headTimeoutMs: 0 }), RangeError);
+});
