@@ -252,13 +252,14 @@ export class Requester {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const authorization = await this.#authorization(baseUrl + spec.path, spec.method, body);
     const controller = new AbortController();
+    // The head's deadline first: it is the earlier one, so the shared timer is armed once.
+    const head = this.#watchHead(baseUrl, spec, policy, controller);
     const timeoutMs = spec.timeoutMs ?? this.#timeoutMs;
     let timedOut = false;
     const deadline = this.#deadlines.add(timeoutMs, () => {
       timedOut = true;
       controller.abort();
     });
-    const head = this.#watchHead(baseUrl, spec, policy, controller);
     const onAbort = () => controller.abort();
     spec.signal?.addEventListener("abort", onAbort, { once: true });
     const noAnswer = (cause: unknown): CmqdError => {
