@@ -11,11 +11,13 @@
  *   `connection` and `transfer-encoding` from the caller are dropped: the transport frames the
  *   request), `content-length` when there is a body (and for `POST`, `PUT` and `PATCH` without
  *   one), then the body: one write.
- * - Reads the status line and headers (at most `headerBytesMax`), skips `1xx` answers, calls the
- *   request's `onHead`, then reads the whole body: `content-length`, `chunked` (trailers dropped)
- *   or delimited by the close. A body over `bodyBytesMax`, or cut off, ends the connection; the
- *   status and headers still arrive and `text()` rejects. With `bodyWaitMs`, a body not read whole
- *   that long after its head is cut off the same way (for callers that need only the status).
+ * - Reads the status line and headers (at most `headerBytesMax`; lines end with CRLF or a bare
+ *   LF), skips `1xx` answers, calls the request's `onHead`, then reads the whole body:
+ *   `content-length`, `chunked` (trailers dropped) or delimited by the close. Differing or
+ *   unreadable `content-length` values fail the request at once (`http1_reader.ts` has the rules).
+ *   A body over `bodyBytesMax`, or cut off, ends the connection; the status and headers still
+ *   arrive and `text()` rejects. With `bodyWaitMs`, a body not read whole that long after its head
+ *   is cut off the same way (for callers that need only the status).
  * - Reuses a connection when the answer allows it (HTTP/1.1, no `connection: close`, a delimited
  *   body, nothing after it). While a connection is idle a read stays pending on it, so a server's
  *   close is seen before the connection is taken again, as `fetch` does; the pending read does not

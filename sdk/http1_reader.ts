@@ -3,6 +3,10 @@
  * and headers, then the body whole (`content-length`, `chunked` or until the close), into the
  * connection's own buffer, which is reused for every answer.
  *
+ * Line ends: CRLF, or a bare LF, which RFC 9112 (2.2) lets a recipient accept and which `curl`,
+ * browsers and Go's client accept in answers. Before, a bare-LF answer was never seen to end its
+ * head, and the request waited for its signal (a push: its 15 s timeout).
+ *
  * @module
  */
 
@@ -36,7 +40,7 @@ export interface Head {
   http10: boolean;
   connectionClose: boolean;
   chunked: boolean;
-  /** The `content-length` value, or null when absent or not a plain number. */
+  /** The `content-length` value, or null when absent (or ignored: a chunked answer). */
   contentLength: number | null;
   /** Lower-case names; repeated headers joined with ", ". */
   headers: Map<string, string>;
@@ -113,37 +117,54 @@ export class ResponseReader {
     }
   }
 
-  /** Where `\r\n\r\n` (or `\r\n` with `lineOnly`) starts in the unread bytes, or -1. */
-  #find(lineOnly: boolean): number {
+  /**
+   * Where the head (status line and headers) ends in the unread bytes: the length of its text
+   * (without the line end before the empty line) and of the bytes it takes with that empty line;
+   * null while it has not all arrived. Line ends are CRLF or a bare LF (see the module).
+   */
+  #headEnd(): { text: number; bytes: number } | null {
     const { buffer, start, end } = this.#connection;
-    const length = lineOnly ? 2 : 4;
-    let at = buffer.indexOf(13, start);
-    while (at >= 0 && at + length <= end) {
-      const crlf = buffer[at + 1] === 10;
-      if (crlf && (lineOnly || (buffer[at + 2] === 13 && buffer[at + 3] === 10))) {
-        return at - start;
+    let at = buffer.indexOf(10, start);
+    while (at >= 0 && at + 1 < end) {
+      const next = buffer[at + 1];
+      const blank = next === 10 ? 2 : next === 13 ? (at + 2 < end ? 3 : -1) : 0;
+      if (blank < 0) return null; // a CR after the line end: wait for what follows it
+      if (blank > 0) {
+        const text = at > start && buffer[at - 1] === 13 ? at - 1 : at;
+        return { text: text - start, bytes: at + blank - start };
       }
-      at = buffer.indexOf(13, at + 1);
+      at = buffer.indexOf(10, at + 1);
     }
-    return -1;
+    return null;
+  }
+
+  /** Where the first line of the unread bytes ends (as `#headEnd` counts), or null. */
+  #lineEnd(): { text: number; bytes: number } | null {
+    const { buffer, start, end } = this.#connection;
+    const at = buffer.indexOf(10, start);
+    if (at < 0 || at >= end) return null;
+    const text = at > start && buffer[at - 1] === 13 ? at - 1 : at;
+    return { text: text - start, bytes: at + 1 - start };
   }
 
   /** Reads a status line and headers. */
   async head(): Promise<Head> {
-    let end = this.#find(false);
-    while (end < 0) {
+    let end = this.#headEnd();
+    while (end === null) {
       if (this.#buffered > this.#headerBytesMax) {
         throw new ReadFailure("response headers too large", true);
       }
       if (!(await this.#fill())) {
         throw new ReadFailure("connection closed before the response", this.#started);
       }
-      end = this.#find(false);
+      end = this.#headEnd();
     }
-    if (end + 4 > this.#headerBytesMax) throw new ReadFailure("response headers too large", true);
+    if (end.bytes > this.#headerBytesMax) {
+      throw new ReadFailure("response headers too large", true);
+    }
     const { buffer, start } = this.#connection;
-    const text = latin1.decode(buffer.subarray(start, start + end));
-    this.#consume(end + 4);
+    const text = latin1.decode(buffer.subarray(start, start + end.text));
+    this.#consume(end.bytes);
     return parseHead(text);
   }
 
@@ -189,15 +210,15 @@ export class ResponseReader {
   }
 
   async #line(): Promise<string> {
-    let end = this.#find(true);
-    while (end < 0) {
+    let end = this.#lineEnd();
+    while (end === null) {
       if (this.#buffered > this.#headerBytesMax) throw new ReadFailure("chunk line too long", true);
       if (!(await this.#fill())) throw new ReadFailure("connection closed in the body", true);
-      end = this.#find(true);
+      end = this.#lineEnd();
     }
     const { buffer, start } = this.#connection;
-    const line = latin1.decode(buffer.subarray(start, start + end));
-    this.#consume(end + 2);
+    const line = latin1.decode(buffer.subarray(start, start + end.text));
+    this.#consume(end.bytes);
     return line;
   }
 
@@ -213,12 +234,15 @@ export class ResponseReader {
       if (total > bytesMax) throw tooLarge(bytesMax);
       if (size === 0) break;
       this.#reserve(size + 2);
-      while (this.#buffered < size + 2) {
+      while (this.#buffered < size) {
         if (!(await this.#fill())) throw new ReadFailure("connection closed in the body", true);
       }
       const { buffer, start } = this.#connection;
       parts.push(buffer.slice(start, start + size));
-      this.#consume(size + 2);
+      this.#consume(size);
+      if ((await this.#line()) !== "") {
+        throw new ReadFailure(`a chunk of ${size} bytes not followed by a line end`, true);
+      }
     }
     while ((await this.#line()) !== "") {
       // trailers, dropped
@@ -233,9 +257,20 @@ function tooLarge(bytesMax: number): ReadFailure {
 }
 const statusLine = /^HTTP\/1\.([01]) ([0-9]{3})(?: |$)/;
 
-/** Parses a status line and headers (without the final blank line). */
+/** A `content-length` value: digits (a longer one is no answer a client would read). */
+const lengthValue = /^[0-9]{1,15}$/;
+
+/**
+ * Parses a status line and headers (without the final blank line; lines end with CRLF or LF).
+ *
+ * `content-length` is checked as RFC 9112 (6.3) asks: repeated (as headers or as a list), its
+ * values must all be one number, or the answer's framing can't be known and it is refused at once
+ * (before, the last value won and the reader waited for bytes that never came, or read until the
+ * close). With `transfer-encoding: chunked` the length is ignored, and the connection is not
+ * reused (a sign of a smuggling attempt or a confused server).
+ */
 function parseHead(text: string): Head {
-  const lines = text.split("\r\n");
+  const lines = text.split(/\r?\n/);
   const status = statusLine.exec(lines[0]);
   if (status === null) throw new ReadFailure(`not an HTTP/1 status line`, true);
   const head: Head = {
@@ -258,9 +293,22 @@ function parseHead(text: string): Head {
       head.connectionClose = value.toLowerCase() === "close";
     } else if (name === "transfer-encoding") {
       head.chunked = value.toLowerCase().includes("chunked");
-    } else if (name === "content-length") {
-      head.contentLength = /^[0-9]+$/.test(value) ? Number(value) : null;
     }
   }
+  const length = head.headers.get("content-length");
+  if (length === undefined) return head;
+  if (head.chunked) {
+    head.connectionClose = true;
+    return head;
+  }
+  const values = length.split(",").map((value) => value.trim());
+  const bad = values.find((value) => !lengthValue.test(value));
+  if (bad !== undefined) {
+    throw new ReadFailure(`the content-length of the answer is not a length: '${bad}'`, true);
+  }
+  if (values.some((value) => Number(value) !== Number(values[0]))) {
+    throw new ReadFailure(`conflicting content-length values in the answer: ${length}`, true);
+  }
+  head.contentLength = Number(values[0]);
   return head;
 }

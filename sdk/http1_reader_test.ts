@@ -59,3 +59,26 @@ Deno.test("a chunked body of many small chunks is read through a small buffer", 
   assert.ok("bytes" in body, "error" in body ? body.error.message : "");
   assert.equal(new TextDecoder().decode(body.bytes), "a".repeat(300));
 });
+
+Deno.test("bare-LF heads and chunk lines are found across reads through a small buffer", async () => {
+  const text = "HTTP/1.1 200 OK\nx-filler: " + "f".repeat(80) + "\ntransfer-encoding: chunked\n\n" +
+    "1\na\n".repeat(40) + "0\n\n" + "HTTP/1.1 204 No Content\n\r\n";
+  for (const bufferBytes of [16, 64]) {
+    const connection = bufferedConnection(new TextEncoder().encode(text), bufferBytes);
+    const reader = new ResponseReader(connection, 1024);
+    const head = await reader.head();
+    assert.equal(head.headers.get("x-filler"), "f".repeat(80));
+    const body = await reader.body(head, false, 4096);
+    assert.ok("bytes" in body, "error" in body ? body.error.message : "");
+    assert.equal(new TextDecoder().decode(body.bytes), "a".repeat(40));
+    assert.equal((await reader.head()).status, 204);
+  }
+});
+
+Deno.test("a chunk not followed by a line end is an error, not the next chunk's first bytes", async () => {
+  const text = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabXY1\r\nc\r\n0\r\n\r\n";
+  const reader = new ResponseReader(bufferedConnection(new TextEncoder().encode(text), 64), 1024);
+  const body = await reader.body(await reader.head(), false, 4096);
+  assert.ok("error" in body);
+  assert.match(body.error.message, /a chunk of 2 bytes not followed by a line end/);
+});

@@ -363,3 +363,62 @@ Deno.test("byte bodies go out byte for byte; answers give every header and their
     assert.match(server.requests[0], /\r\ncontent-length: 3\r\n\r\n/);
   });
 });
+
+Deno.test("conflicting or unreadable content-length fails at once; one value repeated is one length", async () => {
+  // The server keeps every connection open: a client that trusted one of the lengths would wait
+  // for bytes that never come, until the signal ends it.
+  const answer = (lengths: string) => `HTTP/1.1 200 OK\r\n${lengths}\r\n\r\nok`;
+  const replies = [
+    answer("content-length: 2\r\ncontent-length: 10"),
+    answer("content-length: 10\r\ncontent-length: 2"),
+    answer("content-length: 2, 10"),
+    answer("content-length: abc"),
+    answer("content-length: -2"),
+    answer("content-length: 2\r\ncontent-length: 2"),
+    answer("Content-Length: 2, 2"),
+    // Chunked framing wins over a length; such an answer is not trusted with the next request.
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 9\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    answer("content-length: 2"),
+  ];
+  await withServer((_request, index) => replies[index], async (server, transport) => {
+    const send = () =>
+      transport.request(request(server.url, { signal: AbortSignal.timeout(3_000) }));
+    const failures = [
+      /conflicting content-length values in the answer: 2, 10$/,
+      /conflicting content-length values in the answer: 10, 2$/,
+      /conflicting content-length values in the answer: 2, 10$/,
+      /content-length of the answer is not a length: 'abc'$/,
+      /content-length of the answer is not a length: '-2'$/,
+    ];
+    for (const failure of failures) {
+      const started = performance.now();
+      await assert.rejects(send, failure);
+      assert.ok(performance.now() - started < 1_000, "failed at once");
+    }
+    for (let index = 0; index < 4; index++) assert.equal(await (await send()).text(), "ok");
+    assert.equal(server.connections, 7, "every refused answer and the chunked one ended theirs");
+  });
+});
+
+Deno.test("bare-LF line ends are read like CRLF ones: status line, headers, chunk lines, trailers", async () => {
+  const replies = [
+    "HTTP/1.1 200 OK\ncontent-length: 2\nx-a: 1\n\nok",
+    "HTTP/1.1 200 OK\ntransfer-encoding: chunked\n\n3\nabc\n2;x=y\r\nde\n0\ntrailer: t\n\n",
+    "HTTP/1.1 100 Continue\n\nHTTP/1.1 201 Created\r\ncontent-length: 1\n\r\nz",
+    "HTTP/1.1 204 No Content\r\nx-b: 2\r\n\n",
+    ok("fine"),
+  ];
+  await withServer((_request, index) => replies[index], async (server, transport) => {
+    const send = () =>
+      transport.request(request(server.url, { signal: AbortSignal.timeout(3_000) }));
+    const first = await send();
+    assert.deepEqual([first.status, first.header("x-a"), await first.text()], [200, "1", "ok"]);
+    assert.equal(await (await send()).text(), "abcde");
+    const created = await send();
+    assert.deepEqual([created.status, await created.text()], [201, "z"]);
+    const empty = await send();
+    assert.deepEqual([empty.status, empty.header("x-b")], [204, "2"]);
+    assert.equal(await (await send()).text(), "fine");
+    assert.equal(server.connections, 1, "every answer was read through and the connection kept");
+  });
+});

@@ -158,3 +158,43 @@ Deno.test("an answer whose body never ends still gives its status once bodyWaitM
     await serving.catch(() => {});
   }
 });
+
+Deno.test("a malformed answer is a failed push at once; a bare-LF one is read like any other", async () => {
+  // A raw server that answers each request with the next reply and keeps the connection open.
+  const replies = [
+    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 10\r\n\r\nok",
+    "HTTP/1.1 200 OK\ncontent-length: 2\n\nok",
+  ];
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open: Deno.Conn[] = [];
+  let answered = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      open.push(conn);
+      (async () => {
+        const buffer = new Uint8Array(4096);
+        while ((await conn.read(buffer).catch(() => null)) !== null) {
+          await conn.write(new TextEncoder().encode(replies[answered++]));
+        }
+      })();
+    }
+  })();
+  const client = new PushHttpClient();
+  try {
+    const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/cb`;
+    // Before: the first waited for bodyWaitMs and passed with the status; the second until the
+    // request's timeout.
+    const started = performance.now();
+    await assert.rejects(
+      () => client.fetch(url, init(AbortSignal.timeout(5_000))),
+      /conflicting content-length values in the answer: 2, 10/,
+    );
+    assert.equal((await client.fetch(url, init(AbortSignal.timeout(5_000)))).status, 200);
+    assert.ok(performance.now() - started < 1_000, `${performance.now() - started} ms`);
+  } finally {
+    client.close();
+    listener.close();
+    for (const conn of open) conn.close();
+    await serving.catch(() => {});
+  }
+});
