@@ -44,6 +44,8 @@ import {
 } from "./http1_reader.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.ts";
 
+export type { NetConn } from "./http1_reader.ts";
+
 /** Options of an `Http1Transport`. */
 export interface Http1TransportOptions {
   /** Extra CA certificates (PEM) trusted for `https:` nodes, besides the runtime's roots. */
@@ -66,6 +68,13 @@ export interface Http1TransportOptions {
    * its answer arrived. Only for requests that may arrive twice. Default false.
    */
   resendOnStale?: boolean;
+  /**
+   * Opens a request's TCP connection instead of `Deno.connect` to the URL's host and port; for
+   * `https:` TLS then starts on it with the URL's host name (server name and certificate check).
+   * Its errors reach the caller as they are. The broker's push worker connects through it to the
+   * address it checked. Default: `Deno.connect` (`Deno.connectTls` for `https:`).
+   */
+  connectTcp?: (hostname: string, port: number, signal: AbortSignal) => Promise<NetConn>;
 }
 
 /** A request to `Http1Transport`: an `HttpRequest` whose body may also be bytes. */
@@ -85,6 +94,7 @@ export interface Http1Response extends HttpResponse {
 interface DenoNet {
   connect(options: { hostname: string; port: number }): Promise<NetConn>;
   connectTls(options: { hostname: string; port: number; caCerts?: string[] }): Promise<NetConn>;
+  startTls(conn: NetConn, options: { hostname: string; caCerts?: string[] }): Promise<NetConn>;
 }
 
 const encoder = new TextEncoder();
@@ -132,6 +142,7 @@ export class Http1Transport implements HttpTransport {
   readonly #readBufferBytes: number;
   readonly #resendOnStale: boolean;
   readonly #bodyWaitMs: number | undefined;
+  readonly #connectTcp: Http1TransportOptions["connectTcp"];
   readonly #idle = new Map<string, Connection[]>();
   readonly #targets = new Map<string, Target>();
   #idleCount = 0;
@@ -147,6 +158,7 @@ export class Http1Transport implements HttpTransport {
     this.#readBufferBytes = options.readBufferBytes ?? 16 * 1024;
     this.#resendOnStale = options.resendOnStale ?? false;
     this.#bodyWaitMs = options.bodyWaitMs;
+    this.#connectTcp = options.connectTcp;
   }
 
   async request(request: Http1Request): Promise<Http1Response> {
@@ -164,7 +176,7 @@ export class Http1Transport implements HttpTransport {
       }
     }
     const connection: Connection = {
-      conn: await connect(this.#net, target, this.#caCerts, signal),
+      conn: await connect(this.#net, target, this.#caCerts, signal, this.#connectTcp),
       origin: target.origin,
       buffer: new Uint8Array(this.#readBufferBytes),
       start: 0,
@@ -336,9 +348,14 @@ async function connect(
   target: Target,
   caCerts: string[] | undefined,
   signal: AbortSignal,
+  connectTcp: Http1TransportOptions["connectTcp"],
 ): Promise<NetConn> {
   const { hostname, port } = target;
-  const connecting = target.secure
+  const connecting = connectTcp !== undefined
+    ? connectTcp(hostname, port, signal).then((conn) =>
+      target.secure ? startTls(net, conn, hostname, caCerts) : conn
+    )
+    : target.secure
     ? net.connectTls({ hostname, port, caCerts })
     : net.connect({ hostname, port });
   // A connect can't be cancelled: if the signal fires first, the connection is closed on arrival.
@@ -356,7 +373,8 @@ async function connect(
   try {
     conn = await Promise.race([connecting, aborted]);
   } catch (error) {
-    if (signal.aborted || permissionErrors.has((error as Error)?.name)) throw error;
+    const asItIs = connectTcp !== undefined || permissionErrors.has((error as Error)?.name);
+    if (signal.aborted || asItIs) throw error;
     throw new Error(`tcp connect error: ${hostname}:${port}: ${(error as Error)?.message}`, {
       cause: error,
     });
@@ -365,6 +383,20 @@ async function connect(
   }
   conn.setNoDelay?.(true);
   return conn;
+}
+
+async function startTls(
+  net: DenoNet,
+  conn: NetConn,
+  hostname: string,
+  caCerts: string[] | undefined,
+): Promise<NetConn> {
+  try {
+    return await net.startTls(conn, { hostname, caCerts });
+  } catch (error) {
+    closeQuietly(conn);
+    throw error;
+  }
 }
 
 async function writeAll(conn: NetConn, bytes: Uint8Array): Promise<void> {

@@ -58,6 +58,7 @@ export {
   type Http1Response,
   Http1Transport,
   type Http1TransportOptions,
+  type NetConn,
 } from "./http1.ts";
 export {
   type ClientErrorCode,
