@@ -16,10 +16,13 @@
  * - A push that fails on a reused connection before any byte of its answer arrived is sent again
  *   once on a new connection (the server may have closed the idle one as we wrote); a push is
  *   at-least-once, so a rare repeat is allowed.
+ * - Every new connection is opened by `PushDestinations` (`destinations.ts`): to a checked
+ *   address, never to this node's own API or a denied network.
  *
  * @module
  */
 import { Http1Transport } from "../../sdk/mod.ts";
+import { PushDestinations } from "./destinations.ts";
 import type { PushFetch } from "./push_worker.ts";
 
 /** The client's bounds, with their units. */
@@ -53,7 +56,7 @@ const readBufferBytes = 4 * 1024;
  *
  * @example
  * ```ts
- * const client = new PushHttpClient();
+ * const client = new PushHttpClient({}, new PushDestinations({ listener }));
  * const worker = new PushWorker({ source, fetch: client.fetch, clock, timers });
  * // ... at shutdown:
  * client.close();
@@ -62,12 +65,16 @@ const readBufferBytes = 4 * 1024;
 export class PushHttpClient {
   readonly #transport: Http1Transport;
 
-  constructor(limits: Partial<HttpClientLimits> = {}) {
+  constructor(
+    limits: Partial<HttpClientLimits> = {},
+    destinations: PushDestinations = new PushDestinations(),
+  ) {
     this.#transport = new Http1Transport({
       ...httpClientLimitsDefault,
       ...limits,
       readBufferBytes,
       resendOnStale: true,
+      connectTcp: destinations.connect,
     });
   }
 
