@@ -9,6 +9,7 @@
  * @module
  */
 import { isLoopbackAddress } from "../auth/mod.ts";
+import { parseNetworks } from "../push/mod.ts";
 
 /** The resolved configuration of one node. */
 export interface NodeConfig {
@@ -51,6 +52,11 @@ export interface NodeConfig {
    * links (`peerTls`), requests forwarded to the leader, `--join`. Added to the default roots.
    */
   tlsCa: string | null;
+  /**
+   * Networks HTTP pushes never connect to: CIDRs and the keywords `loopback`, `private`,
+   * `link-local` (`broker/push/networks.ts`), as given (checked here); empty = none.
+   */
+  pushDenyNetworks: string[];
   help: boolean;
 }
 
@@ -68,7 +74,16 @@ interface FlagSpec {
    * `switch`: a flag without a value means true (`--insecure`); `--insecure=false` also works,
    * and the environment may say `1` or `0`.
    */
-  kind: "string" | "port" | "boolean" | "switch" | "peers" | "url" | "count" | "nodeId";
+  kind:
+    | "string"
+    | "port"
+    | "boolean"
+    | "switch"
+    | "peers"
+    | "url"
+    | "count"
+    | "nodeId"
+    | "networks";
   help: string;
 }
 
@@ -141,6 +156,12 @@ const flags: Record<string, FlagSpec> = {
     kind: "string",
     help: "PEM CA file to verify members (peer TLS, forwarding, --join)",
   },
+  "--push-deny-networks": {
+    key: "pushDenyNetworks",
+    env: "CMQD_PUSH_DENY_NETWORKS",
+    kind: "networks",
+    help: "CIDRs or loopback,private,link-local pushes never connect to",
+  },
 };
 
 /** The environment variable that carries the cluster key itself. */
@@ -170,6 +191,7 @@ const defaults: NodeConfig = {
   tlsKey: null,
   peerTls: false,
   tlsCa: null,
+  pushDenyNetworks: [],
   help: false,
 };
 
@@ -177,11 +199,11 @@ const defaults: NodeConfig = {
 export const usage = [
   "usage: cmqd [flags]   (every flag also as an environment variable)",
   ...Object.entries(flags).map(([flag, spec]) =>
-    `  ${(flag + valueHint(spec)).padEnd(22)} ${spec.env.padEnd(16)} ${spec.help} (default ${
+    `  ${(flag + valueHint(spec)).padEnd(26)} ${spec.env.padEnd(23)} ${spec.help} (default ${
       JSON.stringify(defaults[spec.key])
     })`
   ),
-  `  ${"".padEnd(22)} ${clusterKeyEnv.padEnd(16)} the cluster key itself (instead of a file)`,
+  `  ${"".padEnd(26)} ${clusterKeyEnv.padEnd(23)} the cluster key itself (instead of a file)`,
 ].join("\n");
 
 function valueHint(spec: FlagSpec): string {
@@ -190,6 +212,11 @@ function valueHint(spec: FlagSpec): string {
 
 function convert(spec: FlagSpec, raw: string, source: string): unknown {
   if (spec.kind === "peers") return parsePeers(raw, source);
+  if (spec.kind === "networks") {
+    // Checked now, so a bad entry stops the start (exit 2) with the entry named.
+    parseNetworks(raw, source);
+    return raw.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  }
   if (spec.kind === "port") {
     const port = Number(raw);
     if (!/^\d+$/.test(raw) || port > 65_535) throw new Error(`${source}: not a port: '${raw}'`);

@@ -232,3 +232,43 @@ Deno.test("with --peers and --port 0 the peer port must be given: a free one nob
   );
   assert.equal(parseConfig(["--port", "0"], {}).peerPort, 0, "a lone node listens for no peers");
 });
+
+Deno.test("--push-deny-networks takes CIDRs and keywords from the flag or the environment; none by default", () => {
+  assert.deepEqual(parseConfig([], {}).pushDenyNetworks, []);
+  assert.deepEqual(
+    parseConfig(["--push-deny-networks", " loopback, 10.0.0.0/8,fd00::/8 "], {}).pushDenyNetworks,
+    ["loopback", "10.0.0.0/8", "fd00::/8"],
+  );
+  const env = { CMQD_PUSH_DENY_NETWORKS: "private,link-local,192.0.2.1" };
+  assert.deepEqual(parseConfig([], env).pushDenyNetworks, ["private", "link-local", "192.0.2.1"]);
+  assert.deepEqual(parseConfig(["--push-deny-networks="], env).pushDenyNetworks, [], "flag wins");
+});
+
+Deno.test("a bad --push-deny-networks entry stops the start, naming the entry and what would do", () => {
+  const cases: [string, RegExp][] = [
+    [
+      "10.0.0.1/8",
+      /^Error: --push-deny-networks: '10\.0\.0\.1\/8' has bits set past its \/8 prefix \(did you mean 10\.0\.0\.0\/8\?\)$/,
+    ],
+    [
+      "10.0.0.0/33",
+      /^Error: --push-deny-networks: '10\.0\.0\.0\/33': an IPv4 prefix has at most 32 bits$/,
+    ],
+    ["::1/129", /'::1\/129': an IPv6 prefix has at most 128 bits$/],
+    ["10.0.0.0/x", /'10\.0\.0\.0\/x': the prefix length is not a number$/],
+    ["10.0.0.0/8,,loopback", /an empty entry in '10\.0\.0\.0\/8,,loopback'$/],
+    [
+      "internal",
+      /'internal' is not an IPv4 or IPv6 network \(CIDR such as 10\.0\.0\.0\/8 or fc00::\/7\) nor one of loopback, private, link-local$/,
+    ],
+    ["fe80::1%eth0", /'fe80::1%eth0' is not an IPv4 or IPv6 network/],
+    ["010.0.0.0/8", /'010\.0\.0\.0\/8' is not an IPv4 or IPv6 network/],
+  ];
+  for (const [value, message] of cases) {
+    assert.throws(() => parseConfig(["--push-deny-networks", value], {}), message, value);
+  }
+  assert.throws(
+    () => parseConfig([], { CMQD_PUSH_DENY_NETWORKS: "private,intranet" }),
+    /^Error: CMQD_PUSH_DENY_NETWORKS: 'intranet' is not an IPv4/,
+  );
+});

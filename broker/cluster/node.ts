@@ -34,7 +34,14 @@ import {
   type Transport,
 } from "../replication/mod.ts";
 import { EngineService, EngineTopicService, type NodeStatus } from "../service/mod.ts";
-import { type PushFetch, PushHttpClient, type PushLimits, PushWorker } from "../push/mod.ts";
+import {
+  parseNetworks,
+  PushDestinations,
+  type PushFetch,
+  PushHttpClient,
+  type PushLimits,
+  PushWorker,
+} from "../push/mod.ts";
 import { ClusterRequestDoor } from "./cluster_request_auth.ts";
 import { DiskGuard } from "./disk_guard.ts";
 import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
@@ -72,6 +79,13 @@ export interface NodeOptions {
   pushFetch?: PushFetch;
   /** Bounds of the push worker (defaults: `pushLimitsDefault`). */
   pushLimits?: Partial<PushLimits>;
+  /** Networks pushes never connect to (`--push-deny-networks` entries). Default none. */
+  pushDenyNetworks?: string[];
+  /**
+   * The address the HTTP API listener is bound to (`--host`; its port is `url`'s). Pushes to it
+   * are refused (`PushDestinations`). Default: `url`'s host.
+   */
+  listenHost?: string;
   /** On close, how long writes already in the log may take to settle. 2000. */
   shutdownDrainMsMax?: number;
   /** On close, how long a leader waits for another voter to take over. 3000. */
@@ -209,7 +223,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     topicsMax: options.topicsMax,
     admitData: () => diskGuard.refusal(),
   });
-  const pushClient = new PushHttpClient();
+  const pushClient = new PushHttpClient({}, pushDestinations(options, () => memberUrls()));
   const push = createPushWorker(options, {
     topics,
     metrics,
@@ -264,6 +278,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     monotonic,
     timers: options.timers,
   });
+  // The push client (made above) calls this when it opens a connection: after a read barrier,
+  // so never before this line has run (nothing in between awaits).
+  const memberUrls = (): string[] => {
+    const { voters, learners } = replica.status().config;
+    return [...voters, ...learners].map(clientUrlOf).filter((url) => url !== null);
+  };
   const leaderUrl = (): string | null => {
     const leaderId = replica.leaderId;
     return leaderId === null ? null : clientUrlOf(leaderId);
@@ -351,6 +371,20 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       await log.close();
     },
   };
+}
+
+/**
+ * Where pushes may connect: never this node's API listener (`url`'s port on `listenHost`), nor a
+ * member's client URL, nor `pushDenyNetworks`.
+ */
+function pushDestinations(options: NodeOptions, memberUrls: () => string[]): PushDestinations {
+  const url = new URL(options.url);
+  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+  return new PushDestinations({
+    deny: parseNetworks((options.pushDenyNetworks ?? []).join(",")),
+    listener: { host: options.listenHost ?? url.hostname.replace(/^\[(.*)\]$/, "$1"), port },
+    memberUrls,
+  });
 }
 
 /** Bounds of the publish-to-push latency histogram, in seconds (10 ms to a day). */

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
+import type { CmqdNode } from "./node.ts";
 import { startOneNode, until } from "./testing/mod.ts";
 
 interface Received {
@@ -88,6 +89,72 @@ Deno.test("pending pushes survive a restart and are delivered by the restarted l
     ]);
   } finally {
     await second.close();
+    await sink.server.shutdown();
+  }
+});
+
+Deno.test("a push to the node's own API is refused (no self-publish loop); another endpoint still gets its pushes", async () => {
+  // The node serves its API as main.ts does: the listener first, the handler once it started.
+  let handler: CmqdNode["handler"] = () => Promise.resolve(new Response(null, { status: 503 }));
+  const api = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request, info) => handler(request, info),
+  );
+  const port = api.addr.port;
+  const sink = startSink(0);
+  const node = await startOneNode(new SimFileSystem(), { url: `http://127.0.0.1:${port}` });
+  handler = node.handler;
+  try {
+    await node.topics.createTopic("loop", {});
+    const publish = `/v2/index.php?Action=PublishMessage&topicName=loop&msgBody=x`;
+    for (const [name, host] of [["self", "127.0.0.1"], ["named", "localhost"]]) {
+      await node.topics.subscribe("loop", name, {
+        endpoint: { url: `http://${host}:${port}${publish}` },
+      });
+    }
+    await node.topics.subscribe("loop", "sink", { endpoint: { url: sink.url } });
+    await node.topics.publish("loop", [{ body: "once" }]);
+    await until(() => sink.received.length === 1, "the push to the sink");
+    const lastError = (name: string) =>
+      node.machine.topics.getSubscription("loop", name)!.lastError?.message ?? "";
+    await until(() => lastError("self") !== "" && lastError("named") !== "", "both refusals");
+    assert.match(
+      lastError("self"),
+      new RegExp(
+        `^request failed: push to 127\\.0\\.0\\.1 port ${port} refused: 127\\.0\\.0\\.1 port ` +
+          `${port} is this node's own API listener`,
+      ),
+    );
+    assert.match(lastError("named"), /push to localhost \(127\.0\.0\.1.*own API listener/);
+    // Retries (paused, as for an unreachable endpoint) are refused the same way.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const text = await (await node.app.request("/metrics")).text();
+    assert.match(text, /cmqd_topic_published_messages_total\{topic="loop"\} 1\n/);
+    assert.equal(node.machine.topics.getSubscription("loop", "self")!.pendingMessages, 1);
+  } finally {
+    await node.close();
+    await api.shutdown();
+    await sink.server.shutdown();
+  }
+});
+
+Deno.test("--push-deny-networks: a push into a denied network fails with the reason, and is retried", async () => {
+  const sink = startSink(0);
+  const node = await startOneNode(new SimFileSystem(), { pushDenyNetworks: ["loopback"] });
+  try {
+    await node.topics.createTopic("t", {});
+    await node.topics.subscribe("t", "hook", { endpoint: { url: sink.url } });
+    await node.topics.publish("t", [{ body: "a" }]);
+    const view = () => node.machine.topics.getSubscription("t", "hook")!;
+    await until(() => view().lastError !== null && view().lastError !== undefined, "the refusal");
+    assert.match(
+      view().lastError!.message,
+      /refused: 127\.0\.0\.1 is in loopback 127\.0\.0\.0\/8, which --push-deny-networks excludes$/,
+    );
+    assert.equal(view().pendingMessages, 1, "kept for the next attempt");
+    assert.equal(sink.received.length, 0);
+  } finally {
+    await node.close();
     await sink.server.shutdown();
   }
 });
