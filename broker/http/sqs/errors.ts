@@ -64,6 +64,9 @@ export const sqsErrorKinds = {
   // (400, as DynamoDB, Kinesis and CloudWatch Logs answer it; Smithy's framework model says 404).
   UnknownOperationException: kind("UnknownOperationException", 400, false),
   MissingAction: kind("MissingAction", 400, false),
+  // The query protocol's refusals of its own syntax (404 as SQS's "Common Errors" page lists it).
+  MalformedQueryString: kind("MalformedQueryString", 404, false),
+  InvalidQueryParameter: kind("InvalidQueryParameter", 400, false),
   SerializationException: kind("SerializationException", 400, false),
   MissingAuthenticationToken: kind("MissingAuthenticationToken", 403, false),
   IncompleteSignature: kind("IncompleteSignature", 400, false),

@@ -1,12 +1,17 @@
 /**
  * The SQS compatible door: `POST /` with `X-Amz-Target: AmazonSQS.<Operation>` and an AWS JSON
  * 1.0 body, so code written for `@aws-sdk/client-sqs` v3 (and `sqs-consumer`) runs against
- * cmqd by changing its endpoint and credentials. It only translates: every operation is one or
- * two calls of the `QueueService` every door shares.
+ * cmqd by changing its endpoint and credentials; and SQS's older query protocol (a form body
+ * `Action=SendMessage&QueueUrl=…` at `/` or at a queue URL, XML answers) that `aws-sdk` v2 for
+ * JavaScript, the AWS Java SDK v1 and older boto3 speak. It only translates: every operation is
+ * one or two calls of the `QueueService` every door shares, and a query request is read into
+ * the JSON operation's input (`query_protocol.ts`) and its output written as XML
+ * (`query_xml.ts`).
  *
  * A request goes: bounded body read → SigV4 check (when the broker has keys) → media type
- * check → operation lookup → JSON parse → operation (which checks the key's
- * `queue:<name>:<action>` permission) → JSON answer, or SQS's error shape (`errors.ts`).
+ * check → operation lookup → JSON parse (or the query parameters read) → operation (which checks
+ * the key's `queue:<name>:<action>` permission) → JSON (or XML) answer, or SQS's error shape of
+ * the protocol (`errors.ts`, `query_xml.ts`).
  *
  * @example
  * ```ts
@@ -27,7 +32,15 @@ import {
 } from "./broker_deps.ts";
 import type { Operation, OperationContext } from "./context.ts";
 import { errorResponse, sqsContentType, SqsError, toSqsError } from "./errors.ts";
-import { parseRequestBody } from "./input.ts";
+import { type JsonObject, parseRequestBody } from "./input.ts";
+import {
+  addFormParameters,
+  formText,
+  type QueryRequest,
+  readQueryRequest,
+  unsupportedOperations,
+} from "./query_protocol.ts";
+import { queryAnswerXml, queryContentType, queryErrorResponse } from "./query_xml.ts";
 import {
   createQueue,
   deleteQueue,
@@ -80,16 +93,6 @@ const operations: Record<string, Operation> = {
   ListQueueTags: listQueueTags,
 };
 
-/** SQS operations cmqd knows and does not offer (a client gets `UnsupportedOperation`). */
-const unsupportedOperations = new Set([
-  "AddPermission",
-  "RemovePermission",
-  "ListDeadLetterSourceQueues",
-  "StartMessageMoveTask",
-  "CancelMessageMoveTask",
-  "ListMessageMoveTasks",
-]);
-
 /** Options of `createSqsDoor`. */
 export interface SqsDoorOptions {
   service: QueueService;
@@ -105,29 +108,65 @@ export interface SqsDoorOptions {
   logError?: (message: string, error: unknown) => void;
 }
 
-/** True when `request` is meant for the SQS door (`POST` with an `AmazonSQS.` target). */
-export function isSqsRequest(request: Request): boolean {
-  return request.method === "POST" &&
-    (request.headers.get("x-amz-target") ?? "").startsWith(targetPrefix);
+/**
+ * Bytes of a query request's body: percent-encoding writes a byte as up to three characters, so
+ * three times what a JSON body may hold.
+ */
+const queryBodyBytesMax = 3 * messageLimits.requestBytesMax + 256 * 1024;
+
+const formMediaType = "application/x-www-form-urlencoded";
+
+/** The media type of a request's body (lower case, without parameters), if it names one. */
+function mediaTypeOf(request: Request): string | undefined {
+  return request.headers.get("content-type")?.split(";", 1)[0].trim().toLowerCase();
 }
 
-function readBody(request: Request): Promise<Uint8Array> {
+/**
+ * True for a request of the query protocol: no `X-Amz-Target`, and either a GET (its parameters
+ * in the query string) or a POST of a form body.
+ */
+export function isQueryProtocol(request: Request): boolean {
+  if (request.headers.has("x-amz-target")) return false;
+  if (request.method === "GET") return true;
+  return request.method === "POST" && mediaTypeOf(request) === formMediaType;
+}
+
+/** Paths of query requests: `/` and a queue URL's `/<account id>/<queue name>`. */
+const queryPath = /^\/(?:\d{1,20}\/[^/]+\/?)?$/;
+
+/**
+ * True when `request` is meant for the SQS door: `POST /` with an `AmazonSQS.` target, or a
+ * query request (`isQueryProtocol`) at `/` or at a queue URL's path, a GET naming its `Action`.
+ */
+export function isSqsRequest(request: Request): boolean {
+  const url = request.url;
+  const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+  if (pathStart < 0) return false;
+  const queryStart = url.indexOf("?", pathStart);
+  const path = url.slice(pathStart, queryStart < 0 ? undefined : queryStart);
+  if (path === "/" && request.method === "POST") {
+    const target = request.headers.get("x-amz-target");
+    if (target !== null) return target.startsWith(targetPrefix);
+  }
+  if (!queryPath.test(path) || !isQueryProtocol(request)) return false;
+  return request.method === "POST" ||
+    (queryStart >= 0 && /(?:^|&)Action=/.test(url.slice(queryStart + 1)));
+}
+
+function readBody(request: Request, bytesMax: number): Promise<Uint8Array> {
   // A body that fails to arrive (the client went away while sending it) is a bad request, not
   // an internal failure to log: nobody is left to read the answer.
-  return readBoundedBody(request).catch((error) => {
+  return readBoundedBody(request, bytesMax).catch((error) => {
     if (error instanceof SqsError) throw error;
     throw new SqsError("InvalidParameterValue", "The request body could not be read.");
   });
 }
 
-async function readBoundedBody(request: Request): Promise<Uint8Array> {
+async function readBoundedBody(request: Request, bytesMax: number): Promise<Uint8Array> {
   const tooLong = () =>
-    new SqsError(
-      "BatchRequestTooLong",
-      `The request body exceeds ${requestBodyBytesMax} bytes.`,
-    );
+    new SqsError("BatchRequestTooLong", `The request body exceeds ${bytesMax} bytes.`);
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > requestBodyBytesMax) throw tooLong();
+  if (declared !== null && Number(declared) > bytesMax) throw tooLong();
   if (declared !== null && request.headers.get("transfer-encoding") === null) {
     // The transport delivers exactly the declared bytes, checked above. `bytes()` before
     // touching `request.body`, which would make Deno build a stream for it.
@@ -139,7 +178,7 @@ async function readBoundedBody(request: Request): Promise<Uint8Array> {
   // Read at most the bound whatever the client sends (chunked bodies declare no length).
   for await (const chunk of request.body) {
     length += chunk.length;
-    if (length > requestBodyBytesMax) throw tooLong();
+    if (length > bytesMax) throw tooLong();
     chunks.push(chunk);
   }
   const body = new Uint8Array(length);
@@ -171,6 +210,18 @@ function checkMediaType(request: Request, body: Uint8Array): void {
       `${sqsContentType} (or application/json).`,
     { status: 404 },
   );
+}
+
+/**
+ * The parameters of a query request: the form body of a POST (refused unless it is UTF-8 form
+ * encoding) and the query string, a name given in both refused as given twice.
+ */
+function readQuery(request: Request, body: Uint8Array): QueryRequest {
+  const url = new URL(request.url);
+  const params = new Map<string, string>();
+  if (request.method === "POST") addFormParameters(formText(body), params);
+  addFormParameters(url.search.slice(1), params);
+  return readQueryRequest(params, url.pathname);
 }
 
 function operationOf(request: Request): Operation {
@@ -234,19 +285,30 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
     region: options.region ?? "us-east-1",
   };
   return async function sqsDoor(request, requestId, headers = {}): Promise<Response> {
+    const query = isQueryProtocol(request);
     try {
-      const body = await readBody(request);
+      const body = await readBody(request, query ? queryBodyBytesMax : requestBodyBytesMax);
       const keys = options.keys;
       const key = keys === null
         ? null
         : await verifySignature(request, body, { keys, nowMs: now() });
-      checkMediaType(request, body);
-      const operation = operationOf(request);
+      let queryRequest: QueryRequest | undefined;
+      let operation: Operation;
+      let input: JsonObject;
+      if (query) {
+        queryRequest = readQuery(request, body);
+        operation = operations[queryRequest.action];
+        input = queryRequest.input;
+      } else {
+        checkMediaType(request, body);
+        operation = operationOf(request);
+        input = parseRequestBody(body);
+      }
       let addresses: QueueAddresses | undefined;
       let aborts: { readonly signal: AbortSignal } | undefined;
       const context: OperationContext = {
         service: options.service,
-        input: parseRequestBody(body),
+        input,
         // Built when an operation answers a URL or an ARN (or an error naming one), not for
         // every message request.
         get addresses() {
@@ -263,12 +325,21 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       };
       const output = await operation(context);
       // The caller's headers object is built for this answer: the door adds to it in place.
-      headers["content-type"] = sqsContentType;
       headers["x-amzn-requestid"] = requestId;
+      if (queryRequest !== undefined) {
+        headers["content-type"] = queryContentType;
+        const { action, operation: shapes } = queryRequest;
+        const xml = queryAnswerXml(action, output, shapes.output, requestId);
+        return new Response(xml, { status: 200, headers });
+      }
+      headers["content-type"] = sqsContentType;
       return new Response(JSON.stringify(output), { status: 200, headers });
     } catch (error) {
       const reportBug = (bug: unknown) => logError(`SQS request ${requestId} failed: ${bug}`, bug);
-      const response = errorResponse(toSqsError(error, reportBug), requestId, headers);
+      const sqsError = toSqsError(error, reportBug);
+      const response = query
+        ? queryErrorResponse(sqsError, requestId, headers)
+        : errorResponse(sqsError, requestId, headers);
       // The clock signatures are checked against: an SDK whose clock is off corrects itself
       // from this header when told RequestExpired.
       response.headers.set("date", new Date(now()).toUTCString());
