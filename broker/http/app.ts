@@ -1,6 +1,7 @@
 /**
  * The HTTP app of a node: one hono app (from `@hono/zod-openapi`) serving the native v1 routes,
- * the CMQ v2 door (`/v2/index.php`), the SQS door (`POST /` with `X-Amz-Target`), the operations
+ * the CMQ v2 door (`/v2/index.php`), the SQS door (`POST /` with `X-Amz-Target`, and SQS's query
+ * protocol at `/` and at queue URLs), the operations
  * routes, `/openapi.json` generated from the
  * v1 route definitions and `/docs`.
  *
@@ -121,7 +122,8 @@ export function createApp(options: AppOptions): App {
   });
   app.route("/", createCmqDoor(cmqOptions));
   const sqsDoor = createSqsAnswers({ service: options.service, keys, now, logError });
-  app.post("/", (c, next) => {
+  // `POST /` with an `AmazonSQS.` target, and query-protocol requests at `/` or a queue URL.
+  app.use("*", (c, next) => {
     if (!isSqsRequest(c.req.raw)) return next();
     c.set("metricsRoute", doorRoutes.sqs);
     const requestId = c.get("requestId");

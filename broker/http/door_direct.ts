@@ -6,9 +6,10 @@
  * a fifth of what a CMQ batch send or consume costs the broker.
  *
  * Served here: any request but HEAD whose path is exactly `/v2/index.php` (with or without a
- * query), and `POST /` with an `X-Amz-Target: AmazonSQS.*` header. A client that protected mode
- * refuses is handed to hono, which refuses it as before. `door_direct_test.ts` holds both paths
- * to the same answers and metrics.
+ * query), `POST /` with an `X-Amz-Target: AmazonSQS.*` header, and SQS query-protocol requests
+ * (`isSqsRequest`: a form POST at `/` or a queue URL's path, a GET naming an `Action`). A client
+ * that protected mode refuses is handed to hono, which refuses it as before.
+ * `door_direct_test.ts` holds both paths to the same answers and metrics.
  *
  * @module
  */
@@ -68,7 +69,7 @@ export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
       if (Number.isNaN(after) || after === questionMark) {
         return serveDoor(options, request, info, doorRoutes.cmq, cmq);
       }
-    } else if (pathStart === url.length - 1 && isSqsRequest(request)) {
+    } else if (isSqsRequest(request)) {
       return serveDoor(options, request, info, doorRoutes.sqs, sqs);
     }
     return next(request, info);

@@ -150,6 +150,49 @@ Deno.test("the SQS door in front of hono answers as through hono", async () => {
   assert.match(labels, /route="\/",status="200"/);
 });
 
+const queryForm = (entries: [string, string][]) =>
+  post(form([...entries, ["Version", "2012-11-05"]]), {
+    "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+  });
+
+/** SQS query-protocol requests, at `/` and at a queue URL's path, by POST and by GET. */
+const sqsQueryCases: { path: string; init: () => RequestInit }[] = [
+  { path: "/", init: queryForm([["Action", "ListQueues"]]) },
+  {
+    path: "/000000000000/orders",
+    init: queryForm([["Action", "SendMessage"], ["MessageBody", "hi"]]),
+  },
+  {
+    path: "/",
+    init: queryForm([["Action", "SendMessage"], ["QueueUrl", queueUrl], ["MessageBody", "hi"]]),
+  },
+  { path: "/?Action=ListQueues", init: get() },
+  { path: "/000000000000/orders/?Action=ReceiveMessage&MaxNumberOfMessages=10", init: get() },
+  {
+    path: "/000000000000/buggy",
+    init: queryForm([["Action", "SendMessage"], ["MessageBody", "x"]]),
+  },
+  { path: "/", init: queryForm([["Action", "Fly"]]) },
+  { path: "/", init: queryForm([["Action", "ListQueues"], ["Bogus", "1"]]) },
+];
+
+Deno.test("the SQS query protocol in front of hono answers as through hono", async () => {
+  const doors = await pair({ leader: "http://127.0.0.1:9000" });
+  for (const { path, init } of sqsQueryCases) {
+    const answer = await same(doors, path, init);
+    assert.match(answer.body, /^<\?xml version="1.0"/, `${path}: ${answer.body}`);
+  }
+  assert.ok(doors.direct.calls.length > 0, "the cases reached the service");
+  // Not SQS requests: left to hono on both (a GET naming no action, another path, a JSON body).
+  await same(doors, "/", get());
+  await same(doors, "/v1/queues", queryForm([["Action", "ListQueues"]]));
+  await same(doors, "/abc/orders?Action=ListQueues", get());
+  await same(doors, "/000000000000/orders/x?Action=ListQueues", get());
+  const labels = sameMetrics(doors).map(([name]) => name).join("\n");
+  assert.match(labels, /route="\/",status="200"/);
+  assert.match(labels, /route="\/",status="500"/);
+});
+
 Deno.test("SQS answers carry the request id and the leader hint, on both paths", async () => {
   const doors = await pair({ leader: "http://127.0.0.1:9000" });
   const chosen = { "x-request-id": "client-chosen-3" };
