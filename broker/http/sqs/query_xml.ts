@@ -63,10 +63,25 @@ export function escapeXml(text: string): string {
   return xmlCarriable(text).replace(/[&<>\r]/g, (character) => escapes[character]);
 }
 
+/**
+ * `text` as an element's content. Text of white space only (as JavaScript's `\s` counts it:
+ * space, tab, LF, CR, U+00A0, U+3000…) is written in CDATA sections, its CRs as `&#13;` between
+ * them (a CR inside CDATA would be read as LF): the XML reader of `aws-sdk` v2 (xml2js) drops an
+ * element's white space unless a CDATA section is in it, so a body of one space would arrive
+ * empty and fail the SDK's MD5 check on every receive. A text of CRs alone can't be helped that
+ * way (an empty CDATA section leaves no trace in that reader): it is written as references.
+ */
+export function elementText(text: string): string {
+  if (!whiteSpaceOnly.test(text) || /[\v\f]/.test(text)) return escapeXml(text);
+  return text.replace(/[^\r]+/g, (run) => `<![CDATA[${run}]]>`).replaceAll("\r", "&#13;");
+}
+
+const whiteSpaceOnly = /^\s+$/;
+
 function writeValue(parts: string[], name: string, value: unknown, shape: Shape): void {
   if (value === undefined || value === null) return;
   if (typeof shape === "string") {
-    parts.push(`<${name}>${escapeXml(String(value))}</${name}>`);
+    parts.push(`<${name}>${elementText(String(value))}</${name}>`);
   } else if (shape.kind === "list") {
     for (const item of value as unknown[]) writeValue(parts, shape.item, item, shape.of);
   } else if (shape.kind === "map") {
