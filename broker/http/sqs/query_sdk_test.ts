@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { SQSv2 } from "./_npm_query_test_deps.ts";
 import { type AccessKey, FileKeyRing } from "../../auth/mod.ts";
 import { adminKey, startDoor } from "./_test_server.ts";
+import { startTestBroker } from "../../../sdk/testing.ts";
 
 /** A v2 client of `endpoint` signing with `key`, which never retries. */
 function clientOf(endpoint: string, key: { secretId: string; secretKey: string } = adminKey) {
@@ -286,4 +287,31 @@ Deno.test("aws-sdk v2 (query protocol): signatures and permissions are checked",
   );
   assert.equal(door.replica.lastIndex > 0, true);
   assert.deepEqual(door.errors, []);
+});
+
+Deno.test("aws-sdk v2 (query protocol) against a cmqd process: routed at / and at queue URLs", async () => {
+  const credentials = { secretId: "AKIDquery", secretKey: "query-secret-0123456789" };
+  const broker = await startTestBroker({ credentials });
+  try {
+    const sqs = clientOf(broker.url, credentials);
+    // CreateQueue and ListQueues go to `/`; the message operations to the queue's URL.
+    const { QueueUrl } = await sqs.createQueue({ QueueName: "jobs" }).promise();
+    assert.equal(QueueUrl, `${broker.url}/000000000000/jobs`);
+    await sqs.sendMessage({ QueueUrl: QueueUrl!, MessageBody: "hello <query>" }).promise();
+    const { Messages } = await sqs.receiveMessage({ QueueUrl: QueueUrl!, WaitTimeSeconds: 1 })
+      .promise();
+    assert.equal(Messages![0].Body, "hello <query>");
+    await sqs.deleteMessage({ QueueUrl: QueueUrl!, ReceiptHandle: Messages![0].ReceiptHandle! })
+      .promise();
+    assert.deepEqual((await sqs.listQueues().promise()).QueueUrls, [QueueUrl]);
+    await rejectsWithCode(
+      sqs.getQueueUrl({ QueueName: "missing" }).promise(),
+      "AWS.SimpleQueueService.NonExistentQueue",
+      400,
+    );
+    // The native door sees the same queue, now empty.
+    assert.equal((await broker.client.getQueue("jobs")).activeMessages, 0);
+  } finally {
+    await broker.stop();
+  }
 });
