@@ -294,10 +294,22 @@ Deno.test("aws-sdk v2 (query protocol) against a cmqd process: routed at / and a
   const broker = await startTestBroker({ credentials });
   try {
     const sqs = clientOf(broker.url, credentials);
-    // CreateQueue and ListQueues go to `/`; the message operations to the queue's URL.
+    // aws-sdk v2 posts every request to `/` (at the queue URL's host).
     const { QueueUrl } = await sqs.createQueue({ QueueName: "jobs" }).promise();
     assert.equal(QueueUrl, `${broker.url}/000000000000/jobs`);
-    await sqs.sendMessage({ QueueUrl: QueueUrl!, MessageBody: "hello <query>" }).promise();
+    // The AWS Java SDK v1 posts a request about a queue to the queue URL's path, without the
+    // QueueUrl parameter: the same request rebuilt so before v2 signs it.
+    const atQueueUrl = sqs.sendMessage({ QueueUrl: QueueUrl!, MessageBody: "hello <query>" });
+    atQueueUrl.on("build", () => {
+      const http = atQueueUrl.httpRequest;
+      http.path = "/000000000000/jobs";
+      http.body = String(http.body).split("&").filter((part) => !part.startsWith("QueueUrl="))
+        .join("&");
+    });
+    const sent = await atQueueUrl.promise();
+    assert.equal(sent.$response.httpResponse.statusCode, 200);
+    assert.equal(atQueueUrl.httpRequest.path, "/000000000000/jobs");
+    assert.doesNotMatch(String(atQueueUrl.httpRequest.body), /QueueUrl/);
     const { Messages } = await sqs.receiveMessage({ QueueUrl: QueueUrl!, WaitTimeSeconds: 1 })
       .promise();
     assert.equal(Messages![0].Body, "hello <query>");
