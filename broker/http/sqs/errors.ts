@@ -1,6 +1,7 @@
 /**
  * The SQS door's errors and their one mapping table. Every failure leaves the door in SQS's AWS
- * JSON 1.0 error shape:
+ * JSON 1.0 error shape (or, for a query-protocol request, the XML `ErrorResponse` of
+ * `query_xml.ts`, with the same status and the query code as its `Code`):
  *
  * ```
  * HTTP/1.1 400

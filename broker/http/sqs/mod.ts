@@ -246,8 +246,9 @@ function operationOf(request: Request): Operation {
 }
 
 /**
- * Builds the SQS door: a fetch handler answering every request in SQS's JSON protocol.
- * Mount it for `POST /` requests that carry `X-Amz-Target: AmazonSQS.*` (`isSqsRequest`).
+ * Builds the SQS door: a fetch handler answering every request in SQS's JSON protocol, or in
+ * its query protocol when the request is one (`isQueryProtocol`). Mount it for the requests
+ * `isSqsRequest` accepts.
  * Each answer's `x-amzn-requestid` is a new UUID.
  */
 export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Promise<Response> {

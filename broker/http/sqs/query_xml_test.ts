@@ -115,7 +115,7 @@ Deno.test("every body SQS allows reaches aws-sdk v2 unchanged", async () => {
   ).filter((text) => !/^\r*$/.test(text) && !hasRefusedBodyCharacter(text));
   const bodies = [
     // White space only (xml2js drops it unless a CDATA section is there). A body of CRs
-    // alone reaches aws-sdk v2 empty (README, "query protocol"): not among these.
+    // alone reaches aws-sdk v2 empty (README.md, "The query protocol"): not among these.
     " ",
     "\r\n",
     "\t\n\r ",
