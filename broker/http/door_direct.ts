@@ -69,7 +69,7 @@ export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
       if (Number.isNaN(after) || after === questionMark) {
         return serveDoor(options, request, info, doorRoutes.cmq, cmq);
       }
-    } else if (isSqsRequest(request)) {
+    } else if (maybeSqsPath(url.charCodeAt(pathStart + 1)) && isSqsRequest(request)) {
       return serveDoor(options, request, info, doorRoutes.sqs, sqs);
     }
     return next(request, info);
@@ -77,6 +77,16 @@ export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
 }
 
 const questionMark = "?".charCodeAt(0);
+const digit0 = "0".charCodeAt(0);
+const digit9 = "9".charCodeAt(0);
+
+/**
+ * Whether the character after the path's first `/` can start an SQS door path (`/`, `/?…` or a
+ * queue URL's `/<account id>/…`): a v1 request (`/v1/…`) is passed on without `isSqsRequest`.
+ */
+function maybeSqsPath(code: number): boolean {
+  return Number.isNaN(code) || code === questionMark || (code >= digit0 && code <= digit9);
+}
 
 /** Protected mode, the door's answer, the metrics; hono answers a client protected mode refuses. */
 async function serveDoor(
