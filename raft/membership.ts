@@ -39,6 +39,11 @@ export function isVoter(config: ConfigState, id: NodeId): boolean {
   return config.voters.includes(id);
 }
 
+/** Whether `id` is a voter or a learner of `config`. */
+export function isMember(config: ConfigState, id: NodeId): boolean {
+  return config.voters.includes(id) || config.learners.includes(id);
+}
+
 /** Every member of `config`, voters first. */
 export function members(config: ConfigState): NodeId[] {
   return [...config.voters, ...config.learners];
@@ -81,17 +86,42 @@ export function applyConfigChange(config: ConfigState, change: ConfigChange): Co
 interface ConfigAt {
   index: LogIndex;
   config: ConfigState;
+  /** The index of the change that took `self` out, while it stays out; null otherwise. */
+  selfOutAt: LogIndex | null;
 }
 
 /**
  * The configurations in force along the log: a committed base plus the changes appended after it.
+ * It also follows one node, `self`: whether a change in this history took it out.
  */
 export class ConfigHistory {
+  readonly #self: NodeId | null;
   #base: ConfigAt;
   #changes: ConfigAt[] = [];
 
-  constructor(index: LogIndex, config: ConfigState) {
-    this.#base = { index, config: cloneConfig(config) };
+  constructor(index: LogIndex, config: ConfigState, self: NodeId | null = null) {
+    this.#self = self;
+    this.#base = { index, config: cloneConfig(config), selfOutAt: null };
+  }
+
+  /** The configuration of the last committed config change (or of the snapshot, at start). */
+  committed(): ConfigState {
+    return this.#base.config;
+  }
+
+  /**
+   * The index of the change in this history that took `self` out of the configuration, while
+   * the latest configuration still leaves it out; null while it is a member, and when no change
+   * here ever listed it (a new node waiting to be added).
+   */
+  selfRemovedAt(): LogIndex | null {
+    return (this.#changes.at(-1) ?? this.#base).selfOutAt;
+  }
+
+  #selfOutAt(before: ConfigAt, index: LogIndex, next: ConfigState): LogIndex | null {
+    const self = this.#self;
+    if (self === null || isMember(next, self)) return null;
+    return isMember(before.config, self) ? index : before.selfOutAt;
   }
 
   /** The configuration of the last entry in the log. */
@@ -129,8 +159,10 @@ export class ConfigHistory {
     for (const entry of entries) {
       if (entry.type !== EntryType.ConfigChange) continue;
       assert.ok(entry.index > this.currentIndex(), "config changes arrive in log order");
-      const next = applyConfigChange(this.current(), decodeConfigChange(entry.data));
-      this.#changes.push({ index: entry.index, config: next });
+      const before = this.#changes.at(-1) ?? this.#base;
+      const next = applyConfigChange(before.config, decodeConfigChange(entry.data));
+      const selfOutAt = this.#selfOutAt(before, entry.index, next);
+      this.#changes.push({ index: entry.index, config: next, selfOutAt });
       changed = true;
     }
     return changed;
@@ -153,7 +185,8 @@ export class ConfigHistory {
 
   /** Restarts the history from a snapshot. */
   reset(index: LogIndex, config: ConfigState): void {
-    this.#base = { index, config: cloneConfig(config) };
+    const selfOutAt = this.#selfOutAt(this.#changes.at(-1) ?? this.#base, index, config);
+    this.#base = { index, config: cloneConfig(config), selfOutAt };
     this.#changes = [];
   }
 }

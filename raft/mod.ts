@@ -22,6 +22,7 @@ export {
   applyConfigChange,
   decodeConfigChange,
   encodeConfigChange,
+  isMember,
   isVoter,
   members,
 } from "./membership.ts";

@@ -14,6 +14,7 @@ import type { ProgressState } from "./progress.ts";
 import { Raft, type RaftSettings } from "./raft.ts";
 import { broadcastAppend } from "./replication.ts";
 import { requestRead, startTransfer } from "./step_leader.ts";
+import { removalOf } from "./removal.ts";
 import {
   type ConfigChange,
   type ConfigState,
@@ -31,6 +32,7 @@ import {
   type Prng,
   type ReadState,
   type Ready,
+  type Removal,
   type Role,
   type SnapshotSink,
   type SoftState,
@@ -122,6 +124,8 @@ export interface RaftStatus {
   config: ConfigState;
   canCampaign: boolean;
   leadTransferee: NodeId | null;
+  /** Set while this node knows it is no longer a member (see `RaftNode.removal`). */
+  removal: Removal | null;
 }
 
 const MiB = 1024 * 1024;
@@ -314,6 +318,16 @@ export class RaftNode {
     this.#raft.canCampaign = value;
   }
 
+  /**
+   * How this node knows it is no longer a member, or null: an entry in its own log that removed
+   * it, or a `Removed` answer from a voter whose commit is past everything this node has seen
+   * (see `removal.ts` for when one is believed). While set, the node does not campaign. It is
+   * lifted when the log shows this node a member again at a later index (it was added back).
+   */
+  removal(): Removal | null {
+    return removalOf(this.#raft);
+  }
+
   /** Tells the leader that the last messages to `to` were probably lost (connection down). */
   reportUnreachable(to: NodeId): void {
     const progress = this.#raft.progress.get(to);
@@ -425,6 +439,7 @@ export class RaftNode {
       config: cloneConfig(raft.configs.current()),
       canCampaign: raft.canCampaign,
       leadTransferee: raft.leadTransferee,
+      removal: removalOf(raft),
     };
   }
 

@@ -18,6 +18,7 @@ import { stepFollower } from "./step_follower.ts";
 import { releaseReadsAwaitingCommit, stepLeader } from "./step_leader.ts";
 import { dropSnapshotReceiver, type SnapshotReceiver } from "./snapshot_receiver.ts";
 import { randomInt } from "./prng.ts";
+import { answerStranger, removalOf, takeRemovalNotice } from "./removal.ts";
 import {
   type Entry,
   EntryType,
@@ -30,6 +31,7 @@ import {
   prevIndex,
   type Prng,
   type ReadState,
+  type Removal,
   type Role,
   type SnapshotSink,
   type Term,
@@ -77,6 +79,8 @@ export class Raft {
   leadTransferee: NodeId | null = null;
   /** False while the application distrusts its own log: no campaigns, no votes granted. */
   canCampaign = true;
+  /** The last `Removed` answer believed (see `removal.ts`; `removalOf` says if it still holds). */
+  toldRemoved: Removal | null = null;
   messages: Message[] = [];
   readonly readOnly = new ReadOnly();
   /** Reads asked for before this leader committed an entry of its term. */
@@ -109,7 +113,7 @@ export class Raft {
       committed: hardState.commit,
       applied: options.applied,
     });
-    this.configs = new ConfigHistory(prevIndex(options.storage.firstIndex()), config);
+    this.configs = new ConfigHistory(prevIndex(options.storage.firstIndex()), config, this.id);
     this.#replayConfigChanges(options.storage);
     this.term = hardState.term;
     this.vote = hardState.vote;
@@ -156,7 +160,8 @@ export class Raft {
   // ---- roles ---------------------------------------------------------------------------------
 
   isPromotable(): boolean {
-    return isVoter(this.configs.current(), this.id) && this.log.pendingSnapshot() === null;
+    return isVoter(this.configs.current(), this.id) && this.log.pendingSnapshot() === null &&
+      removalOf(this) === null;
   }
 
   #reset(termValue: Term): void {
@@ -387,6 +392,9 @@ export class Raft {
 
   step(message: Message): void {
     assert.equal(message.to, this.id, "message delivered to its addressee");
+    // Whatever the terms: a commit index is a fact, and a stranger's term is no reason to move.
+    if (message.type === MessageType.Removed) return takeRemovalNotice(this, message);
+    if (answerStranger(this, message)) return;
     if (!this.#stepTerm(message)) return;
     if (message.type === MessageType.Vote || message.type === MessageType.PreVote) {
       this.#handleVoteRequest(message);

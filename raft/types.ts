@@ -197,6 +197,7 @@ export const MessageType = {
   ReadIndex: 12,
   ReadIndexResp: 13,
   NewTerm: 14,
+  Removed: 15,
 } as const;
 
 /**
@@ -227,6 +228,9 @@ export type MessageType = typeof MessageType[keyof typeof MessageType];
  * - `ReadIndex`: `context` = the follower's request id. `ReadIndexResp`: `index`, `context`.
  * - `NewTerm`: a follower that distrusts its log asks the leader to hand leadership to another
  *   voter, so that a leader it did not vote for takes over (see `RaftNode.requestNewTerm`).
+ * - `Removed`: the answer of a voter to a node that is in neither its latest nor its committed
+ *   configuration: `index` = the sender's commit index, at which that node is not a member. The
+ *   addressee believes it only under the conditions of `RaftNode.removal`.
  */
 export interface Message {
   type: MessageType;
@@ -241,6 +245,15 @@ export interface Message {
   rejectHint: LogIndex;
   context: string;
   snapshot?: SnapshotChunk;
+}
+
+/**
+ * How this node knows it is no longer a member: from an entry in its own log (`by` null; `index`
+ * is that entry's) or from a `Removed` answer of the voter `by` (`index`: that voter's commit).
+ */
+export interface Removal {
+  index: LogIndex;
+  by: NodeId | null;
 }
 
 /** The role a node plays in its current term. */

@@ -81,7 +81,7 @@ Deno.test("messages Raft sends pass", () => {
 Deno.test("each impossible field is named", async (t) => {
   const cases: Record<string, [Message, RegExp]> = {
     "an unknown type": [append({ type: 0 as MessageType }), /unknown message type 0/],
-    "a type beyond the last": [append({ type: 15 as MessageType }), /unknown message type 15/],
+    "a type beyond the last": [append({ type: 16 as MessageType }), /unknown message type 16/],
     "an empty from": [append({ from: "" as never }), /from is not a node id/],
     "an overlong to": [append({ to: "x".repeat(256) as never }), /to is not a node id/],
     "a message to itself": [append({ to: nodeId("n1") }), /from a node to itself/],

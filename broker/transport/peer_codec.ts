@@ -56,7 +56,7 @@
  * keepalive = (empty)             sent by a side that has sent nothing else for a while
  * messages  = u32 count           ≥ 1
  *             message × count
- * message   = u8  type            MessageType (1..NewTerm)
+ * message   = u8  type            MessageType (1..Removed)
  *             str from            non-empty
  *             str to              non-empty
  *             u53 term  u53 logTerm  u53 index  u53 commit  u53 rejectHint
