@@ -465,7 +465,8 @@ export interface components {
           | "InsufficientStorage"
           | "InternalError"
           | "NoLeader"
-          | "NotReady";
+          | "NotReady"
+          | "NodeRemoved";
         message: string;
         requestId: string;
         /** @description The offending field, dotted. */
@@ -947,7 +948,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1055,7 +1056,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1130,7 +1131,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1220,7 +1221,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1292,7 +1293,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1391,7 +1392,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1490,7 +1491,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1580,7 +1581,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1670,7 +1671,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1760,7 +1761,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1846,7 +1847,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1936,7 +1937,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2013,7 +2014,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2121,7 +2122,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2196,7 +2197,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2286,7 +2287,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2358,7 +2359,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2448,7 +2449,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2536,7 +2537,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2646,7 +2647,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2723,7 +2724,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2815,7 +2816,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2899,7 +2900,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2993,7 +2994,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NotReady: recovery has not finished, or storage failed (retry after Retry-After) */
+      /** @description NotReady: recovery has not finished, or storage failed (retry after Retry-After); NodeRemoved: the node was removed from its cluster */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3174,7 +3175,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3249,7 +3250,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After) */
+      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;

@@ -10,8 +10,10 @@
  * (past it: 413 `RequestTooLarge`), and at most `forwardsInFlightMax` forwards run at once
  * (past it: 503 `NotReady`), so followers' memory does not follow their clients.
  *
- * Operations endpoints (`/healthz`, `/readyz`, `/metrics`, `/v1/cluster`, the docs) are always
- * answered by the node itself: they describe this node.
+ * A node removed from its cluster (it knows no leader, and none will talk to it) answers every
+ * API request 503 `NodeRemoved` with why, after the admission check. Operations endpoints
+ * (`/healthz`, `/readyz`, `/metrics`, `/v1/cluster`, the docs) are always answered by the node
+ * itself: they describe this node.
  *
  * @module
  */
@@ -24,6 +26,8 @@ export interface LeaderView {
   leaderUrl(): string | null;
   /** Subscribes to changes of the known leader (so forwards to the old one can be answered). */
   onLeaderChange?(listener: () => void): void;
+  /** Why this node is no longer a member (it was removed), or null: then nothing is relayed. */
+  removed?(): string | null;
 }
 
 /** The connection a request came in on, as `Deno.serve` tells it (absent in-process). */
@@ -74,7 +78,8 @@ function errorResponse(
     headers: {
       "content-type": "application/json",
       "x-request-id": requestId,
-      ...(status === 503 ? { "retry-after": "1" } : {}),
+      // Asking a removed node again does not help: NodeRemoved gets no Retry-After.
+      ...(status === 503 && code !== "NodeRemoved" ? { "retry-after": "1" } : {}),
       ...(leaderUrl === null ? {} : { [leaderHeader]: leaderUrl }),
     },
   });
@@ -205,6 +210,8 @@ export function forwardingHandler(
     // A client this node would refuse is not relayed either.
     const admission = await options.admit?.(request, info);
     if (admission?.refusal !== undefined) return withLeader(admission.refusal, leaderUrl);
+    const removed = options.view.removed?.() ?? null;
+    if (removed !== null) return errorResponse(503, "NodeRemoved", removed);
     if (leaderUrl === null || request.headers.has(forwardedHeader)) {
       return errorResponse(503, "NoLeader", "no leader is known yet; retry shortly");
     }

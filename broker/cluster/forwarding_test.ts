@@ -78,6 +78,32 @@ Deno.test("with no leader, or a request that was already forwarded, the answer i
   assert.equal(second.status, 503);
 });
 
+Deno.test("a removed node answers API requests 503 NodeRemoved (no Retry-After), after admission", async () => {
+  const why = "this node was removed from the cluster by the configuration change at index 9";
+  let admitted = 0;
+  const handler = forwardingHandler({
+    view: { ...view(false, null), removed: () => why },
+    local,
+    admit: () => {
+      admitted++;
+      return Promise.resolve({ body: null });
+    },
+    requestBytesMax: 1024,
+    fetch: () => Promise.reject(new Error("must not be called")),
+  });
+  const response = await handler(new Request("http://me/v1/queues/a/messages", { method: "POST" }));
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("retry-after"), null);
+  assert.deepEqual((await response.json()).error, {
+    code: "NodeRemoved",
+    message: why,
+    requestId: response.headers.get("x-request-id"),
+  });
+  assert.equal(admitted, 1);
+  // Its operations endpoints still answer (they describe it).
+  assert.equal(await (await handler(new Request("http://me/readyz"))).text(), "local GET /readyz");
+});
+
 Deno.test("an unreachable leader is a retryable 503, not a crash", async () => {
   const handler = forwardingHandler({
     view: view(false, "http://leader:1"),

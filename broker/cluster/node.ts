@@ -27,6 +27,7 @@ import {
   followerInlineSyncBytesMax,
   type PeerAddress,
   RaftReplica,
+  removedMessage,
   ScrubLoop,
   snapshotFileName,
   syncSmallRoundsInlineWhileFollowing,
@@ -308,6 +309,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const status: NodeStatus = {
     ready: () => replica.failure === null && scrubDamage === null && replica.leaderId !== null,
     failure: () => replica.failure?.message ?? scrubDamage?.message ?? null,
+    removal: () => replica.removal === null ? null : removedMessage(replica.removal),
     cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
     metricsText: () =>
       nodeMetricsText(log, machine, replica.now(), broker.parkedReceivers) +
@@ -329,6 +331,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       isLeader: () => replica.isLeader,
       leaderUrl,
       onLeaderChange: (listener) => replica.onRoleChange(listener),
+      removed: () => status.removal!(),
     },
     local: (request, info) =>
       clusterDoor === null

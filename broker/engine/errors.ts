@@ -8,8 +8,8 @@
  */
 
 /**
- * Every error code of the broker. Domain codes come from the engine and the service; `NoLeader`
- * and `NotReady` from replication (translated by the service); `MalformedRequest`,
+ * Every error code of the broker. Domain codes come from the engine and the service; `NoLeader`,
+ * `NotReady` and `NodeRemoved` from replication (translated by the service); `MalformedRequest`,
  * `RequestTooLarge`, `UnsupportedMediaType`, `MethodNotAllowed` and `NotFound` from the HTTP layer;
  * `Unauthenticated` and `AccessDenied` from the doors' authentication (README, "Security").
  * Each door maps a code to its own status and shape (the native door: `http/v1/errors.ts`).
@@ -39,6 +39,7 @@ export const errorCodes = [
   "InternalError",
   "NoLeader",
   "NotReady",
+  "NodeRemoved",
 ] as const;
 
 /** A code of `errorCodes`. */

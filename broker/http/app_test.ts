@@ -304,6 +304,18 @@ Deno.test("a node whose storage failed answers /healthz and /readyz 503 with the
   }
 });
 
+Deno.test("a node removed from its cluster answers /readyz 503 NodeRemoved with why; it is alive", async () => {
+  const { app, status } = door();
+  status.removedWhy = "this node was removed from the cluster (n1's configuration ...)";
+  const response = await app.request("/readyz");
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("retry-after"), null);
+  const body = await response.json();
+  assert.equal(body.error.code, "NodeRemoved");
+  assert.equal(body.error.message, status.removedWhy);
+  assert.equal((await app.request("/healthz")).status, 200);
+});
+
 Deno.test("a body the client stops sending is a bad request on every door, never a logged failure", async () => {
   // What Deno hands the door when the client resets or closes the connection mid-body: a body
   // whose read fails (seen as BadResource when sqs-consumer aborted a request).

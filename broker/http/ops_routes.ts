@@ -31,7 +31,10 @@ const healthErrors = errorResponses(
   { scope: "open" },
 );
 const readyErrors = errorResponses(
-  { 503: "NotReady: recovery has not finished, or storage failed (retry after Retry-After)" },
+  {
+    503: "NotReady: recovery has not finished, or storage failed (retry after Retry-After); " +
+      "NodeRemoved: the node was removed from its cluster",
+  },
   { scope: "open" },
 );
 const openErrors = errorResponses({}, { scope: "open" });
@@ -157,6 +160,8 @@ export function createOpsRoutes(options: OpsRoutesOptions): OpenAPIHono<DoorEnv>
   });
   app.openapi(readyz, (c) => {
     failed();
+    const removed = status.removal?.() ?? null;
+    if (removed !== null) throw new BrokerError("NodeRemoved", removed);
     if (!status.ready()) {
       throw new BrokerError("NotReady", "the node is not ready to serve writes yet", {
         retryAfterSeconds: notReadyRetryAfterSeconds,

@@ -7,12 +7,13 @@
 import { InvalidRequestError, NotLeaderError, ProposalDroppedError } from "../../raft/mod.ts";
 
 /** The reasons a replica refuses or abandons a proposal. */
-export type ReplicationErrorCode = "NoLeader" | "NotReady" | "InvalidProposal";
+export type ReplicationErrorCode = "NoLeader" | "NotReady" | "InvalidProposal" | "NodeRemoved";
 
 /**
  * A refused or abandoned proposal. `NoLeader`: this node does not lead (the message names the
  * leader when known); `NotReady`: shutting down, failed, overloaded or the outcome is unknown;
- * `InvalidProposal`: the Raft core refused the request itself (a bad membership change).
+ * `InvalidProposal`: the Raft core refused the request itself (a bad membership change);
+ * `NodeRemoved`: this node is no longer a member of its group (`removal_watch.ts`).
  *
  * @example
  * ```ts

@@ -23,6 +23,7 @@ export {
   syncSmallRoundsInlineWhileFollowing,
 } from "./follower_sync.ts";
 export { ScrubLoop, type ScrubLoopOptions } from "./scrub_loop.ts";
+export { removedMessage } from "./removal_watch.ts";
 export type {
   AppliedEntry,
   Applier,

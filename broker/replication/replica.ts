@@ -38,8 +38,8 @@ import {
   type NodeId,
   nodeId,
   RaftNode,
-  type ReadState,
   type Ready,
+  type Removal,
   type Role,
   type Snapshot,
   type Term,
@@ -60,6 +60,7 @@ import { installReceivedSnapshot, type SnapshotParts, snapshotParts } from "./sn
 import { SnapshotWriter } from "./snapshot_writer.ts";
 import { Outstanding, type ProposalWaiters, type ReadWaiters } from "./waiters.ts";
 import { ClusterClock } from "./cluster_clock.ts";
+import { RemovalWatch } from "./removal_watch.ts";
 import { type RecoveredState, recoverReplica, RepairWatch } from "./recovery.ts";
 import {
   commitPersistPolicy,
@@ -128,6 +129,7 @@ export class RaftReplica implements Proposer, LogReader {
   /** Set by close(): new proposals are refused while those in the log settle. */
   #closing = false;
   #failure: Error | null = null;
+  readonly #removal = new RemovalWatch((line) => this.#warn(line));
 
   /** Use `RaftReplica.open`. */
   constructor(token: symbol, options: RaftReplicaOptions & { recovered: RecoveredState }) {
@@ -180,6 +182,7 @@ export class RaftReplica implements Proposer, LogReader {
       appliedIndex: options.machine.appliedIndex as LogIndex,
       canCampaign: recovered.repair === null,
     });
+    this.#removal.check(this.#raft); // its log may say so (later, only a step changes configs)
     this.#transport.onMessage((message) => this.#receive(message));
     this.#transport.onUnreachable((peer) => {
       if (!this.#closed) this.#raft.reportUnreachable(peer);
@@ -210,6 +213,11 @@ export class RaftReplica implements Proposer, LogReader {
   /** True while this node leads its group. */
   get isLeader(): boolean {
     return this.#role === "leader";
+  }
+
+  /** Set while this node knows it is no longer a member (`removal_watch.ts`). */
+  get removal(): Removal | null {
+    return this.#removal.removal;
   }
 
   /** Highest index applied to the state machine. */
@@ -391,7 +399,7 @@ export class RaftReplica implements Proposer, LogReader {
     if (this.#failure !== null) {
       return new ReplicationError("NotReady", `replica failed: ${this.#failure.message}`);
     }
-    if (this.#role !== "leader") return noLeader(this.#leaderId);
+    if (this.#role !== "leader") return this.#removal.refusal() ?? noLeader(this.#leaderId);
     return null;
   }
 
@@ -401,6 +409,7 @@ export class RaftReplica implements Proposer, LogReader {
     if (this.#closed || this.#failure !== null) return;
     try {
       this.#raft.step(message);
+      this.#removal.check(this.#raft);
       this.#applyCommittedMidReady();
     } catch (error) {
       return this.#fail(error);
@@ -507,7 +516,7 @@ export class RaftReplica implements Proposer, LogReader {
     if (!sendFirst) this.#transport.send(ready.messages);
     this.#apply(committed);
     this.#readyApplied = true;
-    this.#serveReads(ready.readStates);
+    this.#reads.serve(ready.readStates, this.#machine.appliedIndex);
     if (ready.softState !== undefined) this.#changeRole(ready.softState);
     this.#raft.advance(ready);
     await this.#checkRepaired();
@@ -544,15 +553,6 @@ export class RaftReplica implements Proposer, LogReader {
       this.#onApplied?.(entry);
       this.#snapshots.applied(entry.data.length);
       this.#pending.settleApplied(entry.index, entry.term, result, () => noLeader(this.#leaderId));
-    }
-  }
-
-  #serveReads(readStates: ReadState[]): void {
-    for (const read of readStates) {
-      const pending = this.#reads.take(read.requestId);
-      if (pending === undefined) continue;
-      if (this.#machine.appliedIndex < read.index) assert.fail("reads are served after applying");
-      pending.resolve();
     }
   }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { outcomeUnknown, ReplicationError } from "./errors.ts";
 
 interface Waiter<T> {
@@ -82,6 +83,16 @@ export class ProposalWaiters extends Waiters<number, unknown, { term: number }> 
 
 /** Read barriers by request id. */
 export class ReadWaiters extends Waiters<string, void> {
+  /** Answers the confirmed reads; they are served after applying up to their index. */
+  serve(readStates: readonly { requestId: string; index: number }[], applied: number): void {
+    for (const read of readStates) {
+      const pending = this.take(read.requestId);
+      if (pending === undefined) continue;
+      if (applied < read.index) assert.fail("reads are served after applying");
+      pending.resolve();
+    }
+  }
+
   expireNow(now: number): void {
     this.expire(
       now,

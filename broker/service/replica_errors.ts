@@ -9,7 +9,7 @@ import { ReplicationError } from "../replication/mod.ts";
 
 /** Codes with which a replica refuses or abandons a proposal (not an apply result). */
 export function isReplicaRefusal(code: string): boolean {
-  return code === "NoLeader" || code === "NotReady";
+  return code === "NoLeader" || code === "NotReady" || code === "NodeRemoved";
 }
 
 /**

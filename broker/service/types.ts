@@ -90,6 +90,11 @@ export interface NodeStatus {
    * `/healthz` and `/readyz` answer 503 with it rather than pretending to be alive.
    */
   failure?(): string | null;
+  /**
+   * Why this node is no longer a member of its cluster (it was removed), or null. `/readyz`
+   * answers 503 `NodeRemoved` with it.
+   */
+  removal?(): string | null;
   cluster(): ClusterInfo;
   /** Prometheus text lines of the engine and storage (the HTTP layer adds its own). */
   metricsText(): string;

@@ -196,6 +196,7 @@ const expectedCodes: Record<string, [number, number?]> = {
   InternalError: [6000],
   NoLeader: [6000],
   NotReady: [6000],
+  NodeRemoved: [6000],
 };
 
 Deno.test("every service error code has its CMQ answer", async () => {

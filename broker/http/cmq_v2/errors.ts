@@ -139,6 +139,7 @@ const serviceErrors: Record<ErrorCode | HandleFailureCode, Translation> = {
   // CMQ has no "retry elsewhere" code; 6000 is the one its SDK users already retry on.
   NoLeader: { code: cmqCode.internalError },
   NotReady: { code: cmqCode.internalError },
+  NodeRemoved: { code: cmqCode.internalError },
 };
 
 /** cmqd's attribute names as CMQ's parameters call them, for error messages. */

@@ -124,6 +124,7 @@ const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
   InternalError: "InternalFailure",
   NoLeader: "ServiceUnavailable",
   NotReady: "ServiceUnavailable",
+  NodeRemoved: "ServiceUnavailable",
 };
 
 /** The message SQS itself gives for a missing queue (the service names the internal queue). */

@@ -73,6 +73,8 @@ export class FakeStatus implements NodeStatus {
   isReady = true;
   /** What `failure()` answers. */
   failed: string | null = null;
+  /** What `removal()` answers. */
+  removedWhy: string | null = null;
   leader: string | null = null;
   engineMetrics = "# TYPE cmqd_engine_up gauge\ncmqd_engine_up 1\n";
 
@@ -82,6 +84,10 @@ export class FakeStatus implements NodeStatus {
 
   failure(): string | null {
     return this.failed;
+  }
+
+  removal(): string | null {
+    return this.removedWhy;
   }
 
   cluster(): ClusterInfo {

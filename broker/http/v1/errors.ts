@@ -44,6 +44,7 @@ export const errorStatus: Readonly<Record<ErrorCode, number>> = {
   InsufficientStorage: 507,
   NoLeader: 503,
   NotReady: 503,
+  NodeRemoved: 503,
 };
 
 /** The per-request variables the door keeps on the hono context. */

@@ -34,7 +34,8 @@ const sharedErrorDescriptions: Record<number, string> = {
   403: "AccessDenied: the key lacks the permission, or protected mode refused a remote client",
   413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
   415: "UnsupportedMediaType (a body that is not JSON)",
-  503: "NoLeader, NotReady (retry after Retry-After)",
+  503: "NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a " +
+    "member of its cluster (ask another node)",
   507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
 };
 
