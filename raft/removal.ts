@@ -27,8 +27,18 @@ import { isMember, isVoter } from "./membership.ts";
 import type { Raft } from "./raft.ts";
 import { type Message, MessageType, type Removal } from "./types.ts";
 
-/** How `raft` knows it was removed (its own log first), or null while it counts as a member. */
+/**
+ * How `raft` knows it was removed (its own log first), or null while it counts as a member. Null
+ * too while a leader is talking to it (it heard from one within an election timeout): a leader
+ * sends only to members of its configuration, so the node is one again — a node added back with
+ * a fresh data directory replays its id's earlier removal while it catches up, and a member that
+ * lags may answer the campaign it starts meanwhile.
+ */
 export function removalOf(raft: Raft): Removal | null {
+  if (
+    raft.role === "follower" && raft.leaderId !== null &&
+    raft.electionElapsed < raft.settings.electionTicks
+  ) return null;
   const own = raft.configs.selfRemovedAt();
   if (own !== null) return { index: own, by: null };
   const told = raft.toldRemoved;

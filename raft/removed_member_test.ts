@@ -4,6 +4,7 @@
  * member that lags can't talk a node that is newer than its own view out of the cluster.
  */
 import assert from "node:assert/strict";
+import { MemoryLogStorage } from "./log_storage.ts";
 import { ConfigHistory, encodeConfigChange } from "./membership.ts";
 import { SimCluster } from "./testing/mod.ts";
 import {
@@ -179,6 +180,9 @@ Deno.test("a removal notice counts only from a voter of the committed config, ab
   cluster.propose("n1", "x");
   cluster.stabilize();
   const n3 = cluster.raft("n3");
+  // While a leader talks to it, no verdict shows (see the next test): let n3's lease run out.
+  cluster.network.isolate(nodeId("n3"), cluster.ids);
+  settle(cluster, 25);
   const { commit } = n3.status();
   const notice = (from: string, index: number): Message => ({
     type: MessageType.Removed,
@@ -199,4 +203,36 @@ Deno.test("a removal notice counts only from a voter of the committed config, ab
   assert.equal(n3.status().removal, null, "about an index n3 has already seen");
   n3.step(notice("n2", commit + 10));
   assert.deepEqual(n3.status().removal, { index: commit + 10, by: "n2" });
+});
+
+Deno.test("a node added back with a fresh log is no removed node while it replays its id's removal", () => {
+  // One entry per append, so the new n3 passes through every configuration of the old history.
+  const cluster = new SimCluster({ seed: 17, node: { entriesPerMessageBytesMax: 1 } });
+  removeWhileCutOff(cluster);
+  cluster.crash("n3");
+  const node = cluster.node("n3");
+  // A joiner starts from the group's bootstrap configuration (main.ts asks a member for it).
+  node.storage = new MemoryLogStorage({ config: { voters: [a, b, nodeId("n3")], learners: [] } });
+  cluster.network.heal();
+  cluster.restart("n3");
+  const readd = cluster.raft("n1").proposeConfigChange({
+    type: "addLearner",
+    nodeId: nodeId("n3"),
+  });
+  let replayedRemoval = false;
+  for (let round = 0; round < 400 && cluster.raft("n3").status().lastIndex < readd.index; round++) {
+    if (round % 5 === 0) cluster.tickAll();
+    cluster.deliver(1);
+    cluster.processReadies();
+    const status = cluster.raft("n3").status();
+    // Its base configuration (the bootstrap one) lists n3; the old removal takes it out again.
+    if (!status.config.voters.includes(nodeId("n3")) && status.lastIndex > 1) {
+      replayedRemoval = true;
+    }
+    assert.equal(status.removal, null, `at ${status.lastIndex}`);
+  }
+  assert.ok(replayedRemoval, "the catch-up went through the old removal");
+  settle(cluster, 5);
+  assert.deepEqual(cluster.raft("n3").status().config.learners, ["n3"]);
+  assert.equal(cluster.raft("n3").status().removal, null);
 });

@@ -409,7 +409,6 @@ export class RaftReplica implements Proposer, LogReader {
     if (this.#closed || this.#failure !== null) return;
     try {
       this.#raft.step(message);
-      this.#removal.check(this.#raft);
       this.#applyCommittedMidReady();
     } catch (error) {
       return this.#fail(error);
@@ -436,6 +435,7 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** Starts the Ready loop unless it runs (it re-checks `hasReady` after every advance). */
   #kick(): void {
+    this.#removal.check(this.#raft); // after every step and tick (a lease may have run out)
     if (this.#running || this.#closed || this.#failure !== null) return;
     const due = this.#writer.commitPersistDue() || this.#snapshots.stored;
     if (!this.#raft.hasReady() && !due) return;

@@ -31,9 +31,10 @@ export function isTransient(error: unknown): error is Error {
   // Membership changes call the replica directly, which refuses with its own error type.
   if (error instanceof ReplicationError) return error.code !== "InvalidProposal";
   // A lagging node may not know a queue or topic yet (they are never deleted in the workload).
+  // NodeRemoved: a node that rejoins (fresh disk) is no member until its addition reaches it.
   return error instanceof BrokerError &&
     (error.code === "NoLeader" || error.code === "NotReady" || error.code === "QueueNotFound" ||
-      error.code === "TopicNotFound");
+      error.code === "TopicNotFound" || error.code === "NodeRemoved");
 }
 
 /** NotReady: the command may or may not have been applied. */
