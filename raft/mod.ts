@@ -27,6 +27,12 @@ export {
   members,
 } from "./membership.ts";
 export {
+  soleVoterChanges,
+  type SoleVoterTakeover,
+  soleVoterTakeover,
+  type StoredLogEnd,
+} from "./force_config.ts";
+export {
   bytesSource,
   entryBytes,
   type LogStorage,
