@@ -20,7 +20,7 @@ import {
   SegmentLog,
   trimAllocator,
 } from "../../storage/mod.ts";
-import { CommandType, encodeTick, StateMachine } from "../engine/mod.ts";
+import { CommandType, encodeJson, encodeTick, StateMachine } from "../engine/mod.ts";
 import { AccessGuard, type AccessGuardOptions, createApp, Metrics } from "../http/mod.ts";
 import {
   decodeSnapshotContainer,
@@ -64,6 +64,12 @@ export interface NodeOptions {
   transport: Transport;
   /** Initial voters (ids), used only on a brand-new data directory; [] = wait to be added. */
   initialVoters: string[];
+  /**
+   * Make this node the sole voter of its group before it starts: every other member is removed
+   * from the membership and from the recorded member addresses, through the log
+   * (`--force-new-cluster`, for the survivor of a majority lost for good).
+   */
+  forceNewCluster?: boolean;
   /** Base URL this node serves (announced to peers, shown in `/v1/cluster`). */
   url: string;
   /** Take a snapshot after this many applied entries (bounds replay time at restart). */
@@ -191,6 +197,19 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     fs,
     snapshotsDir: `${dataDir}/snapshots`,
     initialVoters: options.initialVoters,
+    forceNewCluster: options.forceNewCluster === true
+      ? {
+        // Every recorded address but its own goes: the removed members', and any left over.
+        recordRemovals: (removed) =>
+          [...new Set([...removed, ...machine.members().map((member) => member.id)])]
+            .filter((id) => id !== options.nodeId)
+            .map((id) => ({
+              type: CommandType.SetMember,
+              payload: encodeJson({ id, remove: true }),
+            })),
+        report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
+      }
+      : undefined,
     tickMs: options.tickMs,
     snapshotEntriesInterval: options.snapshotEntriesInterval,
   });

@@ -22,6 +22,7 @@ export {
   followerInlineSyncBytesMax,
   syncSmallRoundsInlineWhileFollowing,
 } from "./follower_sync.ts";
+export { ForceNewClusterError, type ForceNewClusterOptions } from "./force_new_cluster.ts";
 export { ScrubLoop, type ScrubLoopOptions } from "./scrub_loop.ts";
 export { removedMessage } from "./removal_watch.ts";
 export type {

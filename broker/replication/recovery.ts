@@ -63,7 +63,8 @@ import {
 } from "../../raft/mod.ts";
 
 type Warn = (message: string) => void;
-import type { Applier } from "./types.ts";
+import type { Applier, ClockLike } from "./types.ts";
+import { forceNewCluster, type ForceNewClusterOptions } from "./force_new_cluster.ts";
 import {
   decodeSnapshotContainer,
   encodeSnapshotContainer,
@@ -99,6 +100,10 @@ export interface RecoveryOptions {
   /** The bootstrap membership, used when no snapshot exists yet. */
   initialVoters: string[];
   warn: (message: string) => void;
+  nodeId: string;
+  clock: ClockLike;
+  /** Make this node the sole voter first (`force_new_cluster.ts`); absent = no. */
+  forceNewCluster?: ForceNewClusterOptions;
 }
 
 /**
@@ -147,6 +152,20 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
       torn: false,
     });
     distrust = true;
+  }
+  if (options.forceNewCluster !== undefined) {
+    const { nodeId, clock } = options;
+    const replayedTo = options.machine.appliedIndex;
+    const force = options.forceNewCluster;
+    await forceNewCluster(log, {
+      nodeId,
+      config,
+      configIndex: replayedTo,
+      clock,
+      damaged: distrust,
+      force,
+    });
+    distrust = false; // forced: what is left is the group's log now
   }
   let repair: RepairGoal | null = null;
   if (distrust) {

@@ -14,6 +14,7 @@ import type {
 } from "../../raft/mod.ts";
 import type { Applier, ClockLike, Timers, Transport } from "./types.ts";
 import type { CommitPersistPolicy } from "./log_writer.ts";
+import type { ForceNewClusterOptions } from "./force_new_cluster.ts";
 
 /** How to open a `RaftReplica`. */
 export interface RaftReplicaOptions {
@@ -67,6 +68,11 @@ export interface RaftReplicaOptions {
   commitPersistBytes?: number;
   /** Extra limits for the Raft core (inflight, chunk sizes...). */
   raft?: Partial<Omit<RaftNodeOptions, "id" | "storage" | "prng" | "appliedIndex">>;
+  /**
+   * Make this node the sole voter of its group at open, before Raft starts (the survivor of a
+   * lost majority, `--force-new-cluster`; see `force_new_cluster.ts`). Absent = no.
+   */
+  forceNewCluster?: ForceNewClusterOptions;
   /** Where loud warnings go (damaged log, fatal errors). console.error. */
   warn?: (message: string) => void;
   /** Called after every applied entry (simulation checkers, metrics). */

@@ -140,8 +140,8 @@ export class TestCluster {
     return broker;
   }
 
-  /** Opens the node's log and replica from its file system. */
-  async boot(id: string): Promise<void> {
+  /** Opens the node's log and replica from its file system (`extra` over the cluster's options). */
+  async boot(id: string, extra: Partial<RaftReplicaOptions> = {}): Promise<void> {
     const node = this.node(id);
     node.log = await SegmentLog.open("/data/log", { fs: node.fs, segmentBytesMax: 4096 });
     node.machine = new StateMachine();
@@ -160,6 +160,7 @@ export class TestCluster {
       initialVoters: this.#voters,
       warn: (message) => node.warnings.push(message),
       ...this.#options,
+      ...extra,
     });
     let salt = 1;
     node.broker = new EngineService({
