@@ -14,6 +14,9 @@ import {
   type CmqdNode,
   CredentialsError,
   FileKeyRing,
+  forceNewClusterDirProblem,
+  ForceNewClusterError,
+  isClusterMember,
   loadClusterKey,
   loadTlsFiles,
   memberFetch,
@@ -50,6 +53,9 @@ async function main(): Promise<void> {
     console.log(usage);
     return;
   }
+  // The flag recovers a surviving member's data: refused before anything is written in it.
+  const unrecoverable = config.forceNewCluster ? forceNewClusterDirProblem(config.dataDir) : null;
+  if (unrecoverable !== null) exitWith(unrecoverable);
   // SIGHUP's default action ends the process: listen from the start, with or without a key ring.
   const hangup = reloadOnHangup();
   // Everything that can be wrong with the files is found before the data directory is touched
@@ -71,7 +77,7 @@ async function main(): Promise<void> {
   let handler: Handler | null = null;
   const server = listen(config, tls, controller.signal, () => handler);
   const url = `${host}:${server.addr.port}`;
-  const clustered = config.peers.length > 0 || config.join !== null;
+  const clustered = isClusterMember(config);
   const signForJoin = config.join === null || clusterKey === null
     ? null
     : joinSigner(clusterKey, config.nodeId, members.fetch);
@@ -94,6 +100,7 @@ async function main(): Promise<void> {
     );
   }
   const node = await startNode({
+    forceNewCluster: config.forceNewCluster,
     nodeId: config.nodeId,
     dataDir: config.dataDir,
     fs: new RealFileSystem(),
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
     transport,
     initialVoters: config.join !== null && signForJoin !== null
       ? await bootstrapVotersOf(config.join, signForJoin)
-      : clustered
+      : clustered && !config.forceNewCluster
       ? config.peers.map((peer) => peer.id)
       : [config.nodeId],
     url,
@@ -115,6 +122,10 @@ async function main(): Promise<void> {
     access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },
     clusterKey: clusterKey ?? undefined,
     memberFetch: members.fetch,
+  }).catch((error) => {
+    // Found once the log is open (it holds no entry, the node is not a member): nothing written.
+    if (error instanceof ForceNewClusterError) exitWith(error.message);
+    throw error;
   });
   handler = node.handler;
   node.onFatal((error) => void die(node, config.nodeId, error));

@@ -57,6 +57,13 @@ export interface NodeConfig {
    * `link-local` (`broker/push/networks.ts`), as given (checked here); empty = none.
    */
   pushDenyNetworks: string[];
+  /**
+   * Make this node the sole voter of its group at start (the survivor of a majority lost for
+   * good): every other member is removed, through the log. A flag only, no environment variable,
+   * so that it can't be left on by accident: started again with it later, once the group grew
+   * back, it would remove the new members too.
+   */
+  forceNewCluster: boolean;
   help: boolean;
 }
 
@@ -69,7 +76,8 @@ export interface PeerSpec {
 
 interface FlagSpec {
   key: keyof NodeConfig;
-  env: string;
+  /** Its environment variable; null for a flag that must be given on each start. */
+  env: string | null;
   /**
    * `switch`: a flag without a value means true (`--insecure`); `--insecure=false` also works,
    * and the environment may say `1` or `0`.
@@ -162,6 +170,12 @@ const flags: Record<string, FlagSpec> = {
     kind: "networks",
     help: "CIDRs or loopback,private,link-local pushes never connect to",
   },
+  "--force-new-cluster": {
+    key: "forceNewCluster",
+    env: null,
+    kind: "switch",
+    help: "make this survivor the sole voter, removing every other member (README)",
+  },
 };
 
 /** The environment variable that carries the cluster key itself. */
@@ -192,16 +206,20 @@ const defaults: NodeConfig = {
   peerTls: false,
   tlsCa: null,
   pushDenyNetworks: [],
+  forceNewCluster: false,
   help: false,
 };
+
+/** What `--help` writes in the environment column of a flag without a variable. */
+export const flagOnly = "(flag only)";
 
 /** The `--help` text. */
 export const usage = [
   "usage: cmqd [flags]   (every flag also as an environment variable)",
   ...Object.entries(flags).map(([flag, spec]) =>
-    `  ${(flag + valueHint(spec)).padEnd(26)} ${spec.env.padEnd(23)} ${spec.help} (default ${
-      JSON.stringify(defaults[spec.key])
-    })`
+    `  ${(flag + valueHint(spec)).padEnd(26)} ${
+      (spec.env ?? flagOnly).padEnd(23)
+    } ${spec.help} (default ${JSON.stringify(defaults[spec.key])})`
   ),
   `  ${"".padEnd(26)} ${clusterKeyEnv.padEnd(23)} the cluster key itself (instead of a file)`,
 ].join("\n");
@@ -282,6 +300,7 @@ export function parsePeers(raw: string, source = "--peers"): PeerSpec[] {
 export function parseConfig(args: string[], env: Record<string, string>): NodeConfig {
   const config: Record<string, unknown> = { ...defaults };
   for (const spec of Object.values(flags)) {
+    if (spec.env === null) continue;
     const raw = env[spec.env];
     if (raw !== undefined) config[spec.key] = convert(spec, raw, spec.env);
   }
@@ -307,6 +326,7 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   if (result.peers.length > 0 && result.join !== null) {
     throw new Error("--peers (a new cluster) and --join (an existing one) exclude each other");
   }
+  if (result.forceNewCluster) checkForceNewCluster(result);
   if (result.peers.length > 0) checkOwnPeerPort(result);
   if ((result.tlsCert === null) !== (result.tlsKey === null)) {
     throw new Error("--tls-cert and --tls-key go together: give both files, or neither");
@@ -340,6 +360,39 @@ function checkOwnPeerPort(config: NodeConfig): void {
   );
 }
 
+/**
+ * Whether the node takes part in a cluster: it then listens on its peer port and needs the
+ * cluster key. A node forced to be the sole voter is one (others join it later).
+ */
+export function isClusterMember(
+  config: Pick<NodeConfig, "peers" | "join" | "forceNewCluster">,
+): boolean {
+  return config.peers.length > 0 || config.join !== null || config.forceNewCluster;
+}
+
+/**
+ * `--force-new-cluster` recovers a surviving member's data directory as the sole voter: an
+ * empty node has nothing to recover (`--join` adds one to a group), and `--peers` names the
+ * initial voters of a new group, the opposite of what the flag does. (That the data directory
+ * holds a log is checked by `main.ts` before it is touched, and again when the log is open.)
+ */
+function checkForceNewCluster(config: NodeConfig): void {
+  if (config.join !== null) {
+    throw new Error(
+      "--force-new-cluster recovers the data of a surviving member and --join adds an empty " +
+        "node to a running group: give one of them (join the fresh nodes to the recovered one " +
+        "once it runs)",
+    );
+  }
+  if (config.peers.length > 0) {
+    throw new Error(
+      "--force-new-cluster makes this node the sole voter, whatever its log's membership; " +
+        "--peers would name initial voters, which only a new data directory uses: drop --peers " +
+        "(the node listens for peers on --peer-port)",
+    );
+  }
+}
+
 /** Addresses that mean "every interface": fine to listen on, useless to dial. */
 const wildcardHosts = new Set(["0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0"]);
 
@@ -360,8 +413,7 @@ function checkAdvertisedHost(config: NodeConfig): void {
         "this node from the others (e.g. 10.0.0.1 or node1.internal)",
     );
   }
-  const clustered = config.peers.length > 0 || config.join !== null;
-  if (clustered && host === null && wildcardHosts.has(config.host)) {
+  if (isClusterMember(config) && host === null && wildcardHosts.has(config.host)) {
     throw new Error(
       `--host ${config.host} listens on every interface, but the other members need an ` +
         "address to reach this node by: add --advertise-host NAME (e.g. 10.0.0.1 or " +
@@ -399,10 +451,14 @@ function checkClusterKey(config: NodeConfig): void {
       );
     }
   }
-  const clustered = config.peers.length > 0 || config.join !== null;
-  if (clustered && config.clusterKeyFile === null && config.clusterKey === null) {
+  if (isClusterMember(config) && config.clusterKeyFile === null && config.clusterKey === null) {
+    const flag = config.join !== null
+      ? "--join"
+      : config.forceNewCluster
+      ? "--force-new-cluster"
+      : "--peers";
     throw new Error(
-      `${config.join !== null ? "--join" : "--peers"} needs the cluster key every member holds: ` +
+      `${flag} needs the cluster key every member holds: ` +
         `--cluster-key-file FILE or ${clusterKeyEnv} (make one with: openssl rand -hex 32 > ` +
         "cluster.key; chmod 600 cluster.key; copy it to every node)",
     );

@@ -4,7 +4,7 @@
  * knows has its row. A flag that exists only in the docs, or a default that drifted, fails here.
  */
 import assert from "node:assert/strict";
-import { advertisedHostOf, clusterKeyEnv, parseConfig, usage } from "./config.ts";
+import { advertisedHostOf, clusterKeyEnv, flagOnly, parseConfig, usage } from "./config.ts";
 
 interface Row {
   flags: string[];
@@ -19,7 +19,9 @@ async function readmeRows(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const line of section.split("\n")) {
     const cells = line.split("|").slice(1, -1).map((cell) => cell.trim());
-    if (cells.length !== 4 || !/^`|^$/.test(cells[0]) || !cells[1].startsWith("`")) continue;
+    if (cells.length !== 4 || !/^`|^$/.test(cells[0])) continue;
+    // A flag without an environment variable says so in that column, as `--help` does.
+    if (!cells[1].startsWith("`") && cells[1] !== flagOnly) continue;
     const codes = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1]);
     rows.push({
       flags: codes(cells[0]),
@@ -33,12 +35,18 @@ async function readmeRows(): Promise<Row[]> {
   return rows;
 }
 
-/** The program's flags, each with its environment variable and default (from `--help`). */
-function programFlags(): Map<string, { env: string; defaultJson: string }> {
-  const flags = new Map<string, { env: string; defaultJson: string }>();
+/**
+ * The program's flags, each with its environment variable (null for a flag only) and default
+ * (from `--help`).
+ */
+function programFlags(): Map<string, { env: string | null; defaultJson: string }> {
+  const flags = new Map<string, { env: string | null; defaultJson: string }>();
   for (const line of usage.split("\n")) {
-    const match = /^ {2}(--[a-z-]+)(?: \S+)? +(CMQD_[A-Z_]+) .*\(default (.*)\)$/.exec(line);
-    if (match) flags.set(match[1], { env: match[2], defaultJson: match[3] });
+    const match = /^ {2}(--[a-z-]+)(?: \S+)? +(CMQD_[A-Z_]+|\(flag only\)) .*\(default (.*)\)$/
+      .exec(line);
+    if (match) {
+      flags.set(match[1], { env: match[2] === flagOnly ? null : match[2], defaultJson: match[3] });
+    }
   }
   return flags;
 }
@@ -55,7 +63,8 @@ Deno.test("every flag of the README's Configuration table exists, and every flag
       assert.deepEqual(envNames, [clusterKeyEnv], "the one variable without a flag");
       continue;
     }
-    assert.deepEqual(envNames, row.flags.map((flag) => program.get(flag)!.env), row.flags[0]);
+    const programEnvs = row.flags.flatMap((flag) => program.get(flag)!.env ?? []);
+    assert.deepEqual(envNames, programEnvs, row.flags[0]);
   }
 });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { advertisedHostOf, parseConfig } from "./config.ts";
+import { advertisedHostOf, isClusterMember, parseConfig, usage } from "./config.ts";
+import { forceNewClusterDirProblem } from "./force_new_cluster.ts";
 
 Deno.test("defaults apply when nothing is given", () => {
   const config = parseConfig([], {});
@@ -271,4 +272,59 @@ Deno.test("a bad --push-deny-networks entry stops the start, naming the entry an
     () => parseConfig([], { CMQD_PUSH_DENY_NETWORKS: "private,intranet" }),
     /^Error: CMQD_PUSH_DENY_NETWORKS: 'intranet' is not an IPv4/,
   );
+});
+
+Deno.test("--force-new-cluster is a flag only, needs the cluster key, and excludes --peers and --join", () => {
+  const key = { CMQD_CLUSTER_KEY: "k".repeat(32) };
+  const config = parseConfig(["--force-new-cluster", "--node-id", "n2"], key);
+  assert.equal(config.forceNewCluster, true);
+  assert.equal(isClusterMember(config), true, "it listens for the nodes that join it later");
+  assert.equal(parseConfig([], key).forceNewCluster, false);
+  // No environment variable: one left in a unit file would remove the regrown members later.
+  assert.equal(parseConfig([], { ...key, CMQD_FORCE_NEW_CLUSTER: "1" }).forceNewCluster, false);
+  assert.match(usage, /^ {2}--force-new-cluster +\(flag only\) +make this survivor/m);
+  assert.throws(
+    () => parseConfig(["--force-new-cluster", "--join", "http://h:2"], key),
+    (error: Error) =>
+      error.message ===
+        "--force-new-cluster recovers the data of a surviving member and --join adds an empty " +
+          "node to a running group: give one of them (join the fresh nodes to the recovered one " +
+          "once it runs)",
+  );
+  assert.throws(
+    () => parseConfig(["--force-new-cluster", "--peers", "n1=h:1,n2=h:2"], key),
+    (error: Error) =>
+      error.message ===
+        "--force-new-cluster makes this node the sole voter, whatever its log's membership; " +
+          "--peers would name initial voters, which only a new data directory uses: drop " +
+          "--peers (the node listens for peers on --peer-port)",
+  );
+  assert.throws(
+    () => parseConfig(["--force-new-cluster"], {}),
+    /^Error: --force-new-cluster needs the cluster key every member holds: --cluster-key-file/,
+  );
+});
+
+Deno.test("a data directory without a log is refused for --force-new-cluster, before any write", async () => {
+  const root = await Deno.makeTempDir({ prefix: "cmqd-force-dir-" });
+  try {
+    const missing = `${root}/missing`;
+    assert.equal(
+      forceNewClusterDirProblem(missing),
+      `--force-new-cluster: ${missing} does not exist, so there is nothing to recover: give the ` +
+        "data directory of a surviving member (a new node joins with --join instead)",
+    );
+    await Deno.mkdir(`${root}/empty/log`, { recursive: true });
+    assert.match(
+      forceNewClusterDirProblem(`${root}/empty`)!,
+      new RegExp(
+        `^--force-new-cluster: ${root}/empty holds no log \\(no segment in ${root}/empty/log\\)`,
+      ),
+    );
+    await Deno.writeTextFile(`${root}/empty/log/00000000000000000001.log`, "");
+    assert.equal(forceNewClusterDirProblem(`${root}/empty`), null);
+    assert.deepEqual([...Deno.readDirSync(root)].map((entry) => entry.name), ["empty"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

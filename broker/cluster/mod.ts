@@ -7,7 +7,17 @@
  * @module
  */
 export { type CmqdNode, type NodeOptions, noPeers, startNode } from "./node.ts";
-export { advertisedHostOf, clusterKeyEnv, type NodeConfig, parseConfig, usage } from "./config.ts";
+export {
+  advertisedHostOf,
+  clusterKeyEnv,
+  flagOnly,
+  isClusterMember,
+  type NodeConfig,
+  parseConfig,
+  usage,
+} from "./config.ts";
+export { forceNewClusterDirProblem } from "./force_new_cluster.ts";
+export { ForceNewClusterError } from "../replication/mod.ts";
 export { type KeyFileAccess, loadClusterKey, newClusterKeyText } from "./cluster_key.ts";
 export {
   clusterRequestScheme,
