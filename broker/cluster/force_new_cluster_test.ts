@@ -5,6 +5,7 @@
  * restarts and snapshots; forcing again writes nothing; a node with nothing to recover refuses.
  */
 import assert from "node:assert/strict";
+import { encodeConfigChange, EntryType, nodeId } from "../../raft/mod.ts";
 import { SegmentLog, SimFileSystem } from "../../storage/mod.ts";
 import { CommandType, encodeJson, StateMachine } from "../engine/mod.ts";
 import {
@@ -131,6 +132,44 @@ Deno.test("forcing a node whose log holds nothing is refused, and writes nothing
     );
     assert.equal(log.lastIndex, 0);
     assert.deepEqual(log.readHardState(), { term: 0, vote: null, commit: 0 });
+  } finally {
+    await log.close();
+  }
+});
+
+Deno.test("forcing a node its own log shows removed is refused, and writes nothing", async () => {
+  const fs = new SimFileSystem();
+  const clock = new ManualClock();
+  const log = await SegmentLog.open("/d/log", { fs });
+  const removal = encodeConfigChange({ type: "remove", nodeId: nodeId("n3") });
+  log.append([{ term: 2, index: 1, timestamp: 1, type: EntryType.ConfigChange, payload: removal }]);
+  await log.sync();
+  await log.writeHardState({ term: 2, vote: null, commit: 0 });
+  try {
+    await assert.rejects(
+      () =>
+        RaftReplica.open({
+          nodeId: "n3",
+          log,
+          machine: new StateMachine(),
+          transport: noPeers(),
+          clock,
+          timers: clock,
+          prng: { next: () => 0.5 },
+          fs,
+          snapshotsDir: "/d/snapshots",
+          initialVoters: ["n1", "n2", "n3"],
+          forceNewCluster: forcing([], () => new StateMachine()),
+        }),
+      (error: Error) =>
+        error instanceof ForceNewClusterError &&
+        error.message ===
+          "--force-new-cluster: node 'n3' is not a member of the configuration in its log " +
+            "(voters n1, n2, learners none): it was removed, or never finished joining, so its " +
+            "data is not the group's; start the flag on a surviving member's data directory",
+    );
+    assert.equal(log.lastIndex, 1);
+    assert.deepEqual(log.readHardState(), { term: 2, vote: null, commit: 0 });
   } finally {
     await log.close();
   }
