@@ -13,9 +13,11 @@
  * A restart without the flag reads the same configuration from the log; snapshots record it.
  *
  * An old member that comes back is not a member any more: the survivor never sends it anything,
- * and ignores its campaigns while it leads (check-quorum lease). It must not come back with its
- * old data anyway: two old members together still make a majority of the old configuration and
- * would elect a leader of their own. Wipe them, then grow the group with `--join`.
+ * and ignores its campaigns while it leads or follows a live leader (check-quorum lease). It must
+ * not come back with its old data anyway: in an election of the regrown group, one whose log ends
+ * in a later term could win the survivor's vote (a majority of the old configuration), and two
+ * old members together are such a majority without it. Wipe them, then grow the group with
+ * `--join` (under new ids: README, "Losing a majority").
  *
  * Running it again on a node that already is the sole member writes nothing.
  *
