@@ -1,10 +1,24 @@
 /**
  * A node's `/metrics` counts the long polls parked on it (what the scale probe reads to know its
- * polls are waiting), and the depth of each queue, of the first 1,000 (README, "Operations").
+ * polls are waiting), and the depth of each queue and the age of its oldest message, of the first
+ * 1,000 (README, "Operations").
  */
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
+import { parsePrometheusText } from "../http/testing/mod.ts";
+import type { CmqdNode } from "./node.ts";
 import { startOneNode, until } from "./testing/mod.ts";
+
+/** The samples of the node's `/metrics`, by series (checks the text format on the way). */
+async function scrape(node: CmqdNode): Promise<Map<string, number>> {
+  return parsePrometheusText(await (await node.app.request("/metrics")).text());
+}
+
+/** A wall clock the test moves (the node's monotonic clock too, so cluster time follows it). */
+function clockAt(start: number) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
 
 Deno.test("/metrics reports the receives parked on the node", async () => {
   const node = await startOneNode(new SimFileSystem());
@@ -53,6 +67,31 @@ Deno.test("/metrics reports per-queue depths, of the first 1,000 queues", async 
     assert.equal(gauge("cmqd_queue_active_messages")[0][1], 2);
     assert.equal(gauge("cmqd_queue_inflight_messages")[0][1], 1);
     assert.equal(gauge("cmqd_queue_delayed_messages")[0][1], 1);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("/metrics reports the age of each queue's oldest undeleted message, growing with the clock", async () => {
+  const clock = clockAt(1_700_000_000_000);
+  const node = await startOneNode(new SimFileSystem(), { clock });
+  const age = async (queue: string) =>
+    (await scrape(node)).get(`cmqd_queue_oldest_message_age_seconds{queue="${queue}"}`);
+  try {
+    await node.broker.createQueue("jobs", {});
+    await node.broker.createQueue("empty", {});
+    await node.broker.sendMessages("jobs", [{ body: "first" }]);
+    clock.advance(30_000);
+    await node.broker.sendMessages("jobs", [{ body: "second" }]);
+    assert.equal(await age("jobs"), 30);
+    assert.equal(await age("empty"), 0, "an empty queue has no oldest message");
+    clock.advance(15_000);
+    assert.equal(await age("jobs"), 45, "the age grows with the clock, nothing applied");
+    const [received] = (await node.broker.receiveMessages("jobs", { maxMessages: 1 })).messages;
+    assert.equal(received.body, "first");
+    assert.equal(await age("jobs"), 45, "a message in flight is still the oldest");
+    await node.broker.deleteMessages("jobs", [received.receiptHandle]);
+    assert.equal(await age("jobs"), 15, "once deleted, the next one is the oldest");
   } finally {
     await node.close();
   }

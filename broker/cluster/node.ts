@@ -554,6 +554,11 @@ function nodeMetricsText(
       (q) => q.inflightMessages,
     ),
     ...depth("cmqd_queue_delayed_messages", "Messages not yet visible.", (q) => q.delayedMessages),
+    ...depth(
+      "cmqd_queue_oldest_message_age_seconds",
+      "Seconds since the oldest message not yet deleted (visible, in flight or delayed) entered the queue (sent, or moved in from another queue), in cluster time; 0 when the queue is empty.",
+      (q) => q.oldestMessageAt === null ? 0 : Math.max(0, now - q.oldestMessageAt) / 1000,
+    ),
   ];
   return lines.join("\n") + "\n";
 }
