@@ -1,12 +1,14 @@
 /**
  * A node's `/metrics` counts the long polls parked on it (what the scale probe reads to know its
- * polls are waiting), and the depth of each queue and the age of its oldest message, of the first
- * 1,000 (README, "Operations").
+ * polls are waiting), the depth of each queue and the age of its oldest message, of the first
+ * 1,000, and this node's Raft state, log trust and disk guard (README, "Operations").
  */
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { parsePrometheusText } from "../http/testing/mod.ts";
 import type { CmqdNode } from "./node.ts";
+import { noPeers, startNode } from "./node.ts";
+import { realTimers } from "./real_time.ts";
 import { startOneNode, until } from "./testing/mod.ts";
 
 /** The samples of the node's `/metrics`, by series (checks the text format on the way). */
@@ -92,6 +94,96 @@ Deno.test("/metrics reports the age of each queue's oldest undeleted message, gr
     assert.equal(await age("jobs"), 45, "a message in flight is still the oldest");
     await node.broker.deleteMessages("jobs", [received.receiptHandle]);
     assert.equal(await age("jobs"), 15, "once deleted, the next one is the oldest");
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("/metrics reports a one-voter leader's Raft state and no peers", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  try {
+    await node.broker.createQueue("jobs", {});
+    const samples = await scrape(node);
+    const status = node.replica.status();
+    assert.equal(samples.get("cmqd_raft_term"), status.term);
+    assert.ok(status.term >= 1);
+    assert.equal(samples.get('cmqd_raft_role{role="leader"}'), 1);
+    for (const role of ["follower", "candidate", "learner"]) {
+      assert.equal(samples.get(`cmqd_raft_role{role="${role}"}`), 0, role);
+    }
+    assert.equal(samples.get("cmqd_raft_leader_known"), 1);
+    assert.ok(samples.get("cmqd_raft_commit_index")! >= node.machine.appliedIndex - 1);
+    assert.ok(samples.get("cmqd_raft_commit_index")! >= 2, "the no-op and the queue");
+    assert.equal(samples.get("cmqd_raft_leader_changes_total"), 1, "its own leadership");
+    assert.equal(samples.get("cmqd_raft_elections_started_total"), 1, "it elected itself");
+    assert.equal(samples.get("cmqd_raft_voters"), 1);
+    assert.equal(samples.get("cmqd_raft_learners"), 0);
+    assert.equal(samples.get("cmqd_log_distrusted"), 0);
+    const series = [...samples.keys()];
+    assert.ok(!series.some((name) => name.startsWith("cmqd_raft_follower_")), "no followers");
+    assert.ok(!series.some((name) => name.startsWith("cmqd_peer_connected")), "no peers");
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("/metrics reports the disk alarm and the free bytes the guard read", async () => {
+  let free = 500;
+  const node = await startOneNode(new SimFileSystem(), {
+    minFreeDiskBytes: 100,
+    freeDiskBytes: () => free,
+    report: () => {},
+  });
+  try {
+    let samples = await scrape(node);
+    assert.equal(samples.get("cmqd_disk_alarm"), 0);
+    assert.equal(samples.get("cmqd_disk_free_bytes"), 500);
+    free = 99;
+    await until(async () => (await scrape(node)).get("cmqd_disk_alarm") === 1, "the alarm");
+    samples = await scrape(node);
+    assert.equal(samples.get("cmqd_disk_free_bytes"), 99);
+  } finally {
+    await node.close();
+  }
+  const off = await startOneNode(new SimFileSystem());
+  try {
+    const samples = await scrape(off);
+    assert.equal(samples.get("cmqd_disk_alarm"), 0);
+    assert.equal(samples.has("cmqd_disk_free_bytes"), false, "nothing read: the guard is off");
+  } finally {
+    await off.close();
+  }
+});
+
+Deno.test("/metrics reports a log the node distrusts after damage, and no leader", async () => {
+  const fs = new SimFileSystem();
+  const first = await startOneNode(fs, { snapshotEntriesInterval: 1000 });
+  try {
+    await first.broker.createQueue("jobs", {});
+    await first.broker.sendMessages("jobs", [{ body: "1" }, { body: "2" }]);
+    assert.equal((await scrape(first)).get("cmqd_log_distrusted"), 0);
+  } finally {
+    await first.close();
+  }
+  const segment = fs.readDir("/d/log").filter((name) => name.endsWith(".log")).sort()[0];
+  fs.flipBit(`/d/log/${segment}`, 40); // inside the first record's payload
+  const node = await startNode({
+    nodeId: "n1",
+    dataDir: "/d",
+    fs,
+    clock: { now: () => Date.now() },
+    timers: realTimers,
+    transport: noPeers(),
+    initialVoters: ["n1"],
+    url: "http://127.0.0.1:1",
+    tickMs: 5,
+    report: () => {},
+  });
+  try {
+    const samples = await scrape(node);
+    assert.equal(samples.get("cmqd_log_distrusted"), 1);
+    assert.equal(samples.get("cmqd_raft_leader_known"), 0, "it may not elect itself");
+    assert.equal(samples.get('cmqd_raft_role{role="leader"}'), 0);
   } finally {
     await node.close();
   }

@@ -48,6 +48,8 @@ import { DiskGuard } from "./disk_guard.ts";
 import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
 import { handOff } from "./hand_off.ts";
 import { Membership } from "./member_changes.ts";
+import { PeerContact } from "./peer_contact.ts";
+import { RaftMetrics } from "./raft_metrics.ts";
 import { topicMetricsText } from "./topic_metrics.ts";
 
 /** Options of `startNode`. */
@@ -185,11 +187,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   });
   const logOpenedAt = monotonic.now();
   const machine = new StateMachine();
+  const peers = new PeerContact(options.transport, monotonic);
   const replica = await RaftReplica.open({
     nodeId: options.nodeId,
     log,
     machine,
-    transport: options.transport,
+    transport: peers,
     clock: options.clock,
     monotonic: options.monotonic,
     timers: options.timers,
@@ -214,6 +217,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     snapshotEntriesInterval: options.snapshotEntriesInterval,
   });
   report(`cmqd ${options.nodeId}: ${openingReport(log, { openedAt, logOpenedAt, monotonic })}`);
+  const raftMetrics = new RaftMetrics({ replica, peers, disk: () => diskGuard });
   const voters: string[] = replica.status().config.voters;
   if (voters.length === 1 && voters[0] === options.nodeId) {
     // A one-voter group has nobody to wait for: elect itself now rather than after a timeout.
@@ -331,7 +335,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     removal: () => replica.removal === null ? null : removedMessage(replica.removal),
     cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
     metricsText: () =>
-      nodeMetricsText(log, machine, replica.now(), broker.parkedReceivers) +
+      nodeMetricsText(log, machine, replica.now(), broker.parkedReceivers) + raftMetrics.text() +
       topicMetricsText(machine.topics, push.stats(), replica.now()),
     leaderUrl,
     join: (request) => membership.join(request),

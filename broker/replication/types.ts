@@ -34,6 +34,11 @@ export interface Transport {
   removePeer(id: NodeId): void;
   /** The client base URL a peer announced in its hello, if it did. */
   clientUrl(id: NodeId): string | null;
+  /**
+   * Whether the connection this node sends to `id` on is up now (read by `/metrics`); left out
+   * by transports without connections (a one-voter group, in-process tests).
+   */
+  isConnected?(id: NodeId): boolean;
   /** Closes the listener and every connection. */
   close(): Promise<void>;
 }

@@ -1,0 +1,162 @@
+/**
+ * `/metrics` of the nodes of a three-voter group (README, "Operations"): each node's role, the
+ * leader's view of each follower (lag, silence, connection), and the leader-change and election
+ * counters across a hand-over. Three real nodes in one process, on simulated disks, over an
+ * in-memory network whose links the test cuts.
+ */
+import assert from "node:assert/strict";
+import type { Message } from "../../raft/mod.ts";
+import { SimFileSystem } from "../../storage/mod.ts";
+import { parsePrometheusText } from "../http/testing/mod.ts";
+import { type CmqdNode, startNode } from "./node.ts";
+import { realClock, realTimers } from "./real_time.ts";
+import { LocalTransport, until } from "./testing/mod.ts";
+
+/** Nodes by id; a node in `cut` neither sends nor receives. */
+class Network {
+  readonly ends = new Map<string, Wire>();
+  readonly cut = new Set<string>();
+  linked(from: string, to: string): boolean {
+    return !this.cut.has(from) && !this.cut.has(to) && this.ends.has(to);
+  }
+}
+
+/** One node's end: delivers in a microtask; connected while neither side is cut. */
+class Wire extends LocalTransport {
+  constructor(readonly network: Network, readonly id: string) {
+    super();
+    network.ends.set(id, this);
+  }
+  send(messages: Message[]): void {
+    for (const message of messages) {
+      if (!this.network.linked(this.id, message.to)) continue;
+      const copy = structuredClone(message);
+      queueMicrotask(() => {
+        if (this.network.linked(copy.from, copy.to)) {
+          this.network.ends.get(copy.to)?.handler?.(copy);
+        }
+      });
+    }
+  }
+  isConnected(id: string): boolean {
+    return this.network.linked(this.id, id);
+  }
+}
+
+async function scrape(node: CmqdNode): Promise<Map<string, number>> {
+  return parsePrometheusText(await (await node.app.request("/metrics")).text());
+}
+
+async function startGroup(network: Network, ids: string[]): Promise<Map<string, CmqdNode>> {
+  const nodes = new Map<string, CmqdNode>();
+  for (const [index, id] of ids.entries()) {
+    nodes.set(
+      id,
+      await startNode({
+        nodeId: id,
+        dataDir: "/d",
+        fs: new SimFileSystem(),
+        clock: realClock,
+        timers: realTimers,
+        transport: new Wire(network, id),
+        initialVoters: ids,
+        url: `http://127.0.0.1:${index + 1}`,
+        tickMs: 5,
+        handOffMsMax: 500,
+        report: () => {},
+      }),
+    );
+  }
+  return nodes;
+}
+
+Deno.test("/metrics of a three-voter group: roles, follower lag, silence and connections, leader changes", async () => {
+  const network = new Network();
+  const nodes = await startGroup(network, ["n1", "n2", "n3"]);
+  const leaderOf = () => [...nodes.values()].find((node) => node.replica.isLeader);
+  try {
+    await until(async () => {
+      for (const node of nodes.values()) {
+        if ((await scrape(node)).get("cmqd_raft_leader_known") !== 1) return false;
+      }
+      return leaderOf() !== undefined;
+    }, "every node to know a leader");
+    const leader = leaderOf()!;
+    const leaderId = leader.replica.id;
+    const [lagging, other] = [...nodes.keys()].filter((id) => id !== leaderId);
+    for (const [id, node] of nodes) {
+      const samples = await scrape(node);
+      const role = id === leaderId ? "leader" : "follower";
+      assert.equal(samples.get(`cmqd_raft_role{role="${role}"}`), 1, `${id} is ${role}`);
+      assert.equal(samples.get("cmqd_raft_voters"), 3);
+      const followerSeries = [...samples.keys()].filter((name) =>
+        name.startsWith("cmqd_raft_follower_")
+      );
+      assert.equal(followerSeries.length, id === leaderId ? 4 : 0, "the leader's view only");
+    }
+    let samples = await scrape(leader);
+    for (const id of [lagging, other]) {
+      assert.equal(samples.get(`cmqd_peer_connected{node="${id}"}`), 1);
+      assert.ok(samples.has(`cmqd_raft_follower_lag_entries{node="${id}"}`));
+    }
+
+    // One follower drops off the network while the leader goes on committing with the other.
+    network.cut.add(lagging);
+    await leader.broker.createQueue("jobs", {});
+    await leader.broker.sendMessages("jobs", [{ body: "1" }, { body: "2" }]);
+    const lag = (samples: Map<string, number>, id: string) =>
+      samples.get(`cmqd_raft_follower_lag_entries{node="${id}"}`)!;
+    const silence = (samples: Map<string, number>, id: string) =>
+      samples.get(`cmqd_raft_follower_last_contact_seconds{node="${id}"}`)!;
+    await until(async () => lag(await scrape(leader), other) === 0, "the other follower caught up");
+    samples = await scrape(leader);
+    assert.ok(lag(samples, lagging) >= 2, "the cut follower misses the queue and the send");
+    assert.equal(samples.get(`cmqd_peer_connected{node="${lagging}"}`), 0);
+    assert.equal(samples.get(`cmqd_peer_connected{node="${other}"}`), 1);
+    const silent = silence(samples, lagging);
+    await until(async () => silence(await scrape(leader), lagging) > silent, "the silence to grow");
+
+    const healedAt = Date.now(); // the nodes' clock
+    network.cut.delete(lagging);
+    await until(async () => {
+      const samples = await scrape(leader);
+      const heardSinceHeal = silence(samples, lagging) * 1000 <= Date.now() - healedAt;
+      return lag(samples, lagging) === 0 && heardSinceHeal;
+    }, "the follower to catch up and be heard again");
+    assert.equal((await scrape(leader)).get(`cmqd_peer_connected{node="${lagging}"}`), 1);
+
+    // A hand-over: the roles flip, and both nodes count one more leader and the new one an election.
+    const successor = nodes.get(other)!;
+    const before = { leader: await scrape(leader), successor: await scrape(successor) };
+    leader.replica.transferLeadership(other);
+    await until(async () => {
+      const samples = await scrape(leader);
+      return successor.replica.isLeader && samples.get("cmqd_raft_leader_known") === 1 &&
+        samples.get('cmqd_raft_role{role="follower"}') === 1;
+    }, "the hand-over");
+    const after = { leader: await scrape(leader), successor: await scrape(successor) };
+    assert.equal(after.leader.get('cmqd_raft_role{role="leader"}'), 0);
+    assert.equal(after.successor.get('cmqd_raft_role{role="leader"}'), 1);
+    assert.equal(after.successor.get('cmqd_raft_role{role="follower"}'), 0);
+    for (const side of ["leader", "successor"] as const) {
+      assert.equal(
+        after[side].get("cmqd_raft_leader_changes_total"),
+        before[side].get("cmqd_raft_leader_changes_total")! + 1,
+        side,
+      );
+      assert.ok(after[side].get("cmqd_raft_term")! > before[side].get("cmqd_raft_term")!, side);
+    }
+    assert.equal(
+      after.successor.get("cmqd_raft_elections_started_total"),
+      before.successor.get("cmqd_raft_elections_started_total")! + 1,
+    );
+    assert.equal(
+      after.leader.get("cmqd_raft_elections_started_total"),
+      before.leader.get("cmqd_raft_elections_started_total"),
+    );
+    assert.ok(after.successor.has(`cmqd_raft_follower_lag_entries{node="${leaderId}"}`));
+    assert.ok(!after.leader.has(`cmqd_raft_follower_lag_entries{node="${other}"}`));
+  } finally {
+    for (const node of nodes.values()) await node.close();
+  }
+});
