@@ -132,7 +132,7 @@ export class RaftMetrics {
       "On the leader only: seconds since a Raft message from another member last arrived at this node (since this node started if none has).",
       leading
         ? status.peers.map((peer) =>
-          `{node="${peer.id}"} ${this.#parts.peers.silentMs(peer.id) / 1000}`
+          `{node="${peer.id}"} ${Math.round(this.#parts.peers.silentMs(peer.id)) / 1000}`
         )
         : [],
     );
