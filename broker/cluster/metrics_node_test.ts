@@ -58,10 +58,12 @@ Deno.test("/metrics reports per-queue depths, of the first 1,000 queues", async 
     }
     const text = await (await node.app.request("/metrics")).text();
     const gauge = (name: string) =>
-      [...text.matchAll(new RegExp(`^${name}\\{queue="([^"]+)"\\} (\\d+)$`, "gm"))]
+      [...text.matchAll(new RegExp(`^${name}\\{queue="([^"]+)"\\} ([\\d.]+)$`, "gm"))]
         .map((match) => [match[1], Number(match[2])] as const);
-    for (const name of ["active", "inflight", "delayed"]) {
-      const lines = gauge(`cmqd_queue_${name}_messages`);
+    for (const name of ["active", "inflight", "delayed", "oldest"]) {
+      const lines = gauge(
+        name === "oldest" ? "cmqd_queue_oldest_message_age_seconds" : `cmqd_queue_${name}_messages`,
+      );
       assert.equal(lines.length, 1000, `${name}: one line per queue, the first 1,000 of 1,001`);
       assert.equal(lines[0][0], "a-busy");
       assert.ok(!lines.some(([queue]) => queue === "q0999"), "the 1,001st queue is cut");
