@@ -1,6 +1,6 @@
 /**
  * Checked decoding of the JSON-encoded admin and cluster commands whose fields the state machine
- * must validate before acting (Redrive, SetMember). A bad field is an `InvalidParameter` (Redrive,
+ * must validate before acting (Rewind, Redrive, SetMember). A bad field is an `InvalidParameter` (Redrive,
  * proposed from a request) or a `MalformedRequest` value (SetMember, proposed by the cluster).
  *
  * @module
@@ -8,6 +8,8 @@
 import { BrokerError, invalidParameter } from "./errors.ts";
 import { decodeJsonCommand, decodeJsonObject } from "./commands.ts";
 import type { MemberAddress } from "./state_codec.ts";
+import type { QueueState } from "./queue.ts";
+import type { QueueAttributes } from "./types.ts";
 
 /** Messages one Redrive command moves at most (and by default). */
 export const redriveMessagesMax = 100_000;
@@ -17,6 +19,34 @@ export interface RedriveCommand {
   queue: string;
   destination?: string;
   maxMessages: number;
+}
+
+/** A Rewind command: exactly one of `timestamp` and `sequence`. */
+export interface RewindCommand {
+  queue: string;
+  timestamp?: number;
+  sequence?: number;
+}
+
+/** Decodes a Rewind payload; throws `InvalidParameter` for a bad field. */
+export function decodeRewind(payload: Uint8Array): RewindCommand {
+  const { queue, timestamp, sequence } = decodeJsonCommand(payload);
+  const isCount = (value: unknown) =>
+    typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+  if ((timestamp === undefined) === (sequence === undefined)) {
+    throw invalidParameter("timestamp", "give exactly one of timestamp and sequence");
+  }
+  if (timestamp !== undefined && !isCount(timestamp)) {
+    throw invalidParameter("timestamp", "must be a non-negative integer");
+  }
+  if (sequence !== undefined && !isCount(sequence)) {
+    throw invalidParameter("sequence", "must be a non-negative integer");
+  }
+  return {
+    queue,
+    timestamp: timestamp as number | undefined,
+    sequence: sequence as number | undefined,
+  };
 }
 
 /** Decodes a Redrive payload; throws `InvalidParameter` for a bad field. */
@@ -57,4 +87,28 @@ export function applySetMember(
   const member = { id, peerAddress, clientUrl };
   members.set(id, member);
   return { id, member };
+}
+
+/**
+ * Checks the dead-letter policy of `attributes` for queue `name` among `queues`: not the queue
+ * itself, an existing queue, fifo exactly when the queue is. Throws `InvalidParameter`.
+ */
+export function checkDeadLetter(
+  queues: ReadonlyMap<string, QueueState>,
+  name: string,
+  attributes: QueueAttributes,
+): void {
+  const policy = attributes.deadLetter;
+  if (!policy) return;
+  const field = "deadLetter.queue";
+  if (policy.queue === name) {
+    throw invalidParameter(field, "a queue can't be its own dead-letter queue");
+  }
+  const target = queues.get(policy.queue);
+  if (target === undefined) {
+    throw invalidParameter(field, `queue '${policy.queue}' does not exist`);
+  }
+  if (target.meta.attributes.fifo !== attributes.fifo) {
+    throw invalidParameter(field, "must be fifo exactly when the queue is fifo");
+  }
 }

@@ -25,13 +25,15 @@
  * The admin commands (CreateQueue, UpdateQueue, DeleteQueue, Rewind, Purge, Redrive) are JSON
  * objects in UTF-8; Tick has an empty payload.
  *
- * Every decoder throws `DecodeError` on a truncated or garbage payload, never anything else.
+ * Every decoder throws `DecodeError` on a truncated or garbage payload, and `NewerLayoutError`
+ * (`release.ts`) on a layout version above the ones this release writes; never anything else.
  *
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError, fromUtf8, utf8 } from "./binary.ts";
 import { invariant } from "./invariant.ts";
 import { messageLimits } from "./limits.ts";
+import { layoutVersionError } from "./release.ts";
 import type { QueueAttributes, QueueAttributesInput, TagChanges } from "./types.ts";
 
 export { CommandType, type CommandTypeCode } from "./types.ts";
@@ -145,7 +147,7 @@ function writeHeader(writer: ByteWriter, queue: string): void {
 
 function readHeader(reader: ByteReader): string {
   const version = reader.u8();
-  if (version !== layoutVersion) throw new DecodeError(`unknown layout version ${version}`);
+  if (version !== layoutVersion) throw layoutVersionError(version, layoutVersion);
   return reader.string16();
 }
 
@@ -227,7 +229,7 @@ function readSendTable(payload: Uint8Array): SendTable {
   const reader = new ByteReader(payload);
   const version = reader.u8();
   if (version !== layoutVersion && version !== sendReceiveVersion) {
-    throw new DecodeError(`unknown layout version ${version}`);
+    throw layoutVersionError(version, sendReceiveVersion);
   }
   const queue = reader.string16();
   const count = reader.u16();

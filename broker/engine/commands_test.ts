@@ -19,7 +19,8 @@ import {
 import { DecodeError, fromUtf8 } from "./binary.ts";
 import { StateMachine } from "./state_machine.ts";
 import { BrokerError } from "./errors.ts";
-import { CommandType } from "./types.ts";
+import { CommandType, commandTypes } from "./types.ts";
+import { NewerLayoutError, NewerReleaseError } from "./release.ts";
 
 /** Message `slot` of a SendBatch payload, body and all, through the reader the service uses. */
 function decodeSentMessage(payload: Uint8Array, slot: number): SendCommandMessage {
@@ -159,7 +160,9 @@ Deno.test("truncated or garbage payloads are rejected with DecodeError, never a 
         decoders[kind](bytes);
         decodeJsonCommand(bytes);
       } catch (error) {
-        assert.ok(error instanceof DecodeError, String(error));
+        // A layout version above the ones this release writes is a newer release's.
+        const newer = bytes.length > 0 && bytes[0] > (kind === 0 || kind === 4 ? 2 : 1);
+        assert.ok(error instanceof (newer ? NewerLayoutError : DecodeError), String(error));
       }
     }),
   );
@@ -168,12 +171,25 @@ Deno.test("truncated or garbage payloads are rejected with DecodeError, never a 
 Deno.test("apply answers a garbage command with MalformedRequest and changes nothing", () => {
   const machine = new StateMachine();
   const before = machine.snapshot();
+  // The highest layout version a binary command type's decoder reads.
+  const layouts = new Map([[19, 2], [48, 2], [20, 1], [21, 1], [22, 1], [31, 1], [35, 1]]);
   fc.assert(
     fc.property(
       fc.uint8Array({ maxLength: 64 }),
       fc.integer({ min: 16, max: 50 }),
       (bytes, type) => {
         const index = machine.appliedIndex + 1;
+        // An unknown type, or a layout version above any this release writes: a newer
+        // release's entry, refused without being applied (release.ts).
+        const newer = !commandTypes.has(type) || bytes[0] > (layouts.get(type) ?? Infinity);
+        if (newer) {
+          assert.throws(
+            () => machine.apply({ index, timestamp: 0, type, payload: bytes }),
+            NewerReleaseError,
+          );
+          assert.equal(machine.appliedIndex, index - 1);
+          return;
+        }
         const result = machine.apply({ index, timestamp: 0, type, payload: bytes });
         if (type !== 26) assert.ok(result instanceof BrokerError, `type ${type}: ${result}`);
       },

@@ -24,6 +24,7 @@ import { ByteReader, ByteWriter, DecodeError } from "./binary.ts";
 import { QueueState } from "./queue.ts";
 import { checkAttributesInput, resolveCreate } from "./queue_attributes.ts";
 import { TopicStore } from "./topics.ts";
+import { cmqdRelease, NewerReleaseError } from "./release.ts";
 
 const magic = [0x43, 0x4d, 0x51, 0x53]; // "CMQS"
 /** Written now; `readSnapshot` also reads 1 (before topics). */
@@ -85,13 +86,22 @@ export function writeSnapshot(parts: SnapshotParts): Uint8Array {
   return writer.finish();
 }
 
-/** Parses a snapshot; throws `DecodeError` when it is not one. */
+/**
+ * Parses a snapshot; throws `DecodeError` when it is not one, `NewerReleaseError` when a newer
+ * release wrote it.
+ */
 export function readSnapshot(bytes: Uint8Array): SnapshotParts {
   const reader = new ByteReader(bytes);
   for (const byte of magic) {
     if (reader.u8() !== byte) throw new DecodeError("not a cmqd snapshot");
   }
   const version = reader.u8();
+  if (version > snapshotVersion) {
+    throw new NewerReleaseError(
+      `state snapshot version ${version}, which this release (cmqd ${cmqdRelease}, versions 1 ` +
+        `to ${snapshotVersion}) does not know: a newer release wrote it; upgrade this node`,
+    );
+  }
   if (version !== 1 && version !== 2) {
     throw new DecodeError(`unknown snapshot version ${version}`);
   }

@@ -16,6 +16,7 @@ import { messageLimits, namePattern } from "./limits.ts";
 import {
   type AppliedEntry,
   CommandType,
+  commandTypes,
   engineCommandTypeMin,
   type ListQueuesOptions,
   type QueueAttributes,
@@ -53,7 +54,8 @@ import {
 } from "./state_codec.ts";
 import { type TopicQueries, TopicStore } from "./topics.ts";
 import { applyPublish, applyPushResults } from "./topic_publish.ts";
-import { applySetMember, decodeRedrive } from "./admin_commands.ts";
+import { applySetMember, checkDeadLetter, decodeRedrive, decodeRewind } from "./admin_commands.ts";
+import { newerEntryError, NewerLayoutError } from "./release.ts";
 import type {
   CreateResult,
   DeleteResult,
@@ -103,6 +105,15 @@ export class StateMachine {
 
   /** Called after a publish added pending HTTP pushes (wakes the leader's push worker). */
   onPushPending?: () => void;
+  readonly #commandTypes: ReadonlySet<number>;
+
+  /**
+   * `commandTypes`: the types applied (default: every `CommandType`); any other stops the node
+   * (`release.ts`). A subset stands in for an earlier release in tests.
+   */
+  constructor(options: { commandTypes?: ReadonlySet<number> } = {}) {
+    this.#commandTypes = options.commandTypes ?? commandTypes;
+  }
 
   /** The topics, read-only (views, and what the push worker needs). */
   get topics(): TopicQueries {
@@ -114,13 +125,19 @@ export class StateMachine {
     return this.#appliedIndex;
   }
 
-  /** Applies one committed entry; returns its result (an `BrokerError` value for failures). */
+  /**
+   * Applies one committed entry; returns its result (an `BrokerError` value for failures).
+   * Throws `NewerReleaseError`, changing nothing, for an entry a newer release wrote (`release.ts`).
+   */
   apply(entry: AppliedEntry): unknown {
     if (entry.index <= this.#appliedIndex) {
       throw new Error(`entry ${entry.index} already applied (at ${this.#appliedIndex})`);
     }
+    const engine = entry.type >= engineCommandTypeMin;
+    if (engine && !this.#commandTypes.has(entry.type)) throw newerEntryError(entry);
+    const before = { applied: this.#appliedIndex, timestamp: this.#lastTimestamp };
     this.#appliedIndex = entry.index;
-    if (entry.type < engineCommandTypeMin) return undefined;
+    if (!engine) return undefined;
     const now = Math.max(this.#lastTimestamp, entry.timestamp);
     this.#lastTimestamp = now;
     this.#touched.clear();
@@ -132,6 +149,10 @@ export class StateMachine {
         result = new BrokerError("MalformedRequest", `command ${entry.type}: ${error.message}`);
       } else if (error instanceof BrokerError) {
         result = error;
+      } else if (error instanceof NewerLayoutError) {
+        // Decoders read the layout version first: nothing else has changed yet.
+        [this.#appliedIndex, this.#lastTimestamp] = [before.applied, before.timestamp];
+        throw newerEntryError(entry, error.version);
       } else {
         throw error;
       }
@@ -202,8 +223,8 @@ export class StateMachine {
         return topics.unsubscribe(entry);
       case CommandType.PushResults:
         return applyPushResults(topics, entry, now);
-      default:
-        return new BrokerError("MalformedRequest", `unknown command type ${entry.type}`);
+      default: // apply refused the types it does not know
+        throw new Error(`command type ${entry.type} has no handler`);
     }
   }
 
@@ -253,22 +274,6 @@ export class StateMachine {
     };
   }
 
-  #checkDeadLetter(name: string, attributes: QueueAttributes): void {
-    const policy = attributes.deadLetter;
-    if (!policy) return;
-    const field = "deadLetter.queue";
-    if (policy.queue === name) {
-      throw invalidParameter(field, "a queue can't be its own dead-letter queue");
-    }
-    const target = this.#queues.get(policy.queue);
-    if (target === undefined) {
-      throw invalidParameter(field, `queue '${policy.queue}' does not exist`);
-    }
-    if (target.meta.attributes.fifo !== attributes.fifo) {
-      throw invalidParameter(field, "must be fifo exactly when the queue is fifo");
-    }
-  }
-
   #create(entry: AppliedEntry, now: number): CreateResult {
     const command = decodeJsonCommand(entry.payload);
     if (!namePattern.test(command.queue)) throw invalidParameter("queue", "invalid queue name");
@@ -285,7 +290,7 @@ export class StateMachine {
         `queue '${command.queue}' exists with different attributes`,
       );
     }
-    this.#checkDeadLetter(command.queue, attributes);
+    checkDeadLetter(this.#queues, command.queue, attributes);
     const queue = new QueueState({
       name: command.queue,
       incarnation: entry.index,
@@ -306,7 +311,7 @@ export class StateMachine {
       checkAttributesInput(command.attributes),
       checkTagChanges(command.tagChanges),
     );
-    this.#checkDeadLetter(command.queue, attributes);
+    checkDeadLetter(this.#queues, command.queue, attributes);
     const before = JSON.stringify(queue.meta.attributes.deadLetter ?? null);
     queue.meta.attributes = attributes;
     queue.meta.modifiedAt = now;
@@ -418,24 +423,8 @@ export class StateMachine {
   }
 
   #rewind(entry: AppliedEntry, now: number): RewindResponse | BrokerError {
-    const command = decodeJsonCommand(entry.payload);
-    const { timestamp, sequence } = command;
-    const isCount = (value: unknown) =>
-      typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-    if ((timestamp === undefined) === (sequence === undefined)) {
-      throw invalidParameter("timestamp", "give exactly one of timestamp and sequence");
-    }
-    if (timestamp !== undefined && !isCount(timestamp)) {
-      throw invalidParameter("timestamp", "must be a non-negative integer");
-    }
-    if (sequence !== undefined && !isCount(sequence)) {
-      throw invalidParameter("sequence", "must be a non-negative integer");
-    }
-    const queue = this.#queue(command.queue, now);
-    return queue.rewind(now, {
-      timestamp: timestamp as number | undefined,
-      sequence: sequence as number | undefined,
-    });
+    const { queue, timestamp, sequence } = decodeRewind(entry.payload);
+    return this.#queue(queue, now).rewind(now, { timestamp, sequence });
   }
 
   #purge(entry: AppliedEntry, now: number): { purged: number } {

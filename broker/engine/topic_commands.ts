@@ -18,12 +18,14 @@
  * The admin commands (CreateTopic, UpdateTopic, DeleteTopic, Subscribe, UpdateSubscription,
  * Unsubscribe) are JSON objects in UTF-8, like the queue admin commands.
  *
- * Every decoder throws `DecodeError` on a truncated or garbage payload, never anything else.
+ * Every decoder throws `DecodeError` on a truncated or garbage payload, and `NewerLayoutError`
+ * (`release.ts`) on a layout version above the ones this release writes; never anything else.
  *
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.ts";
 import { decodeJsonObject, encodeJson, type StoredMessage } from "./commands.ts";
+import { layoutVersionError } from "./release.ts";
 import type {
   SubscriptionAttributesInput,
   TopicAttributes,
@@ -165,7 +167,7 @@ interface PublishTable {
 function readPublishTable(payload: Uint8Array): PublishTable {
   const reader = new ByteReader(payload);
   const version = reader.u8();
-  if (version !== layoutVersion) throw new DecodeError(`unknown layout version ${version}`);
+  if (version !== layoutVersion) throw layoutVersionError(version, layoutVersion);
   const topic = reader.string16();
   const count = reader.u16();
   const offsets: number[] = [];
@@ -308,7 +310,7 @@ export function encodePushResults(outcomes: readonly PushOutcome[]): Uint8Array 
 export function decodePushResults(payload: Uint8Array): PushOutcome[] {
   const reader = new ByteReader(payload);
   const version = reader.u8();
-  if (version !== layoutVersion) throw new DecodeError(`unknown layout version ${version}`);
+  if (version !== layoutVersion) throw layoutVersionError(version, layoutVersion);
   const count = reader.u16();
   const outcomes: PushOutcome[] = [];
   for (let index = 0; index < count; index++) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DecodeError } from "./binary.ts";
+import { NewerLayoutError } from "./release.ts";
 import {
   decodePublishHeaders,
   decodePushResults,
@@ -64,6 +65,7 @@ Deno.test("push results round-trip and garbage is a DecodeError", () => {
   for (let length = 0; length < payload.length; length++) {
     assert.throws(() => decodePushResults(payload.subarray(0, length)), DecodeError);
   }
-  // An unknown layout version.
-  assert.throws(() => decodePushResults(new Uint8Array([2, 0, 0])), DecodeError);
+  // An unknown layout version: garbage below the one written, a newer release's above it.
+  assert.throws(() => decodePushResults(new Uint8Array([0, 0, 0])), DecodeError);
+  assert.throws(() => decodePushResults(new Uint8Array([2, 0, 0])), NewerLayoutError);
 });

@@ -67,6 +67,9 @@ export const CommandType = {
 /** A value of `CommandType`. */
 export type CommandTypeCode = typeof CommandType[keyof typeof CommandType];
 
+/** Every command type this release applies. */
+export const commandTypes: ReadonlySet<number> = new Set(Object.values(CommandType));
+
 /** The lowest command type code the engine owns. */
 export const engineCommandTypeMin = 16;
 
