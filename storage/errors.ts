@@ -35,3 +35,26 @@ export class CorruptLogError extends Error {
     this.detail = detail;
   }
 }
+
+/**
+ * A file in a format version newer than this release reads: a newer release wrote it. It is not
+ * damage: nothing is cut, repaired or rebuilt over it, and the node refuses to start (README,
+ * "Upgrading").
+ */
+export class NewerFormatError extends Error {
+  /** The file (a path), or what it is. */
+  readonly file: string;
+  readonly version: number;
+  /** The newest version this release reads. */
+  readonly known: number;
+  constructor(file: string, version: number, known: number) {
+    super(
+      `${file} has format version ${version}, newer than this release reads (${known}): a ` +
+        "newer release wrote it; upgrade this node (nothing was changed)",
+    );
+    this.name = "NewerFormatError";
+    this.file = file;
+    this.version = version;
+    this.known = known;
+  }
+}

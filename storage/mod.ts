@@ -13,7 +13,8 @@
  */
 export { crc32c } from "./crc32c.ts";
 export { invariant } from "./invariant.ts";
-export { type CorruptionDetail, CorruptLogError } from "./errors.ts";
+export { type CorruptionDetail, CorruptLogError, NewerFormatError } from "./errors.ts";
+export { refuseNewerFormats } from "./format_check.ts";
 export {
   type FileHandle,
   type FileSystem,
@@ -49,6 +50,7 @@ export {
   type RecordStatus,
 } from "./record.ts";
 export type { RecoveryReport } from "./recovery.ts";
+export { segmentIndexFormatVersion } from "./segment_index_file.ts";
 export { LogScrubber, scrubReadBytesMax, type ScrubStep } from "./log_scrubber.ts";
 export { SegmentLog, type SegmentLogOptions, type SegmentLogStats } from "./segment_log.ts";
 export {
@@ -62,6 +64,7 @@ export {
   inspectSnapshotFile,
   readSnapshotFile,
   readSnapshotFileRange,
+  snapshotFileFormatVersion,
   snapshotFilePieceBytes,
   type SnapshotFileState,
   type SnapshotPayloadSource,

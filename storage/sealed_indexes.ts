@@ -90,7 +90,7 @@ export class SealedIndexes {
     } finally {
       handle.close();
     }
-    const summary = decodeSegmentIndex(bytes);
+    const summary = decodeSegmentIndex(bytes, path);
     if ("refused" in summary) return summary;
     if (summary.baseIndex !== segment.baseIndex) return { refused: "index of another segment" };
     if (summary.sizeBytes !== segment.handle.size()) return { refused: "segment length differs" };

@@ -30,6 +30,7 @@
  * @module
  */
 import { crc32c } from "./crc32c.ts";
+import { NewerFormatError } from "./errors.ts";
 
 /** Everything a scan of a segment rebuilds, as a persisted index holds it. */
 export interface SegmentSummary {
@@ -53,6 +54,8 @@ export interface SegmentSummary {
 export const segmentIndexSuffix = ".index";
 const magic = 0x58514d43; // "CMQX" little-endian
 const formatVersion = 1;
+/** The format version of the index files this module writes (the newest it reads). */
+export const segmentIndexFormatVersion = formatVersion;
 const headerBytes = 80;
 const twoPower32 = 0x1_0000_0000;
 /** Bigger index files are refused unread (a 4 GiB segment at 1 point per byte stays below). */
@@ -109,11 +112,23 @@ export function encodeSegmentIndex(summary: SegmentSummary): Uint8Array {
   return bytes;
 }
 
+/** The format version in the first 8 bytes of an index file; -1 when they are not an index's. */
+export function decodeSegmentIndexHead(head: Uint8Array): number {
+  if (head.length < 8) return -1;
+  const view = new DataView(head.buffer, head.byteOffset, 8);
+  return view.getUint32(0, true) === magic ? view.getUint32(4, true) : -1;
+}
+
 /**
  * Decodes and checks an index file: its CRC, magic, version, lengths and that every series
- * grows as a scan would have built it. Returns the summary, or the reason it is refused.
+ * grows as a scan would have built it. Returns the summary, or the reason it is refused (the
+ * segment is then scanned and indexed again). A sound file of a newer format version throws
+ * `NewerFormatError` naming `file`: a newer release wrote it, and it is not rebuilt over.
  */
-export function decodeSegmentIndex(bytes: Uint8Array): SegmentSummary | { refused: string } {
+export function decodeSegmentIndex(
+  bytes: Uint8Array,
+  file = "segment index",
+): SegmentSummary | { refused: string } {
   if (bytes.length < headerBytes + 4) return { refused: "shorter than its header" };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const end = bytes.length - 4;
@@ -121,7 +136,9 @@ export function decodeSegmentIndex(bytes: Uint8Array): SegmentSummary | { refuse
     return { refused: "bad crc" };
   }
   if (view.getUint32(0, true) !== magic) return { refused: "bad magic" };
-  if (view.getUint32(4, true) !== formatVersion) return { refused: "unknown format version" };
+  const version = view.getUint32(4, true);
+  if (version > formatVersion) throw new NewerFormatError(file, version, formatVersion);
+  if (version !== formatVersion) return { refused: "unknown format version" };
   const points = view.getUint32(52, true);
   const times = view.getUint32(56, true);
   const runs = view.getUint32(60, true);

@@ -43,7 +43,7 @@ import {
 } from "./segment.ts";
 import { RemovedFiles } from "./removed_files.ts";
 import { SegmentMaps } from "./segment_maps.ts";
-import { temporarySuffix } from "./snapshot_file.ts";
+import { prepareLogDir } from "./format_check.ts";
 import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
 import { flushPlan } from "./flush_plan.ts";
 import {
@@ -131,10 +131,7 @@ export class SegmentLog {
    * synced, so `durableIndex === lastIndex` afterwards.
    */
   static async open(dir: string, options: SegmentLogOptions): Promise<SegmentLog> {
-    options.fs.mkdirp(dir);
-    for (const name of options.fs.readDir(dir)) {
-      if (name.endsWith(temporarySuffix)) options.fs.remove(joinPath(dir, name));
-    }
+    prepareLogDir(options.fs, dir); // refuses a newer release's files first
     const log = new SegmentLog(constructionToken, { ...options, dir });
     await log.#recover();
     return log;

@@ -14,15 +14,19 @@
  * |     24 |     n | payload                                           |
  *
  * A file whose header or payload does not check out (torn, truncated, flipped) is reported as
- * corrupt and never returned as data. Leftover temp files are ignored.
+ * corrupt and never returned as data. Leftover temp files are ignored. A sound header of a newer
+ * format version throws `NewerFormatError`: a newer release's file is not damage.
  *
  * @module
  */
 import { crc32c } from "./crc32c.ts";
+import { NewerFormatError } from "./errors.ts";
 import { type FileSystem, joinPath } from "./file_io.ts";
 
 const magic = 0x53514d43; // "CMQS" little-endian
 const formatVersion = 1;
+/** The format version of the files this module writes (the newest it reads). */
+export const snapshotFileFormatVersion = formatVersion;
 const headerBytes = 24;
 const twoPower32 = 0x1_0000_0000;
 /** Suffix of the file written before the rename; never read as data. */
@@ -66,13 +70,32 @@ export async function writeSnapshotFile(
   await fs.syncDir(dir);
 }
 
-/** The payload of `dir/name`, or null when the file is missing or does not check out. */
+/**
+ * The payload of `dir/name`, or null when the file is missing or does not check out; throws
+ * `NewerFormatError` for a newer release's file.
+ */
 export function readSnapshotFile(fs: FileSystem, dir: string, name: string): Uint8Array | null {
   const state = inspectSnapshotFile(fs, dir, name);
   return state.status === "ok" ? state.bytes : null;
 }
 
-/** Reads `dir/name` and says whether it is missing, corrupt or fine. */
+/**
+ * The format version of a file's first bytes when they are a sound header (magic, header CRC) of
+ * a version newer than this module reads; else null.
+ */
+export function newerVersionOf(head: Uint8Array): number | null {
+  if (head.length < headerBytes) return null;
+  const view = new DataView(head.buffer, head.byteOffset, headerBytes);
+  if (view.getUint32(0, true) !== magic) return null;
+  if (view.getUint32(20, true) !== crc32c(head.subarray(0, 20))) return null;
+  const version = view.getUint32(4, true);
+  return version > formatVersion ? version : null;
+}
+
+/**
+ * Reads `dir/name` and says whether it is missing, corrupt or fine; throws `NewerFormatError`
+ * for a newer release's file.
+ */
 export function inspectSnapshotFile(fs: FileSystem, dir: string, name: string): SnapshotFileState {
   const path = joinPath(dir, name);
   if (!fs.exists(path)) return { status: "missing" };
@@ -87,9 +110,9 @@ export function inspectSnapshotFile(fs: FileSystem, dir: string, name: string): 
     if (view.getUint32(20, true) !== crc32c(header.subarray(0, 20))) {
       return { status: "corrupt", reason: "bad header crc" };
     }
-    if (view.getUint32(4, true) !== formatVersion) {
-      return { status: "corrupt", reason: "unknown format version" };
-    }
+    const version = view.getUint32(4, true);
+    if (version > formatVersion) throw new NewerFormatError(path, version, formatVersion);
+    if (version !== formatVersion) return { status: "corrupt", reason: "unknown format version" };
     const length = view.getUint32(8, true) + view.getUint32(12, true) * twoPower32;
     if (size !== headerBytes + length) return { status: "corrupt", reason: "length mismatch" };
     const bytes = new Uint8Array(length);
@@ -169,7 +192,8 @@ export async function writeSnapshotFileFrom(
 
 /**
  * Checks `dir/name` piece by piece (memory bounded by {@link snapshotFilePieceBytes}, whatever
- * its size) and returns its payload length, or null when it is missing or does not check out.
+ * its size) and returns its payload length, or null when it is missing or does not check out;
+ * throws `NewerFormatError` for a newer release's file.
  */
 export function verifySnapshotFile(fs: FileSystem, dir: string, name: string): number | null {
   const path = joinPath(dir, name);
@@ -182,6 +206,8 @@ export function verifySnapshotFile(fs: FileSystem, dir: string, name: string): n
     handle.readSync(0, header);
     const view = new DataView(header.buffer);
     const length = view.getUint32(8, true) + view.getUint32(12, true) * twoPower32;
+    const version = newerVersionOf(header);
+    if (version !== null) throw new NewerFormatError(path, version, formatVersion);
     const sound = view.getUint32(0, true) === magic &&
       view.getUint32(20, true) === crc32c(header.subarray(0, 20)) &&
       view.getUint32(4, true) === formatVersion && size === headerBytes + length;
