@@ -92,6 +92,7 @@ export {
 export { checkTagChanges, checkTags } from "./queue_tags.ts";
 export { receiptHandlesToBytes, receiptHandleToBytes } from "./receipt.ts";
 export { cmqdRelease, NewerReleaseError } from "./release.ts";
+export { refuseNewerSnapshot, stateSnapshotVersion } from "./state_codec.ts";
 export {
   type CommandResults,
   type CreateResult,

@@ -86,6 +86,25 @@ export function writeSnapshot(parts: SnapshotParts): Uint8Array {
   return writer.finish();
 }
 
+/** The version of the snapshots this release writes (it reads 1 and 2). */
+export const stateSnapshotVersion = snapshotVersion;
+
+function newerSnapshotError(version: number): NewerReleaseError {
+  return new NewerReleaseError(
+    `state snapshot version ${version}, which this release (cmqd ${cmqdRelease}, versions 1 ` +
+      `to ${snapshotVersion}) does not know: a newer release wrote it; upgrade this node`,
+  );
+}
+
+/**
+ * Throws `NewerReleaseError` when `bytes` start like a snapshot of a version newer than this
+ * release reads (only the first 5 bytes are read); anything else is `readSnapshot`'s to judge.
+ */
+export function refuseNewerSnapshot(bytes: Uint8Array): void {
+  if (bytes.length < 5 || magic.some((byte, at) => bytes[at] !== byte)) return;
+  if (bytes[4] > snapshotVersion) throw newerSnapshotError(bytes[4]);
+}
+
 /**
  * Parses a snapshot; throws `DecodeError` when it is not one, `NewerReleaseError` when a newer
  * release wrote it.
@@ -96,12 +115,7 @@ export function readSnapshot(bytes: Uint8Array): SnapshotParts {
     if (reader.u8() !== byte) throw new DecodeError("not a cmqd snapshot");
   }
   const version = reader.u8();
-  if (version > snapshotVersion) {
-    throw new NewerReleaseError(
-      `state snapshot version ${version}, which this release (cmqd ${cmqdRelease}, versions 1 ` +
-        `to ${snapshotVersion}) does not know: a newer release wrote it; upgrade this node`,
-    );
-  }
+  if (version > snapshotVersion) throw newerSnapshotError(version);
   if (version !== 1 && version !== 2) {
     throw new DecodeError(`unknown snapshot version ${version}`);
   }

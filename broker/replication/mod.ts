@@ -17,7 +17,12 @@ export {
   type RaftReplicaStatus,
   type RoleChange,
 } from "./replica.ts";
-export { decodeSnapshotContainer, snapshotFileName } from "./snapshot_container.ts";
+export {
+  decodeSnapshotContainer,
+  refuseNewerSnapshots,
+  snapshotContainerVersion,
+  snapshotFileName,
+} from "./snapshot_container.ts";
 export {
   followerInlineSyncBytesMax,
   syncSmallRoundsInlineWhileFollowing,

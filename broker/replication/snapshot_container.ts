@@ -37,6 +37,7 @@ import {
   type FileSystem,
   joinPath,
   type LogEntry,
+  NewerFormatError,
   readSnapshotFile,
   writeSnapshotFile,
 } from "../../storage/mod.ts";
@@ -107,7 +108,7 @@ export function decodeSnapshotContainer(bytes: Uint8Array): SnapshotContainer {
   for (const byte of magic) {
     if (reader.u8() !== byte) throw new SnapshotDecodeError("not a snapshot container");
   }
-  if (reader.u8() !== containerVersion) throw new SnapshotDecodeError("unknown container version");
+  checkContainerVersion(reader.u8());
   const index = reader.uint();
   const term = reader.uint();
   const config = parseConfig(reader.text(reader.u32()));
@@ -159,7 +160,7 @@ export function readContainerPrefix(
   for (const byte of magic) {
     if (head.u8() !== byte) throw new SnapshotDecodeError("not a snapshot container");
   }
-  if (head.u8() !== containerVersion) throw new SnapshotDecodeError("unknown container version");
+  checkContainerVersion(head.u8());
   const index = head.uint();
   const term = head.uint();
   const configBytes = head.u32();
@@ -216,6 +217,50 @@ export function decodeContainerEntry(
   if (bytes.length - offset < size) return { needBytes: size };
   const payload = reader.bytes(length);
   return { entry: { term, index, timestamp, type, payload }, size };
+}
+
+/** The version of the containers this release writes (the newest it reads). */
+export const snapshotContainerVersion = containerVersion;
+
+/** Refuses a container of another version: a newer release's (`NewerFormatError`), or garbage. */
+function checkContainerVersion(version: number): void {
+  if (version > containerVersion) {
+    throw new NewerFormatError("snapshot container", version, containerVersion);
+  }
+  if (version !== containerVersion) throw new SnapshotDecodeError("unknown container version");
+}
+
+/**
+ * Throws `NewerFormatError` (or what `checkMachine` throws, given a machine image) when a
+ * snapshot file in `dir` was written by a newer release: its file format, its container's or its
+ * machine image's. Reads only; a damaged file is left to recovery (`loadNewestSnapshot`).
+ */
+export function refuseNewerSnapshots(
+  fs: FileSystem,
+  dir: string,
+  checkMachine: (machine: Uint8Array) => void,
+): void {
+  if (!fs.exists(dir)) return;
+  for (const index of listSnapshots(fs, dir)) {
+    const name = snapshotFileName(index);
+    const bytes = readSnapshotFile(fs, dir, name); // throws for a newer file format
+    if (bytes === null) continue;
+    let prefix: ContainerPrefix;
+    try {
+      prefix = readContainerPrefix((offset, length) => bytes.subarray(offset, offset + length));
+    } catch (error) {
+      if (error instanceof NewerFormatError) {
+        throw new NewerFormatError(
+          `${joinPath(dir, name)}: ${error.file}`,
+          error.version,
+          error.known,
+        );
+      }
+      if (error instanceof SnapshotDecodeError) continue;
+      throw error;
+    }
+    checkMachine(bytes.subarray(prefix.machineOffset, prefix.machineOffset + prefix.machineBytes));
+  }
 }
 
 /** A snapshot container that can't be decoded (damaged or not a container). */
@@ -338,7 +383,7 @@ export function listSnapshots(fs: FileSystem, dir: string): number[] {
 
 /**
  * The newest snapshot file that verifies and decodes, or null. A damaged one is skipped (and
- * reported through `onSkip`), never trusted.
+ * reported through `onSkip`), never trusted; a newer release's throws `NewerFormatError`.
  */
 export function loadNewestSnapshot(
   fs: FileSystem,
