@@ -20,6 +20,8 @@ import {
   loadClusterKey,
   loadTlsFiles,
   memberFetch,
+  newerReleaseExitCode,
+  newerReleaseRefusal,
   type NodeConfig,
   noPeers,
   parseConfig,
@@ -30,6 +32,7 @@ import {
   TcpTransport,
   type TlsFiles,
   usage,
+  versionText,
 } from "./broker/mod.ts";
 import {
   claimDataDir,
@@ -51,6 +54,10 @@ async function main(): Promise<void> {
   }
   if (config.help) {
     console.log(usage);
+    return;
+  }
+  if (config.version) {
+    console.log(versionText());
     return;
   }
   // The flag recovers a surviving member's data: refused before anything is written in it.
@@ -125,7 +132,7 @@ async function main(): Promise<void> {
   }).catch((error) => {
     // Found once the log is open (it holds no entry, the node is not a member): nothing written.
     if (error instanceof ForceNewClusterError) exitWith(error.message);
-    throw error;
+    return exitIfNewerData(config.nodeId, error);
   });
   handler = node.handler;
   node.onFatal((error) => void die(node, config.nodeId, error));
@@ -181,25 +188,45 @@ async function lockOrExit(config: NodeConfig): Promise<void> {
   }
 }
 
+/**
+ * Rethrows `error` from the start, unless it refused data a newer release wrote (an entry of a
+ * command type this release does not know, a file of a newer format): then says so in one line
+ * and exits with `newerReleaseExitCode`, since the same binary would stop at the same place again
+ * (README, "Upgrading").
+ */
+function exitIfNewerData(nodeId: string, error: unknown): never {
+  const refusal = newerReleaseRefusal(error);
+  if (refusal === null) throw error;
+  console.error(`cmqd ${nodeId}: FATAL: ${refusal}; exiting with status ${newerReleaseExitCode}`);
+  Deno.exit(newerReleaseExitCode);
+}
+
 /** Exit status after a storage failure (EX_IOERR of sysexits.h). */
 const storageFailureExitCode = 74;
 
 /**
- * A failed write or fsync: the node already refuses everything and claims no leader. Carrying on
+ * A failed write or fsync (or an entry of a newer release, exit `newerReleaseExitCode`): the node
+ * already refuses everything and claims no leader. Carrying on
  * would leave a zombie that answers 503 forever; restarting recovers from what is really on disk
  * (the damage record makes the restart cut the unsynced tail). Waits briefly for that record.
  */
 async function die(node: CmqdNode, nodeId: string, error: Error): Promise<void> {
+  // An entry of a newer release (the replica stopped before applying it) is no storage failure:
+  // a restart with this binary stops at it again.
+  const refusal = newerReleaseRefusal(error);
+  const exitCode = refusal === null ? storageFailureExitCode : newerReleaseExitCode;
   console.error(
-    `cmqd ${nodeId}: FATAL: storage failed: ${error.message}; exiting with status ` +
-      `${storageFailureExitCode} so that a restart recovers from what is on disk`,
+    refusal === null
+      ? `cmqd ${nodeId}: FATAL: storage failed: ${error.message}; exiting with status ` +
+        `${storageFailureExitCode} so that a restart recovers from what is on disk`
+      : `cmqd ${nodeId}: FATAL: ${refusal}; exiting with status ${newerReleaseExitCode}`,
   );
   const recordedMsMax = 2000;
   await Promise.race([
     node.log.close().catch(() => {}),
     new Promise((resolve) => setTimeout(resolve, recordedMsMax)),
   ]);
-  Deno.exit(storageFailureExitCode);
+  Deno.exit(exitCode);
 }
 
 type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;

@@ -35,6 +35,8 @@ export {
   loadTlsFiles,
   memberFetch,
   newClusterKeyText,
+  newerReleaseExitCode,
+  newerReleaseRefusal,
   type NodeConfig,
   type NodeOptions,
   noPeers,
@@ -45,6 +47,7 @@ export {
   startNode,
   type TlsFiles,
   usage,
+  versionText,
 } from "./cluster/mod.ts";
 export {
   type PeerAddress,

@@ -65,6 +65,8 @@ export interface NodeConfig {
    */
   forceNewCluster: boolean;
   help: boolean;
+  /** `--version`: print the release and its format versions, and exit. */
+  version: boolean;
 }
 
 /** One initial voter of `--peers`. */
@@ -208,6 +210,7 @@ const defaults: NodeConfig = {
   pushDenyNetworks: [],
   forceNewCluster: false,
   help: false,
+  version: false,
 };
 
 /** What `--help` writes in the environment column of a flag without a variable. */
@@ -222,6 +225,7 @@ export const usage = [
     } ${spec.help} (default ${JSON.stringify(defaults[spec.key])})`
   ),
   `  ${"".padEnd(26)} ${clusterKeyEnv.padEnd(23)} the cluster key itself (instead of a file)`,
+  `  ${"--version".padEnd(26)} ${"".padEnd(23)} print the release and its format versions`,
 ].join("\n");
 
 function valueHint(spec: FlagSpec): string {
@@ -306,8 +310,8 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   }
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (arg === "--help" || arg === "-h") {
-      config.help = true;
+    if (arg === "--help" || arg === "-h" || arg === "--version") {
+      config[arg === "--version" ? "version" : "help"] = true;
       continue;
     }
     const [name, inline] = arg.includes("=") ? arg.split(/=(.*)/s, 2) : [arg, undefined];
@@ -338,9 +342,10 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
         "default roots trust it",
     );
   }
-  if (!result.help) checkAdvertisedHost(result);
-  if (!result.help) checkProtectedMode(result);
-  if (!result.help) checkClusterKey(result);
+  if (result.help || result.version) return result;
+  checkAdvertisedHost(result);
+  checkProtectedMode(result);
+  checkClusterKey(result);
   return result;
 }
 

@@ -25,6 +25,7 @@ export {
   type SignedRequestParts,
 } from "./cluster_request_auth.ts";
 export { realClock, realTimers } from "./real_time.ts";
+export { newerReleaseExitCode, newerReleaseRefusal, versionText } from "./release_info.ts";
 export {
   certificateExpiryWarning,
   loadTlsFiles,

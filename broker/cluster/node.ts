@@ -20,13 +20,20 @@ import {
   SegmentLog,
   trimAllocator,
 } from "../../storage/mod.ts";
-import { CommandType, encodeJson, encodeTick, StateMachine } from "../engine/mod.ts";
+import {
+  CommandType,
+  encodeJson,
+  encodeTick,
+  refuseNewerSnapshot,
+  StateMachine,
+} from "../engine/mod.ts";
 import { AccessGuard, type AccessGuardOptions, createApp, Metrics } from "../http/mod.ts";
 import {
   decodeSnapshotContainer,
   followerInlineSyncBytesMax,
   type PeerAddress,
   RaftReplica,
+  refuseNewerSnapshots,
   removedMessage,
   ScrubLoop,
   snapshotFileName,
@@ -180,6 +187,9 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const report = options.report ?? ((message: string) => console.log(message));
   const monotonic = options.monotonic ?? options.clock;
   const openedAt = monotonic.now();
+  // A newer release's snapshot is refused before the log is opened (which checks its own files):
+  // nothing changes (README, "Upgrading").
+  refuseNewerSnapshots(fs, `${dataDir}/snapshots`, refuseNewerSnapshot);
   const log = await SegmentLog.open(`${dataDir}/log`, {
     fs,
     segmentBytesMax: options.segmentBytesMax,
