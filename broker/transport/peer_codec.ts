@@ -30,6 +30,9 @@
  * D → A  proof     = u8 × 32 proofD
  * ```
  *
+ * A hello of another version is answered by a challenge of A's version and nothing else (see
+ * `encodeVersionAnswerFrame`), then the connection is closed: both sides log the two versions.
+ *
  * with (HMAC = HMAC-SHA256, ‖ = concatenation, lp = u16 byte length + UTF-8)
  *
  * ```
@@ -422,6 +425,22 @@ export function encodeHelloFrame(hello: Hello): Uint8Array {
  */
 export function encodeChallengeFrame(challenge: Challenge): Uint8Array {
   return new FrameEncoder(256).encodeChallenge(challenge).slice();
+}
+
+/**
+ * The answer to a hello of another protocol version: a challenge frame cut after its version
+ * byte, so the dialer (of any release that reads a challenge's version first) learns which
+ * version this node speaks and says so, rather than seeing a connection closed for no reason.
+ * It proves nothing: the connection is closed after it.
+ */
+export function encodeVersionAnswerFrame(): Uint8Array {
+  return new Uint8Array([2, 0, 0, 0, FrameKind.Challenge, peerProtocolVersion]);
+}
+
+/** The protocol version of a hello frame that is not this release's, else null. */
+export function otherHelloVersion(frame: Uint8Array): number | null {
+  if (frame.length < frameHeaderBytes + 1 || frame[4] !== FrameKind.Hello) return null;
+  return frame[5] === peerProtocolVersion ? null : frame[5];
 }
 
 /**

@@ -23,7 +23,9 @@ import {
   encodeChallengeFrame,
   encodeHelloFrame,
   encodeProofFrame,
+  encodeVersionAnswerFrame,
   type Hello,
+  otherHelloVersion,
   PeerCodecError,
   type PeerFrame,
 } from "./peer_codec.ts";
@@ -102,6 +104,10 @@ export async function acceptHandshake(
 ): Promise<{ hello: Hello; session: Session }> {
   const helloFrame = await channel.readFrame();
   if (helloFrame === null) throw new PeerCodecError("closed before its hello");
+  if (otherHelloVersion(helloFrame) !== null) {
+    // The dialer learns this node's version (and logs it) before the connection closes.
+    await writeAll(channel.conn, encodeVersionAnswerFrame()).catch(() => {});
+  }
   const first = decodeFrame(helloFrame);
   if (first.kind !== "hello") throw new PeerCodecError("the first frame is not a hello");
   const { hello } = first;
