@@ -186,13 +186,45 @@ Deno.test("a receive locks a message; visibility 0 frees it; the older handle is
     { name: "ReceiptHandleIsInvalid" },
   );
   await rejectsWith(
-    door.client.send(new ReceiveMessageCommand({ QueueUrl, VisibilityTimeout: 0 })),
-    { name: "InvalidParameterValue" },
-  );
-  await rejectsWith(
     door.client.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 11 })),
     { name: "InvalidParameterValue" },
   );
+});
+
+Deno.test("ReceiveMessage VisibilityTimeout 0 receives and leaves the messages visible", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "jobs");
+  await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "peek" }));
+  const receive = (VisibilityTimeout?: number) =>
+    door.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl,
+        VisibilityTimeout,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      }),
+    );
+  const peeked = (await receive(0)).Messages![0];
+  assert.equal(peeked.Body, "peek");
+  assert.equal(peeked.Attributes!.ApproximateReceiveCount, "1");
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({
+      QueueUrl,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
+  assert.deepEqual(Attributes, {
+    ApproximateNumberOfMessages: "1",
+    ApproximateNumberOfMessagesNotVisible: "0",
+  });
+  // Visible at once: the next receive gets it again (its count goes up)...
+  const again = (await receive(0)).Messages![0];
+  assert.equal(again.MessageId, peeked.MessageId);
+  assert.equal(again.Attributes!.ApproximateReceiveCount, "2");
+  // ...and the handle of the latest delivery deletes it, as in SQS.
+  await door.client.send(
+    new DeleteMessageCommand({ QueueUrl, ReceiptHandle: again.ReceiptHandle }),
+  );
+  assert.equal((await receive()).Messages, undefined);
 });
 
 Deno.test("a long poll answers as soon as a message arrives", async () => {

@@ -2,19 +2,25 @@
  * ReceiveMessage, DeleteMessage(Batch) and ChangeMessageVisibility(Batch).
  *
  * Receive maps MaxNumberOfMessages (1–10) → `maxMessages`, VisibilityTimeout →
- * `visibilityTimeoutSeconds` (1–43200: cmqd always locks a delivery, so SQS's 0 is refused),
- * WaitTimeSeconds → `waitSeconds` (absent: the queue's ReceiveMessageWaitTimeSeconds). The
+ * `visibilityTimeoutSeconds` (1–43200), WaitTimeSeconds → `waitSeconds` (absent: the queue's ReceiveMessageWaitTimeSeconds). The
  * system attributes a receive can return are SentTimestamp, ApproximateReceiveCount,
  * ApproximateFirstReceiveTimestamp, MessageGroupId and (FIFO) SequenceNumber; SenderId,
  * MessageDeduplicationId, AWSTraceHeader and DeadLetterQueueSourceArn are not kept by cmqd and
  * never returned. ReceiveRequestAttemptId is accepted and has no effect.
+ *
+ * VisibilityTimeout 0 (SQS: the messages are received and visible again at once) is two steps,
+ * as cmqd's receive always locks what it delivers (its receive command reads 0 as the queue's
+ * default): a receive with the queue's lock, then a visibility change of 0 for every handle it
+ * delivered. The answer waits for both; if the second fails (a leader change), the request
+ * fails and the messages come back when the queue's lock ends, as after any receive whose
+ * answer was lost. Their handles stay good until they are received again, as in SQS.
  *
  * @module
  */
 import { type HandleFailure, messageLimits, type ReceivedMessage } from "./broker_deps.ts";
 import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
 import { authorize, messageQueue, type OperationContext } from "./context.ts";
-import { inBatchTerms, invalidValue, sqsCodeOf, SqsError } from "./errors.ts";
+import { inBatchTerms, sqsCodeOf, SqsError } from "./errors.ts";
 import {
   type JsonObject,
   optionalInteger,
@@ -120,6 +126,21 @@ function requestedSystemAttributes(
   return new Set([...attributeNames ?? [], ...systemNames ?? []]);
 }
 
+/** VisibilityTimeout 0: the messages just received visible again now (see the module's note). */
+async function releaseAll(
+  context: OperationContext,
+  queue: QueueRef,
+  messages: readonly ReceivedMessage[],
+): Promise<void> {
+  const entries = messages.map((message) => ({
+    receiptHandle: message.receiptHandle,
+    visibilityTimeoutSeconds: 0,
+  }));
+  // A handle failure means the message left the queue meanwhile (a purge, a native delete):
+  // nothing is left to release.
+  await context.service.changeVisibility(queue.name, entries);
+}
+
 /** ReceiveMessage: up to 10 messages, long-polling up to WaitTimeSeconds. */
 export async function receiveMessage(context: OperationContext): Promise<JsonObject> {
   const { input } = context;
@@ -129,9 +150,6 @@ export async function receiveMessage(context: OperationContext): Promise<JsonObj
     max: receiveMessagesMax,
   });
   const visibility = optionalInteger(input, "VisibilityTimeout", visibilityRange);
-  if (visibility === 0) {
-    throw invalidValue("VisibilityTimeout", 0, "cmqd locks a received message for at least 1 s.");
-  }
   const waitSeconds = optionalInteger(input, "WaitTimeSeconds", messageLimits.waitSeconds);
   const system = requestedSystemAttributes(
     optionalStringList(input, "AttributeNames"),
@@ -141,12 +159,17 @@ export async function receiveMessage(context: OperationContext): Promise<JsonObj
   optionalString(input, "ReceiveRequestAttemptId");
   const result = await context.service.receiveMessages(
     queue.name,
-    { maxMessages: maxMessages ?? 1, visibilityTimeoutSeconds: visibility, waitSeconds },
+    {
+      maxMessages: maxMessages ?? 1,
+      visibilityTimeoutSeconds: visibility === 0 ? undefined : visibility,
+      waitSeconds,
+    },
     context,
   );
   // A key that a reload took away while the receive waited gets no message.
   authorize(context, queue, "receive");
   if (result.messages.length === 0) return {};
+  if (visibility === 0) await releaseAll(context, queue, result.messages);
   const digests = md5OfBodies(result.messages.map((message) => message.body));
   return {
     Messages: result.messages.map((message, index) =>
