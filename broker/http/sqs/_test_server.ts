@@ -10,6 +10,8 @@ import { SQSClient } from "./_npm_test_deps.ts";
 import { type AccessKey, FileKeyRing, type KeyRing } from "../../auth/mod.ts";
 import { wallClockEngine } from "../../cluster/testing/mod.ts";
 import { createSqsDoor } from "./mod.ts";
+import type { MoveTaskLimits } from "./move_tasks.ts";
+import type { QueueService } from "../../service/mod.ts";
 
 /** The key every signed test uses unless it says otherwise. */
 export const adminKey: AccessKey = {
@@ -28,6 +30,10 @@ export interface StartOptions {
   clientKey?: { secretId: string; secretKey: string };
   /** The door's clock (default `Date.now`). */
   now?: () => number;
+  /** The door's bounds of message move tasks. */
+  moveTasks?: MoveTaskLimits;
+  /** What the door calls instead of the engine's service (a wrapper of it). */
+  wrapService?: (service: QueueService) => QueueService;
 }
 
 /** A running door, its engine and a client; `await using` stops all of it. */
@@ -35,7 +41,8 @@ export function startDoor(options: StartOptions = {}) {
   const { replica, broker } = wallClockEngine();
   const errors: unknown[] = [];
   const door = createSqsDoor({
-    service: broker,
+    service: options.wrapService?.(broker) ?? broker,
+    moveTasks: options.moveTasks,
     keys: options.keyRing ??
       (options.keys === undefined ? null : FileKeyRing.fromKeys(options.keys)),
     now: options.now,

@@ -8,6 +8,7 @@ export {
   BrokerError,
   deadLetterLimits,
   type ErrorCode,
+  listLimits,
   messageLimits,
   namePattern,
   queueLimits,
@@ -15,7 +16,7 @@ export {
   reservedKeyRule,
 } from "../../service/mod.ts";
 export type { AccessKey, Action, KeyRing } from "../../auth/mod.ts";
-export { keyStillAllows, untilKeysChange } from "../../auth/mod.ts";
+export { allowsEveryNameWithPrefix, keyStillAllows, untilKeysChange } from "../../auth/mod.ts";
 export type {
   HandleFailure,
   Queue,

@@ -4,9 +4,17 @@
  *
  * @module
  */
-import type { Action, Queue, QueueService } from "./broker_deps.ts";
+import {
+  type AccessKey,
+  type Action,
+  allowsEveryNameWithPrefix,
+  type KeyRing,
+  type Queue,
+  type QueueService,
+} from "./broker_deps.ts";
 import { SqsError } from "./errors.ts";
 import { type JsonObject, requiredString } from "./input.ts";
+import type { MoveTasks } from "./move_tasks.ts";
 import { type QueueAddresses, queueFromUrl, type QueueRef } from "./queue_names.ts";
 
 /** The world of one operation call. */
@@ -18,6 +26,27 @@ export interface OperationContext {
   signal: AbortSignal;
   /** True when the caller may do `action` on the cmqd queue `name` (always, without keys). */
   allows(name: string, action: Action): boolean;
+  /** True when the caller may do `action` on every queue, whatever its name (`queue:*:send`). */
+  allowsEveryQueue(action: Action): boolean;
+  /** The message move tasks this door started (its memory, not replicated). */
+  moveTasks: MoveTasks;
+}
+
+/**
+ * `allowsEveryQueue` of a request signed with `key` (null: not checked), against the keys
+ * serving now: a key removed or changed by a reload allows nothing, as `keyStillAllows` judges.
+ */
+export function keyAllowsEveryQueue(
+  keys: KeyRing | null,
+  key: AccessKey | null,
+  action: Action,
+): boolean {
+  if (keys === null || key === null) return true;
+  const current = keys.find(key.secretId);
+  if (current === undefined || (current !== key && current.secretKey !== key.secretKey)) {
+    return false;
+  }
+  return allowsEveryNameWithPrefix(keys, current, "queue", "", action);
 }
 
 /** An SQS operation: the JSON input of the context to the JSON output. */

@@ -4,7 +4,8 @@
  * cmqd by changing its endpoint and credentials; and SQS's older query protocol (a form body
  * `Action=SendMessage&QueueUrl=…` at `/` or at a queue URL, XML answers) that `aws-sdk` v2 for
  * JavaScript, the AWS Java SDK v1 and older boto3 speak. It only translates: every operation is
- * one or two calls of the `QueueService` every door shares, and a query request is read into
+ * calls of the `QueueService` every door shares (one or two, but for the dead-letter scans and
+ * the message move tasks' batches, `move_tasks.ts`), and a query request is read into
  * the JSON operation's input (`query_protocol.ts`) and its output written as XML
  * (`query_xml.ts`).
  *
@@ -30,7 +31,7 @@ import {
   type QueueService,
   untilKeysChange,
 } from "./broker_deps.ts";
-import type { Operation, OperationContext } from "./context.ts";
+import { keyAllowsEveryQueue, type Operation, type OperationContext } from "./context.ts";
 import { errorResponse, sqsContentType, SqsError, toSqsError } from "./errors.ts";
 import { type JsonObject, parseRequestBody } from "./input.ts";
 import {
@@ -51,6 +52,14 @@ import {
   setQueueAttributes,
 } from "./queue_operations.ts";
 import { listQueueTags, tagQueue, untagQueue } from "./tag_operations.ts";
+import { listDeadLetterSourceQueues } from "./dead_letter_sources.ts";
+import {
+  cancelMessageMoveTask,
+  listMessageMoveTasks,
+  type MoveTaskLimits,
+  MoveTasks,
+  startMessageMoveTask,
+} from "./move_tasks.ts";
 import { QueueAddresses } from "./queue_names.ts";
 import {
   changeMessageVisibility,
@@ -91,6 +100,10 @@ const operations: Record<string, Operation> = {
   TagQueue: tagQueue,
   UntagQueue: untagQueue,
   ListQueueTags: listQueueTags,
+  ListDeadLetterSourceQueues: listDeadLetterSourceQueues,
+  StartMessageMoveTask: startMessageMoveTask,
+  ListMessageMoveTasks: listMessageMoveTasks,
+  CancelMessageMoveTask: cancelMessageMoveTask,
 };
 
 /** Options of `createSqsDoor`. */
@@ -106,6 +119,8 @@ export interface SqsDoorOptions {
   accountId?: string;
   /** Where unexpected failures (500s) are reported (default `console.error`). */
   logError?: (message: string, error: unknown) => void;
+  /** Bounds of the message move tasks (`move_tasks.ts`): batch size, tasks remembered. */
+  moveTasks?: MoveTaskLimits;
 }
 
 /**
@@ -285,6 +300,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
     accountId: options.accountId ?? "000000000000",
     region: options.region ?? "us-east-1",
   };
+  const moveTasks = new MoveTasks(options.moveTasks);
   return async function sqsDoor(request, requestId, headers = {}): Promise<Response> {
     const query = isQueryProtocol(request);
     try {
@@ -323,6 +339,8 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
         },
         // Against the keys serving now: a key removed or narrowed by a reload is refused.
         allows: (name: string, action: Action) => keyStillAllows(keys, key, "queue", name, action),
+        allowsEveryQueue: (action: Action) => keyAllowsEveryQueue(keys, key, action),
+        moveTasks,
       };
       const output = await operation(context);
       // The caller's headers object is built for this answer: the door adds to it in place.

@@ -227,10 +227,6 @@ function firstUnused(node: ParamNode): ParamNode | undefined {
 export const unsupportedOperations: ReadonlySet<string> = new Set([
   "AddPermission",
   "RemovePermission",
-  "ListDeadLetterSourceQueues",
-  "StartMessageMoveTask",
-  "CancelMessageMoveTask",
-  "ListMessageMoveTasks",
 ]);
 
 /** A query request read: the operation's name and shapes, and its input in the JSON door's terms. */

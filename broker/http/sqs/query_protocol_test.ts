@@ -266,7 +266,7 @@ Deno.test("over HTTP, refusals are XML ErrorResponses with SQS's status and chan
     ],
     [
       "an unsupported operation",
-      "Action=ListDeadLetterSourceQueues&QueueUrl=/0/jobs",
+      "Action=RemovePermission&QueueUrl=/0/jobs&Label=x",
       400,
       "Sender",
       "AWS.SimpleQueueService.UnsupportedOperation",

@@ -185,4 +185,39 @@ export const queryOperations: Record<string, QueryOperation> = {
   TagQueue: { input: struct({ QueueUrl: "string", Tags: tags }) },
   UntagQueue: { input: struct({ QueueUrl: "string", TagKeys: list("TagKey") }) },
   ListQueueTags: { input: queueUrlOnly, output: struct({ Tags: tags }) },
+  ListDeadLetterSourceQueues: {
+    input: struct({ QueueUrl: "string", NextToken: "string", MaxResults: "integer" }),
+    output: struct({ queueUrls: list("QueueUrl"), NextToken: "string" }),
+  },
+  StartMessageMoveTask: {
+    input: struct({
+      SourceArn: "string",
+      DestinationArn: "string",
+      MaxNumberOfMessagesPerSecond: "integer",
+    }),
+    output: struct({ TaskHandle: "string" }),
+  },
+  ListMessageMoveTasks: {
+    input: struct({ SourceArn: "string", MaxResults: "integer" }),
+    output: struct({
+      Results: list(
+        "ListMessageMoveTasksResultEntry",
+        struct({
+          TaskHandle: "string",
+          Status: "string",
+          SourceArn: "string",
+          DestinationArn: "string",
+          MaxNumberOfMessagesPerSecond: "integer",
+          ApproximateNumberOfMessagesMoved: "integer",
+          ApproximateNumberOfMessagesToMove: "integer",
+          FailureReason: "string",
+          StartedTimestamp: "integer",
+        }),
+      ),
+    }),
+  },
+  CancelMessageMoveTask: {
+    input: struct({ TaskHandle: "string" }),
+    output: struct({ ApproximateNumberOfMessagesMoved: "integer" }),
+  },
 };

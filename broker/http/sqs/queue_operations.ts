@@ -90,11 +90,13 @@ interface ListPosition {
   prefix: string;
 }
 
-function encodeNextToken(position: ListPosition): string {
+/** A NextToken: where the next page starts, and the scope (a prefix, a queue) it pages. */
+export function encodeNextToken(position: ListPosition): string {
   return btoa(JSON.stringify(position));
 }
 
-function decodeNextToken(token: string, prefix: string): number {
+/** The offset of a NextToken made for `prefix` (else `InvalidParameterValue`). */
+export function decodeNextToken(token: string, prefix: string): number {
   let position: Partial<ListPosition> | null = null;
   try {
     position = JSON.parse(atob(token));
