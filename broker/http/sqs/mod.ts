@@ -42,6 +42,7 @@ import {
   unsupportedOperations,
 } from "./query_protocol.ts";
 import { queryAnswerXml, queryContentType, queryErrorResponse } from "./query_xml.ts";
+import { queryTermsError, queryTermsOutput } from "./query_terms.ts";
 import {
   createQueue,
   deleteQueue,
@@ -205,6 +206,15 @@ async function readBoundedBody(request: Request, bytesMax: number): Promise<Uint
   return body;
 }
 
+/**
+ * `error` naming the query parameters the request sent rather than the JSON members (once the
+ * request was read: the query reader's own errors name its parameters already).
+ */
+function inQueryTerms(error: SqsError, request: QueryRequest | undefined): SqsError {
+  if (request === undefined) return error;
+  return queryTermsError(error, request.operation.input, request.input);
+}
+
 /** The media types of a request body: AWS JSON 1.0 (what the SDKs send) and plain JSON. */
 const jsonMediaTypes = new Set([sqsContentType, "application/json"]);
 
@@ -303,13 +313,13 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
   const moveTasks = new MoveTasks(options.moveTasks);
   return async function sqsDoor(request, requestId, headers = {}): Promise<Response> {
     const query = isQueryProtocol(request);
+    let queryRequest: QueryRequest | undefined;
     try {
       const body = await readBody(request, query ? queryBodyBytesMax : requestBodyBytesMax);
       const keys = options.keys;
       const key = keys === null
         ? null
         : await verifySignature(request, body, { keys, nowMs: now() });
-      let queryRequest: QueryRequest | undefined;
       let operation: Operation;
       let input: JsonObject;
       if (query) {
@@ -347,8 +357,9 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       headers["x-amzn-requestid"] = requestId;
       if (queryRequest !== undefined) {
         headers["content-type"] = queryContentType;
-        const { action, operation: shapes } = queryRequest;
-        const xml = queryAnswerXml(action, output, shapes.output, requestId);
+        const { action, operation: shapes, input: queryInput } = queryRequest;
+        const answer = queryTermsOutput(output, shapes.input, queryInput);
+        const xml = queryAnswerXml(action, answer, shapes.output, requestId);
         return new Response(xml, { status: 200, headers });
       }
       headers["content-type"] = sqsContentType;
@@ -357,7 +368,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       const reportBug = (bug: unknown) => logError(`SQS request ${requestId} failed: ${bug}`, bug);
       const sqsError = toSqsError(error, reportBug);
       const response = query
-        ? queryErrorResponse(sqsError, requestId, headers)
+        ? queryErrorResponse(inQueryTerms(sqsError, queryRequest), requestId, headers)
         : errorResponse(sqsError, requestId, headers);
       // The clock signatures are checked against: an SDK whose clock is off corrects itself
       // from this header when told RequestExpired.
