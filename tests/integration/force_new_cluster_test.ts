@@ -14,23 +14,12 @@ import { CmqdClient } from "../../sdk/mod.ts";
 import {
   type BrokerProcess,
   clusterPorts,
+  eventually,
   freePort,
   startBroker,
   startBrokers,
   testClusterKeyText,
 } from "./process.ts";
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const client = (url: string) => new CmqdClient({ baseUrl: url, timeoutMs: 10_000 });
 

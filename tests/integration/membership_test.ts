@@ -5,19 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { CmqdClient } from "../../sdk/mod.ts";
-import { type BrokerProcess, freePort, startBroker } from "./process.ts";
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { type BrokerProcess, eventually, freePort, startBroker } from "./process.ts";
 
 Deno.test({
   name: "a node joins a running cluster, another is removed, and no message is lost",

@@ -159,3 +159,23 @@ export async function startBrokers(
   }
   return started;
 }
+
+/**
+ * Polls `probe` every 100 ms until it answers a value (not `undefined`; a throw counts as "not
+ * yet"), or throws after `timeoutMs` naming `what`.
+ */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

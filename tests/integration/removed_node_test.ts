@@ -5,19 +5,7 @@
  * answer 503 `NodeRemoved`, its log says it once — instead of answering `NoLeader` forever.
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, clusterPorts, startBroker } from "./process.ts";
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { type BrokerProcess, clusterPorts, eventually, startBroker } from "./process.ts";
 
 interface Answer {
   status: number;
