@@ -103,6 +103,11 @@
  * leadership to its most caught-up other active voter, so the next leader is elected without
  * the distrusting node's vote (see `broker/replication/recovery.ts` for why that matters).
  *
+ * A node started with `options.fresh` (its log is empty: a new cluster, or a disk that was
+ * replaced) grants votes only to candidates whose log is empty too, and stops voting and
+ * campaigning as soon as a leader shows it a log; `takeLostState()` then tells the application
+ * what to repair, as for a damaged log (see `fresh.ts`).
+ *
  * ## Checks on the hot path
  *
  * Invariants that run per entry, per proposal or per message are written

@@ -41,6 +41,7 @@ export {
 } from "./log_storage.ts";
 export type { MemoryLogStorageOptions } from "./log_storage.ts";
 export type { ProgressState } from "./progress.ts";
+export type { LostState } from "./fresh.ts";
 export {
   type ProgressStatus,
   type Proposal,

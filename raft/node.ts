@@ -12,6 +12,7 @@ import { type LogStorage, MemorySnapshotSink } from "./log_storage.ts";
 import { applyConfigChange, cloneConfig, encodeConfigChange, isVoter } from "./membership.ts";
 import type { ProgressState } from "./progress.ts";
 import { Raft, type RaftSettings } from "./raft.ts";
+import { FreshStart, type LostState } from "./fresh.ts";
 import { broadcastAppend } from "./replication.ts";
 import { requestRead, startTransfer } from "./step_leader.ts";
 import { removalOf } from "./removal.ts";
@@ -83,6 +84,8 @@ export interface RaftNodeOptions {
   appliedIndex?: LogIndex;
   /** Whether the node may campaign and grant votes (see `setCanCampaign`). true. */
   canCampaign?: boolean;
+  /** The node starts with an empty log: it may have lost one (see `fresh.ts`). false. */
+  fresh?: boolean;
 }
 
 /** A proposal's place in the log: it succeeded iff the entry committed at `index` has `term`. */
@@ -168,6 +171,7 @@ export class RaftNode {
       snapshotSink: options.snapshotSink ?? new MemorySnapshotSink(),
     });
     this.#raft.canCampaign = options.canCampaign ?? true;
+    if (options.fresh === true) this.#raft.fresh = new FreshStart();
     this.#readyCommittedBytesMax = options.readyCommittedBytesMax ?? 64 * MiB;
     assert.ok(this.#readyCommittedBytesMax > 0, "readyCommittedBytesMax is positive");
     this.#previousSoft = this.#softState();
@@ -326,6 +330,14 @@ export class RaftNode {
    */
   removal(): Removal | null {
     return removalOf(this.#raft);
+  }
+
+  /**
+   * For a node started `fresh`: the state it lost, once it learned that from a leader (see
+   * `fresh.ts`); null otherwise. It no longer campaigns or votes by then. Returned once.
+   */
+  takeLostState(): LostState | null {
+    return this.#raft.fresh?.takeLost() ?? null;
   }
 
   /** Tells the leader that the last messages to `to` were probably lost (connection down). */

@@ -17,6 +17,7 @@ import { stepCandidate } from "./step_candidate.ts";
 import { stepFollower } from "./step_follower.ts";
 import { releaseReadsAwaitingCommit, stepLeader } from "./step_leader.ts";
 import { dropSnapshotReceiver, type SnapshotReceiver } from "./snapshot_receiver.ts";
+import type { FreshStart } from "./fresh.ts";
 import { randomInt } from "./prng.ts";
 import { answerStranger, removalOf, takeRemovalNotice } from "./removal.ts";
 import {
@@ -81,6 +82,8 @@ export class Raft {
   canCampaign = true;
   /** The last `Removed` answer believed (see `removal.ts`; `removalOf` says if it still holds). */
   toldRemoved: Removal | null = null;
+  /** Set when the node started with an empty log (see `fresh.ts`). */
+  fresh: FreshStart | null = null;
   messages: Message[] = [];
   readonly readOnly = new ReadOnly();
   /** Reads asked for before this leader committed an entry of its term. */
@@ -396,6 +399,7 @@ export class Raft {
     if (message.type === MessageType.Removed) return takeRemovalNotice(this, message);
     if (answerStranger(this, message)) return;
     if (!this.#stepTerm(message)) return;
+    this.fresh?.observe(this, message);
     if (message.type === MessageType.Vote || message.type === MessageType.PreVote) {
       this.#handleVoteRequest(message);
       return;
@@ -442,7 +446,9 @@ export class Raft {
     const canVote = this.vote === message.from ||
       (this.vote === null && this.leaderId === null) ||
       (preVote && message.term > this.term);
-    if (canVote && this.canCampaign && this.log.isUpToDate(message.index, message.logTerm)) {
+    const upToDate = this.log.isUpToDate(message.index, message.logTerm) &&
+      (this.fresh?.grants(message.index) ?? true);
+    if (canVote && this.canCampaign && upToDate) {
       // A pre-vote is answered in the candidate's future term so it can count it.
       this.send({ type: responseType, to: message.from, term: message.term });
       if (!preVote) {

@@ -39,6 +39,8 @@ export interface SimClusterOptions {
   node?: Partial<Omit<RaftNodeOptions, "id" | "storage" | "prng" | "snapshotSink">>;
   /** Decides whether a node installs the snapshot bytes it received (default: always). */
   snapshotVerify?: (data: Uint8Array) => boolean;
+  /** Start a node whose storage is empty `fresh`, as the application does (see `fresh.ts`). */
+  freshWhenEmpty?: boolean;
 }
 
 /** One simulated server: its durable storage survives crashes, the rest does not. */
@@ -81,6 +83,8 @@ export class SimCluster {
   readonly network: SimNetwork;
   readonly #nodeOptions: SimClusterOptions["node"];
   readonly #snapshotVerify: SimClusterOptions["snapshotVerify"];
+  readonly #freshWhenEmpty: boolean;
+  readonly #bootstrap: ConfigState;
   readonly #seed: number;
   /** Which node led each term (election safety). */
   readonly leadersByTerm = new Map<number, NodeId>();
@@ -102,6 +106,8 @@ export class SimCluster {
     this.#seed = options.seed ?? 1;
     this.#nodeOptions = options.node;
     this.#snapshotVerify = options.snapshotVerify;
+    this.#freshWhenEmpty = options.freshWhenEmpty ?? false;
+    this.#bootstrap = config;
     this.network = new SimNetwork(createPrng(this.#seed * 7919 + 13));
     for (const id of ids) {
       const storage = new MemoryLogStorage({ config });
@@ -152,6 +158,7 @@ export class SimCluster {
       snapshotSink: node.sink,
       prng: createPrng(this.#seed * 1000 + index * 31 + node.restarts * 7),
       appliedIndex: logIndex(node.state.length),
+      fresh: this.#freshWhenEmpty && node.storage.lastIndex() === 0,
     });
   }
 
@@ -164,6 +171,18 @@ export class SimCluster {
   restart(id: string): void {
     const node = this.node(id);
     assert.equal(node.raft, null, `${id} is running`);
+    node.restarts++;
+    this.#boot(node);
+  }
+
+  /**
+   * Restarts the crashed `id` on an empty disk (a replaced one): no log, no term, no vote, the
+   * bootstrap membership — as an operator's unchanged start command would.
+   */
+  wipe(id: string): void {
+    const node = this.node(id);
+    assert.equal(node.raft, null, `${id} is running`);
+    node.storage = new MemoryLogStorage({ config: this.#bootstrap });
     node.restarts++;
     this.#boot(node);
   }
