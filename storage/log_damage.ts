@@ -15,6 +15,9 @@ import {
 } from "./hard_state.ts";
 import type { CorruptionDetail } from "./errors.ts";
 
+/** How `SegmentLog.noteDamage` records a cut: torn or not, and in which term (default: current). */
+export type DamageNote = { torn: boolean; term?: number };
+
 /** The damage record of one log directory. */
 export class LogDamage {
   readonly #fs: FileSystem;

@@ -27,7 +27,7 @@ import {
   storeHardState,
   storeLogStart,
 } from "./hard_state.ts";
-import { LogDamage } from "./log_damage.ts";
+import { type DamageNote, LogDamage } from "./log_damage.ts";
 import { LogScrubber } from "./log_scrubber.ts";
 import { SealedIndexes } from "./sealed_indexes.ts";
 import type { CorruptionDetail } from "./errors.ts";
@@ -331,10 +331,10 @@ export class SegmentLog {
     return this.#damage.record;
   }
 
-  /** Records damage durably, merged with what is recorded: the current term, torn only while
-   * every cut was, and the detail of the worse cut. */
-  async noteDamage(detail: CorruptionDetail, options: { torn: boolean }): Promise<void> {
-    await this.#damage.note(detail, { ...options, term: this.#hardState.term });
+  /** Records damage durably, merged with what is recorded: in `term` (default: the current one),
+   * torn only while every cut was, and the detail of the worse cut. */
+  async noteDamage(detail: CorruptionDetail, options: DamageNote): Promise<void> {
+    await this.#damage.note(detail, { term: this.#hardState.term, ...options });
   }
 
   /** Reads the sealed segments trusted by their index at open, and hands damage on. */

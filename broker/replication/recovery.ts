@@ -84,6 +84,8 @@ export interface RecoveredState {
   config: ConfigState;
   /** Null when the log is trusted; else what the repair must reach (see `repairProgress`). */
   repair: RepairGoal | null;
+  /** The log is empty: the node may be new or may have lost its disk (see `lost_state.ts`). */
+  fresh: boolean;
   /** Timestamp of the last entry in the log (0 for an empty log). */
   tailTimestamp: number;
   /** Payload bytes of the entries replayed past the snapshot (a restart reads them again). */
@@ -104,6 +106,8 @@ export interface RecoveryOptions {
   clock: ClockLike;
   /** Make this node the sole voter first (`force_new_cluster.ts`); absent = no. */
   forceNewCluster?: ForceNewClusterOptions;
+  /** The node joins a running group: an empty log is not `fresh`. */
+  joining?: boolean;
 }
 
 /**
@@ -186,6 +190,8 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
     },
     config,
     repair,
+    fresh: repair === null && options.joining !== true && options.forceNewCluster === undefined &&
+      log.lastIndex === 0 && snapshot.index === 0 && hardState.commit === 0,
     tailTimestamp: log.lastTimestamp ?? 0,
     replayedBytes: replayedBytes(log, snapshot.index, options.machine.appliedIndex),
   };

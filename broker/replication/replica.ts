@@ -61,7 +61,8 @@ import { SnapshotWriter } from "./snapshot_writer.ts";
 import { Outstanding, type ProposalWaiters, type ReadWaiters } from "./waiters.ts";
 import { ClusterClock } from "./cluster_clock.ts";
 import { RemovalWatch } from "./removal_watch.ts";
-import { type RecoveredState, recoverReplica, RepairWatch } from "./recovery.ts";
+import { type RecoveredState, recoverReplica } from "./recovery.ts";
+import { TrustWatch } from "./lost_state.ts";
 import {
   commitPersistPolicy,
   type PeerStatus,
@@ -106,8 +107,8 @@ export class RaftReplica implements Proposer, LogReader {
   readonly #roleHandlers: Array<(change: RoleChange) => void> = [];
   readonly #failureHandlers: Array<(error: Error) => void> = [];
   #config: ConfigState;
-  /** Set while this node distrusts its log (see recovery.ts). */
-  #repair: RepairWatch | null = null;
+  /** Whether this node distrusts its log, and its repair (see recovery.ts, lost_state.ts). */
+  readonly #trust: TrustWatch;
   #ticks = 0;
   /** Stamps proposals; never below any entry stored here. */
   readonly #time: ClusterClock;
@@ -171,7 +172,8 @@ export class RaftReplica implements Proposer, LogReader {
       },
     );
     const electionTicks = options.electionTicks ?? options.raft?.electionTicks ?? 10;
-    if (recovered.repair !== null) this.#repair = new RepairWatch(recovered.repair, electionTicks);
+    const trustParts = { storage: this.#storage, log: options.log, warn: this.#warn };
+    this.#trust = new TrustWatch(recovered.repair, { ...trustParts, electionTicks });
     this.#raft = new RaftNode({
       ...options.raft,
       electionTicks,
@@ -181,6 +183,7 @@ export class RaftReplica implements Proposer, LogReader {
       prng: options.prng,
       appliedIndex: options.machine.appliedIndex as LogIndex,
       canCampaign: recovered.repair === null,
+      fresh: recovered.fresh,
     });
     this.#removal.check(this.#raft); // its log may say so (later, only a step changes configs)
     this.#transport.onMessage((message) => this.#receive(message));
@@ -480,6 +483,8 @@ export class RaftReplica implements Proposer, LogReader {
   }
 
   async #handleReady(ready: Ready): Promise<void> {
+    const lost = this.#trust.noteLost(this.#raft); // a fresh node's loss: durable before its log
+    if (lost !== null) await lost;
     this.#readyApplied = false;
     let committed = ready.committedEntries;
     if (ready.snapshot === undefined) {
@@ -519,7 +524,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#reads.serve(ready.readStates, this.#machine.appliedIndex);
     if (ready.softState !== undefined) this.#changeRole(ready.softState);
     this.#raft.advance(ready);
-    await this.#checkRepaired();
+    await this.#trust.settle(this.#raft, this.#ticks); // trusts the log again once repaired
     const { snapshotEntriesInterval: entries, snapshotBytesInterval: bytes } = this.#settings;
     this.#snapshots.startIfDue(this.#config, { entries, bytes }); // written beside the loop
   }
@@ -566,13 +571,6 @@ export class RaftReplica implements Proposer, LogReader {
     }
     const change = { role: soft.role, leaderId: soft.leaderId, term: this.#raft.status().term };
     for (const handler of this.#roleHandlers) handler(change);
-  }
-
-  /** Trusts the log again once the repair is complete; see recovery.ts for when. */
-  async #checkRepaired(): Promise<void> {
-    if (this.#repair === null) return;
-    const parts = { storage: this.#storage, log: this.#log, ticks: this.#ticks, warn: this.#warn };
-    if (await this.#repair.settle(this.#raft, parts)) this.#repair = null;
   }
 
   // ---- snapshots -----------------------------------------------------------------------------

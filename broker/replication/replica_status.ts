@@ -41,6 +41,11 @@ export interface RaftReplicaOptions {
   snapshotsDir: string;
   /** Bootstrap membership, used only when no snapshot exists yet (a brand-new data dir). */
   initialVoters: string[];
+  /**
+   * The node joins a running group (`--join`): on an empty log it starts as any node with a log
+   * does, not fresh (see `lost_state.ts`); the join refuses it under the id of a voter. false.
+   */
+  joining?: boolean;
   /** Milliseconds per Raft tick. 100. */
   tickMs?: number;
   /** Ticks without a leader before campaigning (randomized up to twice). 10. */
