@@ -3,7 +3,8 @@
  * state machine, broker and Raft replica, on one `Scheduler` and one `SimNetwork`. Faults:
  * crashes (torn writes, or a power cut after N more writes), restarts with a new clock skew,
  * wall-clock jumps (days forward, hours back: the node's monotonic clock is the scheduler's, its
- * wall clock is that plus skew plus jumps), and bit flips in a stopped node's committed records.
+ * wall clock is that plus skew plus jumps), bit flips in a stopped node's committed records, and
+ * replaced disks (a node restarted on an empty file system under its id, as a voter).
  *
  * @module
  */
@@ -37,6 +38,11 @@ export interface SimNode {
   topics: EngineTopicService | null;
   push: PushWorker | null;
   starts: number;
+  /**
+   * Started by `rejoin`: like a node whose command says `--join`, it starts so every time (an
+   * empty log is not fresh, see `broker/replication/lost_state.ts`) until a wipe.
+   */
+  joining: boolean;
   warnings: string[];
 }
 
@@ -91,6 +97,7 @@ export class SimCluster {
         topics: null,
         push: null,
         starts: 0,
+        joining: false,
         warnings: [],
       });
     }
@@ -146,6 +153,7 @@ export class SimCluster {
       fs,
       snapshotsDir,
       initialVoters: this.ids,
+      joining: node.joining,
       snapshotEntriesInterval: this.#knobs.snapshotEntriesInterval,
       proposalTimeoutMs: 5_000,
       commitPersistIntervalMs: 1_000,
@@ -192,6 +200,17 @@ export class SimCluster {
     node.fs.crash({ random, tornWrites: true });
   }
 
+  /**
+   * Power cut, and the machine's disk is replaced: the node's next start (`start`) finds an empty
+   * file system. It starts as one of the initial voters (`--peers`), not as a joining node: a
+   * wiped voter restarted with `--join` is refused by the join (not simulated here).
+   */
+  wipe(id: string): void {
+    this.crash(id);
+    this.node(id).fs = new SimFileSystem();
+    this.node(id).joining = false;
+  }
+
   /** Stops a node the group removed; it stays down until `rejoin`. */
   remove(id: string): void {
     this.#takeDown(id);
@@ -221,6 +240,7 @@ export class SimCluster {
   async rejoin(id: string): Promise<void> {
     this.node(id).fs = new SimFileSystem();
     // Still marked removed while opening, so a restart scheduled before the removal can't race.
+    this.node(id).joining = true;
     await this.#open(id);
     this.removed.delete(id);
   }

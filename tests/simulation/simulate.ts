@@ -3,7 +3,7 @@
  * writes, partitions, message loss/duplication/reordering, clock skew, bit flips in a stopped
  * node's persisted records, committed or not, wall-clock jumps (days forward, hours back),
  * leadership transfers, a voter removed and later
- * rejoining with an empty disk) under client load, then a healing phase that drains every queue
+ * rejoining with an empty disk, a voter's disk replaced under it) under client load, then a healing phase that drains every queue
  * and checks the history (see `checkers.ts`). A topic workload (`topic_workload.ts`) publishes
  * alongside, fanning out to queues and to simulated HTTP endpoints that fail, hang and lag; its
  * deliveries are checked after healing too.
@@ -46,6 +46,8 @@ export interface SimulationOptions {
   bitFlips?: boolean;
   /** Remove a voter and have it rejoin with an empty disk. true. */
   membership?: boolean;
+  /** Replace a voter's disk: it restarts empty under its id with its usual options. true. */
+  wipes?: boolean;
   /** Run the topic workload (publishes, queue fan-out, HTTP pushes). true. */
   topics?: boolean;
   /** Make nodes' wall clocks jump (days forward, hours back). true. */
@@ -64,6 +66,8 @@ export interface SimulationReport {
   drained: number;
   crashes: number;
   flips: number;
+  /** Disks replaced. */
+  wipes: number;
   /** Wall-clock jumps injected. */
   clockJumps: number;
   /** Committed configuration changes (remove, add learner, promote). */
@@ -80,6 +84,8 @@ const stepMs = 500;
 const membershipRate = 0.06;
 /** Chance per fault step of a wall-clock jump on one node. */
 const clockJumpRate = 0.03;
+/** Chance per fault step of replacing a voter's disk (when no node is damaged or wiped). */
+const wipeRate = 0.02;
 const hourMs = 3_600_000;
 const dayMs = 24 * hourMs;
 
@@ -134,6 +140,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   }
 }
 
+/** A wiped node is whole again: it holds a log, recorded no loss, and may vote. */
+function repairedAfterWipe(node: SimNode): boolean {
+  const status = node.replica!.status();
+  return node.log?.damage === null && status.canCampaign && status.lastIndex > 0;
+}
+
 class Run {
   readonly #parts: WorkloadParts;
   readonly #network: SimNetwork;
@@ -143,12 +155,19 @@ class Run {
   readonly #membership: MembershipDriver;
   /** The node with a bit flip not yet repaired (only one at a time: a minority). */
   #damaged: string | null = null;
+  /**
+   * The node whose disk was replaced, until it trusts its log again. A wipe is a lost disk, like
+   * a damaged one: the promise (no acknowledged write lost) holds while a majority keeps its disks,
+   * so at most one node is damaged or wiped at a time.
+   */
+  #wiped: string | null = null;
   /** Nodes ending like `main.ts` after a read found damage: record it durably, then exit. */
   readonly #exiting = new Set<string>();
   /** Nodes whose log a scrub is reading now (`#scrub`). */
   readonly #scrubbing = new Set<string>();
   crashes = 0;
   flips = 0;
+  wipes = 0;
   clockJumps = 0;
 
   get membershipPhase(): string {
@@ -215,6 +234,7 @@ class Run {
       drained: drained.size,
       crashes: this.crashes,
       flips: this.flips,
+      wipes: this.wipes,
       clockJumps: this.clockJumps,
       membershipChanges: this.#membership.changes,
       published: publisher.published.size,
@@ -266,6 +286,7 @@ class Run {
         continue;
       }
       if (failure !== null) throw failure; // not a simulated fault: a bug
+      if (this.#wiped === node.id && repairedAfterWipe(node)) this.#wiped = null;
       // Not while it exits after a damage a scrub found: a second scrub would then find the
       // damaged segment distrusted already, call the log clean and allow a flip on another node.
       const exiting = this.#exiting.has(node.id);
@@ -336,7 +357,7 @@ class Run {
     } else if (roll < 0.08 && node.replica !== null) {
       cluster.crashAfter(id, randomInt(prng, 40));
     } else if (
-      roll < 0.11 && node.replica !== null && this.#damaged === null &&
+      roll < 0.11 && node.replica !== null && this.#damaged === null && this.#wiped === null &&
       !this.#membership.busy && this.#options.bitFlips !== false
     ) {
       cluster.crash(id);
@@ -373,8 +394,18 @@ class Run {
     // (distrusted) log is a majority, not a minority. The damaged voter may not vote until a
     // leader repairs it, and the only other voter can't become leader without that vote.
     const draw = prng.next();
-    if (draw < membershipRate && this.#damaged === null && this.#options.membership !== false) {
+    const lost = this.#damaged !== null || this.#wiped !== null;
+    if (draw < membershipRate && !lost && this.#options.membership !== false) {
       this.#membership.maybeStart((error) => this.#errors.push(error));
+    }
+    // A separate draw too; not during a membership cycle (with two voters a wiped one is half).
+    const wipe = prng.next() < wipeRate && this.#options.wipes !== false;
+    if (wipe && !lost && !this.#membership.busy && node.replica !== null) {
+      cluster.wipe(id);
+      this.crashes++;
+      this.wipes++;
+      this.#wiped = id;
+      this.#scheduleRestart(id, 500 + randomInt(prng, 3500));
     }
   }
 
