@@ -16,6 +16,7 @@ import {
   FileKeyRing,
   forceNewClusterDirProblem,
   ForceNewClusterError,
+  holdsLog,
   isClusterMember,
   loadClusterKey,
   loadTlsFiles,
@@ -74,6 +75,8 @@ async function main(): Promise<void> {
   const clusterKey = await loadKey(config);
   // Before anything listens or opens the log: a second process must change nothing.
   await lockOrExit(config);
+  // Before the log opens: a joining node that holds no log says so (a voter's id is then refused).
+  const emptyDataDir = config.join !== null && !holdsLog(config.dataDir);
   // Connections to other members (forwarding, --join) trust --tls-ca besides the default roots.
   const members = memberFetch(tlsFiles.caCerts);
   const scheme = tls === null ? "http" : "https";
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
   }
   const node = await startNode({
     forceNewCluster: config.forceNewCluster,
+    joining: config.join !== null,
     nodeId: config.nodeId,
     dataDir: config.dataDir,
     fs: new RealFileSystem(),
@@ -143,6 +147,7 @@ async function main(): Promise<void> {
         transport instanceof TcpTransport ? transport.address.port : config.peerPort
       }`,
       clientUrl: url,
+      emptyDataDir,
     });
   }
   // "Ready" for a one-node group means it leads; a cluster member is ready once it serves (its
@@ -406,7 +411,7 @@ async function joinCluster(
   const joinMsMax = 10 * 60_000;
   const deadline = Date.now() + joinMsMax;
   const url = `${memberUrl}/v1/cluster/nodes`;
-  const body = JSON.stringify(request);
+  let body = JSON.stringify(request);
   for (let attempt = 1;; attempt++) {
     try {
       // Signed anew for each attempt: a signature's nonce is good for one request.
@@ -419,6 +424,11 @@ async function joinCluster(
       if (response.ok) {
         console.log(`cmqd ${request.id}: joined the cluster through ${memberUrl}`);
         return;
+      }
+      if (response.status === 400 && text.includes("unknown field 'emptyDataDir'")) {
+        // A member of an older release: it has no check that needs the field.
+        body = JSON.stringify({ ...request, emptyDataDir: undefined });
+        continue;
       }
       if (response.status < 500) throw new Error(`join refused (${response.status}): ${text}`);
       console.log(`cmqd ${request.id}: join attempt ${attempt}: ${response.status} ${text}`);

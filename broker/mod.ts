@@ -30,6 +30,7 @@ export {
   FileKeyRing,
   forceNewClusterDirProblem,
   ForceNewClusterError,
+  holdsLog,
   isClusterMember,
   loadClusterKey,
   loadTlsFiles,

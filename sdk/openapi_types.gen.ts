@@ -872,6 +872,8 @@ export interface components {
       peerAddress: string;
       /** @example http://10.0.0.4:9876 */
       clientUrl: string;
+      /** @description The joining node started on a data directory without a log: it is refused under the id of a current voter (that voter's disk was replaced; remove it first). */
+      emptyDataDir?: boolean;
     };
   };
   responses: never;

@@ -255,7 +255,7 @@ function parseJoin(body: Uint8Array, signer: string): JoinRequest {
     throw new BrokerError("MalformedRequest", "the join request is not a JSON object");
   }
   const unknown = Object.keys(value).find((key) =>
-    !["id", "peerAddress", "clientUrl"].includes(key)
+    !["id", "peerAddress", "clientUrl", "emptyDataDir"].includes(key)
   );
   if (unknown !== undefined) {
     throw new BrokerError("InvalidParameter", `unknown field '${unknown}'`, { field: unknown });
@@ -265,7 +265,12 @@ function parseJoin(body: Uint8Array, signer: string): JoinRequest {
       field: "id",
     });
   }
-  return { id: join.id, peerAddress: join.peerAddress, clientUrl: join.clientUrl };
+  const { id, peerAddress, clientUrl, emptyDataDir } = join;
+  if (emptyDataDir === undefined) return { id, peerAddress, clientUrl };
+  if (typeof emptyDataDir !== "boolean") {
+    throw new BrokerError("InvalidParameter", "must be a boolean", { field: "emptyDataDir" });
+  }
+  return { id, peerAddress, clientUrl, emptyDataDir };
 }
 
 function json(status: number, body: unknown): Response {

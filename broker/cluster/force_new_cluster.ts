@@ -10,6 +10,24 @@
 const segmentNamePattern = /^\d{20}\.log$/;
 
 /**
+ * Whether `dataDir` holds a log: a segment, or the log start a snapshot install leaves before the
+ * next append. A joining node says so in its join (see `member_changes.ts`). Reads only.
+ */
+export function holdsLog(dataDir: string): boolean {
+  const logDir = `${dataDir.replace(/\/+$/, "")}/log`;
+  try {
+    for (const entry of Deno.readDirSync(logDir)) {
+      if (entry.isFile && (segmentNamePattern.test(entry.name) || entry.name === "log_start")) {
+        return true;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return false;
+}
+
+/**
  * Why `dataDir` can't be recovered with `--force-new-cluster` (no directory, no log segment in
  * `dataDir/log`), or null when it holds a log. Reads only.
  */

@@ -128,7 +128,9 @@ export class Membership {
       );
     }
     this.#checkAddresses(request);
-    await replica.propose(CommandType.SetMember, encodeJson(request));
+    this.#checkNotWiped(request);
+    const { emptyDataDir: _, ...member } = request;
+    await replica.propose(CommandType.SetMember, encodeJson(member));
     let config = replica.status().config;
     if (![...config.voters, ...config.learners].includes(request.id as NodeId)) {
       await replica.proposeConfigChange({ type: "addLearner", nodeId: request.id });
@@ -201,6 +203,22 @@ export class Membership {
     if (urlTaken !== undefined) {
       throw invalidParameter("clientUrl", `is the client URL of member '${urlTaken}'`);
     }
+  }
+
+  /**
+   * A current voter that joins again from an empty data directory lost its disk: its log, term
+   * and vote. Carrying on (a retry) would leave a voter with an empty log among the voters a
+   * majority counts on (see `replication/lost_state.ts`); it must leave and join as a new member.
+   */
+  #checkNotWiped(request: JoinRequest): void {
+    if (request.emptyDataDir !== true) return;
+    if (!this.#options.replica.status().config.voters.includes(request.id as NodeId)) return;
+    throw invalidParameter(
+      "id",
+      `${request.id} is a voter of this cluster with its data; a node with an empty data ` +
+        `directory can't take its place: remove it first (DELETE /v1/cluster/nodes/` +
+        `${request.id}), then join`,
+    );
   }
 
   #requireLeader(): void {

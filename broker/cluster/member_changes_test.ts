@@ -121,6 +121,44 @@ Deno.test("a join repeated with the same addresses carries on; other addresses f
   }
 });
 
+Deno.test("a voter joining again from an empty data directory is refused; a new node from one is not", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = new Membership({
+    nodeId: "n1",
+    url: "http://127.0.0.1:1",
+    replica: node.replica,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("a learner that never runs caught up"),
+    catchUpMsMax: 0,
+  });
+  const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+  try {
+    // A new node starts on an empty data directory: it is added as a learner.
+    await assert.rejects(
+      membership.join({ ...n2, emptyDataDir: true }),
+      (error: BrokerError) => error.code === "NotReady",
+    );
+    assert.deepEqual(node.machine.members(), [n2], "the flag is not recorded");
+    // n2 becomes a voter (the promotion can't commit without n2, but takes effect on append).
+    node.replica.proposeConfigChange({ type: "promote", nodeId: "n2" }).catch(() => {});
+    await until(() => node.replica.status().config.voters.includes("n2" as never), "promotion");
+    const before = node.replica.status().lastIndex;
+    await assert.rejects(
+      membership.join({ ...n2, emptyDataDir: true }),
+      (error: BrokerError) =>
+        error.code === "InvalidParameter" && error.field === "id" &&
+        error.message.includes(
+          "n2 is a voter of this cluster with its data; a node with an empty data directory " +
+            "can't take its place: remove it first (DELETE /v1/cluster/nodes/n2), then join",
+        ),
+    );
+    assert.equal(node.replica.status().lastIndex, before, "a refused join proposed something");
+  } finally {
+    await node.close();
+  }
+});
+
 Deno.test("a join naming an initial voter is refused: its addresses come from --peers", async () => {
   const cluster = await TestCluster.start();
   try {

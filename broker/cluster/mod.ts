@@ -16,7 +16,7 @@ export {
   parseConfig,
   usage,
 } from "./config.ts";
-export { forceNewClusterDirProblem } from "./force_new_cluster.ts";
+export { forceNewClusterDirProblem, holdsLog } from "./force_new_cluster.ts";
 export { ForceNewClusterError } from "../replication/mod.ts";
 export { type KeyFileAccess, loadClusterKey, newClusterKeyText } from "./cluster_key.ts";
 export {

@@ -79,6 +79,11 @@ export interface NodeOptions {
    * (`--force-new-cluster`, for the survivor of a majority lost for good).
    */
   forceNewCluster?: boolean;
+  /**
+   * The node joins a running group (`--join`): on an empty data directory it is not started
+   * fresh (see `replication/lost_state.ts`); the join refuses it under a voter's id.
+   */
+  joining?: boolean;
   /** Base URL this node serves (announced to peers, shown in `/v1/cluster`). */
   url: string;
   /** Take a snapshot after this many applied entries (bounds replay time at restart). */
@@ -210,6 +215,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     fs,
     snapshotsDir: `${dataDir}/snapshots`,
     initialVoters: options.initialVoters,
+    joining: options.joining,
     forceNewCluster: options.forceNewCluster === true
       ? {
         // Every recorded address but its own goes: the removed members', and any left over.

@@ -102,6 +102,10 @@ const JoinRequestSchema = z.object({
   id: NameSchema,
   peerAddress: z.string().max(300).openapi({ example: "10.0.0.4:9877" }),
   clientUrl: z.string().max(300).openapi({ example: "http://10.0.0.4:9876" }),
+  emptyDataDir: z.boolean().optional().openapi({
+    description: "The joining node started on a data directory without a log: it is refused " +
+      "under the id of a current voter (that voter's disk was replaced; remove it first).",
+  }),
 }).strict().openapi("JoinRequest");
 
 const joinNode = createRoute({
