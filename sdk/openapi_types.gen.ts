@@ -852,6 +852,8 @@ export interface components {
       leaderId: string | null;
       commitIndex: number;
       appliedIndex: number;
+      /** @description False while this node distrusts its log (its disk was damaged or replaced): it neither votes nor campaigns until a leader has re-replicated its log and a leader of a newer term has committed an entry. */
+      canVote?: boolean;
       nodes: {
         id: string;
         url: string | null;

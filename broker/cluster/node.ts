@@ -516,6 +516,7 @@ function clusterInfo(
     leaderId: status.leaderId,
     commitIndex: status.commit,
     appliedIndex: status.applied,
+    canVote: status.canCampaign,
     nodes: ids.map((id) => ({
       id,
       url: clientUrlOf(id),

@@ -422,6 +422,11 @@ export const ClusterInfoSchema = z.object({
   leaderId: z.string().nullable(),
   commitIndex: z.int(),
   appliedIndex: z.int(),
+  canVote: z.boolean().optional().openapi({
+    description: "False while this node distrusts its log (its disk was damaged or replaced): " +
+      "it neither votes nor campaigns until a leader has re-replicated its log and a leader of " +
+      "a newer term has committed an entry.",
+  }),
   nodes: z.array(z.object({
     id: z.string(),
     url: z.string().nullable(),
