@@ -32,9 +32,9 @@
  * What this can't tell apart: a node of a new cluster that starts after the first leader has
  * committed an entry looks exactly like a wiped one, and is treated like one (it catches up, then
  * asks for a new term). And a node wiped right after a new cluster's first election, before any
- * entry reached it, is indistinguishable from a new one: it may vote a second time in that term.
- * It lost no entry, so only two leaders of one term with empty logs could follow — and both would
- * need the votes of nodes that voted for neither before.
+ * entry reached it, is indistinguishable from a new one: it may vote a second time in that term,
+ * and two leaders of that term could then write conflicting entries. The window is the moments
+ * between a new cluster's first election and its first append reaching the node.
  *
  * @module
  */

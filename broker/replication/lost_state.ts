@@ -23,8 +23,8 @@
  * from a wiped one and is treated the same (one extra election). A joining node (`--join`) is not
  * fresh: it is a learner until the leader promotes it, and the join refuses a node with an empty
  * data directory under the id of a current voter. Not closed: a node wiped after a new cluster's
- * first election but before any entry reached it looks new and may vote again in that term (it
- * lost no entry); and a leader of a term older than the one the node was in before the wipe (a
+ * first election but before any entry reached it looks new and may vote again in that term (two
+ * leaders of that term could follow); and a leader of a term older than the one the node was in before the wipe (a
  * deposed one that has not heard of the newer term yet) sets the term of the repair too low.
  *
  * @module
