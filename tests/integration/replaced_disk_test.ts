@@ -6,19 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { CmqdClient } from "../../sdk/mod.ts";
-import { type BrokerProcess, clusterPorts, freePort, startBroker } from "./process.ts";
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { type BrokerProcess, clusterPorts, eventually, freePort, startBroker } from "./process.ts";
 
 Deno.test({
   name: "a voter restarted on a replaced disk is repaired before it votes; a joined one is refused",
@@ -63,7 +51,10 @@ Deno.test({
       await leaderClient.sendMessages("q", [{ body: "three" }]);
       await start(wiped, ["--peers", peers]);
       const output = () => processes.get(wiped)!.output();
-      await eventually("the loss noticed", async () => output().includes("LOG LOST") || undefined);
+      await eventually(
+        "the loss noticed",
+        () => Promise.resolve(output().includes("LOG LOST") || undefined),
+      );
       assert.match(output(), /started on an empty data directory/);
       await eventually("voting again", async () => {
         const info = await clientOf(wiped).cluster();
