@@ -7,3 +7,5 @@
  * @module
  */
 export { default as SQSv2 } from "npm:aws-sdk@2.1400.0/clients/sqs.js";
+/** The XML reader `aws-sdk` v2 reads query answers with, for tests that parse them strictly. */
+export { default as xml2js } from "npm:xml2js@0.5.0";
