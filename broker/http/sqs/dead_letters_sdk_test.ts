@@ -236,6 +236,26 @@ Deno.test("StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask ref
   assert.deepEqual(door.errors, []);
 });
 
+Deno.test("a SourceArn with any characters in its region and account starts a task, its handle read back", async () => {
+  await using door = startDoor();
+  await createQueue(door, "dead");
+  await createQueue(door, "alpha", "dead");
+  // The region and account are not checked (as for a RedrivePolicy's ARN); characters outside
+  // Latin-1 failed the handle's encoding with a 500 InternalFailure.
+  for (const SourceArn of ["arn:aws:sqs:€-west-1:000000000000:dead", "arn:aws:sqs:eu:😀:dead"]) {
+    const { TaskHandle } = await door.client.send(new StartMessageMoveTaskCommand({ SourceArn }));
+    assert.ok(TaskHandle);
+    const [ended] = (await door.client.send(new ListMessageMoveTasksCommand({ SourceArn })))
+      .Results!;
+    assert.deepEqual([ended.Status, ended.SourceArn], ["COMPLETED", SourceArn]);
+    await rejectsWith(door.client.send(new CancelMessageMoveTaskCommand({ TaskHandle })), {
+      name: "ResourceNotFoundException",
+      message: /it is COMPLETED/,
+    });
+  }
+  assert.deepEqual(door.errors, []);
+});
+
 /** A service whose redrive waits for `open` (and tells `entered` it was called). */
 function gatedRedrive(service: QueueService, gate: { entered: () => void; open: Promise<void> }) {
   return new Proxy(service, {
