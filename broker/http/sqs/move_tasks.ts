@@ -148,14 +148,21 @@ async function existingArnQueue(context: OperationContext, queue: QueueRef, memb
   }
 }
 
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A task's handle: base64 of the UTF-8 JSON of its id and source ARN (an ARN's region and
+ * account may hold any character: `btoa` of the text itself threw past Latin-1).
+ */
 function newHandle(sourceArn: string): string {
-  return btoa(JSON.stringify({ taskId: crypto.randomUUID(), sourceArn }));
+  const json = JSON.stringify({ taskId: crypto.randomUUID(), sourceArn });
+  return new TextEncoder().encode(json).toBase64();
 }
 
 /** The source ARN a handle carries, or null when it is no handle of this door. */
 function sourceArnOfHandle(handle: string): string | null {
   try {
-    const decoded = JSON.parse(atob(handle));
+    const decoded = JSON.parse(utf8Decoder.decode(Uint8Array.fromBase64(handle)));
     if (typeof decoded?.taskId === "string" && typeof decoded.sourceArn === "string") {
       return decoded.sourceArn;
     }
