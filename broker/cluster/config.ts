@@ -315,6 +315,9 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
       continue;
     }
     const [name, inline] = arg.includes("=") ? arg.split(/=(.*)/s, 2) : [arg, undefined];
+    if (name === "--help" || name === "-h" || name === "--version") {
+      throw new Error(`${name} takes no value`);
+    }
     const spec = flags[name];
     if (!spec) throw new Error(`unknown flag '${name}'`);
     const raw = inline ?? (spec.kind === "switch" ? "true" : args[++i]);

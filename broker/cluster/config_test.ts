@@ -24,6 +24,10 @@ Deno.test("bad flags are rejected with a precise message", () => {
   assert.throws(() => parseConfig(["--port", "x"], {}), /--port: not a port: 'x'/);
   assert.throws(() => parseConfig(["--port", "70000"], {}), /not a port/);
   assert.throws(() => parseConfig(["--port"], {}), /--port needs a value/);
+  // Known flags that take no value (was: "unknown flag '--version'").
+  assert.throws(() => parseConfig(["--version=1"], {}), /^Error: --version takes no value$/);
+  assert.throws(() => parseConfig(["--help=all"], {}), /^Error: --help takes no value$/);
+  assert.throws(() => parseConfig(["-h="], {}), /^Error: -h takes no value$/);
   assert.throws(() => parseConfig([], { CMQD_MMAP: "yes" }), /CMQD_MMAP: expected true or false/);
 });
 
