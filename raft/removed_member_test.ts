@@ -4,6 +4,7 @@
  * member that lags can't talk a node that is newer than its own view out of the cluster.
  */
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { MemoryLogStorage } from "./log_storage.ts";
 import { ConfigHistory, encodeConfigChange } from "./membership.ts";
 import { SimCluster } from "./testing/mod.ts";
@@ -235,4 +236,55 @@ Deno.test("a node added back with a fresh log is no removed node while it replay
   settle(cluster, 5);
   assert.deepEqual(cluster.raft("n3").status().config.learners, ["n3"]);
   assert.equal(cluster.raft("n3").status().removal, null);
+});
+
+Deno.test("random removal notices from a learner, a stranger, or about a reached index are ignored", () => {
+  const cluster = new SimCluster({
+    ids: ["n1", "n2", "n3", "n4"],
+    config: { voters: ["n1", "n2", "n3"], learners: ["n4"] },
+    seed: 18,
+  });
+  cluster.electLeader("n1");
+  cluster.propose("n1", "x");
+  cluster.stabilize();
+  const n3 = cluster.raft("n3");
+  cluster.network.isolate(nodeId("n3"), cluster.ids);
+  settle(cluster, 25);
+  const { commit } = n3.status();
+  const count = (max: number) => fc.integer({ min: 0, max });
+  const notices = fc.oneof(
+    // Anyone but a voter of n3's committed configuration, about any index.
+    fc.record({ from: fc.constantFrom("n4", "stranger", "n3x"), index: count(2 ** 52) }),
+    // A voter, about an index n3's commit has reached.
+    fc.record({ from: fc.constantFrom("n1", "n2"), index: count(commit) }),
+  );
+  fc.assert(
+    fc.property(
+      notices,
+      count(2 ** 48),
+      count(2 ** 48),
+      fc.string(),
+      (notice, term, other, context) => {
+        n3.step({
+          type: MessageType.Removed,
+          from: nodeId(notice.from),
+          to: nodeId("n3"),
+          term: term as Term,
+          logTerm: 0 as Term,
+          index: notice.index as LogIndex,
+          entries: [],
+          commit: other as LogIndex,
+          reject: other % 2 === 0,
+          rejectHint: other as LogIndex,
+          context,
+        });
+        assert.equal(n3.status().removal, null, JSON.stringify(notice));
+      },
+    ),
+    { numRuns: 300, seed: 20260120 },
+  );
+  // Still a member that campaigns: cut off, it keeps starting elections.
+  cluster.network.clearLog();
+  settle(cluster, 60);
+  assert.ok(cluster.network.sent.some((message) => message.from === "n3"), "n3 went quiet");
 });
