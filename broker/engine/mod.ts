@@ -91,6 +91,7 @@ export {
 } from "./queue_attributes.ts";
 export { checkTagChanges, checkTags } from "./queue_tags.ts";
 export { receiptHandlesToBytes, receiptHandleToBytes } from "./receipt.ts";
+export { malformedHandleFailures } from "./handle_precheck.ts";
 export { cmqdRelease, NewerReleaseError } from "./release.ts";
 export { refuseNewerSnapshot, stateSnapshotVersion } from "./state_codec.ts";
 export {

@@ -26,7 +26,12 @@ import { queueWideGroup } from "./queue_fifo.ts";
 import { ownMap } from "./shared_empty.ts";
 import type { ByteReader } from "./binary.ts";
 import type { SendHeader } from "./commands.ts";
-import { decodeReceiptBytes, encodeReceiptHandle, receiptTag } from "./receipt.ts";
+import {
+  decodeReceiptBytes,
+  encodeReceiptHandle,
+  notAReceiptHandle,
+  receiptTag,
+} from "./receipt.ts";
 import type { Queue, RewindResponse, SentMessage } from "../../sdk/protocol.ts";
 import {
   type DeadLetterTarget,
@@ -276,7 +281,7 @@ export class QueueState extends QueueStore {
       code: "ReceiptHandleInvalid",
       message,
     });
-    if (fields === null) return invalid("not a receipt handle");
+    if (fields === null) return invalid(notAReceiptHandle);
     if (fields.incarnation !== meta.incarnation) {
       return invalid(`not a receipt handle of queue '${meta.name}'`);
     }

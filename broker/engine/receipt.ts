@@ -115,6 +115,9 @@ function writeReceipt(fields: ReceiptFields): Uint8Array {
 const readScratch = new Uint8Array(receiptHandleBytes);
 const readView = new DataView(readScratch.buffer);
 
+/** What a failure says of a handle `decodeReceiptBytes` can't parse. */
+export const notAReceiptHandle = "not a receipt handle";
+
 /** Parses the binary form; null when it is not a well-formed handle. */
 export function decodeReceiptBytes(bytes: Uint8Array): ReceiptFields | null {
   if (bytes.length !== receiptHandleBytes || bytes[0] !== handleVersion) return null;

@@ -26,8 +26,8 @@ import {
   type HandleFailure,
   invalidParameter,
   type LogReader,
+  malformedHandleFailures,
   receiptHandlesToBytes,
-  receiptHandleToBytes,
   type ReceiveResult,
   redriveMessagesMax,
   resolveCreate,
@@ -515,10 +515,10 @@ export class EngineService implements QueueService {
   async deleteMessages(name: string, receiptHandles: string[]): Promise<DeleteMessagesResponse> {
     this.#attributes(name);
     const handles = checkHandles(receiptHandles, "receiptHandles");
-    const payload = encodeDeleteBatch({
-      queue: name,
-      handles: receiptHandlesToBytes(handles),
-    });
+    const bytes = receiptHandlesToBytes(handles);
+    const malformed = malformedHandleFailures(bytes); // answered without a log entry
+    if (malformed !== null) return { deleted: 0, failures: this.#failures(malformed, handles) };
+    const payload = encodeDeleteBatch({ queue: name, handles: bytes });
     const result = await this.#propose(CommandType.DeleteBatch, payload);
     return { deleted: result.deleted, failures: this.#failures(result.failures, handles) };
   }
@@ -529,15 +529,18 @@ export class EngineService implements QueueService {
   ): Promise<ChangeVisibilityResponse> {
     this.#attributes(name);
     const clean = checkVisibilityEntries(entries);
+    const handles = clean.map((entry) => entry.receiptHandle);
+    const bytes = receiptHandlesToBytes(handles);
+    const malformed = malformedHandleFailures(bytes); // answered without a log entry
+    if (malformed !== null) return { entries: [], failures: this.#failures(malformed, handles) };
     const payload = encodeChangeVisibility({
       queue: name,
-      entries: clean.map((entry) => ({
-        handle: receiptHandleToBytes(entry.receiptHandle),
+      entries: clean.map((entry, index) => ({
+        handle: bytes[index],
         visibilityTimeoutSeconds: entry.visibilityTimeoutSeconds,
       })),
     });
     const result = await this.#propose(CommandType.ChangeVisibility, payload);
-    const handles = clean.map((entry) => entry.receiptHandle);
     return {
       entries: result.entries.map((entry) => ({
         receiptHandle: handles[entry.index],

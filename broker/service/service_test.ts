@@ -429,3 +429,29 @@ Deno.test("a replica that can't take writes makes requests fail with NotReady", 
     (error: BrokerError) => error.code === "NotReady",
   );
 });
+
+Deno.test("a delete or visibility change of only malformed handles is answered without a log entry", async () => {
+  const { broker, replica } = setup();
+  await broker.createQueue("jobs", {});
+  await broker.sendMessages("jobs", [{ body: "a" }]);
+  const [message] = (await broker.receiveMessages("jobs", {})).messages;
+  const before = replica.lastIndex;
+  const junk = ["true", "x".repeat(39), message.receiptHandle.slice(1) + "!"];
+  const deleted = await broker.deleteMessages("jobs", junk);
+  assert.equal(deleted.deleted, 0);
+  assert.deepEqual(
+    deleted.failures.map((failure) => [failure.receiptHandle, failure.code, failure.message]),
+    junk.map((handle) => [handle, "ReceiptHandleInvalid", "not a receipt handle"]),
+  );
+  const moved = await broker.changeVisibility("jobs", [
+    { receiptHandle: "true", visibilityTimeoutSeconds: 5 },
+  ]);
+  assert.deepEqual(moved.entries, []);
+  assert.equal(moved.failures[0].code, "ReceiptHandleInvalid");
+  assert.equal(replica.lastIndex, before, "nothing proposed");
+  // One well-formed handle among them: the batch is proposed and applied as before.
+  const mixed = await broker.deleteMessages("jobs", ["true", message.receiptHandle]);
+  assert.equal(mixed.deleted, 1);
+  assert.deepEqual(mixed.failures.map((failure) => failure.receiptHandle), ["true"]);
+  assert.ok(replica.lastIndex > before);
+});
