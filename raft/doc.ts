@@ -108,6 +108,22 @@
  * campaigning as soon as a leader shows it a log; `takeLostState()` then tells the application
  * what to repair, as for a damaged log (see `fresh.ts`).
  *
+ * ## Joining on an empty log
+ *
+ * A node added to a running group on an empty log may carry the id of a removed member. A
+ * member that missed the removal (it was down) still counts that id as a voter, and would count
+ * the new node's vote as the old one's: an empty log grants its vote to any candidate, so that
+ * stale member could be elected without the entries its group committed since (the removal
+ * among them). The application therefore starts such a node with `options.voteFloor`, the
+ * group's commit index when it joined, and a hard state in the group's term at that time with
+ * its vote of that term already spent (so a leader of an older term is refused, and it can't
+ * vote twice in the term its old incarnation may have voted in). Below the floor it neither
+ * campaigns nor grants votes; its log can only come from leaders of that term or later, who hold
+ * every entry committed by then, so once it holds the floor index the ordinary up-to-date check
+ * refuses any candidate that lacks one of them. No newer-term leader is needed (unlike a damaged
+ * log): a node that never acknowledged anything in the group's current membership has no
+ * promise of its own to forget, only its id's old ones, which all sit at or below the floor.
+ *
  * ## Checks on the hot path
  *
  * Invariants that run per entry, per proposal or per message are written

@@ -86,6 +86,13 @@ export interface RaftNodeOptions {
   canCampaign?: boolean;
   /** The node starts with an empty log: it may have lost one (see `fresh.ts`). false. */
   fresh?: boolean;
+  /**
+   * The node neither campaigns nor grants votes while its log ends below this index. For a node
+   * that joins a running group on an empty log: the group's commit index when it joined (its id
+   * may be a removed member's, whose old votes and acknowledgements others may still count; see
+   * `doc.ts`, "Joining on an empty log"). Keep it durable until the log reaches it. 0.
+   */
+  voteFloor?: LogIndex;
 }
 
 /** A proposal's place in the log: it succeeded iff the entry committed at `index` has `term`. */
@@ -172,6 +179,7 @@ export class RaftNode {
     });
     this.#raft.canCampaign = options.canCampaign ?? true;
     if (options.fresh === true) this.#raft.fresh = new FreshStart();
+    this.#raft.voteFloor = options.voteFloor ?? (0 as LogIndex);
     this.#readyCommittedBytesMax = options.readyCommittedBytesMax ?? 64 * MiB;
     assert.ok(this.#readyCommittedBytesMax > 0, "readyCommittedBytesMax is positive");
     this.#previousSoft = this.#softState();
@@ -449,7 +457,7 @@ export class RaftNode {
       lastIndex: raft.log.lastIndex(),
       progress,
       config: cloneConfig(raft.configs.current()),
-      canCampaign: raft.canCampaign,
+      canCampaign: raft.mayVote(),
       leadTransferee: raft.leadTransferee,
       removal: removalOf(raft),
     };

@@ -80,6 +80,12 @@ export class Raft {
   leadTransferee: NodeId | null = null;
   /** False while the application distrusts its own log: no campaigns, no votes granted. */
   canCampaign = true;
+  /**
+   * No campaigns and no votes granted while the log ends below this index: a node that joined on
+   * an empty log must first hold what the group had committed when it joined (`voteFloor` of
+   * `RaftNodeOptions`). 0 = none.
+   */
+  voteFloor = 0 as LogIndex;
   /** The last `Removed` answer believed (see `removal.ts`; `removalOf` says if it still holds). */
   toldRemoved: Removal | null = null;
   /** Set when the node started with an empty log (see `fresh.ts`). */
@@ -161,6 +167,11 @@ export class Raft {
   }
 
   // ---- roles ---------------------------------------------------------------------------------
+
+  /** Whether this node may campaign and grant votes: it trusts its log, and it reached the floor. */
+  mayVote(): boolean {
+    return this.canCampaign && this.log.lastIndex() >= this.voteFloor;
+  }
 
   isPromotable(): boolean {
     return isVoter(this.configs.current(), this.id) && this.log.pendingSnapshot() === null &&
@@ -304,7 +315,7 @@ export class Raft {
     // Only a node that will campaign restarts its clock. One that can't (a learner, a voter whose
     // log does not show it promoted yet, a distrusted log) must let its lease on the old leader
     // run out, or it would ignore every (pre-)vote request forever and could block elections.
-    const willCampaign = this.role !== "leader" && this.isPromotable() && this.canCampaign;
+    const willCampaign = this.role !== "leader" && this.isPromotable() && this.mayVote();
     if (willCampaign && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.startElection();
@@ -344,7 +355,7 @@ export class Raft {
 
   /** Starts an election (with a pre-vote round if configured) when allowed. */
   startElection(): void {
-    if (this.role === "leader" || !this.isPromotable() || !this.canCampaign) return;
+    if (this.role === "leader" || !this.isPromotable() || !this.mayVote()) return;
     this.campaign(this.settings.preVote ? "preVote" : "election");
   }
 
@@ -448,7 +459,7 @@ export class Raft {
       (preVote && message.term > this.term);
     const upToDate = this.log.isUpToDate(message.index, message.logTerm) &&
       (this.fresh?.grants(message.index) ?? true);
-    if (canVote && this.canCampaign && upToDate) {
+    if (canVote && this.mayVote() && upToDate) {
       // A pre-vote is answered in the candidate's future term so it can count it.
       this.send({ type: responseType, to: message.from, term: message.term });
       if (!preVote) {

@@ -24,7 +24,7 @@ export function stepFollower(raft: Raft, message: Message): void {
       return;
     case MessageType.TimeoutNow:
       // The leader picked us: campaign at once, skipping pre-vote and the others' leases.
-      if (raft.isPromotable() && raft.canCampaign) raft.campaign("transfer");
+      if (raft.isPromotable() && raft.mayVote()) raft.campaign("transfer");
       return;
     case MessageType.ReadIndexResp:
       raft.readStates.push({ requestId: message.context, index: message.index });

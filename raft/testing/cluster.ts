@@ -56,6 +56,8 @@ export interface SimNode {
   appliedConfig: ConfigState;
   readStates: ReadState[];
   restarts: number;
+  /** The node's `voteFloor` at every boot (durable, as the application keeps it). */
+  voteFloor?: LogIndex;
 }
 
 const encoder = new TextEncoder();
@@ -159,6 +161,7 @@ export class SimCluster {
       prng: createPrng(this.#seed * 1000 + index * 31 + node.restarts * 7),
       appliedIndex: logIndex(node.state.length),
       fresh: this.#freshWhenEmpty && node.storage.lastIndex() === 0,
+      voteFloor: node.voteFloor,
     });
   }
 
