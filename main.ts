@@ -109,9 +109,14 @@ async function main(): Promise<void> {
         (config.tlsCa === null ? "the default roots" : `--tls-ca ${config.tlsCa}`),
     );
   }
+  const joined = config.join !== null && signForJoin !== null
+    ? await clusterOf(config.join, signForJoin)
+    : null;
   const node = await startNode({
     forceNewCluster: config.forceNewCluster,
     joining: config.join !== null,
+    // On an empty data directory it may not vote before it holds what the group had committed.
+    joinedAt: joined !== null && emptyDataDir ? await joinPointOf(joined, signForJoin!) : undefined,
     nodeId: config.nodeId,
     dataDir: config.dataDir,
     fs: new RealFileSystem(),
@@ -119,8 +124,8 @@ async function main(): Promise<void> {
     monotonic: { now: () => performance.now() },
     timers: realTimers,
     transport,
-    initialVoters: config.join !== null && signForJoin !== null
-      ? await bootstrapVotersOf(config.join, signForJoin)
+    initialVoters: joined !== null
+      ? joined.bootstrapVoters!
       : clustered && !config.forceNewCluster
       ? config.peers.map((peer) => peer.id)
       : [config.nodeId],
@@ -377,10 +382,11 @@ function joinSigner(
 }
 
 /**
- * The membership a joining node starts from: the group's initial voters, so that replaying the
- * log's membership changes gives the group's current membership (used on a new data dir only).
+ * The cluster as the member a joining node joins through sees it: its `bootstrapVoters` are the
+ * membership the node starts from, so that replaying the log's membership changes gives the
+ * group's current membership (used on a new data dir only).
  */
-async function bootstrapVotersOf(memberUrl: string, signer: Signer): Promise<string[]> {
+async function clusterOf(memberUrl: string, signer: Signer): Promise<ClusterInfo> {
   for (let attempt = 1; attempt <= 100; attempt++) {
     try {
       const url = `${memberUrl}/v1/cluster`;
@@ -389,7 +395,7 @@ async function bootstrapVotersOf(memberUrl: string, signer: Signer): Promise<str
       if (response.status === 401) {
         throw new Error(`${memberUrl} refused this node's cluster key: ${JSON.stringify(info)}`);
       }
-      if (response.ok && info.bootstrapVoters) return info.bootstrapVoters;
+      if (response.ok && info.bootstrapVoters) return info;
     } catch (error) {
       if ((error as Error).message.includes("refused this node's cluster key")) throw error;
       console.log(`cmqd: asking ${memberUrl} for the cluster: ${(error as Error).message}`);
@@ -397,6 +403,34 @@ async function bootstrapVotersOf(memberUrl: string, signer: Signer): Promise<str
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   throw new Error(`${memberUrl} did not tell its membership`);
+}
+
+/**
+ * The group's term and commit index when a node joins on an empty data directory (its vote
+ * floor: see `broker/cluster/join_floor.ts`): the member's, raised to its leader's when the
+ * member is a follower that names one (a follower may lag behind the removal of this id).
+ */
+async function joinPointOf(
+  member: ClusterInfo,
+  signer: Signer,
+): Promise<{ term: number; commit: number }> {
+  const point = { term: member.term, commit: member.commitIndex };
+  const leaderUrl = member.nodes.find((node) => node.id === member.leaderId)?.url ?? null;
+  if (member.role === "leader" || leaderUrl === null) return point;
+  try {
+    const url = `${leaderUrl}/v1/cluster`;
+    const response = await signer.fetch(url, { headers: await signer.sign("GET", url) });
+    const leader = await response.json() as ClusterInfo;
+    if (response.ok) {
+      return {
+        term: Math.max(point.term, leader.term),
+        commit: Math.max(point.commit, leader.commitIndex),
+      };
+    }
+  } catch (error) {
+    console.log(`cmqd: asking the leader ${leaderUrl} for its commit: ${(error as Error).message}`);
+  }
+  return point;
 }
 
 /**

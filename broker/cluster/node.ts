@@ -54,6 +54,7 @@ import { ClusterRequestDoor } from "./cluster_request_auth.ts";
 import { DiskGuard } from "./disk_guard.ts";
 import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
 import { handOff } from "./hand_off.ts";
+import { type JoinPoint, joinVoteFloor, recordJoinPoint } from "./join_floor.ts";
 import { Membership } from "./member_changes.ts";
 import { PeerContact } from "./peer_contact.ts";
 import { RaftMetrics } from "./raft_metrics.ts";
@@ -84,6 +85,8 @@ export interface NodeOptions {
    * fresh (see `replication/lost_state.ts`); the join refuses it under a voter's id.
    */
   joining?: boolean;
+  /** A joiner on an empty data directory: the group's term and commit (see `join_floor.ts`). */
+  joinedAt?: JoinPoint;
   /** Base URL this node serves (announced to peers, shown in `/v1/cluster`). */
   url: string;
   /** Take a snapshot after this many applied entries (bounds replay time at restart). */
@@ -195,6 +198,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   // A newer release's snapshot is refused before the log is opened (which checks its own files):
   // nothing changes (README, "Upgrading").
   refuseNewerSnapshots(fs, `${dataDir}/snapshots`, refuseNewerSnapshot);
+  if (options.joinedAt !== undefined) await recordJoinPoint(fs, dataDir, options.joinedAt);
   const log = await SegmentLog.open(`${dataDir}/log`, {
     fs,
     segmentBytesMax: options.segmentBytesMax,
@@ -203,7 +207,9 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const logOpenedAt = monotonic.now();
   const machine = new StateMachine();
   const peers = new PeerContact(options.transport, monotonic);
+  const voteFloor = await joinVoteFloor(fs, dataDir, { log, nodeId: options.nodeId });
   const replica = await RaftReplica.open({
+    raft: { voteFloor },
     nodeId: options.nodeId,
     log,
     machine,
