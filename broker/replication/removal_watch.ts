@@ -13,8 +13,8 @@ export function removedMessage(removal: Removal): string {
   const how = removal.by === null
     ? `by the configuration change at index ${removal.index}`
     : `(${removal.by}'s configuration committed at index ${removal.index} does not list it)`;
-  return `this node was removed from the cluster ${how}; stop it, or add it again with a fresh ` +
-    "data directory (--join)";
+  return `this node was removed from the cluster ${how}; stop it, or join it again with --join ` +
+    "on an empty data directory (it votes only once it holds what the cluster had committed)";
 }
 
 /** Follows a replica's removal verdict and logs its changes. */
