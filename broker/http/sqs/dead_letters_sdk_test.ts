@@ -213,6 +213,15 @@ Deno.test("StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask ref
   await rejectsWith(start(arnOf("dead"), arnOf("dead")), { name: "InvalidParameterValue" });
   await rejectsWith(start(arnOf("dead"), undefined, 0), { name: "InvalidParameterValue" });
   await rejectsWith(start(arnOf("dead"), undefined, 501), { name: "InvalidParameterValue" });
+  // The task list keeps the ARN it is given: a longer one than any SQS ARN is refused.
+  await rejectsWith(start(`${arnOf("dead")}${"x".repeat(257)}`), {
+    name: "InvalidParameterValue",
+    message: /SourceArn is longer than 256 characters/,
+  });
+  await rejectsWith(start(arnOf("dead"), `${arnOf("jobs")}${"x".repeat(257)}`), {
+    name: "InvalidParameterValue",
+    message: /DestinationArn is longer than 256 characters/,
+  });
   const list = (SourceArn: string, MaxResults?: number) =>
     door.client.send(new ListMessageMoveTasksCommand({ SourceArn, MaxResults }));
   await rejectsWith(list(arnOf("nowhere")), { name: "ResourceNotFoundException" });

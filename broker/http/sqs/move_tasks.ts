@@ -127,8 +127,20 @@ function notFound(member: string): SqsError {
   );
 }
 
+/**
+ * Longest ARN a move task takes: an SQS ARN is `arn:<partition>:sqs:<region>:<account>:<name>`
+ * with a name of at most 80 characters, far below this; the task list keeps what it is given.
+ */
+const arnCharsMax = 256;
+
 /** The queue an ARN member names; a name no cmqd queue can have names no queue. */
 function queueOfArn(arn: string, member: string): QueueRef {
+  if (arn.length > arnCharsMax) {
+    throw new SqsError(
+      "InvalidParameterValue",
+      `${member} is longer than ${arnCharsMax} characters.`,
+    );
+  }
   const queue = queueFromArn(arn);
   if (queue !== null) return queue;
   if (arn.split(":").length !== 6 || !arn.startsWith("arn:")) {
