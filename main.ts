@@ -143,6 +143,19 @@ async function main(): Promise<void> {
     if (error instanceof ForceNewClusterError) exitWith(error.message);
     return exitIfNewerData(config.nodeId, error);
   });
+  // A member of a group with others, started without --peers or --join, has no peer port: it
+  // could never reach them and would answer NoLeader for ever (a forced survivor that grew
+  // again, restarted with its old lone command).
+  const { voters, learners } = node.replica.status().config;
+  const others = [...voters, ...learners].filter((id) => id !== config.nodeId);
+  if (!clustered && others.length > 0) {
+    await node.close();
+    exitWith(
+      `${config.dataDir} holds ${config.nodeId}'s log as a member of a group with ` +
+        `${others.join(", ")}: start it with --peers (every voter's id=host:peerPort, itself ` +
+        `included) and the cluster key; without --peers or --join it has no peer port`,
+    );
+  }
   handler = node.handler;
   node.onFatal((error) => void die(node, config.nodeId, error));
   if (config.join !== null && signForJoin !== null) {

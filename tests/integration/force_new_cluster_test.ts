@@ -154,6 +154,13 @@ Deno.test({
 
       // Started again without the flag (as a member, its own --peers entry only), it keeps it.
       assert.equal(await processes.get(survivor)!.stop(), 0);
+      // Its old lone command (no --peers) would have no peer port to reach n4: refused, saying so.
+      await assert.rejects(
+        startBroker({ dataDir: `${root}/${survivor}`, args: ["--node-id", survivor] }),
+        new RegExp(
+          `holds ${survivor}'s log as a member of a group with n4: start it with --peers`,
+        ),
+      );
       processes.set(
         survivor,
         await startBroker({
