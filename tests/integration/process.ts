@@ -179,3 +179,22 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Waits until every node of `urls` names the same leader and may vote (`canVote` in
+ * `GET /v1/cluster`). A voter that started after the first leader committed is taken for one
+ * whose disk was replaced and is repaired first (README, "Replacing a node's disk"); a test that
+ * kills the leader before that would wait for it to come back.
+ */
+export async function settled(urls: string[]): Promise<string> {
+  return await eventually("every node to follow one leader and vote", async () => {
+    const views = await Promise.all(urls.map(async (url) => {
+      const response = await fetch(`${url}/v1/cluster`);
+      return await response.json() as { leaderId: string | null; canVote?: boolean };
+    }));
+    const leader = views[0].leaderId;
+    const agreed = leader !== null &&
+      views.every((view) => view.leaderId === leader && view.canVote !== false);
+    return agreed ? leader : undefined;
+  });
+}

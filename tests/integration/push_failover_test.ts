@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { CmqdClient, CmqdError } from "../../sdk/mod.ts";
-import { type BrokerProcess, freePort, startBroker } from "./process.ts";
+import { type BrokerProcess, freePort, settled, startBroker } from "./process.ts";
 
 const failFirstAttempts = 2;
 const messageCount = 40;
@@ -83,6 +83,7 @@ Deno.test({
           }),
         );
       }
+      await settled(specs.map((spec) => `http://127.0.0.1:${spec.port}`));
       const first = await leaderId();
       const client = clientOf(first);
       await client.createTopic("payments");
