@@ -6,29 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { CmqdClient } from "../../sdk/mod.ts";
-import { freePort, startBroker } from "./process.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
-
-function spawnMain(dataDir: string, extra: string[] = []): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-no-legacy-abort",
-      `${root}main.ts`,
-      "--port",
-      String(freePort()),
-      "--data-dir",
-      dataDir,
-      ...extra,
-    ],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-}
+import { spawnMain, startBroker } from "./process.ts";
 
 /** Waits (bounded) for the child to exit or to print that it serves; a serving child is killed. */
 async function exitOrServe(

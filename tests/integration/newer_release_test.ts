@@ -7,29 +7,11 @@
 import assert from "node:assert/strict";
 import { CmqdClient } from "../../sdk/mod.ts";
 import { crc32c, RealFileSystem, SegmentLog } from "../../storage/mod.ts";
-import { freePort, startBroker } from "./process.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
+import { spawnMain, startBroker } from "./process.ts";
 
 /** Runs main.ts on `dataDir` until it exits (bounded); its status and output. */
 async function runUntilExit(dataDir: string, extra: string[] = []) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-no-legacy-abort",
-      `${root}main.ts`,
-      "--port",
-      String(freePort()),
-      "--data-dir",
-      dataDir,
-      ...extra,
-    ],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const child = spawnMain(dataDir, extra);
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   const output = await child.output();
   clearTimeout(timer);

@@ -198,3 +198,30 @@ export async function settled(urls: string[]): Promise<string> {
     return agreed ? leader : undefined;
   });
 }
+
+/** The repository's root (where `main.ts` is). */
+const repoRoot = new URL("../../", import.meta.url).pathname;
+
+/**
+ * Starts `main.ts` on `dataDir` and a free port with `extra` flags, output piped, for tests that
+ * watch a start fail or exit (stop it by PID, or await its `output()`).
+ */
+export function spawnMain(dataDir: string, extra: string[] = []): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-no-legacy-abort",
+      `${repoRoot}main.ts`,
+      "--port",
+      String(freePort()),
+      "--data-dir",
+      dataDir,
+      ...extra,
+    ],
+    cwd: repoRoot,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
