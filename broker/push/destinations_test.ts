@@ -267,3 +267,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a kept-alive connection is not reused once its address became a member's API, in flight or idle", async () => {
+  const sink = countingSink();
+  const members: string[] = [];
+  let joinOnConnect = false;
+  const client = new PushHttpClient(
+    {},
+    new PushDestinations({
+      memberUrls: () => members,
+      connect: async (address, port) => {
+        const conn = await Deno.connect({ hostname: address, port });
+        // The change lands after this connection was checked, while its push is in flight.
+        if (joinOnConnect) members.push(`http://127.0.0.1:${port}`);
+        return conn;
+      },
+    }),
+  );
+  try {
+    const url = `http://127.0.0.1:${sink.port}/cb`;
+    assert.equal((await client.fetch(url, init())).status, 204);
+    assert.equal(sink.connections, 1);
+    // A node at the sink's address joins the cluster: a push there would publish into it again.
+    members.push(`http://127.0.0.1:${sink.port}`);
+    await refused(client, url, /is the API of cluster member/);
+    assert.equal(sink.hosts.length, 1, "nothing more was sent over the idle connection");
+    members.pop();
+    // A change while a push is in flight: its connection goes idle afterwards, and is not taken.
+    joinOnConnect = true;
+    assert.equal((await client.fetch(url, init())).status, 204);
+    assert.equal(members.length, 1);
+    await refused(client, url, /is the API of cluster member/);
+    assert.equal(sink.hosts.length, 2);
+  } finally {
+    client.close();
+    await sink.close();
+  }
+});
