@@ -324,7 +324,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     monotonic,
     timers: options.timers,
   });
-  // The push client (made above) calls this when it opens a connection: after a read barrier,
+  // The push client (made above) calls this on each push and connection: after a read barrier,
   // so never before this line has run (nothing in between awaits).
   const memberUrls = (): string[] => {
     const { voters, learners } = replica.status().config;

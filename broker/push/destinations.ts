@@ -122,6 +122,14 @@ export class PushDestinations {
     return allowed;
   }
 
+  /**
+   * The member client URLs as one string: when it changes, connections checked before may now
+   * reach a member's API, and must not be reused (`PushHttpClient` drops them).
+   */
+  membersKey(): string {
+    return [...this.#memberUrls()].join(" ");
+  }
+
   /** Connects to the first allowed address of `hostname` that answers (`connectTcp` of the SDK). */
   readonly connect = async (
     hostname: string,

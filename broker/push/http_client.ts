@@ -63,26 +63,51 @@ const readBufferBytes = 4 * 1024;
  * ```
  */
 export class PushHttpClient {
-  readonly #transport: Http1Transport;
+  readonly #makeTransport: () => Http1Transport;
+  readonly #destinations: PushDestinations;
+  #transport: Http1Transport;
+  /**
+   * The members the pooled connections were checked against (`membersKey`); read from the first
+   * push on (the node builds this client before its member list can be read).
+   */
+  #membersKey: string | undefined;
 
   constructor(
     limits: Partial<HttpClientLimits> = {},
     destinations: PushDestinations = new PushDestinations(),
   ) {
-    this.#transport = new Http1Transport({
-      ...httpClientLimitsDefault,
-      ...limits,
-      readBufferBytes,
-      resendOnStale: true,
-      connectTcp: destinations.connect,
-    });
+    this.#makeTransport = () =>
+      new Http1Transport({
+        ...httpClientLimitsDefault,
+        ...limits,
+        readBufferBytes,
+        resendOnStale: true,
+        connectTcp: destinations.connect,
+      });
+    this.#destinations = destinations;
+    this.#transport = this.#makeTransport();
   }
 
   /** Sends one POST; resolves with the status (the body is never handed out). */
   readonly fetch: PushFetch = async (url, init) => {
     if (init.method !== "POST") throw new TypeError(`only POST is sent, not ${init.method}`);
-    const answer = await this.#transport.request({ url, ...init });
-    return { status: answer.status, body: null };
+    // The members changed: a pooled connection may now reach one's API. New connections from
+    // here on (each checked again); the old transport's close when their pushes end.
+    const membersKey = this.#destinations.membersKey();
+    if (membersKey !== this.#membersKey) {
+      if (this.#membersKey !== undefined) {
+        this.#transport.close();
+        this.#transport = this.#makeTransport();
+      }
+      this.#membersKey = membersKey;
+    }
+    const transport = this.#transport;
+    try {
+      const answer = await transport.request({ url, ...init });
+      return { status: answer.status, body: null };
+    } finally {
+      if (transport !== this.#transport) transport.close();
+    }
   };
 
   /** Closes the idle connections (requests in flight finish on theirs). */
