@@ -326,9 +326,16 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   });
   // The push client (made above) calls this on each push and connection: after a read barrier,
   // so never before this line has run (nothing in between awaits).
+  // Members and their addresses change only through applied entries: read them once per applied
+  // index, not per push (`status()` copies the configuration and the progress map).
+  let members: { at: number; urls: string[] } | undefined;
   const memberUrls = (): string[] => {
-    const { voters, learners } = replica.status().config;
-    return [...voters, ...learners].map(clientUrlOf).filter((url) => url !== null);
+    if (members?.at !== replica.appliedIndex) {
+      const { voters, learners } = replica.status().config;
+      const urls = [...voters, ...learners].map(clientUrlOf).filter((url) => url !== null);
+      members = { at: replica.appliedIndex, urls };
+    }
+    return members.urls;
   };
   const leaderUrl = (): string | null => {
     const leaderId = replica.leaderId;
