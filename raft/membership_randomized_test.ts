@@ -8,10 +8,10 @@
  * of it elects a leader without the others.
  */
 import assert from "node:assert/strict";
-import { RaftError } from "./errors.ts";
 import { MemoryLogStorage } from "./log_storage.ts";
 import { createPrng, randomInt } from "./prng.ts";
 import { SimCluster } from "./testing/mod.ts";
+import { ignoreRefusals, shuffle, withLeader } from "./testing/random_actions.ts";
 import type { NodeId, Prng } from "./types.ts";
 
 const initialVoters = ["n1", "n2", "n3"];
@@ -143,28 +143,6 @@ function changeMembership(cluster: SimCluster, prng: Prng, leader: string, ids: 
     raft.proposeConfigChange({ type: "remove", nodeId: id });
     log("remove", id);
   }
-}
-
-function withLeader(cluster: SimCluster, action: (leader: string) => void): void {
-  const leader = cluster.leader();
-  if (leader !== null) ignoreRefusals(() => action(leader));
-}
-
-function ignoreRefusals(action: () => void): void {
-  try {
-    action();
-  } catch (error) {
-    if (!(error instanceof RaftError)) throw error;
-  }
-}
-
-function shuffle<T>(prng: Prng, items: T[]): T[] {
-  const result = [...items];
-  for (let position = result.length - 1; position > 0; position--) {
-    const other = randomInt(prng, position + 1);
-    [result[position], result[other]] = [result[other], result[position]];
-  }
-  return result;
 }
 
 function run(cluster: SimCluster, ticks: number): void {

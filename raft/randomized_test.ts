@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { RaftError } from "./errors.ts";
 import { createPrng, randomInt } from "./prng.ts";
 import { SimCluster } from "./testing/mod.ts";
+import { ignoreRefusals, shuffle, withLeader } from "./testing/random_actions.ts";
 import type { NodeId, Prng } from "./types.ts";
 
 /** One randomized run; returns a summary so a failing seed can be replayed and compared. */
@@ -81,29 +81,6 @@ function changeMembership(cluster: SimCluster, leader: string, ids: string[], id
   } else if (config.voters.length > 3 && id !== leader) {
     cluster.raft(leader).proposeConfigChange({ type: "remove", nodeId: id as NodeId });
   }
-}
-
-function withLeader(cluster: SimCluster, action: (leader: string) => void): void {
-  const leader = cluster.leader();
-  if (leader !== null) ignoreRefusals(() => action(leader));
-}
-
-function ignoreRefusals(action: () => void): void {
-  try {
-    action();
-  } catch (error) {
-    if (!(error instanceof RaftError)) throw error;
-  }
-}
-
-/** Fisher-Yates; `sort` with a random comparator calls it a varying number of times in V8. */
-function shuffle<T>(prng: Prng, items: T[]): T[] {
-  const result = [...items];
-  for (let position = result.length - 1; position > 0; position--) {
-    const other = randomInt(prng, position + 1);
-    [result[position], result[other]] = [result[other], result[position]];
-  }
-  return result;
 }
 
 /** Heals everything and checks the group converges on one log that holds a final proposal. */
