@@ -74,8 +74,10 @@ export class Segment {
   #scratch = new Uint8Array(0);
   #windowStart = 0;
   #windowLength = 0;
-  /** Bytes per positioned read: one index interval, or more during a range read. */
+  /** Bytes per positioned read: one index interval, or more during a range or one-time read. */
   #readWindowBytes: number;
+  /** True during {@link Segment.readOnce}: the map, if any, is not used. */
+  #bypassMap = false;
   #header: RecordHeader = newRecordHeader();
   /** Term runs: entries from #runStarts[i] on have term #runTerms[i]; terms change rarely. */
   #runStarts: number[] = [];
@@ -204,7 +206,7 @@ export class Segment {
     const end = position + length;
     invariant(end <= this.sizeBytes, "read past the segment's valid bytes");
     const region = this.#region;
-    if (region !== null && end <= region.bytes.length) {
+    if (region !== null && end <= region.bytes.length && !this.#bypassMap) {
       return { bytes: region.bytes, offset: position };
     }
     const windowEnd = this.#windowStart + this.#windowLength;
@@ -260,6 +262,26 @@ export class Segment {
   /** The entry at `index`, verified; its payload a copy, or with `copy` false a view. */
   read(index: number, copy = true): LogEntry {
     return this.#readAt(this.positionOf(index), index, copy);
+  }
+
+  /**
+   * The entry at `index`, verified, its payload a view of this segment's read buffer (valid until
+   * its next read), fetched with positioned reads of at least 64 KiB and never through the map.
+   * For an entry read back once, soon after it was written: a receive's bodies. Through the map,
+   * every page's first touch is a page fault, and on the VMs measured those cost more than the
+   * read system call and its copy (a 17.7 KB entry: 27 µs the first time through the map, 9 µs
+   * the second, ~5 µs as a read plus its CRC); the window lets the next entries in the file be
+   * served from the same read.
+   */
+  readOnce(index: number): LogEntry {
+    this.#bypassMap = true;
+    this.#readWindowBytes = Math.max(rangeReadWindowBytes, this.#indexIntervalBytes);
+    try {
+      return this.#readAt(this.positionOf(index), index, false);
+    } finally {
+      this.#bypassMap = false;
+      this.#readWindowBytes = this.#indexIntervalBytes + recordHeaderBytes;
+    }
   }
 
   /** The entry at `position`, verified; its payload a copy, or a view of the read buffer. */

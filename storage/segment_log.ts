@@ -225,10 +225,12 @@ export class SegmentLog {
   }
 
   /** The entry at `index`, CRC-verified; its payload a copy, or with `copy` false a view valid
-   * only until this log is next read or written. RangeError if absent. */
+   * only until this log is next read or written, read without the map (`Segment.readOnce`: for
+   * entries read back once, such as a receive's bodies). RangeError if absent. */
   entry(index: number, copy = true): LogEntry {
     this.#assertPresent(index);
     const segment = this.#segmentFor(index);
+    if (!copy) return segment.readOnce(index);
     this.#prepareRead(segment);
     return segment.read(index, copy);
   }

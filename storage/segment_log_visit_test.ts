@@ -58,3 +58,31 @@ testEveryStore(
     await log.close();
   },
 );
+
+testEveryStore(
+  "entry(index, false) reads without the map: nothing gets mapped, and a mapped segment is read too",
+  async (store) => {
+    const log = await openSmallSegments(store);
+    const written = makeEntries(1, 80, { term: 4 });
+    log.append(written);
+    await log.sync();
+    // Receives read bodies back once, in order, often from two batches at a time.
+    for (let index = 1; index <= 80; index++) {
+      assert.deepEqual(log.entry(index, false).payload, written[index - 1].payload);
+      if (index > 3) {
+        assert.deepEqual(log.entry(index - 3, false).payload, written[index - 4].payload);
+      }
+    }
+    assert.equal(log.stats().mapped, false, "view reads map nothing");
+    // A copy maps its segment (where maps work); views of that segment are still the bytes.
+    assert.deepEqual(log.entry(40).payload, written[39].payload);
+    for (const index of [39, 40, 41, 80, 1]) {
+      assert.deepEqual(log.entry(index, false).payload, written[index - 1].payload);
+    }
+    // Entries appended after a view read of the tail are read, not the old window's bytes.
+    const more = makeEntries(81, 5, { term: 4 });
+    log.append(more);
+    assert.deepEqual(log.entry(83, false).payload, more[2].payload);
+    await log.close();
+  },
+);
