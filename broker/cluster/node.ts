@@ -58,6 +58,7 @@ import { type JoinPoint, joinVoteFloor, recordJoinPoint } from "./join_floor.ts"
 import { Membership } from "./member_changes.ts";
 import { PeerContact } from "./peer_contact.ts";
 import { RaftMetrics } from "./raft_metrics.ts";
+import { nodeMetricsText } from "./node_metrics.ts";
 import { topicMetricsText } from "./topic_metrics.ts";
 
 /** Options of `startNode`. */
@@ -538,61 +539,4 @@ function clusterInfo(
       lag: id === status.id ? 0 : peers.get(id)?.lag ?? null,
     })),
   };
-}
-
-/** Queues listed per scrape; past it the depth gauges are cut (bounded scrape cost). */
-const metricsQueuesMax = 1000;
-
-function nodeMetricsText(
-  log: SegmentLog,
-  machine: StateMachine,
-  now: number,
-  parkedReceives: number,
-): string {
-  const stats = log.stats();
-  const { queues } = machine.listQueues({ limit: metricsQueuesMax }, now);
-  const depth = (name: string, help: string, pick: (queue: typeof queues[0]) => number) => [
-    `# HELP ${name} ${help}`,
-    `# TYPE ${name} gauge`,
-    ...queues.map((queue) => `${name}{queue="${queue.name}"} ${pick(queue)}`),
-  ];
-  const lines = [
-    "# HELP cmqd_log_bytes Bytes of the segment log on disk.",
-    "# TYPE cmqd_log_bytes gauge",
-    `cmqd_log_bytes ${stats.bytes}`,
-    "# HELP cmqd_log_segments Segments of the log.",
-    "# TYPE cmqd_log_segments gauge",
-    `cmqd_log_segments ${stats.segments}`,
-    "# HELP cmqd_fsyncs_total fdatasync calls of the log.",
-    "# TYPE cmqd_fsyncs_total counter",
-    `cmqd_fsyncs_total ${stats.fsyncs}`,
-    "# HELP cmqd_fsync_seconds_total Time of the log's flush rounds, each from its start to the event loop's continuation (its fdatasync calls and the hand-offs to and from the thread that runs them).",
-    "# TYPE cmqd_fsync_seconds_total counter",
-    `cmqd_fsync_seconds_total ${stats.fsyncMsTotal / 1000}`,
-    "# HELP cmqd_applied_index Highest applied log index.",
-    "# TYPE cmqd_applied_index gauge",
-    `cmqd_applied_index ${machine.appliedIndex}`,
-    "# HELP cmqd_state_machine_bytes Bytes held by the state machine's indexes.",
-    "# TYPE cmqd_state_machine_bytes gauge",
-    `cmqd_state_machine_bytes ${machine.memoryBytes()}`,
-    "# HELP cmqd_parked_receives Long-poll receives waiting on this node now.",
-    "# TYPE cmqd_parked_receives gauge",
-    `cmqd_parked_receives ${parkedReceives}`,
-    "# HELP process_resident_memory_bytes Resident set size of the process.",
-    "# TYPE process_resident_memory_bytes gauge",
-    `process_resident_memory_bytes ${Deno.memoryUsage().rss}`,
-    ...depth("cmqd_queue_active_messages", "Messages visible now.", (q) => q.activeMessages),
-    ...depth(
-      "cmqd_queue_inflight_messages",
-      "Messages locked by a receive.",
-      (q) => q.inflightMessages,
-    ),
-    ...depth("cmqd_queue_delayed_messages", "Messages not yet visible.", (q) => q.delayedMessages),
-    ...depth(
-      "cmqd_queue_oldest_message_age_seconds",
-      "Seconds since the oldest message not yet deleted (visible, in flight or delayed) entered the queue (sent, or moved in from another queue), in cluster time; 0 when the queue is empty.",
-      (q) => q.oldestMessageAt === null ? 0 : Math.max(0, now - q.oldestMessageAt) / 1000,
-    ),
-  ];
-  return lines.join("\n") + "\n";
 }
