@@ -1,7 +1,8 @@
 /**
  * A node's `/metrics` counts the long polls parked on it (what the scale probe reads to know its
  * polls are waiting), the depth of each queue and the age of its oldest message, of the first
- * 1,000, and this node's Raft state, log trust and disk guard (README, "Operations").
+ * 1,000, the messages each queue dead-lettered, and this node's Raft state, log trust and disk
+ * guard (README, "Operations").
  */
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
@@ -98,6 +99,46 @@ Deno.test("/metrics reports the age of each queue's oldest undeleted message, gr
     assert.equal(await age("jobs"), 15, "once deleted, the next one is the oldest");
   } finally {
     await node.close();
+  }
+});
+
+Deno.test("/metrics counts the messages each queue moved to its dead-letter queue, from 0 at each start", async () => {
+  const fs = new SimFileSystem();
+  const clock = clockAt(1_700_000_000_000);
+  const node = await startOneNode(fs, { clock });
+  const deadLettered = async (target: CmqdNode, queue: string) =>
+    (await scrape(target)).get(`cmqd_messages_dead_lettered_total{queue="${queue}"}`);
+  try {
+    await node.broker.createQueue("dlq", {});
+    for (const name of ["jobs", "mail"]) {
+      await node.broker.createQueue(name, { deadLetter: { queue: "dlq", maxReceiveCount: 1 } });
+    }
+    await node.broker.sendMessages("jobs", [{ body: "1" }, { body: "2" }, { body: "3" }]);
+    await node.broker.sendMessages("mail", [{ body: "a" }]);
+    const receive = (queue: string) =>
+      node.broker.receiveMessages(queue, { maxMessages: 10, visibilityTimeoutSeconds: 1 });
+    assert.equal((await receive("jobs")).messages.length, 3);
+    assert.equal((await receive("mail")).messages.length, 1);
+    assert.equal(await deadLettered(node, "jobs"), undefined, "nothing moved yet");
+    clock.advance(1_000);
+    assert.equal((await receive("jobs")).messages.length, 0, "all three moved");
+    assert.equal(await deadLettered(node, "jobs"), 3);
+    assert.equal(await deadLettered(node, "mail"), undefined, "per queue");
+    clock.advance(1_000);
+    await receive("mail");
+    assert.equal(await deadLettered(node, "mail"), 1);
+    assert.equal(await deadLettered(node, "jobs"), 3);
+    assert.equal(await deadLettered(node, "dlq"), undefined);
+    assert.equal(node.machine.getQueue("dlq", clock.now())?.activeMessages, 4);
+  } finally {
+    await node.close();
+  }
+  const restarted = await startOneNode(fs, { clock });
+  try {
+    assert.equal(restarted.machine.getQueue("dlq", clock.now())?.activeMessages, 4);
+    assert.equal(await deadLettered(restarted, "jobs"), undefined, "the replay is not counted");
+  } finally {
+    await restarted.close();
   }
 });
 

@@ -58,7 +58,7 @@ import { type JoinPoint, joinVoteFloor, recordJoinPoint } from "./join_floor.ts"
 import { Membership } from "./member_changes.ts";
 import { PeerContact } from "./peer_contact.ts";
 import { RaftMetrics } from "./raft_metrics.ts";
-import { nodeMetricsText } from "./node_metrics.ts";
+import { countDeadLetters, nodeMetricsText } from "./node_metrics.ts";
 import { topicMetricsText } from "./topic_metrics.ts";
 
 /** Options of `startNode`. */
@@ -247,6 +247,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica.campaign();
   }
   const metrics = new Metrics();
+  // After the replay at open: a restart counts from 0, not the replayed moves again.
+  countDeadLetters(machine, metrics);
   const diskGuard = new DiskGuard({
     path: dataDir,
     minFreeBytes: options.minFreeDiskBytes ?? 0,

@@ -1,12 +1,44 @@
 /**
  * The node's own lines of `/metrics` (Prometheus text): the log's size and flushes, the state
  * machine's applied index and bytes, the parked long polls, the RSS, and per queue (of the first
- * 1,000) its depths and the age of its oldest message. Read at scrape time.
+ * 1,000) its depths and the age of its oldest message, read at scrape time; and the messages
+ * each queue dead-lettered, counted as this node applies them (`countDeadLetters`).
  *
  * @module
  */
 import type { SegmentLog } from "../../storage/mod.ts";
 import type { StateMachine } from "../engine/mod.ts";
+import type { CounterChild, Metrics } from "../http/mod.ts";
+
+/**
+ * Counts into `metrics` the messages `machine` moves to a dead-letter queue from now on, by the
+ * queue they left (`cmqd_messages_dead_lettered_total`). The count is not replicated state: each
+ * node counts the entries it applies, so call this after the replica replayed its log at open (a
+ * restart counts from 0, not the replayed moves again); entries inside a snapshot installed from
+ * the leader are not counted either.
+ *
+ * @example
+ * ```ts
+ * countDeadLetters(machine, metrics);
+ * ```
+ */
+export function countDeadLetters(machine: StateMachine, metrics: Metrics): void {
+  const counter = metrics.counter(
+    "cmqd_messages_dead_lettered_total",
+    "Messages moved to their queue's dead-letter queue (too many receives, or the dead-letter TTL), by the queue they left, as this node applied them since it started (entries replayed at start and those inside a snapshot installed from the leader are not counted).",
+  );
+  // One series handle per source queue: a move then costs a map lookup and an addition.
+  const series = new Map<string, CounterChild>();
+  machine.onDeadLettered = (queue) => {
+    let child = series.get(queue);
+    if (child === undefined) {
+      child = counter.labels({ queue });
+      // Past the registry's series limit the handle counts nothing; it is not kept either.
+      if (series.size < metrics.seriesMax) series.set(queue, child);
+    }
+    child.inc();
+  };
+}
 
 /** Queues listed per scrape; past it the depth gauges are cut (bounded scrape cost). */
 const metricsQueuesMax = 1000;

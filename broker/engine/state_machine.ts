@@ -103,6 +103,11 @@ export class StateMachine {
   /** Called after each apply for every queue it touched (its locks and delays may be new). */
   onTouched?: (queue: string) => void;
 
+  /**
+   * Called for each message moved to its dead-letter queue (too many receives, or the policy's
+   * TTL), with the queue it left. Not replicated state: a snapshot holds no such count.
+   */
+  onDeadLettered?: (queue: string) => void;
   /** Called after a publish added pending HTTP pushes (wakes the leader's push worker). */
   onPushPending?: () => void;
   readonly #commandTypes: ReadonlySet<number>;
@@ -252,11 +257,13 @@ export class StateMachine {
     return queue;
   }
 
-  #sinkInto(target: QueueState, now: number): MessageSink {
+  /** Moves into `target`; a dead-letter move reports the queue it left (`deadLetterOf`). */
+  #sinkInto(target: QueueState, now: number, deadLetterOf?: string): MessageSink {
     return (message) => {
       target.release(now);
       target.admit(message, now);
       this.#touched.add(target.meta.name);
+      if (deadLetterOf !== undefined) this.onDeadLettered?.(deadLetterOf);
     };
   }
 
@@ -268,7 +275,7 @@ export class StateMachine {
     if (target === undefined || target === queue) return undefined;
     if (target.meta.attributes.fifo !== queue.meta.attributes.fifo) return undefined;
     return {
-      sink: this.#sinkInto(target, now),
+      sink: this.#sinkInto(target, now, queue.meta.name),
       maxReceiveCount: policy.maxReceiveCount,
       maxTimeToLiveSeconds: policy.maxTimeToLiveSeconds,
     };

@@ -6,6 +6,7 @@ import {
   encodeCreateQueue,
   encodeDeleteBatch,
   encodeReceiveBatch,
+  encodeRedrive,
   encodeSendBatch,
   encodeTick,
   type SendCommandMessage,
@@ -80,6 +81,32 @@ Deno.test("a message older than the TTL moves once its lock ends, not while lock
   assert.equal(driver.machine.getQueue("dlq", driver.now)?.activeMessages, 1);
   const stale = driver.remove("work", [locked.receiptHandle]) as { failures: { code: string }[] };
   assert.equal(stale.failures[0].code, "ReceiptHandleStale");
+});
+
+Deno.test("onDeadLettered reports each message moved to a dead-letter queue, by the queue it left", () => {
+  const driver = new Driver();
+  const moved: string[] = [];
+  driver.machine.onDeadLettered = (queue) => moved.push(queue);
+  driver.create("dlq", {});
+  driver.create("work", { deadLetter: { queue: "dlq", maxReceiveCount: 1 } });
+  driver.create("aging", {
+    retentionSeconds: 3_600,
+    deadLetter: { queue: "dlq", maxTimeToLiveSeconds: 300 },
+  });
+  driver.send("work", [{ body: "a" }, { body: "b" }]);
+  driver.send("aging", [{ body: "old" }]);
+  assert.equal(driver.receive("work", 10, 1).messages.length, 2);
+  assert.deepEqual(moved, [], "a first receive moves nothing");
+  driver.now += 1_000;
+  assert.equal(driver.receive("work", 10, 1).messages.length, 0);
+  assert.deepEqual(moved, ["work", "work"], "too many receives");
+  driver.now += 300_000;
+  driver.tick();
+  assert.deepEqual(moved, ["work", "work", "aging"], "the dead-letter TTL");
+  assert.equal(driver.machine.getQueue("dlq", driver.now)?.activeMessages, 3);
+  const redrive = encodeRedrive({ queue: "dlq", destination: "work", maxMessages: 10 });
+  assert.deepEqual(driver.apply(CommandType.Redrive, redrive), { moved: 3 });
+  assert.equal(moved.length, 3, "a redrive out of the dead-letter queue is no dead-lettering");
 });
 
 Deno.test("retention expiry and deletes free the log prefix and stop the ticks", () => {

@@ -6,6 +6,6 @@
  * @module
  */
 export { apiVersion, type App, type AppOptions, createApp, requestSlackBytes } from "./app.ts";
-export { Metrics, metricsContentType } from "./metrics.ts";
+export { type CounterChild, Metrics, metricsContentType } from "./metrics.ts";
 export { errorBody, errorStatus } from "./v1/mod.ts";
 export { AccessGuard, type AccessGuardOptions, type Admission } from "./access_guard.ts";
