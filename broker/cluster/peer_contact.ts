@@ -17,6 +17,7 @@ import type { ClockLike, PeerAddress, Transport } from "../replication/mod.ts";
  * const peers = new PeerContact(transport, { now: () => performance.now() });
  * // give `peers` to RaftReplica.open as its transport, then at scrape time:
  * peers.silentMs("n2"); // ms since n2's last message (or since `peers` was made)
+ * peers.heardMsAgo("n2"); // the same, or null when n2 was never heard from
  * ```
  */
 export class PeerContact implements Transport {
@@ -70,5 +71,11 @@ export class PeerContact implements Transport {
   /** Milliseconds since the last message from `id` arrived (since this wrapper was made if none). */
   silentMs(id: string): number {
     return Math.max(0, this.#monotonic.now() - (this.#heardAt.get(id) ?? this.#startedAt));
+  }
+
+  /** Milliseconds since the last message from `id` arrived; null when none has. */
+  heardMsAgo(id: string): number | null {
+    const at = this.#heardAt.get(id);
+    return at === undefined ? null : Math.max(0, this.#monotonic.now() - at);
   }
 }

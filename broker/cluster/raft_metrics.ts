@@ -1,9 +1,10 @@
 /**
  * The cluster-health lines of `/metrics` (Prometheus text), as this node sees them: its term,
  * role and leader, its commit index, the membership, on the leader each other member's lag and
- * silence, the peer connections, whether it distrusts its log, and the disk guard. Everything is
- * read at scrape time from the replica's status, except two counters that count role changes as
- * the replica reports them (they start at 0 with the process, as Prometheus counters may).
+ * silence, elsewhere the leader's silence, the peer connections, whether it distrusts its log,
+ * and the disk guard. Everything is read at scrape time from the replica's status and the times
+ * `PeerContact` noted, except two counters that count role changes as the replica reports them
+ * (they start at 0 with the process, as Prometheus counters may).
  *
  * @module
  */
@@ -16,7 +17,11 @@ export interface RaftMetricsParts {
     onRoleChange(handler: (change: RoleChange) => void): void;
   };
   /** Peer connections and silences (`PeerContact`). */
-  peers: { connected(id: string): boolean | null; silentMs(id: string): number };
+  peers: {
+    connected(id: string): boolean | null;
+    silentMs(id: string): number;
+    heardMsAgo(id: string): number | null;
+  };
   /** The disk guard (`DiskGuard`): `freeBytes` is Infinity until it read any (or when off). */
   disk: () => { low: boolean; freeBytes: number };
 }
@@ -135,6 +140,18 @@ export class RaftMetrics {
           `{node="${peer.id}"} ${Math.round(this.#parts.peers.silentMs(peer.id)) / 1000}`
         )
         : [],
+    );
+    // The leader this node follows: the current one, or while it knows none, the last it knew
+    // (so the silence keeps growing while it campaigns cut off, rather than vanishing).
+    const followed = leading ? null : status.leaderId ?? this.#leader?.id ?? null;
+    const leaderSilentMs = followed === null || followed === status.id
+      ? null
+      : this.#parts.peers.heardMsAgo(followed);
+    family(
+      "cmqd_raft_leader_last_contact_seconds",
+      "gauge",
+      "Not on the leader: seconds since a Raft message from the leader last arrived at this node (the current leader, or while it knows none the last one it knew; absent until it has heard from one, and on a node that led last).",
+      leaderSilentMs === null ? [] : [` ${Math.round(leaderSilentMs) / 1000}`],
     );
     const others = [...voters, ...learners].filter((id) => id !== status.id);
     const connections = others.map((id) => [id, this.#parts.peers.connected(id)] as const)

@@ -1,7 +1,7 @@
 /**
  * `/metrics` of the nodes of a three-voter group (README, "Operations"): each node's role, the
- * leader's view of each follower (lag, silence, connection), and the leader-change and election
- * counters across a hand-over. Three real nodes in one process, on simulated disks, over an
+ * leader's view of each follower (lag, silence, connection), a follower's silence of its leader,
+ * and the leader-change and election counters across a hand-over. Three real nodes in one process, on simulated disks, over an
  * in-memory network whose links the test cuts.
  */
 import assert from "node:assert/strict";
@@ -156,6 +156,46 @@ Deno.test("/metrics of a three-voter group: roles, follower lag, silence and con
     );
     assert.ok(after.successor.has(`cmqd_raft_follower_lag_entries{node="${leaderId}"}`));
     assert.ok(!after.leader.has(`cmqd_raft_follower_lag_entries{node="${other}"}`));
+  } finally {
+    for (const node of nodes.values()) await node.close();
+  }
+});
+
+Deno.test("/metrics of a follower: seconds since the leader was last heard, growing while cut off", async () => {
+  const network = new Network();
+  network.cut.add("n3"); // n3 never hears from a leader until the cut heals
+  const nodes = await startGroup(network, ["n1", "n2", "n3"]);
+  const contact = async (id: string) =>
+    (await scrape(nodes.get(id)!)).get("cmqd_raft_leader_last_contact_seconds");
+  const leaderId = () => ["n1", "n2"].find((id) => nodes.get(id)!.replica.isLeader);
+  const otherOf = (id: string) => id === "n1" ? "n2" : "n1";
+  try {
+    await until(() => leaderId() !== undefined, "n1 or n2 to lead");
+    await until(async () => (await contact(otherOf(leaderId()!))) !== undefined, "the follower");
+    let leader = leaderId()!;
+    assert.ok((await contact(otherOf(leader)))! < 1, "heartbeats arrive every few ms");
+    assert.equal(await contact(leader), undefined, "not on the leader");
+    assert.equal(await contact("n3"), undefined, "n3 never heard from a leader");
+
+    network.cut.delete("n3");
+    await until(async () => (await contact("n3")) !== undefined, "n3 to hear from the leader");
+    assert.ok((await contact("n3"))! < 1);
+
+    // Cut off, n3 loses its leader and campaigns in vain: the silence keeps growing.
+    network.cut.add("n3");
+    await until(async () => (await contact("n3"))! >= 0.5, "n3's silence to pass 0.5 s");
+    const cutOff = await scrape(nodes.get("n3")!);
+    assert.equal(cutOff.get("cmqd_raft_leader_known"), 0, "n3 campaigns, knowing no leader");
+    assert.ok(cutOff.get("cmqd_raft_leader_last_contact_seconds")! >= 0.5);
+    leader = leaderId()!;
+    assert.ok((await contact(otherOf(leader)))! < 1, "the connected follower still hears it");
+
+    const healedAt = Date.now(); // the nodes' clock
+    network.cut.delete("n3");
+    await until(async () => {
+      const seconds = await contact("n3");
+      return seconds !== undefined && seconds * 1000 <= Date.now() - healedAt;
+    }, "n3 to hear from a leader again");
   } finally {
     for (const node of nodes.values()) await node.close();
   }
