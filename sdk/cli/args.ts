@@ -49,6 +49,7 @@ export const valueFlags: ReadonlySet<string> = new Set([
   "batch-size",
   "timeout-seconds",
   "request-timeout-seconds",
+  "head-timeout-ms",
   "filter-type",
   "tags",
   "routing-key",

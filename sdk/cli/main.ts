@@ -44,6 +44,10 @@ flags:
   --request-timeout-seconds N
                        each attempt's bound (default 10; a receive adds its wait): a node
                        that accepts and never answers is an error, not a hang
+  --head-timeout-ms N  with several --url nodes, how long an attempt waits for the response's
+                       head before it takes the node for frozen and (a read) tries another
+                       (default 5000, the SDK's headTimeoutMs; a receive adds its wait; at or
+                       above the request timeout it is off)
   --json               print the API's JSON instead of tables
 `;
 
@@ -122,12 +126,18 @@ function clientOf(args: ParsedArgs): CmqdClient {
     { min: 1, max: 3600 },
     requestTimeoutSecondsDefault,
   )!;
+  const headTimeoutMs = integerFlag(args, "head-timeout-ms", { min: 1, max: 3_600_000 });
   const credentials = secretId !== undefined && secretKey !== undefined
     ? { secretId, secretKey }
     : undefined;
   try {
     // Signed (CMQD1-HMAC-SHA256) on every request; the secret key itself is never sent.
-    return new CmqdClient({ baseUrl: urls, credentials, timeoutMs: timeoutSeconds * 1000 });
+    return new CmqdClient({
+      baseUrl: urls,
+      credentials,
+      timeoutMs: timeoutSeconds * 1000,
+      headTimeoutMs,
+    });
   } catch (error) {
     throw new UsageError(`bad --url or credentials: ${(error as Error).message}`);
   }

@@ -126,6 +126,44 @@ Deno.test("the CLI bounds each request by --request-timeout-seconds: a frozen no
   }
 });
 
+Deno.test("the CLI passes --head-timeout-ms to the client: a silent node is left after it", async () => {
+  // The first node accepts connections and never answers; the second answers at once.
+  const frozen = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: { conn: Deno.Conn; at: number }[] = [];
+  const accepting = (async () => {
+    for await (const conn of frozen) held.push({ conn, at: Date.now() });
+  })();
+  const answeredAt: number[] = [];
+  const answering = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    answeredAt.push(Date.now());
+    const error = { code: "QueueNotFound", message: "queue 'q' does not exist" };
+    return Response.json({ error }, { status: 404 });
+  });
+  try {
+    const url = [frozen.addr, answering.addr]
+      .map((addr) => `http://127.0.0.1:${(addr as Deno.NetAddr).port}`).join(",");
+    const result = await cli(url, "queue", "get", "q", "--head-timeout-ms", "150");
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /error: QueueNotFound/, "the second node answered");
+    assert.equal(held.length, 1, "the first node was tried first");
+    assert.equal(answeredAt.length, 1);
+    const movedAfterMs = answeredAt[0] - held[0].at;
+    // The SDK's default would have waited 5 s for the head.
+    assert.ok(movedAfterMs >= 140 && movedAfterMs < 2500, `moved on after ${movedAfterMs} ms`);
+    for (const bad of ["0", "-1", "1.5", "5s", "3600001"]) {
+      const refused = await cli(url, "queue", "get", "q", "--head-timeout-ms", bad);
+      assert.equal(refused.code, 2, `--head-timeout-ms ${bad}: ${refused.stderr}`);
+      assert.match(refused.stderr, /error: --head-timeout-ms must be an integer from 1 to 3600000/);
+    }
+    assert.equal(answeredAt.length + held.length, 2, "a bad value sends nothing");
+  } finally {
+    frozen.close();
+    for (const { conn } of held) conn.close();
+    await accepting.catch(() => {});
+    await answering.shutdown();
+  }
+});
+
 Deno.test("the CLI signs with --secret-id/--secret-key, and a wrong or missing key is refused", async () => {
   const credentials = { secretId: "AKIDcli", secretKey: "cli-secret-0123456789" };
   const broker = await startTestBroker({ credentials });
