@@ -8,7 +8,8 @@
  *
  * An address is refused when:
  * - it is in a network of `--push-deny-networks` (`networks.ts` has the matching rules: an
- *   IPv4-mapped IPv6 address is matched as IPv4, `0.0.0.0` and `::` as loopback); or
+ *   IPv4-mapped IPv6 address is matched as IPv4, an IPv6 network covering the mapped block
+ *   (`::/0`) holds every IPv4 address, `0.0.0.0` and `::` are matched as loopback); or
  * - always, whatever the list: with the port of this node's API listener, it is an address that
  *   listener answers on: loopback, the unspecified address, the listener's own address, or, when
  *   it listens on every interface (`0.0.0.0`, `::`), any address of this host; or, with the port

@@ -100,6 +100,21 @@ Deno.test("an IPv4-mapped network in the list denies the IPv4 addresses", async 
   }
 });
 
+Deno.test("an IPv6 network covering the IPv4-mapped block (::/0) denies IPv4 addresses, mapped or not", async () => {
+  const sink = countingSink();
+  const client = new PushHttpClient({}, new PushDestinations({ deny: parseNetworks("::/0") }));
+  try {
+    const port = sink.port;
+    await refused(client, `http://127.0.0.1:${port}/`, /127\.0\.0\.1 is in ::\/0, which/);
+    await refused(client, `http://[::ffff:127.0.0.1]:${port}/`, /::ffff:7f00:1 is in ::\/0/);
+    await refused(client, `http://[::1]:${port}/`, /::1 is in ::\/0/);
+    assert.equal(sink.connections, 0);
+  } finally {
+    client.close();
+    await sink.close();
+  }
+});
+
 Deno.test("an allowed endpoint still gets its pushes; the own listener's port elsewhere is not it", async () => {
   const sink = countingSink();
   // This node's API is on another port of the same host: the sink is another service.

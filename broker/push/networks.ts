@@ -6,6 +6,9 @@
  * - An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, which a dual-stack socket connects to over
  *   IPv4) is matched as the IPv4 address; so is an IPv4-mapped network in the list
  *   (`::ffff:10.0.0.0/104` is `10.0.0.0/8`).
+ * - An IPv6 network that covers the whole IPv4-mapped block `::ffff:0:0/96` (`::/0`, `::/64`)
+ *   covers every IPv4 address too, written mapped or not: both forms reach the same host, and
+ *   `::ffff:0:0/96` itself is `0.0.0.0/0`. Other IPv6 networks hold no IPv4 address.
  * - The unspecified address (`0.0.0.0`, `::`) is matched as loopback (`127.0.0.1`, `::1`): a
  *   connection to it reaches this host (Linux connects it to loopback), so denying `127.0.0.0/8`
  *   must deny it too.
@@ -48,6 +51,8 @@ export const networkKeywords: Readonly<Record<string, readonly string[]>> = {
 
 const ipv4Part = /^(0|[1-9][0-9]{0,2})$/;
 const hexGroup = /^[0-9a-fA-F]{1,4}$/;
+/** `::ffff:0:0`, the first IPv4-mapped IPv6 address. */
+const ipv4MappedBase = 0xffffn << 32n;
 
 /** Parses a dotted-quad IPv4 address (no leading zeros, no shorthand), or null. */
 function parseIpv4(text: string): bigint | null {
@@ -124,11 +129,18 @@ export function effectiveAddress(address: IpAddress): IpAddress {
   return address;
 }
 
-/** Whether `address` (already effective) lies in `network`. */
+/**
+ * Whether `address` (already effective) lies in `network`; an IPv4 address lies in an IPv6
+ * network when its IPv4-mapped form does (see the module).
+ */
 export function inNetwork(address: IpAddress, network: Network): boolean {
-  if (address.family !== network.family) return false;
+  let value = address.value;
+  if (address.family !== network.family) {
+    if (address.family === 6) return false; // effective: not a mapped one, so in no IPv4 network
+    value |= ipv4MappedBase;
+  }
   const shift = BigInt((network.family === 4 ? 32 : 128) - network.prefixBits);
-  return (address.value >> shift) << shift === network.base;
+  return (value >> shift) << shift === network.base;
 }
 
 /** Whether `address` (already effective) is a loopback address (`127.0.0.0/8`, `::1`). */

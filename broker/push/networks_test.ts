@@ -1,6 +1,7 @@
 /**
  * The `--push-deny-networks` parser and matcher (`networks.ts`), generated: a CIDR holds every
- * address in it and neither neighbour, IPv4-mapped forms match as IPv4, addresses round-trip
+ * address in it and neither neighbour, IPv4-mapped forms match as IPv4, an IPv6 network that
+ * covers the IPv4-mapped block holds every IPv4 address (and no other does), addresses round-trip
  * through their text (the IPv6 text as the WHATWG URL parser writes it), and odd input is a
  * precise error naming the entry, never another failure.
  */
@@ -50,6 +51,70 @@ Deno.test("an IPv4 CIDR holds every address in it, mapped ones too, and not its 
     ),
     { numRuns: 2000, seed: 20260116 },
   );
+});
+
+Deno.test("an IPv6 network covering ::ffff:0:0/96 holds every IPv4 address, mapped or not; no other IPv6 network holds one", () => {
+  const v6 = (value: bigint): IpAddress => ({ family: 6, value });
+  const mappedBlock = 0xffffn << 32n;
+  let covering = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 128 }),
+      // Addresses near the mapped block too, or hardly any network would cover it.
+      fc.oneof(
+        fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }),
+        fc.bigInt({ min: 0n, max: (1n << 96n) - 1n }),
+        fc.bigInt({ min: mappedBlock, max: mappedBlock | 0xffffffffn }),
+      ),
+      fc.bigInt({ min: 0n, max: 0xffffffffn }),
+      (prefixBits, address, ipv4Address) => {
+        const shift = BigInt(128 - prefixBits);
+        const base = (address >> shift) << shift;
+        const cidr = `${formatIp(v6(base))}/${prefixBits}`;
+        const [network] = parseNetworks(cidr);
+        // An IPv4 address (0.0.0.0 is matched as 127.0.0.1) is held when its mapped form is in
+        // the IPv6 network: a network covering the mapped block, or one inside it (an IPv4 one).
+        const effective = ipv4Address === 0n ? 0x7f000001n : ipv4Address;
+        const holds = ((mappedBlock | effective) >> shift) << shift === base;
+        if (holds && prefixBits <= 96) covering++;
+        for (const form of [ipv4(ipv4Address), mapped(ipv4Address)]) {
+          const text = formatIp(form);
+          const parsed = effectiveAddress(parseIp(text)!);
+          assert.equal(inNetwork(parsed, network), holds, `${text} in ${cidr}`);
+        }
+      },
+    ),
+    { numRuns: 3000, seed: 20260120 },
+  );
+  assert.ok(covering > 100, `only ${covering} runs had a network covering the mapped block`);
+  const samples: [string, string, boolean][] = [
+    ["::/0", "10.1.2.3", true],
+    ["::/0", "::ffff:10.1.2.3", true],
+    ["::/0", "0.0.0.0", true],
+    ["::/0", "2001:db8::1", true],
+    ["::/64", "192.168.1.1", true],
+    ["::/80", "::ffff:169.254.169.254", true],
+    ["::ff00:0:0/88", "8.8.8.8", true],
+    ["::ffff:0:0/96", "8.8.8.8", true],
+    ["::/81", "10.1.2.3", false],
+    ["::/96", "::ffff:10.1.2.3", false], // ::/96 is the IPv4-compatible block, not the mapped one
+    ["64:ff9b::/96", "10.1.2.3", false],
+    ["2000::/3", "10.1.2.3", false],
+    ["fc00::/7", "::ffff:10.1.2.3", false],
+    ["::1/128", "127.0.0.1", false],
+    // The other direction, unchanged: IPv4 networks hold IPv4 addresses written mapped.
+    ["10.0.0.0/8", "::ffff:10.1.2.3", true],
+    ["10.0.0.0/8", "10.1.2.3", true],
+    ["0.0.0.0/0", "::ffff:8.8.8.8", true],
+    ["0.0.0.0/0", "2001:db8::1", false],
+    ["0.0.0.0/0", "::1", false],
+    ["127.0.0.0/8", "::ffff:0.0.0.0", true],
+  ];
+  for (const [cidr, text, holds] of samples) {
+    const [network] = parseNetworks(cidr);
+    const address = effectiveAddress(parseIp(text)!);
+    assert.equal(inNetwork(address, network), holds, `${text} in ${cidr}`);
+  }
 });
 
 Deno.test("IPv6 text: parsed as the URL parser parses it, written as it writes it", () => {
