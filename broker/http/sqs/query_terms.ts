@@ -16,8 +16,11 @@
  * - a scalar member is named the same in both protocols.
  *
  * Only text at the start of a word is read as a member path, and only paths that start with a
- * member of the operation's input: prose and values are left as they are (a quoted value that
- * happens to spell a member path would be rewritten too; the door's messages quote none).
+ * member of the operation's input (or the service's word for one: `tags.<key>` of TagQueue is
+ * its `Tags`, so `Tag.<n>`): prose and values are left as they are (a quoted value that happens
+ * to spell a member path would be rewritten too; the door's messages quote none). A member that
+ * is also an English word (`tags`) is read as one only at the message's start or followed by a
+ * path (`…at most 50 tags` is prose).
  *
  * @module
  */
@@ -43,6 +46,24 @@ function asObject(value: unknown): JsonObject | undefined {
     : undefined;
 }
 
+/**
+ * Members the service names in its own words, by those words: it calls a queue's tags `tags`
+ * (CreateQueue's member too) and the keys to remove `tagKeys`, which TagQueue and UntagQueue send
+ * as `Tags` and `TagKeys`.
+ */
+const serviceSpellings: Record<string, string> = { tags: "Tags", tagKeys: "TagKeys" };
+
+/**
+ * True when `word` at `at` may be read as a member path: a word that is also prose (`tags`, in
+ * lower case) only as the message's subject (at its start) or followed by a path (`tags.team`),
+ * so `at most 50 tags` stays as it is.
+ */
+function readsAsPath(text: string, at: number, word: string): boolean {
+  const end = at + word.length;
+  if (!text.startsWith(word, at) || !endsWord(text, end)) return false;
+  return !/^[a-z]/.test(word) || at === 0 || (text[end] === "." && !endsWord(text, end + 1));
+}
+
 /** The path at `at` that starts with a member of `shape`, or null when none does. */
 function translateMember(
   text: string,
@@ -52,9 +73,19 @@ function translateMember(
 ): Translated | null {
   const members = Object.keys(shape.members).sort((left, right) => right.length - left.length);
   for (const member of members) {
-    const end = at + member.length;
-    if (!text.startsWith(member, at) || !endsWord(text, end)) continue;
-    return translateValue(text, end, member, shape.members[member], value?.[member]);
+    if (!readsAsPath(text, at, member)) continue;
+    return translateValue(text, at + member.length, member, shape.members[member], value?.[member]);
+  }
+  for (const [spelling, member] of Object.entries(serviceSpellings)) {
+    if (!Object.hasOwn(shape.members, member) || Object.hasOwn(shape.members, spelling)) continue;
+    if (!readsAsPath(text, at, spelling)) continue;
+    return translateValue(
+      text,
+      at + spelling.length,
+      member,
+      shape.members[member],
+      value?.[member],
+    );
   }
   return null;
 }

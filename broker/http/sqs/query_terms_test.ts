@@ -86,12 +86,39 @@ Deno.test("queue attributes, tags and attribute name lists are named as the quer
     inQueryTerms("tags.bad key!: key may contain only letters", createShape, createInput),
     "Tag.2: key may contain only letters",
   );
+  // The word `tags` in a reason is prose, not the member.
+  assert.equal(
+    inQueryTerms("tags: must have at most 50 tags, got 51", createShape, createInput),
+    "Tag: must have at most 50 tags, got 51",
+  );
   const getShape = queryOperations.GetQueueAttributes.input;
   const getInput = { QueueUrl: "/0/q", AttributeNames: ["All", "Nope"] };
   assert.equal(
     inQueryTerms("AttributeNames.1: unknown", getShape, getInput),
     "AttributeName.2: unknown",
   );
+});
+
+Deno.test("TagQueue and UntagQueue errors, which the service words as `tags` and `tagKeys`, name Tag.N and TagKey.N", () => {
+  const tagShape = queryOperations.TagQueue.input;
+  const tagInput = { QueueUrl: "/0/q", Tags: { team: "a", "bad key!": "b" } };
+  assert.equal(
+    inQueryTerms("tags.bad key!: key may contain only letters", tagShape, tagInput),
+    "Tag.2: key may contain only letters",
+  );
+  assert.equal(
+    inQueryTerms("tags: must have at most 50 tags, got 51", tagShape, tagInput),
+    "Tag: must have at most 50 tags, got 51",
+  );
+  const untagShape = queryOperations.UntagQueue.input;
+  const untagInput = { QueueUrl: "/0/q", TagKeys: ["team", "x".repeat(200)] };
+  assert.equal(
+    inQueryTerms("tagKeys.1: must be a key of 1 to 128 characters", untagShape, untagInput),
+    "TagKey.2: must be a key of 1 to 128 characters",
+  );
+  // Other operations have no such member: their text is left as it is.
+  const batchText = "tags.team: x";
+  assert.equal(inQueryTerms(batchText, batchShape, batchInput), batchText);
 });
 
 Deno.test("errors keep their code and status; batch results' Failed messages are rewritten", () => {
@@ -156,4 +183,32 @@ Deno.test("over HTTP, a query batch's failed entry names the query parameter, th
     Failed[0].Message,
     "Entries.1.MessageBody: 2000 bytes exceed MaximumMessageSize 1024",
   );
+});
+
+Deno.test("over HTTP, a query TagQueue's bad tag names the Tag.N it was sent as", async () => {
+  await using door = startDoor();
+  const post = async (body: string) => {
+    const response = await fetch(door.endpoint + "/", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body,
+    });
+    return { status: response.status, text: await response.text() };
+  };
+  assert.equal((await post("Action=CreateQueue&QueueName=jobs")).status, 200);
+  const tagged = await post(
+    "Action=TagQueue&QueueUrl=/0/jobs&Tag.1.Key=team&Tag.1.Value=a" +
+      `&Tag.2.Key=${encodeURIComponent("bad*key")}&Tag.2.Value=b`,
+  );
+  assert.equal(tagged.status, 400);
+  assert.match(tagged.text, /<Message>Tag\.2: key /);
+  assert.doesNotMatch(tagged.text, /tags\./);
+  const untagged = await post(
+    `Action=UntagQueue&QueueUrl=/0/jobs&TagKey.1=team&TagKey.2=${"x".repeat(200)}`,
+  );
+  assert.equal(untagged.status, 400);
+  assert.match(untagged.text, /<Message>TagKey\.2: /);
+  // Nothing changed.
+  const listed = await post("Action=ListQueueTags&QueueUrl=/0/jobs");
+  assert.doesNotMatch(listed.text, /<Tag>/);
 });
