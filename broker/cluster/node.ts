@@ -173,7 +173,7 @@ export interface CmqdNode {
   handOffLeadership(): Promise<string | null>;
   /** Calls `handler` once if storage fails: the node then refuses everything; end the process. */
   onFatal(handler: (error: Error) => void): void;
-  /** Hand off leadership, stop taking writes, answer parked receives, close the log. */
+  /** Stop SQS move tasks, hand off leadership, stop writes, answer parked receives, close log. */
   close(): Promise<void>;
 }
 
@@ -415,6 +415,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     handOffLeadership,
     onFatal: (handler) => void fatalHandlers.push(handler),
     async close() {
+      const tasksStopped = app.close(); // SQS move tasks: no new batch; one in flight settles
       await handOffLeadership();
       stopped = true;
       options.timers.clearTimer(housekeepingTimer);
@@ -425,6 +426,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       diskGuard.stop();
       broker.close();
       await replica.close({ drainMsMax: options.shutdownDrainMsMax ?? 2000 });
+      await tasksStopped; // settled: the replica answers every proposal when it closes
       await options.transport.close();
       await log.close();
     },

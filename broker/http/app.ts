@@ -86,8 +86,15 @@ export interface AppOptions {
   doorDirect?: boolean;
 }
 
-/** The app type `createApp` returns. */
-export type App = OpenAPIHono<DoorEnv>;
+/** The hono app of a node. */
+type HonoApp = OpenAPIHono<DoorEnv>;
+
+/**
+ * The app type `createApp` returns: the hono app, and `close()`, which its owner calls when it
+ * stops serving, before closing the service: the SQS door's message move tasks (which run in the
+ * background) stop, and the promise resolves once none is left running.
+ */
+export type App = HonoApp & { close(): Promise<void> };
 
 /**
  * Builds the door over `service`. Serve it with `Deno.serve(app.fetch)` or test it with
@@ -96,7 +103,8 @@ export type App = OpenAPIHono<DoorEnv>;
  * @example
  * ```ts
  * const app = createApp({ service: broker, status, metrics: new Metrics() });
- * Deno.serve({ port: 8080 }, app.fetch);
+ * const server = Deno.serve({ port: 8080 }, app.fetch);
+ * // When done: `await app.close()`, then the server and the service.
  * ```
  */
 export function createApp(options: AppOptions): App {
@@ -104,7 +112,7 @@ export function createApp(options: AppOptions): App {
     messageLimits.requestBytesMax + requestSlackBytes;
   const logError = options.logError ??
     ((message: string, error: unknown) => console.error(message, error));
-  const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
+  const app: HonoApp = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
   const recorder = new RequestRecorder(options.metrics);
   app.use("*", requestContext({ recorder, status: options.status }));
   const access = options.access ?? AccessGuard.open();
@@ -154,7 +162,7 @@ export function createApp(options: AppOptions): App {
     security: [{ [bearerScheme]: [] }, { [signedSchemeName]: [] }] as Record<string, string[]>[],
   };
   // The routes are fixed once built, so the document and the page are rendered once.
-  let document: ReturnType<App["getOpenAPI31Document"]> | undefined;
+  let document: ReturnType<HonoApp["getOpenAPI31Document"]> | undefined;
   let docsHtml: string | undefined;
   const openApiDocument = () => document ??= app.getOpenAPI31Document(documentConfig);
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
@@ -190,14 +198,14 @@ export function createApp(options: AppOptions): App {
     });
     app.fetch = (request, env) => doors(request, env);
   }
-  return app;
+  return Object.assign(app, { close: () => sqsDoor.close() });
 }
 
 const bearerScheme = "bearer";
 const signedSchemeName = "cmqdHmac";
 
 /** The two ways a v1 request proves a key, as OpenAPI security schemes. */
-function registerSecuritySchemes(app: App): void {
+function registerSecuritySchemes(app: HonoApp): void {
   app.openAPIRegistry.registerComponent("securitySchemes", bearerScheme, {
     type: "http",
     scheme: "bearer",

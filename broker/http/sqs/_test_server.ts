@@ -10,7 +10,7 @@ import { SQSClient } from "./_npm_test_deps.ts";
 import { type AccessKey, FileKeyRing, type KeyRing } from "../../auth/mod.ts";
 import { wallClockEngine } from "../../cluster/testing/mod.ts";
 import { createSqsDoor } from "./mod.ts";
-import type { MoveTaskLimits } from "./move_tasks.ts";
+import type { MoveTaskLimits } from "./move_task_runs.ts";
 import type { QueueService } from "../../service/mod.ts";
 
 /** The key every signed test uses unless it says otherwise. */
@@ -78,6 +78,8 @@ export function startDoor(options: StartOptions = {}) {
     queueUrl: (sqsName: string) => `${endpoint}/000000000000/${sqsName}`,
     async [Symbol.asyncDispose]() {
       for (const each of clients) each.destroy();
+      // The message move tasks run in the background: none may outlive the test.
+      await door.close();
       broker.close();
       await server.shutdown();
     },

@@ -14,7 +14,7 @@ import {
 } from "./broker_deps.ts";
 import { SqsError } from "./errors.ts";
 import { type JsonObject, requiredString } from "./input.ts";
-import type { MoveTasks } from "./move_tasks.ts";
+import type { MoveTasks } from "./move_task_runs.ts";
 import { type QueueAddresses, queueFromUrl, type QueueRef } from "./queue_names.ts";
 
 /** The world of one operation call. */

@@ -6,9 +6,11 @@ import assert from "node:assert/strict";
 import {
   CancelMessageMoveTaskCommand,
   CreateQueueCommand,
+  DeleteQueueCommand,
   GetQueueAttributesCommand,
   ListDeadLetterSourceQueuesCommand,
   ListMessageMoveTasksCommand,
+  type ListMessageMoveTasksResultEntry,
   SetQueueAttributesCommand,
   StartMessageMoveTaskCommand,
 } from "./_npm_test_deps.ts";
@@ -87,6 +89,12 @@ Deno.test("ListDeadLetterSourceQueues: needs read on the queue, and shows the so
 
 /** Sends `bodies` to the cmqd queue `source` and has its RedrivePolicy move them (receive twice). */
 async function deadLetter(door: Door, source: string, bodies: string[]): Promise<void> {
+  if (bodies.length > 100) {
+    for (let at = 0; at < bodies.length; at += 100) {
+      await deadLetter(door, source, bodies.slice(at, at + 100));
+    }
+    return;
+  }
   await door.broker.sendMessages(source, bodies.map((body) => ({ body })));
   const { messages } = await door.broker.receiveMessages(source, { maxMessages: 256 });
   assert.equal(messages.length, bodies.length);
@@ -106,6 +114,33 @@ async function visible(door: Door, QueueUrl: string): Promise<number> {
   return Number(Attributes!.ApproximateNumberOfMessages);
 }
 
+/** The newest task of `SourceArn`, as ListMessageMoveTasks shows it. */
+async function newestTask(door: Door, SourceArn: string): Promise<ListMessageMoveTasksResultEntry> {
+  const { Results } = await door.client.send(new ListMessageMoveTasksCommand({ SourceArn }));
+  assert.ok(Results !== undefined && Results.length > 0, `no task of ${SourceArn}`);
+  return Results[0];
+}
+
+/** Polls the newest task of `SourceArn` (every 20 ms, for at most 20 s) until `done` holds. */
+async function taskUntil(
+  door: Door,
+  SourceArn: string,
+  done: (task: ListMessageMoveTasksResultEntry) => boolean,
+): Promise<ListMessageMoveTasksResultEntry> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const task = await newestTask(door, SourceArn);
+    if (done(task)) return task;
+    assert.ok(Date.now() < deadline, `waited 20 s for the task: ${JSON.stringify(task)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The newest task of `SourceArn` once it has ended (tasks run in the background). */
+function endedTask(door: Door, SourceArn: string): Promise<ListMessageMoveTasksResultEntry> {
+  return taskUntil(door, SourceArn, (task) => !["RUNNING", "CANCELLING"].includes(task.Status!));
+}
+
 Deno.test("StartMessageMoveTask moves a dead-letter queue back to its sources; ListMessageMoveTasks reports it", async () => {
   // Batches of 2: the three messages take two replicated redrives.
   await using door = startDoor({ moveTasks: { batchMessages: 2 } });
@@ -122,6 +157,7 @@ Deno.test("StartMessageMoveTask moves a dead-letter queue back to its sources; L
     new StartMessageMoveTaskCommand({ SourceArn: arnOf("dead") }),
   );
   assert.ok(TaskHandle);
+  await endedTask(door, arnOf("dead"));
   assert.equal(door.replica.lastIndex - commitsBefore, 2, "two batches, one redrive each");
   assert.deepEqual([
     await visible(door, dead),
@@ -140,7 +176,7 @@ Deno.test("StartMessageMoveTask moves a dead-letter queue back to its sources; L
     ApproximateNumberOfMessagesToMove: 3,
     StartedTimestamp: 0,
   });
-  // To a destination, with a rate (reported, not honoured).
+  // To a destination, with a rate.
   await createQueue(door, "gamma", "dead");
   await deadLetter(door, "gamma", ["g1"]);
   await door.client.send(
@@ -150,6 +186,7 @@ Deno.test("StartMessageMoveTask moves a dead-letter queue back to its sources; L
       MaxNumberOfMessagesPerSecond: 5,
     }),
   );
+  await endedTask(door, arnOf("dead"));
   assert.equal(await visible(door, spare), 1);
   const both = await door.client.send(
     new ListMessageMoveTasksCommand({ SourceArn: arnOf("dead"), MaxResults: 10 }),
@@ -254,8 +291,7 @@ Deno.test("a SourceArn with any characters in its region and account starts a ta
   for (const SourceArn of ["arn:aws:sqs:€-west-1:000000000000:dead", "arn:aws:sqs:eu:😀:dead"]) {
     const { TaskHandle } = await door.client.send(new StartMessageMoveTaskCommand({ SourceArn }));
     assert.ok(TaskHandle);
-    const [ended] = (await door.client.send(new ListMessageMoveTasksCommand({ SourceArn })))
-      .Results!;
+    const ended = await endedTask(door, SourceArn);
     assert.deepEqual([ended.Status, ended.SourceArn], ["COMPLETED", SourceArn]);
     await rejectsWith(door.client.send(new CancelMessageMoveTaskCommand({ TaskHandle })), {
       name: "ResourceNotFoundException",
@@ -282,7 +318,7 @@ function gatedRedrive(service: QueueService, gate: { entered: () => void; open: 
   });
 }
 
-Deno.test("a running task is listed with its handle, refuses a second Start, and stops when cancelled", async () => {
+Deno.test("a running task is listed with its handle, refuses a second Start, and stops when cancelled after its batch in flight", async () => {
   const entered = Promise.withResolvers<void>();
   const open = Promise.withResolvers<void>();
   await using door = startDoor({
@@ -294,32 +330,41 @@ Deno.test("a running task is listed with its handle, refuses a second Start, and
   const alpha = await createQueue(door, "alpha", "dead");
   await deadLetter(door, "alpha", ["a1", "a2", "a3"]);
   const SourceArn = arnOf("dead");
-  const started = door.client.send(new StartMessageMoveTaskCommand({ SourceArn }));
+  // The Start answers while its first batch waits at the gate.
+  const { TaskHandle } = await door.client.send(new StartMessageMoveTaskCommand({ SourceArn }));
   await entered.promise;
-  const [running] = (await door.client.send(new ListMessageMoveTasksCommand({ SourceArn })))
-    .Results!;
+  const running = await newestTask(door, SourceArn);
   assert.equal(running.Status, "RUNNING");
   assert.equal(running.ApproximateNumberOfMessagesToMove, 3);
-  assert.ok(running.TaskHandle);
+  assert.equal(running.ApproximateNumberOfMessagesMoved, 0);
+  assert.equal(running.TaskHandle, TaskHandle);
   await rejectsWith(door.client.send(new StartMessageMoveTaskCommand({ SourceArn })), {
     name: "InvalidParameterValue",
     message: /already a task running/,
   });
-  const cancelled = await door.client.send(
-    new CancelMessageMoveTaskCommand({ TaskHandle: running.TaskHandle }),
-  );
+  const cancelled = await door.client.send(new CancelMessageMoveTaskCommand({ TaskHandle }));
   assert.equal(cancelled.ApproximateNumberOfMessagesMoved, 0);
+  // The batch in flight is not abandoned: the task is CANCELLING until it ends.
+  const cancelling = await newestTask(door, SourceArn);
+  assert.equal(cancelling.Status, "CANCELLING");
+  assert.equal(cancelling.TaskHandle, undefined);
+  await rejectsWith(door.client.send(new StartMessageMoveTaskCommand({ SourceArn })), {
+    name: "InvalidParameterValue",
+    message: /already a task running/,
+  });
+  await rejectsWith(door.client.send(new CancelMessageMoveTaskCommand({ TaskHandle })), {
+    name: "ResourceNotFoundException",
+    message: /it is CANCELLING/,
+  });
   open.resolve();
-  const { TaskHandle } = await started;
-  assert.equal(TaskHandle, running.TaskHandle);
-  const [ended] = (await door.client.send(new ListMessageMoveTasksCommand({ SourceArn })))
-    .Results!;
+  const ended = await endedTask(door, SourceArn);
   assert.equal(ended.Status, "CANCELLED");
   assert.equal(ended.ApproximateNumberOfMessagesMoved, 1, "the batch under way finished");
   assert.equal(ended.TaskHandle, undefined);
   assert.deepEqual([await visible(door, dead), await visible(door, alpha)], [2, 1]);
   // Another task may start now, and takes the rest.
   await door.client.send(new StartMessageMoveTaskCommand({ SourceArn }));
+  assert.equal((await endedTask(door, SourceArn)).Status, "COMPLETED");
   assert.deepEqual([await visible(door, dead), await visible(door, alpha)], [0, 3]);
   assert.deepEqual(door.errors, []);
 });
@@ -349,6 +394,7 @@ Deno.test("message move tasks need what the native redrive needs", async () => {
     { name: "AccessDenied", message: /queue:alpha:send/ },
   );
   await client.send(new StartMessageMoveTaskCommand({ SourceArn, DestinationArn: arnOf("spare") }));
+  await endedTask(door, SourceArn);
   assert.equal(await visible(door, spare), 1);
   assert.equal(await visible(door, alpha), 0);
   const readerClient = door.clientFor(reader);
@@ -366,5 +412,127 @@ Deno.test("message move tasks need what the native redrive needs", async () => {
   // The admin key (`*`) may move back to the sources.
   await deadLetter(door, "alpha", ["a2"]);
   await door.client.send(new StartMessageMoveTaskCommand({ SourceArn }));
+  assert.equal((await endedTask(door, SourceArn)).Status, "COMPLETED");
   assert.equal(await visible(door, alpha), 1);
+});
+
+Deno.test("StartMessageMoveTask answers at once; the task moves in the background at MaxNumberOfMessagesPerSecond", async () => {
+  await using door = startDoor();
+  const dead = await createQueue(door, "dead");
+  const alpha = await createQueue(door, "alpha", "dead");
+  await deadLetter(door, "alpha", Array.from({ length: 300 }, (_, index) => `m${index}`));
+  assert.equal(await visible(door, dead), 300);
+  const SourceArn = arnOf("dead");
+  const startedAt = performance.now();
+  const { TaskHandle } = await door.client.send(
+    new StartMessageMoveTaskCommand({ SourceArn, MaxNumberOfMessagesPerSecond: 100 }),
+  );
+  // At 100 a second, 300 messages take two seconds past the first batch: the task runs on.
+  const running = await newestTask(door, SourceArn);
+  assert.equal(running.Status, "RUNNING");
+  assert.equal(running.TaskHandle, TaskHandle);
+  assert.equal(running.ApproximateNumberOfMessagesToMove, 300);
+  assert.ok(running.ApproximateNumberOfMessagesMoved! < 300);
+  // Progress is reported as batches commit, never more than the rate allows so far.
+  const seen = new Set<number>();
+  const ended = await taskUntil(door, SourceArn, (task) => {
+    seen.add(task.ApproximateNumberOfMessagesMoved!);
+    return task.Status !== "RUNNING";
+  });
+  const elapsedMs = performance.now() - startedAt;
+  assert.equal(ended.Status, "COMPLETED");
+  assert.equal(ended.ApproximateNumberOfMessagesMoved, 300);
+  assert.equal(ended.MaxNumberOfMessagesPerSecond, 100);
+  assert.ok(
+    [...seen].every((moved) => moved % 100 === 0),
+    `batches of 100 at most: ${[...seen]}`,
+  );
+  // A lower bound only: batches of at most 100, each a second after the one before.
+  assert.ok(elapsedMs >= 1900, `300 messages at 100/s moved in ${Math.round(elapsedMs)} ms`);
+  assert.deepEqual([await visible(door, dead), await visible(door, alpha)], [0, 300]);
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("CancelMessageMoveTask stops a paced task before its next batch; nothing moves afterwards", async () => {
+  await using door = startDoor();
+  const dead = await createQueue(door, "dead");
+  const alpha = await createQueue(door, "alpha", "dead");
+  await deadLetter(door, "alpha", Array.from({ length: 100 }, (_, index) => `m${index}`));
+  const SourceArn = arnOf("dead");
+  // 10 a second: the task needs nine seconds past its first batch.
+  const { TaskHandle } = await door.client.send(
+    new StartMessageMoveTaskCommand({ SourceArn, MaxNumberOfMessagesPerSecond: 10 }),
+  );
+  await taskUntil(door, SourceArn, (task) => task.ApproximateNumberOfMessagesMoved! >= 10);
+  const { ApproximateNumberOfMessagesMoved: movedAtCancel } = await door.client.send(
+    new CancelMessageMoveTaskCommand({ TaskHandle }),
+  );
+  const ended = await endedTask(door, SourceArn);
+  assert.equal(ended.Status, "CANCELLED");
+  const moved = ended.ApproximateNumberOfMessagesMoved!;
+  // Cancelled between batches, or (on a slow machine) with one in flight, which then finishes.
+  assert.ok(moved === movedAtCancel || moved === movedAtCancel! + 10, `${movedAtCancel} ${moved}`);
+  assert.ok(moved >= 10 && moved < 100, `moved ${moved}`);
+  assert.deepEqual([await visible(door, dead), await visible(door, alpha)], [100 - moved, moved]);
+  // Longer than a batch's share of time (100 ms): no batch follows.
+  const commits = door.replica.lastIndex;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(door.replica.lastIndex, commits);
+  assert.deepEqual([await visible(door, dead), await visible(door, alpha)], [100 - moved, moved]);
+  assert.equal((await newestTask(door, SourceArn)).ApproximateNumberOfMessagesMoved, moved);
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("a task whose destination is deleted mid-task ends FAILED with the query code", async () => {
+  await using door = startDoor();
+  const dead = await createQueue(door, "dead");
+  await createQueue(door, "alpha", "dead");
+  const spare = await createQueue(door, "spare");
+  await deadLetter(door, "alpha", Array.from({ length: 50 }, (_, index) => `m${index}`));
+  const SourceArn = arnOf("dead");
+  await door.client.send(
+    new StartMessageMoveTaskCommand({
+      SourceArn,
+      DestinationArn: arnOf("spare"),
+      MaxNumberOfMessagesPerSecond: 10,
+    }),
+  );
+  await taskUntil(door, SourceArn, (task) => task.ApproximateNumberOfMessagesMoved! >= 10);
+  await door.client.send(new DeleteQueueCommand({ QueueUrl: spare }));
+  const ended = await endedTask(door, SourceArn);
+  assert.equal(ended.Status, "FAILED");
+  assert.equal(ended.FailureReason, "AWS.SimpleQueueService.NonExistentQueue");
+  const moved = ended.ApproximateNumberOfMessagesMoved!;
+  assert.ok(moved >= 10 && moved < 50, `moved ${moved}`);
+  assert.equal(await visible(door, dead), 50 - moved);
+  // A new task may start once the failed one has ended.
+  await door.client.send(new StartMessageMoveTaskCommand({ SourceArn }));
+  assert.equal((await endedTask(door, SourceArn)).Status, "COMPLETED");
+  assert.equal(await visible(door, dead), 0);
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test({
+  name: "closing the door stops its running tasks (nothing is left running)",
+  // Fails the test if a task's timer or batch outlives the close (not on by default).
+  sanitizeOps: true,
+}, async () => {
+  const door = startDoor();
+  try {
+    const dead = await createQueue(door, "dead");
+    await createQueue(door, "alpha", "dead");
+    await deadLetter(door, "alpha", ["a1", "a2", "a3"]);
+    const SourceArn = arnOf("dead");
+    // One a second: the task waits a second after each message.
+    await door.client.send(
+      new StartMessageMoveTaskCommand({ SourceArn, MaxNumberOfMessagesPerSecond: 1 }),
+    );
+    await taskUntil(door, SourceArn, (task) => task.ApproximateNumberOfMessagesMoved === 1);
+    assert.equal(await visible(door, dead), 2);
+  } finally {
+    await door[Symbol.asyncDispose]();
+  }
+  // Past the task's next batch (due a second after its first): nothing moved.
+  await new Promise((resolve) => setTimeout(resolve, 1300));
+  assert.equal((await door.broker.getQueue("dead")).activeMessages, 2);
 });

@@ -5,9 +5,9 @@
  * `Action=SendMessage&QueueUrl=…` at `/` or at a queue URL, XML answers) that `aws-sdk` v2 for
  * JavaScript, the AWS Java SDK v1 and older boto3 speak. It only translates: every operation is
  * calls of the `QueueService` every door shares (one or two, but for the dead-letter scans and
- * the message move tasks' batches, `move_tasks.ts`), and a query request is read into
- * the JSON operation's input (`query_protocol.ts`) and its output written as XML
- * (`query_xml.ts`).
+ * the message move tasks, which run on in the background: `move_tasks.ts`; the door's `close()`
+ * stops them), and a query request is read into the JSON operation's input
+ * (`query_protocol.ts`) and its output written as XML (`query_xml.ts`).
  *
  * A request goes: bounded body read → SigV4 check (when the broker has keys) → media type
  * check → operation lookup → JSON parse (or the query parameters read) → operation (which checks
@@ -17,8 +17,11 @@
  * @example
  * ```ts
  * const door = createSqsDoor({ service: broker, keys: null });
- * Deno.serve({ port: 9324 }, door);
+ * const server = Deno.serve({ port: 9324 }, door);
  * // new SQSClient({ endpoint: "http://127.0.0.1:9324", region: "us-east-1", credentials })
+ * // When done: stop the message move tasks, then the server and the broker.
+ * await door.close();
+ * await server.shutdown();
  * ```
  *
  * @module
@@ -54,13 +57,8 @@ import {
 } from "./queue_operations.ts";
 import { listQueueTags, tagQueue, untagQueue } from "./tag_operations.ts";
 import { listDeadLetterSourceQueues } from "./dead_letter_sources.ts";
-import {
-  cancelMessageMoveTask,
-  listMessageMoveTasks,
-  type MoveTaskLimits,
-  MoveTasks,
-  startMessageMoveTask,
-} from "./move_tasks.ts";
+import { cancelMessageMoveTask, listMessageMoveTasks, startMessageMoveTask } from "./move_tasks.ts";
+import { type MoveTaskLimits, MoveTasks } from "./move_task_runs.ts";
 import { QueueAddresses } from "./queue_names.ts";
 import {
   changeMessageVisibility,
@@ -120,8 +118,18 @@ export interface SqsDoorOptions {
   accountId?: string;
   /** Where unexpected failures (500s) are reported (default `console.error`). */
   logError?: (message: string, error: unknown) => void;
-  /** Bounds of the message move tasks (`move_tasks.ts`): batch size, tasks remembered. */
+  /** Bounds of the message move tasks (`move_task_runs.ts`): batch size, tasks remembered. */
   moveTasks?: MoveTaskLimits;
+}
+
+/**
+ * What the door's owner calls when it stops serving: the message move tasks (which run in the
+ * background, `move_task_runs.ts`) start no more batches, and the promise resolves once none is
+ * left running. Call it before closing the service under the door; a StartMessageMoveTask
+ * served afterwards is refused (`ServiceUnavailable`).
+ */
+export interface SqsDoorClosing {
+  close(): Promise<void>;
 }
 
 /**
@@ -276,9 +284,13 @@ function operationOf(request: Request): Operation {
  * `isSqsRequest` accepts.
  * Each answer's `x-amzn-requestid` is a new UUID.
  */
-export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Promise<Response> {
+export function createSqsDoor(
+  options: SqsDoorOptions,
+): ((request: Request) => Promise<Response>) & SqsDoorClosing {
   const answer = createSqsAnswers(options);
-  return (request) => answer(request, crypto.randomUUID());
+  return Object.assign((request: Request) => answer(request, crypto.randomUUID()), {
+    close: () => answer.close(),
+  });
 }
 
 /**
@@ -287,11 +299,13 @@ export function createSqsDoor(options: SqsDoorOptions): (request: Request) => Pr
  * SQS's. `headers` must be an object made for this answer: the door sets its content type and
  * request id in it.
  */
-export type SqsAnswers = (
-  request: Request,
-  requestId: string,
-  headers?: Record<string, string>,
-) => Promise<Response>;
+export type SqsAnswers =
+  & ((
+    request: Request,
+    requestId: string,
+    headers?: Record<string, string>,
+  ) => Promise<Response>)
+  & SqsDoorClosing;
 
 /**
  * `createSqsDoor` for a caller that names each request (see `SqsAnswers`).
@@ -310,8 +324,12 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
     accountId: options.accountId ?? "000000000000",
     region: options.region ?? "us-east-1",
   };
-  const moveTasks = new MoveTasks(options.moveTasks);
-  return async function sqsDoor(request, requestId, headers = {}): Promise<Response> {
+  const moveTasks = new MoveTasks({ service: options.service, logError }, options.moveTasks);
+  const sqsDoor = async function (
+    request: Request,
+    requestId: string,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const query = isQueryProtocol(request);
     let queryRequest: QueryRequest | undefined;
     try {
@@ -376,4 +394,5 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       return response;
     }
   };
+  return Object.assign(sqsDoor, { close: () => moveTasks.close() });
 }

@@ -3,116 +3,34 @@
  * CancelMessageMoveTask, over the service's `redrive` (which moves a dead-letter queue's visible
  * messages back to the queues they came from, or to a destination).
  *
- * How a task runs: SQS starts a task and moves the messages in the background. Here the
- * StartMessageMoveTask call itself does the move, in batches of at most `batchMessages` messages
- * (one replicated redrive each), until it has moved as many messages as the source had visible
- * when the task started (ApproximateNumberOfMessagesToMove), a batch moves fewer than it asked
- * for (nothing movable is left: the rest are in flight, delayed, or have no source queue left to
- * go back to), the task is cancelled, or a batch fails (the task is then FAILED, its
- * FailureReason the error's query code, as SQS reports `AWS.SimpleQueueService.NonExistentQueue`).
- * It answers the TaskHandle when the task has ended; ListMessageMoveTasks then reports it.
- * MaxNumberOfMessagesPerSecond (1–500) is accepted and reported back, not honoured: the batches
- * go as fast as the cluster commits them.
+ * As SQS does, StartMessageMoveTask checks its input, the caller's permissions and that no task
+ * of the source is active, takes the source's visible messages as
+ * ApproximateNumberOfMessagesToMove, and answers the TaskHandle at once: the task moves the
+ * messages in the background, in batches (one replicated redrive each) paced by
+ * MaxNumberOfMessagesPerSecond when given, until it is done, cancelled or failed
+ * (`move_task_runs.ts` runs the tasks and says how). ListMessageMoveTasks reports its progress;
+ * CancelMessageMoveTask stops it before its next batch.
  *
  * The task list is this door's memory on the node that served the Start: not replicated, lost
- * on restart, at most `tasksPerSourceMax` tasks per source queue (the most recent; SQS lists at
- * most 10) and `sourcesMax` source queues (the least recently started forgotten first). So "one
- * running task per source queue" is enforced per node, and a task is listed and cancelled on the
- * node that runs it.
+ * on restart (a task under way then stops where it is: the messages moved stay moved, the rest
+ * stay in the source), at most `tasksPerSourceMax` tasks per source queue and `sourcesMax`
+ * source queues. So "one active task per source queue" is enforced per node, and a task is
+ * listed and cancelled on the node that runs it (the leader, which the other nodes forward to).
  *
  * Permissions: the move needs what the native redrive needs: `manage` on the source, and `send`
  * on DestinationArn, or without one `send` on every queue (`queue:*:send`: the messages go back
  * to whichever queues they came from). Listing needs `read` on the source, cancelling `manage`.
+ * They are checked when the task starts.
  *
  * @module
  */
 import { BrokerError } from "./broker_deps.ts";
 import { authorize, existingQueue, type OperationContext } from "./context.ts";
 import { deadLetterSources } from "./dead_letter_sources.ts";
-import { invalidValue, SqsError, toSqsError } from "./errors.ts";
+import { invalidValue, SqsError } from "./errors.ts";
 import { type JsonObject, optionalInteger, optionalString, requiredString } from "./input.ts";
+import type { MoveTask } from "./move_task_runs.ts";
 import { queueFromArn, type QueueRef } from "./queue_names.ts";
-
-/** The statuses a task of this door can have (SQS also has CANCELLING, never seen here). */
-type MoveTaskStatus = "RUNNING" | "COMPLETED" | "CANCELLED" | "FAILED";
-
-/** One message move task, as this door remembers it. */
-interface MoveTask {
-  handle: string;
-  source: QueueRef;
-  sourceArn: string;
-  destination?: QueueRef;
-  destinationArn?: string;
-  rate?: number;
-  status: MoveTaskStatus;
-  moved: number;
-  toMove: number;
-  startedAt: number;
-  failureReason?: string;
-  cancelled: boolean;
-}
-
-/** Limits of the door's task memory. */
-export interface MoveTaskLimits {
-  /** Messages one replicated redrive of a task moves at most (default 10,000). */
-  batchMessages?: number;
-  /** Tasks remembered per source queue (default 10, what ListMessageMoveTasks can show). */
-  tasksPerSourceMax?: number;
-  /** Source queues whose tasks are remembered (default 1,000). */
-  sourcesMax?: number;
-}
-
-/** The message move tasks this door started, by source queue (its SQS name) and by handle. */
-export class MoveTasks {
-  readonly batchMessages: number;
-  readonly #tasksPerSourceMax: number;
-  readonly #sourcesMax: number;
-  /** Newest last; a source's key is moved to the end when it gets a task. */
-  readonly #bySource = new Map<string, MoveTask[]>();
-  readonly #byHandle = new Map<string, MoveTask>();
-
-  constructor(limits: MoveTaskLimits = {}) {
-    this.batchMessages = limits.batchMessages ?? 10_000;
-    this.#tasksPerSourceMax = limits.tasksPerSourceMax ?? 10;
-    this.#sourcesMax = limits.sourcesMax ?? 1000;
-  }
-
-  /** The running task of `source`, if any. */
-  running(source: QueueRef): MoveTask | undefined {
-    return this.#bySource.get(source.sqsName)?.find((task) => task.status === "RUNNING");
-  }
-
-  /** Remembers a new task, forgetting the oldest ended ones past the limits. */
-  add(task: MoveTask): void {
-    const key = task.source.sqsName;
-    const tasks = this.#bySource.get(key) ?? [];
-    this.#bySource.delete(key);
-    this.#bySource.set(key, tasks);
-    tasks.push(task);
-    this.#byHandle.set(task.handle, task);
-    while (tasks.length > this.#tasksPerSourceMax) {
-      const ended = tasks.findIndex((each) => each.status !== "RUNNING");
-      if (ended < 0) break;
-      this.#byHandle.delete(tasks.splice(ended, 1)[0].handle);
-    }
-    for (const [oldest, forgotten] of this.#bySource) {
-      if (this.#bySource.size <= this.#sourcesMax) break;
-      if (forgotten.some((each) => each.status === "RUNNING")) continue;
-      this.#bySource.delete(oldest);
-      for (const each of forgotten) this.#byHandle.delete(each.handle);
-    }
-  }
-
-  /** The `count` most recent tasks of `source`, newest first. */
-  recent(source: QueueRef, count: number): MoveTask[] {
-    return (this.#bySource.get(source.sqsName) ?? []).slice(-count).reverse();
-  }
-
-  /** The task of `handle`, if remembered. */
-  find(handle: string): MoveTask | undefined {
-    return this.#byHandle.get(handle);
-  }
-}
 
 /** SQS's limit of MaxNumberOfMessagesPerSecond. */
 const rateRange = { min: 1, max: 500 };
@@ -184,34 +102,10 @@ function sourceArnOfHandle(handle: string): string | null {
   return null;
 }
 
-/** Runs `task` to its end: batches of the service's redrive (see the module's note). */
-async function runTask(context: OperationContext, task: MoveTask): Promise<void> {
-  const batch = context.moveTasks.batchMessages;
-  try {
-    while (!task.cancelled && task.moved < task.toMove) {
-      const asked = Math.min(batch, task.toMove - task.moved);
-      const { moved } = await context.service.redrive(task.source.name, {
-        destination: task.destination?.name,
-        maxMessages: asked,
-      });
-      task.moved += moved;
-      if (moved < asked) break;
-    }
-    task.status = task.cancelled ? "CANCELLED" : "COMPLETED";
-  } catch (error) {
-    task.status = "FAILED";
-    if (!(error instanceof BrokerError)) {
-      task.failureReason = "InternalFailure";
-      throw error;
-    }
-    task.failureReason = toSqsError(error, () => {}).queryCode;
-  }
-}
-
 /**
- * StartMessageMoveTask: moves the visible messages of SourceArn (a dead-letter queue of some
- * queue) back to their source queues, or to DestinationArn; answers the TaskHandle once the
- * move has ended (see the module's note).
+ * StartMessageMoveTask: starts moving the visible messages of SourceArn (a dead-letter queue of
+ * some queue) back to their source queues, or to DestinationArn; answers the TaskHandle while the
+ * task runs on in the background (see the module's note).
  */
 export async function startMessageMoveTask(context: OperationContext): Promise<JsonObject> {
   const { input } = context;
@@ -244,8 +138,8 @@ export async function startMessageMoveTask(context: OperationContext): Promise<J
       "Source queue must be configured as a Dead Letter Queue.",
     );
   }
-  // No await between this check and `add`: two Starts of one source can't both pass it.
-  if (context.moveTasks.running(source) !== undefined) {
+  // No await between this check and `start`: two Starts of one source can't both pass it.
+  if (context.moveTasks.active(source) !== undefined) {
     throw new SqsError(
       "InvalidParameterValue",
       "There is already a task running. Only one active task is allowed for a source queue " +
@@ -263,10 +157,8 @@ export async function startMessageMoveTask(context: OperationContext): Promise<J
     moved: 0,
     toMove: found.activeMessages,
     startedAt: Date.now(),
-    cancelled: false,
   };
-  context.moveTasks.add(task);
-  await runTask(context, task);
+  context.moveTasks.start(task);
   return { TaskHandle: task.handle };
 }
 
@@ -298,8 +190,9 @@ export async function listMessageMoveTasks(context: OperationContext): Promise<J
 }
 
 /**
- * CancelMessageMoveTask: stops a running task after its current batch (the messages moved stay
- * moved). Only a RUNNING task can be cancelled; one that has ended is
+ * CancelMessageMoveTask: stops a running task before its next batch (the messages moved stay
+ * moved; a batch in flight finishes, the task CANCELLING until then) and answers the messages
+ * moved so far. Only a RUNNING task can be cancelled; one that is cancelling or has ended is
  * `ResourceNotFoundException`, as for a handle this node does not know.
  */
 export async function cancelMessageMoveTask(context: OperationContext): Promise<JsonObject> {
@@ -319,6 +212,5 @@ export async function cancelMessageMoveTask(context: OperationContext): Promise<
       `Task does not exist: it is ${task.status}, and only a RUNNING task can be cancelled.`,
     );
   }
-  task.cancelled = true;
-  return { ApproximateNumberOfMessagesMoved: task.moved };
+  return { ApproximateNumberOfMessagesMoved: context.moveTasks.cancel(task) };
 }

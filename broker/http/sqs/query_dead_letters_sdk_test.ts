@@ -41,19 +41,31 @@ Deno.test("aws-sdk v2 (query protocol): ListDeadLetterSourceQueues and message m
     messages.map(({ receiptHandle }) => ({ receiptHandle, visibilityTimeoutSeconds: 0 })),
   );
   await door.broker.receiveMessages("alpha", { maxMessages: 10 });
+  // One a second: the second message moves a second after the first, the task running till then.
+  const startedAt = performance.now();
   const { TaskHandle } = await sqs.startMessageMoveTask({
     SourceArn: arnOf("dead"),
-    MaxNumberOfMessagesPerSecond: 10,
+    MaxNumberOfMessagesPerSecond: 1,
   }).promise();
   assert.ok(TaskHandle);
-  const { Results } = await sqs.listMessageMoveTasks({ SourceArn: arnOf("dead"), MaxResults: 10 })
-    .promise();
-  assert.equal(Results!.length, 1);
-  assert.ok(Results![0].StartedTimestamp! > 0);
-  assert.deepEqual({ ...Results![0], StartedTimestamp: 0 }, {
+  const list = async () =>
+    (await sqs.listMessageMoveTasks({ SourceArn: arnOf("dead"), MaxResults: 10 }).promise())
+      .Results!;
+  const [running] = await list();
+  assert.deepEqual([running.Status, running.TaskHandle], ["RUNNING", TaskHandle]);
+  let Results = await list();
+  for (const deadline = Date.now() + 20_000; Results[0].Status === "RUNNING";) {
+    assert.ok(Date.now() < deadline, `waited 20 s for the task: ${JSON.stringify(Results)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    Results = await list();
+  }
+  assert.ok(performance.now() - startedAt >= 900, "two messages at 1/s take a second");
+  assert.equal(Results.length, 1);
+  assert.ok(Results[0].StartedTimestamp! > 0);
+  assert.deepEqual({ ...Results[0], StartedTimestamp: 0 }, {
     Status: "COMPLETED",
     SourceArn: arnOf("dead"),
-    MaxNumberOfMessagesPerSecond: 10,
+    MaxNumberOfMessagesPerSecond: 1,
     ApproximateNumberOfMessagesMoved: 2,
     ApproximateNumberOfMessagesToMove: 2,
     StartedTimestamp: 0,

@@ -15,7 +15,7 @@ import { adminKey, startDoor } from "./_test_server.ts";
 import { signedForm } from "./_signed_form.ts";
 import { xml2js } from "./_npm_query_test_deps.ts";
 import { codeUnitTexts } from "./_text_arbitraries.ts";
-import { SendMessageCommand } from "./_npm_test_deps.ts";
+import { ListMessageMoveTasksCommand, SendMessageCommand } from "./_npm_test_deps.ts";
 
 const queryCodes = new Set<string>([
   ...Object.values(sqsErrorKinds).map((kind) => kind.queryCode),
@@ -44,6 +44,9 @@ async function checkAnswer(door: Door, request: Parameters<typeof signedForm>[2]
   const document = await parseAnswer(text);
   if (status === 200) {
     assert.ok(!("ErrorResponse" in document), shown);
+    // A started task moves in the background: the next request's "changed nothing" check
+    // starts once it has ended (only `dlq` is a dead-letter queue).
+    if ("StartMessageMoveTaskResponse" in document) await untilTasksEnded(door, "dlq");
     return { status, code: undefined };
   }
   const error = (document.ErrorResponse as { Error: Record<string, string> } | undefined)?.Error;
@@ -53,6 +56,18 @@ async function checkAnswer(door: Door, request: Parameters<typeof signedForm>[2]
   // A malformed receipt handle too: the leader answers it without a log entry.
   assert.equal(door.replica.lastIndex, before, `a refusal proposed something: ${shown}`);
   return { status, code: error.Code };
+}
+
+/** Resolves once the newest message move task of `sqsName` has ended (polled, at most 20 s). */
+async function untilTasksEnded(door: Door, sqsName: string): Promise<void> {
+  const SourceArn = `arn:aws:sqs:us-east-1:000000000000:${sqsName}`;
+  for (const deadline = Date.now() + 20_000;;) {
+    const { Results } = await door.client.send(new ListMessageMoveTasksCommand({ SourceArn }));
+    const status = Results?.[0]?.Status;
+    if (status !== "RUNNING" && status !== "CANCELLING") return;
+    assert.ok(Date.now() < deadline, `waited 20 s for the task: ${JSON.stringify(Results)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** A door with keys, a queue `jobs` whose dead-letter queue is `dlq`, one message in each. */
@@ -241,7 +256,16 @@ Deno.test("every operation with odd values: XML answers, precise refusals that c
 Deno.test("many parameters, an Action twice or in both places, huge item numbers", async () => {
   await using door = await fuzzDoor();
   const many = Array.from({ length: 10_000 }, (_, index) => `Tag.${index + 1}.Key=k${index}`);
+  const arn = "arn:aws:sqs:us-east-1:000000000000";
   const cases: [Parameters<typeof signedForm>[2], string][] = [
+    // A task that runs on in the background (`checkAnswer` waits for its end).
+    [
+      {
+        body: `Action=StartMessageMoveTask&SourceArn=${arn}:dlq&DestinationArn=${arn}:jobs` +
+          "&MaxNumberOfMessagesPerSecond=1",
+      },
+      "",
+    ],
     [{ body: "Action=ListQueues&" + many.join("&") }, "InvalidQueryParameter"],
     [
       {

@@ -1,0 +1,243 @@
+/**
+ * The message move tasks a door started, and their loops (`move_tasks.ts` has the operations).
+ *
+ * A task runs in the background: StartMessageMoveTask answers once the task is remembered and
+ * its loop launched. The loop moves the source's visible messages in batches, each one
+ * replicated redrive of the service (back to the queues they came from, or to the task's
+ * destination), until it has moved as many as the source had visible when the task started
+ * (ApproximateNumberOfMessagesToMove), a batch moves fewer than it asked for (nothing movable is
+ * left: the rest are in flight, delayed, or have no source queue left to go back to), it is
+ * cancelled, or a batch fails (the task is then FAILED, its FailureReason the error's query
+ * code, as SQS reports `AWS.SimpleQueueService.NonExistentQueue`). ApproximateNumberOfMessagesMoved
+ * grows as each batch commits.
+ *
+ * Pace: a batch moves at most `batchMessages` messages and, with MaxNumberOfMessagesPerSecond,
+ * at most that rate's worth; the first starts at once, and each next one no sooner than the
+ * previous one's share of time (its messages / rate seconds) after the previous one started,
+ * so the task never moves faster than the rate over any stretch of batches. Without a rate the
+ * batches follow one another as fast as the cluster commits them, each after a turn of the event
+ * loop (a task never starves the requests the node serves).
+ *
+ * Cancel: a cancelled task starts no more batches. Cancelled between batches it is CANCELLED at
+ * once; with a batch in flight it is CANCELLING until that batch ends (its messages stay moved),
+ * then CANCELLED (or FAILED, if the batch failed).
+ *
+ * The tasks are this door's memory on the node that serves it: not replicated, lost on restart
+ * (or when the door closes), at most `tasksPerSourceMax` tasks per source queue (the most
+ * recent; SQS lists at most 10) and `sourcesMax` source queues (the least recently started
+ * forgotten first; a source with an active task is never forgotten). `close()` stops every loop
+ * (no new batch; the one in flight, if any, settles) and resolves once none is left running: the
+ * door's owner calls it before closing the service under it.
+ *
+ * @module
+ */
+import { BrokerError, type QueueService } from "./broker_deps.ts";
+import { SqsError, toSqsError } from "./errors.ts";
+import type { QueueRef } from "./queue_names.ts";
+
+/** The statuses of a message move task, as SQS names them. */
+export type MoveTaskStatus = "RUNNING" | "CANCELLING" | "COMPLETED" | "CANCELLED" | "FAILED";
+
+/** One message move task, as this door remembers it. */
+export interface MoveTask {
+  handle: string;
+  source: QueueRef;
+  sourceArn: string;
+  destination?: QueueRef;
+  destinationArn?: string;
+  /** MaxNumberOfMessagesPerSecond, when given. */
+  rate?: number;
+  status: MoveTaskStatus;
+  moved: number;
+  toMove: number;
+  startedAt: number;
+  failureReason?: string;
+}
+
+/** Limits of the door's task memory and of each task's batches. */
+export interface MoveTaskLimits {
+  /** Messages one replicated redrive of a task moves at most (default 10,000). */
+  batchMessages?: number;
+  /** Tasks remembered per source queue (default 10, what ListMessageMoveTasks can show). */
+  tasksPerSourceMax?: number;
+  /** Source queues whose tasks are remembered (default 1,000). */
+  sourcesMax?: number;
+}
+
+/** What the tasks run on. */
+export interface MoveTaskParts {
+  service: QueueService;
+  /** Where a task's unexpected failure (not the service's refusal) is reported. */
+  logError: (message: string, error: unknown) => void;
+}
+
+/** The loop of a task while it runs. */
+interface Run {
+  /** Cancelled, or the door closed: no new batch. */
+  stop: boolean;
+  batchInFlight: boolean;
+  /** Ends the pause under way, if any. */
+  wake: (() => void) | null;
+  ended: Promise<void>;
+}
+
+/** True while a task's loop runs (a second task of its source is refused). */
+function isActive(task: MoveTask): boolean {
+  return task.status === "RUNNING" || task.status === "CANCELLING";
+}
+
+/** The message move tasks this door started, by source queue (its SQS name) and by handle. */
+export class MoveTasks {
+  readonly batchMessages: number;
+  readonly #tasksPerSourceMax: number;
+  readonly #sourcesMax: number;
+  readonly #parts: MoveTaskParts;
+  /** Newest last; a source's key is moved to the end when it gets a task. */
+  readonly #bySource = new Map<string, MoveTask[]>();
+  readonly #byHandle = new Map<string, MoveTask>();
+  readonly #runs = new Map<MoveTask, Run>();
+  #closed = false;
+
+  constructor(parts: MoveTaskParts, limits: MoveTaskLimits = {}) {
+    this.#parts = parts;
+    this.batchMessages = limits.batchMessages ?? 10_000;
+    this.#tasksPerSourceMax = limits.tasksPerSourceMax ?? 10;
+    this.#sourcesMax = limits.sourcesMax ?? 1000;
+  }
+
+  /** The active (running or cancelling) task of `source`, if any. */
+  active(source: QueueRef): MoveTask | undefined {
+    return this.#bySource.get(source.sqsName)?.find(isActive);
+  }
+
+  /**
+   * Remembers a new task (forgetting the oldest ended ones past the limits) and launches its
+   * loop, which starts the first batch at once. Refused once the door is closed.
+   */
+  start(task: MoveTask): void {
+    if (this.#closed) {
+      throw new SqsError("ServiceUnavailable", "The node is shutting down; try another node.", {
+        retryAfterSeconds: 1,
+      });
+    }
+    this.#remember(task);
+    const run: Run = { stop: false, batchInFlight: false, wake: null, ended: Promise.resolve() };
+    this.#runs.set(task, run);
+    run.ended = this.#run(task, run);
+  }
+
+  /**
+   * Stops a RUNNING task before its next batch: CANCELLED at once between batches, CANCELLING
+   * while a batch is in flight. Answers the messages moved as of now.
+   */
+  cancel(task: MoveTask): number {
+    const run = this.#runs.get(task);
+    if (run !== undefined && task.status === "RUNNING") this.#stop(task, run);
+    return task.moved;
+  }
+
+  /** Stops every task (see `cancel`) and resolves once no loop is left running. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const runs = [...this.#runs];
+    for (const [task, run] of runs) this.#stop(task, run);
+    await Promise.all(runs.map(([, run]) => run.ended));
+  }
+
+  /** The `count` most recent tasks of `source`, newest first. */
+  recent(source: QueueRef, count: number): MoveTask[] {
+    return (this.#bySource.get(source.sqsName) ?? []).slice(-count).reverse();
+  }
+
+  /** The task of `handle`, if remembered. */
+  find(handle: string): MoveTask | undefined {
+    return this.#byHandle.get(handle);
+  }
+
+  #remember(task: MoveTask): void {
+    const key = task.source.sqsName;
+    const tasks = this.#bySource.get(key) ?? [];
+    this.#bySource.delete(key);
+    this.#bySource.set(key, tasks);
+    tasks.push(task);
+    this.#byHandle.set(task.handle, task);
+    while (tasks.length > this.#tasksPerSourceMax) {
+      const ended = tasks.findIndex((each) => !isActive(each));
+      if (ended < 0) break;
+      this.#byHandle.delete(tasks.splice(ended, 1)[0].handle);
+    }
+    for (const [oldest, forgotten] of this.#bySource) {
+      if (this.#bySource.size <= this.#sourcesMax) break;
+      if (forgotten.some(isActive)) continue;
+      this.#bySource.delete(oldest);
+      for (const each of forgotten) this.#byHandle.delete(each.handle);
+    }
+  }
+
+  #stop(task: MoveTask, run: Run): void {
+    if (run.stop) return;
+    run.stop = true;
+    if (run.batchInFlight) {
+      task.status = "CANCELLING";
+    } else {
+      task.status = "CANCELLED";
+      run.wake?.();
+    }
+  }
+
+  /** Waits `ms` (0: a turn of the event loop), or less when the task is stopped meanwhile. */
+  #pause(run: Run, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        run.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      run.wake = done;
+    });
+  }
+
+  /** The task's loop (see the module's note); never rejects. */
+  async #run(task: MoveTask, run: Run): Promise<void> {
+    const { service } = this.#parts;
+    const batchMax = Math.min(this.batchMessages, task.rate ?? Infinity);
+    /** When the next batch may start (`performance.now()` ms); the first may start at once. */
+    let nextAt: number | undefined;
+    try {
+      while (!run.stop && task.moved < task.toMove) {
+        if (nextAt !== undefined) await this.#pause(run, Math.max(0, nextAt - performance.now()));
+        if (run.stop) break;
+        const asked = Math.min(batchMax, task.toMove - task.moved);
+        nextAt = performance.now() + (task.rate === undefined ? 0 : (asked * 1000) / task.rate);
+        run.batchInFlight = true;
+        let moved: number;
+        try {
+          ({ moved } = await service.redrive(task.source.name, {
+            destination: task.destination?.name,
+            maxMessages: asked,
+          }));
+        } finally {
+          run.batchInFlight = false;
+        }
+        task.moved += moved;
+        if (moved < asked) break;
+      }
+      task.status = run.stop ? "CANCELLED" : "COMPLETED";
+    } catch (error) {
+      task.status = "FAILED";
+      if (error instanceof BrokerError) {
+        task.failureReason = toSqsError(error, () => {}).queryCode;
+      } else {
+        task.failureReason = "InternalFailure";
+        this.#parts.logError(
+          `SQS message move task of ${task.source.sqsName} failed: ${error}`,
+          error,
+        );
+      }
+    } finally {
+      run.wake = null;
+      this.#runs.delete(task);
+    }
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The loops of message move tasks (`move_task_runs.ts`) over a scripted service: batch sizes,
+ * yielding between batches, failures, and `close()` leaving nothing running.
+ */
+import assert from "node:assert/strict";
+import { BrokerError, type QueueService } from "./broker_deps.ts";
+import { type MoveTask, type MoveTaskLimits, MoveTasks } from "./move_task_runs.ts";
+import { SqsError } from "./errors.ts";
+
+type Redrive = QueueService["redrive"];
+
+/** MoveTasks over a service whose only method is `redrive`; `logged` collects logError calls. */
+function tasksOver(redrive: Redrive, limits: MoveTaskLimits = {}) {
+  const logged: unknown[] = [];
+  const service = { redrive } as unknown as QueueService;
+  const tasks = new MoveTasks(
+    { service, logError: (_message, error) => logged.push(error) },
+    limits,
+  );
+  return { tasks, logged };
+}
+
+let handles = 0;
+
+function newTask(toMove: number, rate?: number): MoveTask {
+  return {
+    handle: `h${handles++}`,
+    source: { sqsName: "dead", name: "dead", fifo: false },
+    sourceArn: "arn:aws:sqs:us-east-1:000000000000:dead",
+    rate,
+    status: "RUNNING",
+    moved: 0,
+    toMove,
+    startedAt: Date.now(),
+  };
+}
+
+/** Resolves once the task has ended (polled on timers, as a client would list it). */
+async function ended(task: MoveTask): Promise<void> {
+  while (task.status === "RUNNING" || task.status === "CANCELLING") {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+Deno.test("batches ask for at most batchMessages and at most the rate, the last for the rest", async () => {
+  const asked: number[] = [];
+  const redrive: Redrive = (_name, request) => {
+    asked.push(request.maxMessages!);
+    return Promise.resolve({ moved: request.maxMessages! });
+  };
+  const { tasks } = tasksOver(redrive, { batchMessages: 4 });
+  const unpaced = newTask(10);
+  tasks.start(unpaced);
+  await ended(unpaced);
+  assert.deepEqual(asked, [4, 4, 2]);
+  assert.deepEqual([unpaced.status, unpaced.moved], ["COMPLETED", 10]);
+  asked.length = 0;
+  // 500 a second: batches of at most 500, each 2 ms after the one before at the earliest.
+  const paced = newTask(5, 500);
+  const { tasks: slower } = tasksOver(redrive, { batchMessages: 2 });
+  slower.start(paced);
+  await ended(paced);
+  assert.deepEqual(asked, [2, 2, 1]);
+  assert.deepEqual([paced.status, paced.moved], ["COMPLETED", 5]);
+});
+
+Deno.test("a batch that moves fewer than it asked ends the task COMPLETED", async () => {
+  const { tasks } = tasksOver(() => Promise.resolve({ moved: 1 }), { batchMessages: 3 });
+  const task = newTask(10);
+  tasks.start(task);
+  await ended(task);
+  assert.deepEqual([task.status, task.moved], ["COMPLETED", 1]);
+  // A source with nothing to move completes at once, without a batch.
+  const empty = newTask(0);
+  tasks.start(empty);
+  assert.equal(empty.status, "COMPLETED");
+});
+
+Deno.test("without a rate, the loop lets the event loop turn between batches", async () => {
+  const marks: string[] = [];
+  // A service that answers at once (in a microtask): only the loop's own yield lets others in.
+  const redrive: Redrive = () => {
+    marks.push("batch");
+    return Promise.resolve({ moved: 1 });
+  };
+  const { tasks } = tasksOver(redrive, { batchMessages: 1 });
+  const other = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      marks.push("other");
+      resolve();
+    }, 0)
+  );
+  const task = newTask(3);
+  tasks.start(task);
+  await other;
+  await ended(task);
+  assert.deepEqual(marks, ["batch", "other", "batch", "batch"]);
+});
+
+Deno.test("a service refusal ends the task FAILED with its query code; anything else is reported", async () => {
+  const refused = tasksOver(() => Promise.reject(new BrokerError("QueueNotFound", "gone")));
+  const task = newTask(5);
+  refused.tasks.start(task);
+  await ended(task);
+  assert.deepEqual([task.status, task.failureReason], [
+    "FAILED",
+    "AWS.SimpleQueueService.NonExistentQueue",
+  ]);
+  assert.deepEqual(refused.logged, []);
+  const bug = new TypeError("a bug");
+  const broken = tasksOver(() => Promise.reject(bug));
+  const other = newTask(5);
+  broken.tasks.start(other);
+  await ended(other);
+  assert.deepEqual([other.status, other.failureReason], ["FAILED", "InternalFailure"]);
+  assert.deepEqual(broken.logged, [bug]);
+});
+
+Deno.test("cancel between batches ends the task at once; with a batch in flight, after it", async () => {
+  const gates: PromiseWithResolvers<{ moved: number }>[] = [];
+  const redrive: Redrive = () => {
+    gates.push(Promise.withResolvers());
+    return gates.at(-1)!.promise;
+  };
+  const { tasks } = tasksOver(redrive, { batchMessages: 1 });
+  const task = newTask(10, 1);
+  tasks.start(task);
+  assert.equal(gates.length, 1, "the first batch starts at once");
+  assert.equal(tasks.cancel(task), 0);
+  assert.equal(task.status, "CANCELLING");
+  assert.equal(tasks.active(task.source), task);
+  gates[0].resolve({ moved: 1 });
+  await ended(task);
+  assert.deepEqual([task.status, task.moved, gates.length], ["CANCELLED", 1, 1]);
+  assert.equal(tasks.active(task.source), undefined);
+  // Paused before its second batch (a second at 1 a second): cancelled at once.
+  const paused = newTask(10, 1);
+  tasks.start(paused);
+  gates[1].resolve({ moved: 1 });
+  while (paused.moved === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.equal(tasks.cancel(paused), 1);
+  assert.equal(paused.status, "CANCELLED");
+  await tasks.close();
+  assert.equal(gates.length, 2);
+});
+
+Deno.test("close() stops every task, waits for the batch in flight, then refuses new tasks", async () => {
+  const gate = Promise.withResolvers<{ moved: number }>();
+  let calls = 0;
+  const redrive: Redrive = () => {
+    calls++;
+    return calls === 1 ? gate.promise : Promise.resolve({ moved: 1 });
+  };
+  const { tasks } = tasksOver(redrive, { batchMessages: 1 });
+  const inFlight = newTask(5);
+  tasks.start(inFlight);
+  const paused = { ...newTask(5, 1), source: { sqsName: "other", name: "other", fifo: false } };
+  tasks.start(paused);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(paused.moved, 1);
+  let closed = false;
+  const closing = tasks.close().then(() => closed = true);
+  assert.equal(inFlight.status, "CANCELLING");
+  assert.equal(paused.status, "CANCELLED");
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(closed, false, "the batch in flight is waited for");
+  gate.resolve({ moved: 1 });
+  await closing;
+  assert.deepEqual([inFlight.status, inFlight.moved], ["CANCELLED", 1]);
+  assert.equal(calls, 2);
+  assert.throws(
+    () => tasks.start(newTask(1)),
+    (error) => error instanceof SqsError && error.code === "ServiceUnavailable",
+  );
+});
