@@ -47,11 +47,15 @@ export interface ModelHandle {
   delivery: number;
 }
 
-/** Observable outcome of a handle operation. */
+/**
+ * Observable outcome of a handle operation: `ReceiptHandleStaleGone` is a `ReceiptHandleStale`
+ * with `gone` (the message is no longer in the queue).
+ */
 export type HandleOutcome =
   | "ok"
   | "ReceiptHandleInvalid"
   | "ReceiptHandleStale"
+  | "ReceiptHandleStaleGone"
   | "MessageNotInflight";
 
 /** A send entry of the model. */
@@ -211,9 +215,8 @@ export class ReferenceModel {
       return "ReceiptHandleInvalid";
     }
     const message = queue.messages.find((candidate) => candidate.sequence === handle.sequence);
-    if (!message || message.deleted || message.delivery !== handle.delivery) {
-      return "ReceiptHandleStale";
-    }
+    if (!message || message.deleted) return "ReceiptHandleStaleGone";
+    if (message.delivery !== handle.delivery) return "ReceiptHandleStale";
     return message;
   }
 

@@ -53,6 +53,12 @@ export {
 /** Steps `receivableCount` scans the backlog before it settles for "at least one". */
 const receivableScanStepsMax = 1024;
 
+/** The message of a `ReceiptHandleStale` whose message left the queue (`gone`). */
+const messageGone = "the message of this receipt handle is no longer in the queue (deleted, " +
+  "expired, moved or purged)";
+/** The message of a `ReceiptHandleStale` of an older delivery of a message still in the queue. */
+const deliveredAgain = "the message was delivered again (or rewound) since this receipt handle";
+
 /** One delivered message, as apply returns it (the service adds body, attributes, groupId). */
 export interface Delivery {
   sequence: number;
@@ -71,6 +77,12 @@ export interface HandleFailure {
   index: number;
   code: "ReceiptHandleInvalid" | "ReceiptHandleStale" | "MessageNotInflight";
   message: string;
+  /**
+   * On a `ReceiptHandleStale` only: the handle verifies and its message is no longer in the
+   * queue (deleted, expired, moved to the dead-letter queue or elsewhere, purged), so no later
+   * delivery of it exists. Absent for a handle of an older delivery of a message still there.
+   */
+  gone?: true;
 }
 
 /**
@@ -289,15 +301,15 @@ export class QueueState extends QueueStore {
       return invalid("receipt handle does not verify");
     }
     const tracked = this.tracked.get(fields.sequence);
+    if (tracked === undefined && this.isDeleted(fields.sequence)) {
+      return { index, code: "ReceiptHandleStale", message: messageGone, gone: true };
+    }
+    // Untracked and not deleted: rewound since (a delivery before the rewind).
     if (
       tracked === undefined || tracked.deliveryIndex !== fields.deliveryIndex ||
       tracked.receiveCount === 0
     ) {
-      return {
-        index,
-        code: "ReceiptHandleStale",
-        message: "the message was deleted or delivered again since this receipt handle",
-      };
+      return { index, code: "ReceiptHandleStale", message: deliveredAgain };
     }
     return fields.sequence;
   }

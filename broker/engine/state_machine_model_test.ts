@@ -234,7 +234,9 @@ class Harness {
 
 function outcomeOf(failures: HandleFailure[], count: number): HandleOutcome[] {
   const outcomes: HandleOutcome[] = Array(count).fill("ok");
-  for (const failure of failures) outcomes[failure.index] = failure.code;
+  for (const failure of failures) {
+    outcomes[failure.index] = failure.gone ? "ReceiptHandleStaleGone" : failure.code;
+  }
   return outcomes;
 }
 

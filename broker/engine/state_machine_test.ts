@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import { type ReceiveResult, StateMachine } from "./state_machine.ts";
+import type { DeleteResult } from "./command_results.ts";
 import { BrokerError } from "./errors.ts";
 import { CommandType, type QueueAttributesInput } from "./types.ts";
 import {
   encodeCreateQueue,
   encodeDeleteBatch,
+  encodeQueueCommand,
   encodeReceiveBatch,
   encodeRedrive,
+  encodeRewind,
   encodeSendBatch,
   encodeTick,
   type SendCommandMessage,
@@ -79,8 +82,59 @@ Deno.test("a message older than the TTL moves once its lock ends, not while lock
   assert.equal(driver.machine.needsTick(driver.now), true);
   driver.tick();
   assert.equal(driver.machine.getQueue("dlq", driver.now)?.activeMessages, 1);
-  const stale = driver.remove("work", [locked.receiptHandle]) as { failures: { code: string }[] };
+  const stale = driver.remove("work", [locked.receiptHandle]) as DeleteResult;
   assert.equal(stale.failures[0].code, "ReceiptHandleStale");
+  assert.equal(stale.failures[0].gone, true, "moved to the dead-letter queue: gone");
+});
+
+/** The failures of a delete of `handles`, as `[code, gone]` pairs. */
+function deleteOutcomes(driver: Driver, queue: string, handles: string[]) {
+  const result = driver.remove(queue, handles) as DeleteResult;
+  return result.failures.map((failure) => [failure.code, failure.gone ?? false]);
+}
+
+Deno.test("a stale handle says gone when its message left the queue, not when it is still there", () => {
+  const driver = new Driver();
+  driver.create("work", { retentionSeconds: 3_600, rewindSeconds: 3_600 });
+  driver.send("work", [{ body: "a" }, { body: "b" }, { body: "c" }]);
+  const [a, b, c] = driver.receive("work", 3, 30).messages;
+  assert.deepEqual(deleteOutcomes(driver, "work", [a.receiptHandle]), []);
+  // Deleted: the same handle again (a retried delete whose first answer was lost).
+  assert.deepEqual(deleteOutcomes(driver, "work", [a.receiptHandle]), [
+    ["ReceiptHandleStale", true],
+  ]);
+  // Delivered again after its lock ended: the first handle is an older delivery, not gone.
+  driver.now += 31_000;
+  const [b2] = driver.receive("work", 1, 30).messages;
+  assert.equal(b2.id, b.id);
+  assert.deepEqual(deleteOutcomes(driver, "work", [b.receiptHandle]), [
+    ["ReceiptHandleStale", false],
+  ]);
+  // Rewound: the deleted message is back, its old handle names a delivery before the rewind.
+  driver.apply(CommandType.Rewind, encodeRewind({ queue: "work", sequence: a.sequence }));
+  assert.deepEqual(deleteOutcomes(driver, "work", [a.receiptHandle]), [
+    ["ReceiptHandleStale", false],
+  ]);
+  // Purged: every message left; a restored snapshot answers the same.
+  driver.apply(CommandType.Purge, encodeQueueCommand({ queue: "work" }));
+  const handles = [a.receiptHandle, b.receiptHandle, b2.receiptHandle, c.receiptHandle];
+  const gone = handles.map(() => ["ReceiptHandleStale", true]);
+  assert.deepEqual(deleteOutcomes(driver, "work", handles), gone);
+  driver.machine = StateMachine.restore(driver.machine.snapshot());
+  assert.deepEqual(deleteOutcomes(driver, "work", handles), gone);
+});
+
+Deno.test("a handle of a message that retention dropped is gone", () => {
+  const driver = new Driver();
+  driver.create("work", { retentionSeconds: 60 });
+  driver.send("work", [{ body: "old" }]);
+  const [old] = driver.receive("work", 1, 30).messages;
+  driver.now += 61_000;
+  driver.tick();
+  assert.equal(driver.machine.getQueue("work", driver.now)?.activeMessages, 0);
+  assert.deepEqual(deleteOutcomes(driver, "work", [old.receiptHandle]), [
+    ["ReceiptHandleStale", true],
+  ]);
 });
 
 Deno.test("onDeadLettered reports each message moved to a dead-letter queue, by the queue it left", () => {
