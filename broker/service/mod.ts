@@ -22,6 +22,7 @@ export type {
 } from "./topic_types.ts";
 export type {
   CreateQueueResult,
+  DeleteOptions,
   ListQueuesOptions,
   NodeStatus,
   QueueService,

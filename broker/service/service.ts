@@ -23,7 +23,6 @@ import {
   encodeSendBatch,
   encodeSendReceive,
   encodeUpdateQueue,
-  type HandleFailure,
   invalidParameter,
   type LogReader,
   malformedHandleFailures,
@@ -48,14 +47,20 @@ import {
   checkSendEntries,
   checkVisibilityEntries,
 } from "./validation.ts";
-import type { AbortSource, CreateQueueResult, ListQueuesOptions, QueueService } from "./types.ts";
+import type {
+  AbortSource,
+  CreateQueueResult,
+  DeleteOptions,
+  ListQueuesOptions,
+  QueueService,
+} from "./types.ts";
 import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
 import { readMessages, receivableAtOnce } from "./deliveries.ts";
+import { deleteAnswer, wireFailures } from "./handle_failures.ts";
 import { checkQueueInput, checkTagChangesInput } from "./reserved_keys.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
-  HandleFailure as WireFailure,
   Queue,
   QueueAttributes,
   QueueAttributesInput,
@@ -341,7 +346,7 @@ export class EngineService implements QueueService {
     } else if (handles !== undefined) {
       const result = await this.#proposeReceive(name, clean, handles);
       response.deleted = result.deleted ?? 0;
-      response.failures = this.#failures(result.failures ?? [], handles);
+      response.failures = wireFailures(result.failures ?? [], handles);
       response.messages = readMessages(this.#log, result.messages);
     }
     if (response.messages.length === 0) await this.#poll(name, clean, response, state);
@@ -388,7 +393,7 @@ export class EngineService implements QueueService {
       });
       const result = await this.#propose(CommandType.DeleteBatch, payload);
       response.deleted = result.deleted;
-      response.failures = this.#failures(result.failures, handles);
+      response.failures = wireFailures(result.failures, handles);
     } catch (error) {
       stop();
       const wake = await parked;
@@ -485,14 +490,6 @@ export class EngineService implements QueueService {
     return this.#propose(CommandType.ReceiveBatch, payload);
   }
 
-  #failures(failures: HandleFailure[], handles: string[]): WireFailure[] {
-    return failures.map((failure) => ({
-      receiptHandle: handles[failure.index],
-      code: failure.code,
-      message: failure.message,
-    }));
-  }
-
   /** Wakes every parked receiver (each re-checks its queue once). */
   wakeAll(): void {
     this.#polls.wakeAll();
@@ -512,15 +509,18 @@ export class EngineService implements QueueService {
     this.wakeAll();
   }
 
-  async deleteMessages(name: string, receiptHandles: string[]): Promise<DeleteMessagesResponse> {
+  async deleteMessages(
+    name: string,
+    receiptHandles: string[],
+    options?: DeleteOptions,
+  ): Promise<DeleteMessagesResponse> {
     this.#attributes(name);
     const handles = checkHandles(receiptHandles, "receiptHandles");
     const bytes = receiptHandlesToBytes(handles);
     const malformed = malformedHandleFailures(bytes); // answered without a log entry
-    if (malformed !== null) return { deleted: 0, failures: this.#failures(malformed, handles) };
+    if (malformed !== null) return { deleted: 0, failures: wireFailures(malformed, handles) };
     const payload = encodeDeleteBatch({ queue: name, handles: bytes });
-    const result = await this.#propose(CommandType.DeleteBatch, payload);
-    return { deleted: result.deleted, failures: this.#failures(result.failures, handles) };
+    return deleteAnswer(await this.#propose(CommandType.DeleteBatch, payload), handles, options);
   }
 
   async changeVisibility(
@@ -532,7 +532,7 @@ export class EngineService implements QueueService {
     const handles = clean.map((entry) => entry.receiptHandle);
     const bytes = receiptHandlesToBytes(handles);
     const malformed = malformedHandleFailures(bytes); // answered without a log entry
-    if (malformed !== null) return { entries: [], failures: this.#failures(malformed, handles) };
+    if (malformed !== null) return { entries: [], failures: wireFailures(malformed, handles) };
     const payload = encodeChangeVisibility({
       queue: name,
       entries: clean.map((entry, index) => ({
@@ -546,7 +546,7 @@ export class EngineService implements QueueService {
         receiptHandle: handles[entry.index],
         visibleAt: entry.visibleAt,
       })),
-      failures: this.#failures(result.failures, handles),
+      failures: wireFailures(result.failures, handles),
     };
   }
 

@@ -455,3 +455,32 @@ Deno.test("a delete or visibility change of only malformed handles is answered w
   assert.deepEqual(mixed.failures.map((failure) => failure.receiptHandle), ["true"]);
   assert.ok(replica.lastIndex > before);
 });
+
+Deno.test("goneAsDeleted counts a handle whose message left as deleted; the native answer keeps it a failure", async () => {
+  const { broker, clock } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 10 });
+  await broker.sendMessages("jobs", [{ body: "a" }, { body: "b" }, { body: "c" }]);
+  const [a, b, c] = (await broker.receiveMessages("jobs", { maxMessages: 3 })).messages;
+  await broker.deleteMessages("jobs", [a.receiptHandle]);
+  const native = await broker.deleteMessages("jobs", [a.receiptHandle]);
+  assert.deepEqual(native, {
+    deleted: 0,
+    failures: [{
+      receiptHandle: a.receiptHandle,
+      code: "ReceiptHandleStale",
+      message: native.failures[0].message,
+    }],
+  }, "v1's failure has no field beyond receiptHandle, code and message");
+  clock.advance(10_000);
+  const [bAgain] = (await broker.receiveMessages("jobs", { maxMessages: 1 })).messages;
+  assert.equal(bAgain.id, b.id);
+  const handles = [a.receiptHandle, b.receiptHandle, c.receiptHandle, "junk"];
+  const mixed = await broker.deleteMessages("jobs", handles, { goneAsDeleted: true });
+  assert.equal(mixed.deleted, 2, "a (gone) and c (its lock ended, never received again)");
+  assert.deepEqual(mixed.failures.map((failure) => [failure.receiptHandle, failure.code]), [
+    [b.receiptHandle, "ReceiptHandleStale"],
+    ["junk", "ReceiptHandleInvalid"],
+  ]);
+  const plain = await broker.deleteMessages("jobs", [c.receiptHandle], { goneAsDeleted: false });
+  assert.deepEqual(plain.failures.map((failure) => failure.code), ["ReceiptHandleStale"]);
+});

@@ -49,6 +49,17 @@ export type { ListQueuesOptions };
 /** Tags to add or overwrite and keys to remove, in one step. */
 export type { TagChanges };
 
+/** Options of `QueueService.deleteMessages`. */
+export interface DeleteOptions {
+  /**
+   * A handle that verifies but whose message is no longer in the queue (deleted, expired, moved
+   * to a dead-letter queue, purged) counts as deleted instead of failing `ReceiptHandleStale`:
+   * a retried delete whose first attempt was applied succeeds, as in SQS. A handle of an older
+   * delivery of a message still in the queue fails either way. Default false (the native rule).
+   */
+  goneAsDeleted?: boolean;
+}
+
 /** The engine as the doors see it. All methods may throw `BrokerError`. */
 export interface QueueService {
   createQueue(name: string, attributes: QueueAttributesInput): Promise<CreateQueueResult>;
@@ -74,7 +85,11 @@ export interface QueueService {
     request: ReceiveMessagesRequest,
     aborts?: AbortSource,
   ): Promise<ReceiveMessagesResponse>;
-  deleteMessages(name: string, receiptHandles: string[]): Promise<DeleteMessagesResponse>;
+  deleteMessages(
+    name: string,
+    receiptHandles: string[],
+    options?: DeleteOptions,
+  ): Promise<DeleteMessagesResponse>;
   changeVisibility(name: string, entries: VisibilityEntry[]): Promise<ChangeVisibilityResponse>;
   rewind(name: string, request: RewindRequest): Promise<RewindResponse>;
   purge(name: string): Promise<{ purged: number }>;

@@ -1,0 +1,54 @@
+/**
+ * What the service makes of the per-handle failures of a delete or a visibility change: the
+ * wire failures (by handle, not by index), and a delete's answer under `DeleteOptions`.
+ *
+ * @module
+ */
+import type { DeleteResult, HandleFailure } from "../engine/mod.ts";
+import type { DeleteMessagesResponse, HandleFailure as WireFailure } from "../../sdk/protocol.ts";
+import type { DeleteOptions } from "./types.ts";
+
+/**
+ * The wire failures of `failures` (the engine's, by index into `handles`).
+ *
+ * @example
+ * ```ts
+ * wireFailures([{ index: 1, code: "ReceiptHandleInvalid", message: "no" }], ["a", "b"]);
+ * // [{ receiptHandle: "b", code: "ReceiptHandleInvalid", message: "no" }]
+ * ```
+ */
+export function wireFailures(failures: HandleFailure[], handles: string[]): WireFailure[] {
+  return failures.map((failure) => ({
+    receiptHandle: handles[failure.index],
+    code: failure.code,
+    message: failure.message,
+  }));
+}
+
+/**
+ * The answer of a delete of `handles`: with `goneAsDeleted`, a handle whose message is no longer
+ * in the queue (`gone`) counts as deleted and is no failure. A delete without failures (the
+ * usual one) allocates nothing more.
+ *
+ * @example
+ * ```ts
+ * const gone = { index: 0, code: "ReceiptHandleStale", message: "gone", gone: true } as const;
+ * deleteAnswer({ deleted: 0, failures: [gone] }, ["h"], { goneAsDeleted: true });
+ * // { deleted: 1, failures: [] }
+ * ```
+ */
+export function deleteAnswer(
+  result: DeleteResult,
+  handles: string[],
+  options: DeleteOptions | undefined,
+): DeleteMessagesResponse {
+  const { deleted, failures } = result;
+  if (failures.length === 0 || options?.goneAsDeleted !== true) {
+    return { deleted, failures: wireFailures(failures, handles) };
+  }
+  const left = failures.filter((failure) => failure.gone !== true);
+  return {
+    deleted: deleted + failures.length - left.length,
+    failures: wireFailures(left, handles),
+  };
+}
