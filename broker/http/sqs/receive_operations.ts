@@ -182,11 +182,20 @@ function handleError(failure: HandleFailure): SqsError {
   return new SqsError(sqsCodeOf(failure.code), failure.message);
 }
 
+/**
+ * How the door deletes: as in SQS, a delete of a message that is already gone (deleted — by this
+ * very handle, when an SDK retries a delete whose answer was lost — expired, moved to the
+ * dead-letter queue, purged) succeeds. A handle of an older delivery of a message still in the
+ * queue stays `ReceiptHandleIsInvalid` (SQS would delete with it): a slow worker can't delete a
+ * message someone else is now working on.
+ */
+const sqsDelete = { goneAsDeleted: true } as const;
+
 /** DeleteMessage. */
 export async function deleteMessage(context: OperationContext): Promise<JsonObject> {
   const queue = messageQueue(context, "receive");
   const handle = requiredString(context.input, "ReceiptHandle");
-  const result = await context.service.deleteMessages(queue.name, [handle]);
+  const result = await context.service.deleteMessages(queue.name, [handle], sqsDelete);
   if (result.failures.length > 0) throw handleError(result.failures[0]);
   return {};
 }
@@ -218,7 +227,7 @@ export async function deleteMessageBatch(context: OperationContext): Promise<Jso
   const unique = handles.filter((handle, index) => handles.indexOf(handle) === index);
   let result;
   try {
-    result = await context.service.deleteMessages(queue.name, unique);
+    result = await context.service.deleteMessages(queue.name, unique, sqsDelete);
   } catch (error) {
     throw inBatchTerms(error, { entryIndex: (index) => handles.indexOf(unique[index]) });
   }
