@@ -53,7 +53,11 @@ export function keyAllowsEveryQueue(
 export type Operation = (context: OperationContext) => Promise<JsonObject>;
 
 /** Throws SQS's `AccessDenied` unless the caller may do `action` on `queue`. */
-export function authorize(context: OperationContext, queue: QueueRef, action: Action): void {
+export function authorize(
+  context: Pick<OperationContext, "allows" | "addresses">,
+  queue: QueueRef,
+  action: Action,
+): void {
   if (context.allows(queue.name, action)) return;
   throw new SqsError(
     "AccessDenied",

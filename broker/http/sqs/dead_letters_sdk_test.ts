@@ -16,6 +16,7 @@ import {
 } from "./_npm_test_deps.ts";
 import { adminKey, rejectsWith, startDoor } from "./_test_server.ts";
 import type { QueueService } from "../../service/mod.ts";
+import { type AccessKey, FileKeyRing } from "../../auth/mod.ts";
 
 type Door = ReturnType<typeof startDoor>;
 
@@ -414,6 +415,85 @@ Deno.test("message move tasks need what the native redrive needs", async () => {
   await door.client.send(new StartMessageMoveTaskCommand({ SourceArn }));
   assert.equal((await endedTask(door, SourceArn)).Status, "COMPLETED");
   assert.equal(await visible(door, alpha), 1);
+});
+
+Deno.test("a key reload that takes a running task's permission away fails it before its next batch", async () => {
+  const operator: AccessKey = {
+    secretId: "AKIDoperator",
+    secretKey: "operator-secret",
+    allow: ["queue:dead:manage", "queue:dead:read", "queue:spare:send", "queue:*:send"],
+  };
+  const credentials = (keys: AccessKey[]) => JSON.stringify({ keys });
+  let file = credentials([adminKey, operator]);
+  const keyRing = await FileKeyRing.load("credentials.json", () => Promise.resolve(file));
+  await using door = startDoor({ keyRing });
+  const dead = await createQueue(door, "dead");
+  const alpha = await createQueue(door, "alpha", "dead");
+  const spare = await createQueue(door, "spare");
+  const SourceArn = arnOf("dead");
+  const client = door.clientFor(operator);
+
+  /** Starts a task of the operator's at one message a second, and reloads `keys` mid-task. */
+  const refusedMidTask = async (DestinationArn: string | undefined, keys: AccessKey[]) => {
+    await deadLetter(door, "alpha", ["m1", "m2", "m3", "m4", "m5"]);
+    await client.send(
+      new StartMessageMoveTaskCommand({
+        SourceArn,
+        DestinationArn,
+        MaxNumberOfMessagesPerSecond: 1,
+      }),
+    );
+    const running = await taskUntil(
+      door,
+      SourceArn,
+      (task) => task.ApproximateNumberOfMessagesMoved! >= 1,
+    );
+    file = credentials(keys);
+    await keyRing.reload();
+    const ended = await endedTask(door, SourceArn);
+    assert.equal(ended.Status, "FAILED");
+    assert.equal(ended.FailureReason, "AccessDenied");
+    const moved = ended.ApproximateNumberOfMessagesMoved!;
+    // A batch in flight at the reload (checked before it) finishes; none starts afterwards.
+    const movedAtReload = running.ApproximateNumberOfMessagesMoved!;
+    assert.ok(moved === movedAtReload || moved === movedAtReload + 1, `${movedAtReload} ${moved}`);
+    assert.ok(moved < 5, `moved ${moved}`);
+    assert.equal(await visible(door, dead), 5 - moved);
+    // Past the next batch's time (a second after the last one): nothing more moves.
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    assert.equal(await visible(door, dead), 5 - moved);
+    return moved;
+  };
+
+  /** The admin key moves the rest back to `alpha`, which is then emptied for the next round. */
+  const moveTheRest = async () => {
+    await door.client.send(new StartMessageMoveTaskCommand({ SourceArn }));
+    assert.equal((await endedTask(door, SourceArn)).Status, "COMPLETED");
+    assert.equal(await visible(door, dead), 0);
+    await door.broker.purge("alpha");
+    file = credentials([adminKey, operator]);
+    await keyRing.reload();
+  };
+
+  // `send` on the destination taken away.
+  const toSpare = await refusedMidTask(arnOf("spare"), [adminKey, {
+    ...operator,
+    allow: ["queue:dead:manage", "queue:dead:read", "queue:*:read"],
+  }]);
+  assert.equal(await visible(door, spare), toSpare);
+  assert.equal(await visible(door, alpha), 0);
+  await moveTheRest();
+  // `manage` on the source taken away, `send` on every queue left.
+  const back = await refusedMidTask(undefined, [adminKey, {
+    ...operator,
+    allow: ["queue:*:send"],
+  }]);
+  assert.equal(await visible(door, alpha), back);
+  await moveTheRest();
+  // The key itself removed.
+  await refusedMidTask(undefined, [adminKey]);
+  await moveTheRest();
+  assert.deepEqual(door.errors, []);
 });
 
 Deno.test("StartMessageMoveTask answers at once; the task moves in the background at MaxNumberOfMessagesPerSecond", async () => {

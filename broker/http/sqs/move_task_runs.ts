@@ -7,9 +7,16 @@
  * destination), until it has moved as many as the source had visible when the task started
  * (ApproximateNumberOfMessagesToMove), a batch moves fewer than it asked for (nothing movable is
  * left: the rest are in flight, delayed, or have no source queue left to go back to), it is
- * cancelled, or a batch fails (the task is then FAILED, its FailureReason the error's query
- * code, as SQS reports `AWS.SimpleQueueService.NonExistentQueue`). ApproximateNumberOfMessagesMoved
- * grows as each batch commits.
+ * cancelled, or it fails (FAILED, see below). ApproximateNumberOfMessagesMoved grows as each batch
+ * commits.
+ *
+ * Permissions: before each batch the task checks again, with the rules its Start used, that the
+ * key that started it still may move the messages (`start`'s `checkPermissions`): a reload of the
+ * keys that removed the key or took a permission away fails the task (FailureReason
+ * `AccessDenied`) before its next batch; a batch already in flight finishes.
+ *
+ * Failures: a batch the service refuses ends the task FAILED, its FailureReason the error's
+ * query code (as SQS reports `AWS.SimpleQueueService.NonExistentQueue`).
  *
  * Pace: a batch moves at most `batchMessages` messages and, with MaxNumberOfMessagesPerSecond,
  * at most that rate's worth; the first starts at once, and each next one no sooner than the
@@ -78,6 +85,8 @@ interface Run {
   batchInFlight: boolean;
   /** Ends the pause under way, if any. */
   wake: (() => void) | null;
+  /** Throws (SQS's AccessDenied) once the task's key may no longer move its messages. */
+  checkPermissions: () => void;
   ended: Promise<void>;
 }
 
@@ -112,16 +121,24 @@ export class MoveTasks {
 
   /**
    * Remembers a new task (forgetting the oldest ended ones past the limits) and launches its
-   * loop, which starts the first batch at once. Refused once the door is closed.
+   * loop, which starts the first batch at once. `checkPermissions` runs before each batch and
+   * throws (SQS's `AccessDenied`, which fails the task) once the key that started the task may
+   * no longer move its messages. Refused once the door is closed.
    */
-  start(task: MoveTask): void {
+  start(task: MoveTask, checkPermissions: () => void = () => {}): void {
     if (this.#closed) {
       throw new SqsError("ServiceUnavailable", "The node is shutting down; try another node.", {
         retryAfterSeconds: 1,
       });
     }
     this.#remember(task);
-    const run: Run = { stop: false, batchInFlight: false, wake: null, ended: Promise.resolve() };
+    const run: Run = {
+      stop: false,
+      batchInFlight: false,
+      wake: null,
+      checkPermissions,
+      ended: Promise.resolve(),
+    };
     this.#runs.set(task, run);
     run.ended = this.#run(task, run);
   }
@@ -208,6 +225,7 @@ export class MoveTasks {
       while (!run.stop && task.moved < task.toMove) {
         if (nextAt !== undefined) await this.#pause(run, Math.max(0, nextAt - performance.now()));
         if (run.stop) break;
+        run.checkPermissions();
         const asked = Math.min(batchMax, task.toMove - task.moved);
         nextAt = performance.now() + (task.rate === undefined ? 0 : (asked * 1000) / task.rate);
         run.batchInFlight = true;
@@ -226,7 +244,7 @@ export class MoveTasks {
       task.status = run.stop ? "CANCELLED" : "COMPLETED";
     } catch (error) {
       task.status = "FAILED";
-      if (error instanceof BrokerError) {
+      if (error instanceof BrokerError || error instanceof SqsError) {
         task.failureReason = toSqsError(error, () => {}).queryCode;
       } else {
         task.failureReason = "InternalFailure";

@@ -116,6 +116,30 @@ Deno.test("a service refusal ends the task FAILED with its query code; anything 
   assert.deepEqual(broken.logged, [bug]);
 });
 
+Deno.test("permissions are checked again before each batch: once refused, the task is FAILED AccessDenied", async () => {
+  let batches = 0;
+  const { tasks, logged } = tasksOver(() => {
+    batches++;
+    return Promise.resolve({ moved: 1 });
+  }, { batchMessages: 1 });
+  let allowed = true;
+  let checks = 0;
+  const checkPermissions = () => {
+    checks++;
+    if (!allowed) throw new SqsError("AccessDenied", "the key lost queue:dead:manage");
+  };
+  const task = newTask(5, 500);
+  tasks.start(task, checkPermissions);
+  while (task.moved < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+  allowed = false;
+  await ended(task);
+  assert.deepEqual([task.status, task.failureReason], ["FAILED", "AccessDenied"]);
+  assert.equal(task.moved, batches, "no batch after the refused check");
+  assert.ok(task.moved >= 2 && task.moved < 5, `moved ${task.moved}`);
+  assert.equal(checks, batches + 1, "one check before each batch");
+  assert.deepEqual(logged, []);
+});
+
 Deno.test("cancel between batches ends the task at once; with a batch in flight, after it", async () => {
   const gates: PromiseWithResolvers<{ moved: number }>[] = [];
   const redrive: Redrive = () => {

@@ -20,7 +20,8 @@
  * Permissions: the move needs what the native redrive needs: `manage` on the source, and `send`
  * on DestinationArn, or without one `send` on every queue (`queue:*:send`: the messages go back
  * to whichever queues they came from). Listing needs `read` on the source, cancelling `manage`.
- * They are checked when the task starts.
+ * The move's permissions are checked when the task starts and again before each of its batches,
+ * against the keys serving then: a reload that took one away fails the task (`move_task_runs.ts`).
  *
  * @module
  */
@@ -102,6 +103,25 @@ function sourceArnOfHandle(handle: string): string | null {
   return null;
 }
 
+/** What `authorizeMove` looks at: the caller's checks, against the keys serving when called. */
+type MoveChecks = Pick<OperationContext, "allows" | "allowsEveryQueue" | "addresses">;
+
+/**
+ * Throws SQS's `AccessDenied` unless the caller may move the messages of `source`: `manage` on
+ * it, and `send` on `destination`, or without one on every queue.
+ */
+function authorizeMove(checks: MoveChecks, source: QueueRef, destination?: QueueRef): void {
+  authorize(checks, source, "manage");
+  if (destination !== undefined) authorize(checks, destination, "send");
+  else if (!checks.allowsEveryQueue("send")) {
+    throw new SqsError(
+      "AccessDenied",
+      "Access to the resource is denied (a move back to the source queues needs " +
+        "queue:*:send; name a DestinationArn to need send on it only).",
+    );
+  }
+}
+
 /**
  * StartMessageMoveTask: starts moving the visible messages of SourceArn (a dead-letter queue of
  * some queue) back to their source queues, or to DestinationArn; answers the TaskHandle while the
@@ -116,15 +136,7 @@ export async function startMessageMoveTask(context: OperationContext): Promise<J
     ? undefined
     : queueOfArn(destinationArn, "DestinationArn");
   const rate = optionalInteger(input, "MaxNumberOfMessagesPerSecond", rateRange);
-  authorize(context, source, "manage");
-  if (destination !== undefined) authorize(context, destination, "send");
-  else if (!context.allowsEveryQueue("send")) {
-    throw new SqsError(
-      "AccessDenied",
-      "Access to the resource is denied (a move back to the source queues needs " +
-        "queue:*:send; name a DestinationArn to need send on it only).",
-    );
-  }
+  authorizeMove(context, source, destination);
   const found = await existingArnQueue(context, source, "SourceArn");
   if (destination !== undefined) {
     await existingArnQueue(context, destination, "DestinationArn");
@@ -158,7 +170,10 @@ export async function startMessageMoveTask(context: OperationContext): Promise<J
     toMove: found.activeMessages,
     startedAt: Date.now(),
   };
-  context.moveTasks.start(task);
+  // The same checks before each batch: the caller's key, against the keys serving then.
+  const { allows, allowsEveryQueue, addresses } = context;
+  const checks = { allows, allowsEveryQueue, addresses };
+  context.moveTasks.start(task, () => authorizeMove(checks, source, destination));
   return { TaskHandle: task.handle };
 }
 
