@@ -130,7 +130,10 @@ export interface NodeOptions {
   topicsMax?: number;
   /** Long polls parked at once on this node (503 past it). 10 000. */
   parkedReceivesMax?: number;
-  /** Where the node reports what it does on its own (hand-offs, disk alarms). console.log. */
+  /**
+   * Where the node reports what it does on its own (hand-offs, disk alarms, an SQS message move
+   * task its loss of leadership failed). console.log.
+   */
   report?: (message: string) => void;
   /**
    * The cluster key, when this node is a cluster member: joins signed with it are served
@@ -374,7 +377,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     removeNode: (id) => membership.remove(id),
   };
   const access = options.access ? new AccessGuard(options.access) : AccessGuard.open();
-  const app = createApp({ service: broker, topics, status, metrics, access });
+  const doorReport = (message: string) => report(`cmqd ${options.nodeId}: ${message}`);
+  const app = createApp({ service: broker, topics, status, metrics, access, report: doorReport });
   // Joins signed with the cluster key are answered before the app and its client credentials
   // (a joining node holds the cluster key, not an access key).
   const clusterDoor = options.clusterKey === undefined ? null : new ClusterRequestDoor(

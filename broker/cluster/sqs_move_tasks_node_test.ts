@@ -1,12 +1,14 @@
 /**
- * A node's close stops the SQS door's message move tasks, which run in the background; alone in
- * its file, so that the ops sanitizer sees only this test's timers (other node tests leave a
- * crashed node's ticks running).
+ * The SQS door's message move tasks, which run in the background, on real nodes: a node's close
+ * stops them, and a task whose node hands its leadership to another ends FAILED (its batches
+ * are not forwarded) having moved each message once, the rest left for a new task.
  */
 import assert from "node:assert/strict";
+import type { Message } from "../../raft/mod.ts";
 import { SimFileSystem } from "../../storage/mod.ts";
-import { noPeers, startNode } from "./node.ts";
-import { realTimers } from "./real_time.ts";
+import { type CmqdNode, noPeers, startNode } from "./node.ts";
+import { realClock, realTimers } from "./real_time.ts";
+import { LocalTransport, until } from "./testing/mod.ts";
 
 const url = "http://127.0.0.1:1";
 
@@ -30,6 +32,35 @@ async function started(fs: SimFileSystem) {
   return node;
 }
 
+/** Posts an SQS JSON request to `node`'s app (served by the node itself, never forwarded). */
+async function sqs(node: CmqdNode, operation: string, input: Record<string, unknown>) {
+  const response = await node.app.fetch(
+    new Request(`${url}/`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": `AmazonSQS.${operation}`,
+      },
+      body: JSON.stringify(input),
+    }),
+  );
+  const answer = await response.json();
+  assert.equal(response.status, 200, JSON.stringify(answer));
+  return answer;
+}
+
+/** Sends `bodies` to `source` on `node` (the leader) and has its RedrivePolicy dead-letter them. */
+async function deadLetter(node: CmqdNode, source: string, bodies: string[]): Promise<void> {
+  await node.broker.sendMessages(source, bodies.map((body) => ({ body })));
+  const { messages } = await node.broker.receiveMessages(source, { maxMessages: 10 });
+  assert.equal(messages.length, bodies.length);
+  await node.broker.changeVisibility(
+    source,
+    messages.map(({ receiptHandle }) => ({ receiptHandle, visibilityTimeoutSeconds: 0 })),
+  );
+  await node.broker.receiveMessages(source, { maxMessages: 10 }); // maxReceiveCount 1
+}
+
 Deno.test({
   name: "close stops the SQS door's message move tasks; their list is lost on restart",
   // Fails the test if the task's timer or a batch outlives the close (not on by default).
@@ -37,30 +68,9 @@ Deno.test({
 }, async () => {
   const fs = new SimFileSystem();
   const first = await started(fs);
-  const sqs = async (node: typeof first, operation: string, input: Record<string, unknown>) => {
-    const response = await node.app.fetch(
-      new Request(`${url}/`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/x-amz-json-1.0",
-          "x-amz-target": `AmazonSQS.${operation}`,
-        },
-        body: JSON.stringify(input),
-      }),
-    );
-    const answer = await response.json();
-    assert.equal(response.status, 200, JSON.stringify(answer));
-    return answer;
-  };
   await first.broker.createQueue("dead", {});
   await first.broker.createQueue("jobs", { deadLetter: { queue: "dead", maxReceiveCount: 1 } });
-  await first.broker.sendMessages("jobs", ["a", "b", "c"].map((body) => ({ body })));
-  const { messages } = await first.broker.receiveMessages("jobs", { maxMessages: 10 });
-  await first.broker.changeVisibility(
-    "jobs",
-    messages.map(({ receiptHandle }) => ({ receiptHandle, visibilityTimeoutSeconds: 0 })),
-  );
-  await first.broker.receiveMessages("jobs", { maxMessages: 10 }); // dead-letters all three
+  await deadLetter(first, "jobs", ["a", "b", "c"]);
   const SourceArn = "arn:aws:sqs:us-east-1:000000000000:dead";
   // One a second: after its first message the task waits a second before each next one.
   await sqs(first, "StartMessageMoveTask", { SourceArn, MaxNumberOfMessagesPerSecond: 1 });
@@ -74,4 +84,107 @@ Deno.test({
   assert.equal((await second.broker.getQueue("dead")).activeMessages, 2);
   assert.equal((await second.broker.getQueue("jobs")).activeMessages, 1);
   await second.close();
+});
+
+/** Delivers each message in a microtask to the node it is for, while neither end is closed. */
+class Wire extends LocalTransport {
+  constructor(readonly ends: Map<string, Wire>, readonly id: string) {
+    super();
+    ends.set(id, this);
+  }
+  send(messages: Message[]): void {
+    for (const message of messages) {
+      const to = this.ends.get(message.to);
+      if (this.closed || to === undefined || to.closed) continue;
+      const copy = structuredClone(message);
+      queueMicrotask(() => to.closed || to.handler?.(copy));
+    }
+  }
+}
+
+Deno.test({
+  name: "a task whose node hands its leadership on ends FAILED saying so; each message moved once",
+  sanitizeOps: true,
+}, async () => {
+  const ids = ["n1", "n2", "n3"];
+  const ends = new Map<string, Wire>();
+  const nodes: CmqdNode[] = [];
+  const reports: string[] = [];
+  for (const [index, id] of ids.entries()) {
+    nodes.push(
+      await startNode({
+        nodeId: id,
+        dataDir: "/d",
+        fs: new SimFileSystem(),
+        clock: realClock,
+        timers: realTimers,
+        transport: new Wire(ends, id),
+        initialVoters: ids,
+        url: `http://127.0.0.1:${index + 1}`,
+        tickMs: 5,
+        handOffMsMax: 1000,
+        report: (message) => reports.push(message),
+      }),
+    );
+  }
+  try {
+    const leaderOf = () => nodes.find((node) => node.replica.isLeader);
+    await until(
+      () => leaderOf() !== undefined && nodes.every((node) => node.replica.leaderId !== null),
+      "a leader every node knows",
+    );
+    const leader = leaderOf()!;
+    await leader.broker.createQueue("dead", {});
+    await leader.broker.createQueue("jobs", { deadLetter: { queue: "dead", maxReceiveCount: 1 } });
+    const bodies = ["m1", "m2", "m3", "m4", "m5", "m6"];
+    await deadLetter(leader, "jobs", bodies);
+    const SourceArn = "arn:aws:sqs:us-east-1:000000000000:dead";
+    // One a second: the task waits a second after each message.
+    await sqs(leader, "StartMessageMoveTask", { SourceArn, MaxNumberOfMessagesPerSecond: 1 });
+    await until(
+      async () => (await leader.broker.getQueue("jobs")).activeMessages >= 1,
+      "the task's first batch",
+    );
+    const successorId = await leader.handOffLeadership();
+    assert.ok(successorId !== null, "the hand-off finished");
+    const successor = nodes.find((node) => node.replica.id === successorId)!;
+
+    // The task runs on the node that served its Start, which no longer leads: its next batch
+    // is refused there (retried a few times) and the task ends FAILED. Its node tells why: no
+    // client could list it, every node forwards the requests to the leader, which never heard of
+    // it.
+    const failedReport = (message: string) =>
+      message.startsWith(`cmqd ${leader.replica.id}: SQS message move task of dead failed`);
+    await until(() => reports.some(failedReport), "the task to fail");
+    const why = "ServiceUnavailable: the node that runs the task no longer leads the cluster " +
+      `(not the leader; the leader is ${successorId})`;
+    assert.ok(reports.find(failedReport)!.includes(why), reports.find(failedReport));
+    assert.deepEqual(await sqs(successor, "ListMessageMoveTasks", { SourceArn }), { Results: [] });
+    // Listed on its node once that node leads again: FAILED, saying why.
+    successor.replica.transferLeadership(leader.replica.id);
+    await until(() => leader.replica.isLeader, "the leadership back");
+    let [task] = (await sqs(leader, "ListMessageMoveTasks", { SourceArn })).Results;
+    assert.equal(task.Status, "FAILED", JSON.stringify(task));
+    assert.ok(String(task.FailureReason).startsWith(why), task.FailureReason);
+    const moved = task.ApproximateNumberOfMessagesMoved;
+    assert.ok(moved >= 1 && moved < bodies.length, `moved ${moved}`);
+    const queues = async () => ({
+      dead: (await leader.broker.getQueue("dead")).activeMessages,
+      jobs: (await leader.broker.getQueue("jobs")).activeMessages,
+    });
+    assert.deepEqual(await queues(), { dead: bodies.length - moved, jobs: moved });
+
+    // A new task moves the rest.
+    await sqs(leader, "StartMessageMoveTask", { SourceArn });
+    await until(async () => {
+      [task] = (await sqs(leader, "ListMessageMoveTasks", { SourceArn })).Results;
+      return task.Status !== "RUNNING";
+    }, "the new task to end");
+    assert.equal(task.Status, "COMPLETED");
+    assert.deepEqual(await queues(), { dead: 0, jobs: bodies.length });
+    const { messages } = await leader.broker.receiveMessages("jobs", { maxMessages: 10 });
+    assert.deepEqual(messages.map((message) => message.body).sort(), bodies, "each one once");
+  } finally {
+    for (const node of nodes) await node.close();
+  }
 });

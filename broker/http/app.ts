@@ -64,6 +64,11 @@ export interface AppOptions {
   /** Receives every 500 (message and error); default `console.error`. */
   logError?: ErrorLogger;
   /**
+   * Where the doors tell what they did on their own (an SQS message move task that its node's
+   * loss of leadership failed); default: not told.
+   */
+  report?: (message: string) => void;
+  /**
    * Who may call: credentials (checked by every door) and protected mode. Default
    * `AccessGuard.open()` (anyone).
    */
@@ -129,7 +134,13 @@ export function createApp(options: AppOptions): App {
     return next();
   });
   app.route("/", createCmqDoor(cmqOptions));
-  const sqsDoor = createSqsAnswers({ service: options.service, keys, now, logError });
+  const sqsDoor = createSqsAnswers({
+    service: options.service,
+    keys,
+    now,
+    logError,
+    report: options.report,
+  });
   // `POST /` with an `AmazonSQS.` target, and query-protocol requests at `/` or a queue URL.
   app.use("*", (c, next) => {
     if (!isSqsRequest(c.req.raw)) return next();

@@ -118,6 +118,11 @@ export interface SqsDoorOptions {
   accountId?: string;
   /** Where unexpected failures (500s) are reported (default `console.error`). */
   logError?: (message: string, error: unknown) => void;
+  /**
+   * Where the door tells what it did on its own: a message move task its node's loss of
+   * leadership failed (`move_task_runs.ts`). Default: not told.
+   */
+  report?: (message: string) => void;
   /** Bounds of the message move tasks (`move_task_runs.ts`): batch size, tasks remembered. */
   moveTasks?: MoveTaskLimits;
 }
@@ -324,7 +329,10 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
     accountId: options.accountId ?? "000000000000",
     region: options.region ?? "us-east-1",
   };
-  const moveTasks = new MoveTasks({ service: options.service, logError }, options.moveTasks);
+  const moveTasks = new MoveTasks(
+    { service: options.service, logError, report: options.report },
+    options.moveTasks,
+  );
   const sqsDoor = async function (
     request: Request,
     requestId: string,

@@ -16,7 +16,16 @@
  * `AccessDenied`) before its next batch; a batch already in flight finishes.
  *
  * Failures: a batch the service refuses ends the task FAILED, its FailureReason the error's
- * query code (as SQS reports `AWS.SimpleQueueService.NonExistentQueue`).
+ * query code (as SQS reports `AWS.SimpleQueueService.NonExistentQueue`), but for the replica's
+ * refusals (`NoLeader`, `NotReady`: an election, a leadership hand-off, a node too busy), which
+ * are retried after their Retry-After, `refusalsMax` times in a row at most. A task's batches are
+ * the service's redrive on the node that runs the task, which only its leader may propose: they
+ * are not forwarded to another leader as requests are. So a task whose node no longer leads
+ * (still refused after the retries) ends FAILED, its FailureReason `ServiceUnavailable:` and why
+ * (`the node that runs the task no longer leads the cluster (not the leader; the leader is n2)…`);
+ * the messages it moved stay moved, the rest stay in the source for a new task to move. Such a
+ * failure is also told to `report` (the node's log): no client could list the task, since every
+ * node, this one too, forwards the requests to the new leader, which never heard of it.
  *
  * Pace: a batch moves at most `batchMessages` messages and, with MaxNumberOfMessagesPerSecond,
  * at most that rate's worth; the first starts at once, and each next one no sooner than the
@@ -69,6 +78,11 @@ export interface MoveTaskLimits {
   tasksPerSourceMax?: number;
   /** Source queues whose tasks are remembered (default 1,000). */
   sourcesMax?: number;
+  /**
+   * Batches in a row the replica may refuse (`NoLeader`, `NotReady`) before the task fails;
+   * each is retried after the refusal's Retry-After (default 5: some seconds, past an election).
+   */
+  refusalsMax?: number;
 }
 
 /** What the tasks run on. */
@@ -76,6 +90,12 @@ export interface MoveTaskParts {
   service: QueueService;
   /** Where a task's unexpected failure (not the service's refusal) is reported. */
   logError: (message: string, error: unknown) => void;
+  /**
+   * Where a task the replica's refusals failed is told of (its node no longer leads, most
+   * likely: then no client can list it, as the other nodes forward their requests to the
+   * leader, this one too). Default: not told.
+   */
+  report?: (message: string) => void;
 }
 
 /** The loop of a task while it runs. */
@@ -95,11 +115,32 @@ function isActive(task: MoveTask): boolean {
   return task.status === "RUNNING" || task.status === "CANCELLING";
 }
 
+/**
+ * A replica's refusal of a batch: `NoLeader`, `NotReady` (an election, a hand-off, a node too
+ * busy: retried), `NodeRemoved` (for good).
+ */
+function isReplicaRefusal(error: unknown): error is BrokerError {
+  return error instanceof BrokerError &&
+    (error.code === "NoLeader" || error.code === "NotReady" || error.code === "NodeRemoved");
+}
+
+/** FailureReason of a task that `error` ended: the query code, and why for a replica's refusal. */
+function failureReason(error: BrokerError | SqsError): string {
+  const { queryCode } = toSqsError(error, () => {});
+  if (!(error instanceof BrokerError)) return queryCode;
+  if (error.code === "NoLeader") {
+    return `${queryCode}: the node that runs the task no longer leads the cluster ` +
+      `(${error.message}); its batches are not forwarded, a new task moves the rest`;
+  }
+  return isReplicaRefusal(error) ? `${queryCode}: ${error.message}` : queryCode;
+}
+
 /** The message move tasks this door started, by source queue (its SQS name) and by handle. */
 export class MoveTasks {
   readonly batchMessages: number;
   readonly #tasksPerSourceMax: number;
   readonly #sourcesMax: number;
+  readonly #refusalsMax: number;
   readonly #parts: MoveTaskParts;
   /** Newest last; a source's key is moved to the end when it gets a task. */
   readonly #bySource = new Map<string, MoveTask[]>();
@@ -112,6 +153,7 @@ export class MoveTasks {
     this.batchMessages = limits.batchMessages ?? 10_000;
     this.#tasksPerSourceMax = limits.tasksPerSourceMax ?? 10;
     this.#sourcesMax = limits.sourcesMax ?? 1000;
+    this.#refusalsMax = limits.refusalsMax ?? 5;
   }
 
   /** The active (running or cancelling) task of `source`, if any. */
@@ -221,6 +263,8 @@ export class MoveTasks {
     const batchMax = Math.min(this.batchMessages, task.rate ?? Infinity);
     /** When the next batch may start (`performance.now()` ms); the first may start at once. */
     let nextAt: number | undefined;
+    /** The replica's refusals in a row. */
+    let refusals = 0;
     try {
       while (!run.stop && task.moved < task.toMove) {
         if (nextAt !== undefined) await this.#pause(run, Math.max(0, nextAt - performance.now()));
@@ -235,9 +279,16 @@ export class MoveTasks {
             destination: task.destination?.name,
             maxMessages: asked,
           }));
+        } catch (error) {
+          const retried = isReplicaRefusal(error) && error.code !== "NodeRemoved";
+          if (!retried || refusals === this.#refusalsMax) throw error;
+          refusals++;
+          nextAt = performance.now() + (error.retryAfterSeconds ?? 1) * 1000;
+          continue;
         } finally {
           run.batchInFlight = false;
         }
+        refusals = 0;
         task.moved += moved;
         if (moved < asked) break;
       }
@@ -245,7 +296,13 @@ export class MoveTasks {
     } catch (error) {
       task.status = "FAILED";
       if (error instanceof BrokerError || error instanceof SqsError) {
-        task.failureReason = toSqsError(error, () => {}).queryCode;
+        task.failureReason = failureReason(error);
+        if (isReplicaRefusal(error)) {
+          this.#parts.report?.(
+            `SQS message move task of ${task.source.sqsName} failed, ${task.moved} of ` +
+              `${task.toMove} messages moved: ${task.failureReason}`,
+          );
+        }
       } else {
         task.failureReason = "InternalFailure";
         this.#parts.logError(

@@ -140,6 +140,63 @@ Deno.test("permissions are checked again before each batch: once refused, the ta
   assert.deepEqual(logged, []);
 });
 
+Deno.test("the replica's refusals are retried after their Retry-After, refusalsMax in a row", async () => {
+  const refusal = (code: "NoLeader" | "NotReady", message: string) =>
+    new BrokerError(code, message, { retryAfterSeconds: 0 });
+  // Refused twice (a hand-off under way), then served: the task goes on.
+  let calls = 0;
+  const flaky = tasksOver((_name, request) => {
+    calls++;
+    if (calls === 2 || calls === 3) {
+      return Promise.reject(refusal("NotReady", "handing over to n2"));
+    }
+    return Promise.resolve({ moved: request.maxMessages! });
+  }, { batchMessages: 2, refusalsMax: 2 });
+  const task = newTask(5);
+  flaky.tasks.start(task);
+  await ended(task);
+  assert.deepEqual([task.status, task.moved, calls], ["COMPLETED", 5, 5]);
+  // Refused on and on (this node no longer leads): FAILED after refusalsMax retries, saying why.
+  let refused = 0;
+  const follower = tasksOver(() => {
+    refused++;
+    return Promise.reject(refusal("NoLeader", "not the leader; the leader is n2"));
+  }, { refusalsMax: 2 });
+  const lost = newTask(5);
+  follower.tasks.start(lost);
+  await ended(lost);
+  assert.equal(lost.status, "FAILED");
+  assert.equal(refused, 3);
+  assert.match(
+    lost.failureReason!,
+    /^ServiceUnavailable: the node that runs the task no longer leads the cluster \(not the leader; the leader is n2\)/,
+  );
+  // A refusal that is no replica's is not retried.
+  let gone = 0;
+  const deleted = tasksOver(() => {
+    gone++;
+    return Promise.reject(new BrokerError("QueueNotFound", "gone"));
+  }, { refusalsMax: 2 });
+  const other = newTask(5);
+  deleted.tasks.start(other);
+  await ended(other);
+  assert.deepEqual([other.status, gone], ["FAILED", 1]);
+});
+
+Deno.test("a task cancelled while it waits to retry a refused batch ends CANCELLED at once", async () => {
+  const { tasks } = tasksOver(
+    () =>
+      Promise.reject(new BrokerError("NoLeader", "no leader is known", { retryAfterSeconds: 60 })),
+  );
+  const task = newTask(5);
+  tasks.start(task);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(task.status, "RUNNING");
+  tasks.cancel(task);
+  assert.equal(task.status, "CANCELLED");
+  await tasks.close();
+});
+
 Deno.test("cancel between batches ends the task at once; with a batch in flight, after it", async () => {
   const gates: PromiseWithResolvers<{ moved: number }>[] = [];
   const redrive: Redrive = () => {

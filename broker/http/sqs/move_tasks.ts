@@ -16,6 +16,8 @@
  * stay in the source), at most `tasksPerSourceMax` tasks per source queue and `sourcesMax`
  * source queues. So "one active task per source queue" is enforced per node, and a task is
  * listed and cancelled on the node that runs it (the leader, which the other nodes forward to).
+ * A task whose node loses the leadership ends FAILED (its batches are that node's proposals, not
+ * forwarded: `move_task_runs.ts`).
  *
  * Permissions: the move needs what the native redrive needs: `manage` on the source, and `send`
  * on DestinationArn, or without one `send` on every queue (`queue:*:send`: the messages go back
