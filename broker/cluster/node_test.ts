@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
+import type { Timers } from "../replication/mod.ts";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { noPeers, startNode } from "./node.ts";
 import { realTimers } from "./real_time.ts";
 
 const url = "http://127.0.0.1:1";
 
-function nodeOptions(fs: SimFileSystem, clock: { now(): number }) {
+function nodeOptions(fs: SimFileSystem, clock: { now(): number }, timers = realTimers) {
   return {
     nodeId: "n1",
     dataDir: "/d",
     fs,
     clock,
-    timers: realTimers,
+    timers,
     transport: noPeers(),
     initialVoters: ["n1"],
     url,
@@ -55,14 +56,50 @@ Deno.test("a node restarted after a clean close restores state from its snapshot
   await second.close();
 });
 
-Deno.test("a node that crashed replays its log and keeps every acknowledged write", async () => {
+/**
+ * Real timers that a simulated crash stops: once `stop()` is called no callback runs and none is
+ * set, as in a process that is gone (a node crashed this way is never closed).
+ */
+function stoppableTimers(): Timers & { stop(): void } {
+  const live = new Set<ReturnType<typeof setTimeout>>();
+  let stopped = false;
+  return {
+    setTimer(delayMs, callback) {
+      if (stopped) return undefined;
+      const handle = setTimeout(() => {
+        live.delete(handle);
+        callback();
+      }, delayMs);
+      live.add(handle);
+      return handle;
+    },
+    clearTimer(handle) {
+      live.delete(handle as ReturnType<typeof setTimeout>);
+      clearTimeout(handle as ReturnType<typeof setTimeout>);
+    },
+    stop() {
+      stopped = true;
+      for (const handle of live) clearTimeout(handle);
+      live.clear();
+    },
+  };
+}
+
+Deno.test({
+  name: "a node that crashed replays its log and keeps every acknowledged write",
+  // Fails the test if the crashed node's timers (or anything else of it) outlive the test.
+  sanitizeOps: true,
+}, async () => {
   const fs = new SimFileSystem();
   const clock = clockAt(1_700_000_000_000);
-  const first = await started(nodeOptions(fs, clock));
+  const timers = stoppableTimers();
+  // Its own view of the disk: whatever the crashed node left running can't touch it afterwards.
+  const first = await started(nodeOptions(fs.session(), clock, timers));
   await first.broker.createQueue("jobs", {});
   const sent = await sendBodies(first, ["a", "b"]);
   await first.broker.receiveMessages("jobs", { visibilityTimeoutSeconds: 600 });
   fs.crash(); // power cut: nothing unsynced survives, no snapshot was written
+  timers.stop(); // and the process is gone: no tick, no housekeeping, never closed
 
   const second = await started(nodeOptions(fs, clock));
   const queue = await second.broker.getQueue("jobs");
