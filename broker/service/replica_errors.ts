@@ -5,7 +5,7 @@
  * @module
  */
 import { BrokerError } from "../engine/mod.ts";
-import { ReplicationError } from "../replication/mod.ts";
+import { type Proposer, ReplicationError } from "../replication/mod.ts";
 
 /** Codes with which a replica refuses or abandons a proposal (not an apply result). */
 export function isReplicaRefusal(code: string): boolean {
@@ -24,4 +24,16 @@ export function asBrokerError(error: unknown): unknown {
 function fromReplication(error: ReplicationError): BrokerError {
   const code = error.code === "InvalidProposal" ? "InvalidParameter" : error.code;
   return new BrokerError(code, error.message, { retryAfterSeconds: error.retryAfterSeconds });
+}
+
+/**
+ * Waits for the replica's read barrier (a read then sees every write acknowledged before it),
+ * answering its refusal as {@link asBrokerError} does a proposal's.
+ */
+export async function readBarrier(proposer: Proposer): Promise<void> {
+  try {
+    await proposer.readBarrier?.();
+  } catch (error) {
+    throw asBrokerError(error);
+  }
 }

@@ -36,7 +36,7 @@ import {
   type TagChanges,
 } from "../engine/mod.ts";
 import type { Proposer, Timers } from "../replication/mod.ts";
-import { asBrokerError, isReplicaRefusal } from "./replica_errors.ts";
+import { asBrokerError, isReplicaRefusal, readBarrier } from "./replica_errors.ts";
 import {
   checkHandles,
   checkList,
@@ -234,13 +234,13 @@ export class EngineService implements QueueService {
 
   async listQueues(options: ListQueuesOptions): Promise<QueueList> {
     const clean = checkList(options ?? {});
-    await this.#proposer.readBarrier?.();
+    await readBarrier(this.#proposer);
     return this.#machine.listQueues(clean, this.#proposer.now());
   }
 
   async getQueue(name: string): Promise<Queue> {
     checkName(name);
-    await this.#proposer.readBarrier?.();
+    await readBarrier(this.#proposer);
     return this.#view(name);
   }
 

@@ -26,7 +26,7 @@ import {
   subscriptionLimits,
 } from "../engine/mod.ts";
 import type { Proposer } from "../replication/mod.ts";
-import { asBrokerError } from "./replica_errors.ts";
+import { asBrokerError, readBarrier } from "./replica_errors.ts";
 import { checkList, checkName } from "./validation.ts";
 import { checkPublishEntries, checkPushUrlText } from "./topic_validation.ts";
 import type { ListQueuesOptions } from "./types.ts";
@@ -159,13 +159,13 @@ export class EngineTopicService implements TopicService, PushSource {
 
   async listTopics(options: ListQueuesOptions): Promise<TopicList> {
     const clean = checkList(options ?? {});
-    await this.#proposer.readBarrier?.();
+    await readBarrier(this.#proposer);
     return this.#machine.topics.listTopics(clean);
   }
 
   async getTopic(name: string): Promise<Topic> {
     checkName(name, "topic");
-    await this.#proposer.readBarrier?.();
+    await readBarrier(this.#proposer);
     return this.#view(name);
   }
 
@@ -238,7 +238,7 @@ export class EngineTopicService implements TopicService, PushSource {
   async listSubscriptions(topic: string, options: ListQueuesOptions): Promise<SubscriptionList> {
     checkName(topic, "topic");
     const clean = checkList(options ?? {});
-    await this.#proposer.readBarrier?.();
+    await readBarrier(this.#proposer);
     const list = this.#machine.topics.listSubscriptions(topic, clean);
     if (list === undefined) {
       throw new BrokerError("TopicNotFound", `topic '${topic}' does not exist`);
@@ -249,7 +249,7 @@ export class EngineTopicService implements TopicService, PushSource {
   async getSubscription(topic: string, name: string): Promise<Subscription> {
     checkName(topic, "topic");
     checkName(name, "subscription");
-    await this.#proposer.readBarrier?.();
+    await readBarrier(this.#proposer);
     this.#view(topic);
     return this.#subscriptionView(topic, name);
   }
@@ -338,6 +338,6 @@ export class EngineTopicService implements TopicService, PushSource {
   }
 
   async barrier(): Promise<void> {
-    await this.#proposer.readBarrier?.();
+    await readBarrier(this.#proposer);
   }
 }
