@@ -29,6 +29,8 @@ export const segmentSuffix = ".log";
 const segmentNamePattern = /^(\d{20})\.log$/;
 /** Bytes fetched per positioned read by sequential range reads (fewer syscalls). */
 const rangeReadWindowBytes = 64 * 1024;
+/** The read buffer of a segment that has none. */
+const empty = new Uint8Array(0);
 
 /** The file name of the segment starting at `baseIndex`. */
 export function segmentFileName(baseIndex: number): string {
@@ -275,12 +277,16 @@ export class Segment {
    */
   readOnce(index: number): LogEntry {
     this.#bypassMap = true;
-    this.#readWindowBytes = Math.max(rangeReadWindowBytes, this.#indexIntervalBytes);
+    const windowBytes = Math.max(rangeReadWindowBytes, this.#indexIntervalBytes);
+    this.#readWindowBytes = windowBytes;
     try {
       return this.#readAt(this.positionOf(index), index, false);
     } finally {
       this.#bypassMap = false;
       this.#readWindowBytes = this.#indexIntervalBytes + recordHeaderBytes;
+      // A buffer grown past the window for a large entry is not kept (the view returned holds
+      // it): every segment a receive reads would otherwise keep one of its largest entry's size.
+      if (this.#scratch.length > windowBytes) [this.#scratch, this.#windowLength] = [empty, 0];
     }
   }
 

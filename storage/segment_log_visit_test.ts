@@ -86,3 +86,33 @@ testEveryStore(
     await log.close();
   },
 );
+
+testEveryStore(
+  "entry(index, false) of a large entry leaves no buffer of its size behind in the segment",
+  async (store) => {
+    const log = await SegmentLog.open(store.dir, {
+      fs: store.fs,
+      mmap: store.mmap,
+      segmentBytesMax: 4 * 1024 * 1024,
+      indexIntervalBytes: 512,
+    });
+    // A large send batch among small ones: receives read each segment's bodies once, and a
+    // buffer kept per segment at the size of its largest entry would add up over a long log.
+    const large = makeEntries(1, 1, { payloadBytes: 1024 * 1024 });
+    const small = makeEntries(2, 5, { payloadBytes: 100 });
+    log.append([...large, ...small]);
+    assert.equal(log.stats().segments, 1);
+    const read = log.entry(1, false).payload;
+    assert.ok(
+      read.length === large[0].payload.length &&
+        read.every((byte, at) => byte === large[0].payload[at]),
+    );
+    const next = log.entry(2, false);
+    assert.deepEqual(next.payload, small[0].payload);
+    assert.ok(
+      next.payload.buffer.byteLength <= 64 * 1024,
+      `a small entry's view holds a ${next.payload.buffer.byteLength}-byte buffer`,
+    );
+    await log.close();
+  },
+);
