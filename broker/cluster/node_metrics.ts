@@ -14,8 +14,9 @@ import type { CounterChild, Metrics } from "../http/mod.ts";
  * Counts into `metrics` the messages `machine` moves to a dead-letter queue from now on, by the
  * queue they left (`cmqd_messages_dead_lettered_total`). The count is not replicated state: each
  * node counts the entries it applies, so call this after the replica replayed its log at open (a
- * restart counts from 0, not the replayed moves again); entries inside a snapshot installed from
- * the leader are not counted either.
+ * restart counts from 0, not the replayed moves again; after a crash, the entries applied past
+ * the last persisted commit index are applied, and counted, again); entries inside a snapshot
+ * installed from the leader are not counted either.
  *
  * @example
  * ```ts
