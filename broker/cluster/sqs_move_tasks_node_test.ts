@@ -81,8 +81,10 @@ Deno.test({
 
   const second = await started(fs);
   assert.deepEqual(await sqs(second, "ListMessageMoveTasks", { SourceArn }), { Results: [] });
-  assert.equal((await second.broker.getQueue("dead")).activeMessages, 2);
-  assert.equal((await second.broker.getQueue("jobs")).activeMessages, 1);
+  // One moved before the close, or two if this machine stalled a second before it; never all.
+  const moved = (await second.broker.getQueue("jobs")).activeMessages;
+  assert.ok(moved >= 1 && moved <= 2, `moved ${moved}`);
+  assert.equal((await second.broker.getQueue("dead")).activeMessages, 3 - moved);
   await second.close();
 });
 
