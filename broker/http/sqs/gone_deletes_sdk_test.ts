@@ -16,7 +16,7 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from "./_npm_test_deps.ts";
-import { SQSv2 } from "./_npm_query_test_deps.ts";
+import { queryClientOf } from "./_query_client.ts";
 import { adminKey, rejectsWith, startDoor } from "./_test_server.ts";
 import { BrokerError, type QueueService } from "../../service/mod.ts";
 import { forwardingHandler } from "../../cluster/forwarding.ts";
@@ -302,12 +302,7 @@ Deno.test("through a follower that relays to the leader, a repeated delete succe
 
 Deno.test("aws-sdk v2 (query protocol): a repeated DeleteMessage(Batch) of a gone message succeeds", async () => {
   await using door = startDoor({ keys: [adminKey] });
-  const sqs = new SQSv2({
-    endpoint: door.endpoint,
-    region: "eu-west-1",
-    credentials: { accessKeyId: adminKey.secretId, secretAccessKey: adminKey.secretKey },
-    maxRetries: 0,
-  });
+  const sqs = queryClientOf(door.endpoint, adminKey);
   const { QueueUrl } = await sqs.createQueue({ QueueName: "jobs" }).promise();
   await sqs.sendMessage({ QueueUrl: QueueUrl!, MessageBody: "one" }).promise();
   await sqs.sendMessage({ QueueUrl: QueueUrl!, MessageBody: "two" }).promise();

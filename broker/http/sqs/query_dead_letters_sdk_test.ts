@@ -4,19 +4,14 @@
  * and the message move tasks (`ListMessageMoveTasksResultEntry` elements, numbers as text).
  */
 import assert from "node:assert/strict";
-import { SQSv2 } from "./_npm_query_test_deps.ts";
+import { queryClientOf } from "./_query_client.ts";
 import { adminKey, startDoor } from "./_test_server.ts";
 
 const arnOf = (sqsName: string) => `arn:aws:sqs:us-east-1:000000000000:${sqsName}`;
 
 Deno.test("aws-sdk v2 (query protocol): ListDeadLetterSourceQueues and message move tasks", async () => {
   await using door = startDoor({ keys: [adminKey] });
-  const sqs = new SQSv2({
-    endpoint: door.endpoint,
-    region: "eu-west-1",
-    credentials: { accessKeyId: adminKey.secretId, secretAccessKey: adminKey.secretKey },
-    maxRetries: 0,
-  });
+  const sqs = queryClientOf(door.endpoint, adminKey);
   const RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arnOf("dead"), maxReceiveCount: 1 });
   const dead = (await sqs.createQueue({ QueueName: "dead" }).promise()).QueueUrl!;
   for (const QueueName of ["alpha", "beta"]) {

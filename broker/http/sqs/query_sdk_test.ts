@@ -6,19 +6,14 @@
  * SQS's published value.
  */
 import assert from "node:assert/strict";
-import { SQSv2 } from "./_npm_query_test_deps.ts";
+import { queryClientOf } from "./_query_client.ts";
 import { type AccessKey, FileKeyRing } from "../../auth/mod.ts";
 import { adminKey, startDoor } from "./_test_server.ts";
 import { startTestBroker } from "../../../sdk/testing.ts";
 
 /** A v2 client of `endpoint` signing with `key`, which never retries. */
 function clientOf(endpoint: string, key: { secretId: string; secretKey: string } = adminKey) {
-  return new SQSv2({
-    endpoint,
-    region: "eu-west-1",
-    credentials: { accessKeyId: key.secretId, secretAccessKey: key.secretKey },
-    maxRetries: 0,
-  });
+  return queryClientOf(endpoint, key);
 }
 
 /** Asserts `promise` rejects with the v2 error `code` and HTTP `status`. */

@@ -11,7 +11,7 @@ import { hasRefusedBodyCharacter } from "./input.ts";
 import { md5OfBody, md5OfMessageAttributes } from "./md5.ts";
 import { elementText, escapeXml, queryAnswerXml, queryErrorXml } from "./query_xml.ts";
 import { queryOperations } from "./query_shapes.ts";
-import { SQSv2 } from "./_npm_query_test_deps.ts";
+import { queryClientOf } from "./_query_client.ts";
 import { startDoor } from "./_test_server.ts";
 import { codeUnitTexts } from "./_text_arbitraries.ts";
 
@@ -91,12 +91,7 @@ Deno.test("answers and errors are SQS's documents", () => {
 });
 
 function clientOf(endpoint: string) {
-  return new SQSv2({
-    endpoint,
-    region: "eu-west-1",
-    credentials: { accessKeyId: "a", secretAccessKey: "b" },
-    maxRetries: 0,
-  });
+  return queryClientOf(endpoint, { secretId: "a", secretKey: "b" });
 }
 
 Deno.test("every body SQS allows reaches aws-sdk v2 unchanged", async () => {
