@@ -592,6 +592,8 @@ export interface components {
        */
       code: "ReceiptHandleStale" | "ReceiptHandleInvalid" | "MessageNotInflight";
       message: string;
+      /** @description Present (and true) only on a `ReceiptHandleStale` whose message is no longer in the queue: deleted (by this handle's earlier delete, whose answer may have been lost, or by another), expired, moved to a dead-letter queue, or purged. It will not be delivered again (unless a rewind brings it back), so a delete of it may count as done. Absent on every other failure, among them a handle of an older delivery of a message still in the queue (its lock ended and it was received again, or it was rewound): another receiver may hold it now, and it may be delivered again. */
+      gone?: boolean;
     };
     ReceiveMessagesRequest: {
       /**

@@ -6,6 +6,8 @@ import { Metrics } from "./metrics.ts";
 import { RequestRecorder } from "./request_context.ts";
 import { FakeStatus, recordingService } from "./testing/mod.ts";
 import type { TopicService } from "../service/mod.ts";
+import { memoryEngine } from "../cluster/testing/mod.ts";
+import type { HandleFailure } from "../../sdk/protocol.ts";
 import { type Keys, nowMs, secretOf } from "./_access_fixtures.ts";
 import {
   type Answer,
@@ -246,4 +248,52 @@ Deno.test("the direct path serves plain requests itself and hands every other on
     await (await send(path, init)).text();
     assert.equal(handedOver, before + 1, path);
   }
+});
+
+Deno.test("on the engine, a handle whose message is gone fails with gone: true on every path; an older delivery's fails without", async () => {
+  const { clock, broker } = memoryEngine({ randomSalt: () => 7 });
+  const appOf = (paths: { directRoutes: boolean; hotRoutes: boolean }) =>
+    createApp({ service: broker, status: new FakeStatus(), metrics: new Metrics(), ...paths });
+  const paths = [
+    appOf({ directRoutes: true, hotRoutes: true }), // the direct path
+    appOf({ directRoutes: false, hotRoutes: true }), // hono's fast handler
+    appOf({ directRoutes: false, hotRoutes: false }), // hono's zod route
+  ];
+  /** The failures every path answers alike (status and body text), without their messages. */
+  async function failuresOnEveryPath(suffix: string, body: unknown) {
+    const answers: string[] = [];
+    for (const app of paths) {
+      const response = await app.request(`/v1/queues/jobs/messages${suffix}`, post(body)());
+      answers.push(`${response.status} ${await response.text()}`);
+    }
+    assert.deepEqual(answers.slice(1), [answers[0], answers[0]], suffix);
+    assert.ok(answers[0].startsWith("200 "), answers[0]);
+    const answer = JSON.parse(answers[0].slice(4)) as {
+      deleted: number;
+      failures: HandleFailure[];
+    };
+    assert.equal(answer.deleted, 0);
+    return answer.failures.map(({ message: _, ...rest }) => rest);
+  }
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 10 });
+  await broker.sendMessages("jobs", [{ body: "a" }, { body: "b" }]);
+  const [a, b] = (await broker.receiveMessages("jobs", { maxMessages: 2 })).messages;
+  assert.deepEqual(await broker.deleteMessages("jobs", [a.receiptHandle]), {
+    deleted: 1,
+    failures: [],
+  });
+  clock.advance(10_000);
+  const [bAgain] = (await broker.receiveMessages("jobs", {})).messages;
+  assert.equal(bAgain.id, b.id, "b is locked again, by a later delivery");
+  const expected = [
+    { receiptHandle: a.receiptHandle, code: "ReceiptHandleStale", gone: true },
+    { receiptHandle: b.receiptHandle, code: "ReceiptHandleStale" },
+  ];
+  const handles = [a.receiptHandle, b.receiptHandle];
+  assert.deepEqual(await failuresOnEveryPath("/delete", { receiptHandles: handles }), expected);
+  assert.deepEqual(
+    await failuresOnEveryPath("/receive", { deleteReceiptHandles: handles, waitSeconds: 0 }),
+    expected,
+    "a receive's piggybacked deletes",
+  );
 });

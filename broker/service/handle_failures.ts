@@ -9,7 +9,8 @@ import type { DeleteMessagesResponse, HandleFailure as WireFailure } from "../..
 import type { DeleteOptions } from "./types.ts";
 
 /**
- * The wire failures of `failures` (the engine's, by index into `handles`).
+ * The wire failures of `failures` (the engine's, by index into `handles`). A failure the engine
+ * marks `gone` (its message left the queue) carries `gone: true`; the others have no `gone`.
  *
  * @example
  * ```ts
@@ -18,11 +19,15 @@ import type { DeleteOptions } from "./types.ts";
  * ```
  */
 export function wireFailures(failures: HandleFailure[], handles: string[]): WireFailure[] {
-  return failures.map((failure) => ({
-    receiptHandle: handles[failure.index],
-    code: failure.code,
-    message: failure.message,
-  }));
+  return failures.map((failure) => {
+    const wire: WireFailure = {
+      receiptHandle: handles[failure.index],
+      code: failure.code,
+      message: failure.message,
+    };
+    if (failure.gone === true) wire.gone = true;
+    return wire;
+  });
 }
 
 /**

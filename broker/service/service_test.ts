@@ -469,8 +469,9 @@ Deno.test("goneAsDeleted counts a handle whose message left as deleted; the nati
       receiptHandle: a.receiptHandle,
       code: "ReceiptHandleStale",
       message: native.failures[0].message,
+      gone: true,
     }],
-  }, "v1's failure has no field beyond receiptHandle, code and message");
+  }, "v1's failure says the message is gone");
   clock.advance(10_000);
   const [bAgain] = (await broker.receiveMessages("jobs", { maxMessages: 1 })).messages;
   assert.equal(bAgain.id, b.id);
@@ -481,6 +482,7 @@ Deno.test("goneAsDeleted counts a handle whose message left as deleted; the nati
     [b.receiptHandle, "ReceiptHandleStale"],
     ["junk", "ReceiptHandleInvalid"],
   ]);
+  assert.ok(mixed.failures.every((failure) => !("gone" in failure)), "b is in the queue");
   const plain = await broker.deleteMessages("jobs", [c.receiptHandle], { goneAsDeleted: false });
   assert.deepEqual(plain.failures.map((failure) => failure.code), ["ReceiptHandleStale"]);
 });

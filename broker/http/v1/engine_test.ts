@@ -120,6 +120,31 @@ Deno.test("visibility changes extend a lock, release it with 0, and fail on a re
   assert.equal(again.body.failures[0].code, "MessageNotInflight");
 });
 
+Deno.test("a visibility change of a handle whose message is gone says gone; an older delivery's does not", async () => {
+  const { call, clock } = setup();
+  await call("PUT", "/v1/queues/jobs", { visibilityTimeoutSeconds: 10 });
+  await call("POST", "/v1/queues/jobs/messages", { messages: [{ body: "a" }, { body: "b" }] });
+  const [a, b] = (await call("POST", "/v1/queues/jobs/messages/receive", { maxMessages: 2 }))
+    .body.messages;
+  await call("POST", "/v1/queues/jobs/messages/delete", { receiptHandles: [a.receiptHandle] });
+  clock.advance(10_000);
+  const again = await call("POST", "/v1/queues/jobs/messages/receive", {});
+  assert.equal(again.body.messages[0].id, b.id);
+  const changed = await call("POST", "/v1/queues/jobs/messages/visibility", {
+    entries: [a, b].map((m) => ({ receiptHandle: m.receiptHandle, visibilityTimeoutSeconds: 5 })),
+  });
+  assert.equal(changed.status, 200);
+  assert.deepEqual(changed.body.entries, []);
+  assert.deepEqual(
+    changed.body.failures.map((failure: { code: string; gone?: boolean }) => [
+      failure.code,
+      failure.gone,
+    ]),
+    [["ReceiptHandleStale", true], ["ReceiptHandleStale", undefined]],
+  );
+  assert.ok(!("gone" in changed.body.failures[1]), "absent, not false");
+});
+
 Deno.test("a receive deletes its deleteReceiptHandles in the same request", async () => {
   const { call, replica } = setup();
   await call("PUT", "/v1/queues/jobs");
