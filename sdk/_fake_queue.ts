@@ -1,8 +1,9 @@
 /**
  * Test-only: an in-memory queue behind the `ConsumerClient` interface, with the broker's rules
  * that the consumer relies on — locks on the real clock, one receipt handle per delivery (older
- * ones are stale), deletes carried by a receive applied first, long polls that wait for a
- * message, and on `fifo` queues one message in flight per group, head of the group first.
+ * ones are stale; any of a deleted message is stale and `gone`), deletes carried by a receive
+ * applied first, long polls that wait for a message, and on `fifo` queues one message in flight
+ * per group, head of the group first.
  *
  * @module
  */
@@ -148,7 +149,10 @@ export class FakeQueue implements ConsumerClient {
     if (message === undefined) {
       return { receiptHandle: handle, code: "ReceiptHandleInvalid", message: "unknown handle" };
     }
-    if (message.deleted || Number(delivery) !== message.receiveCount) {
+    if (message.deleted) {
+      return { receiptHandle: handle, code: "ReceiptHandleStale", message: "gone", gone: true };
+    }
+    if (Number(delivery) !== message.receiveCount) {
       return { receiptHandle: handle, code: "ReceiptHandleStale", message: "stale handle" };
     }
     return message;

@@ -195,7 +195,11 @@ export class CmqdClient {
     });
   }
 
-  /** Deletes received messages; stale or invalid handles are reported in `failures`. */
+  /**
+   * Deletes received messages; stale or invalid handles are reported in `failures`, as the
+   * broker answers them. A stale handle whose message is no longer in the queue (deleted, say by
+   * a lost attempt of this very call, expired, dead-lettered, purged) carries `gone: true`.
+   */
   async deleteMessages(
     queue: string,
     receiptHandles: string[],
@@ -205,7 +209,7 @@ export class CmqdClient {
       method: "POST",
       path: `${queuePath(queue, "queue")}/messages/delete`,
       body: { receiptHandles },
-      // A repeat deletes nothing more; a handle deleted by the lost attempt reports stale.
+      // A repeat deletes nothing more; a handle deleted by the lost attempt reports stale, gone.
       repeatable: true,
       ...callOf(options),
     });

@@ -102,7 +102,11 @@ export interface ConsumerStats {
   renewed: number;
   /** Renewals the broker refused: the lock had already run out. */
   locksLost: number;
-  /** Messages the broker confirmed deleted (a repeat answering "stale" confirms the first). */
+  /**
+   * Messages the broker confirmed deleted. A delete answering that the message is already gone
+   * from the queue (`gone`: deleted before, expired, dead-lettered, purged) counts too, and so
+   * does a repeat answering "stale" after a lost answer.
+   */
   deleted: number;
   receiveErrors: number;
   /** Handlers running now. */

@@ -183,9 +183,16 @@ export class Acknowledger {
     let confirmed = deleted;
     for (const failure of failures) {
       const pending = messages.get(failure.receiptHandle);
+      // The message is no longer in the queue (deleted — by a lost attempt of ours or by
+      // anyone —, expired, dead-lettered, purged): it will not come back, so the ack holds.
+      if (pending !== undefined && failure.gone === true) {
+        confirmed++;
+        continue;
+      }
       // A handle sent before in a request whose answer was lost: "stale" now almost surely
       // means that request deleted it (else the lock ran out and it was delivered again,
-      // which the lost request can't tell us either), so it counts, silently.
+      // which the lost request can't tell us either), so it counts, silently. (A broker that
+      // says `gone` answered above; one that predates it answers plain "stale".)
       if (pending?.uncertain && failure.code === "ReceiptHandleStale") {
         confirmed++;
         continue;

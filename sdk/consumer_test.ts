@@ -121,6 +121,57 @@ Deno.test("stop flushes deletes no receive has carried yet", async () => {
   assert.equal(queue.remaining, 0);
 });
 
+Deno.test("a delete of a message already gone (deleted again) counts as acked, not failed", async () => {
+  const queue = new FakeQueue();
+  queue.send("twice");
+  const { consumer, errors } = consumerOn(queue, {
+    concurrency: 1,
+    // Someone (here the handler itself) deleted the message before the consumer's own delete.
+    handleMessage: async (message) => {
+      assert.deepEqual(await queue.deleteMessages("q", [message.receiptHandle]), {
+        deleted: 1,
+        failures: [],
+      });
+    },
+  });
+  consumer.start();
+  await waitFor("the consumer's delete confirmed", () => consumer.stats.deleted === 1);
+  await consumer.stop();
+  const repeated = queue.callsOf("delete").length +
+    queue.callsOf("receive").filter((call) => call.request.deleteReceiptHandles).length;
+  assert.ok(repeated >= 2, "the handler's delete and the consumer's");
+  assert.deepEqual(errors, [], "gone: the message will not come back");
+  assert.equal(consumer.stats.deleted, 1);
+  assert.equal(queue.remaining, 0);
+});
+
+Deno.test("a delete whose lock was lost to a later delivery is reported, not counted", async () => {
+  const queue = new FakeQueue();
+  queue.send("taken");
+  const later: ReceivedMessage[] = [];
+  const { consumer, errors } = consumerOn(queue, {
+    concurrency: 1, // No receive of the consumer's is out while the handler runs.
+    // The lock ends early and another receiver takes the message before the handler is done.
+    handleMessage: async (message) => {
+      await queue.changeVisibility("q", [{
+        receiptHandle: message.receiptHandle,
+        visibilityTimeoutSeconds: 0,
+      }]);
+      later.push(...(await queue.receiveMessages("q", {})).messages);
+    },
+  });
+  consumer.start();
+  await waitFor("the failed delete reported", () => errors.length === 1);
+  await consumer.stop();
+  assert.equal(later.length, 1);
+  const [{ error, message }] = errors;
+  assert.ok(error instanceof CmqdError);
+  assert.equal(error.code, "ReceiptHandleStale");
+  assert.equal(message?.id, later[0].id);
+  assert.equal(consumer.stats.deleted, 0);
+  assert.equal(queue.remaining, 1, "the later delivery still holds it");
+});
+
 Deno.test("a failing handler's message is re-locked for its retry delay, then succeeds", async () => {
   const queue = new FakeQueue();
   queue.send("flaky");

@@ -43,6 +43,13 @@ Deno.test("a producer and a consumer round-trip messages through the SDK", async
     assert.equal(received.messages[0].visibleAt, clock.now() + 5_000);
     const handles = received.messages.map((message) => message.receiptHandle);
     assert.deepEqual(await client.deleteMessages("jobs", handles), { deleted: 2, failures: [] });
+    const again = await client.deleteMessages("jobs", handles);
+    assert.equal(again.deleted, 0);
+    assert.deepEqual(
+      again.failures.map((failure) => [failure.receiptHandle, failure.code, failure.gone]),
+      handles.map((handle) => [handle, "ReceiptHandleStale", true]),
+      "a repeated delete: stale, and the messages are gone",
+    );
     const queueAfter = await client.getQueue("jobs");
     assert.equal(queueAfter.activeMessages + queueAfter.inflightMessages, 0);
     assert.equal((await client.listQueues({ prefix: "jo" })).total, 1);
