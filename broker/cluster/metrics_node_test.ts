@@ -2,7 +2,7 @@
  * A node's `/metrics` counts the long polls parked on it (what the scale probe reads to know its
  * polls are waiting), the depth of each queue and the age of its oldest message, of the first
  * 1,000, the messages each queue dead-lettered, and this node's Raft state, log trust and disk
- * guard (README, "Operations").
+ * guard (README, "Operations"); a deleted queue or topic leaves no series behind.
  */
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
@@ -139,6 +139,76 @@ Deno.test("/metrics counts the messages each queue moved to its dead-letter queu
     assert.equal(await deadLettered(restarted, "jobs"), undefined, "the replay is not counted");
   } finally {
     await restarted.close();
+  }
+});
+
+Deno.test("a deleted queue's series leave /metrics at its delete: created again, it counts from 0", async () => {
+  const clock = clockAt(1_700_000_000_000);
+  const node = await startOneNode(new SimFileSystem(), { clock });
+  const series = async (queue: string) =>
+    [...(await scrape(node)).keys()].filter((name) => name.includes(`{queue="${queue}"}`));
+  const deadLettered = 'cmqd_messages_dead_lettered_total{queue="jobs"}';
+  /** Sends one message to `jobs` and has it dead-lettered (maxReceiveCount 1). */
+  const deadLetterOne = async () => {
+    await node.broker.sendMessages("jobs", [{ body: "poison" }]);
+    const receive = () =>
+      node.broker.receiveMessages("jobs", { maxMessages: 10, visibilityTimeoutSeconds: 1 });
+    assert.equal((await receive()).messages.length, 1);
+    clock.advance(1_000);
+    assert.equal((await receive()).messages.length, 0, "moved to dlq");
+  };
+  try {
+    await node.broker.createQueue("dlq", {});
+    const attributes = { deadLetter: { queue: "dlq", maxReceiveCount: 1 } };
+    await node.broker.createQueue("jobs", attributes);
+    await deadLetterOne();
+    await deadLetterOne();
+    assert.equal((await scrape(node)).get(deadLettered), 2);
+    assert.deepEqual(
+      (await series("jobs")).sort(),
+      [
+        "cmqd_messages_dead_lettered_total",
+        "cmqd_queue_active_messages",
+        "cmqd_queue_delayed_messages",
+        "cmqd_queue_inflight_messages",
+        "cmqd_queue_oldest_message_age_seconds",
+      ].map((name) => `${name}{queue="jobs"}`),
+    );
+    await node.broker.deleteQueue("jobs");
+    assert.deepEqual(await series("jobs"), [], "no series of the deleted queue is left");
+    assert.ok((await series("dlq")).length > 0, "the other queues' stay");
+    await node.broker.createQueue("jobs", attributes);
+    assert.equal((await scrape(node)).get(deadLettered), undefined, "nothing moved out of it yet");
+    await deadLetterOne();
+    assert.equal((await scrape(node)).get(deadLettered), 1, "from 0, not from the old 2");
+    // Dropped as the delete applies, not at the next scrape: no scrape in between here.
+    await node.broker.deleteQueue("jobs");
+    await node.broker.createQueue("jobs", attributes);
+    await deadLetterOne();
+    assert.equal((await scrape(node)).get(deadLettered), 1);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("a deleted topic's series leave /metrics: created again, its counters start at 0", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const published = 'cmqd_topic_published_messages_total{topic="news"}';
+  const series = async () =>
+    [...(await scrape(node)).keys()].filter((name) => name.includes('topic="news"'));
+  try {
+    await node.broker.createQueue("inbox", {});
+    await node.topics.createTopic("news", {});
+    await node.topics.subscribe("news", "copy", { endpoint: { queue: "inbox" } });
+    await node.topics.publish("news", [{ body: "1" }, { body: "2" }]);
+    assert.equal((await scrape(node)).get(published), 2);
+    assert.ok((await series()).length >= 3, "published, and the subscription's series");
+    await node.topics.deleteTopic("news");
+    assert.deepEqual(await series(), []);
+    await node.topics.createTopic("news", {});
+    assert.equal((await scrape(node)).get(published), 0);
+  } finally {
+    await node.close();
   }
 });
 

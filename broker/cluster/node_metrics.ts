@@ -18,6 +18,10 @@ import type { CounterChild, Metrics } from "../http/mod.ts";
  * the last persisted commit index are applied, and counted, again); entries inside a snapshot
  * installed from the leader are not counted either.
  *
+ * A queue's series goes with the queue: dropped as this node applies its DeleteQueue (so a
+ * queue created again under the name counts from 0), and at a scrape when the queue is gone
+ * (its delete was inside a snapshot this node installed).
+ *
  * @example
  * ```ts
  * countDeadLetters(machine, metrics);
@@ -39,6 +43,15 @@ export function countDeadLetters(machine: StateMachine, metrics: Metrics): void 
     }
     child.inc();
   };
+  const drop = (queue: string) => {
+    if (series.delete(queue)) counter.remove({ queue });
+  };
+  machine.onQueueDeleted = drop;
+  metrics.onCollect(() => {
+    for (const queue of series.keys()) {
+      if (machine.queueAttributes(queue) === undefined) drop(queue);
+    }
+  });
 }
 
 /** Queues listed per scrape; past it the depth gauges are cut (bounded scrape cost). */

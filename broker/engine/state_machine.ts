@@ -108,6 +108,8 @@ export class StateMachine {
    * TTL), with the queue it left. Not replicated state: a snapshot holds no such count.
    */
   onDeadLettered?: (queue: string) => void;
+  /** Called when a DeleteQueue is applied, with the queue's name. */
+  onQueueDeleted?: (queue: string) => void;
   /** Called after a publish added pending HTTP pushes (wakes the leader's push worker). */
   onPushPending?: () => void;
   readonly #commandTypes: ReadonlySet<number>;
@@ -331,6 +333,7 @@ export class StateMachine {
     if (!this.#queues.delete(command.queue)) {
       throw new BrokerError("QueueNotFound", `queue '${command.queue}' does not exist`);
     }
+    this.onQueueDeleted?.(command.queue);
     return { deleted: true };
   }
 

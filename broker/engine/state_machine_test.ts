@@ -163,6 +163,18 @@ Deno.test("onDeadLettered reports each message moved to a dead-letter queue, by 
   assert.equal(moved.length, 3, "a redrive out of the dead-letter queue is no dead-lettering");
 });
 
+Deno.test("onQueueDeleted reports each queue a DeleteQueue removed, not a refused one", () => {
+  const driver = new Driver();
+  const deleted: string[] = [];
+  driver.machine.onQueueDeleted = (queue) => deleted.push(queue);
+  driver.create("work", {});
+  const remove = (queue: string) =>
+    driver.apply(CommandType.DeleteQueue, encodeQueueCommand({ queue }));
+  assert.deepEqual(remove("work"), { deleted: true });
+  assert.ok(remove("work") instanceof BrokerError, "QueueNotFound");
+  assert.deepEqual(deleted, ["work"]);
+});
+
 Deno.test("retention expiry and deletes free the log prefix and stop the ticks", () => {
   const driver = new Driver();
   driver.create("q", { retentionSeconds: 60 });

@@ -126,6 +126,14 @@ abstract class Metric<S extends Series> {
     return series;
   }
 
+  /**
+   * Forgets the series of `labels` (the next use starts it again from zero); true when it was
+   * kept. A handle `labels()` returned for it no longer shows in the text: drop it too.
+   */
+  remove(labels: Labels): boolean {
+    return this.#series.delete(labelsKey(labels));
+  }
+
   protected allSeries(): IterableIterator<S> {
     return this.#series.values();
   }

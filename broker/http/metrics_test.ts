@@ -111,6 +111,24 @@ Deno.test("series beyond the limit are dropped and counted", () => {
   assert.equal(samples.get("cmqd_metrics_series_dropped_total"), 2);
 });
 
+Deno.test("a removed series leaves the text, frees its place under the limit and starts again from 0", () => {
+  const metrics = new Metrics({ seriesMax: 2 });
+  const counter = metrics.counter("removed_total", "x");
+  counter.inc({ queue: "a", kind: "k" }, 5);
+  counter.inc({ queue: "b" });
+  assert.equal(counter.remove({ kind: "k", queue: "a" }), true, "labels in any order");
+  assert.equal(counter.remove({ queue: "a", kind: "k" }), false, "already gone");
+  assert.equal(parsePrometheusText(metrics.text()).has('removed_total{kind="k",queue="a"}'), false);
+  counter.labels({ queue: "c" }).inc();
+  counter.inc({ queue: "a", kind: "k" });
+  const samples = parsePrometheusText(metrics.text());
+  assert.equal(samples.get('removed_total{queue="c"}'), 1, "the freed place is taken");
+  assert.equal(samples.has('removed_total{kind="k",queue="a"}'), false, "over the limit again");
+  counter.remove({ queue: "b" });
+  counter.inc({ queue: "a", kind: "k" });
+  assert.equal(parsePrometheusText(metrics.text()).get('removed_total{kind="k",queue="a"}'), 1);
+});
+
 Deno.test("collectors run before every rendering", () => {
   const metrics = new Metrics();
   const gauge = metrics.gauge("collected", "x");
