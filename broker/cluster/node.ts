@@ -378,7 +378,9 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   };
   const access = options.access ? new AccessGuard(options.access) : AccessGuard.open();
   const doorReport = (message: string) => report(`cmqd ${options.nodeId}: ${message}`);
-  const app = createApp({ service: broker, topics, status, metrics, access, report: doorReport });
+  // The SQS move tasks pace their batches on the node's monotonic clock and timers.
+  const doors = { access, report: doorReport, time: { clock: monotonic, timers: options.timers } };
+  const app = createApp({ service: broker, topics, status, metrics, ...doors });
   // Joins signed with the cluster key are answered before the app and its client credentials
   // (a joining node holds the cluster key, not an access key).
   const clusterDoor = options.clusterKey === undefined ? null : new ClusterRequestDoor(

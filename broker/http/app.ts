@@ -41,7 +41,7 @@ import { answerHeaders, requestContext, RequestRecorder } from "./request_contex
 import { createDirectRoutes } from "./direct.ts";
 import { createDoorDirect, doorRoutes } from "./door_direct.ts";
 import { cmqDoorPath, createCmqAnswers, createCmqDoor } from "./cmq_v2/mod.ts";
-import { createSqsAnswers, isSqsRequest, sqsContentType } from "./sqs/mod.ts";
+import { createSqsAnswers, isSqsRequest, type MoveTaskTime, sqsContentType } from "./sqs/mod.ts";
 
 /**
  * Room above the 4 MiB batch limit for JSON syntax and escaping, so that a batch whose bodies
@@ -68,6 +68,11 @@ export interface AppOptions {
    * loss of leadership failed); default: not told.
    */
   report?: (message: string) => void;
+  /**
+   * The monotonic clock and timers the doors' own background work runs on (the pace of the SQS
+   * message move tasks): the node's. Default `performance.now()` and `setTimeout`.
+   */
+  time?: MoveTaskTime;
   /**
    * Who may call: credentials (checked by every door) and protected mode. Default
    * `AccessGuard.open()` (anyone).
@@ -140,6 +145,7 @@ export function createApp(options: AppOptions): App {
     now,
     logError,
     report: options.report,
+    time: options.time,
   });
   // `POST /` with an `AmazonSQS.` target, and query-protocol requests at `/` or a queue URL.
   app.use("*", (c, next) => {

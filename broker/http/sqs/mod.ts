@@ -58,7 +58,7 @@ import {
 import { listQueueTags, tagQueue, untagQueue } from "./tag_operations.ts";
 import { listDeadLetterSourceQueues } from "./dead_letter_sources.ts";
 import { cancelMessageMoveTask, listMessageMoveTasks, startMessageMoveTask } from "./move_tasks.ts";
-import { type MoveTaskLimits, MoveTasks } from "./move_task_runs.ts";
+import { type MoveTaskLimits, MoveTasks, type MoveTaskTime } from "./move_task_runs.ts";
 import { QueueAddresses } from "./queue_names.ts";
 import {
   changeMessageVisibility,
@@ -71,6 +71,7 @@ import { sendMessage, sendMessageBatch } from "./send_operations.ts";
 import { verifySignature } from "./sigv4.ts";
 
 export { sqsContentType, SqsError, type SqsErrorCode, sqsErrorKinds } from "./errors.ts";
+export type { MoveTaskTime } from "./move_task_runs.ts";
 
 const targetPrefix = "AmazonSQS.";
 
@@ -125,6 +126,11 @@ export interface SqsDoorOptions {
   report?: (message: string) => void;
   /** Bounds of the message move tasks (`move_task_runs.ts`): batch size, tasks remembered. */
   moveTasks?: MoveTaskLimits;
+  /**
+   * The monotonic clock and timers that pace the message move tasks (the node's; default
+   * `performance.now()` and `setTimeout`).
+   */
+  time?: MoveTaskTime;
 }
 
 /**
@@ -330,7 +336,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
     region: options.region ?? "us-east-1",
   };
   const moveTasks = new MoveTasks(
-    { service: options.service, logError, report: options.report },
+    { service: options.service, logError, report: options.report, time: options.time },
     options.moveTasks,
   );
   const sqsDoor = async function (

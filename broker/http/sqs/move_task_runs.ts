@@ -32,7 +32,10 @@
  * previous one's share of time (its messages / rate seconds) after the previous one started,
  * so the task never moves faster than the rate over any stretch of batches. Without a rate the
  * batches follow one another as fast as the cluster commits them, each after a turn of the event
- * loop (a task never starves the requests the node serves).
+ * loop (a task never starves the requests the node serves). The pace is kept on the parts'
+ * `time`, the node's monotonic clock and timers (`performance.now()` and `setTimeout` unless
+ * given): each wait, the turn of the event loop too, is a timer of `time.timers`, so a test that
+ * drives them moves the tasks with them.
  *
  * Cancel: a cancelled task starts no more batches. Cancelled between batches it is CANCELLED at
  * once; with a batch in flight it is CANCELLING until that batch ends (its messages stay moved),
@@ -85,9 +88,33 @@ export interface MoveTaskLimits {
   refusalsMax?: number;
 }
 
+/** Timers as the node's are (`setTimer` answers a handle that `clearTimer` takes). */
+export interface MoveTaskTimers {
+  setTimer(delayMs: number, callback: () => void): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+/** The clock and timers that pace the tasks. */
+export interface MoveTaskTime {
+  /** Monotonic milliseconds (`performance.now()` in production). */
+  clock: { now(): number };
+  timers: MoveTaskTimers;
+}
+
+/** `performance.now()` and `setTimeout`: the default `MoveTaskTime`. */
+const realTime: MoveTaskTime = {
+  clock: { now: () => performance.now() },
+  timers: {
+    setTimer: (delayMs, callback) => setTimeout(callback, delayMs),
+    clearTimer: (handle) => clearTimeout(handle as number),
+  },
+};
+
 /** What the tasks run on. */
 export interface MoveTaskParts {
   service: QueueService;
+  /** The clock and timers of the pace (default `performance.now()` and `setTimeout`). */
+  time?: MoveTaskTime;
   /** Where a task's unexpected failure (not the service's refusal) is reported. */
   logError: (message: string, error: unknown) => void;
   /**
@@ -142,6 +169,7 @@ export class MoveTasks {
   readonly #sourcesMax: number;
   readonly #refusalsMax: number;
   readonly #parts: MoveTaskParts;
+  readonly #time: MoveTaskTime;
   /** Newest last; a source's key is moved to the end when it gets a task. */
   readonly #bySource = new Map<string, MoveTask[]>();
   readonly #byHandle = new Map<string, MoveTask>();
@@ -150,6 +178,7 @@ export class MoveTasks {
 
   constructor(parts: MoveTaskParts, limits: MoveTaskLimits = {}) {
     this.#parts = parts;
+    this.#time = parts.time ?? realTime;
     this.batchMessages = limits.batchMessages ?? 10_000;
     this.#tasksPerSourceMax = limits.tasksPerSourceMax ?? 10;
     this.#sourcesMax = limits.sourcesMax ?? 1000;
@@ -246,13 +275,14 @@ export class MoveTasks {
 
   /** Waits `ms` (0: a turn of the event loop), or less when the task is stopped meanwhile. */
   #pause(run: Run, ms: number): Promise<void> {
+    const { timers } = this.#time;
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        timers.clearTimer(timer);
         run.wake = null;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = timers.setTimer(ms, done);
       run.wake = done;
     });
   }
@@ -260,18 +290,19 @@ export class MoveTasks {
   /** The task's loop (see the module's note); never rejects. */
   async #run(task: MoveTask, run: Run): Promise<void> {
     const { service } = this.#parts;
+    const { clock } = this.#time;
     const batchMax = Math.min(this.batchMessages, task.rate ?? Infinity);
-    /** When the next batch may start (`performance.now()` ms); the first may start at once. */
+    /** When the next batch may start (`clock` ms); the first may start at once. */
     let nextAt: number | undefined;
     /** The replica's refusals in a row. */
     let refusals = 0;
     try {
       while (!run.stop && task.moved < task.toMove) {
-        if (nextAt !== undefined) await this.#pause(run, Math.max(0, nextAt - performance.now()));
+        if (nextAt !== undefined) await this.#pause(run, Math.max(0, nextAt - clock.now()));
         if (run.stop) break;
         run.checkPermissions();
         const asked = Math.min(batchMax, task.toMove - task.moved);
-        nextAt = performance.now() + (task.rate === undefined ? 0 : (asked * 1000) / task.rate);
+        nextAt = clock.now() + (task.rate === undefined ? 0 : (asked * 1000) / task.rate);
         run.batchInFlight = true;
         let moved: number;
         try {
@@ -283,7 +314,7 @@ export class MoveTasks {
           const retried = isReplicaRefusal(error) && error.code !== "NodeRemoved";
           if (!retried || refusals === this.#refusalsMax) throw error;
           refusals++;
-          nextAt = performance.now() + (error.retryAfterSeconds ?? 1) * 1000;
+          nextAt = clock.now() + (error.retryAfterSeconds ?? 1) * 1000;
           continue;
         } finally {
           run.batchInFlight = false;

@@ -1,20 +1,27 @@
 /**
  * The loops of message move tasks (`move_task_runs.ts`) over a scripted service: batch sizes,
- * yielding between batches, failures, and `close()` leaving nothing running.
+ * yielding between batches, the pace on the clock and timers given, failures, and `close()`
+ * leaving nothing running.
  */
 import assert from "node:assert/strict";
 import { BrokerError, type QueueService } from "./broker_deps.ts";
-import { type MoveTask, type MoveTaskLimits, MoveTasks } from "./move_task_runs.ts";
+import {
+  type MoveTask,
+  type MoveTaskLimits,
+  MoveTasks,
+  type MoveTaskTime,
+} from "./move_task_runs.ts";
 import { SqsError } from "./errors.ts";
+import { ManualClock } from "../../replication/testing/mod.ts";
 
 type Redrive = QueueService["redrive"];
 
 /** MoveTasks over a service whose only method is `redrive`; `logged` collects logError calls. */
-function tasksOver(redrive: Redrive, limits: MoveTaskLimits = {}) {
+function tasksOver(redrive: Redrive, limits: MoveTaskLimits = {}, time?: MoveTaskTime) {
   const logged: unknown[] = [];
   const service = { redrive } as unknown as QueueService;
   const tasks = new MoveTasks(
-    { service, logError: (_message, error) => logged.push(error) },
+    { service, logError: (_message, error) => logged.push(error), time },
     limits,
   );
   return { tasks, logged };
@@ -62,6 +69,79 @@ Deno.test("batches ask for at most batchMessages and at most the rate, the last 
   await ended(paced);
   assert.deepEqual(asked, [2, 2, 1]);
   assert.deepEqual([paced.status, paced.moved], ["COMPLETED", 5]);
+});
+
+/** Lets every promise chain run on (one turn of the event loop: the fake clock stays put). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+Deno.test("the pace follows the clock and timers given: each batch starts when they say", async () => {
+  const clock = new ManualClock(0);
+  const gates: { asked: number; gate: PromiseWithResolvers<{ moved: number }> }[] = [];
+  const redrive: Redrive = (_name, request) => {
+    gates.push({ asked: request.maxMessages!, gate: Promise.withResolvers() });
+    return gates.at(-1)!.gate.promise;
+  };
+  const { tasks } = tasksOver(redrive, { batchMessages: 10 }, { clock, timers: clock });
+  const asked = () => gates.map((each) => each.asked);
+  // 2 a second: batches of 2, each a second after the one before started.
+  const task = newTask(5, 2);
+  tasks.start(task);
+  assert.deepEqual(asked(), [2], "the first at once");
+  gates[0].gate.resolve({ moved: 2 });
+  await turn();
+  assert.equal(clock.timerCount, 1, "waiting on the timers given");
+  clock.advance(999);
+  await turn();
+  assert.deepEqual(asked(), [2], "not before its second");
+  clock.advance(1);
+  await turn();
+  assert.deepEqual(asked(), [2, 2]);
+  // A batch that takes 400 ms: the next starts 600 ms after it ends.
+  clock.advance(400);
+  gates[1].gate.resolve({ moved: 2 });
+  await turn();
+  clock.advance(599);
+  await turn();
+  assert.deepEqual(asked(), [2, 2]);
+  clock.advance(1);
+  await turn();
+  assert.deepEqual(asked(), [2, 2, 1]);
+  gates[2].gate.resolve({ moved: 1 });
+  await ended(task);
+  assert.deepEqual([task.status, task.moved, clock.timerCount], ["COMPLETED", 5, 0]);
+});
+
+Deno.test("a refused batch is retried after its Retry-After on the clock given; unpaced batches wait a 0 ms timer", async () => {
+  const clock = new ManualClock(0);
+  let calls = 0;
+  const redrive: Redrive = (_name, request) => {
+    calls++;
+    if (calls === 1) {
+      return Promise.reject(new BrokerError("NotReady", "busy", { retryAfterSeconds: 3 }));
+    }
+    return Promise.resolve({ moved: request.maxMessages! });
+  };
+  const { tasks } = tasksOver(redrive, { batchMessages: 1 }, { clock, timers: clock });
+  const task = newTask(3);
+  tasks.start(task);
+  await turn();
+  clock.advance(2_999);
+  await turn();
+  assert.equal(calls, 1, "refused, waiting its Retry-After");
+  clock.advance(1);
+  await turn();
+  assert.deepEqual([calls, task.moved], [2, 1]);
+  // Without a rate the next batch waits a 0 ms timer: it comes when the timers say.
+  await turn();
+  assert.equal(calls, 2, "the timers given have not run");
+  clock.advance(0);
+  await turn();
+  assert.equal(calls, 3);
+  clock.advance(0);
+  await ended(task);
+  assert.deepEqual([task.status, task.moved, calls], ["COMPLETED", 3, 4]);
 });
 
 Deno.test("a batch that moves fewer than it asked ends the task COMPLETED", async () => {
