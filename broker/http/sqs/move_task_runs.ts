@@ -41,6 +41,15 @@
  * once; with a batch in flight it is CANCELLING until that batch ends (its messages stay moved),
  * then CANCELLED (or FAILED, if the batch failed).
  *
+ * Close: the door's close stops every task as a cancel does, and the task ends CANCELLED, not
+ * FAILED, when the node that is stopping refuses or abandons its batch in flight (the replica's
+ * `NoLeader` or `NotReady`: the hand-off the node's close does first, then the replica's own
+ * close), however many refusals came before: the task stopped because the node did, not because
+ * its data or its leader failed it. That batch is not counted as moved (an abandoned one may still
+ * have committed: ApproximateNumberOfMessagesMoved is approximate). Any other failure of the
+ * batch (the destination deleted, `NodeRemoved`) ends it FAILED, as after a cancel. A leadership
+ * loss while the task runs is no close: it ends FAILED as said above.
+ *
  * The tasks are this door's memory on the node that serves it: not replicated, lost on restart
  * (or when the door closes), at most `tasksPerSourceMax` tasks per source queue (the most
  * recent; SQS lists at most 10) and `sourcesMax` source queues (the least recently started
@@ -129,6 +138,8 @@ export interface MoveTaskParts {
 interface Run {
   /** Cancelled, or the door closed: no new batch. */
   stop: boolean;
+  /** Stopped by the door's close (see the module's note on Close). */
+  closing: boolean;
   batchInFlight: boolean;
   /** Ends the pause under way, if any. */
   wake: (() => void) | null;
@@ -205,6 +216,7 @@ export class MoveTasks {
     this.#remember(task);
     const run: Run = {
       stop: false,
+      closing: false,
       batchInFlight: false,
       wake: null,
       checkPermissions,
@@ -228,7 +240,10 @@ export class MoveTasks {
   async close(): Promise<void> {
     this.#closed = true;
     const runs = [...this.#runs];
-    for (const [task, run] of runs) this.#stop(task, run);
+    for (const [task, run] of runs) {
+      run.closing = true;
+      this.#stop(task, run);
+    }
     await Promise.all(runs.map(([, run]) => run.ended));
   }
 
@@ -312,6 +327,7 @@ export class MoveTasks {
           }));
         } catch (error) {
           const retried = isReplicaRefusal(error) && error.code !== "NodeRemoved";
+          if (retried && run.closing) break; // the stopping node's refusal: CANCELLED
           if (!retried || refusals === this.#refusalsMax) throw error;
           refusals++;
           nextAt = clock.now() + (error.retryAfterSeconds ?? 1) * 1000;

@@ -334,3 +334,42 @@ Deno.test("close() stops every task, waits for the batch in flight, then refuses
     (error) => error instanceof SqsError && error.code === "ServiceUnavailable",
   );
 });
+
+Deno.test("a close with a batch in flight: the stopping node's refusal of it ends the task CANCELLED, any other failure FAILED", async () => {
+  /** The task's one batch in flight, the door closed under it, and how that batch ends. */
+  const closedWith = async (failure: Error) => {
+    const gate = Promise.withResolvers<{ moved: number }>();
+    // refusalsMax 0: any refusal fails a task that runs; a close's refusal does not.
+    const { tasks, logged } = tasksOver(() => gate.promise, { batchMessages: 1, refusalsMax: 0 });
+    const task = newTask(5);
+    tasks.start(task);
+    const closing = tasks.close();
+    assert.equal(task.status, "CANCELLING");
+    gate.reject(failure);
+    await closing;
+    assert.deepEqual(logged, []);
+    return [task.status, task.moved, task.failureReason];
+  };
+  // The replica's close abandons the proposals it holds; the node's hand-off before it can leave
+  // the batch to a new leader.
+  const abandoned = new BrokerError(
+    "NotReady",
+    "node stopped; the outcome of this write is unknown",
+    {
+      retryAfterSeconds: 1,
+    },
+  );
+  assert.deepEqual(await closedWith(abandoned), ["CANCELLED", 0, undefined]);
+  const handedOff = new BrokerError("NoLeader", "not the leader; the leader is n2", {
+    retryAfterSeconds: 1,
+  });
+  assert.deepEqual(await closedWith(handedOff), ["CANCELLED", 0, undefined]);
+  // Not the close's doing: FAILED, as after a cancel.
+  assert.deepEqual(await closedWith(new BrokerError("QueueNotFound", "gone")), [
+    "FAILED",
+    0,
+    "AWS.SimpleQueueService.NonExistentQueue",
+  ]);
+  const removed = await closedWith(new BrokerError("NodeRemoved", "n1 was removed"));
+  assert.deepEqual(removed.slice(0, 2), ["FAILED", 0]);
+});
