@@ -8,7 +8,12 @@
 import type { CmqdClient } from "../client.ts";
 import { Consumer } from "../consumer.ts";
 import { Producer } from "../producer.ts";
-import type { QueueAttributesInput, ReceivedMessage, SendMessageEntry } from "../protocol.ts";
+import type {
+  HandleFailure,
+  QueueAttributesInput,
+  ReceivedMessage,
+  SendMessageEntry,
+} from "../protocol.ts";
 import { integerFlag, type ParsedArgs, UsageError } from "./args.ts";
 import { clusterStatus, messageTable, queueDetails, queueTable, table } from "./format.ts";
 import { topicCommands } from "./topic_commands.ts";
@@ -20,6 +25,8 @@ export interface CommandContext {
   json: boolean;
   /** Prints a line on standard output. */
   out(text: string): void;
+  /** Prints a line on standard error (a note beside the output, not the output). */
+  note(text: string): void;
   /** Shows a progress line on standard error (overwritten in place on a terminal). */
   progress(text: string, final: boolean): void;
   /** Aborted by Ctrl-C. */
@@ -225,14 +232,20 @@ async function receive(context: CommandContext): Promise<ExitStatus> {
     }),
   }, context);
   let deleted = 0;
+  let failures: HandleFailure[] = [];
   if (context.args.flags.has("delete") && messages.length > 0) {
     const handles = messages.map((message) => message.receiptHandle);
-    deleted = (await context.client.deleteMessages(queue, handles, context)).deleted;
+    const result = await context.client.deleteMessages(queue, handles, context);
+    deleted = result.deleted;
+    failures = notedGone(context, result.failures);
   }
   if (context.json) context.out(json({ messages, deleted }));
   else if (messages.length === 0) context.out("no message");
   else context.out(messageTable(messages) + (deleted > 0 ? `\n(deleted ${deleted})` : ""));
-  return deleted === 0 || deleted === messages.length ? 0 : 1;
+  for (const failure of failures) {
+    context.note(`error: ${failure.code}: ${failure.receiptHandle}: ${failure.message}`);
+  }
+  return failures.length === 0 ? 0 : 1;
 }
 
 /**
@@ -320,17 +333,33 @@ async function deleteHandles(context: CommandContext): Promise<ExitStatus> {
   if (handles.length === 0) throw new UsageError("delete needs one or more receipt handles");
   if (handles.length > batchMax) throw new UsageError(`at most ${batchMax} handles at once`);
   const result = await context.client.deleteMessages(queue, handles, context);
+  const failures = notedGone(context, result.failures);
   if (context.json) context.out(json(result));
   else {
     context.out(`deleted ${result.deleted}`);
-    if (result.failures.length > 0) {
+    if (failures.length > 0) {
       context.out(table(
         ["RECEIPT_HANDLE", "CODE", "MESSAGE"],
-        result.failures.map((failure) => [failure.receiptHandle, failure.code, failure.message]),
+        failures.map((failure) => [failure.receiptHandle, failure.code, failure.message]),
       ));
     }
   }
-  return result.failures.length === 0 ? 0 : 1;
+  return failures.length === 0 ? 0 : 1;
+}
+
+/**
+ * The failures of a delete that are failures: a handle whose message is no longer in the queue
+ * (`gone`: deleted before — often by this very delete, retried after a lost answer —, expired,
+ * dead-lettered, purged) is done, and only noted on stderr, one line per handle.
+ */
+function notedGone(context: CommandContext, failures: HandleFailure[]): HandleFailure[] {
+  const left: HandleFailure[] = [];
+  for (const failure of failures) {
+    if (failure.gone === true) {
+      context.note(`note: ${failure.receiptHandle}: already deleted or no longer in the queue`);
+    } else left.push(failure);
+  }
+  return left;
 }
 
 function word(context: CommandContext, index: number, what: string): string {

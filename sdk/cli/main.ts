@@ -83,6 +83,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       args,
       json: args.flags.has("json"),
       out: (text) => process.stdout.write(text + "\n"),
+      note: (text) => process.stderr.write(text + "\n"),
       progress: (text, final) => {
         if (terminal) process.stderr.write(`\r${text}${final ? "\n" : ""}`);
         else process.stderr.write(text + "\n");

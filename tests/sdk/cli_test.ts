@@ -73,6 +73,88 @@ Deno.test("the CLI drives a real broker: queues, send --count, receive, delete, 
   }
 });
 
+Deno.test("the CLI's delete: a handle whose message is already gone is noted on stderr, exit 0", async () => {
+  const broker = await startTestBroker();
+  const url = broker.url;
+  try {
+    await ok(url, "queue", "create", "gone");
+    await ok(url, "send", "gone", "once");
+    const [message] = JSON.parse(await ok(url, "receive", "gone", "--json")).messages;
+    const handle = message.receiptHandle;
+    const first = await cli(url, "delete", "gone", handle);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stdout, "deleted 1\n");
+    assert.equal(first.stderr, "");
+
+    // The same delete again (as after a lost answer): the message left the queue, so it is done.
+    const again = await cli(url, "delete", "gone", handle);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, "deleted 0\n");
+    assert.equal(again.stderr, `note: ${handle}: already deleted or no longer in the queue\n`);
+    const json = await cli(url, "delete", "gone", handle, "--json");
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(
+      JSON.parse(json.stdout).failures.map((failure: { gone?: boolean }) => ({
+        gone: failure.gone,
+      })),
+      [{ gone: true }],
+      "--json prints the API's answer as it came",
+    );
+    assert.equal(json.stderr, again.stderr);
+
+    // Any other failure beside it still fails the command, in the table as before.
+    const mixed = await cli(url, "delete", "gone", handle, "not-a-handle");
+    assert.equal(mixed.code, 1, mixed.stderr);
+    assert.match(
+      mixed.stdout,
+      /^deleted 0\nRECEIPT_HANDLE\s+CODE\s+MESSAGE\nnot-a-handle\s+ReceiptHandleInvalid/,
+    );
+    assert.doesNotMatch(mixed.stdout, /ReceiptHandleStale/);
+    assert.equal(mixed.stderr, again.stderr);
+  } finally {
+    await broker.stop();
+  }
+});
+
+Deno.test("the CLI's receive --delete: a delete answered gone is done, any other failure exits 1", async () => {
+  // A node whose delete answers are set by the test: a retried delete whose first answer was
+  // lost meets its handle gone, which a real broker only shows under a lost connection.
+  let deleteAnswer: unknown;
+  const message = {
+    id: "m1",
+    sequence: 1,
+    body: "hello",
+    receiptHandle: "h1",
+    enqueuedAt: 0,
+    firstReceivedAt: 0,
+    receiveCount: 1,
+    visibleAt: 0,
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    await request.body?.cancel();
+    const path = new URL(request.url).pathname;
+    if (path === "/v1/queues/q/messages/receive") return Response.json({ messages: [message] });
+    if (path === "/v1/queues/q/messages/delete") return Response.json(deleteAnswer);
+    return Response.json({ error: { code: "NotFound", message: path } }, { status: 404 });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    const stale = { receiptHandle: "h1", code: "ReceiptHandleStale", message: "stale" };
+    deleteAnswer = { deleted: 0, failures: [{ ...stale, gone: true }] };
+    const gone = await cli(url, "receive", "q", "--delete");
+    assert.equal(gone.code, 0, gone.stderr);
+    assert.match(gone.stdout, /\nm1\s+1\s+1\s/);
+    assert.equal(gone.stderr, "note: h1: already deleted or no longer in the queue\n");
+
+    deleteAnswer = { deleted: 0, failures: [stale] };
+    const failed = await cli(url, "receive", "q", "--delete");
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.equal(failed.stderr, "error: ReceiptHandleStale: h1: stale\n");
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("the CLI's failures: broker errors exit 1 with the code, bad usage exits 2", async () => {
   const broker = await startTestBroker();
   try {
