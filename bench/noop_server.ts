@@ -27,6 +27,9 @@ const batchEntriesMax = 256;
 const waitSecondsMax = 30;
 /** Default lock of a receive, as the broker's queue default. */
 const visibilityTimeoutSecondsDefault = 30;
+/** The broker's message of a stale handle whose message left the queue. */
+const messageGone = "the message of this receipt handle is no longer in the queue (deleted, " +
+  "expired, moved or purged)";
 
 interface StoredMessage {
   id: string;
@@ -51,6 +54,12 @@ class NoopQueue {
   head = 0;
   /** Locked deliveries by receipt handle, in the order they were handed out. */
   inflight = new Map<string, Delivery>();
+  /**
+   * Sequences of the messages in the queue whose lock once ran out: only their old handles name a
+   * message still here, so a stale handle of any other message is `gone` (empty on a run whose
+   * locks never run out, which then pays nothing for it).
+   */
+  released = new Set<number>();
   nextSequence = 1;
   deliveries = 0;
   /** Receives parked by a long poll, woken by the next send. */
@@ -71,6 +80,7 @@ class NoopQueue {
     for (const [handle, delivery] of this.inflight) {
       if (delivery.visibleAt > now) break;
       this.inflight.delete(handle);
+      this.released.add(delivery.message.sequence);
       this.ready.push(delivery.message);
     }
   }
@@ -98,16 +108,40 @@ class NoopQueue {
     let deleted = 0;
     const failures: HandleFailure[] = [];
     for (const receiptHandle of handles) {
-      if (this.inflight.delete(receiptHandle)) deleted++;
-      else {
-        failures.push({
-          receiptHandle,
-          code: "ReceiptHandleStale",
-          message: "no such delivery in flight",
-        });
-      }
+      const removed = this.released.size === 0
+        ? this.inflight.delete(receiptHandle)
+        : this.#removeReleased(receiptHandle);
+      if (removed) deleted++;
+      else failures.push(this.#stale(receiptHandle));
     }
     return { deleted, failures };
+  }
+
+  /** Deletes a delivery in flight, and its message from `released`. */
+  #removeReleased(receiptHandle: string): boolean {
+    const delivery = this.inflight.get(receiptHandle);
+    if (delivery === undefined) return false;
+    this.inflight.delete(receiptHandle);
+    this.released.delete(delivery.message.sequence);
+    return true;
+  }
+
+  /**
+   * The failure of a handle not in flight, as the broker answers it: `gone` when its message left
+   * the queue (deleted or purged), plain stale when it is still here (its lock ran out). A handle
+   * this queue never handed out is plain stale too (the broker's `ReceiptHandleInvalid`).
+   */
+  #stale(receiptHandle: string): HandleFailure {
+    const dot = receiptHandle.indexOf(".");
+    const sequence = Number(receiptHandle.slice(0, dot));
+    const delivery = Number(receiptHandle.slice(dot + 1));
+    const handedOut = dot > 0 && Number.isInteger(sequence) && sequence >= 1 &&
+      sequence < this.nextSequence && Number.isInteger(delivery) && delivery >= 1 &&
+      delivery <= this.deliveries;
+    if (handedOut && !this.released.has(sequence)) {
+      return { receiptHandle, code: "ReceiptHandleStale", message: messageGone, gone: true };
+    }
+    return { receiptHandle, code: "ReceiptHandleStale", message: "no such delivery in flight" };
   }
 
   describe(): Queue {
@@ -208,6 +242,7 @@ export class NoopBroker {
         queue.ready = [];
         queue.head = 0;
         queue.inflight.clear();
+        queue.released.clear();
         return Response.json({ purged });
       }
     }

@@ -105,3 +105,63 @@ Deno.test("bad requests get the API's error bodies", async (t) => {
     assert.match(text, /^process_resident_memory_bytes \d+/);
   });
 });
+
+Deno.test("a stale handle is gone exactly when its message left the queue, as the broker says", async () => {
+  const broker = new NoopBroker();
+  await (await call(broker, "PUT", "/v1/queues/q", {})).body?.cancel();
+  const send = async (body: string) =>
+    await (await call(broker, "POST", "/v1/queues/q/messages", { messages: [{ body }] })).body
+      ?.cancel();
+  const receive = (request: Record<string, unknown>) =>
+    json(call(broker, "POST", "/v1/queues/q/messages/receive", request));
+  const handleOf = (
+    answer: { messages: { body: string; receiptHandle: string }[] },
+    body: string,
+  ) => answer.messages.find((message) => message.body === body)!.receiptHandle;
+  const deleteAll = (handles: string[]) =>
+    json(call(broker, "POST", "/v1/queues/q/messages/delete", { receiptHandles: handles }));
+  const goneOf = (
+    answer: { failures: { receiptHandle: string; code: string; gone?: boolean }[] },
+  ) =>
+    Object.fromEntries(answer.failures.map((failure) => {
+      assert.equal(failure.code, "ReceiptHandleStale");
+      // Absent when not gone, never false, as the broker answers.
+      assert.ok(failure.gone === true || !("gone" in failure));
+      return [failure.receiptHandle, failure.gone];
+    }));
+
+  // "a" and "b": their first locks run out at once, both are delivered again; "b" is deleted.
+  await send("a");
+  await send("b");
+  const first = await receive({ maxMessages: 2, visibilityTimeoutSeconds: 0 });
+  const again = await receive({ maxMessages: 2 });
+  const [a1, b1, a2, b2] = [
+    handleOf(first, "a"),
+    handleOf(first, "b"),
+    handleOf(again, "a"),
+    handleOf(again, "b"),
+  ];
+  assert.deepEqual(await deleteAll([b2]), { deleted: 1, failures: [] });
+  // "c": received once and deleted (the lost-answer case: the same delete again).
+  await send("c");
+  const c1 = handleOf(await receive({}), "c");
+  assert.deepEqual(await deleteAll([c1]), { deleted: 1, failures: [] });
+
+  const stale = await deleteAll([a1, b1, b2, c1, "9.9"]);
+  assert.equal(stale.deleted, 0);
+  assert.deepEqual(goneOf(stale), {
+    [a1]: undefined, // "a" is still here (delivered again)
+    [b1]: true, // deleted, by a later delivery's handle
+    [b2]: true,
+    [c1]: true, // deleted by this very handle
+    "9.9": undefined, // never handed out (the broker: ReceiptHandleInvalid)
+  });
+  // The same through a receive's deleteReceiptHandles.
+  assert.deepEqual(goneOf(await receive({ deleteReceiptHandles: [a1, c1] })), {
+    [a1]: undefined,
+    [c1]: true,
+  });
+  // A purge takes every message away: the handles of "a" are gone too.
+  await (await call(broker, "POST", "/v1/queues/q/purge")).body?.cancel();
+  assert.deepEqual(goneOf(await deleteAll([a1, a2])), { [a1]: true, [a2]: true });
+});
