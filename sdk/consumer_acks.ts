@@ -181,6 +181,8 @@ export class Acknowledger {
 
   #settle(messages: Map<string, PendingDelete>, deleted: number, failures: HandleFailure[]) {
     let confirmed = deleted;
+    /** Whether this answer says `gone` for some handle (worked out when first needed). */
+    let saysGone: boolean | undefined;
     for (const failure of failures) {
       const pending = messages.get(failure.receiptHandle);
       // The message is no longer in the queue (deleted — by a lost attempt of ours or by
@@ -189,13 +191,20 @@ export class Acknowledger {
         confirmed++;
         continue;
       }
-      // A handle sent before in a request whose answer was lost: "stale" now almost surely
-      // means that request deleted it (else the lock ran out and it was delivered again,
-      // which the lost request can't tell us either), so it counts, silently. (A broker that
-      // says `gone` answered above; one that predates it answers plain "stale".)
+      // A handle sent before in a request whose answer was lost, answered plain "stale". From a
+      // broker that predates `gone` that almost surely means the lost request deleted it (else
+      // the lock ran out and it was delivered again, which it can't tell us either), so it
+      // counts, silently. A broker that says `gone` would have said it had the message left the
+      // queue: its plain "stale" is a delivery again, to report. Which broker answered is known
+      // only when this same answer says `gone` for another handle (one answer is one node's; in
+      // a rolling upgrade the next answer may come from a node of the older release, so no
+      // earlier answer tells); without that, it counts as before.
       if (pending?.uncertain && failure.code === "ReceiptHandleStale") {
-        confirmed++;
-        continue;
+        saysGone ??= failures.some((other) => other.gone === true);
+        if (!saysGone) {
+          confirmed++;
+          continue;
+        }
       }
       this.#options.report(failureError(failure, "delete"), pending?.message);
     }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { FakeQueue } from "./_fake_queue.ts";
 import { deferred, waitFor } from "./_test_helpers.ts";
 import { Consumer, type ConsumerClient, type ConsumerOptions } from "./consumer.ts";
+import { Acknowledger } from "./consumer_acks.ts";
 import { CmqdError } from "./errors.ts";
 import type { ReceivedMessage } from "./protocol.ts";
 import { sleep } from "./retry.ts";
@@ -170,6 +171,69 @@ Deno.test("a delete whose lock was lost to a later delivery is reported, not cou
   assert.equal(message?.id, later[0].id);
   assert.equal(consumer.stats.deleted, 0);
   assert.equal(queue.remaining, 1, "the later delivery still holds it");
+});
+
+Deno.test("a delete resent after a lost answer: plain stale is a redelivery when the answer says gone beside it", async (t) => {
+  /**
+   * Deletes of "a" and "b" ride on a request whose answer is lost; meanwhile "a" is deleted (as
+   * by that request) and the lock of "b" runs out and it is delivered again. Then the acks send
+   * both again, in one delete answered by `client` (the queue itself, or an older broker's view).
+   */
+  async function resend(older: boolean) {
+    const queue = new FakeQueue();
+    queue.send("a", "b");
+    const [a, b] = (await queue.receiveMessages("q", { maxMessages: 2 })).messages;
+    const client: ConsumerClient = {
+      receiveMessages: queue.receiveMessages.bind(queue),
+      changeVisibility: queue.changeVisibility.bind(queue),
+      // A broker that predates `gone` answers every stale handle without it.
+      deleteMessages: async (name, handles) => {
+        const answer = await queue.deleteMessages(name, handles);
+        if (!older) return answer;
+        const failures = answer.failures.map(({ gone: _, ...failure }) => failure);
+        return { ...answer, failures };
+      },
+    };
+    const reports: { error: unknown; message?: ReceivedMessage }[] = [];
+    let deleted = 0;
+    const acks = new Acknowledger({
+      client,
+      queue: "q",
+      deleteLingerMs: 60_000,
+      report: (error, message) => reports.push({ error, message }),
+      onDeleted: (count) => deleted += count,
+    });
+    acks.delete(a);
+    acks.delete(b);
+    acks.restoreDeletes(acks.takeDeletes()); // The receive that carried them got no answer.
+    await queue.deleteMessages("q", [a.receiptHandle]);
+    await queue.changeVisibility("q", [{
+      receiptHandle: b.receiptHandle,
+      visibilityTimeoutSeconds: 0,
+    }]);
+    const [again] = (await queue.receiveMessages("q", {})).messages;
+    assert.equal(again.id, b.id);
+    await acks.flush();
+    assert.deepEqual(queue.callsOf("delete").at(-1)?.handles, [a.receiptHandle, b.receiptHandle]);
+    assert.equal(queue.remaining, 1, "b is still in the queue");
+    return { b, reports, deleted };
+  }
+  await t.step(
+    "a broker that says gone: b's plain stale is reported, a alone is counted",
+    async () => {
+      const { b, reports, deleted } = await resend(false);
+      assert.equal(deleted, 1);
+      assert.equal(reports.length, 1);
+      assert.ok(reports[0].error instanceof CmqdError);
+      assert.equal(reports[0].error.code, "ReceiptHandleStale");
+      assert.equal(reports[0].message, b);
+    },
+  );
+  await t.step("a broker that never says gone: both count, silently, as before", async () => {
+    const { reports, deleted } = await resend(true);
+    assert.equal(deleted, 2);
+    assert.deepEqual(reports, []);
+  });
 });
 
 Deno.test("a failing handler's message is re-locked for its retry delay, then succeeds", async () => {
