@@ -13,12 +13,18 @@ const root = new URL("../../", import.meta.url).pathname;
  */
 export const testClusterKeyText = "integration-test-cluster-key-0123456789abcdef";
 
-/** A free TCP port on loopback, free when asked and not handed out before by this process. */
+/**
+ * A free TCP port on loopback, free when asked and handed out to nobody else: not before by this
+ * test module, and not by any other test module of a live process.
+ */
 export function freePort(): number {
   // Not port 0: the kernel hands those out from its ephemeral range (32768-60999 here), where
   // every outgoing connection of the parallel test processes takes its local port too, and a
   // port closed here could be taken before the broker binds it (AddrInUse, seen in CI). A random
-  // port below that range, never handed out twice by this process, avoids both.
+  // port below that range, never handed out twice by this module, avoids both. `deno test
+  // --parallel` runs modules side by side, each with its own `handedOut`: two of them picked the
+  // same port between the probe and the broker's bind (AddrInUse again, seen in CI), so a port is
+  // also reserved across modules and processes by a file (see `reserve`).
   for (let attempt = 0; attempt < 1000; attempt++) {
     const port = portsFrom + Math.floor(Math.random() * portsCount);
     if (handedOut.has(port)) continue;
@@ -27,6 +33,7 @@ export function freePort(): number {
     } catch {
       continue; // in use
     }
+    if (!reserve(port)) continue;
     handedOut.add(port);
     return port;
   }
@@ -36,6 +43,49 @@ export function freePort(): number {
 const portsFrom = 20_000;
 const portsCount = 12_000;
 const handedOut = new Set<number>();
+const reservations = `${Deno.env.get("TMPDIR") ?? "/tmp"}/cmqd-test-ports`;
+
+/**
+ * Claims `port` for this process: a file named after it, holding the PID, made with `createNew`
+ * (O_EXCL: one claimant wins). A port whose file names a live process is someone else's (or
+ * another module's of this process); one whose process is gone is claimed again. Files stay
+ * after the process ends; the next run's claims replace them.
+ */
+export function reserve(port: number): boolean {
+  const path = `${reservations}/${port}`;
+  Deno.mkdirSync(reservations, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      Deno.writeTextFileSync(path, String(Deno.pid), { createNew: true });
+      return true;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(path);
+    } catch {
+      continue; // removed meanwhile by a process reclaiming it: try to create it again
+    }
+    const owner = Number(text);
+    // Empty: its claimant made it and is writing its PID. Either way, not ours to take.
+    if (text === "" || owner === Deno.pid || processAlive(owner)) return false;
+    try {
+      Deno.removeSync(path); // a dead process's claim; creating it again decides who gets it
+    } catch { /* another claimant removed it first */ }
+  }
+  return false;
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false; // a foreign file: stale
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Free client and peer ports for each node id, and the `--peers` list they make. */
 export function clusterPorts(ids: string[]): {
