@@ -231,16 +231,19 @@ async function receive(context: CommandContext): Promise<ExitStatus> {
       max: 43_200,
     }),
   }, context);
+  const deleting = context.args.flags.has("delete");
   let deleted = 0;
   let failures: HandleFailure[] = [];
-  if (context.args.flags.has("delete") && messages.length > 0) {
+  if (deleting && messages.length > 0) {
     const handles = messages.map((message) => message.receiptHandle);
     const result = await context.client.deleteMessages(queue, handles, context);
     deleted = result.deleted;
     failures = notedGone(context, result.failures);
   }
-  if (context.json) context.out(json({ messages, deleted }));
-  else if (messages.length === 0) context.out("no message");
+  // With --delete the failures left (gone ones are done) are in the answer too, [] when none.
+  if (context.json) {
+    context.out(json(deleting ? { messages, deleted, failures } : { messages, deleted }));
+  } else if (messages.length === 0) context.out("no message");
   else context.out(messageTable(messages) + (deleted > 0 ? `\n(deleted ${deleted})` : ""));
   for (const failure of failures) {
     context.note(`error: ${failure.code}: ${failure.receiptHandle}: ${failure.message}`);

@@ -150,6 +150,28 @@ Deno.test("the CLI's receive --delete: a delete answered gone is done, any other
     const failed = await cli(url, "receive", "q", "--delete");
     assert.equal(failed.code, 1, failed.stderr);
     assert.equal(failed.stderr, "error: ReceiptHandleStale: h1: stale\n");
+
+    // --json: the failures left are in the answer (a script sees them), [] when none; a gone
+    // handle is done and only noted on stderr; without --delete there is no `failures`.
+    const failedJson = await cli(url, "receive", "q", "--delete", "--json");
+    assert.equal(failedJson.code, 1, failedJson.stderr);
+    assert.deepEqual(JSON.parse(failedJson.stdout), {
+      messages: [message],
+      deleted: 0,
+      failures: [stale],
+    });
+    assert.equal(failedJson.stderr, "error: ReceiptHandleStale: h1: stale\n");
+    deleteAnswer = { deleted: 0, failures: [{ ...stale, gone: true }] };
+    const goneJson = await cli(url, "receive", "q", "--delete", "--json");
+    assert.equal(goneJson.code, 0, goneJson.stderr);
+    assert.deepEqual(JSON.parse(goneJson.stdout), {
+      messages: [message],
+      deleted: 0,
+      failures: [],
+    });
+    const kept = await cli(url, "receive", "q", "--json");
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.deepEqual(JSON.parse(kept.stdout), { messages: [message], deleted: 0 });
   } finally {
     await server.shutdown();
   }
