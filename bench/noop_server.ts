@@ -31,6 +31,12 @@ const visibilityTimeoutSecondsDefault = 30;
 const messageGone = "the message of this receipt handle is no longer in the queue (deleted, " +
   "expired, moved or purged)";
 
+/** This server's receipt handles: `<sequence>.<delivery>`, both counted from 1. */
+const handlePattern = /^([1-9][0-9]*)\.([1-9][0-9]*)$/;
+/** The broker's messages of a handle that does not decode, and of one it never issued. */
+const notAReceiptHandle = "not a receipt handle";
+const handleUnverified = "receipt handle does not verify";
+
 interface StoredMessage {
   id: string;
   sequence: number;
@@ -112,7 +118,7 @@ class NoopQueue {
         ? this.inflight.delete(receiptHandle)
         : this.#removeReleased(receiptHandle);
       if (removed) deleted++;
-      else failures.push(this.#stale(receiptHandle));
+      else failures.push(this.#failureOf(receiptHandle));
     }
     return { deleted, failures };
   }
@@ -127,18 +133,27 @@ class NoopQueue {
   }
 
   /**
-   * The failure of a handle not in flight, as the broker answers it: `gone` when its message left
-   * the queue (deleted or purged), plain stale when it is still here (its lock ran out). A handle
-   * this queue never handed out is plain stale too (the broker's `ReceiptHandleInvalid`).
+   * The failure of a handle not in flight, as the broker answers it: `ReceiptHandleInvalid` when
+   * it is not `<sequence>.<delivery>` of this server's own handles, or names a sequence or a
+   * delivery not handed out yet (the broker's tag and end-of-queue checks; a handle pairing a
+   * handed-out sequence with another message's delivery passes here, where the broker's tag
+   * would refuse it). Else `gone` when its message left the queue (deleted or purged), plain
+   * stale when it is still here (its lock ran out). Only failing handles come here.
    */
-  #stale(receiptHandle: string): HandleFailure {
-    const dot = receiptHandle.indexOf(".");
-    const sequence = Number(receiptHandle.slice(0, dot));
-    const delivery = Number(receiptHandle.slice(dot + 1));
-    const handedOut = dot > 0 && Number.isInteger(sequence) && sequence >= 1 &&
-      sequence < this.nextSequence && Number.isInteger(delivery) && delivery >= 1 &&
-      delivery <= this.deliveries;
-    if (handedOut && !this.released.has(sequence)) {
+  #failureOf(receiptHandle: string): HandleFailure {
+    const parts = handlePattern.exec(receiptHandle);
+    if (parts === null) {
+      return { receiptHandle, code: "ReceiptHandleInvalid", message: notAReceiptHandle };
+    }
+    const sequence = Number(parts[1]);
+    const delivery = Number(parts[2]);
+    if (
+      !Number.isSafeInteger(sequence) || !Number.isSafeInteger(delivery) ||
+      sequence >= this.nextSequence || delivery > this.deliveries
+    ) {
+      return { receiptHandle, code: "ReceiptHandleInvalid", message: handleUnverified };
+    }
+    if (!this.released.has(sequence)) {
       return { receiptHandle, code: "ReceiptHandleStale", message: messageGone, gone: true };
     }
     return { receiptHandle, code: "ReceiptHandleStale", message: "no such delivery in flight" };

@@ -55,7 +55,7 @@ Deno.test("a sent batch is received once, locked, and deleted by its handles", a
     receiptHandles: [second.messages[0].receiptHandle, "9.9"],
   }));
   assert.equal(deleted.deleted, 1);
-  assert.equal(deleted.failures[0].code, "ReceiptHandleStale");
+  assert.equal(deleted.failures[0].code, "ReceiptHandleInvalid");
   const queue = await json(call(broker, "GET", "/v1/queues/q"));
   assert.equal(queue.activeMessages + queue.inflightMessages, 0);
 });
@@ -147,14 +147,13 @@ Deno.test("a stale handle is gone exactly when its message left the queue, as th
   const c1 = handleOf(await receive({}), "c");
   assert.deepEqual(await deleteAll([c1]), { deleted: 1, failures: [] });
 
-  const stale = await deleteAll([a1, b1, b2, c1, "9.9"]);
+  const stale = await deleteAll([a1, b1, b2, c1]);
   assert.equal(stale.deleted, 0);
   assert.deepEqual(goneOf(stale), {
     [a1]: undefined, // "a" is still here (delivered again)
     [b1]: true, // deleted, by a later delivery's handle
     [b2]: true,
     [c1]: true, // deleted by this very handle
-    "9.9": undefined, // never handed out (the broker: ReceiptHandleInvalid)
   });
   // The same through a receive's deleteReceiptHandles.
   assert.deepEqual(goneOf(await receive({ deleteReceiptHandles: [a1, c1] })), {
@@ -164,4 +163,57 @@ Deno.test("a stale handle is gone exactly when its message left the queue, as th
   // A purge takes every message away: the handles of "a" are gone too.
   await (await call(broker, "POST", "/v1/queues/q/purge")).body?.cancel();
   assert.deepEqual(goneOf(await deleteAll([a1, a2])), { [a1]: true, [a2]: true });
+});
+
+Deno.test("a handle the server never issued is invalid, not stale, as the broker says", async () => {
+  const broker = new NoopBroker();
+  await (await call(broker, "PUT", "/v1/queues/q", {})).body?.cancel();
+  await (await call(broker, "POST", "/v1/queues/q/messages", {
+    messages: [{ body: "a" }, { body: "b" }],
+  })).body?.cancel();
+  const received = await json(call(broker, "POST", "/v1/queues/q/messages/receive", {}));
+  const [handle] = received.messages.map((message: { receiptHandle: string }) =>
+    message.receiptHandle
+  );
+  assert.equal(handle, "1.1");
+  const notParsed = [
+    "",
+    "garbage",
+    "1",
+    "1.",
+    ".1",
+    "0.1",
+    "1.0",
+    "01.1",
+    " 1.1",
+    "1.1.1",
+    "1e0.1",
+  ];
+  const neverIssued = ["3.1", "1.2", "9.9", "99999999999999999999.1"];
+  const code = (failures: { receiptHandle: string; code: string; message: string }[]) =>
+    Object.fromEntries(failures.map((failure) => [failure.receiptHandle, failure.code]));
+  const invalid = Object.fromEntries(
+    [...notParsed, ...neverIssued].map((handle) => [handle, "ReceiptHandleInvalid"]),
+  );
+  const deleted = await json(call(broker, "POST", "/v1/queues/q/messages/delete", {
+    receiptHandles: [...notParsed, ...neverIssued],
+  }));
+  assert.equal(deleted.deleted, 0);
+  assert.deepEqual(code(deleted.failures), invalid);
+  for (const failure of deleted.failures) {
+    assert.ok(!("gone" in failure));
+    const expected = notParsed.includes(failure.receiptHandle)
+      ? "not a receipt handle"
+      : "receipt handle does not verify";
+    assert.equal(failure.message, expected, failure.receiptHandle);
+  }
+  // The same through a receive's deleteReceiptHandles; the issued handle still deletes.
+  const viaReceive = await json(call(broker, "POST", "/v1/queues/q/messages/receive", {
+    deleteReceiptHandles: ["garbage", "9.9", handle],
+  }));
+  assert.equal(viaReceive.deleted, 1);
+  assert.deepEqual(code(viaReceive.failures), {
+    garbage: "ReceiptHandleInvalid",
+    "9.9": "ReceiptHandleInvalid",
+  });
 });
