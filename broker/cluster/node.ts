@@ -58,6 +58,7 @@ import { type JoinPoint, joinVoteFloor, recordJoinPoint } from "./join_floor.ts"
 import { Membership } from "./member_changes.ts";
 import { PeerContact } from "./peer_contact.ts";
 import { RaftMetrics } from "./raft_metrics.ts";
+import { newerReleaseRefusal } from "./release_info.ts";
 import { countDeadLetters, nodeMetricsText } from "./node_metrics.ts";
 import { topicMetricsText } from "./topic_metrics.ts";
 
@@ -241,6 +242,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       : undefined,
     tickMs: options.tickMs,
     snapshotEntriesInterval: options.snapshotEntriesInterval,
+    // An entry a newer release wrote stops the node (main.ts says why and exits): no stack.
+    expectedStop: newerReleaseRefusal,
   });
   report(`cmqd ${options.nodeId}: ${openingReport(log, { openedAt, logOpenedAt, monotonic })}`);
   const raftMetrics = new RaftMetrics({ replica, peers, disk: () => diskGuard });

@@ -59,3 +59,11 @@ export function fromRaftError(error: unknown): unknown {
   }
   return error;
 }
+
+/**
+ * The warning of a replica stopped by `failure`: an expected stop (`reason`: its owner's one line,
+ * such as an entry a newer release wrote) is no bug and has no stack trace; any other has it.
+ */
+export function stopLine(failure: Error, reason: string | null): string {
+  return `replica stopped: ${reason ?? failure.stack ?? failure.message}`;
+}

@@ -44,7 +44,7 @@ import {
   type Snapshot,
   type Term,
 } from "../../raft/mod.ts";
-import { fromRaftError, noLeader, outcomeUnknown, ReplicationError } from "./errors.ts";
+import { fromRaftError, noLeader, outcomeUnknown, ReplicationError, stopLine } from "./errors.ts";
 import type {
   AppliedEntry,
   Applier,
@@ -100,6 +100,7 @@ export class RaftReplica implements Proposer, LogReader {
   readonly #raft: RaftNode;
   readonly #settings: ReplicaSettings;
   readonly #warn: (message: string) => void;
+  readonly #expectedStop: (error: Error) => string | null;
   readonly #onApplied?: (entry: Entry) => void;
   readonly #waiting: Outstanding;
   readonly #pending: ProposalWaiters;
@@ -143,6 +144,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#monotonic = options.monotonic ?? options.clock;
     this.#timers = options.timers;
     this.#warn = options.warn ?? ((message) => console.error(`[raft ${options.nodeId}]`, message));
+    this.#expectedStop = options.expectedStop ?? (() => null);
     this.#onApplied = options.onApplied;
     this.#settings = replicaSettings(options);
     this.#waiting = new Outstanding(this.#monotonic, this.#settings.proposalTimeoutMs);
@@ -164,12 +166,10 @@ export class RaftReplica implements Proposer, LogReader {
     const parts = { log, machine, storage: this.#storage, fs, snapshotsDir };
     this.#snapshotParts = snapshotParts(parts, () => this.#raft);
     this.#snapshots.applied(recovered.replayedBytes);
+    const policy = commitPersistPolicy(this.#settings);
     this.#writer = new RaftLogWriter(
       { log: options.log, storage: this.#storage, clock: this.#monotonic },
-      {
-        tailTimestamp: recovered.tailTimestamp,
-        policy: commitPersistPolicy(this.#settings),
-      },
+      { tailTimestamp: recovered.tailTimestamp, policy },
     );
     const electionTicks = options.electionTicks ?? options.raft?.electionTicks ?? 10;
     const trustParts = { storage: this.#storage, log: options.log, warn: this.#warn };
@@ -587,7 +587,7 @@ export class RaftReplica implements Proposer, LogReader {
     if (this.#closed || this.#failure !== null) return; // a stopped node's leftovers may fail
     const failure = error instanceof Error ? error : new Error(String(error));
     this.#failure = failure;
-    this.#warn(`replica stopped: ${failure.stack ?? failure.message}`);
+    this.#warn(stopLine(failure, this.#expectedStop(failure)));
     this.#waiting.rejectAll(new ReplicationError("NotReady", `replica failed: ${failure.message}`));
     // Claim no leader: clients pinned to this node must go elsewhere, not wait on a zombie.
     if (this.#role !== "follower" || this.#leaderId !== null) {

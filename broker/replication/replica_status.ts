@@ -80,6 +80,12 @@ export interface RaftReplicaOptions {
   forceNewCluster?: ForceNewClusterOptions;
   /** Where loud warnings go (damaged log, fatal errors). console.error. */
   warn?: (message: string) => void;
+  /**
+   * The one-line reason of a failure its owner expects and reports itself (an entry a newer
+   * release wrote: README, "Upgrading"), else null: such a stop is warned of by that line, any
+   * other with its stack. Absent = every failure is unexpected.
+   */
+  expectedStop?: (error: Error) => string | null;
   /** Called after every applied entry (simulation checkers, metrics). */
   onApplied?: (entry: Entry) => void;
 }

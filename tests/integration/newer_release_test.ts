@@ -77,6 +77,9 @@ for (const committed of [true, false]) {
         assert.equal(code, 78, text);
         assert.ok(text.includes(`cmqd n1: FATAL: ${line}; exiting with status 78`), text);
         assert.doesNotMatch(text, /storage failed/);
+        // An expected, documented stop: clean lines, no stack trace (nor the error's class).
+        assert.doesNotMatch(text, /^\s+at /m, text);
+        assert.doesNotMatch(text, /NewerReleaseError/, text);
         if (committed) assert.deepEqual(await contents(dataDir), before, "nothing changed");
       }
     } finally {
