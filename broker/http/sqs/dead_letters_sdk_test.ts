@@ -249,6 +249,33 @@ Deno.test("StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask ref
   });
   await rejectsWith(start("dead"), { name: "InvalidParameterValue", message: /SourceArn: arn:/ });
   await rejectsWith(start(arnOf("dead"), arnOf("dead")), { name: "InvalidParameterValue" });
+  // A destination of the other kind (FIFO or standard) than the source is refused at the Start;
+  // it was taken, and the task's first batch then failed it (FailureReason InvalidParameterValue).
+  const FifoQueue = "true";
+  await door.client.send(
+    new CreateQueueCommand({ QueueName: "jobs.fifo", Attributes: { FifoQueue } }),
+  );
+  await rejectsWith(start(arnOf("dead"), arnOf("jobs.fifo")), {
+    name: "InvalidParameterValue",
+    message: /DestinationArn/,
+  });
+  await door.client.send(
+    new CreateQueueCommand({ QueueName: "graveyard.fifo", Attributes: { FifoQueue } }),
+  );
+  const RedrivePolicy = JSON.stringify({
+    deadLetterTargetArn: arnOf("graveyard.fifo"),
+    maxReceiveCount: 1,
+  });
+  await door.client.send(
+    new CreateQueueCommand({
+      QueueName: "orders.fifo",
+      Attributes: { FifoQueue, RedrivePolicy },
+    }),
+  );
+  await rejectsWith(start(arnOf("graveyard.fifo"), arnOf("plain")), {
+    name: "InvalidParameterValue",
+    message: /DestinationArn/,
+  });
   await rejectsWith(start(arnOf("dead"), undefined, 0), { name: "InvalidParameterValue" });
   await rejectsWith(start(arnOf("dead"), undefined, 501), { name: "InvalidParameterValue" });
   // The task list keeps the ARN it is given: a longer one than any SQS ARN is refused.
@@ -279,7 +306,9 @@ Deno.test("StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask ref
     name: "ResourceNotFoundException",
     message: /^Task does not exist\.$/,
   });
+  // Nothing refused started a task.
   assert.deepEqual((await list(arnOf("dead"))).Results, []);
+  assert.deepEqual((await list(arnOf("graveyard.fifo"))).Results, []);
   assert.deepEqual(door.errors, []);
 });
 

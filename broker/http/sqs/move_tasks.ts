@@ -141,9 +141,17 @@ export async function startMessageMoveTask(context: OperationContext): Promise<J
   authorizeMove(context, source, destination);
   const found = await existingArnQueue(context, source, "SourceArn");
   if (destination !== undefined) {
-    await existingArnQueue(context, destination, "DestinationArn");
+    const target = await existingArnQueue(context, destination, "DestinationArn");
     if (destination.name === source.name) {
       throw invalidValue("DestinationArn", destinationArn, "It is the source queue itself.");
+    }
+    // The redrive refuses it: the task's first batch would fail, after the Start said yes.
+    if (target.fifo !== found.fifo) {
+      throw invalidValue(
+        "DestinationArn",
+        destinationArn,
+        "The destination queue must be a FIFO queue exactly when the source queue is.",
+      );
     }
   }
   if ((await deadLetterSources(context, source.name)).length === 0) {
