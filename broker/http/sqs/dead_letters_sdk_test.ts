@@ -621,6 +621,34 @@ Deno.test("a task whose destination is deleted mid-task ends FAILED with the que
   assert.deepEqual(door.errors, []);
 });
 
+Deno.test("a task whose source is deleted and created again mid-task ends FAILED, moving nothing of the new queue", async () => {
+  await using door = startDoor();
+  const dead = await createQueue(door, "dead");
+  const alpha = await createQueue(door, "alpha", "dead");
+  await deadLetter(door, "alpha", ["m1", "m2", "m3", "m4", "m5"]);
+  const SourceArn = arnOf("dead");
+  // One a second: the task waits a second after each message.
+  await door.client.send(
+    new StartMessageMoveTaskCommand({ SourceArn, MaxNumberOfMessagesPerSecond: 1 }),
+  );
+  await taskUntil(door, SourceArn, (task) => task.ApproximateNumberOfMessagesMoved! >= 1);
+  await door.client.send(new DeleteQueueCommand({ QueueUrl: dead }));
+  const again = await createQueue(door, "dead");
+  const beta = await createQueue(door, "beta", "dead");
+  await deadLetter(door, "beta", ["n1", "n2", "n3"]);
+  // The task was started on the queue that was deleted: the new one's messages are not its to
+  // move (the task used to go on with them, back to beta, up to the old queue's count, and end
+  // COMPLETED).
+  const ended = await endedTask(door, SourceArn);
+  assert.equal(ended.Status, "FAILED");
+  assert.equal(ended.FailureReason, "AWS.SimpleQueueService.NonExistentQueue");
+  const moved = ended.ApproximateNumberOfMessagesMoved!;
+  assert.ok(moved >= 1 && moved < 5, `moved ${moved}`);
+  assert.equal(await visible(door, alpha), moved);
+  assert.deepEqual([await visible(door, again), await visible(door, beta)], [3, 0]);
+  assert.deepEqual(door.errors, []);
+});
+
 Deno.test({
   name: "closing the door stops its running tasks (nothing is left running)",
   // Fails the test if a task's timer or batch outlives the close (not on by default).

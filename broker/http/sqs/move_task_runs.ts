@@ -15,11 +15,13 @@
  * keys that removed the key or took a permission away fails the task (FailureReason
  * `AccessDenied`) before its next batch; a batch already in flight finishes.
  *
- * Failures: a batch the service refuses ends the task FAILED, its FailureReason the error's
- * query code (as SQS reports `AWS.SimpleQueueService.NonExistentQueue`), but for the replica's
- * refusals (`NoLeader`, `NotReady`: an election, a leadership hand-off, a node too busy), which
- * are retried after their Retry-After, `refusalsMax` times in a row at most. A task's batches are
- * the service's redrive on the node that runs the task, which only its leader may propose: they
+ * Failures: a batch the service refuses ends the task FAILED (a batch starts with `start`'s
+ * `checkSource` when given: a source deleted, or deleted and created again, is `QueueNotFound`),
+ * its FailureReason the error's query code (as SQS reports
+ * `AWS.SimpleQueueService.NonExistentQueue`), but for the replica's refusals (`NoLeader`,
+ * `NotReady`: an election, a leadership hand-off, a node too busy), which are retried after
+ * their Retry-After, `refusalsMax` times in a row at most. A task's batches are the service's
+ * redrive on the node that runs the task, which only its leader may propose: they
  * are not forwarded to another leader as requests are. So a task whose node no longer leads
  * (still refused after the retries) ends FAILED, its FailureReason `ServiceUnavailable:` and why
  * (`the node that runs the task no longer leads the cluster (not the leader; the leader is n2)…`);
@@ -145,6 +147,8 @@ interface Run {
   wake: (() => void) | null;
   /** Throws (SQS's AccessDenied) once the task's key may no longer move its messages. */
   checkPermissions: () => void;
+  /** Rejects (`QueueNotFound`) once the source is not the queue the task started on. */
+  checkSource?: () => Promise<void>;
   ended: Promise<void>;
 }
 
@@ -205,9 +209,16 @@ export class MoveTasks {
    * Remembers a new task (forgetting the oldest ended ones past the limits) and launches its
    * loop, which starts the first batch at once. `checkPermissions` runs before each batch and
    * throws (SQS's `AccessDenied`, which fails the task) once the key that started the task may
-   * no longer move its messages. Refused once the door is closed.
+   * no longer move its messages. `checkSource`, when given, starts each batch and rejects
+   * (`QueueNotFound`, which fails the task) once the source was deleted, or deleted and created
+   * again: a batch in flight as far as a cancel is concerned, its replica's refusals retried as
+   * the redrive's. Refused once the door is closed.
    */
-  start(task: MoveTask, checkPermissions: () => void = () => {}): void {
+  start(
+    task: MoveTask,
+    checkPermissions: () => void = () => {},
+    checkSource?: () => Promise<void>,
+  ): void {
     if (this.#closed) {
       throw new SqsError("ServiceUnavailable", "The node is shutting down; try another node.", {
         retryAfterSeconds: 1,
@@ -220,6 +231,7 @@ export class MoveTasks {
       batchInFlight: false,
       wake: null,
       checkPermissions,
+      checkSource,
       ended: Promise.resolve(),
     };
     this.#runs.set(task, run);
@@ -321,6 +333,7 @@ export class MoveTasks {
         run.batchInFlight = true;
         let moved: number;
         try {
+          if (run.checkSource !== undefined) await run.checkSource();
           ({ moved } = await service.redrive(task.source.name, {
             destination: task.destination?.name,
             maxMessages: asked,

@@ -183,7 +183,18 @@ export async function startMessageMoveTask(context: OperationContext): Promise<J
   // The same checks before each batch: the caller's key, against the keys serving then.
   const { allows, allowsEveryQueue, addresses } = context;
   const checks = { allows, allowsEveryQueue, addresses };
-  context.moveTasks.start(task, () => authorizeMove(checks, source, destination));
+  // Each batch is of the queue the task started on: one deleted and created again since (a new
+  // queue, whose messages are not the task's) fails the task, as the source's deletion does.
+  const { service } = context;
+  const sameSource = async () => {
+    if ((await service.getQueue(source.name)).createdAt !== found.createdAt) {
+      throw new BrokerError(
+        "QueueNotFound",
+        `queue '${source.name}' was deleted since the task started`,
+      );
+    }
+  };
+  context.moveTasks.start(task, () => authorizeMove(checks, source, destination), sameSource);
   return { TaskHandle: task.handle };
 }
 
