@@ -58,6 +58,8 @@ export interface SignedFormRequest {
   query?: string;
   /** The form body of a POST, as text or bytes (default empty). */
   body?: string | Uint8Array<ArrayBuffer>;
+  /** The query string sent instead of the signed `query` (a request changed after signing). */
+  sentQuery?: string;
 }
 
 /**
@@ -111,7 +113,8 @@ export async function signedForm(
       `SignedHeaders=host;x-amz-date, Signature=${signature}`,
   };
   if (method === "POST") headers["content-type"] = "application/x-www-form-urlencoded";
-  const response = await fetch(`${endpoint}${path}${query === "" ? "" : "?" + query}`, {
+  const sent = request.sentQuery ?? query;
+  const response = await fetch(`${endpoint}${path}${sent === "" ? "" : "?" + sent}`, {
     method,
     headers,
     body: method === "POST" ? body : undefined,

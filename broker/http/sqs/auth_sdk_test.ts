@@ -13,6 +13,7 @@ import {
 } from "./_npm_test_deps.ts";
 import { adminKey, rawCall, rejectsWith, startDoor } from "./_test_server.ts";
 import { FileKeyRing } from "../../auth/mod.ts";
+import { signedForm } from "./_signed_form.ts";
 
 const workerKey = {
   secretId: "AKIDworker",
@@ -226,4 +227,29 @@ Deno.test("a ReceiveMessage whose key a reload takes away ends at once, denied, 
       new DeleteMessageCommand({ QueueUrl: images, ReceiptHandle: Messages![0].ReceiptHandle }),
     );
   }
+});
+
+Deno.test("a query string changed after signing is refused: '+' and '%2B' are not the same value", async () => {
+  const { door, images } = await signedDoor();
+  await using _ = door;
+  const queueUrl = encodeURIComponent(images);
+  // Signed with a plus sign in the body; sent with `+`, which the form decoding reads as a space.
+  const { status, text } = await signedForm(door.endpoint, adminKey, {
+    method: "GET",
+    query: `Action=SendMessage&QueueUrl=${queueUrl}&MessageBody=1%2B1`,
+    sentQuery: `Action=SendMessage&QueueUrl=${queueUrl}&MessageBody=1+1`,
+  });
+  assert.equal(status, 403, text);
+  assert.match(text, /SignatureDoesNotMatch/);
+  const { Messages } = await door.client.send(new ReceiveMessageCommand({ QueueUrl: images }));
+  assert.equal(Messages, undefined, "nothing was sent");
+  // Signed as the space the door reads it as, `+` is served.
+  const served = await signedForm(door.endpoint, adminKey, {
+    method: "GET",
+    query: `Action=SendMessage&QueueUrl=${queueUrl}&MessageBody=1%201`,
+    sentQuery: `Action=SendMessage&QueueUrl=${queueUrl}&MessageBody=1+1`,
+  });
+  assert.equal(served.status, 200, served.text);
+  const received = await door.client.send(new ReceiveMessageCommand({ QueueUrl: images }));
+  assert.equal(received.Messages?.[0].Body, "1 1");
 });

@@ -144,9 +144,14 @@ function canonicalPath(pathname: string): string {
   return "/" + segments.map(escapeUri).join("/") + trailing;
 }
 
+/**
+ * A query part decoded as the query reader decodes it (form encoding: `+` is a space), so that
+ * what is signed is what the door acts on: decoded as a literal `+`, a `1+1` the door reads as
+ * `1 1` verified with the signature of `1%2B1`.
+ */
 function decodeQueryPart(text: string): string {
   try {
-    return decodeURIComponent(text);
+    return decodeURIComponent(text.replaceAll("+", " "));
   } catch {
     throw mismatch("The query string is not valid percent-encoding.");
   }
