@@ -19,6 +19,11 @@ export interface RedriveCommand {
   queue: string;
   destination?: string;
   maxMessages: number;
+  /**
+   * The `createdAt` of the queue the caller means: a queue of the name created at another time
+   * (deleted and created again since the caller read it) is refused, `QueueNotFound`.
+   */
+  ifCreatedAt?: number;
 }
 
 /** A Rewind command: exactly one of `timestamp` and `sequence`. */
@@ -52,7 +57,7 @@ export function decodeRewind(payload: Uint8Array): RewindCommand {
 /** Decodes a Redrive payload; throws `InvalidParameter` for a bad field. */
 export function decodeRedrive(payload: Uint8Array): RedriveCommand {
   const command = decodeJsonCommand(payload);
-  const { destination, maxMessages } = command;
+  const { destination, maxMessages, ifCreatedAt } = command;
   if (
     typeof maxMessages !== "number" || !Number.isInteger(maxMessages) || maxMessages < 1 ||
     maxMessages > redriveMessagesMax
@@ -62,7 +67,13 @@ export function decodeRedrive(payload: Uint8Array): RedriveCommand {
   if (destination !== undefined && typeof destination !== "string") {
     throw invalidParameter("destination", "must be a string");
   }
-  return { queue: command.queue, destination, maxMessages };
+  if (
+    ifCreatedAt !== undefined &&
+    !(typeof ifCreatedAt === "number" && Number.isSafeInteger(ifCreatedAt) && ifCreatedAt >= 0)
+  ) {
+    throw invalidParameter("ifCreatedAt", "must be a non-negative integer");
+  }
+  return { queue: command.queue, destination, maxMessages, ifCreatedAt };
 }
 
 /**

@@ -133,11 +133,12 @@ export interface RewindCommand {
   sequence?: number;
 }
 
-/** Redrive command. */
+/** Redrive command (`ifCreatedAt`: only the queue of the name created then, see the decoder). */
 export interface RedriveCommand {
   queue: string;
   destination?: string;
   maxMessages: number;
+  ifCreatedAt?: number;
 }
 
 function writeHeader(writer: ByteWriter, queue: string): void {

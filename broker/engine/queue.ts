@@ -416,12 +416,21 @@ export class QueueState extends QueueStore {
 
   /**
    * Moves visible messages to `targetFor(origin)` in sequence order, up to `maxMessages`; a
-   * message whose target is null stays. Returns how many moved.
+   * message whose target is null stays. Returns how many moved. With `ifCreatedAt`, a queue
+   * created at another time (this name deleted and created again since the caller read it) moves
+   * nothing: `QueueNotFound`.
    */
   redrive(
     maxMessages: number,
     targetFor: (origin: string | undefined) => MessageSink | null,
+    ifCreatedAt?: number,
   ): number {
+    if (ifCreatedAt !== undefined && ifCreatedAt !== this.meta.createdAt) {
+      throw new BrokerError(
+        "QueueNotFound",
+        `queue '${this.meta.name}' was deleted and created again since it was read`,
+      );
+    }
     let moved = 0;
     let sequence = this.runs.lowSequence;
     const end = this.runs.endSequence;

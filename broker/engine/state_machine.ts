@@ -443,7 +443,7 @@ export class StateMachine {
   }
 
   #redrive(entry: AppliedEntry, now: number): { moved: number } {
-    const { destination, maxMessages, ...command } = decodeRedrive(entry.payload);
+    const { destination, maxMessages, ifCreatedAt, ...command } = decodeRedrive(entry.payload);
     const queue = this.#queue(command.queue, now);
     const fifo = queue.meta.attributes.fifo;
     let fixed: MessageSink | null = null;
@@ -462,7 +462,7 @@ export class StateMachine {
         return null;
       }
       return this.#sinkInto(target, now);
-    });
+    }, ifCreatedAt);
     return { moved };
   }
 

@@ -242,3 +242,30 @@ Deno.test("member addresses are replicated state and survive a snapshot", () => 
     { id: "n4", peerAddress: "10.0.0.4:9877", clientUrl: "http://10.0.0.4:9876" },
   ]);
 });
+
+Deno.test("a Redrive with ifCreatedAt moves only from the queue created then, not one created again under its name", () => {
+  const driver = new Driver();
+  driver.create("work", {});
+  driver.create("dlq", {});
+  const createdAt = driver.machine.getQueue("dlq", driver.now)!.createdAt;
+  driver.send("dlq", [{ body: "a" }]);
+  const redrive = (ifCreatedAt: number) =>
+    driver.apply(
+      CommandType.Redrive,
+      encodeRedrive({ queue: "dlq", destination: "work", maxMessages: 10, ifCreatedAt }),
+    );
+  assert.deepEqual(redrive(createdAt), { moved: 1 }, "the same queue");
+  driver.apply(CommandType.DeleteQueue, encodeQueueCommand({ queue: "dlq" }));
+  driver.now += 1;
+  driver.create("dlq", {});
+  driver.send("dlq", [{ body: "b" }, { body: "c" }]);
+  const refused = redrive(createdAt);
+  assert.ok(refused instanceof BrokerError && refused.code === "QueueNotFound", String(refused));
+  assert.equal(driver.machine.getQueue("dlq", driver.now)?.activeMessages, 2, "nothing moved");
+  assert.equal(driver.machine.getQueue("work", driver.now)?.activeMessages, 1);
+  const bad = driver.apply(
+    CommandType.Redrive,
+    new TextEncoder().encode(JSON.stringify({ queue: "dlq", maxMessages: 1, ifCreatedAt: -1 })),
+  );
+  assert.ok(bad instanceof BrokerError && bad.code === "InvalidParameter", String(bad));
+});

@@ -26,6 +26,7 @@ export type {
   ListQueuesOptions,
   NodeStatus,
   QueueService,
+  RedriveOptions,
   TagChanges,
 } from "./types.ts";
 export {

@@ -53,6 +53,7 @@ import type {
   DeleteOptions,
   ListQueuesOptions,
   QueueService,
+  RedriveOptions,
 } from "./types.ts";
 import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
 import { readMessages, receivableAtOnce } from "./deliveries.ts";
@@ -574,7 +575,11 @@ export class EngineService implements QueueService {
     return await this.#propose(CommandType.Purge, encodeQueueCommand({ queue: name }));
   }
 
-  async redrive(name: string, request: RedriveRequest): Promise<RedriveResponse> {
+  async redrive(
+    name: string,
+    request: RedriveRequest,
+    options: RedriveOptions = {},
+  ): Promise<RedriveResponse> {
     const attributes = this.#attributes(name);
     const clean = checkRedrive(request, redriveMessagesMax);
     if (clean.destination !== undefined) {
@@ -585,7 +590,7 @@ export class EngineService implements QueueService {
         throw invalidParameter("destination", "must be fifo exactly when the queue is fifo");
       }
     }
-    const payload = encodeRedrive({ queue: name, ...clean });
+    const payload = encodeRedrive({ queue: name, ...clean, ifCreatedAt: options.ifCreatedAt });
     return await this.#propose(CommandType.Redrive, payload);
   }
 }

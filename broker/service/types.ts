@@ -60,6 +60,16 @@ export interface DeleteOptions {
   goneAsDeleted?: boolean;
 }
 
+/** Options of `QueueService.redrive`. */
+export interface RedriveOptions {
+  /**
+   * Only the queue of the name created at this time (its `createdAt`): one deleted and created
+   * again since (another queue, not the caller's) is `QueueNotFound` and nothing moves, checked
+   * where the redrive is applied, so no re-creation can slip in between.
+   */
+  ifCreatedAt?: number;
+}
+
 /** The engine as the doors see it. All methods may throw `BrokerError`. */
 export interface QueueService {
   createQueue(name: string, attributes: QueueAttributesInput): Promise<CreateQueueResult>;
@@ -93,7 +103,11 @@ export interface QueueService {
   changeVisibility(name: string, entries: VisibilityEntry[]): Promise<ChangeVisibilityResponse>;
   rewind(name: string, request: RewindRequest): Promise<RewindResponse>;
   purge(name: string): Promise<{ purged: number }>;
-  redrive(name: string, request: RedriveRequest): Promise<RedriveResponse>;
+  redrive(
+    name: string,
+    request: RedriveRequest,
+    options?: RedriveOptions,
+  ): Promise<RedriveResponse>;
 }
 
 /** What the operations endpoints need from the node. */

@@ -15,9 +15,9 @@
  * keys that removed the key or took a permission away fails the task (FailureReason
  * `AccessDenied`) before its next batch; a batch already in flight finishes.
  *
- * Failures: a batch the service refuses ends the task FAILED (a batch starts with `start`'s
- * `checkSource` when given: a source deleted, or deleted and created again, is `QueueNotFound`),
- * its FailureReason the error's query code (as SQS reports
+ * Failures: a batch the service refuses ends the task FAILED (with `start`'s `sourceCreatedAt`,
+ * each batch moves only from the queue created then: a source deleted, or deleted and created
+ * again, is `QueueNotFound`, checked where the batch is applied), its FailureReason the error's query code (as SQS reports
  * `AWS.SimpleQueueService.NonExistentQueue`), but for the replica's refusals (`NoLeader`,
  * `NotReady`: an election, a leadership hand-off, a node too busy), which are retried after
  * their Retry-After, `refusalsMax` times in a row at most. A task's batches are the service's
@@ -147,8 +147,8 @@ interface Run {
   wake: (() => void) | null;
   /** Throws (SQS's AccessDenied) once the task's key may no longer move its messages. */
   checkPermissions: () => void;
-  /** Rejects (`QueueNotFound`) once the source is not the queue the task started on. */
-  checkSource?: () => Promise<void>;
+  /** The source's `createdAt` at the task's start: each batch is of that queue only. */
+  sourceCreatedAt?: number;
   ended: Promise<void>;
 }
 
@@ -209,16 +209,11 @@ export class MoveTasks {
    * Remembers a new task (forgetting the oldest ended ones past the limits) and launches its
    * loop, which starts the first batch at once. `checkPermissions` runs before each batch and
    * throws (SQS's `AccessDenied`, which fails the task) once the key that started the task may
-   * no longer move its messages. `checkSource`, when given, starts each batch and rejects
-   * (`QueueNotFound`, which fails the task) once the source was deleted, or deleted and created
-   * again: a batch in flight as far as a cancel is concerned, its replica's refusals retried as
-   * the redrive's. Refused once the door is closed.
+   * no longer move its messages. `sourceCreatedAt`, when given, goes with each batch's redrive:
+   * a source deleted and created again since (another queue) moves nothing and fails the task
+   * (`QueueNotFound`), decided where the batch is applied. Refused once the door is closed.
    */
-  start(
-    task: MoveTask,
-    checkPermissions: () => void = () => {},
-    checkSource?: () => Promise<void>,
-  ): void {
+  start(task: MoveTask, checkPermissions: () => void = () => {}, sourceCreatedAt?: number): void {
     if (this.#closed) {
       throw new SqsError("ServiceUnavailable", "The node is shutting down; try another node.", {
         retryAfterSeconds: 1,
@@ -231,7 +226,7 @@ export class MoveTasks {
       batchInFlight: false,
       wake: null,
       checkPermissions,
-      checkSource,
+      sourceCreatedAt,
       ended: Promise.resolve(),
     };
     this.#runs.set(task, run);
@@ -333,11 +328,10 @@ export class MoveTasks {
         run.batchInFlight = true;
         let moved: number;
         try {
-          if (run.checkSource !== undefined) await run.checkSource();
           ({ moved } = await service.redrive(task.source.name, {
             destination: task.destination?.name,
             maxMessages: asked,
-          }));
+          }, { ifCreatedAt: run.sourceCreatedAt }));
         } catch (error) {
           const retried = isReplicaRefusal(error) && error.code !== "NodeRemoved";
           if (retried && run.closing) break; // the stopping node's refusal: CANCELLED

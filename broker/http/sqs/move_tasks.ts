@@ -185,16 +185,8 @@ export async function startMessageMoveTask(context: OperationContext): Promise<J
   const checks = { allows, allowsEveryQueue, addresses };
   // Each batch is of the queue the task started on: one deleted and created again since (a new
   // queue, whose messages are not the task's) fails the task, as the source's deletion does.
-  const { service } = context;
-  const sameSource = async () => {
-    if ((await service.getQueue(source.name)).createdAt !== found.createdAt) {
-      throw new BrokerError(
-        "QueueNotFound",
-        `queue '${source.name}' was deleted since the task started`,
-      );
-    }
-  };
-  context.moveTasks.start(task, () => authorizeMove(checks, source, destination), sameSource);
+  const permitted = () => authorizeMove(checks, source, destination);
+  context.moveTasks.start(task, permitted, found.createdAt);
   return { TaskHandle: task.handle };
 }
 
