@@ -53,6 +53,7 @@ export interface CommandResults {
   [CommandType.Rewind]: RewindResponse;
   [CommandType.Purge]: { purged: number };
   [CommandType.Redrive]: { moved: number };
+  [CommandType.RedriveOfCreated]: { moved: number };
   [CommandType.Tick]: undefined;
   [CommandType.SetMember]: undefined;
   [CommandType.CreateTopic]: CreateResult;

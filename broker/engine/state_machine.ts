@@ -198,6 +198,7 @@ export class StateMachine {
       case CommandType.Purge:
         return this.#purge(entry, now);
       case CommandType.Redrive:
+      case CommandType.RedriveOfCreated:
         return this.#redrive(entry, now);
       case CommandType.Tick:
         return this.#tick(now);

@@ -251,7 +251,7 @@ Deno.test("a Redrive with ifCreatedAt moves only from the queue created then, no
   driver.send("dlq", [{ body: "a" }]);
   const redrive = (ifCreatedAt: number) =>
     driver.apply(
-      CommandType.Redrive,
+      CommandType.RedriveOfCreated,
       encodeRedrive({ queue: "dlq", destination: "work", maxMessages: 10, ifCreatedAt }),
     );
   assert.deepEqual(redrive(createdAt), { moved: 1 }, "the same queue");
@@ -264,7 +264,7 @@ Deno.test("a Redrive with ifCreatedAt moves only from the queue created then, no
   assert.equal(driver.machine.getQueue("dlq", driver.now)?.activeMessages, 2, "nothing moved");
   assert.equal(driver.machine.getQueue("work", driver.now)?.activeMessages, 1);
   const bad = driver.apply(
-    CommandType.Redrive,
+    CommandType.RedriveOfCreated,
     new TextEncoder().encode(JSON.stringify({ queue: "dlq", maxMessages: 1, ifCreatedAt: -1 })),
   );
   assert.ok(bad instanceof BrokerError && bad.code === "InvalidParameter", String(bad));

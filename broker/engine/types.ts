@@ -57,6 +57,11 @@ export const CommandType = {
   /** Outcomes of HTTP push attempts, proposed by the leader's push worker. */
   PushResults: 35,
   /**
+   * A Redrive whose `ifCreatedAt` names the queue's creation: a type of its own, so a release
+   * that doesn't know the check refuses the entry instead of moving what this one would not.
+   */
+  RedriveOfCreated: 36,
+  /**
    * A send batch that also runs receives for the long polls parked on its queue, in the same
    * entry (one replicated write for send and lock). Numbered apart from the codes above so that
    * codes added in sequence elsewhere don't take it; the codes are checked to be distinct.

@@ -590,7 +590,9 @@ export class EngineService implements QueueService {
         throw invalidParameter("destination", "must be fifo exactly when the queue is fifo");
       }
     }
-    const payload = encodeRedrive({ queue: name, ...clean, ifCreatedAt: options.ifCreatedAt });
-    return await this.#propose(CommandType.Redrive, payload);
+    const { ifCreatedAt } = options;
+    const payload = encodeRedrive({ queue: name, ...clean, ifCreatedAt });
+    const type = ifCreatedAt === undefined ? CommandType.Redrive : CommandType.RedriveOfCreated;
+    return await this.#propose(type, payload);
   }
 }
