@@ -381,6 +381,9 @@ export class PushWorker {
         pausedUntil: 0,
       };
       this.#lanes.set(key, lane);
+    } else {
+      // The key leaves out what a PATCH may change (the format): take this pass's target.
+      lane.target = target;
     }
     return lane;
   }

@@ -390,3 +390,24 @@ Deno.test("bodies read ahead and in flight stay within heldBodyBytesMax, however
   assert.ok(worker.stats().requests >= 10 * 64, "every message was tried on every subscription");
   worker.stop();
 });
+
+Deno.test("a PATCH of the format applies to the next push of a running worker", async () => {
+  const context = await setup();
+  await hook(context, "merchant");
+  await context.topics.publish("t", [{ body: "a" }]);
+  context.worker.start();
+  await tick(context);
+  const calls = context.endpoint.calls;
+  assert.equal(calls[0].headers["content-type"], "application/json");
+  calls[0].answer(200);
+  await tick(context);
+  await context.topics.updateSubscription("t", "merchant", { format: "simplified" });
+  await context.topics.publish("t", [{ body: "b" }]);
+  await tick(context);
+  assert.equal(calls.length, 2);
+  assert.equal(calls[1].headers["content-type"], "text/plain; charset=utf-8");
+  assert.equal(calls[1].body, "b");
+  calls[1].answer(200);
+  await tick(context);
+  context.worker.stop();
+});
