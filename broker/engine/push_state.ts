@@ -124,6 +124,9 @@ export class PushState {
       push.nextAttemptAt = outcome.now + delay;
       this.#heap.push(push.nextAttemptAt, push.sequence);
       this.counters.retries++;
+      // The entry of the attempt that failed is stale now; without tidying, a replica that only
+      // applies (no worker reads its due pushes) kept one per failure until the pushes settled.
+      this.#tidy();
       return "retry";
     }
     this.pending.delete(push.sequence);
