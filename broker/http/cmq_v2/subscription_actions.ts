@@ -243,4 +243,6 @@ export const subscriptionActions: ReadonlyMap<string, CmqTopicAction> = new Map(
   ["GetSubscriptionAttributes", getSubscriptionAttributes],
   ["SetSubscriptionAttributes", setSubscriptionAttributes],
   ["ClearSubscriptionFilterTags", clearSubscriptionFilterTags],
+  // The official Java SDK's ClearFilterTags() sends the action under this spelling.
+  ["ClearSUbscriptionFIlterTags", clearSubscriptionFilterTags],
 ]);

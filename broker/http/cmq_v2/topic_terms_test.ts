@@ -69,3 +69,25 @@ Deno.test("ClearSubscriptionFilterTags on a routing-key topic's subscription cha
     4440,
   );
 });
+
+Deno.test("the Java SDK's ClearFilterTags, sent as Action ClearSUbscriptionFIlterTags, clears the tags", async () => {
+  const { client, refused } = setup({ topics: true, client: { style: "java" } });
+  ok(await client.call("CreateQueue", { queueName: "eu" }));
+  ok(await client.call("CreateTopic", { topicName: "tagged" }));
+  const subscription = { topicName: "tagged", subscriptionName: "eu" };
+  ok(
+    await client.call("Subscribe", {
+      ...subscription,
+      protocol: "queue",
+      endpoint: "eu",
+      "filterTag.1": "eu",
+      ...sdkSubscribeDefaults,
+    }),
+  );
+  ok(await client.call("ClearSUbscriptionFIlterTags", subscription));
+  assert.deepEqual(ok(await client.call("GetSubscriptionAttributes", subscription)).filterTag, []);
+  await refused(
+    () => client.call("ClearSUbscriptionFIlterTags", { ...subscription, subscriptionName: "nope" }),
+    4440,
+  );
+});
