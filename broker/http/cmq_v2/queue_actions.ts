@@ -144,7 +144,10 @@ const getQueueAttributes: CmqAction = {
       activeMsgNum: queue.activeMessages,
       inactiveMsgNum: queue.inflightMessages,
       delayMsgNum: queue.delayedMessages,
+      // Under both spellings: CMQ's documentation and its Python, PHP and C++ SDKs name the count
+      // rewindmsgNum, its Java SDK reads rewindMsgNum.
       rewindMsgNum: queue.rewindableMessages,
+      rewindmsgNum: queue.rewindableMessages,
       // The SDKs read these as integers (Java `getInt`): 0 stands for "no message".
       minMsgTime: queue.oldestMessageAt === null ? 0 : unixSeconds(queue.oldestMessageAt),
       createTime: unixSeconds(queue.createdAt),

@@ -17,6 +17,7 @@ const attributeFields = [
   "inactiveMsgNum",
   "delayMsgNum",
   "rewindMsgNum",
+  "rewindmsgNum",
   "minMsgTime",
   "createTime",
   "lastModifyTime",
@@ -190,6 +191,8 @@ Deno.test("GetQueueAttributes counts active, inactive, delayed and rewindable me
     [read.activeMsgNum, read.inactiveMsgNum, read.delayMsgNum, read.rewindMsgNum],
     [1, 0, 1, 1],
   );
+  // The Python and C++ SDKs read the count as rewindmsgNum (the Java SDK as rewindMsgNum).
+  assert.equal(read.rewindmsgNum, 1);
 });
 
 Deno.test("SetQueueAttributes changes what it carries, keeps the rest, and answers the result", async () => {
