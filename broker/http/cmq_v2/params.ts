@@ -136,10 +136,11 @@ function missing(name: string) {
   return invalidParameter(moduleCode.missingParameter, `lacked of required parameter ${name}`);
 }
 
-function outOfRange(name: string, range: { min: number; max: number }) {
+/** CMQ's (10350) for `name` outside `range`; `note` adds what else is taken. */
+export function outOfRange(name: string, range: { min: number; max: number }, note = "") {
   return invalidParameter(
     moduleCode.outOfRange,
-    `parameter ${name} value or length is out of range (${range.min}-${range.max})`,
+    `parameter ${name} value or length is out of range (${range.min}-${range.max}${note})`,
   );
 }
 

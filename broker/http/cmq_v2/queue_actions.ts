@@ -3,14 +3,15 @@
  * SetQueueAttributes, DeleteQueue, RewindQueue.
  *
  * Attributes keep CMQ's names and ranges: `maxMsgHeapNum` (cmqd's maxBacklog, CMQ's
- * 1,000,000–1,000,000,000), `pollingWaitSeconds`, `visibilityTimeout`, `maxMsgSize`,
+ * 1,000,000–1,000,000,000; SetQueueAttributes also takes back a smaller value the queue has,
+ * see `readUpdate`), `pollingWaitSeconds`, `visibilityTimeout`, `maxMsgSize`,
  * `msgRetentionSeconds`, `rewindSeconds` (the others as in `limits.ts`). Times are Unix seconds.
  *
  * @module
  */
 import { type CmqAction, unixSeconds } from "./action_types.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode } from "./errors.ts";
-import { type CmqParams, optionalInteger, requiredInteger } from "./params.ts";
+import { type CmqParams, optionalInteger, outOfRange, requiredInteger } from "./params.ts";
 import {
   BrokerError,
   type Queue,
@@ -48,13 +49,44 @@ const attributeParameters = [
 ] as const;
 
 /** The attributes a CreateQueue or SetQueueAttributes carries (absent ones are left out). */
-function readAttributes(params: CmqParams): QueueAttributesInput {
+function readAttributes(
+  params: CmqParams,
+  skip?: (typeof attributeParameters)[number]["name"],
+): QueueAttributesInput {
   const attributes: QueueAttributesInput = {};
   for (const { name, attribute, range } of attributeParameters) {
+    if (name === skip) continue;
     const value = optionalInteger(params, name, range);
     if (value !== undefined) attributes[attribute] = value;
   }
   return attributes;
+}
+
+/**
+ * The attributes of a SetQueueAttributes. A queue made through the native API may have a
+ * maxBacklog below CMQ's smallest maxMsgHeapNum; GetQueueAttributes reports it, and the SDKs
+ * write every attribute they read back (Python, PHP: all of them; Java, C++: every one above
+ * 0), so a maxMsgHeapNum equal to the queue's current value is taken as "unchanged" and left
+ * out of the update (nothing writes it: a change made meanwhile through the native API stays).
+ * Any other value below CMQ's range is refused as CMQ would.
+ */
+async function readUpdate(
+  service: QueueService,
+  params: CmqParams,
+  queueName: string,
+): Promise<QueueAttributesInput> {
+  const range = maxMsgHeapNumRange;
+  const heap = optionalInteger(params, "maxMsgHeapNum", {
+    min: Number.MIN_SAFE_INTEGER,
+    max: Number.MAX_SAFE_INTEGER,
+  });
+  const attributes = readAttributes(params, "maxMsgHeapNum");
+  if (heap === undefined) return attributes;
+  if (heap >= range.min && heap <= range.max) return { ...attributes, maxBacklog: heap };
+  if (heap > range.max) throw outOfRange("maxMsgHeapNum", range);
+  const current = (await service.getQueue(queueName)).maxBacklog;
+  if (heap === current) return attributes;
+  throw outOfRange("maxMsgHeapNum", range, current < range.min ? `, or ${current}` : "");
 }
 
 /** The settable attributes of `queue` under CMQ's names. */
@@ -160,7 +192,10 @@ const setQueueAttributes: CmqAction = {
   scope: "queue",
   permission: "manage",
   async run({ service, params, queueName }) {
-    const queue = await service.updateQueue(queueName, readAttributes(params));
+    const queue = await service.updateQueue(
+      queueName,
+      await readUpdate(service, params, queueName),
+    );
     return attributesOf(queue);
   },
 };

@@ -220,6 +220,56 @@ Deno.test("SetQueueAttributes changes what it carries, keeps the rest, and answe
   );
 });
 
+Deno.test("SetQueueAttributes takes back a maxMsgHeapNum below CMQ's range that the queue has now", async () => {
+  const { client, broker, refused } = setup();
+  // The native API allows a maxBacklog of 1; CMQ's maxMsgHeapNum starts at 1,000,000.
+  await broker.createQueue("jobs", { maxBacklog: 500 });
+  const read = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  assert.equal(read.maxMsgHeapNum, 500);
+  // What the Python and PHP SDKs send for `meta = get_attributes(); meta.x = …; set_attributes(meta)`.
+  const writeBack = {
+    queueName: "jobs",
+    pollingWaitSeconds: read.pollingWaitSeconds,
+    visibilityTimeout: 90,
+    maxMsgSize: read.maxMsgSize,
+    msgRetentionSeconds: read.msgRetentionSeconds,
+    rewindSeconds: read.rewindSeconds,
+    maxMsgHeapNum: read.maxMsgHeapNum,
+  };
+  const set = await client.call("SetQueueAttributes", writeBack);
+  assert.equal(set.body.code, 0, set.body.message);
+  assert.equal(set.body.maxMsgHeapNum, 500);
+  assert.equal((await broker.getQueue("jobs")).visibilityTimeoutSeconds, 90);
+  // A change to another value below the range is refused, naming what is taken.
+  for (const maxMsgHeapNum of [501, 0, -1]) {
+    const changed = await refused(
+      () => client.call("SetQueueAttributes", { ...writeBack, maxMsgHeapNum }),
+      cmqCode.invalidParameter,
+      moduleCode.outOfRange,
+    );
+    assert.match(changed.body.message, /maxMsgHeapNum .*\(1000000-1000000000, or 500\)/);
+  }
+  await refused(
+    () => client.call("SetQueueAttributes", { ...writeBack, maxMsgHeapNum: 1_000_000_001 }),
+    cmqCode.invalidParameter,
+    moduleCode.outOfRange,
+  );
+  assert.equal((await broker.getQueue("jobs")).maxBacklog, 500);
+  // Into CMQ's range it changes as usual; below it is then refused again.
+  assert.equal(
+    (await client.call("SetQueueAttributes", { ...writeBack, maxMsgHeapNum: 2_000_000 })).body
+      .code,
+    0,
+  );
+  assert.equal((await broker.getQueue("jobs")).maxBacklog, 2_000_000);
+  const back = await refused(
+    () => client.call("SetQueueAttributes", { ...writeBack, maxMsgHeapNum: 500 }),
+    cmqCode.invalidParameter,
+    moduleCode.outOfRange,
+  );
+  assert.match(back.body.message, /\(1000000-1000000000\)/);
+});
+
 Deno.test("DeleteQueue removes the queue; every action on a missing queue is 4440", async () => {
   const { client, refused } = setup();
   await client.call("CreateQueue", { queueName: "jobs" });
