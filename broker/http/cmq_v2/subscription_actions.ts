@@ -76,12 +76,22 @@ function readSettings(params: CmqParams, urlEndpoint: boolean): SubscriptionAttr
 
 type Protocol = "http" | "queue";
 
+/**
+ * CMQ's two protocols. CMQ has no `https` protocol (its Subscribe documentation: "HTTP、queue";
+ * an https:// URL is an endpoint of protocol http), so `https` is refused like any other value,
+ * with CMQ's (10110), and the message says what to send instead.
+ */
 function protocolParam(params: CmqParams): Protocol {
-  const protocol = optionalChoice(params, "protocol", ["http", "queue"] as const);
+  const protocol = params.get("protocol");
   if (protocol === undefined) {
     throw invalidParameter(moduleCode.missingParameter, "lacked of required parameter protocol");
   }
-  return protocol;
+  if (protocol === "http" || protocol === "queue") return protocol;
+  throw invalidParameter(
+    moduleCode.parameterError,
+    "parameter protocol error: one of http, queue" +
+      (protocol === "https" ? " (an https:// endpoint is given with protocol http)" : ""),
+  );
 }
 
 /** The `endpoint` of a Subscribe as cmqd's endpoint (the engine checks URLs). */

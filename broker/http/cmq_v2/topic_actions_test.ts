@@ -353,6 +353,16 @@ Deno.test("subscription actions refuse bad input with CMQ's codes and change not
     4000,
     moduleCode.parameterError,
   );
+  // CMQ has no protocol https: an https:// endpoint is given with protocol http.
+  const https = await refused(
+    () => client.call("Subscribe", { ...base, protocol: "https" }),
+    4000,
+    moduleCode.parameterError,
+  );
+  assert.match(
+    https.body.message,
+    /^\(10110\)parameter protocol error: one of http, queue \(an https:\/\/ endpoint is given with protocol http\)$/,
+  );
   await refused(
     () => client.call("Subscribe", { ...base, protocol: "http", notifyStrategy: "FOREVER" }),
     4000,
