@@ -204,6 +204,9 @@ const getSubscriptionAttributes: CmqTopicAction = {
       // CMQ: messages waiting to be delivered; a queue endpoint takes its copies at publish.
       msgCount: s.pendingMessages ?? 0,
       protocol: protocolOf(s),
+      // The Python SDK (cmq/subscription.py) and the C++ SDK (Subscription.cpp) read this
+      // spelling; the Java SDK and CMQ's documentation read `protocol`.
+      protocal: protocolOf(s),
       endpoint: endpointText(s),
       notifyStrategy: strategyName(s),
       notifyContentFormat: formatName(s),

@@ -279,6 +279,8 @@ Deno.test("Subscribe, ListSubscriptionByTopic, Get/SetSubscriptionAttributes, Cl
     topicOwner: 0,
     msgCount: 0,
     protocol: "http",
+    // The Python and C++ SDKs read the protocol under this spelling.
+    protocal: "http",
     endpoint: "https://merchant.example/notify",
     notifyStrategy: "BACKOFF_RETRY",
     notifyContentFormat: "SIMPLIFIED",
