@@ -168,7 +168,11 @@ const fieldRenames: [RegExp, (params: CmqParams | undefined, index: string) => s
   [/\bmessages\.(\d+)\.body\b/g, (params, index) => listName(params, "msgBody", Number(index))],
   [/\bmessages\.\d+\.tags\.(\d+)\b/g, (params, index) => listName(params, "msgTag", Number(index))],
   [/\bmessages\.\d+\.tags\b/g, () => "msgTag"],
-  [/\bmessages\.\d+\.routingKey\b/g, () => "routingKey"],
+  // The C++ SDK's BatchPublishMessage sends `routingkey`.
+  [
+    /\bmessages\.\d+\.routingKey\b/g,
+    (params) => params?.spelling("routingKey", "routingkey") ?? "routingKey",
+  ],
   [
     /\breceiptHandles\.(\d+)\b/g,
     (params, index) => listName(params, "receiptHandle", Number(index)),

@@ -35,6 +35,15 @@ export class CmqParams {
     return this.#values.entries();
   }
 
+  /**
+   * The first of `names` (spellings of one parameter) that the request carries; the first of
+   * them when it carries none.
+   */
+  spelling<T extends string>(first: T, ...others: T[]): T {
+    if (this.#values.has(first)) return first;
+    return others.find((name) => this.#values.has(name)) ?? first;
+  }
+
   /** The parameter names in request order. */
   names(): IterableIterator<string> {
     return this.#values.keys();

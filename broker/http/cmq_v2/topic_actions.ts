@@ -4,7 +4,8 @@
  *
  * CMQ's names and codes: `filterType` 1 (tags, the default) or 2 (routing keys); `maxMsgSize`
  * and `msgRetentionSeconds` in cmqd's topic ranges; `msgTag.n` and `routingKey` on publishes
- * (an empty `routingKey`, which the Python SDK always sends, counts as none). Times are Unix
+ * (an empty `routingKey`, which the Python SDK always sends, counts as none; the C++ SDK's
+ * `routingkey` is taken as `routingKey`). Times are Unix
  * seconds.
  *
  * @module
@@ -147,7 +148,9 @@ function publishFilters(params: CmqParams): { tags?: string[]; routingKey?: stri
   const filters: { tags?: string[]; routingKey?: string } = {};
   const tags = optionalNumberedList(params, "msgTag", tagEntriesMax);
   if (tags !== undefined) filters.tags = tags;
-  const routingKey = params.get("routingKey");
+  // The official C++ SDK's BatchPublishMessage names it `routingkey` (always sent, empty
+  // without a key); a request with both spellings is read by `routingKey`.
+  const routingKey = params.get(params.spelling("routingKey", "routingkey"));
   if (routingKey !== undefined && routingKey !== "") filters.routingKey = routingKey;
   return filters;
 }

@@ -202,6 +202,49 @@ Deno.test("a routing-key topic delivers by bindingKey.n", async () => {
   assert.deepEqual(attributes.bindingKey, ["*.eu", "vip.#"]);
 });
 
+Deno.test("BatchPublishMessage takes the C++ SDK's `routingkey` as the routing key", async () => {
+  const { client, refused } = setup({ topics: true });
+  ok(await client.call("CreateQueue", { queueName: "eu" }));
+  ok(await client.call("CreateTopic", { topicName: "orders", filterType: 2 }));
+  ok(
+    await client.call("Subscribe", {
+      topicName: "orders",
+      subscriptionName: "eu",
+      protocol: "queue",
+      endpoint: "eu",
+      "bindingKey.1": "*.eu",
+      ...sdkSubscribeDefaults,
+    }),
+  );
+  // What the C++ SDK's Topic::BatchPublishMessage sends.
+  for (const routingkey of ["paid.eu", "paid.us"]) {
+    ok(
+      await client.call("BatchPublishMessage", {
+        topicName: "orders",
+        routingkey,
+        "msgBody.1": `${routingkey}-1`,
+        "msgBody.2": `${routingkey}-2`,
+      }),
+    );
+  }
+  const received = ok(
+    await client.call("BatchReceiveMessage", { queueName: "eu", numOfMsg: 16 }),
+  );
+  const bodies = (received.msgInfoList as { msgBody: string }[]).map((m) => m.msgBody);
+  assert.deepEqual(bodies.sort(), ["paid.eu-1", "paid.eu-2"]);
+  // An error names the parameter as sent.
+  const tooLong = await refused(
+    () =>
+      client.call("BatchPublishMessage", {
+        topicName: "orders",
+        routingkey: "a".repeat(65),
+        "msgBody.1": "x",
+      }),
+    4000,
+  );
+  assert.match(tooLong.body.message, /^\(\d+\)routingkey: /);
+});
+
 Deno.test("Subscribe, ListSubscriptionByTopic, Get/SetSubscriptionAttributes, ClearSubscriptionFilterTags, Unsubscribe", async () => {
   const { client, clock, refused } = setup({ topics: true });
   ok(await client.call("CreateQueue", { queueName: "inbox" }));
