@@ -25,6 +25,8 @@ export interface SnapshotReceiver {
   leaderTerm: Term;
   index: LogIndex;
   term: Term;
+  /** The size every chunk of this transfer announces (the sink's file is made for it). */
+  totalBytes: number;
   receivedBytes: number;
 }
 
@@ -52,6 +54,7 @@ export function handleSnapshotChunk(raft: Raft, message: Message): void {
       leaderTerm: message.term,
       index: chunk.index,
       term: chunk.term,
+      totalBytes: chunk.totalBytes,
       receivedBytes: 0,
     };
     raft.snapshotSink.begin({
@@ -119,8 +122,11 @@ function cloneChunkConfig(chunk: SnapshotChunk): Snapshot["config"] {
 }
 
 function sameTransfer(receiver: SnapshotReceiver, message: Message, chunk: SnapshotChunk): boolean {
+  // A chunk announcing another size belongs to other bytes (no sound leader changes the size of
+  // a snapshot mid-transfer): continuing would write it past the size the sink was given.
   return receiver.from === message.from && receiver.leaderTerm === message.term &&
-    receiver.index === chunk.index && receiver.term === chunk.term;
+    receiver.index === chunk.index && receiver.term === chunk.term &&
+    receiver.totalBytes === chunk.totalBytes;
 }
 
 function respond(

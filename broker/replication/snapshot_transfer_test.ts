@@ -208,3 +208,26 @@ Deno.test("a snapshot file the leader can't read while resending stops the repli
   await caughtUp(cluster, leader, lagging);
   await cluster.stopAll();
 });
+
+Deno.test("a chunk announcing another total than its transfer's is not written past the file's size", async () => {
+  // A key holder's Snap whose totalBytes grew mid-transfer passed every stateless check, and the
+  // sink's "chunks stay within the snapshot" assertion stopped the follower's replica.
+  const { cluster, leader, lagging } = await laggingFollower();
+  let changed = 0;
+  intercept(cluster, (message) => {
+    if (message.type !== MessageType.Snap || message.to !== lagging) return message;
+    const chunk = message.snapshot!;
+    const last = chunk.offset > 0 && chunk.offset + chunk.data.length === chunk.totalBytes;
+    if (!last || changed >= 2) return message;
+    changed++; // the last chunk, 100 bytes longer, and a total that says so
+    const data = new Uint8Array(chunk.data.length + 100);
+    data.set(chunk.data);
+    return { ...message, snapshot: { ...chunk, data, totalBytes: chunk.totalBytes + 100 } };
+  });
+  cluster.heal();
+  await caughtUp(cluster, leader, lagging);
+  assert.equal(changed, 2, "chunks with another total were delivered");
+  assert.equal(cluster.replica(lagging).failure, null, "the follower's replica kept running");
+  assert.deepEqual(partFiles(cluster, lagging), [], "no temp file is left behind");
+  await cluster.stopAll();
+});
