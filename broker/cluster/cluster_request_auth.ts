@@ -29,6 +29,7 @@ import type { ClusterInfo, JoinRequest } from "../../sdk/protocol.ts";
 import { NonceCache } from "../auth/mod.ts";
 import { BrokerError } from "../engine/mod.ts";
 import { errorBody, errorStatus } from "../http/mod.ts";
+import { boundedBody as readBodyUpTo } from "./forwarding.ts";
 
 /** The `Authorization` scheme of cluster-key-signed requests. */
 export const clusterRequestScheme = "CMQD-CLUSTER-HMAC-SHA256";
@@ -236,8 +237,10 @@ async function boundedBody(request: Request): Promise<Uint8Array<ArrayBuffer>> {
   if (declared > clusterRequestBodyBytesMax) {
     throw new BrokerError("RequestTooLarge", `over ${clusterRequestBodyBytesMax} bytes`);
   }
-  const body = new Uint8Array(await request.arrayBuffer());
-  if (body.length > clusterRequestBodyBytesMax) {
+  // Read up to the limit, not whole: a stranger claims the scheme without the key, and a body
+  // sent without a length (chunked) would otherwise be held in memory whatever its size.
+  const body = await readBodyUpTo(request, clusterRequestBodyBytesMax);
+  if (body === null) {
     throw new BrokerError("RequestTooLarge", `over ${clusterRequestBodyBytesMax} bytes`);
   }
   return body;

@@ -173,3 +173,38 @@ Deno.test("a follower checks a signed join before relaying it, and sends on the 
   assert.equal(refused.refusal.status, 401);
   assert.equal(ClusterRequestDoor.claims(new Request("http://member/v1/cluster")), false);
 });
+
+Deno.test("a signed-scheme body without a content-length is read only up to the limit", async (t) => {
+  // A stranger needs no key to claim the scheme: its body was read whole before its size was
+  // checked, so a chunked upload of any size was held in memory.
+  for (const path of ["leader", "follower"] as const) {
+    await t.step(path, async () => {
+      const { door, call, joins } = setup();
+      const chunkBytes = 16 * 1024;
+      let pulled = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pulled === 64) return controller.close(); // 1 MiB in all
+          pulled++;
+          controller.enqueue(new Uint8Array(chunkBytes));
+        },
+      });
+      const request = new Request("http://node/v1/cluster/nodes", {
+        method: "POST",
+        body,
+        headers: { authorization: "CMQD-CLUSTER-HMAC-SHA256 Node=n4" },
+      });
+      assert.equal(request.headers.get("content-length"), null, "sent without a length");
+      const response = path === "leader"
+        ? await call(request)
+        : (await door.admitForwarding(request) as { refusal: Response }).refusal;
+      assert.equal(response.status, 413);
+      assert.equal((await response.json()).error.code, "RequestTooLarge");
+      assert.ok(
+        pulled <= 3,
+        `${pulled} chunks of ${chunkBytes} bytes were read for a 16 KiB limit`,
+      );
+      assert.deepEqual(joins, []);
+    });
+  }
+});

@@ -86,7 +86,7 @@ function errorResponse(
 }
 
 /** The body, read up to `bytesMax`; null when it is longer (the rest is not read). */
-async function boundedBody(
+export async function boundedBody(
   request: Request,
   bytesMax: number,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
