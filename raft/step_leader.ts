@@ -167,6 +167,9 @@ function handleSnapshotResponse(raft: Raft, message: Message): void {
   if (transfer === null || transfer.snapshot.index !== message.index) return;
   // A `SnapResp` carries the byte offset the follower wants in the index-typed hint.
   const receivedBytes: number = message.rejectHint;
+  // No correct follower names an offset past the snapshot's end; the chunks sent from there
+  // would be read beyond the source's bytes, which stops the leader.
+  if (receivedBytes > transfer.snapshot.source.byteLength) return;
   if (message.reject) {
     // Rewind at most once per heartbeat: every chunk of a reordered window is rejected, and
     // answering each rejection with a new window would multiply the traffic.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Message, MessageType } from "../../raft/mod.ts";
+import { type LogIndex, type Message, MessageType } from "../../raft/mod.ts";
 import { decodeSnapshotContainer } from "./snapshot_container.ts";
 import { readSnapshotFile } from "../../storage/mod.ts";
 import { followerOf, sendBodies, settled, TestCluster } from "../cluster/testing/mod.ts";
@@ -230,4 +230,28 @@ Deno.test("a chunk announcing another total than its transfer's is not written p
   assert.equal(cluster.replica(lagging).failure, null, "the follower's replica kept running");
   assert.deepEqual(partFiles(cluster, lagging), [], "no temp file is left behind");
   await cluster.stopAll();
+});
+
+Deno.test("a snapshot acknowledgement past the snapshot's end does not make the leader read past it", async (t) => {
+  for (const reject of [false, true]) {
+    await t.step(reject ? "a rejection" : "an acknowledgement", async () => {
+      const { cluster, leader, lagging } = await laggingFollower();
+      let totalBytes = 0;
+      let changed = 0;
+      intercept(cluster, (message) => {
+        if (message.type === MessageType.Snap && message.to === lagging) {
+          totalBytes = message.snapshot!.totalBytes;
+        }
+        if (message.type !== MessageType.SnapResp || message.from !== lagging) return message;
+        if (changed >= 2) return message;
+        changed++;
+        return { ...message, reject, rejectHint: (totalBytes + 4096) as LogIndex };
+      });
+      cluster.heal();
+      await caughtUp(cluster, leader, lagging);
+      assert.equal(changed, 2, "acknowledgements past the end were delivered");
+      assert.equal(cluster.replica(leader).failure, null, "the leader's replica kept running");
+      await cluster.stopAll();
+    });
+  }
 });
