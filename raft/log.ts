@@ -123,6 +123,23 @@ export class RaftLog {
   }
 
   /**
+   * The time stamp an entry appended at `index` follows: that of the nearest stamped entry before
+   * it (an entry without one is stamped with its predecessor's when stored), or undefined when
+   * that is not known here (compacted, or stored without one). Walks back the unstable entries
+   * only, then reads at most one stored entry.
+   */
+  timestampBefore(index: LogIndex): number | undefined {
+    let position = Math.min(index - 1, this.lastIndex());
+    for (; position >= this.#unstableOffset; position--) {
+      const timestamp = this.#unstable[position - this.#unstableOffset].timestamp;
+      if (timestamp !== undefined) return timestamp;
+    }
+    if (this.#pendingSnapshot !== null || position < this.storage.firstIndex()) return undefined;
+    const at = position as LogIndex;
+    return this.storage.entries(at, nextIndex(at), 0)[0]?.timestamp;
+  }
+
+  /**
    * The index of the first entry of `entries` that is not already in the log with the same term
    * (0 if all are present).
    */

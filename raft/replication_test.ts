@@ -237,3 +237,44 @@ Deno.test("a follower that lost acknowledged entries is re-sent them instead of 
   assert.equal(cluster.raft(leader).status().progress["n3"].match, 10);
   cluster.checkLogMatching();
 });
+
+Deno.test("an append whose time stamps go back along the log is dropped, not stored", () => {
+  const cluster = new SimCluster({ seed: 41 });
+  const leader = cluster.electLeader("n1");
+  cluster.raft(leader).propose(new Uint8Array([1]), { timestamp: 1_000 });
+  cluster.stabilize();
+  const follower = cluster.raft("n2");
+  const before = follower.status();
+  const entry = (offset: number, timestamp: number) => ({
+    term: before.term,
+    index: (before.lastIndex + offset) as LogIndex,
+    type: EntryType.ApplicationMin,
+    data: new Uint8Array([offset]),
+    timestamp,
+  });
+  const stamps: Record<string, ReturnType<typeof entry>[]> = {
+    "before the last entry's": [entry(1, 999)],
+    "within the append": [entry(1, 2_000), entry(2, 1_500)],
+  };
+  for (const entries of Object.values(stamps)) {
+    // What a faulty (or forged) leader of the current term could send.
+    follower.step({
+      type: MessageType.App,
+      from: cluster.node(leader).id,
+      to: cluster.node("n2").id,
+      term: before.term,
+      logTerm: before.term,
+      index: before.lastIndex,
+      entries,
+      commit: before.commit,
+      reject: false,
+      rejectHint: 0,
+      context: "",
+    } as never);
+    cluster.processReadies();
+    assert.equal(follower.status().lastIndex, before.lastIndex, "nothing was appended");
+  }
+  cluster.raft(leader).propose(new Uint8Array([2]), { timestamp: 1_000 });
+  cluster.stabilize();
+  assert.equal(follower.status().lastIndex, before.lastIndex + 1, "a sound append still lands");
+});

@@ -8,7 +8,14 @@
 import assert from "node:assert/strict";
 import type { Raft } from "./raft.ts";
 import { handleSnapshotChunk } from "./snapshot_receiver.ts";
-import { type LogIndex, LOST_ENTRIES, type Message, MessageType, minIndex } from "./types.ts";
+import {
+  type Entry,
+  type LogIndex,
+  LOST_ENTRIES,
+  type Message,
+  MessageType,
+  minIndex,
+} from "./types.ts";
 
 /** Handles `message` on a follower (terms already reconciled). */
 export function stepFollower(raft: Raft, message: Message): void {
@@ -58,7 +65,8 @@ function handleAppend(raft: Raft, message: Message): void {
 
 /**
  * Appends the message's entries if the log matches at its prev position; the new last index.
- * Null, and nothing changed, when its config changes don't decode or apply (see `acceptsFrom`).
+ * Null, and nothing changed, when its config changes don't decode or apply (see `acceptsFrom`), or
+ * its time stamps go back (`timestampsFollow`).
  */
 function maybeAppend(raft: Raft, message: Message): LogIndex | undefined | null {
   const log = raft.log;
@@ -71,12 +79,27 @@ function maybeAppend(raft: Raft, message: Message): LogIndex | undefined | null 
     }
     const fresh = message.entries.slice(conflict - message.index - 1);
     if (!raft.configs.acceptsFrom(conflict, fresh)) return null;
+    if (!timestampsFollow(raft, conflict, fresh)) return null;
     if (conflict <= log.lastIndex()) raft.configs.truncateFrom(conflict);
     log.append(fresh);
     raft.configs.append(fresh);
   }
   if (log.commitTo(minIndex(message.commit, lastNew))) raft.onCommitted();
   return lastNew;
+}
+
+/**
+ * Whether the time stamps of `entries`, appended at `from`, never go back along the log: a
+ * correct leader stamps its entries in order, and the log's storage refuses one that goes back.
+ */
+function timestampsFollow(raft: Raft, from: LogIndex, entries: readonly Entry[]): boolean {
+  let previous = raft.log.timestampBefore(from);
+  for (const { timestamp } of entries) {
+    if (timestamp === undefined) continue;
+    if (previous !== undefined && !(timestamp >= previous)) return false;
+    previous = timestamp;
+  }
+  return true;
 }
 
 function handleHeartbeat(raft: Raft, message: Message): void {
