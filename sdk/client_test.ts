@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CmqdClient, CmqdError } from "./mod.ts";
+import { deferred, waitFor } from "./_test_helpers.ts";
 
 interface Seen {
   url: string;
@@ -467,4 +468,36 @@ Deno.test("a name of . or .. is refused before any request (a URL would fold it 
     });
   }
   assert.equal(seen.length, 0, "nothing was sent");
+});
+
+Deno.test("the caller's signal ends a call waiting out a retry's back-off", async () => {
+  const { transport, seen } = scriptedFetch([
+    errorResponse("NoLeader", 503, { "retry-after": "30" }),
+  ]);
+  const backOff = deferred<void>();
+  let backingOff = false;
+  const sdk = new CmqdClient({
+    baseUrl: "http://node-a:8080",
+    fetch: transport,
+    sleep: () => {
+      backingOff = true;
+      return backOff.promise; // 30 s, as Retry-After asked
+    },
+  });
+  const controller = new AbortController();
+  let outcome: unknown;
+  const pending = sdk.getQueue("q", { signal: controller.signal }).then(
+    () => (outcome = "resolved"),
+    (error) => (outcome = error),
+  );
+  await waitFor("the back-off after the 503", () => backingOff);
+  controller.abort();
+  try {
+    await waitFor("the aborted call to settle", () => outcome !== undefined);
+  } finally {
+    backOff.resolve();
+    await pending;
+  }
+  assert.ok(outcome instanceof CmqdError && outcome.code === "Aborted", String(outcome));
+  assert.equal(seen.length, 1);
 });

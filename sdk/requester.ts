@@ -48,7 +48,10 @@ export interface CmqdClientOptions {
   retry?: Partial<RetryOptions>;
   /** Follow the `x-cmqd-leader` hint. Default true. */
   followLeader?: boolean;
-  /** How to wait between attempts (tests pass a recorder). Default a timer. */
+  /**
+   * How to wait between attempts (tests pass a recorder). Default a timer. The call's signal
+   * ends the wait either way.
+   */
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -138,7 +141,7 @@ export class Requester {
   readonly #headTimeoutMs: number;
   readonly #retry: RetryOptions;
   readonly #followLeader: boolean;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** The timeouts of the attempts in flight, on one timer. */
   readonly #deadlines = new Deadlines();
   /** The last leader hint and the URL it names (each answer repeats it: parsed once). */
@@ -158,7 +161,7 @@ export class Requester {
     this.#retry = { ...retryDefaults, ...options.retry };
     if (!(this.#retry.attemptsMax >= 1)) throw new RangeError("retry.attemptsMax must be ≥ 1");
     this.#followLeader = options.followLeader ?? true;
-    this.#sleep = options.sleep ?? ((ms) => sleep(ms));
+    this.#sleep = options.sleep ?? sleep;
     this.#credentials = checkCredentials(options.credentials);
   }
 
@@ -210,7 +213,8 @@ export class Requester {
       const moved = error.status === 0 && this.#nodes.moveOn(target);
       const delayMs = this.#retryDelayMs(spec, error, attempt, moved);
       if (delayMs === undefined) throw error;
-      await this.#sleep(delayMs);
+      // A back-off may be a Retry-After of up to 30 s: an abort ends it, not the timer.
+      await untilAborted(this.#sleep(delayMs, spec.signal), spec.signal);
       if (spec.signal?.aborted) throw aborted(spec.signal);
     }
   }
@@ -451,6 +455,17 @@ function parseBody(status: number, text: string, kind: RequestSpec["response"]):
       status,
     });
   }
+}
+
+/** Settles with `waiting`, or as soon as `signal` aborts (the caller checks the signal). */
+function untilAborted(waiting: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return waiting;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    waiting.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function aborted(signal: AbortSignal): CmqdError {
