@@ -4,8 +4,10 @@
  * in Node (see `transport.ts`). One method per endpoint, named like the broker's `QueueService`.
  *
  * Failures reject with `CmqdError`. The client retries on its own only when a retry can't do
- * harm: 503 `NoLeader` / `NotReady` (the broker did not execute the request; `Retry-After` is
- * honoured) and connections that were never made (refused, unknown host) on every call;
+ * harm: 503 `NoLeader` / `NotReady` saying the broker did not take the request (`Retry-After` is
+ * honoured) and connections that were never made (refused, unknown host) on every call; a 503
+ * that may have taken effect ("outcome unknown", a forward cut by a leader change) only on calls
+ * that are safe to repeat, like a lost answer;
  * network errors or timeouts after the request may have been sent only on calls that are safe
  * to repeat — reads, `createQueue`, `createTopic` and `subscribe` (idempotent with the same
  * attributes), message deletes and visibility changes (a repeat changes nothing more; it may

@@ -13,8 +13,9 @@
  * FIFO queue treats as one queue-wide group) leave in send order, inside a batch and across
  * batches: a batch never carries a message whose group still has a batch on the wire.
  *
- * Retries: the client retries a batch on its own when that is safe (503s always; a lost answer
- * only when every message carries a `dedupId`). `autoDedupId: true` gives every message without
+ * Retries: the client retries a batch on its own when that is safe (a 503 saying nothing was
+ * done always; a lost answer, or a 503 whose outcome is unknown, only when every message carries
+ * a `dedupId`). `autoDedupId: true` gives every message without
  * one a random `dedupId` when it is sent, so a batch whose answer was lost is retried without
  * enqueueing anything twice.
  *
