@@ -15,7 +15,9 @@
  * never repeated after a lost answer (topics have no dedup). Back-off is exponential with
  * jitter, bounded by `retry`.
  *
- * `baseUrl` may list several nodes: a call that gets no answer moves on to the next one.
+ * `baseUrl` may list several nodes: a call that gets no answer moves on to the next one, and so
+ * does any call a node refuses with 503 `NodeRemoved` (it was removed from the cluster and serves
+ * nothing; it is avoided for 10 s).
  * Responses carry `x-cmqd-leader`; the client remembers it and sends later requests straight
  * to the leader, falling back to the listed nodes when the leader can't be reached.
  *

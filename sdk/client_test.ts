@@ -550,3 +550,29 @@ Deno.test("a 503 that may have taken effect is not repeated for a call unsafe to
     });
   }
 });
+
+Deno.test("a node removed from the cluster sends calls on to the next listed node, for any call", async () => {
+  // A removed node answers every API request 503 NodeRemoved before doing anything, with no
+  // Retry-After and no leader hint (it knows none); it stays up for as long as it is not stopped.
+  const removed = () =>
+    json({
+      error: { code: "NodeRemoved", message: "this node was removed from the cluster" },
+    }, 503);
+  const published = () => json({ messages: [{ id: "m", delivered: 1, refusedBy: [] }] });
+  const { sdk, seen, sleeps } = client([removed(), published(), published()], {
+    baseUrl: ["http://node-a:8080", "http://node-b:8080"],
+  });
+  // A publish is never repeated after a lost answer; this one was refused, so it may go on.
+  await sdk.publish("t", [{ body: "once" }]);
+  await sdk.publish("t", [{ body: "twice" }]);
+  assert.deepEqual(seen.map((entry) => new URL(entry.url).host), [
+    "node-a:8080",
+    "node-b:8080",
+    "node-b:8080",
+  ]);
+  assert.deepEqual(sleeps, [0]);
+  // With one node known there is nowhere else to go: the answer is the caller's.
+  const alone = client([removed()]);
+  await assert.rejects(alone.sdk.getQueue("q"), { code: "NodeRemoved" });
+  assert.equal(alone.seen.length, 1);
+});

@@ -207,10 +207,13 @@ export class Requester {
         error = caught;
       }
       if (error.code === "Aborted") throw error;
-      if (error.status === 0 && error.code === "Timeout") this.#nodes.suspect(target);
+      // A node removed from the cluster refuses everything, before doing anything, for as long
+      // as it runs: avoided like a silent one, and the call goes elsewhere if it can.
+      const removed = error.code === "NodeRemoved";
+      if ((error.status === 0 && error.code === "Timeout") || removed) this.#nodes.suspect(target);
       // No answer: the leader we were sent to is gone (ask the listed nodes again), or the
       // listed node is down (the next one may serve).
-      const moved = error.status === 0 && this.#nodes.moveOn(target);
+      const moved = (error.status === 0 || removed) && this.#nodes.moveOn(target);
       const delayMs = this.#retryDelayMs(spec, error, attempt, moved);
       if (delayMs === undefined) throw error;
       // A back-off may be a Retry-After of up to 30 s: an abort ends it, not the timer.
@@ -241,7 +244,7 @@ export class Requester {
     const unavailable = error.status === 503 &&
       (error.code === "NoLeader" || error.code === "NotReady") &&
       spec.retryUnavailable !== false && (spec.repeatable || !mayHaveTakenEffect(error));
-    const unsent = neverSent.has(error);
+    const unsent = neverSent.has(error) || (error.code === "NodeRemoved" && moved);
     const lost = (error.code === "NetworkError" || error.code === "Timeout") && spec.repeatable;
     if (!unavailable && !unsent && !lost) return undefined;
     // A node that refused the connection or froze says nothing about the next one: go at once.
