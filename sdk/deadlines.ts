@@ -24,6 +24,12 @@ const globalTimers: DeadlineTimers = {
   clear: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
 };
 
+/**
+ * The longest delay a timer takes: a longer one overflows to 1 ms (Node, Deno, browsers). A
+ * later deadline is reached by re-arming when the timer fires early for it (see `#fire`).
+ */
+const timerMsMax = 2 ** 31 - 1;
+
 interface Entry {
   at: number;
   expire: () => void;
@@ -78,7 +84,8 @@ export class Deadlines {
   #arm(at: number): void {
     if (this.#timer !== undefined) this.#timers.clear(this.#timer);
     this.#armedAt = at;
-    this.#timer = this.#timers.set(() => this.#fire(), Math.max(0, Math.ceil(at - this.#now())));
+    const delayMs = Math.min(timerMsMax, Math.max(0, Math.ceil(at - this.#now())));
+    this.#timer = this.#timers.set(() => this.#fire(), delayMs);
   }
 
   #disarm(): void {

@@ -92,3 +92,23 @@ Deno.test("on the real clock a short deadline expires and an idle set holds no t
   // The test sanitizer fails the test if a timer is still armed here.
   assert.equal(deadlines.size, 0);
 });
+
+Deno.test("a deadline past what one timer can wait (2^31 - 1 ms) is reached by re-arming, never by a timer that overflows", () => {
+  // setTimeout takes a 32-bit delay: a longer one becomes 1 ms, so a timeoutMs meant as "never"
+  // (Number.MAX_SAFE_INTEGER, 1e12) would wake every millisecond for the whole call.
+  const { deadlines, pending, advance } = manual();
+  const timerMsMax = 2 ** 31 - 1;
+  const asked = () => [...pending.values()].map((timer) => timer.at);
+  let expired = false;
+  const atMs = 3 * timerMsMax + 5;
+  deadlines.add(atMs, () => (expired = true));
+  let now = 0;
+  for (let round = 0; round < 3; round++) {
+    assert.ok(asked().every((at) => at - now <= timerMsMax), `asked ${asked()} at ${now}`);
+    now = asked()[0];
+    advance(now);
+    assert.equal(expired, false);
+  }
+  advance(atMs);
+  assert.equal(expired, true);
+});
