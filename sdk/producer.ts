@@ -225,6 +225,7 @@ export class Producer {
     done: () => void,
   ): Promise<SentMessage> {
     if (signal?.aborted) {
+      this.#failed++;
       done();
       return Promise.reject(this.#aborted(signal));
     }
@@ -235,6 +236,7 @@ export class Producer {
     return this.#waitForRoom(signal).then(
       () => this.#enqueue(entry, signal, done),
       (error) => {
+        this.#failed++;
         done();
         throw error;
       },

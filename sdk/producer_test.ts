@@ -313,3 +313,28 @@ Deno.test("batches keep to batchBytesMax in UTF-8 bytes; a later message may pas
   await flushed;
   assert.equal((await Promise.all(sends)).length, 3);
 });
+
+Deno.test("stats.failed counts every rejected send: aborted while queued, waiting for room or before", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { lingerMs: 60_000, pendingSendsMax: 1 });
+  const queuedAbort = new AbortController();
+  const queued = producer.send("queued", { signal: queuedAbort.signal });
+  const waitingAbort = new AbortController();
+  const waiting = producer.send("waiting", { signal: waitingAbort.signal });
+  waitingAbort.abort();
+  await assert.rejects(waiting, { code: "Aborted" });
+  queuedAbort.abort();
+  await assert.rejects(queued, { code: "Aborted" });
+  await assert.rejects(producer.send("late", { signal: AbortSignal.abort() }), {
+    code: "Aborted",
+  });
+  await producer.close();
+  await assert.rejects(producer.send("closed"), { code: "ProducerClosed" });
+  assert.deepEqual(producer.stats, {
+    sent: 0,
+    failed: 4,
+    batches: 0,
+    pendingSends: 0,
+    inflightBatches: 0,
+  });
+});
