@@ -503,11 +503,13 @@ Deno.test("the caller's signal ends a call waiting out a retry's back-off", asyn
 });
 
 Deno.test("a 503 that may have taken effect is not repeated for a call unsafe to repeat", async (t) => {
-  const answer = (code: string, message: string) =>
-    json({ error: { code, message, requestId: "r-1" } }, 503, { "retry-after": "1" });
-  // The broker's wordings of a request that may have been carried out: a write in the log that
-  // timed out, or was cut by a stop; a forward the leader may have applied before it changed or
-  // stopped answering.
+  const answer = (code: string, message: string, outcomeUnknown?: true) =>
+    json({ error: { code, message, requestId: "r-1", outcomeUnknown } }, 503, {
+      "retry-after": "1",
+    });
+  // A request the broker says may have been carried out (`outcomeUnknown`): a write in the log
+  // that timed out, or was cut by a stop; a forward the leader may have applied before it changed
+  // or stopped answering.
   const mayHaveTakenEffect = [
     ["NotReady", "outcome unknown"],
     ["NotReady", "node stopped; outcome unknown"],
@@ -516,28 +518,30 @@ Deno.test("a 503 that may have taken effect is not repeated for a call unsafe to
   ];
   for (const [code, message] of mayHaveTakenEffect) {
     await t.step(`${code} '${message}'`, async () => {
-      const { sdk, seen } = client([answer(code, message), answer(code, message)]);
+      const { sdk, seen } = client([answer(code, message, true), answer(code, message, true)]);
       const error = await sdk.publish("t", [{ body: "once" }]).catch((caught) => caught);
       assert.equal(error.code, code);
+      assert.equal(error.outcomeUnknown, true);
       assert.equal(error.retryable, true, "the caller may decide to repeat it");
       const unsafeSend = await sdk.sendMessages("q", [{ body: "once" }]).catch((e) => e);
       assert.equal(unsafeSend.code, code);
       assert.equal(seen.length, 2, "each sent once");
       // With a dedupId on every message a repeat is safe: repeated.
       const { sdk: safe, seen: safeSeen } = client([
-        answer(code, message),
+        answer(code, message, true),
         json({ messages: [{ id: "m", sequence: 1 }] }),
       ]);
       await safe.sendMessages("q", [{ body: "once", dedupId: "d" }]);
       assert.equal(safeSeen.length, 2);
     });
   }
-  // Answers that say nothing was done are repeated for any call.
+  // Answers without the flag (nothing was done) are repeated for any call, whatever they say.
   const notDone = [
     ["NoLeader", "no leader is known yet; retry shortly"],
     ["NoLeader", "not the leader; the leader is n2"],
     ["NoLeader", "leader unreachable: tcp connect error: leader:1: Connection refused"],
     ["NotReady", "too many writes in flight"],
+    ["NotReady", "outcome unknown, says an answer without the flag"],
   ];
   for (const [code, message] of notDone) {
     await t.step(`${code} '${message}' is repeated`, async () => {

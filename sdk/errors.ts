@@ -48,6 +48,8 @@ export interface CmqdErrorOptions {
   field?: string;
   /** Seconds the broker asked the client to wait (`Retry-After`). */
   retryAfterSeconds?: number;
+  /** The broker said the request may have been carried out (see `CmqdError.outcomeUnknown`). */
+  outcomeUnknown?: boolean;
   cause?: unknown;
 }
 
@@ -72,6 +74,14 @@ export class CmqdError extends Error {
   readonly field?: string;
   readonly retryAfterSeconds?: number;
   /**
+   * True when the broker answered an error (a 503) although the request may have been carried
+   * out: a write already in the leader's log when the node stopped waiting for it, or a request
+   * forwarded to a leader that changed or stopped answering mid-request. Repeat such a request
+   * only where repeating is safe (a send with `dedupId`, a delete); never a publish. (A network
+   * error or timeout leaves the outcome unknown too; this flag is the broker's own word.)
+   */
+  readonly outcomeUnknown: boolean;
+  /**
    * True when the same request may succeed later unchanged: 503 `NoLeader` / `NotReady`,
    * 429 `BacklogFull`, 507 `InsufficientStorage`, network errors and timeouts. (The client retries only some of these on
    * its own; see `CmqdClient`.)
@@ -86,6 +96,7 @@ export class CmqdError extends Error {
     this.requestId = options.requestId;
     this.field = options.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.outcomeUnknown = options.outcomeUnknown === true;
     this.retryable = retryableCodes.has(code);
   }
 }
@@ -113,6 +124,7 @@ export function errorFromAnswer(
       requestId: error.requestId ?? header("x-request-id") ?? undefined,
       field: error.field,
       retryAfterSeconds,
+      outcomeUnknown: error.outcomeUnknown === true,
     });
   }
   return new CmqdError("UnexpectedResponse", `HTTP ${status}: ${text.slice(0, 200)}`, {

@@ -471,6 +471,11 @@ export interface components {
         requestId: string;
         /** @description The offending field, dotted. */
         field?: string;
+        /**
+         * @description Present on a 503 whose request may have been carried out all the same: a write already in the leader's log when the node stopped waiting for it (timed out, stopped, failed), or a request forwarded to the leader whose answer was lost. Repeat it only if repeating is safe (a send with dedupId, a delete, a read).
+         * @enum {boolean}
+         */
+        outcomeUnknown?: true;
       };
     };
     QueueAttributesInput: {

@@ -243,7 +243,7 @@ export class Requester {
     if (attempt >= this.#retry.attemptsMax) return undefined;
     const unavailable = error.status === 503 &&
       (error.code === "NoLeader" || error.code === "NotReady") &&
-      spec.retryUnavailable !== false && (spec.repeatable || !mayHaveTakenEffect(error));
+      spec.retryUnavailable !== false && (spec.repeatable || !error.outcomeUnknown);
     const unsent = neverSent.has(error) || (error.code === "NodeRemoved" && moved);
     const lost = (error.code === "NetworkError" || error.code === "Timeout") && spec.repeatable;
     if (!unavailable && !unsent && !lost) return undefined;
@@ -407,19 +407,6 @@ export class Requester {
     // A hint that is not an http(s) URL is ignored; the configured node keeps working.
     if (this.#lastHint.url !== undefined) this.#nodes.leaderUrl = this.#lastHint.url;
   }
-}
-
-/**
- * True for the 503s that do not say "not done": the broker's "outcome unknown" (a write already
- * in its log timed out or was cut off by a stop or a snapshot; it may still commit), and a
- * follower's answer for a request it had forwarded when the leader changed or stopped answering
- * (the leader may have applied it), unless the leader refused the connection. Every other 503
- * `NoLeader` / `NotReady` is a request the broker did not take.
- */
-function mayHaveTakenEffect(error: CmqdError): boolean {
-  const { message } = error;
-  if (message.includes("outcome unknown") || message.includes("while forwarding")) return true;
-  return message.startsWith("leader unreachable") && !isConnectFailure(new Error(message));
 }
 
 /** The base URL a leader hint names, or undefined when it names none. */

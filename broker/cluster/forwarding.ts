@@ -6,6 +6,8 @@
  * A forward in flight when this node learns of a new leader is answered at once with a retryable
  * 503 `NoLeader` naming the new one: the old leader may be frozen (SIGSTOP, a stalled disk) and
  * would hold the request until the client gives up. The client retries (safely with `dedupId`).
+ * Such an answer, and one for a leader that stopped answering mid-request, says
+ * `outcomeUnknown: true` for a request with a body: the leader may have carried it out.
  * Bounded: a forwarded body is read up to `requestBytesMax` even without a `content-length`
  * (past it: 413 `RequestTooLarge`), and at most `forwardsInFlightMax` forwards run at once
  * (past it: 503 `NotReady`), so followers' memory does not follow their clients.
@@ -17,6 +19,7 @@
  *
  * @module
  */
+import { isConnectFailure } from "../../sdk/mod.ts";
 
 /** What the forwarder needs to know about the group, at the moment of each request. */
 export interface LeaderView {
@@ -71,9 +74,11 @@ function errorResponse(
   code: string,
   message: string,
   leaderUrl: string | null = null,
+  outcomeUnknown = false,
 ): Response {
   const requestId = crypto.randomUUID();
-  return new Response(JSON.stringify({ error: { code, message, requestId } }), {
+  const error = { code, message, requestId, ...(outcomeUnknown ? { outcomeUnknown } : {}) };
+  return new Response(JSON.stringify({ error }), {
     status,
     headers: {
       "content-type": "application/json",
@@ -173,8 +178,8 @@ export function forwardingHandler(
     const headers = new Headers(request.headers);
     headers.set(forwardedHeader, "1");
     headers.delete("host");
+    let body: Uint8Array<ArrayBuffer> | undefined;
     try {
-      let body: Uint8Array<ArrayBuffer> | undefined;
       if (request.method !== "GET" && request.method !== "HEAD") {
         // The admission check may have read the body already (to verify a signature).
         const read = admitted ?? await boundedBody(request, options.requestBytesMax);
@@ -195,10 +200,19 @@ export function forwardingHandler(
         const next = options.view.leaderUrl();
         const message = `leader changed${next === null ? "" : ` to ${next}`} while forwarding; ` +
           "retry (safe with dedupId)";
-        return errorResponse(503, "NoLeader", message, next);
+        // The leader may have carried the request out before it lost the leadership.
+        return errorResponse(503, "NoLeader", message, next, body !== undefined);
       }
       if (request.signal.aborted) return errorResponse(503, "NoLeader", "client went away");
-      return errorResponse(503, "NoLeader", `leader unreachable: ${reasonOf(error)}`);
+      // Unless the connection was never made, the leader may have carried the request out.
+      const reached = body !== undefined && !isConnectFailure(error);
+      return errorResponse(
+        503,
+        "NoLeader",
+        `leader unreachable: ${reasonOf(error)}`,
+        null,
+        reached,
+      );
     }
   };
   const forward = async (

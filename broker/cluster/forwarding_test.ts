@@ -144,3 +144,28 @@ Deno.test("an unreachable leader's 503 carries the reason an error keeps in its 
     assert.equal((await response.json()).error.message, message);
   }
 });
+
+Deno.test("an unreachable leader's 503 says outcomeUnknown unless the connection was never made", async () => {
+  // A forward cut after it reached the leader may have been carried out; a refused connect never
+  // reached it; a GET changes nothing either way.
+  const cases = [
+    { error: new TypeError("connection reset by peer"), outcomeUnknown: true },
+    { error: new Error("request timed out"), outcomeUnknown: true },
+    { error: new Error("tcp connect error: leader:1: Connection refused"), outcomeUnknown: false },
+    { error: new TypeError("connection refused"), outcomeUnknown: false },
+    { error: new Error("request timed out"), outcomeUnknown: false, method: "GET" },
+  ];
+  for (const { error, outcomeUnknown, method = "POST" } of cases) {
+    const handler = forwardingHandler({
+      view: view(false, "http://leader:1"),
+      local,
+      requestBytesMax: 1024,
+      fetch: () => Promise.reject(error),
+    });
+    const body = method === "GET" ? undefined : "{}";
+    const response = await handler(new Request("http://me/v1/queues", { method, body }));
+    const answer = (await response.json()).error;
+    assert.equal(answer.code, "NoLeader");
+    assert.equal(answer.outcomeUnknown === true, outcomeUnknown, answer.message);
+  }
+});

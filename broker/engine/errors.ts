@@ -51,6 +51,8 @@ export interface BrokerErrorOptions {
   field?: string;
   /** Seconds a client should wait before retrying (503s). */
   retryAfterSeconds?: number;
+  /** The request may have been carried out all the same (a 503 for a write in the log). */
+  outcomeUnknown?: true;
 }
 
 /**
@@ -65,6 +67,7 @@ export class BrokerError extends Error {
   readonly code: ErrorCode;
   readonly field?: string;
   readonly retryAfterSeconds?: number;
+  readonly outcomeUnknown?: true;
 
   constructor(code: ErrorCode, message: string, options: BrokerErrorOptions = {}) {
     super(message);
@@ -72,6 +75,7 @@ export class BrokerError extends Error {
     this.code = code;
     this.field = options.field;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options.outcomeUnknown) this.outcomeUnknown = true;
   }
 }
 

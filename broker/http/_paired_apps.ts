@@ -38,12 +38,18 @@ function outcome(queue: string, ok: unknown): unknown {
     throw new BrokerError("NotReady", "catching up", { retryAfterSeconds: 1.5 });
   }
   if (queue === "buggy") throw new Error("a bug");
+  if (queue === "maybe") {
+    throw new BrokerError("NotReady", "outcome unknown", {
+      retryAfterSeconds: 1,
+      outcomeUnknown: true,
+    });
+  }
   return ok;
 }
 
 /**
- * The recording services' answers; queues and topics named `missing`, `busy` and `buggy` fail
- * (not found, not ready, a bug).
+ * The recording services' answers; queues and topics named `missing`, `busy`, `buggy` and
+ * `maybe` fail (not found, not ready, a bug, a write whose outcome is unknown).
  */
 export const serviceAnswers: Partial<Record<keyof QueueService, unknown>> = {
   createQueue: { queue: { name: "orders" }, created: true },

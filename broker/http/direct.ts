@@ -284,6 +284,7 @@ function errorResponse(
   const body = errorBody(apiError.code, apiError.message, {
     requestId,
     field: apiError.field,
+    outcomeUnknown: apiError.outcomeUnknown,
   });
   return new Response(JSON.stringify(body), { status: errorStatus[apiError.code], headers });
 }

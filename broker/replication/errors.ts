@@ -24,16 +24,22 @@ export class ReplicationError extends Error {
   readonly code: ReplicationErrorCode;
   /** Seconds a client should wait before retrying, when retrying can help. */
   readonly retryAfterSeconds?: number;
+  /**
+   * True when the proposal was in the log when it was abandoned (a wait that ran out, a stop, a
+   * failure, an installed snapshot): it may still commit, or have, on the other voters.
+   */
+  readonly outcomeUnknown?: true;
 
   constructor(
     code: ReplicationErrorCode,
     message: string,
-    options: { retryAfterSeconds?: number } = {},
+    options: { retryAfterSeconds?: number; outcomeUnknown?: true } = {},
   ) {
     super(message);
     this.name = "ReplicationError";
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options.outcomeUnknown) this.outcomeUnknown = true;
   }
 }
 
@@ -43,9 +49,15 @@ export function noLeader(leaderId: string | null): ReplicationError {
   return new ReplicationError("NoLeader", `not the leader; ${where}`, { retryAfterSeconds: 1 });
 }
 
-/** A write that timed out or was cut by an installed snapshot: it may have committed. */
-export function outcomeUnknown(): ReplicationError {
-  return new ReplicationError("NotReady", "outcome unknown", { retryAfterSeconds: 1 });
+/**
+ * A write already in the log that this node stops waiting for (timed out, cut by an installed
+ * snapshot, the node stopped or failed): it may have committed, or may still.
+ */
+export function outcomeUnknown(
+  message = "outcome unknown",
+  options: { retryAfterSeconds?: number } = { retryAfterSeconds: 1 },
+): ReplicationError {
+  return new ReplicationError("NotReady", message, { ...options, outcomeUnknown: true });
 }
 
 /** The Raft core's refusals as replication errors; anything else passes through. */

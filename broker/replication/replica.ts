@@ -367,7 +367,7 @@ export class RaftReplica implements Proposer, LogReader {
       stop: () => this.#failure !== null,
     });
     const unknown = "node stopped; the outcome of this write is unknown";
-    this.#stop(new ReplicationError("NotReady", unknown, { retryAfterSeconds: 1 }));
+    this.#stop(outcomeUnknown(unknown));
     await this.#driving?.catch(() => {});
     await this.#snapshots.settled();
     this.#snapshotParts.sink.close(); // a transfer not installed is not kept
@@ -382,7 +382,7 @@ export class RaftReplica implements Proposer, LogReader {
   /** Stops at once without touching storage, as a killed process would (simulations). */
   abandon(): void {
     if (this.#closed) return;
-    this.#stop(new ReplicationError("NotReady", "node stopped; outcome unknown"));
+    this.#stop(outcomeUnknown("node stopped; outcome unknown", {}));
   }
 
   #stop(error: ReplicationError): void {
@@ -588,7 +588,8 @@ export class RaftReplica implements Proposer, LogReader {
     const failure = error instanceof Error ? error : new Error(String(error));
     this.#failure = failure;
     this.#warn(stopLine(failure, this.#expectedStop(failure)));
-    this.#waiting.rejectAll(new ReplicationError("NotReady", `replica failed: ${failure.message}`));
+    // Writes in the log may still commit on the other voters.
+    this.#waiting.rejectAll(outcomeUnknown(`replica failed: ${failure.message}`, {}));
     // Claim no leader: clients pinned to this node must go elsewhere, not wait on a zombie.
     if (this.#role !== "follower" || this.#leaderId !== null) {
       this.#changeRole({ role: "follower", leaderId: null });

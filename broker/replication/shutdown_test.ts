@@ -13,11 +13,10 @@ Deno.test("a send answered 'shutting down' never commits; one already in the log
   const inLogOutcome = inLog.then(() => "ok", (error: Error) => error.message);
   await drainMicrotasks();
   const closing = cluster.replica(leader).close({ drainMsMax: 2_000 });
-  const refused = await broker.sendMessages("jobs", [{ body: "refused" }]).then(
-    () => "ok",
-    (error: Error) => error.message,
-  );
+  const refusal = await broker.sendMessages("jobs", [{ body: "refused" }]).catch((e) => e);
+  const refused = (refusal as Error).message;
   assert.match(refused, /shutting down/);
+  assert.equal(refusal.outcomeUnknown, undefined, "never in the log: its outcome is known");
   fs.resumeSyncs();
   await cluster.run(100);
   await closing;
@@ -40,14 +39,14 @@ Deno.test("without a drain, writes still in flight at close are answered 'outcom
   const broker = cluster.broker(leader);
   await settled(cluster, broker.createQueue("jobs", {}));
   cluster.node(leader).fs.pauseSyncs();
-  const inLog = broker.sendMessages("jobs", [{ body: "maybe" }]).then(
-    () => "ok",
-    (error: Error) => error.message,
-  );
+  const inLog = broker.sendMessages("jobs", [{ body: "maybe" }]).catch((error) => error);
   await drainMicrotasks();
   const closing = cluster.replica(leader).close();
   cluster.node(leader).fs.resumeSyncs();
   await closing;
-  assert.match(await inLog, /outcome .*unknown/);
+  const error = await inLog;
+  assert.match(error.message, /outcome .*unknown/);
+  // The answer says so in a field the doors carry (`outcomeUnknown` in the v1 error body).
+  assert.equal(error.outcomeUnknown, true);
   await cluster.stopAll();
 });

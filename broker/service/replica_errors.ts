@@ -23,7 +23,10 @@ export function asBrokerError(error: unknown): unknown {
 
 function fromReplication(error: ReplicationError): BrokerError {
   const code = error.code === "InvalidProposal" ? "InvalidParameter" : error.code;
-  return new BrokerError(code, error.message, { retryAfterSeconds: error.retryAfterSeconds });
+  return new BrokerError(code, error.message, {
+    retryAfterSeconds: error.retryAfterSeconds,
+    outcomeUnknown: error.outcomeUnknown,
+  });
 }
 
 /**

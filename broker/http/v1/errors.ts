@@ -73,10 +73,11 @@ export type ErrorLogger = (message: string, error: unknown) => void;
 export function errorBody(
   code: ErrorCode,
   message: string,
-  options: { requestId: string; field?: string },
+  options: { requestId: string; field?: string; outcomeUnknown?: true },
 ): ErrorBody {
   const error: ErrorBody["error"] = { code, message, requestId: options.requestId };
   if (options.field !== undefined) error.field = options.field;
+  if (options.outcomeUnknown) error.outcomeUnknown = true;
   return { error };
 }
 
@@ -104,6 +105,7 @@ export function respondWithError(c: Context<DoorEnv>, error: BrokerError): Respo
   const body = errorBody(error.code, error.message, {
     requestId: c.get("requestId") ?? "",
     field: error.field,
+    outcomeUnknown: error.outcomeUnknown,
   });
   // deno-lint-ignore no-explicit-any
   return c.json(body, errorStatus[error.code] as any);

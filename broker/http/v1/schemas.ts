@@ -420,6 +420,12 @@ export const ErrorBodySchema = z.object({
     message: z.string(),
     requestId: z.string(),
     field: z.string().optional().openapi({ description: "The offending field, dotted." }),
+    outcomeUnknown: z.literal(true).optional().openapi({
+      description: "Present on a 503 whose request may have been carried out all the same: a " +
+        "write already in the leader's log when the node stopped waiting for it (timed out, " +
+        "stopped, failed), or a request forwarded to the leader whose answer was lost. Repeat " +
+        "it only if repeating is safe (a send with dedupId, a delete, a read).",
+    }),
   }),
 }).openapi("Error");
 
