@@ -193,9 +193,7 @@ export class SegmentLog {
     try {
       this.#writeEntries(entries);
     } catch (error) {
-      this.#writeFailure = error;
-      this.#damage.noteFailure(error, this.#failedFrom());
-      throw error;
+      throw this.#failWrites(error);
     } finally {
       if (this.#writeBuffer.length > writeBufferBytesMax) {
         this.#writeBuffer = new Uint8Array(64 * 1024);
@@ -489,13 +487,8 @@ export class SegmentLog {
     segment.handle.writeSync(this.#writeBuffer.subarray(0, total));
     for (const entry of entries) {
       const bytes = recordBytes(entry.payload.length);
-      segment.noteRecord({
-        index: entry.index,
-        term: entry.term,
-        timestamp: entry.timestamp,
-        position,
-        bytes,
-      });
+      const { index, term, timestamp } = entry;
+      segment.noteRecord({ index, term, timestamp, position, bytes });
       position += bytes;
     }
   }
@@ -527,10 +520,18 @@ export class SegmentLog {
     try {
       this.#fs.syncDirSync(this.#dir);
     } catch (error) {
-      this.#writeFailure = error;
-      this.#damage.noteFailure(error, this.#failedFrom());
-      throw error;
+      throw this.#failWrites(error);
     }
+  }
+
+  /** A write or directory sync failed outside a flush: the log refuses work until reopened, and
+   * answers no waiter (a round in flight would acknowledge entries the damage record makes the
+   * next open cut; a truncation's removed entries would be waited for for ever). */
+  #failWrites(error: unknown): unknown {
+    this.#writeFailure = error;
+    this.#scheduler.fail(error);
+    this.#damage.noteFailure(error, this.#failedFrom());
+    return error;
   }
 
   #dropSegment(segment: Segment): void {

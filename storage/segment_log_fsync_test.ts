@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { SegmentLog } from "./segment_log.ts";
 import { SimFileSystem, SimulatedIoError } from "./sim_file_system.ts";
+import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
+import type { FileHandle } from "./file_io.ts";
 import { makeEntries } from "./_test_helpers.ts";
 
 const dir = "/node/log";
@@ -36,6 +38,74 @@ Deno.test("a log whose fsync failed refuses further work until reopened", async 
   await assert.rejects(log.appendDurable(makeEntries(3, 1)), SimulatedIoError);
   assert.throws(() => log.append(makeEntries(4, 1)), SimulatedIoError);
   await assert.rejects(async () => await log.sync(), SimulatedIoError);
+  await log.close();
+});
+
+/** Segment writes fail once `full` (a few bytes land first), and so can directory syncs. */
+class FailingDisk extends ForwardingFileSystem {
+  full = false;
+  directorySyncFails = false;
+
+  override open(path: string, options?: { create?: boolean }): FileHandle {
+    const full = () => this.full && path.endsWith(".log");
+    return new class extends ForwardingFileHandle {
+      override writeSync(bytes: Uint8Array): void {
+        if (!full()) return this.inner.writeSync(bytes);
+        this.inner.writeSync(bytes.subarray(0, 10));
+        throw new Error("ENOSPC: no space left on device (simulated)");
+      }
+    }(super.open(path, options));
+  }
+
+  override syncDirSync(path: string): void {
+    if (this.directorySyncFails) throw new Error("EIO: directory fsync failed (simulated)");
+    super.syncDirSync(path);
+  }
+}
+
+Deno.test("a write that fails while a sync is in flight: nothing the restart cuts is acknowledged", async () => {
+  const sim = new SimFileSystem();
+  const fs = new FailingDisk(sim);
+  const log = await SegmentLog.open(dir, { fs });
+  await log.appendDurable(makeEntries(1, 3));
+  let acknowledgedThrough = 3;
+  sim.pauseSyncs();
+  const inFlight = log.appendDurable(makeEntries(4, 2))
+    .then(() => void (acknowledgedThrough = 5), () => {});
+  await new Promise((resolve) => setTimeout(resolve, 0)); // its round is running
+  fs.full = true;
+  await assert.rejects(log.appendDurable(makeEntries(6, 1)), /ENOSPC/);
+  sim.resumeSyncs();
+  await inFlight;
+  await log.close();
+  sim.crash();
+  const reopened = await SegmentLog.open(dir, { fs: sim });
+  assert.ok(
+    reopened.lastIndex >= acknowledgedThrough,
+    `entries to ${acknowledgedThrough} were acknowledged, the log ends at ${reopened.lastIndex}`,
+  );
+  assert.equal(reopened.damage?.torn, true);
+  await reopened.close();
+});
+
+Deno.test("a truncation whose directory sync fails fails the appends waiting for what it removed", async () => {
+  const sim = new SimFileSystem();
+  const fs = new FailingDisk(sim);
+  let rounds = 0;
+  const now = () => {
+    // A flush loop that never ends would block the event loop for good: stop it, and fail.
+    if (++rounds > 10_000) throw new Error("flush rounds never end");
+    return rounds;
+  };
+  const log = await SegmentLog.open(dir, { fs, segmentBytesMax: 600, now });
+  await log.appendDurable(makeEntries(1, 3));
+  sim.pauseSyncs();
+  const waiting = log.appendDurable(makeEntries(4, 10)); // rolls into further segments
+  fs.directorySyncFails = true;
+  assert.throws(() => void log.truncateSuffix(2), /EIO/);
+  sim.resumeSyncs();
+  await assert.rejects(waiting, /EIO/);
+  assert.ok(rounds < 100, `${rounds} flush rounds`);
   await log.close();
 });
 

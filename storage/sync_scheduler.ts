@@ -125,6 +125,19 @@ export class SyncScheduler {
     }
   }
 
+  /**
+   * A write of the owner failed outside a flush: from now on nothing is reported durable. Every
+   * waiter is rejected with `error` (its entries may be what a crash loses, which the owner
+   * records as from `durableIndex` + 1 on), and a flush in flight raises no index when it returns.
+   */
+  fail(error: unknown): void {
+    if (this.#failure !== null) return;
+    this.#failure = error;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
   /** Sets the durable index outright; only while idle (after a reset made durable). */
   restart(durableIndex: number): void {
     invariant(!this.#running && this.#waiters.length === 0, "restart only while idle");
@@ -146,6 +159,7 @@ export class SyncScheduler {
       try {
         const plan = this.#prepare();
         const calls = await plan.run();
+        if (this.#failure !== null) break; // `fail` came meanwhile: nothing counts as durable
         const elapsedMs = this.#now() - startedAt;
         this.#stats.fsyncs += calls;
         this.#stats.fsyncMsTotal += elapsedMs;
@@ -157,7 +171,7 @@ export class SyncScheduler {
         }
         this.#settle(sequence);
       } catch (error) {
-        this.#failure = error;
+        this.#failure ??= error;
         const waiters = this.#waiters;
         this.#waiters = [];
         for (const waiter of waiters) waiter.reject(error);
