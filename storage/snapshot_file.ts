@@ -63,9 +63,14 @@ export async function writeSnapshotFile(
     handle.writeSync(encodeHeader(bytes));
     if (bytes.length > 0) handle.writeSync(bytes);
     await handle.syncData();
-  } finally {
+  } catch (error) {
+    // A full disk must not keep what fitted of it: nothing else removes it but a write of the
+    // same name (later snapshots have other indexes).
     handle.close();
+    fs.remove(temporaryPath);
+    throw error;
   }
+  handle.close();
   fs.rename(temporaryPath, finalPath);
   await fs.syncDir(dir);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { inspectSnapshotFile, readSnapshotFile, writeSnapshotFile } from "./snapshot_file.ts";
-import { seededRandom, SimFileSystem } from "./sim_file_system.ts";
+import { seededRandom, SimFileSystem, SimulatedIoError } from "./sim_file_system.ts";
 
 Deno.test("a snapshot file reads back what was written", async () => {
   const fs = new SimFileSystem();
@@ -42,4 +42,17 @@ Deno.test("a torn or damaged snapshot is reported as corrupt, never returned", a
   assert.equal(readSnapshotFile(fs, "/s", "state"), null);
   fs.appendRaw("/s/state", new Uint8Array([1]));
   assert.equal(inspectSnapshotFile(fs, "/s", "state").status, "corrupt");
+});
+
+Deno.test("a snapshot write that fails leaves no temp file taking space, and the old file", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/s");
+  await writeSnapshotFile(fs, "/s", "state", new Uint8Array(100).fill(1));
+  fs.failSyncs(1); // an fsync's EIO; a full disk's ENOSPC fails the write before it alike
+  await assert.rejects(
+    writeSnapshotFile(fs, "/s", "state", new Uint8Array(4096).fill(2)),
+    SimulatedIoError,
+  );
+  assert.deepEqual(fs.readDir("/s"), ["state"]);
+  assert.deepEqual(readSnapshotFile(fs, "/s", "state"), new Uint8Array(100).fill(1));
 });
