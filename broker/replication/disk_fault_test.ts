@@ -38,3 +38,20 @@ Deno.test("an fsync error stops the replica honestly: no longer leader, failure 
   assert.deepEqual(await receiveAll(cluster, cluster.broker(leader)), ["kept"]);
   await cluster.stopAll();
 });
+
+Deno.test("a snapshot write a crash interrupted leaves no temp file after the restart", async () => {
+  const cluster = await TestCluster.start({ ids: ["n1"] });
+  await cluster.waitForLeader();
+  await cluster.stop("n1");
+  // What a kill during a snapshot write (a received snapshot: up to the backlog's size) leaves.
+  const fs = cluster.node("n1").fs;
+  const leftover = "/data/snapshots/snapshot-00000000000000000042.bin.tmp";
+  fs.open(leftover, { create: true }).writeSync(new Uint8Array(4096).fill(7));
+  const transfer = "/data/snapshots/snapshot-00000000000000000042.bin.part";
+  fs.open(transfer, { create: true }).writeSync(new Uint8Array(16));
+  await cluster.boot("n1");
+  assert.equal(fs.exists(leftover), false);
+  assert.equal(fs.exists(transfer), false);
+  await cluster.waitForLeader();
+  await cluster.stopAll();
+});

@@ -71,6 +71,7 @@ import {
   listSnapshots,
   loadNewestSnapshot,
   pruneSnapshots,
+  removeSnapshotLeftovers,
   type SnapshotContainer,
   snapshotFileName,
   storeSnapshot,
@@ -119,6 +120,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   assert.equal(options.machine.appliedIndex, 0, "recovery starts from a fresh applier");
   const emptyMachine = options.machine.snapshot();
   fs.mkdirp(snapshotsDir);
+  removeSnapshotLeftovers(fs, snapshotsDir);
   let snapshot = loadNewestSnapshot(fs, {
     dir: snapshotsDir,
     onSkip: (index) => warn(`snapshot ${index} is damaged; trying an older one`),

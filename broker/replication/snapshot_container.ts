@@ -60,6 +60,7 @@ export interface SnapshotContainer {
 const magic = [0x43, 0x4d, 0x51, 0x52]; // "CMQR"
 const containerVersion = 1;
 const snapshotPattern = /^snapshot-(\d{20})\.bin$/;
+const leftoverPattern = /^snapshot-\d{20}\.bin\.tmp$/;
 
 /**
  * Encodes a container.
@@ -369,6 +370,17 @@ function parseConfig(text: string): ConfigState {
 /** `snapshot-<20-digit index>.bin`. */
 export function snapshotFileName(index: number): string {
   return `snapshot-${String(index).padStart(20, "0")}.bin`;
+}
+
+/**
+ * Removes the temp files of snapshot writes a crash interrupted (`<name>.tmp`: storage's atomic
+ * write). Nothing else would: a write of the same name removes its own, but later snapshots have
+ * other indexes, and a received one may be as big as the backlog. Call at open only.
+ */
+export function removeSnapshotLeftovers(fs: FileSystem, dir: string): void {
+  for (const name of fs.readDir(dir)) {
+    if (leftoverPattern.test(name)) fs.remove(joinPath(dir, name));
+  }
 }
 
 /** Indexes of the snapshot files in `dir`, newest first. */
