@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { joinPath } from "./file_io.ts";
+import { ForwardingFileSystem } from "./forwarding_file_system.ts";
 import { SegmentLog } from "./segment_log.ts";
 import { SimFileSystem } from "./sim_file_system.ts";
 import { makeEntries } from "./_test_helpers.ts";
@@ -121,4 +122,41 @@ Deno.test("a crash after a truncation at a segment boundary and an append into t
     sawBoundaryAppend ||= !fs.readDir(dir).includes(segments[2]);
   });
   assert.ok(sawBoundaryAppend, "the new entry went into the segment before the cut");
+});
+
+/** Records, in order, the directories made and the directories synced. */
+class DirectoryEvents extends ForwardingFileSystem {
+  readonly events: string[] = [];
+
+  override mkdirp(path: string): void {
+    this.events.push(`mkdir ${path}`);
+    super.mkdirp(path);
+  }
+
+  override syncDir(path: string): Promise<void> {
+    this.events.push(`sync ${path}`);
+    return super.syncDir(path);
+  }
+
+  override syncDirSync(path: string): void {
+    this.events.push(`sync ${path}`);
+    super.syncDirSync(path);
+  }
+}
+
+Deno.test("a log directory the open creates is synced into its parent, as is every parent it creates", async () => {
+  const fs = new DirectoryEvents(new SimFileSystem());
+  fs.mkdirp("/srv");
+  fs.events.length = 0;
+  const log = await SegmentLog.open("/srv/cmqd/log", { fs });
+  await log.appendDurable(makeEntries(1, 2));
+  await log.close();
+  // Without these, a power cut could take the new directories away, synced segments and all.
+  const madeAt = fs.events.indexOf("mkdir /srv/cmqd/log");
+  assert.ok(madeAt >= 0);
+  assert.deepEqual(fs.events.slice(madeAt + 1, madeAt + 3), ["sync /srv", "sync /srv/cmqd"]);
+  fs.events.length = 0;
+  const again = await SegmentLog.open("/srv/cmqd/log", { fs });
+  await again.close();
+  assert.deepEqual(fs.events, [], "an existing directory is neither made nor synced again");
 });

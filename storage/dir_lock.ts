@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { type FileSystem, makeDurableDir, RealFileSystem } from "./file_io.ts";
 
 /** File name of the lock inside the data directory. */
 export const lockFileName = "lock";
@@ -41,16 +42,20 @@ export interface DataDirLock {
 }
 
 /**
- * Takes the exclusive lock of `dir` (created if missing) without waiting, and writes this
- * process's PID into it. Throws {@link DataDirLockedError} when another process holds it.
+ * Takes the exclusive lock of `dir` (created if missing; `fs` syncs its name) without waiting,
+ * and writes this process's PID into it. Throws {@link DataDirLockedError} when another
+ * process holds it.
  *
  * @example
  * ```ts
  * const lock = await lockDataDir("./data"); // before opening anything inside
  * ```
  */
-export async function lockDataDir(dir: string): Promise<DataDirLock> {
-  await Deno.mkdir(dir, { recursive: true });
+export async function lockDataDir(
+  dir: string,
+  fs: FileSystem = new RealFileSystem(),
+): Promise<DataDirLock> {
+  makeDurableDir(fs, dir); // a new data directory's name is durable before anything goes in it
   const path = `${dir.replace(/\/+$/, "")}/${lockFileName}`;
   const file = await Deno.open(path, { read: true, write: true, create: true });
   let locked = false;
@@ -108,7 +113,11 @@ export class DataDirOwnerError extends Error {
  * await claimDataDir("./data", "n1"); // throws DataDirOwnerError when "./data" is n2's
  * ```
  */
-export async function claimDataDir(dir: string, nodeId: string): Promise<void> {
+export async function claimDataDir(
+  dir: string,
+  nodeId: string,
+  fs: FileSystem = new RealFileSystem(),
+): Promise<void> {
   const path = `${dir.replace(/\/+$/, "")}/${nodeIdFileName}`;
   let owner: string | null = null;
   try {
@@ -130,6 +139,7 @@ export async function claimDataDir(dir: string, nodeId: string): Promise<void> {
     file.close();
   }
   await Deno.rename(temporary, path);
+  await fs.syncDir(dir); // else a power cut can take the claim away, and the next id claims it
 }
 
 async function readPid(path: string): Promise<number | null> {

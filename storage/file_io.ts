@@ -73,6 +73,27 @@ export function joinPath(directory: string, name: string): string {
 }
 
 /**
+ * Creates directory `path` and its missing parents, each new name synced in its parent: a new
+ * directory is a name like a file's, which a power cut can take away with everything fsynced
+ * inside it until its parent is synced. Syncs nothing when `path` exists.
+ */
+export function makeDurableDir(fs: FileSystem, path: string): void {
+  const created: string[] = [];
+  const top = (at: string) => at === "" || at === "." || at === "/";
+  for (let at = path.replace(/\/+$/, ""); !top(at) && !fs.exists(at); at = parentDir(at)) {
+    created.push(at);
+  }
+  if (created.length === 0) return;
+  fs.mkdirp(path);
+  for (const directory of created.reverse()) fs.syncDirSync(parentDir(directory));
+}
+
+function parentDir(path: string): string {
+  const cut = path.lastIndexOf("/");
+  return cut > 0 ? path.slice(0, cut) : cut === 0 ? "/" : ".";
+}
+
+/**
  * The real file system through `Deno.*` (needs --allow-read/--allow-write, plus --allow-ffi
  * for memory maps; without ffi, `map` returns null and storage reads with pread instead).
  *

@@ -13,7 +13,7 @@
  * @module
  */
 import { NewerFormatError } from "./errors.ts";
-import { type FileSystem, joinPath } from "./file_io.ts";
+import { type FileSystem, joinPath, makeDurableDir } from "./file_io.ts";
 import { newerVersionOf, snapshotFileFormatVersion, temporarySuffix } from "./snapshot_file.ts";
 import {
   decodeSegmentIndex,
@@ -75,7 +75,7 @@ function readHead(fs: FileSystem, path: string, bytes: number): Uint8Array | nul
  */
 export function prepareLogDir(fs: FileSystem, dir: string): void {
   refuseNewerFormats(fs, dir);
-  fs.mkdirp(dir);
+  makeDurableDir(fs, dir);
   for (const name of fs.readDir(dir)) {
     if (name.endsWith(temporarySuffix)) fs.remove(joinPath(dir, name));
   }

@@ -19,6 +19,7 @@ export {
   type FileHandle,
   type FileSystem,
   joinPath,
+  makeDurableDir,
   type MappedRegion,
   RealFileSystem,
 } from "./file_io.ts";

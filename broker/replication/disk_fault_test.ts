@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { receiveAll, settled, TestCluster } from "../cluster/testing/mod.ts";
+import { ForwardingFileSystem, SimFileSystem } from "../../storage/mod.ts";
 
 Deno.test("an fsync error stops the replica honestly: no longer leader, failure reported, restart cuts the unsynced tail", async () => {
   const cluster = await TestCluster.start({ ids: ["n1"] });
@@ -53,5 +54,29 @@ Deno.test("a snapshot write a crash interrupted leaves no temp file after the re
   assert.equal(fs.exists(leftover), false);
   assert.equal(fs.exists(transfer), false);
   await cluster.waitForLeader();
+  await cluster.stopAll();
+});
+
+Deno.test("the snapshots directory an open creates is synced into the data directory", async () => {
+  const cluster = await TestCluster.start({ ids: ["n1"] });
+  await cluster.stop("n1");
+  const node = cluster.node("n1");
+  node.fs = new SimFileSystem(); // a new, empty disk
+  const events: string[] = [];
+  const fs = new class extends ForwardingFileSystem {
+    override mkdirp(path: string): void {
+      events.push(`mkdir ${path}`);
+      super.mkdirp(path);
+    }
+    override syncDirSync(path: string): void {
+      events.push(`sync ${path}`);
+      super.syncDirSync(path);
+    }
+  }(node.fs);
+  await cluster.boot("n1", { fs });
+  // Else a power cut could take the directory away with the snapshots fsynced in it.
+  const madeAt = events.indexOf("mkdir /data/snapshots");
+  assert.ok(madeAt >= 0, events.join(", "));
+  assert.equal(events[madeAt + 1], "sync /data");
   await cluster.stopAll();
 });

@@ -51,6 +51,7 @@ import {
   CorruptLogError,
   type FileSystem,
   type LogEntry,
+  makeDurableDir,
   readSnapshotFile,
   type SegmentLog,
 } from "../../storage/mod.ts";
@@ -119,7 +120,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   const { log, fs, snapshotsDir, warn } = options;
   assert.equal(options.machine.appliedIndex, 0, "recovery starts from a fresh applier");
   const emptyMachine = options.machine.snapshot();
-  fs.mkdirp(snapshotsDir);
+  makeDurableDir(fs, snapshotsDir);
   removeSnapshotLeftovers(fs, snapshotsDir);
   let snapshot = loadNewestSnapshot(fs, {
     dir: snapshotsDir,
