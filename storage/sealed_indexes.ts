@@ -16,7 +16,8 @@
  *
  * Writes: temp file, fdatasync, rename, directory fsync, only after the segment's bytes are
  * durable (an index never describes bytes a crash can still take away). They are derived data,
- * so a failed write is dropped: the next open scans that segment.
+ * so a failed write is dropped: the next open scans that segment. A failed directory fsync is
+ * not dropped: the log fails, as after its own (see the constructor).
  *
  * @module
  */
@@ -56,10 +57,20 @@ export class SealedIndexes {
   readonly #queued = new Set<Segment>();
   #writes: Promise<void> = Promise.resolve();
   #written = 0;
+  readonly #onDirectoryFailure: (error: unknown) => void;
 
-  constructor(fs: FileSystem, dir: string) {
+  /**
+   * `onDirectoryFailure` hears of a directory fsync that failed: not derived data any more, as
+   * the directory holds the log's own names, and a later sync may not report the error again.
+   */
+  constructor(
+    fs: FileSystem,
+    dir: string,
+    onDirectoryFailure: (error: unknown) => void = () => {},
+  ) {
     this.#fs = fs;
     this.#dir = dir;
+    this.#onDirectoryFailure = onDirectoryFailure;
   }
 
   /** Index files written since open. */
@@ -187,7 +198,12 @@ export class SealedIndexes {
       return;
     }
     this.#fs.rename(temporaryPath, path);
-    await this.#fs.syncDir(this.#dir);
+    try {
+      await this.#fs.syncDir(this.#dir);
+    } catch (error) {
+      this.#onDirectoryFailure(error); // fsyncgate: the log's next sync could report success
+      throw error;
+    }
     this.#written++;
   }
 

@@ -119,7 +119,7 @@ export class SegmentLog {
     this.#maps = new SegmentMaps({ limit: mappedSegmentsMax, enabled: options.mmap ?? true });
     this.#logStart = loadLogStart(this.#fs, this.#dir);
     this.#hardState = loadHardState(this.#fs, this.#dir);
-    this.#indexes = new SealedIndexes(this.#fs, this.#dir);
+    this.#indexes = new SealedIndexes(this.#fs, this.#dir, (error) => this.#failWrites(error));
     const onDurable = (index: number) => this.#indexes.durableUpTo(index);
     const settings = { durableIndex: 0, onDurable, now: options.now };
     this.#scheduler = new SyncScheduler(() => this.#planFlush(), settings);
@@ -410,8 +410,8 @@ export class SegmentLog {
     if (this.#busyWith !== null) await this.#busyWith.catch(() => {});
     if (this.#scheduler.failure === null && this.#writeFailure === null) await this.sync();
     await this.#hardStateWrites.catch(() => {});
+    await this.#indexes.settled(); // before: one may fail the log (its directory sync)
     await this.#damage.failureRecorded;
-    await this.#indexes.settled();
     await this.#scheduler.idle();
     this.#closed = true;
     await this.#removed.settle();

@@ -61,6 +61,21 @@ class FailingDisk extends ForwardingFileSystem {
     if (this.directorySyncFails) throw new Error("EIO: directory fsync failed (simulated)");
     super.syncDirSync(path);
   }
+
+  /** Fails the directory sync that follows a persisted index's rename, once. */
+  indexDirectorySyncFails = false;
+  #indexRenamed = false;
+
+  override rename(from: string, to: string): void {
+    super.rename(from, to);
+    this.#indexRenamed ||= to.endsWith(".index");
+  }
+
+  override syncDir(path: string): Promise<void> {
+    if (!this.indexDirectorySyncFails || !this.#indexRenamed) return super.syncDir(path);
+    this.indexDirectorySyncFails = false;
+    return Promise.reject(new Error("EIO: directory fsync failed (simulated)"));
+  }
 }
 
 Deno.test("a write that fails while a sync is in flight: nothing the restart cuts is acknowledged", async () => {
@@ -106,6 +121,25 @@ Deno.test("a truncation whose directory sync fails fails the appends waiting for
   sim.resumeSyncs();
   await assert.rejects(waiting, /EIO/);
   assert.ok(rounds < 100, `${rounds} flush rounds`);
+  await log.close();
+});
+
+Deno.test("a directory fsync that fails behind a persisted index fails the log too", async () => {
+  const sim = new SimFileSystem();
+  const fs = new FailingDisk(sim);
+  const log = await SegmentLog.open(dir, { fs, segmentBytesMax: 600 });
+  fs.indexDirectorySyncFails = true;
+  // Rolls: the sealed segment's index is written once its entries are durable.
+  await log.appendDurable(makeEntries(1, 8));
+  for (let turn = 0; turn < 20 && fs.indexDirectorySyncFails; turn++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.equal(fs.indexDirectorySyncFails, false, "the index write synced the directory");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  // The directory holds the segments' names too: a later sync of it may well "succeed" (the
+  // error was reported once), so nothing may be acknowledged on the strength of one.
+  await assert.rejects(log.appendDurable(makeEntries(9, 1)), /EIO/);
+  assert.equal(log.damage?.unsyncedFrom, 9);
   await log.close();
 });
 
