@@ -145,13 +145,15 @@ export class RealFileSystem implements FileSystem {
   }
 
   async syncDir(path: string): Promise<void> {
-    // fsync on a directory descriptor persists its entries (Linux). Some platforms refuse to
-    // open directories; there the rename's own atomicity is all we get.
+    // fsync on a directory descriptor persists its entries (Linux). Windows refuses to open
+    // directories; there the rename's own atomicity is all we get. Elsewhere a failed open (too
+    // many open files, say) is a failed sync: nobody may count on names it did not persist.
     let directory: Deno.FsFile;
     try {
       directory = Deno.openSync(path, { read: true });
-    } catch {
-      return;
+    } catch (error) {
+      if (Deno.build.os === "windows") return;
+      throw error;
     }
     try {
       await directory.sync();
@@ -164,8 +166,9 @@ export class RealFileSystem implements FileSystem {
     let directory: Deno.FsFile;
     try {
       directory = Deno.openSync(path, { read: true });
-    } catch {
-      return; // as in syncDir: a platform that refuses to open directories
+    } catch (error) {
+      if (Deno.build.os === "windows") return; // as in syncDir
+      throw error;
     }
     try {
       directory.syncSync();
