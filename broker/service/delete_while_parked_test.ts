@@ -191,3 +191,33 @@ Deno.test("a send that fails while a receive writes its deletes never leaves a r
   assert.deepEqual(response.messages, []);
   assert.equal(broker.parkedReceivers, 0);
 });
+
+Deno.test("a client gone while its deletes are written takes no lock once they are", async () => {
+  const { broker, replica } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 30 });
+  const handle = await lockOne(broker, "jobs", "done");
+  let release!: () => void;
+  const committed = new Promise<void>((resolve) => (release = resolve));
+  const propose = replica.propose.bind(replica);
+  replica.propose = (type, payload) =>
+    type === CommandType.DeleteBatch
+      ? committed.then(() => propose(type, payload))
+      : propose(type, payload);
+  const abort = new AbortController();
+  const receive = broker.receiveMessages(
+    "jobs",
+    { deleteReceiptHandles: [handle], waitSeconds: 20 },
+    abort,
+  );
+  assert.equal(broker.parkedReceivers, 1);
+  // The client goes away while its deletes are on their way, and a message comes meanwhile.
+  abort.abort();
+  assert.equal(broker.parkedReceivers, 0);
+  await broker.sendMessages("jobs", [{ body: "next" }]);
+  release();
+  const response = await receive;
+  assert.equal(response.deleted, 1, "its deletes are done");
+  assert.deepEqual(response.messages, [], "nothing locked for a client that is gone");
+  const next = await broker.receiveMessages("jobs", {});
+  assert.deepEqual(next.messages.map((message) => message.body), ["next"], "still visible");
+});

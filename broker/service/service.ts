@@ -424,7 +424,7 @@ export class EngineService implements QueueService {
     state: PollState,
   ): Promise<void> {
     const deadline = state.deadline;
-    let signal: AbortSignal | undefined; // read once it has to wait (see `AbortSource`)
+    let signal = state.first && state.aborts?.signal; // read once it waited (see `AbortSource`)
     let first = state.first;
     let claim: Claim | undefined;
     try {
