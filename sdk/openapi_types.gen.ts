@@ -914,7 +914,7 @@ export interface operations {
           "application/json": components["schemas"]["Queue"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1004,7 +1004,7 @@ export interface operations {
           "application/json": components["schemas"]["Queue"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1097,7 +1097,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1178,7 +1178,7 @@ export interface operations {
           "application/json": components["schemas"]["Queue"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1268,7 +1268,7 @@ export interface operations {
           "application/json": components["schemas"]["QueueList"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1340,7 +1340,7 @@ export interface operations {
           "application/json": components["schemas"]["SendMessagesResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1448,7 +1448,7 @@ export interface operations {
           "application/json": components["schemas"]["ReceiveMessagesResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1538,7 +1538,7 @@ export interface operations {
           "application/json": components["schemas"]["DeleteMessagesResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1628,7 +1628,7 @@ export interface operations {
           "application/json": components["schemas"]["ChangeVisibilityResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1718,7 +1718,7 @@ export interface operations {
           "application/json": components["schemas"]["RewindResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1804,7 +1804,7 @@ export interface operations {
           "application/json": components["schemas"]["PurgeResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1894,7 +1894,7 @@ export interface operations {
           "application/json": components["schemas"]["RedriveResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1980,7 +1980,7 @@ export interface operations {
           "application/json": components["schemas"]["Topic"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2070,7 +2070,7 @@ export interface operations {
           "application/json": components["schemas"]["Topic"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2163,7 +2163,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2244,7 +2244,7 @@ export interface operations {
           "application/json": components["schemas"]["Topic"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2334,7 +2334,7 @@ export interface operations {
           "application/json": components["schemas"]["TopicList"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2406,7 +2406,7 @@ export interface operations {
           "application/json": components["schemas"]["PublishResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2503,7 +2503,7 @@ export interface operations {
           "application/json": components["schemas"]["Subscription"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2595,7 +2595,7 @@ export interface operations {
           "application/json": components["schemas"]["Subscription"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2690,7 +2690,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2773,7 +2773,7 @@ export interface operations {
           "application/json": components["schemas"]["Subscription"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2866,7 +2866,7 @@ export interface operations {
           "application/json": components["schemas"]["SubscriptionList"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
       400: {
         headers: {
           [name: string]: unknown;

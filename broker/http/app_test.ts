@@ -271,7 +271,7 @@ Deno.test("json with a charset and +json media types are accepted", async () => 
   }
 });
 
-Deno.test("bytes that are not UTF-8 become U+FFFD, as in Response.text()", async () => {
+Deno.test("bytes that are not UTF-8 are MalformedRequest, not U+FFFD as in Response.text()", async () => {
   const { app, calls } = door({ createQueue: { queue: {}, created: true } });
   const broken = await app.request("/v1/queues/q", {
     method: "PUT",
@@ -288,8 +288,9 @@ Deno.test("bytes that are not UTF-8 become U+FFFD, as in Response.text()", async
     body: new Uint8Array([...prefix, 0xff, ...suffix]),
     headers: { "content-type": "application/json" },
   });
-  assert.equal(sent.status, 200);
-  assert.deepEqual(calls[0].args[1], [{ body: "a\uFFFD" }]);
+  assert.equal(sent.status, 400);
+  assert.equal((await sent.json()).error.code, "MalformedRequest");
+  assert.equal(calls.length, 0);
 });
 
 Deno.test("a node whose storage failed answers /healthz and /readyz 503 with the reason", async () => {

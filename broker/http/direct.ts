@@ -198,9 +198,10 @@ async function serveDirect(
       isSignedAuthorization(request.headers.get("authorization"));
     let key = signed ? null : verify(access, request, noBytes, refusal);
     const bytes = await readBoundedBytes(request, requestBytesMax);
-    const text = bytes.byteLength === 0 ? "" : bodyText(bytes);
-    const input = text === "" ? null : route.recognize(parseOrNull(text));
-    if (input === null) {
+    // Null when empty or not UTF-8.
+    const text = bytes.byteLength === 0 ? null : bodyText(bytes);
+    const input = text === null ? null : route.recognize(parseOrNull(text));
+    if (input === null || text === null) {
       // Not plainly valid: hono answers it from the same bytes (nonce still unused).
       return await options.fallback(rebuilt(request, bytes), info);
     }

@@ -96,6 +96,46 @@ Deno.test("open door: good, bad and failing requests answer as hono alone does",
   sameMetrics(pair);
 });
 
+Deno.test("a body that is not UTF-8 answers as hono alone does", async () => {
+  const pair = await doors();
+  const utf8 = new TextEncoder();
+  for (const { prefix, suffix, body } of hotRequests) {
+    const text = JSON.stringify(body);
+    // Bytes that are not UTF-8 inside the JSON text, and U+FFFD sent as such.
+    for (const bytes of [[0xff], [0xed, 0xa0, 0x80], [0xef, 0xbf, 0xbd]]) {
+      const at = text.length - 1;
+      const raw = new Uint8Array([
+        ...utf8.encode(text.slice(0, at)),
+        ...utf8.encode(' ,"x":"'),
+        ...bytes,
+        ...utf8.encode('"'),
+        ...utf8.encode(text.slice(at)),
+      ]);
+      const answered = await same(pair, `${prefix}orders${suffix}`, () => ({
+        method: "POST",
+        body: raw,
+        headers: { "content-type": "application/json" },
+      }));
+      assert.equal(answered.status, 400, answered.body);
+    }
+  }
+  // A send whose body holds them: refused on both paths, the one with U+FFFD sent as such taken.
+  const path = `${queues}orders/messages`;
+  for (const [bytes, status] of [[[0xff], 400], [[0xef, 0xbf, 0xbd], 200]] as const) {
+    const answered = await same(pair, path, () => ({
+      method: "POST",
+      body: new Uint8Array([
+        ...utf8.encode('{"messages":[{"body":"'),
+        ...bytes,
+        ...utf8.encode('"}]}'),
+      ]),
+      headers: { "content-type": "application/json" },
+    }));
+    assert.equal(answered.status, status, answered.body);
+  }
+  sameMetrics(pair);
+});
+
 Deno.test("a receive answer keeps the service's JSON shape and escaping", async () => {
   const pair = await doors();
   const answered = await same(pair, "/v1/queues/orders/messages/receive", post({}));

@@ -116,3 +116,46 @@ Deno.test("a huge string in a wrong place is not echoed back in the error", asyn
   const { error } = await response.json();
   assert.ok(error.message.length < 200, error.message);
 });
+
+Deno.test("a body whose bytes are not UTF-8 is refused, not stored with U+FFFD in their place", async () => {
+  const { app, calls } = door();
+  const utf8 = new TextEncoder();
+  const withBytes = (before: string, bytes: number[], after: string) =>
+    new Uint8Array([...utf8.encode(before), ...bytes, ...utf8.encode(after)]);
+  const notUtf8 = [
+    [0xff],
+    [0xc3], // a lead byte without its continuation
+    [0xed, 0xa0, 0x80], // a surrogate encoded as UTF-8 (CESU-8)
+    [0xc0, 0xaf], // an overlong '/'
+  ];
+  const paths = ["/v1/queues/q/messages", "/v1/queues/q/messages/receive", "/v1/queues/q"];
+  for (const bytes of notUtf8) {
+    for (const [index, path] of paths.entries()) {
+      const [method, body] = index === 0
+        ? ["POST", withBytes('{"messages":[{"body":"a', bytes, 'b"}]}')]
+        : index === 1
+        ? ["POST", withBytes('{"maxMessages":1', bytes, "}")]
+        : ["PUT", withBytes('{"tags":{"k":"', bytes, '"}}')];
+      const response = await app.request(path, {
+        method,
+        body,
+        headers: { "content-type": "application/json" },
+      });
+      const answer = await response.json();
+      assert.equal(response.status, 400, JSON.stringify(answer));
+      assert.equal(answer.error.code, "MalformedRequest");
+      assert.match(answer.error.message, /not valid UTF-8/);
+    }
+  }
+  assert.deepEqual(calls, []);
+  // U+FFFD sent as such is text like any other.
+  const response = await app.request("/v1/queues/q/messages", {
+    method: "POST",
+    body: withBytes('{"messages":[{"body":"a', [0xef, 0xbf, 0xbd], 'b"}]}'),
+    headers: { "content-type": "application/json" },
+  });
+  assert.equal(response.status, 200, await response.text());
+  assert.deepEqual(calls.map(({ method, args }) => [method, args[1]]), [
+    ["sendMessages", [{ body: "a\uFFFDb" }]],
+  ]);
+});

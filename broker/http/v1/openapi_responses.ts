@@ -29,7 +29,7 @@ export const middlewareStatuses: Readonly<Record<RouteScope, readonly number[]>>
 };
 
 const sharedErrorDescriptions: Record<number, string> = {
-  400: "InvalidParameter, MalformedRequest (the body is not JSON)",
+  400: "InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8)",
   401: "Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file)",
   403: "AccessDenied: the key lacks the permission, or protected mode refused a remote client",
   413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
