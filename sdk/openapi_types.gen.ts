@@ -653,6 +653,8 @@ export interface components {
     PurgeResponse: {
       purged: number;
     };
+    /** @description No fields; the body may be left out. */
+    PurgeRequest: Record<string, never>;
     RedriveResponse: {
       moved: number;
     };
@@ -1793,7 +1795,11 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody?: never;
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["PurgeRequest"];
+      };
+    };
     responses: {
       /** @description How many were deleted */
       200: {

@@ -526,6 +526,8 @@ function operationCases(): BadInputCase[] {
       wrap: (v) => ({ maxMessages: v }),
     }),
     invalid(redrive, "maxMessages a string", { maxMessages: "5" }, "maxMessages"),
+    // Takes no fields: a body that is not `{}` is refused, never a purge.
+    ...bodyShapeCases("POST", `${queue}/purge`),
     ...nameCases("POST", "/purge"),
     ...nameCases("GET", ""),
     ...nameCases("DELETE", ""),

@@ -159,3 +159,23 @@ Deno.test("a body whose bytes are not UTF-8 is refused, not stored with U+FFFD i
     ["sendMessages", [{ body: "a\uFFFDb" }]],
   ]);
 });
+
+Deno.test("a purge is served without a body, with an empty one and with {}", async () => {
+  const { app, calls } = door();
+  const requests: RequestInit[] = [
+    { method: "POST" },
+    { method: "POST", headers: { "content-type": "application/json" } },
+    jsonRequest("POST", {}),
+    jsonRequest("POST", "{}", { "content-type": "application/json; charset=utf-8" }),
+  ];
+  for (const init of requests) {
+    const response = await app.request("/v1/queues/q/purge", init);
+    assert.equal(response.status, 200, await response.text());
+  }
+  assert.deepEqual(calls.map(({ method, args }) => [method, args[0]]), [
+    ["purge", "q"],
+    ["purge", "q"],
+    ["purge", "q"],
+    ["purge", "q"],
+  ]);
+});

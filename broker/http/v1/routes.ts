@@ -17,6 +17,7 @@ import {
   DeleteMessagesRequestSchema,
   DeleteMessagesResponseSchema,
   ListQueuesQuerySchema,
+  PurgeRequestSchema,
   PurgeResponseSchema,
   QueueAttributesInputSchema,
   QueueListSchema,
@@ -167,7 +168,7 @@ const purge = createRoute({
   operationId: "purge",
   tags,
   summary: "Delete every message of a queue",
-  request: { params: QueueParamsSchema },
+  request: { params: QueueParamsSchema, body: jsonBody(PurgeRequestSchema, false) },
   responses: {
     200: json(PurgeResponseSchema, "How many were deleted"),
     ...errors(400, 404, 415),

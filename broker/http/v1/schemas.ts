@@ -390,6 +390,16 @@ export const RewindResponseSchema = z.object({
   messages: z.int(),
 }).openapi("RewindResponse");
 
+/**
+ * `POST /v1/queues/{queue}/purge` body: none, or `{}`. Declared so that a body with fields (or
+ * one that is not JSON) is refused rather than ignored by a request that deletes every message.
+ */
+export const PurgeRequestSchema = syncValidation(
+  z.object({}).strict().openapi("PurgeRequest", {
+    description: "No fields; the body may be left out.",
+  }),
+);
+
 /** `POST /v1/queues/{queue}/purge` response. */
 export const PurgeResponseSchema = z.object({ purged: z.int() }).openapi("PurgeResponse");
 
