@@ -11,7 +11,11 @@ import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.ts";
 
 /** Options of a `NodeHttpTransport`. */
 export interface NodeHttpTransportOptions {
-  /** Open connections per host at most (requests beyond wait for one). Default 64. */
+  /**
+   * Open connections per host at most (requests beyond wait for one). Default: no limit, as the
+   * Deno transport: a long poll holds its connection for its whole wait, so a cap shared with
+   * the polls would hold deletes and lock renewals behind them (a lock could run out).
+   */
   socketsPerHostMax?: number;
   /** Idle connections kept per host. Default 16. */
   idleSocketsPerHostMax?: number;
@@ -40,7 +44,7 @@ export class NodeHttpTransport implements HttpTransport {
   constructor(options: NodeHttpTransportOptions = {}) {
     const agentOptions = {
       keepAlive: true,
-      maxSockets: options.socketsPerHostMax ?? 64,
+      maxSockets: options.socketsPerHostMax ?? Infinity,
       maxFreeSockets: options.idleSocketsPerHostMax ?? 16,
     };
     this.#httpAgent = new http.Agent(agentOptions);

@@ -140,3 +140,46 @@ Deno.test("a reset or a timeout is not a connect failure", () => {
     true,
   );
 });
+
+Deno.test("NodeHttpTransport: a request goes out while 80 long polls hold their connections", async () => {
+  // A consumer's long polls hold a connection each for their wait; a cap on connections per host
+  // shared with them would hold deletes and lock renewals behind the polls (a lock could run out).
+  let releaseHeld!: (why: string) => void;
+  const released = new Promise<string>((resolve) => (releaseHeld = resolve));
+  const fallback = setTimeout(() => releaseHeld("timer"), 10_000);
+  let held = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      if (new URL(request.url).pathname === "/poll") {
+        held++;
+        await released;
+        return new Response("polled");
+      }
+      releaseHeld("the quick request was served");
+      return new Response("quick");
+    },
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const transport = new NodeHttpTransport();
+  const request = (path: string) =>
+    transport.request({
+      url: url + path,
+      method: "GET",
+      headers: {},
+      signal: new AbortController().signal,
+    })
+      .then((response) => response.text());
+  try {
+    const polls = Array.from({ length: 80 }, () => request("/poll"));
+    while (held < 64) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(await request("/quick"), "quick");
+    assert.equal(await released, "the quick request was served");
+    assert.equal((await Promise.all(polls)).length, 80);
+  } finally {
+    clearTimeout(fallback);
+    releaseHeld("finally");
+    transport.close();
+    await server.shutdown();
+  }
+});
