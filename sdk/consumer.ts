@@ -272,6 +272,10 @@ export class Consumer implements AsyncIterable<Delivery> {
   /**
    * Stops receiving, waits for running handlers (aborting their signal with `abort: true`),
    * then flushes deletes and lock changes. Idempotent; a stopped consumer does not restart.
+   * In the iterator form the message the loop holds is a running handler until the loop asks for
+   * the next one: so inside the loop body leave with `break` (after `complete()` if the message
+   * was handled) — leaving the loop stops the consumer — or call `stop()` without awaiting it;
+   * `await consumer.stop()` there waits for the loop itself, for ever.
    */
   stop(options: { abort?: boolean } = {}): Promise<void> {
     if (options.abort) {

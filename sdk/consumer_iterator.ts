@@ -15,7 +15,8 @@ import type { ReceivedMessage } from "./protocol.ts";
  * the loop early — `break`, `return` or a throw — counts as a failure of the current message:
  * it comes back after the retry delay (call `complete()` first if it was in fact handled).
  * Prefetched messages the loop never saw are released at once. `fail(error)` reports `error`
- * to `onError` and schedules the retry without leaving the loop.
+ * to `onError` and schedules the retry without leaving the loop. Inside the loop, don't
+ * `await consumer.stop()` (it waits for the loop's current message, so for the loop): `break`.
  */
 export interface Delivery extends ReceivedMessage {
   /** Aborted by `stop({ abort: true })`. */
