@@ -337,7 +337,7 @@ export class EngineService implements QueueService {
     aborts?: AbortSource,
   ): Promise<ReceiveMessagesResponse> {
     const attributes = this.#attributes(name);
-    const clean = checkReceive(request);
+    const clean = checkReceive(request, attributes.maxMessageBytes);
     const waitMs = (clean.waitSeconds ?? attributes.pollingWaitSeconds) * 1000;
     const state: PollState = { deadline: this.#proposer.now() + waitMs, aborts };
     const response: ReceiveMessagesResponse = { messages: [] };

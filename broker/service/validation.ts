@@ -155,8 +155,11 @@ export function checkSendEntries(value: unknown, maxMessageBytes: number): SendC
   });
 }
 
-/** Validates a receive request. */
-export function checkReceive(request: unknown):
+/**
+ * Validates a receive request; its `maxMessages` is cut to what a queue of `maxMessageBytes`
+ * answers in one receive (`messageLimits.receiveBodyBytesMax`).
+ */
+export function checkReceive(request: unknown, maxMessageBytes = 0):
   & Required<
     Pick<ReceiveMessagesRequest, "maxMessages">
   >
@@ -181,6 +184,8 @@ export function checkReceive(request: unknown):
     );
     clean.maxMessages = request.maxMessages as number;
   }
+  const fitting = Math.floor(messageLimits.receiveBodyBytesMax / maxMessageBytes);
+  if (clean.maxMessages > fitting) clean.maxMessages = Math.max(1, fitting);
   if (request.visibilityTimeoutSeconds !== undefined) {
     checkInteger(request.visibilityTimeoutSeconds, {
       min: 1,
