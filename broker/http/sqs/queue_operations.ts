@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { BrokerError, namePattern, type QueueAttributesInput, queueLimits } from "./broker_deps.ts";
+import {
+  BrokerError,
+  namePattern,
+  type Queue,
+  type QueueAttributesInput,
+  queueLimits,
+} from "./broker_deps.ts";
 import { authorize, existingQueue, type OperationContext } from "./context.ts";
 import { invalidValue, SqsError } from "./errors.ts";
 import {
@@ -51,25 +57,111 @@ function authorizeDeadLetter(
   authorize(context, { ...ref, sqsName: sqsNameOf(ref) }, "send");
 }
 
+/** The SQS attribute of each cmqd setting a CreateQueue may name (the others SQS can't name). */
+const sqsNameOfSetting = {
+  visibilityTimeoutSeconds: "VisibilityTimeout",
+  maxMessageBytes: "MaximumMessageSize",
+  retentionSeconds: "MessageRetentionPeriod",
+  pollingWaitSeconds: "ReceiveMessageWaitTimeSeconds",
+} as const;
+
+/** The settings a create must state for the service to find it equal to an existing queue. */
+const settingsOfQueue = [
+  ...Object.keys(sqsNameOfSetting) as (keyof typeof sqsNameOfSetting)[],
+  "rewindSeconds",
+  "maxBacklog",
+] as const;
+
+/** The queue named `name`, or null when there is none. */
+async function queueNamed(context: OperationContext, name: string): Promise<Queue | null> {
+  try {
+    return await context.service.getQueue(name);
+  } catch (error) {
+    if (error instanceof BrokerError && error.code === "QueueNotFound") return null;
+    throw error;
+  }
+}
+
+/** SQS's refusal of a create that names an attribute the existing queue has otherwise. */
+function queueNameExists(attribute: string): SqsError {
+  return new SqsError(
+    "QueueNameExists",
+    `A queue already exists with the same name and a different value for attribute ${attribute}.`,
+  );
+}
+
 /**
- * CreateQueue: creates the queue (or answers the URL of an identical one). Its `tags` are the
+ * Throws `QueueNameExists` when `requested` (the attributes a create names, `fifo` always) differs
+ * from what `existing` has; tags are the service's to compare, after it has checked them.
+ */
+function checkSameAttributes(existing: Queue, requested: QueueAttributesInput): void {
+  if (requested.fifo !== existing.fifo) throw queueNameExists("FifoQueue");
+  for (const [setting, sqsName] of Object.entries(sqsNameOfSetting)) {
+    const value = requested[setting as keyof typeof sqsNameOfSetting];
+    if (value !== undefined && value !== existing[setting as keyof typeof sqsNameOfSetting]) {
+      throw queueNameExists(sqsName);
+    }
+  }
+  const policy = requested.deadLetter;
+  if (
+    policy !== undefined && (policy?.queue !== existing.deadLetter?.queue ||
+      policy?.maxReceiveCount !== existing.deadLetter?.maxReceiveCount)
+  ) {
+    throw queueNameExists("RedrivePolicy");
+  }
+}
+
+/**
+ * The attributes a create sends: for a new queue, those named and SQS's MaximumMessageSize;
+ * for an existing one, those named (equal to the queue's) and the queue's own for the rest, so
+ * the service, which compares every setting, finds it the same queue.
+ */
+function createAttributes(
+  existing: Queue | null,
+  requested: QueueAttributesInput,
+): QueueAttributesInput {
+  if (existing === null) return { maxMessageBytes: sqsDefaultMaximumMessageSize, ...requested };
+  const attributes: QueueAttributesInput = { ...requested };
+  for (const setting of settingsOfQueue) attributes[setting] ??= existing[setting];
+  // SQS's policy has no age limit: the queue's stays, as SetQueueAttributes keeps it.
+  attributes.deadLetter = existing.deadLetter ?? null;
+  return attributes;
+}
+
+/** Attempts of a create whose queue changed between its read and its write. */
+const createAttemptsMax = 3;
+
+/**
+ * CreateQueue: creates the queue, or answers the URL of an existing one. As SQS, only the
+ * attributes the request names are compared with the existing queue's (`QueueNameExists` when
+ * one differs): a create naming none finds the queue whatever its settings. Its `tags` are the
  * new queue's; on an existing queue they must be the tags it has (else `QueueNameExists`, as
  * SQS answers), and a create without tags matches whatever tags the queue has.
  */
 export async function createQueue(context: OperationContext): Promise<JsonObject> {
   const queue = queueFromName(requiredString(context.input, "QueueName"));
   authorize(context, queue, "manage");
-  const attributes = toServiceAttributes(
+  const requested = toServiceAttributes(
     optionalStringMap(context.input, "Attributes") ?? {},
     queue,
     true,
   );
-  authorizeDeadLetter(context, attributes, queue);
-  attributes.maxMessageBytes ??= sqsDefaultMaximumMessageSize;
+  authorizeDeadLetter(context, requested, queue);
   const tags = optionalStringMap(context.input, "tags");
-  if (tags !== undefined) attributes.tags = tags;
-  await context.service.createQueue(queue.name, attributes);
-  return { QueueUrl: context.addresses.url(queue) };
+  if (tags !== undefined) requested.tags = tags;
+  for (let attempt = 1;; attempt++) {
+    const existing = await queueNamed(context, queue.name);
+    if (existing !== null) checkSameAttributes(existing, requested);
+    try {
+      await context.service.createQueue(queue.name, createAttributes(existing, requested));
+      return { QueueUrl: context.addresses.url(queue) };
+    } catch (error) {
+      // Created or changed since the read (tags differing stay refused): read it again.
+      const raced = error instanceof BrokerError && error.code === "QueueAlreadyExists" &&
+        attempt < createAttemptsMax && (existing === null || tags === undefined);
+      if (!raced) throw error;
+    }
+  }
 }
 
 /** GetQueueUrl: the URL of an existing queue. */

@@ -50,6 +50,55 @@ Deno.test("CreateQueue answers the URL, again for an identical queue, QueueNameE
   assert.deepEqual(door.errors, []);
 });
 
+Deno.test("CreateQueue of an existing queue compares only the attributes it names", async () => {
+  await using door = startDoor();
+  const create = (QueueName: string, Attributes?: Record<string, string>) =>
+    door.client.send(new CreateQueueCommand({ QueueName, Attributes }));
+  await create("orders", { VisibilityTimeout: "45", MaximumMessageSize: "2048" });
+  // SQS's get-or-create: a create naming no attribute, or only ones the queue has, answers the URL.
+  const matching: (Record<string, string> | undefined)[] = [
+    undefined,
+    {},
+    { VisibilityTimeout: "45" },
+    { DelaySeconds: "0" },
+    { MaximumMessageSize: "2048", MessageRetentionPeriod: "345600" },
+  ];
+  for (const attributes of matching) {
+    const answer = await create("orders", attributes);
+    assert.equal(answer.QueueUrl, door.queueUrl("orders"), JSON.stringify(attributes));
+  }
+  await rejectsWith(create("orders", { MessageRetentionPeriod: "60" }), {
+    name: "QueueNameExists",
+    code: "QueueAlreadyExists",
+    message: /different value for attribute MessageRetentionPeriod/,
+  });
+  const dlq = await create("orders-dlq");
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  const RedrivePolicy = JSON.stringify({
+    deadLetterTargetArn: Attributes!.QueueArn,
+    maxReceiveCount: 3,
+  });
+  await create("jobs", { RedrivePolicy });
+  assert.equal((await create("jobs")).QueueUrl, door.queueUrl("jobs"));
+  assert.equal((await create("jobs", { RedrivePolicy })).QueueUrl, door.queueUrl("jobs"));
+  await rejectsWith(create("jobs", { RedrivePolicy: "" }), {
+    name: "QueueNameExists",
+    message: /different value for attribute RedrivePolicy/,
+  });
+  // A queue made on the native door, with settings SQS has no name for, is found too.
+  await door.broker.createQueue("native", { rewindSeconds: 60, maxBacklog: 500 });
+  assert.equal((await create("native")).QueueUrl, door.queueUrl("native"));
+  const orders = await door.broker.getQueue("orders");
+  assert.deepEqual(
+    [orders.visibilityTimeoutSeconds, orders.maxMessageBytes, orders.retentionSeconds],
+    [45, 2048, 345600],
+    "nothing changed",
+  );
+  assert.deepEqual(door.errors, []);
+});
+
 Deno.test("GetQueueUrl finds queues by SQS name, .fifo only for FIFO queues", async () => {
   await using door = startDoor();
   await door.client.send(new CreateQueueCommand({ QueueName: "orders" }));
