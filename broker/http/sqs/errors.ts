@@ -96,7 +96,8 @@ const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
   ReceiptHandleInvalid: "ReceiptHandleIsInvalid",
   // cmqd refuses a handle of an older delivery (SQS would accept it): the client learns its
   // handle is no longer good, which is SQS's meaning of this code. A delete whose message is
-  // gone succeeds instead (`receive_operations.ts`); a visibility change of it is refused.
+  // gone succeeds instead, and a visibility change answers SQS's `InvalidParameterValue`
+  // (`receive_operations.ts`).
   ReceiptHandleStale: "ReceiptHandleIsInvalid",
   MessageNotInflight: "MessageNotInflight",
   Unauthenticated: "InvalidClientTokenId",

@@ -2,10 +2,12 @@
  * Deletes of a message that is already gone, through the real `@aws-sdk/client-sqs` and the
  * query protocol's `aws-sdk` v2: as in SQS they succeed (an SDK retries DeleteMessage by itself
  * when an answer is lost, and its retry must not fail), while a handle of an older delivery of
- * a message still in the queue stays `ReceiptHandleIsInvalid`, cmqd's stricter rule.
+ * a message still in the queue stays `ReceiptHandleIsInvalid`, cmqd's stricter rule. A
+ * visibility change of either is SQS's `InvalidParameterValue`.
  */
 import assert from "node:assert/strict";
 import {
+  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteMessageBatchCommand,
@@ -60,6 +62,84 @@ async function depth(door: Door, QueueUrl: string) {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** SQS's refusal of a visibility change whose message is gone or was delivered again. */
+const notAvailableForChange =
+  /^Value \S+ for parameter ReceiptHandle is invalid\. Reason: Message does not exist or is not available for visibility timeout change\.$/;
+
+Deno.test("ChangeMessageVisibility of a message gone or delivered again is SQS's InvalidParameterValue", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "jobs");
+  const [gone, older] = await sendAndReceive(door, QueueUrl, ["gone", "older"]);
+  await door.client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: gone.ReceiptHandle }));
+  await door.client.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl,
+      ReceiptHandle: older.ReceiptHandle,
+      VisibilityTimeout: 0,
+    }),
+  );
+  const [current] = (await door.client.send(new ReceiveMessageCommand({ QueueUrl }))).Messages!;
+  assert.equal(current.Body, "older");
+  for (const { ReceiptHandle } of [gone, older]) {
+    await rejectsWith(
+      door.client.send(
+        new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle, VisibilityTimeout: 60 }),
+      ),
+      { name: "InvalidParameterValue", code: "InvalidParameterValue", status: 400 },
+    );
+  }
+  const batch = await door.client.send(
+    new ChangeMessageVisibilityBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: "gone", ReceiptHandle: gone.ReceiptHandle, VisibilityTimeout: 60 },
+        { Id: "older", ReceiptHandle: older.ReceiptHandle, VisibilityTimeout: 60 },
+        { Id: "junk", ReceiptHandle: "junk", VisibilityTimeout: 60 },
+        { Id: "current", ReceiptHandle: current.ReceiptHandle, VisibilityTimeout: 60 },
+      ],
+    }),
+  );
+  assert.deepEqual(batch.Successful, [{ Id: "current" }]);
+  assert.deepEqual(batch.Failed!.map((entry) => [entry.Id, entry.Code, entry.SenderFault]), [
+    ["gone", "InvalidParameterValue", true],
+    ["older", "InvalidParameterValue", true],
+    ["junk", "ReceiptHandleIsInvalid", true],
+  ]);
+  for (const entry of batch.Failed!.slice(0, 2)) {
+    assert.match(entry.Message!, notAvailableForChange);
+  }
+  // The query protocol answers the same code.
+  const sqs = queryClientOf(door.endpoint, adminKey);
+  await assert.rejects(
+    sqs.changeMessageVisibility({
+      QueueUrl,
+      ReceiptHandle: gone.ReceiptHandle!,
+      VisibilityTimeout: 5,
+    }).promise(),
+    (error: { code: string; statusCode: number; message: string }) => {
+      assert.deepEqual([error.code, error.statusCode], ["InvalidParameterValue", 400]);
+      assert.match(error.message, notAvailableForChange);
+      return true;
+    },
+  );
+  assert.deepEqual(await depth(door, QueueUrl), ["0", "1"], "the current holder keeps it");
+  // A lock that ended, with no receive since: SQS's MessageNotInflight.
+  const late = await createQueue(door, "late");
+  const [expired] = await sendAndReceive(door, late, ["late"], 1);
+  await sleep(1_100);
+  await rejectsWith(
+    door.client.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: late,
+        ReceiptHandle: expired.ReceiptHandle,
+        VisibilityTimeout: 60,
+      }),
+    ),
+    { name: "MessageNotInflight", code: "AWS.SimpleQueueService.MessageNotInflight", status: 400 },
+  );
+  assert.deepEqual(door.errors, []);
+});
+
 Deno.test("DeleteMessage of a message already deleted with the same handle succeeds", async () => {
   await using door = startDoor();
   const QueueUrl = await createQueue(door, "jobs");
@@ -68,12 +148,12 @@ Deno.test("DeleteMessage of a message already deleted with the same handle succe
   await door.client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle }));
   const again = await door.client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle }));
   assert.equal(again.$metadata.httpStatusCode, 200);
-  // The message is gone for visibility changes too: SQS refuses those.
+  // The message is gone for visibility changes too: SQS refuses those (its code and words).
   await rejectsWith(
     door.client.send(
       new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle, VisibilityTimeout: 5 }),
     ),
-    { name: "ReceiptHandleIsInvalid", status: 404 },
+    { name: "InvalidParameterValue", status: 400, message: notAvailableForChange },
   );
   // Forged (a tag that does not verify), garbled and other queues' handles stay refused.
   const forged = ReceiptHandle.slice(0, -2) + (ReceiptHandle.endsWith("AA") ? "BA" : "AA");

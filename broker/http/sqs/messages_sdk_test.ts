@@ -183,7 +183,7 @@ Deno.test("a receive locks a message; visibility 0 frees it; the older handle is
         VisibilityTimeout: 10,
       }),
     ),
-    { name: "ReceiptHandleIsInvalid" },
+    { name: "InvalidParameterValue", message: /not available for visibility timeout change/ },
   );
   await rejectsWith(
     door.client.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 11 })),

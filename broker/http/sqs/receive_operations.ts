@@ -20,7 +20,7 @@
 import { type HandleFailure, messageLimits, type ReceivedMessage } from "./broker_deps.ts";
 import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
 import { authorize, messageQueue, type OperationContext } from "./context.ts";
-import { inBatchTerms, sqsCodeOf, SqsError } from "./errors.ts";
+import { inBatchTerms, invalidValue, sqsCodeOf, SqsError } from "./errors.ts";
 import {
   type JsonObject,
   optionalInteger,
@@ -183,6 +183,21 @@ function handleError(failure: HandleFailure): SqsError {
 }
 
 /**
+ * A visibility change's refusal of a handle: SQS's own for one whose message is gone or was
+ * delivered again since (a genuine handle that no longer holds the message), which SQS refuses as
+ * `InvalidParameterValue`, not as `ReceiptHandleIsInvalid` (its answer to a handle that is not
+ * one, as here to a forged, garbled or other queue's handle).
+ */
+function visibilityError(failure: HandleFailure): SqsError {
+  if (failure.code !== "ReceiptHandleStale") return handleError(failure);
+  return invalidValue(
+    "ReceiptHandle",
+    failure.receiptHandle,
+    "Message does not exist or is not available for visibility timeout change.",
+  );
+}
+
+/**
  * How the door deletes: as in SQS, a delete of a message that is already gone (deleted — by this
  * very handle, when an SDK retries a delete whose answer was lost — expired, moved to the
  * dead-letter queue, purged) succeeds. A handle of an older delivery of a message still in the
@@ -204,7 +219,12 @@ export async function deleteMessage(context: OperationContext): Promise<JsonObje
  * Splits the entries of a handle batch into Successful and Failed by the service's per-handle
  * failures. Entries repeating a handle share its outcome.
  */
-function batchOutcome(ids: string[], handles: string[], failures: HandleFailure[]): JsonObject {
+function batchOutcome(
+  ids: string[],
+  handles: string[],
+  failures: HandleFailure[],
+  errorOf: (failure: HandleFailure) => SqsError = handleError,
+): JsonObject {
   if (failures.length === 0) return { Successful: ids.map((id) => ({ Id: id })), Failed: [] };
   const failureOf = new Map(failures.map((failure) => [failure.receiptHandle, failure]));
   const successful: JsonObject[] = [];
@@ -212,7 +232,7 @@ function batchOutcome(ids: string[], handles: string[], failures: HandleFailure[
   ids.forEach((id, index) => {
     const failure = failureOf.get(handles[index]);
     if (failure === undefined) successful.push({ Id: id });
-    else failed.push(failedEntry(id, handleError(failure)));
+    else failed.push(failedEntry(id, errorOf(failure)));
   });
   return { Successful: successful, Failed: failed };
 }
@@ -242,7 +262,7 @@ export async function changeMessageVisibility(context: OperationContext): Promis
   const result = await context.service.changeVisibility(queue.name, [
     { receiptHandle, visibilityTimeoutSeconds },
   ]);
-  if (result.failures.length > 0) throw handleError(result.failures[0]);
+  if (result.failures.length > 0) throw visibilityError(result.failures[0]);
   return {};
 }
 
@@ -297,6 +317,7 @@ export async function changeMessageVisibilityBatch(
     accepted.map((entry) => entry.id),
     accepted.map((entry) => entry.receiptHandle),
     result.failures,
+    visibilityError,
   );
   return {
     Successful: outcome.Successful,
