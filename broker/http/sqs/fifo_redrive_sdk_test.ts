@@ -66,6 +66,40 @@ Deno.test("FIFO: MessageGroupId is required; a group delivers in order, one at a
   assert.deepEqual((await receiveAll(door, QueueUrl)).map((message) => message.Body), ["a2"]);
 });
 
+Deno.test("FIFO: SequenceNumbers are SQS's 20 digits, ordered as text as they are as numbers", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createFifo(door, "ledger.fifo");
+  const sent: string[] = [];
+  for (let index = 0; index < 12; index++) {
+    const { SequenceNumber } = await door.client.send(
+      new SendMessageCommand({
+        QueueUrl,
+        MessageBody: `entry ${index}`,
+        MessageGroupId: `g${index}`,
+      }),
+    );
+    sent.push(SequenceNumber!);
+  }
+  const batch = await door.client.send(
+    new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: [{ Id: "last", MessageBody: "last", MessageGroupId: "g" }],
+    }),
+  );
+  sent.push(batch.Successful![0].SequenceNumber!);
+  // Code that keeps the last SequenceNumber as text (a string attribute of a table, compared
+  // by a conditional write) compares them as text: SQS's all have 20 digits.
+  for (const sequence of sent) assert.match(sequence, /^\d{20}$/);
+  assert.deepEqual([...sent].sort(), sent);
+  const numbers = sent.map(BigInt);
+  assert.deepEqual([...numbers].sort((left, right) => left < right ? -1 : 1), numbers);
+  const received = [...await receiveAll(door, QueueUrl), ...await receiveAll(door, QueueUrl)];
+  assert.deepEqual(
+    received.map((message) => message.Attributes!.SequenceNumber).sort(),
+    [...sent].sort(),
+  );
+});
+
 Deno.test("FIFO: a repeated MessageDeduplicationId or body (content-based) enqueues once", async () => {
   await using door = startDoor();
   const QueueUrl = await createFifo(door, "events.fifo");
@@ -88,6 +122,29 @@ Deno.test("FIFO: a repeated MessageDeduplicationId or body (content-based) enque
     new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
   );
   assert.equal(Attributes!.ApproximateNumberOfMessages, "2");
+  // As SQS (DeduplicationScope queue): the id counts across groups, and still after a delete.
+  const otherGroup = await door.client.send(
+    new SendMessageCommand({
+      QueueUrl,
+      MessageBody: "order 1",
+      MessageGroupId: "other",
+      MessageDeduplicationId: "order-1",
+    }),
+  );
+  assert.deepEqual(
+    [otherGroup.MessageId, otherGroup.SequenceNumber],
+    [explicit.MessageId, explicit.SequenceNumber],
+  );
+  const [first] = (await door.client.send(new ReceiveMessageCommand({ QueueUrl }))).Messages!;
+  assert.equal(first.MessageId, explicit.MessageId);
+  await door.client.send(
+    new DeleteMessageCommand({ QueueUrl, ReceiptHandle: first.ReceiptHandle }),
+  );
+  assert.equal((await send("order 1 once more", "order-1")).MessageId, explicit.MessageId);
+  const after = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+  );
+  assert.equal(after.Attributes!.ApproximateNumberOfMessages, "1");
 });
 
 Deno.test("RedrivePolicy moves a message received more than maxReceiveCount times", async () => {

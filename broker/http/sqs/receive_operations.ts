@@ -32,6 +32,7 @@ import { md5OfBodies, md5OfMessageAttributes } from "./md5.ts";
 import { decodeMessageAttributes } from "./message_attributes.ts";
 import type { QueueRef } from "./queue_names.ts";
 import { queueAttributeNames, unknownAttribute } from "./queue_attributes.ts";
+import { sequenceNumberOf } from "./send_operations.ts";
 
 const receiveMessagesMax = 10;
 const visibilityRange = messageLimits.visibilityTimeoutSeconds;
@@ -50,7 +51,7 @@ function systemAttributes(
     ApproximateReceiveCount: String(message.receiveCount),
     ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt),
     MessageGroupId: message.groupId,
-    SequenceNumber: queue.fifo ? String(message.sequence) : undefined,
+    SequenceNumber: queue.fifo ? sequenceNumberOf(message.sequence) : undefined,
   };
   const answer: Record<string, string> = {};
   for (const [name, value] of Object.entries(values)) {

@@ -84,6 +84,15 @@ function needsContentDedup(entry: SendMessageEntry, queue: QueueRef): boolean {
   return queue.fifo && entry.dedupId === undefined;
 }
 
+/**
+ * A FIFO message's SequenceNumber: its cmqd sequence in SQS's 20 digits (zero-padded; cmqd's
+ * sequences stay below 2^53, 16 digits), so that sequences compare as text as they do as
+ * numbers, as SQS's do: code keeping the last one as a string compares them as text.
+ */
+export function sequenceNumberOf(sequence: number): string {
+  return String(sequence).padStart(20, "0");
+}
+
 /** The answer fields of one sent message, in SQS's order. */
 function sentOutput(
   prepared: PreparedSend,
@@ -98,7 +107,7 @@ function sentOutput(
   if (prepared.md5OfAttributes !== undefined) {
     output.MD5OfMessageAttributes = prepared.md5OfAttributes;
   }
-  if (queue.fifo) output.SequenceNumber = String(sent.sequence);
+  if (queue.fifo) output.SequenceNumber = sequenceNumberOf(sent.sequence);
   return output;
 }
 
