@@ -4,6 +4,7 @@
  * call), so every passing send and receive here also proves the body digest.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
@@ -15,7 +16,8 @@ import {
   SendMessageBatchCommand,
   SendMessageCommand,
 } from "./_npm_test_deps.ts";
-import { rejectsWith, startDoor } from "./_test_server.ts";
+import { queryClientOf } from "./_query_client.ts";
+import { adminKey, rejectsWith, startDoor } from "./_test_server.ts";
 
 /** SQS's published digest of these three attributes (`md5_test.ts` checks each one). */
 const attributesDigest = "c932db14a896c663f83c260297d594ff";
@@ -274,6 +276,84 @@ Deno.test("SendMessageBatch: refused entries fail alone, the others are sent", a
     new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }),
   );
   assert.deepEqual(Messages!.map((message) => message.Body), ["one", "four"]);
+});
+
+/**
+ * SQS's digest of message (system) attributes, written out here from its documented steps (not
+ * the door's code): by name, each of name, data type and value as a 4-byte big-endian length
+ * and UTF-8 bytes, with the transport type 1 (String) before the value.
+ */
+function digestOfStrings(attributes: Record<string, { DataType: string; StringValue: string }>) {
+  const hash = createHash("md5");
+  const field = (text: string) => {
+    const bytes = new TextEncoder().encode(text);
+    const length = new Uint8Array(4);
+    new DataView(length.buffer).setUint32(0, bytes.length);
+    hash.update(length).update(bytes);
+  };
+  for (const name of Object.keys(attributes).sort()) {
+    field(name);
+    field(attributes[name].DataType);
+    hash.update(Uint8Array.of(1));
+    field(attributes[name].StringValue);
+  }
+  return hash.digest("hex");
+}
+
+Deno.test("MessageSystemAttributes (AWSTraceHeader) get their MD5OfMessageSystemAttributes", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "traced");
+  const trace = {
+    AWSTraceHeader: {
+      DataType: "String",
+      StringValue: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    },
+  };
+  const expected = digestOfStrings(trace);
+  // The AWS SDK for Kotlin compares this digest with its own whenever a send carries system
+  // attributes, and fails the send when it is absent or differs.
+  const sent = await door.client.send(
+    new SendMessageCommand({ QueueUrl, MessageBody: "traced", MessageSystemAttributes: trace }),
+  );
+  assert.equal(sent.MD5OfMessageSystemAttributes, expected);
+  const plain = await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "plain" }));
+  assert.equal(plain.MD5OfMessageSystemAttributes, undefined);
+  const batch = await door.client.send(
+    new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: "traced", MessageBody: "b1", MessageSystemAttributes: trace },
+        { Id: "plain", MessageBody: "b2" },
+        {
+          Id: "binary",
+          MessageBody: "b3",
+          MessageSystemAttributes: {
+            AWSTraceHeader: { DataType: "Binary", BinaryValue: new Uint8Array([1]) },
+          },
+        },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    batch.Successful!.map((entry) => [entry.Id, entry.MD5OfMessageSystemAttributes]),
+    [["traced", expected], ["plain", undefined]],
+  );
+  // SQS takes AWSTraceHeader as a String only.
+  assert.deepEqual(batch.Failed!.map((entry) => [entry.Id, entry.Code]), [
+    ["binary", "InvalidParameterValue"],
+  ]);
+  const { Messages } = await door.client.send(
+    new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }),
+  );
+  assert.deepEqual(Messages!.map((message) => message.Body), ["traced", "plain", "b1", "b2"]);
+  // The query protocol's answer carries it too.
+  const viaQuery = await queryClientOf(door.endpoint, adminKey).sendMessage({
+    QueueUrl,
+    MessageBody: "by query",
+    MessageSystemAttributes: trace,
+  }).promise();
+  assert.equal(viaQuery.MD5OfMessageSystemAttributes, expected);
+  assert.deepEqual(door.errors, []);
 });
 
 Deno.test("batch requests: empty, more than 10, repeated or malformed ids are refused whole", async () => {

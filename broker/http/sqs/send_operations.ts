@@ -15,12 +15,13 @@ import { messageQueue, type OperationContext } from "./context.ts";
 import { inBatchTerms, invalidValue, missingParameter, SqsError, toSqsError } from "./errors.ts";
 import {
   hasRefusedBodyCharacter,
+  isJsonObject,
   type JsonObject,
   optionalIdText,
   optionalInteger,
   requiredString,
 } from "./input.ts";
-import { md5OfBodies, md5OfBody, md5OfMessageAttributes } from "./md5.ts";
+import { md5OfBodies, md5OfBody, md5OfMessageAttributes, type SqsAttributeValue } from "./md5.ts";
 import { encodeMessageAttributes } from "./message_attributes.ts";
 import type { QueueRef } from "./queue_names.ts";
 
@@ -32,10 +33,44 @@ function notForStandardQueues(member: string, value: string): SqsError {
   );
 }
 
-/** A message ready for the service, with its attributes' digest (its body's comes later). */
+/** A message ready for the service, with its attributes' digests (its body's comes later). */
 interface PreparedSend {
   entry: SendMessageEntry;
   md5OfAttributes: string | undefined;
+  md5OfSystemAttributes: string | undefined;
+}
+
+function invalidSystemAttribute(name: string): SqsError {
+  return new SqsError(
+    "InvalidParameterValue",
+    `The message system attribute '${name.slice(0, 256)}' is invalid. Reason: the only one ` +
+      "is AWSTraceHeader, a String with a non-empty StringValue.",
+  );
+}
+
+/**
+ * MD5OfMessageSystemAttributes of a send's MessageSystemAttributes (SQS's one, AWSTraceHeader,
+ * a String), undefined when there are none. cmqd keeps no system attribute (they are dropped),
+ * but answers their digest as SQS does: the AWS SDK for Kotlin fails a send whose answer lacks
+ * it.
+ */
+function md5OfSystemAttributes(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isJsonObject(value)) {
+    throw new SqsError("SerializationException", "MessageSystemAttributes: expected a map");
+  }
+  const attributes: Record<string, SqsAttributeValue> = {};
+  for (const [name, attribute] of Object.entries(value)) {
+    if (
+      name !== "AWSTraceHeader" || !isJsonObject(attribute) || attribute.DataType !== "String" ||
+      typeof attribute.StringValue !== "string" || attribute.StringValue === "" ||
+      attribute.BinaryValue != null
+    ) {
+      throw invalidSystemAttribute(name);
+    }
+    attributes[name] = { DataType: "String", StringValue: attribute.StringValue };
+  }
+  return md5OfMessageAttributes(attributes);
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -71,8 +106,12 @@ function prepareSend(input: JsonObject, queue: QueueRef): PreparedSend {
     if (!queue.fifo) throw notForStandardQueues("MessageDeduplicationId", dedupId);
     entry.dedupId = dedupId;
   }
-  // MessageSystemAttributes (AWSTraceHeader) has no place in cmqd and is dropped.
-  return { entry, md5OfAttributes: attributes && md5OfMessageAttributes(attributes.attributes) };
+  // MessageSystemAttributes (AWSTraceHeader) has no place in cmqd: checked, digested, dropped.
+  return {
+    entry,
+    md5OfAttributes: attributes && md5OfMessageAttributes(attributes.attributes),
+    md5OfSystemAttributes: md5OfSystemAttributes(input.MessageSystemAttributes),
+  };
 }
 
 /** Content-based deduplication: a FIFO message without its own id gets its body's SHA-256. */
@@ -106,6 +145,9 @@ function sentOutput(
   output.MD5OfMessageBody = bodyDigest;
   if (prepared.md5OfAttributes !== undefined) {
     output.MD5OfMessageAttributes = prepared.md5OfAttributes;
+  }
+  if (prepared.md5OfSystemAttributes !== undefined) {
+    output.MD5OfMessageSystemAttributes = prepared.md5OfSystemAttributes;
   }
   if (queue.fifo) output.SequenceNumber = sequenceNumberOf(sent.sequence);
   return output;
