@@ -13,6 +13,8 @@ import {
   SetQueueAttributesCommand,
 } from "./_npm_test_deps.ts";
 import { rejectsWith, startDoor } from "./_test_server.ts";
+import type { QueueService } from "../../service/mod.ts";
+import type { QueueAttributesInput } from "./broker_deps.ts";
 
 Deno.test("CreateQueue answers the URL, again for an identical queue, QueueNameExists otherwise", async () => {
   await using door = startDoor();
@@ -95,6 +97,39 @@ Deno.test("CreateQueue of an existing queue compares only the attributes it name
     [orders.visibilityTimeoutSeconds, orders.maxMessageBytes, orders.retentionSeconds],
     [45, 2048, 345600],
     "nothing changed",
+  );
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("CreateQueue racing another create of the name compares with the queue made", async () => {
+  let racing = true;
+  await using door = startDoor({
+    // Another client creates the queue, with settings of its own, between the door's read and
+    // its create (once).
+    wrapService: (service) =>
+      new Proxy(service, {
+        get: (target, method: keyof QueueService) => {
+          const value = target[method] as (...args: unknown[]) => unknown;
+          if (method !== "createQueue") return value.bind(target);
+          return async (name: string, attributes: QueueAttributesInput) => {
+            if (racing) {
+              racing = false;
+              await target.createQueue(name, { visibilityTimeoutSeconds: 90 });
+            }
+            return await target.createQueue(name, attributes);
+          };
+        },
+      }),
+  });
+  const created = await door.client.send(new CreateQueueCommand({ QueueName: "orders" }));
+  assert.equal(created.QueueUrl, door.queueUrl("orders"));
+  assert.equal((await door.broker.getQueue("orders")).visibilityTimeoutSeconds, 90);
+  racing = true;
+  await rejectsWith(
+    door.client.send(
+      new CreateQueueCommand({ QueueName: "jobs", Attributes: { VisibilityTimeout: "30" } }),
+    ),
+    { name: "QueueNameExists", message: /different value for attribute VisibilityTimeout/ },
   );
   assert.deepEqual(door.errors, []);
 });
