@@ -602,7 +602,7 @@ export interface components {
     };
     ReceiveMessagesRequest: {
       /**
-       * @description Messages to return at most; a receive takes no more than 16 MiB / the queue's maxMessageBytes (all 256 up to 64 KiB, 16 at 1 MiB).
+       * @description Messages to return at most; a receive takes no more than 64 MiB / the queue's maxMessageBytes (all 256 up to 256 KiB, 64 at 1 MiB).
        * @default 1
        */
       maxMessages?: number;

@@ -31,11 +31,12 @@ export const messageLimits = {
   /** Bytes of one request body (4 MiB). */
   requestBytesMax: 4 * 1024 * 1024,
   /**
-   * Bodies one receive may answer, counted at the queue's maxMessageBytes (16 MiB): a receive
-   * takes at most this / maxMessageBytes messages (256 up to 64 KiB, 16 at 1 MiB), so its JSON
-   * answer stays far below the longest string the runtime can build, escapes included.
+   * Bodies one receive may answer, counted at the queue's maxMessageBytes (64 MiB): a receive
+   * takes at most this / maxMessageBytes messages (256 up to 256 KiB, 64 at 1 MiB), so its JSON
+   * answer stays below the longest string the runtime can build (2^29 - 24 characters) even when
+   * every byte is escaped as six (`\u0001`).
    */
-  receiveBodyBytesMax: 16 * 1024 * 1024,
+  receiveBodyBytesMax: 64 * 1024 * 1024,
   /** The dedup window of `dedupId`, in milliseconds. */
   dedupWindowMs: 300_000,
   attributesMax: 10,

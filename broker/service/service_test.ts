@@ -487,19 +487,20 @@ Deno.test("goneAsDeleted counts a handle whose message left as deleted; the nati
   assert.deepEqual(plain.failures.map((failure) => failure.code), ["ReceiptHandleStale"]);
 });
 
-Deno.test("a receive takes at most the messages whose largest bodies fit one answer (16 MiB)", async () => {
+Deno.test("a receive takes at most the messages whose largest bodies fit one answer (64 MiB)", async () => {
   // 256 bodies of 1 MiB, escaped as JSON, would pass the longest string the runtime can build:
   // the answer would fail after the messages were locked, for nobody.
   const { broker } = setup();
   await broker.createQueue("big", { maxMessageBytes: 1_048_576 });
   await broker.createQueue("small", {});
-  const messages = Array.from({ length: 40 }, (_, index) => ({ body: `m${index}` }));
+  const messages = Array.from({ length: 100 }, (_, index) => ({ body: `m${index}` }));
   await broker.sendMessages("big", messages);
   await broker.sendMessages("small", messages);
   const big = await broker.receiveMessages("big", { maxMessages: 256 });
-  assert.equal(big.messages.length, 16); // 16 MiB / 1 MiB
-  await broker.updateQueue("big", { maxMessageBytes: 262_144 });
-  assert.equal((await broker.receiveMessages("big", { maxMessages: 256 })).messages.length, 24);
+  assert.equal(big.messages.length, 64); // 64 MiB / 1 MiB
+  await broker.updateQueue("big", { maxMessageBytes: 524_288 });
+  assert.equal((await broker.receiveMessages("big", { maxMessages: 20 })).messages.length, 20);
+  assert.equal((await broker.receiveMessages("big", { maxMessages: 256 })).messages.length, 16);
   // At the default 64 KiB, all of a batch of 256 fits.
-  assert.equal((await broker.receiveMessages("small", { maxMessages: 256 })).messages.length, 40);
+  assert.equal((await broker.receiveMessages("small", { maxMessages: 256 })).messages.length, 100);
 });

@@ -90,9 +90,10 @@ Deno.test("ListDeadLetterSourceQueues: needs read on the queue, and shows the so
 
 /** Sends `bodies` to the cmqd queue `source` and has its RedrivePolicy move them (receive twice). */
 async function deadLetter(door: Door, source: string, bodies: string[]): Promise<void> {
-  if (bodies.length > 100) {
-    for (let at = 0; at < bodies.length; at += 100) {
-      await deadLetter(door, source, bodies.slice(at, at + 100));
+  // SQS's queues take bodies of 1 MiB: a receive takes at most 64 of them.
+  if (bodies.length > 64) {
+    for (let at = 0; at < bodies.length; at += 64) {
+      await deadLetter(door, source, bodies.slice(at, at + 64));
     }
     return;
   }

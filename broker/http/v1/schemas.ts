@@ -274,8 +274,8 @@ export const ReceiveMessagesRequestSchema = syncValidation(
   z.object({
     maxMessages: integer(
       { min: 1, max: messageLimits.batchEntriesMax },
-      "Messages to return at most; a receive takes no more than 16 MiB / the queue's " +
-        "maxMessageBytes (all 256 up to 64 KiB, 16 at 1 MiB).",
+      "Messages to return at most; a receive takes no more than 64 MiB / the queue's " +
+        "maxMessageBytes (all 256 up to 256 KiB, 64 at 1 MiB).",
     ).optional().openapi({ default: 1 }),
     visibilityTimeoutSeconds: integer(
       queueLimits.visibilityTimeoutSeconds,
