@@ -18,7 +18,7 @@
  * otherwise: `DelaySeconds` (cmqd delays per message only: 0), `ContentBasedDeduplication` on
  * FIFO queues (always true: a send without MessageDeduplicationId is deduplicated by the body's
  * SHA-256), `SqsManagedSseEnabled` (false), `DeduplicationScope` (queue), `FifoThroughputLimit`
- * (perQueue), and an empty `Policy`, `RedriveAllowPolicy`, `KmsMasterKeyId`.
+ * (perQueue), an empty `Policy`, `KmsMasterKeyId`, and `RedriveAllowPolicy` empty or `allowAll`.
  *
  * @module
  */
@@ -97,7 +97,6 @@ const fixedAttributes: Record<string, { value: string; fifoOnly: boolean; why: s
   DeduplicationScope: { value: "queue", fifoOnly: true, why: "cmqd deduplicates per queue." },
   FifoThroughputLimit: { value: "perQueue", fifoOnly: true, why: "cmqd has no throughput modes." },
   Policy: { value: "", fifoOnly: false, why: "cmqd has no queue policies; use key permissions." },
-  RedriveAllowPolicy: { value: "", fifoOnly: false, why: "cmqd has no redrive allow policies." },
   KmsMasterKeyId: { value: "", fifoOnly: false, why: "cmqd does not encrypt with KMS." },
   KmsDataKeyReusePeriodSeconds: { value: "", fifoOnly: false, why: "cmqd does not use KMS." },
 };
@@ -136,6 +135,34 @@ const mutableAttributes = {
   ReceiveMessageWaitTimeSeconds: "pollingWaitSeconds",
 } as const;
 
+/**
+ * RedriveAllowPolicy: cmqd lets any queue name any other as its dead-letter queue (key
+ * permissions decide), which is SQS's `allowAll`: that policy (the default a template or an SDK
+ * may state outright) and an empty one are taken and change nothing; `denyAll` and `byQueue`
+ * are refused.
+ */
+function checkRedriveAllowPolicy(value: string): void {
+  if (value === "") return;
+  let policy: unknown;
+  try {
+    policy = JSON.parse(value);
+  } catch {
+    throw invalidAttribute("RedriveAllowPolicy", "Redrive allow policy is not a valid JSON map.");
+  }
+  const entries = policy !== null && typeof policy === "object" && !Array.isArray(policy)
+    ? Object.entries(policy)
+    : [];
+  if (
+    entries.length !== 1 || entries[0][0] !== "redrivePermission" || entries[0][1] !== "allowAll"
+  ) {
+    throw invalidAttribute(
+      "RedriveAllowPolicy",
+      'Only {"redrivePermission":"allowAll"} is supported: cmqd has no redrive allow ' +
+        "policies (any queue may be a dead-letter queue; key permissions decide who sends to it).",
+    );
+  }
+}
+
 function checkFixed(name: string, value: string, queue: QueueRef): void {
   const fixed = fixedAttributes[name];
   if (fixed.fifoOnly && !queue.fifo) {
@@ -162,6 +189,8 @@ export function toServiceAttributes(
       input[field] = integerAttribute(name, value, queueLimits[field]);
     } else if (name === "RedrivePolicy") {
       input.deadLetter = parseRedrivePolicy(value, queue);
+    } else if (name === "RedriveAllowPolicy") {
+      checkRedriveAllowPolicy(value);
     } else if (name === "FifoQueue") {
       if (!creating) throw unknownAttribute(name, "FifoQueue can only be set on CreateQueue.");
       if (value !== String(queue.fifo)) {

@@ -200,6 +200,8 @@ Deno.test("GetQueueAttributes and SetQueueAttributes map SQS attributes to cmqd'
         ReceiveMessageWaitTimeSeconds: "2",
         DelaySeconds: "0",
         SqsManagedSseEnabled: "false",
+        // What cmqd does anyway (any queue may be a dead-letter queue): taken, as SQS's default.
+        RedriveAllowPolicy: '{"redrivePermission": "allowAll"}',
       },
     }),
   );
@@ -238,6 +240,12 @@ Deno.test("GetQueueAttributes and SetQueueAttributes map SQS attributes to cmqd'
     [{ Bogus: "1" }, "InvalidAttributeName"],
     [{ FifoQueue: "true" }, "InvalidAttributeName"],
     [{ ContentBasedDeduplication: "true" }, "InvalidAttributeName"],
+    [{ RedriveAllowPolicy: '{"redrivePermission":"denyAll"}' }, "InvalidAttributeValue"],
+    [
+      { RedriveAllowPolicy: '{"redrivePermission":"byQueue","sourceQueueArns":["a"]}' },
+      "InvalidAttributeValue",
+    ],
+    [{ RedriveAllowPolicy: "allowAll" }, "InvalidAttributeValue"],
   ];
   for (const [Attributes, name] of refusals) {
     await rejectsWith(door.client.send(new SetQueueAttributesCommand({ QueueUrl, Attributes })), {
