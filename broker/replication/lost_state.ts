@@ -1,5 +1,7 @@
 /**
- * A voter that lost its whole disk: distrusted like a damaged log (see `recovery.ts`).
+ * A voter that lost its whole disk: distrusted like a damaged log (see `recovery.ts`). A voter
+ * that lost only its log directory (its snapshots survive) is distrusted from the start, and
+ * learns the term of its repair here the same way (`lost_log.ts`).
  *
  * A voter whose data directory was replaced and that is started again under its id with its
  * usual command (`--peers`, as a systemd unit keeps passing) has no log, no term and no vote. If
@@ -32,6 +34,7 @@
 import type { LostState, RaftNode } from "../../raft/mod.ts";
 import type { SegmentLog } from "../../storage/mod.ts";
 import { type RepairGoal, RepairWatch } from "./recovery.ts";
+import { recordLearnedTerm } from "./lost_log.ts";
 
 type Warn = (message: string) => void;
 
@@ -59,7 +62,27 @@ export class TrustWatch {
    */
   noteLost(raft: RaftNode): Promise<void> | null {
     const lost = raft.takeLostState();
-    return lost === null ? null : this.#distrust(lost);
+    if (lost !== null) return this.#distrust(lost);
+    const goal = this.#repair?.goal;
+    if (goal?.termFromLeader !== true) return null;
+    const { term, leaderId } = raft.status();
+    if (leaderId === null) return null;
+    return this.#learnTerm({ target: goal.target, term: Math.max(goal.term, term) }, leaderId);
+  }
+
+  /**
+   * A node that lost its log directory (`lost_log.ts`) hears from a leader for the first time
+   * since it started: the term it is in now is the one the repair must get past, recorded
+   * durably before anything that leader sent is persisted (as a wiped node's loss is).
+   */
+  async #learnTerm(goal: RepairGoal, leaderId: string): Promise<void> {
+    await recordLearnedTerm(this.#parts.log, goal);
+    this.#parts.warn(
+      `LOG LOST: leader ${leaderId} of term ${goal.term} found; this node may not vote or ` +
+        `campaign until a leader of a term after ${goal.term} has repaired it to index ` +
+        `${goal.target}`,
+    );
+    this.#repair = new RepairWatch(goal, this.#parts.electionTicks);
   }
 
   async #distrust(lost: LostState): Promise<void> {

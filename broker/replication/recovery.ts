@@ -17,7 +17,9 @@
  *   nothing about what the node acknowledged since;
  * - or a torn-looking cut reaches at or below the persisted commit index or the snapshot;
  * - or the log ends below the persisted commit index without a visible cut;
- * - or entries the newest snapshot needs are gone.
+ * - or entries the newest snapshot needs are gone;
+ * - or the log directory, with the term and vote, is gone while a snapshot past 0 survived
+ *   (`lost_log.ts`; the term of the repair is then learned from the first leader).
  *
  * A distrusting node neither campaigns nor grants votes (`RaftNode.setCanCampaign(false)`). It
  * follows the leader and keeps acknowledging appends (what it acknowledges now is really on its
@@ -78,6 +80,7 @@ import {
   storeSnapshot,
 } from "./snapshot_container.ts";
 import type { SnapshotMeta } from "./log_storage.ts";
+import { findLostLog, lostLogFile, recordLostLog } from "./lost_log.ts";
 
 /** What `recoverReplica` found and did. */
 export interface RecoveredState {
@@ -127,6 +130,8 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
     onSkip: (index) => warn(`snapshot ${index} is damaged; trying an older one`),
   });
   snapshot ??= await loadBootstrap(options, emptyMachine);
+  const { nodeId } = options;
+  const lostLog = await findLostLog(log, { snapshot, nodeId, warn }); // raises the hard state
   const hardState = log.readHardState();
   const protectedIndex = Math.max(hardState.commit, snapshot.index);
   let distrust = distrustsDamage(log, protectedIndex, warn);
@@ -160,8 +165,12 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
     });
     distrust = true;
   }
+  if (lostLog?.distrust === true) {
+    await recordLostLog(log, lostLog);
+    distrust = true;
+  }
   if (options.forceNewCluster !== undefined) {
-    const { nodeId, clock } = options;
+    const { clock } = options;
     const replayedTo = options.machine.appliedIndex;
     const force = options.forceNewCluster;
     await forceNewCluster(log, {
@@ -176,10 +185,12 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   }
   let repair: RepairGoal | null = null;
   if (distrust) {
-    repair = { target: protectedIndex, term: log.damage!.term };
+    const { term, detail } = log.damage!;
+    repair = { target: protectedIndex, term, termFromLeader: detail.file === lostLogFile };
+    const after = repair.termFromLeader ? `the one it first hears from` : `${repair.term}`;
     warn(
       `log distrusted: this node may not vote or campaign until a leader of a term after ` +
-        `${repair.term} has repaired it to index ${repair.target} (now ${log.lastIndex})`,
+        `${after} has repaired it to index ${repair.target} (now ${log.lastIndex})`,
     );
   } else {
     await log.clearDamage(); // a torn tail of unacknowledged writes
@@ -381,6 +392,11 @@ export interface RepairGoal {
   target: number;
   /** The term recorded with the damage: every entry this node may have lost is of it or older. */
   term: number;
+  /**
+   * The term is not known yet (a lost log, `lost_log.ts`): the term the node is in when it first
+   * hears from a leader is taken (recorded first); until then the repair is not complete.
+   */
+  termFromLeader?: boolean;
 }
 
 /**
@@ -436,6 +452,7 @@ export class RepairWatch {
     raft: RaftNode,
     context: { termAt: (index: number) => number | undefined; ticks: number; warn: Warn },
   ): boolean {
+    if (this.goal.termFromLeader === true) return false; // see TrustWatch.noteLost
     const status = raft.status();
     const progress = repairProgress(this.goal, {
       ...status,
