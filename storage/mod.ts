@@ -62,6 +62,7 @@ export {
   SimulatedIoError,
 } from "./sim_file_system.ts";
 export {
+  checkSnapshotFile,
   inspectSnapshotFile,
   readSnapshotFile,
   readSnapshotFileRange,

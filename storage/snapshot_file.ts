@@ -201,6 +201,18 @@ export async function writeSnapshotFileFrom(
  * throws `NewerFormatError` for a newer release's file.
  */
 export function verifySnapshotFile(fs: FileSystem, dir: string, name: string): number | null {
+  return checkSnapshotFile(fs, dir, name)?.length ?? null;
+}
+
+/**
+ * As {@link verifySnapshotFile}, with the payload's CRC-32C: whoever reads the payload again later
+ * (`readSnapshotFileRange`, which checks nothing) can check what it read against it.
+ */
+export function checkSnapshotFile(
+  fs: FileSystem,
+  dir: string,
+  name: string,
+): { length: number; crc: number } | null {
   const path = joinPath(dir, name);
   if (!fs.exists(path)) return null;
   const handle = fs.open(path);
@@ -224,7 +236,7 @@ export function verifySnapshotFile(fs: FileSystem, dir: string, name: string): n
       if (handle.readSync(headerBytes + position, part) !== part.length) return null;
       crc = crc32c(part, crc);
     }
-    return crc === view.getUint32(16, true) ? length : null;
+    return crc === view.getUint32(16, true) ? { length, crc } : null;
   } finally {
     handle.close();
   }

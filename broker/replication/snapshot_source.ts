@@ -3,7 +3,9 @@
  *
  * The stream is the snapshot container (`snapshot_container.ts`) followed by a 4-byte CRC-32C
  * of it (little-endian), so the follower can tell a sound transfer from garbage before it
- * replaces anything. A node's own snapshot file holds no entries (its log keeps them); then the
+ * replaces anything. That CRC is of the bytes as read: before it goes out, the file's bytes are
+ * checked against the file's own CRC, so a file that rotted since it was checked is never sent
+ * under a sound one. A node's own snapshot file holds no entries (its log keeps them); then the
  * container is assembled on the fly: the file's fixed part and machine image, a fresh entry
  * count, and the referenced log entries (`lowestReferencedIndex .. index`) re-encoded as they
  * are read. A file that holds entries (one received from a leader) is streamed as it is.
@@ -19,13 +21,13 @@
  */
 import assert from "node:assert/strict";
 import {
+  checkSnapshotFile,
   crc32c,
   type FileSystem,
   type LogEntry,
   readSnapshotFileRange,
   type SegmentLog,
   snapshotFilePieceBytes,
-  verifySnapshotFile,
 } from "../../storage/mod.ts";
 import type { SnapshotSource } from "../../raft/mod.ts";
 import {
@@ -76,12 +78,19 @@ export class ContainerSource implements SnapshotSource {
   /** The CRC of container bytes [0, #hashed), extended as reads move forward. */
   #crc = 0;
   #hashed = 0;
+  /** The file's payload length and CRC when it was checked, and the CRC of what was hashed of it. */
+  readonly #stored: { length: number; crc: number };
+  #fileCrc = 0;
+  /** Set once the file bytes the trailer vouches for matched the file's CRC (`#checkFile`). */
+  #fileChecked = false;
 
   constructor(parts: ContainerSourceParts, index: number) {
     this.#parts = parts;
     this.#file = { dir: parts.snapshotsDir, name: snapshotFileName(index) };
-    const payloadBytes = verifySnapshotFile(parts.fs, this.#file.dir, this.#file.name);
-    assert.ok(payloadBytes !== null, `snapshot file ${index} is readable`);
+    const stored = checkSnapshotFile(parts.fs, this.#file.dir, this.#file.name);
+    assert.ok(stored !== null, `snapshot file ${index} is readable`);
+    this.#stored = stored;
+    const payloadBytes = stored.length;
     const prefix = readContainerPrefix((offset, length) => this.#readFile(offset, length));
     assert.equal(prefix.index, index, "the snapshot file holds its own index");
     this.#prefix = prefix;
@@ -119,12 +128,12 @@ export class ContainerSource implements SnapshotSource {
     if (offset < containerEnd) {
       this.#fill(out.subarray(0, containerEnd - offset), offset);
       if (offset <= this.#hashed && this.#hashed < containerEnd) {
-        this.#crc = crc32c(out.subarray(this.#hashed - offset, containerEnd - offset), this.#crc);
-        this.#hashed = containerEnd;
+        this.#hash(out.subarray(this.#hashed - offset, containerEnd - offset));
       }
     }
     if (end > this.#containerBytes) {
       this.#hashTo(this.#containerBytes);
+      this.#checkFile(); // the trailer vouches for the bytes sent: they must be the file's
       const trailer = new Uint8Array(streamTrailerBytes);
       new DataView(trailer.buffer).setUint32(0, this.#crc, true);
       const from = Math.max(offset, this.#containerBytes);
@@ -140,9 +149,40 @@ export class ContainerSource implements SnapshotSource {
     while (this.#hashed < target) {
       const piece = new Uint8Array(Math.min(snapshotFilePieceBytes, target - this.#hashed));
       this.#fill(piece, this.#hashed);
-      this.#crc = crc32c(piece, this.#crc);
-      this.#hashed += piece.length;
+      this.#hash(piece);
     }
+  }
+
+  /** Extends the CRCs with the container bytes at `#hashed` (those of the file, also its own). */
+  #hash(bytes: Uint8Array): void {
+    const at = this.#hashed;
+    this.#crc = crc32c(bytes, this.#crc);
+    const fromFile = Math.min(bytes.length, this.#fileBytes - at);
+    if (fromFile > 0) this.#fileCrc = crc32c(bytes.subarray(0, fromFile), this.#fileCrc);
+    this.#hashed = at + bytes.length;
+  }
+
+  /**
+   * The file was checked when this source was made, but is read again as chunks go out, and the
+   * trailer's CRC is of what was read: bytes that rotted in between would reach the follower
+   * under a sound CRC, and it would install them. So before the trailer goes out, the file bytes
+   * it covers (each hashed as first read) and the rest of the file must match the file's CRC;
+   * otherwise the read fails (the replica stops, as on any damaged read, and the follower never
+   * gets the end of the stream). A later re-read of a chunk that rotted since differs from what
+   * the trailer covers: the follower refuses the stream.
+   */
+  #checkFile(): void {
+    if (this.#fileChecked) return;
+    let crc = this.#fileCrc;
+    const rest = this.#stored.length - this.#fileBytes; // the entry count of a file without entries
+    if (rest > 0) crc = crc32c(this.#readFile(this.#fileBytes, rest), crc);
+    if (crc !== this.#stored.crc) {
+      throw new Error(
+        `snapshot ${this.#file.name} changed on disk since it was checked (its payload CRC no ` +
+          `longer matches): the transfer is not finished`,
+      );
+    }
+    this.#fileChecked = true;
   }
 
   /** Fills `out` with container bytes from `offset` on (all inside the container). */

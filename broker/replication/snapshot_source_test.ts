@@ -157,6 +157,42 @@ Deno.test("a follower's sink writes chunks to a temp file and refuses a stream w
   received.handle.close();
 });
 
+Deno.test("a snapshot file that rots after the leader checked it never reaches a follower as a sound stream", async () => {
+  for (const withEntries of [false, true]) {
+    const fs = new SimFileSystem();
+    const log = await bigLog(fs, 120, 700);
+    fs.mkdirp("/snapshots");
+    const entries = withEntries ? log.entries(20, 111) : [];
+    const machine = new Uint8Array(3000).fill(7);
+    const data = encodeSnapshotContainer({
+      index: 110,
+      term: 1,
+      config,
+      lowestReferencedIndex: 20,
+      machine,
+      entries,
+    });
+    await storeSnapshot(fs, { dir: "/snapshots", index: 110, data });
+    const source = new ContainerSource({ fs, snapshotsDir: "/snapshots", log }, 110);
+    const sink = new FileSnapshotSink(fs, "/follower");
+    sink.begin({ index: 110 as LogIndex, term: 1 as Term, config, byteLength: source.byteLength });
+    sink.write(0, source.read(0, 100)); // the head, read as it was checked
+    // A bit flips in the machine image (or, in a file with entries, in an entry) on disk.
+    const path = "/snapshots/snapshot-00000000000000000110.bin";
+    fs.flipBit(path, 24 + (withEntries ? data.length - 500 : data.length - 1500));
+    assert.throws(
+      () => {
+        for (let offset = 100; offset < source.byteLength; offset += 4 * KiB) {
+          sink.write(offset, source.read(offset, Math.min(4 * KiB, source.byteLength - offset)));
+        }
+      },
+      /snapshot-00000000000000000110\.bin changed on disk since it was checked/,
+      `the stream is not ended over rotten bytes (entries in the file: ${withEntries})`,
+    );
+    sink.abort();
+  }
+});
+
 function concat(parts: Uint8Array[]): Uint8Array {
   const whole = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
   let offset = 0;
