@@ -22,7 +22,9 @@
  * A single-voter group has no one to repair it or to vote with, and a wiped single voter simply
  * starts over (it wins its own election on an empty log). A single voter that lost its log
  * carries on the same way, from the snapshot, with a `LOG LOST` line: what it had acknowledged
- * past the snapshot is gone.
+ * past the snapshot is gone. If the snapshot needs entries that went with the log, the open
+ * starts over from the bootstrap state, and the lone voter stays non-voting, as any single voter
+ * whose log was cut does (`recovery.ts`).
  *
  * A node whose snapshots were lost but whose log survives is not affected: its hard state is
  * there (and a log compacted past what it can rebuild is handled by `recovery.ts`).
@@ -44,16 +46,16 @@ export interface LoadedSnapshot {
   config: ConfigState;
 }
 
-/** A lost log found at open: the snapshot it was found by, and whether the node distrusts it. */
+/** A lost log found at open: the snapshot it was found by, and whether this node votes alone. */
 export interface LostLog {
   snapshot: LoadedSnapshot;
-  distrust: boolean;
+  alone: boolean;
 }
 
 /**
  * Whether the log directory was lost (no hard state, but a snapshot past 0); when it was, sets
- * the hard state's term to the snapshot's (the lower bound of the term the node was in), logs
- * the loss, and says whether the node must distrust its log (not a lone voter). Null otherwise.
+ * the hard state's term to the snapshot's (the lower bound of the term the node was in) and, but
+ * for a lone voter (see `recordLostLog`), logs the loss. Null otherwise.
  */
 export async function findLostLog(
   log: SegmentLog,
@@ -66,24 +68,49 @@ export async function findLostLog(
   const alone = voters.length === 1 && voters[0] === nodeId;
   const raised: HardState = { term: snapshot.term, vote: null, commit: hardState.commit };
   await log.writeHardState(raised);
-  const what = `this node's log directory holds no term or vote, but snapshot ${snapshot.index} ` +
-    `(term ${snapshot.term}) shows it ran before: its log was lost or replaced`;
-  warn(
-    alone
-      ? `LOG LOST: ${what}; it is the only voter, so nothing can repair it: it carries on from ` +
-        `the snapshot, and what it acknowledged after index ${snapshot.index} is gone`
-      : `LOG LOST: ${what}; it may not vote or campaign until a leader has repaired it to index ` +
-        `${snapshot.index} and a leader of a term after the one it learns first has committed`,
-  );
-  return { snapshot, distrust: !alone };
+  if (!alone) {
+    warn(
+      `LOG LOST: ${lossOf(snapshot)}; it may not vote or campaign until a leader has repaired it ` +
+        `to index ${snapshot.index} and a leader of a term after the one it learns first has ` +
+        `committed`,
+    );
+  }
+  return { snapshot, alone };
 }
 
-/** Records a lost log found at open as damage (after the open's own cuts: its detail wins). */
-export async function recordLostLog(log: SegmentLog, lost: LostLog): Promise<void> {
-  await log.noteDamage(lostLogDetail(lost.snapshot.index, lostLogFile), {
+/**
+ * After the open's own cuts (so its detail wins): records a lost log as damage, true (the node
+ * distrusts its log). A lone voter's is only logged, false: it carries on from the snapshot, or,
+ * when the open had to start over (`damaged`: the entries its snapshot needs went with the log),
+ * it is as damaged as any single voter whose log was cut.
+ */
+export async function recordLostLog(
+  log: SegmentLog,
+  lost: LostLog,
+  open: { damaged: boolean; warn: (message: string) => void },
+): Promise<boolean> {
+  const { snapshot } = lost;
+  if (lost.alone) {
+    open.warn(
+      `LOG LOST: ${lossOf(snapshot)}; it is the only voter, so nothing can repair it: ` +
+        (open.damaged
+          ? `the entries its snapshot needs went with it, so it started over and stays ` +
+            `non-voting, as a single voter with a damaged log does`
+          : `it carries on from the snapshot, and what it acknowledged after index ` +
+            `${snapshot.index} is gone`),
+    );
+    return false;
+  }
+  await log.noteDamage(lostLogDetail(snapshot.index, lostLogFile), {
     torn: false,
-    term: lost.snapshot.term,
+    term: snapshot.term,
   });
+  return true;
+}
+
+function lossOf(snapshot: LoadedSnapshot): string {
+  return `this node's log directory holds no term or vote, but snapshot ${snapshot.index} ` +
+    `(term ${snapshot.term}) shows it ran before: its log was lost or replaced`;
 }
 
 /** Records the term a node that lost its log learned from its first leader. */

@@ -190,3 +190,21 @@ Deno.test("a voter that lost the log entries its snapshot needs starts over, and
   assert.deepEqual(await receiveAll(cluster, cluster.broker(next)), ["a"]);
   await cluster.stopAll();
 });
+
+Deno.test("a single voter that lost the entries its snapshot needs says so and stays non-voting, as with any damage", async () => {
+  const cluster = await TestCluster.start({ ids: ["n1"], replica: { snapshotEntriesInterval: 5 } });
+  await cluster.waitForLeader();
+  await queues(cluster, "n1", ["jobs"]);
+  await sendBodies(cluster, cluster.broker("n1"), ["a"]); // referenced by every snapshot
+  await queues(cluster, "n1", ["q1", "q2", "q3", "q4", "q5", "q6"]);
+  await cluster.until(() => cluster.replica("n1").status().snapshotIndex > 0);
+  await loseLog(cluster, "n1");
+  await cluster.boot("n1");
+  const warnings = cluster.node("n1").warnings;
+  assert.ok(warnings.some((warning) => warning.includes("LOG LOST") && warning.includes("only")));
+  assert.ok(warnings.some((warning) => warning.includes("started over")));
+  await cluster.run(3000);
+  assert.equal(cluster.replica("n1").status().canCampaign, false);
+  assert.equal(cluster.replica("n1").isLeader, false);
+  await cluster.stopAll();
+});

@@ -165,8 +165,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
     });
     distrust = true;
   }
-  if (lostLog?.distrust === true) {
-    await recordLostLog(log, lostLog);
+  if (lostLog !== null && await recordLostLog(log, lostLog, { damaged: distrust, warn })) {
     distrust = true;
   }
   if (options.forceNewCluster !== undefined) {
