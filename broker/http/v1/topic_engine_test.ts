@@ -229,6 +229,34 @@ Deno.test("a queue copy keeps the message's attributes and gets the queue's own 
   assert.notEqual(messages[0].id, published.messages[0].id);
 });
 
+Deno.test("a FIFO queue's copies join its queue-wide group: in publish order, one in flight, visible at once", async () => {
+  const { ok, publish } = setup();
+  await ok("PUT", "/v1/queues/f", { fifo: true });
+  await ok("PUT", "/v1/topics/t");
+  await ok("PUT", "/v1/topics/t/subscriptions/s", { endpoint: { queue: "f" } });
+  await ok("POST", "/v1/queues/f/messages", { messages: [{ body: "sent" }] });
+  await publish("t", [{ body: "p1" }, { body: "p2" }]);
+  await publish("t", [{ body: "p3" }]);
+  await ok("POST", "/v1/queues/f/messages", { messages: [{ body: "g1", groupId: "g" }] });
+  const receive = async () => {
+    const { messages } = await ok("POST", "/v1/queues/f/messages/receive", { maxMessages: 10 });
+    return messages as { body: string; receiptHandle: string }[];
+  };
+  // One head per group: the queue-wide group (a send without groupId, then the copies) and "g".
+  const rounds: string[][] = [];
+  for (let round = 0; round < 4; round++) {
+    const messages = await receive();
+    rounds.push(messages.map((message) => message.body));
+    if (messages.length === 0) break;
+    // Nothing more of a group while its head is in flight.
+    assert.deepEqual(await receive(), []);
+    await ok("POST", "/v1/queues/f/messages/delete", {
+      receiptHandles: messages.map((message) => message.receiptHandle),
+    });
+  }
+  assert.deepEqual(rounds, [["sent", "g1"], ["p1"], ["p2"], ["p3"]]);
+});
+
 Deno.test("deleting a subscription or topic while pushes are pending forgets them; queue copies stay", async () => {
   const { ok, call, drain, publish, topics } = setup();
   await ok("PUT", "/v1/queues/q");
