@@ -8,7 +8,7 @@ import { FileKeyRing, NonceCache } from "../auth/mod.ts";
 import { AccessGuard, createApp, Metrics } from "../http/mod.ts";
 import { FakeStatus, recordingService } from "../http/testing/mod.ts";
 import { signRequest } from "../../sdk/signing.ts";
-import { forwardingHandler } from "./forwarding.ts";
+import { forwardedHeader, forwardingHandler } from "./forwarding.ts";
 
 const keysText = JSON.stringify({
   keys: [{ secretId: "AKIDapp", secretKey: "app-secret", allow: ["queue:orders:send"] }],
@@ -183,4 +183,58 @@ Deno.test("a follower in protected mode relays nothing for a remote client", asy
   assert.equal(response.status, 403);
   assert.equal(response.headers.get("x-cmqd-leader"), "http://127.0.0.1:1");
   assert.equal(relayed, 0);
+});
+
+Deno.test("the forwarded marker grants nothing: a leader checks a marked request like any other", async () => {
+  for (const loopbackOnly of [false, true]) {
+    const { service, calls } = recordingService();
+    const leaderGuard = await guard(loopbackOnly);
+    const leaderApp = createApp({
+      service,
+      status: new FakeStatus(),
+      metrics: new Metrics(),
+      access: leaderGuard,
+    });
+    const leader = forwardingHandler({
+      view: { isLeader: () => true, leaderUrl: () => "http://127.0.0.1:1" },
+      local: (request, info) => leaderApp.fetch(request, info),
+      admit: (request, info) => leaderGuard.admitForwarding(request, info, 1 << 20),
+      requestBytesMax: 1 << 20,
+      fetch: () => Promise.reject(new Error("a leader relays nothing")),
+    });
+    const remote = {
+      remoteAddr: { transport: "tcp" as const, hostname: "198.51.100.9", port: 5 },
+      completed: Promise.resolve(),
+    };
+    const loopback = { ...remote, remoteAddr: { ...remote.remoteAddr, hostname: "127.0.0.1" } };
+    const marked = (authorization: string | null, route = path) => {
+      const request = route === path ? post(authorization) : new Request(`http://leader${route}`, {
+        headers: authorization === null ? {} : { authorization },
+      });
+      request.headers.set(forwardedHeader, "1");
+      return request;
+    };
+    if (loopbackOnly) {
+      // Protected mode: a remote client is refused on the hot path and the hono routes alike.
+      for (const route of [path, "/v1/queues/orders"]) {
+        const response = await leader(marked("Bearer AKIDapp:app-secret", route), remote);
+        assert.equal(response.status, 403, route);
+        assert.equal((await response.json()).error.code, "AccessDenied");
+      }
+    } else {
+      for (const route of [path, "/v1/queues/orders"]) {
+        const response = await leader(marked(null, route), loopback);
+        assert.equal(response.status, 401, route);
+        assert.equal((await response.json()).error.code, "Unauthenticated");
+      }
+      const authorization = await signed();
+      const first = await leader(marked(authorization), loopback);
+      assert.equal(first.status, 200);
+      await first.body?.cancel();
+      const replay = await leader(marked(authorization), loopback);
+      assert.equal(replay.status, 401);
+      assert.match((await replay.json()).error.message, /\(replay\)$/);
+    }
+    assert.equal(calls.length, loopbackOnly ? 0 : 1, "only the first signed send ran");
+  }
 });
