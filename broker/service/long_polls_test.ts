@@ -152,3 +152,38 @@ Deno.test("a send takes parked receives along in its entry", async (t) => {
   await settle();
   assert.equal(broker.parkedReceivers, 0);
 });
+
+Deno.test("parked receives are served oldest first, by a send and by a lock that ends", async () => {
+  const { broker, clock } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 5 });
+  const served: number[] = [];
+  const pending: Promise<ReceiveMessagesResponse>[] = [];
+  for (let index = 0; index < 4; index++) {
+    pending.push(
+      broker.receiveMessages("jobs", { waitSeconds: 20, maxMessages: 1 }).then((response) => {
+        if (response.messages.length > 0) served.push(index);
+        return response;
+      }),
+    );
+    await flush(); // parked in this order
+  }
+  assert.equal(broker.parkedReceivers, 4);
+  const settle = async () => {
+    for (let turn = 0; turn < 10; turn++) await flush();
+  };
+  await broker.sendMessages("jobs", [{ body: "a" }]);
+  await settle();
+  assert.deepEqual(served, [0], "a send takes the oldest along");
+  await broker.sendMessages("jobs", [{ body: "b" }]);
+  await settle();
+  assert.deepEqual(served, [0, 1]);
+  // The first receive's lock ends (the second's message is deleted): the oldest left wakes.
+  await broker.deleteMessages("jobs", [(await pending[1]).messages[0].receiptHandle]);
+  clock.advance(5_000);
+  await settle();
+  assert.deepEqual(served, [0, 1, 2], "a lock that ends wakes the oldest");
+  await broker.deleteMessages("jobs", [(await pending[2]).messages[0].receiptHandle]);
+  clock.advance(20_000);
+  await Promise.all(pending);
+  assert.deepEqual(served, [0, 1, 2]);
+});
