@@ -82,12 +82,18 @@ async function tick(context: Awaited<ReturnType<typeof setup>>, ms = 0): Promise
 Deno.test("due pushes are posted once each and a 2xx is recorded as pushed", async () => {
   const context = await setup();
   await hook(context, "merchant");
+  context.clock.advance(1_234); // a time that is no whole second
+  const publishedAt = context.clock.now();
   await context.topics.publish("t", [{ body: "a", tags: ["paid"] }, { body: "b" }]);
   context.worker.start();
   await tick(context);
   const calls = context.endpoint.calls;
   assert.equal(calls.length, 2);
   const first = JSON.parse(calls[0].body);
+  // The README's push: publishTime in Unix epoch milliseconds (not CMQ's seconds), the headers.
+  assert.equal(first.publishTime, publishedAt);
+  assert.equal(calls[0].headers["user-agent"], "cmqd-push/1");
+  assert.equal(calls[0].headers["content-type"], "application/json");
   assert.equal(first.topicName, "t");
   assert.equal(first.subscriptionName, "merchant");
   assert.equal(first.msgBody, "a");
