@@ -84,6 +84,26 @@ Deno.test("every v1 route refuses a key without its permission with 403 and name
   assert.deepEqual([status.joined, status.removed], [[], []]);
 });
 
+Deno.test("a key with an empty allow list is disabled: it authenticates, and every v1 route refuses it 403", async () => {
+  const { app, calls, status } = await door({ keys: { AKIDoff: [] } });
+  for (const routeCase of routeCases) {
+    for (
+      const authorization of [
+        `Bearer AKIDoff:${secretOf("AKIDoff")}`,
+        await signedFor(routeCase, "AKIDoff"),
+      ]
+    ) {
+      const response = await app.request(routeCase.path, init(routeCase, authorization));
+      assert.equal(response.status, 403, label(routeCase));
+      const error = await errorOf(response);
+      assert.equal(error.code, "AccessDenied");
+      assert.ok(error.message.startsWith("key 'AKIDoff' "), error.message);
+    }
+  }
+  assert.equal(calls.length, 0);
+  assert.deepEqual([status.joined, status.removed], [[], []]);
+});
+
 Deno.test("every v1 route serves a key holding exactly its permission, Bearer or signed", async () => {
   const keys: Keys = {};
   routeCases.forEach((routeCase, index) =>
