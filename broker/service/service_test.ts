@@ -276,6 +276,28 @@ Deno.test("dead-lettering moves messages with their id and redrive brings them b
   assert.equal((await broker.receiveMessages("dlq", {})).messages[0].body, "old");
 });
 
+Deno.test("a redrive without maxMessages moves up to 100,000 messages; 1 and 100,000 are accepted, 0 and 100,001 not", async () => {
+  const { broker, replica } = setup();
+  await broker.createQueue("dlq", {});
+  const proposed = () => {
+    const entry = replica.entry(replica.lastIndex);
+    assert.equal(entry.type, CommandType.Redrive);
+    return JSON.parse(new TextDecoder().decode(entry.payload)).maxMessages;
+  };
+  await broker.redrive("dlq", {});
+  assert.equal(proposed(), 100_000);
+  for (const maxMessages of [1, 100_000]) {
+    await broker.redrive("dlq", { maxMessages });
+    assert.equal(proposed(), maxMessages);
+  }
+  for (const maxMessages of [0, 100_001]) {
+    await rejects({ replica }, () => broker.redrive("dlq", { maxMessages }), {
+      code: "InvalidParameter",
+      field: "maxMessages",
+    });
+  }
+});
+
 Deno.test("rewind delivers deleted messages again and purge keeps them rewindable", async () => {
   const { broker, clock } = setup();
   await broker.createQueue("ledger", { rewindSeconds: 3_600 });
