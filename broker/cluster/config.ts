@@ -264,7 +264,9 @@ function convert(spec: FlagSpec, raw: string, source: string): unknown {
     );
   }
   if (spec.kind === "url") {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(raw)) {
+    // The pattern, then the WHATWG parse: a port past 65535 or a bad host would otherwise pass
+    // here and fail each request of the join instead.
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(raw) || !URL.canParse(raw)) {
       throw new Error(`${source}: not a base URL: '${raw}'`);
     }
     return raw.replace(/\/$/, "");
@@ -303,10 +305,14 @@ export function parsePeers(raw: string, source = "--peers"): PeerSpec[] {
  */
 export function parseConfig(args: string[], env: Record<string, string>): NodeConfig {
   const config: Record<string, unknown> = { ...defaults };
+  /** Where each value given came from (a flag's name or a variable's), for the checks below. */
+  const sources: Partial<Record<keyof NodeConfig, string>> = {};
   for (const spec of Object.values(flags)) {
     if (spec.env === null) continue;
     const raw = env[spec.env];
-    if (raw !== undefined) config[spec.key] = convert(spec, raw, spec.env);
+    if (raw === undefined) continue;
+    config[spec.key] = convert(spec, raw, spec.env);
+    sources[spec.key] = spec.env;
   }
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -323,10 +329,19 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     const raw = inline ?? (spec.kind === "switch" ? "true" : args[++i]);
     if (raw === undefined) throw new Error(`${name} needs a value`);
     config[spec.key] = convert(spec, raw, name);
+    sources[spec.key] = name;
   }
   if (env[clusterKeyEnv] !== undefined) config.clusterKey = env[clusterKeyEnv];
   const result = config as unknown as NodeConfig;
-  if (result.peerPort === 0 && result.port !== 0) result.peerPort = result.port + 1;
+  if (result.peerPort === 0 && result.port !== 0) {
+    if (result.port === 65_535 && isClusterMember(result)) {
+      throw new Error(
+        `${sources.port ?? "--port"} 65535: the peer port defaults to the client port + 1, and ` +
+          "65536 is no port: give --peer-port",
+      );
+    }
+    result.peerPort = result.port + 1;
+  }
   if (result.peers.length > 0 && !result.peers.some((peer) => peer.id === result.nodeId)) {
     throw new Error(`--peers must include this node ('${result.nodeId}')`);
   }

@@ -51,6 +51,44 @@ Deno.test("peers are parsed, must name this node, and exclude --join", () => {
   assert.throws(() => parseConfig(["--join", "ftp://x"], {}), /not a base URL/);
 });
 
+Deno.test("a cluster member on --port 65535 must give --peer-port: port + 1 is no port", () => {
+  const key = { CMQD_CLUSTER_KEY: "k".repeat(32) };
+  // Was accepted: the peer listener then threw "Invalid port (out of range): 65536" with a stack
+  // trace and exit status 1, after the data directory was locked and claimed.
+  assert.throws(
+    () => parseConfig(["--port", "65535", "--peers", "n1=127.0.0.1:9877"], key),
+    /^Error: --port 65535: the peer port defaults to the client port \+ 1, and 65536 is no port: give --peer-port$/,
+  );
+  assert.throws(
+    () => parseConfig(["--join", "http://127.0.0.1:9876"], { ...key, CMQD_PORT: "65535" }),
+    /^Error: CMQD_PORT 65535: the peer port defaults to the client port \+ 1, and 65536 is no port: give --peer-port$/,
+  );
+  const given = parseConfig(
+    ["--port", "65535", "--peer-port", "9877", "--peers", "n1=h:9877"],
+    key,
+  );
+  assert.equal(given.peerPort, 9877);
+  assert.equal(parseConfig(["--port", "65535"], {}).port, 65535, "a lone node has no peer port");
+});
+
+Deno.test("--join must be a URL a member can be reached at: a port past 65535 is refused at once", () => {
+  const key = { CMQD_CLUSTER_KEY: "k".repeat(32) };
+  // Was accepted: the join then retried "Invalid URL" for 50 s and died with a stack trace.
+  assert.throws(
+    () => parseConfig(["--join", "http://127.0.0.1:99999"], key),
+    /^Error: --join: not a base URL: 'http:\/\/127.0.0.1:99999'$/,
+  );
+  assert.throws(
+    () => parseConfig([], { ...key, CMQD_JOIN: "http://[zz]:1" }),
+    /^Error: CMQD_JOIN: not a base URL: 'http:\/\/\[zz\]:1'$/,
+  );
+  assert.equal(
+    parseConfig(["--join", "https://node1.internal:9876/"], key).join,
+    "https://node1.internal:9876",
+  );
+  assert.equal(parseConfig(["--join", "http://[::1]:9876"], key).join, "http://[::1]:9876");
+});
+
 Deno.test("--scrub-mb-per-s defaults to 32, takes the environment, 0 turns it off, and rejects non-counts", () => {
   assert.equal(parseConfig([], {}).scrubMbPerS, 32);
   assert.equal(parseConfig([], { CMQD_SCRUB_MB_PER_S: "0" }).scrubMbPerS, 0);
