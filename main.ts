@@ -87,13 +87,40 @@ async function main(): Promise<void> {
   let handler: Handler | null = null;
   const server = listen(config, tls, controller.signal, () => handler);
   const url = `${host}:${server.addr.port}`;
+  // From here on a stop signal is a graceful shutdown, also while the node joins (a learner may
+  // catch up for minutes) or its log opens: without a listener SIGTERM would kill it (143). So
+  // also before "serving": a supervisor (or a test) that stops the broker the moment it reads
+  // that line gets a clean shutdown.
+  const running: { node: CmqdNode | null; starting: Promise<unknown> | null } = {
+    node: null,
+    starting: null,
+  };
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`cmqd ${config.nodeId}: ${signal}, shutting down`);
+    await running.starting?.catch(() => {}); // an opening log is closed, not cut off
+    const node = running.node;
+    // Order matters: hand leadership over while still serving (requests then forward to the
+    // new leader), stop accepting, let in-flight writes settle, then close the log.
+    if (node !== null) await node.handOffLeadership();
+    controller.abort();
+    if (node !== null) await node.close();
+    await server.finished.catch(() => {});
+    members.close();
+    console.log(`cmqd ${config.nodeId}: stopped`);
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
   const clustered = isClusterMember(config);
   const signForJoin = config.join === null || clusterKey === null
     ? null
     : joinSigner(clusterKey, config.nodeId, members.fetch);
   // parseConfig refuses a cluster member without a key; a lone node may hold one unused.
   const transport = clustered && clusterKey !== null
-    ? await TcpTransport.start({
+    ? await startTransport(config, {
       nodeId: config.nodeId as NodeId,
       listen: { hostname: config.host, port: config.peerPort },
       clientUrl: url,
@@ -110,13 +137,17 @@ async function main(): Promise<void> {
     );
   }
   const joined = config.join !== null && signForJoin !== null
-    ? await clusterOf(config.join, signForJoin)
+    ? await clusterOf(config.join, signForJoin).catch((error) => joinFailed(config, error))
     : null;
-  const node = await startNode({
+  // On an empty data directory it may not vote before it holds what the group had committed.
+  const joinedAt = joined !== null && emptyDataDir
+    ? await joinPointOf(joined, signForJoin!)
+    : undefined;
+  if (stopping) return; // the stop exits; the log is not opened meanwhile
+  const starting = startNode({
     forceNewCluster: config.forceNewCluster,
     joining: config.join !== null,
-    // On an empty data directory it may not vote before it holds what the group had committed.
-    joinedAt: joined !== null && emptyDataDir ? await joinPointOf(joined, signForJoin!) : undefined,
+    joinedAt,
     nodeId: config.nodeId,
     dataDir: config.dataDir,
     fs: new RealFileSystem(),
@@ -143,12 +174,17 @@ async function main(): Promise<void> {
     if (error instanceof ForceNewClusterError) exitWith(error.message);
     return exitIfNewerData(config.nodeId, error);
   });
+  running.starting = starting;
+  const node = await starting;
+  running.node = node;
+  if (stopping) return;
   // A member of a group with others, started without --peers or --join, has no peer port: it
   // could never reach them and would answer NoLeader for ever (a forced survivor that grew
   // again, restarted with its old lone command).
   const { voters, learners } = node.replica.status().config;
   const others = [...voters, ...learners].filter((id) => id !== config.nodeId);
   if (!clustered && others.length > 0) {
+    stopping = true; // closed here, not again by a stop signal meanwhile
     await node.close();
     exitWith(
       `${config.dataDir} holds ${config.nodeId}'s log as a member of a group with ` +
@@ -166,32 +202,19 @@ async function main(): Promise<void> {
       }`,
       clientUrl: url,
       emptyDataDir,
+    }).catch(async (error) => {
+      if (stopping) return;
+      stopping = true; // the node is closed here, not by a signal meanwhile
+      await node.close().catch(() => {});
+      joinFailed(config, error);
     });
+    if (stopping) return;
   }
   // "Ready" for a one-node group means it leads; a cluster member is ready once it serves (its
   // peers may not be up yet, and an election needs them).
   for (let waited = 0; !clustered && !node.replica.isLeader && waited < 10_000; waited += 10) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  // Listening for the stop signals before saying "serving": a supervisor (or a test) that
-  // stops the broker the moment it reads that line must get a clean shutdown, not a kill.
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`cmqd ${config.nodeId}: ${signal}, shutting down`);
-    // Order matters: hand leadership over while still serving (requests then forward to the
-    // new leader), stop accepting, let in-flight writes settle, then close the log.
-    await node.handOffLeadership();
-    controller.abort();
-    await node.close();
-    await server.finished.catch(() => {});
-    members.close();
-    console.log(`cmqd ${config.nodeId}: stopped`);
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
   console.log(`cmqd ${config.nodeId} serving ${url}`);
 }
 
@@ -355,6 +378,56 @@ async function loadTls(config: NodeConfig): Promise<TlsFiles> {
 }
 
 /**
+ * Why `--join` did not get this node into the cluster: `refused` when the cluster answered no
+ * (its key, a 4xx to the join: what the node was given is wrong), else the member or a leader
+ * could not be reached in time.
+ */
+class JoinError extends Error {
+  constructor(readonly refused: boolean, message: string) {
+    super(message);
+  }
+}
+
+/** Exit status of a join the cluster could not be reached for (EX_UNAVAILABLE of sysexits.h). */
+const joinUnavailableExitCode = 69;
+
+/**
+ * Ends the process after a failed `--join`, in one line: status 2 when the cluster refused it,
+ * `joinUnavailableExitCode` when it could not be reached; anything else is rethrown.
+ */
+function joinFailed(config: NodeConfig, error: unknown): never {
+  if (!(error instanceof JoinError)) throw error;
+  const code = error.refused ? 2 : joinUnavailableExitCode;
+  console.error(
+    `cmqd ${config.nodeId}: not joining: ${error.message}; exiting with status ${code}`,
+  );
+  Deno.exit(code);
+}
+
+/**
+ * Starts the peer listener and links; a peer port that can't be listened on (in use, not
+ * allowed) ends the process in one line, naming it (status 2, as for the client port).
+ */
+async function startTransport(
+  config: NodeConfig,
+  options: Parameters<typeof TcpTransport.start>[0],
+): Promise<TcpTransport> {
+  try {
+    return await TcpTransport.start(options);
+  } catch (error) {
+    if (
+      !(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied ||
+        error instanceof Deno.errors.AddrNotAvailable)
+    ) throw error;
+    console.error(
+      `cmqd ${config.nodeId}: cannot listen for peers on ${config.host}:${config.peerPort} ` +
+        `(--peer-port): ${error.message}`,
+    );
+    Deno.exit(2);
+  }
+}
+
+/**
  * How a joining node reaches the member it asks: `fetch` (it trusts `--tls-ca`) and `sign`,
  * which adds the headers that authenticate a request.
  */
@@ -406,16 +479,19 @@ async function clusterOf(memberUrl: string, signer: Signer): Promise<ClusterInfo
       const response = await signer.fetch(url, { headers: await signer.sign("GET", url) });
       const info = await response.json() as ClusterInfo;
       if (response.status === 401) {
-        throw new Error(`${memberUrl} refused this node's cluster key: ${JSON.stringify(info)}`);
+        throw new JoinError(
+          true,
+          `${memberUrl} refused this node's cluster key: ${JSON.stringify(info)}`,
+        );
       }
       if (response.ok && info.bootstrapVoters) return info;
     } catch (error) {
-      if ((error as Error).message.includes("refused this node's cluster key")) throw error;
+      if (error instanceof JoinError) throw error;
       console.log(`cmqd: asking ${memberUrl} for the cluster: ${(error as Error).message}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error(`${memberUrl} did not tell its membership`);
+  throw new JoinError(false, `${memberUrl} did not tell its membership in 100 attempts`);
 }
 
 /**
@@ -477,13 +553,20 @@ async function joinCluster(
         body = JSON.stringify({ ...request, emptyDataDir: undefined });
         continue;
       }
-      if (response.status < 500) throw new Error(`join refused (${response.status}): ${text}`);
+      if (response.status < 500) {
+        throw new JoinError(true, `join refused (${response.status}): ${text}`);
+      }
       console.log(`cmqd ${request.id}: join attempt ${attempt}: ${response.status} ${text}`);
     } catch (error) {
-      if ((error as Error).message.startsWith("join refused")) throw error;
+      if (error instanceof JoinError) throw error;
       console.log(`cmqd ${request.id}: join attempt ${attempt}: ${(error as Error).message}`);
     }
-    if (Date.now() > deadline) throw new Error(`could not join through ${memberUrl}`);
+    if (Date.now() > deadline) {
+      throw new JoinError(
+        false,
+        `could not join through ${memberUrl} in ${joinMsMax / 60_000} min`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * attempt)));
   }
 }
