@@ -117,6 +117,8 @@ export interface ProgressStatus {
   inflight: number;
   /** In `snapshot` state: the index of the snapshot being sent (its bytes must stay readable). */
   snapshotIndex?: LogIndex;
+  /** Ticks since the leader last heard from it (0 for the leader); null: not since it leads. */
+  silentTicks: number | null;
 }
 
 /** A snapshot of a node's state for monitoring and tests. */
@@ -442,6 +444,11 @@ export class RaftNode {
           next: entry.next,
           state: entry.state,
           inflight: entry.inflights.count,
+          silentTicks: id === raft.id
+            ? 0
+            : entry.heardAtTick === null
+            ? null
+            : raft.ticks - entry.heardAtTick,
         };
         if (entry.transfer !== null) progress[id].snapshotIndex = entry.transfer.snapshot.index;
       }

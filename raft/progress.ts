@@ -114,6 +114,8 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The leader's tick (`Raft.ticks`) when it last heard from this member; null: not yet. */
+  heardAtTick: number | null = null;
   readonly inflights: Inflights;
   transfer: SnapshotTransfer | null = null;
 

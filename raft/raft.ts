@@ -74,6 +74,8 @@ export class Raft {
   leaderId: NodeId | null = null;
   electionElapsed = 0;
   heartbeatElapsed = 0;
+  /** Ticks since this node started: when the leader last heard from a member (`Progress`). */
+  ticks = 0;
   randomizedElectionTimeout = 0;
   votes = new Map<NodeId, boolean>();
   progress = new Map<NodeId, Progress>();
@@ -306,6 +308,7 @@ export class Raft {
   // ---- time ----------------------------------------------------------------------------------
 
   tick(): void {
+    this.ticks++;
     if (this.role === "leader") this.#tickLeader();
     else this.#tickElection();
   }

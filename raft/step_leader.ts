@@ -34,6 +34,7 @@ export function stepLeader(raft: Raft, message: Message): void {
   // Members removed from the configuration have no progress; their chatter is ignored.
   if (progress === undefined) return;
   progress.recentActive = true;
+  progress.heardAtTick = raft.ticks;
   switch (message.type) {
     case MessageType.AppResp:
       handleAppendResponse(raft, message);

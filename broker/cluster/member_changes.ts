@@ -48,6 +48,15 @@ export interface MembershipOptions {
   timers?: Timers;
 }
 
+/** How long a removal waits for a majority of the voters left to answer the leader. */
+const upWaitMsMax = 2_000;
+/**
+ * A voter counts as up for a removal when the leader heard from it within this many ticks (of
+ * 100 ms by default; the leader sends a heartbeat every tick): a voter that stopped a second ago
+ * must not count, one that answers late only delays the removal (it waits up to `upWaitMsMax`).
+ */
+const upSilentTicksMax = 3;
+
 const peerAddressPattern = /^([^\s=,:/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 
 function checkJoin(request: JoinRequest): void {
@@ -163,8 +172,50 @@ export class Membership {
         retryAfterSeconds: 1,
       });
     }
+    await this.#votersLeftUp(id);
     await replica.proposeConfigChange({ type: "remove", nodeId: id });
     await replica.propose(CommandType.SetMember, encodeJson({ id, remove: true }));
+  }
+
+  /**
+   * The removal takes effect on the leader as soon as it is appended and commits in the new
+   * configuration: if a majority of the voters left is not up, nothing commits, and the group
+   * has no leader until enough of them return (removing a running voter while another is down,
+   * in a group of three). Refused then, like etcd's strict reconfiguration check; removing a
+   * voter that is down leaves the running ones, and goes through. A leader only just elected (or
+   * a voter only just back) has not heard from every voter yet: waits up to `upWaitMsMax` for
+   * them before refusing.
+   */
+  async #votersLeftUp(id: string): Promise<void> {
+    const { replica } = this.#options;
+    const clock = this.#options.monotonic ?? performance;
+    const timers = this.#options.timers ?? realTimers;
+    const deadline = clock.now() + upWaitMsMax;
+    for (;;) {
+      const status = replica.status();
+      const left: string[] = status.config.voters.filter((voter) => voter !== id);
+      if (left.length === status.config.voters.length) return; // a learner: the quorum stays
+      const up = left.filter((voter) =>
+        voter === replica.id ||
+        status.peers.some((peer) =>
+          peer.id === voter && peer.silentTicks !== null && peer.silentTicks <= upSilentTicksMax
+        )
+      );
+      const majority = Math.floor(left.length / 2) + 1;
+      if (up.length >= majority) return;
+      if (clock.now() >= deadline) {
+        throw new BrokerError(
+          "NotReady",
+          `removing '${id}' would leave the voters ${[...left].sort().join(", ")}, of which ` +
+            `only ${up.length === 0 ? "none" : [...up].sort().join(", ")} answers the leader: ` +
+            `the removal commits only with a majority (${majority}) of them; start the others ` +
+            "again first, or remove one that is down first",
+          { retryAfterSeconds: 5 },
+        );
+      }
+      this.#requireLeader();
+      await new Promise<void>((resolve) => timers.setTimer(50, resolve));
+    }
   }
 
   /**

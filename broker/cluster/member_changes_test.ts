@@ -212,6 +212,44 @@ Deno.test("removing the leader while the voter it hands over to is cut off: a re
   }
 });
 
+Deno.test("removing a voter is refused while a majority of the voters left is not up; removing the down one goes through", async () => {
+  const cluster = await TestCluster.start();
+  try {
+    const leader = await cluster.waitForLeader();
+    const [alive, down] = cluster.replica(leader).status().config.voters.filter((id) =>
+      id !== leader
+    );
+    await cluster.stop(down);
+    await cluster.run(3_000); // the leader's check-quorum rounds notice it is gone
+    const membership = membershipOn(cluster, leader);
+    // Was accepted: the leader appended {leader, down}, which only the two of them can commit,
+    // and the group had no leader until the down voter came back (seen on real processes).
+    await assert.rejects(
+      settled(cluster, membership.remove(alive)),
+      (error: BrokerError) =>
+        error.code === "NotReady" &&
+        error.message ===
+          `removing '${alive}' would leave the voters ${[leader, down].sort().join(", ")}, of ` +
+            `which only ${leader} answers the leader: the removal commits only with a majority ` +
+            `(2) of them; start the others again first, or remove one that is down first`,
+    );
+    assert.deepEqual(
+      cluster.replica(leader).status().config.voters.sort(),
+      [leader, alive, down].sort(),
+      "nothing was proposed",
+    );
+    // Removing the voter that is down leaves two that answer: it goes through, and writes go on.
+    await settled(cluster, membership.remove(down));
+    assert.deepEqual(
+      cluster.replica(leader).status().config.voters.sort(),
+      [leader, alive].sort(),
+    );
+    assert.ok(cluster.replica(leader).isLeader);
+  } finally {
+    await cluster.stopAll();
+  }
+});
+
 function membershipOn(cluster: TestCluster, id: string): Membership {
   return new Membership({
     nodeId: id,

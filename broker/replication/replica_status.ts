@@ -135,6 +135,8 @@ export interface PeerStatus {
   /** Entries the peer is behind the leader's last index. */
   lag: number;
   state: string;
+  /** Ticks (`tickMs` each) since the leader last heard from it; null: not since it leads. */
+  silentTicks: number | null;
 }
 
 /** What `/v1/cluster` shows of this replica. */
@@ -173,6 +175,7 @@ export function replicaStatus(
       match: progress.match,
       lag: Math.max(0, raft.lastIndex - progress.match),
       state: progress.state,
+      silentTicks: progress.silentTicks,
     }));
   return {
     id: raft.id,
