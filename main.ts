@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const tls = tlsFiles.server;
   const clusterKey = await loadKey(config);
   // Before anything listens or opens the log: a second process must change nothing.
-  await lockOrExit(config);
+  await lockOrExit(config, "lock");
   // Before the log opens: a joining node that holds no log says so (a voter's id is then refused).
   const emptyDataDir = config.join !== null && !holdsLog(config.dataDir);
   // Connections to other members (forwarding, --join) trust --tls-ca besides the default roots.
@@ -87,6 +87,10 @@ async function main(): Promise<void> {
   let handler: Handler | null = null;
   const server = listen(config, tls, controller.signal, () => handler);
   const url = `${host}:${server.addr.port}`;
+  // The ports are free: only now is the directory claimed for this id (a start refused for a
+  // port in use leaves it as it was, but for the lock file).
+  if (isClusterMember(config)) peerPortFreeOrExit(config);
+  await lockOrExit(config, "claim");
   // From here on a stop signal is a graceful shutdown, also while the node joins (a learner may
   // catch up for minutes) or its log opens: without a listener SIGTERM would kill it (143). So
   // also before "serving": a supervisor (or a test) that stops the broker the moment it reads
@@ -219,14 +223,15 @@ async function main(): Promise<void> {
 }
 
 /**
- * Takes the data directory's lock and checks it holds this node's data; when another process
- * holds it, or it is another node's, exits 1 saying so.
+ * Takes the data directory's lock (`lock`), or checks it holds this node's data and claims it
+ * for this id on a first start (`claim`); when another process holds it, or it is another
+ * node's, exits 1 saying so.
  */
-async function lockOrExit(config: NodeConfig): Promise<void> {
+async function lockOrExit(config: NodeConfig, claim: "lock" | "claim"): Promise<void> {
   try {
-    await lockDataDir(config.dataDir);
+    if (claim === "lock") await lockDataDir(config.dataDir);
     // Held locked, the directory is ours to check: it must hold this node's data.
-    await claimDataDir(config.dataDir, config.nodeId);
+    else await claimDataDir(config.dataDir, config.nodeId);
   } catch (error) {
     if (!(error instanceof DataDirLockedError || error instanceof DataDirOwnerError)) throw error;
     console.error(`cmqd ${config.nodeId}: ${error.message}`);
@@ -405,6 +410,31 @@ function joinFailed(config: NodeConfig, error: unknown): never {
 }
 
 /**
+ * Exits (status 2, one line) when the peer port can't be listened on, before the data directory
+ * is claimed; `startTransport` listens on it for real (and says the same if it was taken since).
+ */
+function peerPortFreeOrExit(config: NodeConfig): void {
+  try {
+    Deno.listen({ hostname: config.host, port: config.peerPort }).close();
+  } catch (error) {
+    peerListenFailed(config, error);
+  }
+}
+
+/** Ends the process for a peer port that can't be listened on; anything else is rethrown. */
+function peerListenFailed(config: NodeConfig, error: unknown): never {
+  if (
+    !(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied ||
+      error instanceof Deno.errors.AddrNotAvailable)
+  ) throw error;
+  console.error(
+    `cmqd ${config.nodeId}: cannot listen for peers on ${config.host}:${config.peerPort} ` +
+      `(--peer-port): ${error.message}`,
+  );
+  Deno.exit(2);
+}
+
+/**
  * Starts the peer listener and links; a peer port that can't be listened on (in use, not
  * allowed) ends the process in one line, naming it (status 2, as for the client port).
  */
@@ -415,15 +445,7 @@ async function startTransport(
   try {
     return await TcpTransport.start(options);
   } catch (error) {
-    if (
-      !(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied ||
-        error instanceof Deno.errors.AddrNotAvailable)
-    ) throw error;
-    console.error(
-      `cmqd ${config.nodeId}: cannot listen for peers on ${config.host}:${config.peerPort} ` +
-        `(--peer-port): ${error.message}`,
-    );
-    Deno.exit(2);
+    peerListenFailed(config, error);
   }
 }
 

@@ -2,7 +2,8 @@
  * How `main.ts` ends when a cluster start can't go on, on real processes: a peer port in use, a
  * join the cluster refuses (another cluster key, a 400 from the leader), and a SIGTERM while the
  * join waits for a leader. Each gives the README's exit status with one line, never an uncaught
- * error's stack trace; the SIGTERM is the graceful shutdown it is once the node serves.
+ * error's stack trace; a port in use leaves the data directory unclaimed (its lock file only);
+ * the SIGTERM is the graceful shutdown it is once the node serves.
  */
 import assert from "node:assert/strict";
 import { clusterPorts, eventually, freePort, startBroker, testClusterKeyText } from "./process.ts";
@@ -43,6 +44,11 @@ function spawn(dataDir: string, args: string[], key = testClusterKeyText) {
     stderr,
   }));
   return { child, done, output: () => stdout + stderr };
+}
+
+/** The names in `dir`, sorted. */
+function entriesOf(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
 }
 
 /** The one line a refused start writes on stderr, checked for what an uncaught error adds. */
@@ -91,6 +97,17 @@ Deno.test({
           ),
           shown,
         );
+        // Nothing but the lock file: the directory is not claimed for the id (was: node-id).
+        assert.deepEqual(entriesOf(`${temp}/busy`), ["lock"]);
+        // The client port taken: the same, with its own line (status 2 before too).
+        const client = await spawn(`${temp}/busy-client`, ["--port", String(peerPort)]).done;
+        assert.equal(client.code, 2, JSON.stringify(client));
+        assertOneLine(
+          client.stderr,
+          new RegExp(`^cmqd: cannot listen on 127\\.0\\.0\\.1:${peerPort}: Address already in use`),
+          JSON.stringify(client),
+        );
+        assert.deepEqual(entriesOf(`${temp}/busy-client`), ["lock"]);
       } finally {
         taken.close();
       }
