@@ -35,6 +35,7 @@ import { RealFileSystem } from "../../storage/mod.ts";
 import {
   type BrokerProcess,
   freePort,
+  settled,
   startBroker,
   startBrokers,
   testClusterKeyText,
@@ -356,11 +357,10 @@ Deno.test({
         const info = await (await fetch(`${brokers[0].url}/v1/cluster`)).json();
         return { leaderId: info.leaderId as string | null, term: info.term as number };
       };
-      let before = await leaderOf();
-      for (let tries = 0; before.leaderId === null && tries < 300; tries++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        before = await leaderOf();
-      }
+      // Settled first: a member started after the first leader committed is repaired and then
+      // asks for a new term, which would change the term under the test.
+      await settled(brokers.map((broker) => broker.url));
+      const before = await leaderOf();
       assert.notEqual(before.leaderId, null);
       const wrongKey = "wrong-cluster-key-0123456789abcdef-0123456789";
       const joinPort = freePort();
