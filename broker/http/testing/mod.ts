@@ -4,3 +4,4 @@
  * @module
  */
 export * from "./helpers.ts";
+export * from "./strict_prometheus.ts";
