@@ -293,21 +293,32 @@ async function tailDeleting(
   print: (message: ReceivedMessage) => boolean,
   signal: AbortSignal,
 ): Promise<void> {
+  const ended = new Error("tail ended");
+  // The first failure ends the tail, as it ends one without --delete (the client has retried
+  // what it retries): a refused key, a missing queue or a down broker is an error, not a hang.
+  let failure: { error: unknown } | null = null;
+  const failed = new AbortController();
   const consumer = new Consumer(context.client, queue, {
     concurrency: integerFlag(context.args, "concurrency", { min: 1, max: 256 }, 1),
     waitSeconds: integerFlag(context.args, "wait-seconds", { min: 0, max: 30 }, 20),
     handleMessage: (message) => {
       // A message that arrived after the end is left for later: it is not deleted.
-      if (!print(message)) throw new Error("tail ended");
+      if (!print(message)) throw ended;
     },
-    onError: () => {},
+    onError: (error) => {
+      if (error === ended || failure !== null) return;
+      failure = { error };
+      failed.abort();
+    },
   });
   consumer.start();
   await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
+    if (signal.aborted || failed.signal.aborted) resolve();
     signal.addEventListener("abort", () => resolve(), { once: true });
+    failed.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   await consumer.stop();
+  if (failure !== null) throw (failure as { error: unknown }).error;
 }
 
 async function tailReceiving(
