@@ -1,7 +1,7 @@
 /**
  * The command line of the cmqd CLI, parsed: positional words and `--flag value` /
- * `--flag=value` / boolean `--flag` options. Which flags take a value is declared, so that a
- * typo is an error rather than a silently ignored word.
+ * `--flag=value` / boolean `--flag` options, each at most once. Which flags take a value is
+ * declared, so that a typo is an error rather than a silently ignored word.
  *
  * @module
  */
@@ -19,7 +19,6 @@ export const booleanFlags: ReadonlySet<string> = new Set([
   "delete",
   "fifo",
   "help",
-  "auto-dedup-id",
 ]);
 
 /** Flags that take a value. */
@@ -95,6 +94,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     const equals = word.indexOf("=");
     const name = word.slice(2, equals < 0 ? undefined : equals);
+    // Which of two values was meant is a guess: the last one winning would drop the other.
+    if (flags.has(name)) throw new UsageError(`--${name} twice`);
     if (booleanFlags.has(name)) {
       if (equals >= 0) throw new UsageError(`--${name} takes no value`);
       flags.set(name, "true");

@@ -61,3 +61,9 @@ Deno.test("queueAttributes: kebab-case flags become the API's attributes", () =>
     deadLetter: { queue: "dlq", maxReceiveCount: 3, maxTimeToLiveSeconds: undefined },
   });
 });
+
+Deno.test("parseArgs: a flag given twice is a usage error, not the last one winning", () => {
+  assert.throws(() => parseArgs(["queue", "list", "--limit", "3", "--limit=4"]), /--limit twice/);
+  assert.throws(() => parseArgs(["x", "--url", "http://a", "--url", "http://b"]), UsageError);
+  assert.throws(() => parseArgs(["x", "--json", "--json"]), /--json twice/);
+});

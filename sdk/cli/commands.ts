@@ -53,6 +53,12 @@ export async function runCommand(context: CommandContext): Promise<ExitStatus> {
   if (command === undefined) throw new UsageError(`unknown command '${key ?? ""}'`);
   const extra = context.args.positionals[wordsMax[key] ?? Infinity];
   if (extra !== undefined) throw new UsageError(`${key}: unexpected argument '${extra}'`);
+  const taken = commandFlags[key] ?? [];
+  for (const flag of context.args.flags.keys()) {
+    if (!globalFlags.has(flag) && !taken.includes(flag)) {
+      throw new UsageError(`${key} takes no --${flag} (run with --help for its flags)`);
+    }
+  }
   return await command(context);
 }
 
@@ -70,6 +76,52 @@ const wordsMax: Record<string, number> = {
   "topic create": 3,
   "topic subscribe": 4,
   "topic publish": 4,
+};
+
+/** The flags every command takes. */
+const globalFlags: ReadonlySet<string> = new Set([
+  "url",
+  "secret-id",
+  "secret-key",
+  "request-timeout-seconds",
+  "head-timeout-ms",
+  "json",
+  "help",
+]);
+
+/** The flags each command takes besides the global ones (`--url`, `--json` …; see `--help`). */
+export const commandFlags: Readonly<Record<string, readonly string[]>> = {
+  "queue create": [
+    "visibility-timeout-seconds",
+    "polling-wait-seconds",
+    "max-message-bytes",
+    "retention-seconds",
+    "rewind-seconds",
+    "max-backlog",
+    "fifo",
+    "dead-letter-queue",
+    "max-receive-count",
+    "max-time-to-live-seconds",
+  ],
+  "queue list": ["prefix", "offset", "limit"],
+  "queue get": [],
+  "queue delete": [],
+  "queue purge": [],
+  "cluster status": [],
+  send: ["count", "group-id", "dedup-id", "delay-seconds", "batch-size"],
+  receive: ["max", "wait-seconds", "visibility-timeout-seconds", "delete"],
+  tail: ["delete", "count", "timeout-seconds", "concurrency", "wait-seconds", "max"],
+  delete: [],
+  "topic create": ["filter-type", "max-message-bytes", "retention-seconds"],
+  "topic subscribe": [
+    "queue",
+    "push-url",
+    "filter-tags",
+    "binding-keys",
+    "retry-policy",
+    "push-format",
+  ],
+  "topic publish": ["tags", "routing-key"],
 };
 
 const commands: Record<string, (context: CommandContext) => Promise<ExitStatus>> = {
@@ -145,6 +197,11 @@ export function queueAttributes(args: ParsedArgs): QueueAttributesInput {
   }
   if (args.flags.has("fifo")) attributes.fifo = true;
   const deadLetterQueue = args.flags.get("dead-letter-queue");
+  for (const flag of ["max-receive-count", "max-time-to-live-seconds"]) {
+    if (deadLetterQueue === undefined && args.flags.has(flag)) {
+      throw new UsageError(`--${flag} goes with --dead-letter-queue`);
+    }
+  }
   if (deadLetterQueue !== undefined) {
     attributes.deadLetter = {
       queue: deadLetterQueue,
@@ -258,6 +315,10 @@ async function receive(context: CommandContext): Promise<ExitStatus> {
  */
 async function tail(context: CommandContext): Promise<ExitStatus> {
   const queue = word(context, 1, "queue name");
+  const deleting = context.args.flags.has("delete");
+  if (deleting ? context.args.flags.has("max") : context.args.flags.has("concurrency")) {
+    throw new UsageError(deleting ? "--max goes without --delete" : "--concurrency needs --delete");
+  }
   const countMax = integerFlag(context.args, "count", { min: 1, max: sendCountMax });
   const timeoutSeconds = integerFlag(context.args, "timeout-seconds", { min: 1, max: 86_400 });
   const done = new AbortController();
@@ -273,7 +334,7 @@ async function tail(context: CommandContext): Promise<ExitStatus> {
     return true;
   };
   try {
-    if (context.args.flags.has("delete")) await tailDeleting(context, queue, print, done.signal);
+    if (deleting) await tailDeleting(context, queue, print, done.signal);
     else await tailReceiving(context, queue, print, done.signal);
   } finally {
     clearTimeout(timer);

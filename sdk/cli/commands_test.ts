@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import type { CmqdClient } from "../client.ts";
 import { CmqdError } from "../errors.ts";
-import { parseArgs } from "./args.ts";
-import { type CommandContext, runCommand } from "./commands.ts";
+import { booleanFlags, parseArgs, UsageError, valueFlags } from "./args.ts";
+import { type CommandContext, commandFlags, runCommand } from "./commands.ts";
+import { usage } from "./main.ts";
 
 /** A context for `argv` whose client answers every call with `answer(method)`. */
 function contextOf(argv: string[], answer: (method: string) => Promise<unknown>) {
@@ -52,3 +53,62 @@ for (
     }
   });
 }
+
+Deno.test("a flag the command does not take is a usage error, before any request", async () => {
+  const cases = [
+    ["receive", "q", "--count", "5"],
+    ["queue", "list", "--fifo"],
+    ["queue", "get", "q", "--limit", "3"],
+    ["queue", "delete", "q", "--prefix", "x"],
+    ["cluster", "status", "--max", "2"],
+    ["send", "q", "hi", "--max", "3"],
+    ["delete", "q", "handle", "--delete"],
+    ["topic", "publish", "t", "body", "--queue", "q"],
+    ["topic", "create", "t", "--tags", "a"],
+    ["topic", "subscribe", "t", "s", "--queue", "q", "--routing-key", "k"],
+    // Flags that only count beside another one.
+    ["queue", "create", "q", "--max-receive-count", "3"],
+    ["queue", "create", "q", "--max-time-to-live-seconds", "600"],
+    ["tail", "q", "--concurrency", "4"],
+    ["tail", "q", "--delete", "--max", "3"],
+  ];
+  for (const argv of cases) {
+    const { context, calls } = contextOf(argv, () => Promise.resolve({}));
+    await assert.rejects(runCommand(context), UsageError, argv.join(" "));
+    assert.deepEqual(calls, [], `${argv.join(" ")}: no request`);
+  }
+});
+
+Deno.test("--help lists, for each command, exactly the flags it takes", () => {
+  const global = ["url", "secret-id", "secret-key", "request-timeout-seconds", "head-timeout-ms"];
+  const lines = usage.split("\n");
+  const commandsAt = lines.indexOf("commands:");
+  const flagsAt = lines.indexOf("flags:");
+  const listed = new Map<string, Set<string>>();
+  let current: Set<string> | null = null;
+  for (const line of lines.slice(commandsAt + 1, flagsAt)) {
+    const head = /^ {2}([a-z]+(?: [a-z]+)?)(?= [A-Z[]|$)/.exec(line);
+    const key = head === null ? null : /^(queue|topic|cluster) /.test(head[1]) ||
+        !head[1].includes(" ")
+      ? head[1]
+      : head[1].split(" ")[0];
+    if (key !== null) listed.set(key, current = new Set());
+    for (const flag of line.matchAll(/--([a-z-]+)/g)) current?.add(flag[1]);
+  }
+  assert.deepEqual([...listed.keys()].sort(), Object.keys(commandFlags).sort());
+  for (const [key, flags] of Object.entries(commandFlags)) {
+    assert.deepEqual([...listed.get(key)!].sort(), [...flags].sort(), key);
+  }
+  const globalListed = [...usage.slice(usage.indexOf("flags:")).matchAll(/^ {2}--([a-z-]+)/gm)]
+    .map((match) => match[1]);
+  assert.deepEqual(globalListed.sort(), [...global, "json"].sort());
+  for (const flag of [...Object.values(commandFlags).flat(), ...global, "json", "help"]) {
+    assert.ok(valueFlags.has(flag) || booleanFlags.has(flag), `--${flag} is parsed`);
+  }
+  for (const flag of [...valueFlags, ...booleanFlags]) {
+    assert.ok(
+      [...Object.values(commandFlags).flat(), ...global, "json", "help"].includes(flag),
+      `--${flag} is taken by some command`,
+    );
+  }
+});

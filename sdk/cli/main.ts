@@ -26,7 +26,8 @@ commands:
   send QUEUE [BODY] [--count N] [--group-id G] [--dedup-id D] [--delay-seconds N]
                     [--batch-size N]      ({i} in BODY or D becomes the message's index)
   receive QUEUE [--max N] [--wait-seconds S] [--visibility-timeout-seconds S] [--delete]
-  tail QUEUE [--delete] [--count N] [--timeout-seconds S] [--concurrency N]
+  tail QUEUE [--count N] [--timeout-seconds S] [--wait-seconds S]
+                    [--max N | --delete [--concurrency N]]
   delete QUEUE RECEIPT_HANDLE...
   topic create NAME [--filter-type tag|routingKey] [--max-message-bytes N]
                     [--retention-seconds N]
