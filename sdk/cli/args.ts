@@ -101,7 +101,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       flags.set(name, "true");
     } else if (valueFlags.has(name)) {
       const value = equals >= 0 ? word.slice(equals + 1) : words[++index];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      // `--prefix --json` lacks the prefix: the next flag is not taken as the value (a value
+      // that starts with -- is given as `--prefix=--x`).
+      if (value === undefined || (equals < 0 && value.startsWith("--"))) {
+        throw new UsageError(`--${name} needs a value`);
+      }
       flags.set(name, value);
     } else {
       throw new UsageError(`unknown flag --${name}`);

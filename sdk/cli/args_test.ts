@@ -67,3 +67,11 @@ Deno.test("parseArgs: a flag given twice is a usage error, not the last one winn
   assert.throws(() => parseArgs(["x", "--url", "http://a", "--url", "http://b"]), UsageError);
   assert.throws(() => parseArgs(["x", "--json", "--json"]), /--json twice/);
 });
+
+Deno.test("parseArgs: a flag's value is not the next flag (a value starting with -- takes =)", () => {
+  assert.throws(() => parseArgs(["queue", "list", "--prefix", "--json"]), /--prefix needs a value/);
+  assert.throws(() => parseArgs(["send", "q", "hi", "--group-id", "--count", "3"]), UsageError);
+  const args = parseArgs(["send", "q", "hi", "--group-id=--odd", "--dedup-id", "-1"]);
+  assert.equal(args.flags.get("group-id"), "--odd");
+  assert.equal(args.flags.get("dedup-id"), "-1");
+});
