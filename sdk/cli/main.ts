@@ -66,9 +66,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   let client: CmqdClient;
   try {
     args = parseArgs(argv);
-    if (args.flags.has("help") || args.positionals.length === 0) {
+    if (args.flags.has("help")) {
       process.stdout.write(usage);
-      return args.flags.has("help") ? 0 : 2;
+      return 0;
+    }
+    if (args.positionals.length === 0) {
+      // Bad usage: the hint goes where errors go, and stdout stays empty (`--json` promises JSON).
+      process.stderr.write(usage);
+      return 2;
     }
     client = clientOf(args);
   } catch (error) {

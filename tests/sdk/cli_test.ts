@@ -208,6 +208,20 @@ Deno.test("the CLI's usage errors before any request: a bad --url, an extra argu
   }
 });
 
+Deno.test("the CLI without a command: the usage on stderr, exit 2, stdout empty (even with --json)", async () => {
+  const url = "http://127.0.0.1:1";
+  for (const args of [[], ["--json"]]) {
+    const result = await cli(url, ...args);
+    assert.equal(result.code, 2, args.join(" "));
+    assert.equal(result.stdout, "", `${args.join(" ")}: nothing on stdout`);
+    assert.match(result.stderr, /^usage: deno task cli -- <command>/);
+  }
+  const help = await cli(url, "--help");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: /, "--help: the usage is the output");
+  assert.equal(help.stderr, "");
+});
+
 Deno.test("the CLI bounds each request by --request-timeout-seconds: a frozen node is an error, not a wait", async () => {
   // A node that accepts connections and never answers (as a SIGSTOPped one does).
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
