@@ -38,6 +38,8 @@ export class DiskGuard {
   readonly #options: DiskGuardOptions;
   #freeBytes = Infinity;
   #low = false;
+  /** Why free space could not be read at the last poll (reported once, not every poll). */
+  #unreadable: string | null = null;
   #timer: unknown = null;
   #stopped = false;
 
@@ -77,6 +79,8 @@ export class DiskGuard {
     const { path, minFreeBytes, report } = this.#options;
     try {
       this.#freeBytes = this.#options.freeBytes(path);
+      if (this.#unreadable !== null) report(`disk guard: free space of ${path} readable again`);
+      this.#unreadable = null;
       const low = this.#freeBytes < minFreeBytes;
       if (low !== this.#low) {
         const free = `${Math.floor(this.#freeBytes / mebibyte)} MiB free on ${path}`;
@@ -88,8 +92,13 @@ export class DiskGuard {
       }
       this.#low = low;
     } catch (error) {
-      // Unreadable free space keeps the last verdict rather than guessing either way.
-      report(`disk guard: cannot read free space of ${path}: ${(error as Error).message}`);
+      // Unreadable free space keeps the last verdict rather than guessing either way; said once
+      // (and again if the reason changes), not every second for as long as it lasts.
+      const why = (error as Error).message;
+      if (why !== this.#unreadable) {
+        report(`disk guard: cannot read free space of ${path}: ${why} (keeping the last verdict)`);
+      }
+      this.#unreadable = why;
     }
     this.#timer = this.#options.timers.setTimer(this.#options.pollMs ?? 1000, () => this.#poll());
   }

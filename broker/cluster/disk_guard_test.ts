@@ -42,3 +42,31 @@ Deno.test("a threshold of 0 turns the guard off and reads nothing", () => {
   assert.equal(guard.refusal(), null);
   assert.equal(clock.timerCount, 0);
 });
+
+Deno.test("free space that can't be read is reported once, not every poll, and its return too", () => {
+  const clock = new ManualClock(0);
+  let failure: Error | null = new Error("EIO");
+  const reports: string[] = [];
+  const guard = new DiskGuard({
+    path: "/data",
+    minFreeBytes: 100 * mib,
+    freeBytes: () => {
+      if (failure !== null) throw failure;
+      return 500 * mib;
+    },
+    timers: clock,
+    report: (message) => reports.push(message),
+  });
+  for (let second = 0; second < 60; second++) clock.advance(1000);
+  assert.equal(reports.length, 1);
+  assert.match(reports[0], /cannot read free space of \/data: EIO/);
+  assert.equal(guard.refusal(), null, "the last verdict (none yet: not low) is kept");
+  failure = null;
+  clock.advance(1000);
+  assert.equal(reports.length, 2);
+  assert.match(reports[1], /readable again/);
+  failure = new Error("ENOENT");
+  clock.advance(1000);
+  assert.match(reports.at(-1)!, /ENOENT/);
+  guard.stop();
+});
