@@ -10,7 +10,7 @@ import { SQSClient } from "./_npm_test_deps.ts";
 import { type AccessKey, FileKeyRing, type KeyRing } from "../../auth/mod.ts";
 import { wallClockEngine } from "../../cluster/testing/mod.ts";
 import { createSqsDoor } from "./mod.ts";
-import type { MoveTaskLimits } from "./move_task_runs.ts";
+import type { MoveTaskLimits, MoveTaskTime } from "./move_task_runs.ts";
 import type { QueueService } from "../../service/mod.ts";
 
 /** The key every signed test uses unless it says otherwise. */
@@ -34,6 +34,8 @@ export interface StartOptions {
   moveTasks?: MoveTaskLimits;
   /** What the door calls instead of the engine's service (a wrapper of it). */
   wrapService?: (service: QueueService) => QueueService;
+  /** The door's monotonic clock and timers (default `performance.now()` and `setTimeout`). */
+  time?: MoveTaskTime;
 }
 
 /** A running door, its engine and a client; `await using` stops all of it. */
@@ -46,6 +48,7 @@ export function startDoor(options: StartOptions = {}) {
     keys: options.keyRing ??
       (options.keys === undefined ? null : FileKeyRing.fromKeys(options.keys)),
     now: options.now,
+    time: options.time,
     logError: (_message, error) => errors.push(error),
   });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, door);

@@ -16,6 +16,7 @@ import { SqsError } from "./errors.ts";
 import { type JsonObject, requiredString } from "./input.ts";
 import type { MoveTasks } from "./move_task_runs.ts";
 import { type QueueAddresses, queueFromUrl, type QueueRef } from "./queue_names.ts";
+import type { ReceiveAttempts } from "./receive_attempts.ts";
 
 /** The world of one operation call. */
 export interface OperationContext {
@@ -30,6 +31,10 @@ export interface OperationContext {
   allowsEveryQueue(action: Action): boolean;
   /** The message move tasks this door started (its memory, not replicated). */
   moveTasks: MoveTasks;
+  /** The receives this door remembers by ReceiveRequestAttemptId (its memory, not replicated). */
+  receiveAttempts: ReceiveAttempts;
+  /** The access key id the request is signed with; null when signatures are not checked. */
+  callerKeyId: string | null;
 }
 
 /**

@@ -60,6 +60,7 @@ import { listDeadLetterSourceQueues } from "./dead_letter_sources.ts";
 import { cancelMessageMoveTask, listMessageMoveTasks, startMessageMoveTask } from "./move_tasks.ts";
 import { type MoveTaskLimits, MoveTasks, type MoveTaskTime } from "./move_task_runs.ts";
 import { QueueAddresses } from "./queue_names.ts";
+import { type ReceiveAttemptLimits, ReceiveAttempts } from "./receive_attempts.ts";
 import {
   changeMessageVisibility,
   changeMessageVisibilityBatch,
@@ -72,6 +73,7 @@ import { verifySignature } from "./sigv4.ts";
 
 export { sqsContentType, SqsError, type SqsErrorCode, sqsErrorKinds } from "./errors.ts";
 export type { MoveTaskTime } from "./move_task_runs.ts";
+export type { ReceiveAttemptLimits } from "./receive_attempts.ts";
 
 const targetPrefix = "AmazonSQS.";
 
@@ -127,10 +129,12 @@ export interface SqsDoorOptions {
   /** Bounds of the message move tasks (`move_task_runs.ts`): batch size, tasks remembered. */
   moveTasks?: MoveTaskLimits;
   /**
-   * The monotonic clock and timers that pace the message move tasks (the node's; default
-   * `performance.now()` and `setTimeout`).
+   * The monotonic clock and timers that pace the message move tasks and age the remembered
+   * ReceiveRequestAttemptIds (the node's; default `performance.now()` and `setTimeout`).
    */
   time?: MoveTaskTime;
+  /** Bounds of the receives remembered by ReceiveRequestAttemptId (`receive_attempts.ts`). */
+  receiveAttempts?: ReceiveAttemptLimits;
 }
 
 /**
@@ -339,6 +343,10 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
     { service: options.service, logError, report: options.report, time: options.time },
     options.moveTasks,
   );
+  const receiveAttempts = new ReceiveAttempts(
+    options.time?.clock ?? { now: () => performance.now() },
+    options.receiveAttempts,
+  );
   const sqsDoor = async function (
     request: Request,
     requestId: string,
@@ -383,6 +391,8 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
         allows: (name: string, action: Action) => keyStillAllows(keys, key, "queue", name, action),
         allowsEveryQueue: (action: Action) => keyAllowsEveryQueue(keys, key, action),
         moveTasks,
+        receiveAttempts,
+        callerKeyId: key?.secretId ?? null,
       };
       const output = await operation(context);
       // The caller's headers object is built for this answer: the door adds to it in place.

@@ -6,7 +6,11 @@
  * system attributes a receive can return are SentTimestamp, ApproximateReceiveCount,
  * ApproximateFirstReceiveTimestamp, MessageGroupId and (FIFO) SequenceNumber; SenderId,
  * MessageDeduplicationId, AWSTraceHeader and DeadLetterQueueSourceArn are not kept by cmqd and
- * never returned. ReceiveRequestAttemptId is accepted and has no effect.
+ * never returned.
+ *
+ * ReceiveRequestAttemptId (1–128 alphanumerics and punctuation, checked on any queue) is heeded
+ * on FIFO queues only, as in SQS: a retry with the id of a receive answered in the last five
+ * minutes gets that answer again, locks reset, and no new message (`receive_attempts.ts`).
  *
  * VisibilityTimeout 0 (SQS: the messages are received and visible again at once) is two steps,
  * as cmqd's receive always locks what it delivers (its receive command reads 0 as the queue's
@@ -23,8 +27,8 @@ import { authorize, messageQueue, type OperationContext } from "./context.ts";
 import { inBatchTerms, invalidValue, sqsCodeOf, SqsError } from "./errors.ts";
 import {
   type JsonObject,
+  optionalIdText,
   optionalInteger,
-  optionalString,
   optionalStringList,
   requiredString,
 } from "./input.ts";
@@ -32,6 +36,7 @@ import { md5OfBodies, md5OfMessageAttributes } from "./md5.ts";
 import { decodeMessageAttributes } from "./message_attributes.ts";
 import type { QueueRef } from "./queue_names.ts";
 import { queueAttributeNames, unknownAttribute } from "./queue_attributes.ts";
+import { answerBytes, ReceiveAttempts, type RememberedReceive } from "./receive_attempts.ts";
 import { sequenceNumberOf } from "./send_operations.ts";
 
 const receiveMessagesMax = 10;
@@ -142,41 +147,115 @@ async function releaseAll(
   await context.service.changeVisibility(queue.name, entries);
 }
 
+/** What a ReceiveMessage asks for. */
+interface ReceiveRequest {
+  maxMessages: number;
+  /** VisibilityTimeout (0: received and visible again at once); absent: the queue's. */
+  visibility: number | undefined;
+  waitSeconds: number | undefined;
+  system: ReadonlySet<string>;
+  attributes: readonly string[];
+}
+
 /** ReceiveMessage: up to 10 messages, long-polling up to WaitTimeSeconds. */
 export async function receiveMessage(context: OperationContext): Promise<JsonObject> {
   const { input } = context;
   const queue = messageQueue(context, "receive");
-  const maxMessages = optionalInteger(input, "MaxNumberOfMessages", {
-    min: 1,
-    max: receiveMessagesMax,
+  const request: ReceiveRequest = {
+    maxMessages: optionalInteger(input, "MaxNumberOfMessages", {
+      min: 1,
+      max: receiveMessagesMax,
+    }) ?? 1,
+    visibility: optionalInteger(input, "VisibilityTimeout", visibilityRange),
+    waitSeconds: optionalInteger(input, "WaitTimeSeconds", messageLimits.waitSeconds),
+    system: requestedSystemAttributes(
+      optionalStringList(input, "AttributeNames"),
+      optionalStringList(input, "MessageSystemAttributeNames"),
+    ),
+    attributes: optionalStringList(input, "MessageAttributeNames") ?? [],
+  };
+  // Checked on either kind of queue; as in SQS, only a FIFO queue's receive heeds it.
+  const attemptId = optionalIdText(input, "ReceiveRequestAttemptId");
+  if (attemptId === undefined || !queue.fifo) return await receiveNew(context, queue, request);
+  const attempts = context.receiveAttempts;
+  const key = ReceiveAttempts.keyOf(queue.name, context.callerKeyId, attemptId);
+  return await attempts.turn(key, async () => {
+    const remembered = attempts.find(key);
+    if (remembered !== undefined) {
+      return await receiveAgain(context, queue, remembered, request.visibility);
+    }
+    return await receiveNew(context, queue, request, (answer, messages) => {
+      const handles = messages.map((message) => message.receiptHandle);
+      attempts.remember(key, { answer, handles, bytes: answerBytes(messages) });
+    });
   });
-  const visibility = optionalInteger(input, "VisibilityTimeout", visibilityRange);
-  const waitSeconds = optionalInteger(input, "WaitTimeSeconds", messageLimits.waitSeconds);
-  const system = requestedSystemAttributes(
-    optionalStringList(input, "AttributeNames"),
-    optionalStringList(input, "MessageSystemAttributeNames"),
-  );
-  const attributes = optionalStringList(input, "MessageAttributeNames") ?? [];
-  optionalString(input, "ReceiveRequestAttemptId");
+}
+
+/**
+ * A receive of new messages; `received` learns the answer before the messages are released
+ * (VisibilityTimeout 0), so that a retry finds it even if the release fails.
+ */
+async function receiveNew(
+  context: OperationContext,
+  queue: QueueRef,
+  request: ReceiveRequest,
+  received?: (answer: JsonObject, messages: readonly ReceivedMessage[]) => void,
+): Promise<JsonObject> {
+  const { visibility } = request;
   const result = await context.service.receiveMessages(
     queue.name,
     {
-      maxMessages: maxMessages ?? 1,
+      maxMessages: request.maxMessages,
       visibilityTimeoutSeconds: visibility === 0 ? undefined : visibility,
-      waitSeconds,
+      waitSeconds: request.waitSeconds,
     },
     context,
   );
   // A key that a reload took away while the receive waited gets no message.
   authorize(context, queue, "receive");
   if (result.messages.length === 0) return {};
-  if (visibility === 0) await releaseAll(context, queue, result.messages);
   const digests = md5OfBodies(result.messages.map((message) => message.body));
-  return {
+  const answer = {
     Messages: result.messages.map((message, index) =>
-      toSqsMessage(message, digests[index], { system, attributes }, queue)
+      toSqsMessage(message, digests[index], request, queue)
     ),
   };
+  received?.(answer, result.messages);
+  if (visibility === 0) await releaseAll(context, queue, result.messages);
+  return answer;
+}
+
+/**
+ * A retry of a remembered receive (same queue, caller and ReceiveRequestAttemptId): its answer
+ * again, each message's lock reset to this request's VisibilityTimeout (SQS: a retry "resets the
+ * visibility timeout"; absent, the queue's) — while every message is still held under its handle.
+ * Once one was deleted or had its visibility changed (through this door, or found so by the
+ * reset: gone, its lock ended, received again), the set is spent and the answer is no message:
+ * nothing new is locked for a retry.
+ */
+async function receiveAgain(
+  context: OperationContext,
+  queue: QueueRef,
+  remembered: RememberedReceive,
+  visibility: number | undefined,
+): Promise<JsonObject> {
+  if (remembered.spent) return {};
+  const seconds = visibility ??
+    (await context.service.getQueue(queue.name)).visibilityTimeoutSeconds;
+  const result = await context.service.changeVisibility(
+    queue.name,
+    remembered.handles.map((receiptHandle) => ({
+      receiptHandle,
+      visibilityTimeoutSeconds: seconds,
+    })),
+  );
+  // A release (0) of a message whose lock the first answer's own release ended already is fine.
+  const held = result.failures.every((failure) =>
+    seconds === 0 && failure.code === "MessageNotInflight"
+  );
+  if (held) return remembered.answer;
+  remembered.spent = true;
+  return {};
 }
 
 function handleError(failure: HandleFailure): SqsError {
@@ -212,6 +291,7 @@ export async function deleteMessage(context: OperationContext): Promise<JsonObje
   const queue = messageQueue(context, "receive");
   const handle = requiredString(context.input, "ReceiptHandle");
   const result = await context.service.deleteMessages(queue.name, [handle], sqsDelete);
+  context.receiveAttempts.touched([handle]);
   if (result.failures.length > 0) throw handleError(result.failures[0]);
   return {};
 }
@@ -252,6 +332,7 @@ export async function deleteMessageBatch(context: OperationContext): Promise<Jso
   } catch (error) {
     throw inBatchTerms(error, { entryIndex: (index) => handles.indexOf(unique[index]) });
   }
+  context.receiveAttempts.touched(unique);
   return batchOutcome(entries.map((entry) => entry.id), handles, result.failures);
 }
 
@@ -263,6 +344,7 @@ export async function changeMessageVisibility(context: OperationContext): Promis
   const result = await context.service.changeVisibility(queue.name, [
     { receiptHandle, visibilityTimeoutSeconds },
   ]);
+  context.receiveAttempts.touched([receiptHandle]);
   if (result.failures.length > 0) throw visibilityError(result.failures[0]);
   return {};
 }
@@ -314,6 +396,7 @@ export async function changeMessageVisibilityBatch(
   } catch (error) {
     throw inBatchTerms(error, { entryIndex: (index) => accepted[index].entryIndex });
   }
+  context.receiveAttempts.touched(accepted.map((entry) => entry.receiptHandle));
   const outcome = batchOutcome(
     accepted.map((entry) => entry.id),
     accepted.map((entry) => entry.receiptHandle),

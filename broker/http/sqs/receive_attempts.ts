@@ -1,0 +1,190 @@
+/**
+ * ReceiveRequestAttemptId (FIFO queues): the answers of receives the door remembers, so that a
+ * client whose answer was lost (a timeout, a dropped connection) gets the same messages and
+ * receipt handles again by retrying with the same id, and no new message is locked for it.
+ *
+ * An answer is remembered by (queue, the caller's access key id or none, attempt id) for five
+ * minutes from the receive (SQS's deduplication interval), in the memory of the node that served
+ * the receive: the leader, as the other nodes relay SQS requests to it. Not replicated: a leader
+ * change or a restart forgets every id (a retry then receives afresh). Bounded: at most
+ * `entriesMax` answers and `bytesMax` bytes of them (about: the UTF-16 size of the bodies,
+ * handles and attributes); the oldest go first, and an answer bigger than `bytesMax` alone is
+ * not remembered. Receives that got no message are not remembered (they locked nothing: a retry
+ * receives afresh).
+ *
+ * A remembered set is spent once one of its messages is deleted or has its visibility changed
+ * through the door (SQS: a retry works only "if none of the messages have been modified"); a
+ * retry of a spent set answers no message until the id expires.
+ *
+ * @module
+ */
+import type { JsonObject } from "./input.ts";
+
+/** SQS's deduplication interval of ReceiveRequestAttemptId. */
+export const receiveAttemptLifetimeMs = 5 * 60 * 1000;
+
+/** Bounds of the remembered answers. */
+export interface ReceiveAttemptLimits {
+  /** Answers remembered at most (default 10,000). */
+  entriesMax?: number;
+  /** Their bytes at most (default 64 MiB), as `answerBytes` counts them. */
+  bytesMax?: number;
+}
+
+const defaultLimits: Required<ReceiveAttemptLimits> = {
+  entriesMax: 10_000,
+  bytesMax: 64 * 1024 * 1024,
+};
+
+/** One remembered receive. */
+export interface RememberedReceive {
+  /** The answer as first sent (the same JSON, or XML written from it, on every retry). */
+  readonly answer: JsonObject;
+  /** The receipt handles of its messages. */
+  readonly handles: readonly string[];
+  /** True once one of its messages was deleted or had its visibility changed. */
+  spent: boolean;
+}
+
+interface Entry extends RememberedReceive {
+  readonly key: string;
+  readonly bytes: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * About the bytes an answer holds: two per UTF-16 code unit of each message's body, receipt
+ * handle and stored attributes, plus a fixed share for the rest of the message's members.
+ */
+export function answerBytes(
+  messages: readonly { body: string; receiptHandle: string; attributes?: Record<string, string> }[],
+): number {
+  let units = 0;
+  for (const message of messages) {
+    units += message.body.length + message.receiptHandle.length + 256;
+    if (message.attributes === undefined) continue;
+    for (const [name, value] of Object.entries(message.attributes)) {
+      units += name.length + value.length;
+    }
+  }
+  return units * 2;
+}
+
+/**
+ * The door's memory of receive attempts. One per door; every call is synchronous but `turn`,
+ * which lets one receive of a key run at a time.
+ *
+ * @example
+ * ```ts
+ * const attempts = new ReceiveAttempts({ now: () => performance.now() });
+ * const key = ReceiveAttempts.keyOf("orders", "AKID", "attempt-1");
+ * attempts.remember(key, { answer: { Messages: [] }, handles: ["h"], bytes: 512 });
+ * attempts.find(key)?.handles; // ["h"]
+ * ```
+ */
+export class ReceiveAttempts {
+  readonly #clock: { now(): number };
+  readonly #limits: Required<ReceiveAttemptLimits>;
+  /** By key, oldest first (the insertion order: one lifetime for all, on a monotonic clock). */
+  readonly #entries = new Map<string, Entry>();
+  /** The key of the entry holding each remembered receipt handle. */
+  readonly #keyOfHandle = new Map<string, string>();
+  /** The receive of a key under way, which a retry of that key waits for. */
+  readonly #running = new Map<string, Promise<void>>();
+  #bytes = 0;
+
+  constructor(clock: { now(): number }, limits: ReceiveAttemptLimits = {}) {
+    this.#clock = clock;
+    this.#limits = { ...defaultLimits, ...limits };
+  }
+
+  /** The key of an attempt id of `caller` (an access key id; null unsigned) on `queue`. */
+  static keyOf(queue: string, caller: string | null, attemptId: string): string {
+    return JSON.stringify([queue, caller, attemptId]);
+  }
+
+  /** Answers remembered now (expired ones not yet dropped included). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Runs `receive` once no other receive of `key` is under way: a retry that arrives while the
+   * first attempt still waits (its client gave up on a long poll) finds its answer, not a
+   * second set of messages.
+   */
+  async turn<T>(key: string, receive: () => Promise<T>): Promise<T> {
+    for (let running = this.#running.get(key); running; running = this.#running.get(key)) {
+      await running;
+    }
+    const run = receive();
+    const done = run.then(() => {}, () => {});
+    this.#running.set(key, done);
+    try {
+      return await run;
+    } finally {
+      if (this.#running.get(key) === done) this.#running.delete(key);
+    }
+  }
+
+  /** The unexpired answer of `key`, if remembered. */
+  find(key: string): RememberedReceive | undefined {
+    this.#dropExpired();
+    return this.#entries.get(key);
+  }
+
+  /** Remembers an answer of `key` for the lifetime from now (replacing any of that key). */
+  remember(
+    key: string,
+    received: { answer: JsonObject; handles: readonly string[]; bytes: number },
+  ): void {
+    this.#dropExpired();
+    this.#forget(key);
+    if (received.bytes > this.#limits.bytesMax || this.#limits.entriesMax < 1) return;
+    while (
+      this.#entries.size >= this.#limits.entriesMax ||
+      this.#bytes + received.bytes > this.#limits.bytesMax
+    ) {
+      this.#forget(this.#entries.keys().next().value!);
+    }
+    const entry: Entry = {
+      ...received,
+      key,
+      spent: false,
+      expiresAt: this.#clock.now() + receiveAttemptLifetimeMs,
+    };
+    this.#entries.set(key, entry);
+    this.#bytes += entry.bytes;
+    for (const handle of entry.handles) this.#keyOfHandle.set(handle, key);
+  }
+
+  /**
+   * Marks spent the remembered sets holding any of `handles` (their messages were deleted or had
+   * their visibility changed).
+   */
+  touched(handles: readonly string[]): void {
+    if (this.#keyOfHandle.size === 0) return; // the common case: nothing remembered
+    for (const handle of handles) {
+      const key = this.#keyOfHandle.get(handle);
+      if (key === undefined) continue;
+      const entry = this.#entries.get(key);
+      if (entry !== undefined) entry.spent = true;
+    }
+  }
+
+  #dropExpired(): void {
+    const now = this.#clock.now();
+    for (const entry of this.#entries.values()) {
+      if (entry.expiresAt > now) break;
+      this.#forget(entry.key);
+    }
+  }
+
+  #forget(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= entry.bytes;
+    for (const handle of entry.handles) this.#keyOfHandle.delete(handle);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The door's memory of receive attempts: bounded in count and bytes (oldest first out), five
+ * minutes of life on its clock, spent by a change of one of its messages.
+ */
+import assert from "node:assert/strict";
+import {
+  answerBytes,
+  receiveAttemptLifetimeMs,
+  type ReceiveAttemptLimits,
+  ReceiveAttempts,
+} from "./receive_attempts.ts";
+
+function memory(limits: ReceiveAttemptLimits = {}) {
+  const clock = { nowMs: 0, now: () => clock.nowMs };
+  const attempts = new ReceiveAttempts(clock, limits);
+  const remember = (key: string, bytes = 100) =>
+    attempts.remember(key, { answer: { Messages: [{ Body: key }] }, handles: [`h-${key}`], bytes });
+  const remembered = () => ["a", "b", "c", "d"].filter((key) => attempts.find(key) !== undefined);
+  return { clock, attempts, remember, remembered };
+}
+
+Deno.test("at most entriesMax answers are remembered, the oldest forgotten first", () => {
+  const { attempts, remember, remembered } = memory({ entriesMax: 2 });
+  remember("a");
+  remember("b");
+  remember("c");
+  assert.deepEqual(remembered(), ["b", "c"]);
+  assert.equal(attempts.size, 2);
+});
+
+Deno.test("at most bytesMax bytes of answers are remembered; a bigger one is not remembered", () => {
+  const { remember, remembered } = memory({ bytesMax: 250 });
+  remember("a");
+  remember("b");
+  remember("c", 100); // 300 > 250: a goes
+  assert.deepEqual(remembered(), ["b", "c"]);
+  remember("d", 251);
+  assert.deepEqual(remembered(), ["b", "c"]);
+  remember("d", 250); // takes the whole room
+  assert.deepEqual(remembered(), ["d"]);
+});
+
+Deno.test("an answer is forgotten five minutes after it was remembered", () => {
+  const { clock, attempts, remember, remembered } = memory();
+  remember("a");
+  clock.nowMs = 60_000;
+  remember("b");
+  clock.nowMs = receiveAttemptLifetimeMs - 1;
+  assert.deepEqual(remembered(), ["a", "b"]);
+  clock.nowMs = receiveAttemptLifetimeMs;
+  assert.deepEqual(remembered(), ["b"]);
+  assert.equal(attempts.size, 1, "dropped, not just hidden");
+  clock.nowMs = receiveAttemptLifetimeMs + 60_000;
+  assert.deepEqual(remembered(), []);
+});
+
+Deno.test("a change of one of its handles spends the answer holding it, no other", () => {
+  const { attempts, remember } = memory();
+  remember("a");
+  remember("b");
+  attempts.touched(["h-b", "not remembered"]);
+  assert.equal(attempts.find("a")!.spent, false);
+  assert.equal(attempts.find("b")!.spent, true);
+  // A key remembered anew starts unspent; the handles of the one it replaced are let go.
+  attempts.remember("b", { answer: {}, handles: ["h-b2"], bytes: 1 });
+  attempts.touched(["h-b"]);
+  assert.equal(attempts.find("b")!.spent, false);
+});
+
+Deno.test("turn runs one receive of a key at a time, others at once", async () => {
+  const { attempts } = memory();
+  const order: string[] = [];
+  let release = () => {};
+  const first = attempts.turn("k", async () => {
+    order.push("first starts");
+    await new Promise<void>((resolve) => release = resolve);
+    order.push("first ends");
+    return 1;
+  });
+  const second = attempts.turn("k", () => {
+    order.push("second starts");
+    return Promise.resolve(2);
+  });
+  const other = await attempts.turn("other", () => Promise.resolve(3));
+  assert.equal(other, 3);
+  assert.deepEqual(order, ["first starts"]);
+  release();
+  assert.deepEqual(await Promise.all([first, second]), [1, 2]);
+  assert.deepEqual(order, ["first starts", "first ends", "second starts"]);
+  // A failed receive lets the next one run.
+  await assert.rejects(attempts.turn("k", () => Promise.reject(new Error("lost"))));
+  assert.equal(await attempts.turn("k", () => Promise.resolve(4)), 4);
+});
+
+Deno.test("answerBytes counts bodies, handles and attributes as UTF-16", () => {
+  const message = { body: "hello", receiptHandle: "handle", attributes: { k: "vv" } };
+  assert.equal(answerBytes([message]), 2 * (5 + 6 + 256 + 3));
+  assert.equal(answerBytes([]), 0);
+});
