@@ -12,11 +12,12 @@ import {
   ReceiveMessageCommand,
   type ReceiveMessageCommandInput,
   SendMessageBatchCommand,
-  type SQSClient,
+  SQSClient,
 } from "./_npm_test_deps.ts";
 import { queryClientOf } from "./_query_client.ts";
 import { adminKey, rejectsWith, startDoor } from "./_test_server.ts";
 import type { QueueService } from "../../service/mod.ts";
+import { forwardingHandler } from "../../cluster/forwarding.ts";
 
 type Door = ReturnType<typeof startDoor>;
 
@@ -255,4 +256,31 @@ Deno.test("a ReceiveRequestAttemptId that is not 1-128 alphanumerics or punctuat
     assert.equal(message.Attributes!.ApproximateReceiveCount, "1", "received only now");
   }
   assert.deepEqual(door.errors, []);
+});
+
+Deno.test("through a follower that relays to the leader, a retry gets the leader's remembered answer", async () => {
+  await using door = startDoor();
+  const follower = forwardingHandler({
+    view: { isLeader: () => false, leaderUrl: () => door.endpoint },
+    local: () => new Response("a follower serves no SQS request itself", { status: 500 }),
+    requestBytesMax: 1 << 20,
+  });
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, follower);
+  const client = new SQSClient({
+    endpoint: `http://127.0.0.1:${server.addr.port}`,
+    region: "eu-west-1",
+    credentials: { accessKeyId: adminKey.secretId, secretAccessKey: adminKey.secretKey },
+    maxAttempts: 1,
+  });
+  try {
+    const QueueUrl = await createQueue(door, "orders.fifo");
+    await send(door, QueueUrl, ["a1", "b1"]);
+    const first = await receive(door.client, QueueUrl, "attempt-1");
+    const followerUrl = `http://127.0.0.1:${server.addr.port}/000000000000/orders.fifo`;
+    assert.deepEqual(await receive(client, followerUrl, "attempt-1"), first);
+    assert.deepEqual(bodies(await receive(client, followerUrl, "attempt-2")), ["b1"]);
+  } finally {
+    client.destroy();
+    await server.shutdown();
+  }
 });
