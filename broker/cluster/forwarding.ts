@@ -64,6 +64,13 @@ class LeaderChanged extends Error {}
 
 /** Marks a request that already crossed one node, so two confused nodes never ping-pong it. */
 export const forwardedHeader = "x-cmqd-forwarded";
+/**
+ * The `Host` the client sent to the follower, on a forwarded request: the relay reaches the
+ * leader under the leader's own, and what the client signed (SQS's SigV4 and CMQ's signature
+ * cover the host) and the queue URLs it is answered must be the node it asked. Taken only with
+ * `forwardedHeader`; it grants nothing a client could not do by sending that `Host` itself.
+ */
+export const forwardedHostHeader = "x-cmqd-forwarded-host";
 /** Names the leader's client URL on every answer. */
 export const leaderHeader = "x-cmqd-leader";
 
@@ -130,6 +137,16 @@ function reasonOf(error: unknown): string {
   return `${message} (${cause.message})`;
 }
 
+/** A forwarded request as its client sent it to the follower: under the `Host` it used. */
+function asSent(request: Request): Request {
+  const host = request.headers.get(forwardedHostHeader);
+  if (host === null || !request.headers.has(forwardedHeader)) return request;
+  const headers = new Headers(request.headers);
+  headers.set("host", host);
+  headers.delete(forwardedHostHeader);
+  return new Request(request, { headers });
+}
+
 function withLeader(response: Response, leaderUrl: string | null): Response {
   if (leaderUrl === null || response.headers.has(leaderHeader)) return response;
   try {
@@ -177,6 +194,7 @@ export function forwardingHandler(
     const url = new URL(request.url);
     const headers = new Headers(request.headers);
     headers.set(forwardedHeader, "1");
+    headers.set(forwardedHostHeader, request.headers.get("host") ?? url.host);
     headers.delete("host");
     let body: Uint8Array<ArrayBuffer> | undefined;
     try {
@@ -240,7 +258,7 @@ export function forwardingHandler(
     const leaderUrl = options.view.leaderUrl();
     // The leader serves everything itself: only a follower needs the path (a URL parse).
     if (options.view.isLeader() || localPaths.test(new URL(request.url).pathname)) {
-      return withLeader(await options.local(request, info), leaderUrl);
+      return withLeader(await options.local(asSent(request), info), leaderUrl);
     }
     // Counted from before the admission check, which may read a body: the bound is on memory.
     if (inFlight.size >= inFlightMax) {

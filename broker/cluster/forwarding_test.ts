@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { forwardedHeader, forwardingHandler, leaderHeader } from "./forwarding.ts";
+import {
+  forwardedHeader,
+  forwardedHostHeader,
+  forwardingHandler,
+  leaderHeader,
+} from "./forwarding.ts";
 
 function view(isLeader: boolean, leaderUrl: string | null) {
   return { isLeader: () => isLeader, leaderUrl: () => leaderUrl };
@@ -168,4 +173,42 @@ Deno.test("an unreachable leader's 503 says outcomeUnknown unless the connection
     assert.equal(answer.code, "NoLeader");
     assert.equal(answer.outcomeUnknown === true, outcomeUnknown, answer.message);
   }
+});
+
+Deno.test("a forward carries the host the client asked, which the leader restores for its doors", async () => {
+  let relayed: Request | undefined;
+  const follower = forwardingHandler({
+    view: view(false, "http://leader:1"),
+    local,
+    requestBytesMax: 1024,
+    fetch: (input, init) => {
+      relayed = new Request(input as string, init);
+      return Promise.resolve(new Response("ok"));
+    },
+  });
+  await follower(
+    new Request("http://follower.example:7/v1/queues", { headers: { host: "lb:80" } }),
+  );
+  assert.equal(relayed!.headers.get(forwardedHostHeader), "lb:80");
+  assert.equal(relayed!.headers.get(forwardedHeader), "1");
+  const seen: (string | null)[] = [];
+  const leader = forwardingHandler({
+    view: view(true, "http://leader:1"),
+    local: (request) => {
+      seen.push(request.headers.get("host"), request.headers.get(forwardedHostHeader));
+      return new Response("served");
+    },
+    requestBytesMax: 1024,
+  });
+  const headers = { host: "leader:1", [forwardedHeader]: "1", [forwardedHostHeader]: "lb:80" };
+  await leader(new Request("http://leader:1/v1/queues", { headers }));
+  assert.deepEqual(seen, ["lb:80", null]);
+  // Without the forwarded mark the header is not taken (a client's own request keeps its Host).
+  seen.length = 0;
+  await leader(
+    new Request("http://leader:1/v1/queues", {
+      headers: { host: "leader:1", [forwardedHostHeader]: "lb:80" },
+    }),
+  );
+  assert.deepEqual(seen, ["leader:1", "lb:80"]);
 });

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { SQSClient } from "./_npm_test_deps.ts";
 import { type AccessKey, FileKeyRing, type KeyRing } from "../../auth/mod.ts";
 import { wallClockEngine } from "../../cluster/testing/mod.ts";
+import { forwardingHandler } from "../../cluster/forwarding.ts";
 import { createSqsDoor } from "./mod.ts";
 import type { MoveTaskLimits, MoveTaskTime } from "./move_task_runs.ts";
 import type { QueueService } from "../../service/mod.ts";
@@ -24,6 +25,8 @@ export const adminKey: AccessKey = {
 export interface StartOptions {
   /** Keys the door checks signatures against (default: none, signatures not checked). */
   keys?: AccessKey[];
+  /** Serve the door behind a leader's forwarding handler, as a node does. */
+  asLeader?: boolean;
   /** A key ring to check against instead of `keys` (one the test reloads). */
   keyRing?: KeyRing;
   /** The key the client signs with (default `adminKey`). */
@@ -51,7 +54,16 @@ export function startDoor(options: StartOptions = {}) {
     time: options.time,
     logError: (_message, error) => errors.push(error),
   });
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, door);
+  // As a node serves it: behind the forwarding handler, as the leader (which restores the host
+  // a forwarded request was sent to).
+  const leader = options.asLeader
+    ? forwardingHandler({
+      view: { isLeader: () => true, leaderUrl: () => null },
+      local: (request) => door(request),
+      requestBytesMax: 1 << 20,
+    })
+    : door;
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, leader);
   const endpoint = `http://127.0.0.1:${server.addr.port}`;
   const clients: SQSClient[] = [];
   /** A client signing with `key` (default: the options' client key, else `adminKey`). */
