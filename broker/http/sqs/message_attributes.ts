@@ -27,7 +27,13 @@ const typeSeparator = ":";
 const dataTypePattern = /^(String|Number|Binary)(\.[A-Za-z0-9_.-]{1,250})?$/;
 const namePattern = /^[A-Za-z0-9_.-]{1,256}$/;
 const reservedNamePattern = /^(aws\.|amazon\.)/i;
-const numberPattern = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/**
+ * A decimal number: digits with an optional point, or a point and digits, then an optional
+ * exponent. Written so that a digit can be matched one way only (`\d+(?:\.\d*)?`, not
+ * `\d+\.?\d*`, which splits a run of digits between its two halves in every way): the ambiguous
+ * form took time quadratic in the length to refuse a run of digits ending in a letter.
+ */
+export const numberPattern = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
@@ -38,11 +44,21 @@ export function withinSqsNumberRange(value: string): boolean {
   const [, whole, fraction, exponent] = /^[+-]?(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$/.exec(value)!;
   const digits = (whole + fraction).replace(/^0+/, "");
   if (digits === "") return true;
-  if (digits.replace(/0+$/, "").length > 38) return false;
+  if (withoutTrailingZeros(digits).length > 38) return false;
   const wholeDigits = whole.replace(/^0+/, "").length;
   const leadingZeros = fraction.length - fraction.replace(/^0+/, "").length;
   const order = (wholeDigits > 0 ? wholeDigits - 1 : -(leadingZeros + 1)) + Number(exponent ?? 0);
   return order >= -128 && order <= 126;
+}
+
+/**
+ * `text` without its trailing zeros. A loop, not `replace(/0+$/)`, which tries every run of
+ * zeros from each of its positions: quadratic in the run's length when it does not end the text.
+ */
+function withoutTrailingZeros(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 48) end--;
+  return text.slice(0, end);
 }
 
 function invalidAttribute(name: string, reason: string): SqsError {
@@ -79,6 +95,14 @@ function storedValue(name: string, attribute: JsonObject, dataType: string): str
   if (typeof value !== "string" || value === "") {
     throw invalidAttribute(name, `A ${dataType} attribute needs a non-empty ${member}.`);
   }
+  // The length first: every check below reads the whole value (up to a request's 4 MiB).
+  if (value.length > messageLimits.attributeValueCharsMax) {
+    throw invalidAttribute(
+      name,
+      `cmqd keeps values of at most ${messageLimits.attributeValueCharsMax} characters ` +
+        "(binary values count as base64).",
+    );
+  }
   if (isBinary && !base64Pattern.test(value)) {
     throw invalidAttribute(name, "BinaryValue must be base64.");
   }
@@ -97,13 +121,6 @@ function storedValue(name: string, attribute: JsonObject, dataType: string): str
       name,
       `'${value.slice(0, 100)}' is outside SQS's numbers: at most 38 significant digits, ` +
         "between 10^-128 and 10^126.",
-    );
-  }
-  if (value.length > messageLimits.attributeValueCharsMax) {
-    throw invalidAttribute(
-      name,
-      `cmqd keeps values of at most ${messageLimits.attributeValueCharsMax} characters ` +
-        "(binary values count as base64).",
     );
   }
   return value;
