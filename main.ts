@@ -11,6 +11,7 @@
 import {
   advertisedHostOf,
   certificateExpiryWarning,
+  type ClientServer,
   type CmqdNode,
   CredentialsError,
   FileKeyRing,
@@ -28,6 +29,7 @@ import {
   parseConfig,
   type PeerAddress,
   realTimers,
+  serveClients,
   signClusterRequest,
   startNode,
   TcpTransport,
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
     if (node !== null) await node.handOffLeadership();
     controller.abort();
     if (node !== null) await node.close();
-    await server.finished.catch(() => {});
+    await server.finished;
     members.close();
     console.log(`cmqd ${config.nodeId}: stopped`);
     Deno.exit(0);
@@ -285,28 +287,29 @@ type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Promise<Respon
 /**
  * Listens first (port 0 picks one), so the URL peers learn is the real one; requests are answered
  * 503 until `current()` returns the node's handler. A certificate that Deno refuses (not PEM, or
- * not matching the key) ends the process, naming the files.
+ * not matching the key) ends the process, naming the files. A server that later stops by itself
+ * (file descriptors used up) is started again (`serveClients`).
  */
 function listen(
   config: NodeConfig,
   tls: { cert: string; key: string } | null,
   signal: AbortSignal,
   current: () => Handler | null,
-): Deno.HttpServer<Deno.NetAddr> {
+): ClientServer {
   const early = () =>
     Response.json({ error: { code: "NotReady", message: "starting", requestId: "" } }, {
       status: 503,
       headers: { "retry-after": "1" },
     });
   try {
-    return Deno.serve({
+    return serveClients({
       hostname: config.host,
       port: config.port,
+      tls,
       signal,
-      onListen: () => {}, // the URL is printed once the node is ready
-      // With a certificate Deno offers h2 and http/1.1 by ALPN.
-      ...(tls ?? {}),
-    }, (request, info) => current()?.(request, info) ?? early());
+      handler: (request, info) => current()?.(request, info) ?? early(),
+      report: (line) => console.error(`cmqd ${config.nodeId}: ${line}`),
+    });
   } catch (error) {
     const files = tls === null
       ? ""

@@ -25,6 +25,7 @@
 export {
   advertisedHostOf,
   certificateExpiryWarning,
+  type ClientServer,
   type CmqdNode,
   CredentialsError,
   FileKeyRing,
@@ -44,6 +45,7 @@ export {
   parseConfig,
   realClock,
   realTimers,
+  serveClients,
   signClusterRequest,
   startNode,
   type TlsFiles,
