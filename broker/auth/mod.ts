@@ -39,6 +39,7 @@ export {
 } from "./nonce_cache.ts";
 export {
   canonicalQuery,
+  checkV1Replay,
   isSignedAuthorization,
   nonceCharsMax,
   signedScheme,

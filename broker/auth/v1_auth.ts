@@ -140,6 +140,23 @@ export function verifyV1Authorization(request: V1Request, context: V1AuthContext
   throw unauthenticated(`unsupported Authorization scheme (${formsHint})`);
 }
 
+/**
+ * The replay check of a signed request that `verifyV1Authorization` verified with
+ * `checkReplay: false`: remembers its nonce for `key`, or throws as that check would have
+ * (`Unauthenticated` for a replay, `NonceCacheFull`). Does nothing for a Bearer header. Lets a
+ * caller verify the signature before it looks at the body, and spend the nonce only once it
+ * serves the request itself.
+ */
+export function checkV1Replay(
+  authorization: string | null,
+  key: AccessKey,
+  context: V1AuthContext,
+): void {
+  if (!isSignedAuthorization(authorization)) return;
+  const fields = parseSignedFields(splitAuthorization(authorization as string).rest);
+  checkNonce(key.secretId, fields.Nonce, context);
+}
+
 function verifyBearer(credentials: string, keyRing: KeyRing): AccessKey {
   const colonAt = credentials.indexOf(":");
   if (colonAt === -1) {

@@ -35,6 +35,7 @@ import {
   type AccessKey,
   allowsEveryNameWithPrefix,
   AuthError,
+  checkV1Replay,
   isLoopbackAddress,
   isSignedAuthorization,
   type KeyRing,
@@ -137,9 +138,33 @@ export class AccessGuard {
    * `BrokerError` (401 `Unauthenticated`, or 503 `NotReady` when the replay cache is full); an
    * `Unauthenticated` answer carries `authChallenge` as `WWW-Authenticate`.
    */
-  verifyCredentials(request: Request, body: Uint8Array): AccessKey | null {
+  verifyCredentials(
+    request: Request,
+    body: Uint8Array,
+    options: { checkReplay?: boolean } = {},
+  ): AccessKey | null {
     if (this.keyRing === null) return null;
-    return this.#verify(request, request.headers.get("authorization"), body, true);
+    const checkReplay = options.checkReplay ?? true;
+    return this.#verify(request, request.headers.get("authorization"), body, checkReplay);
+  }
+
+  /**
+   * The replay check of a request `verifyCredentials` verified with `checkReplay: false`:
+   * remembers a signed request's nonce, or throws what that check throws (401 for a replay, 503
+   * `NotReady` when the cache is full). Nothing to do without a key ring or for Bearer.
+   */
+  checkReplay(request: Request, key: AccessKey | null): void {
+    if (this.keyRing === null || key === null) return;
+    try {
+      checkV1Replay(request.headers.get("authorization"), key, {
+        keyRing: this.keyRing,
+        nowMs: this.nowMs(),
+        nonceCache: this.#nonceCache,
+      });
+    } catch (error) {
+      if (error instanceof AuthError) throw asBrokerError(error);
+      throw error;
+    }
   }
 
   /**

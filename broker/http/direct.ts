@@ -15,8 +15,8 @@
  * It serves only what it can serve plainly: any other method, path (a query, a `%`-escape, a
  * trailing slash), a content type other than exactly `application/json`, or a body the hot
  * recognizers refuse goes to hono untouched, or — once the body was read — rebuilt from the
- * same bytes. A signed request is handed over before its signature is checked, so its nonce is
- * still unused when hono checks it. `direct_test.ts` holds both paths to the same answers.
+ * same bytes. A signed request's signature is verified before its body is parsed, but its nonce
+ * is spent only once the request is served here, so it is still unused when hono checks it. `direct_test.ts` holds both paths to the same answers.
  *
  * @module
  */
@@ -198,6 +198,10 @@ async function serveDirect(
       isSignedAuthorization(request.headers.get("authorization"));
     let key = signed ? null : verify(access, request, noBytes, refusal);
     const bytes = await readBoundedBytes(request, requestBytesMax);
+    // A signature is verified before the body is parsed, as in the hono chain (nobody without a
+    // key makes the node parse a body), but its nonce is spent only below: a request handed to
+    // hono is verified there again, with its nonce still unused.
+    if (signed) key = verify(access, request, bytes, refusal, false);
     // Null when empty or not UTF-8.
     const text = bytes.byteLength === 0 ? null : bodyText(bytes);
     const input = text === null ? null : route.recognize(parseOrNull(text));
@@ -205,7 +209,7 @@ async function serveDirect(
       // Not plainly valid: hono answers it from the same bytes (nonce still unused).
       return await options.fallback(rebuilt(request, bytes), info);
     }
-    if (signed) key = verify(access, request, bytes, refusal);
+    if (signed) replayCheck(access, request, key, refusal);
     access.checkRule(route.rule, key, {
       param: () => name,
       query: () => "",
@@ -230,9 +234,24 @@ function verify(
   request: Request,
   body: Uint8Array,
   refusal: { challenge: boolean },
+  checkReplay = true,
 ): AccessKey | null {
   try {
-    return access.verifyCredentials(request, body);
+    return access.verifyCredentials(request, body, { checkReplay });
+  } catch (error) {
+    refusal.challenge = error instanceof BrokerError && error.code === "Unauthenticated";
+    throw error;
+  }
+}
+
+function replayCheck(
+  access: AccessGuard,
+  request: Request,
+  key: AccessKey | null,
+  refusal: { challenge: boolean },
+): void {
+  try {
+    access.checkReplay(request, key);
   } catch (error) {
     refusal.challenge = error instanceof BrokerError && error.code === "Unauthenticated";
     throw error;
