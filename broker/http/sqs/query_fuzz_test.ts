@@ -267,12 +267,20 @@ Deno.test("many parameters, an Action twice or in both places, huge item numbers
       "",
     ],
     [{ body: "Action=ListQueues&" + many.join("&") }, "InvalidQueryParameter"],
+    // 51 tags: the service's bound (50) refuses it; 10,000 are over the parameter bound.
+    [
+      {
+        body: "Action=TagQueue&QueueUrl=/0/jobs&" +
+          many.slice(0, 51).map((part, index) => `${part}&Tag.${index + 1}.Value=v`).join("&"),
+      },
+      "InvalidParameterValue",
+    ],
     [
       {
         body: "Action=TagQueue&QueueUrl=/0/jobs&" +
           many.map((part, index) => `${part}&Tag.${index + 1}.Value=v`).join("&"),
       },
-      "InvalidParameterValue",
+      "InvalidQueryParameter",
     ],
     [{ body: "Action=ListQueues&Action=ListQueues" }, "InvalidQueryParameter"],
     [{ body: "Action=ListQueues", query: "Action=CreateQueue" }, "InvalidQueryParameter"],

@@ -60,13 +60,31 @@ export function formText(body: Uint8Array): string {
 }
 
 /**
+ * Parameters a request may carry, body and query string together: the largest an SDK sends is
+ * about 390 (SendMessageBatch: 10 entries of 10 message attributes, 3 parameters each, and their
+ * other members), so a request over the bound is refused before its parameters are walked.
+ */
+export const queryParametersMax = 1000;
+
+/**
  * Adds the parameters of form-encoded `text` (a body, or a query string without its `?`) to
- * `params`. A name already there is refused: the protocol gives each parameter once.
+ * `params`. A name already there is refused: the protocol gives each parameter once. Read one
+ * at a time, up to `queryParametersMax` in `params`: the rest of a longer text is never split or
+ * decoded.
  */
 export function addFormParameters(text: string, params: Map<string, string>): void {
-  if (text === "") return;
-  for (const part of text.split("&")) {
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("&", start);
+    if (end < 0) end = text.length;
+    const part = text.slice(start, end);
+    start = end + 1;
     if (part === "") continue;
+    if (params.size === queryParametersMax) {
+      throw invalidParameter(
+        `The request has more than ${queryParametersMax} parameters; no operation takes that many.`,
+      );
+    }
     const split = part.indexOf("=");
     const name = decodePart(split < 0 ? part : part.slice(0, split));
     const value = split < 0 ? "" : decodePart(part.slice(split + 1));
