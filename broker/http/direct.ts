@@ -16,7 +16,8 @@
  * trailing slash), a content type other than exactly `application/json`, or a body the hot
  * recognizers refuse goes to hono untouched, or — once the body was read — rebuilt from the
  * same bytes. A signed request's signature is verified before its body is parsed, but its nonce
- * is spent only once the request is served here, so it is still unused when hono checks it. `direct_test.ts` holds both paths to the same answers.
+ * is spent only once the request is served here, so it is still unused when hono checks it.
+ * `direct_test.ts` holds both paths to the same answers.
  *
  * @module
  */
