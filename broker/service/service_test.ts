@@ -321,6 +321,19 @@ Deno.test("rewind delivers deleted messages again and purge keeps them rewindabl
   );
 });
 
+Deno.test("a message purged during its delay and rewound is visible at once (as the README says)", async () => {
+  const { broker, clock } = setup();
+  await broker.createQueue("ledger", { rewindSeconds: 3_600 });
+  const start = clock.now();
+  await broker.sendMessages("ledger", [{ body: "later", delaySeconds: 600 }]);
+  assert.deepEqual((await broker.receiveMessages("ledger", {})).messages, [], "delayed");
+  assert.deepEqual(await broker.purge("ledger"), { purged: 1 });
+  clock.advance(1_000);
+  assert.equal((await broker.rewind("ledger", { timestamp: start })).messages, 1);
+  const again = await broker.receiveMessages("ledger", {});
+  assert.deepEqual(again.messages.map((message) => message.body), ["later"]);
+});
+
 Deno.test("a rewind to a time after now is refused and undeletes nothing (a milliseconds-for-seconds slip)", async () => {
   const { broker, clock, replica } = setup();
   await broker.createQueue("ledger", { rewindSeconds: 3_600 });
