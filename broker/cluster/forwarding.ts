@@ -9,8 +9,10 @@
  * Such an answer, and one for a leader that stopped answering mid-request, says
  * `outcomeUnknown: true` for a request with a body: the leader may have carried it out.
  * Bounded: a forwarded body is read up to `requestBytesMax` even without a `content-length`
- * (past it: 413 `RequestTooLarge`), and at most `forwardsInFlightMax` forwards run at once
- * (past it: 503 `NotReady`), so followers' memory does not follow their clients.
+ * (past it: 413 `RequestTooLarge`), or up to the bound of the admission check that read it
+ * (the CMQ and SQS doors' own, answered in their shapes), and at most `forwardsInFlightMax`
+ * forwards run at once (past it: 503 `NotReady`), so followers' memory does not follow their
+ * clients.
  *
  * A node removed from its cluster (it knows no leader, and none will talk to it) answers every
  * API request 503 `NodeRemoved` with why, after the admission check. Operations endpoints
@@ -43,7 +45,8 @@ export interface ForwardingOptions {
   local: (request: Request, info: ConnectionInfo) => Response | Promise<Response>;
   /**
    * Checked before a request is relayed (protected mode, credentials): a refusal is answered
-   * here; otherwise the body bytes it read, if any, are what is sent on. Default: admit all.
+   * here; otherwise the body bytes it read, if any, are what is sent on (whatever their length:
+   * the check bounded them). Default: admit all.
    */
   admit?: (
     request: Request,
@@ -247,12 +250,14 @@ export function forwardingHandler(
     if (leaderUrl === null || request.headers.has(forwardedHeader)) {
       return errorResponse(503, "NoLeader", "no leader is known yet; retry shortly");
     }
+    const admitted = admission?.body ?? null;
     const length = Number(request.headers.get("content-length") ?? "0");
-    if (length > options.requestBytesMax) {
+    // A body the admission check read was bounded by it (by its door's own bound).
+    if (admitted === null && length > options.requestBytesMax) {
       // The leader would refuse it too; answer here without reading the body.
       return options.local(request, info);
     }
-    return await relay(request, leaderUrl, admission?.body ?? null, controller);
+    return await relay(request, leaderUrl, admitted, controller);
   };
   return async (request, info) => {
     const leaderUrl = options.view.leaderUrl();

@@ -17,14 +17,15 @@
  * reading the body.
  *
  * Forwarding: a follower verifies the credentials before it relays a `/v1` request (no anonymous
- * traffic is relayed) but leaves the replay check to the leader, which executes the request and
- * verifies it again in full. The replay cache is per node, so the node that executes a request
- * is the one that must remember its nonce: if the follower remembered it too, a node that
- * forwards while stepping down and then receives its own forward as the new leader would refuse
- * a legitimate request as a replay. The forwarded marker header grants nothing — anyone can send
- * it — so the leader's checks never depend on it. Permissions are checked by the leader only
- * (its router knows the route); a follower refusing a key the leader would refuse anyway adds no
- * safety.
+ * traffic is relayed), and checks a CMQ or SQS request's signature with the door's own code
+ * (`createCmqAdmission`, `createSqsAdmission`), but leaves the replay check to the leader, which
+ * executes the request and verifies it again in full. The replay cache is per node, so the node
+ * that executes a request is the one that must remember its nonce: if the follower remembered it
+ * too, a node that forwards while stepping down and then receives its own forward as the new
+ * leader would refuse a legitimate request as a replay. The forwarded marker header grants
+ * nothing — anyone can send it — so the leader's checks never depend on it. Permissions are
+ * checked by the leader only (its router knows the route); a follower refusing a key the leader
+ * would refuse anyway adds no safety.
  *
  * @module
  */
@@ -49,6 +50,9 @@ import {
 import type { Action } from "../auth/mod.ts";
 import { BrokerError } from "../service/mod.ts";
 import { type BodyBytes, readBodyOnce, readBoundedBytes } from "./body.ts";
+import { type CmqAdmission, cmqDoorPath, createCmqAdmission } from "./cmq_v2/mod.ts";
+import { requestIdOf } from "./request_context.ts";
+import { createSqsAdmission, isSqsRequest, type SqsAdmission } from "./sqs/mod.ts";
 import {
   type AccessRule,
   type DoorEnv,
@@ -101,6 +105,14 @@ export class AccessGuard {
   readonly #ruleHandlers = new WeakSet<object>();
   /** The last client address found to be loopback (protected mode checks every request). */
   #lastLoopback: string | undefined;
+  /** The CMQ door's checks before an action, which a follower runs before relaying. */
+  readonly #cmqAdmission: (request: Request, requestId: string) => Promise<CmqAdmission>;
+  /** The SQS door's checks before an operation, which a follower runs before relaying. */
+  readonly #sqsAdmission: (
+    request: Request,
+    requestId: string,
+    headers: Record<string, string>,
+  ) => Promise<SqsAdmission>;
 
   /** A guard over `options.keyRing` (null: no credentials) and protected mode. */
   constructor(options: AccessGuardOptions) {
@@ -108,6 +120,9 @@ export class AccessGuard {
     this.loopbackOnly = options.loopbackOnly;
     this.#nonceCache = options.nonceCache ?? new NonceCache();
     this.nowMs = options.nowMs ?? Date.now;
+    const doorChecks = { keys: this.keyRing, now: this.nowMs };
+    this.#cmqAdmission = createCmqAdmission(doorChecks);
+    this.#sqsAdmission = createSqsAdmission(doorChecks);
   }
 
   /** A guard that lets everyone in (no key ring, not protected). */
@@ -262,8 +277,11 @@ export class AccessGuard {
 
   /**
    * The follower's check before it forwards `request` to the leader: protected mode, then the
-   * credentials of a `/v1` request (without the replay check, which the leader makes). Returns
-   * the body bytes it had to read, for the forwarder to send on.
+   * credentials of a `/v1` request (without the replay check, which the leader makes), or what
+   * the CMQ or SQS door checks before it runs a request (the body's bound and, with a key ring,
+   * the signature), refused in the door's own shape. Returns the body bytes it had to read, for
+   * the forwarder to send on: a door's body is read up to the door's bound (the SQS query
+   * protocol's is about three times `requestBytesMax`), which the forwarder then keeps.
    */
   async admitForwarding(
     request: Request,
@@ -272,9 +290,13 @@ export class AccessGuard {
   ): Promise<Admission> {
     try {
       if (this.loopbackOnly) this.#checkLoopback(info);
-      if (this.keyRing === null || !isV1Path(new URL(request.url).pathname)) {
-        return { body: null };
+      const path = routedPath(new URL(request.url).pathname);
+      if (path === cmqDoorPath) return await this.#admitCmq(request);
+      if (isSqsRequest(request)) {
+        const requestId = requestIdOf(request);
+        return await this.#sqsAdmission(request, requestId, { "x-request-id": requestId });
       }
+      if (this.keyRing === null || !isV1Path(path)) return { body: null };
       const authorization = request.headers.get("authorization");
       const body = isSignedAuthorization(authorization)
         ? await readBoundedBytes(request, requestBytesMax)
@@ -289,6 +311,15 @@ export class AccessGuard {
       );
       return { refusal: refusalResponse(refusal) };
     }
+  }
+
+  async #admitCmq(request: Request): Promise<Admission> {
+    const requestId = requestIdOf(request);
+    const admission = await this.#cmqAdmission(request, requestId);
+    if (admission.refusal === undefined) return admission;
+    // Every CMQ answer is a 200; its `code` tells the refusal.
+    const headers = { "content-type": "application/json", "x-request-id": requestId };
+    return { refusal: new Response(JSON.stringify(admission.refusal), { headers }) };
   }
 
   #verify(
@@ -420,16 +451,20 @@ function writtenQueues(
 }
 
 /**
- * Whether a path is routed to the v1 door, decoded as the router decodes it (`/%761/queues` is
- * `/v1/queues` to hono). Only the follower's check uses this; the leader's router decides there.
+ * A path decoded as the router decodes it (`/%761/queues` is `/v1/queues` to hono). Only the
+ * follower's check uses this; the leader's router decides there.
  */
-function isV1Path(rawPath: string): boolean {
-  let path = rawPath;
+function routedPath(rawPath: string): string {
   try {
-    path = decodeURI(rawPath);
+    return decodeURI(rawPath);
   } catch {
     // Undecodable: hono keeps such sequences as they are, so does this check.
+    return rawPath;
   }
+}
+
+/** Whether a (decoded) path is routed to the v1 door. */
+function isV1Path(path: string): boolean {
   return path === "/v1" || path.startsWith("/v1/");
 }
 

@@ -248,7 +248,9 @@ Deno.test("the follower's check refuses what the door would refuse, shaped like 
     undefined,
     1 << 20,
   );
-  assert.deepEqual(otherDoor, { body: null }, "other doors check their own signatures");
+  // The CMQ door's own check and answer (every CMQ answer is a 200; `code` tells a refusal).
+  assert.equal(otherDoor.refusal?.status, 200);
+  assert.equal((await otherDoor.refusal.json()).code, 4100);
 
   const protectedGuard = new AccessGuard({ keyRing: null, loopbackOnly: true });
   const far = await protectedGuard.admitForwarding(

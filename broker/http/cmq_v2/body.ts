@@ -10,8 +10,6 @@
  */
 import { CmqError, invalidParameter, moduleCode } from "./errors.ts";
 
-const utf8 = new TextDecoder();
-
 function tooLarge(bytesMax: number) {
   return invalidParameter(
     moduleCode.outOfRange,
@@ -20,10 +18,14 @@ function tooLarge(bytesMax: number) {
 }
 
 /**
- * The body of `request` as text ("" when there is none), at most `bytesMax` bytes. Bytes that
- * are not UTF-8 become U+FFFD; a value changed that way no longer matches its signature.
+ * The body of `request` as it came (empty when there is none), at most `bytesMax` bytes. The
+ * door decodes it as UTF-8: bytes that are not become U+FFFD, and a value changed that way no
+ * longer matches its signature.
  */
-export function readFormBody(request: Request, bytesMax: number): Promise<string> {
+export function readFormBytes(
+  request: Request,
+  bytesMax: number,
+): Promise<Uint8Array<ArrayBuffer>> {
   // A body that fails to arrive (the client went away while sending it) is a bad request, not
   // an internal error to log: nobody is left to read the answer.
   return readForm(request, bytesMax).catch((error) => {
@@ -32,16 +34,16 @@ export function readFormBody(request: Request, bytesMax: number): Promise<string
   });
 }
 
-async function readForm(request: Request, bytesMax: number): Promise<string> {
+async function readForm(request: Request, bytesMax: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > bytesMax) throw tooLarge(bytesMax);
   if (declared !== null && request.headers.get("transfer-encoding") === null) {
     // The transport delivers exactly the declared bytes, checked above. `bytes()` before
     // touching `request.body`, which would make Deno build a stream for it.
-    return utf8.decode(await request.bytes());
+    return await request.bytes();
   }
   const stream = request.body;
-  if (stream === null) return "";
+  if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -62,5 +64,5 @@ async function readForm(request: Request, bytesMax: number): Promise<string> {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return utf8.decode(bytes);
+  return bytes;
 }

@@ -21,7 +21,7 @@
  */
 import { Hono } from "hono";
 import type { CmqAction, CmqTopicAction } from "./action_types.ts";
-import { readFormBody } from "./body.ts";
+import { readFormBytes } from "./body.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode, toCmqError } from "./errors.ts";
 import { messageActions } from "./message_actions.ts";
 import { nameParam, parseParams, queueNameParam, requiredText } from "./params.ts";
@@ -75,13 +75,17 @@ export interface CmqDoorEnv {
   Variables: { requestId: string };
 }
 
-interface Door {
-  service: QueueService;
-  topics: TopicService | null;
+/** What the checks before an action need. */
+interface DoorChecks {
   keys: KeyRing | null;
   now: () => number;
   requestBytesMax: number;
   logError: (message: string, error: unknown) => void;
+}
+
+interface Door extends DoorChecks {
+  service: QueueService;
+  topics: TopicService | null;
 }
 
 const actions: ReadonlyMap<string, CmqAction> = new Map([...queueActions, ...messageActions]);
@@ -131,13 +135,60 @@ export function createCmqAnswers(
   const door: Door = {
     service: options.service,
     topics: options.topics ?? null,
+    ...checksOf(options),
+  };
+  return (request, requestId) => answerOf(request, door, requestId);
+}
+
+/** What `createCmqAdmission` decided: refuse with this answer body, or relay these bytes. */
+export type CmqAdmission =
+  | { refusal: Record<string, unknown> }
+  | { refusal?: undefined; body: Uint8Array<ArrayBuffer> | null };
+
+/**
+ * The door's checks before it runs anything, for a node that relays CMQ requests to another (a
+ * follower to its leader): the method, the bounded body, the parameters and the signature (when
+ * there are keys), in the door's order. A refused request gets the door's answer body (a
+ * CMQ answer is always HTTP 200); an admitted one comes with its body bytes (a POST's), read
+ * once, to send on. Signatures are not remembered (the door keeps no nonces), and the door that
+ * serves the request checks it again, with the permission.
+ *
+ * @example
+ * ```ts
+ * const admit = createCmqAdmission({ keys: keyRing });
+ * const admission = await admit(request, "req-1");
+ * if (admission.refusal !== undefined) return Response.json(admission.refusal);
+ * ```
+ */
+export function createCmqAdmission(
+  options: Pick<CmqDoorOptions, "keys" | "now" | "requestBytesMax" | "logError">,
+): (request: Request, requestId: string) => Promise<CmqAdmission> {
+  const door = checksOf(options);
+  return async (request, requestId) => {
+    try {
+      const read = await readRequest(request, door);
+      try {
+        keyOf(request, read, door);
+      } catch (error) {
+        throw toCmqError(error, read.params) ?? error;
+      }
+      return { body: read.body };
+    } catch (error) {
+      return { refusal: failureAnswer(error, door, requestId) };
+    }
+  };
+}
+
+function checksOf(
+  options: Pick<CmqDoorOptions, "keys" | "now" | "requestBytesMax" | "logError">,
+): DoorChecks {
+  return {
     keys: options.keys,
     now: options.now ?? Date.now,
     requestBytesMax: options.requestBytesMax ?? messageLimits.requestBytesMax + requestSlackBytes,
     logError: options.logError ??
       ((message: string, error: unknown) => console.error(message, error)),
   };
-  return (request, requestId) => answerOf(request, door, requestId);
 }
 
 async function answerOf(
@@ -149,21 +200,39 @@ async function answerOf(
     const fields = await dispatch(request, door);
     return { code: cmqCode.success, message: "", requestId, ...fields };
   } catch (error) {
-    const failure = toCmqError(error);
-    if (failure === null) {
-      door.logError(`CMQ request ${requestId} failed: ${error}`, error);
-      return {
-        code: cmqCode.internalError,
-        message: "internal error; see the server log for the request id",
-        requestId,
-      };
-    }
-    return { code: failure.code, message: failure.message, requestId, ...failure.fields };
+    return failureAnswer(error, door, requestId);
   }
 }
 
-/** Runs one request up to the answer's fields; throws what is answered as an error. */
-async function dispatch(request: Request, door: Door): Promise<Record<string, unknown>> {
+/** The answer to a request that failed with `error`: CMQ's, or 6000 for what is a bug. */
+function failureAnswer(
+  error: unknown,
+  door: DoorChecks,
+  requestId: string,
+): Record<string, unknown> {
+  const failure = toCmqError(error);
+  if (failure === null) {
+    door.logError(`CMQ request ${requestId} failed: ${error}`, error);
+    return {
+      code: cmqCode.internalError,
+      message: "internal error; see the server log for the request id",
+      requestId,
+    };
+  }
+  return { code: failure.code, message: failure.message, requestId, ...failure.fields };
+}
+
+/** A request read as far as its parameters: the URL, the body's bytes (a POST's) and both. */
+interface ReadRequest {
+  url: URL;
+  body: Uint8Array<ArrayBuffer> | null;
+  params: CmqParams;
+}
+
+const utf8 = new TextDecoder();
+
+/** The method, the bounded body, the parameters: what every request goes through first. */
+async function readRequest(request: Request, door: DoorChecks): Promise<ReadRequest> {
   const method = request.method;
   if (method !== "GET" && method !== "POST") {
     throw invalidParameter(
@@ -173,28 +242,37 @@ async function dispatch(request: Request, door: Door): Promise<Record<string, un
   }
   const url = new URL(request.url);
   // A GET's parameters are its query string; SDKs send no body with it.
-  const body = method === "POST" ? await readFormBody(request, door.requestBytesMax) : "";
-  const params = parseParams(url.search, body);
+  const body = method === "POST" ? await readFormBytes(request, door.requestBytesMax) : null;
+  const params = parseParams(url.search, body === null ? "" : utf8.decode(body));
+  return { url, body, params };
+}
+
+/** The key that signed the request; null without keys (signatures are not checked). */
+function keyOf(request: Request, { url, params }: ReadRequest, door: DoorChecks): AccessKey | null {
+  if (door.keys === null) return null;
+  const host = request.headers.get("host") ?? url.host;
+  const signed = { method: request.method, host, path: url.pathname, params };
+  return authenticate(signed, door.keys, door.now());
+}
+
+/** Runs one request up to the answer's fields; throws what is answered as an error. */
+async function dispatch(request: Request, door: Door): Promise<Record<string, unknown>> {
+  const read = await readRequest(request, door);
   try {
-    return await dispatchParsed(request, url, params, door);
+    return await dispatchParsed(request, read, door);
   } catch (error) {
     // The service's field names as this request's parameters (`messages.0.body` → `msgBody.0`).
-    throw toCmqError(error, params) ?? error;
+    throw toCmqError(error, read.params) ?? error;
   }
 }
 
 async function dispatchParsed(
   request: Request,
-  url: URL,
-  params: CmqParams,
+  read: ReadRequest,
   door: Door,
 ): Promise<Record<string, unknown>> {
-  const method = request.method;
-  let key: AccessKey | null = null;
-  if (door.keys !== null) {
-    const host = request.headers.get("host") ?? url.host;
-    key = authenticate({ method, host, path: url.pathname, params }, door.keys, door.now());
-  }
+  const { params } = read;
+  const key = keyOf(request, read, door);
   const name = requiredText(params, "Action");
   const topicAction = topicAndSubscriptionActions.get(name);
   if (topicAction !== undefined && door.topics !== null) {

@@ -60,6 +60,11 @@ export interface SignedFormRequest {
   body?: string | Uint8Array<ArrayBuffer>;
   /** The query string sent instead of the signed `query` (a request changed after signing). */
   sentQuery?: string;
+  /**
+   * More headers, sent and signed (`x-amz-target` and `content-type` of a JSON-protocol
+   * request); a `content-type` given here replaces the form's.
+   */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -83,6 +88,11 @@ export async function signedForm(
     ? utf8.encode(request.body)
     : request.body ?? new Uint8Array(0);
   const host = new URL(endpoint).host;
+  const extra = Object.entries(request.headers ?? {}).map(([name, value]) =>
+    [name.toLowerCase(), value] as const
+  );
+  const signed = [["host", host] as const, ...extra].sort(([a], [b]) => a < b ? -1 : 1);
+  const signedNames = [...signed.map(([name]) => name), "x-amz-date"].sort().join(";");
   const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
   const day = amzDate.slice(0, 8);
   const scope = `${day}/eu-west-1/sqs/aws4_request`;
@@ -90,10 +100,10 @@ export async function signedForm(
     method,
     path,
     canonicalQuery(query),
-    `host:${host}`,
-    `x-amz-date:${amzDate}`,
+    ...[...signed, ["x-amz-date", amzDate] as const].sort(([a], [b]) => a < b ? -1 : 1)
+      .map(([name, value]) => `${name}:${value.trim()}`),
     "",
-    "host;x-amz-date",
+    signedNames,
     await sha256Hex(body),
   ].join("\n");
   const stringToSign = [
@@ -110,9 +120,10 @@ export async function signedForm(
   const headers: Record<string, string> = {
     "x-amz-date": amzDate,
     authorization: `AWS4-HMAC-SHA256 Credential=${key.secretId}/${scope}, ` +
-      `SignedHeaders=host;x-amz-date, Signature=${signature}`,
+      `SignedHeaders=${signedNames}, Signature=${signature}`,
   };
   if (method === "POST") headers["content-type"] = "application/x-www-form-urlencoded";
+  for (const [name, value] of extra) headers[name] = value;
   const sent = request.sentQuery ?? query;
   const response = await fetch(`${endpoint}${path}${sent === "" ? "" : "?" + sent}`, {
     method,

@@ -87,6 +87,8 @@ export function startDoor(options: StartOptions = {}) {
     endpoint,
     client,
     clientFor,
+    /** The door itself, in process (a request's body is read only as far as the door reads). */
+    handle: (request: Request) => door(request),
     /** Failures the door reported as internal (a test expects none). */
     errors,
     /** The URL the door gives the queue `sqsName`. */

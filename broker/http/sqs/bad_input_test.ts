@@ -3,7 +3,7 @@
  * `__type`, `x-amzn-query-error`) and changes nothing (no command is proposed).
  */
 import assert from "node:assert/strict";
-import { rawCall, startDoor } from "./_test_server.ts";
+import { adminKey, rawCall, startDoor } from "./_test_server.ts";
 
 interface Case {
   what: string;
@@ -367,6 +367,38 @@ Deno.test("a body over the bound is refused before it is read whole", async () =
   assert.equal(chunked.status, 400);
   assert.equal((await chunked.json()).__type, "com.amazonaws.sqs#BatchRequestTooLong");
   assert.ok(sent < 64, "the door read the whole body");
+  assert.equal(door.replica.lastIndex, 0);
+});
+
+Deno.test("with keys, a request without a valid signature's headers is refused before its body is read", async () => {
+  await using door = startDoor({ keys: [adminKey] });
+  const cases: [Record<string, string>, string][] = [
+    [{}, "MissingAuthenticationToken"],
+    [{
+      authorization: "AWS4-HMAC-SHA256 Credential=AKIDnobody/20200101/eu-west-1/sqs/" +
+        "aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
+    }, "InvalidClientTokenId"],
+  ];
+  for (const [headers, code] of cases) {
+    let pulled = 0;
+    const chunk = new Uint8Array(64 * 1024).fill(120);
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled++ < 256) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await door.handle(
+      new Request(door.endpoint + "/", {
+        method: "POST",
+        headers: { "x-amz-target": "AmazonSQS.SendMessage", ...headers },
+        body,
+      }),
+    );
+    assert.match((await response.json()).__type, new RegExp(`#${code}$`));
+    // Before the check read the body: all of it up to the bound (64 chunks), then refused it.
+    assert.ok(pulled <= 2, `${pulled} chunks of the body were read`);
+  }
   assert.equal(door.replica.lastIndex, 0);
 });
 

@@ -9,10 +9,12 @@
  * stops them), and a query request is read into the JSON operation's input
  * (`query_protocol.ts`) and its output written as XML (`query_xml.ts`).
  *
- * A request goes: bounded body read → SigV4 check (when the broker has keys) → media type
- * check → operation lookup → JSON parse (or the query parameters read) → operation (which checks
- * the key's `queue:<name>:<action>` permission) → JSON (or XML) answer, or SQS's error shape of
- * the protocol (`errors.ts`, `query_xml.ts`).
+ * A request goes: SigV4 check of the headers (when the broker has keys; a request refused there
+ * has none of its body read) → bounded body read → SigV4 check over the body → media type check
+ * → operation lookup → JSON parse (or the query parameters read) → operation (which checks the
+ * key's `queue:<name>:<action>` permission) → JSON (or XML) answer, or SQS's error shape of the
+ * protocol (`errors.ts`, `query_xml.ts`). A node that relays requests to another checks them as
+ * far as the body's signature first (`createSqsAdmission`).
  *
  * @example
  * ```ts
@@ -27,6 +29,7 @@
  * @module
  */
 import {
+  type AccessKey,
   type Action,
   type KeyRing,
   keyStillAllows,
@@ -69,7 +72,7 @@ import {
   receiveMessage,
 } from "./receive_operations.ts";
 import { sendMessage, sendMessageBatch } from "./send_operations.ts";
-import { verifySignature } from "./sigv4.ts";
+import { checkSignatureHeaders, checkSignedBody } from "./sigv4.ts";
 
 export { sqsContentType, SqsError, type SqsErrorCode, sqsErrorKinds } from "./errors.ts";
 export type { MoveTaskTime } from "./move_task_runs.ts";
@@ -192,7 +195,7 @@ export function isSqsRequest(request: Request): boolean {
     (queryStart >= 0 && /(?:^|&)Action=/.test(url.slice(queryStart + 1)));
 }
 
-function readBody(request: Request, bytesMax: number): Promise<Uint8Array> {
+function readBody(request: Request, bytesMax: number): Promise<Uint8Array<ArrayBuffer>> {
   // A body that fails to arrive (the client went away while sending it) is a bad request, not
   // an internal failure to log: nobody is left to read the answer.
   return readBoundedBody(request, bytesMax).catch((error) => {
@@ -201,7 +204,10 @@ function readBody(request: Request, bytesMax: number): Promise<Uint8Array> {
   });
 }
 
-async function readBoundedBody(request: Request, bytesMax: number): Promise<Uint8Array> {
+async function readBoundedBody(
+  request: Request,
+  bytesMax: number,
+): Promise<Uint8Array<ArrayBuffer>> {
   const tooLong = () =>
     new SqsError("BatchRequestTooLong", `The request body exceeds ${bytesMax} bytes.`);
   const declared = request.headers.get("content-length");
@@ -355,11 +361,8 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
     const query = isQueryProtocol(request);
     let queryRequest: QueryRequest | undefined;
     try {
-      const body = await readBody(request, query ? queryBodyBytesMax : requestBodyBytesMax);
       const keys = options.keys;
-      const key = keys === null
-        ? null
-        : await verifySignature(request, body, { keys, nowMs: now() });
+      const { body, key } = await readSigned(request, query, keys, now);
       let operation: Operation;
       let input: JsonObject;
       if (query) {
@@ -407,16 +410,88 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       headers["content-type"] = sqsContentType;
       return new Response(JSON.stringify(output), { status: 200, headers });
     } catch (error) {
-      const reportBug = (bug: unknown) => logError(`SQS request ${requestId} failed: ${bug}`, bug);
-      const sqsError = toSqsError(error, reportBug);
-      const response = query
-        ? queryErrorResponse(inQueryTerms(sqsError, queryRequest), requestId, headers)
-        : errorResponse(sqsError, requestId, headers);
-      // The clock signatures are checked against: an SDK whose clock is off corrects itself
-      // from this header when told RequestExpired.
-      response.headers.set("date", new Date(now()).toUTCString());
-      return response;
+      const failure = { query, queryRequest, requestId, headers, now, logError };
+      return failureResponse(error, failure);
     }
   };
   return Object.assign(sqsDoor, { close: () => moveTasks.close() });
+}
+
+/**
+ * What every request goes through before its operation is looked up: the signature's headers
+ * (when there are keys; a request refused there has none of its body read), the body read up
+ * to its protocol's bound, then the signature over it. Answers the body and the caller's key.
+ */
+async function readSigned(
+  request: Request,
+  query: boolean,
+  keys: KeyRing | null,
+  now: () => number,
+): Promise<{ body: Uint8Array<ArrayBuffer>; key: AccessKey | null }> {
+  const claim = keys === null ? null : checkSignatureHeaders(request, { keys, nowMs: now() });
+  const body = await readBody(request, query ? queryBodyBytesMax : requestBodyBytesMax);
+  const key = claim === null ? null : await checkSignedBody(request, body, claim);
+  return { body, key };
+}
+
+/** The answer to a request that failed: SQS's error in the request's protocol. */
+function failureResponse(error: unknown, failure: {
+  query: boolean;
+  queryRequest: QueryRequest | undefined;
+  requestId: string;
+  headers: Record<string, string>;
+  now: () => number;
+  logError: (message: string, error: unknown) => void;
+}): Response {
+  const { requestId, headers } = failure;
+  const reportBug = (bug: unknown) =>
+    failure.logError(`SQS request ${requestId} failed: ${bug}`, bug);
+  const sqsError = toSqsError(error, reportBug);
+  const response = failure.query
+    ? queryErrorResponse(inQueryTerms(sqsError, failure.queryRequest), requestId, headers)
+    : errorResponse(sqsError, requestId, headers);
+  // The clock signatures are checked against: an SDK whose clock is off corrects itself from
+  // this header when told RequestExpired.
+  response.headers.set("date", new Date(failure.now()).toUTCString());
+  return response;
+}
+
+/** What `createSqsAdmission` decided: refuse with this answer, or relay these body bytes. */
+export type SqsAdmission =
+  | { refusal: Response }
+  | { refusal?: undefined; body: Uint8Array<ArrayBuffer> };
+
+/**
+ * The door's checks before it runs anything, for a node that relays SQS requests to another
+ * (a follower to its leader): the signature (when there are keys) and the body's bound, in the
+ * door's order and with the door's answers. A refused request is answered as the door would
+ * answer it (`headers` beside SQS's own, as `SqsAnswers` takes them); an admitted one comes
+ * with its body, read once, to send on. The door that serves the request checks it again.
+ *
+ * @example
+ * ```ts
+ * const admit = createSqsAdmission({ keys: keyRing });
+ * const admission = await admit(request, "req-1");
+ * if (admission.refusal !== undefined) return admission.refusal;
+ * ```
+ */
+export function createSqsAdmission(
+  options: Pick<SqsDoorOptions, "keys" | "now" | "logError">,
+): (
+  request: Request,
+  requestId: string,
+  headers?: Record<string, string>,
+) => Promise<SqsAdmission> {
+  const now = options.now ?? Date.now;
+  const logError = options.logError ??
+    ((message: string, error: unknown) => console.error(message, error));
+  return async (request, requestId, headers = {}) => {
+    const query = isQueryProtocol(request);
+    try {
+      return { body: (await readSigned(request, query, options.keys, now)).body };
+    } catch (error) {
+      const failure = { query, queryRequest: undefined, requestId, headers, now, logError };
+      return { refusal: failureResponse(error, failure) };
+    }
+  };
 }

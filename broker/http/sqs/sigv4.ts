@@ -236,16 +236,23 @@ function checkTargetSigned(parsed: AuthorizationHeader, request: Request): void 
   }
 }
 
+/** What `checkSignatureHeaders` found: the key the request claims, and its signature's terms. */
+export interface SignatureClaim {
+  readonly key: AccessKey;
+  readonly parsed: AuthorizationHeader;
+  readonly amzDate: string;
+}
+
 /**
- * Verifies the signature of `request` (whose body is `body`) and answers the caller's key.
- * Throws the SQS error a client gets: `MissingAuthenticationToken`, `IncompleteSignature`,
- * `InvalidClientTokenId`, `RequestExpired` or `SignatureDoesNotMatch`.
+ * The checks of a signature that need no body: the `Authorization` header, its key, its scope,
+ * the signed `X-Amz-Target`, the 15-minute window. A request refused here is refused before a
+ * byte of its body is read. Throws the SQS error a client gets: `MissingAuthenticationToken`,
+ * `IncompleteSignature`, `InvalidClientTokenId`, `RequestExpired` or `SignatureDoesNotMatch`.
  */
-export async function verifySignature(
+export function checkSignatureHeaders(
   request: Request,
-  body: Uint8Array,
   options: { keys: KeyRing; nowMs: number },
-): Promise<AccessKey> {
+): SignatureClaim {
   const header = request.headers.get("authorization");
   if (header === null) {
     throw new SqsError("MissingAuthenticationToken", "Request is missing Authentication Token");
@@ -267,6 +274,20 @@ export async function verifySignature(
       `Request has expired: ${amzDate} is more than 15 minutes from the server's time.`,
     );
   }
+  return { key, parsed, amzDate };
+}
+
+/**
+ * The rest of the check of a request `checkSignatureHeaders` passed, over its body: the
+ * payload's hash and the signature itself. Answers the caller's key; throws
+ * `SignatureDoesNotMatch`.
+ */
+export async function checkSignedBody(
+  request: Request,
+  body: Uint8Array,
+  claim: SignatureClaim,
+): Promise<AccessKey> {
+  const { key, parsed, amzDate } = claim;
   const payloadHash = await sha256Hex(body);
   const declared = request.headers.get("x-amz-content-sha256");
   if (declared !== null && declared !== payloadHash) {
@@ -290,4 +311,16 @@ export async function verifySignature(
     );
   }
   return key;
+}
+
+/**
+ * Verifies the signature of `request` (whose body is `body`) and answers the caller's key:
+ * `checkSignatureHeaders`, then `checkSignedBody`.
+ */
+export async function verifySignature(
+  request: Request,
+  body: Uint8Array,
+  options: { keys: KeyRing; nowMs: number },
+): Promise<AccessKey> {
+  return await checkSignedBody(request, body, checkSignatureHeaders(request, options));
 }
