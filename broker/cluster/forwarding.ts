@@ -45,14 +45,16 @@ export interface ForwardingOptions {
   local: (request: Request, info: ConnectionInfo) => Response | Promise<Response>;
   /**
    * Checked before a request is relayed (protected mode, credentials): a refusal is answered
-   * here; otherwise the body bytes it read, if any, are what is sent on (whatever their length:
-   * the check bounded them). Default: admit all.
+   * here; `local` (a path no door of the leader serves either) is answered by `local`, unread
+   * and unrelayed; otherwise the body bytes it read, if any, are what is sent on (whatever their
+   * length: the check bounded them). Default: admit all.
    */
   admit?: (
     request: Request,
     info: ConnectionInfo,
   ) => Promise<
-    { refusal: Response } | { refusal?: undefined; body: Uint8Array<ArrayBuffer> | null }
+    | { refusal: Response }
+    | { refusal?: undefined; local?: boolean; body: Uint8Array<ArrayBuffer> | null }
   >;
   /** Bytes of a request body the forwarder buffers at most (the API's own limit applies too). */
   requestBytesMax: number;
@@ -245,6 +247,7 @@ export function forwardingHandler(
     // A client this node would refuse is not relayed either.
     const admission = await options.admit?.(request, info);
     if (admission?.refusal !== undefined) return withLeader(admission.refusal, leaderUrl);
+    if (admission?.local === true) return withLeader(await options.local(request, info), leaderUrl);
     const removed = options.view.removed?.() ?? null;
     if (removed !== null) return errorResponse(503, "NodeRemoved", removed);
     if (leaderUrl === null || request.headers.has(forwardedHeader)) {

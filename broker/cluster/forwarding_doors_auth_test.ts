@@ -261,3 +261,31 @@ Deno.test("a signed SQS query body over 4.25 MiB reaches the leader through a fo
     assert.equal(sent.text.match(/<MessageId>/g)?.length, 3, sent.text.slice(0, 300));
   }
 });
+
+Deno.test("a path no door serves is answered by the follower itself, its body unread, nothing relayed", async () => {
+  for (const keys of [[adminKey], null]) {
+    const followerGuard = guard(keys);
+    let relayed = 0;
+    const served: string[] = [];
+    const follower = forwardingHandler({
+      view: { isLeader: () => false, leaderUrl: () => "http://127.0.0.1:1" },
+      local: (request) => {
+        served.push(new URL(request.url).pathname);
+        return new Response("not found here", { status: 404 });
+      },
+      admit: (request, info) => followerGuard.admitForwarding(request, info, forwardBytesMax),
+      requestBytesMax: forwardBytesMax,
+      fetch: () => {
+        relayed++;
+        return Promise.resolve(new Response("relayed"));
+      },
+    });
+    const sent = endless("http://follower.example/elsewhere", {});
+    const response = await follower(sent.request);
+    assert.equal(response.status, 404);
+    await response.body?.cancel();
+    assert.deepEqual(served, ["/elsewhere"]);
+    assert.equal(relayed, 0);
+    assert.ok(sent.pulled() <= 1, `${sent.pulled()} chunks read`); // a stream pulls one at once
+  }
+});

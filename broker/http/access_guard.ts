@@ -78,7 +78,7 @@ export interface AccessGuardOptions {
 /** What the follower's check decided: refuse with this answer, or forward (these body bytes). */
 export type Admission =
   | { refusal: Response }
-  | { refusal?: undefined; body: BodyBytes | null };
+  | { refusal?: undefined; local?: boolean; body: BodyBytes | null };
 
 /** `WWW-Authenticate` of every 401 (RFC 9110 asks for one): the two schemes v1 accepts. */
 export const authChallenge = `Bearer realm="cmqd", ${signedScheme} realm="cmqd"`;
@@ -296,7 +296,10 @@ export class AccessGuard {
         const requestId = requestIdOf(request);
         return await this.#sqsAdmission(request, requestId, { "x-request-id": requestId });
       }
-      if (this.keyRing === null || !isV1Path(path)) return { body: null };
+      // No door serves it (the leader would answer 404 or 405): answered here, nothing relayed,
+      // so nobody makes a follower buffer bodies for a path that leads nowhere.
+      if (!isV1Path(path)) return { local: true, body: null };
+      if (this.keyRing === null) return { body: null };
       const authorization = request.headers.get("authorization");
       const body = isSignedAuthorization(authorization)
         ? await readBoundedBytes(request, requestBytesMax)
