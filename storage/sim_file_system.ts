@@ -17,6 +17,8 @@
  *   Linux reports a failed writeback (fsyncgate): the bytes stay readable (the page cache) but
  *   never reach the disk, and a later successful sync does not write them either (the kernel
  *   marked the pages clean). A crash turns them into zeros.
+ * - `failNext(kind, count)` fails the next writes, syncs or directory syncs with EIO or ENOSPC.
+ * - `endProcess()`: the process using the disk died; its handles die, the page cache stays.
  *
  * @module
  */
@@ -33,11 +35,29 @@ export class SimulatedCrash extends Error {
 
 /** The error of a `syncData` failed by {@link SimFileSystem.failSyncs}, like an `EIO`. */
 export class SimulatedIoError extends Error {
-  /** An EIO-like error. */
+  /** An EIO-like error (or ENOSPC: see `failNext`). */
   constructor(message = "EIO: input/output error (simulated fsync failure)") {
     super(message);
     this.name = "SimulatedIoError";
   }
+}
+
+/** What {@link SimFileSystem.failNext} fails: `writeSync`, `syncData`, `syncDir`. */
+export type SimIoFaultKind = "write" | "sync" | "dirSync";
+
+/** How {@link SimFileSystem.failNext} fails a call. */
+export interface SimIoFaultOptions {
+  /** EIO (default) or ENOSPC (a full disk). */
+  code?: "EIO" | "ENOSPC";
+  /** For writes: the share of the bytes that lands before the error (a short write). 0. */
+  landedFraction?: number;
+  /** For writes: only of files under this directory (e.g. the snapshots). */
+  under?: string;
+}
+
+function ioError(code: SimIoFaultOptions["code"], what: string): SimulatedIoError {
+  const text = code === "EIO" ? "input/output error" : "no space left on device";
+  return new SimulatedIoError(`${code}: ${text} (simulated ${what} failure)`);
 }
 
 /**
@@ -159,6 +179,12 @@ class SimDisk {
   syncsPaused = false;
   /** syncData calls still to fail (failSyncs). */
   syncFailures = 0;
+  syncFailureCode: SimIoFaultOptions["code"] = "EIO";
+  /** Writes and directory syncs still to fail (failNext). */
+  writeFailures = 0;
+  writeFault: SimIoFaultOptions = {};
+  dirSyncFailures = 0;
+  dirSyncFailureCode: SimIoFaultOptions["code"] = "EIO";
   heldSyncs: Array<() => void> = [];
   stats: SimFileSystemStats = {
     operations: 0,
@@ -323,7 +349,14 @@ export class SimFileSystem implements FileSystem {
     const snapshot = [...disk.files].filter(([key]) => parentOf(key) === directory);
     await disk.waitForSyncSlot();
     disk.check(epoch);
+    this.#failDirSync();
     this.#makeNamesDurable(directory, snapshot);
+  }
+
+  #failDirSync(): void {
+    const disk = this.#disk;
+    if (disk.dirSyncFailures-- > 0) throw ioError(disk.dirSyncFailureCode, "directory fsync");
+    disk.dirSyncFailures = 0;
   }
 
   /** `syncDir` at once (held syncs do not hold it: it blocks its caller, as the real one does). */
@@ -331,6 +364,7 @@ export class SimFileSystem implements FileSystem {
     const disk = this.#disk;
     disk.mutate(this.#epoch());
     const directory = normalize(path);
+    this.#failDirSync();
     this.#makeNamesDurable(
       directory,
       [...disk.files].filter(([key]) => parentOf(key) === directory),
@@ -401,8 +435,33 @@ export class SimFileSystem implements FileSystem {
    * made durable stays readable but is lost on a crash, even if a later sync succeeds.
    */
   failSyncs(count = 1): void {
+    this.failNext("sync", count);
+  }
+
+  /**
+   * The next `count` calls of `kind` fail with EIO or ENOSPC: a write after the share of its bytes
+   * `landedFraction` says landed; a data sync as {@link failSyncs}; a directory sync making no
+   * name durable. `count` 0 disarms.
+   */
+  failNext(kind: SimIoFaultKind, count = 1, options: SimIoFaultOptions = {}): void {
     invariant(Number.isInteger(count) && count >= 0);
-    this.#disk.syncFailures = count;
+    const disk = this.#disk;
+    const code = options.code ?? "EIO";
+    if (kind === "sync") [disk.syncFailures, disk.syncFailureCode] = [count, code];
+    if (kind === "dirSync") [disk.dirSyncFailures, disk.dirSyncFailureCode] = [count, code];
+    if (kind === "write") [disk.writeFailures, disk.writeFault] = [count, options];
+  }
+
+  /** Whether `failNext` faults are still armed, and the files that hide a failed writeback. */
+  get ioFaultState(): { armed: boolean; lostIn: string[] } {
+    const { writeFailures, syncFailures, dirSyncFailures, files } = this.#disk;
+    const lostIn = [...files].filter(([, inode]) => inode.lostRanges.length > 0).map(([at]) => at);
+    return { armed: writeFailures + syncFailures + dirSyncFailures > 0, lostIn };
+  }
+
+  /** The process using this disk ended (no power cut): its handles and sessions die. */
+  endProcess(): void {
+    this.#disk.epoch++;
   }
 
   /** Number of syncs currently held by {@link pauseSyncs}. */
@@ -462,8 +521,14 @@ class SimFileHandle implements FileHandle {
 
   writeSync(bytes: Uint8Array): void {
     this.#check();
-    this.#disk.mutate(this.#epoch);
-    this.#disk.stats.writes++;
+    const disk = this.#disk;
+    disk.mutate(this.#epoch);
+    disk.stats.writes++;
+    const { code = "EIO", landedFraction = 0, under = "" } = disk.writeFault;
+    if (disk.writeFailures > 0 && this.path.startsWith(under) && disk.writeFailures--) {
+      this.#inode.append(bytes.subarray(0, Math.floor(bytes.length * landedFraction)));
+      throw ioError(code, "write");
+    }
     this.#inode.append(bytes);
   }
 
@@ -503,7 +568,9 @@ class SimFileHandle implements FileHandle {
       if (length > from) inode.lostRanges.push([from, length]);
       // The kernel marks the pages clean: they count as written, so nothing retries them.
       if (inode.truncations === truncations) inode.markDurable(length);
-      throw new SimulatedIoError();
+      throw this.#disk.syncFailureCode === "EIO"
+        ? new SimulatedIoError()
+        : ioError("ENOSPC", "fsync");
     }
     // A truncate after the call may have cut below `length`; claiming nothing is the
     // conservative choice (storage never truncates while its own sync is in flight).

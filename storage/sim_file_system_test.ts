@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { seededRandom, SimFileSystem, SimulatedCrash } from "./sim_file_system.ts";
+import {
+  seededRandom,
+  SimFileSystem,
+  SimulatedCrash,
+  SimulatedIoError,
+} from "./sim_file_system.ts";
 
 function read(fs: SimFileSystem, path: string): number[] {
   return [...fs.fileBytes(path)];
@@ -179,4 +184,45 @@ Deno.test("a session dies with the crash: nothing through it reaches the disk af
   assert.deepEqual(read(fs, "/d/f"), [1]);
   after.open("/d/g", { create: true });
   assert.deepEqual(fs.readDir("/d"), ["f", "g"]);
+});
+
+Deno.test("failNext fails writes (a prefix landing), syncs and directory syncs, then stops", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d/s");
+  const file = fs.open("/d/f", { create: true });
+  const snapshot = fs.open("/d/s/x", { create: true });
+  fs.failNext("write", 1, { code: "ENOSPC", landedFraction: 0.5, under: "/d/s" });
+  file.writeSync(new Uint8Array([1, 2])); // not under /d/s: not failed
+  assert.throws(() => snapshot.writeSync(new Uint8Array([1, 2, 3, 4])), /ENOSPC/);
+  assert.deepEqual(read(fs, "/d/s/x"), [1, 2], "the short write's prefix landed");
+  snapshot.writeSync(new Uint8Array([5])); // the count is used up: space returned
+  assert.deepEqual(read(fs, "/d/s/x"), [1, 2, 5]);
+
+  fs.failNext("dirSync", 2);
+  await assert.rejects(fs.syncDir("/d"), SimulatedIoError);
+  assert.throws(() => fs.syncDirSync("/d"), /EIO/);
+  fs.crash();
+  assert.deepEqual(fs.readDir("/d"), ["s"], "a failed directory sync made no name durable");
+
+  const again = fs.open("/d/g", { create: true });
+  await fs.syncDir("/d");
+  again.writeSync(new Uint8Array([9]));
+  fs.failNext("sync", 1, { code: "ENOSPC" });
+  await assert.rejects(again.syncData(), /ENOSPC/);
+  await again.syncData();
+  assert.deepEqual(read(fs, "/d/g"), [9], "the page cache still shows the failed bytes");
+  fs.crash();
+  assert.deepEqual(read(fs, "/d/g"), [0], "never written: zeros after a power cut");
+});
+
+Deno.test("endProcess kills the process's handles and sessions but keeps the page cache", () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/d");
+  const session = fs.session();
+  const file = session.open("/d/f", { create: true });
+  file.writeSync(new Uint8Array([1]));
+  fs.endProcess();
+  assert.throws(() => file.writeSync(new Uint8Array([2])), SimulatedCrash);
+  assert.throws(() => session.open("/d/f"), SimulatedCrash);
+  assert.deepEqual(read(fs.session(), "/d/f"), [1], "unsynced, but still readable");
 });
