@@ -3,8 +3,8 @@
  * state machine, broker and Raft replica, on one `Scheduler` and one `SimNetwork`. Faults:
  * crashes (torn writes, or a power cut after N more writes), restarts with a new clock skew,
  * wall-clock jumps (days forward, hours back: the node's monotonic clock is the scheduler's, its
- * wall clock is that plus skew plus jumps), bit flips in a stopped node's committed records, and
- * replaced disks (a node restarted on an empty file system under its id, as a voter).
+ * wall clock is that plus skew plus jumps), bit flips in a stopped node's committed records, exits
+ * after a failed write or fsync (`exit`), and replaced disks (a node restarted on an empty file system under its id, as a voter).
  *
  * @module
  */
@@ -209,6 +209,15 @@ export class SimCluster {
     this.crash(id);
     this.node(id).fs = new SimFileSystem();
     this.node(id).joining = false;
+  }
+
+  /**
+   * The process exits (as `main.ts` does after a failed write or fsync), no power cut: the page
+   * cache, the bytes of failed writebacks included, stays for the next start to read.
+   */
+  exit(id: string): void {
+    this.#takeDown(id);
+    this.node(id).fs.endProcess();
   }
 
   /** Stops a node the group removed; it stays down until `rejoin`. */

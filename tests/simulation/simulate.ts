@@ -2,7 +2,8 @@
  * One seeded run of the whole-cluster simulation: a fault phase (crashes, power cuts after N
  * writes, partitions, message loss/duplication/reordering, clock skew, bit flips in a stopped
  * node's persisted records, committed or not, wall-clock jumps (days forward, hours back),
- * leadership transfers, a voter removed and later
+ * leadership transfers, disk I/O errors (EIO, ENOSPC) in a running node's writes, fsyncs and
+ * directory fsyncs, a voter removed and later
  * rejoining with an empty disk, a voter's disk replaced under it) under client load, then a healing phase that drains every queue
  * and checks the history (see `checkers.ts`). A topic workload (`topic_workload.ts`) publishes
  * alongside, fanning out to queues and to simulated HTTP endpoints that fail, hang and lag; its
@@ -11,7 +12,7 @@
  * @module
  */
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
-import { CorruptLogError, scrubReadBytesMax } from "../../storage/mod.ts";
+import { CorruptLogError, scrubReadBytesMax, SimulatedIoError } from "../../storage/mod.ts";
 import { type ClusterKnobs, SimCluster, type SimNode } from "./cluster.ts";
 import { History, SimulationViolation } from "./checkers.ts";
 import { MembershipDriver } from "./membership.ts";
@@ -54,6 +55,10 @@ export interface SimulationOptions {
   clockJumps?: boolean;
   /** Chance per fault step of a wall-clock jump on one node. 0.03. */
   clockJumpRate?: number;
+  /** Fail a running node's disk calls (EIO, ENOSPC): it must exit and recover. false. */
+  ioErrors?: boolean;
+  /** Chance per fault step of arming I/O errors on one node. 0.03. */
+  ioErrorRate?: number;
 }
 
 /** What a passing run did. */
@@ -70,6 +75,9 @@ export interface SimulationReport {
   wipes: number;
   /** Wall-clock jumps injected. */
   clockJumps: number;
+  /** I/O errors armed, and exits after a failed disk call. */
+  ioFaults: number;
+  ioExits: number;
   /** Committed configuration changes (remove, add learner, promote). */
   membershipChanges: number;
   /** Messages published (acknowledged or not), queue copies drained, 2xx pushes. */
@@ -86,6 +94,19 @@ const membershipRate = 0.06;
 const clockJumpRate = 0.03;
 /** Chance per fault step of replacing a voter's disk (when no node is damaged or wiped). */
 const wipeRate = 0.02;
+/** Chance per fault step of arming I/O errors on one node. */
+const ioErrorRate = 0.03;
+/** What an armed I/O fault fails, and how many of its calls in a row (ENOSPC: until space returns). */
+const ioFaultKinds = ["write", "sync", "dirSync", "snapshotWrite"] as const;
+
+/** True when `error` (or one of its causes) is a simulated EIO/ENOSPC. */
+function isSimulatedIoError(error: unknown): boolean {
+  for (let at = error, depth = 0; at instanceof Error && depth < 8; depth++) {
+    if (at instanceof SimulatedIoError) return true;
+    at = at.cause;
+  }
+  return false;
+}
 const hourMs = 3_600_000;
 const dayMs = 24 * hourMs;
 
@@ -140,6 +161,24 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   }
 }
 
+/** True while `node` has I/O errors armed or its log hides a failed writeback (`#ioFaulted`). */
+function hidesLostWrites(node: SimNode, options: { armed?: boolean } = {}): boolean {
+  const state = node.fs.ioFaultState;
+  if (options.armed !== false && state.armed) return true;
+  return state.lostIn.some((path) => path.endsWith(".log"));
+}
+
+/**
+ * The stopped node's log holds a damage record naming an unsynced tail (a failed write or fsync
+ * recorded before the exit), with no more I/O errors armed: its next start must cut every failed
+ * writeback the page cache hides.
+ */
+function namesUnsyncedTail(node: SimNode): boolean {
+  const path = "/data/log/damage";
+  if (node.fs.ioFaultState.armed || !node.fs.exists(path)) return false;
+  return new TextDecoder().decode(node.fs.fileBytes(path)).includes('"unsyncedFrom"');
+}
+
 /** A wiped node is whole again: it holds a log, recorded no loss, and may vote. */
 function repairedAfterWipe(node: SimNode): boolean {
   const status = node.replica!.status();
@@ -161,6 +200,14 @@ class Run {
    * so at most one node is damaged or wiped at a time.
    */
   #wiped: string | null = null;
+  /**
+   * The node with I/O errors armed or a failed writeback in its log that the page cache hides: a
+   * damaged disk in the making. When the damage record of the failure could not be written either
+   * (the disk refused it too), the next start trusts the page cache, and a power cut then turns the
+   * failed bytes into zeros amid the log (see `README.md`, "A failed write or fsync ends the
+   * process"). Like a flipped bit, so one at a time, and `#damaged` after such a power cut.
+   */
+  #ioFaulted: string | null = null;
   /** Nodes ending like `main.ts` after a read found damage: record it durably, then exit. */
   readonly #exiting = new Set<string>();
   /** Nodes whose log a scrub is reading now (`#scrub`). */
@@ -169,6 +216,8 @@ class Run {
   flips = 0;
   wipes = 0;
   clockJumps = 0;
+  ioFaults = 0;
+  ioExits = 0;
 
   get membershipPhase(): string {
     return this.#membership.phase;
@@ -236,6 +285,8 @@ class Run {
       flips: this.flips,
       wipes: this.wipes,
       clockJumps: this.clockJumps,
+      ioFaults: this.ioFaults,
+      ioExits: this.ioExits,
       membershipChanges: this.#membership.changes,
       published: publisher.published.size,
       ...topicTotals,
@@ -285,8 +336,13 @@ class Run {
         this.#exitAfterDamage(node);
         continue;
       }
+      if (failure !== null && isSimulatedIoError(failure)) {
+        this.#exitAfterIoError(node); // `main.ts` exits with status 74; its supervisor restarts it
+        continue;
+      }
       if (failure !== null) throw failure; // not a simulated fault: a bug
       if (this.#wiped === node.id && repairedAfterWipe(node)) this.#wiped = null;
+      if (this.#ioFaulted === node.id && !hidesLostWrites(node)) this.#ioFaulted = null;
       // Not while it exits after a damage a scrub found: a second scrub would then find the
       // damaged segment distrusted already, call the log clean and allow a flip on another node.
       const exiting = this.#exiting.has(node.id);
@@ -331,8 +387,31 @@ class Run {
     });
   }
 
+  /**
+   * As `main.ts` after a failed write or fsync: wait (at most 2 s) for the log to record the
+   * damage, then exit — no power cut, so the page cache, failed writebacks included, stays.
+   */
+  #exitAfterIoError(node: SimNode): void {
+    if (this.#exiting.has(node.id)) return;
+    this.#exiting.add(node.id);
+    const { cluster, scheduler, prng } = this.#parts;
+    const log = node.log;
+    const closed = log?.close().catch(() => {}) ?? Promise.resolve();
+    Promise.race([closed, scheduler.sleep(2_000)]).finally(() => {
+      this.#exiting.delete(node.id);
+      if (node.replica === null || node.log !== log) return; // crashed meanwhile
+      if (node.fs.down) return this.#crash(node.id); // an armed power cut fired while it exited
+      cluster.exit(node.id);
+      this.ioExits++;
+      this.#scheduleRestart(node.id, 200 + randomInt(prng, 2000));
+    });
+  }
+
   #crash(id: string): void {
     const { cluster, prng } = this.#parts;
+    if (this.#ioFaulted === id && hidesLostWrites(cluster.node(id), { armed: false })) {
+      this.#damaged = id; // the power cut turns the failed writeback into zeros: repaired as a flip
+    }
     cluster.crash(id);
     this.crashes++;
     this.#scheduleRestart(id, 500 + randomInt(prng, 3500));
@@ -342,7 +421,25 @@ class Run {
     const { cluster, scheduler } = this.#parts;
     scheduler.schedule(delayMs, () => {
       if (cluster.node(id).replica !== null || cluster.removed.has(id)) return;
-      cluster.start(id).catch((error) => this.#errors.push(error));
+      const named = this.#ioFaulted === id && namesUnsyncedTail(cluster.node(id));
+      cluster.start(id).then(() => {
+        const node = cluster.node(id);
+        if (named && node.replica !== null && hidesLostWrites(node, { armed: false })) {
+          const files = node.fs.ioFaultState.lostIn.join(", ");
+          throw new SimulationViolation(
+            "a failed writeback is never trusted",
+            `${id} started trusting bytes its damage record names unsynced (${files})`,
+          );
+        }
+      }).catch((error) => {
+        // A power cut armed before an exit (which, unlike a crash, does not disarm it) fired.
+        if (cluster.node(id).fs.down) return this.#crash(id);
+        if (!isSimulatedIoError(error)) return this.#errors.push(error);
+        // The disk failed the start too (still full): exit and be restarted again.
+        cluster.exit(id);
+        this.ioExits++;
+        this.#scheduleRestart(id, 500 + randomInt(this.#parts.prng, 2000));
+      });
     });
   }
 
@@ -358,7 +455,7 @@ class Run {
       cluster.crashAfter(id, randomInt(prng, 40));
     } else if (
       roll < 0.11 && node.replica !== null && this.#damaged === null && this.#wiped === null &&
-      !this.#membership.busy && this.#options.bitFlips !== false
+      this.#ioFaulted === null && !this.#membership.busy && this.#options.bitFlips !== false
     ) {
       cluster.crash(id);
       this.crashes++;
@@ -394,7 +491,7 @@ class Run {
     // (distrusted) log is a majority, not a minority. The damaged voter may not vote until a
     // leader repairs it, and the only other voter can't become leader without that vote.
     const draw = prng.next();
-    const lost = this.#damaged !== null || this.#wiped !== null;
+    const lost = this.#damaged !== null || this.#wiped !== null || this.#ioFaulted !== null;
     if (draw < membershipRate && !lost && this.#options.membership !== false) {
       this.#membership.maybeStart((error) => this.#errors.push(error));
     }
@@ -407,6 +504,28 @@ class Run {
       this.#wiped = id;
       this.#scheduleRestart(id, 500 + randomInt(prng, 3500));
     }
+    // Drawn only when on, so runs without them take the paths they always took. One damaged
+    // disk at a time, and not during a membership cycle (with two voters one is half).
+    if (this.#options.ioErrors !== true) return;
+    const io = prng.next() < (this.#options.ioErrorRate ?? ioErrorRate);
+    const intact = this.#damaged === null && this.#wiped === null && this.#ioFaulted === null;
+    if (io && intact && !this.#membership.busy && node.replica !== null) this.#armIoFault(id);
+  }
+
+  /** The next few writes, fsyncs, directory fsyncs or snapshot writes of `id` fail. */
+  #armIoFault(id: string): void {
+    const { cluster, prng } = this.#parts;
+    const kind = ioFaultKinds[randomInt(prng, ioFaultKinds.length)];
+    const code = prng.next() < 0.5 ? "EIO" : "ENOSPC";
+    // A full disk fails a few calls in a row, then space returns.
+    const count = code === "ENOSPC" ? 1 + randomInt(prng, 6) : 1 + randomInt(prng, 2);
+    const landedFraction = prng.next() < 0.5 ? 0 : prng.next();
+    const fs = cluster.node(id).fs;
+    if (kind === "snapshotWrite") {
+      fs.failNext("write", count, { code, landedFraction, under: "/data/snapshots" });
+    } else fs.failNext(kind, count, { code, landedFraction });
+    this.ioFaults++;
+    this.#ioFaulted = id;
   }
 
   async #heal(network: NetworkKnobs): Promise<void> {
@@ -417,6 +536,7 @@ class Run {
     for (const node of cluster.nodes.values()) {
       // Disarm power cuts that have not fired yet.
       if (!node.fs.down) node.fs.crashAfter(Number.MAX_SAFE_INTEGER);
+      for (const kind of ["write", "sync", "dirSync"] as const) node.fs.failNext(kind, 0);
     }
     await this.#advance(5_000);
     for (const id of cluster.ids) {
