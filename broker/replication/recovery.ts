@@ -125,6 +125,11 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   const emptyMachine = options.machine.snapshot();
   makeDurableDir(fs, snapshotsDir);
   removeSnapshotLeftovers(fs, snapshotsDir);
+  // A snapshot a previous process renamed into place is durable only once its directory is
+  // synced, and that sync may have failed (the process then exited) or never run (killed): the
+  // page cache still shows the name. Sync before trusting it, since aligning the log to it may
+  // durably drop the log's prefix; else a power cut takes the snapshot and leaves no prefix.
+  await fs.syncDir(snapshotsDir);
   let snapshot = loadNewestSnapshot(fs, {
     dir: snapshotsDir,
     onSkip: (index) => warn(`snapshot ${index} is damaged; trying an older one`),
