@@ -233,23 +233,23 @@ export async function recoverSegments(
     report.tornTail = tornCandidate;
     await options.beforeCut?.({ detail: report.corruptAt, torn: tornCandidate });
   }
-  let changed = removals.length > 0;
   for (const path of removals) fs.remove(path);
   if (truncation !== null) {
     truncation.segment.handle.truncate(truncation.validBytes);
-    changed = true;
   }
   const kept = segments.filter((segment) => {
     if (segment.entryCount > 0) return true;
     segment.handle.close();
     fs.remove(segment.handle.path);
-    changed = true;
     return false;
   });
   // What a killed process left in the page cache is on disk only after this.
   for (const segment of kept) await segment.handle.syncData();
-  if (options.indexes !== undefined) changed = indexKept(kept, options.indexes) || changed;
-  if (changed) await fs.syncDir(dir);
+  if (options.indexes !== undefined) indexKept(kept, options.indexes);
+  // Always: a segment (or a renamed file) a killed process created before its directory sync
+  // is in the page cache, not on disk, and this open is about to trust it (a follower reports
+  // its entries to the leader, which may commit on them).
+  await fs.syncDir(dir);
   report.segments = kept.length;
   for (const segment of kept) report.entries += segment.entryCount;
   return { segments: kept, report };

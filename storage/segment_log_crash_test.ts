@@ -267,3 +267,25 @@ Deno.test("a failed fsync fails the log instead of pretending", async () => {
   assert.equal(reopened.lastIndex, 2);
   await reopened.close();
 });
+
+Deno.test("what an open trusts survives a power cut: a segment a killed process left unnamed on disk", async () => {
+  // A process killed after its entries rolled into a new segment, before the directory sync that
+  // makes the segment's name durable: the page cache still shows it, and the next open trusts
+  // its entries (a follower would report them to its leader). A power cut after that open must
+  // not take them.
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs, segmentBytesMax: 4096 });
+  await log.appendDurable(makeEntries(1, 5));
+  const segmentsBefore = fs.readDir(dir).filter((name) => name.endsWith(".log")).length;
+  log.append(makeEntries(6, 40)); // rolls into new segments; nothing synced yet
+  assert.ok(fs.readDir(dir).filter((name) => name.endsWith(".log")).length > segmentsBefore);
+  fs.endProcess();
+  const next = fs.session();
+  const reopened = await SegmentLog.open(dir, { fs: next, segmentBytesMax: 4096 });
+  const trusted = reopened.lastIndex;
+  assert.ok(trusted > 5, `the open trusts what the page cache shows (${trusted})`);
+  fs.crash(); // while it runs
+  const afterCut = await SegmentLog.open(dir, { fs: fs.session(), segmentBytesMax: 4096 });
+  assert.equal(afterCut.lastIndex, trusted, "what the open trusted was on disk");
+  await afterCut.close();
+});
