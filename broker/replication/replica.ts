@@ -24,7 +24,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CorruptLogError, type SegmentLog } from "../../storage/mod.ts";
+import type { SegmentLog } from "../../storage/mod.ts";
 import {
   applyConfigChange,
   type ConfigChange,
@@ -325,15 +325,16 @@ export class RaftReplica implements Proposer, LogReader {
     return promise;
   }
 
-  /** Reads an applied entry back; damage found (the log records it) stops the replica. */
+  /** Reads an applied entry back; damage found (recorded: the restart cuts there), a failed read
+   * or a log failed by a write stops the replica and answers `NotReady` (a 503, not a 500). */
   entry(index: number, copy = true): AppliedEntry {
     if (!(index <= this.#machine.appliedIndex)) assert.fail(`entry ${index} is not applied yet`);
     try {
       return this.#log.entry(index, copy);
     } catch (error) {
-      if (!(error instanceof CorruptLogError)) throw error;
-      this.#fail(error); // the log recorded the damage: the restart cuts the log there
-      throw new ReplicationError("NotReady", `replica failed: ${error.message}`);
+      if (error instanceof RangeError || error instanceof assert.AssertionError) throw error;
+      this.#fail(error);
+      throw new ReplicationError("NotReady", `replica failed: ${(error as Error).message}`);
     }
   }
 
