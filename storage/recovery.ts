@@ -272,21 +272,20 @@ function restoreFromIndex(
 /**
  * After recovery: keeps the index files of segments restored from them, removes every other
  * (orphans, the active segment's, refused ones) and queues an index write for each sealed
- * segment that was scanned (its bytes are durable: recovery synced them). True when a file name
- * was removed.
+ * segment that was scanned (its bytes are durable: recovery synced them). The removals are made
+ * durable by the open's directory sync after it.
  */
-function indexKept(kept: Segment[], indexes: SealedIndexes): boolean {
+function indexKept(kept: Segment[], indexes: SealedIndexes): void {
   const trusted = new Set<number>();
   for (const segment of kept) {
     if (indexes.isUnverified(segment)) trusted.add(segment.baseIndex);
   }
-  const removed = indexes.removeOthers(trusted);
+  indexes.removeOthers(trusted);
   for (const segment of kept.slice(0, -1)) {
     if (!trusted.has(segment.baseIndex)) indexes.seal(segment);
   }
   // Recovery synced every kept segment.
   indexes.durableUpTo(kept.at(-1)?.lastIndex ?? 0);
-  return removed;
 }
 
 /** True when a valid record of `index` starts anywhere after `offset` (a slow search, rarely run). */

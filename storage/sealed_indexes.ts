@@ -249,16 +249,13 @@ export class SealedIndexes {
   }
 
   /** Removes index files whose base is not in `keep` (orphans, the active segment's). */
-  removeOthers(keep: Set<number>): boolean {
-    let removed = false;
+  removeOthers(keep: Set<number>): void {
     for (const name of this.#fs.readDir(this.#dir)) {
       if (!name.endsWith(segmentIndexSuffix)) continue;
       const base = Number(name.slice(0, -segmentIndexSuffix.length));
       if (keep.has(base)) continue;
       this.#fs.remove(joinPath(this.#dir, name));
-      removed = true;
     }
-    return removed;
   }
 
   /** Resolves once every queued index write finished (or was dropped). */
