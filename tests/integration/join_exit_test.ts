@@ -6,28 +6,18 @@
  * the SIGTERM is the graceful shutdown it is once the node serves.
  */
 import assert from "node:assert/strict";
-import { clusterPorts, eventually, freePort, startBroker, testClusterKeyText } from "./process.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
+import {
+  clusterPorts,
+  eventually,
+  freePort,
+  spawnMain,
+  startBroker,
+  testClusterKeyText,
+} from "./process.ts";
 
 /** Starts `main.ts` with `args`, output collected; the caller awaits `done` or signals it. */
 function spawn(dataDir: string, args: string[], key = testClusterKeyText) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-no-legacy-abort",
-      `${root}main.ts`,
-      "--data-dir",
-      dataDir,
-      ...args,
-    ],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    clearEnv: true,
-    env: { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "", CMQD_CLUSTER_KEY: key },
-  }).spawn();
+  const child = spawnMain(dataDir, args, { port: false, env: { CMQD_CLUSTER_KEY: key } });
   let stdout = "";
   let stderr = "";
   const decoder = new TextDecoder();

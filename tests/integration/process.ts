@@ -254,17 +254,22 @@ const repoRoot = new URL("../../", import.meta.url).pathname;
 
 /**
  * Starts `main.ts` on `dataDir` and a free port with `extra` flags, output piped, for tests that
- * watch a start fail or exit (stop it by PID, or await its `output()`).
+ * watch a start fail or exit (stop it by PID, or await its `output()`). `port: false` leaves the
+ * port to `extra`; `env` runs it with only that environment (and PATH), none inherited.
  */
-export function spawnMain(dataDir: string, extra: string[] = []): Deno.ChildProcess {
+export function spawnMain(
+  dataDir: string,
+  extra: string[] = [],
+  options: { port?: boolean; env?: Record<string, string> } = {},
+): Deno.ChildProcess {
+  const port = options.port === false ? [] : ["--port", String(freePort())];
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       "--unstable-no-legacy-abort",
       `${repoRoot}main.ts`,
-      "--port",
-      String(freePort()),
+      ...port,
       "--data-dir",
       dataDir,
       ...extra,
@@ -272,6 +277,9 @@ export function spawnMain(dataDir: string, extra: string[] = []): Deno.ChildProc
     cwd: repoRoot,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    clearEnv: options.env !== undefined,
+    env: options.env === undefined
+      ? { NO_COLOR: "1" }
+      : { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "", ...options.env },
   }).spawn();
 }
