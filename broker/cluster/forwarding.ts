@@ -22,6 +22,7 @@
  * @module
  */
 import { isConnectFailure } from "../../sdk/mod.ts";
+import type { Metrics } from "../http/mod.ts";
 
 /** What the forwarder needs to know about the group, at the moment of each request. */
 export interface LeaderView {
@@ -62,6 +63,54 @@ export interface ForwardingOptions {
   forwardsInFlightMax?: number;
   /** The fetch used to reach the leader (tests inject one). */
   fetch?: typeof fetch;
+  /**
+   * Where a follower counts its forwards: `cmqd_forwarded_requests_total` by outcome,
+   * `cmqd_forwards_in_flight` and `cmqd_forward_duration_seconds` (of those the leader answered).
+   */
+  metrics?: Metrics;
+}
+
+/**
+ * How a request this node did not serve as leader ended: `answered` (relayed; the leader's answer,
+ * whatever its status), `refused` (by the admission check, in its door's shape), `local` (a path no
+ * door serves, answered here), `too_large`, `busy` (too many in flight), `no_leader`, `removed`,
+ * `leader_changed` (abandoned for a new leader), `leader_unreachable`, `client_gone`.
+ */
+type Outcome =
+  | "answered"
+  | "refused"
+  | "local"
+  | "too_large"
+  | "busy"
+  | "no_leader"
+  | "removed"
+  | "leader_changed"
+  | "leader_unreachable"
+  | "client_gone";
+
+/** A forward's answer and how it ended. */
+interface Forwarded {
+  response: Response;
+  outcome: Outcome;
+}
+
+/** Counts forwards into `metrics` (nothing without it). */
+function forwardCounters(metrics: Metrics | undefined, inFlight: () => number) {
+  if (metrics === undefined) return { count: () => {}, answered: () => {} };
+  const running = metrics.gauge("cmqd_forwards_in_flight", "Forwards to the leader running now.");
+  metrics.onCollect(() => running.set(inFlight()));
+  const outcomes = metrics.counter(
+    "cmqd_forwarded_requests_total",
+    "API requests this node, not the leader, received and relayed to the leader (or answered itself, as the outcome says: refused, local, too_large, busy, no_leader, removed, leader_changed, leader_unreachable, client_gone); answered means the leader answered, whatever its status.",
+  );
+  const duration = metrics.histogram(
+    "cmqd_forward_duration_seconds",
+    "Time from a forwarded request's arrival to the leader's answer's headers, on this node.",
+  );
+  return {
+    count: (outcome: Outcome) => outcomes.inc({ outcome }),
+    answered: (seconds: number) => duration.observe(seconds),
+  };
 }
 
 /** Why a forward was abandoned (the reason of its abort signal). */
@@ -190,12 +239,13 @@ export function forwardingHandler(
       if (target !== current) controller.abort(new LeaderChanged());
     }
   });
+  const counters = forwardCounters(options.metrics, () => inFlight.size);
   const relay = async (
     request: Request,
     leaderUrl: string,
     admitted: Uint8Array<ArrayBuffer> | null,
     controller: AbortController,
-  ): Promise<Response> => {
+  ): Promise<Forwarded> => {
     const url = new URL(request.url);
     const headers = new Headers(request.headers);
     headers.set(forwardedHeader, "1");
@@ -207,7 +257,11 @@ export function forwardingHandler(
         // The admission check may have read the body already (to verify a signature).
         const read = admitted ?? await boundedBody(request, options.requestBytesMax);
         if (read === null) {
-          return errorResponse(413, "RequestTooLarge", "request body over the limit", leaderUrl);
+          const message = "request body over the limit";
+          return {
+            response: errorResponse(413, "RequestTooLarge", message, leaderUrl),
+            outcome: "too_large",
+          };
         }
         body = read;
       }
@@ -217,25 +271,27 @@ export function forwardingHandler(
         body,
         signal: AbortSignal.any([request.signal, controller.signal]),
       });
-      return withLeader(response, leaderUrl);
+      return { response: withLeader(response, leaderUrl), outcome: "answered" };
     } catch (error) {
       if (controller.signal.reason instanceof LeaderChanged) {
         const next = options.view.leaderUrl();
         const message = `leader changed${next === null ? "" : ` to ${next}`} while forwarding; ` +
           "retry (safe with dedupId)";
         // The leader may have carried the request out before it lost the leadership.
-        return errorResponse(503, "NoLeader", message, next, body !== undefined);
+        const response = errorResponse(503, "NoLeader", message, next, body !== undefined);
+        return { response, outcome: "leader_changed" };
       }
-      if (request.signal.aborted) return errorResponse(503, "NoLeader", "client went away");
+      if (request.signal.aborted) {
+        return {
+          response: errorResponse(503, "NoLeader", "client went away"),
+          outcome: "client_gone",
+        };
+      }
       // Unless the connection was never made, the leader may have carried the request out.
       const reached = body !== undefined && !isConnectFailure(error);
-      return errorResponse(
-        503,
-        "NoLeader",
-        `leader unreachable: ${reasonOf(error)}`,
-        null,
-        reached,
-      );
+      const message = `leader unreachable: ${reasonOf(error)}`;
+      const response = errorResponse(503, "NoLeader", message, null, reached);
+      return { response, outcome: "leader_unreachable" };
     }
   };
   const forward = async (
@@ -243,22 +299,30 @@ export function forwardingHandler(
     info: ConnectionInfo,
     leaderUrl: string | null,
     controller: AbortController,
-  ): Promise<Response> => {
+  ): Promise<Forwarded> => {
     // A client this node would refuse is not relayed either.
     const admission = await options.admit?.(request, info);
-    if (admission?.refusal !== undefined) return withLeader(admission.refusal, leaderUrl);
-    if (admission?.local === true) return withLeader(await options.local(request, info), leaderUrl);
+    if (admission?.refusal !== undefined) {
+      return { response: withLeader(admission.refusal, leaderUrl), outcome: "refused" };
+    }
+    if (admission?.local === true) {
+      const response = withLeader(await options.local(request, info), leaderUrl);
+      return { response, outcome: "local" };
+    }
     const removed = options.view.removed?.() ?? null;
-    if (removed !== null) return errorResponse(503, "NodeRemoved", removed);
+    if (removed !== null) {
+      return { response: errorResponse(503, "NodeRemoved", removed), outcome: "removed" };
+    }
     if (leaderUrl === null || request.headers.has(forwardedHeader)) {
-      return errorResponse(503, "NoLeader", "no leader is known yet; retry shortly");
+      const message = "no leader is known yet; retry shortly";
+      return { response: errorResponse(503, "NoLeader", message), outcome: "no_leader" };
     }
     const admitted = admission?.body ?? null;
     const length = Number(request.headers.get("content-length") ?? "0");
     // A body the admission check read was bounded by it (by its door's own bound).
     if (admitted === null && length > options.requestBytesMax) {
       // The leader would refuse it too; answer here without reading the body.
-      return options.local(request, info);
+      return { response: await options.local(request, info), outcome: "too_large" };
     }
     return await relay(request, leaderUrl, admitted, controller);
   };
@@ -270,12 +334,17 @@ export function forwardingHandler(
     }
     // Counted from before the admission check, which may read a body: the bound is on memory.
     if (inFlight.size >= inFlightMax) {
+      counters.count("busy");
       return errorResponse(503, "NotReady", "too many requests in flight to the leader", leaderUrl);
     }
     const controller = new AbortController();
     inFlight.set(controller, leaderUrl);
+    const started = performance.now();
     try {
-      return await forward(request, info, leaderUrl, controller);
+      const { response, outcome } = await forward(request, info, leaderUrl, controller);
+      counters.count(outcome);
+      if (outcome === "answered") counters.answered((performance.now() - started) / 1000);
+      return response;
     } finally {
       inFlight.delete(controller);
     }

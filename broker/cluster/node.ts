@@ -407,6 +407,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
         : access.admitForwarding(request, info, forwardBytesMax),
     requestBytesMax: forwardBytesMax,
     fetch: options.memberFetch,
+    metrics,
   });
 
   const handOffLeadership = () =>

@@ -94,6 +94,17 @@ Deno.test("/metrics of a three-voter group: roles, follower lag, silence and con
       );
       assert.equal(followerSeries.length, id === leaderId ? 4 : 0, "the leader's view only");
     }
+    // A follower counts the API requests it did not serve as leader (here the in-memory
+    // transport knows no client URLs, so the leader's is unknown: answered here, NoLeader).
+    const relayed = await nodes.get(other)!.handler(new Request("http://me/v1/queues"));
+    assert.equal(relayed.status, 503);
+    await relayed.body?.cancel();
+    const followerSamples = await scrape(nodes.get(other)!);
+    assert.equal(
+      followerSamples.get('cmqd_forwarded_requests_total{outcome="no_leader"}'),
+      1,
+    );
+    assert.equal(followerSamples.get("cmqd_forwards_in_flight"), 0);
     let samples = await scrape(leader);
     for (const id of [lagging, other]) {
       assert.equal(samples.get(`cmqd_peer_connected{node="${id}"}`), 1);
