@@ -208,6 +208,16 @@ class Run {
    * process"). Like a flipped bit, so one at a time, and `#damaged` after such a power cut.
    */
   #ioFaulted: string | null = null;
+  /**
+   * Nodes seen holding a log they trust (entries, no damage record, may campaign) since they last
+   * started without one. A node that never held one counts as a lost disk too: one that starts
+   * after its cluster's first leader committed an entry looks exactly like a wiped one to the
+   * product, which distrusts it until a leader of a newer term repaired it (README, "Replacing a
+   * node's disk"). No other disk is lost meanwhile: a bit flip on the first leader then leaves no
+   * voter that may elect a leader (seed 101853: the late node's requests for a new term came
+   * while network faults cut the leader off from the third node).
+   */
+  readonly #proven = new Set<string>();
   /** Nodes ending like `main.ts` after a read found damage: record it durably, then exit. */
   readonly #exiting = new Set<string>();
   /** Nodes whose log a scrub is reading now (`#scrub`). */
@@ -341,7 +351,10 @@ class Run {
         continue;
       }
       if (failure !== null) throw failure; // not a simulated fault: a bug
-      if (this.#wiped === node.id && repairedAfterWipe(node)) this.#wiped = null;
+      if (repairedAfterWipe(node)) {
+        this.#proven.add(node.id);
+        if (this.#wiped === node.id) this.#wiped = null;
+      }
       if (this.#ioFaulted === node.id && !hidesLostWrites(node)) this.#ioFaulted = null;
       // Not while it exits after a damage a scrub found: a second scrub would then find the
       // damaged segment distrusted already, call the log clean and allow a flip on another node.
@@ -454,8 +467,8 @@ class Run {
     } else if (roll < 0.08 && node.replica !== null) {
       cluster.crashAfter(id, randomInt(prng, 40));
     } else if (
-      roll < 0.11 && node.replica !== null && this.#damaged === null && this.#wiped === null &&
-      this.#ioFaulted === null && !this.#membership.busy && this.#options.bitFlips !== false
+      roll < 0.11 && node.replica !== null && !this.#diskLost() && !this.#membership.busy &&
+      this.#options.bitFlips !== false
     ) {
       cluster.crash(id);
       this.crashes++;
@@ -491,7 +504,7 @@ class Run {
     // (distrusted) log is a majority, not a minority. The damaged voter may not vote until a
     // leader repairs it, and the only other voter can't become leader without that vote.
     const draw = prng.next();
-    const lost = this.#damaged !== null || this.#wiped !== null || this.#ioFaulted !== null;
+    const lost = this.#diskLost();
     if (draw < membershipRate && !lost && this.#options.membership !== false) {
       this.#membership.maybeStart((error) => this.#errors.push(error));
     }
@@ -502,14 +515,23 @@ class Run {
       this.crashes++;
       this.wipes++;
       this.#wiped = id;
+      this.#proven.delete(id);
       this.#scheduleRestart(id, 500 + randomInt(prng, 3500));
     }
     // Drawn only when on, so runs without them take the paths they always took. One damaged
     // disk at a time, and not during a membership cycle (with two voters one is half).
     if (this.#options.ioErrors !== true) return;
     const io = prng.next() < (this.#options.ioErrorRate ?? ioErrorRate);
-    const intact = this.#damaged === null && this.#wiped === null && this.#ioFaulted === null;
-    if (io && intact && !this.#membership.busy && node.replica !== null) this.#armIoFault(id);
+    if (io && !this.#diskLost() && !this.#membership.busy && node.replica !== null) {
+      this.#armIoFault(id);
+    }
+  }
+
+  /** True while a node's disk is damaged, wiped, failing, or never held a trusted log. */
+  #diskLost(): boolean {
+    if (this.#damaged !== null || this.#wiped !== null || this.#ioFaulted !== null) return true;
+    const { cluster } = this.#parts;
+    return cluster.ids.some((id) => !cluster.removed.has(id) && !this.#proven.has(id));
   }
 
   /** The next few writes, fsyncs, directory fsyncs or snapshot writes of `id` fail. */
