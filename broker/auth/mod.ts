@@ -40,6 +40,7 @@ export {
 export {
   canonicalQuery,
   checkV1Replay,
+  checkV1SignedHeader,
   isSignedAuthorization,
   nonceCharsMax,
   signedScheme,

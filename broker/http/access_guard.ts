@@ -14,7 +14,9 @@
  *
  * The signed form hashes the raw body, so the check reads it through `readBodyOnce` (bounded)
  * and the JSON reader decodes those same bytes. A `Bearer` or missing header is decided without
- * reading the body.
+ * reading the body, and so is a signed header that can't pass whatever the body (malformed, an
+ * unknown secretId, a timestamp outside the window): nobody without a key makes the node read a
+ * body.
  *
  * Forwarding: a follower verifies the credentials before it relays a `/v1` request (no anonymous
  * traffic is relayed), and checks a CMQ or SQS request's signature with the door's own code
@@ -37,6 +39,7 @@ import {
   allowsEveryNameWithPrefix,
   AuthError,
   checkV1Replay,
+  checkV1SignedHeader,
   isLoopbackAddress,
   isSignedAuthorization,
   type KeyRing,
@@ -164,6 +167,25 @@ export class AccessGuard {
   }
 
   /**
+   * Before a signed request's body is read: throws 401 `Unauthenticated` when its header alone
+   * can't pass (its fields, its secretId, its timestamp window), so that nobody without a key
+   * makes the node read a body. Does nothing without a key ring or for an unsigned request.
+   */
+  checkSignedHeader(request: Request): void {
+    const authorization = request.headers.get("authorization");
+    if (this.keyRing === null || !isSignedAuthorization(authorization)) return;
+    try {
+      checkV1SignedHeader(authorization as string, {
+        keyRing: this.keyRing,
+        nowMs: this.nowMs(),
+      });
+    } catch (error) {
+      if (error instanceof AuthError) throw asBrokerError(error);
+      throw error;
+    }
+  }
+
+  /**
    * The replay check of a request `verifyCredentials` verified with `checkReplay: false`:
    * remembers a signed request's nonce, or throws what that check throws (401 for a replay, 503
    * `NotReady` when the cache is full). Nothing to do without a key ring or for Bearer.
@@ -235,10 +257,12 @@ export class AccessGuard {
   authenticate(requestBytesMax: number): MiddlewareHandler<DoorEnv> {
     const authenticate: MiddlewareHandler<DoorEnv> = async (c, next) => {
       if (this.keyRing === null) return await next();
-      const body = isSignedAuthorization(c.req.raw.headers.get("authorization"))
-        ? await readBodyOnce(c, requestBytesMax)
-        : new Uint8Array(0);
       try {
+        let body = new Uint8Array(0);
+        if (isSignedAuthorization(c.req.raw.headers.get("authorization"))) {
+          this.checkSignedHeader(c.req.raw);
+          body = await readBodyOnce(c, requestBytesMax);
+        }
         c.set("accessKey", this.verifyCredentials(c.req.raw, body) as AccessKey);
       } catch (error) {
         if (error instanceof BrokerError && error.code === "Unauthenticated") {
@@ -301,6 +325,7 @@ export class AccessGuard {
       if (!isV1Path(path)) return { local: true, body: null };
       if (this.keyRing === null) return { body: null };
       const authorization = request.headers.get("authorization");
+      this.checkSignedHeader(request);
       const body = isSignedAuthorization(authorization)
         ? await readBoundedBytes(request, requestBytesMax)
         : null;

@@ -193,11 +193,14 @@ async function serveDirect(
   try {
     access.admitClient(info);
     checkDeclaredLength(request, requestBytesMax);
-    // The signed form hashes the body, so it is checked once the body is read; the others
-    // (and their refusals) come before the read, as in the hono chain.
+    // The signed form hashes the body, so its signature is checked once the body is read (its
+    // header's fields, key and timestamp before); the others (and their refusals) come before
+    // the read, as in the hono chain.
     const signed = access.keyRing !== null &&
       isSignedAuthorization(request.headers.get("authorization"));
-    let key = signed ? null : verify(access, request, noBytes, refusal);
+    let key = signed
+      ? precheck(access, request, refusal)
+      : verify(access, request, noBytes, refusal);
     const bytes = await readBoundedBytes(request, requestBytesMax);
     // A signature is verified before the body is parsed, as in the hono chain (nobody without a
     // key makes the node parse a body), but its nonce is spent only below: a request handed to
@@ -239,6 +242,21 @@ function verify(
 ): AccessKey | null {
   try {
     return access.verifyCredentials(request, body, { checkReplay });
+  } catch (error) {
+    refusal.challenge = error instanceof BrokerError && error.code === "Unauthenticated";
+    throw error;
+  }
+}
+
+/** A signed request's header, before its body is read (`AccessGuard.checkSignedHeader`). */
+function precheck(
+  access: AccessGuard,
+  request: Request,
+  refusal: { challenge: boolean },
+): null {
+  try {
+    access.checkSignedHeader(request);
+    return null;
   } catch (error) {
     refusal.challenge = error instanceof BrokerError && error.code === "Unauthenticated";
     throw error;
