@@ -314,6 +314,9 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     config[spec.key] = convert(spec, raw, spec.env);
     sources[spec.key] = spec.env;
   }
+  // `deno task start -- --port 9000` passes the `--` on (npm strips it): a leading one marks
+  // where the broker's own arguments begin, as the README's "The two commands" writes them.
+  if (args[0] === "--") args = args.slice(1);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--help" || arg === "-h" || arg === "--version") {

@@ -19,6 +19,15 @@ Deno.test("flags override environment variables which override defaults", () => 
   assert.equal(config.dataDir, "/tmp/x");
 });
 
+Deno.test("a leading -- (what `deno task start -- --port 9000` passes on) is skipped", () => {
+  const config = parseConfig(["--", "--port", "9000", "--data-dir", "/tmp/x"], {});
+  assert.equal(config.port, 9000);
+  assert.equal(config.dataDir, "/tmp/x");
+  assert.equal(parseConfig(["--"], {}).port, 9876);
+  // Only where the task runner puts it: anywhere else it is no flag.
+  assert.throws(() => parseConfig(["--port", "9000", "--"], {}), /unknown flag '--'/);
+});
+
 Deno.test("bad flags are rejected with a precise message", () => {
   assert.throws(() => parseConfig(["--nope", "1"], {}), /unknown flag '--nope'/);
   assert.throws(() => parseConfig(["--port", "x"], {}), /--port: not a port: 'x'/);
