@@ -335,7 +335,11 @@ async function tail(context: CommandContext): Promise<ExitStatus> {
   };
   try {
     if (deleting) await tailDeleting(context, queue, print, done.signal);
-    else await tailReceiving(context, queue, print, done.signal);
+    else {
+      // A receive locks what it takes: it asks for no more than the messages left to print.
+      const left = () => countMax === undefined ? Infinity : countMax - printed;
+      await tailReceiving(context, queue, print, done.signal, left);
+    }
   } finally {
     clearTimeout(timer);
     context.signal.removeEventListener("abort", stop);
@@ -387,11 +391,13 @@ async function tailReceiving(
   queue: string,
   print: (message: ReceivedMessage) => boolean,
   signal: AbortSignal,
+  left: () => number,
 ): Promise<void> {
   const waitSeconds = integerFlag(context.args, "wait-seconds", { min: 0, max: 30 }, 20);
+  const max = integerFlag(context.args, "max", { min: 1, max: batchMax }) ?? 16;
   while (!signal.aborted) {
     const { messages } = await context.client.receiveMessages(queue, {
-      maxMessages: integerFlag(context.args, "max", { min: 1, max: batchMax }, 16),
+      maxMessages: Math.min(max, left()),
       waitSeconds,
     }, { signal }).catch((error) => {
       if (signal.aborted) return { messages: [] };

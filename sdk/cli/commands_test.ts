@@ -54,6 +54,49 @@ for (
   });
 }
 
+Deno.test("tail --count N receives (and so locks) no more messages than it has left to print", async () => {
+  const asked: number[] = [];
+  let sequence = 0;
+  const message = () => ({
+    id: `m${++sequence}`,
+    sequence,
+    body: "x",
+    receiptHandle: `h${sequence}`,
+    enqueuedAt: 0,
+    firstReceivedAt: 0,
+    receiveCount: 1,
+    visibleAt: 0,
+  });
+  const client = {
+    receiveMessages: (_queue: string, request: { maxMessages: number }) => {
+      asked.push(request.maxMessages);
+      // At most 7 at a time: the tail must shrink its next ask to what is left to print.
+      const count = Math.min(7, request.maxMessages);
+      return Promise.resolve({ messages: Array.from({ length: count }, message) });
+    },
+  } as unknown as CmqdClient;
+  const cases: [string[], number[]][] = [
+    [["tail", "q", "--count", "20"], [16, 13, 6]],
+    [["tail", "q", "--count", "5"], [5]],
+    [["tail", "q", "--count", "5", "--max", "3"], [3, 2]],
+  ];
+  for (const [argv, expected] of cases) {
+    asked.length = 0;
+    const out: string[] = [];
+    await runCommand({
+      client,
+      args: parseArgs(argv),
+      json: false,
+      out: (text) => out.push(text),
+      note: () => {},
+      progress: () => {},
+      signal: new AbortController().signal,
+    });
+    assert.deepEqual(asked, expected, argv.join(" "));
+    assert.equal(out.length, Number(argv[3]), argv.join(" "));
+  }
+});
+
 Deno.test("a flag the command does not take is a usage error, before any request", async () => {
   const cases = [
     ["receive", "q", "--count", "5"],
