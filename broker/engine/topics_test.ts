@@ -367,6 +367,9 @@ Deno.test("subscription updates change the filter in the router", () => {
       attributes: { format: "simplified" },
     }),
   );
+  // The push targets are the URL subscriptions with pushes pending.
+  assert.deepEqual(driver.machine.topics.pushTargets(), []);
+  driver.publish("t", [{ body: "3" }]);
   const order = driver.machine.topics.pushTargets().map((target) => target.subscription);
   assert.deepEqual(order, ["z-first", "a-second"], "an update keeps the creation order");
   const immutable = driver.apply(

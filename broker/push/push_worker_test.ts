@@ -417,3 +417,53 @@ Deno.test("a PATCH of the format applies to the next push of a running worker", 
   await tick(context);
   context.worker.stop();
 });
+
+Deno.test("a pass reads only the subscriptions that have pushes pending, not every URL subscription", async () => {
+  // Before, every pass built a lane for, and read the due pushes of, every URL subscription of
+  // the node: 10,000 idle ones (100 topics of 100) cost about 5 ms a pass, and made one busy
+  // subscription's pushes 4.5 times slower (2,000 pushes: 350 ms without them, 1,590 ms with).
+  const engine = memoryEngine();
+  const endpoint = manualEndpoint();
+  const read: string[] = [];
+  const source = engine.topics;
+  const worker = new PushWorker({
+    source: {
+      barrier: () => source.barrier(),
+      pushTargets: () => source.pushTargets(),
+      nextPushAt: () => source.nextPushAt(),
+      recordPushOutcomes: (outcomes) => source.recordPushOutcomes(outcomes),
+      onPushPending: (listener) => source.onPushPending(listener),
+      duePushes: (target, now, options) => {
+        read.push(target.subscription);
+        return source.duePushes(target, now, options);
+      },
+    },
+    fetch: endpoint.fetch,
+    clock: engine.clock,
+    timers: engine.clock,
+    logError: () => {},
+  });
+  await engine.topics.createTopic("t", {});
+  for (let index = 0; index < 50; index++) {
+    await engine.topics.subscribe("t", `idle${index}`, {
+      endpoint: { url: `http://idle${index}.test/` },
+      filterTags: ["never"],
+    });
+  }
+  await engine.topics.subscribe("t", "busy", { endpoint: { url: "http://busy.test/" } });
+  worker.start();
+  engine.clock.advance(0);
+  await settle();
+  for (let round = 0; round < 3; round++) {
+    await engine.topics.publish("t", [{ body: `m${round}` }]);
+    engine.clock.advance(0);
+    await settle();
+    for (const call of endpoint.calls) call.answer(200);
+    engine.clock.advance(0);
+    await settle();
+  }
+  assert.equal(endpoint.calls.length, 3);
+  assert.deepEqual([...new Set(read)], ["busy"], "only the busy subscription was read");
+  assert.deepEqual(engine.topics.pushTargets(), [], "nothing pending: no targets");
+  worker.stop();
+});

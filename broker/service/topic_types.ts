@@ -78,7 +78,7 @@ export interface PushDelivery {
 
 /** What the leader's push worker needs from the service. */
 export interface PushSource {
-  /** Every URL subscription. */
+  /** The URL subscriptions with pushes pending (idle ones are left out). */
   pushTargets(): PushTarget[];
   /**
    * Up to `limit` pushes of `target` due at `now`, earliest first, none that `skip` names; with
