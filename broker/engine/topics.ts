@@ -126,6 +126,8 @@ export interface TopicQueries {
   ): PendingPush[];
   /** When the earliest pending push of any subscription is due, or null. */
   nextPushAt(): number | null;
+  /** Whether message `sequence` of `target` still waits for its attempt `attempt`. */
+  pushPending(target: PushTarget, sequence: number, attempt: number): boolean;
   /** The id of message `sequence` of `topic`, or undefined when the topic is gone. */
   messageId(topic: string, sequence: number): string | undefined;
 }
@@ -370,6 +372,12 @@ export class TopicStore implements TopicQueries {
     const subscription = this.topics.get(target.topic)?.subscriptions.get(target.subscription);
     if (subscription?.meta.incarnation !== target.subscriptionIncarnation) return [];
     return subscription.push?.due(now, options.limit, options.skip) ?? [];
+  }
+
+  pushPending(target: PushTarget, sequence: number, attempt: number): boolean {
+    const subscription = this.topics.get(target.topic)?.subscriptions.get(target.subscription);
+    if (subscription?.meta.incarnation !== target.subscriptionIncarnation) return false;
+    return subscription.push?.pending.get(sequence)?.attempts === attempt;
   }
 
   nextPushAt(): number | null {

@@ -355,10 +355,22 @@ export class PushWorker {
     }
   }
 
+  /**
+   * Starts up to `count` of the lane's read-ahead. One that no longer waits (its subscription
+   * was deleted, or it expired, while it sat here) is dropped unsent: before, a subscription
+   * deleted with pushes read ahead still got them, one more per answer of those in flight.
+   */
   #startQueued(lane: Lane, count: number): void {
-    for (const delivery of lane.queued.splice(0, count)) {
+    let started = 0;
+    while (started < count && lane.queued.length > 0) {
+      const delivery = lane.queued.shift()!;
       lane.queuedSequences.delete(delivery.sequence);
+      if (!this.#source.pushPending(lane.target, delivery.sequence, delivery.attempt)) {
+        this.#heldBodyBytes -= delivery.body.length;
+        continue;
+      }
       this.#deliver(lane, delivery);
+      started++;
     }
   }
 

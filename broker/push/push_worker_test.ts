@@ -431,6 +431,7 @@ Deno.test("a pass reads only the subscriptions that have pushes pending, not eve
       barrier: () => source.barrier(),
       pushTargets: () => source.pushTargets(),
       nextPushAt: () => source.nextPushAt(),
+      pushPending: (target, sequence, attempt) => source.pushPending(target, sequence, attempt),
       recordPushOutcomes: (outcomes) => source.recordPushOutcomes(outcomes),
       onPushPending: (listener) => source.onPushPending(listener),
       duePushes: (target, now, options) => {
@@ -466,4 +467,24 @@ Deno.test("a pass reads only the subscriptions that have pushes pending, not eve
   assert.deepEqual([...new Set(read)], ["busy"], "only the busy subscription was read");
   assert.deepEqual(engine.topics.pushTargets(), [], "nothing pending: no targets");
   worker.stop();
+});
+
+Deno.test("a deleted subscription gets no new request, only those in flight end", async () => {
+  // Two in flight at once overall: the lane reads ahead more than it can start.
+  const context = await setup({ inflightMax: 2 });
+  await hook(context, "gone");
+  await context.topics.publish(
+    "t",
+    Array.from({ length: 10 }, (_, index) => ({ body: `${index}` })),
+  );
+  context.worker.start();
+  await tick(context);
+  const calls = context.endpoint.calls;
+  assert.equal(calls.length, 2);
+  await context.topics.unsubscribe("t", "gone");
+  for (const call of calls) call.answer(200);
+  await tick(context);
+  await tick(context, 1_000);
+  assert.equal(calls.length, 2, "nothing was pushed after the unsubscribe");
+  context.worker.stop();
 });

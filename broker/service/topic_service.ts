@@ -329,6 +329,10 @@ export class EngineTopicService implements TopicService, PushSource {
     return this.#machine.topics.nextPushAt();
   }
 
+  pushPending(target: PushTarget, sequence: number, attempt: number): boolean {
+    return this.#machine.topics.pushPending(target, sequence, attempt);
+  }
+
   async recordPushOutcomes(outcomes: PushOutcome[]): Promise<void> {
     await this.#propose(CommandType.PushResults, encodePushResults(outcomes));
   }

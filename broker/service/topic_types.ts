@@ -91,6 +91,11 @@ export interface PushSource {
   ): PushDelivery[];
   /** When the earliest pending push is due, or null. */
   nextPushAt(): number | null;
+  /**
+   * Whether message `sequence` of `target` still waits for its attempt `attempt`: false once
+   * the subscription is gone (or another incarnation) or the push was settled or expired.
+   */
+  pushPending(target: PushTarget, sequence: number, attempt: number): boolean;
   /** Proposes the outcomes (one replicated write); resolves once applied. */
   recordPushOutcomes(outcomes: PushOutcome[]): Promise<void>;
   /** Installs the listener told when a publish added pending pushes. */
