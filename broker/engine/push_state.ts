@@ -154,6 +154,12 @@ export class PushState {
     return null;
   }
 
+  /** Whether the oldest pending push has failed an attempt (false when none waits). */
+  oldestFailed(): boolean {
+    for (const push of this.pending.values()) return push.attempts > 0;
+    return false;
+  }
+
   /** The lowest log index a pending push points at (Infinity: none). */
   minLogIndex(): number {
     for (const push of this.pending.values()) return push.logIndex;

@@ -93,6 +93,12 @@ export interface PushTarget {
   subscriptionIncarnation: number;
   url: string;
   format: "json" | "simplified";
+  /**
+   * The oldest pending push has failed before: a worker that starts serving this subscription
+   * (a new leader's) sends it one request at a time until one succeeds, as the worker that saw
+   * the failures did.
+   */
+  failing: boolean;
 }
 
 /** Listing options (prefix, then a page). */
@@ -358,6 +364,7 @@ export class TopicStore implements TopicQueries {
           subscriptionIncarnation: subscription.meta.incarnation,
           url,
           format: subscription.format,
+          failing: subscription.push.oldestFailed(),
         });
       }
     }

@@ -11,7 +11,8 @@
  *
  * Isolation: at most `inflightPerSubscriptionMax` requests per subscription and `inflightMax`
  * overall; a subscription whose last attempt failed drops to one request at a time until one
- * succeeds (so a dead endpoint holds one slot, not 64, while it times out); every request
+ * succeeds (so a dead endpoint holds one slot, not 64, while it times out), and a new leader's
+ * worker starts at one a subscription whose oldest pending push has failed; every request
  * has its own timeout; subscriptions are served round-robin from a rotating start. A slow or
  * dead endpoint thus never holds up another's pushes while free slots remain.
  *
@@ -388,7 +389,9 @@ export class PushWorker {
         recording: new Set(),
         queued: [],
         queuedSequences: new Set(),
-        limit: this.#limits.inflightPerSubscriptionMax,
+        // Known to fail (a new leader learns it from the replicated state): one at a time, so
+        // a dead endpoint never holds more than one slot while it times out.
+        limit: target.failing ? 1 : this.#limits.inflightPerSubscriptionMax,
         failuresInRow: 0,
         pausedUntil: 0,
       };

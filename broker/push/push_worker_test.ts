@@ -260,6 +260,7 @@ Deno.test("simplified pushes carry the raw body; headers percent-encode tags and
     subscriptionIncarnation: 3,
     url: "http://x.test/",
     format: "simplified" as const,
+    failing: false,
   };
   const delivery = {
     sequence: 1,
@@ -486,5 +487,33 @@ Deno.test("a deleted subscription gets no new request, only those in flight end"
   await tick(context);
   await tick(context, 1_000);
   assert.equal(calls.length, 2, "nothing was pushed after the unsubscribe");
+  context.worker.stop();
+});
+
+Deno.test("after a restart of the worker (a new leader), a subscription known to fail starts at one request", async () => {
+  const context = await setup({
+    inflightMax: 8,
+    inflightPerSubscriptionMax: 4,
+    requestTimeoutMs: 10_000,
+  });
+  await hook(context, "dead-a");
+  await hook(context, "dead-b");
+  const ten = Array.from({ length: 10 }, (_, index) => ({ body: `${index}` }));
+  await context.topics.publish("t", ten);
+  context.worker.start();
+  await tick(context);
+  const calls = context.endpoint.calls;
+  for (const call of calls) call.answer(503); // both fail: recorded in the replicated state
+  await tick(context);
+  context.worker.stop(); // leadership moves; the next leader knows them only by that state
+  await hook(context, "live");
+  await context.topics.publish("t", [{ body: "x" }]);
+  context.worker.start();
+  await tick(context, 2_000);
+  const after = calls.slice(8);
+  const to = (url: string) => after.filter((call) => call.url === url).length;
+  assert.equal(to("http://dead-a.test/"), 1, "a failing endpoint holds one slot, not four");
+  assert.equal(to("http://dead-b.test/"), 1);
+  assert.equal(to("http://live.test/"), 1, "the healthy subscription got its push at once");
   context.worker.stop();
 });
