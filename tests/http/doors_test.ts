@@ -13,6 +13,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from "../../broker/http/sqs/_npm_test_deps.ts";
+import { sqsMessageId } from "../../broker/http/sqs/mod.ts";
 
 async function servedNode() {
   const dataDir = await Deno.makeTempDir({ prefix: "cmqd-doors-" });
@@ -73,7 +74,12 @@ Deno.test("a message sent through the CMQ door is received through v1 and the SQ
       new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 1 }),
     );
     assert.equal(received.Messages?.[0]?.Body, "o-1");
-    assert.equal(received.Messages?.[0]?.MessageId, sent.msgId, "one message, one id");
+    // One message, one id: the SQS door shows it in UUID form.
+    assert.equal(
+      received.Messages?.[0]?.MessageId,
+      sqsMessageId(sent.msgId),
+      "one message, one id",
+    );
     await sqs.send(
       new DeleteMessageCommand({ QueueUrl, ReceiptHandle: received.Messages![0].ReceiptHandle }),
     );

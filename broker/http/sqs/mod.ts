@@ -75,6 +75,7 @@ import { sendMessage, sendMessageBatch } from "./send_operations.ts";
 import { checkSignatureHeaders, checkSignedBody } from "./sigv4.ts";
 
 export { sqsContentType, SqsError, type SqsErrorCode, sqsErrorKinds } from "./errors.ts";
+export { sqsMessageId } from "./message_ids.ts";
 export type { MoveTaskTime } from "./move_task_runs.ts";
 export type { ReceiveAttemptLimits } from "./receive_attempts.ts";
 

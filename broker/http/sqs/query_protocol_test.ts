@@ -325,7 +325,7 @@ Deno.test("over HTTP: GET with the parameters in the query string, POST at a que
   assert.equal(sent.status, 200, sent.text);
   assert.match(
     sent.text,
-    /<SendMessageResponse xmlns="http:\/\/queue.amazonaws.com\/doc\/2012-11-05\/"><SendMessageResult><MessageId>\w+<\/MessageId><MD5OfMessageBody>[0-9a-f]{32}<\/MD5OfMessageBody><\/SendMessageResult><ResponseMetadata><RequestId>[\w-]+<\/RequestId><\/ResponseMetadata><\/SendMessageResponse>$/,
+    /<SendMessageResponse xmlns="http:\/\/queue.amazonaws.com\/doc\/2012-11-05\/"><SendMessageResult><MessageId>[\da-f]{8}-[\da-f]{4}-8000-8000-[\da-f]{12}<\/MessageId><MD5OfMessageBody>[0-9a-f]{32}<\/MD5OfMessageBody><\/SendMessageResult><ResponseMetadata><RequestId>[\w-]+<\/RequestId><\/ResponseMetadata><\/SendMessageResponse>$/,
   );
   const received = await fetch(
     `${door.endpoint}/000000000000/jobs?Action=ReceiveMessage&Version=2012-11-05`,

@@ -34,6 +34,7 @@ import {
 } from "./input.ts";
 import { md5OfBodies, md5OfMessageAttributes } from "./md5.ts";
 import { decodeMessageAttributes } from "./message_attributes.ts";
+import { sqsMessageId } from "./message_ids.ts";
 import type { QueueRef } from "./queue_names.ts";
 import { queueAttributeNames, unknownAttribute } from "./queue_attributes.ts";
 import { answerBytes, ReceiveAttempts, type RememberedReceive } from "./receive_attempts.ts";
@@ -72,7 +73,7 @@ function toSqsMessage(
   queue: QueueRef,
 ): JsonObject {
   const output: JsonObject = {
-    MessageId: message.id,
+    MessageId: sqsMessageId(message.id),
     ReceiptHandle: message.receiptHandle,
     MD5OfBody: bodyDigest,
     Body: message.body,

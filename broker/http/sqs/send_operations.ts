@@ -23,6 +23,7 @@ import {
 } from "./input.ts";
 import { md5OfBodies, md5OfBody, md5OfMessageAttributes, type SqsAttributeValue } from "./md5.ts";
 import { encodeMessageAttributes } from "./message_attributes.ts";
+import { sqsMessageId } from "./message_ids.ts";
 import type { QueueRef } from "./queue_names.ts";
 
 function notForStandardQueues(member: string, value: string): SqsError {
@@ -141,7 +142,7 @@ function sentOutput(
   batchId?: string,
 ): JsonObject {
   const output: JsonObject = batchId === undefined ? {} : { Id: batchId };
-  output.MessageId = sent.id;
+  output.MessageId = sqsMessageId(sent.id);
   output.MD5OfMessageBody = bodyDigest;
   if (prepared.md5OfAttributes !== undefined) {
     output.MD5OfMessageAttributes = prepared.md5OfAttributes;
