@@ -327,6 +327,8 @@ export interface StoredMessage {
   /** UTF-8 bytes of the body (a view into the payload). */
   bodyBytes: Uint8Array;
   groupId?: string;
+  /** The id the send deduplicated by (FIFO sends through the SQS door always have one). */
+  dedupId?: string;
   attributes?: Record<string, string>;
 }
 
@@ -355,6 +357,7 @@ export class SentMessageReader {
       bodyBytes: this.#payload.subarray(record.bodyAt, record.bodyAt + record.bodyBytes),
     };
     if (record.groupId !== undefined) message.groupId = record.groupId;
+    if (record.dedupId !== undefined) message.dedupId = record.dedupId;
     if (record.attributes !== undefined) message.attributes = record.attributes;
     return message;
   }

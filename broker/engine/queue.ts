@@ -70,6 +70,8 @@ export interface Delivery {
   receiveCount: number;
   visibleAt: number;
   receiptHandle: string;
+  /** The queue it was moved from (dead-lettered, redriven), if it was moved in. */
+  origin?: string;
 }
 
 /** A per-handle failure, by position in the request. */
@@ -262,7 +264,7 @@ export class QueueState extends QueueStore {
     this.fifo?.onDeliver(sequence);
     const locator = this.runs.locate(sequence);
     const meta = this.meta;
-    return {
+    const delivery: Delivery = {
       sequence,
       id: this.idOf(sequence),
       logIndex: locator.logIndex,
@@ -282,6 +284,9 @@ export class QueueState extends QueueStore {
         }),
       }),
     };
+    const origin = this.foreign.get(sequence)?.origin;
+    if (origin !== undefined) delivery.origin = origin;
+    return delivery;
   }
 
   /** The sequence a handle names if it is the current delivery, else the failure. */

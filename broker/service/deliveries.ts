@@ -15,6 +15,31 @@ import {
 import type { ReceivedMessage } from "../../sdk/protocol.ts";
 
 /**
+ * What a received message carries that the native answer does not show (its contract has no
+ * field for them), for a door that answers them: the id its send deduplicated by, and the queue
+ * it was moved from (dead-lettered or redriven).
+ */
+export interface MessageProvenance {
+  dedupId?: string;
+  origin?: string;
+}
+
+const provenances = new WeakMap<ReceivedMessage, MessageProvenance>();
+
+/**
+ * The provenance of a message `readMessages` made (undefined: no dedup id, never moved). Kept
+ * beside the message, not on it, so that the JSON of a native answer stays as its contract says.
+ *
+ * @example
+ * ```ts
+ * const dedupId = provenanceOf(response.messages[0])?.dedupId;
+ * ```
+ */
+export function provenanceOf(message: ReceivedMessage): MessageProvenance | undefined {
+  return provenances.get(message);
+}
+
+/**
  * Bodies of a receive's deliveries; an entry (a send batch, or a publish whose copy the queue
  * got) is read (and CRC-checked) once, as a view (no copy): everything is decoded from it
  * before the next read of the log, all in this call.
@@ -46,6 +71,12 @@ export function readMessages(log: LogReader, deliveries: Delivery[]): ReceivedMe
     };
     if (sent.groupId !== undefined) message.groupId = sent.groupId;
     if (sent.attributes !== undefined) message.attributes = sent.attributes;
+    if (sent.dedupId !== undefined || delivery.origin !== undefined) {
+      const provenance: MessageProvenance = {};
+      if (sent.dedupId !== undefined) provenance.dedupId = sent.dedupId;
+      if (delivery.origin !== undefined) provenance.origin = delivery.origin;
+      provenances.set(message, provenance);
+    }
     return message;
   });
 }

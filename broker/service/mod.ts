@@ -11,6 +11,7 @@
  */
 export { EngineService, type EngineServiceOptions } from "./service.ts";
 export { asBrokerError } from "./replica_errors.ts";
+export { type MessageProvenance, provenanceOf } from "./deliveries.ts";
 export { refuseReservedKey, reservedKey, reservedKeyRule } from "./reserved_keys.ts";
 export { EngineTopicService, type EngineTopicServiceOptions } from "./topic_service.ts";
 export type {

@@ -11,6 +11,7 @@ export {
   listLimits,
   messageLimits,
   namePattern,
+  provenanceOf,
   queueLimits,
   reservedKey,
   reservedKeyRule,

@@ -125,6 +125,11 @@ export class QueueAddresses {
     return `${url.protocol}//${host}`;
   }
 
+  /** The account every queue URL and ARN names (SenderId of every message). */
+  get accountId(): string {
+    return this.#accountId;
+  }
+
   /** The URL of a queue. */
   url(queue: { name: string; fifo: boolean }): string {
     return `${this.#origin}/${this.#accountId}/${sqsNameOf(queue)}`;

@@ -5,13 +5,16 @@
  */
 import assert from "node:assert/strict";
 import {
+  ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
 } from "./_npm_test_deps.ts";
 import { queryClientOf } from "./_query_client.ts";
 import { adminKey, startDoor } from "./_test_server.ts";
+import { createHash } from "node:crypto";
 
 /** RFC 9562's layout with version 8 and variant 10, what strict UUID validators check. */
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -53,5 +56,127 @@ Deno.test("MessageIds are UUIDs, one per message in every answer (JSON and query
     ]),
   );
   assert.deepEqual(["a", "b", "c", "d"].map((body) => byBody.get(body)), sentIds);
+  assert.deepEqual(door.errors, []);
+});
+
+/** The system attributes the door answers for `All` on any queue (what the values look like). */
+const common = {
+  SenderId: /^000000000000$/,
+  SentTimestamp: /^\d{13}$/,
+  ApproximateReceiveCount: /^1$/,
+  ApproximateFirstReceiveTimestamp: /^\d{13}$/,
+};
+
+function assertAttributes(
+  attributes: Record<string, string> | undefined,
+  expected: Record<string, RegExp | string>,
+) {
+  assert.deepEqual(Object.keys(attributes ?? {}).sort(), Object.keys(expected).sort());
+  for (const [name, value] of Object.entries(expected)) {
+    if (typeof value === "string") assert.equal(attributes![name], value, name);
+    else assert.match(attributes![name], value, name);
+  }
+}
+
+Deno.test("a FIFO receive answers MessageDeduplicationId, MessageGroupId, SequenceNumber, SenderId (JSON and query)", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "orders.fifo", { FifoQueue: "true" });
+  const explicit = await door.client.send(
+    new SendMessageCommand({
+      QueueUrl,
+      MessageBody: "order 1",
+      MessageGroupId: "customer-1",
+      MessageDeduplicationId: "order-1",
+    }),
+  );
+  const byContent = await door.client.send(
+    new SendMessageCommand({ QueueUrl, MessageBody: "order 2", MessageGroupId: "customer-2" }),
+  );
+  const received = await door.client.send(
+    new ReceiveMessageCommand({
+      QueueUrl,
+      MaxNumberOfMessages: 10,
+      MessageSystemAttributeNames: ["All"],
+      VisibilityTimeout: 0,
+    }),
+  );
+  const [first, second] = received.Messages!;
+  assertAttributes(first.Attributes, {
+    ...common,
+    MessageGroupId: "customer-1",
+    MessageDeduplicationId: "order-1",
+    SequenceNumber: explicit.SequenceNumber!,
+  });
+  const sha256 = createHash("sha256").update("order 2").digest("hex");
+  assertAttributes(second.Attributes, {
+    ...common,
+    MessageGroupId: "customer-2",
+    MessageDeduplicationId: sha256,
+    SequenceNumber: byContent.SequenceNumber!,
+  });
+  // Each name alone answers that one; the older AttributeNames (the query protocol's) too.
+  const query = queryClientOf(door.endpoint, adminKey);
+  for (const name of ["MessageDeduplicationId", "SenderId"] as const) {
+    const viaJson = await door.client.send(
+      new ReceiveMessageCommand({ QueueUrl, MessageSystemAttributeNames: [name] }),
+    );
+    const viaQuery = await query.receiveMessage({ QueueUrl, AttributeNames: [name] }).promise();
+    for (const [message] of [viaJson.Messages!, viaQuery.Messages!]) {
+      assert.deepEqual(Object.keys(message.Attributes!), [name]);
+      await door.client.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl,
+          ReceiptHandle: message.ReceiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
+    }
+    assert.equal(viaJson.Messages![0].Attributes![name], first.Attributes![name]);
+  }
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("a standard receive of All answers SenderId and the timestamps, no FIFO attribute", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "plain");
+  await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "x" }));
+  const query = queryClientOf(door.endpoint, adminKey);
+  const { Messages } = await query.receiveMessage({ QueueUrl, AttributeNames: ["All"] })
+    .promise();
+  assertAttributes(Messages![0].Attributes, common);
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("a dead-lettered message answers DeadLetterQueueSourceArn, its source queue's ARN", async () => {
+  await using door = startDoor();
+  const deadUrl = await createQueue(door, "dead");
+  const { Attributes: dead } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl: deadUrl, AttributeNames: ["QueueArn"] }),
+  );
+  const RedrivePolicy = JSON.stringify({ deadLetterTargetArn: dead!.QueueArn, maxReceiveCount: 1 });
+  const QueueUrl = await createQueue(door, "work", { RedrivePolicy });
+  const { Attributes: work } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "poison" }));
+  const asked = { MessageSystemAttributeNames: ["All" as const], VisibilityTimeout: 0 };
+  const [fresh] = (await door.client.send(new ReceiveMessageCommand({ QueueUrl, ...asked })))
+    .Messages!;
+  assert.equal(fresh.Attributes!.DeadLetterQueueSourceArn, undefined, "not dead-lettered yet");
+  assert.equal(
+    (await door.client.send(new ReceiveMessageCommand({ QueueUrl }))).Messages,
+    undefined,
+  );
+  const [moved] = (await door.client.send(
+    new ReceiveMessageCommand({ QueueUrl: deadUrl, ...asked }),
+  )).Messages!;
+  assert.equal(moved.Body, "poison");
+  assert.equal(moved.Attributes!.DeadLetterQueueSourceArn, work!.QueueArn);
+  const query = queryClientOf(door.endpoint, adminKey);
+  const [again] = (await query.receiveMessage({
+    QueueUrl: deadUrl,
+    AttributeNames: ["DeadLetterQueueSourceArn"],
+  }).promise()).Messages!;
+  assert.deepEqual(again.Attributes, { DeadLetterQueueSourceArn: work!.QueueArn });
   assert.deepEqual(door.errors, []);
 });

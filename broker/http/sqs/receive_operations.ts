@@ -3,10 +3,11 @@
  *
  * Receive maps MaxNumberOfMessages (1–10) → `maxMessages`, VisibilityTimeout →
  * `visibilityTimeoutSeconds` (1–43200), WaitTimeSeconds → `waitSeconds` (absent: the queue's ReceiveMessageWaitTimeSeconds). The
- * system attributes a receive can return are SentTimestamp, ApproximateReceiveCount,
- * ApproximateFirstReceiveTimestamp, MessageGroupId and (FIFO) SequenceNumber; SenderId,
- * MessageDeduplicationId, AWSTraceHeader and DeadLetterQueueSourceArn are not kept by cmqd and
- * never returned.
+ * system attributes a receive can return are SenderId (the account: cmqd does not record the
+ * sending key), SentTimestamp, ApproximateReceiveCount, ApproximateFirstReceiveTimestamp,
+ * MessageGroupId, (FIFO) MessageDeduplicationId and SequenceNumber, and DeadLetterQueueSourceArn
+ * (a message moved in from another queue); AWSTraceHeader is not kept by cmqd and never
+ * returned.
  *
  * ReceiveRequestAttemptId (1–128 alphanumerics and punctuation, checked on any queue) is heeded
  * on FIFO queues only, as in SQS: a retry with the id of a receive answered in the last five
@@ -21,7 +22,12 @@
  *
  * @module
  */
-import { type HandleFailure, messageLimits, type ReceivedMessage } from "./broker_deps.ts";
+import {
+  type HandleFailure,
+  messageLimits,
+  provenanceOf,
+  type ReceivedMessage,
+} from "./broker_deps.ts";
 import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
 import { authorize, messageQueue, type OperationContext } from "./context.ts";
 import { inBatchTerms, invalidValue, sqsCodeOf, SqsError } from "./errors.ts";
@@ -35,7 +41,7 @@ import {
 import { md5OfBodies, md5OfMessageAttributes } from "./md5.ts";
 import { decodeMessageAttributes } from "./message_attributes.ts";
 import { sqsMessageId } from "./message_ids.ts";
-import type { QueueRef } from "./queue_names.ts";
+import type { QueueAddresses, QueueRef } from "./queue_names.ts";
 import { queueAttributeNames, unknownAttribute } from "./queue_attributes.ts";
 import { answerBytes, ReceiveAttempts, type RememberedReceive } from "./receive_attempts.ts";
 import { sequenceNumberOf } from "./send_operations.ts";
@@ -48,16 +54,28 @@ function systemAttributes(
   message: ReceivedMessage,
   requested: ReadonlySet<string>,
   queue: QueueRef,
+  addresses: QueueAddresses,
 ): Record<string, string> | undefined {
   // The common receive asks for none: no values to format per message.
   if (requested.size === 0) return undefined;
   const all = requested.has("All");
+  const provenance = provenanceOf(message);
+  const origin = provenance?.origin;
   const values: Record<string, string | undefined> = {
+    // cmqd does not record which key sent a message: the account, as SQS names a root sender.
+    SenderId: addresses.accountId,
     SentTimestamp: String(message.enqueuedAt),
     ApproximateReceiveCount: String(message.receiveCount),
     ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt),
     MessageGroupId: message.groupId,
+    // As SQS, FIFO queues only (a native send may give a standard queue's message one).
+    MessageDeduplicationId: queue.fifo ? provenance?.dedupId : undefined,
     SequenceNumber: queue.fifo ? sequenceNumberOf(message.sequence) : undefined,
+    // Moved queues are of one kind (a dead-letter target or redrive destination is refused
+    // otherwise): the origin's ARN has this queue's suffix.
+    DeadLetterQueueSourceArn: origin === undefined
+      ? undefined
+      : addresses.arn({ name: origin, fifo: queue.fifo }),
   };
   const answer: Record<string, string> = {};
   for (const [name, value] of Object.entries(values)) {
@@ -71,6 +89,7 @@ function toSqsMessage(
   bodyDigest: string,
   requested: { system: ReadonlySet<string>; attributes: readonly string[] },
   queue: QueueRef,
+  addresses: QueueAddresses,
 ): JsonObject {
   const output: JsonObject = {
     MessageId: sqsMessageId(message.id),
@@ -78,7 +97,7 @@ function toSqsMessage(
     MD5OfBody: bodyDigest,
     Body: message.body,
   };
-  const system = systemAttributes(message, requested.system, queue);
+  const system = systemAttributes(message, requested.system, queue, addresses);
   if (system !== undefined) output.Attributes = system;
   if (requested.attributes.length === 0) return output; // none asked for: none answered
   const attributes = decodeMessageAttributes(message.attributes, requested.attributes);
@@ -218,7 +237,7 @@ async function receiveNew(
   const digests = md5OfBodies(result.messages.map((message) => message.body));
   const answer = {
     Messages: result.messages.map((message, index) =>
-      toSqsMessage(message, digests[index], request, queue)
+      toSqsMessage(message, digests[index], request, queue, context.addresses)
     ),
   };
   received?.(answer, result.messages);
