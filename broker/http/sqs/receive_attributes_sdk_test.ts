@@ -1,10 +1,11 @@
 /**
  * What a receive returns about each message, through the real SDKs (`@aws-sdk/client-sqs` for
  * the JSON protocol, `aws-sdk` v2 for the query protocol): MessageIds and the message system
- * attributes.
+ * attributes; and the limits of what a receive, a send and a visibility change take.
  */
 import assert from "node:assert/strict";
 import {
+  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -13,7 +14,7 @@ import {
   SendMessageCommand,
 } from "./_npm_test_deps.ts";
 import { queryClientOf } from "./_query_client.ts";
-import { adminKey, startDoor } from "./_test_server.ts";
+import { adminKey, rejectsWith, startDoor } from "./_test_server.ts";
 import { createHash } from "node:crypto";
 
 /** RFC 9562's layout with version 8 and variant 10, what strict UUID validators check. */
@@ -178,5 +179,63 @@ Deno.test("a dead-lettered message answers DeadLetterQueueSourceArn, its source 
     AttributeNames: ["DeadLetterQueueSourceArn"],
   }).promise()).Messages!;
   assert.deepEqual(again.Attributes, { DeadLetterQueueSourceArn: work!.QueueArn });
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("out-of-range receive, send and visibility values are InvalidParameterValue naming them", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "limits", { MaximumMessageSize: "1024" });
+  const refused = async (promise: Promise<unknown>, member: string, value: number | string) => {
+    await rejectsWith(promise, {
+      name: "InvalidParameterValue",
+      status: 400,
+      message: new RegExp(`^(Value ${value} for parameter ${member} is invalid|${member}: )`),
+    });
+  };
+  const receive = (input: Record<string, number>) =>
+    door.client.send(new ReceiveMessageCommand({ QueueUrl, ...input }));
+  await refused(receive({ MaxNumberOfMessages: 0 }), "MaxNumberOfMessages", 0);
+  await refused(receive({ MaxNumberOfMessages: 11 }), "MaxNumberOfMessages", 11);
+  await refused(receive({ VisibilityTimeout: 43201 }), "VisibilityTimeout", 43201);
+  await refused(receive({ VisibilityTimeout: -1 }), "VisibilityTimeout", -1);
+  await refused(receive({ WaitTimeSeconds: 31 }), "WaitTimeSeconds", 31);
+  const send = (input: Record<string, unknown>) =>
+    door.client.send(new SendMessageCommand({ QueueUrl, MessageBody: "x", ...input }));
+  await refused(send({ DelaySeconds: 43201 }), "DelaySeconds", 43201);
+  await refused(send({ MessageBody: "x".repeat(1025) }), "MessageBody", 1025);
+  // Nothing of the refused requests was sent: the one message is the next one.
+  await send({ MessageBody: "kept" });
+  const [message] = (await receive({ WaitTimeSeconds: 0 })).Messages!;
+  assert.equal(message.Body, "kept");
+  const change = (VisibilityTimeout: number) =>
+    door.client.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl,
+        ReceiptHandle: message.ReceiptHandle,
+        VisibilityTimeout,
+      }),
+    );
+  await refused(change(43201), "VisibilityTimeout", 43201);
+  await refused(change(-1), "VisibilityTimeout", -1);
+  const batch = await door.client.send(
+    new ChangeMessageVisibilityBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: "long", ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 43201 },
+        { Id: "ok", ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 43200 },
+      ],
+    }),
+  );
+  assert.deepEqual(batch.Successful, [{ Id: "ok" }]);
+  assert.deepEqual(batch.Failed!.map((entry) => [entry.Id, entry.Code]), [
+    ["long", "InvalidParameterValue"],
+  ]);
+  // The query protocol answers the same code.
+  const query = queryClientOf(door.endpoint, adminKey);
+  await assert.rejects(
+    query.receiveMessage({ QueueUrl, MaxNumberOfMessages: 11 }).promise(),
+    (error: { code: string; statusCode: number }) =>
+      error.code === "InvalidParameterValue" && error.statusCode === 400,
+  );
   assert.deepEqual(door.errors, []);
 });
