@@ -15,6 +15,7 @@ import {
 } from "./_npm_test_deps.ts";
 import { queryClientOf } from "./_query_client.ts";
 import { adminKey, rejectsWith, startDoor } from "./_test_server.ts";
+import { provenanceOf } from "./broker_deps.ts";
 import { createHash } from "node:crypto";
 
 /** RFC 9562's layout with version 8 and variant 10, what strict UUID validators check. */
@@ -238,4 +239,30 @@ Deno.test("out-of-range receive, send and visibility values are InvalidParameter
       error.code === "InvalidParameterValue" && error.statusCode === 400,
   );
   assert.deepEqual(door.errors, []);
+});
+
+Deno.test("the service's native receive keeps its contract's fields: the dedup id stays out of its JSON", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "native.fifo", { FifoQueue: "true" });
+  await door.client.send(
+    new SendMessageCommand({
+      QueueUrl,
+      MessageBody: "x",
+      MessageGroupId: "g",
+      MessageDeduplicationId: "d-1",
+    }),
+  );
+  const [message] = (await door.broker.receiveMessages("native", {})).messages;
+  assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(message))).sort(), [
+    "body",
+    "enqueuedAt",
+    "firstReceivedAt",
+    "groupId",
+    "id",
+    "receiptHandle",
+    "receiveCount",
+    "sequence",
+    "visibleAt",
+  ]);
+  assert.equal(provenanceOf(message)?.dedupId, "d-1");
 });
