@@ -33,10 +33,14 @@
  * how group commit happens: proposals arriving during one write become the next single write,
  * and one append message per follower carries them all.
  *
- * A leader may send its messages before step 1 (the parallel write of dissertation §10.2.1):
- * its own vote towards commit counts only after `advance()` reports its entries durable, so
- * commit still means "durable on a majority", and nothing a leader sends vouches for its own
- * disk. A one-voter group therefore commits an entry one Ready after it is persisted.
+ * A Ready marked `sendFirst` may have its messages sent before step 1 (a leader's parallel
+ * write, dissertation §10.2.1): its own vote towards commit counts only after `advance()`
+ * reports its entries durable, so commit still means "durable on a majority", and nothing a
+ * leader sends vouches for its own disk. A one-voter group therefore commits an entry one Ready
+ * after it is persisted. The mark needs the node to have led, in the same term with the same
+ * vote, when the previous Ready was taken: a leader deposed and re-elected between two Readies
+ * (one voter can do that alone) must persist its new term and vote before its appends leave,
+ * though its role looks unchanged. Without the mark, send only after step 1.
  *
  * While a Ready is outstanding, `takeCommittedEntries(durableIndex)` hands out entries that
  * became committed since it was taken (a follower's ack during the leader's fsync), up to what

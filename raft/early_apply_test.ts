@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { MemoryLogStorage } from "./log_storage.ts";
+import { RaftNode } from "./node.ts";
+import { createPrng } from "./prng.ts";
 import { SimCluster } from "./testing/mod.ts";
-import { MessageType, prevIndex } from "./types.ts";
+import { type LogIndex, MessageType, nodeId, prevIndex, type Term } from "./types.ts";
 
 const decoder = new TextDecoder();
 
@@ -55,4 +58,53 @@ Deno.test("a leader that sent before persisting counts its own entry only after 
   cluster.node(leader).storage.saveReady(ready);
   raft.advance(ready); // the leader's own write is durable now
   assert.equal(raft.status().commit, index);
+});
+
+Deno.test("a leader re-elected while its Ready was out persists its new term and vote before sending", () => {
+  const [n1, n2, n9] = [nodeId("n1"), nodeId("n2"), nodeId("n9")];
+  const storage = new MemoryLogStorage({ config: { voters: [n1], learners: [n2] } });
+  const node = new RaftNode({ id: n1, storage, prng: createPrng(1) });
+  node.campaign();
+  while (node.hasReady()) {
+    const ready = node.ready();
+    storage.saveReady(ready);
+    node.advance(ready);
+  }
+  assert.equal(node.status().role, "leader");
+  node.propose(new TextEncoder().encode("x"));
+  const steady = node.ready();
+  assert.equal(steady.sendFirst, true, "a leader that stays leader may send before its write");
+  // While that write is out, a leader of term 5 the node does not know deposes it (an old
+  // member's, say), and it wins term 6 alone: all before the write finishes.
+  node.step({
+    type: MessageType.App,
+    from: n9,
+    to: n1,
+    term: 5 as Term,
+    logTerm: 0 as Term,
+    index: 0 as LogIndex,
+    entries: [],
+    commit: 0 as LogIndex,
+    reject: false,
+    rejectHint: 0 as LogIndex,
+    context: "",
+  });
+  for (let tick = 0; tick < 100 && node.status().role !== "leader"; tick++) node.tick();
+  assert.equal(node.status().role, "leader");
+  assert.equal(node.status().term, 6);
+  storage.saveReady(steady);
+  node.advance(steady);
+  const next = node.ready();
+  // The role alone does not show it: leader then, leader now.
+  assert.equal(next.softState, undefined);
+  assert.deepEqual(next.hardState, { term: 6, vote: "n1", commit: next.hardState?.commit });
+  assert.ok(next.messages.some((m) => m.type === MessageType.App && m.to === n2 && m.term === 6));
+  // Its appends to the learner vouch for term 6 and this vote: sent before they are durable, a
+  // crash would bring the node back in term 1, free to lead term 6 again with other entries at
+  // the same indexes, which the learner would then take for matching ones.
+  assert.equal(next.sendFirst, undefined, "persist first");
+  storage.saveReady(next);
+  node.advance(next);
+  node.propose(new TextEncoder().encode("y"));
+  assert.equal(node.ready().sendFirst, true, "from the next Ready on, the new term is durable");
 });

@@ -389,8 +389,17 @@ export class RaftNode {
     if (snapshot !== null) ready.snapshot = snapshot;
     else if (log.needsTruncation()) ready.truncateFrom = entries[0].index;
     const soft = this.#softState();
-    if (!sameSoft(soft, this.#previousSoft)) ready.softState = this.#previousSoft = soft;
     const hard = this.#hardState();
+    // The parallel write (doc.ts) only for a leader that led, in this term with this vote, when
+    // the previous Ready was taken: then nothing here vouches for state not yet durable. The
+    // role alone can't tell: a leader deposed and re-elected (alone) between two Readies
+    // reports no soft state change, but a new term and vote to persist before its appends go.
+    if (
+      soft.role === "leader" && this.#previousSoft.role === "leader" &&
+      hard.term === this.#previousHard.term && hard.vote === this.#previousHard.vote &&
+      snapshot === null && ready.truncateFrom === undefined
+    ) ready.sendFirst = true;
+    if (!sameSoft(soft, this.#previousSoft)) ready.softState = this.#previousSoft = soft;
     if (!sameHard(hard, this.#previousHard)) ready.hardState = this.#previousHard = hard;
     this.#outstanding = ready;
     return ready;

@@ -297,6 +297,12 @@ export interface Ready {
   readStates: ReadState[];
   /** Present when the role or leader changed since the previous Ready. */
   softState?: SoftState;
+  /**
+   * Set when `messages` may be sent before the rest is persisted (a leader's parallel write,
+   * see `doc.ts`): the node led, in this term and with this vote, when the previous Ready was
+   * taken and still does, and nothing here is a snapshot or a truncation. Unset: persist first.
+   */
+  sendFirst?: true;
 }
 
 /** A source of uniform numbers in [0, 1); inject a seeded one for determinism. */

@@ -506,11 +506,9 @@ export class RaftReplica implements Proposer, LogReader {
     // writes and fsyncs then run alongside its own instead of after it, which takes one fsync
     // (and a Ready turn) off every replicated write's latency. Safe because the core counts the
     // leader's own log toward a commit only once advance() says it is durable, and nothing a
-    // leader sends vouches for its own disk. Acks and votes do: followers and candidates send
-    // only after persisting.
-    const sendFirst = this.#role === "leader" &&
-      (ready.softState?.role ?? "leader") === "leader" && ready.snapshot === undefined &&
-      ready.truncateFrom === undefined;
+    // leader sends vouches for its own disk. Acks, votes and a new term do: the core marks
+    // only a Ready whose messages vouch for none of them (`sendFirst`; see raft's doc.ts).
+    const sendFirst = ready.sendFirst === true && this.#role === "leader";
     if (sendFirst) {
       this.#writer.stamp(ready.entries); // entries Raft made itself leave with their timestamp
       this.#transport.send(ready.messages);
