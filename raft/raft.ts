@@ -80,6 +80,8 @@ export class Raft {
   votes = new Map<NodeId, boolean>();
   progress = new Map<NodeId, Progress>();
   leadTransferee: NodeId | null = null;
+  /** Leader: ticks since the transfer to `leadTransferee` started (abandoned at electionTicks). */
+  transferElapsed = 0;
   /** False while the application distrusts its own log: no campaigns, no votes granted. */
   canCampaign = true;
   /**
@@ -195,6 +197,7 @@ export class Raft {
     this.votes.clear();
     this.progress.clear();
     this.leadTransferee = null;
+    this.transferElapsed = 0;
     this.readOnly.clear();
     this.readsAwaitingCommit = [];
     this.uncommitted = [];
@@ -328,14 +331,17 @@ export class Raft {
   #tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    // A transfer that did not finish within an election timeout is abandoned. Its clock is its
+    // own: transfers started one after another must not postpone check-quorum's rounds.
+    if (this.leadTransferee !== null && ++this.transferElapsed >= this.settings.electionTicks) {
+      this.leadTransferee = null;
+    }
     if (this.electionElapsed >= this.settings.electionTicks) {
       this.electionElapsed = 0;
       if (this.settings.checkQuorum && !this.#quorumActive()) {
         this.becomeFollower(this.term, null);
         return;
       }
-      // A transfer that did not finish within an election timeout is abandoned.
-      this.leadTransferee = null;
     }
     if (this.heartbeatElapsed >= this.settings.heartbeatTicks) {
       this.heartbeatElapsed = 0;

@@ -57,7 +57,7 @@ export function stepLeader(raft: Raft, message: Message): void {
  */
 export function startTransfer(raft: Raft, to: NodeId): void {
   raft.leadTransferee = to;
-  raft.electionElapsed = 0;
+  raft.transferElapsed = 0;
   const progress = raft.progress.get(to)!;
   if (progress.match === raft.log.lastIndex()) {
     raft.send({ type: MessageType.TimeoutNow, to });

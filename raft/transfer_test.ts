@@ -70,3 +70,35 @@ Deno.test("transfer targets must be voters and only a leader can transfer", () =
   assert.throws(() => cluster.raft("n1").transferLeadership(nodeId("n3")), InvalidRequestError);
   assert.throws(() => cluster.raft("n2").transferLeadership(nodeId("n1")), NotLeaderError);
 });
+
+Deno.test("transfer requests do not keep a leader that lost its quorum from stepping down", () => {
+  const cluster = new SimCluster({ seed: 6 });
+  const [n1, n2, n3] = cluster.ids;
+  cluster.electLeader("n1");
+  cluster.network.isolate(n1, cluster.ids);
+  // An operator's removal of n1 retried against it every few ticks: each retry hands over to
+  // the next voter (as the member API does), and none can arrive.
+  for (let tick = 0; tick < 60 && cluster.raft("n1").status().role === "leader"; tick++) {
+    if (tick % 5 === 0) cluster.raft("n1").transferLeadership(tick % 10 === 0 ? n2 : n3);
+    cluster.tickAll();
+    cluster.stabilize();
+  }
+  assert.equal(cluster.raft("n1").status().role, "follower", "check-quorum still ran");
+  assert.notEqual(cluster.waitForLeader(), "n1");
+});
+
+Deno.test("a transfer is abandoned an election timeout after it started, whatever check-quorum's phase", () => {
+  const cluster = new SimCluster({ seed: 7 });
+  cluster.electLeader("n1");
+  cluster.network.isolate(cluster.node("n2").id, cluster.ids);
+  for (let tick = 0; tick < 7; tick++) cluster.tickAll(); // mid-way through a check-quorum round
+  cluster.stabilize();
+  cluster.raft("n1").transferLeadership(nodeId("n2"));
+  for (let tick = 0; tick < 9; tick++) cluster.tickAll();
+  cluster.stabilize();
+  assert.equal(cluster.raft("n1").status().leadTransferee, "n2", "not before its timeout");
+  cluster.tickAll();
+  cluster.stabilize();
+  assert.equal(cluster.raft("n1").status().leadTransferee, null);
+  assert.equal(cluster.leader(), "n1");
+});
