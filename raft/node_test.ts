@@ -185,3 +185,28 @@ Deno.test("a restarted node resumes from its persisted hard state and log", () =
   assert.equal(status.lastIndex, 2);
   assert.deepEqual(restarted.ready().committedEntries.map((e) => e.index), [1]);
 });
+
+Deno.test("a candidate's vote requests come in the Ready that persists its term and own vote", () => {
+  const storage = new MemoryLogStorage({ config });
+  const node = new RaftNode({ id: n1, storage, prng: createPrng(1), preVote: false });
+  node.campaign();
+  const ready = node.ready();
+  assert.deepEqual(ready.hardState, { term: 1, vote: "n1", commit: 0 });
+  assert.deepEqual(ready.messages.map((m) => [m.type, m.to, m.term]), [
+    [MessageType.Vote, n2, 1],
+    [MessageType.Vote, n3, 1],
+  ]);
+  assert.equal(ready.sendFirst, undefined, "sent only once the vote is durable");
+  storage.saveReady(ready);
+  node.advance(ready);
+  // Elected: the first leader Ready (its no-op) still goes out after its write...
+  node.step(message({ type: MessageType.VoteResp, from: n2, to: n1 }));
+  const elected = node.ready();
+  assert.equal(elected.softState?.role, "leader");
+  assert.equal(elected.sendFirst, undefined);
+  storage.saveReady(elected);
+  node.advance(elected);
+  // ...and from then on, in the same term, appends may leave before the write.
+  node.propose(new TextEncoder().encode("x"));
+  assert.equal(node.ready().sendFirst, true);
+});

@@ -299,3 +299,71 @@ Deno.test("a follower whose log is longer but of an older term is cut back to th
   assert.equal(storage.term(nextIndex(last)), undefined);
   cluster.checkSafety();
 });
+
+Deno.test("fast back-off finds where random divergent logs meet in a few rejections", () => {
+  const encoder = new TextEncoder();
+  for (let seed = 1; seed <= 40; seed++) {
+    const prng = createPrng(seed);
+    const pick = (count: number) => Math.floor(prng.next() * count);
+    // A shared committed prefix, then suffixes in disjoint terms (the follower's odd, the
+    // leader's even, interleaved, all above the prefix), the leader's last term the higher.
+    const prefixLength = 1 + pick(5);
+    const suffix = (length: number, parity: number, label: string) => {
+      let term = 10 + parity;
+      return Array.from({ length }, (_, position) => {
+        if (pick(3) === 0) term += 2;
+        return { term, text: `${label}${position}` };
+      });
+    };
+    const followerSuffix = suffix(pick(12), 1, "f");
+    const leaderSuffix = suffix(1 + pick(12), 0, "l");
+    const leaderLast = leaderSuffix.at(-1)!.term;
+    const followerLast = followerSuffix.at(-1)?.term ?? 0;
+    if (leaderLast < followerLast) leaderSuffix.push({ term: followerLast + 1, text: "top" });
+    const prefix = Array.from({ length: prefixLength }, (_, position) => ({
+      term: 1 + Math.floor(position / 2),
+      text: `c${position}`,
+    }));
+    const cluster = new SimCluster({ seed, node: { checkQuorum: false } });
+    const [, n2, n3] = cluster.ids;
+    const logs: Record<string, { term: number; text: string }[]> = {
+      n1: [...prefix, ...leaderSuffix],
+      n2: [...prefix, ...followerSuffix],
+      n3: [],
+    };
+    for (const name of cluster.ids) {
+      cluster.crash(name);
+      const storage = cluster.node(name).storage;
+      const entries = logs[name].map((item, position) => ({
+        index: (position + 1) as LogIndex,
+        term: item.term as Term,
+        type: 16,
+        data: encoder.encode(item.text),
+      }));
+      if (entries.length > 0) storage.append(entries);
+      const term = Math.max(0, ...logs[name].map((item) => item.term)) as Term;
+      const commit = (name === "n3" ? 0 : prefixLength) as LogIndex;
+      storage.setHardState({ term, vote: null, commit });
+      cluster.restart(name);
+    }
+    cluster.network.hold(n2);
+    cluster.electLeader("n1"); // with n3's vote
+    cluster.network.release(n2);
+    cluster.network.clearLog();
+    settle(cluster, 3);
+    const rejections = cluster.sentOfType(MessageType.AppResp)
+      .filter((m) => m.from === n2 && m.reject).length;
+    const terms = new Set([...followerSuffix, ...leaderSuffix].map((item) => item.term)).size;
+    assert.ok(rejections <= terms + 1, `seed ${seed}: ${rejections} rejections, ${terms} terms`);
+    const leaderLog = cluster.node("n1").storage;
+    const followerLog = cluster.node("n2").storage;
+    assert.equal(followerLog.lastIndex(), leaderLog.lastIndex(), `seed ${seed}`);
+    assert.deepEqual(
+      followerLog.entries(1 as LogIndex, nextIndex(leaderLog.lastIndex()), Infinity),
+      leaderLog.entries(1 as LogIndex, nextIndex(leaderLog.lastIndex()), Infinity),
+      `seed ${seed}: n2 holds the leader's log`,
+    );
+    assert.equal(cluster.node(n3).state.length, cluster.node("n1").state.length);
+    cluster.checkSafety();
+  }
+});
