@@ -40,7 +40,13 @@ function randomAction(cluster: SimCluster, prng: Prng, ids: string[]): void {
     const downCount = ids.filter((id) => cluster.node(id).raft === null).length;
     const id = pick();
     if (cluster.node(id).raft !== null && downCount < Math.floor((ids.length - 1) / 2) + 1) {
-      cluster.crash(id);
+      if (roll >= 0.77) {
+        // It dies during its next write (a vote, an election won, an append, an ack...): only
+        // what the Ready lets leave first (a leader's appends) is out, nothing is durable.
+        cluster.crashDuringWrite = id as NodeId;
+      } else {
+        cluster.crash(id);
+      }
     }
   } else if (roll < 0.85) {
     const id = pick();
@@ -85,6 +91,7 @@ function changeMembership(cluster: SimCluster, leader: string, ids: string[], id
 
 /** Heals everything and checks the group converges on one log that holds a final proposal. */
 function settle(cluster: SimCluster, ids: string[]): void {
+  cluster.crashDuringWrite = null;
   cluster.network.heal();
   cluster.network.faults = { dropRate: 0, duplicateRate: 0, reorder: false };
   for (const id of ids) if (cluster.node(id).raft === null) cluster.restart(id);

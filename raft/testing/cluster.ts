@@ -98,6 +98,11 @@ export class SimCluster {
   readonly #readFloors = new Map<string, number>();
   /** Called with every Ready before it is handled (to observe truncations, messages...). */
   onReady: ((id: NodeId, ready: Ready) => void) | null = null;
+  /**
+   * A node that crashes while writing its next Ready: what that Ready lets leave before its write
+   * (`sendFirst`, a leader's parallel write) is on the wire, none of the Ready is durable.
+   */
+  crashDuringWrite: NodeId | null = null;
 
   constructor(options: SimClusterOptions = {}) {
     const ids = (options.ids ?? ["n1", "n2", "n3"]).map(nodeId);
@@ -300,6 +305,12 @@ export class SimCluster {
 
   #handleReady(node: SimNode, ready: Ready): void {
     this.onReady?.(node.id, ready);
+    if (this.crashDuringWrite === node.id) {
+      this.crashDuringWrite = null;
+      if (ready.sendFirst === true) this.network.send(ready.messages);
+      this.crash(node.id);
+      return;
+    }
     const data = ready.snapshot === undefined ? undefined : node.sink.take(ready.snapshot.index);
     node.storage.saveReady(ready, data);
     if (ready.snapshot !== undefined) {
