@@ -367,3 +367,27 @@ Deno.test("fast back-off finds where random divergent logs meet in a few rejecti
     cluster.checkSafety();
   }
 });
+
+Deno.test("a follower whose whole window of appends was lost is caught up, not stalled", () => {
+  const cluster = new SimCluster({
+    seed: 33,
+    node: { inflightMessagesMax: 2, entriesPerMessageBytesMax: 1 },
+  });
+  const n3 = cluster.node("n3").id;
+  cluster.electLeader("n1");
+  assert.equal(cluster.raft("n1").status().progress["n3"].state, "replicate");
+  cluster.network.hold(n3);
+  for (let count = 0; count < 5; count++) cluster.propose("n1");
+  cluster.stabilize();
+  const window = cluster.raft("n1").status().progress["n3"];
+  assert.equal(window.inflight, 2, "the window is full");
+  cluster.network.clear(); // ...and every append in it is lost
+  cluster.network.release(n3);
+  settle(cluster, 4);
+  assert.deepEqual(cluster.node("n3").state, cluster.node("n1").state);
+  assert.equal(
+    cluster.raft("n1").status().progress["n3"].match,
+    cluster.raft("n1").status().lastIndex,
+  );
+  cluster.checkSafety();
+});
