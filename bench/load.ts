@@ -70,7 +70,8 @@ export async function runLoad(
   return results;
 }
 
-function usage(): string {
+/** The options and their defaults, as `--help` prints them. */
+export function usage(): string {
   const lines = Object.entries(defaultLoadOptions).map(([key, value]) =>
     `  --${key.replace(/[A-Z]/g, (letter) => "-" + letter.toLowerCase())} ${JSON.stringify(value)}`
   );

@@ -21,7 +21,13 @@
  * @module
  */
 
-import { type LoadOptions, type LoadResult, parseLoadArgs, runLoad } from "./load.ts";
+import {
+  type LoadOptions,
+  type LoadResult,
+  parseLoadArgs,
+  runLoad,
+  usage as loadUsage,
+} from "./load.ts";
 import { freePort, waitReady } from "./process_stats.ts";
 import { doorTable, runDoorComparison } from "./door_compare.ts";
 
@@ -213,9 +219,23 @@ async function runAgainst(
   return results;
 }
 
+const ownUsage = "usage: deno run -A bench/run_all.ts [--url URL] [--skip-noop] [--skip-broker] " +
+  '[--broker-args "..."] [--out file.jsonl] [--keep-data] [--doors] [--doors-only] ' +
+  "[load options]";
+
 async function main(): Promise<void> {
+  if (Deno.args.includes("--help")) {
+    console.log(`${ownUsage}\n${loadUsage()}`);
+    Deno.exit(0);
+  }
   const { own, load } = splitArgs(Deno.args);
-  const options = parseLoadArgs(load);
+  let options: LoadOptions;
+  try {
+    options = parseLoadArgs(load);
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : error}\n${ownUsage}`);
+    Deno.exit(2);
+  }
   const workDir = await Deno.makeTempDir({ prefix: "cmqd-bench-" });
   const started: Started[] = [];
   const emit = (result: LoadResult) => {

@@ -95,6 +95,8 @@ interface FlagSpec {
     | "nodeId"
     | "networks";
   help: string;
+  /** The default as `--help` says it, when not the value's JSON. */
+  defaultText?: string;
 }
 
 const flags: Record<string, FlagSpec> = {
@@ -103,7 +105,8 @@ const flags: Record<string, FlagSpec> = {
     key: "advertiseHost",
     env: "CMQD_ADVERTISE_HOST",
     kind: "string",
-    help: "name members and clients reach this node by (default: --host)",
+    help: "name members and clients reach this node by",
+    defaultText: "--host",
   },
   "--port": { key: "port", env: "CMQD_PORT", kind: "port", help: "client HTTP port (0 = any)" },
   "--data-dir": { key: "dataDir", env: "CMQD_DATA_DIR", kind: "string", help: "data directory" },
@@ -216,13 +219,20 @@ const defaults: NodeConfig = {
 /** What `--help` writes in the environment column of a flag without a variable. */
 export const flagOnly = "(flag only)";
 
+/** A flag's default for `--help`: its value as JSON, or in words (`none`, another flag). */
+function defaultHint(spec: FlagSpec): string {
+  const value = defaults[spec.key];
+  const text = spec.defaultText ?? (value === null ? "none" : JSON.stringify(value));
+  return ` (default ${text})`;
+}
+
 /** The `--help` text. */
 export const usage = [
   "usage: cmqd [flags]   (every flag also as an environment variable)",
   ...Object.entries(flags).map(([flag, spec]) =>
-    `  ${(flag + valueHint(spec)).padEnd(26)} ${
-      (spec.env ?? flagOnly).padEnd(23)
-    } ${spec.help} (default ${JSON.stringify(defaults[spec.key])})`
+    `  ${(flag + valueHint(spec)).padEnd(26)} ${(spec.env ?? flagOnly).padEnd(23)} ${spec.help}${
+      defaultHint(spec)
+    }`
   ),
   `  ${"".padEnd(26)} ${clusterKeyEnv.padEnd(23)} the cluster key itself (instead of a file)`,
   `  ${"--version".padEnd(26)} ${"".padEnd(23)} print the release and its format versions`,

@@ -73,7 +73,7 @@ Deno.test("the README's defaults are the ones applied when nothing is given", as
   const given = parseConfig([], {});
   // Defaults the table writes in words.
   const inWords: Record<string, (flag: string) => void> = {
-    none: (flag) => assert.ok(["null", "[]"].includes(program.get(flag)!.defaultJson), flag),
+    none: (flag) => assert.ok(["none", "[]"].includes(program.get(flag)!.defaultJson), flag),
     off: (flag) => assert.equal(program.get(flag)!.defaultJson, "false", flag),
     "port + 1": () => assert.equal(given.peerPort, given.port + 1),
     "--host": () => assert.equal(advertisedHostOf(given), given.host),

@@ -379,3 +379,11 @@ Deno.test("a data directory without a log is refused for --force-new-cluster, be
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("--help gives a flag without a default value as none, and --advertise-host's as --host", () => {
+  const line = (flag: string) => usage.split("\n").find((text) => text.startsWith(`  ${flag} `))!;
+  assert.match(line("--join"), /\(default none\)$/);
+  assert.match(line("--advertise-host"), /reach this node by \(default --host\)$/);
+  assert.match(line("--port"), /\(default 9876\)$/);
+  assert.doesNotMatch(usage, /default null|\(default: /);
+});

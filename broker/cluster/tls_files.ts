@@ -119,11 +119,12 @@ export function certificateExpiryWarning(certPem: string, nowMs: number): string
   }
   if (nowMs >= validTo) {
     const days = Math.floor((nowMs - validTo) / dayMs);
-    return `the certificate expired ${days} days ago (${at(validTo)}): clients will refuse it`;
+    const ago = days === 1 ? "1 day" : `${days} days`;
+    return `the certificate expired ${ago} ago (${at(validTo)}): clients will refuse it`;
   }
   const left = Math.floor((validTo - nowMs) / dayMs);
   if (left >= expiryWarningDays) return null;
-  const when = left === 0 ? "within a day" : `in ${left} days`;
+  const when = left === 0 ? "within a day" : left === 1 ? "in 1 day" : `in ${left} days`;
   return `the certificate expires ${when} (${at(validTo)})`;
 }
 

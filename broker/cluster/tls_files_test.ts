@@ -237,12 +237,12 @@ Deno.test({
       // The test certificates live two days: one day before the end is within the warning.
       assert.match(
         certificateExpiryWarning(pem, validTo - day - 60_000) ?? "",
-        /^the certificate expires in 1 days \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/,
+        /^the certificate expires in 1 day \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/,
       );
       assert.equal(certificateExpiryWarning(longLived, Date.now()), null);
       assert.match(
         certificateExpiryWarning(pem, validTo + day) ?? "",
-        /^the certificate expired 1 days ago \(.*\): clients will refuse it/,
+        /^the certificate expired 1 day ago \(.*\): clients will refuse it/,
       );
       assert.match(
         certificateExpiryWarning(pem, validFrom - day) ?? "",
