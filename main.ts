@@ -12,6 +12,8 @@ import {
   advertisedHostOf,
   certificateExpiryWarning,
   type ClientServer,
+  ClusterIdError,
+  clusterOf,
   type CmqdNode,
   CredentialsError,
   FileKeyRing,
@@ -19,6 +21,10 @@ import {
   ForceNewClusterError,
   holdsLog,
   isClusterMember,
+  joinCluster,
+  JoinError,
+  joinPointOf,
+  joinSigner,
   loadClusterKey,
   loadTlsFiles,
   memberFetch,
@@ -29,8 +35,9 @@ import {
   parseConfig,
   type PeerAddress,
   realTimers,
+  recordClusterId,
   serveClients,
-  signClusterRequest,
+  settleClusterId,
   startNode,
   TcpTransport,
   type TlsFiles,
@@ -45,7 +52,6 @@ import {
   RealFileSystem,
 } from "./storage/mod.ts";
 import type { NodeId } from "./raft/mod.ts";
-import type { ClusterInfo, JoinRequest } from "./sdk/mod.ts";
 
 async function main(): Promise<void> {
   let config;
@@ -121,9 +127,25 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
   const clustered = isClusterMember(config);
+  const fs = new RealFileSystem();
   const signForJoin = config.join === null || clusterKey === null
     ? null
     : joinSigner(clusterKey, config.nodeId, members.fetch);
+  const joined = config.join !== null && signForJoin !== null
+    ? await clusterOf(config.join, signForJoin).catch((error) => joinFailed(config, error))
+    : null;
+  if (stopping) return; // the stop exits; nothing more is written
+  // Before the transport starts and the log opens: peers must announce the same id.
+  const cluster = await settleClusterId(fs, {
+    dataDir: config.dataDir,
+    peers: config.peers,
+    joined: joined === null ? null : { url: config.join!, clusterId: joined.clusterId },
+    forceNewCluster: config.forceNewCluster,
+    flag: config.clusterId,
+  }).catch((error) =>
+    error instanceof ClusterIdError ? exitWith(error.message) : Promise.reject(error)
+  );
+  for (const note of cluster.notes) console.error(`cmqd ${config.nodeId}: ${note}`);
   // parseConfig refuses a cluster member without a key; a lone node may hold one unused.
   const transport = clustered && clusterKey !== null
     ? await startTransport(config, {
@@ -133,6 +155,7 @@ async function main(): Promise<void> {
       advertisedAddress: `${advertised}:${config.peerPort}`,
       peers: config.peers.filter((peer) => peer.id !== config.nodeId) as PeerAddress[],
       clusterKey,
+      clusterId: cluster.clusterId,
       tls: config.peerTls && tls !== null ? { ...tls, caCerts: tlsFiles.caCerts } : undefined,
     })
     : noPeers();
@@ -142,9 +165,6 @@ async function main(): Promise<void> {
         (config.tlsCa === null ? "the default roots" : `--tls-ca ${config.tlsCa}`),
     );
   }
-  const joined = config.join !== null && signForJoin !== null
-    ? await clusterOf(config.join, signForJoin).catch((error) => joinFailed(config, error))
-    : null;
   // On an empty data directory it may not vote before it holds what the group had committed.
   const joinedAt = joined !== null && emptyDataDir
     ? await joinPointOf(joined, signForJoin!)
@@ -156,7 +176,8 @@ async function main(): Promise<void> {
     joinedAt,
     nodeId: config.nodeId,
     dataDir: config.dataDir,
-    fs: new RealFileSystem(),
+    fs,
+    clusterId: cluster.clusterId,
     clock: { now: () => Date.now() },
     monotonic: { now: () => performance.now() },
     timers: realTimers,
@@ -184,6 +205,8 @@ async function main(): Promise<void> {
   const node = await starting;
   running.node = node;
   if (stopping) return;
+  // The forced change is in the log now: from here on the old members are another cluster's.
+  if (cluster.renewal !== null) await recordClusterId(fs, config.dataDir, cluster.renewal);
   // A member of a group with others, started without --peers or --join, has no peer port: it
   // could never reach them and would answer NoLeader for ever (a forced survivor that grew
   // again, restarted with its old lone command).
@@ -385,17 +408,6 @@ async function loadTls(config: NodeConfig): Promise<TlsFiles> {
   return files;
 }
 
-/**
- * Why `--join` did not get this node into the cluster: `refused` when the cluster answered no
- * (its key, a 4xx to the join: what the node was given is wrong), else the member or a leader
- * could not be reached in time.
- */
-class JoinError extends Error {
-  constructor(readonly refused: boolean, message: string) {
-    super(message);
-  }
-}
-
 /** Exit status of a join the cluster could not be reached for (EX_UNAVAILABLE of sysexits.h). */
 const joinUnavailableExitCode = 69;
 
@@ -452,147 +464,11 @@ async function startTransport(
   }
 }
 
-/**
- * How a joining node reaches the member it asks: `fetch` (it trusts `--tls-ca`) and `sign`,
- * which adds the headers that authenticate a request.
- */
-interface Signer {
-  fetch: typeof fetch;
-  sign(method: string, url: string, body?: string): Promise<Record<string, string>>;
-}
-
-/** The cluster key of `--cluster-key-file` / `CMQD_CLUSTER_KEY`, or null; a bad one ends the process. */
 async function loadKey(config: NodeConfig): Promise<Uint8Array | null> {
   try {
     return await loadClusterKey({ file: config.clusterKeyFile, text: config.clusterKey });
   } catch (error) {
     exitWith(`not starting: ${(error as Error).message}`);
-  }
-}
-
-/**
- * How a joining node proves itself to the member it asks: it signs with the cluster key every
- * member holds (`cluster_request_auth.ts`), so it needs no access key, and the member answers
- * before its client credentials and protected mode.
- */
-function joinSigner(
-  clusterKey: Uint8Array,
-  nodeId: string,
-  fetch: typeof globalThis.fetch,
-): Signer {
-  const sign = (method: string, url: string, body?: string) => {
-    const parsed = new URL(url);
-    const authorization = signClusterRequest(clusterKey, nodeId, {
-      method,
-      path: parsed.pathname + parsed.search,
-      body: new TextEncoder().encode(body ?? ""),
-    });
-    return Promise.resolve({ authorization });
-  };
-  return { fetch, sign };
-}
-
-/**
- * The cluster as the member a joining node joins through sees it: its `bootstrapVoters` are the
- * membership the node starts from, so that replaying the log's membership changes gives the
- * group's current membership (used on a new data dir only).
- */
-async function clusterOf(memberUrl: string, signer: Signer): Promise<ClusterInfo> {
-  for (let attempt = 1; attempt <= 100; attempt++) {
-    try {
-      const url = `${memberUrl}/v1/cluster`;
-      const response = await signer.fetch(url, { headers: await signer.sign("GET", url) });
-      const info = await response.json() as ClusterInfo;
-      if (response.status === 401) {
-        throw new JoinError(
-          true,
-          `${memberUrl} refused this node's cluster key: ${JSON.stringify(info)}`,
-        );
-      }
-      if (response.ok && info.bootstrapVoters) return info;
-    } catch (error) {
-      if (error instanceof JoinError) throw error;
-      console.log(`cmqd: asking ${memberUrl} for the cluster: ${(error as Error).message}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new JoinError(false, `${memberUrl} did not tell its membership in 100 attempts`);
-}
-
-/**
- * The group's term and commit index when a node joins on an empty data directory (its vote
- * floor: see `broker/cluster/join_floor.ts`): the member's, raised to its leader's when the
- * member is a follower that names one (a follower may lag behind the removal of this id).
- */
-async function joinPointOf(
-  member: ClusterInfo,
-  signer: Signer,
-): Promise<{ term: number; commit: number }> {
-  const point = { term: member.term, commit: member.commitIndex };
-  const leaderUrl = member.nodes.find((node) => node.id === member.leaderId)?.url ?? null;
-  if (member.role === "leader" || leaderUrl === null) return point;
-  try {
-    const url = `${leaderUrl}/v1/cluster`;
-    const response = await signer.fetch(url, { headers: await signer.sign("GET", url) });
-    const leader = await response.json() as ClusterInfo;
-    if (response.ok) {
-      return {
-        term: Math.max(point.term, leader.term),
-        commit: Math.max(point.commit, leader.commitIndex),
-      };
-    }
-  } catch (error) {
-    console.log(`cmqd: asking the leader ${leaderUrl} for its commit: ${(error as Error).message}`);
-  }
-  return point;
-}
-
-/**
- * Asks a member to add this node (it forwards to the leader), retrying while the cluster has no
- * leader or the node has not caught up yet. Bounded: gives up after `joinMsMax`.
- */
-async function joinCluster(
-  memberUrl: string,
-  signer: Signer,
-  request: JoinRequest,
-): Promise<void> {
-  const joinMsMax = 10 * 60_000;
-  const deadline = Date.now() + joinMsMax;
-  const url = `${memberUrl}/v1/cluster/nodes`;
-  let body = JSON.stringify(request);
-  for (let attempt = 1;; attempt++) {
-    try {
-      // Signed anew for each attempt: a signature's nonce is good for one request.
-      const response = await signer.fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...await signer.sign("POST", url, body) },
-        body,
-      });
-      const text = await response.text();
-      if (response.ok) {
-        console.log(`cmqd ${request.id}: joined the cluster through ${memberUrl}`);
-        return;
-      }
-      if (response.status === 400 && text.includes("unknown field 'emptyDataDir'")) {
-        // A member of an older release: it has no check that needs the field.
-        body = JSON.stringify({ ...request, emptyDataDir: undefined });
-        continue;
-      }
-      if (response.status < 500) {
-        throw new JoinError(true, `join refused (${response.status}): ${text}`);
-      }
-      console.log(`cmqd ${request.id}: join attempt ${attempt}: ${response.status} ${text}`);
-    } catch (error) {
-      if (error instanceof JoinError) throw error;
-      console.log(`cmqd ${request.id}: join attempt ${attempt}: ${(error as Error).message}`);
-    }
-    if (Date.now() > deadline) {
-      throw new JoinError(
-        false,
-        `could not join through ${memberUrl} in ${joinMsMax / 60_000} min`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * attempt)));
   }
 }
 

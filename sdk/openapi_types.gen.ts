@@ -872,6 +872,8 @@ export interface components {
       }[];
       /** @description The group's initial voters (its index-0 membership); a joining node starts from it to replay the log's membership changes. */
       bootstrapVoters?: string[];
+      /** @description The cluster's id, fixed when it started (a hash of its initial --peers list, or --cluster-id); peers with another one are refused. Empty for a cluster started before cluster ids. A joining node records the id it reads here. */
+      clusterId?: string;
     };
     JoinRequest: {
       /**

@@ -10,6 +10,7 @@
  */
 import { isLoopbackAddress } from "../auth/mod.ts";
 import { parseNetworks } from "../push/mod.ts";
+import { clusterIdPattern } from "./cluster_id.ts";
 
 /** The resolved configuration of one node. */
 export interface NodeConfig {
@@ -30,6 +31,12 @@ export interface NodeConfig {
   peers: PeerSpec[];
   /** Client URL of a running member to join through (as a learner, then promoted). */
   join: string | null;
+  /**
+   * The cluster id to record on an empty data directory instead of the one derived from
+   * `peers` (or learned by `join`); checked against the stored one later. "none" = no id
+   * (`cluster_id.ts`).
+   */
+  clusterId: string | null;
   /** Sends are refused (507) while less than this many MiB are free on the data dir; 0 = off. */
   minFreeDiskMb: number;
   /** MiB per second the background scrub reads of segments trusted by their index; 0 = off. */
@@ -93,6 +100,7 @@ interface FlagSpec {
     | "url"
     | "count"
     | "nodeId"
+    | "clusterId"
     | "networks";
   help: string;
   /** The default as `--help` says it, when not the value's JSON. */
@@ -125,6 +133,12 @@ const flags: Record<string, FlagSpec> = {
     help: "initial voters id=host:port,...",
   },
   "--join": { key: "join", env: "CMQD_JOIN", kind: "url", help: "client URL of a member to join" },
+  "--cluster-id": {
+    key: "clusterId",
+    env: "CMQD_CLUSTER_ID",
+    kind: "clusterId",
+    help: "id recorded on an empty data dir instead of the hash of --peers; the word none: no id",
+  },
   "--min-free-disk-mb": {
     key: "minFreeDiskMb",
     env: "CMQD_MIN_FREE_DISK_MB",
@@ -200,6 +214,7 @@ const defaults: NodeConfig = {
   peerPort: 0,
   peers: [],
   join: null,
+  clusterId: null,
   minFreeDiskMb: 512,
   scrubMbPerS: 32,
   clusterKeyFile: null,
@@ -271,6 +286,11 @@ function convert(spec: FlagSpec, raw: string, source: string): unknown {
     throw new Error(
       `${source}: a node id is a letter, then letters, digits, '-' or '_', at most 64 ` +
         `characters, got '${raw}'`,
+    );
+  }
+  if (spec.kind === "clusterId" && !clusterIdPattern.test(raw)) {
+    throw new Error(
+      `${source}: a cluster id is 1 to 64 letters, digits, '.', '_' or '-' (or none), got '${raw}'`,
     );
   }
   if (spec.kind === "url") {

@@ -387,3 +387,17 @@ Deno.test("--help gives a flag without a default value as none, and --advertise-
   assert.match(line("--port"), /\(default 9876\)$/);
   assert.doesNotMatch(usage, /default null|\(default: /);
 });
+
+Deno.test("--cluster-id takes a name, none, or CMQD_CLUSTER_ID; anything else is refused", () => {
+  assert.equal(parseConfig([], {}).clusterId, null);
+  assert.equal(parseConfig(["--cluster-id", "prod-eu.1"], {}).clusterId, "prod-eu.1");
+  assert.equal(parseConfig(["--cluster-id", "none"], {}).clusterId, "none");
+  assert.equal(parseConfig([], { CMQD_CLUSTER_ID: "abc" }).clusterId, "abc");
+  for (const bad of ["", "a b", "x/y", "a".repeat(65)]) {
+    assert.throws(
+      () => parseConfig(["--cluster-id", bad], {}),
+      /--cluster-id: (a cluster id is 1 to 64 letters|empty value)/,
+      bad,
+    );
+  }
+});

@@ -17,6 +17,15 @@ export {
   usage,
 } from "./config.ts";
 export { forceNewClusterDirProblem, holdsLog } from "./force_new_cluster.ts";
+export { ClusterIdError, recordClusterId, settleClusterId } from "./cluster_id.ts";
+export {
+  clusterOf,
+  joinCluster,
+  JoinError,
+  joinPointOf,
+  joinSigner,
+  type Signer,
+} from "./join_client.ts";
 export { ForceNewClusterError } from "../replication/mod.ts";
 export { type KeyFileAccess, loadClusterKey, newClusterKeyText } from "./cluster_key.ts";
 export {

@@ -89,6 +89,8 @@ export interface NodeOptions {
   joining?: boolean;
   /** A joiner on an empty data directory: the group's term and commit (see `join_floor.ts`). */
   joinedAt?: JoinPoint;
+  /** The cluster id (`cluster_id.ts`), shown in `/v1/cluster` (a joining node learns it there). */
+  clusterId?: string;
   /** Base URL this node serves (announced to peers, shown in `/v1/cluster`). */
   url: string;
   /** Take a snapshot after this many applied entries (bounds replay time at restart). */
@@ -316,7 +318,10 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   };
   let housekeepingTimer = options.timers.setTimer(housekeepingMs, housekeep);
 
-  const bootstrapVoters = readBootstrapVoters(fs, `${dataDir}/snapshots`);
+  const bootstrap = {
+    bootstrapVoters: readBootstrapVoters(fs, `${dataDir}/snapshots`),
+    clusterId: options.clusterId,
+  };
   // The replicated record of a member's client URL wins over what its peer hello announced:
   // followers forward requests (and the SDK follows x-cmqd-leader) to this URL.
   const clientUrlOf = (id: string): string | null =>
@@ -329,7 +334,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica,
     machine,
     transport: options.transport,
-    clusterInfo: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
+    clusterInfo: () => ({ ...clusterInfo(replica, clientUrlOf), ...bootstrap }),
     monotonic,
     timers: options.timers,
   });
@@ -371,7 +376,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     ready: () => replica.failure === null && scrubDamage === null && replica.leaderId !== null,
     failure: () => replica.failure?.message ?? scrubDamage?.message ?? null,
     removal: () => replica.removal === null ? null : removedMessage(replica.removal),
-    cluster: () => ({ ...clusterInfo(replica, clientUrlOf), bootstrapVoters }),
+    cluster: () => ({ ...clusterInfo(replica, clientUrlOf), ...bootstrap }),
     metricsText: () =>
       nodeMetricsText(log, machine, replica.now(), broker.parkedReceivers) + raftMetrics.text() +
       topicMetricsText(machine.topics, push.stats(), replica.now()),

@@ -63,6 +63,11 @@ export class PeerContact implements Transport {
     return this.#inner.close();
   }
 
+  /** The transport's refusal counters; null when it has no connections. */
+  refusals(): { otherCluster: number; ownNodeId: number; nodeIdConflicts: number } | null {
+    return this.#inner.peerRefusals?.() ?? null;
+  }
+
   /** Whether the connection to `id` is up; null when the transport has no connections. */
   connected(id: string): boolean | null {
     return this.#inner.isConnected?.(id as NodeId) ?? null;

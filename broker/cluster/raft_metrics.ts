@@ -21,6 +21,8 @@ export interface RaftMetricsParts {
     connected(id: string): boolean | null;
     silentMs(id: string): number;
     heardMsAgo(id: string): number | null;
+    /** Null when the transport has no connections (a one-voter group). */
+    refusals(): { otherCluster: number; ownNodeId: number; nodeIdConflicts: number } | null;
   };
   /** The disk guard (`DiskGuard`): `freeBytes` is Infinity until it read any (or when off). */
   disk: () => { low: boolean; freeBytes: number };
@@ -161,6 +163,17 @@ export class RaftMetrics {
       "gauge",
       "1 while this node's peer connection to another member (the one it sends Raft messages on) is up, 0 while it is down.",
       connections.map(([id, connected]) => `{node="${id}"} ${connected ? 1 : 0}`),
+    );
+    const refusals = this.#parts.peers.refusals();
+    family(
+      "cmqd_peer_refusals_total",
+      "counter",
+      "Peer connections this node refused or found in conflict since start, by reason: other_cluster (the hello announced another cluster id: a node of another cluster, or one started with another --peers list), own_node_id (the hello claimed this node's own id), node_id_twice (a member id connected announcing another peer address while its connection was open: two processes with one --node-id, or a member that moved). Each is logged, rate-limited.",
+      refusals === null ? [] : [
+        `{reason="other_cluster"} ${refusals.otherCluster}`,
+        `{reason="own_node_id"} ${refusals.ownNodeId}`,
+        `{reason="node_id_twice"} ${refusals.nodeIdConflicts}`,
+      ],
     );
     family(
       "cmqd_log_distrusted",

@@ -39,6 +39,12 @@ export interface Transport {
    * by transports without connections (a one-voter group, in-process tests).
    */
   isConnected?(id: NodeId): boolean;
+  /**
+   * Peer hellos refused for another cluster id or for this node's own id, and connections of
+   * one member id announcing two peer addresses, since start (read by `/metrics`); left out by
+   * transports without connections.
+   */
+  peerRefusals?(): { otherCluster: number; ownNodeId: number; nodeIdConflicts: number };
   /** Closes the listener and every connection. */
   close(): Promise<void>;
 }

@@ -17,7 +17,12 @@ import {
   type Hello,
   PeerCodecError,
 } from "./peer_codec.ts";
-import { acceptHandshake, type HandshakeIdentity, type Session } from "./peer_handshake.ts";
+import {
+  acceptHandshake,
+  type HandshakeIdentity,
+  PeerRefusedError,
+  type Session,
+} from "./peer_handshake.ts";
 import {
   closeQuietly,
   describe,
@@ -53,6 +58,8 @@ export interface InboundContext {
 export class InboundConnection {
   /** The authenticated peer, or null during the handshake. */
   peer: NodeId | null = null;
+  /** The peer address the authenticated peer announced in its hello, if it did. */
+  announced: string | undefined;
   readonly conn: PeerConn;
   readonly remote: string;
   /** The remote host (the per-address cap counts by it). */
@@ -129,6 +136,7 @@ export class InboundConnection {
       if (this.#closed) return;
       this.#session = session;
       this.peer = hello.nodeId;
+      this.announced = hello.peerAddress;
       this.#channel.stream.raiseLimit(frameBytesMax);
       this.#context.authenticated(this, hello);
       await this.#readLoop(session);
@@ -194,6 +202,10 @@ export class InboundConnection {
     // Closed on purpose (a timeout, silence, a newer connection, shutdown): already said why.
     if (this.#closed || this.#context.isClosed()) return;
     if (this.#session === null) this.#context.stats.handshakesFailed++;
+    if (error instanceof PeerRefusedError) {
+      if (error.reason === "otherCluster") this.#context.stats.refusedOtherCluster++;
+      else this.#context.stats.refusedOwnNodeId++;
+    }
     this.#context.warnings.line(
       `transport ${this.#context.identity.nodeId}: closing the connection from ${
         this.peer ?? this.remote

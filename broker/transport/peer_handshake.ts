@@ -39,6 +39,22 @@ export interface HandshakeIdentity {
   keys: PeerKeys;
 }
 
+/** Why an acceptor refused a hello (counted apart: they need an operator, not a retry). */
+export type RefusalReason = "otherCluster" | "ownNodeId";
+
+/** A hello refused for its cluster id or for claiming the acceptor's own node id. */
+export class PeerRefusedError extends PeerCodecError {
+  constructor(readonly reason: RefusalReason, message: string) {
+    super(message);
+    this.name = "PeerRefusedError";
+  }
+}
+
+/** A cluster id as the log shows it. */
+export function showClusterId(id: string): string {
+  return id === "" ? "none (started before cluster ids)" : id;
+}
+
 /** The authenticated state of a connection after its handshake. */
 export interface Session {
   /** Tags what this side sends. */
@@ -113,9 +129,21 @@ export async function acceptHandshake(
   const { hello } = first;
   const theirs = hello.clusterId ?? "";
   if (theirs !== identity.clusterId) {
-    throw new PeerCodecError(`cluster id ${theirs}, this node is in ${identity.clusterId}`);
+    // Before the proof: the ids say what is wrong (the proof would fail on them anyway).
+    throw new PeerRefusedError(
+      "otherCluster",
+      `${hello.nodeId} says it is in cluster ${showClusterId(theirs)}, this node is in ` +
+        `${showClusterId(identity.clusterId)}: a node of another cluster, or one started with ` +
+        'another --peers list or --cluster-id (README, "Cluster id")',
+    );
   }
-  if (hello.nodeId === identity.nodeId) throw new PeerCodecError("a hello with this node's id");
+  if (hello.nodeId === identity.nodeId) {
+    throw new PeerRefusedError(
+      "ownNodeId",
+      `it says it is ${hello.nodeId}, this node's own id: two processes started with ` +
+        `--node-id ${hello.nodeId}?`,
+    );
+  }
   const transcript: Transcript = {
     helloHash: sha256(helloFrame),
     acceptorId: identity.nodeId,
@@ -145,7 +173,9 @@ export async function acceptHandshake(
 async function readHandshakeFrame(channel: FrameChannel, wanted: string): Promise<PeerFrame> {
   const bytes = await channel.readFrame();
   if (bytes === null) {
-    throw new PeerCodecError(`closed before its ${wanted} (the other side refused the handshake)`);
+    throw new PeerCodecError(
+      `closed before its ${wanted} (the other side refused the handshake; its log says why, e.g. another cluster id)`,
+    );
   }
   return decodeFrame(bytes);
 }

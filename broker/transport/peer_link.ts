@@ -77,6 +77,15 @@ export interface TransportStats {
   connectionsEvicted: number;
   /** Connections closed because the other side sent nothing for too long. */
   linksSilenced: number;
+  /** Hellos refused for announcing another cluster id (a node of another cluster). */
+  refusedOtherCluster: number;
+  /** Hellos refused for claiming this node's own id (two processes with one `--node-id`). */
+  refusedOwnNodeId: number;
+  /**
+   * Connections of a member id that another open connection, announcing another peer address,
+   * still spoke for (two processes with one `--node-id`, or a member that moved).
+   */
+  nodeIdConflicts: number;
 }
 
 /** What every outbound link shares with its transport. */

@@ -17,7 +17,8 @@
  *   verifies the peer's for the host it dialled (`peer_tls.ts`); the key handshake and tags
  *   below run unchanged inside it. A cluster uses it on every link or on none.
  * - **Authenticating**: every connection starts with a mutual challenge–response over the
- *   cluster key (`peer_handshake.ts`), under a deadline and with a 4 KiB frame limit; after it,
+ *   cluster key (`peer_handshake.ts`), under a deadline and with a 4 KiB frame limit; a hello
+ *   of another cluster id, or claiming this node's own id, is refused first; after it,
  *   every frame carries a tag over a per-direction sequence (`peer_auth.ts`). A connection that
  *   fails either is closed with a one-line warning; nothing it sent reaches Raft.
  * - **Receiving** parses frames in a reusable buffer, checks each message (`message_validation.ts`:
@@ -69,7 +70,10 @@ export interface TcpTransportOptions {
    * roots. The key handshake still runs inside. Every node of the cluster must have it, or none.
    */
   tls?: PeerTlsOptions;
-  /** Nodes must have the same cluster id ("" when unset) to connect (guards crossed configs). */
+  /**
+   * Nodes must have the same cluster id ("" when unset) to connect: an accepted hello with
+   * another one is refused and logged with both ids (guards crossed configs).
+   */
   clusterId?: string;
   /** First reconnect delay (default 50 ms); doubles per failed attempt. */
   reconnectMsMin?: number;
@@ -149,7 +153,8 @@ export class TcpTransport {
       keys: new PeerKeys(options.clusterKey),
     };
     const hello: Omit<Hello, "nonce"> = { nodeId: options.nodeId, clientUrl: options.clientUrl };
-    if (options.clusterId !== undefined) hello.clusterId = options.clusterId;
+    // "" is announced as no id at all, as every release before cluster ids did.
+    if ((options.clusterId ?? "") !== "") hello.clusterId = options.clusterId;
     if (options.advertisedAddress !== undefined) hello.peerAddress = options.advertisedAddress;
     const helloBytes = encodeHelloFrame({ ...hello, nonce: new Uint8Array(nonceBytes) }).length;
     if (helloBytes > handshakeFrameBytesMax) {
@@ -276,6 +281,12 @@ export class TcpTransport {
     }
   }
 
+  /** Hellos refused or in conflict so far, by reason (`cmqd_peer_refusals_total`). */
+  peerRefusals(): { otherCluster: number; ownNodeId: number; nodeIdConflicts: number } {
+    const { refusedOtherCluster, refusedOwnNodeId, nodeIdConflicts } = this.#context.stats;
+    return { otherCluster: refusedOtherCluster, ownNodeId: refusedOwnNodeId, nodeIdConflicts };
+  }
+
   /** The client URL `id` announced in its last authenticated hello, or null. */
   clientUrl(id: NodeId): string | null {
     return this.#clientUrls.get(id) ?? null;
@@ -389,7 +400,18 @@ export class TcpTransport {
     this.#context.stats.handshakes++;
     // A peer that reconnected left its previous connection behind; only the newest is current.
     for (const other of this.#inbound) {
-      if (other !== connection && other.peer === hello.nodeId) other.close();
+      if (other === connection || other.peer !== hello.nodeId) continue;
+      if (!other.closed && other.announced !== hello.peerAddress) {
+        // Two processes with one id take the id from each other on every redial.
+        this.#context.stats.nodeIdConflicts++;
+        this.#context.warnings.line(
+          `transport ${this.#nodeId}: ${hello.nodeId} connected from ${connection.remote} ` +
+            `announcing peer address ${hello.peerAddress ?? "none"} while its connection from ` +
+            `${other.remote} announcing ${other.announced ?? "none"} was open: if this ` +
+            `repeats, two processes run with --node-id ${hello.nodeId}`,
+        );
+      }
+      other.close();
     }
     this.#clientUrls.set(hello.nodeId, hello.clientUrl);
     // A node we don't know yet (one that is joining) told us where to answer: dial it back.
@@ -427,5 +449,8 @@ function newStats(): TransportStats {
     connectionsRefused: 0,
     connectionsEvicted: 0,
     linksSilenced: 0,
+    refusedOtherCluster: 0,
+    refusedOwnNodeId: 0,
+    nodeIdConflicts: 0,
   };
 }

@@ -464,4 +464,9 @@ export const ClusterInfoSchema = z.object({
     description: "The group's initial voters (its index-0 membership); a joining node starts " +
       "from it to replay the log's membership changes.",
   }),
+  clusterId: z.string().optional().openapi({
+    description: "The cluster's id, fixed when it started (a hash of its initial --peers list, " +
+      "or --cluster-id); peers with another one are refused. Empty for a cluster started " +
+      "before cluster ids. A joining node records the id it reads here.",
+  }),
 }).openapi("ClusterInfo");

@@ -1,0 +1,156 @@
+/**
+ * The client side of `--join`, run by `main.ts`: a joining node asks a member for the cluster
+ * (`GET /v1/cluster`: its initial voters, term, commit index and cluster id), then to add it
+ * (`POST /v1/cluster/nodes`), signing both requests with the cluster key
+ * (`cluster_request_auth.ts`).
+ *
+ * @module
+ */
+import type { ClusterInfo, JoinRequest } from "../../sdk/mod.ts";
+import { signClusterRequest } from "./cluster_request_auth.ts";
+
+/**
+ * Why `--join` did not get this node into the cluster: `refused` when the cluster answered no
+ * (its key, a 4xx to the join: what the node was given is wrong), else the member or a leader
+ * could not be reached in time.
+ */
+export class JoinError extends Error {
+  constructor(readonly refused: boolean, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * How a joining node reaches the member it asks: `fetch` (it trusts `--tls-ca`) and `sign`,
+ * which adds the headers that authenticate a request.
+ */
+export interface Signer {
+  fetch: typeof fetch;
+  sign(method: string, url: string, body?: string): Promise<Record<string, string>>;
+}
+
+/**
+ * How a joining node proves itself to the member it asks: it signs with the cluster key every
+ * member holds (`cluster_request_auth.ts`), so it needs no access key, and the member answers
+ * before its client credentials and protected mode.
+ */
+export function joinSigner(
+  clusterKey: Uint8Array,
+  nodeId: string,
+  fetch: typeof globalThis.fetch,
+): Signer {
+  const sign = (method: string, url: string, body?: string) => {
+    const parsed = new URL(url);
+    const authorization = signClusterRequest(clusterKey, nodeId, {
+      method,
+      path: parsed.pathname + parsed.search,
+      body: new TextEncoder().encode(body ?? ""),
+    });
+    return Promise.resolve({ authorization });
+  };
+  return { fetch, sign };
+}
+
+/**
+ * The cluster as the member a joining node joins through sees it: its `bootstrapVoters` are the
+ * membership the node starts from, so that replaying the log's membership changes gives the
+ * group's current membership (used on a new data dir only).
+ */
+export async function clusterOf(memberUrl: string, signer: Signer): Promise<ClusterInfo> {
+  for (let attempt = 1; attempt <= 100; attempt++) {
+    try {
+      const url = `${memberUrl}/v1/cluster`;
+      const response = await signer.fetch(url, { headers: await signer.sign("GET", url) });
+      const info = await response.json() as ClusterInfo;
+      if (response.status === 401) {
+        throw new JoinError(
+          true,
+          `${memberUrl} refused this node's cluster key: ${JSON.stringify(info)}`,
+        );
+      }
+      if (response.ok && info.bootstrapVoters) return info;
+    } catch (error) {
+      if (error instanceof JoinError) throw error;
+      console.log(`cmqd: asking ${memberUrl} for the cluster: ${(error as Error).message}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new JoinError(false, `${memberUrl} did not tell its membership in 100 attempts`);
+}
+
+/**
+ * The group's term and commit index when a node joins on an empty data directory (its vote
+ * floor: see `broker/cluster/join_floor.ts`): the member's, raised to its leader's when the
+ * member is a follower that names one (a follower may lag behind the removal of this id).
+ */
+export async function joinPointOf(
+  member: ClusterInfo,
+  signer: Signer,
+): Promise<{ term: number; commit: number }> {
+  const point = { term: member.term, commit: member.commitIndex };
+  const leaderUrl = member.nodes.find((node) => node.id === member.leaderId)?.url ?? null;
+  if (member.role === "leader" || leaderUrl === null) return point;
+  try {
+    const url = `${leaderUrl}/v1/cluster`;
+    const response = await signer.fetch(url, { headers: await signer.sign("GET", url) });
+    const leader = await response.json() as ClusterInfo;
+    if (response.ok) {
+      return {
+        term: Math.max(point.term, leader.term),
+        commit: Math.max(point.commit, leader.commitIndex),
+      };
+    }
+  } catch (error) {
+    console.log(`cmqd: asking the leader ${leaderUrl} for its commit: ${(error as Error).message}`);
+  }
+  return point;
+}
+
+/**
+ * Asks a member to add this node (it forwards to the leader), retrying while the cluster has no
+ * leader or the node has not caught up yet. Bounded: gives up after `joinMsMax`.
+ */
+export async function joinCluster(
+  memberUrl: string,
+  signer: Signer,
+  request: JoinRequest,
+): Promise<void> {
+  const joinMsMax = 10 * 60_000;
+  const deadline = Date.now() + joinMsMax;
+  const url = `${memberUrl}/v1/cluster/nodes`;
+  let body = JSON.stringify(request);
+  for (let attempt = 1;; attempt++) {
+    try {
+      // Signed anew for each attempt: a signature's nonce is good for one request.
+      const response = await signer.fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...await signer.sign("POST", url, body) },
+        body,
+      });
+      const text = await response.text();
+      if (response.ok) {
+        console.log(`cmqd ${request.id}: joined the cluster through ${memberUrl}`);
+        return;
+      }
+      if (response.status === 400 && text.includes("unknown field 'emptyDataDir'")) {
+        // A member of an older release: it has no check that needs the field.
+        body = JSON.stringify({ ...request, emptyDataDir: undefined });
+        continue;
+      }
+      if (response.status < 500) {
+        throw new JoinError(true, `join refused (${response.status}): ${text}`);
+      }
+      console.log(`cmqd ${request.id}: join attempt ${attempt}: ${response.status} ${text}`);
+    } catch (error) {
+      if (error instanceof JoinError) throw error;
+      console.log(`cmqd ${request.id}: join attempt ${attempt}: ${(error as Error).message}`);
+    }
+    if (Date.now() > deadline) {
+      throw new JoinError(
+        false,
+        `could not join through ${memberUrl} in ${joinMsMax / 60_000} min`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * attempt)));
+  }
+}
