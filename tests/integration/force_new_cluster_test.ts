@@ -131,6 +131,11 @@ Deno.test({
         return view.role === "leader" ? view : undefined;
       });
       assert.deepEqual(info.nodes.map((node) => [node.id, node.role]), [[survivor, "leader"]]);
+      // A new cluster id: the removed members (on their old data) are refused at the handshake.
+      const renewed = forced.output().match(/the cluster id becomes (\w+) \(it was (\w+)\)/);
+      assert.ok(renewed !== null, forced.output());
+      assert.notEqual(renewed[1], renewed[2]);
+      assert.equal(info.clusterId, renewed[1]);
       const received = await receiveEverything(forced.url);
       assert.deepEqual(received.sort(), [...acknowledged].sort(), "every acknowledged message");
 

@@ -380,9 +380,14 @@ Deno.test({
         `n2=127.0.0.1:${freePort()}`,
       );
       const impostorPeerPort = impostorPeers.match(/n2=127\.0\.0\.1:(\d+)/)![1];
+      // With the cluster's id (its --peers list differs): only the key tells it apart.
+      const { clusterId } = await (await fetch(`${brokers[0].url}/v1/cluster`)).json();
       const impostor = await startBroker({
         dataDir: `${root}/impostor`,
-        args: ["--node-id", "n2", "--peer-port", impostorPeerPort, "--peers", impostorPeers],
+        args: [
+          ...["--node-id", "n2", "--peer-port", impostorPeerPort, "--peers", impostorPeers],
+          ...["--cluster-id", clusterId],
+        ],
         env: { CMQD_CLUSTER_KEY: wrongKey },
       });
       brokers.push(impostor);

@@ -1,0 +1,163 @@
+/**
+ * Two clusters whose nodes have the same names and the same key, on real processes: cluster B's
+ * n1 is restarted with a `--peers` list that points at cluster A's n2 and n3. It keeps its stored
+ * cluster id (and warns that `--peers` changed), A's members refuse it at the handshake naming its
+ * address and both ids, and A keeps its leader, its term and its writes.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import {
+  type BrokerProcess,
+  clusterPorts,
+  eventually,
+  freePort,
+  settled,
+  startBroker,
+  startBrokers,
+} from "./process.ts";
+
+/** The README's formula: SHA-256 over the sorted `id=host:port` lines, 16 hex digits. */
+function derivedClusterId(peers: { id: string; peerAddress: string }[]): string {
+  const lines = peers.toSorted((x, y) => x.id < y.id ? -1 : 1)
+    .map((peer) => `${peer.id}=${peer.peerAddress}\n`).join("");
+  return createHash("sha256").update(`cmqd-cluster-id/v1\n${lines}`).digest("hex").slice(0, 16);
+}
+
+interface View {
+  leaderId: string | null;
+  term: number;
+  clusterId?: string;
+}
+
+async function view(url: string): Promise<View> {
+  return await (await fetch(`${url}/v1/cluster`)).json() as View;
+}
+
+Deno.test({
+  name: "a node of another cluster pointed at this one is refused while this one serves",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "cmqd-cluster-id-" });
+    const a = clusterPorts(["n1", "n2", "n3"]);
+    const brokers: BrokerProcess[] = [];
+    try {
+      brokers.push(
+        ...await startBrokers(a.specs.map((spec) => ({
+          dataDir: `${root}/a-${spec.id}`,
+          port: spec.port,
+          args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", a.peers],
+        }))),
+      );
+      await settled(brokers.map((broker) => broker.url));
+      const idOfA = derivedClusterId(
+        a.specs.map((spec) => ({ id: spec.id, peerAddress: `127.0.0.1:${spec.peerPort}` })),
+      );
+      for (const broker of brokers) assert.equal((await view(broker.url)).clusterId, idOfA);
+      const termOf = async (url: string) => {
+        const { leaderId, term } = await view(url);
+        return { leaderId, term };
+      };
+      const before = await termOf(brokers[0].url);
+
+      // Cluster B: its n1 alone first (its own cluster, its own id) ...
+      const bPeerPort = freePort();
+      const bPort = freePort();
+      const ownEntry = `n1=127.0.0.1:${bPeerPort}`;
+      const bArgs = ["--node-id", "n1", "--peer-port", String(bPeerPort)];
+      const first = await startBroker({
+        dataDir: `${root}/b-n1`,
+        port: bPort,
+        args: [...bArgs, "--peers", ownEntry],
+      });
+      const idOfB = (await view(first.url)).clusterId!;
+      assert.equal(idOfB, derivedClusterId([{ id: "n1", peerAddress: `127.0.0.1:${bPeerPort}` }]));
+      assert.equal(await first.stop(), 0);
+      // ... then restarted with a --peers list whose n2 and n3 are cluster A's.
+      const crossed = [ownEntry, ...a.peers.split(",").slice(1)].join(",");
+      const intruder = await startBroker({
+        dataDir: `${root}/b-n1`,
+        port: bPort,
+        args: [...bArgs, "--peers", crossed],
+      });
+      brokers.push(intruder);
+      assert.match(
+        intruder.output(),
+        new RegExp(
+          `WARNING: --peers ${crossed} differs from .*\\(${ownEntry}\\): it keeps cluster id ${idOfB}`,
+        ),
+      );
+      const refusal = new RegExp(
+        `closing the connection from 127\\.0\\.0\\.1:\\d+: PeerRefusedError: n1 says it is in ` +
+          `cluster ${idOfB}, this node is in ${idOfA}`,
+      );
+      await eventually(
+        "A's n2 and n3 to refuse B's n1",
+        () =>
+          Promise.resolve(brokers.slice(1, 3).every((b) => refusal.test(b.output())) || undefined),
+      );
+      const metrics = await (await fetch(`${brokers[1].url}/metrics`)).text();
+      const refused = Number(
+        metrics.match(/cmqd_peer_refusals_total\{reason="other_cluster"\} (\d+)/)![1],
+      );
+      assert.ok(refused > 0, metrics);
+
+      // A never heard it: same leader, same term, and a write commits.
+      assert.deepEqual(await termOf(brokers[0].url), before);
+      const created = await fetch(`${brokers[0].url}/v1/queues/still-writable`, { method: "PUT" });
+      assert.ok(created.status < 300, `a write still commits (${created.status})`);
+      await created.body?.cancel();
+      // B's n1 still leads its own cluster of one, under its own id.
+      const b = await view(intruder.url);
+      assert.deepEqual([b.leaderId, b.clusterId], ["n1", idOfB]);
+    } finally {
+      for (const broker of brokers) await broker.kill();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "data directories from before cluster ids keep the empty id and still form their cluster",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "cmqd-cluster-id-legacy-" });
+    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
+    const options = specs.map((spec) => ({
+      dataDir: `${root}/${spec.id}`,
+      port: spec.port,
+      args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peers],
+    }));
+    let brokers: BrokerProcess[] = [];
+    try {
+      brokers = await startBrokers(options);
+      const urls = brokers.map((broker) => broker.url);
+      await settled(urls);
+      await (await fetch(`${urls[0]}/v1/queues/kept`, { method: "PUT" })).body?.cancel();
+      for (const broker of brokers) assert.equal(await broker.stop(), 0);
+      // As a release before cluster ids left them: a log, no cluster_id.
+      for (const spec of specs) await Deno.remove(`${root}/${spec.id}/cluster_id`);
+      brokers = await startBrokers(options);
+      await settled(urls);
+      for (const url of urls) assert.equal((await view(url)).clusterId, "");
+      const queues = await (await fetch(`${urls[0]}/v1/queues`)).text();
+      assert.match(queues, /"kept"/);
+      for (const spec of specs) {
+        assert.equal(existsSync(`${root}/${spec.id}/cluster_id`), false, "no id was written");
+      }
+    } finally {
+      for (const broker of brokers) await broker.kill();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
