@@ -12,6 +12,7 @@ import {
   eventually,
   freePort,
   settled,
+  spawnMain,
   startBroker,
   startBrokers,
 } from "./process.ts";
@@ -161,3 +162,28 @@ function existsSync(path: string): boolean {
     return false;
   }
 }
+
+Deno.test({
+  name: "a data directory started under --cluster-id of another cluster exits 2, changing nothing",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "cmqd-cluster-id-flag-" });
+    try {
+      const lone = await startBroker({ dataDir: root, args: ["--cluster-id", "blue"] });
+      assert.equal((await view(lone.url)).clusterId, "blue");
+      assert.equal(await lone.stop(), 0);
+      const before = await Deno.readFile(`${root}/cluster_id`);
+      const answer = await spawnMain(root, ["--cluster-id", "red"]).output();
+      const stderr = new TextDecoder().decode(answer.stderr);
+      assert.equal(answer.code, 2, stderr);
+      assert.match(
+        stderr,
+        /^cmqd: .* belongs to cluster blue \(its cluster_id file\), not --cluster-id red: a node can't take its data to another cluster/m,
+      );
+      assert.deepEqual(await Deno.readFile(`${root}/cluster_id`), before);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
