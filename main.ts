@@ -36,6 +36,7 @@ import {
   type PeerAddress,
   realTimers,
   recordClusterId,
+  secretFileWarning,
   serveClients,
   settleClusterId,
   startNode,
@@ -355,6 +356,7 @@ async function loadKeyRing(config: NodeConfig): Promise<FileKeyRing | null> {
   try {
     const keyRing = await FileKeyRing.load(config.credentials);
     console.log(`cmqd: ${keyRing.size} keys loaded from ${config.credentials}`);
+    await warnIfReadable("credentials file", config.credentials);
     return keyRing;
   } catch (error) {
     if (!(error instanceof CredentialsError)) throw error;
@@ -380,7 +382,10 @@ function reloadOnHangup(): { keyRing: FileKeyRing | null | undefined } {
       return;
     }
     keyRing.reload().then(
-      (keyCount) => console.log(`cmqd: SIGHUP: ${keyCount} keys reloaded from ${keyRing.path}`),
+      (keyCount) => {
+        console.log(`cmqd: SIGHUP: ${keyCount} keys reloaded from ${keyRing.path}`);
+        return warnIfReadable("credentials file", keyRing.path);
+      },
       (error: Error) =>
         console.error(
           `cmqd: SIGHUP: credentials not reloaded, the ${keyRing.size} keys in use stay: ` +
@@ -389,6 +394,12 @@ function reloadOnHangup(): { keyRing: FileKeyRing | null | undefined } {
     );
   });
   return hangup;
+}
+
+/** Warns when a secret file can be read by other users (only warns: a deployment keeps starting). */
+async function warnIfReadable(what: string, path: string): Promise<void> {
+  const warning = await secretFileWarning(what, path);
+  if (warning !== null) console.error(`cmqd: WARNING: ${warning}`);
 }
 
 /** The files of `--tls-cert`, `--tls-key` and `--tls-ca`; one that can't be used ends the process. */
@@ -405,6 +416,7 @@ async function loadTls(config: NodeConfig): Promise<TlsFiles> {
   if (warning !== null) {
     console.error(`cmqd ${config.nodeId}: WARNING: --tls-cert ${config.tlsCert}: ${warning}`);
   }
+  if (config.tlsKey !== null) await warnIfReadable("--tls-key file", config.tlsKey);
   return files;
 }
 

@@ -52,6 +52,7 @@ export {
   realClock,
   realTimers,
   recordClusterId,
+  secretFileWarning,
   serveClients,
   settleClusterId,
   signClusterRequest,

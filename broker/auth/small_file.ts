@@ -52,3 +52,27 @@ function kindOf(info: Deno.FileInfo): string {
   if (info.isSocket) return "a socket";
   return "not a file";
 }
+
+/**
+ * A warning when the secret file at `path` (the credentials file, a TLS private key) can be read
+ * by users other than its owner and group (the cluster key's loader refuses such a file; these
+ * are only warned about, so that an existing deployment keeps starting), else null. A file that
+ * can't be stat'ed is left to its loader to report.
+ *
+ * @example
+ * ```ts
+ * const warning = await secretFileWarning("credentials file", "/etc/cmqd/credentials.json");
+ * if (warning !== null) console.error(`cmqd: ${warning}`);
+ * ```
+ */
+export async function secretFileWarning(what: string, path: string): Promise<string | null> {
+  let mode: number | null;
+  try {
+    mode = (await Deno.stat(path)).mode;
+  } catch {
+    return null;
+  }
+  if (mode === null || (mode & 0o007) === 0) return null;
+  return `${what} ${path} can be read by other users (mode ${(mode & 0o777).toString(8)}); ` +
+    `run: chmod 600 ${path}`;
+}

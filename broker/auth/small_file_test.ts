@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { CredentialsError } from "./errors.ts";
 import { credentialsLimits } from "./credentials.ts";
 import { FileKeyRing } from "./file_key_ring.ts";
-import { readSmallTextFile } from "./small_file.ts";
+import { readSmallTextFile, secretFileWarning } from "./small_file.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "cmqd-small-file-" });
@@ -70,4 +70,24 @@ Deno.test("a device, a FIFO or a directory is refused without reading it", async
       );
     }
   });
+});
+
+Deno.test("a secret file other users can read is warned about, with the chmod that fixes it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/credentials.json`;
+    await Deno.writeTextFile(path, "{}");
+    await Deno.chmod(path, 0o644);
+    assert.equal(
+      await secretFileWarning("credentials file", path),
+      `credentials file ${path} can be read by other users (mode 644); run: chmod 600 ${path}`,
+    );
+    await Deno.chmod(path, 0o640);
+    assert.equal(await secretFileWarning("credentials file", path), null, "group only");
+    await Deno.chmod(path, 0o600);
+    assert.equal(await secretFileWarning("credentials file", path), null);
+    assert.equal(await secretFileWarning("credentials file", `${dir}/missing`), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

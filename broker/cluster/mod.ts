@@ -43,4 +43,4 @@ export {
   tlsFileBytesMax,
   type TlsFiles,
 } from "./tls_files.ts";
-export { CredentialsError, FileKeyRing } from "../auth/mod.ts";
+export { CredentialsError, FileKeyRing, secretFileWarning } from "../auth/mod.ts";

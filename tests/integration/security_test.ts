@@ -208,6 +208,7 @@ Deno.test({
           ["AKIDworker", "worker-secret", ["queue:jobs:receive", "queue:jobs:send"]],
         ]),
       );
+      await Deno.chmod(file, 0o644); // readable by others: warned about, still served
       const port = freePort();
       const program = runMain([
         "--host",
@@ -222,6 +223,10 @@ Deno.test({
       try {
         await program.printed(serving("http", "0.0.0.0", port));
         assert.match(program.output(), /2 keys loaded from /);
+        assert.match(
+          program.output(),
+          /WARNING: credentials file \S+ can be read by other users \(mode 644\); run: chmod 600 /,
+        );
         const baseUrl = `http://${externalAddress() ?? "127.0.0.1"}:${port}`;
         const as = (secretId: string, secretKey: string) =>
           new CmqdClient({
