@@ -14,9 +14,9 @@
  *   matches itself. A subscription with several matching keys takes the message once.
  * - **A routing-key subscription without `bindingKeys` takes every message**, as if bound with
  *   `#`. Why: it mirrors the tag rule (no filter means no filtering) and never leaves a
- *   subscription silently deaf. CMQ itself refuses such a Subscribe (error 4000, module 10710
- *   "parameters lack of bindingKey"), so a CMQ client never observes the difference; the native
- *   door is free to accept it.
+ *   subscription silently deaf. CMQ is reported to refuse such a Subscribe (error 4000, module
+ *   10710 "parameters lack of bindingKey"); every door here, the CMQ door included, accepts it
+ *   (listed among the CMQ door's differences).
  * - **A message without `routingKey`** (absent or `""`) has zero words, as in RabbitMQ: it reaches
  *   keys made only of `#` (`#`, `#.#`) and subscriptions without `bindingKeys`.
  * - Each topic filters by one kind only: a tag topic ignores binding/routing keys, a routing-key
