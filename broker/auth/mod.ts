@@ -31,11 +31,13 @@ export { isLoopbackAddress } from "./loopback.ts";
 export { readSmallTextFile, secretFileWarning } from "./small_file.ts";
 export { keyStillAllows, untilKeysChange } from "./revocation.ts";
 export {
+  clockStepBackMsDefault,
   NonceCache,
   type NonceCacheOptions,
   noncesMaxDefault,
-  nonceTtlMsDefault,
   type NonceVerdict,
+  secretIdShareDefault,
+  timestampSkewMsDefault,
 } from "./nonce_cache.ts";
 export {
   canonicalQuery,

@@ -28,10 +28,13 @@
  * - the body hash: lowercase hex SHA-256 of the body bytes as sent (of zero bytes when none).
  *
  * Checks, in order: the header's shape, the secretId, the timestamp (more than 300 s from
- * `nowMs` is refused), the signature, then the nonce: a (secretId, Nonce) pair seen in the last
- * 600 s is refused (unless the caller asked to leave the replay check to another node). The nonce is remembered only after the signature verified, so requests
- * without a valid key can't fill the replay cache. Secrets and signatures are compared in
- * constant time.
+ * `nowMs` is refused), the signature, then the nonce: a (secretId, Nonce) pair already used with
+ * the same Timestamp is refused (unless the caller asked to leave the replay check to another
+ * node). A copy of a request carries its Timestamp, so it is refused by the nonce check while
+ * that Timestamp is accepted and by the timestamp check after; the replay cache (`NonceCache`)
+ * keeps each pair only that long. The nonce is remembered only after the signature verified,
+ * so requests without a valid key can't fill the replay cache. Secrets and signatures are
+ * compared in constant time.
  *
  * @module
  */
@@ -126,9 +129,9 @@ export function isSignedAuthorization(authorization: string | null): boolean {
  * ```
  */
 export function verifyV1Authorization(request: V1Request, context: V1AuthContext): AccessKey {
-  // A TTL shorter than the whole accepted timestamp range would let a nonce be forgotten while
-  // its timestamp is still accepted, i.e. a replay.
-  assert.ok(context.nonceCache.nonceTtlMs >= 2 * timestampSkewSecondsMax * 1000);
+  // A cache covering a narrower window would refuse (as out of its window) timestamps this
+  // verifier accepts; never a replay (it forgets no timestamp it still takes).
+  assert.ok(context.nonceCache.timestampSkewMs >= timestampSkewSecondsMax * 1000);
   const header = request.authorization?.trim() ?? "";
   if (header === "") throw unauthenticated(`missing Authorization header (${formsHint})`);
   const { scheme, rest } = splitAuthorization(header);
@@ -154,7 +157,7 @@ export function checkV1Replay(
 ): void {
   if (!isSignedAuthorization(authorization)) return;
   const fields = parseSignedFields(splitAuthorization(authorization as string).rest);
-  checkNonce(key.secretId, fields.Nonce, context);
+  checkNonce(key.secretId, fields, context);
 }
 
 /**
@@ -240,7 +243,7 @@ function verifySigned(
       `signature does not match; the string to sign was ${JSON.stringify(toSign)}`,
     );
   }
-  if (context.checkReplay !== false) checkNonce(key.secretId, fields.Nonce, context);
+  if (context.checkReplay !== false) checkNonce(key.secretId, fields, context);
   return key;
 }
 
@@ -277,20 +280,32 @@ function checkTimestamp(timestamp: string, nowMs: number): void {
   );
 }
 
-function checkNonce(secretId: string, nonce: string, context: V1AuthContext): void {
-  const verdict = context.nonceCache.remember(secretId, nonce, context.nowMs);
+function checkNonce(secretId: string, fields: SignedFields, context: V1AuthContext): void {
+  const { Nonce: nonce, Timestamp: timestamp } = fields;
+  const cache = context.nonceCache;
+  const verdict = cache.remember(secretId, nonce, Number(timestamp), context.nowMs);
   if (verdict === "fresh") return;
   if (verdict === "replayed") {
-    const windowSeconds = context.nonceCache.nonceTtlMs / 1000;
     throw unauthenticated(
-      `Nonce ${quote(nonce)} was already used with secretId ${quote(secretId)} in the last ` +
-        `${windowSeconds} s (replay)`,
+      `Nonce ${quote(nonce)} was already used with secretId ${quote(secretId)} and Timestamp ` +
+        `${timestamp} (replay)`,
     );
   }
-  const waitMs = context.nonceCache.msUntilOldestExpires(context.nowMs);
+  if (verdict === "outOfWindow") {
+    // Only after the server's clock stepped (the timestamp check passed): sign again.
+    throw unauthenticated(
+      `Timestamp ${timestamp} is outside the replay cache's window at the server's clock ` +
+        `(${context.nowMs / 1000}); sign the request again with the current time`,
+    );
+  }
+  const shareFull = verdict === "shareFull";
+  const waitMs = cache.msUntilOldestExpires(context.nowMs, shareFull ? secretId : undefined);
   throw new AuthError(
     "NonceCacheFull",
-    `the replay cache holds ${context.nonceCache.noncesMax} nonces and has no room; retry later`,
+    shareFull
+      ? `secretId ${quote(secretId)} holds ${cache.noncesPerSecretIdMax} nonces of the replay ` +
+        `cache, its share; retry later`
+      : `the replay cache holds ${cache.noncesMax} nonces and has no room; retry later`,
     { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) },
   );
 }

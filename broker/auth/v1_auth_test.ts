@@ -230,11 +230,58 @@ Deno.test("a replayed nonce is refused, and the nonce of a refused request is no
   assert.ok(accepted(header, {}, verifyContext));
   assert.equal(
     refusal(header, {}, verifyContext).message,
-    "Nonce 'once' was already used with secretId 'AKIDworker' in the last 600 s (replay)",
+    `Nonce 'once' was already used with secretId 'AKIDworker' and Timestamp ${nowSeconds} (replay)`,
   );
-  const later = context({ nowMs: nowMs + 600_001, nonceCache: verifyContext.nonceCache });
-  assert.ok(refusal(signedHeader({ nonce: "once" }), {}, later).message.startsWith("Timestamp"));
-  assert.ok(accepted(signedHeader({ nonce: "once", timestamp: nowSeconds + 601 }), {}, later));
+  // A new request may use the nonce again: its Timestamp, and so its signature, differ.
+  const later = context({ nowMs: nowMs + 1_000, nonceCache: verifyContext.nonceCache });
+  assert.ok(accepted(signedHeader({ nonce: "once", timestamp: nowSeconds + 1 }), {}, later));
+});
+
+Deno.test("a copy is refused while its Timestamp is accepted, and by the timestamp check after", () => {
+  const nonceCache = new NonceCache();
+  const header = signedHeader({ nonce: "captured" });
+  assert.ok(accepted(header, {}, context({ nonceCache })));
+  // Sent again at every point of the window, while other requests move the cache on.
+  for (let afterMs = 0; afterMs <= 300_000; afterMs += 30_000) {
+    const at = context({ nowMs: nowMs + afterMs, nonceCache });
+    const timestamp = nowSeconds + afterMs / 1000;
+    assert.ok(accepted(signedHeader({ nonce: `other${afterMs}`, timestamp }), {}, at));
+    assert.match(refusal(header, {}, at).message, /\(replay\)$/);
+  }
+  // Once the window has passed, the cache forgets the pair; the copy is refused all the same.
+  const after = context({ nowMs: nowMs + 300_001, nonceCache });
+  assert.equal(
+    refusal(header, {}, after).message,
+    `Timestamp ${nowSeconds} is 300.001 s behind the server's clock (${
+      (nowMs + 300_001) / 1000
+    }); ` +
+      "at most 300 s is allowed",
+  );
+  const farLater = context({ nowMs: nowMs + 400_000, nonceCache });
+  assert.ok(accepted(signedHeader({ nonce: "tick", timestamp: nowSeconds + 400 }), {}, farLater));
+  assert.match(refusal(header, {}, farLater).message, /^Timestamp \d+ is 400 s behind/);
+  // The pair is forgotten: the cache no longer covers its Timestamp.
+  assert.equal(
+    nonceCache.remember("AKIDworker", "captured", nowSeconds, nowMs + 400_000),
+    "outOfWindow",
+  );
+});
+
+Deno.test("after the server's clock stepped back a forgotten Timestamp is refused, not taken", () => {
+  const nonceCache = new NonceCache();
+  const header = signedHeader({ nonce: "captured" });
+  assert.ok(accepted(header, {}, context({ nonceCache })));
+  const ahead = context({ nowMs: nowMs + 320_000, nonceCache });
+  assert.ok(accepted(signedHeader({ timestamp: nowSeconds + 320 }), {}, ahead));
+  // The clock steps back 30 s: the copy passes the timestamp check, the cache forgot its pair.
+  const stepped = context({ nowMs: nowMs + 290_000, nonceCache });
+  const error = refusal(header, {}, stepped);
+  assert.equal(error.code, "Unauthenticated");
+  assert.equal(
+    error.message,
+    `Timestamp ${nowSeconds} is outside the replay cache's window at the server's clock ` +
+      `(${(nowMs + 290_000) / 1000}); sign the request again with the current time`,
+  );
 });
 
 Deno.test("with checkReplay false the nonce is neither checked nor remembered, the rest is", () => {
@@ -259,9 +306,25 @@ Deno.test("a full replay cache refuses signed requests with a retryable error", 
   accepted(signedHeader(), {}, context({ nonceCache }));
   const error = refusal(signedHeader(), {}, context({ nonceCache, nowMs: nowMs + 100_000 }));
   assert.equal(error.code, "NonceCacheFull");
+  assert.equal(error.message, "the replay cache holds 1 nonces and has no room; retry later");
   assert.equal(error.retryable, true);
-  assert.equal(error.retryAfterSeconds, 501);
+  // The first request's second is dropped 310 s after it (the window and the clock margin).
+  assert.equal(error.retryAfterSeconds, 211);
   assert.ok(accepted(`Bearer AKIDworker:${secretKey}`, {}, context({ nonceCache })));
+});
+
+Deno.test("a key past its share of the replay cache gets the retryable error", () => {
+  const nonceCache = new NonceCache({ noncesMax: 4, secretIdShare: 0.5 });
+  accepted(signedHeader(), {}, context({ nonceCache }));
+  accepted(signedHeader({ timestamp: nowSeconds + 5 }), {}, context({ nonceCache }));
+  const error = refusal(signedHeader(), {}, context({ nonceCache, nowMs: nowMs + 10_000 }));
+  assert.equal(error.code, "NonceCacheFull");
+  assert.equal(
+    error.message,
+    "secretId 'AKIDworker' holds 2 nonces of the replay cache, its share; retry later",
+  );
+  assert.equal(error.retryAfterSeconds, 301);
+  assert.equal(nonceCache.size, 2);
 });
 
 Deno.test("nonces of 1 to 64 visible characters are accepted, others refused", () => {

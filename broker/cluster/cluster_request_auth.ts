@@ -11,8 +11,9 @@
  *     Timestamp + "\n" + Nonce + "\n" + lowercase hex SHA-256 of the body
  * ```
  *
- * A timestamp more than 300 s from the member's clock, or a (Node, Nonce) pair seen in the last
- * 600 s, is refused; a join must name the node that signed it. Why HTTP and not the peer link:
+ * A timestamp more than 300 s from the member's clock, or a (Node, Nonce) pair already used
+ * with the same Timestamp, is refused (the replay cache keeps a pair while its Timestamp is
+ * accepted: see `NonceCache`); a join must name the node that signed it. Why HTTP and not the peer link:
  * the joiner knows only a member's client URL, the member that answers may be a follower that
  * forwards the join to the leader (the signature covers method, path and body, so it survives
  * the relay unchanged), and the peer link carries Raft messages one way only. The request key
@@ -35,8 +36,6 @@ import { boundedBody as readBodyUpTo } from "./forwarding.ts";
 export const clusterRequestScheme = "CMQD-CLUSTER-HMAC-SHA256";
 /** Largest difference between the signer's clock and the verifier's. */
 export const clusterRequestSkewSecondsMax = 300;
-/** How long a nonce is remembered (twice the skew window: a replay can't outlive it). */
-const nonceTtlMs = 2 * clusterRequestSkewSecondsMax * 1000;
 /** Body bytes a signed request may carry (a join request is a few hundred). */
 const clusterRequestBodyBytesMax = 16 * 1024;
 
@@ -133,9 +132,13 @@ export function verifyClusterRequest(
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw unauthorized("the signature does not match this cluster's key");
   }
-  const verdict = context.nonces.remember(node, nonce, context.nowMs);
+  const verdict = context.nonces.remember(node, nonce, Number(timestamp), context.nowMs);
   if (verdict === "replayed") throw unauthorized("this Nonce was used already");
-  if (verdict === "full") {
+  if (verdict === "outOfWindow") {
+    // Only after this node's clock stepped back: the pair may be forgotten, so never take it.
+    throw unauthorized("Timestamp is outside the replay window; sign again");
+  }
+  if (verdict === "full" || verdict === "shareFull") {
     throw new BrokerError("NotReady", "too many recent signed requests; retry", {
       retryAfterSeconds: 1,
     });
@@ -166,7 +169,10 @@ export interface ClusterRequestHandlers {
 export class ClusterRequestDoor {
   readonly #clusterKey: Uint8Array;
   readonly #handlers: ClusterRequestHandlers;
-  readonly #nonces = new NonceCache({ noncesMax: 10_000, nonceTtlMs });
+  readonly #nonces = new NonceCache({
+    noncesMax: 10_000,
+    timestampSkewMs: clusterRequestSkewSecondsMax * 1000,
+  });
   readonly #now: () => number;
 
   constructor(

@@ -208,3 +208,30 @@ Deno.test("a signed-scheme body without a content-length is read only up to the 
     });
   }
 });
+
+Deno.test("a copied join request is refused all through its window, and after a clock step back", async () => {
+  let clockMs = nowMs;
+  const door = new ClusterRequestDoor(key, {
+    cluster: () => info,
+    join: () => Promise.resolve(info),
+  }, { now: () => clockMs });
+  const call = (request: Request) =>
+    door.handle(request, () => Promise.resolve(new Response("app")));
+  const copy = () => signed("GET", "/v1/cluster", { nonce: "captured-nonce-0001" });
+  assert.equal((await call(copy())).status, 200);
+  for (const afterMs of [1_000, 150_000, 300_000]) {
+    clockMs = nowMs + afterMs;
+    assert.match((await errorOf(await call(copy()))).message, /Nonce was used already/);
+  }
+  clockMs = nowMs + 300_001;
+  assert.match((await errorOf(await call(copy()))).message, /Timestamp is 300 s from/);
+  // Another request moves the replay cache past the copy's second; then the clock steps back
+  // 30 s: the timestamp check passes, the forgotten pair is refused, not taken as new.
+  clockMs = nowMs + 320_000;
+  const tick = signed("GET", "/v1/cluster", { nonce: "tick-nonce-000001", at: clockMs });
+  assert.equal((await call(tick)).status, 200);
+  clockMs = nowMs + 290_000;
+  const error = await errorOf(await call(copy()));
+  assert.equal(error.status, 401);
+  assert.match(error.message, /Timestamp is outside the replay window/);
+});

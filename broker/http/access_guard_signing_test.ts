@@ -126,7 +126,11 @@ Deno.test("a full replay cache answers a retryable 503 and runs nothing", async 
     init(routeCase, await signedFor(routeCase, "AKIDadmin")),
   );
   assert.equal(full.status, 503);
-  assert.equal(full.headers.get("retry-after"), "601", "when the oldest nonce expires");
+  assert.equal(
+    full.headers.get("retry-after"),
+    "311",
+    "when the oldest second is dropped (300 s window + 10 s margin)",
+  );
   assert.equal((await errorOf(full)).code, "NotReady");
   const bearer = await app.request(routeCase.path, {
     headers: { authorization: `Bearer AKIDadmin:${secretOf("AKIDadmin")}` },
