@@ -168,7 +168,29 @@ export function resolveUpdate(
     else merged.tags = tags;
   }
   checkCombined(merged);
-  return merged;
+  return inStoredOrder(merged);
+}
+
+/**
+ * `attributes` with its keys in the order `resolveCreate` (and so a snapshot's restore) gives
+ * them. An update that adds `deadLetter` to a queue with tags would otherwise put it after
+ * `tags`: a replica that replayed the update and one that restored a snapshot taken after it
+ * would hold the same attributes in another order, and answer queue views (and write
+ * snapshots) that differ.
+ */
+function inStoredOrder(attributes: QueueAttributes): QueueAttributes {
+  const ordered: QueueAttributes = {
+    visibilityTimeoutSeconds: attributes.visibilityTimeoutSeconds,
+    pollingWaitSeconds: attributes.pollingWaitSeconds,
+    maxMessageBytes: attributes.maxMessageBytes,
+    retentionSeconds: attributes.retentionSeconds,
+    rewindSeconds: attributes.rewindSeconds,
+    maxBacklog: attributes.maxBacklog,
+    fifo: attributes.fifo,
+  };
+  if (attributes.deadLetter) ordered.deadLetter = attributes.deadLetter;
+  if (attributes.tags) ordered.tags = attributes.tags;
+  return ordered;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   encodeRewind,
   encodeSendBatch,
   encodeTick,
+  encodeUpdateQueue,
   type SendCommandMessage,
 } from "./commands.ts";
 import { resolveCreate } from "./queue_attributes.ts";
@@ -268,4 +269,22 @@ Deno.test("a Redrive with ifCreatedAt moves only from the queue created then, no
     new TextEncoder().encode(JSON.stringify({ queue: "dlq", maxMessages: 1, ifCreatedAt: -1 })),
   );
   assert.ok(bad instanceof BrokerError && bad.code === "InvalidParameter", String(bad));
+});
+
+Deno.test("a queue updated to a dead-letter policy after its tags restores from a snapshot to the same bytes and view", () => {
+  const driver = new Driver();
+  driver.create("dlq", {});
+  driver.create("work", { tags: { team: "billing" } });
+  const policy = { deadLetter: { queue: "dlq", maxReceiveCount: 2 } };
+  const update = encodeUpdateQueue({ queue: "work", attributes: policy });
+  assert.deepEqual(driver.apply(CommandType.UpdateQueue, update), { updated: true });
+  // A replica that replayed the update and one that installed a snapshot taken after it hold
+  // the same queue: their views list the same keys in the same order, their snapshots agree.
+  const bytes = driver.machine.snapshot();
+  const restored = StateMachine.restore(bytes);
+  assert.deepEqual(restored.snapshot(), bytes);
+  assert.equal(
+    JSON.stringify(restored.getQueue("work", driver.now)),
+    JSON.stringify(driver.machine.getQueue("work", driver.now)),
+  );
 });
