@@ -185,6 +185,11 @@ export class ReferenceModel {
     return heads[0];
   }
 
+  /** True when a receive at `now` would deliver a message, housekeeping aside. */
+  hasCandidate(queue: ModelQueue, now: number): boolean {
+    return this.#candidate(queue, now) !== undefined;
+  }
+
   receive(
     queue: ModelQueue,
     input: { now: number; index: number; max: number; visibilityMs: number },
