@@ -140,7 +140,13 @@ export class QueueState extends QueueStore {
       }
       this.fifo?.onAppend(sequence, message.groupId ?? queueWideGroup);
       if (message.dedupId !== undefined) {
-        (this.dedup = ownMap(this.dedup)).set(message.dedupId, { sequence, at: now });
+        // Re-inserted, not overwritten in place: the map's order is its expiry order, and
+        // `maintain` stops at the first id still in its window. An id sent again after its
+        // window ended (before a Tick dropped it) would otherwise keep its old place and hold
+        // back every expired id behind it for as long as it keeps being sent.
+        const dedup = (this.dedup = ownMap(this.dedup));
+        dedup.delete(message.dedupId);
+        dedup.set(message.dedupId, { sequence, at: now });
       }
       results.push({ id: this.idOf(sequence), sequence });
     });

@@ -288,3 +288,23 @@ Deno.test("a queue updated to a dead-letter policy after its tags restores from 
     JSON.stringify(driver.machine.getQueue("work", driver.now)),
   );
 });
+
+Deno.test("a Tick forgets an expired dedup id that was sent before one sent again after its window", () => {
+  const driver = new Driver();
+  driver.create("q", {});
+  const start = driver.now;
+  driver.send("q", [{ dedupId: "hot" }]);
+  driver.now = start + 1_000;
+  driver.send("q", [{ dedupId: "cold" }]);
+  // "hot" is out of its window: the send enqueues a new message and starts a new window.
+  driver.now = start + 300_000;
+  const again = driver.send("q", [{ dedupId: "hot" }]) as { messages: { sequence: number }[] };
+  assert.equal(again.messages[0].sequence, 3);
+  driver.now = start + 301_000;
+  const before = driver.machine.memoryBytes();
+  driver.tick();
+  // "cold" expired now and is forgotten, though "hot", sent before it, is still in its window.
+  assert.ok(driver.machine.memoryBytes() < before, "the expired dedup id is dropped");
+  driver.now = start + 600_000;
+  assert.equal(driver.machine.needsTick(driver.now), true, "the second window of 'hot' ends");
+});
