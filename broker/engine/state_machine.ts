@@ -316,12 +316,11 @@ export class StateMachine {
   #update(entry: AppliedEntry, now: number): { updated: true } {
     const command = decodeJsonCommand(entry.payload);
     const queue = this.#queue(command.queue, now);
-    const attributes = resolveUpdate(
-      queue.meta.attributes,
-      checkAttributesInput(command.attributes),
-      checkTagChanges(command.tagChanges),
-    );
-    checkDeadLetter(this.#queues, command.queue, attributes);
+    const input = checkAttributesInput(command.attributes);
+    const tagChanges = checkTagChanges(command.tagChanges);
+    const attributes = resolveUpdate(queue.meta.attributes, input, tagChanges);
+    // A policy kept from before may name a queue deleted since: it stays, and does nothing.
+    if (input.deadLetter) checkDeadLetter(this.#queues, command.queue, attributes);
     const before = JSON.stringify(queue.meta.attributes.deadLetter ?? null);
     queue.meta.attributes = attributes;
     queue.meta.modifiedAt = now;

@@ -54,6 +54,28 @@ Deno.test("when the dead-letter queue is deleted later, the policy does nothing"
   }
 });
 
+Deno.test("a queue whose dead-letter queue was deleted still takes updates that leave the policy alone", async () => {
+  const context = await poisoned();
+  const { broker } = context;
+  await broker.deleteQueue("dlq");
+  const updated = await broker.updateQueue("work", { visibilityTimeoutSeconds: 7 });
+  assert.equal(updated.visibilityTimeoutSeconds, 7);
+  assert.deepEqual(updated.deadLetter, { queue: "dlq", maxReceiveCount: 1 }, "kept, inactive");
+  assert.deepEqual((await broker.changeQueueTags("work", { set: { team: "a" } })).tags, {
+    team: "a",
+  });
+  // An update that names the policy is checked as a create's is.
+  await rejects(
+    context,
+    () => broker.updateQueue("work", { deadLetter: { queue: "dlq", maxReceiveCount: 2 } }),
+    {
+      code: "InvalidParameter",
+      field: "deadLetter.queue",
+    },
+  );
+  assert.equal((await broker.updateQueue("work", { deadLetter: null })).deadLetter, undefined);
+});
+
 Deno.test("a dead-letter queue must exist, can't be the queue itself, and is FIFO exactly when the source is", async () => {
   const context = setup();
   const { broker } = context;

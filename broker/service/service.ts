@@ -252,7 +252,8 @@ export class EngineService implements QueueService {
   async updateQueue(name: string, input: QueueAttributesInput): Promise<Queue> {
     const current = this.#attributes(name);
     const clean = checkQueueInput(input);
-    this.#checkDeadLetter(name, resolveUpdate(current, clean));
+    const attributes = resolveUpdate(current, clean);
+    if (clean.deadLetter) this.#checkDeadLetter(name, attributes); // only a policy set now
     await this.#propose(
       CommandType.UpdateQueue,
       encodeUpdateQueue({ queue: name, attributes: clean }),
