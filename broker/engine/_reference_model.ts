@@ -113,9 +113,20 @@ export class ReferenceModel {
     const target = this.#activeDeadLetter(queue);
     const ttl = queue.attributes.deadLetter?.maxTimeToLiveSeconds;
     if (target && ttl !== undefined) {
+      // FIFO: a group's messages move in send order, none while one of them is in flight.
+      const held = new Set<string>();
+      for (const message of queue.messages) {
+        if (message.deleted) continue;
+        if (queue.attributes.fifo && ReferenceModel.isInflight(message, now)) {
+          held.add(message.group);
+        }
+      }
       for (const message of queue.messages) {
         if (message.deleted || message.enqueuedAt >= now - ttl * 1000) continue;
-        if (ReferenceModel.isInflight(message, now)) continue;
+        if (held.has(message.group) || ReferenceModel.isInflight(message, now)) {
+          if (queue.attributes.fifo) held.add(message.group);
+          continue;
+        }
         this.move(message, queue, target, now);
       }
     }

@@ -83,6 +83,30 @@ export class FifoGroups {
     return name === queueWideGroup ? undefined : name;
   }
 
+  /** The key of a message's group (`queueWideGroup` for the queue-wide one). */
+  groupKey(sequence: number): string {
+    return this.#group(sequence).name;
+  }
+
+  /** The head (lowest undeleted sequence) of the group `key`; 0 when it has none or is gone. */
+  headOf(key: string): number {
+    return this.#byName.get(key)?.head ?? 0;
+  }
+
+  /** How many messages of the group `key` are in flight (0 when it is gone). */
+  inflightOf(key: string): number {
+    return this.#byName.get(key)?.inflight ?? 0;
+  }
+
+  /** The keys of the groups whose head is below `limit`. */
+  keysWithHeadBelow(limit: number): string[] {
+    const keys: string[] = [];
+    for (const group of this.#byNumber.values()) {
+      if (group.head > 0 && group.head < limit) keys.push(group.name);
+    }
+    return keys;
+  }
+
   /** The head sequence of the oldest eligible group at rank `index`, or undefined. */
   readyAt(index: number): number | undefined {
     return this.#ready.at(index);

@@ -97,8 +97,14 @@ export class QueueStore {
   protected cursor = firstSequence;
   /** Messages below it were checked against the dead-letter TTL (except `ttlPending`). */
   protected ttlCursor = firstSequence;
-  /** TTL-expired messages that were in flight when checked, ascending. */
+  /** TTL-expired messages that were in flight when checked, ascending (standard queues). */
   protected ttlPending: number[] = emptyArray();
+  /**
+   * FIFO queues: the groups that hold TTL-expired messages below `ttlCursor` still in the queue,
+   * because a message of the group is in flight (maybe stale entries: their head moved on).
+   * Derived on restore: exactly the groups whose head is below `ttlCursor`.
+   */
+  protected ttlBlocked: Set<string> = new Set();
 
   constructor(meta: QueueMeta) {
     this.meta = meta;
@@ -221,6 +227,7 @@ export class QueueStore {
   resetDeadLetterScan(): void {
     this.ttlCursor = this.runs.lowSequence;
     this.ttlPending = [];
+    this.ttlBlocked.clear();
   }
 
   /**
@@ -251,6 +258,7 @@ export class QueueStore {
   }
 
   #moveExpired(cut: number, sink: MessageSink): void {
+    if (this.fifo) return this.#moveExpiredFifo(this.fifo, cut, sink);
     const pending: number[] = [];
     for (const sequence of this.ttlPending) {
       if (this.isDeleted(sequence)) continue;
@@ -272,6 +280,50 @@ export class QueueStore {
     this.ttlCursor = Math.max(this.ttlCursor, limit);
   }
 
+  /**
+   * The dead-letter TTL of a FIFO queue moves each group's expired messages in send order, so
+   * they keep their order in the dead-letter queue: a group with a message in flight keeps them
+   * all until that lock ends (or the message is deleted), as it keeps them from receivers. All
+   * moves go in sequence order, as on a standard queue: the blocked groups' expired messages
+   * (below `ttlCursor`) merged by head, then the newly expired ones.
+   */
+  #moveExpiredFifo(fifo: FifoGroups, cut: number, sink: MessageSink): void {
+    const blocked = this.ttlBlocked;
+    const heads = new SortedNumbers();
+    for (const key of blocked) {
+      const head = fifo.headOf(key);
+      if (head > 0 && head < this.ttlCursor) heads.add(head);
+    }
+    blocked.clear();
+    for (let head = heads.at(0); head !== undefined; head = heads.at(0)) {
+      heads.delete(head);
+      const key = fifo.groupKey(head);
+      if (fifo.inflightOf(key) > 0) {
+        blocked.add(key);
+        continue;
+      }
+      sink(this.extract(head));
+      const next = fifo.headOf(key);
+      if (next > 0 && next < this.ttlCursor) heads.add(next);
+    }
+    const limit = this.runs.firstAtOrAfter(cut);
+    let sequence = Math.max(this.ttlCursor, this.low);
+    while (sequence < limit) {
+      if (this.deleted.has(sequence)) {
+        sequence = this.deleted.nextAbsent(sequence);
+        continue;
+      }
+      const key = fifo.groupKey(sequence);
+      if (blocked.has(key) || fifo.inflightOf(key) > 0 || fifo.headOf(key) !== sequence) {
+        blocked.add(key);
+      } else {
+        sink(this.extract(sequence));
+      }
+      sequence++;
+    }
+    this.ttlCursor = Math.max(this.ttlCursor, limit);
+  }
+
   /** When `maintain` next has work (Infinity: none). */
   dueAt(ttlActive: boolean): number {
     const attributes = this.meta.attributes;
@@ -290,6 +342,14 @@ export class QueueStore {
       for (const sequence of this.ttlPending) {
         due = Math.min(due, this.tracked.get(sequence)?.visibleAt ?? -Infinity);
       }
+      for (const key of this.ttlBlocked) {
+        const head = this.fifo!.headOf(key);
+        if (head === 0 || head >= this.ttlCursor) continue;
+        if (this.fifo!.inflightOf(key) === 0) due = -Infinity;
+        else if (this.tracked.get(head)?.state === TrackState.Inflight) {
+          due = Math.min(due, this.tracked.get(head)!.visibleAt);
+        }
+      }
       const next = Math.max(this.ttlCursor, this.low);
       if (next < this.end) due = Math.min(due, this.runs.timeOf(next) + 1 + ttlSeconds * 1000);
     }
@@ -306,7 +366,7 @@ export class QueueStore {
     return this.runs.memoryBytes() + this.deleted.memoryBytes() + this.heap.memoryBytes() +
       this.ready.memoryBytes() + (this.fifo?.memoryBytes() ?? 0) +
       this.tracked.size * trackedBytesEstimate +
-      (this.foreign.size + this.dedup.size) * mapEntryBytesEstimate + 512;
+      (this.foreign.size + this.dedup.size + this.ttlBlocked.size) * mapEntryBytesEstimate + 512;
   }
 
   /** Serializes the persistent state; derived indexes are rebuilt by `readState`. */
@@ -384,6 +444,10 @@ export class QueueStore {
     if (this.fifo) {
       this.fifo.read(reader);
       this.fifo.rebuild(this.low, this.end);
+      // (A snapshot of an earlier release may list in-flight FIFO messages as pending: their
+      // groups' heads are below the cursor, so they are blocked groups now.)
+      this.ttlPending = emptyArray();
+      this.ttlBlocked = new Set(this.fifo.keysWithHeadBelow(this.ttlCursor));
     }
   }
 }

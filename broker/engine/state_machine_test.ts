@@ -308,3 +308,43 @@ Deno.test("a Tick forgets an expired dedup id that was sent before one sent agai
   driver.now = start + 600_000;
   assert.equal(driver.machine.needsTick(driver.now), true, "the second window of 'hot' ends");
 });
+
+Deno.test("the dead-letter TTL of a FIFO queue moves a group's messages in send order, waiting for the lock of one in flight", () => {
+  const driver = new Driver();
+  driver.create("dlq", { fifo: true });
+  driver.create("work", {
+    fifo: true,
+    visibilityTimeoutSeconds: 60,
+    deadLetter: { queue: "dlq", maxTimeToLiveSeconds: 300 },
+  });
+  const start = driver.now;
+  const sent = driver.send("work", [
+    { body: "g1", groupId: "g" },
+    { body: "g2", groupId: "g" },
+    { body: "h1", groupId: "h" },
+  ]) as { messages: { id: string }[] };
+  const [g1, g2, h1] = sent.messages.map((message) => message.id);
+  driver.now = start + 299_000;
+  assert.deepEqual(driver.receive("work", 1).messages.map((message) => message.id), [g1]);
+  driver.now = start + 301_000;
+  driver.tick();
+  // h1 moved; g2 waits behind g1, whose lock runs until start + 359 s.
+  const work = driver.machine.getQueue("work", driver.now)!;
+  assert.deepEqual([work.inflightMessages, work.activeMessages], [1, 1]);
+  // A replica that restores a snapshot taken now moves the same messages in the same order.
+  const copy = new Driver();
+  copy.machine = StateMachine.restore(driver.machine.snapshot());
+  [copy.index, copy.now] = [driver.index, driver.now];
+  for (const replica of [driver, copy]) {
+    replica.now = start + 359_000;
+    assert.equal(replica.machine.needsTick(replica.now), true, "the lock's end is due");
+    replica.tick();
+    assert.equal(replica.machine.getQueue("work", replica.now)!.activeMessages, 0);
+    const first = replica.receive("dlq", 10).messages;
+    const ids = first.map((message) => message.id);
+    assert.deepEqual(ids, [h1, g1], "g2 stays behind g1 in the dead-letter queue");
+    replica.remove("dlq", first.map((message) => message.receiptHandle));
+    assert.deepEqual(replica.receive("dlq", 10).messages.map((message) => message.id), [g2]);
+  }
+  assert.deepEqual(copy.machine.snapshot(), driver.machine.snapshot());
+});
