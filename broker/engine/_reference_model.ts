@@ -306,9 +306,15 @@ export class ReferenceModel {
       }
     }
     let moved = 0;
+    const stayed = new Set<string>(); // FIFO groups move a prefix, in send order
     for (const message of [...queue.messages]) {
       if (moved >= input.max) break;
-      if (message.deleted || message.visibleAt > input.now) continue;
+      if (message.deleted) continue;
+      const fifo = queue.attributes.fifo;
+      if (message.visibleAt > input.now || (fifo && stayed.has(message.group))) {
+        if (fifo) stayed.add(message.group);
+        continue;
+      }
       let target = fixed;
       if (!target && message.origin !== undefined) {
         const origin = this.queues.get(message.origin);
@@ -316,7 +322,10 @@ export class ReferenceModel {
           target = origin;
         }
       }
-      if (!target) continue;
+      if (!target) {
+        if (fifo) stayed.add(message.group);
+        continue;
+      }
       this.move(message, queue, target, input.now);
       moved++;
     }

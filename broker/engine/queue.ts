@@ -445,18 +445,25 @@ export class QueueState extends QueueStore {
     let moved = 0;
     let sequence = this.runs.lowSequence;
     const end = this.runs.endSequence;
+    // FIFO: a group moves a prefix, in send order; after a message that stays (locked, delayed,
+    // no target), the rest of its group stays too, so none overtakes it.
+    const stayed = new Set<string>();
     while (moved < maxMessages && sequence < end) {
       if (this.deleted.has(sequence)) {
         sequence = this.deleted.nextAbsent(sequence);
         continue;
       }
+      const group = this.fifo?.groupKey(sequence);
       const state = this.tracked.get(sequence)?.state;
-      const sink = state === undefined || state === TrackState.Ready
+      const sink = (group === undefined || !stayed.has(group)) &&
+          (state === undefined || state === TrackState.Ready)
         ? targetFor(this.foreign.get(sequence)?.origin)
         : null;
       if (sink !== null) {
         sink(this.extract(sequence));
         moved++;
+      } else if (group !== undefined) {
+        stayed.add(group);
       }
       sequence++;
     }

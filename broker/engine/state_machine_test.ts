@@ -348,3 +348,25 @@ Deno.test("the dead-letter TTL of a FIFO queue moves a group's messages in send 
   }
   assert.deepEqual(copy.machine.snapshot(), driver.machine.snapshot());
 });
+
+Deno.test("a redrive of a FIFO dead-letter queue moves no message of a group ahead of one that stays (in flight)", () => {
+  const driver = new Driver();
+  driver.create("dlq", { fifo: true });
+  driver.create("work", { fifo: true, deadLetter: { queue: "dlq", maxReceiveCount: 1 } });
+  const sent = driver.send("dlq", [
+    { body: "g1", groupId: "g" },
+    { body: "g2", groupId: "g" },
+    { body: "h1", groupId: "h" },
+  ]) as { messages: { id: string }[] };
+  const [g1, g2, h1] = sent.messages.map((message) => message.id);
+  // Someone reads the dead-letter queue: g1 is in flight, g2 waits behind it.
+  assert.deepEqual(driver.receive("dlq", 1).messages.map((message) => message.id), [g1]);
+  const redrive = encodeRedrive({ queue: "dlq", destination: "work", maxMessages: 10 });
+  assert.deepEqual(driver.apply(CommandType.Redrive, redrive), { moved: 1 }, "h1 only");
+  driver.now += 31_000; // g1's lock ends
+  assert.deepEqual(driver.apply(CommandType.Redrive, redrive), { moved: 2 });
+  const first = driver.receive("work", 10).messages;
+  assert.deepEqual(first.map((message) => message.id), [h1, g1], "g2 stays behind g1");
+  driver.remove("work", first.map((message) => message.receiptHandle));
+  assert.deepEqual(driver.receive("work", 10).messages.map((message) => message.id), [g2]);
+});
