@@ -3,6 +3,7 @@ import type { Timers } from "../replication/mod.ts";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { noPeers, startNode } from "./node.ts";
 import { realTimers } from "./real_time.ts";
+import { CommandType } from "../engine/mod.ts";
 
 const url = "http://127.0.0.1:1";
 
@@ -132,4 +133,23 @@ Deno.test("snapshots bound replay and let the log drop entries nothing refers to
   assert.equal((await again.broker.getQueue("jobs")).activeMessages, 0);
   assert.ok(again.machine.appliedIndex >= 360);
   await again.close();
+});
+
+Deno.test("the leader's housekeeping proposes TickInGroupOrder, not the earlier form of Tick", async () => {
+  const fs = new SimFileSystem();
+  const clock = clockAt(1_700_000_000_000);
+  const node = await started({ ...nodeOptions(fs, clock), housekeepingIntervalMs: 5 });
+  await node.broker.createQueue("jobs", { retentionSeconds: 60 });
+  await sendBodies(node, ["a"]);
+  clock.advance(61_000); // the message's retention ends: a Tick is due
+  while ((await node.broker.getQueue("jobs")).activeMessages > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const ticks = new Set<number>();
+  for (let index = node.log.firstIndex; index <= node.log.lastIndex; index++) {
+    const { type } = node.log.entry(index);
+    if (type === CommandType.Tick || type === CommandType.TickInGroupOrder) ticks.add(type);
+  }
+  assert.deepEqual([...ticks], [CommandType.TickInGroupOrder]);
+  await node.close();
 });

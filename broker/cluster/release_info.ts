@@ -28,8 +28,11 @@ export function versionText(): string {
     `peer protocol ${peerProtocolVersion})`;
 }
 
-/** Command layout versions: binary commands start with one (1, SendReceive 2); JSON has none. */
-const commandLayouts = "1-2";
+/**
+ * Command layout versions: binary commands start with one (1; ReceiveBatch 2, SendReceive 3,
+ * each also read in its earlier layout, 1 and 2); JSON has none.
+ */
+const commandLayouts = "1-3";
 
 /**
  * The one-line reason when `error` is a refusal of a newer release's data (an entry of an

@@ -102,7 +102,8 @@ export class ReferenceModel {
     });
   }
 
-  maintain(queue: ModelQueue, now: number): void {
+  /** `inGroupOrder` false: the earlier form's TTL (Tick, ReceiveBatch 1, SendReceive 2). */
+  maintain(queue: ModelQueue, now: number, inGroupOrder = true): void {
     const retentionCut = now - queue.attributes.retentionSeconds * 1000;
     queue.messages = queue.messages.filter((message) => message.enqueuedAt >= retentionCut);
     const rewindCut = now - queue.attributes.rewindSeconds * 1000;
@@ -114,17 +115,17 @@ export class ReferenceModel {
     const ttl = queue.attributes.deadLetter?.maxTimeToLiveSeconds;
     if (target && ttl !== undefined) {
       // FIFO: a group's messages move in send order, none while one of them is in flight.
+      // (The earlier form: only the messages in flight stay.)
+      const fifo = queue.attributes.fifo && inGroupOrder;
       const held = new Set<string>();
-      for (const message of queue.messages) {
+      for (const message of fifo ? queue.messages : []) {
         if (message.deleted) continue;
-        if (queue.attributes.fifo && ReferenceModel.isInflight(message, now)) {
-          held.add(message.group);
-        }
+        if (ReferenceModel.isInflight(message, now)) held.add(message.group);
       }
       for (const message of queue.messages) {
         if (message.deleted || message.enqueuedAt >= now - ttl * 1000) continue;
         if (held.has(message.group) || ReferenceModel.isInflight(message, now)) {
-          if (queue.attributes.fifo) held.add(message.group);
+          if (fifo) held.add(message.group);
           continue;
         }
         this.move(message, queue, target, now);
@@ -132,9 +133,9 @@ export class ReferenceModel {
     }
   }
 
-  tick(now: number): void {
+  tick(now: number, inGroupOrder = true): void {
     const queues = [...this.queues.values()].sort((a, b) => a.incarnation - b.incarnation);
-    for (const queue of queues) this.maintain(queue, now);
+    for (const queue of queues) this.maintain(queue, now, inGroupOrder);
   }
 
   send(queue: ModelQueue, input: { now: number; index: number; messages: ModelSend[] }) {
@@ -203,10 +204,16 @@ export class ReferenceModel {
 
   receive(
     queue: ModelQueue,
-    input: { now: number; index: number; max: number; visibilityMs: number },
+    input: {
+      now: number;
+      index: number;
+      max: number;
+      visibilityMs: number;
+      inGroupOrder?: boolean;
+    },
   ) {
     const { now, index } = input;
-    this.maintain(queue, now);
+    this.maintain(queue, now, input.inGroupOrder);
     const target = this.#activeDeadLetter(queue);
     const maxReceiveCount = queue.attributes.deadLetter?.maxReceiveCount;
     const delivered: ModelMessage[] = [];
@@ -296,7 +303,11 @@ export class ReferenceModel {
     return purged;
   }
 
-  redrive(queue: ModelQueue, input: { now: number; destination?: string; max: number }) {
+  /** `inGroupOrder` false: the earlier form (Redrive, RedriveOfCreated) moves past a stayer. */
+  redrive(
+    queue: ModelQueue,
+    input: { now: number; destination?: string; max: number; inGroupOrder?: boolean },
+  ) {
     let fixed: ModelQueue | undefined;
     if (input.destination !== undefined) {
       fixed = this.queues.get(input.destination);
@@ -310,7 +321,7 @@ export class ReferenceModel {
     for (const message of [...queue.messages]) {
       if (moved >= input.max) break;
       if (message.deleted) continue;
-      const fifo = queue.attributes.fifo;
+      const fifo = queue.attributes.fifo && input.inGroupOrder !== false;
       if (message.visibleAt > input.now || (fifo && stayed.has(message.group))) {
         if (fifo) stayed.add(message.group);
         continue;

@@ -1,6 +1,6 @@
 /**
  * Checked decoding of the JSON-encoded admin and cluster commands whose fields the state machine
- * must validate before acting (Rewind, Redrive, SetMember). A bad field is an `InvalidParameter` (Redrive,
+ * must validate before acting (Rewind, Redrive, SetMember), and the application of Redrive. A bad field is an `InvalidParameter` (Redrive,
  * proposed from a request) or a `MalformedRequest` value (SetMember, proposed by the cluster).
  *
  * @module
@@ -8,8 +8,8 @@
 import { BrokerError, invalidParameter } from "./errors.ts";
 import { decodeJsonCommand, decodeJsonObject } from "./commands.ts";
 import type { MemberAddress } from "./state_codec.ts";
-import type { QueueState } from "./queue.ts";
-import type { QueueAttributes } from "./types.ts";
+import type { MessageSink, QueueState } from "./queue.ts";
+import { type AppliedEntry, CommandType, type QueueAttributes } from "./types.ts";
 
 /** Messages one Redrive command moves at most (and by default). */
 export const redriveMessagesMax = 100_000;
@@ -74,6 +74,46 @@ export function decodeRedrive(payload: Uint8Array): RedriveCommand {
     throw invalidParameter("ifCreatedAt", "must be a non-negative integer");
   }
   return { queue: command.queue, destination, maxMessages, ifCreatedAt };
+}
+
+/** What a Redrive needs of the state machine, at the entry's time. */
+export interface RedriveContext {
+  /** The queue, released and marked touched; throws `QueueNotFound`. */
+  queue(name: string): QueueState;
+  /** The queue if it exists (nothing else). */
+  find(name: string): QueueState | undefined;
+  /** Moves into `target` (released first, marked touched). */
+  sinkInto(target: QueueState): MessageSink;
+}
+
+/**
+ * Applies a Redrive, RedriveOfCreated or RedriveInGroupOrder entry: moves up to `maxMessages`
+ * visible messages to `destination`, or each to its origin (if it exists and is of the same
+ * kind). Only RedriveInGroupOrder keeps a FIFO group's order (`CommandType`).
+ */
+export function applyRedrive(entry: AppliedEntry, context: RedriveContext): { moved: number } {
+  const { destination, maxMessages, ifCreatedAt, ...command } = decodeRedrive(entry.payload);
+  const queue = context.queue(command.queue);
+  const fifo = queue.meta.attributes.fifo;
+  let fixed: MessageSink | null = null;
+  if (destination !== undefined) {
+    const target = context.queue(destination);
+    if (target === queue) throw invalidParameter("destination", "is the queue itself");
+    if (target.meta.attributes.fifo !== fifo) {
+      throw invalidParameter("destination", "must be fifo exactly when the queue is fifo");
+    }
+    fixed = context.sinkInto(target);
+  }
+  const inGroupOrder = entry.type === CommandType.RedriveInGroupOrder;
+  const moved = queue.redrive(maxMessages, (origin) => {
+    if (fixed !== null) return fixed;
+    const target = origin === undefined ? undefined : context.find(origin);
+    if (target === undefined || target === queue || target.meta.attributes.fifo !== fifo) {
+      return null;
+    }
+    return context.sinkInto(target);
+  }, { ifCreatedAt, inGroupOrder });
+  return { moved };
 }
 
 /**

@@ -54,6 +54,9 @@ export interface CommandResults {
   [CommandType.Purge]: { purged: number };
   [CommandType.Redrive]: { moved: number };
   [CommandType.RedriveOfCreated]: { moved: number };
+  [CommandType.UpdateQueueKeepingPolicy]: { updated: true };
+  [CommandType.RedriveInGroupOrder]: { moved: number };
+  [CommandType.TickInGroupOrder]: undefined;
   [CommandType.Tick]: undefined;
   [CommandType.SetMember]: undefined;
   [CommandType.CreateTopic]: CreateResult;

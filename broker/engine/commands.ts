@@ -10,20 +10,25 @@
  *   [u16 len + groupId], [u16 len + dedupId], [u8 n, n × (u16 len + key, u16 len + value)],
  *   u32 bodyLength, body` (UTF-8). The offset table lets a reader decode message k of an entry
  *   without touching the others.
- * - **SendReceive**: the SendBatch layout with version 2, whose offset table ends where the
- *   records end, followed by the receives it runs after the send:
+ * - **SendReceive**: the SendBatch layout with version 3 (or 2, the earlier form), whose offset
+ *   table ends where the records end, followed by the receives it runs after the send:
  *   `u16 n, n × (u16 maxMessages, u32 visibilityTimeoutSeconds)` (0 = the queue's default). A
- *   reader of message bodies reads both layouts alike.
- * - **ReceiveBatch**: `version, queue, u16 maxMessages, u32 visibilityTimeoutSeconds
- *   (0 = the queue's default), u16 n, n × (u8 len + receipt handle bytes)` (the handles to
- *   delete first, in the same entry).
+ *   reader of message bodies reads every layout alike.
+ * - **ReceiveBatch**: `version (2, or 1 the earlier form), queue, u16 maxMessages,
+ *   u32 visibilityTimeoutSeconds (0 = the queue's default), u16 n, n × (u8 len + receipt handle
+ *   bytes)` (the handles to delete first, in the same entry).
+ *
+ * A receive (ReceiveBatch, SendReceive) first runs the queue's housekeeping, whose dead-letter
+ * TTL moves a FIFO group's messages in send order in the newer layout only (`inGroupOrder`);
+ * the earlier layout keeps its earlier meaning (only messages in flight wait), so replicas that
+ * apply one log agree, and a release that does not know the newer layout refuses it.
  * - **DeleteBatch**: `version, queue, u16 n, n × (u8 len + receipt handle bytes)`.
  * - **ChangeVisibility**: `version, queue, u16 n, n × (u8 len + handle bytes, u32 seconds)`.
  *
  * Receipt handles travel as the bytes the client's string decodes to (an empty array when it
  * does not decode), so the state machine reports every per-handle failure in request order.
- * The admin commands (CreateQueue, UpdateQueue, DeleteQueue, Rewind, Purge, Redrive) are JSON
- * objects in UTF-8; Tick has an empty payload.
+ * The admin commands (CreateQueue, UpdateQueue, DeleteQueue, Rewind, Purge, Redrive and their
+ * newer types) are JSON objects in UTF-8; Tick (and TickInGroupOrder) has an empty payload.
  *
  * Every decoder throws `DecodeError` on a truncated or garbage payload, and `NewerLayoutError`
  * (`release.ts`) on a layout version above the ones this release writes; never anything else.
@@ -39,8 +44,13 @@ import type { QueueAttributes, QueueAttributesInput, TagChanges } from "./types.
 export { CommandType, type CommandTypeCode } from "./types.ts";
 
 const layoutVersion = 1;
-/** The layout version of a SendReceive (a SendBatch with receives after its records). */
-const sendReceiveVersion = 2;
+/**
+ * The layout versions of a SendReceive (a SendBatch with receives after its records): 3 in
+ * group order (written), 2 the earlier form. A ReceiveBatch in group order is layout 2.
+ */
+const sendReceiveVersion = 3;
+const sendReceiveEarlierVersion = 2;
+const receiveVersion = 2;
 const flagGroup = 1;
 const flagDedup = 2;
 const flagAttributes = 4;
@@ -78,6 +88,14 @@ export interface SendHeader {
   groupId?: string;
   dedupId?: string;
   bodyBytes: number;
+}
+
+/**
+ * How a decoded receive (ReceiveBatch, SendReceive) runs the dead-letter TTL of a FIFO queue
+ * first: in group order (the newer layout), or as before (the earlier one; see above).
+ */
+export interface ReceiveLayout {
+  inGroupOrder: boolean;
 }
 
 /** ReceiveBatch command. */
@@ -225,11 +243,11 @@ interface SendTable {
   offsets: number[];
 }
 
-/** The offset table of a SendBatch (version 1) or SendReceive (version 2) payload. */
+/** The offset table of a SendBatch (version 1) or SendReceive (version 2 or 3) payload. */
 function readSendTable(payload: Uint8Array): SendTable {
   const reader = new ByteReader(payload);
   const version = reader.u8();
-  if (version !== layoutVersion && version !== sendReceiveVersion) {
+  if (version < layoutVersion || version > sendReceiveVersion) {
     throw layoutVersionError(version, sendReceiveVersion);
   }
   const queue = reader.string16();
@@ -295,9 +313,9 @@ export function decodeSendHeaders(payload: Uint8Array): { queue: string; message
 /** Decodes what apply needs of a SendReceive: the send's headers and the receives. */
 export function decodeSendReceive(
   payload: Uint8Array,
-): { queue: string; messages: SendHeader[]; receives: ReceiveSpec[] } {
+): { queue: string; messages: SendHeader[]; receives: ReceiveSpec[] } & ReceiveLayout {
   const table = readSendTable(payload);
-  if (table.version !== sendReceiveVersion) {
+  if (table.version !== sendReceiveVersion && table.version !== sendReceiveEarlierVersion) {
     throw new DecodeError(`unknown layout version ${table.version}`);
   }
   const reader = new ByteReader(payload, table.offsets[table.offsets.length - 1]);
@@ -307,7 +325,8 @@ export function decodeSendReceive(
     receives.push({ maxMessages: reader.u16(), visibilityTimeoutSeconds: reader.u32() });
   }
   reader.end();
-  return { queue: table.queue, messages: sendHeaders(payload, table), receives };
+  const inGroupOrder = table.version === sendReceiveVersion;
+  return { queue: table.queue, messages: sendHeaders(payload, table), receives, inGroupOrder };
 }
 
 function sendHeaders(payload: Uint8Array, table: SendTable): SendHeader[] {
@@ -392,25 +411,31 @@ function readHandles(reader: ByteReader): Uint8Array[] {
   return handles;
 }
 
-/** Encodes a ReceiveBatch. */
+/** Encodes a ReceiveBatch (in group order: layout 2). */
 export function encodeReceiveBatch(command: ReceiveBatchCommand): Uint8Array {
   const writer = new ByteWriter(32 + command.deleteHandles.length * 32);
-  writeHeader(writer, command.queue);
+  writer.u8(receiveVersion);
+  writer.string16(command.queue);
   writer.u16(command.maxMessages);
   writer.u32(command.visibilityTimeoutSeconds);
   writeHandles(writer, command.deleteHandles);
   return writer.finish();
 }
 
-/** Decodes a ReceiveBatch. */
-export function decodeReceiveBatch(payload: Uint8Array): ReceiveBatchCommand {
+/** Decodes a ReceiveBatch (layout 2, or 1: the earlier form). */
+export function decodeReceiveBatch(payload: Uint8Array): ReceiveBatchCommand & ReceiveLayout {
   const reader = new ByteReader(payload);
-  const queue = readHeader(reader);
+  const version = reader.u8();
+  if (version !== layoutVersion && version !== receiveVersion) {
+    throw layoutVersionError(version, receiveVersion);
+  }
+  const queue = reader.string16();
   const maxMessages = reader.u16();
   const visibilityTimeoutSeconds = reader.u32();
   const deleteHandles = readHandles(reader);
   reader.end();
-  return { queue, maxMessages, visibilityTimeoutSeconds, deleteHandles };
+  const inGroupOrder = version === receiveVersion;
+  return { queue, maxMessages, visibilityTimeoutSeconds, deleteHandles, inGroupOrder };
 }
 
 /** Encodes a DeleteBatch. */

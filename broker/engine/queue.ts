@@ -434,8 +434,9 @@ export class QueueState extends QueueStore {
   redrive(
     maxMessages: number,
     targetFor: (origin: string | undefined) => MessageSink | null,
-    ifCreatedAt?: number,
+    options: { ifCreatedAt?: number; inGroupOrder: boolean },
   ): number {
+    const { ifCreatedAt, inGroupOrder } = options;
     if (ifCreatedAt !== undefined && ifCreatedAt !== this.meta.createdAt) {
       throw new BrokerError(
         "QueueNotFound",
@@ -446,14 +447,15 @@ export class QueueState extends QueueStore {
     let sequence = this.runs.lowSequence;
     const end = this.runs.endSequence;
     // FIFO: a group moves a prefix, in send order; after a message that stays (locked, delayed,
-    // no target), the rest of its group stays too, so none overtakes it.
+    // no target), the rest of its group stays too, so none overtakes it. (Not for entries of the
+    // earlier form, Redrive and RedriveOfCreated: every visible message with a target moves.)
     const stayed = new Set<string>();
     while (moved < maxMessages && sequence < end) {
       if (this.deleted.has(sequence)) {
         sequence = this.deleted.nextAbsent(sequence);
         continue;
       }
-      const group = this.fifo?.groupKey(sequence);
+      const group = inGroupOrder ? this.fifo?.groupKey(sequence) : undefined;
       const state = this.tracked.get(sequence)?.state;
       const sink = (group === undefined || !stayed.has(group)) &&
           (state === undefined || state === TrackState.Ready)

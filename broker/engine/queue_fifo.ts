@@ -98,6 +98,12 @@ export class FifoGroups {
     return this.#byName.get(key)?.inflight ?? 0;
   }
 
+  /** The next undeleted message of `sequence`'s group after it (0 when none). */
+  nextOf(sequence: number, end: number): number {
+    const group = this.#group(sequence);
+    return this.#nextUndeleted(group, sequence, end, (next) => this.#view.isDeleted(next));
+  }
+
   /** The keys of the groups whose head is below `limit`. */
   keysWithHeadBelow(limit: number): string[] {
     const keys: string[] = [];

@@ -95,14 +95,19 @@ export class QueueStore {
   protected undeleted = 0;
   /** No plain message below it. */
   protected cursor = firstSequence;
-  /** Messages below it were checked against the dead-letter TTL (except `ttlPending`). */
+  /** Messages below it were checked against the dead-letter TTL (except those kept). */
   protected ttlCursor = firstSequence;
-  /** TTL-expired messages that were in flight when checked, ascending (standard queues). */
+  /**
+   * Standard queues: TTL-expired messages that were in flight when checked, ascending (maybe
+   * deleted since). FIFO queues keep none here (see `ttlBlocked`), but write theirs in the
+   * snapshot's place of it (`#ttlKept`), as an earlier release read it.
+   */
   protected ttlPending: number[] = emptyArray();
   /**
    * FIFO queues: the groups that hold TTL-expired messages below `ttlCursor` still in the queue,
    * because a message of the group is in flight (maybe stale entries: their head moved on).
-   * Derived on restore: exactly the groups whose head is below `ttlCursor`.
+   * Derived on restore: exactly the groups whose head is below `ttlCursor`. So the messages
+   * below `ttlCursor` still in the queue are those of these groups (`#ttlKept`).
    */
   protected ttlBlocked: Set<string> = new Set();
 
@@ -233,9 +238,11 @@ export class QueueStore {
   /**
    * Housekeeping at `now`, run by Tick for every queue and before every receive: releases,
    * retention expiry, trimming deleted messages out of the rewind window, moving messages older
-   * than the dead-letter TTL (not those in flight), expiring dedup ids.
+   * than the dead-letter TTL (not those in flight; on a FIFO queue `inGroupOrder`, none of a
+   * group with one in flight: the form of the entry decides, see `CommandType`), expiring
+   * dedup ids.
    */
-  maintain(now: number, deadLetter?: DeadLetterTarget): void {
+  maintain(now: number, deadLetter: DeadLetterTarget | undefined, inGroupOrder: boolean): void {
     this.release(now);
     const attributes = this.meta.attributes;
     this.dropPrefix(this.runs.firstAtOrAfter(now - attributes.retentionSeconds * 1000));
@@ -249,7 +256,7 @@ export class QueueStore {
     }
     const ttlSeconds = deadLetter?.maxTimeToLiveSeconds;
     if (deadLetter !== undefined && ttlSeconds !== undefined) {
-      this.#moveExpired(now - ttlSeconds * 1000, deadLetter.sink);
+      this.#moveExpired(now - ttlSeconds * 1000, deadLetter.sink, inGroupOrder);
     }
     for (const [dedupId, entry] of this.dedup) {
       if (now < entry.at + messageLimits.dedupWindowMs) break;
@@ -257,10 +264,14 @@ export class QueueStore {
     }
   }
 
-  #moveExpired(cut: number, sink: MessageSink): void {
-    if (this.fifo) return this.#moveExpiredFifo(this.fifo, cut, sink);
+  #moveExpired(cut: number, sink: MessageSink, inGroupOrder: boolean): void {
+    const fifo = this.fifo;
+    if (fifo && inGroupOrder) return this.#moveExpiredFifo(fifo, cut, sink);
+    // Standard queues, and FIFO queues for entries of the earlier form (Tick, ReceiveBatch
+    // layout 1, SendReceive layout 2): their earlier meaning, which skips only the messages in
+    // flight (so a group's expired messages may overtake its head in the dead-letter queue).
     const pending: number[] = [];
-    for (const sequence of this.ttlPending) {
+    for (const sequence of fifo ? this.#ttlKept(fifo) : this.ttlPending) {
       if (this.isDeleted(sequence)) continue;
       if (this.tracked.get(sequence)?.state === TrackState.Inflight) pending.push(sequence);
       else sink(this.extract(sequence));
@@ -276,8 +287,21 @@ export class QueueStore {
       else sink(this.extract(sequence));
       sequence++;
     }
-    this.ttlPending = pending;
+    if (fifo) this.ttlBlocked = new Set(pending.map((kept) => fifo.groupKey(kept)));
+    else this.ttlPending = pending;
     this.ttlCursor = Math.max(this.ttlCursor, limit);
+  }
+
+  /** FIFO: the messages below `ttlCursor` still in the queue (the blocked groups'), ascending. */
+  #ttlKept(fifo: FifoGroups): number[] {
+    const kept: number[] = [];
+    for (const key of this.ttlBlocked) {
+      for (let sequence = fifo.headOf(key); sequence > 0 && sequence < this.ttlCursor;) {
+        kept.push(sequence);
+        sequence = fifo.nextOf(sequence, this.end);
+      }
+    }
+    return kept.sort((left, right) => left - right);
   }
 
   /**
@@ -396,8 +420,10 @@ export class QueueStore {
       writer.f64(entry.at);
     }
     for (const value of [this.undeleted, this.cursor, this.ttlCursor]) writer.f64(value);
-    writer.u32(this.ttlPending.length);
-    for (const sequence of this.ttlPending) writer.f64(sequence);
+    // (FIFO: the messages kept, as an earlier release kept them in flight, and reads them.)
+    const kept = this.fifo ? this.#ttlKept(this.fifo) : this.ttlPending;
+    writer.u32(kept.length);
+    for (const sequence of kept) writer.f64(sequence);
     this.fifo?.write(writer, this.low, this.end);
   }
 

@@ -54,7 +54,7 @@ import {
 } from "./state_codec.ts";
 import { type TopicQueries, TopicStore } from "./topics.ts";
 import { applyPublish, applyPushResults } from "./topic_publish.ts";
-import { applySetMember, checkDeadLetter, decodeRedrive, decodeRewind } from "./admin_commands.ts";
+import { applyRedrive, applySetMember, checkDeadLetter, decodeRewind } from "./admin_commands.ts";
 import { newerEntryError, NewerLayoutError } from "./release.ts";
 import type {
   CreateResult,
@@ -180,6 +180,7 @@ export class StateMachine {
       case CommandType.CreateQueue:
         return this.#create(entry, now);
       case CommandType.UpdateQueue:
+      case CommandType.UpdateQueueKeepingPolicy:
         return this.#update(entry, now);
       case CommandType.DeleteQueue:
         return this.#delete(entry);
@@ -199,9 +200,15 @@ export class StateMachine {
         return this.#purge(entry, now);
       case CommandType.Redrive:
       case CommandType.RedriveOfCreated:
-        return this.#redrive(entry, now);
+      case CommandType.RedriveInGroupOrder:
+        return applyRedrive(entry, {
+          queue: (name) => this.#queue(name, now),
+          find: (name) => this.#queues.get(name),
+          sinkInto: (target) => this.#sinkInto(target, now),
+        });
       case CommandType.Tick:
-        return this.#tick(now);
+      case CommandType.TickInGroupOrder:
+        return this.#tick(now, entry.type === CommandType.TickInGroupOrder);
       case CommandType.SetMember:
         return this.#setMember(entry);
       default:
@@ -320,7 +327,9 @@ export class StateMachine {
     const tagChanges = checkTagChanges(command.tagChanges);
     const attributes = resolveUpdate(queue.meta.attributes, input, tagChanges);
     // A policy kept from before may name a queue deleted since: it stays, and does nothing.
-    if (input.deadLetter) checkDeadLetter(this.#queues, command.queue, attributes);
+    // (The earlier form, UpdateQueue, checks it too, and so refuses the update: types.ts.)
+    const checked = input.deadLetter || entry.type === CommandType.UpdateQueue;
+    if (checked) checkDeadLetter(this.#queues, command.queue, attributes);
     const before = JSON.stringify(queue.meta.attributes.deadLetter ?? null);
     queue.meta.attributes = attributes;
     queue.meta.modifiedAt = now;
@@ -360,8 +369,9 @@ export class StateMachine {
     const seconds = command.receives.map((spec) => receiveLockSeconds(spec, queue.meta.attributes));
     const sent = queue.send({ entryIndex: entry.index, now, messages: command.messages });
     if (sent instanceof BrokerError) return sent;
+    const at = { entryIndex: entry.index, now, inGroupOrder: command.inGroupOrder };
     const receives = command.receives.map((spec, index) => ({
-      messages: this.#take(queue, { entryIndex: entry.index, now }, spec, seconds[index]),
+      messages: this.#take(queue, at, spec, seconds[index]),
     }));
     return { messages: sent, receives };
   }
@@ -374,19 +384,20 @@ export class StateMachine {
     if (command.deleteHandles.length > 0) {
       Object.assign(result, this.#deleteHandles(queue, command.deleteHandles));
     }
-    result.messages = this.#take(queue, { entryIndex: entry.index, now }, command, seconds);
+    const at = { entryIndex: entry.index, now, inGroupOrder: command.inGroupOrder };
+    result.messages = this.#take(queue, at, command, seconds);
     return result;
   }
 
   /** Housekeeping of the queue, then up to `maxMessages` deliveries under a lock. */
   #take(
     queue: QueueState,
-    at: { entryIndex: number; now: number },
+    at: { entryIndex: number; now: number; inGroupOrder: boolean },
     spec: ReceiveSpec,
     seconds: number,
   ): Delivery[] {
     const deadLetter = this.#deadLetter(queue, at.now);
-    queue.maintain(at.now, deadLetter);
+    queue.maintain(at.now, deadLetter, at.inGroupOrder);
     return queue.receive({
       now: at.now,
       entryIndex: at.entryIndex,
@@ -442,30 +453,6 @@ export class StateMachine {
     return { purged: this.#queue(command.queue, now).purge() };
   }
 
-  #redrive(entry: AppliedEntry, now: number): { moved: number } {
-    const { destination, maxMessages, ifCreatedAt, ...command } = decodeRedrive(entry.payload);
-    const queue = this.#queue(command.queue, now);
-    const fifo = queue.meta.attributes.fifo;
-    let fixed: MessageSink | null = null;
-    if (destination !== undefined) {
-      const target = this.#queue(destination, now);
-      if (target === queue) throw invalidParameter("destination", "is the queue itself");
-      if (target.meta.attributes.fifo !== fifo) {
-        throw invalidParameter("destination", "must be fifo exactly when the queue is fifo");
-      }
-      fixed = this.#sinkInto(target, now);
-    }
-    const moved = queue.redrive(maxMessages, (origin) => {
-      if (fixed !== null) return fixed;
-      const target = origin === undefined ? undefined : this.#queues.get(origin);
-      if (target === undefined || target === queue || target.meta.attributes.fifo !== fifo) {
-        return null;
-      }
-      return this.#sinkInto(target, now);
-    }, ifCreatedAt);
-    return { moved };
-  }
-
   #setMember(entry: AppliedEntry): undefined | BrokerError {
     const change = applySetMember(this.#members, entry.payload);
     if (change instanceof BrokerError) return change;
@@ -478,12 +465,12 @@ export class StateMachine {
     return [...this.#members.values()];
   }
 
-  #tick(now: number): undefined {
+  #tick(now: number, inGroupOrder: boolean): undefined {
     const queues = [...this.#queues.values()].sort((left, right) =>
       left.meta.incarnation - right.meta.incarnation
     );
     for (const queue of queues) {
-      queue.maintain(now, this.#deadLetter(queue, now));
+      queue.maintain(now, this.#deadLetter(queue, now), inGroupOrder);
       this.#touched.add(queue.meta.name);
     }
     this.#topics.expire(now);

@@ -107,6 +107,11 @@ const sendArb = fc.record({
   groupId: fc.option(fc.constantFrom("g1", "g2", "g3"), { nil: undefined }),
   dedupId: fc.option(fc.constantFrom("d1", "d2", "d3", "d4"), { nil: undefined }),
 });
+/**
+ * An entry in the earlier form of its command (UpdateQueue, Tick, Redrive, ReceiveBatch layout
+ * 1, SendReceive layout 2), which keeps its earlier meaning (`CommandType`): one in four.
+ */
+const earlierArb = fc.constantFrom(false, false, false, true);
 const opArb = fc.oneof(
   {
     weight: 2,
@@ -123,6 +128,7 @@ const opArb = fc.oneof(
       op: fc.constant("update" as const),
       queue: queueArb,
       change: fc.nat(updates.length - 1),
+      earlier: earlierArb,
     }),
   },
   {
@@ -146,6 +152,7 @@ const opArb = fc.oneof(
         }),
         { minLength: 1, maxLength: 4 },
       ),
+      earlier: earlierArb,
     }),
   },
   {
@@ -156,6 +163,7 @@ const opArb = fc.oneof(
       max: fc.integer({ min: 1, max: 4 }),
       visibilitySeconds: fc.constantFrom(0, 1, 5, 30, 400, 43_200),
       deletes: fc.array(pickArb, { maxLength: 2 }),
+      earlier: earlierArb,
     }),
   },
   {
@@ -198,9 +206,13 @@ const opArb = fc.oneof(
       queue: queueArb,
       destination: fc.option(queueArb, { nil: undefined }),
       max: fc.integer({ min: 1, max: 5 }),
+      earlier: earlierArb,
     }),
   },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("tick" as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant("tick" as const), earlier: earlierArb }),
+  },
   {
     weight: 5,
     arbitrary: fc.record({
@@ -339,8 +351,8 @@ function runOp(h: Harness, op: Op): void {
     case "redrive":
       return redrive(h, op);
     case "tick":
-      h.apply(CommandType.Tick, encodeTick());
-      h.model.tick(h.now);
+      h.apply(op.earlier ? CommandType.Tick : CommandType.TickInGroupOrder, encodeTick());
+      h.model.tick(h.now, !op.earlier);
       return;
     case "advance":
       h.now += op.ms;
@@ -356,7 +368,7 @@ function runOp(h: Harness, op: Op): void {
       return;
     }
     case "update":
-      return update(h, op.queue, updates[op.change]);
+      return update(h, op.queue, updates[op.change], op.earlier);
   }
 }
 
@@ -394,9 +406,9 @@ function create(h: Harness, name: string, variant: number): void {
   else assert.deepEqual(result, expected);
 }
 
-function update(h: Harness, name: string, input: QueueAttributesInput): void {
+function update(h: Harness, name: string, input: QueueAttributesInput, earlier: boolean): void {
   const result = h.apply(
-    CommandType.UpdateQueue,
+    earlier ? CommandType.UpdateQueue : CommandType.UpdateQueueKeepingPolicy,
     encodeUpdateQueue({ queue: name, attributes: input }),
   );
   const queue = h.modelQueue(name);
@@ -408,8 +420,9 @@ function update(h: Harness, name: string, input: QueueAttributesInput): void {
     assert.ok(error instanceof BrokerError);
     return assert.equal(errorCode(result), error.code);
   }
-  // Only a policy the update sets is checked: one kept may name a queue deleted since.
-  const policy = input.deadLetter ? attributes.deadLetter : undefined;
+  // Only a policy the update sets is checked: one kept may name a queue deleted since. (The
+  // earlier form checks the one kept too.)
+  const policy = input.deadLetter || earlier ? attributes.deadLetter : undefined;
   const target = policy ? h.modelQueue(policy.queue) : undefined;
   if (policy && (!target || target === queue || target.attributes.fifo !== queue.attributes.fifo)) {
     return assert.equal(errorCode(result), "InvalidParameter");
@@ -441,15 +454,14 @@ function send(h: Harness, op: Extract<Op, { op: "send" }>): void {
 
 function receive(h: Harness, op: Extract<Op, { op: "receive" }>): void {
   const picks = op.deletes.map((pick) => h.resolve(pick, op.queue));
-  const result = h.apply(
-    CommandType.ReceiveBatch,
-    encodeReceiveBatch({
-      queue: op.queue,
-      maxMessages: op.max,
-      visibilityTimeoutSeconds: op.visibilitySeconds,
-      deleteHandles: picks.map((pick) => pick.bytes),
-    }),
-  );
+  const payload = encodeReceiveBatch({
+    queue: op.queue,
+    maxMessages: op.max,
+    visibilityTimeoutSeconds: op.visibilitySeconds,
+    deleteHandles: picks.map((pick) => pick.bytes),
+  });
+  if (op.earlier) payload[0] = 1; // the earlier layout: the same bytes after the version
+  const result = h.apply(CommandType.ReceiveBatch, payload);
   const queue = h.modelQueue(op.queue);
   if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
   const actual = result as { messages: Delivery[]; deleted?: number; failures?: HandleFailure[] };
@@ -458,13 +470,14 @@ function receive(h: Harness, op: Extract<Op, { op: "receive" }>): void {
     assert.deepEqual(outcomeOf(actual.failures!, picks.length), expectedOutcomes);
     assert.equal(actual.deleted, expectedOutcomes.filter((outcome) => outcome === "ok").length);
   }
-  expectDeliveries(h, { queue, max: op.max, visibilitySeconds: op.visibilitySeconds }, actual);
+  const { max, visibilitySeconds, earlier } = op;
+  expectDeliveries(h, { queue, max, visibilitySeconds, earlier }, actual);
 }
 
 /** Checks a receive's deliveries against the model's (which it advances) and keeps the handles. */
 function expectDeliveries(
   h: Harness,
-  receive: { queue: ModelQueue; max: number; visibilitySeconds: number },
+  receive: { queue: ModelQueue; max: number; visibilitySeconds: number; earlier: boolean },
   actual: { messages: Delivery[] },
 ): void {
   const queue = receive.queue;
@@ -474,6 +487,7 @@ function expectDeliveries(
     index: h.index,
     max: receive.max,
     visibilityMs: seconds * 1000,
+    inGroupOrder: !receive.earlier,
   });
   const shape = (delivery: Delivery) => {
     const fields = decodeReceiptBytes(receiptHandleToBytes(delivery.receiptHandle))!;
@@ -517,17 +531,16 @@ function expectDeliveries(
 /** A send and the receives in its entry: the same as the send, then each receive, in order. */
 function sendReceive(h: Harness, op: Extract<Op, { op: "sendReceive" }>): void {
   const receives = op.receives.slice(0, op.messages.length);
-  const result = h.apply(
-    CommandType.SendReceive,
-    encodeSendReceive({
-      queue: op.queue,
-      messages: op.messages,
-      receives: receives.map((receive) => ({
-        maxMessages: receive.max,
-        visibilityTimeoutSeconds: receive.visibilitySeconds,
-      })),
-    }),
-  );
+  const payload = encodeSendReceive({
+    queue: op.queue,
+    messages: op.messages,
+    receives: receives.map((receive) => ({
+      maxMessages: receive.max,
+      visibilityTimeoutSeconds: receive.visibilitySeconds,
+    })),
+  });
+  if (op.earlier) payload[0] = 2; // the earlier layout: the same bytes after the version
+  const result = h.apply(CommandType.SendReceive, payload);
   const queue = h.modelQueue(op.queue);
   if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
   const sent = h.model.send(queue, {
@@ -545,7 +558,7 @@ function sendReceive(h: Harness, op: Extract<Op, { op: "sendReceive" }>): void {
   assert.deepEqual(actual.messages, sent.messages);
   assert.equal(actual.receives.length, receives.length);
   receives.forEach((receive, index) => {
-    expectDeliveries(h, { queue, ...receive }, actual.receives[index]);
+    expectDeliveries(h, { queue, ...receive, earlier: op.earlier }, actual.receives[index]);
   });
 }
 
@@ -604,12 +617,14 @@ function rewind(h: Harness, op: Extract<Op, { op: "rewind" }>): void {
 
 function redrive(h: Harness, op: Extract<Op, { op: "redrive" }>): void {
   const result = h.apply(
-    CommandType.Redrive,
+    op.earlier ? CommandType.Redrive : CommandType.RedriveInGroupOrder,
     encodeRedrive({ queue: op.queue, destination: op.destination, maxMessages: op.max }),
   );
   const queue = h.modelQueue(op.queue);
   if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
-  const expected = h.model.redrive(queue, { now: h.now, destination: op.destination, max: op.max });
+  const { destination, max } = op;
+  const inGroupOrder = !op.earlier;
+  const expected = h.model.redrive(queue, { now: h.now, destination, max, inGroupOrder });
   if ("error" in expected) assert.equal(errorCode(result), expected.error);
   else assert.deepEqual(result, expected);
 }

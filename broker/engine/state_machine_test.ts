@@ -51,7 +51,7 @@ class Driver {
     );
   }
   tick(): unknown {
-    return this.apply(CommandType.Tick, encodeTick());
+    return this.apply(CommandType.TickInGroupOrder, encodeTick());
   }
 }
 
@@ -362,9 +362,10 @@ Deno.test("a redrive of a FIFO dead-letter queue moves no message of a group ahe
   // Someone reads the dead-letter queue: g1 is in flight, g2 waits behind it.
   assert.deepEqual(driver.receive("dlq", 1).messages.map((message) => message.id), [g1]);
   const redrive = encodeRedrive({ queue: "dlq", destination: "work", maxMessages: 10 });
-  assert.deepEqual(driver.apply(CommandType.Redrive, redrive), { moved: 1 }, "h1 only");
+  const type = CommandType.RedriveInGroupOrder;
+  assert.deepEqual(driver.apply(type, redrive), { moved: 1 }, "h1 only");
   driver.now += 31_000; // g1's lock ends
-  assert.deepEqual(driver.apply(CommandType.Redrive, redrive), { moved: 2 });
+  assert.deepEqual(driver.apply(type, redrive), { moved: 2 });
   const first = driver.receive("work", 10).messages;
   assert.deepEqual(first.map((message) => message.id), [h1, g1], "g2 stays behind g1");
   driver.remove("work", first.map((message) => message.receiptHandle));

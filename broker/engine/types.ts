@@ -62,6 +62,25 @@ export const CommandType = {
    */
   RedriveOfCreated: 36,
   /**
+   * An UpdateQueue that checks the dead-letter policy only when it sets one, so a queue whose
+   * dead-letter queue was deleted still takes updates. UpdateQueue (17) keeps its earlier
+   * meaning, which checks a policy kept from before too: a type of its own, so a release that
+   * doesn't know the change refuses the entry instead of refusing the update.
+   */
+  UpdateQueueKeepingPolicy: 37,
+  /**
+   * A Redrive (its `ifCreatedAt` optional) that moves each FIFO group's prefix only: after a
+   * message that stays, the rest of its group stays. Redrive (25) and RedriveOfCreated (36)
+   * keep their earlier meaning (every visible message with a target moves).
+   */
+  RedriveInGroupOrder: 38,
+  /**
+   * A Tick whose dead-letter TTL moves a FIFO group's messages in send order (none while one
+   * of the group is in flight). Tick (26) keeps its earlier meaning (only the messages in
+   * flight wait). The leader proposes this one.
+   */
+  TickInGroupOrder: 39,
+  /**
    * A send batch that also runs receives for the long polls parked on its queue, in the same
    * entry (one replicated write for send and lock). Numbered apart from the codes above so that
    * codes added in sequence elsewhere don't take it; the codes are checked to be distinct.

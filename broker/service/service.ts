@@ -255,7 +255,7 @@ export class EngineService implements QueueService {
     const attributes = resolveUpdate(current, clean);
     if (clean.deadLetter) this.#checkDeadLetter(name, attributes); // only a policy set now
     await this.#propose(
-      CommandType.UpdateQueue,
+      CommandType.UpdateQueueKeepingPolicy,
       encodeUpdateQueue({ queue: name, attributes: clean }),
     );
     return this.#view(name);
@@ -268,7 +268,7 @@ export class EngineService implements QueueService {
     // change to the tags of the moment it applies, and checks the count again there.
     resolveUpdate(current, {}, clean);
     await this.#propose(
-      CommandType.UpdateQueue,
+      CommandType.UpdateQueueKeepingPolicy,
       encodeUpdateQueue({ queue: name, attributes: {}, tagChanges: clean }),
     );
     return this.#view(name);
@@ -591,9 +591,7 @@ export class EngineService implements QueueService {
         throw invalidParameter("destination", "must be fifo exactly when the queue is fifo");
       }
     }
-    const { ifCreatedAt } = options;
-    const payload = encodeRedrive({ queue: name, ...clean, ifCreatedAt });
-    const type = ifCreatedAt === undefined ? CommandType.Redrive : CommandType.RedriveOfCreated;
-    return await this.#propose(type, payload);
+    const payload = encodeRedrive({ queue: name, ...clean, ifCreatedAt: options.ifCreatedAt });
+    return await this.#propose(CommandType.RedriveInGroupOrder, payload);
   }
 }

@@ -281,7 +281,7 @@ Deno.test("a redrive without maxMessages moves up to 100,000 messages; 1 and 100
   await broker.createQueue("dlq", {});
   const proposed = () => {
     const entry = replica.entry(replica.lastIndex);
-    assert.equal(entry.type, CommandType.Redrive);
+    assert.equal(entry.type, CommandType.RedriveInGroupOrder);
     return JSON.parse(new TextDecoder().decode(entry.payload)).maxMessages;
   };
   await broker.redrive("dlq", {});
@@ -538,4 +538,26 @@ Deno.test("a receive takes at most the messages whose largest bodies fit one ans
   assert.equal((await broker.receiveMessages("big", { maxMessages: 256 })).messages.length, 16);
   // At the default 64 KiB, all of a batch of 256 fits.
   assert.equal((await broker.receiveMessages("small", { maxMessages: 256 })).messages.length, 100);
+});
+
+Deno.test("the service writes the newer form of each command whose meaning changed", async () => {
+  const context = setup();
+  const { broker, replica } = context;
+  const last = () => replica.entry(replica.lastIndex);
+  await broker.createQueue("dlq", {});
+  await broker.createQueue("jobs", {});
+  await broker.updateQueue("jobs", { deadLetter: { queue: "dlq", maxReceiveCount: 2 } });
+  assert.equal(last().type, CommandType.UpdateQueueKeepingPolicy);
+  await broker.changeQueueTags("jobs", { set: { team: "a" } });
+  assert.equal(last().type, CommandType.UpdateQueueKeepingPolicy);
+  await broker.sendMessages("jobs", [{ body: "a" }]);
+  assert.equal((await broker.receiveMessages("jobs", {})).messages.length, 1);
+  assert.deepEqual([last().type, last().payload[0]], [CommandType.ReceiveBatch, 2]);
+  const parked = broker.receiveMessages("jobs", { waitSeconds: 20 });
+  await flush();
+  await broker.sendMessages("jobs", [{ body: "a" }]);
+  assert.deepEqual([last().type, last().payload[0]], [CommandType.SendReceive, 3]);
+  assert.equal((await parked).messages.length, 1);
+  await broker.redrive("dlq", {});
+  assert.equal(last().type, CommandType.RedriveInGroupOrder);
 });
