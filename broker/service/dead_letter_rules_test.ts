@@ -136,3 +136,25 @@ Deno.test("a delete with the current handle after its lock ended, before the mes
   assert.deepEqual((await broker.receiveMessages("jobs", {})).messages, []);
   assert.equal((await broker.getQueue("jobs")).activeMessages, 0);
 });
+
+Deno.test("a rewind past a message's move to the dead-letter queue brings it back: it is then in both queues", async () => {
+  const context = setup();
+  const { broker, clock } = context;
+  await broker.createQueue("dlq", {});
+  await broker.createQueue("work", {
+    visibilityTimeoutSeconds: 1,
+    rewindSeconds: 3_600,
+    deadLetter: { queue: "dlq", maxReceiveCount: 1 },
+  });
+  const start = clock.now();
+  const [sent] = (await broker.sendMessages("work", [{ body: "poison" }])).messages;
+  await broker.receiveMessages("work", {});
+  clock.advance(2_000);
+  assert.deepEqual((await broker.receiveMessages("work", {})).messages, [], "moved");
+  assert.equal((await broker.getQueue("dlq")).activeMessages, 1);
+  await broker.rewind("work", { timestamp: start });
+  const [back] = (await broker.receiveMessages("work", {})).messages;
+  assert.deepEqual([back?.id, back?.body], [sent.id, "poison"]);
+  const [dead] = (await broker.receiveMessages("dlq", {})).messages;
+  assert.equal(dead?.id, sent.id, "and still in the dead-letter queue");
+});
