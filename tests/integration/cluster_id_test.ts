@@ -135,7 +135,12 @@ Deno.test({
       brokers = await startBrokers(options);
       const urls = brokers.map((broker) => broker.url);
       await settled(urls);
-      await (await fetch(`${urls[0]}/v1/queues/kept`, { method: "PUT" })).body?.cancel();
+      // Created for sure (on a loaded machine a first write may meet a 503 and must be repeated).
+      await eventually("the queue to be created", async () => {
+        const response = await fetch(`${urls[0]}/v1/queues/kept`, { method: "PUT" });
+        await response.body?.cancel();
+        return response.status === 200 || response.status === 201 ? true : undefined;
+      });
       for (const broker of brokers) assert.equal(await broker.stop(), 0);
       // As a release before cluster ids left them: a log, no cluster_id.
       for (const spec of specs) await Deno.remove(`${root}/${spec.id}/cluster_id`);
