@@ -65,6 +65,10 @@ export interface SignedFormRequest {
    * request); a `content-type` given here replaces the form's.
    */
   headers?: Record<string, string>;
+  /** What sends it (default the global `fetch`; an HTTP/2 client's, say). */
+  fetch?: typeof fetch;
+  /** Aborts the request (a client that gives up). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -125,10 +129,12 @@ export async function signedForm(
   if (method === "POST") headers["content-type"] = "application/x-www-form-urlencoded";
   for (const [name, value] of extra) headers[name] = value;
   const sent = request.sentQuery ?? query;
-  const response = await fetch(`${endpoint}${path}${sent === "" ? "" : "?" + sent}`, {
+  const send = request.fetch ?? fetch;
+  const response = await send(`${endpoint}${path}${sent === "" ? "" : "?" + sent}`, {
     method,
     headers,
     body: method === "POST" ? body : undefined,
+    signal: request.signal,
   });
   return { status: response.status, text: await response.text() };
 }

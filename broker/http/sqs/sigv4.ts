@@ -176,6 +176,17 @@ function canonicalHeaderValue(value: string): string {
   return value.replace(/[\r\n]/g, " ").replace(/[ \t]+/g, " ").replace(/^ | $/g, "");
 }
 
+/**
+ * A signed header's value as sent. HTTP/2 has no `Host` header: the host travels as the
+ * `:authority` pseudo-header, which Deno puts in the request's URL and not in its headers, so
+ * `host` is the URL's host when the header is absent (as the AWS SDKs sign it over h2).
+ */
+function signedHeaderValue(request: Request, url: URL, name: string): string {
+  const value = request.headers.get(name);
+  if (value === null && name === "host") return url.host;
+  return value ?? "";
+}
+
 async function canonicalRequest(
   request: Request,
   signedHeaders: string[],
@@ -183,7 +194,7 @@ async function canonicalRequest(
 ): Promise<string> {
   const url = new URL(request.url);
   const headerLines = signedHeaders.map((name) =>
-    `${name}:${canonicalHeaderValue(request.headers.get(name) ?? "")}`
+    `${name}:${canonicalHeaderValue(signedHeaderValue(request, url, name))}`
   );
   const text = [
     request.method,
