@@ -118,6 +118,10 @@ async function main(): Promise<void> {
     // Order matters: hand leadership over while still serving (requests then forward to the
     // new leader), stop accepting, let in-flight writes settle, then close the log.
     if (node !== null) await node.handOffLeadership();
+    // Aborting the server resets every request still open: first answer the parked long polls
+    // (a leader's were answered by the hand-off) and let what is in flight finish (bounded).
+    node?.broker.close();
+    await server.drain(shutdownDrainMs);
     controller.abort();
     if (node !== null) await node.close();
     await server.finished;
@@ -277,6 +281,12 @@ function exitIfNewerData(nodeId: string, error: unknown): never {
   console.error(`cmqd ${nodeId}: FATAL: ${refusal}; exiting with status ${newerReleaseExitCode}`);
   Deno.exit(newerReleaseExitCode);
 }
+
+/**
+ * How long a graceful stop waits for requests in flight once parked long polls were answered
+ * (a follower's forwarded long poll waits on the leader): what is still open then is cut.
+ */
+const shutdownDrainMs = 2000;
 
 /** Exit status after a storage failure (EX_IOERR of sysexits.h). */
 const storageFailureExitCode = 74;

@@ -30,6 +30,13 @@ export interface ClientServer {
   readonly addr: Deno.NetAddr;
   /** Resolves once `signal` stopped the server serving then (never rejects). */
   readonly finished: Promise<void>;
+  /**
+   * Resolves once no request is in flight (each counts until its answer was sent or could not
+   * be), or after `maxMs`. Aborting `signal` closes every connection at once and resets what
+   * is still open on it, HTTP/1.1 and HTTP/2 alike: a graceful stop first answers what waits,
+   * then drains, then aborts.
+   */
+  drain(maxMs: number): Promise<void>;
 }
 
 /**
@@ -42,13 +49,36 @@ export function serveClients(options: ClientServerOptions): ClientServer {
   const { signal } = options;
   // Set when the server stopped by itself; the first request served again ends the outage.
   let outage = false;
+  let inFlight = 0;
+  /** Called once nothing is in flight. */
+  let idle: (() => void)[] = [];
+  const settled = () => {
+    inFlight--;
+    if (inFlight > 0 || idle.length === 0) return;
+    const waiting = idle;
+    idle = [];
+    for (const resolve of waiting) resolve();
+  };
   const handler: Deno.ServeHandler<Deno.NetAddr> = (request, info) => {
     if (outage) {
       outage = false;
       options.report(`client port ${addr.port}: serving again`);
     }
+    inFlight++;
+    // Settles once the answer was sent, or could not be (rejects then): never left pending.
+    info.completed.then(settled, settled);
     return options.handler(request, info);
   };
+  const drain = (maxMs: number) =>
+    new Promise<void>((resolve) => {
+      if (inFlight === 0) return resolve();
+      const timer = setTimeout(done, maxMs);
+      idle.push(done);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
   const start = (port: number) =>
     Deno.serve({
       hostname: options.hostname,
@@ -88,7 +118,7 @@ export function serveClients(options: ClientServerOptions): ClientServer {
       }
     }
   };
-  return { addr, finished: keepServing() };
+  return { addr, finished: keepServing(), drain };
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

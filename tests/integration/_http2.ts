@@ -99,7 +99,12 @@ export async function connectHttp2(origin: string, ca?: string): Promise<Http2Co
     session,
     fetch: fetchOverSession as typeof fetch,
     streamsOpened: () => opened,
-    close: () => new Promise<void>((resolve) => session.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        // A session the server already ended calls no callback.
+        if (session.closed || session.destroyed) resolve();
+        else session.close(() => resolve());
+      }),
   };
 }
 

@@ -373,3 +373,43 @@ Deno.test("a follower forwards h2 requests of every door to the leader, the answ
     }
   });
 });
+
+Deno.test("SIGTERM with h2 and HTTP/1.1 streams open: parked long polls are answered, a hanging body is closed, the process exits", async () => {
+  await withTempDir(async (dir) => {
+    const broker = await startBroker({
+      dataDir: `${dir}/d`,
+      args: ["--credentials", await writeCredentials(dir)],
+    });
+    let h2: Http2Connection | null = null;
+    try {
+      h2 = await connectHttp2(broker.url);
+      const overH2 = new CmqdClient({ baseUrl: broker.url, credentials: admin, fetch: h2.fetch });
+      await overH2.createQueue("stopping");
+      const overHttp1 = new CmqdClient({ baseUrl: broker.url, credentials: admin });
+      const polls = [
+        ...Array.from({ length: 3 }, () => overH2.receiveMessages("stopping", { waitSeconds: 20 })),
+        ...Array.from(
+          { length: 2 },
+          () => overHttp1.receiveMessages("stopping", { waitSeconds: 20 }),
+        ),
+      ].map((poll) => poll.then((answer) => answer.messages.length, (error) => String(error)));
+      const hanging = h2.fetch(`${broker.url}/v1/queues/stopping/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: bearer },
+        body: new ReadableStream<Uint8Array>({
+          start: (controller) => controller.enqueue(new TextEncoder().encode('{"messages":[')),
+        }),
+      }).then((response) => `answered ${response.status}`, () => "closed");
+      await parked(broker.url, 5);
+      assert.equal(await broker.stop(), 0, broker.output());
+
+      // As the README promises: "parked long-poll receives are answered" (with no messages).
+      assert.deepEqual(await Promise.all(polls), [0, 0, 0, 0, 0]);
+      assert.match(await hanging, /^(closed|answered \d+)$/);
+      overHttp1.close();
+    } finally {
+      await h2?.close();
+      await broker.kill();
+    }
+  });
+});
