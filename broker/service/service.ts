@@ -502,7 +502,7 @@ export class EngineService implements QueueService {
    * retryable 503 naming the new leader instead of waiting out their deadline).
    */
   failParked(failure: Error): void {
-    this.#polls.failAll(failure);
+    this.#polls.failAll(asBrokerError(failure) as Error); // a replica's refusal: its 503, not 500
   }
 
   /** Stops parking: parked receivers answer at once with what they have (usually nothing). */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { BrokerError, CommandType, encodeTick } from "../engine/mod.ts";
 import { flush, rejects, setup } from "../cluster/testing/mod.ts";
+import { ReplicationError } from "../replication/mod.ts";
 
 Deno.test("queues are created, listed, read, updated and deleted", async (t) => {
   const context = setup();
@@ -398,6 +399,17 @@ Deno.test("long polls wait for a message, a deadline, an abort or close", async 
     await assert.rejects(pending, { code: "NoLeader" });
     assert.equal(broker.parkedReceivers, 0);
     assert.equal(clock.timerCount, 0);
+  });
+  await t.step("a replica's refusal answers them as the broker's error of its code", async () => {
+    // What the node passes when leadership moves (`replica.refusal()`): a ReplicationError, which
+    // the doors' error mappers answered 500 InternalError before it was translated.
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    broker.failParked(new ReplicationError("NoLeader", "not the leader; no leader is known"));
+    const error = await pending.then(() => null, (failure) => failure);
+    assert.ok(error instanceof BrokerError, String(error));
+    assert.equal(error.code, "NoLeader");
+    assert.equal(broker.parkedReceivers, 0);
   });
   await t.step("an abort answers at once", async () => {
     const controller = new AbortController();

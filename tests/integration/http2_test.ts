@@ -65,6 +65,19 @@ async function parked(url: string, count: number, fetchFunction?: typeof fetch):
   );
 }
 
+/** The leader every broker names (asked with credentials). */
+async function leaderOf(brokers: BrokerProcess[]): Promise<string> {
+  return await eventually("one leader every node names", async () => {
+    const views = await Promise.all(brokers.map(async (broker) => {
+      const response = await fetch(`${broker.url}/v1/cluster`, {
+        headers: { authorization: bearer },
+      });
+      return (await response.json()).leaderId as string | null;
+    }));
+    return views[0] !== null && views.every((view) => view === views[0]) ? views[0] : undefined;
+  });
+}
+
 /** An SQS JSON-protocol call signed with SigV4, sent with `fetchFunction`. */
 async function sqsCall(
   endpoint: string,
@@ -345,15 +358,7 @@ Deno.test("a follower forwards h2 requests of every door to the leader, the answ
     })));
     let h2: Http2Connection | null = null;
     try {
-      const leaderId = await eventually("one leader every node names", async () => {
-        const views = await Promise.all(brokers.map(async (broker) => {
-          const response = await fetch(`${broker.url}/v1/cluster`, {
-            headers: { authorization: bearer },
-          });
-          return (await response.json()).leaderId as string | null;
-        }));
-        return views[0] !== null && views.every((view) => view === views[0]) ? views[0] : undefined;
-      });
+      const leaderId = await leaderOf(brokers);
       const follower = brokers[specs.findIndex((spec) => spec.id !== leaderId)];
       h2 = await connectHttp2(follower.url);
       await doorsEndToEnd(follower.url, h2, "forwarded");
@@ -410,6 +415,61 @@ Deno.test("SIGTERM with h2 and HTTP/1.1 streams open: parked long polls are answ
     } finally {
       await h2?.close();
       await broker.kill();
+    }
+  });
+});
+
+Deno.test("SIGTERM on a leader: its parked h2 long polls are answered with a retryable 503, not an internal error", async () => {
+  await withTempDir(async (dir) => {
+    const credentials = await writeCredentials(dir);
+    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
+    const brokers: BrokerProcess[] = await startBrokers(specs.map((spec) => ({
+      dataDir: `${dir}/${spec.id}`,
+      port: spec.port,
+      args: [
+        "--node-id",
+        spec.id,
+        "--peer-port",
+        String(spec.peerPort),
+        "--peers",
+        peers,
+        "--credentials",
+        credentials,
+      ],
+    })));
+    let h2: Http2Connection | null = null;
+    try {
+      const leaderId = await leaderOf(brokers);
+      const leader = brokers[specs.findIndex((spec) => spec.id === leaderId)];
+      h2 = await connectHttp2(leader.url);
+      const client = new CmqdClient({ baseUrl: leader.url, credentials: admin, fetch: h2.fetch });
+      await client.createQueue("handed-over");
+      const polls = Array.from({ length: 3 }, async () => {
+        const response = await h2!.fetch(`${leader.url}/v1/queues/handed-over/messages/receive`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: bearer },
+          body: JSON.stringify({ waitSeconds: 20 }),
+        });
+        const body = await response.json();
+        return {
+          status: response.status,
+          code: body.error?.code,
+        };
+      });
+      await parked(leader.url, 3);
+      assert.equal(await leader.stop(), 0, leader.output());
+      for (const answer of await Promise.all(polls)) {
+        assert.equal(answer.status, 503, JSON.stringify(answer));
+        assert.equal(answer.code, "NoLeader");
+      }
+      assert.doesNotMatch(
+        leader.output(),
+        /receive failed/,
+        "nothing was logged as an internal error",
+      );
+    } finally {
+      await h2?.close();
+      for (const broker of brokers) await broker.stop();
     }
   });
 });
