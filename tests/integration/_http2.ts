@@ -32,10 +32,14 @@ const notSent = new Set(["host", "connection", "keep-alive", "transfer-encoding"
  */
 export async function connectHttp2(origin: string, ca?: string): Promise<Http2Connection> {
   const session = http2.connect(origin, ca === undefined ? {} : { ca });
-  await new Promise<void>((resolve, reject) => {
-    session.once("connect", () => resolve());
-    session.once("error", reject);
-  });
+  // Connected, and the server's SETTINGS (its stream limit) arrived.
+  await Promise.all([
+    new Promise<void>((resolve, reject) => {
+      session.once("connect", () => resolve());
+      session.once("error", reject);
+    }),
+    new Promise<void>((resolve) => session.once("remoteSettings", () => resolve())),
+  ]);
   // An error after connecting surfaces on the streams in flight; keep it from being unhandled.
   session.on("error", () => {});
   let opened = 0;

@@ -230,6 +230,8 @@ Deno.test("h2c with prior knowledge: the doors signed over one connection, concu
       h2 = await connectHttp2(broker.url);
       await doorsEndToEnd(broker.url, h2, "plain");
 
+      // The stream limit the README names.
+      assert.equal(h2.session.remoteSettings.maxConcurrentStreams, 200);
       // 50 long polls parked on the one connection; sends on it are not held up behind them,
       // and each poll gets at most what it asked for.
       const client = new CmqdClient({ baseUrl: broker.url, credentials: admin, fetch: h2.fetch });
