@@ -2,7 +2,7 @@
  * Randomized membership churn: voters removed (also while cut off or down), added back under the
  * same id (with their old log, or a wiped one once no configuration lists it), learners promoted
  * before they caught up, leadership transfers, snapshots, mixed
- * with partitions, crashes, drops and reordering. Besides the safety checks of `SimCluster`, it
+ * with partitions, crashes (also in the middle of a write), drops and reordering. Besides the safety checks of `SimCluster`, it
  * checks what the removed-node rules must never cost: after healing, no member of the final
  * configuration believes it was removed, every voter of it can campaign and win, and a majority
  * of it elects a leader without the others.
@@ -61,8 +61,18 @@ function randomAction(cluster: SimCluster, prng: Prng, ids: string[]): void {
   const pick = () => ids[randomInt(prng, ids.length)];
   if (roll < 0.2) {
     cluster.tickAll();
-  } else if (roll < 0.5) {
+  } else if (roll < 0.47) {
     cluster.deliver(1 + randomInt(prng, 30));
+  } else if (roll < 0.5) {
+    // A node dies during its next write (a vote, an election won, an append, an ack, a
+    // membership change...): only what that Ready lets leave first (a leader's appends) is out,
+    // nothing of it is durable.
+    const id = pick();
+    const down = ids.filter((other) => cluster.node(other).raft === null).length;
+    if (cluster.node(id).raft !== null && down < 2) {
+      cluster.crashDuringWrite = id as NodeId;
+      log("crash during the next write", id);
+    }
   } else if (roll < 0.62) {
     const leader = cluster.leader();
     if (leader !== null) ignoreRefusals(() => cluster.propose(leader));
@@ -170,6 +180,7 @@ function waitForLeader(cluster: SimCluster, ticksMax: number, what: string): Nod
 }
 
 function settle(cluster: SimCluster, prng: Prng, ids: string[]): void {
+  cluster.crashDuringWrite = null;
   cluster.network.heal();
   cluster.network.faults = { dropRate: 0, duplicateRate: 0, reorder: false };
   for (const id of ids) if (cluster.node(id).raft === null) cluster.restart(id);
