@@ -25,7 +25,8 @@
  * 3. **Apply** `ready.committedEntries` in order (they may include entries from this very
  *    Ready: they were persisted in step 1). Config-change entries need no action from the
  *    application beyond tracking membership for its own snapshots.
- * 4. **Serve** `ready.readStates`: each read may be answered now that step 3 is done.
+ * 4. **Serve** `ready.readStates`: each read may be answered now that step 3 is done. Answer
+ *    `ready.refusedReads` (forwarded reads the leader refused) as refused.
  * 5. **Advance**: `node.advance(ready)`. Only then does `hasReady()` turn true again.
  *
  * `tick()`, `step()`, `propose()` and the others may be called between `ready()` and
@@ -93,6 +94,10 @@
  * `readIndex(requestId)` records the commit index, confirms leadership with a heartbeat round to
  * a quorum, then returns `{ requestId, index }` in a Ready whose committed entries reach that
  * index. A one-voter leader answers at once. A new leader first waits for its no-op to commit.
+ * A leader holds at most `readIndexPendingMax` unconfirmed reads, its own and those its
+ * followers forward: over it, its own `readIndex` throws `ProposalDroppedError`
+ * ("read-index-limit") and a forwarded one is refused back, to come out in the follower's
+ * `Ready.refusedReads` (answer it the same way).
  *
  * ## Distrusted logs
  *

@@ -14,7 +14,7 @@ import type { ProgressState } from "./progress.ts";
 import { Raft, type RaftSettings } from "./raft.ts";
 import { FreshStart, type LostState } from "./fresh.ts";
 import { broadcastAppend } from "./replication.ts";
-import { requestRead, startTransfer } from "./step_leader.ts";
+import { readsPending, requestRead, startTransfer } from "./step_leader.ts";
 import { removalOf } from "./removal.ts";
 import {
   type ConfigChange,
@@ -307,12 +307,13 @@ export class RaftNode {
   /**
    * Requests a linearizable read point. The answer arrives in a later `Ready.readStates` and may
    * be served once that Ready's committed entries are applied. A follower forwards the request
-   * to its leader; requests lost with a leader change are never answered (time them out).
+   * to its leader; requests lost with a leader change are never answered (time them out), and
+   * one the leader refuses (over its `readIndexPendingMax`) comes back in `Ready.refusedReads`.
    */
   readIndex(requestId: string): void {
     const raft = this.#raft;
     if (raft.role === "leader") {
-      const pending = raft.readOnly.size + raft.readsAwaitingCommit.length;
+      const pending = readsPending(raft);
       if (pending >= raft.settings.readIndexPendingMax) {
         throw new ProposalDroppedError("read-index-limit", `${pending} reads pending`);
       }
@@ -365,7 +366,7 @@ export class RaftNode {
       log.hasUnstableEntries() || log.pendingSnapshot() !== null ||
       log.hasNextCommittedEntries() || !sameSoft(this.#softState(), this.#previousSoft) ||
       !sameHard(this.#hardState(), this.#previousHard) ||
-      raft.readStates.some((read) => read.index <= log.committed);
+      raft.readStates.some((read) => read.index <= log.committed) || raft.refusedReads.length > 0;
   }
 
   /** Takes the next batch of work. Call `advance(ready)` when it has been handled. */
@@ -386,6 +387,9 @@ export class RaftNode {
       readStates: this.#takeReads(appliedAfter),
     };
     raft.messages = [];
+    if (raft.refusedReads.length > 0) {
+      [ready.refusedReads, raft.refusedReads] = [raft.refusedReads, []];
+    }
     if (snapshot !== null) ready.snapshot = snapshot;
     else if (log.needsTruncation()) ready.truncateFrom = entries[0].index;
     const soft = this.#softState();

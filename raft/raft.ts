@@ -100,6 +100,8 @@ export class Raft {
   readsAwaitingCommit: { requester: NodeId; requestId: string }[] = [];
   /** Confirmed reads of this node, released once applied. */
   readStates: ReadState[] = [];
+  /** Request ids of reads this node forwarded that the leader refused (its pending bound). */
+  refusedReads: string[] = [];
   /** Leader: sizes of proposals not yet committed, for `uncommittedBytesMax`. */
   uncommitted: { index: LogIndex; bytes: number }[] = [];
   uncommittedBytes = 0;

@@ -73,3 +73,30 @@ Deno.test("reads are bounded and refused without a known leader", () => {
     (error) => error instanceof ProposalDroppedError && error.reason === "read-index-limit",
   );
 });
+
+Deno.test("reads forwarded by followers count toward the leader's bound and the excess is refused back", () => {
+  const cluster = new SimCluster({ seed: 7, node: { readIndexPendingMax: 2 } });
+  const [n1, n2, n3] = cluster.ids;
+  cluster.electLeader("n1");
+  cluster.propose("n1");
+  cluster.stabilize();
+  // Only n2 can confirm n1's leadership now, and what n1 sends it waits.
+  cluster.network.cut(n1, n3);
+  cluster.network.hold(n2);
+  for (const id of ["f1", "f2", "f3"]) cluster.raft("n2").readIndex(id);
+  cluster.stabilize();
+  assert.throws(
+    () => cluster.raft("n1").readIndex("local"),
+    (error) => error instanceof ProposalDroppedError && error.reason === "read-index-limit",
+    "the forwarded reads fill the leader's bound",
+  );
+  cluster.network.release(n2);
+  cluster.stabilize();
+  assert.deepEqual(cluster.node("n2").readStates.map((read) => read.requestId), ["f1", "f2"]);
+  assert.deepEqual(cluster.node("n2").refusedReads, ["f3"], "refused, not left unanswered");
+  // Confirmed reads free the bound.
+  cluster.raft("n2").readIndex("f4");
+  cluster.stabilize();
+  assert.deepEqual(cluster.node("n2").readStates.map((read) => read.requestId), ["f1", "f2", "f4"]);
+  assert.deepEqual(cluster.node("n2").refusedReads, ["f3"]);
+});

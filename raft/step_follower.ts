@@ -34,7 +34,8 @@ export function stepFollower(raft: Raft, message: Message): void {
       if (raft.isPromotable() && raft.mayVote()) raft.campaign("transfer");
       return;
     case MessageType.ReadIndexResp:
-      raft.readStates.push({ requestId: message.context, index: message.index });
+      if (message.reject) raft.refusedReads.push(message.context); // over the leader's bound
+      else raft.readStates.push({ requestId: message.context, index: message.index });
       return;
   }
 }

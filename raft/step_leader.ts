@@ -27,6 +27,18 @@ import {
 /** Handles `message` on a leader (terms already reconciled). */
 export function stepLeader(raft: Raft, message: Message): void {
   if (message.type === MessageType.ReadIndex) {
+    // A forwarded read counts toward the bound as a local one does: else a follower's clients
+    // could make this leader hold any number of reads (and send a heartbeat round for each)
+    // until a round reaches a quorum. The excess is refused, as a local read would be.
+    if (readsPending(raft) >= raft.settings.readIndexPendingMax) {
+      raft.send({
+        type: MessageType.ReadIndexResp,
+        to: message.from,
+        reject: true,
+        context: message.context,
+      });
+      return;
+    }
     requestRead(raft, { requester: message.from, requestId: message.context });
     return;
   }
@@ -186,6 +198,11 @@ function handleSnapshotResponse(raft: Raft, message: Message): void {
   }
   transfer.sentOffset = Math.max(transfer.sentOffset, transfer.ackedOffset);
   sendSnapshotChunks(raft, message.from);
+}
+
+/** Reads this leader holds unconfirmed, its own and forwarded ones (`readIndexPendingMax`). */
+export function readsPending(raft: Raft): number {
+  return raft.readOnly.size + raft.readsAwaitingCommit.length;
 }
 
 /**

@@ -55,6 +55,8 @@ export interface SimNode {
   state: string[];
   appliedConfig: ConfigState;
   readStates: ReadState[];
+  /** Request ids of forwarded reads the leader refused (`Ready.refusedReads`). */
+  refusedReads: string[];
   restarts: number;
   /** The node's `voteFloor` at every boot (durable, as the application keeps it). */
   voteFloor?: LogIndex;
@@ -126,6 +128,7 @@ export class SimCluster {
         state: [],
         appliedConfig: cloneConfig(config),
         readStates: [],
+        refusedReads: [],
         restarts: 0,
       };
       this.nodes.set(id, node);
@@ -157,6 +160,7 @@ export class SimCluster {
     // Storage's config is the snapshot's, or the bootstrap membership when there is none.
     node.appliedConfig = cloneConfig(node.storage.initialState().config);
     node.readStates = [];
+    node.refusedReads = [];
     const index = [...this.nodes.keys()].indexOf(node.id);
     node.raft = new RaftNode({
       ...this.#nodeOptions,
@@ -328,6 +332,7 @@ export class SimCluster {
       assert.ok(floor === undefined || read.index >= floor, `read ${read.requestId} is stale`);
       node.readStates.push(read);
     }
+    node.refusedReads.push(...ready.refusedReads ?? []);
     node.raft!.advance(ready);
   }
 
