@@ -74,7 +74,12 @@ interface DirectRoute {
    * `name`: the queue or topic of the path. `aborts`: the HTTP request (or the long poll's
    * signal source), whose `signal` only a receive reads (see `receive` below).
    */
-  call(name: string, request: object, aborts: { readonly signal: AbortSignal }): Promise<unknown>;
+  call(
+    name: string,
+    request: object,
+    aborts: { readonly signal: AbortSignal },
+    key: AccessKey | null,
+  ): Promise<unknown>;
   /** A long poll: its key is checked again before it answers (a reload may take it away). */
   readonly longPoll?: boolean;
 }
@@ -114,7 +119,9 @@ export function createDirectRoutes(options: DirectRoutesOptions): FetchHandler {
       // The signal aborts a long poll when the client goes away. Only receives touch it: once
       // read, Deno aborts it when the answer is sent, and that abort (a DOMException with its
       // stack) costs several µs per request.
-      call: (queue, request, aborts) => service.receiveMessages(queue, request, aborts),
+      // The key: one key's long polls hold at most a share of the receives the node parks.
+      call: (queue, request, aborts, key) =>
+        service.receiveMessages(queue, request, aborts, { keyId: key?.secretId }),
       longPoll: true,
     }],
     ["/messages/delete", {
@@ -221,7 +228,7 @@ async function serveDirect(
     });
     const longPoll = route.longPoll === true && access.keyRing !== null;
     const aborts = longPoll ? access.longPollAborts(() => request.signal) : request;
-    const result = await route.call(name, input, aborts);
+    const result = await route.call(name, input, aborts, key);
     // A key that a reload took away while the receive waited gets no message.
     if (longPoll) access.recheckKey(key, "queue", name, "receive");
     response = new Response(JSON.stringify(result), { headers });

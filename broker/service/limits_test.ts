@@ -35,6 +35,98 @@ Deno.test("receives past parkedReceivesMax answer 503 NotReady at once instead o
   assert.equal(context.broker.parkedReceivers, 0);
 });
 
+/** A receive's rejection as past parkedReceivesMax: 503 NotReady, retry after 1 s. */
+const pastParkedMax = (error: unknown) =>
+  error instanceof BrokerError && error.code === "NotReady" && error.retryAfterSeconds === 1;
+
+Deno.test("one key's long polls hold at most its share of parkedReceivesMax; past it they are answered as past the bound while other keys still park", async () => {
+  const context = memoryEngine({ parkedReceivesMax: 4, parkedReceivesKeyShare: 0.5 });
+  const { broker, clock, replica } = context;
+  await broker.createQueue("busy", {});
+  await broker.createQueue("jobs", {});
+  const poll = (queue: string, keyId: string) =>
+    broker.receiveMessages(queue, { waitSeconds: 20 }, undefined, { keyId });
+  const runaway = [poll("busy", "A"), poll("busy", "A")];
+  await flush();
+  assert.equal(broker.parkedReceivers, 2);
+  const before = replica.lastIndex;
+  await assert.rejects(poll("busy", "A"), (error: unknown) => {
+    assert.ok(pastParkedMax(error), String(error));
+    assert.match((error as Error).message, /key 'A' already has 2 receives waiting/);
+    return true;
+  });
+  assert.equal(replica.lastIndex, before, "a refused receive proposed something");
+  // Key A's receive that carries deletes still deletes, and answers that without waiting.
+  await broker.sendMessages("busy", [{ body: "done" }]);
+  await flush(); // the send took one of A's parked receives along
+  const [taken] = await Promise.race(runaway).then((answer) => answer.messages);
+  runaway.push(poll("busy", "A"));
+  await flush();
+  assert.equal(broker.parkedReceivers, 2);
+  const deleting = broker.receiveMessages(
+    "busy",
+    { waitSeconds: 20, deleteReceiptHandles: [taken.receiptHandle] },
+    undefined,
+    { keyId: "A" },
+  );
+  await flush();
+  assert.equal(broker.parkedReceivers, 2, "a receive of key A parked past its share");
+  assert.deepEqual(await deleting, { messages: [], deleted: 1, failures: [] });
+  // Key B still parks, and gets the message sent later.
+  const other = poll("jobs", "B");
+  await flush();
+  assert.equal(broker.parkedReceivers, 3);
+  await broker.sendMessages("jobs", [{ body: "for B" }]);
+  assert.deepEqual((await other).messages.map((message) => message.body), ["for B"]);
+  // The bound of the node still holds for everyone: B fills it, then B is refused too.
+  const fill = [poll("jobs", "B"), poll("jobs", "C")];
+  await flush();
+  assert.equal(broker.parkedReceivers, 4);
+  await assert.rejects(poll("jobs", "C"), pastParkedMax);
+  // Once A's polls answered, A parks again.
+  clock.advance(20_000);
+  await Promise.all([...runaway, ...fill]);
+  assert.equal(broker.parkedReceivers, 0);
+  const again = poll("busy", "A");
+  await flush();
+  assert.equal(broker.parkedReceivers, 1);
+  clock.advance(20_000);
+  await again;
+});
+
+Deno.test("receives without a key (no credentials) park up to parkedReceivesMax whatever the key share", async () => {
+  const { broker, clock } = memoryEngine({ parkedReceivesMax: 4, parkedReceivesKeyShare: 0.5 });
+  await broker.createQueue("jobs", {});
+  const parked = [1, 2, 3, 4].map(() => broker.receiveMessages("jobs", { waitSeconds: 20 }));
+  await flush();
+  assert.equal(broker.parkedReceivers, 4);
+  await assert.rejects(broker.receiveMessages("jobs", { waitSeconds: 20 }), pastParkedMax);
+  clock.advance(20_000);
+  await Promise.all(parked);
+});
+
+Deno.test("by default one key parks at most 80 % of parkedReceivesMax", async () => {
+  const { broker, clock } = memoryEngine({ parkedReceivesMax: 10 });
+  await broker.createQueue("jobs", {});
+  const poll = (keyId: string) =>
+    broker.receiveMessages("jobs", { waitSeconds: 20 }, undefined, { keyId });
+  const parked = Array.from({ length: 8 }, () => poll("A"));
+  await flush();
+  assert.equal(broker.parkedReceivers, 8);
+  await assert.rejects(poll("A"), pastParkedMax);
+  parked.push(poll("B"), poll("B"));
+  await flush();
+  assert.equal(broker.parkedReceivers, 10);
+  clock.advance(20_000);
+  await Promise.all(parked);
+});
+
+Deno.test("a key share outside (0, 1] is refused", () => {
+  for (const share of [0, -0.5, 1.5, NaN]) {
+    assert.throws(() => memoryEngine({ parkedReceivesKeyShare: share }), RangeError);
+  }
+});
+
 Deno.test("when admission refuses data, sends get its error while receives and deletes still work", async () => {
   let full = false;
   const context = memoryEngine({

@@ -15,6 +15,11 @@
  * Every parked receive also answers at its deadline, on abort, when the service answers them all
  * (`wakeAll`, `failAll`: shutdown, leadership moved) and when its queue is deleted (`wakeQueue`).
  *
+ * Bounded and fair: at most `parkedMax` receives park at once, and the receives of one access key
+ * (`keyId`) at most `keyShare` of them, so that one key (a runaway worker pool, a stolen key)
+ * can't take every place and leave the other keys' long polls refused. `refusal` says why a
+ * receive may not park now; receives without a key (no credentials) count only to `parkedMax`.
+ *
  * @module
  */
 import type { Delivery } from "../engine/mod.ts";
@@ -29,6 +34,10 @@ export interface LongPollsOptions {
   nextVisibleAt(queue: string): number | null;
   /** About how many messages a receive on `queue` could take now, up to `limit`. */
   receivableCount(queue: string, now: number, limit: number): number;
+  /** Receives parked at once at most. Default: no bound. */
+  parkedMax?: number;
+  /** Share of `parkedMax` the receives of one key may hold, in (0, 1]. Default 1. */
+  keyShare?: number;
 }
 
 /** A woken receive's hold on messages of its queue; release it once its receive is answered. */
@@ -102,9 +111,20 @@ export class LongPolls {
   readonly #options: LongPollsOptions;
   readonly #queues = new Map<string, QueuePolls>();
   #size = 0;
+  readonly #parkedMax: number;
+  /** Receives one key may hold parked at once. */
+  readonly #perKeyMax: number;
+  /** Receives parked now by key (keys with none are not listed). */
+  readonly #byKey = new Map<string, number>();
 
   constructor(options: LongPollsOptions) {
     this.#options = options;
+    this.#parkedMax = options.parkedMax ?? Infinity;
+    const share = options.keyShare ?? 1;
+    if (!(share > 0 && share <= 1)) {
+      throw new RangeError(`the key share of parked receives must be in (0, 1], got ${share}`);
+    }
+    this.#perKeyMax = Math.max(1, Math.floor(this.#parkedMax * share));
   }
 
   /** Receivers parked now. */
@@ -112,11 +132,37 @@ export class LongPolls {
     return this.#size;
   }
 
+  /** Receivers of `keyId` parked now. */
+  parkedOf(keyId: string): number {
+    return this.#byKey.get(keyId) ?? 0;
+  }
+
+  /**
+   * Why a receive of `keyId` (none: no credentials) may not park now, or null when it may: the
+   * node holds `parkedMax` parked receives, or the key its share of them.
+   */
+  refusal(keyId?: string): string | null {
+    if (this.#size >= this.#parkedMax) {
+      return `${this.#size} receives already wait on this node (parkedReceivesMax)`;
+    }
+    const held = keyId === undefined ? 0 : this.parkedOf(keyId);
+    if (held < this.#perKeyMax) return null;
+    return `key '${keyId}' already has ${held} receives waiting on this node, its share of ` +
+      `parkedReceivesMax`;
+  }
+
   /**
    * Waits until `queue` has messages for this receive, its deadline, or abort. Resolves with
-   * what woke it; a `claim` must be released.
+   * what woke it; a `claim` must be released. `keyId`: the access key it counts against (see
+   * `refusal`, which the caller asks first: `park` itself parks whatever the bounds).
    */
-  park(queue: string, request: PollRequest, deadline: number, signal?: AbortSignal): Promise<Wake> {
+  park(
+    queue: string,
+    request: PollRequest,
+    deadline: number,
+    signal?: AbortSignal,
+    keyId?: string,
+  ): Promise<Wake> {
     if (signal?.aborted) return Promise.resolve({}); // its "abort" event has fired already
     const want = request.maxMessages;
     const { timers, now } = this.#options;
@@ -136,6 +182,7 @@ export class LongPolls {
           if (lot.parked.delete(waiter)) {
             lot.parkedWant -= want;
             this.#size--;
+            if (keyId !== undefined) this.#count(keyId, -1);
           }
           this.#tidy(queue, lot);
           resolve(wake);
@@ -143,6 +190,7 @@ export class LongPolls {
       };
       lot.parked.add(waiter);
       this.#size++;
+      if (keyId !== undefined) this.#count(keyId, 1);
       lot.parkedWant += want;
       const timer = timers.setTimer(Math.max(0, deadline - now()), () => waiter.wake({}));
       signal?.addEventListener("abort", onAbort);
@@ -203,6 +251,12 @@ export class LongPolls {
     for (const polls of [...this.#queues.values()]) {
       for (const waiter of [...polls.parked]) waiter.wake({ failure });
     }
+  }
+
+  #count(keyId: string, change: number): void {
+    const held = (this.#byKey.get(keyId) ?? 0) + change;
+    if (held === 0) this.#byKey.delete(keyId);
+    else this.#byKey.set(keyId, held);
   }
 
   /** Wakes the oldest parked receives for the messages beyond the claims. */

@@ -9,7 +9,8 @@
  *
  * @module
  */
-export { EngineService, type EngineServiceOptions } from "./service.ts";
+export { EngineService } from "./service.ts";
+export type { EngineServiceOptions } from "./service_options.ts";
 export { asBrokerError } from "./replica_errors.ts";
 export { type MessageProvenance, provenanceOf } from "./deliveries.ts";
 export { refuseReservedKey, reservedKey, reservedKeyRule } from "./reserved_keys.ts";
@@ -27,6 +28,7 @@ export type {
   ListQueuesOptions,
   NodeStatus,
   QueueService,
+  ReceiveOptions,
   RedriveOptions,
   TagChanges,
 } from "./types.ts";

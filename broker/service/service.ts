@@ -35,7 +35,8 @@ import {
   type StateMachine,
   type TagChanges,
 } from "../engine/mod.ts";
-import type { Proposer, Timers } from "../replication/mod.ts";
+import type { Proposer } from "../replication/mod.ts";
+import type { EngineServiceOptions } from "./service_options.ts";
 import { asBrokerError, isReplicaRefusal, readBarrier } from "./replica_errors.ts";
 import {
   checkHandles,
@@ -53,6 +54,7 @@ import type {
   DeleteOptions,
   ListQueuesOptions,
   QueueService,
+  ReceiveOptions,
   RedriveOptions,
 } from "./types.ts";
 import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
@@ -77,30 +79,6 @@ import type {
   VisibilityEntry,
 } from "../../sdk/protocol.ts";
 
-/** What a `EngineService` runs on. */
-export interface EngineServiceOptions {
-  proposer: Proposer;
-  machine: StateMachine;
-  log: LogReader;
-  /** Long-poll timers. */
-  timers: Timers;
-  /** Receipt-handle salt source for new queues (default: crypto random). */
-  randomSalt?: () => number;
-  /** Queues the group may hold; creating one more is 429 `QueueLimitExceeded`. 10 000. */
-  queuesMax?: number;
-  /**
-   * Long-poll receives parked at once on this node; past it a receive that would wait answers
-   * 503 `NotReady` with `Retry-After` (the client backs off and retries; nothing was done). 10 000.
-   */
-  parkedReceivesMax?: number;
-  /**
-   * Whether writes that add data (sends) may go ahead now: null, or the error to refuse them
-   * with (507 `InsufficientStorage` below the free-disk threshold). Consuming writes (receive,
-   * delete, queue delete) are never asked: they must drain a full disk.
-   */
-  admitData?: () => BrokerError | null;
-}
-
 /** How long a receive of `waitSeconds` 0 may stay parked while its deletes are written. */
 const deleteWaitMsMax = 30_000;
 
@@ -112,6 +90,8 @@ interface PollState {
   deadline: number;
   /** Read only once the receive has to wait: see `AbortSource`. */
   aborts?: AbortSource;
+  /** The access key the receive parks under (`ReceiveOptions`). */
+  keyId?: string;
   /** The wake of a park made before polling (`#deleteWhileParked`). */
   first?: Wake;
 }
@@ -136,7 +116,6 @@ export class EngineService implements QueueService {
   readonly #randomSalt: () => number;
   readonly #polls: LongPolls;
   readonly #queuesMax: number;
-  readonly #parkedMax: number;
   readonly #admitData: () => BrokerError | null;
   /** Sends proposed and not yet answered, by queue (see `#parksWhileDeleting`). */
   readonly #sendsInFlight = new Map<string, number>();
@@ -153,11 +132,12 @@ export class EngineService implements QueueService {
       now: () => this.#proposer.now(),
       nextVisibleAt: (queue) => this.#machine.nextVisibleAt(queue),
       receivableCount: (queue, now, limit) => this.#machine.receivableCount(queue, now, limit),
+      parkedMax: options.parkedReceivesMax ?? 10_000,
+      keyShare: options.parkedReceivesKeyShare ?? 0.8,
     });
     this.#machine.onAvailable = (queue) => this.#polls.available(queue);
     this.#machine.onTouched = (queue) => this.#polls.touched(queue);
     this.#queuesMax = options.queuesMax ?? 10_000;
-    this.#parkedMax = options.parkedReceivesMax ?? 10_000;
     this.#admitData = options.admitData ?? (() => null);
   }
 
@@ -336,14 +316,16 @@ export class EngineService implements QueueService {
     name: string,
     request: ReceiveMessagesRequest,
     aborts?: AbortSource,
+    options?: ReceiveOptions,
   ): Promise<ReceiveMessagesResponse> {
     const attributes = this.#attributes(name);
     const clean = checkReceive(request, attributes.maxMessageBytes);
     const waitMs = (clean.waitSeconds ?? attributes.pollingWaitSeconds) * 1000;
-    const state: PollState = { deadline: this.#proposer.now() + waitMs, aborts };
+    const deadline = this.#proposer.now() + waitMs;
+    const state: PollState = { deadline, aborts, keyId: options?.keyId };
     const response: ReceiveMessagesResponse = { messages: [] };
     const handles = clean.deleteReceiptHandles;
-    if (handles !== undefined && this.#parksWhileDeleting(name, attributes.fifo)) {
+    if (handles !== undefined && this.#parksWhileDeleting(name, attributes.fifo, state.keyId)) {
       state.first = await this.#deleteWhileParked(name, clean, handles, state, response);
     } else if (handles !== undefined) {
       const result = await this.#proposeReceive(name, clean, handles);
@@ -360,8 +342,8 @@ export class EngineService implements QueueService {
    * queue has nothing to receive and no send to it is on its way (else one entry deletes and
    * locks at once), and not on a FIFO queue (a delete there may free the next of its group).
    */
-  #parksWhileDeleting(name: string, fifo: boolean): boolean {
-    return !fifo && !this.#closed && this.#polls.size < this.#parkedMax &&
+  #parksWhileDeleting(name: string, fifo: boolean, keyId?: string): boolean {
+    return !fifo && !this.#closed && this.#polls.refusal(keyId) === null &&
       !this.#sendsInFlight.has(name) && !this.#machine.hasReceivable(name, this.#proposer.now());
   }
 
@@ -387,7 +369,7 @@ export class EngineService implements QueueService {
     signal?.addEventListener("abort", stop);
     const now = this.#proposer.now();
     const until = state.deadline > now ? state.deadline : now + deleteWaitMsMax;
-    const parked = this.#polls.park(name, request, until, stopped.signal);
+    const parked = this.#polls.park(name, request, until, stopped.signal, state.keyId);
     try {
       const payload = encodeDeleteBatch({
         queue: name,
@@ -441,16 +423,13 @@ export class EngineService implements QueueService {
           signal ??= state.aborts?.signal;
           if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) return;
           if (this.#machine.queueAttributes(name) === undefined) throw queueNotFound(name);
-          if (this.#polls.size >= this.#parkedMax) {
+          const full = this.#polls.refusal(state.keyId);
+          if (full !== null) {
             if (response.deleted !== undefined) return; // answer what the request already did
-            throw new BrokerError(
-              "NotReady",
-              `${this.#polls.size} receives already wait on this node (parkedReceivesMax); retry`,
-              { retryAfterSeconds: 1 },
-            );
+            throw new BrokerError("NotReady", `${full}; retry`, { retryAfterSeconds: 1 });
           }
         }
-        const wake = first ?? await this.#polls.park(name, request, deadline, signal);
+        const wake = first ?? await this.#polls.park(name, request, deadline, signal, state.keyId);
         first = undefined;
         claim = wake.claim;
         const failure = wake.ride === undefined ? wake.failure : await this.#ride(wake, response);

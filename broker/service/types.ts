@@ -39,6 +39,16 @@ export interface AbortSource {
   readonly signal: AbortSignal;
 }
 
+/** Options of `QueueService.receiveMessages`. */
+export interface ReceiveOptions {
+  /**
+   * The `secretId` of the access key the request came with (none without credentials): the long
+   * polls of one key may hold at most a share of the receives a node parks (see
+   * `EngineServiceOptions.parkedReceivesKeyShare`), so one key can't lock the others out.
+   */
+  keyId?: string;
+}
+
 export interface CreateQueueResult {
   queue: Queue;
   created: boolean;
@@ -89,11 +99,15 @@ export interface QueueService {
   changeQueueTags(name: string, changes: TagChanges): Promise<Queue>;
   deleteQueue(name: string): Promise<void>;
   sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse>;
-  /** Long-polls up to `waitSeconds`; `aborts.signal` ends the wait when the client goes away. */
+  /**
+   * Long-polls up to `waitSeconds`; `aborts.signal` ends the wait when the client goes away.
+   * Every door passes the caller's key as `options.keyId`.
+   */
   receiveMessages(
     name: string,
     request: ReceiveMessagesRequest,
     aborts?: AbortSource,
+    options?: ReceiveOptions,
   ): Promise<ReceiveMessagesResponse>;
   deleteMessages(
     name: string,

@@ -17,7 +17,10 @@ import { realClock, realTimers } from "../real_time.ts";
 export function memoryEngine(
   options:
     & Partial<
-      Pick<EngineServiceOptions, "randomSalt" | "queuesMax" | "parkedReceivesMax" | "admitData">
+      Pick<
+        EngineServiceOptions,
+        "randomSalt" | "queuesMax" | "parkedReceivesMax" | "parkedReceivesKeyShare" | "admitData"
+      >
     >
     & { topicsMax?: number } = {},
 ) {

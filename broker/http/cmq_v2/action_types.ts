@@ -16,6 +16,8 @@ export interface ActionContext {
   queueName: string;
   /** Aborted when the client goes away (ends a long poll). */
   signal: AbortSignal;
+  /** The `secretId` of the key that signed the request; absent without credentials. */
+  keyId?: string;
 }
 
 /** One CMQ action. */

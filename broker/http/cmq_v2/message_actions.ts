@@ -78,6 +78,8 @@ async function receive(context: ActionContext, maxMessages: number): Promise<Rec
     context.queueName,
     { maxMessages, waitSeconds },
     context,
+    // One key's long polls hold at most a share of the receives a node parks.
+    { keyId: context.keyId },
   );
   if (received.messages.length === 0) {
     throw new CmqError(cmqCode.noMessage, `(${moduleCode.noMessage})no message`);

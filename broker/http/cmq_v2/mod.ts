@@ -287,6 +287,7 @@ async function dispatchParsed(
     service: door.service,
     params,
     queueName,
+    keyId: key?.secretId,
     // Read only by the receives: the first read of `request.signal` makes Deno build a signal
     // that it aborts, with a DOMException and its stack, when the answer is sent.
     get signal() {

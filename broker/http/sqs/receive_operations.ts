@@ -230,6 +230,8 @@ async function receiveNew(
       waitSeconds: request.waitSeconds,
     },
     context,
+    // One key's long polls hold at most a share of the receives a node parks.
+    { keyId: context.callerKeyId ?? undefined },
   );
   // A key that a reload took away while the receive waited gets no message.
   authorize(context, queue, "receive");

@@ -12,7 +12,7 @@
  * @module
  */
 import type { Context, Handler } from "hono";
-import type { QueueService } from "../../service/mod.ts";
+import type { QueueService, ReceiveOptions } from "../../service/mod.ts";
 import type { DoorEnv } from "./errors.ts";
 import {
   plainDeleteRequest,
@@ -53,7 +53,12 @@ export function addHotRoutes(
     hotHandler(
       plainReceiveRequest,
       (queue, request, c) =>
-        service.receiveMessages(queue, request, c.get("longPollAborts") ?? c.req.raw),
+        service.receiveMessages(
+          queue,
+          request,
+          c.get("longPollAborts") ?? c.req.raw,
+          receiveOptionsOf(c),
+        ),
     ),
   );
   app.post(
@@ -63,6 +68,11 @@ export function addHotRoutes(
       (queue, request) => service.deleteMessages(queue, request.receiptHandles),
     ),
   );
+}
+
+/** A receive's options: the caller's key, whose long polls hold at most a share of a node's. */
+export function receiveOptionsOf(c: Context<DoorEnv>): ReceiveOptions {
+  return { keyId: c.get("accessKey")?.secretId };
 }
 
 /** The only media type the fast path takes; every other one is left to the zod route's gate. */

@@ -10,7 +10,7 @@ import type { QueueService } from "../../service/mod.ts";
 import type { RewindRequest } from "../../../sdk/protocol.ts";
 import { type DoorEnv, validationHook } from "./errors.ts";
 import { errorResponses, json, jsonBody } from "./openapi_responses.ts";
-import { addHotRoutes } from "./hot_routes.ts";
+import { addHotRoutes, receiveOptionsOf } from "./hot_routes.ts";
 import {
   ChangeVisibilityRequestSchema,
   ChangeVisibilityResponseSchema,
@@ -264,6 +264,7 @@ function addMessageRoutes(app: OpenAPIHono<DoorEnv>, service: QueueService): voi
       queue,
       c.req.valid("json"),
       c.get("longPollAborts") ?? c.req.raw,
+      receiveOptionsOf(c),
     );
     return c.json(result, 200);
   });
