@@ -12,7 +12,9 @@
  * (past it: 413 `RequestTooLarge`), or up to the bound of the admission check that read it
  * (the CMQ and SQS doors' own, answered in their shapes), and at most `forwardsInFlightMax`
  * forwards run at once (past it: 503 `NotReady`), so followers' memory does not follow their
- * clients.
+ * clients; those the admission check found of one access key at most `forwardsKeyShare` of them
+ * (past it that key's are answered the same), so one key's long polls, each relayed for as long
+ * as it waits, can't take every place from the other keys.
  *
  * A node removed from its cluster (it knows no leader, and none will talk to it) answers every
  * API request 503 `NodeRemoved` with why, after the admission check. Operations endpoints
@@ -48,19 +50,31 @@ export interface ForwardingOptions {
    * Checked before a request is relayed (protected mode, credentials): a refusal is answered
    * here; `local` (a path no door of the leader serves either) is answered by `local`, unread
    * and unrelayed; otherwise the body bytes it read, if any, are what is sent on (whatever their
-   * length: the check bounded them). Default: admit all.
+   * length: the check bounded them), and `keyId` names the access key it verified (absent
+   * without credentials). Default: admit all.
    */
   admit?: (
     request: Request,
     info: ConnectionInfo,
   ) => Promise<
     | { refusal: Response }
-    | { refusal?: undefined; local?: boolean; body: Uint8Array<ArrayBuffer> | null }
+    | {
+      refusal?: undefined;
+      local?: boolean;
+      body: Uint8Array<ArrayBuffer> | null;
+      keyId?: string;
+    }
   >;
   /** Bytes of a request body the forwarder buffers at most (the API's own limit applies too). */
   requestBytesMax: number;
   /** Forwards running at once; past it a follower answers 503 `NotReady`. 1024. */
   forwardsInFlightMax?: number;
+  /**
+   * Share of `forwardsInFlightMax` the relayed requests of one access key (the admission's
+   * `keyId`) may hold, in (0, 1]; past it that key's next one is answered 503 `NotReady` too,
+   * while other keys' are still relayed. 0.8.
+   */
+  forwardsKeyShare?: number;
   /** The fetch used to reach the leader (tests inject one). */
   fetch?: typeof fetch;
   /**
@@ -228,8 +242,15 @@ export function forwardingHandler(
 ): (request: Request, info?: ConnectionInfo) => Promise<Response> {
   const doFetch = options.fetch ?? fetch;
   const inFlightMax = options.forwardsInFlightMax ?? 1024;
+  const keyShare = options.forwardsKeyShare ?? 0.8;
+  if (!(keyShare > 0 && keyShare <= 1)) {
+    throw new RangeError(`forwardsKeyShare must be in (0, 1], got ${keyShare}`);
+  }
+  const perKeyMax = Math.max(1, Math.floor(inFlightMax * keyShare));
   /** Forwards in flight (admission included): the leader each is for, and how to abandon it. */
   const inFlight = new Map<AbortController, string | null>();
+  /** Admitted forwards being relayed, by key (keys with none are not listed). */
+  const relayedByKey = new Map<string, number>();
   options.view.onLeaderChange?.(() => {
     const current = options.view.leaderUrl();
     // Only a known new leader is worth answering with: while an election runs the old leader
@@ -324,7 +345,23 @@ export function forwardingHandler(
       // The leader would refuse it too; answer here without reading the body.
       return { response: await options.local(request, info), outcome: "too_large" };
     }
-    return await relay(request, leaderUrl, admitted, controller);
+    const keyId = admission?.keyId;
+    if (keyId === undefined) return await relay(request, leaderUrl, admitted, controller);
+    // One key (a runaway worker pool's long polls, a stolen key) can't take every place.
+    const held = relayedByKey.get(keyId) ?? 0;
+    if (held >= perKeyMax) {
+      const message = `key '${keyId}' already has ${held} requests in flight to the leader, ` +
+        "its share of forwardsInFlightMax";
+      return { response: errorResponse(503, "NotReady", message, leaderUrl), outcome: "busy" };
+    }
+    relayedByKey.set(keyId, held + 1);
+    try {
+      return await relay(request, leaderUrl, admitted, controller);
+    } finally {
+      const left = relayedByKey.get(keyId)! - 1;
+      if (left === 0) relayedByKey.delete(keyId);
+      else relayedByKey.set(keyId, left);
+    }
   };
   return async (request, info) => {
     const leaderUrl = options.view.leaderUrl();

@@ -78,10 +78,13 @@ export interface AccessGuardOptions {
   nowMs?: () => number;
 }
 
-/** What the follower's check decided: refuse with this answer, or forward (these body bytes). */
+/**
+ * What the follower's check decided: refuse with this answer, or forward (these body bytes; the
+ * `secretId` of the request's key as `keyId`, absent without credentials).
+ */
 export type Admission =
   | { refusal: Response }
-  | { refusal?: undefined; local?: boolean; body: BodyBytes | null };
+  | { refusal?: undefined; local?: boolean; body: BodyBytes | null; keyId?: string };
 
 /** `WWW-Authenticate` of every 401 (RFC 9110 asks for one): the two schemes v1 accepts. */
 export const authChallenge = `Bearer realm="cmqd", ${signedScheme} realm="cmqd"`;
@@ -329,8 +332,8 @@ export class AccessGuard {
       const body = isSignedAuthorization(authorization)
         ? await readBoundedBytes(request, requestBytesMax)
         : null;
-      this.#verify(request, authorization, body ?? new Uint8Array(0), false);
-      return { body };
+      const key = this.#verify(request, authorization, body ?? new Uint8Array(0), false);
+      return { body, keyId: key.secretId };
     } catch (error) {
       // Besides the refusals only reading the body can fail (the client went away mid-body).
       const refusal = error instanceof BrokerError ? error : new BrokerError(

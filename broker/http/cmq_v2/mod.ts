@@ -143,7 +143,8 @@ export function createCmqAnswers(
 /** What `createCmqAdmission` decided: refuse with this answer body, or relay these bytes. */
 export type CmqAdmission =
   | { refusal: Record<string, unknown> }
-  | { refusal?: undefined; body: Uint8Array<ArrayBuffer> | null };
+  /** `keyId`: the `secretId` of the key that signed it (absent without keys). */
+  | { refusal?: undefined; body: Uint8Array<ArrayBuffer> | null; keyId?: string };
 
 /**
  * The door's checks before it runs anything, for a node that relays CMQ requests to another (a
@@ -167,12 +168,13 @@ export function createCmqAdmission(
   return async (request, requestId) => {
     try {
       const read = await readRequest(request, door);
+      let key: AccessKey | null;
       try {
-        keyOf(request, read, door);
+        key = keyOf(request, read, door);
       } catch (error) {
         throw toCmqError(error, read.params) ?? error;
       }
-      return { body: read.body };
+      return key === null ? { body: read.body } : { body: read.body, keyId: key.secretId };
     } catch (error) {
       return { refusal: failureAnswer(error, door, requestId) };
     }

@@ -460,7 +460,8 @@ function failureResponse(error: unknown, failure: {
 /** What `createSqsAdmission` decided: refuse with this answer, or relay these body bytes. */
 export type SqsAdmission =
   | { refusal: Response }
-  | { refusal?: undefined; body: Uint8Array<ArrayBuffer> };
+  /** `keyId`: the `secretId` of the key that signed it (absent without keys). */
+  | { refusal?: undefined; body: Uint8Array<ArrayBuffer>; keyId?: string };
 
 /**
  * The door's checks before it runs anything, for a node that relays SQS requests to another
@@ -489,7 +490,8 @@ export function createSqsAdmission(
   return async (request, requestId, headers = {}) => {
     const query = isQueryProtocol(request);
     try {
-      return { body: (await readSigned(request, query, options.keys, now)).body };
+      const { body, key } = await readSigned(request, query, options.keys, now);
+      return key === null ? { body } : { body, keyId: key.secretId };
     } catch (error) {
       const failure = { query, queryRequest: undefined, requestId, headers, now, logError };
       return { refusal: failureResponse(error, failure) };
