@@ -33,15 +33,13 @@ export function sipHash24(
   length: number,
   out: Uint32Array,
 ): void {
-  // v0..v3 as high and low 32-bit halves, in locals (the rounds are written out for speed). The
-  // low halves are kept unsigned, so that a carry shows as a sum above 0xffffffff.
+  const v = state;
   const k0l = key[0], k0h = key[1], k1l = key[2], k1h = key[3];
   // "somepseudorandomlygeneratedbytes"
-  let v0h = k0h ^ 0x736f6d65, v0l = (k0l ^ 0x70736575) >>> 0;
-  let v1h = k1h ^ 0x646f7261, v1l = (k1l ^ 0x6e646f6d) >>> 0;
-  let v2h = k0h ^ 0x6c796765, v2l = (k0l ^ 0x6e657261) >>> 0;
-  let v3h = k1h ^ 0x74656462, v3l = (k1l ^ 0x79746573) >>> 0;
-  let t: number;
+  v[0] = k0h ^ 0x736f6d65, v[1] = k0l ^ 0x70736575;
+  v[2] = k1h ^ 0x646f7261, v[3] = k1l ^ 0x6e646f6d;
+  v[4] = k0h ^ 0x6c796765, v[5] = k0l ^ 0x6e657261;
+  v[6] = k1h ^ 0x74656462, v[7] = k1l ^ 0x79746573;
   const wholeEnd = length - (length % 8);
   for (let at = 0;; at += 8) {
     let wordHigh: number, wordLow: number;
@@ -58,85 +56,57 @@ export function sipHash24(
         else wordHigh |= bytes[index] << (shift - 32);
       }
     }
-    v3h ^= wordHigh;
-    v3l = (v3l ^ wordLow) >>> 0;
-    for (let round = 0; round < 2; round++) {
-      t = v0l + v1l;
-      v0h = (v0h + v1h + (t > 0xffffffff ? 1 : 0)) | 0;
-      v0l = t >>> 0;
-      t = (v1h << 13) | (v1l >>> 19);
-      v1l = ((v1l << 13) | (v1h >>> 19)) ^ v0l;
-      v1l >>>= 0;
-      v1h = t ^ v0h;
-      t = v0l;
-      v0l = v0h >>> 0;
-      v0h = t;
-      t = v2l + v3l;
-      v2h = (v2h + v3h + (t > 0xffffffff ? 1 : 0)) | 0;
-      v2l = t >>> 0;
-      t = (v3h << 16) | (v3l >>> 16);
-      v3l = ((v3l << 16) | (v3h >>> 16)) ^ v2l;
-      v3l >>>= 0;
-      v3h = t ^ v2h;
-      t = v0l + v3l;
-      v0h = (v0h + v3h + (t > 0xffffffff ? 1 : 0)) | 0;
-      v0l = t >>> 0;
-      t = (v3h << 21) | (v3l >>> 11);
-      v3l = ((v3l << 21) | (v3h >>> 11)) ^ v0l;
-      v3l >>>= 0;
-      v3h = t ^ v0h;
-      t = v2l + v1l;
-      v2h = (v2h + v1h + (t > 0xffffffff ? 1 : 0)) | 0;
-      v2l = t >>> 0;
-      t = (v1h << 17) | (v1l >>> 15);
-      v1l = ((v1l << 17) | (v1h >>> 15)) ^ v2l;
-      v1l >>>= 0;
-      v1h = t ^ v2h;
-      t = v2l;
-      v2l = v2h >>> 0;
-      v2h = t;
-    }
-    v0h ^= wordHigh;
-    v0l = (v0l ^ wordLow) >>> 0;
+    v[6] ^= wordHigh;
+    v[7] ^= wordLow;
+    sipRound(v);
+    sipRound(v);
+    v[0] ^= wordHigh;
+    v[1] ^= wordLow;
     if (at >= wholeEnd) break;
   }
-  v2l = (v2l ^ 0xff) >>> 0;
-  for (let round = 0; round < 4; round++) {
-    t = v0l + v1l;
-    v0h = (v0h + v1h + (t > 0xffffffff ? 1 : 0)) | 0;
-    v0l = t >>> 0;
-    t = (v1h << 13) | (v1l >>> 19);
-    v1l = ((v1l << 13) | (v1h >>> 19)) ^ v0l;
-    v1l >>>= 0;
-    v1h = t ^ v0h;
-    t = v0l;
-    v0l = v0h >>> 0;
-    v0h = t;
-    t = v2l + v3l;
-    v2h = (v2h + v3h + (t > 0xffffffff ? 1 : 0)) | 0;
-    v2l = t >>> 0;
-    t = (v3h << 16) | (v3l >>> 16);
-    v3l = ((v3l << 16) | (v3h >>> 16)) ^ v2l;
-    v3l >>>= 0;
-    v3h = t ^ v2h;
-    t = v0l + v3l;
-    v0h = (v0h + v3h + (t > 0xffffffff ? 1 : 0)) | 0;
-    v0l = t >>> 0;
-    t = (v3h << 21) | (v3l >>> 11);
-    v3l = ((v3l << 21) | (v3h >>> 11)) ^ v0l;
-    v3l >>>= 0;
-    v3h = t ^ v0h;
-    t = v2l + v1l;
-    v2h = (v2h + v1h + (t > 0xffffffff ? 1 : 0)) | 0;
-    v2l = t >>> 0;
-    t = (v1h << 17) | (v1l >>> 15);
-    v1l = ((v1l << 17) | (v1h >>> 15)) ^ v2l;
-    v1l >>>= 0;
-    v1h = t ^ v2h;
-    t = v2l;
-    v2l = v2h >>> 0;
-    v2h = t;
-  }
-  out[0] = v0h ^ v1h ^ v2h ^ v3h;
-  out[1] = v0l ^ v1l ^ v2l ^ v3l;
+  v[5] ^= 0xff;
+  for (let round = 0; round < 4; round++) sipRound(v);
+  out[0] = v[0] ^ v[2] ^ v[4] ^ v[6];
+  out[1] = v[1] ^ v[3] ^ v[5] ^ v[7];
+}
+
+/**
+ * The state v0..v3 as [v0 high, v0 low, v1 high, v1 low, …], 32 bits each (unsigned, so that a
+ * carry out of a low half shows as a sum above 0xffffffff). One per process: a call runs to its
+ * end without yielding.
+ */
+const state = new Uint32Array(8);
+
+/** One SipRound over the state: the additions carry from the low to the high half. */
+function sipRound(v: Uint32Array): void {
+  let t = v[1] + v[3]; // v0 += v1
+  v[0] = v[0] + v[2] + (t > 0xffffffff ? 1 : 0);
+  v[1] = t;
+  t = (v[2] << 13) | (v[3] >>> 19); // v1 = rotl(v1, 13) ^ v0
+  v[3] = ((v[3] << 13) | (v[2] >>> 19)) ^ v[1];
+  v[2] = t ^ v[0];
+  t = v[1]; // v0 = rotl(v0, 32)
+  v[1] = v[0];
+  v[0] = t;
+  t = v[5] + v[7]; // v2 += v3
+  v[4] = v[4] + v[6] + (t > 0xffffffff ? 1 : 0);
+  v[5] = t;
+  t = (v[6] << 16) | (v[7] >>> 16); // v3 = rotl(v3, 16) ^ v2
+  v[7] = ((v[7] << 16) | (v[6] >>> 16)) ^ v[5];
+  v[6] = t ^ v[4];
+  t = v[1] + v[7]; // v0 += v3
+  v[0] = v[0] + v[6] + (t > 0xffffffff ? 1 : 0);
+  v[1] = t;
+  t = (v[6] << 21) | (v[7] >>> 11); // v3 = rotl(v3, 21) ^ v0
+  v[7] = ((v[7] << 21) | (v[6] >>> 11)) ^ v[1];
+  v[6] = t ^ v[0];
+  t = v[5] + v[3]; // v2 += v1
+  v[4] = v[4] + v[2] + (t > 0xffffffff ? 1 : 0);
+  v[5] = t;
+  t = (v[2] << 17) | (v[3] >>> 15); // v1 = rotl(v1, 17) ^ v2
+  v[3] = ((v[3] << 17) | (v[2] >>> 15)) ^ v[5];
+  v[2] = t ^ v[4];
+  t = v[5]; // v2 = rotl(v2, 32)
+  v[5] = v[4];
+  v[4] = t;
 }
