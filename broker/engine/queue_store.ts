@@ -277,16 +277,10 @@ export class QueueStore {
       else sink(this.extract(sequence));
     }
     const limit = this.runs.firstAtOrAfter(cut);
-    let sequence = Math.max(this.ttlCursor, this.low);
-    while (sequence < limit) {
-      if (this.deleted.has(sequence)) {
-        sequence = this.deleted.nextAbsent(sequence);
-        continue;
-      }
+    this.#eachUndeletedBelow(limit, (sequence) => {
       if (this.tracked.get(sequence)?.state === TrackState.Inflight) pending.push(sequence);
       else sink(this.extract(sequence));
-      sequence++;
-    }
+    });
     if (fifo) this.ttlBlocked = new Set(pending.map((kept) => fifo.groupKey(kept)));
     else this.ttlPending = pending;
     this.ttlCursor = Math.max(this.ttlCursor, limit);
@@ -331,21 +325,31 @@ export class QueueStore {
       if (next > 0 && next < this.ttlCursor) heads.add(next);
     }
     const limit = this.runs.firstAtOrAfter(cut);
-    let sequence = Math.max(this.ttlCursor, this.low);
-    while (sequence < limit) {
-      if (this.deleted.has(sequence)) {
-        sequence = this.deleted.nextAbsent(sequence);
-        continue;
-      }
+    this.#eachUndeletedBelow(limit, (sequence) => {
       const key = fifo.groupKey(sequence);
       if (blocked.has(key) || fifo.inflightOf(key) > 0 || fifo.headOf(key) !== sequence) {
         blocked.add(key);
       } else {
         sink(this.extract(sequence));
       }
+    });
+    this.ttlCursor = Math.max(this.ttlCursor, limit);
+  }
+
+  /**
+   * Calls `visit` with each sequence from the TTL cursor (or the queue's low end) up to `limit`
+   * that is not deleted, in order; `visit` may extract the message it is given.
+   */
+  #eachUndeletedBelow(limit: number, visit: (sequence: number) => void): void {
+    let sequence = Math.max(this.ttlCursor, this.low);
+    while (sequence < limit) {
+      if (this.deleted.has(sequence)) {
+        sequence = this.deleted.nextAbsent(sequence);
+        continue;
+      }
+      visit(sequence);
       sequence++;
     }
-    this.ttlCursor = Math.max(this.ttlCursor, limit);
   }
 
   /** When `maintain` next has work (Infinity: none). */
