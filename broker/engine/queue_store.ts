@@ -371,11 +371,20 @@ export class QueueStore {
         due = Math.min(due, this.tracked.get(sequence)?.visibleAt ?? -Infinity);
       }
       for (const key of this.ttlBlocked) {
-        const head = this.fifo!.headOf(key);
+        const fifo = this.fifo!;
+        const head = fifo.headOf(key);
         if (head === 0 || head >= this.ttlCursor) continue;
-        if (this.fifo!.inflightOf(key) === 0) due = -Infinity;
-        else if (this.tracked.get(head)?.state === TrackState.Inflight) {
-          due = Math.min(due, this.tracked.get(head)!.visibleAt);
+        if (fifo.inflightOf(key) === 0) {
+          due = -Infinity;
+          continue;
+        }
+        // The group's message in flight: its head, or (after a rewind brought back messages
+        // before it) a later one.
+        for (let sequence = head; sequence > 0; sequence = fifo.nextOf(sequence, this.end)) {
+          const tracked = this.tracked.get(sequence);
+          if (tracked?.state !== TrackState.Inflight) continue;
+          due = Math.min(due, tracked.visibleAt);
+          break;
         }
       }
       const next = Math.max(this.ttlCursor, this.low);

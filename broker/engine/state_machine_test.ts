@@ -371,3 +371,40 @@ Deno.test("a redrive of a FIFO dead-letter queue moves no message of a group ahe
   driver.remove("work", first.map((message) => message.receiptHandle));
   assert.deepEqual(driver.receive("work", 10).messages.map((message) => message.id), [g2]);
 });
+
+Deno.test("a FIFO group held by the dead-letter TTL behind a lock of a message after its head asks for a Tick when that lock ends", () => {
+  const driver = new Driver();
+  driver.create("dlq", { fifo: true });
+  driver.create("work", {
+    fifo: true,
+    rewindSeconds: 600,
+    deadLetter: { queue: "dlq", maxTimeToLiveSeconds: 300 },
+  });
+  const start = driver.now;
+  const sent = driver.send("work", [
+    { body: "g1", groupId: "g" },
+    { body: "g2", groupId: "g" },
+  ]) as { messages: { id: string }[] };
+  const [g1, g2] = sent.messages.map((message) => message.id);
+  const first = driver.receive("work", 1).messages;
+  driver.remove("work", first.map((message) => message.receiptHandle));
+  assert.deepEqual(driver.receive("work", 1, 400).messages.map((message) => message.id), [g2]);
+  // g1 comes back as the group's head, behind which g2 is in flight (until start + 400 s).
+  driver.apply(CommandType.Rewind, encodeRewind({ queue: "work", timestamp: start }));
+  driver.now = start + 301_000;
+  driver.tick(); // both expired; the group waits for g2's lock
+  assert.equal(driver.machine.getQueue("work", driver.now)!.activeMessages, 1);
+  const copy = new Driver();
+  copy.machine = StateMachine.restore(driver.machine.snapshot());
+  [copy.index, copy.now] = [driver.index, driver.now];
+  for (const replica of [driver, copy]) {
+    replica.now = start + 399_000;
+    assert.equal(replica.machine.needsTick(replica.now), false, "g2 is still in flight");
+    replica.now = start + 400_000;
+    assert.equal(replica.machine.needsTick(replica.now), true, "g2's lock ended: g1, g2 are due");
+    replica.tick();
+    assert.equal(replica.machine.getQueue("work", replica.now)!.activeMessages, 0);
+    assert.deepEqual(replica.receive("dlq", 10).messages.map((message) => message.id), [g1]);
+  }
+  assert.deepEqual(copy.machine.snapshot(), driver.machine.snapshot());
+});
