@@ -203,6 +203,8 @@ export class FifoGroups {
     if (group.count === 0) return 0;
     let sequence = from;
     for (;;) {
+      // The group's last message links nowhere: nothing follows (no scan of the column).
+      if (sequence >= group.last) return 0;
       const distance = this.#links.get(sequence);
       if (distance === 0) break;
       sequence += distance;

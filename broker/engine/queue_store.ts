@@ -307,22 +307,23 @@ export class QueueStore {
    */
   #moveExpiredFifo(fifo: FifoGroups, cut: number, sink: MessageSink): void {
     const blocked = this.ttlBlocked;
-    const heads = new SortedNumbers();
+    // Only the groups whose lock ended are ordered (a heap: with many groups held, a sorted
+    // array's splices cost O(groups²) per Tick); the ones still locked just stay.
+    const heads = new ReleaseHeap();
     for (const key of blocked) {
       const head = fifo.headOf(key);
-      if (head > 0 && head < this.ttlCursor) heads.add(head);
-    }
-    blocked.clear();
-    for (let head = heads.at(0); head !== undefined; head = heads.at(0)) {
-      heads.delete(head);
-      const key = fifo.groupKey(head);
-      if (fifo.inflightOf(key) > 0) {
-        blocked.add(key);
-        continue;
+      if (head === 0 || head >= this.ttlCursor) blocked.delete(key);
+      else if (fifo.inflightOf(key) === 0) {
+        blocked.delete(key);
+        heads.push(head, head);
       }
+    }
+    while (heads.size > 0) {
+      const head = heads.pop();
+      const key = fifo.groupKey(head);
       sink(this.extract(head));
       const next = fifo.headOf(key);
-      if (next > 0 && next < this.ttlCursor) heads.add(next);
+      if (next > 0 && next < this.ttlCursor) heads.push(next, next);
     }
     const limit = this.runs.firstAtOrAfter(cut);
     this.#eachUndeletedBelow(limit, (sequence) => {

@@ -1,0 +1,122 @@
+/**
+ * The dead-letter TTL of a FIFO queue runs in the apply path (Tick, receives) and in every
+ * snapshot: its work must not grow with the groups it holds or the messages behind them. These
+ * tests count operations (never time) on the structures involved.
+ */
+import assert from "node:assert/strict";
+import { StateMachine } from "./state_machine.ts";
+import { CommandType } from "./types.ts";
+import {
+  encodeCreateQueue,
+  encodeReceiveBatch,
+  encodeSendBatch,
+  encodeTick,
+  type SendCommandMessage,
+} from "./commands.ts";
+import { resolveCreate } from "./queue_attributes.ts";
+import { FifoGroups } from "./queue_fifo.ts";
+import { SeqColumn } from "./seq_column.ts";
+import { SortedNumbers } from "./sorted_numbers.ts";
+import { ReleaseHeap } from "./release_heap.ts";
+
+/** Calls of `method` on `prototype` while `run` runs. */
+function countCalls<T extends object>(prototype: T, method: keyof T, run: () => void): number {
+  const original = prototype[method] as (...args: unknown[]) => unknown;
+  let calls = 0;
+  Object.defineProperty(prototype, method, {
+    configurable: true,
+    writable: true,
+    value: function (this: unknown, ...args: unknown[]) {
+      calls++;
+      return original.apply(this, args);
+    },
+  });
+  try {
+    run();
+  } finally {
+    Object.defineProperty(prototype, method, {
+      configurable: true,
+      writable: true,
+      value: original,
+    });
+  }
+  return calls;
+}
+
+Deno.test("the next message of a group's last one is none, found without a scan of the queue", () => {
+  const groups = new FifoGroups({
+    isDeleted: () => false,
+    isBlocked: () => false,
+    isInflight: () => false,
+  });
+  groups.onAppend(1, "a");
+  groups.onAppend(2, "a");
+  for (let sequence = 3; sequence <= 10_002; sequence++) groups.onAppend(sequence, "b");
+  let next = -1;
+  const reads = countCalls(SeqColumn.prototype, "get", () => next = groups.nextOf(2, 10_003));
+  assert.equal(next, 0);
+  assert.ok(reads <= 2, `${reads} column reads for a group's last message`);
+  assert.equal(groups.nextOf(1, 10_003), 2);
+});
+
+/** A FIFO queue with a TTL of 300 s and `count` groups of two, each head locked for 12 h. */
+function heldGroups(count: number): { machine: StateMachine; tick: () => void } {
+  const machine = new StateMachine();
+  let index = 0;
+  let now = 1_700_000_000_000;
+  const apply = (type: number, payload: Uint8Array) =>
+    machine.apply({ index: ++index, timestamp: now, type, payload });
+  const create = (queue: string, attributes: Parameters<typeof resolveCreate>[0]) =>
+    apply(
+      CommandType.CreateQueue,
+      encodeCreateQueue({ queue, attributes: resolveCreate(attributes), salt: 1 }),
+    );
+  create("dlq", { fifo: true });
+  create("work", { fifo: true, deadLetter: { queue: "dlq", maxTimeToLiveSeconds: 300 } });
+  for (let round = 0; round < 2; round++) {
+    for (let first = 0; first < count; first += 10) {
+      const messages: SendCommandMessage[] = [];
+      for (let group = first; group < first + 10; group++) {
+        messages.push({ body: "x", delaySeconds: 0, groupId: `g${group}` });
+      }
+      apply(CommandType.SendBatch, encodeSendBatch({ queue: "work", messages }));
+    }
+  }
+  for (let received = 0; received < count; received += 10) {
+    apply(
+      CommandType.ReceiveBatch,
+      encodeReceiveBatch({
+        queue: "work",
+        maxMessages: 10,
+        visibilityTimeoutSeconds: 43_200,
+        deleteHandles: [],
+      }),
+    );
+  }
+  now += 301_000;
+  const tick = () => {
+    apply(CommandType.TickInGroupOrder, encodeTick());
+    now += 1_000;
+  };
+  return { machine, tick };
+}
+
+Deno.test("a Tick orders none of the FIFO groups the dead-letter TTL holds while they stay locked", () => {
+  const { machine, tick } = heldGroups(2_000);
+  tick(); // every second message expires, and waits behind its group's head
+  assert.equal(machine.getQueue("work", 0)!.inflightMessages, 2_000);
+  assert.equal(machine.getQueue("dlq", 0)!.activeMessages, 0);
+  let orderings = 0;
+  orderings += countCalls(SortedNumbers.prototype, "add", () => {
+    orderings += countCalls(ReleaseHeap.prototype, "push", tick);
+  });
+  assert.equal(orderings, 0, "inserts into an ordered set per Tick");
+});
+
+Deno.test("a snapshot lists the messages the dead-letter TTL holds without a scan per group", () => {
+  const { machine, tick } = heldGroups(2_000);
+  tick();
+  const reads = countCalls(SeqColumn.prototype, "get", () => machine.snapshot());
+  // The column writes read nothing through `get`; the held list costs a few reads per message.
+  assert.ok(reads <= 4 * 4_000, `${reads} column reads`);
+});
