@@ -133,6 +133,23 @@ export class ReferenceModel {
     }
   }
 
+  /**
+   * True when a Tick in group order at `now` would move a message of `queue` by the dead-letter
+   * TTL (housekeeping a node must not leave waiting for some other trigger).
+   */
+  ttlMoveDue(queue: ModelQueue, now: number): boolean {
+    const ttl = queue.attributes.deadLetter?.maxTimeToLiveSeconds;
+    if (!this.#activeDeadLetter(queue) || ttl === undefined) return false;
+    const held = new Set<string>();
+    for (const message of queue.attributes.fifo ? queue.messages : []) {
+      if (ReferenceModel.isInflight(message, now)) held.add(message.group);
+    }
+    return queue.messages.some((message) =>
+      !message.deleted && message.enqueuedAt < now - ttl * 1000 && !held.has(message.group) &&
+      !ReferenceModel.isInflight(message, now)
+    );
+  }
+
   tick(now: number, inGroupOrder = true): void {
     const queues = [...this.queues.values()].sort((a, b) => a.incarnation - b.incarnation);
     for (const queue of queues) this.maintain(queue, now, inGroupOrder);
