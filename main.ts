@@ -119,7 +119,8 @@ async function main(): Promise<void> {
     // new leader), stop accepting, let in-flight writes settle, then close the log.
     if (node !== null) await node.handOffLeadership();
     // Aborting the server resets every request still open: first answer the parked long polls
-    // (a leader's were answered by the hand-off) and let what is in flight finish (bounded).
+    // (a leader's were answered by the hand-off), stop taking requests and let what is in flight
+    // finish (bounded).
     node?.broker.close();
     await server.drain(shutdownDrainMs);
     controller.abort();

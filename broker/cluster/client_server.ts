@@ -32,9 +32,13 @@ export interface ClientServer {
   readonly finished: Promise<void>;
   /**
    * Resolves once no request is in flight (each counts until its answer was sent or could not
-   * be), or after `maxMs`. Aborting `signal` closes every connection at once and resets what
-   * is still open on it, HTTP/1.1 and HTTP/2 alike: a graceful stop first answers what waits,
-   * then drains, then aborts.
+   * be), or after `maxMs`. From its call on, a new request is answered `503 NotReady` (with
+   * `Retry-After`; nothing of it is carried out) instead of reaching the handler: a keep-alive
+   * client's next write would otherwise be accepted and then cut by the abort, unanswered.
+   * Aborting `signal` closes every connection at once and resets what is still open on it,
+   * HTTP/1.1 and HTTP/2 alike: a graceful stop first answers what waits, then drains, then
+   * aborts. Once nothing is in flight the server is shut down (its answers written out, its
+   * connections closed; not before: `Deno.HttpServer.shutdown` resets HTTP/2 streams still open).
    */
   drain(maxMs: number): Promise<void>;
 }
@@ -67,58 +71,96 @@ export function serveClients(options: ClientServerOptions): ClientServer {
     inFlight++;
     // Settles once the answer was sent, or could not be (rejects then): never left pending.
     info.completed.then(settled, settled);
+    // Counted too: the drain waits until the refusal was sent.
+    if (draining) return shuttingDown();
     return options.handler(request, info);
   };
+  /** Set once a drain began: requests are refused from then on. */
+  let draining = false;
+  // The server serving now; null while an outage lasts.
+  let current: Deno.HttpServer<Deno.NetAddr> | null = null;
   const drain = (maxMs: number) =>
     new Promise<void>((resolve) => {
-      if (inFlight === 0) return resolve();
+      draining = true;
       const timer = setTimeout(done, maxMs);
-      idle.push(done);
+      // `completed` says the answer left the handler, not that it reached the client: aborting
+      // then drops what is not yet written. Once nothing is in flight (no HTTP/2 stream open,
+      // which `shutdown` would reset), the server's own shutdown writes it out and closes the
+      // connections.
+      const closeGracefully = () => {
+        if (current === null) return done();
+        current.shutdown().then(done, done);
+      };
+      if (inFlight === 0) closeGracefully();
+      else idle.push(closeGracefully);
       function done() {
         clearTimeout(timer);
         resolve();
       }
     });
-  const start = (port: number) =>
-    Deno.serve({
+  const start = (port: number) => {
+    // Deno.serve's own signal, aborted with `signal` only while the server is open: aborting it
+    // once `shutdown` has closed the server throws (BadResource) and ends the process.
+    const serving = new AbortController();
+    const abort = () => serving.abort();
+    signal.addEventListener("abort", abort, { once: true });
+    const server = Deno.serve({
       hostname: options.hostname,
       port,
-      signal,
+      signal: serving.signal,
       onListen: () => {}, // the URL is printed once the node is ready
       // With a certificate Deno offers h2 and http/1.1 by ALPN.
       ...(options.tls ?? {}),
     }, handler);
+    const closed = () => signal.removeEventListener("abort", abort);
+    server.finished.then(closed, closed);
+    return server;
+  };
   const first = start(options.port);
   const addr = first.addr;
+  current = first;
   const stopped = (what: string) => {
     // One line per outage, not one per attempt while it lasts.
     if (!outage) options.report(`client port ${addr.port}: ${what}; serving it again once it can`);
     outage = true;
   };
   const keepServing = async () => {
-    let server: Deno.HttpServer<Deno.NetAddr> | null = first;
     for (;;) {
-      if (server !== null) {
+      if (current !== null) {
         try {
-          await server.finished;
-          if (signal.aborted) return;
+          await current.finished;
+          if (signal.aborted || draining) return;
           stopped("the server stopped");
         } catch (error) {
-          if (signal.aborted) return;
+          if (signal.aborted || draining) return;
           stopped(`stopped accepting connections (${(error as Error).message})`);
         }
       }
+      current = null;
       await pause(retryMs, signal);
-      if (signal.aborted) return;
+      if (signal.aborted || draining) return;
       try {
-        server = start(addr.port);
+        current = start(addr.port);
       } catch (error) {
-        server = null;
+        current = null;
         stopped(`cannot listen (${(error as Error).message})`);
       }
     }
   };
   return { addr, finished: keepServing(), drain };
+}
+
+/**
+ * The answer to a request that comes while the port drains: nothing of it is carried out, and a
+ * client retries it (on another node). An HTTP/1.1 connection is closed after it (Deno leaves the
+ * header out over HTTP/2), so a keep-alive client stops sending on a connection about to be cut.
+ */
+function shuttingDown(): Response {
+  const message = "the node is shutting down; nothing was done: retry (another node)";
+  return Response.json({ error: { code: "NotReady", message, requestId: "" } }, {
+    status: 503,
+    headers: { "retry-after": "1", connection: "close" },
+  });
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
