@@ -202,7 +202,13 @@ async function main(): Promise<void> {
     access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },
     clusterKey: clusterKey ?? undefined,
     memberFetch: members.fetch,
-  }).catch((error) => {
+  }).then(async (node) => {
+    // The forced change is in the log now: from here on the old members are another cluster's.
+    // Part of the start, so that a stop signal meanwhile (which waits for the start) can't skip
+    // it: a restart without the flag would take the old members back.
+    if (cluster.renewal !== null) await recordClusterId(fs, config.dataDir, cluster.renewal);
+    return node;
+  }, (error) => {
     // Found once the log is open (it holds no entry, the node is not a member): nothing written.
     if (error instanceof ForceNewClusterError) exitWith(error.message);
     return exitIfNewerData(config.nodeId, error);
@@ -211,8 +217,6 @@ async function main(): Promise<void> {
   const node = await starting;
   running.node = node;
   if (stopping) return;
-  // The forced change is in the log now: from here on the old members are another cluster's.
-  if (cluster.renewal !== null) await recordClusterId(fs, config.dataDir, cluster.renewal);
   // A member of a group with others, started without --peers or --join, has no peer port: it
   // could never reach them and would answer NoLeader for ever (a forced survivor that grew
   // again, restarted with its old lone command).

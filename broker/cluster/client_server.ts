@@ -157,9 +157,10 @@ export function serveClients(options: ClientServerOptions): ClientServer {
  */
 function shuttingDown(): Response {
   const message = "the node is shutting down; nothing was done: retry (another node)";
-  return Response.json({ error: { code: "NotReady", message, requestId: "" } }, {
+  const requestId = crypto.randomUUID();
+  return Response.json({ error: { code: "NotReady", message, requestId } }, {
     status: 503,
-    headers: { "retry-after": "1", connection: "close" },
+    headers: { "retry-after": "1", connection: "close", "x-request-id": requestId },
   });
 }
 

@@ -75,7 +75,11 @@ Deno.test("while the port drains, the request in flight is answered and a new on
   const late = await fetch(url);
   assert.equal(late.status, 503);
   assert.equal(late.headers.get("retry-after"), "1");
-  assert.equal((await late.json()).error.code, "NotReady");
+  const { error } = await late.json();
+  assert.equal(error.code, "NotReady");
+  // Every answer names its request, as the API's do.
+  assert.match(error.requestId, /^[0-9a-f-]{36}$/);
+  assert.equal(late.headers.get("x-request-id"), error.requestId);
   assert.equal(calls, 1);
   release();
   assert.equal(await open, "done");
