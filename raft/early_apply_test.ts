@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { MemoryLogStorage } from "./log_storage.ts";
 import { RaftNode } from "./node.ts";
 import { createPrng } from "./prng.ts";
-import { SimCluster } from "./testing/mod.ts";
-import { type LogIndex, MessageType, nodeId, prevIndex, type Term } from "./types.ts";
+import { SimCluster, testMessage } from "./testing/mod.ts";
+import { MessageType, nodeId, prevIndex, type Term } from "./types.ts";
 
 const decoder = new TextDecoder();
 
@@ -76,19 +76,7 @@ Deno.test("a leader re-elected while its Ready was out persists its new term and
   assert.equal(steady.sendFirst, true, "a leader that stays leader may send before its write");
   // While that write is out, a leader of term 5 the node does not know deposes it (an old
   // member's, say), and it wins term 6 alone: all before the write finishes.
-  node.step({
-    type: MessageType.App,
-    from: n9,
-    to: n1,
-    term: 5 as Term,
-    logTerm: 0 as Term,
-    index: 0 as LogIndex,
-    entries: [],
-    commit: 0 as LogIndex,
-    reject: false,
-    rejectHint: 0 as LogIndex,
-    context: "",
-  });
+  node.step(testMessage({ type: MessageType.App, from: n9, to: n1, term: 5 as Term }));
   for (let tick = 0; tick < 100 && node.status().role !== "leader"; tick++) node.tick();
   assert.equal(node.status().role, "leader");
   assert.equal(node.status().term, 6);

@@ -2,15 +2,8 @@ import assert from "node:assert/strict";
 import { MemoryLogStorage } from "./log_storage.ts";
 import { RaftNode } from "./node.ts";
 import { createPrng } from "./prng.ts";
-import {
-  type Entry,
-  type LogIndex,
-  type Message,
-  MessageType,
-  type NodeId,
-  nodeId,
-  type Term,
-} from "./types.ts";
+import { testMessage } from "./testing/mod.ts";
+import { type Entry, type LogIndex, MessageType, type NodeId, nodeId, type Term } from "./types.ts";
 
 const [n1, n2, n3] = [nodeId("n1"), nodeId("n2"), nodeId("n3")];
 const config = { voters: [n1, n2, n3], learners: [] };
@@ -20,19 +13,7 @@ function follower(id: NodeId = n2): { node: RaftNode; storage: MemoryLogStorage 
   return { node: new RaftNode({ id, storage, prng: createPrng(1) }), storage };
 }
 
-function message(fields: Partial<Message> & Pick<Message, "type" | "from" | "to">): Message {
-  return {
-    term: 1 as Term,
-    logTerm: 0 as Term,
-    index: 0 as LogIndex,
-    entries: [],
-    commit: 0 as LogIndex,
-    reject: false,
-    rejectHint: 0 as LogIndex,
-    context: "",
-    ...fields,
-  };
-}
+const message = testMessage;
 
 function entry(index: number, term: number, text = ""): Entry {
   return {

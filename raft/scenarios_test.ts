@@ -9,22 +9,10 @@ import { MemoryLogStorage } from "./log_storage.ts";
 import { RaftNode } from "./node.ts";
 import { createPrng } from "./prng.ts";
 import { Progress } from "./progress.ts";
-import { SimCluster } from "./testing/mod.ts";
-import { type LogIndex, type Message, MessageType, nextIndex, nodeId, type Term } from "./types.ts";
+import { SimCluster, testMessage } from "./testing/mod.ts";
+import { type LogIndex, MessageType, nextIndex, nodeId, type Term } from "./types.ts";
 
-function message(fields: Partial<Message> & Pick<Message, "type" | "from" | "to">): Message {
-  return {
-    term: 1 as Term,
-    logTerm: 0 as Term,
-    index: 0 as LogIndex,
-    entries: [],
-    commit: 0 as LogIndex,
-    reject: false,
-    rejectHint: 0 as LogIndex,
-    context: "",
-    ...fields,
-  };
-}
+const message = testMessage;
 
 function settle(cluster: SimCluster, ticks: number): void {
   for (let tick = 0; tick < ticks; tick++) {

@@ -5,8 +5,9 @@
  * them, even when the node looked like a leader at both ends.
  */
 import assert from "node:assert/strict";
-import { type LogIndex, type Message, MessageType, nodeId, type Term } from "../../raft/mod.ts";
+import { type Message, MessageType, nodeId, type Term } from "../../raft/mod.ts";
 import { drainMicrotasks, settled, TestCluster } from "../cluster/testing/mod.ts";
+import { testMessage } from "../../raft/testing/mod.ts";
 
 /** Lets I/O callbacks and microtasks run `count` times while the clock stands still. */
 async function turns(count: number): Promise<void> {
@@ -82,19 +83,14 @@ Deno.test("a leader re-elected while its Ready was out persists its new term and
   // While it is, a leader of a later term the node does not know deposes it (an old member's,
   // say), and it wins the next term alone: all before the write finishes.
   const deposer = term + 4;
-  cluster.deliver({
-    type: MessageType.App,
-    from: nodeId("n9"),
-    to: nodeId("n1"),
-    term: deposer as Term,
-    logTerm: 0 as Term,
-    index: 0 as LogIndex,
-    entries: [],
-    commit: 0 as LogIndex,
-    reject: false,
-    rejectHint: 0 as LogIndex,
-    context: "",
-  });
+  cluster.deliver(
+    testMessage({
+      type: MessageType.App,
+      from: nodeId("n9"),
+      to: nodeId("n1"),
+      term: deposer as Term,
+    }),
+  );
   await cluster.until(() => {
     const status = replica.status();
     return status.role === "leader" && status.term === deposer + 1;

@@ -14,3 +14,4 @@
 
 export { type NetworkFaults, SimNetwork } from "./network.ts";
 export { entryText, SimCluster, type SimClusterOptions, type SimNode } from "./cluster.ts";
+export { testMessage } from "./messages.ts";
