@@ -66,6 +66,29 @@ async function parked(url: string, count: number, fetchFunction?: typeof fetch):
 }
 
 /** The leader every broker names (asked with credentials). */
+/** Three nodes on loopback with the test's credentials file. */
+async function startCredentialedCluster(
+  dir: string,
+): Promise<{ specs: { id: string }[]; brokers: BrokerProcess[] }> {
+  const credentials = await writeCredentials(dir);
+  const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
+  const brokers = await startBrokers(specs.map((spec) => ({
+    dataDir: `${dir}/${spec.id}`,
+    port: spec.port,
+    args: [
+      "--node-id",
+      spec.id,
+      "--peer-port",
+      String(spec.peerPort),
+      "--peers",
+      peers,
+      "--credentials",
+      credentials,
+    ],
+  })));
+  return { specs, brokers };
+}
+
 async function leaderOf(brokers: BrokerProcess[]): Promise<string> {
   return await eventually("one leader every node names", async () => {
     const views = await Promise.all(brokers.map(async (broker) => {
@@ -342,22 +365,7 @@ Deno.test({
 
 Deno.test("a follower forwards h2 requests of every door to the leader, the answers intact", async () => {
   await withTempDir(async (dir) => {
-    const credentials = await writeCredentials(dir);
-    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-    const brokers: BrokerProcess[] = await startBrokers(specs.map((spec) => ({
-      dataDir: `${dir}/${spec.id}`,
-      port: spec.port,
-      args: [
-        "--node-id",
-        spec.id,
-        "--peer-port",
-        String(spec.peerPort),
-        "--peers",
-        peers,
-        "--credentials",
-        credentials,
-      ],
-    })));
+    const { specs, brokers } = await startCredentialedCluster(dir);
     let h2: Http2Connection | null = null;
     try {
       const leaderId = await leaderOf(brokers);
@@ -423,22 +431,7 @@ Deno.test("SIGTERM with h2 and HTTP/1.1 streams open: parked long polls are answ
 
 Deno.test("SIGTERM on a leader: its parked h2 long polls are answered with a retryable 503, not an internal error", async () => {
   await withTempDir(async (dir) => {
-    const credentials = await writeCredentials(dir);
-    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-    const brokers: BrokerProcess[] = await startBrokers(specs.map((spec) => ({
-      dataDir: `${dir}/${spec.id}`,
-      port: spec.port,
-      args: [
-        "--node-id",
-        spec.id,
-        "--peer-port",
-        String(spec.peerPort),
-        "--peers",
-        peers,
-        "--credentials",
-        credentials,
-      ],
-    })));
+    const { specs, brokers } = await startCredentialedCluster(dir);
     let h2: Http2Connection | null = null;
     try {
       const leaderId = await leaderOf(brokers);
