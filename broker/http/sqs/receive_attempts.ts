@@ -12,6 +12,13 @@
  * not remembered. Receives that got no message are not remembered (they locked nothing: a retry
  * receives afresh).
  *
+ * Fair: the answers of one caller key hold at most `callerShare` of either bound (default
+ * 80 %), and a key over its share forgets its own oldest first, so that one key receiving with
+ * fresh ids (a busy worker pool, a stolen key) can't push the other keys' answers out: their
+ * retries would receive afresh, and the messages of a lost answer stay locked until their lock
+ * ends. An answer bigger than the key's byte share alone is not remembered. Receives without a
+ * key (no credentials) count only to the whole bounds, as before.
+ *
  * A remembered set is spent once one of its messages is deleted or has its visibility changed
  * through the door (SQS: a retry works only "if none of the messages have been modified"); a
  * retry of a spent set answers no message until the id expires.
@@ -29,11 +36,14 @@ export interface ReceiveAttemptLimits {
   entriesMax?: number;
   /** Their bytes at most (default 64 MiB), as `answerBytes` counts them. */
   bytesMax?: number;
+  /** Share of each bound the answers of one caller key may hold, in (0, 1] (default 0.8). */
+  callerShare?: number;
 }
 
 const defaultLimits: Required<ReceiveAttemptLimits> = {
   entriesMax: 10_000,
   bytesMax: 64 * 1024 * 1024,
+  callerShare: 0.8,
 };
 
 /** One remembered receive. */
@@ -48,6 +58,8 @@ export interface RememberedReceive {
 
 interface Entry extends RememberedReceive {
   readonly key: string;
+  /** The caller key it counts against; null: none. */
+  readonly caller: string | null;
   readonly bytes: number;
   readonly expiresAt: number;
 }
@@ -92,10 +104,22 @@ export class ReceiveAttempts {
   /** The receive of a key under way, which a retry of that key waits for. */
   readonly #running = new Map<string, Promise<void>>();
   #bytes = 0;
+  /** Answers one caller key may hold, and their bytes. */
+  readonly #callerEntriesMax: number;
+  readonly #callerBytesMax: number;
+  /** The keys of each caller key's answers, oldest first, and their bytes (none: not listed). */
+  readonly #byCaller = new Map<string, { keys: Set<string>; bytes: number }>();
 
+  /** Throws `RangeError` when `limits.callerShare` is not in (0, 1]. */
   constructor(clock: { now(): number }, limits: ReceiveAttemptLimits = {}) {
     this.#clock = clock;
     this.#limits = { ...defaultLimits, ...limits };
+    const share = this.#limits.callerShare;
+    if (!(share > 0 && share <= 1)) {
+      throw new RangeError(`callerShare must be in (0, 1], got ${share}`);
+    }
+    this.#callerEntriesMax = Math.max(1, Math.floor(this.#limits.entriesMax * share));
+    this.#callerBytesMax = Math.floor(this.#limits.bytesMax * share);
   }
 
   /** The key of an attempt id of `caller` (an access key id; null unsigned) on `queue`. */
@@ -106,6 +130,11 @@ export class ReceiveAttempts {
   /** Answers remembered now (expired ones not yet dropped included). */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Answers `caller` (an access key id) holds now. */
+  sizeOf(caller: string): number {
+    return this.#byCaller.get(caller)?.keys.size ?? 0;
   }
 
   /**
@@ -133,14 +162,35 @@ export class ReceiveAttempts {
     return this.#entries.get(key);
   }
 
-  /** Remembers an answer of `key` for the lifetime from now (replacing any of that key). */
+  /**
+   * Remembers an answer of `key` for the lifetime from now (replacing any of that key);
+   * `received.caller` is the access key id it counts against (absent or null: none).
+   */
   remember(
     key: string,
-    received: { answer: JsonObject; handles: readonly string[]; bytes: number },
+    received: {
+      answer: JsonObject;
+      handles: readonly string[];
+      bytes: number;
+      caller?: string | null;
+    },
   ): void {
     this.#dropExpired();
     this.#forget(key);
+    const caller = received.caller ?? null;
     if (received.bytes > this.#limits.bytesMax || this.#limits.entriesMax < 1) return;
+    if (caller !== null) {
+      if (received.bytes > this.#callerBytesMax) return;
+      // Over its share, a key makes room from its own answers, oldest first.
+      for (
+        let held = this.#byCaller.get(caller);
+        held !== undefined && (held.keys.size >= this.#callerEntriesMax ||
+          held.bytes + received.bytes > this.#callerBytesMax);
+        held = this.#byCaller.get(caller)
+      ) {
+        this.#forget(held.keys.values().next().value!);
+      }
+    }
     while (
       this.#entries.size >= this.#limits.entriesMax ||
       this.#bytes + received.bytes > this.#limits.bytesMax
@@ -148,7 +198,10 @@ export class ReceiveAttempts {
       this.#forget(this.#entries.keys().next().value!);
     }
     const entry: Entry = {
-      ...received,
+      answer: received.answer,
+      handles: received.handles,
+      bytes: received.bytes,
+      caller,
       key,
       spent: false,
       expiresAt: this.#clock.now() + receiveAttemptLifetimeMs,
@@ -156,6 +209,15 @@ export class ReceiveAttempts {
     this.#entries.set(key, entry);
     this.#bytes += entry.bytes;
     for (const handle of entry.handles) this.#keyOfHandle.set(handle, key);
+    if (caller !== null) {
+      let held = this.#byCaller.get(caller);
+      if (held === undefined) {
+        held = { keys: new Set(), bytes: 0 };
+        this.#byCaller.set(caller, held);
+      }
+      held.keys.add(key);
+      held.bytes += entry.bytes;
+    }
   }
 
   /**
@@ -186,5 +248,10 @@ export class ReceiveAttempts {
     this.#entries.delete(key);
     this.#bytes -= entry.bytes;
     for (const handle of entry.handles) this.#keyOfHandle.delete(handle);
+    if (entry.caller === null) return;
+    const held = this.#byCaller.get(entry.caller)!;
+    held.keys.delete(key);
+    held.bytes -= entry.bytes;
+    if (held.keys.size === 0) this.#byCaller.delete(entry.caller);
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The door's memory of receive attempts: bounded in count and bytes (oldest first out), five
- * minutes of life on its clock, spent by a change of one of its messages.
+ * The door's memory of receive attempts: bounded in count and bytes (oldest first out, one
+ * caller key at most its share), five minutes of life on its clock, spent by a change of one of
+ * its messages.
  */
 import assert from "node:assert/strict";
 import {
@@ -38,6 +39,53 @@ Deno.test("at most bytesMax bytes of answers are remembered; a bigger one is not
   assert.deepEqual(remembered(), ["b", "c"]);
   remember("d", 250); // takes the whole room
   assert.deepEqual(remembered(), ["d"]);
+});
+
+Deno.test("one caller key holds at most its share of the answers; it forgets its own first", () => {
+  // entriesMax 10, bytesMax 1,000: a key's share is 8 answers and 800 bytes.
+  const attempts = new ReceiveAttempts({ now: () => 0 }, { entriesMax: 10, bytesMax: 1_000 });
+  const remember = (caller: string | null, id: string, bytes = 100) =>
+    attempts.remember(ReceiveAttempts.keyOf("q", caller, id), {
+      answer: {},
+      handles: [`h-${caller}-${id}`],
+      bytes,
+      caller,
+    });
+  const held = (caller: string | null, ids: string[]) =>
+    ids.filter((id) => attempts.find(ReceiveAttempts.keyOf("q", caller, id)) !== undefined);
+  remember("victim", "v1");
+  remember("victim", "v2");
+  // A busy key receiving with fresh ids: its own oldest go, not the victim's answers.
+  const busy = Array.from({ length: 20 }, (_, i) => `b${i}`);
+  for (const id of busy) remember("busy", id);
+  assert.deepEqual(held("victim", ["v1", "v2"]), ["v1", "v2"]);
+  assert.deepEqual(held("busy", busy), busy.slice(12));
+  assert.equal(attempts.sizeOf("busy"), 8);
+  assert.equal(attempts.size, 10);
+  // The bytes share: one 500-byte answer of busy drops five of its own, none of the victim's.
+  remember("busy", "big", 500);
+  assert.deepEqual(held("victim", ["v1", "v2"]), ["v1", "v2"]);
+  assert.deepEqual(held("busy", [...busy, "big"]), [...busy.slice(17), "big"]);
+  // An answer bigger than a key's share alone is not remembered, and drops nothing.
+  remember("victim", "huge", 801);
+  assert.deepEqual(held("victim", ["v1", "v2", "huge"]), ["v1", "v2"]);
+  // Below its share a key makes room from the oldest of all when the memory is full (1,000
+  // bytes held): v1 goes.
+  remember("third", "t1");
+  assert.deepEqual(held("victim", ["v1", "v2"]), ["v2"]);
+  assert.deepEqual(held("third", ["t1"]), ["t1"]);
+  // Receives without a key (no credentials) count only to the whole bounds.
+  const anonymous = Array.from({ length: 12 }, (_, i) => `a${i}`);
+  for (const id of anonymous) remember(null, id);
+  assert.deepEqual(held(null, anonymous), anonymous.slice(2));
+  assert.equal(attempts.size, 10);
+  assert.equal(attempts.sizeOf("busy"), 0, "forgotten answers leave the key's count");
+});
+
+Deno.test("the caller share must be in (0, 1]", () => {
+  for (const callerShare of [0, -0.5, 1.5, NaN]) {
+    assert.throws(() => new ReceiveAttempts({ now: () => 0 }, { callerShare }), RangeError);
+  }
 });
 
 Deno.test("an answer is forgotten five minutes after it was remembered", () => {

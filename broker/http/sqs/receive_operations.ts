@@ -206,7 +206,8 @@ export async function receiveMessage(context: OperationContext): Promise<JsonObj
     }
     return await receiveNew(context, queue, request, (answer, messages) => {
       const handles = messages.map((message) => message.receiptHandle);
-      attempts.remember(key, { answer, handles, bytes: answerBytes(messages) });
+      const bytes = answerBytes(messages);
+      attempts.remember(key, { answer, handles, bytes, caller: context.callerKeyId });
     });
   });
 }
