@@ -36,6 +36,7 @@ export {
 export { freeDiskBytes, freeSpaceAvailable } from "./free_space.ts";
 export { mmapAvailable, trimAllocator } from "./mmap.ts";
 export type { DamageRecord, HardState, LogStart } from "./hard_state.ts";
+export { hardStateFileName, loadHardState } from "./hard_state.ts";
 export {
   decodeRecord,
   encodeRecord,

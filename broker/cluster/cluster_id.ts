@@ -17,7 +17,31 @@
  * Once stored, the id is kept: `--peers` only seeds an empty data directory (its addresses may
  * change, members join and leave), so a `--peers` that no longer gives the stored id only adds a
  * warning. A `--join` or `--cluster-id` naming another id than the stored one is refused (exit 2):
- * the data belongs to the stored cluster. `--force-new-cluster` takes a new random id, recorded
+ * the data belongs to the stored cluster.
+ *
+ * Unless the data directory never held anything of that cluster (`dataDirHeldLog` false: no log
+ * segment, log start or damage record, no snapshot past index 0, and term 0 in the hard state).
+ * Then flags that name another id choose again, as on an empty directory, and the new record
+ * replaces the old: a `--join` or `--cluster-id` naming another id, or a `--peers` list other than
+ * the one the stored id was derived from (an id given by `--cluster-id` is kept when only the
+ * list changed). So a node first started with a typo in `--peers`, refused by everyone since,
+ * takes the right id once the list is fixed, instead of keeping the wrong one until its directory
+ * is emptied. Why this is no worse than before for a member of a real cluster:
+ * - Term 0 and no entry means the node never exchanged a Raft message that counted with anyone:
+ *   pre-vote leaves the term at 0 until a majority answers, and a leader's first message raises
+ *   it. Every peer it ever talked to had its id (the handshake checks it), so a node that heard a
+ *   leader or took part in an election of its stored cluster has term ≥ 1 and keeps the id.
+ * - A fully emptied directory has no `cluster_id`: it chooses from the flags today already. A
+ *   member whose log and snapshots are gone but whose `cluster_id` survived, restarted with a
+ *   `--peers` edited since its cluster started, now chooses as that emptied directory does
+ *   (refused by the others, which log both ids; the remedy is the same, and `--cluster-id <their
+ *   id>` now works without emptying the directory again) where before it kept the stored id.
+ *   The same holds for a node that never heard from a cluster which all its members started with
+ *   the same wrong list (the others keep it, holding a log). Either way it is a refused node, not
+ *   a mixed one: an id that differs from the peers' only ever keeps a node out, and one holding
+ *   no entry and no vote has nothing of the old cluster to bring anywhere.
+ * Nothing else changes: with a log the stored id is kept as before, and a lone node's random id
+ * is never drawn again (no flag names another one). `--force-new-cluster` takes a new random id, recorded
  * once the forced start has succeeded (`renewal`): the old members, whose old data must never
  * come back, are refused at the handshake from then on.
  *
@@ -33,7 +57,14 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { type FileSystem, readSnapshotFile, writeSnapshotFile } from "../../storage/mod.ts";
+import {
+  type FileSystem,
+  hardStateFileName,
+  loadHardState,
+  readSnapshotFile,
+  writeSnapshotFile,
+} from "../../storage/mod.ts";
+import { snapshotFileName } from "../replication/mod.ts";
 import type { PeerSpec } from "./config.ts";
 
 /** File name of the record inside the data directory. */
@@ -127,12 +158,34 @@ export function dataDirRanBefore(fs: FileSystem, dataDir: string): boolean {
   );
 }
 
+/**
+ * Whether `dataDir` ever held anything of a cluster: a file in `log/` other than the hard state
+ * (a segment, the log start of a snapshot install, a damage record, a leftover), a file in
+ * `snapshots/` other than the snapshot of index 0, or a hard state of term ≥ 1 (or one that can't
+ * be read). A node whose `--peers` reached no one leaves only term 0 and the empty snapshot.
+ */
+export function dataDirHeldLog(fs: FileSystem, dataDir: string): boolean {
+  const base = dataDir.replace(/\/+$/, "");
+  const others = (dir: string, except: string) =>
+    fs.exists(dir) && fs.readDir(dir).some((name) => name !== except);
+  if (others(`${base}/log`, hardStateFileName)) return true;
+  // A start writes the snapshot of index 0 (the empty state) without holding anything.
+  if (others(`${base}/snapshots`, snapshotFileName(0))) return true;
+  try {
+    return loadHardState(fs, `${base}/log`).term > 0;
+  } catch {
+    return true; // damaged: the log's recovery says so; the id is kept meanwhile
+  }
+}
+
 /** What a start needs to decide the id. */
 export interface ClusterIdInput {
   dataDir: string;
   stored: ClusterIdRecord | null;
   /** `dataDirRanBefore`. */
   ranBefore: boolean;
+  /** `dataDirHeldLog` (never true when `ranBefore` is false). */
+  heldLog: boolean;
   /** `--peers`. */
   peers: readonly PeerSpec[];
   /** `--join`: the member's URL and the id it answered (undefined from an older release). */
@@ -174,6 +227,24 @@ export function chooseClusterId(input: ClusterIdInput): ClusterIdChoice {
         "the removed members are refused at the peer handshake",
       ],
     };
+  }
+  if (stored !== null && !input.heldLog) {
+    const derived = stored.bootstrap !== undefined &&
+      stored.clusterId === derivedClusterId(stored.bootstrap);
+    const otherList = flag === null && joinedId === null && peers.length > 0 && derived &&
+      peersText(peers) !== peersText(stored.bootstrap!);
+    if (
+      (flag !== null && flag !== stored.clusterId) ||
+      (joinedId !== null && joinedId !== stored.clusterId) || otherList
+    ) {
+      const choice = chooseClusterId({ ...input, stored: null, ranBefore: false });
+      choice.notes.push(
+        `${input.dataDir} never held a log: its cluster id becomes ${show(choice.clusterId)} ` +
+          `(it was ${show(stored.clusterId)}, chosen by flags that differ now; nothing of that ` +
+          "cluster was written here)",
+      );
+      return choice;
+    }
   }
   const current = stored?.clusterId ?? (input.ranBefore ? "" : null);
   if (current !== null) {
@@ -239,12 +310,13 @@ function peersText(peers: readonly PeerSpec[]): string {
  */
 export async function settleClusterId(
   fs: FileSystem,
-  input: Omit<ClusterIdInput, "stored" | "ranBefore">,
+  input: Omit<ClusterIdInput, "stored" | "ranBefore" | "heldLog">,
 ): Promise<ClusterIdChoice> {
   const choice = chooseClusterId({
     ...input,
     stored: readClusterId(fs, input.dataDir),
     ranBefore: dataDirRanBefore(fs, input.dataDir),
+    heldLog: dataDirHeldLog(fs, input.dataDir),
   });
   if (choice.record !== null) await recordClusterId(fs, input.dataDir, choice.record);
   return choice;

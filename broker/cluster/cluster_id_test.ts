@@ -4,12 +4,14 @@
  * before anything is written.
  */
 import assert from "node:assert/strict";
-import { SimFileSystem } from "../../storage/mod.ts";
+import { SimFileSystem, writeSnapshotFile } from "../../storage/mod.ts";
+import { snapshotFileName } from "../replication/mod.ts";
 import {
   chooseClusterId,
   type ClusterIdError,
   clusterIdFileName,
   type ClusterIdInput,
+  dataDirHeldLog,
   dataDirRanBefore,
   derivedClusterId,
   readClusterId,
@@ -28,11 +30,14 @@ const clusterB = [
   { id: "n3", peerAddress: "10.1.0.3:9877" },
 ];
 
+/** A directory that ran before held a log unless `heldLog` says otherwise. */
 function input(overrides: Partial<ClusterIdInput> = {}): ClusterIdInput {
+  const ranBefore = overrides.ranBefore ?? false;
   return {
     dataDir: "/data",
     stored: null,
-    ranBefore: false,
+    ranBefore,
+    heldLog: ranBefore,
     peers: [],
     joined: null,
     forceNewCluster: false,
@@ -100,7 +105,10 @@ Deno.test("a stored id is kept; another --peers only warns, naming both lists", 
   assert.match(moved.notes[0], /keeps cluster id abc/);
   // Stored by --cluster-id: the same --peers is no difference.
   const named = { clusterId: "prod-eu", bootstrap: clusterA };
-  assert.deepEqual(chooseClusterId(input({ stored: named, peers: clusterA })).notes, []);
+  assert.deepEqual(
+    chooseClusterId(input({ stored: named, ranBefore: true, peers: clusterA })).notes,
+    [],
+  );
 });
 
 Deno.test("a data directory from before cluster ids keeps the empty id and writes nothing", () => {
@@ -122,10 +130,13 @@ Deno.test("--join or --cluster-id naming another cluster than the data's is refu
     });
   const stored = { clusterId: "abc" };
   refused(
-    { stored, joined: { url: "http://m:1", clusterId: "def" } },
+    { stored, ranBefore: true, flag: "def" },
+    /belongs to cluster abc .*not --cluster-id def/,
+  );
+  refused(
+    { stored, ranBefore: true, joined: { url: "http://m:1", clusterId: "def" } },
     /\/data belongs to cluster abc .*but http:\/\/m:1 is a member of cluster def/,
   );
-  refused({ stored, flag: "def" }, /belongs to cluster abc .*not --cluster-id def/);
   refused(
     { ranBefore: true, joined: { url: "http://m:1", clusterId: "def" } },
     /from before cluster ids .*has none, but http:\/\/m:1 is a member of cluster def/,
@@ -161,7 +172,9 @@ Deno.test("settleClusterId stores a new id durably before the log; a crash keeps
   });
   fs.crash();
   assert.deepEqual(readClusterId(fs, "/data"), choice.record);
-  // The next start, with another --peers, keeps it.
+  // The log opened after it; the next start, with another --peers, keeps it.
+  fs.mkdirp("/data/log");
+  fs.open("/data/log/00000000000000000001.log", { create: true }).close();
   const again = await settleClusterId(fs, {
     dataDir: "/data",
     peers: clusterB,
@@ -205,4 +218,106 @@ Deno.test("an empty data directory (lock and node-id only) has not run before", 
   assert.equal(dataDirRanBefore(fs, "/data"), false);
   fs.open("/data/snapshots/00000000000000000000.snap", { create: true }).close();
   assert.equal(dataDirRanBefore(fs, "/data"), true);
+});
+
+Deno.test("a directory that never held a log chooses again when the flags name another id", () => {
+  // First started with a typo in --peers (B): it stored B's id, reached no one, wrote no entry.
+  const typo = { clusterId: derivedClusterId(clusterB), bootstrap: clusterB };
+  const never = { stored: typo, ranBefore: true, heldLog: false };
+  const fixed = chooseClusterId(input({ ...never, peers: clusterA }));
+  assert.equal(fixed.clusterId, derivedClusterId(clusterA));
+  assert.deepEqual(fixed.record, { clusterId: fixed.clusterId, bootstrap: clusterA });
+  assert.match(
+    fixed.notes[0],
+    /never held a log: its cluster id becomes 2951df82bd50ce9f \(it was/,
+  );
+  // With a log: kept, with the warning (as before).
+  const held = chooseClusterId(input({ stored: typo, ranBefore: true, peers: clusterA }));
+  assert.equal(held.clusterId, typo.clusterId);
+  assert.equal(held.record, null);
+  assert.match(held.notes[0], /WARNING: --peers/);
+  // --cluster-id and --join naming another id choose as on an empty directory.
+  assert.deepEqual(chooseClusterId(input({ ...never, peers: clusterA, flag: "prod" })).record, {
+    clusterId: "prod",
+    bootstrap: clusterA,
+  });
+  const joined = chooseClusterId(
+    input({ ...never, joined: { url: "http://m:1", clusterId: "d" } }),
+  );
+  assert.deepEqual(joined.record, { clusterId: "d" });
+  // Nothing names another id: kept, nothing written. The same list; an id given by --cluster-id
+  // when only the list changed (it was not derived from the list); a lone node's random id.
+  const same = chooseClusterId(input({ ...never, peers: clusterB }));
+  assert.deepEqual(same, { clusterId: typo.clusterId, record: null, renewal: null, notes: [] });
+  const named = { clusterId: "prod-eu", bootstrap: clusterB };
+  const renamed = chooseClusterId(input({ ...never, stored: named, peers: clusterA }));
+  assert.equal(renamed.clusterId, "prod-eu");
+  assert.equal(renamed.record, null);
+  const lone = chooseClusterId(input({ ...never, stored: { clusterId: "r" } }));
+  assert.deepEqual(lone, { clusterId: "r", record: null, renewal: null, notes: [] });
+});
+
+Deno.test("a directory held a log once it has an entry, a snapshot past 0 or a term", async () => {
+  const hardState = (term: number) =>
+    new TextEncoder().encode(JSON.stringify({ term, vote: null, commit: 0 }));
+  const fresh = async () => {
+    // What a start whose --peers reached no one leaves: term 0 and the empty snapshot.
+    const fs = new SimFileSystem();
+    fs.mkdirp("/data/log");
+    fs.mkdirp("/data/snapshots");
+    await writeSnapshotFile(fs, "/data/log", "hard_state", hardState(0));
+    fs.open(`/data/snapshots/${snapshotFileName(0)}`, { create: true }).close();
+    return fs;
+  };
+  const empty = new SimFileSystem();
+  empty.mkdirp("/data");
+  assert.equal(dataDirHeldLog(empty, "/data"), false);
+  assert.equal(dataDirHeldLog(await fresh(), "/data"), false);
+  const voted = await fresh();
+  await writeSnapshotFile(voted, "/data/log", "hard_state", hardState(1));
+  assert.equal(dataDirHeldLog(voted, "/data"), true);
+  for (
+    const file of [
+      "log/00000000000000000001.log",
+      "log/log_start",
+      `snapshots/${snapshotFileName(7)}`,
+    ]
+  ) {
+    const fs = await fresh();
+    fs.open(`/data/${file}`, { create: true }).close();
+    assert.equal(dataDirHeldLog(fs, "/data"), true, file);
+  }
+  const damaged = await fresh();
+  const file = damaged.open("/data/log/hard_state");
+  file.truncate(3);
+  file.close();
+  assert.equal(dataDirHeldLog(damaged, "/data"), true, "an unreadable hard state counts");
+});
+
+Deno.test("settleClusterId records the chosen id again on a directory that never held a log", async () => {
+  const fs = new SimFileSystem();
+  fs.mkdirp("/data");
+  const start = (peers: typeof clusterA) =>
+    settleClusterId(fs, {
+      dataDir: "/data",
+      peers,
+      joined: null,
+      forceNewCluster: false,
+      flag: null,
+    });
+  await start(clusterB); // the typo
+  fs.mkdirp("/data/snapshots");
+  fs.open(`/data/snapshots/${snapshotFileName(0)}`, { create: true }).close();
+  assert.equal((await start(clusterA)).clusterId, derivedClusterId(clusterA));
+  fs.crash();
+  assert.deepEqual(readClusterId(fs, "/data"), {
+    clusterId: derivedClusterId(clusterA),
+    bootstrap: clusterA,
+  });
+  // Once it holds a log, the id is kept whatever --peers says.
+  fs.mkdirp("/data/log");
+  fs.open("/data/log/00000000000000000001.log", { create: true }).close();
+  const kept = await start(clusterB);
+  assert.equal(kept.clusterId, derivedClusterId(clusterA));
+  assert.match(kept.notes[0], /WARNING/);
 });

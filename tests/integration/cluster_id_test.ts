@@ -192,3 +192,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a first start with a typo in --peers is undone by fixing the list (no log was written)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "cmqd-cluster-id-typo-" });
+    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
+    const n1 = specs[0];
+    // n2's peer port mistyped: n1 derives another id and reaches no one (term 0, no entry).
+    const typo = peers.replace(`:${specs[1].peerPort}`, `:${specs[1].peerPort + 1}`);
+    const brokers: BrokerProcess[] = [];
+    const start = async (list: string) => {
+      const broker = await startBroker({
+        dataDir: `${root}/n1`,
+        port: n1.port,
+        args: ["--node-id", "n1", "--peer-port", String(n1.peerPort), "--peers", list],
+      });
+      brokers.push(broker);
+      return broker;
+    };
+    const addresses = (list: string) =>
+      list.split(",").map((entry) => {
+        const [id, peerAddress] = entry.split("=");
+        return { id, peerAddress };
+      });
+    try {
+      const first = await start(typo);
+      assert.equal((await view(first.url)).clusterId, derivedClusterId(addresses(typo)));
+      assert.equal(await first.stop(), 0);
+      const fixed = await start(peers);
+      assert.equal((await view(fixed.url)).clusterId, derivedClusterId(addresses(peers)));
+      assert.equal(await fixed.stop(), 0);
+    } finally {
+      for (const broker of brokers) await broker.kill();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
