@@ -24,6 +24,8 @@ export class SeqColumn {
   #chunks: (Uint32Array | undefined)[] = [];
   /** Chunk number of `#chunks[0]`. */
   #firstChunk = 0;
+  /** Chunks below this one were trimmed: nothing is set there again. */
+  #floorChunk = 0;
 
   /** The value at `sequence` (0 when never set). */
   get(sequence: number): number {
@@ -32,12 +34,21 @@ export class SeqColumn {
     return chunk !== undefined && offset < chunk.length ? chunk[offset] : 0;
   }
 
-  /** Sets the value at `sequence` (at or above the trimmed low). */
+  /**
+   * Sets the value at `sequence` (at or above the trimmed low). Values are not set in sequence
+   * order (a group's link is set at its previous message when the next one arrives), so a set
+   * below the first chunk held adds chunks in front.
+   */
   set(sequence: number, value: number): void {
     const number = Math.floor(sequence / chunkEntries);
+    if (number < this.#floorChunk) throw new RangeError(`sequence ${sequence} is below the column`);
     if (this.#chunks.length === 0) this.#firstChunk = number;
+    if (number < this.#firstChunk) {
+      const front = new Array<Uint32Array | undefined>(this.#firstChunk - number).fill(undefined);
+      this.#chunks = front.concat(this.#chunks);
+      this.#firstChunk = number;
+    }
     const index = number - this.#firstChunk;
-    if (index < 0) throw new RangeError(`sequence ${sequence} is below the column`);
     while (this.#chunks.length <= index) this.#chunks.push(undefined);
     const offset = sequence % chunkEntries;
     let chunk = this.#chunks[index];
@@ -54,6 +65,7 @@ export class SeqColumn {
 
   /** Drops the chunks wholly below `sequence`. */
   trimBelow(sequence: number): void {
+    this.#floorChunk = Math.max(this.#floorChunk, Math.floor(sequence / chunkEntries));
     const drop = Math.min(
       this.#chunks.length,
       Math.floor(sequence / chunkEntries) - this.#firstChunk,
