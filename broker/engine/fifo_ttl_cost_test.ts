@@ -106,10 +106,11 @@ Deno.test("a Tick orders none of the FIFO groups the dead-letter TTL holds while
   tick(); // every second message expires, and waits behind its group's head
   assert.equal(machine.getQueue("work", 0)!.inflightMessages, 2_000);
   assert.equal(machine.getQueue("dlq", 0)!.activeMessages, 0);
-  let orderings = 0;
-  orderings += countCalls(SortedNumbers.prototype, "add", () => {
-    orderings += countCalls(ReleaseHeap.prototype, "push", tick);
+  let pushes = 0;
+  const adds = countCalls(SortedNumbers.prototype, "add", () => {
+    pushes = countCalls(ReleaseHeap.prototype, "push", tick);
   });
+  const orderings = adds + pushes;
   assert.equal(orderings, 0, "inserts into an ordered set per Tick");
 });
 
@@ -119,4 +120,35 @@ Deno.test("a snapshot lists the messages the dead-letter TTL holds without a sca
   const reads = countCalls(SeqColumn.prototype, "get", () => machine.snapshot());
   // The column writes read nothing through `get`; the held list costs a few reads per message.
   assert.ok(reads <= 4 * 4_000, `${reads} column reads`);
+});
+
+Deno.test("a Tick or a receive looks at none of the held FIFO groups whose lock and head stay", () => {
+  const { machine, tick } = heldGroups(2_000);
+  tick(); // every second message expires, and its group is held
+  tick(); // the held groups are looked at once
+  let looks = 0;
+  const look = (run: () => void) => {
+    let inflightLooks = 0;
+    looks += countCalls(FifoGroups.prototype, "headOf", () => {
+      inflightLooks = countCalls(FifoGroups.prototype, "inflightOf", run);
+    });
+    looks += inflightLooks;
+  };
+  look(tick);
+  look(() =>
+    machine.apply({
+      index: machine.appliedIndex + 1,
+      timestamp: 0, // (the time of the last entry)
+      type: CommandType.ReceiveBatch,
+      payload: encodeReceiveBatch({
+        queue: "work",
+        maxMessages: 10,
+        visibilityTimeoutSeconds: 30,
+        deleteHandles: [],
+      }),
+    })
+  );
+  assert.equal(machine.getQueue("work", 0)!.inflightMessages, 2_000);
+  // Each of the 2,000 held groups was looked at per Tick and per receive (8,000 calls here).
+  assert.ok(looks <= 20, `${looks} looks at held groups`);
 });

@@ -41,6 +41,8 @@ export interface FifoView {
   /** True when the message is delayed or locked right now (so it can't be a candidate). */
   isBlocked(sequence: number): boolean;
   isInflight(sequence: number): boolean;
+  /** Called when the head or the count in flight of group `key` may have changed. */
+  changed?(key: string): void;
 }
 
 /**
@@ -129,6 +131,7 @@ export class FifoGroups {
   }
 
   #refresh(group: Group): void {
+    this.#view.changed?.(group.name);
     const eligible = group.head > 0 && group.inflight === 0 && !this.#view.isBlocked(group.head);
     const key = eligible ? group.head : 0;
     if (key === group.readyKey) return;
@@ -236,6 +239,7 @@ export class FifoGroups {
       }
       if (group.references === 0) {
         if (group.readyKey > 0) this.#ready.delete(group.readyKey);
+        this.#view.changed?.(group.name);
         this.#byName.delete(group.name);
         this.#byNumber.delete(group.number);
       } else {
@@ -253,6 +257,7 @@ export class FifoGroups {
       group.count = 0;
       group.inflight = 0;
       group.readyKey = 0;
+      this.#view.changed?.(group.name);
     }
     this.#ready.clear();
   }
@@ -273,6 +278,7 @@ export class FifoGroups {
     }
     for (const group of [...this.#byNumber.values()]) {
       if (group.references === 0) {
+        this.#view.changed?.(group.name);
         this.#byName.delete(group.name);
         this.#byNumber.delete(group.number);
       } else {

@@ -110,6 +110,12 @@ export class QueueStore {
    * below `ttlCursor` still in the queue are those of these groups (`#ttlKept`).
    */
   protected ttlBlocked: Set<string> = new Set();
+  /**
+   * FIFO queues: the keys of `ttlBlocked` to look at again (added, or their group's head or
+   * count in flight changed since). The others stay blocked: their head is still below the
+   * cursor, which only grows while they are held, and still has a message of its group in flight.
+   */
+  protected ttlRecheck: Set<string> = new Set();
 
   constructor(meta: QueueMeta) {
     this.meta = meta;
@@ -121,6 +127,9 @@ export class QueueStore {
           return state === TrackState.Delayed || state === TrackState.Inflight;
         },
         isInflight: (sequence) => this.tracked.get(sequence)?.state === TrackState.Inflight,
+        changed: (key) => {
+          if (this.ttlBlocked.has(key)) this.ttlRecheck.add(key);
+        },
       })
       : null;
   }
@@ -233,6 +242,7 @@ export class QueueStore {
     this.ttlCursor = this.runs.lowSequence;
     this.ttlPending = [];
     this.ttlBlocked.clear();
+    this.ttlRecheck.clear();
   }
 
   /**
@@ -281,8 +291,10 @@ export class QueueStore {
       if (this.tracked.get(sequence)?.state === TrackState.Inflight) pending.push(sequence);
       else sink(this.extract(sequence));
     });
-    if (fifo) this.ttlBlocked = new Set(pending.map((kept) => fifo.groupKey(kept)));
-    else this.ttlPending = pending;
+    if (fifo) {
+      this.ttlBlocked = new Set(pending.map((kept) => fifo.groupKey(kept)));
+      this.ttlRecheck = new Set(this.ttlBlocked);
+    } else this.ttlPending = pending;
     this.ttlCursor = Math.max(this.ttlCursor, limit);
   }
 
@@ -308,9 +320,10 @@ export class QueueStore {
   #moveExpiredFifo(fifo: FifoGroups, cut: number, sink: MessageSink): void {
     const blocked = this.ttlBlocked;
     // Only the groups whose lock ended are ordered (a heap: with many groups held, a sorted
-    // array's splices cost O(groups²) per Tick); the ones still locked just stay.
+    // array's splices cost O(groups²) per Tick); the ones still locked just stay, unvisited.
     const heads = new ReleaseHeap();
-    for (const key of blocked) {
+    for (const key of this.ttlRecheck) {
+      if (!blocked.has(key)) continue;
       const head = fifo.headOf(key);
       if (head === 0 || head >= this.ttlCursor) blocked.delete(key);
       else if (fifo.inflightOf(key) === 0) {
@@ -318,6 +331,7 @@ export class QueueStore {
         heads.push(head, head);
       }
     }
+    this.ttlRecheck.clear();
     while (heads.size > 0) {
       const head = heads.pop();
       const key = fifo.groupKey(head);
@@ -329,6 +343,7 @@ export class QueueStore {
     this.#eachUndeletedBelow(limit, (sequence) => {
       const key = fifo.groupKey(sequence);
       if (blocked.has(key) || fifo.inflightOf(key) > 0 || fifo.headOf(key) !== sequence) {
+        if (!blocked.has(key)) this.ttlRecheck.add(key);
         blocked.add(key);
       } else {
         sink(this.extract(sequence));
@@ -488,6 +503,7 @@ export class QueueStore {
       // groups' heads are below the cursor, so they are blocked groups now.)
       this.ttlPending = emptyArray();
       this.ttlBlocked = new Set(this.fifo.keysWithHeadBelow(this.ttlCursor));
+      this.ttlRecheck = new Set(this.ttlBlocked);
     }
   }
 }
