@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { MemoryLogStorage } from "./log_storage.ts";
 import { RaftNode } from "./node.ts";
 import { createPrng } from "./prng.ts";
-import { SimCluster } from "./testing/mod.ts";
-import { type LogIndex, type Message, MessageType, nodeId, type Term } from "./types.ts";
+import { SimCluster, testMessage } from "./testing/mod.ts";
+import { MessageType, nodeId, type Term } from "./types.ts";
 
 Deno.test("a three-node group elects exactly one leader after its election timeout", () => {
   const cluster = new SimCluster({ seed: 3 });
@@ -155,19 +155,6 @@ Deno.test("with two of three nodes down nobody becomes leader", () => {
   assert.equal(cluster.raft("n1").status().term, 0, "pre-vote never bumps the term");
 });
 
-function emptyMessage(): Omit<Message, "type" | "from" | "to"> {
-  return {
-    term: 0 as Term,
-    logTerm: 0 as Term,
-    index: 0 as LogIndex,
-    entries: [],
-    commit: 0 as LogIndex,
-    reject: false,
-    rejectHint: 0 as LogIndex,
-    context: "",
-  };
-}
-
 Deno.test("a node that can't campaign lets its lease on a silent leader run out", () => {
   // n1 sees itself as a learner (its log does not show its promotion yet) while the others count
   // it as a voter: it must answer their campaigns once the old leader went quiet, not ignore
@@ -176,16 +163,10 @@ Deno.test("a node that can't campaign lets its lease on a silent leader run out"
   for (let seed = 0; seed < 40; seed++) {
     const storage = new MemoryLogStorage({ config: { voters: [n2, n3], learners: [n1] } });
     const node = new RaftNode({ id: n1, storage, prng: createPrng(seed), electionTicks: 10 });
-    node.step({
-      ...emptyMessage(),
-      type: MessageType.Heartbeat,
-      from: n2,
-      to: n1,
-      term: 1 as Term,
-    });
+    node.step(testMessage({ type: MessageType.Heartbeat, from: n2, to: n1, term: 1 as Term }));
     if (node.hasReady()) node.advance(node.ready());
     for (let tick = 0; tick < 30; tick++) node.tick();
-    node.step({ ...emptyMessage(), type: MessageType.PreVote, from: n3, to: n1, term: 2 as Term });
+    node.step(testMessage({ type: MessageType.PreVote, from: n3, to: n1, term: 2 as Term }));
     const answers = node.hasReady() ? node.ready().messages : [];
     assert.ok(
       answers.some((message) => message.type === MessageType.PreVoteResp && !message.reject),

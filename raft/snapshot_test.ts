@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { SimCluster } from "./testing/mod.ts";
-import { type LogIndex, MessageType, nodeId, type Term } from "./types.ts";
+import { SimCluster, testMessage } from "./testing/mod.ts";
+import { type LogIndex, MessageType, nodeId } from "./types.ts";
 
 function laggingCluster(seed: number, node = {}): SimCluster {
   const cluster = new SimCluster({ seed, node: { snapshotChunkBytes: 256, ...node } });
@@ -75,18 +75,11 @@ Deno.test("a follower whose log already holds the snapshot's last entry keeps it
     if (id === "n2" && ready.snapshot !== undefined) installed = true;
   };
   const term = cluster.raft("n1").status().term;
-  follower.step({
+  follower.step(testMessage({
     type: MessageType.Snap,
     from: nodeId("n1"),
     to: nodeId("n2"),
     term,
-    logTerm: 0 as Term,
-    index: 0 as LogIndex,
-    entries: [],
-    commit: 0 as LogIndex,
-    reject: false,
-    rejectHint: 0 as LogIndex,
-    context: "",
     snapshot: {
       index: 6 as LogIndex,
       term,
@@ -95,7 +88,7 @@ Deno.test("a follower whose log already holds the snapshot's last entry keeps it
       totalBytes: 3,
       data: new Uint8Array([1, 2, 3]),
     },
-  });
+  }));
   cluster.stabilize();
   assert.equal(installed, false);
   assert.equal(follower.status().lastIndex, 6);
