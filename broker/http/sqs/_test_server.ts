@@ -39,11 +39,13 @@ export interface StartOptions {
   wrapService?: (service: QueueService) => QueueService;
   /** The door's monotonic clock and timers (default `performance.now()` and `setTimeout`). */
   time?: MoveTaskTime;
+  /** The engine behind the door (default: `wallClockEngine()`; `memoryEngine()` for a fake clock). */
+  engine?: ReturnType<typeof wallClockEngine>;
 }
 
 /** A running door, its engine and a client; `await using` stops all of it. */
 export function startDoor(options: StartOptions = {}) {
-  const { replica, broker } = wallClockEngine();
+  const { replica, broker } = options.engine ?? wallClockEngine();
   const errors: unknown[] = [];
   const door = createSqsDoor({
     service: options.wrapService?.(broker) ?? broker,

@@ -35,6 +35,11 @@ export interface OperationContext {
   receiveAttempts: ReceiveAttempts;
   /** The access key id the request is signed with; null when signatures are not checked. */
   callerKeyId: string | null;
+  /**
+   * The door's clock, epoch ms (signatures' window; the receive times receipt handles carry,
+   * `receipt_times.ts`).
+   */
+  now: () => number;
 }
 
 /**

@@ -155,8 +155,11 @@ Deno.test("DeleteMessage of a message already deleted with the same handle succe
     ),
     { name: "InvalidParameterValue", status: 400, message: notAvailableForChange },
   );
-  // Forged (a tag that does not verify), garbled and other queues' handles stay refused.
-  const forged = ReceiptHandle.slice(0, -2) + (ReceiptHandle.endsWith("AA") ? "BA" : "AA");
+  // Forged (a tag that does not verify), garbled and other queues' handles stay refused. The tag
+  // ends the engine's handle, before the receive time (`receipt_times.ts`).
+  const [engineHandle, receivedAt] = ReceiptHandle.split(".");
+  const forged = engineHandle.slice(0, -2) + (engineHandle.endsWith("AA") ? "BA" : "AA") + "." +
+    receivedAt;
   const otherUrl = await createQueue(door, "other");
   const refused: [string, string, RegExp][] = [
     [QueueUrl, forged, /does not verify/],
@@ -202,7 +205,9 @@ Deno.test("the SDK's own retry of a DeleteMessage whose first attempt was applie
     new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }),
   );
   assert.equal(answer.$metadata.attempts, 2);
-  assert.deepEqual(calls, [[message.ReceiptHandle], [message.ReceiptHandle]]);
+  // The service is given the engine's handle: the door's without its receive time.
+  const [engineHandle] = message.ReceiptHandle!.split(".");
+  assert.deepEqual(calls, [[engineHandle], [engineHandle]]);
   assert.deepEqual(await depth(door, QueueUrl), ["0", "0"]);
 });
 

@@ -397,6 +397,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
         moveTasks,
         receiveAttempts,
         callerKeyId: key?.secretId ?? null,
+        now,
       };
       const output = await operation(context);
       // The caller's headers object is built for this answer: the door adds to it in place.

@@ -44,6 +44,7 @@ import { sqsMessageId } from "./message_ids.ts";
 import type { QueueAddresses, QueueRef } from "./queue_names.ts";
 import { queueAttributeNames, unknownAttribute } from "./queue_attributes.ts";
 import { answerBytes, ReceiveAttempts, type RememberedReceive } from "./receive_attempts.ts";
+import { doorHandle, lockCapRefusal, readHandle } from "./receipt_times.ts";
 import { sequenceNumberOf } from "./send_operations.ts";
 
 const receiveMessagesMax = 10;
@@ -90,10 +91,11 @@ function toSqsMessage(
   requested: { system: ReadonlySet<string>; attributes: readonly string[] },
   queue: QueueRef,
   addresses: QueueAddresses,
+  receivedAt: number,
 ): JsonObject {
   const output: JsonObject = {
     MessageId: sqsMessageId(message.id),
-    ReceiptHandle: message.receiptHandle,
+    ReceiptHandle: doorHandle(message.receiptHandle, receivedAt),
     MD5OfBody: bodyDigest,
     Body: message.body,
   };
@@ -237,10 +239,12 @@ async function receiveNew(
   // A key that a reload took away while the receive waited gets no message.
   authorize(context, queue, "receive");
   if (result.messages.length === 0) return {};
+  // The receive was applied just before its answer came: the handles' time (receipt_times.ts).
+  const receivedAt = context.now();
   const digests = md5OfBodies(result.messages.map((message) => message.body));
   const answer = {
     Messages: result.messages.map((message, index) =>
-      toSqsMessage(message, digests[index], request, queue, context.addresses)
+      toSqsMessage(message, digests[index], request, queue, context.addresses, receivedAt)
     ),
   };
   received?.(answer, result.messages);
@@ -312,20 +316,21 @@ const sqsDelete = { goneAsDeleted: true } as const;
 /** DeleteMessage. */
 export async function deleteMessage(context: OperationContext): Promise<JsonObject> {
   const queue = messageQueue(context, "receive");
-  const handle = requiredString(context.input, "ReceiptHandle");
-  const result = await context.service.deleteMessages(queue.name, [handle], sqsDelete);
-  context.receiveAttempts.touched([handle]);
+  const { engineHandle } = readHandle(requiredString(context.input, "ReceiptHandle"));
+  const result = await context.service.deleteMessages(queue.name, [engineHandle], sqsDelete);
+  context.receiveAttempts.touched([engineHandle]);
   if (result.failures.length > 0) throw handleError(result.failures[0]);
   return {};
 }
 
 /**
  * Splits the entries of a handle batch into Successful and Failed by the service's per-handle
- * failures. Entries repeating a handle share its outcome.
+ * failures (of the engine's handles). Entries repeating a handle share its outcome; an error
+ * names the handle as the entry sent it.
  */
 function batchOutcome(
   ids: string[],
-  handles: string[],
+  handles: { sent: string[]; engine: string[] },
   failures: HandleFailure[],
   errorOf: (failure: HandleFailure) => SqsError = handleError,
 ): JsonObject {
@@ -334,9 +339,9 @@ function batchOutcome(
   const successful: JsonObject[] = [];
   const failed: FailedEntry[] = [];
   ids.forEach((id, index) => {
-    const failure = failureOf.get(handles[index]);
+    const failure = failureOf.get(handles.engine[index]);
     if (failure === undefined) successful.push({ Id: id });
-    else failed.push(failedEntry(id, errorOf(failure)));
+    else failed.push(failedEntry(id, errorOf({ ...failure, receiptHandle: handles.sent[index] })));
   });
   return { Successful: successful, Failed: failed };
 }
@@ -345,7 +350,8 @@ function batchOutcome(
 export async function deleteMessageBatch(context: OperationContext): Promise<JsonObject> {
   const queue = messageQueue(context, "receive");
   const entries = batchEntries(context.input, "DeleteMessageBatchRequestEntry");
-  const handles = entries.map(({ entry }) => requiredString(entry, "ReceiptHandle"));
+  const sent = entries.map(({ entry }) => requiredString(entry, "ReceiptHandle"));
+  const handles = sent.map((handle) => readHandle(handle).engineHandle);
   // A handle named twice is deleted once. At most ten entries: `indexOf` is the cheap way here
   // (a Set of ten handles cost 3-8 µs a batch, about a tenth of the door's work per message).
   const unique = handles.filter((handle, index) => handles.indexOf(handle) === index);
@@ -356,19 +362,29 @@ export async function deleteMessageBatch(context: OperationContext): Promise<Jso
     throw inBatchTerms(error, { entryIndex: (index) => handles.indexOf(unique[index]) });
   }
   context.receiveAttempts.touched(unique);
-  return batchOutcome(entries.map((entry) => entry.id), handles, result.failures);
+  const ids = entries.map((entry) => entry.id);
+  return batchOutcome(ids, { sent, engine: handles }, result.failures);
 }
 
-/** ChangeMessageVisibility: 0 releases the message now. */
+/**
+ * ChangeMessageVisibility: 0 releases the message now. A lock that would end more than 12 hours
+ * after the receive that made the handle is refused before anything is asked of the service
+ * (`receipt_times.ts`).
+ */
 export async function changeMessageVisibility(context: OperationContext): Promise<JsonObject> {
   const queue = messageQueue(context, "receive");
-  const receiptHandle = requiredString(context.input, "ReceiptHandle");
+  const sent = requiredString(context.input, "ReceiptHandle");
   const visibilityTimeoutSeconds = requiredVisibility(context.input);
+  const { engineHandle: receiptHandle, receivedAt } = readHandle(sent);
+  const refusal = lockCapRefusal(visibilityTimeoutSeconds, receivedAt, context.now());
+  if (refusal !== null) throw refusal;
   const result = await context.service.changeVisibility(queue.name, [
     { receiptHandle, visibilityTimeoutSeconds },
   ]);
   context.receiveAttempts.touched([receiptHandle]);
-  if (result.failures.length > 0) throw visibilityError(result.failures[0]);
+  if (result.failures.length > 0) {
+    throw visibilityError({ ...result.failures[0], receiptHandle: sent });
+  }
   return {};
 }
 
@@ -383,7 +399,10 @@ function requiredVisibility(input: JsonObject): number {
   return seconds;
 }
 
-/** ChangeMessageVisibilityBatch: each entry is checked on its own; one service call. */
+/**
+ * ChangeMessageVisibilityBatch: each entry is checked on its own (the 12-hour cap too, as
+ * `changeMessageVisibility`); one service call.
+ */
 export async function changeMessageVisibilityBatch(
   context: OperationContext,
 ): Promise<JsonObject> {
@@ -392,15 +411,20 @@ export async function changeMessageVisibilityBatch(
   const accepted: {
     id: string;
     entryIndex: number;
+    sent: string;
     receiptHandle: string;
     visibilityTimeoutSeconds: number;
   }[] = [];
   const entries = batchEntries(context.input, "ChangeMessageVisibilityBatchRequestEntry");
+  const now = context.now();
   for (const [entryIndex, { id, entry }] of entries.entries()) {
     try {
-      const receiptHandle = requiredString(entry, "ReceiptHandle");
+      const sent = requiredString(entry, "ReceiptHandle");
       const visibilityTimeoutSeconds = requiredVisibility(entry);
-      accepted.push({ id, entryIndex, receiptHandle, visibilityTimeoutSeconds });
+      const { engineHandle: receiptHandle, receivedAt } = readHandle(sent);
+      const refusal = lockCapRefusal(visibilityTimeoutSeconds, receivedAt, now);
+      if (refusal !== null) throw refusal;
+      accepted.push({ id, entryIndex, sent, receiptHandle, visibilityTimeoutSeconds });
     } catch (error) {
       if (!(error instanceof SqsError)) throw error;
       failed.push(failedEntry(id, error));
@@ -422,7 +446,10 @@ export async function changeMessageVisibilityBatch(
   context.receiveAttempts.touched(accepted.map((entry) => entry.receiptHandle));
   const outcome = batchOutcome(
     accepted.map((entry) => entry.id),
-    accepted.map((entry) => entry.receiptHandle),
+    {
+      sent: accepted.map((entry) => entry.sent),
+      engine: accepted.map((entry) => entry.receiptHandle),
+    },
     result.failures,
     visibilityError,
   );
