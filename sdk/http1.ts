@@ -11,6 +11,9 @@
  *   `connection` and `transfer-encoding` from the caller are dropped: the transport frames the
  *   request), `content-length` when there is a body (and for `POST`, `PUT` and `PATCH` without
  *   one), then the body: one write.
+ * - Reads the answer while the request is written, so a server that answers before it read a long
+ *   body and stops reading is heard at once; then the rest of the request is not sent and the
+ *   connection is not reused.
  * - Reads the status line and headers (at most `headerBytesMax`; lines end with CRLF or a bare
  *   LF), skips `1xx` answers, calls the request's `onHead`, then reads the whole body:
  *   `content-length`, `chunked` (trailers dropped) or delimited by the close. Differing or
@@ -265,6 +268,13 @@ export class Http1Transport implements HttpTransport {
     this.#idleCount--;
   }
 
+  /**
+   * Writes the request and reads its answer at the same time: a server may answer (a 413, or a
+   * 2xx) before it has read a long body, then stop reading or close. Waiting for the write to end
+   * first would wait on a full socket buffer until the signal. A whole answer that arrives before
+   * the request was written through is the answer: the write is given up (the connection closed,
+   * never reused).
+   */
   async #exchange(
     connection: Connection,
     bytes: Uint8Array,
@@ -274,20 +284,34 @@ export class Http1Transport implements HttpTransport {
     const onAbort = () => closeQuietly(connection.conn);
     signal.addEventListener("abort", onAbort, { once: true });
     let reusable = false;
+    let written = false;
+    let writeError: unknown;
+    const writing = writeAll(connection.conn, bytes).then(
+      () => void (written = true),
+      (error) => void (writeError = error ?? new Error("write failed")),
+    );
     try {
-      await writeAll(connection.conn, bytes).catch((error) => {
-        throw new ReadFailure(`write failed: ${error}`, false);
-      });
       const reader = new ResponseReader(connection, this.#headerBytesMax);
-      let head = await reader.head();
-      while (head.status >= 100 && head.status < 200) head = await reader.head();
+      let head: Head;
+      try {
+        head = await reader.head();
+        while (head.status >= 100 && head.status < 200) head = await reader.head();
+      } catch (error) {
+        // Nothing of an answer arrived and the write failed too: report the write (a failed
+        // write ends the connection, so the read ends with it, and the request was not sent).
+        if (error instanceof ReadFailure && !error.started && !signal.aborted) {
+          await writing;
+          if (writeError !== undefined) throw new ReadFailure(`write failed: ${writeError}`, false);
+        }
+        throw error;
+      }
       onHead?.();
       const cut = this.#bodyWaitMs === undefined
         ? undefined
         : setTimeout(() => closeQuietly(connection.conn), this.#bodyWaitMs);
       const body = await reader.body(head, method === "HEAD", this.#bodyBytesMax)
         .finally(() => clearTimeout(cut));
-      reusable = "bytes" in body && body.reusable;
+      reusable = "bytes" in body && body.reusable && written;
       if (signal.aborted) throw abortError(signal);
       return answerOf(head, body);
     } catch (error) {
@@ -295,6 +319,7 @@ export class Http1Transport implements HttpTransport {
       throw error;
     } finally {
       signal.removeEventListener("abort", onAbort);
+      // Closing also ends a write still waiting on a server that stopped reading.
       if (reusable && !signal.aborted) this.#keep(connection);
       else closeQuietly(connection.conn);
     }

@@ -198,3 +198,46 @@ Deno.test("a malformed answer is a failed push at once; a bare-LF one is read li
     await serving.catch(() => {});
   }
 });
+
+Deno.test("an endpoint that answers before reading a long body and stops reading: its answer counts", async () => {
+  // A raw server: reads the head of the request, answers 200 at once, then reads nothing more
+  // and keeps the connection open. The 4 MiB body is far more than the socket buffers hold.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open: Deno.Conn[] = [];
+  let connections = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      open.push(conn);
+      connections++;
+      (async () => {
+        const buffer = new Uint8Array(4096);
+        let text = "";
+        while (!text.includes("\r\n\r\n")) {
+          const read = await conn.read(buffer).catch(() => null);
+          if (read === null) return;
+          text += new TextDecoder("latin1").decode(buffer.subarray(0, read));
+        }
+        await conn.write(
+          new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+        );
+      })();
+    }
+  })();
+  const client = new PushHttpClient();
+  try {
+    const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/cb`;
+    const body = "x".repeat(4 * 1024 * 1024);
+    // Before: the client wrote the whole body before reading, the write waited on a full socket
+    // buffer, and the request's signal ended it (a push's timeout: a failed push, retried).
+    const answer = await client.fetch(url, { ...init(AbortSignal.timeout(10_000)), body });
+    assert.deepEqual(answer, { status: 200, body: null });
+    // The connection of an answer given before its request was written whole is not reused.
+    assert.equal((await client.fetch(url, init(AbortSignal.timeout(10_000)))).status, 200);
+    assert.equal(connections, 2);
+  } finally {
+    client.close();
+    listener.close();
+    for (const conn of open) conn.close();
+    await serving.catch(() => {});
+  }
+});
