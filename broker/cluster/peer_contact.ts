@@ -7,7 +7,7 @@
  * @module
  */
 import type { Message, NodeId } from "../../raft/mod.ts";
-import type { ClockLike, PeerAddress, Transport } from "../replication/mod.ts";
+import type { ClockLike, PeerAddress, PeerRefusals, Transport } from "../replication/mod.ts";
 
 /**
  * The transport wrapper.
@@ -64,7 +64,7 @@ export class PeerContact implements Transport {
   }
 
   /** The transport's refusal counters; null when it has no connections. */
-  refusals(): { otherCluster: number; ownNodeId: number; nodeIdConflicts: number } | null {
+  refusals(): PeerRefusals | null {
     return this.#inner.peerRefusals?.() ?? null;
   }
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { RaftReplicaStatus, RoleChange } from "../replication/mod.ts";
+import type { PeerRefusals, RaftReplicaStatus, RoleChange } from "../replication/mod.ts";
 
 /** What the lines are read from. */
 export interface RaftMetricsParts {
@@ -22,7 +22,7 @@ export interface RaftMetricsParts {
     silentMs(id: string): number;
     heardMsAgo(id: string): number | null;
     /** Null when the transport has no connections (a one-voter group). */
-    refusals(): { otherCluster: number; ownNodeId: number; nodeIdConflicts: number } | null;
+    refusals(): PeerRefusals | null;
   };
   /** The disk guard (`DiskGuard`): `freeBytes` is Infinity until it read any (or when off). */
   disk: () => { low: boolean; freeBytes: number };
@@ -173,6 +173,15 @@ export class RaftMetrics {
         `{reason="other_cluster"} ${refusals.otherCluster}`,
         `{reason="own_node_id"} ${refusals.ownNodeId}`,
         `{reason="node_id_twice"} ${refusals.nodeIdConflicts}`,
+      ],
+    );
+    family(
+      "cmqd_peer_refused_by_peer_total",
+      "counter",
+      "This node's peer connections the other side refused since start, by reason: other_cluster (it proved the cluster key and refused this node's cluster id; the log names both ids), unproven (a refusal that did not prove the key: another key, or not a cmqd node). Each is logged, rate-limited.",
+      refusals === null ? [] : [
+        `{reason="other_cluster"} ${refusals.byPeer.otherCluster}`,
+        `{reason="unproven"} ${refusals.byPeer.unproven}`,
       ],
     );
     family(

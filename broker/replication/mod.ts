@@ -36,6 +36,7 @@ export type {
   ClockLike,
   LogReader,
   PeerAddress,
+  PeerRefusals,
   Proposer,
   Timers,
   Transport,

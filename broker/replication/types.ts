@@ -21,6 +21,15 @@ export interface PeerAddress {
  * a message to an unreachable peer is dropped (Raft retries), and the transport reports it through
  * `onUnreachable` so the replica can tell the Raft core.
  */
+/** A transport's refusal counters (`Transport.peerRefusals`). */
+export interface PeerRefusals {
+  otherCluster: number;
+  ownNodeId: number;
+  nodeIdConflicts: number;
+  /** Dials refused by the other side: for this node's cluster id (proven), or unproven. */
+  byPeer: { otherCluster: number; unproven: number };
+}
+
 export interface Transport {
   /** Queues messages for their `to` peers; messages to one peer keep their order. */
   send(messages: Message[]): void;
@@ -40,11 +49,11 @@ export interface Transport {
    */
   isConnected?(id: NodeId): boolean;
   /**
-   * Peer hellos refused for another cluster id or for this node's own id, and connections of
-   * one member id announcing two peer addresses, since start (read by `/metrics`); left out by
-   * transports without connections.
+   * Peer hellos refused for another cluster id or for this node's own id, connections of one
+   * member id announcing two peer addresses, and this node's dials the other side refused, since
+   * start (read by `/metrics`); left out by transports without connections.
    */
-  peerRefusals?(): { otherCluster: number; ownNodeId: number; nodeIdConflicts: number };
+  peerRefusals?(): PeerRefusals;
   /** Closes the listener and every connection. */
   close(): Promise<void>;
 }

@@ -7,8 +7,13 @@
 import assert from "node:assert/strict";
 import { nodeId } from "../../raft/mod.ts";
 import { newNonce } from "./peer_auth.ts";
-import { encodeHelloFrame } from "./peer_codec.ts";
-import { writeAll } from "./peer_io.ts";
+import {
+  encodeHelloFrame,
+  encodeProofFrame,
+  FrameKind,
+  handshakeFrameBytesMax,
+} from "./peer_codec.ts";
+import { FrameChannel, writeAll } from "./peer_io.ts";
 import { closedByPeer, rawConnect } from "./testing/raw_peer.ts";
 import {
   closeAll,
@@ -39,11 +44,16 @@ Deno.test("a node of another cluster with the same key and names is refused, A c
       /^transport n2: closing the connection from 127\.0\.0\.1:\d+: PeerRefusedError: n1 says it is in cluster blue, this node is in red: a node of another cluster/,
     );
     assert.equal(intruder.transport.isConnected(nodeId("n2")), false);
+    // The refused node is told why, proven with the key, and names both ids.
+    await waitFor(() => intruder.transport.peerRefusals().byPeer.otherCluster >= 1);
     assert.ok(
       intruder.warnings.some((text) =>
-        /cannot reach n2 at .*the other side refused the handshake; its log says why/.test(text)
+        /^transport: cannot reach n2 at 127\.0\.0\.1:\d+: PeerRefusedError: n2 refused this node: it is in cluster red, this node is in blue: a node of another cluster/
+          .test(text)
       ),
+      intruder.warnings.join("\n"),
     );
+    assert.equal(intruder.transport.peerRefusals().byPeer.unproven, 0);
     // Nothing of it reached A's n2, whose link with its own n1 still carries messages.
     assert.ok(a[1].received.every((received) => received.from === "n1"));
     assert.ok(a[1].transport.isConnected(nodeId("n1")));
@@ -75,6 +85,17 @@ Deno.test("the empty id (a cluster from before cluster ids) is no wildcard, eith
     assert.ok(
       legacy.warnings.some((text) =>
         text.includes("b says it is in cluster red, this node is in none (started before")
+      ),
+    );
+    await waitFor(() =>
+      legacy.transport.peerRefusals().byPeer.otherCluster > 0 &&
+      named.transport.peerRefusals().byPeer.otherCluster > 0
+    );
+    assert.ok(
+      legacy.warnings.some((text) =>
+        text.includes(
+          "b refused this node: it is in cluster red, this node is in none (started before",
+        )
       ),
     );
     assert.equal(legacy.transport.isConnected(named.id), false);
@@ -154,5 +175,51 @@ Deno.test("a member that redials from its one address is no conflict", async () 
     assert.equal(a.transport.peerRefusals().nodeIdConflicts, 0);
   } finally {
     await closeAll(nodes);
+  }
+});
+
+Deno.test("a refusal from a node with another key is trusted as 'refused' only, and names no id", async () => {
+  const a = await startNode("n2", { clusterId: "red" });
+  const other = await startNode("n1", {
+    clusterId: "blue",
+    clusterKey: new TextEncoder().encode("another-cluster-key-0123456789ab"),
+  });
+  try {
+    other.transport.setPeer({ id: a.id, peerAddress: peerAddress(a) });
+    await waitFor(() => other.transport.peerRefusals().byPeer.unproven >= 1);
+    assert.equal(other.transport.peerRefusals().byPeer.otherCluster, 0);
+    const lines = other.warnings.filter((text) => text.includes("PeerRefusedError"));
+    assert.match(
+      lines[0],
+      /cannot reach n2 at .*: PeerRefusedError: the other side refused the handshake, with an answer that does not prove this node's cluster key \(another key, or not a cmqd node\): why is not known here/,
+    );
+    assert.ok(lines.every((text) => !text.includes("red")), lines.join("\n"));
+    // The acceptor refused and counted it as before.
+    assert.ok(a.transport.peerRefusals().otherCluster >= 1);
+  } finally {
+    await closeAll([a, other]);
+  }
+});
+
+Deno.test("a stranger refused for its cluster id learns the reason, not the acceptor's ids", async () => {
+  const a = await startNode("acceptor-7", { clusterId: "red-cluster-5" });
+  try {
+    const conn = await rawConnect(a.transport.address.port);
+    const channel = new FrameChannel(conn, handshakeFrameBytesMax);
+    const hello = { nodeId: nodeId("x"), clientUrl: "http://x", clusterId: "blue" };
+    await writeAll(conn, encodeHelloFrame({ ...hello, nonce: newNonce() }));
+    const refusal = (await channel.readFrame())!.slice();
+    assert.equal(refusal[4], FrameKind.Refusal);
+    assert.equal(refusal.length, 4 + 1 + 2 + 32 + 32, "version, reason, nonce, MAC");
+    assert.equal(refusal[6], 1, "the reason: another cluster id");
+    const text = new TextDecoder("latin1").decode(refusal);
+    assert.ok(!text.includes("red-cluster-5") && !text.includes("acceptor-7"));
+    // A proof it can't make: the connection closes, nothing more is said.
+    await writeAll(conn, encodeProofFrame(new Uint8Array(32)));
+    assert.equal(await channel.readFrame().catch(() => null), null);
+    conn.close();
+    await waitFor(() => a.transport.peerRefusals().otherCluster === 1);
+  } finally {
+    await closeAll([a]);
   }
 });

@@ -73,6 +73,8 @@ export class InboundConnection {
   #silentTicks = 0;
   #writing = false;
   #closed = false;
+  /** The handshake was refused and the dialer is being told why (`peer_refusal.ts`). */
+  #answeringRefusal = false;
 
   constructor(conn: PeerConn, context: InboundContext) {
     this.conn = conn;
@@ -122,6 +124,7 @@ export class InboundConnection {
     const { identity } = this.#context;
     const timer = setTimeout(() => {
       if (this.#session !== null) return;
+      if (this.#answeringRefusal) return this.close(); // reported already
       this.#context.warnings.line(
         `transport ${identity.nodeId}: closing the connection from ${this.remote}: no ` +
           `handshake within ${this.#context.handshakeMsMax} ms`,
@@ -143,6 +146,11 @@ export class InboundConnection {
     } catch (error) {
       if (error instanceof HandlerError) throw error.cause;
       this.#report(error);
+      if (error instanceof PeerRefusedError && error.answer !== undefined && !this.#closed) {
+        // Tells the dialer why (under the handshake's deadline); its failures change nothing.
+        this.#answeringRefusal = true;
+        await error.answer().catch(() => {});
+      }
     } finally {
       clearTimeout(timer);
       this.close();
@@ -204,7 +212,7 @@ export class InboundConnection {
     if (this.#session === null) this.#context.stats.handshakesFailed++;
     if (error instanceof PeerRefusedError) {
       if (error.reason === "otherCluster") this.#context.stats.refusedOtherCluster++;
-      else this.#context.stats.refusedOwnNodeId++;
+      else if (error.reason === "ownNodeId") this.#context.stats.refusedOwnNodeId++;
     }
     this.#context.warnings.line(
       `transport ${this.#context.identity.nodeId}: closing the connection from ${

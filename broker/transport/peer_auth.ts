@@ -43,6 +43,9 @@ export interface Transcript {
   clusterId: string;
 }
 
+/** The three MACs of the refusal exchange: the acceptor's refusal, the dialer's answer, the detail. */
+export type RefusalMacPurpose = "acceptor" | "dialer" | "detail";
+
 /** The direction a frame travels; each has its own key and sequence. */
 export type Direction = "dialerToAcceptor" | "acceptorToDialer";
 
@@ -74,6 +77,29 @@ export class PeerKeys {
   /** Whether `proof` is the one `role` must send (constant-time comparison). */
   verifyProof(role: "dialer" | "acceptor", transcript: Transcript, proof: Uint8Array): boolean {
     return proof.length === proofBytes && timingSafeEqual(this.proof(role, transcript), proof);
+  }
+
+  /**
+   * A MAC of the refusal exchange (`peer_refusal.ts`) over `transcript` and `extra` (each
+   * length-prefixed); `purpose` keeps its three uses apart from each other and from the proofs.
+   */
+  refusalMac(purpose: RefusalMacPurpose, transcript: Transcript, extra: string[] = []): Uint8Array {
+    return hmac(this.#authKey, [
+      label(`refusal ${purpose}`),
+      ...transcriptParts(transcript),
+      ...extra.map(lengthPrefixed),
+    ]);
+  }
+
+  /** Whether `mac` is `refusalMac(purpose, transcript, extra)` (constant-time comparison). */
+  verifyRefusalMac(
+    purpose: RefusalMacPurpose,
+    transcript: Transcript,
+    extra: string[],
+    mac: Uint8Array,
+  ): boolean {
+    return mac.length === proofBytes &&
+      timingSafeEqual(this.refusalMac(purpose, transcript, extra), mac);
   }
 
   /** The key of each direction for the connection this handshake opened. */

@@ -30,6 +30,9 @@
  * D → A  proof     = u8 × 32 proofD
  * ```
  *
+ * A hello announcing another cluster id is answered by a refusal instead of a challenge (layout
+ * and what it reveals to whom: `peer_refusal.ts`).
+ *
  * A hello of another version is answered by a challenge of A's version and nothing else (see
  * `encodeVersionAnswerFrame`), then the connection is closed: both sides log the two versions.
  *
@@ -113,7 +116,16 @@ export const peerProtocolVersion = 2;
 export const frameHeaderBytes = 5;
 
 /** The kinds of frame. */
-export const FrameKind = { Hello: 1, Messages: 2, Challenge: 3, Proof: 4, Keepalive: 5 } as const;
+export const FrameKind = {
+  Hello: 1,
+  Messages: 2,
+  Challenge: 3,
+  Proof: 4,
+  Keepalive: 5,
+  /** The acceptor's refusal and its detail: `peer_refusal.ts`. */
+  Refusal: 6,
+  RefusalDetail: 7,
+} as const;
 
 /** The first frame on every connection: who dials, and where its clients go. */
 export interface Hello {

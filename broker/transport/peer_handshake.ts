@@ -2,7 +2,8 @@
  * The two sides of the peer handshake (byte layout and formulas in `peer_codec.ts`): the dialer
  * sends its hello, checks the acceptor's proof and proves itself; the acceptor answers the hello
  * with its nonce and proof and checks the dialer's. Either side ends with the sealer for what it
- * sends and the opener for what it receives. Every failure throws `PeerCodecError`; the caller
+ * sends and the opener for what it receives. A hello of another cluster id is refused, and the
+ * dialer told why (`peer_refusal.ts`). Every failure throws `PeerCodecError`; the caller
  * closes the connection. Deadlines are the caller's (it closes the connection, which ends a
  * pending read).
  *
@@ -24,12 +25,20 @@ import {
   encodeHelloFrame,
   encodeProofFrame,
   encodeVersionAnswerFrame,
+  FrameKind,
   type Hello,
   otherHelloVersion,
   PeerCodecError,
   type PeerFrame,
 } from "./peer_codec.ts";
 import { type FrameChannel, writeAll } from "./peer_io.ts";
+import {
+  answerRefusal,
+  otherClusterHint,
+  PeerRefusedError,
+  readRefusal,
+  showClusterId,
+} from "./peer_refusal.ts";
 
 /** What a side needs to take part in a handshake. */
 export interface HandshakeIdentity {
@@ -39,21 +48,7 @@ export interface HandshakeIdentity {
   keys: PeerKeys;
 }
 
-/** Why an acceptor refused a hello (counted apart: they need an operator, not a retry). */
-export type RefusalReason = "otherCluster" | "ownNodeId";
-
-/** A hello refused for its cluster id or for claiming the acceptor's own node id. */
-export class PeerRefusedError extends PeerCodecError {
-  constructor(readonly reason: RefusalReason, message: string) {
-    super(message);
-    this.name = "PeerRefusedError";
-  }
-}
-
-/** A cluster id as the log shows it. */
-export function showClusterId(id: string): string {
-  return id === "" ? "none (started before cluster ids)" : id;
-}
+export { PeerRefusedError, type RefusalReason, showClusterId } from "./peer_refusal.ts";
 
 /** The authenticated state of a connection after its handshake. */
 export interface Session {
@@ -78,7 +73,12 @@ export async function dialHandshake(
 ): Promise<Session> {
   const helloFrame = encodeHelloFrame({ ...options.hello, nonce: newNonce() });
   await writeAll(channel.conn, helloFrame);
-  const frame = await readHandshakeFrame(channel, "challenge");
+  const bytes = await readHandshakeBytes(channel, "challenge");
+  if (bytes.length > 4 && bytes[4] === FrameKind.Refusal) {
+    const sent = { helloHash: sha256(helloFrame), clusterId: options.hello.clusterId ?? "" };
+    throw await readRefusal(channel, identity.keys, sent, bytes);
+  }
+  const frame = decodeFrame(bytes);
   if (frame.kind !== "challenge") {
     throw new PeerCodecError(`a ${frame.kind} instead of a challenge`);
   }
@@ -129,12 +129,14 @@ export async function acceptHandshake(
   const { hello } = first;
   const theirs = hello.clusterId ?? "";
   if (theirs !== identity.clusterId) {
-    // Before the proof: the ids say what is wrong (the proof would fail on them anyway).
+    // Before the proof: the ids say what is wrong (the proof would fail on them anyway). The
+    // dialer is told after this is reported, its cluster id only once it proved the key.
+    const helloHash = sha256(helloFrame);
     throw new PeerRefusedError(
       "otherCluster",
       `${hello.nodeId} says it is in cluster ${showClusterId(theirs)}, this node is in ` +
-        `${showClusterId(identity.clusterId)}: a node of another cluster, or one started with ` +
-        'another --peers list or --cluster-id (README, "Cluster id")',
+        `${showClusterId(identity.clusterId)}: ${otherClusterHint}`,
+      () => answerRefusal(channel, identity, helloHash, theirs),
     );
   }
   if (hello.nodeId === identity.nodeId) {
@@ -171,11 +173,15 @@ export async function acceptHandshake(
 }
 
 async function readHandshakeFrame(channel: FrameChannel, wanted: string): Promise<PeerFrame> {
+  return decodeFrame(await readHandshakeBytes(channel, wanted));
+}
+
+async function readHandshakeBytes(channel: FrameChannel, wanted: string): Promise<Uint8Array> {
   const bytes = await channel.readFrame();
   if (bytes === null) {
     throw new PeerCodecError(
-      `closed before its ${wanted} (the other side refused the handshake; its log says why, e.g. another cluster id)`,
+      `closed before its ${wanted} (the other side refused the handshake; its log says why)`,
     );
   }
-  return decodeFrame(bytes);
+  return bytes;
 }

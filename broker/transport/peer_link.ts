@@ -19,7 +19,12 @@ import {
   messageBytesBound,
   PeerCodecError,
 } from "./peer_codec.ts";
-import { dialHandshake, type HandshakeIdentity, type Session } from "./peer_handshake.ts";
+import {
+  dialHandshake,
+  type HandshakeIdentity,
+  PeerRefusedError,
+  type Session,
+} from "./peer_handshake.ts";
 import {
   closeQuietly,
   describe,
@@ -81,6 +86,13 @@ export interface TransportStats {
   refusedOtherCluster: number;
   /** Hellos refused for claiming this node's own id (two processes with one `--node-id`). */
   refusedOwnNodeId: number;
+  /**
+   * Dials the other side refused with a refusal proven with the cluster key, for this node's
+   * cluster id (`peer_refusal.ts`).
+   */
+  refusedByPeerOtherCluster: number;
+  /** Dials refused with a refusal that did not prove the key: "refused", nothing more. */
+  refusedByPeerUnproven: number;
   /**
    * Connections of a member id that another open connection, announcing another peer address,
    * still spoke for (two processes with one `--node-id`, or a member that moved).
@@ -263,6 +275,10 @@ export class PeerLink {
       return { channel, session };
     } catch (error) {
       if (conn !== null) this.#context.stats.handshakesFailed++;
+      if (error instanceof PeerRefusedError) {
+        if (error.reason === "otherCluster") this.#context.stats.refusedByPeerOtherCluster++;
+        else if (error.reason === "unproven") this.#context.stats.refusedByPeerUnproven++;
+      }
       if (conn !== null) closeQuietly(conn);
       // Protocol and TLS failures are logged every time (rate-limited): they need a fix.
       const needsFix = error instanceof PeerCodecError || error instanceof PeerTlsError;

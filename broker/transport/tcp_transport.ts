@@ -48,6 +48,14 @@ import type { PeerConn } from "./peer_io.ts";
 import type { PeerTlsOptions } from "./peer_tls.ts";
 
 /** Options of `TcpTransport.start`. */
+/** The refusal counters (`peerRefusals`). */
+export interface PeerRefusals {
+  otherCluster: number;
+  ownNodeId: number;
+  nodeIdConflicts: number;
+  byPeer: { otherCluster: number; unproven: number };
+}
+
 export interface TcpTransportOptions {
   /** This node's id (announced in the hello, checked against every message's `to`). */
   nodeId: NodeId;
@@ -281,10 +289,21 @@ export class TcpTransport {
     }
   }
 
-  /** Hellos refused or in conflict so far, by reason (`cmqd_peer_refusals_total`). */
-  peerRefusals(): { otherCluster: number; ownNodeId: number; nodeIdConflicts: number } {
-    const { refusedOtherCluster, refusedOwnNodeId, nodeIdConflicts } = this.#context.stats;
-    return { otherCluster: refusedOtherCluster, ownNodeId: refusedOwnNodeId, nodeIdConflicts };
+  /**
+   * Hellos refused or in conflict so far, by reason (`cmqd_peer_refusals_total`), and this node's
+   * dials refused by the other side (`byPeer`, `cmqd_peer_refused_by_peer_total`).
+   */
+  peerRefusals(): PeerRefusals {
+    const stats = this.#context.stats;
+    return {
+      otherCluster: stats.refusedOtherCluster,
+      ownNodeId: stats.refusedOwnNodeId,
+      nodeIdConflicts: stats.nodeIdConflicts,
+      byPeer: {
+        otherCluster: stats.refusedByPeerOtherCluster,
+        unproven: stats.refusedByPeerUnproven,
+      },
+    };
   }
 
   /** The client URL `id` announced in its last authenticated hello, or null. */
@@ -451,6 +470,8 @@ function newStats(): TransportStats {
     linksSilenced: 0,
     refusedOtherCluster: 0,
     refusedOwnNodeId: 0,
+    refusedByPeerOtherCluster: 0,
+    refusedByPeerUnproven: 0,
     nodeIdConflicts: 0,
   };
 }

@@ -102,6 +102,20 @@ Deno.test({
         metrics.match(/cmqd_peer_refusals_total\{reason="other_cluster"\} (\d+)/)![1],
       );
       assert.ok(refused > 0, metrics);
+      // B's n1 is told why, with both ids, and counts it.
+      const told = new RegExp(
+        `cannot reach n[23] at 127\\.0\\.0\\.1:\\d+: PeerRefusedError: n[23] refused this ` +
+          `node: it is in cluster ${idOfA}, this node is in ${idOfB}`,
+      );
+      await eventually(
+        "B's n1 to log why it was refused",
+        () => Promise.resolve(told.test(intruder.output()) || undefined),
+      );
+      const intruderMetrics = await (await fetch(`${intruder.url}/metrics`)).text();
+      assert.match(
+        intruderMetrics,
+        /cmqd_peer_refused_by_peer_total\{reason="other_cluster"\} [1-9]/,
+      );
 
       // A never heard it: same leader, same term, and a write commits.
       assert.deepEqual(await termOf(brokers[0].url), before);
