@@ -97,7 +97,8 @@
  * A leader holds at most `readIndexPendingMax` unconfirmed reads, its own and those its
  * followers forward: over it, its own `readIndex` throws `ProposalDroppedError`
  * ("read-index-limit") and a forwarded one is refused back, to come out in the follower's
- * `Ready.refusedReads` (answer it the same way).
+ * `Ready.refusedReads` (answer it the same way). A read forwarded by a node that is neither a
+ * voter nor a learner of the leader's configuration is refused back the same way.
  *
  * ## Distrusted logs
  *

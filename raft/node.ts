@@ -308,7 +308,8 @@ export class RaftNode {
    * Requests a linearizable read point. The answer arrives in a later `Ready.readStates` and may
    * be served once that Ready's committed entries are applied. A follower forwards the request
    * to its leader; requests lost with a leader change are never answered (time them out), and
-   * one the leader refuses (over its `readIndexPendingMax`) comes back in `Ready.refusedReads`.
+   * one the leader refuses (over its `readIndexPendingMax`, or from a node outside its
+   * configuration) comes back in `Ready.refusedReads`.
    */
   readIndex(requestId: string): void {
     const raft = this.#raft;

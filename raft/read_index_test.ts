@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { NotLeaderError, ProposalDroppedError } from "./errors.ts";
-import { SimCluster } from "./testing/mod.ts";
-import { MessageType } from "./types.ts";
+import { SimCluster, testMessage } from "./testing/mod.ts";
+import { MessageType, nodeId, type Term } from "./types.ts";
 
 Deno.test("a leader answers a read after a heartbeat round reaches a quorum", () => {
   const cluster = new SimCluster({ seed: 1 });
@@ -99,4 +99,31 @@ Deno.test("reads forwarded by followers count toward the leader's bound and the 
   cluster.stabilize();
   assert.deepEqual(cluster.node("n2").readStates.map((read) => read.requestId), ["f1", "f2", "f4"]);
   assert.deepEqual(cluster.node("n2").refusedReads, ["f3"]);
+});
+
+Deno.test("a read from a node outside the leader's configuration is refused back, with no heartbeat round", () => {
+  const cluster = new SimCluster({ seed: 8 });
+  const [n1] = cluster.ids;
+  cluster.electLeader("n1");
+  cluster.propose("n1");
+  cluster.stabilize();
+  const term = cluster.raft("n1").status().term as Term;
+  cluster.network.clearLog();
+  // A removed member (or any node still addressing this leader) at the leader's term.
+  const stranger = nodeId("n9");
+  for (const id of ["s1", "s2"]) {
+    cluster.raft("n1").step(
+      testMessage({ type: MessageType.ReadIndex, from: stranger, to: n1, term, context: id }),
+    );
+  }
+  cluster.processReadies();
+  assert.deepEqual(cluster.sentOfType(MessageType.Heartbeat), [], "no round for a non-member");
+  assert.deepEqual(
+    cluster.sentOfType(MessageType.ReadIndexResp).map((m) => [m.to, m.reject, m.context]),
+    [[stranger, true, "s1"], [stranger, true, "s2"]],
+  );
+  // Members' reads are served as before.
+  cluster.raft("n2").readIndex("member");
+  cluster.stabilize();
+  assert.deepEqual(cluster.node("n2").readStates.map((read) => read.requestId), ["member"]);
 });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isVoter } from "./membership.ts";
+import { isMember, isVoter } from "./membership.ts";
 import { hasQuorum } from "./quorum.ts";
 import type { Raft } from "./raft.ts";
 import {
@@ -29,8 +29,13 @@ export function stepLeader(raft: Raft, message: Message): void {
   if (message.type === MessageType.ReadIndex) {
     // A forwarded read counts toward the bound as a local one does: else a follower's clients
     // could make this leader hold any number of reads (and send a heartbeat round for each)
-    // until a round reaches a quorum. The excess is refused, as a local read would be.
-    if (readsPending(raft) >= raft.settings.readIndexPendingMax) {
+    // until a round reaches a quorum. The excess is refused, as a local read would be. So is a
+    // read from a node outside the configuration (a removed member still addressing this
+    // leader): it would take the bound's room and a heartbeat round for a node not served here.
+    if (
+      !isMember(raft.configs.current(), message.from) ||
+      readsPending(raft) >= raft.settings.readIndexPendingMax
+    ) {
       raft.send({
         type: MessageType.ReadIndexResp,
         to: message.from,

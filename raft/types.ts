@@ -226,7 +226,8 @@ export type MessageType = typeof MessageType[keyof typeof MessageType];
  * - `Snap`: `snapshot` = one chunk. `SnapResp`: `index` = snapshot index, `rejectHint` = bytes
  *   received so far (the next offset wanted), `reject` = the chunk did not fit.
  * - `ReadIndex`: `context` = the follower's request id. `ReadIndexResp`: `index`, `context`;
- *   `reject` = refused (the leader holds `readIndexPendingMax` reads), no index.
+ *   `reject` = refused (the leader holds `readIndexPendingMax` reads, or the requester is not in
+ *   its configuration), no index.
  * - `NewTerm`: a follower that distrusts its log asks the leader to hand leadership to another
  *   voter, so that a leader it did not vote for takes over (see `RaftNode.requestNewTerm`).
  * - `Removed`: the answer of a voter to a node that is in neither its latest nor its committed
@@ -298,7 +299,7 @@ export interface Ready {
   readStates: ReadState[];
   /**
    * Request ids of reads this node forwarded that the leader refused: it held
-   * `readIndexPendingMax` reads already. Answer them as `readIndex` refuses a leader's own read
+   * `readIndexPendingMax` reads already (or this node is not in its configuration). Answer them as `readIndex` refuses a leader's own read
    * over that bound (`ProposalDroppedError` "read-index-limit"); they will get no read state.
    */
   refusedReads?: string[];
