@@ -412,11 +412,21 @@ export class QueueState extends QueueStore {
       }
       from = this.runs.firstAtOrAfter(target.timestamp!);
     }
+    // FIFO: the runs of deleted messages that come back, for their groups (a walk of the whole
+    // queue would cost every replica's apply path time in the messages retained).
+    const restored: [number, number][] = [];
+    if (this.fifo) {
+      for (let start = this.deleted.nextMember(from); start < end;) {
+        const stop = Math.min(this.deleted.nextAbsent(start), end);
+        restored.push([start, stop]);
+        start = this.deleted.nextMember(stop);
+      }
+    }
     const count = this.deleted.removeRange(from, end);
     this.undeleted += count;
     this.cursor = Math.min(this.cursor, from);
     this.resetDeadLetterScan();
-    this.fifo?.rebuild(this.runs.lowSequence, end);
+    this.fifo?.onRestored(restored);
     return {
       from: from < end
         ? { timestamp: this.runs.timeOf(from), sequence: from }

@@ -262,7 +262,25 @@ export class FifoGroups {
     this.#ready.clear();
   }
 
-  /** Recomputes every group from the messages `[low, end)` (after rewind and restore). */
+  /**
+   * The messages of `ranges` came back (a rewind: each is undeleted now, and not tracked). Only
+   * their groups change: count and head; retained messages and those in flight stay. The cost
+   * follows the messages brought back, not the queue.
+   */
+  onRestored(ranges: Iterable<readonly [number, number]>): void {
+    const touched = new Set<Group>();
+    for (const [start, end] of ranges) {
+      for (let sequence = start; sequence < end; sequence++) {
+        const group = this.#group(sequence);
+        group.count++;
+        if (group.head === 0 || sequence < group.head) group.head = sequence;
+        touched.add(group);
+      }
+    }
+    for (const group of touched) this.#refresh(group);
+  }
+
+  /** Recomputes every group from the messages `[low, end)` (after a restore). */
   rebuild(low: number, end: number): void {
     for (const group of this.#byNumber.values()) {
       Object.assign(group, { head: 0, count: 0, references: 0, inflight: 0, readyKey: 0 });
