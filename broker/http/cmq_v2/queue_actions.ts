@@ -217,10 +217,33 @@ const rewindQueue: CmqAction = {
       min: 0,
       max: Math.floor(Number.MAX_SAFE_INTEGER / 1000),
     });
-    await service.rewind(queueName, { timestamp: startSeconds * 1000 });
+    try {
+      await service.rewind(queueName, { timestamp: startSeconds * 1000 });
+    } catch (error) {
+      throw inUnixSeconds(error);
+    }
     return {};
   },
 };
+
+/**
+ * A refusal of a rewind's time names the window's start and the broker's time in milliseconds,
+ * which a client of `startConsumeTime` (seconds) would read as seconds: they become the first and
+ * the last whole second it accepts (the window starts inside a second, which is refused).
+ */
+function inUnixSeconds(error: unknown): unknown {
+  if (!(error instanceof BrokerError) || error.field !== "timestamp") return error;
+  const message = error.message
+    .replace(
+      /\(starts at (\d+)\)/,
+      (_, ms) => `(starts at ${Math.ceil(Number(ms) / 1000)}, Unix seconds)`,
+    )
+    .replace(
+      /\(the broker's time is (\d+)\)/,
+      (_, ms) => `(the broker's time is ${Math.floor(Number(ms) / 1000)}, Unix seconds)`,
+    );
+  return new BrokerError(error.code, message, { field: error.field });
+}
 
 /** The queue management actions by CMQ action name. */
 export const queueActions: ReadonlyMap<string, CmqAction> = new Map([

@@ -350,3 +350,29 @@ Deno.test("RewindQueue on a queue without rewindSeconds is 4000", async () => {
   );
   assert.match(reply.body.message, /rewind is disabled/);
 });
+
+Deno.test("RewindQueue's refusals name the first and last startConsumeTime accepted in Unix seconds, as the parameter takes them", async () => {
+  const { client, clock, refused } = setup();
+  await client.call("CreateQueue", { queueName: "jobs", rewindSeconds: 3600 });
+  clock.advance(250); // inside a second: its window starts inside one too
+  const nowSeconds = Math.floor(clock.now() / 1000);
+  const early = await refused(
+    () => client.call("RewindQueue", { queueName: "jobs", startConsumeTime: nowSeconds - 3600 }),
+    4000,
+    moduleCode.parameterError,
+  );
+  const first = Number(/starts at (\d+), Unix seconds/.exec(early.body.message)?.[1]);
+  assert.equal(first, nowSeconds - 3600 + 1, early.body.message);
+  // Milliseconds passed by mistake: the answer names the broker's time in seconds.
+  const late = await refused(
+    () => client.call("RewindQueue", { queueName: "jobs", startConsumeTime: clock.now() }),
+    4000,
+    moduleCode.parameterError,
+  );
+  const last = Number(/the broker's time is (\d+), Unix seconds/.exec(late.body.message)?.[1]);
+  assert.equal(last, nowSeconds, late.body.message);
+  for (const startConsumeTime of [first, last]) {
+    const reply = await client.call("RewindQueue", { queueName: "jobs", startConsumeTime });
+    assert.equal(reply.body.code, 0, reply.body.message);
+  }
+});
