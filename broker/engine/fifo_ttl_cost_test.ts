@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { StateMachine } from "./state_machine.ts";
 import { CommandType } from "./types.ts";
 import {
+  encodeChangeVisibility,
   encodeCreateQueue,
   encodeReceiveBatch,
   encodeSendBatch,
@@ -18,6 +19,8 @@ import { FifoGroups } from "./queue_fifo.ts";
 import { SeqColumn } from "./seq_column.ts";
 import { SortedNumbers } from "./sorted_numbers.ts";
 import { ReleaseHeap } from "./release_heap.ts";
+import { receiptHandleToBytes } from "./receipt.ts";
+import type { ReceiveResult } from "./command_results.ts";
 
 /** Calls of `method` on `prototype` while `run` runs. */
 function countCalls<T extends object>(prototype: T, method: keyof T, run: () => void): number {
@@ -59,8 +62,11 @@ Deno.test("the next message of a group's last one is none, found without a scan 
   assert.equal(groups.nextOf(1, 10_003), 2);
 });
 
-/** A FIFO queue with a TTL of 300 s and `count` groups of two, each head locked for 12 h. */
-function heldGroups(count: number): { machine: StateMachine; tick: () => void } {
+/**
+ * A FIFO queue with a TTL of 300 s and `count` groups of two, each head locked for 12 h (its
+ * receipt handle in `handles`); `apply` applies an entry at the current time.
+ */
+function heldGroups(count: number) {
   const machine = new StateMachine();
   let index = 0;
   let now = 1_700_000_000_000;
@@ -82,8 +88,9 @@ function heldGroups(count: number): { machine: StateMachine; tick: () => void } 
       apply(CommandType.SendBatch, encodeSendBatch({ queue: "work", messages }));
     }
   }
+  const handles: Uint8Array[] = [];
   for (let received = 0; received < count; received += 10) {
-    apply(
+    const result = apply(
       CommandType.ReceiveBatch,
       encodeReceiveBatch({
         queue: "work",
@@ -91,14 +98,30 @@ function heldGroups(count: number): { machine: StateMachine; tick: () => void } 
         visibilityTimeoutSeconds: 43_200,
         deleteHandles: [],
       }),
-    );
+    ) as ReceiveResult;
+    for (const delivery of result.messages) {
+      handles.push(receiptHandleToBytes(delivery.receiptHandle));
+    }
   }
   now += 301_000;
   const tick = () => {
     apply(CommandType.TickInGroupOrder, encodeTick());
     now += 1_000;
   };
-  return { machine, tick };
+  const advance = (ms: number) => now += ms;
+  return { machine, tick, apply, handles, now: () => now, advance };
+}
+
+/** Looks at FIFO groups (their head, count in flight or next message) while `run` runs. */
+function groupLooks(run: () => void): number {
+  let inflightLooks = 0;
+  let nextLooks = 0;
+  const headLooks = countCalls(FifoGroups.prototype, "headOf", () => {
+    inflightLooks = countCalls(FifoGroups.prototype, "inflightOf", () => {
+      nextLooks = countCalls(FifoGroups.prototype, "nextOf", run);
+    });
+  });
+  return headLooks + inflightLooks + nextLooks;
 }
 
 Deno.test("a Tick orders none of the FIFO groups the dead-letter TTL holds while they stay locked", () => {
@@ -151,4 +174,40 @@ Deno.test("a Tick or a receive looks at none of the held FIFO groups whose lock 
   assert.equal(machine.getQueue("work", 0)!.inflightMessages, 2_000);
   // Each of the 2,000 held groups was looked at per Tick and per receive (8,000 calls here).
   assert.ok(looks <= 20, `${looks} looks at held groups`);
+});
+
+Deno.test("needsTick looks at none of the held FIFO groups whose lock and head stay", () => {
+  const { machine, tick, now } = heldGroups(2_000);
+  tick(); // every second message expires, and its group is held
+  assert.equal(machine.needsTick(now()), false); // each held group is looked at once
+  const answers: boolean[] = [];
+  const looks = groupLooks(() => {
+    for (let call = 0; call < 3; call++) answers.push(machine.needsTick(now()));
+  });
+  assert.deepEqual(answers, [false, false, false]);
+  // A walk over the held groups looked at each of the 2,000 twice per call (12,000 here).
+  assert.ok(looks <= 10, `${looks} looks at held groups`);
+});
+
+Deno.test("needsTick looks again at a held FIFO group whose lock changed, and follows it", () => {
+  const { machine, tick, apply, handles, now, advance } = heldGroups(2_000);
+  tick();
+  tick(); // (the Tick looked at the held groups once)
+  assert.equal(machine.needsTick(now()), false);
+  const looks = groupLooks(() => {
+    apply(
+      CommandType.ChangeVisibility,
+      encodeChangeVisibility({
+        queue: "work",
+        entries: [{ handle: handles[1_234], visibilityTimeoutSeconds: 10 }],
+      }),
+    );
+    assert.equal(machine.needsTick(now() + 9_999), false);
+  });
+  assert.ok(looks <= 10, `${looks} looks at held groups`);
+  assert.equal(machine.needsTick(now() + 10_000), true, "the changed lock ends: a Tick is due");
+  advance(10_000);
+  tick(); // the group's two messages go, in order
+  assert.equal(machine.getQueue("dlq", now())!.activeMessages, 2);
+  assert.equal(machine.needsTick(now()), false);
 });

@@ -358,6 +358,7 @@ export class QueueState extends QueueStore {
       }
     } else {
       this.heap.push(tracked.visibleAt, sequence);
+      this.lockChanged(sequence);
     }
     return tracked.visibleAt;
   }

@@ -14,6 +14,7 @@ import { RunSet } from "./run_set.ts";
 import { ReleaseHeap } from "./release_heap.ts";
 import { SortedNumbers } from "./sorted_numbers.ts";
 import { FifoGroups } from "./queue_fifo.ts";
+import { HeldDue, heldDueChecks, type HeldGroupsView } from "./held_due.ts";
 import { messageId } from "./receipt.ts";
 import { emptyArray, emptyMap, ownArray, ownMap } from "./shared_empty.ts";
 import type { QueueAttributes } from "./types.ts";
@@ -116,6 +117,12 @@ export class QueueStore {
    * cursor, which only grows while they are held, and still has a message of its group in flight.
    */
   protected ttlRecheck: Set<string> = new Set();
+  /**
+   * FIFO queues: the earliest due time of the `ttlBlocked` groups for `dueAt`, told of each
+   * change that can move it (held or no longer, a head or count in flight, a lock changed).
+   */
+  protected ttlDue: HeldDue | null = null;
+  #heldView: HeldGroupsView | null = null;
 
   constructor(meta: QueueMeta) {
     this.meta = meta;
@@ -128,10 +135,45 @@ export class QueueStore {
         },
         isInflight: (sequence) => this.tracked.get(sequence)?.state === TrackState.Inflight,
         changed: (key) => {
-          if (this.ttlBlocked.has(key)) this.ttlRecheck.add(key);
+          if (!this.ttlBlocked.has(key)) return;
+          this.ttlRecheck.add(key);
+          this.ttlDue!.look(key);
         },
       })
       : null;
+    if (this.fifo) {
+      this.ttlDue = new HeldDue();
+      this.#heldView = this.#newHeldView(this.fifo);
+    }
+  }
+
+  /** How `ttlDue` sees the held groups (see `#heldDueByWalk` for the same answer by a walk). */
+  #newHeldView(fifo: FifoGroups): HeldGroupsView {
+    const holds = (key: string) => {
+      const head = fifo.headOf(key);
+      return this.ttlBlocked.has(key) && head > 0 && head < this.ttlCursor;
+    };
+    return {
+      heldInflight: (key) => {
+        if (!holds(key)) return -1;
+        if (fifo.inflightOf(key) === 0) return 0;
+        // The group's message in flight: its head, or (after a rewind brought back messages
+        // before it) a later one.
+        for (let sequence = fifo.headOf(key); sequence > 0;) {
+          if (this.tracked.get(sequence)?.state === TrackState.Inflight) return sequence;
+          sequence = fifo.nextOf(sequence, this.end);
+        }
+        return -1;
+      },
+      lockEnd: (sequence) => this.tracked.get(sequence)!.visibleAt,
+      isHeldLock: (sequence, time) => {
+        const tracked = this.tracked.get(sequence);
+        if (tracked?.state !== TrackState.Inflight || tracked.visibleAt !== time) return false;
+        return holds(fifo.groupKey(sequence));
+      },
+      heldKeys: () => this.ttlBlocked,
+      heldCount: () => this.ttlBlocked.size,
+    };
   }
 
   /** Lowest retained sequence. */
@@ -214,6 +256,13 @@ export class QueueStore {
     return moved;
   }
 
+  /** The lock of in-flight `sequence` changed (and did not end). */
+  protected lockChanged(sequence: number): void {
+    if (!this.fifo) return;
+    const key = this.fifo.groupKey(sequence);
+    if (this.ttlBlocked.has(key)) this.ttlDue!.look(key);
+  }
+
   /** Forgets every message below `newLow` (expired, or deleted and out of the rewind window). */
   protected dropPrefix(newLow: number): void {
     const low = this.runs.lowSequence;
@@ -243,6 +292,7 @@ export class QueueStore {
     this.ttlPending = [];
     this.ttlBlocked.clear();
     this.ttlRecheck.clear();
+    this.ttlDue?.reset();
   }
 
   /**
@@ -294,6 +344,7 @@ export class QueueStore {
     if (fifo) {
       this.ttlBlocked = new Set(pending.map((kept) => fifo.groupKey(kept)));
       this.ttlRecheck = new Set(this.ttlBlocked);
+      this.ttlDue!.reset();
     } else this.ttlPending = pending;
     this.ttlCursor = Math.max(this.ttlCursor, limit);
   }
@@ -319,15 +370,19 @@ export class QueueStore {
    */
   #moveExpiredFifo(fifo: FifoGroups, cut: number, sink: MessageSink): void {
     const blocked = this.ttlBlocked;
+    const due = this.ttlDue!;
     // Only the groups whose lock ended are ordered (a heap: with many groups held, a sorted
     // array's splices cost O(groups²) per Tick); the ones still locked just stay, unvisited.
     const heads = new ReleaseHeap();
     for (const key of this.ttlRecheck) {
       if (!blocked.has(key)) continue;
       const head = fifo.headOf(key);
-      if (head === 0 || head >= this.ttlCursor) blocked.delete(key);
-      else if (fifo.inflightOf(key) === 0) {
+      if (head === 0 || head >= this.ttlCursor) {
         blocked.delete(key);
+        due.forget(key);
+      } else if (fifo.inflightOf(key) === 0) {
+        blocked.delete(key);
+        due.forget(key);
         heads.push(head, head);
       }
     }
@@ -343,7 +398,10 @@ export class QueueStore {
     this.#eachUndeletedBelow(limit, (sequence) => {
       const key = fifo.groupKey(sequence);
       if (blocked.has(key) || fifo.inflightOf(key) > 0 || fifo.headOf(key) !== sequence) {
-        if (!blocked.has(key)) this.ttlRecheck.add(key);
+        if (!blocked.has(key)) {
+          this.ttlRecheck.add(key);
+          due.look(key);
+        }
         blocked.add(key);
       } else {
         sink(this.extract(sequence));
@@ -386,25 +444,37 @@ export class QueueStore {
       for (const sequence of this.ttlPending) {
         due = Math.min(due, this.tracked.get(sequence)?.visibleAt ?? -Infinity);
       }
-      for (const key of this.ttlBlocked) {
-        const fifo = this.fifo!;
-        const head = fifo.headOf(key);
-        if (head === 0 || head >= this.ttlCursor) continue;
-        if (fifo.inflightOf(key) === 0) {
-          due = -Infinity;
-          continue;
+      if (this.ttlDue) {
+        const held = this.ttlDue.dueAt(this.#heldView!);
+        if (heldDueChecks.enabled) {
+          const walked = this.#heldDueByWalk();
+          invariant(held === walked, `held groups due at ${held}, by a walk at ${walked}`);
         }
-        // The group's message in flight: its head, or (after a rewind brought back messages
-        // before it) a later one.
-        for (let sequence = head; sequence > 0; sequence = fifo.nextOf(sequence, this.end)) {
-          const tracked = this.tracked.get(sequence);
-          if (tracked?.state !== TrackState.Inflight) continue;
-          due = Math.min(due, tracked.visibleAt);
-          break;
-        }
+        due = Math.min(due, held);
       }
       const next = Math.max(this.ttlCursor, this.low);
       if (next < this.end) due = Math.min(due, this.runs.timeOf(next) + 1 + ttlSeconds * 1000);
+    }
+    return due;
+  }
+
+  /** The earliest due time of the held groups by a walk over all of them (`heldDueChecks`). */
+  #heldDueByWalk(): number {
+    const fifo = this.fifo!;
+    let due = Infinity;
+    for (const key of this.ttlBlocked) {
+      const head = fifo.headOf(key);
+      if (head === 0 || head >= this.ttlCursor) continue;
+      if (fifo.inflightOf(key) === 0) {
+        due = -Infinity;
+        continue;
+      }
+      for (let sequence = head; sequence > 0; sequence = fifo.nextOf(sequence, this.end)) {
+        const tracked = this.tracked.get(sequence);
+        if (tracked?.state !== TrackState.Inflight) continue;
+        due = Math.min(due, tracked.visibleAt);
+        break;
+      }
     }
     return due;
   }
@@ -417,6 +487,7 @@ export class QueueStore {
   /** Bytes of the compact structures plus estimates for the maps. */
   memoryBytes(): number {
     return this.runs.memoryBytes() + this.deleted.memoryBytes() + this.heap.memoryBytes() +
+      (this.ttlDue?.memoryBytes() ?? 0) +
       this.ready.memoryBytes() + (this.fifo?.memoryBytes() ?? 0) +
       this.tracked.size * trackedBytesEstimate +
       (this.foreign.size + this.dedup.size + this.ttlBlocked.size) * mapEntryBytesEstimate + 512;
@@ -504,6 +575,7 @@ export class QueueStore {
       this.ttlPending = emptyArray();
       this.ttlBlocked = new Set(this.fifo.keysWithHeadBelow(this.ttlCursor));
       this.ttlRecheck = new Set(this.ttlBlocked);
+      this.ttlDue!.reset();
     }
   }
 }

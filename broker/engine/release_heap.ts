@@ -131,6 +131,13 @@ export class ReleaseHeap {
     return run < heap ? run : heap;
   }
 
+  /** The sequence of the entry `pop` takes next (the heap must not be empty). */
+  peekSequence(): number {
+    return this.#runCount > 0 && this.#runBefore(this.#runHead, 0)
+      ? this.#runSequences[this.#runHead]
+      : this.#sequences[0];
+  }
+
   /** How many entries are due at `now` (stale ones included), counting up to `limit`. */
   countDue(now: number, limit: number): number {
     // The run is sorted: the due ones are a prefix from its head (found by bisection).

@@ -72,6 +72,7 @@ Deno.test("ReleaseHeap takes entries earliest first (time, then sequence) like a
           if (model.entries.length === 0) continue;
           const [time, seq] = model.entries.shift()!;
           assert.equal(heap.peekTime(), time);
+          assert.equal(heap.peekSequence(), seq);
           assert.equal(heap.pop(), seq);
         } else if (next.op === "countDue") {
           const until = now + next.offset;

@@ -528,6 +528,11 @@ export class StateMachine {
     return this.#topics.needsExpiry(now);
   }
 
+  /** When each queue's housekeeping is next due, as `needsTick(now)` finds it (for checks). */
+  queueDueTimes(now: number): Array<[string, number]> {
+    return [...this.#queues].map(([name, q]) => [name, q.dueAt(!!this.#deadLetter(q, now))]);
+  }
+
   /** Log entries below this index hold no live or rewindable message. */
   lowestReferencedIndex(): number {
     let lowest = this.#appliedIndex + 1;

@@ -31,6 +31,7 @@ import {
   ReferenceModel,
 } from "./_reference_model.ts";
 import type { Delivery, HandleFailure } from "./queue.ts";
+import { heldDueChecks } from "./held_due.ts";
 
 const names = ["a", "f", "da", "df"] as const;
 const variants: Record<string, QueueAttributesInput[]> = {
@@ -680,16 +681,34 @@ function checkTtlDue(h: Harness, context: string): void {
   }
 }
 
+/**
+ * Every queue's due time: the held FIFO groups' part is kept up to date as they change, and
+ * `heldDueChecks` makes each call compare it with a walk over all of them (it throws if not equal).
+ */
+function checkDueTimes(h: Harness, context: string): void {
+  for (const machine of h.twin ? [h.machine, h.twin] : [h.machine]) {
+    for (const [name, due] of machine.queueDueTimes(h.now)) {
+      assert.ok(!Number.isNaN(due), `due time of ${name} after ${context}`);
+    }
+  }
+}
+
 function runModel(ops: Op[], variants: Record<string, number>): void {
   const h = new Harness();
   for (const name of ["da", "df", "a", "f"]) create(h, name, variants[name] ?? 0);
-  ops.forEach((op, step) => {
-    runOp(h, op);
-    const context = `step ${step} ${JSON.stringify(op)}`;
-    compareCounts(h, context);
-    h.compareTwin(context);
-    checkTtlDue(h, context);
-  });
+  heldDueChecks.enabled = true;
+  try {
+    ops.forEach((op, step) => {
+      runOp(h, op);
+      const context = `step ${step} ${JSON.stringify(op)}`;
+      compareCounts(h, context);
+      h.compareTwin(context);
+      checkTtlDue(h, context);
+      checkDueTimes(h, context);
+    });
+  } finally {
+    heldDueChecks.enabled = false;
+  }
   assert.ok(h.machine.lowestReferencedIndex() >= 1);
 }
 
