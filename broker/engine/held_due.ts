@@ -13,7 +13,7 @@
  * checks that under `heldDueChecks`).
  *
  * Only `dueAt` fills the heap, so a replica that never asks (a follower) holds only the set of
- * groups to look at, a subset of the held groups.
+ * groups to look at, at most a quarter of the held groups (+ 64).
  *
  * @module
  */
@@ -42,6 +42,8 @@ export const heldDueChecks = { enabled: false };
 
 /** Heap entries kept beyond the held groups' count before the heap is built again. */
 const staleEntriesMax = 64;
+/** Groups to look at, beyond a quarter of the held ones, before all are looked at instead. */
+const lookMax = 64;
 
 /** The earliest due time of a FIFO queue's held groups, without a walk over all of them. */
 export class HeldDue {
@@ -52,9 +54,15 @@ export class HeldDue {
   /** `(lock end, sequence)` of held groups' messages in flight, maybe stale. */
   #heap = new ReleaseHeap();
 
-  /** Group `key` (held) changed: its due time may differ. */
-  look(key: string): void {
-    if (!this.#lookAll) this.#look.add(key);
+  /**
+   * Group `key` (held, of `heldCount`) changed: its due time may differ. Past a quarter of the
+   * held groups, all are looked at instead (about the same work, and a replica that never asks
+   * holds no list as long as the held groups').
+   */
+  look(key: string, heldCount: number): void {
+    if (this.#lookAll) return;
+    if (this.#look.size >= heldCount / 4 + lookMax) this.reset();
+    else this.#look.add(key);
   }
 
   /** Group `key` is no longer held. */

@@ -71,17 +71,17 @@ Deno.test("HeldDue answers as a walk over the held groups, whatever changed sinc
         groups.groups.set(step.key, group);
         if (step.op === "hold" && !group.held) {
           group.held = true;
-          due.look(step.key);
+          due.look(step.key, groups.heldCount());
         } else if (step.op === "release" && group.held) {
           group.held = false;
           due.forget(step.key);
         } else if (step.op === "lock") {
           group.inflight = ++sequence;
           group.lockEnd = step.time < 0 ? --earliest : step.time;
-          if (group.held) due.look(step.key);
+          if (group.held) due.look(step.key, groups.heldCount());
         } else if (step.op === "unlock") {
           group.inflight = 0;
-          if (group.held) due.look(step.key);
+          if (group.held) due.look(step.key, groups.heldCount());
         }
       }
       assert.equal(due.dueAt(groups), groups.walk());
@@ -95,7 +95,7 @@ Deno.test("HeldDue keeps about as many heap entries as groups held, however many
   const due = new HeldDue();
   for (const key of keys) {
     groups.groups.set(key, { held: true, inflight: key.charCodeAt(0), lockEnd: 1_000_000 });
-    due.look(key);
+    due.look(key, groups.heldCount());
   }
   due.dueAt(groups);
   const held = due.memoryBytes();
@@ -104,8 +104,32 @@ Deno.test("HeldDue keeps about as many heap entries as groups held, however many
     const group = groups.groups.get("a")!;
     group.inflight = 1_000 + change;
     group.lockEnd = 1_000_000 - change;
-    due.look("a");
+    due.look("a", keys.length);
     assert.equal(due.dueAt(groups), groups.walk());
   }
   assert.ok(due.memoryBytes() <= held + 16 * 300, `${due.memoryBytes()} bytes for ${held}`);
+});
+
+Deno.test("HeldDue looks at every held group once more than a quarter of them changed", () => {
+  const groups = new Groups();
+  const due = new HeldDue();
+  const held = Array.from({ length: 1_000 }, (_, index) => `g${index}`);
+  held.forEach((key, index) => {
+    groups.groups.set(key, { held: true, inflight: index + 1, lockEnd: 50_000 + index });
+    due.look(key, index);
+  });
+  assert.equal(due.dueAt(groups), 50_000);
+  for (const [index, key] of held.entries()) {
+    if (index % 2 === 1) continue; // 500 change: their locks end later, one earlier
+    const group = groups.groups.get(key)!;
+    group.inflight += 1_000;
+    group.lockEnd = index === 998 ? 40_000 : 90_000 + index;
+    due.look(key, held.length);
+  }
+  assert.ok(due.memoryBytes() < 16 * 2_000, "the list of groups to look at is not kept");
+  assert.equal(due.dueAt(groups), 40_000);
+  groups.groups.get("g998")!.held = false;
+  due.forget("g998");
+  assert.equal(due.dueAt(groups), groups.walk());
+  assert.equal(groups.walk(), 50_001);
 });

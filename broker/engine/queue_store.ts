@@ -137,7 +137,7 @@ export class QueueStore {
         changed: (key) => {
           if (!this.ttlBlocked.has(key)) return;
           this.ttlRecheck.add(key);
-          this.ttlDue!.look(key);
+          this.ttlDue!.look(key, this.ttlBlocked.size);
         },
       })
       : null;
@@ -260,7 +260,7 @@ export class QueueStore {
   protected lockChanged(sequence: number): void {
     if (!this.fifo) return;
     const key = this.fifo.groupKey(sequence);
-    if (this.ttlBlocked.has(key)) this.ttlDue!.look(key);
+    if (this.ttlBlocked.has(key)) this.ttlDue!.look(key, this.ttlBlocked.size);
   }
 
   /** Forgets every message below `newLow` (expired, or deleted and out of the rewind window). */
@@ -400,7 +400,7 @@ export class QueueStore {
       if (blocked.has(key) || fifo.inflightOf(key) > 0 || fifo.headOf(key) !== sequence) {
         if (!blocked.has(key)) {
           this.ttlRecheck.add(key);
-          due.look(key);
+          due.look(key, blocked.size);
         }
         blocked.add(key);
       } else {
