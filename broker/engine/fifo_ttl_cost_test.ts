@@ -211,3 +211,15 @@ Deno.test("needsTick looks again at a held FIFO group whose lock changed, and fo
   assert.equal(machine.getQueue("dlq", now())!.activeMessages, 2);
   assert.equal(machine.needsTick(now()), false);
 });
+
+Deno.test("a restore of held FIFO groups formats no text per message, and snapshots to the same bytes", () => {
+  const { machine, tick } = heldGroups(2_000);
+  tick();
+  const bytes = machine.snapshot();
+  let restored: StateMachine | undefined;
+  // (An `assert.ok(condition, \`text ${value}\`)` per message formats its text each time.)
+  const checks = countCalls(assert, "ok", () => restored = StateMachine.restore(bytes));
+  assert.ok(checks <= 10, `${checks} assert.ok calls for 4,000 messages`);
+  assert.deepEqual(restored!.snapshot(), bytes);
+  assert.deepEqual(restored!.getQueue("work", 0), machine.getQueue("work", 0));
+});

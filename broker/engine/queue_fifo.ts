@@ -11,8 +11,8 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
 import type { ByteReader, ByteWriter } from "./binary.ts";
+import { invariant } from "./invariant.ts";
 import { SeqColumn } from "./seq_column.ts";
 import { SortedNumbers } from "./sorted_numbers.ts";
 
@@ -75,7 +75,9 @@ export class FifoGroups {
 
   #group(sequence: number): Group {
     const group = this.#byNumber.get(this.#groupOf.get(sequence));
-    assert.ok(group !== undefined, `sequence ${sequence} has no group`);
+    // (The message is formatted only on failure: this runs per message, 200,000 times in the
+    // restore of 100,000 groups of two, where `assert.ok` formatting it each time cost 70 ms.)
+    if (group === undefined) invariant(false, `sequence ${sequence} has no group`);
     return group;
   }
 
@@ -185,7 +187,7 @@ export class FifoGroups {
   onLockEnd(sequence: number): void {
     const group = this.#group(sequence);
     group.inflight--;
-    assert.ok(group.inflight >= 0);
+    invariant(group.inflight >= 0, "a group's count in flight never goes negative");
     this.#refresh(group);
   }
 
@@ -194,7 +196,7 @@ export class FifoGroups {
     const group = this.#group(sequence);
     group.count--;
     if (wasInflight) group.inflight--;
-    assert.ok(group.count >= 0 && group.inflight >= 0);
+    invariant(group.count >= 0 && group.inflight >= 0, "a group's counts never go negative");
     if (group.head === sequence) {
       group.head = this.#nextUndeleted(group, sequence, end, (next) => this.#view.isDeleted(next));
     }
