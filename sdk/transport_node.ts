@@ -60,6 +60,13 @@ export class NodeHttpTransport implements HttpTransport {
     return new Promise((resolve, reject) => {
       const options = { method: request.method, headers };
       const onAnswer = (incoming: http.IncomingMessage) => {
+        // A server may answer (a 413 from the content-length) before it read a long body, then
+        // stop reading: once the answer is read through, the rest of the request is not sent,
+        // and its socket (never reusable: the server did not read the request) is closed. Else
+        // it stays open, writing, and holds the process, until the server closes it.
+        incoming.once("end", () => {
+          if (!outgoing.writableFinished) outgoing.destroy();
+        });
         request.onHead?.();
         resolve(answerOf(incoming, request.signal));
       };

@@ -1,7 +1,8 @@
 /**
  * The SDK under Node: `deno bundle` turns `sdk/mod.ts` into one ESM file (as the npm build
  * will), and a Node script drives a real broker through it with `globalThis.fetch` broken — so
- * it passes only if the client picked its `node:http` transport by itself. Skipped where no
+ * it passes only if the client picked its `node:http` transport by itself; a second script sends a
+ * body over the broker's bound (a real broker, a raw server answering early). Skipped where no
  * `node` is installed.
  */
 import assert from "node:assert/strict";
@@ -9,6 +10,23 @@ import { startTestBroker } from "./_broker.ts";
 
 const nodeAvailable = await new Deno.Command("node", { args: ["--version"], stdout: "null" })
   .output().then((output) => output.success, () => false);
+
+/** Bundles `sdk/mod.ts` into `<directory>/sdk.mjs`, as the npm build will. */
+async function bundleSdk(directory: string): Promise<void> {
+  const bundle = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--platform=browser",
+      "--format=esm",
+      "-o",
+      `${directory}/sdk.mjs`,
+      "sdk/mod.ts",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+}
 
 const smokeScript = `
 import { CmqdClient, Consumer, Producer } from "./sdk.mjs";
@@ -38,19 +56,7 @@ Deno.test({
     const directory = await Deno.makeTempDir({ prefix: "cmqd-node-smoke-" });
     const broker = await startTestBroker();
     try {
-      const bundle = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "bundle",
-          "--platform=browser",
-          "--format=esm",
-          "-o",
-          `${directory}/sdk.mjs`,
-          "sdk/mod.ts",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+      await bundleSdk(directory);
       await Deno.writeTextFile(`${directory}/smoke.mjs`, smokeScript);
       const run = await new Deno.Command("node", {
         args: ["smoke.mjs", broker.url],
@@ -61,6 +67,113 @@ Deno.test({
       const stderr = new TextDecoder().decode(run.stderr);
       assert.ok(run.success, stderr);
       assert.deepEqual(JSON.parse(new TextDecoder().decode(run.stdout)), { handled: 50, left: 0 });
+    } finally {
+      await broker.stop();
+      await Deno.remove(directory, { recursive: true });
+    }
+  },
+});
+
+/**
+ * A body over the broker's bound (4 MiB + 256 KiB) from Node: a real broker's 413 and a raw
+ * server's (answered after the head, then nothing read, the connection kept open). The caller gets
+ * the typed error after one request; the request whose answer came first is not written on.
+ */
+const largeRequestScript = `
+import net from "node:net";
+import { CmqdClient, defaultTransport } from "./sdk.mjs";
+const sent = [];
+const inner = defaultTransport();
+const transport = { request: (request) => (sent.push(request.method), inner.request(request)) };
+const outcome = async (client, queue, body, dedupId) => {
+  sent.length = 0;
+  try {
+    await client.sendMessages(queue, [{ body, dedupId }]);
+    return { sent: "ok" };
+  } catch (error) {
+    return { status: error.status, code: error.code, requests: sent.length };
+  }
+};
+const result = {};
+const broker = new CmqdClient({ baseUrl: process.argv[2], transport, timeoutMs: 60000 });
+await broker.createQueue("big");
+const fiveMiB = "x".repeat(5 * 1024 * 1024);
+result.broker = await outcome(broker, "big", fiveMiB);
+result.brokerDedup = await outcome(broker, "big", fiveMiB, "d1");
+const queue = await broker.getQueue("big");
+result.enqueued = queue.activeMessages + queue.inflightMessages + queue.delayedMessages;
+
+const connections = [];
+const server = net.createServer((socket) => {
+  const connection = { socket, declared: Infinity, read: 0 };
+  connections.push(connection);
+  let head = "";
+  const onHead = (chunk) => {
+    head += chunk.toString("latin1");
+    const end = head.indexOf("\\r\\n\\r\\n");
+    if (end < 0) return;
+    socket.off("data", onHead);
+    socket.pause();
+    connection.declared = Number(/content-length: (\\d+)/i.exec(head)[1]);
+    connection.read = head.length - end - 4;
+    const answer = JSON.stringify({ error: { code: "RequestTooLarge", message: "too large" } });
+    socket.write("HTTP/1.1 413 Payload Too Large\\r\\ncontent-type: application/json\\r\\n" +
+      "content-length: " + answer.length + "\\r\\n\\r\\n" + answer);
+  };
+  socket.on("data", onHead);
+  socket.on("error", () => {});
+});
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const raw = new CmqdClient({
+  baseUrl: "http://127.0.0.1:" + server.address().port, transport, timeoutMs: 60000,
+});
+result.raw = await outcome(raw, "big", "x".repeat(16 * 1024 * 1024));
+result.connections = connections.length;
+// What the client still sends: all of the body if it kept writing, less if it gave up.
+const [connection] = connections;
+result.wholeBodySent = await new Promise((resolve) => {
+  const done = () => resolve(connection.read >= connection.declared);
+  connection.socket.on("data", (chunk) => {
+    connection.read += chunk.length;
+    if (connection.read >= connection.declared) done();
+  });
+  connection.socket.on("close", done);
+  connection.socket.resume();
+});
+broker.close();
+raw.close();
+server.close();
+for (const each of connections) each.socket.destroy();
+console.log(JSON.stringify(result));
+`;
+
+Deno.test({
+  name:
+    "the bundled SDK in Node: a body over the bound is 413 RequestTooLarge once, not written on",
+  ignore: !nodeAvailable,
+  async fn() {
+    const directory = await Deno.makeTempDir({ prefix: "cmqd-node-large-" });
+    const broker = await startTestBroker();
+    try {
+      await bundleSdk(directory);
+      await Deno.writeTextFile(`${directory}/large.mjs`, largeRequestScript);
+      const run = await new Deno.Command("node", {
+        args: ["large.mjs", broker.url],
+        cwd: directory,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(run.success, new TextDecoder().decode(run.stderr));
+      const tooLarge = { status: 413, code: "RequestTooLarge", requests: 1 };
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(run.stdout)), {
+        broker: tooLarge,
+        brokerDedup: tooLarge,
+        enqueued: 0,
+        raw: tooLarge,
+        connections: 1,
+        // Before: the request kept writing after its answer, the whole 16 MiB.
+        wholeBodySent: false,
+      });
     } finally {
       await broker.stop();
       await Deno.remove(directory, { recursive: true });
