@@ -58,6 +58,8 @@ export const valueFlags: ReadonlySet<string> = new Set([
   "binding-keys",
   "retry-policy",
   "push-format",
+  "to",
+  "sequence",
 ]);
 
 /** A usage error: the CLI prints it with the usage hint and exits with status 2. */
@@ -127,5 +129,45 @@ export function integerFlag(
   if (!/^-?\d+$/.test(text) || value < range.min || value > range.max) {
     throw new UsageError(`--${name} must be an integer from ${range.min} to ${range.max}`);
   }
+  return value;
+}
+
+/** An ISO 8601 date-time with its zone: `2026-12-05T13:00:00Z`, `…T14:00:00.250+01:00`. */
+const isoTime =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/**
+ * The time `--name` gives, in Unix epoch milliseconds: digits are epoch milliseconds, anything
+ * else must be an ISO 8601 date-time with a zone (`Z` or `±hh:mm`: without one, the time would
+ * depend on the machine's zone). A date that does not exist (`2026-02-30`) is refused, not
+ * rolled over into the next month. Undefined when the flag is absent.
+ *
+ * @example
+ * ```ts
+ * timeFlag(parseArgs(["rewind", "q", "--to", "1970-01-01T00:00:01Z"]), "to"); // 1000
+ * ```
+ */
+export function timeFlag(args: ParsedArgs, name: string): number | undefined {
+  const text = args.flags.get(name);
+  if (text === undefined) return undefined;
+  const expected = "epoch milliseconds or an ISO 8601 time with a zone " +
+    "(e.g. 2026-12-05T13:00:00Z)";
+  if (/^\d+$/.test(text)) {
+    const value = Number(text);
+    if (value > Number.MAX_SAFE_INTEGER) throw new UsageError(`--${name}: ${text} is too large`);
+    return value;
+  }
+  const fields = isoTime.exec(text);
+  if (fields === null) throw new UsageError(`--${name} must be ${expected}, not '${text}'`);
+  const [, year, month, day, hour, minute, second = "0", zoneHour = "0", zoneMinute = "0"] = fields;
+  const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
+  const inRange = Number(month) >= 1 && Number(month) <= 12 && Number(day) >= 1 &&
+    Number(day) <= daysInMonth && Number(hour) <= 23 && Number(minute) <= 59 &&
+    Number(second) <= 59 && Number(zoneHour) <= 23 && Number(zoneMinute) <= 59;
+  const value = Date.parse(text);
+  if (!inRange || !Number.isFinite(value)) {
+    throw new UsageError(`--${name}: '${text}' is not a valid time`);
+  }
+  if (value < 0) throw new UsageError(`--${name}: '${text}' is before 1970`);
   return value;
 }

@@ -14,7 +14,7 @@ import type {
   ReceivedMessage,
   SendMessageEntry,
 } from "../protocol.ts";
-import { integerFlag, type ParsedArgs, UsageError } from "./args.ts";
+import { integerFlag, type ParsedArgs, timeFlag, UsageError } from "./args.ts";
 import { clusterStatus, messageTable, queueDetails, queueTable, table } from "./format.ts";
 import { topicCommands } from "./topic_commands.ts";
 
@@ -73,6 +73,7 @@ const wordsMax: Record<string, number> = {
   send: 3,
   receive: 2,
   tail: 2,
+  rewind: 2,
   "topic create": 3,
   "topic subscribe": 4,
   "topic publish": 4,
@@ -112,6 +113,7 @@ export const commandFlags: Readonly<Record<string, readonly string[]>> = {
   receive: ["max", "wait-seconds", "visibility-timeout-seconds", "delete"],
   tail: ["delete", "count", "timeout-seconds", "concurrency", "wait-seconds", "max"],
   delete: [],
+  rewind: ["to", "sequence"],
   "topic create": ["filter-type", "max-message-bytes", "retention-seconds"],
   "topic subscribe": [
     "queue",
@@ -153,6 +155,7 @@ const commands: Record<string, (context: CommandContext) => Promise<ExitStatus>>
   receive,
   tail,
   delete: deleteHandles,
+  rewind,
 };
 
 async function createQueue(context: CommandContext): Promise<ExitStatus> {
@@ -405,6 +408,32 @@ async function tailReceiving(
     });
     for (const message of messages) print(message);
   }
+}
+
+/**
+ * `rewind QUEUE (--to TIME | --sequence N)`: deleted messages from that time (epoch ms, or ISO
+ * 8601 with a zone) or sequence on, inside the queue's rewind window, are delivered again.
+ */
+async function rewind(context: CommandContext): Promise<ExitStatus> {
+  const queue = word(context, 1, "queue name");
+  const timestamp = timeFlag(context.args, "to");
+  const sequence = integerFlag(context.args, "sequence", { min: 0, max: Number.MAX_SAFE_INTEGER });
+  if ((timestamp === undefined) === (sequence === undefined)) {
+    throw new UsageError("rewind takes exactly one of --to TIME and --sequence N");
+  }
+  const result = await context.client.rewind(
+    queue,
+    timestamp !== undefined ? { timestamp } : { sequence: sequence! },
+    context,
+  );
+  if (context.json) context.out(json(result));
+  else {
+    const from = `sequence ${result.from.sequence} (${
+      new Date(result.from.timestamp).toISOString()
+    })`;
+    context.out(`rewound ${queue} from ${from}: ${result.messages} messages to deliver again`);
+  }
+  return 0;
 }
 
 /** `delete QUEUE HANDLE...`: deletes received messages by their receipt handles. */

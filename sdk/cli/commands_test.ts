@@ -1,10 +1,11 @@
 /**
  * The CLI's commands on a stub client (no broker): what each does with a failing broker and
- * with flags it does not take.
+ * with flags it does not take; `rewind` also on a real broker (`startTestBroker`).
  */
 import assert from "node:assert/strict";
 import type { CmqdClient } from "../client.ts";
 import { CmqdError } from "../errors.ts";
+import { startTestBroker } from "../testing.ts";
 import { booleanFlags, parseArgs, UsageError, valueFlags } from "./args.ts";
 import { type CommandContext, commandFlags, runCommand } from "./commands.ts";
 import { usage } from "./main.ts";
@@ -114,6 +115,7 @@ Deno.test("a flag the command does not take is a usage error, before any request
     ["queue", "create", "q", "--max-time-to-live-seconds", "600"],
     ["tail", "q", "--concurrency", "4"],
     ["tail", "q", "--delete", "--max", "3"],
+    ["rewind", "q", "--sequence", "1", "--max", "3"],
   ];
   for (const argv of cases) {
     const { context, calls } = contextOf(argv, () => Promise.resolve({}));
@@ -153,5 +155,114 @@ Deno.test("--help lists, for each command, exactly the flags it takes", () => {
       [...Object.values(commandFlags).flat(), ...global, "json", "help"].includes(flag),
       `--${flag} is taken by some command`,
     );
+  }
+});
+
+Deno.test("rewind takes exactly one of --to and --sequence, and only a time it can read: usage errors before any request", async () => {
+  const cases = [
+    ["rewind"],
+    ["rewind", "q"],
+    ["rewind", "q", "--to", "1000", "--sequence", "1"],
+    ["rewind", "q", "--sequence", "-1"],
+    ["rewind", "q", "--sequence", "1.5"],
+    ["rewind", "q", "--to", "-5"],
+    ["rewind", "q", "--to", "yesterday"],
+    ["rewind", "q", "--to", "2026-12-05"],
+    // Without a zone the time would be the machine's local time: refused.
+    ["rewind", "q", "--to", "2026-12-05T13:00:00"],
+    // Dates that do not exist, which Date.parse would roll over.
+    ["rewind", "q", "--to", "2026-02-30T00:00:00Z"],
+    ["rewind", "q", "--to", "2026-12-05T24:00:00Z"],
+    ["rewind", "q", "--to", "2026-13-01T00:00:00Z"],
+    ["rewind", "q", "--to", "1969-12-31T23:59:59Z"],
+    ["rewind", "q", "--to", "99999999999999999999"],
+    ["rewind", "q", "extra", "--sequence", "1"],
+  ];
+  for (const argv of cases) {
+    const { context, calls } = contextOf(argv, () => Promise.resolve({}));
+    await assert.rejects(runCommand(context), UsageError, argv.join(" "));
+    assert.deepEqual(calls, [], `${argv.join(" ")}: no request`);
+  }
+});
+
+Deno.test("rewind sends the time --to names in epoch milliseconds, whatever its zone", async () => {
+  const cases: [string, number][] = [
+    ["1796475600000", 1796475600000],
+    ["2026-12-05T13:00:00Z", 1796475600000],
+    ["2026-12-05T14:00:00.250+01:00", 1796475600250],
+    ["2026-12-05T08:30-04:30", 1796475600000],
+    ["2024-02-29T00:00:00Z", Date.UTC(2024, 1, 29)],
+  ];
+  for (const [to, timestamp] of cases) {
+    const requests: unknown[] = [];
+    const client = {
+      rewind: (queue: string, request: unknown) => {
+        requests.push([queue, request]);
+        return Promise.resolve({ from: { timestamp, sequence: 7 }, messages: 2 });
+      },
+    } as unknown as CmqdClient;
+    const { context, out } = contextOf(["rewind", "q", "--to", to], () => Promise.reject());
+    context.client = client;
+    assert.equal(await runCommand(context), 0);
+    assert.deepEqual(requests, [["q", { timestamp }]], to);
+    assert.deepEqual(out, [
+      `rewound q from sequence 7 (${
+        new Date(timestamp).toISOString()
+      }): 2 messages to deliver again`,
+    ]);
+  }
+});
+
+Deno.test("rewind on a real broker: --sequence and --to bring deleted messages back; --json is the API's answer", async () => {
+  const broker = await startTestBroker();
+  const run = async (...argv: string[]) => {
+    const { context, out } = contextOf(argv, () => Promise.reject());
+    context.client = broker.client;
+    const status = await runCommand(context);
+    return { status, out };
+  };
+  const sendAndDelete = async () => {
+    for (const body of ["a", "b", "c"]) await broker.client.sendMessages("r", [{ body }]);
+    const { messages } = await broker.client.receiveMessages("r", { maxMessages: 10 });
+    assert.equal(messages.length, 3);
+    const deleted = await broker.client.deleteMessages(
+      "r",
+      messages.map((message) => message.receiptHandle),
+    );
+    assert.equal(deleted.deleted, 3);
+    return messages.sort((one, other) => one.sequence - other.sequence);
+  };
+  try {
+    await broker.client.createQueue("r", { rewindSeconds: 3600 });
+    const [first, second] = await sendAndDelete();
+    const bySequence = await run("rewind", "r", "--sequence", String(second.sequence), "--json");
+    assert.equal(bySequence.status, 0);
+    assert.deepEqual(JSON.parse(bySequence.out[0]), {
+      from: { timestamp: second.enqueuedAt, sequence: second.sequence },
+      messages: 2,
+    });
+    assert.equal((await broker.client.getQueue("r")).activeMessages, 2);
+
+    // --to in another zone than the broker's: the message sent at that very millisecond is the
+    // first one back (the broker's enqueuedAt is exact; a client clock would not be).
+    await broker.client.purge("r");
+    const at = new Date(first.enqueuedAt + 3_600_000).toISOString().replace("Z", "+01:00");
+    const byTime = await run("rewind", "r", "--to", at);
+    assert.equal(byTime.status, 0);
+    assert.deepEqual(byTime.out, [
+      `rewound r from sequence ${first.sequence} (${
+        new Date(first.enqueuedAt).toISOString()
+      }): 3 messages to deliver again`,
+    ]);
+    assert.equal((await broker.client.getQueue("r")).activeMessages, 3);
+
+    // The broker's refusals are its errors (the CLI exits 1 with the code).
+    await assert.rejects(run("rewind", "r", "--to", String(Date.now() + 3_600_000)), {
+      code: "InvalidParameter",
+      status: 400,
+    });
+    await assert.rejects(run("rewind", "missing", "--sequence", "0"), { status: 404 });
+  } finally {
+    await broker.stop();
   }
 });

@@ -29,6 +29,8 @@ commands:
   tail QUEUE [--count N] [--timeout-seconds S] [--wait-seconds S]
                     [--max N | --delete [--concurrency N]]
   delete QUEUE RECEIPT_HANDLE...
+  rewind QUEUE (--to TIME | --sequence N)
+                    (TIME: epoch ms, or ISO 8601 with a zone: 2026-12-05T13:00:00Z)
   topic create NAME [--filter-type tag|routingKey] [--max-message-bytes N]
                     [--retention-seconds N]
   topic subscribe TOPIC NAME (--queue Q | --push-url URL) [--filter-tags a,b]

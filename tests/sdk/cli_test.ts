@@ -186,6 +186,13 @@ Deno.test("the CLI's failures: broker errors exit 1 with the code, bad usage exi
     const unknown = await cli(broker.url, "frobnicate");
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command/);
+    const rewindMissing = await cli(broker.url, "rewind", "nope", "--sequence", "0");
+    assert.equal(rewindMissing.code, 1);
+    assert.match(rewindMissing.stderr, /error: QueueNotFound/);
+    const rewindBoth = await cli(broker.url, "rewind", "nope", "--to", "0", "--sequence", "0");
+    assert.equal(rewindBoth.code, 2);
+    assert.match(rewindBoth.stderr, /rewind takes exactly one of --to TIME and --sequence N/);
+    assert.equal(rewindBoth.stdout, "");
   } finally {
     await broker.stop();
   }
