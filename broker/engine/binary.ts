@@ -19,15 +19,38 @@ const laxDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
  */
 const shortTextMax = 64;
 
+/**
+ * The short ASCII texts decoded last, by a hash of their bytes. The same few (queue names above
+ * all: every command starts with one, and a sent message's entry is decoded at apply and again
+ * when it is delivered) come back all the time; a hit makes no string at all.
+ */
+const recentTexts: (string | undefined)[] = new Array(256).fill(undefined);
+
 /** The text of short bytes that are all ASCII, or null if any byte is not. */
 function shortAscii(bytes: Uint8Array): string | null {
-  let text = "";
-  for (let index = 0; index < bytes.length; index++) {
+  const length = bytes.length;
+  let hash = length;
+  for (let index = 0; index < length; index++) {
     const byte = bytes[index];
     if (byte >= 0x80) return null;
-    text += String.fromCharCode(byte);
+    hash = (Math.imul(hash, 31) + byte) | 0;
   }
+  const slot = (hash ^ (hash >>> 8)) & 0xff;
+  const recent = recentTexts[slot];
+  if (recent !== undefined && sameAscii(recent, bytes)) return recent;
+  // One string made at once: appended a character at a time, a 20-character name left about
+  // twenty intermediate strings behind (~600 bytes) and was a tree of them until flattened.
+  const text = String.fromCharCode.apply(null, bytes as unknown as number[]);
+  recentTexts[slot] = text;
   return text;
+}
+
+function sameAscii(text: string, bytes: Uint8Array): boolean {
+  if (text.length !== bytes.length) return false;
+  for (let index = 0; index < bytes.length; index++) {
+    if (text.charCodeAt(index) !== bytes[index]) return false;
+  }
+  return true;
 }
 
 /** A payload that does not follow its documented layout. */

@@ -27,6 +27,20 @@ Deno.test("string16 writes what TextEncoder writes and reads it back, short ASCI
   }
 });
 
+Deno.test("string16 reads short ASCII texts right when they share a cache slot or come back", () => {
+  // 3,000 texts over 256 slots: every slot is shared, and a text read again after others took
+  // its slot is made anew. Texts that differ in one character, in length only, or not at all.
+  const texts: string[] = ["", "q", "queue-1", "queue-2", "queue-10", "queue-1 ", "Queue-1"];
+  for (let index = 0; index < 3_000; index++) texts.push(`name-${index}`.padEnd(index % 64, "."));
+  const writer = new ByteWriter();
+  for (let round = 0; round < 3; round++) for (const text of texts) writer.string16(text);
+  const reader = new ByteReader(writer.finish());
+  for (let round = 0; round < 3; round++) {
+    for (const text of texts) assert.equal(reader.string16(), text);
+  }
+  reader.end();
+});
+
 Deno.test("string16 rejects invalid UTF-8, short or long", () => {
   for (const length of [3, 100]) {
     const bytes = new Uint8Array(2 + length).fill(0x61);
