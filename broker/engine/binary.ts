@@ -27,28 +27,27 @@ const shortTextMax = 64;
 const recentTexts: (string | undefined)[] = new Array(256).fill(undefined);
 
 /** The text of short bytes that are all ASCII, or null if any byte is not. */
-function shortAscii(bytes: Uint8Array): string | null {
-  const length = bytes.length;
-  let hash = length;
-  for (let index = 0; index < length; index++) {
+function shortAscii(bytes: Uint8Array, from = 0, to = bytes.length): string | null {
+  let hash = to - from;
+  for (let index = from; index < to; index++) {
     const byte = bytes[index];
     if (byte >= 0x80) return null;
     hash = (Math.imul(hash, 31) + byte) | 0;
   }
   const slot = (hash ^ (hash >>> 8)) & 0xff;
   const recent = recentTexts[slot];
-  if (recent !== undefined && sameAscii(recent, bytes)) return recent;
+  if (recent !== undefined && sameAscii(recent, bytes, from, to)) return recent;
   // One string made at once: appended a character at a time, a 20-character name left about
   // twenty intermediate strings behind (~600 bytes) and was a tree of them until flattened.
-  const text = String.fromCharCode.apply(null, bytes as unknown as number[]);
+  const text = String.fromCharCode.apply(null, bytes.subarray(from, to) as unknown as number[]);
   recentTexts[slot] = text;
   return text;
 }
 
-function sameAscii(text: string, bytes: Uint8Array): boolean {
-  if (text.length !== bytes.length) return false;
-  for (let index = 0; index < bytes.length; index++) {
-    if (text.charCodeAt(index) !== bytes[index]) return false;
+function sameAscii(text: string, bytes: Uint8Array, from: number, to: number): boolean {
+  if (text.length !== to - from) return false;
+  for (let index = from; index < to; index++) {
+    if (text.charCodeAt(index - from) !== bytes[index]) return false;
   }
   return true;
 }
@@ -320,8 +319,11 @@ export class ByteReader {
   }
 
   string16(): string {
-    const bytes = this.bytes(this.u16());
-    return bytes.length <= shortTextMax ? shortAscii(bytes) ?? fromUtf8(bytes) : fromUtf8(bytes);
+    const length = this.u16();
+    const at = this.#take(length);
+    // A short ASCII text is read in place: no view of its bytes is made for it.
+    const text = length <= shortTextMax ? shortAscii(this.#bytes, at, at + length) : null;
+    return text ?? fromUtf8(this.#bytes.subarray(at, at + length));
   }
 
   string32(): string {

@@ -252,8 +252,9 @@ function readSendTable(payload: Uint8Array): SendTable {
   }
   const queue = reader.string16();
   const count = reader.u16();
-  const offsets: number[] = [];
-  for (let index = 0; index <= count; index++) offsets.push(reader.u32());
+  // Sized at once: pushed one by one, even a one-message table got room for 17.
+  const offsets: number[] = new Array(count + 1);
+  for (let index = 0; index <= count; index++) offsets[index] = reader.u32();
   let previous = reader.offset;
   for (const offset of offsets) {
     if (offset < previous) throw new DecodeError("offsets not ascending");
