@@ -122,14 +122,18 @@ export class QueueState extends QueueStore {
       }
     }
     const duplicates = this.#findDuplicates(messages, now);
-    const fresh = messages.length - duplicates.filter((value) => value >= 0).length;
+    let fresh = messages.length;
+    if (duplicates !== null) {
+      for (const duplicate of duplicates) if (duplicate >= 0) fresh--;
+    }
     if (this.undeleted + fresh > attributes.maxBacklog) return this.#backlogFull(fresh);
     const results: SentMessage[] = [];
-    messages.forEach((message, slot) => {
-      const duplicate = duplicates[slot];
+    for (let slot = 0; slot < messages.length; slot++) {
+      const message = messages[slot];
+      const duplicate = duplicates === null ? -1 : duplicates[slot];
       if (duplicate >= 0) {
         results.push({ id: this.idOf(duplicate), sequence: duplicate });
-        return;
+        continue;
       }
       const sequence = this.runs.endSequence;
       this.runs.append(1, { logIndex: entryIndex, slot, time: now });
@@ -149,7 +153,7 @@ export class QueueState extends QueueStore {
         dedup.set(message.dedupId, { sequence, at: now });
       }
       results.push({ id: this.idOf(sequence), sequence });
-    });
+    }
     return results;
   }
 
@@ -185,8 +189,15 @@ export class QueueState extends QueueStore {
     return null;
   }
 
-  /** For each message: the sequence it duplicates (dedup window, or earlier in the batch), or -1. */
-  #findDuplicates(messages: SendHeader[], now: number): number[] {
+  /**
+   * For each message: the sequence it duplicates (dedup window, or earlier in the batch), or -1.
+   * Null when no message has a dedup id (none is a duplicate): the usual send makes no map and
+   * no array for it.
+   */
+  #findDuplicates(messages: SendHeader[], now: number): number[] | null {
+    let anyDedupId = false;
+    for (const message of messages) if (message.dedupId !== undefined) anyDedupId = true;
+    if (!anyDedupId) return null;
     const inBatch = new Map<string, number>();
     const nextSequence = this.runs.endSequence;
     let fresh = 0;
