@@ -97,6 +97,12 @@ export function readMessages(log: LogReader, deliveries: Delivery[]): ReceivedMe
  * ```
  */
 export function receivableAtOnce(messages: SendCommandMessage[], fifo: boolean): number {
-  const now = messages.filter((message) => message.delaySeconds === 0);
-  return fifo ? new Set(now.map((message) => message.groupId ?? "")).size : now.length;
+  if (fifo) {
+    const now = messages.filter((message) => message.delaySeconds === 0);
+    return new Set(now.map((message) => message.groupId ?? "")).size;
+  }
+  // Counted, not collected: this runs for every send.
+  let now = 0;
+  for (const message of messages) if (message.delaySeconds === 0) now++;
+  return now;
 }
