@@ -226,7 +226,9 @@ export class Segment {
   /** Total bytes of the record at `position`, checked against the segment's bounds. */
   #recordLength(position: number, index: number): number {
     const view = this.#load(position, Math.min(4, this.sizeBytes - position));
-    const total = recordLengthAt(view.bytes.subarray(0, view.offset + 4), view.offset);
+    // No view bounded to the 4 bytes: recordLengthAt reads only those, and answers -1 alike
+    // when fewer are there.
+    const total = recordLengthAt(view.bytes, view.offset);
     if (total < 0 || position + total > this.sizeBytes) {
       throw this.#corrupt({ index, position, reason: "bad length" });
     }
@@ -294,7 +296,8 @@ export class Segment {
   #readAt(position: number, index: number, copy = true): LogEntry {
     const view = this.#verified(position, index);
     const header = this.#header;
-    const [start, end] = [view.offset + recordHeaderBytes, view.offset + header.bytes];
+    const start = view.offset + recordHeaderBytes;
+    const end = view.offset + header.bytes;
     return {
       term: header.term,
       index,
