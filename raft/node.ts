@@ -212,8 +212,14 @@ export class RaftNode {
    * Throws `NotLeaderError` or `ProposalDroppedError`.
    */
   propose(data: Uint8Array, options: { type?: number; timestamp?: number } = {}): Proposal {
-    const batch = this.proposeBatch([{ data, ...options }]);
-    return { index: batch.firstIndex, term: batch.term };
+    // proposeBatch's steps for one item, without its item, mapped copy and range objects: a
+    // single proposal per request is the usual case.
+    const type = options.type ?? EntryType.ApplicationMin;
+    checkApplicationType(type);
+    this.#checkProposal(data.byteLength);
+    const raft = this.#raft;
+    const index = raft.appendEntries([{ type, data, timestamp: options.timestamp }]);
+    return { index, term: raft.term };
   }
 
   /**
@@ -230,13 +236,7 @@ export class RaftNode {
     if (items.length === 0) assert.fail("a batch holds at least one proposal");
     let bytes = 0;
     for (const item of items) {
-      const type = item.type ?? EntryType.ApplicationMin;
-      if (
-        !(Number.isInteger(type) && type >= EntryType.ApplicationMin &&
-          type <= EntryType.ApplicationMax)
-      ) {
-        assert.fail(`application entry type ${type} is within 16..255`);
-      }
+      checkApplicationType(item.type ?? EntryType.ApplicationMin);
       bytes += item.data.byteLength;
     }
     this.#checkProposal(bytes);
@@ -551,4 +551,14 @@ export function resolveSettings(options: RaftNodeOptions): RaftSettings {
     }
   }
   return settings;
+}
+
+/** Fails unless `type` is an application entry type (a compare when it is). */
+function checkApplicationType(type: number): void {
+  if (
+    !(Number.isInteger(type) && type >= EntryType.ApplicationMin &&
+      type <= EntryType.ApplicationMax)
+  ) {
+    assert.fail(`application entry type ${type} is within 16..255`);
+  }
 }

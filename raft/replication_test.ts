@@ -278,3 +278,33 @@ Deno.test("an append whose time stamps go back along the log is dropped, not sto
   cluster.stabilize();
   assert.equal(follower.status().lastIndex, before.lastIndex + 1, "a sound append still lands");
 });
+
+Deno.test("a proposal keeps its type, data and time, and a type outside 16..255 is refused", () => {
+  const cluster = new SimCluster({ seed: 43 });
+  const leader = cluster.electLeader("n1");
+  const raft = cluster.raft(leader);
+  for (const type of [EntryType.ApplicationMin - 1, EntryType.ApplicationMax + 1, 16.5]) {
+    const before = raft.status().lastIndex;
+    assert.throws(() => raft.propose(new Uint8Array([1]), { type }), /within 16\.\.255/);
+    assert.throws(() => raft.proposeBatch([{ data: new Uint8Array([1]), type }]), /16\.\.255/);
+    assert.equal(raft.status().lastIndex, before, "nothing appended");
+  }
+  const proposal = raft.propose(encoder.encode("x"), { type: 42, timestamp: 5_000 });
+  assert.equal(proposal.term, raft.status().term);
+  const plain = raft.propose(encoder.encode("y"));
+  assert.equal(plain.index, proposal.index + 1);
+  cluster.stabilize();
+  const stored = cluster.node(leader).storage.entries(
+    proposal.index,
+    nextIndex(plain.index),
+    Infinity,
+  );
+  assert.deepEqual(
+    stored.map(({ type, data, timestamp }) => ({ type, data: [...data], timestamp })),
+    [
+      { type: 42, data: [...encoder.encode("x")], timestamp: 5_000 },
+      // Raft leaves an entry without a time as it is (the replica's log writer stamps it).
+      { type: EntryType.ApplicationMin, data: [...encoder.encode("y")], timestamp: undefined },
+    ],
+  );
+});
