@@ -190,6 +190,11 @@ export class Http1Transport implements HttpTransport {
     return await this.#exchange(connection, bytes, request, signal);
   }
 
+  /** Origins with idle connections pooled now (each holds one or more). */
+  get idleOrigins(): number {
+    return this.#idle.size;
+  }
+
   /** Closes the idle connections (requests in flight finish on theirs). */
   close(): void {
     for (const list of this.#idle.values()) {
@@ -224,8 +229,12 @@ export class Http1Transport implements HttpTransport {
   }
 
   #take(origin: string): Connection | undefined {
-    const connection = this.#idle.get(origin)?.pop();
+    const list = this.#idle.get(origin);
+    const connection = list?.pop();
     if (connection === undefined) return undefined;
+    // An origin's entry goes with its last idle connection: a push worker meets ever new origins
+    // (subscriptions come and go), and an empty list kept per origin ever seen grew without end.
+    if (list!.length === 0) this.#idle.delete(origin);
     this.#idleCount--;
     connection.idle = false;
     connection.conn.ref?.();
@@ -265,6 +274,7 @@ export class Http1Transport implements HttpTransport {
     const at = list?.indexOf(connection) ?? -1;
     if (at < 0) return;
     list!.splice(at, 1);
+    if (list!.length === 0) this.#idle.delete(connection.origin);
     this.#idleCount--;
   }
 

@@ -264,6 +264,48 @@ Deno.test("an idle connection the server closed is seen closed and not used agai
   }, { oneShot: true });
 });
 
+Deno.test("an origin is forgotten with its last idle connection: many origins come and go, none stays", async () => {
+  // Every origin reaches the one server (as a push worker reaches ever new subscription URLs).
+  const server = rawServer(() => ok("x"), { oneShot: true });
+  const { port } = new URL(server.url);
+  const transport = new Http1Transport({
+    connectTcp: (_hostname, _port, _signal) => Deno.connect({ hostname: "127.0.0.1", port: +port }),
+  });
+  try {
+    for (let i = 0; i < 50; i++) {
+      const url = `http://origin-${i}.test:${port}/`;
+      assert.equal(await (await transport.request(request(url))).text(), "x");
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the server's close arrives
+      assert.equal(transport.idleOrigins, 0, `origin ${i}: its closed connection left no entry`);
+    }
+  } finally {
+    transport.close();
+    server.close();
+  }
+});
+
+Deno.test("an origin whose only idle connection was taken and then failed keeps no entry", async () => {
+  // A kept-alive server whose answer to /bad can't be read: that connection is closed, not pooled.
+  await withServer(
+    (text) =>
+      text.startsWith("POST /bad") ? "HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n" : ok("x"),
+    async (server, transport) => {
+      for (let i = 0; i < 20; i++) {
+        const origin = `http://origin-${i}.test:${new URL(server.url).port}`;
+        assert.equal(await (await transport.request(request(`${origin}/`))).text(), "x");
+        assert.equal(transport.idleOrigins, 1);
+        await assert.rejects(() => transport.request(request(`${origin}/bad`)));
+        assert.equal(transport.idleOrigins, 0, `origin ${i}: no entry left behind`);
+      }
+    },
+    {
+      transport: {
+        connectTcp: (_hostname, port) => Deno.connect({ hostname: "127.0.0.1", port }),
+      },
+    },
+  );
+});
+
 Deno.test("resendOnStale: a reused connection that fails before any answer byte is replaced once", async () => {
   // The server reads the second request on the first connection and closes it unanswered.
   await withServer((_request, index) => index === 1 ? "" : ok("x"), async (server, transport) => {
