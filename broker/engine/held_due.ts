@@ -19,25 +19,31 @@
  */
 import { ReleaseHeap } from "./release_heap.ts";
 
-/** How the held groups look to `HeldDue`. */
-export interface HeldGroupsView {
+/**
+ * How the held groups look to `HeldDue` (keyed by group; ttl_pending.ts uses the same with a
+ * standard queue's messages as keys, each its own "group").
+ */
+export interface HeldGroupsView<K = string> {
   /**
    * The message in flight of held group `key` (its due time is that message's lock end), 0 when
    * the group is held with nothing in flight (due now), or -1 when it holds nothing (not held,
    * or its head is not below the TTL cursor).
    */
-  heldInflight(key: string): number;
+  heldInflight(key: K): number;
   /** The lock end of in-flight `sequence` (only asked of a sequence `heldInflight` named). */
   lockEnd(sequence: number): number;
   /** True while `sequence` is the message in flight of a held group, locked until `time`. */
   isHeldLock(sequence: number, time: number): boolean;
   /** The held groups (each is looked at again after a compaction of the heap). */
-  heldKeys(): Iterable<string>;
+  heldKeys(): Iterable<K>;
   /** How many groups are held. */
   heldCount(): number;
 }
 
-/** Test and debug switch: `QueueStore.dueAt` also walks every held group and compares. */
+/**
+ * Test and debug switch: `QueueStore.dueAt` also walks every held group (and every message the
+ * TTL keeps in flight) and compares; a Tick checks the messages it moves against a walk.
+ */
 export const heldDueChecks = { enabled: false };
 
 /** Heap entries kept beyond the held groups' count before the heap is built again. */
@@ -46,9 +52,9 @@ const staleEntriesMax = 64;
 const lookMax = 64;
 
 /** The earliest due time of a FIFO queue's held groups, without a walk over all of them. */
-export class HeldDue {
+export class HeldDue<K = string> {
   /** Held groups to look at (changed since their last look, or never looked at). */
-  #look = new Set<string>();
+  #look = new Set<K>();
   /** Every held group is to be looked at (`#look` is empty). */
   #lookAll = false;
   /** `(lock end, sequence)` of held groups' messages in flight, maybe stale. */
@@ -59,14 +65,14 @@ export class HeldDue {
    * held groups, all are looked at instead (about the same work, and a replica that never asks
    * holds no list as long as the held groups').
    */
-  look(key: string, heldCount: number): void {
+  look(key: K, heldCount: number): void {
     if (this.#lookAll) return;
     if (this.#look.size >= heldCount / 4 + lookMax) this.reset();
     else this.#look.add(key);
   }
 
   /** Group `key` is no longer held. */
-  forget(key: string): void {
+  forget(key: K): void {
     this.#look.delete(key);
   }
 
@@ -78,12 +84,12 @@ export class HeldDue {
   }
 
   /** The earliest due time of the held groups (Infinity: none). */
-  dueAt(view: HeldGroupsView): number {
+  dueAt(view: HeldGroupsView<K>): number {
     const heap = this.#heap;
     // Stale entries are dropped only at the top: a compaction bounds the ones below it.
     if (heap.size > 2 * view.heldCount() + staleEntriesMax) this.reset();
     let due = Infinity;
-    const lookAt = (key: string) => {
+    const lookAt = (key: K) => {
       const sequence = view.heldInflight(key);
       if (sequence === 0) {
         due = -Infinity; // (stays to look at: the next Tick moves the group's messages)

@@ -268,7 +268,10 @@ export class QueueState extends QueueStore {
     if (tracked === undefined) {
       tracked = this.track(sequence, TrackState.Inflight, input.now + input.visibilityMs);
     } else {
-      if (!this.fifo) this.ready.delete(sequence);
+      if (!this.fifo) {
+        this.ready.delete(sequence);
+        this.lockChanged(sequence); // (the dead-letter TTL may keep it: its lock began again)
+      }
       tracked.state = TrackState.Inflight;
       tracked.visibleAt = input.now + input.visibilityMs;
       this.heap.push(tracked.visibleAt, sequence);
@@ -366,6 +369,7 @@ export class QueueState extends QueueStore {
       else {
         const added = this.ready.add(sequence);
         invariant(added, "a released message was not already ready");
+        this.lockChanged(sequence);
       }
     } else {
       this.heap.push(tracked.visibleAt, sequence);
@@ -395,6 +399,7 @@ export class QueueState extends QueueStore {
     this.heap.clear();
     this.ready.clear();
     this.fifo?.onPurge();
+    this.ttlPending?.changedAll();
     this.undeleted = 0;
     this.cursor = this.runs.endSequence;
     return purged;

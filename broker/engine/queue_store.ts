@@ -15,8 +15,9 @@ import { ReleaseHeap } from "./release_heap.ts";
 import { SortedNumbers } from "./sorted_numbers.ts";
 import { FifoGroups } from "./queue_fifo.ts";
 import { HeldDue, heldDueChecks, type HeldGroupsView } from "./held_due.ts";
+import { TtlPending } from "./ttl_pending.ts";
 import { messageId } from "./receipt.ts";
-import { emptyArray, emptyMap, ownArray, ownMap } from "./shared_empty.ts";
+import { emptyMap, ownMap } from "./shared_empty.ts";
 import type { QueueAttributes } from "./types.ts";
 
 /** States of a tracked message. */
@@ -99,11 +100,12 @@ export class QueueStore {
   /** Messages below it were checked against the dead-letter TTL (except those kept). */
   protected ttlCursor = firstSequence;
   /**
-   * Standard queues: TTL-expired messages that were in flight when checked, ascending (maybe
-   * deleted since). FIFO queues keep none here (see `ttlBlocked`), but write theirs in the
-   * snapshot's place of it (`#ttlKept`), as an earlier release read it.
+   * Standard queues: TTL-expired messages that were in flight when checked (maybe deleted or
+   * released since; null: none), told of each change of theirs. FIFO queues keep none here (see
+   * `ttlBlocked`), but write theirs in the snapshot's place of it (`#ttlKept`), as an earlier
+   * release read it.
    */
-  protected ttlPending: number[] = emptyArray();
+  protected ttlPending: TtlPending | null = null;
   /**
    * FIFO queues: the groups that hold TTL-expired messages below `ttlCursor` still in the queue,
    * because a message of the group is in flight (maybe stale entries: their head moved on).
@@ -224,6 +226,7 @@ export class QueueStore {
         // A message is in exactly one of delayed, in flight and ready.
         const added = this.ready.add(sequence);
         invariant(added, "a released message was not already ready");
+        if (wasInflight) this.ttlPending?.changed(sequence);
       }
     }
   }
@@ -245,6 +248,7 @@ export class QueueStore {
       if (!this.fifo && tracked.state === TrackState.Ready) this.ready.delete(sequence);
     }
     this.fifo?.onRemove(sequence, wasInflight, this.runs.endSequence);
+    this.ttlPending?.changed(sequence);
     const moved: MovedMessage = {
       logIndex: locator.logIndex,
       slot: locator.slot,
@@ -256,9 +260,12 @@ export class QueueStore {
     return moved;
   }
 
-  /** The lock of in-flight `sequence` changed (and did not end). */
+  /** The lock of `sequence` changed, began again, or (standard queues) ended by a change. */
   protected lockChanged(sequence: number): void {
-    if (!this.fifo) return;
+    if (!this.fifo) {
+      this.ttlPending?.changed(sequence);
+      return;
+    }
     const key = this.fifo.groupKey(sequence);
     if (this.ttlBlocked.has(key)) this.ttlDue!.look(key, this.ttlBlocked.size);
   }
@@ -280,16 +287,14 @@ export class QueueStore {
     this.runs.trimBelow(newLow);
     this.cursor = Math.max(this.cursor, newLow);
     this.ttlCursor = Math.max(this.ttlCursor, newLow);
-    if (this.ttlPending.length > 0) {
-      this.ttlPending = this.ttlPending.filter((sequence) => sequence >= newLow);
-    }
+    this.ttlPending?.trimBelow(newLow);
     invariant(this.undeleted >= 0, "the count of undeleted messages never goes negative");
   }
 
   /** Starts the dead-letter TTL scan over (after a rewind or a policy change). */
   resetDeadLetterScan(): void {
     this.ttlCursor = this.runs.lowSequence;
-    this.ttlPending = [];
+    this.ttlPending = null;
     this.ttlBlocked.clear();
     this.ttlRecheck.clear();
     this.ttlDue?.reset();
@@ -330,23 +335,38 @@ export class QueueStore {
     // Standard queues, and FIFO queues for entries of the earlier form (Tick, ReceiveBatch
     // layout 1, SendReceive layout 2): their earlier meaning, which skips only the messages in
     // flight (so a group's expired messages may overtake its head in the dead-letter queue).
+    // All in sequence order: the kept ones whose lock ended (below the cursor), then the others
+    // (a standard queue's `settle` names only the kept ones no longer in flight, or deleted; its
+    // `pending` are only the newly kept ones).
     const pending: number[] = [];
-    for (const sequence of fifo ? this.#ttlKept(fifo) : this.ttlPending) {
+    const inflight = (sequence: number) =>
+      this.tracked.get(sequence)?.state === TrackState.Inflight;
+    for (const sequence of fifo ? this.#ttlKept(fifo) : this.ttlPending?.settle() ?? []) {
       if (this.isDeleted(sequence)) continue;
-      if (this.tracked.get(sequence)?.state === TrackState.Inflight) pending.push(sequence);
+      if (fifo && inflight(sequence)) pending.push(sequence);
       else sink(this.extract(sequence));
     }
     const limit = this.runs.firstAtOrAfter(cut);
     this.#eachUndeletedBelow(limit, (sequence) => {
-      if (this.tracked.get(sequence)?.state === TrackState.Inflight) pending.push(sequence);
+      if (inflight(sequence)) pending.push(sequence);
       else sink(this.extract(sequence));
     });
     if (fifo) {
       this.ttlBlocked = new Set(pending.map((kept) => fifo.groupKey(kept)));
       this.ttlRecheck = new Set(this.ttlBlocked);
       this.ttlDue!.reset();
-    } else this.ttlPending = pending;
+    } else if (pending.length > 0) (this.ttlPending ??= this.#newPending()).add(pending);
+    else if (this.ttlPending?.size === 0) this.ttlPending = null;
     this.ttlCursor = Math.max(this.ttlCursor, limit);
+  }
+
+  /** A standard queue's kept messages, as `ttlPending` sees them (kept: in flight, not deleted). */
+  #newPending(): TtlPending {
+    const tracked = (sequence: number) => this.tracked.get(sequence);
+    return new TtlPending({
+      visibleAt: (sequence) => tracked(sequence)?.visibleAt,
+      stays: (s) => !this.isDeleted(s) && tracked(s)?.state === TrackState.Inflight,
+    });
   }
 
   /** FIFO: the messages below `ttlCursor` still in the queue (the blocked groups'), ascending. */
@@ -441,9 +461,7 @@ export class QueueStore {
     if (this.deleted.has(this.low)) due = Math.min(due, lowTime + attributes.rewindSeconds * 1000);
     const ttlSeconds = attributes.deadLetter?.maxTimeToLiveSeconds;
     if (ttlActive && ttlSeconds !== undefined) {
-      for (const sequence of this.ttlPending) {
-        due = Math.min(due, this.tracked.get(sequence)?.visibleAt ?? -Infinity);
-      }
+      if (this.ttlPending) due = Math.min(due, this.ttlPending.dueAt());
       if (this.ttlDue) {
         const held = this.ttlDue.dueAt(this.#heldView!);
         if (heldDueChecks.enabled) {
@@ -487,7 +505,7 @@ export class QueueStore {
   /** Bytes of the compact structures plus estimates for the maps. */
   memoryBytes(): number {
     return this.runs.memoryBytes() + this.deleted.memoryBytes() + this.heap.memoryBytes() +
-      (this.ttlDue?.memoryBytes() ?? 0) +
+      (this.ttlDue?.memoryBytes() ?? 0) + (this.ttlPending?.memoryBytes() ?? 0) +
       this.ready.memoryBytes() + (this.fifo?.memoryBytes() ?? 0) +
       this.tracked.size * trackedBytesEstimate +
       (this.foreign.size + this.dedup.size + this.ttlBlocked.size) * mapEntryBytesEstimate + 512;
@@ -521,7 +539,7 @@ export class QueueStore {
     }
     for (const value of [this.undeleted, this.cursor, this.ttlCursor]) writer.f64(value);
     // (FIFO: the messages kept, as an earlier release kept them in flight, and reads them.)
-    const kept = this.fifo ? this.#ttlKept(this.fifo) : this.ttlPending;
+    const kept = this.fifo ? this.#ttlKept(this.fifo) : this.ttlPending?.toArray() ?? [];
     writer.u32(kept.length);
     for (const sequence of kept) writer.f64(sequence);
     this.fifo?.write(writer, this.low, this.end);
@@ -564,15 +582,13 @@ export class QueueStore {
     this.undeleted = reader.uint();
     this.cursor = reader.uint();
     this.ttlCursor = reader.uint();
-    const pendingCount = reader.u32();
-    if (pendingCount > 0) this.ttlPending = ownArray(this.ttlPending);
-    for (let index = 0; index < pendingCount; index++) this.ttlPending.push(reader.uint());
+    const pending = Array.from({ length: reader.u32() }, () => reader.uint());
+    // (A snapshot of an earlier release may list in-flight FIFO messages as pending: their
+    // groups' heads are below the cursor, so they are blocked groups now.)
+    if (!this.fifo && pending.length > 0) (this.ttlPending = this.#newPending()).load(pending);
     if (this.fifo) {
       this.fifo.read(reader);
       this.fifo.rebuild(this.low, this.end);
-      // (A snapshot of an earlier release may list in-flight FIFO messages as pending: their
-      // groups' heads are below the cursor, so they are blocked groups now.)
-      this.ttlPending = emptyArray();
       this.ttlBlocked = new Set(this.fifo.keysWithHeadBelow(this.ttlCursor));
       this.ttlRecheck = new Set(this.ttlBlocked);
       this.ttlDue!.reset();

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { invariant } from "./invariant.ts";
 import { emptyArray, ownArray } from "./shared_empty.ts";
 
 /** Members per block at most; a full block splits in two halves. */
@@ -66,6 +67,24 @@ export class SortedNumbers {
     this.#size++;
     if (block.length > blockMax) blocks.splice(at + 1, 0, block.splice(block.length >>> 1));
     return true;
+  }
+
+  /**
+   * Adds `values`, ascending and each above every member, in full blocks (a restore, or many at
+   * once: one `add` each would split every block at half its size).
+   */
+  appendSorted(values: number[]): void {
+    if (values.length === 0) return;
+    const blocks = this.#blocks = ownArray(this.#blocks);
+    const last = blocks[blocks.length - 1];
+    invariant(last === undefined || last[last.length - 1] < values[0], "appended above members");
+    for (let at = 1; at < values.length; at++) {
+      invariant(values[at - 1] < values[at], "appended values ascend");
+    }
+    for (let at = 0; at < values.length; at += blockMax) {
+      blocks.push(values.slice(at, at + blockMax));
+    }
+    this.#size += values.length;
   }
 
   /** Removes `value`; false when absent. */

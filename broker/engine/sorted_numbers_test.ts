@@ -39,6 +39,12 @@ Deno.test("SortedNumbers answers as a sorted array does, through splits and empt
     } else if (choice < 97) {
       set.trimBelow(value >> 3);
       reference = reference.filter((member) => member >= value >> 3);
+    } else if (choice < 98) {
+      // Values above every member, many at once (past a block's 512).
+      const above = (reference.at(-1) ?? 0) + 1 + value;
+      const values = Array.from({ length: random(1_200) }, (_, at) => above + 2 * at);
+      set.appendSorted(values);
+      reference = [...reference, ...values];
     } else {
       assert.equal(set.has(value), reference.includes(value));
       const rank = random(reference.length + 2);
@@ -52,6 +58,8 @@ Deno.test("SortedNumbers answers as a sorted array does, through splits and empt
   assert.deepEqual([set.size, set.at(0), set.delete(1), set.has(1)], [0, undefined, false, false]);
   set.trimBelow(10);
   assert.equal(set.add(1), true);
+  assert.throws(() => set.appendSorted([1, 2]), /appended above members/);
+  assert.throws(() => set.appendSorted([3, 2]), /appended values ascend/);
 });
 
 /** Array members shifted by `splice` (those after the first index it changes) while `run` runs. */

@@ -46,6 +46,12 @@ const variants: Record<string, QueueAttributesInput[]> = {
     },
     { retentionSeconds: 60, rewindSeconds: 60, deadLetter: { queue: "da", maxReceiveCount: 1 } },
     {},
+    // (Only the dead-letter TTL runs use it: a rewind window and retention beyond the TTL.)
+    {
+      retentionSeconds: 1_000,
+      rewindSeconds: 400,
+      deadLetter: { queue: "da", maxTimeToLiveSeconds: 300 },
+    },
   ],
   f: [
     {
@@ -682,8 +688,10 @@ function checkTtlDue(h: Harness, context: string): void {
 }
 
 /**
- * Every queue's due time: the held FIFO groups' part is kept up to date as they change, and
- * `heldDueChecks` makes each call compare it with a walk over all of them (it throws if not equal).
+ * Every queue's due time: the held FIFO groups' part and the part of a standard queue's messages
+ * the TTL keeps in flight are kept up to date as they change, and `heldDueChecks` makes each call
+ * compare them with a walk over all of them (it throws if not equal; a Tick also checks the kept
+ * messages it moves against a walk).
  */
 function checkDueTimes(h: Harness, context: string): void {
   for (const machine of h.twin ? [h.machine, h.twin] : [h.machine]) {
@@ -723,129 +731,146 @@ Deno.test("the state machine matches the reference model on random command seque
 });
 
 /**
- * Steered to the FIFO dead-letter TTL in group order: queue f with a TTL of 300 s, locks that
- * outlast it, time jumps past it, and snapshots while groups are held (the restored machine
- * must go on exactly like the original), both entry forms mixed.
+ * Steered to the dead-letter TTL (of `queue`, its dead-letter queue `dlq`): a TTL of 300 s, locks
+ * that outlast it, time jumps past it, and snapshots while messages are kept (held FIFO groups,
+ * a standard queue's messages in flight: the restored machine must go on exactly like the
+ * original), both entry forms mixed.
  */
-const ttlQueueArb = fc.oneof(
-  { weight: 8, arbitrary: fc.constant("f" as const) },
-  { weight: 1, arbitrary: fc.constant("df" as const) },
-);
-const lockArb = fc.constantFrom(0, 5, 30, 400, 400, 43_200);
-const ttlOpArb = fc.oneof(
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      op: fc.constant("create" as const),
-      queue: ttlQueueArb,
-      variant: fc.constantFrom(1, 3, 3, 0),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({ op: fc.constant("deleteQueue" as const), queue: ttlQueueArb }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      op: fc.constant("update" as const),
-      queue: ttlQueueArb,
-      // Lock times, retention, rewind window, the policy removed and set again, tags.
-      change: fc.constantFrom(0, 1, 3, 5, 8, 10, 10, 14),
-      earlier: earlierArb,
-    }),
-  },
-  {
-    weight: 10,
-    arbitrary: fc.record({
-      op: fc.constant("send" as const),
-      queue: ttlQueueArb,
-      messages: fc.array(sendArb, { minLength: 1, maxLength: 4 }),
-    }),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      op: fc.constant("sendReceive" as const),
-      queue: ttlQueueArb,
-      messages: fc.array(sendArb, { minLength: 1, maxLength: 4 }),
-      receives: fc.array(
-        fc.record({ max: fc.integer({ min: 1, max: 4 }), visibilitySeconds: lockArb }),
-        {
-          minLength: 1,
-          maxLength: 3,
-        },
-      ),
-      earlier: earlierArb,
-    }),
-  },
-  {
-    weight: 10,
-    arbitrary: fc.record({
-      op: fc.constant("receive" as const),
-      queue: ttlQueueArb,
-      max: fc.integer({ min: 1, max: 4 }),
-      visibilitySeconds: lockArb,
-      deletes: fc.array(pickArb, { maxLength: 2 }),
-      earlier: earlierArb,
-    }),
-  },
-  {
-    weight: 6,
-    arbitrary: fc.record({
-      op: fc.constant("delete" as const),
-      queue: ttlQueueArb,
-      handles: fc.array(pickArb, { minLength: 1, maxLength: 3 }),
-    }),
-  },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      op: fc.constant("visibility" as const),
-      queue: ttlQueueArb,
-      entries: fc.array(fc.record({ pick: pickArb, seconds: fc.constantFrom(0, 1, 10, 43_200) }), {
-        minLength: 1,
-        maxLength: 2,
+const ttlOps = (queue: "f" | "a", dlq: "df" | "da") => {
+  const policy = queue === "f" ? 10 : 13; // (a TTL with `dlq` as the dead-letter queue)
+  const ttlQueueArb = fc.oneof(
+    { weight: 8, arbitrary: fc.constant(queue) },
+    { weight: 1, arbitrary: fc.constant(dlq) },
+  );
+  return fc.oneof(
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: fc.constant("create" as const),
+        queue: ttlQueueArb,
+        variant: fc.constantFrom(1, 3, 3, 0),
       }),
-    }),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      op: fc.constant("rewind" as const),
-      queue: ttlQueueArb,
-      bySequence: fc.boolean(),
-      back: fc.constantFrom(0, 1_000, 10_000, 50_000, 150_000),
-      sequence: fc.integer({ min: 0, max: 30 }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("purge" as const), queue: ttlQueueArb }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      op: fc.constant("redrive" as const),
-      queue: fc.constant("df" as const),
-      destination: fc.option(fc.constant("f" as const), { nil: undefined }),
-      max: fc.integer({ min: 1, max: 5 }),
-      earlier: earlierArb,
-    }),
-  },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("tick" as const), earlier: earlierArb }) },
-  {
-    weight: 8,
-    arbitrary: fc.record({
-      op: fc.constant("advance" as const),
-      ms: fc.constantFrom(1_000, 5_000, 30_000, 61_000, 301_000, 301_000),
-    }),
-  },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("snapshot" as const) }) },
-);
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ op: fc.constant("deleteQueue" as const), queue: ttlQueueArb }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant("update" as const),
+        queue: ttlQueueArb,
+        // Lock times, retention, rewind window, the policy removed and set again, tags.
+        change: fc.constantFrom(0, 1, 3, 5, 8, policy, policy, 14),
+        earlier: earlierArb,
+      }),
+    },
+    {
+      weight: 10,
+      arbitrary: fc.record({
+        op: fc.constant("send" as const),
+        queue: ttlQueueArb,
+        messages: fc.array(sendArb, { minLength: 1, maxLength: 4 }),
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        op: fc.constant("sendReceive" as const),
+        queue: ttlQueueArb,
+        messages: fc.array(sendArb, { minLength: 1, maxLength: 4 }),
+        receives: fc.array(
+          fc.record({ max: fc.integer({ min: 1, max: 4 }), visibilitySeconds: lockArb }),
+          {
+            minLength: 1,
+            maxLength: 3,
+          },
+        ),
+        earlier: earlierArb,
+      }),
+    },
+    {
+      weight: 10,
+      arbitrary: fc.record({
+        op: fc.constant("receive" as const),
+        queue: ttlQueueArb,
+        max: fc.integer({ min: 1, max: 4 }),
+        visibilitySeconds: lockArb,
+        deletes: fc.array(pickArb, { maxLength: 2 }),
+        earlier: earlierArb,
+      }),
+    },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        op: fc.constant("delete" as const),
+        queue: ttlQueueArb,
+        handles: fc.array(pickArb, { minLength: 1, maxLength: 3 }),
+      }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        op: fc.constant("visibility" as const),
+        queue: ttlQueueArb,
+        entries: fc.array(
+          fc.record({ pick: pickArb, seconds: fc.constantFrom(0, 1, 10, 43_200) }),
+          {
+            minLength: 1,
+            maxLength: 2,
+          },
+        ),
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        op: fc.constant("rewind" as const),
+        queue: ttlQueueArb,
+        bySequence: fc.boolean(),
+        back: fc.constantFrom(0, 1_000, 10_000, 50_000, 150_000),
+        sequence: fc.integer({ min: 0, max: 30 }),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("purge" as const), queue: ttlQueueArb }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        op: fc.constant("redrive" as const),
+        queue: fc.constant(dlq),
+        destination: fc.option(fc.constant(queue), { nil: undefined }),
+        max: fc.integer({ min: 1, max: 5 }),
+        earlier: earlierArb,
+      }),
+    },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant("tick" as const), earlier: earlierArb }) },
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        op: fc.constant("advance" as const),
+        ms: fc.constantFrom(1_000, 5_000, 30_000, 61_000, 301_000, 301_000),
+      }),
+    },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant("snapshot" as const) }) },
+  );
+};
+const lockArb = fc.constantFrom(0, 5, 30, 400, 400, 43_200);
 
 Deno.test("the state machine matches the reference model on FIFO dead-letter TTL sequences", () => {
   fc.assert(
     fc.property(
-      fc.array(ttlOpArb, { minLength: 40, maxLength: 200, size: "max" }),
+      fc.array(ttlOps("f", "df"), { minLength: 40, maxLength: 200, size: "max" }),
       (ops) => runModel(ops, { f: 3 }),
+    ),
+    { numRuns: Number(Deno.env.get("MODEL_RUNS") ?? 150) },
+  );
+});
+
+Deno.test("the state machine matches the reference model on standard dead-letter TTL sequences", () => {
+  fc.assert(
+    fc.property(
+      fc.array(ttlOps("a", "da"), { minLength: 40, maxLength: 200, size: "max" }),
+      (ops) => runModel(ops, { a: 3 }),
     ),
     { numRuns: Number(Deno.env.get("MODEL_RUNS") ?? 150) },
   );
