@@ -34,6 +34,11 @@ export interface ModelQueue {
   incarnation: number;
   attributes: QueueAttributes;
   nextSequence: number;
+  /**
+   * No message below it may be rewound: it rises when an update (of the newer form) changes
+   * `rewindSeconds`, to the first message sent inside the smaller window (0: every one so far).
+   */
+  rewindFloor: number;
   /** Retained messages, ascending by sequence. */
   messages: ModelMessage[];
   dedup: Map<string, { sequence: number; at: number }>;
@@ -108,7 +113,8 @@ export class ReferenceModel {
     queue.messages = queue.messages.filter((message) => message.enqueuedAt >= retentionCut);
     const rewindCut = now - queue.attributes.rewindSeconds * 1000;
     while (queue.messages.length > 0 && queue.messages[0].deleted) {
-      if (queue.messages[0].enqueuedAt >= rewindCut) break;
+      const first = queue.messages[0];
+      if (first.enqueuedAt >= rewindCut && first.sequence >= queue.rewindFloor) break;
       queue.messages.shift();
     }
     const target = this.#activeDeadLetter(queue);
@@ -278,6 +284,15 @@ export class ReferenceModel {
     return message.visibleAt;
   }
 
+  /** An update of the newer form changes `rewindSeconds` from `before` to `after`. */
+  raiseRewindFloor(queue: ModelQueue, now: number, before: number, after: number): void {
+    if (before === after) return;
+    const cut = now - Math.min(before, after) * 1000;
+    const inside = queue.messages.find((message) => message.enqueuedAt >= cut);
+    const floor = Math.min(before, after) === 0 || !inside ? queue.nextSequence : inside.sequence;
+    queue.rewindFloor = Math.max(queue.rewindFloor, floor);
+  }
+
   rewind(queue: ModelQueue, input: { now: number; timestamp?: number; sequence?: number }) {
     const rewindMs = queue.attributes.rewindSeconds * 1000;
     const windowStart = input.now - rewindMs;
@@ -285,10 +300,15 @@ export class ReferenceModel {
     let start: ModelMessage | undefined;
     if (input.sequence !== undefined) {
       start = queue.messages.find((message) => message.sequence === input.sequence);
-      if (!start || start.enqueuedAt < windowStart) return { error: "InvalidParameter" };
+      if (!start || start.enqueuedAt < windowStart || start.sequence < queue.rewindFloor) {
+        return { error: "InvalidParameter" };
+      }
     } else {
       if (input.timestamp! < windowStart) return { error: "InvalidParameter" };
-      start = queue.messages.find((message) => message.enqueuedAt >= input.timestamp!);
+      // (Not below the floor: a timestamp before it starts at the floor.)
+      start = queue.messages.find((message) =>
+        message.enqueuedAt >= input.timestamp! && message.sequence >= queue.rewindFloor
+      );
     }
     const from = start ? start.sequence : queue.nextSequence;
     let count = 0;
@@ -367,8 +387,10 @@ export class ReferenceModel {
     const rewindMs = queue.attributes.rewindSeconds * 1000;
     const rewindable = rewindMs === 0
       ? 0
-      : queue.messages.filter((message) => message.deleted && message.enqueuedAt >= now - rewindMs)
-        .length;
+      : queue.messages.filter((message) =>
+        message.deleted && message.enqueuedAt >= now - rewindMs &&
+        message.sequence >= queue.rewindFloor
+      ).length;
     return {
       activeMessages: live.length - inflight - delayed,
       inflightMessages: inflight,

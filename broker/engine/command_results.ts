@@ -55,6 +55,7 @@ export interface CommandResults {
   [CommandType.Redrive]: { moved: number };
   [CommandType.RedriveOfCreated]: { moved: number };
   [CommandType.UpdateQueueKeepingPolicy]: { updated: true };
+  [CommandType.UpdateQueueWithRewindFloor]: { updated: true };
   [CommandType.RedriveInGroupOrder]: { moved: number };
   [CommandType.TickInGroupOrder]: undefined;
   [CommandType.Tick]: undefined;

@@ -18,6 +18,7 @@
  * @module
  */
 import { ReleaseHeap } from "./release_heap.ts";
+import type { FifoGroups } from "./queue_fifo.ts";
 
 /**
  * How the held groups look to `HeldDue` (keyed by group; ttl_pending.ts uses the same with a
@@ -116,4 +117,34 @@ export class HeldDue<K = string> {
   memoryBytes(): number {
     return this.#heap.memoryBytes() + this.#look.size * 48;
   }
+}
+
+/**
+ * The earliest due time of a FIFO queue's held groups by a walk over all of them, the answer
+ * `HeldDue` must match (`heldDueChecks`): -Infinity for a held group with nothing in flight, else
+ * the end of its lock (`inflightVisibleAt`: a message's lock end when it is in flight).
+ */
+export function heldDueByWalk(
+  fifo: FifoGroups,
+  blocked: Iterable<string>,
+  cursor: number,
+  end: number,
+  inflightVisibleAt: (sequence: number) => number | undefined,
+): number {
+  let due = Infinity;
+  for (const key of blocked) {
+    const head = fifo.headOf(key);
+    if (head === 0 || head >= cursor) continue;
+    if (fifo.inflightOf(key) === 0) {
+      due = -Infinity;
+      continue;
+    }
+    for (let sequence = head; sequence > 0; sequence = fifo.nextOf(sequence, end)) {
+      const visibleAt = inflightVisibleAt(sequence);
+      if (visibleAt === undefined) continue;
+      due = Math.min(due, visibleAt);
+      break;
+    }
+  }
+  return due;
 }

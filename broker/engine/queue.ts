@@ -405,7 +405,21 @@ export class QueueState extends QueueStore {
     return purged;
   }
 
-  /** Undeletes every message from the rewind point on. */
+  /**
+   * Raises the rewind floor for a change of `rewindSeconds` from `before` to `after` (only by
+   * an UpdateQueueWithRewindFloor entry): to the first message sent inside the smaller window,
+   * or to the queue's end when either is 0. A deleted message outside the window now can then
+   * never come back, whatever the window becomes later.
+   */
+  raiseRewindFloor(now: number, before: number, after: number): void {
+    if (before === after) return;
+    const seconds = Math.min(before, after);
+    const end = this.runs.endSequence;
+    const cut = seconds === 0 ? end : this.runs.firstAtOrAfter(now - seconds * 1000);
+    this.rewindFloor = Math.max(this.rewindFloor, cut);
+  }
+
+  /** Undeletes every message from the rewind point on (not below the rewind floor). */
   rewind(
     now: number,
     target: { timestamp?: number; sequence?: number },
@@ -420,14 +434,15 @@ export class QueueState extends QueueStore {
     let from: number;
     if (target.sequence !== undefined) {
       from = target.sequence;
-      if (from < this.runs.lowSequence || from >= end || this.runs.timeOf(from) < windowStart) {
+      const low = Math.max(this.runs.lowSequence, this.rewindFloor);
+      if (from < low || from >= end || this.runs.timeOf(from) < windowStart) {
         return invalidParameter(field, "no message with this sequence inside the rewind window");
       }
     } else {
       if (target.timestamp! < windowStart) {
         return invalidParameter(field, `before the rewind window (starts at ${windowStart})`);
       }
-      from = this.runs.firstAtOrAfter(target.timestamp!);
+      from = Math.max(this.runs.firstAtOrAfter(target.timestamp!), this.rewindFloor);
     }
     // FIFO: the runs of deleted messages that come back, for their groups (a walk of the whole
     // queue would cost every replica's apply path time in the messages retained).
@@ -514,7 +529,7 @@ export class QueueState extends QueueStore {
     const rewindMs = attributes.rewindSeconds * 1000;
     const rewindable = rewindMs === 0 || low === end
       ? 0
-      : this.deleted.countRange(Math.max(low, this.runs.firstAtOrAfter(now - rewindMs)), end);
+      : this.deleted.countRange(Math.max(low, this.rewindFrom(now)), end);
     const oldest = this.undeleted > 0 ? this.runs.timeOf(this.deleted.nextAbsent(low)) : null;
     return {
       name,

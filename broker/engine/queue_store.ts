@@ -14,7 +14,7 @@ import { RunSet } from "./run_set.ts";
 import { ReleaseHeap } from "./release_heap.ts";
 import { SortedNumbers } from "./sorted_numbers.ts";
 import { FifoGroups } from "./queue_fifo.ts";
-import { HeldDue, heldDueChecks, type HeldGroupsView } from "./held_due.ts";
+import { HeldDue, heldDueByWalk, heldDueChecks, type HeldGroupsView } from "./held_due.ts";
 import { TtlPending } from "./ttl_pending.ts";
 import { messageId } from "./receipt.ts";
 import { emptyMap, ownMap } from "./shared_empty.ts";
@@ -95,6 +95,11 @@ export class QueueStore {
   /** dedupId → first message; insertion order is expiry order (time never goes back). */
   protected dedup: Map<string, { sequence: number; at: number }> = emptyMap();
   protected undeleted = 0;
+  /**
+   * The lowest sequence a rewind may bring back; it only rises (`QueueState.raiseRewindFloor`).
+   * Moot (and stored as 0) once it is not above `low`.
+   */
+  rewindFloor = 0;
   /** No plain message below it. */
   protected cursor = firstSequence;
   /** Messages below it were checked against the dead-letter TTL (except those kept). */
@@ -149,7 +154,7 @@ export class QueueStore {
     }
   }
 
-  /** How `ttlDue` sees the held groups (see `#heldDueByWalk` for the same answer by a walk). */
+  /** How `ttlDue` sees the held groups (see `heldDueByWalk` for the same answer by a walk). */
   #newHeldView(fifo: FifoGroups): HeldGroupsView {
     const holds = (key: string) => {
       const head = fifo.headOf(key);
@@ -291,6 +296,12 @@ export class QueueStore {
     invariant(this.undeleted >= 0, "the count of undeleted messages never goes negative");
   }
 
+  /** The first sequence a rewind at `now` may bring back: inside the window, not below the floor. */
+  protected rewindFrom(now: number): number {
+    const cut = this.runs.firstAtOrAfter(now - this.meta.attributes.rewindSeconds * 1000);
+    return Math.max(cut, this.rewindFloor);
+  }
+
   /** Starts the dead-letter TTL scan over (after a rewind or a policy change). */
   resetDeadLetterScan(): void {
     this.ttlCursor = this.runs.lowSequence;
@@ -311,13 +322,10 @@ export class QueueStore {
     this.release(now);
     const attributes = this.meta.attributes;
     this.dropPrefix(this.runs.firstAtOrAfter(now - attributes.retentionSeconds * 1000));
-    const rewindCut = now - attributes.rewindSeconds * 1000;
-    while (
-      this.low < this.end && this.deleted.has(this.low) && this.runs.timeOf(this.low) < rewindCut
-    ) {
-      this.dropPrefix(
-        Math.min(this.deleted.nextAbsent(this.low), this.runs.firstAtOrAfter(rewindCut)),
-      );
+    // Deleted messages below the first rewindable one (out of the window, or below the floor).
+    const rewindFrom = this.rewindFrom(now);
+    while (this.low < rewindFrom && this.deleted.has(this.low)) {
+      this.dropPrefix(Math.min(this.deleted.nextAbsent(this.low), rewindFrom));
     }
     const ttlSeconds = deadLetter?.maxTimeToLiveSeconds;
     if (deadLetter !== undefined && ttlSeconds !== undefined) {
@@ -458,41 +466,32 @@ export class QueueStore {
     // Messages expire when strictly older than a cut, hence the + 1 (ms).
     const lowTime = this.runs.timeOf(this.low) + 1;
     due = Math.min(due, lowTime + attributes.retentionSeconds * 1000);
-    if (this.deleted.has(this.low)) due = Math.min(due, lowTime + attributes.rewindSeconds * 1000);
+    if (this.deleted.has(this.low)) {
+      const belowFloor = this.low < this.rewindFloor;
+      due = Math.min(due, belowFloor ? -Infinity : lowTime + attributes.rewindSeconds * 1000);
+    }
     const ttlSeconds = attributes.deadLetter?.maxTimeToLiveSeconds;
     if (ttlActive && ttlSeconds !== undefined) {
       if (this.ttlPending) due = Math.min(due, this.ttlPending.dueAt());
       if (this.ttlDue) {
         const held = this.ttlDue.dueAt(this.#heldView!);
         if (heldDueChecks.enabled) {
-          const walked = this.#heldDueByWalk();
+          const walked = heldDueByWalk(
+            this.fifo!,
+            this.ttlBlocked,
+            this.ttlCursor,
+            this.end,
+            (at) => {
+              const tracked = this.tracked.get(at);
+              return tracked?.state === TrackState.Inflight ? tracked.visibleAt : undefined;
+            },
+          );
           invariant(held === walked, `held groups due at ${held}, by a walk at ${walked}`);
         }
         due = Math.min(due, held);
       }
       const next = Math.max(this.ttlCursor, this.low);
       if (next < this.end) due = Math.min(due, this.runs.timeOf(next) + 1 + ttlSeconds * 1000);
-    }
-    return due;
-  }
-
-  /** The earliest due time of the held groups by a walk over all of them (`heldDueChecks`). */
-  #heldDueByWalk(): number {
-    const fifo = this.fifo!;
-    let due = Infinity;
-    for (const key of this.ttlBlocked) {
-      const head = fifo.headOf(key);
-      if (head === 0 || head >= this.ttlCursor) continue;
-      if (fifo.inflightOf(key) === 0) {
-        due = -Infinity;
-        continue;
-      }
-      for (let sequence = head; sequence > 0; sequence = fifo.nextOf(sequence, this.end)) {
-        const tracked = this.tracked.get(sequence);
-        if (tracked?.state !== TrackState.Inflight) continue;
-        due = Math.min(due, tracked.visibleAt);
-        break;
-      }
     }
     return due;
   }

@@ -59,12 +59,24 @@ class Driver {
       messages: number;
     };
   }
+  rewindSequence(queue: string, sequence: number): { messages: number } | BrokerError {
+    return this.apply(CommandType.Rewind, encodeRewind({ queue, sequence })) as
+      | { messages: number }
+      | BrokerError;
+  }
+  /** An update in the form the service proposes. */
+  update(queue: string, attributes: QueueAttributesInput): void {
+    const payload = encodeUpdateQueue({ queue, attributes });
+    assert.deepEqual(this.apply(CommandType.UpdateQueueWithRewindFloor, payload), {
+      updated: true,
+    });
+  }
   view(queue: string) {
     return this.machine.getQueue(queue, this.now)!;
   }
 }
 
-Deno.test("the rewind window counts from each send: raising rewindSeconds brings back a deleted message still held behind an older one", () => {
+Deno.test("raising rewindSeconds from 0 brings back no message deleted before, even one still held behind an older one", () => {
   const driver = new Driver();
   driver.create("work", { rewindSeconds: 0 });
   const start = driver.now;
@@ -74,14 +86,126 @@ Deno.test("the rewind window counts from each send: raising rewindSeconds brings
   driver.now += 3_600_000;
   driver.apply(CommandType.TickInGroupOrder, encodeTick());
   assert.equal(driver.view("work").rewindableMessages, 0);
-  const update = encodeUpdateQueue({ queue: "work", attributes: { rewindSeconds: 7_200 } });
-  driver.apply(CommandType.UpdateQueue, update);
+  driver.update("work", { rewindSeconds: 7_200 });
+  // (Still in the queue's memory, held behind 'stuck', and inside the new window by its send.)
+  assert.equal(driver.view("work").rewindableMessages, 0);
+  const none = driver.rewind("work", start);
+  assert.deepEqual(none, { from: { timestamp: start, sequence: 3 }, messages: 0 });
+  assert.ok(driver.rewindSequence("work", done.sequence) instanceof BrokerError);
+  // What is deleted from now on is rewindable, for the new window.
+  driver.send("work", [{ body: "later" }]);
+  driver.remove("work", driver.receive("work", 1, 30).map((message) => message.receiptHandle));
+  assert.equal(driver.view("work").rewindableMessages, 1);
+  assert.deepEqual(driver.rewind("work", start), {
+    from: { timestamp: driver.now, sequence: 3 },
+    messages: 1,
+  });
+});
+
+Deno.test("a message out of the smaller window stays out when rewindSeconds is lowered and raised again", () => {
+  const driver = new Driver();
+  driver.create("work", { rewindSeconds: 3_600 });
+  const start = driver.now;
+  driver.send("work", [{ body: "stuck" }, { body: "b" }]);
+  const [, b] = driver.receive("work", 2, 43_200);
+  driver.remove("work", [b.receiptHandle]);
+  driver.now = start + 570_000;
+  driver.send("work", [{ body: "c" }]);
+  const [c] = driver.receive("work", 1, 43_200);
+  driver.remove("work", [c.receiptHandle]);
+  assert.equal(driver.view("work").rewindableMessages, 2);
+  driver.now = start + 600_000;
+  driver.update("work", { rewindSeconds: 60 }); // b is out of the 60 s window, c is in it
+  assert.equal(driver.view("work").rewindableMessages, 1);
+  driver.now = start + 620_000;
+  assert.deepEqual(driver.rewindSequence("work", c.sequence), {
+    from: { timestamp: start + 570_000, sequence: c.sequence },
+    messages: 1,
+  });
+  driver.remove("work", driver.receive("work", 1, 43_200).map((message) => message.receiptHandle));
+  // c leaves the 60 s window at 630 s; raised at 1,200 s, neither b nor c comes back.
+  driver.now = start + 1_200_000;
+  driver.update("work", { rewindSeconds: 3_600 });
+  assert.equal(driver.view("work").rewindableMessages, 0);
+  for (const sequence of [b.sequence, c.sequence]) {
+    const refused = driver.rewindSequence("work", sequence);
+    assert.ok(refused instanceof BrokerError && refused.code === "InvalidParameter");
+    assert.match(refused.message, /no message with this sequence inside the rewind window/);
+  }
+  assert.equal(driver.rewind("work", start).messages, 0);
+});
+
+/** Queue work, rewind 3,600 s: a, b sent at 0 s and c, d at 300 s, all deleted; at 330 s
+ * lowered to 60 (the floor rises to c) and raised to 3,600 again. */
+function flooredQueue(): { driver: Driver; start: number } {
+  const driver = new Driver();
+  driver.create("work", { rewindSeconds: 3_600 });
+  const start = driver.now;
+  driver.send("work", [{ body: "a" }, { body: "b" }]);
+  driver.remove("work", driver.receive("work", 2, 30).map((message) => message.receiptHandle));
+  driver.now = start + 300_000;
+  driver.send("work", [{ body: "c" }, { body: "d" }]);
+  driver.remove("work", driver.receive("work", 2, 30).map((message) => message.receiptHandle));
+  driver.now = start + 330_000;
+  driver.update("work", { rewindSeconds: 60 });
+  driver.update("work", { rewindSeconds: 3_600 });
+  return { driver, start };
+}
+
+Deno.test("below the rewind floor, a rewind by sequence is refused and one by timestamp starts at the floor", () => {
+  const { driver, start } = flooredQueue();
+  assert.equal(driver.view("work").rewindableMessages, 2, "c and d; a and b are below the floor");
+  const refused = driver.rewindSequence("work", 1);
+  assert.ok(refused instanceof BrokerError && refused.code === "InvalidParameter");
+  assert.match(refused.message, /no message with this sequence inside the rewind window/);
+  assert.deepEqual(driver.rewind("work", start), {
+    from: { timestamp: start + 300_000, sequence: 3 },
+    messages: 2,
+  });
+  assert.deepEqual(driver.receive("work", 10, 30).map((message) => message.sequence), [3, 4]);
+});
+
+Deno.test("housekeeping forgets deleted messages below the rewind floor", () => {
+  const { driver } = flooredQueue();
+  const sendOfC = driver.machine.appliedIndex - 4; // then: receive, delete, two updates
+  assert.ok(driver.machine.lowestReferencedIndex() < sendOfC);
+  assert.equal(driver.machine.needsTick(driver.now), true);
+  driver.apply(CommandType.TickInGroupOrder, encodeTick());
+  assert.equal(driver.machine.lowestReferencedIndex(), sendOfC, "a and b are forgotten");
+  assert.equal(driver.machine.needsTick(driver.now), false);
+  assert.equal(driver.view("work").rewindableMessages, 2);
+});
+
+Deno.test("a snapshot keeps the rewind floor (version 3), and writes version 2 once it is moot", () => {
+  const { driver, start } = flooredQueue();
+  const bytes = driver.machine.snapshot();
+  assert.equal(bytes[4], 3, "a floor above the queue's lowest message");
+  const twin = StateMachine.restore(bytes);
+  assert.deepEqual(twin.snapshot(), bytes);
+  assert.deepEqual(twin.getQueue("work", driver.now), driver.view("work"));
+  const entry = { index: driver.machine.appliedIndex + 1, timestamp: driver.now };
+  const rewind = {
+    type: CommandType.Rewind,
+    payload: encodeRewind({ queue: "work", sequence: 1 }),
+  };
+  const refused = twin.apply({ ...entry, ...rewind });
+  assert.ok(refused instanceof BrokerError && refused.code === "InvalidParameter");
+  const tick = { type: CommandType.TickInGroupOrder, payload: encodeTick() };
+  twin.apply({ ...entry, index: entry.index + 1, ...tick });
+  assert.equal(twin.snapshot()[4], 2, "a and b are forgotten: the floor is the lowest message");
+  assert.deepEqual(twin.getQueue("work", driver.now)!.rewindableMessages, 2);
   assert.equal(
-    driver.view("work").rewindableMessages,
-    1,
-    "held behind 'stuck', still in the queue",
+    (twin.apply({ ...entry, index: entry.index + 2, ...rewind }) as BrokerError).code,
+    "InvalidParameter",
   );
-  assert.equal(driver.rewind("work", start).messages, 1);
+  const byTime = encodeRewind({ queue: "work", timestamp: start });
+  const result = twin.apply({
+    ...entry,
+    index: entry.index + 3,
+    type: CommandType.Rewind,
+    payload: byTime,
+  });
+  assert.deepEqual(result, { from: { timestamp: start + 300_000, sequence: 3 }, messages: 2 });
 });
 
 Deno.test("a rewind leaves a message in flight as it is; on a FIFO queue its group's rewound head waits for it", () => {

@@ -2,9 +2,10 @@
  * The binary snapshot of a `StateMachine` (Raft snapshots, fast restarts). Little-endian:
  *
  * ```
- * "CMQS" (4 bytes), u8 version (1 or 2), f64 appliedIndex, f64 lastTimestamp, u32 queueCount,
+ * "CMQS" (4 bytes), u8 version (1 to 3), f64 appliedIndex, f64 lastTimestamp, u32 queueCount,
  * per queue (creation order): u16 len + name, f64 incarnation, u32 salt,
- *   u32 len + attributes JSON, f64 createdAt, f64 modifiedAt, then the queue state
+ *   u32 len + attributes JSON, f64 createdAt, f64 modifiedAt, version 3 only: f64 rewindFloor,
+ *   then the queue state
  *   (`QueueStore.writeState`: runs, deleted runs, tracked messages, moved-in ids, dedup window,
  *   counters, FIFO groups and columns)
  * u32 memberCount, per member: u16 len + id, u16 len + peerAddress, u16 len + clientUrl
@@ -12,7 +13,11 @@
  * ```
  *
  * Version 2 (topics) appends the topics section and changes nothing before it; a version 1
- * snapshot, written before topics existed, still loads (with no topics).
+ * snapshot, written before topics existed, still loads (with no topics). Version 3 adds each
+ * queue's rewind floor (`QueueStore.rewindFloor`); it is written only when some queue's floor
+ * is above its lowest retained message (else the floor is moot, and version 2 is written, byte
+ * for byte as before), so that a release which does not know floors refuses a snapshot where
+ * one matters instead of loading it without.
  *
  * Derived indexes (release heap, ready sets, FIFO heads and ready groups) are rebuilt on
  * restore, never stored. The snapshot carries no checksum: whoever stores or ships it (storage,
@@ -27,8 +32,9 @@ import { TopicStore } from "./topics.ts";
 import { cmqdRelease, NewerReleaseError } from "./release.ts";
 
 const magic = [0x43, 0x4d, 0x51, 0x53]; // "CMQS"
-/** Written now; `readSnapshot` also reads 1 (before topics). */
-const snapshotVersion = 2;
+/** The highest written (when a rewind floor matters, else 2); `readSnapshot` also reads 1 and 2. */
+const snapshotVersion = 3;
+const withoutFloorsVersion = 2;
 
 /** What a snapshot holds. */
 export interface SnapshotParts {
@@ -62,11 +68,13 @@ export interface MemberAddress {
 export function writeSnapshot(parts: SnapshotParts): Uint8Array {
   const writer = new ByteWriter(4096);
   for (const byte of magic) writer.u8(byte);
-  writer.u8(snapshotVersion);
+  const floors = parts.queues.map((queue) => queue.rewindFloor > queue.low ? queue.rewindFloor : 0);
+  const version = floors.some((floor) => floor > 0) ? snapshotVersion : withoutFloorsVersion;
+  writer.u8(version);
   writer.f64(parts.appliedIndex);
   writer.f64(parts.lastTimestamp);
   writer.u32(parts.queues.length);
-  for (const queue of parts.queues) {
+  parts.queues.forEach((queue, position) => {
     const meta = queue.meta;
     writer.string16(meta.name);
     writer.f64(meta.incarnation);
@@ -74,8 +82,9 @@ export function writeSnapshot(parts: SnapshotParts): Uint8Array {
     writer.string32(JSON.stringify(meta.attributes));
     writer.f64(meta.createdAt);
     writer.f64(meta.modifiedAt);
+    if (version === snapshotVersion) writer.f64(floors[position]);
     queue.writeState(writer);
-  }
+  });
   writer.u32(parts.members.length);
   for (const member of parts.members) {
     writer.string16(member.id);
@@ -86,7 +95,7 @@ export function writeSnapshot(parts: SnapshotParts): Uint8Array {
   return writer.finish();
 }
 
-/** The version of the snapshots this release writes (it reads 1 and 2). */
+/** The highest version of the snapshots this release writes (it reads 1 to it). */
 export const stateSnapshotVersion = snapshotVersion;
 
 function newerSnapshotError(version: number): NewerReleaseError {
@@ -116,7 +125,7 @@ export function readSnapshot(bytes: Uint8Array): SnapshotParts {
   }
   const version = reader.u8();
   if (version > snapshotVersion) throw newerSnapshotError(version);
-  if (version !== 1 && version !== 2) {
+  if (version < 1) {
     throw new DecodeError(`unknown snapshot version ${version}`);
   }
   const appliedIndex = reader.uint();
@@ -135,8 +144,11 @@ export function readSnapshot(bytes: Uint8Array): SnapshotParts {
     }
     const createdAt = reader.uint();
     const modifiedAt = reader.uint();
+    const rewindFloor = version >= 3 ? reader.uint() : 0;
     const meta = { name, incarnation, salt, attributes, createdAt, modifiedAt };
-    queues.push(QueueState.read(meta, reader));
+    const queue = QueueState.read(meta, reader);
+    queue.rewindFloor = rewindFloor;
+    queues.push(queue);
   }
   const members: MemberAddress[] = [];
   const memberCount = reader.u32();

@@ -181,6 +181,7 @@ export class StateMachine {
         return this.#create(entry, now);
       case CommandType.UpdateQueue:
       case CommandType.UpdateQueueKeepingPolicy:
+      case CommandType.UpdateQueueWithRewindFloor:
         return this.#update(entry, now);
       case CommandType.DeleteQueue:
         return this.#delete(entry);
@@ -331,6 +332,9 @@ export class StateMachine {
     const checked = input.deadLetter || entry.type === CommandType.UpdateQueue;
     if (checked) checkDeadLetter(this.#queues, command.queue, attributes);
     const before = JSON.stringify(queue.meta.attributes.deadLetter ?? null);
+    if (entry.type === CommandType.UpdateQueueWithRewindFloor) {
+      queue.raiseRewindFloor(now, queue.meta.attributes.rewindSeconds, attributes.rewindSeconds);
+    }
     queue.meta.attributes = attributes;
     queue.meta.modifiedAt = now;
     if (JSON.stringify(attributes.deadLetter ?? null) !== before) queue.resetDeadLetterScan();

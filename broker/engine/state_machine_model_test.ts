@@ -99,6 +99,7 @@ const updates: QueueAttributesInput[] = [
   { retentionSeconds: 350, deadLetter: { queue: "da", maxTimeToLiveSeconds: 300 } },
   { tags: { team: "billing" } },
   { tags: null },
+  { rewindSeconds: 300 },
 ];
 
 const queueArb = fc.oneof(
@@ -126,6 +127,13 @@ const sendArb = fc.record({
  * 1, SendReceive layout 2), which keeps its earlier meaning (`CommandType`): one in four.
  */
 const earlierArb = fc.constantFrom(false, false, false, true);
+/** The form of an update: the newest (the service's) in two of four, each earlier one in one. */
+const updateFormArb = fc.constantFrom(
+  CommandType.UpdateQueueWithRewindFloor,
+  CommandType.UpdateQueueWithRewindFloor,
+  CommandType.UpdateQueueKeepingPolicy,
+  CommandType.UpdateQueue,
+);
 const opArb = fc.oneof(
   {
     weight: 2,
@@ -142,7 +150,7 @@ const opArb = fc.oneof(
       op: fc.constant("update" as const),
       queue: queueArb,
       change: fc.nat(updates.length - 1),
-      earlier: earlierArb,
+      form: updateFormArb,
     }),
   },
   {
@@ -382,7 +390,7 @@ function runOp(h: Harness, op: Op): void {
       return;
     }
     case "update":
-      return update(h, op.queue, updates[op.change], op.earlier);
+      return update(h, op.queue, updates[op.change], op.form);
   }
 }
 
@@ -411,6 +419,7 @@ function create(h: Harness, name: string, variant: number): void {
         incarnation: h.index,
         attributes,
         nextSequence: 1,
+        rewindFloor: 0,
         messages: [],
         dedup: new Map(),
       });
@@ -420,11 +429,9 @@ function create(h: Harness, name: string, variant: number): void {
   else assert.deepEqual(result, expected);
 }
 
-function update(h: Harness, name: string, input: QueueAttributesInput, earlier: boolean): void {
-  const result = h.apply(
-    earlier ? CommandType.UpdateQueue : CommandType.UpdateQueueKeepingPolicy,
-    encodeUpdateQueue({ queue: name, attributes: input }),
-  );
+function update(h: Harness, name: string, input: QueueAttributesInput, form: number): void {
+  const result = h.apply(form, encodeUpdateQueue({ queue: name, attributes: input }));
+  const earlier = form === CommandType.UpdateQueue;
   const queue = h.modelQueue(name);
   if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
   let attributes;
@@ -442,6 +449,10 @@ function update(h: Harness, name: string, input: QueueAttributesInput, earlier: 
     return assert.equal(errorCode(result), "InvalidParameter");
   }
   assert.deepEqual(result, { updated: true });
+  if (form === CommandType.UpdateQueueWithRewindFloor) {
+    const rewindSeconds = [queue.attributes.rewindSeconds, attributes.rewindSeconds] as const;
+    h.model.raiseRewindFloor(queue, h.now, ...rewindSeconds);
+  }
   queue.attributes = attributes;
 }
 
@@ -761,8 +772,8 @@ const ttlOps = (queue: "f" | "a", dlq: "df" | "da") => {
         op: fc.constant("update" as const),
         queue: ttlQueueArb,
         // Lock times, retention, rewind window, the policy removed and set again, tags.
-        change: fc.constantFrom(0, 1, 3, 5, 8, policy, policy, 14),
-        earlier: earlierArb,
+        change: fc.constantFrom(0, 1, 3, 4, 5, 8, policy, policy, 14, 16),
+        form: updateFormArb,
       }),
     },
     {

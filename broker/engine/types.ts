@@ -81,6 +81,14 @@ export const CommandType = {
    */
   TickInGroupOrder: 39,
   /**
+   * An UpdateQueueKeepingPolicy that also raises the queue's rewind floor when it changes
+   * `rewindSeconds` (`QueueState.raiseRewindFloor`): a deleted message that is out of the
+   * smaller of the two windows (every one, when either is 0) can't be rewound any more, so a
+   * later raise does not bring back what had stopped being replayable. UpdateQueue (17) and
+   * UpdateQueueKeepingPolicy (37) keep their earlier meaning (the floor stays).
+   */
+  UpdateQueueWithRewindFloor: 40,
+  /**
    * A send batch that also runs receives for the long polls parked on its queue, in the same
    * entry (one replicated write for send and lock). Numbered apart from the codes above so that
    * codes added in sequence elsewhere don't take it; the codes are checked to be distinct.
