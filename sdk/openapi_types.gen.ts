@@ -383,7 +383,7 @@ export interface components {
        */
       retentionSeconds: number;
       /**
-       * @description How long deleted messages stay replayable; at most retentionSeconds; 0 = no rewind.
+       * @description How long deleted messages stay replayable, counted from each send; at most retentionSeconds; 0 = no rewind. A change ends the replay of every message outside the smaller of the two windows (with 0: every one so far): raising it later does not bring those back.
        * @default 0
        */
       rewindSeconds: number;
@@ -418,7 +418,7 @@ export interface components {
       inflightMessages: number;
       /** @description Not yet visible (delaySeconds). */
       delayedMessages: number;
-      /** @description Deleted, inside the rewind window. */
+      /** @description Deleted, inside the rewind window, and not ended by a change of rewindSeconds. */
       rewindableMessages: number;
       /** @description Unix epoch milliseconds. */
       oldestMessageAt: number | null;
@@ -500,7 +500,7 @@ export interface components {
        */
       retentionSeconds?: number;
       /**
-       * @description How long deleted messages stay replayable; at most retentionSeconds; 0 = no rewind.
+       * @description How long deleted messages stay replayable, counted from each send; at most retentionSeconds; 0 = no rewind. A change ends the replay of every message outside the smaller of the two windows (with 0: every one so far): raising it later does not bring those back.
        * @default 0
        */
       rewindSeconds?: number;

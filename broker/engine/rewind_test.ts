@@ -1,7 +1,8 @@
 /**
  * What a rewind does to the messages around the ones it brings back, as the README's "Dead
- * letters, redrive, purge, rewind" describes it: the window counted from each send, messages in
- * flight, a FIFO group's order, `maxBacklog`, the dead-letter TTL.
+ * letters, redrive, purge, rewind" describes it: the window counted from each send, the rewind
+ * floor a change of `rewindSeconds` raises, messages in flight, a FIFO group's order,
+ * `maxBacklog`, the dead-letter TTL.
  */
 import assert from "node:assert/strict";
 import { type ReceiveResult, StateMachine } from "./state_machine.ts";

@@ -235,7 +235,7 @@ export class EngineService implements QueueService {
     const attributes = resolveUpdate(current, clean);
     if (clean.deadLetter) this.#checkDeadLetter(name, attributes); // only a policy set now
     await this.#propose(
-      CommandType.UpdateQueueKeepingPolicy,
+      CommandType.UpdateQueueWithRewindFloor,
       encodeUpdateQueue({ queue: name, attributes: clean }),
     );
     return this.#view(name);

@@ -143,7 +143,10 @@ const attributeShape = {
   retentionSeconds: integerWithDefault(queueLimits.retentionSeconds, "How long messages live."),
   rewindSeconds: integerWithDefault(
     queueLimits.rewindSeconds,
-    "How long deleted messages stay replayable; at most retentionSeconds; 0 = no rewind.",
+    "How long deleted messages stay replayable, counted from each send; at most " +
+      "retentionSeconds; 0 = no rewind. A change ends the replay of every message outside the " +
+      "smaller of the two windows (with 0: every one so far): raising it later does not bring " +
+      "those back.",
   ),
   maxBacklog: integerWithDefault(queueLimits.maxBacklog, "Sends beyond this backlog get 429."),
   fifo: z.boolean().openapi({
@@ -183,7 +186,9 @@ export const QueueSchema = z.object({
   activeMessages: z.int().openapi({ description: "Visible now." }),
   inflightMessages: z.int().openapi({ description: "Locked by a receive." }),
   delayedMessages: z.int().openapi({ description: "Not yet visible (delaySeconds)." }),
-  rewindableMessages: z.int().openapi({ description: "Deleted, inside the rewind window." }),
+  rewindableMessages: z.int().openapi({
+    description: "Deleted, inside the rewind window, and not ended by a change of rewindSeconds.",
+  }),
   oldestMessageAt: epochMsSchema.nullable(),
 }).openapi("Queue");
 
