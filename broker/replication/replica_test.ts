@@ -6,6 +6,7 @@ import {
   drainMicrotasks,
   followerOf,
   receiveAll,
+  receiveAllFromLeader,
   sendBodies,
   settled,
   TestCluster,
@@ -95,6 +96,28 @@ Deno.test("a restarted cluster recovers its queues and messages from snapshots a
     await receiveAll(cluster, cluster.broker(leader)),
     ["1", "2", "3", "4", "5", "6", "7", "8"],
   );
+  await cluster.stopAll();
+});
+
+Deno.test("a write refused while the leader hands its leadership on is a NotReady that took nothing", async () => {
+  const cluster = await TestCluster.start();
+  const leader = await cluster.waitForLeader();
+  const target = followerOf(cluster, leader);
+  await settled(cluster, cluster.broker(leader).createQueue("jobs", {}));
+  cluster.isolate(target); // the hand-off waits for it to catch up
+  await sendBodies(cluster, cluster.broker(leader), ["a"]);
+  cluster.replica(leader).transferLeadership(target);
+  const refused = await settled(
+    cluster,
+    cluster.broker(leader).sendMessages("jobs", [{ body: "b" }]),
+  ).catch((error) => error);
+  assert.ok(refused instanceof BrokerError, String(refused));
+  assert.equal(refused.code, "NotReady"); // 503, which clients retry
+  assert.match(refused.message, /leader-transfer/);
+  assert.equal(refused.retryAfterSeconds, 1);
+  assert.equal(refused.outcomeUnknown, undefined);
+  cluster.heal();
+  assert.deepEqual(await receiveAllFromLeader(cluster), ["a"], "the refused write is not taken");
   await cluster.stopAll();
 });
 

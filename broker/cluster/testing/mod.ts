@@ -11,6 +11,7 @@ export {
   followerOf,
   LocalTransport,
   receiveAll,
+  receiveAllFromLeader,
   sendBodies,
   settled,
   TestCluster,

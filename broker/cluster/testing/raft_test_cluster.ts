@@ -17,7 +17,7 @@ import {
   type Transport,
 } from "../../replication/mod.ts";
 import { EngineService } from "../../service/mod.ts";
-import { StateMachine } from "../../engine/mod.ts";
+import { BrokerError, StateMachine } from "../../engine/mod.ts";
 
 /** Runs every queued microtask (and what they queue) to completion. */
 export function drainMicrotasks(): Promise<void> {
@@ -285,6 +285,29 @@ export async function receiveAll(cluster: TestCluster, broker: EngineService): P
     broker.receiveMessages("jobs", { maxMessages: 16, waitSeconds: 0 }),
   );
   return response.messages.map((message) => message.body).sort();
+}
+
+/**
+ * Receives up to 16 messages of queue "jobs" from whichever node leads, as a client does: a
+ * refusal that took nothing (`NoLeader`, or `NotReady` without `outcomeUnknown`, such as a
+ * proposal refused while the leader hands its leadership on) is retried after its
+ * `retryAfterSeconds` on the leader found then, up to `attemptsMax` times. Bodies, sorted.
+ */
+export async function receiveAllFromLeader(
+  cluster: TestCluster,
+  attemptsMax = 5,
+): Promise<string[]> {
+  for (let attempt = 1;; attempt++) {
+    const leader = await cluster.waitForLeader();
+    try {
+      return await receiveAll(cluster, cluster.broker(leader));
+    } catch (error) {
+      const refused = error instanceof BrokerError && error.outcomeUnknown !== true &&
+        (error.code === "NoLeader" || error.code === "NotReady");
+      if (!refused || attempt >= attemptsMax) throw error;
+      await cluster.run((error.retryAfterSeconds ?? 1) * 1000);
+    }
+  }
 }
 
 /** Some node other than `leader`. */
