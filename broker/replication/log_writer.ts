@@ -91,7 +91,9 @@ export class RaftLogWriter {
       for (const wait of waits) wait.catch(() => {});
       throw error;
     }
-    await Promise.all(waits);
+    // Without a truncation only the sync is awaited: no Promise.all (its array and promises).
+    if (waits.length === 1) await waits[0];
+    else await Promise.all(waits);
   }
 
   /**
