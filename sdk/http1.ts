@@ -25,6 +25,12 @@
  *   body, nothing after it). While a connection is idle a read stays pending on it, so a server's
  *   close is seen before the connection is taken again, as `fetch` does; the pending read does not
  *   keep the process alive.
+ * - Closes a connection idle for `idleTimeoutMs` (4 s), or for less when its answer said
+ *   `keep-alive: timeout=N`: N s less a second, at least half a second (servers close idle
+ *   connections themselves, Node's after 5 s, nginx's after 75 s, and a request written as they do
+ *   is lost; undici closes after 4 s alike). One timer serves the pool, armed for the earliest
+ *   expiry; it does not keep the process alive, and `close()` clears it. A connection found past
+ *   its time when taken (the timer late on a busy loop) is closed, not used.
  * - A failed connect is reported as `tcp connect error: …`, which `isConnectFailure` reads as
  *   "never sent". Any later failure may have reached the server, and is not sent again (unless
  *   `resendOnStale`, for callers whose requests may repeat).
@@ -59,6 +65,12 @@ export interface Http1TransportOptions {
   bodyBytesMax?: number;
   /** Idle connections kept, all origins together. Default 1024. */
   idleConnectionsMax?: number;
+  /**
+   * Milliseconds a pooled connection may stay idle; then it is closed. Default 4,000. An answer
+   * with `keep-alive: timeout=N` lowers it for its connection to N s less 1 s, at least 500 ms
+   * (`timeout=0`: not kept); an unreadable `timeout` is ignored.
+   */
+  idleTimeoutMs?: number;
   /**
    * Milliseconds a body may take once its head arrived; then the connection is closed and the
    * answer keeps its status (`text()` rejects). Default none: the request's signal bounds it.
@@ -95,6 +107,8 @@ export interface Http1Response extends HttpResponse {
 
 /** The calls of Deno's API the transport makes, typed here (see the module's note). */
 interface DenoNet {
+  /** Unrefs a timer where timers are numbers (Deno 2.9's and Node's have `unref()`). */
+  unrefTimer?(id: number): void;
   connect(options: { hostname: string; port: number }): Promise<NetConn>;
   connectTls(options: { hostname: string; port: number; caCerts?: string[] }): Promise<NetConn>;
   startTls(conn: NetConn, options: { hostname: string; caCerts?: string[] }): Promise<NetConn>;
@@ -114,6 +128,22 @@ const parsedUrlsMax = 4096;
 const keptBufferBytesMax = 256 * 1024;
 /** Connect failures that are not about the network (reported as they are). */
 const permissionErrors = new Set(["NotCapable", "PermissionDenied"]);
+/** A `keep-alive` header's `timeout` parameter: whole seconds, maybe quoted. */
+const keepAliveTimeout = /^\s*timeout\s*=\s*("?)(\d{1,9})\1\s*$/i;
+/** Taken off a server's `keep-alive` timeout: our close must come before its own. */
+const keepAliveMarginMs = 1000;
+/** The shortest idle time a `keep-alive` timeout leaves a connection (when N is 1 s). */
+const keepAliveIdleMsMin = 500;
+/** After a sweep, the next one waits at least this long (many expiries close together). */
+const sweepGapMs = 50;
+/** The longest delay a timer takes (a longer one fires at once): the sweep re-arms instead. */
+const timerMsMax = 2 ** 31 - 1;
+
+/** A pooled (or poolable) connection. */
+interface PooledConnection extends Connection {
+  /** While idle: when it is closed unused (`performance.now()` time). */
+  idleUntil: number;
+}
 
 /** A URL, parsed once: where to connect and what the request line and `host` say. */
 interface Target {
@@ -146,9 +176,14 @@ export class Http1Transport implements HttpTransport {
   readonly #resendOnStale: boolean;
   readonly #bodyWaitMs: number | undefined;
   readonly #connectTcp: Http1TransportOptions["connectTcp"];
-  readonly #idle = new Map<string, Connection[]>();
+  readonly #idleTimeoutMs: number;
+  readonly #idle = new Map<string, PooledConnection[]>();
   readonly #targets = new Map<string, Target>();
   #idleCount = 0;
+  /** The pool's one timer: closes the connections past their idle time (see `#sweep`). */
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the sweep timer fires (Infinity when it is not armed). */
+  #sweepAt = Infinity;
 
   constructor(options: Http1TransportOptions = {}) {
     const net = (globalThis as unknown as { Deno?: DenoNet }).Deno;
@@ -158,6 +193,11 @@ export class Http1Transport implements HttpTransport {
     this.#headerBytesMax = options.headerBytesMax ?? 64 * 1024;
     this.#bodyBytesMax = options.bodyBytesMax ?? 256 * 1024 * 1024;
     this.#idleConnectionsMax = options.idleConnectionsMax ?? 1024;
+    const idleTimeoutMs = options.idleTimeoutMs ?? 4000;
+    if (!(idleTimeoutMs > 0 && idleTimeoutMs < Infinity)) {
+      throw new RangeError(`idleTimeoutMs must be a positive number of ms, not ${idleTimeoutMs}`);
+    }
+    this.#idleTimeoutMs = idleTimeoutMs;
     this.#readBufferBytes = options.readBufferBytes ?? 16 * 1024;
     this.#resendOnStale = options.resendOnStale ?? false;
     this.#bodyWaitMs = options.bodyWaitMs;
@@ -178,7 +218,7 @@ export class Http1Transport implements HttpTransport {
         if (!this.#resendOnStale || !stale || signal.aborted) throw error;
       }
     }
-    const connection: Connection = {
+    const connection: PooledConnection = {
       conn: await connect(this.#net, target, this.#caCerts, signal, this.#connectTcp),
       origin: target.origin,
       buffer: new Uint8Array(this.#readBufferBytes),
@@ -186,6 +226,7 @@ export class Http1Transport implements HttpTransport {
       end: 0,
       idle: false,
       idleRead: undefined,
+      idleUntil: 0,
     };
     return await this.#exchange(connection, bytes, request, signal);
   }
@@ -195,8 +236,14 @@ export class Http1Transport implements HttpTransport {
     return this.#idle.size;
   }
 
-  /** Closes the idle connections (requests in flight finish on theirs). */
+  /**
+   * Closes the idle connections (requests in flight finish on theirs) and clears the idle timer.
+   * The transport stays usable: a later answer's connection is pooled again.
+   */
   close(): void {
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Infinity;
     for (const list of this.#idle.values()) {
       for (const connection of list) {
         connection.idle = false;
@@ -228,22 +275,32 @@ export class Http1Transport implements HttpTransport {
     return target;
   }
 
-  #take(origin: string): Connection | undefined {
+  #take(origin: string): PooledConnection | undefined {
     const list = this.#idle.get(origin);
-    const connection = list?.pop();
-    if (connection === undefined) return undefined;
+    if (list === undefined) return undefined;
+    const now = performance.now();
+    let connection: PooledConnection | undefined;
+    while ((connection = list.pop()) !== undefined) {
+      this.#idleCount--;
+      connection.idle = false;
+      if (connection.idleUntil > now) break;
+      // Past its idle time (the sweep is late): the server may be closing it as we write.
+      closeQuietly(connection.conn);
+    }
     // An origin's entry goes with its last idle connection: a push worker meets ever new origins
     // (subscriptions come and go), and an empty list kept per origin ever seen grew without end.
-    if (list!.length === 0) this.#idle.delete(origin);
-    this.#idleCount--;
-    connection.idle = false;
-    connection.conn.ref?.();
+    if (list.length === 0) this.#idle.delete(origin);
+    connection?.conn.ref?.();
     return connection;
   }
 
-  /** Pools a connection whose answer was read through, with a read pending to see it close. */
-  #keep(connection: Connection): void {
-    if (this.#idleCount >= this.#idleConnectionsMax || connection.start !== connection.end) {
+  /**
+   * Pools a connection whose answer was read through, with a read pending to see it close, for
+   * `idleMs` at most.
+   */
+  #keep(connection: PooledConnection, idleMs: number): void {
+    const full = this.#idleCount >= this.#idleConnectionsMax;
+    if (full || idleMs <= 0 || connection.start !== connection.end) {
       closeQuietly(connection.conn);
       return;
     }
@@ -265,9 +322,47 @@ export class Http1Transport implements HttpTransport {
     if (list === undefined) this.#idle.set(connection.origin, list = []);
     list.push(connection);
     this.#idleCount++;
+    const now = performance.now();
+    connection.idleUntil = now + idleMs;
+    if (connection.idleUntil < this.#sweepAt) this.#armSweep(connection.idleUntil, now);
   }
 
-  #drop(connection: Connection): void {
+  #armSweep(at: number, now: number): void {
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepAt = at;
+    const delayMs = Math.min(timerMsMax, Math.max(0, Math.ceil(at - now)));
+    const timer = setTimeout(() => this.#sweep(), delayMs);
+    this.#sweepTimer = timer;
+    // Idle connections never keep the process alive, nor does their timer.
+    if (typeof timer === "number") this.#net.unrefTimer?.(timer);
+    else (timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Closes the idle connections past their time; re-arms for the earliest left. */
+  #sweep(): void {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [origin, list] of this.#idle) {
+      let kept = 0;
+      for (const connection of list) {
+        if (connection.idleUntil > now) {
+          list[kept++] = connection;
+          if (connection.idleUntil < next) next = connection.idleUntil;
+          continue;
+        }
+        connection.idle = false;
+        closeQuietly(connection.conn);
+        this.#idleCount--;
+      }
+      list.length = kept;
+      if (kept === 0) this.#idle.delete(origin);
+    }
+    if (next !== Infinity) this.#armSweep(Math.max(next, now + sweepGapMs), now);
+  }
+
+  #drop(connection: PooledConnection): void {
     connection.idle = false;
     closeQuietly(connection.conn);
     const list = this.#idle.get(connection.origin);
@@ -286,7 +381,7 @@ export class Http1Transport implements HttpTransport {
    * never reused).
    */
   async #exchange(
-    connection: Connection,
+    connection: PooledConnection,
     bytes: Uint8Array,
     { method, onHead }: Http1Request,
     signal: AbortSignal,
@@ -294,6 +389,7 @@ export class Http1Transport implements HttpTransport {
     const onAbort = () => closeQuietly(connection.conn);
     signal.addEventListener("abort", onAbort, { once: true });
     let reusable = false;
+    let idleMs = this.#idleTimeoutMs;
     let written = false;
     let writeError: unknown;
     const writing = writeAll(connection.conn, bytes).then(
@@ -322,6 +418,7 @@ export class Http1Transport implements HttpTransport {
       const body = await reader.body(head, method === "HEAD", this.#bodyBytesMax)
         .finally(() => clearTimeout(cut));
       reusable = "bytes" in body && body.reusable && written;
+      if (reusable) idleMs = keptIdleMs(head.headers.get("keep-alive"), idleMs);
       if (signal.aborted) throw abortError(signal);
       return answerOf(head, body);
     } catch (error) {
@@ -330,10 +427,30 @@ export class Http1Transport implements HttpTransport {
     } finally {
       signal.removeEventListener("abort", onAbort);
       // Closing also ends a write still waiting on a server that stopped reading.
-      if (reusable && !signal.aborted) this.#keep(connection);
+      if (reusable && !signal.aborted) this.#keep(connection, idleMs);
       else closeQuietly(connection.conn);
     }
   }
+}
+
+/**
+ * How long a connection whose answer carried `keepAlive` (a `keep-alive` header) may stay idle:
+ * `idleMs`, or less when the header's `timeout=N` says the server closes it sooner (N s less a
+ * second, at least half a second; 0 when N is 0). A `timeout` not a whole number of seconds is
+ * ignored; of several, the shortest counts.
+ */
+function keptIdleMs(keepAlive: string | undefined, idleMs: number): number {
+  if (keepAlive === undefined) return idleMs;
+  for (const parameter of keepAlive.split(",")) {
+    const timeout = keepAliveTimeout.exec(parameter);
+    if (timeout === null) continue;
+    const seconds = Number(timeout[2]);
+    const allowed = seconds === 0
+      ? 0
+      : Math.max(keepAliveIdleMsMin, seconds * 1000 - keepAliveMarginMs);
+    if (allowed < idleMs) idleMs = allowed;
+  }
+  return idleMs;
 }
 
 function answerOf(head: Head, body: Body): Http1Response {

@@ -11,17 +11,19 @@ const request = (url: string, overrides: Partial<Http1Request> = {}): Http1Reque
   ...overrides,
 });
 
+type Answer = (request: string, index: number) => string | null | Promise<string | null>;
+
 /**
  * A raw TCP server: each request's text (head and body, read by its content-length) is answered
  * with `answer(requestText, index)`; null leaves it unanswered, "" closes the connection instead.
+ * `untilClientCloses(n)` waits until the client has ended n connections (the server read EOF).
  */
-function rawServer(
-  answer: (request: string, index: number) => string | null,
-  options: { oneShot?: boolean } = {},
-) {
+function rawServer(answer: Answer, options: { oneShot?: boolean } = {}) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const connections: Deno.Conn[] = [];
   const requests: string[] = [];
+  let clientCloses = 0;
+  let onClientClose = () => {};
   (async () => {
     for await (const conn of listener) {
       connections.push(conn);
@@ -31,7 +33,11 @@ function rawServer(
         try {
           for (;;) {
             const read = await conn.read(buffer);
-            if (read === null) break;
+            if (read === null) {
+              clientCloses++;
+              onClientClose();
+              break;
+            }
             const grown = new Uint8Array(bytes.length + read);
             grown.set(bytes);
             grown.set(buffer.subarray(0, read), bytes.length);
@@ -42,7 +48,7 @@ function rawServer(
             const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? 0);
             if (bytes.length < end + 4 + length) continue;
             requests.push(new TextDecoder().decode(bytes));
-            const reply = answer(requests.at(-1)!, requests.length - 1);
+            const reply = await answer(requests.at(-1)!, requests.length - 1);
             bytes = new Uint8Array(0);
             if (reply === null) continue; // hang
             if (reply === "") break; // close unanswered
@@ -64,6 +70,26 @@ function rawServer(
     get connections() {
       return connections.length;
     },
+    get clientCloses() {
+      return clientCloses;
+    },
+    /** Resolves once the client closed `count` connections; rejects after 20 s (a hang). */
+    async untilClientCloses(count: number): Promise<void> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the client closed ${clientCloses} connections, not ${count}`)),
+          20_000,
+        );
+      });
+      try {
+        while (clientCloses < count) {
+          await Promise.race([new Promise<void>((resolve) => onClientClose = resolve), hung]);
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     close() {
       try {
         listener.close();
@@ -78,7 +104,7 @@ function rawServer(
 }
 
 async function withServer(
-  answer: (request: string, index: number) => string | null,
+  answer: Answer,
   run: (server: ReturnType<typeof rawServer>, transport: Http1Transport) => Promise<void>,
   options: { oneShot?: boolean; transport?: Http1TransportOptions } = {},
 ) {
@@ -264,6 +290,124 @@ Deno.test("an idle connection the server closed is seen closed and not used agai
   }, { oneShot: true });
 });
 
+/** Blocks the event loop for `ms`: no timer runs meanwhile. */
+function busyWait(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* spin */ }
+}
+
+Deno.test("a pooled connection idle for idleTimeoutMs is closed by the client, and its origin forgotten", async () => {
+  await withServer(() => ok("x"), async (server, transport) => {
+    assert.equal(await (await transport.request(request(server.url))).text(), "x");
+    assert.equal(transport.idleOrigins, 1);
+    await server.untilClientCloses(1);
+    assert.equal(transport.idleOrigins, 0, "the origin's entry went with its connection");
+    // The transport goes on: the next request opens a connection, which is closed in turn.
+    assert.equal(await (await transport.request(request(server.url))).text(), "x");
+    assert.equal(server.connections, 2);
+    await server.untilClientCloses(2);
+    assert.equal(server.requests.length, 2);
+  }, { transport: { idleTimeoutMs: 100 } });
+});
+
+Deno.test("an answer's keep-alive: timeout=1 lowers the idle timeout (to half a second)", async () => {
+  await withServer(
+    () => ok("x", "Keep-Alive: timeout=1, max=100\r\n"),
+    async (server, transport) => {
+      assert.equal(await (await transport.request(request(server.url))).text(), "x");
+      await server.untilClientCloses(1); // not 60 s
+      assert.equal(transport.idleOrigins, 0);
+    },
+    { transport: { idleTimeoutMs: 60_000 } },
+  );
+});
+
+Deno.test("a connection found past its idle time when taken (the timer late) is not used", async () => {
+  await withServer(() => ok("x"), async (server, transport) => {
+    assert.equal(await (await transport.request(request(server.url))).text(), "x");
+    busyWait(150); // the sweep can't run: the take must see the expiry itself
+    assert.equal(await (await transport.request(request(server.url))).text(), "x");
+    assert.equal(server.connections, 2, "a new connection");
+  }, { transport: { idleTimeoutMs: 100 } });
+});
+
+Deno.test("unreadable keep-alive timeouts are ignored; timeout=0 keeps no connection", async () => {
+  const headers = [
+    "keep-alive: timeout=abc",
+    "keep-alive: timeout=",
+    "keep-alive: timeout=-1",
+    "keep-alive: timeout=0.2",
+    "keep-alive: timeout=1s",
+    "keep-alive: max=5, time=1",
+    "keep-alive: timeout=1", // the control: lowered to 500 ms, so gone after the wait below
+  ];
+  await withServer(
+    (text) => ok("x", headers[Number(/\/h(\d+)/.exec(text)![1])] + "\r\n"),
+    async (server, transport) => {
+      const { port } = new URL(server.url);
+      const urls = headers.map((_, i) => `http://origin-${i}.test:${port}/h${i}`);
+      // One connection per origin, all pooled at once; then 600 ms pass with no timer run.
+      await Promise.all(
+        urls.map(async (url) => await (await transport.request(request(url))).text()),
+      );
+      assert.equal(server.connections, headers.length);
+      busyWait(600);
+      for (const url of urls) await (await transport.request(request(url))).text();
+      assert.equal(server.connections, headers.length + 1, "only the control's was replaced");
+      const zero = `http://zero.test:${port}/h0`;
+      headers[0] = "keep-alive: timeout=0";
+      await (await transport.request(request(zero))).text();
+      await (await transport.request(request(zero))).text();
+      assert.equal(server.connections, headers.length + 3, "timeout=0: not kept");
+    },
+    {
+      transport: { connectTcp: (_hostname, port) => Deno.connect({ hostname: "127.0.0.1", port }) },
+    },
+  );
+});
+
+Deno.test("the idle sweep never closes a connection in use", async () => {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  await withServer(
+    (_text, index) => index === 2 ? held.then(() => ok("late")) : ok("x"),
+    async (server, transport) => {
+      // Two connections pooled; the third request takes one, and is answered only once the
+      // client closed the other: the sweep ran while this one was in use, past its idle time.
+      await Promise.all(
+        [0, 1].map(async () => (await transport.request(request(server.url))).text()),
+      );
+      assert.equal(server.connections, 2);
+      const late = transport.request(request(server.url));
+      await server.untilClientCloses(1);
+      busyWait(150); // past the taken connection's idle time too
+      await new Promise((resolve) => setTimeout(resolve, 150)); // sweeps may run
+      release();
+      assert.equal(await (await late).text(), "late");
+      assert.equal(server.clientCloses, 1, "the connection in use stayed open");
+      await server.untilClientCloses(2); // then idle, then closed
+    },
+    { transport: { idleTimeoutMs: 100 } },
+  );
+});
+
+Deno.test({
+  name: "close() clears the idle timer (no timer left behind)",
+  sanitizeOps: true,
+  fn: async () => {
+    await withServer(() => ok("x"), async (server, transport) => {
+      assert.equal(await (await transport.request(request(server.url))).text(), "x");
+      assert.equal(transport.idleOrigins, 1);
+    }, { transport: { idleTimeoutMs: 60_000 } });
+  },
+});
+
+Deno.test("idleTimeoutMs must be a positive number of ms", () => {
+  for (const idleTimeoutMs of [0, -1, NaN, Infinity]) {
+    assert.throws(() => new Http1Transport({ idleTimeoutMs }), /idleTimeoutMs must be a positive/);
+  }
+});
+
 Deno.test("an origin is forgotten with its last idle connection: many origins come and go, none stays", async () => {
   // Every origin reaches the one server (as a push worker reaches ever new subscription URLs).
   const server = rawServer(() => ok("x"), { oneShot: true });
@@ -366,7 +510,8 @@ Deno.test("an idle pooled connection does not keep the program alive", async () 
   try {
     const script = `
       import { Http1Transport } from ${JSON.stringify(new URL("./http1.ts", import.meta.url).href)};
-      const transport = new Http1Transport();
+      // A long idle timeout: its timer must not hold the program either.
+      const transport = new Http1Transport({ idleTimeoutMs: 60_000 });
       const answer = await transport.request({
         url: "http://127.0.0.1:${server.addr.port}/", method: "GET", headers: {},
         signal: new AbortController().signal,
