@@ -43,6 +43,7 @@ import {
 } from "../replication/mod.ts";
 import { EngineService, EngineTopicService, type NodeStatus } from "../service/mod.ts";
 import {
+  type HttpClientLimits,
   parseNetworks,
   PushDestinations,
   type PushFetch,
@@ -107,6 +108,8 @@ export interface NodeOptions {
   pushFetch?: PushFetch;
   /** Bounds of the push worker (defaults: `pushLimitsDefault`). */
   pushLimits?: Partial<PushLimits>;
+  /** Bounds of the push worker's HTTP client (defaults: `httpClientLimitsDefault`). */
+  pushHttpLimits?: Partial<HttpClientLimits>;
   /** Networks pushes never connect to (`--push-deny-networks` entries). Default none. */
   pushDenyNetworks?: string[];
   /**
@@ -280,7 +283,10 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     topicsMax: options.topicsMax,
     admitData: () => diskGuard.refusal(),
   });
-  const pushClient = new PushHttpClient({}, pushDestinations(options, () => memberUrls()));
+  const pushClient = new PushHttpClient(
+    options.pushHttpLimits,
+    pushDestinations(options, () => memberUrls()),
+  );
   const push = createPushWorker(options, {
     topics,
     metrics,
@@ -289,13 +295,17 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   });
   syncSmallRoundsInlineWhileFollowing(replica, log, followerInlineSyncBytesMax);
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
-  // elsewhere they get a retryable 503 naming the new leader. Pushes run on the leader only.
+  // elsewhere they get a retryable 503 naming the new leader. Pushes run on the leader only: a
+  // node that stops leading also closes its idle push connections (it has no use for them).
   replica.onRoleChange((change) => {
     const refusal = replica.refusal();
     if (change.role !== "leader" && refusal !== null) broker.failParked(refusal);
     else broker.wakeAll();
     if (change.role === "leader") push.start();
-    else push.stop();
+    else {
+      push.stop();
+      pushClient.close();
+    }
   });
   // A one-voter group elected itself above, before the handler was installed.
   if (replica.isLeader) push.start();

@@ -1,11 +1,14 @@
 /**
  * A node pushes to a real HTTP server: publish → POST with the JSON body and headers, retried
- * after a failure, survives a restart, and shows up in `/metrics`.
+ * after a failure, survives a restart, and shows up in `/metrics`; a node that stops leading
+ * closes its idle push connections.
  */
 import assert from "node:assert/strict";
+import type { Message } from "../../raft/mod.ts";
 import { SimFileSystem } from "../../storage/mod.ts";
-import type { CmqdNode } from "./node.ts";
-import { startOneNode, until } from "./testing/mod.ts";
+import { type CmqdNode, startNode } from "./node.ts";
+import { realClock, realTimers } from "./real_time.ts";
+import { LocalTransport, startOneNode, until } from "./testing/mod.ts";
 
 interface Received {
   id: string;
@@ -156,5 +159,102 @@ Deno.test("--push-deny-networks: a push into a denied network fails with the rea
   } finally {
     await node.close();
     await sink.server.shutdown();
+  }
+});
+
+/** An in-memory network of nodes: delivers in a microtask. */
+class Wire extends LocalTransport {
+  constructor(readonly ends: Map<string, Wire>, readonly id: string) {
+    super();
+    ends.set(id, this);
+  }
+  send(messages: Message[]): void {
+    for (const message of messages) {
+      const to = this.ends.get(message.to);
+      if (this.closed || to === undefined || to.closed) continue;
+      const copy = structuredClone(message);
+      queueMicrotask(() => to.closed || to.handler?.(copy));
+    }
+  }
+}
+
+/** A raw endpoint answering 204 on kept-alive connections; counts those the client ended. */
+function startRawSink() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const state = { requests: 0, connections: 0, clientCloses: 0 };
+  const serving = (async () => {
+    for await (const conn of listener) {
+      state.connections++;
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        try {
+          while ((await conn.read(buffer)) !== null) {
+            state.requests++; // a push is one small write
+            await conn.write(new TextEncoder().encode("HTTP/1.1 204 No Content\r\n\r\n"));
+          }
+          state.clientCloses++;
+        } catch { /* closed here */ }
+        conn.close();
+      })();
+    }
+  })();
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/notify`;
+  return {
+    state,
+    url,
+    async close() {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+Deno.test("a node that stops leading closes its idle push connections", async () => {
+  const sink = startRawSink();
+  const ids = ["n1", "n2", "n3"];
+  const ends = new Map<string, Wire>();
+  const nodes: CmqdNode[] = [];
+  try {
+    for (const [index, id] of ids.entries()) {
+      nodes.push(
+        await startNode({
+          nodeId: id,
+          dataDir: "/d",
+          fs: new SimFileSystem(),
+          clock: realClock,
+          timers: realTimers,
+          transport: new Wire(ends, id),
+          initialVoters: ids,
+          url: `http://127.0.0.1:${index + 1}`,
+          tickMs: 5,
+          // Idle connections are kept a minute: only the step-down can close this one in time.
+          pushHttpLimits: { idleTimeoutMs: 60_000 },
+          report: () => {},
+        }),
+      );
+    }
+    const leaderOf = () => nodes.find((node) => node.replica.isLeader);
+    await until(
+      () => leaderOf() !== undefined && nodes.every((node) => node.replica.leaderId !== null),
+      "a leader every node knows",
+    );
+    const leader = leaderOf()!;
+    await leader.topics.createTopic("t", {});
+    await leader.topics.subscribe("t", "hook", { endpoint: { url: sink.url } });
+    await leader.topics.publish("t", [{ body: "a" }]);
+    // The outcome is applied once the answer was read: its connection is pooled by then.
+    await until(
+      () => leader.machine.topics.getSubscription("t", "hook")!.deliveredMessages === 1,
+      "the push",
+    );
+    assert.deepEqual(sink.state, { requests: 1, connections: 1, clientCloses: 0 });
+    const successor = nodes.find((node) => node !== leader)!;
+    leader.replica.transferLeadership(successor.replica.id);
+    await until(() => successor.replica.isLeader && !leader.replica.isLeader, "the hand-over");
+    await until(() => sink.state.clientCloses === 1, "the old leader to close its connection");
+    assert.equal(sink.state.requests, 1);
+  } finally {
+    for (const node of nodes) await node.close();
+    await sink.close();
   }
 });

@@ -18,6 +18,9 @@
  *   at-least-once, so a rare repeat is allowed.
  * - Every new connection is opened by `PushDestinations` (`destinations.ts`): to a checked
  *   address, never to this node's own API or a denied network.
+ * - A connection idle for `idleTimeoutMs` (4 s) is closed, sooner when the endpoint's
+ *   `keep-alive: timeout=N` says it closes them itself (the transport's rule); the node closes
+ *   them all when it stops leading (`close()`, which leaves the client usable).
  *
  * @module
  */
@@ -35,6 +38,11 @@ export interface HttpClientLimits {
   idleConnectionsMax: number;
   /** Milliseconds a body may take after its status line and headers. */
   bodyWaitMs: number;
+  /**
+   * Milliseconds a pooled connection stays idle before it is closed (less when the endpoint's
+   * `keep-alive: timeout=N` says so: N s less 1 s).
+   */
+  idleTimeoutMs: number;
 }
 
 /** The defaults. */
@@ -43,6 +51,7 @@ export const httpClientLimitsDefault: HttpClientLimits = {
   bodyBytesMax: 64 * 1024,
   idleConnectionsMax: 1024,
   bodyWaitMs: 2_000,
+  idleTimeoutMs: 4_000,
 };
 
 /**

@@ -243,3 +243,77 @@ Deno.test("an endpoint that answers before reading a long body and stops reading
     await serving.catch(() => {});
   }
 });
+
+/** A raw endpoint answering every push with `answer`; counts the connections the client ended. */
+function rawEndpoint(answer: string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  let clientCloses = 0;
+  let onClientClose = () => {};
+  const serving = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        try {
+          while ((await conn.read(buffer)) !== null) {
+            await conn.write(new TextEncoder().encode(answer));
+          }
+          clientCloses++;
+          onClientClose();
+        } catch { /* closed here */ }
+        conn.close();
+      })();
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`,
+    get connections() {
+      return connections;
+    },
+    /** Resolves once the client ended `count` connections; rejects after 20 s (a hang). */
+    async untilClientCloses(count: number): Promise<void> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${clientCloses} closed, not ${count}`)), 20_000);
+      });
+      try {
+        while (clientCloses < count) {
+          await Promise.race([new Promise<void>((resolve) => onClientClose = resolve), hung]);
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+Deno.test("an idle push connection is closed after idleTimeoutMs, or sooner when the endpoint's keep-alive says", async () => {
+  const ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+  const endpoint = rawEndpoint(ok);
+  const client = new PushHttpClient({ idleTimeoutMs: 100 });
+  try {
+    assert.equal((await client.fetch(endpoint.url, init())).status, 200);
+    await endpoint.untilClientCloses(1);
+  } finally {
+    client.close();
+    await endpoint.close();
+  }
+  // The default client (4 s) and an endpoint that keeps idle connections 1 s: closed after 0.5 s.
+  const hinted = rawEndpoint(
+    "HTTP/1.1 200 OK\r\nkeep-alive: timeout=1\r\ncontent-length: 0\r\n\r\n",
+  );
+  const defaults = new PushHttpClient();
+  try {
+    assert.equal((await defaults.fetch(hinted.url, init())).status, 200);
+    await hinted.untilClientCloses(1);
+    assert.equal(hinted.connections, 1);
+  } finally {
+    defaults.close();
+    await hinted.close();
+  }
+});
