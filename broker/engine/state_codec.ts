@@ -9,7 +9,7 @@
  *   (`QueueStore.writeState`: runs, deleted runs, tracked messages, moved-in ids, dedup window,
  *   counters, FIFO groups and columns)
  * u32 memberCount, per member: u16 len + id, u16 len + peerAddress, u16 len + clientUrl
- * version 2 only: the topics (`TopicStore.write`: topics, subscriptions, pending HTTP pushes)
+ * version 2 and later: the topics (`TopicStore.write`: topics, subscriptions, pending HTTP pushes)
  * ```
  *
  * Version 2 (topics) appends the topics section and changes nothing before it; a version 1

@@ -16,11 +16,6 @@ export interface PeerAddress {
   peerAddress: string;
 }
 
-/**
- * Delivers Raft messages between the nodes of one group. Sending never blocks and never throws:
- * a message to an unreachable peer is dropped (Raft retries), and the transport reports it through
- * `onUnreachable` so the replica can tell the Raft core.
- */
 /** A transport's refusal counters (`Transport.peerRefusals`). */
 export interface PeerRefusals {
   otherCluster: number;
@@ -30,6 +25,11 @@ export interface PeerRefusals {
   byPeer: { otherCluster: number; unproven: number };
 }
 
+/**
+ * Delivers Raft messages between the nodes of one group. Sending never blocks and never throws:
+ * a message to an unreachable peer is dropped (Raft retries), and the transport reports it through
+ * `onUnreachable` so the replica can tell the Raft core.
+ */
 export interface Transport {
   /** Queues messages for their `to` peers; messages to one peer keep their order. */
   send(messages: Message[]): void;

@@ -47,7 +47,6 @@ import { type LinkContext, type PeerAddress, PeerLink, type TransportStats } fro
 import type { PeerConn } from "./peer_io.ts";
 import type { PeerTlsOptions } from "./peer_tls.ts";
 
-/** Options of `TcpTransport.start`. */
 /** The refusal counters (`peerRefusals`). */
 export interface PeerRefusals {
   otherCluster: number;
@@ -56,6 +55,7 @@ export interface PeerRefusals {
   byPeer: { otherCluster: number; unproven: number };
 }
 
+/** Options of `TcpTransport.start`. */
 export interface TcpTransportOptions {
   /** This node's id (announced in the hello, checked against every message's `to`). */
   nodeId: NodeId;
