@@ -47,6 +47,7 @@ import {
   checkRewind,
   checkSendEntries,
   checkVisibilityEntries,
+  rewindTooEarly,
 } from "./validation.ts";
 import type {
   AbortSource,
@@ -541,7 +542,7 @@ export class EngineService implements QueueService {
     const now = this.#proposer.now();
     const windowStart = now - attributes.rewindSeconds * 1000;
     if (target.timestamp !== undefined && target.timestamp < windowStart) {
-      throw invalidParameter(field, `before the rewind window (starts at ${windowStart})`);
+      throw invalidParameter(field, rewindTooEarly(target.timestamp, windowStart, now));
     }
     if (target.timestamp !== undefined && target.timestamp > now) {
       throw invalidParameter(field, `in the future (the broker's time is ${now})`);

@@ -322,6 +322,27 @@ Deno.test("rewind delivers deleted messages again and purge keeps them rewindabl
   );
 });
 
+Deno.test("a rewind timestamp that looks like Unix seconds is refused with a hint on the unit", async () => {
+  const context = setup();
+  const { broker, clock } = context;
+  await broker.createQueue("ledger", { rewindSeconds: 3_600 });
+  const seconds = Math.floor(clock.now() / 1000) - 60;
+  await rejects(context, () => broker.rewind("ledger", { timestamp: seconds }), {
+    code: "InvalidParameter",
+    field: "timestamp",
+  });
+  const refusal = await broker.rewind("ledger", { timestamp: seconds }).catch((error) => error);
+  assert.match(
+    refusal.message,
+    new RegExp(`before the rewind window .*Unix epoch milliseconds.*${seconds} looks like seconds`),
+  );
+  // A millisecond time before the window gets no such hint.
+  const early = await broker.rewind("ledger", { timestamp: clock.now() - 3_601_000 })
+    .catch((error) => error);
+  assert.match(early.message, /before the rewind window/);
+  assert.doesNotMatch(early.message, /seconds/);
+});
+
 Deno.test("a message purged during its delay and rewound is visible at once (as the README says)", async () => {
   const { broker, clock } = setup();
   await broker.createQueue("ledger", { rewindSeconds: 3_600 });

@@ -248,6 +248,19 @@ export function checkRewind(request: unknown): { timestamp?: number; sequence?: 
   return { [field]: request[field] as number };
 }
 
+/** Below this a Unix time in milliseconds would be before 1973: plainly seconds. */
+const secondsLikeBelow = 1e11;
+
+/**
+ * The refusal of a rewind `timestamp` before the window; a value that looks like Unix seconds (as
+ * CMQ's startConsumeTime takes) while the broker's time does not gets a hint on the unit.
+ */
+export function rewindTooEarly(timestamp: number, windowStart: number, now: number): string {
+  const refusal = `before the rewind window (starts at ${windowStart})`;
+  if (timestamp >= secondsLikeBelow || now < secondsLikeBelow) return refusal;
+  return `${refusal}; timestamps are Unix epoch milliseconds, and ${timestamp} looks like seconds`;
+}
+
 /** Validates a redrive request. */
 export function checkRedrive(
   request: unknown,

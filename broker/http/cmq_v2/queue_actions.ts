@@ -229,11 +229,13 @@ const rewindQueue: CmqAction = {
 /**
  * A refusal of a rewind's time names the window's start and the broker's time in milliseconds,
  * which a client of `startConsumeTime` (seconds) would read as seconds: they become the first and
- * the last whole second it accepts (the window starts inside a second, which is refused).
+ * the last whole second it accepts (the window starts inside a second, which is refused). The
+ * service's hint that a small timestamp looks like seconds is dropped: here it was seconds.
  */
 function inUnixSeconds(error: unknown): unknown {
   if (!(error instanceof BrokerError) || error.field !== "timestamp") return error;
   const message = error.message
+    .replace(/; timestamps are Unix epoch milliseconds.*$/, "")
     .replace(
       /\(starts at (\d+)\)/,
       (_, ms) => `(starts at ${Math.ceil(Number(ms) / 1000)}, Unix seconds)`,

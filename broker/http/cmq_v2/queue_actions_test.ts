@@ -328,6 +328,13 @@ Deno.test("RewindQueue delivers deleted messages again from startConsumeTime (Un
     moduleCode.parameterError,
   );
   assert.match(early.body.message, /startConsumeTime: before the rewind window/);
+  const ancient = await refused(
+    () => client.call("RewindQueue", { queueName: "jobs", startConsumeTime: 5 }),
+    4000,
+    moduleCode.parameterError,
+  );
+  assert.match(ancient.body.message, /startConsumeTime: before the rewind window/);
+  assert.doesNotMatch(ancient.body.message, /milliseconds|looks like/);
   const late = await refused(
     () => client.call("RewindQueue", { queueName: "jobs", startConsumeTime: clock.now() }),
     4000,
