@@ -64,3 +64,39 @@ Deno.test("the app's time paces the SQS message move tasks", async () => {
     broker.close();
   }
 });
+
+Deno.test("the app's time drops the SQS door's remembered receive attempts when they expire, with the door idle", async () => {
+  const { clock, broker } = memoryEngine();
+  const app = createApp({
+    service: broker,
+    status: new FakeStatus(),
+    metrics: new Metrics(),
+    time: { clock, timers: clock },
+  });
+  try {
+    await broker.createQueue("jobs", { fifo: true });
+    await broker.sendMessages("jobs", [{ body: "a", groupId: "g" }]);
+    const before = clock.timerCount;
+    const response = await app.request("/", {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": "AmazonSQS.ReceiveMessage",
+      },
+      body: JSON.stringify({
+        QueueUrl: "http://localhost/000000000000/jobs.fifo",
+        ReceiveRequestAttemptId: "attempt-1",
+      }),
+    });
+    const answer = await response.json();
+    assert.equal(response.status, 200, JSON.stringify(answer));
+    assert.equal(answer.Messages.length, 1);
+    assert.equal(clock.timerCount, before + 1, "the remembered answer's expiry timer");
+    clock.advance(5 * 60 * 1000);
+    await turn();
+    assert.equal(clock.timerCount, before, "dropped at its expiry: no timer left for it");
+  } finally {
+    await app.close();
+    broker.close();
+  }
+});

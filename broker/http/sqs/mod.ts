@@ -145,7 +145,8 @@ export interface SqsDoorOptions {
  * What the door's owner calls when it stops serving: the message move tasks (which run in the
  * background, `move_task_runs.ts`) start no more batches, and the promise resolves once none is
  * left running. Call it before closing the service under the door; a StartMessageMoveTask
- * served afterwards is refused (`ServiceUnavailable`).
+ * served afterwards is refused (`ServiceUnavailable`). The timer that drops expired
+ * ReceiveRequestAttemptId answers is cleared (afterwards they are dropped only on use).
  */
 export interface SqsDoorClosing {
   close(): Promise<void>;
@@ -353,6 +354,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
   const receiveAttempts = new ReceiveAttempts(
     options.time?.clock ?? { now: () => performance.now() },
     options.receiveAttempts,
+    options.time?.timers,
   );
   const sqsDoor = async function (
     request: Request,
@@ -416,7 +418,12 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       return failureResponse(error, failure);
     }
   };
-  return Object.assign(sqsDoor, { close: () => moveTasks.close() });
+  return Object.assign(sqsDoor, {
+    close: () => {
+      receiveAttempts.close();
+      return moveTasks.close();
+    },
+  });
 }
 
 /**

@@ -23,6 +23,10 @@
  * through the door (SQS: a retry works only "if none of the messages have been modified"); a
  * retry of a spent set answers no message until the id expires.
  *
+ * Expired answers are dropped on every use, and by a timer armed for the oldest answer's expiry
+ * while any is remembered (so an idle door does not hold its answers past their life); `close()`
+ * clears it. The default timer is unref'd: it keeps no program alive.
+ *
  * @module
  */
 import type { JsonObject } from "./input.ts";
@@ -44,6 +48,21 @@ const defaultLimits: Required<ReceiveAttemptLimits> = {
   entriesMax: 10_000,
   bytesMax: 64 * 1024 * 1024,
   callerShare: 0.8,
+};
+
+/** The timers of the expiry sweep (the door's; default an unref'd `setTimeout`). */
+export interface ReceiveAttemptTimers {
+  setTimer(delayMs: number, callback: () => void): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+const unrefTimers: ReceiveAttemptTimers = {
+  setTimer: (delayMs, callback) => {
+    const timer = setTimeout(callback, delayMs);
+    Deno.unrefTimer(timer);
+    return timer;
+  },
+  clearTimer: (handle) => clearTimeout(handle as number),
 };
 
 /** One remembered receive. */
@@ -109,10 +128,19 @@ export class ReceiveAttempts {
   readonly #callerBytesMax: number;
   /** The keys of each caller key's answers, oldest first, and their bytes (none: not listed). */
   readonly #byCaller = new Map<string, { keys: Set<string>; bytes: number }>();
+  readonly #timers: ReceiveAttemptTimers;
+  /** The expiry sweep's timer, armed while any answer is remembered (undefined: none). */
+  #sweep: unknown;
+  #closed = false;
 
   /** Throws `RangeError` when `limits.callerShare` is not in (0, 1]. */
-  constructor(clock: { now(): number }, limits: ReceiveAttemptLimits = {}) {
+  constructor(
+    clock: { now(): number },
+    limits: ReceiveAttemptLimits = {},
+    timers: ReceiveAttemptTimers = unrefTimers,
+  ) {
     this.#clock = clock;
+    this.#timers = timers;
     this.#limits = { ...defaultLimits, ...limits };
     const share = this.#limits.callerShare;
     if (!(share > 0 && share <= 1)) {
@@ -218,6 +246,27 @@ export class ReceiveAttempts {
       held.keys.add(key);
       held.bytes += entry.bytes;
     }
+    this.#armSweep();
+  }
+
+  /** Clears the expiry sweep's timer; answers are then dropped only on use. */
+  close(): void {
+    this.#closed = true;
+    if (this.#sweep !== undefined) this.#timers.clearTimer(this.#sweep);
+    this.#sweep = undefined;
+  }
+
+  /** Arms the sweep for the oldest answer's expiry, unless armed, closed or nothing is held. */
+  #armSweep(): void {
+    if (this.#sweep !== undefined || this.#closed) return;
+    const oldest = this.#entries.values().next().value;
+    if (oldest === undefined) return;
+    const delayMs = Math.max(0, oldest.expiresAt - this.#clock.now());
+    this.#sweep = this.#timers.setTimer(delayMs, () => {
+      this.#sweep = undefined;
+      this.#dropExpired();
+      this.#armSweep();
+    });
   }
 
   /**

@@ -145,3 +145,68 @@ Deno.test("answerBytes counts bodies, handles and attributes as UTF-16", () => {
   assert.equal(answerBytes([message]), 2 * (5 + 6 + 256 + 3));
   assert.equal(answerBytes([]), 0);
 });
+
+/** A clock whose timers fire as `advance` moves it on. */
+function fakeTime() {
+  const timers = new Map<number, { at: number; callback: () => void }>();
+  let nextId = 1;
+  const time = {
+    nowMs: 0,
+    now: () => time.nowMs,
+    get pending() {
+      return timers.size;
+    },
+    setTimer(delayMs: number, callback: () => void): number {
+      timers.set(nextId, { at: time.nowMs + delayMs, callback });
+      return nextId++;
+    },
+    clearTimer(handle: unknown) {
+      timers.delete(handle as number);
+    },
+    advance(ms: number) {
+      const target = time.nowMs + ms;
+      for (;;) {
+        const due = [...timers].filter(([, timer]) => timer.at <= target)
+          .sort(([, a], [, b]) => a.at - b.at)[0];
+        if (due === undefined) break;
+        timers.delete(due[0]);
+        time.nowMs = due[1].at;
+        due[1].callback();
+      }
+      time.nowMs = target;
+    },
+  };
+  return time;
+}
+
+Deno.test("expired answers are dropped by a timer, with no further use of the memory", () => {
+  const time = fakeTime();
+  const attempts = new ReceiveAttempts(time, {}, time);
+  const remember = (key: string) =>
+    attempts.remember(key, { answer: { Messages: [] }, handles: [`h-${key}`], bytes: 100 });
+  assert.equal(time.pending, 0, "nothing remembered: no timer");
+  remember("a");
+  time.advance(60_000);
+  remember("b");
+  assert.equal(time.pending, 1, "one timer, for the oldest answer");
+  time.advance(receiveAttemptLifetimeMs - 60_000);
+  assert.equal(attempts.size, 1, "a dropped at its expiry");
+  time.advance(60_000);
+  assert.equal(attempts.size, 0, "b dropped at its expiry");
+  assert.equal(time.pending, 0, "an empty memory holds no timer");
+});
+
+Deno.test("close() clears the expiry timer and arms no other", () => {
+  const time = fakeTime();
+  const attempts = new ReceiveAttempts(time, {}, time);
+  const remember = (key: string) =>
+    attempts.remember(key, { answer: { Messages: [] }, handles: [`h-${key}`], bytes: 100 });
+  remember("a");
+  assert.equal(time.pending, 1);
+  attempts.close();
+  assert.equal(time.pending, 0);
+  remember("b");
+  assert.equal(time.pending, 0);
+  time.advance(receiveAttemptLifetimeMs);
+  assert.equal(attempts.find("b"), undefined, "still dropped on use");
+});
