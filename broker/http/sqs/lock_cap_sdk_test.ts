@@ -184,3 +184,35 @@ Deno.test("a handle without its receive time (the engine's alone, as issued befo
   assert.deepEqual(await visibleBodies(door, QueueUrl), [message.Body]);
   assert.deepEqual(door.errors, []);
 });
+
+Deno.test("a ReceiveRequestAttemptId retry's lock reset ends at the first receive's 12-hour cap, not past it", async () => {
+  const engine = memoryEngine();
+  await using door = startDoor({ engine, now: () => engine.clock.now() });
+  const { QueueUrl } = await door.client.send(
+    new CreateQueueCommand({ QueueName: "jobs.fifo", Attributes: { FifoQueue: "true" } }),
+  );
+  await door.client.send(
+    new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: [{ Id: "a", MessageBody: "a", MessageGroupId: "g", MessageDeduplicationId: "a" }],
+    }),
+  );
+  const attempt = () =>
+    door.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl,
+        ReceiveRequestAttemptId: "attempt-1",
+        VisibilityTimeout: 43_200,
+      }),
+    );
+  const first = await attempt();
+  engine.clock.advance(60_000);
+  const retried = await attempt();
+  assert.deepEqual(retried.Messages, first.Messages, "the same answer");
+  // 43,200 s after the first receive the lock has ended (a reset to 43,200 s from the retry
+  // would hold it 60 s more).
+  engine.clock.advance(43_200_000 - 60_000 - 1);
+  assert.deepEqual(await visibleBodies(door, QueueUrl!), []);
+  engine.clock.advance(1);
+  assert.deepEqual(await visibleBodies(door, QueueUrl!), ["a"]);
+});

@@ -44,7 +44,7 @@ import { sqsMessageId } from "./message_ids.ts";
 import type { QueueAddresses, QueueRef } from "./queue_names.ts";
 import { queueAttributeNames, unknownAttribute } from "./queue_attributes.ts";
 import { answerBytes, ReceiveAttempts, type RememberedReceive } from "./receive_attempts.ts";
-import { doorHandle, lockCapRefusal, readHandle } from "./receipt_times.ts";
+import { doorHandle, lockCapRefusal, lockCapSeconds, readHandle } from "./receipt_times.ts";
 import { sequenceNumberOf } from "./send_operations.ts";
 
 const receiveMessagesMax = 10;
@@ -258,7 +258,8 @@ async function receiveNew(
  * visibility timeout"; absent, the queue's) — while every message is still held under its handle.
  * Once one was deleted or had its visibility changed (through this door, or found so by the
  * reset: gone, its lock ended, received again), the set is spent and the answer is no message:
- * nothing new is locked for a retry.
+ * nothing new is locked for a retry. The reset is held to the first receive's 12-hour cap (its
+ * handles carry that receive's time): one that would end the lock later ends it at the cap.
  */
 async function receiveAgain(
   context: OperationContext,
@@ -267,8 +268,9 @@ async function receiveAgain(
   visibility: number | undefined,
 ): Promise<JsonObject> {
   if (remembered.spent) return {};
-  const seconds = visibility ??
+  const asked = visibility ??
     (await context.service.getQueue(queue.name)).visibilityTimeoutSeconds;
+  const seconds = withinLockCap(asked, remembered.answer, context.now());
   const result = await context.service.changeVisibility(
     queue.name,
     remembered.handles.map((receiptHandle) => ({
@@ -283,6 +285,17 @@ async function receiveAgain(
   if (held) return remembered.answer;
   remembered.spent = true;
   return {};
+}
+
+/**
+ * `seconds`, or less when a lock of `seconds` from `now` would end past the cap from the receive
+ * that made `answer` (the time its handles carry); at least 1 s, so that a retry never releases.
+ */
+function withinLockCap(seconds: number, answer: JsonObject, now: number): number {
+  const first = (answer.Messages as JsonObject[] | undefined)?.[0]?.ReceiptHandle;
+  const receivedAt = typeof first === "string" ? readHandle(first).receivedAt : undefined;
+  if (receivedAt === undefined || lockCapRefusal(seconds, receivedAt, now) === null) return seconds;
+  return Math.max(1, Math.floor((receivedAt + lockCapSeconds * 1000 - now) / 1000));
 }
 
 function handleError(failure: HandleFailure): SqsError {
