@@ -21,6 +21,13 @@ export interface NodeHttpTransportOptions {
   idleSocketsPerHostMax?: number;
   /** Extra CA certificates (PEM) trusted for `https:` nodes. */
   caCertificates?: string[];
+  /**
+   * Milliseconds a pooled connection may stay idle; then it is closed. Default 4,000, as the Deno
+   * transport. An answer with `keep-alive: timeout=N` lowers it for its connection to N s less 1 s
+   * (`timeout=1` or `0`: not kept); that is Node's agent, which heeds the hint only under a
+   * timeout of its own. A connection in use is not timed by it (a long poll waits on).
+   */
+  idleTimeoutMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -41,9 +48,17 @@ export class NodeHttpTransport implements HttpTransport {
   readonly #httpAgent: http.Agent;
   readonly #httpsAgent: https.Agent;
 
+  /** Throws `RangeError` when `idleTimeoutMs` is not a positive finite number. */
   constructor(options: NodeHttpTransportOptions = {}) {
+    const idleTimeoutMs = options.idleTimeoutMs ?? 4000;
+    if (!(idleTimeoutMs > 0 && idleTimeoutMs < Infinity)) {
+      throw new RangeError(`idleTimeoutMs must be a positive number of ms, not ${idleTimeoutMs}`);
+    }
     const agentOptions = {
       keepAlive: true,
+      // The agent sets it on a socket it keeps (lowered by a keep-alive hint) and closes a free
+      // socket when it fires; on a socket in use it only emits 'timeout', which nothing heeds.
+      timeout: idleTimeoutMs,
       maxSockets: options.socketsPerHostMax ?? Infinity,
       maxFreeSockets: options.idleSocketsPerHostMax ?? 16,
     };

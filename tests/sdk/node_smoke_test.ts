@@ -180,3 +180,98 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Idle keep-alive connections from Node: the client's default transport closes one after its
+ * idle time (4 s) with no hint; a server's `keep-alive: timeout=2` closes it sooner under a 60 s
+ * idle time; a connection waiting 1 s for its answer outlives a 300 ms idle time. Each is seen
+ * by a raw server (a closed connection is an event; a script gives up after 20 s).
+ */
+const idleScript = `
+import net from "node:net";
+import { defaultTransport } from "./sdk.mjs";
+import { NodeHttpTransport } from "./transport_node.mjs";
+/** A raw server answering each request after delayMs with extraHeaders; counts closed sockets. */
+async function rawServer(extraHeaders, delayMs = 0) {
+  let resolveClosed;
+  const closed = new Promise((resolve) => resolveClosed = resolve);
+  const sockets = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    let head = "";
+    socket.on("data", (chunk) => {
+      head += chunk.toString("latin1");
+      if (!head.includes("\\r\\n\\r\\n")) return;
+      head = "";
+      setTimeout(() => socket.write("HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\n" +
+        extraHeaders + "\\r\\n{}"), delayMs);
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => resolveClosed("closed"));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = "http://127.0.0.1:" + server.address().port + "/";
+  const stop = () => { server.close(); for (const socket of sockets) socket.destroy(); };
+  return { url, closed, stop, connections: () => sockets.length };
+}
+const giveUp = () => new Promise((resolve) => setTimeout(() => resolve("still open"), 20000));
+async function idleOutcome(transport, extraHeaders, delayMs) {
+  const server = await rawServer(extraHeaders, delayMs);
+  const answer = await transport.request({
+    url: server.url, method: "GET", headers: {}, signal: AbortSignal.timeout(10000),
+  });
+  const body = await answer.text();
+  const outcome = await Promise.race([server.closed, giveUp()]);
+  transport.close();
+  server.stop();
+  return { status: answer.status, body, outcome, connections: server.connections() };
+}
+const [byDefault, hinted, slowAnswer] = await Promise.all([
+  idleOutcome(defaultTransport(), ""),
+  idleOutcome(new NodeHttpTransport({ idleTimeoutMs: 60000 }), "keep-alive: timeout=2\\r\\n"),
+  idleOutcome(new NodeHttpTransport({ idleTimeoutMs: 300 }), "", 1000),
+]);
+console.log(JSON.stringify({ byDefault, hinted, slowAnswer }));
+process.exit(0);
+`;
+
+Deno.test({
+  name:
+    "the bundled SDK in Node closes idle keep-alive connections (4 s, or a server's keep-alive hint)",
+  ignore: !nodeAvailable,
+  async fn() {
+    const directory = await Deno.makeTempDir({ prefix: "cmqd-node-idle-" });
+    try {
+      await bundleSdk(directory);
+      const bundle = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "bundle",
+          "--platform=browser",
+          "--format=esm",
+          "-o",
+          `${directory}/transport_node.mjs`,
+          "sdk/transport_node.ts",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+      await Deno.writeTextFile(`${directory}/idle.mjs`, idleScript);
+      const run = await new Deno.Command("node", {
+        args: ["idle.mjs"],
+        cwd: directory,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(run.success, new TextDecoder().decode(run.stderr));
+      const closed = { status: 200, body: "{}", outcome: "closed", connections: 1 };
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(run.stdout)), {
+        byDefault: closed,
+        hinted: closed,
+        slowAnswer: closed,
+      });
+    } finally {
+      await Deno.remove(directory, { recursive: true });
+    }
+  },
+});
