@@ -17,30 +17,7 @@ import {
 import { resolveCreate } from "./queue_attributes.ts";
 import { receiptHandleToBytes } from "./receipt.ts";
 import { SeqColumn } from "./seq_column.ts";
-
-/** Calls of `method` on `prototype` while `run` runs. */
-function countCalls<T extends object>(prototype: T, method: keyof T, run: () => void): number {
-  const original = prototype[method] as (...args: unknown[]) => unknown;
-  let calls = 0;
-  Object.defineProperty(prototype, method, {
-    configurable: true,
-    writable: true,
-    value: function (this: unknown, ...args: unknown[]) {
-      calls++;
-      return original.apply(this, args);
-    },
-  });
-  try {
-    run();
-  } finally {
-    Object.defineProperty(prototype, method, {
-      configurable: true,
-      writable: true,
-      value: original,
-    });
-  }
-  return calls;
-}
+import { countCalls } from "./_count_calls.ts";
 
 /** Drives one machine; `machine` may be replaced by a restored copy. */
 class Driver {

@@ -21,30 +21,7 @@ import { SortedNumbers } from "./sorted_numbers.ts";
 import { ReleaseHeap } from "./release_heap.ts";
 import { receiptHandleToBytes } from "./receipt.ts";
 import type { ReceiveResult } from "./command_results.ts";
-
-/** Calls of `method` on `prototype` while `run` runs. */
-function countCalls<T extends object>(prototype: T, method: keyof T, run: () => void): number {
-  const original = prototype[method] as (...args: unknown[]) => unknown;
-  let calls = 0;
-  Object.defineProperty(prototype, method, {
-    configurable: true,
-    writable: true,
-    value: function (this: unknown, ...args: unknown[]) {
-      calls++;
-      return original.apply(this, args);
-    },
-  });
-  try {
-    run();
-  } finally {
-    Object.defineProperty(prototype, method, {
-      configurable: true,
-      writable: true,
-      value: original,
-    });
-  }
-  return calls;
-}
+import { countCalls } from "./_count_calls.ts";
 
 Deno.test("the next message of a group's last one is none, found without a scan of the queue", () => {
   const groups = new FifoGroups({
