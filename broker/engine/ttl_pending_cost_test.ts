@@ -21,21 +21,11 @@ import { resolveCreate } from "./queue_attributes.ts";
 import { receiptHandleToBytes } from "./receipt.ts";
 import type { DeleteResult, ReceiveResult } from "./command_results.ts";
 import type { Delivery } from "./queue.ts";
+import { countCalls } from "./_count_calls.ts";
 
 /** Calls of `Map.prototype.get` (a message's state, among a few other maps') while `run` runs. */
 function mapGets(run: () => void): number {
-  const original = Map.prototype.get;
-  let calls = 0;
-  Map.prototype.get = function (this: Map<unknown, unknown>, key: unknown) {
-    calls++;
-    return original.call(this, key);
-  };
-  try {
-    run();
-  } finally {
-    Map.prototype.get = original;
-  }
-  return calls;
+  return countCalls(Map.prototype, "get", run);
 }
 
 /**
