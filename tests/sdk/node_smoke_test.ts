@@ -11,21 +11,19 @@ import { startTestBroker } from "./_broker.ts";
 const nodeAvailable = await new Deno.Command("node", { args: ["--version"], stdout: "null" })
   .output().then((output) => output.success, () => false);
 
-/** Bundles `sdk/mod.ts` into `<directory>/sdk.mjs`, as the npm build will. */
-async function bundleSdk(directory: string): Promise<void> {
-  const bundle = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--platform=browser",
-      "--format=esm",
-      "-o",
-      `${directory}/sdk.mjs`,
-      "sdk/mod.ts",
-    ],
+/** Bundles `entry` (a module of the repository) into `<directory>/<out>`, as the npm build does. */
+async function bundle(directory: string, entry: string, out: string): Promise<void> {
+  const bundled = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--platform=browser", "--format=esm", "-o", `${directory}/${out}`, entry],
     stdout: "piped",
     stderr: "piped",
   }).output();
-  assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+  assert.ok(bundled.success, new TextDecoder().decode(bundled.stderr));
+}
+
+/** Bundles `sdk/mod.ts` into `<directory>/sdk.mjs`, as the npm build will. */
+function bundleSdk(directory: string): Promise<void> {
+  return bundle(directory, "sdk/mod.ts", "sdk.mjs");
 }
 
 const smokeScript = `
@@ -243,19 +241,7 @@ Deno.test({
     const directory = await Deno.makeTempDir({ prefix: "cmqd-node-idle-" });
     try {
       await bundleSdk(directory);
-      const bundle = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "bundle",
-          "--platform=browser",
-          "--format=esm",
-          "-o",
-          `${directory}/transport_node.mjs`,
-          "sdk/transport_node.ts",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+      await bundle(directory, "sdk/transport_node.ts", "transport_node.mjs");
       await Deno.writeTextFile(`${directory}/idle.mjs`, idleScript);
       const run = await new Deno.Command("node", {
         args: ["idle.mjs"],
