@@ -230,22 +230,45 @@ export async function eventually<T>(
   }
 }
 
+/** What `settled` reads of each node's `GET /v1/cluster`. */
+export interface SettledView {
+  leaderId: string | null;
+  canVote?: boolean;
+  commitIndex?: number;
+}
+
 /**
- * Waits until every node of `urls` names the same leader and may vote (`canVote` in
- * `GET /v1/cluster`). A voter that started after the first leader committed is taken for one
- * whose disk was replaced and is repaired first (README, "Replacing a node's disk"); a test that
- * kills the leader before that would wait for it to come back.
+ * The leader every view names, when the views show a settled cluster (see `settled`), else
+ * undefined.
+ */
+export function settledLeader(views: SettledView[]): string | undefined {
+  const leader = views[0]?.leaderId ?? null;
+  // A node that has heard of no commit yet may still be a fresh one about to learn that it
+  // missed the first leader's entries: a leader's heartbeat to a follower it has not matched
+  // yet carries commit 0, so the node names the leader and says it may vote until the next
+  // append shows the log, and then it may not (README, "Replacing a node's disk").
+  const agreed = leader !== null &&
+    views.every((view) =>
+      view.leaderId === leader && view.canVote !== false && (view.commitIndex ?? 0) > 0
+    );
+  return agreed ? leader : undefined;
+}
+
+/**
+ * Waits until every node of `urls` names the same leader, has heard of a commit and may vote
+ * (`canVote` in `GET /v1/cluster`). A voter that started after the first leader committed is
+ * taken for one whose disk was replaced and is repaired first (README, "Replacing a node's
+ * disk"); a test that kills the leader before that would wait for it to come back. Such a node
+ * says it may vote until an append shows it the leader's log, so a node that has heard of no
+ * commit is not taken for settled yet.
  */
 export async function settled(urls: string[]): Promise<string> {
   return await eventually("every node to follow one leader and vote", async () => {
     const views = await Promise.all(urls.map(async (url) => {
       const response = await fetch(`${url}/v1/cluster`);
-      return await response.json() as { leaderId: string | null; canVote?: boolean };
+      return await response.json() as SettledView;
     }));
-    const leader = views[0].leaderId;
-    const agreed = leader !== null &&
-      views.every((view) => view.leaderId === leader && view.canVote !== false);
-    return agreed ? leader : undefined;
+    return settledLeader(views);
   });
 }
 
