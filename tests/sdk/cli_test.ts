@@ -273,14 +273,25 @@ Deno.test("the CLI passes --head-timeout-ms to the client: a silent node is left
     assert.equal(held.length, 1, "the first node was tried first");
     assert.equal(answeredAt.length, 1);
     const movedAfterMs = answeredAt[0] - held[0].at;
-    // The SDK's default would have waited 5 s for the head.
-    assert.ok(movedAfterMs >= 140 && movedAfterMs < 2500, `moved on after ${movedAfterMs} ms`);
+    // The SDK's default would have waited 5 s for the head. (How long it waited is not measured
+    // here: the client's head deadline runs from the attempt's start, before it connects, and
+    // this process sees the connection when it gets to run; on a loaded machine that is later.)
+    assert.ok(movedAfterMs < 2500, `moved on after ${movedAfterMs} ms`);
     for (const bad of ["0", "-1", "1.5", "5s", "3600001"]) {
       const refused = await cli(url, "queue", "get", "q", "--head-timeout-ms", bad);
       assert.equal(refused.code, 2, `--head-timeout-ms ${bad}: ${refused.stderr}`);
       assert.match(refused.stderr, /error: --head-timeout-ms must be an integer from 1 to 3600000/);
     }
     assert.equal(answeredAt.length + held.length, 2, "a bad value sends nothing");
+    // The value itself: a call not safe to repeat does not move on, it asks the silent node's
+    // /healthz and fails naming the head timeout it waited for.
+    const deleted = await cli(url, "queue", "delete", "q", "--head-timeout-ms", "150");
+    assert.equal(deleted.code, 1, deleted.stderr);
+    assert.match(
+      deleted.stderr,
+      /error: Timeout: .*no response head within 150 ms and no answer to GET \/healthz within 150 ms/,
+    );
+    assert.equal(answeredAt.length, 1, "the delete was not sent on to the second node");
   } finally {
     frozen.close();
     for (const { conn } of held) conn.close();
