@@ -204,7 +204,8 @@ function label(name: string): Uint8Array {
   return encoder.encode(`cmqd/peer/v2/${name}\0`);
 }
 
-function lengthPrefixed(text: string): Uint8Array {
+/** `str` of the peer layouts: u16 byte length, then the UTF-8 bytes. */
+export function lengthPrefixed(text: string): Uint8Array {
   const bytes = encoder.encode(text);
   const out = new Uint8Array(2 + bytes.length);
   new DataView(out.buffer).setUint16(0, bytes.length, true);

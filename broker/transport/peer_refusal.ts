@@ -47,7 +47,14 @@
  * @module
  */
 
-import { newNonce, nonceBytes, type PeerKeys, proofBytes, type Transcript } from "./peer_auth.ts";
+import {
+  lengthPrefixed,
+  newNonce,
+  nonceBytes,
+  type PeerKeys,
+  proofBytes,
+  type Transcript,
+} from "./peer_auth.ts";
 import { BodyReader, PeerCodecError } from "./peer_body_reader.ts";
 import {
   decodeFrame,
@@ -92,7 +99,6 @@ export const otherClusterHint = "a node of another cluster, or one started with 
 
 /** The reasons a refusal frame names, by their wire code (index + 1). */
 const wireReasons = ["otherCluster"] as const;
-const encoder = new TextEncoder();
 
 /** What the acceptor needs to answer. */
 interface AcceptorSide {
@@ -130,7 +136,10 @@ export async function answerRefusal(
   if (!identity.keys.verifyRefusalMac("dialer", transcript, [], decoded.proof)) return;
   const shown = [identity.nodeId, identity.clusterId];
   const macR = identity.keys.refusalMac("detail", transcript, shown);
-  await writeAll(channel.conn, frame(FrameKind.RefusalDetail, [...shown.map(lp), macR]));
+  await writeAll(
+    channel.conn,
+    frame(FrameKind.RefusalDetail, [...shown.map(lengthPrefixed), macR]),
+  );
 }
 
 /**
@@ -221,13 +230,4 @@ function frame(kind: number, parts: Uint8Array[]): Uint8Array {
     at += part.length;
   }
   return bytes;
-}
-
-/** `str` of the layout: u16 byte length, UTF-8. */
-function lp(text: string): Uint8Array {
-  const utf8 = encoder.encode(text);
-  const out = new Uint8Array(2 + utf8.length);
-  new DataView(out.buffer).setUint16(0, utf8.length, true);
-  out.set(utf8, 2);
-  return out;
 }
