@@ -261,7 +261,30 @@ function startProcess(
   };
 }
 
-/** Polls until a node that calls itself leader answers `/readyz` with 200. */
+/** What `waitForLeader` reads of each node's `GET /v1/cluster`. */
+export interface ClusterView {
+  leaderId: string | null;
+  commitIndex: number;
+  canVote?: boolean;
+}
+
+/**
+ * True when every node names `leader`, has heard of a commit and may vote. A node that started
+ * after the first leader committed takes itself for one whose disk was replaced once an append
+ * shows it the log, and may not vote until a leader of a newer term has repaired it; before that
+ * append (the leader's first heartbeat carries commit 0) it names the leader and says it may vote.
+ * A test that stops the leader before every node is past that point could see no new leader.
+ */
+export function clusterSettled(views: ClusterView[], leader: string): boolean {
+  return views.every((view) =>
+    view.leaderId === leader && view.canVote !== false && view.commitIndex > 0
+  );
+}
+
+/**
+ * Polls until a node that calls itself leader answers `/readyz` with 200 and, with several
+ * nodes, every node follows it and may vote (`clusterSettled`).
+ */
 async function waitForLeader(
   urls: string[],
   running: RunningProcess[],
@@ -278,7 +301,10 @@ async function waitForLeader(
       if (gone >= 0) throw new Error(`cmqd n${gone + 1} exited while starting`);
       for (const probe of probes) {
         const info = await probe.cluster().catch(() => undefined);
-        if (info?.role === "leader" && await probe.ready().catch(() => false)) return;
+        if (info?.role !== "leader" || !await probe.ready().catch(() => false)) continue;
+        if (probes.length === 1) return;
+        const views = await Promise.all(probes.map((each) => each.cluster().catch(() => null)));
+        if (views.every((view) => view !== null) && clusterSettled(views, info.nodeId)) return;
       }
       if (Date.now() > giveUpAt) throw new Error(`no cmqd leader within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));

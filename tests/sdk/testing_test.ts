@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { CmqdError } from "../../sdk/mod.ts";
-import { resolveCommand, startTestBroker } from "../../sdk/testing.ts";
+import { clusterSettled, resolveCommand, startTestBroker } from "../../sdk/testing.ts";
 
 Deno.test("startTestBroker: one node serves, and stop removes its processes and data", async () => {
   const broker = await startTestBroker();
@@ -34,6 +34,12 @@ Deno.test("startTestBroker: three nodes form a cluster with one leader", async (
     const cluster = await broker.client.cluster();
     assert.equal(cluster.nodes.length, 3);
     assert.ok(cluster.leaderId !== null);
+    // Every node follows the leader and may vote by the time the start returns, so a test may
+    // stop the leader at once and see another elected.
+    for (const url of broker.urls) {
+      const view = await broker.newClient({ baseUrl: url }).cluster();
+      assert.ok(clusterSettled([view], cluster.leaderId), JSON.stringify(view));
+    }
     // Any node accepts any request.
     for (const url of broker.urls) {
       const client = broker.newClient({ baseUrl: url });
@@ -89,4 +95,18 @@ Deno.test("startTestBroker with credentials: its clients sign, an unsigned clien
   } finally {
     await broker.stop();
   }
+});
+
+Deno.test("clusterSettled: every node names the leader, has heard of a commit and may vote", () => {
+  const view = (leaderId: string | null, commitIndex: number, canVote?: boolean) => ({
+    leaderId,
+    commitIndex,
+    ...(canVote === undefined ? {} : { canVote }),
+  });
+  assert.equal(clusterSettled([view("n1", 3, true), view("n1", 2)], "n1"), true);
+  assert.equal(clusterSettled([view("n1", 3, true), view("n2", 3, true)], "n1"), false);
+  assert.equal(clusterSettled([view("n1", 3, true), view("n1", 3, false)], "n1"), false);
+  // A node started after the first leader committed, before an append showed it the log (the
+  // leader's first heartbeat carries commit 0): it names the leader and still says it may vote.
+  assert.equal(clusterSettled([view("n1", 1, true), view("n1", 0, true)], "n1"), false);
 });
