@@ -272,6 +272,7 @@ export class QueueState extends QueueStore {
         this.ready.delete(sequence);
         this.lockChanged(sequence); // (the dead-letter TTL may keep it: its lock began again)
       }
+      this.counts.move(tracked.state, TrackState.Inflight);
       tracked.state = TrackState.Inflight;
       tracked.visibleAt = input.now + input.visibilityMs;
       this.heap.push(tracked.visibleAt, sequence);
@@ -364,6 +365,7 @@ export class QueueState extends QueueStore {
     }
     tracked.visibleAt = input.now + input.seconds * 1000;
     if (input.seconds === 0) {
+      this.counts.move(tracked.state, TrackState.Ready);
       tracked.state = TrackState.Ready;
       if (this.fifo) this.fifo.onLockEnd(sequence);
       else {
@@ -396,6 +398,7 @@ export class QueueState extends QueueStore {
     const purged = this.undeleted;
     this.deleted.addRange(this.runs.lowSequence, this.runs.endSequence);
     this.tracked.clear();
+    this.counts.clear();
     this.heap.clear();
     this.ready.clear();
     this.fifo?.onPurge();
@@ -516,13 +519,7 @@ export class QueueState extends QueueStore {
 
   /** The API view of the queue at `now`. */
   view(now: number): Queue {
-    let inflight = 0;
-    let delayed = 0;
-    for (const tracked of this.tracked.values()) {
-      if (tracked.visibleAt <= now || tracked.state === TrackState.Ready) continue;
-      if (tracked.state === TrackState.Inflight) inflight++;
-      else delayed++;
-    }
+    const { inflight, delayed } = this.counts.lockedAt(now, this.heap, this.tracked);
     const { name, attributes, createdAt, modifiedAt } = this.meta;
     const low = this.runs.lowSequence;
     const end = this.runs.endSequence;

@@ -19,21 +19,9 @@ import { TtlPending } from "./ttl_pending.ts";
 import { messageId } from "./receipt.ts";
 import { emptyMap, ownMap } from "./shared_empty.ts";
 import type { QueueAttributes } from "./types.ts";
+import { TrackCounts, Tracked, TrackState } from "./track_counts.ts";
 
-/** States of a tracked message. */
-export const TrackState = { Delayed: 0, Inflight: 1, Ready: 2 } as const;
-
-/** Per-message state of a message that was delayed or received (not kept for plain backlog). */
-export class Tracked {
-  constructor(
-    public state: number,
-    public visibleAt: number,
-    public receiveCount = 0,
-    public firstReceivedAt = 0,
-    /** Log index of the receive that delivered it last (0: never). */
-    public deliveryIndex = 0,
-  ) {}
-}
+export { TrackState } from "./track_counts.ts";
 
 /** A message moved in from another queue: the id it keeps and where it came from. */
 export interface Foreign {
@@ -87,6 +75,8 @@ export class QueueStore {
   protected runs: MessageRuns = new MessageRuns(firstSequence);
   protected deleted: RunSet = new RunSet();
   protected tracked: Map<number, Tracked> = emptyMap();
+  /** How many of `tracked` are in each state (derived: kept by every change, see `view`). */
+  protected counts: TrackCounts = new TrackCounts();
   protected heap: ReleaseHeap = new ReleaseHeap();
   /** Standard queues: tracked messages in state Ready, by sequence. */
   protected ready: SortedNumbers = new SortedNumbers();
@@ -200,6 +190,7 @@ export class QueueStore {
   protected track(sequence: number, state: number, visibleAt: number): Tracked {
     const tracked = new Tracked(state, visibleAt);
     (this.tracked = ownMap(this.tracked)).set(sequence, tracked);
+    this.counts.add(state);
     this.heap.push(visibleAt, sequence);
     return tracked;
   }
@@ -223,6 +214,7 @@ export class QueueStore {
       if (tracked.state === TrackState.Ready) continue;
       invariant(!this.isDeleted(sequence), "a deleted message is never tracked");
       const wasInflight = tracked.state === TrackState.Inflight;
+      this.counts.move(tracked.state, TrackState.Ready);
       tracked.state = TrackState.Ready;
       if (this.fifo) {
         if (wasInflight) this.fifo.onLockEnd(sequence);
@@ -250,6 +242,7 @@ export class QueueStore {
     invariant(this.undeleted >= 0, "the count of undeleted messages never goes negative");
     if (tracked !== undefined) {
       this.tracked.delete(sequence);
+      this.counts.remove(tracked.state);
       if (!this.fifo && tracked.state === TrackState.Ready) this.ready.delete(sequence);
     }
     this.fifo?.onRemove(sequence, wasInflight, this.runs.endSequence);
@@ -281,8 +274,10 @@ export class QueueStore {
     if (newLow <= low) return;
     this.fifo?.dropPrefix(low, newLow, this.runs.endSequence);
     this.undeleted -= newLow - low - this.deleted.countRange(low, newLow);
-    for (const sequence of this.tracked.keys()) {
-      if (sequence < newLow) this.tracked.delete(sequence);
+    for (const [sequence, tracked] of this.tracked) {
+      if (sequence >= newLow) continue;
+      this.tracked.delete(sequence);
+      this.counts.remove(tracked.state);
     }
     for (const sequence of this.foreign.keys()) {
       if (sequence < newLow) this.foreign.delete(sequence);
@@ -554,6 +549,7 @@ export class QueueStore {
       const tracked = new Tracked(reader.u8(), reader.uint(), reader.uint(), reader.uint());
       tracked.deliveryIndex = reader.uint();
       (this.tracked = ownMap(this.tracked)).set(sequence, tracked);
+      this.counts.add(tracked.state);
       if (tracked.state === TrackState.Ready) {
         if (!this.fifo) this.ready.add(sequence);
       } else {

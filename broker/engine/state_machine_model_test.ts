@@ -32,6 +32,7 @@ import {
 } from "./_reference_model.ts";
 import type { Delivery, HandleFailure } from "./queue.ts";
 import { heldDueChecks } from "./held_due.ts";
+import { trackCountChecks } from "./track_counts.ts";
 
 const names = ["a", "f", "da", "df"] as const;
 const variants: Record<string, QueueAttributesInput[]> = {
@@ -716,6 +717,7 @@ function runModel(ops: Op[], variants: Record<string, number>): void {
   const h = new Harness();
   for (const name of ["da", "df", "a", "f"]) create(h, name, variants[name] ?? 0);
   heldDueChecks.enabled = true;
+  trackCountChecks.enabled = true;
   try {
     ops.forEach((op, step) => {
       runOp(h, op);
@@ -727,6 +729,7 @@ function runModel(ops: Op[], variants: Record<string, number>): void {
     });
   } finally {
     heldDueChecks.enabled = false;
+    trackCountChecks.enabled = false;
   }
   assert.ok(h.machine.lowestReferencedIndex() >= 1);
 }
