@@ -9,17 +9,19 @@ import { StateMachine } from "./state_machine.ts";
 import { CommandType } from "./types.ts";
 import {
   encodeCreateQueue,
+  encodeDeleteBatch,
   encodeReceiveBatch,
   encodeSendBatch,
   type SendCommandMessage,
 } from "./commands.ts";
 import { resolveCreate } from "./queue_attributes.ts";
 import type { ReceiveResult } from "./command_results.ts";
+import { receiptHandleToBytes } from "./receipt.ts";
 import { countCalls } from "./_count_calls.ts";
 
 /**
  * A standard queue "work" with `count` messages in flight: the first `short` of them locked for
- * 1 s, the others for 12 h. `now` is the time of the last entry.
+ * 1 s, the others for 12 h (their receipt handles in `handles`). `apply` applies an entry at `now`.
  */
 function inflightQueue(count: number, short: number) {
   const machine = new StateMachine();
@@ -36,6 +38,7 @@ function inflightQueue(count: number, short: number) {
     for (let slot = 0; slot < 10; slot++) messages.push({ body: "x", delaySeconds: 0 });
     apply(CommandType.SendBatch, encodeSendBatch({ queue: "work", messages }));
   }
+  const handles: Uint8Array[] = [];
   for (let received = 0; received < count; received += 10) {
     const result = apply(
       CommandType.ReceiveBatch,
@@ -47,8 +50,11 @@ function inflightQueue(count: number, short: number) {
       }),
     ) as ReceiveResult;
     assert.equal(result.messages.length, 10);
+    for (const message of result.messages) {
+      handles.push(receiptHandleToBytes(message.receiptHandle));
+    }
   }
-  return { machine, now };
+  return { machine, now, apply, handles };
 }
 
 const mapIterator = Object.getPrototypeOf(new Map().values()) as Iterator<unknown>;
@@ -80,4 +86,20 @@ Deno.test("a queue's view looks only at the messages whose locks ended since the
   assert.equal(view?.inflightMessages, 9_900);
   assert.equal(view?.activeMessages, 100);
   assert.ok(work.reads + work.steps <= 102, `view: ${JSON.stringify(work)}`);
+});
+
+Deno.test("a queue's view walks its few tracked messages rather than many locks that ended since", () => {
+  const { machine, now, apply, handles } = inflightQueue(10_000, 10_000);
+  // 9,990 deleted: their release heap entries stay (stale) until the next apply's release.
+  for (let first = 10; first < handles.length; first += 10) {
+    const batch = handles.slice(first, first + 10);
+    apply(CommandType.DeleteBatch, encodeDeleteBatch({ queue: "work", handles: batch }));
+  }
+  let view = machine.getQueue("work", now);
+  assert.equal(view?.inflightMessages, 10);
+  // No apply since: 10,000 entries are due (9,990 of them stale), 10 messages are tracked.
+  const work = mapWork(() => view = machine.getQueue("work", now + 2_000));
+  assert.equal(view?.inflightMessages, 0);
+  assert.equal(view?.activeMessages, 10);
+  assert.ok(work.reads + work.steps <= 12, `view: ${JSON.stringify(work)}`);
 });

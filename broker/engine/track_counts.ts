@@ -83,10 +83,19 @@ export class TrackCounts {
    * ended by `now` are among the entries due by `now`. An entry counts as `release` would take
    * it: its message still tracked, with that `visibleAt`, and not Ready; a stale entry is skipped.
    * Equal entries (a lock changed away and back) come out one after the other, and count once.
+   *
    * Costs O(k log k) in the k entries due by `now` (stale ones included), which the next apply's
-   * `release` pops anyway.
+   * `release` pops; they pile up only on a queue no entry touched since (no Tick releases locks
+   * alone). Past an eighth of the tracked messages (+ 64), a visit costs more than a walk over
+   * all of them (measured: about 9 times as much per message), so it walks them instead.
    */
   lockedAt(now: number, heap: ReleaseHeap, tracked: Map<number, Tracked>): LockedCounts {
+    const visitsMax = (tracked.size >> 3) + 64;
+    if (heap.countDue(now, visitsMax) >= visitsMax) {
+      const walked = lockedByWalk(now, tracked);
+      if (trackCountChecks.enabled) this.#check(now, tracked, walked);
+      return walked;
+    }
     let inflight = this.inflight;
     let delayed = this.delayed;
     let lastTime = NaN;
@@ -109,19 +118,25 @@ export class TrackCounts {
   /** Under `trackCountChecks`: the counts and `counts` are what a walk over `tracked` finds. */
   #check(now: number, tracked: Map<number, Tracked>, counts: LockedCounts): void {
     const all = new TrackCounts();
-    const walked: LockedCounts = { inflight: 0, delayed: 0 };
-    for (const message of tracked.values()) {
-      all.add(message.state);
-      if (message.visibleAt <= now || message.state === TrackState.Ready) continue;
-      if (message.state === TrackState.Inflight) walked.inflight++;
-      else walked.delayed++;
-    }
+    for (const message of tracked.values()) all.add(message.state);
     const kept = [this.delayed, this.inflight, this.ready].join();
     const found = [all.delayed, all.inflight, all.ready].join();
     invariant(kept === found, `delayed, in flight, ready: ${kept}, by a walk ${found}`);
+    const walked = lockedByWalk(now, tracked);
     invariant(
       counts.inflight === walked.inflight && counts.delayed === walked.delayed,
       `at ${now}: ${JSON.stringify(counts)}, by a walk ${JSON.stringify(walked)}`,
     );
   }
+}
+
+/** The messages in flight and delayed at `now`, by a walk over every tracked message. */
+function lockedByWalk(now: number, tracked: Map<number, Tracked>): LockedCounts {
+  const counts: LockedCounts = { inflight: 0, delayed: 0 };
+  for (const message of tracked.values()) {
+    if (message.visibleAt <= now || message.state === TrackState.Ready) continue;
+    if (message.state === TrackState.Inflight) counts.inflight++;
+    else counts.delayed++;
+  }
+  return counts;
 }
