@@ -39,3 +39,18 @@ export function deferred<T>(): Deferred<T> {
   });
   return { promise, resolve, reject };
 }
+
+/**
+ * Reads from `conn` until an HTTP head has arrived; answers what was read (the head, maybe with
+ * the start of a body, as latin1), or null when the connection ends or fails first.
+ */
+export async function readHead(conn: Deno.Conn): Promise<string | null> {
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\r\n\r\n")) {
+    const read = await conn.read(buffer).catch(() => null);
+    if (read === null) return null;
+    text += new TextDecoder("latin1").decode(buffer.subarray(0, read));
+  }
+  return text;
+}

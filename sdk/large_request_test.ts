@@ -7,6 +7,7 @@
  * `tests/sdk/node_smoke_test.ts` runs the same cases under Node.
  */
 import assert from "node:assert/strict";
+import { readHead } from "./_test_helpers.ts";
 import { CmqdClient } from "./client.ts";
 import { Http1Transport } from "./http1.ts";
 import { startTestBroker } from "./testing.ts";
@@ -69,13 +70,8 @@ function earlyAnswerServer() {
   const serving = (async () => {
     for await (const conn of listener) {
       (async () => {
-        const buffer = new Uint8Array(4096);
-        let text = "";
-        while (!text.includes("\r\n\r\n")) {
-          const read = await conn.read(buffer).catch(() => null);
-          if (read === null) return;
-          text += new TextDecoder("latin1").decode(buffer.subarray(0, read));
-        }
+        const text = await readHead(conn);
+        if (text === null) return;
         const headBytes = text.indexOf("\r\n\r\n") + 4;
         const declared = Number(/content-length: (\d+)/i.exec(text)?.[1]);
         heads.push({ conn, declared, read: text.length - headBytes });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readHead } from "../../sdk/_test_helpers.ts";
 import { PushHttpClient } from "./http_client.ts";
 
 const init = (signal = new AbortController().signal) => ({
@@ -212,13 +213,8 @@ Deno.test("an endpoint that answers before reading a long body and stops reading
       open.push(conn);
       connections++;
       (async () => {
-        const buffer = new Uint8Array(4096);
-        let text = "";
-        while (!text.includes("\r\n\r\n")) {
-          const read = await conn.read(buffer).catch(() => null);
-          if (read === null) return;
-          text += new TextDecoder("latin1").decode(buffer.subarray(0, read));
-        }
+        const text = await readHead(conn);
+        if (text === null) return;
         await conn.write(
           new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
         );
