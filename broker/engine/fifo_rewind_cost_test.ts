@@ -5,97 +5,54 @@
  */
 import assert from "node:assert/strict";
 import { StateMachine } from "./state_machine.ts";
-import { CommandType } from "./types.ts";
-import {
-  encodeCreateQueue,
-  encodeDeleteBatch,
-  encodeReceiveBatch,
-  encodeRewind,
-  encodeSendBatch,
-  type SendCommandMessage,
-} from "./commands.ts";
-import { resolveCreate } from "./queue_attributes.ts";
-import { receiptHandleToBytes } from "./receipt.ts";
 import { SeqColumn } from "./seq_column.ts";
 import { countCalls } from "./_count_calls.ts";
-
-/** Drives one machine; `machine` may be replaced by a restored copy. */
-class Driver {
-  machine = new StateMachine();
-  now = 1_700_000_000_000;
-
-  apply(type: number, payload: Uint8Array): unknown {
-    const index = this.machine.appliedIndex + 1;
-    return this.machine.apply({ index, timestamp: this.now, type, payload });
-  }
-  send(messages: SendCommandMessage[]): void {
-    this.apply(CommandType.SendBatch, encodeSendBatch({ queue: "work", messages }));
-  }
-  /** Receives up to `max`, each locked for 60 s. */
-  receive(max: number): { id: string; receiptHandle: string }[] {
-    const payload = encodeReceiveBatch({
-      queue: "work",
-      maxMessages: max,
-      visibilityTimeoutSeconds: 60,
-      deleteHandles: [],
-    });
-    return (this.apply(CommandType.ReceiveBatch, payload) as {
-      messages: { id: string; receiptHandle: string }[];
-    }).messages;
-  }
-  remove(handles: string[]): void {
-    const payload = encodeDeleteBatch({
-      queue: "work",
-      handles: handles.map(receiptHandleToBytes),
-    });
-    this.apply(CommandType.DeleteBatch, payload);
-  }
-}
+import { MachineDriver } from "./_machine_driver.ts";
 
 Deno.test("a rewind of a FIFO queue reads the group columns for the messages it brings back, not for the backlog", () => {
-  const driver = new Driver();
-  driver.apply(
-    CommandType.CreateQueue,
-    encodeCreateQueue({
-      queue: "work",
-      attributes: resolveCreate({ fifo: true, rewindSeconds: 3_600 }),
-      salt: 1,
-    }),
-  );
+  const driver = new MachineDriver();
+  driver.create("work", { fifo: true, rewindSeconds: 3_600 });
   // A backlog of 20,000 messages in 100 groups nobody has read yet.
   for (let first = 0; first < 20_000; first += 100) {
-    driver.send(Array.from({ length: 100 }, (_, index) => ({
-      body: "x",
-      delaySeconds: 0,
-      groupId: `g${(first + index) % 100}`,
-    })));
+    driver.send(
+      "work",
+      Array.from({ length: 100 }, (_, index) => ({
+        body: "x",
+        delaySeconds: 0,
+        groupId: `g${(first + index) % 100}`,
+      })),
+    );
   }
   // Later, 10 messages of group 'late', each read and deleted while the other groups' heads
   // stay in flight.
   driver.now += 60_000;
   const rewindTo = driver.now;
-  driver.send(Array.from({ length: 10 }, () => ({ body: "y", delaySeconds: 0, groupId: "late" })));
+  driver.send(
+    "work",
+    Array.from({ length: 10 }, () => ({ body: "y", delaySeconds: 0, groupId: "late" })),
+  );
   for (let round = 0; round < 10; round++) {
-    const received = driver.receive(101);
+    const received = driver.receive("work", 101, 60);
     assert.equal(received.length, round === 0 ? 101 : 1);
-    driver.remove([received[received.length - 1].receiptHandle]);
+    driver.remove("work", [received[received.length - 1].receiptHandle]);
   }
   let result: unknown;
   const reads = countCalls(SeqColumn.prototype, "get", () => {
-    result = driver.apply(CommandType.Rewind, encodeRewind({ queue: "work", timestamp: rewindTo }));
+    result = driver.rewind("work", rewindTo);
   });
   assert.deepEqual((result as { messages: number }).messages, 10);
   assert.ok(reads <= 100, `${reads} column reads for a rewind of 10 messages`);
   // The groups are as a restore derives them: both answer the same receives from here on.
-  const copy = new Driver();
+  const copy = new MachineDriver();
   copy.machine = StateMachine.restore(driver.machine.snapshot());
   copy.now = driver.now;
   for (let round = 0; round < 4; round++) {
     for (const replica of [driver, copy]) replica.now += 61_000;
     const ids = [driver, copy].map((replica) => {
-      const received = replica.receive(101);
+      const received = replica.receive("work", 101, 60);
       // Every other one deleted; the rest come back when their locks end.
       replica.remove(
+        "work",
         received.filter((_, at) => at % 2 === 0).map((message) => message.receiptHandle),
       );
       return received.map((message) => message.id);
