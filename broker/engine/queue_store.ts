@@ -18,6 +18,7 @@ import { HeldDue, heldDueByWalk, heldDueChecks, type HeldGroupsView } from "./he
 import { TtlPending } from "./ttl_pending.ts";
 import { messageId } from "./receipt.ts";
 import { emptyMap, ownMap } from "./shared_empty.ts";
+import { deleteBelow } from "./map_prefix.ts";
 import type { QueueAttributes } from "./types.ts";
 import { TrackCounts, Tracked, TrackState } from "./track_counts.ts";
 
@@ -274,14 +275,8 @@ export class QueueStore {
     if (newLow <= low) return;
     this.fifo?.dropPrefix(low, newLow, this.runs.endSequence);
     this.undeleted -= newLow - low - this.deleted.countRange(low, newLow);
-    for (const [sequence, tracked] of this.tracked) {
-      if (sequence >= newLow) continue;
-      this.tracked.delete(sequence);
-      this.counts.remove(tracked.state);
-    }
-    for (const sequence of this.foreign.keys()) {
-      if (sequence < newLow) this.foreign.delete(sequence);
-    }
+    deleteBelow(this.tracked, low, newLow, (tracked) => this.counts.remove(tracked.state));
+    deleteBelow(this.foreign, low, newLow);
     this.ready.trimBelow(newLow);
     this.deleted.trimBelow(newLow);
     this.runs.trimBelow(newLow);
