@@ -56,6 +56,7 @@ import type {
 } from "./types.ts";
 import { RaftLogStorage } from "./log_storage.ts";
 import { RaftLogWriter } from "./log_writer.ts";
+import { durablePrefix } from "./durable_prefix.ts";
 import { installReceivedSnapshot, type SnapshotParts, snapshotParts } from "./snapshot_io.ts";
 import { SnapshotWriter } from "./snapshot_writer.ts";
 import { Outstanding, type ProposalWaiters, type ReadWaiters } from "./waiters.ts";
@@ -491,10 +492,7 @@ export class RaftReplica implements Proposer, LogReader {
     // Committed entries already durable here are applied while this Ready's own write is
     // flushed, so their answers don't wait for that fsync (a leader learns of a commit one Ready
     // after persisting: this keeps a commit at one fsync) and the engine runs beside the disk.
-    // Committed entries are never truncated, so nothing applied here can be undone.
-    let split = 0;
-    const durable = ready.snapshot === undefined ? this.#log.durableIndex : -1;
-    while (split < committed.length && committed[split].index <= durable) split++;
+    const split = durablePrefix(ready, this.#log.durableIndex); // (none this Ready writes)
     const durableFirst = committed.slice(0, split);
     committed = committed.slice(split);
     // A leader that stays leader sends before it writes (dissertation §10.2.1): the followers'

@@ -205,6 +205,11 @@ export class TestCluster {
     return !this.#cut.has(`${from}>${to}`);
   }
 
+  /** Cuts the link from `from` to `to` (one way: messages back still arrive). */
+  cut(from: string, to: string): void {
+    this.#cut.add(`${from}>${to}`);
+  }
+
   /** Cuts every link to and from `id`. */
   isolate(id: string): void {
     for (const other of this.nodes.keys()) {
