@@ -4,6 +4,8 @@
  *
  * - election safety: at most one leader per term;
  * - log safety: the entry applied at an index (term + CRC) is the same on every node, forever;
+ * - applied means durable: a node applies an entry only once its own log holds it (same term)
+ *   durably;
  * - replica equality: nodes that applied the same index hold byte-identical machines;
  * - locks: a new delivery of a message starts at or after the previous lock's end (log time),
  *   unless that lock was changed by a visibility change whose outcome is unknown;
@@ -53,6 +55,14 @@ interface SentRecord {
   groupId?: string;
 }
 
+/** What `History.appliedDurable` reads of a node's log. */
+export interface AppliedLog {
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly durableIndex: number;
+  term(index: number): number;
+}
+
 /** Everything observed, and the checks over it. */
 export class History {
   readonly #leaders = new Map<number, string>();
@@ -87,6 +97,19 @@ export class History {
       );
     }
     this.#committed.set(entry.index, print);
+  }
+
+  appliedDurable(node: string, entry: Entry, log: AppliedLog): void {
+    const term = entry.index >= log.firstIndex && entry.index <= log.lastIndex
+      ? log.term(entry.index)
+      : undefined;
+    if (entry.index > log.durableIndex || term !== entry.term) {
+      throw new SimulationViolation(
+        "applied means durable",
+        `${node} applied ${entry.index} (term ${entry.term}) with its log durable to ` +
+          `${log.durableIndex} and term ${term} there`,
+      );
+    }
   }
 
   machineState(node: string, index: number, image: Uint8Array): void {

@@ -160,6 +160,7 @@ export class SimCluster {
       warn: (message) => node.warnings.push(`${scheduler.now}: ${message}`),
       onApplied: (entry) => {
         history.apply(id, entry);
+        history.appliedDurable(id, entry, log);
         if (entry.index % 4 === 0) history.machineState(id, entry.index, machine.snapshot());
       },
     });
