@@ -512,7 +512,7 @@ export class RaftReplica implements Proposer, LogReader {
       appended.catch(() => {}); // awaited below; this turn must not report it unhandled
       await null; // the log's flush round starts on a microtask: let it dispatch the fsync
     }
-    this.#apply(durableFirst); // (none after a snapshot)
+    if (!this.#closed) this.#apply(durableFirst); // (none after a snapshot; none once stopped)
     // Commits learned from now on may be applied mid-Ready: they follow these in order.
     this.#readyApplied = ready.snapshot === undefined && committed.length === 0;
     if (appended !== null) await appended;
