@@ -485,9 +485,9 @@ export class RaftReplica implements Proposer, LogReader {
   }
 
   async #handleReady(ready: Ready): Promise<void> {
+    this.#readyApplied = false; // before any await: no commit may jump this Ready's entries
     const lost = this.#trust.noteLost(this.#raft); // a fresh node's loss: durable before its log
     if (lost !== null) await lost;
-    this.#readyApplied = false;
     let committed = ready.committedEntries;
     // Committed entries already durable here are applied while this Ready's own write is
     // flushed, so their answers don't wait for that fsync (a leader learns of a commit one Ready
