@@ -4,11 +4,10 @@
  * closes its idle push connections.
  */
 import assert from "node:assert/strict";
-import type { Message } from "../../raft/mod.ts";
 import { SimFileSystem } from "../../storage/mod.ts";
-import { type CmqdNode, startNode } from "./node.ts";
-import { realClock, realTimers } from "./real_time.ts";
-import { LocalTransport, startOneNode, until } from "./testing/mod.ts";
+import type { CmqdNode } from "./node.ts";
+import { startOneNode, until } from "./testing/mod.ts";
+import { NodeNetwork, startNodeGroup } from "./_node_group.ts";
 
 interface Received {
   id: string;
@@ -162,22 +161,6 @@ Deno.test("--push-deny-networks: a push into a denied network fails with the rea
   }
 });
 
-/** An in-memory network of nodes: delivers in a microtask. */
-class Wire extends LocalTransport {
-  constructor(readonly ends: Map<string, Wire>, readonly id: string) {
-    super();
-    ends.set(id, this);
-  }
-  send(messages: Message[]): void {
-    for (const message of messages) {
-      const to = this.ends.get(message.to);
-      if (this.closed || to === undefined || to.closed) continue;
-      const copy = structuredClone(message);
-      queueMicrotask(() => to.closed || to.handler?.(copy));
-    }
-  }
-}
-
 /** A raw endpoint answering 204 on kept-alive connections; counts those the client ended. */
 function startRawSink() {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -212,27 +195,12 @@ function startRawSink() {
 Deno.test("a node that stops leading closes its idle push connections", async () => {
   const sink = startRawSink();
   const ids = ["n1", "n2", "n3"];
-  const ends = new Map<string, Wire>();
-  const nodes: CmqdNode[] = [];
+  let nodes: CmqdNode[] = [];
   try {
-    for (const [index, id] of ids.entries()) {
-      nodes.push(
-        await startNode({
-          nodeId: id,
-          dataDir: "/d",
-          fs: new SimFileSystem(),
-          clock: realClock,
-          timers: realTimers,
-          transport: new Wire(ends, id),
-          initialVoters: ids,
-          url: `http://127.0.0.1:${index + 1}`,
-          tickMs: 5,
-          // Idle connections are kept a minute: only the step-down can close this one in time.
-          pushHttpLimits: { idleTimeoutMs: 60_000 },
-          report: () => {},
-        }),
-      );
-    }
+    nodes = await startNodeGroup(new NodeNetwork(), ids, {
+      // Idle connections are kept a minute: only the step-down can close this one in time.
+      pushHttpLimits: { idleTimeoutMs: 60_000 },
+    });
     const leaderOf = () => nodes.find((node) => node.replica.isLeader);
     await until(
       () => leaderOf() !== undefined && nodes.every((node) => node.replica.leaderId !== null),

@@ -5,73 +5,22 @@
  * in-memory network whose links the test cuts.
  */
 import assert from "node:assert/strict";
-import type { Message } from "../../raft/mod.ts";
-import { SimFileSystem } from "../../storage/mod.ts";
 import { parsePrometheusText } from "../http/testing/mod.ts";
-import { type CmqdNode, startNode } from "./node.ts";
-import { realClock, realTimers } from "./real_time.ts";
-import { LocalTransport, until } from "./testing/mod.ts";
-
-/** Nodes by id; a node in `cut` neither sends nor receives. */
-class Network {
-  readonly ends = new Map<string, Wire>();
-  readonly cut = new Set<string>();
-  linked(from: string, to: string): boolean {
-    return !this.cut.has(from) && !this.cut.has(to) && this.ends.has(to);
-  }
-}
-
-/** One node's end: delivers in a microtask; connected while neither side is cut. */
-class Wire extends LocalTransport {
-  constructor(readonly network: Network, readonly id: string) {
-    super();
-    network.ends.set(id, this);
-  }
-  send(messages: Message[]): void {
-    for (const message of messages) {
-      if (!this.network.linked(this.id, message.to)) continue;
-      const copy = structuredClone(message);
-      queueMicrotask(() => {
-        if (this.network.linked(copy.from, copy.to)) {
-          this.network.ends.get(copy.to)?.handler?.(copy);
-        }
-      });
-    }
-  }
-  isConnected(id: string): boolean {
-    return this.network.linked(this.id, id);
-  }
-}
+import type { CmqdNode } from "./node.ts";
+import { NodeNetwork, startNodeGroup } from "./_node_group.ts";
+import { until } from "./testing/mod.ts";
 
 async function scrape(node: CmqdNode): Promise<Map<string, number>> {
   return parsePrometheusText(await (await node.app.request("/metrics")).text());
 }
 
-async function startGroup(network: Network, ids: string[]): Promise<Map<string, CmqdNode>> {
-  const nodes = new Map<string, CmqdNode>();
-  for (const [index, id] of ids.entries()) {
-    nodes.set(
-      id,
-      await startNode({
-        nodeId: id,
-        dataDir: "/d",
-        fs: new SimFileSystem(),
-        clock: realClock,
-        timers: realTimers,
-        transport: new Wire(network, id),
-        initialVoters: ids,
-        url: `http://127.0.0.1:${index + 1}`,
-        tickMs: 5,
-        handOffMsMax: 500,
-        report: () => {},
-      }),
-    );
-  }
-  return nodes;
+async function startGroup(network: NodeNetwork, ids: string[]): Promise<Map<string, CmqdNode>> {
+  const nodes = await startNodeGroup(network, ids, { handOffMsMax: 500 });
+  return new Map(nodes.map((node, index) => [ids[index], node]));
 }
 
 Deno.test("/metrics of a three-voter group: roles, follower lag, silence and connections, leader changes", async () => {
-  const network = new Network();
+  const network = new NodeNetwork();
   const nodes = await startGroup(network, ["n1", "n2", "n3"]);
   const leaderOf = () => [...nodes.values()].find((node) => node.replica.isLeader);
   try {
@@ -173,7 +122,7 @@ Deno.test("/metrics of a three-voter group: roles, follower lag, silence and con
 });
 
 Deno.test("/metrics of a follower: seconds since the leader was last heard, growing while cut off", async () => {
-  const network = new Network();
+  const network = new NodeNetwork();
   network.cut.add("n3"); // n3 never hears from a leader until the cut heals
   const nodes = await startGroup(network, ["n1", "n2", "n3"]);
   const contact = async (id: string) =>

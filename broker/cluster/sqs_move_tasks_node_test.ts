@@ -4,11 +4,11 @@
  * are not forwarded) having moved each message once, the rest left for a new task.
  */
 import assert from "node:assert/strict";
-import type { Message } from "../../raft/mod.ts";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { type CmqdNode, noPeers, startNode } from "./node.ts";
-import { realClock, realTimers } from "./real_time.ts";
-import { LocalTransport, until } from "./testing/mod.ts";
+import { realTimers } from "./real_time.ts";
+import { until } from "./testing/mod.ts";
+import { NodeNetwork, startNodeGroup } from "./_node_group.ts";
 
 const url = "http://127.0.0.1:1";
 
@@ -88,47 +88,16 @@ Deno.test({
   await second.close();
 });
 
-/** Delivers each message in a microtask to the node it is for, while neither end is closed. */
-class Wire extends LocalTransport {
-  constructor(readonly ends: Map<string, Wire>, readonly id: string) {
-    super();
-    ends.set(id, this);
-  }
-  send(messages: Message[]): void {
-    for (const message of messages) {
-      const to = this.ends.get(message.to);
-      if (this.closed || to === undefined || to.closed) continue;
-      const copy = structuredClone(message);
-      queueMicrotask(() => to.closed || to.handler?.(copy));
-    }
-  }
-}
-
 Deno.test({
   name: "a task whose node hands its leadership on ends FAILED saying so; each message moved once",
   sanitizeOps: true,
 }, async () => {
   const ids = ["n1", "n2", "n3"];
-  const ends = new Map<string, Wire>();
-  const nodes: CmqdNode[] = [];
   const reports: string[] = [];
-  for (const [index, id] of ids.entries()) {
-    nodes.push(
-      await startNode({
-        nodeId: id,
-        dataDir: "/d",
-        fs: new SimFileSystem(),
-        clock: realClock,
-        timers: realTimers,
-        transport: new Wire(ends, id),
-        initialVoters: ids,
-        url: `http://127.0.0.1:${index + 1}`,
-        tickMs: 5,
-        handOffMsMax: 1000,
-        report: (message) => reports.push(message),
-      }),
-    );
-  }
+  const nodes = await startNodeGroup(new NodeNetwork(), ids, {
+    handOffMsMax: 1000,
+    report: (message) => reports.push(message),
+  });
   try {
     const leaderOf = () => nodes.find((node) => node.replica.isLeader);
     await until(

@@ -14,7 +14,8 @@ function turn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-Deno.test("the app's time paces the SQS message move tasks", async () => {
+/** An app on an in-memory engine whose fake clock is also the app's time. */
+function appOnFakeTime() {
   const { clock, broker } = memoryEngine();
   const app = createApp({
     service: broker,
@@ -22,6 +23,11 @@ Deno.test("the app's time paces the SQS message move tasks", async () => {
     metrics: new Metrics(),
     time: { clock, timers: clock },
   });
+  return { clock, broker, app };
+}
+
+Deno.test("the app's time paces the SQS message move tasks", async () => {
+  const { clock, broker, app } = appOnFakeTime();
   const sqs = async (operation: string, input: Record<string, unknown>) => {
     const response = await app.request("/", {
       method: "POST",
@@ -66,13 +72,7 @@ Deno.test("the app's time paces the SQS message move tasks", async () => {
 });
 
 Deno.test("the app's time drops the SQS door's remembered receive attempts when they expire, with the door idle", async () => {
-  const { clock, broker } = memoryEngine();
-  const app = createApp({
-    service: broker,
-    status: new FakeStatus(),
-    metrics: new Metrics(),
-    time: { clock, timers: clock },
-  });
+  const { clock, broker, app } = appOnFakeTime();
   try {
     await broker.createQueue("jobs", { fifo: true });
     await broker.sendMessages("jobs", [{ body: "a", groupId: "g" }]);
