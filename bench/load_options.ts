@@ -6,6 +6,7 @@
 
 import { type ClientKind, clientKinds } from "./bench_client.ts";
 import type { AckMode, LoadApi } from "./load_runner.ts";
+import { pidList } from "./machine_stats.ts";
 
 /** The load shapes (bench/README.md). */
 export const shapes = ["produce", "consume", "both", "latency", "backlog"] as const;
@@ -50,6 +51,11 @@ export interface LoadOptions {
   /** EngineService PID (or a file holding it) for CPU and RSS from /proc. */
   pid: number;
   pidFile: string;
+  /**
+   * A cluster's node PIDs, comma-separated: each one's CPU is reported (`nodeCpuPct`, in this
+   * order) beside the machine's and the disks' (`machineBusyPct`, `diskBusyPct`, `diskWriteMBps`).
+   */
+  nodePids: string;
   /** Shell command that restarts the broker, for the backlog shape's restart-to-ready time. */
   restartCmd: string;
   /** Bound on waiting for /readyz after a restart. */
@@ -85,6 +91,7 @@ export const defaultLoadOptions: LoadOptions = {
   backlogMessages: 1_000_000,
   pid: 0,
   pidFile: "",
+  nodePids: "",
   restartCmd: "",
   readyTimeoutSeconds: 120,
   settleSeconds: 2,
@@ -142,6 +149,7 @@ function validate(options: LoadOptions): LoadOptions {
   if (options.inflight < 1) throw new Error("--inflight is at least 1");
   if (options.size < 32) throw new Error("--size is at least 32 bytes (the send stamp)");
   shapeList(options.shape);
+  pidList(options.nodePids);
   return options;
 }
 

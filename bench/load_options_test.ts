@@ -23,6 +23,11 @@ Deno.test("an unknown option or a bad value is an error, never a silent default"
   assert.throws(() => parseLoadArgs(["--ack-mode", "never"]), /ack-mode/);
   assert.throws(() => parseLoadArgs(["--shape", "fast"]), /unknown shape/);
   assert.throws(() => parseLoadArgs(["--api", "raw,magic"]), /unknown api/);
+  assert.throws(
+    () => parseLoadArgs(["--node-pids", "101,leader"]),
+    /--node-pids: .leader. is not a PID/,
+  );
+  assert.equal(parseLoadArgs(["--node-pids", "101,102,103"]).nodePids, "101,102,103");
 });
 
 Deno.test("all names every shape but the long backlog one", () => {

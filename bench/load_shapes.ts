@@ -9,6 +9,7 @@ import { type BenchClient, createBenchClient } from "./bench_client.ts";
 import { type GroupPlan, type LoadGroup, startGroup } from "./load_group.ts";
 import { apiList, type LoadOptions, type Shape } from "./load_options.ts";
 import type { LatencySamples } from "./load_runner.ts";
+import { MachineMeter, type MachineUse, pidList } from "./machine_stats.ts";
 import {
   CpuMeter,
   type DiskPerMessage,
@@ -91,6 +92,7 @@ interface Window {
   requests: number;
   clientCpuPct: number | null;
   brokerCpuPct: number | null;
+  machine: MachineUse;
   /** The broker's fdatasyncs and log entries per message (null unless cmqd's /metrics answers). */
   disk: DiskPerMessage;
 }
@@ -102,11 +104,12 @@ async function measure(
     url: string;
     warmupSeconds: number;
     seconds: number;
-    pid: number;
+    pids: MeasuredPids;
     endEarly?: () => boolean;
   },
 ): Promise<Window> {
-  const cpu = new CpuMeter(options.pid);
+  const cpu = new CpuMeter(options.pids.broker);
+  const machine = new MachineMeter(options.pids.nodes);
   await sleep(options.warmupSeconds * 1000);
   const snapshot = () => ({
     at: performance.now(),
@@ -118,6 +121,7 @@ async function measure(
   const diskStart = await readBrokerDisk(options.url);
   const start = snapshot();
   cpu.start();
+  machine.start();
   group.setLatencyRecording(true);
   const deadline = start.at + options.seconds * 1000;
   while (performance.now() < deadline) {
@@ -127,6 +131,7 @@ async function measure(
   const end = snapshot();
   group.setLatencyRecording(false);
   const cpuUse = cpu.stop();
+  const machineUse = machine.stop();
   const diskEnd = await readBrokerDisk(options.url);
   const seconds = (end.at - start.at) / 1000;
   const produced = end.produced - start.produced;
@@ -138,6 +143,7 @@ async function measure(
     errors: end.errors - start.errors,
     requests: end.requests - start.requests,
     ...cpuUse,
+    machine: machineUse,
     disk: diskPerMessage(diskStart, diskEnd, produced > 0 ? produced : consumed),
   };
 }
@@ -185,6 +191,7 @@ export function resultRow(options: LoadOptions, input: RowInput): LoadResult {
     connections: input.lanes,
     clientCpuPct: window.clientCpuPct,
     brokerCpuPct: window.brokerCpuPct,
+    ...window.machine,
     ...window.disk,
     ...input.extra,
     at: new Date().toISOString(),
@@ -230,14 +237,20 @@ export async function prefill(
   };
 }
 
-async function runProduce(options: LoadOptions, plan: GroupPlan, pid: number) {
+/** The broker's PID (`--pid`, for `brokerCpuPct`) and a cluster's node PIDs (`--node-pids`). */
+interface MeasuredPids {
+  broker: number;
+  nodes: number[];
+}
+
+async function runProduce(options: LoadOptions, plan: GroupPlan, pids: MeasuredPids) {
   const producers = options.producers;
   const group = await startGroup(plan, { producers, consumers: 0, threads: options.threads });
   const window = await measure(group, {
     url: plan.url,
     warmupSeconds: options.warmup,
     seconds: options.seconds,
-    pid,
+    pids,
   });
   await group.stopProducers();
   await group.stopConsumers();
@@ -248,7 +261,7 @@ async function runProduce(options: LoadOptions, plan: GroupPlan, pid: number) {
 async function runConsume(
   options: LoadOptions,
   plan: GroupPlan,
-  context: { client: BenchClient; pid: number },
+  context: { client: BenchClient; pids: MeasuredPids },
 ) {
   const filled = await prefill(options, plan, options.prefill);
   const prefilled = (await depthOf(context.client, plan.queue)) ?? filled.messages;
@@ -259,7 +272,7 @@ async function runConsume(
     url: plan.url,
     warmupSeconds: 0,
     seconds: options.seconds,
-    pid: context.pid,
+    pids: context.pids,
     endEarly: () => group.counters.total("consumed") >= prefilled,
   });
   const drainedEarly = group.counters.total("consumed") >= prefilled;
@@ -283,7 +296,7 @@ async function runConsume(
 async function runBoth(
   options: LoadOptions,
   plan: GroupPlan,
-  context: { client: BenchClient; pid: number; latency: boolean },
+  context: { client: BenchClient; pids: MeasuredPids; latency: boolean },
 ) {
   const producers = context.latency ? 1 : options.producers;
   const consumers = context.latency ? 1 : options.consumers;
@@ -293,7 +306,7 @@ async function runBoth(
     url: plan.url,
     warmupSeconds: options.warmup,
     seconds: options.seconds,
-    pid: context.pid,
+    pids: context.pids,
   });
   await group.stopProducers();
   const backlogAfter = await depthOf(context.client, plan.queue);
@@ -322,16 +335,16 @@ async function runBoth(
 export async function runShape(options: LoadOptions, shape: Shape): Promise<LoadResult> {
   if (shape === "backlog") throw new Error("the backlog shape runs through runBacklog");
   const client = await createBenchClient(options.url, options.client);
-  const pid = resolvePid(options);
+  const pids = { broker: resolvePid(options), nodes: pidList(options.nodePids) };
   try {
     const queue = await freshQueue(client, options, shape);
     const plan = groupPlan(options, queue, shape);
     try {
       const measured = shape === "produce"
-        ? await runProduce(options, plan, pid)
+        ? await runProduce(options, plan, pids)
         : shape === "consume"
-        ? await runConsume(options, plan, { client, pid })
-        : await runBoth(options, plan, { client, pid, latency: shape === "latency" });
+        ? await runConsume(options, plan, { client, pids })
+        : await runBoth(options, plan, { client, pids, latency: shape === "latency" });
       return resultRow(options, { shape, ...measured });
     } finally {
       await dropQueue(client, queue);
