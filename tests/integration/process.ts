@@ -126,6 +126,8 @@ export async function startBroker(
     launcher?: string[];
     /** `https` when `args` give it `--tls-cert` and `--tls-key` (default `http`). */
     scheme?: "http" | "https";
+    /** The program `deno run` starts (default the repository's `main.ts`; e.g. a built bundle). */
+    program?: string;
   },
 ): Promise<BrokerProcess> {
   const port = options.port ?? freePort();
@@ -138,7 +140,7 @@ export async function startBroker(
       "run",
       "-A",
       "--unstable-no-legacy-abort",
-      `${root}main.ts`,
+      options.program ?? `${root}main.ts`,
       "--port",
       String(port),
       "--data-dir",
