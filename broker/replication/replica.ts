@@ -517,7 +517,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#readyApplied = ready.snapshot === undefined && committed.length === 0;
     if (appended !== null) await appended;
     if (ready.hardState !== undefined) await this.#writer.persistHardState(ready.hardState);
-    if (this.#closed) return; // a stopped node sends and applies nothing more
+    if (this.#closed || this.#failure !== null) return; // stopped or failed: nothing more
     if (!sendFirst) this.#transport.send(ready.messages);
     this.#apply(committed);
     this.#readyApplied = true;
