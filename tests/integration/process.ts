@@ -109,6 +109,17 @@ export interface BrokerProcess {
   stop(): Promise<number>;
 }
 
+/**
+ * The broker program the real-process tests run: the repository's `main.ts`, or the file named by
+ * `CMQD_MAIN` (after `deno task build`, `CMQD_MAIN=dist/cmqd.js` runs them
+ * against the bundle servers run; a relative path is taken from the repository's root).
+ */
+export function brokerProgram(): string {
+  const program = Deno.env.get("CMQD_MAIN");
+  if (program === undefined || program === "") return `${root}main.ts`;
+  return program.startsWith("/") ? program : `${root}${program}`;
+}
+
 /** Starts `deno run -A main.ts` and resolves once it printed its URL (bounded wait). */
 export async function startBroker(
   options: {
@@ -126,7 +137,7 @@ export async function startBroker(
     launcher?: string[];
     /** `https` when `args` give it `--tls-cert` and `--tls-key` (default `http`). */
     scheme?: "http" | "https";
-    /** The program `deno run` starts (default the repository's `main.ts`; e.g. a built bundle). */
+    /** The program `deno run` starts (default {@link brokerProgram}; e.g. a built bundle). */
     program?: string;
   },
 ): Promise<BrokerProcess> {
@@ -140,7 +151,7 @@ export async function startBroker(
       "run",
       "-A",
       "--unstable-no-legacy-abort",
-      options.program ?? `${root}main.ts`,
+      options.program ?? brokerProgram(),
       "--port",
       String(port),
       "--data-dir",
@@ -293,7 +304,7 @@ export function spawnMain(
       "run",
       "-A",
       "--unstable-no-legacy-abort",
-      `${repoRoot}main.ts`,
+      brokerProgram(),
       ...port,
       "--data-dir",
       dataDir,
