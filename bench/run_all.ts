@@ -12,8 +12,9 @@
  * ```
  *
  * Options of its own: `--url` (skip starting a broker), `--skip-noop`, `--skip-broker`,
- * `--broker-args "..."` (more flags for main.ts), `--out file.jsonl` (append the lines there too),
- * `--keep-data`, `--doors` (after v1, the shapes through the CMQ and SQS doors of the same broker,
+ * `--broker-args "..."` (more flags for main.ts), `--program dist/cmqd.js` (start that instead of
+ * `main.ts`: the bundle `deno task build` makes, which servers run), `--out file.jsonl` (append
+ * the lines there too), `--keep-data`, `--doors` (after v1, the shapes through the CMQ and SQS doors of the same broker,
  * each beside v1 in the door's request pattern, `--repeat` rounds interleaved, and a table of
  * median ratios: `door_compare.ts`), `--doors-only` (`--doors` without the plain v1 run). Every
  * other option goes to the load generator (see `load_options.ts`).
@@ -43,6 +44,8 @@ interface RunAllOptions {
   doors: boolean;
   /** The door comparison alone (no plain v1 run). */
   doorsOnly: boolean;
+  /** The broker program `deno run` starts: `main.ts`, or e.g. the bundle `deno task build` makes. */
+  program: string;
 }
 
 const ownFlags = [
@@ -54,6 +57,7 @@ const ownFlags = [
   "--keep-data",
   "--doors",
   "--doors-only",
+  "--program",
 ];
 const booleanFlags = new Set([
   "--skip-noop",
@@ -74,6 +78,7 @@ export function splitArgs(args: string[]): { own: RunAllOptions; load: string[] 
     keepData: false,
     doors: false,
     doorsOnly: false,
+    program: new URL("../main.ts", import.meta.url).pathname,
   };
   const load: string[] = [];
   for (let index = 0; index < args.length; index++) {
@@ -91,6 +96,7 @@ export function splitArgs(args: string[]): { own: RunAllOptions; load: string[] 
     else if (flag === "--keep-data") own.keepData = true;
     else if (flag === "--doors") own.doors = true;
     else if (flag === "--doors-only") own.doors = own.doorsOnly = true;
+    else if (flag === "--program") own.program = value;
   }
   return { own, load };
 }
@@ -148,10 +154,13 @@ async function startNoop(workDir: string): Promise<Started> {
   return { url, child, stop: () => stopChild(child, "SIGKILL") };
 }
 
-async function startBroker(workDir: string, extraArgs: string[]): Promise<Started> {
+async function startBroker(
+  workDir: string,
+  extraArgs: string[],
+  main: string,
+): Promise<Started> {
   const port = freePort();
   const dataDir = `${workDir}/data`;
-  const main = new URL("../main.ts", import.meta.url).pathname;
   // The flag of `deno task start`: without it Deno aborts every request's signal once answered.
   const args = ["run", "-A", "--unstable-no-legacy-abort", main, "--port", String(port)];
   args.push("--host", "127.0.0.1");
@@ -220,7 +229,7 @@ async function runAgainst(
 }
 
 const ownUsage = "usage: deno run -A bench/run_all.ts [--url URL] [--skip-noop] [--skip-broker] " +
-  '[--broker-args "..."] [--out file.jsonl] [--keep-data] [--doors] [--doors-only] ' +
+  '[--broker-args "..."] [--program main.ts] [--out file.jsonl] [--keep-data] [--doors] [--doors-only] ' +
   "[load options]";
 
 async function main(): Promise<void> {
@@ -255,7 +264,7 @@ async function main(): Promise<void> {
     if (!own.skipBroker) {
       const broker = own.url !== ""
         ? { url: own.url, stop: () => Promise.resolve() }
-        : await startBroker(workDir, own.brokerArgs);
+        : await startBroker(workDir, own.brokerArgs, own.program);
       started.push(broker);
       if (!own.doorsOnly) brokerResults = await runAgainst(broker, options, emit);
       if (own.doors) {
