@@ -145,6 +145,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     await waitForLeader(urls, running, {
       timeoutMs: options.readyTimeoutMs ?? readyTimeoutMsDefault,
       credentials: options.credentials,
+      nodeIds: specs.map((spec) => spec.id),
     });
   } catch (error) {
     await stop();
@@ -263,6 +264,7 @@ function startProcess(
 
 /** What `waitForLeader` reads of each node's `GET /v1/cluster`. */
 export interface ClusterView {
+  nodeId?: string;
   leaderId: string | null;
   commitIndex: number;
   canVote?: boolean;
@@ -274,10 +276,17 @@ export interface ClusterView {
  * shows it the log, and may not vote until a leader of a newer term has repaired it; before that
  * append (the leader's first heartbeat carries commit 0) it names the leader and says it may vote.
  * A test that stops the leader before every node is past that point could see no new leader.
+ * With `nodeIds`, view `i` must also be node `i`'s own (a client that follows the leader hint
+ * would have asked the leader instead, whose view says nothing of the others).
  */
-export function clusterSettled(views: ClusterView[], leader: string): boolean {
-  return views.every((view) =>
-    view.leaderId === leader && view.canVote !== false && view.commitIndex > 0
+export function clusterSettled(
+  views: ClusterView[],
+  leader: string,
+  nodeIds?: readonly string[],
+): boolean {
+  return views.every((view, index) =>
+    view.leaderId === leader && view.canVote !== false && view.commitIndex > 0 &&
+    (nodeIds === undefined || view.nodeId === nodeIds[index])
   );
 }
 
@@ -288,11 +297,19 @@ export function clusterSettled(views: ClusterView[], leader: string): boolean {
 async function waitForLeader(
   urls: string[],
   running: RunningProcess[],
-  options: { timeoutMs: number; credentials?: Credentials },
+  options: { timeoutMs: number; credentials?: Credentials; nodeIds: readonly string[] },
 ): Promise<void> {
-  const { timeoutMs, credentials } = options;
+  const { timeoutMs, credentials, nodeIds } = options;
+  // Each probe asks its own node: one that followed the leader hint would answer the leader's
+  // view for every node, settled while a follower has not heard of a commit yet.
   const probes = urls.map((url) =>
-    new CmqdClient({ baseUrl: url, timeoutMs: 1_000, retry: { attemptsMax: 1 }, credentials })
+    new CmqdClient({
+      baseUrl: url,
+      timeoutMs: 1_000,
+      retry: { attemptsMax: 1 },
+      credentials,
+      followLeader: false,
+    })
   );
   const giveUpAt = Date.now() + timeoutMs;
   try {
@@ -304,7 +321,9 @@ async function waitForLeader(
         if (info?.role !== "leader" || !await probe.ready().catch(() => false)) continue;
         if (probes.length === 1) return;
         const views = await Promise.all(probes.map((each) => each.cluster().catch(() => null)));
-        if (views.every((view) => view !== null) && clusterSettled(views, info.nodeId)) return;
+        const settled = views.every((view) => view !== null) &&
+          clusterSettled(views, info.nodeId, nodeIds);
+        if (settled) return;
       }
       if (Date.now() > giveUpAt) throw new Error(`no cmqd leader within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));

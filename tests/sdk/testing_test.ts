@@ -110,3 +110,14 @@ Deno.test("clusterSettled: every node names the leader, has heard of a commit an
   // leader's first heartbeat carries commit 0): it names the leader and still says it may vote.
   assert.equal(clusterSettled([view("n1", 1, true), view("n1", 0, true)], "n1"), false);
 });
+
+Deno.test("clusterSettled with node ids: the leader's view answered for every node is not settled", () => {
+  // A probe that followed the leader hint asked the leader for every node's view: each says
+  // settled, while a follower may not have heard of a commit yet (CI saw n2 at commit 0 then).
+  const leaderView = { nodeId: "n3", leaderId: "n3", commitIndex: 1, canVote: true };
+  const ids = ["n1", "n2", "n3"];
+  assert.equal(clusterSettled([leaderView, leaderView, leaderView], "n3", ids), false);
+  const own = ids.map((nodeId) => ({ ...leaderView, nodeId }));
+  assert.equal(clusterSettled(own, "n3", ids), true);
+  assert.equal(clusterSettled([own[0], { ...own[1], commitIndex: 0 }, own[2]], "n3", ids), false);
+});
