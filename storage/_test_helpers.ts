@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type FileSystem, joinPath, RealFileSystem } from "./file_io.ts";
+import { type FileHandle, type FileSystem, joinPath, RealFileSystem } from "./file_io.ts";
+import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
 import type { LogEntry } from "./record.ts";
 import { SimFileSystem } from "./sim_file_system.ts";
 
@@ -110,4 +111,33 @@ export function testEveryStore(
       });
     }
   });
+}
+
+/**
+ * Records the distinct array buffers that reads of segment files (`.log`) land in: a reader
+ * that reuses its buffer shows a handful whatever it reads, one that allocates per read one each.
+ */
+export class ReadBufferRecordingFileSystem extends ForwardingFileSystem {
+  readonly buffers = new Set<ArrayBufferLike>();
+  reads = 0;
+
+  protected override wrap(handle: FileHandle): FileHandle {
+    if (!handle.path.endsWith(".log")) return handle;
+    const record = (target: Uint8Array) => {
+      this.buffers.add(target.buffer);
+      this.reads++;
+    };
+    return new class extends ForwardingFileHandle {
+      override readSync(position: number, target: Uint8Array): number {
+        record(target);
+        return super.readSync(position, target);
+      }
+    }(handle);
+  }
+
+  /** Forgets what was recorded so far. */
+  reset(): void {
+    this.buffers.clear();
+    this.reads = 0;
+  }
 }

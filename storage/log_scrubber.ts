@@ -82,7 +82,10 @@ export class LogScrubber {
     const segment = this.#segment;
     if (segment !== null && this.#indexes.isUnverified(segment)) return segment;
     const next = this.#indexes.unverified()[0];
-    if (next === undefined) return (this.#segment = null);
+    if (next === undefined) {
+      this.#buffer = new Uint8Array(0); // done: the buffer goes with it
+      return (this.#segment = null);
+    }
     this.#segment = next;
     this.#position = 0;
     this.#nextIndex = next.baseIndex;
@@ -141,18 +144,23 @@ export class LogScrubber {
    * longer.
    */
   #read(segment: Segment, end: number, bytesMax: number): Uint8Array {
-    const length = Math.min(end - this.#position, bytesMax);
-    if (this.#buffer.length < length) this.#buffer = new Uint8Array(length);
-    let window = this.#buffer.subarray(
-      0,
-      segment.handle.readSync(this.#position, this.#buffer.subarray(0, length)),
-    );
+    const window = this.#readAt(segment, Math.min(end - this.#position, bytesMax));
     const recordLength = recordLengthAt(window, 0);
     if (recordLength > window.length && this.#position + recordLength <= end) {
-      window = new Uint8Array(recordLength);
-      window = window.subarray(0, segment.handle.readSync(this.#position, window));
+      return this.#readAt(segment, recordLength);
     }
     return window;
+  }
+
+  /**
+   * `length` bytes from the current position, in the one buffer every step reuses (grown to the
+   * longest read): a fresh one per record longer than a step's budget was a quarter-megabyte
+   * array buffer ten times a second with big batches, the C heap's pages held until a trim.
+   */
+  #readAt(segment: Segment, length: number): Uint8Array {
+    if (this.#buffer.length < length) this.#buffer = new Uint8Array(length);
+    const target = this.#buffer.subarray(0, length);
+    return target.subarray(0, segment.handle.readSync(this.#position, target));
   }
 
   /** Why the record just read is not the one the index describes here, or null. */

@@ -3,7 +3,7 @@ import { SegmentLog } from "./segment_log.ts";
 import { SimFileSystem } from "./sim_file_system.ts";
 import { segmentIndexFileName } from "./segment_index_file.ts";
 import { segmentFileName } from "./segment.ts";
-import { makeEntries } from "./_test_helpers.ts";
+import { makeEntries, ReadBufferRecordingFileSystem } from "./_test_helpers.ts";
 import type { ScrubStep } from "./log_scrubber.ts";
 
 const dir = "/node/log";
@@ -138,5 +138,24 @@ Deno.test("a sound trusted segment cut by Raft scrubs clean up to the cut", asyn
   assert.equal(step.damage, null);
   assert.equal(scrubber.verifiedSegments, 3, "two whole segments and the cut one's prefix");
   assert.equal(log.damage, null);
+  await log.close();
+});
+
+Deno.test("the scrubber reads records longer than a step's budget into the one buffer it reuses", async () => {
+  const fs = new ReadBufferRecordingFileSystem(new SimFileSystem());
+  const first = await SegmentLog.open(dir, { fs, ...options });
+  // Records of about 470 bytes: three to a segment, each longer than a step's 300 bytes.
+  for (let index = 1; index <= 30; index += 3) {
+    await first.appendDurable(makeEntries(index, 3, { payloadBytes: 420 }));
+  }
+  await first.close();
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  assert.ok((log.recovery.indexedSegments ?? 0) >= 5, `${log.recovery.indexedSegments} indexed`);
+  fs.reset();
+  const steps = await scrubAll(log, 300);
+  assert.ok(steps.every((step) => step.damage === null));
+  assert.ok(fs.reads >= 20, `${fs.reads} reads`);
+  // Its buffer for the first, short read, and the one it grows to once for a whole record.
+  assert.ok(fs.buffers.size <= 2, `${fs.reads} reads landed in ${fs.buffers.size} buffers`);
   await log.close();
 });

@@ -276,6 +276,7 @@ function restoreFromIndex(
  * durable by the open's directory sync after it.
  */
 function indexKept(kept: Segment[], indexes: SealedIndexes): void {
+  indexes.loaded();
   const trusted = new Set<number>();
   for (const segment of kept) {
     if (indexes.isUnverified(segment)) trusted.add(segment.baseIndex);

@@ -58,6 +58,12 @@ export class SealedIndexes {
   #writes: Promise<void> = Promise.resolve();
   #written = 0;
   readonly #onDirectoryFailure: (error: unknown) => void;
+  /**
+   * The last record of every segment restored at open is read here: a fresh buffer each (a
+   * quarter megabyte per segment with big batches) left the C heap tens of megabytes high at
+   * ready, until a trim.
+   */
+  #scratch = new Uint8Array(0);
 
   /**
    * `onDirectoryFailure` hears of a directory fsync that failed: not derived data any more, as
@@ -115,18 +121,24 @@ export class SealedIndexes {
   #checkLastRecord(segment: Segment, summary: SegmentSummary): string | null {
     const length = summary.sizeBytes - summary.lastRecordPosition;
     if (length > recordBytesMax) return "last record too long";
-    const bytes = new Uint8Array(length);
+    if (this.#scratch.length < length) this.#scratch = new Uint8Array(Math.max(length, 65536));
+    const bytes = this.#scratch.subarray(0, length);
     if (segment.handle.readSync(summary.lastRecordPosition, bytes) !== length) {
       return "last record unreadable";
     }
     const header = newRecordHeader();
     const status = inspectRecord(bytes, 0, { header, verify: true });
     if (status !== "ok") return `last record: ${status}`;
-    const crc = new DataView(bytes.buffer).getUint32(4, true);
+    const crc = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
     const same = header.bytes === length && header.index === summary.lastIndex &&
       header.term === summary.lastTerm && header.timestamp === summary.lastTimestamp &&
       crc === summary.lastRecordCrc;
     return same ? null : "last record differs";
+  }
+
+  /** The open restored what it could: the buffer its last-record checks shared goes. */
+  loaded(): void {
+    this.#scratch = new Uint8Array(0);
   }
 
   /** Notes a segment restored from its index: the scrubber will read it once. */

@@ -9,7 +9,7 @@ import {
   type SegmentSummary,
 } from "./segment_index_file.ts";
 import { segmentFileName } from "./segment.ts";
-import { makeEntries } from "./_test_helpers.ts";
+import { makeEntries, ReadBufferRecordingFileSystem } from "./_test_helpers.ts";
 
 const dir = "/node/log";
 /** About 8 entries of ~180 bytes per segment, index points every 256 bytes. */
@@ -284,4 +284,18 @@ Deno.test("damage a read finds under a trusted index is recorded, and the next o
   assert.equal(reopened.recovery.corruptAt?.index, bases[2] + 1);
   assert.equal(reopened.lastIndex, bases[2]);
   await reopened.close();
+});
+
+Deno.test("an open checks every restored segment's last record in one buffer it reuses", async () => {
+  const sim = new SimFileSystem();
+  await writtenLog(sim);
+  const sealed = segmentBases(sim).length - 1;
+  const fs = new ReadBufferRecordingFileSystem(sim);
+  fs.reset();
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(log.recovery.indexedSegments, sealed);
+  assert.ok(sealed >= 8 && fs.reads > sealed, `${sealed} sealed segments, ${fs.reads} reads`);
+  // The last-record checks' shared buffer, and the scan's and the active segment's own.
+  assert.ok(fs.buffers.size <= 3, `${fs.reads} reads landed in ${fs.buffers.size} buffers`);
+  await log.close();
 });
