@@ -55,6 +55,7 @@ import type {
   Transport,
 } from "./types.ts";
 import { RaftLogStorage } from "./log_storage.ts";
+import { stopRefusal, tooManyWrites } from "./refusals.ts";
 import { RaftLogWriter } from "./log_writer.ts";
 import { durablePrefix } from "./durable_prefix.ts";
 import { installReceivedSnapshot, type SnapshotParts, snapshotParts } from "./snapshot_io.ts";
@@ -132,6 +133,10 @@ export class RaftReplica implements Proposer, LogReader {
   /** Set by close(): new proposals are refused while those in the log settle. */
   #closing = false;
   #failure: Error | null = null;
+  /** Stopped or failed: a Ready goes no further at its next step (see `#handleReady`). */
+  get #halted(): boolean {
+    return this.#closed || this.#failure !== null;
+  }
   readonly #removal = new RemovalWatch((line) => this.#warn(line));
 
   /** Use `RaftReplica.open`. */
@@ -261,9 +266,7 @@ export class RaftReplica implements Proposer, LogReader {
     const refusal = this.refusal();
     if (refusal !== null) return Promise.reject(refusal);
     if (this.#pending.size >= this.#settings.pendingProposalsMax) {
-      return Promise.reject(
-        new ReplicationError("NotReady", "too many writes in flight", { retryAfterSeconds: 1 }),
-      );
+      return Promise.reject(tooManyWrites());
     }
     const timestamp = this.#time.stamp();
     let proposal: { index: LogIndex; term: Term };
@@ -357,8 +360,8 @@ export class RaftReplica implements Proposer, LogReader {
   /**
    * Stops: first refuses new proposals ("shutting down": never in the log), then lets those
    * already in the log settle for up to `drainMsMax`, then answers the rest "outcome unknown"
-   * (they may still commit elsewhere), finishes the current Ready and writes the final hard
-   * state. The log stays open (the owner closes it).
+   * (they may still commit elsewhere), waits for the current Ready's step in flight (it goes no
+   * further) and writes the final hard state. The log stays open (the owner closes it).
    */
   async close(options: { drainMsMax?: number } = {}): Promise<void> {
     if (this.#closed || this.#closing) return;
@@ -398,20 +401,15 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** Why a proposal made now would be refused (not leader, stopped), or null. */
   refusal(): ReplicationError | null {
-    if (this.#closed || this.#closing) {
-      return new ReplicationError("NotReady", "node is shutting down", { retryAfterSeconds: 1 });
-    }
-    if (this.#failure !== null) {
-      return new ReplicationError("NotReady", `replica failed: ${this.#failure.message}`);
-    }
-    if (this.#role !== "leader") return this.#removal.refusal() ?? noLeader(this.#leaderId);
-    return null;
+    const stopped = stopRefusal(this.#closed || this.#closing, this.#failure);
+    if (stopped !== null || this.#role === "leader") return stopped;
+    return this.#removal.refusal() ?? noLeader(this.#leaderId);
   }
 
   // ---- the loop ------------------------------------------------------------------------------
 
   #receive(message: Message): void {
-    if (this.#closed || this.#failure !== null) return;
+    if (this.#halted) return;
     try {
       this.#raft.step(message);
       this.#applyCommittedMidReady();
@@ -441,7 +439,7 @@ export class RaftReplica implements Proposer, LogReader {
   /** Starts the Ready loop unless it runs (it re-checks `hasReady` after every advance). */
   #kick(): void {
     this.#removal.check(this.#raft); // after every step and tick (a lease may have run out)
-    if (this.#running || this.#closed || this.#failure !== null) return;
+    if (this.#running || this.#halted) return;
     const due = this.#writer.commitPersistDue() || this.#snapshots.stored;
     if (!this.#raft.hasReady() && !due) return;
     this.#running = true;
@@ -451,7 +449,7 @@ export class RaftReplica implements Proposer, LogReader {
   async #drive(): Promise<void> {
     await Promise.resolve(); // let the proposals of this turn join the Ready
     try {
-      while (!this.#closed && this.#failure === null) {
+      while (!this.#halted) {
         this.#snapshots.adopt(); // a snapshot written in the background (no Ready outstanding)
         if (this.#raft.hasReady()) {
           await this.#handleReady(this.#raft.ready());
@@ -507,17 +505,18 @@ export class RaftReplica implements Proposer, LogReader {
       this.#transport.send(ready.messages);
     }
     if (ready.snapshot !== undefined) await this.#installSnapshot(ready.snapshot);
+    if (this.#halted) return; // stopped or failed meanwhile (a node noting a loss never leads)
     const appended = ready.entries.length > 0 ? this.#appendEntries(ready.entries) : null;
     if (appended !== null && durableFirst.length > 0) {
       appended.catch(() => {}); // awaited below; this turn must not report it unhandled
       await null; // the log's flush round starts on a microtask: let it dispatch the fsync
     }
-    if (!this.#closed) this.#apply(durableFirst); // (none after a snapshot; none once stopped)
+    if (!this.#halted) this.#apply(durableFirst); // (none after a snapshot; none once halted)
     // Commits learned from now on may be applied mid-Ready: they follow these in order.
     this.#readyApplied = ready.snapshot === undefined && committed.length === 0;
     if (appended !== null) await appended;
     if (ready.hardState !== undefined) await this.#writer.persistHardState(ready.hardState);
-    if (this.#closed || this.#failure !== null) return; // stopped or failed: nothing more
+    if (this.#halted) return; // stopped or failed: nothing more
     if (!sendFirst) this.#transport.send(ready.messages);
     this.#apply(committed);
     this.#readyApplied = true;
@@ -525,6 +524,7 @@ export class RaftReplica implements Proposer, LogReader {
     if (ready.softState !== undefined) this.#changeRole(ready.softState);
     this.#raft.advance(ready);
     await this.#trust.settle(this.#raft, this.#ticks); // trusts the log again once repaired
+    if (this.#halted) return; // a stopped or failed node starts no snapshot
     const { snapshotEntriesInterval: entries, snapshotBytesInterval: bytes } = this.#settings;
     this.#snapshots.startIfDue(this.#config, { entries, bytes }); // written beside the loop
   }
@@ -584,7 +584,7 @@ export class RaftReplica implements Proposer, LogReader {
   }
 
   #fail(error: unknown): void {
-    if (this.#closed || this.#failure !== null) return; // a stopped node's leftovers may fail
+    if (this.#halted) return; // a stopped node's leftovers may fail
     const failure = error instanceof Error ? error : new Error(String(error));
     this.#failure = failure;
     this.#warn(stopLine(failure, this.#expectedStop(failure)));
