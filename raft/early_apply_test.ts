@@ -3,7 +3,7 @@ import { MemoryLogStorage } from "./log_storage.ts";
 import { RaftNode } from "./node.ts";
 import { createPrng } from "./prng.ts";
 import { SimCluster, testMessage } from "./testing/mod.ts";
-import { MessageType, nodeId, prevIndex, type Term } from "./types.ts";
+import { type Entry, type LogIndex, MessageType, nodeId, prevIndex, type Term } from "./types.ts";
 
 const decoder = new TextDecoder();
 
@@ -95,4 +95,67 @@ Deno.test("a leader re-elected while its Ready was out persists its new term and
   node.advance(next);
   node.propose(new TextEncoder().encode("y"));
   assert.equal(node.ready().sendFirst, true, "from the next Ready on, the new term is durable");
+});
+
+Deno.test("entries a later append put in place of persisted ones are not handed out mid-Ready", () => {
+  const [n1, n2, n3] = [nodeId("n1"), nodeId("n2"), nodeId("n3")];
+  const storage = new MemoryLogStorage({ config: { voters: [n1, n2, n3], learners: [] } });
+  const node = new RaftNode({ id: n1, storage, prng: createPrng(1) });
+  const handleAll = () => {
+    while (node.hasReady()) {
+      const ready = node.ready();
+      storage.saveReady(ready);
+      node.advance(ready);
+    }
+  };
+  const entry = (index: number, term: number, text: string): Entry => ({
+    index: index as LogIndex,
+    term: term as Term,
+    type: 16,
+    data: new TextEncoder().encode(text),
+  });
+  // n2 leads term 1: entries 1..3 reach n1's disk, only 1 is committed.
+  node.step(testMessage({
+    type: MessageType.App,
+    from: n2,
+    to: n1,
+    term: 1 as Term,
+    entries: [entry(1, 1, "one"), entry(2, 1, "old two"), entry(3, 1, "old three")],
+    commit: 1 as LogIndex,
+  }));
+  handleAll();
+  const durableIndex = 3 as LogIndex; // the caller's log: 1..3 of term 1, durable
+  // n3 leads term 2 (without n1's vote); its heartbeat's Ready (the new term) is being written...
+  node.step(testMessage({
+    type: MessageType.App,
+    from: n3,
+    to: n1,
+    term: 2 as Term,
+    index: 1 as LogIndex,
+    logTerm: 1 as Term,
+    commit: 1 as LogIndex,
+  }));
+  const outstanding = node.ready();
+  assert.equal(outstanding.hardState?.term, 2);
+  // ...when its append replaces entry 2 and commits it: the new entry 2 is in no write yet.
+  node.step(testMessage({
+    type: MessageType.App,
+    from: n3,
+    to: n1,
+    term: 2 as Term,
+    index: 1 as LogIndex,
+    logTerm: 1 as Term,
+    entries: [entry(2, 2, "new two")],
+    commit: 2 as LogIndex,
+  }));
+  assert.equal(node.status().commit, 2);
+  // The caller's disk still holds "old two" at index 2 (durable up to 3): not handed out.
+  assert.deepEqual(node.takeCommittedEntries(durableIndex), [], "an entry no write holds");
+  storage.saveReady(outstanding);
+  node.advance(outstanding);
+  const next = node.ready();
+  assert.deepEqual(next.entries.map((e) => decoder.decode(e.data)), ["new two"]);
+  assert.deepEqual(next.committedEntries.map((e) => decoder.decode(e.data)), ["new two"]);
+  storage.saveReady(next);
+  node.advance(next);
 });

@@ -417,6 +417,9 @@ export class RaftNode {
    * at once instead of one whole Ready later. The caller must already have applied the
    * outstanding Ready's committed entries and must apply these now, in order: they count as
    * applied. Empty when no Ready is outstanding or it carries a snapshot.
+   *
+   * Only entries the caller persisted or is persisting with that Ready: one that arrived since
+   * (even in place of a persisted one, which the caller's log still holds) waits for its write.
    */
   takeCommittedEntries(durableIndex: LogIndex): readonly Entry[] {
     const ready = this.#outstanding;
@@ -424,7 +427,12 @@ export class RaftNode {
     if (ready === null || ready.snapshot !== undefined) return noEntries;
     const log = this.#raft.log;
     const from = nextIndex(maxIndex(ready.committedEntries.at(-1)?.index ?? noIndex, log.applied));
-    const to = minIndex(log.committed, durableIndex);
+    // What advance(ready) will call stable: its entries, unless a later append replaced them.
+    const last = ready.entries.at(-1);
+    const written = last !== undefined && log.term(last.index) === last.term
+      ? last.index
+      : log.persistedLastIndex();
+    const to = minIndex(minIndex(log.committed, durableIndex), written);
     if (from > to || from < log.firstIndex()) return noEntries;
     const entries = log.entries(from, nextIndex(to), this.#readyCommittedBytesMax);
     if (entries.length > 0) log.appliedTo(entries.at(-1)!.index);
