@@ -216,10 +216,18 @@ export function readPidFiles(files: string): number[] {
 
 /**
  * Polls `GET /readyz` until it answers 200; returns the milliseconds it took, or null on timeout.
+ * With the server's `process`, throws as soon as that process has exited instead.
  */
-export async function waitReady(url: string, timeoutMs: number): Promise<number | null> {
+export async function waitReady(
+  url: string,
+  timeoutMs: number,
+  options: { process?: Deno.ChildProcess } = {},
+): Promise<number | null> {
   const startMs = performance.now();
   const readyUrl = `${url.replace(/\/+$/, "")}/readyz`;
+  // A server that exits while starting is never ready: say so now, not after the whole timeout.
+  const seen: { exit: Deno.CommandStatus | null } = { exit: null };
+  options.process?.status.then((status) => (seen.exit = status));
   while (performance.now() - startMs < timeoutMs) {
     try {
       const response = await fetch(readyUrl);
@@ -227,6 +235,9 @@ export async function waitReady(url: string, timeoutMs: number): Promise<number 
       if (response.status === 200) return performance.now() - startMs;
     } catch {
       // not listening yet
+    }
+    if (seen.exit !== null) {
+      throw new Error(`the server exited with status ${seen.exit.code} before it was ready`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import {
   cpuSeconds,
+  freePort,
   rssBreakdownFromProc,
   rssFromMetricsText,
   rssFromProc,
+  waitReady,
 } from "./process_stats.ts";
 
 Deno.test("the resident memory is read from a Prometheus page", () => {
@@ -24,4 +26,17 @@ Deno.test("this process's RSS splits into anonymous and file-backed pages", () =
   assert.ok(breakdown.rssAnonBytes > 1_000_000);
   assert.ok(breakdown.rssAnonBytes + breakdown.rssFileBytes <= breakdown.rssBytes + 4096 * 1024);
   assert.equal(rssBreakdownFromProc(0x7ffffffe), null);
+});
+
+Deno.test("waiting for a server that exits while starting ends with its status, not the timeout", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "Deno.exit(3)"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const port = freePort(); // nothing listens there
+  await assert.rejects(
+    waitReady(`http://127.0.0.1:${port}`, 60_000, { process: child }), // resolves null without it
+    /exited with status 3 before it was ready/,
+  );
 });

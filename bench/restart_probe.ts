@@ -157,7 +157,9 @@ async function killHard(broker: Broker): Promise<string> {
 async function fill(options: ProbeOptions): Promise<void> {
   const broker = startBroker("main.ts", options);
   try {
-    if ((await waitReady(broker.url, 120_000)) === null) throw new Error("broker never ready");
+    if ((await waitReady(broker.url, 120_000, { process: broker.child })) === null) {
+      throw new Error("broker never ready");
+    }
     const load = parseLoadArgs([
       "--url",
       broker.url,
@@ -207,7 +209,7 @@ async function emptyBrokerRss(main: string, options: ProbeOptions): Promise<RssB
   const dataDir = await Deno.makeTempDir({ prefix: "cmqd-empty-" });
   const broker = startBroker(main, { ...options, dataDir });
   try {
-    if (await waitReady(broker.url, 60_000) === null) return null;
+    if (await waitReady(broker.url, 60_000, { process: broker.child }) === null) return null;
     await new Promise((resolve) => setTimeout(resolve, options.settleMs));
     return rssBreakdownFromProc(broker.child.pid);
   } finally {
@@ -228,7 +230,7 @@ async function restartOnce(
   const broker = startBroker(main, options);
   let row: Record<string, unknown> = { main, round, mode, indexFilesRemoved };
   try {
-    const readyMs = await waitReady(broker.url, 600_000);
+    const readyMs = await waitReady(broker.url, 600_000, { process: broker.child });
     const restartToReadyMs = readyMs === null ? null : performance.now() - startMs;
     const client = await createBenchClient(broker.url, "sdk");
     const described = await client.getQueue(queueName);

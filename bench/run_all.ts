@@ -148,7 +148,7 @@ async function startNoop(workDir: string): Promise<Started> {
     `${workDir}/noop.log`,
   );
   const url = `http://127.0.0.1:${port}`;
-  if (await waitReady(url, readyTimeoutMs) === null) {
+  if (await waitReady(url, readyTimeoutMs, { process: child }) === null) {
     throw new Error("no-op server never got ready");
   }
   return { url, child, stop: () => stopChild(child, "SIGKILL") };
@@ -178,7 +178,10 @@ async function startBroker(
       return { pid: child.pid };
     },
   };
-  if (await waitReady(url, readyTimeoutMs) === null) {
+  const ready = await waitReady(url, readyTimeoutMs, { process: started.child }).catch((error) => {
+    throw new Error(`${error.message}; see ${workDir}/broker.log`);
+  });
+  if (ready === null) {
     await started.stop();
     throw new Error(`broker never got ready; see ${workDir}/broker.log`);
   }

@@ -110,7 +110,7 @@ async function startBroker(): Promise<Broker> {
     await child.status;
     await Deno.remove(dir, { recursive: true });
   };
-  if (await waitReady(url, 120_000) === null) {
+  if (await waitReady(url, 120_000, { process: child }) === null) {
     await stop();
     throw new Error("broker never got ready");
   }

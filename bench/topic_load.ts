@@ -302,7 +302,9 @@ async function startBroker(options: Options) {
   }).spawn();
   const logged = child.stdout.pipeTo(log.writable);
   const url = `http://127.0.0.1:${port}`;
-  if (await waitReady(url, 60_000) === null) throw new Error(`broker not ready: ${workDir}`);
+  if (await waitReady(url, 60_000, { process: child }) === null) {
+    throw new Error(`broker not ready: ${workDir}`);
+  }
   return {
     url,
     pid: child.pid,
