@@ -54,3 +54,26 @@ Deno.test("a replica failing while a new leader's first Ready is persisted claim
   assert.deepEqual(sentAfterFailure.map((m) => `${m.type}>${m.to}`), [], "sent after failing");
   await cluster.stopAll();
 });
+
+Deno.test("a failed replica asked to campaign starts no election: its term and role stay", async () => {
+  const cluster = await TestCluster.start();
+  const leader = await cluster.waitForLeader();
+  await settled(cluster, cluster.broker(leader).createQueue("jobs", {}));
+  const follower = [...cluster.nodes.keys()].find((id) => id !== leader)!;
+  await cluster.until(() =>
+    cluster.replica(follower).appliedIndex >= cluster.replica(leader).status().commit
+  );
+  const replica = cluster.replica(follower);
+  const fs = cluster.node(follower).fs;
+  const segment = fs.readDir("/data/log").filter((name) => name.endsWith(".log")).sort()[0];
+  fs.flipBit(`/data/log/${segment}`, 40); // inside entry 2 (the queue's creation)
+  assert.throws(() => replica.entry(2, false));
+  assert.ok(replica.failure !== null, "the replica failed");
+  const before = replica.status();
+
+  replica.campaign();
+  const after = replica.status();
+  assert.equal(after.term, before.term, "a failed replica's term moved");
+  assert.equal(after.role, before.role, "a failed replica's role moved");
+  await cluster.stopAll();
+});

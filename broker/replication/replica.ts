@@ -194,7 +194,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#removal.check(this.#raft); // its log may say so (later, only a step changes configs)
     this.#transport.onMessage((message) => this.#receive(message));
     this.#transport.onUnreachable((peer) => {
-      if (!this.#closed) this.#raft.reportUnreachable(peer);
+      if (!this.#halted) this.#raft.reportUnreachable(peer);
     });
     this.#scheduleTick();
   }
@@ -352,7 +352,7 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** Starts an election now (a no-op when not allowed). */
   campaign(): void {
-    if (this.#closed) return;
+    if (this.#halted) return; // a failed node starts no election, even in memory
     this.#raft.campaign();
     this.#kick();
   }
