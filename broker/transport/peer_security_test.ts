@@ -19,6 +19,7 @@ import { TcpProxy } from "./testing/tcp_proxy.ts";
 import {
   closeAll,
   concat,
+  hostname,
   message,
   peerAddress,
   startCluster,
@@ -273,6 +274,67 @@ Deno.test("at a cap the oldest unproven connection makes room; proven ones are n
     member.conn.close();
     await a.transport.close();
   });
+});
+
+/**
+ * A worker that opens TCP connections to `port` and resets them (RST) at once, in batches, until
+ * told to stop: from another thread, so they keep coming while this one is busy.
+ */
+function startResetFlood(port: number): { stop(): Promise<void> } {
+  const source = `
+    import net from "node:net";
+    let flooding = true;
+    self.onmessage = () => (flooding = false);
+    const reset = () => new Promise((resolve) => {
+      const socket = net.connect(${port}, "${hostname}", () => socket.resetAndDestroy());
+      socket.on("error", () => {});
+      socket.on("close", resolve);
+    });
+    while (flooding) {
+      await Promise.all(Array.from({ length: 10 }, reset));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    self.postMessage("stopped");
+  `;
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  const worker = new Worker(url, { type: "module" });
+  return {
+    async stop() {
+      const stopped = new Promise((resolve) => (worker.onmessage = resolve));
+      worker.postMessage("stop");
+      await stopped;
+      worker.terminate();
+      URL.revokeObjectURL(url);
+    },
+  };
+}
+
+Deno.test("a stranger resetting connections before they are accepted does not hold up the accept loop", async () => {
+  // A connection reset while it waits to be accepted makes the accept fail (NotConnected). That
+  // says nothing about the listener, so it must not pause the loop: a pause per failure (there
+  // was 100 ms) let a stranger's steady trickle of resets back the accept queue up for good, and
+  // no member's connection was accepted within its connect deadline again.
+  const a = await startNode("a");
+  const flood = startResetFlood(a.transport.address.port);
+  try {
+    // Resets pile up in the accept queue while this thread (the listener's) is busy.
+    await waitFor(() => a.warnings.length > 0);
+    const busyUntil = Date.now() + 300;
+    while (Date.now() < busyUntil) {
+      // Busy, as under load.
+    }
+    const b = await startNode("b", { peers: [{ id: a.id, peerAddress: peerAddress(a) }] });
+    try {
+      await waitFor(() => b.transport.isConnected(a.id));
+      b.transport.send([message(b.id, a.id, 1)]);
+      await waitFor(() => a.received.length === 1);
+    } finally {
+      await b.transport.close();
+    }
+  } finally {
+    await flood.stop();
+    await a.transport.close();
+  }
 });
 
 Deno.test("a connection that does not finish its handshake in time is closed", async () => {

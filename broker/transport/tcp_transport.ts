@@ -358,7 +358,9 @@ export class TcpTransport {
       } catch (error) {
         if (this.#closed) return;
         this.#context.warnings.line(`transport ${this.#nodeId}: accept failed: ${describe(error)}`);
-        await sleep(acceptRetryMs, this.#stop.signal);
+        // A connection reset before it was accepted is the remote's doing and says nothing of
+        // the next one: pausing for it would let anyone stall accepting with a trickle of resets.
+        if (!isRemoteConnectionError(error)) await sleep(acceptRetryMs, this.#stop.signal);
         continue;
       }
       if (this.#closed) {
@@ -451,6 +453,13 @@ export class TcpTransport {
     for (const link of this.#links.values()) link.tick();
     for (const connection of this.#inbound) connection.tick();
   }
+}
+
+/** An accept failure caused by the connection being accepted, not by the listener. */
+function isRemoteConnectionError(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted;
 }
 
 function newStats(): TransportStats {
