@@ -42,7 +42,7 @@ import { type MessageLimits, messageLimitsDefault } from "./message_validation.t
 import { nonceBytes, PeerKeys } from "./peer_auth.ts";
 import { encodeHelloFrame, handshakeFrameBytesMax, type Hello } from "./peer_codec.ts";
 import type { HandshakeIdentity } from "./peer_handshake.ts";
-import { closeQuietly, describe, LogLimiter, sleep } from "./peer_io.ts";
+import { closeQuietly, describe, LogLimiter, parseAddress, sleep } from "./peer_io.ts";
 import { type LinkContext, type PeerAddress, PeerLink, type TransportStats } from "./peer_link.ts";
 import type { PeerConn } from "./peer_io.ts";
 import type { PeerTlsOptions } from "./peer_tls.ts";
@@ -214,9 +214,12 @@ export class TcpTransport {
 
   /**
    * Listens, starts dialing every peer, and returns at once (connections come up on their own).
-   * Throws when the port is taken, or with `tls` when Deno refuses the certificate or key.
+   * Throws when the port is taken, a peer address is not `host:port`, or with `tls` when Deno
+   * refuses the certificate or key.
    */
   static start(options: TcpTransportOptions): Promise<TcpTransport> {
+    // Before anything starts: the constructor's timer and loops would outlive a throw.
+    for (const peer of options.peers) parseAddress(peer.peerAddress);
     const { hostname, port } = options.listen;
     const listener = options.tls === undefined
       ? Deno.listen({ hostname, port })
@@ -267,11 +270,15 @@ export class TcpTransport {
     this.#unreachableHandler = handler;
   }
 
-  /** Dials `peer` at its address (redialling when the address changed). */
+  /**
+   * Dials `peer` at its address (redialling when the address changed). Throws, changing nothing,
+   * when the address is not `host:port`.
+   */
   setPeer(peer: PeerAddress): void {
     if (this.#closed || peer.id === this.#nodeId) return;
     const existing = this.#links.get(peer.id);
     if (existing?.address === peer.peerAddress) return;
+    parseAddress(peer.peerAddress); // throws before the current link is closed
     if (existing !== undefined) this.#track(existing.close());
     const link = new PeerLink(peer, this.#context);
     this.#links.set(peer.id, link);

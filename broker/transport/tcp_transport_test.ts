@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type NodeId, nodeId } from "../../raft/mod.ts";
+import { TcpTransport } from "./tcp_transport.ts";
 import {
   closeAll,
   entry,
@@ -8,6 +9,7 @@ import {
   peerAddress,
   startCluster,
   startNode,
+  testClusterKey,
   type TestNode,
   waitFor,
 } from "./testing/transport_nodes.ts";
@@ -146,4 +148,36 @@ Deno.test("a hello too big for the handshake limit is refused at start, not by e
     startNode("a", { clientUrl: `http://${"x".repeat(5000)}` }),
     /the hello \(\d+ bytes\) exceeds 4096/,
   );
+});
+
+Deno.test("a peer address that does not parse is refused at start, leaving nothing running", async () => {
+  const warnings: string[] = [];
+  assert.throws(
+    () =>
+      TcpTransport.start({
+        nodeId: nodeId("a"),
+        listen: { hostname, port: 0 },
+        clientUrl: "http://client-a",
+        peers: [{ id: nodeId("b"), peerAddress: "no-port" }],
+        clusterKey: testClusterKey,
+        log: (line) => warnings.push(line),
+      }),
+    /peer address no-port is not host:port/,
+  );
+  // An accept loop left running on the closed listener would say so (and the sanitizers would
+  // catch its timers): give it a moment to.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(warnings, []);
+});
+
+Deno.test("a new peer address that does not parse is refused and the link keeps its old one", async () => {
+  const [a, b] = await startCluster(["a", "b"]);
+  assert.throws(
+    () => a.transport.setPeer({ id: b.id, peerAddress: "no-port" }),
+    /peer address no-port is not host:port/,
+  );
+  assert.equal(a.transport.isConnected(b.id), true);
+  a.transport.send([message(a.id, b.id, 1)]);
+  await waitFor(() => b.received.length === 1);
+  await closeAll([a, b]);
 });
