@@ -46,15 +46,19 @@ export interface ScrubBound {
 export class SealedIndexes {
   readonly #fs: FileSystem;
   readonly #dir: string;
-  /** Sealed segments whose index is queued or being written; `forget` cancels. */
-  readonly #pending = new Set<Segment>();
+  /**
+   * Sealed segments whose index is queued or being written, each with the token of its seal;
+   * `forget` cancels. A write serves only the seal it was queued for: after a cut, a segment
+   * refilled and sealed again is not durable where the write queued before the cut assumed.
+   */
+  readonly #pending = new Map<Segment, object>();
   /**
    * Segments restored from their index at open that no scrub has read yet (index order), with
    * what of each is left to read (all of it, or what a cut kept).
    */
   readonly #unverified = new Map<Segment, ScrubBound>();
-  /** Pending segments whose write is queued. */
-  readonly #queued = new Set<Segment>();
+  /** Seal tokens whose write is queued. */
+  readonly #queued = new Set<object>();
   #writes: Promise<void> = Promise.resolve();
   #written = 0;
   readonly #onDirectoryFailure: (error: unknown) => void;
@@ -171,7 +175,7 @@ export class SealedIndexes {
    * durable, unless {@link forget} comes first.
    */
   seal(segment: Segment): void {
-    this.#pending.add(segment);
+    this.#pending.set(segment, {});
   }
 
   /**
@@ -179,18 +183,18 @@ export class SealedIndexes {
    * sealed segments it covers. Writes run one at a time, beside the log's own flushes.
    */
   durableUpTo(durableIndex: number): void {
-    for (const segment of this.#pending) {
-      if (segment.lastIndex > durableIndex || this.#queued.has(segment)) continue;
-      this.#queued.add(segment);
-      this.#writes = this.#writes.then(() => this.#write(segment)).catch(() => {
+    for (const [segment, seal] of this.#pending) {
+      if (segment.lastIndex > durableIndex || this.#queued.has(seal)) continue;
+      this.#queued.add(seal);
+      this.#writes = this.#writes.then(() => this.#write(segment, seal)).catch(() => {
         // Derived data: a failed write leaves at worst a temp file (removed at open) and a
         // segment that the next open scans.
-      }).finally(() => this.#queued.delete(segment));
+      }).finally(() => this.#queued.delete(seal));
     }
   }
 
-  async #write(segment: Segment): Promise<void> {
-    if (!this.#pending.has(segment)) return;
+  async #write(segment: Segment, seal: object): Promise<void> {
+    if (this.#pending.get(segment) !== seal) return;
     const head = new Uint8Array(8);
     segment.handle.readSync(segment.lastRecordPosition, head);
     const bytes = encodeSegmentIndex(segment.summary(new DataView(head.buffer).getUint32(4, true)));
@@ -204,11 +208,13 @@ export class SealedIndexes {
     } finally {
       handle.close();
     }
-    // Checked and renamed in one synchronous step: a `forget` during the fsync wins.
-    if (!this.#pending.delete(segment)) {
+    // Checked and renamed in one synchronous step: a `forget` (or a later seal) during the
+    // fsync wins.
+    if (this.#pending.get(segment) !== seal) {
       this.#fs.remove(temporaryPath);
       return;
     }
+    this.#pending.delete(segment);
     this.#fs.rename(temporaryPath, path);
     try {
       await this.#fs.syncDir(this.#dir);
