@@ -298,14 +298,18 @@ export class SegmentLog {
     // Removals durable now, before the cut or an append into the segment left last (both durable
     // with that file's next sync, before the directory's): a crash in between would leave that
     // segment followed by one it overlaps or doesn't reach, which recovery must read as damage.
-    // Synchronous, and rare (a cut across segments).
-    if (this.#segments.length < before) this.#syncDirectoryNow();
+    // Synchronous, and rare (a cut across segments). A failure leaves the tail unknown.
     const last = this.#segments.at(-1);
-    if (last !== undefined && this.#indexes.reopen(last, fromIndex)) this.#directoryDirty = true;
-    if (last !== undefined && fromIndex <= last.lastIndex) {
-      this.#maps.unmap(last);
-      last.truncateFrom(fromIndex);
-      this.#dirtyHandles.add(last.handle);
+    try {
+      if (this.#segments.length < before) this.#fs.syncDirSync(this.#dir);
+      if (last !== undefined && this.#indexes.reopen(last, fromIndex)) this.#directoryDirty = true;
+      if (last !== undefined && fromIndex <= last.lastIndex) {
+        this.#maps.unmap(last);
+        last.truncateFrom(fromIndex);
+        this.#dirtyHandles.add(last.handle);
+      }
+    } catch (error) {
+      throw this.#failWrites(error);
     }
     this.#scheduler.supersede(fromIndex);
     return this.#scheduler.request(fromIndex - 1, { fresh: true });
@@ -374,7 +378,11 @@ export class SegmentLog {
     this.#assertWritable();
     invariant(Number.isSafeInteger(index) && index >= 0, "index must be a count");
     invariant(Number.isSafeInteger(term) && term >= 0, "term must be a count");
-    const work = this.#reset({ index, term });
+    const work = this.#reset({ index, term }).catch((error) => {
+      this.#writeFailure = error; // half reset, neither log: refused until reopened (on disk
+      this.#scheduler.fail(error); // either is a valid log: no damage to record)
+      throw error;
+    });
     this.#busyWith = work.finally(() => void (this.#busyWith = null));
     return this.#busyWith;
   }
@@ -514,14 +522,6 @@ export class SegmentLog {
     this.#directoryDirty = true;
     this.#dirtyHandles.add(handle);
     return segment;
-  }
-
-  #syncDirectoryNow(): void {
-    try {
-      this.#fs.syncDirSync(this.#dir);
-    } catch (error) {
-      throw this.#failWrites(error);
-    }
   }
 
   /** A write or directory sync failed outside a flush: the log refuses work until reopened, and

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import type { FileHandle } from "./file_io.ts";
+import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
+import { SegmentLog } from "./segment_log.ts";
+import { SimFileSystem } from "./sim_file_system.ts";
+import { makeEntries } from "./_test_helpers.ts";
+
+const dir = "/node/log";
+const options = { segmentBytesMax: 1500, indexIntervalBytes: 256 };
+
+for (const kind of ["dirSync", "write"] as const) {
+  Deno.test(`a resetTo that fails at a ${kind} leaves the log refusing work, not half reset`, async () => {
+    const fs = new SimFileSystem();
+    const log = await SegmentLog.open(dir, { fs, ...options });
+    await log.appendDurable(makeEntries(1, 30));
+    fs.failNext(kind);
+    await assert.rejects(log.resetTo(500, 3));
+    // Neither the old log (its segments are gone from memory) nor the new one (no log start):
+    // nothing may be appended, synced or read.
+    for (const next of [31, 501, log.lastIndex + 1]) {
+      assert.throws(() => log.append(makeEntries(next, 1)), `append at ${next}`);
+    }
+    await assert.rejects(async () => await log.sync());
+    assert.throws(() => log.entry(1));
+    await log.close();
+  });
+}
+
+/** Fails every truncate of a segment file once `failing` is set. */
+class FailingTruncates extends ForwardingFileSystem {
+  failing = false;
+
+  protected override wrap(handle: FileHandle): FileHandle {
+    const owner = () => this.failing;
+    return new class extends ForwardingFileHandle {
+      override truncate(lengthBytes: number): void {
+        if (owner()) throw new Error("EIO: input/output error (injected truncate failure)");
+        super.truncate(lengthBytes);
+      }
+    }(handle);
+  }
+}
+
+Deno.test("a truncateSuffix whose truncate fails leaves the log refusing work", async () => {
+  const fs = new FailingTruncates(new SimFileSystem());
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  await log.appendDurable(makeEntries(1, 30));
+  fs.failing = true;
+  assert.throws(() => log.truncateSuffix(28));
+  // The file's end is unknown now: the entries the cut meant to remove must not be served as
+  // the log, nor may new ones be appended after them.
+  assert.throws(() => log.append(makeEntries(28, 1, { term: 2 })));
+  assert.throws(() => log.entry(29));
+  await assert.rejects(async () => await log.sync());
+  fs.failing = false;
+  await log.close();
+});
