@@ -25,6 +25,11 @@ export class LogDamage {
   #record: DamageRecord | null;
   /** The record of a failed write or fsync being written (see `noteFailure`). */
   #failureNoted: Promise<void> = Promise.resolve();
+  /**
+   * The last write or removal of the file: each runs after the one before, so two never share
+   * the temp file (one renaming the other's before its fsync) and none merges a stale record.
+   */
+  #writes: Promise<void> = Promise.resolve();
 
   constructor(fs: FileSystem, dir: string) {
     this.#fs = fs;
@@ -37,21 +42,32 @@ export class LogDamage {
     return this.#record === null ? null : structuredClone(this.#record);
   }
 
+  /** Runs `change` of the file after every change before it (see `#writes`). */
+  #serially(change: () => Promise<void>): Promise<void> {
+    const run = this.#writes.catch(() => {}).then(change);
+    this.#writes = run;
+    return run;
+  }
+
   /** Records damage durably, merged with what is recorded (see `mergeDamage`). */
-  async note(
+  note(
     detail: CorruptionDetail,
     options: { torn: boolean; term: number; unsyncedFrom?: number },
   ): Promise<void> {
-    const record = mergeDamage(this.#record, { detail, ...options });
-    await storeDamageRecord(this.#fs, this.#dir, record);
-    this.#record = record;
+    return this.#serially(async () => {
+      const record = mergeDamage(this.#record, { detail, ...options });
+      await storeDamageRecord(this.#fs, this.#dir, record);
+      this.#record = record;
+    });
   }
 
   /** Forgets the record durably. */
-  async clear(): Promise<void> {
-    if (this.#record === null) return;
-    await removeDamageRecord(this.#fs, this.#dir);
-    this.#record = null;
+  clear(): Promise<void> {
+    return this.#serially(async () => {
+      if (this.#record === null) return;
+      await removeDamageRecord(this.#fs, this.#dir);
+      this.#record = null;
+    });
   }
 
   /**
@@ -80,7 +96,11 @@ export class LogDamage {
    * After the unsynced tail was cut (from `cutFrom`, or nothing was left to cut: null): records
    * the cut as a torn tail and drops `unsyncedFrom`, durably.
    */
-  async #unsyncedTailCut(cutFrom: number | null): Promise<void> {
+  #unsyncedTailCut(cutFrom: number | null): Promise<void> {
+    return this.#serially(() => this.#dropUnsyncedFrom(cutFrom));
+  }
+
+  async #dropUnsyncedFrom(cutFrom: number | null): Promise<void> {
     const record = this.#record;
     if (record?.unsyncedFrom === undefined) return;
     let next = record;
@@ -128,8 +148,9 @@ export class LogDamage {
       .catch(() => {});
   }
 
-  /** Resolves once the record of a failed write or fsync is written (or gave up). */
+  /** Resolves once the record of a failed write or fsync, and every other change of the file
+   * begun so far, is written (or gave up). */
   get failureRecorded(): Promise<void> {
-    return this.#failureNoted;
+    return this.#failureNoted.then(() => this.#writes).catch(() => {});
   }
 }
