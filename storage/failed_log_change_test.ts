@@ -4,6 +4,9 @@ import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_sy
 import { SegmentLog } from "./segment_log.ts";
 import { SimFileSystem } from "./sim_file_system.ts";
 import { makeEntries } from "./_test_helpers.ts";
+import { CorruptLogError } from "./errors.ts";
+import { recordBytes } from "./record.ts";
+import { segmentFileName } from "./segment.ts";
 
 const dir = "/node/log";
 const options = { segmentBytesMax: 1500, indexIntervalBytes: 256 };
@@ -53,5 +56,21 @@ Deno.test("a truncateSuffix whose truncate fails leaves the log refusing work", 
   assert.throws(() => log.entry(29));
   await assert.rejects(async () => await log.sync());
   fs.failing = false;
+  await log.close();
+});
+
+Deno.test("a truncateSuffix whose record before the cut fails its check changes nothing: a lower cut works", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs, segmentBytesMax: 1 << 20 });
+  await log.appendDurable(makeEntries(1, 30, { payloadBytes: 100 }));
+  const size = recordBytes(100);
+  fs.flipBit(`${dir}/${segmentFileName(1)}`, 20 * size - 1); // the last byte of entry 20
+  assert.throws(() => log.truncateSuffix(21), CorruptLogError);
+  // Nothing was cut: the caller (a recovery cutting at damage) walks back and cuts lower.
+  assert.equal(log.lastIndex, 30);
+  await log.truncateSuffix(20);
+  assert.equal(log.lastIndex, 19);
+  await log.appendDurable(makeEntries(20, 2, { term: 2 }));
+  assert.equal(log.entry(21).term, 2);
   await log.close();
 });

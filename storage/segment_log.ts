@@ -30,7 +30,7 @@ import {
 import { type DamageNote, LogDamage } from "./log_damage.ts";
 import { LogScrubber } from "./log_scrubber.ts";
 import { SealedIndexes } from "./sealed_indexes.ts";
-import type { CorruptionDetail } from "./errors.ts";
+import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
 import { encodeRecordInto, type LogEntry, recordBytes } from "./record.ts";
 import { assertAppendable } from "./append_check.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
@@ -298,7 +298,8 @@ export class SegmentLog {
     // Removals durable now, before the cut or an append into the segment left last (both durable
     // with that file's next sync, before the directory's): a crash in between would leave that
     // segment followed by one it overlaps or doesn't reach, which recovery must read as damage.
-    // Synchronous, and rare (a cut across segments). A failure leaves the tail unknown.
+    // Synchronous, and rare (a cut across segments). A failed write leaves the tail unknown; a
+    // record failing its check before the cut changed no byte (the caller may cut lower).
     const last = this.#segments.at(-1);
     try {
       if (this.#segments.length < before) this.#fs.syncDirSync(this.#dir);
@@ -309,7 +310,7 @@ export class SegmentLog {
         this.#dirtyHandles.add(last.handle);
       }
     } catch (error) {
-      throw this.#failWrites(error);
+      throw error instanceof CorruptLogError ? error : this.#failWrites(error);
     }
     this.#scheduler.supersede(fromIndex);
     return this.#scheduler.request(fromIndex - 1, { fresh: true });
@@ -524,9 +525,8 @@ export class SegmentLog {
     return segment;
   }
 
-  /** A write or directory sync failed outside a flush: the log refuses work until reopened, and
-   * answers no waiter (a round in flight would acknowledge entries the damage record makes the
-   * next open cut; a truncation's removed entries would be waited for for ever). */
+  /** A write or directory sync failed outside a flush: the log refuses work until reopened and
+   * answers no waiter (a round in flight would acknowledge entries the next open cuts). */
   #failWrites(error: unknown): unknown {
     this.#writeFailure = error;
     this.#scheduler.fail(error);
