@@ -35,8 +35,11 @@
  * `outcomeProposalsMax` in flight), so a burst of pushes costs a few log entries, not one each.
  * A finished request frees its slot at once; the push is only kept out of the next passes until
  * its outcome is applied (at most `recordingMax` such pushes wait; past that, no new request
- * starts). If the proposal fails, the push becomes eligible again after
- * `retryAfterFailedProposalMs`.
+ * starts). If the proposal fails, the same outcomes are proposed again after
+ * `retryAfterFailedProposalMs` (one the engine applied already is stale there and changes
+ * nothing), and the pushes stay out of the passes meanwhile. Before, such a push was sent again:
+ * a refused proposal (too many writes waiting) posted a message its endpoint had answered 2xx a
+ * second time, with no leader change.
  *
  * Time and I/O are injected (`clock`, `timers`, `fetch`), so the simulation drives it.
  *
@@ -73,7 +76,7 @@ export interface PushLimits {
   recordingMax: number;
   /** The longest the worker sleeps while leading (a safety net; wake-ups are event-driven). */
   idleCheckMs: number;
-  /** After a PushResults proposal failed, its pushes wait this long before another attempt. */
+  /** After a PushResults proposal failed, its outcomes wait this long before another proposal. */
   retryAfterFailedProposalMs: number;
   /** A subscription's pause after its endpoint was unreachable (doubled per such failure in a row). */
   failurePauseMsMin: number;
@@ -544,27 +547,31 @@ export class PushWorker {
       const batch = this.#outcomes.splice(0, this.#limits.outcomesPerCommandMax);
       this.#proposals++;
       this.#source.recordPushOutcomes(batch.map((item) => item.outcome)).then(
-        () => this.#afterProposal(generation, batch, 0),
+        () => this.#afterProposal(generation, batch, true),
         (error) => {
           if (generation === this.#generation) {
             this.#logError(`push: recording ${batch.length} outcomes failed`, error);
           }
-          this.#afterProposal(generation, batch, this.#limits.retryAfterFailedProposalMs);
+          this.#afterProposal(generation, batch, false);
         },
       );
     }
   }
 
-  #afterProposal(generation: number, batch: QueuedOutcome[], holdMs: number): void {
+  #afterProposal(generation: number, batch: QueuedOutcome[], recorded: boolean): void {
     if (generation !== this.#generation) return;
     this.#proposals--;
-    const release = () => {
-      if (generation !== this.#generation) return;
+    if (recorded) {
       for (const item of batch) item.release();
       this.#queuePump();
-    };
-    if (holdMs === 0) release();
-    else this.#timers.setTimer(holdMs, release);
+    } else {
+      // Proposed again, never sent again (see the module): the pushes stay recording.
+      this.#timers.setTimer(this.#limits.retryAfterFailedProposalMs, () => {
+        if (generation !== this.#generation) return;
+        this.#outcomes.unshift(...batch);
+        this.#flushOutcomes();
+      });
+    }
     this.#flushOutcomes();
   }
 }

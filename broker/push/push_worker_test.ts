@@ -517,3 +517,53 @@ Deno.test("after a restart of the worker (a new leader), a subscription known to
   assert.equal(to("http://live.test/"), 1, "the healthy subscription got its push at once");
   context.worker.stop();
 });
+
+Deno.test("an outcome whose PushResults proposal was refused is proposed again; the push is not sent again", async () => {
+  // Before, a refused proposal (the replica's TooManyWrites under a burst of writes, while this
+  // node still led) put the push back among the due ones: 1 s later a message its endpoint had
+  // answered 2xx was posted again, with no leader change (the README allows a repeat only then).
+  const engine = memoryEngine();
+  const endpoint = manualEndpoint();
+  const source = engine.topics;
+  let refusals = 1;
+  const recorded: boolean[] = [];
+  const worker = new PushWorker({
+    source: {
+      barrier: () => source.barrier(),
+      pushTargets: () => source.pushTargets(),
+      nextPushAt: () => source.nextPushAt(),
+      pushPending: (target, sequence, attempt) => source.pushPending(target, sequence, attempt),
+      recordPushOutcomes: (outcomes) => {
+        recorded.push(...outcomes.map((outcome) => outcome.ok));
+        if (refusals-- > 0) return Promise.reject(new Error("TooManyWrites"));
+        return source.recordPushOutcomes(outcomes);
+      },
+      onPushPending: (listener) => source.onPushPending(listener),
+      duePushes: (target, now, options) => source.duePushes(target, now, options),
+    },
+    fetch: endpoint.fetch,
+    clock: engine.clock,
+    timers: engine.clock,
+    limits: { retryAfterFailedProposalMs: 1_000 },
+    logError: () => {},
+  });
+  await source.createTopic("t", {});
+  await source.subscribe("t", "merchant", { endpoint: { url: "http://merchant.test/" } });
+  await source.publish("t", [{ body: "a" }]);
+  worker.start();
+  engine.clock.advance(0);
+  await settle();
+  assert.equal(endpoint.calls.length, 1);
+  endpoint.calls[0].answer(200);
+  await settle();
+  for (let second = 0; second < 5; second++) {
+    engine.clock.advance(1_000);
+    await settle();
+  }
+  assert.equal(endpoint.calls.length, 1, "the endpoint answered 2xx: it gets the message once");
+  assert.deepEqual(recorded, [true, true], "the same outcome, proposed again");
+  const view = await source.getSubscription("t", "merchant");
+  assert.equal(view.pendingMessages, 0);
+  assert.equal(view.deliveredMessages, 1);
+  worker.stop();
+});
