@@ -193,6 +193,8 @@ export class PushWorker {
   #heldBodyBytes = 0;
   #rotation = 0;
   #wakeTimer: unknown = null;
+  /** Timers of queued passes and proposal retries: stop clears them (their work is void then). */
+  readonly #laterTimers = new Set<unknown>();
   #pumpQueued = false;
   /**
    * Requests in flight and when each times out, oldest first (every request gets the same
@@ -259,6 +261,8 @@ export class PushWorker {
     this.#ready = false;
     this.#generation++;
     this.#clearWake();
+    for (const handle of this.#laterTimers) this.#timers.clearTimer(handle);
+    this.#laterTimers.clear();
     for (const controller of this.#deadlines.keys()) controller.abort();
     this.#deadlines.clear();
     if (this.#deadlineTimer !== null) this.#timers.clearTimer(this.#deadlineTimer);
@@ -285,12 +289,21 @@ export class PushWorker {
     this.#wakeTimer = null;
   }
 
+  /** Runs `callback` after `delayMs` unless the worker stops first. */
+  #later(delayMs: number, callback: () => void): void {
+    const handle = this.#timers.setTimer(delayMs, () => {
+      this.#laterTimers.delete(handle);
+      callback();
+    });
+    this.#laterTimers.add(handle);
+  }
+
   /** Coalesces wake-ups (a publish, an outcome) into one pass on the next timer turn. */
   #queuePump(): void {
     if (!this.#ready || this.#pumpQueued) return;
     this.#pumpQueued = true;
     const generation = this.#generation;
-    this.#timers.setTimer(0, () => {
+    this.#later(0, () => {
       if (generation !== this.#generation) return;
       this.#pumpQueued = false;
       this.#pump();
@@ -566,7 +579,7 @@ export class PushWorker {
       this.#queuePump();
     } else {
       // Proposed again, never sent again (see the module): the pushes stay recording.
-      this.#timers.setTimer(this.#limits.retryAfterFailedProposalMs, () => {
+      this.#later(this.#limits.retryAfterFailedProposalMs, () => {
         if (generation !== this.#generation) return;
         this.#outcomes.unshift(...batch);
         this.#flushOutcomes();

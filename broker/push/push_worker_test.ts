@@ -567,3 +567,42 @@ Deno.test("an outcome whose PushResults proposal was refused is proposed again; 
   assert.equal(view.deliveredMessages, 1);
   worker.stop();
 });
+
+Deno.test("stop leaves no timer of the worker behind", async () => {
+  // Before, stop left the timer of a pass queued by the last answer and, after a refused
+  // PushResults proposal, the one that retries it (up to retryAfterFailedProposalMs): they did
+  // nothing when they fired, but kept a stopped node's timers (and process) alive meanwhile.
+  const engine = memoryEngine();
+  const endpoint = manualEndpoint();
+  const source = engine.topics;
+  const worker = new PushWorker({
+    source: {
+      barrier: () => source.barrier(),
+      pushTargets: () => source.pushTargets(),
+      nextPushAt: () => source.nextPushAt(),
+      pushPending: (target, sequence, attempt) => source.pushPending(target, sequence, attempt),
+      recordPushOutcomes: () => Promise.reject(new Error("TooManyWrites")),
+      onPushPending: (listener) => source.onPushPending(listener),
+      duePushes: (target, now, options) => source.duePushes(target, now, options),
+    },
+    fetch: endpoint.fetch,
+    clock: engine.clock,
+    timers: engine.clock,
+    limits: { retryAfterFailedProposalMs: 60_000, requestTimeoutMs: 60_000 },
+    logError: () => {},
+  });
+  await source.createTopic("t", {});
+  await source.subscribe("t", "merchant", { endpoint: { url: "http://merchant.test/" } });
+  await source.publish("t", [{ body: "a" }, { body: "b" }]);
+  const before = engine.clock.timerCount;
+  worker.start();
+  engine.clock.advance(0);
+  await settle();
+  assert.equal(endpoint.calls.length, 2);
+  endpoint.calls[0].answer(200); // its outcome's proposal is refused: retried later
+  await settle();
+  endpoint.calls[1].answer(200); // queues a pass
+  worker.stop();
+  await settle();
+  assert.equal(engine.clock.timerCount, before, "the stopped worker's timers are cleared");
+});
