@@ -29,17 +29,15 @@
  * within `heldBodyBytesMax` (passed by at most one body); past it, no more are read until some
  * are done with. A lane reads ahead no more than its limit allows in flight, so a failing lane
  * holds one body, not 64. Before both, a hundred failing subscriptions of 1 MiB messages held
- * 6 GiB of bodies read ahead.
+ * 6 GiB of bodies read ahead. A lane holds at most its slots' part of them (4 MiB, at least one
+ * body): before, a slow endpoint's 64 bodies of 1 MiB in flight stalled every other lane.
  *
  * Outcomes are batched into PushResults commands (up to `outcomesPerCommandMax`, at most
  * `outcomeProposalsMax` in flight), so a burst of pushes costs a few log entries, not one each.
  * A finished request frees its slot at once; the push is only kept out of the next passes until
  * its outcome is applied (at most `recordingMax` such pushes wait; past that, no new request
- * starts). If the proposal fails, the same outcomes are proposed again after
- * `retryAfterFailedProposalMs` (one the engine applied already is stale there and changes
- * nothing), and the pushes stay out of the passes meanwhile. Before, such a push was sent again:
- * a refused proposal (too many writes waiting) posted a message its endpoint had answered 2xx a
- * second time, with no leader change.
+ * starts). If the proposal fails, its outcomes are proposed again after a pause (stale if
+ * applied by then); before, the pushes went out again, with no leader change.
  *
  * Time and I/O are injected (`clock`, `timers`, `fetch`), so the simulation drives it.
  *
@@ -82,7 +80,7 @@ export interface PushLimits {
   failurePauseMsMin: number;
   /** The longest such pause, reached after several in a row. */
   failurePauseMsMax: number;
-  /** Bodies held, read ahead and in flight together (UTF-16 code units, about bytes). */
+  /** Bodies held, read ahead and in flight (UTF-16 code units); a lane, its slots' part. */
   heldBodyBytesMax: number;
 }
 
@@ -155,6 +153,8 @@ interface Lane {
   limit: number;
   /** Attempts in a row that found the endpoint unreachable or unavailable. */
   failuresInRow: number;
+  /** Body sizes of its deliveries read ahead or in flight (its part of `#heldBodyBytes`). */
+  heldBytes: number;
   /** No request starts before this time (set by such a failure, cleared by any other answer). */
   pausedUntil: number;
 }
@@ -348,21 +348,27 @@ export class PushWorker {
    * first) to one walk per batch instead of one per pass.
    */
   #refill(lane: Lane, now: number): boolean {
-    const room = this.#limits.heldBodyBytesMax - this.#heldBodyBytes;
+    const { heldBodyBytesMax, inflightPerSubscriptionMax, inflightMax } = this.#limits;
+    const room = heldBodyBytesMax - this.#heldBodyBytes;
     // Nothing held: one body is read whatever its size, so the worker never stalls.
     if (room <= 0 && this.#heldBodyBytes > 0) return true;
+    // A lane's part of the bodies is its part of the slots (see the module), at least one body.
+    const share = heldBodyBytesMax * Math.min(1, inflightPerSubscriptionMax / inflightMax);
+    const laneRoom = share - lane.heldBytes;
+    if (laneRoom <= 0 && lane.heldBytes > 0) return true;
     try {
       const more = this.#source.duePushes(lane.target, now, {
         limit: Math.min(readAheadPerSubscription, lane.limit) - lane.queued.length,
         skip: (sequence) =>
           lane.inflight.has(sequence) || lane.recording.has(sequence) ||
           lane.queuedSequences.has(sequence),
-        bodyBytesMax: Math.max(0, room),
+        bodyBytesMax: Math.max(0, Math.min(room, laneRoom)),
       });
       for (const delivery of more) {
         lane.queued.push(delivery);
         lane.queuedSequences.add(delivery.sequence);
         this.#heldBodyBytes += delivery.body.length;
+        lane.heldBytes += delivery.body.length;
       }
       return true;
     } catch (error) {
@@ -384,6 +390,7 @@ export class PushWorker {
       lane.queuedSequences.delete(delivery.sequence);
       if (!this.#source.pushPending(lane.target, delivery.sequence, delivery.attempt)) {
         this.#heldBodyBytes -= delivery.body.length;
+        lane.heldBytes -= delivery.body.length;
         continue;
       }
       this.#deliver(lane, delivery);
@@ -409,6 +416,7 @@ export class PushWorker {
         // a dead endpoint never holds more than one slot while it times out.
         limit: target.failing ? 1 : this.#limits.inflightPerSubscriptionMax,
         failuresInRow: 0,
+        heldBytes: 0,
         pausedUntil: 0,
       };
       this.#lanes.set(key, lane);
@@ -497,6 +505,7 @@ export class PushWorker {
     lane.inflight.delete(delivery.sequence);
     this.#inflight--;
     this.#heldBodyBytes -= delivery.body.length;
+    lane.heldBytes -= delivery.body.length;
     lane.recording.add(delivery.sequence);
     this.#recording++;
     if (!ok && endpointUnavailable(error)) {

@@ -606,3 +606,29 @@ Deno.test("stop leaves no timer of the worker behind", async () => {
   await settle();
   assert.equal(engine.clock.timerCount, before, "the stopped worker's timers are cleared");
 });
+
+Deno.test("a slow endpoint holding big bodies does not keep another subscription's push from starting", async () => {
+  // Before, the first lane of a pass read bodies until heldBodyBytesMax was used up, all in
+  // flight to an endpoint that had not answered yet (up to 15 s); every other subscription found
+  // no room and pushed nothing meanwhile, though request slots were free.
+  const context = await setup({ heldBodyBytesMax: 8 * 1024 });
+  await hook(context, "slow", { filterTags: ["big"] });
+  await hook(context, "fast", { filterTags: ["small"] });
+  const big = "b".repeat(1024);
+  await context.topics.publish(
+    "t",
+    Array.from({ length: 20 }, () => ({ body: big, tags: ["big"] })),
+  );
+  await context.topics.publish("t", [{ body: "x", tags: ["small"] }]);
+  context.worker.start();
+  for (let step = 0; step < 5; step++) await tick(context, 100);
+  const to = (name: string) =>
+    context.endpoint.calls.filter((call) => call.url === `http://${name}.test/`).length;
+  assert.ok(to("slow") > 0, "the slow endpoint has requests in flight");
+  assert.equal(
+    to("fast"),
+    1,
+    "the other subscription got its push without waiting on the slow one",
+  );
+  context.worker.stop();
+});
