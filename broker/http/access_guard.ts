@@ -210,11 +210,26 @@ export class AccessGuard {
   /**
    * Throws 403 `AccessDenied` when `key` may not make a request of `rule` (no key ring: every
    * request may). `inputs` are what the rule looks at: path parameters, query, decoded body.
+   * Checked against the keys serving now: a `Bearer` key is verified before the body is read,
+   * and a reload while the body arrives that removed the key or changed its secret is 401
+   * `Unauthenticated`, one that narrowed it 403.
    */
   checkRule(rule: AccessRule, key: AccessKey | null | undefined, inputs: RuleInputs): void {
     const keyRing = this.keyRing;
     if (keyRing === null) return;
-    const refusal = ruleRefusal(rule, keyRing, key as AccessKey, inputs);
+    const verified = key as AccessKey;
+    const current = keyRing.find(verified.secretId);
+    if (
+      current === undefined ||
+      (current !== verified && current.secretKey !== verified.secretKey)
+    ) {
+      throw new BrokerError(
+        "Unauthenticated",
+        `key '${verified.secretId}' was removed or its secret changed (the credentials were ` +
+          `reloaded while the request was read)`,
+      );
+    }
+    const refusal = ruleRefusal(rule, keyRing, current, inputs);
     if (refusal !== null) throw new BrokerError("AccessDenied", refusal);
   }
 

@@ -125,3 +125,117 @@ Deno.test("a reload that leaves the key as it was lets its long poll answer norm
     broker.close();
   }
 });
+
+/**
+ * A request whose body is still arriving when a reload removes or narrows its key: a Bearer
+ * header is verified before the body is read, so the permission must be checked against the keys
+ * serving once the body is in, not the key found when the headers came.
+ */
+async function callWithHeldBody(
+  app: { fetch: (request: Request, info?: unknown) => Response | Promise<Response> },
+  key: Key,
+  method: string,
+  path: string,
+  body: unknown,
+  contentType: string,
+) {
+  let release!: () => void;
+  let readStarted!: () => void;
+  const reading = new Promise<void>((resolve) => readStarted = resolve);
+  const released = new Promise<void>((resolve) => release = resolve);
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      readStarted();
+      await released;
+      controller.enqueue(new TextEncoder().encode(JSON.stringify(body)));
+      controller.close();
+    },
+  }, { highWaterMark: 0 });
+  const answer = app.fetch(
+    new Request(`http://cmqd${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key.secretId}:${key.secretKey}`,
+        "content-type": contentType,
+      },
+      body: stream,
+    }),
+    { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 } },
+  );
+  await reading;
+  return { answer: Promise.resolve(answer), release };
+}
+
+for (const [door, contentType] of doors) {
+  Deno.test(`${door}: a key a reload removes or narrows while its body arrives is refused`, async () => {
+    let text = "";
+    const write = (...keys: Key[]) => text = JSON.stringify({ keys });
+    const sender = { ...worker, allow: ["queue:jobs:send", "queue:victim:manage"] };
+    write(admin, sender);
+    const keyRing = await FileKeyRing.load("credentials.json", () => Promise.resolve(text));
+    const { broker } = wallClockEngine();
+    const app = createApp({
+      service: broker,
+      status: new FakeStatus(),
+      metrics: new Metrics(),
+      access: new AccessGuard({ keyRing, loopbackOnly: false }),
+    });
+    const asAdmin = (method: string, path: string, body?: unknown) =>
+      app.fetch(
+        new Request(`http://cmqd${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${admin.secretId}:${admin.secretKey}`,
+            "content-type": "application/json",
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+        { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 } },
+      );
+    try {
+      await broker.createQueue("jobs", {});
+      const send = { messages: [{ body: "from a removed key" }] };
+      const removed = await callWithHeldBody(
+        app,
+        sender,
+        "POST",
+        "/v1/queues/jobs/messages",
+        send,
+        contentType,
+      );
+      write(admin);
+      await keyRing.reload();
+      removed.release();
+      const refusal = await removed.answer;
+      assert.equal(refusal.status, 401);
+      assert.match((await refusal.json()).error.message, /key 'AKIDworker' was removed/);
+      const taken = await asAdmin("POST", receive, { waitSeconds: 0 });
+      assert.deepEqual((await taken.json()).messages, []);
+
+      write(admin, sender);
+      await keyRing.reload();
+      const narrowed = await callWithHeldBody(
+        app,
+        sender,
+        "PUT",
+        "/v1/queues/victim",
+        {},
+        contentType,
+      );
+      write(admin, { ...sender, allow: ["queue:jobs:send"] });
+      await keyRing.reload();
+      narrowed.release();
+      const denied = await narrowed.answer;
+      assert.equal(denied.status, 403);
+      assert.match(
+        (await denied.json()).error.message,
+        /lacks the permission 'queue:victim:manage'/,
+      );
+      const victim = await asAdmin("GET", "/v1/queues/victim");
+      assert.equal(victim.status, 404);
+      await victim.body?.cancel();
+    } finally {
+      broker.close();
+    }
+  });
+}
