@@ -31,7 +31,7 @@
  *
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { matchedRoutes } from "hono/route";
 import {
@@ -414,21 +414,40 @@ export class AccessGuard {
 
   #ruleCheck(rule: AccessRule): MiddlewareHandler<DoorEnv> {
     const accessRule: MiddlewareHandler<DoorEnv> = async (c, next) => {
-      this.checkRule(rule, c.get("accessKey"), {
-        param: (name) => c.req.param(name) ?? "",
-        query: (name) => c.req.query(name) ?? "",
-        bodyText: c.get("bodyText"),
-      });
+      challenged(c, () =>
+        this.checkRule(rule, c.get("accessKey"), {
+          param: (name) => c.req.param(name) ?? "",
+          query: (name) => c.req.query(name) ?? "",
+          bodyText: c.get("bodyText"),
+        }));
       c.set("accessChecked", true);
       if (!isLongPoll(rule) || this.keyRing === null) return await next();
       c.set("longPollAborts", this.longPollAborts(() => c.req.raw.signal));
       await next();
       // Once the receive has answered: a key taken away meanwhile gets a refusal instead.
       if (c.res.status === 200) {
-        this.recheckKey(c.get("accessKey"), "queue", c.req.param("queue") ?? "", "receive");
+        challenged(
+          c,
+          () => this.recheckKey(c.get("accessKey"), "queue", c.req.param("queue") ?? "", "receive"),
+        );
       }
     };
     return accessRule;
+  }
+}
+
+/**
+ * Runs a check of the key; a 401 it throws (a key a reload removed) carries `authChallenge`, as
+ * every 401 does.
+ */
+function challenged(c: Context<DoorEnv>, check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof BrokerError && error.code === "Unauthenticated") {
+      c.header("www-authenticate", authChallenge);
+    }
+    throw error;
   }
 }
 

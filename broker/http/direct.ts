@@ -233,7 +233,12 @@ async function serveDirect(
     if (longPoll) access.recheckKey(key, "queue", name, "receive");
     response = new Response(JSON.stringify(result), { headers });
   } catch (error) {
-    if (refusal.challenge) headers["www-authenticate"] = authChallenge;
+    // Every 401 carries the challenge, also a key a reload removed (the rule or the recheck).
+    if (
+      refusal.challenge || (error instanceof BrokerError && error.code === "Unauthenticated")
+    ) {
+      headers["www-authenticate"] = authChallenge;
+    }
     response = errorResponse(options, error, requestId, headers, request);
   }
   options.recorder.record(route.pattern, "POST", response.status, started);

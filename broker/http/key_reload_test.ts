@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { FileKeyRing } from "../auth/mod.ts";
 import { wallClockEngine } from "../cluster/testing/mod.ts";
-import { AccessGuard } from "./access_guard.ts";
+import { AccessGuard, authChallenge } from "./access_guard.ts";
 import { createApp } from "./app.ts";
 import { Metrics } from "./metrics.ts";
 import { FakeStatus } from "./testing/mod.ts";
@@ -74,6 +74,7 @@ for (const [door, contentType] of doors) {
       await reload(admin);
       const refusal = await removed;
       assert.equal(refusal.status, 401);
+      assert.equal(refusal.headers.get("www-authenticate"), authChallenge);
       assert.match(
         (await refusal.json()).error.message,
         /key 'AKIDworker' was removed or its secret changed \(the credentials were reloaded/,
@@ -209,6 +210,7 @@ for (const [door, contentType] of doors) {
       const refusal = await removed.answer;
       assert.equal(refusal.status, 401);
       assert.match((await refusal.json()).error.message, /key 'AKIDworker' was removed/);
+      assert.equal(refusal.headers.get("www-authenticate"), authChallenge);
       const taken = await asAdmin("POST", receive, { waitSeconds: 0 });
       assert.deepEqual((await taken.json()).messages, []);
 
