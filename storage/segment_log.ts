@@ -31,7 +31,8 @@ import { type DamageNote, LogDamage } from "./log_damage.ts";
 import { LogScrubber } from "./log_scrubber.ts";
 import { SealedIndexes } from "./sealed_indexes.ts";
 import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
-import { encodeRecordInto, type LogEntry, recordBytes } from "./record.ts";
+import type { LogEntry } from "./record.ts";
+import { EntryWriter } from "./entry_writer.ts";
 import { assertAppendable } from "./append_check.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
 import {
@@ -56,8 +57,6 @@ import {
 
 export type { SegmentLogOptions, SegmentLogStats };
 
-/** Batches bigger than this are written in several writes (one record may still exceed it). */
-const writeBufferBytesMax = 4 * 1024 * 1024;
 const constructionToken = Symbol("SegmentLog.open");
 
 /**
@@ -98,7 +97,7 @@ export class SegmentLog {
   #directoryDirty = false;
   /** Handles of removed segments, discarded once their removal is durable. */
   readonly #removed = new RemovedFiles();
-  #writeBuffer = new Uint8Array(64 * 1024);
+  readonly #writer: EntryWriter;
   #busyWith: Promise<void> | null = null;
   #closed = false;
   /** A failed write leaves the file's tail unknown: the log refuses work until reopened. */
@@ -116,6 +115,14 @@ export class SegmentLog {
     invariant(this.#segmentBytesMax <= 0xffffffff, "segments are addressed with u32 positions");
     invariant(Number.isSafeInteger(this.#indexIntervalBytes) && this.#indexIntervalBytes > 0);
     invariant(Number.isSafeInteger(mappedSegmentsMax) && mappedSegmentsMax > 0);
+    this.#writer = new EntryWriter(this.#segmentBytesMax, {
+      last: () => this.#segments.at(-1),
+      roll: (baseIndex) => this.#roll(baseIndex),
+      writing: (segment, bytes) => {
+        this.#dirtyHandles.add(segment.handle);
+        this.#dirtyBytes += bytes;
+      },
+    });
     this.#maps = new SegmentMaps({ limit: mappedSegmentsMax, enabled: options.mmap ?? true });
     this.#logStart = loadLogStart(this.#fs, this.#dir);
     this.#hardState = loadHardState(this.#fs, this.#dir);
@@ -191,13 +198,9 @@ export class SegmentLog {
       timestamp: this.lastTimestamp ?? -Infinity,
     });
     try {
-      this.#writeEntries(entries);
+      this.#writer.write(entries);
     } catch (error) {
       throw this.#failWrites(error);
-    } finally {
-      if (this.#writeBuffer.length > writeBufferBytesMax) {
-        this.#writeBuffer = new Uint8Array(64 * 1024);
-      }
     }
   }
 
@@ -459,53 +462,6 @@ export class SegmentLog {
   /** Where the entries start that a failed write or fsync leaves unknown (see `LogDamage`). */
   #failedFrom(): { from: number; term: number } {
     return { from: this.#scheduler.durableIndex + 1, term: this.#hardState.term };
-  }
-
-  /** Encodes into the reused write buffer; one writeSync per segment (per 4 MiB). */
-  #writeEntries(entries: LogEntry[]): void {
-    let segment = this.#segments.at(-1);
-    let pendingFrom = 0;
-    let pendingBytes = 0;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i];
-      const size = recordBytes(entry.payload.length);
-      const segmentBytes = (segment?.sizeBytes ?? 0) + pendingBytes;
-      const roll = segment === undefined ||
-        (segmentBytes > 0 && segmentBytes + size > this.#segmentBytesMax);
-      if (roll || pendingBytes + size > Math.max(writeBufferBytesMax, size)) {
-        if (pendingBytes > 0) this.#writePending(segment!, entries.slice(pendingFrom, i));
-        pendingFrom = i;
-        pendingBytes = 0;
-        if (roll) segment = this.#roll(entry.index);
-      }
-      if (pendingBytes + size > this.#writeBuffer.length) {
-        this.#growWriteBuffer(pendingBytes + size);
-      }
-      encodeRecordInto(entry, this.#writeBuffer, pendingBytes);
-      pendingBytes += size;
-    }
-    this.#writePending(segment!, pendingFrom === 0 ? entries : entries.slice(pendingFrom));
-  }
-
-  #writePending(segment: Segment, entries: LogEntry[]): void {
-    let position = segment.sizeBytes;
-    let total = 0;
-    for (const entry of entries) total += recordBytes(entry.payload.length);
-    this.#dirtyHandles.add(segment.handle);
-    this.#dirtyBytes += total;
-    segment.handle.writeSync(this.#writeBuffer.subarray(0, total));
-    for (const entry of entries) {
-      const bytes = recordBytes(entry.payload.length);
-      const { index, term, timestamp } = entry;
-      segment.noteRecord({ index, term, timestamp, position, bytes });
-      position += bytes;
-    }
-  }
-
-  #growWriteBuffer(bytes: number): void {
-    const grown = new Uint8Array(Math.max(bytes, this.#writeBuffer.length * 2));
-    grown.set(this.#writeBuffer);
-    this.#writeBuffer = grown;
   }
 
   #roll(baseIndex: number): Segment {
