@@ -16,12 +16,16 @@
  *
  * Files before the directory: a new segment's name is durable only once the bytes before it are,
  * so a crash never leaves a torn record followed by a newer segment, which recovery would have to
- * read as damage. (A truncation that removes segments makes their removal durable at once, before
- * a cut of, or an append into, the segment it ends in: see `SegmentLog.truncateSuffix`.)
+ * read as damage. Appends go on while a round runs: when one rolled to another segment after the
+ * round started, the files written since are synced too before the directory (see `NameOrder`,
+ * which also holds the other directory fsyncs of the log directory to this). (A truncation that
+ * removes segments makes their removal durable at once, before a cut of, or an append into, the
+ * segment it ends in: see `SegmentLog.truncateSuffix`.)
  *
  * @module
  */
 import type { FileHandle, FileSystem } from "./file_io.ts";
+import type { RoundNames } from "./name_order.ts";
 import type { RemovedFiles } from "./removed_files.ts";
 import type { FlushPlan } from "./sync_scheduler.ts";
 
@@ -39,26 +43,33 @@ export interface FlushParts {
   inline: boolean;
   /** Records a failure durably before anyone hears of it (so a restart distrusts the tail). */
   noteFailure: (error: unknown) => Promise<void>;
+  /** Orders the directory fsync after the bytes before the names it makes durable. */
+  names: RoundNames;
 }
 
 /** The flush round of `parts`; its `run()` returns how many fsync calls it made. */
 export function flushPlan(parts: FlushParts): FlushPlan {
-  const { fs, handles, directory, removed, noteFailure, inline } = parts;
+  const { fs, handles, directory, removed, noteFailure, inline, names } = parts;
   return {
     cover: parts.cover,
     async run(): Promise<number> {
+      let extra = 0;
       try {
         for (const handle of handles) {
           if (inline) handle.syncDataSync();
           else await handle.syncData();
         }
         // After every handle's sync: a removed file is discarded once nothing syncs it.
-        if (directory !== null) await removed.afterDirectorySync(fs.syncDir(directory));
+        if (directory !== null) {
+          const sync = () => removed.afterDirectorySync(fs.syncDir(directory));
+          extra = await names.syncDirectory(sync);
+        }
       } catch (error) {
         await noteFailure(error);
         throw error;
       }
-      return handles.length + (directory !== null ? 1 : 0);
+      names.succeeded();
+      return handles.length + extra + (directory !== null ? 1 : 0);
     },
   };
 }

@@ -47,13 +47,22 @@ export function loadHardState(fs: FileSystem, dir: string): HardState {
   return { term, vote, commit };
 }
 
-/** Writes the hard state durably (two fsyncs: the temp file and the directory). */
-export function storeHardState(fs: FileSystem, dir: string, state: HardState): Promise<void> {
+/**
+ * Writes the hard state durably (two fsyncs: the temp file and the directory); the directory's
+ * through `syncDirectory` when given (see `writeSnapshotFile`).
+ */
+export function storeHardState(
+  fs: FileSystem,
+  dir: string,
+  state: HardState,
+  syncDirectory?: (sync: () => Promise<void>) => Promise<void>,
+): Promise<void> {
   invariant(isCount(state.term), "term must be a non-negative safe integer");
   invariant(isCount(state.commit), "commit must be a non-negative safe integer");
   invariant(state.vote === null || typeof state.vote === "string", "vote must be a string or null");
   const json = JSON.stringify({ term: state.term, vote: state.vote, commit: state.commit });
-  return writeSnapshotFile(fs, dir, hardStateFileName, new TextEncoder().encode(json));
+  const bytes = new TextEncoder().encode(json);
+  return writeSnapshotFile(fs, dir, hardStateFileName, bytes, syncDirectory);
 }
 
 /** Reads the log start marker; missing → index 0, term 0. */

@@ -15,13 +15,15 @@
  * fails is scanned as before and indexed again; the last (active) segment is always scanned.
  *
  * Writes: temp file, fdatasync, rename, directory fsync, only after the segment's bytes are
- * durable (an index never describes bytes a crash can still take away). They are derived data,
+ * durable (an index never describes bytes a crash can still take away), and the directory fsync
+ * only once a newer segment's name may be durable too (see `NameOrder`). They are derived data,
  * so a failed write is dropped: the next open scans that segment. A failed directory fsync is
  * not dropped: the log fails, as after its own (see the constructor).
  *
  * @module
  */
 import { type FileSystem, joinPath } from "./file_io.ts";
+import type { DirectorySyncGate } from "./name_order.ts";
 import { inspectRecord, newRecordHeader, recordBytesMax } from "./record.ts";
 import type { Segment } from "./segment.ts";
 import {
@@ -62,6 +64,7 @@ export class SealedIndexes {
   #writes: Promise<void> = Promise.resolve();
   #written = 0;
   readonly #onDirectoryFailure: (error: unknown) => void;
+  readonly #syncDirectory: DirectorySyncGate;
   /**
    * The last record of every segment restored at open is read here: a fresh buffer each (a
    * quarter megabyte per segment with big batches) left the C heap tens of megabytes high at
@@ -72,15 +75,19 @@ export class SealedIndexes {
   /**
    * `onDirectoryFailure` hears of a directory fsync that failed: not derived data any more, as
    * the directory holds the log's own names, and a later sync may not report the error again.
+   * Every directory fsync runs through `syncDirectory` (the log's `NameOrder`: it makes every
+   * name durable, a newer segment's too).
    */
   constructor(
     fs: FileSystem,
     dir: string,
     onDirectoryFailure: (error: unknown) => void = () => {},
+    syncDirectory: DirectorySyncGate = (sync) => sync(),
   ) {
     this.#fs = fs;
     this.#dir = dir;
     this.#onDirectoryFailure = onDirectoryFailure;
+    this.#syncDirectory = syncDirectory;
   }
 
   /** Index files written since open. */
@@ -216,12 +223,15 @@ export class SealedIndexes {
     }
     this.#pending.delete(segment);
     this.#fs.rename(temporaryPath, path);
-    try {
-      await this.#fs.syncDir(this.#dir);
-    } catch (error) {
-      this.#onDirectoryFailure(error); // fsyncgate: the log's next sync could report success
-      throw error;
-    }
+    // A failed flush before it fails the write only (derived data): the log failed already.
+    await this.#syncDirectory(async () => {
+      try {
+        await this.#fs.syncDir(this.#dir);
+      } catch (error) {
+        this.#onDirectoryFailure(error); // fsyncgate: the log's next sync could report success
+        throw error;
+      }
+    });
     this.#written++;
   }
 
@@ -263,7 +273,7 @@ export class SealedIndexes {
    */
   async distrust(segment: Segment): Promise<void> {
     this.forget(segment);
-    await this.#fs.syncDir(this.#dir);
+    await this.#syncDirectory(() => this.#fs.syncDir(this.#dir));
   }
 
   /** Removes index files whose base is not in `keep` (orphans, the active segment's). */

@@ -11,7 +11,8 @@
  *
  * Durability: `append` writes with one `writeSync` per batch and syncs nothing; `sync` and
  * `appendDurable` share fdatasync rounds (group commit, `sync_scheduler.ts`). A new segment's
- * name is made durable by a directory fsync in the same round as its first entries.
+ * name is made durable by a directory fsync in the same round as its first entries, and by no
+ * directory fsync before the bytes written before it are durable (`name_order.ts`).
  *
  * @module
  */
@@ -29,6 +30,7 @@ import {
 } from "./hard_state.ts";
 import { type DamageNote, LogDamage } from "./log_damage.ts";
 import { LogScrubber } from "./log_scrubber.ts";
+import { NameOrder } from "./name_order.ts";
 import { SealedIndexes } from "./sealed_indexes.ts";
 import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
 import type { LogEntry } from "./record.ts";
@@ -85,6 +87,11 @@ export class SegmentLog {
   #hardState: HardState;
   #damage!: LogDamage;
   readonly #indexes: SealedIndexes;
+  /** Holds every directory fsync after the bytes written before the newest segment. */
+  readonly #names = new NameOrder(
+    () => this.#scheduler.request(0, { fresh: true }),
+    () => this.#busyWith,
+  );
   #hardStateWrites: Promise<void> = Promise.resolve();
   #recovery: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
   #scheduler: SyncScheduler;
@@ -126,7 +133,8 @@ export class SegmentLog {
     this.#maps = new SegmentMaps({ limit: mappedSegmentsMax, enabled: options.mmap ?? true });
     this.#logStart = loadLogStart(this.#fs, this.#dir);
     this.#hardState = loadHardState(this.#fs, this.#dir);
-    this.#indexes = new SealedIndexes(this.#fs, this.#dir, (error) => this.#failWrites(error));
+    const [onFailure, gate] = [(error: unknown) => this.#failWrites(error), this.#gate];
+    this.#indexes = new SealedIndexes(this.#fs, this.#dir, onFailure, gate);
     const onDurable = (index: number) => this.#indexes.durableUpTo(index);
     const settings = { durableIndex: 0, onDurable, now: options.now };
     this.#scheduler = new SyncScheduler(() => this.#planFlush(), settings);
@@ -301,11 +309,15 @@ export class SegmentLog {
     // Removals durable now, before the cut or an append into the segment left last (both durable
     // with that file's next sync, before the directory's): a crash in between would leave that
     // segment followed by one it overlaps or doesn't reach, which recovery must read as damage.
+    // The bytes before the segment left last go first (`NameOrder.syncBeforeNewestSync`).
     // Synchronous, and rare (a cut across segments). A failed write leaves the tail unknown; a
     // record failing its check before the cut changed no byte (the caller may cut lower).
     const last = this.#segments.at(-1);
     try {
-      if (this.#segments.length < before) this.#fs.syncDirSync(this.#dir);
+      if (this.#segments.length < before) {
+        this.#names.syncBeforeNewestSync(this.#segments, this.#scheduler.durableIndex);
+        this.#fs.syncDirSync(this.#dir);
+      }
       if (last !== undefined && this.#indexes.reopen(last, fromIndex)) this.#directoryDirty = true;
       if (last !== undefined && fromIndex <= last.lastIndex) {
         this.#maps.unmap(last);
@@ -363,12 +375,14 @@ export class SegmentLog {
   /**
    * Replaces the hard state durably (temp file, fsync, rename, directory fsync: two fsyncs, so
    * write it when term or vote change, not for every commit advance). Writes are serialized.
+   * After a roll, its directory fsync waits for a flush round (see `NameOrder`): one that fails
+   * fails the write (the log has failed then).
    */
   writeHardState(state: HardState): Promise<void> {
     this.#assertUsable();
     const copy = { term: state.term, vote: state.vote, commit: state.commit };
     this.#hardState = copy;
-    const store = () => storeHardState(this.#fs, this.#dir, copy);
+    const store = () => storeHardState(this.#fs, this.#dir, copy, this.#gate);
     const write = this.#hardStateWrites.catch(() => {}).then(store);
     this.#hardStateWrites = write;
     return write;
@@ -476,10 +490,14 @@ export class SegmentLog {
       onCorrupt: (detail) => this.#damage.noteRead(detail, this.#hardState.term),
     });
     this.#segments.push(segment);
+    this.#names.rolled();
     this.#directoryDirty = true;
     this.#dirtyHandles.add(handle);
     return segment;
   }
+
+  /** Runs a directory fsync of the log directory when it may (see `NameOrder`). */
+  readonly #gate = (sync: () => Promise<void>) => this.#names.syncDirectory(sync);
 
   /** A write or directory sync failed outside a flush: the log refuses work until reopened and
    * answers no waiter (a round in flight would acknowledge entries the next open cuts). */
@@ -510,7 +528,8 @@ export class SegmentLog {
     const inline = handles.length === 1 && directory === null &&
       this.#dirtyBytes <= this.inlineSyncBytesMax && !this.#scheduler.lastRoundSlow;
     this.#dirtyBytes = 0;
-    return flushPlan({ fs, handles, directory, removed, cover, noteFailure, inline });
+    const names = this.#names.round(() => [...this.#dirtyHandles]);
+    return flushPlan({ fs, handles, directory, removed, cover, noteFailure, inline, names });
   }
 
   // ---- reading ----

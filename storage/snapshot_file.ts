@@ -40,7 +40,9 @@ export type SnapshotFileState =
 
 /**
  * Writes `bytes` to `dir/name` atomically and durably; resolves when a crash can no longer
- * lose it. Concurrent writes of the same name must be serialized by the caller.
+ * lose it. Concurrent writes of the same name must be serialized by the caller. The directory
+ * fsync runs through `syncDirectory` when given (a caller that must order it after other
+ * writes, see `NameOrder`).
  *
  * @example
  * ```ts
@@ -53,6 +55,7 @@ export async function writeSnapshotFile(
   dir: string,
   name: string,
   bytes: Uint8Array,
+  syncDirectory: (sync: () => Promise<void>) => Promise<void> = (sync) => sync(),
 ): Promise<void> {
   const finalPath = joinPath(dir, name);
   const temporaryPath = finalPath + temporarySuffix;
@@ -72,7 +75,7 @@ export async function writeSnapshotFile(
   }
   handle.close();
   fs.rename(temporaryPath, finalPath);
-  await fs.syncDir(dir);
+  await syncDirectory(() => fs.syncDir(dir));
 }
 
 /**
