@@ -215,11 +215,8 @@ class SimDisk {
   }
 
   async waitForSyncSlot(): Promise<void> {
-    if (this.syncsPaused) {
-      await new Promise<void>((resolve) => this.heldSyncs.push(resolve));
-    } else {
-      await Promise.resolve();
-    }
+    if (!this.syncsPaused) return await Promise.resolve();
+    await new Promise<void>((resolve) => this.heldSyncs.push(resolve));
   }
 }
 
@@ -454,8 +451,10 @@ export class SimFileSystem implements FileSystem {
 
   /** Whether `failNext` faults are still armed, and the files that hide a failed writeback. */
   get ioFaultState(): { armed: boolean; lostIn: string[] } {
-    const { writeFailures, syncFailures, dirSyncFailures, files } = this.#disk;
-    const lostIn = [...files].filter(([, inode]) => inode.lostRanges.length > 0).map(([at]) => at);
+    const { writeFailures, syncFailures, dirSyncFailures, files, durableFiles } = this.#disk;
+    // Durable names too: a crash undoes a remove not yet made durable, and the lost bytes with it.
+    const lost = [...files, ...durableFiles].filter(([, inode]) => inode.lostRanges.length > 0);
+    const lostIn = [...new Set(lost.map(([at]) => at))];
     return { armed: writeFailures + syncFailures + dirSyncFailures > 0, lostIn };
   }
 
