@@ -248,6 +248,14 @@ export class Producer {
     signal: AbortSignal | undefined,
     done: () => void,
   ): Promise<SentMessage> {
+    if (signal?.aborted) {
+      // Aborted after a slot was handed to it, before it was queued: withdrawn all the same
+      // (its abort listener is gone, and one added now would never fire).
+      this.#releaseSlots(1);
+      this.#failed++;
+      done();
+      return Promise.reject(this.#aborted(signal));
+    }
     return new Promise<SentMessage>((resolve, reject) => {
       const pending: PendingSend = {
         entry,

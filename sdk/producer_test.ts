@@ -338,3 +338,30 @@ Deno.test("stats.failed counts every rejected send: aborted while queued, waitin
     inflightBatches: 0,
   });
 });
+
+Deno.test("a send aborted just as a finishing batch hands it a slot is withdrawn, never sent", async () => {
+  // The slot is handed over in one microtask and the send queued in a later one: an abort that
+  // lands in between (say from a callback of the batch that just finished) must still withdraw
+  // the send. Every gap of up to 12 microtasks after the first batch's answer is tried.
+  for (let hops = 0; hops <= 12; hops++) {
+    const client = new FakeSender();
+    const producer = new Producer(client, "q", { pendingSendsMax: 1, lingerMs: 0 });
+    const first = producer.send("first");
+    const controller = new AbortController();
+    const second = producer.send("second", { signal: controller.signal });
+    let settled = false;
+    const outcome = second.then(() => "sent", (error) => (error as CmqdError).code)
+      .finally(() => (settled = true));
+    await waitFor("the first batch", () => client.calls.length === 1);
+    client.acknowledge(0);
+    let chain = Promise.resolve();
+    for (let hop = 0; hop < hops; hop++) chain = chain.then(() => {});
+    void chain.then(() => controller.abort());
+    await first;
+    await waitFor("the second send to settle or go out", () => settled || client.calls.length > 1);
+    if (client.calls.length > 1) client.acknowledge(1);
+    assert.equal(await outcome, "Aborted", `an abort ${hops} microtasks after the answer`);
+    assert.equal(client.calls.length, 1, `an abort ${hops} microtasks after the answer`);
+    await producer.close();
+  }
+});
