@@ -386,6 +386,11 @@ export class Http1Transport implements HttpTransport {
     { method, onHead }: Http1Request,
     signal: AbortSignal,
   ): Promise<Http1Response> {
+    // Aborted since the connection was made (a listener added now would never fire).
+    if (signal.aborted) {
+      closeQuietly(connection.conn);
+      throw abortError(signal);
+    }
     const onAbort = () => closeQuietly(connection.conn);
     signal.addEventListener("abort", onAbort, { once: true });
     let reusable = false;
@@ -532,6 +537,11 @@ async function connect(
     });
   } finally {
     signal.removeEventListener("abort", onAbort);
+  }
+  if (signal.aborted) {
+    // Aborted as the connect ended: `onAbort` has closed the connection already.
+    closeQuietly(conn);
+    throw abortError(signal);
   }
   conn.setNoDelay?.(true);
   return conn;
