@@ -173,7 +173,8 @@ export class Producer {
 
   /**
    * Sends one message (a string is its body); resolves once the broker acknowledged it. Waits
-   * while `pendingSendsMax` sends are pending. Rejects with `ProducerClosed` after `close()`.
+   * while `pendingSendsMax` sends are pending. Rejects with `ProducerClosed` after `close()`,
+   * and with `InvalidParameter` (field `body`) at once when the body is not a string.
    */
   send(message: SendMessageEntry | string, options: SendOptions = {}): Promise<SentMessage> {
     if (this.#closed) {
@@ -187,6 +188,17 @@ export class Producer {
     const entry: SendMessageEntry = typeof message === "string"
       ? { body: message }
       : { ...message };
+    if (typeof entry.body !== "string") {
+      // From JavaScript (say `JSON.stringify(undefined)`): refused here, alone; counted as a
+      // batch it would throw where no caller can catch it.
+      this.#failed++;
+      return Promise.reject(
+        new CmqdError("InvalidParameter", `body must be a string, got ${typeof entry.body}`, {
+          status: 0,
+          field: "body",
+        }),
+      );
+    }
     if (this.#autoDedupId && entry.dedupId === undefined) entry.dedupId = crypto.randomUUID();
     const unsettled: Unsettled = { waiters: undefined };
     this.#unsettled.add(unsettled);

@@ -365,3 +365,24 @@ Deno.test("a send aborted just as a finishing batch hands it a slot is withdrawn
     await producer.close();
   }
 });
+
+Deno.test("a send whose body is not a string fails alone with InvalidParameter; the others go on", async () => {
+  // From JavaScript, `producer.send(JSON.stringify(undefined))` passes undefined: before, the
+  // batch taking it threw from a timer (an uncaught error) and the other sends never settled.
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { lingerMs: 1 });
+  const bad = [
+    producer.send(undefined as unknown as string),
+    producer.send({ body: null } as unknown as SendMessageEntry),
+    producer.send({ groupId: "g" } as unknown as SendMessageEntry),
+  ];
+  const good = producer.send("fine");
+  for (const send of bad) await assert.rejects(send, { code: "InvalidParameter", field: "body" });
+  await waitFor("the batch", () => client.calls.length === 1);
+  assert.deepEqual(client.bodies(0), ["fine"]);
+  client.acknowledge(0);
+  assert.equal((await good).id, "id-fine");
+  await producer.close();
+  assert.equal(producer.stats.failed, 3);
+  assert.equal(producer.stats.pendingSends, 0);
+});
