@@ -580,3 +580,11 @@ Deno.test("a node removed from the cluster sends calls on to the next listed nod
   await assert.rejects(alone.sdk.getQueue("q"), { code: "NodeRemoved" });
   assert.equal(alone.seen.length, 1);
 });
+
+Deno.test("a baseUrl that is not an http(s) URL throws when the client is built", () => {
+  for (const baseUrl of ["not a url", "ftp://node-a:21", "127.0.0.1:8080"]) {
+    assert.throws(() => new CmqdClient({ baseUrl }), TypeError, baseUrl);
+    assert.throws(() => new CmqdClient({ baseUrl: ["http://node-a:8080", baseUrl] }), TypeError);
+  }
+  new CmqdClient({ baseUrl: ["http://node-a:8080/", "https://[::1]:8443"] }).close();
+});

@@ -151,7 +151,7 @@ export class Requester {
   constructor(options: CmqdClientOptions) {
     const baseUrls = typeof options.baseUrl === "string" ? [options.baseUrl] : options.baseUrl;
     if (baseUrls.length === 0) throw new RangeError("baseUrl must name at least one node");
-    this.#nodes = new Nodes(baseUrls.map(normalizeBaseUrl));
+    this.#nodes = new Nodes(baseUrls.map(checkBaseUrl));
     this.#transport = options.transport ??
       (options.fetch === undefined ? defaultTransport() : new FetchTransport(options.fetch));
     this.#headers = { ...options.headers };
@@ -442,6 +442,23 @@ function checkCredentials(credentials: Credentials | undefined): Credentials | u
     throw new TypeError("credentials.secretKey must be a non-empty string");
   }
   return { secretId, secretKey };
+}
+
+/**
+ * A listed node's base URL, without trailing slashes; not an http(s) URL throws (before, each call
+ * failed as a `NetworkError`, retried, however the client's transport parsed it).
+ */
+function checkBaseUrl(baseUrl: string): string {
+  let protocol: string;
+  try {
+    protocol = new URL(baseUrl).protocol;
+  } catch {
+    throw new TypeError(`baseUrl is not a URL: '${baseUrl}'`);
+  }
+  if (protocol !== "http:" && protocol !== "https:") {
+    throw new TypeError(`baseUrl must be an http(s) URL, not ${protocol}: '${baseUrl}'`);
+  }
+  return normalizeBaseUrl(baseUrl);
 }
 
 function normalizeBaseUrl(baseUrl: string): string {
