@@ -141,3 +141,37 @@ export class ReadBufferRecordingFileSystem extends ForwardingFileSystem {
     this.reads = 0;
   }
 }
+
+/** Holds the `syncData` of the files whose path ends with a held suffix until released. */
+export class HeldSyncs extends ForwardingFileSystem {
+  readonly #held = new Map<string, PromiseWithResolvers<void>>();
+
+  hold(suffix: string): void {
+    this.#held.set(suffix, Promise.withResolvers<void>());
+  }
+
+  release(suffix: string): void {
+    this.#held.get(suffix)?.resolve();
+    this.#held.delete(suffix);
+  }
+
+  #gate(path: string): Promise<void> | undefined {
+    for (const [suffix, { promise }] of this.#held) if (path.endsWith(suffix)) return promise;
+    return undefined;
+  }
+
+  protected override wrap(handle: FileHandle): FileHandle {
+    const gate = (path: string) => this.#gate(path);
+    return new class extends ForwardingFileHandle {
+      override async syncData(): Promise<void> {
+        await gate(this.path);
+        await super.syncData();
+      }
+    }(handle);
+  }
+}
+
+/** Lets `count` turns of the event loop pass. */
+export async function ticks(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}

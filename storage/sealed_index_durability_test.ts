@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import type { FileHandle } from "./file_io.ts";
-import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
 import { SegmentLog } from "./segment_log.ts";
 import { SimFileSystem } from "./sim_file_system.ts";
 import {
@@ -8,45 +6,11 @@ import {
   segmentIndexSuffix,
   type SegmentSummary,
 } from "./segment_index_file.ts";
-import { makeEntries } from "./_test_helpers.ts";
+import { HeldSyncs, makeEntries, ticks } from "./_test_helpers.ts";
 
 const dir = "/node/log";
 /** About 8 entries of ~180 bytes per segment. */
 const options = { segmentBytesMax: 1500, indexIntervalBytes: 256 };
-
-/** Holds the `syncData` of the files whose path ends with a held suffix until it is released. */
-class HeldSyncs extends ForwardingFileSystem {
-  readonly #held = new Map<string, { promise: Promise<void>; release: () => void }>();
-
-  hold(suffix: string): void {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#held.set(suffix, { promise, release: resolve });
-  }
-
-  release(suffix: string): void {
-    this.#held.get(suffix)?.release();
-    this.#held.delete(suffix);
-  }
-
-  #gate(path: string): Promise<void> | undefined {
-    for (const [suffix, { promise }] of this.#held) if (path.endsWith(suffix)) return promise;
-    return undefined;
-  }
-
-  protected override wrap(handle: FileHandle): FileHandle {
-    const gate = (path: string) => this.#gate(path);
-    return new class extends ForwardingFileHandle {
-      override async syncData(): Promise<void> {
-        await gate(this.path);
-        await super.syncData();
-      }
-    }(handle);
-  }
-}
-
-async function ticks(count: number): Promise<void> {
-  for (let i = 0; i < count; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-}
 
 /** Every index file left on `fs` describes its segment's file as it is (length and last term). */
 function assertIndexesMatchSegments(fs: SimFileSystem, label: string): void {

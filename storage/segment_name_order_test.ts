@@ -6,52 +6,17 @@
  * flush round when appends roll again while it runs. Each runs over many seeds of torn writes.
  */
 import assert from "node:assert/strict";
-import type { FileHandle } from "./file_io.ts";
-import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
 import { SegmentLog } from "./segment_log.ts";
 import { seededRandom, SimFileSystem } from "./sim_file_system.ts";
-import { makeEntries } from "./_test_helpers.ts";
+import { HeldSyncs, makeEntries, ticks } from "./_test_helpers.ts";
 
 const dir = "/node/log";
 /** About 3 entries of ~180 bytes per segment. */
 const options = { segmentBytesMax: 600, indexIntervalBytes: 128 };
 const seeds = 40;
 
-/** Holds the `syncData` of the files whose path ends with a held suffix until released. */
-class HeldSyncs extends ForwardingFileSystem {
-  readonly #held = new Map<string, PromiseWithResolvers<void>>();
-
-  hold(suffix: string): void {
-    this.#held.set(suffix, Promise.withResolvers<void>());
-  }
-
-  release(suffix: string): void {
-    this.#held.get(suffix)?.resolve();
-    this.#held.delete(suffix);
-  }
-
-  #gate(path: string): Promise<void> | undefined {
-    for (const [suffix, { promise }] of this.#held) if (path.endsWith(suffix)) return promise;
-    return undefined;
-  }
-
-  protected override wrap(handle: FileHandle): FileHandle {
-    const gate = (path: string) => this.#gate(path);
-    return new class extends ForwardingFileHandle {
-      override async syncData(): Promise<void> {
-        await gate(this.path);
-        await super.syncData();
-      }
-    }(handle);
-  }
-}
-
 function segmentNames(fs: SimFileSystem): string[] {
   return fs.readDir(dir).filter((name) => name.endsWith(".log")).sort();
-}
-
-async function ticks(count: number): Promise<void> {
-  for (let i = 0; i < count; i++) await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Crashes with torn writes, reopens, and says what the open found if it was not a torn tail. */
@@ -69,31 +34,35 @@ async function crashAndReopen(sim: SimFileSystem, seed: number): Promise<string 
   }
 }
 
-function assertEverySeedTorn(found: Map<number, string>): void {
+/**
+ * Runs `scenario` on a fresh disk for every seed, then crashes with torn writes and reopens: every
+ * seed must recover at most a torn tail.
+ */
+async function assertEverySeedTorn(scenario: (sim: SimFileSystem) => Promise<void>): Promise<void> {
+  const found = new Map<number, string>();
+  for (let seed = 1; seed <= seeds; seed++) {
+    const sim = new SimFileSystem();
+    await scenario(sim);
+    const problem = await crashAndReopen(sim, seed);
+    if (problem !== null) found.set(seed, problem);
+  }
   const list = [...found].map(([seed, what]) => `seed ${seed}: ${what}`);
   assert.deepEqual(list, [], `${found.size} of ${seeds} seeds recovered real damage`);
 }
 
 Deno.test("a hard state written after a roll leaves at most a torn tail after a crash", async () => {
-  const found = new Map<number, string>();
-  for (let seed = 1; seed <= seeds; seed++) {
-    const sim = new SimFileSystem();
+  await assertEverySeedTorn(async (sim) => {
     const log = await SegmentLog.open(dir, { fs: sim.session(), ...options });
     await log.appendDurable(makeEntries(1, 2));
     // Across a roll, nothing synced: the new segment's name is not durable yet.
     log.append(makeEntries(3, 4));
     assert.ok(segmentNames(sim).length >= 2, "the appends rolled");
     await log.writeHardState({ term: 1, vote: "node-b", commit: 2 });
-    const problem = await crashAndReopen(sim, seed);
-    if (problem !== null) found.set(seed, problem);
-  }
-  assertEverySeedTorn(found);
+  });
 });
 
 Deno.test("a hard state write waits for the flush before the newest segment, whatever rolls meanwhile", async () => {
-  const found = new Map<number, string>();
-  for (let seed = 1; seed <= seeds; seed++) {
-    const sim = new SimFileSystem();
+  await assertEverySeedTorn(async (sim) => {
     const fs = new HeldSyncs(sim.session());
     const log = await SegmentLog.open(dir, { fs, ...options });
     await log.appendDurable(makeEntries(1, 2));
@@ -105,16 +74,11 @@ Deno.test("a hard state write waits for the flush before the newest segment, wha
     assert.ok(segmentNames(sim).length >= 2, "the appends rolled");
     fs.release(".tmp");
     await written;
-    const problem = await crashAndReopen(sim, seed);
-    if (problem !== null) found.set(seed, problem);
-  }
-  assertEverySeedTorn(found);
+  });
 });
 
 Deno.test("a sealed index written while appends roll again leaves at most a torn tail", async () => {
-  const found = new Map<number, string>();
-  for (let seed = 1; seed <= seeds; seed++) {
-    const sim = new SimFileSystem();
+  await assertEverySeedTorn(async (sim) => {
     const fs = new HeldSyncs(sim.session());
     const log = await SegmentLog.open(dir, { fs, ...options });
     // The first segment is sealed and durable: its index write starts and is held at the temp
@@ -129,16 +93,11 @@ Deno.test("a sealed index written while appends roll again leaves at most a torn
       await ticks(1);
     }
     assert.ok(sim.readDir(dir).some((name) => name.endsWith(".index")), "an index was written");
-    const problem = await crashAndReopen(sim, seed);
-    if (problem !== null) found.set(seed, problem);
-  }
-  assertEverySeedTorn(found);
+  });
 });
 
 Deno.test("a flush round that syncs the directory while appends roll again leaves at most a torn tail", async () => {
-  const found = new Map<number, string>();
-  for (let seed = 1; seed <= seeds; seed++) {
-    const sim = new SimFileSystem();
+  await assertEverySeedTorn(async (sim) => {
     const fs = new HeldSyncs(sim.session());
     const log = await SegmentLog.open(dir, { fs, ...options });
     await log.appendDurable(makeEntries(1, 2));
@@ -153,16 +112,11 @@ Deno.test("a flush round that syncs the directory while appends roll again leave
     assert.ok(segmentNames(sim).length > before, "the appends rolled");
     fs.release(".log");
     await synced;
-    const problem = await crashAndReopen(sim, seed);
-    if (problem !== null) found.set(seed, problem);
-  }
-  assertEverySeedTorn(found);
+  });
 });
 
 Deno.test("a truncation that removes a segment leaves at most a torn tail, though an unflushed roll came before it", async () => {
-  const found = new Map<number, string>();
-  for (let seed = 1; seed <= seeds; seed++) {
-    const sim = new SimFileSystem();
+  await assertEverySeedTorn(async (sim) => {
     const log = await SegmentLog.open(dir, { fs: sim.session(), ...options });
     await log.appendDurable(makeEntries(1, 2));
     // Two rolls, nothing synced; the cut removes the newest segment (its removal is made durable
@@ -172,8 +126,5 @@ Deno.test("a truncation that removes a segment leaves at most a torn tail, thoug
     assert.ok(names.length >= 3, "the appends rolled twice");
     const cut = log.truncateSuffix(Number(names.at(-1)!.slice(0, 20)));
     cut.catch(() => {}); // the crash comes before its flush
-    const problem = await crashAndReopen(sim, seed);
-    if (problem !== null) found.set(seed, problem);
-  }
-  assertEverySeedTorn(found);
+  });
 });
