@@ -8,14 +8,20 @@ import { type Message } from "../../raft/mod.ts";
 import { settled, TestCluster } from "../cluster/testing/mod.ts";
 import type { RoleChange } from "./mod.ts";
 
-Deno.test("a replica failing while a new leader's first Ready is persisted claims no leader and sends nothing more", async () => {
+/** A cluster with a queue created, and a follower that has applied everything committed. */
+async function clusterWithQueue() {
   const cluster = await TestCluster.start();
   const leader = await cluster.waitForLeader();
   await settled(cluster, cluster.broker(leader).createQueue("jobs", {}));
-  const next = [...cluster.nodes.keys()].find((id) => id !== leader)!;
+  const follower = [...cluster.nodes.keys()].find((id) => id !== leader)!;
   await cluster.until(() =>
-    cluster.replica(next).appliedIndex >= cluster.replica(leader).status().commit
+    cluster.replica(follower).appliedIndex >= cluster.replica(leader).status().commit
   );
+  return { cluster, leader, follower };
+}
+
+Deno.test("a replica failing while a new leader's first Ready is persisted claims no leader and sends nothing more", async () => {
+  const { cluster, leader, follower: next } = await clusterWithQueue();
   const replica = cluster.replica(next);
   const fs = cluster.node(next).fs;
 
@@ -56,13 +62,7 @@ Deno.test("a replica failing while a new leader's first Ready is persisted claim
 });
 
 Deno.test("a failed replica asked to campaign starts no election: its term and role stay", async () => {
-  const cluster = await TestCluster.start();
-  const leader = await cluster.waitForLeader();
-  await settled(cluster, cluster.broker(leader).createQueue("jobs", {}));
-  const follower = [...cluster.nodes.keys()].find((id) => id !== leader)!;
-  await cluster.until(() =>
-    cluster.replica(follower).appliedIndex >= cluster.replica(leader).status().commit
-  );
+  const { cluster, follower } = await clusterWithQueue();
   const replica = cluster.replica(follower);
   const fs = cluster.node(follower).fs;
   const segment = fs.readDir("/data/log").filter((name) => name.endsWith(".log")).sort()[0];
