@@ -294,6 +294,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     clock: { now: () => replica.now() },
   });
   syncSmallRoundsInlineWhileFollowing(replica, log, followerInlineSyncBytesMax);
+  /** Set by `close()`: a node elected while its replica drains starts no push worker. */
+  let stopped = false;
   // Parked long polls are answered at once when leadership moves: on a leader they re-check,
   // elsewhere they get a retryable 503 naming the new leader. Pushes run on the leader only: a
   // node that stops leading also closes its idle push connections (it has no use for them).
@@ -301,8 +303,9 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     const refusal = replica.refusal();
     if (change.role !== "leader" && refusal !== null) broker.failParked(refusal);
     else broker.wakeAll();
-    if (change.role === "leader") push.start();
-    else {
+    if (change.role === "leader") {
+      if (!stopped) push.start();
+    } else {
       push.stop();
       pushClient.close();
     }
@@ -311,7 +314,6 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   if (replica.isLeader) push.start();
 
   const housekeepingMs = options.housekeepingIntervalMs ?? 1000;
-  let stopped = false;
   let rounds = 0;
   let trimming: Promise<unknown> | null = null;
   const housekeep = () => {

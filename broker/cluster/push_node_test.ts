@@ -226,3 +226,35 @@ Deno.test("a node that stops leading closes its idle push connections", async ()
     await sink.close();
   }
 });
+
+Deno.test("a node elected while it closes does not start pushing", async () => {
+  const network = new NodeNetwork();
+  const ids = ["n1", "n2", "n3"];
+  let nodes: CmqdNode[] = [];
+  try {
+    nodes = await startNodeGroup(network, ids, { handOffMsMax: 20, shutdownDrainMsMax: 20_000 });
+    const leaderOf = () => nodes.find((node) => node.replica.isLeader);
+    await until(() => leaderOf() !== undefined, "a leader");
+    const leader = leaderOf()!;
+    const [a, b] = nodes.filter((node) => node !== leader).map((node) => node.replica.id);
+    network.cut.add(a);
+    network.cut.add(b);
+    // A write in its log that cannot commit: the close drains it, the replica still running.
+    const write = leader.topics.createTopic("t", {}).catch(() => {});
+    await until(() => !leader.replica.isLeader, "the step-down (no quorum heard)");
+    let electedWhileClosing = false;
+    leader.replica.onRoleChange((change) => {
+      if (change.role === "leader") electedWhileClosing = true;
+    });
+    const closing = leader.close();
+    // Only the closing node can win now: `a` lacks the write, so the closing node refuses it.
+    network.cut.delete(a);
+    await closing;
+    await write;
+    assert.ok(electedWhileClosing, "the closing node was elected again");
+    assert.equal(leader.push.stats().running, false, "the closed node's push worker runs");
+  } finally {
+    network.cut.clear();
+    for (const node of nodes) await node.close();
+  }
+});
