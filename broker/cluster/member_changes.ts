@@ -273,11 +273,16 @@ export class Membership {
   }
 
   #requireLeader(): void {
-    if (!this.#options.replica.isLeader) {
+    const { replica } = this.#options;
+    if (!replica.isLeader) {
       throw new BrokerError("NoLeader", "membership changes go through the leader", {
         retryAfterSeconds: 1,
       });
     }
+    // A closing (or failed) replica may still call itself leader: a wait for a learner or for
+    // voters ends, with its refusal, instead of polling it until its own deadline.
+    const stopped = replica.refusal();
+    if (stopped !== null) throw stopped;
   }
 
   async #caughtUp(id: string): Promise<void> {

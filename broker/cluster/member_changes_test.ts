@@ -261,3 +261,29 @@ function membershipOn(cluster: TestCluster, id: string): Membership {
     timers: cluster.clock,
   });
 }
+
+Deno.test("a join waiting for its learner ends when its leader closes", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = new Membership({
+    nodeId: "n1",
+    url: "http://127.0.0.1:1",
+    replica: node.replica,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("a learner that never runs caught up"),
+    catchUpMsMax: 5_000,
+  });
+  const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+  const joining = membership.join(n2); // n2 never runs: the join waits for it to catch up
+  joining.catch(() => {});
+  try {
+    await until(() => node.replica.status().config.learners.includes("n2" as never), "learner");
+  } finally {
+    await node.close(); // a one-voter group: nobody to hand leadership to, it still leads
+  }
+  // Before, the wait went on polling the closed node until `catchUpMsMax` passed.
+  await assert.rejects(
+    joining,
+    (error: BrokerError) => error.code === "NotReady" && error.message === "node is shutting down",
+  );
+});
