@@ -157,6 +157,13 @@ export class Membership {
     this.#requireLeader();
     const config = replica.status().config;
     if (![...config.voters, ...config.learners].includes(id as NodeId)) {
+      // Out of the configuration, its address still recorded: a removal whose leader lost the
+      // lead between its two steps (or a join refused after its first). Every node would keep
+      // dialling it: the retry forgets it.
+      if (this.#options.machine.members().some((member) => member.id === id)) {
+        await replica.propose(CommandType.SetMember, encodeJson({ id, remove: true }));
+        return;
+      }
       throw new BrokerError("NotFound", `node '${id}' is not a member`);
     }
     if (id === this.#options.nodeId) {

@@ -287,3 +287,35 @@ Deno.test("a join waiting for its learner ends when its leader closes", async ()
     (error: BrokerError) => error.code === "NotReady" && error.message === "node is shutting down",
   );
 });
+
+Deno.test("a removal retried after its config change committed forgets the member's address", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const removedPeers: string[] = [];
+  const membership = new Membership({
+    nodeId: "n1",
+    url: "http://127.0.0.1:1",
+    replica: node.replica,
+    machine: node.machine,
+    transport: { ...noPeers(), removePeer: (id) => void removedPeers.push(id) },
+    clusterInfo: () => assert.fail("a learner that never runs caught up"),
+    catchUpMsMax: 0,
+  });
+  const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+  try {
+    await assert.rejects(membership.join(n2), (error: BrokerError) => error.code === "NotReady");
+    // The first half of a removal whose leader lost the lead before its second half (forgetting
+    // the address) was proposed: n2 is out of the configuration, its address still recorded.
+    await node.replica.proposeConfigChange({ type: "remove", nodeId: "n2" });
+    assert.deepEqual(node.machine.members(), [n2]);
+    await membership.remove("n2"); // the client's retry
+    assert.deepEqual(node.machine.members(), [], "every node would keep dialling n2");
+    assert.deepEqual(removedPeers, ["n2"]);
+    await assert.rejects(
+      membership.remove("n2"),
+      (error: BrokerError) =>
+        error.code === "NotFound" && error.message === "node 'n2' is not a member",
+    );
+  } finally {
+    await node.close();
+  }
+});
