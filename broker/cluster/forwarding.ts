@@ -7,7 +7,8 @@
  * 503 `NoLeader` naming the new one: the old leader may be frozen (SIGSTOP, a stalled disk) and
  * would hold the request until the client gives up. The client retries (safely with `dedupId`).
  * Such an answer, and one for a leader that stopped answering mid-request, says
- * `outcomeUnknown: true` for a request with a body: the leader may have carried it out.
+ * `outcomeUnknown: true` for a request with a body that was sent: the leader may have carried it
+ * out (one abandoned before it was sent, during the admission check, does not).
  * Bounded: a forwarded body is read up to `requestBytesMax` even without a `content-length`
  * (past it: 413 `RequestTooLarge`), or up to the bound of the admission check that read it
  * (the CMQ and SQS doors' own, answered in their shapes), and at most `forwardsInFlightMax`
@@ -273,6 +274,7 @@ export function forwardingHandler(
     headers.set(forwardedHostHeader, request.headers.get("host") ?? url.host);
     headers.delete("host");
     let body: Uint8Array<ArrayBuffer> | undefined;
+    let sending = false;
     try {
       if (request.method !== "GET" && request.method !== "HEAD") {
         // The admission check may have read the body already (to verify a signature).
@@ -286,6 +288,9 @@ export function forwardingHandler(
         }
         body = read;
       }
+      // The leader changed during the admission check or the body's read: nothing is sent.
+      controller.signal.throwIfAborted();
+      sending = true;
       const response = await doFetch(leaderUrl + url.pathname + url.search, {
         method: request.method,
         headers,
@@ -299,7 +304,13 @@ export function forwardingHandler(
         const message = `leader changed${next === null ? "" : ` to ${next}`} while forwarding; ` +
           "retry (safe with dedupId)";
         // The leader may have carried the request out before it lost the leadership.
-        const response = errorResponse(503, "NoLeader", message, next, body !== undefined);
+        const response = errorResponse(
+          503,
+          "NoLeader",
+          message,
+          next,
+          sending && body !== undefined,
+        );
         return { response, outcome: "leader_changed" };
       }
       if (request.signal.aborted) {

@@ -212,3 +212,41 @@ Deno.test("a forward carries the host the client asked, which the leader restore
   );
   assert.deepEqual(seen, ["leader:1", "lb:80"]);
 });
+
+Deno.test("a leader change during the admission check answers a retryable 503 that says nothing was sent", async () => {
+  let leaderUrl = "http://old-leader:1";
+  let changed = () => {};
+  const sent: string[] = [];
+  const handler = forwardingHandler({
+    view: {
+      isLeader: () => false,
+      leaderUrl: () => leaderUrl,
+      onLeaderChange: (listener) => void (changed = listener),
+    },
+    local,
+    // The admission check reads the body (a signature check); the leader changes meanwhile.
+    admit: async (request) => {
+      const body = new Uint8Array(await request.arrayBuffer());
+      leaderUrl = "http://new-leader:1";
+      changed();
+      return { body };
+    },
+    requestBytesMax: 1024,
+    // Like `fetch` and the member fetch: an aborted signal rejects before anything is sent.
+    fetch: ((input: string | URL | Request, init?: RequestInit) => {
+      if (init?.signal?.aborted) return Promise.reject(init.signal.reason);
+      sent.push(String(input));
+      return Promise.resolve(new Response("from leader"));
+    }) as typeof fetch,
+  });
+  const response = await handler(
+    new Request("http://me/v1/queues/a/messages", { method: "POST", body: "{}" }),
+  );
+  assert.equal(response.status, 503);
+  const { error } = await response.json();
+  assert.equal(error.code, "NoLeader");
+  assert.equal(response.headers.get(leaderHeader), "http://new-leader:1");
+  assert.deepEqual(sent, [], "nothing reached a leader");
+  // The SDK retries a send without dedupId only when the outcome is known.
+  assert.equal(error.outcomeUnknown, undefined, "nothing was sent, the outcome is known");
+});
