@@ -120,6 +120,21 @@ function signsWithoutFileValues(params: CmqParams): boolean {
   return client.startsWith("sdk_python") || client.startsWith("sdk_php");
 }
 
+/** A Host header that ends in a port (`h:9876`, `[::1]:80`; not `[::1]`). */
+const hostWithPort = /:[0-9]*$/;
+
+/**
+ * The hosts a request whose Host header is `host` may have been signed with: that host and, when
+ * it names no port, the host with a default port (`:80`, `:443`). The SDKs sign the endpoint as
+ * the application wrote it (`http://cmqd.internal:80` signs `cmqd.internal:80`), and their HTTP
+ * libraries (Python's httplib, Java's HttpURLConnection, PHP's curl) leave a default port out
+ * of the Host header they send. Any other port, and the host itself, must match.
+ */
+function signedHosts(host: string): string[] {
+  if (hostWithPort.test(host)) return [host];
+  return [host, `${host}:80`, `${host}:443`];
+}
+
 /**
  * Checks the request's signature against `keys` and returns the key that signed it. Any
  * failure — a missing signing parameter, an unknown SecretId, an unknown SignatureMethod, a
@@ -137,13 +152,16 @@ export function authenticate(request: SignedRequest, keys: KeyRing, nowMs: numbe
   if (key === undefined) throw failed(`SecretId '${secretId.slice(0, 64)}' is not known`);
   // base64 has no spaces: a "+" sent unencoded became one when the form was decoded.
   const given = params.get("Signature")!.replaceAll(" ", "+");
-  const strict = stringToSign(request, { skipFileValues: false });
-  if (sameText(sign(strict, key.secretKey, method), given)) return key;
   const hasFileValues = request.method === "POST" && signsWithoutFileValues(params) &&
     [...params.entries()].some(([name, value]) => name !== "Signature" && value.startsWith("@"));
-  if (hasFileValues) {
-    const lenient = stringToSign(request, { skipFileValues: true });
-    if (sameText(sign(lenient, key.secretKey, method), given)) return key;
+  for (const host of signedHosts(request.host)) {
+    const signed = { ...request, host };
+    const strict = stringToSign(signed, { skipFileValues: false });
+    if (sameText(sign(strict, key.secretKey, method), given)) return key;
+    if (hasFileValues) {
+      const lenient = stringToSign(signed, { skipFileValues: true });
+      if (sameText(sign(lenient, key.secretKey, method), given)) return key;
+    }
   }
   throw failed(
     `Signature does not match the request, signed as "${request.method}${request.host}` +

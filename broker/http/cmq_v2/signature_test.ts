@@ -54,6 +54,34 @@ Deno.test("both signature methods are accepted over POST and GET, with the port 
   }
 });
 
+Deno.test("an endpoint written with its default port (:80, :443) verifies though Host leaves it out", async () => {
+  // The SDKs sign the endpoint as written (`http://cmqd.internal:80` → `cmqd.internal:80`), and
+  // their HTTP libraries (Python's httplib, Java's HttpURLConnection, curl) send a default port
+  // in no Host header.
+  for (const signedHost of ["cmqd.internal:80", "cmqd.internal:443"]) {
+    const { client, broker } = setup({ keys: [adminKey], client: { host: signedHost } });
+    const reply = await client.call("CreateQueue", { queueName: "jobs" }, {
+      hostHeader: "cmqd.internal",
+    });
+    assert.equal(reply.body.code, 0, `${signedHost}: ${reply.body.message}`);
+    assert.equal((await broker.getQueue("jobs")).name, "jobs");
+  }
+  // Only a default port: any other port, or another host, is still part of what is signed.
+  const cases: [string, string][] = [
+    ["cmqd.internal:9876", "cmqd.internal"],
+    ["cmqd.internal:8080", "cmqd.internal"],
+    ["other.internal:80", "cmqd.internal"],
+    ["cmqd.internal", "cmqd.internal:80"],
+  ];
+  for (const [signedHost, hostHeader] of cases) {
+    const { client, refused } = setup({ keys: [adminKey], client: { host: signedHost } });
+    await refused(
+      () => client.call("CreateQueue", { queueName: "jobs" }, { hostHeader }),
+      cmqCode.authenticationFailed,
+    );
+  }
+});
+
 Deno.test("a missing SignatureMethod means HmacSHA1, as in CMQ", async () => {
   const { client } = setup({ keys: [adminKey] });
   const reply = await client.call("ListQueue", {}, {
