@@ -16,13 +16,15 @@
  */
 import type { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
-import type { HandleFailure, ReceivedMessage } from "./protocol.ts";
+import type { ChangeVisibilityResponse, HandleFailure, ReceivedMessage } from "./protocol.ts";
 
 /** What a consumer needs of a client (tests pass a fake). */
 export type ConsumerClient = Pick<
   CmqdClient,
   "receiveMessages" | "deleteMessages" | "changeVisibility"
 >;
+
+type VisibilityEntryAnswer = ChangeVisibilityResponse["entries"][number];
 
 /** A lock change's outcome. `lockLost`: the broker refused it for this handle. */
 export type VisibilityOutcome =
@@ -168,14 +170,16 @@ export class Acknowledger {
     const taken = this.takeDeletes();
     if (taken.handles.length === 0) return;
     const { client, queue, report } = this.#options;
-    const call = client.deleteMessages(queue, taken.handles).then(
-      (answer) => this.#settle(taken.messages, answer.deleted, answer.failures),
-      (error) => {
-        // The client already retried (deletes are safe to repeat); the locks will run out and
-        // the messages come back: at-least-once, reported.
-        for (const pending of taken.messages.values()) report(error, pending.message);
-      },
-    ).finally(() => this.#deleting.delete(call));
+    // The client already retried (deletes are safe to repeat); the locks will run out and the
+    // messages come back: at-least-once, reported.
+    const failed = (error: unknown) => {
+      for (const pending of taken.messages.values()) report(error, pending.message);
+    };
+    const call = client.deleteMessages(queue, taken.handles).then((answer) => {
+      const failures = listOf<HandleFailure>(answer, "failures", "delete");
+      this.#settle(taken.messages, countOf(answer, "deleted", "delete"), failures);
+    }, failed).catch((error) => failed(unexpected("delete", error)))
+      .finally(() => this.#deleting.delete(call));
     this.#deleting.add(call);
   }
 
@@ -220,11 +224,19 @@ export class Acknowledger {
       receiptHandle: change.message.receiptHandle,
       visibilityTimeoutSeconds: change.seconds,
     }));
+    // A change already resolved keeps its outcome; the rest may or may not have been applied.
+    const failed = (error: unknown) => {
+      for (const change of batch) change.resolve({ ok: false, lockLost: false, error });
+    };
     this.#changing = client.changeVisibility(queue, entries).then(
       (answer) => {
-        const visibleAt = new Map(answer.entries.map((entry) => [entry.receiptHandle, entry]));
+        const visibleAt = new Map(
+          listOf<VisibilityEntryAnswer>(answer, "entries", "lock change")
+            .map((entry) => [entry.receiptHandle, entry]),
+        );
         const failures = new Map(
-          answer.failures.map((failure) => [failure.receiptHandle, failure]),
+          listOf<HandleFailure>(answer, "failures", "lock change")
+            .map((failure) => [failure.receiptHandle, failure]),
         );
         for (const change of batch) {
           const handle = change.message.receiptHandle;
@@ -237,12 +249,53 @@ export class Acknowledger {
           }
         }
       },
-      (error) => batch.forEach((change) => change.resolve({ ok: false, lockLost: false, error })),
-    ).finally(() => {
+      failed,
+    ).catch((error) => failed(unexpected("lock change", error))).finally(() => {
       this.#changing = undefined;
       this.#sendChanges();
     });
   }
+}
+
+/** The calls whose answers the acks read. */
+type Call = "delete" | "lock change";
+
+/**
+ * `answer[field]`, a list the API always includes, read leniently: a server or proxy that leaves
+ * an empty one out means none (as the receive path reads its `failures`); anything but a list
+ * is an answer of another shape.
+ */
+function listOf<T>(answer: unknown, field: string, call: Call): T[] {
+  const value = fieldOf(answer, field, call);
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw unexpected(call, `'${field}' is not a list`);
+  return value;
+}
+
+/** `answer[field]`, a count: left out is 0 (as `listOf`); anything but a number is wrong. */
+function countOf(answer: unknown, field: string, call: Call): number {
+  const value = fieldOf(answer, field, call);
+  if (value === undefined) return 0;
+  if (typeof value !== "number") throw unexpected(call, `'${field}' is not a number`);
+  return value;
+}
+
+function fieldOf(answer: unknown, field: string, call: Call): unknown {
+  if (typeof answer !== "object" || answer === null) throw unexpected(call, "not a JSON object");
+  return (answer as Record<string, unknown>)[field];
+}
+
+/**
+ * A 200 answer to a delete or lock change that can't be read (`why`, or the error reading it
+ * raised): `UnexpectedResponse`, for the consumer's error handler, never thrown at nobody.
+ */
+function unexpected(call: Call, why: unknown): CmqdError {
+  if (why instanceof CmqdError) return why;
+  const reason = why instanceof Error ? why.message : String(why);
+  return new CmqdError("UnexpectedResponse", `HTTP 200 to a ${call} of another shape: ${reason}`, {
+    status: 200,
+    ...(why instanceof Error ? { cause: why } : {}),
+  });
 }
 
 function failureError(failure: HandleFailure, what: "delete" | "lock"): CmqdError {

@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { FakeQueue } from "./_fake_queue.ts";
+import { Acknowledger, type ConsumerClient, type VisibilityOutcome } from "./consumer_acks.ts";
+import { CmqdError } from "./errors.ts";
+import type { ReceivedMessage } from "./protocol.ts";
+
+/**
+ * Acks of two received messages `a` and `b` through a client whose delete and visibility calls
+ * answer 200 with the bodies given (as a non-conforming server or proxy might), whatever they
+ * were asked. The fake hands out `m1#1` (a) and `m2#1` (b).
+ */
+async function acksAnswering(answers: { delete?: unknown; visibility?: unknown }) {
+  const queue = new FakeQueue();
+  queue.send("a", "b");
+  const [a, b] = (await queue.receiveMessages("q", { maxMessages: 2 })).messages;
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: () => Promise.resolve(answers.delete as never),
+    changeVisibility: () => Promise.resolve(answers.visibility as never),
+  };
+  const reports: { error: unknown; message?: ReceivedMessage }[] = [];
+  const counted: number[] = [];
+  const acks = new Acknowledger({
+    client,
+    queue: "q",
+    deleteLingerMs: 60_000,
+    report: (error, message) => reports.push({ error, message }),
+    onDeleted: (count) => counted.push(count),
+  });
+  /** Starts a lock change; `outcome` is set once it settles. */
+  const change = (message: ReceivedMessage, seconds: number) => {
+    const record: { outcome?: VisibilityOutcome } = {};
+    void acks.changeVisibility(message, seconds).then((outcome) => record.outcome = outcome);
+    return record;
+  };
+  return { a, b, acks, reports, counted, change };
+}
+
+Deno.test("a delete answered without its failures or its count takes the missing as none", async (t) => {
+  await t.step("no failures: the count holds, nothing is reported", async () => {
+    const { a, b, acks, reports, counted } = await acksAnswering({ delete: { deleted: 2 } });
+    acks.delete(a);
+    acks.delete(b);
+    await acks.flush();
+    assert.deepEqual(counted, [2]);
+    assert.deepEqual(reports, []);
+  });
+  await t.step("no count: the failures are reported, nothing is counted", async () => {
+    const { a, b, acks, reports, counted } = await acksAnswering({
+      delete: {
+        failures: [{ receiptHandle: "m2#1", code: "ReceiptHandleStale", message: "x" }],
+      },
+    });
+    acks.delete(a);
+    acks.delete(b);
+    await acks.flush();
+    assert.deepEqual(counted, [0]);
+    assert.equal(reports.length, 1);
+    assert.ok(reports[0].error instanceof CmqdError);
+    assert.equal(reports[0].error.code, "ReceiptHandleStale");
+    assert.equal(reports[0].message, b);
+  });
+});
+
+Deno.test("a lock change answered without its entries or its failures takes the missing as none", async (t) => {
+  await t.step("no failures: every change holds", async () => {
+    const visibleAt = Date.now() + 30_000;
+    const { a, acks, change } = await acksAnswering({
+      visibility: { entries: [{ receiptHandle: "m1#1", visibleAt }] },
+    });
+    const renewal = change(a, 30);
+    await acks.flush();
+    await Promise.resolve();
+    assert.deepEqual(renewal.outcome, { ok: true, visibleAt });
+  });
+  await t.step("no entries: the failed change lost its lock", async () => {
+    const { a, acks, change } = await acksAnswering({
+      visibility: {
+        failures: [{ receiptHandle: "m1#1", code: "MessageNotInflight", message: "x" }],
+      },
+    });
+    const renewal = change(a, 30);
+    await acks.flush();
+    await Promise.resolve();
+    assert.equal(renewal.outcome?.ok, false);
+    assert.ok(renewal.outcome !== undefined && !renewal.outcome.ok && renewal.outcome.lockLost);
+  });
+});
+
+Deno.test("a delete or lock change answered 200 with a body of another shape fails as UnexpectedResponse", async (t) => {
+  const bodies = [
+    null,
+    "ok",
+    { deleted: 1, failures: 7, entries: 7 },
+    { deleted: "1", entries: {}, failures: "x" },
+    { deleted: 0, failures: [null], entries: [null] },
+  ];
+  for (const body of bodies) {
+    await t.step(`answered ${JSON.stringify(body)}`, async () => {
+      const { a, b, acks, reports, change } = await acksAnswering({
+        delete: body,
+        visibility: body,
+      });
+      acks.delete(a);
+      const renewal = change(b, 30);
+      const release = change(b, 0);
+      await acks.flush();
+      await Promise.resolve();
+      for (const { outcome } of [renewal, release]) {
+        assert.ok(outcome !== undefined && !outcome.ok, "every lock change settles, failed");
+        assert.equal(outcome.lockLost, false, "the lock may still hold");
+        assert.ok(outcome.error instanceof CmqdError);
+        assert.equal(outcome.error.code, "UnexpectedResponse");
+        assert.match(outcome.error.message, /lock change/);
+      }
+      // The delete is reported for its message (its lock runs out, it comes back), not thrown.
+      assert.equal(reports.length, 1);
+      assert.ok(reports[0].error instanceof CmqdError);
+      assert.equal(reports[0].error.code, "UnexpectedResponse");
+      assert.match(reports[0].error.message, /delete/);
+      assert.equal(reports[0].message, a);
+    });
+  }
+});
