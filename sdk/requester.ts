@@ -26,7 +26,10 @@ export interface CmqdClientOptions {
   transport?: HttpTransport;
   /** Shorthand for `transport: new FetchTransport(fetch)`. */
   fetch?: typeof fetch;
-  /** Sent with every request (tracing, a proxy's own authentication). */
+  /**
+   * Sent with every request (tracing, a proxy's own authentication). A name that is not an HTTP
+   * token, or a value with CR, LF or NUL, throws when the client is built.
+   */
   headers?: Record<string, string>;
   /**
    * An access key of the broker's credentials file: every request (every retry too) is signed
@@ -147,14 +150,14 @@ export class Requester {
   /** The last leader hint and the URL it names (each answer repeats it: parsed once). */
   #lastHint: { text: string; url: string | undefined } | undefined;
   readonly #credentials: Credentials | undefined;
-  /** Checks the options (a bad `baseUrl`, retry bound or credentials throws at once). */
+  /** Checks the options (a bad `baseUrl`, header, retry bound or credentials throws at once). */
   constructor(options: CmqdClientOptions) {
     const baseUrls = typeof options.baseUrl === "string" ? [options.baseUrl] : options.baseUrl;
     if (baseUrls.length === 0) throw new RangeError("baseUrl must name at least one node");
     this.#nodes = new Nodes(baseUrls.map(checkBaseUrl));
     this.#transport = options.transport ??
       (options.fetch === undefined ? defaultTransport() : new FetchTransport(options.fetch));
-    this.#headers = { ...options.headers };
+    this.#headers = checkHeaders(options.headers);
     this.#timeoutMs = options.timeoutMs ?? timeoutMsDefault;
     this.#headTimeoutMs = options.headTimeoutMs ?? headTimeoutMsDefault;
     if (!(this.#headTimeoutMs > 0)) throw new RangeError("headTimeoutMs must be > 0");
@@ -442,6 +445,30 @@ function checkCredentials(credentials: Credentials | undefined): Credentials | u
     throw new TypeError("credentials.secretKey must be a non-empty string");
   }
   return { secretId, secretKey };
+}
+
+/** A header name: an HTTP token (RFC 9110 §5.1). */
+const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What no transport sends in a header value (it would end the header line, or the string). */
+const headerValueForbidden = /[\r\n\0]/;
+
+/**
+ * Refuses `headers` no request could carry when the client is built: before, every call failed
+ * in the transport ("bad header"), was taken for a `NetworkError` and retried with back-off. The
+ * message names the header, never its value (it may be a token).
+ */
+function checkHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const checked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!headerName.test(name)) {
+      throw new TypeError(`headers: header '${name}' is not a valid header name`);
+    }
+    if (headerValueForbidden.test(String(value))) {
+      throw new TypeError(`headers: header '${name}' has a value with CR, LF or NUL`);
+    }
+    checked[name] = value;
+  }
+  return checked;
 }
 
 /**
