@@ -74,3 +74,16 @@ Deno.test("a truncateSuffix whose record before the cut fails its check changes 
   assert.equal(log.entry(21).term, 2);
   await log.close();
 });
+
+Deno.test("sync on a failed log returns a rejected promise instead of throwing", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  await log.appendDurable(makeEntries(1, 3));
+  fs.failNext("write");
+  assert.throws(() => log.append(makeEntries(4, 1)));
+  // Callers chain `.catch` on the promise (`log.sync().catch(...)`): a throw would escape it.
+  let synced: Promise<void> | undefined;
+  assert.doesNotThrow(() => synced = log.sync());
+  await assert.rejects(synced!, /EIO|injected|input\/output/i);
+  await log.close();
+});

@@ -212,10 +212,17 @@ export class SegmentLog {
     }
   }
 
-  /** fdatasyncs everything appended so far; shares a round with concurrent callers. */
+  /**
+   * fdatasyncs everything appended so far; shares a round with concurrent callers. A failed or
+   * closed log answers with a rejected promise, never a throw (callers chain `.catch`).
+   */
   sync(): Promise<void> {
     if (this.#busyWith !== null) return this.#busyWith.then(() => this.sync());
-    this.#assertUsable();
+    try {
+      this.#assertUsable();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#scheduler.request(this.lastIndex);
   }
 
