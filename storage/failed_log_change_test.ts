@@ -87,3 +87,45 @@ Deno.test("sync on a failed log returns a rejected promise instead of throwing",
   await assert.rejects(synced!, /EIO|injected|input\/output/i);
   await log.close();
 });
+
+/** Fails the removal of the file at `failing` (an I/O error, the file stays). */
+class FailingRemoves extends ForwardingFileSystem {
+  failing: string | null = null;
+
+  override remove(path: string): void {
+    if (path === this.failing) throw new Error("EIO: input/output error (injected remove failure)");
+    super.remove(path);
+  }
+}
+
+function segmentBases(fs: ForwardingFileSystem): number[] {
+  return fs.readDir(dir).filter((name) => name.endsWith(".log"))
+    .map((name) => Number(name.slice(0, 20))).sort((a, b) => a - b);
+}
+
+Deno.test("a deletePrefix whose remove fails keeps that segment, as on disk, and the next one removes it", async () => {
+  const fs = new FailingRemoves(new SimFileSystem());
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  await log.appendDurable(makeEntries(1, 60));
+  const bases = segmentBases(fs);
+  assert.ok(bases.length >= 5, `${bases.length} segments`);
+  fs.failing = `${dir}/${segmentFileName(bases[1])}`;
+  await assert.rejects(log.deletePrefix(bases[3]), /injected remove failure/);
+  // Oldest first: the first segment went, the one whose file stays still starts the log (on
+  // disk and in memory), and everything after it stays.
+  assert.deepEqual(segmentBases(fs), bases.slice(1));
+  assert.equal(log.firstIndex, bases[1]);
+  assert.equal(log.entry(bases[1]).index, bases[1]);
+  // The log keeps working, and the next compaction removes what this one could not.
+  await log.appendDurable(makeEntries(61, 2));
+  fs.failing = null;
+  await log.deletePrefix(bases[3]);
+  assert.deepEqual(segmentBases(fs).slice(0, bases.length - 3), bases.slice(3));
+  assert.equal(log.firstIndex, bases[3]);
+  await log.close();
+  const reopened = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(reopened.firstIndex, bases[3]);
+  assert.equal(reopened.lastIndex, 62);
+  assert.equal(reopened.entry(bases[3]).index, bases[3]);
+  await reopened.close();
+});

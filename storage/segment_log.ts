@@ -311,7 +311,8 @@ export class SegmentLog {
     }
     const before = this.#segments.length;
     while (this.#segments.length > 0 && this.#segments.at(-1)!.baseIndex >= fromIndex) {
-      this.#dropSegment(this.#segments.pop()!);
+      this.#dropSegment(this.#segments.at(-1)!);
+      this.#segments.pop();
     }
     // Removals durable now, before the cut or an append into the segment left last (both durable
     // with that file's next sync, before the directory's): a crash in between would leave that
@@ -345,12 +346,21 @@ export class SegmentLog {
   deletePrefix(beforeIndex: number): Promise<void> {
     this.#assertWritable();
     let removed = 0;
+    let failure: { error: unknown } | null = null;
     while (this.#segments.length > 1 && this.#segments[0].lastIndex < beforeIndex) {
-      this.#dropSegment(this.#segments.shift()!);
+      try {
+        this.#dropSegment(this.#segments[0]);
+      } catch (error) {
+        // Its file stays, and so does the segment: the log on disk still starts with it (a valid
+        // log, oldest first), and the next deletePrefix, or open, removes it. The promise says so.
+        failure = { error };
+        break;
+      }
+      this.#segments.shift();
       removed++;
     }
-    if (removed === 0) return Promise.resolve();
-    return this.#scheduler.request(0, { fresh: true });
+    const durable = removed === 0 ? Promise.resolve() : this.#scheduler.request(0, { fresh: true });
+    return failure === null ? durable : durable.then(() => Promise.reject(failure.error));
   }
 
   /** The damage recorded and not yet cleared (see `LogDamage`); null when there is none. */
@@ -515,10 +525,12 @@ export class SegmentLog {
     return error;
   }
 
+  /** Removes a segment's file; a failed remove throws and leaves the segment as it was (mapped
+   * again when read), for the caller to keep. */
   #dropSegment(segment: Segment): void {
     this.#maps.unmap(segment);
-    this.#dirtyHandles.delete(segment.handle);
     this.#fs.remove(segment.handle.path);
+    this.#dirtyHandles.delete(segment.handle);
     this.#indexes.forget(segment);
     this.#directoryDirty = true;
     this.#removed.add(segment.handle); // see removed_files.ts
