@@ -5,6 +5,7 @@ import { segmentIndexFileName } from "./segment_index_file.ts";
 import { segmentFileName } from "./segment.ts";
 import { makeEntries, ReadBufferRecordingFileSystem } from "./_test_helpers.ts";
 import type { ScrubStep } from "./log_scrubber.ts";
+import { CorruptLogError } from "./errors.ts";
 
 const dir = "/node/log";
 const options = { segmentBytesMax: 1500, indexIntervalBytes: 256 };
@@ -157,5 +158,31 @@ Deno.test("the scrubber reads records longer than a step's budget into the one b
   assert.ok(fs.reads >= 20, `${fs.reads} reads`);
   // Its buffer for the first, short read, and the one it grows to once for a whole record.
   assert.ok(fs.buffers.size <= 2, `${fs.reads} reads landed in ${fs.buffers.size} buffers`);
+  await log.close();
+});
+
+Deno.test("a cut that meets a bad length before the cut keeps the segment's scrub bound for a lower cut", async () => {
+  const fs = new SimFileSystem();
+  const first = await SegmentLog.open(dir, { fs, ...options });
+  for (let index = 1; index <= 100; index += 10) {
+    await first.appendDurable(makeEntries(index, 10, { payloadBytes: 20 }));
+  }
+  await first.close();
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  const bases = fs.readDir(dir).filter((name) => name.endsWith(".log"))
+    .map((name) => Number(name.slice(0, 20))).sort((a, b) => a - b);
+  const damaged = bases[1];
+  const path = `${dir}/${segmentFileName(damaged)}`;
+  const view = new DataView(fs.fileBytes(path).buffer);
+  const recordLength = (position: number) => view.getUint32(position, true) + 4;
+  const third = recordLength(0) + recordLength(recordLength(0));
+  fs.flipBit(path, 40); // in the first record's payload: for the scrubber to find
+  fs.flipBit(path, third + 3); // the third record's length, far past the file's end
+  // The cut walks from the segment's first index point (records are small) through the third
+  // record's length, and fails; the recovery behind it cuts lower, at that record.
+  assert.throws(() => log.truncateSuffix(damaged + 3), CorruptLogError);
+  await log.truncateSuffix(damaged + 2);
+  const steps = await scrubAll(log, 4096);
+  assert.equal(steps.at(-1)!.damage?.index, damaged, "what the cut kept was still read");
   await log.close();
 });

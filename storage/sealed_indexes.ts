@@ -256,14 +256,15 @@ export class SealedIndexes {
    */
   reopen(segment: Segment, fromIndex: number): boolean {
     const bound = this.#unverified.get(segment);
+    if (bound === undefined) return this.forget(segment);
+    // The read first: one that throws (a bad length: the cut fails and changed nothing, and the
+    // caller may cut lower) leaves the bound, and the index, as they were.
+    const endIndex = Math.min(bound.endIndex, fromIndex);
+    const bytes = endIndex > segment.lastIndex
+      ? Math.min(bound.bytes, segment.sizeBytes)
+      : segment.positionOf(endIndex);
     const removed = this.forget(segment);
-    if (bound !== undefined) {
-      const endIndex = Math.min(bound.endIndex, fromIndex);
-      const bytes = endIndex > segment.lastIndex
-        ? Math.min(bound.bytes, segment.sizeBytes)
-        : segment.positionOf(endIndex);
-      this.#unverified.set(segment, { bytes, endIndex });
-    }
+    this.#unverified.set(segment, { bytes, endIndex });
     return removed;
   }
 
