@@ -129,3 +129,24 @@ Deno.test("a deletePrefix whose remove fails keeps that segment, as on disk, and
   assert.equal(reopened.entry(bases[3]).index, bases[3]);
   await reopened.close();
 });
+
+Deno.test("a truncateSuffix whose segment remove fails leaves the log refusing work", async () => {
+  const fs = new FailingRemoves(new SimFileSystem());
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  await log.appendDurable(makeEntries(1, 60));
+  const bases = segmentBases(fs);
+  fs.failing = `${dir}/${segmentFileName(bases.at(-2)!)}`;
+  assert.throws(() => log.truncateSuffix(bases.at(-2)!), /injected remove failure/);
+  // The newest segment's removal is not durable and the one whose remove failed still holds
+  // entries the cut was removing: an append after them, synced before the directory, would
+  // leave overlapping segments after a crash. Nothing more is taken until the log is reopened.
+  assert.throws(() => log.append(makeEntries(log.lastIndex + 1, 1, { term: 2 })));
+  await assert.rejects(log.sync());
+  fs.failing = null;
+  await log.close();
+  const reopened = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(reopened.recovery.corruptAt, undefined);
+  await reopened.truncateSuffix(bases.at(-2)!);
+  assert.equal(reopened.lastIndex, bases.at(-2)! - 1);
+  await reopened.close();
+});

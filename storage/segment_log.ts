@@ -310,9 +310,14 @@ export class SegmentLog {
       throw new RangeError("truncating every entry would lose the last term; use resetTo");
     }
     const before = this.#segments.length;
-    while (this.#segments.length > 0 && this.#segments.at(-1)!.baseIndex >= fromIndex) {
-      this.#dropSegment(this.#segments.at(-1)!);
-      this.#segments.pop();
+    // A failed remove fails the log (an append could be durable before the removals were).
+    try {
+      while (this.#segments.length > 0 && this.#segments.at(-1)!.baseIndex >= fromIndex) {
+        this.#dropSegment(this.#segments.at(-1)!);
+        this.#segments.pop();
+      }
+    } catch (error) {
+      throw this.#failWrites(error);
     }
     // Removals durable now, before the cut or an append into the segment left last (both durable
     // with that file's next sync, before the directory's): a crash in between would leave that
