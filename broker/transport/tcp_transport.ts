@@ -417,7 +417,13 @@ export class TcpTransport {
 
   #serveInbound(conn: PeerConn): void {
     // Accepted TLS connections offer no setNoDelay; the accepting side writes only keepalives.
-    if ("setNoDelay" in conn) conn.setNoDelay(true);
+    // It throws for a socket reset before it was configured (some platforms): served anyway,
+    // its first read fails and ends it, and the accept loop goes on (a throw would end it).
+    try {
+      if ("setNoDelay" in conn) conn.setNoDelay(true);
+    } catch {
+      // Nagle's algorithm costs latency only.
+    }
     const connection = new InboundConnection(conn, this.#inboundContext);
     this.#inbound.add(connection);
     this.#track(connection.done.finally(() => this.#inbound.delete(connection)));

@@ -181,3 +181,41 @@ Deno.test("a new peer address that does not parse is refused and the link keeps 
   await waitFor(() => b.received.length === 1);
   await closeAll([a, b]);
 });
+
+Deno.test("an accepted connection whose setNoDelay throws is still served, and accepting goes on", async () => {
+  // The listener is Deno's; its first accepted connection throws from setNoDelay, as a socket
+  // reset before it is configured does on some platforms.
+  const listen = Deno.listen;
+  let injected = 0;
+  Deno.listen = ((options: Deno.TcpListenOptions) => {
+    const listener = listen(options);
+    const accept = listener.accept.bind(listener);
+    listener.accept = async () => {
+      const conn = await accept();
+      if (injected++ === 0) {
+        conn.setNoDelay = () => {
+          throw new Error("ENOTCONN: socket is not connected (injected setNoDelay failure)");
+        };
+      }
+      return conn;
+    };
+    return listener;
+  }) as typeof Deno.listen;
+  let a: TestNode;
+  try {
+    a = await startNode("a");
+  } finally {
+    Deno.listen = listen;
+  }
+  const b = await startNode("b", { peers: [{ id: nodeId("a"), peerAddress: peerAddress(a) }] });
+  await waitFor(() => b.transport.isConnected(a.id), 10_000);
+  b.transport.send([message(b.id, a.id, 1)]);
+  await waitFor(() => a.received.length === 1, 10_000);
+  assert.ok(injected >= 1);
+  // A second connection is accepted too.
+  const c = await startNode("c", { peers: [{ id: nodeId("a"), peerAddress: peerAddress(a) }] });
+  await waitFor(() => c.transport.isConnected(a.id), 10_000);
+  c.transport.send([message(c.id, a.id, 2)]);
+  await waitFor(() => a.received.length === 2, 10_000);
+  await closeAll([a, b, c]);
+});
