@@ -1,127 +1,7 @@
 import assert from "node:assert/strict";
-import { type Http1Request, Http1Transport, type Http1TransportOptions } from "./http1.ts";
+import { Http1Transport } from "./http1.ts";
 import { defaultTransport, isConnectFailure } from "./transport.ts";
-
-const request = (url: string, overrides: Partial<Http1Request> = {}): Http1Request => ({
-  url,
-  method: "POST",
-  headers: { "content-type": "application/json", "x-tag": "m1" },
-  body: '{"body":"héllo"}',
-  signal: new AbortController().signal,
-  ...overrides,
-});
-
-type Answer = (request: string, index: number) => string | null | Promise<string | null>;
-
-/**
- * A raw TCP server: each request's text (head and body, read by its content-length) is answered
- * with `answer(requestText, index)`; null leaves it unanswered, "" closes the connection instead.
- * `untilClientCloses(n)` waits until the client has ended n connections (the server read EOF).
- */
-function rawServer(answer: Answer, options: { oneShot?: boolean } = {}) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const connections: Deno.Conn[] = [];
-  const requests: string[] = [];
-  let clientCloses = 0;
-  let onClientClose = () => {};
-  (async () => {
-    for await (const conn of listener) {
-      connections.push(conn);
-      (async () => {
-        const buffer = new Uint8Array(65536);
-        let bytes = new Uint8Array(0);
-        try {
-          for (;;) {
-            const read = await conn.read(buffer);
-            if (read === null) {
-              clientCloses++;
-              onClientClose();
-              break;
-            }
-            const grown = new Uint8Array(bytes.length + read);
-            grown.set(bytes);
-            grown.set(buffer.subarray(0, read), bytes.length);
-            bytes = grown;
-            const text = new TextDecoder("latin1").decode(bytes);
-            const end = text.indexOf("\r\n\r\n");
-            if (end < 0) continue;
-            const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? 0);
-            if (bytes.length < end + 4 + length) continue;
-            requests.push(new TextDecoder().decode(bytes));
-            const reply = await answer(requests.at(-1)!, requests.length - 1);
-            bytes = new Uint8Array(0);
-            if (reply === null) continue; // hang
-            if (reply === "") break; // close unanswered
-            await conn.write(new TextEncoder().encode(reply));
-            if (reply.includes("connection: close") || reply.startsWith("HTTP/1.0")) break;
-            if (options.oneShot) break;
-          }
-        } catch { /* closed by the client */ }
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      })();
-    }
-  })();
-  const port = (listener.addr as Deno.NetAddr).port;
-  return {
-    url: `http://127.0.0.1:${port}/v1/queues/a?x=1`,
-    requests,
-    get connections() {
-      return connections.length;
-    },
-    get clientCloses() {
-      return clientCloses;
-    },
-    /** Resolves once the client closed `count` connections; rejects after 20 s (a hang). */
-    async untilClientCloses(count: number): Promise<void> {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const hung = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the client closed ${clientCloses} connections, not ${count}`)),
-          20_000,
-        );
-      });
-      try {
-        while (clientCloses < count) {
-          await Promise.race([new Promise<void>((resolve) => onClientClose = resolve), hung]);
-        }
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    close() {
-      try {
-        listener.close();
-      } catch { /* closed */ }
-      for (const conn of connections) {
-        try {
-          conn.close();
-        } catch { /* done */ }
-      }
-    },
-  };
-}
-
-async function withServer(
-  answer: Answer,
-  run: (server: ReturnType<typeof rawServer>, transport: Http1Transport) => Promise<void>,
-  options: { oneShot?: boolean; transport?: Http1TransportOptions } = {},
-) {
-  const server = rawServer(answer, options);
-  const transport = new Http1Transport(options.transport);
-  try {
-    await run(server, transport);
-  } finally {
-    transport.close();
-    server.close();
-  }
-}
-
-const ok = (body: string, extra = "") =>
-  `HTTP/1.1 200 OK\r\n${extra}content-length: ${
-    new TextEncoder().encode(body).length
-  }\r\n\r\n${body}`;
+import { busyWait, ok, rawServer, request, withServer } from "./_http1_fixtures.ts";
 
 Deno.test("requests carry method, path, host, headers and a byte-counted body; answers their status, headers and text", async () => {
   await withServer(
@@ -289,12 +169,6 @@ Deno.test("an idle connection the server closed is seen closed and not used agai
     assert.equal(server.requests.length, 2, "nothing was sent on the closed connection");
   }, { oneShot: true });
 });
-
-/** Blocks the event loop for `ms`: no timer runs meanwhile. */
-function busyWait(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) { /* spin */ }
-}
 
 Deno.test("a pooled connection idle for idleTimeoutMs is closed by the client, and its origin forgotten", async () => {
   await withServer(() => ok("x"), async (server, transport) => {
@@ -465,19 +339,6 @@ Deno.test("resendOnStale: a reused connection that fails before any answer byte 
   });
 });
 
-Deno.test("the signal aborts a request the server never answers, and one aborted before it starts", async () => {
-  await withServer(() => null, async (server, transport) => {
-    const controller = new AbortController();
-    const pending = transport.request(request(server.url, { signal: controller.signal }));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    controller.abort();
-    await assert.rejects(pending, (error: Error) => error.name === "AbortError");
-    const signal = AbortSignal.abort(new Error("gone"));
-    await assert.rejects(() => transport.request(request(server.url, { signal })), /gone/);
-    assert.equal(server.requests.length, 1);
-  });
-});
-
 Deno.test("a refused connection and an unknown host are connect failures (never sent)", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -608,36 +469,4 @@ Deno.test("bare-LF line ends are read like CRLF ones: status line, headers, chun
     assert.equal(await (await send()).text(), "fine");
     assert.equal(server.connections, 1, "every answer was read through and the connection kept");
   });
-});
-
-Deno.test("a signal aborted just after the connection is made still ends the request", async () => {
-  // Between the connect (whose own abort listener is gone by then) and the exchange (which adds
-  // one) lie a few microtasks: an abort landing there must still end a request the server never
-  // answers. Every gap of up to 12 microtasks after the connection is tried.
-  let controller = new AbortController();
-  let hops = 0;
-  const connectTcp = async (hostname: string, port: number) => {
-    const conn = await Deno.connect({ hostname, port });
-    let chain = Promise.resolve();
-    for (let hop = 0; hop < hops; hop++) chain = chain.then(() => {});
-    const aborting = controller;
-    void chain.then(() => aborting.abort());
-    return conn;
-  };
-  await withServer(() => null, async (server, transport) => {
-    for (hops = 0; hops <= 12; hops++) {
-      controller = new AbortController();
-      const outcome = transport.request(request(server.url, { signal: controller.signal })).then(
-        () => "answered",
-        (error) => (error as Error).name,
-      );
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const hung = new Promise<string>((resolve) => {
-        timer = setTimeout(() => resolve("still waiting after 10 s"), 10_000);
-      });
-      const result = await Promise.race([outcome, hung]);
-      clearTimeout(timer);
-      assert.equal(result, "AbortError", `an abort ${hops} microtasks after the connect`);
-    }
-  }, { transport: { connectTcp } });
 });
