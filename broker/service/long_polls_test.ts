@@ -187,3 +187,18 @@ Deno.test("parked receives are served oldest first, by a send and by a lock that
   await Promise.all(pending);
   assert.deepEqual(served, [0, 1, 2]);
 });
+
+Deno.test("a receive that got nothing parks without missing a send applied right after it", async () => {
+  const { broker } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 30 });
+  await broker.sendMessages("jobs", [{ body: "a" }]);
+  // Both see "a" and propose a receive; the send is applied after the second receive, before
+  // that receive's answer comes back (so before it parks): nobody was parked to hear of "b".
+  const first = broker.receiveMessages("jobs", { waitSeconds: 20 });
+  const second = broker.receiveMessages("jobs", { waitSeconds: 20 });
+  await broker.sendMessages("jobs", [{ body: "b" }]);
+  for (let turn = 0; turn < 10; turn++) await flush();
+  assert.deepEqual((await first).messages.map((message) => message.body), ["a"]);
+  assert.equal(broker.parkedReceivers, 0, "the second receive still waits though 'b' is there");
+  assert.deepEqual((await second).messages.map((message) => message.body), ["b"]);
+});

@@ -411,6 +411,8 @@ export class EngineService implements QueueService {
     let signal = state.first && state.aborts?.signal; // read once it waited (see `AbortSource`)
     let first = state.first;
     let claim: Claim | undefined;
+    /** Its receive came back empty: what was applied after it was offered to nobody it knew. */
+    let missed = false;
     try {
       while (!signal?.aborted || first !== undefined) {
         if (first === undefined) {
@@ -418,6 +420,7 @@ export class EngineService implements QueueService {
             const result = await this.#proposeReceive(name, request, []);
             response.messages = readMessages(this.#log, result.messages);
             if (response.messages.length > 0) return;
+            missed = true;
           }
           claim?.release();
           claim = undefined;
@@ -430,7 +433,12 @@ export class EngineService implements QueueService {
             throw new BrokerError("NotReady", `${full}; retry`, { retryAfterSeconds: 1 });
           }
         }
-        const wake = first ?? await this.#polls.park(name, request, deadline, signal, state.keyId);
+        const parked = first ?? this.#polls.park(name, request, deadline, signal, state.keyId);
+        // Parked now: offer what came while its receive was applied (those applies woke only the
+        // receives parked then), as the release of a claim does.
+        if (missed) this.#polls.available(name);
+        missed = false;
+        const wake = await parked;
         first = undefined;
         claim = wake.claim;
         const failure = wake.ride === undefined ? wake.failure : await this.#ride(wake, response);
