@@ -127,6 +127,23 @@ export class LongPolls {
     this.#perKeyMax = Math.max(1, Math.floor(this.#parkedMax * share));
   }
 
+  /** Times every parked receive was answered at once (`wakeAll`, `failAll`), and the last wake. */
+  #round = 0;
+  #roundWake: Wake = {};
+
+  /** Counts `wakeAll` and `failAll` calls: see `missedSince`. */
+  get round(): number {
+    return this.#round;
+  }
+
+  /**
+   * The wake a receive would have got had it been parked, not on its way (its receive proposed),
+   * when every parked receive was last answered, if that was after `round`: undefined if not.
+   */
+  missedSince(round: number): Wake | undefined {
+    return round === this.#round ? undefined : this.#roundWake;
+  }
+
   /** Receivers parked now. */
   get size(): number {
     return this.#size;
@@ -243,11 +260,15 @@ export class LongPolls {
 
   /** Wakes every parked receiver (each re-checks its queue once). */
   wakeAll(): void {
+    this.#round++;
+    this.#roundWake = {};
     for (const queue of [...this.#queues.keys()]) this.wakeQueue(queue);
   }
 
   /** Answers every parked receiver with `failure` now. */
   failAll(failure: Error): void {
+    this.#round++;
+    this.#roundWake = { failure };
     for (const polls of [...this.#queues.values()]) {
       for (const waiter of [...polls.parked]) waiter.wake({ failure });
     }

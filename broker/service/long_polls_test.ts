@@ -202,3 +202,19 @@ Deno.test("a receive that got nothing parks without missing a send applied right
   assert.equal(broker.parkedReceivers, 0, "the second receive still waits though 'b' is there");
   assert.deepEqual((await second).messages.map((message) => message.body), ["b"]);
 });
+
+Deno.test("a receive on its way to park when leadership moved answers as the parked ones did", async () => {
+  const { broker, clock } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 30 });
+  await broker.sendMessages("jobs", [{ body: "a" }]);
+  // Both see "a" and propose a receive; leadership moves before their answers come back, when
+  // neither is parked: the second, answered nothing, would park on a node that no longer leads.
+  const first = broker.receiveMessages("jobs", { waitSeconds: 20 });
+  const second = broker.receiveMessages("jobs", { waitSeconds: 20 }).catch((error) => error);
+  broker.failParked(new BrokerError("NoLeader", "not the leader; the leader is n2"));
+  for (let turn = 0; turn < 10; turn++) await flush();
+  assert.deepEqual((await first).messages.map((message) => message.body), ["a"]);
+  assert.equal(broker.parkedReceivers, 0, "the second receive parked after leadership moved");
+  assert.equal((await second)?.code, "NoLeader");
+  assert.equal(clock.timerCount, 0);
+});

@@ -95,6 +95,8 @@ interface PollState {
   keyId?: string;
   /** The wake of a park made before polling (`#deleteWhileParked`). */
   first?: Wake;
+  /** `LongPolls.round` when it last parked (or began): see `LongPolls.missedSince`. */
+  round: number;
 }
 
 /**
@@ -323,7 +325,7 @@ export class EngineService implements QueueService {
     const clean = checkReceive(request, attributes.maxMessageBytes);
     const waitMs = (clean.waitSeconds ?? attributes.pollingWaitSeconds) * 1000;
     const deadline = this.#proposer.now() + waitMs;
-    const state: PollState = { deadline, aborts, keyId: options?.keyId };
+    const state: PollState = { deadline, aborts, keyId: options?.keyId, round: this.#polls.round };
     const response: ReceiveMessagesResponse = { messages: [] };
     const handles = clean.deleteReceiptHandles;
     if (handles !== undefined && this.#parksWhileDeleting(name, attributes.fifo, state.keyId)) {
@@ -433,12 +435,17 @@ export class EngineService implements QueueService {
             throw new BrokerError("NotReady", `${full}; retry`, { retryAfterSeconds: 1 });
           }
         }
-        const parked = first ?? this.#polls.park(name, request, deadline, signal, state.keyId);
-        // Parked now: offer what came while its receive was applied (those applies woke only the
-        // receives parked then), as the release of a claim does.
-        if (missed) this.#polls.available(name);
+        // Parked ones answered while it was on its way (leadership moved): answer as they did.
+        let wake = first ?? this.#polls.missedSince(state.round);
+        state.round = this.#polls.round;
+        if (wake === undefined) {
+          const parked = this.#polls.park(name, request, deadline, signal, state.keyId);
+          // Parked now: offer what came while its receive was applied (those applies woke only
+          // the receives parked then), as the release of a claim does.
+          if (missed) this.#polls.available(name);
+          wake = await parked;
+        }
         missed = false;
-        const wake = await parked;
         first = undefined;
         claim = wake.claim;
         const failure = wake.ride === undefined ? wake.failure : await this.#ride(wake, response);
