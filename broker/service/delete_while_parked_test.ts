@@ -221,3 +221,20 @@ Deno.test("a client gone while its deletes are written takes no lock once they a
   const next = await broker.receiveMessages("jobs", {});
   assert.deepEqual(next.messages.map((message) => message.body), ["next"], "still visible");
 });
+
+Deno.test("a receive with an empty list of deletes writes nothing for them", async () => {
+  const { broker, replica } = setup();
+  await broker.createQueue("jobs", {});
+  const before = replica.lastIndex;
+  const response = await broker.receiveMessages("jobs", {
+    deleteReceiptHandles: [],
+    waitSeconds: 0,
+  });
+  assert.deepEqual(response, { messages: [], deleted: 0, failures: [] });
+  assert.deepEqual(typesAfter(replica, before), [], "an empty receive wrote a log entry");
+  await broker.sendMessages("jobs", [{ body: "a" }]);
+  const next = await broker.receiveMessages("jobs", { deleteReceiptHandles: [] });
+  assert.deepEqual(next.messages.map((message) => message.body), ["a"]);
+  assert.equal(next.deleted, 0);
+  assert.deepEqual(next.failures, []);
+});

@@ -327,7 +327,10 @@ export class EngineService implements QueueService {
     const deadline = this.#proposer.now() + waitMs;
     const state: PollState = { deadline, aborts, keyId: options?.keyId, round: this.#polls.round };
     const response: ReceiveMessagesResponse = { messages: [] };
-    const handles = clean.deleteReceiptHandles;
+    let handles = clean.deleteReceiptHandles;
+    if (handles?.length === 0) {
+      [response.deleted, response.failures, handles] = [0, [], undefined]; // nothing to write
+    }
     if (handles !== undefined && this.#parksWhileDeleting(name, attributes.fifo, state.keyId)) {
       state.first = await this.#deleteWhileParked(name, clean, handles, state, response);
     } else if (handles !== undefined) {
