@@ -10,6 +10,19 @@ import { Membership } from "./member_changes.ts";
 import { noPeers } from "./node.ts";
 import { followerOf, settled, startOneNode, TestCluster, until } from "./testing/mod.ts";
 
+/** A membership of one running node `n1` whose learners never catch up (nobody runs them). */
+function neverCaughtUp(node: Awaited<ReturnType<typeof startOneNode>>, catchUpMsMax: number) {
+  return new Membership({
+    nodeId: "n1",
+    url: "http://127.0.0.1:1",
+    replica: node.replica,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("a learner that never runs caught up"),
+    catchUpMsMax,
+  });
+}
+
 Deno.test("a join gives up on a learner that never catches up when the given clock passes catchUpMsMax", async () => {
   const node = await startOneNode(new SimFileSystem());
   let nowMs = 0;
@@ -76,15 +89,7 @@ Deno.test("a join naming the leader itself is refused at once and records nothin
 
 Deno.test("a join repeated with the same addresses carries on; other addresses for a member, or a member's addresses for a new node, are refused", async () => {
   const node = await startOneNode(new SimFileSystem());
-  const membership = new Membership({
-    nodeId: "n1",
-    url: "http://127.0.0.1:1",
-    replica: node.replica,
-    machine: node.machine,
-    transport: noPeers(),
-    clusterInfo: () => assert.fail("a learner that never runs caught up"),
-    catchUpMsMax: 0,
-  });
+  const membership = neverCaughtUp(node, 0);
   const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
   const refused = (field: string, pattern: RegExp) => (error: BrokerError) =>
     error.code === "InvalidParameter" && error.field === field && pattern.test(error.message);
@@ -123,15 +128,7 @@ Deno.test("a join repeated with the same addresses carries on; other addresses f
 
 Deno.test("a voter joining again from an empty data directory is refused; a new node from one is not", async () => {
   const node = await startOneNode(new SimFileSystem());
-  const membership = new Membership({
-    nodeId: "n1",
-    url: "http://127.0.0.1:1",
-    replica: node.replica,
-    machine: node.machine,
-    transport: noPeers(),
-    clusterInfo: () => assert.fail("a learner that never runs caught up"),
-    catchUpMsMax: 0,
-  });
+  const membership = neverCaughtUp(node, 0);
   const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
   try {
     // A new node starts on an empty data directory: it is added as a learner.
@@ -264,15 +261,7 @@ function membershipOn(cluster: TestCluster, id: string): Membership {
 
 Deno.test("a join waiting for its learner ends when its leader closes", async () => {
   const node = await startOneNode(new SimFileSystem());
-  const membership = new Membership({
-    nodeId: "n1",
-    url: "http://127.0.0.1:1",
-    replica: node.replica,
-    machine: node.machine,
-    transport: noPeers(),
-    clusterInfo: () => assert.fail("a learner that never runs caught up"),
-    catchUpMsMax: 5_000,
-  });
+  const membership = neverCaughtUp(node, 5_000);
   const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
   const joining = membership.join(n2); // n2 never runs: the join waits for it to catch up
   joining.catch(() => {});

@@ -19,10 +19,11 @@ const worker = {
 };
 type Key = typeof admin;
 
-async function reloadableDoor() {
+/** An app over a fresh engine whose keys come from a credentials file that first holds `keys`. */
+async function appWithKeys(...keys: Key[]) {
   let text = "";
-  const write = (...keys: Key[]) => text = JSON.stringify({ keys });
-  write(admin, worker);
+  const write = (...next: Key[]) => text = JSON.stringify({ keys: next });
+  write(...keys);
   const keyRing = await FileKeyRing.load("credentials.json", () => Promise.resolve(text));
   const { broker } = wallClockEngine();
   const app = createApp({
@@ -31,6 +32,11 @@ async function reloadableDoor() {
     metrics: new Metrics(),
     access: new AccessGuard({ keyRing, loopbackOnly: false }),
   });
+  return { app, broker, keyRing, write };
+}
+
+async function reloadableDoor() {
+  const { app, broker, keyRing, write } = await appWithKeys(admin, worker);
   const call = (
     key: Key,
     method: string,
@@ -169,18 +175,8 @@ async function callWithHeldBody(
 
 for (const [door, contentType] of doors) {
   Deno.test(`${door}: a key a reload removes or narrows while its body arrives is refused`, async () => {
-    let text = "";
-    const write = (...keys: Key[]) => text = JSON.stringify({ keys });
     const sender = { ...worker, allow: ["queue:jobs:send", "queue:victim:manage"] };
-    write(admin, sender);
-    const keyRing = await FileKeyRing.load("credentials.json", () => Promise.resolve(text));
-    const { broker } = wallClockEngine();
-    const app = createApp({
-      service: broker,
-      status: new FakeStatus(),
-      metrics: new Metrics(),
-      access: new AccessGuard({ keyRing, loopbackOnly: false }),
-    });
+    const { app, broker, keyRing, write } = await appWithKeys(admin, sender);
     const asAdmin = (method: string, path: string, body?: unknown) =>
       app.fetch(
         new Request(`http://cmqd${path}`, {

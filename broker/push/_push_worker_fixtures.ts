@@ -6,6 +6,7 @@
  */
 
 import { memoryEngine } from "../cluster/testing/mod.ts";
+import type { PushSource } from "../service/mod.ts";
 import { type PushFetch, type PushLimits, PushWorker } from "./push_worker.ts";
 
 /** Lets the memory replica apply and the worker's promise chains run. */
@@ -82,4 +83,18 @@ export async function hook(context: Awaited<ReturnType<typeof setup>>, name: str
 export async function tick(context: Awaited<ReturnType<typeof setup>>, ms = 0): Promise<void> {
   context.clock.advance(ms);
   await settle();
+}
+
+/** `source` with some of its calls replaced; the others go to it. */
+export function sourceWith(source: PushSource, overrides: Partial<PushSource>): PushSource {
+  return {
+    barrier: () => source.barrier(),
+    pushTargets: () => source.pushTargets(),
+    nextPushAt: () => source.nextPushAt(),
+    pushPending: (target, sequence, attempt) => source.pushPending(target, sequence, attempt),
+    recordPushOutcomes: (outcomes) => source.recordPushOutcomes(outcomes),
+    onPushPending: (listener) => source.onPushPending(listener),
+    duePushes: (target, now, options) => source.duePushes(target, now, options),
+    ...overrides,
+  };
 }

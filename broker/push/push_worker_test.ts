@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { memoryEngine } from "../cluster/testing/mod.ts";
 import { PushWorker } from "./push_worker.ts";
 import { pushRequest } from "./push_request.ts";
-import { hook, manualEndpoint, settle, setup, tick } from "./_push_worker_fixtures.ts";
+import { hook, manualEndpoint, settle, setup, sourceWith, tick } from "./_push_worker_fixtures.ts";
 
 Deno.test("due pushes are posted once each and a 2xx is recorded as pushed", async () => {
   const context = await setup();
@@ -223,18 +223,12 @@ Deno.test("a pass reads only the subscriptions that have pushes pending, not eve
   const read: string[] = [];
   const source = engine.topics;
   const worker = new PushWorker({
-    source: {
-      barrier: () => source.barrier(),
-      pushTargets: () => source.pushTargets(),
-      nextPushAt: () => source.nextPushAt(),
-      pushPending: (target, sequence, attempt) => source.pushPending(target, sequence, attempt),
-      recordPushOutcomes: (outcomes) => source.recordPushOutcomes(outcomes),
-      onPushPending: (listener) => source.onPushPending(listener),
+    source: sourceWith(source, {
       duePushes: (target, now, options) => {
         read.push(target.subscription);
         return source.duePushes(target, now, options);
       },
-    },
+    }),
     fetch: endpoint.fetch,
     clock: engine.clock,
     timers: engine.clock,
@@ -295,19 +289,13 @@ Deno.test("an outcome whose PushResults proposal was refused is proposed again; 
   let refusals = 1;
   const recorded: boolean[] = [];
   const worker = new PushWorker({
-    source: {
-      barrier: () => source.barrier(),
-      pushTargets: () => source.pushTargets(),
-      nextPushAt: () => source.nextPushAt(),
-      pushPending: (target, sequence, attempt) => source.pushPending(target, sequence, attempt),
+    source: sourceWith(source, {
       recordPushOutcomes: (outcomes) => {
         recorded.push(...outcomes.map((outcome) => outcome.ok));
         if (refusals-- > 0) return Promise.reject(new Error("TooManyWrites"));
         return source.recordPushOutcomes(outcomes);
       },
-      onPushPending: (listener) => source.onPushPending(listener),
-      duePushes: (target, now, options) => source.duePushes(target, now, options),
-    },
+    }),
     fetch: endpoint.fetch,
     clock: engine.clock,
     timers: engine.clock,
@@ -343,15 +331,9 @@ Deno.test("stop leaves no timer of the worker behind", async () => {
   const endpoint = manualEndpoint();
   const source = engine.topics;
   const worker = new PushWorker({
-    source: {
-      barrier: () => source.barrier(),
-      pushTargets: () => source.pushTargets(),
-      nextPushAt: () => source.nextPushAt(),
-      pushPending: (target, sequence, attempt) => source.pushPending(target, sequence, attempt),
+    source: sourceWith(source, {
       recordPushOutcomes: () => Promise.reject(new Error("TooManyWrites")),
-      onPushPending: (listener) => source.onPushPending(listener),
-      duePushes: (target, now, options) => source.duePushes(target, now, options),
-    },
+    }),
     fetch: endpoint.fetch,
     clock: engine.clock,
     timers: engine.clock,
