@@ -90,8 +90,8 @@ async function main(): Promise<void> {
   const members = memberFetch(tlsFiles.caCerts);
   const scheme = tls === null ? "http" : "https";
   // What others dial: the client URL in leader hints and forwarding, the peer address.
-  const advertised = advertisedHostOf(config);
-  const host = `${scheme}://${advertised.includes(":") ? `[${advertised}]` : advertised}`;
+  const advertised = advertisedHostOf(config); // an IPv6 literal in brackets
+  const host = `${scheme}://${advertised}`;
   const controller = new AbortController();
   let handler: Handler | null = null;
   const server = listen(config, tls, controller.signal, () => handler);

@@ -453,12 +453,15 @@ function checkForceNewCluster(config: NodeConfig): void {
 const wildcardHosts = new Set(["0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0"]);
 
 /**
- * The host a node tells others about: `--advertise-host`, else `--host`. A cluster member
- * listening on a wildcard must say which address reaches it, or its peers and the clients it
- * sends to the leader would dial `0.0.0.0`.
+ * The host a node tells others about: `--advertise-host`, else `--host`, in the form it takes
+ * before `:port` in its client URL and its peer address: an IPv6 literal in brackets (`fd00::5`
+ * gives `[fd00::5]`, which a member's join and `--peers` accept; `fd00::5:9877` they refuse). A
+ * cluster member listening on a wildcard must say which address reaches it, or its peers and the
+ * clients it sends to the leader would dial `0.0.0.0`.
  */
 export function advertisedHostOf(config: Pick<NodeConfig, "host" | "advertiseHost">): string {
-  return config.advertiseHost ?? config.host;
+  const host = config.advertiseHost ?? config.host;
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 function checkAdvertisedHost(config: NodeConfig): void {

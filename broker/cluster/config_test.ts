@@ -252,6 +252,23 @@ Deno.test("--advertise-host: required beside a wildcard --host in a cluster, nev
   assert.equal(advertisedHostOf(parseConfig([], { CMQD_ADVERTISE_HOST: "node1" })), "node1");
 });
 
+Deno.test("an IPv6 host is advertised in brackets, as a member's join and --peers take it", () => {
+  // Unbracketed, the join's peer address `fd00::5:9877` was refused (400 peerAddress).
+  assert.equal(advertisedHostOf(parseConfig(["--host", "::1"], {})), "[::1]");
+  assert.equal(
+    advertisedHostOf(
+      parseConfig(["--host", "::", "--advertise-host", "fd00::5", "--insecure"], {}),
+    ),
+    "[fd00::5]",
+  );
+  assert.equal(
+    advertisedHostOf(parseConfig(["--host", "[::1]"], {})),
+    "[::1]",
+    "already bracketed",
+  );
+  assert.equal(advertisedHostOf(parseConfig(["--host", "localhost"], {})), "localhost");
+});
+
 Deno.test("--node-id is a letter, then letters, digits, - and _, at most 64 characters", () => {
   for (const id of ["n1", "a", "node_2-eu", "N" + "x".repeat(63)]) {
     assert.equal(parseConfig(["--node-id", id], {}).nodeId, id);

@@ -176,7 +176,11 @@ export async function startBroker(
     for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  const url = `${options.scheme ?? "http"}://${options.advertiseHost ?? host}:${port}`;
+  const reachedAt = options.advertiseHost ?? host;
+  const urlHost = reachedAt.includes(":") && !reachedAt.startsWith("[")
+    ? `[${reachedAt}]`
+    : reachedAt;
+  const url = `${options.scheme ?? "http"}://${urlHost}:${port}`;
   const deadline = Date.now() + (options.readyMs ?? 60_000);
   while (!text.includes(`serving ${url}`)) {
     if (exited || Date.now() > deadline) {
