@@ -49,6 +49,7 @@ import {
   claimDataDir,
   DataDirLockedError,
   DataDirOwnerError,
+  DataDirUnusableError,
   lockDataDir,
   RealFileSystem,
 } from "./storage/mod.ts";
@@ -260,7 +261,7 @@ async function main(): Promise<void> {
 /**
  * Takes the data directory's lock (`lock`), or checks it holds this node's data and claims it
  * for this id on a first start (`claim`); when another process holds it, or it is another
- * node's, exits 1 saying so.
+ * node's, exits 1 saying so; one that can't be made or opened (a file) exits 2.
  */
 async function lockOrExit(config: NodeConfig, claim: "lock" | "claim"): Promise<void> {
   try {
@@ -268,6 +269,7 @@ async function lockOrExit(config: NodeConfig, claim: "lock" | "claim"): Promise<
     // Held locked, the directory is ours to check: it must hold this node's data.
     else await claimDataDir(config.dataDir, config.nodeId);
   } catch (error) {
+    if (error instanceof DataDirUnusableError) exitWith(`--data-dir: ${error.message}`);
     if (!(error instanceof DataDirLockedError || error instanceof DataDirOwnerError)) throw error;
     console.error(`cmqd ${config.nodeId}: ${error.message}`);
     Deno.exit(1);

@@ -33,6 +33,18 @@ export class DataDirLockedError extends Error {
   }
 }
 
+/**
+ * Thrown when the data directory can't be made or its lock file opened: a file where it should
+ * be (or one of its parents), no permission, a read-only file system.
+ */
+export class DataDirUnusableError extends Error {
+  /** The error for `dir`, saying what the operating system answered. */
+  constructor(dir: string, cause: Error) {
+    super(`data directory ${dir} can't be used: ${cause.message}`, { cause });
+    this.name = "DataDirUnusableError";
+  }
+}
+
 /** A held lock; `release()` unlocks and closes (the process ending does the same). */
 export interface DataDirLock {
   /** The lock file. */
@@ -44,7 +56,7 @@ export interface DataDirLock {
 /**
  * Takes the exclusive lock of `dir` (created if missing; `fs` syncs its name) without waiting,
  * and writes this process's PID into it. Throws {@link DataDirLockedError} when another
- * process holds it.
+ * process holds it, {@link DataDirUnusableError} when it can't be made or its lock file opened.
  *
  * @example
  * ```ts
@@ -55,9 +67,18 @@ export async function lockDataDir(
   dir: string,
   fs: FileSystem = new RealFileSystem(),
 ): Promise<DataDirLock> {
-  makeDurableDir(fs, dir); // a new data directory's name is durable before anything goes in it
   const path = `${dir.replace(/\/+$/, "")}/${lockFileName}`;
-  const file = await Deno.open(path, { read: true, write: true, create: true });
+  let file: Deno.FsFile;
+  try {
+    makeDurableDir(fs, dir); // a new data directory's name is durable before anything goes in it
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (error) {
+    // What the operating system refused (ENOTDIR, EACCES, EROFS...): the path is unusable.
+    if (error instanceof Error && typeof (error as { code?: unknown }).code === "string") {
+      throw new DataDirUnusableError(dir, error);
+    }
+    throw error;
+  }
   let locked = false;
   try {
     locked = await file.tryLock(true);

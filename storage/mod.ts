@@ -29,6 +29,7 @@ export {
   type DataDirLock,
   DataDirLockedError,
   DataDirOwnerError,
+  DataDirUnusableError,
   lockDataDir,
   lockFileName,
   nodeIdFileName,

@@ -100,3 +100,24 @@ Deno.test("a --node-id that is not a node id stops the start (exit 2) before the
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+Deno.test("a --data-dir that is a file, or under one, stops the start (exit 2) in one line naming it", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "cmqd-dir-file-" });
+  const file = `${parent}/file`;
+  try {
+    await Deno.writeTextFile(file, "not a directory\n");
+    // Was an uncaught NotADirectory with its stack, exit 1 (the status of a lock held elsewhere).
+    for (const dataDir of [file, `${file}/data`]) {
+      const { code, text } = await exitOrServe(spawnMain(dataDir));
+      assert.equal(code, 2, text);
+      assert.match(
+        text,
+        new RegExp(`^cmqd: --data-dir: data directory ${dataDir} can't be used: `),
+      );
+      assert.doesNotMatch(text, /Uncaught|\n\s+at /, text);
+      assert.equal(await Deno.readTextFile(file), "not a directory\n");
+    }
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
