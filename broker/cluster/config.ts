@@ -479,6 +479,23 @@ function checkAdvertisedHost(config: NodeConfig): void {
         "node1.internal)",
     );
   }
+  // The node's URL is built of it: `localhost:8080` made `http://[localhost:8080]:9876`, which
+  // ended the start with an uncaught TypeError once the log was open.
+  if (!isUrlHost(advertisedHostOf(config))) {
+    const given = host ?? config.host;
+    throw new Error(
+      `${host === null ? "--host" : "--advertise-host"}: '${given}' is not a host name or ` +
+        "address (no port, user or path: the ports are --port and --peer-port)",
+    );
+  }
+}
+
+/** Whether `host` (an IPv6 literal bracketed) is the whole host of `http://host:1/`. */
+function isUrlHost(host: string): boolean {
+  if (!URL.canParse(`http://${host}:1/`)) return false;
+  const url = new URL(`http://${host}:1/`);
+  return url.username === "" && url.password === "" && url.port === "1" &&
+    url.pathname === "/" && url.search === "" && url.hash === "";
 }
 
 /** Refuses a non-loopback `--host` without credentials unless `--insecure` (README, "Security"). */

@@ -252,6 +252,24 @@ Deno.test("--advertise-host: required beside a wildcard --host in a cluster, nev
   assert.equal(advertisedHostOf(parseConfig([], { CMQD_ADVERTISE_HOST: "node1" })), "node1");
 });
 
+Deno.test("a --host or --advertise-host that is no URL's host (a port, a user) is refused", () => {
+  // `--advertise-host localhost:8080` ended the start with an uncaught TypeError (Invalid URL).
+  for (const host of ["localhost:8080", "10.0.0.1:9876", "1:2", "user@node1", "node1?x", "a^b"]) {
+    assert.throws(
+      () => parseConfig(["--advertise-host", host], {}),
+      new RegExp(`^Error: --advertise-host: '${host.replace(/[?^]/g, "\\$&")}' is not a host `),
+      host,
+    );
+  }
+  assert.throws(
+    () => parseConfig(["--host", "localhost:8080", "--insecure"], {}),
+    /^Error: --host: 'localhost:8080' is not a host name or address \(no port/,
+  );
+  for (const host of ["fd00::5", "[fd00::5]", "::ffff:10.0.0.1", "node1.internal", "10.0.0.1"]) {
+    assert.equal(parseConfig(["--advertise-host", host], {}).advertiseHost, host);
+  }
+});
+
 Deno.test("an IPv6 host is advertised in brackets, as a member's join and --peers take it", () => {
   // Unbracketed, the join's peer address `fd00::5:9877` was refused (400 peerAddress).
   assert.equal(advertisedHostOf(parseConfig(["--host", "::1"], {})), "[::1]");
