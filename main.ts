@@ -39,6 +39,7 @@ import {
   secretFileWarning,
   serveClients,
   settleClusterId,
+  startingAnswer,
   startNode,
   TcpTransport,
   type TlsFiles,
@@ -337,18 +338,13 @@ function listen(
   signal: AbortSignal,
   current: () => Handler | null,
 ): ClientServer {
-  const early = () =>
-    Response.json({ error: { code: "NotReady", message: "starting", requestId: "" } }, {
-      status: 503,
-      headers: { "retry-after": "1" },
-    });
   try {
     return serveClients({
       hostname: config.host,
       port: config.port,
       tls,
       signal,
-      handler: (request, info) => current()?.(request, info) ?? early(),
+      handler: (request, info) => current()?.(request, info) ?? startingAnswer(),
       report: (line) => console.error(`cmqd ${config.nodeId}: ${line}`),
     });
   } catch (error) {

@@ -56,6 +56,7 @@ export {
   serveClients,
   settleClusterId,
   signClusterRequest,
+  startingAnswer,
   startNode,
   type TlsFiles,
   usage,

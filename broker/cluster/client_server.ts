@@ -156,11 +156,25 @@ export function serveClients(options: ClientServerOptions): ClientServer {
  * header out over HTTP/2), so a keep-alive client stops sending on a connection about to be cut.
  */
 function shuttingDown(): Response {
-  const message = "the node is shutting down; nothing was done: retry (another node)";
+  return notReady("the node is shutting down; nothing was done: retry (another node)", {
+    connection: "close",
+  });
+}
+
+/**
+ * The answer to a request that comes before the node serves (its log opening, its join under
+ * way): nothing of it is carried out, and a client retries it. Named by a request id like every
+ * answer of the API (it had none: an empty `requestId` and no `x-request-id`).
+ */
+export function startingAnswer(): Response {
+  return notReady("the node is starting; nothing was done: retry", {});
+}
+
+function notReady(message: string, headers: Record<string, string>): Response {
   const requestId = crypto.randomUUID();
   return Response.json({ error: { code: "NotReady", message, requestId } }, {
     status: 503,
-    headers: { "retry-after": "1", connection: "close", "x-request-id": requestId },
+    headers: { "retry-after": "1", ...headers, "x-request-id": requestId },
   });
 }
 

@@ -33,7 +33,7 @@ export {
   signClusterRequest,
   type SignedRequestParts,
 } from "./cluster_request_auth.ts";
-export { type ClientServer, serveClients } from "./client_server.ts";
+export { type ClientServer, serveClients, startingAnswer } from "./client_server.ts";
 export { realClock, realTimers } from "./real_time.ts";
 export { newerReleaseExitCode, newerReleaseRefusal, versionText } from "./release_info.ts";
 export {

@@ -179,3 +179,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "before the node serves, a request is refused 503 NotReady with a request id",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const temp = await Deno.makeTempDir({ prefix: "cmqd-join-early-" });
+    // Nothing listens on the member's port: the node listens, and asks for the cluster again.
+    const port = freePort();
+    const joiner = spawn(`${temp}/n3`, [
+      "--node-id",
+      "n3",
+      "--port",
+      String(port),
+      "--peer-port",
+      String(freePort()),
+      "--join",
+      `http://127.0.0.1:${freePort()}`,
+    ]);
+    try {
+      await eventually(
+        "a request for the cluster that failed",
+        () => Promise.resolve(/for the cluster: /.test(joiner.output()) || undefined),
+      );
+      const early = await fetch(`http://127.0.0.1:${port}/v1/queues/q`);
+      const { error } = await early.json();
+      assert.equal(early.status, 503);
+      assert.equal(early.headers.get("retry-after"), "1");
+      assert.equal(error.code, "NotReady");
+      // Named like every answer of the API: its requestId was empty, and no x-request-id came.
+      assert.match(error.requestId, /^[0-9a-f-]{36}$/);
+      assert.equal(early.headers.get("x-request-id"), error.requestId);
+      joiner.child.kill("SIGTERM");
+      assert.equal((await joiner.done).code, 0);
+    } finally {
+      try {
+        joiner.child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await joiner.done;
+      await Deno.remove(temp, { recursive: true });
+    }
+  },
+});
