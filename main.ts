@@ -344,7 +344,7 @@ function listen(
       port: config.port,
       tls,
       signal,
-      handler: (request, info) => current()?.(request, info) ?? startingAnswer(),
+      handler: (request, info) => current()?.(request, info) ?? startingAnswer(request),
       report: (line) => console.error(`cmqd ${config.nodeId}: ${line}`),
     });
   } catch (error) {

@@ -163,10 +163,16 @@ function shuttingDown(): Response {
 
 /**
  * The answer to a request that comes before the node serves (its log opening, its join under
- * way): nothing of it is carried out, and a client retries it. Named by a request id like every
+ * way): nothing of it is carried out, and a client retries it; `/healthz` answers 200 `starting`. Named by a request id like every
  * answer of the API (it had none: an empty `requestId` and no `x-request-id`).
  */
-export function startingAnswer(): Response {
+export function startingAnswer(request: Request): Response {
+  // Alive, not ready: a liveness probe that saw 503 here would restart a node in a long join
+  // or recovery, which then starts over. `/readyz` says when it serves.
+  if (request.method === "GET" && new URL(request.url).pathname === "/healthz") {
+    const requestId = crypto.randomUUID();
+    return Response.json({ status: "starting" }, { headers: { "x-request-id": requestId } });
+  }
   return notReady("the node is starting; nothing was done: retry", {});
 }
 

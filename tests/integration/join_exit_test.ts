@@ -181,7 +181,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "before the node serves, a request is refused 503 NotReady with a request id",
+  name:
+    "before the node serves, a request is refused 503 NotReady with a request id; /healthz answers alive",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -211,6 +212,14 @@ Deno.test({
       // Named like every answer of the API: its requestId was empty, and no x-request-id came.
       assert.match(error.requestId, /^[0-9a-f-]{36}$/);
       assert.equal(early.headers.get("x-request-id"), error.requestId);
+      // Alive while it starts: a liveness probe must not restart a node in a long join.
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { status: "starting" });
+      assert.match(health.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      assert.equal(ready.status, 503);
+      await ready.body?.cancel();
       joiner.child.kill("SIGTERM");
       assert.equal((await joiner.done).code, 0);
     } finally {
