@@ -14,6 +14,8 @@
  *
  * Every parked receive also answers at its deadline, on abort, when the service answers them all
  * (`wakeAll`, `failAll`: shutdown, leadership moved) and when its queue is deleted (`wakeQueue`).
+ * After `failAll` and until the next `wakeAll` (the node leads again), a receive that would park
+ * answers that failure at once, as the parked ones did: it would wait on a node that can't serve it.
  *
  * Bounded and fair: at most `parkedMax` receives park at once, and the receives of one access key
  * (`keyId`) at most `keyShare` of them, so that one key (a runaway worker pool, a stolen key)
@@ -127,7 +129,10 @@ export class LongPolls {
     this.#perKeyMax = Math.max(1, Math.floor(this.#parkedMax * share));
   }
 
-  /** Times every parked receive was answered at once (`wakeAll`, `failAll`), and the last wake. */
+  /**
+   * Times every parked receive was answered at once (`wakeAll`, `failAll`), and the last wake:
+   * a failure there stands (see `park`) until the next `wakeAll`.
+   */
   #round = 0;
   #roundWake: Wake = {};
 
@@ -171,7 +176,8 @@ export class LongPolls {
   /**
    * Waits until `queue` has messages for this receive, its deadline, or abort. Resolves with
    * what woke it; a `claim` must be released. `keyId`: the access key it counts against (see
-   * `refusal`, which the caller asks first: `park` itself parks whatever the bounds).
+   * `refusal`, which the caller asks first: `park` itself parks whatever the bounds). Between a
+   * `failAll` and the next `wakeAll`, answers that failure at once and parks nothing.
    */
   park(
     queue: string,
@@ -181,6 +187,7 @@ export class LongPolls {
     keyId?: string,
   ): Promise<Wake> {
     if (signal?.aborted) return Promise.resolve({}); // its "abort" event has fired already
+    if (this.#roundWake.failure !== undefined) return Promise.resolve(this.#roundWake);
     const want = request.maxMessages;
     const { timers, now } = this.#options;
     let polls = this.#queues.get(queue);
@@ -265,7 +272,7 @@ export class LongPolls {
     for (const queue of [...this.#queues.keys()]) this.wakeQueue(queue);
   }
 
-  /** Answers every parked receiver with `failure` now. */
+  /** Answers every parked receiver with `failure` now, and every receive parking until `wakeAll`. */
   failAll(failure: Error): void {
     this.#round++;
     this.#roundWake = { failure };

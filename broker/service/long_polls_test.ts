@@ -218,3 +218,31 @@ Deno.test("a receive on its way to park when leadership moved answers as the par
   assert.equal((await second)?.code, "NoLeader");
   assert.equal(clock.timerCount, 0);
 });
+
+Deno.test("a receive that starts after leadership moved answers as the parked ones did", async (t) => {
+  const { broker, clock } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 30 });
+  // The door let it in before it learned that leadership moved; the parked ones got a 503.
+  broker.failParked(new BrokerError("NoLeader", "not the leader; the leader is n2"));
+  await t.step("it does not park on the node that no longer leads", async () => {
+    let answer: unknown = "still waiting";
+    broker.receiveMessages("jobs", { waitSeconds: 20 }).then(
+      (response) => (answer = response),
+      (error) => (answer = error),
+    );
+    for (let turn = 0; turn < 10; turn++) await flush();
+    assert.equal(broker.parkedReceivers, 0, "parked after leadership moved");
+    assert.ok(answer instanceof BrokerError, `answered ${JSON.stringify(answer)}`);
+    assert.equal(answer.code, "NoLeader");
+    assert.equal(answer.message, "not the leader; the leader is n2");
+    assert.equal(clock.timerCount, 0);
+  });
+  await t.step("once it leads again (wakeAll), receives park again", async () => {
+    broker.wakeAll();
+    const receive = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    assert.equal(broker.parkedReceivers, 1);
+    await broker.sendMessages("jobs", [{ body: "a" }]);
+    assert.deepEqual((await receive).messages.map((message) => message.body), ["a"]);
+  });
+});

@@ -490,14 +490,15 @@ export class EngineService implements QueueService {
     return this.#propose(CommandType.ReceiveBatch, payload);
   }
 
-  /** Wakes every parked receiver (each re-checks its queue once). */
+  /** Wakes every parked receiver (each re-checks its queue once); ends a `failParked`. */
   wakeAll(): void {
     this.#polls.wakeAll();
   }
 
   /**
    * Answers every parked receiver with `failure` now (the node lost leadership: they get a
-   * retryable 503 naming the new leader instead of waiting out their deadline).
+   * retryable 503 naming the new leader instead of waiting out their deadline), and every receive
+   * that would park from now until `wakeAll` (the node leads again).
    */
   failParked(failure: Error): void {
     this.#polls.failAll(asBrokerError(failure) as Error); // a replica's refusal: its 503, not 500

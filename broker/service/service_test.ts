@@ -420,6 +420,7 @@ Deno.test("long polls wait for a message, a deadline, an abort or close", async 
     await assert.rejects(pending, { code: "NoLeader" });
     assert.equal(broker.parkedReceivers, 0);
     assert.equal(clock.timerCount, 0);
+    broker.wakeAll(); // it leads again: receives park again
   });
   await t.step("a replica's refusal answers them as the broker's error of its code", async () => {
     // What the node passes when leadership moves (`replica.refusal()`): a ReplicationError, which
@@ -431,6 +432,7 @@ Deno.test("long polls wait for a message, a deadline, an abort or close", async 
     assert.ok(error instanceof BrokerError, String(error));
     assert.equal(error.code, "NoLeader");
     assert.equal(broker.parkedReceivers, 0);
+    broker.wakeAll();
   });
   await t.step("an abort answers at once", async () => {
     const controller = new AbortController();
