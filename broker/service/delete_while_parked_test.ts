@@ -238,3 +238,32 @@ Deno.test("a receive with an empty list of deletes writes nothing for them", asy
   assert.equal(next.deleted, 0);
   assert.deepEqual(next.failures, []);
 });
+
+Deno.test("a receive whose deletes are all malformed answers them as a delete does, writing nothing for them", async (t) => {
+  const { broker, replica, clock } = setup();
+  await broker.createQueue("jobs", {});
+  await broker.createQueue("ordered", { fifo: true });
+  const junk = ["true", "x".repeat(39)];
+  const before = replica.lastIndex;
+  const alone = await broker.deleteMessages("jobs", junk);
+  assert.equal(replica.lastIndex, before, "the delete endpoint writes nothing for them");
+  for (const [queue, waitSeconds] of [["jobs", 0], ["jobs", 5], ["ordered", 0]] as const) {
+    await t.step(`${queue}, waitSeconds ${waitSeconds}`, async () => {
+      const receive = broker.receiveMessages(queue, { deleteReceiptHandles: junk, waitSeconds });
+      for (let turn = 0; turn < 5; turn++) await flush();
+      clock.advance(waitSeconds * 1000);
+      const response = await receive;
+      assert.deepEqual(response, { messages: [], ...alone });
+      assert.deepEqual(typesAfter(replica, before), [], "a log entry for malformed handles");
+    });
+  }
+  await t.step("with a message waiting, one entry receives it", async () => {
+    await broker.sendMessages("jobs", [{ body: "a" }]);
+    const sent = replica.lastIndex;
+    const response = await broker.receiveMessages("jobs", { deleteReceiptHandles: junk });
+    assert.deepEqual(response.messages.map((message) => message.body), ["a"]);
+    assert.equal(response.deleted, 0);
+    assert.deepEqual(response.failures, alone.failures);
+    assert.deepEqual(typesAfter(replica, sent), [CommandType.ReceiveBatch]);
+  });
+});

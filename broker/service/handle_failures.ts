@@ -4,7 +4,12 @@
  *
  * @module
  */
-import type { DeleteResult, HandleFailure } from "../engine/mod.ts";
+import {
+  type DeleteResult,
+  type HandleFailure,
+  malformedHandleFailures,
+  receiptHandlesToBytes,
+} from "../engine/mod.ts";
 import type { DeleteMessagesResponse, HandleFailure as WireFailure } from "../../sdk/protocol.ts";
 import type { DeleteOptions } from "./types.ts";
 
@@ -56,4 +61,21 @@ export function deleteAnswer(
     deleted: deleted + failures.length - left.length,
     failures: wireFailures(left, handles),
   };
+}
+
+/**
+ * The answer of deletes a receive carries that would write nothing, or null when they are to be
+ * written: none, or none that could name a message (answered as `deleteMessages` answers them,
+ * without a log entry; one well-formed handle among them and the engine answers each).
+ *
+ * @example
+ * ```ts
+ * unwrittenDeletes([]); // { deleted: 0, failures: [] }
+ * unwrittenDeletes(["true"]); // { deleted: 0, failures: [{ receiptHandle: "true", ... }] }
+ * ```
+ */
+export function unwrittenDeletes(handles: string[]): DeleteMessagesResponse | null {
+  if (handles.length === 0) return { deleted: 0, failures: [] };
+  const malformed = malformedHandleFailures(receiptHandlesToBytes(handles));
+  return malformed === null ? null : { deleted: 0, failures: wireFailures(malformed, handles) };
 }

@@ -60,7 +60,7 @@ import type {
 } from "./types.ts";
 import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
 import { readMessages, receivableAtOnce } from "./deliveries.ts";
-import { deleteAnswer, wireFailures } from "./handle_failures.ts";
+import { deleteAnswer, unwrittenDeletes, wireFailures } from "./handle_failures.ts";
 import { checkQueueInput, checkTagChangesInput } from "./reserved_keys.ts";
 import type {
   ChangeVisibilityResponse,
@@ -328,8 +328,9 @@ export class EngineService implements QueueService {
     const state: PollState = { deadline, aborts, keyId: options?.keyId, round: this.#polls.round };
     const response: ReceiveMessagesResponse = { messages: [] };
     let handles = clean.deleteReceiptHandles;
-    if (handles?.length === 0) {
-      [response.deleted, response.failures, handles] = [0, [], undefined]; // nothing to write
+    const unwritten = handles && unwrittenDeletes(handles); // none, or all malformed
+    if (unwritten) {
+      [response.deleted, response.failures, handles] = [0, unwritten.failures, undefined];
     }
     if (handles !== undefined && this.#parksWhileDeleting(name, attributes.fifo, state.keyId)) {
       state.first = await this.#deleteWhileParked(name, clean, handles, state, response);
