@@ -267,3 +267,40 @@ Deno.test("a receive whose deletes are all malformed answers them as a delete do
     assert.deepEqual(typesAfter(replica, sent), [CommandType.ReceiveBatch]);
   });
 });
+
+Deno.test("a receive whose deletes fail leaves no listener on its request's signal", async (t) => {
+  const { broker, replica } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 30 });
+  for (const waitSeconds of [0, 20]) {
+    await t.step(`waitSeconds ${waitSeconds}`, async () => {
+      const handle = await lockOne(broker, "jobs", "kept");
+      // The signal lives as long as its request: a listener left on it keeps the receive's
+      // closures (its parked state, its response) alive with it.
+      const controller = new AbortController();
+      const { signal } = controller;
+      const listeners = new Set<unknown>();
+      const add = signal.addEventListener.bind(signal);
+      const remove = signal.removeEventListener.bind(signal);
+      signal.addEventListener = (type: string, listener: EventListener) => {
+        listeners.add(listener);
+        add(type, listener);
+      };
+      signal.removeEventListener = (type: string, listener: EventListener) => {
+        listeners.delete(listener);
+        remove(type, listener);
+      };
+      replica.setAvailable(false);
+      await assert.rejects(
+        () =>
+          broker.receiveMessages("jobs", { deleteReceiptHandles: [handle], waitSeconds }, {
+            signal,
+          }),
+        { code: "NotReady" },
+      );
+      replica.setAvailable(true);
+      assert.equal(broker.parkedReceivers, 0);
+      assert.equal(listeners.size, 0, "a listener left on the request's signal");
+      assert.equal((await broker.deleteMessages("jobs", [handle])).deleted, 1);
+    });
+  }
+});

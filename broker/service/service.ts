@@ -373,29 +373,27 @@ export class EngineService implements QueueService {
     const stop = () => stopped.abort();
     const signal = state.aborts?.signal;
     if (signal?.aborted) stop();
+    // Removed however this ends, a failed write too: the request's signal outlives the receive.
     signal?.addEventListener("abort", stop);
-    const now = this.#proposer.now();
-    const until = state.deadline > now ? state.deadline : now + deleteWaitMsMax;
-    const parked = this.#polls.park(name, request, until, stopped.signal, state.keyId);
     try {
-      const payload = encodeDeleteBatch({
-        queue: name,
-        handles: receiptHandlesToBytes(handles),
-      });
-      const result = await this.#propose(CommandType.DeleteBatch, payload);
-      response.deleted = result.deleted;
-      response.failures = wireFailures(result.failures, handles);
-    } catch (error) {
-      stop();
-      const wake = await parked;
-      // A send that took it along may still lock messages for it: they come back when that
-      // lock ends, as those of any answer that was lost.
-      void (wake.ride ?? Promise.resolve()).catch(() => {}).finally(() => wake.claim?.release());
-      throw error;
-    } finally {
-      if (this.#proposer.now() >= state.deadline) stop();
-    }
-    try {
+      const now = this.#proposer.now();
+      const until = state.deadline > now ? state.deadline : now + deleteWaitMsMax;
+      const parked = this.#polls.park(name, request, until, stopped.signal, state.keyId);
+      try {
+        const payload = encodeDeleteBatch({ queue: name, handles: receiptHandlesToBytes(handles) });
+        const result = await this.#propose(CommandType.DeleteBatch, payload);
+        response.deleted = result.deleted;
+        response.failures = wireFailures(result.failures, handles);
+      } catch (error) {
+        stop();
+        const wake = await parked;
+        // A send that took it along may still lock messages for it: they come back when that
+        // lock ends, as those of any answer that was lost.
+        void (wake.ride ?? Promise.resolve()).catch(() => {}).finally(() => wake.claim?.release());
+        throw error;
+      } finally {
+        if (this.#proposer.now() >= state.deadline) stop();
+      }
       return await parked;
     } finally {
       signal?.removeEventListener("abort", stop);
