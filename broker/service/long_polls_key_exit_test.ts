@@ -39,13 +39,16 @@ Deno.test("a key's parked receives are uncounted however they end: abort, deadli
       polls.wakeQueue("q");
       return parked;
     }],
-    ["failure (leadership moved)", (park) => {
+    ["failure (leadership moved)", async (park) => {
       const parked = park();
       polls.failAll(new Error("moved"));
-      return parked;
+      const wake = await parked;
+      polls.wakeAll(); // it leads again: the next ones park (a failure stands until then)
+      return wake;
     }],
     ["close (wakeAll)", (park) => {
       const parked = park();
+      assert.equal(polls.parkedOf("K"), 1, "parked, to be woken by close");
       polls.wakeAll();
       return parked;
     }],
