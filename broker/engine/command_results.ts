@@ -6,6 +6,12 @@
  */
 import type { Delivery, HandleFailure } from "./queue.ts";
 import type { PublishResult, PushResultsResult } from "./topic_publish.ts";
+import type {
+  SubscriptionCreated,
+  SubscriptionUpdated,
+  TopicCreated,
+  TopicUpdated,
+} from "./topics.ts";
 import { CommandType } from "./types.ts";
 import type { RewindResponse, SentMessage } from "../../sdk/protocol.ts";
 
@@ -60,12 +66,12 @@ export interface CommandResults {
   [CommandType.TickInGroupOrder]: undefined;
   [CommandType.Tick]: undefined;
   [CommandType.SetMember]: undefined;
-  [CommandType.CreateTopic]: CreateResult;
-  [CommandType.UpdateTopic]: { updated: true };
+  [CommandType.CreateTopic]: TopicCreated;
+  [CommandType.UpdateTopic]: TopicUpdated;
   [CommandType.DeleteTopic]: { deleted: true };
   [CommandType.PublishBatch]: PublishResult;
-  [CommandType.Subscribe]: CreateResult;
-  [CommandType.UpdateSubscription]: { updated: true };
+  [CommandType.Subscribe]: SubscriptionCreated;
+  [CommandType.UpdateSubscription]: SubscriptionUpdated;
   [CommandType.Unsubscribe]: { deleted: true };
   [CommandType.PushResults]: PushResultsResult;
   [CommandType.SendReceive]: SendReceiveResult;

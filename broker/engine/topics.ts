@@ -85,6 +85,31 @@ export class TopicState {
   }
 }
 
+/**
+ * Apply results of the topic and subscription writes carry the view as of that entry: the
+ * service answers with it, since reading the state after its proposal settled would show what
+ * later entries of the same batch did (a delete: a 404 for a write that took effect).
+ */
+export interface TopicCreated {
+  created: boolean;
+  topic: Topic;
+}
+/** Apply result of UpdateTopic (see `TopicCreated`). */
+export interface TopicUpdated {
+  updated: true;
+  topic: Topic;
+}
+/** Apply result of Subscribe (see `TopicCreated`). */
+export interface SubscriptionCreated {
+  created: boolean;
+  subscription: Subscription;
+}
+/** Apply result of UpdateSubscription (see `TopicCreated`). */
+export interface SubscriptionUpdated {
+  updated: true;
+  subscription: Subscription;
+}
+
 /** A URL subscription as the push worker addresses it. */
 export interface PushTarget {
   topic: string;
@@ -173,29 +198,32 @@ export class TopicStore implements TopicQueries {
     return subscription;
   }
 
-  create(entry: AppliedEntry, now: number): { created: boolean } {
+  create(entry: AppliedEntry, now: number): TopicCreated {
     const command = decodeTopicCommand(entry.payload);
     checkTopicName(command.topic);
     const attributes = resolveTopicCreate(command.attributes);
     const existing = this.topics.get(command.topic);
     if (existing !== undefined) {
-      if (sameTopicAttributes(existing.meta.attributes, attributes)) return { created: false };
+      if (sameTopicAttributes(existing.meta.attributes, attributes)) {
+        return { created: false, topic: existing.view() };
+      }
       throw new BrokerError(
         "TopicAlreadyExists",
         `topic '${command.topic}' exists with different attributes`,
       );
     }
     const meta = { name: command.topic, incarnation: entry.index, attributes };
-    this.topics.set(command.topic, new TopicState({ ...meta, createdAt: now, modifiedAt: now }));
-    return { created: true };
+    const topic = new TopicState({ ...meta, createdAt: now, modifiedAt: now });
+    this.topics.set(command.topic, topic);
+    return { created: true, topic: topic.view() };
   }
 
-  update(entry: AppliedEntry, now: number): { updated: true } {
+  update(entry: AppliedEntry, now: number): TopicUpdated {
     const command = decodeTopicCommand(entry.payload);
     const topic = this.topic(command.topic);
     topic.meta.attributes = resolveTopicUpdate(topic.meta.attributes, command.attributes);
     topic.meta.modifiedAt = now;
-    return { updated: true };
+    return { updated: true, topic: topic.view() };
   }
 
   delete(entry: AppliedEntry): { deleted: true } {
@@ -209,7 +237,7 @@ export class TopicStore implements TopicQueries {
     entry: AppliedEntry,
     now: number,
     queueExists: (name: string) => boolean,
-  ): { created: boolean } {
+  ): SubscriptionCreated {
     const command = decodeSubscriptionCommand(entry.payload);
     const topic = this.topic(command.topic);
     if (!namePattern.test(command.subscription)) {
@@ -223,7 +251,7 @@ export class TopicStore implements TopicQueries {
     const existing = topic.subscriptions.get(command.subscription);
     if (existing !== undefined) {
       if (canonicalSubscription(existing.meta.attributes) === canonicalSubscription(attributes)) {
-        return { created: false };
+        return { created: false, subscription: existing.view(command.topic) };
       }
       throw new BrokerError(
         "SubscriptionAlreadyExists",
@@ -243,19 +271,18 @@ export class TopicStore implements TopicQueries {
           "subscriptions, the most it may have",
       );
     }
-    topic.attach(
-      new SubscriptionState({
-        name: command.subscription,
-        incarnation: entry.index,
-        attributes,
-        createdAt: now,
-        modifiedAt: now,
-      }),
-    );
-    return { created: true };
+    const subscription = new SubscriptionState({
+      name: command.subscription,
+      incarnation: entry.index,
+      attributes,
+      createdAt: now,
+      modifiedAt: now,
+    });
+    topic.attach(subscription);
+    return { created: true, subscription: subscription.view(command.topic) };
   }
 
-  updateSubscription(entry: AppliedEntry, now: number): { updated: true } {
+  updateSubscription(entry: AppliedEntry, now: number): SubscriptionUpdated {
     const command = decodeSubscriptionCommand(entry.payload);
     const subscription = this.subscription(command.topic, command.subscription);
     const topic = this.topic(command.topic);
@@ -269,7 +296,7 @@ export class TopicStore implements TopicQueries {
     subscription.meta.attributes = attributes;
     subscription.meta.modifiedAt = now;
     topic.router.add(subscription.meta.incarnation, attributes);
-    return { updated: true };
+    return { updated: true, subscription: subscription.view(command.topic) };
   }
 
   unsubscribe(entry: AppliedEntry): { deleted: true } {

@@ -75,6 +75,11 @@ class Driver {
   }
 }
 
+/** The `created` flag of a Subscribe's apply result. */
+function created(result: unknown): boolean {
+  return (result as { created: boolean }).created;
+}
+
 function paymentSetup(): Driver {
   const driver = new Driver();
   driver.queue("risk");
@@ -335,13 +340,13 @@ Deno.test("deleting a topic or a subscription forgets its pending pushes", () =>
 
 Deno.test("topic create is idempotent with equal attributes and refuses different ones", () => {
   const driver = new Driver();
-  assert.deepEqual(driver.topic("t"), { created: true });
-  assert.deepEqual(driver.topic("t"), { created: false });
+  assert.equal((driver.topic("t") as { created: boolean }).created, true);
+  assert.equal((driver.topic("t") as { created: boolean }).created, false);
   const conflict = driver.topic("t", { filterType: "routingKey" });
   assert.ok(conflict instanceof BrokerError && conflict.code === "TopicAlreadyExists");
   driver.queue("q");
-  assert.deepEqual(driver.subscribe("t", "s", { endpoint: { queue: "q" } }), { created: true });
-  assert.deepEqual(driver.subscribe("t", "s", { endpoint: { queue: "q" } }), { created: false });
+  assert.equal(created(driver.subscribe("t", "s", { endpoint: { queue: "q" } })), true);
+  assert.equal(created(driver.subscribe("t", "s", { endpoint: { queue: "q" } })), false);
   const other = driver.subscribe("t", "s", { endpoint: { queue: "q" }, filterTags: ["a"] });
   assert.ok(other instanceof BrokerError && other.code === "SubscriptionAlreadyExists");
 });
@@ -441,9 +446,7 @@ Deno.test("a topic has at most 100 subscriptions; past it a subscribe is Invalid
   driver.queue("q");
   driver.topic("t");
   for (let index = 0; index < 100; index++) {
-    assert.deepEqual(driver.subscribe("t", `s${index}`, { endpoint: { queue: "q" } }), {
-      created: true,
-    });
+    assert.equal(created(driver.subscribe("t", `s${index}`, { endpoint: { queue: "q" } })), true);
   }
   const refused = driver.subscribe("t", "s100", { endpoint: { queue: "q" } });
   assert.ok(refused instanceof BrokerError, String(refused));
@@ -452,9 +455,9 @@ Deno.test("a topic has at most 100 subscriptions; past it a subscribe is Invalid
   assert.match(refused.message, /topic 't' has 100 subscriptions, the most it may have/);
   assert.equal(driver.machine.topics.getSubscription("t", "s100"), undefined);
   // An existing one may still be subscribed again, and an unsubscribe makes room.
-  assert.deepEqual(driver.subscribe("t", "s0", { endpoint: { queue: "q" } }), { created: false });
+  assert.equal(created(driver.subscribe("t", "s0", { endpoint: { queue: "q" } })), false);
   driver.apply(CommandType.Unsubscribe, encodeTopicCommand({ topic: "t", subscription: "s0" }));
-  assert.deepEqual(driver.subscribe("t", "s100", { endpoint: { queue: "q" } }), { created: true });
+  assert.equal(created(driver.subscribe("t", "s100", { endpoint: { queue: "q" } })), true);
 });
 
 Deno.test("a URL subscription holds at most 100,000 pending pushes; past it its copy fails with BacklogFull", () => {

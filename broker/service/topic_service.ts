@@ -154,7 +154,8 @@ export class EngineTopicService implements TopicService, PushSource {
       CommandType.CreateTopic,
       encodeTopicCommand({ topic: name, attributes }),
     );
-    return { topic: this.#view(name), created: result.created };
+    // The view the apply answered: one read now would show what entries applied after it did.
+    return { topic: result.topic, created: result.created };
   }
 
   async listTopics(options: ListQueuesOptions): Promise<TopicList> {
@@ -172,11 +173,11 @@ export class EngineTopicService implements TopicService, PushSource {
   async updateTopic(name: string, input: TopicAttributesInput): Promise<Topic> {
     const current = this.#attributes(name);
     resolveTopicUpdate(current, input);
-    await this.#propose(
+    const result = await this.#propose(
       CommandType.UpdateTopic,
       encodeTopicCommand({ topic: name, attributes: input }),
     );
-    return this.#view(name);
+    return result.topic;
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -232,7 +233,7 @@ export class EngineTopicService implements TopicService, PushSource {
       CommandType.Subscribe,
       encodeTopicCommand({ topic, subscription: name, attributes: input ?? {} }),
     );
-    return { subscription: this.#subscriptionView(topic, name), created: result.created };
+    return { subscription: result.subscription, created: result.created };
   }
 
   async listSubscriptions(topic: string, options: ListQueuesOptions): Promise<SubscriptionList> {
@@ -269,11 +270,11 @@ export class EngineTopicService implements TopicService, PushSource {
       input,
       attributes.filterType,
     );
-    await this.#propose(
+    const result = await this.#propose(
       CommandType.UpdateSubscription,
       encodeTopicCommand({ topic, subscription: name, attributes: input }),
     );
-    return this.#subscriptionView(topic, name);
+    return result.subscription;
   }
 
   async unsubscribe(topic: string, name: string): Promise<void> {
