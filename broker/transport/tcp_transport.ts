@@ -142,6 +142,8 @@ export class TcpTransport {
   /** Every running loop, so `close()` can wait for all of them. */
   readonly #loops = new Set<Promise<void>>();
   readonly #unreachable = new Set<NodeId>();
+  /** Ids removed (`removePeer`) and not set again since: see `#dropGoneRemoved`. */
+  readonly #removed = new Set<NodeId>();
   readonly #livenessTimer: ReturnType<typeof setInterval>;
   #messageHandler: (message: Message) => void = () => {};
   #unreachableHandler: (peer: NodeId) => void = () => {};
@@ -276,6 +278,12 @@ export class TcpTransport {
    */
   setPeer(peer: PeerAddress): void {
     if (this.#closed || peer.id === this.#nodeId) return;
+    this.#dial(peer);
+    this.#removed.delete(peer.id);
+  }
+
+  #dial(peer: PeerAddress): void {
+    if (this.#closed || peer.id === this.#nodeId) return;
     const existing = this.#links.get(peer.id);
     if (existing?.address === peer.peerAddress) return;
     parseAddress(peer.peerAddress); // throws before the current link is closed
@@ -291,9 +299,15 @@ export class TcpTransport {
     if (link !== undefined) this.#track(link.close());
     this.#links.delete(id);
     this.#clientUrls.delete(id);
+    this.#removed.add(id);
     for (const connection of this.#inbound) {
       if (connection.peer === id) connection.close();
     }
+  }
+
+  /** The ids this transport dials: those set, and those it dialled back (see `#greet`). */
+  peerIds(): NodeId[] {
+    return [...this.#links.keys()];
   }
 
   /**
@@ -452,7 +466,7 @@ export class TcpTransport {
     // Addresses we were given (flags, replicated membership) are never overridden from here.
     if (hello.peerAddress !== undefined && !this.#links.has(hello.nodeId)) {
       try {
-        this.setPeer({ id: hello.nodeId, peerAddress: hello.peerAddress });
+        this.#dial({ id: hello.nodeId, peerAddress: hello.peerAddress });
       } catch (error) {
         this.#context.warnings.line(
           `transport ${this.#nodeId}: can't dial ${hello.nodeId} back: ${describe(error)}`,
@@ -465,6 +479,24 @@ export class TcpTransport {
     if (this.#closed) return;
     for (const link of this.#links.values()) link.tick();
     for (const connection of this.#inbound) connection.tick();
+    this.#dropGoneRemoved();
+  }
+
+  /**
+   * A removed node that still runs keeps dialling this one, which dials it back: that link
+   * carries the answer that it was removed (`raft/removal.ts`). Once it is gone (none of its
+   * connections open, the link down) the link ends: nothing else would, and it would redial a
+   * node that is no member for as long as this one runs.
+   */
+  #dropGoneRemoved(): void {
+    for (const id of this.#removed) {
+      const link = this.#links.get(id);
+      if (link === undefined || link.connected) continue;
+      const open = [...this.#inbound].some((each) => each.peer === id && !each.closed);
+      if (open) continue;
+      this.#links.delete(id);
+      this.#track(link.close());
+    }
   }
 }
 

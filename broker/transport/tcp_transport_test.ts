@@ -134,6 +134,41 @@ Deno.test("a removed peer gets nothing more and is reported unreachable", async 
   await closeAll([a, b]);
 });
 
+Deno.test("a removed node that still dials is dialled back; once it is gone the link ends, a set one stays", async () => {
+  const probe = Deno.listen({ hostname, port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const fast = { livenessTickMs: 20 };
+  const a = await startNode("a", fast);
+  const bOptions = {
+    ...fast,
+    listen: { hostname, port },
+    advertisedAddress: `${hostname}:${port}`,
+  };
+  let b = await startNode("b", bOptions);
+  const bAddress = { id: b.id, peerAddress: `${hostname}:${port}` };
+  a.transport.setPeer(bAddress);
+  b.transport.setPeer({ id: a.id, peerAddress: peerAddress(a) });
+  await waitFor(() => a.transport.isConnected(b.id) && b.transport.isConnected(a.id));
+  // b is removed but runs on, and dials a again: a dials it back (to answer it was removed).
+  a.transport.removePeer(b.id);
+  await waitFor(() => a.transport.isConnected(b.id));
+  a.transport.send([message(a.id, b.id, 1)]);
+  await waitFor(() => b.received.length === 1);
+  // Was: once b was gone, a redialled it for as long as a ran.
+  await b.transport.close();
+  await waitFor(() => !a.transport.peerIds().includes(b.id));
+  // Joined again (its address set again): that link is kept while b is down.
+  b = await startNode("b", bOptions);
+  a.transport.setPeer(bAddress);
+  await waitFor(() => a.transport.isConnected(b.id));
+  await b.transport.close();
+  await waitFor(() => !a.transport.isConnected(b.id));
+  await new Promise((resolve) => setTimeout(resolve, 200)); // ten liveness ticks
+  assert.deepEqual(a.transport.peerIds(), [b.id]);
+  await a.transport.close();
+});
+
 Deno.test("close is idempotent and sending afterwards is a no-op", async () => {
   const [a, b] = await startCluster(["a", "b"]);
   await Promise.all([a.transport.close(), a.transport.close()]);
