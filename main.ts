@@ -39,6 +39,7 @@ import {
   secretFileWarning,
   serveClients,
   settleClusterId,
+  shutDown,
   startingAnswer,
   startNode,
   TcpTransport,
@@ -116,21 +117,17 @@ async function main(): Promise<void> {
     stopping = true;
     console.log(`cmqd ${config.nodeId}: ${signal}, shutting down`);
     await running.starting?.catch(() => {}); // an opening log is closed, not cut off
-    const node = running.node;
-    // Order matters: hand leadership over while still serving (requests then forward to the
-    // new leader), stop accepting, let in-flight writes settle, then close the log.
-    if (node !== null) await node.handOffLeadership();
-    // Aborting the server resets every request still open: first answer the parked long polls
-    // (a leader's were answered by the hand-off), stop taking requests and let what is in flight
-    // finish (bounded).
-    node?.broker.close();
-    await server.drain(shutdownDrainMs);
-    controller.abort();
-    if (node !== null) await node.close();
-    await server.finished;
-    members.close();
-    console.log(`cmqd ${config.nodeId}: stopped`);
-    Deno.exit(0);
+    // In order (see `shutDown`); a step that fails is said in one line, the exit status not 0.
+    Deno.exit(
+      await shutDown({
+        nodeId: config.nodeId,
+        node: running.node,
+        server,
+        drainMsMax: shutdownDrainMs,
+        abortServer: () => controller.abort(),
+        members,
+      }),
+    );
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
@@ -226,7 +223,7 @@ async function main(): Promise<void> {
   const others = [...voters, ...learners].filter((id) => id !== config.nodeId);
   if (!clustered && others.length > 0) {
     stopping = true; // closed here, not again by a stop signal meanwhile
-    await node.close();
+    await node.close().catch((error) => console.error(`cmqd: closing: ${error.message}`));
     exitWith(
       `${config.dataDir} holds ${config.nodeId}'s log as a member of a group with ` +
         `${others.join(", ")}: start it with --peers (every voter's id=host:peerPort, itself ` +

@@ -55,6 +55,7 @@ export {
   secretFileWarning,
   serveClients,
   settleClusterId,
+  shutDown,
   signClusterRequest,
   startingAnswer,
   startNode,

@@ -1,0 +1,70 @@
+/**
+ * The graceful stop `main.ts` runs on SIGINT or SIGTERM. Order matters: hand leadership over
+ * while still serving (requests then forward to the new leader), answer the parked long polls
+ * and stop taking requests, let what is in flight finish (bounded), then close the node (its
+ * log) and wait for the server to end.
+ *
+ * A step that fails (closing the log fails to write its last state) is said in one line and the
+ * stop goes on with the next: it still ends the server and the member connections, and answers
+ * a non-zero exit status instead of leaving a rejection no one handles (a stack trace, status 1).
+ *
+ * @module
+ */
+
+/** What the stop works on: the parts `main.ts` built. */
+export interface ShutdownParts {
+  nodeId: string;
+  /** The node, or null when the start had not got that far. */
+  node: {
+    handOffLeadership(): Promise<unknown>;
+    broker: { close(): void };
+    close(): Promise<void>;
+  } | null;
+  server: { drain(msMax: number): Promise<unknown>; finished: Promise<unknown> };
+  /** How long requests in flight may take to finish once nothing new is taken. */
+  drainMsMax: number;
+  /** Ends the client listener (it resets the requests still open). */
+  abortServer(): void;
+  /** The connections to other members (forwarding, joins). */
+  members: { close(): void };
+  log?: (line: string) => void;
+  error?: (line: string) => void;
+}
+
+/** Exit status of a stop one of whose steps failed. */
+export const failedStopExitCode = 1;
+
+/** Stops the node in order; resolves with the exit status (0, or `failedStopExitCode`). */
+export async function shutDown(parts: ShutdownParts): Promise<number> {
+  const log = parts.log ?? ((line) => console.log(line));
+  const error = parts.error ?? ((line) => console.error(line));
+  const { node, nodeId } = parts;
+  const failed: string[] = [];
+  const step = async (what: string, run: () => unknown) => {
+    try {
+      await run();
+    } catch (cause) {
+      failed.push(what);
+      error(`cmqd ${nodeId}: stopping: ${what} failed: ${(cause as Error)?.message ?? cause}`);
+    }
+  };
+  if (node !== null) await step("handing leadership over", () => node.handOffLeadership());
+  // Aborting the server resets every request still open: first answer the parked long polls
+  // (a leader's were answered by the hand-off), stop taking requests and let what is in flight
+  // finish (bounded).
+  if (node !== null) await step("answering parked requests", () => node.broker.close());
+  await step("draining requests", () => parts.server.drain(parts.drainMsMax));
+  await step("ending the listener", () => parts.abortServer());
+  if (node !== null) await step("closing the node", () => node.close());
+  await step("ending the server", () => parts.server.finished);
+  await step("closing member connections", () => parts.members.close());
+  if (failed.length > 0) {
+    error(
+      `cmqd ${nodeId}: stopped after ${failed.join(", ")} failed; exiting with status ` +
+        failedStopExitCode,
+    );
+    return failedStopExitCode;
+  }
+  log(`cmqd ${nodeId}: stopped`);
+  return 0;
+}
