@@ -281,15 +281,15 @@ export class Membership {
 
   #requireLeader(): void {
     const { replica } = this.#options;
+    // A closing (closed, failed) replica: a wait for a learner or for voters ends with its
+    // refusal ("node is shutting down"), instead of polling it until its own deadline.
+    const refusal = replica.refusal();
+    if (refusal?.code === "NotReady") throw refusal;
     if (!replica.isLeader) {
       throw new BrokerError("NoLeader", "membership changes go through the leader", {
         retryAfterSeconds: 1,
       });
     }
-    // A closing (or failed) replica may still call itself leader: a wait for a learner or for
-    // voters ends, with its refusal, instead of polling it until its own deadline.
-    const stopped = replica.refusal();
-    if (stopped !== null) throw stopped;
   }
 
   async #caughtUp(id: string): Promise<void> {

@@ -214,14 +214,14 @@ export class RaftReplica implements Proposer, LogReader {
     return this.#id;
   }
 
-  /** The leader this node knows of (itself when leading), or null. */
+  /** The leader this node knows of (itself when leading), or null (always once closed). */
   get leaderId(): string | null {
-    return this.#leaderId;
+    return this.#closed ? null : this.#leaderId;
   }
 
-  /** True while this node leads its group. */
+  /** True while this node leads its group (never once closed: nothing may route to it). */
   get isLeader(): boolean {
-    return this.#role === "leader";
+    return this.#role === "leader" && !this.#closed;
   }
 
   /** Set while this node knows it is no longer a member (`removal_watch.ts`). */

@@ -50,3 +50,16 @@ Deno.test("without a drain, writes still in flight at close are answered 'outcom
   assert.equal(error.outcomeUnknown, true);
   await cluster.stopAll();
 });
+
+Deno.test("a closed leader calls itself leader no more and names no leader: nothing routes to it", async () => {
+  const cluster = await TestCluster.start({ ids: ["n1"] });
+  const leader = await cluster.waitForLeader();
+  const replica = cluster.replica(leader);
+  assert.ok(replica.isLeader);
+  assert.equal(replica.leaderId, leader);
+  // A one-voter group: nobody to hand over to, it leads until it closes. It stayed leader then.
+  await replica.close();
+  assert.equal(replica.isLeader, false);
+  assert.equal(replica.leaderId, null);
+  await cluster.stopAll();
+});
