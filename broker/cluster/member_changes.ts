@@ -8,8 +8,9 @@
  * add it as a learner (it receives the log but does not vote), wait until it has caught up, then
  * promote it to voter. Until promotion the quorum is unchanged, so a slow or dead joiner never
  * blocks writes. A join repeated with the same addresses (a retry) carries on where the first
- * stopped; one naming a member with other addresses, or another member's addresses, is refused:
- * recording them would cut that member off (every node would dial it at the new address).
+ * stopped; one naming a member with other addresses, or another member's addresses (or those of
+ * a node whose join is under way), is refused: recording them would cut that member off (every
+ * node would dial it at the new address).
  *
  * @module
  */
@@ -88,6 +89,8 @@ export class Membership {
   readonly #options: MembershipOptions;
   /** Voters this leader already tried to hand over to for removing itself (a retry tries another). */
   readonly #handOffsTried = new Set<string>();
+  /** The joins this leader is carrying out (their addresses are not recorded at first). */
+  readonly #joining = new Set<JoinRequest>();
 
   constructor(options: MembershipOptions) {
     this.#options = options;
@@ -138,18 +141,23 @@ export class Membership {
     }
     this.#checkAddresses(request);
     this.#checkNotWiped(request);
-    const { emptyDataDir: _, ...member } = request;
-    await replica.propose(CommandType.SetMember, encodeJson(member));
-    let config = replica.status().config;
-    if (![...config.voters, ...config.learners].includes(request.id as NodeId)) {
-      await replica.proposeConfigChange({ type: "addLearner", nodeId: request.id });
+    this.#joining.add(request);
+    try {
+      const { emptyDataDir: _, ...member } = request;
+      await replica.propose(CommandType.SetMember, encodeJson(member));
+      let config = replica.status().config;
+      if (![...config.voters, ...config.learners].includes(request.id as NodeId)) {
+        await replica.proposeConfigChange({ type: "addLearner", nodeId: request.id });
+      }
+      await this.#caughtUp(request.id);
+      config = replica.status().config;
+      if (config.learners.includes(request.id as NodeId)) {
+        await replica.proposeConfigChange({ type: "promote", nodeId: request.id });
+      }
+      return this.#options.clusterInfo();
+    } finally {
+      this.#joining.delete(request);
     }
-    await this.#caughtUp(request.id);
-    config = replica.status().config;
-    if (config.learners.includes(request.id as NodeId)) {
-      await replica.proposeConfigChange({ type: "promote", nodeId: request.id });
-    }
-    return this.#options.clusterInfo();
   }
 
   async #remove(id: string): Promise<void> {
@@ -260,6 +268,29 @@ export class Membership {
     const urlTaken = memberIds.find((id) => urlOf(id) === request.clientUrl);
     if (urlTaken !== undefined) {
       throw invalidParameter("clientUrl", `is the client URL of member '${urlTaken}'`);
+    }
+    this.#checkJoining(request);
+  }
+
+  /**
+   * Nor may a new node take the addresses of another one whose join is under way: on this
+   * leader, or recorded and not (yet) in the configuration (a join between its first two steps,
+   * or one cut short there, or a removal between its two steps). Both would be recorded at one
+   * address, and every node would dial one node under two ids.
+   */
+  #checkJoining(request: JoinRequest): void {
+    const others = [...this.#joining, ...this.#options.machine.members()]
+      .filter((other) => other.id !== request.id);
+    const under = (id: string) =>
+      `of node '${id}', whose join is under way (if it was cut short, remove it: ` +
+      `DELETE /v1/cluster/nodes/${id})`;
+    const peerTaken = others.find((other) => other.peerAddress === request.peerAddress);
+    if (peerTaken !== undefined) {
+      throw invalidParameter("peerAddress", `is the peer address ${under(peerTaken.id)}`);
+    }
+    const urlTaken = others.find((other) => other.clientUrl === request.clientUrl);
+    if (urlTaken !== undefined) {
+      throw invalidParameter("clientUrl", `is the client URL ${under(urlTaken.id)}`);
     }
   }
 

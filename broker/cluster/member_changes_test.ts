@@ -308,3 +308,62 @@ Deno.test("a removal retried after its config change committed forgets the membe
     await node.close();
   }
 });
+
+Deno.test("a join at the addresses of a node whose join is under way is refused, also before its first step commits", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = neverCaughtUp(node, 60_000);
+  const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+  const refused = (field: string, pattern: RegExp) => (error: BrokerError) =>
+    error.code === "InvalidParameter" && error.field === field && pattern.test(error.message);
+  const underWay = /of node 'n2', whose join is under way .*DELETE \/v1\/cluster\/nodes\/n2/;
+  try {
+    // n2 never runs: its join waits for it. The second join comes before n2's address commits.
+    const first = membership.join(n2);
+    first.catch(() => {});
+    // Was: both passed, and n2 and n3 were both recorded (and learners) at one peer address.
+    await assert.rejects(
+      membership.join({ ...n2, id: "n3", clientUrl: "http://127.0.0.1:7002" }),
+      refused("peerAddress", underWay),
+    );
+    await assert.rejects(
+      membership.join({ ...n2, id: "n3", peerAddress: "127.0.0.1:7003" }),
+      refused("clientUrl", underWay),
+    );
+    await until(() => node.replica.status().config.learners.includes("n2" as never), "learner");
+    assert.deepEqual(node.machine.members(), [n2]);
+    assert.deepEqual(node.replica.status().config.learners, ["n2"]);
+    // Done or not, the same refusal for a member's address as before.
+    await assert.rejects(
+      membership.join({ ...n2, id: "n3", clientUrl: "http://127.0.0.1:7002" }),
+      refused("peerAddress", /of member 'n2'/),
+    );
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("a join at the addresses of a node recorded but out of the configuration is refused until it is removed", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = neverCaughtUp(node, 0);
+  const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+  const n3 = { ...n2, id: "n3", clientUrl: "http://127.0.0.1:7002" };
+  try {
+    await assert.rejects(membership.join(n2), (error: BrokerError) => error.code === "NotReady");
+    // A removal cut short after its first step: n2 is out of the configuration, still recorded.
+    await node.replica.proposeConfigChange({ type: "remove", nodeId: "n2" });
+    await assert.rejects(
+      membership.join(n3),
+      (error: BrokerError) =>
+        error.code === "InvalidParameter" && error.field === "peerAddress" &&
+        error.message ===
+          "peerAddress: is the peer address of node 'n2', whose join is under way (if it was " +
+            "cut short, remove it: DELETE /v1/cluster/nodes/n2)",
+    );
+    assert.deepEqual(node.machine.members(), [n2]);
+    await membership.remove("n2");
+    await assert.rejects(membership.join(n3), (error: BrokerError) => error.code === "NotReady");
+    assert.deepEqual(node.machine.members(), [n3]);
+  } finally {
+    await node.close();
+  }
+});
