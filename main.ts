@@ -240,7 +240,7 @@ async function main(): Promise<void> {
       }`,
       clientUrl: url,
       emptyDataDir,
-    }).catch(async (error) => {
+    }, joinedAt?.voters ?? null).catch(async (error) => {
       if (stopping) return;
       stopping = true; // the node is closed here, not by a signal meanwhile
       await node.close().catch(() => {});

@@ -8,6 +8,7 @@
  */
 import type { ClusterInfo, JoinRequest } from "../../sdk/mod.ts";
 import { signClusterRequest } from "./cluster_request_auth.ts";
+import { wipedVoterRefusal } from "./member_changes.ts";
 
 /**
  * Why `--join` did not get this node into the cluster: `refused` when the cluster answered no
@@ -78,18 +79,27 @@ export async function clusterOf(memberUrl: string, signer: Signer): Promise<Clus
   throw new JoinError(false, `${memberUrl} did not tell its membership in 100 attempts`);
 }
 
+/** Where the group stood when a node started to join it on an empty data directory. */
+export interface JoinStart {
+  /** The term and commit index of its vote floor (see `broker/cluster/join_floor.ts`). */
+  term: number;
+  commit: number;
+  /** The voters a leader listed then; null when no leader answered (see `joinCluster`). */
+  voters: string[] | null;
+}
+
 /**
  * The group's term and commit index when a node joins on an empty data directory (its vote
  * floor: see `broker/cluster/join_floor.ts`): the member's, raised to its leader's when the
  * member is a follower that names one (a follower may lag behind the removal of this id).
  */
-export async function joinPointOf(
-  member: ClusterInfo,
-  signer: Signer,
-): Promise<{ term: number; commit: number }> {
+export async function joinPointOf(member: ClusterInfo, signer: Signer): Promise<JoinStart> {
+  const votersOf = (info: ClusterInfo) =>
+    info.nodes.filter((node) => node.role !== "learner").map((node) => node.id);
   const point = { term: member.term, commit: member.commitIndex };
+  if (member.role === "leader") return { ...point, voters: votersOf(member) };
   const leaderUrl = member.nodes.find((node) => node.id === member.leaderId)?.url ?? null;
-  if (member.role === "leader" || leaderUrl === null) return point;
+  if (leaderUrl === null) return { ...point, voters: null };
   try {
     const url = `${leaderUrl}/v1/cluster`;
     const response = await signer.fetch(url, { headers: await signer.sign("GET", url) });
@@ -98,27 +108,39 @@ export async function joinPointOf(
       return {
         term: Math.max(point.term, leader.term),
         commit: Math.max(point.commit, leader.commitIndex),
+        voters: leader.role === "leader" ? votersOf(leader) : null,
       };
     }
   } catch (error) {
     console.log(`cmqd: asking the leader ${leaderUrl} for its commit: ${(error as Error).message}`);
   }
-  return point;
+  return { ...point, voters: null };
 }
 
 /**
  * Asks a member to add this node (it forwards to the leader), retrying while the cluster has no
  * leader or the node has not caught up yet. Bounded: gives up after `joinMsMax`.
+ *
+ * A node on an empty data directory (`emptyDataDir`) is refused under the id of a voter (a voter
+ * whose disk was replaced: `member_changes.ts`). So is its own retry once an earlier attempt
+ * promoted it and that answer was lost (a reset connection, a 5xx): that refusal is taken as
+ * the join's success when `votersAtStart` (`JoinStart.voters`) shows this node was no voter
+ * when it started, and an attempt whose outcome is unknown came before. Without that list (no
+ * leader answered at the start) the refusal stands: the node may be a voter that lost its disk.
  */
 export async function joinCluster(
   memberUrl: string,
   signer: Signer,
   request: JoinRequest,
+  votersAtStart: string[] | null = null,
 ): Promise<void> {
   const joinMsMax = 10 * 60_000;
   const deadline = Date.now() + joinMsMax;
   const url = `${memberUrl}/v1/cluster/nodes`;
   let body = JSON.stringify(request);
+  let outcomeUnknown = false;
+  const promotedByThisStart = request.emptyDataDir === true && votersAtStart !== null &&
+    !votersAtStart.includes(request.id);
   for (let attempt = 1;; attempt++) {
     try {
       // Signed anew for each attempt: a signature's nonce is good for one request.
@@ -137,12 +159,24 @@ export async function joinCluster(
         body = JSON.stringify({ ...request, emptyDataDir: undefined });
         continue;
       }
+      if (
+        response.status === 400 && outcomeUnknown && promotedByThisStart &&
+        text.includes(wipedVoterRefusal)
+      ) {
+        console.log(
+          `cmqd ${request.id}: joined the cluster through ${memberUrl} (an earlier attempt, ` +
+            "whose answer was lost, made this node a voter)",
+        );
+        return;
+      }
       if (response.status < 500) {
         throw new JoinError(true, `join refused (${response.status}): ${text}`);
       }
+      outcomeUnknown = true;
       console.log(`cmqd ${request.id}: join attempt ${attempt}: ${response.status} ${text}`);
     } catch (error) {
       if (error instanceof JoinError) throw error;
+      outcomeUnknown = true;
       console.log(`cmqd ${request.id}: join attempt ${attempt}: ${(error as Error).message}`);
     }
     if (Date.now() > deadline) {

@@ -58,6 +58,9 @@ const upWaitMsMax = 2_000;
  */
 const upSilentTicksMax = 3;
 
+/** The refusal of a node on an empty data directory under a voter's id (see `joinCluster`). */
+export const wipedVoterRefusal = "is a voter of this cluster with its data";
+
 const peerAddressPattern = /^([^\s=,:/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
 
 function checkJoin(request: JoinRequest): void {
@@ -304,9 +307,8 @@ export class Membership {
     if (!this.#options.replica.status().config.voters.includes(request.id as NodeId)) return;
     throw invalidParameter(
       "id",
-      `${request.id} is a voter of this cluster with its data; a node with an empty data ` +
-        `directory can't take its place: remove it first (DELETE /v1/cluster/nodes/` +
-        `${request.id}), then join`,
+      `${request.id} ${wipedVoterRefusal}; a node with an empty data directory can't take ` +
+        `its place: remove it first (DELETE /v1/cluster/nodes/${request.id}), then join`,
     );
   }
 

@@ -1,0 +1,110 @@
+/**
+ * The client side of `--join` against scripted answers: a retry whose earlier attempt promoted
+ * the node (its answer lost) is refused as "a voter with its data"; that is the join's success
+ * only when the node was no voter when it started.
+ */
+import assert from "node:assert/strict";
+import type { ClusterInfo } from "../../sdk/mod.ts";
+import { joinCluster, JoinError, joinPointOf, type Signer } from "./join_client.ts";
+import { wipedVoterRefusal } from "./member_changes.ts";
+
+type Answer = () => Response;
+
+/** A signer whose fetch gives `answers` in turn (the last one again), recording each request. */
+function scripted(answers: Answer[]): { signer: Signer; requests: string[] } {
+  const requests: string[] = [];
+  const fetch = (input: string | URL | Request, init?: RequestInit) => {
+    requests.push(`${init?.method ?? "GET"} ${String(input)}`);
+    const answer = answers[Math.min(requests.length - 1, answers.length - 1)];
+    return Promise.resolve().then(answer);
+  };
+  return { signer: { fetch, sign: () => Promise.resolve({}) }, requests };
+}
+
+const lost: Answer = () => {
+  throw new TypeError("error sending request: connection reset by peer");
+};
+const wipedRefusal: Answer = () =>
+  Response.json({
+    error: {
+      code: "InvalidParameter",
+      message: `id: n4 ${wipedVoterRefusal}; a node with an empty data directory can't take ` +
+        "its place: remove it first (DELETE /v1/cluster/nodes/n4), then join",
+      requestId: "r1",
+      field: "id",
+    },
+  }, { status: 400 });
+
+const n4 = {
+  id: "n4",
+  peerAddress: "127.0.0.1:7004",
+  clientUrl: "http://127.0.0.1:8004",
+  emptyDataDir: true,
+};
+const member = "http://127.0.0.1:8001";
+
+Deno.test("a retried join refused as a voter whose earlier attempt's answer was lost joined, if it was no voter at its start", async () => {
+  const { signer, requests } = scripted([lost, wipedRefusal]);
+  // Was: refused (400), and the node shut down although it was a voter of the cluster.
+  await joinCluster(member, signer, n4, ["n1", "n2", "n3"]);
+  assert.deepEqual(requests, [
+    `POST ${member}/v1/cluster/nodes`,
+    `POST ${member}/v1/cluster/nodes`,
+  ]);
+});
+
+Deno.test("the refusal as a voter with its data stands for a node that was a voter at its start, or when that is unknown, or with no attempt before", async () => {
+  const refused = (error: unknown) =>
+    error instanceof JoinError && error.refused && error.message.includes(wipedVoterRefusal);
+  // A voter whose disk was replaced: it was listed before it started.
+  let { signer } = scripted([lost, wipedRefusal]);
+  await assert.rejects(joinCluster(member, signer, n4, ["n1", "n2", "n3", "n4"]), refused);
+  // No leader listed the voters at the start.
+  ({ signer } = scripted([lost, wipedRefusal]));
+  await assert.rejects(joinCluster(member, signer, n4, null), refused);
+  // The first attempt refused: no attempt of this start can have promoted it.
+  ({ signer } = scripted([wipedRefusal]));
+  await assert.rejects(joinCluster(member, signer, n4, ["n1", "n2", "n3"]), refused);
+});
+
+function info(nodeId: string, role: ClusterInfo["role"], leaderId: string): ClusterInfo {
+  const node = (id: string, role: string) => ({
+    id,
+    url: `http://${id}`,
+    role,
+    matchIndex: null,
+    lag: null,
+  });
+  return {
+    nodeId,
+    role,
+    term: 3,
+    leaderId,
+    commitIndex: 10,
+    appliedIndex: 10,
+    nodes: [node("n1", "leader"), node("n2", "follower"), node("n5", "learner")],
+  };
+}
+
+Deno.test("joinPointOf lists the voters a leader knew of, or none when no leader answered", async () => {
+  const leader = info("n1", "leader", "n1");
+  const silent = scripted([() => assert.fail("a leader's own view needs no request")]);
+  assert.deepEqual(await joinPointOf(leader, silent.signer), {
+    term: 3,
+    commit: 10,
+    voters: ["n1", "n2"],
+  });
+  const asked = scripted([() => Response.json({ ...leader, term: 4, commitIndex: 12 })]);
+  assert.deepEqual(await joinPointOf(info("n2", "follower", "n1"), asked.signer), {
+    term: 4,
+    commit: 12,
+    voters: ["n1", "n2"],
+  });
+  assert.deepEqual(asked.requests, ["GET http://n1/v1/cluster"]);
+  const down = scripted([lost]);
+  assert.deepEqual(await joinPointOf(info("n2", "follower", "n1"), down.signer), {
+    term: 3,
+    commit: 10,
+    voters: null,
+  });
+});
