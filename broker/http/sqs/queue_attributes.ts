@@ -8,7 +8,7 @@
  * | MessageRetentionPeriod | retentionSeconds |
  * | ReceiveMessageWaitTimeSeconds | pollingWaitSeconds (0–30, widened from SQS's 20) |
  * | RedrivePolicy `{deadLetterTargetArn, maxReceiveCount}` | deadLetter `{queue, maxReceiveCount}` |
- * | FifoQueue | fifo (from the `.fifo` name; immutable) |
+ * | FifoQueue | fifo (CreateQueue's `"true"`, with a `.fifo` name: both or neither; immutable) |
  * | ApproximateNumberOfMessages / …NotVisible / …Delayed | activeMessages / inflightMessages / delayedMessages |
  * | CreatedTimestamp / LastModifiedTimestamp (epoch seconds) | createdAt / modifiedAt (epoch ms) |
  * | QueueArn | built from region, account id and SQS name |
@@ -28,7 +28,7 @@ import {
   type QueueAttributesInput,
   queueLimits,
 } from "./broker_deps.ts";
-import { SqsError } from "./errors.ts";
+import { invalidValue, SqsError } from "./errors.ts";
 import { type QueueAddresses, queueFromArn, type QueueRef } from "./queue_names.ts";
 
 /** SQS's refusal of an attribute name it does not know (or of one it refuses here). */
@@ -193,11 +193,8 @@ export function toServiceAttributes(
       checkRedriveAllowPolicy(value);
     } else if (name === "FifoQueue") {
       if (!creating) throw unknownAttribute(name, "FifoQueue can only be set on CreateQueue.");
-      if (value !== String(queue.fifo)) {
-        throw invalidAttribute(
-          name,
-          "FifoQueue is true exactly when the queue name ends with .fifo.",
-        );
+      if (value !== "true" && value !== "false") {
+        throw invalidAttribute(name, "Must be true or false.");
       }
     } else if (Object.hasOwn(fixedAttributes, name)) {
       checkFixed(name, value, queue);
@@ -205,8 +202,25 @@ export function toServiceAttributes(
       throw unknownAttribute(name);
     }
   }
-  if (creating) input.fifo = queue.fifo;
+  if (creating) {
+    checkQueueKind(queue, attributes.FifoQueue === "true");
+    input.fifo = queue.fifo;
+  }
   return input;
+}
+
+/**
+ * As SQS: a queue is FIFO only when CreateQueue says `FifoQueue: "true"`, and its name must then
+ * end with `.fifo`; without it the queue is standard, whose name can't hold a `.`. A name and an
+ * attribute that disagree are refused, never settled by the name alone.
+ */
+function checkQueueKind(queue: QueueRef, fifoRequested: boolean): void {
+  if (queue.fifo === fifoRequested) return;
+  const reason = fifoRequested
+    ? "A FIFO queue's name must end with the .fifo suffix."
+    : "A standard queue's name can hold only alphanumeric characters, hyphens and underscores; " +
+      "a name ending with .fifo needs the attribute FifoQueue set to true.";
+  throw invalidValue("QueueName", queue.sqsName, reason);
 }
 
 const seconds = (epochMs: number) => String(Math.floor(epochMs / 1000));

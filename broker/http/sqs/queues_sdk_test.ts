@@ -47,8 +47,41 @@ Deno.test("CreateQueue answers the URL, again for an identical queue, QueueNameE
     door.client.send(
       new CreateQueueCommand({ QueueName: "plain", Attributes: { FifoQueue: "true" } }),
     ),
-    { name: "InvalidAttributeValue" },
+    { name: "InvalidParameterValue" },
   );
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("CreateQueue: a .fifo name needs FifoQueue true and FifoQueue true a .fifo name, as in SQS", async () => {
+  await using door = startDoor();
+  const create = (QueueName: string, Attributes?: Record<string, string>) =>
+    door.client.send(new CreateQueueCommand({ QueueName, Attributes }));
+  const refusals: [string, Record<string, string> | undefined, RegExp][] = [
+    // Without FifoQueue the queue is standard, and a standard name holds no dot.
+    ["jobs.fifo", undefined, /QueueName .*FifoQueue set to true/],
+    ["jobs.fifo", {}, /QueueName .*FifoQueue set to true/],
+    ["jobs.fifo", { FifoQueue: "false" }, /QueueName .*FifoQueue set to true/],
+    ["jobs.fifo", { VisibilityTimeout: "45" }, /QueueName .*FifoQueue set to true/],
+    ["jobs", { FifoQueue: "true" }, /QueueName .*must end with the \.fifo suffix/],
+  ];
+  for (const [QueueName, Attributes, message] of refusals) {
+    await rejectsWith(create(QueueName, Attributes), {
+      name: "InvalidParameterValue",
+      code: "InvalidParameterValue",
+      status: 400,
+      message,
+    });
+  }
+  await rejectsWith(create("jobs.fifo", { FifoQueue: "yes" }), {
+    name: "InvalidAttributeValue",
+    message: /FifoQueue.*true or false/,
+  });
+  assert.deepEqual((await door.client.send(new ListQueuesCommand({}))).QueueUrls, []);
+  // An existing FIFO queue's name without FifoQueue is refused too, not taken as the queue.
+  const created = await create("jobs.fifo", { FifoQueue: "true" });
+  assert.equal(created.QueueUrl, door.queueUrl("jobs.fifo"));
+  await rejectsWith(create("jobs.fifo"), { name: "InvalidParameterValue", message: /FifoQueue/ });
+  assert.equal((await create("plain", { FifoQueue: "false" })).QueueUrl, door.queueUrl("plain"));
   assert.deepEqual(door.errors, []);
 });
 
