@@ -474,3 +474,57 @@ Deno.test("DeleteMessageBatch and ChangeMessageVisibilityBatch report each entry
   assert.equal(Attributes!.ApproximateNumberOfMessages, "0");
   assert.equal(Attributes!.ApproximateNumberOfMessagesNotVisible, "0");
 });
+
+Deno.test("DeleteMessageBatch: an entry without a usable handle fails alone and the others are deleted", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "jobs");
+  for (const MessageBody of ["one", "two", "three"]) {
+    await door.client.send(new SendMessageCommand({ QueueUrl, MessageBody }));
+  }
+  const { Messages } = await door.client.send(
+    new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }),
+  );
+  const [one, two, three] = Messages!;
+  const deleted = await door.client.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: "empty", ReceiptHandle: "" },
+        { Id: "one", ReceiptHandle: one.ReceiptHandle },
+        { Id: "absent" } as { Id: string; ReceiptHandle: string },
+        { Id: "garbled", ReceiptHandle: "junk" },
+      ],
+    }),
+  );
+  assert.deepEqual(deleted.Successful, [{ Id: "one" }]);
+  const failed = deleted.Failed!.map((entry) => [entry.Id, entry.Code, entry.SenderFault]);
+  assert.deepEqual(failed.sort(), [
+    ["absent", "MissingParameter", true],
+    ["empty", "MissingParameter", true],
+    ["garbled", "ReceiptHandleIsInvalid", true],
+  ]);
+  // The query protocol reads the same: its entry without a handle fails alone.
+  const response = await fetch(door.endpoint + "/", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      Action: "DeleteMessageBatch",
+      QueueUrl,
+      "DeleteMessageBatchRequestEntry.1.Id": "two",
+      "DeleteMessageBatchRequestEntry.1.ReceiptHandle": two.ReceiptHandle!,
+      "DeleteMessageBatchRequestEntry.2.Id": "none",
+    }),
+  });
+  const text = await response.text();
+  assert.equal(response.status, 200, text);
+  assert.match(text, /<DeleteMessageBatchResultEntry><Id>two<\/Id>/);
+  assert.match(text, /<BatchResultErrorEntry><Id>none<\/Id>.*<Code>MissingParameter<\/Code>/);
+  const { Attributes } = await door.client.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["All"] }),
+  );
+  assert.equal(Attributes!.ApproximateNumberOfMessagesNotVisible, "1", "three is still held");
+  await door.client.send(
+    new DeleteMessageCommand({ QueueUrl, ReceiptHandle: three.ReceiptHandle }),
+  );
+  assert.deepEqual(door.errors, []);
+});
