@@ -120,19 +120,28 @@ const deleteMessage: CmqAction = {
   },
 };
 
+/**
+ * BatchDeleteMessage. A handle given twice (`receiptHandle.1` and `.2` the same) is deleted once
+ * and both succeed: the second names the delivery the first deleted in this very request, which
+ * the engine would otherwise report as stale. Every `receiptHandle.n` that is not deleted gets
+ * its own `errorList` entry.
+ */
 const batchDeleteMessage: CmqAction = {
   scope: "queue",
   permission: "receive",
   async run({ service, params, queueName }) {
     const handles = numberedList(params, "receiptHandle", batchEntriesMax);
-    const result = await service.deleteMessages(queueName, handles);
+    const unique = [...new Set(handles)];
+    const result = await service.deleteMessages(queueName, unique);
     if (result.failures.length === 0) return {};
-    const allFailed = result.failures.length === handles.length;
+    const failureOf = new Map(result.failures.map((failure) => [failure.receiptHandle, failure]));
+    const failed = handles.flatMap((handle) => failureOf.get(handle) ?? []);
+    const allFailed = failed.length === handles.length;
     throw new CmqError(
       allFailed ? cmqCode.batchDeleteFailed : cmqCode.batchDeletePartlyFailed,
-      `${result.failures.length} of ${handles.length} messages were not deleted; see errorList`,
+      `${failed.length} of ${handles.length} messages were not deleted; see errorList`,
       {
-        errorList: result.failures.map((failure) => ({
+        errorList: failed.map((failure) => ({
           code: handleFailureCode(failure.code),
           message: failure.message,
           receiptHandle: failure.receiptHandle,

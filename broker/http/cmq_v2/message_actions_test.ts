@@ -301,6 +301,41 @@ Deno.test("BatchDeleteMessage: all deleted is 0, some failed 6010, all failed 60
   assert.equal(attributes.inactiveMsgNum, 1, `only ${third} is still locked`);
 });
 
+Deno.test("BatchDeleteMessage: a handle given twice deletes its message once and succeeds", async () => {
+  const { client } = setup();
+  await client.call("CreateQueue", { queueName: "jobs" });
+  await client.call("BatchSendMessage", {
+    queueName: "jobs",
+    ...numbered("msgBody", ["a", "b", "c"]),
+  });
+  const received = await client.call("BatchReceiveMessage", { queueName: "jobs", numOfMsg: 3 });
+  const [first, second] = received.body.msgInfoList.map(
+    (message: { receiptHandle: string }) => message.receiptHandle,
+  );
+  const twice = await client.call("BatchDeleteMessage", {
+    queueName: "jobs",
+    ...numbered("receiptHandle", [first, first]),
+  });
+  assert.deepEqual(twice.body, { code: 0, message: "", requestId: twice.body.requestId });
+  // With a forged handle beside it: only the forged one is in errorList, once per time it is given.
+  const mixed = await client.call("BatchDeleteMessage", {
+    queueName: "jobs",
+    ...numbered("receiptHandle", [second, "forged", second, "forged"]),
+  });
+  assert.equal(mixed.body.code, cmqCode.batchDeletePartlyFailed);
+  assert.equal(mixed.body.message, "2 of 4 messages were not deleted; see errorList");
+  assert.deepEqual(
+    mixed.body.errorList.map((error: { code: number; receiptHandle: string }) => [
+      error.code,
+      error.receiptHandle,
+    ]),
+    [[4430, "forged"], [4430, "forged"]],
+  );
+  const attributes = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  assert.equal(attributes.inactiveMsgNum, 1, "the third is still locked");
+  assert.equal(attributes.activeMsgNum, 0);
+});
+
 Deno.test("DeleteMessage with a forged handle, or one from an earlier delivery, is 4430", async () => {
   const { client, clock, refused } = setup();
   await client.call("CreateQueue", { queueName: "jobs", visibilityTimeout: 10 });
