@@ -36,6 +36,7 @@
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError, fromUtf8, utf8 } from "./binary.ts";
+import { invalidParameter } from "./errors.ts";
 import { invariant } from "./invariant.ts";
 import { messageLimits } from "./limits.ts";
 import { layoutVersionError } from "./release.ts";
@@ -212,10 +213,30 @@ function writeSendBatch(writer: ByteWriter, command: SendBatchCommand, version: 
   const tableAt = writer.length;
   for (let index = 0; index <= command.messages.length; index++) writer.u32(0);
   command.messages.forEach((message, index) => {
+    checkSendRecord(message, index);
     writer.patchU32(tableAt + index * 4, writer.length);
     writeSendRecord(writer, message);
   });
   writer.patchU32(tableAt + command.messages.length * 4, writer.length);
+}
+
+/**
+ * The engine's own check of what the service validates, when the command is built (before it is
+ * proposed), never when it is applied: a log written by an earlier release may hold a record
+ * outside these rules, and every replica must apply it as that release did. A `delaySeconds`
+ * over the limit would otherwise be written (a u16 takes up to 65,535) and delay the message
+ * longer than any queue allows; an empty `groupId` would put a FIFO message in the queue-wide
+ * group (the key of messages sent without one) instead of refusing it.
+ */
+function checkSendRecord(message: SendCommandMessage, index: number): void {
+  const { min, max } = messageLimits.delaySeconds;
+  const delay = message.delaySeconds;
+  if (!Number.isInteger(delay) || delay < min || delay > max) {
+    throw invalidParameter(`messages.${index}.delaySeconds`, `must be between ${min} and ${max}`);
+  }
+  if (message.groupId === "") {
+    throw invalidParameter(`messages.${index}.groupId`, "must not be empty");
+  }
 }
 
 function writeSendRecord(writer: ByteWriter, message: SendCommandMessage): void {

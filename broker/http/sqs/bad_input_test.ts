@@ -224,6 +224,18 @@ const cases: Case[] = [
     ...invalidValue,
   },
   {
+    what: "an empty MessageGroupId on a FIFO queue",
+    target: "AmazonSQS.SendMessage",
+    body: sendFifo({ MessageBody: "x", MessageGroupId: "" }),
+    ...invalidValue,
+  },
+  {
+    what: "a FIFO send without MessageGroupId",
+    target: "AmazonSQS.SendMessage",
+    body: JSON.stringify({ QueueUrl: ordersUrl, MessageBody: "x" }),
+    ...missing,
+  },
+  {
     what: "a MessageGroupId with a space",
     target: "AmazonSQS.SendMessage",
     body: sendFifo({ MessageBody: "x", MessageGroupId: "a b" }),
