@@ -1,19 +1,25 @@
 /**
  * Handles the leader can refuse without a log entry: a delete or visibility change whose every
- * handle is not even well formed (wrong length, not base64url, a bad version or field) would be
- * answered `ReceiptHandleInvalid` for each by the state machine anyway, after a replicated,
- * fsynced entry that changes nothing. Whether a well-formed handle is current (its queue, tag
- * and delivery) is only known when the command is applied, so a batch with any such handle is
- * proposed whole, as before.
+ * handle the state machine would answer `ReceiptHandleInvalid` whatever it applies before it —
+ * one not even well formed (wrong length, not base64url, a bad version or field), one of an
+ * earlier incarnation of the queue (another queue's, or one deleted since: incarnations only
+ * grow), and one of the queue's own incarnation whose tag does not verify with its salt (garbled
+ * or forged; an incarnation keeps its salt) — would otherwise cost a replicated, fsynced entry
+ * that changes nothing. Whether a verified handle is current (its delivery) is only known when
+ * the command is applied, and a handle of a later incarnation than the leader has applied may
+ * verify then, so a batch with any such handle is proposed whole, as before.
  *
  * @module
  */
 import type { HandleFailure } from "./queue.ts";
-import { decodeReceiptBytes, notAReceiptHandle } from "./receipt.ts";
+import type { QueueMeta } from "./queue_store.ts";
+import { decodeReceiptBytes, notAReceiptHandle, receiptTag } from "./receipt.ts";
 
 /**
  * The failures the state machine would give when no handle of `handles` (the bytes of
- * `receiptHandlesToBytes`) is well formed; null when one is (the command must be proposed).
+ * `receiptHandlesToBytes`) could be current on `queue` (its meta as applied; without it, only
+ * malformed handles count); null when one could (the command must be proposed). The messages are
+ * the state machine's own.
  *
  * @example
  * ```ts
@@ -21,14 +27,30 @@ import { decodeReceiptBytes, notAReceiptHandle } from "./receipt.ts";
  * // [{ index: 0, code: "ReceiptHandleInvalid", message: "not a receipt handle" }]
  * ```
  */
-export function malformedHandleFailures(handles: Uint8Array[]): HandleFailure[] | null {
+export function malformedHandleFailures(
+  handles: Uint8Array[],
+  queue?: Pick<QueueMeta, "name" | "incarnation" | "salt">,
+): HandleFailure[] | null {
   if (handles.length === 0) return null;
-  for (const bytes of handles) {
-    if (decodeReceiptBytes(bytes) !== null) return null;
+  const failures: HandleFailure[] = [];
+  for (const [index, bytes] of handles.entries()) {
+    const message = refusal(bytes, queue);
+    if (message === null) return null;
+    failures.push({ index, code: "ReceiptHandleInvalid", message });
   }
-  return handles.map((_, index) => ({
-    index,
-    code: "ReceiptHandleInvalid",
-    message: notAReceiptHandle,
-  }));
+  return failures;
+}
+
+/** The state machine's refusal of `bytes` on `queue` at any later state, or null. */
+function refusal(
+  bytes: Uint8Array,
+  queue: Pick<QueueMeta, "name" | "incarnation" | "salt"> | undefined,
+): string | null {
+  const fields = decodeReceiptBytes(bytes);
+  if (fields === null) return notAReceiptHandle;
+  if (queue === undefined || fields.incarnation > queue.incarnation) return null;
+  if (fields.incarnation < queue.incarnation) {
+    return `not a receipt handle of queue '${queue.name}'`;
+  }
+  return fields.tag !== receiptTag(queue.salt, fields) ? "receipt handle does not verify" : null;
 }

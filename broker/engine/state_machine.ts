@@ -496,6 +496,11 @@ export class StateMachine {
     return this.#queues.get(name)?.meta.attributes;
   }
 
+  /** What a queue's receipt handles are checked against (`handle_precheck.ts`), or undefined. */
+  handleKeys(name: string): QueueState["meta"] | undefined {
+    return this.#queues.get(name)?.meta;
+  }
+
   /** Queues sorted by name, filtered by prefix, paged. */
   listQueues(options: ListQueuesOptions & { limit: number }, now: number): QueueList {
     const prefix = options.prefix ?? "";

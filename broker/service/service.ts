@@ -517,7 +517,7 @@ export class EngineService implements QueueService {
     this.#attributes(name);
     const handles = checkHandles(receiptHandles, "receiptHandles");
     const bytes = receiptHandlesToBytes(handles);
-    const malformed = malformedHandleFailures(bytes); // answered without a log entry
+    const malformed = malformedHandleFailures(bytes, this.#machine.handleKeys(name)); // no entry
     if (malformed !== null) return { deleted: 0, failures: wireFailures(malformed, handles) };
     const payload = encodeDeleteBatch({ queue: name, handles: bytes });
     return deleteAnswer(await this.#propose(CommandType.DeleteBatch, payload), handles, options);
@@ -531,7 +531,7 @@ export class EngineService implements QueueService {
     const clean = checkVisibilityEntries(entries);
     const handles = clean.map((entry) => entry.receiptHandle);
     const bytes = receiptHandlesToBytes(handles);
-    const malformed = malformedHandleFailures(bytes); // answered without a log entry
+    const malformed = malformedHandleFailures(bytes, this.#machine.handleKeys(name)); // no entry
     if (malformed !== null) return { entries: [], failures: wireFailures(malformed, handles) };
     const payload = encodeChangeVisibility({
       queue: name,
