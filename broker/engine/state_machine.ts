@@ -100,7 +100,7 @@ export class StateMachine {
   onMember?: (id: string, address: MemberAddress | null) => void;
   /** Called after an apply that may have made messages receivable (long-poll wake-ups). */
   onAvailable?: (queue: string) => void;
-  /** Called after each apply for every queue it touched (its locks and delays may be new). */
+  /** Called after each apply for every queue it touched (locks, delays may be new) or deleted. */
   onTouched?: (queue: string) => void;
 
   /**
@@ -346,6 +346,7 @@ export class StateMachine {
     if (!this.#queues.delete(command.queue)) {
       throw new BrokerError("QueueNotFound", `queue '${command.queue}' does not exist`);
     }
+    this.#touched.add(command.queue);
     this.onQueueDeleted?.(command.queue);
     return { deleted: true };
   }

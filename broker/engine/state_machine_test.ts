@@ -176,6 +176,18 @@ Deno.test("onQueueDeleted reports each queue a DeleteQueue removed, not a refuse
   assert.deepEqual(deleted, ["work"]);
 });
 
+Deno.test("onTouched reports a queue a DeleteQueue removed, gone when it is called", () => {
+  const driver = new Driver();
+  driver.create("work", {});
+  const touched: [string, boolean][] = [];
+  driver.machine.onTouched = (queue) =>
+    touched.push([queue, driver.machine.queueAttributes(queue) !== undefined]);
+  const remove = () => driver.apply(CommandType.DeleteQueue, encodeQueueCommand({ queue: "work" }));
+  assert.deepEqual(remove(), { deleted: true });
+  assert.ok(remove() instanceof BrokerError, "QueueNotFound: deletes nothing, touches nothing");
+  assert.deepEqual(touched, [["work", false]]);
+});
+
 Deno.test("retention expiry and deletes free the log prefix and stop the ticks", () => {
   const driver = new Driver();
   driver.create("q", { retentionSeconds: 60 });

@@ -63,6 +63,8 @@ export interface RideResult {
 export interface Wake {
   /** The receive should answer with this error (e.g. leadership moved). */
   failure?: Error;
+  /** Its queue was deleted (`wakeQueue`): answer QueueNotFound, whatever holds its name now. */
+  gone?: true;
   /** Held when the queue woke it for messages, or it rides a send. */
   claim?: Claim;
   /** Set when it rides a send: its receive's result once the send's entry is committed. */
@@ -258,18 +260,21 @@ export class LongPolls {
     return riders;
   }
 
-  /** Wakes every receive parked on `queue` (it was deleted: each answers for itself). */
+  /**
+   * `queue` was deleted (a DeleteQueue applied, whoever proposed it): wakes every receive parked
+   * on it with `gone`, before a queue created again under its name can offer them its messages.
+   */
   wakeQueue(queue: string): void {
-    const polls = this.#queues.get(queue);
-    if (polls === undefined) return;
-    for (const waiter of [...polls.parked]) waiter.wake({});
+    for (const waiter of [...this.#queues.get(queue)?.parked ?? []]) waiter.wake({ gone: true });
   }
 
   /** Wakes every parked receiver (each re-checks its queue once). */
   wakeAll(): void {
     this.#round++;
     this.#roundWake = {};
-    for (const queue of [...this.#queues.keys()]) this.wakeQueue(queue);
+    for (const polls of [...this.#queues.values()]) {
+      for (const waiter of [...polls.parked]) waiter.wake({});
+    }
   }
 
   /** Answers every parked receiver with `failure` now, and every receive parking until `wakeAll`. */

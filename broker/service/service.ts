@@ -139,7 +139,10 @@ export class EngineService implements QueueService {
       keyShare: options.parkedReceivesKeyShare ?? 0.8,
     });
     this.#machine.onAvailable = (queue) => this.#polls.available(queue);
-    this.#machine.onTouched = (queue) => this.#polls.touched(queue);
+    this.#machine.onTouched = (queue) => {
+      if (this.#machine.queueAttributes(queue) !== undefined) this.#polls.touched(queue);
+      else this.#polls.wakeQueue(queue); // deleted by this apply, however it was proposed
+    };
     this.#queuesMax = options.queuesMax ?? 10_000;
     this.#admitData = options.admitData ?? (() => null);
   }
@@ -260,7 +263,6 @@ export class EngineService implements QueueService {
   async deleteQueue(name: string): Promise<void> {
     this.#attributes(name);
     await this.#propose(CommandType.DeleteQueue, encodeQueueCommand({ queue: name }));
-    this.#polls.wakeQueue(name);
   }
 
   async sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
@@ -450,6 +452,7 @@ export class EngineService implements QueueService {
         missed = false;
         first = undefined;
         claim = wake.claim;
+        if (wake.gone) throw queueNotFound(name); // even if a queue of its name was created since
         const failure = wake.ride === undefined ? wake.failure : await this.#ride(wake, response);
         if (response.messages.length > 0) return;
         if (failure !== undefined) {
