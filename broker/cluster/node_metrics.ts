@@ -49,7 +49,7 @@ export function countDeadLetters(machine: StateMachine, metrics: Metrics): void 
   machine.onQueueDeleted = drop;
   metrics.onCollect(() => {
     for (const queue of series.keys()) {
-      if (machine.queueAttributes(queue) === undefined) drop(queue);
+      if (machine.queueMeta(queue) === undefined) drop(queue);
     }
   });
 }

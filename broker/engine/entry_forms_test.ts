@@ -139,7 +139,7 @@ Deno.test("UpdateQueue keeps refusing an update of a queue whose dead-letter que
   driver.assertEarlierRefuses(CommandType.UpdateQueueKeepingPolicy, update);
   assert.deepEqual(driver.apply(CommandType.UpdateQueueKeepingPolicy, update), { updated: true });
   assert.equal(visibility(), 45);
-  const { deadLetter } = driver.machine.queueAttributes("work")!;
+  const { deadLetter } = driver.machine.queueMeta("work")!.attributes;
   assert.deepEqual(deadLetter, { queue: "dlq", maxReceiveCount: 3 }, "the policy stays");
 });
 

@@ -19,7 +19,6 @@ import {
   commandTypes,
   engineCommandTypeMin,
   type ListQueuesOptions,
-  type QueueAttributes,
 } from "./types.ts";
 import { DecodeError } from "./binary.ts";
 import {
@@ -492,13 +491,11 @@ export class StateMachine {
     return this.#queues.size;
   }
 
-  /** A queue's attributes (for validation), or undefined. */
-  queueAttributes(name: string): QueueAttributes | undefined {
-    return this.#queues.get(name)?.meta.attributes;
-  }
-
-  /** What a queue's receipt handles are checked against (`handle_precheck.ts`), or undefined. */
-  handleKeys(name: string): QueueState["meta"] | undefined {
+  /**
+   * A queue's meta as applied, or undefined: its attributes (for validation), incarnation and
+   * salt (what its receipt handles are checked against: `handle_precheck.ts`).
+   */
+  queueMeta(name: string): QueueState["meta"] | undefined {
     return this.#queues.get(name)?.meta;
   }
 

@@ -181,7 +181,7 @@ Deno.test("onTouched reports a queue a DeleteQueue removed, gone when it is call
   driver.create("work", {});
   const touched: [string, boolean][] = [];
   driver.machine.onTouched = (queue) =>
-    touched.push([queue, driver.machine.queueAttributes(queue) !== undefined]);
+    touched.push([queue, driver.machine.queueMeta(queue) !== undefined]);
   const remove = () => driver.apply(CommandType.DeleteQueue, encodeQueueCommand({ queue: "work" }));
   assert.deepEqual(remove(), { deleted: true });
   assert.ok(remove() instanceof BrokerError, "QueueNotFound: deletes nothing, touches nothing");

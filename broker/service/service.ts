@@ -140,7 +140,7 @@ export class EngineService implements QueueService {
     });
     this.#machine.onAvailable = (queue) => this.#polls.available(queue);
     this.#machine.onTouched = (queue) => {
-      if (this.#machine.queueAttributes(queue) !== undefined) this.#polls.touched(queue);
+      if (this.#machine.queueMeta(queue) !== undefined) this.#polls.touched(queue);
       else this.#polls.wakeQueue(queue); // deleted by this apply, however it was proposed
     };
     this.#queuesMax = options.queuesMax ?? 10_000;
@@ -173,7 +173,7 @@ export class EngineService implements QueueService {
 
   #attributes(name: string): QueueAttributes {
     checkName(name);
-    const attributes = this.#machine.queueAttributes(name);
+    const attributes = this.#machine.queueMeta(name)?.attributes;
     if (attributes === undefined) throw queueNotFound(name);
     return attributes;
   }
@@ -191,7 +191,7 @@ export class EngineService implements QueueService {
     if (policy.queue === name) {
       throw invalidParameter("deadLetter.queue", "a queue can't be its own dead-letter queue");
     }
-    const target = this.#machine.queueAttributes(policy.queue);
+    const target = this.#machine.queueMeta(policy.queue)?.attributes;
     if (target === undefined) {
       throw invalidParameter("deadLetter.queue", `queue '${policy.queue}' does not exist`);
     }
@@ -203,7 +203,7 @@ export class EngineService implements QueueService {
   async createQueue(name: string, input: QueueAttributesInput): Promise<CreateQueueResult> {
     checkName(name);
     const attributes = resolveCreate(checkQueueInput(input));
-    if (this.#machine.queueAttributes(name) === undefined) {
+    if (this.#machine.queueMeta(name) === undefined) {
       this.#checkDeadLetter(name, attributes);
       // Checked before proposing, so creates racing each other may pass it by a few.
       if (this.#machine.queueCount >= this.#queuesMax) {
@@ -432,7 +432,7 @@ export class EngineService implements QueueService {
           claim = undefined;
           signal ??= state.aborts?.signal;
           if (this.#closed || this.#proposer.now() >= deadline || signal?.aborted) return;
-          if (this.#machine.queueAttributes(name) === undefined) throw queueNotFound(name);
+          if (this.#machine.queueMeta(name) === undefined) throw queueNotFound(name);
           const full = this.#polls.refusal(state.keyId);
           if (full !== null) {
             if (response.deleted !== undefined) return; // answer what the request already did
@@ -520,7 +520,7 @@ export class EngineService implements QueueService {
     this.#attributes(name);
     const handles = checkHandles(receiptHandles, "receiptHandles");
     const bytes = receiptHandlesToBytes(handles);
-    const malformed = malformedHandleFailures(bytes, this.#machine.handleKeys(name)); // no entry
+    const malformed = malformedHandleFailures(bytes, this.#machine.queueMeta(name)); // no entry
     if (malformed !== null) return { deleted: 0, failures: wireFailures(malformed, handles) };
     const payload = encodeDeleteBatch({ queue: name, handles: bytes });
     return deleteAnswer(await this.#propose(CommandType.DeleteBatch, payload), handles, options);
@@ -534,7 +534,7 @@ export class EngineService implements QueueService {
     const clean = checkVisibilityEntries(entries);
     const handles = clean.map((entry) => entry.receiptHandle);
     const bytes = receiptHandlesToBytes(handles);
-    const malformed = malformedHandleFailures(bytes, this.#machine.handleKeys(name)); // no entry
+    const malformed = malformedHandleFailures(bytes, this.#machine.queueMeta(name)); // no entry
     if (malformed !== null) return { entries: [], failures: wireFailures(malformed, handles) };
     const payload = encodeChangeVisibility({
       queue: name,
@@ -585,7 +585,7 @@ export class EngineService implements QueueService {
     const attributes = this.#attributes(name);
     const clean = checkRedrive(request, redriveMessagesMax);
     if (clean.destination !== undefined) {
-      const target = this.#machine.queueAttributes(clean.destination);
+      const target = this.#machine.queueMeta(clean.destination)?.attributes;
       if (target === undefined) throw queueNotFound(clean.destination);
       if (clean.destination === name) throw invalidParameter("destination", "is the queue itself");
       if (target.fifo !== attributes.fifo) {

@@ -207,7 +207,7 @@ export class EngineTopicService implements TopicService, PushSource {
     }
     const endpoint = resolved.endpoint;
     if (current === undefined && "queue" in endpoint) {
-      if (this.#machine.queueAttributes(endpoint.queue) === undefined) {
+      if (this.#machine.queueMeta(endpoint.queue) === undefined) {
         throw invalidParameter("endpoint.queue", `queue '${endpoint.queue}' does not exist`);
       }
     }
