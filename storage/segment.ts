@@ -455,3 +455,33 @@ export function payloadBytesBetween(
   }
   return recordTotal - (toExclusive - from) * recordHeaderBytes;
 }
+
+/**
+ * Entries [from, toExclusive) of `segments` (index order, all present), stopping before the
+ * payload total would pass `bytesMax` (the first entry is always taken); see
+ * `Segment.readRange` for `visit`. `prepare` runs before each segment is read (to map it).
+ */
+export function readEntries(
+  segments: readonly Segment[],
+  range: { from: number; toExclusive: number; bytesMax: number },
+  options: { visit?: (entry: LogEntry) => void; prepare: ((segment: Segment) => void) | null },
+): LogEntry[] {
+  const out: LogEntry[] = [];
+  const { from, toExclusive } = range;
+  const budget = { bytesLeft: range.bytesMax };
+  let slot = segmentSlot(segments, from);
+  let next = from;
+  while (next < toExclusive && slot < segments.length) {
+    const segment = segments[slot];
+    options.prepare?.(segment);
+    const complete = segment.readRange({ from: next, toExclusive }, {
+      visit: options.visit,
+      out,
+      budget,
+    });
+    if (!complete) break;
+    next = segment.lastIndex + 1;
+    slot++;
+  }
+  return out;
+}

@@ -39,6 +39,7 @@ import { assertAppendable } from "./append_check.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
 import {
   payloadBytesBetween,
+  readEntries,
   Segment,
   segmentFileName,
   segmentSlot,
@@ -50,10 +51,8 @@ import { prepareLogDir } from "./format_check.ts";
 import { type FlushPlan, SyncScheduler } from "./sync_scheduler.ts";
 import { flushPlan } from "./flush_plan.ts";
 import {
-  defaultIndexIntervalBytes,
-  defaultMappedSegmentsMax,
-  defaultSegmentBytesMax,
   type SegmentLogOptions,
+  segmentLogSizes,
   type SegmentLogStats,
 } from "./segment_log_options.ts";
 
@@ -115,13 +114,8 @@ export class SegmentLog {
     assert.equal(token, constructionToken, "use SegmentLog.open");
     this.#fs = options.fs;
     this.#dir = options.dir;
-    this.#segmentBytesMax = options.segmentBytesMax ?? defaultSegmentBytesMax;
-    this.#indexIntervalBytes = options.indexIntervalBytes ?? defaultIndexIntervalBytes;
-    const mappedSegmentsMax = options.mappedSegmentsMax ?? defaultMappedSegmentsMax;
-    invariant(Number.isSafeInteger(this.#segmentBytesMax) && this.#segmentBytesMax > 0);
-    invariant(this.#segmentBytesMax <= 0xffffffff, "segments are addressed with u32 positions");
-    invariant(Number.isSafeInteger(this.#indexIntervalBytes) && this.#indexIntervalBytes > 0);
-    invariant(Number.isSafeInteger(mappedSegmentsMax) && mappedSegmentsMax > 0);
+    const { segmentBytesMax, indexIntervalBytes, mappedSegmentsMax } = segmentLogSizes(options);
+    [this.#segmentBytesMax, this.#indexIntervalBytes] = [segmentBytesMax, indexIntervalBytes];
     this.#writer = new EntryWriter(this.#segmentBytesMax, {
       last: () => this.#segments.at(-1),
       roll: (baseIndex) => this.#roll(baseIndex),
@@ -263,22 +257,11 @@ export class SegmentLog {
     bytesMax = Infinity,
     options: { map?: boolean; visit?: (entry: LogEntry) => void } = {},
   ): LogEntry[] {
-    const out: LogEntry[] = [];
-    if (from >= toExclusive) return out;
+    if (from >= toExclusive) return [];
     this.#assertPresent(from);
     this.#assertPresent(toExclusive - 1);
-    const budget = { bytesLeft: bytesMax };
-    let slot = segmentSlot(this.#segments, from);
-    let next = from;
-    while (next < toExclusive && slot < this.#segments.length) {
-      const segment = this.#segments[slot];
-      if (options.map !== false) this.#prepareRead(segment);
-      const complete = segment.readRange({ from: next, toExclusive }, { ...options, out, budget });
-      if (!complete) break;
-      next = segment.lastIndex + 1;
-      slot++;
-    }
-    return out;
+    const prepare = options.map === false ? null : (segment: Segment) => this.#prepareRead(segment);
+    return readEntries(this.#segments, { from, toExclusive, bytesMax }, { ...options, prepare });
   }
 
   /** Payload bytes of entries [from, toExclusive), from record positions (no payload read). */

@@ -4,6 +4,7 @@
  * @module
  */
 import type { FileSystem } from "./file_io.ts";
+import { invariant } from "./invariant.ts";
 
 /** How to open a `SegmentLog`. */
 export interface SegmentLogOptions {
@@ -42,3 +43,17 @@ export interface SegmentLogStats {
 export const defaultSegmentBytesMax = 64 * 1024 * 1024;
 export const defaultIndexIntervalBytes = 4096;
 export const defaultMappedSegmentsMax = 8;
+
+/** The tunables of `options` with their defaults, checked. */
+export function segmentLogSizes(
+  options: SegmentLogOptions,
+): { segmentBytesMax: number; indexIntervalBytes: number; mappedSegmentsMax: number } {
+  const segmentBytesMax = options.segmentBytesMax ?? defaultSegmentBytesMax;
+  const indexIntervalBytes = options.indexIntervalBytes ?? defaultIndexIntervalBytes;
+  const mappedSegmentsMax = options.mappedSegmentsMax ?? defaultMappedSegmentsMax;
+  invariant(Number.isSafeInteger(segmentBytesMax) && segmentBytesMax > 0);
+  invariant(segmentBytesMax <= 0xffffffff, "segments are addressed with u32 positions");
+  invariant(Number.isSafeInteger(indexIntervalBytes) && indexIntervalBytes > 0);
+  invariant(Number.isSafeInteger(mappedSegmentsMax) && mappedSegmentsMax > 0);
+  return { segmentBytesMax, indexIntervalBytes, mappedSegmentsMax };
+}
