@@ -134,3 +134,24 @@ Deno.test("a crash at any point of a cut leaves the damage known after the next 
     await log.close();
   }
 });
+
+testEveryStore(
+  "an open says whether the damage record predates it, and where the log starts",
+  async (store) => {
+    const path = await writeTwenty(store);
+    appendGarbage(store.fs, path, encodeRecord(makeEntries(21, 1)[0]).subarray(0, 40));
+    const first = await SegmentLog.open(store.dir, optionsFor(store));
+    assert.equal(first.recovery.earlierDamage, undefined, "the record is this open's cut");
+    assert.deepEqual(first.logStart, { index: 0, term: 0 });
+    await first.resetTo(30, 2);
+    await first.close();
+    const second = await SegmentLog.open(store.dir, optionsFor(store));
+    assert.equal(second.recovery.earlierDamage, true, "the record was not cleared");
+    assert.deepEqual(second.logStart, { index: 30, term: 2 });
+    await second.clearDamage();
+    await second.close();
+    const third = await SegmentLog.open(store.dir, optionsFor(store));
+    assert.equal(third.recovery.earlierDamage, undefined);
+    await third.close();
+  },
+);

@@ -37,6 +37,11 @@ export interface RecoveryReport {
   corruptAt?: CorruptionDetail;
   /** With `corruptAt`: whether the cut looks like an interrupted write (see `PlannedCut`). */
   tornTail?: boolean;
+  /**
+   * A damage record was on disk before this open (set by `SegmentLog`): what `SegmentLog.damage`
+   * holds is not this open's cut alone but merged into it.
+   */
+  earlierDamage?: boolean;
 }
 
 /** How a scan ended. */

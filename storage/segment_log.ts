@@ -171,6 +171,11 @@ export class SegmentLog {
     return this.#recovery;
   }
 
+  /** The entry before the log as `resetTo` last wrote it (index 0, term 0 if it never ran). */
+  get logStart(): LogStart {
+    return { ...this.#logStart };
+  }
+
   /** Highest index known fsynced. */
   get durableIndex(): number {
     return Math.min(this.#scheduler.durableIndex, this.lastIndex);
@@ -455,6 +460,7 @@ export class SegmentLog {
 
   async #recover(): Promise<void> {
     this.#damage = new LogDamage(this.#fs, this.#dir);
+    const earlierDamage = this.#damage.record !== null;
     const recovered = await recoverSegments(this.#fs, {
       dir: this.#dir,
       logStart: this.#logStart,
@@ -466,6 +472,7 @@ export class SegmentLog {
     });
     this.#segments = recovered.segments;
     this.#recovery = recovered.report;
+    if (earlierDamage) this.#recovery.earlierDamage = true;
     this.#scheduler.restart(this.lastIndex);
     // After a failed write or fsync, what the page cache shows past the last good fsync is cut.
     await this.#damage.cutUnsyncedTail({

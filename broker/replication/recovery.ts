@@ -15,7 +15,9 @@
  * - the cut was not a torn tail (a record that fails its CRC with complete data around it, a gap
  *   between segments) — even above the persisted commit index, which is written lazily and says
  *   nothing about what the node acknowledged since;
- * - or a torn-looking cut reaches at or below the persisted commit index or the snapshot;
+ * - or a torn-looking cut reaches at or below the persisted commit index or the snapshot (but
+ *   not where the snapshot still embeds the torn entries, in the log reset to take them: an
+ *   install cut short, see `damage_trust.ts`);
  * - or the log ends below the persisted commit index without a visible cut;
  * - or entries the newest snapshot needs are gone;
  * - or the log directory, with the term and vote, is gone while a snapshot past 0 survived
@@ -81,6 +83,7 @@ import {
 } from "./snapshot_container.ts";
 import type { SnapshotMeta } from "./log_storage.ts";
 import { findLostLog, lostLogFile, recordLostLog } from "./lost_log.ts";
+import { distrustsDamage } from "./damage_trust.ts";
 
 /** What `recoverReplica` found and did. */
 export interface RecoveredState {
@@ -139,7 +142,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   const lostLog = await findLostLog(log, { snapshot, nodeId, warn }); // raises the hard state
   const hardState = log.readHardState();
   const protectedIndex = Math.max(hardState.commit, snapshot.index);
-  let distrust = distrustsDamage(log, protectedIndex, warn);
+  let distrust = distrustsDamage(log, { protectedIndex, snapshot }, warn);
   let config: ConfigState;
   // Twice at most: a cut during the replay that reaches below the snapshot (damage under a
   // trusted index, unread until now) is answered by aligning again, which rewrites the entries
@@ -229,7 +232,9 @@ async function alignOrStartOver(
 ): Promise<{ snapshot: SnapshotContainer; startedOver: boolean }> {
   const { log, fs, snapshotsDir, warn } = options;
   const { snapshot } = parts;
-  if (await alignLog(log, snapshot)) return { snapshot, startedOver: false };
+  if (await alignLog(log, snapshot, { fs, snapshotsDir })) {
+    return { snapshot, startedOver: false };
+  }
   const reason = `log entries ${snapshot.lowestReferencedIndex}..${snapshot.index} needed by ` +
     `snapshot ${snapshot.index} are gone`;
   warn(`${reason}; starting over from the bootstrap state`);
@@ -243,29 +248,17 @@ async function alignOrStartOver(
   return { snapshot: bootstrap, startedOver: true };
 }
 
-/** Whether the damage recorded in the log (this open's cut or an earlier one) forbids voting. */
-function distrustsDamage(
-  log: SegmentLog,
-  protectedIndex: number,
-  warn: (message: string) => void,
-): boolean {
-  const damage = log.damage;
-  if (damage === null) return false;
-  const { detail } = damage;
-  const damagedIndex = detail.index ?? log.lastIndex + 1;
-  if (damage.torn && damagedIndex > protectedIndex) return false; // unacknowledged writes
-  warn(
-    `LOG DAMAGED: ${detail.reason} at entry ${damagedIndex} (${detail.file}@${detail.offset}), ` +
-      `${damage.torn ? "below the persisted commit " + protectedIndex : "not a torn write"}`,
-  );
-  return true;
-}
-
 /**
  * Makes the log hold what the snapshot needs: its referenced entries and its last entry.
- * Rewrites them from the container when it carries them. False when they are lost.
+ * Rewrites them from the container when it carries them, and then stores the snapshot without
+ * them, as an install does (`snapshot` keeps them, for a second alignment). False when they are
+ * lost.
  */
-async function alignLog(log: SegmentLog, snapshot: SnapshotContainer): Promise<boolean> {
+async function alignLog(
+  log: SegmentLog,
+  snapshot: SnapshotContainer,
+  files: { fs: FileSystem; snapshotsDir: string },
+): Promise<boolean> {
   const needFrom = Math.min(snapshot.lowestReferencedIndex, snapshot.index + 1);
   if (holds(log, snapshot, needFrom)) return true;
   const entries = snapshot.entries;
@@ -273,6 +266,9 @@ async function alignLog(log: SegmentLog, snapshot: SnapshotContainer): Promise<b
     await log.resetTo(entries[0].index - 1, entries[0].term);
     log.append(entries);
     await log.sync();
+    // Durable in the log now: a torn cut in them is no longer trusted (`damage_trust.ts`).
+    const data = encodeSnapshotContainer({ ...snapshot, entries: [] });
+    await storeSnapshot(files.fs, { dir: files.snapshotsDir, index: snapshot.index, data });
     return true;
   }
   if (needFrom > snapshot.index) {
