@@ -49,7 +49,7 @@ Deno.test("a truncateSuffix whose truncate fails leaves the log refusing work", 
   const log = await SegmentLog.open(dir, { fs, ...options });
   await log.appendDurable(makeEntries(1, 30));
   fs.failing = true;
-  assert.throws(() => log.truncateSuffix(28));
+  await assert.rejects(log.truncateSuffix(28));
   // The file's end is unknown now: the entries the cut meant to remove must not be served as
   // the log, nor may new ones be appended after them.
   assert.throws(() => log.append(makeEntries(28, 1, { term: 2 })));
@@ -65,7 +65,7 @@ Deno.test("a truncateSuffix whose record before the cut fails its check changes 
   await log.appendDurable(makeEntries(1, 30, { payloadBytes: 100 }));
   const size = recordBytes(100);
   fs.flipBit(`${dir}/${segmentFileName(1)}`, 20 * size - 1); // the last byte of entry 20
-  assert.throws(() => log.truncateSuffix(21), CorruptLogError);
+  await assert.rejects(log.truncateSuffix(21), CorruptLogError);
   // Nothing was cut: the caller (a recovery cutting at damage) walks back and cuts lower.
   assert.equal(log.lastIndex, 30);
   await log.truncateSuffix(20);
@@ -85,6 +85,53 @@ Deno.test("sync on a failed log returns a rejected promise instead of throwing",
   let synced: Promise<void> | undefined;
   assert.doesNotThrow(() => synced = log.sync());
   await assert.rejects(synced!, /EIO|injected|input\/output/i);
+  await log.close();
+});
+
+for (const state of ["failed", "closed"] as const) {
+  Deno.test(`truncateSuffix, deletePrefix and resetTo on a ${state} log return rejected promises instead of throwing`, async () => {
+    const fs = new SimFileSystem();
+    const log = await SegmentLog.open(dir, { fs, ...options });
+    await log.appendDurable(makeEntries(1, 60)); // several segments
+    if (state === "closed") await log.close();
+    else {
+      fs.failNext("write");
+      assert.throws(() => log.append(makeEntries(61, 1)));
+    }
+    // Callers await them or chain `.catch` (adoptSnapshot, the log writer): a throw escapes that.
+    const calls = {
+      truncateSuffix: () => log.truncateSuffix(30),
+      deletePrefix: () => log.deletePrefix(30),
+      resetTo: () => log.resetTo(100, 2),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      let answer: Promise<void> | undefined;
+      assert.doesNotThrow(() => answer = call(), name);
+      await assert.rejects(answer!, state === "closed" ? /closed/ : /EIO|input\/output/i, name);
+    }
+    await log.close();
+  });
+}
+
+Deno.test("truncateSuffix and resetTo given a bad index return rejected promises and change nothing", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  await log.appendDurable(makeEntries(1, 60));
+  await log.deletePrefix(30);
+  const first = log.firstIndex;
+  const calls = [
+    () => log.truncateSuffix(first - 1), // before the log
+    () => log.truncateSuffix(first), // every entry, with no log start to keep the last term
+    () => log.resetTo(-1, 2),
+    () => log.resetTo(100, 1.5),
+  ];
+  for (const call of calls) {
+    let answer: Promise<void> | undefined;
+    assert.doesNotThrow(() => answer = call());
+    await assert.rejects(answer!);
+  }
+  assert.deepEqual([log.firstIndex, log.lastIndex], [first, 60]);
+  await log.appendDurable(makeEntries(61, 1));
   await log.close();
 });
 
@@ -136,7 +183,7 @@ Deno.test("a truncateSuffix whose segment remove fails leaves the log refusing w
   await log.appendDurable(makeEntries(1, 60));
   const bases = segmentBases(fs);
   fs.failing = `${dir}/${segmentFileName(bases.at(-2)!)}`;
-  assert.throws(() => log.truncateSuffix(bases.at(-2)!), /injected remove failure/);
+  await assert.rejects(log.truncateSuffix(bases.at(-2)!), /injected remove failure/);
   // The newest segment's removal is not durable and the one whose remove failed still holds
   // entries the cut was removing: an append after them, synced before the directory, would
   // leave overlapping segments after a crash. Nothing more is taken until the log is reopened.

@@ -180,7 +180,7 @@ Deno.test("a cut that meets a bad length before the cut keeps the segment's scru
   fs.flipBit(path, third + 3); // the third record's length, far past the file's end
   // The cut walks from the segment's first index point (records are small) through the third
   // record's length, and fails; the recovery behind it cuts lower, at that record.
-  assert.throws(() => log.truncateSuffix(damaged + 3), CorruptLogError);
+  await assert.rejects(log.truncateSuffix(damaged + 3), CorruptLogError);
   await log.truncateSuffix(damaged + 2);
   const steps = await scrubAll(log, 4096);
   assert.equal(steps.at(-1)!.damage?.index, damaged, "what the cut kept was still read");

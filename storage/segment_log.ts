@@ -36,6 +36,7 @@ import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
 import type { LogEntry } from "./record.ts";
 import { EntryWriter } from "./entry_writer.ts";
 import { assertAppendable } from "./append_check.ts";
+import { rejecting } from "./rejecting.ts";
 import { recoverSegments, type RecoveryReport } from "./recovery.ts";
 import {
   payloadBytesBetween,
@@ -217,12 +218,10 @@ export class SegmentLog {
    */
   sync(): Promise<void> {
     if (this.#busyWith !== null) return this.#busyWith.then(() => this.sync());
-    try {
+    return rejecting(() => {
       this.#assertUsable();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#scheduler.request(this.lastIndex);
+      return this.#scheduler.request(this.lastIndex);
+    });
   }
 
   /**
@@ -231,12 +230,10 @@ export class SegmentLog {
    * entries are removed by `truncateSuffix` before that, it resolves once the removal is durable.
    */
   appendDurable(entries: LogEntry[]): Promise<void> {
-    try {
+    return rejecting(() => {
       this.append(entries);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#scheduler.request(this.lastIndex);
+      return this.#scheduler.request(this.lastIndex);
+    });
   }
 
   /** The entry at `index`, CRC-verified; its payload a copy, or with `copy` false a view valid
@@ -286,9 +283,14 @@ export class SegmentLog {
   /**
    * Removes entries ≥ `fromIndex` (a Raft conflict); at once in memory, so the next `append`
    * may follow without waiting; durable when the promise resolves. Removing every entry is
-   * allowed only down to the log start (after `resetTo`), whose term is known.
+   * allowed only down to the log start (after `resetTo`), whose term is known. Failures reject,
+   * never throw (see {@link sync}); a record before the cut that fails its check changes nothing.
    */
   truncateSuffix(fromIndex: number): Promise<void> {
+    return rejecting(() => this.#truncateSuffix(fromIndex));
+  }
+
+  #truncateSuffix(fromIndex: number): Promise<void> {
     this.#assertWritable();
     if (fromIndex > this.lastIndex) return Promise.resolve();
     if (fromIndex < this.firstIndex) {
@@ -334,26 +336,29 @@ export class SegmentLog {
 
   /**
    * Removes whole segments whose entries are all < `beforeIndex` (retention, compaction after a
-   * snapshot). The active segment always stays. Durable when the promise resolves.
+   * snapshot). The active segment always stays. Durable when the promise resolves. A failed or
+   * closed log answers with a rejected promise, never a throw.
    */
   deletePrefix(beforeIndex: number): Promise<void> {
-    this.#assertWritable();
-    let removed = 0;
-    let failure: { error: unknown } | null = null;
-    while (this.#segments.length > 1 && this.#segments[0].lastIndex < beforeIndex) {
-      try {
-        this.#dropSegment(this.#segments[0]);
-      } catch (error) {
-        // Its file stays, and so does the segment: the log on disk still starts with it (a valid
-        // log, oldest first), and the next deletePrefix, or open, removes it. The promise says so.
-        failure = { error };
-        break;
+    return rejecting(() => {
+      this.#assertWritable();
+      let removed = 0;
+      let failure: { error: unknown } | null = null;
+      while (this.#segments.length > 1 && this.#segments[0].lastIndex < beforeIndex) {
+        try {
+          this.#dropSegment(this.#segments[0]);
+        } catch (error) {
+          // Its file stays, and so does the segment: the log on disk still starts with it (a valid
+          // log, oldest first), and the next deletePrefix, or open, removes it. The promise says so.
+          failure = { error };
+          break;
+        }
+        this.#segments.shift();
+        removed++;
       }
-      this.#segments.shift();
-      removed++;
-    }
-    const durable = removed === 0 ? Promise.resolve() : this.#scheduler.request(0, { fresh: true });
-    return failure === null ? durable : durable.then(() => Promise.reject(failure.error));
+      const done = removed === 0 ? Promise.resolve() : this.#scheduler.request(0, { fresh: true });
+      return failure === null ? done : done.then(() => Promise.reject(failure.error));
+    });
   }
 
   /** The damage recorded and not yet cleared (see `LogDamage`); null when there is none. */
@@ -400,19 +405,22 @@ export class SegmentLog {
 
   /**
    * Drops every entry; afterwards lastIndex = `index`, lastTerm = `term` and the next append is
-   * index + 1 (installing a snapshot). Durable when it resolves; appends must wait for it.
+   * index + 1 (installing a snapshot). Durable when it resolves; appends must wait for it. A
+   * failed or closed log, or a bad index or term, answers with a rejected promise, never a throw.
    */
   resetTo(index: number, term: number): Promise<void> {
-    this.#assertWritable();
-    invariant(Number.isSafeInteger(index) && index >= 0, "index must be a count");
-    invariant(Number.isSafeInteger(term) && term >= 0, "term must be a count");
-    const work = this.#reset({ index, term }).catch((error) => {
-      this.#writeFailure = error; // half reset, neither log: refused until reopened (on disk
-      this.#scheduler.fail(error); // either is a valid log: no damage to record)
-      throw error;
+    return rejecting(() => {
+      this.#assertWritable();
+      invariant(Number.isSafeInteger(index) && index >= 0, "index must be a count");
+      invariant(Number.isSafeInteger(term) && term >= 0, "term must be a count");
+      const work = this.#reset({ index, term }).catch((error) => {
+        this.#writeFailure = error; // half reset, neither log: refused until reopened (on disk
+        this.#scheduler.fail(error); // either is a valid log: no damage to record)
+        throw error;
+      });
+      this.#busyWith = work.finally(() => void (this.#busyWith = null));
+      return this.#busyWith;
     });
-    this.#busyWith = work.finally(() => void (this.#busyWith = null));
-    return this.#busyWith;
   }
 
   async #reset(start: LogStart): Promise<void> {

@@ -117,7 +117,7 @@ Deno.test("a truncation whose directory sync fails fails the appends waiting for
   sim.pauseSyncs();
   const waiting = log.appendDurable(makeEntries(4, 10)); // rolls into further segments
   fs.directorySyncFails = true;
-  assert.throws(() => void log.truncateSuffix(2), /EIO/);
+  await assert.rejects(log.truncateSuffix(2), /EIO/);
   sim.resumeSyncs();
   await assert.rejects(waiting, /EIO/);
   assert.ok(rounds < 100, `${rounds} flush rounds`);

@@ -74,7 +74,10 @@ export class RaftLogWriter {
       if (first <= log.lastIndex) {
         onTruncate(first);
         this.#storage.forgetFrom(first);
-        waits.push(log.truncateSuffix(first));
+        const truncated = log.truncateSuffix(first);
+        waits.push(truncated);
+        // Cut at once in memory; not cut means it failed (and changed nothing): its error is why.
+        if (log.lastIndex >= first) await truncated;
         this.#tailTimestamp = first - 1 >= log.firstIndex
           ? log.entry(first - 1).timestamp
           : this.#tailTimestamp;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { SegmentLog } from "../../storage/mod.ts";
+import { SegmentLog, SimFileSystem } from "../../storage/mod.ts";
 import type { Entry } from "../../raft/mod.ts";
 import { RaftLogWriter } from "./log_writer.ts";
 import type { RaftLogStorage } from "./log_storage.ts";
@@ -12,17 +12,22 @@ import type { RaftLogStorage } from "./log_storage.ts";
  */
 Deno.test("an append that fails after its truncation leaves no unhandled rejection", async () => {
   let truncationFailed = false;
+  let lastIndex = 5;
   const log = {
-    lastIndex: 5,
+    get lastIndex() {
+      return lastIndex;
+    },
     firstIndex: 1,
     readHardState: () => ({ term: 1, vote: null, commit: 0 }),
-    truncateSuffix: () =>
-      new Promise<void>((_, reject) =>
+    truncateSuffix(from: number) {
+      lastIndex = from - 1; // cut at once in memory, as the log does
+      return new Promise<void>((_, reject) =>
         setTimeout(() => {
           truncationFailed = true;
           reject(new Error("the disk is gone"));
         }, 5)
-      ),
+      );
+    },
     entry: (index: number) => ({
       term: 1,
       index,
@@ -54,4 +59,38 @@ Deno.test("an append that fails after its truncation leaves no unhandled rejecti
   // Let the truncation's flush fail; the test runner reports an unhandled rejection as a failure.
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.ok(truncationFailed);
+});
+
+Deno.test("an append whose truncation fails before cutting reports the truncation's error", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open("/log", { fs, segmentBytesMax: 600 });
+  const entry = (index: number) => ({
+    term: 1,
+    index,
+    timestamp: 10,
+    type: 0,
+    payload: new Uint8Array(100),
+  });
+  await log.appendDurable(Array.from({ length: 30 }, (_, i) => entry(i + 1)));
+  await log.deletePrefix(10);
+  const first = log.firstIndex;
+  assert.ok(first > 1, "the prefix went: the term before the log is unknown");
+  const storage = {
+    initialState: () => ({ hardState: { term: 1, vote: null, commit: 0 } }),
+    forgetFrom: () => {},
+    remember: () => {},
+  } as unknown as RaftLogStorage;
+  const writer = new RaftLogWriter(
+    { log, storage, clock: { now: () => 0 } },
+    { tailTimestamp: 10, policy: { intervalMs: 3000, entries: 10_000, bytes: 1 << 26 } },
+  );
+  // A cut of every entry is refused (it would lose the last term) and changes nothing: that is
+  // the error, not the append's that follows it.
+  const entries = [{ term: 2, index: first, type: 0, data: new Uint8Array(), timestamp: 20 }];
+  await assert.rejects(
+    writer.append(entries as unknown as Entry[], () => {}),
+    /truncating every entry would lose the last term/,
+  );
+  assert.equal(log.lastIndex, 30, "nothing was cut or appended");
+  await log.close();
 });

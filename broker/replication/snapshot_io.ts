@@ -121,13 +121,10 @@ export function adoptSnapshot(parts: SnapshotParts, prepared: PreparedSnapshot):
   );
   // Entry `index` itself stays, so the log never starts after the snapshot.
   const keepFrom = Math.min(index, lowestReferencedIndex, retained.logFrom);
-  let compacted = Promise.resolve();
-  try {
-    if (keepFrom > parts.log.firstIndex) compacted = parts.log.deletePrefix(keepFrom);
-  } catch (error) {
-    pruned.catch(() => {}); // the log's failure is the one to report; the prune's is not unhandled
-    throw error;
-  }
+  // A failed log rejects (never throws): Promise.all reports the first failure of the two.
+  const compacted = keepFrom > parts.log.firstIndex
+    ? parts.log.deletePrefix(keepFrom)
+    : Promise.resolve();
   return Promise.all([pruned, compacted]).then(() => {});
 }
 
