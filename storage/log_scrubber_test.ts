@@ -186,3 +186,26 @@ Deno.test("a cut that meets a bad length before the cut keeps the segment's scru
   assert.equal(steps.at(-1)!.damage?.index, damaged, "what the cut kept was still read");
   await log.close();
 });
+
+Deno.test("a cut whose record before it fails its check leaves the scrubber the rest of the segment", async () => {
+  const fs = new SimFileSystem();
+  const { log, bases } = await reopenedLog(fs);
+  const base = bases[0]; // the first segment the scrubber reads
+  const path = `${dir}/${segmentFileName(base)}`;
+  const view = new DataView(fs.fileBytes(path).buffer);
+  const offsets = [0]; // offsets[i]: where the record of base + i starts
+  while (offsets.length < 8) {
+    offsets.push(offsets.at(-1)! + view.getUint32(offsets.at(-1)!, true) + 4);
+  }
+  const scrubber = log.scrubber();
+  const first = await scrubber.step(offsets[6]); // records base .. base + 5, found sound
+  assert.deepEqual([first.bytes, first.damage, first.done], [offsets[6], null, false]);
+  fs.flipBit(path, offsets[3] - 1); // the last byte of base + 2
+  fs.flipBit(path, offsets[6] + 40); // in base + 6, past where the scrub has read
+  await assert.rejects(log.truncateSuffix(base + 3), CorruptLogError);
+  // The failed cut changed nothing: the scrub goes on past base + 3 and finds base + 6.
+  let step;
+  do step = await scrubber.step(4096); while (!step.done);
+  assert.equal(step.damage?.index, base + 6);
+  await log.close();
+});

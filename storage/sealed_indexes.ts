@@ -23,6 +23,7 @@
  * @module
  */
 import { type FileSystem, joinPath } from "./file_io.ts";
+import { invariant } from "./invariant.ts";
 import type { DirectorySyncGate } from "./name_order.ts";
 import { inspectRecord, newRecordHeader, recordBytesMax } from "./record.ts";
 import type { Segment } from "./segment.ts";
@@ -252,19 +253,17 @@ export class SealedIndexes {
   /**
    * A Raft cut from `fromIndex` (in `segment` or right after it) leaves `segment` last, to be
    * appended to again: its index goes as with {@link forget}, but if no scrub has read it yet,
-   * what the cut keeps of it stays to be read. Call before the cut. True as `forget`.
+   * what the cut keeps of it stays to be read. Call after the cut. True as `forget`.
    */
   reopen(segment: Segment, fromIndex: number): boolean {
     const bound = this.#unverified.get(segment);
-    if (bound === undefined) return this.forget(segment);
-    // The read first: one that throws (a bad length: the cut fails and changed nothing, and the
-    // caller may cut lower) leaves the bound, and the index, as they were.
-    const endIndex = Math.min(bound.endIndex, fromIndex);
-    const bytes = endIndex > segment.lastIndex
-      ? Math.min(bound.bytes, segment.sizeBytes)
-      : segment.positionOf(endIndex);
     const removed = this.forget(segment);
-    this.#unverified.set(segment, { bytes, endIndex });
+    if (bound === undefined) return removed;
+    // After the cut (which may fail its check and change nothing, the bound included): what it
+    // kept of the bound ends where the segment now ends. No read, so nothing here throws.
+    invariant(segment.lastIndex < fromIndex, "the cut is done");
+    const cut = bound.endIndex > fromIndex;
+    this.#unverified.set(segment, cut ? { bytes: segment.sizeBytes, endIndex: fromIndex } : bound);
     return removed;
   }
 

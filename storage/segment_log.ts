@@ -321,12 +321,13 @@ export class SegmentLog {
         this.#names.syncBeforeNewestSync(this.#segments, this.#scheduler.durableIndex);
         this.#fs.syncDirSync(this.#dir);
       }
-      if (last !== undefined && this.#indexes.reopen(last, fromIndex)) this.#directoryDirty = true;
       if (last !== undefined && fromIndex <= last.lastIndex) {
         this.#maps.unmap(last);
         last.truncateFrom(fromIndex);
         this.#dirtyHandles.add(last.handle);
       }
+      // After the cut: one that fails its check changed nothing, the scrub bound included.
+      if (last !== undefined && this.#indexes.reopen(last, fromIndex)) this.#directoryDirty = true;
     } catch (error) {
       throw error instanceof CorruptLogError ? error : this.#failWrites(error);
     }
