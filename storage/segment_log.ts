@@ -284,7 +284,7 @@ export class SegmentLog {
    * Removes entries ≥ `fromIndex` (a Raft conflict); at once in memory, so the next `append`
    * may follow without waiting; durable when the promise resolves. Removing every entry is
    * allowed only down to the log start (after `resetTo`), whose term is known. Failures reject,
-   * never throw (see {@link sync}); a record before the cut that fails its check changes nothing.
+   * never throw (see {@link sync}); a bad record before the cut leaves its segment uncut.
    */
   truncateSuffix(fromIndex: number): Promise<void> {
     return rejecting(() => this.#truncateSuffix(fromIndex));
