@@ -26,7 +26,11 @@ export type ConsumerClient = Pick<
 
 type VisibilityEntryAnswer = ChangeVisibilityResponse["entries"][number];
 
-/** A lock change's outcome. `lockLost`: the broker refused it for this handle. */
+/**
+ * A lock change's outcome: `ok` only when the broker's answer lists it among its `entries`.
+ * `lockLost`: the broker refused it for this handle; otherwise a failed change is unconfirmed
+ * (no answer, or an answer that leaves it out): it may or may not have been applied.
+ */
 export type VisibilityOutcome =
   | { ok: true; visibleAt: number }
   | { ok: false; lockLost: boolean; error: unknown };
@@ -244,8 +248,12 @@ export class Acknowledger {
           const entry = visibleAt.get(handle);
           if (failure !== undefined) {
             change.resolve({ ok: false, lockLost: true, error: failureError(failure, "lock") });
+          } else if (entry !== undefined) {
+            change.resolve({ ok: true, visibleAt: entry.visibleAt });
           } else {
-            change.resolve({ ok: true, visibleAt: entry?.visibleAt ?? 0 });
+            // Neither applied nor refused: unconfirmed. The lock may be lost (a renewal is not
+            // counted and the lock's deadline stays where it was), and may still hold.
+            change.resolve({ ok: false, lockLost: false, error: unanswered() });
           }
         }
       },
@@ -296,6 +304,16 @@ function unexpected(call: Call, why: unknown): CmqdError {
     status: 200,
     ...(why instanceof Error ? { cause: why } : {}),
   });
+}
+
+/** A lock change the broker's answer leaves out of both `entries` and `failures`. */
+function unanswered(): CmqdError {
+  return new CmqdError(
+    "UnexpectedResponse",
+    "HTTP 200 to a lock change that names one of its receipt handles in neither entries nor " +
+      "failures: that change is unconfirmed",
+    { status: 200 },
+  );
 }
 
 function failureError(failure: HandleFailure, what: "delete" | "lock"): CmqdError {

@@ -122,3 +122,25 @@ Deno.test("a delete or lock change answered 200 with a body of another shape fai
     });
   }
 });
+
+Deno.test("a lock change the answer names in neither its entries nor its failures is unconfirmed, not renewed", async (t) => {
+  const answers = [
+    { entries: [], failures: [] },
+    {},
+    { entries: [{ receiptHandle: "m2#1", visibleAt: 1 }], failures: [] },
+  ];
+  for (const visibility of answers) {
+    await t.step(`answered ${JSON.stringify(visibility)}`, async () => {
+      const { a, acks, change } = await acksAnswering({ visibility });
+      const renewal = change(a, 30);
+      await acks.flush();
+      await Promise.resolve();
+      const outcome = renewal.outcome;
+      assert.ok(outcome !== undefined && !outcome.ok, "not counted as applied");
+      assert.equal(outcome.lockLost, false, "nor as refused: the lock may still hold");
+      assert.ok(outcome.error instanceof CmqdError);
+      assert.equal(outcome.error.code, "UnexpectedResponse");
+      assert.match(outcome.error.message, /neither entries nor failures/);
+    });
+  }
+});
