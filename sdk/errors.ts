@@ -39,6 +39,36 @@ const retryableCodes = new Set<string>([
   "Timeout",
 ]);
 
+/**
+ * What an `HttpTransport` rejects with when its request got no (whole) answer for a reason of
+ * the network: the connection was refused, reset or closed, the answer was cut off or could not
+ * be read as HTTP. The client turns it (or an error with it in its `cause` chain) into a
+ * `NetworkError`, retried where repeating is safe; see `isNetworkFailure` for the other errors
+ * it takes as network failures. A custom transport throws this (or wraps its runtime's error in
+ * it, as `cause`) for the failures it wants retried; anything else it throws reaches the caller
+ * unchanged.
+ *
+ * @example
+ * ```ts
+ * const transport: HttpTransport = {
+ *   async request(request) {
+ *     try {
+ *       return await myHttp(request);
+ *     } catch (error) {
+ *       if (isMySocketError(error)) throw new TransportError(`${error}`, { cause: error });
+ *       throw error; // a bug of this transport: not retried, the caller sees it as it is
+ *     }
+ *   },
+ * };
+ * ```
+ */
+export class TransportError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TransportError";
+  }
+}
+
 /** Options of a `CmqdError`. */
 export interface CmqdErrorOptions {
   /** HTTP status, 0 when there was no answer. */

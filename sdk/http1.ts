@@ -51,6 +51,7 @@ import {
   ReadFailure,
   ResponseReader,
 } from "./http1_reader.ts";
+import { TransportError } from "./errors.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.ts";
 
 export type { NetConn } from "./http1_reader.ts";
@@ -532,9 +533,10 @@ async function connect(
   } catch (error) {
     const asItIs = connectTcp !== undefined || permissionErrors.has((error as Error)?.name);
     if (signal.aborted || asItIs) throw error;
-    throw new Error(`tcp connect error: ${hostname}:${port}: ${(error as Error)?.message}`, {
-      cause: error,
-    });
+    throw new TransportError(
+      `tcp connect error: ${hostname}:${port}: ${(error as Error)?.message}`,
+      { cause: error },
+    );
   } finally {
     signal.removeEventListener("abort", onAbort);
   }

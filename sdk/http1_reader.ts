@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { TransportError } from "./errors.ts";
 
 /** The few calls of a Deno connection the transport makes, typed here (see `http1.ts`). */
 export interface NetConn {
@@ -48,7 +49,7 @@ export interface Head {
 /** The body of an answer (a copy, the connection's buffer is reused), or why it could not be read. */
 export type Body = { bytes: Uint8Array<ArrayBuffer>; reusable: boolean } | { error: Error };
 /** A response could not be read; `started` when some of it had arrived. */
-export class ReadFailure extends Error {
+export class ReadFailure extends TransportError {
   constructor(message: string, readonly started: boolean) {
     super(message);
   }
@@ -183,7 +184,7 @@ export class ResponseReader {
       }
       return { bytes: await this.#sized(head.contentLength, bytesMax), reusable: keepAlive };
     } catch (error) {
-      return { error: error instanceof Error ? error : new Error(String(error)) };
+      return { error: error instanceof Error ? error : new TransportError(String(error)) };
     }
   }
 

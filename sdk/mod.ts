@@ -52,6 +52,7 @@ export {
   type HttpResponse,
   type HttpTransport,
   isConnectFailure,
+  isNetworkFailure,
 } from "./transport.ts";
 export {
   type Http1Request,
@@ -65,6 +66,7 @@ export {
   CmqdError,
   type CmqdErrorOptions,
   type ErrorCode,
+  TransportError,
 } from "./errors.ts";
 export {
   Producer,

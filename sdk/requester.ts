@@ -16,6 +16,7 @@ import {
   type HttpResponse,
   type HttpTransport,
   isConnectFailure,
+  isNetworkFailure,
 } from "./transport.ts";
 
 /** Options of a `CmqdClient`. */
@@ -272,7 +273,10 @@ export class Requester {
     });
     const onAbort = () => controller.abort();
     spec.signal?.addEventListener("abort", onAbort, { once: true });
-    const noAnswer = (cause: unknown): CmqdError => {
+    // What the transport's rejection is: the client's own abort or timeout (whatever the
+    // transport made of it), a network failure (`isNetworkFailure`), or else an error of the
+    // transport's own, passed on unchanged (never retried).
+    const noAnswer = (cause: unknown): unknown => {
       if (spec.signal?.aborted) return aborted(spec.signal);
       if (timedOut) return timeout(timeoutMs, cause);
       const where = `${spec.method} ${baseUrl}${spec.path}`;
@@ -281,6 +285,7 @@ export class Requester {
         silent.add(error);
         return error;
       }
+      if (!isNetworkFailure(cause)) return cause;
       const error = new CmqdError("NetworkError", `${where}: ${cause}`, { status: 0, cause });
       if (isConnectFailure(cause)) neverSent.add(error);
       return error;

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { TransportError } from "./errors.ts";
 import { Http1Transport } from "./http1.ts";
 
 /** One HTTP request. */
@@ -39,8 +40,10 @@ export interface HttpResponse {
 }
 
 /**
- * Sends requests. A transport rejects with whatever error its runtime gives when the request
- * gets no answer; the client turns it into a `CmqdError` (see `isConnectFailure`).
+ * Sends requests. When a request gets no (whole) answer for a reason of the network, a transport
+ * rejects with a `TransportError` (or its runtime's own network error, see `isNetworkFailure`):
+ * the client turns it into a `NetworkError` and retries it where repeating is safe. Any other
+ * error it throws (a bug of its own, a refused permission) reaches the caller unchanged, once.
  */
 export interface HttpTransport {
   request(request: HttpRequest): Promise<HttpResponse>;
@@ -67,20 +70,36 @@ export class FetchTransport implements HttpTransport {
     this.#fetch = fetchFunction ?? ((input, init) => fetch(input, init));
   }
 
+  /**
+   * The Fetch standard rejects with a `TypeError` when the network fails ("fetch failed"): that
+   * one, from the fetch function or from reading the body, is a `TransportError` here. Any other
+   * error of the fetch function passes as it is.
+   */
   async request(request: HttpRequest): Promise<HttpResponse> {
-    const response = await this.#fetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body: request.body,
-      signal: request.signal,
-    });
+    let response: Response;
+    try {
+      response = await this.#fetch(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal: request.signal,
+      });
+    } catch (error) {
+      throw fetchFailure(error);
+    }
     request.onHead?.();
     return {
       status: response.status,
       header: (name) => response.headers.get(name),
-      text: () => response.text(),
+      text: () => response.text().catch((error) => Promise.reject(fetchFailure(error))),
     };
   }
+}
+
+/** A fetch's network failure (a `TypeError`, as the Fetch standard has it) as a `TransportError`. */
+function fetchFailure(error: unknown): unknown {
+  if (!(error instanceof TypeError)) return error;
+  return new TransportError(error.message, { cause: error });
 }
 
 /** True in Node (not in Deno, whose `process` global also names a Node version, nor in Bun). */
@@ -160,6 +179,65 @@ class LazyNodeTransport implements HttpTransport {
   close(): void {
     this.#loaded?.close?.();
   }
+}
+
+/**
+ * Names of Deno's network errors (`Deno.errors.*`): a connection that could not be made or was
+ * lost. Matched by name, so this module needs no Deno types.
+ */
+const denoNetworkErrors = new Set([
+  "AddrNotAvailable",
+  "BrokenPipe",
+  "ConnectionAborted",
+  "ConnectionRefused",
+  "ConnectionReset",
+  "Interrupted",
+  "NetworkUnreachable",
+  "NotConnected",
+  "TimedOut",
+  "UnexpectedEof",
+]);
+
+/** Socket error codes (Node's and undici's `code`) of a connection not made or lost. */
+const socketErrorCodes = new Set([
+  "EADDRNOTAVAIL",
+  "EAI_AGAIN",
+  "ECONNABORTED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTDOWN",
+  "EHOSTUNREACH",
+  "ENETDOWN",
+  "ENETRESET",
+  "ENETUNREACH",
+  "ENOTCONN",
+  "ENOTFOUND",
+  "EPIPE",
+  "ETIMEDOUT",
+  "UND_ERR_CLOSED",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_SOCKET",
+]);
+
+/**
+ * True when a transport's error says its request got no answer for a reason of the network,
+ * which the client reports as `NetworkError` (retried where repeating is safe): the error, or one
+ * in its `cause` chain (five deep), is a `TransportError` (what the SDK's transports throw), one of
+ * Deno's network errors (`ConnectionReset`, `BrokenPipe`, `UnexpectedEof` …, by name), or carries
+ * a socket error code (`ECONNRESET`, `EPIPE`, `ETIMEDOUT`, `UND_ERR_SOCKET` …). Anything else —
+ * a `TypeError` of a custom transport's own code, a refused permission — is not: the client
+ * passes it to the caller unchanged, without a retry. (The client looks at its own abort and
+ * timeouts first: a transport's error after those is `Aborted` or `Timeout` whatever it is.)
+ */
+export function isNetworkFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof TransportError || denoNetworkErrors.has(current.name)) return true;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && socketErrorCodes.has(code)) return true;
+    current = current.cause;
+  }
+  return false;
 }
 
 /** Error codes (Node's `code`) of failures before the request reached any server. */

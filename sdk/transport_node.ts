@@ -7,6 +7,7 @@
  */
 import * as http from "node:http";
 import * as https from "node:https";
+import { TransportError } from "./errors.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.ts";
 
 /** Options of a `NodeHttpTransport`. */
@@ -92,7 +93,7 @@ export class NodeHttpTransport implements HttpTransport {
       request.signal.addEventListener("abort", onAbort, { once: true });
       outgoing.on("error", (error) => {
         request.signal.removeEventListener("abort", onAbort);
-        reject(error);
+        reject(networkFailure(error, request.signal));
       });
       outgoing.on("close", () => request.signal.removeEventListener("abort", onAbort));
       if (request.signal.aborted) onAbort();
@@ -126,7 +127,7 @@ function readText(incoming: http.IncomingMessage, signal: AbortSignal): Promise<
     signal.addEventListener("abort", onAbort, { once: true });
     const finish = (error?: Error) => {
       signal.removeEventListener("abort", onAbort);
-      if (error !== undefined) reject(error);
+      if (error !== undefined) reject(networkFailure(error, signal));
       else resolve(decode(chunks));
     };
     incoming.on("data", (chunk: Uint8Array) => chunks.push(chunk));
@@ -146,6 +147,15 @@ function decode(chunks: Uint8Array[]): string {
     offset += chunk.byteLength;
   }
   return new TextDecoder().decode(bytes);
+}
+
+/**
+ * An error of `node:http` (a socket's, a parser's, a TLS handshake's) as a `TransportError`: they
+ * all mean the request got no whole answer. The abort's own error stays as it is.
+ */
+function networkFailure(error: Error, signal: AbortSignal): Error {
+  if (signal.aborted) return error;
+  return new TransportError(error.message, { cause: error });
 }
 
 function abortError(signal: AbortSignal): Error {
