@@ -2,7 +2,7 @@
  * `Producer`: many concurrent `send()` calls become few `sendMessages` batch requests.
  *
  * A send joins the queue of pending sends; a batch leaves when it holds `batchSize` messages
- * (or `batchBytesMax` of bodies), when the first of its messages has waited `lingerMs`, or at
+ * (or `batchBytesMax` of bodies, counted as the request carries them: JSON-encoded), when the first of its messages has waited `lingerMs`, or at
  * `flush()`. At most `inflightBatchesMax` batches are on the wire at once, and at most
  * `pendingSendsMax` sends are accepted and unanswered: past that, `send` waits for room
  * (back-pressure, first come first served). Each send resolves with its `{id, sequence}` once
@@ -26,6 +26,7 @@
  */
 import type { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
+import { jsonBytes } from "./json_bytes.ts";
 import type { SendMessageEntry, SentMessage } from "./protocol.ts";
 
 /** What the producer needs of a client (tests pass a fake). */
@@ -35,7 +36,11 @@ export type ProducerClient = Pick<CmqdClient, "sendMessages">;
 export interface ProducerOptions {
   /** Messages per batch at most, 1–256. Default 16. */
   batchSize?: number;
-  /** UTF-8 body bytes per batch at most (a bigger message goes alone). Default 1 MiB. */
+  /**
+   * Body bytes per batch at most, as the request carries them: UTF-8 and JSON-escaped (a control
+   * character is 6 bytes, `\u0001`; a quote, a backslash, a line feed 2), plus 128 per message.
+   * A bigger message goes alone. Default 1 MiB (the broker takes requests up to 4 MiB).
+   */
   batchBytesMax?: number;
   /** How long the first message of a batch waits for company. Default 2 ms. */
   lingerMs?: number;
@@ -84,7 +89,7 @@ interface PendingSend {
   entry: SendMessageEntry;
   /** The ordering key, undefined when the message needs no order. */
   group: string | undefined;
-  /** UTF-8 body bytes plus the entry overhead, once counted (`exactBytes`). */
+  /** JSON-encoded body bytes plus the entry overhead, once counted (`exactBytes`). */
   bytes: number | undefined;
   settled: boolean;
   resolve(sent: SentMessage): void;
@@ -383,8 +388,9 @@ export class Producer {
     const taken: number[] = [];
     // Groups with a message left behind in this scan: their later messages stay behind too.
     const skipped = new Set<string>();
-    // Bodies are not UTF-8-counted while three bytes per code unit (the most one can take) still
-    // fit the budget; once they may not, the batch's real bytes are counted and kept from then on.
+    // Bodies are not counted while six bytes per code unit (the most one can take, escaped as
+    // `\u0001`) still fit the budget; once they may not, the batch's real bytes are counted (as
+    // JSON carries them) and kept from then on.
     let bytes = 0;
     let exact = false;
     for (let index = 0; index < queued.length && batch.length < this.#batchSize; index++) {
@@ -502,23 +508,16 @@ function badEntryIndex(error: unknown, length: number): number | undefined {
   return index < length ? index : undefined;
 }
 
-const utf8 = new TextEncoder();
-/** Bodies up to a third of this many code units are counted without allocating. */
-const utf8Scratch = new Uint8Array(48 * 1024);
-
-/** What a send can weigh at most: three UTF-8 bytes per UTF-16 code unit, plus the overhead. */
+/**
+ * What a send can weigh at most: six bytes per UTF-16 code unit (a control character or a lone
+ * surrogate, JSON-escaped as `\u0001`), plus the overhead.
+ */
 function mostBytes(pending: PendingSend): number {
-  return pending.entry.body.length * 3 + entryOverheadBytes;
+  return pending.entry.body.length * 6 + entryOverheadBytes;
 }
 
 function exactBytes(pending: PendingSend): number {
-  return pending.bytes ??= utf8Bytes(pending.entry.body) + entryOverheadBytes;
-}
-
-/** UTF-8 bytes of `text` as sent (a lone surrogate counts 3, as U+FFFD), counted natively. */
-function utf8Bytes(text: string): number {
-  if (text.length * 3 > utf8Scratch.length) return utf8.encode(text).length; // a long body
-  return utf8.encodeInto(text, utf8Scratch).written;
+  return pending.bytes ??= jsonBytes(pending.entry.body) + entryOverheadBytes;
 }
 
 function checkRange(name: string, value: number, min: number, max: number): void {

@@ -386,3 +386,27 @@ Deno.test("a send whose body is not a string fails alone with InvalidParameter; 
   assert.equal(producer.stats.failed, 3);
   assert.equal(producer.stats.pendingSends, 0);
 });
+
+Deno.test("a batch of bodies heavy in control characters stays under the broker's request bound", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { lingerMs: 60_000 }); // batchBytesMax 1 MiB
+  // 64 KiB of raw bytes each, 384 KiB as JSON carries them (`\u0001` is six bytes): fifteen of
+  // them were taken for 1 MiB by their UTF-8 size, a 5.6 MiB request the broker refuses whole.
+  const body = (index: number) => `${index}:` + "\u0001".repeat(64 * 1024);
+  const sends = Array.from({ length: 16 }, (_, index) => producer.send(body(index)));
+  const flushed = producer.flush();
+  const requestBytesMax = 4 * 1024 * 1024; // the broker's (broker/engine/limits.ts)
+  let sent = 0;
+  for (let index = 0; sent < 16; index++) {
+    await waitFor(`batch ${index}`, () => client.calls.length > index);
+    const entries = client.calls[index].entries;
+    const requestBytes = new TextEncoder().encode(JSON.stringify({ messages: entries })).length;
+    assert.ok(requestBytes <= requestBytesMax, `request ${index}: ${requestBytes} bytes`);
+    const bodyBytes = entries.reduce((sum, entry) => sum + JSON.stringify(entry.body).length, 0);
+    assert.ok(bodyBytes <= 1024 * 1024, `batch ${index}: ${bodyBytes} body bytes`);
+    sent += entries.length;
+    client.acknowledge(index);
+  }
+  await flushed;
+  assert.equal((await Promise.all(sends)).length, 16);
+});
