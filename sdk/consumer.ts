@@ -380,6 +380,7 @@ export class Consumer implements AsyncIterable<Delivery> {
         waitSeconds: carrying ? 0 : this.#waitSeconds,
         deleteReceiptHandles: carrying ? taken.handles : undefined,
       }, { signal });
+      checkReceiveAnswer(answer);
       this.#acks.settleDeletes(taken, answer);
       this.#receiveBackoff.reset();
       const waitedMs = Date.now() - sentAtMs;
@@ -553,6 +554,24 @@ export class Consumer implements AsyncIterable<Delivery> {
       console.error("cmqd consumer: onError threw", thrown, "while reporting", error);
     }
   }
+}
+
+/**
+ * Throws `UnexpectedResponse` unless `answer.messages` is a list of messages (objects with a
+ * receipt handle): from a proxy or a non-conforming server, anything else was handed to the
+ * handlers, or threw in the receive loop where nobody catches it (an unhandled rejection).
+ */
+function checkReceiveAnswer(answer: unknown): void {
+  const messages = (answer as { messages?: unknown } | null)?.messages;
+  if (
+    Array.isArray(messages) &&
+    messages.every((message) => typeof message?.receiptHandle === "string")
+  ) return;
+  throw new CmqdError(
+    "UnexpectedResponse",
+    "HTTP 200 to a receive of another shape: 'messages' is not a list of messages",
+    { status: 200 },
+  );
 }
 
 function checkRange(name: string, value: number, min: number, max: number): void {

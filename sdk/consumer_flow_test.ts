@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { FakeQueue } from "./_fake_queue.ts";
 import { deferred, waitFor } from "./_test_helpers.ts";
 import { Consumer } from "./consumer.ts";
+import { CmqdError } from "./errors.ts";
 import type { ReceivedMessage } from "./protocol.ts";
 
 Deno.test("a receive carrying deletes does not long-poll: on a drained queue they are confirmed at once", async () => {
@@ -89,4 +90,40 @@ Deno.test("a handler that reads its signal after stop({abort: true}) finds it ab
   const entries = queue.callsOf("visibility").flatMap((call) => call.entries);
   assert.deepEqual(entries.map((entry) => entry.visibilityTimeoutSeconds), [0, 0]);
   assert.equal(queue.remaining, 2);
+});
+
+Deno.test("a receive answered 200 with messages of another shape is reported and received again, nothing handled", async (t) => {
+  const answers = [{ messages: { length: 1 } }, { messages: [null] }, { messages: "ab" }, {}];
+  for (const odd of answers) {
+    await t.step(JSON.stringify(odd), async () => {
+      const queue = new FakeQueue();
+      queue.send("a");
+      let answered = false;
+      const client = {
+        receiveMessages: (...args: Parameters<FakeQueue["receiveMessages"]>) => {
+          if (answered) return queue.receiveMessages(...args);
+          answered = true;
+          return Promise.resolve(odd as never);
+        },
+        deleteMessages: queue.deleteMessages.bind(queue),
+        changeVisibility: queue.changeVisibility.bind(queue),
+      };
+      const errors: unknown[] = [];
+      const handled: unknown[] = [];
+      const consumer = new Consumer(client, "q", {
+        waitSeconds: 0,
+        receiveBackoff: { backoffMsMin: 1, backoffMsMax: 1 },
+        onError: (error) => errors.push(error),
+        handleMessage: (message) => void handled.push(message.body),
+      });
+      consumer.start();
+      await waitFor("the real message deleted", () => consumer.stats.deleted === 1);
+      await consumer.stop();
+      assert.deepEqual(handled, ["a"], "only the message of the well-formed answer");
+      assert.equal(errors.length, 1);
+      assert.ok(errors[0] instanceof CmqdError);
+      assert.equal(errors[0].code, "UnexpectedResponse");
+      assert.equal(consumer.stats.receiveErrors, 1);
+    });
+  }
 });
