@@ -179,7 +179,7 @@ export class Acknowledger {
     const failed = (error: unknown) => {
       for (const pending of taken.messages.values()) report(error, pending.message);
     };
-    const call = client.deleteMessages(queue, taken.handles).then((answer) => {
+    const call = calling(() => client.deleteMessages(queue, taken.handles)).then((answer) => {
       const failures = listOf<HandleFailure>(answer, "failures", "delete");
       this.#settle(taken.messages, countOf(answer, "deleted", "delete"), failures);
     }, failed).catch((error) => failed(unexpected("delete", error)))
@@ -232,7 +232,7 @@ export class Acknowledger {
     const failed = (error: unknown) => {
       for (const change of batch) change.resolve({ ok: false, lockLost: false, error });
     };
-    this.#changing = client.changeVisibility(queue, entries).then(
+    this.#changing = calling(() => client.changeVisibility(queue, entries)).then(
       (answer) => {
         const visibleAt = new Map(
           listOf<VisibilityEntryAnswer>(answer, "entries", "lock change")
@@ -262,6 +262,18 @@ export class Acknowledger {
       this.#changing = undefined;
       this.#sendChanges();
     });
+  }
+}
+
+/**
+ * `call()`, whose synchronous throw (a custom client's) becomes a rejection like any other
+ * failure: thrown in a timer's callback, it would end the process.
+ */
+function calling<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

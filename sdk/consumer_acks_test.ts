@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeQueue } from "./_fake_queue.ts";
+import { waitFor } from "./_test_helpers.ts";
 import { Acknowledger, type ConsumerClient, type VisibilityOutcome } from "./consumer_acks.ts";
 import { CmqdError } from "./errors.ts";
 import type { ReceivedMessage } from "./protocol.ts";
@@ -143,4 +144,43 @@ Deno.test("a lock change the answer names in neither its entries nor its failure
       assert.match(outcome.error.message, /neither entries nor failures/);
     });
   }
+});
+
+Deno.test("a client whose delete or lock change throws instead of rejecting is reported, not thrown", async () => {
+  const queue = new FakeQueue();
+  queue.send("a", "b");
+  const [a, b] = (await queue.receiveMessages("q", { maxMessages: 2 })).messages;
+  const thrown = new TypeError("the custom client failed synchronously");
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: () => {
+      throw thrown;
+    },
+    changeVisibility: () => {
+      throw thrown;
+    },
+  };
+  const reports: { error: unknown; message?: ReceivedMessage }[] = [];
+  const acks = new Acknowledger({
+    client,
+    queue: "q",
+    deleteLingerMs: 0,
+    report: (error, message) => reports.push({ error, message }),
+    onDeleted: () => {},
+  });
+  // Both calls leave from timers: a throw there would end the process.
+  acks.delete(a);
+  let outcome: VisibilityOutcome | undefined;
+  void acks.changeVisibility(b, 30).then((settled) => outcome = settled);
+  await waitFor("the delete reported", () => reports.length === 1);
+  await waitFor("the lock change settled", () => outcome !== undefined);
+  assert.deepEqual(reports, [{ error: thrown, message: a }]);
+  assert.deepEqual(outcome, { ok: false, lockLost: false, error: thrown });
+  // And from flush (stop).
+  acks.delete(b);
+  void acks.changeVisibility(a, 0).then((settled) => outcome = settled);
+  await acks.flush();
+  await Promise.resolve();
+  assert.deepEqual(reports[1], { error: thrown, message: b });
+  assert.deepEqual(outcome, { ok: false, lockLost: false, error: thrown });
 });
