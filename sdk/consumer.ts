@@ -21,7 +21,9 @@
  * - **Lock renewal**: a handler still running at half of its message's lock extends the lock by
  *   `visibilityTimeoutSeconds`, and again at half of each new lock. Lock times are measured on
  *   the local clock from the moment the receive (or renewal) was *sent*, which is never later
- *   than the broker's own start of the lock, so clock skew can't make a renewal late.
+ *   than the broker's own start of the lock, so clock skew can't make a renewal late. A renewal
+ *   never waits behind a lock-change call of other messages that gets no answer; one of its own
+ *   is given up once that lock has run out (see `consumer_acks.ts`).
  * - **FIFO queues**: the broker delivers one message per group at a time, and the next only
  *   after the current one is deleted. The consumer keeps that intact: a failed message is never
  *   released early or re-sent, only re-locked for its retry delay (its group waits behind it);
@@ -346,8 +348,9 @@ export class Consumer implements AsyncIterable<Delivery> {
       for (const message of received.messages) {
         this.#stats.received++;
         // Received as the stop began: back to the queue at once, unhandled.
-        if (this.#stopping !== undefined) this.#release(message);
-        else this.#startHandler(handler, message, received.sentAtMs, renewal);
+        if (this.#stopping !== undefined) {
+          this.#release(message, received.sentAtMs + this.#lockSeconds * 1000);
+        } else this.#startHandler(handler, message, received.sentAtMs, renewal);
       }
       // Slots this receive claimed and got nothing for are free again for the others.
       if (received.messages.length < want) this.#wakeLoop();
@@ -490,17 +493,17 @@ export class Consumer implements AsyncIterable<Delivery> {
     this.#wakeLoop();
     if (failure.error === unprocessed || run.abortReason !== undefined) {
       if (run.abortReason !== undefined) this.#stats.interrupted++;
-      this.#release(message);
+      this.#release(message, run.lockDeadlineMs);
       return;
     }
     this.#stats.failed++;
     // Leaving a for-await loop is the caller's own doing, already visible to it: not reported.
     if (failure.error !== leftLoop) this.#report(failure.error, message);
-    return this.#retryLater(message);
+    return this.#retryLater(message, run.lockDeadlineMs);
   }
 
   /** Re-locks a failed message for its retry delay; its group stays blocked behind it. */
-  async #retryLater(message: ReceivedMessage): Promise<void> {
+  async #retryLater(message: ReceivedMessage, lockDeadlineMs: number): Promise<void> {
     let seconds = Number.NaN;
     try {
       seconds = this.#retryDelaySeconds(message.receiveCount);
@@ -509,13 +512,13 @@ export class Consumer implements AsyncIterable<Delivery> {
     }
     if (!Number.isFinite(seconds)) seconds = exponentialRetryDelaySeconds(message.receiveCount);
     seconds = Math.min(visibilitySecondsMax, Math.max(0, Math.round(seconds)));
-    const outcome = await this.#acks.changeVisibility(message, seconds);
+    const outcome = await this.#acks.changeVisibility(message, seconds, lockDeadlineMs);
     if (!outcome.ok) this.#report(outcome.error, message);
   }
 
   /** Gives a message back to the queue now, unhandled. */
-  #release(message: ReceivedMessage): void {
-    this.#acks.changeVisibility(message, 0).then((outcome) => {
+  #release(message: ReceivedMessage, lockDeadlineMs: number): void {
+    this.#acks.changeVisibility(message, 0, lockDeadlineMs).then((outcome) => {
       if (!outcome.ok) this.#report(outcome.error, message);
     });
   }
@@ -528,7 +531,11 @@ export class Consumer implements AsyncIterable<Delivery> {
   async #renew(run: Running): Promise<void> {
     if (run.finished) return;
     const sentAtMs = Date.now();
-    const outcome = await this.#acks.changeVisibility(run.message, this.#lockSeconds);
+    const outcome = await this.#acks.changeVisibility(
+      run.message,
+      this.#lockSeconds,
+      run.lockDeadlineMs,
+    );
     if (run.finished) return;
     if (outcome.ok) {
       this.#stats.renewed++;

@@ -8,9 +8,17 @@
  * parked, the loop is backing off, or the consumer is stopping — it goes out in an explicit
  * delete call instead, so a handled message is never left to its lock running out.
  *
- * Lock changes are batched per tick into one `changeVisibility` call, and only one such call is
- * on the wire at a time: they reach the broker in the order they were made, so a renewal can
- * never land after (and undo) the shorter retry delay that followed it.
+ * Lock changes are batched per tick into one `changeVisibility` call. A message has at most one
+ * change on the wire: its next change waits for that call, so a renewal can never land after
+ * (and undo) the shorter retry delay or the release that followed it. Changes of other messages
+ * do not wait: they go in a call of their own, so one call that gets no answer (a node that
+ * accepted the connection and says nothing) holds up only the locks it carries, never every
+ * running handler's renewal. Such a call is given up, its changes unconfirmed, once the soonest
+ * lock it carries has run out (its answer can no longer keep that lock), and aborted through its
+ * signal; the client's own timeouts still apply, so a shorter `timeoutMs` ends it sooner. Given
+ * up, its request may still reach the broker later, as after the client's own timeout: a renewal
+ * landing after a later retry delay or release of the same message only hides that delivery
+ * longer (a receipt handle names one delivery: it can't touch a later one).
  *
  * @module
  */
@@ -50,8 +58,17 @@ interface PendingDelete {
 interface PendingChange {
   message: ReceivedMessage;
   seconds: number;
+  /** Local time by which the message's current lock has surely not run out, when known. */
+  lockDeadlineMs: number | undefined;
   resolve(outcome: VisibilityOutcome): void;
 }
+
+/**
+ * The least time a lock-change call is given before it is given up, however soon a lock it
+ * carries runs out (a lock measured from the moment its request was sent, which is never later
+ * than the broker's start of it, may still hold): a call is not aborted before it is on its way.
+ */
+const changeCallMsMin = 1_000;
 
 /** Options of an `Acknowledger`. */
 export interface AcknowledgerOptions {
@@ -86,8 +103,10 @@ export class Acknowledger {
   #deleteTimer: ReturnType<typeof setTimeout> | undefined;
   #changes: PendingChange[] = [];
   #changeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The visibility call on the wire (at most one). */
-  #changing: Promise<void> | undefined;
+  /** Visibility calls on the wire (until answered or given up). */
+  #changing = new Set<Promise<void>>();
+  /** Receipt handles with a change in a call on the wire: their next change waits for it. */
+  #changingHandles = new Set<string>();
   /** Explicit deletes on the wire. */
   #deleting = new Set<Promise<void>>();
 
@@ -138,10 +157,18 @@ export class Acknowledger {
     if (taken.handles.length > 0) this.#armDeleteTimer();
   }
 
-  /** Changes the lock of `message` to `seconds` from now (0 releases it). Never rejects. */
-  changeVisibility(message: ReceivedMessage, seconds: number): Promise<VisibilityOutcome> {
+  /**
+   * Changes the lock of `message` to `seconds` from now (0 releases it). `lockDeadlineMs`, the
+   * local time by which its current lock has surely not run out, bounds the call: unanswered by
+   * then (but not before `changeCallMsMin`), the change is unconfirmed. Never rejects.
+   */
+  changeVisibility(
+    message: ReceivedMessage,
+    seconds: number,
+    lockDeadlineMs?: number,
+  ): Promise<VisibilityOutcome> {
     return new Promise((resolve) => {
-      this.#changes.push({ message, seconds, resolve });
+      this.#changes.push({ message, seconds, lockDeadlineMs, resolve });
       this.#changeTimer ??= setTimeout(() => {
         this.#changeTimer = undefined;
         this.#sendChanges();
@@ -157,8 +184,9 @@ export class Acknowledger {
     this.#changeTimer = undefined;
     while (this.#pendingDeletes.size > 0) this.#sendDeletes();
     this.#sendChanges();
-    while (this.#changing !== undefined || this.#deleting.size > 0) {
-      await Promise.all([this.#changing, ...this.#deleting]);
+    // A change waiting for its message's call on the wire goes when that call settles.
+    while (this.#changing.size > 0 || this.#deleting.size > 0) {
+      await Promise.all([...this.#changing, ...this.#deleting]);
     }
   }
 
@@ -219,10 +247,31 @@ export class Acknowledger {
     this.#options.onDeleted(confirmed);
   }
 
-  /** Sends the queued lock changes as one call, after the previous call was answered. */
+  /**
+   * Sends the queued lock changes, up to a batch per call, except those whose message has a change
+   * on the wire (they wait for it, in order).
+   */
   #sendChanges(): void {
-    if (this.#changing !== undefined || this.#changes.length === 0) return;
-    const batch = this.#changes.splice(0, batchEntriesMax);
+    for (;;) {
+      const batch: PendingChange[] = [];
+      const waiting: PendingChange[] = [];
+      for (const change of this.#changes) {
+        const handle = change.message.receiptHandle;
+        if (batch.length < batchEntriesMax && !this.#changingHandles.has(handle)) {
+          this.#changingHandles.add(handle);
+          batch.push(change);
+        } else {
+          waiting.push(change);
+        }
+      }
+      this.#changes = waiting;
+      if (batch.length === 0) return;
+      this.#sendChangeBatch(batch);
+    }
+  }
+
+  /** One lock-change call; settled when answered, or given up when its soonest lock ran out. */
+  #sendChangeBatch(batch: PendingChange[]): void {
     const { client, queue } = this.#options;
     const entries = batch.map((change) => ({
       receiptHandle: change.message.receiptHandle,
@@ -232,7 +281,31 @@ export class Acknowledger {
     const failed = (error: unknown) => {
       for (const change of batch) change.resolve({ ok: false, lockLost: false, error });
     };
-    this.#changing = calling(() => client.changeVisibility(queue, entries)).then(
+    const controller = new AbortController();
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
+    let settle!: () => void;
+    const call = new Promise<void>((resolve) => settle = resolve);
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(giveUp);
+      for (const change of batch) this.#changingHandles.delete(change.message.receiptHandle);
+      this.#changing.delete(call);
+      settle();
+      this.#sendChanges();
+    };
+    this.#changing.add(call);
+    const soonestMs = Math.min(...batch.map((change) => change.lockDeadlineMs ?? Infinity));
+    if (Number.isFinite(soonestMs)) {
+      giveUp = setTimeout(() => {
+        const error = givenUp();
+        controller.abort(error);
+        failed(error);
+        done();
+      }, Math.max(changeCallMsMin, soonestMs - Date.now()));
+    }
+    calling(() => client.changeVisibility(queue, entries, { signal: controller.signal })).then(
       (answer) => {
         const visibleAt = new Map(
           listOf<VisibilityEntryAnswer>(answer, "entries", "lock change")
@@ -258,10 +331,7 @@ export class Acknowledger {
         }
       },
       failed,
-    ).catch((error) => failed(unexpected("lock change", error))).finally(() => {
-      this.#changing = undefined;
-      this.#sendChanges();
-    });
+    ).catch((error) => failed(unexpected("lock change", error))).finally(done);
   }
 }
 
@@ -275,6 +345,16 @@ function calling<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/** A lock-change call unanswered when the soonest lock it carries ran out. */
+function givenUp(): CmqdError {
+  return new CmqdError(
+    "Timeout",
+    "no answer to a lock change before the soonest lock it carries ran out: the call was " +
+      "given up, its changes may or may not have taken effect",
+    { status: 0 },
+  );
 }
 
 /** The calls whose answers the acks read. */

@@ -146,6 +146,73 @@ Deno.test("a lock change the answer names in neither its entries nor its failure
   }
 });
 
+/**
+ * Acks of received messages `a` (`m1#1`) and `b` (`m2#1`) through a client whose first lock
+ * change never answers (a node that accepted the connection and says nothing, whatever its
+ * signal does) and whose later ones apply every entry. `calls` records each call as made.
+ */
+async function acksWithAHungCall() {
+  const queue = new FakeQueue();
+  queue.send("a", "b");
+  const [a, b] = (await queue.receiveMessages("q", { maxMessages: 2 })).messages;
+  const calls: { handles: string[]; signal?: AbortSignal }[] = [];
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (name, entries, options) => {
+      calls.push({ handles: entries.map((entry) => entry.receiptHandle), signal: options?.signal });
+      if (calls.length === 1) return new Promise(() => {});
+      return queue.changeVisibility(name, entries);
+    },
+  };
+  const reports: unknown[] = [];
+  const acks = new Acknowledger({
+    client,
+    queue: "q",
+    deleteLingerMs: 60_000,
+    report: (error) => reports.push(error),
+    onDeleted: () => {},
+  });
+  const change = (message: ReceivedMessage, seconds: number, lockDeadlineMs?: number) => {
+    const record: { outcome?: VisibilityOutcome } = {};
+    void acks.changeVisibility(message, seconds, lockDeadlineMs)
+      .then((outcome) => record.outcome = outcome);
+    return record;
+  };
+  return { a, b, acks, calls, change };
+}
+
+Deno.test("a lock change that never answers holds up later changes of its own message only", async () => {
+  const { a, b, calls, change } = await acksWithAHungCall();
+  const renewalOfA = change(a, 30);
+  await waitFor("a's renewal on the wire", () => calls.length === 1);
+  const renewalOfB = change(b, 30);
+  const releaseOfA = change(a, 0);
+  await waitFor("b's renewal answered", () => renewalOfB.outcome !== undefined);
+  assert.equal(renewalOfB.outcome?.ok, true);
+  // a's release waits for a's renewal: sent beside b's, it could land before the renewal and
+  // be undone by it.
+  assert.deepEqual(calls.map((call) => call.handles), [["m1#1"], ["m2#1"]]);
+  assert.equal(renewalOfA.outcome, undefined);
+  assert.equal(releaseOfA.outcome, undefined);
+});
+
+Deno.test("a lock change unanswered when its lock runs out is given up: aborted, unconfirmed, and the message's next change goes", async () => {
+  const { a, acks, calls, change } = await acksWithAHungCall();
+  const renewal = change(a, 30, Date.now() + 50);
+  const release = change(a, 0);
+  await waitFor("the renewal given up", () => renewal.outcome !== undefined);
+  const outcome = renewal.outcome;
+  assert.ok(outcome !== undefined && !outcome.ok, "not renewed");
+  assert.equal(outcome.lockLost, false, "unconfirmed: the lock may hold or not");
+  assert.ok(outcome.error instanceof CmqdError);
+  assert.equal(outcome.error.code, "Timeout");
+  assert.equal(calls[0].signal?.aborted, true, "the call is aborted through its signal");
+  await acks.flush();
+  assert.deepEqual(calls.map((call) => call.handles), [["m1#1"], ["m1#1"]]);
+  assert.equal(release.outcome?.ok, true);
+});
+
 Deno.test("a client whose delete or lock change throws instead of rejecting is reported, not thrown", async () => {
   const queue = new FakeQueue();
   queue.send("a", "b");

@@ -299,6 +299,48 @@ Deno.test("a handler running past half its lock keeps renewing it", async () => 
   assert.equal(queue.remaining, 0);
 });
 
+Deno.test("a lock change that never answers holds up no other handler's renewal", async () => {
+  const queue = new FakeQueue();
+  queue.send("a");
+  const calls: { handles: string[]; signal?: AbortSignal }[] = [];
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (name, entries, options) => {
+      calls.push({ handles: entries.map((entry) => entry.receiptHandle), signal: options?.signal });
+      // The first one reached a node that accepted it and says nothing, whatever its signal does.
+      if (calls.length === 1) return new Promise(() => {});
+      return queue.changeVisibility(name, entries);
+    },
+  };
+  const finish = deferred<void>();
+  const errors: { error: unknown; message?: ReceivedMessage }[] = [];
+  const consumer = new Consumer(client, "q", {
+    concurrency: 2,
+    batchSize: 1,
+    visibilityTimeoutSeconds: 1,
+    waitSeconds: 1,
+    onError: (error, message) => errors.push({ error, message }),
+    handleMessage: () => finish.promise,
+  });
+  consumer.start();
+  await waitFor("a's renewal on the wire", () => calls.length === 1);
+  queue.send("b"); // Received while a's renewal hangs; renewed at half its lock.
+  await waitFor("b's lock renewed", () => consumer.stats.renewed >= 1);
+  assert.deepEqual(calls.slice(0, 2).map((call) => call.handles), [["m1#1"], ["m2#1"]]);
+  // a's call is given up once a's lock ran out: unconfirmed, reported, no longer on the wire.
+  await waitFor("a's renewal given up", () => errors.length === 1);
+  assert.equal(calls[0].signal?.aborted, true);
+  assert.ok(errors[0].error instanceof CmqdError);
+  assert.equal(errors[0].error.code, "Timeout");
+  assert.equal(errors[0].message?.receiptHandle, "m1#1");
+  const stopping = consumer.stop();
+  finish.resolve();
+  await stopping;
+  assert.equal(consumer.stats.locksLost, 0);
+  assert.deepEqual(queue.deliveries, ["a#1", "b#1"]);
+});
+
 Deno.test("stop waits for running handlers, then deletes their messages", async () => {
   const queue = new FakeQueue();
   queue.send("a", "b");
