@@ -2,7 +2,8 @@
  * `Producer`: many concurrent `send()` calls become few `sendMessages` batch requests.
  *
  * A send joins the queue of pending sends; a batch leaves when it holds `batchSize` messages
- * (or `batchBytesMax` of bodies, counted as the request carries them: JSON-encoded), when the first of its messages has waited `lingerMs`, or at
+ * (or `batchBytesMax` of bodies, attributes and ids, counted as the request carries them:
+ * JSON-encoded), when the first of its messages has waited `lingerMs`, or at
  * `flush()`. At most `inflightBatchesMax` batches are on the wire at once, and at most
  * `pendingSendsMax` sends are accepted and unanswered: past that, `send` waits for room
  * (back-pressure, first come first served). Each send resolves with its `{id, sequence}` once
@@ -37,9 +38,11 @@ export interface ProducerOptions {
   /** Messages per batch at most, 1–256. Default 16. */
   batchSize?: number;
   /**
-   * Body bytes per batch at most, as the request carries them: UTF-8 and JSON-escaped (a control
-   * character is 6 bytes, `\u0001`; a quote, a backslash, a line feed 2), plus 128 per message.
-   * A bigger message goes alone. Default 1 MiB (the broker takes requests up to 4 MiB).
+   * Bytes per batch at most, as the request carries them: bodies, attribute keys and values,
+   * `groupId` and `dedupId` (an `autoDedupId` too), UTF-8 and JSON-escaped (a control character is
+   * 6 bytes, `\u0001`; a quote, a backslash, a line feed 2), plus 128 per message and 6 per
+   * attribute for the JSON around them. A bigger message goes alone. Default 1 MiB; a larger value
+   * than the broker's bound on a request, 4 MiB, counts as that bound.
    */
   batchBytesMax?: number;
   /** How long the first message of a batch waits for company. Default 2 ms. */
@@ -77,8 +80,17 @@ export interface ProducerStats {
 }
 
 const batchEntriesMax = 256;
-/** Beside the body, what a message may add to a request at most (ids, attributes), roughly. */
+/** The broker's bound on a request body (4 MiB): no batch is counted above it. */
+const requestBytesMax = 4 * 1024 * 1024;
+/** What a send request adds around its entries: `{"messages":[]}`. */
+const requestEnvelopeBytes = 15;
+/**
+ * Beside its strings, what a message adds to a request at most: its field names, quotes,
+ * braces, a comma and `delaySeconds` (75 bytes with every field).
+ */
 const entryOverheadBytes = 128;
+/** Beside its key and value, what an attribute adds: two pairs of quotes, a colon, a comma. */
+const attributeOverheadBytes = 6;
 
 /** A send not yet settled; `waiters` are flushes waiting for it. */
 interface Unsettled {
@@ -89,8 +101,10 @@ interface PendingSend {
   entry: SendMessageEntry;
   /** The ordering key, undefined when the message needs no order. */
   group: string | undefined;
-  /** JSON-encoded body bytes plus the entry overhead, once counted (`exactBytes`). */
+  /** Its bytes in the request (`exactBytes`), once counted. */
   bytes: number | undefined;
+  /** The most its bytes can be (`mostBytes`), once worked out. */
+  mostBytes: number | undefined;
   settled: boolean;
   resolve(sent: SentMessage): void;
   reject(error: unknown): void;
@@ -142,14 +156,15 @@ export class Producer {
     this.#client = client;
     this.#queue = queue;
     this.#batchSize = options.batchSize ?? 16;
-    this.#batchBytesMax = options.batchBytesMax ?? 1024 * 1024;
+    const batchBytesMax = options.batchBytesMax ?? 1024 * 1024;
+    this.#batchBytesMax = Math.min(batchBytesMax, requestBytesMax - requestEnvelopeBytes);
     this.#lingerMs = options.lingerMs ?? 2;
     this.#pendingSendsMax = options.pendingSendsMax ?? 1024;
     this.#inflightBatchesMax = options.inflightBatchesMax ?? 4;
     this.#autoDedupId = options.autoDedupId ?? false;
     this.#fifo = options.fifo ?? false;
     checkRange("batchSize", this.#batchSize, 1, batchEntriesMax);
-    checkRange("batchBytesMax", this.#batchBytesMax, 1, Infinity);
+    checkRange("batchBytesMax", batchBytesMax, 1, Infinity);
     checkRange("lingerMs", this.#lingerMs, 0, 60_000);
     checkRange("pendingSendsMax", this.#pendingSendsMax, 1, Infinity);
     checkRange("inflightBatchesMax", this.#inflightBatchesMax, 1, 1024);
@@ -278,6 +293,7 @@ export class Producer {
         entry,
         group: entry.groupId ?? (this.#fifo ? "" : undefined),
         bytes: undefined,
+        mostBytes: undefined,
         settled: false,
         resolve: (sent) => settle(() => resolve(sent)),
         reject: (error) => settle(() => reject(error)),
@@ -388,7 +404,7 @@ export class Producer {
     const taken: number[] = [];
     // Groups with a message left behind in this scan: their later messages stay behind too.
     const skipped = new Set<string>();
-    // Bodies are not counted while six bytes per code unit (the most one can take, escaped as
+    // Strings are not counted while six bytes per code unit (the most one can take, escaped as
     // `\u0001`) still fit the budget; once they may not, the batch's real bytes are counted (as
     // JSON carries them) and kept from then on.
     let bytes = 0;
@@ -509,15 +525,44 @@ function badEntryIndex(error: unknown, length: number): number | undefined {
 }
 
 /**
- * What a send can weigh at most: six bytes per UTF-16 code unit (a control character or a lone
- * surrogate, JSON-escaped as `\u0001`), plus the overhead.
+ * What a send can weigh at most: six bytes per UTF-16 code unit of its strings (a control
+ * character or a lone surrogate, JSON-escaped as `\u0001`), plus the JSON around them.
  */
 function mostBytes(pending: PendingSend): number {
-  return pending.entry.body.length * 6 + entryOverheadBytes;
+  return pending.mostBytes ??= entryBytes(pending.entry, (text) => text.length * 6);
 }
 
+/** What a send weighs in the request, as JSON carries it. */
 function exactBytes(pending: PendingSend): number {
-  return pending.bytes ??= jsonBytes(pending.entry.body) + entryOverheadBytes;
+  return pending.bytes ??= entryBytes(pending.entry, jsonBytes);
+}
+
+/**
+ * The bytes of an entry in a request, its strings (body, `groupId`, `dedupId`, attribute keys
+ * and values) weighed by `weigh`, plus the JSON around them. From JavaScript a field may be of
+ * another type (the broker refuses it, naming the message); it is weighed by its JSON, at most
+ * three bytes per character.
+ */
+function entryBytes(entry: SendMessageEntry, weigh: (text: string) => number): number {
+  const field = (value: unknown): number => {
+    if (typeof value === "string") return weigh(value);
+    if (value === undefined) return 0;
+    try {
+      return (JSON.stringify(value)?.length ?? 0) * 3;
+    } catch {
+      return 0; // A value JSON can't carry (a BigInt) fails its batch's request however counted.
+    }
+  };
+  let bytes = entryOverheadBytes + field(entry.body) + field(entry.groupId) + field(entry.dedupId);
+  const attributes: unknown = entry.attributes;
+  if (typeof attributes === "object" && attributes !== null) {
+    for (const [key, value] of Object.entries(attributes)) {
+      bytes += attributeOverheadBytes + weigh(key) + field(value);
+    }
+  } else {
+    bytes += field(attributes);
+  }
+  return bytes;
 }
 
 function checkRange(name: string, value: number, min: number, max: number): void {

@@ -410,3 +410,48 @@ Deno.test("a batch of bodies heavy in control characters stays under the broker'
   await flushed;
   assert.equal((await Promise.all(sends)).length, 16);
 });
+
+Deno.test("batches count attributes, groupId and dedupId: requests stay under the broker's bound", async (t) => {
+  // The API's largest: 10 attributes, keys of 128 characters, values of 1,024. In `€` (three
+  // bytes each) and `"` (two, escaped) a message carries 28 KiB beside a body of a few bytes:
+  // 256 of them were taken as one batch of 35 KiB (bodies plus 128 bytes each), a 7 MiB request.
+  const entry = (index: number): SendMessageEntry => ({
+    body: `m${index}`,
+    groupId: `${index}:` + '"'.repeat(120),
+    dedupId: `${index}:` + "€".repeat(120),
+    attributes: Object.fromEntries(
+      Array.from({ length: 10 }, (_, key) => [
+        `${key}`.padEnd(128, '"'),
+        (key % 2 === 0 ? "€" : '"').repeat(1024),
+      ]),
+    ),
+  });
+  const requestBytesMax = 4 * 1024 * 1024; // the broker's (broker/engine/limits.ts)
+  for (const batchBytesMax of [undefined, 64 * 1024 * 1024]) {
+    await t.step(`batchBytesMax ${batchBytesMax ?? "default (1 MiB)"}`, async () => {
+      const client = new FakeSender();
+      const producer = new Producer(client, "q", {
+        batchSize: 256,
+        lingerMs: 60_000,
+        batchBytesMax,
+      });
+      const sends = Array.from({ length: 256 }, (_, index) => producer.send(entry(index)));
+      const flushed = producer.flush();
+      let sent = 0;
+      for (let index = 0; sent < 256; index++) {
+        await waitFor(`batch ${index}`, () => client.calls.length > index);
+        const entries = client.calls[index].entries;
+        const requestBytes = new TextEncoder().encode(JSON.stringify({ messages: entries })).length;
+        assert.ok(requestBytes <= requestBytesMax, `request ${index}: ${requestBytes} bytes`);
+        if (batchBytesMax === undefined) {
+          assert.ok(requestBytes <= 1024 * 1024, `request ${index}: ${requestBytes} bytes`);
+        }
+        sent += entries.length;
+        client.acknowledge(index);
+      }
+      await flushed;
+      assert.equal((await Promise.all(sends)).length, 256);
+      assert.ok(client.calls.length > 1, "not one batch");
+    });
+  }
+});
