@@ -329,7 +329,7 @@ Deno.test("a lock change that never answers holds up no other handler's renewal"
   await waitFor("b's lock renewed", () => consumer.stats.renewed >= 1);
   assert.deepEqual(calls.slice(0, 2).map((call) => call.handles), [["m1#1"], ["m2#1"]]);
   // a's call is given up once a's lock ran out: unconfirmed, reported, no longer on the wire.
-  await waitFor("a's renewal given up", () => errors.length === 1);
+  await waitFor("a's renewal given up", () => errors.length >= 1);
   assert.equal(calls[0].signal?.aborted, true);
   assert.ok(errors[0].error instanceof CmqdError);
   assert.equal(errors[0].error.code, "Timeout");
