@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { joinPath } from "./file_io.ts";
 import { encodeRecord } from "./record.ts";
+import { mergeDamage } from "./hard_state.ts";
 import { SegmentLog, type SegmentLogOptions } from "./segment_log.ts";
 import { segmentFileName } from "./segment.ts";
 import { SimFileSystem, SimulatedCrash } from "./sim_file_system.ts";
@@ -155,3 +156,70 @@ testEveryStore(
     await third.close();
   },
 );
+
+/** Cuts a file short through the FileSystem interface: what a lost or interrupted write leaves. */
+function cutShort(fs: SegmentLogOptions["fs"], path: string, lengthBytes: number): void {
+  const handle = fs.open(path);
+  handle.truncate(lengthBytes);
+  handle.close();
+}
+
+testEveryStore(
+  "a torn cut above an earlier, unrepaired one keeps the record at the lower cut",
+  async (store) => {
+    // The first cut (entry 4, below the persisted commit 5) is not repaired, so its record
+    // stays; the log takes entries again, and a crash tears the new tail, above the commit. The
+    // record must still say where entries were first lost, not only where they were lost last.
+    const path = await writeTwenty(store);
+    cutShort(store.fs, path, 3 * recordSize + 40);
+    const first = await SegmentLog.open(store.dir, optionsFor(store));
+    assert.equal(first.lastIndex, 3);
+    const firstCut = first.damage;
+    assert.equal(firstCut?.torn, true);
+    assert.equal(firstCut?.detail.index, 4);
+    first.append(makeEntries(4, 9, { payloadBytes: 100 }));
+    await first.sync();
+    await first.writeHardState({ term: 6, vote: null, commit: 8 });
+    await first.close();
+    appendGarbage(store.fs, path, encodeRecord(makeEntries(13, 1)[0]).subarray(0, 40));
+    const second = await SegmentLog.open(store.dir, optionsFor(store));
+    assert.equal(second.lastIndex, 12);
+    assert.equal(second.recovery.tornTail, true);
+    assert.equal(second.recovery.corruptAt?.index, 13, "this open cut the tail at 13");
+    assert.deepEqual(second.damage, { ...firstCut, term: 6 }, "the lower cut is kept");
+    await second.close();
+  },
+);
+
+Deno.test("a failed fsync after an unrepaired torn cut keeps the record at the lower cut", async () => {
+  const fs = new SimFileSystem();
+  const path = await writeTwenty({ fs, dir: "/log" });
+  cutShort(fs, path, 3 * recordSize + 40);
+  const first = await SegmentLog.open("/log", { fs, ...options });
+  const firstCut = first.damage;
+  assert.equal(firstCut?.detail.index, 4);
+  await first.appendDurable(makeEntries(4, 5, { payloadBytes: 100 }));
+  fs.failSyncs(1);
+  await assert.rejects(first.appendDurable(makeEntries(9, 3, { payloadBytes: 100 })));
+  assert.equal(first.damage?.unsyncedFrom, 9, "the failure is recorded");
+  assert.deepEqual(first.damage?.detail, firstCut?.detail, "at the first cut, not at 9");
+  await first.close();
+  const second = await SegmentLog.open("/log", { fs, ...options });
+  assert.equal(second.lastIndex, 8, "the unsynced tail is cut");
+  assert.deepEqual(second.damage, { term: 4, torn: true, detail: firstCut?.detail });
+  await second.close();
+});
+
+Deno.test("between two torn cuts the record keeps the lower, in either order", () => {
+  const at = (index: number | undefined) => ({ index, file: "/log/x", offset: 0, reason: "r" });
+  const low = { term: 2, torn: true, detail: at(4) };
+  const high = { term: 3, torn: true, detail: at(13) };
+  assert.deepEqual(mergeDamage(low, high), { ...low, term: 3 });
+  assert.deepEqual(mergeDamage(high, { ...low, term: 1 }), { ...low, term: 3 });
+  assert.deepEqual(mergeDamage(low, { ...high, detail: at(undefined) }), { ...low, term: 3 });
+  assert.deepEqual(mergeDamage({ ...high, detail: at(undefined) }, low), { ...low, term: 3 });
+  const real = { term: 2, torn: false, detail: at(9) };
+  assert.deepEqual(mergeDamage(real, low), { ...real }, "a real damage still beats a torn cut");
+  assert.deepEqual(mergeDamage(low, real), real);
+  assert.deepEqual(mergeDamage(real, { ...real, detail: at(3) }), { ...real, detail: at(3) });
+});

@@ -122,13 +122,18 @@ export function loadDamageRecord(fs: FileSystem, dir: string): DamageRecord | nu
 
 /**
  * The record after another cut: the newest term, torn only while every cut was, and the detail
- * of the worse cut (a real damage beats a torn tail; between equals, the newer).
+ * of the worse cut. A real damage beats a torn tail; between two damages, the newer; between two
+ * torn cuts, the lower one (an unknown index counts as the highest). A torn cut is judged
+ * by its index (`damage_trust.ts` in the replication layer): a record still on disk holds a cut
+ * not yet repaired, and a later torn cut above it (appends since, then a crash) must not make the
+ * loss of the first one look like a harmless tail.
  */
 export function mergeDamage(
   old: DamageRecord | null,
   cut: { detail: CorruptionDetail; torn: boolean; term: number; unsyncedFrom?: number },
 ): DamageRecord {
-  const keepOld = old !== null && cut.torn && !old.torn;
+  const keepOld = old !== null && cut.torn &&
+    (!old.torn || (old.detail.index ?? Infinity) <= (cut.detail.index ?? Infinity));
   const record: DamageRecord = {
     term: Math.max(cut.term, old?.term ?? 0),
     torn: cut.torn && (old?.torn ?? true),

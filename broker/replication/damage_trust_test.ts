@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { DamageRecord, LogEntry, RecoveryReport } from "../../storage/mod.ts";
+import { SegmentLog, SimFileSystem } from "../../storage/mod.ts";
 import { type DamagedLog, distrustsDamage } from "./damage_trust.ts";
 import type { SnapshotContainer } from "./snapshot_container.ts";
 
@@ -93,4 +94,40 @@ Deno.test("without a snapshot's entries, a torn cut is judged against the commit
   assert.equal(distrusts(damagedLog({ cutAt: 21 }), 20, bare), false);
   assert.equal(distrusts(damagedLog({ cutAt: 20 }), 20, bare), true);
   assert.equal(distrusts({ ...damagedLog(), damage: null }, 20, bare), false);
+});
+
+Deno.test("a torn cut above an earlier torn cut not yet repaired is judged at the earlier one", async () => {
+  // The first open cuts a torn record at 10, at the persisted commit: the node distrusts its log
+  // and, following a leader, takes entries again; a crash then tears the new tail at 16, above
+  // the commit persisted since. Judged by that cut alone it would be an unacknowledged tail, and
+  // the node would vote again although nobody repaired what the first cut took.
+  const fs = new SimFileSystem();
+  const bare = { ...snapshot, index: 0, entries: [] };
+  const judge = async () => {
+    const log = await SegmentLog.open("/log", { fs });
+    const { commit } = log.readHardState();
+    const verdict = distrustsDamage(log, { protectedIndex: commit, snapshot: bare }, () => {});
+    return { log, verdict };
+  };
+  const first = await SegmentLog.open("/log", { fs });
+  await first.appendDurable(Array.from({ length: 10 }, (_, i) => entry(1 + i)));
+  await first.writeHardState({ term: 3, vote: null, commit: 10 });
+  await first.close();
+  const path = `/log/${fs.readDir("/log").find((name) => name.endsWith(".log"))}`;
+  const handle = fs.open(path);
+  handle.truncate(handle.size() - 5); // entry 10 torn
+  handle.close();
+  const second = await judge();
+  assert.equal(second.log.lastIndex, 9);
+  assert.equal(second.verdict, true, "a torn cut at the persisted commit");
+  await second.log.appendDurable(Array.from({ length: 6 }, (_, i) => entry(10 + i, 4)));
+  await second.log.writeHardState({ term: 4, vote: null, commit: 12 });
+  await second.log.close();
+  fs.appendRaw(path, new Uint8Array(64)); // a torn write of entry 16
+  const third = await judge();
+  assert.equal(third.log.recovery.corruptAt?.index, 16);
+  assert.equal(third.log.lastIndex, 15);
+  assert.equal(third.verdict, true, "the first cut is still not repaired");
+  assert.equal(third.log.damage?.detail.index, 10);
+  await third.log.close();
 });

@@ -43,7 +43,9 @@
  * leader for one (`RaftNode.requestNewTerm`): the leader hands leadership to another voter. With
  * no other voter alive the node stays distrusting (and keeps acknowledging) until one returns.
  * The damage record stays on disk until the node trusts itself again, so a crash meanwhile
- * cannot make it forget.
+ * cannot make it forget; nor can the torn tail such a crash may leave in what the node appended
+ * since (above the commit it persisted since, harmless on its own): of two torn cuts the record
+ * keeps the lower (`mergeDamage`), and the node is judged by it.
  *
  * Undetectable: a flipped bit in the length field of the very last record that makes it reach
  * past the end of the file reads exactly like a torn write (see `storage/recovery.ts`).
