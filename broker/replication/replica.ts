@@ -169,7 +169,7 @@ export class RaftReplica implements Proposer, LogReader {
       snapshotsDir: options.snapshotsDir,
     });
     const { fs, snapshotsDir, log, machine } = options;
-    const parts = { log, machine, storage: this.#storage, fs, snapshotsDir };
+    const parts = { log, machine, storage: this.#storage, fs, snapshotsDir, warn: this.#warn };
     this.#snapshotParts = snapshotParts(parts, () => this.#raft);
     this.#snapshots.applied(recovered.replayedBytes);
     const policy = commitPersistPolicy(this.#settings);

@@ -157,6 +157,21 @@ export interface ContainerPrefix {
 export function readContainerPrefix(
   read: (offset: number, length: number) => Uint8Array,
 ): ContainerPrefix {
+  const head = readContainerHead(read);
+  const entryCount = new ContainerReader(read(head.entryCountOffset, 4)).u32();
+  return { ...head, entryCount };
+}
+
+/** Bytes of a container's head before its config JSON (whose u32 length ends them). */
+export const containerHeadFixedBytes = 25;
+
+/**
+ * A container's fixed part up to its machine image (`readContainerPrefix` without the entry
+ * count): what `read(0, 25)` and then `read(25, configBytes + 16)` hold.
+ */
+export function readContainerHead(
+  read: (offset: number, length: number) => Uint8Array,
+): Omit<ContainerPrefix, "entryCount"> {
   const head = new ContainerReader(read(0, headerBytes));
   for (const byte of magic) {
     if (head.u8() !== byte) throw new SnapshotDecodeError("not a snapshot container");
@@ -171,7 +186,6 @@ export function readContainerPrefix(
   const machineBytes = middle.uint();
   const machineOffset = headerBytes + configBytes + 16;
   const entryCountOffset = machineOffset + machineBytes;
-  const entryCount = new ContainerReader(read(entryCountOffset, 4)).u32();
   return {
     index,
     term,
@@ -180,7 +194,6 @@ export function readContainerPrefix(
     machineOffset,
     machineBytes,
     entryCountOffset,
-    entryCount,
   };
 }
 
@@ -273,7 +286,7 @@ export class SnapshotDecodeError extends Error {
 }
 
 /** magic (4) + version (1) + index (8) + term (8) + config length (4). */
-const headerBytes = 25;
+const headerBytes = containerHeadFixedBytes;
 /** term (8) + index (8) + timestamp (8) + type (1) + payload length (4). */
 const entryHeaderBytes = 29;
 const utf8Encoder = new TextEncoder();

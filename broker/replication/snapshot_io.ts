@@ -46,12 +46,16 @@ export interface SnapshotParts {
  * snapshots are in flight). Leftover temp files of unfinished transfers are removed.
  */
 export function snapshotParts(
-  options: Pick<SnapshotParts, "log" | "machine" | "storage" | "fs" | "snapshotsDir">,
+  options: Pick<SnapshotParts, "log" | "machine" | "storage" | "fs" | "snapshotsDir"> & {
+    /** Told why a received snapshot is refused. */
+    warn?: (line: string) => void;
+  },
   raft: () => RaftNode,
 ): SnapshotParts {
+  const { warn, ...parts } = options;
   return {
-    ...options,
-    sink: new FileSnapshotSink(options.fs, options.snapshotsDir),
+    ...parts,
+    sink: new FileSnapshotSink(options.fs, options.snapshotsDir, warn),
     snapshotsInFlight: () =>
       Object.values(raft().status().progress).flatMap((progress) =>
         progress.snapshotIndex === undefined ? [] : [progress.snapshotIndex]

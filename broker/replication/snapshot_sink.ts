@@ -1,9 +1,10 @@
 /**
  * A follower's side of a streamed snapshot: chunks go to a temp file in the snapshots directory
  * as they arrive (`snapshot-<20-digit index>.bin.part`), never gathered in memory. The stream is
- * the container plus its CRC-32C (`snapshot_source.ts`); the CRC is computed as chunks are
- * written, and `finish` refuses a transfer whose trailer does not match, so garbage is never
- * installed. The finished file is installed by `installReceivedSnapshot` (`snapshot_io.ts`).
+ * the container plus its CRC-32C (`snapshot_source.ts`); the CRC is computed and the container's
+ * structure followed (`snapshot_check.ts`) as chunks are written, and `finish` refuses a transfer
+ * whose trailer does not match or whose container could not be installed, so garbage is never
+ * installed, not even garbage under a sound CRC from a peer that holds the cluster key. The finished file is installed by `installReceivedSnapshot` (`snapshot_io.ts`).
  *
  * A transfer that is abandoned (a new leader's term, a new transfer) has its file removed; so
  * do leftovers of a process that stopped mid-transfer, when the sink is built at the next start:
@@ -15,6 +16,7 @@ import assert from "node:assert/strict";
 import { crc32c, type FileHandle, type FileSystem, joinPath } from "../../storage/mod.ts";
 import type { LogIndex, Snapshot, SnapshotSink } from "../../raft/mod.ts";
 import { snapshotFileName } from "./snapshot_container.ts";
+import { ContainerCheck } from "./snapshot_check.ts";
 import { streamTrailerBytes } from "./snapshot_source.ts";
 
 const partSuffix = ".part";
@@ -40,6 +42,8 @@ interface Receiving {
   written: number;
   crc: number;
   trailer: Uint8Array;
+  /** The container's structure, followed as it comes (`snapshot_check.ts`). */
+  check: ContainerCheck;
 }
 
 /**
@@ -56,13 +60,20 @@ interface Receiving {
 export class FileSnapshotSink implements SnapshotSink {
   readonly #fs: FileSystem;
   readonly #dir: string;
+  readonly #warn: (line: string) => void;
   #receiving: Receiving | null = null;
   #finished: ReceivedSnapshot | null = null;
+  /** The last refusal reported (a leader resends a refused snapshot: once is enough). */
+  #refused = "";
 
-  /** Removes leftover temp files of transfers a stopped process did not finish. */
-  constructor(fs: FileSystem, snapshotsDir: string) {
+  /**
+   * Removes leftover temp files of transfers a stopped process did not finish. `warn` is told
+   * why a transfer is refused (once per snapshot and reason).
+   */
+  constructor(fs: FileSystem, snapshotsDir: string, warn: (line: string) => void = () => {}) {
     this.#fs = fs;
     this.#dir = snapshotsDir;
+    this.#warn = warn;
     fs.mkdirp(snapshotsDir);
     for (const name of fs.readDir(snapshotsDir)) {
       if (partPattern.test(name)) fs.remove(joinPath(snapshotsDir, name));
@@ -86,6 +97,7 @@ export class FileSnapshotSink implements SnapshotSink {
       written: 0,
       crc: 0,
       trailer: new Uint8Array(streamTrailerBytes),
+      check: new ContainerCheck(snapshot, snapshot.byteLength - streamTrailerBytes),
     };
   }
 
@@ -97,6 +109,7 @@ export class FileSnapshotSink implements SnapshotSink {
     const containerBytes = receiving.byteLength - streamTrailerBytes;
     const containerPart = Math.max(0, Math.min(data.length, containerBytes - offset));
     receiving.crc = crc32c(data.subarray(0, containerPart), receiving.crc);
+    receiving.check.push(data.subarray(0, containerPart));
     for (let at = containerPart; at < data.length; at++) {
       receiving.trailer[offset + at - containerBytes] = data[at];
     }
@@ -108,11 +121,12 @@ export class FileSnapshotSink implements SnapshotSink {
     const receiving = this.#receiving;
     assert.ok(receiving !== null, "a transfer was received");
     this.#receiving = null;
-    const expected = new DataView(receiving.trailer.buffer).getUint32(0, true);
-    const sound = receiving.written === receiving.byteLength &&
-      receiving.byteLength > streamTrailerBytes && expected === receiving.crc;
-    if (!sound) {
+    const problem = refusal(receiving);
+    if (problem !== null) {
       discard(this.#fs, receiving);
+      const line = `refused the snapshot at index ${receiving.index} received: ${problem}`;
+      if (line !== this.#refused) this.#warn(line);
+      this.#refused = line;
       return false;
     }
     this.#dropFinished();
@@ -152,6 +166,16 @@ export class FileSnapshotSink implements SnapshotSink {
     discard(this.#fs, this.#finished);
     this.#finished = null;
   }
+}
+
+/** Why a received transfer must not be installed, or null. */
+function refusal(receiving: Receiving): string | null {
+  if (receiving.written !== receiving.byteLength || receiving.byteLength <= streamTrailerBytes) {
+    return `${receiving.written} of ${receiving.byteLength} bytes`;
+  }
+  const expected = new DataView(receiving.trailer.buffer).getUint32(0, true);
+  if (expected !== receiving.crc) return "its CRC does not match (damaged on the way)";
+  return receiving.check.problem();
 }
 
 function discard(fs: FileSystem, file: { handle: FileHandle; path: string }): void {

@@ -123,7 +123,14 @@ Deno.test("a follower's sink writes chunks to a temp file and refuses a stream w
   leftover.close();
   const sink = new FileSnapshotSink(fs, "/snapshots");
   assert.deepEqual(fs.readDir("/snapshots"), [], "a stopped process's partial transfer is gone");
-  const container = new TextEncoder().encode("container bytes of a snapshot");
+  const container = encodeSnapshotContainer({
+    index: 9,
+    term: 2,
+    config,
+    lowestReferencedIndex: 10,
+    machine: new TextEncoder().encode("machine image"),
+    entries: [],
+  });
   const stream = new Uint8Array(container.length + 4);
   stream.set(container);
   new DataView(stream.buffer).setUint32(container.length, crc32c(container), true);

@@ -255,3 +255,34 @@ Deno.test("a snapshot acknowledgement past the snapshot's end does not make the 
     });
   }
 });
+
+Deno.test("a snapshot whose chunks announce another index than their container's is refused, not installed", async () => {
+  const { cluster, leader, lagging } = await laggingFollower();
+  // A key holder (or a broken leader) announces index - 1 for a container of `index`; the
+  // follower's answers are mapped back so the leader goes on sending.
+  let forging = true;
+  let forged = 0;
+  intercept(cluster, (message) => {
+    if (!forging) return message;
+    if (message.type === MessageType.SnapResp && message.from === lagging) {
+      return { ...message, index: (message.index + 1) as LogIndex };
+    }
+    if (message.type !== MessageType.Snap || message.to !== lagging) return message;
+    forged++;
+    const index = (message.snapshot!.index - 1) as LogIndex;
+    return { ...message, snapshot: { ...message.snapshot!, index } };
+  });
+  cluster.heal();
+  await cluster.until(() =>
+    cluster.node(lagging).warnings.some((line) =>
+      line.includes("refused the snapshot") && line.includes("the container is of index")
+    )
+  );
+  assert.ok(forged > 0);
+  assert.equal(cluster.replica(lagging).failure, null, "the follower's replica kept running");
+  assert.equal(cluster.replica(lagging).status().snapshotIndex, 0, "nothing was installed");
+  assert.deepEqual(partFiles(cluster, lagging), [], "the refused transfer's file is gone");
+  forging = false;
+  await caughtUp(cluster, leader, lagging);
+  await cluster.stopAll();
+});
