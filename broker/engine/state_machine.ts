@@ -566,13 +566,15 @@ export class StateMachine {
   }
 
   /**
-   * Replaces this machine's state by the one `bytes` was taken of, in place: whoever holds a
-   * reference (the `EngineService`, its `onAvailable` hook) keeps working on the new state. Used when a
-   * Raft follower installs a snapshot from its leader.
+   * Replaces the state by the one `bytes` was taken of, in place: whoever holds a reference (the
+   * `EngineService`, its `onAvailable` hook) keeps working on it. For a follower's snapshots.
    */
   loadSnapshot(bytes: Uint8Array): void {
     this.#load(readSnapshot(bytes));
   }
+
+  /** The applied index of the state `bytes` hold; throws as `loadSnapshot` would, loads nothing. */
+  checkSnapshot = (bytes: Uint8Array): number => readSnapshot(bytes).appliedIndex;
 
   #load(parts: SnapshotParts): void {
     this.#appliedIndex = parts.appliedIndex;

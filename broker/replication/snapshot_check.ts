@@ -10,7 +10,8 @@
  * (index, term, the configuration Raft adopts); the declared sizes add up to the container's
  * length exactly; the embedded entries follow each other by index, their terms and timestamps
  * never go back (timestamps finite, not negative), each fits a log record, and the last one is
- * the snapshot's entry. The machine image's bytes are not looked into here.
+ * the snapshot's entry. The machine image's bytes are not looked into here: the sink has the
+ * applier check them (`Applier.checkSnapshot`) once they are all in.
  *
  * Only the fixed part (the config JSON is at most `configBytesMax`) and one entry header are
  * held at a time; payloads and the machine image are skipped as they pass.
@@ -62,10 +63,16 @@ export class ContainerCheck {
   #entryCount = 0;
   #entries = 0;
   #last: { index: number; term: number; timestamp: number } | null = null;
+  #machine: { offset: number; bytes: number } | null = null;
 
   constructor(expected: ExpectedSnapshot, containerBytes: number) {
     this.#expected = expected;
     this.#containerBytes = containerBytes;
+  }
+
+  /** Where the machine image lies in the container, once the fixed part was read. */
+  get machine(): { offset: number; bytes: number } | null {
+    return this.#machine;
   }
 
   /** The next container bytes, in order. */
@@ -167,6 +174,7 @@ export class ContainerCheck {
       this.#problem = `a machine image of ${head.machineBytes} bytes`;
     } else {
       this.#gathered = new Uint8Array(containerEntryHeaderBytes);
+      this.#machine = { offset: head.machineOffset, bytes: head.machineBytes };
       this.#phase = "machine";
       this.#needed = head.machineBytes;
       if (this.#needed === 0) this.#advance();

@@ -184,7 +184,7 @@ function transfer(sink: FileSnapshotSink, bytes: Uint8Array, index = 9): boolean
 Deno.test("the sink refuses a container under a sound CRC that is not the snapshot, and keeps nothing", () => {
   const fs = new SimFileSystem();
   const warnings: string[] = [];
-  const sink = new FileSnapshotSink(fs, dir, (line) => warnings.push(line));
+  const sink = new FileSnapshotSink(fs, dir, { warn: (line) => warnings.push(line) });
   const gap = rawContainer([entry(7, 2), entry(9, 2)]);
   assert.equal(transfer(sink, gap), false);
   assert.equal(transfer(sink, gap), false);
@@ -196,4 +196,25 @@ Deno.test("the sink refuses a container under a sound CRC that is not the snapsh
   assert.match(warnings[1], /index 10 received: the container is of index 9/);
   assert.equal(transfer(sink, encodeSnapshotContainer(container())), true, "a sound one passes");
   assert.equal(sink.takeFinished(9).containerBytes, encodeSnapshotContainer(container()).length);
+});
+
+Deno.test("the sink refuses a machine image the applier could not load, or of another index", () => {
+  const fs = new SimFileSystem();
+  const warnings: string[] = [];
+  const images: string[] = [];
+  const machineIndex = (image: Uint8Array) => {
+    const text = new TextDecoder().decode(image);
+    images.push(text);
+    if (!text.startsWith("image at ")) throw new RangeError("not an image");
+    return Number(text.slice("image at ".length));
+  };
+  const sink = new FileSnapshotSink(fs, dir, { warn: (line) => warnings.push(line), machineIndex });
+  const withImage = (text: string) => encodeSnapshotContainer(container({ machine: enc(text) }));
+  assert.equal(transfer(sink, withImage("garbage")), false);
+  assert.equal(transfer(sink, withImage("image at 8")), false);
+  assert.deepEqual(fs.readDir(dir), [], "no temp file stays");
+  assert.match(warnings[0], /its machine image: not an image/);
+  assert.match(warnings[1], /its machine image is at index 8/);
+  assert.equal(transfer(sink, withImage("image at 9")), true);
+  assert.deepEqual(images, ["garbage", "image at 8", "image at 9"], "each image read whole");
 });

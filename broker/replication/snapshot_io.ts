@@ -55,7 +55,10 @@ export function snapshotParts(
   const { warn, ...parts } = options;
   return {
     ...parts,
-    sink: new FileSnapshotSink(options.fs, options.snapshotsDir, warn),
+    sink: new FileSnapshotSink(options.fs, options.snapshotsDir, {
+      warn,
+      machineIndex: options.machine.checkSnapshot?.bind(options.machine),
+    }),
     snapshotsInFlight: () =>
       Object.values(raft().status().progress).flatMap((progress) =>
         progress.snapshotIndex === undefined ? [] : [progress.snapshotIndex]

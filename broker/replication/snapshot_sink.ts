@@ -3,7 +3,8 @@
  * as they arrive (`snapshot-<20-digit index>.bin.part`), never gathered in memory. The stream is
  * the container plus its CRC-32C (`snapshot_source.ts`); the CRC is computed and the container's
  * structure followed (`snapshot_check.ts`) as chunks are written, and `finish` refuses a transfer
- * whose trailer does not match or whose container could not be installed, so garbage is never
+ * whose trailer does not match or whose container could not be installed (with the applier's
+ * `checkSnapshot`, an image it could not load), so garbage is never
  * installed, not even garbage under a sound CRC from a peer that holds the cluster key. The finished file is installed by `installReceivedSnapshot` (`snapshot_io.ts`).
  *
  * A transfer that is abandoned (a new leader's term, a new transfer) has its file removed; so
@@ -61,6 +62,7 @@ export class FileSnapshotSink implements SnapshotSink {
   readonly #fs: FileSystem;
   readonly #dir: string;
   readonly #warn: (line: string) => void;
+  readonly #machineIndex: ((image: Uint8Array) => number) | undefined;
   #receiving: Receiving | null = null;
   #finished: ReceivedSnapshot | null = null;
   /** The last refusal reported (a leader resends a refused snapshot: once is enough). */
@@ -68,12 +70,18 @@ export class FileSnapshotSink implements SnapshotSink {
 
   /**
    * Removes leftover temp files of transfers a stopped process did not finish. `warn` is told
-   * why a transfer is refused (once per snapshot and reason).
+   * why a transfer is refused (once per snapshot and reason); `machineIndex` (the applier's
+   * `checkSnapshot`) checks a finished transfer's machine image and tells its applied index.
    */
-  constructor(fs: FileSystem, snapshotsDir: string, warn: (line: string) => void = () => {}) {
+  constructor(
+    fs: FileSystem,
+    snapshotsDir: string,
+    options: { warn?: (line: string) => void; machineIndex?: (image: Uint8Array) => number } = {},
+  ) {
     this.#fs = fs;
     this.#dir = snapshotsDir;
-    this.#warn = warn;
+    this.#warn = options.warn ?? (() => {});
+    this.#machineIndex = options.machineIndex;
     fs.mkdirp(snapshotsDir);
     for (const name of fs.readDir(snapshotsDir)) {
       if (partPattern.test(name)) fs.remove(joinPath(snapshotsDir, name));
@@ -121,7 +129,7 @@ export class FileSnapshotSink implements SnapshotSink {
     const receiving = this.#receiving;
     assert.ok(receiving !== null, "a transfer was received");
     this.#receiving = null;
-    const problem = refusal(receiving);
+    const problem = refusal(receiving) ?? this.#machineProblem(receiving);
     if (problem !== null) {
       discard(this.#fs, receiving);
       const line = `refused the snapshot at index ${receiving.index} received: ${problem}`;
@@ -159,6 +167,23 @@ export class FileSnapshotSink implements SnapshotSink {
   close(): void {
     this.abort();
     this.#dropFinished();
+  }
+
+  /** Why the applier would not load the received machine image, or null. */
+  #machineProblem(receiving: Receiving): string | null {
+    const where = receiving.check.machine;
+    if (this.#machineIndex === undefined || where === null) return null;
+    const image = new Uint8Array(where.bytes);
+    if (receiving.handle.readSync(where.offset, image) !== image.length) {
+      throw new RangeError("received snapshot file is too short"); // written whole above
+    }
+    let applied: number;
+    try {
+      applied = this.#machineIndex(image);
+    } catch (error) {
+      return `its machine image: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    return applied === receiving.index ? null : `its machine image is at index ${applied}`;
   }
 
   #dropFinished(): void {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { type LogIndex, type Message, MessageType } from "../../raft/mod.ts";
+import { type LogIndex, type Message, MessageType, type SnapshotChunk } from "../../raft/mod.ts";
 import { decodeSnapshotContainer } from "./snapshot_container.ts";
-import { readSnapshotFile } from "../../storage/mod.ts";
+import { crc32c, readSnapshotFile } from "../../storage/mod.ts";
 import { followerOf, sendBodies, settled, TestCluster } from "../cluster/testing/mod.ts";
 
 const snapshotsDir = "/data/snapshots";
@@ -282,6 +282,57 @@ Deno.test("a snapshot whose chunks announce another index than their container's
   assert.equal(cluster.replica(lagging).failure, null, "the follower's replica kept running");
   assert.equal(cluster.replica(lagging).status().snapshotIndex, 0, "nothing was installed");
   assert.deepEqual(partFiles(cluster, lagging), [], "the refused transfer's file is gone");
+  forging = false;
+  await caughtUp(cluster, leader, lagging);
+  await cluster.stopAll();
+});
+
+/**
+ * The chunk with its bytes XORed by `mask` at container offset `at`, and the stream's CRC
+ * trailer corrected (CRC-32C is affine: crc(a ^ d) = crc(a) ^ crc(d) ^ crc(0…0) for equal
+ * lengths), so the damage passes the CRC: what a key holder can send.
+ */
+function forgeChunk(chunk: SnapshotChunk, at: number, mask: number): SnapshotChunk {
+  const containerBytes = chunk.totalBytes - 4;
+  const difference = new Uint8Array(containerBytes);
+  difference[at] = mask;
+  const delta = crc32c(difference) ^ crc32c(new Uint8Array(containerBytes));
+  const deltaBytes = new Uint8Array(4);
+  new DataView(deltaBytes.buffer).setUint32(0, delta, true);
+  const data = chunk.data.slice();
+  for (let i = 0; i < data.length; i++) {
+    const offset = chunk.offset + i;
+    if (offset === at) data[i] ^= mask;
+    if (offset >= containerBytes) data[i] ^= deltaBytes[offset - containerBytes];
+  }
+  return { ...chunk, data };
+}
+
+Deno.test("a snapshot whose machine image the engine can't load is refused under a sound CRC", async () => {
+  const { cluster, leader, lagging } = await laggingFollower();
+  let forging = true;
+  let machineAt = -1;
+  intercept(cluster, (message) => {
+    if (!forging || message.type !== MessageType.Snap || message.to !== lagging) return message;
+    const chunk = message.snapshot!;
+    if (machineAt < 0) {
+      assert.equal(chunk.offset, 0, "the first chunk comes first");
+      const configBytes = new DataView(chunk.data.buffer, chunk.data.byteOffset).getUint32(
+        21,
+        true,
+      );
+      machineAt = 25 + configBytes + 16; // the image's first byte (its magic)
+    }
+    return { ...message, snapshot: forgeChunk(chunk, machineAt, 0xff) };
+  });
+  cluster.heal();
+  await cluster.until(() =>
+    cluster.replica(lagging).failure !== null ||
+    cluster.node(lagging).warnings.some((line) => line.includes("refused the snapshot"))
+  );
+  assert.equal(cluster.replica(lagging).failure, null, "the follower's replica kept running");
+  assert.equal(cluster.replica(lagging).status().snapshotIndex, 0, "nothing was installed");
+  assert.deepEqual(partFiles(cluster, lagging), []);
   forging = false;
   await caughtUp(cluster, leader, lagging);
   await cluster.stopAll();

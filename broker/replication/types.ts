@@ -81,6 +81,12 @@ export interface Applier {
   snapshot(): Uint8Array;
   /** Replaces the state with a snapshot, in place (holders of the applier keep working). */
   loadSnapshot(bytes: Uint8Array): void;
+  /**
+   * The applied index of the state `bytes` hold, changing nothing; throws where `loadSnapshot`
+   * would. A follower checks a received snapshot's image with it before Raft takes the
+   * snapshot (without it, an image that can't be loaded stops the replica at install).
+   */
+  checkSnapshot?(bytes: Uint8Array): number;
   /** Entries below this index hold nothing the state still needs (a snapshot may drop them). */
   lowestReferencedIndex(): number;
 }
