@@ -8,8 +8,8 @@
  * The checks are plain facts of Raft as `raft/` implements it: every message carries its
  * sender's term (a pre-vote and its answer the candidate's next term); a node's log holds no
  * entry of a term above its own, so `logTerm`, entry terms and a snapshot's term never exceed
- * the message's; an append's entries follow `index` one by one; only appends carry entries and
- * only `Snap` carries a chunk.
+ * the message's; an append's entries follow `index` one by one, their terms from `logTerm` up;
+ * only appends carry entries and only `Snap` carries a chunk.
  *
  * @module
  */
@@ -104,7 +104,9 @@ function entriesProblem(message: Message, limits: MessageLimits): string | null 
     return `${entries.length} entries (at most ${limits.entriesPerMessageMax})`;
   }
   // The hot path (every replicated entry passes here): plain comparisons, text only on failure.
-  let previousTerm = 1;
+  // The entries follow the sender's entry at `index`, of term `logTerm`: a log's terms never go
+  // down, and a follower's storage refuses (an assertion, its replica stops) an entry that does.
+  let previousTerm = Math.max(1, message.logTerm);
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i];
     const { term, index, timestamp } = entry;

@@ -112,6 +112,10 @@ Deno.test("each impossible field is named", async (t) => {
     "an entry term above the message's": [append({ entries: [entry(11, 6)] }), /entry 0 term 6/],
     "an entry term of 0": [append({ entries: [entry(11, 0)] }), /entry 0 term 0/],
     "entry terms going down": [append({ entries: [entry(11, 5), entry(12, 4)] }), /entry 1 term 4/],
+    "an entry term below logTerm": [
+      append({ entries: [entry(11, 3), entry(12, 4)] }),
+      /entry 0 term 3 is not in \[4, 5\]/,
+    ],
     "an entry index gap": [
       append({ entries: [entry(11, 4), entry(13, 4)] }),
       /entry 1 has index 13, expected 12/,
