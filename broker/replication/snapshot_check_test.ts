@@ -218,3 +218,11 @@ Deno.test("the sink refuses a machine image the applier could not load, or of an
   assert.equal(transfer(sink, withImage("image at 9")), true);
   assert.deepEqual(images, ["garbage", "image at 8", "image at 9"], "each image read whole");
 });
+
+Deno.test("a container of a newer release's version is refused with the upgrade message", () => {
+  const bytes = encodeSnapshotContainer(container());
+  bytes[4] = 99; // the container version (a newer release's)
+  assert.match(check(bytes) ?? "", /format version 99, newer than this release reads.*upgrade/);
+  bytes[4] = 1;
+  assert.equal(check(bytes), null);
+});
