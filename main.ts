@@ -259,7 +259,8 @@ async function main(): Promise<void> {
 /**
  * Takes the data directory's lock (`lock`), or checks it holds this node's data and claims it
  * for this id on a first start (`claim`); when another process holds it, or it is another
- * node's, exits 1 saying so; one that can't be made or opened (a file) exits 2.
+ * node's, exits 1 saying so; one that can't be made or opened (a file), or whose `node-id` can't
+ * be read or replaced (a directory in its place), exits 2.
  */
 async function lockOrExit(config: NodeConfig, claim: "lock" | "claim"): Promise<void> {
   try {

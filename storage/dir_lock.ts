@@ -34,8 +34,9 @@ export class DataDirLockedError extends Error {
 }
 
 /**
- * Thrown when the data directory can't be made or its lock file opened: a file where it should
- * be (or one of its parents), no permission, a read-only file system.
+ * Thrown when the data directory can't be made, its lock file opened, or its `node-id` file read
+ * or written: a file where it should be (or one of its parents), a directory in a file's place,
+ * no permission, a read-only file system.
  */
 export class DataDirUnusableError extends Error {
   /** The error for `dir`, saying what the operating system answered. */
@@ -126,7 +127,9 @@ export class DataDirOwnerError extends Error {
  * Records `nodeId` as the owner of `dir` (held locked, see `lockDataDir`) the first time, and
  * refuses a node of another id later: a Raft log and the votes in it belong to one member, so a
  * node restarted under a new id on them would vote and answer with another member's past.
- * A directory from before this file existed is claimed by whoever opens it first.
+ * A directory from before this file existed is claimed by whoever opens it first. A `node-id`
+ * the operating system refuses to read or replace (a directory in its place, no permission)
+ * throws {@link DataDirUnusableError}.
  *
  * @example
  * ```ts
@@ -144,7 +147,7 @@ export async function claimDataDir(
   try {
     owner = (await Deno.readTextFile(path)).trim();
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!(error instanceof Deno.errors.NotFound)) throw unusable(dir, path, error);
   }
   if (owner !== null && owner !== "") {
     if (owner !== nodeId) throw new DataDirOwnerError(dir, owner, nodeId);
@@ -152,15 +155,30 @@ export async function claimDataDir(
   }
   // Written whole and synced under a temporary name, then renamed: never a torn id.
   const temporary = `${path}.tmp`;
-  const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+  // Opening and renaming fail for a directory in the way or no permission; a failed write or
+  // sync is a storage failure and propagates as one.
+  const file = await Deno.open(temporary, { write: true, create: true, truncate: true })
+    .catch((error) => Promise.reject(unusable(dir, temporary, error)));
   try {
     await file.write(new TextEncoder().encode(`${nodeId}\n`));
     await file.syncData();
   } finally {
     file.close();
   }
-  await Deno.rename(temporary, path);
+  await Deno.rename(temporary, path).catch((error) => Promise.reject(unusable(dir, path, error)));
   await fs.syncDir(dir); // else a power cut can take the claim away, and the next id claims it
+}
+
+/**
+ * What the operating system refused about `path` (EISDIR, EACCES, EROFS...) as the data
+ * directory's being unusable; anything else unchanged.
+ */
+function unusable(dir: string, path: string, error: unknown): unknown {
+  if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== "string") {
+    return error;
+  }
+  const cause = new Error(`${path}: ${error.message}`, { cause: error });
+  return new DataDirUnusableError(dir, cause);
 }
 
 async function readPid(path: string): Promise<number | null> {

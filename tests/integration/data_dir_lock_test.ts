@@ -121,3 +121,23 @@ Deno.test("a --data-dir that is a file, or under one, stops the start (exit 2) i
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+Deno.test("a node-id in the data directory that can't be read (a directory) stops the start (exit 2) in one line naming --data-dir", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "cmqd-node-id-dir-" });
+  try {
+    await Deno.mkdir(`${dataDir}/node-id`);
+    // Was an uncaught IsADirectory with its stack, exit 1 (the status of a lock held elsewhere).
+    const { code, text } = await exitOrServe(spawnMain(dataDir));
+    assert.equal(code, 2, text);
+    assert.match(
+      text,
+      new RegExp(
+        `^cmqd: --data-dir: data directory ${dataDir} can't be used: ${dataDir}/node-id: `,
+      ),
+    );
+    assert.doesNotMatch(text, /Uncaught|\n\s+at /, text);
+    assert.ok((await Deno.stat(`${dataDir}/node-id`)).isDirectory);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
