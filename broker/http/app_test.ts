@@ -135,6 +135,28 @@ Deno.test("unknown routes are 404 NotFound, known paths with another method 405"
   await queue.body?.cancel();
 });
 
+Deno.test("a 404 or 405 repeats at most 200 characters of the path, then an ellipsis", async () => {
+  const { app } = door();
+  // Was the whole decoded path, however long: 100,000 characters sent back in the message.
+  const long = "x".repeat(100_000);
+  const missing = await app.request(`/v2/${long}`, { method: "POST" });
+  assert.equal(missing.status, 404);
+  const notFound = (await missing.json()).error.message;
+  assert.equal(notFound, `no route for POST /v2/${"x".repeat(196)}…`);
+  const wrongMethod = await app.request(`/v1/queues/${long}/purge`);
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(
+    (await wrongMethod.json()).error.message,
+    `GET is not allowed on /v1/queues/${"x".repeat(189)}…; use POST`,
+  );
+  // A surrogate pair across the cut is dropped whole, never halved.
+  const emoji = await app.request(`/v2/${"y".repeat(195)}${encodeURIComponent("😀")}z`);
+  assert.equal((await emoji.json()).error.message, `no route for GET /v2/${"y".repeat(195)}…`);
+  // A path at the limit is repeated whole.
+  const exact = await app.request(`/v2/${"w".repeat(196)}`);
+  assert.equal((await exact.json()).error.message, `no route for GET /v2/${"w".repeat(196)}`);
+});
+
 Deno.test("the leader hint goes out on every response once known", async () => {
   const { app, status } = door();
   assert.equal((await app.request("/healthz")).headers.get("x-cmqd-leader"), null);

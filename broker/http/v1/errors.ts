@@ -153,26 +153,43 @@ function jsonSyntaxError(c: Context<DoorEnv>): string {
   }
 }
 
-/** Answers an unknown route: 405 when the path exists with other methods, else 404. */
+/** Most characters of a request's path (or method) an error message repeats. */
+const echoedCharsMax = 200;
+
+/**
+ * `text` as an error message repeats it: its first {@link echoedCharsMax} characters and `…`
+ * when longer (never half a surrogate pair), so a path of megabytes is not sent back whole.
+ */
+function echoed(text: string): string {
+  if (text.length <= echoedCharsMax) return text;
+  const cut = /[\uD800-\uDBFF]/.test(text[echoedCharsMax - 1])
+    ? echoedCharsMax - 1
+    : echoedCharsMax;
+  return `${text.slice(0, cut)}…`;
+}
+
+/**
+ * Answers an unknown route: 405 when the path exists with other methods, else 404. The message
+ * names the method and the path, each cut to {@link echoedCharsMax} characters.
+ */
 export function createNotFoundHandler(
   allowedMethods: (path: string) => string[],
 ): (c: Context<DoorEnv>) => Response {
   return (c) => {
     const methods = allowedMethods(c.req.path);
+    const method = echoed(c.req.method);
+    const path = echoed(c.req.path);
     if (methods.length > 0) {
       c.header("allow", methods.join(", "));
       return respondWithError(
         c,
         new BrokerError(
           "MethodNotAllowed",
-          `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(", ")}`,
+          `${method} is not allowed on ${path}; use ${methods.join(", ")}`,
         ),
       );
     }
-    return respondWithError(
-      c,
-      new BrokerError("NotFound", `no route for ${c.req.method} ${c.req.path}`),
-    );
+    return respondWithError(c, new BrokerError("NotFound", `no route for ${method} ${path}`));
   };
 }
 
