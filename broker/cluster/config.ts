@@ -11,6 +11,7 @@
 import { isLoopbackAddress } from "../auth/mod.ts";
 import { parseNetworks } from "../push/mod.ts";
 import { clusterIdPattern } from "./cluster_id.ts";
+import { checkEnvNames } from "./config_env.ts";
 
 /** The resolved configuration of one node. */
 export interface NodeConfig {
@@ -231,6 +232,19 @@ const defaults: NodeConfig = {
   version: false,
 };
 
+/** Every variable the broker reads. */
+const knownEnv = [
+  ...Object.values(flags).flatMap((spec) => spec.env === null ? [] : [spec.env]),
+  clusterKeyEnv,
+];
+
+/** The name a flag without a variable would have had, refused with the reason it has none. */
+const flagOnlyEnv = {
+  CMQD_FORCE_NEW_CLUSTER: "--force-new-cluster is a flag only, on purpose: one left in a unit " +
+    "file would remove, at the next restart, the members that joined since. Unset it and give " +
+    "the flag on the one start that needs it",
+};
+
 /** What `--help` writes in the environment column of a flag without a variable. */
 export const flagOnly = "(flag only)";
 
@@ -334,6 +348,7 @@ export function parsePeers(raw: string, source = "--peers"): PeerSpec[] {
  * ```
  */
 export function parseConfig(args: string[], env: Record<string, string>): NodeConfig {
+  checkEnvNames(env, knownEnv, flagOnlyEnv);
   const config: Record<string, unknown> = { ...defaults };
   /** Where each value given came from (a flag's name or a variable's), for the checks below. */
   const sources: Partial<Record<keyof NodeConfig, string>> = {};

@@ -367,7 +367,11 @@ Deno.test("--force-new-cluster is a flag only, needs the cluster key, and exclud
   assert.equal(isClusterMember(config), true, "it listens for the nodes that join it later");
   assert.equal(parseConfig([], key).forceNewCluster, false);
   // No environment variable: one left in a unit file would remove the regrown members later.
-  assert.equal(parseConfig([], { ...key, CMQD_FORCE_NEW_CLUSTER: "1" }).forceNewCluster, false);
+  // Refused, not ignored: whoever set it believes the recovery is on.
+  assert.throws(
+    () => parseConfig([], { ...key, CMQD_FORCE_NEW_CLUSTER: "1" }),
+    /^Error: CMQD_FORCE_NEW_CLUSTER: --force-new-cluster is a flag only, on purpose: .*Unset it/,
+  );
   assert.match(usage, /^ {2}--force-new-cluster +\(flag only\) +make this survivor/m);
   assert.throws(
     () => parseConfig(["--force-new-cluster", "--join", "http://h:2"], key),
@@ -434,5 +438,61 @@ Deno.test("--cluster-id takes a name, none, or CMQD_CLUSTER_ID; anything else is
       /--cluster-id: (a cluster id is 1 to 64 letters|empty value)/,
       bad,
     );
+  }
+});
+
+Deno.test("a CMQD_ variable the broker does not know is refused, naming the nearest known one", () => {
+  // Were ignored: the broker ran on its defaults (./data, no peer TLS) without a word.
+  const cases: [string, string][] = [
+    ["CMQD_PEERTLS", "CMQD_PEER_TLS"],
+    ["CMQD_DATADIR", "CMQD_DATA_DIR"],
+    ["CMQD_CLUSTERKEY", "CMQD_CLUSTER_KEY"],
+    ["CMQD_CREDENTAILS", "CMQD_CREDENTIALS"],
+    ["cmqd_port", "CMQD_PORT"],
+    ["Cmqd_Peers", "CMQD_PEERS"],
+  ];
+  for (const [name, nearest] of cases) {
+    assert.throws(
+      () => parseConfig(["--port", "9000"], { [name]: "1" }),
+      (error: Error) =>
+        error.message ===
+          `unknown environment variable ${name} (the nearest known one is ${nearest}): ` +
+            "correct or unset it; --help lists the broker's variables",
+      name,
+    );
+  }
+  // Refused before a value is read: --help too, as for a bad value of a known variable.
+  assert.throws(() => parseConfig(["--help"], { CMQD_DATADIR: "x" }), /CMQD_DATADIR/);
+});
+
+Deno.test("the CMQD_ variables of the project's other programs, and other variables, are left alone", () => {
+  const env = {
+    // The CLI's and the SDK examples' (a shell that runs the CLI may start a broker too).
+    CMQD_URL: "http://127.0.0.1:1",
+    CMQD_SECRET_ID: "AKID",
+    CMQD_SECRET_KEY: "secret",
+    // The test helpers' (`sdk/testing.ts`, `tests/integration/process.ts`).
+    CMQD_COMMAND: "cmqd",
+    CMQD_MAIN: "dist/cmqd.js",
+    // Not the broker's prefix.
+    CMQD: "x",
+    XCMQD_PORT: "x",
+    PATH: "/bin",
+  };
+  assert.equal(parseConfig([], env).port, 9876);
+  // Every variable --help lists is known.
+  const listed = [...usage.matchAll(/ (CMQD_[A-Z_]+) /g)].map((match) => match[1]);
+  assert.ok(listed.length > 15, usage);
+  for (const name of listed) {
+    // Its value may be refused (empty), never its name.
+    const refusal = (() => {
+      try {
+        parseConfig([], { [name]: "" });
+        return "";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    assert.doesNotMatch(refusal, /unknown environment variable/, name);
   }
 });

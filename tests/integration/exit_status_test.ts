@@ -94,3 +94,41 @@ Deno.test("--version, --help and --force-new-cluster combinations: exit status a
     await Deno.remove(temp, { recursive: true });
   }
 });
+
+Deno.test("a CMQD_ variable the broker does not know stops the start (exit 2) naming the nearest known one", async () => {
+  const temp = await Deno.makeTempDir({ prefix: "cmqd-exit-status-env-" });
+  try {
+    const dataDir = `${temp}/data`;
+    // Were ignored: the broker started on its defaults (./data here) without a word.
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { CMQD_PEERTLS: "1" },
+        /^cmqd: unknown environment variable CMQD_PEERTLS \(the nearest known one is CMQD_PEER_TLS\): correct or unset it/,
+      ],
+      [
+        { CMQD_DATADIR: temp },
+        /^cmqd: unknown environment variable CMQD_DATADIR \(.* CMQD_DATA_DIR\)/,
+      ],
+      [
+        { CMQD_FORCE_NEW_CLUSTER: "1" },
+        /^cmqd: CMQD_FORCE_NEW_CLUSTER: --force-new-cluster is a flag only/,
+      ],
+    ];
+    for (const [env, line] of cases) {
+      // `--host 0.0.0.0` without credentials is refused too, after the environment's names: so
+      // the process exits at once with or without the check (it would serve on port 1 as root).
+      const answer = await run(["--data-dir", dataDir, "--port", "1", "--host", "0.0.0.0"], env);
+      const shown = `${JSON.stringify(env)}: ${JSON.stringify(answer)}`;
+      assert.equal(answer.code, 2, shown);
+      assert.match(answer.stderr, line, shown);
+      assert.equal(answer.stdout, "", shown);
+      assert.deepEqual([...Deno.readDirSync(temp)], [], `${shown}: the data directory was made`);
+    }
+    // The project's other programs' variables are left alone.
+    const others = { CMQD_URL: "http://127.0.0.1:1", CMQD_MAIN: "main.ts", CMQD_COMMAND: "cmqd" };
+    const version = await run(["--version"], others);
+    assert.equal(version.code, 0, JSON.stringify(version));
+  } finally {
+    await Deno.remove(temp, { recursive: true });
+  }
+});
