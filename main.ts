@@ -73,6 +73,12 @@ async function main(): Promise<void> {
     console.log(versionText());
     return;
   }
+  if (config.unusedEnv.length > 0) {
+    console.error(
+      `cmqd ${config.nodeId}: ${config.unusedEnv.join(", ")}: not used, this node runs alone ` +
+        "(no --peers, --join or --force-new-cluster)",
+    );
+  }
   // The flag recovers a surviving member's data: refused before anything is written in it.
   const unrecoverable = config.forceNewCluster ? forceNewClusterDirProblem(config.dataDir) : null;
   if (unrecoverable !== null) exitWith(unrecoverable);
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
     error instanceof ClusterIdError ? exitWith(error.message) : Promise.reject(error)
   );
   for (const note of cluster.notes) console.error(`cmqd ${config.nodeId}: ${note}`);
-  // parseConfig refuses a cluster member without a key; a lone node may hold one unused.
+  // parseConfig refuses a cluster member without a key, and gives a lone node none.
   const transport = clustered && clusterKey !== null
     ? await startTransport(config, {
       nodeId: config.nodeId as NodeId,

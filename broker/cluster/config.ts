@@ -12,6 +12,7 @@ import { isLoopbackAddress } from "../auth/mod.ts";
 import { parseNetworks } from "../push/mod.ts";
 import { clusterIdPattern } from "./cluster_id.ts";
 import { checkEnvNames } from "./config_env.ts";
+import { leaveClusterOnly } from "./config_lone.ts";
 
 /** The resolved configuration of one node. */
 export interface NodeConfig {
@@ -72,6 +73,11 @@ export interface NodeConfig {
    * back, it would remove the new members too.
    */
   forceNewCluster: boolean;
+  /**
+   * The cluster-only variables the environment gave a node that runs alone (no `peers`, `join`
+   * or `forceNewCluster`): not used, their values left at the defaults; `main.ts` says so.
+   */
+  unusedEnv: string[];
   help: boolean;
   /** `--version`: print the release and its format versions, and exit. */
   version: boolean;
@@ -228,6 +234,7 @@ const defaults: NodeConfig = {
   tlsCa: null,
   pushDenyNetworks: [],
   forceNewCluster: false,
+  unusedEnv: [],
   help: false,
   version: false,
 };
@@ -379,8 +386,13 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     config[spec.key] = convert(spec, raw, name);
     sources[spec.key] = name;
   }
-  if (env[clusterKeyEnv] !== undefined) config.clusterKey = env[clusterKeyEnv];
+  if (env[clusterKeyEnv] !== undefined) {
+    config.clusterKey = env[clusterKeyEnv];
+    sources.clusterKey = clusterKeyEnv;
+  }
   const result = config as unknown as NodeConfig;
+  if (!result.help && !result.version) checkClusterKeyValue(result);
+  if (!isClusterMember(result)) result.unusedEnv = leaveClusterOnly(result, sources, defaults);
   if (result.peerPort === 0 && result.port !== 0) {
     if (result.port === 65_535 && isClusterMember(result)) {
       throw new Error(
@@ -525,11 +537,8 @@ function checkProtectedMode(config: NodeConfig): void {
   );
 }
 
-/**
- * A cluster member must hold the cluster key: without it any host that can reach the peer port
- * could take part in Raft. The key's length is checked here; a key file is read at start.
- */
-function checkClusterKey(config: NodeConfig): void {
+/** One cluster key, of a length a key has (also on a lone node, which does not use it). */
+function checkClusterKeyValue(config: NodeConfig): void {
   if (config.clusterKeyFile !== null && config.clusterKey !== null) {
     throw new Error(`--cluster-key-file and ${clusterKeyEnv} both give a cluster key; give one`);
   }
@@ -542,6 +551,13 @@ function checkClusterKey(config: NodeConfig): void {
       );
     }
   }
+}
+
+/**
+ * A cluster member must hold the cluster key: without it any host that can reach the peer port
+ * could take part in Raft. A key file is read at start.
+ */
+function checkClusterKey(config: NodeConfig): void {
   if (isClusterMember(config) && config.clusterKeyFile === null && config.clusterKey === null) {
     const flag = config.join !== null
       ? "--join"

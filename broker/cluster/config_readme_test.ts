@@ -92,6 +92,8 @@ Deno.test("the README's defaults are the ones applied when nothing is given", as
 
 Deno.test("an environment variable the README writes with its value turns its switch on", async () => {
   const tlsPair = { CMQD_TLS_CERT: "/c.pem", CMQD_TLS_KEY: "/k.pem" };
+  // A cluster member: a lone node leaves CMQD_PEER_TLS unused.
+  const member = { CMQD_PEERS: "n1=127.0.0.1:9877", CMQD_CLUSTER_KEY: "k".repeat(32) };
   const keyOf: Record<string, "insecure" | "peerTls"> = {
     CMQD_INSECURE: "insecure",
     CMQD_PEER_TLS: "peerTls",
@@ -100,7 +102,7 @@ Deno.test("an environment variable the README writes with its value turns its sw
   for (const row of await readmeRows()) {
     for (const env of row.envs) {
       if (env.value === null) continue;
-      const config = parseConfig([], { ...tlsPair, [env.name]: env.value });
+      const config = parseConfig([], { ...member, ...tlsPair, [env.name]: env.value });
       assert.equal(config[keyOf[env.name]], true, `${env.name}=${env.value}`);
       checked++;
     }

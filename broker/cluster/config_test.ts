@@ -197,15 +197,17 @@ Deno.test("protected mode: a non-loopback --host needs credentials or --insecure
 });
 
 Deno.test("--peer-tls and --tls-ca come from flags or the environment (CMQD_PEER_TLS=1)", () => {
-  const tlsPair = ["--tls-cert", "/c.pem", "--tls-key", "/k.pem"];
-  const config = parseConfig([...tlsPair, "--peer-tls", "--tls-ca", "/ca.pem"], {});
+  // A cluster member: a lone node uses neither (see below).
+  const tlsPair = ["--tls-cert", "/c.pem", "--tls-key", "/k.pem", "--peers", "n1=127.0.0.1:9877"];
+  const key = { CMQD_CLUSTER_KEY: "k".repeat(32) };
+  const config = parseConfig([...tlsPair, "--peer-tls", "--tls-ca", "/ca.pem"], key);
   assert.equal(config.peerTls, true);
   assert.equal(config.tlsCa, "/ca.pem");
-  const fromEnv = parseConfig(tlsPair, { CMQD_PEER_TLS: "1", CMQD_TLS_CA: "/env-ca.pem" });
+  const fromEnv = parseConfig(tlsPair, { ...key, CMQD_PEER_TLS: "1", CMQD_TLS_CA: "/env-ca.pem" });
   assert.equal(fromEnv.peerTls, true);
   assert.equal(fromEnv.tlsCa, "/env-ca.pem");
-  assert.equal(parseConfig(tlsPair, { CMQD_PEER_TLS: "0" }).peerTls, false);
-  assert.equal(parseConfig(tlsPair, { CMQD_PEER_TLS: "true" }).peerTls, true);
+  assert.equal(parseConfig(tlsPair, { ...key, CMQD_PEER_TLS: "0" }).peerTls, false);
+  assert.equal(parseConfig(tlsPair, { ...key, CMQD_PEER_TLS: "true" }).peerTls, true);
   assert.equal(parseConfig([], {}).peerTls, false, "off by default");
   assert.equal(parseConfig([], {}).tlsCa, null);
   assert.throws(() => parseConfig([], { CMQD_PEER_TLS: "yes" }), /CMQD_PEER_TLS: expected true/);
@@ -495,4 +497,62 @@ Deno.test("the CMQD_ variables of the project's other programs, and other variab
     })();
     assert.doesNotMatch(refusal, /unknown environment variable/, name);
   }
+});
+
+Deno.test("a node that runs alone refuses a cluster-only flag, and leaves a cluster-only variable unused", () => {
+  const tls = ["--tls-cert", "/c.pem", "--tls-key", "/k.pem"];
+  // Were taken and ignored (--peer-tls, --peer-port, --tls-ca) or read for nothing
+  // (--cluster-key-file: a missing file stopped the start).
+  for (
+    const flag of [["--peer-tls"], ["--peer-port", "9877"], ["--tls-ca", "/ca.pem"], [
+      "--cluster-key-file",
+      "/missing.key",
+    ]]
+  ) {
+    assert.throws(
+      () => parseConfig([...tls, ...flag], {}),
+      (error: Error) =>
+        error.message ===
+          `${flag[0]}: only a cluster member uses it, and without --peers, --join or ` +
+            "--force-new-cluster this node runs alone: add --peers (this node's own entry alone " +
+            `makes a cluster of one that others can --join), or drop ${flag[0]}`,
+      flag[0],
+    );
+  }
+  // --help and --version refuse nothing.
+  assert.equal(parseConfig(["--peer-tls", "--version"], {}).version, true);
+  // The environment every node of a deployment shares: left unused, named.
+  const shared = {
+    CMQD_PEER_TLS: "1",
+    CMQD_PEER_PORT: "7000",
+    CMQD_TLS_CA: "/ca.pem",
+    CMQD_CLUSTER_KEY_FILE: "/missing.key",
+  };
+  const lone = parseConfig(tls, shared);
+  assert.deepEqual(lone.unusedEnv, [
+    "CMQD_PEER_PORT",
+    "CMQD_PEER_TLS",
+    "CMQD_TLS_CA",
+    "CMQD_CLUSTER_KEY_FILE",
+  ]);
+  assert.equal(lone.peerTls, false);
+  assert.equal(lone.tlsCa, null);
+  assert.equal(lone.clusterKeyFile, null);
+  assert.equal(lone.peerPort, 9877, "the default: the client port + 1");
+  const keyed = parseConfig([], { CMQD_CLUSTER_KEY: "k".repeat(32) });
+  assert.deepEqual([keyed.clusterKey, keyed.unusedEnv], [null, ["CMQD_CLUSTER_KEY"]]);
+  // A bad value is still refused, unused or not.
+  assert.throws(() => parseConfig([], { CMQD_CLUSTER_KEY: "short" }), /got 5/);
+  assert.throws(() => parseConfig([], { CMQD_PEER_PORT: "x" }), /CMQD_PEER_PORT: not a port/);
+  // Any of --peers, --join, --force-new-cluster makes it a member: the flags are its own.
+  const key = { CMQD_CLUSTER_KEY: "k".repeat(32) };
+  for (
+    const member of [["--peers", "n1=127.0.0.1:9877"], ["--join", "http://h:1"], [
+      "--force-new-cluster",
+    ]]
+  ) {
+    const config = parseConfig([...member, ...tls, "--peer-tls", "--tls-ca", "/ca.pem"], key);
+    assert.deepEqual([config.peerTls, config.tlsCa, config.unusedEnv], [true, "/ca.pem", []]);
+  }
+  assert.equal(parseConfig([], {}).unusedEnv.length, 0);
 });
