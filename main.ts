@@ -16,6 +16,7 @@ import {
   clusterOf,
   type CmqdNode,
   CredentialsError,
+  envWarnings,
   FileKeyRing,
   forceNewClusterDirProblem,
   ForceNewClusterError,
@@ -59,8 +60,10 @@ import type { NodeId } from "./raft/mod.ts";
 
 async function main(): Promise<void> {
   let config;
+  const env = Deno.env.toObject();
+  for (const warning of envWarnings(env)) console.error(`cmqd: warning: ${warning}`);
   try {
-    config = parseConfig(Deno.args, Deno.env.toObject());
+    config = parseConfig(Deno.args, env);
   } catch (error) {
     console.error(`cmqd: ${(error as Error).message}\n\n${usage}`);
     Deno.exit(2);

@@ -30,6 +30,7 @@ export {
   clusterOf,
   type CmqdNode,
   CredentialsError,
+  envWarnings,
   FileKeyRing,
   forceNewClusterDirProblem,
   ForceNewClusterError,

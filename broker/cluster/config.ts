@@ -11,7 +11,7 @@
 import { isLoopbackAddress } from "../auth/mod.ts";
 import { parseNetworks } from "../push/mod.ts";
 import { clusterIdPattern } from "./cluster_id.ts";
-import { checkEnvNames } from "./config_env.ts";
+import { checkEnvNames, unknownEnvWarnings } from "./config_env.ts";
 import { leaveClusterOnly } from "./config_lone.ts";
 
 /** The resolved configuration of one node. */
@@ -252,6 +252,14 @@ const flagOnlyEnv = {
     "the flag on the one start that needs it",
 };
 
+/**
+ * Warnings for the `CMQD_` variables of `env` the broker does not know (typos in a unit file):
+ * `main.ts` prints them at start; the broker runs on (see `config_env.ts`).
+ */
+export function envWarnings(env: Record<string, string>): string[] {
+  return unknownEnvWarnings(env, knownEnv, flagOnlyEnv);
+}
+
 /** What `--help` writes in the environment column of a flag without a variable. */
 export const flagOnly = "(flag only)";
 
@@ -355,7 +363,7 @@ export function parsePeers(raw: string, source = "--peers"): PeerSpec[] {
  * ```
  */
 export function parseConfig(args: string[], env: Record<string, string>): NodeConfig {
-  checkEnvNames(env, knownEnv, flagOnlyEnv);
+  checkEnvNames(env, flagOnlyEnv);
   const config: Record<string, unknown> = { ...defaults };
   /** Where each value given came from (a flag's name or a variable's), for the checks below. */
   const sources: Partial<Record<keyof NodeConfig, string>> = {};

@@ -1,12 +1,14 @@
 /**
  * The names of the `CMQD_*` environment variables the broker is given: one it does not know is
- * refused, as an unknown flag is, naming the nearest known name. Otherwise a typo in a unit file
- * (`CMQD_DATADIR`, `CMQD_PEERTLS`) ran the broker on its defaults without a word.
+ * named at start with the nearest known name, in a warning. Otherwise a typo in a unit file
+ * (`CMQD_DATADIR`, `CMQD_PEERTLS`) ran the broker on its defaults without a word. A warning, not a
+ * refusal as for an unknown flag: the environment is shared with other programs (an
+ * application's own `CMQD_QUEUE` beside a test broker, a container's variables).
  *
  * @module
  */
 
-/** The prefix of the broker's variables (matched in any case: `cmqd_port` is refused too). */
+/** The prefix of the broker's variables (matched in any case: `cmqd_port` is named too). */
 const prefix = "CMQD_";
 
 /**
@@ -24,31 +26,45 @@ export const otherProgramsEnv: readonly string[] = [
 ];
 
 /**
- * Throws for the first variable of `env` whose name starts with `CMQD_` (in any case) and is
- * neither in `known` nor in {@link otherProgramsEnv}; one in `refused` is refused with its own
- * reason (a flag without a variable).
+ * Throws for a variable of `env` in `refused` (a flag without a variable, with its reason).
  *
  * @example
  * ```ts
- * checkEnvNames({ CMQD_DATADIR: "/var/lib/cmqd" }, ["CMQD_DATA_DIR"], {});
- * // throws: unknown environment variable CMQD_DATADIR (the nearest known one is CMQD_DATA_DIR) ...
+ * checkEnvNames({ CMQD_FORCE_NEW_CLUSTER: "1" }, { CMQD_FORCE_NEW_CLUSTER: "a flag only" });
+ * // throws: CMQD_FORCE_NEW_CLUSTER: a flag only
  * ```
  */
 export function checkEnvNames(
   env: Record<string, string>,
-  known: readonly string[],
   refused: Readonly<Record<string, string>>,
 ): void {
   for (const name of Object.keys(env).sort()) {
-    if (!name.toUpperCase().startsWith(prefix)) continue;
-    if (known.includes(name) || otherProgramsEnv.includes(name)) continue;
     if (Object.hasOwn(refused, name)) throw new Error(`${name}: ${refused[name]}`);
-    throw new Error(
-      `unknown environment variable ${name} (the nearest known one is ` +
-        `${nearest(name.toUpperCase(), known)}): correct or unset it; --help lists the broker's ` +
-        "variables",
-    );
   }
+}
+
+/**
+ * One warning for each variable of `env` whose name starts with `CMQD_` (in any case) and is
+ * neither in `known`, in `refused` nor in {@link otherProgramsEnv}, naming the nearest known one.
+ *
+ * @example
+ * ```ts
+ * unknownEnvWarnings({ CMQD_DATADIR: "/var/lib/cmqd" }, ["CMQD_DATA_DIR"], {});
+ * // ["unknown environment variable CMQD_DATADIR, not used (the nearest known one is ...)"]
+ * ```
+ */
+export function unknownEnvWarnings(
+  env: Record<string, string>,
+  known: readonly string[],
+  refused: Readonly<Record<string, string>>,
+): string[] {
+  return Object.keys(env).sort().filter((name) =>
+    name.toUpperCase().startsWith(prefix) && !known.includes(name) &&
+    !otherProgramsEnv.includes(name) && !Object.hasOwn(refused, name)
+  ).map((name) =>
+    `unknown environment variable ${name}, not used (the nearest known one is ` +
+    `${nearest(name.toUpperCase(), known)}; --help lists the broker's variables)`
+  );
 }
 
 /** The name of `names` fewest single-character edits away from `name` (the first on a tie). */

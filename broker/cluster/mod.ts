@@ -10,6 +10,7 @@ export { type CmqdNode, type NodeOptions, noPeers, startNode } from "./node.ts";
 export {
   advertisedHostOf,
   clusterKeyEnv,
+  envWarnings,
   flagOnly,
   isClusterMember,
   type NodeConfig,

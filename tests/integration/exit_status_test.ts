@@ -95,7 +95,7 @@ Deno.test("--version, --help and --force-new-cluster combinations: exit status a
   }
 });
 
-Deno.test("a CMQD_ variable the broker does not know stops the start (exit 2) naming the nearest known one", async () => {
+Deno.test("a CMQD_ variable the broker does not know is named in a warning at start; CMQD_FORCE_NEW_CLUSTER is refused", async () => {
   const temp = await Deno.makeTempDir({ prefix: "cmqd-exit-status-env-" });
   try {
     const dataDir = `${temp}/data`;
@@ -103,11 +103,11 @@ Deno.test("a CMQD_ variable the broker does not know stops the start (exit 2) na
     const cases: [Record<string, string>, RegExp][] = [
       [
         { CMQD_PEERTLS: "1" },
-        /^cmqd: unknown environment variable CMQD_PEERTLS \(the nearest known one is CMQD_PEER_TLS\): correct or unset it/,
+        /^cmqd: warning: unknown environment variable CMQD_PEERTLS, not used \(the nearest known one is CMQD_PEER_TLS;/m,
       ],
       [
         { CMQD_DATADIR: temp },
-        /^cmqd: unknown environment variable CMQD_DATADIR \(.* CMQD_DATA_DIR\)/,
+        /^cmqd: warning: unknown environment variable CMQD_DATADIR, not used \(.* CMQD_DATA_DIR;/m,
       ],
       [
         { CMQD_FORCE_NEW_CLUSTER: "1" },
@@ -115,8 +115,8 @@ Deno.test("a CMQD_ variable the broker does not know stops the start (exit 2) na
       ],
     ];
     for (const [env, line] of cases) {
-      // `--host 0.0.0.0` without credentials is refused too, after the environment's names: so
-      // the process exits at once with or without the check (it would serve on port 1 as root).
+      // `--host 0.0.0.0` without credentials is refused (exit 2): the process ends at once, after
+      // the warnings (it would serve on port 1 as root).
       const answer = await run(["--data-dir", dataDir, "--port", "1", "--host", "0.0.0.0"], env);
       const shown = `${JSON.stringify(env)}: ${JSON.stringify(answer)}`;
       assert.equal(answer.code, 2, shown);
@@ -128,6 +128,7 @@ Deno.test("a CMQD_ variable the broker does not know stops the start (exit 2) na
     const others = { CMQD_URL: "http://127.0.0.1:1", CMQD_MAIN: "main.ts", CMQD_COMMAND: "cmqd" };
     const version = await run(["--version"], others);
     assert.equal(version.code, 0, JSON.stringify(version));
+    assert.doesNotMatch(version.stderr, /warning/, JSON.stringify(version));
   } finally {
     await Deno.remove(temp, { recursive: true });
   }
