@@ -7,12 +7,13 @@
  * Housekeeping (retention, the dead-letter TTL, trimming) runs for every queue, in creation
  * order, at each Tick entry, and for one queue before each receive on it. The replica proposes
  * a Tick every second while `needsTick(now)` is true. Topics (`topics.ts`, `topic_publish.ts`)
- * are delegated to a `TopicStore`; a publish enqueues its queue copies through `#fanOut`.
+ * are delegated to a `TopicStore`; a publish enqueues its queue copies through `#fanOut`. Queue
+ * creates and updates are applied by `queue_writes.ts`.
  *
  * @module
  */
 import { BrokerError, invalidParameter } from "./errors.ts";
-import { messageLimits, namePattern } from "./limits.ts";
+import { messageLimits } from "./limits.ts";
 import {
   type AppliedEntry,
   CommandType,
@@ -37,14 +38,7 @@ import {
   type MessageSink,
   QueueState,
 } from "./queue.ts";
-import {
-  checkAttributesInput,
-  receiveLockSeconds,
-  resolveCreate,
-  resolveUpdate,
-  sameAttributes,
-} from "./queue_attributes.ts";
-import { checkTagChanges } from "./queue_tags.ts";
+import { receiveLockSeconds } from "./queue_attributes.ts";
 import {
   type MemberAddress,
   readSnapshot,
@@ -53,10 +47,10 @@ import {
 } from "./state_codec.ts";
 import { type TopicQueries, TopicStore } from "./topics.ts";
 import { applyPublish, applyPushResults } from "./topic_publish.ts";
-import { applyRedrive, applySetMember, checkDeadLetter, decodeRewind } from "./admin_commands.ts";
+import { applyRedrive, applySetMember, decodeRewind } from "./admin_commands.ts";
+import { applyCreateQueue, applyUpdateQueue } from "./queue_writes.ts";
 import { newerEntryError, NewerLayoutError } from "./release.ts";
 import type {
-  CreateResult,
   DeleteResult,
   ReceiveResult,
   SendReceiveResult,
@@ -177,11 +171,11 @@ export class StateMachine {
   #dispatch(entry: AppliedEntry, now: number): unknown {
     switch (entry.type) {
       case CommandType.CreateQueue:
-        return this.#create(entry, now);
+        return applyCreateQueue(this.#queues, entry, now);
       case CommandType.UpdateQueue:
       case CommandType.UpdateQueueKeepingPolicy:
       case CommandType.UpdateQueueWithRewindFloor:
-        return this.#update(entry, now);
+        return applyUpdateQueue(this.#queues, entry, now, (name) => this.#queue(name, now));
       case CommandType.DeleteQueue:
         return this.#delete(entry);
       case CommandType.SendBatch:
@@ -289,55 +283,6 @@ export class StateMachine {
       maxReceiveCount: policy.maxReceiveCount,
       maxTimeToLiveSeconds: policy.maxTimeToLiveSeconds,
     };
-  }
-
-  #create(entry: AppliedEntry, now: number): CreateResult {
-    const command = decodeJsonCommand(entry.payload);
-    if (!namePattern.test(command.queue)) throw invalidParameter("queue", "invalid queue name");
-    const attributes = resolveCreate(checkAttributesInput(command.attributes));
-    const salt = command.salt;
-    if (typeof salt !== "number" || !Number.isInteger(salt) || salt < 0 || salt > 0xffff_ffff) {
-      throw new DecodeError("salt is not a u32");
-    }
-    const existing = this.#queues.get(command.queue);
-    if (existing !== undefined) {
-      if (sameAttributes(existing.meta.attributes, attributes)) return { created: false };
-      throw new BrokerError(
-        "QueueAlreadyExists",
-        `queue '${command.queue}' exists with different attributes`,
-      );
-    }
-    checkDeadLetter(this.#queues, command.queue, attributes);
-    const queue = new QueueState({
-      name: command.queue,
-      incarnation: entry.index,
-      salt,
-      attributes,
-      createdAt: now,
-      modifiedAt: now,
-    });
-    this.#queues.set(command.queue, queue);
-    return { created: true };
-  }
-
-  #update(entry: AppliedEntry, now: number): { updated: true } {
-    const command = decodeJsonCommand(entry.payload);
-    const queue = this.#queue(command.queue, now);
-    const input = checkAttributesInput(command.attributes);
-    const tagChanges = checkTagChanges(command.tagChanges);
-    const attributes = resolveUpdate(queue.meta.attributes, input, tagChanges);
-    // A policy kept from before may name a queue deleted since: it stays, and does nothing.
-    // (The earlier form, UpdateQueue, checks it too, and so refuses the update: types.ts.)
-    const checked = input.deadLetter || entry.type === CommandType.UpdateQueue;
-    if (checked) checkDeadLetter(this.#queues, command.queue, attributes);
-    const before = JSON.stringify(queue.meta.attributes.deadLetter ?? null);
-    if (entry.type === CommandType.UpdateQueueWithRewindFloor) {
-      queue.raiseRewindFloor(now, queue.meta.attributes.rewindSeconds, attributes.rewindSeconds);
-    }
-    queue.meta.attributes = attributes;
-    queue.meta.modifiedAt = now;
-    if (JSON.stringify(attributes.deadLetter ?? null) !== before) queue.resetDeadLetterScan();
-    return { updated: true };
   }
 
   #delete(entry: AppliedEntry): { deleted: true } {
