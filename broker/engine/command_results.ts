@@ -13,11 +13,21 @@ import type {
   TopicUpdated,
 } from "./topics.ts";
 import { CommandType } from "./types.ts";
-import type { RewindResponse, SentMessage } from "../../sdk/protocol.ts";
+import type { Queue, RewindResponse, SentMessage } from "../../sdk/protocol.ts";
 
-/** Apply result of CreateQueue. */
+/**
+ * Apply result of CreateQueue: the queue's view as of that entry (at its apply time). The
+ * service answers with it, since reading the state after its proposal settled would show what
+ * later entries of the same batch did (a delete: a 404 for a write that took effect).
+ */
 export interface CreateResult {
   created: boolean;
+  queue: Queue;
+}
+/** Apply result of the UpdateQueue forms: the queue's view as of that entry (`CreateResult`). */
+export interface UpdateResult {
+  updated: true;
+  queue: Queue;
 }
 /** Apply result of SendBatch. */
 export interface SendResult {
@@ -50,7 +60,7 @@ export interface VisibilityResult {
  */
 export interface CommandResults {
   [CommandType.CreateQueue]: CreateResult;
-  [CommandType.UpdateQueue]: { updated: true };
+  [CommandType.UpdateQueue]: UpdateResult;
   [CommandType.DeleteQueue]: { deleted: true };
   [CommandType.SendBatch]: SendResult;
   [CommandType.ReceiveBatch]: ReceiveResult;
@@ -60,8 +70,8 @@ export interface CommandResults {
   [CommandType.Purge]: { purged: number };
   [CommandType.Redrive]: { moved: number };
   [CommandType.RedriveOfCreated]: { moved: number };
-  [CommandType.UpdateQueueKeepingPolicy]: { updated: true };
-  [CommandType.UpdateQueueWithRewindFloor]: { updated: true };
+  [CommandType.UpdateQueueKeepingPolicy]: UpdateResult;
+  [CommandType.UpdateQueueWithRewindFloor]: UpdateResult;
   [CommandType.RedriveInGroupOrder]: { moved: number };
   [CommandType.TickInGroupOrder]: undefined;
   [CommandType.Tick]: undefined;

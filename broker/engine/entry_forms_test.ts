@@ -78,9 +78,8 @@ class Driver {
   }
   create(queue: string, attributes: QueueAttributesInput): void {
     const command = { queue, attributes: resolveCreate(attributes), salt: 3 };
-    assert.deepEqual(this.apply(CommandType.CreateQueue, encodeCreateQueue(command)), {
-      created: true,
-    });
+    const result = this.apply(CommandType.CreateQueue, encodeCreateQueue(command));
+    assert.deepEqual(result, { created: true, queue: this.machine.getQueue(queue, this.now) });
   }
   send(queue: string, messages: Partial<SendCommandMessage>[]): string[] {
     const full = messages.map((message) => ({ body: "x", delaySeconds: 0, ...message }));
@@ -137,7 +136,10 @@ Deno.test("UpdateQueue keeps refusing an update of a queue whose dead-letter que
   assert.equal(visibility(), 30, "nothing changed");
 
   driver.assertEarlierRefuses(CommandType.UpdateQueueKeepingPolicy, update);
-  assert.deepEqual(driver.apply(CommandType.UpdateQueueKeepingPolicy, update), { updated: true });
+  assert.deepEqual(driver.apply(CommandType.UpdateQueueKeepingPolicy, update), {
+    updated: true,
+    queue: driver.machine.getQueue("work", driver.now),
+  });
   assert.equal(visibility(), 45);
   const { deadLetter } = driver.machine.queueMeta("work")!.attributes;
   assert.deepEqual(deadLetter, { queue: "dlq", maxReceiveCount: 3 }, "the policy stays");
@@ -153,7 +155,8 @@ function expiredFifoGroup(): { driver: Driver; ids: string[] } {
   driver.create("dlq", { fifo: true });
   const policy = { deadLetter: { queue: "dlq", maxTimeToLiveSeconds: 300 } };
   const update = encodeUpdateQueue({ queue: "work", attributes: policy });
-  assert.deepEqual(driver.apply(CommandType.UpdateQueueKeepingPolicy, update), { updated: true });
+  const updated = driver.apply(CommandType.UpdateQueueKeepingPolicy, update);
+  assert.deepEqual(updated, { updated: true, queue: driver.machine.getQueue("work", driver.now) });
   const start = driver.now;
   const ids = driver.send("work", [
     { body: "g1", groupId: "g" },
@@ -309,8 +312,9 @@ Deno.test("UpdateQueue and UpdateQueueKeepingPolicy leave the rewind floor: rais
     if (type === CommandType.UpdateQueueWithRewindFloor) {
       driver.assertEarlierRefuses(type, update);
     }
-    assert.deepEqual(driver.apply(type, update), { updated: true });
+    const result = driver.apply(type, update);
     const view = driver.machine.getQueue("work", driver.now)!;
+    assert.deepEqual(result, { updated: true, queue: view });
     assert.equal(view.rewindableMessages, rewindable, `type ${type}`);
     // A snapshot where the floor matters is in a version an earlier release (which reads up to
     // version 2) refuses (release_test); without one, the snapshot is as before.

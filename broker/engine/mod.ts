@@ -103,6 +103,7 @@ export {
   type SendReceiveResult,
   type SendResult,
   StateMachine,
+  type UpdateResult,
   type VisibilityResult,
 } from "./state_machine.ts";
 export {

@@ -6,6 +6,7 @@ import { checkTagChanges, checkTags } from "./queue_tags.ts";
 import { encodeCreateQueue, encodeUpdateQueue } from "./commands.ts";
 import { StateMachine } from "./state_machine.ts";
 import { CommandType, type QueueAttributesInput, type TagChanges } from "./types.ts";
+import type { Queue } from "../../sdk/protocol.ts";
 
 const utf8 = new TextEncoder();
 
@@ -137,8 +138,11 @@ Deno.test("state machine: tag changes apply to the tags of their moment, so conc
   const driver = new Driver();
   driver.create("q", { tags: { env: "prod" } });
   // Two clients read {env: prod}, then each commits its own change: neither is lost.
-  assert.deepEqual(driver.update("q", {}, { set: { owner: "ana" } }), { updated: true });
-  assert.deepEqual(driver.update("q", {}, { set: { cost: "42" } }), { updated: true });
+  // Each answers the queue as its own entry left it.
+  const first = driver.update("q", {}, { set: { owner: "ana" } }) as { queue: Queue };
+  const second = driver.update("q", {}, { set: { cost: "42" } }) as { queue: Queue };
+  assert.deepEqual(first.queue.tags, { env: "prod", owner: "ana" });
+  assert.deepEqual(second.queue.tags, { cost: "42", env: "prod", owner: "ana" });
   assert.deepEqual(driver.tags("q"), { cost: "42", env: "prod", owner: "ana" });
   driver.update("q", {}, { remove: ["env", "absent"] });
   assert.deepEqual(driver.tags("q"), { cost: "42", owner: "ana" });
@@ -171,9 +175,11 @@ Deno.test("state machine: a bad tag command is refused and changes nothing", () 
 Deno.test("state machine: a create names the same queue only with the same tags, if it names any", () => {
   const driver = new Driver();
   driver.create("q", { tags: { env: "prod", team: "a" } });
-  assert.deepEqual(driver.create("q", { tags: { team: "a", env: "prod" } }), { created: false });
-  assert.deepEqual(driver.create("q", {}), { created: false }, "no tags: any tags match");
-  assert.deepEqual(driver.create("q", { tags: {} }), { created: false });
+  const view = driver.machine.getQueue("q", driver.now);
+  const same = { created: false, queue: view };
+  assert.deepEqual(driver.create("q", { tags: { team: "a", env: "prod" } }), same);
+  assert.deepEqual(driver.create("q", {}), same, "no tags: any tags match");
+  assert.deepEqual(driver.create("q", { tags: {} }), same);
   const others: Record<string, string>[] = [{ env: "dev", team: "a" }, { env: "prod" }, { x: "y" }];
   for (const tags of others) {
     const conflict = driver.create("q", { tags });
@@ -256,9 +262,16 @@ Deno.test("commands and snapshots written before tags decode as before, and enco
   const at = 1_700_000_000_000;
   const apply = (index: number, timestamp: number, type: number, json: string) =>
     machine.apply({ index, timestamp, type, payload: utf8.encode(json) });
-  assert.deepEqual(apply(1, at, CommandType.CreateQueue, oldCreateDlq), { created: true });
-  assert.deepEqual(apply(2, at, CommandType.CreateQueue, oldCreateJobs), { created: true });
-  assert.deepEqual(apply(3, at + 1000, CommandType.UpdateQueue, oldUpdateJobs), { updated: true });
+  const answer = (result: unknown) => {
+    const { queue, ...rest } = result as { queue: Queue };
+    return { ...rest, name: queue.name, modifiedAt: queue.modifiedAt };
+  };
+  const created = { created: true, name: "dlq", modifiedAt: at };
+  assert.deepEqual(answer(apply(1, at, CommandType.CreateQueue, oldCreateDlq)), created);
+  const jobs = { created: true, name: "jobs", modifiedAt: at };
+  assert.deepEqual(answer(apply(2, at, CommandType.CreateQueue, oldCreateJobs)), jobs);
+  const updated = answer(apply(3, at + 1000, CommandType.UpdateQueue, oldUpdateJobs));
+  assert.deepEqual(updated, { updated: true, name: "jobs", modifiedAt: at + 1000 });
   const view = machine.getQueue("jobs", at + 3000);
   assert.deepEqual(view, { ...oldJobsView, activeMessages: 0, oldestMessageAt: null });
   assert.equal(

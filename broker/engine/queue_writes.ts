@@ -1,7 +1,8 @@
 /**
  * The application of the queue writes CreateQueue and the UpdateQueue forms (attributes, tags):
  * checked against the state of the moment they apply, so a command that reached the log can
- * never make an invalid queue. The state machine dispatches them here.
+ * never make an invalid queue. The state machine dispatches them here. Each answers the queue's
+ * view as of its entry (`CreateResult`): an admin write's cost, on every replica, not a send's.
  *
  * @module
  */
@@ -19,7 +20,7 @@ import {
 } from "./queue_attributes.ts";
 import { checkTagChanges } from "./queue_tags.ts";
 import { checkDeadLetter } from "./admin_commands.ts";
-import type { CreateResult } from "./command_results.ts";
+import type { CreateResult, UpdateResult } from "./command_results.ts";
 
 /** Applies a CreateQueue to `queues` (an equal queue of the name: `created: false`). */
 export function applyCreateQueue(
@@ -36,7 +37,9 @@ export function applyCreateQueue(
   }
   const existing = queues.get(command.queue);
   if (existing !== undefined) {
-    if (sameAttributes(existing.meta.attributes, attributes)) return { created: false };
+    if (sameAttributes(existing.meta.attributes, attributes)) {
+      return { created: false, queue: existing.view(now) };
+    }
     throw new BrokerError(
       "QueueAlreadyExists",
       `queue '${command.queue}' exists with different attributes`,
@@ -52,7 +55,7 @@ export function applyCreateQueue(
     modifiedAt: now,
   });
   queues.set(command.queue, queue);
-  return { created: true };
+  return { created: true, queue: queue.view(now) };
 }
 
 /**
@@ -64,7 +67,7 @@ export function applyUpdateQueue(
   entry: AppliedEntry,
   now: number,
   queueOf: (name: string) => QueueState,
-): { updated: true } {
+): UpdateResult {
   const command = decodeJsonCommand(entry.payload);
   const queue = queueOf(command.queue);
   const input = checkAttributesInput(command.attributes);
@@ -81,5 +84,5 @@ export function applyUpdateQueue(
   queue.meta.attributes = attributes;
   queue.meta.modifiedAt = now;
   if (JSON.stringify(attributes.deadLetter ?? null) !== before) queue.resetDeadLetterScan();
-  return { updated: true };
+  return { updated: true, queue: queue.view(now) };
 }

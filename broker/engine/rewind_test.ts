@@ -22,6 +22,7 @@ class Driver extends MachineDriver {
     const payload = encodeUpdateQueue({ queue, attributes });
     assert.deepEqual(this.apply(CommandType.UpdateQueueWithRewindFloor, payload), {
       updated: true,
+      queue: this.view(queue),
     });
   }
   view(queue: string) {

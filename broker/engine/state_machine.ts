@@ -66,6 +66,7 @@ export type {
   ReceiveResult,
   SendReceiveResult,
   SendResult,
+  UpdateResult,
   VisibilityResult,
 } from "./command_results.ts";
 

@@ -408,13 +408,15 @@ function create(h: Harness, name: string, variant: number): void {
     // A create without tags (as every variant is) matches the queue whatever its tags.
     const { tags: _tags, ...untagged } = existing.attributes;
     const same = isDeepStrictEqual(untagged, attributes);
-    expected = same ? { created: false } : "QueueAlreadyExists";
+    expected = same
+      ? { created: false, queue: h.machine.getQueue(name, h.now) }
+      : "QueueAlreadyExists";
   } else {
     const target = attributes.deadLetter ? h.modelQueue(attributes.deadLetter.queue) : undefined;
     if (attributes.deadLetter && (!target || target.attributes.fifo !== attributes.fifo)) {
       expected = "InvalidParameter";
     } else {
-      expected = { created: true };
+      expected = { created: true, queue: h.machine.getQueue(name, h.now) };
       h.model.queues.set(name, {
         name,
         incarnation: h.index,
@@ -449,7 +451,7 @@ function update(h: Harness, name: string, input: QueueAttributesInput, form: num
   if (policy && (!target || target === queue || target.attributes.fifo !== queue.attributes.fifo)) {
     return assert.equal(errorCode(result), "InvalidParameter");
   }
-  assert.deepEqual(result, { updated: true });
+  assert.deepEqual(result, { updated: true, queue: h.machine.getQueue(name, h.now) });
   if (form === CommandType.UpdateQueueWithRewindFloor) {
     const rewindSeconds = [queue.attributes.rewindSeconds, attributes.rewindSeconds] as const;
     h.model.raiseRewindFloor(queue, h.now, ...rewindSeconds);

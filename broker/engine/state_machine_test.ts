@@ -289,7 +289,8 @@ Deno.test("a queue updated to a dead-letter policy after its tags restores from 
   driver.create("work", { tags: { team: "billing" } });
   const policy = { deadLetter: { queue: "dlq", maxReceiveCount: 2 } };
   const update = encodeUpdateQueue({ queue: "work", attributes: policy });
-  assert.deepEqual(driver.apply(CommandType.UpdateQueue, update), { updated: true });
+  const updated = driver.apply(CommandType.UpdateQueue, update);
+  assert.deepEqual(updated, { updated: true, queue: driver.machine.getQueue("work", driver.now) });
   // A replica that replayed the update and one that installed a snapshot taken after it hold
   // the same queue: their views list the same keys in the same order, their snapshots agree.
   const bytes = driver.machine.snapshot();

@@ -216,7 +216,7 @@ export class EngineService implements QueueService {
     }
     const payload = encodeCreateQueue({ queue: name, attributes, salt: this.#randomSalt() >>> 0 });
     const result = await this.#propose(CommandType.CreateQueue, payload);
-    return { queue: this.#view(name), created: result.created };
+    return { queue: result.queue, created: result.created };
   }
 
   async listQueues(options: ListQueuesOptions): Promise<QueueList> {
@@ -240,11 +240,11 @@ export class EngineService implements QueueService {
     const clean = checkQueueInput(input);
     const attributes = resolveUpdate(current, clean);
     if (clean.deadLetter) this.#checkDeadLetter(name, attributes); // only a policy set now
-    await this.#propose(
+    const result = await this.#propose(
       CommandType.UpdateQueueWithRewindFloor,
       encodeUpdateQueue({ queue: name, attributes: clean }),
     );
-    return this.#view(name);
+    return result.queue;
   }
 
   async changeQueueTags(name: string, changes: TagChanges): Promise<Queue> {
@@ -253,11 +253,11 @@ export class EngineService implements QueueService {
     // Checked against the tags of now for an early answer; the state machine applies the
     // change to the tags of the moment it applies, and checks the count again there.
     resolveUpdate(current, {}, clean);
-    await this.#propose(
+    const result = await this.#propose(
       CommandType.UpdateQueueKeepingPolicy,
       encodeUpdateQueue({ queue: name, attributes: {}, tagChanges: clean }),
     );
-    return this.#view(name);
+    return result.queue;
   }
 
   async deleteQueue(name: string): Promise<void> {
