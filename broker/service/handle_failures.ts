@@ -76,6 +76,8 @@ export function deleteAnswer(
  */
 export function unwrittenDeletes(handles: string[]): DeleteMessagesResponse | null {
   if (handles.length === 0) return { deleted: 0, failures: [] };
+  // The consume path's usual case, a first handle well formed, converts that one only.
+  if (malformedHandleFailures(receiptHandlesToBytes([handles[0]])) === null) return null;
   const malformed = malformedHandleFailures(receiptHandlesToBytes(handles));
   return malformed === null ? null : { deleted: 0, failures: wireFailures(malformed, handles) };
 }
