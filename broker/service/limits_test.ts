@@ -14,6 +14,37 @@ Deno.test("creating a queue past queuesMax is 429 QueueLimitExceeded and propose
   await context.broker.createQueue("c", {});
 });
 
+Deno.test("creates sent at once count those under way: 50 queue creates under queuesMax 5 make 5, the rest are 429 and propose nothing", async () => {
+  const context = memoryEngine({ queuesMax: 5 });
+  const before = context.replica.lastIndex;
+  const results = await Promise.allSettled(
+    Array.from({ length: 50 }, (_, index) => context.broker.createQueue(`q${index}`, {})),
+  );
+  const refused = results.filter((result) =>
+    result.status === "rejected" && result.reason instanceof BrokerError &&
+    result.reason.code === "QueueLimitExceeded"
+  );
+  assert.equal(refused.length, 45);
+  assert.equal(context.replica.machine.queueCount, 5);
+  assert.equal(context.replica.lastIndex - before, 5);
+});
+
+Deno.test("a create under way counts once per name, and one whose proposal failed frees its place", async () => {
+  const context = memoryEngine({ queuesMax: 2 });
+  await context.broker.createQueue("a", {});
+  // The same name twice at once adds one queue: neither is refused.
+  const twice = await Promise.all([
+    context.broker.createQueue("b", {}),
+    context.broker.createQueue("b", {}),
+  ]);
+  assert.deepEqual(twice.map((result) => result.created).sort(), [false, true]);
+  await context.broker.deleteQueue("b");
+  context.replica.setAvailable(false);
+  await assert.rejects(() => context.broker.createQueue("c", {}), { code: "NotReady" });
+  context.replica.setAvailable(true);
+  assert.equal((await context.broker.createQueue("d", {})).created, true);
+});
+
 Deno.test("receives past parkedReceivesMax answer 503 NotReady at once instead of parking", async () => {
   const context = memoryEngine({ parkedReceivesMax: 2 });
   await context.broker.createQueue("jobs", {});
@@ -159,6 +190,21 @@ Deno.test("creating a topic past topicsMax is 429 TopicLimitExceeded and propose
   assert.equal((await context.topics.createTopic("a", {})).created, false);
   await context.topics.deleteTopic("b");
   await context.topics.createTopic("c", {});
+});
+
+Deno.test("topic creates sent at once count those under way: 50 under topicsMax 5 make 5, the rest are 429 and propose nothing", async () => {
+  const context = memoryEngine({ topicsMax: 5 });
+  const before = context.replica.lastIndex;
+  const results = await Promise.allSettled(
+    Array.from({ length: 50 }, (_, index) => context.topics.createTopic(`t${index}`, {})),
+  );
+  const refused = results.filter((result) =>
+    result.status === "rejected" && result.reason instanceof BrokerError &&
+    result.reason.code === "TopicLimitExceeded"
+  );
+  assert.equal(refused.length, 45);
+  assert.equal(context.replica.machine.topics.topicCount, 5);
+  assert.equal(context.replica.lastIndex - before, 5);
 });
 
 Deno.test("when admission refuses data, publishes get its error and fan out nothing; they resume after", async () => {

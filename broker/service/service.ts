@@ -62,6 +62,7 @@ import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
 import { readMessages, receivableAtOnce } from "./deliveries.ts";
 import { deleteAnswer, unwrittenDeletes, wireFailures } from "./handle_failures.ts";
 import { checkQueueInput, checkTagChangesInput } from "./reserved_keys.ts";
+import { CreateLimit } from "./create_limit.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
@@ -118,7 +119,7 @@ export class EngineService implements QueueService {
   readonly #log: LogReader;
   readonly #randomSalt: () => number;
   readonly #polls: LongPolls;
-  readonly #queuesMax: number;
+  readonly #queueLimit: CreateLimit;
   readonly #admitData: () => BrokerError | null;
   /** Sends proposed and not yet answered, by queue (see `#parksWhileDeleting`). */
   readonly #sendsInFlight = new Map<string, number>();
@@ -143,7 +144,12 @@ export class EngineService implements QueueService {
       if (this.#machine.queueMeta(queue) !== undefined) this.#polls.touched(queue);
       else this.#polls.wakeQueue(queue); // deleted by this apply, however it was proposed
     };
-    this.#queuesMax = options.queuesMax ?? 10_000;
+    this.#queueLimit = new CreateLimit({
+      max: options.queuesMax ?? 10_000,
+      count: () => this.#machine.queueCount,
+      exists: (name) => this.#machine.queueMeta(name) !== undefined,
+      kind: "queues",
+    });
     this.#admitData = options.admitData ?? (() => null);
   }
 
@@ -203,19 +209,12 @@ export class EngineService implements QueueService {
   async createQueue(name: string, input: QueueAttributesInput): Promise<CreateQueueResult> {
     checkName(name);
     const attributes = resolveCreate(checkQueueInput(input));
-    if (this.#machine.queueMeta(name) === undefined) {
-      this.#checkDeadLetter(name, attributes);
-      // Checked before proposing, so creates racing each other may pass it by a few.
-      if (this.#machine.queueCount >= this.#queuesMax) {
-        throw new BrokerError(
-          "QueueLimitExceeded",
-          `this cluster holds ${this.#machine.queueCount} queues, the most it allows ` +
-            `(queuesMax ${this.#queuesMax}); delete one first`,
-        );
-      }
-    }
+    if (this.#machine.queueMeta(name) === undefined) this.#checkDeadLetter(name, attributes);
     const payload = encodeCreateQueue({ queue: name, attributes, salt: this.#randomSalt() >>> 0 });
-    const result = await this.#propose(CommandType.CreateQueue, payload);
+    const result = await this.#queueLimit.run(
+      name,
+      () => this.#propose(CommandType.CreateQueue, payload),
+    );
     return { queue: result.queue, created: result.created };
   }
 

@@ -28,6 +28,7 @@ import {
 import type { Proposer } from "../replication/mod.ts";
 import { asBrokerError, readBarrier } from "./replica_errors.ts";
 import { checkList, checkName } from "./validation.ts";
+import { CreateLimit } from "./create_limit.ts";
 import { checkPublishEntries, checkPushUrlText } from "./topic_validation.ts";
 import type { ListQueuesOptions } from "./types.ts";
 import type {
@@ -78,7 +79,7 @@ export class EngineTopicService implements TopicService, PushSource {
   readonly #proposer: Proposer;
   readonly #machine: StateMachine;
   readonly #log: LogReader;
-  readonly #topicsMax: number;
+  readonly #topicLimit: CreateLimit;
   readonly #admitData: () => BrokerError | null;
   #pushListener: (() => void) | undefined;
   /**
@@ -91,7 +92,12 @@ export class EngineTopicService implements TopicService, PushSource {
     this.#proposer = options.proposer;
     this.#machine = options.machine;
     this.#log = options.log;
-    this.#topicsMax = options.topicsMax ?? 10_000;
+    this.#topicLimit = new CreateLimit({
+      max: options.topicsMax ?? 10_000,
+      count: () => this.#machine.topics.topicCount,
+      exists: (name) => this.#machine.topics.getTopic(name) !== undefined,
+      kind: "topics",
+    });
     this.#admitData = options.admitData ?? (() => null);
     this.#machine.onPushPending = () => this.#pushListener?.();
   }
@@ -141,18 +147,9 @@ export class EngineTopicService implements TopicService, PushSource {
   async createTopic(name: string, input: TopicAttributesInput): Promise<CreateTopicResult> {
     checkName(name, "topic");
     const attributes = resolveTopicCreate(input);
-    // Checked before proposing, so creates racing each other may pass it by a few.
-    const count = this.#machine.topics.topicCount;
-    if (this.#machine.topics.getTopic(name) === undefined && count >= this.#topicsMax) {
-      throw new BrokerError(
-        "TopicLimitExceeded",
-        `this cluster holds ${count} topics, the most it allows (topicsMax ${this.#topicsMax}); ` +
-          "delete one first",
-      );
-    }
-    const result = await this.#propose(
-      CommandType.CreateTopic,
-      encodeTopicCommand({ topic: name, attributes }),
+    const result = await this.#topicLimit.run(
+      name,
+      () => this.#propose(CommandType.CreateTopic, encodeTopicCommand({ topic: name, attributes })),
     );
     // The view the apply answered: one read now would show what entries applied after it did.
     return { topic: result.topic, created: result.created };
