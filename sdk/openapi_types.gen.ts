@@ -2966,7 +2966,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NotReady: storage failed; the process is ending */
+      /** @description NotReady: storage failed, the process is ending; or the node is shutting down (retry after Retry-After) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3013,7 +3013,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NotReady: recovery has not finished, or storage failed (retry after Retry-After); NodeRemoved: the node was removed from its cluster */
+      /** @description NotReady: the node is starting (recovery or a join not finished), is shutting down, or storage failed (retry after Retry-After); NodeRemoved: the node was removed from its cluster */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3053,6 +3053,15 @@ export interface operations {
       };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description NotReady: the node is starting or shutting down (retry after Retry-After) */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -3116,7 +3125,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NotReady: the replay cache of signed requests is full (retry after Retry-After) */
+      /** @description NotReady: the replay cache of signed requests is full, or the node is starting or shutting down (retry after Retry-After) */
       503: {
         headers: {
           [name: string]: unknown;

@@ -169,7 +169,10 @@ function shuttingDown(): Response {
 export function startingAnswer(request: Request): Response {
   // Alive, not ready: a liveness probe that saw 503 here would restart a node in a long join
   // or recovery, which then starts over. `/readyz` says when it serves.
-  if (request.method === "GET" && new URL(request.url).pathname === "/healthz") {
+  // HEAD too: the served `/healthz` answers it (as GET, without the body), and a probe by HEAD
+  // that got 503 here would restart the node all the same.
+  const method = request.method;
+  if ((method === "GET" || method === "HEAD") && new URL(request.url).pathname === "/healthz") {
     const requestId = crypto.randomUUID();
     return Response.json({ status: "starting" }, { headers: { "x-request-id": requestId } });
   }

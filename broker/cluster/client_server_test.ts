@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { serveClients } from "./client_server.ts";
+import { SimFileSystem } from "../../storage/mod.ts";
+import { serveClients, startingAnswer } from "./client_server.ts";
+import { startOneNode } from "./testing/mod.ts";
 
 // A graceful stop drains the client port, then aborts it (main.ts). A request the handler took
 // on (a write it proposed) must get its answer before the abort cuts the connection: the client
@@ -86,4 +88,53 @@ Deno.test("while the port drains, the request in flight is answered and a new on
   await draining;
   controller.abort();
   await server.finished;
+});
+
+// A liveness probe by HEAD (load balancers, `curl -I`) that got 503 while the node is starting
+// (a long recovery or join) would restart it, and the start would begin again.
+Deno.test("before the node serves, /healthz answers 200 starting to GET and HEAD alike; anything else 503", async () => {
+  for (const method of ["GET", "HEAD"]) {
+    const response = startingAnswer(new Request("http://node/healthz", { method }));
+    assert.equal(response.status, 200, method);
+    assert.deepEqual(await response.json(), { status: "starting" });
+  }
+  for (
+    const [method, path] of [["POST", "/healthz"], ["GET", "/readyz"], ["HEAD", "/metrics"]]
+  ) {
+    const response = startingAnswer(new Request(`http://node${path}`, { method }));
+    assert.equal(response.status, 503, `${method} ${path}`);
+    assert.equal(response.headers.get("retry-after"), "1");
+    assert.equal((await response.json()).error.code, "NotReady");
+  }
+});
+
+// The port answers before the app (and so before any route) while the node starts and while it
+// drains: the document must list that 503 on every route a client can be answered it on.
+Deno.test("every documented route lists the 503 NotReady the client port answers before the node serves", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  try {
+    const document = await (await node.app.request("/openapi.json")).json() as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    let checked = 0;
+    for (const [template, operations] of Object.entries(document.paths)) {
+      const path = template.replaceAll(/\{[^}]+\}/g, "x");
+      for (const [method, operation] of Object.entries(operations)) {
+        const answer = startingAnswer(
+          new Request(`http://node${path}`, { method: method.toUpperCase() }),
+        );
+        await answer.body?.cancel();
+        if (answer.status !== 503) continue;
+        checked++;
+        assert.ok(
+          "503" in operation.responses,
+          `${method.toUpperCase()} ${template} is answered 503 while the node starts but does ` +
+            "not list it",
+        );
+      }
+    }
+    assert.ok(checked > 10, `only ${checked} routes checked`);
+  } finally {
+    await node.close();
+  }
 });

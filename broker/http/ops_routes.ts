@@ -25,14 +25,18 @@ const tags = ["operations"];
 
 const StatusSchema = z.object({ status: z.string() }).openapi("Status");
 
-// The open endpoints: only protected mode and the declared-length limit stand in front of them.
+// The open endpoints: protected mode, the declared-length limit and the client port (503
+// `NotReady` before the node serves, but `/healthz`: 200 `starting`, and while it shuts down)
+// stand in front of them (`middlewareStatuses`).
+const stopping = "the node is shutting down (retry after Retry-After)";
 const healthErrors = errorResponses(
-  { 503: "NotReady: storage failed; the process is ending" },
+  { 503: `NotReady: storage failed, the process is ending; or ${stopping}` },
   { scope: "open" },
 );
 const readyErrors = errorResponses(
   {
-    503: "NotReady: recovery has not finished, or storage failed (retry after Retry-After); " +
+    503: "NotReady: the node is starting (recovery or a join not finished), is shutting down, " +
+      "or storage failed (retry after Retry-After); " +
       "NodeRemoved: the node was removed from its cluster",
   },
   { scope: "open" },
@@ -40,10 +44,11 @@ const readyErrors = errorResponses(
 const openErrors = errorResponses({}, { scope: "open" });
 /**
  * `/v1/cluster` is answered by the node itself (never forwarded) from its own view, so its 503
- * is only the credentials check's: a full replay cache of signed requests.
+ * is the credentials check's (a full replay cache of signed requests) or the client port's.
  */
 const clusterErrors = errorResponses({
-  503: "NotReady: the replay cache of signed requests is full (retry after Retry-After)",
+  503: "NotReady: the replay cache of signed requests is full, or the node is starting or " +
+    "shutting down (retry after Retry-After)",
 });
 const membershipErrors = errorResponses({
   400: "InvalidParameter: a bad node id or address, or the last voter",

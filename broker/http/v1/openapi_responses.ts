@@ -17,14 +17,15 @@ import { ErrorBodySchema } from "./schemas.ts";
 export type RouteScope = "v1" | "open";
 
 /**
- * What the middleware (`app.ts`) can answer on any route of a scope: protected mode (403) and a
- * declared `content-length` over the limit (413, whatever the method) everywhere; under `/v1`
- * also an unknown query parameter (400), credentials (401, 403) and a full replay cache of
- * signed requests or, through a follower, no leader (503). 415 (a body that is not JSON) holds
- * only for POST, PUT and PATCH, which list it themselves.
+ * What the middleware (`app.ts`) and the node's client port can answer on any route of a scope:
+ * protected mode (403), a declared `content-length` over the limit (413, whatever the method)
+ * and, from the port, `NotReady` before the node serves and while it shuts down (503)
+ * everywhere; under `/v1` also an unknown query parameter (400), credentials (401, 403) and a
+ * full replay cache of signed requests or, through a follower, no leader (503). 415 (a body that
+ * is not JSON) holds only for POST, PUT and PATCH, which list it themselves.
  */
 export const middlewareStatuses: Readonly<Record<RouteScope, readonly number[]>> = {
-  open: [403, 413],
+  open: [403, 413, 503],
   v1: [400, 401, 403, 413, 503],
 };
 
@@ -44,6 +45,7 @@ const middlewareDescriptions: Record<RouteScope, Record<number, string>> = {
   open: {
     403: "AccessDenied: protected mode refused a remote client",
     413: "RequestTooLarge: a declared content-length (any method) or a body over the limit",
+    503: "NotReady: the node is starting or shutting down (retry after Retry-After)",
   },
   v1: {
     400: "InvalidParameter: an unknown query parameter",
