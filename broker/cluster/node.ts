@@ -12,7 +12,6 @@
  * @module
  */
 import { createPrng, type Message, type NodeId } from "../../raft/mod.ts";
-import type { ClusterInfo } from "../../sdk/protocol.ts";
 import {
   type FileSystem,
   freeDiskBytes,
@@ -52,6 +51,7 @@ import {
   PushWorker,
 } from "../push/mod.ts";
 import { ClusterRequestDoor } from "./cluster_request_auth.ts";
+import { clusterInfo } from "./cluster_info.ts";
 import { DiskGuard } from "./disk_guard.ts";
 import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
 import { handOff } from "./hand_off.ts";
@@ -346,7 +346,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica,
     machine,
     transport: options.transport,
-    clusterInfo: () => ({ ...clusterInfo(replica, clientUrlOf), ...bootstrap }),
+    clusterInfo: () => ({ ...clusterInfo(replica.status(), clientUrlOf), ...bootstrap }),
     monotonic,
     timers: options.timers,
   });
@@ -388,7 +388,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     ready: () => replica.failure === null && scrubDamage === null && replica.leaderId !== null,
     failure: () => replica.failure?.message ?? scrubDamage?.message ?? null,
     removal: () => replica.removal === null ? null : removedMessage(replica.removal),
-    cluster: () => ({ ...clusterInfo(replica, clientUrlOf), ...bootstrap }),
+    cluster: () => ({ ...clusterInfo(replica.status(), clientUrlOf), ...bootstrap }),
     metricsText: () =>
       nodeMetricsText(log, machine, replica.now(), broker.parkedReceivers) + raftMetrics.text() +
       topicMetricsText(machine.topics, push.stats(), replica.now()),
@@ -539,35 +539,4 @@ function hashSeed(text: string, salt: number): number {
   let hash = salt >>> 0;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x9e3779b1);
   return hash >>> 0;
-}
-
-function clusterInfo(
-  replica: RaftReplica,
-  clientUrlOf: (id: string) => string | null,
-): ClusterInfo {
-  const status = replica.status();
-  const peers = new Map(status.peers.map((peer) => [peer.id, peer]));
-  const learners: string[] = status.config.learners;
-  const role = status.role === "leader"
-    ? "leader"
-    : status.role === "follower"
-    ? (learners.includes(status.id) ? "learner" : "follower")
-    : "candidate";
-  const ids: string[] = [...status.config.voters, ...learners];
-  return {
-    nodeId: status.id,
-    role,
-    term: status.term,
-    leaderId: status.leaderId,
-    commitIndex: status.commit,
-    appliedIndex: status.applied,
-    canVote: status.canCampaign,
-    nodes: ids.map((id) => ({
-      id,
-      url: clientUrlOf(id),
-      role: learners.includes(id) ? "learner" : id === status.leaderId ? "leader" : "follower",
-      matchIndex: id === status.id ? status.lastIndex : peers.get(id)?.match ?? null,
-      lag: id === status.id ? 0 : peers.get(id)?.lag ?? null,
-    })),
-  };
 }
