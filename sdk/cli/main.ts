@@ -84,13 +84,29 @@ export async function main(argv: readonly string[]): Promise<number> {
   const interrupted = new AbortController();
   const onInterrupt = () => interrupted.abort();
   process.on("SIGINT", onInterrupt);
+  // A reader that closes standard output (`| head -n 5`) ends the command.
+  let outputClosed = false;
+  const onOutputError = () => {
+    outputClosed = true;
+    interrupted.abort();
+  };
+  watchOutputErrors();
+  outputErrorListener = onOutputError;
   const terminal = process.stderr.isTTY === true;
   try {
     return await runCommand({
       client,
       args,
       json: args.flags.has("json"),
-      out: (text) => process.stdout.write(text + "\n"),
+      out: (text) => {
+        if (!outputClosed) process.stdout.write(text + "\n");
+        // The failed write is known at once (its error event comes later): the line was not
+        // printed, so the command stops here (`tail --delete` leaves that message undeleted).
+        if (outputClosed || process.stdout.errored) {
+          onOutputError();
+          throw new OutputClosed();
+        }
+      },
       note: (text) => process.stderr.write(text + "\n"),
       progress: (text, final) => {
         if (terminal) process.stderr.write(`\r${text}${final ? "\n" : ""}`);
@@ -100,13 +116,42 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(error);
+    if (outputClosed) {
+      process.stderr.write("error: standard output was closed; stopped\n");
+      return 1;
+    }
     if (!(error instanceof CmqdError)) throw error;
     const field = error.field === undefined ? "" : ` (field ${error.field})`;
     process.stderr.write(`error: ${error.code}: ${error.message}${field}\n`);
     return 1;
   } finally {
     process.off("SIGINT", onInterrupt);
+    outputErrorListener = () => {};
     client.close();
+  }
+}
+
+/** Told of an error writing to stdout (EPIPE: its reader closed it) while a command runs. */
+let outputErrorListener: () => void = () => {};
+let watchingOutputErrors = false;
+
+/**
+ * Listens for the `error` events of stdout and stderr once per process, for good: such an event
+ * comes a tick after the failed write, maybe after the command ended, and one nobody listens to
+ * is an uncaught error (a stack trace). Errors writing to stderr are ignored.
+ */
+function watchOutputErrors(): void {
+  if (watchingOutputErrors) return;
+  watchingOutputErrors = true;
+  process.stdout.on("error", () => outputErrorListener());
+  process.stderr.on("error", () => {});
+}
+
+/** Standard output was closed by its reader: the line was not printed. */
+class OutputClosed extends Error {
+  constructor() {
+    super("standard output was closed");
+    this.name = "OutputClosed";
   }
 }
 

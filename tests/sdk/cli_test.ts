@@ -390,3 +390,73 @@ Deno.test("the CLI's topic commands: create, subscribe queues with filters, publ
     await broker.stop();
   }
 });
+
+Deno.test("the CLI whose standard output is closed by its reader (| head) stops with one line, exit 1", async () => {
+  // A node that answers every receive with 100 messages of 3 KB and records what is deleted.
+  let answering!: () => void;
+  let mayAnswer = Promise.resolve();
+  const deleted: string[] = [];
+  let sequence = 0;
+  const message = () => ({
+    id: `m${++sequence}`,
+    sequence,
+    body: "x".repeat(3000),
+    receiptHandle: `h${sequence}`,
+    enqueuedAt: 0,
+    firstReceivedAt: 0,
+    receiveCount: 1,
+    visibleAt: 0,
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const body = request.body === null ? {} : await request.json().catch(() => ({}));
+    const path = new URL(request.url).pathname;
+    await mayAnswer;
+    if (path === "/v1/queues/q/messages/receive") {
+      deleted.push(...(body.deleteReceiptHandles ?? []));
+      return Response.json({
+        messages: Array.from({ length: Math.min(body.maxMessages ?? 1, 100) }, message),
+        deleted: body.deleteReceiptHandles?.length ?? 0,
+        failures: [],
+      });
+    }
+    if (path === "/v1/queues/q/messages/delete") {
+      deleted.push(...body.receiptHandles);
+      return Response.json({ deleted: body.receiptHandles.length, failures: [] });
+    }
+    if (path === "/v1/queues/q/messages/visibility") {
+      return Response.json({ entries: [], failures: [] });
+    }
+    return Response.json({ error: { code: "NotFound", message: path } }, { status: 404 });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    for (
+      const args of [
+        ["receive", "q", "--max", "100", "--json"],
+        ["tail", "q", "--json"],
+        ["tail", "q", "--delete", "--json"],
+      ]
+    ) {
+      mayAnswer = new Promise<void>((resolve) => answering = resolve);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", cliPath, ...args],
+        env: { CMQD_URL: url, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // The reader goes away before the first line (the node answers only after that).
+      await child.stdout.cancel();
+      answering();
+      const [status, stderr] = await Promise.all([
+        child.status,
+        new Response(child.stderr).text(),
+      ]);
+      assert.equal(stderr, "error: standard output was closed; stopped\n", args.join(" "));
+      assert.equal(status.code, 1, args.join(" "));
+    }
+    // No line of `tail --delete` was printed, so none of its messages was deleted.
+    assert.deepEqual(deleted, []);
+  } finally {
+    await server.shutdown();
+  }
+});
