@@ -156,19 +156,11 @@ class OutputClosed extends Error {
 }
 
 function clientOf(args: ParsedArgs): CmqdClient {
+  const source = args.flags.has("url") ? "--url" : "CMQD_URL";
   const urls = (args.flags.get("url") ?? process.env.CMQD_URL ?? defaultUrl).split(",")
     .map((url) => url.trim()).filter((url) => url !== "");
-  if (urls.length === 0) throw new UsageError("--url names no node");
-  for (const url of urls) {
-    // A broker's base URL, checked here: a typo is bad usage, not a network failure.
-    let parsed: URL | null = null;
-    try {
-      parsed = new URL(url);
-    } catch { /* not a URL: refused below */ }
-    if (parsed === null || !["http:", "https:"].includes(parsed.protocol) || parsed.host === "") {
-      throw new UsageError(`bad --url '${url}': give a base URL like http://127.0.0.1:9876`);
-    }
-  }
+  if (urls.length === 0) throw new UsageError(`${source} names no node`);
+  for (const url of urls) checkBaseUrl(url, source);
   const secretId = args.flags.get("secret-id") ?? process.env.CMQD_SECRET_ID;
   const secretKey = args.flags.get("secret-key") ?? process.env.CMQD_SECRET_KEY;
   if ((secretId === undefined) !== (secretKey === undefined)) {
@@ -194,6 +186,32 @@ function clientOf(args: ParsedArgs): CmqdClient {
     });
   } catch (error) {
     throw new UsageError(`bad --url or credentials: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * A broker's base URL, `http(s)://host[:port]`, checked here: a typo is bad usage, not a network
+ * failure. A path, query or fragment would be glued in front of every request's path, and a
+ * `user:password@` would be sent nowhere yet printed in every error: both are refused, the
+ * password not repeated.
+ */
+function checkBaseUrl(url: string, source: string): void {
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch { /* not a URL: refused below */ }
+  if (parsed !== null && (parsed.username !== "" || parsed.password !== "")) {
+    throw new UsageError(
+      `bad ${source} '${parsed.protocol}//…@${parsed.host}': a key goes in --secret-id/--secret-key ` +
+        "(env CMQD_SECRET_ID, CMQD_SECRET_KEY), not in the URL",
+    );
+  }
+  if (
+    parsed === null || !["http:", "https:"].includes(parsed.protocol) || parsed.host === "" ||
+    parsed.pathname !== "/" || parsed.search !== "" || parsed.hash !== "" || url.endsWith("?") ||
+    url.endsWith("#")
+  ) {
+    throw new UsageError(`bad ${source} '${url}': give a base URL like http://127.0.0.1:9876`);
   }
 }
 

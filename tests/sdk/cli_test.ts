@@ -13,10 +13,17 @@ interface CliResult {
   stderr: string;
 }
 
-async function cli(url: string, ...args: string[]): Promise<CliResult> {
+/** Runs the CLI with `CMQD_URL` set to `url`; a last argument `{ env }` adds to its environment. */
+async function cli(
+  url: string,
+  ...args: (string | { env: Record<string, string> })[]
+): Promise<CliResult> {
+  const last = args.at(-1);
+  const env = typeof last === "object" ? last.env : {};
+  const words = args.filter((arg): arg is string => typeof arg === "string");
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", cliPath, ...args],
-    env: { CMQD_URL: url, NO_COLOR: "1" },
+    args: ["run", "-A", cliPath, ...words],
+    env: { CMQD_URL: url, NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -205,6 +212,27 @@ Deno.test("the CLI's usage errors before any request: a bad --url, an extra argu
     const result = await cli(url, "--url", bad, "queue", "list");
     assert.equal(result.code, 2, `--url ${bad}: ${result.stderr}`);
     assert.match(result.stderr, /error: bad --url '.*': give a base URL/);
+  }
+  // Only http(s)://host[:port]: a path, query or fragment would be glued before every path.
+  for (
+    const bad of ["http://127.0.0.1:1/cmqd", "http://127.0.0.1:1/?x=1", "http://127.0.0.1:1#x"]
+  ) {
+    for (const [flag, env] of [[["--url", bad], {}], [[], { CMQD_URL: bad }]] as const) {
+      const result = await cli(url, ...flag, "queue", "list", { env });
+      const source = flag.length > 0 ? "--url" : "CMQD_URL";
+      assert.equal(result.code, 2, `${source} ${bad}: ${result.stderr}`);
+      assert.equal(
+        result.stderr.split("\n")[0],
+        `error: bad ${source} '${bad}': give a base URL like http://127.0.0.1:9876`,
+      );
+    }
+  }
+  // A key in the URL is refused, and its secret is not printed.
+  for (const bad of ["http://AKIDx:s3cret-key@127.0.0.1:1", "http://s3cret-key@127.0.0.1:1"]) {
+    const result = await cli(url, "--url", bad, "queue", "list");
+    assert.equal(result.code, 2, result.stderr);
+    assert.doesNotMatch(result.stderr + result.stdout, /s3cret/);
+    assert.match(result.stderr, /^error: bad --url 'http:\/\/…@127\.0\.0\.1:1': a key goes in/);
   }
   for (
     const args of [["queue", "get", "a", "b"], ["cluster", "status", "x"], ["send", "q", "b", "c"]]
