@@ -43,7 +43,8 @@ flags:
   --url URL[,URL...]   a node (or several) of the cluster (env CMQD_URL; default
                        http://127.0.0.1:9876)
   --secret-id ID       an access key of the broker's credentials file (env CMQD_SECRET_ID,
-  --secret-key KEY     CMQD_SECRET_KEY); every request is signed, the key is never sent
+  --secret-key KEY     CMQD_SECRET_KEY); every request is signed, the key is never sent.
+                       Prefer the env: a flag's value is visible to other users (ps)
   --request-timeout-seconds N
                        each attempt's bound (default 10; a receive adds its wait): a node
                        that accepts and never answers is an error, not a hang
@@ -165,6 +166,13 @@ function clientOf(args: ParsedArgs): CmqdClient {
   const secretKey = args.flags.get("secret-key") ?? process.env.CMQD_SECRET_KEY;
   if ((secretId === undefined) !== (secretKey === undefined)) {
     throw new UsageError("give both --secret-id and --secret-key (or neither)");
+  }
+  if (args.flags.has("secret-key")) {
+    // Any user of the machine can read a process's arguments (ps, /proc/PID/cmdline).
+    process.stderr.write(
+      "note: --secret-key is visible to other users of this machine (ps); " +
+        "give it in CMQD_SECRET_KEY instead\n",
+    );
   }
   const timeoutSeconds = integerFlag(
     args,

@@ -333,7 +333,22 @@ Deno.test("the CLI signs with --secret-id/--secret-key, and a wrong or missing k
   const broker = await startTestBroker({ credentials });
   try {
     const signed = ["--secret-id", credentials.secretId, "--secret-key", credentials.secretKey];
-    assert.match(await ok(broker.url, "queue", "create", "signed", ...signed), /created/);
+    const flagged = await cli(broker.url, "queue", "create", "signed", ...signed);
+    assert.equal(flagged.code, 0, flagged.stderr);
+    assert.match(flagged.stdout, /created/);
+    // A key on the command line is readable by any user of the machine (ps): the CLI says so.
+    assert.equal(
+      flagged.stderr,
+      "note: --secret-key is visible to other users of this machine (ps); " +
+        "give it in CMQD_SECRET_KEY instead\n",
+    );
+    // The environment variables sign the same way, without the note.
+    const fromEnv = await cli(broker.url, "queue", "get", "signed", "--json", {
+      env: { CMQD_SECRET_ID: credentials.secretId, CMQD_SECRET_KEY: credentials.secretKey },
+    });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.equal(JSON.parse(fromEnv.stdout).name, "signed");
+    assert.equal(fromEnv.stderr, "");
     const unsigned = await cli(broker.url, "queue", "list");
     assert.equal(unsigned.code, 1);
     assert.match(unsigned.stderr, /error: Unauthenticated/);
