@@ -221,6 +221,10 @@ async function send(context: CommandContext): Promise<ExitStatus> {
   const count = integerFlag(context.args, "count", { min: 1, max: sendCountMax }, 1)!;
   const body = context.args.positionals[2] ?? (count > 1 ? "message {i}" : undefined);
   if (body === undefined) throw new UsageError("send needs a message body (or --count N)");
+  if (count > 1 && context.args.flags.get("dedup-id")?.includes("{i}") === false) {
+    // One id for every message: the broker keeps the first and drops the others as duplicates.
+    throw new UsageError("--dedup-id with --count needs {i} (each message its own id)");
+  }
   const entryOf = (index: number): SendMessageEntry => {
     const entry: SendMessageEntry = { body: body.replaceAll("{i}", String(index)) };
     const groupId = context.args.flags.get("group-id");

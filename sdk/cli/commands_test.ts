@@ -116,6 +116,8 @@ Deno.test("a flag the command does not take is a usage error, before any request
     ["tail", "q", "--concurrency", "4"],
     ["tail", "q", "--delete", "--max", "3"],
     ["rewind", "q", "--sequence", "1", "--max", "3"],
+    // One dedup id for N messages would enqueue one of them and report N sent.
+    ["send", "q", "hi", "--count", "3", "--dedup-id", "same"],
   ];
   for (const argv of cases) {
     const { context, calls } = contextOf(argv, () => Promise.resolve({}));

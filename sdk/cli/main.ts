@@ -24,7 +24,8 @@ commands:
   queue delete NAME
   queue purge NAME
   send QUEUE [BODY] [--count N] [--group-id G] [--dedup-id D] [--delay-seconds N]
-                    [--batch-size N]      ({i} in BODY or D becomes the message's index)
+                    [--batch-size N]      ({i} in BODY or D becomes the message's index;
+                    with --count, D must hold {i})
   receive QUEUE [--max N] [--wait-seconds S] [--visibility-timeout-seconds S] [--delete]
   tail QUEUE [--count N] [--timeout-seconds S] [--wait-seconds S]
                     [--max N | --delete [--concurrency N]]
