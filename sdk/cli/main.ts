@@ -231,5 +231,9 @@ function usageFailure(error: unknown): number {
 }
 
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  // Exits now: after Ctrl-C a request already on the wire (a `send --count` batch, which the
+  // producer does not abort) would otherwise keep the process alive through the client's
+  // retries — 40 s against a frozen node — after the command has printed its summary. Nothing
+  // else is left once `main` returns (stdout and stderr writes are synchronous).
+  process.exit(await main(process.argv.slice(2)));
 }

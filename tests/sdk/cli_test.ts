@@ -503,3 +503,61 @@ Deno.test("the CLI whose standard output is closed by its reader (| head) stops 
     await server.shutdown();
   }
 });
+
+Deno.test("the CLI's send --count ends on Ctrl-C although a batch is on the wire to a frozen node", async () => {
+  // A node that reads each request and never answers (a stopped process); it tells when the
+  // first request arrived and when the CLI's connection closed.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  let requestArrived!: () => void;
+  const arrived = new Promise<void>((resolve) => requestArrived = resolve);
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      void (async () => {
+        const buffer = new Uint8Array(65536);
+        while (await conn.read(buffer).catch(() => null) !== null) requestArrived();
+      })();
+    }
+  })();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      cliPath,
+      "send",
+      "q",
+      "x",
+      "--count",
+      "1000",
+      // Each attempt would wait an hour: only leaving the request ends the process.
+      "--request-timeout-seconds",
+      "3600",
+    ],
+    env: { CMQD_URL: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await arrived;
+    child.kill("SIGINT");
+    // A guard, not a bound: without the fix the process waits out the hour.
+    const hung = new Promise<"hung">((resolve) =>
+      guard = setTimeout(() => resolve("hung"), 30_000)
+    );
+    const ended = await Promise.race([output, hung]);
+    if (ended === "hung") child.kill("SIGKILL");
+    assert.notEqual(ended, "hung", "the CLI still ran 30 s after Ctrl-C");
+    const result = await output;
+    assert.equal(result.code, 1);
+    assert.match(new TextDecoder().decode(result.stdout), /^sent 0 messages to q in /);
+  } finally {
+    clearTimeout(guard);
+    await output.catch(() => {});
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
+});
