@@ -236,7 +236,11 @@ async function send(context: CommandContext): Promise<ExitStatus> {
     return entry;
   };
   if (count === 1) {
-    const [sent] = (await context.client.sendMessages(queue, [entryOf(0)], context)).messages;
+    // A dedup id makes the send repeatable, so the client retries it after a lost answer (a
+    // dropped connection, a frozen node) without storing it twice, as `send --count` does.
+    const entry = entryOf(0);
+    entry.dedupId ??= crypto.randomUUID();
+    const [sent] = (await context.client.sendMessages(queue, [entry], context)).messages;
     context.out(context.json ? json(sent) : `sent ${sent.id} (sequence ${sent.sequence})`);
     return 0;
   }

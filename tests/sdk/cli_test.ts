@@ -561,3 +561,44 @@ Deno.test("the CLI's send --count ends on Ctrl-C although a batch is on the wire
     await accepting.catch(() => {});
   }
 });
+
+Deno.test("the CLI's send of one message is retried after a lost answer, with one dedup id", async () => {
+  // A node that reads each request and closes the first connection without an answer.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const sends: { dedupId?: string }[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      let text = "";
+      const buffer = new Uint8Array(65536);
+      for (;;) {
+        const read = await conn.read(buffer).catch(() => null);
+        if (read === null) break;
+        text += new TextDecoder().decode(buffer.subarray(0, read));
+        const [head, body = ""] = text.split("\r\n\r\n");
+        const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (!text.includes("\r\n\r\n") || new TextEncoder().encode(body).length < length) continue;
+        sends.push(JSON.parse(body).messages[0]);
+        if (sends.length > 1) {
+          const answer = JSON.stringify({ messages: [{ id: "m1", sequence: 1 }] });
+          await conn.write(new TextEncoder().encode(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" +
+              `content-length: ${answer.length}\r\nconnection: close\r\n\r\n${answer}`,
+          ));
+        }
+        break;
+      }
+      conn.close();
+    }
+  })();
+  try {
+    const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    const result = await cli(url, "send", "q", "hello");
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "sent m1 (sequence 1)\n");
+    assert.equal(sends.length, 2);
+    assert.ok(sends[0].dedupId !== undefined && sends[0].dedupId === sends[1].dedupId);
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
+  }
+});
