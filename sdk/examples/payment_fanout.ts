@@ -28,7 +28,14 @@ const server = createServer((request, response) => {
       response.writeHead(503).end("busy, try again");
       return;
     }
-    const notification = JSON.parse(body) as PushNotification;
+    let notification: PushNotification;
+    try {
+      notification = JSON.parse(body);
+    } catch {
+      // A callback answers what it can't read with a 4xx: a throw here would end the server.
+      response.writeHead(400).end("not a JSON push");
+      return;
+    }
     pushed.set(notification.msgId, notification);
     response.writeHead(200).end("ok");
   });
@@ -69,7 +76,12 @@ async function ordersIn(queue: string): Promise<number[]> {
     const { messages } = await client.receiveMessages(queue, { maxMessages: 10, waitSeconds: 0 });
     if (messages.length === 0) return orders.sort((a, b) => a - b);
     orders.push(...messages.map((message: ReceivedMessage) => JSON.parse(message.body).order));
-    await client.deleteMessages(queue, messages.map((message) => message.receiptHandle));
+    const { failures } = await client.deleteMessages(
+      queue,
+      messages.map((message) => message.receiptHandle),
+    );
+    // A handle whose lock ran out is not deleted: its message comes again (handle it again).
+    if (failures.length > 0) throw new Error(`not deleted: ${JSON.stringify(failures)}`);
   }
 }
 const riskOrders = await ordersIn(risk);

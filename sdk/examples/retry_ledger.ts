@@ -34,12 +34,15 @@ const consumer = new Consumer(client, credits, {
   // 1 s, 2 s, 4 s … (the default adds jitter and starts higher; short here for the demonstration)
   retryDelaySeconds: (attempt) => Math.min(2 ** (attempt - 1), 8),
   handleMessage: (message) => {
+    // The ledger first: a redelivery of a credit already applied (its delete was lost, or the
+    // consumer stopped before sending it) is acknowledged without calling the bank again.
+    if (ledger.has(message.id)) return;
     const credit = JSON.parse(message.body);
+    // A real bank call carries `message.id` as its idempotency key, so a crash between the call
+    // and the ledger write can't credit twice either.
     const bankAccepts = credit.account === "alice" && message.receiveCount >= 3;
     if (!bankAccepts) throw new Error(`bank refused credit to ${credit.account}`);
-    if (!ledger.has(message.id)) {
-      ledger.set(message.id, { ...credit, attempt: message.receiveCount });
-    }
+    ledger.set(message.id, { ...credit, attempt: message.receiveCount });
   },
   onError: (error, message) => {
     failures.push(`attempt ${message?.receiveCount}: ${(error as Error).message}`);
