@@ -94,6 +94,8 @@
  * `readIndex(requestId)` records the commit index, confirms leadership with a heartbeat round to
  * a quorum, then returns `{ requestId, index }` in a Ready whose committed entries reach that
  * index. A one-voter leader answers at once. A new leader first waits for its no-op to commit.
+ * When the leader's configuration changes, pending rounds are checked against the new voters
+ * with the acknowledgements they hold (a leader left as the sole voter answers them all).
  * A leader holds at most `readIndexPendingMax` unconfirmed reads, its own and those its
  * followers forward: over it, its own `readIndex` throws `ProposalDroppedError`
  * ("read-index-limit") and a forwarded one is refused back, to come out in the follower's

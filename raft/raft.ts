@@ -15,7 +15,11 @@ import { ReadOnly } from "./read_only.ts";
 import { broadcastAppend, broadcastHeartbeat, maybeCommit, tickSnapshots } from "./replication.ts";
 import { stepCandidate } from "./step_candidate.ts";
 import { stepFollower } from "./step_follower.ts";
-import { releaseReadsAwaitingCommit, stepLeader } from "./step_leader.ts";
+import {
+  releaseReadsAwaitingCommit,
+  releaseReadsConfirmedByConfig,
+  stepLeader,
+} from "./step_leader.ts";
 import { dropSnapshotReceiver, type SnapshotReceiver } from "./snapshot_receiver.ts";
 import type { FreshStart } from "./fresh.ts";
 import { randomInt } from "./prng.ts";
@@ -287,7 +291,10 @@ export class Raft {
       this.uncommitted.push({ index: entry.index, bytes });
       this.uncommittedBytes += bytes;
     }
-    if (this.configs.append(entries)) this.syncProgress();
+    if (this.configs.append(entries)) {
+      this.syncProgress();
+      releaseReadsConfirmedByConfig(this);
+    }
     this.appendPending = true;
     return entries[0].index;
   }

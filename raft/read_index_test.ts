@@ -127,3 +127,34 @@ Deno.test("a read from a node outside the leader's configuration is refused back
   cluster.stabilize();
   assert.deepEqual(cluster.node("n2").readStates.map((read) => read.requestId), ["member"]);
 });
+
+Deno.test("reads pending when the leader becomes the only member are answered, not held forever", () => {
+  // Two voters; n1 leads. Reads wait for n2's heartbeat answer, then n2 is removed: its answers
+  // now come from outside the configuration and are ignored, and nobody else will ever answer.
+  const cluster = new SimCluster({ ids: ["n1", "n2"], seed: 11, node: { readIndexPendingMax: 2 } });
+  cluster.electLeader("n1");
+  cluster.propose("n1");
+  cluster.stabilize();
+  const commit = cluster.raft("n1").status().commit;
+  cluster.raft("n1").readIndex("before-1");
+  cluster.raft("n1").readIndex("before-2");
+  cluster.processReadies();
+  assert.deepEqual(cluster.node("n1").readStates, []);
+  cluster.raft("n1").proposeConfigChange({ type: "remove", nodeId: nodeId("n2") });
+  cluster.stabilize();
+  for (let tick = 0; tick < 5; tick++) {
+    cluster.tickAll();
+    cluster.stabilize();
+  }
+  assert.deepEqual(cluster.raft("n1").status().config.voters, ["n1"]);
+  // A sole voter answers a read at once, and so may it those it held: nobody else can lead.
+  assert.deepEqual(cluster.node("n1").readStates.map((read) => read.requestId), [
+    "before-1",
+    "before-2",
+  ]);
+  assert.ok(cluster.node("n1").readStates.every((read) => read.index === commit));
+  // They no longer count toward readIndexPendingMax.
+  cluster.raft("n1").readIndex("after");
+  cluster.processReadies();
+  assert.equal(cluster.node("n1").readStates.at(-1)?.requestId, "after");
+});

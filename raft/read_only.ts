@@ -56,6 +56,18 @@ export class ReadOnly {
     return released;
   }
 
+  /**
+   * The newest round whose acknowledgements satisfy `confirmed`, or null: after a change of the
+   * configuration, rounds may be confirmed by the acks they already hold.
+   */
+  newestConfirmed(confirmed: (acks: ReadonlySet<NodeId>) => boolean): string | null {
+    for (let position = this.#queue.length - 1; position >= 0; position--) {
+      const context = this.#queue[position];
+      if (confirmed(this.#pending.get(context)!.acks)) return context;
+    }
+    return null;
+  }
+
   /** The newest round, carried by periodic heartbeats so a lost one is retried. */
   lastContext(): string {
     return this.#queue.at(-1) ?? "";

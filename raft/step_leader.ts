@@ -172,12 +172,31 @@ function handleHeartbeatResponse(raft: Raft, message: Message): void {
   }
   if (message.context === "") return;
   const acks = raft.readOnly.recordAck(message.from, message.context);
-  if (acks === null) return;
-  const voters = raft.configs.current().voters;
-  if (!hasQuorum(voters, (id) => id === raft.id || acks.has(id))) return;
-  for (const read of raft.readOnly.release(message.context)) {
+  if (acks === null || !confirmsLeadership(raft, acks)) return;
+  releaseReadsUpTo(raft, message.context);
+}
+
+/** Whether `acks` (and this leader) form a quorum of the current configuration's voters. */
+function confirmsLeadership(raft: Raft, acks: ReadonlySet<NodeId>): boolean {
+  return hasQuorum(raft.configs.current().voters, (id) => id === raft.id || acks.has(id));
+}
+
+/** Answers every pending read up to and including round `context`. */
+function releaseReadsUpTo(raft: Raft, context: string): void {
+  for (const read of raft.readOnly.release(context)) {
     deliverRead(raft, read.requester, { requestId: read.requestId, index: read.index });
   }
+}
+
+/**
+ * Leader: the configuration changed. Rounds pending under the old voters may be confirmed under
+ * the new ones by the acks they hold — and a leader left without peers (the sole voter, no
+ * learners) gets no more heartbeat answers at all, so its pending reads would never be answered
+ * (and would fill `readIndexPendingMax` for good).
+ */
+export function releaseReadsConfirmedByConfig(raft: Raft): void {
+  const context = raft.readOnly.newestConfirmed((acks) => confirmsLeadership(raft, acks));
+  if (context !== null) releaseReadsUpTo(raft, context);
 }
 
 function handleSnapshotResponse(raft: Raft, message: Message): void {
