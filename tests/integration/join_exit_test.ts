@@ -16,8 +16,10 @@ import {
 } from "./process.ts";
 
 /** Starts `main.ts` with `args`, output collected; the caller awaits `done` or signals it. */
-function spawn(dataDir: string, args: string[], key = testClusterKeyText) {
-  const child = spawnMain(dataDir, args, { port: false, env: { CMQD_CLUSTER_KEY: key } });
+function spawn(dataDir: string, args: string[], key: string | null = testClusterKeyText) {
+  // A node that runs alone is given no key: it would say, in a line of its own, it doesn't use it.
+  const env: Record<string, string> = key === null ? {} : { CMQD_CLUSTER_KEY: key };
+  const child = spawnMain(dataDir, args, { port: false, env });
   let stdout = "";
   let stderr = "";
   const decoder = new TextDecoder();
@@ -90,7 +92,8 @@ Deno.test({
         // Nothing but the lock file: the directory is not claimed for the id (was: node-id).
         assert.deepEqual(entriesOf(`${temp}/busy`), ["lock"]);
         // The client port taken: the same, with its own line (status 2 before too).
-        const client = await spawn(`${temp}/busy-client`, ["--port", String(peerPort)]).done;
+        const client = await spawn(`${temp}/busy-client`, ["--port", String(peerPort)], null)
+          .done;
         assert.equal(client.code, 2, JSON.stringify(client));
         assertOneLine(
           client.stderr,
