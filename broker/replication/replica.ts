@@ -347,6 +347,7 @@ export class RaftReplica implements Proposer, LogReader {
     return replicaStatus(this.#raft.status(), {
       applied: this.#machine.appliedIndex,
       snapshotIndex: this.#storage.snapshotMeta.index,
+      halted: this.#halted,
     });
   }
 

@@ -163,12 +163,19 @@ export interface RoleChange {
   term: number;
 }
 
-/** The replica's report built from its Raft node's status. */
+/**
+ * The replica's report built from its Raft node's status. A replica that stopped (`halted`:
+ * closed or failed) leads nothing and knows no leader, whatever its Raft node last held (it is
+ * never stepped again): it reports a follower without a leader and without peers' progress, as
+ * its `isLeader` and `leaderId` say, so that `/v1/cluster` and the metrics don't show a failed
+ * node as the leader.
+ */
 export function replicaStatus(
   raft: RaftStatus,
-  local: { applied: number; snapshotIndex: number },
+  local: { applied: number; snapshotIndex: number; halted: boolean },
 ): RaftReplicaStatus {
-  const peers: PeerStatus[] = Object.entries(raft.progress)
+  const halted = local.halted;
+  const peers: PeerStatus[] = halted ? [] : Object.entries(raft.progress)
     .filter(([id]) => id !== raft.id)
     .map(([id, progress]) => ({
       id,
@@ -179,9 +186,9 @@ export function replicaStatus(
     }));
   return {
     id: raft.id,
-    role: raft.role,
+    role: halted ? "follower" : raft.role,
     term: raft.term,
-    leaderId: raft.leaderId,
+    leaderId: halted ? null : raft.leaderId,
     commit: raft.commit,
     applied: local.applied,
     lastIndex: raft.lastIndex,
