@@ -34,6 +34,11 @@ export interface MembershipOptions {
   nodeId: string;
   /** This node's client URL (a joining node may not claim it). */
   url?: string;
+  /**
+   * The node runs alone (no `--peers`, `--join` or `--force-new-cluster`): it has no peer port,
+   * so it refuses every join.
+   */
+  alone?: boolean;
   replica: RaftReplica;
   machine: StateMachine;
   transport: Transport;
@@ -131,6 +136,7 @@ export class Membership {
   }
 
   async #join(request: JoinRequest): Promise<ClusterInfo> {
+    this.#refuseAlone();
     checkJoin(request);
     const { replica } = this.#options;
     this.#requireLeader();
@@ -309,6 +315,22 @@ export class Membership {
       "id",
       `${request.id} ${wipedVoterRefusal}; a node with an empty data directory can't take ` +
         `its place: remove it first (DELETE /v1/cluster/nodes/${request.id}), then join`,
+    );
+  }
+
+  /**
+   * A node that runs alone can't reach a node it added (it has no peer port), and its plain
+   * restart would be refused: its log would show a group with others.
+   */
+  #refuseAlone(): void {
+    if (this.#options.alone !== true) return;
+    const { nodeId } = this.#options;
+    throw new BrokerError(
+      "InvalidParameter",
+      `node '${nodeId}' runs alone (started without --peers, --join or --force-new-cluster): ` +
+        "it has no peer port, so a node it added could never be reached; to take joins, start " +
+        `it as a cluster member, with --peers naming only itself (--peers ${nodeId}=host:peerPort) ` +
+        "and the cluster key (--cluster-key-file or CMQD_CLUSTER_KEY)",
     );
   }
 

@@ -346,6 +346,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica,
     machine,
     transport: options.transport,
+    alone: lonelyTransports.has(options.transport),
     clusterInfo: () => ({ ...clusterInfo(replica.status(), clientUrlOf), ...bootstrap }),
     monotonic,
     timers: options.timers,
@@ -516,9 +517,12 @@ function openingReport(
     `and the replay in ${replicaMs} ms`;
 }
 
-/** A transport for a one-voter group: there is nobody to talk to. */
+/** The transports `noPeers()` made: a node on one runs alone and refuses joins. */
+const lonelyTransports = new WeakSet<Transport>();
+
+/** A transport for a one-voter group: there is nobody to talk to (a join is refused). */
 export function noPeers(): Transport {
-  return {
+  const transport: Transport = {
     send(_messages: Message[]) {},
     onMessage() {},
     onUnreachable() {},
@@ -527,6 +531,8 @@ export function noPeers(): Transport {
     clientUrl: () => null,
     close: () => Promise.resolve(),
   };
+  lonelyTransports.add(transport);
+  return transport;
 }
 
 /** The index-0 membership this node's group started from (see `recovery.ts`). */
