@@ -10,7 +10,9 @@
  * blocks writes. A join repeated with the same addresses (a retry) carries on where the first
  * stopped; one naming a member with other addresses, or another member's addresses (or those of
  * a node whose join is under way), is refused: recording them would cut that member off (every
- * node would dial it at the new address).
+ * node would dial it at the new address). A removal of a node whose join is under way wins: the
+ * join stops at its next step with a refusal (not a 503 its joining node would retry) and adds
+ * nothing back.
  *
  * @module
  */
@@ -97,8 +99,11 @@ export class Membership {
   readonly #options: MembershipOptions;
   /** Voters this leader already tried to hand over to for removing itself (a retry tries another). */
   readonly #handOffsTried = new Set<string>();
-  /** The joins this leader is carrying out (their addresses are not recorded at first). */
-  readonly #joining = new Set<JoinRequest>();
+  /**
+   * The joins this leader is carrying out (their addresses are not recorded at first); `removed`
+   * once a removal of their node came meanwhile: the join stops at its next step.
+   */
+  readonly #joining = new Set<{ request: JoinRequest; removed: boolean }>();
 
   constructor(options: MembershipOptions) {
     this.#options = options;
@@ -150,34 +155,53 @@ export class Membership {
     }
     this.#checkAddresses(request);
     this.#checkNotWiped(request);
-    this.#joining.add(request);
+    const joining = { request, removed: false };
+    // A removal of the node meanwhile wins: the join stops at its next step, adding nothing.
+    const goOn = () => {
+      if (!joining.removed) return;
+      throw invalidParameter(
+        "id",
+        `node '${request.id}' is being removed (DELETE /v1/cluster/nodes/${request.id}): its ` +
+          "join, under way, stopped; to add it, join it again",
+      );
+    };
+    this.#joining.add(joining);
     try {
       const { emptyDataDir: _, ...member } = request;
       await replica.propose(CommandType.SetMember, encodeJson(member));
+      goOn();
       let config = replica.status().config;
       if (![...config.voters, ...config.learners].includes(request.id as NodeId)) {
         await replica.proposeConfigChange({ type: "addLearner", nodeId: request.id });
+        goOn();
       }
-      await this.#caughtUp(request.id);
+      await this.#caughtUp(request.id, goOn);
       config = replica.status().config;
       if (config.learners.includes(request.id as NodeId)) {
         await replica.proposeConfigChange({ type: "promote", nodeId: request.id });
+        goOn();
       }
       return this.#options.clusterInfo();
     } finally {
-      this.#joining.delete(request);
+      this.#joining.delete(joining);
     }
   }
 
   async #remove(id: string): Promise<void> {
     const { replica } = this.#options;
     this.#requireLeader();
+    // A join of the node under way on this leader stops at its next step once the removal is
+    // proposed: it adds nothing back. Its addresses, recorded or only proposed, are forgotten
+    // (the forgetting comes after them in the log).
+    const joins = () => [...this.#joining].filter((joining) => joining.request.id === id);
+    const stopJoins = () => joins().forEach((joining) => joining.removed = true);
     const config = replica.status().config;
     if (![...config.voters, ...config.learners].includes(id as NodeId)) {
       // Out of the configuration, its address still recorded: a removal whose leader lost the
       // lead between its two steps (or a join refused after its first). Every node would keep
       // dialling it: the retry forgets it.
-      if (this.#options.machine.members().some((member) => member.id === id)) {
+      if (joins().length > 0 || this.#options.machine.members().some((m) => m.id === id)) {
+        stopJoins();
         await replica.propose(CommandType.SetMember, encodeJson({ id, remove: true }));
         return;
       }
@@ -197,6 +221,7 @@ export class Membership {
       });
     }
     await this.#votersLeftUp(id);
+    stopJoins();
     await replica.proposeConfigChange({ type: "remove", nodeId: id });
     await replica.propose(CommandType.SetMember, encodeJson({ id, remove: true }));
   }
@@ -288,7 +313,8 @@ export class Membership {
    * address, and every node would dial one node under two ids.
    */
   #checkJoining(request: JoinRequest): void {
-    const others = [...this.#joining, ...this.#options.machine.members()]
+    const joins = [...this.#joining].map((joining) => joining.request);
+    const others = [...joins, ...this.#options.machine.members()]
       .filter((other) => other.id !== request.id);
     const under = (id: string) =>
       `of node '${id}', whose join is under way (if it was cut short, remove it: ` +
@@ -347,13 +373,15 @@ export class Membership {
     }
   }
 
-  async #caughtUp(id: string): Promise<void> {
+  /** Waits until `id` has caught up; `goOn` throws when the join must stop. */
+  async #caughtUp(id: string, goOn: () => void): Promise<void> {
     const { replica } = this.#options;
     const lagMax = this.#options.catchUpLagMax ?? 64;
     const clock = this.#options.monotonic ?? performance;
     const timers = this.#options.timers ?? realTimers;
     const deadline = clock.now() + (this.#options.catchUpMsMax ?? 60_000);
     for (;;) {
+      goOn();
       const peer = replica.status().peers.find((candidate) => candidate.id === id);
       if (peer !== undefined && peer.match > 0 && peer.lag <= lagMax) return;
       if (clock.now() > deadline) {

@@ -1,0 +1,132 @@
+/**
+ * Membership changes that overlap on one leader: a removal of a node whose join is under way
+ * wins (the join stops, answering a refusal its joining node does not retry, and adds nothing
+ * back).
+ */
+import assert from "node:assert/strict";
+import { SimFileSystem } from "../../storage/mod.ts";
+import { BrokerError } from "../service/mod.ts";
+import { CommandType } from "../engine/mod.ts";
+import type { RaftReplica } from "../replication/mod.ts";
+import { Membership } from "./member_changes.ts";
+import { noPeers } from "./node.ts";
+import { startOneNode, until } from "./testing/mod.ts";
+
+type OneNode = Awaited<ReturnType<typeof startOneNode>>;
+
+const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+
+const removedWhileJoining = (error: BrokerError) =>
+  error.code === "InvalidParameter" && error.field === "id" &&
+  error.message ===
+    "id: node 'n2' is being removed (DELETE /v1/cluster/nodes/n2): its join, under way, " +
+      "stopped; to add it, join it again";
+
+/**
+ * A membership on `n1` whose learners never catch up (nobody runs them); `afterPropose` runs
+ * once a proposal of the given type has settled, before its proposer goes on.
+ */
+function membershipOn(
+  node: OneNode,
+  options: { catchUpMsMax: number; afterPropose?: (type: number) => Promise<void> },
+) {
+  const replica = node.replica;
+  const watched = new Proxy(replica, {
+    get(target, property) {
+      if (property === "propose") {
+        return async (type: number, payload: Uint8Array) => {
+          const result = await target.propose(type, payload);
+          await options.afterPropose?.(type);
+          return result;
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as RaftReplica;
+  return new Membership({
+    nodeId: "n1",
+    url: "http://127.0.0.1:1",
+    replica: watched,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("a learner that never runs caught up"),
+    catchUpMsMax: options.catchUpMsMax,
+  });
+}
+
+/** Settles `promise` into its value or error, to be looked at without awaiting it. */
+function outcomeOf(promise: Promise<unknown>): { value: unknown } {
+  const outcome: { value: unknown } = { value: "pending" };
+  promise.then((value) => outcome.value = value, (error) => outcome.value = error);
+  return outcome;
+}
+
+Deno.test("a removal made before a join's addresses are recorded wins: the join stops and adds no learner", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = membershipOn(node, { catchUpMsMax: 60_000 });
+  try {
+    const join = outcomeOf(membership.join(n2)); // its SetMember is proposed, not applied yet
+    // Was 404 NotFound (nothing recorded yet), and the join went on to add the learner.
+    await membership.remove("n2");
+    await until(
+      () => join.value !== "pending" || node.replica.status().config.learners.length > 0,
+      "the join's answer or its learner",
+    );
+    assert.deepEqual(node.replica.status().config.learners, []);
+    assert.ok(join.value instanceof BrokerError, `the join answered ${String(join.value)}`);
+    assert.ok(removedWhileJoining(join.value), join.value.message);
+    assert.deepEqual(node.machine.members(), [], "the join's addresses are forgotten");
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("a removal made between a join's recording and its learner wins: the join adds no learner", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  let removal: { value: unknown } | null = null;
+  const membership: Membership = membershipOn(node, {
+    catchUpMsMax: 60_000,
+    afterPropose: async (type) => {
+      if (type !== CommandType.SetMember || removal !== null) return;
+      // The join's addresses are recorded; it has not proposed its learner yet.
+      assert.deepEqual(node.machine.members(), [n2]);
+      removal = outcomeOf(membership.remove("n2"));
+      await until(() => removal!.value !== "pending", "the removal");
+    },
+  });
+  try {
+    const join = outcomeOf(membership.join(n2));
+    await until(
+      () => join.value !== "pending" || node.replica.status().config.learners.length > 0,
+      "the join's answer or its learner",
+    );
+    assert.equal(removal!.value, undefined, "the removal went through");
+    // Was: the learner n2 was added after its addresses were forgotten.
+    assert.deepEqual(node.replica.status().config.learners, []);
+    assert.ok(join.value instanceof BrokerError, `the join answered ${String(join.value)}`);
+    assert.ok(removedWhileJoining(join.value), join.value.message);
+    assert.deepEqual(node.machine.members(), []);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("a removal made while a join waits for its learner ends the join with a refusal, not a retryable 503", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = membershipOn(node, { catchUpMsMax: 500 });
+  try {
+    const join = outcomeOf(membership.join(n2));
+    await until(() => node.replica.status().config.learners.length > 0, "the learner");
+    await membership.remove("n2");
+    await until(() => join.value !== "pending", "the join's answer");
+    // Was NotReady "has not caught up yet; join again" (503): the joining node's retry (its
+    // join client retries a 5xx) would add it back.
+    assert.ok(join.value instanceof BrokerError, `the join answered ${String(join.value)}`);
+    assert.ok(removedWhileJoining(join.value), join.value.message);
+    assert.deepEqual(node.replica.status().config, { voters: ["n1"], learners: [] });
+    assert.deepEqual(node.machine.members(), []);
+  } finally {
+    await node.close();
+  }
+});
