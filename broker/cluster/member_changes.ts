@@ -8,11 +8,11 @@
  * add it as a learner (it receives the log but does not vote), wait until it has caught up, then
  * promote it to voter. Until promotion the quorum is unchanged, so a slow or dead joiner never
  * blocks writes. A join repeated with the same addresses (a retry) carries on where the first
- * stopped; one naming a member with other addresses, or another member's addresses (or those of
- * a node whose join is under way), is refused: recording them would cut that member off (every
- * node would dial it at the new address). A removal of a node whose join is under way wins: the
- * join stops at its next step with a refusal (not a 503 its joining node would retry) and adds
- * nothing back.
+ * stopped; one naming a member (or a node whose join is under way) with other addresses, or
+ * another member's addresses (or those of a node whose join is under way), is refused: recording
+ * them would cut that member off (every node would dial it at the new address). A removal of a
+ * node whose join is under way wins: the join stops at its next step with a refusal (not a 503
+ * its joining node would retry) and adds nothing back.
  *
  * @module
  */
@@ -314,6 +314,19 @@ export class Membership {
    */
   #checkJoining(request: JoinRequest): void {
     const joins = [...this.#joining].map((joining) => joining.request);
+    // Its own join under way at other addresses (a second node started under its id, a typo):
+    // recording them would overwrite the first's while it goes on.
+    const first = joins.find((other) =>
+      other.id === request.id &&
+      (other.peerAddress !== request.peerAddress || other.clientUrl !== request.clientUrl)
+    );
+    if (first !== undefined) {
+      throw invalidParameter(
+        "id",
+        `node '${request.id}' is joining at ${first.peerAddress} (${first.clientUrl}); to give ` +
+          `it other addresses, remove it first (DELETE /v1/cluster/nodes/${request.id})`,
+      );
+    }
     const others = [...joins, ...this.#options.machine.members()]
       .filter((other) => other.id !== request.id);
     const under = (id: string) =>

@@ -1,7 +1,7 @@
 /**
  * Membership changes that overlap on one leader: a removal of a node whose join is under way
  * wins (the join stops, answering a refusal its joining node does not retry, and adds nothing
- * back).
+ * back), and a second join of that id at other addresses is refused while the first runs.
  */
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
@@ -126,6 +126,40 @@ Deno.test("a removal made while a join waits for its learner ends the join with 
     assert.ok(removedWhileJoining(join.value), join.value.message);
     assert.deepEqual(node.replica.status().config, { voters: ["n1"], learners: [] });
     assert.deepEqual(node.machine.members(), []);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("a join of an id whose join is under way, at other addresses, is refused and changes nothing", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = membershipOn(node, { catchUpMsMax: 60_000 });
+  try {
+    const first = outcomeOf(membership.join(n2)); // its SetMember is proposed, not applied yet
+    const other = { ...n2, peerAddress: "127.0.0.1:7003", clientUrl: "http://127.0.0.1:7002" };
+    const second = outcomeOf(membership.join(other));
+    const overwritten = () =>
+      node.machine.members().some((member) => member.peerAddress === other.peerAddress);
+    // Was: accepted, and its SetMember overwrote the first join's addresses.
+    await until(() => second.value !== "pending" || overwritten(), "the second join's answer");
+    assert.ok(!overwritten(), "the second join recorded its addresses");
+    assert.ok(second.value instanceof BrokerError, `the second join answered ${second.value}`);
+    assert.equal(second.value.code, "InvalidParameter");
+    assert.equal(second.value.field, "id");
+    assert.equal(
+      second.value.message,
+      "id: node 'n2' is joining at 127.0.0.1:7001 (http://127.0.0.1:7000); to give it other " +
+        "addresses, remove it first (DELETE /v1/cluster/nodes/n2)",
+    );
+    await until(() => node.replica.status().config.learners.length > 0, "the first's learner");
+    assert.deepEqual(node.machine.members(), [n2]);
+    assert.equal(String(first.value), "pending", "the first join waits for its learner");
+    // The same addresses (a retry) carry on, as before.
+    const retry = outcomeOf(membership.join(n2));
+    await membership.remove("n2");
+    await until(() => first.value !== "pending" && retry.value !== "pending", "both joins");
+    assert.ok(removedWhileJoining(first.value as BrokerError));
+    assert.ok(removedWhileJoining(retry.value as BrokerError));
   } finally {
     await node.close();
   }
