@@ -93,6 +93,14 @@ export class CmqdClient {
     return this.#requester.nodeUrl;
   }
 
+  /**
+   * How long an attempt waits for a response head before it takes the node for frozen, when
+   * another node is known (`headTimeoutMs`; calls may set their own).
+   */
+  get headTimeoutMs(): number {
+    return this.#requester.headTimeoutMs;
+  }
+
   /** Drops pooled connections (the Node transport's keep-alive sockets). */
   close(): void {
     this.#requester.close();

@@ -10,10 +10,12 @@
  */
 import assert from "node:assert/strict";
 import { CmqdClient } from "./client.ts";
+import { Acknowledger } from "./consumer_acks.ts";
 import { CmqdError } from "./errors.ts";
 import { Http1Transport } from "./http1.ts";
 import { FetchTransport, type HttpTransport } from "./transport.ts";
 import { NodeHttpTransport } from "./transport_node.ts";
+import type { ReceivedMessage } from "./protocol.ts";
 import { deferred } from "./_test_helpers.ts";
 
 /** Bounds every call: well under the clients' 30 s `timeoutMs`. */
@@ -196,6 +198,47 @@ Deno.test({
       client.close();
       await slow.close();
       await other.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a consumer's lock change leaves a silent node before the call is given up, with the lock still held",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const frozen = silentServer();
+    const live = answeringServer(async (request) => {
+      const { entries } = await request.json() as { entries: { receiptHandle: string }[] };
+      return Response.json({
+        entries: entries.map((entry) => ({ receiptHandle: entry.receiptHandle, visibleAt: 1 })),
+        failures: [],
+      });
+    });
+    // The client's own head timeout (5 s by default) is longer than the call's give-up point.
+    const client = new CmqdClient({ baseUrl: [frozen.url, live.url] });
+    const acks = new Acknowledger({
+      client,
+      queue: "q",
+      deleteLingerMs: 0,
+      report: () => {},
+      onDeleted: () => {},
+    });
+    const message = { id: "m1", receiptHandle: "h1" } as ReceivedMessage;
+    try {
+      // 4 s of lock left: given up after 2 s; the silent node is left after half of that.
+      const outcome = await acks.changeVisibility(message, 30, Date.now() + 4_000);
+      assert.deepEqual(outcome, { ok: true, visibleAt: 1 });
+      assert.equal(frozen.accepted, 1, "tried the silent node first");
+      assert.equal(live.count("POST /v1/queues/q/messages/visibility"), 1);
+      // And it is avoided for the next change.
+      assert.equal((await acks.changeVisibility(message, 30, Date.now() + 4_000)).ok, true);
+      assert.equal(frozen.accepted, 1);
+    } finally {
+      client.close();
+      frozen.close();
+      await live.close();
     }
   },
 });

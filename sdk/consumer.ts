@@ -23,7 +23,8 @@
  *   the local clock from the moment the receive (or renewal) was *sent*, which is never later
  *   than the broker's own start of the lock, so clock skew can't make a renewal late. A renewal
  *   never waits behind a lock-change call of other messages that gets no answer; one of its own
- *   is given up once that lock has run out (see `consumer_acks.ts`).
+ *   is given up at half of the lock's time left and the renewal sent again at once, while the
+ *   lock still holds (see `consumer_acks.ts`).
  * - **FIFO queues**: the broker delivers one message per group at a time, and the next only
  *   after the current one is deleted. The consumer keeps that intact: a failed message is never
  *   released early or re-sent, only re-locked for its retry delay (its group waits behind it);
@@ -548,9 +549,12 @@ export class Consumer implements AsyncIterable<Delivery> {
       this.#stats.locksLost++;
       return;
     }
-    // The call failed (network, 503): try again while the lock still holds.
+    // The call failed (network, 503): try again while the lock still holds. One given up got
+    // no answer for half of the time left (the client may go to another node now): at once.
     const remainingMs = run.lockDeadlineMs - Date.now();
-    if (remainingMs > renewRetryMsMin) this.#scheduleRenewal(run, Date.now() + remainingMs / 2);
+    if (remainingMs > renewRetryMsMin) {
+      this.#scheduleRenewal(run, Date.now() + (outcome.givenUp ? 0 : remainingMs / 2));
+    }
   }
 
   #report(error: unknown, message?: ReceivedMessage): void {

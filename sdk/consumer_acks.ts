@@ -13,12 +13,17 @@
  * (and undo) the shorter retry delay or the release that followed it. Changes of other messages
  * do not wait: they go in a call of their own, so one call that gets no answer (a node that
  * accepted the connection and says nothing) holds up only the locks it carries, never every
- * running handler's renewal. Such a call is given up, its changes unconfirmed, once the soonest
- * lock it carries has run out (its answer can no longer keep that lock), and aborted through its
- * signal; the client's own timeouts still apply, so a shorter `timeoutMs` ends it sooner. Given
- * up, its request may still reach the broker later, as after the client's own timeout: a renewal
- * landing after a later retry delay or release of the same message only hides that delivery
- * longer (a receipt handle names one delivery: it can't touch a later one).
+ * running handler's renewal. Such a call is given up, its changes unconfirmed, at half of the
+ * time left on the soonest lock it carries when it was sent (never before `changeCallMsMin`), and
+ * aborted through its signal: the other half leaves room for the consumer to renew again while
+ * the lock still holds. Before that, a `CmqdClient` is asked (the call's `headTimeoutMs`, never
+ * more than its own) to take a node silent for half of that time for frozen, so it moves on to
+ * another node within the call, and avoids the silent one for the retry (a call given up is
+ * aborted, which tells the client nothing about the node). The client's own timeouts still
+ * apply, so a shorter `timeoutMs` ends a call sooner. Given up, its request may still reach the
+ * broker later, as after the client's own timeout: a renewal landing after a later retry delay
+ * or release of the same message only hides that delivery longer (a receipt handle names one
+ * delivery: it can't touch a later one).
  *
  * @module
  */
@@ -27,10 +32,9 @@ import { CmqdError } from "./errors.ts";
 import type { ChangeVisibilityResponse, HandleFailure, ReceivedMessage } from "./protocol.ts";
 
 /** What a consumer needs of a client (tests pass a fake). */
-export type ConsumerClient = Pick<
-  CmqdClient,
-  "receiveMessages" | "deleteMessages" | "changeVisibility"
->;
+export type ConsumerClient =
+  & Pick<CmqdClient, "receiveMessages" | "deleteMessages" | "changeVisibility">
+  & Partial<Pick<CmqdClient, "headTimeoutMs">>;
 
 type VisibilityEntryAnswer = ChangeVisibilityResponse["entries"][number];
 
@@ -41,7 +45,13 @@ type VisibilityEntryAnswer = ChangeVisibilityResponse["entries"][number];
  */
 export type VisibilityOutcome =
   | { ok: true; visibleAt: number }
-  | { ok: false; lockLost: boolean; error: unknown };
+  | {
+    ok: false;
+    lockLost: boolean;
+    error: unknown;
+    /** Unanswered and given up (see the module doc): half the lock left is still ahead. */
+    givenUp?: boolean;
+  };
 
 /** A delete taken by a receive, to settle with that receive's answer. */
 export interface TakenDeletes {
@@ -67,6 +77,8 @@ interface PendingChange {
  * The least time a lock-change call is given before it is given up, however soon a lock it
  * carries runs out (a lock measured from the moment its request was sent, which is never later
  * than the broker's start of it, may still hold): a call is not aborted before it is on its way.
+ * A renewal sent with less than twice this left (a lock of 2 s or less) is given up no sooner,
+ * so the lock may run out before it can be tried again.
  */
 const changeCallMsMin = 1_000;
 
@@ -159,8 +171,9 @@ export class Acknowledger {
 
   /**
    * Changes the lock of `message` to `seconds` from now (0 releases it). `lockDeadlineMs`, the
-   * local time by which its current lock has surely not run out, bounds the call: unanswered by
-   * then (but not before `changeCallMsMin`), the change is unconfirmed. Never rejects.
+   * local time by which its current lock has surely not run out, bounds the call: unanswered at
+   * half of the time left until then (but not before `changeCallMsMin`), the change is given up,
+   * unconfirmed. Never rejects.
    */
   changeVisibility(
     message: ReceivedMessage,
@@ -270,7 +283,10 @@ export class Acknowledger {
     }
   }
 
-  /** One lock-change call; settled when answered, or given up when its soonest lock ran out. */
+  /**
+   * One lock-change call; settled when answered, or given up at half of the time its soonest lock
+   * had left.
+   */
   #sendChangeBatch(batch: PendingChange[]): void {
     const { client, queue } = this.#options;
     const entries = batch.map((change) => ({
@@ -296,16 +312,29 @@ export class Acknowledger {
       this.#sendChanges();
     };
     this.#changing.add(call);
+    const options: { signal: AbortSignal; headTimeoutMs?: number } = { signal: controller.signal };
     const soonestMs = Math.min(...batch.map((change) => change.lockDeadlineMs ?? Infinity));
     if (Number.isFinite(soonestMs)) {
+      const budgetMs = Math.max(changeCallMsMin, (soonestMs - Date.now()) / 2);
       giveUp = setTimeout(() => {
         const error = givenUp();
         controller.abort(error);
-        failed(error);
+        for (const change of batch) {
+          change.resolve({ ok: false, lockLost: false, error, givenUp: true });
+        }
         done();
-      }, Math.max(changeCallMsMin, soonestMs - Date.now()));
+      }, budgetMs);
+      // A silent node is left within the call, in time for another node to answer before the
+      // call is given up; a client whose head timeout is shorter (or off: not finite) keeps it.
+      const headTimeoutMs = client.headTimeoutMs;
+      if (
+        headTimeoutMs !== undefined && Number.isFinite(headTimeoutMs) &&
+        headTimeoutMs > budgetMs / 2
+      ) {
+        options.headTimeoutMs = Math.floor(budgetMs / 2);
+      }
     }
-    calling(() => client.changeVisibility(queue, entries, { signal: controller.signal })).then(
+    calling(() => client.changeVisibility(queue, entries, options)).then(
       (answer) => {
         const visibleAt = new Map(
           listOf<VisibilityEntryAnswer>(answer, "entries", "lock change")
@@ -347,12 +376,12 @@ function calling<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A lock-change call unanswered when the soonest lock it carries ran out. */
+/** A lock-change call unanswered at half of the time its soonest lock had left. */
 function givenUp(): CmqdError {
   return new CmqdError(
     "Timeout",
-    "no answer to a lock change before the soonest lock it carries ran out: the call was " +
-      "given up, its changes may or may not have taken effect",
+    "no answer to a lock change within half of the time left on the soonest lock it carries: " +
+      "the call was given up, its changes may or may not have taken effect",
     { status: 0 },
   );
 }

@@ -3,6 +3,7 @@ import { FakeQueue } from "./_fake_queue.ts";
 import { waitFor } from "./_test_helpers.ts";
 import { Acknowledger, type ConsumerClient, type VisibilityOutcome } from "./consumer_acks.ts";
 import { CmqdError } from "./errors.ts";
+import type { CallOptions } from "./requester.ts";
 import type { ReceivedMessage } from "./protocol.ts";
 
 /**
@@ -211,6 +212,48 @@ Deno.test("a lock change unanswered when its lock runs out is given up: aborted,
   await acks.flush();
   assert.deepEqual(calls.map((call) => call.handles), [["m1#1"], ["m1#1"]]);
   assert.equal(release.outcome?.ok, true);
+});
+
+Deno.test("a lock-change call asks the client to leave a silent node in time for another to answer before it is given up", async () => {
+  const queue = new FakeQueue();
+  queue.send("a");
+  const [a] = (await queue.receiveMessages("q")).messages;
+  // The head timeout each call was given, for clients with a head timeout of their own of…
+  const asked = async (own: number | undefined, lockDeadlineMs?: number) => {
+    let options: CallOptions | undefined;
+    const client: ConsumerClient = {
+      receiveMessages: queue.receiveMessages.bind(queue),
+      deleteMessages: queue.deleteMessages.bind(queue),
+      changeVisibility: (name, entries, given) => {
+        options = given;
+        return queue.changeVisibility(name, entries);
+      },
+      ...(own === undefined ? {} : { headTimeoutMs: own }),
+    };
+    const acks = new Acknowledger({
+      client,
+      queue: "q",
+      deleteLingerMs: 0,
+      report: () => {},
+      onDeleted: () => {},
+    });
+    const outcome = await acks.changeVisibility(a, 30, lockDeadlineMs);
+    assert.equal(outcome.ok, true);
+    assert.ok(options?.signal instanceof AbortSignal);
+    return options?.headTimeoutMs;
+  };
+  // 20 s of lock left: given up after 10 s, so a node silent for 5 s is left (and avoided).
+  const asked20s = await asked(5_000, Date.now() + 20_000);
+  assert.ok(asked20s !== undefined && asked20s <= 5_000 && asked20s >= 4_000, `${asked20s}`);
+  // A client's own shorter head timeout is kept, and so is one turned off.
+  assert.equal(await asked(5_000, Date.now() + 40_000), undefined);
+  assert.equal(await asked(2_000, Date.now() + 20_000), undefined);
+  assert.equal(await asked(Infinity, Date.now() + 20_000), undefined);
+  // A custom client without one, or a change with no lock to bound it: nothing asked.
+  assert.equal(await asked(undefined, Date.now() + 20_000), undefined);
+  assert.equal(await asked(5_000), undefined);
+  // However soon the lock runs out, the call has its least time (1 s), half of it for a node.
+  assert.equal(await asked(5_000, Date.now() + 50), 500);
 });
 
 Deno.test("a client whose delete or lock change throws instead of rejecting is reported, not thrown", async () => {

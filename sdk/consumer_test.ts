@@ -341,6 +341,58 @@ Deno.test("a lock change that never answers holds up no other handler's renewal"
   assert.deepEqual(queue.deliveries, ["a#1", "b#1"]);
 });
 
+Deno.test("a renewal whose call never answers is given up in time to be sent again while the lock holds", async () => {
+  const queue = new FakeQueue();
+  queue.send("a");
+  const calls: { handles: string[]; signal?: AbortSignal }[] = [];
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (name, entries, options) => {
+      calls.push({ handles: entries.map((entry) => entry.receiptHandle), signal: options?.signal });
+      // The first one reached a node that accepted it and says nothing; the next one (through
+      // the client, maybe to another node) is answered.
+      if (calls.length === 1) return new Promise(() => {});
+      return queue.changeVisibility(name, entries);
+    },
+  };
+  const finish = deferred<void>();
+  const errors: { error: unknown; message?: ReceivedMessage }[] = [];
+  // A 4 s lock: renewed at 2 s with 2 s left; the call is given up with 1 s of it left (half,
+  // and no less than a call's least time, 1 s), room for another renewal.
+  const lockSeconds = 4;
+  const receivedAtMs = Date.now();
+  const consumer = new Consumer(client, "q", {
+    concurrency: 2, // A slot free for the message, were it delivered again.
+    visibilityTimeoutSeconds: lockSeconds,
+    waitSeconds: 1,
+    onError: (error, message) => errors.push({ error, message }),
+    handleMessage: () => finish.promise,
+  });
+  consumer.start();
+  await waitFor(
+    "a's lock renewed, or lost",
+    () => consumer.stats.renewed >= 1 || consumer.stats.locksLost >= 1 || calls.length >= 2,
+    15_000,
+  );
+  // Past the end of the first lock: the handler still runs, and its message was not delivered
+  // again.
+  await sleep(Math.max(0, receivedAtMs + lockSeconds * 1000 + 500 - Date.now()));
+  assert.deepEqual(queue.deliveries, ["a#1"], "never delivered a second time");
+  const stopping = consumer.stop();
+  finish.resolve();
+  await stopping;
+  assert.equal(consumer.stats.locksLost, 0);
+  assert.ok(consumer.stats.renewed >= 1);
+  assert.deepEqual(calls.slice(0, 2).map((call) => call.handles), [["m1#1"], ["m1#1"]]);
+  assert.equal(calls[0].signal?.aborted, true);
+  assert.equal(errors.length, 1, "only the call given up is reported");
+  assert.ok(errors[0].error instanceof CmqdError);
+  assert.equal(errors[0].error.code, "Timeout");
+  assert.equal(errors[0].message?.receiptHandle, "m1#1");
+  assert.equal(queue.remaining, 0);
+});
+
 Deno.test("stop waits for running handlers, then deletes their messages", async () => {
   const queue = new FakeQueue();
   queue.send("a", "b");
