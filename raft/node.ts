@@ -280,7 +280,8 @@ export class RaftNode {
 
   /**
    * Asks the leader to hand leadership to `to`: once `to` has the whole log it receives
-   * `TimeoutNow` and campaigns at once. Proposals are refused meanwhile; the attempt is
+   * `TimeoutNow` and campaigns at once (it gets it again with each heartbeat answer while the
+   * transfer runs, should one be lost). Proposals are refused meanwhile; the attempt is
    * abandoned after an election timeout.
    */
   transferLeadership(to: NodeId): void {

@@ -169,6 +169,12 @@ function handleHeartbeatResponse(raft: Raft, message: Message): void {
   if (progress.match < raft.log.lastIndex()) {
     // Even an empty append helps: a follower missing the window's entries rejects it.
     sendAppend(raft, message.from, { sendIfEmpty: true });
+  } else if (message.from === raft.leadTransferee) {
+    // The transferee holds the whole log, so it was sent `TimeoutNow`, and still answers in this
+    // term: that may have been lost, and the transfer would then hold proposals until its
+    // timeout. Send it again; a copy that arrives after the transferee campaigned is of an older
+    // term than its own and dropped.
+    raft.send({ type: MessageType.TimeoutNow, to: message.from });
   }
   if (message.context === "") return;
   const acks = raft.readOnly.recordAck(message.from, message.context);

@@ -102,3 +102,47 @@ Deno.test("a transfer is abandoned an election timeout after it started, whateve
   assert.equal(cluster.raft("n1").status().leadTransferee, null);
   assert.equal(cluster.leader(), "n1");
 });
+
+/** Drops the first `TimeoutNow` any node sends; returns how many were dropped so far. */
+function dropFirstTimeoutNow(cluster: SimCluster): () => number {
+  let dropped = 0;
+  cluster.onReady = (_id, ready) => {
+    if (dropped > 0) return;
+    const at = ready.messages.findIndex((message) => message.type === MessageType.TimeoutNow);
+    if (at < 0) return;
+    ready.messages.splice(at, 1);
+    dropped++;
+  };
+  return () => dropped;
+}
+
+for (const lagging of [false, true]) {
+  Deno.test(`a lost TimeoutNow is sent again while the transfer runs (target ${lagging ? "lagging" : "caught up"})`, () => {
+    const cluster = new SimCluster({ seed: 8 });
+    cluster.electLeader("n1");
+    const n3 = cluster.node("n3").id;
+    if (lagging) {
+      cluster.network.hold(n3);
+      for (let count = 0; count < 3; count++) cluster.propose("n1");
+      cluster.stabilize();
+      cluster.network.clear();
+      cluster.network.release(n3);
+    }
+    const dropped = dropFirstTimeoutNow(cluster);
+    const term = cluster.raft("n1").status().term;
+    cluster.raft("n1").transferLeadership(n3);
+    cluster.stabilize();
+    assert.equal(dropped(), 1, "the first TimeoutNow was lost");
+    assert.equal(cluster.leader(), "n1");
+    // The transfer is abandoned at the election timeout (10 ticks): it must finish before.
+    for (let tick = 0; tick < 3; tick++) {
+      cluster.tickAll();
+      cluster.stabilize();
+    }
+    assert.equal(cluster.leader(), "n3");
+    assert.equal(cluster.raft("n3").status().term, term + 1);
+    cluster.propose("n3");
+    cluster.stabilize();
+    cluster.checkSafety();
+  });
+}
