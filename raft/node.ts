@@ -282,7 +282,9 @@ export class RaftNode {
    * Asks the leader to hand leadership to `to`: once `to` has the whole log it receives
    * `TimeoutNow` and campaigns at once (it gets it again with each heartbeat answer while the
    * transfer runs, should one be lost). Proposals are refused meanwhile; the attempt is
-   * abandoned after an election timeout.
+   * abandoned after an election timeout, or as soon as `to` answers that it may not campaign
+   * (it distrusts its log, or is below its vote floor): leadership then goes to another voter
+   * that may, as for `requestNewTerm`, if there is one.
    */
   transferLeadership(to: NodeId): void {
     const raft = this.#raft;

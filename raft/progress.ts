@@ -116,6 +116,11 @@ export class Progress {
   recentActive = false;
   /** The leader's tick (`Raft.ticks`) when it last heard from this member; null: not yet. */
   heardAtTick: number | null = null;
+  /**
+   * The leader's tick when this member last said it may not campaign (`NewTerm`); null: never.
+   * The leader then picks no transfer target that said so lately.
+   */
+  refusedLeadAtTick: number | null = null;
   readonly inflights: Inflights;
   transfer: SnapshotTransfer | null = null;
 

@@ -30,8 +30,12 @@ export function stepFollower(raft: Raft, message: Message): void {
       else handleSnapshotChunk(raft, message);
       return;
     case MessageType.TimeoutNow:
-      // The leader picked us: campaign at once, skipping pre-vote and the others' leases.
-      if (raft.isPromotable() && raft.mayVote()) raft.campaign("transfer");
+      // The leader picked us: campaign at once, skipping pre-vote and the others' leases. A node
+      // that may not campaign (it distrusts its log, or is below its vote floor) says so with
+      // `NewTerm`, as it asks for a leader elected without its vote: the leader gives the
+      // transfer up at once (or hands over to another voter) rather than at its timeout.
+      if (!raft.mayVote()) raft.send({ type: MessageType.NewTerm, to: message.from });
+      else if (raft.isPromotable()) raft.campaign("transfer");
       return;
     case MessageType.ReadIndexResp:
       if (message.reject) raft.refusedReads.push(message.context); // over the leader's bound

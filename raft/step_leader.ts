@@ -63,7 +63,7 @@ export function stepLeader(raft: Raft, message: Message): void {
       handleSnapshotResponse(raft, message);
       return;
     case MessageType.NewTerm:
-      handOverFor(raft, message.from);
+      handleNewTerm(raft, message.from);
       return;
   }
 }
@@ -84,17 +84,43 @@ export function startTransfer(raft: Raft, to: NodeId): void {
 }
 
 /**
- * `requester` distrusts its log and needs a leader elected without its vote: hand leadership to
- * the most caught-up other voter that answered lately. Nothing happens when there is none (the
- * requester asks again later) or while a transfer runs.
+ * `requester` may not campaign (it distrusts its log, or is below its vote floor): it asks for a
+ * leader elected without its vote (`RaftNode.requestNewTerm`), or it answers the `TimeoutNow` of
+ * a transfer to it (see `step_follower.ts`). A transfer to it is given up at once — it would
+ * only hold proposals until its timeout — and leadership goes to another voter if one may take
+ * it (`handOverFor`).
+ */
+function handleNewTerm(raft: Raft, requester: NodeId): void {
+  raft.progress.get(requester)!.refusedLeadAtTick = raft.ticks;
+  if (raft.leadTransferee === requester) {
+    raft.leadTransferee = null;
+    raft.transferElapsed = 0;
+  }
+  handOverFor(raft, requester);
+}
+
+/**
+ * A voter that said it may not campaign (`NewTerm`) within this many election timeouts is no
+ * transfer target: one still distrusting repeats its request once per election timeout, so two
+ * of them cover the gaps (and a skew between its ticks and ours).
+ */
+const REFUSAL_ELECTION_TIMEOUTS = 2;
+
+/**
+ * `requester` needs a leader elected without its vote: hand leadership to the most caught-up
+ * other voter that answered lately and did not say lately that it may not campaign either.
+ * Nothing happens when there is none (the requester asks again later) or while a transfer runs.
  */
 function handOverFor(raft: Raft, requester: NodeId): void {
   if (raft.leadTransferee !== null) return;
+  const refusalTicks = REFUSAL_ELECTION_TIMEOUTS * raft.settings.electionTicks;
   let best: NodeId | null = null;
   for (const id of raft.configs.current().voters) {
     if (id === raft.id || id === requester) continue;
     const progress = raft.progress.get(id);
     if (progress === undefined || !progress.recentActive) continue;
+    const refusedAt = progress.refusedLeadAtTick;
+    if (refusedAt !== null && raft.ticks - refusedAt < refusalTicks) continue;
     if (best === null || progress.match > raft.progress.get(best)!.match) best = id;
   }
   if (best !== null) startTransfer(raft, best);

@@ -146,3 +146,40 @@ for (const lagging of [false, true]) {
     cluster.checkSafety();
   });
 }
+
+Deno.test("a transfer to a voter that may not campaign moves on to another voter at once", () => {
+  const cluster = new SimCluster({ seed: 9 });
+  cluster.electLeader("n1");
+  cluster.raft("n2").setCanCampaign(false); // it distrusts its log
+  const term = cluster.raft("n1").status().term;
+  cluster.raft("n1").transferLeadership(nodeId("n2"));
+  cluster.stabilize(); // no tick: nothing waits for the transfer's timeout
+  assert.equal(cluster.leader(), "n3");
+  assert.equal(cluster.raft("n3").status().term, term + 1);
+  assert.equal(cluster.raft("n1").status().leaderId, "n3");
+  cluster.checkSafety();
+});
+
+Deno.test("a transfer gives up at once when no voter that may campaign is left, and does not bounce", () => {
+  const cluster = new SimCluster({ seed: 10 });
+  cluster.electLeader("n1");
+  cluster.raft("n2").setCanCampaign(false);
+  cluster.raft("n3").setCanCampaign(false);
+  const term = cluster.raft("n1").status().term;
+  cluster.network.clearLog();
+  cluster.raft("n2").requestNewTerm(); // hands over to n3, which refuses too
+  cluster.stabilize();
+  assert.equal(cluster.sentOfType(MessageType.TimeoutNow).length, 1);
+  assert.equal(cluster.raft("n1").status().leadTransferee, null);
+  assert.equal(cluster.leader(), "n1");
+  assert.equal(cluster.raft("n1").status().term, term);
+  cluster.propose("n1", "accepted at once");
+  // A hand-over asked for later skips both while they keep refusing.
+  cluster.raft("n1").transferLeadership(nodeId("n3"));
+  cluster.stabilize();
+  assert.equal(cluster.raft("n1").status().leadTransferee, null);
+  assert.equal(cluster.sentOfType(MessageType.TimeoutNow).length, 2);
+  cluster.propose("n1", "accepted again");
+  cluster.stabilize();
+  cluster.checkSafety();
+});
