@@ -458,6 +458,7 @@ export interface components {
           | "MessageTooLarge"
           | "BatchTooLarge"
           | "RequestTooLarge"
+          | "RequestTimeout"
           | "UnsupportedMediaType"
           | "BacklogFull"
           | "QueueLimitExceeded"
@@ -954,6 +955,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -963,7 +973,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1035,6 +1045,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description QueueAlreadyExists (with other attributes) */
       409: {
         headers: {
@@ -1071,7 +1090,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1137,6 +1156,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -1146,7 +1174,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1218,6 +1246,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -1236,7 +1273,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1299,6 +1336,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -1308,7 +1354,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1380,6 +1426,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
       413: {
         headers: {
@@ -1407,7 +1462,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1488,6 +1543,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
       413: {
         headers: {
@@ -1506,7 +1570,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1578,6 +1642,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
       413: {
         headers: {
@@ -1596,7 +1669,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1668,6 +1741,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
       413: {
         headers: {
@@ -1686,7 +1768,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1758,6 +1840,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -1776,7 +1867,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1848,6 +1939,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -1866,7 +1966,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1938,6 +2038,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -1956,7 +2065,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2024,6 +2133,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -2033,7 +2151,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2105,6 +2223,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description TopicAlreadyExists, SubscriptionAlreadyExists (with other attributes) */
       409: {
         headers: {
@@ -2141,7 +2268,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2207,6 +2334,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -2216,7 +2352,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2288,6 +2424,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -2306,7 +2451,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2369,6 +2514,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -2378,7 +2532,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2450,6 +2604,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description MessageTooLarge, BatchTooLarge, RequestTooLarge */
       413: {
         headers: {
@@ -2468,7 +2631,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2547,6 +2710,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -2556,7 +2728,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2639,6 +2811,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description TopicAlreadyExists, SubscriptionAlreadyExists (with other attributes) */
       409: {
         headers: {
@@ -2666,7 +2847,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2734,6 +2915,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -2743,7 +2933,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2817,6 +3007,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -2835,7 +3034,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2910,6 +3109,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -2919,7 +3127,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3116,6 +3324,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -3185,6 +3402,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -3203,7 +3429,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3269,6 +3495,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description RequestTimeout: the request body made no progress for 30 s and was abandoned */
+      408: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description RequestTooLarge: a declared content-length (any method) or a body over the limit */
       413: {
         headers: {
@@ -3278,7 +3513,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;

@@ -43,6 +43,8 @@ export interface NodeConfig {
   minFreeDiskMb: number;
   /** MiB per second the background scrub reads of segments trusted by their index; 0 = off. */
   scrubMbPerS: number;
+  /** MiB of request bodies read at once (`BodyBudget`), ≥ `requestBodyBudgetMbMin`. */
+  requestBodyBudgetMb: number;
   /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
   clusterKeyFile: string | null;
   /** The cluster key itself, from `CMQD_CLUSTER_KEY` only (a flag would show it in `ps`). */
@@ -158,6 +160,12 @@ const flags: Record<string, FlagSpec> = {
     kind: "count",
     help: "MiB/s the background scrub re-reads sealed segments at, 0 = off",
   },
+  "--request-body-budget-mb": {
+    key: "requestBodyBudgetMb",
+    env: "CMQD_REQUEST_BODY_BUDGET_MB",
+    kind: "count",
+    help: "MiB of request bodies read at once; past it 503, unread (at least 16)",
+  },
   "--cluster-key-file": {
     key: "clusterKeyFile",
     env: "CMQD_CLUSTER_KEY_FILE",
@@ -204,6 +212,9 @@ const flags: Record<string, FlagSpec> = {
   },
 };
 
+/** The smallest body budget, MiB: the largest body (SQS query, 12 MiB + 256 KiB) must fit. */
+export const requestBodyBudgetMbMin = 16;
+
 /** The environment variable that carries the cluster key itself. */
 export const clusterKeyEnv = "CMQD_CLUSTER_KEY";
 /** Fewest characters of a cluster key (`openssl rand -hex 32` gives 64). */
@@ -224,6 +235,7 @@ const defaults: NodeConfig = {
   clusterId: null,
   minFreeDiskMb: 512,
   scrubMbPerS: 32,
+  requestBodyBudgetMb: 256,
   clusterKeyFile: null,
   clusterKey: null,
   credentials: null,
@@ -427,6 +439,10 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
         "--tls-key FILE (the same pair serves HTTPS to clients), and --tls-ca FILE unless the " +
         "default roots trust it",
     );
+  }
+  if (result.requestBodyBudgetMb < requestBodyBudgetMbMin) {
+    const least = `at least ${requestBodyBudgetMbMin} (MiB), for the largest request body`;
+    throw new Error(`--request-body-budget-mb: ${least}, got ${result.requestBodyBudgetMb}`);
   }
   if (result.help || result.version) return result;
   checkAdvertisedHost(result);

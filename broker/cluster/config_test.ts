@@ -105,6 +105,20 @@ Deno.test("--scrub-mb-per-s defaults to 32, takes the environment, 0 turns it of
   assert.throws(() => parseConfig(["--scrub-mb-per-s", "-1"], {}), /not a whole number/);
 });
 
+Deno.test("--request-body-budget-mb: 256 by default, from the flag or CMQD_REQUEST_BODY_BUDGET_MB, at least 16", () => {
+  assert.equal(parseConfig([], {}).requestBodyBudgetMb, 256);
+  assert.equal(
+    parseConfig([], { CMQD_REQUEST_BODY_BUDGET_MB: "64" }).requestBodyBudgetMb,
+    64,
+  );
+  assert.equal(parseConfig(["--request-body-budget-mb", "1024"], {}).requestBodyBudgetMb, 1024);
+  assert.throws(
+    () => parseConfig(["--request-body-budget-mb", "15"], {}),
+    /--request-body-budget-mb: at least 16 \(MiB\), for the largest request body, got 15/,
+  );
+  assert.throws(() => parseConfig(["--request-body-budget-mb", "1.5"], {}), /not a whole number/);
+});
+
 Deno.test("--min-free-disk-mb defaults to 512, takes the environment, and rejects non-counts", () => {
   assert.equal(parseConfig([], {}).minFreeDiskMb, 512);
   assert.equal(parseConfig([], { CMQD_MIN_FREE_DISK_MB: "0" }).minFreeDiskMb, 0);

@@ -25,7 +25,7 @@
  * @module
  */
 import { isConnectFailure } from "../../sdk/mod.ts";
-import type { Metrics } from "../http/mod.ts";
+import { BodyBudget, BodyReadError, type Metrics } from "../http/mod.ts";
 
 /** What the forwarder needs to know about the group, at the moment of each request. */
 export interface LeaderView {
@@ -68,6 +68,12 @@ export interface ForwardingOptions {
   >;
   /** Bytes of a request body the forwarder buffers at most (the API's own limit applies too). */
   requestBytesMax: number;
+  /**
+   * The node's budget of request bodies being read at once, which the bodies the forwarder reads
+   * itself are read through too (the admission check's through the guard's, the same one);
+   * default a new one with the defaults.
+   */
+  bodies?: BodyBudget;
   /** Forwards running at once; past it a follower answers 503 `NotReady`. 1024. */
   forwardsInFlightMax?: number;
   /**
@@ -89,7 +95,8 @@ export interface ForwardingOptions {
  * How a request this node did not serve as leader ended: `answered` (relayed; the leader's answer,
  * whatever its status), `refused` (by the admission check, in its door's shape), `local` (a path no
  * door serves, answered here), `too_large`, `busy` (too many in flight), `no_leader`, `removed`,
- * `leader_changed` (abandoned for a new leader), `leader_unreachable`, `client_gone`.
+ * `leader_changed` (abandoned for a new leader), `leader_unreachable`, `client_gone`, `stalled`
+ * (its body stopped arriving; `busy` also counts a body the node's budget could not hold).
  */
 type Outcome =
   | "answered"
@@ -101,7 +108,8 @@ type Outcome =
   | "removed"
   | "leader_changed"
   | "leader_unreachable"
-  | "client_gone";
+  | "client_gone"
+  | "stalled";
 
 /** A forward's answer and how it ended. */
 interface Forwarded {
@@ -116,7 +124,7 @@ function forwardCounters(metrics: Metrics | undefined, inFlight: () => number) {
   metrics.onCollect(() => running.set(inFlight()));
   const outcomes = metrics.counter(
     "cmqd_forwarded_requests_total",
-    "API requests this node, not the leader, received and relayed to the leader (or answered itself, as the outcome says: refused, local, too_large, busy, no_leader, removed, leader_changed, leader_unreachable, client_gone); answered means the leader answered, whatever its status.",
+    "API requests this node, not the leader, received and relayed to the leader (or answered itself, as the outcome says: refused, local, too_large, busy, no_leader, removed, leader_changed, leader_unreachable, client_gone, stalled); answered means the leader answered, whatever its status.",
   );
   const duration = metrics.histogram(
     "cmqd_forward_duration_seconds",
@@ -164,6 +172,33 @@ function errorResponse(
       ...(leaderUrl === null ? {} : { [leaderHeader]: leaderUrl }),
     },
   });
+}
+
+/**
+ * A body the forwarder could not read (`BodyBudget.read`), answered as the leader would: over
+ * the bound 413, the budget full 503 `NotReady` (`busy`), stalled 408 (`stalled`). Null for a
+ * body that failed to arrive: the client went away (`client_gone`, below).
+ */
+function bodyRefusal(error: BodyReadError, leaderUrl: string): Forwarded | null {
+  switch (error.reason) {
+    case "too_large":
+      return {
+        response: errorResponse(413, "RequestTooLarge", error.message, leaderUrl),
+        outcome: "too_large",
+      };
+    case "busy":
+      return {
+        response: errorResponse(503, "NotReady", error.message, leaderUrl),
+        outcome: "busy",
+      };
+    case "stalled":
+      return {
+        response: errorResponse(408, "RequestTimeout", error.message, leaderUrl),
+        outcome: "stalled",
+      };
+    case "unreadable":
+      return null;
+  }
 }
 
 /** The body, read up to `bytesMax`; null when it is longer (the rest is not read). */
@@ -262,6 +297,7 @@ export function forwardingHandler(
     }
   });
   const counters = forwardCounters(options.metrics, () => inFlight.size);
+  const bodies = options.bodies ?? new BodyBudget();
   const relay = async (
     request: Request,
     leaderUrl: string,
@@ -278,15 +314,13 @@ export function forwardingHandler(
     try {
       if (request.method !== "GET" && request.method !== "HEAD") {
         // The admission check may have read the body already (to verify a signature).
-        const read = admitted ?? await boundedBody(request, options.requestBytesMax);
-        if (read === null) {
-          const message = "request body over the limit";
-          return {
-            response: errorResponse(413, "RequestTooLarge", message, leaderUrl),
-            outcome: "too_large",
-          };
+        try {
+          body = admitted ?? await bodies.read(request, options.requestBytesMax);
+        } catch (error) {
+          const refused = error instanceof BodyReadError ? bodyRefusal(error, leaderUrl) : null;
+          if (refused === null) throw error;
+          return refused;
         }
-        body = read;
       }
       // The leader changed during the admission check or the body's read: nothing is sent.
       controller.signal.throwIfAborted();

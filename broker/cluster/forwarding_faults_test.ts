@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { forwardingHandler, leaderHeader } from "./forwarding.ts";
+import { Metrics } from "../http/mod.ts";
+import { manualBudget, streamedRequest, trickle, until } from "../http/_body_timers.ts";
 
 /** A view whose leader the test moves, telling subscribers as a replica's role change would. */
 function movableView(leaderUrl: string) {
@@ -154,4 +156,47 @@ Deno.test("by default a follower holds 1,024 forwards in flight and answers the 
   assert.equal(fetched, 1024, "the one past the bound never reaches the leader");
   never.resolve(new Response("ok"));
   for (const response of await Promise.all(held)) assert.equal(response.status, 200);
+});
+
+Deno.test("a follower reads the bodies it relays within the node's budget: 503 when full, 408 when stalled, none kept", async () => {
+  const { bodies, timers } = manualBudget({ bytesMax: 1000 });
+  const sent: number[] = [];
+  const metrics = new Metrics();
+  const handler = forwardingHandler({
+    view: { isLeader: () => false, leaderUrl: () => "http://leader" },
+    local: () => new Response("local"),
+    requestBytesMax: 4096,
+    bodies,
+    metrics,
+    fetch: (_url, init) => {
+      sent.push((init?.body as Uint8Array).byteLength);
+      return Promise.resolve(new Response("{}"));
+    },
+  });
+  const url = "http://me/v1/queues/a/messages";
+  const slow = trickle();
+  const held = handler(streamedRequest(url, slow.stream));
+  slow.send(900);
+  await until(() => bodies.reservedBytes === 900, "the first body's reservation");
+  // A body that does not fit is refused before a byte of it is read.
+  const refused = streamedRequest(url, trickle().stream, {}, 200);
+  const busy = await handler(refused);
+  assert.equal(busy.status, 503);
+  assert.equal(busy.headers.get("retry-after"), "1");
+  assert.equal((await busy.json()).error.code, "NotReady");
+  assert.equal(refused.bodyUsed, false);
+  // The first one stalls: abandoned, answered 408, nothing relayed.
+  timers.tick(2);
+  const stalled = await held;
+  assert.equal(stalled.status, 408);
+  assert.equal((await stalled.json()).error.code, "RequestTimeout");
+  assert.deepEqual(sent, []);
+  assert.equal(bodies.reservedBytes, 0);
+  // Once it is back, a body is relayed whole.
+  const ok = await handler(new Request(url, { method: "POST", body: "x".repeat(900) }));
+  await ok.body?.cancel();
+  assert.deepEqual(sent, [900]);
+  const text = metrics.text();
+  assert.match(text, /cmqd_forwarded_requests_total\{outcome="busy"\} 1/);
+  assert.match(text, /cmqd_forwarded_requests_total\{outcome="stalled"\} 1/);
 });

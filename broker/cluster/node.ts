@@ -26,7 +26,13 @@ import {
   refuseNewerSnapshot,
   StateMachine,
 } from "../engine/mod.ts";
-import { AccessGuard, type AccessGuardOptions, createApp, Metrics } from "../http/mod.ts";
+import {
+  AccessGuard,
+  type AccessGuardOptions,
+  BodyBudget,
+  createApp,
+  Metrics,
+} from "../http/mod.ts";
 import {
   decodeSnapshotContainer,
   followerInlineSyncBytesMax,
@@ -157,6 +163,11 @@ export interface NodeOptions {
    * node that receives a request and again on the leader it is forwarded to. Default: anyone.
    */
   access?: AccessGuardOptions;
+  /**
+   * Bytes of request bodies the node reads at once (`BodyBudget`), unless `access` brings its
+   * own budget; default `defaultBodyBudgetBytes` (256 MiB).
+   */
+  requestBodyBudgetBytes?: number;
 }
 
 /** A running node (without the HTTP listener, which the caller owns). */
@@ -397,7 +408,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
   };
-  const access = options.access ? new AccessGuard(options.access) : AccessGuard.open();
+  const access = new AccessGuard({
+    keyRing: null,
+    loopbackOnly: false,
+    ...options.access,
+    bodies: options.access?.bodies ?? new BodyBudget({ bytesMax: options.requestBodyBudgetBytes }),
+  });
   const doorReport = (message: string) => report(`cmqd ${options.nodeId}: ${message}`);
   // The SQS move tasks pace their batches on the node's monotonic clock and timers.
   const doors = { access, report: doorReport, time: { clock: monotonic, timers: options.timers } };
@@ -424,6 +440,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
         ? clusterDoor.admitForwarding(request)
         : access.admitForwarding(request, info, forwardBytesMax),
     requestBytesMax: forwardBytesMax,
+    bodies: access.bodies,
     fetch: options.memberFetch,
     metrics,
   });

@@ -10,7 +10,8 @@
 /**
  * Every error code of the broker. Domain codes come from the engine and the service; `NoLeader`,
  * `NotReady` and `NodeRemoved` from replication (translated by the service); `MalformedRequest`,
- * `RequestTooLarge`, `UnsupportedMediaType`, `MethodNotAllowed` and `NotFound` from the HTTP layer;
+ * `RequestTooLarge`, `RequestTimeout`, `UnsupportedMediaType`, `MethodNotAllowed` and `NotFound`
+ * from the HTTP layer;
  * `Unauthenticated` and `AccessDenied` from the doors' authentication (README, "Security").
  * Each door maps a code to its own status and shape (the native door: `http/v1/errors.ts`).
  */
@@ -31,6 +32,7 @@ export const errorCodes = [
   "MessageTooLarge",
   "BatchTooLarge",
   "RequestTooLarge",
+  "RequestTimeout",
   "UnsupportedMediaType",
   "BacklogFull",
   "QueueLimitExceeded",

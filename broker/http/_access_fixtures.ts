@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { BodyBudget } from "../service/mod.ts";
 import { FileKeyRing, NonceCache } from "../auth/mod.ts";
 import type { QueueService, TopicService } from "../service/mod.ts";
 import type { ClusterInfo, JoinRequest } from "../../sdk/protocol.ts";
@@ -57,6 +58,8 @@ export interface DoorOptions {
   loopbackOnly?: boolean;
   nonceCache?: NonceCache;
   requestBytesMax?: number;
+  /** The budget of request bodies being read at once (a manual one in the budget's tests). */
+  bodies?: BodyBudget;
 }
 
 export async function door(options: DoorOptions = {}) {
@@ -72,6 +75,7 @@ export async function door(options: DoorOptions = {}) {
     loopbackOnly: options.loopbackOnly ?? false,
     nonceCache: options.nonceCache,
     nowMs: () => nowMs,
+    bodies: options.bodies,
   });
   const app = createApp({
     service,

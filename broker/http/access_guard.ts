@@ -53,6 +53,7 @@ import {
 import type { Action } from "../auth/mod.ts";
 import { BrokerError } from "../service/mod.ts";
 import { type BodyBytes, readBodyOnce, readBoundedBytes } from "./body.ts";
+import { BodyBudget } from "../service/mod.ts";
 import { type CmqAdmission, cmqDoorPath, createCmqAdmission } from "./cmq_v2/mod.ts";
 import { requestIdOf } from "./request_context.ts";
 import { createSqsAdmission, isSqsRequest, type SqsAdmission } from "./sqs/mod.ts";
@@ -76,6 +77,11 @@ export interface AccessGuardOptions {
   nonceCache?: NonceCache;
   /** The wall clock for signature timestamps (Unix ms); default `Date.now`. */
   nowMs?: () => number;
+  /**
+   * The node's budget of request bodies being read at once and their stall timeout, which every
+   * door and the follower's check read bodies through; default a new one with the defaults.
+   */
+  bodies?: BodyBudget;
 }
 
 /**
@@ -106,6 +112,8 @@ export class AccessGuard {
   readonly loopbackOnly: boolean;
   /** The wall clock signatures are checked against (Unix ms); every door uses the same one. */
   readonly nowMs: () => number;
+  /** The budget every door reads request bodies through (one per node). */
+  readonly bodies: BodyBudget;
   readonly #nonceCache: NonceCache;
   /** The rule checks installed by `installRules`, told apart from the routes' own handlers. */
   readonly #ruleHandlers = new WeakSet<object>();
@@ -126,7 +134,8 @@ export class AccessGuard {
     this.loopbackOnly = options.loopbackOnly;
     this.#nonceCache = options.nonceCache ?? new NonceCache();
     this.nowMs = options.nowMs ?? Date.now;
-    const doorChecks = { keys: this.keyRing, now: this.nowMs };
+    this.bodies = options.bodies ?? new BodyBudget();
+    const doorChecks = { keys: this.keyRing, now: this.nowMs, bodies: this.bodies };
     this.#cmqAdmission = createCmqAdmission(doorChecks);
     this.#sqsAdmission = createSqsAdmission(doorChecks);
   }
@@ -279,7 +288,7 @@ export class AccessGuard {
         let body = new Uint8Array(0);
         if (isSignedAuthorization(c.req.raw.headers.get("authorization"))) {
           this.checkSignedHeader(c.req.raw);
-          body = await readBodyOnce(c, requestBytesMax);
+          body = await readBodyOnce(c, requestBytesMax, this.bodies);
         }
         c.set("accessKey", this.verifyCredentials(c.req.raw, body) as AccessKey);
       } catch (error) {
@@ -345,7 +354,7 @@ export class AccessGuard {
       const authorization = request.headers.get("authorization");
       this.checkSignedHeader(request);
       const body = isSignedAuthorization(authorization)
-        ? await readBoundedBytes(request, requestBytesMax)
+        ? await readBoundedBytes(request, requestBytesMax, this.bodies)
         : null;
       const key = this.#verify(request, authorization, body ?? new Uint8Array(0), false);
       return { body, keyId: key.secretId };

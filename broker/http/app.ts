@@ -133,7 +133,16 @@ export function createApp(options: AppOptions): App {
   const keys = access.keyRing;
   // Signatures' timestamps are checked against the guard's clock on every door.
   const now = access.nowMs;
-  const cmqOptions = { service: options.service, topics: options.topics, keys, now, logError };
+  // One budget of request bodies being read at once for every door (and the follower's check).
+  const bodies = access.bodies;
+  const cmqOptions = {
+    service: options.service,
+    topics: options.topics,
+    keys,
+    now,
+    bodies,
+    logError,
+  };
   app.all(cmqDoorPath, (c, next) => {
     c.set("metricsRoute", doorRoutes.cmq);
     return next();
@@ -143,6 +152,7 @@ export function createApp(options: AppOptions): App {
     service: options.service,
     keys,
     now,
+    bodies,
     logError,
     report: options.report,
     time: options.time,
@@ -156,7 +166,7 @@ export function createApp(options: AppOptions): App {
   });
   app.use("*", declaredLengthLimit(requestBytesMax));
   app.use("/v1/*", access.authenticate(requestBytesMax));
-  app.use("/v1/*", jsonBodyReader(requestBytesMax));
+  app.use("/v1/*", jsonBodyReader(requestBytesMax, bodies));
   access.installRules(app);
   installQueryChecks(app, [
     ...v1RouteDefinitions,

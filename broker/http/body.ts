@@ -2,7 +2,8 @@
  * Reading request bodies with a bound. The size is enforced before anything is parsed: a
  * `content-length` over the limit is refused without reading a byte, and a body without one
  * (chunked) is read only up to the limit, so a client can't make the broker buffer more than
- * `requestBytesMax` whatever it sends.
+ * `requestBytesMax` whatever it sends; every body is read within the node's budget of bodies
+ * being read at once and its stall timeout (`../service/body_budget.ts`).
  *
  * The body is read **once**, as bytes, by `readBodyOnce`, which keeps them on the context: the
  * signature check hashes those bytes and the JSON reader decodes the same bytes, then lets go of
@@ -15,15 +16,14 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { BrokerError } from "../service/mod.ts";
 import type { DoorEnv } from "./v1/mod.ts";
+import { type BodyBudget, type BodyBytes, BodyReadError } from "../service/mod.ts";
+
+export type { BodyBytes };
 
 /** `application/json` and `application/<anything>+json`, with parameters. */
 const jsonMediaTypePattern = /^application\/([a-z0-9.-]+\+)?json\s*(;.*)?$/i;
 
 const utf8 = new TextDecoder();
-/** Bytes a `fetch` body accepts as they are (a view of a plain ArrayBuffer). */
-export type BodyBytes = Uint8Array<ArrayBuffer>;
-
-const noBytes: BodyBytes = new Uint8Array(0);
 
 /** An empty JSON body means "all defaults", the same as `{}`. */
 const emptyJsonText = "{}";
@@ -76,11 +76,14 @@ export function bodyText(bytes: Uint8Array): string | null {
  * Decodes the body of POST/PUT/PATCH requests (read through `readBodyOnce`, bounded), checks it
  * is JSON and caches the text for the validator. Other methods pass through untouched.
  */
-export function jsonBodyReader(requestBytesMax: number): MiddlewareHandler<DoorEnv> {
+export function jsonBodyReader(
+  requestBytesMax: number,
+  budget: BodyBudget,
+): MiddlewareHandler<DoorEnv> {
   return async function jsonBodyReader(c, next) {
     const method = c.req.method;
     if (method !== "POST" && method !== "PUT" && method !== "PATCH") return await next();
-    const bytes = await readBodyOnce(c, requestBytesMax);
+    const bytes = await readBodyOnce(c, requestBytesMax, budget);
     // From here on the text is the body; the bytes are no longer needed by anyone.
     c.set("bodyBytes", undefined);
     const contentType = c.req.raw.headers.get("content-type");
@@ -115,10 +118,14 @@ export function jsonBodyReader(requestBytesMax: number): MiddlewareHandler<DoorE
  * context for later calls; empty when there is none. Any middleware that needs the raw body
  * (the signature check) reads it through here, so the stream is consumed exactly once.
  */
-export async function readBodyOnce(c: Context<DoorEnv>, bytesMax: number): Promise<BodyBytes> {
+export async function readBodyOnce(
+  c: Context<DoorEnv>,
+  bytesMax: number,
+  budget: BodyBudget,
+): Promise<BodyBytes> {
   const kept = c.get("bodyBytes");
   if (kept !== undefined) return kept;
-  const bytes = await readBoundedBytes(c.req.raw, bytesMax);
+  const bytes = await readBoundedBytes(c.req.raw, bytesMax, budget);
   c.set("bodyBytes", bytes);
   return bytes;
 }
@@ -136,58 +143,36 @@ function cacheBody(
 }
 
 /**
- * The whole body as bytes (empty when there is none). A body over `bytesMax` is refused as soon
- * as the first byte past the limit arrives. Outside hono (the follower's check before it
- * forwards) this is the same bounded read.
+ * The whole body as bytes (empty when there is none), read through the node's `budget`. A body
+ * over `bytesMax` is refused as soon as the first byte past the limit arrives (413
+ * `RequestTooLarge`), one the budget can't hold at once is refused unread (503 `NotReady`, with
+ * `Retry-After`), one that stops arriving is abandoned (408 `RequestTimeout`), and one that fails
+ * to arrive (the client reset or closed the connection while sending it) is a malformed request,
+ * not an internal error to log: nobody is left to read the answer. Outside hono (the follower's
+ * check before it forwards) this is the same bounded read.
  */
-export function readBoundedBytes(request: Request, bytesMax: number): Promise<BodyBytes> {
-  // A body that fails to arrive (the client reset or closed the connection while sending it) is
-  // a malformed request, not an internal error to log: nobody is left to read the answer.
-  return readBytes(request, bytesMax).catch((error) => {
-    if (error instanceof BrokerError) throw error;
-    throw new BrokerError("MalformedRequest", "the request body could not be read");
-  });
-}
-
-async function readBytes(request: Request, bytesMax: number): Promise<BodyBytes> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && request.headers.get("transfer-encoding") === null) {
-    // The transport delivers exactly content-length bytes, checked against the limit above.
-    if (Number(declared) > bytesMax) throw tooLarge(bytesMax);
-    if (declared === "0") return noBytes;
-    // `bytes()` before touching `request.body`: reading `.body` makes Deno build a stream and
-    // costs ~20 µs more per request.
-    return await request.bytes();
-  }
-  const stream = request.body;
-  return stream === null ? noBytes : await readStreamBounded(stream, bytesMax);
-}
-
-async function readStreamBounded(
-  stream: ReadableStream<Uint8Array>,
+export async function readBoundedBytes(
+  request: Request,
   bytesMax: number,
+  budget: BodyBudget,
 ): Promise<BodyBytes> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > bytesMax) {
-      // Stop the sender instead of draining the rest of an oversized body.
-      await reader.cancel().catch(() => {});
-      throw tooLarge(bytesMax);
-    }
-    chunks.push(value);
+  try {
+    return await budget.read(request, bytesMax);
+  } catch (error) {
+    throw error instanceof BodyReadError ? asBrokerError(error) : error;
   }
-  const first = chunks[0];
-  if (chunks.length === 1 && first.buffer instanceof ArrayBuffer) return first as BodyBytes;
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
+}
+
+/** The native door's error for a body that could not be read. */
+export function asBrokerError(error: BodyReadError): BrokerError {
+  switch (error.reason) {
+    case "too_large":
+      return new BrokerError("RequestTooLarge", error.message);
+    case "busy":
+      return new BrokerError("NotReady", error.message, { retryAfterSeconds: 1 });
+    case "stalled":
+      return new BrokerError("RequestTimeout", error.message);
+    case "unreadable":
+      return new BrokerError("MalformedRequest", error.message);
   }
-  return bytes;
 }

@@ -208,7 +208,7 @@ async function serveDirect(
     let key = signed
       ? precheck(access, request, refusal)
       : verify(access, request, noBytes, refusal);
-    const bytes = await readBoundedBytes(request, requestBytesMax);
+    const bytes = await readBoundedBytes(request, requestBytesMax, access.bodies);
     // A signature is verified before the body is parsed, as in the hono chain (nobody without a
     // key makes the node parse a body), but its nonce is spent only below: a request handed to
     // hono is verified there again, with its nonce still unused.

@@ -2,12 +2,13 @@
  * The answers the middleware gives in front of every route, provoked on every documented route,
  * must be listed by that route in the OpenAPI document: a declared `content-length` over the
  * limit (413, any method, any path), protected mode (403, any path), and on `/v1` an unknown
- * query parameter (400), missing credentials (401), a full replay cache (503) and, with a body
- * method, a body that is not JSON (415).
+ * query parameter (400), missing credentials (401), a full replay cache (503), a body that stopped
+ * arriving (408) and, with a body method, a body that is not JSON (415).
  */
 import assert from "node:assert/strict";
 import { NonceCache } from "../auth/mod.ts";
 import { door, init, label, type RouteCase, routeCases, signedFor } from "./_access_fixtures.ts";
+import { manualBudget, trickle, until } from "./_body_timers.ts";
 
 /** The documented routes outside `/v1` (open: no credentials). */
 const openCases: RouteCase[] = ["/healthz", "/readyz", "/metrics"].map((path) => ({
@@ -123,6 +124,25 @@ Deno.test("every v1 route of a body method lists the 415 of a body that is not J
     });
     await expectStatus(response, 415, label(routeCase));
     listed(document, routeCase, 415, "a body that is not JSON");
+  }
+  assert.deepEqual(calls, []);
+});
+
+Deno.test("every v1 route lists the 408 of a body that stopped arriving", async () => {
+  const document = await documentOf();
+  const { bodies, timers } = manualBudget();
+  // The signed form's check reads the body of any method (fetch can't send one with GET).
+  const { app, calls } = await door({ keys: { AKIDadmin: ["*"] }, bodies });
+  for (const routeCase of routeCases) {
+    listed(document, routeCase, 408, "a body that stopped arriving");
+    if (routeCase.method === "GET") continue;
+    const body = trickle();
+    const request = init(routeCase, await signedFor(routeCase, "AKIDadmin"));
+    const answer = app.request(routeCase.path, { ...request, body: body.stream });
+    body.send(1);
+    await until(() => bodies.readingCount === 1, label(routeCase));
+    timers.tick(2);
+    await expectStatus(await answer, 408, label(routeCase));
   }
   assert.deepEqual(calls, []);
 });

@@ -9,6 +9,16 @@
  *
  * @module
  */
+export {
+  BodyBudget,
+  type BodyBudgetOptions,
+  type BodyBytes,
+  BodyReadError,
+  type BodyTimers,
+  defaultBodyBudgetBytes,
+  defaultBodyStallMs,
+  wholeReadBytesMax,
+} from "./body_budget.ts";
 export { EngineService } from "./service.ts";
 export type { EngineServiceOptions } from "./service_options.ts";
 export { asBrokerError } from "./replica_errors.ts";

@@ -196,6 +196,7 @@ const expectedCodes: Record<string, [number, number?]> = {
   InternalError: [6000],
   NoLeader: [6000],
   NotReady: [6000],
+  RequestTimeout: [4000, 10000],
   NodeRemoved: [6000],
 };
 

@@ -113,6 +113,8 @@ const serviceErrors: Record<ErrorCode | HandleFailureCode, Translation> = {
   MethodNotAllowed: { code: cmqCode.invalidParameter, module: moduleCode.methodNotSupported },
   BatchTooLarge: { code: cmqCode.invalidParameter, module: moduleCode.batchSizeOutOfRange },
   RequestTooLarge: { code: cmqCode.invalidParameter, module: moduleCode.outOfRange },
+  // A body that stopped arriving: the request was not read, as one that failed to arrive.
+  RequestTimeout: { code: cmqCode.invalidParameter, module: moduleCode.invalidRequest },
   Unauthenticated: { code: cmqCode.authenticationFailed },
   AccessDenied: { code: cmqCode.accessDenied },
   MessageTooLarge: { code: cmqCode.messageTooLarge },

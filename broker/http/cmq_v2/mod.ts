@@ -22,6 +22,7 @@
 import { Hono } from "hono";
 import type { CmqAction, CmqTopicAction } from "./action_types.ts";
 import { readFormBytes } from "./body.ts";
+import { BodyBudget } from "../../service/mod.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode, toCmqError } from "./errors.ts";
 import { messageActions } from "./message_actions.ts";
 import { nameParam, parseParams, queueNameParam, requiredText } from "./params.ts";
@@ -66,6 +67,8 @@ export interface CmqDoorOptions {
   now?: () => number;
   /** Largest accepted body; default 4 MiB + `requestSlackBytes`. */
   requestBytesMax?: number;
+  /** The node's budget of bodies being read at once (`BodyBudget`); default a door's own. */
+  bodies?: BodyBudget;
   /** Receives every unexpected failure (answered 6000); default `console.error`. */
   logError?: (message: string, error: unknown) => void;
 }
@@ -80,6 +83,7 @@ interface DoorChecks {
   keys: KeyRing | null;
   now: () => number;
   requestBytesMax: number;
+  bodies: BodyBudget;
   logError: (message: string, error: unknown) => void;
 }
 
@@ -162,7 +166,7 @@ export type CmqAdmission =
  * ```
  */
 export function createCmqAdmission(
-  options: Pick<CmqDoorOptions, "keys" | "now" | "requestBytesMax" | "logError">,
+  options: Pick<CmqDoorOptions, "keys" | "now" | "requestBytesMax" | "bodies" | "logError">,
 ): (request: Request, requestId: string) => Promise<CmqAdmission> {
   const door = checksOf(options);
   return async (request, requestId) => {
@@ -182,12 +186,13 @@ export function createCmqAdmission(
 }
 
 function checksOf(
-  options: Pick<CmqDoorOptions, "keys" | "now" | "requestBytesMax" | "logError">,
+  options: Pick<CmqDoorOptions, "keys" | "now" | "requestBytesMax" | "bodies" | "logError">,
 ): DoorChecks {
   return {
     keys: options.keys,
     now: options.now ?? Date.now,
     requestBytesMax: options.requestBytesMax ?? messageLimits.requestBytesMax + requestSlackBytes,
+    bodies: options.bodies ?? new BodyBudget(),
     logError: options.logError ??
       ((message: string, error: unknown) => console.error(message, error)),
   };
@@ -244,7 +249,9 @@ async function readRequest(request: Request, door: DoorChecks): Promise<ReadRequ
   }
   const url = new URL(request.url);
   // A GET's parameters are its query string; SDKs send no body with it.
-  const body = method === "POST" ? await readFormBytes(request, door.requestBytesMax) : null;
+  const body = method === "POST"
+    ? await readFormBytes(request, door.requestBytesMax, door.bodies)
+    : null;
   const params = parseParams(url.search, body === null ? "" : utf8.decode(body));
   return { url, body, params };
 }

@@ -77,6 +77,8 @@ export const sqsErrorKinds = {
   AccessDenied: kind("AccessDenied", 403, false),
   InternalFailure: kind("InternalFailure", 500, false, "Receiver"),
   ServiceUnavailable: kind("ServiceUnavailable", 503, false, "Receiver"),
+  // A request body that stopped arriving: the AWS SDKs retry this code as a transient error.
+  RequestTimeout: kind("RequestTimeout", 408, false),
 } as const satisfies Record<string, SqsErrorKind>;
 
 /** A shape name of `sqsErrorKinds`. */
@@ -114,6 +116,7 @@ const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
   MessageTooLarge: "InvalidParameterValue",
   BatchTooLarge: "TooManyEntriesInBatchRequest",
   RequestTooLarge: "BatchRequestTooLong",
+  RequestTimeout: "RequestTimeout",
   UnsupportedMediaType: "SerializationException",
   // SQS's "a limit was reached" (it answers OverLimit when too many messages are in flight).
   BacklogFull: "OverLimit",

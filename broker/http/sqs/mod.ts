@@ -39,6 +39,7 @@ import {
 } from "./broker_deps.ts";
 import { keyAllowsEveryQueue, type Operation, type OperationContext } from "./context.ts";
 import { errorResponse, sqsContentType, SqsError, toSqsError } from "./errors.ts";
+import { BodyBudget, BodyReadError } from "../../service/mod.ts";
 import { type JsonObject, parseRequestBody } from "./input.ts";
 import {
   addFormParameters,
@@ -119,6 +120,8 @@ export interface SqsDoorOptions {
   keys: KeyRing | null;
   /** Wall clock in epoch ms, for the signature's 15-minute window (default `Date.now`). */
   now?: () => number;
+  /** The node's budget of bodies being read at once (`BodyBudget`); default a door's own. */
+  bodies?: BodyBudget;
   /** The region in queue ARNs (default `us-east-1`). Signatures of any region are accepted. */
   region?: string;
   /** The account id in queue URLs and ARNs (default `000000000000`). */
@@ -197,44 +200,32 @@ export function isSqsRequest(request: Request): boolean {
     (queryStart >= 0 && /(?:^|&)Action=/.test(url.slice(queryStart + 1)));
 }
 
-function readBody(request: Request, bytesMax: number): Promise<Uint8Array<ArrayBuffer>> {
-  // A body that fails to arrive (the client went away while sending it) is a bad request, not
-  // an internal failure to log: nobody is left to read the answer.
-  return readBoundedBody(request, bytesMax).catch((error) => {
-    if (error instanceof SqsError) throw error;
-    throw new SqsError("InvalidParameterValue", "The request body could not be read.");
-  });
-}
-
-async function readBoundedBody(
+/**
+ * The body, at most `bytesMax` bytes, read through the node's `budget`. A body that fails to
+ * arrive (the client went away while sending it) is a bad request, not an internal failure to
+ * log: nobody is left to read the answer. One the budget can't hold is `ServiceUnavailable`
+ * (503, `Retry-After`), one that stopped arriving `RequestTimeout` (408).
+ */
+async function readBody(
   request: Request,
   bytesMax: number,
+  budget: BodyBudget,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const tooLong = () =>
-    new SqsError("BatchRequestTooLong", `The request body exceeds ${bytesMax} bytes.`);
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > bytesMax) throw tooLong();
-  if (declared !== null && request.headers.get("transfer-encoding") === null) {
-    // The transport delivers exactly the declared bytes, checked above. `bytes()` before
-    // touching `request.body`, which would make Deno build a stream for it.
-    return await request.bytes();
+  try {
+    return await budget.read(request, bytesMax);
+  } catch (error) {
+    if (!(error instanceof BodyReadError)) throw error;
+    switch (error.reason) {
+      case "too_large":
+        throw new SqsError("BatchRequestTooLong", `The request body exceeds ${bytesMax} bytes.`);
+      case "busy":
+        throw new SqsError("ServiceUnavailable", error.message, { retryAfterSeconds: 1 });
+      case "stalled":
+        throw new SqsError("RequestTimeout", error.message);
+      case "unreadable":
+        throw new SqsError("InvalidParameterValue", "The request body could not be read.");
+    }
   }
-  if (request.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  // Read at most the bound whatever the client sends (chunked bodies declare no length).
-  for await (const chunk of request.body) {
-    length += chunk.length;
-    if (length > bytesMax) throw tooLong();
-    chunks.push(chunk);
-  }
-  const body = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body;
 }
 
 /**
@@ -341,6 +332,7 @@ export type SqsAnswers =
  */
 export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
   const now = options.now ?? Date.now;
+  const bodies = options.bodies ?? new BodyBudget();
   const logError = options.logError ??
     ((message: string, error: unknown) => console.error(message, error));
   const addressOptions = {
@@ -365,7 +357,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
     let queryRequest: QueryRequest | undefined;
     try {
       const keys = options.keys;
-      const { body, key } = await readSigned(request, query, keys, now);
+      const { body, key } = await readSigned(request, query, keys, now, bodies);
       let operation: Operation;
       let input: JsonObject;
       if (query) {
@@ -436,9 +428,10 @@ async function readSigned(
   query: boolean,
   keys: KeyRing | null,
   now: () => number,
+  bodies: BodyBudget,
 ): Promise<{ body: Uint8Array<ArrayBuffer>; key: AccessKey | null }> {
   const claim = keys === null ? null : checkSignatureHeaders(request, { keys, nowMs: now() });
-  const body = await readBody(request, query ? queryBodyBytesMax : requestBodyBytesMax);
+  const body = await readBody(request, query ? queryBodyBytesMax : requestBodyBytesMax, bodies);
   const key = claim === null ? null : await checkSignedBody(request, body, claim);
   return { body, key };
 }
@@ -486,19 +479,20 @@ export type SqsAdmission =
  * ```
  */
 export function createSqsAdmission(
-  options: Pick<SqsDoorOptions, "keys" | "now" | "logError">,
+  options: Pick<SqsDoorOptions, "keys" | "now" | "bodies" | "logError">,
 ): (
   request: Request,
   requestId: string,
   headers?: Record<string, string>,
 ) => Promise<SqsAdmission> {
   const now = options.now ?? Date.now;
+  const bodies = options.bodies ?? new BodyBudget();
   const logError = options.logError ??
     ((message: string, error: unknown) => console.error(message, error));
   return async (request, requestId, headers = {}) => {
     const query = isQueryProtocol(request);
     try {
-      const { body, key } = await readSigned(request, query, options.keys, now);
+      const { body, key } = await readSigned(request, query, options.keys, now, bodies);
       return key === null ? { body } : { body, keyId: key.secretId };
     } catch (error) {
       const failure = { query, queryRequest: undefined, requestId, headers, now, logError };

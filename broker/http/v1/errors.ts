@@ -30,6 +30,7 @@ export const errorStatus: Readonly<Record<ErrorCode, number>> = {
   SubscriptionNotFound: 404,
   NotFound: 404,
   MethodNotAllowed: 405,
+  RequestTimeout: 408,
   QueueAlreadyExists: 409,
   TopicAlreadyExists: 409,
   SubscriptionAlreadyExists: 409,

@@ -20,23 +20,27 @@ export type RouteScope = "v1" | "open";
  * What the middleware (`app.ts`) and the node's client port can answer on any route of a scope:
  * protected mode (403), a declared `content-length` over the limit (413, whatever the method)
  * and, from the port, `NotReady` before the node serves and while it shuts down (503)
- * everywhere; under `/v1` also an unknown query parameter (400), credentials (401, 403) and a
- * full replay cache of signed requests or, through a follower, no leader (503). 415 (a body that
+ * everywhere; under `/v1` also an unknown query parameter (400), credentials (401, 403), a body
+ * that stopped arriving (408: the JSON reader, or the signed form's check, which reads the body
+ * of any method) and a full replay cache of signed requests, a full budget of request bodies or,
+ * through a follower, no leader (503). 415 (a body that
  * is not JSON) holds only for POST, PUT and PATCH, which list it themselves.
  */
 export const middlewareStatuses: Readonly<Record<RouteScope, readonly number[]>> = {
   open: [403, 413, 503],
-  v1: [400, 401, 403, 413, 503],
+  v1: [400, 401, 403, 408, 413, 503],
 };
 
 const sharedErrorDescriptions: Record<number, string> = {
   400: "InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8)",
   401: "Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file)",
   403: "AccessDenied: the key lacks the permission, or protected mode refused a remote client",
+  408: "RequestTimeout: the request body made no progress for 30 s and was abandoned",
   413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
   415: "UnsupportedMediaType (a body that is not JSON)",
-  503: "NoLeader, NotReady (retry after Retry-After); NodeRemoved: this node is no longer a " +
-    "member of its cluster (ask another node)",
+  503: "NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies " +
+    "being read at once is full); NodeRemoved: this node is no longer a member of its cluster " +
+    "(ask another node)",
   507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
 };
 

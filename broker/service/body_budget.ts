@@ -1,0 +1,287 @@
+/**
+ * The node's budget of request-body bytes being read at once, and the stall timeout of a body.
+ *
+ * Every door reads a request's body whole before it serves it (the CMQ door before it can check
+ * the signature, which travels in the body), each up to its own bound. Without a budget, many
+ * bodies read at once (HTTP/2 allows 200 streams per connection, and the connections are not
+ * capped) could make a node hold any amount of memory, and a body that stops arriving would hold
+ * its part for as long as its connection stays open. So every body is read through
+ * `BodyBudget.read`:
+ *
+ * - A body declaring a `content-length` reserves that many bytes before a byte is read; one
+ *   without (chunked) reserves each chunk as it arrives. A reservation the budget can't grant
+ *   refuses the request at once (`busy`: the doors answer 503 with `Retry-After`), and the rest
+ *   of the body is not read. The reservation is returned when the read ends, however it ends
+ *   (read whole, refused, stalled, the client gone): the budget bounds bodies **being read**.
+ * - A body that makes no progress for `stallMs` is abandoned (`stalled`: 408, or the door's
+ *   equivalent). A body declaring at most `wholeReadBytesMax` is read by `Request.bytes()`,
+ *   which tells nothing of its progress, so it must arrive whole within `stallMs`; a longer or
+ *   chunked one is read chunk by chunk and each chunk must come within `stallMs` of the last.
+ *
+ * The cost on the hot path (a small body with a `content-length`) is a counter added to and
+ * taken from, a set entry and one promise: no clock read and no timer per request. One sweep
+ * timer runs, only while bodies are being read, every `tickMs`, and abandons those whose read
+ * made no progress for more than `stallMs` (so after between `stallMs` and `stallMs + tickMs`).
+ *
+ * An abandoned small body's `bytes()` can't be cancelled: Deno keeps reading it (at most
+ * `wholeReadBytesMax`) until the client sends the rest or goes away, outside the budget. A longer
+ * body's read is cancelled. There is no share per client: `Deno.serve` tells a handler nothing
+ * of its connection, and a share per remote address would be shared by every client behind one
+ * proxy or NAT while an attacker with many addresses would get many shares.
+ *
+ * @module
+ */
+
+/** How reading a body failed; each door answers each in its own shape. */
+export type BodyFailure = "too_large" | "busy" | "stalled" | "unreadable";
+
+/** A body that could not be read: `reason` says why, `message` in words for the client. */
+export class BodyReadError extends Error {
+  readonly reason: BodyFailure;
+
+  constructor(reason: BodyFailure, message: string) {
+    super(message);
+    this.name = "BodyReadError";
+    this.reason = reason;
+  }
+}
+
+/** Bytes a `fetch` body accepts as they are (a view of a plain ArrayBuffer). */
+export type BodyBytes = Uint8Array<ArrayBuffer>;
+
+/** The timer the sweep runs on (real, unreferenced ones by default; a manual one in tests). */
+export interface BodyTimers {
+  setTimer(delayMs: number, callback: () => void): unknown;
+}
+
+/** Options of a `BodyBudget`. */
+export interface BodyBudgetOptions {
+  /** Bytes of bodies being read at once, at most; default `defaultBodyBudgetBytes`. */
+  bytesMax?: number;
+  /** A body whose read makes no progress for longer than this is abandoned; default 30 s. */
+  stallMs?: number;
+  /** How often the sweep looks at the reads running; default 1 s (at most `stallMs`). */
+  tickMs?: number;
+  timers?: BodyTimers;
+}
+
+/** The default budget: 256 MiB of bodies being read at once. */
+export const defaultBodyBudgetBytes = 256 * 1024 * 1024;
+/** The default stall timeout of a body: 30 s without progress. */
+export const defaultBodyStallMs = 30_000;
+/**
+ * Bodies declaring at most this many bytes are read by `Request.bytes()`, the cheapest read
+ * (touching `request.body` makes Deno build a stream, ~20 µs more per request); longer ones chunk
+ * by chunk, so that their progress can be seen and an abandoned read cancelled.
+ */
+export const wholeReadBytesMax = 64 * 1024;
+
+const noBytes: BodyBytes = new Uint8Array(0);
+
+const realTimers: BodyTimers = {
+  setTimer(delayMs, callback) {
+    const id = setTimeout(callback, delayMs);
+    // The sweep must not keep a process alive by itself.
+    Deno.unrefTimer(id);
+    return id;
+  },
+};
+
+/** A body being read: the sweep's tick of its last progress, and how to give it up. */
+interface Reading {
+  since: number;
+  abandon(): void;
+}
+
+/**
+ * The budget of one node, shared by every door and by the follower's forwarding.
+ *
+ * @example
+ * ```ts
+ * const bodies = new BodyBudget({ bytesMax: 64 * 1024 * 1024 });
+ * const bytes = await bodies.read(request, 4 * 1024 * 1024); // throws BodyReadError
+ * ```
+ */
+export class BodyBudget {
+  /** Bytes of bodies being read at once, at most. */
+  readonly bytesMax: number;
+  /** A body making no progress for longer than this is abandoned. */
+  readonly stallMs: number;
+  readonly #tickMs: number;
+  readonly #stallTicks: number;
+  readonly #timers: BodyTimers;
+  readonly #readings = new Set<Reading>();
+  #reserved = 0;
+  #tick = 0;
+  #sweeping = false;
+
+  constructor(options: BodyBudgetOptions = {}) {
+    this.bytesMax = options.bytesMax ?? defaultBodyBudgetBytes;
+    this.stallMs = options.stallMs ?? defaultBodyStallMs;
+    this.#tickMs = Math.max(1, Math.min(options.tickMs ?? 1000, this.stallMs));
+    this.#stallTicks = Math.ceil(this.stallMs / this.#tickMs);
+    this.#timers = options.timers ?? realTimers;
+  }
+
+  /** Bytes reserved by the bodies being read now. */
+  get reservedBytes(): number {
+    return this.#reserved;
+  }
+
+  /** Bodies being read now (those past their reservation). */
+  get readingCount(): number {
+    return this.#readings.size;
+  }
+
+  /**
+   * The whole body of `request` (empty when there is none), at most `bytesMax` bytes. Throws
+   * `BodyReadError`: `too_large` past `bytesMax` (a declared length over it: before reading),
+   * `busy` when the budget can't hold it, `stalled`, `unreadable` (the client went away).
+   */
+  read(request: Request, bytesMax: number): Promise<BodyBytes> {
+    const declared = request.headers.get("content-length");
+    if (declared !== null && Number(declared) > bytesMax) {
+      return Promise.reject(tooLarge(bytesMax));
+    }
+    if (declared !== null && request.headers.get("transfer-encoding") === null) {
+      // The transport delivers exactly content-length bytes, checked against the limit above.
+      const length = Number(declared);
+      if (declared === "0") return Promise.resolve(noBytes);
+      if (length <= wholeReadBytesMax) return this.#readWhole(request, length);
+      if (length > 0) return this.#readChunks(request.body, bytesMax, length);
+    }
+    return this.#readChunks(request.body, bytesMax, 0);
+  }
+
+  /** Reserves `bytes`, or returns false when the budget can't hold them. */
+  #reserve(bytes: number): boolean {
+    if (this.#reserved + bytes > this.bytesMax) return false;
+    this.#reserved += bytes;
+    return true;
+  }
+
+  #busy(bytes: number): BodyReadError {
+    return new BodyReadError(
+      "busy",
+      `the node is reading ${this.#reserved} bytes of request bodies and can't take ${bytes} ` +
+        `more (at most ${this.bytesMax} at once); retry`,
+    );
+  }
+
+  #stalled(): BodyReadError {
+    return new BodyReadError(
+      "stalled",
+      `the request body made no progress for ${this.stallMs / 1000} s and was abandoned`,
+    );
+  }
+
+  async #readWhole(request: Request, length: number): Promise<BodyBytes> {
+    if (!this.#reserve(length)) throw this.#busy(length);
+    const reading: Reading = { since: this.#tick, abandon: () => {} };
+    try {
+      const read = request.bytes();
+      this.#watch(reading);
+      return await new Promise<BodyBytes>((resolve, reject) => {
+        reading.abandon = () => reject(this.#stalled());
+        read.then(resolve, reject);
+      });
+    } catch (error) {
+      throw error instanceof BodyReadError ? error : unreadable();
+    } finally {
+      this.#reserved -= length;
+      this.#readings.delete(reading);
+    }
+  }
+
+  async #readChunks(
+    stream: ReadableStream<Uint8Array> | null,
+    bytesMax: number,
+    declared: number,
+  ): Promise<BodyBytes> {
+    if (stream === null) return noBytes;
+    if (!this.#reserve(declared)) {
+      await stream.cancel().catch(() => {});
+      throw this.#busy(declared);
+    }
+    let reserved = declared;
+    let stalled = false;
+    const reader = stream.getReader();
+    const reading: Reading = {
+      since: this.#tick,
+      abandon: () => {
+        stalled = true;
+        reader.cancel().catch(() => {});
+      },
+    };
+    this.#watch(reading);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (stalled) throw this.#stalled();
+        if (done) break;
+        reading.since = this.#tick;
+        size += value.byteLength;
+        if (size > bytesMax) throw tooLarge(bytesMax);
+        if (size > reserved) {
+          if (!this.#reserve(size - reserved)) throw this.#busy(size - reserved);
+          reserved = size;
+        }
+        chunks.push(value);
+      }
+    } catch (error) {
+      // Stop the sender instead of draining the rest of a body that will not be used.
+      await reader.cancel().catch(() => {});
+      throw error instanceof BodyReadError ? error : unreadable();
+    } finally {
+      this.#reserved -= reserved;
+      this.#readings.delete(reading);
+    }
+    return joined(chunks, size);
+  }
+
+  #watch(reading: Reading): void {
+    this.#readings.add(reading);
+    if (!this.#sweeping) this.#schedule();
+  }
+
+  #schedule(): void {
+    this.#sweeping = true;
+    this.#timers.setTimer(this.#tickMs, () => this.#sweep());
+  }
+
+  /** Abandons the reads without progress for more than `stallMs`; runs while any is left. */
+  #sweep(): void {
+    this.#tick++;
+    for (const reading of this.#readings) {
+      if (this.#tick - reading.since > this.#stallTicks) {
+        this.#readings.delete(reading);
+        reading.abandon();
+      }
+    }
+    if (this.#readings.size > 0) this.#schedule();
+    else this.#sweeping = false;
+  }
+}
+
+function tooLarge(bytesMax: number): BodyReadError {
+  return new BodyReadError("too_large", `request body exceeds ${bytesMax} bytes`);
+}
+
+function unreadable(): BodyReadError {
+  // The client reset or closed the connection while sending the body.
+  return new BodyReadError("unreadable", "the request body could not be read");
+}
+
+function joined(chunks: Uint8Array[], size: number): BodyBytes {
+  const first = chunks[0];
+  if (chunks.length === 1 && first.buffer instanceof ArrayBuffer) return first as BodyBytes;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

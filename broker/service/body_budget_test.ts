@@ -1,0 +1,143 @@
+/**
+ * `BodyBudget`: the node's budget of request bodies being read at once, and the stall timeout.
+ * Reservations refuse what does not fit without reading it, and come back on every path.
+ */
+import assert from "node:assert/strict";
+import { BodyBudget, BodyReadError, wholeReadBytesMax } from "./mod.ts";
+import { manualBudget, streamedRequest, trickle, until } from "../http/_body_timers.ts";
+
+const url = "http://node/v1/queues/q/messages";
+
+async function refusal(read: Promise<unknown>): Promise<string> {
+  const error = await read.then(() => null, (error) => error);
+  assert.ok(error instanceof BodyReadError, `expected a BodyReadError, got ${error}`);
+  return error.reason;
+}
+
+Deno.test("a declared length that does not fit is refused busy, its body unread", async () => {
+  const { bodies } = manualBudget({ bytesMax: 1000 });
+  const slow = trickle();
+  const holding = bodies.read(streamedRequest(url, slow.stream, {}, 800), 4096);
+  await until(() => bodies.readingCount === 1, "the first read");
+  assert.equal(bodies.reservedBytes, 800);
+
+  const next = trickle();
+  const refused = streamedRequest(url, next.stream, {}, 300);
+  assert.equal(await refusal(bodies.read(refused, 4096)), "busy");
+  assert.equal(refused.bodyUsed, false, "the refused body was read");
+  assert.equal(bodies.reservedBytes, 800);
+
+  // What fits still goes.
+  const small = await bodies.read(new Request(url, { method: "POST", body: "abc" }), 4096);
+  assert.equal(new TextDecoder().decode(small), "abc");
+
+  slow.send(800);
+  slow.end();
+  assert.equal((await holding).byteLength, 800);
+  assert.equal(bodies.reservedBytes, 0);
+  assert.equal(bodies.readingCount, 0);
+});
+
+Deno.test("a chunked body reserves as it arrives; past the budget it is refused and cancelled", async () => {
+  const { bodies } = manualBudget({ bytesMax: 1000 });
+  const body = trickle();
+  const read = bodies.read(streamedRequest(url, body.stream), 4096);
+  body.send(600);
+  await until(() => bodies.reservedBytes === 600, "the first chunk's reservation");
+  body.send(600);
+  assert.equal(await refusal(read), "busy");
+  assert.ok(body.cancelled, "the rest of the body was drained instead of cancelled");
+  assert.equal(bodies.reservedBytes, 0);
+  assert.equal(bodies.readingCount, 0);
+});
+
+Deno.test("a small body that does not arrive whole is abandoned as stalled, its reservation back", async () => {
+  const { bodies, timers } = manualBudget({ bytesMax: 1000 });
+  const body = trickle();
+  const read = bodies.read(streamedRequest(url, body.stream, {}, 500), 4096);
+  await until(() => bodies.readingCount === 1, "the read");
+  body.send(100);
+  timers.tick(); // 1 tick: not yet past the stall (1 s = 1 tick, abandoned after more)
+  assert.equal(bodies.readingCount, 1);
+  timers.tick();
+  assert.equal(await refusal(read), "stalled");
+  assert.equal(bodies.reservedBytes, 0);
+  assert.equal(bodies.readingCount, 0);
+});
+
+Deno.test("a long body is abandoned only after a stall, and its read is cancelled", async () => {
+  const { bodies, timers } = manualBudget({ bytesMax: 1 << 20 });
+  const body = trickle();
+  const declared = wholeReadBytesMax + 1000;
+  const read = bodies.read(streamedRequest(url, body.stream, {}, declared), 1 << 20);
+  await until(() => bodies.readingCount === 1, "the read");
+  // Progress before every sweep keeps it alive.
+  for (let round = 0; round < 5; round++) {
+    body.send(1000);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    timers.tick();
+  }
+  assert.equal(bodies.readingCount, 1, "a body that progresses was abandoned");
+  timers.tick(2);
+  assert.equal(await refusal(read), "stalled");
+  assert.ok(body.cancelled, "the abandoned read was not cancelled");
+  assert.equal(bodies.reservedBytes, 0);
+});
+
+Deno.test("over the bound, failed, or empty: the reservation always comes back", async () => {
+  const { bodies } = manualBudget({ bytesMax: 1 << 20 });
+  // Declared over the bound: refused before reading.
+  const big = streamedRequest(url, trickle().stream, {}, 5000);
+  assert.equal(await refusal(bodies.read(big, 4096)), "too_large");
+  assert.equal(big.bodyUsed, false);
+  // Chunked past the bound.
+  const chunked = trickle();
+  const overRead = bodies.read(streamedRequest(url, chunked.stream), 4096);
+  chunked.send(5000);
+  assert.equal(await refusal(overRead), "too_large");
+  // The client goes away mid-body, on both reads.
+  for (const declared of [undefined, 3000]) {
+    const failing = trickle();
+    const failed = bodies.read(streamedRequest(url, failing.stream, {}, declared), 4096);
+    failing.send(10);
+    await until(() => bodies.readingCount === 1, "the read");
+    failing.fail();
+    assert.equal(await refusal(failed), "unreadable");
+  }
+  assert.equal((await bodies.read(new Request(url, { method: "POST" }), 4096)).byteLength, 0);
+  assert.equal(bodies.reservedBytes, 0);
+  assert.equal(bodies.readingCount, 0);
+});
+
+Deno.test("many reads of every kind leave nothing reserved", async () => {
+  const { bodies, timers } = manualBudget({ bytesMax: 64 << 20 });
+  const reads: Promise<unknown>[] = [];
+  for (let round = 0; round < 200; round++) {
+    reads.push(bodies.read(new Request(url, { method: "POST", body: "x".repeat(round) }), 4096));
+    const long = trickle();
+    reads.push(bodies.read(streamedRequest(url, long.stream, {}, 100_000), 1 << 20));
+    long.send(100_000);
+    long.end();
+    const stalled = trickle();
+    reads.push(bodies.read(streamedRequest(url, stalled.stream, {}, 200), 4096).catch(() => {}));
+    const gone = trickle();
+    reads.push(bodies.read(streamedRequest(url, gone.stream), 4096).catch(() => {}));
+    gone.send(10);
+    gone.fail();
+  }
+  await until(() => bodies.readingCount <= 200, "the reads that end by themselves");
+  timers.tick(3);
+  await Promise.all(reads);
+  assert.equal(bodies.reservedBytes, 0);
+  assert.equal(bodies.readingCount, 0);
+});
+
+Deno.test("the sweep runs only while bodies are being read", async () => {
+  let set = 0;
+  const bodies = new BodyBudget({ timers: { setTimer: () => void set++ } });
+  await bodies.read(new Request(url, { method: "POST", body: "abc" }), 4096);
+  assert.equal(set, 1);
+  // Until the sweep runs (and finds nothing), no other timer is set.
+  await bodies.read(new Request(url, { method: "POST", body: "abc" }), 4096);
+  assert.equal(set, 1);
+});
