@@ -151,16 +151,14 @@ function cacheBody(
  * not an internal error to log: nobody is left to read the answer. Outside hono (the follower's
  * check before it forwards) this is the same bounded read.
  */
-export async function readBoundedBytes(
+export function readBoundedBytes(
   request: Request,
   bytesMax: number,
   budget: BodyBudget,
 ): Promise<BodyBytes> {
-  try {
-    return await budget.read(request, bytesMax);
-  } catch (error) {
+  return budget.read(request, bytesMax).catch((error) => {
     throw error instanceof BodyReadError ? asBrokerError(error) : error;
-  }
+  });
 }
 
 /** The native door's error for a body that could not be read. */

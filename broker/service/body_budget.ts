@@ -175,22 +175,38 @@ export class BodyBudget {
     );
   }
 
-  async #readWhole(request: Request, length: number): Promise<BodyBytes> {
-    if (!this.#reserve(length)) throw this.#busy(length);
-    const reading: Reading = { since: this.#tick, abandon: () => {} };
+  /**
+   * Not `async`, and settled straight from `bytes()`'s callbacks: each extra promise hop here
+   * cost the v1 receive route ~20 µs of CPU per request in `bench/http_hot_path.ts`.
+   */
+  #readWhole(request: Request, length: number): Promise<BodyBytes> {
+    if (!this.#reserve(length)) return Promise.reject(this.#busy(length));
+    let read: Promise<BodyBytes>;
     try {
-      const read = request.bytes();
-      this.#watch(reading);
-      return await new Promise<BodyBytes>((resolve, reject) => {
-        reading.abandon = () => reject(this.#stalled());
-        read.then(resolve, reject);
-      });
-    } catch (error) {
-      throw error instanceof BodyReadError ? error : unreadable();
-    } finally {
+      read = request.bytes();
+    } catch {
       this.#reserved -= length;
-      this.#readings.delete(reading);
+      return Promise.reject(unreadable());
     }
+    return new Promise<BodyBytes>((resolve, reject) => {
+      let settled = false;
+      const settle = () => {
+        if (settled) return false;
+        settled = true;
+        this.#reserved -= length;
+        this.#readings.delete(reading);
+        return true;
+      };
+      const reading: Reading = {
+        since: this.#tick,
+        abandon: () => settle() && reject(this.#stalled()),
+      };
+      this.#watch(reading);
+      read.then(
+        (bytes) => settle() && resolve(bytes),
+        () => settle() && reject(unreadable()),
+      );
+    });
   }
 
   async #readChunks(
