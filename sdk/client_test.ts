@@ -569,3 +569,19 @@ Deno.test("a node removed from the cluster sends calls on to the next listed nod
   await assert.rejects(alone.sdk.getQueue("q"), { code: "NodeRemoved" });
   assert.equal(alone.seen.length, 1);
 });
+
+Deno.test("a body the broker stopped waiting for (408 RequestTimeout) is sent again: nothing was done", async () => {
+  const { sdk, seen } = client([
+    errorResponse("RequestTimeout", 408),
+    json({ messages: [{ id: "m1" }] }),
+  ]);
+  // A send without dedupId: a repeat is safe only because the broker did nothing of it.
+  await sdk.sendMessages("q", [{ body: "a" }]);
+  assert.equal(seen.length, 2);
+  const { sdk: once } = client([errorResponse("RequestTimeout", 408)], {
+    retry: { attemptsMax: 1 },
+  });
+  const error = await once.sendMessages("q", [{ body: "a" }]).catch((caught) => caught);
+  assert.equal(error.code, "RequestTimeout");
+  assert.equal(error.retryable, true);
+});

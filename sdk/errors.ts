@@ -37,6 +37,7 @@ const retryableCodes = new Set<string>([
   "InsufficientStorage",
   "NetworkError",
   "Timeout",
+  "RequestTimeout",
 ]);
 
 /**

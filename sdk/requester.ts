@@ -250,7 +250,9 @@ export class Requester {
       spec.retryUnavailable !== false && (spec.repeatable || !error.outcomeUnknown);
     const unsent = neverSent.has(error) || (error.code === "NodeRemoved" && moved);
     const lost = (error.code === "NetworkError" || error.code === "Timeout") && spec.repeatable;
-    if (!unavailable && !unsent && !lost) return undefined;
+    // The broker gave up reading a body that stalled: nothing of it was done.
+    const stalled = error.status === 408 && error.code === "RequestTimeout";
+    if (!unavailable && !unsent && !lost && !stalled) return undefined;
     // A node that refused the connection or froze says nothing about the next one: go at once.
     if ((unsent || silent.has(error)) && moved) return 0;
     if (error.retryAfterSeconds !== undefined) {
