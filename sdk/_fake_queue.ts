@@ -193,3 +193,28 @@ export class FakeQueue implements ConsumerClient {
     };
   }
 }
+
+/** One lock-change call a client made: the receipt handles it carried and the signal it was given. */
+export interface LockChangeCall {
+  handles: string[];
+  signal?: AbortSignal;
+}
+
+/**
+ * A client of `queue` whose first lock change never answers (it reached a node that accepted
+ * it and says nothing, whatever its signal does) and whose later ones are answered by `queue`.
+ * `calls` records each lock-change call as made.
+ */
+export function firstLockChangeHangs(queue: FakeQueue) {
+  const calls: LockChangeCall[] = [];
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (name, entries, options) => {
+      calls.push({ handles: entries.map((entry) => entry.receiptHandle), signal: options?.signal });
+      if (calls.length === 1) return new Promise(() => {});
+      return queue.changeVisibility(name, entries);
+    },
+  };
+  return { client, calls };
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeQueue } from "./_fake_queue.ts";
+import { FakeQueue, firstLockChangeHangs } from "./_fake_queue.ts";
 import { waitFor } from "./_test_helpers.ts";
 import { Acknowledger, type ConsumerClient, type VisibilityOutcome } from "./consumer_acks.ts";
 import { CmqdError } from "./errors.ts";
@@ -156,16 +156,7 @@ async function acksWithAHungCall() {
   const queue = new FakeQueue();
   queue.send("a", "b");
   const [a, b] = (await queue.receiveMessages("q", { maxMessages: 2 })).messages;
-  const calls: { handles: string[]; signal?: AbortSignal }[] = [];
-  const client: ConsumerClient = {
-    receiveMessages: queue.receiveMessages.bind(queue),
-    deleteMessages: queue.deleteMessages.bind(queue),
-    changeVisibility: (name, entries, options) => {
-      calls.push({ handles: entries.map((entry) => entry.receiptHandle), signal: options?.signal });
-      if (calls.length === 1) return new Promise(() => {});
-      return queue.changeVisibility(name, entries);
-    },
-  };
+  const { client, calls } = firstLockChangeHangs(queue);
   const reports: unknown[] = [];
   const acks = new Acknowledger({
     client,

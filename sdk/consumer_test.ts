@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeQueue } from "./_fake_queue.ts";
+import { FakeQueue, firstLockChangeHangs } from "./_fake_queue.ts";
 import { deferred, waitFor } from "./_test_helpers.ts";
 import { Consumer, type ConsumerClient, type ConsumerOptions } from "./consumer.ts";
 import { Acknowledger } from "./consumer_acks.ts";
@@ -8,7 +8,7 @@ import type { ReceivedMessage } from "./protocol.ts";
 import { sleep } from "./retry.ts";
 
 /** A consumer on `queue` that records every onError call; stopped by the test. */
-function consumerOn(queue: FakeQueue, options: ConsumerOptions) {
+function consumerOn(queue: ConsumerClient, options: ConsumerOptions) {
   const errors: { error: unknown; message?: ReceivedMessage }[] = [];
   const consumer = new Consumer(queue, "q", {
     waitSeconds: 1,
@@ -302,25 +302,13 @@ Deno.test("a handler running past half its lock keeps renewing it", async () => 
 Deno.test("a lock change that never answers holds up no other handler's renewal", async () => {
   const queue = new FakeQueue();
   queue.send("a");
-  const calls: { handles: string[]; signal?: AbortSignal }[] = [];
-  const client: ConsumerClient = {
-    receiveMessages: queue.receiveMessages.bind(queue),
-    deleteMessages: queue.deleteMessages.bind(queue),
-    changeVisibility: (name, entries, options) => {
-      calls.push({ handles: entries.map((entry) => entry.receiptHandle), signal: options?.signal });
-      // The first one reached a node that accepted it and says nothing, whatever its signal does.
-      if (calls.length === 1) return new Promise(() => {});
-      return queue.changeVisibility(name, entries);
-    },
-  };
+  // The first lock change reached a node that accepted it and says nothing.
+  const { client, calls } = firstLockChangeHangs(queue);
   const finish = deferred<void>();
-  const errors: { error: unknown; message?: ReceivedMessage }[] = [];
-  const consumer = new Consumer(client, "q", {
+  const { consumer, errors } = consumerOn(client, {
     concurrency: 2,
     batchSize: 1,
     visibilityTimeoutSeconds: 1,
-    waitSeconds: 1,
-    onError: (error, message) => errors.push({ error, message }),
     handleMessage: () => finish.promise,
   });
   consumer.start();
@@ -344,29 +332,17 @@ Deno.test("a lock change that never answers holds up no other handler's renewal"
 Deno.test("a renewal whose call never answers is given up in time to be sent again while the lock holds", async () => {
   const queue = new FakeQueue();
   queue.send("a");
-  const calls: { handles: string[]; signal?: AbortSignal }[] = [];
-  const client: ConsumerClient = {
-    receiveMessages: queue.receiveMessages.bind(queue),
-    deleteMessages: queue.deleteMessages.bind(queue),
-    changeVisibility: (name, entries, options) => {
-      calls.push({ handles: entries.map((entry) => entry.receiptHandle), signal: options?.signal });
-      // The first one reached a node that accepted it and says nothing; the next one (through
-      // the client, maybe to another node) is answered.
-      if (calls.length === 1) return new Promise(() => {});
-      return queue.changeVisibility(name, entries);
-    },
-  };
+  // The first lock change reached a node that accepted it and says nothing; the next one
+  // (through the client, maybe to another node) is answered.
+  const { client, calls } = firstLockChangeHangs(queue);
   const finish = deferred<void>();
-  const errors: { error: unknown; message?: ReceivedMessage }[] = [];
   // A 4 s lock: renewed at 2 s with 2 s left; the call is given up with 1 s of it left (half,
   // and no less than a call's least time, 1 s), room for another renewal.
   const lockSeconds = 4;
   const receivedAtMs = Date.now();
-  const consumer = new Consumer(client, "q", {
+  const { consumer, errors } = consumerOn(client, {
     concurrency: 2, // A slot free for the message, were it delivered again.
     visibilityTimeoutSeconds: lockSeconds,
-    waitSeconds: 1,
-    onError: (error, message) => errors.push({ error, message }),
     handleMessage: () => finish.promise,
   });
   consumer.start();

@@ -3,6 +3,20 @@ import { SegmentLog, SimFileSystem } from "../../storage/mod.ts";
 import type { Entry } from "../../raft/mod.ts";
 import { RaftLogWriter } from "./log_writer.ts";
 import type { RaftLogStorage } from "./log_storage.ts";
+import { thirtyEntryLog } from "./_log_fixtures.ts";
+
+/** A writer of `log` at term 1, whose storage keeps nothing. */
+function writerOf(log: SegmentLog): RaftLogWriter {
+  const storage = {
+    initialState: () => ({ hardState: { term: 1, vote: null, commit: 0 } }),
+    forgetFrom: () => {},
+    remember: () => {},
+  } as unknown as RaftLogStorage;
+  return new RaftLogWriter(
+    { log, storage, clock: { now: () => 0 } },
+    { tailTimestamp: 10, policy: { intervalMs: 3000, entries: 10_000, bytes: 1 << 26 } },
+  );
+}
 
 /**
  * A log whose truncation is accepted (its flush fails a little later, as a disk that just died
@@ -40,15 +54,7 @@ Deno.test("an append that fails after its truncation leaves no unhandled rejecti
     },
     sync: () => Promise.resolve(),
   } as unknown as SegmentLog;
-  const storage = {
-    initialState: () => ({ hardState: { term: 1, vote: null, commit: 0 } }),
-    forgetFrom: () => {},
-    remember: () => {},
-  } as unknown as RaftLogStorage;
-  const writer = new RaftLogWriter(
-    { log, storage, clock: { now: () => 0 } },
-    { tailTimestamp: 10, policy: { intervalMs: 3000, entries: 10_000, bytes: 1 << 26 } },
-  );
+  const writer = writerOf(log);
   const entries = [{ term: 2, index: 4, type: 0, data: new Uint8Array(), timestamp: 20 }];
   let truncatedFrom = 0;
   await assert.rejects(
@@ -63,27 +69,11 @@ Deno.test("an append that fails after its truncation leaves no unhandled rejecti
 
 Deno.test("an append whose truncation fails before cutting reports the truncation's error", async () => {
   const fs = new SimFileSystem();
-  const log = await SegmentLog.open("/log", { fs, segmentBytesMax: 600 });
-  const entry = (index: number) => ({
-    term: 1,
-    index,
-    timestamp: 10,
-    type: 0,
-    payload: new Uint8Array(100),
-  });
-  await log.appendDurable(Array.from({ length: 30 }, (_, i) => entry(i + 1)));
+  const log = await thirtyEntryLog(fs, "/log");
   await log.deletePrefix(10);
   const first = log.firstIndex;
   assert.ok(first > 1, "the prefix went: the term before the log is unknown");
-  const storage = {
-    initialState: () => ({ hardState: { term: 1, vote: null, commit: 0 } }),
-    forgetFrom: () => {},
-    remember: () => {},
-  } as unknown as RaftLogStorage;
-  const writer = new RaftLogWriter(
-    { log, storage, clock: { now: () => 0 } },
-    { tailTimestamp: 10, policy: { intervalMs: 3000, entries: 10_000, bytes: 1 << 26 } },
-  );
+  const writer = writerOf(log);
   // A cut of every entry is refused (it would lose the last term) and changes nothing: that is
   // the error, not the append's that follows it.
   const entries = [{ term: 2, index: first, type: 0, data: new Uint8Array(), timestamp: 20 }];

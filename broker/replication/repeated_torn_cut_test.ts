@@ -10,31 +10,9 @@
  * entry's write leaves.
  */
 import assert from "node:assert/strict";
-import { inspectRecord, newRecordHeader } from "../../storage/record.ts";
-import type { SimFileSystem } from "../../storage/mod.ts";
 import { type Message, MessageType } from "../../raft/mod.ts";
 import { receiveAll, sendBodies, settled, TestCluster } from "../cluster/testing/mod.ts";
-
-const logDir = "/data/log";
-
-/** Index and offset of every record in the node's newest segment. */
-function lastSegmentRecords(fs: SimFileSystem): { path: string; records: number[][] } {
-  const name = fs.readDir(logDir).filter((entry) => entry.endsWith(".log")).sort().at(-1)!;
-  const path = `${logDir}/${name}`;
-  const bytes = fs.fileBytes(path);
-  const header = newRecordHeader();
-  const records: number[][] = [];
-  for (let offset = 0; inspectRecord(bytes, offset, { header, verify: true }) === "ok";) {
-    records.push([header.index, offset]);
-    offset += header.bytes;
-  }
-  return { path, records };
-}
-
-function persistedCommit(fs: SimFileSystem): number {
-  const json = new TextDecoder().decode(fs.fileBytes(`${logDir}/hard_state`).subarray(24));
-  return JSON.parse(json).commit;
-}
+import { lastSegmentRecords, persistedCommit } from "./_log_fixtures.ts";
 
 /** Lets `to` receive entries (and learn commit indexes) only up to `limit` (null: all). */
 function limitEntries(cluster: TestCluster, to: string) {

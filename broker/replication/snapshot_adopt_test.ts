@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { SegmentLog, SimFileSystem } from "../../storage/mod.ts";
+import { SimFileSystem } from "../../storage/mod.ts";
 import { adoptSnapshot, type PreparedSnapshot, type SnapshotParts } from "./snapshot_io.ts";
 import type { RaftLogStorage } from "./log_storage.ts";
+import { termOneEntry, thirtyEntryLog } from "./_log_fixtures.ts";
 
 /**
  * The snapshot writer adopts a snapshot from its Ready loop and hears of a failure through the
@@ -11,17 +12,9 @@ import type { RaftLogStorage } from "./log_storage.ts";
 Deno.test("adopting a snapshot on a failed log answers with a rejected promise, not a throw", async () => {
   const fs = new SimFileSystem();
   fs.mkdirp("/data/snapshots");
-  const log = await SegmentLog.open("/data/log", { fs, segmentBytesMax: 600 });
-  const entry = (index: number) => ({
-    term: 1,
-    index,
-    timestamp: 10,
-    type: 0,
-    payload: new Uint8Array(100),
-  });
-  await log.appendDurable(Array.from({ length: 30 }, (_, i) => entry(i + 1)));
+  const log = await thirtyEntryLog(fs, "/data/log");
   fs.failNext("write");
-  assert.throws(() => log.append([entry(31)]));
+  assert.throws(() => log.append([termOneEntry(31)]));
   const storage = {
     snapshotMeta: { index: 0 },
     setSnapshot: () => {},

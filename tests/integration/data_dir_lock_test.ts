@@ -6,30 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { CmqdClient } from "../../sdk/mod.ts";
-import { spawnMain, startBroker } from "./process.ts";
+import { spawnMain, startBroker, untilExitOrServing } from "./process.ts";
 
 /** Waits (bounded) for the child to exit or to print that it serves; a serving child is killed. */
 async function exitOrServe(
   child: Deno.ChildProcess,
-  waitMsMax = 60_000,
 ): Promise<{ code: number | null; text: string }> {
-  let text = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let code: number | null = null;
-  const exited = child.status.then((status) => {
-    code = status.code;
-  });
-  const deadline = Date.now() + waitMsMax;
-  while (code === null && !text.includes("serving") && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  if (code === null) child.kill("SIGKILL");
-  await exited;
-  await pumps;
+  const { code, text } = await untilExitOrServing(child, "serving", "SIGKILL");
   return { code: text.includes("serving") ? null : code, text };
 }
 

@@ -4,30 +4,11 @@
  * environment are not read, and the start says so.
  */
 import assert from "node:assert/strict";
-import { spawnMain } from "./process.ts";
+import { spawnMain, untilExitOrServing } from "./process.ts";
 
 /** Runs `main.ts` until it exits or prints that it serves (then SIGTERM); bounded. */
-async function runUntilServing(dataDir: string, args: string[], env: Record<string, string>) {
-  const child = spawnMain(dataDir, args, { env });
-  let text = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let code: number | null = null;
-  const exited = child.status.then((status) => {
-    code = status.code;
-  });
-  const deadline = Date.now() + 60_000;
-  while (code === null && !text.includes(" serving ") && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const served = text.includes(" serving ");
-  if (code === null) child.kill(served ? "SIGTERM" : "SIGKILL");
-  await exited;
-  await pumps;
-  return { served, code: code as number | null, text };
+function runUntilServing(dataDir: string, args: string[], env: Record<string, string>) {
+  return untilExitOrServing(spawnMain(dataDir, args, { env }), " serving ", "SIGTERM");
 }
 
 Deno.test("a lone node: a cluster-only flag stops the start, a cluster-only variable is left unused", async () => {

@@ -323,3 +323,34 @@ export function spawnMain(
       : { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "", ...options.env },
   }).spawn();
 }
+
+/**
+ * Reads a child's output until it exits or prints `servingText` (bounded: 60 s, then SIGKILL); a
+ * child that printed it is sent `servedSignal`. Every case waits for the exit and the whole output.
+ * `served` is whether the text had come before the child was stopped.
+ */
+export async function untilExitOrServing(
+  child: Deno.ChildProcess,
+  servingText: string,
+  servedSignal: Deno.Signal,
+): Promise<{ served: boolean; code: number | null; text: string }> {
+  let text = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let code: number | null = null;
+  const exited = child.status.then((status) => {
+    code = status.code;
+  });
+  const deadline = Date.now() + 60_000;
+  while (code === null && !text.includes(servingText) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const served = text.includes(servingText);
+  if (code === null) child.kill(served ? servedSignal : "SIGKILL");
+  await exited;
+  await pumps;
+  return { served, code: code as number | null, text };
+}

@@ -12,6 +12,19 @@ function numbered(base: string, values: string[], first = 1): Record<string, str
   return Object.fromEntries(values.map((value, index) => [`${base}.${first + index}`, value]));
 }
 
+/** Queue `jobs` created with messages a, b and c, all three received: their receipt handles. */
+async function threeLocked(client: CmqTestClient): Promise<string[]> {
+  await client.call("CreateQueue", { queueName: "jobs" });
+  await client.call("BatchSendMessage", {
+    queueName: "jobs",
+    ...numbered("msgBody", ["a", "b", "c"]),
+  });
+  const received = await client.call("BatchReceiveMessage", { queueName: "jobs", numOfMsg: 3 });
+  return received.body.msgInfoList.map(
+    (message: { receiptHandle: string }) => message.receiptHandle,
+  );
+}
+
 Deno.test("SendMessage, ReceiveMessage, DeleteMessage: CMQ's fields, times in seconds", async () => {
   const { client, clock } = setup();
   await client.call("CreateQueue", { queueName: "jobs" });
@@ -263,15 +276,7 @@ Deno.test("delaySeconds hides a message, in a batch every message, until it pass
 
 Deno.test("BatchDeleteMessage: all deleted is 0, some failed 6010, all failed 6020, with errorList", async () => {
   const { client } = setup();
-  await client.call("CreateQueue", { queueName: "jobs" });
-  await client.call("BatchSendMessage", {
-    queueName: "jobs",
-    ...numbered("msgBody", ["a", "b", "c"]),
-  });
-  const received = await client.call("BatchReceiveMessage", { queueName: "jobs", numOfMsg: 3 });
-  const [first, second, third] = received.body.msgInfoList.map(
-    (message: { receiptHandle: string }) => message.receiptHandle,
-  );
+  const [first, second, third] = await threeLocked(client);
   const all = await client.call("BatchDeleteMessage", {
     queueName: "jobs",
     ...numbered("receiptHandle", [first]),
@@ -303,15 +308,7 @@ Deno.test("BatchDeleteMessage: all deleted is 0, some failed 6010, all failed 60
 
 Deno.test("BatchDeleteMessage: a handle given twice deletes its message once and succeeds", async () => {
   const { client } = setup();
-  await client.call("CreateQueue", { queueName: "jobs" });
-  await client.call("BatchSendMessage", {
-    queueName: "jobs",
-    ...numbered("msgBody", ["a", "b", "c"]),
-  });
-  const received = await client.call("BatchReceiveMessage", { queueName: "jobs", numOfMsg: 3 });
-  const [first, second] = received.body.msgInfoList.map(
-    (message: { receiptHandle: string }) => message.receiptHandle,
-  );
+  const [first, second] = await threeLocked(client);
   const twice = await client.call("BatchDeleteMessage", {
     queueName: "jobs",
     ...numbered("receiptHandle", [first, first]),
