@@ -473,6 +473,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       await replica.close({ drainMsMax: options.shutdownDrainMsMax ?? 2000 });
       await tasksStopped; // settled: the replica answers every proposal when it closes
       await options.transport.close();
+      access.bodies.close();
       await log.close();
     },
   };

@@ -52,6 +52,8 @@ export type BodyBytes = Uint8Array<ArrayBuffer>;
 /** The timer the sweep runs on (real, unreferenced ones by default; a manual one in tests). */
 export interface BodyTimers {
   setTimer(delayMs: number, callback: () => void): unknown;
+  /** Cancels a timer `setTimer` returned (`close`); a test's manual timers may leave it out. */
+  clearTimer?(handle: unknown): void;
 }
 
 /** Options of a `BodyBudget`. */
@@ -85,6 +87,9 @@ const realTimers: BodyTimers = {
     Deno.unrefTimer(id);
     return id;
   },
+  clearTimer(handle) {
+    clearTimeout(handle as number);
+  },
 };
 
 /** A body being read: the sweep's tick of its last progress, and how to give it up. */
@@ -114,6 +119,9 @@ export class BodyBudget {
   #reserved = 0;
   #tick = 0;
   #sweeping = false;
+  /** The sweep's pending timer, while `#sweeping`. */
+  #timer: unknown = undefined;
+  #closed = false;
 
   constructor(options: BodyBudgetOptions = {}) {
     this.bytesMax = options.bytesMax ?? defaultBodyBudgetBytes;
@@ -263,8 +271,20 @@ export class BodyBudget {
   }
 
   #schedule(): void {
+    if (this.#closed) return; // the reads left end with their connections
     this.#sweeping = true;
-    this.#timers.setTimer(this.#tickMs, () => this.#sweep());
+    this.#timer = this.#timers.setTimer(this.#tickMs, () => this.#sweep());
+  }
+
+  /**
+   * Stops the sweep (the node is closing: its server ends every read still open). Idle, the sweep
+   * stops by itself one tick after the last read; this ends that tick too, so a closed node leaves
+   * no timer behind.
+   */
+  close(): void {
+    this.#closed = true;
+    if (this.#sweeping) this.#timers.clearTimer?.(this.#timer);
+    this.#sweeping = false;
   }
 
   /** Abandons the reads without progress for more than `stallMs`; runs while any is left. */

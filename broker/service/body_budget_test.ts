@@ -141,3 +141,20 @@ Deno.test("the sweep runs only while bodies are being read", async () => {
   await bodies.read(new Request(url, { method: "POST", body: "abc" }), 4096);
   assert.equal(set, 1);
 });
+
+Deno.test("close cancels the sweep's pending tick, and no read after it starts one", async () => {
+  const set: number[] = [];
+  const cleared: unknown[] = [];
+  const timers = {
+    setTimer: (_delayMs: number, _callback: () => void) => set.push(set.length) - 1,
+    clearTimer: (handle: unknown) => void cleared.push(handle),
+  };
+  const bodies = new BodyBudget({ timers });
+  const url = "http://door/v1/queues/q/messages";
+  await bodies.read(new Request(url, { method: "POST", body: "abc" }), 4096);
+  assert.deepEqual(set, [0], "a read starts the sweep");
+  bodies.close(); // was: the tick stayed pending a second after a closed node's last read
+  assert.deepEqual(cleared, [0]);
+  await bodies.read(new Request(url, { method: "POST", body: "abc" }), 4096);
+  assert.deepEqual(set, [0], "no sweep after close");
+});
