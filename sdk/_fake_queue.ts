@@ -3,10 +3,12 @@
  * that the consumer relies on — locks on the real clock, one receipt handle per delivery (older
  * ones are stale; any of a deleted message is stale and `gone`), deletes carried by a receive
  * applied first, long polls that wait for a message, and on `fifo` queues one message in flight
- * per group, head of the group first.
+ * per group, head of the group first. `consumerOn` builds a `Consumer` on such a client that
+ * records its `onError` calls.
  *
  * @module
  */
+import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import type { ConsumerClient } from "./consumer_acks.ts";
 import { CmqdError } from "./errors.ts";
 import type {
@@ -217,4 +219,15 @@ export function firstLockChangeHangs(queue: FakeQueue) {
     },
   };
   return { client, calls };
+}
+
+/** A consumer on `queue` that records every onError call; stopped by the test. */
+export function consumerOn(queue: ConsumerClient, options: ConsumerOptions) {
+  const errors: { error: unknown; message?: ReceivedMessage }[] = [];
+  const consumer = new Consumer(queue, "q", {
+    waitSeconds: 1,
+    onError: (error, message) => errors.push({ error, message }),
+    ...options,
+  });
+  return { consumer, errors };
 }

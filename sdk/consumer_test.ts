@@ -1,22 +1,11 @@
 import assert from "node:assert/strict";
-import { FakeQueue, firstLockChangeHangs } from "./_fake_queue.ts";
+import { consumerOn, FakeQueue } from "./_fake_queue.ts";
 import { deferred, waitFor } from "./_test_helpers.ts";
-import { Consumer, type ConsumerClient, type ConsumerOptions } from "./consumer.ts";
+import { Consumer, type ConsumerClient } from "./consumer.ts";
 import { Acknowledger } from "./consumer_acks.ts";
 import { CmqdError } from "./errors.ts";
 import type { ReceivedMessage } from "./protocol.ts";
 import { sleep } from "./retry.ts";
-
-/** A consumer on `queue` that records every onError call; stopped by the test. */
-function consumerOn(queue: ConsumerClient, options: ConsumerOptions) {
-  const errors: { error: unknown; message?: ReceivedMessage }[] = [];
-  const consumer = new Consumer(queue, "q", {
-    waitSeconds: 1,
-    onError: (error, message) => errors.push({ error, message }),
-    ...options,
-  });
-  return { consumer, errors };
-}
 
 Deno.test("every message is handled once and deleted", async () => {
   const queue = new FakeQueue();
@@ -274,99 +263,6 @@ Deno.test("a failed message stays hidden for its retry delay", async () => {
   await waitFor("another receive", () => queue.callsOf("receive").length >= 3);
   await consumer.stop();
   assert.deepEqual(queue.deliveries, ["slow-retry#1"]);
-});
-
-Deno.test("a handler running past half its lock keeps renewing it", async () => {
-  const queue = new FakeQueue();
-  queue.send("long job");
-  let renewalsSeen = 0;
-  const { consumer, errors } = consumerOn(queue, {
-    concurrency: 2,
-    visibilityTimeoutSeconds: 1,
-    handleMessage: async () => {
-      await waitFor("two renewals", () => consumer.stats.renewed >= 2, 10_000);
-      renewalsSeen = consumer.stats.renewed;
-    },
-  });
-  consumer.start();
-  await waitFor("the handler to finish", () => consumer.stats.handled === 1, 10_000);
-  await consumer.stop();
-  assert.ok(renewalsSeen >= 2);
-  assert.deepEqual(queue.deliveries, ["long job#1"], "never delivered a second time");
-  const renewals = queue.callsOf("visibility").flatMap((call) => call.entries);
-  assert.ok(renewals.every((entry) => entry.visibilityTimeoutSeconds === 1));
-  assert.deepEqual(errors, []);
-  assert.equal(queue.remaining, 0);
-});
-
-Deno.test("a lock change that never answers holds up no other handler's renewal", async () => {
-  const queue = new FakeQueue();
-  queue.send("a");
-  // The first lock change reached a node that accepted it and says nothing.
-  const { client, calls } = firstLockChangeHangs(queue);
-  const finish = deferred<void>();
-  const { consumer, errors } = consumerOn(client, {
-    concurrency: 2,
-    batchSize: 1,
-    visibilityTimeoutSeconds: 1,
-    handleMessage: () => finish.promise,
-  });
-  consumer.start();
-  await waitFor("a's renewal on the wire", () => calls.length === 1);
-  queue.send("b"); // Received while a's renewal hangs; renewed at half its lock.
-  await waitFor("b's lock renewed", () => consumer.stats.renewed >= 1);
-  assert.deepEqual(calls.slice(0, 2).map((call) => call.handles), [["m1#1"], ["m2#1"]]);
-  // a's call is given up once a's lock ran out: unconfirmed, reported, no longer on the wire.
-  await waitFor("a's renewal given up", () => errors.length >= 1);
-  assert.equal(calls[0].signal?.aborted, true);
-  assert.ok(errors[0].error instanceof CmqdError);
-  assert.equal(errors[0].error.code, "Timeout");
-  assert.equal(errors[0].message?.receiptHandle, "m1#1");
-  const stopping = consumer.stop();
-  finish.resolve();
-  await stopping;
-  assert.equal(consumer.stats.locksLost, 0);
-  assert.deepEqual(queue.deliveries, ["a#1", "b#1"]);
-});
-
-Deno.test("a renewal whose call never answers is given up in time to be sent again while the lock holds", async () => {
-  const queue = new FakeQueue();
-  queue.send("a");
-  // The first lock change reached a node that accepted it and says nothing; the next one
-  // (through the client, maybe to another node) is answered.
-  const { client, calls } = firstLockChangeHangs(queue);
-  const finish = deferred<void>();
-  // A 4 s lock: renewed at 2 s with 2 s left; the call is given up with 1 s of it left (half,
-  // and no less than a call's least time, 1 s), room for another renewal.
-  const lockSeconds = 4;
-  const receivedAtMs = Date.now();
-  const { consumer, errors } = consumerOn(client, {
-    concurrency: 2, // A slot free for the message, were it delivered again.
-    visibilityTimeoutSeconds: lockSeconds,
-    handleMessage: () => finish.promise,
-  });
-  consumer.start();
-  await waitFor(
-    "a's lock renewed, or lost",
-    () => consumer.stats.renewed >= 1 || consumer.stats.locksLost >= 1 || calls.length >= 2,
-    15_000,
-  );
-  // Past the end of the first lock: the handler still runs, and its message was not delivered
-  // again.
-  await sleep(Math.max(0, receivedAtMs + lockSeconds * 1000 + 500 - Date.now()));
-  assert.deepEqual(queue.deliveries, ["a#1"], "never delivered a second time");
-  const stopping = consumer.stop();
-  finish.resolve();
-  await stopping;
-  assert.equal(consumer.stats.locksLost, 0);
-  assert.ok(consumer.stats.renewed >= 1);
-  assert.deepEqual(calls.slice(0, 2).map((call) => call.handles), [["m1#1"], ["m1#1"]]);
-  assert.equal(calls[0].signal?.aborted, true);
-  assert.equal(errors.length, 1, "only the call given up is reported");
-  assert.ok(errors[0].error instanceof CmqdError);
-  assert.equal(errors[0].error.code, "Timeout");
-  assert.equal(errors[0].message?.receiptHandle, "m1#1");
-  assert.equal(queue.remaining, 0);
 });
 
 Deno.test("stop waits for running handlers, then deletes their messages", async () => {

@@ -4,36 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestBroker } from "../../sdk/testing.ts";
-
-const cliPath = new URL("../../sdk/cli/main.ts", import.meta.url).pathname;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI with `CMQD_URL` set to `url`; a last argument `{ env }` adds to its environment. */
-async function cli(
-  url: string,
-  ...args: (string | { env: Record<string, string> })[]
-): Promise<CliResult> {
-  const last = args.at(-1);
-  const env = typeof last === "object" ? last.env : {};
-  const words = args.filter((arg): arg is string => typeof arg === "string");
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", cliPath, ...words],
-    env: { CMQD_URL: url, NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
+import { cli, cliPath } from "./_cli.ts";
 
 async function ok(url: string, ...args: string[]): Promise<string> {
   const result = await cli(url, ...args);
@@ -205,58 +176,6 @@ Deno.test("the CLI's failures: broker errors exit 1 with the code, bad usage exi
   }
 });
 
-Deno.test("the CLI's usage errors before any request: a bad --url, an extra argument", async () => {
-  // Nothing listens at this URL: every case fails before connecting.
-  const url = "http://127.0.0.1:1";
-  for (const bad of ["notaurl", "ftp://x", "http://", "127.0.0.1:9876"]) {
-    const result = await cli(url, "--url", bad, "queue", "list");
-    assert.equal(result.code, 2, `--url ${bad}: ${result.stderr}`);
-    assert.match(result.stderr, /error: bad --url '.*': give a base URL/);
-  }
-  // Only http(s)://host[:port]: a path, query or fragment would be glued before every path.
-  for (
-    const bad of ["http://127.0.0.1:1/cmqd", "http://127.0.0.1:1/?x=1", "http://127.0.0.1:1#x"]
-  ) {
-    for (const [flag, env] of [[["--url", bad], {}], [[], { CMQD_URL: bad }]] as const) {
-      const result = await cli(url, ...flag, "queue", "list", { env });
-      const source = flag.length > 0 ? "--url" : "CMQD_URL";
-      assert.equal(result.code, 2, `${source} ${bad}: ${result.stderr}`);
-      assert.equal(
-        result.stderr.split("\n")[0],
-        `error: bad ${source} '${bad}': give a base URL like http://127.0.0.1:9876`,
-      );
-    }
-  }
-  // A key in the URL is refused, and its secret is not printed.
-  for (const bad of ["http://AKIDx:s3cret-key@127.0.0.1:1", "http://s3cret-key@127.0.0.1:1"]) {
-    const result = await cli(url, "--url", bad, "queue", "list");
-    assert.equal(result.code, 2, result.stderr);
-    assert.doesNotMatch(result.stderr + result.stdout, /s3cret/);
-    assert.match(result.stderr, /^error: bad --url 'http:\/\/…@127\.0\.0\.1:1': a key goes in/);
-  }
-  for (
-    const args of [["queue", "get", "a", "b"], ["cluster", "status", "x"], ["send", "q", "b", "c"]]
-  ) {
-    const result = await cli(url, ...args);
-    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
-    assert.match(result.stderr, new RegExp(`unexpected argument '${args.at(-1)}'`));
-  }
-});
-
-Deno.test("the CLI without a command: the usage on stderr, exit 2, stdout empty (even with --json)", async () => {
-  const url = "http://127.0.0.1:1";
-  for (const args of [[], ["--json"]]) {
-    const result = await cli(url, ...args);
-    assert.equal(result.code, 2, args.join(" "));
-    assert.equal(result.stdout, "", `${args.join(" ")}: nothing on stdout`);
-    assert.match(result.stderr, /^usage: deno task cli -- <command>/);
-  }
-  const help = await cli(url, "--help");
-  assert.equal(help.code, 0);
-  assert.match(help.stdout, /^usage: /, "--help: the usage is the output");
-  assert.equal(help.stderr, "");
-});
-
 Deno.test("the CLI bounds each request by --request-timeout-seconds: a frozen node is an error, not a wait", async () => {
   // A node that accepts connections and never answers (as a SIGSTOPped one does).
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -328,48 +247,6 @@ Deno.test("the CLI passes --head-timeout-ms to the client: a silent node is left
   }
 });
 
-Deno.test("the CLI signs with --secret-id/--secret-key, and a wrong or missing key is refused", async () => {
-  const credentials = { secretId: "AKIDcli", secretKey: "cli-secret-0123456789" };
-  const broker = await startTestBroker({ credentials });
-  try {
-    const signed = ["--secret-id", credentials.secretId, "--secret-key", credentials.secretKey];
-    const flagged = await cli(broker.url, "queue", "create", "signed", ...signed);
-    assert.equal(flagged.code, 0, flagged.stderr);
-    assert.match(flagged.stdout, /created/);
-    // A key on the command line is readable by any user of the machine (ps): the CLI says so.
-    assert.equal(
-      flagged.stderr,
-      "note: --secret-key is visible to other users of this machine (ps); " +
-        "give it in CMQD_SECRET_KEY instead\n",
-    );
-    // The environment variables sign the same way, without the note.
-    const fromEnv = await cli(broker.url, "queue", "get", "signed", "--json", {
-      env: { CMQD_SECRET_ID: credentials.secretId, CMQD_SECRET_KEY: credentials.secretKey },
-    });
-    assert.equal(fromEnv.code, 0, fromEnv.stderr);
-    assert.equal(JSON.parse(fromEnv.stdout).name, "signed");
-    assert.equal(fromEnv.stderr, "");
-    const unsigned = await cli(broker.url, "queue", "list");
-    assert.equal(unsigned.code, 1);
-    assert.match(unsigned.stderr, /error: Unauthenticated/);
-    const wrong = await cli(
-      broker.url,
-      "queue",
-      "list",
-      "--secret-id",
-      "AKIDcli",
-      "--secret-key",
-      "nope",
-    );
-    assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /error: Unauthenticated/);
-    const half = await cli(broker.url, "queue", "list", "--secret-id", "AKIDcli");
-    assert.equal(half.code, 2);
-  } finally {
-    await broker.stop();
-  }
-});
-
 Deno.test("the CLI's topic commands: create, subscribe queues with filters, publish", async () => {
   const broker = await startTestBroker();
   const url = broker.url;
@@ -431,76 +308,6 @@ Deno.test("the CLI's topic commands: create, subscribe queues with filters, publ
     assert.match(missing.stderr, /error: TopicNotFound/);
   } finally {
     await broker.stop();
-  }
-});
-
-Deno.test("the CLI whose standard output is closed by its reader (| head) stops with one line, exit 1", async () => {
-  // A node that answers every receive with 100 messages of 3 KB and records what is deleted.
-  let answering!: () => void;
-  let mayAnswer = Promise.resolve();
-  const deleted: string[] = [];
-  let sequence = 0;
-  const message = () => ({
-    id: `m${++sequence}`,
-    sequence,
-    body: "x".repeat(3000),
-    receiptHandle: `h${sequence}`,
-    enqueuedAt: 0,
-    firstReceivedAt: 0,
-    receiveCount: 1,
-    visibleAt: 0,
-  });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    const body = request.body === null ? {} : await request.json().catch(() => ({}));
-    const path = new URL(request.url).pathname;
-    await mayAnswer;
-    if (path === "/v1/queues/q/messages/receive") {
-      deleted.push(...(body.deleteReceiptHandles ?? []));
-      return Response.json({
-        messages: Array.from({ length: Math.min(body.maxMessages ?? 1, 100) }, message),
-        deleted: body.deleteReceiptHandles?.length ?? 0,
-        failures: [],
-      });
-    }
-    if (path === "/v1/queues/q/messages/delete") {
-      deleted.push(...body.receiptHandles);
-      return Response.json({ deleted: body.receiptHandles.length, failures: [] });
-    }
-    if (path === "/v1/queues/q/messages/visibility") {
-      return Response.json({ entries: [], failures: [] });
-    }
-    return Response.json({ error: { code: "NotFound", message: path } }, { status: 404 });
-  });
-  try {
-    const url = `http://127.0.0.1:${server.addr.port}`;
-    for (
-      const args of [
-        ["receive", "q", "--max", "100", "--json"],
-        ["tail", "q", "--json"],
-        ["tail", "q", "--delete", "--json"],
-      ]
-    ) {
-      mayAnswer = new Promise<void>((resolve) => answering = resolve);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", cliPath, ...args],
-        env: { CMQD_URL: url, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      // The reader goes away before the first line (the node answers only after that).
-      await child.stdout.cancel();
-      answering();
-      const [status, stderr] = await Promise.all([
-        child.status,
-        new Response(child.stderr).text(),
-      ]);
-      assert.equal(stderr, "error: standard output was closed; stopped\n", args.join(" "));
-      assert.equal(status.code, 1, args.join(" "));
-    }
-    // No line of `tail --delete` was printed, so none of its messages was deleted.
-    assert.deepEqual(deleted, []);
-  } finally {
-    await server.shutdown();
   }
 });
 
