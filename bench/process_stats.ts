@@ -251,3 +251,14 @@ export function freePort(): number {
   listener.close();
   return port;
 }
+
+/**
+ * A lone node's flags for a bench's broker on loopback: no peer port (a node running alone refuses
+ * cluster-only flags), free-disk guard off (benches fill the disk on purpose).
+ */
+export function loneNodeArgs(port: number, dataDir: string): string[] {
+  return [
+    ...["--host", "127.0.0.1", "--port", String(port)],
+    ...["--data-dir", dataDir, "--min-free-disk-mb", "0"],
+  ];
+}

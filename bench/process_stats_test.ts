@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { parseConfig } from "../broker/mod.ts";
 import {
   cpuSeconds,
   freePort,
+  loneNodeArgs,
   rssBreakdownFromProc,
   rssFromMetricsText,
   rssFromProc,
@@ -39,4 +41,11 @@ Deno.test("waiting for a server that exits while starting ends with its status, 
     waitReady(`http://127.0.0.1:${port}`, 60_000, { process: child }), // resolves null without it
     /exited with status 3 before it was ready/,
   );
+});
+
+Deno.test("a bench's lone broker gets flags a lone node accepts", () => {
+  const config = parseConfig(loneNodeArgs(4321, "/tmp/bench-data"), {});
+  assert.equal(config.port, 4321);
+  assert.equal(config.dataDir, "/tmp/bench-data");
+  assert.equal(config.minFreeDiskMb, 0);
 });

@@ -12,6 +12,9 @@
  * # the same log opened by an older build and by this one, twice each, in one run:
  * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --messages 1000000 --size 2048 \
  *   --mains /tmp/base/main.ts,main.ts --rounds 2
+ * # one build with and without a V8 flag (`--run-flags` go to `deno run`, one entry per main):
+ * deno run -A bench/restart_probe.ts --data-dir /tmp/probe --mains dist/cmqd.js,dist/cmqd.js \
+ *   --run-flags ";--v8-flags=--gc-memory-reducer-start-delay-ms=1000"
  * ```
  *
  * Each restart is launched, polled on `/readyz` until 200, the queue's backlog is read (it must be
@@ -28,7 +31,13 @@
 import { parseLoadArgs } from "./load_options.ts";
 import { groupPlan, prefill } from "./load_shapes.ts";
 import { createBenchClient } from "./bench_client.ts";
-import { freePort, type RssBreakdown, rssBreakdownFromProc, waitReady } from "./process_stats.ts";
+import {
+  freePort,
+  loneNodeArgs,
+  type RssBreakdown,
+  rssBreakdownFromProc,
+  waitReady,
+} from "./process_stats.ts";
 
 interface ProbeOptions {
   dataDir: string;
@@ -38,6 +47,11 @@ interface ProbeOptions {
   rounds: number;
   fresh: boolean;
   brokerArgs: string[];
+  /**
+   * Flags for `deno run` itself, one entry per `--mains` entry (`--run-flags` separates them with
+   * `;`, each entry's flags with spaces): e.g. `--v8-flags=...` for one build of two.
+   */
+  runFlags: string[][];
   /** How long a restarted broker runs after it was measured, before the kill. */
   settleMs: number;
   /** Concurrent senders while filling (each with `--inflight` 4 requests in flight). */
@@ -65,6 +79,7 @@ function parseArgs(args: string[]): ProbeOptions {
     rounds: 1,
     fresh: false,
     brokerArgs: [],
+    runFlags: [],
     settleMs: 3000,
     fillProducers: 4,
     fillBatch: 16,
@@ -88,7 +103,9 @@ function parseArgs(args: string[]): ProbeOptions {
     else if (flag === "--fill-batch") options.fillBatch = Number(value);
     else if (flag === "--modes") options.modes = value.split(",").filter(Boolean) as OpenMode[];
     else if (flag === "--broker-args") options.brokerArgs = value.split(/\s+/).filter(Boolean);
-    else throw new Error(`unknown option ${flag}`);
+    else if (flag === "--run-flags") {
+      options.runFlags = value.split(";").map((entry) => entry.split(/\s+/).filter(Boolean));
+    } else throw new Error(`unknown option ${flag}`);
   }
   if (options.dataDir === "") throw new Error("--data-dir is required");
   if (!(options.messages > 0 && options.size >= 32 && options.rounds >= 1)) {
@@ -111,23 +128,21 @@ interface Broker {
   output: Promise<string>;
 }
 
-function startBroker(main: string, options: ProbeOptions): Broker {
+/** One build under test: its entry file and the flags `deno run` gets for it. */
+interface Build {
+  main: string;
+  runFlags: string[];
+}
+
+function startBroker(build: Build, options: ProbeOptions): Broker {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
-      main,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--peer-port",
-      String(freePort()),
-      "--data-dir",
-      options.dataDir,
-      "--min-free-disk-mb",
-      "0",
+      ...build.runFlags,
+      build.main,
+      ...loneNodeArgs(port, options.dataDir),
       ...options.brokerArgs,
     ],
     stdout: "piped",
@@ -155,7 +170,7 @@ async function killHard(broker: Broker): Promise<string> {
 }
 
 async function fill(options: ProbeOptions): Promise<void> {
-  const broker = startBroker("main.ts", options);
+  const broker = startBroker({ main: "main.ts", runFlags: [] }, options);
   try {
     if ((await waitReady(broker.url, 120_000, { process: broker.child })) === null) {
       throw new Error("broker never ready");
@@ -205,9 +220,9 @@ function removeIndexFiles(dir: string): number {
  * RSS of the same build on an empty data directory, read after the same settle as a restart's
  * second reading: the part of a restart's RSS that any broker holds, whatever its backlog.
  */
-async function emptyBrokerRss(main: string, options: ProbeOptions): Promise<RssBreakdown | null> {
+async function emptyBrokerRss(build: Build, options: ProbeOptions): Promise<RssBreakdown | null> {
   const dataDir = await Deno.makeTempDir({ prefix: "cmqd-empty-" });
-  const broker = startBroker(main, { ...options, dataDir });
+  const broker = startBroker(build, { ...options, dataDir });
   try {
     if (await waitReady(broker.url, 60_000, { process: broker.child }) === null) return null;
     await new Promise((resolve) => setTimeout(resolve, options.settleMs));
@@ -219,7 +234,7 @@ async function emptyBrokerRss(main: string, options: ProbeOptions): Promise<RssB
 }
 
 async function restartOnce(
-  main: string,
+  build: Build,
   options: ProbeOptions,
   round: number,
   mode: OpenMode,
@@ -227,8 +242,14 @@ async function restartOnce(
 ) {
   const indexFilesRemoved = mode === "scan" ? removeIndexFiles(options.dataDir) : 0;
   const startMs = performance.now();
-  const broker = startBroker(main, options);
-  let row: Record<string, unknown> = { main, round, mode, indexFilesRemoved };
+  const broker = startBroker(build, options);
+  let row: Record<string, unknown> = {
+    main: build.main,
+    runFlags: build.runFlags.join(" "),
+    round,
+    mode,
+    indexFilesRemoved,
+  };
   try {
     const readyMs = await waitReady(broker.url, 600_000, { process: broker.child });
     const restartToReadyMs = readyMs === null ? null : performance.now() - startMs;
@@ -283,12 +304,16 @@ async function main(): Promise<void> {
     // not yet
   }
   if (!filled) await fill(options);
-  const empties = new Map<string, RssBreakdown | null>();
-  for (const main of options.mains) empties.set(main, await emptyBrokerRss(main, options));
+  const builds = options.mains.map((main, index) => ({
+    main,
+    runFlags: options.runFlags[index] ?? [],
+  }));
+  const empties = new Map<Build, RssBreakdown | null>();
+  for (const build of builds) empties.set(build, await emptyBrokerRss(build, options));
   for (let round = 1; round <= options.rounds; round++) {
-    for (const main of options.mains) {
+    for (const build of builds) {
       for (const mode of options.modes) {
-        const row = await restartOnce(main, options, round, mode, empties.get(main)!);
+        const row = await restartOnce(build, options, round, mode, empties.get(build)!);
         console.log(JSON.stringify(row));
       }
     }

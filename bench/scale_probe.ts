@@ -36,7 +36,7 @@
  */
 import { parseLoadArgs, runLoad } from "./load.ts";
 import type { LoadResult } from "./load_shapes.ts";
-import { freePort, rssFromProc, waitReady } from "./process_stats.ts";
+import { freePort, loneNodeArgs, rssFromProc, waitReady } from "./process_stats.ts";
 
 interface ScaleOptions {
   queues: number;
@@ -92,9 +92,8 @@ async function startBroker(): Promise<Broker> {
   const main = new URL("../main.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      ...["run", "-A", "--unstable-no-legacy-abort", main, "--host", "127.0.0.1"],
-      ...["--port", String(port), "--peer-port", String(freePort()), "--data-dir", `${dir}/data`],
-      ...["--min-free-disk-mb", "0"],
+      ...["run", "-A", "--unstable-no-legacy-abort", main],
+      ...loneNodeArgs(port, `${dir}/data`),
     ],
     stdin: "null",
     stdout: "null",
