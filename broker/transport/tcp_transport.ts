@@ -142,7 +142,10 @@ export class TcpTransport {
   /** Every running loop, so `close()` can wait for all of them. */
   readonly #loops = new Set<Promise<void>>();
   readonly #unreachable = new Set<NodeId>();
-  /** Ids removed (`removePeer`) and not set again since: see `#dropGoneRemoved`. */
+  /**
+   * Ids removed (`removePeer`), or only dialled back (`#greet`), and not set since: see
+   * `#dropGoneRemoved`.
+   */
   readonly #removed = new Set<NodeId>();
   readonly #livenessTimer: ReturnType<typeof setInterval>;
   #messageHandler: (message: Message) => void = () => {};
@@ -467,6 +470,9 @@ export class TcpTransport {
     if (hello.peerAddress !== undefined && !this.#links.has(hello.nodeId)) {
       try {
         this.#dial({ id: hello.nodeId, peerAddress: hello.peerAddress });
+        // Until its address is set, it ends once the node is gone, as a removed one's does: a
+        // node restarted after a removal no longer knows that id was removed.
+        this.#removed.add(hello.nodeId);
       } catch (error) {
         this.#context.warnings.line(
           `transport ${this.#nodeId}: can't dial ${hello.nodeId} back: ${describe(error)}`,
@@ -486,7 +492,9 @@ export class TcpTransport {
    * A removed node that still runs keeps dialling this one, which dials it back: that link
    * carries the answer that it was removed (`raft/removal.ts`). Once it is gone (none of its
    * connections open, the link down) the link ends: nothing else would, and it would redial a
-   * node that is no member for as long as this one runs.
+   * node that is no member for as long as this one runs. So does every link only dialled back
+   * (its address never set): after a restart this node can't tell a removed id from a joining
+   * one, and a joining node that stays dials again, and is dialled back again.
    */
   #dropGoneRemoved(): void {
     for (const id of this.#removed) {

@@ -169,6 +169,29 @@ Deno.test("a removed node that still dials is dialled back; once it is gone the 
   await a.transport.close();
 });
 
+Deno.test("after a restart, a node only dialled back (a removed one it no longer knows) is not redialled once it is gone", async () => {
+  const fast = { livenessTickMs: 20 };
+  // `a` restarted after removing `b`: a transport that was never told about b.
+  const a = await startNode("a", fast);
+  const probe = Deno.listen({ hostname, port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const b = await startNode("b", {
+    ...fast,
+    listen: { hostname, port },
+    advertisedAddress: `${hostname}:${port}`,
+  });
+  // b, removed but running on, dials a: a dials it back (to answer it was removed).
+  b.transport.setPeer({ id: a.id, peerAddress: peerAddress(a) });
+  await waitFor(() => a.transport.isConnected(b.id));
+  a.transport.send([message(a.id, b.id, 1)]);
+  await waitFor(() => b.received.length === 1);
+  await b.transport.close();
+  // Was: a redialled b for as long as a ran (only an id removed in this process was dropped).
+  await waitFor(() => !a.transport.peerIds().includes(b.id));
+  await a.transport.close();
+});
+
 Deno.test("close is idempotent and sending afterwards is a no-op", async () => {
   const [a, b] = await startCluster(["a", "b"]);
   await Promise.all([a.transport.close(), a.transport.close()]);
