@@ -8,7 +8,8 @@
  * add it as a learner (it receives the log but does not vote), wait until it has caught up, then
  * promote it to voter. Until promotion the quorum is unchanged, so a slow or dead joiner never
  * blocks writes. A join repeated with the same addresses (a retry) carries on where the first
- * stopped; one naming a member (or a node whose join is under way) with other addresses, or
+ * stopped; one naming a member (or a node whose join is under way, or one recorded by a join cut
+ * short) with other addresses, or
  * another member's addresses (or those of a node whose join is under way), is refused: recording
  * them would cut that member off (every node would dial it at the new address). A removal of a
  * node whose join is under way wins: the join stops at its next step with a refusal (not a 503
@@ -327,8 +328,22 @@ export class Membership {
           `it other addresses, remove it first (DELETE /v1/cluster/nodes/${request.id})`,
       );
     }
-    const others = [...joins, ...this.#options.machine.members()]
-      .filter((other) => other.id !== request.id);
+    // Its own record out of the configuration (a join, or a removal, cut short) at other
+    // addresses: the rule of a member's (and of a running join's).
+    const records = this.#options.machine.members();
+    const cut = records.find((other) =>
+      other.id === request.id &&
+      (other.peerAddress !== request.peerAddress || other.clientUrl !== request.clientUrl)
+    );
+    if (cut !== undefined) {
+      throw invalidParameter(
+        "id",
+        `node '${request.id}' is recorded at ${cut.peerAddress} (${cut.clientUrl}), out of the ` +
+          "configuration (a join or a removal cut short); to give it other addresses, remove it " +
+          `first (DELETE /v1/cluster/nodes/${request.id})`,
+      );
+    }
+    const others = [...joins, ...records].filter((other) => other.id !== request.id);
     const under = (id: string) =>
       `of node '${id}', whose join is under way (if it was cut short, remove it: ` +
       `DELETE /v1/cluster/nodes/${id})`;

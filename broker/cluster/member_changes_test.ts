@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { BrokerError } from "../service/mod.ts";
+import { CommandType, encodeJson } from "../engine/mod.ts";
 import { Membership } from "./member_changes.ts";
 import { noPeers } from "./node.ts";
 import { followerOf, settled, startOneNode, TestCluster, until } from "./testing/mod.ts";
@@ -363,6 +364,43 @@ Deno.test("a join at the addresses of a node recorded but out of the configurati
     await membership.remove("n2");
     await assert.rejects(membership.join(n3), (error: BrokerError) => error.code === "NotReady");
     assert.deepEqual(node.machine.members(), [n3]);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("a join cut short after its addresses were recorded: the same addresses carry on, others are refused until it is removed", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = neverCaughtUp(node, 0);
+  const n2 = { id: "n2", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+  const moved = { ...n2, peerAddress: "127.0.0.1:7005", clientUrl: "http://127.0.0.1:7004" };
+  try {
+    // The join's first step committed, then it stopped (its leader lost the lead, say): n2 is
+    // recorded, out of the configuration.
+    await node.replica.propose(CommandType.SetMember, encodeJson(n2));
+    assert.deepEqual(node.replica.status().config.learners, []);
+    const before = node.replica.status().lastIndex;
+    for (const other of [moved, { ...n2, peerAddress: moved.peerAddress }]) {
+      // Was: accepted, overwriting n2's recorded addresses (as a member's or a running join's
+      // are not).
+      await assert.rejects(
+        membership.join(other),
+        (error: BrokerError) =>
+          error.code === "InvalidParameter" && error.field === "id" &&
+          error.message ===
+            "id: node 'n2' is recorded at 127.0.0.1:7001 (http://127.0.0.1:7000), out of the " +
+              "configuration (a join or a removal cut short); to give it other addresses, " +
+              "remove it first (DELETE /v1/cluster/nodes/n2)",
+      );
+    }
+    assert.equal(node.replica.status().lastIndex, before, "the refused join proposed something");
+    assert.deepEqual(node.machine.members(), [n2]);
+    // The same addresses: the join carries on (n2 never runs, so it ends waiting for it).
+    await assert.rejects(membership.join(n2), (error: BrokerError) => error.code === "NotReady");
+    assert.deepEqual(node.replica.status().config.learners, ["n2"]);
+    await membership.remove("n2");
+    await assert.rejects(membership.join(moved), (error: BrokerError) => error.code === "NotReady");
+    assert.deepEqual(node.machine.members(), [moved]);
   } finally {
     await node.close();
   }
