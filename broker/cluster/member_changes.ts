@@ -27,7 +27,12 @@ import {
   namePattern,
   type StateMachine,
 } from "../engine/mod.ts";
-import type { RaftReplica, Timers, Transport } from "../replication/mod.ts";
+import {
+  type RaftReplica,
+  ReplicationError,
+  type Timers,
+  type Transport,
+} from "../replication/mod.ts";
 import { transferCandidates } from "./hand_off.ts";
 import { realTimers } from "./real_time.ts";
 import { asBrokerError } from "../service/mod.ts";
@@ -65,6 +70,16 @@ const upWaitMsMax = 2_000;
  * must not count, one that answers late only delays the removal (it waits up to `upWaitMsMax`).
  */
 const upSilentTicksMax = 3;
+
+/** How long a removal waits for an uncommitted configuration change to commit (see `remove`). */
+const pendingChangeWaitMsMax = 2_000;
+
+/** Raft's refusal of a configuration change while another is uncommitted (or the leader's
+ * first entry of its term is). */
+function isChangePending(error: unknown): boolean {
+  return error instanceof ReplicationError && error.code === "NotReady" &&
+    error.message.includes("(config-change-pending)");
+}
 
 /** The refusal of a node on an empty data directory under a voter's id (see `joinCluster`). */
 export const wipedVoterRefusal = "is a voter of this cluster with its data";
@@ -221,10 +236,41 @@ export class Membership {
         retryAfterSeconds: 1,
       });
     }
-    await this.#votersLeftUp(id);
-    stopJoins();
-    await replica.proposeConfigChange({ type: "remove", nodeId: id });
+    await this.#proposeRemoval(id, stopJoins);
     await replica.propose(CommandType.SetMember, encodeJson({ id, remove: true }));
+  }
+
+  /**
+   * Proposes the configuration change removing `id`. One change is uncommitted at a time: a
+   * removal that meets another (the join's own learner or promotion, say) waits up to
+   * `pendingChangeWaitMsMax` for it to commit, and then goes on; past that, 503 with Retry-After.
+   */
+  async #proposeRemoval(id: string, stopJoins: () => void): Promise<void> {
+    const { replica } = this.#options;
+    const clock = this.#options.monotonic ?? performance;
+    const timers = this.#options.timers ?? realTimers;
+    const deadline = clock.now() + pendingChangeWaitMsMax;
+    for (;;) {
+      // Again after a wait: the change that committed meanwhile may have made `id` a voter.
+      await this.#votersLeftUp(id);
+      stopJoins();
+      try {
+        await replica.proposeConfigChange({ type: "remove", nodeId: id });
+        return;
+      } catch (error) {
+        if (!isChangePending(error)) throw error;
+        if (clock.now() >= deadline) {
+          throw new BrokerError(
+            "NotReady",
+            `removing '${id}' waited ${pendingChangeWaitMsMax} ms for the configuration change ` +
+              "before it to commit (one commits at a time), in vain; retry",
+            { retryAfterSeconds: 1 },
+          );
+        }
+      }
+      this.#requireLeader();
+      await new Promise<void>((resolve) => timers.setTimer(50, resolve));
+    }
   }
 
   /**

@@ -164,3 +164,76 @@ Deno.test("a join of an id whose join is under way, at other addresses, is refus
     await node.close();
   }
 });
+
+Deno.test("a removal that meets the join's own configuration change uncommitted waits for it to commit, then removes the node", async () => {
+  const fs = new SimFileSystem();
+  const node = await startOneNode(fs);
+  const membership = membershipOn(node, {
+    catchUpMsMax: 60_000,
+    afterPropose: (type) => {
+      // The join's addresses are recorded; its learner, proposed next, stays uncommitted.
+      if (type === CommandType.SetMember) fs.pauseSyncs();
+      return Promise.resolve();
+    },
+  });
+  try {
+    const join = outcomeOf(membership.join(n2));
+    await until(() => node.replica.status().config.learners.includes("n2" as never), "learner");
+    assert.ok(node.replica.status().commit < node.replica.status().lastIndex, "committed");
+    const removal = outcomeOf(membership.remove("n2"));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the removal meets the change
+    // Was: 503 NotReady "proposal dropped (config-change-pending)" at once, the join stopped,
+    // and n2 stayed a learner until the removal was sent again.
+    assert.equal(removal.value, "pending", `the removal answered ${String(removal.value)}`);
+    fs.resumeSyncs();
+    await until(() => removal.value !== "pending" && join.value !== "pending", "both answers");
+    assert.equal(removal.value, undefined, `the removal answered ${String(removal.value)}`);
+    assert.ok(join.value instanceof BrokerError, `the join answered ${String(join.value)}`);
+    assert.ok(removedWhileJoining(join.value), join.value.message);
+    assert.deepEqual(node.replica.status().config, { voters: ["n1"], learners: [] });
+    assert.deepEqual(node.machine.members(), []);
+  } finally {
+    fs.resumeSyncs();
+    await node.close();
+  }
+});
+
+Deno.test("a removal whose wait for an uncommitted configuration change runs out answers 503 with Retry-After and changes nothing", async () => {
+  const fs = new SimFileSystem();
+  const node = await startOneNode(fs);
+  let nowMs = 0;
+  const membership = new Membership({
+    nodeId: "n1",
+    url: "http://127.0.0.1:1",
+    replica: node.replica,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("no join here"),
+    monotonic: { now: () => nowMs },
+    // Each wait passes its time on the given clock at once.
+    timers: {
+      setTimer: (delayMs, callback) => (nowMs += delayMs, setTimeout(callback, 0)),
+      clearTimer: () => {},
+    },
+  });
+  try {
+    fs.pauseSyncs();
+    const added = node.replica.proposeConfigChange({ type: "addLearner", nodeId: "n2" });
+    added.catch(() => {});
+    await assert.rejects(
+      membership.remove("n2"),
+      (error: BrokerError) =>
+        error.code === "NotReady" && error.retryAfterSeconds === 1 &&
+        error.message ===
+          "removing 'n2' waited 2000 ms for the configuration change before it to commit (one " +
+            "commits at a time), in vain; retry",
+    );
+    assert.ok(nowMs >= 2_000);
+    fs.resumeSyncs();
+    await added;
+    assert.deepEqual(node.replica.status().config, { voters: ["n1"], learners: ["n2"] });
+  } finally {
+    fs.resumeSyncs();
+    await node.close();
+  }
+});
