@@ -31,7 +31,16 @@ export function distrustsDamage(
   const damage = log.damage;
   if (damage === null) return false;
   const { detail } = damage;
-  const cutAt = detail.index ?? log.lastIndex + 1;
+  if (detail.index === undefined || !Number.isSafeInteger(detail.index)) {
+    // Where the cut was is unknown (no code records that; a record from elsewhere): it may be
+    // anywhere below the persisted commit, so it is distrusted. It used to count as past the end.
+    warn(
+      `LOG DAMAGED: ${detail.reason} at an unknown entry (${detail.file}@${detail.offset}), ` +
+        `${damage.torn ? "perhaps below the persisted commit" : "not a torn write"}`,
+    );
+    return true;
+  }
+  const cutAt = detail.index;
   const lostFrom = Math.max(cutAt, refilledThrough(log, context.snapshot, cutAt) + 1);
   if (damage.torn && lostFrom > context.protectedIndex) return false; // unacknowledged writes
   warn(

@@ -131,3 +131,22 @@ Deno.test("a torn cut above an earlier torn cut not yet repaired is judged at th
   assert.equal(third.log.damage?.detail.index, 10);
   await third.log.close();
 });
+
+Deno.test("a torn cut at an unknown index is distrusted, whatever the commit", () => {
+  for (const protectedIndex of [0, 20]) {
+    const log = damagedLog({ cutAt: 25 });
+    const { index: _, ...unknown } = log.damage!.detail;
+    const warnings: string[] = [];
+    const distrusted = distrustsDamage(
+      { ...log, damage: { ...log.damage!, detail: unknown } },
+      { protectedIndex, snapshot: { ...snapshot, entries: [] } },
+      (line) => warnings.push(line),
+    );
+    // Was: counted as a cut past the last entry, a harmless tail.
+    assert.equal(distrusted, true, `protected ${protectedIndex}`);
+    assert.deepEqual(warnings, [
+      "LOG DAMAGED: incomplete record at an unknown entry (/log/x.log@100), perhaps below the " +
+      "persisted commit",
+    ]);
+  }
+});
