@@ -9,6 +9,7 @@ import {
   nextIndex,
   type NodeId,
   type Ready,
+  type Term,
 } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -307,4 +308,56 @@ Deno.test("a proposal keeps its type, data and time, and a type outside 16..255 
       { type: EntryType.ApplicationMin, data: [...encoder.encode("y")], timestamp: undefined },
     ],
   );
+});
+
+Deno.test("an append whose entries don't follow its position in terms and indexes is dropped, not stored", () => {
+  const cluster = new SimCluster({ seed: 43 });
+  cluster.electLeader("n1");
+  cluster.raft("n1").transferLeadership(cluster.node("n2").id);
+  cluster.stabilize();
+  const leader = cluster.leader()!;
+  assert.equal(leader, "n2");
+  cluster.propose(leader, "a");
+  cluster.stabilize();
+  const follower = cluster.raft("n3");
+  const before = follower.status();
+  assert.ok(before.term >= 2, "room for a term below the current one");
+  const entry = (offset: number, term: number) => ({
+    term: term as Term,
+    index: (before.lastIndex + offset) as LogIndex,
+    type: EntryType.ApplicationMin,
+    data: new Uint8Array([offset]),
+  });
+  const now = before.term;
+  const malformed: Record<string, ReturnType<typeof entry>[]> = {
+    "a term going down within the append": [entry(1, now), entry(2, now - 1)],
+    "a term below the preceding entry's": [entry(1, now - 1)],
+    "a term above the message's": [entry(1, now + 1)],
+    "an index gap": [entry(1, now), entry(3, now)],
+    "a first index past the preceding entry's successor": [entry(2, now)],
+  };
+  for (const [name, entries] of Object.entries(malformed)) {
+    cluster.network.clearLog();
+    // What a faulty (or forged) leader of the current term could send over any transport.
+    follower.step({
+      type: MessageType.App,
+      from: cluster.node(leader).id,
+      to: cluster.node("n3").id,
+      term: now,
+      logTerm: now,
+      index: before.lastIndex,
+      entries,
+      commit: before.commit,
+      reject: false,
+      rejectHint: 0,
+      context: "",
+    } as never);
+    cluster.processReadies();
+    assert.equal(follower.status().lastIndex, before.lastIndex, `${name}: nothing was appended`);
+    assert.deepEqual(cluster.sentOfType(MessageType.AppResp), [], `${name}: not answered`);
+  }
+  cluster.propose(leader, "b");
+  cluster.stabilize();
+  assert.equal(follower.status().lastIndex, before.lastIndex + 1, "a sound append still lands");
+  cluster.checkSafety();
 });

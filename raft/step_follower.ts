@@ -70,11 +70,13 @@ function handleAppend(raft: Raft, message: Message): void {
 
 /**
  * Appends the message's entries if the log matches at its prev position; the new last index.
- * Null, and nothing changed, when its config changes don't decode or apply (see `acceptsFrom`), or
- * its time stamps go back (`timestampsFollow`).
+ * Null, and nothing changed, when its entries don't follow its position (`entriesFollow`), its
+ * config changes don't decode or apply (see `acceptsFrom`), or its time stamps go back
+ * (`timestampsFollow`).
  */
 function maybeAppend(raft: Raft, message: Message): LogIndex | undefined | null {
   const log = raft.log;
+  if (!entriesFollow(message)) return null;
   if (!log.matchTerm(message.index, message.logTerm)) return undefined;
   const lastNew = (message.index + message.entries.length) as LogIndex;
   const conflict = log.findConflict(message.entries);
@@ -91,6 +93,27 @@ function maybeAppend(raft: Raft, message: Message): LogIndex | undefined | null 
   }
   if (log.commitTo(minIndex(message.commit, lastNew))) raft.onCommitted();
   return lastNew;
+}
+
+/**
+ * Whether an append's entries are ones a correct leader sends: they follow its `index` one by
+ * one, their terms from `logTerm` (the preceding entry's) up to the message's term, never going
+ * down. Stored, terms going down would break the log's order every election and conflict check
+ * relies on, and a gap in the indexes fails the log's contiguity assertion (the node stops).
+ * The TCP transport drops such frames already (`message_validation.ts` in the broker); this
+ * holds for every path into `step`. Plain comparisons: every replicated entry passes here.
+ */
+function entriesFollow(message: Message): boolean {
+  const { entries } = message;
+  let previousTerm = Math.max(1, message.logTerm);
+  for (let i = 0; i < entries.length; i++) {
+    const { term, index } = entries[i];
+    if (!(term >= previousTerm && term <= message.term && index === message.index + 1 + i)) {
+      return false;
+    }
+    previousTerm = term;
+  }
+  return true;
 }
 
 /**
