@@ -114,9 +114,10 @@
  * distrusting follower that is caught up may call `requestNewTerm()`: the leader hands
  * leadership to its most caught-up other active voter, so the next leader is elected without
  * the distrusting node's vote (see `broker/replication/recovery.ts` for why that matters).
- * A node that may not campaign (distrusting, or below its vote floor) answers a leader
- * transfer's `TimeoutNow` the same way: the leader gives that transfer up at once and hands over
- * to another voter, skipping any that said lately that it may not campaign.
+ * A node that may not campaign (distrusting, below its vote floor, still installing a snapshot,
+ * no voter in its own configuration, or removed) answers a leader transfer's `TimeoutNow` the
+ * same way: the leader gives that transfer up at once and hands over to another voter, skipping
+ * any that said lately that it may not campaign.
  *
  * A node started with `options.fresh` (its log is empty: a new cluster, or a disk that was
  * replaced) grants votes only to candidates whose log is empty too, and stops voting and

@@ -283,7 +283,8 @@ export class RaftNode {
    * `TimeoutNow` and campaigns at once (it gets it again with each heartbeat answer while the
    * transfer runs, should one be lost). Proposals are refused meanwhile; the attempt is
    * abandoned after an election timeout, or as soon as `to` answers that it may not campaign
-   * (it distrusts its log, or is below its vote floor): leadership then goes to another voter
+   * (it distrusts its log, is below its vote floor, is still installing a snapshot, is no voter
+   * in its own configuration, or knows it was removed): leadership then goes to another voter
    * that may, as for `requestNewTerm`, if there is one.
    */
   transferLeadership(to: NodeId): void {

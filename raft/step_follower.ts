@@ -31,11 +31,13 @@ export function stepFollower(raft: Raft, message: Message): void {
       return;
     case MessageType.TimeoutNow:
       // The leader picked us: campaign at once, skipping pre-vote and the others' leases. A node
-      // that may not campaign (it distrusts its log, or is below its vote floor) says so with
-      // `NewTerm`, as it asks for a leader elected without its vote: the leader gives the
-      // transfer up at once (or hands over to another voter) rather than at its timeout.
-      if (!raft.mayVote()) raft.send({ type: MessageType.NewTerm, to: message.from });
-      else if (raft.isPromotable()) raft.campaign("transfer");
+      // that may not campaign, whatever the reason (it distrusts its log, is below its vote
+      // floor, is still installing a snapshot, is no voter in its own configuration, or knows
+      // it was removed), says so with `NewTerm`, as one asking for a leader elected without its
+      // vote: the leader gives the transfer up at once (or hands over to another voter) rather
+      // than at its timeout.
+      if (raft.mayVote() && raft.isPromotable()) raft.campaign("transfer");
+      else raft.send({ type: MessageType.NewTerm, to: message.from });
       return;
     case MessageType.ReadIndexResp:
       if (message.reject) raft.refusedReads.push(message.context); // over the leader's bound

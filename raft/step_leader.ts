@@ -84,9 +84,10 @@ export function startTransfer(raft: Raft, to: NodeId): void {
 }
 
 /**
- * `requester` may not campaign (it distrusts its log, or is below its vote floor): it asks for a
- * leader elected without its vote (`RaftNode.requestNewTerm`), or it answers the `TimeoutNow` of
- * a transfer to it (see `step_follower.ts`). A transfer to it is given up at once — it would
+ * `requester` may not campaign (it distrusts its log, is below its vote floor, is installing a
+ * snapshot, is no voter in its own configuration, or was removed): it asks for a leader elected
+ * without its vote (`RaftNode.requestNewTerm`), or it answers the `TimeoutNow` of a transfer to
+ * it (see `step_follower.ts`). A transfer to it is given up at once — it would
  * only hold proposals until its timeout — and leadership goes to another voter if one may take
  * it (`handOverFor`).
  */

@@ -183,3 +183,31 @@ Deno.test("a transfer gives up at once when no voter that may campaign is left, 
   cluster.stabilize();
   cluster.checkSafety();
 });
+
+Deno.test("a transfer to a voter still installing a snapshot moves on to another voter at once", () => {
+  const cluster = new SimCluster({ seed: 11, node: { snapshotChunkBytes: 256 } });
+  cluster.electLeader("n1");
+  cluster.crash("n3");
+  for (let count = 0; count < 20; count++) cluster.propose("n1", `entry ${count}`);
+  cluster.stabilize();
+  cluster.compact("n1");
+  cluster.restart("n3");
+  const term = cluster.raft("n1").status().term;
+  // n3 gets the snapshot. While the application still handles the Ready that installs it (its
+  // answer sent, the Ready not yet advanced), the leader's `TimeoutNow` arrives: n3 may not
+  // campaign until the install is done.
+  let installing = 0;
+  cluster.onReady = (id, ready) => {
+    if (id !== "n3" || ready.snapshot === undefined) return;
+    installing++;
+    cluster.network.send(ready.messages.splice(0));
+    cluster.stabilize();
+  };
+  cluster.raft("n1").transferLeadership(nodeId("n3"));
+  cluster.stabilize(); // no tick: nothing waits for the transfer's timeout or a heartbeat
+  assert.equal(installing, 1, "n3 installed one snapshot");
+  assert.ok(cluster.sentOfType(MessageType.TimeoutNow).some((message) => message.to === "n3"));
+  assert.equal(cluster.leader(), "n2");
+  assert.equal(cluster.raft("n2").status().term, term + 1);
+  cluster.checkSafety();
+});

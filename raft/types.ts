@@ -230,8 +230,9 @@ export type MessageType = typeof MessageType[keyof typeof MessageType];
  *   its configuration), no index.
  * - `NewTerm`: a follower that distrusts its log asks the leader to hand leadership to another
  *   voter, so that a leader it did not vote for takes over (see `RaftNode.requestNewTerm`). Also
- *   the answer to `TimeoutNow` of a follower that may not campaign (distrusting, or below its
- *   vote floor): the leader gives up the transfer to it.
+ *   the answer to `TimeoutNow` of a follower that may not campaign (distrusting, below its vote
+ *   floor, installing a snapshot, no voter in its own configuration, or removed): the leader
+ *   gives up the transfer to it.
  * - `Removed`: the answer of a voter to a node that is in neither its latest nor its committed
  *   configuration: `index` = the sender's commit index, at which that node is not a member. The
  *   addressee believes it only under the conditions of `RaftNode.removal`.
