@@ -123,10 +123,18 @@ export class Progress {
   refusedLeadAtTick: number | null = null;
   readonly inflights: Inflights;
   transfer: SnapshotTransfer | null = null;
+  /**
+   * Tells this member's incarnation from earlier ones of its id within the leader's term: the
+   * leader's last index when it made this progress (distinct for an id removed and added back,
+   * as the removal lies between). Appends and snapshot chunks carry it in `context`, the answers
+   * echo it, and an answer with another tag is of an earlier incarnation (see `stepLeader`).
+   */
+  readonly incarnation: string;
 
-  constructor(next: LogIndex, limits: InflightLimits) {
+  constructor(next: LogIndex, limits: InflightLimits, incarnation = "") {
     this.next = next;
     this.inflights = new Inflights(limits);
+    this.incarnation = incarnation;
   }
 
   becomeProbe(): void {

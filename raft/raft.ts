@@ -257,7 +257,8 @@ export class Raft {
     };
     for (const id of [...memberIds, this.id]) {
       if (this.progress.has(id)) continue;
-      const progress = new Progress(nextIndex(this.log.lastIndex()), limits);
+      const last = this.log.lastIndex();
+      const progress = new Progress(nextIndex(last), limits, String(last));
       if (id === this.id) {
         progress.match = this.log.persistedLastIndex();
         progress.state = "replicate";

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { MemoryLogStorage } from "./log_storage.ts";
 import { SimCluster } from "./testing/mod.ts";
-import { type LogIndex, nodeId, type Term } from "./types.ts";
+import { type LogIndex, type Message, MessageType, nodeId, type Term } from "./types.ts";
 
 const ids = ["n1", "n2", "n3", "n4", "n5"];
 
@@ -122,5 +122,49 @@ Deno.test("a joiner that reached its floor votes: a sole voter plus one joiner e
   cluster.crash("n2");
   cluster.restart("n2");
   assert.equal(cluster.raft("n2").status().canCampaign, true);
+  cluster.checkSafety();
+});
+
+Deno.test("a late append answer of a removed incarnation doesn't move its successor's match", () => {
+  const cluster = new SimCluster({
+    ids: ["n1", "n2", "n3", "n4"],
+    config: { voters: ["n1", "n2", "n3"], learners: ["n4"] },
+    seed: 7,
+  });
+  cluster.electLeader("n1");
+  // One of n4's acknowledgements is delayed on the wire.
+  let late: Message | null = null;
+  cluster.onReady = (id, ready) => {
+    if (id !== "n4" || late !== null) return;
+    const at = ready.messages.findIndex((message) =>
+      message.type === MessageType.AppResp && !message.reject && message.index > 0
+    );
+    if (at >= 0) late = ready.messages.splice(at, 1)[0];
+  };
+  cluster.propose("n1", "a");
+  cluster.propose("n1", "b");
+  cluster.stabilize();
+  cluster.onReady = null;
+  assert.ok(late !== null, "n4 acknowledged entries");
+  const acknowledged = (late as Message).index;
+  // n4 is removed, then added back under its id on an empty disk, all in the leader's term.
+  const leader = cluster.raft("n1");
+  leader.proposeConfigChange({ type: "remove", nodeId: nodeId("n4") });
+  cluster.stabilize();
+  cluster.crash("n4");
+  cluster.wipe("n4");
+  const n4 = cluster.node("n4").id;
+  cluster.network.hold(n4); // the new incarnation hears nothing yet
+  leader.proposeConfigChange({ type: "addLearner", nodeId: n4 });
+  cluster.processReadies();
+  const term = leader.status().term;
+  assert.equal((late as Message).term, term, "the late answer is of the leader's term");
+  // The old incarnation's answer arrives now.
+  cluster.network.send([late as Message]);
+  cluster.deliverUntil(() => !cluster.network.pending().includes(late as Message));
+  assert.equal(leader.status().progress.n4.match, 0, `not ${acknowledged}: n4 holds nothing`);
+  cluster.network.release(n4);
+  cluster.stabilize();
+  assert.equal(leader.status().progress.n4.match, leader.status().lastIndex, "it catches up");
   cluster.checkSafety();
 });

@@ -46,6 +46,7 @@ export function sendAppend(raft: Raft, to: NodeId, options: { sendIfEmpty: boole
     logTerm: previousTerm,
     entries,
     commit: log.committed,
+    context: progress.incarnation,
   });
   if (entries.length > 0) {
     const bytes = entries.reduce((sum, entry) => sum + entryBytes(entry), 0);
@@ -113,8 +114,9 @@ function startSnapshot(raft: Raft, to: NodeId): boolean {
  * the window (`snapshotChunksInflightMax` chunks), whatever the snapshot's size.
  */
 export function sendSnapshotChunks(raft: Raft, to: NodeId): void {
-  const transfer = raft.progress.get(to)?.transfer;
-  if (transfer === undefined || transfer === null) return;
+  const progress = raft.progress.get(to);
+  const transfer = progress?.transfer;
+  if (progress === undefined || transfer === undefined || transfer === null) return;
   const { snapshot } = transfer;
   const chunkBytes = raft.settings.snapshotChunkBytes;
   const windowBytes = chunkBytes * raft.settings.snapshotChunksInflightMax;
@@ -134,6 +136,7 @@ export function sendSnapshotChunks(raft: Raft, to: NodeId): void {
         totalBytes,
         data,
       },
+      context: progress.incarnation,
     });
     transfer.sentOffset = end;
     transfer.sentAll = end === totalBytes;

@@ -38,7 +38,12 @@ export function handleSnapshotChunk(raft: Raft, message: Message): void {
   if (chunk.index <= log.committed) {
     // Already have it (or newer): tell the leader where we are so it resumes appends.
     dropSnapshotReceiver(raft);
-    raft.send({ type: MessageType.AppResp, to: message.from, index: log.committed });
+    raft.send({
+      type: MessageType.AppResp,
+      to: message.from,
+      index: log.committed,
+      context: message.context,
+    });
     return;
   }
   if (chunk.totalBytes > raft.settings.snapshotBytesMax) return;
@@ -107,7 +112,12 @@ export function handleSnapshotChunk(raft: Raft, message: Message): void {
     return;
   }
   // Only the snapshot's position is known to match; entries after it are probed as usual.
-  raft.send({ type: MessageType.AppResp, to: message.from, index: snapshot.index });
+  raft.send({
+    type: MessageType.AppResp,
+    to: message.from,
+    index: snapshot.index,
+    context: message.context,
+  });
 }
 
 /** Abandons the transfer being received, if any (its bytes are dropped from the sink). */
@@ -141,5 +151,6 @@ function respond(
     // The flat message reuses its index-typed hint for the byte offset wanted (see `Message`).
     rejectHint: answer.receivedBytes as LogIndex,
     reject: answer.reject,
+    context: message.context,
   });
 }

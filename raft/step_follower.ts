@@ -49,13 +49,23 @@ export function stepFollower(raft: Raft, message: Message): void {
 function handleAppend(raft: Raft, message: Message): void {
   const log = raft.log;
   if (message.index < log.committed) {
-    raft.send({ type: MessageType.AppResp, to: message.from, index: log.committed });
+    raft.send({
+      type: MessageType.AppResp,
+      to: message.from,
+      index: log.committed,
+      context: message.context,
+    });
     return;
   }
   const lastNew = maybeAppend(raft, message);
   if (lastNew === null) return; // entries no correct leader sends: dropped, unanswered
   if (lastNew !== undefined) {
-    raft.send({ type: MessageType.AppResp, to: message.from, index: lastNew });
+    raft.send({
+      type: MessageType.AppResp,
+      to: message.from,
+      index: lastNew,
+      context: message.context,
+    });
     return;
   }
   // Tell the leader the last position that might match, so it skips whole terms at once.
@@ -67,6 +77,7 @@ function handleAppend(raft: Raft, message: Message): void {
     reject: true,
     rejectHint: hint.index,
     logTerm: hint.term,
+    context: message.context,
   });
 }
 

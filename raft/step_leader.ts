@@ -6,6 +6,7 @@
  */
 
 import { isMember, isVoter } from "./membership.ts";
+import type { Progress } from "./progress.ts";
 import { hasQuorum } from "./quorum.ts";
 import type { Raft } from "./raft.ts";
 import {
@@ -49,7 +50,7 @@ export function stepLeader(raft: Raft, message: Message): void {
   }
   const progress = raft.progress.get(message.from);
   // Members removed from the configuration have no progress; their chatter is ignored.
-  if (progress === undefined) return;
+  if (progress === undefined || ofEarlierIncarnation(progress, message)) return;
   progress.recentActive = true;
   progress.heardAtTick = raft.ticks;
   switch (message.type) {
@@ -66,6 +67,21 @@ export function stepLeader(raft: Raft, message: Message): void {
       handleNewTerm(raft, message.from);
       return;
   }
+}
+
+/**
+ * Whether `message` answers an append or snapshot chunk sent to an earlier incarnation of the
+ * member: its id was removed and added back within this leader's term, and the answer of the
+ * old one was late. Believed, it would move the new one's match to entries it doesn't hold
+ * (counted toward commit once promoted). The answer echoes the incarnation tag of what it
+ * answers (`Progress.incarnation`). An empty one comes from a node that does not echo it (an
+ * older version) and is believed, as before tags existed; a `LOST_ENTRIES` rejection answers a
+ * heartbeat, which carries no tag, and can only lower the match.
+ */
+function ofEarlierIncarnation(progress: Progress, message: Message): boolean {
+  if (message.type !== MessageType.AppResp && message.type !== MessageType.SnapResp) return false;
+  const tag = message.context;
+  return tag !== "" && tag !== LOST_ENTRIES && tag !== progress.incarnation;
 }
 
 /**

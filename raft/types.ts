@@ -216,15 +216,18 @@ export type MessageType = typeof MessageType[keyof typeof MessageType];
  * - `Vote`/`PreVote`: `index`/`logTerm` = the candidate's last entry; `context` = "transfer" when
  *   the campaign was asked for by `TimeoutNow` (it then ignores leader leases).
  * - `VoteResp`/`PreVoteResp`: `reject`.
- * - `App`: `index`/`logTerm` = the entry preceding `entries`; `commit` = leader commit.
+ * - `App`: `index`/`logTerm` = the entry preceding `entries`; `commit` = leader commit;
+ *   `context` = the leader's tag of the follower's incarnation (`Progress.incarnation`).
  * - `AppResp`: accepted → `index` = last index now matching; rejected → `index` = the rejected
  *   `App.index`, `rejectHint`/`logTerm` = the follower's guess of the last matching position;
- *   `context` = `LOST_ENTRIES` when the follower's log ends (at `rejectHint`) below what the
- *   leader's heartbeat (`index` = its commit) said it holds.
+ *   `context` = the answered `App`'s (or `Snap`'s) echoed, or `LOST_ENTRIES` when the
+ *   follower's log ends (at `rejectHint`) below what the leader's heartbeat (`index` = its
+ *   commit) said it holds.
  * - `Heartbeat`: `commit`; `context` = a ReadIndex round to acknowledge ("" if none).
  * - `HeartbeatResp`: `context` echoed.
- * - `Snap`: `snapshot` = one chunk. `SnapResp`: `index` = snapshot index, `rejectHint` = bytes
- *   received so far (the next offset wanted), `reject` = the chunk did not fit.
+ * - `Snap`: `snapshot` = one chunk; `context` as for `App`. `SnapResp`: `index` = snapshot
+ *   index, `rejectHint` = bytes received so far (the next offset wanted), `reject` = the chunk
+ *   did not fit; `context` echoed.
  * - `ReadIndex`: `context` = the follower's request id. `ReadIndexResp`: `index`, `context`;
  *   `reject` = refused (the leader holds `readIndexPendingMax` reads, or the requester is not in
  *   its configuration), no index.
