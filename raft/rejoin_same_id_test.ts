@@ -168,3 +168,23 @@ Deno.test("a late append answer of a removed incarnation doesn't move its succes
   assert.equal(leader.status().progress.n4.match, leader.status().lastIndex, "it catches up");
   cluster.checkSafety();
 });
+
+Deno.test("append answers without the incarnation tag (a node of an older version) still count", () => {
+  const cluster = new SimCluster({ seed: 8 });
+  cluster.electLeader("n1");
+  // n2 and n3 answer as a version that does not echo the tag would.
+  cluster.onReady = (id, ready) => {
+    if (id === "n1") return;
+    for (const message of ready.messages) {
+      if (message.type === MessageType.AppResp && message.context !== "lost-entries") {
+        message.context = "";
+      }
+    }
+  };
+  cluster.propose("n1", "a");
+  cluster.stabilize();
+  const status = cluster.raft("n1").status();
+  assert.equal(status.commit, status.lastIndex, "committed with the untagged answers");
+  assert.equal(status.progress.n2.match, status.lastIndex);
+  cluster.checkSafety();
+});
