@@ -14,7 +14,7 @@ import type { ProgressState } from "./progress.ts";
 import { Raft, type RaftSettings } from "./raft.ts";
 import { FreshStart, type LostState } from "./fresh.ts";
 import { broadcastAppend } from "./replication.ts";
-import { readsPending, requestRead, startTransfer } from "./step_leader.ts";
+import { readsPending, refusedLeadLately, requestRead, startTransfer } from "./step_leader.ts";
 import { removalOf } from "./removal.ts";
 import {
   type ConfigChange,
@@ -119,6 +119,12 @@ export interface ProgressStatus {
   snapshotIndex?: LogIndex;
   /** Ticks since the leader last heard from it (0 for the leader); null: not since it leads. */
   silentTicks: number | null;
+  /**
+   * It said within the last two election timeouts that it may not campaign (it answered a
+   * transfer's `TimeoutNow`, or asked for a new term, with `NewTerm`): the leader hands
+   * leadership to no such voter. False says only that it did not say so.
+   */
+  refusedLead: boolean;
 }
 
 /** A snapshot of a node's state for monitoring and tests. */
@@ -475,6 +481,7 @@ export class RaftNode {
             : entry.heardAtTick === null
             ? null
             : raft.ticks - entry.heardAtTick,
+          refusedLead: refusedLeadLately(raft, entry),
         };
         if (entry.transfer !== null) progress[id].snapshotIndex = entry.transfer.snapshot.index;
       }

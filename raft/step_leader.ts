@@ -123,6 +123,13 @@ function handleNewTerm(raft: Raft, requester: NodeId): void {
  */
 const REFUSAL_ELECTION_TIMEOUTS = 2;
 
+/** Whether the member said within `REFUSAL_ELECTION_TIMEOUTS` that it may not campaign. */
+export function refusedLeadLately(raft: Raft, progress: Progress): boolean {
+  const refusedAt = progress.refusedLeadAtTick;
+  return refusedAt !== null &&
+    raft.ticks - refusedAt < REFUSAL_ELECTION_TIMEOUTS * raft.settings.electionTicks;
+}
+
 /**
  * `requester` needs a leader elected without its vote: hand leadership to the most caught-up
  * other voter that answered lately and did not say lately that it may not campaign either.
@@ -130,14 +137,12 @@ const REFUSAL_ELECTION_TIMEOUTS = 2;
  */
 function handOverFor(raft: Raft, requester: NodeId): void {
   if (raft.leadTransferee !== null) return;
-  const refusalTicks = REFUSAL_ELECTION_TIMEOUTS * raft.settings.electionTicks;
   let best: NodeId | null = null;
   for (const id of raft.configs.current().voters) {
     if (id === raft.id || id === requester) continue;
     const progress = raft.progress.get(id);
     if (progress === undefined || !progress.recentActive) continue;
-    const refusedAt = progress.refusedLeadAtTick;
-    if (refusedAt !== null && raft.ticks - refusedAt < refusalTicks) continue;
+    if (refusedLeadLately(raft, progress)) continue;
     if (best === null || progress.match > raft.progress.get(best)!.match) best = id;
   }
   if (best !== null) startTransfer(raft, best);

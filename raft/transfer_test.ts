@@ -211,3 +211,27 @@ Deno.test("a transfer to a voter still installing a snapshot moves on to another
   assert.equal(cluster.raft("n2").status().term, term + 1);
   cluster.checkSafety();
 });
+
+Deno.test("the leader's status shows which voters said lately that they may not campaign", () => {
+  const cluster = new SimCluster({ seed: 12 });
+  cluster.electLeader("n1");
+  cluster.raft("n2").setCanCampaign(false);
+  cluster.raft("n3").setCanCampaign(false);
+  const refused = () => {
+    const { progress } = cluster.raft("n1").status();
+    return [progress.n1.refusedLead, progress.n2.refusedLead, progress.n3.refusedLead];
+  };
+  assert.deepEqual(refused(), [false, false, false]);
+  cluster.raft("n1").transferLeadership(nodeId("n3")); // n3 refuses, then n2: n1 keeps leading
+  cluster.stabilize();
+  assert.equal(cluster.leader(), "n1");
+  assert.deepEqual(refused(), [false, true, true]);
+  // The mark lasts two election timeouts (10 ticks each), as the leader's own choice skips it.
+  for (let tick = 0; tick < 19; tick++) {
+    cluster.tickAll();
+    cluster.stabilize();
+  }
+  assert.deepEqual(refused(), [false, true, true]);
+  cluster.tickAll();
+  assert.deepEqual(refused(), [false, false, false]);
+});

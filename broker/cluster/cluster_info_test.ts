@@ -41,8 +41,8 @@ Deno.test("a leader lists each member's match index and lag; a follower names th
       role: "leader",
       leaderId: "n1",
       peers: [
-        { id: "n2", match: 12, lag: 0, state: "replicate", silentTicks: 0 },
-        { id: "n3", match: 7, lag: 5, state: "probe", silentTicks: 4 },
+        { id: "n2", match: 12, lag: 0, state: "replicate", silentTicks: 0, refusedLead: false },
+        { id: "n3", match: 7, lag: 5, state: "probe", silentTicks: 4, refusedLead: false },
       ],
     }),
     urls,

@@ -1,15 +1,16 @@
 /**
  * Leadership hand-off before a leader stops (SIGTERM, a rolling restart): without it every
  * leader restart is an election timeout of unavailability (1–2 s). With it the leader picks the
- * most caught-up other voter, Raft's leader transfer makes it campaign at once, and the node
- * waits (bounded) until that voter leads before it stops serving.
+ * most caught-up other voter that did not say lately that it may not campaign
+ * (`transferCandidates`), Raft's leader transfer makes it campaign at once, and the node waits
+ * (bounded) until that voter leads before it stops serving.
  *
  * @module
  */
 import type { RaftReplica, Timers } from "../replication/mod.ts";
 
 /**
- * Hands leadership to the voter with the highest match index and waits until this node no
+ * Hands leadership to the first of `transferCandidates` and waits until this node no
  * longer leads and knows the new leader, or `msMax` passed. Resolves with the new leader's id,
  * or null when this node did not lead, had no other voter, or the hand-off did not finish.
  */
@@ -41,14 +42,18 @@ export async function handOff(
 
 /**
  * The voters other than this leader that leadership could go to, the most caught-up (highest
- * match index) first; empty unless this node leads.
+ * match index) first, those that said lately that they may not campaign (`refusedLead`: a
+ * distrusted log, below its vote floor...) after all others; empty unless this node leads.
+ * Such a voter would refuse the transfer, and the leader would then pick another itself: going
+ * to one that may saves that round trip, and a retry of a member's removal that tries voters in
+ * turn does not spend its attempts on it.
  */
 export function transferCandidates(replica: RaftReplica): string[] {
   const status = replica.status();
   const voters: string[] = status.config.voters;
   return status.peers
     .filter((peer) => peer.id !== replica.id && voters.includes(peer.id))
-    .sort((a, b) => b.match - a.match)
+    .sort((a, b) => Number(a.refusedLead) - Number(b.refusedLead) || b.match - a.match)
     .map((peer) => peer.id);
 }
 

@@ -137,6 +137,8 @@ export interface PeerStatus {
   state: string;
   /** Ticks (`tickMs` each) since the leader last heard from it; null: not since it leads. */
   silentTicks: number | null;
+  /** It said lately that it may not campaign (see Raft's `ProgressStatus.refusedLead`). */
+  refusedLead: boolean;
 }
 
 /** What `/v1/cluster` shows of this replica. */
@@ -183,6 +185,7 @@ export function replicaStatus(
       lag: Math.max(0, raft.lastIndex - progress.match),
       state: progress.state,
       silentTicks: progress.silentTicks,
+      refusedLead: progress.refusedLead,
     }));
   return {
     id: raft.id,

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import type { PeerStatus, RaftReplica } from "../replication/mod.ts";
+import { transferCandidates } from "./hand_off.ts";
+
+/** A leader `n1` of voters n1..n4 (and learner n5) whose status lists `peers`. */
+function leaderWith(peers: Partial<PeerStatus>[]): RaftReplica {
+  const status = {
+    id: "n1",
+    role: "leader",
+    config: { voters: ["n1", "n2", "n3", "n4"], learners: ["n5"] },
+    peers: peers.map((peer) => ({
+      match: 0,
+      lag: 0,
+      state: "replicate",
+      silentTicks: 0,
+      refusedLead: false,
+      ...peer,
+    })),
+  };
+  return { id: "n1", status: () => status } as unknown as RaftReplica;
+}
+
+Deno.test("hand-off targets: voters that may campaign first, each group most caught-up first", () => {
+  const replica = leaderWith([
+    { id: "n2", match: 10, refusedLead: true }, // the most caught-up, but it can't campaign
+    { id: "n3", match: 8 },
+    { id: "n4", match: 9 },
+    { id: "n5", match: 10 }, // a learner
+  ]);
+  assert.deepEqual(transferCandidates(replica), ["n4", "n3", "n2"]);
+});
+
+Deno.test("hand-off targets: voters that all refused lately are still listed, by match", () => {
+  const replica = leaderWith([
+    { id: "n2", match: 7, refusedLead: true },
+    { id: "n3", match: 9, refusedLead: true },
+  ]);
+  assert.deepEqual(transferCandidates(replica), ["n3", "n2"]);
+});
