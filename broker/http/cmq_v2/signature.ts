@@ -23,13 +23,16 @@
  * `Timestamp` must be within 300 seconds of the server clock (Tencent Cloud's documented
  * window). `Nonce` is required but not remembered: the PHP SDK draws it from 1–65535, so a busy
  * PHP client repeats nonces within minutes and a replay cache would refuse its honest requests.
- * Replays inside the window are therefore possible over plain HTTP; use TLS.
+ * Replays inside the window are therefore possible over plain HTTP; use TLS. Values are not
+ * encoded in the string to sign, so a value holding `&name=` could stand for two parameters: a
+ * request whose signature can't tell which is refused (`signed_split.ts`).
  *
  * @module
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { cmqCode, CmqError } from "./errors.ts";
 import type { CmqParams } from "./params.ts";
+import { signedSplitOf } from "./signed_split.ts";
 import type { AccessKey, KeyRing } from "./deps.ts";
 
 /** The signature methods CMQ defines; the name is the value of `SignatureMethod`. */
@@ -136,6 +139,16 @@ function signedHosts(host: string): string[] {
 }
 
 /**
+ * `key`, unless the signature that verified also stands for other parameters than `params`
+ * (`signed_split.ts`): then 4100.
+ */
+function unambiguous(key: AccessKey, params: CmqParams): AccessKey {
+  const split = signedSplitOf(params);
+  if (split !== null) throw failed(split);
+  return key;
+}
+
+/**
  * Checks the request's signature against `keys` and returns the key that signed it. Any
  * failure — a missing signing parameter, an unknown SecretId, an unknown SignatureMethod, a
  * Timestamp outside the window, a signature that does not match — is CMQ's 4100.
@@ -157,10 +170,10 @@ export function authenticate(request: SignedRequest, keys: KeyRing, nowMs: numbe
   for (const host of signedHosts(request.host)) {
     const signed = { ...request, host };
     const strict = stringToSign(signed, { skipFileValues: false });
-    if (sameText(sign(strict, key.secretKey, method), given)) return key;
+    if (sameText(sign(strict, key.secretKey, method), given)) return unambiguous(key, params);
     if (hasFileValues) {
       const lenient = stringToSign(signed, { skipFileValues: true });
-      if (sameText(sign(lenient, key.secretKey, method), given)) return key;
+      if (sameText(sign(lenient, key.secretKey, method), given)) return unambiguous(key, params);
     }
   }
   throw failed(
