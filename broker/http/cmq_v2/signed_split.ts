@@ -5,10 +5,13 @@
  * `&` followed by a parameter `x`: a captured `BatchSendMessage` of `msgBody.1=a`, `msgBody.2=b`
  * verifies again as one message `msgBody.1` = `a&msgBody.2=b`, a `PublishMessage` loses its
  * `msgTag.1` into its `msgBody`, a `Subscribe` its `filterTag.1` into its URL `endpoint`. The same
- * goes for a name holding `&` or `=`.
+ * goes for a name holding `&` or `=`. And `_` is signed as `.`: `filterTag_1`, which the door
+ * does not read, signs like `filterTag.1`, so renaming a captured request's `filterTag.1` dropped
+ * its filter (a `msgBody.2`, its second message) without breaking the signature.
  *
  * So a signed request is refused (CMQ's 4100) when one of its parameter names holds `&` or `=`
- * (no SDK sends such a name), or when a value holds `&x=` where `x` is a parameter its action reads
+ * (no SDK sends such a name), or a name with `_` whose `.` form is a parameter its action reads
+ * (the door reads only the `.` form; the SDKs send it), or when a value holds `&x=` where `x` is a parameter its action reads
  * (a numbered one as `msgBody.2` or `msgBody_2`) that the request does not carry: that request is
  * the same, to the signature, as one that carried `x`. An honest request is refused only when a
  * value holds such text, e.g. a message body with `&delaySeconds=` sent without `delaySeconds`;
@@ -97,6 +100,11 @@ export function signedSplitOf(params: CmqParams): string | null {
     if (name.includes("&") || name.includes("=")) {
       return `the parameter name ${JSON.stringify(name.slice(0, 64))} holds '&' or '=', which ` +
         "the signature can't tell from the parameters around it";
+    }
+    if (name.includes("_") && isRead(signedName(name), bases)) {
+      return `the parameter name ${JSON.stringify(name.slice(0, 64))} signs as ` +
+        `${signedName(name)}, which this action reads, and only under that name: the signature ` +
+        "can't tell the two apart";
     }
     for (let at = value.indexOf("&"); at >= 0; at = value.indexOf("&", at + 1)) {
       const equals = value.indexOf("=", at + 1);

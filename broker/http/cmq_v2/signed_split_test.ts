@@ -89,6 +89,40 @@ Deno.test("a parameter name holding '&' or '=' is 4100 with credentials", async 
   );
 });
 
+Deno.test("a name renamed with '_' (signed as '.', not read by the door) is 4100 and changes nothing", async () => {
+  const { client, broker, topics, refused } = setup({ keys: [adminKey], topics: true });
+  await broker.createQueue("jobs", {});
+  const rename = (from: string) => (entries: [string, string][]): [string, string][] =>
+    entries.map(([name, value]) => [name === from ? from.replace(".", "_") : name, value]);
+  const batch = { queueName: "jobs", "msgBody.1": "a", "msgBody.2": "b" };
+  await refused(
+    () => client.call("BatchSendMessage", batch, { afterSigning: rename("msgBody.2") }),
+    cmqCode.authenticationFailed,
+  );
+  assert.equal((await broker.getQueue("jobs")).activeMessages, 0);
+  await topics.createTopic("news", {});
+  const subscribe = {
+    topicName: "news",
+    subscriptionName: "feed",
+    protocol: "queue",
+    endpoint: "jobs",
+    "filterTag.1": "paid",
+  };
+  const reply = await refused(
+    () => client.call("Subscribe", subscribe, { afterSigning: rename("filterTag.1") }),
+    cmqCode.authenticationFailed,
+  );
+  assert.match(reply.body.message as string, /filterTag_1/);
+  assert.equal((await topics.listSubscriptions("news", {})).total, 0);
+  // A name with '_' the action does not read stays ignored.
+  const sent = await client.call("SendMessage", {
+    queueName: "jobs",
+    msgBody: "x",
+    Request_Id: "7",
+  });
+  assert.equal(sent.body.code, 0, sent.body.message);
+});
+
 Deno.test("honest values holding '&' and '=' are served: URLs, a parameter the request carries, one the action does not read", async () => {
   const { client, broker } = setup({ keys: [adminKey] });
   await broker.createQueue("jobs", {});
