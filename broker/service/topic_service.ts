@@ -50,6 +50,20 @@ import type {
   TopicList,
 } from "../../sdk/protocol.ts";
 
+/** Errors a check throws for something missing that a lagging new leader may not have applied. */
+const missingErrors = new WeakSet<object>();
+
+function missing(error: BrokerError): BrokerError {
+  missingErrors.add(error);
+  return error;
+}
+
+function isMissing(error: unknown): boolean {
+  if (!(error instanceof BrokerError)) return false;
+  return error.code === "TopicNotFound" || error.code === "SubscriptionNotFound" ||
+    missingErrors.has(error);
+}
+
 /** What an `EngineTopicService` runs on (the same parts as the queue service). */
 export interface EngineTopicServiceOptions {
   proposer: Proposer;
@@ -100,6 +114,27 @@ export class EngineTopicService implements TopicService, PushSource {
     });
     this.#admitData = options.admitData ?? (() => null);
     this.#machine.onPushPending = () => this.#pushListener?.();
+  }
+
+  /**
+   * Runs a write's `check`, then `write` with what it returned. A new leader may not have
+   * applied everything its predecessor committed (it learns the commit index once an entry of
+   * its own term commits), so a check that finds the topic, subscription or queue missing is
+   * run once more after the read barrier before the miss is answered: before, a publish to a
+   * topic the old leader had created and acknowledged answered 404 in that window. When the
+   * check passes at once, `write` proposes in the caller's turn, so calls made one after the
+   * other are proposed in that order.
+   */
+  async #checkThen<C, R>(check: () => C, write: (checked: C) => Promise<R>): Promise<R> {
+    let checked: C;
+    try {
+      checked = check();
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      await readBarrier(this.#proposer);
+      checked = check();
+    }
+    return await write(checked);
   }
 
   async #propose<T extends keyof CommandResults>(
@@ -168,28 +203,35 @@ export class EngineTopicService implements TopicService, PushSource {
   }
 
   async updateTopic(name: string, input: TopicAttributesInput): Promise<Topic> {
-    const current = this.#attributes(name);
-    resolveTopicUpdate(current, input);
-    const result = await this.#propose(
-      CommandType.UpdateTopic,
-      encodeTopicCommand({ topic: name, attributes: input }),
+    const result = await this.#checkThen(
+      () => resolveTopicUpdate(this.#attributes(name), input),
+      () =>
+        this.#propose(
+          CommandType.UpdateTopic,
+          encodeTopicCommand({ topic: name, attributes: input }),
+        ),
     );
     return result.topic;
   }
 
   async deleteTopic(name: string): Promise<void> {
-    this.#attributes(name);
-    await this.#propose(CommandType.DeleteTopic, encodeTopicCommand({ topic: name }));
+    await this.#checkThen(
+      () => this.#attributes(name),
+      () => this.#propose(CommandType.DeleteTopic, encodeTopicCommand({ topic: name })),
+    );
   }
 
   async publish(topic: string, messages: PublishEntry[]): Promise<PublishResponse> {
-    const attributes = this.#attributes(topic);
-    const clean = checkPublishEntries(messages, attributes);
-    const refusal = this.#admitData();
-    if (refusal !== null) throw refusal;
-    const result = await this.#propose(
-      CommandType.PublishBatch,
-      encodePublishBatch({ topic, messages: clean }),
+    const result = await this.#checkThen(
+      () => checkPublishEntries(messages, this.#attributes(topic)),
+      (clean) => {
+        const refusal = this.#admitData();
+        if (refusal !== null) throw refusal;
+        return this.#propose(
+          CommandType.PublishBatch,
+          encodePublishBatch({ topic, messages: clean }),
+        );
+      },
     );
     return { messages: result.messages };
   }
@@ -205,7 +247,9 @@ export class EngineTopicService implements TopicService, PushSource {
     const endpoint = resolved.endpoint;
     if (current === undefined && "queue" in endpoint) {
       if (this.#machine.queueMeta(endpoint.queue) === undefined) {
-        throw invalidParameter("endpoint.queue", `queue '${endpoint.queue}' does not exist`);
+        throw missing(
+          invalidParameter("endpoint.queue", `queue '${endpoint.queue}' does not exist`),
+        );
       }
     }
     if (current === undefined) {
@@ -225,10 +269,13 @@ export class EngineTopicService implements TopicService, PushSource {
     name: string,
     input: SubscriptionAttributesInput,
   ): Promise<SubscribeResult> {
-    this.#checkSubscribe(topic, name, input);
-    const result = await this.#propose(
-      CommandType.Subscribe,
-      encodeTopicCommand({ topic, subscription: name, attributes: input ?? {} }),
+    const result = await this.#checkThen(
+      () => this.#checkSubscribe(topic, name, input),
+      () =>
+        this.#propose(
+          CommandType.Subscribe,
+          encodeTopicCommand({ topic, subscription: name, attributes: input ?? {} }),
+        ),
     );
     return { subscription: result.subscription, created: result.created };
   }
@@ -257,31 +304,36 @@ export class EngineTopicService implements TopicService, PushSource {
     name: string,
     input: SubscriptionAttributesInput,
   ): Promise<Subscription> {
-    const attributes = this.#attributes(topic);
-    checkName(name, "subscription");
-    const current = this.#machine.topics.getSubscription(topic, name);
-    if (current === undefined) this.#subscriptionView(topic, name);
-    const { endpoint, filterTags, bindingKeys, retryPolicy, format } = current!;
-    resolveSubscription(
-      { endpoint, filterTags, bindingKeys, retryPolicy, format },
-      input,
-      attributes.filterType,
-    );
-    const result = await this.#propose(
-      CommandType.UpdateSubscription,
-      encodeTopicCommand({ topic, subscription: name, attributes: input }),
-    );
+    const result = await this.#checkThen(() => {
+      const attributes = this.#attributes(topic);
+      checkName(name, "subscription");
+      const { endpoint, filterTags, bindingKeys, retryPolicy, format } = this.#subscriptionView(
+        topic,
+        name,
+      );
+      resolveSubscription(
+        { endpoint, filterTags, bindingKeys, retryPolicy, format },
+        input,
+        attributes.filterType,
+      );
+    }, () =>
+      this.#propose(
+        CommandType.UpdateSubscription,
+        encodeTopicCommand({ topic, subscription: name, attributes: input }),
+      ));
     return result.subscription;
   }
 
   async unsubscribe(topic: string, name: string): Promise<void> {
-    this.#attributes(topic);
-    checkName(name, "subscription");
-    this.#subscriptionView(topic, name);
-    await this.#propose(
-      CommandType.Unsubscribe,
-      encodeTopicCommand({ topic, subscription: name }),
-    );
+    await this.#checkThen(() => {
+      this.#attributes(topic);
+      checkName(name, "subscription");
+      this.#subscriptionView(topic, name);
+    }, () =>
+      this.#propose(
+        CommandType.Unsubscribe,
+        encodeTopicCommand({ topic, subscription: name }),
+      ));
   }
 
   pushTargets(): PushTarget[] {
