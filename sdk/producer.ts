@@ -41,7 +41,9 @@ export interface ProducerOptions {
    * Bytes per batch at most, as the request carries them: bodies, attribute keys and values,
    * `groupId` and `dedupId` (an `autoDedupId` too), UTF-8 and JSON-escaped (a control character is
    * 6 bytes, `\u0001`; a quote, a backslash, a line feed 2), plus 128 per message and 6 per
-   * attribute for the JSON around them. A bigger message goes alone. Default 1 MiB; a larger value
+   * attribute for the JSON around them; fields of an entry the API does not have (from
+   * JavaScript) count too, as sent (the broker refuses that message alone). A bigger message goes
+   * alone. Default 1 MiB; a larger value
    * than the broker's bound on a request, 4 MiB, counts as that bound.
    */
   batchBytesMax?: number;
@@ -537,11 +539,22 @@ function exactBytes(pending: PendingSend): number {
   return pending.bytes ??= entryBytes(pending.entry, jsonBytes);
 }
 
+/** The fields of the API's entry; `delaySeconds`, a number, is in `entryOverheadBytes`. */
+const entryFields: ReadonlySet<string> = new Set([
+  "body",
+  "groupId",
+  "dedupId",
+  "attributes",
+  "delaySeconds",
+]);
+
 /**
  * The bytes of an entry in a request, its strings (body, `groupId`, `dedupId`, attribute keys
  * and values) weighed by `weigh`, plus the JSON around them. From JavaScript a field may be of
- * another type (the broker refuses it, naming the message); it is weighed by its JSON, at most
- * three bytes per character.
+ * another type, and an entry may carry fields the API does not have (the broker refuses either,
+ * naming the message — its entries are strict, so an extra field is sent, not dropped: a typo
+ * such as `dedupID` fails loudly rather than sending without dedup); they are weighed by their
+ * JSON, at most three bytes per character, as the request carries them too.
  */
 function entryBytes(entry: SendMessageEntry, weigh: (text: string) => number): number {
   const field = (value: unknown): number => {
@@ -561,6 +574,11 @@ function entryBytes(entry: SendMessageEntry, weigh: (text: string) => number): n
     }
   } else {
     bytes += field(attributes);
+  }
+  if (typeof entry.delaySeconds !== "number") bytes += field(entry.delaySeconds);
+  for (const key in entry) {
+    if (entryFields.has(key) || !Object.hasOwn(entry, key)) continue;
+    bytes += attributeOverheadBytes + weigh(key) + field((entry as Record<string, unknown>)[key]);
   }
   return bytes;
 }

@@ -455,3 +455,32 @@ Deno.test("batches count attributes, groupId and dedupId: requests stay under th
     });
   }
 });
+
+Deno.test("fields a JavaScript caller adds to an entry are counted: requests stay under the bound", async () => {
+  const client = new FakeSender();
+  // batchBytesMax 1 MiB.
+  const producer = new Producer(client, "q", { batchSize: 256, lingerMs: 60_000 });
+  // Not in the type, so neither counted nor dropped before: 100 of them, 48 KiB of extra field
+  // and a 1 KiB string as delaySeconds each, left as one 4.8 MiB batch the broker refuses whole
+  // (413); counted, the broker names the extra field and the message fails alone.
+  const entry = (index: number) =>
+    ({
+      body: `m${index}`,
+      note: "€".repeat(16 * 1024),
+      delaySeconds: "9".repeat(1024),
+    }) as unknown as SendMessageEntry;
+  const sends = Array.from({ length: 100 }, (_, index) => producer.send(entry(index)));
+  const flushed = producer.flush();
+  let sent = 0;
+  for (let index = 0; sent < 100; index++) {
+    await waitFor(`batch ${index}`, () => client.calls.length > index);
+    const entries = client.calls[index].entries;
+    assert.ok(entries.every((each) => "note" in each), "the extra field is sent as given");
+    const requestBytes = new TextEncoder().encode(JSON.stringify({ messages: entries })).length;
+    assert.ok(requestBytes <= 1024 * 1024, `request ${index}: ${requestBytes} bytes`);
+    sent += entries.length;
+    client.acknowledge(index);
+  }
+  await flushed;
+  assert.equal((await Promise.all(sends)).length, 100);
+});
