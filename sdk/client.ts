@@ -26,7 +26,8 @@
  * another node is known: a call safe to repeat (above) moves on to another node at once; any
  * other call asks that node's `/healthz` and fails with `Timeout` ("may or may not have taken
  * effect") only if it gets no answer either; a node that is alive but slow is waited for. The
- * silent node is avoided for 10 s, even where a hint still names it.
+ * silent node is avoided for 10 s, even where a hint still names it (past a call's own shorter
+ * `headTimeoutMs` only, once it happens twice in a row: one slow answer is no frozen node).
  *
  * @module
  */
@@ -204,6 +205,7 @@ export class CmqdClient {
       signal: options.signal,
       timeoutMs: (options.timeoutMs ?? this.#requester.timeoutMs) + waitSeconds * 1000,
       headTimeoutMs: (options.headTimeoutMs ?? this.#requester.headTimeoutMs) + waitSeconds * 1000,
+      waitMs: waitSeconds * 1000,
     });
   }
 

@@ -274,6 +274,46 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a call's own short head timeout leaves a slow node for that call only; a second one in a row marks it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // The leader answers, only slower than a call's own 100 ms head timeout; the follower names
+    // it as the leader.
+    const slow = answeringServer(async (request, self) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return brokerLike()(request, self);
+    });
+    const follower = answeringServer(brokerLike(slow.url));
+    // The client's own head timeout: 5 s.
+    const client = new CmqdClient({ baseUrl: [slow.url, follower.url] });
+    try {
+      const signal = AbortSignal.timeout(callBoundMs);
+      await client.getQueue("q", { signal, headTimeoutMs: 100 }); // left for the follower
+      assert.equal(follower.count("GET /v1/queues/q"), 1);
+      assert.equal(client.leaderUrl, slow.url);
+      // One late head under a call's own shorter bound is no sign of a frozen node: the next
+      // call, with the client's own bound, goes to the leader the hint names and is answered.
+      await client.getQueue("q", { signal });
+      assert.equal(slow.count("GET /v1/queues/q"), 2);
+      assert.equal(follower.count("GET /v1/queues/q"), 1);
+      // Twice in a row with no answer between: avoided, the hint notwithstanding.
+      await client.getQueue("q", { signal, headTimeoutMs: 100 });
+      await client.getQueue("q", { signal, headTimeoutMs: 100 });
+      assert.equal(slow.count("GET /v1/queues/q"), 4);
+      await client.getQueue("q", { signal });
+      assert.equal(slow.count("GET /v1/queues/q"), 4, "the node is avoided after two in a row");
+      assert.equal(follower.count("GET /v1/queues/q"), 4);
+    } finally {
+      client.close();
+      await slow.close();
+      await follower.close();
+    }
+  },
+});
+
+Deno.test({
   name: "a receive's head timeout adds its long-poll wait",
   sanitizeResources: false,
   sanitizeOps: false,

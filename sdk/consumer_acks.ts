@@ -18,8 +18,10 @@
  * aborted through its signal: the other half leaves room for the consumer to renew again while
  * the lock still holds. Before that, a `CmqdClient` is asked (the call's `headTimeoutMs`, never
  * more than its own) to take a node silent for half of that time for frozen, so it moves on to
- * another node within the call, and avoids the silent one for the retry (a call given up is
- * aborted, which tells the client nothing about the node). The client's own timeouts still
+ * another node within the call (a call given up is aborted, which tells the client nothing
+ * about the node; a node silent that long only under this call's shorter bound is avoided by the
+ * client's later calls once it happens twice in a row, so one slow answer does not send every
+ * call of the client elsewhere). The client's own timeouts still
  * apply, so a shorter `timeoutMs` ends a call sooner. Given up, its request may still reach the
  * broker later, as after the client's own timeout: a renewal landing after a later retry delay
  * or release of the same message only hides that delivery longer (a receipt handle names one

@@ -3,8 +3,10 @@
  * else the listed node it is on, moving on through the list when a node gives no answer. A node
  * that stopped answering (no response head in time: a frozen process, a paused VM) is *suspect*
  * for a short while: attempts go to the other nodes first, even when a hint still names it (a
- * follower that has not noticed the freeze yet repeats the old leader). Any answer from it clears
- * the suspicion; when every known node is suspect, the choice is made as if none were.
+ * follower that has not noticed the freeze yet repeats the old leader). A node silent only past a
+ * call's own shorter deadline (a lock change in a hurry) may just be slow: it is left for that call,
+ * and becomes suspect when it happens again before it answered anything (`strike`). Any answer from
+ * it clears the suspicion; when every known node is suspect, the choice is made as if none were.
  *
  * @module
  */
@@ -19,6 +21,8 @@ export class Nodes {
   readonly #suspectMs: number;
   /** Suspect URLs and until when (by `now`). */
   readonly #suspects = new Map<string, number>();
+  /** URLs silent once past a call's own shorter deadline, and until when that counts. */
+  readonly #strikes = new Map<string, number>();
   /** Which of `#urls` calls go to while no leader is known. */
   #index = 0;
   /** The leader the last hint named, if any. */
@@ -75,9 +79,24 @@ export class Nodes {
     this.#suspects.set(url, this.#now() + this.#suspectMs);
   }
 
+  /**
+   * `url` gave no answer within a call's own deadline, shorter than the client's: suspect when
+   * that is the second time within `suspectMs` without an answer from it between.
+   */
+  strike(url: string): void {
+    const until = this.#strikes.get(url);
+    if (until !== undefined && until > this.#now()) {
+      this.#strikes.delete(url);
+      this.suspect(url);
+    } else {
+      this.#strikes.set(url, this.#now() + this.#suspectMs);
+    }
+  }
+
   /** `url` answered. */
   answered(url: string): void {
     if (this.#suspects.size > 0) this.#suspects.delete(url);
+    if (this.#strikes.size > 0) this.#strikes.delete(url);
   }
 
   /**

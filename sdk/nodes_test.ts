@@ -44,3 +44,19 @@ Deno.test("moveOn forgets a failed leader and steps past a failed listed node", 
   assert.equal(single.moveOn(a), false);
   assert.ok(!single.hasOther(a));
 });
+
+Deno.test("strike: a node silent past a call's own shorter deadline is suspect only the second time in a row", () => {
+  let now = 0;
+  const nodes = new Nodes([a, b], () => now, 10_000);
+  nodes.strike(a);
+  assert.ok(!nodes.isSuspect(a), "once is no sign of a frozen node");
+  nodes.answered(a);
+  nodes.strike(a);
+  assert.ok(!nodes.isSuspect(a), "an answer between clears the first strike");
+  now = 10_001;
+  nodes.strike(a);
+  assert.ok(!nodes.isSuspect(a), "a strike counts for suspectMs only");
+  nodes.strike(a);
+  assert.ok(nodes.isSuspect(a));
+  assert.equal(nodes.target(), b);
+});

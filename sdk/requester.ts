@@ -45,7 +45,8 @@ export interface CmqdClientOptions {
    * wait on top. Then a call that is safe to repeat moves on to another node at once; any other
    * call asks the silent node's `/healthz`, and fails with `Timeout` ("may or may not have taken
    * effect") only when that gets no answer either (a live but slow node is waited for, up to
-   * `timeoutMs`). The node is avoided for 10 s. Default 5 s; `Infinity` turns it off.
+   * `timeoutMs`). The node is avoided for 10 s (after a call's own shorter `headTimeoutMs`, only
+   * the second time in a row). Default 5 s; `Infinity` turns it off.
    */
   headTimeoutMs?: number;
   /** Bounds of the automatic retries (a `Retry-After` may ask for longer than `backoffMsMax`). */
@@ -107,6 +108,8 @@ export interface RequestSpec {
   timeoutMs?: number;
   /** Per attempt, until the response's head; default the client's. */
   headTimeoutMs?: number;
+  /** A long poll's wait, included in `timeoutMs` and `headTimeoutMs`. */
+  waitMs?: number;
   signal?: AbortSignal;
   /** False for `/readyz`, whose 503 is an answer, not a failure to retry. */
   retryUnavailable?: boolean;
@@ -122,6 +125,13 @@ export interface Answer {
 const neverSent = new WeakSet<CmqdError>();
 /** Errors of attempts abandoned for a late head: the next node is tried at once. */
 const silent = new WeakSet<CmqdError>();
+/**
+ * Errors of attempts whose silence marks the node as frozen: no answer within the client's own
+ * bound (`headTimeoutMs`, or `timeoutMs` if shorter), or none from its `/healthz` either. Past
+ * a call's own shorter bound only, the node may be slow: the call moves on, the node is only
+ * struck (see `Nodes.strike`).
+ */
+const frozen = new WeakSet<CmqdError>();
 
 /** What an attempt does when its head is late (see `headTimeoutMs`). */
 type HeadPolicy = "none" | "moveOn" | "probe";
@@ -130,6 +140,8 @@ type HeadPolicy = "none" | "moveOn" | "probe";
 interface HeadWatch {
   /** Why the attempt was abandoned for a late head, if it was. */
   silence: string | undefined;
+  /** Abandoned because `/healthz` gave no answer either. */
+  probed: boolean;
   /** The head arrived: the deadline is off, the node answered. */
   arrived: () => void;
   /** The attempt is over. */
@@ -214,7 +226,8 @@ export class Requester {
       // A node removed from the cluster refuses everything, before doing anything, for as long
       // as it runs: avoided like a silent one, and the call goes elsewhere if it can.
       const removed = error.code === "NodeRemoved";
-      if ((error.status === 0 && error.code === "Timeout") || removed) this.#nodes.suspect(target);
+      if (removed || frozen.has(error)) this.#nodes.suspect(target);
+      else if (error.status === 0 && error.code === "Timeout") this.#nodes.strike(target);
       // No answer: the leader we were sent to is gone (ask the listed nodes again), or the
       // listed node is down (the next one may serve).
       const moved = (error.status === 0 || removed) && this.#nodes.moveOn(target);
@@ -261,6 +274,11 @@ export class Requester {
     return backoffMs(attempt, this.#retry);
   }
 
+  /** True when an attempt's `limitMs` (a long poll's wait aside) is no shorter than the client's own bound. */
+  #beyondOwnBound(limitMs: number, spec: RequestSpec): boolean {
+    return limitMs - (spec.waitMs ?? 0) >= Math.min(this.#headTimeoutMs, this.#timeoutMs);
+  }
+
   async #attempt(baseUrl: string, spec: RequestSpec, policy: HeadPolicy): Promise<Answer> {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const authorization = await this.#authorization(baseUrl + spec.path, spec.method, body);
@@ -280,11 +298,17 @@ export class Requester {
     // transport's own, passed on unchanged (never retried).
     const noAnswer = (cause: unknown): unknown => {
       if (spec.signal?.aborted) return aborted(spec.signal);
-      if (timedOut) return timeout(timeoutMs, cause);
+      if (timedOut) {
+        const error = timeout(timeoutMs, cause);
+        if (this.#beyondOwnBound(timeoutMs, spec)) frozen.add(error);
+        return error;
+      }
       const where = `${spec.method} ${baseUrl}${spec.path}`;
       if (head.silence !== undefined) {
         const error = new CmqdError("Timeout", `${where}: ${head.silence}`, { status: 0, cause });
         silent.add(error);
+        const headTimeoutMs = spec.headTimeoutMs ?? this.#headTimeoutMs;
+        if (head.probed || this.#beyondOwnBound(headTimeoutMs, spec)) frozen.add(error);
         return error;
       }
       if (!isNetworkFailure(cause)) return cause;
@@ -341,7 +365,12 @@ export class Requester {
     policy: HeadPolicy,
     controller: AbortController,
   ): HeadWatch {
-    const watch: HeadWatch = { silence: undefined, arrived: () => {}, end: () => {} };
+    const watch: HeadWatch = {
+      silence: undefined,
+      probed: false,
+      arrived: () => {},
+      end: () => {},
+    };
     if (policy === "none") return watch;
     const headTimeoutMs = spec.headTimeoutMs ?? this.#headTimeoutMs;
     let done = false;
@@ -357,7 +386,8 @@ export class Requester {
       probe = new AbortController();
       const probeMs = Math.min(headTimeoutMs, probeTimeoutMsMax);
       void this.#alive(baseUrl, probeMs, probe.signal).then((alive) => {
-        if (!alive) {
+        if (!alive && !done) {
+          watch.probed = true;
           abandon(
             ` and no answer to GET /healthz within ${probeMs} ms: the node is unresponsive; ` +
               "the request may or may not have taken effect",
