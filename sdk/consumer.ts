@@ -22,9 +22,10 @@
  *   `visibilityTimeoutSeconds`, and again at half of each new lock. Lock times are measured on
  *   the local clock from the moment the receive (or renewal) was *sent*, which is never later
  *   than the broker's own start of the lock, so clock skew can't make a renewal late. A renewal
- *   never waits behind a lock-change call of other messages that gets no answer; one of its own
- *   is given up at half of the lock's time left and the renewal sent again at once, while the
- *   lock still holds (see `consumer_acks.ts`).
+ *   waits for a lock-change call of other messages only while `changeCallsMax` (4) calls are on
+ *   the wire, and then at most until the first of them is answered or given up; one of its own is
+ *   given up at half of the lock's time left (at least 250 ms) and the renewal sent again at
+ *   once, while the lock still holds — a lock of 1 s included (see `consumer_acks.ts`).
  * - **FIFO queues**: the broker delivers one message per group at a time, and the next only
  *   after the current one is deleted. The consumer keeps that intact: a failed message is never
  *   released early or re-sent, only re-locked for its retry delay (its group waits behind it);
@@ -536,6 +537,7 @@ export class Consumer implements AsyncIterable<Delivery> {
       run.message,
       this.#lockSeconds,
       run.lockDeadlineMs,
+      true,
     );
     if (run.finished) return;
     if (outcome.ok) {

@@ -8,7 +8,12 @@
  * parked, the loop is backing off, or the consumer is stopping — it goes out in an explicit
  * delete call instead, so a handled message is never left to its lock running out.
  *
- * Lock changes are batched per tick into one `changeVisibility` call. A message has at most one
+ * Lock changes are batched per tick into one `changeVisibility` call, and at most
+ * `changeCallsMax` (4) calls are on the wire: changes due while they all are wait, soonest lock
+ * first, and leave together (up to a batch) when one settles, so a slow node gets a few full
+ * calls rather than one per tick. At most two of them carry no renewal (retry delays, releases,
+ * whose locks may be far off), so a renewal waits at most for a renewal's call, each given up at
+ * a quarter of the lock at the latest (below). A message has at most one
  * change on the wire: its next change waits for that call, so a renewal can never land after
  * (and undo) the shorter retry delay or the release that followed it. Changes of other messages
  * do not wait: they go in a call of their own, so one call that gets no answer (a node that
@@ -72,6 +77,8 @@ interface PendingChange {
   seconds: number;
   /** Local time by which the message's current lock has surely not run out, when known. */
   lockDeadlineMs: number | undefined;
+  /** It extends the lock of a running handler (else: a retry delay or a release). */
+  renewal: boolean;
   resolve(outcome: VisibilityOutcome): void;
 }
 
@@ -79,10 +86,22 @@ interface PendingChange {
  * The least time a lock-change call is given before it is given up, however soon a lock it
  * carries runs out (a lock measured from the moment its request was sent, which is never later
  * than the broker's start of it, may still hold): a call is not aborted before it is on its way.
- * A renewal sent with less than twice this left (a lock of 2 s or less) is given up no sooner,
- * so the lock may run out before it can be tried again.
+ * Below a quarter of the shortest lock (1 s), so a renewal, sent at half of its lock, is given
+ * up with time left to be sent again, and no renewal waits for a free call longer than that.
  */
-const changeCallMsMin = 1_000;
+const changeCallMsMin = 250;
+
+/**
+ * Lock-change calls on the wire at once, at most. Changes due while they are all on the wire
+ * wait, soonest lock first, and leave together (up to a batch) when one settles.
+ */
+export const changeCallsMax = 4;
+
+/**
+ * Of those, calls that carry no renewal (retry delays and releases only), at most: the others
+ * stay for renewals, so a renewal never waits for a call whose lock is far off.
+ */
+const otherChangeCallsMax = 2;
 
 /** Options of an `Acknowledger`. */
 export interface AcknowledgerOptions {
@@ -119,6 +138,8 @@ export class Acknowledger {
   #changeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Visibility calls on the wire (until answered or given up). */
   #changing = new Set<Promise<void>>();
+  /** Of `#changing`, the calls that carry no renewal. */
+  #otherCalls = 0;
   /** Receipt handles with a change in a call on the wire: their next change waits for it. */
   #changingHandles = new Set<string>();
   /** Explicit deletes on the wire. */
@@ -175,15 +196,17 @@ export class Acknowledger {
    * Changes the lock of `message` to `seconds` from now (0 releases it). `lockDeadlineMs`, the
    * local time by which its current lock has surely not run out, bounds the call: unanswered at
    * half of the time left until then (but not before `changeCallMsMin`), the change is given up,
-   * unconfirmed. Never rejects.
+   * unconfirmed. `renewal`: it extends a running handler's lock (see `otherChangeCallsMax`).
+   * Never rejects.
    */
   changeVisibility(
     message: ReceivedMessage,
     seconds: number,
     lockDeadlineMs?: number,
+    renewal = false,
   ): Promise<VisibilityOutcome> {
     return new Promise((resolve) => {
-      this.#changes.push({ message, seconds, lockDeadlineMs, resolve });
+      this.#changes.push({ message, seconds, lockDeadlineMs, renewal, resolve });
       this.#changeTimer ??= setTimeout(() => {
         this.#changeTimer = undefined;
         this.#sendChanges();
@@ -263,24 +286,33 @@ export class Acknowledger {
   }
 
   /**
-   * Sends the queued lock changes, up to a batch per call, except those whose message has a change
-   * on the wire (they wait for it, in order).
+   * Sends the queued lock changes, up to a batch per call and `changeCallsMax` calls on the wire,
+   * soonest lock first, except those whose message has a change on the wire (they wait for it, in
+   * order). Once `otherChangeCallsMax` calls carry no renewal, a call leaves only with a renewal
+   * in it (renewals first, the others riding along).
    */
   #sendChanges(): void {
-    for (;;) {
-      const batch: PendingChange[] = [];
-      const waiting: PendingChange[] = [];
+    while (this.#changes.length > 0 && this.#changing.size < changeCallsMax) {
+      const renewalsOnly = this.#otherCalls >= otherChangeCallsMax;
+      // Each message's first queued change whose message has none on the wire: one per message,
+      // so sorting them can't reorder one message's changes.
+      const firsts = new Map<string, PendingChange>();
       for (const change of this.#changes) {
         const handle = change.message.receiptHandle;
-        if (batch.length < batchEntriesMax && !this.#changingHandles.has(handle)) {
-          this.#changingHandles.add(handle);
-          batch.push(change);
-        } else {
-          waiting.push(change);
-        }
+        if (!this.#changingHandles.has(handle) && !firsts.has(handle)) firsts.set(handle, change);
       }
-      this.#changes = waiting;
-      if (batch.length === 0) return;
+      const ready = [...firsts.values()];
+      if (ready.length === 0 || (renewalsOnly && !ready.some((change) => change.renewal))) return;
+      if (ready.length > 1) {
+        ready.sort((a, b) =>
+          (renewalsOnly ? Number(b.renewal) - Number(a.renewal) : 0) ||
+          (a.lockDeadlineMs ?? Infinity) - (b.lockDeadlineMs ?? Infinity)
+        );
+      }
+      const batch = ready.slice(0, batchEntriesMax);
+      const taken = new Set(batch);
+      for (const change of batch) this.#changingHandles.add(change.message.receiptHandle);
+      this.#changes = this.#changes.filter((change) => !taken.has(change));
       this.#sendChangeBatch(batch);
     }
   }
@@ -304,16 +336,19 @@ export class Acknowledger {
     let settle!: () => void;
     const call = new Promise<void>((resolve) => settle = resolve);
     let settled = false;
+    const other = !batch.some((change) => change.renewal);
     const done = () => {
       if (settled) return;
       settled = true;
       clearTimeout(giveUp);
       for (const change of batch) this.#changingHandles.delete(change.message.receiptHandle);
       this.#changing.delete(call);
+      if (other) this.#otherCalls--;
       settle();
       this.#sendChanges();
     };
     this.#changing.add(call);
+    if (other) this.#otherCalls++;
     const options: { signal: AbortSignal; headTimeoutMs?: number } = { signal: controller.signal };
     const soonestMs = Math.min(...batch.map((change) => change.lockDeadlineMs ?? Infinity));
     if (Number.isFinite(soonestMs)) {

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { FakeQueue, firstLockChangeHangs } from "./_fake_queue.ts";
 import { waitFor } from "./_test_helpers.ts";
-import { Acknowledger, type ConsumerClient, type VisibilityOutcome } from "./consumer_acks.ts";
+import {
+  Acknowledger,
+  changeCallsMax,
+  type ConsumerClient,
+  type VisibilityOutcome,
+} from "./consumer_acks.ts";
 import { CmqdError } from "./errors.ts";
 import type { CallOptions } from "./requester.ts";
 import type { ReceivedMessage } from "./protocol.ts";
@@ -243,8 +248,8 @@ Deno.test("a lock-change call asks the client to leave a silent node in time for
   // A custom client without one, or a change with no lock to bound it: nothing asked.
   assert.equal(await asked(undefined, Date.now() + 20_000), undefined);
   assert.equal(await asked(5_000), undefined);
-  // However soon the lock runs out, the call has its least time (1 s), half of it for a node.
-  assert.equal(await asked(5_000, Date.now() + 50), 500);
+  // However soon the lock runs out, the call has its least time (250 ms), half of it for a node.
+  assert.equal(await asked(5_000, Date.now() + 50), 125);
 });
 
 Deno.test("a client whose delete or lock change throws instead of rejecting is reported, not thrown", async () => {
@@ -284,4 +289,68 @@ Deno.test("a client whose delete or lock change throws instead of rejecting is r
   await Promise.resolve();
   assert.deepEqual(reports[1], { error: thrown, message: b });
   assert.deepEqual(outcome, { ok: false, lockLost: false, error: thrown });
+});
+
+/**
+ * Acks of `count` received messages through a slow node: each lock-change call waits until the
+ * test answers it (`answer(index)`, applied by the fake queue then). `calls` records each call.
+ */
+async function acksOnASlowNode(count: number) {
+  const queue = new FakeQueue();
+  queue.send(...Array.from({ length: count }, (_, index) => `m${index}`));
+  const { messages } = await queue.receiveMessages("q", { maxMessages: count });
+  const calls: { handles: string[]; answer: () => void }[] = [];
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (name, entries) =>
+      new Promise((resolve) => {
+        calls.push({
+          handles: entries.map((entry) => entry.receiptHandle),
+          answer: () => resolve(queue.changeVisibility(name, entries)),
+        });
+      }),
+  };
+  const acks = new Acknowledger({
+    client,
+    queue: "q",
+    deleteLingerMs: 60_000,
+    report: () => {},
+    onDeleted: () => {},
+  });
+  const outcomes: (VisibilityOutcome | undefined)[] = [];
+  /** A lock change of message `index` (a renewal unless told), with 30 s of lock left. */
+  const change = async (index: number, renewal = true) => {
+    void acks.changeVisibility(messages[index], 30, Date.now() + 30_000, renewal)
+      .then((outcome) => outcomes[index] = outcome);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // The next one in another tick.
+  };
+  return { acks, calls, outcomes, change };
+}
+
+Deno.test("lock-change calls on the wire are bounded; changes due meanwhile leave together", async () => {
+  const { acks, calls, outcomes, change } = await acksOnASlowNode(12);
+  // Twelve renewals due in twelve ticks while the node has answered none: one call each before.
+  for (let index = 0; index < 12; index++) await change(index);
+  assert.equal(calls.length, changeCallsMax);
+  assert.deepEqual(calls.map((call) => call.handles), [["m1#1"], ["m2#1"], ["m3#1"], ["m4#1"]]);
+  // One answered: the eight waiting leave in one call.
+  calls[0].answer();
+  await waitFor("the next call", () => calls.length === changeCallsMax + 1);
+  assert.equal(calls[changeCallsMax].handles.length, 8);
+  for (const call of calls.slice(1)) call.answer();
+  await acks.flush();
+  assert.equal(calls.length, changeCallsMax + 1);
+  assert.ok(outcomes.length === 12 && outcomes.every((outcome) => outcome?.ok === true));
+});
+
+Deno.test("retry delays and releases on the wire never take the calls a renewal needs", async () => {
+  const { acks, calls, outcomes, change } = await acksOnASlowNode(4);
+  for (let index = 0; index < 3; index++) await change(index, false);
+  assert.equal(calls.length, 2, "two calls of other changes at most; the third waits");
+  await change(3); // A renewal goes at once, the waiting release riding along.
+  assert.deepEqual(calls.map((call) => call.handles), [["m1#1"], ["m2#1"], ["m4#1", "m3#1"]]);
+  for (const call of calls) call.answer();
+  await acks.flush();
+  assert.ok(outcomes.every((outcome) => outcome?.ok === true));
 });

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { consumerOn, FakeQueue, firstLockChangeHangs } from "./_fake_queue.ts";
+import { changeCallsMax, type ConsumerClient } from "./consumer_acks.ts";
 import { deferred, waitFor } from "./_test_helpers.ts";
 import { CmqdError } from "./errors.ts";
 import { sleep } from "./retry.ts";
@@ -98,5 +99,76 @@ Deno.test("a renewal whose call never answers is given up in time to be sent aga
   assert.ok(errors[0].error instanceof CmqdError);
   assert.equal(errors[0].error.code, "Timeout");
   assert.equal(errors[0].message?.receiptHandle, "m1#1");
+  assert.equal(queue.remaining, 0);
+});
+
+Deno.test("a 2 s lock whose renewal call never answers gets a second attempt while the lock holds", async () => {
+  const queue = new FakeQueue();
+  queue.send("a");
+  const { client, calls } = firstLockChangeHangs(queue);
+  const finish = deferred<void>();
+  // Renewed at 1 s with 1 s left: given up at half of that, and sent again with 500 ms left.
+  // Given up only after the least time of a call (1 s), the lock ran out first.
+  const lockSeconds = 2;
+  const receivedAtMs = Date.now();
+  const { consumer, errors } = consumerOn(client, {
+    concurrency: 2, // A slot free for the message, were it delivered again.
+    visibilityTimeoutSeconds: lockSeconds,
+    handleMessage: () => finish.promise,
+  });
+  consumer.start();
+  await waitFor("a's renewal on the wire", () => calls.length >= 1);
+  // Past the end of the first lock: the handler still runs, and its message was not delivered
+  // again.
+  await sleep(Math.max(0, receivedAtMs + lockSeconds * 1000 + 500 - Date.now()));
+  assert.deepEqual(queue.deliveries, ["a#1"], "never delivered a second time");
+  const stopping = consumer.stop();
+  finish.resolve();
+  await stopping;
+  assert.equal(consumer.stats.locksLost, 0);
+  assert.ok(consumer.stats.renewed >= 1);
+  assert.deepEqual(calls.slice(0, 2).map((call) => call.handles), [["m1#1"], ["m1#1"]]);
+  assert.equal(errors.length, 1, "only the call given up is reported");
+  assert.equal(queue.remaining, 0);
+});
+
+Deno.test("renewals to a slow node keep every lock with a bounded number of calls on the wire", async () => {
+  const queue = new FakeQueue();
+  // A node that answers each lock change 300 ms late, well within the calls' time.
+  let onWire = 0;
+  let onWireMax = 0;
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: async (name, entries) => {
+      onWireMax = Math.max(onWireMax, ++onWire);
+      await sleep(300);
+      onWire--;
+      return await queue.changeVisibility(name, entries);
+    },
+  };
+  const count = 20;
+  const finish = deferred<void>();
+  const { consumer, errors } = consumerOn(client, {
+    concurrency: count,
+    batchSize: 1,
+    visibilityTimeoutSeconds: 4,
+    handleMessage: () => finish.promise,
+  });
+  consumer.start();
+  // One message every 40 ms, each received alone: their renewals fall due 40 ms apart, and a
+  // call each would put about eight on the wire at once.
+  for (let index = 0; index < count; index++) {
+    queue.send(`m${index}`);
+    await sleep(40);
+  }
+  await waitFor("every lock renewed twice", () => consumer.stats.renewed >= 2 * count, 30_000);
+  const stopping = consumer.stop();
+  finish.resolve();
+  await stopping;
+  assert.ok(onWireMax <= changeCallsMax, `${onWireMax} calls on the wire at once`);
+  assert.equal(queue.deliveries.length, count, "never delivered a second time");
+  assert.equal(consumer.stats.locksLost, 0);
+  assert.deepEqual(errors, []);
   assert.equal(queue.remaining, 0);
 });
