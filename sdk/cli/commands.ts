@@ -7,6 +7,7 @@
  */
 import type { CmqdClient } from "../client.ts";
 import { Consumer } from "../consumer.ts";
+import { CmqdError } from "../errors.ts";
 import { Producer } from "../producer.ts";
 import type {
   HandleFailure,
@@ -33,8 +34,8 @@ export interface CommandContext {
   signal: AbortSignal;
 }
 
-/** A command's exit status: 0 done, 1 partly failed. */
-export type ExitStatus = 0 | 1;
+/** A command's exit status: 0 done, 1 partly failed, 130 cut short by Ctrl-C. */
+export type ExitStatus = 0 | 1 | 130;
 
 /** The most messages one `send --count` may send. */
 const sendCountMax = 100_000_000;
@@ -261,18 +262,25 @@ async function sendMany(
   const startedAt = Date.now();
   let next = 0;
   let sent = 0;
+  // The first failure stops new sends; those on the way settle, and each distinct error is
+  // printed once, with its count.
+  let failed = 0;
+  const errors = new Map<string, number>();
   const rate = () => Math.round(sent / Math.max((Date.now() - startedAt) / 1000, 0.001));
   const line = () => `sent ${sent}/${count} (${rate()} msg/s)`;
   const timer = setInterval(() => context.progress(line(), false), progressEveryMs);
   try {
     const worker = async () => {
-      while (next < count && !context.signal.aborted) {
+      while (next < count && !context.signal.aborted && failed === 0) {
         try {
           await producer.send(entryOf(next++), { signal: context.signal });
           sent++;
         } catch (error) {
           // Ctrl-C: stop quietly and report what was sent; anything else is a failure.
-          if (!context.signal.aborted) throw error;
+          if (context.signal.aborted) continue;
+          failed++;
+          const line = errorLine(error);
+          errors.set(line, (errors.get(line) ?? 0) + 1);
         }
       }
     };
@@ -283,9 +291,23 @@ async function sendMany(
   }
   const seconds = (Date.now() - startedAt) / 1000;
   context.progress(line(), true);
-  if (context.json) context.out(json({ sent, seconds, perSecond: rate() }));
+  if (context.json) context.out(json({ sent, failed, seconds, perSecond: rate() }));
   else context.out(`sent ${sent} messages to ${queue} in ${seconds.toFixed(2)} s`);
-  return sent === count ? 0 : 1;
+  if (failed > 0) {
+    context.note(`error: ${failed} of ${count} sends failed (${count - sent - failed} not sent):`);
+    for (const [line, times] of errors) {
+      context.note(`error: ${line}${times > 1 ? ` (${times} sends)` : ""}`);
+    }
+    return 1;
+  }
+  return sent === count ? 0 : 130;
+}
+
+/** An error as the CLI prints it: `Code: message (field f)`. */
+function errorLine(error: unknown): string {
+  if (!(error instanceof CmqdError)) return String(error);
+  const field = error.field === undefined ? "" : ` (field ${error.field})`;
+  return `${error.code}: ${error.message}${field}`;
 }
 
 /** `receive QUEUE [--max N] [--wait-seconds S] [--delete]`: one receive. */

@@ -268,3 +268,24 @@ Deno.test("rewind on a real broker: --sequence and --to bring deleted messages b
     await broker.stop();
   }
 });
+
+Deno.test("send --count prints how many sends failed and each distinct error once", async () => {
+  const errors = [
+    new CmqdError("QueueNotFound", "no queue q", { status: 404 }),
+    new CmqdError("InvalidParameter", "too big", { status: 400, field: "messages" }),
+  ];
+  let call = 0;
+  // One message a batch: the calls fail in turn with one error, then the other.
+  const { context, out, notes } = contextOf(
+    ["send", "q", "x{i}", "--count", "6", "--batch-size", "1"],
+    () => Promise.reject(errors[call++ % 2]),
+  );
+  assert.equal(await runCommand(context), 1);
+  assert.equal(call, 6, "the sends on the way when the first failed settle");
+  assert.match(out[0], /^sent 0 messages to q in /);
+  assert.deepEqual(notes, [
+    "error: 6 of 6 sends failed (0 not sent):",
+    "error: QueueNotFound: no queue q (3 sends)",
+    "error: InvalidParameter: too big (field messages) (3 sends)",
+  ]);
+});

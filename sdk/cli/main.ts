@@ -1,7 +1,8 @@
 /**
  * The cmqd command line, on the SDK: `deno task cli -- <command>`.
  *
- * Exit status: 0 done, 1 the broker refused or a batch partly failed, 2 bad usage.
+ * Exit status: 0 done, 1 the broker refused or a batch partly failed, 2 bad usage, 130
+ * interrupted by Ctrl-C (`tail`, which runs until Ctrl-C, exits 0).
  *
  * @module
  */
@@ -84,7 +85,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return usageFailure(error);
   }
   const interrupted = new AbortController();
-  const onInterrupt = () => interrupted.abort();
+  let ctrlC = false;
+  const onInterrupt = () => {
+    ctrlC = true;
+    interrupted.abort();
+  };
   process.on("SIGINT", onInterrupt);
   // A reader that closes standard output (`| head -n 5`) ends the command.
   let outputClosed = false;
@@ -123,6 +128,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
     if (!(error instanceof CmqdError)) throw error;
+    // The call Ctrl-C aborted: no error of the broker's, and the shell's status for SIGINT.
+    if (ctrlC && error.code === "Aborted") {
+      process.stderr.write("interrupted\n");
+      return 130;
+    }
     const field = error.field === undefined ? "" : ` (field ${error.field})`;
     process.stderr.write(`error: ${error.code}: ${error.message}${field}\n`);
     return 1;

@@ -358,11 +358,47 @@ Deno.test("the CLI's send --count ends on Ctrl-C although a batch is on the wire
     if (ended === "hung") child.kill("SIGKILL");
     assert.notEqual(ended, "hung", "the CLI still ran 30 s after Ctrl-C");
     const result = await output;
-    assert.equal(result.code, 1);
+    assert.equal(result.code, 130, "interrupted: the shell's status for SIGINT");
     assert.match(new TextDecoder().decode(result.stdout), /^sent 0 messages to q in /);
   } finally {
     clearTimeout(guard);
     await output.catch(() => {});
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
+});
+
+Deno.test("Ctrl-C during receive exits 130, 'interrupted', not a broker error", async () => {
+  // A node that reads the receive and holds it, as a long poll on an empty queue does.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  let requestArrived!: () => void;
+  const arrived = new Promise<void>((resolve) => requestArrived = resolve);
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      void (async () => {
+        const buffer = new Uint8Array(65536);
+        while (await conn.read(buffer).catch(() => null) !== null) requestArrived();
+      })();
+    }
+  })();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cliPath, "receive", "q", "--wait-seconds", "20"],
+    env: { CMQD_URL: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    await arrived;
+    child.kill("SIGINT");
+    const result = await child.output();
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 130, stderr);
+    assert.equal(stderr, "interrupted\n");
+    assert.equal(result.stdout.length, 0);
+  } finally {
     listener.close();
     for (const conn of held) conn.close();
     await accepting.catch(() => {});
