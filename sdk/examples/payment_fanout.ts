@@ -12,7 +12,8 @@
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CmqdClient, type PushNotification, type ReceivedMessage } from "@cmqd/sdk";
+import process from "node:process";
+import { CmqdClient, CmqdError, type PushNotification, type ReceivedMessage } from "@cmqd/sdk";
 import { brokerUrl, runId, waitFor } from "./support.ts";
 
 // The merchant's callback: records each push once per message id, refuses the very first one.
@@ -66,7 +67,52 @@ const payments = [
   { body: JSON.stringify({ order: 8, cents: 500 }), tags: ["refunded"] },
   { body: JSON.stringify({ order: 9, cents: 250 }), tags: ["paid"] },
 ];
-const { messages: published } = await client.publish(topic, payments);
+/** Removes what this run made; on the way out after a failure, as far as the broker lets it. */
+async function cleanUp(): Promise<void> {
+  await client.deleteTopic(topic);
+  await client.deleteQueue(risk);
+  await client.deleteQueue(marketing);
+  client.close();
+  server.close();
+}
+
+/** Reports a failure of the publish on stderr, cleans up what it can and exits 1. */
+async function publishFailed(lines: string[]): Promise<never> {
+  for (const line of lines) console.error(line);
+  await cleanUp().catch((error) => {
+    console.error(`cleaning up failed too: ${error}`);
+    client.close();
+    server.close();
+  });
+  process.exit(1);
+}
+
+// A publish is never sent again by the client after a lost answer (topics have no dedup: a
+// repeat could fan a payment out twice), and it already retried what it safely could (a 503
+// refused before anything was done). What is left is the caller's to decide: here, to report
+// and exit non-zero; a service would keep the payments and alert, and publish again only what it
+// knows did not go (not `outcomeUnknown`).
+const published = await client.publish(topic, payments).then(
+  (answer) => answer.messages,
+  (error) => {
+    const why = error instanceof CmqdError
+      ? `${error.code}: ${error.message}${
+        error.outcomeUnknown ? " (the payments may or may not have been published)" : ""
+      }`
+      : String(error);
+    return publishFailed([`publishing ${payments.length} payments to ${topic} failed: ${why}`]);
+  },
+);
+// Published, but a matching subscription may not have taken a payment (its queue full, gone, or
+// the payment too large for it): each one is named in the answer, not thrown.
+const refused = published.flatMap((message, index) =>
+  message.failures.map((failure) =>
+    `the payment of order ${JSON.parse(payments[index].body).order} (message ${message.id}) ` +
+    `did not reach subscription ` +
+    `${failure.subscription}: ${failure.code}: ${failure.message}`
+  )
+);
+if (refused.length > 0) await publishFailed(refused);
 console.log(`published ${published.length}: fanned out to ${published.map((m) => m.fannedOut)}`);
 
 /** Every order number a queue holds (receiving and deleting until it is empty). */
@@ -106,9 +152,5 @@ const expectedOrders = (tags: string[]) =>
 const holds = JSON.stringify(riskOrders) === JSON.stringify(expectedOrders(["paid", "refunded"])) &&
   JSON.stringify(marketingOrders) === JSON.stringify(expectedOrders(["paid"])) &&
   published.every((message) => pushed.get(message.id) !== undefined) && requests > pushed.size;
-await client.deleteTopic(topic);
-await client.deleteQueue(risk);
-await client.deleteQueue(marketing);
-client.close();
-server.close();
+await cleanUp();
 if (!holds) throw new Error("the fan-out did not reach each subscription as its filter says");

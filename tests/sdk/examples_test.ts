@@ -45,3 +45,77 @@ Deno.test("the SDK examples run against a real broker and hold their promises", 
     await broker.stop();
   }
 });
+
+/**
+ * A broker stand-in for `payment_fanout.ts`: answers its queue, topic and subscription PUTs and
+ * its DELETEs, and its publish with `publish()`; records each request.
+ */
+function fanoutStub(publish: () => Response) {
+  const seen: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    const path = new URL(request.url).pathname;
+    seen.push(`${request.method} ${path}`);
+    if (request.method === "DELETE") return new Response(null, { status: 204 });
+    if (request.method === "POST" && /^\/v1\/topics\/[^/]+\/messages$/.test(path)) return publish();
+    return Response.json({ name: path.split("/").at(-1) }, { status: 201 });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, seen, close: () => server.shutdown() };
+}
+
+/** Runs `payment_fanout.ts` against `url`: its exit code and stderr. */
+async function runFanout(url: string) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../sdk/examples/payment_fanout.ts", import.meta.url).pathname],
+    env: { CMQD_URL: url, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(exampleTimeoutMs),
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+Deno.test("payment_fanout reports a publish that failed, or that a subscription refused, cleans up and exits 1", async (t) => {
+  await t.step("the publish fails", async () => {
+    const stub = fanoutStub(() =>
+      Response.json({ error: { code: "TopicNotFound", message: "no such topic" } }, {
+        status: 404,
+      })
+    );
+    try {
+      const { code, stderr } = await runFanout(stub.url);
+      assert.equal(code, 1, stderr);
+      assert.match(
+        stderr,
+        /^publishing 3 payments to payments-\S+ failed: TopicNotFound: no such topic\n$/,
+      );
+      assert.equal(stub.seen.filter((line) => line.startsWith("DELETE")).length, 3, "cleaned up");
+    } finally {
+      await stub.close();
+    }
+  });
+  await t.step("a subscription refuses a payment", async () => {
+    const stub = fanoutStub(() =>
+      Response.json({
+        messages: [7, 8, 9].map((order) => ({
+          id: `m${order}`,
+          fannedOut: order === 8 ? 1 : 3,
+          failures: order === 8
+            ? [{ subscription: "risk", code: "BacklogFull", message: "the queue is full" }]
+            : [],
+        })),
+      })
+    );
+    try {
+      const { code, stderr } = await runFanout(stub.url);
+      assert.equal(code, 1, stderr);
+      assert.equal(
+        stderr,
+        "the payment of order 8 (message m8) did not reach subscription risk: BacklogFull: " +
+          "the queue is full\n",
+      );
+      assert.equal(stub.seen.filter((line) => line.startsWith("DELETE")).length, 3, "cleaned up");
+    } finally {
+      await stub.close();
+    }
+  });
+});
