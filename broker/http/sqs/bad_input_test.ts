@@ -88,6 +88,39 @@ const cases: Case[] = [
     body: send({ Entries: { Id: "a" } }),
     ...serialization,
   },
+  // A member of the wrong JSON type inside a batch entry is the request's malformation (the
+  // protocol can't read it), refused whole as every batch operation refuses it: never one
+  // entry's failure beside the others done.
+  {
+    what: "a number for a batch entry's ReceiptHandle (delete)",
+    target: "AmazonSQS.DeleteMessageBatch",
+    body: send({ Entries: [{ Id: "a", ReceiptHandle: 5 }] }),
+    ...serialization,
+  },
+  {
+    what: "a number for a batch entry's ReceiptHandle (visibility)",
+    target: "AmazonSQS.ChangeMessageVisibilityBatch",
+    body: send({ Entries: [{ Id: "a", ReceiptHandle: 5, VisibilityTimeout: 30 }] }),
+    ...serialization,
+  },
+  {
+    what: "a string for a batch entry's VisibilityTimeout",
+    target: "AmazonSQS.ChangeMessageVisibilityBatch",
+    body: send({ Entries: [{ Id: "a", ReceiptHandle: "h", VisibilityTimeout: "30" }] }),
+    ...serialization,
+  },
+  {
+    what: "a string for VisibilityTimeout in a batch entry without a handle",
+    target: "AmazonSQS.ChangeMessageVisibilityBatch",
+    body: send({ Entries: [{ Id: "a", VisibilityTimeout: "30" }] }),
+    ...serialization,
+  },
+  {
+    what: "a number for a batch entry's MessageBody",
+    target: "AmazonSQS.SendMessageBatch",
+    body: send({ Entries: [{ Id: "a", MessageBody: 5 }] }),
+    ...serialization,
+  },
   {
     what: "no QueueUrl",
     target: "AmazonSQS.SendMessage",

@@ -58,6 +58,17 @@ export function batchEntries(input: JsonObject, entryKind: string): BatchEntry[]
   });
 }
 
+/**
+ * What one entry's check threw, as that entry's failure, or thrown on for the whole request: a
+ * member of the wrong JSON type (`SerializationException`) is the request's malformation (the
+ * protocol could not read the request, so SQS answers it before looking at any entry), as every
+ * batch operation refuses it; anything not an `SqsError` is a bug.
+ */
+export function entryError(error: unknown): SqsError {
+  if (!(error instanceof SqsError) || error.code === "SerializationException") throw error;
+  return error;
+}
+
 /** The `Failed` entry for `error` (its query-protocol code, as SQS's batch results carry). */
 export function failedEntry(id: string, error: SqsError): FailedEntry {
   return { Id: id, SenderFault: error.senderFault, Code: error.queryCode, Message: error.message };

@@ -28,7 +28,7 @@ import {
   provenanceOf,
   type ReceivedMessage,
 } from "./broker_deps.ts";
-import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
+import { batchEntries, entryError, type FailedEntry, failedEntry } from "./batch.ts";
 import { authorize, messageQueue, type OperationContext } from "./context.ts";
 import { inBatchTerms, invalidValue, missingParameter, sqsCodeOf, SqsError } from "./errors.ts";
 import {
@@ -439,9 +439,14 @@ function requiredVisibility(input: JsonObject): number {
   return seconds;
 }
 
+/** Any integer: the type check of a member whose range is checked per entry. */
+const anyInteger = { min: -Infinity, max: Infinity };
+
 /**
  * ChangeMessageVisibilityBatch: each entry is checked on its own (the 12-hour cap too, as
- * `changeMessageVisibility`); one service call.
+ * `changeMessageVisibility`); one service call. As DeleteMessageBatch, an entry without a handle
+ * or with one that is not a handle fails alone, and a member of the wrong JSON type (a
+ * ReceiptHandle that is not a string) refuses the whole request.
  */
 export async function changeMessageVisibilityBatch(
   context: OperationContext,
@@ -458,6 +463,10 @@ export async function changeMessageVisibilityBatch(
   const entries = batchEntries(context.input, "ChangeMessageVisibilityBatchRequestEntry");
   const now = context.now();
   for (const [entryIndex, { id, entry }] of entries.entries()) {
+    // The members' types first: one of the wrong type refuses the request (`entryError`), even
+    // in an entry that would fail on its own for another member.
+    optionalString(entry, "ReceiptHandle");
+    optionalInteger(entry, "VisibilityTimeout", anyInteger);
     try {
       const sent = requiredString(entry, "ReceiptHandle");
       const visibilityTimeoutSeconds = requiredVisibility(entry);
@@ -466,8 +475,7 @@ export async function changeMessageVisibilityBatch(
       if (refusal !== null) throw refusal;
       accepted.push({ id, entryIndex, sent, receiptHandle, visibilityTimeoutSeconds });
     } catch (error) {
-      if (!(error instanceof SqsError)) throw error;
-      failed.push(failedEntry(id, error));
+      failed.push(failedEntry(id, entryError(error)));
     }
   }
   if (accepted.length === 0) return { Successful: [], Failed: failed };

@@ -10,7 +10,7 @@
  * @module
  */
 import { BrokerError, messageLimits, type SendMessageEntry } from "./broker_deps.ts";
-import { batchEntries, type FailedEntry, failedEntry } from "./batch.ts";
+import { batchEntries, entryError, type FailedEntry, failedEntry } from "./batch.ts";
 import { messageQueue, type OperationContext } from "./context.ts";
 import { inBatchTerms, invalidValue, missingParameter, SqsError, toSqsError } from "./errors.ts";
 import {
@@ -178,7 +178,10 @@ interface PendingSend {
   bodyDigest: string;
 }
 
-/** SendMessageBatch: up to 10 messages, each succeeding or failing on its own. */
+/**
+ * SendMessageBatch: up to 10 messages, each succeeding or failing on its own; a member of the
+ * wrong JSON type refuses the whole request (`entryError`).
+ */
 export async function sendMessageBatch(context: OperationContext): Promise<JsonObject> {
   const queue = messageQueue(context, "send");
   const failed: FailedEntry[] = [];
@@ -190,8 +193,7 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
       if (needsContentDedup(prepared.entry, queue)) await addContentDedup(prepared.entry);
       accepted.push({ id, entryIndex, prepared });
     } catch (error) {
-      if (!(error instanceof SqsError)) throw error;
-      failed.push(failedEntry(id, error));
+      failed.push(failedEntry(id, entryError(error)));
     }
   }
   // One call for the batch's digests (up to twelve at a time: md5_lanes.ts).
