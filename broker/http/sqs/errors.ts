@@ -132,8 +132,40 @@ const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
   NodeRemoved: "ServiceUnavailable",
 };
 
-/** The message SQS itself gives for a missing queue (the service names the internal queue). */
-const queueDoesNotExistMessage = "The specified queue does not exist.";
+/**
+ * SQS's own messages for the codes whose service message would show the engine's words and
+ * cmqd's internal queue names (`queue 'orders' exists with different attributes`, where the SQS
+ * client named `orders.fifo`).
+ */
+const fixedMessages: Partial<Record<SqsErrorCode, string>> = {
+  QueueDoesNotExist: "The specified queue does not exist.",
+  QueueNameExists: "A queue already exists with the same name and a different value for an " +
+    "attribute or tag.",
+  MessageNotInflight: "The message referred to isn't in flight.",
+};
+
+/**
+ * SQS's message for a receipt handle it refuses, as the client `sent` it, with cmqd's reason (the
+ * engine's: not a handle, forged, of another queue, of an older delivery), the queue's internal
+ * name left out.
+ */
+export function invalidHandleMessage(sent: string, reason: string): string {
+  const why = reason.replace(/ of queue '[^']*'/, " of this queue");
+  return `The input receipt handle "${sent.slice(0, 200)}" is not a valid receipt handle. ` +
+    `Reason: ${why}.`;
+}
+
+/**
+ * The SQS error of a per-handle failure of a delete or visibility change (engine code, message),
+ * for the handle as the client sent it.
+ */
+export function handleFailureError(failure: { code: string; message: string }, sent: string) {
+  const code = sqsCodeOf(failure.code);
+  if (code === "ReceiptHandleIsInvalid") {
+    return new SqsError(code, invalidHandleMessage(sent, failure.message));
+  }
+  return new SqsError(code, fixedMessages[code] ?? failure.message);
+}
 
 /**
  * An SQS error answered to the client.
@@ -196,9 +228,7 @@ export function toSqsError(
   if (error instanceof SqsError) return error;
   if (error instanceof BrokerError) {
     const code = sqsCodeOf(error.code);
-    const message = code === "QueueDoesNotExist"
-      ? queueDoesNotExistMessage
-      : sqsMessageOf(error, scope);
+    const message = fixedMessages[code] ?? sqsMessageOf(error, scope);
     return new SqsError(code, message, { retryAfterSeconds: error.retryAfterSeconds });
   }
   reportBug(error);

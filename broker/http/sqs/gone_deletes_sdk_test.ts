@@ -164,7 +164,7 @@ Deno.test("DeleteMessage of a message already deleted with the same handle succe
   const refused: [string, string, RegExp][] = [
     [QueueUrl, forged, /does not verify/],
     [QueueUrl, "junk", /not a receipt handle/],
-    [otherUrl, ReceiptHandle, /not a receipt handle of queue/],
+    [otherUrl, ReceiptHandle, /not a receipt handle of this queue/],
   ];
   for (const [url, handle, message] of refused) {
     await rejectsWith(

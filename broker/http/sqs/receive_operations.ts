@@ -30,7 +30,13 @@ import {
 } from "./broker_deps.ts";
 import { batchEntries, entryError, type FailedEntry, failedEntry } from "./batch.ts";
 import { authorize, messageQueue, type OperationContext } from "./context.ts";
-import { inBatchTerms, invalidValue, missingParameter, sqsCodeOf, SqsError } from "./errors.ts";
+import {
+  handleFailureError,
+  inBatchTerms,
+  invalidValue,
+  missingParameter,
+  SqsError,
+} from "./errors.ts";
 import {
   type JsonObject,
   optionalIdText,
@@ -300,7 +306,7 @@ function withinLockCap(seconds: number, answer: JsonObject, now: number): number
 }
 
 function handleError(failure: HandleFailure): SqsError {
-  return new SqsError(sqsCodeOf(failure.code), failure.message);
+  return handleFailureError(failure, failure.receiptHandle);
 }
 
 /**
@@ -330,10 +336,11 @@ const sqsDelete = { goneAsDeleted: true } as const;
 /** DeleteMessage. */
 export async function deleteMessage(context: OperationContext): Promise<JsonObject> {
   const queue = messageQueue(context, "receive");
-  const { engineHandle } = readHandle(requiredString(context.input, "ReceiptHandle"));
+  const sent = requiredString(context.input, "ReceiptHandle");
+  const { engineHandle } = readHandle(sent);
   const result = await context.service.deleteMessages(queue.name, [engineHandle], sqsDelete);
   context.receiveAttempts.touched([engineHandle]);
-  if (result.failures.length > 0) throw handleError(result.failures[0]);
+  if (result.failures.length > 0) throw handleError({ ...result.failures[0], receiptHandle: sent });
   return {};
 }
 

@@ -1,0 +1,85 @@
+/**
+ * SQS answers carry SQS's words, never the engine's: a missing queue, a queue name taken with
+ * other attributes, a refused receipt handle and a message not in flight are worded as SQS words
+ * them, and no answer names a queue by cmqd's internal name (`orders` for `orders.fifo`).
+ */
+import assert from "node:assert/strict";
+import { BrokerError } from "../../service/mod.ts";
+import { handleFailureError, toSqsError } from "./errors.ts";
+import { rawCall, startDoor } from "./_test_server.ts";
+
+Deno.test("service errors with SQS's own message are answered in SQS's words", () => {
+  const exists = toSqsError(
+    new BrokerError("QueueAlreadyExists", "queue 'orders' exists with different attributes"),
+    () => {},
+  );
+  assert.equal(exists.code, "QueueNameExists");
+  assert.equal(
+    exists.message,
+    "A queue already exists with the same name and a different value for an attribute or tag.",
+  );
+  const gone = toSqsError(
+    new BrokerError("QueueNotFound", "queue 'orders' was deleted and created again"),
+    () => {},
+  );
+  assert.equal(gone.message, "The specified queue does not exist.");
+  const notInflight = handleFailureError(
+    { code: "MessageNotInflight", message: "the message's lock already ended" },
+    "h.1",
+  );
+  assert.equal(notInflight.code, "MessageNotInflight");
+  assert.equal(notInflight.message, "The message referred to isn't in flight.");
+});
+
+Deno.test("a refused receipt handle is SQS's message, quoting the handle as sent, with no internal queue name", async () => {
+  await using door = startDoor();
+  const call = async (operation: string, input: Record<string, unknown>) =>
+    await rawCall(door.endpoint, `AmazonSQS.${operation}`, JSON.stringify(input));
+  const fifo = { FifoQueue: "true", ContentBasedDeduplication: "true" };
+  const orders = (await call("CreateQueue", { QueueName: "orders.fifo", Attributes: fifo })).body
+    .QueueUrl;
+  const other = (await call("CreateQueue", { QueueName: "other.fifo", Attributes: fifo })).body
+    .QueueUrl;
+  assert.equal(
+    (await call("SendMessage", { QueueUrl: other, MessageBody: "x", MessageGroupId: "g" })).status,
+    200,
+  );
+  const received = await call("ReceiveMessage", { QueueUrl: other });
+  const handle: string = received.body.Messages[0].ReceiptHandle;
+  assert.match(handle, /\.\d+$/, "a door handle carries its receive time");
+  const expected = (sent: string) =>
+    `The input receipt handle "${sent}" is not a valid receipt handle. Reason: `;
+  for (const [sent, reason] of [["junk", "not a receipt handle"], [handle, "of this queue"]]) {
+    const refused = await call("DeleteMessage", { QueueUrl: orders, ReceiptHandle: sent });
+    assert.equal(refused.status, 404);
+    assert.equal(refused.body.__type, "com.amazonaws.sqs#ReceiptHandleIsInvalid");
+    assert.ok(refused.body.message.startsWith(expected(sent)), refused.body.message);
+    assert.ok(refused.body.message.includes(reason), refused.body.message);
+    assert.ok(!refused.body.message.includes("'other'"), refused.body.message);
+    const batch = await call("DeleteMessageBatch", {
+      QueueUrl: orders,
+      Entries: [{ Id: "a", ReceiptHandle: sent }],
+    });
+    assert.equal(batch.status, 200);
+    assert.equal(batch.body.Failed[0].Code, "ReceiptHandleIsInvalid");
+    assert.ok(
+      batch.body.Failed[0].Message.startsWith(expected(sent)),
+      batch.body.Failed[0].Message,
+    );
+    const changed = await call("ChangeMessageVisibility", {
+      QueueUrl: orders,
+      ReceiptHandle: sent,
+      VisibilityTimeout: 5,
+    });
+    assert.equal(changed.status, 404);
+    assert.ok(changed.body.message.startsWith(expected(sent)), changed.body.message);
+  }
+  const taken = await call("CreateQueue", {
+    QueueName: "orders.fifo",
+    Attributes: fifo,
+    tags: { team: "a" },
+  });
+  assert.equal(taken.body.__type, "com.amazonaws.sqs#QueueNameExists");
+  assert.ok(!taken.body.message.includes("'orders'"), taken.body.message);
+  assert.deepEqual(door.errors, []);
+});
