@@ -88,6 +88,7 @@ export {
   checkInteger,
   resolveCreate,
   resolveUpdate,
+  sameAttributes,
 } from "./queue_attributes.ts";
 export { checkTagChanges, checkTags } from "./queue_tags.ts";
 export { receiptHandlesToBytes, receiptHandleToBytes } from "./receipt.ts";

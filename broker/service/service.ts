@@ -63,6 +63,15 @@ import { readMessages, receivableAtOnce } from "./deliveries.ts";
 import { deleteAnswer, unwrittenDeletes, wireFailures } from "./handle_failures.ts";
 import { checkQueueInput, checkTagChangesInput } from "./reserved_keys.ts";
 import { CreateLimit } from "./create_limit.ts";
+import {
+  createUnlessSame,
+  type QueueReads,
+  succeeds,
+  tagUnlessSame,
+  unlessEmpty,
+  updateUnlessSame,
+} from "./unwritten_writes.ts";
+import { checkDeadLetter, checkRedriveDestination } from "./target_checks.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
@@ -121,6 +130,7 @@ export class EngineService implements QueueService {
   readonly #polls: LongPolls;
   readonly #queueLimit: CreateLimit;
   readonly #admitData: () => BrokerError | null;
+  readonly #reads: QueueReads; // for the writes that change nothing (unwritten_writes.ts)
   /** Sends proposed and not yet answered, by queue (see `#parksWhileDeleting`). */
   readonly #sendsInFlight = new Map<string, number>();
   #closed = false;
@@ -151,6 +161,7 @@ export class EngineService implements QueueService {
       kind: "queues",
     });
     this.#admitData = options.admitData ?? (() => null);
+    this.#reads = { proposer: this.#proposer, machine: this.#machine };
   }
 
   /** Receivers parked in long polls. */
@@ -190,32 +201,18 @@ export class EngineService implements QueueService {
     return queue;
   }
 
-  #checkDeadLetter(name: string, attributes: QueueAttributes): void {
-    const policy = attributes.deadLetter;
-    if (!policy) return;
-    checkName(policy.queue, "deadLetter.queue");
-    if (policy.queue === name) {
-      throw invalidParameter("deadLetter.queue", "a queue can't be its own dead-letter queue");
-    }
-    const target = this.#machine.queueMeta(policy.queue)?.attributes;
-    if (target === undefined) {
-      throw invalidParameter("deadLetter.queue", `queue '${policy.queue}' does not exist`);
-    }
-    if (target.fifo !== attributes.fifo) {
-      throw invalidParameter("deadLetter.queue", "must be fifo exactly when the queue is fifo");
-    }
-  }
-
   async createQueue(name: string, input: QueueAttributesInput): Promise<CreateQueueResult> {
     checkName(name);
     const attributes = resolveCreate(checkQueueInput(input));
-    if (this.#machine.queueMeta(name) === undefined) this.#checkDeadLetter(name, attributes);
-    const payload = encodeCreateQueue({ queue: name, attributes, salt: this.#randomSalt() >>> 0 });
-    const result = await this.#queueLimit.run(
-      name,
-      () => this.#propose(CommandType.CreateQueue, payload),
-    );
-    return { queue: result.queue, created: result.created };
+    // An identical create of an existing queue writes no entry (unwritten_writes.ts).
+    return await createUnlessSame(this.#reads, name, attributes, async () => {
+      if (!this.#machine.queueMeta(name)) checkDeadLetter(this.#machine, name, attributes);
+      const salt = this.#randomSalt() >>> 0;
+      const payload = encodeCreateQueue({ queue: name, attributes, salt });
+      const propose = () => this.#propose(CommandType.CreateQueue, payload);
+      const result = await this.#queueLimit.run(name, propose);
+      return { queue: result.queue, created: result.created };
+    });
   }
 
   async listQueues(options: ListQueuesOptions): Promise<QueueList> {
@@ -238,12 +235,11 @@ export class EngineService implements QueueService {
     const current = this.#attributes(name);
     const clean = checkQueueInput(input);
     const attributes = resolveUpdate(current, clean);
-    if (clean.deadLetter) this.#checkDeadLetter(name, attributes); // only a policy set now
-    const result = await this.#propose(
-      CommandType.UpdateQueueWithRewindFloor,
-      encodeUpdateQueue({ queue: name, attributes: clean }),
-    );
-    return result.queue;
+    if (clean.deadLetter) checkDeadLetter(this.#machine, name, attributes); // only a policy set now
+    return await updateUnlessSame(this.#reads, name, clean, async () => {
+      const payload = encodeUpdateQueue({ queue: name, attributes: clean });
+      return (await this.#propose(CommandType.UpdateQueueWithRewindFloor, payload)).queue;
+    });
   }
 
   async changeQueueTags(name: string, changes: TagChanges): Promise<Queue> {
@@ -252,11 +248,10 @@ export class EngineService implements QueueService {
     // Checked against the tags of now for an early answer; the state machine applies the
     // change to the tags of the moment it applies, and checks the count again there.
     resolveUpdate(current, {}, clean);
-    const result = await this.#propose(
-      CommandType.UpdateQueueKeepingPolicy,
-      encodeUpdateQueue({ queue: name, attributes: {}, tagChanges: clean }),
-    );
-    return result.queue;
+    return await tagUnlessSame(this.#reads, name, clean, async () => {
+      const payload = encodeUpdateQueue({ queue: name, attributes: {}, tagChanges: clean });
+      return (await this.#propose(CommandType.UpdateQueueKeepingPolicy, payload)).queue;
+    });
   }
 
   async deleteQueue(name: string): Promise<void> {
@@ -573,7 +568,9 @@ export class EngineService implements QueueService {
 
   async purge(name: string): Promise<{ purged: number }> {
     this.#attributes(name);
-    return await this.#propose(CommandType.Purge, encodeQueueCommand({ queue: name }));
+    const payload = encodeQueueCommand({ queue: name });
+    const write = () => this.#propose(CommandType.Purge, payload);
+    return await unlessEmpty(this.#reads, name, { purged: 0 }, write);
   }
 
   async redrive(
@@ -583,15 +580,14 @@ export class EngineService implements QueueService {
   ): Promise<RedriveResponse> {
     const attributes = this.#attributes(name);
     const clean = checkRedrive(request, redriveMessagesMax);
-    if (clean.destination !== undefined) {
-      const target = this.#machine.queueMeta(clean.destination)?.attributes;
-      if (target === undefined) throw queueNotFound(clean.destination);
-      if (clean.destination === name) throw invalidParameter("destination", "is the queue itself");
-      if (target.fifo !== attributes.fifo) {
-        throw invalidParameter("destination", "must be fifo exactly when the queue is fifo");
-      }
-    }
+    const checkDestination = (now: QueueAttributes) =>
+      checkRedriveDestination(this.#machine, name, now, clean.destination, queueNotFound);
+    checkDestination(attributes);
+    const same = (now: QueueAttributes, queue: Queue) =>
+      (options.ifCreatedAt ?? queue.createdAt) === queue.createdAt &&
+      succeeds(() => checkDestination(now));
     const payload = encodeRedrive({ queue: name, ...clean, ifCreatedAt: options.ifCreatedAt });
-    return await this.#propose(CommandType.RedriveInGroupOrder, payload);
+    const write = () => this.#propose(CommandType.RedriveInGroupOrder, payload);
+    return await unlessEmpty(this.#reads, name, { moved: 0 }, write, same);
   }
 }

@@ -220,6 +220,26 @@ Deno.test("SetQueueAttributes changes what it carries, keeps the rest, and answe
   );
 });
 
+Deno.test("SetQueueAttributes that changes nothing (no attributes, or the values the queue has) writes nothing", async () => {
+  const { client, clock, replica } = setup();
+  await client.call("CreateQueue", { queueName: "jobs", visibilityTimeout: 45 });
+  const read = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  clock.advance(5_000);
+  const before = replica.lastIndex;
+  const unchanged: Record<string, number>[] = [{}, {
+    visibilityTimeout: 45,
+    maxMsgSize: read.maxMsgSize,
+  }];
+  for (const attributes of unchanged) {
+    const set = await client.call("SetQueueAttributes", { queueName: "jobs", ...attributes });
+    assert.equal(set.body.code, 0, set.body.message);
+    assert.equal(set.body.visibilityTimeout, 45);
+  }
+  assert.equal(replica.lastIndex, before, "a change of nothing was written");
+  const after = (await client.call("GetQueueAttributes", { queueName: "jobs" })).body;
+  assert.equal(after.lastModifyTime, read.lastModifyTime, "nothing was modified");
+});
+
 Deno.test("SetQueueAttributes takes back a maxMsgHeapNum below CMQ's range that the queue has now", async () => {
   const { client, broker, refused } = setup();
   // The native API allows a maxBacklog of 1; CMQ's maxMsgHeapNum starts at 1,000,000.

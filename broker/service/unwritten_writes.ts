@@ -1,0 +1,135 @@
+/**
+ * Queue writes that provably change nothing are answered without a log entry: an identical
+ * create of an existing queue, an update or tag change that leaves the queue's attributes as
+ * they are (CMQ's SDKs write back every attribute they read; an SQS UntagQueue of keys the queue
+ * does not have), a purge of a queue that holds no message, and a redrive of a queue with nothing
+ * to move. Each would otherwise cost a replicated entry (an fdatasync on a majority) for nothing.
+ *
+ * The decision is never taken on the local state alone (a follower's, or a deposed leader's, may
+ * be behind): only once the replica's read barrier, the one `getQueue` answers after, has shown
+ * every write acknowledged before the request. The answer is then the one the write would have
+ * given had it applied at that point, which is a point within the request. A request that might
+ * change something is proposed as before, and its entry checked and answered by the state
+ * machine. An update answered so leaves `modifiedAt` as it was: nothing was modified.
+ *
+ * @module
+ */
+import {
+  type QueueAttributesInput,
+  resolveUpdate,
+  sameAttributes,
+  type StateMachine,
+  type TagChanges,
+} from "../engine/mod.ts";
+import type { Proposer } from "../replication/mod.ts";
+import { readBarrier } from "./replica_errors.ts";
+import type { Queue, QueueAttributes } from "../../sdk/protocol.ts";
+import type { CreateQueueResult } from "./types.ts";
+
+/** What the checks read: the state machine, after the replica's read barrier. */
+export interface QueueReads {
+  proposer: Proposer;
+  machine: StateMachine;
+}
+
+/** The queue's attributes and view now, or undefined when there is no such queue. */
+function stateOf(reads: QueueReads, name: string) {
+  const attributes = reads.machine.queueMeta(name)?.attributes;
+  if (attributes === undefined) return undefined;
+  return { attributes, queue: reads.machine.getQueue(name, reads.proposer.now())! };
+}
+
+/**
+ * `answer(queue)` when `unchanged` holds of the queue's state, else `write()`. It is checked first
+ * on the local state: when it does not hold there (the request changes something, or the queue
+ * is missing: the write answers that), the write is proposed at once, before this returns, so a
+ * write keeps its place among the requests made after it. Then again after the read barrier.
+ */
+function unlessUnchanged<T>(
+  reads: QueueReads,
+  name: string,
+  unchanged: (attributes: QueueAttributes, queue: Queue) => boolean,
+  answer: (queue: Queue) => T,
+  write: () => Promise<T>,
+): Promise<T> {
+  const holds = () => {
+    const state = stateOf(reads, name);
+    return state !== undefined && unchanged(state.attributes, state.queue) ? state.queue : null;
+  };
+  if (holds() === null) return write();
+  return readBarrier(reads.proposer).then(() => {
+    const queue = holds();
+    return queue === null ? write() : answer(queue);
+  });
+}
+
+/** True when `resolve()` gives `current` again (a refusal: false, the write answers it). */
+function sameAfter(current: QueueAttributes, resolve: () => QueueAttributes): boolean {
+  return succeeds(() => {
+    if (JSON.stringify(resolve()) !== JSON.stringify(current)) throw new Error("changed");
+  });
+}
+
+/** A create of `requested`: the existing queue when it is the same (`created: false`). */
+export function createUnlessSame(
+  reads: QueueReads,
+  name: string,
+  requested: QueueAttributes,
+  write: () => Promise<CreateQueueResult>,
+): Promise<CreateQueueResult> {
+  const same = (current: QueueAttributes) => sameAttributes(current, requested);
+  return unlessUnchanged(reads, name, same, (queue) => ({ queue, created: false }), write);
+}
+
+/**
+ * An update of `input`: the queue when the update leaves it as it is. One that names a
+ * dead-letter policy is always written: its entry checks at apply that the target still exists.
+ */
+export function updateUnlessSame(
+  reads: QueueReads,
+  name: string,
+  input: QueueAttributesInput,
+  write: () => Promise<Queue>,
+): Promise<Queue> {
+  if (input.deadLetter) return write();
+  const same = (now: QueueAttributes) => sameAfter(now, () => resolveUpdate(now, input));
+  return unlessUnchanged(reads, name, same, (queue) => queue, write);
+}
+
+/** A tag change: the queue when `changes` leave its tags as they are. */
+export function tagUnlessSame(
+  reads: QueueReads,
+  name: string,
+  changes: TagChanges,
+  write: () => Promise<Queue>,
+): Promise<Queue> {
+  const same = (now: QueueAttributes) => sameAfter(now, () => resolveUpdate(now, {}, changes));
+  return unlessUnchanged(reads, name, same, (queue) => queue, write);
+}
+
+/**
+ * A purge or redrive: `none` when the queue holds no message (none ready, locked or delayed:
+ * nothing to purge or move) and `also` holds of its attributes and view.
+ */
+export function unlessEmpty<T>(
+  reads: QueueReads,
+  name: string,
+  none: T,
+  write: () => Promise<T>,
+  also: (attributes: QueueAttributes, queue: Queue) => boolean = () => true,
+): Promise<T> {
+  const empty = (attributes: QueueAttributes, queue: Queue) =>
+    queue.activeMessages + queue.inflightMessages + queue.delayedMessages === 0 &&
+    also(attributes, queue);
+  return unlessUnchanged(reads, name, empty, () => none, write);
+}
+
+/** True when `check` returns (does not throw). */
+export function succeeds(check: () => void): boolean {
+  try {
+    check();
+    return true;
+  } catch {
+    return false;
+  }
+}
