@@ -4,7 +4,8 @@
  * replica (the queue stays near empty, so every cycle does the same work). Prints one JSON line
  * of the median **process CPU** µs per request of each route (CPU, not wall time: the machine
  * is shared, and CPU time moves less with the other workers' load; `--wall` for wall time).
- * Requests carry `content-length`, as every request from the SDK does.
+ * Requests carry `content-length`, as every request from the SDK does, and come with a
+ * connection's info, as `Deno.serve` passes it.
  *
  * A/B against another commit: export it and point `--root` at it, then alternate runs.
  *
@@ -54,6 +55,17 @@ const sendSixteen = JSON.stringify({ messages: Array.from({ length: 16 }, () => 
 const receive = JSON.stringify({ maxMessages: 16, waitSeconds: 0, visibilityTimeoutSeconds: 30 });
 const routes = ["send1", "send16", "receive", "delete"] as const;
 
+/**
+ * The connection `Deno.serve` tells the app of, as it does: its `remoteAddr` a getter answering a
+ * new object each time (the body budget counts each body against its connection's share).
+ */
+const info = {
+  get remoteAddr() {
+    return { transport: "tcp", hostname: "127.0.0.1", port: 40000 };
+  },
+  completed: Promise.resolve(),
+};
+
 async function post(path: string, text: string): Promise<string> {
   const response = await app.fetch(
     new Request(`http://broker/v1/queues/q${path}`, {
@@ -61,6 +73,7 @@ async function post(path: string, text: string): Promise<string> {
       headers: { "content-type": "application/json", "content-length": String(text.length) },
       body: text,
     }),
+    info,
   );
   const answer = await response.text();
   if (response.status !== 200) throw new Error(`${path}: ${response.status} ${answer}`);

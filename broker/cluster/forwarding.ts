@@ -409,10 +409,14 @@ export function forwardingHandler(
     }
   };
   return async (request, info) => {
+    // Bodies read here (admission, relay, the cluster door's) count against their connection.
+    bodies.noteConnection(request, info);
     const leaderUrl = options.view.leaderUrl();
     // The leader serves everything itself: only a follower needs the path (a URL parse).
     if (options.view.isLeader() || localPaths.test(new URL(request.url).pathname)) {
-      return withLeader(await options.local(asSent(request), info), leaderUrl);
+      const sent = asSent(request);
+      if (sent !== request) bodies.noteConnection(sent, info);
+      return withLeader(await options.local(sent, info), leaderUrl);
     }
     // Counted from before the admission check, which may read a body: the bound is on memory.
     if (inFlight.size >= inFlightMax) {

@@ -200,3 +200,37 @@ Deno.test("a follower reads the bodies it relays within the node's budget: 503 w
   assert.match(text, /cmqd_forwarded_requests_total\{outcome="busy"\} 1/);
   assert.match(text, /cmqd_forwarded_requests_total\{outcome="stalled"\} 1/);
 });
+
+Deno.test("a follower counts the bodies it relays against their connection's share", async () => {
+  const { bodies } = manualBudget({ bytesMax: 4000 });
+  const handler = forwardingHandler({
+    view: { isLeader: () => false, leaderUrl: () => "http://leader" },
+    local: () => new Response("local"),
+    requestBytesMax: 600,
+    bodies,
+    fetch: () => Promise.resolve(new Response("{}")),
+  });
+  const url = "http://me/v1/queues/a/messages";
+  const on = (port: number): Deno.ServeHandlerInfo => ({
+    remoteAddr: { transport: "tcp", hostname: "10.0.0.7", port },
+    completed: Promise.resolve(),
+  });
+  const slow = [trickle(), trickle()];
+  const held = slow.map((each) => handler(streamedRequest(url, each.stream, {}, 500), on(40001)));
+  await until(() => bodies.reservedBytes === 1000, "the connection's share held");
+  const refused = streamedRequest(url, trickle().stream, {}, 100);
+  const busy = await handler(refused, on(40001));
+  assert.equal(busy.status, 503);
+  assert.match((await busy.json()).error.message, /this connection is sending 1000 bytes/);
+  assert.equal(refused.bodyUsed, false);
+  const other = await handler(
+    new Request(url, { method: "POST", body: "x".repeat(500) }),
+    on(40002),
+  );
+  await other.body?.cancel();
+  assert.equal(other.status, 200);
+  for (const each of slow) each.fail();
+  for (const answer of held) await (await answer).body?.cancel();
+  assert.equal(bodies.reservedBytes, 0);
+  assert.equal(bodies.connectionCount, 0);
+});

@@ -225,6 +225,12 @@ export function createApp(options: AppOptions): App {
     });
     app.fetch = (request, env) => doors(request, env);
   }
+  // Each body counts against its connection's share of the budget (`env`: `Deno.serve`'s info).
+  const served = app.fetch;
+  app.fetch = (request, env, executionContext) => {
+    bodies.noteConnection(request, env);
+    return served(request, env, executionContext);
+  };
   return Object.assign(app, { close: () => sqsDoor.close() });
 }
 

@@ -212,3 +212,72 @@ Deno.test("over a real connection: a stalled body holds its reservation until ab
     await server.shutdown();
   }
 });
+
+/** `Deno.serve`'s connection info for a client on `port`. */
+function connection(port: number): Deno.ServeHandlerInfo {
+  const remoteAddr = { transport: "tcp" as const, hostname: "10.0.0.7", port };
+  return { remoteAddr, completed: Promise.resolve() };
+}
+
+Deno.test("a connection holding its share of the budget: every door answers its next body 503, another connection's is served", async () => {
+  const { bodies } = manualBudget({ bytesMax: 64 << 20 });
+  const { app } = await door({ bodies });
+  const first = connection(40001);
+  const held = Array.from({ length: 4 }, () => trickle());
+  const holding = held.map((each) => app.fetch(requestOf(doors[0], each.stream, 4 << 20), first));
+  await until(() => bodies.reservedBytes === bodies.connectionBytesMax, "the share held");
+  for (const each of doors) {
+    const refused = requestOf(each, trickle().stream, 2_000);
+    await expectRefusal(each, await app.fetch(refused, first), "busy");
+    assert.equal(refused.bodyUsed, false, `${each.name} read the refused body`);
+    const served = await app.fetch(
+      new Request(`${base}${each.path}`, { ...each, body: each.body }),
+      connection(40002),
+    );
+    await served.body?.cancel();
+    assert.notEqual(served.status, 503, `${each.name} on another connection`);
+  }
+  for (const each of held) each.fail();
+  for (const answer of holding) await (await answer).body?.cancel();
+  assert.equal(bodies.reservedBytes, 0);
+  assert.equal(bodies.connectionCount, 0);
+});
+
+Deno.test("over real connections: HTTP/2 streams of one connection share its share; another connection's body is served", async () => {
+  const { bodies } = manualBudget({ bytesMax: 8_000 });
+  const { app } = await door({ bodies, requestBytesMax: 1_000 });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  const url = `http://127.0.0.1:${server.addr.port}/v1/queues/orders/messages`;
+  const headers = { "content-type": "application/json" };
+  // One HTTP/2 connection (cleartext, prior knowledge) carries every request of this client.
+  const multiplexed = Deno.createHttpClient({ http1: false, http2: true });
+  const slow = [trickle(), trickle()];
+  try {
+    const holding = slow.map((each) =>
+      fetch(url, { method: "POST", headers, body: each.stream, client: multiplexed })
+        .then((response) => response.body?.cancel(), () => {})
+    );
+    for (const each of slow) each.send(1_000);
+    await until(() => bodies.reservedBytes === 2_000, "two streams' bodies held");
+    const body = '{"messages":[{"body":"a"}]}';
+    const busy = await fetch(url, { method: "POST", headers, body, client: multiplexed });
+    assert.equal(busy.status, 503);
+    assert.match((await busy.json()).error.message, /this connection is sending 2000 bytes/);
+    // Another connection (a plain fetch's own), with the node's budget far from full.
+    const served = await fetch(url, { method: "POST", headers, body });
+    await served.body?.cancel();
+    assert.equal(served.status, 200);
+    for (const each of slow) each.fail();
+    await Promise.all(holding);
+    await until(() => bodies.reservedBytes === 0, "the streams' reservations back");
+    assert.equal(bodies.connectionCount, 0);
+  } finally {
+    for (const each of slow) {
+      try {
+        each.fail(); // ends the held streams when an assertion failed first
+      } catch { /* already ended */ }
+    }
+    multiplexed.close();
+    await server.shutdown();
+  }
+});

@@ -25,9 +25,19 @@
  *
  * An abandoned small body's `bytes()` can't be cancelled: Deno keeps reading it (at most
  * `wholeReadBytesMax`) until the client sends the rest or goes away, outside the budget. A longer
- * body's read is cancelled. There is no share per client: `Deno.serve` tells a handler nothing
- * of its connection, and a share per remote address would be shared by every client behind one
- * proxy or NAT while an attacker with many addresses would get many shares.
+ * body's read is cancelled.
+ *
+ * **A connection's share.** One connection (its remote address and port: an HTTP/2 connection's
+ * streams share it) holds at most `connectionBytesMax` (a quarter of the budget), or one body of
+ * its door's bound when that is more (the smallest budget the node takes, 16 MiB, is under four of
+ * the largest bodies): a reservation past it is refused `busy` as one past the budget is, so one
+ * connection can't keep every other client's bodies out. The server tells the budget a request's
+ * connection (`noteConnection`, with `Deno.serve`'s `ServeHandlerInfo`) before a door reads it;
+ * a request without one (served in process, as tests do) counts against the node's budget only.
+ * The share is per connection, not per client: a client opening many connections gets a share on
+ * each (a share per remote address would be shared by every client behind one proxy or NAT). On
+ * the hot path it costs a `WeakMap` entry per request and, per body, a read of the remote address
+ * and a map entry of the connection's bytes (µs measured in `bench/http_hot_path.ts`).
  *
  * @module
  */
@@ -92,6 +102,29 @@ const realTimers: BodyTimers = {
   },
 };
 
+/** The share of the budget one connection may hold: `bytesMax / connectionShareDivisor`. */
+export const connectionShareDivisor = 4;
+
+/** The connection a request came on, `host:port`, from `Deno.serve`'s `ServeHandlerInfo`. */
+function connectionKey(info: unknown): string | null {
+  let address: Partial<Deno.NetAddr> | undefined;
+  try {
+    address = (info as { remoteAddr?: Partial<Deno.NetAddr> }).remoteAddr;
+  } catch {
+    return null; // the request's connection is gone: its read fails on its own
+  }
+  // A Unix socket's clients all share one address: none is told apart from another.
+  if (address?.transport !== "tcp" && address?.transport !== "udp") return null;
+  return `${address.hostname}:${address.port}`;
+}
+
+/** Whose a read's reservations are: its connection (null: unknown) and that one's share. */
+interface Reader {
+  connection: string | null;
+  /** The connection's share, or the read's own bound when that is more. */
+  shareMax: number;
+}
+
 /** A body being read: the sweep's tick of its last progress, and how to give it up. */
 interface Reading {
   since: number;
@@ -110,12 +143,18 @@ interface Reading {
 export class BodyBudget {
   /** Bytes of bodies being read at once, at most. */
   readonly bytesMax: number;
+  /** Bytes one connection's bodies hold at once, at most (or one body of its door's bound). */
+  readonly connectionBytesMax: number;
   /** A body making no progress for longer than this is abandoned. */
   readonly stallMs: number;
   readonly #tickMs: number;
   readonly #stallTicks: number;
   readonly #timers: BodyTimers;
   readonly #readings = new Set<Reading>();
+  /** Each request's connection, as the server told it (`noteConnection`). */
+  readonly #connections = new WeakMap<Request, unknown>();
+  /** Bytes reserved by each connection with any (`host:port`). */
+  readonly #held = new Map<string, number>();
   #reserved = 0;
   #tick = 0;
   #sweeping = false;
@@ -125,6 +164,7 @@ export class BodyBudget {
 
   constructor(options: BodyBudgetOptions = {}) {
     this.bytesMax = options.bytesMax ?? defaultBodyBudgetBytes;
+    this.connectionBytesMax = Math.floor(this.bytesMax / connectionShareDivisor);
     this.stallMs = options.stallMs ?? defaultBodyStallMs;
     this.#tickMs = Math.max(1, Math.min(options.tickMs ?? 1000, this.stallMs));
     this.#stallTicks = Math.ceil(this.stallMs / this.#tickMs);
@@ -141,6 +181,20 @@ export class BodyBudget {
     return this.#readings.size;
   }
 
+  /** Connections holding a reservation now. */
+  get connectionCount(): number {
+    return this.#held.size;
+  }
+
+  /**
+   * Tells the budget that `request` came on the connection `info` (`Deno.serve`'s
+   * `ServeHandlerInfo`, hono's `env`), whose share its body then counts against. Cheap: the
+   * connection is looked at only when a body is read.
+   */
+  noteConnection(request: Request, info: unknown): void {
+    if (typeof info === "object" && info !== null) this.#connections.set(request, info);
+  }
+
   /**
    * The whole body of `request` (empty when there is none), at most `bytesMax` bytes. Throws
    * `BodyReadError`: `too_large` past `bytesMax` (a declared length over it: before reading),
@@ -151,21 +205,47 @@ export class BodyBudget {
     if (declared !== null && Number(declared) > bytesMax) {
       return Promise.reject(tooLarge(bytesMax));
     }
+    if (declared === "0" && request.headers.get("transfer-encoding") === null) {
+      return Promise.resolve(noBytes);
+    }
+    const info = this.#connections.get(request);
+    const reader: Reader = {
+      connection: info === undefined ? null : connectionKey(info),
+      shareMax: Math.max(this.connectionBytesMax, bytesMax),
+    };
     if (declared !== null && request.headers.get("transfer-encoding") === null) {
       // The transport delivers exactly content-length bytes, checked against the limit above.
       const length = Number(declared);
-      if (declared === "0") return Promise.resolve(noBytes);
-      if (length <= wholeReadBytesMax) return this.#readWhole(request, length);
-      if (length > 0) return this.#readChunks(request.body, bytesMax, length);
+      if (length <= wholeReadBytesMax) return this.#readWhole(request, length, reader);
+      if (length > 0) return this.#readChunks(request.body, bytesMax, length, reader);
     }
-    return this.#readChunks(request.body, bytesMax, 0);
+    return this.#readChunks(request.body, bytesMax, 0, reader);
   }
 
-  /** Reserves `bytes`, or returns false when the budget can't hold them. */
-  #reserve(bytes: number): boolean {
-    if (this.#reserved + bytes > this.bytesMax) return false;
+  /**
+   * Reserves `bytes` for `reader`, or returns why the budget (or the reader's connection's
+   * share) can't hold them.
+   */
+  #reserve(bytes: number, reader: Reader): BodyReadError | null {
+    if (this.#reserved + bytes > this.bytesMax) return this.#busy(bytes);
+    const connection = reader.connection;
+    if (connection !== null && bytes > 0) {
+      const held = this.#held.get(connection) ?? 0;
+      if (held + bytes > reader.shareMax) return this.#busyConnection(bytes, held, reader);
+      this.#held.set(connection, held + bytes);
+    }
     this.#reserved += bytes;
-    return true;
+    return null;
+  }
+
+  /** Gives back what `#reserve` granted `reader`. */
+  #release(bytes: number, reader: Reader): void {
+    this.#reserved -= bytes;
+    const connection = reader.connection;
+    if (connection === null || bytes === 0) return;
+    const left = this.#held.get(connection)! - bytes;
+    if (left === 0) this.#held.delete(connection);
+    else this.#held.set(connection, left);
   }
 
   #busy(bytes: number): BodyReadError {
@@ -173,6 +253,14 @@ export class BodyBudget {
       "busy",
       `the node is reading ${this.#reserved} bytes of request bodies and can't take ${bytes} ` +
         `more (at most ${this.bytesMax} at once); retry`,
+    );
+  }
+
+  #busyConnection(bytes: number, held: number, reader: Reader): BodyReadError {
+    return new BodyReadError(
+      "busy",
+      `this connection is sending ${held} bytes of request bodies and can't send ${bytes} more ` +
+        `(at most ${reader.shareMax} at once, its share of the node's ${this.bytesMax}); retry`,
     );
   }
 
@@ -187,13 +275,14 @@ export class BodyBudget {
    * Not `async`, and settled straight from `bytes()`'s callbacks: each extra promise hop here
    * cost the v1 receive route ~20 µs of CPU per request in `bench/http_hot_path.ts`.
    */
-  #readWhole(request: Request, length: number): Promise<BodyBytes> {
-    if (!this.#reserve(length)) return Promise.reject(this.#busy(length));
+  #readWhole(request: Request, length: number, reader: Reader): Promise<BodyBytes> {
+    const refused = this.#reserve(length, reader);
+    if (refused !== null) return Promise.reject(refused);
     let read: Promise<BodyBytes>;
     try {
       read = request.bytes();
     } catch {
-      this.#reserved -= length;
+      this.#release(length, reader);
       return Promise.reject(unreadable());
     }
     return new Promise<BodyBytes>((resolve, reject) => {
@@ -201,7 +290,7 @@ export class BodyBudget {
       const settle = () => {
         if (settled) return false;
         settled = true;
-        this.#reserved -= length;
+        this.#release(length, reader);
         this.#readings.delete(reading);
         return true;
       };
@@ -221,20 +310,22 @@ export class BodyBudget {
     stream: ReadableStream<Uint8Array> | null,
     bytesMax: number,
     declared: number,
+    reader: Reader,
   ): Promise<BodyBytes> {
     if (stream === null) return noBytes;
-    if (!this.#reserve(declared)) {
+    const refused = this.#reserve(declared, reader);
+    if (refused !== null) {
       await stream.cancel().catch(() => {});
-      throw this.#busy(declared);
+      throw refused;
     }
     let reserved = declared;
     let stalled = false;
-    const reader = stream.getReader();
+    const chunkReader = stream.getReader();
     const reading: Reading = {
       since: this.#tick,
       abandon: () => {
         stalled = true;
-        reader.cancel().catch(() => {});
+        chunkReader.cancel().catch(() => {});
       },
     };
     this.#watch(reading);
@@ -242,24 +333,25 @@ export class BodyBudget {
     let size = 0;
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await chunkReader.read();
         if (stalled) throw this.#stalled();
         if (done) break;
         reading.since = this.#tick;
         size += value.byteLength;
         if (size > bytesMax) throw tooLarge(bytesMax);
         if (size > reserved) {
-          if (!this.#reserve(size - reserved)) throw this.#busy(size - reserved);
+          const more = this.#reserve(size - reserved, reader);
+          if (more !== null) throw more;
           reserved = size;
         }
         chunks.push(value);
       }
     } catch (error) {
       // Stop the sender instead of draining the rest of a body that will not be used.
-      await reader.cancel().catch(() => {});
+      await chunkReader.cancel().catch(() => {});
       throw error instanceof BodyReadError ? error : unreadable();
     } finally {
-      this.#reserved -= reserved;
+      this.#release(reserved, reader);
       this.#readings.delete(reading);
     }
     return joined(chunks, size);

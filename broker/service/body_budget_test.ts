@@ -158,3 +158,110 @@ Deno.test("close cancels the sweep's pending tick, and no read after it starts o
   await bodies.read(new Request(url, { method: "POST", body: "abc" }), 4096);
   assert.deepEqual(set, [0], "no sweep after close");
 });
+
+/** `Deno.serve`'s connection info for a client on `port`. */
+function connection(port: number): Deno.ServeHandlerInfo {
+  const remoteAddr = { transport: "tcp" as const, hostname: "10.0.0.7", port };
+  return { remoteAddr, completed: Promise.resolve() };
+}
+
+function onConnection(bodies: BodyBudget, request: Request, info: Deno.ServeHandlerInfo) {
+  bodies.noteConnection(request, info);
+  return request;
+}
+
+Deno.test("a connection holding its share gets busy for its next body; another connection's goes", async () => {
+  const { bodies } = manualBudget({ bytesMax: 1000 });
+  assert.equal(bodies.connectionBytesMax, 250);
+  const first = connection(40001);
+  const held = [trickle(), trickle()];
+  const holding = held.map((body, at) =>
+    bodies.read(
+      onConnection(bodies, streamedRequest(url, body.stream, {}, 200 - 150 * at), first),
+      200,
+    )
+  );
+  await until(() => bodies.readingCount === 2, "the first connection's reads");
+  assert.equal(bodies.reservedBytes, 250);
+  // Its next body, declared or chunked, is refused unread (was: read, up to the node's budget).
+  const next = streamedRequest(url, trickle().stream, {}, 10);
+  assert.equal(await refusal(bodies.read(onConnection(bodies, next, first), 200)), "busy");
+  assert.equal(next.bodyUsed, false, "the refused body was read");
+  const chunked = trickle();
+  const chunkedRead = bodies.read(
+    onConnection(bodies, streamedRequest(url, chunked.stream), first),
+    200,
+  );
+  chunked.send(10);
+  const error = await chunkedRead.then(() => null, (error) => error);
+  assert.match(error.message, /this connection is sending 250 bytes .*\(at most 250 at once/);
+  assert.ok(chunked.cancelled, "the refused chunked body was not cancelled");
+  // Another connection's body, and one whose connection is unknown, still go through.
+  const other = new Request(url, { method: "POST", body: "x".repeat(200) });
+  assert.equal(
+    (await bodies.read(onConnection(bodies, other, connection(40002)), 200)).byteLength,
+    200,
+  );
+  const unknown = new Request(url, { method: "POST", body: "x".repeat(200) });
+  assert.equal((await bodies.read(unknown, 200)).byteLength, 200);
+  // Its reads end: the share comes back.
+  held.forEach((body, at) => {
+    body.send(200 - 150 * at);
+    body.end();
+  });
+  await Promise.all(holding);
+  assert.equal(bodies.connectionCount, 0);
+  assert.equal(bodies.reservedBytes, 0);
+  const again = new Request(url, { method: "POST", body: "abc" });
+  assert.equal((await bodies.read(onConnection(bodies, again, first), 200)).byteLength, 3);
+});
+
+Deno.test("one body of its door's bound always fits a connection's share, not two", async () => {
+  // The smallest budget is under four of the largest bodies: a share is at least one body.
+  const { bodies } = manualBudget({ bytesMax: 1000 });
+  const first = connection(40001);
+  const body = trickle();
+  const reading = bodies.read(
+    onConnection(bodies, streamedRequest(url, body.stream, {}, 600), first),
+    600,
+  );
+  await until(() => bodies.readingCount === 1, "the read");
+  const second = streamedRequest(url, trickle().stream, {}, 100);
+  assert.equal(await refusal(bodies.read(onConnection(bodies, second, first), 600)), "busy");
+  body.send(600);
+  body.end();
+  assert.equal((await reading).byteLength, 600);
+  assert.equal(bodies.connectionCount, 0);
+});
+
+Deno.test("every way a connection's read ends gives its share back", async () => {
+  const { bodies, timers } = manualBudget({ bytesMax: 64 << 20 });
+  const reads: Promise<unknown>[] = [];
+  for (let round = 0; round < 50; round++) {
+    const info = connection(40000 + (round % 3));
+    const on = (request: Request) => onConnection(bodies, request, info);
+    reads.push(
+      bodies.read(on(new Request(url, { method: "POST", body: "x".repeat(round) })), 4096),
+    );
+    const long = trickle();
+    reads.push(bodies.read(on(streamedRequest(url, long.stream, {}, 100_000)), 1 << 20));
+    long.send(100_000);
+    long.end();
+    const stalled = trickle();
+    reads.push(
+      bodies.read(on(streamedRequest(url, stalled.stream, {}, 200)), 4096).catch(() => {}),
+    );
+    const gone = trickle();
+    reads.push(bodies.read(on(streamedRequest(url, gone.stream)), 4096).catch(() => {}));
+    gone.send(10);
+    gone.fail();
+    const tooLarge = trickle();
+    reads.push(bodies.read(on(streamedRequest(url, tooLarge.stream)), 4096).catch(() => {}));
+    tooLarge.send(5000);
+  }
+  await until(() => bodies.readingCount <= 50, "the reads that end by themselves");
+  timers.tick(3);
+  await Promise.all(reads);
+  assert.equal(bodies.reservedBytes, 0);
+  assert.equal(bodies.connectionCount, 0);
+});
