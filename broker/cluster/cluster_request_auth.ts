@@ -29,8 +29,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { ClusterInfo, JoinRequest } from "../../sdk/protocol.ts";
 import { NonceCache } from "../auth/mod.ts";
 import { BrokerError } from "../engine/mod.ts";
-import { errorBody, errorStatus } from "../http/mod.ts";
-import { boundedBody as readBodyUpTo } from "./forwarding.ts";
+import { BodyBudget, BodyReadError, errorBody, errorStatus } from "../http/mod.ts";
 
 /** The `Authorization` scheme of cluster-key-signed requests. */
 export const clusterRequestScheme = "CMQD-CLUSTER-HMAC-SHA256";
@@ -174,15 +173,18 @@ export class ClusterRequestDoor {
     timestampSkewMs: clusterRequestSkewSecondsMax * 1000,
   });
   readonly #now: () => number;
+  readonly #bodies: BodyBudget;
 
+  /** `bodies`: the node's budget of bodies being read at once (default: the door's own). */
   constructor(
     clusterKey: Uint8Array,
     handlers: ClusterRequestHandlers,
-    options: { now?: () => number } = {},
+    options: { now?: () => number; bodies?: BodyBudget } = {},
   ) {
     this.#clusterKey = clusterKey;
     this.#handlers = handlers;
     this.#now = options.now ?? Date.now;
+    this.#bodies = options.bodies ?? new BodyBudget();
   }
 
   /** Whether `request` claims this scheme (it is then this door's to answer or refuse). */
@@ -227,7 +229,7 @@ export class ClusterRequestDoor {
     if (route !== "GET /v1/cluster" && route !== "POST /v1/cluster/nodes") {
       throw unauthorized(`the cluster key signs joins only, not ${route}`);
     }
-    const body = await boundedBody(request);
+    const body = await this.#readBody(request);
     const parts = { method: request.method, path: url.pathname + url.search, body };
     const authorization = request.headers.get("authorization") ?? "";
     const node = verifyClusterRequest(this.#clusterKey, authorization, parts, {
@@ -236,20 +238,29 @@ export class ClusterRequestDoor {
     });
     return { node, body };
   }
-}
 
-async function boundedBody(request: Request): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > clusterRequestBodyBytesMax) {
-    throw new BrokerError("RequestTooLarge", `over ${clusterRequestBodyBytesMax} bytes`);
+  /**
+   * The body, read within the node's budget like every door's: a stranger claims the scheme
+   * without the key, so its body is bounded (refused past the bound, the rest unread), counted
+   * against the budget and its connection's share while it is read, and abandoned when it stalls.
+   */
+  async #readBody(request: Request): Promise<Uint8Array<ArrayBuffer>> {
+    try {
+      return await this.#bodies.read(request, clusterRequestBodyBytesMax);
+    } catch (error) {
+      if (!(error instanceof BodyReadError)) throw error;
+      switch (error.reason) {
+        case "too_large":
+          throw new BrokerError("RequestTooLarge", `over ${clusterRequestBodyBytesMax} bytes`);
+        case "busy":
+          throw new BrokerError("NotReady", error.message, { retryAfterSeconds: 1 });
+        case "stalled":
+          throw new BrokerError("RequestTimeout", error.message);
+        case "unreadable":
+          throw new BrokerError("MalformedRequest", error.message);
+      }
+    }
   }
-  // Read up to the limit, not whole: a stranger claims the scheme without the key, and a body
-  // sent without a length (chunked) would otherwise be held in memory whatever its size.
-  const body = await readBodyUpTo(request, clusterRequestBodyBytesMax);
-  if (body === null) {
-    throw new BrokerError("RequestTooLarge", `over ${clusterRequestBodyBytesMax} bytes`);
-  }
-  return body;
 }
 
 function parseJoin(body: Uint8Array, signer: string): JoinRequest {

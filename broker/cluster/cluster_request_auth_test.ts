@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { ClusterInfo, JoinRequest } from "../../sdk/protocol.ts";
 import { BrokerError } from "../engine/mod.ts";
 import { ClusterRequestDoor, signClusterRequest } from "./cluster_request_auth.ts";
+import { manualBudget, streamedRequest, trickle, until } from "../http/_body_timers.ts";
 
 const key = new TextEncoder().encode("c".repeat(64));
 const otherKey = new TextEncoder().encode("d".repeat(64));
@@ -234,4 +235,46 @@ Deno.test("a copied join request is refused all through its window, and after a 
   const error = await errorOf(await call(copy()));
   assert.equal(error.status, 401);
   assert.match(error.message, /Timestamp is outside the replay window/);
+});
+
+Deno.test("a join's body is read within the node's budget: 503 when full, 408 when it stalls, none kept", async () => {
+  const { bodies, timers } = manualBudget({ bytesMax: 1000 });
+  const joins: JoinRequest[] = [];
+  const door = new ClusterRequestDoor(key, {
+    cluster: () => info,
+    join: (request) => Promise.resolve(void joins.push(request)).then(() => info),
+  }, { now: () => nowMs, bodies });
+  const next = () => Promise.resolve(new Response("app"));
+  // A stranger claims the scheme (no key is needed to claim it) and trickles its body.
+  const claimed = (stream: ReadableStream<Uint8Array>, declared?: number) =>
+    streamedRequest("http://member/v1/cluster/nodes", stream, {
+      authorization: signed("POST", "/v1/cluster/nodes").headers.get("authorization")!,
+    }, declared);
+  const slow = trickle();
+  const held = door.handle(claimed(slow.stream, 900), next);
+  // Was: read outside the budget, with no stall timeout, for as long as the connection stayed.
+  await until(() => bodies.reservedBytes === 900, "the join body's reservation");
+  const refused = claimed(trickle().stream, 200);
+  const busy = await door.handle(refused, next);
+  assert.equal(busy.status, 503);
+  assert.equal(busy.headers.get("retry-after"), "1");
+  assert.equal((await busy.json()).error.code, "NotReady");
+  assert.equal(refused.bodyUsed, false);
+  const forwarded = await door.admitForwarding(claimed(trickle().stream, 200));
+  assert.equal(("refusal" in forwarded ? forwarded.refusal : new Response()).status, 503);
+  slow.send(10);
+  timers.tick(3);
+  const stalled = await held;
+  assert.equal(stalled.status, 408);
+  assert.equal((await stalled.json()).error.code, "RequestTimeout");
+  assert.equal(bodies.reservedBytes, 0);
+  // A real join still goes through it, and gives its reservation back.
+  const joined = await door.handle(
+    signed("POST", "/v1/cluster/nodes", { body: JSON.stringify(join) }),
+    next,
+  );
+  assert.equal(joined.status, 200);
+  assert.deepEqual(joins, [join]);
+  assert.equal(bodies.reservedBytes, 0);
+  assert.equal(bodies.readingCount, 0);
 });

@@ -201,34 +201,6 @@ function bodyRefusal(error: BodyReadError, leaderUrl: string): Forwarded | null 
   }
 }
 
-/** The body, read up to `bytesMax`; null when it is longer (the rest is not read). */
-export async function boundedBody(
-  request: Request,
-  bytesMax: number,
-): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (request.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > bytesMax) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body;
-}
-
 /**
  * An error's message with its cause's, unless the message already says it: `fetch` says only
  * "fetch failed" and keeps the reason (an untrusted certificate — a node without `--tls-ca` — a

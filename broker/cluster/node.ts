@@ -423,6 +423,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const clusterDoor = options.clusterKey === undefined ? null : new ClusterRequestDoor(
     options.clusterKey,
     { cluster: () => status.cluster(), join: (request) => membership.join(request) },
+    { bodies: access.bodies },
   );
   const handler = forwardingHandler({
     view: {
