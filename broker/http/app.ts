@@ -256,7 +256,8 @@ function registerSecuritySchemes(app: HonoApp): void {
 
 /**
  * For the 405 answer: the methods a path supports, matched against the document's templates
- * (`/v1/queues/{queue}`). Built on first use; only error paths pay for it.
+ * (`/v1/queues/{queue}`), with HEAD after GET (hono answers a HEAD as the GET, without the
+ * body). Built on first use; only error paths pay for it.
  */
 function allowedMethodsOf(
   openApiDocument: () => { paths?: Record<string, unknown> },
@@ -267,9 +268,12 @@ function allowedMethodsOf(
       pattern: new RegExp(
         `^${template.replaceAll(/[.+?^$()[\]\\|]/g, "\\$&").replaceAll(/\{[^}]+\}/g, "[^/]+")}$`,
       ),
-      methods: Object.keys(item as object).map((method) => method.toUpperCase()),
+      methods: Object.keys(item as object).flatMap((method) =>
+        method === "get" ? ["GET", "HEAD"] : [method.toUpperCase()]
+      ),
     }));
-    const fixed: Record<string, string[]> = { "/openapi.json": ["GET"], "/docs": ["GET"] };
+    const getOnly = ["GET", "HEAD"];
+    const fixed: Record<string, string[]> = { "/openapi.json": getOnly, "/docs": getOnly };
     if (fixed[path] !== undefined) return fixed[path];
     return templates.filter((template) => template.pattern.test(path))
       .flatMap((template) => template.methods);

@@ -131,8 +131,28 @@ Deno.test("unknown routes are 404 NotFound, known paths with another method 405"
   assert.equal((await wrongMethod.json()).error.code, "MethodNotAllowed");
   const queue = await app.request("/v1/queues/orders", { method: "POST" });
   assert.equal(queue.status, 405);
-  assert.equal(queue.headers.get("allow"), "PUT, GET, PATCH, DELETE");
+  assert.equal(queue.headers.get("allow"), "PUT, GET, HEAD, PATCH, DELETE");
   await queue.body?.cancel();
+});
+
+Deno.test("a 405's Allow names HEAD wherever GET is allowed, and HEAD is indeed served there", async () => {
+  const { app } = door();
+  // Was: GET alone, though a HEAD is answered as the GET is.
+  for (const path of ["/v1/queues/orders", "/healthz", "/metrics", "/openapi.json", "/docs"]) {
+    const wrong = await app.request(path, { method: "POST" });
+    await wrong.body?.cancel();
+    assert.equal(wrong.status, 405, path);
+    const allowed = wrong.headers.get("allow")!.split(", ");
+    assert.ok(allowed.includes("GET") && allowed.includes("HEAD"), `${path}: ${allowed}`);
+    const head = await app.request(path, { method: "HEAD" });
+    await head.body?.cancel();
+    assert.notEqual(head.status, 405, `HEAD ${path}`);
+    assert.notEqual(head.status, 404, `HEAD ${path}`);
+  }
+  // A path without GET does not name HEAD, and refuses it.
+  const purge = await app.request("/v1/queues/orders/purge", { method: "HEAD" });
+  assert.equal(purge.status, 405);
+  assert.equal(purge.headers.get("allow"), "POST");
 });
 
 Deno.test("a 404 or 405 repeats at most 200 characters of the path, then an ellipsis", async () => {
