@@ -864,6 +864,8 @@ export interface components {
       appliedIndex: number;
       /** @description False while this node distrusts its log (its disk was damaged or replaced): it neither votes nor campaigns until a leader has re-replicated its log and a leader of a newer term has committed an entry. */
       canVote?: boolean;
+      /** @description The voter this node, the leader, is handing its leadership to while the transfer runs (a graceful stop hands it over; meanwhile writes are answered 503 NotReady); null when no transfer runs or this node does not lead. Absent from nodes older than this field. */
+      leadTransferee?: string | null;
       nodes: {
         id: string;
         url: string | null;

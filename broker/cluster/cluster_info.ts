@@ -45,6 +45,7 @@ export function clusterInfo(
     commitIndex: status.commit,
     appliedIndex: status.applied,
     canVote: status.canCampaign,
+    leadTransferee: status.leadTransferee,
     nodes: ids.map((id) => ({
       id,
       url: clientUrlOf(id),

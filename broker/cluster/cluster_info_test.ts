@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { NodeId } from "../../raft/mod.ts";
 import type { RaftReplicaStatus } from "../replication/mod.ts";
 import { clusterInfo } from "./cluster_info.ts";
+import { TestCluster } from "./testing/mod.ts";
 
 function status(overrides: Partial<RaftReplicaStatus>): RaftReplicaStatus {
   return {
@@ -16,6 +17,7 @@ function status(overrides: Partial<RaftReplicaStatus>): RaftReplicaStatus {
     config: { voters: ["n1", "n2", "n3"] as NodeId[], learners: ["n4"] as NodeId[] },
     canCampaign: true,
     peers: [],
+    leadTransferee: null,
     ...overrides,
   };
 }
@@ -64,4 +66,26 @@ Deno.test("a leader lists each member's match index and lag; a follower names th
       ["n4", "learner", "http://n4:9876"],
     ],
   );
+});
+
+Deno.test("a leader handing its leadership over names the voter it hands to; null otherwise", async () => {
+  const cluster = await TestCluster.start();
+  try {
+    const leader = await cluster.waitForLeader();
+    const replica = cluster.replica(leader);
+    const target = [...cluster.nodes.keys()].find((id) => id !== leader)!;
+    assert.equal(clusterInfo(replica.status(), urls).leadTransferee, null);
+    // The target hears nothing from the leader: the transfer stays under way.
+    cluster.cut(leader, target);
+    replica.transferLeadership(target);
+    // Was: no field; a transfer in progress showed nowhere in GET /v1/cluster.
+    assert.equal(clusterInfo(replica.status(), urls).leadTransferee, target);
+    const follower = clusterInfo(cluster.replica(target).status(), urls);
+    assert.equal(follower.leadTransferee, null, "only the leader knows of its transfer");
+    cluster.heal();
+    await cluster.until(() => cluster.replica(leader).status().leadTransferee === null);
+    assert.equal(clusterInfo(cluster.replica(leader).status(), urls).leadTransferee, null);
+  } finally {
+    await cluster.stopAll();
+  }
 });

@@ -156,6 +156,8 @@ export interface RaftReplicaStatus {
   canCampaign: boolean;
   /** Empty unless leader. */
   peers: PeerStatus[];
+  /** The voter this leader is handing its leadership to, while the transfer runs; else null. */
+  leadTransferee: string | null;
 }
 
 /** What `onRoleChange` handlers are told. */
@@ -199,5 +201,6 @@ export function replicaStatus(
     config: { voters: [...raft.config.voters], learners: [...raft.config.learners] },
     canCampaign: raft.canCampaign,
     peers,
+    leadTransferee: halted ? null : raft.leadTransferee,
   };
 }

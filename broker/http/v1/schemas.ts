@@ -458,6 +458,11 @@ export const ClusterInfoSchema = z.object({
       "it neither votes nor campaigns until a leader has re-replicated its log and a leader of " +
       "a newer term has committed an entry.",
   }),
+  leadTransferee: z.string().nullable().optional().openapi({
+    description: "The voter this node, the leader, is handing its leadership to while the " +
+      "transfer runs (a graceful stop hands it over; meanwhile writes are answered 503 NotReady); null when " +
+      "no transfer runs or this node does not lead. Absent from nodes older than this field.",
+  }),
   nodes: z.array(z.object({
     id: z.string(),
     url: z.string().nullable(),
