@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BrokerError } from "../engine/mod.ts";
+import { BrokerError, type CommandResults } from "../engine/mod.ts";
 import { type Proposer, ReplicationError } from "../replication/mod.ts";
 
 /** Codes with which a replica refuses or abandons a proposal (not an apply result). */
@@ -39,4 +39,24 @@ export async function readBarrier(proposer: Proposer): Promise<void> {
   } catch (error) {
     throw asBrokerError(error);
   }
+}
+
+/**
+ * Proposes one command and answers its typed apply result. The one place results are typed:
+ * the state machine answers `CommandResults[type]` or a `BrokerError` for each command type.
+ * A replica's refusal (`ReplicationError`) becomes the `BrokerError` of the same code.
+ */
+export async function propose<T extends keyof CommandResults>(
+  proposer: Proposer,
+  type: T,
+  payload: Uint8Array,
+): Promise<CommandResults[T]> {
+  let result: unknown;
+  try {
+    result = await proposer.propose(type, payload);
+  } catch (error) {
+    throw asBrokerError(error);
+  }
+  if (result instanceof BrokerError) throw result;
+  return result as CommandResults[T];
 }

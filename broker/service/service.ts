@@ -1,7 +1,8 @@
 /**
  * The engine as the HTTP doors see it (`QueueService`): validate a request, encode a command,
  * propose it through the replica, map the apply result to the API response, and read message
- * bodies back from the log. Reads (get, list) answer from the local state machine.
+ * bodies back from the log. Reads (get, list) answer from the local state machine after the read
+ * barrier; a write whose check finds a queue missing checks again after it (missing_checks.ts).
  *
  * Long polling: a receive that finds nothing parks (checked locally first, so an empty receive
  * costs no log write) until the state machine reports its queue available, a lock or delay
@@ -21,9 +22,7 @@ import {
   encodeRedrive,
   encodeRewind,
   encodeSendBatch,
-  encodeSendReceive,
   encodeUpdateQueue,
-  invalidParameter,
   type LogReader,
   malformedHandleFailures,
   receiptHandlesToBytes,
@@ -31,13 +30,13 @@ import {
   redriveMessagesMax,
   resolveCreate,
   resolveUpdate,
-  type SendCommandMessage,
   type StateMachine,
   type TagChanges,
 } from "../engine/mod.ts";
 import type { Proposer } from "../replication/mod.ts";
 import type { EngineServiceOptions } from "./service_options.ts";
-import { asBrokerError, isReplicaRefusal, readBarrier } from "./replica_errors.ts";
+import { asBrokerError, propose, readBarrier } from "./replica_errors.ts";
+import { sendReceive } from "./send_receive.ts";
 import {
   checkHandles,
   checkList,
@@ -45,9 +44,9 @@ import {
   checkReceive,
   checkRedrive,
   checkRewind,
+  checkRewindWindow,
   checkSendEntries,
   checkVisibilityEntries,
-  rewindTooEarly,
 } from "./validation.ts";
 import type {
   AbortSource,
@@ -58,7 +57,7 @@ import type {
   ReceiveOptions,
   RedriveOptions,
 } from "./types.ts";
-import { type Claim, LongPolls, type Rider, type Wake } from "./long_polls.ts";
+import { type Claim, LongPolls, type Wake } from "./long_polls.ts";
 import { readMessages, receivableAtOnce } from "./deliveries.ts";
 import { deleteAnswer, unwrittenDeletes, wireFailures } from "./handle_failures.ts";
 import { checkQueueInput, checkTagChangesInput } from "./reserved_keys.ts";
@@ -72,6 +71,7 @@ import {
   updateUnlessSame,
 } from "./unwritten_writes.ts";
 import { checkDeadLetter, checkRedriveDestination } from "./target_checks.ts";
+import { checkThen, recheck } from "./missing_checks.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
@@ -169,30 +169,26 @@ export class EngineService implements QueueService {
     return this.#polls.size;
   }
 
-  /**
-   * Proposes one command and answers its typed apply result. The one place results are typed:
-   * the state machine answers `CommandResults[type]` or a `BrokerError` for each command type.
-   * A replica's refusal (`ReplicationError`) becomes the `BrokerError` of the same code.
-   */
-  async #propose<T extends keyof CommandResults>(
-    type: T,
-    payload: Uint8Array,
-  ): Promise<CommandResults[T]> {
-    let result: unknown;
-    try {
-      result = await this.#proposer.propose(type, payload);
-    } catch (error) {
-      throw asBrokerError(error);
-    }
-    if (result instanceof BrokerError) throw result;
-    return result as CommandResults[T];
+  /** One command's typed apply result (`replica_errors.ts`). */
+  #propose<T extends keyof CommandResults>(type: T, payload: Uint8Array) {
+    return propose(this.#proposer, type, payload);
+  }
+
+  /** The queue's attributes as this node has applied them; undefined when it has not (yet). */
+  #local(name: string): QueueAttributes | undefined {
+    checkName(name);
+    return this.#machine.queueMeta(name)?.attributes;
   }
 
   #attributes(name: string): QueueAttributes {
-    checkName(name);
-    const attributes = this.#machine.queueMeta(name)?.attributes;
+    const attributes = this.#local(name);
     if (attributes === undefined) throw queueNotFound(name);
     return attributes;
+  }
+
+  /** The attributes of a queue this node has not applied, after the read barrier (or 404). */
+  #confirmed(name: string): Promise<QueueAttributes> {
+    return recheck(this.#proposer, () => this.#attributes(name)); // missing_checks.ts
   }
 
   #view(name: string): Queue {
@@ -205,14 +201,18 @@ export class EngineService implements QueueService {
     checkName(name);
     const attributes = resolveCreate(checkQueueInput(input));
     // An identical create of an existing queue writes no entry (unwritten_writes.ts).
-    return await createUnlessSame(this.#reads, name, attributes, async () => {
+    const check = () => {
       if (!this.#machine.queueMeta(name)) checkDeadLetter(this.#machine, name, attributes);
+    };
+    const write = async () => {
       const salt = this.#randomSalt() >>> 0;
       const payload = encodeCreateQueue({ queue: name, attributes, salt });
       const propose = () => this.#propose(CommandType.CreateQueue, payload);
       const result = await this.#queueLimit.run(name, propose);
       return { queue: result.queue, created: result.created };
-    });
+    };
+    const create = () => checkThen(this.#proposer, check, write);
+    return await createUnlessSame(this.#reads, name, attributes, create);
   }
 
   async listQueues(options: ListQueuesOptions): Promise<QueueList> {
@@ -232,42 +232,59 @@ export class EngineService implements QueueService {
   }
 
   async updateQueue(name: string, input: QueueAttributesInput): Promise<Queue> {
-    const current = this.#attributes(name);
-    const clean = checkQueueInput(input);
-    const attributes = resolveUpdate(current, clean);
-    if (clean.deadLetter) checkDeadLetter(this.#machine, name, attributes); // only a policy set now
-    return await updateUnlessSame(this.#reads, name, clean, async () => {
-      const payload = encodeUpdateQueue({ queue: name, attributes: clean });
-      return (await this.#propose(CommandType.UpdateQueueWithRewindFloor, payload)).queue;
-    });
+    const check = () => {
+      const current = this.#attributes(name);
+      const clean = checkQueueInput(input);
+      const attributes = resolveUpdate(current, clean);
+      if (clean.deadLetter) checkDeadLetter(this.#machine, name, attributes); // a policy set now
+      return clean;
+    };
+    return await checkThen(
+      this.#proposer,
+      check,
+      (clean) =>
+        updateUnlessSame(this.#reads, name, clean, async () => {
+          const payload = encodeUpdateQueue({ queue: name, attributes: clean });
+          return (await this.#propose(CommandType.UpdateQueueWithRewindFloor, payload)).queue;
+        }),
+    );
   }
 
   async changeQueueTags(name: string, changes: TagChanges): Promise<Queue> {
-    const current = this.#attributes(name);
-    const clean = checkTagChangesInput(changes ?? {}) ?? {};
-    // Checked against the tags of now for an early answer; the state machine applies the
-    // change to the tags of the moment it applies, and checks the count again there.
-    resolveUpdate(current, {}, clean);
-    return await tagUnlessSame(this.#reads, name, clean, async () => {
-      const payload = encodeUpdateQueue({ queue: name, attributes: {}, tagChanges: clean });
-      return (await this.#propose(CommandType.UpdateQueueKeepingPolicy, payload)).queue;
-    });
+    const check = () => {
+      const current = this.#attributes(name);
+      const clean = checkTagChangesInput(changes ?? {}) ?? {};
+      // Checked against the tags of now for an early answer; the state machine applies the
+      // change to the tags of the moment it applies, and checks the count again there.
+      resolveUpdate(current, {}, clean);
+      return clean;
+    };
+    return await checkThen(
+      this.#proposer,
+      check,
+      (clean) =>
+        tagUnlessSame(this.#reads, name, clean, async () => {
+          const payload = encodeUpdateQueue({ queue: name, attributes: {}, tagChanges: clean });
+          return (await this.#propose(CommandType.UpdateQueueKeepingPolicy, payload)).queue;
+        }),
+    );
   }
 
   async deleteQueue(name: string): Promise<void> {
-    this.#attributes(name);
-    await this.#propose(CommandType.DeleteQueue, encodeQueueCommand({ queue: name }));
+    const payload = encodeQueueCommand({ queue: name });
+    const write = () => this.#propose(CommandType.DeleteQueue, payload);
+    await checkThen(this.#proposer, () => this.#attributes(name), write);
   }
 
   async sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
-    const attributes = this.#attributes(name);
+    const attributes = this.#local(name) ?? await this.#confirmed(name);
     const clean = checkSendEntries(messages, attributes.maxMessageBytes);
     const refusal = this.#admitData();
     if (refusal !== null) throw refusal;
     const riders = this.#polls.takeRiders(name, receivableAtOnce(clean, attributes.fifo));
     this.#sendsInFlight.set(name, (this.#sendsInFlight.get(name) ?? 0) + 1);
     try {
-      if (riders.length > 0) return await this.#sendReceive(name, clean, riders);
+      if (riders.length > 0) return await sendReceive(this.#proposer, name, clean, riders);
       const payload = encodeSendBatch({ queue: name, messages: clean });
       const result = await this.#propose(CommandType.SendBatch, payload);
       return { messages: result.messages };
@@ -278,46 +295,13 @@ export class EngineService implements QueueService {
     }
   }
 
-  /**
-   * One entry sends and runs the receives of the long polls parked on the queue (a lock is
-   * only taken by a committed entry, and each rider answers after the commit). A refused send
-   * leaves the riders polling; a replica's refusal answers them with it, as it would their own
-   * receive.
-   */
-  async #sendReceive(
-    name: string,
-    messages: SendCommandMessage[],
-    riders: Rider[],
-  ): Promise<SendMessagesResponse> {
-    const payload = encodeSendReceive({
-      queue: name,
-      messages,
-      receives: riders.map(({ request }) => ({
-        maxMessages: request.maxMessages,
-        visibilityTimeoutSeconds: request.visibilityTimeoutSeconds ?? 0,
-      })),
-    });
-    let result: CommandResults[typeof CommandType.SendReceive];
-    try {
-      result = await this.#propose(CommandType.SendReceive, payload);
-    } catch (error) {
-      const refused = error instanceof BrokerError && !isReplicaRefusal(error.code);
-      for (const rider of riders) {
-        rider.answer(refused ? Promise.resolve({ messages: [] }) : Promise.reject(error));
-      }
-      throw error;
-    }
-    riders.forEach((rider, index) => rider.answer(Promise.resolve(result.receives[index])));
-    return { messages: result.messages };
-  }
-
   async receiveMessages(
     name: string,
     request: ReceiveMessagesRequest,
     aborts?: AbortSource,
     options?: ReceiveOptions,
   ): Promise<ReceiveMessagesResponse> {
-    const attributes = this.#attributes(name);
+    const attributes = this.#local(name) ?? await this.#confirmed(name);
     const clean = checkReceive(request, attributes.maxMessageBytes);
     const waitMs = (clean.waitSeconds ?? attributes.pollingWaitSeconds) * 1000;
     const deadline = this.#proposer.now() + waitMs;
@@ -511,7 +495,7 @@ export class EngineService implements QueueService {
     receiptHandles: string[],
     options?: DeleteOptions,
   ): Promise<DeleteMessagesResponse> {
-    this.#attributes(name);
+    if (this.#local(name) === undefined) await this.#confirmed(name);
     const handles = checkHandles(receiptHandles, "receiptHandles");
     const bytes = receiptHandlesToBytes(handles);
     const malformed = malformedHandleFailures(bytes, this.#machine.queueMeta(name)); // no entry
@@ -524,7 +508,7 @@ export class EngineService implements QueueService {
     name: string,
     entries: VisibilityEntry[],
   ): Promise<ChangeVisibilityResponse> {
-    this.#attributes(name);
+    if (this.#local(name) === undefined) await this.#confirmed(name);
     const clean = checkVisibilityEntries(entries);
     const handles = clean.map((entry) => entry.receiptHandle);
     const bytes = receiptHandlesToBytes(handles);
@@ -548,29 +532,24 @@ export class EngineService implements QueueService {
   }
 
   async rewind(name: string, request: RewindRequest): Promise<RewindResponse> {
-    const attributes = this.#attributes(name);
-    const target = checkRewind(request);
-    const field = target.timestamp !== undefined ? "timestamp" : "sequence";
-    if (attributes.rewindSeconds === 0) {
-      throw invalidParameter(field, `rewind is disabled on queue '${name}'`);
-    }
-    const now = this.#proposer.now();
-    const windowStart = now - attributes.rewindSeconds * 1000;
-    if (target.timestamp !== undefined && target.timestamp < windowStart) {
-      throw invalidParameter(field, rewindTooEarly(target.timestamp, windowStart, now));
-    }
-    if (target.timestamp !== undefined && target.timestamp > now) {
-      throw invalidParameter(field, `in the future (the broker's time is ${now})`);
-    }
-    const payload = encodeRewind({ queue: name, ...target });
-    return await this.#propose(CommandType.Rewind, payload);
+    const check = () => {
+      const attributes = this.#attributes(name);
+      const target = checkRewind(request);
+      checkRewindWindow(name, attributes.rewindSeconds, target, this.#proposer.now());
+      return target;
+    };
+    return await checkThen(
+      this.#proposer,
+      check,
+      (target) => this.#propose(CommandType.Rewind, encodeRewind({ queue: name, ...target })),
+    );
   }
 
   async purge(name: string): Promise<{ purged: number }> {
-    this.#attributes(name);
     const payload = encodeQueueCommand({ queue: name });
     const write = () => this.#propose(CommandType.Purge, payload);
-    return await unlessEmpty(this.#reads, name, { purged: 0 }, write);
+    const purge = () => unlessEmpty(this.#reads, name, { purged: 0 }, write);
+    return await checkThen(this.#proposer, () => this.#attributes(name), purge);
   }
 
   async redrive(
@@ -578,16 +557,21 @@ export class EngineService implements QueueService {
     request: RedriveRequest,
     options: RedriveOptions = {},
   ): Promise<RedriveResponse> {
-    const attributes = this.#attributes(name);
-    const clean = checkRedrive(request, redriveMessagesMax);
-    const checkDestination = (now: QueueAttributes) =>
-      checkRedriveDestination(this.#machine, name, now, clean.destination, queueNotFound);
-    checkDestination(attributes);
-    const same = (now: QueueAttributes, queue: Queue) =>
-      (options.ifCreatedAt ?? queue.createdAt) === queue.createdAt &&
-      succeeds(() => checkDestination(now));
-    const payload = encodeRedrive({ queue: name, ...clean, ifCreatedAt: options.ifCreatedAt });
-    const write = () => this.#propose(CommandType.RedriveInGroupOrder, payload);
-    return await unlessEmpty(this.#reads, name, { moved: 0 }, write, same);
+    const checkDestination = (now: QueueAttributes, destination?: string) =>
+      checkRedriveDestination(this.#machine, name, now, destination, queueNotFound);
+    const check = () => {
+      const attributes = this.#attributes(name);
+      const clean = checkRedrive(request, redriveMessagesMax);
+      checkDestination(attributes, clean.destination);
+      return clean;
+    };
+    return await checkThen(this.#proposer, check, (clean) => {
+      const same = (now: QueueAttributes, queue: Queue) =>
+        (options.ifCreatedAt ?? queue.createdAt) === queue.createdAt &&
+        succeeds(() => checkDestination(now, clean.destination));
+      const payload = encodeRedrive({ queue: name, ...clean, ifCreatedAt: options.ifCreatedAt });
+      const write = () => this.#propose(CommandType.RedriveInGroupOrder, payload);
+      return unlessEmpty(this.#reads, name, { moved: 0 }, write, same);
+    });
   }
 }

@@ -8,6 +8,7 @@
 import { invalidParameter, type StateMachine } from "../engine/mod.ts";
 import type { QueueAttributes } from "../../sdk/protocol.ts";
 import { checkName } from "./validation.ts";
+import { missing } from "./missing_checks.ts";
 
 /** Refuses a policy of `attributes` whose target is the queue itself, missing or of another kind. */
 export function checkDeadLetter(
@@ -23,7 +24,10 @@ export function checkDeadLetter(
   }
   const target = machine.queueMeta(policy.queue)?.attributes;
   if (target === undefined) {
-    throw invalidParameter("deadLetter.queue", `queue '${policy.queue}' does not exist`);
+    // Marked missing: a new leader checks again after its read barrier (missing_checks.ts).
+    throw missing(
+      invalidParameter("deadLetter.queue", `queue '${policy.queue}' does not exist`),
+    );
   }
   if (target.fifo !== attributes.fifo) {
     throw invalidParameter("deadLetter.queue", "must be fifo exactly when the queue is fifo");

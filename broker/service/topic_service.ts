@@ -26,7 +26,8 @@ import {
   subscriptionLimits,
 } from "../engine/mod.ts";
 import type { Proposer } from "../replication/mod.ts";
-import { asBrokerError, readBarrier } from "./replica_errors.ts";
+import { propose, readBarrier } from "./replica_errors.ts";
+import { checkThen, missing } from "./missing_checks.ts";
 import { checkList, checkName } from "./validation.ts";
 import { CreateLimit } from "./create_limit.ts";
 import { checkPublishEntries, checkPushUrlText } from "./topic_validation.ts";
@@ -49,20 +50,6 @@ import type {
   TopicAttributesInput,
   TopicList,
 } from "../../sdk/protocol.ts";
-
-/** Errors a check throws for something missing that a lagging new leader may not have applied. */
-const missingErrors = new WeakSet<object>();
-
-function missing(error: BrokerError): BrokerError {
-  missingErrors.add(error);
-  return error;
-}
-
-function isMissing(error: unknown): boolean {
-  if (!(error instanceof BrokerError)) return false;
-  return error.code === "TopicNotFound" || error.code === "SubscriptionNotFound" ||
-    missingErrors.has(error);
-}
 
 /** What an `EngineTopicService` runs on (the same parts as the queue service). */
 export interface EngineTopicServiceOptions {
@@ -116,39 +103,13 @@ export class EngineTopicService implements TopicService, PushSource {
     this.#machine.onPushPending = () => this.#pushListener?.();
   }
 
-  /**
-   * Runs a write's `check`, then `write` with what it returned. A new leader may not have
-   * applied everything its predecessor committed (it learns the commit index once an entry of
-   * its own term commits), so a check that finds the topic, subscription or queue missing is
-   * run once more after the read barrier before the miss is answered: before, a publish to a
-   * topic the old leader had created and acknowledged answered 404 in that window. When the
-   * check passes at once, `write` proposes in the caller's turn, so calls made one after the
-   * other are proposed in that order.
-   */
-  async #checkThen<C, R>(check: () => C, write: (checked: C) => Promise<R>): Promise<R> {
-    let checked: C;
-    try {
-      checked = check();
-    } catch (error) {
-      if (!isMissing(error)) throw error;
-      await readBarrier(this.#proposer);
-      checked = check();
-    }
-    return await write(checked);
+  /** `check` then `write`, the check run again after the read barrier on a miss (missing_checks.ts). */
+  #checkThen<C, R>(check: () => C, write: (checked: C) => Promise<R>): Promise<R> {
+    return checkThen(this.#proposer, check, write);
   }
 
-  async #propose<T extends keyof CommandResults>(
-    type: T,
-    payload: Uint8Array,
-  ): Promise<CommandResults[T]> {
-    let result: unknown;
-    try {
-      result = await this.#proposer.propose(type, payload);
-    } catch (error) {
-      throw asBrokerError(error);
-    }
-    if (result instanceof BrokerError) throw result;
-    return result as CommandResults[T];
+  #propose<T extends keyof CommandResults>(type: T, payload: Uint8Array) {
+    return propose(this.#proposer, type, payload);
   }
 
   #attributes(name: string): TopicAttributes {

@@ -261,6 +261,27 @@ export function rewindTooEarly(timestamp: number, windowStart: number, now: numb
   return `${refusal}; timestamps are Unix epoch milliseconds, and ${timestamp} looks like seconds`;
 }
 
+/**
+ * Refuses a rewind to `target` that queue `name`'s window (`rewindSeconds`, 0: rewind disabled)
+ * does not hold at `now`: a timestamp before the window or after `now`.
+ */
+export function checkRewindWindow(
+  name: string,
+  rewindSeconds: number,
+  target: { timestamp?: number; sequence?: number },
+  now: number,
+): void {
+  const field = target.timestamp !== undefined ? "timestamp" : "sequence";
+  if (rewindSeconds === 0) throw invalidParameter(field, `rewind is disabled on queue '${name}'`);
+  const windowStart = now - rewindSeconds * 1000;
+  if (target.timestamp !== undefined && target.timestamp < windowStart) {
+    throw invalidParameter(field, rewindTooEarly(target.timestamp, windowStart, now));
+  }
+  if (target.timestamp !== undefined && target.timestamp > now) {
+    throw invalidParameter(field, `in the future (the broker's time is ${now})`);
+  }
+}
+
 /** Validates a redrive request. */
 export function checkRedrive(
   request: unknown,
