@@ -88,7 +88,8 @@ export interface QueueService {
   /**
    * Whether the queue is FIFO, from this node's state without a read barrier (a queue keeps its
    * kind for life), so a door can check its own notion of the kind on every message request.
-   * Throws `QueueNotFound`.
+   * Throws `QueueNotFound` when this node has not applied the queue, which a new leader may not
+   * have yet: confirm that with `getQueue` (after the read barrier) before answering it.
    */
   queueIsFifo(name: string): boolean;
   updateQueue(name: string, attributes: QueueAttributesInput): Promise<Queue>;

@@ -8,6 +8,7 @@ import {
   type AccessKey,
   type Action,
   allowsEveryNameWithPrefix,
+  BrokerError,
   type KeyRing,
   type Queue,
   type QueueService,
@@ -93,12 +94,25 @@ export async function existingQueue(context: OperationContext, queue: QueueRef):
  * The queue the QueueUrl of a message operation names, once the caller may do `action` on it and
  * it exists with the kind its SQS name says: `orders.fifo` never reaches a standard `orders`, nor
  * `orders` a FIFO one. Checked against this node's state, without `existingQueue`'s read barrier
- * (a queue's kind never changes, and the operation itself fails if the queue is gone by then).
+ * (a queue's kind never changes, and the operation itself fails if the queue is gone by then),
+ * unless this node has no such queue: a new leader may not have applied yet a queue its
+ * predecessor created, so that is confirmed after the barrier (a promise then, so a queue found
+ * at once costs no wait: callers await only a promise).
  */
-export function messageQueue(context: OperationContext, action: Action): QueueRef {
+export function messageQueue(
+  context: OperationContext,
+  action: Action,
+): QueueRef | Promise<QueueRef> {
   const queue = queueFromUrl(requiredString(context.input, "QueueUrl"));
   authorize(context, queue, action);
-  if (context.service.queueIsFifo(queue.name) !== queue.fifo) {
+  let fifo: boolean;
+  try {
+    fifo = context.service.queueIsFifo(queue.name);
+  } catch (error) {
+    if (!(error instanceof BrokerError && error.code === "QueueNotFound")) throw error;
+    return existingQueue(context, queue).then(() => queue);
+  }
+  if (fifo !== queue.fifo) {
     throw new SqsError("QueueDoesNotExist", "The specified queue does not exist.");
   }
   return queue;

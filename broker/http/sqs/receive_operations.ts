@@ -189,7 +189,8 @@ interface ReceiveRequest {
 /** ReceiveMessage: up to 10 messages, long-polling up to WaitTimeSeconds. */
 export async function receiveMessage(context: OperationContext): Promise<JsonObject> {
   const { input } = context;
-  const queue = messageQueue(context, "receive");
+  const found = messageQueue(context, "receive");
+  const queue = found instanceof Promise ? await found : found;
   const request: ReceiveRequest = {
     maxMessages: optionalInteger(input, "MaxNumberOfMessages", {
       min: 1,
@@ -335,7 +336,8 @@ const sqsDelete = { goneAsDeleted: true } as const;
 
 /** DeleteMessage. */
 export async function deleteMessage(context: OperationContext): Promise<JsonObject> {
-  const queue = messageQueue(context, "receive");
+  const found = messageQueue(context, "receive");
+  const queue = found instanceof Promise ? await found : found;
   const sent = requiredString(context.input, "ReceiptHandle");
   const { engineHandle } = readHandle(sent);
   const result = await context.service.deleteMessages(queue.name, [engineHandle], sqsDelete);
@@ -375,7 +377,8 @@ function batchOutcome(
  * id repeated or not an id, a handle that is not a string) refuses it all.
  */
 export async function deleteMessageBatch(context: OperationContext): Promise<JsonObject> {
-  const queue = messageQueue(context, "receive");
+  const found = messageQueue(context, "receive");
+  const queue = found instanceof Promise ? await found : found;
   const entries = batchEntries(context.input, "DeleteMessageBatchRequestEntry");
   const failed: FailedEntry[] = [];
   const ids: string[] = [];
@@ -419,7 +422,8 @@ export async function deleteMessageBatch(context: OperationContext): Promise<Jso
  * (`receipt_times.ts`).
  */
 export async function changeMessageVisibility(context: OperationContext): Promise<JsonObject> {
-  const queue = messageQueue(context, "receive");
+  const found = messageQueue(context, "receive");
+  const queue = found instanceof Promise ? await found : found;
   const sent = requiredString(context.input, "ReceiptHandle");
   const visibilityTimeoutSeconds = requiredVisibility(context.input);
   const { engineHandle: receiptHandle, receivedAt } = readHandle(sent);
@@ -458,7 +462,8 @@ const anyInteger = { min: -Infinity, max: Infinity };
 export async function changeMessageVisibilityBatch(
   context: OperationContext,
 ): Promise<JsonObject> {
-  const queue = messageQueue(context, "receive");
+  const found = messageQueue(context, "receive");
+  const queue = found instanceof Promise ? await found : found;
   const failed: FailedEntry[] = [];
   const accepted: {
     id: string;

@@ -156,7 +156,8 @@ function sentOutput(
 
 /** SendMessage. */
 export async function sendMessage(context: OperationContext): Promise<JsonObject> {
-  const queue = messageQueue(context, "send");
+  const found = messageQueue(context, "send");
+  const queue = found instanceof Promise ? await found : found;
   const prepared = prepareSend(context.input, queue);
   if (needsContentDedup(prepared.entry, queue)) await addContentDedup(prepared.entry);
   const result = await context.service.sendMessages(queue.name, [prepared.entry]);
@@ -183,7 +184,8 @@ interface PendingSend {
  * wrong JSON type refuses the whole request (`entryError`).
  */
 export async function sendMessageBatch(context: OperationContext): Promise<JsonObject> {
-  const queue = messageQueue(context, "send");
+  const found = messageQueue(context, "send");
+  const queue = found instanceof Promise ? await found : found;
   const failed: FailedEntry[] = [];
   const accepted: { id: string; entryIndex: number; prepared: PreparedSend }[] = [];
   const entries = batchEntries(context.input, "SendMessageBatchRequestEntry");
