@@ -286,7 +286,7 @@ export class RaftNode {
 
   /**
    * Asks the leader to hand leadership to `to`: once `to` has the whole log it receives
-   * `TimeoutNow` and campaigns at once (it gets it again with each heartbeat answer while the
+   * `TimeoutNow` and campaigns at once, even if it has just begun a pre-vote (it gets it again with each heartbeat answer while the
    * transfer runs, should one be lost). Proposals are refused meanwhile; the attempt is
    * abandoned after an election timeout, or as soon as `to` answers that it may not campaign
    * (it distrusts its log, is below its vote floor, is still installing a snapshot, is no voter

@@ -30,20 +30,27 @@ export function stepFollower(raft: Raft, message: Message): void {
       else handleSnapshotChunk(raft, message);
       return;
     case MessageType.TimeoutNow:
-      // The leader picked us: campaign at once, skipping pre-vote and the others' leases. A node
-      // that may not campaign, whatever the reason (it distrusts its log, is below its vote
-      // floor, is still installing a snapshot, is no voter in its own configuration, or knows
-      // it was removed), says so with `NewTerm`, as one asking for a leader elected without its
-      // vote: the leader gives the transfer up at once (or hands over to another voter) rather
-      // than at its timeout.
-      if (raft.mayVote() && raft.isPromotable()) raft.campaign("transfer");
-      else raft.send({ type: MessageType.NewTerm, to: message.from });
+      answerTimeoutNow(raft, message);
       return;
     case MessageType.ReadIndexResp:
       if (message.reject) raft.refusedReads.push(message.context); // over the leader's bound
       else raft.readStates.push({ requestId: message.context, index: message.index });
       return;
   }
+}
+
+/**
+ * The leader of our term picked us for a transfer (on a follower, or on a pre-candidate whose
+ * election timer ran out just before): campaign at once, skipping pre-vote and the others'
+ * leases. A node that may not campaign, whatever the reason (it distrusts its log, is below its
+ * vote floor, is still installing a snapshot, is no voter in its own configuration, or knows it
+ * was removed), says so with `NewTerm`, as one asking for a leader elected without its vote: the
+ * leader gives the transfer up at once (or hands over to another voter) rather than at its
+ * timeout.
+ */
+export function answerTimeoutNow(raft: Raft, message: Message): void {
+  if (raft.mayVote() && raft.isPromotable()) raft.campaign("transfer");
+  else raft.send({ type: MessageType.NewTerm, to: message.from });
 }
 
 function handleAppend(raft: Raft, message: Message): void {

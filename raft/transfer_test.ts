@@ -235,3 +235,41 @@ Deno.test("the leader's status shows which voters said lately that they may not 
   cluster.tickAll();
   assert.deepEqual(refused(), [false, false, false]);
 });
+
+Deno.test("a transferee that has just started a pre-vote campaigns at once on TimeoutNow", () => {
+  const cluster = new SimCluster({ seed: 13 });
+  cluster.electLeader("n1");
+  const term = cluster.raft("n1").status().term;
+  // n3's election timer ran out (say, a few heartbeats were late): it pre-campaigns in n1's
+  // term; n1 and n2, in their leases, ignore its pre-votes.
+  cluster.raft("n3").campaign();
+  cluster.stabilize();
+  assert.equal(cluster.raft("n3").status().role, "preCandidate");
+  assert.equal(cluster.raft("n3").status().term, term);
+  cluster.raft("n1").transferLeadership(nodeId("n3"));
+  cluster.stabilize(); // no tick: no heartbeat answer brings a second TimeoutNow
+  assert.equal(cluster.leader(), "n3");
+  assert.equal(cluster.raft("n3").status().term, term + 1);
+  cluster.checkSafety();
+});
+
+Deno.test("a pre-candidate that may not campaign answers the leader's TimeoutNow with NewTerm", () => {
+  const cluster = new SimCluster({ seed: 14 });
+  cluster.electLeader("n1");
+  const term = cluster.raft("n1").status().term;
+  cluster.raft("n3").campaign();
+  cluster.stabilize();
+  assert.equal(cluster.raft("n3").status().role, "preCandidate");
+  cluster.raft("n3").setCanCampaign(false); // it came to distrust its log meanwhile
+  cluster.network.clearLog();
+  cluster.raft("n1").transferLeadership(nodeId("n3"));
+  cluster.stabilize();
+  assert.deepEqual(
+    cluster.sentOfType(MessageType.NewTerm).map((message) => message.from),
+    ["n3"],
+  );
+  // The leader moved on to n2 at once.
+  assert.equal(cluster.leader(), "n2");
+  assert.equal(cluster.raft("n2").status().term, term + 1);
+  cluster.checkSafety();
+});
