@@ -1,13 +1,25 @@
 /**
  * Leadership hand-off before a leader stops (SIGTERM, a rolling restart): without it every
  * leader restart is an election timeout of unavailability (1–2 s). With it the leader picks the
- * most caught-up other voter that did not say lately that it may not campaign
+ * most caught-up other voter that answers it and did not say lately that it may not campaign
  * (`transferCandidates`), Raft's leader transfer makes it campaign at once, and the node waits
  * (bounded) until that voter leads before it stops serving.
  *
  * @module
  */
-import type { RaftReplica, Timers } from "../replication/mod.ts";
+import type { PeerStatus, RaftReplica, Timers } from "../replication/mod.ts";
+
+/**
+ * A voter answers the leader when the leader heard from it within this many ticks (of 100 ms by
+ * default; the leader sends a heartbeat every tick): a voter that stopped a second ago must not
+ * count, one that answers a few heartbeats late still does.
+ */
+export const answersSilentTicksMax = 3;
+
+/** Whether the leader heard from `peer` lately (`answersSilentTicksMax`); never when not since it leads. */
+export function answersLeader(peer: PeerStatus): boolean {
+  return peer.silentTicks !== null && peer.silentTicks <= answersSilentTicksMax;
+}
 
 /**
  * Hands leadership to the first of `transferCandidates` and waits until this node no
@@ -42,18 +54,24 @@ export async function handOff(
 
 /**
  * The voters other than this leader that leadership could go to, the most caught-up (highest
- * match index) first, those that said lately that they may not campaign (`refusedLead`: a
- * distrusted log, below its vote floor...) after all others; empty unless this node leads.
- * Such a voter would refuse the transfer, and the leader would then pick another itself: going
+ * match index) first; empty unless this node leads. Those that said lately that they may not
+ * campaign (`refusedLead`: a distrusted log, below its vote floor...) come after the others:
+ * such a voter would refuse the transfer, and the leader would then pick another itself; going
  * to one that may saves that round trip, and a retry of a member's removal that tries voters in
- * turn does not spend its attempts on it.
+ * turn does not spend its attempts on it. Last come those the leader has not heard from lately
+ * (`answersLeader`), likely down: a transfer to one holds proposals until it is abandoned, an
+ * election timeout later, and a hand-off before stopping waits for nothing.
  */
 export function transferCandidates(replica: RaftReplica): string[] {
   const status = replica.status();
   const voters: string[] = status.config.voters;
+  const silent = (peer: PeerStatus) => Number(!answersLeader(peer));
   return status.peers
     .filter((peer) => peer.id !== replica.id && voters.includes(peer.id))
-    .sort((a, b) => Number(a.refusedLead) - Number(b.refusedLead) || b.match - a.match)
+    .sort((a, b) =>
+      silent(a) - silent(b) || Number(a.refusedLead) - Number(b.refusedLead) ||
+      b.match - a.match
+    )
     .map((peer) => peer.id);
 }
 

@@ -37,3 +37,23 @@ Deno.test("hand-off targets: voters that all refused lately are still listed, by
   ]);
   assert.deepEqual(transferCandidates(replica), ["n3", "n2"]);
 });
+
+Deno.test("hand-off targets: voters the leader has not heard from lately come after the others", () => {
+  const replica = leaderWith([
+    { id: "n2", match: 10, silentTicks: 40 }, // the most caught-up, but down: it stopped answering
+    { id: "n3", match: 8, silentTicks: 1 },
+    { id: "n4", match: 9, silentTicks: null }, // not heard from since this node leads
+  ]);
+  assert.deepEqual(transferCandidates(replica), ["n3", "n2", "n4"]);
+});
+
+Deno.test("hand-off targets: a silent voter comes after one that answers but refused lately", () => {
+  // The one that refused answers the transfer at once and its leader moves on; a silent one
+  // holds the transfer until its timeout.
+  const replica = leaderWith([
+    { id: "n2", match: 10, silentTicks: 0, refusedLead: true },
+    { id: "n3", match: 10, silentTicks: 50 },
+    { id: "n4", match: 9, silentTicks: 3 }, // a heartbeat answer or two late: still answering
+  ]);
+  assert.deepEqual(transferCandidates(replica), ["n4", "n2", "n3"]);
+});

@@ -33,7 +33,7 @@ import {
   type Timers,
   type Transport,
 } from "../replication/mod.ts";
-import { transferCandidates } from "./hand_off.ts";
+import { answersLeader, transferCandidates } from "./hand_off.ts";
 import { realTimers } from "./real_time.ts";
 import { asBrokerError } from "../service/mod.ts";
 
@@ -64,12 +64,6 @@ export interface MembershipOptions {
 
 /** How long a removal waits for a majority of the voters left to answer the leader. */
 const upWaitMsMax = 2_000;
-/**
- * A voter counts as up for a removal when the leader heard from it within this many ticks (of
- * 100 ms by default; the leader sends a heartbeat every tick): a voter that stopped a second ago
- * must not count, one that answers late only delays the removal (it waits up to `upWaitMsMax`).
- */
-const upSilentTicksMax = 3;
 
 /** How long a removal waits for an uncommitted configuration change to commit (see `remove`). */
 const pendingChangeWaitMsMax = 2_000;
@@ -280,7 +274,8 @@ export class Membership {
    * in a group of three). Refused then, like etcd's strict reconfiguration check; removing a
    * voter that is down leaves the running ones, and goes through. A leader only just elected (or
    * a voter only just back) has not heard from every voter yet: waits up to `upWaitMsMax` for
-   * them before refusing.
+   * them before refusing. A voter is up when it answers the leader (`answersLeader`: heard from
+   * within a few ticks); one that answers late only delays the removal.
    */
   async #votersLeftUp(id: string): Promise<void> {
     const { replica } = this.#options;
@@ -293,9 +288,7 @@ export class Membership {
       if (left.length === status.config.voters.length) return; // a learner: the quorum stays
       const up = left.filter((voter) =>
         voter === replica.id ||
-        status.peers.some((peer) =>
-          peer.id === voter && peer.silentTicks !== null && peer.silentTicks <= upSilentTicksMax
-        )
+        status.peers.some((peer) => peer.id === voter && answersLeader(peer))
       );
       const majority = Math.floor(left.length / 2) + 1;
       if (up.length >= majority) return;
