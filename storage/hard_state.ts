@@ -123,17 +123,19 @@ export function loadDamageRecord(fs: FileSystem, dir: string): DamageRecord | nu
 /**
  * The record after another cut: the newest term, torn only while every cut was, and the detail
  * of the worse cut. A real damage beats a torn tail; between two damages, the newer; between two
- * torn cuts, the lower one (an unknown index counts as the highest). A torn cut is judged
- * by its index (`damage_trust.ts` in the replication layer): a record still on disk holds a cut
- * not yet repaired, and a later torn cut above it (appends since, then a crash) must not make the
- * loss of the first one look like a harmless tail.
+ * torn cuts, the lower one. A torn cut is judged by its index (`damage_trust.ts` in the
+ * replication layer): a record still on disk holds a cut not yet repaired, and a later torn cut
+ * above it (appends since, then a crash) must not make the loss of the first one look like a
+ * harmless tail. An unknown index (no code writes one; the record's format allows it) may be
+ * anywhere, so it counts as the lowest: kept, it is distrusted there too, where a known index
+ * that replaced it could read as a tail above the persisted commit.
  */
 export function mergeDamage(
   old: DamageRecord | null,
   cut: { detail: CorruptionDetail; torn: boolean; term: number; unsyncedFrom?: number },
 ): DamageRecord {
   const keepOld = old !== null && cut.torn &&
-    (!old.torn || (old.detail.index ?? Infinity) <= (cut.detail.index ?? Infinity));
+    (!old.torn || (old.detail.index ?? -Infinity) <= (cut.detail.index ?? -Infinity));
   const record: DamageRecord = {
     term: Math.max(cut.term, old?.term ?? 0),
     torn: cut.torn && (old?.torn ?? true),
