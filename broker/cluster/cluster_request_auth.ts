@@ -211,6 +211,10 @@ export class ClusterRequestDoor {
   /**
    * On a follower, before a cluster-signed join is relayed to the leader: a bad signature is
    * refused here (the leader checks again); a good one is sent on with the body read for it.
+   * Its nonce is remembered here too, unlike a `/v1` request's, and that refuses no honest join:
+   * a request meets each node's door once at most (a forward is not forwarded again, and one
+   * whose leader changes is answered 503, never run here), and the joining node signs each attempt
+   * anew (`joinCluster`), so its retry on this node, leader by then, carries a fresh nonce.
    */
   async admitForwarding(
     request: Request,

@@ -143,7 +143,8 @@ export async function joinCluster(
     !votersAtStart.includes(request.id);
   for (let attempt = 1;; attempt++) {
     try {
-      // Signed anew for each attempt: a signature's nonce is good for one request.
+      // Signed anew for each attempt: a signature's nonce is good for one request on each member
+      // (one that forwarded an attempt remembers its nonce too, and may lead by the retry).
       const response = await signer.fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json", ...await signer.sign("POST", url, body) },

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import type { ClusterInfo } from "../../sdk/mod.ts";
-import { joinCluster, JoinError, joinPointOf, type Signer } from "./join_client.ts";
+import { ClusterRequestDoor } from "./cluster_request_auth.ts";
+import { joinCluster, JoinError, joinPointOf, joinSigner, type Signer } from "./join_client.ts";
 import { wipedVoterRefusal } from "./member_changes.ts";
 
 type Answer = () => Response;
@@ -107,4 +108,33 @@ Deno.test("joinPointOf lists the voters a leader knew of, or none when no leader
     commit: 10,
     voters: null,
   });
+});
+
+Deno.test("a join retried after a failover is signed anew: the member that forwarded the first attempt and now leads takes it", async () => {
+  // The member n2 checks the first attempt (remembering its nonce) and forwards it; the leader
+  // is lost meanwhile (503). n2 then leads and answers the retry itself, with the same door:
+  // a retry carrying the first attempt's nonce would be refused there as a replay (401), and
+  // the joining node would give up.
+  const clusterKey = new TextEncoder().encode("k".repeat(64));
+  const joined = { nodeId: "n2", bootstrapVoters: ["n1", "n2", "n3"] } as unknown as ClusterInfo;
+  const door = new ClusterRequestDoor(clusterKey, {
+    cluster: () => joined,
+    join: () => Promise.resolve(joined),
+  });
+  const nonces: string[] = [];
+  let leads = false;
+  const fetch = async (input: string | URL | Request, init?: RequestInit) => {
+    const request = new Request(input, init);
+    nonces.push(/Nonce=([^,]+)/.exec(request.headers.get("authorization") ?? "")?.[1] ?? "");
+    if (leads) return await door.handle(request, () => Promise.resolve(new Response(null)));
+    const admission = await door.admitForwarding(request);
+    assert.ok("body" in admission, "the first attempt is admitted for forwarding");
+    leads = true;
+    return Response.json({ error: { code: "NoLeader", message: "leader changed" } }, {
+      status: 503,
+    });
+  };
+  await joinCluster(member, joinSigner(clusterKey, "n4", fetch), n4);
+  assert.equal(nonces.length, 2);
+  assert.notEqual(nonces[0], nonces[1]);
 });
