@@ -479,3 +479,24 @@ Deno.test("a ReceiveMessage whose key a reload takes away ends at once, denied, 
     });
   }
 });
+
+Deno.test("a receipt handle with any one character changed is refused (4430, in an HTTP 200 as every CMQ answer) and deletes nothing", async () => {
+  // Every bit of a handle is checked: its version byte, its three numbers (each a float64 whose
+  // bit patterns name distinct counts), the tag keyed by the queue's salt over all three, and the
+  // base64url's unused bits (a changed character never decodes to the same bytes).
+  const { client, refused } = setup();
+  const [handle] = await threeLocked(client);
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (let at = 0; at < handle.length; at++) {
+    for (const character of alphabet) {
+      if (character === handle[at]) continue;
+      const changed = handle.slice(0, at) + character + handle.slice(at + 1);
+      await refused(
+        () => client.call("DeleteMessage", { queueName: "jobs", receiptHandle: changed }),
+        cmqCode.receiptHandleInvalid,
+      );
+    }
+  }
+  const deleted = await client.call("DeleteMessage", { queueName: "jobs", receiptHandle: handle });
+  assert.equal(deleted.body.code, 0, "the genuine handle still holds its message");
+});

@@ -425,3 +425,27 @@ Deno.test("aws-sdk v2 (query protocol): a repeated DeleteMessage(Batch) of a gon
   );
   assert.deepEqual(door.errors, []);
 });
+
+Deno.test("a handle with one character of the engine's part changed is ReceiptHandleIsInvalid, before and after its message is gone", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "forged");
+  const [held] = await sendAndReceive(door, QueueUrl, ["held"]);
+  const handle = held.ReceiptHandle!;
+  const changedAt = (at: number) =>
+    handle.slice(0, at) + (handle[at] === "A" ? "B" : "A") + handle.slice(at + 1);
+  const engineLength = handle.indexOf(".");
+  const invalid = { name: "ReceiptHandleIsInvalid", code: "ReceiptHandleIsInvalid", status: 404 };
+  for (let at = 0; at < engineLength; at++) {
+    await rejectsWith(
+      door.client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: changedAt(at) })),
+      invalid,
+    );
+  }
+  assert.deepEqual(await depth(door, QueueUrl), ["0", "1"], "nothing was deleted");
+  await door.client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: handle }));
+  // A delete of a gone message succeeds only by a handle that verifies.
+  await rejectsWith(
+    door.client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: changedAt(10) })),
+    invalid,
+  );
+});
