@@ -83,3 +83,62 @@ Deno.test("a refused receipt handle is SQS's message, quoting the handle as sent
   assert.ok(!taken.body.message.includes("'orders'"), taken.body.message);
   assert.deepEqual(door.errors, []);
 });
+
+Deno.test("a full backlog (OverLimit) names the queue by its SQS name, whole request or batch", async () => {
+  await using door = startDoor();
+  const call = async (operation: string, input: Record<string, unknown>) =>
+    await rawCall(door.endpoint, `AmazonSQS.${operation}`, JSON.stringify(input));
+  await door.broker.createQueue("orders", { fifo: true, maxBacklog: 1 });
+  const QueueUrl = door.queueUrl("orders.fifo");
+  const send = (id: string) => ({
+    MessageBody: id,
+    MessageGroupId: "g",
+    MessageDeduplicationId: id,
+  });
+  assert.equal((await call("SendMessage", { QueueUrl, ...send("a") })).status, 200);
+  const refused = await call("SendMessage", { QueueUrl, ...send("b") });
+  assert.equal(refused.body.__type, "com.amazonaws.sqs#OverLimit");
+  assert.match(refused.body.message, /^queue 'orders\.fifo' holds 1 of at most 1 messages/);
+  const batch = await call("SendMessageBatch", {
+    QueueUrl,
+    Entries: [{ Id: "b", ...send("b") }, { Id: "c", ...send("c") }],
+  });
+  const answered = batch.status === 200 ? batch.body.Failed[0].Message : batch.body.message;
+  assert.match(answered, /^queue 'orders\.fifo' holds 1 of at most 1 messages/, answered);
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("a RedrivePolicy whose target does not exist is SQS's 'Dead letter target does not exist.'", async () => {
+  await using door = startDoor();
+  const call = async (operation: string, input: Record<string, unknown>) =>
+    await rawCall(door.endpoint, `AmazonSQS.${operation}`, JSON.stringify(input));
+  const arn = (name: string) => `arn:aws:sqs:us-east-1:000000000000:${name}`;
+  const fifo = { FifoQueue: "true" };
+  const QueueUrl = (await call("CreateQueue", { QueueName: "orders.fifo", Attributes: fifo }))
+    .body.QueueUrl;
+  // `jobs` exists, as a FIFO queue (`jobs.fifo`): the standard `jobs` a policy names does not.
+  await call("CreateQueue", { QueueName: "jobs.fifo", Attributes: fifo });
+  await call("CreateQueue", { QueueName: "plain" });
+  const cases: [string, string, string][] = [
+    ["orders.fifo", "nope.fifo", "SetQueueAttributes"],
+    ["orders.fifo", "nope.fifo", "CreateQueue"],
+    ["plain", "jobs", "SetQueueAttributes"],
+  ];
+  for (const [source, target, operation] of cases) {
+    const RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arn(target), maxReceiveCount: 3 });
+    const Attributes = { ...(source.endsWith(".fifo") ? fifo : {}), RedrivePolicy };
+    const refused = operation === "CreateQueue"
+      ? await call("CreateQueue", { QueueName: "other.fifo", Attributes })
+      : await call("SetQueueAttributes", {
+        QueueUrl: source === "plain" ? door.queueUrl("plain") : QueueUrl,
+        Attributes: { RedrivePolicy },
+      });
+    assert.equal(refused.status, 400, `${operation} ${target}`);
+    assert.equal(refused.body.__type, "com.amazon.coral.service#InvalidParameterValue");
+    assert.equal(
+      refused.body.message,
+      `Value ${RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`,
+    );
+  }
+  assert.deepEqual(door.errors, []);
+});

@@ -145,6 +145,28 @@ const fixedMessages: Partial<Record<SqsErrorCode, string>> = {
 };
 
 /**
+ * The service's refusals of a dead-letter target that names no queue the SQS client can mean:
+ * none of that name, or one of the other kind (the FIFO `jobs` is `jobs.fifo` to SQS, so a
+ * policy's `jobs` names no queue). The service's and the state machine's words.
+ */
+const missingDeadLetterTarget =
+  /^deadLetter\.queue: (queue '[^']*' does not exist|must be fifo exactly when the queue is fifo)$/;
+
+/**
+ * `error` in SQS's words when it refuses the dead-letter target of the RedrivePolicy the client
+ * sent as `policy` (SQS's own message, quoting the policy); any other error as it is.
+ */
+export function inRedriveTerms(error: unknown, policy: string | undefined): unknown {
+  if (
+    policy === undefined || !(error instanceof BrokerError) || error.code !== "InvalidParameter" ||
+    !missingDeadLetterTarget.test(error.message)
+  ) {
+    return error;
+  }
+  return invalidValue("RedrivePolicy", policy, "Dead letter target does not exist.");
+}
+
+/**
  * SQS's message for a receipt handle it refuses, as the client `sent` it, with cmqd's reason (the
  * engine's: not a handle, forged, of another queue, of an older delivery), the queue's internal
  * name left out.

@@ -63,7 +63,7 @@ import { listQueueTags, tagQueue, untagQueue } from "./tag_operations.ts";
 import { listDeadLetterSourceQueues } from "./dead_letter_sources.ts";
 import { cancelMessageMoveTask, listMessageMoveTasks, startMessageMoveTask } from "./move_tasks.ts";
 import { type MoveTaskLimits, MoveTasks, type MoveTaskTime } from "./move_task_runs.ts";
-import { QueueAddresses } from "./queue_names.ts";
+import { parseQueueName, QueueAddresses, queueFromUrl, type QueueRef } from "./queue_names.ts";
 import { type ReceiveAttemptLimits, ReceiveAttempts } from "./receive_attempts.ts";
 import {
   changeMessageVisibility,
@@ -355,11 +355,11 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
   ): Promise<Response> {
     const query = isQueryProtocol(request);
     let queryRequest: QueryRequest | undefined;
+    let input: JsonObject | undefined;
     try {
       const keys = options.keys;
       const { body, key } = await readSigned(request, query, keys, now, bodies);
       let operation: Operation;
-      let input: JsonObject;
       if (query) {
         queryRequest = readQuery(request, body);
         operation = operations[queryRequest.action];
@@ -406,7 +406,8 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       headers["content-type"] = sqsContentType;
       return new Response(JSON.stringify(output), { status: 200, headers });
     } catch (error) {
-      const failure = { query, queryRequest, requestId, headers, now, logError };
+      const queue = queueOfRequest(input);
+      const failure = { query, queryRequest, requestId, headers, now, logError, queue };
       return failureResponse(error, failure);
     }
   };
@@ -436,6 +437,18 @@ async function readSigned(
   return { body, key };
 }
 
+/** The queue a request's QueueUrl (or CreateQueue's QueueName) names, if it names one. */
+function queueOfRequest(input: JsonObject | undefined): QueueRef | undefined {
+  const { QueueUrl, QueueName } = input ?? {};
+  if (typeof QueueName === "string") return parseQueueName(QueueName) ?? undefined;
+  if (typeof QueueUrl !== "string") return undefined;
+  try {
+    return queueFromUrl(QueueUrl);
+  } catch {
+    return undefined; // Names no queue: the answer quotes none of it.
+  }
+}
+
 /** The answer to a request that failed: SQS's error in the request's protocol. */
 function failureResponse(error: unknown, failure: {
   query: boolean;
@@ -444,11 +457,13 @@ function failureResponse(error: unknown, failure: {
   headers: Record<string, string>;
   now: () => number;
   logError: (message: string, error: unknown) => void;
+  /** The queue the request names, whose SQS name the answer quotes. */
+  queue?: QueueRef;
 }): Response {
   const { requestId, headers } = failure;
   const reportBug = (bug: unknown) =>
     failure.logError(`SQS request ${requestId} failed: ${bug}`, bug);
-  const sqsError = toSqsError(error, reportBug);
+  const sqsError = toSqsError(error, reportBug, { queue: failure.queue });
   const response = failure.query
     ? queryErrorResponse(inQueryTerms(sqsError, failure.queryRequest), requestId, headers)
     : errorResponse(sqsError, requestId, headers);

@@ -13,7 +13,7 @@ import {
   queueLimits,
 } from "./broker_deps.ts";
 import { authorize, existingQueue, type OperationContext } from "./context.ts";
-import { invalidValue, SqsError } from "./errors.ts";
+import { inRedriveTerms, invalidValue, SqsError } from "./errors.ts";
 import {
   type JsonObject,
   optionalInteger,
@@ -159,7 +159,7 @@ export async function createQueue(context: OperationContext): Promise<JsonObject
       // Created or changed since the read (tags differing stay refused): read it again.
       const raced = error instanceof BrokerError && error.code === "QueueAlreadyExists" &&
         attempt < createAttemptsMax && (existing === null || tags === undefined);
-      if (!raced) throw error;
+      if (!raced) throw inRedriveTerms(error, redrivePolicyOf(context));
     }
   }
 }
@@ -263,6 +263,11 @@ export async function getQueueAttributes(context: OperationContext): Promise<Jso
   return Object.keys(attributes).length === 0 ? {} : { Attributes: attributes };
 }
 
+/** The RedrivePolicy text the request sent, if any. */
+function redrivePolicyOf(context: OperationContext): string | undefined {
+  return optionalStringMap(context.input, "Attributes")?.RedrivePolicy;
+}
+
 /** SetQueueAttributes: changes the mutable attributes. */
 export async function setQueueAttributes(context: OperationContext): Promise<JsonObject> {
   const queue = queueOfInput(context);
@@ -280,7 +285,11 @@ export async function setQueueAttributes(context: OperationContext): Promise<Jso
     attributes.deadLetter.maxTimeToLiveSeconds = ageLimit;
   }
   if (Object.keys(attributes).length > 0) {
-    await context.service.updateQueue(queue.name, attributes);
+    try {
+      await context.service.updateQueue(queue.name, attributes);
+    } catch (error) {
+      throw inRedriveTerms(error, redrivePolicyOf(context));
+    }
   }
   return {};
 }

@@ -405,6 +405,7 @@ export async function deleteMessageBatch(context: OperationContext): Promise<Jso
   } catch (error) {
     throw inBatchTerms(error, {
       entryIndex: (index) => entryIndexes[handles.indexOf(unique[index])],
+      queue,
     });
   }
   context.receiveAttempts.touched(unique);
@@ -501,7 +502,7 @@ export async function changeMessageVisibilityBatch(
       })),
     );
   } catch (error) {
-    throw inBatchTerms(error, { entryIndex: (index) => accepted[index].entryIndex });
+    throw inBatchTerms(error, { entryIndex: (index) => accepted[index].entryIndex, queue });
   }
   context.receiveAttempts.touched(accepted.map((entry) => entry.receiptHandle));
   const outcome = batchOutcome(

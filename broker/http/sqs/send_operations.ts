@@ -220,7 +220,7 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
       break;
     } catch (error) {
       // The service numbers the entries it was sent; the client, those of its request.
-      const scope = { entryIndex: (index: number) => pending[index].entryIndex };
+      const scope = { entryIndex: (index: number) => pending[index].entryIndex, queue };
       const index = refusedIndex(error);
       if (index === undefined || index >= pending.length) throw inBatchTerms(error, scope);
       failed.push(failedEntry(pending[index].id, toSqsError(error, () => {}, scope)));

@@ -18,6 +18,11 @@ export interface FieldScope {
    * the entries it did not refuse). Absent for one-message operations.
    */
   entryIndex?: (index: number) => number;
+  /**
+   * The queue the request names: the service quotes it by its cmqd name (`queue 'orders'`), the
+   * client knows it by its SQS name (`orders.fifo`).
+   */
+  queue?: { name: string; sqsName: string };
 }
 
 /** SQS's parameter for each native member. */
@@ -77,8 +82,15 @@ const cmqdOwnAttributes = new Set(["rewindSeconds", "maxBacklog"]);
 const nativeWords =
   /(?<!['\w])(maxMessageBytes|retentionSeconds|visibilityTimeoutSeconds|pollingWaitSeconds)(?!['\w])/g;
 
-/** `error`'s message in SQS's parameter names (unchanged when it names no native field). */
+/**
+ * `error`'s message in SQS's parameter names (unchanged when it names no native field), and with
+ * the scope's queue quoted by its SQS name.
+ */
 export function sqsMessageOf(error: BrokerError, scope: FieldScope = {}): string {
+  return inSqsNames(fieldsInSqsTerms(error, scope), scope.queue);
+}
+
+function fieldsInSqsTerms(error: BrokerError, scope: FieldScope): string {
   const { field, message } = error;
   const reword = (text: string) => text.replace(nativeWords, (word) => parameterNames[word]);
   if (field === undefined || !message.startsWith(`${field}: `)) return message;
@@ -87,4 +99,10 @@ export function sqsMessageOf(error: BrokerError, scope: FieldScope = {}): string
   // Other fields (`tags.<key>`, which SQS's CreateQueue also calls `tags`) stay as they are.
   if (parameter === undefined) return message;
   return `${parameter}: ${reword(message.slice(field.length + 2))}`;
+}
+
+/** `message` with `queue` (when given) quoted by its SQS name where the service quotes it. */
+function inSqsNames(message: string, queue: FieldScope["queue"]): string {
+  if (queue === undefined || queue.name === queue.sqsName) return message;
+  return message.replaceAll(`queue '${queue.name}'`, `queue '${queue.sqsName}'`);
 }
