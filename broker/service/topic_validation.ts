@@ -100,8 +100,9 @@ export function checkPublishEntries(
  * the engine also applies to entries already in logs, so it stays as it was): whitespace,
  * control characters, backslashes and lone surrogates are refused rather than cleaned up by the
  * URL parser, and so are an empty fragment (`…/#`) or empty credentials (`http://:@host/`),
- * which the parsed URL no longer shows, and port 0 (nothing listens there). The URL is stored and
- * pushed to exactly as given.
+ * which the parsed URL no longer shows, a scheme not followed by exactly `//` (the parser would find
+ * the host elsewhere than a reader does), and port 0 (nothing listens there). The URL is stored as
+ * given and pushed to as the URL parser reads it.
  */
 export function checkPushUrlText(url: unknown, field = "endpoint.url"): void {
   if (typeof url !== "string") return; // the engine's check names the mistake
@@ -111,6 +112,12 @@ export function checkPushUrlText(url: unknown, field = "endpoint.url"): void {
     throw invalidParameter(field, "must not contain whitespace, control characters or backslashes");
   }
   if (url.includes("#")) throw invalidParameter(field, "must not have a fragment");
+  const scheme = /^https?:/i.exec(url)?.[0]; // other schemes: the engine's check refuses them
+  // `http:host/`, `http:/host/` and `http:///host/` parse as `http://host/`: the host is where the
+  // parser finds it, not where a reader does (and `http:/:@host/` hides empty credentials).
+  if (scheme !== undefined && !/^\/\/[^/]/.test(url.slice(scheme.length))) {
+    throw invalidParameter(field, `must have exactly two slashes after '${scheme}'`);
+  }
   const authority = url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").split(/[/?]/, 1)[0];
   if (authority.includes("@")) throw invalidParameter(field, "must not carry credentials");
   if (URL.parse(url)?.port === "0") throw invalidParameter(field, "must not name port 0");

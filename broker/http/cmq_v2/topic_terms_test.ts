@@ -41,7 +41,15 @@ Deno.test("errors name parameters as the client sent them, not the service's fie
   assert.match(filterTag, /^\(\d+\)filterTag: the topic filters by routingKey; use bindingKey$/);
   const bindingKey = await messageOf({ ...subscribe, "bindingKey.1": "a".repeat(65) });
   assert.match(bindingKey, /\bbindingKey\.1: /);
-  for (const message of [tag, key, filterTag, bindingKey]) {
+  // An http URL not written `http://`: the parser would read `http:/:@host/` as `http://host/`.
+  const url = await messageOf({
+    ...subscribe,
+    subscriptionName: "hook",
+    protocol: "http",
+    endpoint: "http:/:@host/x",
+  });
+  assert.match(url, /^\(\d+\)endpoint: must have exactly two slashes after 'http:'$/);
+  for (const message of [tag, key, filterTag, bindingKey, url]) {
     assert.doesNotMatch(message, /messages\.|filterTags|bindingKeys/, message);
   }
 });

@@ -327,6 +327,27 @@ function subscriptionCases(): BadInputCase[] {
       { endpoint: { url: "http://:@host/x" } },
       "endpoint.url",
     ),
+    // Without the `//` (or with more), the parser finds the host elsewhere than a reader does.
+    subscribeCase(
+      "a url without the // after its scheme",
+      { endpoint: { url: "http:127.0.0.1/x" } },
+      "endpoint.url",
+    ),
+    subscribeCase(
+      "a url with one / after its scheme",
+      { endpoint: { url: "http:/127.0.0.1/x" } },
+      "endpoint.url",
+    ),
+    subscribeCase(
+      "a url with empty credentials behind one /",
+      { endpoint: { url: "http:/:@host/x" } },
+      "endpoint.url",
+    ),
+    subscribeCase(
+      "a url with empty credentials behind three /",
+      { endpoint: { url: "https:///:@host/x" } },
+      "endpoint.url",
+    ),
     // The parser keeps port 0, which nothing listens on; it used to be pushed to port 80.
     subscribeCase(
       "a url with port 0",
