@@ -10,8 +10,12 @@
  * Headers on both: `x-cmq-message-id`, `x-cmq-message-tag` (the tags joined by `,`, each
  * percent-encoded as a URI component so that any tag fits a header and a comma inside a tag
  * can't be confused with the separator; absent when there are none), `x-cmq-routing-key` on
- * routing-key topics (percent-encoded the same way), `x-cmq-request-id` (message id and
- * attempt: the same for a repeat of one attempt, different per attempt), and `user-agent`.
+ * routing-key topics (percent-encoded the same way), `x-cmq-topic-name` and
+ * `x-cmq-subscription-name` (names are letters, digits, `-` and `_`: they fit a header as they
+ * are), `x-cmq-request-id` (message id and attempt: the same for a repeat of one attempt,
+ * different per attempt), and `user-agent`. Every subscription of a topic pushes a message with
+ * the same message id, and a `simplified` body names neither: the names in the headers are what
+ * tells two subscriptions' pushes to one callback apart.
  *
  * @module
  */
@@ -41,6 +45,8 @@ export function pushRequest(target: PushTarget, delivery: PushDelivery): PushReq
     "user-agent": pushUserAgent,
     "x-cmq-message-id": delivery.messageId,
     "x-cmq-request-id": `${delivery.messageId}-${delivery.attempt}`,
+    "x-cmq-topic-name": target.topic,
+    "x-cmq-subscription-name": target.subscription,
   };
   if (delivery.tags.length > 0) {
     headers["x-cmq-message-tag"] = delivery.tags.map(encodeURIComponent).join(",");

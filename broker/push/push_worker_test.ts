@@ -137,6 +137,34 @@ Deno.test("a publish wakes a started worker without waiting for its idle check",
   context.worker.stop();
 });
 
+Deno.test("two subscriptions' pushes of one message to one callback are told apart by their headers, in every format", async () => {
+  for (const format of ["simplified", "json"] as const) {
+    const context = await setup();
+    const extra = { endpoint: { url: "http://same.test/" }, format };
+    await hook(context, "eu", extra);
+    await hook(context, "us", extra);
+    await context.topics.publish("t", [{ body: "a" }]);
+    context.worker.start();
+    await tick(context);
+    const calls = context.endpoint.calls;
+    assert.equal(calls.length, 2);
+    assert.equal(calls[0].headers["x-cmq-message-id"], calls[1].headers["x-cmq-message-id"]);
+    // What a callback keys its idempotency on: topic, subscription and message id.
+    const keys = calls.map((call) =>
+      [
+        call.headers["x-cmq-topic-name"],
+        call.headers["x-cmq-subscription-name"],
+        call.headers["x-cmq-message-id"],
+      ].join(" ")
+    );
+    const id = calls[0].headers["x-cmq-message-id"];
+    assert.deepEqual(keys.sort(), [`t eu ${id}`, `t us ${id}`], format);
+    calls.forEach((call) => call.answer(200));
+    await tick(context);
+    context.worker.stop();
+  }
+});
+
 Deno.test("simplified pushes carry the raw body; headers percent-encode tags and keys", () => {
   const target = {
     topic: "t",
