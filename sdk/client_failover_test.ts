@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { CmqdClient } from "./client.ts";
 import { Acknowledger } from "./consumer_acks.ts";
-import { CmqdError } from "./errors.ts";
+import { CmqdError, TransportError } from "./errors.ts";
 import { Http1Transport } from "./http1.ts";
 import { FetchTransport, type HttpTransport } from "./transport.ts";
 import { NodeHttpTransport } from "./transport_node.ts";
@@ -370,4 +370,76 @@ Deno.test({
 
 Deno.test("headTimeoutMs must be positive", () => {
   assert.throws(() => new CmqdClient({ baseUrl: "http://a:1", headTimeoutMs: 0 }), RangeError);
+});
+
+/**
+ * A transport on two fake nodes, `a` and `b`, whose every answer names `a` the leader. While
+ * `stallBody` is set, `a` sends its head and then never the body (until the attempt is aborted);
+ * while `silentHead` is set, it sends nothing at all.
+ */
+function stallingNodes() {
+  const a = "http://node-a:1";
+  const b = "http://node-b:1";
+  const state = { stallBody: false, silentHead: false, seen: [] as string[] };
+  const abortedWith = (signal: AbortSignal) =>
+    new Promise<never>((_, reject) => {
+      const fail = () => reject(new TransportError("aborted"));
+      if (signal.aborted) fail();
+      else signal.addEventListener("abort", fail, { once: true });
+    });
+  const transport: HttpTransport = {
+    request(request) {
+      const node = new URL(request.url).origin;
+      state.seen.push(node === a ? "a" : "b");
+      if (node === a && state.silentHead) return abortedWith(request.signal);
+      const stalled = node === a && state.stallBody;
+      request.onHead?.();
+      return Promise.resolve({
+        status: 200,
+        header: (name: string) => name === "x-cmqd-leader" ? a : null,
+        text: () =>
+          stalled ? abortedWith(request.signal) : Promise.resolve(JSON.stringify({ name: "q" })),
+      });
+    },
+  };
+  return { a, b, state, transport };
+}
+
+Deno.test("a body that stalls after its head does not mark the node frozen", async () => {
+  const { a, b, state, transport } = stallingNodes();
+  // The client's own timeoutMs, shorter than its head timeout: past it a silent node is frozen.
+  const client = new CmqdClient({
+    baseUrl: [a, b],
+    transport,
+    timeoutMs: 100,
+    sleep: () => Promise.resolve(),
+  });
+  state.stallBody = true;
+  const signal = AbortSignal.timeout(callBoundMs);
+  // The repeatable read times out on `a`'s body and is answered by `b`, which names `a`.
+  assert.deepEqual(await client.getQueue("q", { signal }), { name: "q" });
+  assert.deepEqual(state.seen, ["a", "b"]);
+  assert.equal(client.leaderUrl, a);
+  state.stallBody = false;
+  // `a` answered its head: it is not avoided, so the hint is followed.
+  await client.getQueue("q", { signal });
+  assert.deepEqual(state.seen, ["a", "b", "a"]);
+});
+
+Deno.test("a stalled body is no strike against the node either", async () => {
+  const { a, b, state, transport } = stallingNodes();
+  const client = new CmqdClient({ baseUrl: [a, b], transport, sleep: () => Promise.resolve() });
+  const signal = AbortSignal.timeout(callBoundMs);
+  // The call's own timeoutMs, shorter than the client's: a timeout under it strikes a silent node.
+  state.stallBody = true;
+  await client.getQueue("q", { signal, timeoutMs: 100 });
+  assert.deepEqual(state.seen, ["a", "b"]);
+  state.stallBody = false;
+  state.silentHead = true;
+  // A late head under the call's own shorter bound: the first strike, so `a` is not avoided.
+  await client.getQueue("q", { signal, headTimeoutMs: 100 });
+  assert.deepEqual(state.seen, ["a", "b", "a", "b"]);
+  state.silentHead = false;
+  await client.getQueue("q", { signal });
+  assert.deepEqual(state.seen, ["a", "b", "a", "b", "a"]);
 });

@@ -132,6 +132,12 @@ const silent = new WeakSet<CmqdError>();
  * struck (see `Nodes.strike`).
  */
 const frozen = new WeakSet<CmqdError>();
+/**
+ * Errors of attempts timed out after the response's head arrived: the node answered, only its
+ * body stalled (a slow or broken connection, a stuck proxy). No sign of a frozen node: neither
+ * suspect nor struck; the call is retried like any other timeout (the outcome is unknown).
+ */
+const stalledBody = new WeakSet<CmqdError>();
 
 /** What an attempt does when its head is late (see `headTimeoutMs`). */
 type HeadPolicy = "none" | "moveOn" | "probe";
@@ -227,7 +233,9 @@ export class Requester {
       // as it runs: avoided like a silent one, and the call goes elsewhere if it can.
       const removed = error.code === "NodeRemoved";
       if (removed || frozen.has(error)) this.#nodes.suspect(target);
-      else if (error.status === 0 && error.code === "Timeout") this.#nodes.strike(target);
+      else if (error.status === 0 && error.code === "Timeout" && !stalledBody.has(error)) {
+        this.#nodes.strike(target);
+      }
       // No answer: the leader we were sent to is gone (ask the listed nodes again), or the
       // listed node is down (the next one may serve).
       const moved = (error.status === 0 || removed) && this.#nodes.moveOn(target);
@@ -287,6 +295,12 @@ export class Requester {
     const head = this.#watchHead(baseUrl, spec, policy, controller);
     const timeoutMs = spec.timeoutMs ?? this.#timeoutMs;
     let timedOut = false;
+    /** The response's head arrived (`onHead`, or `request` resolved). */
+    let headArrived = false;
+    const onHead = () => {
+      headArrived = true;
+      head.arrived();
+    };
     const deadline = this.#deadlines.add(timeoutMs, () => {
       timedOut = true;
       controller.abort();
@@ -299,6 +313,15 @@ export class Requester {
     const noAnswer = (cause: unknown): unknown => {
       if (spec.signal?.aborted) return aborted(spec.signal);
       if (timedOut) {
+        if (headArrived) {
+          const error = new CmqdError(
+            "Timeout",
+            `the response's head arrived, its body not within ${timeoutMs} ms`,
+            { status: 0, cause },
+          );
+          stalledBody.add(error);
+          return error;
+        }
         const error = timeout(timeoutMs, cause);
         if (this.#beyondOwnBound(timeoutMs, spec)) frozen.add(error);
         return error;
@@ -329,12 +352,12 @@ export class Requester {
           headers,
           body,
           signal: controller.signal,
-          onHead: head.arrived,
+          onHead,
         });
       } catch (cause) {
         throw noAnswer(cause);
       }
-      head.arrived();
+      onHead();
       this.#nodes.answered(baseUrl);
       this.#noteLeader(response);
       let text: string;
