@@ -19,9 +19,10 @@
  * do not wait: they go in a call of their own, so one call that gets no answer (a node that
  * accepted the connection and says nothing) holds up only the locks it carries, never every
  * running handler's renewal. Such a call is given up, its changes unconfirmed, at half of the
- * time left on the soonest lock it carries when it was sent (never before `changeCallMsMin`), and
- * aborted through its signal: the other half leaves room for the consumer to renew again while
- * the lock still holds. Before that, a `CmqdClient` is asked (the call's `headTimeoutMs`, never
+ * time left on the soonest lock it carries when it was sent (never before `changeCallMsMin`; after
+ * 30 s when none of its locks has a known deadline, so that no call that never settles holds a
+ * call slot for good), and aborted through its signal: the other half leaves room for the
+ * consumer to renew again while the lock still holds. Before that, a `CmqdClient` is asked (the call's `headTimeoutMs`, never
  * more than its own) to take a node silent for half of that time for frozen, so it moves on to
  * another node within the call (a call given up is aborted, which tells the client nothing
  * about the node; a node silent that long only under this call's shorter bound is avoided by the
@@ -92,6 +93,15 @@ interface PendingChange {
 const changeCallMsMin = 250;
 
 /**
+ * How long a lock-change call whose locks' deadlines are unknown (none given, or not finite) may
+ * go unanswered before it is given up: the client's default `timeoutMs`. Without a bound, a call
+ * that never settles — a custom client's, or a client's on a transport that ignores its abort
+ * signal, which the client's own timeouts then can't end — would hold one of the
+ * `changeCallsMax` calls for good, and `flush()` (the consumer's stop) would never return.
+ */
+const changeCallMsUnbounded = 30_000;
+
+/**
  * Lock-change calls on the wire at once, at most. Changes due while they are all on the wire
  * wait, soonest lock first, and leave together (up to a batch) when one settles.
  */
@@ -112,6 +122,11 @@ export interface AcknowledgerOptions {
   report(error: unknown, message?: ReceivedMessage): void;
   /** Deleted messages, counted. */
   onDeleted(count: number): void;
+  /**
+   * How long a lock-change call none of whose changes has a lock deadline may go unanswered
+   * before it is given up (default `changeCallMsUnbounded`, 30 s).
+   */
+  changeCallMsMax?: number;
 }
 
 /** The API's batch bound (entries per delete, visibility change or piggybacked delete). */
@@ -196,7 +211,8 @@ export class Acknowledger {
    * Changes the lock of `message` to `seconds` from now (0 releases it). `lockDeadlineMs`, the
    * local time by which its current lock has surely not run out, bounds the call: unanswered at
    * half of the time left until then (but not before `changeCallMsMin`), the change is given up,
-   * unconfirmed. `renewal`: it extends a running handler's lock (see `otherChangeCallsMax`).
+   * unconfirmed; without one (or one not finite), after `changeCallMsMax` (30 s). `renewal`: it
+   * extends a running handler's lock (see `otherChangeCallsMax`).
    * Never rejects.
    */
   changeVisibility(
@@ -319,7 +335,7 @@ export class Acknowledger {
 
   /**
    * One lock-change call; settled when answered, or given up at half of the time its soonest lock
-   * had left.
+   * had left (after `changeCallMsMax` when none of its locks has a deadline).
    */
   #sendChangeBatch(batch: PendingChange[]): void {
     const { client, queue } = this.#options;
@@ -332,7 +348,6 @@ export class Acknowledger {
       for (const change of batch) change.resolve({ ok: false, lockLost: false, error });
     };
     const controller = new AbortController();
-    let giveUp: ReturnType<typeof setTimeout> | undefined;
     let settle!: () => void;
     const call = new Promise<void>((resolve) => settle = resolve);
     let settled = false;
@@ -351,25 +366,26 @@ export class Acknowledger {
     if (other) this.#otherCalls++;
     const options: { signal: AbortSignal; headTimeoutMs?: number } = { signal: controller.signal };
     const soonestMs = Math.min(...batch.map((change) => change.lockDeadlineMs ?? Infinity));
-    if (Number.isFinite(soonestMs)) {
-      const budgetMs = Math.max(changeCallMsMin, (soonestMs - Date.now()) / 2);
-      giveUp = setTimeout(() => {
-        const error = givenUp();
-        controller.abort(error);
-        for (const change of batch) {
-          change.resolve({ ok: false, lockLost: false, error, givenUp: true });
-        }
-        done();
-      }, budgetMs);
-      // A silent node is left within the call, in time for another node to answer before the
-      // call is given up; a client whose head timeout is shorter (or off: not finite) keeps it.
-      const headTimeoutMs = client.headTimeoutMs;
-      if (
-        headTimeoutMs !== undefined && Number.isFinite(headTimeoutMs) &&
-        headTimeoutMs > budgetMs / 2
-      ) {
-        options.headTimeoutMs = Math.floor(budgetMs / 2);
+    const lockKnown = Number.isFinite(soonestMs);
+    const budgetMs = lockKnown
+      ? Math.max(changeCallMsMin, (soonestMs - Date.now()) / 2)
+      : this.#options.changeCallMsMax ?? changeCallMsUnbounded;
+    const giveUp = setTimeout(() => {
+      const error = givenUp(lockKnown ? undefined : budgetMs);
+      controller.abort(error);
+      for (const change of batch) {
+        change.resolve({ ok: false, lockLost: false, error, givenUp: true });
       }
+      done();
+    }, budgetMs);
+    // A silent node is left within the call, in time for another node to answer before the
+    // call is given up; a client whose head timeout is shorter (or off: not finite) keeps it.
+    const headTimeoutMs = client.headTimeoutMs;
+    if (
+      headTimeoutMs !== undefined && Number.isFinite(headTimeoutMs) &&
+      headTimeoutMs > budgetMs / 2
+    ) {
+      options.headTimeoutMs = Math.floor(budgetMs / 2);
     }
     calling(() => client.changeVisibility(queue, entries, options)).then(
       (answer) => {
@@ -413,12 +429,18 @@ function calling<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A lock-change call unanswered at half of the time its soonest lock had left. */
-function givenUp(): CmqdError {
+/**
+ * A lock-change call unanswered at half of the time its soonest lock had left, or after
+ * `boundMs` when none of its locks had a known deadline.
+ */
+function givenUp(boundMs?: number): CmqdError {
+  const within = boundMs === undefined
+    ? "half of the time left on the soonest lock it carries"
+    : `${boundMs} ms (no lock deadline to bound it)`;
   return new CmqdError(
     "Timeout",
-    "no answer to a lock change within half of the time left on the soonest lock it carries: " +
-      "the call was given up, its changes may or may not have taken effect",
+    `no answer to a lock change within ${within}: the call was given up, its changes may or ` +
+      "may not have taken effect",
     { status: 0 },
   );
 }

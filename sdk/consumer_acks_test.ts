@@ -157,7 +157,7 @@ Deno.test("a lock change the answer names in neither its entries nor its failure
  * change never answers (a node that accepted the connection and says nothing, whatever its
  * signal does) and whose later ones apply every entry. `calls` records each call as made.
  */
-async function acksWithAHungCall() {
+async function acksWithAHungCall(options: { changeCallMsMax?: number } = {}) {
   const queue = new FakeQueue();
   queue.send("a", "b");
   const [a, b] = (await queue.receiveMessages("q", { maxMessages: 2 })).messages;
@@ -169,6 +169,7 @@ async function acksWithAHungCall() {
     deleteLingerMs: 60_000,
     report: (error) => reports.push(error),
     onDeleted: () => {},
+    ...options,
   });
   const change = (message: ReceivedMessage, seconds: number, lockDeadlineMs?: number) => {
     const record: { outcome?: VisibilityOutcome } = {};
@@ -208,6 +209,23 @@ Deno.test("a lock change unanswered when its lock runs out is given up: aborted,
   await acks.flush();
   assert.deepEqual(calls.map((call) => call.handles), [["m1#1"], ["m1#1"]]);
   assert.equal(release.outcome?.ok, true);
+});
+
+Deno.test("a lock change with no lock deadline is given up too: a hung call holds no call slot for good", async () => {
+  // The client never settles the call, its abort signal notwithstanding (a custom client, or a
+  // transport that ignores the signal: the client's own timeout can't end it then).
+  const { a, b, acks, calls, change } = await acksWithAHungCall({ changeCallMsMax: 100 });
+  const release = change(a, 0);
+  await waitFor("the release given up", () => release.outcome !== undefined);
+  const outcome = release.outcome;
+  assert.ok(outcome !== undefined && !outcome.ok, "not confirmed");
+  assert.equal(outcome.lockLost, false);
+  assert.equal(outcome.givenUp, true);
+  assert.equal(calls[0].signal?.aborted, true, "the call is aborted through its signal");
+  // Its slot is free again: flush (stop) does not wait for the hung call either.
+  const renewal = change(b, 30);
+  await acks.flush();
+  assert.equal(renewal.outcome?.ok, true);
 });
 
 Deno.test("a lock-change call asks the client to leave a silent node in time for another to answer before it is given up", async () => {
