@@ -221,6 +221,42 @@ export function firstLockChangeHangs(queue: FakeQueue) {
   return { client, calls };
 }
 
+/**
+ * A client of `queue` whose first `count` lock changes never answer, whatever their signal does:
+ * with `applied`, `queue` applies them all the same (the node did its work, the answer is what
+ * got lost), else not at all. Later ones are answered by `queue`. `calls` records each call;
+ * `onWireMax()` is the most calls that were at once neither answered nor aborted.
+ */
+export function lockChangesUnanswered(queue: FakeQueue, count: number, applied: boolean) {
+  const calls: LockChangeCall[] = [];
+  const open = new Set<LockChangeCall>();
+  let onWireMax = 0;
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: async (name, entries, options) => {
+      const call = {
+        handles: entries.map((entry) => entry.receiptHandle),
+        signal: options?.signal,
+      };
+      calls.push(call);
+      open.add(call);
+      options?.signal?.addEventListener("abort", () => open.delete(call), { once: true });
+      onWireMax = Math.max(onWireMax, open.size);
+      if (calls.length <= count) {
+        if (applied) await queue.changeVisibility(name, entries);
+        return new Promise<never>(() => {});
+      }
+      try {
+        return await queue.changeVisibility(name, entries);
+      } finally {
+        open.delete(call);
+      }
+    },
+  };
+  return { client, calls, onWireMax: () => onWireMax };
+}
+
 /** A consumer on `queue` that records every onError call; stopped by the test. */
 export function consumerOn(queue: ConsumerClient, options: ConsumerOptions) {
   const errors: { error: unknown; message?: ReceivedMessage }[] = [];

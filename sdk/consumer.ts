@@ -26,6 +26,10 @@
  *   the wire, and then at most until the first of them is answered or given up; one of its own is
  *   given up at half of the lock's time left (at least 250 ms) and the renewal sent again at
  *   once, while the lock still holds — a lock of 1 s included (see `consumer_acks.ts`).
+ *   Unanswered renewals may have been applied, so renewals go on while the handler runs until the
+ *   broker answers, paced by the soonest deadline the lock may have (`consumer_lock.ts`); one the
+ *   broker refuses (the lock ran out) aborts the handler's `signal`, and its message then gets no
+ *   retry delay or release (its lock is gone; the message may be delivered again).
  * - **FIFO queues**: the broker delivers one message per group at a time, and the next only
  *   after the current one is deleted. The consumer keeps that intact: a failed message is never
  *   released early or re-sent, only re-locked for its retry delay (its group waits behind it);
@@ -47,6 +51,8 @@
  */
 import { Acknowledger, batchEntriesMax, type ConsumerClient } from "./consumer_acks.ts";
 import { type Delivery, DeliveryIterator, leftLoop, unprocessed } from "./consumer_iterator.ts";
+import { LockTimes } from "./consumer_lock.ts";
+import { checkRange, checkReceiveAnswer } from "./consumer_checks.ts";
 import { CmqdError } from "./errors.ts";
 import type { ReceivedMessage } from "./protocol.ts";
 import { Backoff, type BackoffBounds, exponentialRetryDelaySeconds, sleep } from "./retry.ts";
@@ -55,7 +61,10 @@ export type { ConsumerClient } from "./consumer_acks.ts";
 
 /** What a handler is given beside the message. */
 export interface HandlerContext {
-  /** Aborted by `stop({ abort: true })`. */
+  /**
+   * Aborted by `stop({ abort: true })`, and when the broker refuses a renewal (the lock ran out:
+   * the message may be delivered to another consumer; the reason is the broker's `CmqdError`).
+   */
   signal: AbortSignal;
 }
 
@@ -123,8 +132,10 @@ interface Running {
   controller: AbortController | undefined;
   /** Set by `stop({ abort: true })` while the handler ran. */
   abortReason: unknown;
-  /** Local time by which the current lock has surely not run out. */
-  lockDeadlineMs: number;
+  /** The deadlines the current lock may have. */
+  lock: LockTimes;
+  /** The broker's refusal of a renewal: the lock is gone (and the signal aborted with it). */
+  lockLost: unknown;
   renewTimer: ReturnType<typeof setTimeout> | undefined;
   /** The first renewal, shared by the messages of one receive (one timer, not one each). */
   firstRenewal: FirstRenewal | undefined;
@@ -154,7 +165,8 @@ class RunContext implements HandlerContext {
     const run = this.#run;
     if (run.controller === undefined) {
       run.controller = new AbortController();
-      if (run.abortReason !== undefined) run.controller.abort(run.abortReason);
+      const reason = run.abortReason ?? run.lockLost;
+      if (reason !== undefined) run.controller.abort(reason);
     }
     return run.controller.signal;
   }
@@ -443,7 +455,8 @@ export class Consumer implements AsyncIterable<Delivery> {
       message,
       controller: undefined,
       abortReason: undefined,
-      lockDeadlineMs: lockStartMs + this.#lockSeconds * 1000,
+      lock: new LockTimes(lockStartMs + this.#lockSeconds * 1000),
+      lockLost: undefined,
       renewTimer: undefined,
       firstRenewal: undefined,
       finished: false,
@@ -493,15 +506,17 @@ export class Consumer implements AsyncIterable<Delivery> {
       return;
     }
     this.#wakeLoop();
+    // A lock the broker refused is gone for that handle: nothing to release or shorten.
+    const locked = run.lockLost === undefined;
     if (failure.error === unprocessed || run.abortReason !== undefined) {
       if (run.abortReason !== undefined) this.#stats.interrupted++;
-      this.#release(message, run.lockDeadlineMs);
+      if (locked) this.#release(message, run.lock.soonestMs());
       return;
     }
     this.#stats.failed++;
     // Leaving a for-await loop is the caller's own doing, already visible to it: not reported.
     if (failure.error !== leftLoop) this.#report(failure.error, message);
-    return this.#retryLater(message, run.lockDeadlineMs);
+    if (locked) return this.#retryLater(message, run.lock.soonestMs());
   }
 
   /** Re-locks a failed message for its retry delay; its group stays blocked behind it. */
@@ -529,34 +544,42 @@ export class Consumer implements AsyncIterable<Delivery> {
     run.renewTimer = setTimeout(() => this.#renew(run), Math.max(0, atMs - Date.now()));
   }
 
-  /** Extends a running handler's lock; schedules the next renewal at half the new lock. */
+  /**
+   * Extends a running handler's lock; schedules the next renewal at half the new lock. Renewals
+   * go on while the handler runs, until the broker refuses one (see `consumer_lock.ts`).
+   */
   async #renew(run: Running): Promise<void> {
     if (run.finished) return;
     const sentAtMs = Date.now();
+    const lockMs = this.#lockSeconds * 1000;
     const outcome = await this.#acks.changeVisibility(
       run.message,
       this.#lockSeconds,
-      run.lockDeadlineMs,
+      run.lock.soonestMs(sentAtMs),
       true,
     );
     if (run.finished) return;
     if (outcome.ok) {
       this.#stats.renewed++;
-      run.lockDeadlineMs = sentAtMs + this.#lockSeconds * 1000;
-      this.#scheduleRenewal(run, sentAtMs + this.#lockSeconds * 500);
+      run.lock.confirmed(sentAtMs + lockMs);
+      this.#scheduleRenewal(run, sentAtMs + lockMs / 2);
       return;
     }
     this.#report(outcome.error, run.message);
     if (outcome.lockLost) {
+      // The broker says the lock ran out: the handler is told through its signal.
       this.#stats.locksLost++;
+      run.lockLost = outcome.error;
+      run.controller?.abort(outcome.error);
       return;
     }
-    // The call failed (network, 503): try again while the lock still holds. One given up got
-    // no answer for half of the time left (the client may go to another node now): at once.
-    const remainingMs = run.lockDeadlineMs - Date.now();
-    if (remainingMs > renewRetryMsMin) {
-      this.#scheduleRenewal(run, Date.now() + (outcome.givenUp ? 0 : remainingMs / 2));
-    }
+    // Unconfirmed (network, 503, no answer): it may have been applied, so the lock may hold even
+    // past its confirmed deadline; try again, paced by the soonest deadline it may have. One given
+    // up got no answer for half of that time (the client may go to another node now): at once.
+    run.lock.unconfirmed(sentAtMs + lockMs);
+    const now = Date.now();
+    const retryMs = Math.max(renewRetryMsMin, (run.lock.soonestMs(now) - now) / 2);
+    this.#scheduleRenewal(run, now + (outcome.givenUp ? 0 : retryMs));
   }
 
   #report(error: unknown, message?: ReceivedMessage): void {
@@ -566,29 +589,5 @@ export class Consumer implements AsyncIterable<Delivery> {
       // The error callback itself failed: still not silent.
       console.error("cmqd consumer: onError threw", thrown, "while reporting", error);
     }
-  }
-}
-
-/**
- * Throws `UnexpectedResponse` unless `answer.messages` is a list of messages (objects with a
- * receipt handle): from a proxy or a non-conforming server, anything else was handed to the
- * handlers, or threw in the receive loop where nobody catches it (an unhandled rejection).
- */
-function checkReceiveAnswer(answer: unknown): void {
-  const messages = (answer as { messages?: unknown } | null)?.messages;
-  if (
-    Array.isArray(messages) &&
-    messages.every((message) => typeof message?.receiptHandle === "string")
-  ) return;
-  throw new CmqdError(
-    "UnexpectedResponse",
-    "HTTP 200 to a receive of another shape: 'messages' is not a list of messages",
-    { status: 200 },
-  );
-}
-
-function checkRange(name: string, value: number, min: number, max: number): void {
-  if (!(Number.isInteger(value) && value >= min && value <= max)) {
-    throw new RangeError(`${name} must be an integer in ${min}–${max}, got ${value}`);
   }
 }

@@ -19,7 +19,7 @@ import type { ReceivedMessage } from "./protocol.ts";
  * `await consumer.stop()` (it waits for the loop's current message, so for the loop): `break`.
  */
 export interface Delivery extends ReceivedMessage {
-  /** Aborted by `stop({ abort: true })`. */
+  /** Aborted by `stop({ abort: true })`, and when the broker refuses a renewal (see `HandlerContext`). */
   readonly signal: AbortSignal;
   /** Settles the message as handled: it is deleted. */
   complete(): void;

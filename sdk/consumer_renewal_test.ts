@@ -3,7 +3,12 @@
  * change that never answers is given up in time and holds up no other renewal.
  */
 import assert from "node:assert/strict";
-import { consumerOn, FakeQueue, firstLockChangeHangs } from "./_fake_queue.ts";
+import {
+  consumerOn,
+  FakeQueue,
+  firstLockChangeHangs,
+  lockChangesUnanswered,
+} from "./_fake_queue.ts";
 import { changeCallsMax, type ConsumerClient } from "./consumer_acks.ts";
 import { deferred, waitFor } from "./_test_helpers.ts";
 import { CmqdError } from "./errors.ts";
@@ -171,4 +176,100 @@ Deno.test("renewals to a slow node keep every lock with a bounded number of call
   assert.equal(consumer.stats.locksLost, 0);
   assert.deepEqual(errors, []);
   assert.equal(queue.remaining, 0);
+});
+
+Deno.test("renewals given up go on while the handler runs: one the node applied keeps the lock", async () => {
+  const queue = new FakeQueue();
+  queue.send("a");
+  // The node applies the first two renewals and its answers are lost; then it answers again.
+  const { client, calls, onWireMax } = lockChangesUnanswered(queue, 2, true);
+  const finish = deferred<void>();
+  // A 1 s lock: renewed at 500 ms, given up at 750 ms and sent again, given up at 1 s, when the
+  // first lock (as far as the consumer knows) ran out. The broker's runs until 1.75 s.
+  const lockSeconds = 1;
+  const receivedAtMs = Date.now();
+  const { consumer, errors } = consumerOn(client, {
+    concurrency: 2, // A slot free for the message, were it delivered again.
+    visibilityTimeoutSeconds: lockSeconds,
+    handleMessage: () => finish.promise,
+  });
+  consumer.start();
+  await waitFor("a renewal confirmed", () => consumer.stats.renewed >= 1, 10_000);
+  // Well past the end of the lock the lost renewals took: still held, no second delivery.
+  await sleep(Math.max(0, receivedAtMs + 3_000 - Date.now()));
+  assert.deepEqual(queue.deliveries, ["a#1"], "never delivered a second time");
+  const stopping = consumer.stop();
+  finish.resolve();
+  await stopping;
+  assert.equal(consumer.stats.locksLost, 0);
+  assert.deepEqual(calls.slice(0, 3).map((call) => call.handles), [["m1#1"], ["m1#1"], ["m1#1"]]);
+  assert.ok(calls.slice(0, 2).every((call) => call.signal?.aborted), "both calls given up");
+  assert.equal(onWireMax(), 1, "one change of a message on the wire at a time");
+  assert.equal(errors.length, 2, "the two calls given up are reported");
+  assert.equal(queue.remaining, 0);
+});
+
+Deno.test("renewals to a node that never answers go on, one call at a time, while the handler runs", async () => {
+  const queue = new FakeQueue();
+  queue.send("a", "b", "c");
+  const { client, calls, onWireMax } = lockChangesUnanswered(queue, Infinity, false);
+  const finish = deferred<void>();
+  const { consumer } = consumerOn(client, {
+    concurrency: 3,
+    batchSize: 1,
+    visibilityTimeoutSeconds: 1,
+    handleMessage: () => finish.promise,
+  });
+  consumer.start();
+  // Past the lock's end with no renewal confirmed: still tried (the node may have applied one).
+  await waitFor("renewals past the lock's end", () => calls.length >= 12, 10_000);
+  const stopping = consumer.stop();
+  finish.resolve();
+  await stopping;
+  assert.ok(onWireMax() <= 3, `${onWireMax()} calls on the wire at once`);
+  assert.equal(consumer.stats.locksLost, 0);
+});
+
+Deno.test("a renewal the broker refuses aborts the handler's signal: the lock is lost", async () => {
+  const queue = new FakeQueue();
+  queue.send("a");
+  const refused: string[] = [];
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (_name, entries) => {
+      refused.push(...entries.map((entry) => entry.receiptHandle));
+      return Promise.resolve({
+        entries: [],
+        failures: entries.map((entry) => ({
+          receiptHandle: entry.receiptHandle,
+          code: "MessageNotInflight" as const,
+          message: "the message's lock already ended",
+        })),
+      });
+    },
+  };
+  let reason: unknown;
+  const { consumer, errors } = consumerOn(client, {
+    visibilityTimeoutSeconds: 1,
+    handleMessage: (_message, { signal }) =>
+      new Promise<void>((_, reject) => {
+        signal.addEventListener("abort", () => {
+          reason = signal.reason;
+          reject(signal.reason);
+        }, { once: true });
+      }),
+  });
+  consumer.start();
+  await waitFor("the handler told", () => consumer.stats.failed === 1, 10_000);
+  await consumer.stop();
+  assert.ok(reason instanceof CmqdError);
+  assert.equal(reason.code, "MessageNotInflight");
+  assert.equal(consumer.stats.locksLost, 1);
+  // No retry delay for a lock the broker says is gone: the renewal was the one lock change.
+  assert.deepEqual(refused, ["m1#1"]);
+  assert.deepEqual(errors.map(({ error }) => (error as CmqdError).code), [
+    "MessageNotInflight",
+    "MessageNotInflight",
+  ]);
 });
