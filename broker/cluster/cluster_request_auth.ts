@@ -29,7 +29,13 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { ClusterInfo, JoinRequest } from "../../sdk/protocol.ts";
 import { NonceCache } from "../auth/mod.ts";
 import { BrokerError } from "../engine/mod.ts";
-import { BodyBudget, BodyReadError, errorBody, errorStatus } from "../http/mod.ts";
+import {
+  BodyBudget,
+  bodyReadBrokerError,
+  BodyReadError,
+  errorBody,
+  errorStatus,
+} from "../http/mod.ts";
 
 /** The `Authorization` scheme of cluster-key-signed requests. */
 export const clusterRequestScheme = "CMQD-CLUSTER-HMAC-SHA256";
@@ -252,17 +258,7 @@ export class ClusterRequestDoor {
     try {
       return await this.#bodies.read(request, clusterRequestBodyBytesMax);
     } catch (error) {
-      if (!(error instanceof BodyReadError)) throw error;
-      switch (error.reason) {
-        case "too_large":
-          throw new BrokerError("RequestTooLarge", `over ${clusterRequestBodyBytesMax} bytes`);
-        case "busy":
-          throw new BrokerError("NotReady", error.message, { retryAfterSeconds: 1 });
-        case "stalled":
-          throw new BrokerError("RequestTimeout", error.message);
-        case "unreadable":
-          throw new BrokerError("MalformedRequest", error.message);
-      }
+      throw error instanceof BodyReadError ? bodyReadBrokerError(error) : error;
     }
   }
 }

@@ -9,6 +9,7 @@ export { apiVersion, type App, type AppOptions, createApp, requestSlackBytes } f
 export { type CounterChild, Metrics, metricsContentType } from "./metrics.ts";
 export { errorBody, errorStatus } from "./v1/mod.ts";
 export { AccessGuard, type AccessGuardOptions, type Admission } from "./access_guard.ts";
+export { asBrokerError as bodyReadBrokerError } from "./body.ts";
 export {
   BodyBudget,
   type BodyBudgetOptions,
