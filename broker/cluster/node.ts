@@ -330,7 +330,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const housekeep = () => {
     if (stopped) return;
     if (replica.isLeader && machine.needsTick(replica.now())) {
-      replica.propose(CommandType.TickInGroupOrder, encodeTick()).catch(() => {});
+      replica.propose(CommandType.TickKeepingLocks, encodeTick()).catch(() => {});
     }
     // Freed array buffers (a replay, bursts of requests) stay in the C heap's high-water mark
     // unless it is trimmed; the RSS should follow what is live.

@@ -29,10 +29,10 @@ export function versionText(): string {
 }
 
 /**
- * Command layout versions: binary commands start with one (1; ReceiveBatch 2, SendReceive 3,
- * each also read in its earlier layout, 1 and 2); JSON has none.
+ * Command layout versions: binary commands start with one (1; ReceiveBatch 3, SendReceive 4,
+ * each also read in its earlier layouts, 1-2 and 2-3); JSON has none.
  */
-const commandLayouts = "1-3";
+const commandLayouts = "1-4";
 
 /**
  * The one-line reason when `error` is a refusal of a newer release's data (an entry of an

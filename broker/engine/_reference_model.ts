@@ -107,10 +107,18 @@ export class ReferenceModel {
     });
   }
 
-  /** `inGroupOrder` false: the earlier form's TTL (Tick, ReceiveBatch 1, SendReceive 2). */
+  /**
+   * `inGroupOrder` false: the earliest form (Tick, ReceiveBatch 1, SendReceive 2), whose TTL
+   * moves all but the messages in flight and whose retention drops those too; true: the newest
+   * (TickKeepingLocks, ReceiveBatch 3, SendReceive 4), whose retention keeps a FIFO queue's
+   * message in flight until its lock ends.
+   */
   maintain(queue: ModelQueue, now: number, inGroupOrder = true): void {
     const retentionCut = now - queue.attributes.retentionSeconds * 1000;
-    queue.messages = queue.messages.filter((message) => message.enqueuedAt >= retentionCut);
+    const keepsLocks = queue.attributes.fifo && inGroupOrder;
+    queue.messages = queue.messages.filter((message) =>
+      message.enqueuedAt >= retentionCut || (keepsLocks && ReferenceModel.isInflight(message, now))
+    );
     const rewindCut = now - queue.attributes.rewindSeconds * 1000;
     while (queue.messages.length > 0 && queue.messages[0].deleted) {
       const first = queue.messages[0];

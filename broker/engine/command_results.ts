@@ -74,6 +74,7 @@ export interface CommandResults {
   [CommandType.UpdateQueueWithRewindFloor]: UpdateResult;
   [CommandType.RedriveInGroupOrder]: { moved: number };
   [CommandType.TickInGroupOrder]: undefined;
+  [CommandType.TickKeepingLocks]: undefined;
   [CommandType.Tick]: undefined;
   [CommandType.SetMember]: undefined;
   [CommandType.CreateTopic]: TopicCreated;

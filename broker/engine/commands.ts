@@ -10,18 +10,21 @@
  *   [u16 len + groupId], [u16 len + dedupId], [u8 n, n × (u16 len + key, u16 len + value)],
  *   u32 bodyLength, body` (UTF-8). The offset table lets a reader decode message k of an entry
  *   without touching the others.
- * - **SendReceive**: the SendBatch layout with version 3 (or 2, the earlier form), whose offset
+ * - **SendReceive**: the SendBatch layout with version 4 (or 2 and 3, earlier forms), whose offset
  *   table ends where the records end, followed by the receives it runs after the send:
  *   `u16 n, n × (u16 maxMessages, u32 visibilityTimeoutSeconds)` (0 = the queue's default). A
  *   reader of message bodies reads every layout alike.
- * - **ReceiveBatch**: `version (2, or 1 the earlier form), queue, u16 maxMessages,
+ * - **ReceiveBatch**: `version (3, or 1 and 2 the earlier forms), queue, u16 maxMessages,
  *   u32 visibilityTimeoutSeconds (0 = the queue's default), u16 n, n × (u8 len + receipt handle
  *   bytes)` (the handles to delete first, in the same entry).
  *
  * A receive (ReceiveBatch, SendReceive) first runs the queue's housekeeping, whose dead-letter
- * TTL moves a FIFO group's messages in send order in the newer layout only (`inGroupOrder`);
- * the earlier layout keeps its earlier meaning (only messages in flight wait), so replicas that
- * apply one log agree, and a release that does not know the newer layout refuses it.
+ * TTL moves a FIFO group's messages in send order from ReceiveBatch layout 2 and SendReceive
+ * layout 3 on (`inGroupOrder`), and whose retention keeps a FIFO queue's message in flight until
+ * its lock ends from ReceiveBatch layout 3 and SendReceive layout 4 on (`keepsLocks`); each
+ * earlier layout keeps its earlier meaning (layout 1 and 2: only messages in flight wait for the
+ * TTL; up to layouts 2 and 3: retention drops messages in flight too), so replicas that apply one
+ * log agree, and a release that does not know the newer layout refuses it.
  * - **DeleteBatch**: `version, queue, u16 n, n × (u8 len + receipt handle bytes)`.
  * - **ChangeVisibility**: `version, queue, u16 n, n × (u8 len + handle bytes, u32 seconds)`.
  *
@@ -46,12 +49,15 @@ export { CommandType, type CommandTypeCode } from "./types.ts";
 
 const layoutVersion = 1;
 /**
- * The layout versions of a SendReceive (a SendBatch with receives after its records): 3 in
- * group order (written), 2 the earlier form. A ReceiveBatch in group order is layout 2.
+ * The layout versions of a SendReceive (a SendBatch with receives after its records): 4 in
+ * group order keeping locks (written), 3 in group order, 2 the earliest form. A ReceiveBatch is
+ * layout 3 (written), 2 in group order, 1 the earliest.
  */
-const sendReceiveVersion = 3;
+const sendReceiveVersion = 4;
+const sendReceiveInGroupOrderVersion = 3;
 const sendReceiveEarlierVersion = 2;
-const receiveVersion = 2;
+const receiveVersion = 3;
+const receiveInGroupOrderVersion = 2;
 const flagGroup = 1;
 const flagDedup = 2;
 const flagAttributes = 4;
@@ -92,11 +98,13 @@ export interface SendHeader {
 }
 
 /**
- * How a decoded receive (ReceiveBatch, SendReceive) runs the dead-letter TTL of a FIFO queue
- * first: in group order (the newer layout), or as before (the earlier one; see above).
+ * How a decoded receive (ReceiveBatch, SendReceive) runs the housekeeping of its queue first,
+ * by its layout (see above): the dead-letter TTL of a FIFO queue in group order or not, and
+ * whether retention keeps a FIFO queue's message in flight until its lock ends.
  */
 export interface ReceiveLayout {
   inGroupOrder: boolean;
+  keepsLocks: boolean;
 }
 
 /** ReceiveBatch command. */
@@ -264,7 +272,7 @@ interface SendTable {
   offsets: number[];
 }
 
-/** The offset table of a SendBatch (version 1) or SendReceive (version 2 or 3) payload. */
+/** The offset table of a SendBatch (version 1) or SendReceive (version 2 to 4) payload. */
 function readSendTable(payload: Uint8Array): SendTable {
   const reader = new ByteReader(payload);
   const version = reader.u8();
@@ -337,7 +345,7 @@ export function decodeSendReceive(
   payload: Uint8Array,
 ): { queue: string; messages: SendHeader[]; receives: ReceiveSpec[] } & ReceiveLayout {
   const table = readSendTable(payload);
-  if (table.version !== sendReceiveVersion && table.version !== sendReceiveEarlierVersion) {
+  if (table.version < sendReceiveEarlierVersion) {
     throw new DecodeError(`unknown layout version ${table.version}`);
   }
   const reader = new ByteReader(payload, table.offsets[table.offsets.length - 1]);
@@ -347,8 +355,15 @@ export function decodeSendReceive(
     receives.push({ maxMessages: reader.u16(), visibilityTimeoutSeconds: reader.u32() });
   }
   reader.end();
-  const inGroupOrder = table.version === sendReceiveVersion;
-  return { queue: table.queue, messages: sendHeaders(payload, table), receives, inGroupOrder };
+  const inGroupOrder = table.version >= sendReceiveInGroupOrderVersion;
+  const keepsLocks = table.version >= sendReceiveVersion;
+  return {
+    queue: table.queue,
+    messages: sendHeaders(payload, table),
+    receives,
+    inGroupOrder,
+    keepsLocks,
+  };
 }
 
 function sendHeaders(payload: Uint8Array, table: SendTable): SendHeader[] {
@@ -433,7 +448,7 @@ function readHandles(reader: ByteReader): Uint8Array[] {
   return handles;
 }
 
-/** Encodes a ReceiveBatch (in group order: layout 2). */
+/** Encodes a ReceiveBatch (in group order, keeping locks: layout 3). */
 export function encodeReceiveBatch(command: ReceiveBatchCommand): Uint8Array {
   const writer = new ByteWriter(32 + command.deleteHandles.length * 32);
   writer.u8(receiveVersion);
@@ -444,11 +459,11 @@ export function encodeReceiveBatch(command: ReceiveBatchCommand): Uint8Array {
   return writer.finish();
 }
 
-/** Decodes a ReceiveBatch (layout 2, or 1: the earlier form). */
+/** Decodes a ReceiveBatch (layout 3, or 1 and 2: the earlier forms). */
 export function decodeReceiveBatch(payload: Uint8Array): ReceiveBatchCommand & ReceiveLayout {
   const reader = new ByteReader(payload);
   const version = reader.u8();
-  if (version !== layoutVersion && version !== receiveVersion) {
+  if (version < layoutVersion || version > receiveVersion) {
     throw layoutVersionError(version, receiveVersion);
   }
   const queue = reader.string16();
@@ -456,8 +471,9 @@ export function decodeReceiveBatch(payload: Uint8Array): ReceiveBatchCommand & R
   const visibilityTimeoutSeconds = reader.u32();
   const deleteHandles = readHandles(reader);
   reader.end();
-  const inGroupOrder = version === receiveVersion;
-  return { queue, maxMessages, visibilityTimeoutSeconds, deleteHandles, inGroupOrder };
+  const inGroupOrder = version >= receiveInGroupOrderVersion;
+  const keepsLocks = version >= receiveVersion;
+  return { queue, maxMessages, visibilityTimeoutSeconds, deleteHandles, inGroupOrder, keepsLocks };
 }
 
 /** Encodes a DeleteBatch. */

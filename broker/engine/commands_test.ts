@@ -107,11 +107,25 @@ Deno.test("receive, delete and visibility commands round-trip", () => {
     deleteHandles: handles,
   };
   const encoded = encodeReceiveBatch(receive);
-  assert.equal(encoded[0], 2, "written in layout 2 (in group order)");
-  assert.deepEqual(decodeReceiveBatch(encoded), { ...receive, inGroupOrder: true });
-  // Layout 1, the earlier form: the same bytes after the version, its earlier meaning.
+  assert.equal(encoded[0], 3, "written in layout 3 (in group order, keeping locks)");
+  assert.deepEqual(decodeReceiveBatch(encoded), {
+    ...receive,
+    inGroupOrder: true,
+    keepsLocks: true,
+  });
+  // Layouts 2 and 1, the earlier forms: the same bytes after the version, their earlier meaning.
+  const inGroupOrder = Uint8Array.of(2, ...encoded.subarray(1));
+  assert.deepEqual(decodeReceiveBatch(inGroupOrder), {
+    ...receive,
+    inGroupOrder: true,
+    keepsLocks: false,
+  });
   const earlier = Uint8Array.of(1, ...encoded.subarray(1));
-  assert.deepEqual(decodeReceiveBatch(earlier), { ...receive, inGroupOrder: false });
+  assert.deepEqual(decodeReceiveBatch(earlier), {
+    ...receive,
+    inGroupOrder: false,
+    keepsLocks: false,
+  });
   assert.deepEqual(decodeDeleteBatch(encodeDeleteBatch({ queue: "q", handles })), {
     queue: "q",
     handles,
@@ -166,7 +180,7 @@ Deno.test("truncated or garbage payloads are rejected with DecodeError, never a 
         decodeJsonCommand(bytes);
       } catch (error) {
         // A layout version above the ones this release writes is a newer release's.
-        const highest = [3, 2, 1, 1, 3][kind]; // a SendBatch's table reads SendReceive's too
+        const highest = [4, 3, 1, 1, 4][kind]; // a SendBatch's table reads SendReceive's too
         const newer = bytes.length > 0 && bytes[0] > highest;
         assert.ok(error instanceof (newer ? NewerLayoutError : DecodeError), String(error));
       }
@@ -178,7 +192,7 @@ Deno.test("apply answers a garbage command with MalformedRequest and changes not
   const machine = new StateMachine();
   const before = machine.snapshot();
   // The highest layout version a binary command type's decoder reads.
-  const layouts = new Map([[19, 3], [48, 3], [20, 2], [21, 1], [22, 1], [31, 1], [35, 1]]);
+  const layouts = new Map([[19, 4], [48, 4], [20, 3], [21, 1], [22, 1], [31, 1], [35, 1]]);
   fc.assert(
     fc.property(
       fc.uint8Array({ maxLength: 64 }),
@@ -197,7 +211,7 @@ Deno.test("apply answers a garbage command with MalformedRequest and changes not
           return;
         }
         const result = machine.apply({ index, timestamp: 0, type, payload: bytes });
-        if (type !== 26 && type !== 39) {
+        if (type !== 26 && type !== 39 && type !== 41) {
           assert.ok(result instanceof BrokerError, `type ${type}: ${result}`);
         }
       },

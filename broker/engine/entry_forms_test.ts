@@ -1,10 +1,10 @@
 /**
  * A command whose meaning changed keeps its earlier meaning in its earlier form, and takes the
  * new one only in a new form that an earlier release refuses (`CommandType`:
- * UpdateQueueKeepingPolicy, RedriveInGroupOrder, TickInGroupOrder, UpdateQueueWithRewindFloor;
- * `commands.ts`: ReceiveBatch
- * layout 2, SendReceive layout 3). Replicas apply one log — some of it replayed, some restored
- * from a snapshot, maybe by an earlier release — so an entry must mean the same to every one.
+ * UpdateQueueKeepingPolicy, RedriveInGroupOrder, TickInGroupOrder, UpdateQueueWithRewindFloor,
+ * TickKeepingLocks; `commands.ts`: ReceiveBatch layouts 2 and 3, SendReceive layouts 3 and 4).
+ * Replicas apply one log — some of it replayed, some restored from a snapshot, maybe by an
+ * earlier release — so an entry must mean the same to every one.
  */
 import assert from "node:assert/strict";
 import { StateMachine } from "./state_machine.ts";
@@ -171,17 +171,22 @@ function expiredFifoGroup(): { driver: Driver; ids: string[] } {
 
 /** The entries that run the dead-letter TTL: [name, earlier form, newer form]. */
 const ttlForms: [string, number, Uint8Array, Uint8Array][] = (() => {
-  const receive = encodeReceiveBatch({
+  const written = encodeReceiveBatch({
     queue: "work",
     maxMessages: 10,
     visibilityTimeoutSeconds: 0,
     deleteHandles: [],
   });
-  const sendReceive = encodeSendReceive({
-    queue: "work",
-    messages: [{ body: "k1", delaySeconds: 0, groupId: "k" }],
-    receives: [{ maxMessages: 10, visibilityTimeoutSeconds: 0 }],
-  });
+  // (The forms in group order that came first: ReceiveBatch layout 2, SendReceive layout 3.)
+  const receive = inLayout(written, 2);
+  const sendReceive = inLayout(
+    encodeSendReceive({
+      queue: "work",
+      messages: [{ body: "k1", delaySeconds: 0, groupId: "k" }],
+      receives: [{ maxMessages: 10, visibilityTimeoutSeconds: 0 }],
+    }),
+    3,
+  );
   return [
     ["Tick", CommandType.Tick, encodeTick(), encodeTick()],
     ["ReceiveBatch", CommandType.ReceiveBatch, inLayout(receive, 1), receive],
@@ -320,5 +325,87 @@ Deno.test("UpdateQueue and UpdateQueueKeepingPolicy leave the rewind floor: rais
     // version 2) refuses (release_test); without one, the snapshot is as before.
     const snapshot = driver.machine.snapshot();
     assert.equal(snapshot[4], rewindable === 0 ? 3 : 2, `type ${type}`);
+  }
+});
+
+/**
+ * The release before TickKeepingLocks: it knew every type up to 40, ReceiveBatch up to layout
+ * 2 and a SendBatch table (SendBatch, SendReceive) up to layout 3.
+ */
+function applyAsPreviousRelease(snapshot: Uint8Array, entry: AppliedEntry): unknown {
+  const types = new Set([...commandTypes].filter((type) => type !== CommandType.TickKeepingLocks));
+  const machine = new StateMachine({ commandTypes: types });
+  machine.loadSnapshot(snapshot);
+  const highest = new Map<number, number>([
+    [CommandType.ReceiveBatch, 2],
+    [CommandType.SendBatch, 3],
+    [CommandType.SendReceive, 3],
+  ]).get(entry.type);
+  if (highest !== undefined && entry.payload[0] > highest) {
+    throw newerEntryError(entry, entry.payload[0]);
+  }
+  return machine.apply(entry);
+}
+
+Deno.test("retention drops a FIFO message in flight, as before, in Tick, TickInGroupOrder, ReceiveBatch layouts 1-2 and SendReceive layouts 2-3; the newer forms keep it until its lock ends", () => {
+  const receive = encodeReceiveBatch({
+    queue: "work",
+    maxMessages: 10,
+    visibilityTimeoutSeconds: 0,
+    deleteHandles: [],
+  });
+  const sendReceive = encodeSendReceive({
+    queue: "work",
+    messages: [{ body: "k1", delaySeconds: 0, groupId: "k" }],
+    receives: [{ maxMessages: 10, visibilityTimeoutSeconds: 0 }],
+  });
+  assert.deepEqual([receive[0], sendReceive[0]], [3, 4], "the layouts written");
+  const forms: [number, Uint8Array, boolean][] = [
+    [CommandType.Tick, encodeTick(), false],
+    [CommandType.TickInGroupOrder, encodeTick(), false],
+    [CommandType.TickKeepingLocks, encodeTick(), true],
+    [CommandType.ReceiveBatch, inLayout(receive, 1), false],
+    [CommandType.ReceiveBatch, inLayout(receive, 2), false],
+    [CommandType.ReceiveBatch, receive, true],
+    [CommandType.SendReceive, inLayout(sendReceive, 2), false],
+    [CommandType.SendReceive, inLayout(sendReceive, 3), false],
+    [CommandType.SendReceive, sendReceive, true],
+  ];
+  for (const [type, payload, keeps] of forms) {
+    // g1 sent at the start, received at 250 s (locked for 600 s); g2 sent then; h1 sent at the
+    // start, never received. At 310 s g1 and h1 are past retention (300 s).
+    const driver = new Driver();
+    driver.create("work", { fifo: true, retentionSeconds: 300, visibilityTimeoutSeconds: 600 });
+    const start = driver.now;
+    driver.send("work", [{ body: "g1", groupId: "g" }, { body: "h1", groupId: "h" }]);
+    driver.now = start + 250_000;
+    assert.equal(driver.receive("work", 1).length, 1);
+    driver.send("work", [{ body: "g2", groupId: "g" }]);
+    driver.now = start + 310_000;
+    const restored = StateMachine.restore(driver.machine.snapshot());
+    const entry = driver.entry(type, payload);
+    const context = `form ${type}/${payload[0]}`;
+    if (keeps) {
+      assert.throws(
+        () => applyAsPreviousRelease(driver.machine.snapshot(), entry),
+        NewerReleaseError,
+        context,
+      );
+    }
+    const result = driver.apply(type, payload);
+    restored.apply(entry);
+    assert.deepEqual(restored.snapshot(), driver.machine.snapshot(), `${context}: restored`);
+    // h1 is gone either way; g1 stays in flight only in the newer forms, and g2 waits behind it.
+    const oldest = driver.machine.getQueue("work", driver.now)!.oldestMessageAt;
+    assert.equal(oldest, keeps ? start : start + 250_000, context);
+    const delivered = (result ?? {}) as {
+      messages?: unknown[];
+      receives?: { messages: unknown[] }[];
+    };
+    const count = delivered.messages?.length ?? 0;
+    if (type === CommandType.ReceiveBatch) assert.equal(count, keeps ? 0 : 1, context);
+    if (type === CommandType.SendReceive) {
+      assert.equal(delivered.receives![0].messages.length, keeps ? 1 : 2, context);
+    }
   }
 });

@@ -44,6 +44,7 @@ import {
 
 export {
   type DeadLetterTarget,
+  type HousekeepingForm,
   type MessageSink,
   type MovedMessage,
   type QueueMeta,

@@ -16,13 +16,15 @@ import { SortedNumbers } from "./sorted_numbers.ts";
 import { FifoGroups } from "./queue_fifo.ts";
 import { HeldDue, heldDueByWalk, heldDueChecks, type HeldGroupsView } from "./held_due.ts";
 import { TtlPending } from "./ttl_pending.ts";
+import * as retention from "./fifo_retention.ts";
 import { messageId } from "./receipt.ts";
 import { emptyMap, ownMap } from "./shared_empty.ts";
 import { deleteBelow } from "./map_prefix.ts";
-import type { QueueAttributes } from "./types.ts";
+import type { HousekeepingForm, QueueAttributes } from "./types.ts";
 import { TrackCounts, Tracked, TrackState } from "./track_counts.ts";
 
 export { TrackState } from "./track_counts.ts";
+export type { HousekeepingForm } from "./types.ts";
 
 /** A message moved in from another queue: the id it keeps and where it came from. */
 export interface Foreign {
@@ -121,6 +123,12 @@ export class QueueStore {
    */
   protected ttlDue: HeldDue | null = null;
   #heldView: HeldGroupsView | null = null;
+  /** How retention sees the messages (`fifo_retention.ts`: FIFO queues keep those in flight). */
+  #retained = retention.retainedMessages({
+    deleted: () => this.deleted,
+    tracked: (sequence) => this.tracked.get(sequence),
+    timeOf: (sequence) => this.runs.timeOf(sequence),
+  });
 
   constructor(meta: QueueMeta) {
     this.meta = meta;
@@ -303,15 +311,19 @@ export class QueueStore {
 
   /**
    * Housekeeping at `now`, run by Tick for every queue and before every receive: releases,
-   * retention expiry, trimming deleted messages out of the rewind window, moving messages older
-   * than the dead-letter TTL (not those in flight; on a FIFO queue `inGroupOrder`, none of a
-   * group with one in flight: the form of the entry decides, see `CommandType`), expiring
-   * dedup ids.
+   * retention expiry (on a FIFO queue `keepsLocks`, not of messages in flight:
+   * `fifo_retention.ts`), trimming deleted messages out of the rewind window, moving messages
+   * older than the dead-letter TTL (not those in flight; on a FIFO queue `inGroupOrder`, none of
+   * a group with one in flight), expiring dedup ids. The form of the entry decides (`CommandType`).
    */
-  maintain(now: number, deadLetter: DeadLetterTarget | undefined, inGroupOrder: boolean): void {
+  maintain(now: number, deadLetter: DeadLetterTarget | undefined, form: HousekeepingForm): void {
     this.release(now);
     const attributes = this.meta.attributes;
-    this.dropPrefix(this.runs.firstAtOrAfter(now - attributes.retentionSeconds * 1000));
+    const cut = this.runs.firstAtOrAfter(now - attributes.retentionSeconds * 1000);
+    retention.expire(this.fifo && form.keepsLocks ? this.#retained : null, this.low, cut, {
+      drop: (below) => this.dropPrefix(below),
+      remove: (sequence) => this.extract(sequence),
+    });
     // Deleted messages below the first rewindable one (out of the window, or below the floor).
     const rewindFrom = this.rewindFrom(now);
     while (this.low < rewindFrom && this.deleted.has(this.low)) {
@@ -319,7 +331,7 @@ export class QueueStore {
     }
     const ttlSeconds = deadLetter?.maxTimeToLiveSeconds;
     if (deadLetter !== undefined && ttlSeconds !== undefined) {
-      this.#moveExpired(now - ttlSeconds * 1000, deadLetter.sink, inGroupOrder);
+      this.#moveExpired(now - ttlSeconds * 1000, deadLetter.sink, form.inGroupOrder);
     }
     for (const [dedupId, entry] of this.dedup) {
       if (now < entry.at + messageLimits.dedupWindowMs) break;
@@ -455,7 +467,8 @@ export class QueueStore {
     if (this.low === this.end) return due;
     // Messages expire when strictly older than a cut, hence the + 1 (ms).
     const lowTime = this.runs.timeOf(this.low) + 1;
-    due = Math.min(due, lowTime + attributes.retentionSeconds * 1000);
+    const retained = !this.fifo || this.deleted.has(this.low) ? null : this.#retained;
+    due = Math.min(due, retention.due(retained, this.low, this.end, lowTime, attributes));
     if (this.deleted.has(this.low)) {
       const belowFloor = this.low < this.rewindFloor;
       due = Math.min(due, belowFloor ? -Infinity : lowTime + attributes.rewindSeconds * 1000);

@@ -35,6 +35,7 @@ import {
   type DeadLetterTarget,
   type Delivery,
   type HandleFailure,
+  type HousekeepingForm,
   type MessageSink,
   QueueState,
 } from "./queue.ts";
@@ -203,7 +204,11 @@ export class StateMachine {
         });
       case CommandType.Tick:
       case CommandType.TickInGroupOrder:
-        return this.#tick(now, entry.type === CommandType.TickInGroupOrder);
+      case CommandType.TickKeepingLocks:
+        return this.#tick(now, {
+          inGroupOrder: entry.type !== CommandType.Tick,
+          keepsLocks: entry.type === CommandType.TickKeepingLocks,
+        });
       case CommandType.SetMember:
         return this.#setMember(entry);
       default:
@@ -319,7 +324,7 @@ export class StateMachine {
     const seconds = command.receives.map((spec) => receiveLockSeconds(spec, queue.meta.attributes));
     const sent = queue.send({ entryIndex: entry.index, now, messages: command.messages });
     if (sent instanceof BrokerError) return sent;
-    const at = { entryIndex: entry.index, now, inGroupOrder: command.inGroupOrder };
+    const at = { entryIndex: entry.index, now, form: command };
     const receives = command.receives.map((spec, index) => ({
       messages: this.#take(queue, at, spec, seconds[index]),
     }));
@@ -334,7 +339,7 @@ export class StateMachine {
     if (command.deleteHandles.length > 0) {
       Object.assign(result, this.#deleteHandles(queue, command.deleteHandles));
     }
-    const at = { entryIndex: entry.index, now, inGroupOrder: command.inGroupOrder };
+    const at = { entryIndex: entry.index, now, form: command };
     result.messages = this.#take(queue, at, command, seconds);
     return result;
   }
@@ -342,12 +347,12 @@ export class StateMachine {
   /** Housekeeping of the queue, then up to `maxMessages` deliveries under a lock. */
   #take(
     queue: QueueState,
-    at: { entryIndex: number; now: number; inGroupOrder: boolean },
+    at: { entryIndex: number; now: number; form: HousekeepingForm },
     spec: ReceiveSpec,
     seconds: number,
   ): Delivery[] {
     const deadLetter = this.#deadLetter(queue, at.now);
-    queue.maintain(at.now, deadLetter, at.inGroupOrder);
+    queue.maintain(at.now, deadLetter, at.form);
     return queue.receive({
       now: at.now,
       entryIndex: at.entryIndex,
@@ -415,12 +420,12 @@ export class StateMachine {
     return [...this.#members.values()];
   }
 
-  #tick(now: number, inGroupOrder: boolean): undefined {
+  #tick(now: number, form: HousekeepingForm): undefined {
     const queues = [...this.#queues.values()].sort((left, right) =>
       left.meta.incarnation - right.meta.incarnation
     );
     for (const queue of queues) {
-      queue.maintain(now, this.#deadLetter(queue, now), inGroupOrder);
+      queue.maintain(now, this.#deadLetter(queue, now), form);
       this.#touched.add(queue.meta.name);
     }
     this.#topics.expire(now);

@@ -89,6 +89,13 @@ export const CommandType = {
    */
   UpdateQueueWithRewindFloor: 40,
   /**
+   * A TickInGroupOrder whose retention keeps a FIFO queue's message in flight until its lock
+   * ends (the other expired messages go at once), so its group's next message is not delivered
+   * while it is still locked. Tick (26) and TickInGroupOrder (39) keep their earlier meaning
+   * (retention drops a message in flight too). The leader proposes this one.
+   */
+  TickKeepingLocks: 41,
+  /**
    * A send batch that also runs receives for the long polls parked on its queue, in the same
    * entry (one replicated write for send and lock). Numbered apart from the codes above so that
    * codes added in sequence elsewhere don't take it; the codes are checked to be distinct.
@@ -104,6 +111,16 @@ export const commandTypes: ReadonlySet<number> = new Set(Object.values(CommandTy
 
 /** The lowest command type code the engine owns. */
 export const engineCommandTypeMin = 16;
+
+/**
+ * How an entry runs a queue's housekeeping, by its form (`CommandType`, `commands.ts`): the
+ * dead-letter TTL of a FIFO queue in group order, retention keeping a FIFO queue's messages in
+ * flight until their lock ends.
+ */
+export interface HousekeepingForm {
+  inGroupOrder: boolean;
+  keepsLocks: boolean;
+}
 
 /** Mutable queue attributes as stored in commands and snapshots. */
 export interface QueueAttributes {
