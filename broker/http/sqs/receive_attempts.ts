@@ -71,6 +71,11 @@ export interface RememberedReceive {
   readonly answer: JsonObject;
   /** The receipt handles of its messages. */
   readonly handles: readonly string[];
+  /**
+   * When each handle's lock ends as last set (the engine's `visibleAt`, Unix ms), by index of
+   * `handles`; empty when not known. A retry that finds the set incomplete puts them back.
+   */
+  readonly lockEnds: number[];
   /** True once one of its messages was deleted or had its visibility changed. */
   spent: boolean;
 }
@@ -199,6 +204,7 @@ export class ReceiveAttempts {
     received: {
       answer: JsonObject;
       handles: readonly string[];
+      lockEnds?: readonly number[];
       bytes: number;
       caller?: string | null;
     },
@@ -228,6 +234,7 @@ export class ReceiveAttempts {
     const entry: Entry = {
       answer: received.answer,
       handles: received.handles,
+      lockEnds: [...(received.lockEnds ?? [])],
       bytes: received.bytes,
       caller,
       key,

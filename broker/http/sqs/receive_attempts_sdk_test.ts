@@ -162,6 +162,53 @@ Deno.test("a retry after a message of the set was deleted or had its visibility 
   assert.deepEqual(door.errors, []);
 });
 
+Deno.test("a retry that finds one message of its set gone leaves the others' locks as they were", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "orders.fifo");
+  await send(door, QueueUrl, ["a1", "b1", "a2", "b2"]);
+  const first = await receive(door.client, QueueUrl, "attempt-1", {
+    MaxNumberOfMessages: 10,
+    VisibilityTimeout: 1,
+  });
+  assert.deepEqual(bodies(first), ["a1", "b1"]);
+  // a1 deleted elsewhere (the native door): the door's remembered set does not know it.
+  const [engineHandle] = first[0].ReceiptHandle!.split(".");
+  assert.equal((await door.broker.deleteMessages("orders", [engineHandle])).deleted, 1);
+  // The retry asks for a long lock; its reset finds a1 gone and answers nothing.
+  assert.deepEqual(await receive(door.client, QueueUrl, "attempt-1"), []);
+  // b1 is not locked for the retry, whose answer held none: its first lock ends, group b moves.
+  await sleep(1_500);
+  assert.deepEqual(
+    bodies(await receive(door.client, QueueUrl, "attempt-2", { MaxNumberOfMessages: 10 })).sort(),
+    ["a2", "b1"],
+  );
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("a retry that finds its set incomplete does not shorten the others' locks", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "orders.fifo");
+  await send(door, QueueUrl, ["a1", "b1", "a2", "b2"]);
+  const first = await receive(door.client, QueueUrl, "attempt-1", {
+    MaxNumberOfMessages: 10,
+    VisibilityTimeout: 600,
+  });
+  assert.deepEqual(bodies(first), ["a1", "b1"]);
+  const [engineHandle] = first[0].ReceiptHandle!.split(".");
+  assert.equal((await door.broker.deleteMessages("orders", [engineHandle])).deleted, 1);
+  assert.deepEqual(await receive(door.client, QueueUrl, "attempt-1", { VisibilityTimeout: 1 }), []);
+  await sleep(1_500); // past the retry's lock: b1 is still held by the first receive's
+  assert.deepEqual(
+    bodies(await receive(door.client, QueueUrl, "attempt-2", { MaxNumberOfMessages: 10 })),
+    ["a2"],
+  );
+  // The first answer's handle still holds b1.
+  await door.client.send(
+    new DeleteMessageCommand({ QueueUrl, ReceiptHandle: first[1].ReceiptHandle }),
+  );
+  assert.deepEqual(door.errors, []);
+});
+
 Deno.test("a ReceiveRequestAttemptId is forgotten five minutes after its receive, on the door's clock", async () => {
   let nowMs = 1_000_000;
   await using door = startDoor({

@@ -216,8 +216,9 @@ export async function receiveMessage(context: OperationContext): Promise<JsonObj
     }
     return await receiveNew(context, queue, request, (answer, messages) => {
       const handles = messages.map((message) => message.receiptHandle);
+      const lockEnds = messages.map((message) => message.visibleAt);
       const bytes = answerBytes(messages);
-      attempts.remember(key, { answer, handles, bytes, caller: context.callerKeyId });
+      attempts.remember(key, { answer, handles, lockEnds, bytes, caller: context.callerKeyId });
     });
   });
 }
@@ -266,8 +267,10 @@ async function receiveNew(
  * visibility timeout"; absent, the queue's) — while every message is still held under its handle.
  * Once one was deleted or had its visibility changed (through this door, or found so by the
  * reset: gone, its lock ended, received again), the set is spent and the answer is no message:
- * nothing new is locked for a retry. The reset is held to the first receive's 12-hour cap (its
- * handles carry that receive's time): one that would end the lock later ends it at the cap.
+ * nothing new is locked for a retry, and the locks the reset extended before it found the set
+ * incomplete are put back as they were (`restoreLocks`). The reset is held to the first receive's
+ * 12-hour cap (its handles carry that receive's time): one that would end the lock later ends it
+ * at the cap.
  */
 async function receiveAgain(
   context: OperationContext,
@@ -290,9 +293,43 @@ async function receiveAgain(
   const held = result.failures.every((failure) =>
     seconds === 0 && failure.code === "MessageNotInflight"
   );
-  if (held) return remembered.answer;
+  if (held) {
+    for (const { receiptHandle, visibleAt } of result.entries) {
+      const index = remembered.handles.indexOf(receiptHandle);
+      if (index >= 0 && index < remembered.lockEnds.length) remembered.lockEnds[index] = visibleAt;
+    }
+    return remembered.answer;
+  }
   remembered.spent = true;
+  if (seconds > 0) await restoreLocks(context, queue, remembered, result.entries, seconds);
   return {};
+}
+
+/**
+ * Puts back the locks a retry's reset of `seconds` extended (`extended`, with their new ends)
+ * before it found its set incomplete: an answer of no message must leave none of them locked for
+ * its sake (a FIFO group would wait out the new lock). Each ends again when it ended before,
+ * rounded up to the second (the engine locks whole seconds from its apply time, which the new
+ * end minus `seconds` gives): never earlier than before, so a worker that holds the first answer
+ * keeps its locks. No engine command restores a lock exactly; this one is a visibility change.
+ */
+async function restoreLocks(
+  context: OperationContext,
+  queue: QueueRef,
+  remembered: RememberedReceive,
+  extended: readonly { receiptHandle: string; visibleAt: number }[],
+  seconds: number,
+): Promise<void> {
+  const entries: { receiptHandle: string; visibilityTimeoutSeconds: number }[] = [];
+  for (const { receiptHandle, visibleAt } of extended) {
+    const before = remembered.lockEnds[remembered.handles.indexOf(receiptHandle)];
+    if (before === undefined) continue; // not known: left as the reset set it
+    const appliedAt = visibleAt - seconds * 1000;
+    const left = Math.max(0, Math.ceil((before - appliedAt) / 1000));
+    entries.push({ receiptHandle, visibilityTimeoutSeconds: left });
+  }
+  // A message whose handle went stale meanwhile is not held for anyone: its failure is moot.
+  if (entries.length > 0) await context.service.changeVisibility(queue.name, entries);
 }
 
 /**
