@@ -176,15 +176,40 @@ Deno.test("the CLI's failures: broker errors exit 1 with the code, bad usage exi
   }
 });
 
-Deno.test("the CLI bounds each request by --request-timeout-seconds: a frozen node is an error, not a wait", async () => {
-  // A node that accepts connections and never answers (as a SIGSTOPped one does).
+/**
+ * A node on loopback that reads every request and never answers (a stopped process, or a long
+ * poll on an empty queue); `arrived` settles once a request's first bytes came.
+ */
+function silentNode(): { url: string; arrived: Promise<void>; close(): Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
+  let requestArrived!: () => void;
+  const arrived = new Promise<void>((resolve) => requestArrived = resolve);
   const accepting = (async () => {
-    for await (const conn of listener) held.push(conn);
+    for await (const conn of listener) {
+      held.push(conn);
+      void (async () => {
+        const buffer = new Uint8Array(65536);
+        while (await conn.read(buffer).catch(() => null) !== null) requestArrived();
+      })();
+    }
   })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    arrived,
+    close: async () => {
+      listener.close();
+      for (const conn of held) conn.close();
+      await accepting.catch(() => {});
+    },
+  };
+}
+
+Deno.test("the CLI bounds each request by --request-timeout-seconds: a frozen node is an error, not a wait", async () => {
+  // A node that reads requests and never answers (as a SIGSTOPped one does).
+  const node = silentNode();
   try {
-    const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    const url = node.url;
     const result = await cli(url, "queue", "get", "q", "--request-timeout-seconds", "1");
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /error: Timeout: no answer within 1000 ms/);
@@ -192,9 +217,7 @@ Deno.test("the CLI bounds each request by --request-timeout-seconds: a frozen no
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--request-timeout-seconds must be an integer from 1 to 3600/);
   } finally {
-    listener.close();
-    for (const conn of held) conn.close();
-    await accepting.catch(() => {});
+    await node.close();
   }
 });
 
@@ -312,21 +335,8 @@ Deno.test("the CLI's topic commands: create, subscribe queues with filters, publ
 });
 
 Deno.test("the CLI's send --count ends on Ctrl-C although a batch is on the wire to a frozen node", async () => {
-  // A node that reads each request and never answers (a stopped process); it tells when the
-  // first request arrived and when the CLI's connection closed.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  let requestArrived!: () => void;
-  const arrived = new Promise<void>((resolve) => requestArrived = resolve);
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      held.push(conn);
-      void (async () => {
-        const buffer = new Uint8Array(65536);
-        while (await conn.read(buffer).catch(() => null) !== null) requestArrived();
-      })();
-    }
-  })();
+  // A node that reads each request and never answers (a stopped process).
+  const node = silentNode();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -341,14 +351,14 @@ Deno.test("the CLI's send --count ends on Ctrl-C although a batch is on the wire
       "--request-timeout-seconds",
       "3600",
     ],
-    env: { CMQD_URL: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, NO_COLOR: "1" },
+    env: { CMQD_URL: node.url, NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const output = child.output();
   let guard: ReturnType<typeof setTimeout> | undefined;
   try {
-    await arrived;
+    await node.arrived;
     child.kill("SIGINT");
     // A guard, not a bound: without the fix the process waits out the hour.
     const hung = new Promise<"hung">((resolve) =>
@@ -363,35 +373,21 @@ Deno.test("the CLI's send --count ends on Ctrl-C although a batch is on the wire
   } finally {
     clearTimeout(guard);
     await output.catch(() => {});
-    listener.close();
-    for (const conn of held) conn.close();
-    await accepting.catch(() => {});
+    await node.close();
   }
 });
 
 Deno.test("Ctrl-C during receive exits 130, 'interrupted', not a broker error", async () => {
   // A node that reads the receive and holds it, as a long poll on an empty queue does.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  let requestArrived!: () => void;
-  const arrived = new Promise<void>((resolve) => requestArrived = resolve);
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      held.push(conn);
-      void (async () => {
-        const buffer = new Uint8Array(65536);
-        while (await conn.read(buffer).catch(() => null) !== null) requestArrived();
-      })();
-    }
-  })();
+  const node = silentNode();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", cliPath, "receive", "q", "--wait-seconds", "20"],
-    env: { CMQD_URL: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, NO_COLOR: "1" },
+    env: { CMQD_URL: node.url, NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   try {
-    await arrived;
+    await node.arrived;
     child.kill("SIGINT");
     const result = await child.output();
     const stderr = new TextDecoder().decode(result.stderr);
@@ -399,9 +395,7 @@ Deno.test("Ctrl-C during receive exits 130, 'interrupted', not a broker error", 
     assert.equal(stderr, "interrupted\n");
     assert.equal(result.stdout.length, 0);
   } finally {
-    listener.close();
-    for (const conn of held) conn.close();
-    await accepting.catch(() => {});
+    await node.close();
   }
 });
 
