@@ -7,6 +7,7 @@
  */
 import { CmqdError, errorFromAnswer } from "./errors.ts";
 import { Deadlines } from "./deadlines.ts";
+import { abandonOnAbort } from "./abandon.ts";
 import { signRequest } from "./signing.ts";
 import { Nodes } from "./nodes.ts";
 import { backoffMs, retryDefaults, type RetryOptions, sleep } from "./retry.ts";
@@ -346,14 +347,18 @@ export class Requester {
       if (authorization !== undefined) headers.authorization = authorization;
       let response: HttpResponse;
       try {
-        response = await this.#transport.request({
-          url: baseUrl + spec.path,
-          method: spec.method,
-          headers,
-          body,
-          signal: controller.signal,
-          onHead,
-        });
+        // Raced against the abort: a transport deaf to its signal cannot outlast the timeout.
+        response = await abandonOnAbort(
+          this.#transport.request({
+            url: baseUrl + spec.path,
+            method: spec.method,
+            headers,
+            body,
+            signal: controller.signal,
+            onHead,
+          }),
+          controller.signal,
+        );
       } catch (cause) {
         throw noAnswer(cause);
       }
@@ -362,7 +367,7 @@ export class Requester {
       this.#noteLeader(response);
       let text: string;
       try {
-        text = await response.text();
+        text = await abandonOnAbort(response.text(), controller.signal);
       } catch (cause) {
         throw noAnswer(cause);
       }
@@ -439,13 +444,16 @@ export class Requester {
     const onAbort = () => controller.abort();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      const response = await this.#transport.request({
-        url: `${baseUrl}/healthz`,
-        method: "GET",
-        headers: { ...this.#headers },
-        signal: controller.signal,
-      });
-      await response.text().catch(() => "");
+      const response = await abandonOnAbort(
+        this.#transport.request({
+          url: `${baseUrl}/healthz`,
+          method: "GET",
+          headers: { ...this.#headers },
+          signal: controller.signal,
+        }),
+        controller.signal,
+      );
+      await abandonOnAbort(response.text(), controller.signal).catch(() => "");
       return true;
     } catch {
       return false;
