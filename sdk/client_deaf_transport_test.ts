@@ -4,7 +4,9 @@
  * client stops waiting at once, and a late settlement of what it abandoned is ignored.
  */
 import assert from "node:assert/strict";
-import { CmqdClient, CmqdError } from "./mod.ts";
+import { CmqdClient, CmqdError, Consumer } from "./mod.ts";
+import type { ConsumerClient } from "./consumer_acks.ts";
+import { FakeQueue } from "./_fake_queue.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.ts";
 import { type Deferred, deferred, waitFor } from "./_test_helpers.ts";
 
@@ -154,4 +156,40 @@ Deno.test("a deaf node past headTimeoutMs is left for the next listed node", asy
   });
   assert.deepEqual(await settled(sdk.getQueue("q")), { name: "q" });
   assert.deepEqual(seen, ["http://node-a:8080/v1/queues/q", "http://node-b:8080/v1/queues/q"]);
+});
+
+Deno.test("a Consumer's stop() ends when its delete goes to a transport deaf to its signal", async () => {
+  const queue = new FakeQueue();
+  queue.send("a");
+  const deaf = deafTransport();
+  const deletes = sdkOn(deaf.transport);
+  let receives = 0;
+  const client: ConsumerClient = {
+    // The first receive gets the message; the next long-polls until stopped, so the delete
+    // goes in an explicit call rather than in a receive.
+    receiveMessages: (name, request, options) =>
+      ++receives === 1
+        ? queue.receiveMessages(name, request, options)
+        : new Promise((_, reject) => {
+          const signal = options?.signal;
+          signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+        }),
+    changeVisibility: queue.changeVisibility.bind(queue),
+    deleteMessages: deletes.deleteMessages.bind(deletes),
+  };
+  const errors: unknown[] = [];
+  let handled = 0;
+  const consumer = new Consumer(client, "q", {
+    waitSeconds: 20,
+    handleMessage: () => {
+      handled++;
+      return Promise.resolve();
+    },
+    onError: (error) => errors.push(error),
+  });
+  consumer.start();
+  await waitFor("the message handled", () => handled === 1);
+  await settled(consumer.stop());
+  assert.equal(deaf.requests.length, 1, "the delete reached the transport");
+  assert.ok(errors.some((error) => error instanceof CmqdError && error.code === "Timeout"));
 });
