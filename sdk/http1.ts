@@ -168,6 +168,8 @@ interface Target {
  * ```
  */
 export class Http1Transport implements HttpTransport {
+  /** Its signal closes the request's connection, which settles both (see `HttpTransport`). */
+  readonly settlesOnAbort = true;
   readonly #net: DenoNet;
   readonly #caCerts: string[] | undefined;
   readonly #headerBytesMax: number;

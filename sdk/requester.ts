@@ -288,6 +288,14 @@ export class Requester {
     return limitMs - (spec.waitMs ?? 0) >= Math.min(this.#headTimeoutMs, this.#timeoutMs);
   }
 
+  /**
+   * `work`, or its abandonment when `signal` aborts first (`abandon.ts`): only for a transport
+   * that doesn't say it settles on abort, since the race costs a promise and a listener.
+   */
+  #untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+    return this.#transport.settlesOnAbort === true ? work : abandonOnAbort(work, signal);
+  }
+
   async #attempt(baseUrl: string, spec: RequestSpec, policy: HeadPolicy): Promise<Answer> {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const authorization = await this.#authorization(baseUrl + spec.path, spec.method, body);
@@ -348,7 +356,7 @@ export class Requester {
       let response: HttpResponse;
       try {
         // Raced against the abort: a transport deaf to its signal cannot outlast the timeout.
-        response = await abandonOnAbort(
+        response = await this.#untilAborted(
           this.#transport.request({
             url: baseUrl + spec.path,
             method: spec.method,
@@ -367,7 +375,7 @@ export class Requester {
       this.#noteLeader(response);
       let text: string;
       try {
-        text = await abandonOnAbort(response.text(), controller.signal);
+        text = await this.#untilAborted(response.text(), controller.signal);
       } catch (cause) {
         throw noAnswer(cause);
       }
@@ -444,7 +452,7 @@ export class Requester {
     const onAbort = () => controller.abort();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      const response = await abandonOnAbort(
+      const response = await this.#untilAborted(
         this.#transport.request({
           url: `${baseUrl}/healthz`,
           method: "GET",
@@ -453,7 +461,7 @@ export class Requester {
         }),
         controller.signal,
       );
-      await abandonOnAbort(response.text(), controller.signal).catch(() => "");
+      await this.#untilAborted(response.text(), controller.signal).catch(() => "");
       return true;
     } catch {
       return false;

@@ -49,6 +49,13 @@ export interface HttpTransport {
   request(request: HttpRequest): Promise<HttpResponse>;
   /** Drops pooled connections. */
   close?(): void;
+  /**
+   * True when `request()` and its response's `text()` always settle once the request's signal
+   * aborts. The client then waits on them as they are; otherwise (the default, any transport of
+   * your own) it stops waiting at the abort itself, so a transport that ignores its signal can't
+   * hold a call past its timeout.
+   */
+  readonly settlesOnAbort?: boolean;
 }
 
 /**
