@@ -278,10 +278,13 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     timers: options.timers,
     report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
   });
+  // A create limit counts what a new leader has not applied yet (create_limit.ts).
+  const unappliedEntries = () => Math.max(0, replica.status().lastIndex - machine.appliedIndex);
   const broker = new EngineService({
     proposer: replica,
     machine,
     log: replica,
+    unappliedEntries,
     timers: options.timers,
     queuesMax: options.queuesMax,
     parkedReceivesMax: options.parkedReceivesMax,
@@ -291,6 +294,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     proposer: replica,
     machine,
     log: replica,
+    unappliedEntries,
     topicsMax: options.topicsMax,
     admitData: () => diskGuard.refusal(),
   });

@@ -159,6 +159,8 @@ export class EngineService implements QueueService {
       count: () => this.#machine.queueCount,
       exists: (name) => this.#machine.queueMeta(name) !== undefined,
       kind: "queues",
+      unapplied: options.unappliedEntries,
+      confirm: () => readBarrier(this.#proposer),
     });
     this.#admitData = options.admitData ?? (() => null);
     this.#reads = { proposer: this.#proposer, machine: this.#machine };

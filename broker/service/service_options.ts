@@ -18,6 +18,13 @@ export interface EngineServiceOptions {
   /** Queues the group may hold; creating one more is 429 `QueueLimitExceeded`. 10 000. */
   queuesMax?: number;
   /**
+   * Entries of this node's log it has not applied yet (on a new leader, what its predecessor
+   * committed may be among them): while the queues held with these many more stay under
+   * `queuesMax`, a create is checked against the local count alone; otherwise it is counted
+   * after the read barrier. Default none (a replica that applies each entry as it commits it).
+   */
+  unappliedEntries?: () => number;
+  /**
    * Long-poll receives parked at once on this node; past it a receive that would wait answers
    * 503 `NotReady` with `Retry-After` (the client backs off and retries; nothing was done). 10 000.
    */

@@ -58,6 +58,8 @@ export interface EngineTopicServiceOptions {
   log: LogReader;
   /** Topics the group may hold; creating one more is 429 `TopicLimitExceeded`. 10 000. */
   topicsMax?: number;
+  /** Entries of this node's log it has not applied (`EngineServiceOptions.unappliedEntries`). */
+  unappliedEntries?: () => number;
   /**
    * Whether publishes may go ahead now: null, or the error to refuse them with (507
    * `InsufficientStorage` below the free-disk threshold), as for queue sends.
@@ -98,6 +100,8 @@ export class EngineTopicService implements TopicService, PushSource {
       count: () => this.#machine.topics.topicCount,
       exists: (name) => this.#machine.topics.getTopic(name) !== undefined,
       kind: "topics",
+      unapplied: options.unappliedEntries,
+      confirm: () => readBarrier(this.#proposer),
     });
     this.#admitData = options.admitData ?? (() => null);
     this.#machine.onPushPending = () => this.#pushListener?.();

@@ -14,9 +14,13 @@ import type { memoryEngine } from "./memory_engine.ts";
  * the entries `old`'s replica holds up to `applied` only (default: none): its read barrier
  * applies all of them, as a replica's does once an entry of its own term commits, and so does
  * each of its proposals, which go to `old`'s replica (their results are its answers).
- * `barriers()` counts the read barriers taken.
+ * `barriers()` counts the read barriers taken; `limits` are its services' create limits.
  */
-export function laggingLeader(old: ReturnType<typeof memoryEngine>, applied = 0) {
+export function laggingLeader(
+  old: ReturnType<typeof memoryEngine>,
+  applied = 0,
+  limits: { queuesMax?: number; topicsMax?: number } = {},
+) {
   const machine = new StateMachine();
   let barriers = 0;
   const catchUp = (upTo = old.replica.lastIndex) => {
@@ -40,8 +44,15 @@ export function laggingLeader(old: ReturnType<typeof memoryEngine>, applied = 0)
     },
     now: () => old.clock.now(),
   };
-  const options = { proposer, machine, log: old.replica };
-  const broker = new EngineService({ ...options, timers: old.clock, randomSalt: () => 42 });
-  const topics = new EngineTopicService(options);
+  // The entries of the group's log this node has not applied, as a replica counts them.
+  const unappliedEntries = () => old.replica.lastIndex - machine.appliedIndex;
+  const options = { proposer, machine, log: old.replica, unappliedEntries };
+  const broker = new EngineService({
+    ...options,
+    timers: old.clock,
+    randomSalt: () => 42,
+    queuesMax: limits.queuesMax,
+  });
+  const topics = new EngineTopicService({ ...options, topicsMax: limits.topicsMax });
   return { broker, topics, machine, barriers: () => barriers };
 }
