@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { door } from "./_access_fixtures.ts";
 import { manualBudget, streamedRequest, trickle, until } from "./_body_timers.ts";
+import { BodyBudget, type BodyBytes } from "../service/mod.ts";
 
 const base = "http://node";
 const v1Hot = {
@@ -280,4 +281,32 @@ Deno.test("over real connections: HTTP/2 streams of one connection share its sha
     multiplexed.close();
     await server.shutdown();
   }
+});
+
+/** A budget that notes, as each read begins, how many connections hold a reservation. */
+class WatchedBudget extends BodyBudget {
+  readonly connectionsAtRead: number[] = [];
+
+  override read(request: Request, bytesMax: number): Promise<BodyBytes> {
+    const reading = super.read(request, bytesMax);
+    this.connectionsAtRead.push(this.connectionCount);
+    return reading;
+  }
+}
+
+Deno.test("a request the direct path reads and hands to hono counts against its connection in hono's read too", async () => {
+  const bodies = new WatchedBudget();
+  const { app } = await door({ bodies });
+  // Not plainly valid (no message): read by the direct path, then rebuilt and served by hono.
+  // Declared, as a client's is: the reservation is then taken as the read begins.
+  const body = '{"messages":[]}';
+  const request = new Request(`${base}${v1Hot.path}`, {
+    method: "POST",
+    headers: { ...v1Hot.headers, "content-length": `${body.length}` },
+    body,
+  });
+  const response = await app.fetch(request, connection(40003));
+  assert.equal(response.status, 400, await response.text());
+  assert.deepEqual(bodies.connectionsAtRead, [1, 1], "the direct path's read, then hono's");
+  assert.equal(bodies.connectionCount, 0);
 });

@@ -217,8 +217,11 @@ async function serveDirect(
     const text = bytes.byteLength === 0 ? null : bodyText(bytes);
     const input = text === null ? null : route.recognize(parseOrNull(text));
     if (input === null || text === null) {
-      // Not plainly valid: hono answers it from the same bytes (nonce still unused).
-      return await options.fallback(rebuilt(request, bytes), info);
+      // Not plainly valid: hono answers it from the same bytes (nonce still unused), read
+      // again against the same connection's share.
+      const again = rebuilt(request, bytes);
+      access.bodies.carryConnection(request, again);
+      return await options.fallback(again, info);
     }
     if (signed) replayCheck(access, request, key, refusal);
     access.checkRule(route.rule, key, {

@@ -32,8 +32,10 @@
  * its door's bound when that is more (the smallest budget the node takes, 16 MiB, is under four of
  * the largest bodies): a reservation past it is refused `busy` as one past the budget is, so one
  * connection can't keep every other client's bodies out. The server tells the budget a request's
- * connection (`noteConnection`, with `Deno.serve`'s `ServeHandlerInfo`) before a door reads it;
- * a request without one (served in process, as tests do) counts against the node's budget only.
+ * connection (`noteConnection`, with `Deno.serve`'s `ServeHandlerInfo`) before a door reads it,
+ * and a request rebuilt from another (the direct path's handing a body it read to hono) carries
+ * it over (`carryConnection`); a request without one (served in process, as tests do) counts
+ * against the node's budget only.
  * The share is per connection, not per client: a client opening many connections gets a share on
  * each (a share per remote address would be shared by every client behind one proxy or NAT). On
  * the hot path it costs a property on each request and, per body, a read of the remote address
@@ -200,6 +202,16 @@ export class BodyBudget {
     if (typeof info === "object" && info !== null) {
       (request as unknown as Record<symbol, unknown>)[this.#connectionOf] = info;
     }
+  }
+
+  /**
+   * Tells the budget that `copy`, a request rebuilt from `original` (its body bytes already
+   * read, or its headers changed), came on `original`'s connection: its body counts against
+   * the same share.
+   */
+  carryConnection(original: Request, copy: Request): void {
+    const info = (original as unknown as Record<symbol, unknown>)[this.#connectionOf];
+    if (info !== undefined) (copy as unknown as Record<symbol, unknown>)[this.#connectionOf] = info;
   }
 
   /**
