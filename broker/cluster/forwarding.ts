@@ -26,6 +26,7 @@
  */
 import { isConnectFailure } from "../../sdk/mod.ts";
 import { BodyBudget, BodyReadError, type Metrics } from "../http/mod.ts";
+import { forwardedForHeader, forwardedProofHeader, type ForwardProof } from "./forward_proof.ts";
 
 /** What the forwarder needs to know about the group, at the moment of each request. */
 export interface LeaderView {
@@ -82,6 +83,12 @@ export interface ForwardingOptions {
    * while other keys' are still relayed. 0.8.
    */
   forwardsKeyShare?: number;
+  /**
+   * With the cluster key: as a follower, each forward names and proves its client's connection;
+   * as the leader, a forward whose proof verifies counts its body against that connection's
+   * share of the budget, not the follower's (`forward_proof.ts`). Without it, neither.
+   */
+  proof?: ForwardProof;
   /** The fetch used to reach the leader (tests inject one). */
   fetch?: typeof fetch;
   /**
@@ -220,6 +227,8 @@ function asSent(request: Request): Request {
   const headers = new Headers(request.headers);
   headers.set("host", host);
   headers.delete(forwardedHostHeader);
+  headers.delete(forwardedForHeader);
+  headers.delete(forwardedProofHeader);
   return new Request(request, { headers });
 }
 
@@ -281,6 +290,13 @@ export function forwardingHandler(
     headers.set(forwardedHeader, "1");
     headers.set(forwardedHostHeader, request.headers.get("host") ?? url.host);
     headers.delete("host");
+    // Only this node's own claim reaches the leader (it takes none it can't verify anyway).
+    headers.delete(forwardedForHeader);
+    headers.delete(forwardedProofHeader);
+    const client = options.proof === undefined ? null : bodies.connectionOf(request);
+    if (client !== null) {
+      options.proof!.claim(headers, request.method, url.pathname + url.search, client);
+    }
     let body: Uint8Array<ArrayBuffer> | undefined;
     let sending = false;
     try {
@@ -387,7 +403,12 @@ export function forwardingHandler(
     // The leader serves everything itself: only a follower needs the path (a URL parse).
     if (options.view.isLeader() || localPaths.test(new URL(request.url).pathname)) {
       const sent = asSent(request);
-      if (sent !== request) bodies.noteConnection(sent, info);
+      // A forward's body counts against its client's connection when a member proves it.
+      const client = request.headers.has(forwardedHeader)
+        ? options.proof?.verified(request) ?? null
+        : null;
+      if (client !== null) bodies.noteVouchedConnection(sent, client);
+      else if (sent !== request) bodies.carryConnection(request, sent);
       return withLeader(await options.local(sent, info), leaderUrl);
     }
     // Counted from before the admission check, which may read a body: the bound is on memory.

@@ -60,6 +60,7 @@ import { ClusterRequestDoor } from "./cluster_request_auth.ts";
 import { clusterInfo } from "./cluster_info.ts";
 import { DiskGuard } from "./disk_guard.ts";
 import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
+import { ForwardProof } from "./forward_proof.ts";
 import { handOff } from "./hand_off.ts";
 import { type JoinPoint, joinVoteFloor, recordJoinPoint } from "./join_floor.ts";
 import { Membership } from "./member_changes.ts";
@@ -446,6 +447,9 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
         : access.admitForwarding(request, info, forwardBytesMax),
     requestBytesMax: forwardBytesMax,
     bodies: access.bodies,
+    proof: options.clusterKey === undefined
+      ? undefined
+      : new ForwardProof(options.clusterKey, options.nodeId),
     fetch: options.memberFetch,
     metrics,
   });

@@ -35,10 +35,12 @@
  * connection (`noteConnection`, with `Deno.serve`'s `ServeHandlerInfo`) before a door reads it,
  * and a request rebuilt from another (the direct path's handing a body it read to hono) carries
  * it over (`carryConnection`); a request without one (served in process, as tests do) counts
- * against the node's budget only.
- * The share is per connection, not per client: a client opening many connections gets a share on
- * each (a share per remote address would be shared by every client behind one proxy or NAT). On
- * the hot path it costs a property on each request and, per body, a read of the remote address
+ * against the node's budget only. A leader counts a body a follower forwarded, with its proof of
+ * the cluster key, against the share of the client's connection to that follower
+ * (`noteVouchedConnection`), not of the follower's connection, which may carry every forward of
+ * that follower's clients. The share is per connection, not per client: a client opening many
+ * connections gets a share on each (a share per remote address would be shared by every client
+ * behind one proxy or NAT). On the hot path it costs a property on each request and, per body, a read of the remote address
  * and a map entry of the connection's bytes (0.06–0.09 µs per message sent in batches of 16, in
  * CPU profiles: bench/HISTORY.md, 2026-12-06).
  *
@@ -121,6 +123,12 @@ function connectionKey(info: unknown): string | null {
   return `${address.hostname}:${address.port}`;
 }
 
+/** The connection a request's noted `info` names (a peer's vouched name as it is). */
+function connectionNamed(info: unknown): string | null {
+  if (info === undefined) return null;
+  return typeof info === "string" ? info : connectionKey(info);
+}
+
 /** Whose a read's reservations are: its connection (null: unknown) and that one's share. */
 interface Reader {
   connection: string | null;
@@ -195,13 +203,30 @@ export class BodyBudget {
 
   /**
    * Tells the budget that `request` came on the connection `info` (`Deno.serve`'s
-   * `ServeHandlerInfo`, hono's `env`), whose share its body then counts against. Cheap: the
-   * connection is looked at only when a body is read.
+   * `ServeHandlerInfo`, hono's `env`), whose share its body then counts against, unless its
+   * connection was noted before. Cheap: the connection is looked at only when a body is read.
    */
   noteConnection(request: Request, info: unknown): void {
-    if (typeof info === "object" && info !== null) {
-      (request as unknown as Record<symbol, unknown>)[this.#connectionOf] = info;
+    const noted = request as unknown as Record<symbol, unknown>;
+    // Noted already (the outer handler first: the leader's forwarding, which may name the
+    // connection a member vouched for, before the app's): that one stands.
+    if (typeof info === "object" && info !== null && noted[this.#connectionOf] === undefined) {
+      noted[this.#connectionOf] = info;
     }
+  }
+
+  /**
+   * Tells the budget that `request`'s body counts against the share of `connection`, a name a
+   * peer that proved the cluster key gave the connection its client sent the request on (a
+   * forward: `forward_proof.ts`), instead of the connection it came on. Only for a proven claim.
+   */
+  noteVouchedConnection(request: Request, connection: string): void {
+    (request as unknown as Record<symbol, unknown>)[this.#connectionOf] = connection;
+  }
+
+  /** The connection whose share `request`'s body counts against (`host:port`), or null. */
+  connectionOf(request: Request): string | null {
+    return connectionNamed((request as unknown as Record<symbol, unknown>)[this.#connectionOf]);
   }
 
   /**
@@ -229,7 +254,7 @@ export class BodyBudget {
     }
     const info = (request as unknown as Record<symbol, unknown>)[this.#connectionOf];
     const reader: Reader = {
-      connection: info === undefined ? null : connectionKey(info),
+      connection: connectionNamed(info),
       shareMax: Math.max(this.connectionBytesMax, bytesMax),
     };
     if (declared !== null && request.headers.get("transfer-encoding") === null) {
