@@ -40,9 +40,9 @@
  * (`noteVouchedConnection`), not of the follower's connection, which may carry every forward of
  * that follower's clients. The share is per connection, not per client: a client opening many
  * connections gets a share on each (a share per remote address would be shared by every client
- * behind one proxy or NAT). On the hot path it costs a property on each request and, per body, a read of the remote address
- * and a map entry of the connection's bytes (0.06–0.09 µs per message sent in batches of 16, in
- * CPU profiles: bench/HISTORY.md, 2026-12-06).
+ * behind one proxy or NAT). On the hot path it costs a property on each request and, per body, a
+ * read of the remote address and a map entry of the connection's bytes (0.06–0.09 µs per message
+ * sent in batches of 16, in CPU profiles: bench/HISTORY.md, 2026-12-06).
  *
  * @module
  */
