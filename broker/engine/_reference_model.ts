@@ -348,10 +348,20 @@ export class ReferenceModel {
     return purged;
   }
 
-  /** `inGroupOrder` false: the earlier form (Redrive, RedriveOfCreated) moves past a stayer. */
+  /**
+   * `inGroupOrder` false: the earlier form (Redrive, RedriveOfCreated) moves past a stayer;
+   * `housekeeps` (RedriveAfterHousekeeping): the queue's housekeeping runs first (once the
+   * checks pass), so what retention expired is dropped, not moved.
+   */
   redrive(
     queue: ModelQueue,
-    input: { now: number; destination?: string; max: number; inGroupOrder?: boolean },
+    input: {
+      now: number;
+      destination?: string;
+      max: number;
+      inGroupOrder?: boolean;
+      housekeeps?: boolean;
+    },
   ) {
     let fixed: ModelQueue | undefined;
     if (input.destination !== undefined) {
@@ -361,6 +371,7 @@ export class ReferenceModel {
         return { error: "InvalidParameter" };
       }
     }
+    if (input.housekeeps) this.maintain(queue, input.now);
     let moved = 0;
     const stayed = new Set<string>(); // FIFO groups move a prefix, in send order
     for (const message of [...queue.messages]) {

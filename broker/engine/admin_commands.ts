@@ -84,12 +84,17 @@ export interface RedriveContext {
   find(name: string): QueueState | undefined;
   /** Moves into `target` (released first, marked touched). */
   sinkInto(target: QueueState): MessageSink;
+  /** Runs the queue's housekeeping, in the newest form (as a TickKeepingLocks would). */
+  housekeep(queue: QueueState): void;
 }
 
 /**
- * Applies a Redrive, RedriveOfCreated or RedriveInGroupOrder entry: moves up to `maxMessages`
- * visible messages to `destination`, or each to its origin (if it exists and is of the same
- * kind). Only RedriveInGroupOrder keeps a FIFO group's order (`CommandType`).
+ * Applies a Redrive, RedriveOfCreated, RedriveInGroupOrder or RedriveAfterHousekeeping entry:
+ * moves up to `maxMessages` visible messages to `destination`, or each to its origin (if it
+ * exists and is of the same kind). Only the last two keep a FIFO group's order, and only the last
+ * runs the queue's housekeeping first, once every check passed (`CommandType`). With
+ * `ifCreatedAt`, a queue created at another time (this name deleted and created again since the
+ * caller read it) moves nothing: `QueueNotFound`.
  */
 export function applyRedrive(entry: AppliedEntry, context: RedriveContext): { moved: number } {
   const { destination, maxMessages, ifCreatedAt, ...command } = decodeRedrive(entry.payload);
@@ -104,7 +109,15 @@ export function applyRedrive(entry: AppliedEntry, context: RedriveContext): { mo
     }
     fixed = context.sinkInto(target);
   }
-  const inGroupOrder = entry.type === CommandType.RedriveInGroupOrder;
+  if (ifCreatedAt !== undefined && ifCreatedAt !== queue.meta.createdAt) {
+    throw new BrokerError(
+      "QueueNotFound",
+      `queue '${queue.meta.name}' was deleted and created again since it was read`,
+    );
+  }
+  if (entry.type === CommandType.RedriveAfterHousekeeping) context.housekeep(queue);
+  const inGroupOrder = entry.type === CommandType.RedriveInGroupOrder ||
+    entry.type === CommandType.RedriveAfterHousekeeping;
   const moved = queue.redrive(maxMessages, (origin) => {
     if (fixed !== null) return fixed;
     const target = origin === undefined ? undefined : context.find(origin);
@@ -112,7 +125,7 @@ export function applyRedrive(entry: AppliedEntry, context: RedriveContext): { mo
       return null;
     }
     return context.sinkInto(target);
-  }, { ifCreatedAt, inGroupOrder });
+  }, inGroupOrder);
   return { moved };
 }
 

@@ -73,6 +73,7 @@ export interface CommandResults {
   [CommandType.UpdateQueueKeepingPolicy]: UpdateResult;
   [CommandType.UpdateQueueWithRewindFloor]: UpdateResult;
   [CommandType.RedriveInGroupOrder]: { moved: number };
+  [CommandType.RedriveAfterHousekeeping]: { moved: number };
   [CommandType.TickInGroupOrder]: undefined;
   [CommandType.TickKeepingLocks]: undefined;
   [CommandType.Tick]: undefined;

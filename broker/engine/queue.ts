@@ -473,22 +473,13 @@ export class QueueState extends QueueStore {
 
   /**
    * Moves visible messages to `targetFor(origin)` in sequence order, up to `maxMessages`; a
-   * message whose target is null stays. Returns how many moved. With `ifCreatedAt`, a queue
-   * created at another time (this name deleted and created again since the caller read it) moves
-   * nothing: `QueueNotFound`.
+   * message whose target is null stays. Returns how many moved.
    */
   redrive(
     maxMessages: number,
     targetFor: (origin: string | undefined) => MessageSink | null,
-    options: { ifCreatedAt?: number; inGroupOrder: boolean },
+    inGroupOrder: boolean,
   ): number {
-    const { ifCreatedAt, inGroupOrder } = options;
-    if (ifCreatedAt !== undefined && ifCreatedAt !== this.meta.createdAt) {
-      throw new BrokerError(
-        "QueueNotFound",
-        `queue '${this.meta.name}' was deleted and created again since it was read`,
-      );
-    }
     let moved = 0;
     let sequence = this.runs.lowSequence;
     const end = this.runs.endSequence;

@@ -73,6 +73,9 @@ export type {
 
 export { redriveMessagesMax } from "./admin_commands.ts";
 
+/** The housekeeping of the newest entry forms (TickKeepingLocks, `HousekeepingForm`). */
+const newestForm: HousekeepingForm = { inGroupOrder: true, keepsLocks: true };
+
 /**
  * All queues of one replication group.
  *
@@ -197,10 +200,12 @@ export class StateMachine {
       case CommandType.Redrive:
       case CommandType.RedriveOfCreated:
       case CommandType.RedriveInGroupOrder:
+      case CommandType.RedriveAfterHousekeeping:
         return applyRedrive(entry, {
           queue: (name) => this.#queue(name, now),
           find: (name) => this.#queues.get(name),
           sinkInto: (target) => this.#sinkInto(target, now),
+          housekeep: (queue) => queue.maintain(now, this.#deadLetter(queue, now), newestForm),
         });
       case CommandType.Tick:
       case CommandType.TickInGroupOrder:

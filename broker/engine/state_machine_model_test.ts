@@ -126,7 +126,8 @@ const sendArb = fc.record({
 /**
  * An entry in the earliest form of its command (UpdateQueue, Tick, Redrive, ReceiveBatch layout
  * 1, SendReceive layout 2), which keeps its earlier meaning (`CommandType`): one in four. The
- * others are in the newest form (TickKeepingLocks, ReceiveBatch 3, SendReceive 4); the forms
+ * others are in the newest form (TickKeepingLocks, RedriveAfterHousekeeping, ReceiveBatch 3,
+ * SendReceive 4); the forms
  * between are pinned by `entry_forms_test.ts`.
  */
 const earlierArb = fc.constantFrom(false, false, false, true);
@@ -647,14 +648,20 @@ function rewind(h: Harness, op: Extract<Op, { op: "rewind" }>): void {
 
 function redrive(h: Harness, op: Extract<Op, { op: "redrive" }>): void {
   const result = h.apply(
-    op.earlier ? CommandType.Redrive : CommandType.RedriveInGroupOrder,
+    op.earlier ? CommandType.Redrive : CommandType.RedriveAfterHousekeeping,
     encodeRedrive({ queue: op.queue, destination: op.destination, maxMessages: op.max }),
   );
   const queue = h.modelQueue(op.queue);
   if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
   const { destination, max } = op;
-  const inGroupOrder = !op.earlier;
-  const expected = h.model.redrive(queue, { now: h.now, destination, max, inGroupOrder });
+  const [inGroupOrder, housekeeps] = [!op.earlier, !op.earlier];
+  const expected = h.model.redrive(queue, {
+    now: h.now,
+    destination,
+    max,
+    inGroupOrder,
+    housekeeps,
+  });
   if ("error" in expected) assert.equal(errorCode(result), expected.error);
   else assert.deepEqual(result, expected);
 }

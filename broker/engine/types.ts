@@ -96,6 +96,13 @@ export const CommandType = {
    */
   TickKeepingLocks: 41,
   /**
+   * A RedriveInGroupOrder that runs the queue's housekeeping first, in the newest form (as a
+   * TickKeepingLocks would, after its checks pass): what retention expired is dropped, not
+   * moved out (where its retention would start again with its move). The earlier Redrive forms
+   * (25, 36, 38) keep their meaning: they move what no housekeeping has expired yet.
+   */
+  RedriveAfterHousekeeping: 42,
+  /**
    * A send batch that also runs receives for the long polls parked on its queue, in the same
    * entry (one replicated write for send and lock). Numbered apart from the codes above so that
    * codes added in sequence elsewhere don't take it; the codes are checked to be distinct.

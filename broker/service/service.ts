@@ -572,7 +572,7 @@ export class EngineService implements QueueService {
         (options.ifCreatedAt ?? queue.createdAt) === queue.createdAt &&
         succeeds(() => checkDestination(now, clean.destination));
       const payload = encodeRedrive({ queue: name, ...clean, ifCreatedAt: options.ifCreatedAt });
-      const write = () => this.#propose(CommandType.RedriveInGroupOrder, payload);
+      const write = () => this.#propose(CommandType.RedriveAfterHousekeeping, payload);
       return unlessEmpty(this.#reads, name, { moved: 0 }, write, same);
     });
   }

@@ -283,7 +283,7 @@ Deno.test("a redrive without maxMessages moves up to 100,000 messages; 1 and 100
   await broker.sendMessages("dlq", [{ body: "stays" }]); // an empty queue's redrive: no entry
   const proposed = () => {
     const entry = replica.entry(replica.lastIndex);
-    assert.equal(entry.type, CommandType.RedriveInGroupOrder);
+    assert.equal(entry.type, CommandType.RedriveAfterHousekeeping);
     return JSON.parse(new TextDecoder().decode(entry.payload)).maxMessages;
   };
   await broker.redrive("dlq", {});
@@ -596,5 +596,5 @@ Deno.test("the service writes the newer form of each command whose meaning chang
   assert.equal((await parked).messages.length, 1);
   await broker.sendMessages("dlq", [{ body: "stays" }]);
   await broker.redrive("dlq", {});
-  assert.equal(last().type, CommandType.RedriveInGroupOrder);
+  assert.equal(last().type, CommandType.RedriveAfterHousekeeping);
 });
