@@ -571,6 +571,11 @@ export class QueueState extends QueueStore {
     return Math.min(limit, count);
   }
 
+  /** FIFO queues: true while group `key` holds a message (a new one queues behind it). */
+  holdsGroup(key: string): boolean {
+    return (this.fifo?.headOf(key) ?? 0) > 0;
+  }
+
   /** When the next lock or delay ends (maybe earlier: stale entries), or null. */
   nextVisibleAt(): number | null {
     const time = this.heap.peekTime();

@@ -478,6 +478,14 @@ export class StateMachine {
     return this.#queues.get(name)?.receivableCount(now, limit) ?? 0;
   }
 
+  /**
+   * True while FIFO queue `name`'s group `group` (`""`: the queue-wide one) holds a message, so
+   * a message sent to it queues behind (false for a standard queue, or one that doesn't exist).
+   */
+  fifoGroupHolds(name: string, group: string): boolean {
+    return this.#queues.get(name)?.holdsGroup(group) ?? false;
+  }
+
   /** When a lock or delay of `name` ends next (maybe earlier), or null. */
   nextVisibleAt(name: string): number | null {
     return this.#queues.get(name)?.nextVisibleAt() ?? null;

@@ -89,17 +89,32 @@ export function readMessages(log: LogReader, deliveries: Delivery[]): ReceivedMe
 
 /**
  * How many of a send's messages a receive could take the moment it is applied: not the delayed
- * ones, and on a FIFO queue one per group.
+ * ones, and on a FIFO queue at most one per group, only of a group that holds no message yet
+ * (`holds`: a new message queues behind the group's head, in flight, delayed or waiting, so it
+ * adds nothing a receive could take) and whose first message of the send is not delayed (it
+ * becomes the group's head and blocks the rest).
  *
  * @example
  * ```ts
- * receivableAtOnce([{ body: "a", delaySeconds: 0 }, { body: "b", delaySeconds: 5 }], false); // 1
+ * const none = () => false;
+ * receivableAtOnce([{ body: "a", delaySeconds: 0 }, { body: "b", delaySeconds: 5 }], false, none); // 1
  * ```
  */
-export function receivableAtOnce(messages: SendCommandMessage[], fifo: boolean): number {
+export function receivableAtOnce(
+  messages: SendCommandMessage[],
+  fifo: boolean,
+  holds: (group: string) => boolean,
+): number {
   if (fifo) {
-    const now = messages.filter((message) => message.delaySeconds === 0);
-    return new Set(now.map((message) => message.groupId ?? "")).size;
+    const seen = new Set<string>();
+    let open = 0;
+    for (const message of messages) {
+      const group = message.groupId ?? "";
+      if (seen.has(group)) continue;
+      seen.add(group);
+      if (message.delaySeconds === 0 && !holds(group)) open++;
+    }
+    return open;
   }
   // Counted, not collected: this runs for every send.
   let now = 0;

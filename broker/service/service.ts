@@ -283,7 +283,8 @@ export class EngineService implements QueueService {
     const clean = checkSendEntries(messages, attributes.maxMessageBytes);
     const refusal = this.#admitData();
     if (refusal !== null) throw refusal;
-    const riders = this.#polls.takeRiders(name, receivableAtOnce(clean, attributes.fifo));
+    const holds = (group: string) => this.#machine.fifoGroupHolds(name, group);
+    const riders = this.#polls.takeRiders(name, receivableAtOnce(clean, attributes.fifo, holds));
     this.#sendsInFlight.set(name, (this.#sendsInFlight.get(name) ?? 0) + 1);
     try {
       if (riders.length > 0) return await sendReceive(this.#proposer, name, clean, riders);

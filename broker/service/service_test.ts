@@ -576,6 +576,28 @@ Deno.test("a receive takes at most the messages whose largest bodies fit one ans
   assert.equal((await broker.receiveMessages("small", { maxMessages: 256 })).messages.length, 100);
 });
 
+Deno.test("a send to a FIFO group whose head is in flight takes no parked receive along", async () => {
+  const { broker, replica } = setup();
+  await broker.createQueue("orders", { fifo: true, visibilityTimeoutSeconds: 60 });
+  await broker.sendMessages("orders", [{ body: "a1", groupId: "a" }]);
+  assert.equal((await broker.receiveMessages("orders", {})).messages.length, 1); // a1 in flight
+  const controller = new AbortController();
+  const parked = broker.receiveMessages("orders", { waitSeconds: 20 }, controller);
+  await flush();
+  assert.equal(broker.parkedReceivers, 1);
+  // a2 waits behind a1: nothing a receive could take, so it is written alone and the receive
+  // stays parked (a ride would cost it a lock attempt in the send's entry, and claim a message).
+  await broker.sendMessages("orders", [{ body: "a2", groupId: "a" }]);
+  assert.equal(replica.entry(replica.lastIndex).type, CommandType.SendBatch);
+  await flush();
+  assert.equal(broker.parkedReceivers, 1);
+  // A new group's message is receivable at once: that send takes the receive along.
+  await broker.sendMessages("orders", [{ body: "b1", groupId: "b" }]);
+  assert.equal(replica.entry(replica.lastIndex).type, CommandType.SendReceive);
+  assert.deepEqual((await parked).messages.map((message) => message.body), ["b1"]);
+  controller.abort();
+});
+
 Deno.test("the service writes the newer form of each command whose meaning changed", async () => {
   const { broker, replica } = setup();
   const last = () => replica.entry(replica.lastIndex);
