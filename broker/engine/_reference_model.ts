@@ -218,14 +218,19 @@ export class ReferenceModel {
   #candidate(queue: ModelQueue, now: number): ModelMessage | undefined {
     const live = queue.messages.filter((message) => !message.deleted);
     if (!queue.attributes.fifo) return live.find((message) => message.visibleAt <= now);
+    return this.openHeads(queue, now)[0];
+  }
+
+  /** FIFO: the heads a receive at `now` could take, one per open group, oldest first. */
+  openHeads(queue: ModelQueue, now: number): ModelMessage[] {
+    const live = queue.messages.filter((message) => !message.deleted);
     const heads: ModelMessage[] = [];
     for (const group of new Set(live.map((message) => message.group))) {
       const members = live.filter((message) => message.group === group);
       if (members.some((message) => ReferenceModel.isInflight(message, now))) continue;
       if (members[0].visibleAt <= now) heads.push(members[0]);
     }
-    heads.sort((a, b) => a.sequence - b.sequence);
-    return heads[0];
+    return heads.sort((a, b) => a.sequence - b.sequence);
   }
 
   /** True when a receive at `now` would deliver a message, housekeeping aside. */

@@ -23,6 +23,7 @@ import { BrokerError, invalidParameter } from "./errors.ts";
 import { invariant } from "./invariant.ts";
 import { messageLimits } from "./limits.ts";
 import { queueWideGroup } from "./queue_fifo.ts";
+import { groupsOpenedAt } from "./fifo_receivable.ts";
 import { ownMap } from "./shared_empty.ts";
 import type { ByteReader } from "./binary.ts";
 import type { SendHeader } from "./commands.ts";
@@ -535,8 +536,11 @@ export class QueueState extends QueueStore {
 
   /** True when a receive at `now` may find a message (false positives possible, rare). */
   hasReceivable(now: number): boolean {
+    if (this.fifo) {
+      if (this.fifo.readyCount > 0) return true;
+      return this.heap.peekTime() <= now && this.receivableCount(now, 1) > 0;
+    }
     if (this.heap.peekTime() <= now) return true;
-    if (this.fifo) return this.fifo.readyCount > 0;
     if (this.ready.size > 0) return true;
     const end = this.runs.endSequence;
     let cursor = Math.max(this.cursor, this.runs.lowSequence);
@@ -551,12 +555,18 @@ export class QueueState extends QueueStore {
 
   /**
    * About how many messages a receive at `now` could take, up to `limit`: locks and delays that
-   * ended count (stale ones too), and a scan that gives up early answers at least 1. Never 0
-   * while `hasReceivable(now)` is true.
+   * ended count (on a standard queue stale ones too; on a FIFO queue one per group they open,
+   * `fifo_receivable.ts`), and a scan that gives up early answers at least 1. Never 0 while
+   * `hasReceivable(now)` is true.
    */
   receivableCount(now: number, limit: number): number {
+    if (this.fifo) {
+      const ready = Math.min(limit, this.fifo.readyCount);
+      if (ready === limit || this.heap.peekTime() > now) return ready;
+      const view = { fifo: this.fifo, heap: this.heap, tracked: this.tracked };
+      return ready + groupsOpenedAt(view, now, limit - ready, receivableScanStepsMax);
+    }
     let count = this.heap.countDue(now, limit);
-    if (this.fifo) return Math.min(limit, count + this.fifo.readyCount);
     count += this.ready.size;
     const end = this.runs.endSequence;
     let cursor = Math.max(this.cursor, this.runs.lowSequence);

@@ -696,6 +696,9 @@ function compareCounts(h: Harness, context: string): void {
         assert.ok(receivable, `${name} has a receivable message after ${context}`);
       }
       if (!queue.attributes.fifo) assert.ok(count >= activeMessages, `${name} count >= active`);
+      // FIFO: exactly one per open group (a delay that ended behind a lock opens none).
+      const openGroups: number = h.model.openHeads(queue, h.now).length;
+      if (queue.attributes.fifo) assert.equal(count, openGroups, `${name} open groups, ${context}`);
     }
   }
 }
