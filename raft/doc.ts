@@ -117,7 +117,8 @@
  * A node that may not campaign (distrusting, below its vote floor, still installing a snapshot,
  * no voter in its own configuration, or removed) answers a leader transfer's `TimeoutNow` the
  * same way: the leader gives that transfer up at once and hands over to another voter, skipping
- * any that said lately that it may not campaign.
+ * any that said lately that it may not campaign. The answer echoes the transfer's tag; a leader
+ * ignores one answering a transfer that is over (it would hand over unasked).
  *
  * A node started with `options.fresh` (its log is empty: a new cluster, or a disk that was
  * replaced) grants votes only to candidates whose log is empty too, and stops voting and

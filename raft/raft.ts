@@ -86,6 +86,13 @@ export class Raft {
   leadTransferee: NodeId | null = null;
   /** Leader: ticks since the transfer to `leadTransferee` started (abandoned at electionTicks). */
   transferElapsed = 0;
+  /**
+   * Leader: the tag of the transfer to `leadTransferee` (`TimeoutNow.context`, echoed by a
+   * `NewTerm` answering it); each transfer this node starts gets a new one.
+   */
+  transferTag = "";
+  /** Transfers this node started, ever: numbers their tags. */
+  transfersStarted = 0;
   /** False while the application distrusts its own log: no campaigns, no votes granted. */
   canCampaign = true;
   /**

@@ -46,11 +46,12 @@ export function stepFollower(raft: Raft, message: Message): void {
  * vote floor, is still installing a snapshot, is no voter in its own configuration, or knows it
  * was removed), says so with `NewTerm`, as one asking for a leader elected without its vote: the
  * leader gives the transfer up at once (or hands over to another voter) rather than at its
- * timeout.
+ * timeout. The answer echoes the `TimeoutNow`'s tag, so the leader can tell it from a request
+ * and from the answer to a transfer that is over.
  */
 export function answerTimeoutNow(raft: Raft, message: Message): void {
   if (raft.mayVote() && raft.isPromotable()) raft.campaign("transfer");
-  else raft.send({ type: MessageType.NewTerm, to: message.from });
+  else raft.send({ type: MessageType.NewTerm, to: message.from, context: message.context });
 }
 
 function handleAppend(raft: Raft, message: Message): void {

@@ -64,7 +64,7 @@ export function stepLeader(raft: Raft, message: Message): void {
       handleSnapshotResponse(raft, message);
       return;
     case MessageType.NewTerm:
-      handleNewTerm(raft, message.from);
+      handleNewTerm(raft, message);
       return;
   }
 }
@@ -91,23 +91,39 @@ function ofEarlierIncarnation(progress: Progress, message: Message): boolean {
 export function startTransfer(raft: Raft, to: NodeId): void {
   raft.leadTransferee = to;
   raft.transferElapsed = 0;
+  raft.transferTag = `transfer-${++raft.transfersStarted}`;
   const progress = raft.progress.get(to)!;
   if (progress.match === raft.log.lastIndex()) {
-    raft.send({ type: MessageType.TimeoutNow, to });
+    sendTimeoutNow(raft);
   } else {
     sendAppend(raft, to, { sendIfEmpty: true });
   }
 }
 
+/** Sends the running transfer's `TimeoutNow`, tagged so that a `NewTerm` answer names it. */
+function sendTimeoutNow(raft: Raft): void {
+  raft.send({ type: MessageType.TimeoutNow, to: raft.leadTransferee!, context: raft.transferTag });
+}
+
 /**
- * `requester` may not campaign (it distrusts its log, is below its vote floor, is installing a
+ * The sender may not campaign (it distrusts its log, is below its vote floor, is installing a
  * snapshot, is no voter in its own configuration, or was removed): it asks for a leader elected
  * without its vote (`RaftNode.requestNewTerm`), or it answers the `TimeoutNow` of a transfer to
  * it (see `step_follower.ts`). A transfer to it is given up at once — it would
  * only hold proposals until its timeout — and leadership goes to another voter if one may take
  * it (`handOverFor`).
+ *
+ * An answer echoes the tag of the `TimeoutNow` it answers. One with a tag other than the running
+ * transfer's answers a transfer that is over (abandoned at its timeout, given up, or replaced by
+ * a later one; a copy of `TimeoutNow` re-sent with a heartbeat may be answered after that): it
+ * says nothing of now, and this leader asked nothing of the sender now, so it is ignored — taken
+ * for a request, it would make the leader hand over unasked. An untagged one is a request, or
+ * the answer of a node that does not echo tags (an older version): believed, as before tags.
  */
-function handleNewTerm(raft: Raft, requester: NodeId): void {
+function handleNewTerm(raft: Raft, message: Message): void {
+  const requester = message.from;
+  const tag = message.context;
+  if (tag !== "" && !(raft.leadTransferee === requester && tag === raft.transferTag)) return;
   raft.progress.get(requester)!.refusedLeadAtTick = raft.ticks;
   if (raft.leadTransferee === requester) {
     raft.leadTransferee = null;
@@ -202,7 +218,7 @@ function handleAppendResponse(raft: Raft, message: Message): void {
     sendAppends(raft, message.from);
   }
   if (message.from === raft.leadTransferee && progress.match === raft.log.lastIndex()) {
-    raft.send({ type: MessageType.TimeoutNow, to: message.from });
+    sendTimeoutNow(raft);
   }
 }
 
@@ -222,7 +238,7 @@ function handleHeartbeatResponse(raft: Raft, message: Message): void {
     // term: that may have been lost, and the transfer would then hold proposals until its
     // timeout. Send it again; a copy that arrives after the transferee campaigned is of an older
     // term than its own and dropped.
-    raft.send({ type: MessageType.TimeoutNow, to: message.from });
+    sendTimeoutNow(raft);
   }
   if (message.context === "") return;
   const acks = raft.readOnly.recordAck(message.from, message.context);

@@ -235,7 +235,9 @@ export type MessageType = typeof MessageType[keyof typeof MessageType];
  *   voter, so that a leader it did not vote for takes over (see `RaftNode.requestNewTerm`). Also
  *   the answer to `TimeoutNow` of a follower that may not campaign (distrusting, below its vote
  *   floor, installing a snapshot, no voter in its own configuration, or removed): the leader
- *   gives up the transfer to it.
+ *   gives up the transfer to it. `context`: "" for a request; an answer echoes the `TimeoutNow`'s.
+ * - `TimeoutNow`: `context` = the leader's tag of the transfer (`Raft.transferTag`); a leader
+ *   ignores a `NewTerm` echoing another tag (the answer to a transfer that is over).
  * - `Removed`: the answer of a voter to a node that is in neither its latest nor its committed
  *   configuration: `index` = the sender's commit index, at which that node is not a member. The
  *   addressee believes it only under the conditions of `RaftNode.removal`.
