@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { isLostEntries } from "./incarnation.ts";
 import { SimCluster } from "./testing/mod.ts";
 import { type LogIndex, LOST_ENTRIES, MessageType } from "./types.ts";
 
@@ -29,7 +30,7 @@ Deno.test("an idle leader learns from its heartbeat's answer that a follower los
     assert.ok(status.commit <= status.lastIndex, "a follower never commits past its log");
   }
   const marked = cluster.sentOfType(MessageType.AppResp)
-    .filter((message) => message.context === LOST_ENTRIES);
+    .filter((message) => isLostEntries(message.context));
   assert.ok(marked.length >= 1, "n3 said it lost entries");
   assert.equal(marked[0].rejectHint, 4);
   assert.equal(cluster.raft("n3").status().lastIndex, 9, "the leader re-sent 5..9");

@@ -126,8 +126,9 @@ export class Progress {
   /**
    * Tells this member's incarnation from earlier ones of its id within the leader's term: the
    * leader's last index when it made this progress (distinct for an id removed and added back,
-   * as the removal lies between). Appends and snapshot chunks carry it in `context`, the answers
-   * echo it, and an answer with another tag is of an earlier incarnation (see `stepLeader`).
+   * as the removal lies between). Appends, snapshot chunks and heartbeats carry it in `context`
+   * (`incarnation.ts`), the answers echo it, and an answer with another tag is of an earlier
+   * incarnation (see `stepLeader`).
    */
   readonly incarnation: string;
 

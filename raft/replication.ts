@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { heartbeatContext } from "./incarnation.ts";
 import { entryBytes } from "./log_storage.ts";
 import { committedIndex } from "./quorum.ts";
 import type { Raft } from "./raft.ts";
@@ -74,11 +75,12 @@ export function broadcastAppend(raft: Raft, options: { sendIfEmpty: boolean }): 
 }
 
 /** Sends heartbeats carrying the commit index each member can take, and a read round. */
-export function broadcastHeartbeat(raft: Raft, context: string): void {
+export function broadcastHeartbeat(raft: Raft, round: string): void {
   for (const [id, progress] of raft.progress) {
     if (id === raft.id) continue;
     // Never tell a follower to commit past what it is known to hold.
     const commit = minIndex(progress.match, raft.log.committed);
+    const context = heartbeatContext(progress.incarnation, round);
     raft.send({ type: MessageType.Heartbeat, to: id, commit, context });
   }
 }

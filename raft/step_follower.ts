@@ -6,16 +6,10 @@
  */
 
 import assert from "node:assert/strict";
+import { heartbeatParts, lostEntriesContext } from "./incarnation.ts";
 import type { Raft } from "./raft.ts";
 import { handleSnapshotChunk } from "./snapshot_receiver.ts";
-import {
-  type Entry,
-  type LogIndex,
-  LOST_ENTRIES,
-  type Message,
-  MessageType,
-  minIndex,
-} from "./types.ts";
+import { type Entry, type LogIndex, type Message, MessageType, minIndex } from "./types.ts";
 
 /** Handles `message` on a follower (terms already reconciled). */
 export function stepFollower(raft: Raft, message: Message): void {
@@ -164,7 +158,7 @@ function handleHeartbeat(raft: Raft, message: Message): void {
       index: message.commit,
       reject: true,
       rejectHint: last,
-      context: LOST_ENTRIES,
+      context: lostEntriesContext(heartbeatParts(message.context).incarnation),
     });
   }
   if (raft.log.commitTo(minIndex(message.commit, last))) raft.onCommitted();

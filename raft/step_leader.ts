@@ -5,6 +5,12 @@
  * @module
  */
 
+import {
+  answerIncarnation,
+  heartbeatContext,
+  heartbeatParts,
+  isLostEntries,
+} from "./incarnation.ts";
 import { isMember, isVoter } from "./membership.ts";
 import type { Progress } from "./progress.ts";
 import { hasQuorum } from "./quorum.ts";
@@ -16,14 +22,7 @@ import {
   sendAppends,
   sendSnapshotChunks,
 } from "./replication.ts";
-import {
-  type LogIndex,
-  LOST_ENTRIES,
-  type Message,
-  MessageType,
-  minIndex,
-  type NodeId,
-} from "./types.ts";
+import { type LogIndex, type Message, MessageType, minIndex, type NodeId } from "./types.ts";
 
 /** Handles `message` on a leader (terms already reconciled). */
 export function stepLeader(raft: Raft, message: Message): void {
@@ -70,18 +69,18 @@ export function stepLeader(raft: Raft, message: Message): void {
 }
 
 /**
- * Whether `message` answers an append or snapshot chunk sent to an earlier incarnation of the
- * member: its id was removed and added back within this leader's term, and the answer of the
- * old one was late. Believed, it would move the new one's match to entries it doesn't hold
- * (counted toward commit once promoted). The answer echoes the incarnation tag of what it
- * answers (`Progress.incarnation`). An empty one comes from a node that does not echo it (an
- * older version) and is believed, as before tags existed; a `LOST_ENTRIES` rejection answers a
- * heartbeat, which carries no tag, and can only lower the match.
+ * Whether `message` answers an append, snapshot chunk or heartbeat sent to an earlier
+ * incarnation of the member: its id was removed and added back within this leader's term, and
+ * the answer of the old one was late. Believed, it would move the new one's match to entries it
+ * doesn't hold (counted toward commit once promoted), lower it (a lost-entries rejection), or
+ * mark the new one heard from (check-quorum, hand-over targets) and acknowledge a read round
+ * for it. The answer echoes the incarnation tag of what it answers (`Progress.incarnation`; see
+ * `incarnation.ts`); an untagged one comes from a node that does not echo it (an older version)
+ * and is believed, as before tags existed.
  */
 function ofEarlierIncarnation(progress: Progress, message: Message): boolean {
-  if (message.type !== MessageType.AppResp && message.type !== MessageType.SnapResp) return false;
-  const tag = message.context;
-  return tag !== "" && tag !== LOST_ENTRIES && tag !== progress.incarnation;
+  const tag = answerIncarnation(message);
+  return tag !== null && tag !== progress.incarnation;
 }
 
 /**
@@ -170,7 +169,7 @@ function handleAppendResponse(raft: Raft, message: Message): void {
   // its log comes from no correct follower: believing it would count a copy that doesn't exist
   // toward commit, and the next append would look for entries the log never had.
   if (message.index > raft.log.lastIndex()) return;
-  if (message.reject && message.context === LOST_ENTRIES) {
+  if (message.reject && isLostEntries(message.context)) {
     // The follower lost entries it acknowledged: believe it (a lower match only delays commits)
     // and probe from where its log really ends.
     if (progress.lostEntries(message.rejectHint)) {
@@ -240,10 +239,11 @@ function handleHeartbeatResponse(raft: Raft, message: Message): void {
     // term than its own and dropped.
     sendTimeoutNow(raft);
   }
-  if (message.context === "") return;
-  const acks = raft.readOnly.recordAck(message.from, message.context);
+  const { round } = heartbeatParts(message.context);
+  if (round === "") return;
+  const acks = raft.readOnly.recordAck(message.from, round);
   if (acks === null || !confirmsLeadership(raft, acks)) return;
-  releaseReadsUpTo(raft, message.context);
+  releaseReadsUpTo(raft, round);
 }
 
 /** Whether `acks` (and this leader) form a quorum of the current configuration's voters. */
@@ -318,10 +318,11 @@ export function requestRead(
     deliverRead(raft, read.requester, { requestId: read.requestId, index });
     return;
   }
-  const context = raft.readOnly.add({ ...read, index });
-  for (const id of raft.progress.keys()) {
+  const round = raft.readOnly.add({ ...read, index });
+  for (const [id, progress] of raft.progress) {
     if (id === raft.id) continue;
-    const commit = minIndex(raft.progress.get(id)!.match, raft.log.committed);
+    const commit = minIndex(progress.match, raft.log.committed);
+    const context = heartbeatContext(progress.incarnation, round);
     raft.send({ type: MessageType.Heartbeat, to: id, commit, context });
   }
 }

@@ -203,6 +203,7 @@ export const MessageType = {
 /**
  * `context` of a rejected `AppResp` that a follower sends when the leader's heartbeat names a
  * commit index beyond the follower's log: it lost entries it had acknowledged (a damaged disk).
+ * Followed by the heartbeat's incarnation tag when it had one (`incarnation.ts`).
  */
 export const LOST_ENTRIES = "lost-entries";
 
@@ -220,10 +221,11 @@ export type MessageType = typeof MessageType[keyof typeof MessageType];
  *   `context` = the leader's tag of the follower's incarnation (`Progress.incarnation`).
  * - `AppResp`: accepted → `index` = last index now matching; rejected → `index` = the rejected
  *   `App.index`, `rejectHint`/`logTerm` = the follower's guess of the last matching position;
- *   `context` = the answered `App`'s (or `Snap`'s) echoed, or `LOST_ENTRIES` when the
- *   follower's log ends (at `rejectHint`) below what the leader's heartbeat (`index` = its
- *   commit) said it holds.
- * - `Heartbeat`: `commit`; `context` = a ReadIndex round to acknowledge ("" if none).
+ *   `context` = the answered `App`'s (or `Snap`'s) echoed, or `LOST_ENTRIES` (with the
+ *   heartbeat's incarnation tag, see `incarnation.ts`) when the follower's log ends (at
+ *   `rejectHint`) below what the leader's heartbeat (`index` = its commit) said it holds.
+ * - `Heartbeat`: `commit`; `context` = the incarnation tag and a ReadIndex round to
+ *   acknowledge ("" if none), see `incarnation.ts`.
  * - `HeartbeatResp`: `context` echoed.
  * - `Snap`: `snapshot` = one chunk; `context` as for `App`. `SnapResp`: `index` = snapshot
  *   index, `rejectHint` = bytes received so far (the next offset wanted), `reject` = the chunk
