@@ -71,8 +71,7 @@ const pendingChangeWaitMsMax = 2_000;
 /** Raft's refusal of a configuration change while another is uncommitted (or the leader's
  * first entry of its term is). */
 function isChangePending(error: unknown): boolean {
-  return error instanceof ReplicationError && error.code === "NotReady" &&
-    error.message.includes("(config-change-pending)");
+  return error instanceof ReplicationError && error.dropReason === "config-change-pending";
 }
 
 /** The refusal of a node on an empty data directory under a voter's id (see `joinCluster`). */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { BrokerError } from "../service/mod.ts";
 import { CommandType } from "../engine/mod.ts";
-import type { RaftReplica } from "../replication/mod.ts";
+import { type RaftReplica, ReplicationError } from "../replication/mod.ts";
 import { Membership } from "./member_changes.ts";
 import { noPeers } from "./node.ts";
 import { startOneNode, until } from "./testing/mod.ts";
@@ -232,6 +232,58 @@ Deno.test("a removal whose wait for an uncommitted configuration change runs out
     fs.resumeSyncs();
     await added;
     assert.deepEqual(node.replica.status().config, { voters: ["n1"], learners: ["n2"] });
+  } finally {
+    fs.resumeSyncs();
+    await node.close();
+  }
+});
+
+Deno.test("a removal knows Raft's refusal of a second configuration change by its reason, whatever its text", async () => {
+  const fs = new SimFileSystem();
+  const node = await startOneNode(fs);
+  const replica = node.replica;
+  let reworded = 0;
+  // The refusals reach the membership with another text: only their reason is left to go by.
+  const rewording = new Proxy(replica, {
+    get(target, property) {
+      if (property === "proposeConfigChange") {
+        return async (change: Parameters<RaftReplica["proposeConfigChange"]>[0]) => {
+          try {
+            return await target.proposeConfigChange(change);
+          } catch (error) {
+            if (!(error instanceof ReplicationError)) throw error;
+            reworded++;
+            throw new ReplicationError(error.code, "refused for now", {
+              retryAfterSeconds: error.retryAfterSeconds,
+              dropReason: error.dropReason,
+            });
+          }
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as RaftReplica;
+  const membership = new Membership({
+    nodeId: "n1",
+    url: "http://127.0.0.1:1",
+    replica: rewording,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("no join here"),
+  });
+  try {
+    fs.pauseSyncs();
+    const added = replica.proposeConfigChange({ type: "addLearner", nodeId: "n2" });
+    added.catch(() => {});
+    const removal = outcomeOf(membership.remove("n2"));
+    await until(() => reworded > 0, "the removal met the uncommitted change");
+    assert.equal(removal.value, "pending", `the removal answered ${String(removal.value)}`);
+    fs.resumeSyncs();
+    await added;
+    await until(() => removal.value !== "pending", "the removal");
+    assert.equal(removal.value, undefined, `the removal answered ${String(removal.value)}`);
+    assert.deepEqual(replica.status().config, { voters: ["n1"], learners: [] });
   } finally {
     fs.resumeSyncs();
     await node.close();

@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { InvalidRequestError, NotLeaderError, ProposalDroppedError } from "../../raft/mod.ts";
+import {
+  type DropReason,
+  InvalidRequestError,
+  NotLeaderError,
+  ProposalDroppedError,
+} from "../../raft/mod.ts";
 
 /** The reasons a replica refuses or abandons a proposal. */
 export type ReplicationErrorCode = "NoLeader" | "NotReady" | "InvalidProposal" | "NodeRemoved";
@@ -29,17 +34,23 @@ export class ReplicationError extends Error {
    * failure, an installed snapshot): it may still commit, or have, on the other voters.
    */
   readonly outcomeUnknown?: true;
+  /**
+   * Set when the Raft core's leader refused the proposal for now (`ProposalDroppedError`): why.
+   * Callers that act on the reason read it here, never from the message's text.
+   */
+  readonly dropReason?: DropReason;
 
   constructor(
     code: ReplicationErrorCode,
     message: string,
-    options: { retryAfterSeconds?: number; outcomeUnknown?: true } = {},
+    options: { retryAfterSeconds?: number; outcomeUnknown?: true; dropReason?: DropReason } = {},
   ) {
     super(message);
     this.name = "ReplicationError";
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds;
     if (options.outcomeUnknown) this.outcomeUnknown = true;
+    if (options.dropReason !== undefined) this.dropReason = options.dropReason;
   }
 }
 
@@ -64,7 +75,10 @@ export function outcomeUnknown(
 export function fromRaftError(error: unknown): unknown {
   if (error instanceof NotLeaderError) return noLeader(error.leaderId);
   if (error instanceof ProposalDroppedError) {
-    return new ReplicationError("NotReady", error.message, { retryAfterSeconds: 1 });
+    return new ReplicationError("NotReady", error.message, {
+      retryAfterSeconds: 1,
+      dropReason: error.reason,
+    });
   }
   if (error instanceof InvalidRequestError) {
     return new ReplicationError("InvalidProposal", error.message);
