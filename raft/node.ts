@@ -14,7 +14,13 @@ import type { ProgressState } from "./progress.ts";
 import { Raft, type RaftSettings } from "./raft.ts";
 import { FreshStart, type LostState } from "./fresh.ts";
 import { broadcastAppend } from "./replication.ts";
-import { readsPending, refusedLeadLately, requestRead, startTransfer } from "./step_leader.ts";
+import {
+  answersLately,
+  readsPending,
+  refusedLeadLately,
+  requestRead,
+  startTransfer,
+} from "./step_leader.ts";
 import { removalOf } from "./removal.ts";
 import {
   type ConfigChange,
@@ -50,6 +56,12 @@ export interface RaftNodeOptions {
   electionTicks?: number;
   /** Ticks between a leader's heartbeats. 1. */
   heartbeatTicks?: number;
+  /**
+   * A member answers the leader when it heard from it within this many ticks: the leader hands
+   * over (`requestNewTerm`, a refused transfer) only to such a voter, as `ProgressStatus.answering`
+   * tells the application. At least `heartbeatTicks`. `heartbeatTicks` + 2.
+   */
+  answerTicksMax?: number;
   /** Run a pre-vote round before a real election so a partitioned node can't inflate terms. true. */
   preVote?: boolean;
   /** Leader steps down without a quorum for an election timeout; followers hold a lease. true. */
@@ -119,6 +131,8 @@ export interface ProgressStatus {
   snapshotIndex?: LogIndex;
   /** Ticks since the leader last heard from it (0 for the leader); null: not since it leads. */
   silentTicks: number | null;
+  /** `silentTicks` is at most `answerTicksMax`: the leader would hand over to it. */
+  answering: boolean;
   /**
    * It said within the last two election timeouts that it may not campaign (it answered a
    * transfer's `TimeoutNow`, or asked for a new term, with `NewTerm`): the leader hands
@@ -481,6 +495,7 @@ export class RaftNode {
             : entry.heardAtTick === null
             ? null
             : raft.ticks - entry.heardAtTick,
+          answering: id === raft.id || answersLately(raft, entry),
           refusedLead: refusedLeadLately(raft, entry),
         };
         if (entry.transfer !== null) progress[id].snapshotIndex = entry.transfer.snapshot.index;
@@ -550,6 +565,7 @@ export function resolveSettings(options: RaftNodeOptions): RaftSettings {
   const settings: RaftSettings = {
     electionTicks: options.electionTicks ?? 10,
     heartbeatTicks: options.heartbeatTicks ?? 1,
+    answerTicksMax: options.answerTicksMax ?? (options.heartbeatTicks ?? 1) + 2,
     preVote: options.preVote ?? true,
     checkQuorum: options.checkQuorum ?? true,
     inflightMessagesMax: options.inflightMessagesMax ?? 256,
@@ -564,6 +580,7 @@ export function resolveSettings(options: RaftNodeOptions): RaftSettings {
   };
   assert.ok(settings.heartbeatTicks >= 1, "heartbeatTicks ≥ 1");
   assert.ok(settings.electionTicks > settings.heartbeatTicks, "electionTicks > heartbeatTicks");
+  assert.ok(settings.answerTicksMax >= settings.heartbeatTicks, "answerTicksMax ≥ heartbeatTicks");
   for (const [name, value] of Object.entries(settings)) {
     if (typeof value === "number") {
       assert.ok(Number.isSafeInteger(value) && value > 0, `${name} is a positive integer`);

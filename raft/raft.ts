@@ -50,6 +50,7 @@ export const CAMPAIGN_TRANSFER = "transfer";
 export interface RaftSettings {
   electionTicks: number;
   heartbeatTicks: number;
+  answerTicksMax: number;
   preVote: boolean;
   checkQuorum: boolean;
   inflightMessagesMax: number;

@@ -146,9 +146,20 @@ export function refusedLeadLately(raft: Raft, progress: Progress): boolean {
 }
 
 /**
+ * Whether the leader heard from the member within `answerTicksMax` ticks (never: not since it
+ * leads). The application's own choice of a hand-over target goes by the same mark
+ * (`ProgressStatus.answering`), so both pass over the same silent voters.
+ */
+export function answersLately(raft: Raft, progress: Progress): boolean {
+  const heardAt = progress.heardAtTick;
+  return heardAt !== null && raft.ticks - heardAt <= raft.settings.answerTicksMax;
+}
+
+/**
  * `requester` needs a leader elected without its vote: hand leadership to the most caught-up
- * other voter that answered lately and did not say lately that it may not campaign either.
- * Nothing happens when there is none (the requester asks again later) or while a transfer runs.
+ * other voter that answers lately (`answersLately`) and did not say lately that it may not
+ * campaign either. Nothing happens when there is none (the requester asks again later) or while
+ * a transfer runs.
  */
 function handOverFor(raft: Raft, requester: NodeId): void {
   if (raft.leadTransferee !== null) return;
@@ -156,7 +167,7 @@ function handOverFor(raft: Raft, requester: NodeId): void {
   for (const id of raft.configs.current().voters) {
     if (id === raft.id || id === requester) continue;
     const progress = raft.progress.get(id);
-    if (progress === undefined || !progress.recentActive) continue;
+    if (progress === undefined || !answersLately(raft, progress)) continue;
     if (refusedLeadLately(raft, progress)) continue;
     if (best === null || progress.match > raft.progress.get(best)!.match) best = id;
   }

@@ -110,3 +110,55 @@ Deno.test("each transfer's TimeoutNow carries its own tag, and a refusing voter 
   );
   assert.equal(cluster.leader(), "n1");
 });
+
+Deno.test("a hand-over skips a voter silent for longer than answerTicksMax, as status().answering says", () => {
+  // Without check-quorum nothing resets the per-round activity marks: n3, silent for 6 ticks,
+  // was still "recently active" by them.
+  const cluster = new SimCluster({
+    ids: ["n1", "n2", "n3", "n4"],
+    seed: 35,
+    node: { checkQuorum: false },
+  });
+  cluster.electLeader("n1");
+  cluster.propose("n1");
+  cluster.stabilize();
+  const term = cluster.raft("n1").status().term;
+  cluster.network.isolate(nodeId("n3"), cluster.ids); // as caught up as n4, but down
+  tickFor(cluster, 4);
+  const progress = () => cluster.raft("n1").status().progress;
+  assert.equal(progress().n3.silentTicks, 4);
+  assert.equal(progress().n3.answering, false, "silent for more than 3 ticks");
+  assert.equal(progress().n4.answering, true);
+  cluster.raft("n2").requestNewTerm(); // n3 comes first among equals, but it does not answer
+  cluster.stabilize();
+  assert.equal(cluster.leader(), "n4");
+  assert.equal(cluster.raft("n4").status().term, term + 1);
+  cluster.checkSafety();
+});
+
+Deno.test("answerTicksMax sets how long a silent voter still counts as answering", () => {
+  const cluster = new SimCluster({
+    ids: ["n1", "n2", "n3", "n4"],
+    seed: 36,
+    node: { checkQuorum: false, answerTicksMax: 6 },
+  });
+  cluster.electLeader("n1");
+  cluster.propose("n1");
+  cluster.stabilize();
+  cluster.network.isolate(nodeId("n3"), cluster.ids);
+  tickFor(cluster, 6);
+  const progress = () => cluster.raft("n1").status().progress;
+  assert.equal(progress().n3.answering, true, "6 ticks silent: within the window");
+  cluster.raft("n2").requestNewTerm();
+  cluster.stabilize();
+  assert.equal(cluster.raft("n1").status().leadTransferee, "n3", "the leader picks it too");
+  tickFor(cluster, 1);
+  assert.equal(progress().n3.answering, false);
+});
+
+Deno.test("answerTicksMax shorter than a heartbeat interval is refused", () => {
+  assert.throws(
+    () => new SimCluster({ seed: 37, node: { heartbeatTicks: 4, answerTicksMax: 3 } }),
+    /answerTicksMax ≥ heartbeatTicks/,
+  );
+});

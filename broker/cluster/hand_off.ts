@@ -10,15 +10,13 @@
 import type { PeerStatus, RaftReplica, Timers } from "../replication/mod.ts";
 
 /**
- * A voter answers the leader when the leader heard from it within this many ticks (of 100 ms by
- * default; the leader sends a heartbeat every tick): a voter that stopped a second ago must not
- * count, one that answers a few heartbeats late still does.
+ * Whether the leader heard from `peer` lately: within the answer window (300 ms, in ticks: see
+ * `raftTunables`), as Raft judges it when it picks a voter to hand over to itself (a transfer
+ * refused, a `NewTerm` request). A voter that stopped a second ago does not count, one that
+ * answers a heartbeat or two late still does; never one not heard from since this node leads.
  */
-export const answersSilentTicksMax = 3;
-
-/** Whether the leader heard from `peer` lately (`answersSilentTicksMax`); never when not since it leads. */
 export function answersLeader(peer: PeerStatus): boolean {
-  return peer.silentTicks !== null && peer.silentTicks <= answersSilentTicksMax;
+  return peer.answering;
 }
 
 /**

@@ -13,6 +13,7 @@ function leaderWith(peers: Partial<PeerStatus>[]): RaftReplica {
       lag: 0,
       state: "replicate",
       silentTicks: 0,
+      answering: true,
       refusedLead: false,
       ...peer,
     })),
@@ -40,9 +41,9 @@ Deno.test("hand-off targets: voters that all refused lately are still listed, by
 
 Deno.test("hand-off targets: voters the leader has not heard from lately come after the others", () => {
   const replica = leaderWith([
-    { id: "n2", match: 10, silentTicks: 40 }, // the most caught-up, but down: it stopped answering
+    { id: "n2", match: 10, silentTicks: 40, answering: false }, // the most caught-up, but down
     { id: "n3", match: 8, silentTicks: 1 },
-    { id: "n4", match: 9, silentTicks: null }, // not heard from since this node leads
+    { id: "n4", match: 9, silentTicks: null, answering: false }, // not heard from since it leads
   ]);
   assert.deepEqual(transferCandidates(replica), ["n3", "n2", "n4"]);
 });
@@ -52,8 +53,17 @@ Deno.test("hand-off targets: a silent voter comes after one that answers but ref
   // holds the transfer until its timeout.
   const replica = leaderWith([
     { id: "n2", match: 10, silentTicks: 0, refusedLead: true },
-    { id: "n3", match: 10, silentTicks: 50 },
+    { id: "n3", match: 10, silentTicks: 50, answering: false },
     { id: "n4", match: 9, silentTicks: 3 }, // a heartbeat answer or two late: still answering
   ]);
   assert.deepEqual(transferCandidates(replica), ["n4", "n2", "n3"]);
+});
+
+Deno.test("hand-off targets: whether a voter answers is Raft's judgement, whatever the tick", () => {
+  // At a 5 ms tick the 300 ms window is 60 ticks: 20 silent ticks still answer, 70 don't.
+  const replica = leaderWith([
+    { id: "n2", match: 10, silentTicks: 70, answering: false },
+    { id: "n3", match: 8, silentTicks: 20, answering: true },
+  ]);
+  assert.deepEqual(transferCandidates(replica), ["n3", "n2"]);
 });

@@ -274,7 +274,7 @@ export class Membership {
    * voter that is down leaves the running ones, and goes through. A leader only just elected (or
    * a voter only just back) has not heard from every voter yet: waits up to `upWaitMsMax` for
    * them before refusing. A voter is up when it answers the leader (`answersLeader`: heard from
-   * within a few ticks); one that answers late only delays the removal.
+   * within the last 300 ms); one that answers late only delays the removal.
    */
   async #votersLeftUp(id: string): Promise<void> {
     const { replica } = this.#options;

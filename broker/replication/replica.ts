@@ -177,12 +177,11 @@ export class RaftReplica implements Proposer, LogReader {
       { log: options.log, storage: this.#storage, clock: this.#monotonic },
       { tailTimestamp: recovered.tailTimestamp, policy },
     );
-    const electionTicks = options.electionTicks ?? options.raft?.electionTicks ?? 10;
-    const trustParts = { storage: this.#storage, log: options.log, warn: this.#warn };
-    this.#trust = new TrustWatch(recovered.repair, { ...trustParts, electionTicks });
+    const core = this.#settings.core;
+    const trust = { storage: this.#storage, log: options.log, warn: this.#warn };
+    this.#trust = new TrustWatch(recovered.repair, { ...trust, electionTicks: core.electionTicks });
     this.#raft = new RaftNode({
-      ...options.raft,
-      electionTicks,
+      ...core,
       id: this.#id,
       storage: this.#storage,
       snapshotSink: this.#snapshotParts.sink,

@@ -90,25 +90,35 @@ export interface RaftReplicaOptions {
   onApplied?: (entry: Entry) => void;
 }
 
+/** The Raft core's options the replica runs it with (see `raftTunables`). */
+export type RaftTunables = NonNullable<RaftReplicaOptions["raft"]> & {
+  electionTicks: number;
+  answerTicksMax: number;
+};
+
 /** The tunables a running replica reads, with their defaults filled in. */
-export type ReplicaSettings = Required<
-  Pick<
-    RaftReplicaOptions,
-    | "tickMs"
-    | "snapshotEntriesInterval"
-    | "snapshotBytesInterval"
-    | "proposalTimeoutMs"
-    | "pendingProposalsMax"
-    | "commitPersistIntervalMs"
-    | "commitPersistEntries"
-    | "commitPersistBytes"
-  >
->;
+export type ReplicaSettings =
+  & { core: RaftTunables }
+  & Required<
+    Pick<
+      RaftReplicaOptions,
+      | "tickMs"
+      | "snapshotEntriesInterval"
+      | "snapshotBytesInterval"
+      | "proposalTimeoutMs"
+      | "pendingProposalsMax"
+      | "commitPersistIntervalMs"
+      | "commitPersistEntries"
+      | "commitPersistBytes"
+    >
+  >;
 
 /** `options`' tunables with the defaults of the ones left out. */
 export function replicaSettings(options: RaftReplicaOptions): ReplicaSettings {
+  const tickMs = options.tickMs ?? 100;
   return {
-    tickMs: options.tickMs ?? 100,
+    core: raftTunables(options, tickMs),
+    tickMs,
     snapshotEntriesInterval: options.snapshotEntriesInterval ?? 10_000,
     snapshotBytesInterval: options.snapshotBytesInterval ?? 256 * 1024 * 1024,
     proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
@@ -117,6 +127,23 @@ export function replicaSettings(options: RaftReplicaOptions): ReplicaSettings {
     commitPersistEntries: options.commitPersistEntries ?? 10_000,
     commitPersistBytes: options.commitPersistBytes ?? 64 * 1024 * 1024,
   };
+}
+
+/** How recently the leader must have heard from a member for it to count as answering. */
+export const answerWindowMs = 300;
+
+/**
+ * The Raft core's tunables as the replica runs it: `options.raft`, the election timeout, and the
+ * answer window in ticks (`answerTicksMax`, unless `options.raft` sets it): `answerWindowMs` at
+ * the replica's tick, so that it is the same time whatever the tick, but never less than a
+ * heartbeat interval and two ticks (a heartbeat answer or two late still answers).
+ */
+export function raftTunables(options: RaftReplicaOptions, tickMs: number): RaftTunables {
+  const raft = options.raft ?? {};
+  const electionTicks = options.electionTicks ?? raft.electionTicks ?? 10;
+  const answerTicksMax = raft.answerTicksMax ??
+    Math.max((raft.heartbeatTicks ?? 1) + 2, Math.round(answerWindowMs / tickMs));
+  return { ...raft, electionTicks, answerTicksMax };
 }
 
 /** When the commit index is written although term and vote did not change. */
@@ -137,6 +164,11 @@ export interface PeerStatus {
   state: string;
   /** Ticks (`tickMs` each) since the leader last heard from it; null: not since it leads. */
   silentTicks: number | null;
+  /**
+   * The leader heard from it within the answer window (`raftTunables`): it counts as up, and
+   * Raft's own hand-over (a refused transfer, a `NewTerm` request) would pick it.
+   */
+  answering: boolean;
   /** It said lately that it may not campaign (see Raft's `ProgressStatus.refusedLead`). */
   refusedLead: boolean;
 }
@@ -187,6 +219,7 @@ export function replicaStatus(
       lag: Math.max(0, raft.lastIndex - progress.match),
       state: progress.state,
       silentTicks: progress.silentTicks,
+      answering: progress.answering,
       refusedLead: progress.refusedLead,
     }));
   return {
