@@ -144,9 +144,10 @@
  * A leader that removes an id and adds it back within its term must also not take a late answer
  * of the old incarnation for the new one's: it would move the new member's match to entries it
  * doesn't hold. Each progress the leader makes is tagged (its last index at the time, distinct
- * for the two incarnations as the removal lies between); appends and snapshot chunks carry the
- * tag in `context`, their answers echo it, and an answer with another tag is ignored. An answer
- * without one (a node of a version that does not echo it) is believed, as before.
+ * for the two incarnations as the removal lies between); appends, snapshot chunks and heartbeats
+ * carry the tag in `context`, their answers (a lost-entries rejection too) echo it, and an answer
+ * with another tag is ignored, also as a sign of life (`incarnation.ts`). An answer without one
+ * (a node of a version that does not echo it) is believed, as before.
  *
  * ## Checks on the hot path
  *
