@@ -50,6 +50,7 @@ Deno.test("a busy node's /metrics passes a strict text-format parser", async () 
         "cmqd_topic_published_messages_total",
         "cmqd_push_latency_seconds",
         "cmqd_push_dropped_total",
+        "cmqd_push_unreadable_messages",
       ]
     ) {
       assert.ok(families.has(name), name);

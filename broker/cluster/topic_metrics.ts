@@ -93,8 +93,15 @@ export function topicMetricsText(
     "gauge",
   );
   inflight.samples.push(` ${push.inflight}`);
+  const unreadable = family(
+    "cmqd_push_unreadable_messages",
+    "Pending pushes this node leaves out because their message can't be read back (0 unless " +
+      "it leads; each is logged once).",
+    "gauge",
+  );
+  unreadable.samples.push(` ${push.unreadable}`);
   const lines: string[] = [];
-  for (const item of [published, ...Object.values(perSubscription), inflight]) {
+  for (const item of [published, ...Object.values(perSubscription), inflight, unreadable]) {
     lines.push(`# HELP ${item.name} ${item.help}`, `# TYPE ${item.name} ${item.type}`);
     for (const sample of item.samples) lines.push(`${item.name}${sample}`);
   }

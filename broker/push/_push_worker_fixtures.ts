@@ -7,7 +7,8 @@
 
 import { memoryEngine } from "../cluster/testing/mod.ts";
 import type { PushSource } from "../service/mod.ts";
-import { type PushFetch, type PushLimits, PushWorker } from "./push_worker.ts";
+import type { PushLimits } from "./push_limits.ts";
+import { type PushFetch, PushWorker } from "./push_worker.ts";
 
 /** Lets the memory replica apply and the worker's promise chains run. */
 export async function settle(): Promise<void> {

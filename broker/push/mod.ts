@@ -9,10 +9,9 @@
  *
  * @module
  */
+export { type PushLimits, pushLimitsDefault } from "./push_limits.ts";
 export {
   type PushFetch,
-  type PushLimits,
-  pushLimitsDefault,
   type PushTimers,
   PushWorker,
   type PushWorkerOptions,

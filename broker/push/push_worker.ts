@@ -39,12 +39,23 @@
  * starts). If the proposal fails, its outcomes are proposed again after a pause (stale if
  * applied by then); before, the pushes went out again, with no leader change.
  *
+ * A message whose body can't be read back: a read that finds damage (a bad CRC) or an I/O error
+ * fails the replica, as a receive's does; this node stops leading and pushing there (the pass
+ * that read it included), and the next leader pushes from its own copy. Any other failure to read
+ * one message leaves that push out for now: the subscription's other pushes go on, it is read
+ * again after `unreadableRetryMsMin` (doubling up to `unreadableRetryMsMax`) until it reads or
+ * no longer waits (expired), reported once (`logError`, and the `unreadable` gauge). Before, the
+ * whole read threw on every pass, and the subscription got no push at all.
+ *
  * Time and I/O are injected (`clock`, `timers`, `fetch`), so the simulation drives it.
  *
  * @module
  */
 import type { PushDelivery, PushOutcome, PushSource, PushTarget } from "../service/mod.ts";
 import { pushRequest } from "./push_request.ts";
+import { type PushLimits, pushLimitsDefault } from "./push_limits.ts";
+import { RequestDeadlines } from "./request_deadlines.ts";
+import { UnreadablePushes } from "./unreadable_pushes.ts";
 
 /** A `fetch`-like function: the only way the worker reaches an endpoint. */
 export type PushFetch = (
@@ -58,32 +69,6 @@ export interface PushTimers {
   clearTimer(handle: unknown): void;
 }
 
-/** The worker's bounds, with their units. */
-export interface PushLimits {
-  /** Requests in flight at once, all subscriptions together. */
-  inflightMax: number;
-  /** Requests in flight at once per subscription. */
-  inflightPerSubscriptionMax: number;
-  /** How long a request may take before it counts as failed (CMQ: about 15 s). */
-  requestTimeoutMs: number;
-  /** Outcomes per PushResults command. */
-  outcomesPerCommandMax: number;
-  /** PushResults proposals in flight at once. */
-  outcomeProposalsMax: number;
-  /** Finished pushes whose outcome is not applied yet, all subscriptions together. */
-  recordingMax: number;
-  /** The longest the worker sleeps while leading (a safety net; wake-ups are event-driven). */
-  idleCheckMs: number;
-  /** After a PushResults proposal failed, its outcomes wait this long before another proposal. */
-  retryAfterFailedProposalMs: number;
-  /** A subscription's pause after its endpoint was unreachable (doubled per such failure in a row). */
-  failurePauseMsMin: number;
-  /** The longest such pause, reached after several in a row. */
-  failurePauseMsMax: number;
-  /** Bodies held, read ahead and in flight (UTF-16 code units); a lane, its slots' part. */
-  heldBodyBytesMax: number;
-}
-
 /** Answers that say the endpoint can take nothing now, whatever the message (see the module). */
 const unavailableAnswers = new Set(["HTTP 429", "HTTP 502", "HTTP 503", "HTTP 504"]);
 
@@ -94,26 +79,6 @@ function endpointUnavailable(error: string): boolean {
 
 /** Due pushes read ahead per subscription (bodies included, so kept small). */
 const readAheadPerSubscription = 64;
-
-/**
- * The defaults. 64 per subscription (not 16): one busy subscription to a local sink drained
- * about 11.4k pushes/s at 16 and 13.3k/s at 64 on a 2-core machine, the broker spending less CPU
- * per push (more answers arrive per wake-up); the node-wide bound keeps the ratio (16 slow
- * subscriptions fill it, as 16 × 16 filled 256), and a failing endpoint still drops to one.
- */
-export const pushLimitsDefault: PushLimits = {
-  inflightMax: 1024,
-  inflightPerSubscriptionMax: 64,
-  requestTimeoutMs: 15_000,
-  outcomesPerCommandMax: 256,
-  outcomeProposalsMax: 4,
-  recordingMax: 4096,
-  idleCheckMs: 1_000,
-  retryAfterFailedProposalMs: 1_000,
-  failurePauseMsMin: 10,
-  failurePauseMsMax: 1_000,
-  heldBodyBytesMax: 64 * 1024 * 1024,
-};
 
 /** Options of a `PushWorker`. */
 export interface PushWorkerOptions {
@@ -136,6 +101,8 @@ export interface PushWorkerStats {
   inflight: number;
   /** Finished pushes whose outcome is being recorded. */
   recording: number;
+  /** Due pushes left out because their message could not be read (see the module). */
+  unreadable: number;
   running: boolean;
 }
 
@@ -157,6 +124,8 @@ interface Lane {
   heldBytes: number;
   /** No request starts before this time (set by such a failure, cleared by any other answer). */
   pausedUntil: number;
+  /** Due pushes whose message could not be read, left out until their next read. */
+  unreadable: UnreadablePushes;
 }
 
 interface QueuedOutcome {
@@ -196,13 +165,8 @@ export class PushWorker {
   /** Timers of queued passes and proposal retries: stop clears them (their work is void then). */
   readonly #laterTimers = new Set<unknown>();
   #pumpQueued = false;
-  /**
-   * Requests in flight and when each times out, oldest first (every request gets the same
-   * timeout, so start order is deadline order). One timer, armed for the oldest deadline, aborts
-   * the late ones: a timer per request cost more than the rest of the worker's bookkeeping.
-   */
-  readonly #deadlines = new Map<AbortController, { deadline: number; onTimeout: () => void }>();
-  #deadlineTimer: unknown = null;
+  /** The timeouts of the requests in flight. */
+  readonly #deadlines: RequestDeadlines;
   #outcomes: QueuedOutcome[] = [];
   #proposals = 0;
   #requests = 0;
@@ -214,6 +178,11 @@ export class PushWorker {
     this.#clock = options.clock;
     this.#timers = options.timers;
     this.#limits = { ...pushLimitsDefault, ...options.limits };
+    this.#deadlines = new RequestDeadlines(
+      this.#timers,
+      this.#clock,
+      this.#limits.requestTimeoutMs,
+    );
     this.#onPushed = options.onPushed;
     this.#logError = options.logError ?? ((message, error) => console.error(message, error));
     this.#source.onPushPending(() => this.#queuePump());
@@ -226,6 +195,7 @@ export class PushWorker {
       failures: this.#failures,
       inflight: this.#inflight,
       recording: this.#recording,
+      unreadable: [...this.#lanes.values()].reduce((sum, lane) => sum + lane.unreadable.size, 0),
       running: this.#running,
     };
   }
@@ -263,10 +233,7 @@ export class PushWorker {
     this.#clearWake();
     for (const handle of this.#laterTimers) this.#timers.clearTimer(handle);
     this.#laterTimers.clear();
-    for (const controller of this.#deadlines.keys()) controller.abort();
-    this.#deadlines.clear();
-    if (this.#deadlineTimer !== null) this.#timers.clearTimer(this.#deadlineTimer);
-    this.#deadlineTimer = null;
+    this.#deadlines.abortAll();
     this.#lanes = new Map();
     this.#outcomes = [];
     this.#inflight = 0;
@@ -313,6 +280,7 @@ export class PushWorker {
   /** One pass: start what is due and allowed, then sleep until the next due push. */
   #pump(): void {
     if (!this.#ready) return;
+    const generation = this.#generation;
     const now = this.#clock.now();
     const targets = this.#source.pushTargets();
     this.#forgetLanes(targets);
@@ -333,7 +301,11 @@ export class PushWorker {
         this.#limits.inflightMax - this.#inflight,
       );
       if (free <= 0) continue;
-      if (lane.queued.length < free && !this.#refill(lane, now)) continue;
+      if (lane.queued.length < free && !this.#refill(lane, now)) {
+        // A read that failed the replica stopped this worker (its role changed): so does the pass.
+        if (generation !== this.#generation) return;
+        continue;
+      }
       this.#startQueued(lane, free);
     }
     const next = this.#source.nextPushAt();
@@ -356,26 +328,53 @@ export class PushWorker {
     const share = heldBodyBytesMax * Math.min(1, inflightPerSubscriptionMax / inflightMax);
     const laneRoom = share - lane.heldBytes;
     if (laneRoom <= 0 && lane.heldBytes > 0) return true;
+    if (lane.unreadable.size > 0) {
+      const { target } = lane;
+      lane.unreadable.prune(now, (sequence, at) => this.#source.pushPending(target, sequence, at));
+    }
+    const generation = this.#generation;
+    let more: PushDelivery[];
     try {
-      const more = this.#source.duePushes(lane.target, now, {
+      more = this.#source.duePushes(lane.target, now, {
         limit: Math.min(readAheadPerSubscription, lane.limit) - lane.queued.length,
         skip: (sequence) =>
           lane.inflight.has(sequence) || lane.recording.has(sequence) ||
-          lane.queuedSequences.has(sequence),
+          lane.queuedSequences.has(sequence) || lane.unreadable.waiting(sequence, now),
         bodyBytesMax: Math.max(0, Math.min(room, laneRoom)),
+        unreadable: (push, error) => this.#unreadable(lane, push, error, now),
       });
-      for (const delivery of more) {
-        lane.queued.push(delivery);
-        lane.queuedSequences.add(delivery.sequence);
-        this.#heldBodyBytes += delivery.body.length;
-        lane.heldBytes += delivery.body.length;
-      }
-      return true;
     } catch (error) {
       const { topic, subscription } = lane.target;
       this.#logError(`push: reading ${topic}/${subscription} failed`, error);
       return false;
     }
+    if (generation !== this.#generation) return false; // stopped meanwhile: not this worker's
+    for (const delivery of more) {
+      if (lane.unreadable.size > 0) lane.unreadable.read(delivery.sequence);
+      lane.queued.push(delivery);
+      lane.queuedSequences.add(delivery.sequence);
+      this.#heldBodyBytes += delivery.body.length;
+      lane.heldBytes += delivery.body.length;
+    }
+    return true;
+  }
+
+  /** A due push whose message could not be read: left out for now, reported the first time. */
+  #unreadable(
+    lane: Lane,
+    push: { sequence: number; attempt: number },
+    error: unknown,
+    now: number,
+  ): void {
+    const { unreadableRetryMsMin: retryMsMin, unreadableRetryMsMax: retryMsMax } = this.#limits;
+    if (!lane.unreadable.failed(push, now, { retryMsMin, retryMsMax })) return;
+    const { topic, subscription } = lane.target;
+    this.#logError(
+      `push: message ${push.sequence} of ${topic}/${subscription} can't be read; the ` +
+        "subscription's other pushes go on, and this one is read again (the wait doubling up " +
+        `to ${retryMsMax} ms) until it reads or no longer waits`,
+      error,
+    );
   }
 
   /**
@@ -418,6 +417,7 @@ export class PushWorker {
         failuresInRow: 0,
         heldBytes: 0,
         pausedUntil: 0,
+        unreadable: new UnreadablePushes(),
       };
       this.#lanes.set(key, lane);
     } else {
@@ -446,7 +446,7 @@ export class PushWorker {
     this.#requests++;
     const controller = new AbortController();
     let timedOut = false;
-    this.#watch(controller, () => {
+    this.#deadlines.watch(controller, () => {
       timedOut = true;
       controller.abort();
     });
@@ -463,38 +463,9 @@ export class PushWorker {
       }
     };
     attempt().then((error) => {
-      this.#deadlines.delete(controller);
+      this.#deadlines.done(controller);
       if (generation !== this.#generation) return;
       this.#settle(lane, delivery, error);
-    });
-  }
-
-  /** Starts the timeout of a request: `onTimeout` runs once `requestTimeoutMs` has passed. */
-  #watch(controller: AbortController, onTimeout: () => void): void {
-    this.#deadlines.set(controller, {
-      deadline: this.#clock.now() + this.#limits.requestTimeoutMs,
-      onTimeout,
-    });
-    if (this.#deadlineTimer === null) this.#armDeadlines();
-  }
-
-  /** Arms the one timeout timer for the oldest request in flight (none when nothing is). */
-  #armDeadlines(): void {
-    const oldest = this.#deadlines.values().next();
-    if (oldest.done) return;
-    const generation = this.#generation;
-    // At least 1 ms: a clock that stepped back must not make this spin.
-    const delayMs = Math.max(1, oldest.value.deadline - this.#clock.now());
-    this.#deadlineTimer = this.#timers.setTimer(delayMs, () => {
-      if (generation !== this.#generation) return;
-      this.#deadlineTimer = null;
-      const now = this.#clock.now();
-      for (const [controller, watch] of this.#deadlines) {
-        if (watch.deadline > now) break;
-        this.#deadlines.delete(controller);
-        watch.onTimeout();
-      }
-      this.#armDeadlines();
     });
   }
 

@@ -25,7 +25,7 @@ import {
   type StateMachine,
   subscriptionLimits,
 } from "../engine/mod.ts";
-import type { Proposer } from "../replication/mod.ts";
+import { type Proposer, ReplicationError } from "../replication/mod.ts";
 import { propose, readBarrier } from "./replica_errors.ts";
 import { checkThen, missing } from "./missing_checks.ts";
 import { checkList, checkName } from "./validation.ts";
@@ -34,6 +34,7 @@ import { checkPublishEntries, checkPushUrlText } from "./topic_validation.ts";
 import type { ListQueuesOptions } from "./types.ts";
 import type {
   CreateTopicResult,
+  DuePushOptions,
   PushDelivery,
   PushSource,
   SubscribeResult,
@@ -305,23 +306,27 @@ export class EngineTopicService implements TopicService, PushSource {
     return this.#machine.topics.pushTargets();
   }
 
-  duePushes(
-    target: PushTarget,
-    now: number,
-    options: { limit: number; skip: (sequence: number) => boolean; bodyBytesMax?: number },
-  ): PushDelivery[] {
+  duePushes(target: PushTarget, now: number, options: DuePushOptions): PushDelivery[] {
     const topics = this.#machine.topics;
     const pending = topics.duePushes(target, now, options);
     const deliveries: PushDelivery[] = [];
     let bodyBytes = 0;
     for (const push of pending) {
-      if (this.#lastEntry?.index !== push.logIndex) {
-        const payload = this.#log.entry(push.logIndex).payload;
-        this.#lastEntry = { index: push.logIndex, reader: new PublishedMessageReader(payload) };
+      let record: ReturnType<PublishedMessageReader["record"]>;
+      let stored: Uint8Array;
+      try {
+        if (this.#lastEntry?.index !== push.logIndex) {
+          const payload = this.#log.entry(push.logIndex).payload;
+          this.#lastEntry = { index: push.logIndex, reader: new PublishedMessageReader(payload) };
+        }
+        record = this.#lastEntry.reader.record(push.slot);
+        stored = this.#lastEntry.reader.body(record);
+      } catch (error) {
+        // The replica failed on it (see `PushSource.duePushes`): this node reads no more.
+        if (error instanceof ReplicationError || options.unreadable === undefined) throw error;
+        options.unreadable({ sequence: push.sequence, attempt: push.attempts }, error);
+        continue;
       }
-      const reader = this.#lastEntry.reader;
-      const record = reader.record(push.slot);
-      const stored = reader.body(record);
       bodyBytes += stored.length;
       if (deliveries.length > 0 && bodyBytes > (options.bodyBytesMax ?? Infinity)) break;
       const delivery: PushDelivery = {

@@ -76,6 +76,15 @@ export interface PushDelivery {
   publishTime: number;
 }
 
+/** Options of `PushSource.duePushes`. */
+export interface DuePushOptions {
+  limit: number;
+  skip: (sequence: number) => boolean;
+  bodyBytesMax?: number;
+  /** Told of a due push whose message can't be read (it is left out; see `duePushes`). */
+  unreadable?: (push: { sequence: number; attempt: number }, error: unknown) => void;
+}
+
 /** What the leader's push worker needs from the service. */
 export interface PushSource {
   /** The URL subscriptions with pushes pending (idle ones are left out). */
@@ -83,11 +92,15 @@ export interface PushSource {
   /**
    * Up to `limit` pushes of `target` due at `now`, earliest first, none that `skip` names; with
    * `bodyBytesMax`, no more than fit in that many bytes of UTF-8 bodies (but always one).
+   *
+   * A message whose body can't be read back: a read that failed the replica (damage found, an
+   * I/O error) throws, and nothing more is read. Any other failure is the one message's: with
+   * `unreadable`, it is told of it and left out, and the others are read; without, it throws.
    */
   duePushes(
     target: PushTarget,
     now: number,
-    options: { limit: number; skip: (sequence: number) => boolean; bodyBytesMax?: number },
+    options: DuePushOptions,
   ): PushDelivery[];
   /** When the earliest pending push is due, or null. */
   nextPushAt(): number | null;
