@@ -12,10 +12,9 @@
  * can't be confused with the separator; absent when there are none), `x-cmq-routing-key` on
  * routing-key topics (percent-encoded the same way), `x-cmq-topic-name` and
  * `x-cmq-subscription-name` (names are letters, digits, `-` and `_`: they fit a header as they
- * are), `x-cmq-request-id` (message id and attempt: the same for a repeat of one attempt,
- * different per attempt), and `user-agent`. Every subscription of a topic pushes a message with
- * the same message id, and a `simplified` body names neither: the names in the headers are what
- * tells two subscriptions' pushes to one callback apart.
+ * are), `x-cmq-request-id` (see `requestId`), and `user-agent`. Every subscription of a topic
+ * pushes a message with the same message id, and a `simplified` body names neither: the names in
+ * the headers (or the request id) are what tells two subscriptions' pushes to one callback apart.
  *
  * @module
  */
@@ -24,6 +23,18 @@ import type { PushNotification } from "../../sdk/protocol.ts";
 
 /** The `user-agent` of every push. */
 export const pushUserAgent = "cmqd-push/1";
+
+/**
+ * `x-cmq-request-id`: `<message id>-<subscription incarnation>-<attempt>`, all replicated state,
+ * so a repeat of one attempt (a new leader's after a failover) carries the same id, and another
+ * attempt, or the push of the message to another subscription (or to a subscription deleted and
+ * made again under its name), another. The incarnation is the log index of the subscription's
+ * creation: unique in the group. Before, the id was message id and attempt only, the same for
+ * every subscription, and a callback that de-duplicated on it dropped all but one of them.
+ */
+export function requestId(target: PushTarget, delivery: PushDelivery): string {
+  return `${delivery.messageId}-${target.subscriptionIncarnation}-${delivery.attempt}`;
+}
 
 /** What `fetch` is called with. */
 export interface PushRequest {
@@ -44,7 +55,7 @@ export function pushRequest(target: PushTarget, delivery: PushDelivery): PushReq
   const headers: Record<string, string> = {
     "user-agent": pushUserAgent,
     "x-cmq-message-id": delivery.messageId,
-    "x-cmq-request-id": `${delivery.messageId}-${delivery.attempt}`,
+    "x-cmq-request-id": requestId(target, delivery),
     "x-cmq-topic-name": target.topic,
     "x-cmq-subscription-name": target.subscription,
   };

@@ -159,10 +159,40 @@ Deno.test("two subscriptions' pushes of one message to one callback are told apa
     );
     const id = calls[0].headers["x-cmq-message-id"];
     assert.deepEqual(keys.sort(), [`t eu ${id}`, `t us ${id}`], format);
+    // A callback that de-duplicates on the request id alone keeps both deliveries.
+    const requestIds = calls.map((call) => call.headers["x-cmq-request-id"]);
+    assert.notEqual(requestIds[0], requestIds[1], format);
     calls.forEach((call) => call.answer(200));
     await tick(context);
     context.worker.stop();
   }
+});
+
+Deno.test("the request id is the same for a repeat of one attempt (a new leader's), and differs per attempt and per subscription", async () => {
+  const context = await setup();
+  await hook(context, "eu");
+  await hook(context, "us");
+  await context.topics.publish("t", [{ body: "a" }]);
+  context.worker.start();
+  await tick(context);
+  const calls = context.endpoint.calls;
+  const idOf = (call: { headers: Record<string, string> }) => call.headers["x-cmq-request-id"];
+  const first = new Map(calls.map((call) => [call.url, idOf(call)]));
+  context.worker.stop(); // the old leader's attempts end unrecorded: the new one repeats them
+  context.worker.start();
+  await tick(context);
+  assert.equal(calls.length, 4);
+  for (const call of calls.slice(2)) assert.equal(idOf(call), first.get(call.url), call.url);
+  calls[2].answer(500);
+  calls[3].answer(500);
+  await tick(context);
+  await tick(context, 1_000);
+  assert.equal(calls.length, 6);
+  const seen = new Set(calls.map(idOf));
+  assert.equal(seen.size, 4, "two subscriptions × two attempts");
+  calls.slice(4).forEach((call) => call.answer(200));
+  await tick(context);
+  context.worker.stop();
 });
 
 Deno.test("simplified pushes carry the raw body; headers percent-encode tags and keys", () => {
@@ -188,7 +218,11 @@ Deno.test("simplified pushes carry the raw body; headers percent-encode tags and
   assert.equal(simplified.init.headers["content-type"], "text/plain; charset=utf-8");
   assert.equal(simplified.init.headers["x-cmq-message-tag"], "%E6%94%AF%E4%BB%98,a%2Cb");
   assert.equal(simplified.init.headers["x-cmq-routing-key"], "orders.eu");
-  assert.equal(simplified.init.headers["x-cmq-request-id"], "m1-2");
+  assert.equal(
+    simplified.init.headers["x-cmq-request-id"],
+    "m1-3-2",
+    "message, subscription, attempt",
+  );
   const json = pushRequest({ ...target, format: "json" }, { ...delivery, tags: [] });
   assert.deepEqual(JSON.parse(json.init.body), {
     topicName: "t",
