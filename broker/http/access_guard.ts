@@ -421,6 +421,20 @@ export class AccessGuard {
     );
   }
 
+  /** Throws 403 `AccessDenied` unless `key` may send to `queue` (see `mayWriteQueue`). */
+  #checkQueueWrite(key: AccessKey | undefined, queue: string): void {
+    const keyRing = this.keyRing;
+    if (keyRing === null) return;
+    // A key a reload removed since the rule check may do nothing (fails closed).
+    const current = key === undefined ? undefined : keyRing.find(key.secretId);
+    if (current !== undefined && keyRing.allows(current, "queue", queue, "send")) return;
+    throw new BrokerError(
+      "AccessDenied",
+      `key '${key?.secretId}' lacks the permission '${permissionText("queue", queue, "send")}' ` +
+        `(the subscription's filter decides what goes into queue '${queue}')`,
+    );
+  }
+
   #ruleCheck(rule: AccessRule): MiddlewareHandler<DoorEnv> {
     const accessRule: MiddlewareHandler<DoorEnv> = async (c, next) => {
       challenged(c, () =>
@@ -430,6 +444,9 @@ export class AccessGuard {
           bodyText: c.get("bodyText"),
         }));
       c.set("accessChecked", true);
+      if (rule.queuesWrittenByState === true && this.keyRing !== null) {
+        c.set("mayWriteQueue", (queue) => this.#checkQueueWrite(c.get("accessKey"), queue));
+      }
       if (!isLongPoll(rule) || this.keyRing === null) return await next();
       c.set("longPollAborts", this.longPollAborts(() => c.req.raw.signal));
       await next();

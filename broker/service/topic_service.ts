@@ -269,6 +269,7 @@ export class EngineTopicService implements TopicService, PushSource {
     topic: string,
     name: string,
     input: SubscriptionAttributesInput,
+    mayWriteQueue?: (queue: string) => void,
   ): Promise<Subscription> {
     const result = await this.#checkThen(() => {
       const attributes = this.#attributes(topic);
@@ -282,10 +283,16 @@ export class EngineTopicService implements TopicService, PushSource {
         input,
         attributes.filterType,
       );
-    }, () =>
+      const routing = input.filterTags !== undefined || input.bindingKeys !== undefined ||
+        input.endpoint !== undefined;
+      if (mayWriteQueue === undefined || !routing) return input;
+      if ("queue" in endpoint) mayWriteQueue(endpoint.queue);
+      // Checked against this endpoint: the write holds it (see `TopicService`).
+      return { ...input, endpoint };
+    }, (checked) =>
       this.#propose(
         CommandType.UpdateSubscription,
-        encodeTopicCommand({ topic, subscription: name, attributes: input }),
+        encodeTopicCommand({ topic, subscription: name, attributes: checked }),
       ));
     return result.subscription;
   }

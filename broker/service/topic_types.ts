@@ -54,11 +54,20 @@ export interface TopicService {
   listSubscriptions(topic: string, options: ListQueuesOptions): Promise<SubscriptionList>;
   /** A subscription with its counts and, for URLs, its push state. */
   getSubscription(topic: string, name: string): Promise<Subscription>;
-  /** Changes filters, retry policy or format (the endpoint is immutable). */
+  /**
+   * Changes filters, retry policy or format (the endpoint is immutable). A change of the filter
+   * of a subscription whose endpoint is a queue decides what goes into that queue, as
+   * subscribing with that filter does: `mayWriteQueue` (a door that checks keys gives it) is
+   * asked about the queue first and throws to refuse. The check reads the subscription as this
+   * node has it, so the write then names the endpoint it saw: should the subscription have been
+   * made again meanwhile with another endpoint, the write is refused (400, the endpoint is
+   * immutable) rather than applied to a queue nobody checked.
+   */
   updateSubscription(
     topic: string,
     name: string,
     attributes: SubscriptionAttributesInput,
+    mayWriteQueue?: (queue: string) => void,
   ): Promise<Subscription>;
   /** Removes a subscription and its pending pushes. */
   unsubscribe(topic: string, name: string): Promise<void>;

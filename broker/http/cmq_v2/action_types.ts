@@ -44,6 +44,12 @@ export interface TopicActionContext {
   params: CmqParams;
   /** The topic the action names (`topicName`), already checked; "" for ListTopic. */
   topicName: string;
+  /**
+   * With keys: throws (access denied) unless the caller's key may send to the queue. Given to
+   * the service by actions that change a subscription's filter, which decides what goes into
+   * its endpoint queue (see `TopicService.updateSubscription`).
+   */
+  mayWriteQueue?: (queue: string) => void;
 }
 
 /** One CMQ topic or subscription action. */

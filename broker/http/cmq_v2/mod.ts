@@ -333,7 +333,10 @@ async function runTopicAction(
       requirePermission(keys, key, "queue", queue, "send");
     }
   }
-  return await action.run({ topics, params, topicName });
+  const mayWriteQueue = keys === null || key === null
+    ? undefined
+    : (queue: string) => requirePermission(keys, key, "queue", queue, "send");
+  return await action.run({ topics, params, topicName, mayWriteQueue });
 }
 
 function actionOf(name: string): CmqAction {

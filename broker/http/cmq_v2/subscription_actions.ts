@@ -223,11 +223,11 @@ const getSubscriptionAttributes: CmqTopicAction = {
 const setSubscriptionAttributes: CmqTopicAction = {
   scope: "topic",
   permission: "manage",
-  async run({ topics, params, topicName }) {
+  async run({ topics, params, topicName, mayWriteQueue }) {
     const name = nameParam(params, "subscriptionName");
     const current = await topics.getSubscription(topicName, name);
     const input = readSettings(params, protocolOf(current) === "http");
-    await topics.updateSubscription(topicName, name, input);
+    await topics.updateSubscription(topicName, name, input, mayWriteQueue);
     return {};
   },
 };
@@ -235,7 +235,7 @@ const setSubscriptionAttributes: CmqTopicAction = {
 const clearSubscriptionFilterTags: CmqTopicAction = {
   scope: "topic",
   permission: "manage",
-  async run({ topics, params, topicName }) {
+  async run({ topics, params, topicName, mayWriteQueue }) {
     const subscriptionName = nameParam(params, "subscriptionName");
     // A routing-key topic's subscriptions have no tags to clear (and the engine refuses any
     // `filterTags` there): a no-op, once the subscription is known to exist.
@@ -243,7 +243,7 @@ const clearSubscriptionFilterTags: CmqTopicAction = {
       await topics.getSubscription(topicName, subscriptionName);
       return {};
     }
-    await topics.updateSubscription(topicName, subscriptionName, { filterTags: [] });
+    await topics.updateSubscription(topicName, subscriptionName, { filterTags: [] }, mayWriteQueue);
     return {};
   },
 };

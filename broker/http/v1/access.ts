@@ -23,7 +23,9 @@
  * Some bodies write into other queues: a redrive's `destination`, the `deadLetter.queue` of a
  * queue's attributes (its dead letters will be sent there), and the `endpoint.queue` of a
  * subscription (every matching publish enqueues a copy there). The key needs `send` on each of
- * those too, so that managing one queue never grants writing into another.
+ * those too, so that managing one queue never grants writing into another. A change of a
+ * subscription's filter needs `send` on its endpoint queue the same way (subscribing with that
+ * filter did); the body does not name that queue, so the service checks it against the state.
  *
  * @module
  */
@@ -55,6 +57,12 @@ export interface AccessRule {
    * messages' origins), which needs `send` on every queue.
    */
   readonly queuesWrittenByBody?: (body: unknown) => string[] | typeof everyQueue;
+  /**
+   * The request may write into a queue that only the state names (a subscription's filter
+   * change, into its endpoint queue): the guard gives the handler `mayWriteQueue`, which the
+   * service asks once it has read the state.
+   */
+  readonly queuesWrittenByState?: true;
 }
 
 type Method = AccessRule["method"];
@@ -144,12 +152,16 @@ export const v1AccessRules: readonly AccessRule[] = [
   topicRule("GET", "/v1/topics/{topic}/subscriptions", "read"),
   topicRule("PUT", "/v1/topics/{topic}/subscriptions/{subscription}", "manage", subscriptionQueue),
   topicRule("GET", "/v1/topics/{topic}/subscriptions/{subscription}", "read"),
-  topicRule(
-    "PATCH",
-    "/v1/topics/{topic}/subscriptions/{subscription}",
-    "manage",
-    subscriptionQueue,
-  ),
+  // Its filter decides what goes into its endpoint queue: send on that queue too (see the rule).
+  {
+    ...topicRule(
+      "PATCH",
+      "/v1/topics/{topic}/subscriptions/{subscription}",
+      "manage",
+      subscriptionQueue,
+    ),
+    queuesWrittenByState: true,
+  },
   topicRule("DELETE", "/v1/topics/{topic}/subscriptions/{subscription}", "manage"),
   clusterRule("GET", "/v1/cluster", "read"),
   clusterRule("POST", "/v1/cluster/nodes", "manage"),

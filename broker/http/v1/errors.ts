@@ -62,6 +62,12 @@ export interface DoorEnv {
     longPollAborts?: { readonly signal: AbortSignal };
     /** Set by the route's access rule; a route without one is refused (fails closed). */
     accessChecked?: boolean;
+    /**
+     * Set by the access guard, with keys, on routes whose rule says the state names a queue the
+     * request writes into (`queuesWrittenByState`): throws 403 `AccessDenied` unless the
+     * caller's key may send to the queue. The handler passes it to the service.
+     */
+    mayWriteQueue?: (queue: string) => void;
     /** The metrics' route label of a door that serves a whole path (CMQ, SQS). */
     metricsRoute?: string;
   };

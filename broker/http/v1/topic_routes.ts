@@ -247,6 +247,7 @@ function addSubscriptionRoutes(app: OpenAPIHono<DoorEnv>, service: TopicService)
       topic,
       subscription,
       asInput(c.req.valid("json")),
+      c.get("mayWriteQueue"),
     );
     return c.json(updated, 200);
   });
