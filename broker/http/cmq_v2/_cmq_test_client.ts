@@ -38,6 +38,8 @@ export interface CmqTestClientOptions {
    * signs every value.
    */
   style?: "python" | "java";
+  /** The `RequestClient` sent (default: the style's SDK, `SDK_Python_1.3` or `SDK_JAVA_1.3`). */
+  requestClient?: string;
   /** The client's clock in ms (for `Timestamp`). */
   now?: () => number;
 }
@@ -107,7 +109,11 @@ export class CmqTestClient {
     );
     all.set("Action", action);
     // What each SDK names itself (signed like every parameter).
-    all.set("RequestClient", this.#options.style === "java" ? "SDK_JAVA_1.3" : "SDK_Python_1.3");
+    all.set(
+      "RequestClient",
+      this.#options.requestClient ??
+        (this.#options.style === "java" ? "SDK_JAVA_1.3" : "SDK_Python_1.3"),
+    );
     const credentials = this.#options.credentials;
     if (credentials !== undefined) {
       all.set("SecretId", credentials.secretId);

@@ -199,8 +199,9 @@ const getSubscriptionAttributes: CmqTopicAction = {
   async run({ topics, params, topicName }) {
     const s = await topics.getSubscription(topicName, nameParam(params, "subscriptionName"));
     return {
-      // CMQ's app id of the topic's owner; cmqd has no accounts.
-      topicOwner: 0,
+      // CMQ's app id of the topic's owner, a string in CMQ's answer (the Go SDK asserts the
+      // type and panics on a number); cmqd has no accounts.
+      topicOwner: "0",
       // CMQ: messages waiting to be delivered; a queue endpoint takes its copies at publish.
       msgCount: s.pendingMessages ?? 0,
       protocol: protocolOf(s),

@@ -319,7 +319,7 @@ Deno.test("Subscribe, ListSubscriptionByTopic, Get/SetSubscriptionAttributes, Cl
     code: 0,
     message: "",
     requestId: "",
-    topicOwner: 0,
+    topicOwner: "0",
     msgCount: 0,
     protocol: "http",
     // The Python and C++ SDKs read the protocol under this spelling.

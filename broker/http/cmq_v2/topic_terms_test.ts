@@ -4,7 +4,7 @@
  * topic's subscription is a no-op.
  */
 import assert from "node:assert/strict";
-import { ok, sdkSubscribeDefaults, setup } from "./_test_setup.ts";
+import { adminKey, ok, sdkSubscribeDefaults, setup } from "./_test_setup.ts";
 
 Deno.test("errors name parameters as the client sent them, not the service's fields", async () => {
   const { client, refused } = setup({ topics: true });
@@ -98,4 +98,65 @@ Deno.test("the Java SDK's ClearFilterTags, sent as Action ClearSUbscriptionFIlte
     () => client.call("ClearSUbscriptionFIlterTags", { ...subscription, subscriptionName: "nope" }),
     4440,
   );
+});
+
+/** The JSON type of every field as the Go SDK's type assertions (`.(string)`, `.(float64)`) read it. */
+function jsonTypes(body: Record<string, unknown>, fields: string[]): Record<string, string> {
+  return Object.fromEntries(
+    fields.map((field) => [field, Array.isArray(body[field]) ? "array" : typeof body[field]]),
+  );
+}
+
+Deno.test("GetSubscriptionAttributes answers topicOwner as a string, as CMQ documents and the Go SDK asserts", async () => {
+  // The Go SDK (SDK_GO_1.3) POSTs without a Content-Type, signs every parameter, and reads each
+  // field with a type assertion that panics on any other JSON type: `topicOwner` is
+  // `.(string)` (CMQ documents it as the owner's app id, a String), the times and the count
+  // `.(float64)`, the lists `.([]interface{})`.
+  const { client } = setup({
+    topics: true,
+    keys: [adminKey],
+    client: { style: "java", requestClient: "SDK_GO_1.3" },
+  });
+  ok(await client.call("CreateQueue", { queueName: "eu" }));
+  ok(await client.call("CreateTopic", { topicName: "tagged", filterType: 1, maxMsgSize: 65536 }));
+  const subscription = { topicName: "tagged", subscriptionName: "eu" };
+  ok(
+    await client.call("Subscribe", {
+      ...subscription,
+      endpoint: "eu",
+      protocol: "queue",
+      notifyStrategy: "BACKOFF_RETRY",
+      notifyContentFormat: "JSON",
+      "filterTag.1": "eu",
+    }),
+  );
+  const answer = ok(await client.call("GetSubscriptionAttributes", subscription));
+  assert.deepEqual(
+    jsonTypes(answer, [
+      "topicOwner",
+      "endpoint",
+      "protocol",
+      "notifyStrategy",
+      "notifyContentFormat",
+      "createTime",
+      "lastModifyTime",
+      "msgCount",
+      "filterTag",
+      "bindingKey",
+    ]),
+    {
+      topicOwner: "string",
+      endpoint: "string",
+      protocol: "string",
+      notifyStrategy: "string",
+      notifyContentFormat: "string",
+      createTime: "number",
+      lastModifyTime: "number",
+      msgCount: "number",
+      filterTag: "array",
+      bindingKey: "array",
+    },
+  );
+  // cmqd has no accounts: the app id is the same for every topic, and reads as a number too.
+  assert.equal(answer.topicOwner, "0");
 });
