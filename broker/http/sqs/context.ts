@@ -41,6 +41,8 @@ export interface OperationContext {
    * `receipt_times.ts`).
    */
   now: () => number;
+  /** The node's log of failures a client is told of in SQS's words only. */
+  logError: (message: string, error: unknown) => void;
 }
 
 /**

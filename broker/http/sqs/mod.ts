@@ -392,6 +392,7 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
         receiveAttempts,
         callerKeyId: key?.secretId ?? null,
         now,
+        logError,
       };
       const output = await operation(context);
       // The caller's headers object is built for this answer: the door adds to it in place.

@@ -73,7 +73,8 @@ export interface RememberedReceive {
   readonly handles: readonly string[];
   /**
    * When each handle's lock ends as last set (the engine's `visibleAt`, Unix ms), by index of
-   * `handles`; empty when not known. A retry that finds the set incomplete puts them back.
+   * `handles`; empty when not known. A retry checks the set by keeping its locks there
+   * (`receive_again.ts`).
    */
   readonly lockEnds: number[];
   /** True once one of its messages was deleted or had its visibility changed. */

@@ -18,6 +18,8 @@ import { queryClientOf } from "./_query_client.ts";
 import { adminKey, rejectsWith, startDoor } from "./_test_server.ts";
 import type { QueueService } from "../../service/mod.ts";
 import { forwardingHandler } from "../../cluster/forwarding.ts";
+import { BrokerError } from "./broker_deps.ts";
+import { memoryEngine } from "../../cluster/testing/mod.ts";
 
 type Door = ReturnType<typeof startDoor>;
 
@@ -332,4 +334,161 @@ Deno.test("through a follower that relays to the leader, a retry gets the leader
     client.destroy();
     await server.shutdown();
   }
+});
+
+Deno.test("a retry with VisibilityTimeout 0 that finds its set incomplete releases none of the others", async () => {
+  await using door = startDoor();
+  const QueueUrl = await createQueue(door, "orders.fifo");
+  await send(door, QueueUrl, ["a1", "b1", "a2", "b2"]);
+  const first = await receive(door.client, QueueUrl, "attempt-1", {
+    MaxNumberOfMessages: 10,
+    VisibilityTimeout: 600,
+  });
+  assert.deepEqual(bodies(first), ["a1", "b1"]);
+  const [engineHandle] = first[0].ReceiptHandle!.split(".");
+  assert.equal((await door.broker.deleteMessages("orders", [engineHandle])).deleted, 1);
+  assert.deepEqual(await receive(door.client, QueueUrl, "attempt-1", { VisibilityTimeout: 0 }), []);
+  // b1 is still held by the first receive: group b waits, group a (a1 gone) moves on.
+  assert.deepEqual(
+    bodies(await receive(door.client, QueueUrl, "attempt-2", { MaxNumberOfMessages: 10 })),
+    ["a2"],
+  );
+  await door.client.send(
+    new DeleteMessageCommand({ QueueUrl, ReceiptHandle: first[1].ReceiptHandle }),
+  );
+  assert.deepEqual(door.errors, []);
+});
+
+/** The service, its visibility changes after the first `passing` failing as a lost leader does. */
+function failingChangesAfter(service: QueueService, passing: () => number): QueueService {
+  let calls = 0;
+  return new Proxy(service, {
+    get(target, name, receiver) {
+      if (name !== "changeVisibility") {
+        const value = Reflect.get(target, name, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return (
+        queue: string,
+        entries: { receiptHandle: string; visibilityTimeoutSeconds: number }[],
+      ) => {
+        calls += 1;
+        if (calls > passing()) {
+          return Promise.reject(new BrokerError("NoLeader", "no leader", { outcomeUnknown: true }));
+        }
+        return target.changeVisibility(queue, entries);
+      };
+    },
+  });
+}
+
+Deno.test("a retry that finds its set incomplete leaves no lock extended, even when the service then fails", async () => {
+  let passing = Infinity;
+  await using door = startDoor({
+    wrapService: (service) => failingChangesAfter(service, () => passing),
+  });
+  const QueueUrl = await createQueue(door, "orders.fifo");
+  await send(door, QueueUrl, ["a1", "b1", "a2", "b2"]);
+  const first = await receive(door.client, QueueUrl, "attempt-1", {
+    MaxNumberOfMessages: 10,
+    VisibilityTimeout: 1,
+  });
+  assert.deepEqual(bodies(first), ["a1", "b1"]);
+  const [engineHandle] = first[0].ReceiptHandle!.split(".");
+  assert.equal((await door.broker.deleteMessages("orders", [engineHandle])).deleted, 1);
+  // Only the retry's first visibility change goes through: a second one (putting back what a
+  // first one extended) would fail.
+  passing = 1;
+  const retried = await receive(door.client, QueueUrl, "attempt-1", { VisibilityTimeout: 600 })
+    .catch((error) => error.name);
+  assert.deepEqual(retried, []);
+  passing = Infinity;
+  // b1's lock ends when the first receive's did: group b moves on.
+  await sleep(1_500);
+  assert.deepEqual(
+    bodies(await receive(door.client, QueueUrl, "attempt-2", { MaxNumberOfMessages: 10 })).sort(),
+    ["a2", "b1"],
+  );
+  assert.deepEqual(door.errors, []);
+});
+
+/**
+ * A door whose clock runs 10 s ahead of its engine's, with a1 and b1 received under attempt-1
+ * for 60 s and a1 then deleted elsewhere; `passing` as `failingChangesAfter` takes it.
+ */
+async function aheadOfItsEngine(passing: () => number) {
+  const engine = memoryEngine();
+  const door = startDoor({
+    engine,
+    now: () => engine.clock.now() + 10_000,
+    wrapService: (service) => failingChangesAfter(service, passing),
+  });
+  const QueueUrl = await createQueue(door, "orders.fifo");
+  await send(door, QueueUrl, ["a1", "b1", "a2", "b2"]);
+  const first = await receive(door.client, QueueUrl, "attempt-1", {
+    MaxNumberOfMessages: 10,
+    VisibilityTimeout: 60,
+  });
+  assert.deepEqual(bodies(first), ["a1", "b1"]);
+  const [engineHandle] = first[0].ReceiptHandle!.split(".");
+  assert.equal((await door.broker.deleteMessages("orders", [engineHandle])).deleted, 1);
+  return { door, engine, QueueUrl };
+}
+
+Deno.test("a retry whose check ended a lock early (the engine's clock behind the door's) puts it back", async () => {
+  const { door, engine, QueueUrl } = await aheadOfItsEngine(() => Infinity);
+  await using _door = door;
+  assert.deepEqual(await receive(door.client, QueueUrl, "attempt-1", { VisibilityTimeout: 5 }), []);
+  engine.clock.advance(59_999);
+  assert.deepEqual(bodies(await receive(door.client, QueueUrl, "attempt-2")), ["a2"]);
+  engine.clock.advance(1);
+  assert.deepEqual(bodies(await receive(door.client, QueueUrl, "attempt-3")), ["b1"]);
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("a retry that can't put back a lock its check ended early says so and logs which", async () => {
+  let passing = Infinity;
+  const { door, QueueUrl } = await aheadOfItsEngine(() => passing);
+  await using _door = door;
+  passing = 1; // the check goes through, the put-back fails
+  await rejectsWith(receive(door.client, QueueUrl, "attempt-1", { VisibilityTimeout: 5 }), {
+    name: "ServiceUnavailable",
+    status: 503,
+  });
+  assert.equal(door.errors.length, 1);
+  passing = Infinity;
+  assert.deepEqual(await receive(door.client, QueueUrl, "attempt-1"), [], "spent");
+});
+
+Deno.test("a delete that lands between a retry's check and its reset leaves the retry's answer whole, and spends the set", async () => {
+  let beforeChange: () => Promise<void> = () => Promise.resolve();
+  await using door = startDoor({
+    wrapService: (service) =>
+      new Proxy(service, {
+        get(target, name) {
+          const value = Reflect.get(target, name);
+          if (name !== "changeVisibility") {
+            return typeof value === "function" ? value.bind(target) : value;
+          }
+          return async (...args: Parameters<QueueService["changeVisibility"]>) => {
+            await beforeChange();
+            return await target.changeVisibility(...args);
+          };
+        },
+      }),
+  });
+  const QueueUrl = await createQueue(door, "orders.fifo");
+  await send(door, QueueUrl, ["a1", "b1"]);
+  const first = await receive(door.client, QueueUrl, "attempt-1", { MaxNumberOfMessages: 10 });
+  assert.deepEqual(bodies(first), ["a1", "b1"]);
+  let changes = 0;
+  beforeChange = async () => {
+    if (++changes !== 2) return; // the reset, after the check
+    const [engineHandle] = first[0].ReceiptHandle!.split(".");
+    assert.equal((await door.broker.deleteMessages("orders", [engineHandle])).deleted, 1);
+  };
+  assert.deepEqual(await receive(door.client, QueueUrl, "attempt-1"), first);
+  assert.equal(changes, 2);
+  assert.deepEqual(await receive(door.client, QueueUrl, "attempt-1"), [], "spent");
+  assert.deepEqual(door.errors, []);
 });

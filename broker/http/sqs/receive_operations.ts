@@ -11,7 +11,8 @@
  *
  * ReceiveRequestAttemptId (1–128 alphanumerics and punctuation, checked on any queue) is heeded
  * on FIFO queues only, as in SQS: a retry with the id of a receive answered in the last five
- * minutes gets that answer again, locks reset, and no new message (`receive_attempts.ts`).
+ * minutes gets that answer again, locks reset, and no new message (`receive_attempts.ts`,
+ * `receive_again.ts`).
  *
  * VisibilityTimeout 0 (SQS: the messages are received and visible again at once) is two steps,
  * as cmqd's receive always locks what it delivers (its receive command reads 0 as the queue's
@@ -50,8 +51,9 @@ import { decodeMessageAttributes } from "./message_attributes.ts";
 import { sqsMessageId } from "./message_ids.ts";
 import type { QueueAddresses, QueueRef } from "./queue_names.ts";
 import { queueAttributeNames, unknownAttribute } from "./queue_attributes.ts";
-import { answerBytes, ReceiveAttempts, type RememberedReceive } from "./receive_attempts.ts";
-import { doorHandle, lockCapRefusal, lockCapSeconds, readHandle } from "./receipt_times.ts";
+import { answerBytes, ReceiveAttempts } from "./receive_attempts.ts";
+import { doorHandle, lockCapRefusal, readHandle } from "./receipt_times.ts";
+import { receiveAgain } from "./receive_again.ts";
 import { sequenceNumberOf } from "./send_operations.ts";
 
 const receiveMessagesMax = 10;
@@ -259,88 +261,6 @@ async function receiveNew(
   received?.(answer, result.messages);
   if (visibility === 0) await releaseAll(context, queue, result.messages);
   return answer;
-}
-
-/**
- * A retry of a remembered receive (same queue, caller and ReceiveRequestAttemptId): its answer
- * again, each message's lock reset to this request's VisibilityTimeout (SQS: a retry "resets the
- * visibility timeout"; absent, the queue's) — while every message is still held under its handle.
- * Once one was deleted or had its visibility changed (through this door, or found so by the
- * reset: gone, its lock ended, received again), the set is spent and the answer is no message:
- * nothing new is locked for a retry, and the locks the reset extended before it found the set
- * incomplete are put back as they were (`restoreLocks`). The reset is held to the first receive's
- * 12-hour cap (its handles carry that receive's time): one that would end the lock later ends it
- * at the cap.
- */
-async function receiveAgain(
-  context: OperationContext,
-  queue: QueueRef,
-  remembered: RememberedReceive,
-  visibility: number | undefined,
-): Promise<JsonObject> {
-  if (remembered.spent) return {};
-  const asked = visibility ??
-    (await context.service.getQueue(queue.name)).visibilityTimeoutSeconds;
-  const seconds = withinLockCap(asked, remembered.answer, context.now());
-  const result = await context.service.changeVisibility(
-    queue.name,
-    remembered.handles.map((receiptHandle) => ({
-      receiptHandle,
-      visibilityTimeoutSeconds: seconds,
-    })),
-  );
-  // A release (0) of a message whose lock the first answer's own release ended already is fine.
-  const held = result.failures.every((failure) =>
-    seconds === 0 && failure.code === "MessageNotInflight"
-  );
-  if (held) {
-    for (const { receiptHandle, visibleAt } of result.entries) {
-      const index = remembered.handles.indexOf(receiptHandle);
-      if (index >= 0 && index < remembered.lockEnds.length) remembered.lockEnds[index] = visibleAt;
-    }
-    return remembered.answer;
-  }
-  remembered.spent = true;
-  if (seconds > 0) await restoreLocks(context, queue, remembered, result.entries, seconds);
-  return {};
-}
-
-/**
- * Puts back the locks a retry's reset of `seconds` extended (`extended`, with their new ends)
- * before it found its set incomplete: an answer of no message must leave none of them locked for
- * its sake (a FIFO group would wait out the new lock). Each ends again when it ended before,
- * rounded up to the second (the engine locks whole seconds from its apply time, which the new
- * end minus `seconds` gives): never earlier than before, so a worker that holds the first answer
- * keeps its locks. No engine command restores a lock exactly; this one is a visibility change.
- */
-async function restoreLocks(
-  context: OperationContext,
-  queue: QueueRef,
-  remembered: RememberedReceive,
-  extended: readonly { receiptHandle: string; visibleAt: number }[],
-  seconds: number,
-): Promise<void> {
-  const entries: { receiptHandle: string; visibilityTimeoutSeconds: number }[] = [];
-  for (const { receiptHandle, visibleAt } of extended) {
-    const before = remembered.lockEnds[remembered.handles.indexOf(receiptHandle)];
-    if (before === undefined) continue; // not known: left as the reset set it
-    const appliedAt = visibleAt - seconds * 1000;
-    const left = Math.max(0, Math.ceil((before - appliedAt) / 1000));
-    entries.push({ receiptHandle, visibilityTimeoutSeconds: left });
-  }
-  // A message whose handle went stale meanwhile is not held for anyone: its failure is moot.
-  if (entries.length > 0) await context.service.changeVisibility(queue.name, entries);
-}
-
-/**
- * `seconds`, or less when a lock of `seconds` from `now` would end past the cap from the receive
- * that made `answer` (the time its handles carry); at least 1 s, so that a retry never releases.
- */
-function withinLockCap(seconds: number, answer: JsonObject, now: number): number {
-  const first = (answer.Messages as JsonObject[] | undefined)?.[0]?.ReceiptHandle;
-  const receivedAt = typeof first === "string" ? readHandle(first).receivedAt : undefined;
-  if (receivedAt === undefined || lockCapRefusal(seconds, receivedAt, now) === null) return seconds;
-  return Math.max(1, Math.floor((receivedAt + lockCapSeconds * 1000 - now) / 1000));
 }
 
 function handleError(failure: HandleFailure): SqsError {
