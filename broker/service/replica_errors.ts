@@ -21,12 +21,27 @@ export function asBrokerError(error: unknown): unknown {
   return error instanceof ReplicationError ? fromReplication(error) : error;
 }
 
+/** The answers `asBrokerError` made of a replica's refusal. */
+const replicaAnswers = new WeakSet<BrokerError>();
+
+/**
+ * True when `error` is the broker's answer to a replica's refusal ({@link asBrokerError}): its
+ * words are the replica's (which node leads, why a write failed), for the node's log; a door that
+ * speaks another protocol's words gives its own instead. False for the service's own refusals
+ * of the same codes (a key past its share of parked receives), whose words are for the client.
+ */
+export function isReplicaAnswer(error: BrokerError): boolean {
+  return replicaAnswers.has(error);
+}
+
 function fromReplication(error: ReplicationError): BrokerError {
   const code = error.code === "InvalidProposal" ? "InvalidParameter" : error.code;
-  return new BrokerError(code, error.message, {
+  const answer = new BrokerError(code, error.message, {
     retryAfterSeconds: error.retryAfterSeconds,
     outcomeUnknown: error.outcomeUnknown,
   });
+  replicaAnswers.add(answer);
+  return answer;
 }
 
 /**

@@ -39,6 +39,8 @@ export interface StartOptions {
   wrapService?: (service: QueueService) => QueueService;
   /** The door's monotonic clock and timers (default `performance.now()` and `setTimeout`). */
   time?: MoveTaskTime;
+  /** Where the door tells the node's log what it did (default: not told). */
+  report?: (line: string) => void;
   /** The engine behind the door (default: `wallClockEngine()`; `memoryEngine()` for a fake clock). */
   engine?: ReturnType<typeof wallClockEngine>;
 }
@@ -55,6 +57,7 @@ export function startDoor(options: StartOptions = {}) {
     now: options.now,
     time: options.time,
     logError: (_message, error) => errors.push(error),
+    report: options.report,
   });
   // As a node serves it: behind the forwarding handler, as the leader (which restores the host
   // a forwarded request was sent to).

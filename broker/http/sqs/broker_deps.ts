@@ -8,6 +8,7 @@ export {
   BrokerError,
   deadLetterLimits,
   type ErrorCode,
+  isReplicaAnswer,
   listLimits,
   messageLimits,
   namePattern,

@@ -4,7 +4,8 @@
  * them, and no answer names a queue by cmqd's internal name (`orders` for `orders.fifo`).
  */
 import assert from "node:assert/strict";
-import { BrokerError } from "../../service/mod.ts";
+import { asBrokerError, BrokerError } from "../../service/mod.ts";
+import { ReplicationError } from "../../replication/mod.ts";
 import { handleFailureError, toSqsError } from "./errors.ts";
 import { rawCall, startDoor } from "./_test_server.ts";
 
@@ -141,4 +142,47 @@ Deno.test("a RedrivePolicy whose target does not exist is SQS's 'Dead letter tar
     );
   }
   assert.deepEqual(door.errors, []);
+});
+
+Deno.test("a replica's refusal or an internal error reaches SQS clients in SQS's words, its own in the node's log", async () => {
+  const refusals = [
+    new BrokerError("NoLeader", "not the leader; leader is n2 at http://10.0.0.2:8080", {
+      retryAfterSeconds: 1,
+    }),
+    asBrokerError(new ReplicationError("NotReady", "replica failed: raft log fsync EIO")),
+    new BrokerError("NodeRemoved", "node n3 was removed from the cluster at term 7"),
+    new BrokerError("InsufficientStorage", "disk alarm: 97% of /var/lib/cmqd used"),
+  ];
+  for (const refusal of refusals) {
+    const sqs = toSqsError(refusal, () => {});
+    assert.equal(sqs.code, "ServiceUnavailable");
+    assert.equal(sqs.message, "The request has failed due to a temporary failure of the server.");
+  }
+  const internal = toSqsError(
+    new BrokerError("InternalError", "state machine: bad entry"),
+    () => {},
+  );
+  assert.equal(internal.message, "We encountered an internal error. Please try again.");
+  // Through the door: the answer carries SQS's words, the log the replica's.
+  const reported: string[] = [];
+  await using door = startDoor({
+    wrapService: (service) =>
+      new Proxy(service, {
+        get(target, name) {
+          if (name === "listQueues") return () => Promise.reject(refusals[0]);
+          const value = Reflect.get(target, name);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }),
+    report: (line) => reported.push(line),
+  });
+  const answer = await rawCall(door.endpoint, "AmazonSQS.ListQueues", "{}");
+  assert.equal(answer.status, 503);
+  assert.equal(answer.headers.get("retry-after"), "1");
+  assert.deepEqual(answer.body, {
+    __type: "com.amazon.coral.service#ServiceUnavailable",
+    message: "The request has failed due to a temporary failure of the server.",
+  });
+  assert.equal(reported.length, 1);
+  assert.match(reported[0], /ServiceUnavailable.*NoLeader: not the leader; leader is n2/);
 });

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { BrokerError, type ErrorCode } from "./broker_deps.ts";
+import { BrokerError, type ErrorCode, isReplicaAnswer } from "./broker_deps.ts";
 import { type FieldScope, sqsMessageOf } from "./service_fields.ts";
 
 /** Where an SQS error comes from: the caller's request or the service. */
@@ -133,8 +133,8 @@ const serviceToSqs: Record<ErrorCode | HandleFailureCode, SqsErrorCode> = {
 };
 
 /**
- * SQS's own messages for the codes whose service message would show the engine's words and
- * cmqd's internal queue names (`queue 'orders' exists with different attributes`, where the SQS
+ * SQS's own messages for the codes whose service message would show the engine's or the
+ * replica's words and cmqd's internal queue names (`queue 'orders' exists with different attributes`, where the SQS
  * client named `orders.fifo`).
  */
 const fixedMessages: Partial<Record<SqsErrorCode, string>> = {
@@ -142,7 +142,23 @@ const fixedMessages: Partial<Record<SqsErrorCode, string>> = {
   QueueNameExists: "A queue already exists with the same name and a different value for an " +
     "attribute or tag.",
   MessageNotInflight: "The message referred to isn't in flight.",
+  // The engine's words of an internal error: the door logs them (`cause`).
+  InternalFailure: "We encountered an internal error. Please try again.",
 };
+
+/** SQS's message for a failure of the server's that the client may retry. */
+const temporaryFailure = "The request has failed due to a temporary failure of the server.";
+
+/**
+ * Whether a service error's words are the replica's or the node's (which node leads, why a write
+ * or the disk failed), which an SQS client gets as `temporaryFailure` and the node's log in full:
+ * every replica's refusal, and the codes only a node's state causes. The service's own refusals
+ * of `NotReady` (a key past its share of parked receives) keep their words.
+ */
+function nodeWords(error: BrokerError): boolean {
+  return isReplicaAnswer(error) || error.code === "NoLeader" || error.code === "NodeRemoved" ||
+    error.code === "InsufficientStorage";
+}
 
 /**
  * The service's refusals of a dead-letter target that names no queue the SQS client can mean:
@@ -202,13 +218,16 @@ export class SqsError extends Error {
   readonly retryAfterSeconds?: number;
   readonly #status?: number;
 
-  /** `options.status` replaces the code's usual status where AWS answers the code with another. */
+  /**
+   * `options.status` replaces the code's usual status where AWS answers the code with another;
+   * `options.cause` is the service's error it answers (its words for the node's log).
+   */
   constructor(
     code: SqsErrorCode,
     message: string,
-    options: { retryAfterSeconds?: number; status?: number } = {},
+    options: { retryAfterSeconds?: number; status?: number; cause?: BrokerError } = {},
   ) {
-    super(message);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SqsError";
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds;
@@ -218,6 +237,15 @@ export class SqsError extends Error {
   /** The HTTP status SQS answers this error with. */
   get status(): number {
     return this.#status ?? sqsErrorKinds[this.code].status;
+  }
+
+  /**
+   * The words of the service's error behind a failure of the server's (a replica's refusal, an
+   * internal error), for the node's log; null for the caller's faults and the door's own.
+   */
+  get serverDetail(): string | null {
+    if (this.senderFault || !(this.cause instanceof BrokerError)) return null;
+    return `${this.cause.code}: ${this.cause.message}`;
   }
 
   /** True when the caller is at fault (`SenderFault` of batch results). */
@@ -250,8 +278,12 @@ export function toSqsError(
   if (error instanceof SqsError) return error;
   if (error instanceof BrokerError) {
     const code = sqsCodeOf(error.code);
-    const message = fixedMessages[code] ?? sqsMessageOf(error, scope);
-    return new SqsError(code, message, { retryAfterSeconds: error.retryAfterSeconds });
+    const message = fixedMessages[code] ??
+      (nodeWords(error) ? temporaryFailure : sqsMessageOf(error, scope));
+    return new SqsError(code, message, {
+      retryAfterSeconds: error.retryAfterSeconds,
+      cause: error,
+    });
   }
   reportBug(error);
   return new SqsError("InternalFailure", "We encountered an internal error. Please try again.");

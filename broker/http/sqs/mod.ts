@@ -130,7 +130,9 @@ export interface SqsDoorOptions {
   logError?: (message: string, error: unknown) => void;
   /**
    * Where the door tells what it did on its own: a message move task its node's loss of
-   * leadership failed (`move_task_runs.ts`). Default: not told.
+   * leadership failed (`move_task_runs.ts`); and the service's own words of a failure of the
+   * server's (a replica's refusal, an internal error) that clients get only in SQS's words.
+   * Default: not told.
    */
   report?: (message: string) => void;
   /** Bounds of the message move tasks (`move_task_runs.ts`): batch size, tasks remembered. */
@@ -408,7 +410,8 @@ export function createSqsAnswers(options: SqsDoorOptions): SqsAnswers {
       return new Response(JSON.stringify(output), { status: 200, headers });
     } catch (error) {
       const queue = queueOfRequest(input);
-      const failure = { query, queryRequest, requestId, headers, now, logError, queue };
+      const report = options.report;
+      const failure = { query, queryRequest, requestId, headers, now, logError, report, queue };
       return failureResponse(error, failure);
     }
   };
@@ -458,6 +461,8 @@ function failureResponse(error: unknown, failure: {
   headers: Record<string, string>;
   now: () => number;
   logError: (message: string, error: unknown) => void;
+  /** The node's log of what a failure of the server's was in the service's words. */
+  report?: (line: string) => void;
   /** The queue the request names, whose SQS name the answer quotes. */
   queue?: QueueRef;
 }): Response {
@@ -465,6 +470,10 @@ function failureResponse(error: unknown, failure: {
   const reportBug = (bug: unknown) =>
     failure.logError(`SQS request ${requestId} failed: ${bug}`, bug);
   const sqsError = toSqsError(error, reportBug, { queue: failure.queue });
+  const detail = sqsError.serverDetail;
+  if (detail !== null) {
+    failure.report?.(`SQS request ${requestId} answered ${sqsError.code}: ${detail}`);
+  }
   const response = failure.query
     ? queryErrorResponse(inQueryTerms(sqsError, failure.queryRequest), requestId, headers)
     : errorResponse(sqsError, requestId, headers);

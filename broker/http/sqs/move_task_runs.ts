@@ -23,11 +23,12 @@
  * their Retry-After, `refusalsMax` times in a row at most. A task's batches are the service's
  * redrive on the node that runs the task, which only its leader may propose: they
  * are not forwarded to another leader as requests are. So a task whose node no longer leads
- * (still refused after the retries) ends FAILED, its FailureReason `ServiceUnavailable:` and why
- * (`the node that runs the task no longer leads the cluster (not the leader; the leader is n2)…`);
- * the messages it moved stay moved, the rest stay in the source for a new task to move. Such a
- * failure is also told to `report` (the node's log): no client could list the task, since every
- * node, this one too, forwards the requests to the new leader, which never heard of it.
+ * (still refused after the retries) ends FAILED, its FailureReason `ServiceUnavailable:` and
+ * SQS's words (`The task stopped on a temporary failure of the server…`, no replica's); the
+ * messages it moved stay moved, the rest stay in the source for a new task to move. Such a
+ * failure is also told to `report` (the node's log), with the replica's words: no client could
+ * list the task, since every node, this one too, forwards the requests to the new leader, which
+ * never heard of it.
  *
  * Pace: a batch moves at most `batchMessages` messages and, with MaxNumberOfMessagesPerSecond,
  * at most that rate's worth; the first starts at once, and each next one no sooner than the
@@ -166,15 +167,15 @@ function isReplicaRefusal(error: unknown): error is BrokerError {
     (error.code === "NoLeader" || error.code === "NotReady" || error.code === "NodeRemoved");
 }
 
-/** FailureReason of a task that `error` ended: the query code, and why for a replica's refusal. */
+/**
+ * FailureReason of a task that `error` ended: the query code, and for a failure of the server's
+ * (a replica's refusal) SQS's words; the replica's own go to the node's log.
+ */
 function failureReason(error: BrokerError | SqsError): string {
   const { queryCode } = toSqsError(error, () => {});
-  if (!(error instanceof BrokerError)) return queryCode;
-  if (error.code === "NoLeader") {
-    return `${queryCode}: the node that runs the task no longer leads the cluster ` +
-      `(${error.message}); its batches are not forwarded, a new task moves the rest`;
-  }
-  return isReplicaRefusal(error) ? `${queryCode}: ${error.message}` : queryCode;
+  if (!isReplicaRefusal(error)) return queryCode;
+  return `${queryCode}: The task stopped on a temporary failure of the server. ` +
+    "Start a new task to move the remaining messages.";
 }
 
 /** The message move tasks this door started, by source queue (its SQS name) and by handle. */
@@ -354,7 +355,9 @@ export class MoveTasks {
         if (isReplicaRefusal(error)) {
           this.#parts.report?.(
             `SQS message move task of ${task.source.sqsName} failed, ${task.moved} of ` +
-              `${task.toMove} messages moved: ${task.failureReason}`,
+              `${task.toMove} messages moved: ${error.code}: ${error.message} (the node that ` +
+              "runs the task no longer leads the cluster, or can't write; its batches are " +
+              "not forwarded)",
           );
         }
       } else {
