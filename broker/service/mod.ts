@@ -33,6 +33,7 @@ export type {
   TopicService,
 } from "./topic_types.ts";
 export type {
+  CreateQueueOptions,
   CreateQueueResult,
   DeleteOptions,
   ListQueuesOptions,

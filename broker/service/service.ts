@@ -50,6 +50,7 @@ import {
 } from "./validation.ts";
 import type {
   AbortSource,
+  CreateQueueOptions,
   CreateQueueResult,
   DeleteOptions,
   ListQueuesOptions,
@@ -199,7 +200,11 @@ export class EngineService implements QueueService {
     return queue;
   }
 
-  async createQueue(name: string, input: QueueAttributesInput): Promise<CreateQueueResult> {
+  async createQueue(
+    name: string,
+    input: QueueAttributesInput,
+    options: CreateQueueOptions = {},
+  ): Promise<CreateQueueResult> {
     checkName(name);
     const attributes = resolveCreate(checkQueueInput(input));
     // An identical create of an existing queue writes no entry (unwritten_writes.ts).
@@ -214,7 +219,8 @@ export class EngineService implements QueueService {
       return { queue: result.queue, created: result.created };
     };
     const create = () => checkThen(this.#proposer, check, write);
-    return await createUnlessSame(this.#reads, name, attributes, create);
+    const barrierPassed = options.afterReadBarrier === true;
+    return await createUnlessSame(this.#reads, name, attributes, create, barrierPassed);
   }
 
   async listQueues(options: ListQueuesOptions): Promise<QueueList> {

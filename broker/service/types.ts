@@ -80,9 +80,24 @@ export interface RedriveOptions {
   ifCreatedAt?: number;
 }
 
+/** Options of a create. */
+export interface CreateQueueOptions {
+  /**
+   * True when the caller's request has already waited for the replica's read barrier (it read
+   * the queue its create is based on, with `getQueue`): an identical create of an existing queue
+   * is then answered from the state applied since, which includes every write acknowledged
+   * before the request, without waiting for a second barrier.
+   */
+  afterReadBarrier?: boolean;
+}
+
 /** The engine as the doors see it. All methods may throw `BrokerError`. */
 export interface QueueService {
-  createQueue(name: string, attributes: QueueAttributesInput): Promise<CreateQueueResult>;
+  createQueue(
+    name: string,
+    attributes: QueueAttributesInput,
+    options?: CreateQueueOptions,
+  ): Promise<CreateQueueResult>;
   listQueues(options: ListQueuesOptions): Promise<QueueList>;
   getQueue(name: string): Promise<Queue>;
   /**

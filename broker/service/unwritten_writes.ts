@@ -43,7 +43,9 @@ function stateOf(reads: QueueReads, name: string) {
  * `answer(queue)` when `unchanged` holds of the queue's state, else `write()`. It is checked first
  * on the local state: when it does not hold there (the request changes something, or the queue
  * is missing: the write answers that), the write is proposed at once, before this returns, so a
- * write keeps its place among the requests made after it. Then again after the read barrier.
+ * write keeps its place among the requests made after it. Then again after the read barrier,
+ * unless the request already waited for one (`barrierPassed`): the local state then holds every
+ * write acknowledged before the request, and what it shows is a state within the request.
  */
 function unlessUnchanged<T>(
   reads: QueueReads,
@@ -51,12 +53,15 @@ function unlessUnchanged<T>(
   unchanged: (attributes: QueueAttributes, queue: Queue) => boolean,
   answer: (queue: Queue) => T,
   write: () => Promise<T>,
+  barrierPassed = false,
 ): Promise<T> {
   const holds = () => {
     const state = stateOf(reads, name);
     return state !== undefined && unchanged(state.attributes, state.queue) ? state.queue : null;
   };
-  if (holds() === null) return write();
+  const local = holds();
+  if (local === null) return write();
+  if (barrierPassed) return Promise.resolve(answer(local));
   return readBarrier(reads.proposer).then(() => {
     const queue = holds();
     return queue === null ? write() : answer(queue);
@@ -70,15 +75,20 @@ function sameAfter(current: QueueAttributes, resolve: () => QueueAttributes): bo
   });
 }
 
-/** A create of `requested`: the existing queue when it is the same (`created: false`). */
+/**
+ * A create of `requested`: the existing queue when it is the same (`created: false`).
+ * `barrierPassed`: the request already waited for the read barrier (`CreateQueueOptions`).
+ */
 export function createUnlessSame(
   reads: QueueReads,
   name: string,
   requested: QueueAttributes,
   write: () => Promise<CreateQueueResult>,
+  barrierPassed = false,
 ): Promise<CreateQueueResult> {
   const same = (current: QueueAttributes) => sameAttributes(current, requested);
-  return unlessUnchanged(reads, name, same, (queue) => ({ queue, created: false }), write);
+  const answer = (queue: Queue) => ({ queue, created: false });
+  return unlessUnchanged(reads, name, same, answer, write, barrierPassed);
 }
 
 /**

@@ -153,7 +153,10 @@ export async function createQueue(context: OperationContext): Promise<JsonObject
     const existing = await queueNamed(context, queue.name);
     if (existing !== null) checkSameAttributes(existing, requested);
     try {
-      await context.service.createQueue(queue.name, createAttributes(existing, requested));
+      // Read after the read barrier (getQueue): an identical create needs no second one.
+      await context.service.createQueue(queue.name, createAttributes(existing, requested), {
+        afterReadBarrier: true,
+      });
       return { QueueUrl: context.addresses.url(queue) };
     } catch (error) {
       // Created or changed since the read (tags differing stay refused): read it again.

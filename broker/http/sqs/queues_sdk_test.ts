@@ -350,3 +350,25 @@ Deno.test("PurgeQueue empties a queue; DeleteQueue removes it", async () => {
   );
   await door.client.send(new GetQueueUrlCommand({ QueueName: "plain" }));
 });
+
+Deno.test("a repeated CreateQueue (same name, same attributes) waits for one read barrier, and answers as before", async () => {
+  await using door = startDoor();
+  const create = (Attributes: Record<string, string>) =>
+    door.client.send(new CreateQueueCommand({ QueueName: "jobs.fifo", Attributes }));
+  const fifo = { FifoQueue: "true", VisibilityTimeout: "45" };
+  const { QueueUrl } = await create(fifo);
+  // The test replica has no barrier of its own: one that counts stands in for the replica's.
+  const replica = door.replica as unknown as { readBarrier?: () => Promise<void> };
+  let barriers = 0;
+  replica.readBarrier = () => {
+    barriers++;
+    return Promise.resolve();
+  };
+  assert.equal((await create(fifo)).QueueUrl, QueueUrl);
+  assert.equal(barriers, 1);
+  assert.equal((await create({ FifoQueue: "true" })).QueueUrl, QueueUrl, "named attributes only");
+  await rejectsWith(create({ FifoQueue: "true", VisibilityTimeout: "46" }), {
+    name: "QueueNameExists",
+  });
+  assert.deepEqual(door.errors, []);
+});
