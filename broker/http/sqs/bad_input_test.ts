@@ -121,6 +121,34 @@ const cases: Case[] = [
     body: send({ Entries: [{ Id: "a", MessageBody: 5 }] }),
     ...serialization,
   },
+  // Whatever the entry's other members hold: a wrong type after a value error (checked first,
+  // failing only its entry) refuses the request as a wrong type alone does.
+  {
+    what: "a number for a batch entry's MessageGroupId after a DelaySeconds out of range",
+    target: "AmazonSQS.SendMessageBatch",
+    body: send({ Entries: [{ Id: "a", MessageBody: "x", DelaySeconds: -1, MessageGroupId: 5 }] }),
+    ...serialization,
+  },
+  {
+    what: "a string for a batch entry's DelaySeconds after an empty MessageBody",
+    target: "AmazonSQS.SendMessageBatch",
+    body: send({ Entries: [{ Id: "a", MessageBody: "", DelaySeconds: "5" }] }),
+    ...serialization,
+  },
+  {
+    what: "a number for a batch entry's ReceiptHandle after a VisibilityTimeout out of range",
+    target: "AmazonSQS.ChangeMessageVisibilityBatch",
+    body: send({ Entries: [{ Id: "a", VisibilityTimeout: 50_000, ReceiptHandle: 5 }] }),
+    ...serialization,
+  },
+  {
+    what: "a list for a later batch entry's MessageAttributes after an earlier entry's value error",
+    target: "AmazonSQS.SendMessageBatch",
+    body: send({
+      Entries: [{ Id: "a", MessageBody: "" }, { Id: "b", MessageBody: "x", MessageAttributes: [] }],
+    }),
+    ...serialization,
+  },
   {
     what: "no QueueUrl",
     target: "AmazonSQS.SendMessage",

@@ -5,7 +5,16 @@
  * @module
  */
 import { SqsError } from "./errors.ts";
-import { type JsonObject, objectEntry, optionalList, requiredString } from "./input.ts";
+import {
+  isJsonObject,
+  type JsonObject,
+  objectEntry,
+  optionalInteger,
+  optionalList,
+  optionalMap,
+  optionalString,
+  requiredString,
+} from "./input.ts";
 
 /** SQS's entries per batch request. */
 export const batchEntriesMax = 10;
@@ -26,8 +35,43 @@ export interface FailedEntry {
   Message: string;
 }
 
-/** Reads and checks the `Entries` of a batch request. */
-export function batchEntries(input: JsonObject, entryKind: string): BatchEntry[] {
+/**
+ * The JSON type of each member of a batch entry that the door reads, as the operation's readers
+ * refuse a wrong one (`SerializationException`): a string, an integer, a map, or a map whose
+ * values are maps (MessageAttributes; their members' values are checked as values).
+ */
+export type EntryTypes = Record<string, "string" | "integer" | "map" | "map of maps">;
+
+const anyInteger = { min: -Infinity, max: Infinity };
+
+/** Throws `SerializationException` for the first member of `entry` not of its type in `types`. */
+function checkEntryTypes(entry: JsonObject, types: EntryTypes): void {
+  for (const [member, type] of Object.entries(types)) {
+    if (type === "string") optionalString(entry, member);
+    else if (type === "integer") optionalInteger(entry, member, anyInteger);
+    else {
+      const map = optionalMap(entry, member);
+      if (type === "map" || map === undefined) continue;
+      for (const [name, value] of Object.entries(map)) {
+        if (!isJsonObject(value)) {
+          throw new SqsError("SerializationException", `${member}.${name}: expected a map`);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Reads and checks the `Entries` of a batch request. The members' types first, in every entry
+ * (`types`: the entry's members the operation reads): one of the wrong type is the request's
+ * malformation and refuses it whole, whatever else the entry holds, before any entry's values
+ * are looked at (a value the operation refuses fails only its entry, see `entryError`).
+ */
+export function batchEntries(
+  input: JsonObject,
+  entryKind: string,
+  types: EntryTypes,
+): BatchEntry[] {
   const list = optionalList(input, "Entries") ?? [];
   if (list.length === 0) {
     throw new SqsError(
@@ -41,9 +85,13 @@ export function batchEntries(input: JsonObject, entryKind: string): BatchEntry[]
       `Maximum number of entries per request are ${batchEntriesMax}. You have sent ${list.length}.`,
     );
   }
-  const seen = new Set<string>();
-  return list.map((value, index) => {
+  const entries = list.map((value, index) => {
     const entry = objectEntry(value, `Entries.${index}`);
+    checkEntryTypes(entry, { Id: "string", ...types });
+    return entry;
+  });
+  const seen = new Set<string>();
+  return entries.map((entry) => {
     const id = requiredString(entry, "Id");
     if (!entryIdPattern.test(id)) {
       throw new SqsError(

@@ -336,7 +336,9 @@ function batchOutcome(
 export async function deleteMessageBatch(context: OperationContext): Promise<JsonObject> {
   const found = messageQueue(context, "receive");
   const queue = found instanceof Promise ? await found : found;
-  const entries = batchEntries(context.input, "DeleteMessageBatchRequestEntry");
+  const entries = batchEntries(context.input, "DeleteMessageBatchRequestEntry", {
+    ReceiptHandle: "string",
+  });
   const failed: FailedEntry[] = [];
   const ids: string[] = [];
   const sent: string[] = [];
@@ -408,9 +410,6 @@ function requiredVisibility(input: JsonObject): number {
   return seconds;
 }
 
-/** Any integer: the type check of a member whose range is checked per entry. */
-const anyInteger = { min: -Infinity, max: Infinity };
-
 /**
  * ChangeMessageVisibilityBatch: each entry is checked on its own (the 12-hour cap too, as
  * `changeMessageVisibility`); one service call. As DeleteMessageBatch, an entry without a handle
@@ -430,13 +429,12 @@ export async function changeMessageVisibilityBatch(
     receiptHandle: string;
     visibilityTimeoutSeconds: number;
   }[] = [];
-  const entries = batchEntries(context.input, "ChangeMessageVisibilityBatchRequestEntry");
+  const entries = batchEntries(context.input, "ChangeMessageVisibilityBatchRequestEntry", {
+    ReceiptHandle: "string",
+    VisibilityTimeout: "integer",
+  });
   const now = context.now();
   for (const [entryIndex, { id, entry }] of entries.entries()) {
-    // The members' types first: one of the wrong type refuses the request (`entryError`), even
-    // in an entry that would fail on its own for another member.
-    optionalString(entry, "ReceiptHandle");
-    optionalInteger(entry, "VisibilityTimeout", anyInteger);
     try {
       const sent = requiredString(entry, "ReceiptHandle");
       const visibilityTimeoutSeconds = requiredVisibility(entry);

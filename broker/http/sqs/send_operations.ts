@@ -188,7 +188,14 @@ export async function sendMessageBatch(context: OperationContext): Promise<JsonO
   const queue = found instanceof Promise ? await found : found;
   const failed: FailedEntry[] = [];
   const accepted: { id: string; entryIndex: number; prepared: PreparedSend }[] = [];
-  const entries = batchEntries(context.input, "SendMessageBatchRequestEntry");
+  const entries = batchEntries(context.input, "SendMessageBatchRequestEntry", {
+    MessageBody: "string",
+    DelaySeconds: "integer",
+    MessageAttributes: "map of maps",
+    MessageSystemAttributes: "map",
+    MessageGroupId: "string",
+    MessageDeduplicationId: "string",
+  });
   for (const [entryIndex, { id, entry }] of entries.entries()) {
     try {
       const prepared = prepareSend(entry, queue);
