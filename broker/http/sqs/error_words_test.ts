@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { asBrokerError, BrokerError } from "../../service/mod.ts";
 import { ReplicationError } from "../../replication/mod.ts";
-import { handleFailureError, toSqsError } from "./errors.ts";
+import { handleFailureError, inRedriveTerms, SqsError, toSqsError } from "./errors.ts";
 import { rawCall, startDoor } from "./_test_server.ts";
 
 Deno.test("service errors with SQS's own message are answered in SQS's words", () => {
@@ -185,4 +185,33 @@ Deno.test("a replica's refusal or an internal error reaches SQS clients in SQS's
   });
   assert.equal(reported.length, 1);
   assert.match(reported[0], /ServiceUnavailable.*NoLeader: not the leader; leader is n2/);
+});
+
+Deno.test("a dead-letter target refusal is recognised by its code and field, not its words", () => {
+  const policy =
+    '{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":3}';
+  const request = { queue: "orders", target: "dlq" };
+  const said = "Dead letter target does not exist.";
+  // Whatever the service's words for a target it refuses (missing, of the other kind).
+  for (const words of ["queue 'dlq' does not exist", "some other wording entirely"]) {
+    const refusal = new BrokerError("InvalidParameter", `deadLetter.queue: ${words}`, {
+      field: "deadLetter.queue",
+    });
+    const answered = inRedriveTerms(refusal, policy, request);
+    assert.ok(answered instanceof SqsError);
+    assert.equal(answered.code, "InvalidParameterValue");
+    assert.match(answered.message, new RegExp(`Reason: ${said}$`));
+  }
+  // Not a target that names no queue: the queue itself, another field, another code.
+  const others = [
+    [new BrokerError("InvalidParameter", "x", { field: "deadLetter.queue" }), {
+      queue: "dlq",
+      target: "dlq",
+    }],
+    [new BrokerError("InvalidParameter", "x", { field: "deadLetter.maxReceiveCount" }), request],
+    [new BrokerError("QueueNotFound", "x", { field: "deadLetter.queue" }), request],
+  ] as const;
+  for (const [error, names] of others) assert.equal(inRedriveTerms(error, policy, names), error);
+  const refusal = new BrokerError("InvalidParameter", "y", { field: "deadLetter.queue" });
+  assert.equal(inRedriveTerms(refusal, undefined, undefined), refusal, "no policy sent");
 });

@@ -161,21 +161,25 @@ function nodeWords(error: BrokerError): boolean {
 }
 
 /**
- * The service's refusals of a dead-letter target that names no queue the SQS client can mean:
- * none of that name, or one of the other kind (the FIFO `jobs` is `jobs.fifo` to SQS, so a
- * policy's `jobs` names no queue). The service's and the state machine's words.
- */
-const missingDeadLetterTarget =
-  /^deadLetter\.queue: (queue '[^']*' does not exist|must be fifo exactly when the queue is fifo)$/;
-
-/**
  * `error` in SQS's words when it refuses the dead-letter target of the RedrivePolicy the client
- * sent as `policy` (SQS's own message, quoting the policy); any other error as it is.
+ * sent as `policy` (SQS's own message, quoting the policy); any other error as it is. `names`:
+ * the queue the request sets the policy on and the target it names, cmqd's names.
+ *
+ * The service refuses a target by the policy's field (`InvalidParameter`, field
+ * `deadLetter.queue`): one that names no queue, or one of the other kind (the FIFO `jobs` is
+ * `jobs.fifo` to SQS, so a policy's `jobs` names no queue the client can mean), or the queue
+ * itself. The door has checked the target's name and SQS kind already; the queue itself is told
+ * by the names, so every other such refusal is a target that does not exist, whatever its words.
  */
-export function inRedriveTerms(error: unknown, policy: string | undefined): unknown {
+export function inRedriveTerms(
+  error: unknown,
+  policy: string | undefined,
+  names: { queue: string; target: string } | undefined,
+): unknown {
   if (
-    policy === undefined || !(error instanceof BrokerError) || error.code !== "InvalidParameter" ||
-    !missingDeadLetterTarget.test(error.message)
+    policy === undefined || names === undefined || names.target === names.queue ||
+    !(error instanceof BrokerError) || error.code !== "InvalidParameter" ||
+    error.field !== "deadLetter.queue"
   ) {
     return error;
   }

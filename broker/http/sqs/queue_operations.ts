@@ -162,7 +162,9 @@ export async function createQueue(context: OperationContext): Promise<JsonObject
       // Created or changed since the read (tags differing stay refused): read it again.
       const raced = error instanceof BrokerError && error.code === "QueueAlreadyExists" &&
         attempt < createAttemptsMax && (existing === null || tags === undefined);
-      if (!raced) throw inRedriveTerms(error, redrivePolicyOf(context));
+      if (!raced) {
+        throw inRedriveTerms(error, redrivePolicyOf(context), redriveNames(queue, requested));
+      }
     }
   }
 }
@@ -271,6 +273,12 @@ function redrivePolicyOf(context: OperationContext): string | undefined {
   return optionalStringMap(context.input, "Attributes")?.RedrivePolicy;
 }
 
+/** The queue a request sets a dead-letter policy on and the policy's target, if it sets one. */
+function redriveNames(queue: QueueRef, attributes: QueueAttributesInput) {
+  const target = attributes.deadLetter?.queue;
+  return target === undefined ? undefined : { queue: queue.name, target };
+}
+
 /** SetQueueAttributes: changes the mutable attributes. */
 export async function setQueueAttributes(context: OperationContext): Promise<JsonObject> {
   const queue = queueOfInput(context);
@@ -291,7 +299,7 @@ export async function setQueueAttributes(context: OperationContext): Promise<Jso
     try {
       await context.service.updateQueue(queue.name, attributes);
     } catch (error) {
-      throw inRedriveTerms(error, redrivePolicyOf(context));
+      throw inRedriveTerms(error, redrivePolicyOf(context), redriveNames(queue, attributes));
     }
   }
   return {};
