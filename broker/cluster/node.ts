@@ -61,6 +61,7 @@ import { clusterInfo } from "./cluster_info.ts";
 import { DiskGuard } from "./disk_guard.ts";
 import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
 import { ForwardProof } from "./forward_proof.ts";
+import { LogLimiter } from "../transport/mod.ts";
 import { handOff } from "./hand_off.ts";
 import { type JoinPoint, joinVoteFloor, recordJoinPoint } from "./join_floor.ts";
 import { Membership } from "./member_changes.ts";
@@ -419,7 +420,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     ...options.access,
     bodies: options.access?.bodies ?? new BodyBudget({ bytesMax: options.requestBodyBudgetBytes }),
   });
-  const doorReport = (message: string) => report(`cmqd ${options.nodeId}: ${message}`);
+  // What the doors log per request (an SQS 503's replica detail) is bounded: an election can
+  // refuse thousands of requests a second.
+  const doorLines = new LogLimiter((line) => report(`cmqd ${options.nodeId}: ${line}`), {
+    what: "door reports",
+  });
+  const doorReport = (message: string) => doorLines.line(message);
   // The SQS move tasks pace their batches on the node's monotonic clock and timers.
   const doors = { access, report: doorReport, time: { clock: monotonic, timers: options.timers } };
   const app = createApp({ service: broker, topics, status, metrics, ...doors });

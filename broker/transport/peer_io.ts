@@ -120,18 +120,26 @@ export class LogLimiter {
   readonly #linesPerWindowMax: number;
   readonly #windowMs: number;
   readonly #now: () => number;
+  readonly #what: string;
   #windowStart = -Infinity;
   #lines = 0;
   #suppressed = 0;
 
   constructor(
     log: (line: string) => void,
-    options: { linesPerWindowMax?: number; windowMs?: number; now?: () => number } = {},
+    options: {
+      linesPerWindowMax?: number;
+      windowMs?: number;
+      now?: () => number;
+      /** What the lines are, as the count of those held back names them. */
+      what?: string;
+    } = {},
   ) {
     this.#log = log;
     this.#linesPerWindowMax = options.linesPerWindowMax ?? 50;
     this.#windowMs = options.windowMs ?? 10_000;
     this.#now = options.now ?? Date.now;
+    this.#what = options.what ?? "transport warnings";
   }
 
   /** Logs `text` unless this window's quota is spent. */
@@ -139,7 +147,7 @@ export class LogLimiter {
     const now = this.#now();
     if (now - this.#windowStart >= this.#windowMs) {
       if (this.#suppressed > 0) {
-        this.#log(`(${this.#suppressed} transport warnings suppressed in the last window)`);
+        this.#log(`(${this.#suppressed} ${this.#what} suppressed in the last window)`);
       }
       this.#windowStart = now;
       this.#lines = 0;
