@@ -7,7 +7,7 @@
  *   copies, durable on a majority before the answer) and the publish request latency.
  * - `push`: publishes `--push-messages` messages (batches of `--batch`) as fast as it can to a
  *   topic with one URL subscription pointing at a no-op HTTP sink served by this process, and
- *   measures pushes/s (first publish to last push) and publish-to-push latency (`publishTime` of
+ *   measures pushes/s (first publish to last push) and publish-to-push latency (`publishTimeMs` of
  *   the push body to its arrival at the sink, both on this machine's clock). Pushes queue up
  *   behind a faster publisher, so this latency includes that wait.
  * - `push-latency`: the same at a steady `--push-rate` messages/s for `--seconds`, so the latency

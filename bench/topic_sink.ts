@@ -33,7 +33,7 @@ export function startSink(): Sink {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
     if (held !== null) await held;
     const notification = await request.json();
-    latenciesMs.push(Date.now() - notification.publishTime);
+    latenciesMs.push(Date.now() - notification.publishTimeMs);
     received.set(notification.msgId, (received.get(notification.msgId) ?? 0) + 1);
     lastPushMs = performance.now();
     return new Response(null, { status: 204 });

@@ -19,19 +19,22 @@ interface Job {
 self.onmessage = async (event: MessageEvent<Job>) => {
   const { url, seconds, concurrency, size } = event.data;
   const client = new PushHttpClient();
-  const headers = { "content-type": "application/json", "x-cmq-message-id": "bench" };
+  const headers = { "content-type": "text/plain; charset=utf-8", "x-cmq-message-id": "bench" };
   const endMs = performance.now() + seconds * 1000;
   let answered = 0;
   let failed = 0;
   const loop = async () => {
     while (performance.now() < endMs) {
+      const now = Date.now();
       const body = JSON.stringify({
+        TopicOwner: 0,
         topicName: "sink",
         subscriptionName: "sink",
         msgId: `m${answered}`,
         msgBody: "x".repeat(size),
+        publishTime: Math.floor(now / 1000),
+        publishTimeMs: now,
         msgTag: [],
-        publishTime: Date.now(),
       });
       const signal = new AbortController().signal;
       try {

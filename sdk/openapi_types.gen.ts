@@ -780,7 +780,7 @@ export interface components {
        */
       retryPolicy?: "exponentialDecay" | "backoff";
       /**
-       * @description URL endpoints: json posts {topicName, subscriptionName, msgId, msgBody, msgTag, publishTime}; simplified posts the raw body.
+       * @description URL endpoints, as CMQ pushes: json posts {TopicOwner, topicName, subscriptionName, msgId, msgBody, publishTime (Unix seconds), publishTimeMs, msgTag}; simplified posts the raw body; both as text/plain.
        * @default json
        * @enum {string}
        */
@@ -841,7 +841,7 @@ export interface components {
        */
       retryPolicy?: "exponentialDecay" | "backoff";
       /**
-       * @description URL endpoints: json posts {topicName, subscriptionName, msgId, msgBody, msgTag, publishTime}; simplified posts the raw body.
+       * @description URL endpoints, as CMQ pushes: json posts {TopicOwner, topicName, subscriptionName, msgId, msgBody, publishTime (Unix seconds), publishTimeMs, msgTag}; simplified posts the raw body; both as text/plain.
        * @default json
        * @enum {string}
        */

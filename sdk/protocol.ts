@@ -174,16 +174,20 @@ export type SubscriptionList = Omit<Schemas["SubscriptionList"], "subscriptions"
  * route of the API, so it has no schema to alias.
  */
 export interface PushNotification {
+  /** The topic owner's app id, as CMQ sends it: always 0 (cmqd has no accounts). */
+  TopicOwner: number;
   topicName: string;
   subscriptionName: string;
   msgId: string;
   msgBody: string;
+  /** Whole Unix seconds, as CMQ sends it. */
+  publishTime: number;
+  /** The same instant in Unix epoch milliseconds. */
+  publishTimeMs: number;
   /** The message's tags (empty when it has none). */
   msgTag: string[];
   /** Routing-key topics: the message's routing key. */
   routingKey?: string;
-  /** Unix epoch milliseconds. */
-  publishTime: number;
 }
 
 /** Every error response body. */

@@ -43,14 +43,18 @@ Deno.test("a leader pushes to a real endpoint, retries a failure, and reports it
     await until(() => sink.received.length === 1, "the push");
     assert.equal(sink.received[0].id, id);
     assert.equal(sink.received[0].tag, "paid");
+    const { publishTime, publishTimeMs } = sink.received[0].body as Record<string, number>;
     assert.deepEqual(sink.received[0].body, {
+      TopicOwner: 0,
       topicName: "payments",
       subscriptionName: "merchant",
       msgId: id,
       msgBody: "order 1",
+      publishTime,
+      publishTimeMs,
       msgTag: ["paid"],
-      publishTime: (sink.received[0].body as { publishTime: number }).publishTime,
     });
+    assert.equal(publishTime, Math.floor(publishTimeMs / 1000), "CMQ's seconds, and milliseconds");
     assert.equal(sink.attempts.get(id), 2, "the first attempt failed, the retry (1 s) passed");
     await until(
       () => node.machine.topics.getSubscription("payments", "merchant")!.pendingMessages === 0,

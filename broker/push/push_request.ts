@@ -1,14 +1,18 @@
 /**
- * The HTTP request of one push (README, "Topics"): a POST to the subscription's URL.
+ * The HTTP request of one push (README, "Topics"): a POST to the subscription's URL, shaped as
+ * Tencent Cloud CMQ documents its HTTP push, so a callback written for CMQ reads it unchanged.
  *
- * - `json` (the default format): `{topicName, subscriptionName, msgId, msgBody, msgTag,
- *   publishTime}` with `content-type: application/json`; `msgTag` is the message's tags (an
- *   array, empty when it has none), `publishTime` Unix epoch milliseconds (v1's unit for every
- *   time), and routing-key topics add `routingKey`.
- * - `simplified`: the raw body, `content-type: text/plain; charset=utf-8`.
+ * - `json` (the default format): CMQ's fields `{TopicOwner, topicName, subscriptionName, msgId,
+ *   msgBody, publishTime}`: `TopicOwner` the number 0 (no accounts; CMQ's example sends the owner's
+ *   app id as a number), `publishTime` whole Unix seconds (CMQ types it Int, and every CMQ time is
+ *   Unix seconds). cmqd adds `publishTimeMs` (the same instant in Unix epoch milliseconds, v1's
+ *   unit), `msgTag` (the message's tags: an array, empty when it has none) and, on routing-key
+ *   topics, `routingKey`.
+ * - `simplified`: the raw body.
  *
- * Headers on both: `x-cmq-message-id`, `x-cmq-message-tag` (the tags joined by `,`, each
- * percent-encoded as a URI component so that any tag fits a header and a comma inside a tag
+ * Both formats are `content-type: text/plain; charset=utf-8`, as CMQ sends both. Headers on both:
+ * `x-cmq-message-id`, `x-cmq-message-tag` (the tags as an HTTP list, `a, b` as in CMQ's example,
+ * each percent-encoded as a URI component so that any tag fits a header and a comma inside a tag
  * can't be confused with the separator; absent when there are none), `x-cmq-routing-key` on
  * routing-key topics (percent-encoded the same way), `x-cmq-topic-name` and
  * `x-cmq-subscription-name` (names are letters, digits, `-` and `_`: they fit a header as they
@@ -58,25 +62,26 @@ export function pushRequest(target: PushTarget, delivery: PushDelivery): PushReq
     "x-cmq-request-id": requestId(target, delivery),
     "x-cmq-topic-name": target.topic,
     "x-cmq-subscription-name": target.subscription,
+    "content-type": "text/plain; charset=utf-8",
   };
   if (delivery.tags.length > 0) {
-    headers["x-cmq-message-tag"] = delivery.tags.map(encodeURIComponent).join(",");
+    headers["x-cmq-message-tag"] = delivery.tags.map(encodeURIComponent).join(", ");
   }
   if (delivery.routingKey !== undefined) {
     headers["x-cmq-routing-key"] = encodeURIComponent(delivery.routingKey);
   }
   if (target.format === "simplified") {
-    headers["content-type"] = "text/plain; charset=utf-8";
     return { url: target.url, init: { method: "POST", headers, body: delivery.body } };
   }
-  headers["content-type"] = "application/json";
   const notification: PushNotification = {
+    TopicOwner: 0,
     topicName: target.topic,
     subscriptionName: target.subscription,
     msgId: delivery.messageId,
     msgBody: delivery.body,
+    publishTime: Math.floor(delivery.publishTime / 1000),
+    publishTimeMs: delivery.publishTime,
     msgTag: delivery.tags,
-    publishTime: delivery.publishTime,
   };
   if (delivery.routingKey !== undefined) notification.routingKey = delivery.routingKey;
   return { url: target.url, init: { method: "POST", headers, body: JSON.stringify(notification) } };

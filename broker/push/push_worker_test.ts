@@ -15,10 +15,12 @@ Deno.test("due pushes are posted once each and a 2xx is recorded as pushed", asy
   const calls = context.endpoint.calls;
   assert.equal(calls.length, 2);
   const first = JSON.parse(calls[0].body);
-  // The README's push: publishTime in Unix epoch milliseconds (not CMQ's seconds), the headers.
-  assert.equal(first.publishTime, publishedAt);
+  // The README's push: publishTime in CMQ's whole seconds, publishTimeMs in milliseconds.
+  assert.equal(first.publishTime, Math.floor(publishedAt / 1000));
+  assert.equal(first.publishTimeMs, publishedAt);
+  assert.equal(first.TopicOwner, 0);
   assert.equal(calls[0].headers["user-agent"], "cmqd-push/1");
-  assert.equal(calls[0].headers["content-type"], "application/json");
+  assert.equal(calls[0].headers["content-type"], "text/plain; charset=utf-8");
   assert.equal(first.topicName, "t");
   assert.equal(first.subscriptionName, "merchant");
   assert.equal(first.msgBody, "a");
@@ -216,7 +218,7 @@ Deno.test("simplified pushes carry the raw body; headers percent-encode tags and
   const simplified = pushRequest(target, delivery);
   assert.equal(simplified.init.body, "raw body");
   assert.equal(simplified.init.headers["content-type"], "text/plain; charset=utf-8");
-  assert.equal(simplified.init.headers["x-cmq-message-tag"], "%E6%94%AF%E4%BB%98,a%2Cb");
+  assert.equal(simplified.init.headers["x-cmq-message-tag"], "%E6%94%AF%E4%BB%98, a%2Cb");
   assert.equal(simplified.init.headers["x-cmq-routing-key"], "orders.eu");
   assert.equal(
     simplified.init.headers["x-cmq-request-id"],
@@ -225,13 +227,15 @@ Deno.test("simplified pushes carry the raw body; headers percent-encode tags and
   );
   const json = pushRequest({ ...target, format: "json" }, { ...delivery, tags: [] });
   assert.deepEqual(JSON.parse(json.init.body), {
+    TopicOwner: 0,
     topicName: "t",
     subscriptionName: "s",
     msgId: "m1",
     msgBody: "raw body",
+    publishTime: 0,
+    publishTimeMs: 5,
     msgTag: [],
     routingKey: "orders.eu",
-    publishTime: 5,
   });
   assert.equal(json.init.headers["x-cmq-message-tag"], undefined);
   new Headers(simplified.init.headers); // every header value is a valid ByteString
@@ -262,7 +266,7 @@ Deno.test("a PATCH of the format applies to the next push of a running worker", 
   context.worker.start();
   await tick(context);
   const calls = context.endpoint.calls;
-  assert.equal(calls[0].headers["content-type"], "application/json");
+  assert.equal(JSON.parse(calls[0].body).msgBody, "a", "a JSON push");
   calls[0].answer(200);
   await tick(context);
   await context.topics.updateSubscription("t", "merchant", { format: "simplified" });
@@ -270,7 +274,7 @@ Deno.test("a PATCH of the format applies to the next push of a running worker", 
   await tick(context);
   assert.equal(calls.length, 2);
   assert.equal(calls[1].headers["content-type"], "text/plain; charset=utf-8");
-  assert.equal(calls[1].body, "b");
+  assert.equal(calls[1].body, "b", "the raw body");
   calls[1].answer(200);
   await tick(context);
   context.worker.stop();

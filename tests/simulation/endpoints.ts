@@ -42,6 +42,8 @@ export class SimEndpoints {
   readonly #scheduler: Scheduler;
   readonly #prng: Prng;
   readonly #knobs = new Map<string, EndpointKnobs>();
+  /** URLs whose subscription pushes `simplified` (the raw body); the others get JSON. */
+  readonly #simplified = new Set<string>();
   /** Every request seen, in order. */
   readonly requests: EndpointRequest[] = [];
   /** URL → body → number of 2xx answers. */
@@ -52,8 +54,14 @@ export class SimEndpoints {
     this.#prng = prng;
   }
 
-  set(url: string, knobs: EndpointKnobs): void {
+  /**
+   * The URL's knobs, and the format its subscription pushes: both formats are `text/plain`, so,
+   * like a real callback, an endpoint knows which one it gets.
+   */
+  set(url: string, knobs: EndpointKnobs, format: "json" | "simplified" = "json"): void {
     this.#knobs.set(url, knobs);
+    if (format === "simplified") this.#simplified.add(url);
+    else this.#simplified.delete(url);
   }
 
   /** Every endpoint answers at once with a 2xx from now on (the healing phase). */
@@ -71,9 +79,7 @@ export class SimEndpoints {
     const knobs = this.#knobs.get(url) ?? { failRate: 1, hangRate: 0, delayMsMax: 0 };
     const request: EndpointRequest = {
       url,
-      body: init.headers["content-type"] === "application/json"
-        ? JSON.parse(init.body).msgBody
-        : init.body,
+      body: this.#simplified.has(url) ? init.body : JSON.parse(init.body).msgBody,
       messageId: init.headers["x-cmq-message-id"],
       status: "hung",
     };

@@ -73,7 +73,11 @@ export const subscriptionSpecs: SubscriptionSpec[] = [
 /** The endpoints' misbehaviour during the fault phase. */
 export function configureEndpoints(endpoints: SimEndpoints): void {
   endpoints.set("http://a.sim/", { failRate: 0.3, hangRate: 0.03, delayMsMax: 200 });
-  endpoints.set("http://b.sim/", { failRate: 0.05, hangRate: 0.1, delayMsMax: 2_500 });
+  endpoints.set(
+    "http://b.sim/",
+    { failRate: 0.05, hangRate: 0.1, delayMsMax: 2_500 },
+    "simplified",
+  );
   endpoints.set("http://c.sim/", { failRate: 0, hangRate: 0, delayMsMax: 50 });
 }
 

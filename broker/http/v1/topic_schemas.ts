@@ -161,8 +161,9 @@ const retryPolicy = z.enum(["exponentialDecay", "backoff"]).openapi({
   default: "exponentialDecay",
 });
 const pushFormat = z.enum(["json", "simplified"]).openapi({
-  description: "URL endpoints: json posts {topicName, subscriptionName, msgId, msgBody, msgTag, " +
-    "publishTime}; simplified posts the raw body.",
+  description: "URL endpoints, as CMQ pushes: json posts {TopicOwner, topicName, " +
+    "subscriptionName, msgId, msgBody, publishTime (Unix seconds), publishTimeMs, msgTag}; " +
+    "simplified posts the raw body; both as text/plain.",
   default: "json",
 });
 
