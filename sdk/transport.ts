@@ -11,6 +11,7 @@
 
 import { TransportError } from "./errors.ts";
 import { Http1Transport } from "./http1.ts";
+import { abandonOnAbort } from "./abandon.ts";
 
 /** One HTTP request. */
 export interface HttpRequest {
@@ -70,11 +71,20 @@ export interface HttpTransport {
  * ```
  */
 export class FetchTransport implements HttpTransport {
+  /**
+   * The request and its body's `text()` settle once the signal aborts: the Fetch standard's
+   * `fetch` rejects, and errors the body it is streaming, on its signal's abort. A fetch function
+   * passed in may not honour its signal, so this transport stops waiting on it at the abort itself.
+   */
+  readonly settlesOnAbort = true;
   readonly #fetch: typeof fetch;
+  /** A fetch function was passed in: its promises are raced against the abort. */
+  readonly #custom: boolean;
 
   constructor(fetchFunction?: typeof fetch) {
     // Looked up per call when defaulted, so a later replacement of globalThis.fetch is seen.
     this.#fetch = fetchFunction ?? ((input, init) => fetch(input, init));
+    this.#custom = fetchFunction !== undefined;
   }
 
   /**
@@ -83,14 +93,16 @@ export class FetchTransport implements HttpTransport {
    * error of the fetch function passes as it is.
    */
   async request(request: HttpRequest): Promise<HttpResponse> {
+    const { signal } = request;
+    const settled = <T>(work: Promise<T>) => this.#custom ? abandonOnAbort(work, signal) : work;
     let response: Response;
     try {
-      response = await this.#fetch(request.url, {
+      response = await settled(this.#fetch(request.url, {
         method: request.method,
         headers: request.headers,
         body: request.body,
-        signal: request.signal,
-      });
+        signal,
+      }));
     } catch (error) {
       throw fetchFailure(error);
     }
@@ -98,7 +110,7 @@ export class FetchTransport implements HttpTransport {
     return {
       status: response.status,
       header: (name) => response.headers.get(name),
-      text: () => response.text().catch((error) => Promise.reject(fetchFailure(error))),
+      text: () => settled(response.text()).catch((error) => Promise.reject(fetchFailure(error))),
     };
   }
 }
@@ -172,6 +184,8 @@ interface DenoEnv {
 
 /** Loads `transport_node.ts` on the first request (a static import would break browsers). */
 class LazyNodeTransport implements HttpTransport {
+  /** As `NodeHttpTransport`'s (the module loads at once, whatever the signal). */
+  readonly settlesOnAbort = true;
   #inner: Promise<HttpTransport> | undefined;
   #loaded: HttpTransport | undefined;
 

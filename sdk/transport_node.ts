@@ -46,6 +46,12 @@ const encoder = new TextEncoder();
  * ```
  */
 export class NodeHttpTransport implements HttpTransport {
+  /**
+   * A request and its body's `text()` settle once the signal aborts, in every phase: before the
+   * request is sent, while its head is awaited, after the head (before `text()`), while the body
+   * streams.
+   */
+  readonly settlesOnAbort = true;
   readonly #httpAgent: http.Agent;
   readonly #httpsAgent: https.Agent;
 
@@ -109,6 +115,12 @@ export class NodeHttpTransport implements HttpTransport {
 }
 
 function answerOf(incoming: http.IncomingMessage, signal: AbortSignal): HttpResponse {
+  // The body may be cut (an abort destroys the request, and its socket with it) before `text()`
+  // is called: the failure is kept for it, and no 'error' goes unheard meanwhile.
+  const cut: { error: Error | undefined } = { error: undefined };
+  const onCut = (error?: Error) => cut.error ??= error ?? new Error("the response was cut off");
+  incoming.on("error", onCut);
+  incoming.once("aborted", () => onCut());
   return {
     status: incoming.statusCode ?? 0,
     header(name) {
@@ -116,16 +128,32 @@ function answerOf(incoming: http.IncomingMessage, signal: AbortSignal): HttpResp
       if (value === undefined) return null;
       return Array.isArray(value) ? value.join(", ") : value;
     },
-    text: () => readText(incoming, signal),
+    text: () => readText(incoming, signal, cut),
   };
 }
 
-function readText(incoming: http.IncomingMessage, signal: AbortSignal): Promise<string> {
+/**
+ * The body as text. Settles once `signal` aborts, whenever that happens: before `text()` (the
+ * answer may already be destroyed then, and would emit nothing more), or while it streams.
+ */
+function readText(
+  incoming: http.IncomingMessage,
+  signal: AbortSignal,
+  cut: { error: Error | undefined },
+): Promise<string> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  if (cut.error !== undefined) return Promise.reject(networkFailure(cut.error, signal));
+  if (incoming.destroyed && !incoming.complete) {
+    return Promise.reject(networkFailure(new Error("the response was cut off"), signal));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
+    let done = false;
     const onAbort = () => incoming.destroy(abortError(signal));
     signal.addEventListener("abort", onAbort, { once: true });
     const finish = (error?: Error) => {
+      if (done) return;
+      done = true;
       signal.removeEventListener("abort", onAbort);
       if (error !== undefined) reject(networkFailure(error, signal));
       else resolve(decode(chunks));
@@ -134,7 +162,13 @@ function readText(incoming: http.IncomingMessage, signal: AbortSignal): Promise<
     incoming.on("end", () => finish());
     incoming.on("error", (error) => finish(error));
     incoming.on("aborted", () => finish(new Error("the response was cut off")));
-    if (signal.aborted) onAbort();
+    // Destroyed without an error (or with one already heard): 'close' comes, 'end' never will.
+    incoming.on("close", () => {
+      if (incoming.complete) return;
+      finish(
+        signal.aborted ? abortError(signal) : cut.error ?? new Error("the response was cut off"),
+      );
+    });
   });
 }
 

@@ -261,3 +261,86 @@ Deno.test({
     }
   },
 });
+
+/**
+ * `NodeHttpTransport` says it settles on abort (the client then spares it its race): in Node
+ * itself, an abort in each phase of a request rejects it — before it is sent, while its head is
+ * awaited, after the head before `text()`, while the body streams — against a server that stalls.
+ * Each outcome is printed; one still pending after 5 s is printed as such.
+ */
+const abortScript = `
+import * as net from "node:net";
+import { NodeHttpTransport } from "./transport_node.mjs";
+const server = net.createServer((socket) => {
+  let text = "";
+  socket.on("data", (chunk) => {
+    text += chunk;
+    if (!text.includes("\\r\\n\\r\\n")) return;
+    if (text.startsWith("GET /partial")) {
+      socket.write("HTTP/1.1 200 OK\\r\\ncontent-length: 100\\r\\n\\r\\n0123456789");
+    }
+  });
+  socket.on("error", () => {});
+});
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const base = "http://127.0.0.1:" + server.address().port;
+const transport = new NodeHttpTransport();
+const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+const outcome = (promise) => {
+  let timer;
+  const hung = new Promise((resolve) => timer = setTimeout(() => resolve("pending"), 5000));
+  return Promise.race([promise.then(() => "resolved", () => "rejected"), hung])
+    .finally(() => clearTimeout(timer));
+};
+const send = (path, signal) => transport.request({ url: base + path, method: "GET", headers: {}, signal });
+const results = { settlesOnAbort: transport.settlesOnAbort };
+results.early = await outcome(send("/silent", AbortSignal.abort(new Error("early"))));
+let controller = new AbortController();
+let pending = send("/silent", controller.signal);
+await pause();
+controller.abort(new Error("no head"));
+results.noHead = await outcome(pending);
+controller = new AbortController();
+let response = await send("/partial", controller.signal);
+controller.abort(new Error("before the body"));
+await pause();
+results.beforeBody = await outcome(response.text());
+controller = new AbortController();
+response = await send("/partial", controller.signal);
+const body = response.text();
+await pause();
+controller.abort(new Error("mid-body"));
+results.midBody = await outcome(body);
+transport.close();
+server.close();
+console.log(JSON.stringify(results));
+process.exit(0);
+`;
+
+Deno.test({
+  name: "NodeHttpTransport in Node settles on an abort in every phase of a request",
+  ignore: !nodeAvailable,
+  async fn() {
+    const directory = await Deno.makeTempDir({ prefix: "cmqd-node-abort-" });
+    try {
+      await bundle(directory, "sdk/transport_node.ts", "transport_node.mjs");
+      await Deno.writeTextFile(`${directory}/abort.mjs`, abortScript);
+      const run = await new Deno.Command("node", {
+        args: ["abort.mjs"],
+        cwd: directory,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(run.success, new TextDecoder().decode(run.stderr));
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(run.stdout)), {
+        settlesOnAbort: true,
+        early: "rejected",
+        noHead: "rejected",
+        beforeBody: "rejected",
+        midBody: "rejected",
+      });
+    } finally {
+      await Deno.remove(directory, { recursive: true });
+    }
+  },
+});
