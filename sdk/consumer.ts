@@ -24,7 +24,7 @@
  *   than the broker's own start of the lock, so clock skew can't make a renewal late. A renewal
  *   waits for a lock-change call of other messages only while `changeCallsMax` (4) calls are on
  *   the wire, and then at most until the first of them is answered or given up; one of its own is
- *   given up at half of the lock's time left (at least 250 ms) and the renewal sent again at
+ *   given up at half of the lock's time left (at least 250 ms, at most 30 s) and the renewal sent again at
  *   once, while the lock still holds — a lock of 1 s included (see `consumer_acks.ts`).
  *   Unanswered renewals may have been applied, so renewals go on while the handler runs until the
  *   broker answers, paced by the soonest deadline the lock may have (`consumer_lock.ts`); one the

@@ -19,9 +19,10 @@
  * do not wait: they go in a call of their own, so one call that gets no answer (a node that
  * accepted the connection and says nothing) holds up only the locks it carries, never every
  * running handler's renewal. Such a call is given up, its changes unconfirmed, at half of the
- * time left on the soonest lock it carries when it was sent (never before `changeCallMsMin`; after
- * 30 s when none of its locks has a known deadline, so that no call that never settles holds a
- * call slot for good), and aborted through its signal: the other half leaves room for the
+ * time left on the soonest lock it carries when it was sent, never before `changeCallMsMin` and
+ * never after 30 s (`changeCallMsMax`; the bound too of a call none of whose locks has a known
+ * deadline): no call that never settles holds a call slot for good, nor, under a 12 h lock, the
+ * release at stop or a renewal for 6 h. It is aborted through its signal: the other half leaves room for the
  * consumer to renew again while the lock still holds. Before that, a `CmqdClient` is asked (the call's `headTimeoutMs`, never
  * more than its own) to take a node silent for half of that time for frozen, so it moves on to
  * another node within the call (a call given up is aborted, which tells the client nothing
@@ -93,13 +94,14 @@ interface PendingChange {
 const changeCallMsMin = 250;
 
 /**
- * How long a lock-change call whose locks' deadlines are unknown (none given, or not finite) may
- * go unanswered before it is given up: the client's default `timeoutMs`. Without a bound, a call
- * that never settles — a custom client's, or a client's on a transport that ignores its abort
- * signal, which the client's own timeouts then can't end — would hold one of the
- * `changeCallsMax` calls for good, and `flush()` (the consumer's stop) would never return.
+ * How long any lock-change call may go unanswered before it is given up, however far off its
+ * locks run out (unknown: none given, or not finite; or hours away): the client's default
+ * `timeoutMs`. Without a bound, a call that never settles — a custom client's, or a client's whose
+ * `timeoutMs` is `Infinity` — would hold one of the `changeCallsMax` calls for good, and `flush()`
+ * (the consumer's stop) would never return; with half of a long lock's time as its only bound, a
+ * 12 h lock's release (at stop) would hold it for 6 h.
  */
-const changeCallMsUnbounded = 30_000;
+const changeCallMsCap = 30_000;
 
 /**
  * Lock-change calls on the wire at once, at most. Changes due while they are all on the wire
@@ -123,8 +125,8 @@ export interface AcknowledgerOptions {
   /** Deleted messages, counted. */
   onDeleted(count: number): void;
   /**
-   * How long a lock-change call none of whose changes has a lock deadline may go unanswered
-   * before it is given up (default `changeCallMsUnbounded`, 30 s).
+   * How long a lock-change call may go unanswered before it is given up at most, whatever its
+   * locks' deadlines (default `changeCallMsCap`, 30 s).
    */
   changeCallMsMax?: number;
 }
@@ -210,8 +212,9 @@ export class Acknowledger {
   /**
    * Changes the lock of `message` to `seconds` from now (0 releases it). `lockDeadlineMs`, the
    * local time by which its current lock has surely not run out, bounds the call: unanswered at
-   * half of the time left until then (but not before `changeCallMsMin`), the change is given up,
-   * unconfirmed; without one (or one not finite), after `changeCallMsMax` (30 s). `renewal`: it
+   * half of the time left until then (but not before `changeCallMsMin`, nor after
+   * `changeCallMsMax`, 30 s), the change is given up, unconfirmed; without one (or one not
+   * finite), after `changeCallMsMax`. `renewal`: it
    * extends a running handler's lock (see `otherChangeCallsMax`).
    * Never rejects.
    */
@@ -335,7 +338,7 @@ export class Acknowledger {
 
   /**
    * One lock-change call; settled when answered, or given up at half of the time its soonest lock
-   * had left (after `changeCallMsMax` when none of its locks has a deadline).
+   * had left, or at `changeCallMsMax` if that is sooner (or none of its locks has a deadline).
    */
   #sendChangeBatch(batch: PendingChange[]): void {
     const { client, queue } = this.#options;
@@ -366,12 +369,14 @@ export class Acknowledger {
     if (other) this.#otherCalls++;
     const options: { signal: AbortSignal; headTimeoutMs?: number } = { signal: controller.signal };
     const soonestMs = Math.min(...batch.map((change) => change.lockDeadlineMs ?? Infinity));
-    const lockKnown = Number.isFinite(soonestMs);
-    const budgetMs = lockKnown
-      ? Math.max(changeCallMsMin, (soonestMs - Date.now()) / 2)
-      : this.#options.changeCallMsMax ?? changeCallMsUnbounded;
+    const capMs = this.#options.changeCallMsMax ?? changeCallMsCap;
+    // Half the time left, but no longer than a call without a deadline gets: a 12 h lock's
+    // release would otherwise hold its call slot (and `flush`) for 6 h on a silent node.
+    const halfLeftMs = Math.max(changeCallMsMin, (soonestMs - Date.now()) / 2);
+    const capped = !(halfLeftMs < capMs);
+    const budgetMs = capped ? capMs : halfLeftMs;
     const giveUp = setTimeout(() => {
-      const error = givenUp(lockKnown ? undefined : budgetMs);
+      const error = givenUp(capped ? budgetMs : undefined);
       controller.abort(error);
       for (const change of batch) {
         change.resolve({ ok: false, lockLost: false, error, givenUp: true });
@@ -431,12 +436,12 @@ function calling<T>(call: () => Promise<T>): Promise<T> {
 
 /**
  * A lock-change call unanswered at half of the time its soonest lock had left, or after
- * `boundMs` when none of its locks had a known deadline.
+ * `boundMs` (`changeCallMsMax`) when that is sooner or none of its locks had a known deadline.
  */
 function givenUp(boundMs?: number): CmqdError {
   const within = boundMs === undefined
     ? "half of the time left on the soonest lock it carries"
-    : `${boundMs} ms (no lock deadline to bound it)`;
+    : `${boundMs} ms`;
   return new CmqdError(
     "Timeout",
     `no answer to a lock change within ${within}: the call was given up, its changes may or ` +

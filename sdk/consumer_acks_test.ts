@@ -228,6 +228,22 @@ Deno.test("a lock change with no lock deadline is given up too: a hung call hold
   assert.equal(renewal.outcome?.ok, true);
 });
 
+Deno.test("a lock change under a long lock is given up at changeCallMsMax, not at half of the lock", async () => {
+  // A release (or renewal) of a 12 h lock to a node that never answers: given up at half of the
+  // time left, it would hold its call slot, and flush (the consumer's stop), for 6 h.
+  const { a, acks, calls, change } = await acksWithAHungCall({ changeCallMsMax: 100 });
+  const release = change(a, 0, Date.now() + 12 * 3600_000);
+  await waitFor("the release given up", () => release.outcome !== undefined);
+  const outcome = release.outcome;
+  assert.ok(outcome !== undefined && !outcome.ok, "not confirmed");
+  assert.equal(outcome.lockLost, false, "unconfirmed");
+  assert.equal(outcome.givenUp, true);
+  assert.ok(outcome.error instanceof CmqdError);
+  assert.match(outcome.error.message, /within 100 ms/);
+  assert.equal(calls[0].signal?.aborted, true, "the call is aborted through its signal");
+  await acks.flush();
+});
+
 Deno.test("a lock-change call asks the client to leave a silent node in time for another to answer before it is given up", async () => {
   const queue = new FakeQueue();
   queue.send("a");
