@@ -40,7 +40,7 @@
  *   also backs off, so the loop never spins. Without `onError` errors are logged with
  *   `console.error`: nothing is swallowed.
  * - **Stopping**: `stop()` ends the long polls, waits for running handlers, then flushes deletes
- *   and lock changes. (Ending the poll aborts its request; a message the broker locked for it in
+ *   and lock changes, each call given up after 30 s at most without an answer. (Ending the poll aborts its request; a message the broker locked for it in
  *   that very instant comes back when that lock runs out.) `stop({ abort: true })` also aborts the handlers' `signal`; a handler that
  *   then rejects has its message released at once (visibility 0) rather than counted as failed.
  *

@@ -6,7 +6,10 @@
  * the consumer's next receive, which carries it in `deleteReceiptHandles` (one round trip for
  * "ack these, give me more"). When no receive takes it within `deleteLingerMs` — a long poll is
  * parked, the loop is backing off, or the consumer is stopping — it goes out in an explicit
- * delete call instead, so a handled message is never left to its lock running out.
+ * delete call instead, so a handled message is never left to its lock running out. Such a call is
+ * given up after 30 s without an answer (`deleteCallMsMax`), aborted through its signal, and its
+ * messages reported as `Timeout` (they may or may not be deleted; if not, they come back when
+ * their locks run out): a delete that never settles can't hold `flush()`, the consumer's stop.
  *
  * Lock changes are batched per tick into one `changeVisibility` call, and at most
  * `changeCallsMax` (4) calls are on the wire: changes due while they all are wait, soonest lock
@@ -104,6 +107,15 @@ const changeCallMsMin = 250;
 const changeCallMsCap = 30_000;
 
 /**
+ * How long an explicit delete call may go unanswered before it is given up: aborted, its
+ * messages reported (`Timeout`), as when the client's own retries fail. The client's default
+ * `timeoutMs`. Without it, a delete that never settles — a custom client's, or a client's whose
+ * `timeoutMs` is `Infinity`, on a node that never answers — would hold `flush()` (the consumer's
+ * stop) for ever.
+ */
+const deleteCallMsCap = 30_000;
+
+/**
  * Lock-change calls on the wire at once, at most. Changes due while they are all on the wire
  * wait, soonest lock first, and leave together (up to a batch) when one settles.
  */
@@ -129,6 +141,8 @@ export interface AcknowledgerOptions {
    * locks' deadlines (default `changeCallMsCap`, 30 s).
    */
   changeCallMsMax?: number;
+  /** How long an explicit delete call may go unanswered before it is given up (default 30 s). */
+  deleteCallMsMax?: number;
 }
 
 /** The API's batch bound (entries per delete, visibility change or piggybacked delete). */
@@ -233,7 +247,10 @@ export class Acknowledger {
     });
   }
 
-  /** Sends every pending delete and lock change now; resolves when all are answered. */
+  /**
+   * Sends every pending delete and lock change now; resolves when all are answered or given up
+   * (a delete after 30 s, a lock change after half its lock's time left, 30 s at most).
+   */
   async flush(): Promise<void> {
     clearTimeout(this.#deleteTimer);
     this.#deleteTimer = undefined;
@@ -254,21 +271,51 @@ export class Acknowledger {
     }, this.#options.deleteLingerMs);
   }
 
-  /** One explicit delete call with up to a batch of pending deletes. */
+  /**
+   * One explicit delete call with up to a batch of pending deletes; settled when answered, or
+   * given up after `deleteCallMsMax` (30 s) and aborted.
+   */
   #sendDeletes(): void {
     const taken = this.takeDeletes();
     if (taken.handles.length === 0) return;
     const { client, queue, report } = this.#options;
-    // The client already retried (deletes are safe to repeat); the locks will run out and the
-    // messages come back: at-least-once, reported.
+    let settled = false;
+    // The client already retried (deletes are safe to repeat), or the call was given up: the
+    // locks will run out and the messages come back: at-least-once, reported.
     const failed = (error: unknown) => {
+      if (settled) return;
+      settled = true;
       for (const pending of taken.messages.values()) report(error, pending.message);
     };
-    const call = calling(() => client.deleteMessages(queue, taken.handles)).then((answer) => {
+    const controller = new AbortController();
+    const budgetMs = this.#options.deleteCallMsMax ?? deleteCallMsCap;
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
+    const abandoned = new Promise<void>((resolve) => {
+      giveUp = setTimeout(() => {
+        const error = new CmqdError(
+          "Timeout",
+          `no answer to a delete within ${budgetMs} ms: the call was given up, its messages may ` +
+            "or may not have been deleted",
+          { status: 0 },
+        );
+        controller.abort(error);
+        failed(error);
+        resolve();
+      }, budgetMs);
+    });
+    const answered = calling(() =>
+      client.deleteMessages(queue, taken.handles, { signal: controller.signal })
+    ).then((answer) => {
+      if (settled) return;
       const failures = listOf<HandleFailure>(answer, "failures", "delete");
-      this.#settle(taken.messages, countOf(answer, "deleted", "delete"), failures);
-    }, failed).catch((error) => failed(unexpected("delete", error)))
-      .finally(() => this.#deleting.delete(call));
+      const deleted = countOf(answer, "deleted", "delete");
+      this.#settle(taken.messages, deleted, failures);
+      settled = true;
+    }, failed).catch((error) => failed(unexpected("delete", error)));
+    const call = Promise.race([answered, abandoned]).finally(() => {
+      clearTimeout(giveUp);
+      this.#deleting.delete(call);
+    });
     this.#deleting.add(call);
   }
 

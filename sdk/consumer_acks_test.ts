@@ -244,6 +244,45 @@ Deno.test("a lock change under a long lock is given up at changeCallMsMax, not a
   await acks.flush();
 });
 
+Deno.test("an explicit delete that never answers is given up at deleteCallMsMax: flush (stop) ends", async () => {
+  // A client whose delete never settles, its signal notwithstanding (a custom client, or one
+  // whose timeoutMs is Infinity against a node that never answers).
+  const queue = new FakeQueue();
+  queue.send("a", "b");
+  const [a, b] = (await queue.receiveMessages("q", { maxMessages: 2 })).messages;
+  const signals: AbortSignal[] = [];
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    changeVisibility: queue.changeVisibility.bind(queue),
+    deleteMessages: (_queue, _handles, options) => {
+      if (options?.signal !== undefined) signals.push(options.signal);
+      return new Promise(() => {});
+    },
+  };
+  const reports: { error: unknown; message?: ReceivedMessage }[] = [];
+  let deleted = 0;
+  const acks = new Acknowledger({
+    client,
+    queue: "q",
+    deleteLingerMs: 60_000,
+    deleteCallMsMax: 100,
+    report: (error, message) => reports.push({ error, message }),
+    onDeleted: (count) => deleted += count,
+  });
+  acks.delete(a);
+  acks.delete(b);
+  await acks.flush();
+  assert.equal(signals.length, 1, "one delete call, given a signal");
+  assert.equal(signals[0].aborted, true, "the call is aborted through its signal");
+  assert.equal(deleted, 0);
+  assert.deepEqual(reports.map((report) => report.message?.id), [a.id, b.id]);
+  for (const { error } of reports) {
+    assert.ok(error instanceof CmqdError);
+    assert.equal(error.code, "Timeout");
+    assert.match(error.message, /no answer to a delete within 100 ms/);
+  }
+});
+
 Deno.test("a lock-change call asks the client to leave a silent node in time for another to answer before it is given up", async () => {
   const queue = new FakeQueue();
   queue.send("a");
