@@ -29,7 +29,10 @@
  *   Unanswered renewals may have been applied, so renewals go on while the handler runs until the
  *   broker answers, paced by the soonest deadline the lock may have (`consumer_lock.ts`); one the
  *   broker refuses (the lock ran out) aborts the handler's `signal`, and its message then gets no
- *   retry delay or release (its lock is gone; the message may be delivered again).
+ *   retry delay or release (its lock is gone; the message may be delivered again). In an outage
+ *   every held message's renewals fail, a few per lock period each: only the first of an outage
+ *   goes to `onError`, the others are counted (`stats.renewalsUnanswered`) until the broker
+ *   answers a renewal again, which ends the outage (a refusal is always reported).
  * - **FIFO queues**: the broker delivers one message per group at a time, and the next only
  *   after the current one is deleted. The consumer keeps that intact: a failed message is never
  *   released early or re-sent, only re-locked for its retry delay (its group waits behind it);
@@ -52,6 +55,7 @@
 import { Acknowledger, batchEntriesMax, type ConsumerClient } from "./consumer_acks.ts";
 import { type Delivery, DeliveryIterator, leftLoop, unprocessed } from "./consumer_iterator.ts";
 import { LockTimes } from "./consumer_lock.ts";
+import { type FirstRenewal, isThenable, RunContext, type Running } from "./consumer_run.ts";
 import { checkRange, checkReceiveAnswer } from "./consumer_checks.ts";
 import { CmqdError } from "./errors.ts";
 import type { ReceivedMessage } from "./protocol.ts";
@@ -94,7 +98,10 @@ export interface ConsumerOptions {
   waitSeconds?: number;
   /** Seconds a failed message stays hidden, from its receiveCount (1 = first delivery). */
   retryDelaySeconds?: (attempt: number) => number;
-  /** Every failure: handler errors (with the message), receive, delete and lock errors. */
+  /**
+   * Every failure: handler errors (with the message), receive, delete and lock errors; of the
+   * renewals that get no answer in an outage, the first (see `stats.renewalsUnanswered`).
+   */
   onError?: (error: unknown, message?: ReceivedMessage) => void;
   /** How long a delete waits for a receive to carry it before it is sent alone. Default 20 ms. */
   deleteLingerMs?: number;
@@ -116,6 +123,11 @@ export interface ConsumerStats {
   /** Renewals the broker refused: the lock had already run out. */
   locksLost: number;
   /**
+   * Renewals that got no answer (network, 503, given up): each is sent again. Only the first of
+   * an outage is reported to `onError` (see the module doc); this counts them all.
+   */
+  renewalsUnanswered: number;
+  /**
    * Messages the broker confirmed deleted. A delete answering that the message is already gone
    * from the queue (`gone`: deleted before, expired, dead-lettered, purged) counts too, and so
    * does a repeat answering "stale" after a lost answer.
@@ -124,56 +136,6 @@ export interface ConsumerStats {
   receiveErrors: number;
   /** Handlers running now. */
   inflight: number;
-}
-
-interface Running {
-  message: ReceivedMessage;
-  /** Made when the handler first reads its `signal` (most handlers never do). */
-  controller: AbortController | undefined;
-  /** Set by `stop({ abort: true })` while the handler ran. */
-  abortReason: unknown;
-  /** The deadlines the current lock may have. */
-  lock: LockTimes;
-  /** The broker's refusal of a renewal: the lock is gone (and the signal aborted with it). */
-  lockLost: unknown;
-  renewTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The first renewal, shared by the messages of one receive (one timer, not one each). */
-  firstRenewal: FirstRenewal | undefined;
-  finished: boolean;
-  done: Promise<void>;
-}
-
-/**
- * Runs of one receive whose first renewal is still ahead, and its timer, armed when the first
- * handler of the receive turns out to be asynchronous (a synchronous one is over at once).
- */
-interface FirstRenewal {
-  atMs: number;
-  runs: Set<Running>;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
-/** A handler's context; the controller behind `signal` is made on first use. */
-class RunContext implements HandlerContext {
-  readonly #run: Running;
-
-  constructor(run: Running) {
-    this.#run = run;
-  }
-
-  get signal(): AbortSignal {
-    const run = this.#run;
-    if (run.controller === undefined) {
-      run.controller = new AbortController();
-      const reason = run.abortReason ?? run.lockLost;
-      if (reason !== undefined) run.controller.abort(reason);
-    }
-    return run.controller.signal;
-  }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
 
 const renewRetryMsMin = 100;
@@ -219,7 +181,17 @@ export class Consumer implements AsyncIterable<Delivery> {
   #loop: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #iterator: DeliveryIterator | undefined;
-  #stats = { received: 0, handled: 0, failed: 0, interrupted: 0, renewed: 0, locksLost: 0 };
+  #stats = {
+    received: 0,
+    handled: 0,
+    failed: 0,
+    interrupted: 0,
+    renewed: 0,
+    locksLost: 0,
+    renewalsUnanswered: 0,
+  };
+  /** A renewal got no answer and none was answered since: the next unanswered is not reported. */
+  #renewalOutage = false;
   #deleted = 0;
   #receiveErrors = 0;
 
@@ -559,14 +531,16 @@ export class Consumer implements AsyncIterable<Delivery> {
       true,
     );
     if (run.finished) return;
+    // The broker answered (applied or refused): an outage of renewals, if any, is over.
+    if (outcome.ok || outcome.lockLost) this.#renewalOutage = false;
     if (outcome.ok) {
       this.#stats.renewed++;
       run.lock.confirmed(sentAtMs + lockMs);
       this.#scheduleRenewal(run, sentAtMs + lockMs / 2);
       return;
     }
-    this.#report(outcome.error, run.message);
     if (outcome.lockLost) {
+      this.#report(outcome.error, run.message);
       // The broker says the lock ran out: the handler is told through its signal.
       this.#stats.locksLost++;
       run.lockLost = outcome.error;
@@ -576,6 +550,10 @@ export class Consumer implements AsyncIterable<Delivery> {
     // Unconfirmed (network, 503, no answer): it may have been applied, so the lock may hold even
     // past its confirmed deadline; try again, paced by the soonest deadline it may have. One given
     // up got no answer for half of that time (the client may go to another node now): at once.
+    // Only the first of an outage is reported: each renewal of each held message fails in one.
+    this.#stats.renewalsUnanswered++;
+    if (!this.#renewalOutage) this.#report(outcome.error, run.message);
+    this.#renewalOutage = true;
     run.lock.unconfirmed(sentAtMs + lockMs);
     const now = Date.now();
     const retryMs = Math.max(renewRetryMsMin, (run.lock.soonestMs(now) - now) / 2);

@@ -205,7 +205,9 @@ Deno.test("renewals given up go on while the handler runs: one the node applied 
   assert.deepEqual(calls.slice(0, 3).map((call) => call.handles), [["m1#1"], ["m1#1"], ["m1#1"]]);
   assert.ok(calls.slice(0, 2).every((call) => call.signal?.aborted), "both calls given up");
   assert.equal(onWireMax(), 1, "one change of a message on the wire at a time");
-  assert.equal(errors.length, 2, "the two calls given up are reported");
+  // One outage: its first renewal given up is reported, the second only counted.
+  assert.equal(errors.length, 1, "the first renewal given up is reported");
+  assert.equal(consumer.stats.renewalsUnanswered, 2);
   assert.equal(queue.remaining, 0);
 });
 
@@ -272,4 +274,46 @@ Deno.test("a renewal the broker refuses aborts the handler's signal: the lock is
     "MessageNotInflight",
     "MessageNotInflight",
   ]);
+});
+
+Deno.test("an outage's unanswered renewals are reported once per outage, not once per message and try", async () => {
+  const queue = new FakeQueue();
+  const held = 20;
+  queue.send(...Array.from({ length: held }, (_, index) => `m${index}`));
+  let down = true;
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (name, entries) =>
+      down
+        ? Promise.reject(new CmqdError("NetworkError", "connection refused", { status: 0 }))
+        : queue.changeVisibility(name, entries),
+  };
+  const finish = deferred<void>();
+  const { consumer, errors } = consumerOn(client, {
+    concurrency: held,
+    visibilityTimeoutSeconds: 4,
+    handleMessage: () => finish.promise,
+  });
+  const renewalReports = () =>
+    errors.filter(({ error }) => error instanceof CmqdError && error.code === "NetworkError");
+  consumer.start();
+  await waitFor("two unanswered renewals a message", () => {
+    return consumer.stats.renewalsUnanswered >= 2 * held;
+  });
+  assert.equal(renewalReports().length, 1, "the outage is reported once");
+  assert.ok(renewalReports()[0].message !== undefined, "with the message it was first seen on");
+  // The node answers again: the outage is over; the next one is reported afresh.
+  down = false;
+  await waitFor("every lock renewed", () => consumer.stats.renewed >= held);
+  down = true;
+  const before = consumer.stats.renewalsUnanswered;
+  await waitFor("the next outage", () => consumer.stats.renewalsUnanswered >= before + held);
+  assert.equal(renewalReports().length, 2, "the second outage is reported once too");
+  down = false;
+  const stopping = consumer.stop();
+  finish.resolve();
+  await stopping;
+  assert.equal(consumer.stats.locksLost, 0);
+  assert.equal(queue.remaining, 0);
 });
