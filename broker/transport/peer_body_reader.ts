@@ -29,10 +29,16 @@ export class BodyReader {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
   #at = 0;
+  #itemsLeft: number;
 
-  constructor(bytes: Uint8Array) {
+  /**
+   * `itemsMax`: the most items (`checkCount`) the whole body may hold, whatever their size: the
+   * cost of decoding is per item (an object, a copy), so bytes alone do not bound it.
+   */
+  constructor(bytes: Uint8Array, itemsMax = Infinity) {
     this.#bytes = bytes;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#itemsLeft = itemsMax;
   }
 
   get remaining(): number {
@@ -44,11 +50,18 @@ export class BodyReader {
     this.#at += bytes;
   }
 
-  /** Refuses a count that could not fit even at the smallest item size (no giant allocation). */
+  /**
+   * Refuses a count that could not fit even at the smallest item size, or that would take the
+   * body past its `itemsMax` (no giant allocation); the count is charged against `itemsMax`.
+   */
   checkCount(count: number, itemBytesMin: number): void {
     if (count * itemBytesMin > this.remaining) {
       throw new PeerCodecError(`${count} items cannot fit in ${this.remaining} bytes`);
     }
+    if (count > this.#itemsLeft) {
+      throw new PeerCodecError(`${count} more items exceed the frame's limit of items`);
+    }
+    this.#itemsLeft -= count;
   }
 
   u8(): number {

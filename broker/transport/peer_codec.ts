@@ -85,6 +85,9 @@
  * u53       = u32 low  u32 high   a non-negative safe integer (high ≤ 0x1fffff)
  * ```
  *
+ * A messages frame carries at most `frameItemsMax` (2^18) messages, entries and snapshot member
+ * ids in all.
+ *
  * Decoding checks every length against the bytes that remain and every value against its
  * domain, and throws `PeerCodecError` for anything else: bytes from the network are untrusted,
  * and a bad frame must close one connection, never crash the node. Whether a well-formed message
@@ -102,9 +105,13 @@ import { nonceBytes, proofBytes } from "./peer_auth.ts";
 import {
   chunkFixedBytes,
   entryBytesMin,
+  frameItemsMax,
   messageFixedBytes,
+  messageItems,
   readMessages,
 } from "./peer_message_reader.ts";
+
+export { frameItemsMax };
 
 /** Largest frame, length prefix included (64 MiB). */
 export const frameBytesMax = 64 * 1024 * 1024;
@@ -262,15 +269,22 @@ export class FrameEncoder {
 
   /**
    * One frame carrying `messages[start..end)` (default: all), tagged when the encoder reserves a
-   * tag. Throws `PeerCodecError` when the frame would exceed `frameBytesMax`, or a string is
-   * longer than 65,535 bytes.
+   * tag. Throws `PeerCodecError` when the frame would exceed `frameBytesMax` or `frameItemsMax`,
+   * or a string is longer than 65,535 bytes.
    */
   encodeMessages(messages: Message[], range?: { start: number; end: number }): Uint8Array {
     const start = range?.start ?? 0;
     const end = range?.end ?? messages.length;
     if (!(0 <= start && start < end && end <= messages.length)) assert.fail("a non-empty range");
     let bound = frameHeaderBytes + 4;
-    for (let i = start; i < end; i++) bound += messageBytesBound(messages[i]);
+    let items = 0;
+    for (let i = start; i < end; i++) {
+      bound += messageBytesBound(messages[i]);
+      items += messageItems(messages[i]);
+    }
+    if (items > frameItemsMax) {
+      throw new PeerCodecError(`a frame of ${items} items exceeds ${frameItemsMax}`);
+    }
     this.#begin(bound, FrameKind.Messages);
     this.#u32(end - start);
     for (let i = start; i < end; i++) this.#message(messages[i]);
@@ -518,7 +532,7 @@ export function decodeFrame(bytes: Uint8Array, tagBytes = 0): PeerFrame {
     throw new PeerCodecError(`frame length does not match the ${bytes.length} bytes given`);
   }
   if (total < frameHeaderBytes + tagBytes) throw new PeerCodecError("a frame shorter than its tag");
-  const reader = new BodyReader(bytes.subarray(0, total - tagBytes));
+  const reader = new BodyReader(bytes.subarray(0, total - tagBytes), frameItemsMax);
   reader.skip(4);
   const kind = reader.u8();
   const frame = readBody(kind, reader);

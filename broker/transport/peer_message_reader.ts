@@ -27,6 +27,27 @@ export const entryBytesMin = 8 + 8 + 1 + 1 + 4;
 /** index + term + two u16 counts + offset + totalBytes + u32 length. */
 export const chunkFixedBytes = 8 + 8 + 2 + 2 + 8 + 8 + 4;
 
+/**
+ * Most items (messages, entries, snapshot member ids) one messages frame may carry; the decoder
+ * refuses a frame with more before allocating them. Decoding costs per item (an object, a copy
+ * of its data), so the frame size alone is no bound: 64 MiB of empty entries are 3 million, over
+ * a gigabyte and seconds of a blocked event loop to decode. A correct sender stays well below:
+ * the link coalesces at most 4 MiB of encoded messages after a frame's first one (at least 30
+ * bytes an entry, 56 a message: under 140,000 items), and Raft's first message carries at most
+ * 1 MiB of entries (each counted at 32 bytes or more: under 33,000) or one snapshot chunk with
+ * its members.
+ */
+export const frameItemsMax = 2 ** 18;
+
+/** The items `message` adds to a frame (see `frameItemsMax`). */
+export function messageItems(message: Message): number {
+  const chunk = message.snapshot;
+  const members = chunk === undefined
+    ? 0
+    : chunk.config.voters.length + chunk.config.learners.length;
+  return 1 + message.entries.length + members;
+}
+
 /** The messages of a `messages` body (the reader stands just after the frame kind). */
 export function readMessages(reader: BodyReader): Message[] {
   const count = reader.u32();
