@@ -86,7 +86,10 @@ function checkJoin(request: JoinRequest): void {
       "must be 1–64 letters, digits, '-' or '_', starting with a letter",
     );
   }
-  const match = peerAddressPattern.exec(String(request.peerAddress));
+  // A string, not anything whose text reads as one (`["h:1"]`): the recorded address is the value.
+  const match = typeof request.peerAddress === "string"
+    ? peerAddressPattern.exec(request.peerAddress)
+    : null;
   if (!match || Number(match[2]) === 0 || Number(match[2]) > 65_535) {
     throw invalidParameter("peerAddress", "must be host:port");
   }

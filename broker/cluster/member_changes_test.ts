@@ -405,3 +405,29 @@ Deno.test("a join cut short after its addresses were recorded: the same addresse
     await node.close();
   }
 });
+
+Deno.test("a join whose peerAddress is not a string is refused and records nothing", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = neverCaughtUp(node, 0);
+  const before = node.replica.status().lastIndex;
+  try {
+    // JSON the door parsed: `String(["127.0.0.1:7001"])` would read as host:port.
+    for (const peerAddress of [["127.0.0.1:7001"], { toString: () => "127.0.0.1:7001" }, 7001]) {
+      await assert.rejects(
+        membership.join({
+          id: "n2",
+          peerAddress: peerAddress as unknown as string,
+          clientUrl: "http://127.0.0.1:7000",
+        }),
+        (error: BrokerError) =>
+          error.code === "InvalidParameter" && error.field === "peerAddress" &&
+          /host:port/.test(error.message),
+      );
+    }
+    assert.equal(node.replica.status().lastIndex, before, "a refused join proposed something");
+    assert.deepEqual(node.replica.status().config.learners, []);
+    assert.deepEqual(node.machine.members(), []);
+  } finally {
+    await node.close();
+  }
+});
