@@ -223,3 +223,26 @@ Deno.test("a stranger refused for its cluster id learns the reason, not the acce
     await closeAll([a]);
   }
 });
+
+Deno.test("a stranger's hello can't write lines of its own into the log: control characters are escaped", async () => {
+  const a = await startNode("a", { clusterId: "red" });
+  try {
+    const conn = await rawConnect(a.transport.address.port);
+    const hello = {
+      nodeId: nodeId("x\u001b[2K\rtransport a: ok"),
+      clientUrl: "http://x",
+      clusterId: "blue\ntransport a: all peers proved the key\u2028",
+    };
+    await writeAll(conn, encodeHelloFrame({ ...hello, nonce: newNonce() }));
+    await waitFor(() => a.transport.peerRefusals().otherCluster === 1);
+    conn.close();
+    const line = a.warnings.find((each) => each.includes("says it is in cluster"));
+    assert.ok(line !== undefined, a.warnings.join("\n"));
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+    assert.ok(line.includes("x\\u001b[2K\\rtransport a: ok"), line);
+    assert.ok(line.includes("blue\\ntransport a: all peers proved the key\\u2028"), line);
+  } finally {
+    await closeAll([a]);
+  }
+});

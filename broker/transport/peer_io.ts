@@ -111,9 +111,23 @@ export function parseAddress(address: string): { hostname: string; port: number 
   return { hostname, port };
 }
 
+/** Line breaks and other control characters, which text from a peer may carry. */
+// deno-lint-ignore no-control-regex
+const controlCharacters = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** `text` with its control characters escaped as in JSON (`\n`, `\u001b`): one printable line. */
+export function printable(text: string): string {
+  return text.replace(controlCharacters, (char) => {
+    const escaped = JSON.stringify(char).slice(1, -1);
+    return escaped.length > 1 ? escaped : `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
 /**
  * Passes at most `linesPerWindowMax` lines per `windowMs` to `log` and then says how many it
  * held back: a stranger opening connections in a loop must not fill the disk with warnings.
+ * Each line is made `printable`: ids and addresses in it may come from a stranger's hello, and
+ * a line break in them must not forge a line of the node's log.
  */
 export class LogLimiter {
   readonly #log: (line: string) => void;
@@ -155,7 +169,7 @@ export class LogLimiter {
     }
     if (this.#lines < this.#linesPerWindowMax) {
       this.#lines++;
-      this.#log(text);
+      this.#log(printable(text));
     } else {
       this.#suppressed++;
     }
