@@ -87,10 +87,9 @@ export class FrameStream {
     const needed = buffered < 4
       ? frameHeaderBytes
       : frameLength(this.#bytes.subarray(0, this.#end), this.#start, this.#limitBytes)!;
-    if (needed > this.#bytes.length) {
-      const grown = new Uint8Array(
-        Math.min(this.#limitBytes, Math.max(needed, 2 * this.#bytes.length)),
-      );
+    const grownBytes = this.#grownBytes(needed, buffered);
+    if (grownBytes > this.#bytes.length) {
+      const grown = new Uint8Array(grownBytes);
       grown.set(this.#bytes.subarray(this.#start, this.#end));
       this.#bytes = grown;
       this.#start = 0;
@@ -107,6 +106,20 @@ export class FrameStream {
   wrote(bytes: number): void {
     this.#end += bytes;
     if (!(this.#end <= this.#bytes.length)) assert.fail("wrote more than the read target held");
+  }
+
+  /**
+   * The buffer's size for a frame of `needed` bytes of which `buffered` are in: the whole frame
+   * up to `readBufferBytesKept`; past it, twice what has arrived (so a peer announcing a 64 MiB
+   * frame and sending a few bytes of it holds about 1 MiB, not 64: memory follows the bytes
+   * received, at a few copies of a big frame as it grows).
+   */
+  #grownBytes(needed: number, buffered: number): number {
+    if (needed <= this.#bytes.length) return this.#bytes.length;
+    if (needed <= readBufferBytesKept) {
+      return Math.min(this.#limitBytes, Math.max(needed, 2 * this.#bytes.length));
+    }
+    return Math.min(needed, Math.max(readBufferBytesKept, 2 * buffered));
   }
 
   get #capacityBytesMin(): number {

@@ -166,3 +166,26 @@ Deno.test("a decoded frame keeps its entries' bytes after the stream reuses its 
   assert.equal(data?.length, 50_000);
   assert.ok(data.every((byte) => byte === 3), "the first frame's entry still holds its own bytes");
 });
+
+Deno.test("a big frame's buffer grows with the bytes that arrive, not to its announced length", () => {
+  // A peer that proved the key announces a 64 MiB frame and sends 5 bytes of it: the stream
+  // must not allocate the 64 MiB before the bytes come (64 such connections held 4 GiB).
+  const stream = streamAfterHeader(frameBytesMax, frameBytesMax - 4);
+  const target = stream.readTarget();
+  stream.wrote(Math.min(5, target.length));
+  stream.readTarget();
+  assert.ok(stream.capacityBytes <= 2 * 1024 * 1024, `capacity ${stream.capacityBytes}`);
+});
+
+Deno.test("a frame of several MiB arrives whole through the growing buffer, however it is split", () => {
+  const data = new Uint8Array(5 * 1024 * 1024 + 17).map((_, i) => i * 7);
+  const big = encodeMessagesFrame([message({
+    entries: [{ term: 1 as Term, index: 42 as LogIndex, type: 16, data }],
+  })]);
+  for (const sizes of [[65_536], [1_000_003, 7], [big.length]]) {
+    const [frame] = readInChunks(big, sizes);
+    assert.equal(frame.kind, "messages");
+    if (frame.kind !== "messages") return;
+    assert.deepEqual(frame.messages[0].entries[0].data, data);
+  }
+});
