@@ -58,12 +58,17 @@ export function refuseNewerFormats(fs: FileSystem, dir: string): void {
   }
 }
 
-/** Up to `bytes` first bytes of `path` (the whole file when shorter); null when unreadable. */
+/**
+ * Up to `bytes` first bytes of `path` (the whole file when shorter); null when unreadable, read
+ * short or refused by the disk (no newer format shown: what the file is, is the open's business).
+ */
 function readHead(fs: FileSystem, path: string, bytes: number): Uint8Array | null {
   const handle = fs.open(path);
   try {
     const head = new Uint8Array(Math.min(handle.size(), bytes));
     return handle.readSync(0, head) === head.length ? head : null;
+  } catch {
+    return null;
   } finally {
     handle.close();
   }

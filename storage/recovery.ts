@@ -1,8 +1,9 @@
 /**
  * Recovery scan: reads a segment file from its start with a reused 1 MiB buffer, verifies every
  * record (length bounds, CRC, contiguous index, non-decreasing term and timestamp) and rebuilds
- * the segment's indexes. The scan stops at the first record that fails; the caller cuts the log
- * there and removes every later segment. A sealed segment whose persisted index checks out
+ * the segment's indexes. The scan stops at the first record that fails, or that the disk refuses
+ * to read (an unreadable sector is damage too: the node still starts, with the log cut before it
+ * and the cut recorded); the caller cuts the log there and removes every later segment. A sealed segment whose persisted index checks out
  * (`sealed_indexes.ts`) is restored from it instead of scanned; the last one is always scanned.
  *
  * @module
@@ -50,6 +51,8 @@ export interface ScanResult {
   validBytes: number;
   /** Why the scan stopped before the end of the file, if it did. */
   failure?: CorruptionDetail;
+  /** With `failure`: the disk refused to read the record's bytes (damage, never a torn write). */
+  unreadable?: boolean;
 }
 
 const scanBufferBytes = 1024 * 1024;
@@ -72,6 +75,9 @@ export function scanSegment(
   let bufferStart = 0;
   let bufferLength = 0;
   let reason: string | null = null;
+  let unreadable = false;
+  // After a read the disk refused, one record at a time: the cut lands at the record it holds.
+  let narrow = false;
   while (position < fileBytes) {
     const view = scanBuffer.subarray(0, bufferLength);
     const status = inspectRecord(view, position - bufferStart, { header, verify: true });
@@ -81,9 +87,21 @@ export function scanSegment(
         break;
       }
       const needed = Math.max(recordLengthAt(view, position - bufferStart), 0);
-      const length = Math.min(fileBytes - position, Math.max(needed, scanBufferBytes));
+      const wanted = narrow ? (needed > 0 ? needed : recordHeaderBytes) : scanBufferBytes;
+      const length = Math.min(fileBytes - position, Math.max(needed, wanted));
       if (length > scanBuffer.length) scanBuffer = new Uint8Array(length);
-      bufferLength = handle.readSync(position, scanBuffer.subarray(0, length));
+      try {
+        bufferLength = handle.readSync(position, scanBuffer.subarray(0, length));
+      } catch (error) {
+        [bufferStart, bufferLength] = [position, 0];
+        if (!narrow) {
+          narrow = true;
+          continue;
+        }
+        reason = `read failed: ${(error as Error)?.message ?? String(error)}`;
+        unreadable = true;
+        break;
+      }
       bufferStart = position;
       if (bufferLength < length) {
         reason = "file shorter than its size";
@@ -110,10 +128,10 @@ export function scanSegment(
   }
   if (scanBuffer.length > scanBufferBytes) scanBuffer = new Uint8Array(scanBufferBytes);
   if (reason === null) return { validBytes: position };
-  return {
-    validBytes: position,
-    failure: { index: segment.lastIndex + 1, file: handle.path, offset: position, reason },
-  };
+  const failure = { index: segment.lastIndex + 1, file: handle.path, offset: position, reason };
+  return unreadable
+    ? { validBytes: position, failure, unreadable }
+    : { validBytes: position, failure };
 }
 
 function checkOrder(
@@ -131,7 +149,8 @@ function checkOrder(
  * `torn` is true when the damage looks like a write a crash interrupted: the first bad record is
  * in the last segment and is cut short by the end of the file or followed by zeros only (what a
  * file system may leave after a power cut). Anything else — a record that fails its CRC with
- * data after it, a gap between segments, bad records in an earlier segment — is damage to data
+ * data after it, bytes the disk refuses to read, a gap between segments, bad records in an
+ * earlier segment — is damage to data
  * that had been written completely, which a torn write cannot produce.
  *
  * A damaged length field that makes a record reach past the end of the file looks cut short too;
@@ -224,8 +243,9 @@ export async function recoverSegments(
       report.corruptAt = scan.failure;
       report.truncatedBytes += segment.handle.size() - scan.validBytes;
       truncation = { segment, validBytes: scan.validBytes };
-      const cutShort = scan.failure.reason === "incomplete record" ||
-        zerosFrom(segment.handle, scan.validBytes);
+      // Bytes the disk refuses to read are damage, whatever follows them (and are not read again).
+      const cutShort = scan.unreadable !== true && (scan.failure.reason === "incomplete record" ||
+        zerosFrom(segment.handle, scan.validBytes));
       // A torn write is the end of what was written: a good record of the next index after it
       // means the bad one's length field was damaged in the middle of the log.
       tornCandidate = cutShort &&
@@ -297,7 +317,7 @@ function indexKept(kept: Segment[], indexes: SealedIndexes): void {
 /** True when a valid record of `index` starts anywhere after `offset` (a slow search, rarely run). */
 function recordFollows(handle: FileHandle, offset: number, index: number): boolean {
   const rest = new Uint8Array(Math.max(handle.size() - offset, 0));
-  handle.readSync(offset, rest);
+  if (!readsWhole(handle, offset, rest)) return true; // unreadable after the cut: not torn
   const view = new DataView(rest.buffer);
   const found = newRecordHeader();
   for (let position = 1; position + recordHeaderBytes <= rest.length; position++) {
@@ -309,7 +329,17 @@ function recordFollows(handle: FileHandle, offset: number, index: number): boole
   return false;
 }
 
-/** True when the file at `path` holds no byte but zeros (or none). */
+/** Reads `target` from `position`; false when the disk refuses (an unreadable sector). */
+function readsWhole(handle: FileHandle, position: number, target: Uint8Array): boolean {
+  try {
+    handle.readSync(position, target);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when the file at `path` holds no byte but zeros (or none); false when unreadable. */
 function isBlank(fs: FileSystem, path: string): boolean {
   const handle = fs.open(path);
   try {
@@ -320,7 +350,8 @@ function isBlank(fs: FileSystem, path: string): boolean {
 }
 
 /**
- * True when every byte of the file from `offset` on is zero. The first 16 bytes are read alone:
+ * True when every byte of the file from `offset` on is zero; false where the disk refuses a read
+ * (not known to be zeros: the caller then reads it as damage). The first 16 bytes are read alone:
  * where data starts (a record's nonzero length) that is all it reads.
  */
 function zerosFrom(handle: FileHandle, offset: number): boolean {
@@ -329,7 +360,7 @@ function zerosFrom(handle: FileHandle, offset: number): boolean {
   let step = Math.min(16, chunk.length);
   for (let position = offset; position < size; position += step, step = chunk.length) {
     const view = chunk.subarray(0, Math.min(step, size - position));
-    handle.readSync(position, view);
+    if (!readsWhole(handle, position, view)) return false;
     if (view.some((byte) => byte !== 0)) return false;
   }
   return true;

@@ -116,6 +116,8 @@ export class SealedIndexes {
       if (handle.size() > segmentIndexBytesMax) return { refused: "too big" };
       bytes = new Uint8Array(handle.size());
       if (handle.readSync(0, bytes) !== bytes.length) return { refused: "short read" };
+    } catch {
+      return { refused: "unreadable" }; // derived data: the segment is scanned instead
     } finally {
       handle.close();
     }
@@ -135,9 +137,13 @@ export class SealedIndexes {
     if (length > recordBytesMax) return "last record too long";
     if (this.#scratch.length < length) this.#scratch = new Uint8Array(Math.max(length, 65536));
     const bytes = this.#scratch.subarray(0, length);
-    if (segment.handle.readSync(summary.lastRecordPosition, bytes) !== length) {
-      return "last record unreadable";
+    let read: number;
+    try {
+      read = segment.handle.readSync(summary.lastRecordPosition, bytes);
+    } catch {
+      read = -1; // the scan that follows finds where the disk refuses, and cuts there
     }
+    if (read !== length) return "last record unreadable";
     const header = newRecordHeader();
     const status = inspectRecord(bytes, 0, { header, verify: true });
     if (status !== "ok") return `last record: ${status}`;

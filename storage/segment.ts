@@ -201,8 +201,12 @@ export class Segment {
     this.#region = null;
   }
 
-  /** Bytes [position, position + length) of the file, fetched by mapping or positioned read. */
-  #load(position: number, length: number): { bytes: Uint8Array; offset: number } {
+  /**
+   * Bytes [position, position + length) of the file (of the record of `index`), fetched by
+   * mapping or positioned read. A read the disk refuses, or a file shorter than its records, is
+   * damage to that record (an unreadable sector: the open then cuts the log there).
+   */
+  #load(position: number, length: number, index: number): { bytes: Uint8Array; offset: number } {
     // Random reads fetch one index interval (the hops to the entry and usually the entry
     // itself) in one syscall; range reads fetch more at a time.
     const end = position + length;
@@ -215,8 +219,17 @@ export class Segment {
     if (position < this.#windowStart || end > windowEnd) {
       const want = Math.min(this.sizeBytes - position, Math.max(length, this.#readWindowBytes));
       if (this.#scratch.length < want) this.#scratch = new Uint8Array(Math.max(want, 4096));
-      const read = this.handle.readSync(position, this.#scratch.subarray(0, want));
-      assert.equal(read, want, "segment file shorter than its valid bytes");
+      this.#windowLength = 0; // the buffer is overwritten: nothing of the old window is left
+      let read: number;
+      try {
+        read = this.handle.readSync(position, this.#scratch.subarray(0, want));
+      } catch (error) {
+        const reason = `read failed: ${(error as Error)?.message ?? String(error)}`;
+        throw this.#corrupt({ index, position, reason });
+      }
+      if (read !== want) {
+        throw this.#corrupt({ index, position, reason: "file shorter than its records" });
+      }
       this.#windowStart = position;
       this.#windowLength = want;
     }
@@ -225,7 +238,7 @@ export class Segment {
 
   /** Total bytes of the record at `position`, checked against the segment's bounds. */
   #recordLength(position: number, index: number): number {
-    const view = this.#load(position, Math.min(4, this.sizeBytes - position));
+    const view = this.#load(position, Math.min(4, this.sizeBytes - position), index);
     // No view bounded to the 4 bytes: recordLengthAt reads only those, and answers -1 alike
     // when fewer are there.
     const total = recordLengthAt(view.bytes, view.offset);
@@ -253,7 +266,7 @@ export class Segment {
    */
   #verified(position: number, index: number): { bytes: Uint8Array; offset: number } {
     const total = this.#recordLength(position, index);
-    const view = this.#load(position, total);
+    const view = this.#load(position, total, index);
     const window = view.bytes.subarray(0, view.offset + total);
     const status = inspectRecord(window, view.offset, { header: this.#header, verify: true });
     if (status !== "ok") throw this.#corrupt({ index, position, reason: status });
