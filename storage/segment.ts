@@ -220,20 +220,33 @@ export class Segment {
       const want = Math.min(this.sizeBytes - position, Math.max(length, this.#readWindowBytes));
       if (this.#scratch.length < want) this.#scratch = new Uint8Array(Math.max(want, 4096));
       this.#windowLength = 0; // the buffer is overwritten: nothing of the old window is left
-      let read: number;
-      try {
-        read = this.handle.readSync(position, this.#scratch.subarray(0, want));
-      } catch (error) {
+      const read = this.#readWindow(position, want, length, index);
+      this.#windowStart = position;
+      this.#windowLength = read;
+    }
+    return { bytes: this.#scratch, offset: position - this.#windowStart };
+  }
+
+  /**
+   * Reads `want` bytes at `position` into the read buffer, or, when the disk refuses that, the
+   * `length` bytes asked for alone: only bytes of the record of `index` that can't be read are
+   * its damage, not those of a record later in the window. Returns the bytes read.
+   */
+  #readWindow(position: number, want: number, length: number, index: number): number {
+    let read: number;
+    try {
+      read = this.handle.readSync(position, this.#scratch.subarray(0, want));
+    } catch (error) {
+      if (want === length) {
         const reason = `read failed: ${(error as Error)?.message ?? String(error)}`;
         throw this.#corrupt({ index, position, reason });
       }
-      if (read !== want) {
-        throw this.#corrupt({ index, position, reason: "file shorter than its records" });
-      }
-      this.#windowStart = position;
-      this.#windowLength = want;
+      return this.#readWindow(position, length, length, index);
     }
-    return { bytes: this.#scratch, offset: position - this.#windowStart };
+    if (read !== want) {
+      throw this.#corrupt({ index, position, reason: "file shorter than its records" });
+    }
+    return read;
   }
 
   /** Total bytes of the record at `position`, checked against the segment's bounds. */
