@@ -9,10 +9,11 @@
  * @module
  */
 import { isLoopbackAddress } from "../auth/mod.ts";
-import { parseNetworks } from "../push/mod.ts";
-import { clusterIdPattern } from "./cluster_id.ts";
 import { checkEnvNames, unknownEnvWarnings } from "./config_env.ts";
 import { leaveClusterOnly } from "./config_lone.ts";
+import { convert, type ValueKind } from "./config_values.ts";
+
+export { parsePeers } from "./config_values.ts";
 
 /** The resolved configuration of one node. */
 export interface NodeConfig {
@@ -100,17 +101,7 @@ interface FlagSpec {
    * `switch`: a flag without a value means true (`--insecure`); `--insecure=false` also works,
    * and the environment may say `1` or `0`.
    */
-  kind:
-    | "string"
-    | "port"
-    | "boolean"
-    | "switch"
-    | "peers"
-    | "url"
-    | "count"
-    | "nodeId"
-    | "clusterId"
-    | "networks";
+  kind: ValueKind;
   help: string;
   /** The default as `--help` says it, when not the value's JSON. */
   defaultText?: string;
@@ -298,74 +289,6 @@ function valueHint(spec: FlagSpec): string {
   return spec.kind === "switch" ? "" : spec.kind === "boolean" ? " true|false" : " VALUE";
 }
 
-function convert(spec: FlagSpec, raw: string, source: string): unknown {
-  if (spec.kind === "peers") return parsePeers(raw, source);
-  if (spec.kind === "networks") {
-    // Checked now, so a bad entry stops the start (exit 2) with the entry named.
-    parseNetworks(raw, source);
-    return raw.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
-  }
-  if (spec.kind === "port") {
-    const port = Number(raw);
-    if (!/^\d+$/.test(raw) || port > 65_535) throw new Error(`${source}: not a port: '${raw}'`);
-    return port;
-  }
-  if (spec.kind === "count") {
-    const count = Number(raw);
-    if (!/^\d{1,9}$/.test(raw)) throw new Error(`${source}: not a whole number: '${raw}'`);
-    return count;
-  }
-  if (spec.kind === "switch" && (raw === "1" || raw === "0")) return raw === "1";
-  if (spec.kind === "boolean" || spec.kind === "switch") {
-    if (raw !== "true" && raw !== "false") throw new Error(`${source}: expected true or false`);
-    return raw === "true";
-  }
-  if (raw === "") throw new Error(`${source}: empty value`);
-  if (spec.kind === "nodeId" && !nodeIdPattern.test(raw)) {
-    // The id is written into the data directory, signs --join requests and names the member in
-    // every peer's membership, where only this form is accepted.
-    throw new Error(
-      `${source}: a node id is a letter, then letters, digits, '-' or '_', at most 64 ` +
-        `characters, got '${raw}'`,
-    );
-  }
-  if (spec.kind === "clusterId" && !clusterIdPattern.test(raw)) {
-    throw new Error(
-      `${source}: a cluster id is 1 to 64 letters, digits, '.', '_' or '-' (or none), got '${raw}'`,
-    );
-  }
-  if (spec.kind === "url") {
-    // The pattern, then the WHATWG parse: a port past 65535 or a bad host would otherwise pass
-    // here and fail each request of the join instead.
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(raw) || !URL.canParse(raw)) {
-      throw new Error(`${source}: not a base URL: '${raw}'`);
-    }
-    return raw.replace(/\/$/, "");
-  }
-  return raw;
-}
-
-/** A node id: what `--peers`, `--join` and the membership requests accept. */
-const nodeIdPattern = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-
-const peerPattern = /^([A-Za-z][A-Za-z0-9_-]{0,63})=([^\s=,:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
-
-/** Parses `n1=127.0.0.1:9877,n2=...`; ids unique, ports valid. */
-export function parsePeers(raw: string, source = "--peers"): PeerSpec[] {
-  const peers: PeerSpec[] = [];
-  for (const part of raw.split(",")) {
-    const match = peerPattern.exec(part.trim());
-    if (!match || Number(match[3]) > 65_535 || Number(match[3]) === 0) {
-      throw new Error(`${source}: expected id=host:port, got '${part}'`);
-    }
-    if (peers.some((peer) => peer.id === match[1])) {
-      throw new Error(`${source}: node id '${match[1]}' appears twice`);
-    }
-    peers.push({ id: match[1], peerAddress: `${match[2]}:${match[3]}` });
-  }
-  return peers;
-}
-
 /**
  * Parses flags (`--port 1`, `--port=1`) over environment variables over defaults.
  *
@@ -383,7 +306,7 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     if (spec.env === null) continue;
     const raw = env[spec.env];
     if (raw === undefined) continue;
-    config[spec.key] = convert(spec, raw, spec.env);
+    config[spec.key] = convert(spec.kind, raw, spec.env);
     sources[spec.key] = spec.env;
   }
   // `deno task start -- --port 9000` passes the `--` on (npm strips it): a leading one marks
@@ -403,7 +326,7 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     if (!spec) throw new Error(`unknown flag '${name}'`);
     const raw = inline ?? (spec.kind === "switch" ? "true" : args[++i]);
     if (raw === undefined) throw new Error(`${name} needs a value`);
-    config[spec.key] = convert(spec, raw, name);
+    config[spec.key] = convert(spec.kind, raw, name);
     sources[spec.key] = name;
   }
   if (env[clusterKeyEnv] !== undefined) {
