@@ -275,7 +275,8 @@ function defaultHint(spec: FlagSpec): string {
 
 /** The `--help` text. */
 export const usage = [
-  "usage: cmqd [flags]   (every flag also as an environment variable)",
+  "usage: cmqd [flags]   (every flag but --force-new-cluster also as an environment variable; " +
+  "flags win)",
   ...Object.entries(flags).map(([flag, spec]) =>
     `  ${(flag + valueHint(spec)).padEnd(26)} ${(spec.env ?? flagOnly).padEnd(23)} ${spec.help}${
       defaultHint(spec)
@@ -283,6 +284,7 @@ export const usage = [
   ),
   `  ${"".padEnd(26)} ${clusterKeyEnv.padEnd(23)} the cluster key itself (instead of a file)`,
   `  ${"--version".padEnd(26)} ${"".padEnd(23)} print the release and its format versions`,
+  `  ${"--help, -h".padEnd(26)} ${"".padEnd(23)} print this text`,
 ].join("\n");
 
 function valueHint(spec: FlagSpec): string {
@@ -323,9 +325,20 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
       throw new Error(`${name} takes no value`);
     }
     const spec = flags[name];
+    if (!spec && !name.startsWith("-")) {
+      throw new Error(`unexpected argument '${arg}': cmqd takes flags only (--help lists them)`);
+    }
     if (!spec) throw new Error(`unknown flag '${name}'`);
     const raw = inline ?? (spec.kind === "switch" ? "true" : args[++i]);
     if (raw === undefined) throw new Error(`${name} needs a value`);
+    // A flag whose value was left out took the next flag as its value (`--data-dir --insecure`
+    // made a directory named `--insecure`); a value that starts with `--` is given with `=`.
+    if (inline === undefined && (raw.startsWith("--") || raw === "-h")) {
+      throw new Error(
+        `${name} needs a value, got the flag '${raw}' (write ${name}=${raw} for a value that ` +
+          "starts with --)",
+      );
+    }
     config[spec.key] = convert(spec.kind, raw, name);
     sources[spec.key] = name;
   }

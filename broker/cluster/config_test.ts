@@ -569,3 +569,64 @@ Deno.test("a node that runs alone refuses a cluster-only flag, and leaves a clus
   }
   assert.equal(parseConfig([], {}).unusedEnv.length, 0);
 });
+
+Deno.test("a flag missing its value does not take the next flag as its value", () => {
+  // `--data-dir --insecure` made a data directory named `--insecure`, and served.
+  assert.throws(
+    () => parseConfig(["--data-dir", "--insecure"], {}),
+    /^Error: --data-dir needs a value, got the flag '--insecure' \(write --data-dir=--insecure /,
+  );
+  // A cluster id may hold '-': it took the next flag too.
+  assert.throws(
+    () => parseConfig(["--cluster-id", "--port", "1"], {}),
+    /--cluster-id needs a value/,
+  );
+  assert.throws(
+    () => parseConfig(["--node-id", "-h"], {}),
+    /--node-id needs a value, got the flag '-h'/,
+  );
+  assert.throws(() => parseConfig(["--credentials", "--help"], {}), /--credentials needs a value/);
+  assert.throws(() => parseConfig(["--port", "--"], {}), /--port needs a value, got the flag '--'/);
+  // A value that starts with '--' is given with '='; a negative number is no flag.
+  assert.equal(parseConfig(["--data-dir=--odd"], {}).dataDir, "--odd");
+  assert.throws(() => parseConfig(["--port", "-1"], {}), /^Error: --port: not a port: '-1'$/);
+});
+
+Deno.test("a bad value is named with what would do", () => {
+  assert.throws(
+    () => parseConfig(["--mmap", "maybe"], {}),
+    /^Error: --mmap: expected true or false, got 'maybe'$/,
+  );
+  assert.throws(
+    () => parseConfig([], { CMQD_INSECURE: "yes" }),
+    /^Error: CMQD_INSECURE: expected true or false \(or 1 or 0\), got 'yes'$/,
+  );
+  // A whole number past the limit is not called "not a whole number".
+  assert.throws(
+    () => parseConfig(["--request-body-budget-mb", "9999999999"], {}),
+    /^Error: --request-body-budget-mb: at most 999999999, got '9999999999'$/,
+  );
+  assert.throws(
+    () => parseConfig(["--min-free-disk-mb", "512MB"], {}),
+    /^Error: --min-free-disk-mb: not a whole number \(no unit\): '512MB'$/,
+  );
+  assert.equal(parseConfig(["--scrub-mb-per-s", "999999999"], {}).scrubMbPerS, 999_999_999);
+  // An argument that is no flag at all (a value whose flag was left out).
+  assert.throws(
+    () => parseConfig(["/var/lib/cmqd"], {}),
+    /^Error: unexpected argument '\/var\/lib\/cmqd': cmqd takes flags only \(--help lists them\)$/,
+  );
+});
+
+Deno.test("a flag given twice takes its last value, as the README says", () => {
+  const config = parseConfig(["--port", "7000", "--data-dir", "/a", "--port=7001"], {});
+  assert.equal(config.port, 7001);
+  assert.equal(config.dataDir, "/a");
+  assert.equal(parseConfig(["--insecure", "--insecure=false"], {}).insecure, false);
+});
+
+Deno.test("--help lists --help and --version, and says which flag has no variable", () => {
+  assert.match(usage, /^ {2}--help, -h {2,}print this text$/m);
+  assert.match(usage, /^ {2}--version {2,}print the release and its format versions$/m);
+  assert.match(usage, /^usage: cmqd \[flags\]\s+\(every flag but --force-new-cluster also as /);
+});

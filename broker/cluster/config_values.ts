@@ -36,12 +36,18 @@ export function convert(kind: ValueKind, raw: string, source: string): unknown {
   }
   if (kind === "count") {
     const count = Number(raw);
-    if (!/^\d{1,9}$/.test(raw)) throw new Error(`${source}: not a whole number: '${raw}'`);
+    if (/^\d{10,}$/.test(raw)) throw new Error(`${source}: at most 999999999, got '${raw}'`);
+    if (!/^\d{1,9}$/.test(raw)) {
+      throw new Error(`${source}: not a whole number (no unit): '${raw}'`);
+    }
     return count;
   }
   if (kind === "switch" && (raw === "1" || raw === "0")) return raw === "1";
   if (kind === "boolean" || kind === "switch") {
-    if (raw !== "true" && raw !== "false") throw new Error(`${source}: expected true or false`);
+    if (raw !== "true" && raw !== "false") {
+      const or = kind === "switch" ? " (or 1 or 0)" : "";
+      throw new Error(`${source}: expected true or false${or}, got '${raw}'`);
+    }
     return raw === "true";
   }
   if (raw === "") throw new Error(`${source}: empty value`);

@@ -73,7 +73,7 @@ Deno.test("--version, --help and --force-new-cluster combinations: exit status a
         ["--force-new-cluster=maybe"],
         key,
         2,
-        /^cmqd: --force-new-cluster: expected true or false\n/,
+        /^cmqd: --force-new-cluster: expected true or false \(or 1 or 0\), got 'maybe'\n/,
       ],
       [
         ["--force-new-cluster"],
