@@ -17,6 +17,7 @@ import {
   type CmqdNode,
   CredentialsError,
   envWarnings,
+  failedStopExitCode,
   FileKeyRing,
   forceNewClusterDirProblem,
   ForceNewClusterError,
@@ -43,6 +44,7 @@ import {
   shutDown,
   startingAnswer,
   startNode,
+  stopSignals,
   TcpTransport,
   type TlsFiles,
   usage,
@@ -138,8 +140,13 @@ async function main(): Promise<void> {
       }),
     );
   };
-  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  // A second signal while the stop runs ends the process at once.
+  const onStopSignal = stopSignals({
+    stop: (signal) => void stop(signal),
+    force: (signal) => forceStop(config.nodeId, signal),
+  });
+  Deno.addSignalListener("SIGINT", () => onStopSignal("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => onStopSignal("SIGTERM"));
   const clustered = isClusterMember(config);
   const fs = new RealFileSystem();
   const signForJoin = config.join === null || clusterKey === null
@@ -303,6 +310,18 @@ function exitIfNewerData(nodeId: string, error: unknown): never {
  * (a follower's forwarded long poll waits on the leader): what is still open then is cut.
  */
 const shutdownDrainMs = 2000;
+
+/**
+ * Ends the process on a stop signal received while the graceful stop runs (or the start closes the
+ * node itself): what was acknowledged is on disk, and the restart recovers as after a crash.
+ */
+function forceStop(nodeId: string, signal: string): never {
+  console.error(
+    `cmqd ${nodeId}: ${signal} again: exiting now, the graceful stop unfinished (requests in ` +
+      `flight are cut; what was acknowledged is on disk); exiting with status ${failedStopExitCode}`,
+  );
+  Deno.exit(failedStopExitCode);
+}
 
 /** Exit status after a storage failure (EX_IOERR of sysexits.h). */
 const storageFailureExitCode = 74;

@@ -36,7 +36,7 @@ export {
 } from "./cluster_request_auth.ts";
 export { type ClientServer, serveClients, startingAnswer } from "./client_server.ts";
 export { realClock, realTimers } from "./real_time.ts";
-export { failedStopExitCode, shutDown, type ShutdownParts } from "./shutdown.ts";
+export { failedStopExitCode, shutDown, type ShutdownParts, stopSignals } from "./shutdown.ts";
 export { newerReleaseExitCode, newerReleaseRefusal, versionText } from "./release_info.ts";
 export {
   certificateExpiryWarning,

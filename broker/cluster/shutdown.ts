@@ -68,3 +68,26 @@ export async function shutDown(parts: ShutdownParts): Promise<number> {
   log(`cmqd ${nodeId}: stopped`);
   return 0;
 }
+
+/**
+ * What the stop signals do: the first starts the graceful stop (`stop`); any later one, whichever
+ * signal, ends the process at once (`force`). An operator's second Ctrl-C, or a supervisor's
+ * second SIGTERM, used to be ignored while the stop waited (requests in flight, a log opening, a
+ * slow disk). An exit then is a crash as far as the data goes: what was acknowledged is on disk.
+ *
+ * @example
+ * ```ts
+ * const onSignal = stopSignals({ stop: gracefulStop, force: () => Deno.exit(1) });
+ * Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
+ * ```
+ */
+export function stopSignals(
+  actions: { stop(signal: string): void; force(signal: string): void },
+): (signal: string) => void {
+  let received = 0;
+  return (signal) => {
+    received++;
+    if (received === 1) actions.stop(signal);
+    else actions.force(signal);
+  };
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { failedStopExitCode, shutDown, type ShutdownParts } from "./shutdown.ts";
+import { failedStopExitCode, shutDown, type ShutdownParts, stopSignals } from "./shutdown.ts";
 
 /** Parts that record each step they are asked for; `closeFails` makes `node.close()` reject. */
 function recordingParts(closeFails: Error | null) {
@@ -66,4 +66,18 @@ Deno.test("a stop before the node started closes the server and member connectio
   const { parts, steps } = recordingParts(null);
   assert.equal(await shutDown({ ...parts, node: null }), 0);
   assert.deepEqual(steps, ["drain 2000", "abort", "server finished", "members closed"]);
+});
+
+Deno.test("the first stop signal starts the graceful stop, any later one forces the exit", () => {
+  const calls: string[] = [];
+  const onSignal = stopSignals({
+    stop: (signal) => void calls.push(`stop ${signal}`),
+    force: (signal) => void calls.push(`force ${signal}`),
+  });
+  onSignal("SIGTERM");
+  assert.deepEqual(calls, ["stop SIGTERM"]);
+  // An operator's second Ctrl-C, whichever signal the first was.
+  onSignal("SIGINT");
+  onSignal("SIGTERM");
+  assert.deepEqual(calls, ["stop SIGTERM", "force SIGINT", "force SIGTERM"]);
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { failedStopExitCode } from "../../broker/mod.ts";
 import { startBroker } from "./process.ts";
 
 // A supervisor (or a test) may stop the broker the moment it prints "serving": the stop signals
@@ -26,5 +27,38 @@ Deno.test("a SIGTERM sent as soon as the broker serves shuts it down cleanly", a
     } finally {
       await Deno.remove(dataDir, { recursive: true });
     }
+  }
+});
+
+Deno.test("a second stop signal during the graceful stop ends the process at once, status 1", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "cmqd-stop-twice-" });
+  const broker = await startBroker({ dataDir });
+  let conn: Deno.TcpConn | null = null;
+  try {
+    // A request whose body never ends: the graceful stop waits up to 2 s for it to finish.
+    conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(broker.url).port) });
+    await conn.write(new TextEncoder().encode(
+      "POST /v1/queues/orders/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n" +
+        "content-length: 1000\r\nexpect: 100-continue\r\n\r\n",
+    ));
+    // "100 Continue" comes once the handler reads the body: the request is in flight.
+    const answer = new Uint8Array(64);
+    const read = await conn.read(answer);
+    assert.match(new TextDecoder().decode(answer.subarray(0, read ?? 0)), /^HTTP\/1\.1 100 /);
+    await conn.write(new TextEncoder().encode('{"body":'));
+    broker.child.kill("SIGTERM");
+    while (!broker.output().includes("SIGTERM, shutting down")) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    broker.child.kill("SIGINT");
+    const { code } = await broker.child.status;
+    const output = broker.output();
+    assert.equal(code, failedStopExitCode, output);
+    assert.match(output, /cmqd n1: SIGINT again: exiting now, the graceful stop unfinished/);
+    assert.doesNotMatch(output, /cmqd n1: stopped/);
+  } finally {
+    conn?.close();
+    await broker.kill();
+    await Deno.remove(dataDir, { recursive: true });
   }
 });
