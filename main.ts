@@ -378,7 +378,12 @@ function listen(
     const files = tls === null
       ? ""
       : ` with --tls-cert ${config.tlsCert} --tls-key ${config.tlsKey}`;
-    exitWith(`cannot listen on ${config.host}:${config.port}${files}: ${(error as Error).message}`);
+    // Named as the peer port's is: the flags to change, whether the port is taken or the host
+    // is no local address.
+    exitWith(
+      `cannot listen for clients on ${config.host}:${config.port} (--host, --port)${files}: ` +
+        (error as Error).message,
+    );
   }
 }
 

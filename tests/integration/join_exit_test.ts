@@ -97,7 +97,10 @@ Deno.test({
         assert.equal(client.code, 2, JSON.stringify(client));
         assertOneLine(
           client.stderr,
-          new RegExp(`^cmqd: cannot listen on 127\\.0\\.0\\.1:${peerPort}: Address already in use`),
+          new RegExp(
+            `^cmqd: cannot listen for clients on 127\\.0\\.0\\.1:${peerPort} \\(--host, --port\\): ` +
+              "Address already in use",
+          ),
           JSON.stringify(client),
         );
         assert.deepEqual(entriesOf(`${temp}/busy-client`), ["lock"]);
