@@ -274,18 +274,33 @@ function defaultHint(spec: FlagSpec): string {
 }
 
 /** The `--help` text. */
-export const usage = [
-  "usage: cmqd [flags]   (every flag but --force-new-cluster also as an environment variable; " +
-  "flags win)",
-  ...Object.entries(flags).map(([flag, spec]) =>
-    `  ${(flag + valueHint(spec)).padEnd(26)} ${(spec.env ?? flagOnly).padEnd(23)} ${spec.help}${
-      defaultHint(spec)
-    }`
-  ),
-  `  ${"".padEnd(26)} ${clusterKeyEnv.padEnd(23)} the cluster key itself (instead of a file)`,
-  `  ${"--version".padEnd(26)} ${"".padEnd(23)} print the release and its format versions`,
-  `  ${"--help, -h".padEnd(26)} ${"".padEnd(23)} print this text`,
-].join("\n");
+export const usage = usageLines().join("\n");
+
+/** The lines of `--help`: flag, variable and meaning in columns as wide as their longest entry. */
+function usageLines(): string[] {
+  const flagWidth =
+    Math.max(...Object.entries(flags).map(([flag, spec]) => (flag + valueHint(spec)).length)) + 1;
+  const envWidth = Math.max(
+    ...Object.values(flags).map((spec) => (spec.env ?? flagOnly).length),
+    clusterKeyEnv.length,
+  ) + 1;
+  return [
+    "usage: cmqd [flags]   (every flag but --force-new-cluster also as an environment variable; " +
+    "flags win)",
+    ...Object.entries(flags).map(([flag, spec]) =>
+      `  ${(flag + valueHint(spec)).padEnd(flagWidth)} ${
+        (spec.env ?? flagOnly).padEnd(envWidth)
+      } ${spec.help}${defaultHint(spec)}`
+    ),
+    `  ${"".padEnd(flagWidth)} ${
+      clusterKeyEnv.padEnd(envWidth)
+    } the cluster key itself (instead of a file)`,
+    `  ${"--version".padEnd(flagWidth)} ${
+      "".padEnd(envWidth)
+    } print the release and its format versions`,
+    `  ${"--help, -h".padEnd(flagWidth)} ${"".padEnd(envWidth)} print this text`,
+  ];
+}
 
 function valueHint(spec: FlagSpec): string {
   return spec.kind === "switch" ? "" : spec.kind === "boolean" ? " true|false" : " VALUE";

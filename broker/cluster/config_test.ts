@@ -630,3 +630,27 @@ Deno.test("--help lists --help and --version, and says which flag has no variabl
   assert.match(usage, /^ {2}--version {2,}print the release and its format versions$/m);
   assert.match(usage, /^usage: cmqd \[flags\]\s+\(every flag but --force-new-cluster also as /);
 });
+
+Deno.test("--help lines up its columns, the longest flag and variable included", () => {
+  const lines = usage.split("\n").slice(1);
+  const envColumns = new Set(
+    lines.map((line) => line.search(/ (CMQD_|\(flag only\))/)).filter((at) => at >= 0),
+  );
+  assert.equal(envColumns.size, 1, [...envColumns].join(", "));
+  const [envColumn] = envColumns;
+  for (const line of lines) {
+    // Each column is followed by at least one space: no flag or variable runs into the next one.
+    assert.equal(line[envColumn], " ", line);
+    const help = line.slice(envColumn + 1).match(/^(\(flag only\)|\S*) +/);
+    assert.ok(
+      help !== null && envColumn + 1 + help[0].length === helpColumn(lines, envColumn),
+      line,
+    );
+  }
+});
+
+/** Where the help text starts in the first line that has a variable. */
+function helpColumn(lines: string[], envColumn: number): number {
+  const first = lines.find((line) => line.slice(envColumn + 1).startsWith("CMQD_"))!;
+  return envColumn + 1 + first.slice(envColumn + 1).match(/^\S+ +/)![0].length;
+}
