@@ -373,6 +373,13 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     }
     result.peerPort = result.port + 1;
   }
+  if (isClusterMember(result) && result.port !== 0 && result.peerPort === result.port) {
+    throw new Error(
+      `${sources.peerPort ?? "--peer-port"} ${result.peerPort} is the client port ` +
+        `(${sources.port ?? "--port"}) too: the client and peer listeners need a port each (the ` +
+        "peer port defaults to --port + 1)",
+    );
+  }
   if (result.peers.length > 0 && !result.peers.some((peer) => peer.id === result.nodeId)) {
     throw new Error(`--peers must include this node ('${result.nodeId}')`);
   }

@@ -654,3 +654,27 @@ function helpColumn(lines: string[], envColumn: number): number {
   const first = lines.find((line) => line.slice(envColumn + 1).startsWith("CMQD_"))!;
   return envColumn + 1 + first.slice(envColumn + 1).match(/^\S+ +/)![0].length;
 }
+
+Deno.test("a cluster member's peer port can't be its client port", () => {
+  const member = { CMQD_CLUSTER_KEY: "k".repeat(32) };
+  // It was refused only once the client port listened, as "Address already in use".
+  assert.throws(
+    () => parseConfig(["--port", "9000", "--peer-port", "9000", "--peers", "n1=h:9000"], member),
+    /^Error: --peer-port 9000 is the client port \(--port\) too: the client and peer listeners need a port each \(the peer port defaults to --port \+ 1\)$/,
+  );
+  assert.throws(
+    () =>
+      parseConfig(["--peers", "n1=h:9000"], {
+        ...member,
+        CMQD_PORT: "9000",
+        CMQD_PEER_PORT: "9000",
+      }),
+    /^Error: CMQD_PEER_PORT 9000 is the client port \(CMQD_PORT\) too: /,
+  );
+  // The default (port + 1), and another port, are fine.
+  assert.equal(parseConfig(["--port", "9000", "--peers", "n1=h:9001"], member).peerPort, 9001);
+  assert.equal(
+    parseConfig(["--port", "9000", "--peer-port", "7000", "--peers", "n1=h:7000"], member).peerPort,
+    7000,
+  );
+});
