@@ -56,6 +56,9 @@ Deno.test("a second stop signal during the graceful stop ends the process at onc
     assert.equal(code, failedStopExitCode, output);
     assert.match(output, /cmqd n1: SIGINT again: exiting now, the graceful stop unfinished/);
     assert.doesNotMatch(output, /cmqd n1: stopped/);
+    // As after a crash: the lock went with the process, and the restart serves.
+    const again = await startBroker({ dataDir });
+    assert.equal(await again.stop(), 0, again.output());
   } finally {
     conn?.close();
     await broker.kill();
