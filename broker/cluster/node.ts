@@ -195,8 +195,12 @@ export interface CmqdNode {
   handOffLeadership(): Promise<string | null>;
   /** Calls `handler` once if storage fails: the node then refuses everything; end the process. */
   onFatal(handler: (error: Error) => void): void;
-  /** Stop SQS move tasks, hand off leadership, stop writes, answer parked receives, close log. */
-  close(): Promise<void>;
+  /**
+   * Stop SQS move tasks, hand off leadership (unless `handOff` is false: the caller just tried,
+   * as the graceful stop does, and a second try would wait its bound again when no voter can
+   * take it), stop writes, answer parked receives, close log.
+   */
+  close(options?: { handOff?: boolean }): Promise<void>;
 }
 
 /** Bytes of a request body a follower buffers to forward (the API's own 4 MiB + slack). */
@@ -474,9 +478,9 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     metrics,
     handOffLeadership,
     onFatal: (handler) => void fatalHandlers.push(handler),
-    async close() {
+    async close(closing = {}) {
       const tasksStopped = app.close(); // SQS move tasks: no new batch; one in flight settles
-      await handOffLeadership();
+      if (closing.handOff !== false) await handOffLeadership();
       stopped = true;
       options.timers.clearTimer(housekeepingTimer);
       await trimming;

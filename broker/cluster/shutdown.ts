@@ -18,7 +18,7 @@ export interface ShutdownParts {
   node: {
     handOffLeadership(): Promise<unknown>;
     broker: { close(): void };
-    close(): Promise<void>;
+    close(options: { handOff: false }): Promise<void>;
   } | null;
   server: { drain(msMax: number): Promise<unknown>; finished: Promise<unknown> };
   /** How long requests in flight may take to finish once nothing new is taken. */
@@ -55,7 +55,8 @@ export async function shutDown(parts: ShutdownParts): Promise<number> {
   if (node !== null) await step("answering parked requests", () => node.broker.close());
   await step("draining requests", () => parts.server.drain(parts.drainMsMax));
   await step("ending the listener", () => parts.abortServer());
-  if (node !== null) await step("closing the node", () => node.close());
+  // Handed over above: a second try would wait its bound again when no voter can take it.
+  if (node !== null) await step("closing the node", () => node.close({ handOff: false }));
   await step("ending the server", () => parts.server.finished);
   await step("closing member connections", () => parts.members.close());
   if (failed.length > 0) {

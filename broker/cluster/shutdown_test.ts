@@ -11,8 +11,8 @@ function recordingParts(closeFails: Error | null) {
     node: {
       handOffLeadership: () => Promise.resolve(steps.push("hand off")),
       broker: { close: () => void steps.push("broker closed") },
-      close: () => {
-        steps.push("node close");
+      close: (options) => {
+        steps.push(options.handOff === false ? "node close" : "node close handing off again");
         return closeFails === null ? Promise.resolve() : Promise.reject(closeFails);
       },
     },
