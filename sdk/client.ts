@@ -197,14 +197,15 @@ export class CmqdClient {
     options: CallOptions = {},
   ): Promise<ReceiveMessagesResponse> {
     const waitSeconds = request.waitSeconds ?? waitSecondsMax;
+    const call = callOf(options);
     return await this.#requester.json({
       method: "POST",
       path: `${queuePath(queue, "queue")}/messages/receive`,
       body: request,
       repeatable: false,
-      signal: options.signal,
-      timeoutMs: (options.timeoutMs ?? this.#requester.timeoutMs) + waitSeconds * 1000,
-      headTimeoutMs: (options.headTimeoutMs ?? this.#requester.headTimeoutMs) + waitSeconds * 1000,
+      signal: call.signal,
+      timeoutMs: (call.timeoutMs ?? this.#requester.timeoutMs) + waitSeconds * 1000,
+      headTimeoutMs: (call.headTimeoutMs ?? this.#requester.headTimeoutMs) + waitSeconds * 1000,
       waitMs: waitSeconds * 1000,
     });
   }

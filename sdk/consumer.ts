@@ -56,7 +56,8 @@ import { Acknowledger, batchEntriesMax, type ConsumerClient } from "./consumer_a
 import { type Delivery, DeliveryIterator, leftLoop, unprocessed } from "./consumer_iterator.ts";
 import { LockTimes } from "./consumer_lock.ts";
 import { type FirstRenewal, isThenable, RunContext, type Running } from "./consumer_run.ts";
-import { checkRange, checkReceiveAnswer } from "./consumer_checks.ts";
+import { checkReceiveAnswer } from "./consumer_checks.ts";
+import { checkBackoff, checkFunction, checkInteger, checkMs } from "./option_checks.ts";
 import { CmqdError } from "./errors.ts";
 import type { ReceivedMessage } from "./protocol.ts";
 import { Backoff, type BackoffBounds, exponentialRetryDelaySeconds, sleep } from "./retry.ts";
@@ -82,7 +83,7 @@ export type MessageHandler = (
 export interface ConsumerOptions {
   /** Required for `start()`; the iterator form supplies its own. */
   handleMessage?: MessageHandler;
-  /** Handlers running at once (for the iterator: messages held at once). Default 1. */
+  /** Handlers running at once (for the iterator: messages held at once), 1–65536. Default 1. */
   concurrency?: number;
   /** Messages per receive at most (also bounded by free slots), 1–256. Default concurrency. */
   batchSize?: number;
@@ -92,7 +93,7 @@ export interface ConsumerOptions {
    * of them long-polls.
    */
   receivesInFlight?: number;
-  /** The lock each receive (and renewal) takes. Default 30 s. */
+  /** The lock each receive (and renewal) takes, 1–43200 s. Default 30 s. */
   visibilityTimeoutSeconds?: number;
   /** Long-poll wait per receive, 0–30. Default 20 s. */
   waitSeconds?: number;
@@ -103,9 +104,15 @@ export interface ConsumerOptions {
    * renewals that get no answer in an outage, the first (see `stats.renewalsUnanswered`).
    */
   onError?: (error: unknown, message?: ReceivedMessage) => void;
-  /** How long a delete waits for a receive to carry it before it is sent alone. Default 20 ms. */
+  /**
+   * How long a delete waits for a receive to carry it before it is sent alone, 0–60000 ms.
+   * Default 20 ms.
+   */
   deleteLingerMs?: number;
-  /** Back-off after a failed receive. Default 100 ms doubling to 5 s. */
+  /**
+   * Back-off after a failed receive: finite milliseconds, 0 < `backoffMsMin` ≤ `backoffMsMax`.
+   * Default 100 ms doubling to 5 s.
+   */
   receiveBackoff?: Partial<BackoffBounds>;
 }
 
@@ -198,17 +205,30 @@ export class Consumer implements AsyncIterable<Delivery> {
   constructor(client: ConsumerClient, queue: string, options: ConsumerOptions = {}) {
     this.#client = client;
     this.#queue = queue;
-    this.#concurrency = options.concurrency ?? 1;
-    this.#batchSize = options.batchSize ?? Math.min(this.#concurrency, batchEntriesMax);
-    this.#receivesInFlight = options.receivesInFlight ??
-      Math.min(4, Math.ceil(this.#concurrency / this.#batchSize));
-    this.#lockSeconds = options.visibilityTimeoutSeconds ?? 30;
-    this.#waitSeconds = options.waitSeconds ?? 20;
-    checkRange("concurrency", this.#concurrency, 1, 65_536);
-    checkRange("batchSize", this.#batchSize, 1, batchEntriesMax);
-    checkRange("receivesInFlight", this.#receivesInFlight, 1, 64);
-    checkRange("visibilityTimeoutSeconds", this.#lockSeconds, 1, visibilitySecondsMax);
-    checkRange("waitSeconds", this.#waitSeconds, 0, 30);
+    this.#concurrency = checkInteger("concurrency", options.concurrency ?? 1, 1, 65_536);
+    this.#batchSize = checkInteger(
+      "batchSize",
+      options.batchSize ?? Math.min(this.#concurrency, batchEntriesMax),
+      1,
+      batchEntriesMax,
+    );
+    this.#receivesInFlight = checkInteger(
+      "receivesInFlight",
+      options.receivesInFlight ?? Math.min(4, Math.ceil(this.#concurrency / this.#batchSize)),
+      1,
+      64,
+    );
+    this.#lockSeconds = checkInteger(
+      "visibilityTimeoutSeconds",
+      options.visibilityTimeoutSeconds ?? 30,
+      1,
+      visibilitySecondsMax,
+    );
+    this.#waitSeconds = checkInteger("waitSeconds", options.waitSeconds ?? 20, 0, 30);
+    const deleteLingerMs = checkMs("deleteLingerMs", options.deleteLingerMs ?? 20, 0, 60_000);
+    checkFunction("handleMessage", options.handleMessage);
+    checkFunction("retryDelaySeconds", options.retryDelaySeconds);
+    checkFunction("onError", options.onError);
     this.#retryDelaySeconds = options.retryDelaySeconds ?? exponentialRetryDelaySeconds;
     this.#onError = options.onError ?? ((error, message) => {
       console.error(
@@ -217,14 +237,14 @@ export class Consumer implements AsyncIterable<Delivery> {
       );
     });
     this.#handleMessage = options.handleMessage;
-    this.#receiveBackoff = new Backoff({
+    this.#receiveBackoff = new Backoff(checkBackoff("receiveBackoff", {
       backoffMsMin: options.receiveBackoff?.backoffMsMin ?? 100,
       backoffMsMax: options.receiveBackoff?.backoffMsMax ?? 5_000,
-    });
+    }, "> 0"));
     this.#acks = new Acknowledger({
       client,
       queue,
-      deleteLingerMs: options.deleteLingerMs ?? 20,
+      deleteLingerMs,
       report: (error, message) => this.#report(error, message),
       onDeleted: (count) => (this.#deleted += count),
     });

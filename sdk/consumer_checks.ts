@@ -1,6 +1,6 @@
 /**
- * Checks of the `Consumer`'s options and of the receive answers it hands to handlers. Internal to
- * `consumer.ts`.
+ * Checks of the receive answers the `Consumer` hands to handlers (its options: `option_checks.ts`).
+ * Internal to `consumer.ts`.
  *
  * @module
  */
@@ -22,10 +22,4 @@ export function checkReceiveAnswer(answer: unknown): void {
     "HTTP 200 to a receive of another shape: 'messages' is not a list of messages",
     { status: 200 },
   );
-}
-
-export function checkRange(name: string, value: number, min: number, max: number): void {
-  if (!(Number.isInteger(value) && value >= min && value <= max)) {
-    throw new RangeError(`${name} must be an integer in ${min}–${max}, got ${value}`);
-  }
 }

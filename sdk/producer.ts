@@ -29,6 +29,7 @@ import type { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
 import { jsonBytes } from "./json_bytes.ts";
 import type { SendMessageEntry, SentMessage } from "./protocol.ts";
+import { checkBoolean, checkInteger, checkMs } from "./option_checks.ts";
 
 /** What the producer needs of a client (tests pass a fake). */
 export type ProducerClient = Pick<CmqdClient, "sendMessages">;
@@ -43,15 +44,15 @@ export interface ProducerOptions {
    * 6 bytes, `\u0001`; a quote, a backslash, a line feed 2), plus 128 per message and 6 per
    * attribute for the JSON around them; fields of an entry the API does not have (from
    * JavaScript) count too, as sent (the broker refuses that message alone). A bigger message goes
-   * alone. Default 1 MiB; a larger value
+   * alone. An integer ≥ 1; default 1 MiB; a larger value
    * than the broker's bound on a request, 4 MiB, counts as that bound.
    */
   batchBytesMax?: number;
-  /** How long the first message of a batch waits for company. Default 2 ms. */
+  /** How long the first message of a batch waits for company, 0–60000 ms. Default 2 ms. */
   lingerMs?: number;
-  /** Sends accepted and not yet answered, at most; `send` waits beyond. Default 1024. */
+  /** Sends accepted and not yet answered, at most (an integer ≥ 1); `send` waits beyond. Default 1024. */
   pendingSendsMax?: number;
-  /** Batches on the wire at once. Default 4. */
+  /** Batches on the wire at once, 1–1024. Default 4. */
   inflightBatchesMax?: number;
   /** Give each message without a `dedupId` a random one (safe retries). Default false. */
   autoDedupId?: boolean;
@@ -157,19 +158,29 @@ export class Producer {
   constructor(client: ProducerClient, queue: string, options: ProducerOptions = {}) {
     this.#client = client;
     this.#queue = queue;
-    this.#batchSize = options.batchSize ?? 16;
-    const batchBytesMax = options.batchBytesMax ?? 1024 * 1024;
+    this.#batchSize = checkInteger("batchSize", options.batchSize ?? 16, 1, batchEntriesMax);
+    const batchBytesMax = checkInteger(
+      "batchBytesMax",
+      options.batchBytesMax ?? 1 << 20,
+      1,
+      Infinity,
+    );
     this.#batchBytesMax = Math.min(batchBytesMax, requestBytesMax - requestEnvelopeBytes);
-    this.#lingerMs = options.lingerMs ?? 2;
-    this.#pendingSendsMax = options.pendingSendsMax ?? 1024;
-    this.#inflightBatchesMax = options.inflightBatchesMax ?? 4;
-    this.#autoDedupId = options.autoDedupId ?? false;
-    this.#fifo = options.fifo ?? false;
-    checkRange("batchSize", this.#batchSize, 1, batchEntriesMax);
-    checkRange("batchBytesMax", batchBytesMax, 1, Infinity);
-    checkRange("lingerMs", this.#lingerMs, 0, 60_000);
-    checkRange("pendingSendsMax", this.#pendingSendsMax, 1, Infinity);
-    checkRange("inflightBatchesMax", this.#inflightBatchesMax, 1, 1024);
+    this.#lingerMs = checkMs("lingerMs", options.lingerMs ?? 2, 0, 60_000);
+    this.#pendingSendsMax = checkInteger(
+      "pendingSendsMax",
+      options.pendingSendsMax ?? 1024,
+      1,
+      Infinity,
+    );
+    this.#inflightBatchesMax = checkInteger(
+      "inflightBatchesMax",
+      options.inflightBatchesMax ?? 4,
+      1,
+      1024,
+    );
+    this.#autoDedupId = checkBoolean("autoDedupId", options.autoDedupId, false);
+    this.#fifo = checkBoolean("fifo", options.fifo, false);
   }
 
   /** The queue this producer sends to. */
@@ -581,10 +592,4 @@ function entryBytes(entry: SendMessageEntry, weigh: (text: string) => number): n
     bytes += attributeOverheadBytes + weigh(key) + field((entry as Record<string, unknown>)[key]);
   }
   return bytes;
-}
-
-function checkRange(name: string, value: number, min: number, max: number): void {
-  if (!(value >= min && value <= max)) {
-    throw new RangeError(`${name} must be in ${min}–${max}, got ${value}`);
-  }
 }

@@ -19,6 +19,20 @@ import {
   isConnectFailure,
   isNetworkFailure,
 } from "./transport.ts";
+import {
+  checkBackoff,
+  checkBaseUrl,
+  checkBoolean,
+  checkCredentials,
+  checkFunction,
+  checkHeaders,
+  checkInteger,
+  checkTimeoutMs,
+  type Credentials,
+  normalizeBaseUrl,
+} from "./option_checks.ts";
+
+export type { Credentials } from "./option_checks.ts";
 
 /** Options of a `CmqdClient`. */
 export interface CmqdClientOptions {
@@ -38,7 +52,11 @@ export interface CmqdClientOptions {
    * with `CMQD1-HMAC-SHA256` (see `signRequest`); the secret key itself is never sent.
    */
   credentials?: Credentials;
-  /** Per attempt; a receive adds its long-poll wait on top. Default 30 s. */
+  /**
+   * Per attempt; a receive adds its long-poll wait on top. Default 30 s. A number of
+   * milliseconds > 0; `Infinity` for none (a node that never answers then holds the call for
+   * ever). Anything else (`NaN`, 0, a negative number, a string) throws when the client is built.
+   */
   timeoutMs?: number;
   /**
    * Per attempt, how long the response's head (status and headers) may take before the node is
@@ -47,10 +65,14 @@ export interface CmqdClientOptions {
    * call asks the silent node's `/healthz`, and fails with `Timeout` ("may or may not have taken
    * effect") only when that gets no answer either (a live but slow node is waited for, up to
    * `timeoutMs`). The node is avoided for 10 s (after a call's own shorter `headTimeoutMs`, only
-   * the second time in a row). Default 5 s; `Infinity` turns it off.
+   * the second time in a row). Default 5 s; `Infinity` turns it off. Checked like `timeoutMs`.
    */
   headTimeoutMs?: number;
-  /** Bounds of the automatic retries (a `Retry-After` may ask for longer than `backoffMsMax`). */
+  /**
+   * Bounds of the automatic retries (a `Retry-After` may ask for longer than `backoffMsMax`):
+   * `attemptsMax` an integer ≥ 1, `backoffMsMin` ≤ `backoffMsMax` finite numbers ≥ 0; anything
+   * else throws when the client is built.
+   */
   retry?: Partial<RetryOptions>;
   /** Follow the `x-cmqd-leader` hint. Default true. */
   followLeader?: boolean;
@@ -61,19 +83,14 @@ export interface CmqdClientOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** An access key: its id and its secret. */
-export interface Credentials {
-  /** The key's id, as the broker's credentials file names it. */
-  secretId: string;
-  /** The key's secret; used to sign, never sent. */
-  secretKey: string;
-}
-
 /** Options of a single call. */
 export interface CallOptions {
   /** Aborts the call (and its retries). */
   signal?: AbortSignal;
-  /** Per attempt, instead of the client's `timeoutMs` (a receive adds its wait on top). */
+  /**
+   * Per attempt, instead of the client's `timeoutMs` (a receive adds its wait on top); checked
+   * like it: a bad one fails the call with a `RangeError` or `TypeError`, before anything is sent.
+   */
   timeoutMs?: number;
   /** Per attempt, instead of the client's `headTimeoutMs` (a receive adds its wait on top). */
   headTimeoutMs?: number;
@@ -170,7 +187,7 @@ export class Requester {
   /** The last leader hint and the URL it names (each answer repeats it: parsed once). */
   #lastHint: { text: string; url: string | undefined } | undefined;
   readonly #credentials: Credentials | undefined;
-  /** Checks the options (a bad `baseUrl`, header, retry bound or credentials throws at once). */
+  /** Checks the options (a bad `baseUrl`, header, timeout, retry bound or credentials throws at once). */
   constructor(options: CmqdClientOptions) {
     const baseUrls = typeof options.baseUrl === "string" ? [options.baseUrl] : options.baseUrl;
     if (baseUrls.length === 0) throw new RangeError("baseUrl must name at least one node");
@@ -178,12 +195,19 @@ export class Requester {
     this.#transport = options.transport ??
       (options.fetch === undefined ? defaultTransport() : new FetchTransport(options.fetch));
     this.#headers = checkHeaders(options.headers);
-    this.#timeoutMs = options.timeoutMs ?? timeoutMsDefault;
-    this.#headTimeoutMs = options.headTimeoutMs ?? headTimeoutMsDefault;
-    if (!(this.#headTimeoutMs > 0)) throw new RangeError("headTimeoutMs must be > 0");
-    this.#retry = { ...retryDefaults, ...options.retry };
-    if (!(this.#retry.attemptsMax >= 1)) throw new RangeError("retry.attemptsMax must be ≥ 1");
-    this.#followLeader = options.followLeader ?? true;
+    this.#timeoutMs = checkTimeoutMs("timeoutMs", options.timeoutMs ?? timeoutMsDefault, "none");
+    this.#headTimeoutMs = checkTimeoutMs(
+      "headTimeoutMs",
+      options.headTimeoutMs ?? headTimeoutMsDefault,
+      "off",
+    );
+    const retry = { ...retryDefaults, ...options.retry };
+    this.#retry = {
+      attemptsMax: checkInteger("retry.attemptsMax", retry.attemptsMax, 1, Infinity),
+      ...checkBackoff("retry", retry, "≥ 0"),
+    };
+    this.#followLeader = checkBoolean("followLeader", options.followLeader, true);
+    checkFunction("sleep", options.sleep);
     this.#sleep = options.sleep ?? sleep;
     this.#credentials = checkCredentials(options.credentials);
   }
@@ -499,73 +523,21 @@ function leaderUrlOf(hint: string): string | undefined {
   return undefined;
 }
 
-/** The per-call fields of `options`, and nothing else (a caller can't override the spec). */
+/**
+ * The per-call fields of `options`, and nothing else (a caller can't override the spec); a bad
+ * timeout throws (inside a call: it rejects, before anything is sent).
+ */
 export function callOf(
   options: CallOptions,
 ): Pick<RequestSpec, "signal" | "timeoutMs" | "headTimeoutMs"> {
+  const { timeoutMs, headTimeoutMs } = options;
   return {
     signal: options.signal,
-    timeoutMs: options.timeoutMs,
-    headTimeoutMs: options.headTimeoutMs,
+    timeoutMs: timeoutMs === undefined ? undefined : checkTimeoutMs("timeoutMs", timeoutMs, "none"),
+    headTimeoutMs: headTimeoutMs === undefined
+      ? undefined
+      : checkTimeoutMs("headTimeoutMs", headTimeoutMs, "off"),
   };
-}
-
-/** Refuses unusable credentials when the client is built, not on its first call. */
-function checkCredentials(credentials: Credentials | undefined): Credentials | undefined {
-  if (credentials === undefined) return undefined;
-  const { secretId, secretKey } = credentials;
-  if (typeof secretId !== "string" || !/^[A-Za-z0-9._-]{1,128}$/.test(secretId)) {
-    throw new TypeError("credentials.secretId must be 1–128 of A-Z a-z 0-9 . _ -");
-  }
-  if (typeof secretKey !== "string" || secretKey.length === 0) {
-    throw new TypeError("credentials.secretKey must be a non-empty string");
-  }
-  return { secretId, secretKey };
-}
-
-/** A header name: an HTTP token (RFC 9110 §5.1). */
-const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** What no transport sends in a header value (it would end the header line, or the string). */
-const headerValueForbidden = /[\r\n\0]/;
-
-/**
- * Refuses `headers` no request could carry when the client is built: before, every call failed
- * in the transport ("bad header"), was taken for a `NetworkError` and retried with back-off. The
- * message names the header, never its value (it may be a token).
- */
-function checkHeaders(headers: Record<string, string> | undefined): Record<string, string> {
-  const checked: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (!headerName.test(name)) {
-      throw new TypeError(`headers: header '${name}' is not a valid header name`);
-    }
-    if (headerValueForbidden.test(String(value))) {
-      throw new TypeError(`headers: header '${name}' has a value with CR, LF or NUL`);
-    }
-    checked[name] = value;
-  }
-  return checked;
-}
-
-/**
- * A listed node's base URL, without trailing slashes; not an http(s) URL throws (before, each call
- * failed as a `NetworkError`, retried, however the client's transport parsed it).
- */
-function checkBaseUrl(baseUrl: string): string {
-  let protocol: string;
-  try {
-    protocol = new URL(baseUrl).protocol;
-  } catch {
-    throw new TypeError(`baseUrl is not a URL: '${baseUrl}'`);
-  }
-  if (protocol !== "http:" && protocol !== "https:") {
-    throw new TypeError(`baseUrl must be an http(s) URL, not ${protocol}: '${baseUrl}'`);
-  }
-  return normalizeBaseUrl(baseUrl);
-}
-
-function normalizeBaseUrl(baseUrl: string): string {
-  return baseUrl.replace(/\/+$/, "");
 }
 
 function parseBody(status: number, text: string, kind: RequestSpec["response"]): unknown {
