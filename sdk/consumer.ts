@@ -43,7 +43,9 @@
  *   also backs off, so the loop never spins. Without `onError` errors are logged with
  *   `console.error`: nothing is swallowed.
  * - **Stopping**: `stop()` ends the long polls, waits for running handlers, then flushes deletes
- *   and lock changes, each call given up after 30 s at most without an answer. (Ending the poll aborts its request; a message the broker locked for it in
+ *   and lock changes, each call given up after 30 s at most without an answer. In an outage the
+ *   releases at stop fail for every held message: only the first goes to `onError`, the others
+ *   are counted (`stats.releasesUnanswered`), as renewals are. (Ending the poll aborts its request; a message the broker locked for it in
  *   that very instant comes back when that lock runs out.) `stop({ abort: true })` also aborts the handlers' `signal`; a handler that
  *   then rejects has its message released at once (visibility 0) rather than counted as failed.
  *
@@ -58,92 +60,18 @@ import { LockTimes } from "./consumer_lock.ts";
 import { type FirstRenewal, isThenable, RunContext, type Running } from "./consumer_run.ts";
 import { checkReceiveAnswer } from "./consumer_checks.ts";
 import { checkBackoff, checkFunction, checkInteger, checkMs } from "./option_checks.ts";
+import type { ConsumerOptions, ConsumerStats, MessageHandler } from "./consumer_options.ts";
 import { CmqdError } from "./errors.ts";
 import type { ReceivedMessage } from "./protocol.ts";
 import { Backoff, type BackoffBounds, exponentialRetryDelaySeconds, sleep } from "./retry.ts";
 
 export type { ConsumerClient } from "./consumer_acks.ts";
-
-/** What a handler is given beside the message. */
-export interface HandlerContext {
-  /**
-   * Aborted by `stop({ abort: true })`, and when the broker refuses a renewal (the lock ran out:
-   * the message may be delivered to another consumer; the reason is the broker's `CmqdError`).
-   */
-  signal: AbortSignal;
-}
-
-/** Handles one message: resolve = delete it, throw = retry it after a delay. */
-export type MessageHandler = (
-  message: ReceivedMessage,
-  context: HandlerContext,
-) => Promise<void> | void;
-
-/** Options of a `Consumer`. */
-export interface ConsumerOptions {
-  /** Required for `start()`; the iterator form supplies its own. */
-  handleMessage?: MessageHandler;
-  /** Handlers running at once (for the iterator: messages held at once), 1–65536. Default 1. */
-  concurrency?: number;
-  /** Messages per receive at most (also bounded by free slots), 1–256. Default concurrency. */
-  batchSize?: number;
-  /**
-   * Receives in flight at once, 1–64, each for slots no other one claimed. Default: the batches
-   * `concurrency` holds (`ceil(concurrency / batchSize)`), at most 4. On an empty queue each
-   * of them long-polls.
-   */
-  receivesInFlight?: number;
-  /** The lock each receive (and renewal) takes, 1–43200 s. Default 30 s. */
-  visibilityTimeoutSeconds?: number;
-  /** Long-poll wait per receive, 0–30. Default 20 s. */
-  waitSeconds?: number;
-  /** Seconds a failed message stays hidden, from its receiveCount (1 = first delivery). */
-  retryDelaySeconds?: (attempt: number) => number;
-  /**
-   * Every failure: handler errors (with the message), receive, delete and lock errors; of the
-   * renewals that get no answer in an outage, the first (see `stats.renewalsUnanswered`).
-   */
-  onError?: (error: unknown, message?: ReceivedMessage) => void;
-  /**
-   * How long a delete waits for a receive to carry it before it is sent alone, 0–60000 ms.
-   * Default 20 ms.
-   */
-  deleteLingerMs?: number;
-  /**
-   * Back-off after a failed receive: finite milliseconds, 0 < `backoffMsMin` ≤ `backoffMsMax`.
-   * Default 100 ms doubling to 5 s.
-   */
-  receiveBackoff?: Partial<BackoffBounds>;
-}
-
-/** Counters and gauges of a consumer. */
-export interface ConsumerStats {
-  received: number;
-  /** Handlers that resolved. */
-  handled: number;
-  /** Handlers that threw. */
-  failed: number;
-  /** Handlers aborted by `stop({ abort: true })` whose messages were released. */
-  interrupted: number;
-  /** Successful lock extensions. */
-  renewed: number;
-  /** Renewals the broker refused: the lock had already run out. */
-  locksLost: number;
-  /**
-   * Renewals that got no answer (network, 503, given up): each is sent again. Only the first of
-   * an outage is reported to `onError` (see the module doc); this counts them all.
-   */
-  renewalsUnanswered: number;
-  /**
-   * Messages the broker confirmed deleted. A delete answering that the message is already gone
-   * from the queue (`gone`: deleted before, expired, dead-lettered, purged) counts too, and so
-   * does a repeat answering "stale" after a lost answer.
-   */
-  deleted: number;
-  receiveErrors: number;
-  /** Handlers running now. */
-  inflight: number;
-}
+export type {
+  ConsumerOptions,
+  ConsumerStats,
+  HandlerContext,
+  MessageHandler,
+} from "./consumer_options.ts";
 
 const renewRetryMsMin = 100;
 const idleBackoff: BackoffBounds = { backoffMsMin: 50, backoffMsMax: 1_000 };
@@ -196,9 +124,12 @@ export class Consumer implements AsyncIterable<Delivery> {
     renewed: 0,
     locksLost: 0,
     renewalsUnanswered: 0,
+    releasesUnanswered: 0,
   };
   /** A renewal got no answer and none was answered since: the next unanswered is not reported. */
   #renewalOutage = false;
+  /** A release got no answer and none was answered since: the next unanswered is not reported. */
+  #releaseOutage = false;
   #deleted = 0;
   #receiveErrors = 0;
 
@@ -525,10 +456,20 @@ export class Consumer implements AsyncIterable<Delivery> {
     if (!outcome.ok) this.#report(outcome.error, message);
   }
 
-  /** Gives a message back to the queue now, unhandled. */
+  /**
+   * Gives a message back to the queue now, unhandled. In an outage at stop every held message's
+   * release fails: only the first of an outage is reported, the others are counted
+   * (`stats.releasesUnanswered`) until the broker answers a release again. A refusal (the lock
+   * had run out) is always reported.
+   */
   #release(message: ReceivedMessage, lockDeadlineMs: number): void {
     this.#acks.changeVisibility(message, 0, lockDeadlineMs).then((outcome) => {
-      if (!outcome.ok) this.#report(outcome.error, message);
+      if (outcome.ok || outcome.lockLost) this.#releaseOutage = false;
+      if (outcome.ok) return;
+      if (outcome.lockLost) return this.#report(outcome.error, message);
+      this.#stats.releasesUnanswered++;
+      if (!this.#releaseOutage) this.#report(outcome.error, message);
+      this.#releaseOutage = true;
     });
   }
 

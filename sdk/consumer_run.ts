@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { HandlerContext } from "./consumer.ts";
+import type { HandlerContext } from "./consumer_options.ts";
 import type { LockTimes } from "./consumer_lock.ts";
 import type { ReceivedMessage } from "./protocol.ts";
 

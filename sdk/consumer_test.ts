@@ -503,3 +503,80 @@ Deno.test("several receives in flight claim disjoint slots, never more than conc
   assert.throws(() => new Consumer(new FakeQueue(), "q", { receivesInFlight: 0 }), RangeError);
   assert.throws(() => new Consumer(new FakeQueue(), "q", { receivesInFlight: 65 }), RangeError);
 });
+
+Deno.test("releases that fail at stop in an outage are reported once, not once per message", async () => {
+  const queue = new FakeQueue();
+  const held = 100;
+  queue.send(...Array.from({ length: held }, (_, index) => `m${index}`));
+  let down = false;
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (name, entries) =>
+      down
+        ? Promise.reject(new CmqdError("NetworkError", "connection refused", { status: 0 }))
+        : queue.changeVisibility(name, entries),
+  };
+  let started = 0;
+  const { consumer, errors } = consumerOn(client, {
+    concurrency: held,
+    handleMessage: (_message, { signal }) =>
+      new Promise((_resolve, reject) => {
+        started++;
+        signal.addEventListener("abort", () => reject(signal.reason));
+      }),
+  });
+  consumer.start();
+  await waitFor("every message held", () => started === held);
+  down = true;
+  await consumer.stop({ abort: true });
+  assert.equal(consumer.stats.interrupted, held);
+  assert.equal(consumer.stats.releasesUnanswered, held, "every failed release is counted");
+  assert.equal(errors.length, 1, "the outage's failed releases are reported once");
+  assert.equal((errors[0].error as CmqdError).code, "NetworkError");
+  assert.ok(errors[0].message !== undefined, "with the message it was first seen on");
+});
+
+Deno.test("a release the broker answers ends a release outage: the next failure is reported afresh", async () => {
+  const queue = new FakeQueue();
+  queue.send("a", "b", "c");
+  const answers = ["down", "up", "down"];
+  let settled = 0;
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (name, entries) => {
+      const answer = answers.shift() === "down"
+        ? Promise.reject(new CmqdError("NoLeader", "electing", { status: 503 }))
+        : queue.changeVisibility(name, entries);
+      return answer.finally(() => settled++);
+    },
+  };
+  // Each handler gives its message up (it is released) when its own gate opens after the abort.
+  const gates = new Map(["a", "b", "c"].map((body) => [body, deferred<void>()]));
+  let started = 0;
+  const { consumer, errors } = consumerOn(client, {
+    concurrency: 3,
+    handleMessage: (message, { signal }) =>
+      new Promise((_resolve, reject) => {
+        started++;
+        signal.addEventListener("abort", () => {
+          gates.get(message.body)!.promise.then(() => reject(signal.reason));
+        });
+      }),
+  });
+  consumer.start();
+  await waitFor("three messages held", () => started === 3);
+  const stopping = consumer.stop({ abort: true });
+  for (const [index, body] of ["a", "b", "c"].entries()) {
+    gates.get(body)!.resolve();
+    await waitFor(`release ${index + 1} answered or failed`, () => settled === index + 1);
+  }
+  await stopping;
+  assert.equal(consumer.stats.releasesUnanswered, 2);
+  assert.deepEqual(
+    errors.map(({ error, message }) => [(error as CmqdError).code, message?.body]),
+    [["NoLeader", "a"], ["NoLeader", "c"]],
+    "the first failure of each outage is reported, with its message",
+  );
+});
