@@ -158,7 +158,13 @@ export function errorFromAnswer(
       outcomeUnknown: error.outcomeUnknown === true,
     });
   }
-  return new CmqdError("UnexpectedResponse", `HTTP ${status}: ${text.slice(0, 200)}`, {
+  // Not followed (a redirect would resend a signed request elsewhere, a POST turned into a GET):
+  // the message says where it points, or nobody could tell what is wrong.
+  const message = status >= 300 && status <= 399
+    ? `HTTP ${status}, a redirect to ${header("location") ?? "(no Location)"}: redirects are ` +
+      "not followed; give the URL of a cmqd node itself"
+    : `HTTP ${status}: ${text.slice(0, 200)}`;
+  return new CmqdError("UnexpectedResponse", message, {
     status,
     requestId: header("x-request-id") ?? undefined,
     retryAfterSeconds,

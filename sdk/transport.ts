@@ -102,6 +102,9 @@ export class FetchTransport implements HttpTransport {
         headers: request.headers,
         body: request.body,
         signal,
+        // A 3xx is an answer, as with the other transports (see `errorFromAnswer`): followed, a
+        // signed request would go elsewhere, a POST come back as a GET without its body.
+        redirect: "manual",
       }));
     } catch (error) {
       throw fetchFailure(error);

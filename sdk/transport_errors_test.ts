@@ -197,3 +197,47 @@ Deno.test("the SDK's own transports mark their network failures: refused, cut of
     });
   }
 });
+
+Deno.test("a redirect is an UnexpectedResponse that names where it points (redirects are not followed)", async () => {
+  const client = new CmqdClient({
+    baseUrl: "http://node-a:8080",
+    fetch: () =>
+      Promise.resolve(
+        new Response(null, {
+          status: 307,
+          headers: { location: "http://node-b:8080/v1/queues/q" },
+        }),
+      ),
+  });
+  const error = await client.getQueue("q").catch((error) => error);
+  assert.ok(error instanceof CmqdError);
+  assert.equal(error.code, "UnexpectedResponse");
+  assert.equal(error.status, 307);
+  assert.match(error.message, /^HTTP 307, a redirect to http:\/\/node-b:8080\/v1\/queues\/q: /);
+  assert.match(error.message, /not followed/);
+  client.close();
+});
+
+Deno.test("a FetchTransport on the global fetch does not follow a redirect: a POST is not resent as a GET", async () => {
+  const seen: string[] = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request) => {
+    const path = new URL(request.url).pathname;
+    seen.push(`${request.method} ${path}`);
+    if (path === "/elsewhere") return new Response("{}");
+    return new Response(null, { status: 302, headers: { location: "/elsewhere" } });
+  });
+  const client = new CmqdClient({
+    baseUrl: `http://127.0.0.1:${server.addr.port}`,
+    transport: new FetchTransport(),
+  });
+  try {
+    const error = await client.sendMessages("q", [{ body: "x" }]).catch((error) => error);
+    assert.ok(error instanceof CmqdError, String(error));
+    assert.equal(error.status, 302);
+    assert.match(error.message, /a redirect to \/elsewhere: redirects are not followed/);
+    assert.deepEqual(seen, ["POST /v1/queues/q/messages"]);
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
