@@ -72,7 +72,7 @@ export class UsageError extends Error {
 
 /**
  * Parses `argv` (without the program name). A leading `--` (as `deno task cli -- ...` passes it)
- * is dropped; a later `--` ends the flags.
+ * is dropped; a later `--` ends the flags. `-h` is `--help`.
  *
  * @example
  * ```ts
@@ -89,6 +89,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (word === "--") {
       positionals.push(...words.slice(index + 1));
       break;
+    }
+    // `-h` is `--help`, as in most tools (after `--` it is a word like any other).
+    if (word === "-h") {
+      if (flags.has("help")) throw new UsageError("--help twice");
+      flags.set("help", "true");
+      continue;
     }
     if (!word.startsWith("--") || word === "-") {
       positionals.push(word);
@@ -169,5 +175,16 @@ export function timeFlag(args: ParsedArgs, name: string): number | undefined {
     throw new UsageError(`--${name}: '${text}' is not a valid time`);
   }
   if (value < 0) throw new UsageError(`--${name}: '${text}' is before 1970`);
+  return value;
+}
+
+/**
+ * The name at `positionals[index]` (a queue's, a topic's …): missing or empty is a usage error
+ * (an empty name would make a request to the collection's path, `GET /v1/queues/`).
+ */
+export function nameAt(args: ParsedArgs, index: number, what: string): string {
+  const value = args.positionals[index];
+  if (value === undefined) throw new UsageError(`missing ${what}`);
+  if (value === "") throw new UsageError(`empty ${what}`);
   return value;
 }

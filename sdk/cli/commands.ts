@@ -15,7 +15,7 @@ import type {
   ReceivedMessage,
   SendMessageEntry,
 } from "../protocol.ts";
-import { integerFlag, type ParsedArgs, timeFlag, UsageError } from "./args.ts";
+import { integerFlag, nameAt, type ParsedArgs, timeFlag, UsageError } from "./args.ts";
 import { clusterStatus, messageTable, queueDetails, queueTable, table } from "./format.ts";
 import { topicCommands } from "./topic_commands.ts";
 
@@ -51,6 +51,11 @@ export async function runCommand(context: CommandContext): Promise<ExitStatus> {
   const grouped = group === "queue" || group === "cluster" || group === "topic";
   const key = grouped ? `${group} ${action ?? ""}` : group;
   const command = commands[key] ?? topicCommands[key];
+  if (grouped && action === undefined) {
+    const actions = Object.keys({ ...commands, ...topicCommands })
+      .filter((name) => name.startsWith(`${group} `)).map((name) => name.slice(group.length + 1));
+    throw new UsageError(`${group} needs an action: ${actions.join(", ")}`);
+  }
   if (command === undefined) throw new UsageError(`unknown command '${key ?? ""}'`);
   const extra = context.args.positionals[wordsMax[key] ?? Infinity];
   if (extra !== undefined) throw new UsageError(`${key}: unexpected argument '${extra}'`);
@@ -503,9 +508,7 @@ function notedGone(context: CommandContext, failures: HandleFailure[]): HandleFa
 }
 
 function word(context: CommandContext, index: number, what: string): string {
-  const value = context.args.positionals[index];
-  if (value === undefined) throw new UsageError(`missing ${what}`);
-  return value;
+  return nameAt(context.args, index, what);
 }
 
 function json(value: unknown): string {

@@ -1,8 +1,9 @@
 /**
  * The cmqd command line, on the SDK: `deno task cli -- <command>`.
  *
- * Exit status: 0 done, 1 the broker refused or a batch partly failed, 2 bad usage, 130
- * interrupted by Ctrl-C (`tail`, which runs until Ctrl-C, exits 0).
+ * Exit status: 0 done, 1 the broker refused or a batch partly failed (or no node answered, or
+ * an answer was not the API's), 2 bad usage, 130 interrupted by Ctrl-C (`tail`, which runs until
+ * Ctrl-C, exits 0).
  *
  * @module
  */
@@ -55,6 +56,7 @@ flags:
                        (default 5000, the SDK's headTimeoutMs; a receive adds its wait; at or
                        above the request timeout it is off)
   --json               print the API's JSON instead of tables
+  -h, --help           this text (also: help)
 `;
 
 const defaultUrl = "http://127.0.0.1:9876";
@@ -71,7 +73,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let client: CmqdClient;
   try {
     args = parseArgs(argv);
-    if (args.flags.has("help")) {
+    if (args.flags.has("help") || args.positionals[0] === "help") {
       process.stdout.write(usage);
       return 0;
     }
@@ -127,14 +129,22 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write("error: standard output was closed; stopped\n");
       return 1;
     }
-    if (!(error instanceof CmqdError)) throw error;
+    // An answer of another shape than the API's (some other service at that URL) fails where
+    // the command reads it: said as such, without a stack trace.
+    const failure = error instanceof TypeError
+      ? new CmqdError("UnexpectedResponse", `an answer the CLI can't read (${error})`, {
+        status: 0,
+      })
+      : error;
+    if (!(failure instanceof CmqdError)) throw failure;
     // The call Ctrl-C aborted: no error of the broker's, and the shell's status for SIGINT.
-    if (ctrlC && error.code === "Aborted") {
+    if (ctrlC && failure.code === "Aborted") {
       process.stderr.write("interrupted\n");
       return 130;
     }
-    const field = error.field === undefined ? "" : ` (field ${error.field})`;
-    process.stderr.write(`error: ${error.code}: ${error.message}${field}\n`);
+    const field = failure.field === undefined ? "" : ` (field ${failure.field})`;
+    const hint = failure.code === "UnexpectedResponse" ? "; is --url a cmqd node?" : "";
+    process.stderr.write(`error: ${failure.code}: ${failure.message}${field}${hint}\n`);
     return 1;
   } finally {
     process.off("SIGINT", onInterrupt);

@@ -9,7 +9,7 @@ import type {
   SubscriptionAttributesInput,
   TopicAttributesInput,
 } from "../protocol.ts";
-import { integerFlag, type ParsedArgs, UsageError } from "./args.ts";
+import { integerFlag, nameAt, type ParsedArgs, UsageError } from "./args.ts";
 import type { CommandContext, ExitStatus } from "./commands.ts";
 import { keyValues, table } from "./format.ts";
 
@@ -22,7 +22,7 @@ export const topicCommands: Record<string, (context: CommandContext) => Promise<
 
 /** `topic create NAME [--filter-type tag|routingKey] [--max-message-bytes N] [--retention-seconds N]` */
 async function createTopic(context: CommandContext): Promise<ExitStatus> {
-  const name = positional(context, 2, "topic name");
+  const name = nameAt(context.args, 2, "topic name");
   const attributes: TopicAttributesInput = {};
   const filterType = context.args.flags.get("filter-type");
   if (filterType !== undefined) {
@@ -53,8 +53,8 @@ async function createTopic(context: CommandContext): Promise<ExitStatus> {
  * [--binding-keys k,...] [--retry-policy P] [--push-format F]`
  */
 async function subscribe(context: CommandContext): Promise<ExitStatus> {
-  const topic = positional(context, 2, "topic name");
-  const name = positional(context, 3, "subscription name");
+  const topic = nameAt(context.args, 2, "topic name");
+  const name = nameAt(context.args, 3, "subscription name");
   const { client, args } = context;
   const { subscription, created } = await client.subscribe(
     topic,
@@ -104,7 +104,7 @@ export function subscriptionAttributes(args: ParsedArgs): SubscriptionAttributes
 
 /** `topic publish TOPIC BODY [--tags a,b] [--routing-key K]`: exit 1 when a subscription refused it. */
 async function publish(context: CommandContext): Promise<ExitStatus> {
-  const topic = positional(context, 2, "topic name");
+  const topic = nameAt(context.args, 2, "topic name");
   const entry: PublishEntry = { body: positional(context, 3, "message body") };
   const tags = listFlag(context.args, "tags");
   if (tags !== undefined) entry.tags = tags;

@@ -170,3 +170,59 @@ Deno.test("the CLI whose standard output is closed by its reader (| head) stops 
     await server.shutdown();
   }
 });
+
+Deno.test("the CLI's -h and help print the usage as --help does: on stdout, exit 0", async () => {
+  for (const args of [["-h"], ["help"], ["queue", "list", "-h"]]) {
+    const result = await cli("http://127.0.0.1:1", ...args);
+    assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stdout, /^usage: /, `${args.join(" ")}: the usage is the output`);
+    assert.equal(result.stderr, "");
+  }
+  // After `--` it is a word like any other: a message body.
+  const body = await cli("http://127.0.0.1:1", "send", "q", "--", "-h");
+  assert.equal(body.code, 1, "sent (to a node that is down), not taken for help");
+});
+
+Deno.test("the CLI names a group's actions when one is missing, and refuses an empty name", async () => {
+  const url = "http://127.0.0.1:1";
+  const cases: [string[], RegExp][] = [
+    [["queue"], /error: queue needs an action: create, list, get, delete, purge\n/],
+    [["topic"], /error: topic needs an action: create, subscribe, publish\n/],
+    [["cluster"], /error: cluster needs an action: status\n/],
+    [["queue", "frobnicate"], /error: unknown command 'queue frobnicate'/],
+    [["queue", "get", ""], /error: empty queue name\n/],
+    [["send", "", "hello"], /error: empty queue name\n/],
+    [["topic", "publish", "", "hello"], /error: empty topic name\n/],
+    [["topic", "subscribe", "t", "", "--queue", "q"], /error: empty subscription name\n/],
+  ];
+  for (const [args, expected] of cases) {
+    const result = await cli(url, ...args);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, expected, args.join(" "));
+    assert.equal(result.stdout, "");
+  }
+});
+
+Deno.test("the CLI pointed at a server that is not cmqd: one error line, exit 1, no stack trace", async () => {
+  // A JSON answer of another shape (some other service on that port) or a redirect.
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request) => {
+    if (new URL(request.url).pathname.endsWith("/cluster")) {
+      return new Response(null, { status: 301, headers: { location: "https://elsewhere:8443/" } });
+    }
+    return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    for (const args of [["queue", "list"], ["receive", "q"], ["send", "q", "hi"], ["tail", "q"]]) {
+      const result = await cli(url, ...args);
+      assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /^error: UnexpectedResponse: .*is --url a cmqd node\?/);
+      assert.doesNotMatch(result.stderr, /Uncaught|\n\s+at /, "no stack trace");
+    }
+    const redirect = await cli(url, "cluster", "status");
+    assert.equal(redirect.code, 1);
+    assert.match(redirect.stderr, /HTTP 301, a redirect to https:\/\/elsewhere:8443\//);
+  } finally {
+    await server.shutdown();
+  }
+});
