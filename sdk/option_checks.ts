@@ -62,11 +62,16 @@ export function checkTimeoutMs(name: string, value: unknown, infinite: string): 
   return value;
 }
 
-/** Bounds of a back-off, each a finite number of milliseconds, `min` ≥ `floor`, `min` ≤ `max`. */
+/**
+ * Bounds of a back-off, each a finite number of milliseconds `floor`, and `min` ≤ `max` unless
+ * `ordered` is false (the client's retries: one bound given alone may cross the other's default,
+ * which then gives way, as `backoffMs` has always read it).
+ */
 export function checkBackoff(
   prefix: string,
   bounds: { backoffMsMin: unknown; backoffMsMax: unknown },
   floor: "≥ 0" | "> 0",
+  ordered = true,
 ): { backoffMsMin: number; backoffMsMax: number } {
   const checked = (field: "backoffMsMin" | "backoffMsMax"): number => {
     const value = bounds[field];
@@ -83,7 +88,7 @@ export function checkBackoff(
   };
   const backoffMsMin = checked("backoffMsMin");
   const backoffMsMax = checked("backoffMsMax");
-  if (backoffMsMax < backoffMsMin) {
+  if (ordered && backoffMsMax < backoffMsMin) {
     throw new RangeError(
       `${prefix}.backoffMsMax (${backoffMsMax}) must be ≥ ${prefix}.backoffMsMin (${backoffMsMin})`,
     );

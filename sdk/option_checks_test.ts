@@ -83,6 +83,9 @@ Deno.test("client retry bounds: attempts a whole number ≥ 1, back-offs finite 
     "followLeader",
   );
   new CmqdClient({ baseUrl, retry: { attemptsMax: 1, backoffMsMin: 0, backoffMsMax: 0 } }).close();
+  // One bound alone may cross the other's default (50 ms to 2 s), as it always could.
+  new CmqdClient({ baseUrl, retry: { backoffMsMax: 10 } }).close();
+  new CmqdClient({ baseUrl, retry: { backoffMsMin: 5_000 } }).close();
 });
 
 /** A check of a rejection: a RangeError naming `name`. */

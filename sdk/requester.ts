@@ -204,7 +204,13 @@ export class Requester {
     const retry = { ...retryDefaults, ...options.retry };
     this.#retry = {
       attemptsMax: checkInteger("retry.attemptsMax", retry.attemptsMax, 1, Infinity),
-      ...checkBackoff("retry", retry, "≥ 0"),
+      // Both bounds given must be in order; one alone may cross the other's default.
+      ...checkBackoff(
+        "retry",
+        retry,
+        "≥ 0",
+        options.retry?.backoffMsMin !== undefined && options.retry?.backoffMsMax !== undefined,
+      ),
     };
     this.#followLeader = checkBoolean("followLeader", options.followLeader, true);
     checkFunction("sleep", options.sleep);
