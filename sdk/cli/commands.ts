@@ -348,7 +348,8 @@ async function receive(context: CommandContext): Promise<ExitStatus> {
 
 /**
  * `tail QUEUE [--delete] [--count N] [--timeout-seconds S]`: prints messages as they arrive
- * until Ctrl-C, N messages or S seconds. With `--delete` a `Consumer` handles each (printed =
+ * until Ctrl-C (exit 0; 130 when it cut a --count or --timeout-seconds short), N messages or S
+ * seconds. With `--delete` a `Consumer` handles each (printed =
  * deleted); without it, messages are only received, and come back when their lock ends.
  */
 async function tail(context: CommandContext): Promise<ExitStatus> {
@@ -361,14 +362,20 @@ async function tail(context: CommandContext): Promise<ExitStatus> {
   const timeoutSeconds = integerFlag(context.args, "timeout-seconds", { min: 1, max: 86_400 });
   const done = new AbortController();
   const stop = () => done.abort();
+  /** Its --count or --timeout-seconds ended it (not Ctrl-C). */
+  let bounded = false;
+  const end = () => {
+    bounded = true;
+    stop();
+  };
   context.signal.addEventListener("abort", stop, { once: true });
-  const timer = timeoutSeconds === undefined ? undefined : setTimeout(stop, timeoutSeconds * 1000);
+  const timer = timeoutSeconds === undefined ? undefined : setTimeout(end, timeoutSeconds * 1000);
   let printed = 0;
   const print = (message: ReceivedMessage) => {
     if (done.signal.aborted) return false;
     printed++;
     context.out(context.json ? JSON.stringify(message) : tailLine(message));
-    if (countMax !== undefined && printed >= countMax) stop();
+    if (countMax !== undefined && printed >= countMax) end();
     return true;
   };
   try {
@@ -382,7 +389,10 @@ async function tail(context: CommandContext): Promise<ExitStatus> {
     clearTimeout(timer);
     context.signal.removeEventListener("abort", stop);
   }
-  return 0;
+  // A tail without bounds runs until Ctrl-C: that is its end. One with a bound that Ctrl-C cut
+  // short did not do what was asked (fewer than --count messages), as `send --count`.
+  const bound = countMax !== undefined || timeoutSeconds !== undefined;
+  return bound && !bounded && context.signal.aborted ? 130 : 0;
 }
 
 function tailLine(message: ReceivedMessage): string {

@@ -289,3 +289,29 @@ Deno.test("send --count prints how many sends failed and each distinct error onc
     "error: InvalidParameter: too big (field messages) (3 sends)",
   ]);
 });
+
+Deno.test("tail with a --count or --timeout-seconds that Ctrl-C cut short exits 130; a plain tail ends 0", async () => {
+  const cases: [string[], number][] = [
+    [["tail", "q"], 0],
+    [["tail", "q", "--delete"], 0],
+    [["tail", "q", "--count", "5"], 130],
+    [["tail", "q", "--delete", "--count", "5"], 130],
+    [["tail", "q", "--timeout-seconds", "600"], 130],
+  ];
+  for (const [argv, expected] of cases) {
+    const polls = new AbortController();
+    // Every receive long-polls until the test ends it, as on an empty queue.
+    const { context, interrupt } = contextOf(argv, () =>
+      new Promise((_resolve, reject) => {
+        const aborted = () =>
+          reject(new CmqdError("Aborted", "the call was aborted", { status: 0 }));
+        if (polls.signal.aborted) aborted();
+        polls.signal.addEventListener("abort", aborted, { once: true });
+      }));
+    const running = runCommand(context);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    interrupt.abort();
+    polls.abort();
+    assert.equal(await running, expected, argv.join(" "));
+  }
+});

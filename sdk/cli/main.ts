@@ -2,8 +2,8 @@
  * The cmqd command line, on the SDK: `deno task cli -- <command>`.
  *
  * Exit status: 0 done, 1 the broker refused or a batch partly failed (or no node answered, or
- * an answer was not the API's), 2 bad usage, 130 interrupted by Ctrl-C (`tail`, which runs until
- * Ctrl-C, exits 0).
+ * an answer was not the API's), 2 bad usage, 130 interrupted by Ctrl-C (a `tail` without
+ * `--count` or `--timeout-seconds`, which runs until Ctrl-C, exits 0).
  *
  * @module
  */
