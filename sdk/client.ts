@@ -197,6 +197,12 @@ export class CmqdClient {
     options: CallOptions = {},
   ): Promise<ReceiveMessagesResponse> {
     const waitSeconds = request.waitSeconds ?? waitSecondsMax;
+    // The wait the timeouts allow for: none for a value the broker refuses at once (NaN or a
+    // string would make them NaN, never armed).
+    const waitMs =
+      Number.isInteger(waitSeconds) && waitSeconds >= 0 && waitSeconds <= waitSecondsMax
+        ? waitSeconds * 1000
+        : 0;
     const call = callOf(options);
     return await this.#requester.json({
       method: "POST",
@@ -204,9 +210,9 @@ export class CmqdClient {
       body: request,
       repeatable: false,
       signal: call.signal,
-      timeoutMs: (call.timeoutMs ?? this.#requester.timeoutMs) + waitSeconds * 1000,
-      headTimeoutMs: (call.headTimeoutMs ?? this.#requester.headTimeoutMs) + waitSeconds * 1000,
-      waitMs: waitSeconds * 1000,
+      timeoutMs: (call.timeoutMs ?? this.#requester.timeoutMs) + waitMs,
+      headTimeoutMs: (call.headTimeoutMs ?? this.#requester.headTimeoutMs) + waitMs,
+      waitMs,
     });
   }
 

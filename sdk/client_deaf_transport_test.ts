@@ -193,3 +193,14 @@ Deno.test("a Consumer's stop() ends when its delete goes to a transport deaf to 
   assert.equal(deaf.requests.length, 1, "the delete reached the transport");
   assert.ok(errors.some((error) => error instanceof CmqdError && error.code === "Timeout"));
 });
+
+Deno.test("a receive whose waitSeconds is not a number still times out", async () => {
+  // Was: the wait was added to the call's timeouts as it came, so NaN (or a string) made them
+  // NaN, never armed: against a node that never answers, the call hung for ever.
+  for (const waitSeconds of [NaN, "5" as unknown as number, -1]) {
+    const deaf = deafTransport();
+    const error = await settledError(sdkOn(deaf.transport).receiveMessages("q", { waitSeconds }));
+    assert.ok(error instanceof CmqdError);
+    assert.equal(error.code, "Timeout");
+  }
+});
