@@ -383,7 +383,7 @@ export interface components {
        */
       retentionSeconds: number;
       /**
-       * @description How long deleted messages stay replayable, counted from each send; at most retentionSeconds; 0 = no rewind. A change ends the replay of every message outside the smaller of the two windows (with 0: every one so far): raising it later does not bring those back.
+       * @description How long deleted messages stay replayable, counted from each send; at most retentionSeconds; 0 = no rewind. A change ends the replay of every message deleted by then outside the smaller of the two windows (with 0: every one deleted so far): raising it later does not bring those back. Messages still in the queue stay replayable once deleted.
        * @default 0
        */
       rewindSeconds: number;
@@ -501,7 +501,7 @@ export interface components {
        */
       retentionSeconds?: number;
       /**
-       * @description How long deleted messages stay replayable, counted from each send; at most retentionSeconds; 0 = no rewind. A change ends the replay of every message outside the smaller of the two windows (with 0: every one so far): raising it later does not bring those back.
+       * @description How long deleted messages stay replayable, counted from each send; at most retentionSeconds; 0 = no rewind. A change ends the replay of every message deleted by then outside the smaller of the two windows (with 0: every one deleted so far): raising it later does not bring those back. Messages still in the queue stay replayable once deleted.
        * @default 0
        */
       rewindSeconds?: number;

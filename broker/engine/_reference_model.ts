@@ -18,6 +18,8 @@ export interface ModelMessage {
   slot: number;
   enqueuedAt: number;
   deleted: boolean;
+  /** Deleted, and barred from rewinds by an UpdateQueueBarringDeleted (never comes back). */
+  barred?: boolean;
   /** When it is (or was) visible: enqueue + delay, or the end of its lock. */
   visibleAt: number;
   receiveCount: number;
@@ -122,7 +124,8 @@ export class ReferenceModel {
     const rewindCut = now - queue.attributes.rewindSeconds * 1000;
     while (queue.messages.length > 0 && queue.messages[0].deleted) {
       const first = queue.messages[0];
-      if (first.enqueuedAt >= rewindCut && first.sequence >= queue.rewindFloor) break;
+      const out = first.barred || first.sequence < queue.rewindFloor;
+      if (first.enqueuedAt >= rewindCut && !out) break;
       queue.messages.shift();
     }
     const target = this.#activeDeadLetter(queue);
@@ -306,6 +309,19 @@ export class ReferenceModel {
     queue.rewindFloor = Math.max(queue.rewindFloor, floor);
   }
 
+  /**
+   * An UpdateQueueBarringDeleted changes `rewindSeconds` from `before` to `after`: every deleted
+   * message sent before the smaller window (every deleted one, when either is 0) is barred.
+   */
+  barDeleted(queue: ModelQueue, now: number, before: number, after: number): void {
+    if (before === after) return;
+    const seconds = Math.min(before, after);
+    for (const message of queue.messages) {
+      if (!message.deleted) continue;
+      if (seconds === 0 || message.enqueuedAt < now - seconds * 1000) message.barred = true;
+    }
+  }
+
   rewind(queue: ModelQueue, input: { now: number; timestamp?: number; sequence?: number }) {
     const rewindMs = queue.attributes.rewindSeconds * 1000;
     const windowStart = input.now - rewindMs;
@@ -313,20 +329,22 @@ export class ReferenceModel {
     let start: ModelMessage | undefined;
     if (input.sequence !== undefined) {
       start = queue.messages.find((message) => message.sequence === input.sequence);
-      if (!start || start.enqueuedAt < windowStart || start.sequence < queue.rewindFloor) {
+      const out = start && (start.barred || start.sequence < queue.rewindFloor);
+      if (!start || start.enqueuedAt < windowStart || out) {
         return { error: "InvalidParameter" };
       }
     } else {
       if (input.timestamp! < windowStart) return { error: "InvalidParameter" };
-      // (Not below the floor: a timestamp before it starts at the floor.)
+      // (Not below the floor: a timestamp before it starts at the floor; nor barred.)
       start = queue.messages.find((message) =>
-        message.enqueuedAt >= input.timestamp! && message.sequence >= queue.rewindFloor
+        message.enqueuedAt >= input.timestamp! && message.sequence >= queue.rewindFloor &&
+        !message.barred
       );
     }
     const from = start ? start.sequence : queue.nextSequence;
     let count = 0;
     for (const message of queue.messages) {
-      if (message.sequence < from || !message.deleted) continue;
+      if (message.sequence < from || !message.deleted || message.barred) continue;
       Object.assign(message, {
         deleted: false,
         visibleAt: 0,
@@ -413,7 +431,7 @@ export class ReferenceModel {
       ? 0
       : queue.messages.filter((message) =>
         message.deleted && message.enqueuedAt >= now - rewindMs &&
-        message.sequence >= queue.rewindFloor
+        message.sequence >= queue.rewindFloor && !message.barred
       ).length;
     return {
       activeMessages: live.length - inflight - delayed,

@@ -72,6 +72,7 @@ export interface CommandResults {
   [CommandType.RedriveOfCreated]: { moved: number };
   [CommandType.UpdateQueueKeepingPolicy]: UpdateResult;
   [CommandType.UpdateQueueWithRewindFloor]: UpdateResult;
+  [CommandType.UpdateQueueBarringDeleted]: UpdateResult;
   [CommandType.RedriveInGroupOrder]: { moved: number };
   [CommandType.RedriveAfterHousekeeping]: { moved: number };
   [CommandType.TickInGroupOrder]: undefined;

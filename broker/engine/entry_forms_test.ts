@@ -2,7 +2,8 @@
  * A command whose meaning changed keeps its earlier meaning in its earlier form, and takes the
  * new one only in a new form that an earlier release refuses (`CommandType`:
  * UpdateQueueKeepingPolicy, RedriveInGroupOrder, TickInGroupOrder, UpdateQueueWithRewindFloor,
- * TickKeepingLocks, RedriveAfterHousekeeping (`redrive_housekeeping_test.ts`); `commands.ts`:
+ * TickKeepingLocks, RedriveAfterHousekeeping (`redrive_housekeeping_test.ts`),
+ * UpdateQueueBarringDeleted; `commands.ts`:
  * ReceiveBatch layouts 2 and 3, SendReceive layouts 3 and 4).
  * Replicas apply one log — some of it replayed, some restored from a snapshot, maybe by an
  * earlier release — so an entry must mean the same to every one.
@@ -408,5 +409,46 @@ Deno.test("retention drops a FIFO message in flight, as before, in Tick, TickInG
     if (type === CommandType.SendReceive) {
       assert.equal(delivered.receives![0].messages.length, keeps ? 1 : 2, context);
     }
+  }
+});
+
+Deno.test("UpdateQueueWithRewindFloor keeps its floor, which also keeps out a message deleted after it; UpdateQueueBarringDeleted bars only what was deleted, and a release that doesn't know it refuses it", () => {
+  const forms = [
+    [CommandType.UpdateQueueWithRewindFloor, 0, 3],
+    [CommandType.UpdateQueueBarringDeleted, 1, 4],
+  ] as const;
+  for (const [type, rewindable, version] of forms) {
+    const driver = new Driver();
+    driver.create("work", { rewindSeconds: 0, visibilityTimeoutSeconds: 3_600 });
+    driver.send("work", [{ body: "done" }, { body: "backlog" }]);
+    assert.equal(driver.receive("work", 1).length, 1);
+    const handle = (index: number) => receiptHandleToBytes(driver.lastHandles[index]);
+    driver.apply(
+      CommandType.DeleteBatch,
+      encodeDeleteBatch({ queue: "work", handles: [handle(0)] }),
+    );
+    driver.now += 60_000;
+    const update = encodeUpdateQueue({ queue: "work", attributes: { rewindSeconds: 600 } });
+    if (type === CommandType.UpdateQueueBarringDeleted) {
+      const snapshot = driver.machine.snapshot();
+      const types = new Set([...commandTypes].filter((known) => known !== type));
+      const previous = new StateMachine({ commandTypes: types });
+      previous.loadSnapshot(snapshot);
+      assert.throws(() => previous.apply(driver.entry(type, update)), NewerReleaseError);
+    }
+    assert.deepEqual(driver.apply(type, update), {
+      updated: true,
+      queue: driver.machine.getQueue("work", driver.now),
+    });
+    // A snapshot where a floor or a barred message matters is in a version an earlier release
+    // refuses (it reads up to 2, or 3, the version before this one).
+    assert.equal(driver.machine.snapshot()[4], version, `type ${type}`);
+    assert.equal(driver.receive("work", 1).length, 1, "the backlog's message");
+    driver.apply(
+      CommandType.DeleteBatch,
+      encodeDeleteBatch({ queue: "work", handles: [handle(0)] }),
+    );
+    const view = driver.machine.getQueue("work", driver.now)!;
+    assert.equal(view.rewindableMessages, rewindable, `type ${type}`);
   }
 });

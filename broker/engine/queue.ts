@@ -411,20 +411,21 @@ export class QueueState extends QueueStore {
   }
 
   /**
-   * Raises the rewind floor for a change of `rewindSeconds` from `before` to `after` (only by
-   * an UpdateQueueWithRewindFloor entry): to the first message sent inside the smaller window,
-   * or to the queue's end when either is 0. A deleted message outside the window now can then
-   * never come back, whatever the window becomes later.
+   * A change of `rewindSeconds` from `before` to `after` at `now` bars the messages before the
+   * cut (the first sent inside the smaller window; the queue's end when either is 0) from
+   * rewinds: as `floor` (UpdateQueueWithRewindFloor) every one below it, even one deleted later;
+   * as `barred` (UpdateQueueBarringDeleted) those deleted by now: the others can come back.
    */
-  raiseRewindFloor(now: number, before: number, after: number): void {
+  closeRewindWindow(now: number, before: number, after: number, as: "floor" | "barred"): void {
     if (before === after) return;
     const seconds = Math.min(before, after);
     const end = this.runs.endSequence;
     const cut = seconds === 0 ? end : this.runs.firstAtOrAfter(now - seconds * 1000);
-    this.rewindFloor = Math.max(this.rewindFloor, cut);
+    if (as === "floor") this.rewindBounds.floor = Math.max(this.rewindBounds.floor, cut);
+    else this.rewindBounds.bar(this.deleted, this.runs.lowSequence, cut);
   }
 
-  /** Undeletes every message from the rewind point on (not below the rewind floor). */
+  /** Undeletes every message from the rewind point on (none below the floor, or barred). */
   rewind(
     now: number,
     target: { timestamp?: number; sequence?: number },
@@ -436,34 +437,28 @@ export class QueueState extends QueueStore {
     }
     const windowStart = now - rewindMs;
     const end = this.runs.endSequence;
+    const bounds = this.rewindBounds;
     let from: number;
     if (target.sequence !== undefined) {
       from = target.sequence;
-      const low = Math.max(this.runs.lowSequence, this.rewindFloor);
-      if (from < low || from >= end || this.runs.timeOf(from) < windowStart) {
+      const low = this.runs.lowSequence;
+      if (from < low || from >= end || this.runs.timeOf(from) < windowStart || bounds.isOut(from)) {
         return invalidParameter(field, "no message with this sequence inside the rewind window");
       }
     } else {
       if (target.timestamp! < windowStart) {
         return invalidParameter(field, `before the rewind window (starts at ${windowStart})`);
       }
-      from = Math.max(this.runs.firstAtOrAfter(target.timestamp!), this.rewindFloor);
+      from = bounds.from(this.runs.firstAtOrAfter(target.timestamp!));
     }
     // FIFO: the runs of deleted messages that come back, for their groups (a walk of the whole
     // queue would cost every replica's apply path time in the messages retained).
-    const restored: [number, number][] = [];
-    if (this.fifo) {
-      for (let start = this.deleted.nextMember(from); start < end;) {
-        const stop = Math.min(this.deleted.nextAbsent(start), end);
-        restored.push([start, stop]);
-        start = this.deleted.nextMember(stop);
-      }
-    }
-    const count = this.deleted.removeRange(from, end);
+    const restored: [number, number][] | undefined = this.fifo ? [] : undefined;
+    const count = bounds.undelete(this.deleted, from, end, restored);
     this.undeleted += count;
     this.cursor = Math.min(this.cursor, from);
     this.resetDeadLetterScan();
-    this.fifo?.onRestored(restored);
+    this.fifo?.onRestored(restored!);
     return {
       from: from < end
         ? { timestamp: this.runs.timeOf(from), sequence: from }
@@ -519,7 +514,7 @@ export class QueueState extends QueueStore {
     const rewindMs = attributes.rewindSeconds * 1000;
     const rewindable = rewindMs === 0 || low === end
       ? 0
-      : this.deleted.countRange(Math.max(low, this.rewindFrom(now)), end);
+      : this.rewindBounds.rewindable(this.deleted, Math.max(low, this.rewindFrom(now)), end);
     const oldest = this.undeleted > 0 ? this.runs.timeOf(this.deleted.nextAbsent(low)) : null;
     return {
       name,

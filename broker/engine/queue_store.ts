@@ -11,6 +11,7 @@ import type { ByteReader, ByteWriter } from "./binary.ts";
 import { messageLimits } from "./limits.ts";
 import { MessageRuns } from "./message_runs.ts";
 import { RunSet } from "./run_set.ts";
+import { RewindBounds } from "./rewind_bounds.ts";
 import { ReleaseHeap } from "./release_heap.ts";
 import { SortedNumbers } from "./sorted_numbers.ts";
 import { FifoGroups } from "./queue_fifo.ts";
@@ -88,11 +89,8 @@ export class QueueStore {
   /** dedupId → first message; insertion order is expiry order (time never goes back). */
   protected dedup: Map<string, { sequence: number; at: number }> = emptyMap();
   protected undeleted = 0;
-  /**
-   * The lowest sequence a rewind may bring back; it only rises (`QueueState.raiseRewindFloor`).
-   * Moot (and stored as 0) once it is not above `low`.
-   */
-  rewindFloor = 0;
+  /** The rewind floor and the deleted messages barred from rewinds (`rewind_bounds.ts`). */
+  rewindBounds: RewindBounds = new RewindBounds();
   /** No plain message below it. */
   protected cursor = firstSequence;
   /** Messages below it were checked against the dead-letter TTL (except those kept). */
@@ -287,6 +285,7 @@ export class QueueStore {
     deleteBelow(this.foreign, low, newLow);
     this.ready.trimBelow(newLow);
     this.deleted.trimBelow(newLow);
+    this.rewindBounds.trimBelow(newLow);
     this.runs.trimBelow(newLow);
     this.cursor = Math.max(this.cursor, newLow);
     this.ttlCursor = Math.max(this.ttlCursor, newLow);
@@ -297,7 +296,7 @@ export class QueueStore {
   /** The first sequence a rewind at `now` may bring back: inside the window, not below the floor. */
   protected rewindFrom(now: number): number {
     const cut = this.runs.firstAtOrAfter(now - this.meta.attributes.rewindSeconds * 1000);
-    return Math.max(cut, this.rewindFloor);
+    return this.rewindBounds.from(cut);
   }
 
   /** Starts the dead-letter TTL scan over (after a rewind or a policy change). */
@@ -324,11 +323,8 @@ export class QueueStore {
       drop: (below) => this.dropPrefix(below),
       remove: (sequence) => this.extract(sequence),
     });
-    // Deleted messages below the first rewindable one (out of the window, or below the floor).
-    const rewindFrom = this.rewindFrom(now);
-    while (this.low < rewindFrom && this.deleted.has(this.low)) {
-      this.dropPrefix(Math.min(this.deleted.nextAbsent(this.low), rewindFrom));
-    }
+    // Deleted messages out of the window, below the floor, or barred from rewinds.
+    this.dropPrefix(this.rewindBounds.forgetEnd(this.deleted, this.low, this.rewindFrom(now)));
     const ttlSeconds = deadLetter?.maxTimeToLiveSeconds;
     if (deadLetter !== undefined && ttlSeconds !== undefined) {
       this.#moveExpired(now - ttlSeconds * 1000, deadLetter.sink, form.inGroupOrder);
@@ -470,8 +466,8 @@ export class QueueStore {
     const retained = !this.fifo || this.deleted.has(this.low) ? null : this.#retained;
     due = Math.min(due, retention.due(retained, this.low, this.end, lowTime, attributes));
     if (this.deleted.has(this.low)) {
-      const belowFloor = this.low < this.rewindFloor;
-      due = Math.min(due, belowFloor ? -Infinity : lowTime + attributes.rewindSeconds * 1000);
+      const out = this.rewindBounds.isOut(this.low);
+      due = Math.min(due, out ? -Infinity : lowTime + attributes.rewindSeconds * 1000);
     }
     const ttlSeconds = attributes.deadLetter?.maxTimeToLiveSeconds;
     if (ttlActive && ttlSeconds !== undefined) {
@@ -507,9 +503,9 @@ export class QueueStore {
   /** Bytes of the compact structures plus estimates for the maps. */
   memoryBytes(): number {
     return this.runs.memoryBytes() + this.deleted.memoryBytes() + this.heap.memoryBytes() +
-      (this.ttlDue?.memoryBytes() ?? 0) + (this.ttlPending?.memoryBytes() ?? 0) +
-      this.ready.memoryBytes() + (this.fifo?.memoryBytes() ?? 0) +
-      this.tracked.size * trackedBytesEstimate +
+      this.rewindBounds.barred.memoryBytes() + (this.ttlDue?.memoryBytes() ?? 0) +
+      (this.ttlPending?.memoryBytes() ?? 0) + this.ready.memoryBytes() +
+      (this.fifo?.memoryBytes() ?? 0) + this.tracked.size * trackedBytesEstimate +
       (this.foreign.size + this.dedup.size + this.ttlBlocked.size) * mapEntryBytesEstimate + 512;
   }
 

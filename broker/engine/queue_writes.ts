@@ -78,8 +78,11 @@ export function applyUpdateQueue(
   const checked = input.deadLetter || entry.type === CommandType.UpdateQueue;
   if (checked) checkDeadLetter(queues, command.queue, attributes);
   const before = JSON.stringify(queue.meta.attributes.deadLetter ?? null);
+  const rewindSeconds = [queue.meta.attributes.rewindSeconds, attributes.rewindSeconds] as const;
   if (entry.type === CommandType.UpdateQueueWithRewindFloor) {
-    queue.raiseRewindFloor(now, queue.meta.attributes.rewindSeconds, attributes.rewindSeconds);
+    queue.closeRewindWindow(now, ...rewindSeconds, "floor");
+  } else if (entry.type === CommandType.UpdateQueueBarringDeleted) {
+    queue.closeRewindWindow(now, ...rewindSeconds, "barred");
   }
   queue.meta.attributes = attributes;
   queue.meta.modifiedAt = now;

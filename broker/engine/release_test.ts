@@ -156,13 +156,13 @@ Deno.test("a known type in a known layout that does not decode is still an appli
 
 Deno.test("a state snapshot of a newer version is refused, not read as damage", () => {
   const bytes = started().snapshot();
-  // (Version 2 without a rewind floor that matters; 3, the highest it writes, with one.)
+  // (Version 2 without a rewind floor or barred message that matters; 4, the highest it writes.)
   assert.equal(bytes[4], 2, "this release writes snapshot version 2 here");
   const newer = bytes.slice();
-  newer[4] = 4;
+  newer[4] = 5;
   assert.throws(() => StateMachine.restore(newer), (error: Error) => {
     assert.ok(error instanceof NewerReleaseError, String(error));
-    assert.match(error.message, /^state snapshot version 4, which this release \(cmqd .*\)/);
+    assert.match(error.message, /^state snapshot version 5, which this release \(cmqd .*\)/);
     return true;
   });
   assert.throws(() => new StateMachine().loadSnapshot(newer), NewerReleaseError);

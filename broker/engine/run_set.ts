@@ -143,6 +143,40 @@ export class RunSet {
     return removed;
   }
 
+  /**
+   * Adds every member of `other` in `[start, end)`; returns how many were new. Linear in the
+   * runs of both sets (one merge), however many runs it adds.
+   */
+  addFrom(other: RunSet, start: number, end: number): number {
+    const incoming: number[] = [];
+    if (end <= start) return 0;
+    for (let index = other.#firstEndAbove(start); index < other.#runs; index++) {
+      if (other.#start(index) >= end) break;
+      incoming.push(Math.max(start, other.#start(index)), Math.min(end, other.#end(index)));
+    }
+    if (incoming.length === 0) return 0;
+    const merged: number[] = [];
+    let mine = 0;
+    let theirs = 0;
+    while (mine < this.#runs || theirs < incoming.length / 2) {
+      const takeMine = theirs >= incoming.length / 2 ||
+        (mine < this.#runs && this.#start(mine) <= incoming[2 * theirs]);
+      const runStart = takeMine ? this.#start(mine) : incoming[2 * theirs];
+      const runEnd = takeMine ? this.#end(mine++) : incoming[2 * theirs++ + 1];
+      const last = merged.length - 1;
+      if (last > 0 && runStart <= merged[last]) merged[last] = Math.max(merged[last], runEnd);
+      else merged.push(runStart, runEnd);
+    }
+    const before = this.#size;
+    this.#data = Float64Array.from(merged);
+    this.#runs = merged.length / 2;
+    this.#size = 0;
+    for (let index = 0; index < this.#runs; index++) {
+      this.#size += this.#end(index) - this.#start(index);
+    }
+    return this.#size - before;
+  }
+
   /** Removes one member; returns true when it was present. */
   delete(value: number): boolean {
     return this.removeRange(value, value + 1) === 1;

@@ -51,3 +51,24 @@ Deno.test("a run set behaves like a plain set of integers", () => {
     }),
   );
 });
+
+Deno.test("addFrom adds another set's members in a range, as adding them one by one would", () => {
+  const rangesArb = fc.array(fc.tuple(fc.nat(60), fc.nat(12)), { maxLength: 20 });
+  fc.assert(
+    fc.property(rangesArb, rangesArb, fc.nat(70), fc.nat(30), (mine, theirs, start, length) => {
+      const set = new RunSet();
+      const other = new RunSet();
+      const expected = new RunSet();
+      for (const [from, size] of mine) set.addRange(from, from + size);
+      for (const [from, size] of mine) expected.addRange(from, from + size);
+      for (const [from, size] of theirs) other.addRange(from, from + size);
+      let added = 0;
+      for (let value = start; value < start + length; value++) {
+        if (other.has(value) && expected.add(value)) added++;
+      }
+      assert.equal(set.addFrom(other, start, start + length), added);
+      assert.deepEqual([...set.ranges()], [...expected.ranges()]);
+      assert.equal(set.size, expected.size);
+    }),
+  );
+});

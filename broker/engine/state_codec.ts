@@ -2,10 +2,10 @@
  * The binary snapshot of a `StateMachine` (Raft snapshots, fast restarts). Little-endian:
  *
  * ```
- * "CMQS" (4 bytes), u8 version (1 to 3), f64 appliedIndex, f64 lastTimestamp, u32 queueCount,
+ * "CMQS" (4 bytes), u8 version (1 to 4), f64 appliedIndex, f64 lastTimestamp, u32 queueCount,
  * per queue (creation order): u16 len + name, f64 incarnation, u32 salt,
- *   u32 len + attributes JSON, f64 createdAt, f64 modifiedAt, version 3 only: f64 rewindFloor,
- *   then the queue state
+ *   u32 len + attributes JSON, f64 createdAt, f64 modifiedAt, version 3 and later: f64 rewindFloor,
+ *   version 4: the barred runs (`RunSet.write`), then the queue state
  *   (`QueueStore.writeState`: runs, deleted runs, tracked messages, moved-in ids, dedup window,
  *   counters, FIFO groups and columns)
  * u32 memberCount, per member: u16 len + id, u16 len + peerAddress, u16 len + clientUrl
@@ -14,10 +14,12 @@
  *
  * Version 2 (topics) appends the topics section and changes nothing before it; a version 1
  * snapshot, written before topics existed, still loads (with no topics). Version 3 adds each
- * queue's rewind floor (`QueueStore.rewindFloor`); it is written only when some queue's floor
+ * queue's rewind floor (`RewindBounds.floor`); it is written only when some queue's floor
  * is above its lowest retained message (else the floor is moot, and version 2 is written, byte
  * for byte as before), so that a release which does not know floors refuses a snapshot where
- * one matters instead of loading it without.
+ * one matters instead of loading it without. Version 4 adds each queue's messages barred from
+ * rewinds (`RewindBounds.barred`), written only when some queue has one (else version 3 or 2,
+ * as before), for the same reason.
  *
  * Derived indexes (release heap, ready sets, FIFO heads and ready groups) are rebuilt on
  * restore, never stored. The snapshot carries no checksum: whoever stores or ships it (storage,
@@ -29,11 +31,13 @@ import { ByteReader, ByteWriter, DecodeError } from "./binary.ts";
 import { QueueState } from "./queue.ts";
 import { checkAttributesInput, resolveCreate } from "./queue_attributes.ts";
 import { TopicStore } from "./topics.ts";
+import { RunSet } from "./run_set.ts";
 import { cmqdRelease, NewerReleaseError } from "./release.ts";
 
 const magic = [0x43, 0x4d, 0x51, 0x53]; // "CMQS"
-/** The highest written (when a rewind floor matters, else 2); `readSnapshot` also reads 1 and 2. */
-const snapshotVersion = 3;
+/** The highest written (when a queue has barred messages), 3 when a rewind floor matters, else 2. */
+const snapshotVersion = 4;
+const withFloorsVersion = 3;
 const withoutFloorsVersion = 2;
 
 /** What a snapshot holds. */
@@ -68,8 +72,10 @@ export interface MemberAddress {
 export function writeSnapshot(parts: SnapshotParts): Uint8Array {
   const writer = new ByteWriter(4096);
   for (const byte of magic) writer.u8(byte);
-  const floors = parts.queues.map((queue) => queue.rewindFloor > queue.low ? queue.rewindFloor : 0);
-  const version = floors.some((floor) => floor > 0) ? snapshotVersion : withoutFloorsVersion;
+  const floors = parts.queues.map(({ rewindBounds: { floor }, low }) => floor > low ? floor : 0);
+  const barring = parts.queues.some((queue) => queue.rewindBounds.barred.size > 0);
+  const flooring = floors.some((floor) => floor > 0);
+  const version = barring ? snapshotVersion : flooring ? withFloorsVersion : withoutFloorsVersion;
   writer.u8(version);
   writer.f64(parts.appliedIndex);
   writer.f64(parts.lastTimestamp);
@@ -82,7 +88,8 @@ export function writeSnapshot(parts: SnapshotParts): Uint8Array {
     writer.string32(JSON.stringify(meta.attributes));
     writer.f64(meta.createdAt);
     writer.f64(meta.modifiedAt);
-    if (version === snapshotVersion) writer.f64(floors[position]);
+    if (version >= withFloorsVersion) writer.f64(floors[position]);
+    if (version >= snapshotVersion) queue.rewindBounds.barred.write(writer);
     queue.writeState(writer);
   });
   writer.u32(parts.members.length);
@@ -144,10 +151,12 @@ export function readSnapshot(bytes: Uint8Array): SnapshotParts {
     }
     const createdAt = reader.uint();
     const modifiedAt = reader.uint();
-    const rewindFloor = version >= 3 ? reader.uint() : 0;
+    const floor = version >= withFloorsVersion ? reader.uint() : 0;
+    const barred = version >= snapshotVersion ? RunSet.read(reader) : new RunSet();
     const meta = { name, incarnation, salt, attributes, createdAt, modifiedAt };
     const queue = QueueState.read(meta, reader);
-    queue.rewindFloor = rewindFloor;
+    queue.rewindBounds.floor = floor;
+    queue.rewindBounds.barred = barred;
     queues.push(queue);
   }
   const members: MemberAddress[] = [];

@@ -180,6 +180,7 @@ export class StateMachine {
       case CommandType.UpdateQueue:
       case CommandType.UpdateQueueKeepingPolicy:
       case CommandType.UpdateQueueWithRewindFloor:
+      case CommandType.UpdateQueueBarringDeleted:
         return applyUpdateQueue(this.#queues, entry, now, (name) => this.#queue(name, now));
       case CommandType.DeleteQueue:
         return this.#delete(entry);

@@ -131,9 +131,10 @@ const sendArb = fc.record({
  * between are pinned by `entry_forms_test.ts`.
  */
 const earlierArb = fc.constantFrom(false, false, false, true);
-/** The form of an update: the newest (the service's) in two of four, each earlier one in one. */
+/** The form of an update: the newest (the service's) in two of five, each earlier one in one. */
 const updateFormArb = fc.constantFrom(
-  CommandType.UpdateQueueWithRewindFloor,
+  CommandType.UpdateQueueBarringDeleted,
+  CommandType.UpdateQueueBarringDeleted,
   CommandType.UpdateQueueWithRewindFloor,
   CommandType.UpdateQueueKeepingPolicy,
   CommandType.UpdateQueue,
@@ -455,9 +456,11 @@ function update(h: Harness, name: string, input: QueueAttributesInput, form: num
     return assert.equal(errorCode(result), "InvalidParameter");
   }
   assert.deepEqual(result, { updated: true, queue: h.machine.getQueue(name, h.now) });
+  const rewindSeconds = [queue.attributes.rewindSeconds, attributes.rewindSeconds] as const;
   if (form === CommandType.UpdateQueueWithRewindFloor) {
-    const rewindSeconds = [queue.attributes.rewindSeconds, attributes.rewindSeconds] as const;
     h.model.raiseRewindFloor(queue, h.now, ...rewindSeconds);
+  } else if (form === CommandType.UpdateQueueBarringDeleted) {
+    h.model.barDeleted(queue, h.now, ...rewindSeconds);
   }
   queue.attributes = attributes;
 }

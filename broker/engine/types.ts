@@ -103,6 +103,14 @@ export const CommandType = {
    */
   RedriveAfterHousekeeping: 42,
   /**
+   * An UpdateQueueKeepingPolicy that, when it changes `rewindSeconds`, bars exactly the messages
+   * deleted by then and sent before the smaller of the two windows (every deleted one, when
+   * either is 0) from ever being rewound (`QueueState.barRewind`); a message still in the queue
+   * then stays rewindable once it is deleted. UpdateQueueWithRewindFloor (40) keeps its meaning
+   * (the floor, a sequence, also bars what is deleted only after the update).
+   */
+  UpdateQueueBarringDeleted: 43,
+  /**
    * A send batch that also runs receives for the long polls parked on its queue, in the same
    * entry (one replicated write for send and lock). Numbered apart from the codes above so that
    * codes added in sequence elsewhere don't take it; the codes are checked to be distinct.

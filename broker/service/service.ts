@@ -253,7 +253,7 @@ export class EngineService implements QueueService {
       (clean) =>
         updateUnlessSame(this.#reads, name, clean, async () => {
           const payload = encodeUpdateQueue({ queue: name, attributes: clean });
-          return (await this.#propose(CommandType.UpdateQueueWithRewindFloor, payload)).queue;
+          return (await this.#propose(CommandType.UpdateQueueBarringDeleted, payload)).queue;
         }),
     );
   }

@@ -604,7 +604,7 @@ Deno.test("the service writes the newer form of each command whose meaning chang
   await broker.createQueue("dlq", {});
   await broker.createQueue("jobs", {});
   await broker.updateQueue("jobs", { deadLetter: { queue: "dlq", maxReceiveCount: 2 } });
-  assert.equal(last().type, CommandType.UpdateQueueWithRewindFloor);
+  assert.equal(last().type, CommandType.UpdateQueueBarringDeleted);
   // (A tag change never changes rewindSeconds: the form before means the same for it.)
   await broker.changeQueueTags("jobs", { set: { team: "a" } });
   assert.equal(last().type, CommandType.UpdateQueueKeepingPolicy);

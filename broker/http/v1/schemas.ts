@@ -144,9 +144,10 @@ const attributeShape = {
   rewindSeconds: integerWithDefault(
     queueLimits.rewindSeconds,
     "How long deleted messages stay replayable, counted from each send; at most " +
-      "retentionSeconds; 0 = no rewind. A change ends the replay of every message outside the " +
-      "smaller of the two windows (with 0: every one so far): raising it later does not bring " +
-      "those back.",
+      "retentionSeconds; 0 = no rewind. A change ends the replay of every message deleted by " +
+      "then outside the smaller of the two windows (with 0: every one deleted so far): raising " +
+      "it later does not bring those back. Messages still in the queue stay replayable once " +
+      "deleted.",
   ),
   maxBacklog: integerWithDefault(queueLimits.maxBacklog, "Sends beyond this backlog get 429."),
   fifo: z.boolean().openapi({
