@@ -40,6 +40,7 @@ import {
   recordClusterId,
   secretFileWarning,
   serveClients,
+  servedNamesWarning,
   settleClusterId,
   shutDown,
   startingAnswer,
@@ -458,8 +459,11 @@ async function loadTls(config: NodeConfig): Promise<TlsFiles> {
   const warning = files.server === null
     ? null
     : certificateExpiryWarning(files.server.cert, Date.now());
-  if (warning !== null) {
-    console.error(`cmqd ${config.nodeId}: WARNING: --tls-cert ${config.tlsCert}: ${warning}`);
+  const names = files.server === null ? null : servedNamesWarning(config, files.server.cert);
+  for (const line of [warning, names]) {
+    if (line !== null) {
+      console.error(`cmqd ${config.nodeId}: WARNING: --tls-cert ${config.tlsCert}: ${line}`);
+    }
   }
   if (config.tlsKey !== null) await warnIfReadable("--tls-key file", config.tlsKey);
   return files;

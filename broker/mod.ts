@@ -56,6 +56,7 @@ export {
   recordClusterId,
   secretFileWarning,
   serveClients,
+  servedNamesWarning,
   settleClusterId,
   shutDown,
   signClusterRequest,

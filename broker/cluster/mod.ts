@@ -42,6 +42,7 @@ export {
   certificateExpiryWarning,
   loadTlsFiles,
   memberFetch,
+  servedNamesWarning,
   tlsFileBytesMax,
   type TlsFiles,
 } from "./tls_files.ts";

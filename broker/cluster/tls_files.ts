@@ -11,7 +11,7 @@
 import { X509Certificate } from "node:crypto";
 import { Http1Transport } from "../../sdk/mod.ts";
 import { readSmallTextFile } from "../auth/mod.ts";
-import type { NodeConfig } from "./config.ts";
+import { advertisedHostOf, isClusterMember, type NodeConfig } from "./config.ts";
 
 /** The files' contents (PEM text). */
 export interface TlsFiles {
@@ -25,6 +25,11 @@ export interface TlsFiles {
 export const tlsFileBytesMax = 4 * 1024 * 1024;
 
 const certificateMarker = "-----BEGIN CERTIFICATE-----";
+/** The headers of the private keys Deno serves: PKCS#8, PKCS#1 (RSA) and SEC1 (EC). */
+const privateKeyMarker = /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----/;
+/** A PKCS#8 key under a passphrase, or a PKCS#1/SEC1 one with openssl's encryption header. */
+const encryptedKeyMarker = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/;
+const swapped = "are --tls-cert and --tls-key swapped?";
 
 /**
  * Reads the files the configuration names. Throws an `Error` naming the flag and the path: a
@@ -77,18 +82,49 @@ export async function loadTlsFiles(
   return { server, caCerts: [ca] };
 }
 
-/** Parses the served pair and checks the key is the certificate's, before anything is started. */
+/**
+ * Checks each served file holds what its flag takes (naming that file alone, with the likely
+ * cause: the two swapped, a key under a passphrase), then parses the pair and checks the key is
+ * the certificate's, before anything is started.
+ */
 function checkPair(
   config: Pick<NodeConfig, "tlsCert" | "tlsKey">,
   server: { cert: string; key: string } | null,
 ): void {
   if (server === null) return;
+  const hasKey = privateKeyMarker.test(server.cert) || encryptedKeyMarker.test(server.cert);
+  if (!server.cert.includes(certificateMarker)) {
+    throw new Error(
+      `--tls-cert ${config.tlsCert}: no PEM certificate in it` +
+        (hasKey ? `, but a private key: ${swapped}` : ` (no ${certificateMarker})`),
+    );
+  }
+  if (encryptedKeyMarker.test(server.key)) {
+    throw new Error(
+      `--tls-key ${config.tlsKey}: the key is encrypted (it has a passphrase), which cmqd can't ` +
+        `ask for: write it out decrypted with \`openssl pkey -in ${config.tlsKey} -out NEW.key\` ` +
+        "and keep NEW.key chmod 600",
+    );
+  }
+  if (!privateKeyMarker.test(server.key)) {
+    throw new Error(
+      `--tls-key ${config.tlsKey}: no PEM private key in it` +
+        (server.key.includes(certificateMarker)
+          ? `, but a certificate: ${swapped}`
+          : " (no -----BEGIN PRIVATE KEY-----)"),
+    );
+  }
   try {
     Deno.createHttpClient({ cert: server.cert, key: server.key }).close();
   } catch (error) {
+    const message = (error as Error).message;
+    // A chain whose first certificate is an issuer's (the order reversed) is the usual cause.
+    const hint = /KeyMismatch/.test(message)
+      ? ": the key must be the first certificate's (this node's own, before its issuers)"
+      : "";
     throw new Error(
       `--tls-cert ${config.tlsCert} --tls-key ${config.tlsKey}: not a usable pair ` +
-        `(${(error as Error).message})`,
+        `(${message})${hint}`,
     );
   }
 }
@@ -175,4 +211,86 @@ export function memberFetch(
     return new Response(nullBodyStatuses.has(status) ? null : bytes, { status, headers: relayed });
   };
   return { fetch: memberFetch, close: () => transport.close() };
+}
+
+/**
+ * What is wrong with the names of the certificate a cluster member serves: the other members
+ * check it for the host they reach this node by (the advertised host in its client URL, which
+ * followers forward to; with `--peer-tls` also the host of its peer address in `--peers`), and
+ * refuse it when it does not name it. Null when it names them, for a node alone, or without TLS.
+ */
+export function servedNamesWarning(
+  config: Pick<
+    NodeConfig,
+    "host" | "advertiseHost" | "nodeId" | "peers" | "peerTls" | "join" | "forceNewCluster"
+  >,
+  certPem: string,
+): string | null {
+  if (!isClusterMember(config)) return null;
+  const hosts = [advertisedHostOf(config)];
+  const own = config.peers.find((peer) => peer.id === config.nodeId);
+  if (config.peerTls && own !== undefined) {
+    hosts.push(own.peerAddress.slice(0, own.peerAddress.lastIndexOf(":")));
+  }
+  const missing = [...new Set(hostsNotNamed(certPem, hosts))];
+  if (missing.length === 0) return null;
+  const names = new X509Certificate(certPem).subjectAltName;
+  return `the certificate is not valid for ${missing.join(", ")}, which the other members reach ` +
+    "this node by: they will refuse it (it names " +
+    (names === undefined ? "no host: it has no subjectAltName" : names) +
+    "; a TLS client checks the subjectAltName, not the common name)";
+}
+
+/**
+ * The hosts of `hosts` (DNS names or IP addresses, an IPv6 one with or without brackets) that the
+ * first certificate of `certPem` is not valid for, as a TLS client checks it: by the
+ * subjectAltName only (the common name is not looked at), a name without case or a trailing dot,
+ * a `*` standing for one whole left-most label, an address equal to an `IP` entry however
+ * written. None when the certificate can't be parsed (the pair check says that).
+ */
+export function hostsNotNamed(certPem: string, hosts: string[]): string[] {
+  let altNames: string;
+  try {
+    altNames = new X509Certificate(certPem).subjectAltName ?? "";
+  } catch {
+    return [];
+  }
+  const names: string[] = [];
+  const addresses: string[] = [];
+  for (const entry of altNames.split(", ")) {
+    if (entry.startsWith("DNS:")) names.push(dnsName(entry.slice(4)));
+    else if (entry.startsWith("IP Address:")) addresses.push(ipAddress(entry.slice(11)));
+  }
+  return hosts.filter((host) => {
+    const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+    if (isIpAddress(bare)) return !addresses.includes(ipAddress(bare));
+    const name = dnsName(bare);
+    return !names.some((pattern) => pattern === name || wildcardMatches(pattern, name));
+  });
+}
+
+/** Whether `*.rest` matches `name`: one label, not empty, then `.rest`. */
+function wildcardMatches(pattern: string, name: string): boolean {
+  if (!pattern.startsWith("*.")) return false;
+  const suffix = pattern.slice(1);
+  const label = name.slice(0, name.length - suffix.length);
+  return name.endsWith(suffix) && label !== "" && !label.includes(".");
+}
+
+function dnsName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, "");
+}
+
+function isIpAddress(host: string): boolean {
+  return host.includes(":") || /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
+}
+
+/** One spelling of an address: IPv6 compressed and lower case (runtimes print them otherwise). */
+function ipAddress(address: string): string {
+  if (!address.includes(":")) return address;
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address.toLowerCase();
+  }
 }

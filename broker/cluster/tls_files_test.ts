@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { hasOpenssl, makeCertificates } from "../transport/testing/mod.ts";
+import {
+  hasOpenssl,
+  issueCertificate,
+  makeCertificates,
+  makeTestCa,
+} from "../transport/testing/mod.ts";
 import {
   certificateExpiryWarning,
+  hostsNotNamed,
   loadTlsFiles,
   memberFetch,
   tlsFileBytesMax,
@@ -249,5 +255,126 @@ Deno.test({
         /^the certificate is not valid before .*: clients will refuse it/,
       );
       assert.equal(certificateExpiryWarning("not a certificate", validTo), null);
+    }),
+});
+
+/** Runs `openssl` with `args` in `dir`; throws with its stderr when it fails. */
+async function openssl(dir: string, ...args: string[]): Promise<void> {
+  const run = await new Deno.Command("openssl", { args, cwd: dir, stderr: "piped" }).output();
+  if (!run.success) throw new Error(new TextDecoder().decode(run.stderr));
+}
+
+Deno.test({
+  name:
+    "a certificate or key file without what its flag takes is named alone, with the likely cause",
+  ignore: !hasOpenssl(),
+  fn: () =>
+    withDir(async (dir) => {
+      const { ca, cert, key } = await makeCertificates(dir);
+      const escaped = (path: string) => path.replace(/[.]/g, "\\.");
+      // The two flags swapped: each file holds what the other flag takes.
+      await assert.rejects(
+        loadTlsFiles({ tlsCert: key, tlsKey: cert, tlsCa: null }),
+        new RegExp(
+          `^Error: --tls-cert ${escaped(key)}: no PEM certificate in it, but a private key: ` +
+            "are --tls-cert and --tls-key swapped\\?$",
+        ),
+      );
+      await assert.rejects(
+        loadTlsFiles({ tlsCert: cert, tlsKey: cert, tlsCa: null }),
+        new RegExp(
+          `^Error: --tls-key ${escaped(cert)}: no PEM private key in it, but a certificate: ` +
+            "are --tls-cert and --tls-key swapped\\?$",
+        ),
+      );
+      await Deno.writeTextFile(`${dir}/empty.key`, "");
+      await assert.rejects(
+        loadTlsFiles({ tlsCert: cert, tlsKey: `${dir}/empty.key`, tlsCa: null }),
+        /^Error: --tls-key \S+empty\.key: no PEM private key in it \(no -----BEGIN PRIVATE KEY-----\)$/,
+      );
+      await Deno.writeTextFile(`${dir}/empty.pem`, "");
+      await assert.rejects(
+        loadTlsFiles({ tlsCert: `${dir}/empty.pem`, tlsKey: key, tlsCa: null }),
+        /^Error: --tls-cert \S+empty\.pem: no PEM certificate in it \(no -----BEGIN CERTIFICATE-----\)$/,
+      );
+      // A key under a passphrase, in both of openssl's forms: the start can't ask for it.
+      await openssl(dir, "pkcs8", "-topk8", "-in", key, "-passout", "pass:x", "-out", "p8.key");
+      await openssl(dir, "ec", "-in", key, "-aes256", "-passout", "pass:x", "-out", "legacy.key");
+      for (const encrypted of [`${dir}/p8.key`, `${dir}/legacy.key`]) {
+        await assert.rejects(
+          loadTlsFiles({ tlsCert: cert, tlsKey: encrypted, tlsCa: null }),
+          new RegExp(
+            `^Error: --tls-key ${escaped(encrypted)}: the key is encrypted \\(it has a ` +
+              "passphrase\\), which cmqd can't ask for: write it out decrypted with `openssl pkey " +
+              `-in ${escaped(encrypted)} -out NEW\\.key` + "` and keep NEW\\.key chmod 600$",
+          ),
+        );
+      }
+      // The CA's certificate before the server's: the key is not the first certificate's.
+      await Deno.writeTextFile(
+        `${dir}/reversed.pem`,
+        (await Deno.readTextFile(ca)) + await Deno.readTextFile(cert),
+      );
+      await assert.rejects(
+        loadTlsFiles({ tlsCert: `${dir}/reversed.pem`, tlsKey: key, tlsCa: null }),
+        /: not a usable pair \(.*KeyMismatch.*\): the key must be the first certificate's \(this node's own, before its issuers\)$/,
+      );
+      // The right chain order is served.
+      await Deno.writeTextFile(
+        `${dir}/chain.pem`,
+        (await Deno.readTextFile(cert)) + await Deno.readTextFile(ca),
+      );
+      const chain = await loadTlsFiles({ tlsCert: `${dir}/chain.pem`, tlsKey: key, tlsCa: null });
+      assert.ok(chain.server !== null);
+    }),
+});
+
+Deno.test({
+  name: "the hosts a served certificate does not name are found as TLS clients check them",
+  ignore: !hasOpenssl(),
+  fn: () =>
+    withDir(async (dir) => {
+      const ca = await makeTestCa(dir);
+      const { cert } = await issueCertificate(ca, dir, "node", [
+        "DNS:n1.Example.com",
+        "DNS:*.nodes.example.com",
+        "IP:10.0.0.1",
+        "IP:fd00::1",
+      ]);
+      const pem = await Deno.readTextFile(cert);
+      assert.deepEqual(
+        hostsNotNamed(pem, [
+          "n1.example.com", // names are compared without case
+          "N1.EXAMPLE.COM.", // a trailing dot is the same name
+          "a.nodes.example.com",
+          "10.0.0.1",
+          "fd00:0:0::1", // the same IPv6 address written otherwise
+          "[fd00::1]", // and in brackets, as the advertised host is
+        ]),
+        [],
+      );
+      assert.deepEqual(
+        hostsNotNamed(pem, [
+          "n2.example.com",
+          "nodes.example.com", // a wildcard needs a label of its own
+          "a.b.nodes.example.com", // and stands for one label only
+          "10.0.0.2",
+          "fd00::2",
+          "node", // the common name is not looked at
+        ]),
+        [
+          "n2.example.com",
+          "nodes.example.com",
+          "a.b.nodes.example.com",
+          "10.0.0.2",
+          "fd00::2",
+          "node",
+        ],
+      );
+      // A CA certificate has no subjectAltName: it names no host.
+      assert.deepEqual(hostsNotNamed(await Deno.readTextFile(ca.cert), ["localhost"]), [
+        "localhost",
+      ]);
+      assert.deepEqual(hostsNotNamed("not a certificate", ["localhost"]), []);
     }),
 });

@@ -6,7 +6,12 @@
  * or for another name, TLS without the key — are in `broker/transport/peer_tls_test.ts`.)
  */
 import assert from "node:assert/strict";
-import { hasOpenssl, makeCertificates } from "../../broker/testing.ts";
+import {
+  hasOpenssl,
+  issueCertificate,
+  makeCertificates,
+  makeTestCa,
+} from "../../broker/testing.ts";
 import { CmqdClient } from "../../sdk/mod.ts";
 import { type BrokerProcess, freePort, startBroker, startBrokers } from "./process.ts";
 
@@ -168,4 +173,48 @@ Deno.test("--peer-tls without a certificate, or an unreadable --tls-ca, refuses 
       /cmqd: --tls-ca .*missing-ca\.pem: cannot read it \(No such file/,
     );
   });
+});
+
+Deno.test({
+  name: "a member whose certificate does not name the host the others reach it by says so at start",
+  ignore: !hasOpenssl(),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const ca = await makeTestCa(dir);
+      const good = await issueCertificate(ca, dir, "good"); // localhost and 127.0.0.1
+      const wrong = await issueCertificate(ca, dir, "wrong", ["DNS:elsewhere.example"]);
+      const start = async (name: string, pair: { cert: string; key: string }) => {
+        const broker = await startBroker({
+          dataDir: `${dir}/${name}`,
+          scheme: "https",
+          args: [
+            "--node-id",
+            "n1",
+            "--peers",
+            `n1=127.0.0.1:${freePort()}`,
+            "--peer-tls",
+            "--tls-cert",
+            pair.cert,
+            "--tls-key",
+            pair.key,
+            "--tls-ca",
+            ca.cert,
+          ],
+        });
+        assert.equal(await broker.stop(), 0, broker.output());
+        return broker.output();
+      };
+      assert.doesNotMatch(await start("good", good), /not valid for/);
+      // Every member would refuse it when dialling this node or forwarding to it: named here,
+      // on the node to fix, not only in the others' logs.
+      assert.match(
+        await start("wrong", wrong),
+        new RegExp(
+          `cmqd n1: WARNING: --tls-cert ${wrong.cert.replaceAll(".", "\\.")}: the certificate is ` +
+            "not valid for 127\\.0\\.0\\.1, which the other members reach this node by: they " +
+            "will refuse it \\(it names DNS:elsewhere\\.example; a TLS client checks the " +
+            "subjectAltName, not the common name\\)",
+        ),
+      );
+    }),
 });

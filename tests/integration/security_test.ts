@@ -525,7 +525,7 @@ Deno.test("an unreadable or invalid TLS file refuses to start, naming it", async
     // Found when the files are read, before the data directory is created or claimed.
     assert.match(
       garbage.output(),
-      /cmqd: --tls-cert .*garbage\.pem --tls-key .*garbage\.pem: not a usable pair \(/,
+      /cmqd: --tls-cert .*garbage\.pem: no PEM certificate in it \(no -----BEGIN CERTIFICATE-----\)/,
     );
     assert.equal(await exists(`${dir}/d`), false, "the data directory was not created");
   });
