@@ -47,6 +47,7 @@ export {
 } from "./retry.ts";
 export {
   defaultTransport,
+  type DefaultTransportOptions,
   FetchTransport,
   type HttpRequest,
   type HttpResponse,

@@ -138,10 +138,23 @@ export function runsInNode(): boolean {
 /** Variables that route `fetch` through a proxy; `Http1Transport` reads none of them. */
 const proxyVariables = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"];
 
+/** Options of `defaultTransport`. */
+export interface DefaultTransportOptions {
+  /**
+   * PEM CA certificates trusted for `https:` nodes (a private CA's). In Deno they are added to
+   * the default roots (Deno can't replace them); in Node they replace Node's bundled roots (its
+   * `ca` option), so give every CA the nodes' certificates chain to. Elsewhere (a browser, Bun)
+   * `fetch` can't be given any: the call throws a `TypeError` rather than ignore them.
+   */
+  caCertificates?: string[];
+}
+
 /**
  * The transport the client uses when given none: in Deno, `Http1Transport` (raw keep-alive
  * connections, about half the CPU of `fetch` per request), or `fetch` when a proxy variable is set
- * and readable; `node:http` keep-alive agents in Node; the global `fetch` elsewhere.
+ * and readable; `node:http` keep-alive agents in Node; the global `fetch` elsewhere. With
+ * `caCertificates` it is the same transport trusting them: the way to reach nodes whose
+ * certificates a private CA signed, in Deno and in Node alike.
  *
  * @example
  * ```ts
@@ -151,11 +164,51 @@ const proxyVariables = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", 
  *   signal: AbortSignal.timeout(1000),
  * });
  * ```
+ *
+ * @example
+ * ```ts
+ * const client = new CmqdClient({
+ *   baseUrl: "https://node1.internal:8443",
+ *   transport: defaultTransport({ caCertificates: [caPem] }),
+ * });
+ * ```
  */
-export function defaultTransport(): HttpTransport {
-  if (runsInNode()) return new LazyNodeTransport();
-  if (runsInDeno() && !proxyConfigured()) return new Http1Transport();
+export function defaultTransport(options: DefaultTransportOptions = {}): HttpTransport {
+  const { caCertificates } = options;
+  if (runsInNode()) return new LazyNodeTransport(caCertificates);
+  if (runsInDeno()) {
+    if (!proxyConfigured()) return new Http1Transport({ caCertificates });
+    return caCertificates === undefined ? new FetchTransport() : denoFetchTrusting(caCertificates);
+  }
+  if (caCertificates !== undefined) {
+    throw new TypeError(
+      "caCertificates: this runtime's fetch can't be given CA certificates; trust the CA where " +
+        "the runtime takes it (the system's store), or pass a transport of your own",
+    );
+  }
   return new FetchTransport();
+}
+
+/** The part of Deno's API `denoFetchTrusting` uses (typed here: the npm build has no Deno types). */
+interface DenoHttpClients {
+  createHttpClient(options: { caCerts: string[] }): { close(): void };
+}
+
+/**
+ * Deno's `fetch` (which goes through the proxy variables' proxy) on an HTTP client trusting
+ * `caCertificates` besides the default roots; `close` closes that client.
+ */
+function denoFetchTrusting(caCertificates: string[]): HttpTransport {
+  const deno = (globalThis as unknown as { Deno: DenoHttpClients }).Deno;
+  const client = deno.createHttpClient({ caCerts: caCertificates });
+  const transport = new FetchTransport((input, init) =>
+    fetch(input, { ...init, client } as unknown as RequestInit)
+  );
+  return {
+    settlesOnAbort: transport.settlesOnAbort,
+    request: (request) => transport.request(request),
+    close: () => client.close(),
+  };
 }
 
 /** True in Deno. */
@@ -191,10 +244,15 @@ class LazyNodeTransport implements HttpTransport {
   readonly settlesOnAbort = true;
   #inner: Promise<HttpTransport> | undefined;
   #loaded: HttpTransport | undefined;
+  readonly #caCertificates: string[] | undefined;
+
+  constructor(caCertificates: string[] | undefined) {
+    this.#caCertificates = caCertificates;
+  }
 
   async request(request: HttpRequest): Promise<HttpResponse> {
     this.#inner ??= import("./transport_node.ts").then((module) => {
-      this.#loaded = new module.NodeHttpTransport();
+      this.#loaded = new module.NodeHttpTransport({ caCertificates: this.#caCertificates });
       return this.#loaded;
     });
     return await (await this.#inner).request(request);

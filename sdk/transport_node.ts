@@ -20,7 +20,10 @@ export interface NodeHttpTransportOptions {
   socketsPerHostMax?: number;
   /** Idle connections kept per host. Default 16. */
   idleSocketsPerHostMax?: number;
-  /** Extra CA certificates (PEM) trusted for `https:` nodes. */
+  /**
+   * CA certificates (PEM) trusted for `https:` nodes. They replace Node's bundled roots (the
+   * agent's `ca`), unlike `Http1Transport`'s, which Deno adds to its default roots.
+   */
   caCertificates?: string[];
   /**
    * Milliseconds a pooled connection may stay idle; then it is closed. Default 4,000, as the Deno

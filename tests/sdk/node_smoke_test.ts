@@ -6,6 +6,7 @@
  * `node` is installed.
  */
 import assert from "node:assert/strict";
+import { hasOpenssl, makeCertificates } from "../../broker/testing.ts";
 import { startTestBroker } from "./_broker.ts";
 
 const nodeAvailable = await new Deno.Command("node", { args: ["--version"], stdout: "null" })
@@ -339,6 +340,69 @@ Deno.test({
         beforeBody: "rejected",
         midBody: "rejected",
       });
+    } finally {
+      await Deno.remove(directory, { recursive: true });
+    }
+  },
+});
+
+/**
+ * In Node, `defaultTransport({ caCertificates })` (the `node:http` transport) trusts a private CA;
+ * without it the certificate is refused. Prints one line per case.
+ */
+const caScript = `
+import { readFileSync } from "node:fs";
+import { defaultTransport } from "./sdk.mjs";
+const [url, caFile] = process.argv.slice(2);
+const get = async (transport) => {
+  try {
+    const answer = await transport.request({
+      url, method: "GET", headers: {}, signal: AbortSignal.timeout(30000),
+    });
+    return answer.status + " " + await answer.text();
+  } catch (error) {
+    return error.name + ": " + error.message;
+  } finally {
+    transport.close();
+  }
+};
+console.log(await get(defaultTransport({ caCertificates: [readFileSync(caFile, "utf8")] })));
+console.log(await get(defaultTransport()));
+`;
+
+Deno.test({
+  name: "the bundled SDK in Node trusts the caCertificates given to defaultTransport",
+  ignore: !nodeAvailable || !hasOpenssl(),
+  async fn() {
+    const directory = await Deno.makeTempDir({ prefix: "cmqd-node-tls-" });
+    try {
+      const files = await makeCertificates(directory);
+      const server = Deno.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: await Deno.readTextFile(files.cert),
+        key: await Deno.readTextFile(files.key),
+        onListen: () => {},
+      }, () => Response.json({ status: "ok" }));
+      try {
+        await bundleSdk(directory);
+        await Deno.writeTextFile(`${directory}/ca.mjs`, caScript);
+        const run = await new Deno.Command("node", {
+          args: ["ca.mjs", `https://localhost:${server.addr.port}/healthz`, files.ca],
+          cwd: directory,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.ok(run.success, new TextDecoder().decode(run.stderr));
+        const [trusting, plain] = new TextDecoder().decode(run.stdout).trim().split("\n");
+        assert.equal(trusting, '200 {"status":"ok"}');
+        assert.match(
+          plain,
+          /^TransportError: .*(unable to verify the first certificate|unable to get local issuer certificate)/,
+        );
+      } finally {
+        await server.shutdown();
+      }
     } finally {
       await Deno.remove(directory, { recursive: true });
     }
