@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const unrecoverable = config.forceNewCluster ? forceNewClusterDirProblem(config.dataDir) : null;
   if (unrecoverable !== null) exitWith(unrecoverable);
   // SIGHUP's default action ends the process: listen from the start, with or without a key ring.
-  const hangup = reloadOnHangup();
+  const hangup = reloadOnHangup(config);
   // Everything that can be wrong with the files is found before the data directory is touched
   // (a bad file must change nothing: not even create the directory or claim it for this id).
   const keyRing = await loadKeyRing(config);
@@ -413,11 +413,25 @@ async function loadKeyRing(config: NodeConfig): Promise<FileKeyRing | null> {
 /**
  * SIGHUP re-reads the credentials file; a bad file keeps the keys in use and says why. Without a
  * credentials file (`keyRing` null), or before it is loaded (undefined), the signal changes
- * nothing and says so: its default action would end the process.
+ * nothing and says so: its default action would end the process. The TLS files are read at start
+ * only: a node given them says so, lest a renewed certificate be taken for served.
  */
-function reloadOnHangup(): { keyRing: FileKeyRing | null | undefined } {
+function reloadOnHangup(config: NodeConfig): { keyRing: FileKeyRing | null | undefined } {
   const hangup: { keyRing: FileKeyRing | null | undefined } = { keyRing: undefined };
+  const tlsFiles = {
+    "--tls-cert": config.tlsCert,
+    "--tls-key": config.tlsKey,
+    "--tls-ca": config.tlsCa,
+  };
+  const tlsFlags = Object.entries(tlsFiles).filter(([, path]) => path !== null)
+    .map(([flag, path]) => `${flag} ${path}`);
   Deno.addSignalListener("SIGHUP", () => {
+    if (tlsFlags.length > 0) {
+      console.error(
+        `cmqd: SIGHUP: the TLS files are not re-read (${tlsFlags.join(", ")}): restart the ` +
+          "node to serve a renewed certificate",
+      );
+    }
     const keyRing = hangup.keyRing;
     if (keyRing === undefined) {
       console.error("cmqd: SIGHUP: ignored, the start has not loaded the credentials file yet");

@@ -162,6 +162,36 @@ Deno.test("SIGHUP to a broker without a credentials file changes nothing and say
   });
 });
 
+Deno.test({
+  name: "SIGHUP to a TLS broker says its certificate is not re-read, and it keeps serving it",
+  ignore: !hasOpenssl(),
+  fn: async () => {
+    await withTempDir("cmqd-tls-", async (dir) => {
+      const files = await makeCertificates(dir);
+      const port = freePort();
+      const args = ["--tls-cert", files.cert, "--tls-key", files.key];
+      const program = runMain(["--port", String(port), "--data-dir", `${dir}/d`, ...args]);
+      const httpClient = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(files.ca)] });
+      try {
+        await program.printed(serving("https", "127.0.0.1", port));
+        // An operator who renewed the files and sent SIGHUP, as for other servers, is told.
+        Deno.kill(program.pid, "SIGHUP");
+        await program.printed(
+          `cmqd: SIGHUP: the TLS files are not re-read (--tls-cert ${files.cert}, --tls-key ` +
+            `${files.key}): restart the node to serve a renewed certificate`,
+        );
+        await program.printed("SIGHUP: ignored, this broker runs without a credentials file");
+        const health = await fetch(`https://127.0.0.1:${port}/healthz`, { client: httpClient });
+        assert.equal(health.status, 200, "still serving");
+        await health.body?.cancel();
+      } finally {
+        httpClient.close();
+        await program.stop();
+      }
+    });
+  },
+});
+
 Deno.test("a bad or missing credentials file refuses to start, naming the place", async () => {
   await withTempDir("cmqd-sec-", async (dir) => {
     const file = `${dir}/credentials.json`;
