@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { hasOpenssl, makeCertificates } from "../../broker/testing.ts";
 import { CmqdClient, CmqdError, Http1Transport } from "../../sdk/mod.ts";
-import { freePort, testClusterKeyText } from "./process.ts";
+import { eventually, freePort, testClusterKeyText } from "./process.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -559,4 +559,93 @@ Deno.test("an unreadable or invalid TLS file refuses to start, naming it", async
     );
     assert.equal(await exists(`${dir}/d`), false, "the data directory was not created");
   });
+});
+
+/** Open file descriptors of process `pid` (Linux: its `/proc` entry). */
+function openFds(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
+
+/**
+ * 20 connections of each kind that speak the wrong protocol, or nothing, and close: plain HTTP
+ * requests, the start of a TLS ClientHello, silent ones.
+ */
+async function wrongProtocolConnections(port: number): Promise<void> {
+  const encoder = new TextEncoder();
+  const openings = [
+    encoder.encode("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+    Uint8Array.of(0x16, 0x03, 0x01, 0x00, 0x50, 0x01, 0x00, 0x00, 0x4c, 0x03, 0x03),
+    null,
+  ];
+  for (const opening of openings) {
+    for (let i = 0; i < 20; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      if (opening !== null) await conn.write(opening).catch(() => {});
+      conn.close();
+    }
+  }
+}
+
+Deno.test({
+  name: "plain HTTP to the TLS port and TLS to a plain port are refused; no socket is left open",
+  ignore: !hasOpenssl() || Deno.build.os !== "linux",
+  fn: async () => {
+    await withTempDir("cmqd-tls-", async (dir) => {
+      const files = await makeCertificates(dir);
+      const ca = await Deno.readTextFile(files.ca);
+      const tlsPort = freePort();
+      const plainPort = freePort();
+      const tls = runMain([
+        "--port",
+        String(tlsPort),
+        "--data-dir",
+        `${dir}/tls`,
+        "--tls-cert",
+        files.cert,
+        "--tls-key",
+        files.key,
+      ]);
+      const plain = runMain(["--port", String(plainPort), "--data-dir", `${dir}/plain`]);
+      const httpClient = Deno.createHttpClient({ caCerts: [ca] });
+      try {
+        await tls.printed(serving("https", "127.0.0.1", tlsPort));
+        await plain.printed(serving("http", "127.0.0.1", plainPort));
+        const before = { tls: openFds(tls.pid), plain: openFds(plain.pid) };
+        const refused = (url: string, client?: Deno.HttpClient) =>
+          fetch(url, { client }).then(
+            async (response) => {
+              await response.body?.cancel();
+              return response.status;
+            },
+            (error: Error) => error.name,
+          );
+        assert.equal(await refused(`http://127.0.0.1:${tlsPort}/healthz`), "TypeError");
+        assert.equal(
+          await refused(`https://127.0.0.1:${plainPort}/healthz`, httpClient),
+          "TypeError",
+        );
+        await wrongProtocolConnections(tlsPort);
+        await wrongProtocolConnections(plainPort);
+        // Each connection is closed once its peer closed it: the counts come back.
+        await eventually(
+          "the TLS node's sockets closed",
+          () => Promise.resolve(openFds(tls.pid) <= before.tls ? true : undefined),
+        );
+        await eventually(
+          "the plain node's sockets closed",
+          () => Promise.resolve(openFds(plain.pid) <= before.plain ? true : undefined),
+        );
+        // Both still serve, and neither logged a crash.
+        assert.equal(await refused(`https://127.0.0.1:${tlsPort}/healthz`, httpClient), 200);
+        assert.equal(await refused(`http://127.0.0.1:${plainPort}/healthz`), 200);
+        for (const program of [tls, plain]) {
+          assert.doesNotMatch(program.output(), /error|uncaught|panic/i, program.output());
+        }
+      } finally {
+        httpClient.close();
+        await tls.stop();
+        await plain.stop();
+      }
+    });
+  },
 });
