@@ -79,6 +79,12 @@ interface AuthorizationHeader {
   signature: string;
 }
 
+/**
+ * An HTTP header name (RFC 9110's token). SigV4 lists them in lower case; one in upper case is
+ * looked up as any header name is, and signs as it is written.
+ */
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 function parseAuthorization(header: string): AuthorizationHeader {
   if (!header.startsWith(algorithm + " ")) {
     throw incomplete(`Only ${algorithm} signatures in the Authorization header are supported.`);
@@ -103,13 +109,21 @@ function parseAuthorization(header: string): AuthorizationHeader {
     );
   }
   const [accessKeyId, scopeDate, region, service, terminator] = scope;
+  const names = signedHeaders.split(";");
+  // Each is looked up among the request's headers: a name no header can have is malformed.
+  const invalid = names.find((name) => !headerName.test(name));
+  if (invalid !== undefined) {
+    throw incomplete(
+      `SignedHeaders must be header names separated by ';', not '${invalid.slice(0, 64)}'.`,
+    );
+  }
   return {
     accessKeyId,
     scopeDate,
     region,
     service,
     terminator,
-    signedHeaders: signedHeaders.split(";"),
+    signedHeaders: names,
     signature,
   };
 }
