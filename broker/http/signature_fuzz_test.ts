@@ -9,7 +9,16 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { AccessKey } from "../auth/mod.ts";
 import { signRequest } from "../../sdk/signing.ts";
-import { fuzzNode, requestOf, type RequestParts, runs, showParts } from "./_door_fuzz.ts";
+import {
+  contentTypes,
+  fuzzNode,
+  jsonTexts,
+  requestOf,
+  type RequestParts,
+  runs,
+  showParts,
+  withInvalidUtf8,
+} from "./_door_fuzz.ts";
 import { CmqTestClient, formEncode } from "./cmq_v2/_cmq_test_client.ts";
 import { signedForm } from "./sqs/_signed_form.ts";
 
@@ -244,5 +253,51 @@ Deno.test("garbled signatures on every door are refused in the door's shape and 
       }
     }),
     runs(0x5eed31, 300),
+  );
+});
+
+/** Bodies of v1 requests: JSON of wrong shapes, text that is not UTF-8, nothing. */
+const v1Json = jsonTexts(["messages", "body", "receiptHandles", "entries", "maxMessages", "fifo"]);
+const v1Bodies: fc.Arbitrary<string | Uint8Array<ArrayBuffer>> = fc.oneof(
+  { weight: 4, arbitrary: v1Json },
+  { weight: 2, arbitrary: withInvalidUtf8(v1Json) },
+  { weight: 1, arbitrary: fc.constant("") },
+);
+
+Deno.test("correctly signed v1 requests with bad bodies are refused after the signature, cleanly", async () => {
+  await using node = await keyedNode();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(
+        "PUT /v1/queues/fresh",
+        "PATCH /v1/queues/jobs",
+        "POST /v1/queues/jobs/messages",
+        "POST /v1/queues/jobs/messages/receive",
+        "POST /v1/queues/jobs/messages/delete",
+        "POST /v1/queues/jobs/messages/visibility",
+        "POST /v1/queues/jobs/purge",
+      ),
+      v1Bodies,
+      fc.oneof(
+        { weight: 4, arbitrary: fc.constant("application/json") },
+        { weight: 1, arbitrary: fc.constantFrom(...contentTypes) },
+      ),
+      fc.boolean(),
+      async (route, body, type, bearer) => {
+        const [method, path] = route.split(" ");
+        const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+        const authorization = bearer
+          ? `Bearer ${admin.secretId}:${admin.secretKey}`
+          : await signRequest({ method, path, body: bytes, ...admin });
+        const parts: RequestParts = {
+          method,
+          path,
+          headers: [["content-type", type], ["authorization", authorization]],
+          body: bytes,
+        };
+        await node.check(requestOf(parts), showParts(parts));
+      },
+    ),
+    runs(0x5eed32, 300),
   );
 });

@@ -176,7 +176,7 @@ const form = fc.tuple(
 );
 
 const requests: fc.Arbitrary<RequestParts> = fc.tuple(
-  fc.constantFrom("GET", "POST", "POST", "PUT", "DELETE"),
+  fc.constantFrom("GET", "POST", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"),
   form,
   form,
   fc.option(fc.constantFrom(...contentTypes), { nil: undefined }),

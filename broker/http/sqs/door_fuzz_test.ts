@@ -200,3 +200,55 @@ Deno.test("generated JSON requests at the SQS door get SQS errors or answers, ne
     runs(0x5eed21, 400),
   );
 });
+
+/** Query-protocol requests: the action in odd casing, twice, or missing; at `/` or a queue URL. */
+const queryRequests: fc.Arbitrary<RequestParts> = fc.tuple(
+  fc.constantFrom(...operationNames),
+  fc.constantFrom("exact", "lower", "upper", "twice", "missing", "empty", "spaced"),
+  fc.constantFrom("/", "/000000000000/jobs", "/000000000000/orders.fifo", "/000000000000/nope"),
+  fc.constantFrom(
+    "",
+    "QueueUrl=" + encodeURIComponent(jobsUrl),
+    "QueueName=jobs",
+    "MessageBody=x",
+    "Version=2012-11-05",
+    "Version=2008-01-01",
+    "Action=",
+    "MaxNumberOfMessages=11",
+    "ReceiptHandle=AAAA",
+    "Entries.1.Id=a",
+    "SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=x",
+    "%zz=1",
+  ),
+  fc.boolean(),
+).map(([name, how, path, extra, asGet]) => {
+  const action = how === "lower"
+    ? name.toLowerCase()
+    : how === "upper"
+    ? name.toUpperCase()
+    : how === "spaced"
+    ? ` ${name}`
+    : how === "empty"
+    ? ""
+    : name;
+  const pieces = how === "missing" ? [] : [`Action=${encodeURIComponent(action)}`];
+  if (how === "twice") pieces.push("Action=ListQueues");
+  if (extra !== "") pieces.push(extra);
+  const form = pieces.join("&");
+  return asGet ? { method: "GET", path: `${path}?${form}`, headers: [] } : {
+    method: "POST",
+    path,
+    headers: [["content-type", "application/x-www-form-urlencoded"]] as [string, string][],
+    body: form,
+  };
+});
+
+Deno.test("query-protocol actions in odd casing, twice or missing get XML errors, never a 5xx", async () => {
+  await using node = await seeded();
+  await fc.assert(
+    fc.asyncProperty(queryRequests, async (parts) => {
+      await node.check(requestOf(parts), showParts(parts));
+    }),
+    runs(0x5eed22, 300),
+  );
+});
