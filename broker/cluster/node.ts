@@ -66,6 +66,7 @@ import { handOff } from "./hand_off.ts";
 import { type JoinPoint, joinVoteFloor, recordJoinPoint } from "./join_floor.ts";
 import { Membership } from "./member_changes.ts";
 import { PeerContact } from "./peer_contact.ts";
+import { leaderSilenceMsMax, notReadyReason, type ReadinessParts } from "./readiness.ts";
 import { RaftMetrics } from "./raft_metrics.ts";
 import { newerReleaseRefusal } from "./release_info.ts";
 import { countDeadLetters, nodeMetricsText } from "./node_metrics.ts";
@@ -406,8 +407,15 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     },
   });
   scrub.start();
+  const readiness: ReadinessParts = {
+    replica,
+    failure: () => replica.failure?.message ?? scrubDamage?.message ?? null,
+    heardMsAgo: (id) => peers.heardMsAgo(id),
+    silenceMsMax: leaderSilenceMsMax(options.tickMs),
+  };
   const status: NodeStatus = {
-    ready: () => replica.failure === null && scrubDamage === null && replica.leaderId !== null,
+    ready: () => notReadyReason(readiness) === null,
+    notReadyReason: () => notReadyReason(readiness),
     failure: () => replica.failure?.message ?? scrubDamage?.message ?? null,
     removal: () => replica.removal === null ? null : removedMessage(replica.removal),
     cluster: () => ({ ...clusterInfo(replica.status(), clientUrlOf), ...bootstrap }),

@@ -172,7 +172,8 @@ export function createOpsRoutes(options: OpsRoutesOptions): OpenAPIHono<DoorEnv>
     const removed = status.removal?.() ?? null;
     if (removed !== null) throw new BrokerError("NodeRemoved", removed);
     if (!status.ready()) {
-      throw new BrokerError("NotReady", "the node is not ready to serve writes yet", {
+      const why = status.notReadyReason?.() ?? "the node is not ready to serve writes yet";
+      throw new BrokerError("NotReady", why, {
         retryAfterSeconds: notReadyRetryAfterSeconds,
       });
     }

@@ -144,6 +144,8 @@ export interface QueueService {
 export interface NodeStatus {
   /** True once recovery finished and the node can serve writes. */
   ready(): boolean;
+  /** Why `ready()` is false (no leader known, a leader not heard from), or null. */
+  notReadyReason?(): string | null;
   /**
    * Why the node stopped for good (a failed write or fsync; it is about to exit), or null.
    * `/healthz` and `/readyz` answer 503 with it rather than pretending to be alive.

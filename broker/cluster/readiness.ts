@@ -1,0 +1,64 @@
+/**
+ * What `/readyz` decides: whether this node can serve an API request now, and if not, why. A
+ * load balancer that sends traffic by it must not pick a node that can only answer 503.
+ *
+ * Ready: storage works, the scrubber found no damage, and the node leads or follows a leader it
+ * has heard from lately (a follower relays every API request to its leader). A voter that stops
+ * hearing its leader campaigns after an election timeout and so drops it; a node that may not
+ * campaign (a joiner below its vote floor, a learner, a distrusted log) never does, and would
+ * name its lost leader forever: past `leaderSilenceMsMax` without a message from it, it is not
+ * ready either. The disk guard does not count: receives and deletes go on (they free space), and
+ * the guard that refuses sends is the leader's, whichever node relays them.
+ *
+ * @module
+ */
+
+/** The replica's election timeout in ticks, at its default (see `replicaSettings`). */
+const electionTicks = 10;
+/** The replica's tick at its default, in ms. */
+const tickMsDefault = 100;
+
+/**
+ * How long a follower may go without a message from its leader and still call itself ready: two
+ * election timeouts, the longest a voter that can campaign waits before it drops its leader.
+ */
+export function leaderSilenceMsMax(tickMs = tickMsDefault): number {
+  return 2 * electionTicks * tickMs;
+}
+
+/** What the decision reads. */
+export interface ReadinessParts {
+  replica: { readonly id: string; readonly isLeader: boolean; readonly leaderId: string | null };
+  /** Why the node stopped for good (storage, scrub damage), or null. */
+  failure(): string | null;
+  /** Milliseconds since a Raft message from `id` arrived; null when none has. */
+  heardMsAgo(id: string): number | null;
+  /** `leaderSilenceMsMax` of the replica's tick. */
+  silenceMsMax: number;
+}
+
+/**
+ * Why the node is not ready now, or null when it is.
+ *
+ * @example
+ * ```ts
+ * const why = notReadyReason({ replica, failure, heardMsAgo, silenceMsMax: 2000 });
+ * ```
+ */
+export function notReadyReason(parts: ReadinessParts): string | null {
+  const failure = parts.failure();
+  if (failure !== null) return `the node failed: ${failure}`;
+  const { replica } = parts;
+  if (replica.isLeader) return null;
+  const leaderId = replica.leaderId;
+  if (leaderId === null) return "the node knows no leader (an election, or cut off from the group)";
+  if (leaderId === replica.id) return null;
+  const silentMs = parts.heardMsAgo(leaderId);
+  if (silentMs === null || silentMs > parts.silenceMsMax) {
+    const heard = silentMs === null
+      ? `has never heard from its leader ${leaderId}`
+      : `has not heard from its leader ${leaderId} for ${(silentMs / 1000).toFixed(1)} s`;
+    return `the node ${heard}: it can't relay requests to it`;
+  }
+  return null;
+}
