@@ -3223,7 +3223,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NotReady: the node is starting (recovery or a join not finished), is shutting down, or storage failed (retry after Retry-After); NodeRemoved: the node was removed from its cluster */
+      /** @description NotReady: the node knows no leader, or has not heard from its leader within two election timeouts, is starting (recovery or a join not finished), is shutting down, or storage failed (retry after Retry-After); NodeRemoved: the node was removed from its cluster */
       503: {
         headers: {
           [name: string]: unknown;
