@@ -29,14 +29,18 @@ Deno.test("/readyz: the leader and a follower that hears it are ready; cut off, 
   const network = new NodeNetwork();
   const nodes = await startNodeGroup(network, ["n1", "n2", "n3"]);
   try {
+    // Polled: with the test's 5 ms tick a follower's bound on its leader's silence is 100 ms, which
+    // a loaded machine may exceed now and then.
     await until(async () => {
-      for (const node of nodes) if ((await readiness(node)).status !== 200) return false;
+      for (const node of nodes) {
+        const answer = await readiness(node);
+        if (answer.status !== 200) return false;
+        assert.equal(answer.message, "ready");
+      }
       return true;
-    }, "every node ready");
+    }, "every node ready, the followers too");
     const leader = nodes.find((node) => node.replica.isLeader)!;
     const follower = nodes.find((node) => node !== leader)!;
-    assert.deepEqual(await readiness(leader), { status: 200, message: "ready" });
-    assert.deepEqual(await readiness(follower), { status: 200, message: "ready" });
 
     network.cut.add(follower.replica.id);
     await until(async () => (await readiness(follower)).status === 503, "the cut voter unready");
