@@ -18,12 +18,17 @@ const electionTicks = 10;
 /** The replica's tick at its default, in ms. */
 const tickMsDefault = 100;
 
+/** The shortest silence that makes a follower unready, whatever the tick (see below). */
+const silenceMsFloor = 1000;
+
 /**
  * How long a follower may go without a message from its leader and still call itself ready: two
- * election timeouts, the longest a voter that can campaign waits before it drops its leader.
+ * election timeouts, the longest a voter that can campaign waits before it drops its leader, and
+ * at least a second: at a short tick (5 ms: 100 ms) one busy turn of a loaded machine's event
+ * loop would flip a healthy follower out of a load balancer's rotation and back.
  */
 export function leaderSilenceMsMax(tickMs = tickMsDefault): number {
-  return 2 * electionTicks * tickMs;
+  return Math.max(2 * electionTicks * tickMs, silenceMsFloor);
 }
 
 /** What the decision reads. */
