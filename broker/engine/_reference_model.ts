@@ -322,7 +322,14 @@ export class ReferenceModel {
     }
   }
 
-  rewind(queue: ModelQueue, input: { now: number; timestamp?: number; sequence?: number }) {
+  /**
+   * A rewind; `fromWindow` (RewindFromWindow): a timestamp before the window starts at the
+   * window's start instead of being refused.
+   */
+  rewind(
+    queue: ModelQueue,
+    input: { now: number; timestamp?: number; sequence?: number; fromWindow?: boolean },
+  ) {
     const rewindMs = queue.attributes.rewindSeconds * 1000;
     const windowStart = input.now - rewindMs;
     if (rewindMs === 0) return { error: "InvalidParameter" };
@@ -334,7 +341,10 @@ export class ReferenceModel {
         return { error: "InvalidParameter" };
       }
     } else {
-      if (input.timestamp! < windowStart) return { error: "InvalidParameter" };
+      if (input.timestamp! < windowStart) {
+        if (!input.fromWindow) return { error: "InvalidParameter" };
+        input = { ...input, timestamp: windowStart };
+      }
       // (Not below the floor: a timestamp before it starts at the floor; nor barred.)
       start = queue.messages.find((message) =>
         message.enqueuedAt >= input.timestamp! && message.sequence >= queue.rewindFloor &&

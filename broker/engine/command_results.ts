@@ -67,6 +67,7 @@ export interface CommandResults {
   [CommandType.DeleteBatch]: DeleteResult;
   [CommandType.ChangeVisibility]: VisibilityResult;
   [CommandType.Rewind]: RewindResponse;
+  [CommandType.RewindFromWindow]: RewindResponse;
   [CommandType.Purge]: { purged: number };
   [CommandType.Redrive]: { moved: number };
   [CommandType.RedriveOfCreated]: { moved: number };

@@ -3,7 +3,7 @@
  * new one only in a new form that an earlier release refuses (`CommandType`:
  * UpdateQueueKeepingPolicy, RedriveInGroupOrder, TickInGroupOrder, UpdateQueueWithRewindFloor,
  * TickKeepingLocks, RedriveAfterHousekeeping (`redrive_housekeeping_test.ts`),
- * UpdateQueueBarringDeleted; `commands.ts`:
+ * UpdateQueueBarringDeleted, RewindFromWindow (`rewind_window_test.ts`); `commands.ts`:
  * ReceiveBatch layouts 2 and 3, SendReceive layouts 3 and 4).
  * Replicas apply one log — some of it replayed, some restored from a snapshot, maybe by an
  * earlier release — so an entry must mean the same to every one.

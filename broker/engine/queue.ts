@@ -425,10 +425,15 @@ export class QueueState extends QueueStore {
     else this.rewindBounds.bar(this.deleted, this.runs.lowSequence, cut);
   }
 
-  /** Undeletes every message from the rewind point on (none below the floor, or barred). */
+  /**
+   * Undeletes every message from the rewind point on (none below the floor, or barred). A
+   * timestamp before the window is refused, or with `fromWindow` (RewindFromWindow) taken as the
+   * window's start.
+   */
   rewind(
     now: number,
     target: { timestamp?: number; sequence?: number },
+    fromWindow = false,
   ): RewindResponse | BrokerError {
     const field = target.sequence !== undefined ? "sequence" : "timestamp";
     const rewindMs = this.meta.attributes.rewindSeconds * 1000;
@@ -446,9 +451,10 @@ export class QueueState extends QueueStore {
         return invalidParameter(field, "no message with this sequence inside the rewind window");
       }
     } else {
-      if (target.timestamp! < windowStart) {
+      if (target.timestamp! < windowStart && !fromWindow) {
         return invalidParameter(field, `before the rewind window (starts at ${windowStart})`);
       }
+      target = { timestamp: Math.max(target.timestamp!, windowStart) };
       from = bounds.from(this.runs.firstAtOrAfter(target.timestamp!));
     }
     // FIFO: the runs of deleted messages that come back, for their groups (a walk of the whole

@@ -195,6 +195,7 @@ export class StateMachine {
       case CommandType.ChangeVisibility:
         return this.#changeVisibility(entry, now);
       case CommandType.Rewind:
+      case CommandType.RewindFromWindow:
         return this.#rewind(entry, now);
       case CommandType.Purge:
         return this.#purge(entry, now);
@@ -406,7 +407,8 @@ export class StateMachine {
 
   #rewind(entry: AppliedEntry, now: number): RewindResponse | BrokerError {
     const { queue, timestamp, sequence } = decodeRewind(entry.payload);
-    return this.#queue(queue, now).rewind(now, { timestamp, sequence });
+    const fromWindow = entry.type === CommandType.RewindFromWindow;
+    return this.#queue(queue, now).rewind(now, { timestamp, sequence }, fromWindow);
   }
 
   #purge(entry: AppliedEntry, now: number): { purged: number } {

@@ -124,10 +124,10 @@ const sendArb = fc.record({
   dedupId: fc.option(fc.constantFrom("d1", "d2", "d3", "d4"), { nil: undefined }),
 });
 /**
- * An entry in the earliest form of its command (UpdateQueue, Tick, Redrive, ReceiveBatch layout
- * 1, SendReceive layout 2), which keeps its earlier meaning (`CommandType`): one in four. The
- * others are in the newest form (TickKeepingLocks, RedriveAfterHousekeeping, ReceiveBatch 3,
- * SendReceive 4); the forms
+ * An entry in the earliest form of its command (UpdateQueue, Tick, Redrive, Rewind, ReceiveBatch
+ * layout 1, SendReceive layout 2), which keeps its earlier meaning (`CommandType`): one in four.
+ * The others are in the newest form (TickKeepingLocks, RedriveAfterHousekeeping,
+ * RewindFromWindow, ReceiveBatch 3, SendReceive 4); the forms
  * between are pinned by `entry_forms_test.ts`.
  */
 const earlierArb = fc.constantFrom(false, false, false, true);
@@ -220,6 +220,7 @@ const opArb = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant("rewind" as const),
       queue: queueArb,
+      earlier: earlierArb,
       bySequence: fc.boolean(),
       back: fc.constantFrom(0, 1_000, 10_000, 50_000, 150_000, 500_000),
       sequence: fc.integer({ min: 0, max: 30 }),
@@ -641,10 +642,11 @@ function visibility(h: Harness, op: Extract<Op, { op: "visibility" }>): void {
 
 function rewind(h: Harness, op: Extract<Op, { op: "rewind" }>): void {
   const target = op.bySequence ? { sequence: op.sequence } : { timestamp: h.now - op.back };
-  const result = h.apply(CommandType.Rewind, encodeRewind({ queue: op.queue, ...target }));
+  const type = op.earlier ? CommandType.Rewind : CommandType.RewindFromWindow;
+  const result = h.apply(type, encodeRewind({ queue: op.queue, ...target }));
   const queue = h.modelQueue(op.queue);
   if (!queue) return assert.equal(errorCode(result), "QueueNotFound");
-  const expected = h.model.rewind(queue, { now: h.now, ...target });
+  const expected = h.model.rewind(queue, { now: h.now, ...target, fromWindow: !op.earlier });
   if ("error" in expected) assert.equal(errorCode(result), expected.error);
   else assert.deepEqual(result, expected);
 }
@@ -858,6 +860,7 @@ const ttlOps = (queue: "f" | "a", dlq: "df" | "da") => {
       arbitrary: fc.record({
         op: fc.constant("rewind" as const),
         queue: ttlQueueArb,
+        earlier: earlierArb,
         bySequence: fc.boolean(),
         back: fc.constantFrom(0, 1_000, 10_000, 50_000, 150_000),
         sequence: fc.integer({ min: 0, max: 30 }),

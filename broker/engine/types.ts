@@ -111,6 +111,13 @@ export const CommandType = {
    */
   UpdateQueueBarringDeleted: 43,
   /**
+   * A Rewind whose timestamp before the queue's window (at apply: the entry's time minus
+   * `rewindSeconds`) rewinds from the window's start (`QueueState.rewind`'s `fromWindow`); a
+   * sequence means what it means in Rewind. Rewind (23) keeps its earlier meaning: such a
+   * timestamp is refused, however little the window moved since the service checked it.
+   */
+  RewindFromWindow: 44,
+  /**
    * A send batch that also runs receives for the long polls parked on its queue, in the same
    * entry (one replicated write for send and lock). Numbered apart from the codes above so that
    * codes added in sequence elsewhere don't take it; the codes are checked to be distinct.
