@@ -41,6 +41,7 @@ export type {
   QueueService,
   ReceiveOptions,
   RedriveOptions,
+  RewindOptions,
   TagChanges,
 } from "./types.ts";
 export {

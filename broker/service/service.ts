@@ -57,6 +57,7 @@ import type {
   QueueService,
   ReceiveOptions,
   RedriveOptions,
+  RewindOptions,
 } from "./types.ts";
 import { type Claim, LongPolls, type Wake } from "./long_polls.ts";
 import { readMessages, receivableAtOnce } from "./deliveries.ts";
@@ -540,17 +541,25 @@ export class EngineService implements QueueService {
     };
   }
 
-  async rewind(name: string, request: RewindRequest): Promise<RewindResponse> {
+  async rewind(
+    name: string,
+    request: RewindRequest,
+    options: RewindOptions = {},
+  ): Promise<RewindResponse> {
     const check = () => {
-      const attributes = this.#attributes(name);
+      const { rewindSeconds } = this.#attributes(name);
       const target = checkRewind(request);
-      checkRewindWindow(name, attributes.rewindSeconds, target, this.#proposer.now());
+      checkRewindWindow(name, rewindSeconds, target, this.#proposer.now(), options.fromWindow);
       return target;
     };
+    // A timestamp in the form that starts from the window where it moved on past it by the apply
+    // (a sequence means the same in both forms: the earlier one).
+    const type = (target: { timestamp?: number }) =>
+      target.timestamp === undefined ? CommandType.Rewind : CommandType.RewindFromWindow;
     return await checkThen(
       this.#proposer,
       check,
-      (target) => this.#propose(CommandType.Rewind, encodeRewind({ queue: name, ...target })),
+      (target) => this.#propose(type(target), encodeRewind({ queue: name, ...target })),
     );
   }
 

@@ -80,6 +80,18 @@ export interface RedriveOptions {
   ifCreatedAt?: number;
 }
 
+/** Options of `QueueService.rewind`. */
+export interface RewindOptions {
+  /**
+   * A timestamp before the queue's window rewinds from the window's start instead of being
+   * refused (CMQ's RewindQueue: "the nearest rewindable time point"); one in the future is still
+   * refused. Without it a timestamp before the window as the service sees it is refused, and one
+   * at or after its start is applied from the window's start should the window move on before the
+   * entry applies.
+   */
+  fromWindow?: boolean;
+}
+
 /** Options of a create. */
 export interface CreateQueueOptions {
   /**
@@ -131,7 +143,7 @@ export interface QueueService {
     options?: DeleteOptions,
   ): Promise<DeleteMessagesResponse>;
   changeVisibility(name: string, entries: VisibilityEntry[]): Promise<ChangeVisibilityResponse>;
-  rewind(name: string, request: RewindRequest): Promise<RewindResponse>;
+  rewind(name: string, request: RewindRequest, options?: RewindOptions): Promise<RewindResponse>;
   purge(name: string): Promise<{ purged: number }>;
   redrive(
     name: string,

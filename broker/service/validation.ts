@@ -263,18 +263,20 @@ export function rewindTooEarly(timestamp: number, windowStart: number, now: numb
 
 /**
  * Refuses a rewind to `target` that queue `name`'s window (`rewindSeconds`, 0: rewind disabled)
- * does not hold at `now`: a timestamp before the window or after `now`.
+ * does not hold at `now`: a timestamp before the window (unless `fromWindow`: it then rewinds
+ * from the window's start) or after `now`.
  */
 export function checkRewindWindow(
   name: string,
   rewindSeconds: number,
   target: { timestamp?: number; sequence?: number },
   now: number,
+  fromWindow = false,
 ): void {
   const field = target.timestamp !== undefined ? "timestamp" : "sequence";
   if (rewindSeconds === 0) throw invalidParameter(field, `rewind is disabled on queue '${name}'`);
   const windowStart = now - rewindSeconds * 1000;
-  if (target.timestamp !== undefined && target.timestamp < windowStart) {
+  if (target.timestamp !== undefined && target.timestamp < windowStart && !fromWindow) {
     throw invalidParameter(field, rewindTooEarly(target.timestamp, windowStart, now));
   }
   if (target.timestamp !== undefined && target.timestamp > now) {

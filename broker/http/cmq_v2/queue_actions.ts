@@ -218,7 +218,9 @@ const rewindQueue: CmqAction = {
       max: Math.floor(Number.MAX_SAFE_INTEGER / 1000),
     });
     try {
-      await service.rewind(queueName, { timestamp: startSeconds * 1000 });
+      // A time before the window rewinds from its start, as CMQ does ("the nearest rewindable
+      // time point"): `int(now) - rewindSeconds` falls inside the window's first second.
+      await service.rewind(queueName, { timestamp: startSeconds * 1000 }, { fromWindow: true });
     } catch (error) {
       throw inUnixSeconds(error);
     }
@@ -227,19 +229,13 @@ const rewindQueue: CmqAction = {
 };
 
 /**
- * A refusal of a rewind's time names the window's start and the broker's time in milliseconds,
- * which a client of `startConsumeTime` (seconds) would read as seconds: they become the first and
- * the last whole second it accepts (the window starts inside a second, which is refused). The
- * service's hint that a small timestamp looks like seconds is dropped: here it was seconds.
+ * A refusal of a rewind's time in the future names the broker's time in milliseconds, which a
+ * client of `startConsumeTime` (seconds) would read as seconds: it becomes the last whole second
+ * it accepts.
  */
 function inUnixSeconds(error: unknown): unknown {
   if (!(error instanceof BrokerError) || error.field !== "timestamp") return error;
   const message = error.message
-    .replace(/; timestamps are Unix epoch milliseconds.*$/, "")
-    .replace(
-      /\(starts at (\d+)\)/,
-      (_, ms) => `(starts at ${Math.ceil(Number(ms) / 1000)}, Unix seconds)`,
-    )
     .replace(
       /\(the broker's time is (\d+)\)/,
       (_, ms) => `(the broker's time is ${Math.floor(Number(ms) / 1000)}, Unix seconds)`,
