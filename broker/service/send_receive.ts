@@ -13,11 +13,12 @@ import {
 import type { Proposer } from "../replication/mod.ts";
 import { isReplicaRefusal, propose } from "./replica_errors.ts";
 import type { Rider } from "./long_polls.ts";
+import { fittingReceive } from "./validation.ts";
 import type { SendMessagesResponse } from "../../sdk/protocol.ts";
 
 /**
  * One entry sends `messages` to `name` and runs the receives of `riders`, long polls parked on
- * the queue (a lock is only taken by a committed entry, and each rider answers after the
+ * the queue, each cut to what one answer holds at the queue's `maxMessageBytes` now (a lock is only taken by a committed entry, and each rider answers after the
  * commit). A refused send leaves the riders polling; a replica's refusal answers them with it,
  * as it would their own receive.
  */
@@ -26,12 +27,14 @@ export async function sendReceive(
   name: string,
   messages: SendCommandMessage[],
   riders: Rider[],
+  maxMessageBytes: number,
 ): Promise<SendMessagesResponse> {
   const payload = encodeSendReceive({
     queue: name,
     messages,
     receives: riders.map(({ request }) => ({
-      maxMessages: request.maxMessages,
+      // Cut to the queue as it is now (it may hold larger messages than when the rider parked).
+      maxMessages: fittingReceive(request.maxMessages, maxMessageBytes),
       visibilityTimeoutSeconds: request.visibilityTimeoutSeconds ?? 0,
     })),
   });

@@ -47,6 +47,7 @@ import {
   checkRewindWindow,
   checkSendEntries,
   checkVisibilityEntries,
+  fittingReceive,
 } from "./validation.ts";
 import type {
   AbortSource,
@@ -294,7 +295,10 @@ export class EngineService implements QueueService {
     const riders = this.#polls.takeRiders(name, receivableAtOnce(clean, attributes.fifo, holds));
     this.#sendsInFlight.set(name, (this.#sendsInFlight.get(name) ?? 0) + 1);
     try {
-      if (riders.length > 0) return await sendReceive(this.#proposer, name, clean, riders);
+      if (riders.length > 0) {
+        const bytes = attributes.maxMessageBytes;
+        return await sendReceive(this.#proposer, name, clean, riders, bytes);
+      }
       const payload = encodeSendBatch({ queue: name, messages: clean });
       const result = await this.#propose(CommandType.SendBatch, payload);
       return { messages: result.messages };
@@ -471,9 +475,12 @@ export class EngineService implements QueueService {
     request: ReceiveMessagesRequest & { maxMessages: number },
     handles: string[],
   ): Promise<ReceiveResult> {
+    // Cut again to the queue as it is now: it may have been given larger messages since the
+    // receive came (a long poll parks up to 30 s).
+    const maxMessageBytes = this.#machine.queueMeta(name)?.attributes.maxMessageBytes ?? 0;
     const payload = encodeReceiveBatch({
       queue: name,
-      maxMessages: request.maxMessages,
+      maxMessages: fittingReceive(request.maxMessages, maxMessageBytes),
       visibilityTimeoutSeconds: request.visibilityTimeoutSeconds ?? 0,
       deleteHandles: receiptHandlesToBytes(handles),
     });

@@ -156,6 +156,15 @@ export function checkSendEntries(value: unknown, maxMessageBytes: number): SendC
 }
 
 /**
+ * The messages a receive of `maxMessages` may take from a queue of `maxMessageBytes`: no more
+ * than one answer holds (`messageLimits.receiveBodyBytesMax`), and at least 1.
+ */
+export function fittingReceive(maxMessages: number, maxMessageBytes: number): number {
+  const fitting = Math.floor(messageLimits.receiveBodyBytesMax / maxMessageBytes);
+  return maxMessages > fitting ? Math.max(1, fitting) : maxMessages;
+}
+
+/**
  * Validates a receive request; its `maxMessages` is cut to what a queue of `maxMessageBytes`
  * answers in one receive (`messageLimits.receiveBodyBytesMax`).
  */
@@ -184,8 +193,7 @@ export function checkReceive(request: unknown, maxMessageBytes = 0):
     );
     clean.maxMessages = request.maxMessages as number;
   }
-  const fitting = Math.floor(messageLimits.receiveBodyBytesMax / maxMessageBytes);
-  if (clean.maxMessages > fitting) clean.maxMessages = Math.max(1, fitting);
+  clean.maxMessages = fittingReceive(clean.maxMessages, maxMessageBytes);
   if (request.visibilityTimeoutSeconds !== undefined) {
     checkInteger(request.visibilityTimeoutSeconds, {
       min: 1,
