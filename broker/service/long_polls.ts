@@ -1,5 +1,7 @@
 /**
- * Long-poll parking: receives that found nothing wait here, per queue, oldest first.
+ * Long-poll parking: receives that found nothing wait here, per queue, in the order they first
+ * parked: a receive woken for messages that another receive took first parks again in its place
+ * (`Parker`), not behind the receives that parked after it.
  *
  * A queue that may have messages again (an apply reported it, or a lock or delay ended) wakes
  * only as many parked receives as it has messages for: each woken receive holds a claim on up to
@@ -71,6 +73,19 @@ export interface Wake {
   ride?: Promise<RideResult>;
 }
 
+/**
+ * Who parks: the access key it counts against (none: no credentials; see `refusal`) and its
+ * place in line. A receive parks with an object of its own: its first park gives it a place
+ * behind every receive parked so far, and a receive woken that must park again (its receive got
+ * nothing: another took the message first, or every parked receive was woken) parks with the
+ * same object, so with that place: those that parked after it don't pass it over. The receives
+ * of a queue are served in the order they first parked.
+ */
+export interface Parker {
+  keyId?: string;
+  place?: number;
+}
+
 /** A parked receive taken along by a send; `answer` it with the result of its receive. */
 export interface Rider {
   request: PollRequest;
@@ -79,13 +94,24 @@ export interface Rider {
 
 interface Waiter {
   request: PollRequest;
+  /** Its place in line (`Parker`). */
+  place: number;
+  /** Kept among a queue's returning receives (`QueuePolls`), not its fresh ones. */
+  returning: boolean;
   wake(wake: Wake): void;
 }
 
 /** The receives of one queue. */
 class QueuePolls {
-  /** Parked receives, oldest first (a Set keeps insertion order). */
-  readonly parked = new Set<Waiter>();
+  /**
+   * Parked receives in the order of their places: those that came in place order (nearly all:
+   * a Set keeps insertion order), and apart, sorted, those that parked again behind receives
+   * that parked after them first (see `Parker`), usually none.
+   */
+  readonly #fresh = new Set<Waiter>();
+  readonly #returning: Waiter[] = [];
+  /** At least the place of the last of `#fresh` (more once that one left). */
+  #freshTail = -Infinity;
   /** Messages parked receives would take in all. */
   parkedWant = 0;
   /** Messages woken receives may take before they answer. */
@@ -93,6 +119,50 @@ class QueuePolls {
   /** The one timer of the queue: when its next lock or delay ends. */
   timer: unknown = null;
   timerAt = Infinity;
+
+  get size(): number {
+    return this.#fresh.size + this.#returning.length;
+  }
+
+  add(waiter: Waiter): void {
+    if (this.#fresh.size === 0) this.#freshTail = -Infinity;
+    if (waiter.place > this.#freshTail) {
+      this.#fresh.add(waiter);
+      this.#freshTail = waiter.place;
+      return;
+    }
+    let [low, high] = [0, this.#returning.length];
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.#returning[middle].place < waiter.place) low = middle + 1;
+      else high = middle;
+    }
+    waiter.returning = true;
+    this.#returning.splice(low, 0, waiter);
+  }
+
+  /** Takes `waiter` out of line; false when it was not in it. */
+  remove(waiter: Waiter): boolean {
+    if (!waiter.returning) return this.#fresh.delete(waiter);
+    const index = this.#returning.indexOf(waiter);
+    if (index < 0) return false;
+    this.#returning.splice(index, 1);
+    waiter.returning = false;
+    return true;
+  }
+
+  /** The receive first in line. */
+  oldest(): Waiter | undefined {
+    const fresh = this.#fresh.values().next().value;
+    const returning = this.#returning[0];
+    if (returning === undefined) return fresh;
+    return fresh === undefined || returning.place < fresh.place ? returning : fresh;
+  }
+
+  /** Every parked receive, first in line first. */
+  all(): Waiter[] {
+    return [...this.#returning, ...this.#fresh].sort((a, b) => a.place - b.place);
+  }
 }
 
 /** Bound on the count a queue is asked for (a scan of its backlog). */
@@ -151,6 +221,9 @@ export class LongPolls {
     return round === this.#round ? undefined : this.#roundWake;
   }
 
+  /** Places in line given so far (see `Parker`). */
+  #places = 0;
+
   /** Receivers parked now. */
   get size(): number {
     return this.#size;
@@ -177,19 +250,22 @@ export class LongPolls {
 
   /**
    * Waits until `queue` has messages for this receive, its deadline, or abort. Resolves with
-   * what woke it; a `claim` must be released. `keyId`: the access key it counts against (see
-   * `refusal`, which the caller asks first: `park` itself parks whatever the bounds). Between a
-   * `failAll` and the next `wakeAll`, answers that failure at once and parks nothing.
+   * what woke it; a `claim` must be released. `parker`: its key and place in line (`Parker`;
+   * the caller asks `refusal` first: `park` itself parks whatever the bounds), its place set here
+   * on its first park. Between a `failAll` and the next `wakeAll`, answers that failure at once
+   * and parks nothing.
    */
   park(
     queue: string,
     request: PollRequest,
     deadline: number,
     signal?: AbortSignal,
-    keyId?: string,
+    parker: Parker = {},
   ): Promise<Wake> {
     if (signal?.aborted) return Promise.resolve({}); // its "abort" event has fired already
     if (this.#roundWake.failure !== undefined) return Promise.resolve(this.#roundWake);
+    const { keyId } = parker;
+    const place = parker.place ??= ++this.#places;
     const want = request.maxMessages;
     const { timers, now } = this.#options;
     let polls = this.#queues.get(queue);
@@ -202,10 +278,12 @@ export class LongPolls {
       const onAbort = () => waiter.wake({});
       const waiter: Waiter = {
         request,
+        place,
+        returning: false,
         wake: (wake: Wake) => {
           timers.clearTimer(timer);
           signal?.removeEventListener("abort", onAbort);
-          if (lot.parked.delete(waiter)) {
+          if (lot.remove(waiter)) {
             lot.parkedWant -= want;
             this.#size--;
             if (keyId !== undefined) this.#count(keyId, -1);
@@ -214,7 +292,7 @@ export class LongPolls {
           resolve(wake);
         },
       };
-      lot.parked.add(waiter);
+      lot.add(waiter);
       this.#size++;
       if (keyId !== undefined) this.#count(keyId, 1);
       lot.parkedWant += want;
@@ -227,13 +305,13 @@ export class LongPolls {
   /** An apply changed `queue`: a lock or delay it made may end before the ones known. */
   touched(queue: string): void {
     const polls = this.#queues.get(queue);
-    if (polls !== undefined && polls.parked.size > 0) this.#arm(queue, polls);
+    if (polls !== undefined && polls.size > 0) this.#arm(queue, polls);
   }
 
   /** `queue` may have messages now (an apply said so): wakes receives for them. */
   available(queue: string): void {
     const polls = this.#queues.get(queue);
-    if (polls !== undefined && polls.parked.size > 0) this.#offer(queue, polls);
+    if (polls !== undefined && polls.size > 0) this.#offer(queue, polls);
   }
 
   /**
@@ -244,7 +322,7 @@ export class LongPolls {
     const polls = this.#queues.get(queue);
     const riders: Rider[] = [];
     for (let covered = 0; polls !== undefined && covered < ready;) {
-      const waiter = polls.parked.values().next().value;
+      const waiter = polls.oldest();
       if (waiter === undefined) break;
       const want = waiter.request.maxMessages;
       covered += want;
@@ -265,7 +343,7 @@ export class LongPolls {
    * on it with `gone`, before a queue created again under its name can offer them its messages.
    */
   wakeQueue(queue: string): void {
-    for (const waiter of [...this.#queues.get(queue)?.parked ?? []]) waiter.wake({ gone: true });
+    for (const waiter of this.#queues.get(queue)?.all() ?? []) waiter.wake({ gone: true });
   }
 
   /** Wakes every parked receiver (each re-checks its queue once). */
@@ -273,7 +351,7 @@ export class LongPolls {
     this.#round++;
     this.#roundWake = {};
     for (const polls of [...this.#queues.values()]) {
-      for (const waiter of [...polls.parked]) waiter.wake({});
+      for (const waiter of polls.all()) waiter.wake({});
     }
   }
 
@@ -282,7 +360,7 @@ export class LongPolls {
     this.#round++;
     this.#roundWake = { failure };
     for (const polls of [...this.#queues.values()]) {
-      for (const waiter of [...polls.parked]) waiter.wake({ failure });
+      for (const waiter of polls.all()) waiter.wake({ failure });
     }
   }
 
@@ -297,7 +375,7 @@ export class LongPolls {
     const limit = Math.min(countLimitMax, polls.claimed + polls.parkedWant);
     let free = this.#options.receivableCount(queue, this.#options.now(), limit) - polls.claimed;
     while (free > 0) {
-      const waiter = polls.parked.values().next().value;
+      const waiter = polls.oldest();
       if (waiter === undefined) break;
       const want = waiter.request.maxMessages;
       free -= want;
@@ -314,7 +392,7 @@ export class LongPolls {
         held = false;
         polls.claimed -= want;
         // What the receive left (or did not get to) goes to the next parked ones.
-        if (polls.parked.size > 0) this.#offer(queue, polls);
+        if (polls.size > 0) this.#offer(queue, polls);
         this.#tidy(queue, polls);
       },
     };
@@ -330,18 +408,18 @@ export class LongPolls {
     polls.timer = timers.setTimer(Math.max(0, next - now()), () => {
       polls.timer = null;
       polls.timerAt = Infinity;
-      if (polls.parked.size === 0) return;
+      if (polls.size === 0) return;
       this.#offer(queue, polls);
       // A lock that ended but was not yet released by an apply still reads as due: re-arm only
       // for a later time, or this would spin (the receive it woke, or any apply, moves it on).
       const later = this.#options.nextVisibleAt(queue);
-      if (polls.parked.size > 0 && later !== null && later > now()) this.#arm(queue, polls);
+      if (polls.size > 0 && later !== null && later > now()) this.#arm(queue, polls);
     });
   }
 
   /** Forgets a queue nobody waits on or holds a claim of. */
   #tidy(queue: string, polls: QueuePolls): void {
-    if (polls.parked.size > 0 || polls.claimed > 0) return;
+    if (polls.size > 0 || polls.claimed > 0) return;
     if (polls.timer !== null) this.#options.timers.clearTimer(polls.timer);
     polls.timer = null;
     polls.timerAt = Infinity;

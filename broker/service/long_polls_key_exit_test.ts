@@ -29,11 +29,11 @@ Deno.test("a key's parked receives are uncounted however they end: abort, deadli
   const ends: [string, (park: (queue?: string) => Promise<unknown>) => Promise<unknown>][] = [
     ["abort", () => {
       const controller = new AbortController();
-      const parked = polls.park("q", request, later(), controller.signal, "K");
+      const parked = polls.park("q", request, later(), controller.signal, { keyId: "K" });
       controller.abort();
       return parked;
     }],
-    ["deadline", () => polls.park("q", request, Date.now() + 5, undefined, "K")],
+    ["deadline", () => polls.park("q", request, Date.now() + 5, undefined, { keyId: "K" })],
     ["queue deleted", (park) => {
       const parked = park();
       polls.wakeQueue("q");
@@ -70,7 +70,7 @@ Deno.test("a key's parked receives are uncounted however they end: abort, deadli
     }],
   ];
   for (const [name, end] of ends) {
-    const park = (queue = "q") => polls.park(queue, request, later(), undefined, "K");
+    const park = (queue = "q") => polls.park(queue, request, later(), undefined, { keyId: "K" });
     await end(park);
     assert.equal(polls.parkedOf("K"), 0, `after ${name}`);
     assert.equal(polls.size, 0, `after ${name}`);

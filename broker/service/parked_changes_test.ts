@@ -164,3 +164,30 @@ Deno.test("a receive parked before maxMessageBytes was raised takes at most what
     });
   }
 });
+
+Deno.test("a parked receive woken for a message that another receive took first keeps its place", async () => {
+  const { broker, clock } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 5 });
+  await broker.sendMessages("jobs", [{ body: "m" }]);
+  assert.equal((await broker.receiveMessages("jobs", {})).messages.length, 1); // locked for 5 s
+  const served: string[] = [];
+  const poll = (name: string) =>
+    broker.receiveMessages("jobs", { waitSeconds: 20, maxMessages: 1 }).then((response) => {
+      if (response.messages.length > 0) served.push(name);
+    });
+  const oldest = poll("oldest");
+  await flush();
+  const next = poll("next");
+  await flush();
+  // The lock ends: the oldest is woken for "m", but a receive that does not wait takes it first.
+  clock.advance(5_000);
+  const quick = await broker.receiveMessages("jobs", { waitSeconds: 0 });
+  assert.deepEqual(quick.messages.map((message) => message.body), ["m"]);
+  await settle();
+  assert.equal(broker.parkedReceivers, 2);
+  await broker.sendMessages("jobs", [{ body: "n" }]);
+  await settle();
+  assert.deepEqual(served, ["oldest"], "the receive that waited longest was passed over");
+  clock.advance(20_000);
+  await Promise.all([oldest, next]);
+});

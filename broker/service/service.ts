@@ -110,6 +110,8 @@ interface PollState {
   first?: Wake;
   /** `LongPolls.round` when it last parked (or began): see `LongPolls.missedSince`. */
   round: number;
+  /** Its place in line, set when it first parks and kept when it parks again (`Parker`). */
+  place?: number;
 }
 
 /**
@@ -372,7 +374,7 @@ export class EngineService implements QueueService {
     try {
       const now = this.#proposer.now();
       const until = state.deadline > now ? state.deadline : now + deleteWaitMsMax;
-      const parked = this.#polls.park(name, request, until, stopped.signal, state.keyId);
+      const parked = this.#polls.park(name, request, until, stopped.signal, state);
       try {
         const payload = encodeDeleteBatch({ queue: name, handles: receiptHandlesToBytes(handles) });
         const result = await this.#propose(CommandType.DeleteBatch, payload);
@@ -435,7 +437,7 @@ export class EngineService implements QueueService {
         let wake = first ?? this.#polls.missedSince(state.round);
         state.round = this.#polls.round;
         if (wake === undefined) {
-          const parked = this.#polls.park(name, request, deadline, signal, state.keyId);
+          const parked = this.#polls.park(name, request, deadline, signal, state);
           // Parked now: offer what came while its receive was applied (those applies woke only
           // the receives parked then), as the release of a claim does.
           if (missed) this.#polls.available(name);
