@@ -28,6 +28,7 @@
  */
 import type { Delivery } from "../engine/mod.ts";
 import type { Timers } from "../replication/mod.ts";
+import type { AbortSource } from "./types.ts";
 
 /** What the parking lot needs to know of the service around it. */
 export interface LongPollsOptions {
@@ -84,6 +85,17 @@ export interface Wake {
 export interface Parker {
   keyId?: string;
   place?: number;
+}
+
+/** Where a receive's long poll stands (the service's, across its parks and wakes). */
+export interface PollState extends Parker {
+  deadline: number;
+  /** Read only once the receive has to wait: see `AbortSource`. */
+  aborts?: AbortSource;
+  /** The wake of a park made before polling (`#deleteWhileParked`). */
+  first?: Wake;
+  /** `LongPolls.round` when it last parked (or began): see `LongPolls.missedSince`. */
+  round: number;
 }
 
 /** A parked receive taken along by a send; `answer` it with the result of its receive. */

@@ -60,7 +60,7 @@ import type {
   RedriveOptions,
   RewindOptions,
 } from "./types.ts";
-import { type Claim, LongPolls, type Wake } from "./long_polls.ts";
+import { type Claim, LongPolls, type PollState, type Wake } from "./long_polls.ts";
 import { readMessages, receivableAtOnce } from "./deliveries.ts";
 import { deleteAnswer, unwrittenDeletes, wireFailures } from "./handle_failures.ts";
 import { checkQueueInput, checkTagChangesInput } from "./reserved_keys.ts";
@@ -98,21 +98,6 @@ const deleteWaitMsMax = 30_000;
 
 const queueNotFound = (name: string) =>
   new BrokerError("QueueNotFound", `queue '${name}' does not exist`);
-
-/** Where a receive's long poll stands. */
-interface PollState {
-  deadline: number;
-  /** Read only once the receive has to wait: see `AbortSource`. */
-  aborts?: AbortSource;
-  /** The access key the receive parks under (`ReceiveOptions`). */
-  keyId?: string;
-  /** The wake of a park made before polling (`#deleteWhileParked`). */
-  first?: Wake;
-  /** `LongPolls.round` when it last parked (or began): see `LongPolls.missedSince`. */
-  round: number;
-  /** Its place in line, set when it first parks and kept when it parks again (`Parker`). */
-  place?: number;
-}
 
 /**
  * The queue service over one replication group.
