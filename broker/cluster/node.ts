@@ -35,6 +35,7 @@ import {
 } from "../http/mod.ts";
 import {
   decodeSnapshotContainer,
+  electionTimeoutMs,
   followerInlineSyncBytesMax,
   type PeerAddress,
   RaftReplica,
@@ -411,7 +412,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica,
     failure: () => replica.failure?.message ?? scrubDamage?.message ?? null,
     heardMsAgo: (id) => peers.heardMsAgo(id),
-    silenceMsMax: leaderSilenceMsMax(options.tickMs),
+    silenceMsMax: leaderSilenceMsMax(electionTimeoutMs({ tickMs: options.tickMs })),
   };
   const status: NodeStatus = {
     ready: () => notReadyReason(readiness) === null,

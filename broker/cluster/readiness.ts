@@ -13,11 +13,6 @@
  * @module
  */
 
-/** The replica's election timeout in ticks, at its default (see `replicaSettings`). */
-const electionTicks = 10;
-/** The replica's tick at its default, in ms. */
-const tickMsDefault = 100;
-
 /** The shortest silence that makes a follower unready, whatever the tick (see below). */
 const silenceMsFloor = 1000;
 
@@ -27,8 +22,8 @@ const silenceMsFloor = 1000;
  * at least a second: at a short tick (5 ms: 100 ms) one busy turn of a loaded machine's event
  * loop would flip a healthy follower out of a load balancer's rotation and back.
  */
-export function leaderSilenceMsMax(tickMs = tickMsDefault): number {
-  return Math.max(2 * electionTicks * tickMs, silenceMsFloor);
+export function leaderSilenceMsMax(electionTimeoutMs: number): number {
+  return Math.max(2 * electionTimeoutMs, silenceMsFloor);
 }
 
 /** What the decision reads. */
@@ -38,7 +33,7 @@ export interface ReadinessParts {
   failure(): string | null;
   /** Milliseconds since a Raft message from `id` arrived; null when none has. */
   heardMsAgo(id: string): number | null;
-  /** `leaderSilenceMsMax` of the replica's tick. */
+  /** `leaderSilenceMsMax` of the replica's election timeout. */
   silenceMsMax: number;
 }
 

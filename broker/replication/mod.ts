@@ -28,6 +28,7 @@ export {
   syncSmallRoundsInlineWhileFollowing,
 } from "./follower_sync.ts";
 export { ForceNewClusterError, type ForceNewClusterOptions } from "./force_new_cluster.ts";
+export { electionTimeoutMs } from "./replica_status.ts";
 export { ScrubLoop, type ScrubLoopOptions } from "./scrub_loop.ts";
 export { removedMessage } from "./removal_watch.ts";
 export type {

@@ -129,6 +129,18 @@ export function replicaSettings(options: RaftReplicaOptions): ReplicaSettings {
   };
 }
 
+/**
+ * The election timeout in ms of a replica built with `options` (its tick and election ticks, at
+ * their defaults where left out): what a follower waits without hearing its leader before it
+ * campaigns.
+ */
+export function electionTimeoutMs(
+  options: Pick<RaftReplicaOptions, "tickMs" | "electionTicks" | "raft">,
+): number {
+  const tickMs = options.tickMs ?? 100;
+  return raftTunables(options as RaftReplicaOptions, tickMs).electionTicks * tickMs;
+}
+
 /** How recently the leader must have heard from a member for it to count as answering. */
 export const answerWindowMs = 300;
 

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { answerWindowMs, type RaftReplicaOptions, replicaSettings } from "./replica_status.ts";
+import {
+  answerWindowMs,
+  electionTimeoutMs,
+  type RaftReplicaOptions,
+  replicaSettings,
+} from "./replica_status.ts";
 
 const options = (more: Partial<RaftReplicaOptions>) => more as RaftReplicaOptions;
 
@@ -28,4 +33,11 @@ Deno.test("the Raft options of the replica keep what the caller set", () => {
   assert.equal(core.electionTicks, 30);
   assert.equal(core.inflightMessagesMax, 8);
   assert.equal(replicaSettings(options({ raft: { electionTicks: 12 } })).core.electionTicks, 12);
+});
+
+Deno.test("electionTimeoutMs is the replica's election ticks at its tick, defaults included", () => {
+  assert.equal(electionTimeoutMs({}), 1000);
+  assert.equal(electionTimeoutMs({ tickMs: 5 }), 50);
+  assert.equal(electionTimeoutMs({ tickMs: 20, electionTicks: 15 }), 300);
+  assert.equal(electionTimeoutMs({ raft: { electionTicks: 30 } }), 3000);
 });
