@@ -69,6 +69,8 @@ Deno.test("/metrics reports per-queue depths, of the first 1,000 queues", async 
       assert.equal(lines[0][0], "a-busy");
       assert.ok(!lines.some(([queue]) => queue === "q0999"), "the 1,001st queue is cut");
     }
+    // The cut is visible: the count of all queues stands beside the gauges.
+    assert.match(text, /^cmqd_queues 1001$/m);
     assert.equal(gauge("cmqd_queue_active_messages")[0][1], 2);
     assert.equal(gauge("cmqd_queue_inflight_messages")[0][1], 1);
     assert.equal(gauge("cmqd_queue_delayed_messages")[0][1], 1);
