@@ -85,3 +85,16 @@ export class BrokerError extends Error {
 export function invalidParameter(field: string, message: string): BrokerError {
   return new BrokerError("InvalidParameter", `${field}: ${message}`, { field });
 }
+
+/**
+ * The refusal of a create naming an existing queue, topic or subscription with other attributes
+ * (the state machine's at apply; the service's when the state after its read barrier shows it).
+ */
+export function alreadyExists(kind: "queue" | "topic" | "subscription", name: string) {
+  const code = ({
+    queue: "QueueAlreadyExists",
+    topic: "TopicAlreadyExists",
+    subscription: "SubscriptionAlreadyExists",
+  } as const)[kind];
+  return new BrokerError(code, `${kind} '${name}' exists with different attributes`);
+}

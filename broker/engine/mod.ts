@@ -37,6 +37,7 @@ export {
   SentMessageReader,
 } from "./commands.ts";
 export {
+  alreadyExists,
   BrokerError,
   type BrokerErrorOptions,
   type ErrorCode,
@@ -58,6 +59,7 @@ export { messageReaderFor, type StoredMessageReader } from "./message_readers.ts
 export { pushRetryLimits, retryDelayMs } from "./push_schedule.ts";
 export type { PendingPush, PushCounters } from "./push_state.ts";
 export {
+  canonicalSubscription,
   checkPushUrl,
   checkSubscriptionInput,
   checkTopicAttributesInput,
@@ -65,6 +67,7 @@ export {
   resolveSubscription,
   resolveTopicCreate,
   resolveTopicUpdate,
+  sameTopicAttributes,
 } from "./topic_attributes.ts";
 export {
   encodePublishBatch,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { BrokerError, invalidParameter } from "./errors.ts";
+import { alreadyExists, invalidParameter } from "./errors.ts";
 import { namePattern } from "./limits.ts";
 import { type AppliedEntry, CommandType } from "./types.ts";
 import { DecodeError } from "./binary.ts";
@@ -40,10 +40,7 @@ export function applyCreateQueue(
     if (sameAttributes(existing.meta.attributes, attributes)) {
       return { created: false, queue: existing.view(now) };
     }
-    throw new BrokerError(
-      "QueueAlreadyExists",
-      `queue '${command.queue}' exists with different attributes`,
-    );
+    throw alreadyExists("queue", command.queue);
   }
   checkDeadLetter(queues, command.queue, attributes);
   const queue = new QueueState({

@@ -11,7 +11,7 @@
  * @module
  */
 import { type ByteReader, type ByteWriter, DecodeError } from "./binary.ts";
-import { BrokerError, invalidParameter } from "./errors.ts";
+import { alreadyExists, BrokerError, invalidParameter } from "./errors.ts";
 import { namePattern, subscriptionLimits } from "./limits.ts";
 import type { PendingPush } from "./push_state.ts";
 import { messageId } from "./receipt.ts";
@@ -25,7 +25,7 @@ import {
 } from "./topic_attributes.ts";
 import { decodeSubscriptionCommand, decodeTopicCommand } from "./topic_commands.ts";
 import { TopicRouter } from "./topic_router.ts";
-import type { AppliedEntry, TopicAttributes } from "./types.ts";
+import type { AppliedEntry, SubscriptionAttributes, TopicAttributes } from "./types.ts";
 import type { Subscription, SubscriptionList, Topic, TopicList } from "../../sdk/protocol.ts";
 
 /** What identifies a topic incarnation, and its attributes. */
@@ -141,6 +141,7 @@ export interface TopicQueries {
   topicAttributes(name: string): TopicAttributes | undefined;
   listTopics(options: TopicListOptions): TopicList;
   getSubscription(topic: string, name: string): Subscription | undefined;
+  subscriptionAttributes(topic: string, name: string): SubscriptionAttributes | undefined;
   /** Undefined when the topic does not exist. */
   listSubscriptions(topic: string, options: TopicListOptions): SubscriptionList | undefined;
   /**
@@ -207,10 +208,7 @@ export class TopicStore implements TopicQueries {
       if (sameTopicAttributes(existing.meta.attributes, attributes)) {
         return { created: false, topic: existing.view() };
       }
-      throw new BrokerError(
-        "TopicAlreadyExists",
-        `topic '${command.topic}' exists with different attributes`,
-      );
+      throw alreadyExists("topic", command.topic);
     }
     const meta = { name: command.topic, incarnation: entry.index, attributes };
     const topic = new TopicState({ ...meta, createdAt: now, modifiedAt: now });
@@ -253,10 +251,7 @@ export class TopicStore implements TopicQueries {
       if (canonicalSubscription(existing.meta.attributes) === canonicalSubscription(attributes)) {
         return { created: false, subscription: existing.view(command.topic) };
       }
-      throw new BrokerError(
-        "SubscriptionAlreadyExists",
-        `subscription '${command.subscription}' exists with different attributes`,
-      );
+      throw alreadyExists("subscription", command.subscription);
     }
     if ("queue" in attributes.endpoint && !queueExists(attributes.endpoint.queue)) {
       throw invalidParameter(
@@ -367,6 +362,10 @@ export class TopicStore implements TopicQueries {
 
   getSubscription(topic: string, name: string): Subscription | undefined {
     return this.topics.get(topic)?.subscriptions.get(name)?.view(topic);
+  }
+
+  subscriptionAttributes(topic: string, name: string): SubscriptionAttributes | undefined {
+    return this.topics.get(topic)?.subscriptions.get(name)?.meta.attributes;
   }
 
   listSubscriptions(topicName: string, options: TopicListOptions): SubscriptionList | undefined {

@@ -163,8 +163,8 @@ async function checkAnswer(
       answer.text.match(/"code":"(\w+)"|#(\w+)|<Code>([\w.]+)/)?.slice(1).join("") ?? ""
     }`;
   node.tally.set(outcome, (node.tally.get(outcome) ?? 0) + 1);
-  // A refusal writes nothing, or (a conflict the state machine decides, as a create of an
-  // existing queue with other settings) an entry that changes nothing a client can read.
+  // A refusal writes nothing, or (a conflict the state machine decides at apply, as a create
+  // raced by another) an entry that changes nothing a client can read.
   if (refused && node.replica.lastIndex !== before) {
     assert.deepEqual(await stateOf(node), state, `a refusal changed the state: ${said}`);
   }

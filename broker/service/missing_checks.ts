@@ -25,6 +25,16 @@ export function missing(error: BrokerError): BrokerError {
   return error;
 }
 
+/**
+ * Marks `error` as a refusal the local state shows but the read barrier may still undo, as a
+ * create naming an existing topic with other attributes (deleted since?): like a miss, it is
+ * answered only when the check, run again after the barrier, throws it again. Such a refusal
+ * is so answered without an entry, where the state machine would have refused the entry.
+ */
+export function unlessUndone(error: BrokerError): BrokerError {
+  return missing(error);
+}
+
 /** Whether `error` says something is missing: one the read barrier may still bring. */
 export function isMissing(error: unknown): boolean {
   if (!(error instanceof BrokerError)) return false;

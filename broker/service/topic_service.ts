@@ -7,7 +7,9 @@
  * @module
  */
 import {
+  alreadyExists,
   BrokerError,
+  canonicalSubscription,
   type CommandResults,
   CommandType,
   encodePublishBatch,
@@ -22,12 +24,13 @@ import {
   resolveSubscription,
   resolveTopicCreate,
   resolveTopicUpdate,
+  sameTopicAttributes,
   type StateMachine,
   subscriptionLimits,
 } from "../engine/mod.ts";
 import { type Proposer, ReplicationError } from "../replication/mod.ts";
 import { propose, readBarrier } from "./replica_errors.ts";
-import { checkThen, missing } from "./missing_checks.ts";
+import { checkThen, missing, unlessUndone } from "./missing_checks.ts";
 import { checkList, checkName } from "./validation.ts";
 import { CreateLimit } from "./create_limit.ts";
 import { checkPublishEntries, checkPushUrlText } from "./topic_validation.ts";
@@ -148,10 +151,19 @@ export class EngineTopicService implements TopicService, PushSource {
   async createTopic(name: string, input: TopicAttributesInput): Promise<CreateTopicResult> {
     checkName(name, "topic");
     const attributes = resolveTopicCreate(input);
-    const result = await this.#topicLimit.run(
-      name,
-      () => this.#propose(CommandType.CreateTopic, encodeTopicCommand({ topic: name, attributes })),
-    );
+    // Other attributes than the topic's: refused after the read barrier, with no entry.
+    const check = () => {
+      const current = this.#machine.topics.topicAttributes(name);
+      if (current !== undefined && !sameTopicAttributes(current, attributes)) {
+        throw unlessUndone(alreadyExists("topic", name));
+      }
+    };
+    const result = await this.#checkThen(check, () =>
+      this.#topicLimit.run(
+        name,
+        () =>
+          this.#propose(CommandType.CreateTopic, encodeTopicCommand({ topic: name, attributes })),
+      ));
     // The view the apply answered: one read now would show what entries applied after it did.
     return { topic: result.topic, created: result.created };
   }
@@ -207,6 +219,12 @@ export class EngineTopicService implements TopicService, PushSource {
     checkName(name, "subscription");
     const current = this.#machine.topics.getSubscription(topic, name);
     const resolved = resolveSubscription(undefined, input, attributes.filterType);
+    const existing = this.#machine.topics.subscriptionAttributes(topic, name);
+    if (
+      existing !== undefined && canonicalSubscription(existing) !== canonicalSubscription(resolved)
+    ) {
+      throw unlessUndone(alreadyExists("subscription", name)); // no entry, as for topics
+    }
     if (current === undefined && "url" in resolved.endpoint) {
       checkPushUrlText(resolved.endpoint.url);
     }

@@ -1,9 +1,10 @@
 /**
- * Queue writes that provably change nothing are answered without a log entry: an identical
- * create of an existing queue, an update or tag change that leaves the queue's attributes as
- * they are (CMQ's SDKs write back every attribute they read; an SQS UntagQueue of keys the queue
- * does not have), a purge of a queue that holds no message, and a redrive of a queue with nothing
- * to move. Each would otherwise cost a replicated entry (an fdatasync on a majority) for nothing.
+ * Queue writes that provably change nothing are answered without a log entry: a create of an
+ * existing queue (an identical one answers the queue, one with other attributes the refusal its
+ * entry would get), an update or tag change that leaves the queue's attributes as they are
+ * (CMQ's SDKs write back every attribute they read; an SQS UntagQueue of keys the queue does not
+ * have), a purge of a queue that holds no message, and a redrive of a queue with nothing to
+ * move. Each would otherwise cost a replicated entry (an fdatasync on a majority) for nothing.
  *
  * The decision is never taken on the local state alone (a follower's, or a deposed leader's, may
  * be behind): only once the replica's read barrier, the one `getQueue` answers after, has shown
@@ -15,6 +16,8 @@
  * @module
  */
 import {
+  alreadyExists,
+  BrokerError,
   type QueueAttributesInput,
   resolveUpdate,
   sameAttributes,
@@ -40,12 +43,14 @@ function stateOf(reads: QueueReads, name: string) {
 }
 
 /**
- * `answer(queue)` when `unchanged` holds of the queue's state, else `write()`. It is checked first
- * on the local state: when it does not hold there (the request changes something, or the queue
- * is missing: the write answers that), the write is proposed at once, before this returns, so a
- * write keeps its place among the requests made after it. Then again after the read barrier,
- * unless the request already waited for one (`barrierPassed`): the local state then holds every
- * write acknowledged before the request, and what it shows is a state within the request.
+ * `answer(queue)` when `unchanged` holds of the queue's state, a refusal when `refused` answers
+ * one for it, else `write()`. It is checked first on the local state: when the queue is missing
+ * there, or the request changes something, the write is proposed at once, before this returns,
+ * so a write keeps its place among the requests made after it. Then again after the read
+ * barrier, unless the request already waited for one (`barrierPassed`): the local state then
+ * holds every write acknowledged before the request, and what it shows is a state within the
+ * request. A refusal is never answered from the local state alone (the queue may have been
+ * deleted since), only from the state after the barrier.
  */
 function unlessUnchanged<T>(
   reads: QueueReads,
@@ -54,18 +59,23 @@ function unlessUnchanged<T>(
   answer: (queue: Queue) => T,
   write: () => Promise<T>,
   barrierPassed = false,
+  refused: (attributes: QueueAttributes) => BrokerError | null = () => null,
 ): Promise<T> {
-  const holds = () => {
+  const outcome = () => {
     const state = stateOf(reads, name);
-    return state !== undefined && unchanged(state.attributes, state.queue) ? state.queue : null;
+    if (state === undefined) return null;
+    const refusal = refused(state.attributes);
+    if (refusal !== null) return refusal;
+    return unchanged(state.attributes, state.queue) ? state.queue : null;
   };
-  const local = holds();
-  if (local === null) return write();
-  if (barrierPassed) return Promise.resolve(answer(local));
-  return readBarrier(reads.proposer).then(() => {
-    const queue = holds();
-    return queue === null ? write() : answer(queue);
-  });
+  const settle = (seen: Queue | BrokerError | null) => {
+    if (seen === null) return write();
+    if (seen instanceof BrokerError) return Promise.reject(seen);
+    return Promise.resolve(answer(seen));
+  };
+  const local = outcome();
+  if (local === null || barrierPassed) return settle(local);
+  return readBarrier(reads.proposer).then(() => settle(outcome()));
 }
 
 /** True when `resolve()` gives `current` again (a refusal: false, the write answers it). */
@@ -76,8 +86,10 @@ function sameAfter(current: QueueAttributes, resolve: () => QueueAttributes): bo
 }
 
 /**
- * A create of `requested`: the existing queue when it is the same (`created: false`).
- * `barrierPassed`: the request already waited for the read barrier (`CreateQueueOptions`).
+ * A create of `requested`: the existing queue when it is the same (`created: false`), the
+ * refusal the state machine would answer (`QueueAlreadyExists`) when it differs: a client
+ * retrying a conflicting create costs no entry. `barrierPassed`: the request already waited for
+ * the read barrier (`CreateQueueOptions`).
  */
 export function createUnlessSame(
   reads: QueueReads,
@@ -88,7 +100,8 @@ export function createUnlessSame(
 ): Promise<CreateQueueResult> {
   const same = (current: QueueAttributes) => sameAttributes(current, requested);
   const answer = (queue: Queue) => ({ queue, created: false });
-  return unlessUnchanged(reads, name, same, answer, write, barrierPassed);
+  const refused = (current: QueueAttributes) => same(current) ? null : alreadyExists("queue", name);
+  return unlessUnchanged(reads, name, same, answer, write, barrierPassed, refused);
 }
 
 /**

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { BrokerError } from "../engine/mod.ts";
 import { ReplicationError } from "../replication/mod.ts";
-import { memoryEngine } from "../cluster/testing/mod.ts";
+import { laggingLeader, memoryEngine } from "../cluster/testing/mod.ts";
 
 /** An engine whose read barriers are counted (and can be refused). */
 function engine() {
@@ -28,7 +28,7 @@ function engine() {
   return { ...parts, barriers, written };
 }
 
-Deno.test("an identical create of an existing queue writes nothing; one that differs is written", async () => {
+Deno.test("an identical create of an existing queue writes nothing, nor does one that differs", async () => {
   const { broker, written } = engine();
   const attributes = { visibilityTimeoutSeconds: 45, tags: { team: "a" } };
   assert.deepEqual(await written(() => broker.createQueue("jobs", attributes)), {
@@ -47,10 +47,13 @@ Deno.test("an identical create of an existing queue writes nothing; one that dif
     broker.createQueue("jobs", { visibilityTimeoutSeconds: 45 })
   );
   assert.equal(untagged.entries, 0);
-  await assert.rejects(
-    () => broker.createQueue("jobs", { visibilityTimeoutSeconds: 46 }),
-    (error: BrokerError) => error.code === "QueueAlreadyExists",
+  const differs = await written(() =>
+    assert.rejects(
+      () => broker.createQueue("jobs", { visibilityTimeoutSeconds: 46 }),
+      (error: BrokerError) => error.code === "QueueAlreadyExists",
+    )
   );
+  assert.deepEqual(differs, { entries: 0, barriers: 1 });
 });
 
 Deno.test("an update or tag change that leaves the queue as it is writes nothing", async () => {
@@ -105,12 +108,15 @@ Deno.test("a purge or redrive of a queue that holds no message writes nothing", 
 });
 
 Deno.test("a write that changes nothing answers the read barrier's refusal, never the local state", async () => {
-  const { broker, barriers, written } = engine();
+  const { broker, topics, barriers, written } = engine();
   await broker.createQueue("jobs", {});
+  await topics.createTopic("news", {});
   barriers.refusal = new ReplicationError("NoLeader", "not the leader", { retryAfterSeconds: 1 });
   for (
     const action of [
       () => broker.createQueue("jobs", {}),
+      () => broker.createQueue("jobs", { visibilityTimeoutSeconds: 99 }),
+      () => topics.createTopic("news", { maxMessageBytes: 2048 }),
       () => broker.updateQueue("jobs", {}),
       () => broker.changeQueueTags("jobs", { remove: ["nope"] }),
       () => broker.purge("jobs"),
@@ -122,4 +128,75 @@ Deno.test("a write that changes nothing answers the read barrier's refusal, neve
       (error: BrokerError) => error instanceof BrokerError && error.code === "NoLeader",
     );
   }
+});
+
+Deno.test("a create conflicting with what exists is refused after the read barrier, unwritten", async () => {
+  const { broker, topics, written } = engine();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 45, tags: { team: "a" } });
+  await broker.createQueue("other", {});
+  await topics.createTopic("news", { maxMessageBytes: 1024 });
+  await topics.subscribe("news", "s", { endpoint: { queue: "jobs" } });
+  for (
+    const [action, code, message] of [
+      [
+        () => broker.createQueue("jobs", { visibilityTimeoutSeconds: 46 }),
+        "QueueAlreadyExists",
+        "queue 'jobs' exists with different attributes",
+      ],
+      [
+        () => broker.createQueue("jobs", { visibilityTimeoutSeconds: 45, tags: { team: "b" } }),
+        "QueueAlreadyExists",
+        "queue 'jobs' exists with different attributes",
+      ],
+      [
+        () => topics.createTopic("news", { maxMessageBytes: 2048 }),
+        "TopicAlreadyExists",
+        "topic 'news' exists with different attributes",
+      ],
+      [
+        () => topics.subscribe("news", "s", { endpoint: { queue: "other" } }),
+        "SubscriptionAlreadyExists",
+        "subscription 's' exists with different attributes",
+      ],
+      [
+        () => topics.subscribe("news", "s", { endpoint: { queue: "jobs" }, filterTags: ["x"] }),
+        "SubscriptionAlreadyExists",
+        "subscription 's' exists with different attributes",
+      ],
+    ] as const
+  ) {
+    let refusal: unknown;
+    const counts = await written(() => action().catch((error) => refusal = error));
+    assert.deepEqual(counts, { entries: 0, barriers: 1 }, message);
+    assert.ok(refusal instanceof BrokerError, message);
+    assert.deepEqual([refusal.code, refusal.message], [code, message]);
+  }
+  // A queue with its own, different, settings after the barrier: answered at once, no second.
+  assert.deepEqual(
+    await written(() =>
+      broker.createQueue("jobs", {}, { afterReadBarrier: true }).catch((error) => error.code)
+    ),
+    { entries: 0, barriers: 0 },
+  );
+});
+
+Deno.test("a conflict the local state shows but the read barrier undoes is created", async () => {
+  const old = memoryEngine({ randomSalt: () => 42 });
+  await old.broker.createQueue("jobs", { visibilityTimeoutSeconds: 45 });
+  await old.broker.createQueue("other", {});
+  await old.topics.createTopic("news", { maxMessageBytes: 1024 });
+  await old.topics.subscribe("news", "s", { endpoint: { queue: "jobs" } });
+  const applied = old.replica.lastIndex;
+  // Deleted and acknowledged, but not yet applied by the new leader.
+  await old.topics.unsubscribe("news", "s");
+  await old.broker.deleteQueue("jobs");
+  await old.topics.deleteTopic("news");
+  const node = laggingLeader(old, applied);
+  const queue = await node.broker.createQueue("jobs", { visibilityTimeoutSeconds: 46 });
+  assert.deepEqual([queue.created, queue.queue.visibilityTimeoutSeconds], [true, 46]);
+  const topic = await node.topics.createTopic("news", { maxMessageBytes: 2048 });
+  assert.deepEqual([topic.created, topic.topic.maxMessageBytes], [true, 2048]);
+  const subscription = await node.topics.subscribe("news", "s", { endpoint: { queue: "other" } });
+  assert.equal(subscription.created, true);
+  assert.equal(old.replica.lastIndex, applied + 3 + 3, "each create written");
 });
