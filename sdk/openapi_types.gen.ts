@@ -921,7 +921,7 @@ export interface operations {
           "application/json": components["schemas"]["Queue"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1020,7 +1020,7 @@ export interface operations {
           "application/json": components["schemas"]["Queue"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1122,7 +1122,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1212,7 +1212,7 @@ export interface operations {
           "application/json": components["schemas"]["Queue"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1311,7 +1311,7 @@ export interface operations {
           "application/json": components["schemas"]["QueueList"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1392,7 +1392,7 @@ export interface operations {
           "application/json": components["schemas"]["SendMessagesResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1509,7 +1509,7 @@ export interface operations {
           "application/json": components["schemas"]["ReceiveMessagesResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1608,7 +1608,7 @@ export interface operations {
           "application/json": components["schemas"]["DeleteMessagesResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1707,7 +1707,7 @@ export interface operations {
           "application/json": components["schemas"]["ChangeVisibilityResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1806,7 +1806,7 @@ export interface operations {
           "application/json": components["schemas"]["RewindResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1905,7 +1905,7 @@ export interface operations {
           "application/json": components["schemas"]["PurgeResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2004,7 +2004,7 @@ export interface operations {
           "application/json": components["schemas"]["RedriveResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2099,7 +2099,7 @@ export interface operations {
           "application/json": components["schemas"]["Topic"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2198,7 +2198,7 @@ export interface operations {
           "application/json": components["schemas"]["Topic"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2300,7 +2300,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2390,7 +2390,7 @@ export interface operations {
           "application/json": components["schemas"]["Topic"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2489,7 +2489,7 @@ export interface operations {
           "application/json": components["schemas"]["TopicList"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2570,7 +2570,7 @@ export interface operations {
           "application/json": components["schemas"]["PublishResponse"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2676,7 +2676,7 @@ export interface operations {
           "application/json": components["schemas"]["Subscription"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2777,7 +2777,7 @@ export interface operations {
           "application/json": components["schemas"]["Subscription"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2881,7 +2881,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2973,7 +2973,7 @@ export interface operations {
           "application/json": components["schemas"]["Subscription"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3075,7 +3075,7 @@ export interface operations {
           "application/json": components["schemas"]["SubscriptionList"];
         };
       };
-      /** @description InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8) */
+      /** @description InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects) */
       400: {
         headers: {
           [name: string]: unknown;

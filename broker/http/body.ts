@@ -16,7 +16,12 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { BrokerError } from "../service/mod.ts";
 import type { DoorEnv } from "./v1/mod.ts";
-import { type BodyBudget, type BodyBytes, BodyReadError } from "../service/mod.ts";
+import {
+  type BodyBudget,
+  type BodyBytes,
+  BodyReadError,
+  jsonBoundsProblem,
+} from "../service/mod.ts";
 
 export type { BodyBytes };
 
@@ -107,6 +112,9 @@ export function jsonBodyReader(
     if (text === null) {
       throw new BrokerError("MalformedRequest", "request body is not valid UTF-8");
     }
+    // Refused before anything parses it: one that would cost far more than its size.
+    const problem = jsonBoundsProblem(text);
+    if (problem !== null) throw new BrokerError("MalformedRequest", `request body is ${problem}`);
     c.set("bodyText", text);
     cacheBody(c.req.bodyCache, "text", Promise.resolve(text));
     await next();

@@ -24,6 +24,7 @@
 import { type AccessKey, isSignedAuthorization } from "../auth/mod.ts";
 import {
   BrokerError,
+  jsonBoundsProblem,
   type NodeStatus,
   type QueueService,
   type TopicService,
@@ -213,8 +214,9 @@ async function serveDirect(
     // key makes the node parse a body), but its nonce is spent only below: a request handed to
     // hono is verified there again, with its nonce still unused.
     if (signed) key = verify(access, request, bytes, refusal, false);
-    // Null when empty or not UTF-8.
-    const text = bytes.byteLength === 0 ? null : bodyText(bytes);
+    // Null when empty, not UTF-8, or too costly to parse (hono refuses it: `body.ts`).
+    const decoded = bytes.byteLength === 0 ? null : bodyText(bytes);
+    const text = decoded === null || jsonBoundsProblem(decoded) !== null ? null : decoded;
     const input = text === null ? null : route.recognize(parseOrNull(text));
     if (input === null || text === null) {
       // Not plainly valid: hono answers it from the same bytes (nonce still unused), read

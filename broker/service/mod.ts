@@ -19,6 +19,7 @@ export {
   defaultBodyStallMs,
   wholeReadBytesMax,
 } from "./body_budget.ts";
+export { jsonBounds, jsonBoundsProblem } from "./json_bounds.ts";
 export { EngineService } from "./service.ts";
 export type { EngineServiceOptions } from "./service_options.ts";
 export { asBrokerError, isReplicaAnswer } from "./replica_errors.ts";

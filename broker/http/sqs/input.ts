@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { jsonBoundsProblem } from "../../service/mod.ts";
 import { invalidValue, missingParameter, SqsError } from "./errors.ts";
 
 /** A JSON object as parsed from a request body. */
@@ -39,6 +40,11 @@ export function parseRequestBody(body: Uint8Array): JsonObject {
 
 function parseJson(text: string): JsonObject {
   if (text.trim() === "") return {};
+  // Refused before it is parsed: a body that would cost far more than its size.
+  const problem = jsonBoundsProblem(text);
+  if (problem !== null) {
+    throw new SqsError("SerializationException", `The request body is ${problem}.`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -47,6 +53,15 @@ function parseJson(text: string): JsonObject {
   }
   if (!isJsonObject(parsed)) throw wrongType("request body", "a JSON object");
   return parsed;
+}
+
+/**
+ * `JSON.parse` of JSON a request carries inside a string (a RedrivePolicy, a NextToken); text
+ * too costly to parse (`jsonBoundsProblem`) throws a `SyntaxError`, as text that is not JSON.
+ */
+export function parseCarriedJson<T = unknown>(text: string): T {
+  if (jsonBoundsProblem(text) !== null) throw new SyntaxError("JSON too costly to parse");
+  return JSON.parse(text) as T;
 }
 
 /** A string member, or undefined when absent (null counts as absent, as in the AWS codecs). */

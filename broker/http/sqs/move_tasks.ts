@@ -31,7 +31,13 @@ import { BrokerError } from "./broker_deps.ts";
 import { authorize, existingQueue, type OperationContext } from "./context.ts";
 import { deadLetterSources } from "./dead_letter_sources.ts";
 import { invalidValue, SqsError } from "./errors.ts";
-import { type JsonObject, optionalInteger, optionalString, requiredString } from "./input.ts";
+import {
+  type JsonObject,
+  optionalInteger,
+  optionalString,
+  parseCarriedJson,
+  requiredString,
+} from "./input.ts";
 import type { MoveTask } from "./move_task_runs.ts";
 import { queueFromArn, type QueueRef } from "./queue_names.ts";
 
@@ -95,7 +101,9 @@ function newHandle(sourceArn: string): string {
 /** The source ARN a handle carries, or null when it is no handle of this door. */
 function sourceArnOfHandle(handle: string): string | null {
   try {
-    const decoded = JSON.parse(utf8Decoder.decode(Uint8Array.fromBase64(handle)));
+    const decoded = parseCarriedJson<{ taskId?: unknown; sourceArn?: unknown } | null>(
+      utf8Decoder.decode(Uint8Array.fromBase64(handle)),
+    );
     if (typeof decoded?.taskId === "string" && typeof decoded.sourceArn === "string") {
       return decoded.sourceArn;
     }

@@ -29,6 +29,7 @@ import {
   queueLimits,
 } from "./broker_deps.ts";
 import { invalidValue, SqsError } from "./errors.ts";
+import { parseCarriedJson } from "./input.ts";
 import { type QueueAddresses, queueFromArn, type QueueRef } from "./queue_names.ts";
 
 /** SQS's refusal of an attribute name it does not know (or of one it refuses here). */
@@ -105,7 +106,7 @@ function parseRedrivePolicy(text: string, queue: QueueRef): QueueAttributesInput
   if (text === "") return null;
   let policy: unknown;
   try {
-    policy = JSON.parse(text);
+    policy = parseCarriedJson(text);
   } catch {
     throw invalidAttribute("RedrivePolicy", "Redrive policy is not a valid JSON map.");
   }
@@ -145,7 +146,7 @@ function checkRedriveAllowPolicy(value: string): void {
   if (value === "") return;
   let policy: unknown;
   try {
-    policy = JSON.parse(value);
+    policy = parseCarriedJson(value);
   } catch {
     throw invalidAttribute("RedriveAllowPolicy", "Redrive allow policy is not a valid JSON map.");
   }

@@ -20,6 +20,7 @@ import {
   optionalString,
   optionalStringList,
   optionalStringMap,
+  parseCarriedJson,
   requiredString,
 } from "./input.ts";
 import { fromQueue, toServiceAttributes } from "./queue_attributes.ts";
@@ -196,7 +197,7 @@ export function encodeNextToken(position: ListPosition): string {
 export function decodeNextToken(token: string, prefix: string): number {
   let position: Partial<ListPosition> | null = null;
   try {
-    position = JSON.parse(atob(token));
+    position = parseCarriedJson<Partial<ListPosition> | null>(atob(token));
   } catch {
     // Falls through to the refusal below.
   }

@@ -32,7 +32,8 @@ export const middlewareStatuses: Readonly<Record<RouteScope, readonly number[]>>
 };
 
 const sharedErrorDescriptions: Record<number, string> = {
-  400: "InvalidParameter, MalformedRequest (the body is not JSON, or its bytes are not UTF-8)",
+  400:
+    "InvalidParameter, MalformedRequest (the body is not JSON, its bytes are not UTF-8, or it nests or holds too many arrays and objects)",
   401: "Unauthenticated: credentials missing, wrong, expired or replayed (with a credentials file)",
   403: "AccessDenied: the key lacks the permission, or protected mode refused a remote client",
   408: "RequestTimeout: the request body made no progress for 30 s and was abandoned",
