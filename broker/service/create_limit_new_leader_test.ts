@@ -60,7 +60,9 @@ Deno.test("a new leader holding a topic its predecessor deleted counts again bef
   const lagging = laggingLeader(old, created, { topicsMax: 3 });
   assert.ok(lagging.machine.topics.getTopic("c") !== undefined);
   await rejects(old, () => lagging.topics.createTopic("c", {}), { code: "TopicLimitExceeded" });
-  assert.equal(lagging.barriers(), 1);
+  // One barrier to see whether the identical create is answered by the existing topic (it is
+  // gone), one for the count: a rare path (a lagging leader, a topic deleted meanwhile).
+  assert.equal(lagging.barriers(), 2);
 });
 
 Deno.test("a create clearly under the bound takes no read barrier, on a lagging leader or a current one", async () => {
@@ -70,9 +72,11 @@ Deno.test("a create clearly under the bound takes no read barrier, on a lagging 
   assert.equal((await lagging.broker.createQueue("d", {})).created, true);
   assert.equal((await lagging.topics.createTopic("d", {})).created, true);
   assert.equal(lagging.barriers(), 0);
-  // A re-create of an existing topic on a current leader, at the bound (an identical queue
-  // re-create confirms its queue through the barrier for its own reason: unwritten_writes.ts).
+  // A re-create of an existing topic on a current leader, at the bound: answered by the topic
+  // after one barrier and no entry, as a queue's (unwritten_writes.ts), never counted.
   const current = laggingLeader(old, old.replica.lastIndex, { topicsMax: 3 });
+  const written = old.replica.lastIndex;
   assert.equal((await current.topics.createTopic("a", {})).created, false);
-  assert.equal(current.barriers(), 0);
+  assert.equal(current.barriers(), 1);
+  assert.equal(old.replica.lastIndex, written);
 });

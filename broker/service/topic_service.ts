@@ -148,9 +148,34 @@ export class EngineTopicService implements TopicService, PushSource {
     return subscription;
   }
 
+  /**
+   * `same()`'s answer when it has one both on the local state and after the read barrier (an
+   * identical create: the existing topic or subscription, no entry), else `write()`. Nothing is
+   * answered from the local state alone (it may be behind: deleted since), and a request that
+   * may change something is proposed at once, keeping its place.
+   */
+  async #unlessSame<T>(same: () => T | undefined, write: () => Promise<T>): Promise<T> {
+    if (same() === undefined) return await write();
+    await readBarrier(this.#proposer);
+    return same() ?? await write();
+  }
+
   async createTopic(name: string, input: TopicAttributesInput): Promise<CreateTopicResult> {
     checkName(name, "topic");
     const attributes = resolveTopicCreate(input);
+    const current = this.#machine.topics;
+    const same = () => {
+      const now = current.topicAttributes(name);
+      if (now === undefined || !sameTopicAttributes(now, attributes)) return undefined;
+      return { topic: this.#view(name), created: false };
+    };
+    return await this.#unlessSame(same, () => this.#createTopic(name, attributes));
+  }
+
+  async #createTopic(
+    name: string,
+    attributes: ReturnType<typeof resolveTopicCreate>,
+  ): Promise<CreateTopicResult> {
     // Other attributes than the topic's: refused after the read barrier, with no entry.
     const check = () => {
       const current = this.#machine.topics.topicAttributes(name);
@@ -249,6 +274,28 @@ export class EngineTopicService implements TopicService, PushSource {
   }
 
   async subscribe(
+    topic: string,
+    name: string,
+    input: SubscriptionAttributesInput,
+  ): Promise<SubscribeResult> {
+    const topics = this.#machine.topics;
+    const same = () => {
+      const filterType = topics.topicAttributes(topic)?.filterType;
+      const existing = topics.subscriptionAttributes(topic, name);
+      if (filterType === undefined || existing === undefined) return undefined;
+      let resolved: ReturnType<typeof resolveSubscription>;
+      try {
+        resolved = resolveSubscription(undefined, input, filterType);
+      } catch {
+        return undefined; // refused: the write's checks answer it
+      }
+      if (canonicalSubscription(existing) !== canonicalSubscription(resolved)) return undefined;
+      return { subscription: this.#subscriptionView(topic, name), created: false };
+    };
+    return await this.#unlessSame(same, () => this.#subscribe(topic, name, input));
+  }
+
+  async #subscribe(
     topic: string,
     name: string,
     input: SubscriptionAttributesInput,
