@@ -1,56 +1,12 @@
 import assert from "node:assert/strict";
-import { inspectRecord, newRecordHeader, SimFileSystem } from "../../storage/mod.ts";
-import { noPeers, startNode } from "./node.ts";
-import { realTimers } from "./real_time.ts";
+import { SimFileSystem } from "../../storage/mod.ts";
+import { startNode } from "./node.ts";
 import { until } from "./testing/mod.ts";
-
-const logDir = "/d/log";
-
-function nodeOptions(fs: SimFileSystem, scrubBytesPerSecond: number, snapshotEntriesInterval = 10) {
-  return {
-    nodeId: "n1",
-    dataDir: "/d",
-    fs,
-    clock: { now: () => 1_700_000_000_000 },
-    timers: realTimers,
-    transport: noPeers(),
-    initialVoters: ["n1"],
-    url: "http://127.0.0.1:1",
-    tickMs: 5,
-    segmentBytesMax: 4096,
-    scrubBytesPerSecond,
-    snapshotEntriesInterval,
-    report: () => {},
-  };
-}
-
-/** The first sealed segment with at least two records, and where its second record starts. */
-function sealedSegmentWithTwoRecords(
-  fs: SimFileSystem,
-): { path: string; index: number; offset: number } {
-  const names = fs.readDir(logDir).filter((name) => name.endsWith(".log")).sort();
-  for (const name of names.slice(0, -1)) {
-    const bytes = fs.fileBytes(`${logDir}/${name}`);
-    const header = newRecordHeader();
-    assert.equal(inspectRecord(bytes, 0, { header, verify: true }), "ok");
-    const offset = header.bytes;
-    if (offset < bytes.length && inspectRecord(bytes, offset, { header, verify: true }) === "ok") {
-      return { path: `${logDir}/${name}`, index: header.index, offset };
-    }
-  }
-  throw new Error("no sealed segment with two records");
-}
-
-/** A closed node whose log holds 40 sends over several segments. */
-async function filled(fs: SimFileSystem, snapshotEntriesInterval: number): Promise<void> {
-  const first = await startNode(nodeOptions(fs, 0, snapshotEntriesInterval));
-  await until(() => first.replica.isLeader, "a leader");
-  await first.broker.createQueue("jobs", {});
-  for (let i = 0; i < 40; i++) {
-    await first.broker.sendMessages("jobs", [{ body: `message ${i} `.padEnd(600, "x") }]);
-  }
-  await first.close();
-}
+import {
+  fillLog as filled,
+  scrubNodeOptions as nodeOptions,
+  sealedSegmentWithTwoRecords,
+} from "./testing/filled_log.ts";
 
 Deno.test("damage the scrubber finds under a trusted index stops the node and the restart distrusts the log", async () => {
   const fs = new SimFileSystem();

@@ -3,15 +3,15 @@ import {
   type FileHandle,
   ForwardingFileHandle,
   ForwardingFileSystem,
-  inspectRecord,
-  newRecordHeader,
   SimFileSystem,
 } from "../../storage/mod.ts";
-import { noPeers, startNode } from "./node.ts";
-import { realTimers } from "./real_time.ts";
+import { startNode } from "./node.ts";
 import { until } from "./testing/mod.ts";
-
-const logDir = "/d/log";
+import {
+  fillLog as filled,
+  scrubNodeOptions as nodeOptions,
+  sealedSegmentWithTwoRecords,
+} from "./testing/filled_log.ts";
 
 /** Fails every read touching bytes [from, to) of one file, as an unreadable sector does. */
 class BadSector extends ForwardingFileSystem {
@@ -32,57 +32,11 @@ class BadSector extends ForwardingFileSystem {
   }
 }
 
-function nodeOptions(fs: BadSector, scrubBytesPerSecond: number, snapshotEntriesInterval: number) {
-  return {
-    nodeId: "n1",
-    dataDir: "/d",
-    fs,
-    clock: { now: () => 1_700_000_000_000 },
-    timers: realTimers,
-    transport: noPeers(),
-    initialVoters: ["n1"],
-    url: "http://127.0.0.1:1",
-    tickMs: 5,
-    segmentBytesMax: 4096,
-    scrubBytesPerSecond,
-    snapshotEntriesInterval,
-    report: () => {},
-  };
-}
-
-/** The first sealed segment with two records, and its second record (index, bytes). */
-function secondRecordOfASealedSegment(
-  sim: SimFileSystem,
-): { path: string; index: number; offset: number } {
-  const names = sim.readDir(logDir).filter((name) => name.endsWith(".log")).sort();
-  for (const name of names.slice(0, -1)) {
-    const bytes = sim.fileBytes(`${logDir}/${name}`);
-    const header = newRecordHeader();
-    assert.equal(inspectRecord(bytes, 0, { header, verify: true }), "ok");
-    const offset = header.bytes;
-    if (offset < bytes.length && inspectRecord(bytes, offset, { header, verify: true }) === "ok") {
-      return { path: `${logDir}/${name}`, index: header.index, offset };
-    }
-  }
-  throw new Error("no sealed segment with two records");
-}
-
-/** A closed node whose log holds 40 sends over several segments. */
-async function filled(fs: BadSector, snapshotEntriesInterval: number): Promise<void> {
-  const first = await startNode(nodeOptions(fs, 0, snapshotEntriesInterval));
-  await until(() => first.replica.isLeader, "a leader");
-  await first.broker.createQueue("jobs", {});
-  for (let i = 0; i < 40; i++) {
-    await first.broker.sendMessages("jobs", [{ body: `message ${i} `.padEnd(600, "x") }]);
-  }
-  await first.close();
-}
-
 Deno.test("a sector the scrubber can't read stops the node, and the restart starts with the log cut and distrusted", async () => {
   const sim = new SimFileSystem();
   const fs = new BadSector(sim);
   await filled(fs, 10); // snapshots cover the early segments: the open does not replay them
-  const damaged = secondRecordOfASealedSegment(sim);
+  const damaged = sealedSegmentWithTwoRecords(sim);
   fs.bad = { path: damaged.path, from: damaged.offset + 50, to: damaged.offset + 51 };
   const second = await startNode(nodeOptions(fs, 64 * 1024 * 1024, 10));
   const fatal: Error[] = [];
@@ -104,7 +58,7 @@ Deno.test("a sector the replay can't read under a trusted index is cut at open a
   const sim = new SimFileSystem();
   const fs = new BadSector(sim);
   await filled(fs, 1_000_000); // no snapshot: the whole log is replayed at open
-  const damaged = secondRecordOfASealedSegment(sim);
+  const damaged = sealedSegmentWithTwoRecords(sim);
   fs.bad = { path: damaged.path, from: damaged.offset + 50, to: damaged.offset + 51 };
   const node = await startNode(nodeOptions(fs, 0, 1_000_000));
   assert.ok((node.log.recovery.indexedSegments ?? 0) > 0);
