@@ -64,6 +64,12 @@ export class SimCluster {
   readonly ids: string[];
   /** Nodes taken out of the group (stopped, disk discarded) until they rejoin. */
   readonly removed = new Set<string>();
+  /**
+   * Snapshots installed from a leader (loaded after the node's start, not from its own disk), and
+   * those of them in version 4: holding some queue's messages barred from rewinds.
+   */
+  snapshotInstalls = 0;
+  barredInstalls = 0;
   readonly #scheduler: Scheduler;
   readonly #network: SimNetwork;
   readonly #history: History;
@@ -164,6 +170,13 @@ export class SimCluster {
         if (entry.index % 4 === 0) history.machineState(id, entry.index, machine.snapshot());
       },
     });
+    // Every load from now on is a snapshot a leader sent (the start loaded the node's own).
+    const load = machine.loadSnapshot.bind(machine);
+    machine.loadSnapshot = (bytes) => {
+      load(bytes);
+      this.snapshotInstalls++;
+      if (bytes[4] === 4) this.barredInstalls++;
+    };
     // Small enough here that followers sync some rounds inline and others async, as in production.
     syncSmallRoundsInlineWhileFollowing(replica, log, simInlineSyncBytesMax);
     replica.onRoleChange((change) => {

@@ -1,6 +1,7 @@
 /**
  * Runs many seeds of the simulation: `deno task sim --seeds 10000 [--from 1] [--steps 60]`
- * (`--io-errors` adds disk I/O errors; `--io-rate <per mille>` sets their rate, default 30).
+ * (`--io-errors` adds disk I/O errors; `--io-rate <per mille>` sets their rate, default 30;
+ * `--no-admin` leaves out the admin workload; `--soak <s>` runs it on that long after healing).
  * A failing seed prints `SEED=<n>` and the command that replays it alone: a seed's run depends
  * on the seed and the steps only, not on the process or the seeds run before it (see
  * `scheduler.ts` for what once made it depend on both).
@@ -22,12 +23,15 @@ const from = flag("from", 1);
 const steps = flag("steps", 60);
 const ioErrors = Deno.args.includes("--io-errors");
 const ioErrorRate = flag("io-rate", 30) / 1000;
-const ioFlags = ioErrors ? ` --io-errors --io-rate ${ioErrorRate * 1000}` : "";
+const admin = !Deno.args.includes("--no-admin");
+const adminSoakMs = flag("soak", 0) * 1000;
+const ioFlags = (ioErrors ? ` --io-errors --io-rate ${ioErrorRate * 1000}` : "") +
+  (admin ? "" : " --no-admin") + (adminSoakMs > 0 ? ` --soak ${adminSoakMs / 1000}` : "");
 const started = performance.now();
 let failures = 0;
 for (let seed = from; seed < from + seeds; seed++) {
   try {
-    const report = await simulate({ seed, steps, ioErrors, ioErrorRate });
+    const report = await simulate({ seed, steps, ioErrors, ioErrorRate, admin, adminSoakMs });
     if (Deno.args.includes("--verbose")) console.log(JSON.stringify(report));
   } catch (error) {
     failures++;

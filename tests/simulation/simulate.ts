@@ -7,7 +7,9 @@
  * rejoining with an empty disk, a voter's disk replaced under it) under client load, then a healing phase that drains every queue
  * and checks the history (see `checkers.ts`). A topic workload (`topic_workload.ts`) publishes
  * alongside, fanning out to queues and to simulated HTTP endpoints that fail, hang and lag; its
- * deliveries are checked after healing too.
+ * deliveries are checked after healing too. An admin workload (`admin_workload.ts`) rewinds,
+ * purges, redrives and updates attributes on queues of its own, with dead letters by receive count
+ * and (in a soak after healing) by TTL; `admin_checkers.ts` checks its history.
  *
  * @module
  */
@@ -15,6 +17,8 @@ import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
 import { CorruptLogError, scrubReadBytesMax, SimulatedIoError } from "../../storage/mod.ts";
 import { type ClusterKnobs, SimCluster, type SimNode } from "./cluster.ts";
 import { History, SimulationViolation } from "./checkers.ts";
+import { AdminHistory } from "./admin_checkers.ts";
+import { AdminClient, adminQueues } from "./admin_workload.ts";
 import { MembershipDriver } from "./membership.ts";
 import { type NetworkKnobs, SimNetwork } from "./network.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -59,6 +63,16 @@ export interface SimulationOptions {
   ioErrors?: boolean;
   /** Chance per fault step of arming I/O errors on one node. 0.03. */
   ioErrorRate?: number;
+  /**
+   * Run the admin workload (rewinds, purges, redrives, attribute updates, dead letters) on queues
+   * of its own, from a PRNG of its own. true.
+   */
+  admin?: boolean;
+  /**
+   * Simulated ms the admin clients go on (slowly, on the healed cluster) after the other checks,
+   * before theirs: past 300 s, the least dead-letter TTL, messages dead-letter by TTL. 0.
+   */
+  adminSoakMs?: number;
 }
 
 /** What a passing run did. */
@@ -84,6 +98,11 @@ export interface SimulationReport {
   published: number;
   queueCopies: number;
   pushes: number;
+  /** Admin writes applied or maybe applied, by kind; deliveries of dead-lettered messages. */
+  admin: Record<string, number>;
+  /** Snapshots installed from a leader, and those holding barred rewinds (version 4). */
+  snapshotInstalls: number;
+  barredInstalls: number;
   simulatedMs: number;
 }
 
@@ -192,6 +211,7 @@ class Run {
   readonly #options: SimulationOptions;
   readonly #errors: unknown[] = [];
   readonly #membership: MembershipDriver;
+  readonly #adminHistory = new AdminHistory();
   /** The node with a bit flip not yet repaired (only one at a time: a minority). */
   #damaged: string | null = null;
   /**
@@ -252,6 +272,7 @@ class Run {
     await this.#createQueues();
     const withTopics = this.#options.topics !== false;
     if (withTopics) await this.#createTopics();
+    const admins = await this.#startAdmin();
     const clients = Array.from(
       { length: this.#options.clients ?? 3 },
       (_, i) => new Client(this.#parts, `c${i}`),
@@ -261,12 +282,16 @@ class Run {
     const loops = [...clients, publisher].map((client) =>
       client.run().catch((error) => this.#errors.push(error))
     );
+    const adminLoops = admins.map((client) =>
+      client.run().catch((error) => this.#errors.push(error))
+    );
     for (let step = 0; step < this.#options.steps; step++) {
       this.#injectFaults();
       await this.#advance(stepMs);
     }
     for (const client of clients) client.stopped = true;
     publisher.stopped = true;
+    for (const admin of admins) admin.slow = true;
     await this.#heal(knobs.network);
     await this.#runUntil(() => Promise.all(loops), 60_000);
     await this.#converge();
@@ -281,9 +306,22 @@ class Run {
       const received = await this.#runUntil(() => this.#drainTopicQueues(), 120_000);
       topicTotals = checkTopicDeliveries(publisher, received, this.#endpoints);
     }
+    if (admins.length > 0) {
+      await this.#advance(this.#options.adminSoakMs ?? 0);
+      for (const admin of admins) admin.stopped = true;
+      await this.#runUntil(() => Promise.all(adminLoops), 60_000);
+      this.#adminHistory.check();
+    }
     await this.#converge();
     this.#checkReplicasEqual();
     await cluster.stopAll();
+    const adminTotals = {
+      ...this.#adminHistory.counts(),
+      operations: admins.reduce((sum, client) => sum + client.operations, 0),
+      deliveries: this.#adminHistory.deliveries.length,
+      deadLettered: this.#adminHistory.deadLettered(),
+      deadLetteredLate: this.#adminHistory.deadLetteredLate(),
+    };
     return {
       seed: this.#options.seed,
       events: scheduler.eventsRun,
@@ -300,6 +338,9 @@ class Run {
       membershipChanges: this.#membership.changes,
       published: publisher.published.size,
       ...topicTotals,
+      admin: adminTotals,
+      snapshotInstalls: cluster.snapshotInstalls,
+      barredInstalls: cluster.barredInstalls,
       simulatedMs: scheduler.now - 1_700_000_000_000,
     };
   }
@@ -577,6 +618,22 @@ class Run {
         60_000,
       );
     }
+  }
+
+  /**
+   * Creates the admin queues (dead-letter queues first) and its two clients, which draw from a
+   * PRNG of their own: none when `admin` is false, and then no draw either.
+   */
+  async #startAdmin(): Promise<AdminClient[]> {
+    if (this.#options.admin === false) return [];
+    for (const spec of adminQueues) {
+      await this.#runUntil(
+        () => this.#onLeader((node) => node.broker!.createQueue(spec.name, spec.attributes)),
+        60_000,
+      );
+    }
+    const parts = { ...this.#parts, prng: createPrng(this.#options.seed * 613 + 11) };
+    return ["a0", "a1"].map((name) => new AdminClient(parts, this.#adminHistory, name));
   }
 
   async #createTopics(): Promise<void> {
