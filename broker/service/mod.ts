@@ -22,7 +22,7 @@ export {
 export { jsonBounds, jsonBoundsProblem } from "./json_bounds.ts";
 export { EngineService } from "./service.ts";
 export type { EngineServiceOptions } from "./service_options.ts";
-export { asBrokerError, isReplicaAnswer } from "./replica_errors.ts";
+export { asBrokerError, isReplicaAnswer, isReplicaRefusal } from "./replica_errors.ts";
 export { type MessageProvenance, provenanceOf } from "./deliveries.ts";
 export { refuseReservedKey, reservedKey, reservedKeyRule } from "./reserved_keys.ts";
 export { EngineTopicService, type EngineTopicServiceOptions } from "./topic_service.ts";

@@ -9,6 +9,7 @@ export {
   deadLetterLimits,
   type ErrorCode,
   isReplicaAnswer,
+  isReplicaRefusal,
   listLimits,
   messageLimits,
   namePattern,

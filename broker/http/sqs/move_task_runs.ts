@@ -62,7 +62,7 @@
  *
  * @module
  */
-import { BrokerError, type QueueService } from "./broker_deps.ts";
+import { BrokerError, isReplicaRefusal, type QueueService } from "./broker_deps.ts";
 import { SqsError, toSqsError } from "./errors.ts";
 import type { QueueRef } from "./queue_names.ts";
 
@@ -162,9 +162,8 @@ function isActive(task: MoveTask): boolean {
  * A replica's refusal of a batch: `NoLeader`, `NotReady` (an election, a hand-off, a node too
  * busy: retried), `NodeRemoved` (for good).
  */
-function isReplicaRefusal(error: unknown): error is BrokerError {
-  return error instanceof BrokerError &&
-    (error.code === "NoLeader" || error.code === "NotReady" || error.code === "NodeRemoved");
+function refusedByReplica(error: unknown): error is BrokerError {
+  return error instanceof BrokerError && isReplicaRefusal(error.code);
 }
 
 /**
@@ -173,7 +172,7 @@ function isReplicaRefusal(error: unknown): error is BrokerError {
  */
 function failureReason(error: BrokerError | SqsError): string {
   const { queryCode } = toSqsError(error, () => {});
-  if (!isReplicaRefusal(error)) return queryCode;
+  if (!refusedByReplica(error)) return queryCode;
   return `${queryCode}: The task stopped on a temporary failure of the server. ` +
     "Start a new task to move the remaining messages.";
 }
@@ -334,7 +333,7 @@ export class MoveTasks {
             maxMessages: asked,
           }, { ifCreatedAt: run.sourceCreatedAt }));
         } catch (error) {
-          const retried = isReplicaRefusal(error) && error.code !== "NodeRemoved";
+          const retried = refusedByReplica(error) && error.code !== "NodeRemoved";
           if (retried && run.closing) break; // the stopping node's refusal: CANCELLED
           if (!retried || refusals === this.#refusalsMax) throw error;
           refusals++;
@@ -352,7 +351,7 @@ export class MoveTasks {
       task.status = "FAILED";
       if (error instanceof BrokerError || error instanceof SqsError) {
         task.failureReason = failureReason(error);
-        if (isReplicaRefusal(error)) {
+        if (refusedByReplica(error)) {
           this.#parts.report?.(
             `SQS message move task of ${task.source.sqsName} failed, ${task.moved} of ` +
               `${task.toMove} messages moved: ${error.code}: ${error.message} (the node that ` +
