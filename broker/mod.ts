@@ -54,6 +54,7 @@ export {
   realClock,
   realTimers,
   recordClusterId,
+  sameStopRequestMs,
   secretFileWarning,
   serveClients,
   servedNamesWarning,

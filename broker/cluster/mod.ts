@@ -36,7 +36,13 @@ export {
 } from "./cluster_request_auth.ts";
 export { type ClientServer, serveClients, startingAnswer } from "./client_server.ts";
 export { realClock, realTimers } from "./real_time.ts";
-export { failedStopExitCode, shutDown, type ShutdownParts, stopSignals } from "./shutdown.ts";
+export {
+  failedStopExitCode,
+  sameStopRequestMs,
+  shutDown,
+  type ShutdownParts,
+  stopSignals,
+} from "./shutdown.ts";
 export { newerReleaseExitCode, newerReleaseRefusal, versionText } from "./release_info.ts";
 export {
   certificateExpiryWarning,

@@ -72,7 +72,8 @@ export async function shutDown(parts: ShutdownParts): Promise<number> {
 
 /**
  * What the stop signals do: the first starts the graceful stop (`stop`); any later one, whichever
- * signal, ends the process at once (`force`). An operator's second Ctrl-C, or a supervisor's
+ * signal, ends the process at once (`force`), unless it comes within `sameStopRequestMs` of the
+ * first (the same Ctrl-C, passed on by a launcher). An operator's second Ctrl-C, or a supervisor's
  * second SIGTERM, used to be ignored while the stop waited (requests in flight, a log opening, a
  * slow disk). An exit then is a crash as far as the data goes: what was acknowledged is on disk.
  *
@@ -84,11 +85,24 @@ export async function shutDown(parts: ShutdownParts): Promise<number> {
  */
 export function stopSignals(
   actions: { stop(signal: string): void; force(signal: string): void },
+  options: { now?: () => number } = {},
 ): (signal: string) => void {
-  let received = 0;
+  const now = options.now ?? (() => performance.now());
+  let firstAt: number | null = null;
   return (signal) => {
-    received++;
-    if (received === 1) actions.stop(signal);
-    else actions.force(signal);
+    if (firstAt === null) {
+      firstAt = now();
+      actions.stop(signal);
+    } else if (now() - firstAt >= sameStopRequestMs) {
+      actions.force(signal);
+    }
   };
 }
+
+/**
+ * Signals this soon after the first are the same request: a terminal's Ctrl-C reaches every
+ * process of its group, and a launcher (`deno task`, `npm start`) passes it on to its child as
+ * well, so one Ctrl-C arrives twice within milliseconds; taken as a second one, it cut the
+ * graceful stop short. An operator's deliberate second Ctrl-C comes later than this.
+ */
+export const sameStopRequestMs = 250;

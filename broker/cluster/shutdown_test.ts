@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { failedStopExitCode, shutDown, type ShutdownParts, stopSignals } from "./shutdown.ts";
+import {
+  failedStopExitCode,
+  sameStopRequestMs,
+  shutDown,
+  type ShutdownParts,
+  stopSignals,
+} from "./shutdown.ts";
 
 /** Parts that record each step they are asked for; `closeFails` makes `node.close()` reject. */
 function recordingParts(closeFails: Error | null) {
@@ -70,13 +76,21 @@ Deno.test("a stop before the node started closes the server and member connectio
 
 Deno.test("the first stop signal starts the graceful stop, any later one forces the exit", () => {
   const calls: string[] = [];
+  let now = 1000;
   const onSignal = stopSignals({
     stop: (signal) => void calls.push(`stop ${signal}`),
     force: (signal) => void calls.push(`force ${signal}`),
-  });
+  }, { now: () => now });
   onSignal("SIGTERM");
   assert.deepEqual(calls, ["stop SIGTERM"]);
+  // The same Ctrl-C passed on by a launcher (deno task, npm start): the same request.
+  now += 3;
+  onSignal("SIGINT");
+  now += sameStopRequestMs - 4;
+  onSignal("SIGINT");
+  assert.deepEqual(calls, ["stop SIGTERM"]);
   // An operator's second Ctrl-C, whichever signal the first was.
+  now += 1;
   onSignal("SIGINT");
   onSignal("SIGTERM");
   assert.deepEqual(calls, ["stop SIGTERM", "force SIGINT", "force SIGTERM"]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { failedStopExitCode } from "../../broker/mod.ts";
-import { startBroker } from "./process.ts";
+import { failedStopExitCode, sameStopRequestMs } from "../../broker/mod.ts";
+import { freePort, startBroker } from "./process.ts";
 
 // A supervisor (or a test) may stop the broker the moment it prints "serving": the stop signals
 // must be handled by then, or SIGTERM kills it outright (exit 143, no shutdown). CI hit that
@@ -50,6 +50,9 @@ Deno.test("a second stop signal during the graceful stop ends the process at onc
     while (!broker.output().includes("SIGTERM, shutting down")) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    // Later than a launcher's copy of the first would come (sameStopRequestMs), well within the
+    // 2 s the stop waits for the request in flight.
+    await new Promise((resolve) => setTimeout(resolve, 2 * sameStopRequestMs));
     broker.child.kill("SIGINT");
     const { code } = await broker.child.status;
     const output = broker.output();
@@ -62,6 +65,47 @@ Deno.test("a second stop signal during the graceful stop ends the process at onc
   } finally {
     conn?.close();
     await broker.kill();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("one Ctrl-C to `deno task start` stops the broker gracefully, though the launcher passes it on", async () => {
+  // A terminal's Ctrl-C reaches every process of the group, and `deno task` (so `npm start`)
+  // also passes the signal on to its child: the broker gets it twice within milliseconds. Taken
+  // as an operator's second Ctrl-C, it cut the graceful stop short (status 1).
+  const dataDir = await Deno.makeTempDir({ prefix: "cmqd-task-stop-" });
+  const port = freePort();
+  // In a process group of its own, as a terminal's foreground job is (setsid: the task leads it).
+  const task = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "task", "start", "--port", String(port), "--data-dir", dataDir],
+    cwd: new URL("../../", import.meta.url),
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const decoder = new TextDecoder();
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  const reading = Promise.all([collect(task.stdout), collect(task.stderr)]);
+  try {
+    const started = Date.now();
+    while (!output.includes("serving http://")) {
+      if (Date.now() - started > 60_000) throw new Error(`no serving line:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    Deno.kill(-task.pid, "SIGINT"); // the whole group, as a terminal's Ctrl-C
+    await task.status;
+    await reading;
+    assert.match(output, /SIGINT, shutting down[\s\S]*cmqd n1: stopped/);
+    assert.doesNotMatch(output, /SIGINT again/);
+  } finally {
+    try {
+      Deno.kill(-task.pid, "SIGKILL");
+    } catch {
+      // already ended
+    }
     await Deno.remove(dataDir, { recursive: true });
   }
 });
