@@ -270,7 +270,13 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     expectedStop: newerReleaseRefusal,
   });
   report(`cmqd ${options.nodeId}: ${openingReport(log, { openedAt, logOpenedAt, monotonic })}`);
-  const raftMetrics = new RaftMetrics({ replica, peers, disk: () => diskGuard });
+  const silenceMsMax = leaderSilenceMsMax(electionTimeoutMs({ tickMs: options.tickMs }));
+  const raftMetrics = new RaftMetrics({
+    replica,
+    peers,
+    disk: () => diskGuard,
+    leaderSilenceMsMax: silenceMsMax,
+  });
   const voters: string[] = replica.status().config.voters;
   if (voters.length === 1 && voters[0] === options.nodeId) {
     // A one-voter group has nobody to wait for: elect itself now rather than after a timeout.
@@ -412,7 +418,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     replica,
     failure: () => replica.failure?.message ?? scrubDamage?.message ?? null,
     heardMsAgo: (id) => peers.heardMsAgo(id),
-    silenceMsMax: leaderSilenceMsMax(electionTimeoutMs({ tickMs: options.tickMs })),
+    silenceMsMax,
   };
   const status: NodeStatus = {
     ready: () => notReadyReason(readiness) === null,

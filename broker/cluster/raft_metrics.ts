@@ -9,6 +9,7 @@
  * @module
  */
 import type { PeerRefusals, RaftReplicaStatus, RoleChange } from "../replication/mod.ts";
+import { leaderHeardLately } from "./readiness.ts";
 
 /** What the lines are read from. */
 export interface RaftMetricsParts {
@@ -26,6 +27,11 @@ export interface RaftMetricsParts {
   };
   /** The disk guard (`DiskGuard`): `freeBytes` is Infinity until it read any (or when off). */
   disk: () => { low: boolean; freeBytes: number };
+  /**
+   * `leaderSilenceMsMax` of the replica's election timeout: past it without a message from the
+   * leader this node names, `cmqd_raft_leader_known` is 0 (as `/readyz` is 503).
+   */
+  leaderSilenceMsMax: number;
 }
 
 /** The roles `cmqd_raft_role` reports, as `/v1/cluster` names them. */
@@ -37,7 +43,12 @@ const roles = ["leader", "follower", "candidate", "learner"] as const;
  *
  * @example
  * ```ts
- * const raftMetrics = new RaftMetrics({ replica, peers, disk: () => diskGuard });
+ * const raftMetrics = new RaftMetrics({
+ *   replica,
+ *   peers,
+ *   disk: () => diskGuard,
+ *   leaderSilenceMsMax: leaderSilenceMsMax(1000),
+ * });
  * const text = raftMetrics.text();
  * ```
  */
@@ -84,6 +95,11 @@ export class RaftMetrics {
       for (const sample of samples) lines.push(`${name}${sample}`);
     };
     const role = roleOf(status);
+    const known = leaderHeardLately(
+      { id: status.id, isLeader: status.role === "leader", leaderId: status.leaderId },
+      (id) => this.#parts.peers.heardMsAgo(id),
+      this.#parts.leaderSilenceMsMax,
+    );
     family(
       "cmqd_raft_term",
       "gauge",
@@ -99,8 +115,8 @@ export class RaftMetrics {
     family(
       "cmqd_raft_leader_known",
       "gauge",
-      "1 when this node knows the current leader (itself included), 0 while it knows none: it then forwards nothing and answers writes 503.",
-      [` ${status.leaderId === null ? 0 : 1}`],
+      "1 when this node knows a leader it can reach (itself included), 0 while it knows none, or the leader it names has sent nothing for two election timeouts (a node that may not campaign keeps naming a lost leader): it then relays nothing and /readyz answers 503.",
+      [` ${known ? 1 : 0}`],
     );
     family(
       "cmqd_raft_commit_index",

@@ -26,6 +26,22 @@ export function leaderSilenceMsMax(electionTimeoutMs: number): number {
   return Math.max(2 * electionTimeoutMs, silenceMsFloor);
 }
 
+/**
+ * Whether this node has a leader it can relay to now: it leads, or names a leader (itself in a
+ * one-voter group) it heard from within `silenceMsMax`. `/readyz` and `cmqd_raft_leader_known`
+ * both read it, so an alert on the gauge and a load balancer on the probe agree.
+ */
+export function leaderHeardLately(
+  replica: { readonly id: string; readonly isLeader: boolean; readonly leaderId: string | null },
+  heardMsAgo: (id: string) => number | null,
+  silenceMsMax: number,
+): boolean {
+  if (replica.isLeader || replica.leaderId === replica.id) return true;
+  if (replica.leaderId === null) return false;
+  const silentMs = heardMsAgo(replica.leaderId);
+  return silentMs !== null && silentMs <= silenceMsMax;
+}
+
 /** What the decision reads. */
 export interface ReadinessParts {
   replica: { readonly id: string; readonly isLeader: boolean; readonly leaderId: string | null };
@@ -49,16 +65,12 @@ export function notReadyReason(parts: ReadinessParts): string | null {
   const failure = parts.failure();
   if (failure !== null) return `the node failed: ${failure}`;
   const { replica } = parts;
-  if (replica.isLeader) return null;
+  if (leaderHeardLately(replica, parts.heardMsAgo, parts.silenceMsMax)) return null;
   const leaderId = replica.leaderId;
   if (leaderId === null) return "the node knows no leader (an election, or cut off from the group)";
-  if (leaderId === replica.id) return null;
   const silentMs = parts.heardMsAgo(leaderId);
-  if (silentMs === null || silentMs > parts.silenceMsMax) {
-    const heard = silentMs === null
-      ? `has never heard from its leader ${leaderId}`
-      : `has not heard from its leader ${leaderId} for ${(silentMs / 1000).toFixed(1)} s`;
-    return `the node ${heard}: it can't relay requests to it`;
-  }
-  return null;
+  const heard = silentMs === null
+    ? `has never heard from its leader ${leaderId}`
+    : `has not heard from its leader ${leaderId} for ${(silentMs / 1000).toFixed(1)} s`;
+  return `the node ${heard}: it can't relay requests to it`;
 }

@@ -83,10 +83,20 @@ Deno.test("/readyz: a node that may not campaign, cut off from its leader, stops
     const answer = await readiness(joiner);
     assert.match(answer.message, new RegExp(`not heard from its leader ${leaderId} for `));
     assert.equal(joiner.replica.leaderId, leaderId, "it still names the leader it lost");
-    assert.equal(await metric(joiner, "cmqd_raft_leader_known"), "1");
+    // The gauge an alert on "no leader" reads agrees with /readyz: the leader it names is lost.
+    await until(
+      async () =>
+        (await readiness(joiner)).status === 503 &&
+        await metric(joiner, "cmqd_raft_leader_known") === "0",
+      "the gauge says no leader too",
+    );
 
     network.cut.delete("n3");
     await until(async () => (await readiness(joiner)).status === 200, "ready again");
+    await until(
+      async () => await metric(joiner, "cmqd_raft_leader_known") === "1",
+      "the gauge knows the leader again",
+    );
   } finally {
     for (const node of nodes) await node.close();
   }
