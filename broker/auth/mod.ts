@@ -28,7 +28,7 @@ export { credentialsLimits, parseCredentials } from "./credentials.ts";
 export { FileKeyRing, type ReadTextFile } from "./file_key_ring.ts";
 export { actionsByKind, allowsEveryNameWithPrefix } from "./permissions.ts";
 export { isLoopbackAddress } from "./loopback.ts";
-export { readSmallTextFile, secretFileWarning } from "./small_file.ts";
+export { othersMayDo, readSmallTextFile, secretFileWarning } from "./small_file.ts";
 export { keyStillAllows, untilKeysChange } from "./revocation.ts";
 export {
   clockStepBackMsDefault,

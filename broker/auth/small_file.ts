@@ -54,8 +54,26 @@ function kindOf(info: Deno.FileInfo): string {
 }
 
 /**
- * A warning when the secret file at `path` (the credentials file, a TLS private key) can be read
- * by users other than its owner and group (the cluster key's loader refuses such a file; these
+ * What users other than a file's owner and group may do with it, by its `mode`, as words for a
+ * message: `read`, `written`, `read and written`, `read, written and executed`, …; null when
+ * they may do nothing.
+ *
+ * @example
+ * ```ts
+ * othersMayDo(0o642); // "written"
+ * ```
+ */
+export function othersMayDo(mode: number): string | null {
+  const verbs = [[0o004, "read"], [0o002, "written"], [0o001, "executed"]] as const;
+  const may = verbs.filter(([bit]) => (mode & bit) !== 0).map(([, verb]) => verb);
+  if (may.length === 0) return null;
+  if (may.length === 1) return may[0];
+  return `${may.slice(0, -1).join(", ")} and ${may[may.length - 1]}`;
+}
+
+/**
+ * A warning when the secret file at `path` (the credentials file, a TLS private key) can be read,
+ * written or executed by users other than its owner and group (the cluster key's loader refuses such a file; these
  * are only warned about, so that an existing deployment keeps starting), else null. A file that
  * can't be stat'ed is left to its loader to report.
  *
@@ -72,7 +90,8 @@ export async function secretFileWarning(what: string, path: string): Promise<str
   } catch {
     return null;
   }
-  if (mode === null || (mode & 0o007) === 0) return null;
-  return `${what} ${path} can be read by other users (mode ${(mode & 0o777).toString(8)}); ` +
+  const may = mode === null ? null : othersMayDo(mode);
+  if (mode === null || may === null) return null;
+  return `${what} ${path} can be ${may} by other users (mode ${(mode & 0o777).toString(8)}); ` +
     `run: chmod 600 ${path}`;
 }

@@ -72,7 +72,7 @@ Deno.test("a device, a FIFO or a directory is refused without reading it", async
   });
 });
 
-Deno.test("a secret file other users can read is warned about, with the chmod that fixes it", async () => {
+Deno.test("a secret file other users can read or write is warned about, saying which, with the chmod that fixes it", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/credentials.json`;
@@ -81,6 +81,22 @@ Deno.test("a secret file other users can read is warned about, with the chmod th
     assert.equal(
       await secretFileWarning("credentials file", path),
       `credentials file ${path} can be read by other users (mode 644); run: chmod 600 ${path}`,
+    );
+    await Deno.chmod(path, 0o642);
+    assert.equal(
+      await secretFileWarning("credentials file", path),
+      `credentials file ${path} can be written by other users (mode 642); run: chmod 600 ${path}`,
+      "others may write it, not read it",
+    );
+    await Deno.chmod(path, 0o606);
+    assert.equal(
+      await secretFileWarning("credentials file", path),
+      `credentials file ${path} can be read and written by other users (mode 606); run: chmod 600 ${path}`,
+    );
+    await Deno.chmod(path, 0o641);
+    assert.equal(
+      await secretFileWarning("credentials file", path),
+      `credentials file ${path} can be executed by other users (mode 641); run: chmod 600 ${path}`,
     );
     await Deno.chmod(path, 0o640);
     assert.equal(await secretFileWarning("credentials file", path), null, "group only");

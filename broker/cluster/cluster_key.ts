@@ -4,13 +4,13 @@
  * signs its requests to the member it asks with it (`cluster_request_auth.ts`).
  *
  * The key is text — `openssl rand -hex 32` makes a good one — read from a file that other users
- * can't read, or from `CMQD_CLUSTER_KEY`. Surrounding whitespace (a trailing newline) is not
+ * can't read, write or execute, or from `CMQD_CLUSTER_KEY`. Surrounding whitespace (a trailing newline) is not
  * part of it.
  *
  * @module
  */
 
-import { readSmallTextFile } from "../auth/mod.ts";
+import { othersMayDo, readSmallTextFile } from "../auth/mod.ts";
 import { clusterKeyCharsMax, clusterKeyCharsMin, clusterKeyEnv } from "./config.ts";
 
 /** The file operations the loader needs (`Deno`'s in production). */
@@ -32,7 +32,7 @@ const denoAccess: KeyFileAccess = {
 /**
  * The cluster key from `--cluster-key-file` or `CMQD_CLUSTER_KEY` (null when neither is given).
  * Throws with a message that says what to fix: a missing or unreadable file, a file other users
- * may read, a key too short or too long.
+ * may read or write (the message says which), a key too short or too long.
  *
  * @example
  * ```ts
@@ -54,9 +54,10 @@ export async function loadClusterKey(
     throw new Error(`cluster key file ${path}: ${(error as Error).message}`);
   }
   if (!info.isFile) throw new Error(`cluster key file ${path} is not a file`);
-  if (info.mode !== null && (info.mode & 0o007) !== 0) {
+  const othersMay = info.mode === null ? null : othersMayDo(info.mode);
+  if (info.mode !== null && othersMay !== null) {
     throw new Error(
-      `cluster key file ${path} can be read by other users (mode ${
+      `cluster key file ${path} can be ${othersMay} by other users (mode ${
         (info.mode & 0o777).toString(8)
       }); run: chmod 600 ${path}`,
     );

@@ -18,10 +18,14 @@ Deno.test("a key file's text, without surrounding whitespace, is the key", async
   assert.equal(await loadClusterKey({ file: null, text: null }), null);
 });
 
-Deno.test("a key file other users can read, a directory or a short key is refused", async () => {
+Deno.test("a key file other users can read or write, a directory or a short key is refused", async () => {
   await assert.rejects(
     loadClusterKey({ file: "/k", text: null }, fakeFile(key, 0o100644)),
     /can be read by other users \(mode 644\); run: chmod 600 \/k/,
+  );
+  await assert.rejects(
+    loadClusterKey({ file: "/k", text: null }, fakeFile(key, 0o100602)),
+    /cluster key file \/k can be written by other users \(mode 602\); run: chmod 600 \/k/,
   );
   await assert.rejects(
     loadClusterKey({ file: "/k", text: null }, fakeFile(key, 0o40700, false)),
