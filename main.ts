@@ -128,12 +128,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`cmqd ${config.nodeId}: ${signal}, shutting down`);
-    await running.starting?.catch(() => {}); // an opening log is closed, not cut off
-    // In order (see `shutDown`); a step that fails is said in one line, the exit status not 0.
+    // In order (see `shutDown`): first the start still opening the log (it is closed, not cut
+    // off), then the node. A step that fails is said in one line, the exit status not 0; past
+    // `stopDeadlineMs` the process exits 1, naming the step it was in.
     Deno.exit(
       await shutDown({
         nodeId: config.nodeId,
-        node: running.node,
+        starting: running.starting,
+        get node() {
+          return running.node; // read once the start settled
+        },
         server,
         drainMsMax: shutdownDrainMs,
         abortServer: () => controller.abort(),

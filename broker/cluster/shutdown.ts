@@ -8,12 +8,31 @@
  * stop goes on with the next: it still ends the server and the member connections, and answers
  * a non-zero exit status instead of leaving a rejection no one handles (a stack trace, status 1).
  *
+ * The whole stop, the wait for a start still opening the log included, has a deadline
+ * (`stopDeadlineMs`): a step that never settles (closing the node on a hung fdatasync) would
+ * otherwise hold the process for ever, and a supervisor that sends one SIGTERM and waits with it.
+ * Past the deadline the stop answers `failedStopExitCode`, naming the step it was in; what was
+ * acknowledged is on disk, and the restart recovers as after a crash.
+ *
  * @module
  */
+import type { Timers } from "../replication/mod.ts";
+import { realTimers } from "./real_time.ts";
+
+/**
+ * How long the whole graceful stop may take before the process exits anyway (status 1): well
+ * past the hand-off (up to 3 s) and the drain (2 s) a healthy stop needs.
+ */
+export const stopDeadlineMs = 30_000;
 
 /** What the stop works on: the parts `main.ts` built. */
 export interface ShutdownParts {
   nodeId: string;
+  /**
+   * The start in progress, if any: the stop waits for it to settle first (an opening log is
+   * closed, not cut off), and only then reads `node`. How it settles is the start's to report.
+   */
+  starting?: Promise<unknown> | null;
   /** The node, or null when the start had not got that far. */
   node: {
     handOffLeadership(): Promise<unknown>;
@@ -29,22 +48,67 @@ export interface ShutdownParts {
   members: { close(): void };
   log?: (line: string) => void;
   error?: (line: string) => void;
+  /** The bound on the whole stop; `stopDeadlineMs` when not given. */
+  deadlineMs?: number;
+  /** Timers for the deadline; real ones when not given. */
+  timers?: Timers;
 }
 
 /** Exit status of a stop one of whose steps failed. */
 export const failedStopExitCode = 1;
 
-/** Stops the node in order; resolves with the exit status (0, or `failedStopExitCode`). */
+/**
+ * Stops the node in order; resolves with the exit status (0, or `failedStopExitCode` when a step
+ * failed or the deadline passed first). Rejects, doing nothing, when `deadlineMs` is not a
+ * positive number.
+ */
 export async function shutDown(parts: ShutdownParts): Promise<number> {
+  const deadlineMs = parts.deadlineMs ?? stopDeadlineMs;
+  if (!(deadlineMs > 0) || !Number.isFinite(deadlineMs)) {
+    throw new RangeError(
+      `the stop's deadline must be a positive number of milliseconds, got ${deadlineMs}`,
+    );
+  }
+  const error = parts.error ?? ((line) => console.error(line));
+  const timers = parts.timers ?? realTimers;
+  const progress = { current: "waiting for the start to finish", over: false };
+  let handle: unknown;
+  const late = new Promise<number>((resolve) => {
+    handle = timers.setTimer(deadlineMs, () => {
+      progress.over = true;
+      error(
+        `cmqd ${parts.nodeId}: the graceful stop did not finish within ${deadlineMs / 1000} s: ` +
+          `${progress.current} unfinished (what was acknowledged is on disk); exiting with ` +
+          `status ${failedStopExitCode}`,
+      );
+      resolve(failedStopExitCode);
+    });
+  });
+  try {
+    return await Promise.race([runSteps(parts, progress), late]);
+  } finally {
+    timers.clearTimer(handle);
+  }
+}
+
+/** The steps in order; `progress.current` names the one running; silent once `over`. */
+async function runSteps(
+  parts: ShutdownParts,
+  progress: { current: string; over: boolean },
+): Promise<number> {
   const log = parts.log ?? ((line) => console.log(line));
   const error = parts.error ?? ((line) => console.error(line));
+  await parts.starting?.catch(() => {});
   const { node, nodeId } = parts;
   const failed: string[] = [];
   const step = async (what: string, run: () => unknown) => {
+    if (progress.over) return;
+    progress.current = what;
     try {
       await run();
     } catch (cause) {
       failed.push(what);
+      if (progress.over) return;
       error(`cmqd ${nodeId}: stopping: ${what} failed: ${(cause as Error)?.message ?? cause}`);
     }
   };
@@ -59,6 +123,7 @@ export async function shutDown(parts: ShutdownParts): Promise<number> {
   if (node !== null) await step("closing the node", () => node.close({ handOff: false }));
   await step("ending the server", () => parts.server.finished);
   await step("closing member connections", () => parts.members.close());
+  if (progress.over) return failedStopExitCode;
   if (failed.length > 0) {
     error(
       `cmqd ${nodeId}: stopped after ${failed.join(", ")} failed; exiting with status ` +

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import type { Timers } from "../replication/mod.ts";
 import {
   failedStopExitCode,
   sameStopRequestMs,
   shutDown,
   type ShutdownParts,
+  stopDeadlineMs,
   stopSignals,
 } from "./shutdown.ts";
 
@@ -72,6 +74,84 @@ Deno.test("a stop before the node started closes the server and member connectio
   const { parts, steps } = recordingParts(null);
   assert.equal(await shutDown({ ...parts, node: null }), 0);
   assert.deepEqual(steps, ["drain 2000", "abort", "server finished", "members closed"]);
+});
+
+/** Timers the test fires by hand: each armed timer, until it is cleared. */
+function manualTimers() {
+  const armed = new Map<number, { delayMs: number; callback: () => void }>();
+  let next = 0;
+  const timers: Timers = {
+    setTimer: (delayMs, callback) => {
+      armed.set(++next, { delayMs, callback });
+      return next;
+    },
+    clearTimer: (handle) => void armed.delete(handle as number),
+  };
+  const fireAll = () => {
+    for (const [handle, { callback }] of [...armed]) {
+      armed.delete(handle);
+      callback();
+    }
+  };
+  return { timers, armed, fireAll };
+}
+
+/** Lets the stop's steps run up to the one that hangs. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+Deno.test("a stop whose node close never settles (a hung fdatasync) ends at its deadline with status 1, naming the step", async () => {
+  const { parts, steps, lines, errors } = recordingParts(null);
+  const { timers, armed, fireAll } = manualTimers();
+  const hung: ShutdownParts = {
+    ...parts,
+    node: { ...parts.node!, close: () => new Promise<void>(() => void steps.push("node close")) },
+    timers,
+  };
+  // Was: the stop waited on the close for ever, and a supervisor that sent one SIGTERM with it.
+  const stopped = shutDown(hung);
+  await settle();
+  assert.equal(steps.at(-1), "node close");
+  assert.deepEqual([...armed.values()].map((timer) => timer.delayMs), [stopDeadlineMs]);
+  assert.equal(stopDeadlineMs, 30_000, "the bound the README gives");
+  fireAll();
+  assert.equal(await stopped, failedStopExitCode);
+  assert.deepEqual(errors, [
+    "cmqd n1: the graceful stop did not finish within 30 s: closing the node unfinished " +
+    "(what was acknowledged is on disk); exiting with status 1",
+  ]);
+  assert.deepEqual(lines, [], "not reported as a clean stop");
+});
+
+Deno.test("the stop's deadline covers waiting for a start still opening the log", async () => {
+  const { parts, steps, errors } = recordingParts(null);
+  const { timers, fireAll } = manualTimers();
+  const stopped = shutDown({ ...parts, starting: new Promise(() => {}), timers, deadlineMs: 500 });
+  await settle();
+  assert.deepEqual(steps, [], "nothing is closed under an opening log");
+  fireAll();
+  assert.equal(await stopped, failedStopExitCode);
+  assert.match(errors[0], /within 0\.5 s: waiting for the start to finish unfinished/);
+});
+
+Deno.test("a stop that finishes in time clears its deadline; a start that settles first is waited for", async () => {
+  const { parts, steps } = recordingParts(null);
+  const { timers, armed } = manualTimers();
+  let opened!: () => void;
+  const starting = new Promise<void>((resolve) => opened = resolve);
+  const stopped = shutDown({ ...parts, starting, timers });
+  await settle();
+  assert.deepEqual(steps, []);
+  opened();
+  assert.equal(await stopped, 0);
+  assert.equal(steps[0], "hand off");
+  assert.equal(armed.size, 0, "no timer left armed");
+  assert.equal(
+    await shutDown({ ...parts, deadlineMs: 0 }).catch((e) => e.message),
+    "the stop's deadline must be a positive number of milliseconds, got 0",
+  );
 });
 
 Deno.test("the first stop signal starts the graceful stop, any later one forces the exit", () => {
