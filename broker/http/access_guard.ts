@@ -54,7 +54,7 @@ import type { Action } from "../auth/mod.ts";
 import { BrokerError } from "../service/mod.ts";
 import { type BodyBytes, readBodyOnce, readBoundedBytes } from "./body.ts";
 import { BodyBudget } from "../service/mod.ts";
-import { type CmqAdmission, cmqDoorPath, createCmqAdmission } from "./cmq_v2/mod.ts";
+import { type CmqAdmission, createCmqAdmission, isCmqDoorPath } from "./cmq_v2/mod.ts";
 import { requestIdOf } from "./request_context.ts";
 import { createSqsAdmission, isSqsRequest, type SqsAdmission } from "./sqs/mod.ts";
 import {
@@ -342,7 +342,7 @@ export class AccessGuard {
     try {
       if (this.loopbackOnly) this.#checkLoopback(info);
       const path = routedPath(new URL(request.url).pathname);
-      if (path === cmqDoorPath) return await this.#admitCmq(request);
+      if (isCmqDoorPath(path)) return await this.#admitCmq(request);
       if (isSqsRequest(request)) {
         const requestId = requestIdOf(request);
         return await this.#sqsAdmission(request, requestId, { "x-request-id": requestId });

@@ -255,6 +255,14 @@ Deno.test("the follower's check refuses what the door would refuse, shaped like 
   // The CMQ door's own check and answer (every CMQ answer is a 200; `code` tells a refusal).
   assert.equal(otherDoor.refusal?.status, 200);
   assert.equal((await otherDoor.refusal.json()).code, 4100);
+  // The PHP SDK's GET path is the CMQ door's too (not answered locally as a path leading nowhere).
+  const phpGet = await access.admitForwarding(
+    new Request("http://follower/v2/index.php/v2/index.php?Action=ListQueue"),
+    undefined,
+    1 << 20,
+  );
+  assert.equal(phpGet.refusal?.status, 200);
+  assert.equal((await phpGet.refusal.json()).code, 4100);
 
   const protectedGuard = new AccessGuard({ keyRing: null, loopbackOnly: true });
   const far = await protectedGuard.admitForwarding(

@@ -40,7 +40,7 @@ import { createOpsRoutes, opsRouteDefinitions } from "./ops_routes.ts";
 import { answerHeaders, requestContext, RequestRecorder } from "./request_context.ts";
 import { createDirectRoutes } from "./direct.ts";
 import { createDoorDirect, doorRoutes } from "./door_direct.ts";
-import { cmqDoorPath, createCmqAnswers, createCmqDoor } from "./cmq_v2/mod.ts";
+import { cmqDoorPath, cmqPhpGetPath, createCmqAnswers, createCmqDoor } from "./cmq_v2/mod.ts";
 import { createSqsAnswers, isSqsRequest, type MoveTaskTime, sqsContentType } from "./sqs/mod.ts";
 
 /**
@@ -143,10 +143,12 @@ export function createApp(options: AppOptions): App {
     bodies,
     logError,
   };
-  app.all(cmqDoorPath, (c, next) => {
-    c.set("metricsRoute", doorRoutes.cmq);
-    return next();
-  });
+  for (const path of [cmqDoorPath, cmqPhpGetPath]) {
+    app.all(path, (c, next) => {
+      c.set("metricsRoute", doorRoutes.cmq);
+      return next();
+    });
+  }
   app.route("/", createCmqDoor(cmqOptions));
   const sqsDoor = createSqsAnswers({
     service: options.service,

@@ -5,8 +5,8 @@
  * HTTP metrics. Going through hono's router and middleware cost about 40 µs of CPU per request,
  * a fifth of what a CMQ batch send or consume costs the broker.
  *
- * Served here: any request but HEAD whose path is exactly `/v2/index.php` (with or without a
- * query), `POST /` with an `X-Amz-Target: AmazonSQS.*` header, and SQS query-protocol requests
+ * Served here: any request but HEAD whose path is exactly `/v2/index.php` or, as the PHP SDK
+ * sends a GET, `/v2/index.php/v2/index.php` (with or without a query), `POST /` with an `X-Amz-Target: AmazonSQS.*` header, and SQS query-protocol requests
  * (`isSqsRequest`: a form POST at `/` or a queue URL's path, a GET naming an `Action`). A client
  * that protected mode refuses is handed to hono, which refuses it as before.
  * `door_direct_test.ts` holds both paths to the same answers and metrics.
@@ -64,7 +64,10 @@ export function createDoorDirect(options: DoorDirectOptions): FetchHandler {
     if (pathStart === -1) return next(request, info);
     // HEAD stays with hono, which answers it as a GET without the body.
     if (url.startsWith(cmqDoorPath, pathStart) && request.method !== "HEAD") {
-      const after = url.charCodeAt(pathStart + cmqDoorPath.length);
+      let end = pathStart + cmqDoorPath.length;
+      // The PHP SDK's GET path, `cmqPhpGetPath`, is the door's path twice.
+      if (url.startsWith(cmqDoorPath, end)) end += cmqDoorPath.length;
+      const after = url.charCodeAt(end);
       // The path must end there: a query may follow (`?`), nothing else (`/`, `.`, `%`…).
       if (Number.isNaN(after) || after === questionMark) {
         return serveDoor(options, request, info, doorRoutes.cmq, cmq);

@@ -58,6 +58,8 @@ const cmqCases: { path: string; init: () => RequestInit }[] = [
     path: "/v2/index.php?Action=ReceiveMessage&queueName=orders&pollingWaitSeconds=0",
     init: get(),
   },
+  // The PHP SDK's GET path: the door's path twice.
+  { path: "/v2/index.php/v2/index.php?Action=ListQueue", init: get() },
   { path: "/v2/index.php?Action=SendMessage&queueName=missing&msgBody=x", init: get() },
   { path: "/v2/index.php?Action=SendMessage&queueName=buggy&msgBody=x", init: get() },
   // Refused: no action, an unknown one, a gap in a list, a repeated name, another method.

@@ -50,6 +50,18 @@ export { timestampSkewSecondsMax } from "./signature.ts";
 export const cmqDoorPath = "/v2/index.php";
 
 /**
+ * Where the PHP SDK sends a GET: its HTTP class appends the path to a base that already ends in
+ * it. It signs the request over `cmqDoorPath`, as every SDK does; so does the door, at either
+ * path. (CMQ's own server, a PHP script, took the second `/v2/index.php` as path info.)
+ */
+export const cmqPhpGetPath = cmqDoorPath + cmqDoorPath;
+
+/** Whether the door serves `path` (a request's decoded path). */
+export function isCmqDoorPath(path: string): boolean {
+  return path === cmqDoorPath || path === cmqPhpGetPath;
+}
+
+/**
  * Room above the 4 MiB batch limit for the other parameters and the form encoding, so that a
  * batch of ASCII bodies adding up to the limit still fits in one request. Non-ASCII text
  * grows threefold when percent-encoded, and meets the bound sooner.
@@ -100,7 +112,7 @@ const topicAndSubscriptionActions: ReadonlyMap<string, CmqTopicAction> = new Map
 ]);
 
 /**
- * Builds the door as a hono app serving `cmqDoorPath`. Mount it with `app.route("/", door)`,
+ * Builds the door as a hono app serving `cmqDoorPath` (and `cmqPhpGetPath`). Mount it with `app.route("/", door)`,
  * or serve it alone with `Deno.serve(door.fetch)`.
  *
  * @example
@@ -112,13 +124,18 @@ const topicAndSubscriptionActions: ReadonlyMap<string, CmqTopicAction> = new Map
 export function createCmqDoor(options: CmqDoorOptions): Hono<CmqDoorEnv> {
   const answer = createCmqAnswers(options);
   const app = new Hono<CmqDoorEnv>();
-  app.all(
-    cmqDoorPath,
-    async (c) =>
-      c.json(
-        await answer(c.req.raw, (c.get("requestId") as string | undefined) ?? crypto.randomUUID()),
-      ),
-  );
+  for (const path of [cmqDoorPath, cmqPhpGetPath]) {
+    app.all(
+      path,
+      async (c) =>
+        c.json(
+          await answer(
+            c.req.raw,
+            (c.get("requestId") as string | undefined) ?? crypto.randomUUID(),
+          ),
+        ),
+    );
+  }
   return app;
 }
 
@@ -260,7 +277,8 @@ async function readRequest(request: Request, door: DoorChecks): Promise<ReadRequ
 function keyOf(request: Request, { url, params }: ReadRequest, door: DoorChecks): AccessKey | null {
   if (door.keys === null) return null;
   const host = request.headers.get("host") ?? url.host;
-  const signed = { method: request.method, host, path: url.pathname, params };
+  // Signed over `cmqDoorPath` at either path the door serves (`cmqPhpGetPath`).
+  const signed = { method: request.method, host, path: cmqDoorPath, params };
   return authenticate(signed, door.keys, door.now());
 }
 
