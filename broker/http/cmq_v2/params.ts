@@ -17,12 +17,20 @@ import { namePattern, type Range } from "./deps.ts";
  */
 export const parametersMax = 128;
 
-/** A parsed request: each parameter name once, with its decoded value. */
+/**
+ * A parsed request: each parameter name once, with its decoded value. Names are read as
+ * `readName` says (the Go SDK's ListSubscriptionByTopic sends `offset `, its
+ * SetSubscriptionAttributes `subscriptionName `; the C++ SDK's Subscribe `filterTag,1`); the
+ * signature covers them as sent (`signedEntries`).
+ */
 export class CmqParams {
   readonly #values: Map<string, string>;
+  readonly #sent: Map<string, string>;
 
-  constructor(values: Map<string, string>) {
+  /** `sent`: the names as the request spelled them, when any differs from `values`' names. */
+  constructor(values: Map<string, string>, sent: Map<string, string> = values) {
     this.#values = values;
+    this.#sent = sent;
   }
 
   /** The value of `name`, or undefined when the request does not carry it. */
@@ -30,9 +38,14 @@ export class CmqParams {
     return this.#values.get(name);
   }
 
-  /** Every parameter in request order (for the signature). */
+  /** Every parameter in request order, by the name it is read as. */
   entries(): IterableIterator<[string, string]> {
     return this.#values.entries();
+  }
+
+  /** Every parameter in request order under its name as sent (what the signature covers). */
+  signedEntries(): IterableIterator<[string, string]> {
+    return this.#sent.entries();
   }
 
   /**
@@ -44,16 +57,27 @@ export class CmqParams {
     return others.find((name) => this.#values.has(name)) ?? first;
   }
 
-  /** The parameter names in request order. */
+  /** The parameter names in request order, as read. */
   names(): IterableIterator<string> {
     return this.#values.keys();
   }
 }
 
 /**
+ * The name a parameter is read as: without trailing spaces, and `filterTag,N` / `bindingKey,N`
+ * as `filterTag.N` / `bindingKey.N` (the C++ SDK's Subscribe, built as C++11 or later, writes
+ * a comma there).
+ */
+export function readName(name: string): string {
+  const read = name.endsWith(" ") ? name.replace(/ +$/, "") : name;
+  return read.includes(",") ? read.replace(/^(filterTag|bindingKey),(?=[0-9]+$)/, "$1.") : read;
+}
+
+/**
  * Parses the query string and the form body (either may be empty) into one parameter set.
  * A name given twice, in one part or across both, is refused: which value was signed and
- * which is meant would be a guess.
+ * which is meant would be a guess. So is a name given both as sent and as read (`offset` and
+ * `offset `).
  *
  * @example
  * ```ts
@@ -63,8 +87,12 @@ export class CmqParams {
  */
 export function parseParams(query: string, body: string): CmqParams {
   const values = new Map<string, string>();
+  // Made at the first name with a trailing space; until then, every name is as sent.
+  let sent: Map<string, string> | undefined;
   for (const part of [query, body]) {
-    for (const [name, value] of formPairs(part)) {
+    for (const [sentName, value] of formPairs(part)) {
+      const name = readName(sentName);
+      if (name !== sentName) sent ??= new Map(values);
       if (values.has(name)) {
         throw invalidParameter(
           moduleCode.notRepeatable,
@@ -78,9 +106,10 @@ export function parseParams(query: string, body: string): CmqParams {
         );
       }
       values.set(name, value);
+      sent?.set(sentName, value);
     }
   }
-  return new CmqParams(values);
+  return new CmqParams(values, sent);
 }
 
 /**

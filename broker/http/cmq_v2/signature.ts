@@ -8,15 +8,19 @@
  * Signature = base64(HMAC-SHA1 or HMAC-SHA256(secretKey, that string))
  * ```
  *
+ * The C++ SDK, by default, names HmacSHA256 and signs with HMAC-SHA1: from it (`SDK_CPP_…`),
+ * an HmacSHA256 request also verifies with SHA-1 (`hashesOf`).
+ *
  * `Host` is the request's Host header as the client sent it, port included: the SDKs sign the
  * host of their endpoint (`127.0.0.1:9876`), and HTTP clients send the same text. A proxy in
  * front of cmqd must pass the Host header through unchanged.
  *
- * The Python and PHP SDKs leave out of the signature, on POST only, every parameter whose value
- * begins with "@" (a relic of PHP's curl file uploads); the Java SDK signs everything. A POST
- * is accepted in that form only when its (signed) `RequestClient` names the Python or PHP SDK
- * (`SDK_Python_1.3`, `SDK_PHP_1.3`), so a message body starting with "@" works from every SDK —
- * and, from Python or PHP, is not covered by the signature, as with CMQ itself. Any other client's
+ * The Python and PHP SDKs (and the Node.js SDK `cmq-nodejs-sdk`, which copies them) leave out
+ * of the signature, on POST only, every parameter whose value begins with "@" (a relic of PHP's
+ * curl file uploads); the Java, C++ and Go SDKs sign everything. A POST is accepted in that form
+ * only when its (signed) `RequestClient` names one of the former (`SDK_Python_1.3`,
+ * `SDK_PHP_1.3`, `CMQ_NODEJS_SDK_1.3`), so a message body starting with "@" works from every SDK
+ * — and, from those, is not covered by the signature, as with CMQ itself. Any other client's
  * request must sign every parameter: else "@" parameters added to a captured request (a second
  * `msgBody.2=@…`) would pass unsigned.
  *
@@ -66,10 +70,12 @@ export interface SignedRequest {
  * ```
  */
 export function stringToSign(request: SignedRequest, options: { skipFileValues: boolean }) {
-  const names = [...request.params.names()].filter((name) => name !== "Signature").sort();
+  // Names as sent (`subscriptionName ` from the Go SDK), which is what the client signed.
+  const sent = new Map(request.params.signedEntries());
+  const names = [...sent.keys()].filter((name) => name !== "Signature").sort();
   const pairs: string[] = [];
   for (const name of names) {
-    const value = request.params.get(name)!;
+    const value = sent.get(name)!;
     if (options.skipFileValues && request.method === "POST" && value.startsWith("@")) continue;
     pairs.push(`${name.replaceAll("_", ".")}=${value}`);
   }
@@ -117,10 +123,25 @@ function checkTimestamp(params: CmqParams, nowMs: number): void {
   }
 }
 
-/** True when the request names an SDK that leaves "@" values out of its signature. */
+/**
+ * True when the request names an SDK that leaves "@" values out of its signature: Python, PHP,
+ * and the Node.js SDK on npm as `cmq-nodejs-sdk` (`CMQ_NODEJS_SDK_1.3`).
+ */
 function signsWithoutFileValues(params: CmqParams): boolean {
   const client = params.get("RequestClient")?.toLowerCase() ?? "";
-  return client.startsWith("sdk_python") || client.startsWith("sdk_php");
+  return client.startsWith("sdk_python") || client.startsWith("sdk_php") ||
+    client.startsWith("cmq_nodejs_sdk");
+}
+
+/**
+ * The hashes a signature naming `method` may have been made with: that one and, from the C++ SDK
+ * (`RequestClient` `SDK_CPP_…`), SHA-1 for HmacSHA256 too. Its client starts with no sign
+ * method, and then names HmacSHA256 but signs with HMAC-SHA1, unless the application called
+ * `setSignMethod`. Still an HMAC with the key: only the name of the method is taken loosely.
+ */
+function hashesOf(params: CmqParams, method: SignatureMethod): SignatureMethod[] {
+  const client = params.get("RequestClient")?.toLowerCase() ?? "";
+  return method === "HmacSHA256" && client.startsWith("sdk_cpp") ? [method, "HmacSHA1"] : [method];
 }
 
 /** A Host header that ends in a port (`h:9876`, `[::1]:80`; not `[::1]`). */
@@ -167,13 +188,15 @@ export function authenticate(request: SignedRequest, keys: KeyRing, nowMs: numbe
   const given = params.get("Signature")!.replaceAll(" ", "+");
   const hasFileValues = request.method === "POST" && signsWithoutFileValues(params) &&
     [...params.entries()].some(([name, value]) => name !== "Signature" && value.startsWith("@"));
+  const hashes = hashesOf(params, method);
   for (const host of signedHosts(request.host)) {
     const signed = { ...request, host };
-    const strict = stringToSign(signed, { skipFileValues: false });
-    if (sameText(sign(strict, key.secretKey, method), given)) return unambiguous(key, params);
-    if (hasFileValues) {
-      const lenient = stringToSign(signed, { skipFileValues: true });
-      if (sameText(sign(lenient, key.secretKey, method), given)) return unambiguous(key, params);
+    const texts = [stringToSign(signed, { skipFileValues: false })];
+    if (hasFileValues) texts.push(stringToSign(signed, { skipFileValues: true }));
+    for (const text of texts) {
+      for (const hash of hashes) {
+        if (sameText(sign(text, key.secretKey, hash), given)) return unambiguous(key, params);
+      }
     }
   }
   throw failed(

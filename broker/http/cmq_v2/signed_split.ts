@@ -12,6 +12,7 @@
  * So a signed request is refused (CMQ's 4100) when one of its parameter names holds `&` or `=`
  * (no SDK sends such a name), or a name with `_` whose `.` form is a parameter its action reads
  * (the door reads only the `.` form; the SDKs send it), or when a value holds `&x=` where `x` is a parameter its action reads
+ * (also as `readName` takes it: `&subscriptionName =`, `&filterTag,2=`)
  * (a numbered one as `msgBody.2` or `msgBody_2`) that the request does not carry: that request is
  * the same, to the signature, as one that carried `x`. An honest request is refused only when a
  * value holds such text, e.g. a message body with `&delaySeconds=` sent without `delaySeconds`;
@@ -20,7 +21,7 @@
  *
  * @module
  */
-import type { CmqParams } from "./params.ts";
+import { type CmqParams, readName } from "./params.ts";
 
 const queueAttributes = [
   "maxMsgHeapNum",
@@ -74,6 +75,14 @@ function signedName(name: string): string {
   return name.replaceAll("_", ".");
 }
 
+/**
+ * The parameter that `name`, written so in the string to sign, is read as: `.` for `_`, then
+ * `readName` (`subscriptionName ` is read as `subscriptionName`, `filterTag,1` as `filterTag.1`).
+ */
+function readAs(name: string): string {
+  return readName(signedName(name));
+}
+
 /** Whether `name` (signed form) is one of `bases` or a numbered entry of one (`msgBody.2`). */
 function isRead(name: string, bases: readonly string[]): boolean {
   const dot = name.indexOf(".");
@@ -95,13 +104,13 @@ function isRead(name: string, bases: readonly string[]): boolean {
 export function signedSplitOf(params: CmqParams): string | null {
   const bases = parametersRead.get(params.get("Action") ?? "") ?? [];
   let present: Set<string> | undefined;
-  for (const [name, value] of params.entries()) {
+  for (const [name, value] of params.signedEntries()) {
     if (name === "Signature") continue;
     if (name.includes("&") || name.includes("=")) {
       return `the parameter name ${JSON.stringify(name.slice(0, 64))} holds '&' or '=', which ` +
         "the signature can't tell from the parameters around it";
     }
-    if (name.includes("_") && isRead(signedName(name), bases)) {
+    if (name.includes("_") && isRead(readAs(name), bases)) {
       return `the parameter name ${JSON.stringify(name.slice(0, 64))} signs as ` +
         `${signedName(name)}, which this action reads, and only under that name: the signature ` +
         "can't tell the two apart";
@@ -111,9 +120,9 @@ export function signedSplitOf(params: CmqParams): string | null {
       if (equals < 0) break;
       const next = value.slice(at + 1, equals);
       if (next === "" || next.includes("&")) continue;
-      const split = signedName(next);
+      const split = readAs(next);
       if (!isRead(split, bases)) continue;
-      present ??= new Set([...params.names()].map(signedName));
+      present ??= new Set([...params.names()].map(readAs));
       if (present.has(split)) continue;
       return `the value of ${name} holds '&${next}=', which the signature can't tell from a ` +
         `separate parameter ${next} (a request altered after signing reads the same); write that ` +

@@ -35,14 +35,18 @@ const contentFormats = { JSON: "json", SIMPLIFIED: "simplified" } as const;
 type Strategy = keyof typeof notifyStrategies;
 type Format = keyof typeof contentFormats;
 
-/** The value of an enumerated parameter, or undefined when absent; else (10110). */
+/**
+ * The value of an enumerated parameter, or undefined when absent or empty; else (10110). The C++
+ * SDK's SetSubscriptionAttributes sends `notifyStrategy` and `notifyContentFormat` always, empty
+ * when the application set neither: that changes neither.
+ */
 function optionalChoice<T extends string>(
   params: CmqParams,
   name: string,
   choices: readonly T[],
 ): T | undefined {
   const value = params.get(name);
-  if (value === undefined) return undefined;
+  if (value === undefined || value === "") return undefined;
   if (!(choices as readonly string[]).includes(value)) {
     throw invalidParameter(
       moduleCode.parameterError,
