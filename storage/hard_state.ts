@@ -57,12 +57,17 @@ export function storeHardState(
   state: HardState,
   syncDirectory?: (sync: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
-  invariant(isCount(state.term), "term must be a non-negative safe integer");
-  invariant(isCount(state.commit), "commit must be a non-negative safe integer");
-  invariant(state.vote === null || typeof state.vote === "string", "vote must be a string or null");
+  assertHardState(state);
   const json = JSON.stringify({ term: state.term, vote: state.vote, commit: state.commit });
   const bytes = new TextEncoder().encode(json);
   return writeSnapshotFile(fs, dir, hardStateFileName, bytes, syncDirectory);
+}
+
+/** Throws unless `state` is a hard state that can be written (counts, a string or null vote). */
+export function assertHardState(state: HardState): void {
+  invariant(isCount(state.term), "term must be a non-negative safe integer");
+  invariant(isCount(state.commit), "commit must be a non-negative safe integer");
+  invariant(state.vote === null || typeof state.vote === "string", "vote must be a string or null");
 }
 
 /** Reads the log start marker; missing → index 0, term 0. */

@@ -231,14 +231,7 @@ export class SealedIndexes {
     this.#pending.delete(segment);
     this.#fs.rename(temporaryPath, path);
     // A failed flush before it fails the write only (derived data): the log failed already.
-    await this.#syncDirectory(async () => {
-      try {
-        await this.#fs.syncDir(this.#dir);
-      } catch (error) {
-        this.#onDirectoryFailure(error); // fsyncgate: the log's next sync could report success
-        throw error;
-      }
-    });
+    await this.#syncDirectory(() => this.#syncDirectoryOrFail());
     this.#written++;
   }
 
@@ -275,11 +268,21 @@ export class SealedIndexes {
 
   /**
    * A scrub found `segment` damaged: its index goes, durably, so the next open scans the
-   * segment and cuts the log at the damage.
+   * segment and cuts the log at the damage. A directory fsync that fails fails the log.
    */
   async distrust(segment: Segment): Promise<void> {
     this.forget(segment);
-    await this.#syncDirectory(() => this.#fs.syncDir(this.#dir));
+    await this.#syncDirectory(() => this.#syncDirectoryOrFail());
+  }
+
+  /** A directory fsync that, when it fails, fails the log (see the constructor). */
+  async #syncDirectoryOrFail(): Promise<void> {
+    try {
+      await this.#fs.syncDir(this.#dir);
+    } catch (error) {
+      this.#onDirectoryFailure(error); // fsyncgate: the log's next sync could report success
+      throw error;
+    }
   }
 
   /** Removes index files whose base is not in `keep` (orphans, the active segment's). */

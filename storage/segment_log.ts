@@ -22,12 +22,11 @@ import { type FileHandle, type FileSystem, joinPath } from "./file_io.ts";
 import {
   type DamageRecord,
   type HardState,
-  loadHardState,
   loadLogStart,
   type LogStart,
-  storeHardState,
   storeLogStart,
 } from "./hard_state.ts";
+import { HardStateWrites } from "./hard_state_writes.ts";
 import { type DamageNote, LogDamage } from "./log_damage.ts";
 import { LogScrubber } from "./log_scrubber.ts";
 import { NameOrder } from "./name_order.ts";
@@ -84,7 +83,7 @@ export class SegmentLog {
   /** Segments in index order; none is ever empty; the last is the active one. */
   #segments: Segment[] = [];
   #logStart: LogStart;
-  #hardState: HardState;
+  readonly #hardState: HardStateWrites;
   #damage!: LogDamage;
   readonly #indexes: SealedIndexes;
   /** Holds every directory fsync after the bytes written before the newest segment. */
@@ -92,7 +91,6 @@ export class SegmentLog {
     () => this.#scheduler.request(0, { fresh: true }),
     () => this.#busyWith,
   );
-  #hardStateWrites: Promise<void> = Promise.resolve();
   #recovery: RecoveryReport = { segments: 0, entries: 0, truncatedBytes: 0 };
   #scheduler: SyncScheduler;
   /** Handles written or truncated since the last flush started, and the bytes written. */
@@ -127,8 +125,8 @@ export class SegmentLog {
     });
     this.#maps = new SegmentMaps({ limit: mappedSegmentsMax, enabled: options.mmap ?? true });
     this.#logStart = loadLogStart(this.#fs, this.#dir);
-    this.#hardState = loadHardState(this.#fs, this.#dir);
     const [onFailure, gate] = [(error: unknown) => this.#failWrites(error), this.#gate];
+    this.#hardState = new HardStateWrites(this.#fs, this.#dir, gate, onFailure);
     this.#indexes = new SealedIndexes(this.#fs, this.#dir, onFailure, gate);
     const onDurable = (index: number) => this.#indexes.durableUpTo(index);
     const settings = { durableIndex: 0, onDurable, now: options.now };
@@ -373,9 +371,11 @@ export class SegmentLog {
     await this.#damage.note(detail, { term: this.#hardState.term, ...options });
   }
 
-  /** Reads the sealed segments trusted by their index at open, and hands damage on. */
+  /** Reads the sealed segments trusted by their index at open, and hands damage on; a damage
+   * record that can't be written fails the log, as the index removal after it does. */
   scrubber(): LogScrubber {
-    return new LogScrubber(this.#indexes, (detail) => this.noteDamage(detail, { torn: false }));
+    const fail = (error: unknown) => Promise.reject(this.#failWrites(error));
+    return new LogScrubber(this.#indexes, (d) => this.noteDamage(d, { torn: false }).catch(fail));
   }
 
   /** Forgets the damage record (its owner repaired or dismissed the damage). */
@@ -385,23 +385,22 @@ export class SegmentLog {
 
   /** The hard state last written (or recovered). */
   readHardState(): HardState {
-    return { ...this.#hardState };
+    return this.#hardState.state;
   }
 
   /**
    * Replaces the hard state durably (temp file, fsync, rename, directory fsync: two fsyncs, so
    * write it when term or vote change, not for every commit advance). Writes are serialized.
    * After a roll, its directory fsync waits for a flush round (see `NameOrder`): one that fails
-   * fails the write (the log has failed then).
+   * fails the write (the log has failed then). Its own failed write or fsync fails the log as
+   * an append's does (fsyncgate: a later directory fsync may report success without the
+   * rename). A state that breaks the rules is refused and changes nothing.
    */
   writeHardState(state: HardState): Promise<void> {
-    this.#assertUsable();
-    const copy = { term: state.term, vote: state.vote, commit: state.commit };
-    this.#hardState = copy;
-    const store = () => storeHardState(this.#fs, this.#dir, copy, this.#gate);
-    const write = this.#hardStateWrites.catch(() => {}).then(store);
-    this.#hardStateWrites = write;
-    return write;
+    return rejecting(() => {
+      this.#assertUsable();
+      return this.#hardState.write(state);
+    });
   }
 
   /**
@@ -454,7 +453,7 @@ export class SegmentLog {
     if (this.#closed) return;
     if (this.#busyWith !== null) await this.#busyWith.catch(() => {});
     if (this.#scheduler.failure === null && this.#writeFailure === null) await this.sync();
-    await this.#hardStateWrites.catch(() => {});
+    await this.#hardState.settled();
     await this.#indexes.settled(); // before: one may fail the log (its directory sync)
     await this.#damage.failureRecorded;
     await this.#scheduler.idle();
@@ -521,8 +520,10 @@ export class SegmentLog {
   readonly #gate = (sync: () => Promise<void>) => this.#names.syncDirectory(sync);
 
   /** A write or directory sync failed outside a flush: the log refuses work until reopened and
-   * answers no waiter (a round in flight would acknowledge entries the next open cuts). */
+   * answers no waiter (a round in flight would acknowledge entries the next open cuts). Once:
+   * on a failed log, only returns `error` (which most likely says so). */
   #failWrites(error: unknown): unknown {
+    if (this.#writeFailure !== null || this.#scheduler.failure !== null) return error;
     this.#writeFailure = error;
     this.#scheduler.fail(error);
     this.#damage.noteFailure(error, this.#failedFrom());

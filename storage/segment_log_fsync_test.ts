@@ -143,6 +143,88 @@ Deno.test("a directory fsync that fails behind a persisted index fails the log t
   await log.close();
 });
 
+Deno.test("a hard state write whose directory fsync fails fails the log", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs });
+  await log.appendDurable(makeEntries(1, 2));
+  fs.failNext("dirSync");
+  await assert.rejects(log.writeHardState({ term: 2, vote: "n1", commit: 2 }), /EIO/);
+  // The rename may not be durable, and a later directory fsync may report success without it
+  // (fsyncgate): nothing more may be acknowledged on the strength of one.
+  assert.throws(() => log.append(makeEntries(3, 1)), /EIO/);
+  await assert.rejects(async () => await log.sync(), /EIO/);
+  await log.close();
+  assert.equal(log.damage?.unsyncedFrom, 3, "recorded: the next open cuts what was not synced");
+});
+
+Deno.test("a hard state write whose temp file fsync fails fails the log", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs });
+  await log.appendDurable(makeEntries(1, 2));
+  fs.failSyncs(1);
+  await assert.rejects(log.writeHardState({ term: 2, vote: "n1", commit: 2 }), /EIO/);
+  assert.throws(() => log.append(makeEntries(3, 1)), /EIO/);
+  await log.close();
+});
+
+Deno.test("a hard state that breaks its rules is refused and changes nothing, the log goes on", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs });
+  await log.writeHardState({ term: 2, vote: "n1", commit: 0 });
+  await assert.rejects(log.writeHardState({ term: -1, vote: null, commit: 0 }), /term/);
+  assert.deepEqual(log.readHardState(), { term: 2, vote: "n1", commit: 0 });
+  await log.appendDurable(makeEntries(1, 2));
+  await log.close();
+});
+
+/** A scrub that finds damage: a directory sync after its record, or after its index removal, fails. */
+class ScrubSyncFails extends ForwardingFileSystem {
+  armed: "damage record" | "index removal" | null = null;
+  failed = 0;
+  #indexRemoved = false;
+
+  override remove(path: string): void {
+    super.remove(path);
+    this.#indexRemoved ||= this.armed !== null && path.endsWith(".index");
+  }
+
+  override syncDir(path: string): Promise<void> {
+    const due = this.armed === "damage record"
+      ? this.inner.exists(`${dir}/damage`)
+      : this.armed === "index removal" && this.#indexRemoved;
+    if (!due) return super.syncDir(path);
+    this.armed = null;
+    this.failed++;
+    return Promise.reject(new Error("EIO: directory fsync failed (simulated)"));
+  }
+}
+
+for (const failing of ["damage record", "index removal"] as const) {
+  Deno.test(`a scrub whose ${failing} for a damaged segment can't be synced fails the log`, async () => {
+    const sim = new SimFileSystem();
+    const fs = new ScrubSyncFails(sim);
+    const options = { fs, segmentBytesMax: 1500, indexIntervalBytes: 256 };
+    const first = await SegmentLog.open(dir, options);
+    for (let index = 1; index <= 60; index += 10) await first.appendDurable(makeEntries(index, 10));
+    await first.close();
+    const log = await SegmentLog.open(dir, options);
+    assert.ok((log.recovery.indexedSegments ?? 0) > 0);
+    const path = `${dir}/${sim.readDir(dir).filter((name) => name.endsWith(".log")).sort()[0]}`;
+    const firstLength = new DataView(sim.fileBytes(path).buffer).getUint32(0, true) + 4;
+    sim.flipBit(path, firstLength + 40); // the second record's payload
+    fs.armed = failing;
+    const scrubber = log.scrubber();
+    await assert.rejects(async () => {
+      for (let step = await scrubber.step(4096); !step.done; step = await scrubber.step(4096));
+    }, /EIO/);
+    assert.equal(fs.failed, 1, `the ${failing}'s directory sync failed`);
+    // What that sync was to make durable is unknown, and a later directory sync may say it is
+    // (fsyncgate): the log takes nothing more.
+    assert.throws(() => log.append(makeEntries(61, 1)), /EIO/);
+    await log.close();
+  });
+}
+
 async function firstSegment(fs: SimFileSystem): Promise<string> {
   await Promise.resolve();
   return fs.readDir(dir).find((name) => name.endsWith(".log"))!;
