@@ -13,7 +13,7 @@ import {
   removeDamageRecord,
   storeDamageRecord,
 } from "./hard_state.ts";
-import type { CorruptionDetail } from "./errors.ts";
+import { type CorruptionDetail, CorruptLogError } from "./errors.ts";
 
 /** How `SegmentLog.noteDamage` records a cut: torn or not, and in which term (default: current). */
 export type DamageNote = { torn: boolean; term?: number };
@@ -73,22 +73,36 @@ export class LogDamage {
   /**
    * A write or fsync failed before this open (`unsyncedFrom`): what the files show past the last
    * good fsync may exist only in the page cache, so it is cut, durably, and recorded as a torn
-   * tail (never acknowledged: nobody counts an entry before its fsync).
+   * tail (never acknowledged: nobody counts an entry before its fsync). The cut reads the record
+   * before it: one that fails its check or that the disk refuses to read is damage, as where
+   * the open's scan meets it: recorded (`noteDamage`, not torn) and the log cut before it.
    */
   async cutUnsyncedTail(log: {
     firstIndex: number;
     lastIndex: number;
     logStartIndex: number;
     truncateSuffix(from: number): Promise<void>;
+    noteDamage(detail: CorruptionDetail): Promise<void>;
   }): Promise<void> {
     const from = this.#record?.unsyncedFrom;
     if (from === undefined) return;
     // All but the log start's successor can go; cutting that too would lose the start's term
     // (only after a prefix deletion; the one kept entry is then trusted like any other).
     const floor = log.firstIndex - 1 === log.logStartIndex ? log.firstIndex : log.firstIndex + 1;
-    const cutFrom = Math.max(from, floor);
+    let cutFrom = Math.max(from, floor);
     const cuts = cutFrom <= log.lastIndex;
-    if (cuts) await log.truncateSuffix(cutFrom);
+    while (cuts) {
+      try {
+        await log.truncateSuffix(cutFrom);
+        break;
+      } catch (error) {
+        // A failed cut changed nothing (see `SegmentLog.truncateSuffix`): a lower one can follow.
+        const bad = error instanceof CorruptLogError ? error.detail.index : undefined;
+        if (bad === undefined || bad >= cutFrom || bad < floor) throw error;
+        await log.noteDamage((error as CorruptLogError).detail);
+        cutFrom = bad;
+      }
+    }
     await this.#unsyncedTailCut(cuts ? cutFrom : null);
   }
 

@@ -132,3 +132,50 @@ Deno.test("a read that fails under a trusted index is damage: refused, recorded,
   assert.equal(reopened.damage?.torn, false);
   await reopened.close();
 });
+
+/** A bad sector that appears once the open's scan is done (its directory sync): at the cut. */
+class SectorFailingAfterScan extends BadSectorFileSystem {
+  afterScan: { path: string; from: number; to: number } | null = null;
+
+  override async syncDir(path: string): Promise<void> {
+    await super.syncDir(path);
+    if (this.afterScan !== null) [this.bad, this.afterScan] = [this.afterScan, null];
+  }
+}
+
+Deno.test("a read the disk refuses while the open cuts an unsynced tail is damage: cut below, distrusted, the open goes on", async () => {
+  const sim = new SimFileSystem();
+  const fs = new SectorFailingAfterScan(sim);
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  for (let index = 1; index <= 40; index += 10) {
+    await log.appendDurable(makeEntries(index, 10, { payloadBytes: 20 }));
+  }
+  const next = log.lastIndex + 1;
+  sim.failSyncs(1);
+  await assert.rejects(log.appendDurable(makeEntries(next, 2, { payloadBytes: 20 })));
+  await log.close();
+  assert.equal(log.damage?.unsyncedFrom, next);
+  const base = sim.readDir(dir).filter((name) => name.endsWith(".log")).sort().map((name) =>
+    Number(name.slice(0, 20))
+  ).at(-1)!;
+  assert.ok(base < next - 1, "the cut at `next` reads the record before it, in its segment");
+  const path = `${dir}/${segmentFileName(base)}`;
+  const victim = recordStarts(sim, path)[next - 1 - base];
+  fs.afterScan = { path, from: victim + 30, to: victim + 31 };
+
+  const reopened = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(reopened.recovery.corruptAt, undefined, "the scan read every byte");
+  assert.equal(fs.afterScan, null, "the sector went bad after the scan");
+  assert.equal(reopened.lastIndex, next - 2, "cut before the record that can't be read");
+  assert.equal(reopened.damage?.torn, false, "damage, not a torn write");
+  assert.equal(reopened.damage?.detail.index, next - 1);
+  assert.match(reopened.damage?.detail.reason ?? "", /read failed/);
+  assert.equal(reopened.damage?.unsyncedFrom, undefined, "the unsynced tail is cut");
+  await reopened.close();
+  fs.bad = null;
+  sim.crash(); // what the open did is durable
+  const again = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(again.lastIndex, next - 2);
+  assert.equal(again.damage?.torn, false);
+  await again.close();
+});

@@ -488,6 +488,7 @@ export class SegmentLog {
       lastIndex: this.lastIndex,
       logStartIndex: this.#logStart.index,
       truncateSuffix: (from) => this.truncateSuffix(from),
+      noteDamage: (detail) => this.noteDamage(detail, { torn: false }),
     });
   }
 
