@@ -2,9 +2,11 @@
  * The scrubber: reads the sealed segments that were restored from their persisted index at open
  * (so never read since; of one a Raft cut made the log's last again, what the cut kept), a
  * bounded number of bytes per step, and checks every record as the open
- * scan would have — CRC, contiguous index, the term the index claims, the index's points at the
- * positions it claims, and the segment's length. The caller paces the steps (bytes per second)
- * and decides what a damage means for the process.
+ * scan would have — CRC, contiguous index, the term the index claims, timestamps that never
+ * decrease, the index's points at the positions it claims, its time points (taken at those
+ * points where the timestamp grew, as a scan takes them: a rewind by time starts from them) and
+ * its first and last timestamps, and the segment's length. The caller paces the steps (bytes per
+ * second) and decides what a damage means for the process.
  *
  * Damage is handed to the log's damage path before the step resolves: a damage record (not a
  * torn write: the segment had been sealed and synced), written durably, and the segment's index
@@ -39,6 +41,10 @@ export class LogScrubber {
   #position = 0;
   #nextIndex = 0;
   #pointSlot = 0;
+  /** The next time point to meet, and the timestamps of the last one met and the last record. */
+  #timeSlot = 0;
+  #timePointTimestamp = -Infinity;
+  #timestamp = -Infinity;
   #buffer = new Uint8Array(0);
   #header = newRecordHeader();
   #failed: CorruptionDetail | null = null;
@@ -90,6 +96,8 @@ export class LogScrubber {
     this.#position = 0;
     this.#nextIndex = next.baseIndex;
     this.#pointSlot = 0;
+    this.#timeSlot = 0;
+    [this.#timePointTimestamp, this.#timestamp] = [-Infinity, -Infinity];
     return next;
   }
 
@@ -133,6 +141,13 @@ export class LogScrubber {
       if (this.#position === bound.bytes && this.#nextIndex !== bound.endIndex) {
         return damage("fewer records than indexed");
       }
+      const times = segment.timeIndex;
+      if (
+        this.#position === bound.bytes && bound.endIndex === segment.lastIndex + 1 &&
+        this.#timeSlot < times.count
+      ) {
+        return damage("time point past the last record");
+      }
       this.#indexes.verified(segment);
       this.#verifiedSegments++;
     }
@@ -169,15 +184,42 @@ export class LogScrubber {
     if (header.index !== this.#nextIndex) return "index not contiguous";
     if (header.index > segment.lastIndex) return "more records than indexed";
     if (header.term !== segment.termOf(header.index)) return "term differs from the index";
+    if (header.timestamp < this.#timestamp) return "timestamp decreased";
+    this.#timestamp = header.timestamp;
     const points = segment.offsetIndex;
     const relative = header.index - segment.baseIndex;
+    if (relative === 0 && header.timestamp !== segment.firstTimestamp) {
+      return "first timestamp differs from the index";
+    }
+    let atPoint = false;
     if (this.#pointSlot < points.count && points.relativeIndexAt(this.#pointSlot) === relative) {
       if (points.positionAt(this.#pointSlot) !== this.#position) return "index point misplaced";
       this.#pointSlot++;
+      atPoint = true;
+    }
+    if (!this.#timePointMatches(segment, relative, atPoint)) {
+      return "time point differs from the records";
     }
     if (header.index === segment.lastIndex && header.timestamp !== segment.lastTimestamp) {
       return "last timestamp differs from the index";
     }
     return null;
+  }
+
+  /**
+   * Whether the index has a time point at the record just read exactly when a scan would take
+   * one (at an index point, where the timestamp grew past the last time point's), with its time.
+   */
+  #timePointMatches(segment: Segment, relative: number, atPoint: boolean): boolean {
+    const times = segment.timeIndex;
+    const slot = this.#timeSlot;
+    const present = slot < times.count && times.relativeIndexAt(slot) === relative;
+    const expected = atPoint && this.#header.timestamp > this.#timePointTimestamp;
+    if (present !== expected) return false;
+    if (!present) return true;
+    if (times.timestampAt(slot) !== this.#header.timestamp) return false;
+    this.#timeSlot++;
+    this.#timePointTimestamp = this.#header.timestamp;
+    return true;
   }
 }

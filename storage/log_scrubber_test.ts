@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { SegmentLog } from "./segment_log.ts";
 import { SimFileSystem } from "./sim_file_system.ts";
-import { segmentIndexFileName } from "./segment_index_file.ts";
+import {
+  decodeSegmentIndex,
+  encodeSegmentIndex,
+  segmentIndexFileName,
+} from "./segment_index_file.ts";
 import { segmentFileName } from "./segment.ts";
 import { makeEntries, ReadBufferRecordingFileSystem } from "./_test_helpers.ts";
 import type { ScrubStep } from "./log_scrubber.ts";
@@ -207,5 +211,76 @@ Deno.test("a cut whose record before it fails its check leaves the scrubber the 
   let step;
   do step = await scrubber.step(4096); while (!step.done);
   assert.equal(step.damage?.index, base + 6);
+  await log.close();
+});
+
+Deno.test("a trusted index whose time point is not the records' is found by the scrubber: the restart rebuilds it, cutting nothing", async () => {
+  const fs = new SimFileSystem();
+  const first = await SegmentLog.open(dir, { fs, ...options });
+  for (let index = 1; index <= 100; index += 10) {
+    await first.appendDurable(makeEntries(index, 10, { payloadBytes: 20 }));
+  }
+  await first.close();
+  const bases = fs.readDir(dir).filter((name) => name.endsWith(".log"))
+    .map((name) => Number(name.slice(0, 20))).sort((a, b) => a - b);
+  const base = bases[1];
+  // The index file keeps its own CRC, but its third time point says an earlier time than the
+  // record there holds (an index that does not describe its segment).
+  const indexPath = `${dir}/${segmentIndexFileName(base)}`;
+  const summary = decodeSegmentIndex(fs.fileBytes(indexPath), indexPath);
+  assert.ok(!("refused" in summary));
+  const { timestamps, relativeIndexes } = summary.timePoints;
+  assert.ok(timestamps.length >= 3 && relativeIndexes[2] - relativeIndexes[1] >= 2);
+  timestamps[2] = timestamps[1] + 1;
+  fs.remove(indexPath);
+  const handle = fs.open(indexPath, { create: true });
+  handle.writeSync(encodeSegmentIndex(summary));
+  await handle.syncData();
+  handle.close();
+  await fs.syncDir(dir);
+
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(log.recovery.indexedSegments, bases.length - 1, "the index is trusted");
+  // A rewind to just after the second point's time starts at the third point, past entries
+  // that are as new as asked.
+  const asked = timestamps[1] + 2;
+  const right = base + relativeIndexes[1] + 1;
+  assert.equal(log.indexAtOrAfterTime(asked), base + relativeIndexes[2], "the wrong start");
+  const steps = await scrubAll(log, 4096);
+  const damage = steps.at(-1)!.damage;
+  assert.match(damage?.reason ?? "", /time point/);
+  assert.equal(damage?.index, base + relativeIndexes[2]);
+  assert.equal(fs.exists(indexPath), false, "index removed");
+  assert.equal(log.damage?.torn, false, "as the other index checks: recorded as damage");
+  await log.close();
+
+  fs.crash();
+  const reopened = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(reopened.lastIndex, 100, "every record is sound: nothing cut");
+  assert.equal(reopened.indexAtOrAfterTime(asked), right, "the scan rebuilt the time index");
+  await reopened.close();
+});
+
+Deno.test("the scrubber finds a trusted index whose first timestamp is not the first record's", async () => {
+  const fs = new SimFileSystem();
+  const { log: first, bases } = await reopenedLog(fs);
+  await first.close();
+  const base = bases[1];
+  const indexPath = `${dir}/${segmentIndexFileName(base)}`;
+  const summary = decodeSegmentIndex(fs.fileBytes(indexPath), indexPath);
+  assert.ok(!("refused" in summary));
+  summary.firstTimestamp += 5; // later than the record's, still before the second's
+  fs.remove(indexPath);
+  const handle = fs.open(indexPath, { create: true });
+  handle.writeSync(encodeSegmentIndex(summary));
+  await handle.syncData();
+  handle.close();
+  await fs.syncDir(dir);
+
+  const log = await SegmentLog.open(dir, { fs, ...options });
+  assert.equal(log.recovery.indexedSegments, bases.length - 1, "the index is trusted");
+  const steps = await scrubAll(log, 4096);
+  assert.match(steps.at(-1)!.damage?.reason ?? "", /first timestamp/);
+  assert.equal(steps.at(-1)!.damage?.index, base);
   await log.close();
 });

@@ -33,6 +33,18 @@ export class TimeIndex {
     this.#count++;
   }
 
+  /** The timestamp of point `slot` (< count). */
+  timestampAt(slot: number): number {
+    invariant(slot >= 0 && slot < this.#count, "no such time point");
+    return this.#timestamps[slot];
+  }
+
+  /** The relative index of point `slot` (< count). */
+  relativeIndexAt(slot: number): number {
+    invariant(slot >= 0 && slot < this.#count, "no such time point");
+    return this.#relativeIndexes[slot];
+  }
+
   /** Relative index of the last point with timestamp < `timestamp`, or -1 if none. */
   lastBefore(timestamp: number): number {
     let low = 0;
