@@ -11,14 +11,18 @@
  * purges, redrives and updates attributes on queues of its own, with dead letters by receive count
  * and (in a soak after healing) by TTL; `admin_checkers.ts` checks its history.
  *
+ * This file drives the phases; `faults.ts` injects the faults and restarts the nodes they hit,
+ * and `drains.ts` holds the operations on the leader and the healing phase's drains.
+ *
  * @module
  */
 import { createPrng, type Prng, randomInt } from "../../raft/mod.ts";
-import { CorruptLogError, scrubReadBytesMax, SimulatedIoError } from "../../storage/mod.ts";
-import { type ClusterKnobs, SimCluster, type SimNode } from "./cluster.ts";
+import { type ClusterKnobs, SimCluster } from "./cluster.ts";
 import { History, SimulationViolation } from "./checkers.ts";
 import { AdminHistory } from "./admin_checkers.ts";
 import { AdminClient, adminQueues } from "./admin_workload.ts";
+import { Drains } from "./drains.ts";
+import { Faults } from "./faults.ts";
 import { MembershipDriver } from "./membership.ts";
 import { type NetworkKnobs, SimNetwork } from "./network.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -31,15 +35,7 @@ import {
   topicQueues,
   topicSpecs,
 } from "./topic_workload.ts";
-import {
-  Client,
-  deleteMessage,
-  isTransient,
-  pickBroker,
-  queues,
-  redirect,
-  type WorkloadParts,
-} from "./workload.ts";
+import { Client, queues, type WorkloadParts } from "./workload.ts";
 
 /** Options of one run. */
 export interface SimulationOptions {
@@ -107,27 +103,6 @@ export interface SimulationReport {
 }
 
 const stepMs = 500;
-/** Chance per fault step of starting a remove → rejoin → promote cycle (when none runs). */
-const membershipRate = 0.06;
-/** Chance per fault step of a wall-clock jump on one node. */
-const clockJumpRate = 0.03;
-/** Chance per fault step of replacing a voter's disk (when no node is damaged or wiped). */
-const wipeRate = 0.02;
-/** Chance per fault step of arming I/O errors on one node. */
-const ioErrorRate = 0.03;
-/** What an armed I/O fault fails, and how many of its calls in a row (ENOSPC: until space returns). */
-const ioFaultKinds = ["write", "sync", "dirSync", "snapshotWrite"] as const;
-
-/** True when `error` (or one of its causes) is a simulated EIO/ENOSPC. */
-function isSimulatedIoError(error: unknown): boolean {
-  for (let at = error, depth = 0; at instanceof Error && depth < 8; depth++) {
-    if (at instanceof SimulatedIoError) return true;
-    at = at.cause;
-  }
-  return false;
-}
-const hourMs = 3_600_000;
-const dayMs = 24 * hourMs;
 
 function knobsFor(prng: Prng): { network: NetworkKnobs; cluster: ClusterKnobs } {
   const pick = <T>(values: T[]): T => values[randomInt(prng, values.length)];
@@ -180,30 +155,6 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   }
 }
 
-/** True while `node` has I/O errors armed or its log hides a failed writeback (`#ioFaulted`). */
-function hidesLostWrites(node: SimNode, options: { armed?: boolean } = {}): boolean {
-  const state = node.fs.ioFaultState;
-  if (options.armed !== false && state.armed) return true;
-  return state.lostIn.some((path) => path.endsWith(".log"));
-}
-
-/**
- * The stopped node's log holds a damage record naming an unsynced tail (a failed write or fsync
- * recorded before the exit), with no more I/O errors armed: its next start must cut every failed
- * writeback the page cache hides.
- */
-function namesUnsyncedTail(node: SimNode): boolean {
-  const path = "/data/log/damage";
-  if (node.fs.ioFaultState.armed || !node.fs.exists(path)) return false;
-  return new TextDecoder().decode(node.fs.fileBytes(path)).includes('"unsyncedFrom"');
-}
-
-/** A wiped node is whole again: it holds a log, recorded no loss, and may vote. */
-function repairedAfterWipe(node: SimNode): boolean {
-  const status = node.replica!.status();
-  return node.log?.damage === null && status.canCampaign && status.lastIndex > 0;
-}
-
 class Run {
   readonly #parts: WorkloadParts;
   readonly #network: SimNetwork;
@@ -212,42 +163,8 @@ class Run {
   readonly #errors: unknown[] = [];
   readonly #membership: MembershipDriver;
   readonly #adminHistory = new AdminHistory();
-  /** The node with a bit flip not yet repaired (only one at a time: a minority). */
-  #damaged: string | null = null;
-  /**
-   * The node whose disk was replaced, until it trusts its log again. A wipe is a lost disk, like
-   * a damaged one: the promise (no acknowledged write lost) holds while a majority keeps its disks,
-   * so at most one node is damaged or wiped at a time.
-   */
-  #wiped: string | null = null;
-  /**
-   * The node with I/O errors armed or a failed writeback in its log that the page cache hides: a
-   * damaged disk in the making. When the damage record of the failure could not be written either
-   * (the disk refused it too), the next start trusts the page cache, and a power cut then turns the
-   * failed bytes into zeros amid the log (see `README.md`, "A failed write or fsync ends the
-   * process"). Like a flipped bit, so one at a time, and `#damaged` after such a power cut.
-   */
-  #ioFaulted: string | null = null;
-  /**
-   * Nodes seen holding a log they trust (entries, no damage record, may campaign) since they last
-   * started without one. A node that never held one counts as a lost disk too: one that starts
-   * after its cluster's first leader committed an entry looks exactly like a wiped one to the
-   * product, which distrusts it until a leader of a newer term repaired it (README, "Replacing a
-   * node's disk"). No other disk is lost meanwhile: a bit flip on the first leader then leaves no
-   * voter that may elect a leader (seed 101853: the late node's requests for a new term came
-   * while network faults cut the leader off from the third node).
-   */
-  readonly #proven = new Set<string>();
-  /** Nodes ending like `main.ts` after a read found damage: record it durably, then exit. */
-  readonly #exiting = new Set<string>();
-  /** Nodes whose log a scrub is reading now (`#scrub`). */
-  readonly #scrubbing = new Set<string>();
-  crashes = 0;
-  flips = 0;
-  wipes = 0;
-  clockJumps = 0;
-  ioFaults = 0;
-  ioExits = 0;
+  readonly #faults: Faults;
+  readonly #drains: Drains;
 
   get membershipPhase(): string {
     return this.#membership.phase;
@@ -263,6 +180,8 @@ class Run {
     this.#endpoints = io.endpoints;
     this.#options = options;
     this.#membership = new MembershipDriver(parts);
+    this.#faults = new Faults(parts, io.network, options, this.#membership, this.#errors);
+    this.#drains = new Drains(parts);
   }
 
   async execute(knobs: { network: NetworkKnobs }): Promise<SimulationReport> {
@@ -286,7 +205,7 @@ class Run {
       client.run().catch((error) => this.#errors.push(error))
     );
     for (let step = 0; step < this.#options.steps; step++) {
-      this.#injectFaults();
+      this.#faults.injectFaults();
       await this.#advance(stepMs);
     }
     for (const client of clients) client.stopped = true;
@@ -297,13 +216,13 @@ class Run {
     await this.#converge();
     await this.#advance(15_000); // every lock (≤ 8 s) and visibility change (≤ 5 s) expires
     const deletedBefore = new Set(history.deleted.keys());
-    const drained = await this.#runUntil(() => this.#drain(), 120_000);
+    const drained = await this.#runUntil(() => this.#drains.drain(), 120_000);
     history.checkDeliveries();
     history.checkDurability(drained, deletedBefore);
     let topicTotals = { queueCopies: 0, pushes: 0 };
     if (withTopics) {
-      await this.#runUntil(() => this.#pushesSettled(), 300_000);
-      const received = await this.#runUntil(() => this.#drainTopicQueues(), 120_000);
+      await this.#runUntil(() => this.#drains.pushesSettled(), 300_000);
+      const received = await this.#runUntil(() => this.#drains.drainTopicQueues(), 120_000);
       topicTotals = checkTopicDeliveries(publisher, received, this.#endpoints);
     }
     if (admins.length > 0) {
@@ -313,7 +232,7 @@ class Run {
       this.#adminHistory.check();
     }
     await this.#converge();
-    this.#checkReplicasEqual();
+    this.#drains.checkReplicasEqual();
     await cluster.stopAll();
     const adminTotals = {
       ...this.#adminHistory.counts(),
@@ -329,12 +248,12 @@ class Run {
       applied: history.applied,
       acknowledgedSends: history.sent.size,
       drained: drained.size,
-      crashes: this.crashes,
-      flips: this.flips,
-      wipes: this.wipes,
-      clockJumps: this.clockJumps,
-      ioFaults: this.ioFaults,
-      ioExits: this.ioExits,
+      crashes: this.#faults.crashes,
+      flips: this.#faults.flips,
+      wipes: this.#faults.wipes,
+      clockJumps: this.#faults.clockJumps,
+      ioFaults: this.#faults.ioFaults,
+      ioExits: this.#faults.ioExits,
       membershipChanges: this.#membership.changes,
       published: publisher.published.size,
       ...topicTotals,
@@ -350,7 +269,7 @@ class Run {
     const { scheduler } = this.#parts;
     for (let elapsed = 0; elapsed < ms; elapsed += 100) {
       await scheduler.runFor(Math.min(100, ms - elapsed));
-      this.#watchNodes();
+      this.#faults.watchNodes();
       if (this.#errors.length > 0) throw this.#errors[0];
     }
   }
@@ -369,226 +288,6 @@ class Run {
       await this.#advance(100);
     }
     return await promise;
-  }
-
-  #watchNodes(): void {
-    const { cluster } = this.#parts;
-    for (const node of cluster.nodes.values()) {
-      if (node.replica === null) continue;
-      if (node.fs.down) {
-        this.#crash(node.id); // the armed power cut fired inside a write
-        continue;
-      }
-      const failure = node.replica.failure;
-      if (failure instanceof CorruptLogError) {
-        // A read found a bit flip that the open did not (a segment trusted by its persisted
-        // index): the log recorded the damage, and the process exits once it is durable
-        // (status 74); its supervisor restarts it, and that open scans and cuts the log.
-        this.#exitAfterDamage(node);
-        continue;
-      }
-      if (failure !== null && isSimulatedIoError(failure)) {
-        this.#exitAfterIoError(node); // `main.ts` exits with status 74; its supervisor restarts it
-        continue;
-      }
-      if (failure !== null) throw failure; // not a simulated fault: a bug
-      if (repairedAfterWipe(node)) {
-        this.#proven.add(node.id);
-        if (this.#wiped === node.id) this.#wiped = null;
-      }
-      if (this.#ioFaulted === node.id && !hidesLostWrites(node)) this.#ioFaulted = null;
-      // Not while it exits after a damage a scrub found: a second scrub would then find the
-      // damaged segment distrusted already, call the log clean and allow a flip on another node.
-      const exiting = this.#exiting.has(node.id);
-      if (this.#damaged === node.id && !exiting && node.replica.status().canCampaign) {
-        this.#scrub(node);
-      }
-    }
-  }
-
-  /**
-   * The damaged node trusts its log again, but a flipped bit in a sealed segment whose index the
-   * open trusted is not read until something needs it: the damage is over only once the node's
-   * scrubber (as `main.ts` runs it) has read every such segment. Damage found exits the node as
-   * the scrub's fatal report does in the product; it restarts distrusting and is repaired.
-   */
-  #scrub(node: SimNode): void {
-    const log = node.log;
-    if (log === null || this.#scrubbing.has(node.id)) return;
-    this.#scrubbing.add(node.id);
-    const scrubber = log.scrubber();
-    const run = async () => {
-      for (;;) {
-        const step = await scrubber.step(scrubReadBytesMax);
-        if (node.log !== log) return; // crashed meanwhile: the next start scrubs again
-        if (step.damage !== null) return this.#exitAfterDamage(node);
-        if (step.done) {
-          if (this.#damaged === node.id) this.#damaged = null;
-          return;
-        }
-      }
-    };
-    run().catch(() => {}).finally(() => this.#scrubbing.delete(node.id));
-  }
-
-  #exitAfterDamage(node: SimNode): void {
-    if (this.#exiting.has(node.id)) return;
-    this.#exiting.add(node.id);
-    const closed = node.log?.close() ?? Promise.resolve();
-    closed.catch(() => {}).finally(() => {
-      this.#exiting.delete(node.id);
-      if (node.replica !== null) this.#crash(node.id);
-    });
-  }
-
-  /**
-   * As `main.ts` after a failed write or fsync: wait (at most 2 s) for the log to record the
-   * damage, then exit — no power cut, so the page cache, failed writebacks included, stays.
-   */
-  #exitAfterIoError(node: SimNode): void {
-    if (this.#exiting.has(node.id)) return;
-    this.#exiting.add(node.id);
-    const { cluster, scheduler, prng } = this.#parts;
-    const log = node.log;
-    const closed = log?.close().catch(() => {}) ?? Promise.resolve();
-    Promise.race([closed, scheduler.sleep(2_000)]).finally(() => {
-      this.#exiting.delete(node.id);
-      if (node.replica === null || node.log !== log) return; // crashed meanwhile
-      if (node.fs.down) return this.#crash(node.id); // an armed power cut fired while it exited
-      cluster.exit(node.id);
-      this.ioExits++;
-      this.#scheduleRestart(node.id, 200 + randomInt(prng, 2000));
-    });
-  }
-
-  #crash(id: string): void {
-    const { cluster, prng } = this.#parts;
-    if (this.#ioFaulted === id && hidesLostWrites(cluster.node(id), { armed: false })) {
-      this.#damaged = id; // the power cut turns the failed writeback into zeros: repaired as a flip
-    }
-    cluster.crash(id);
-    this.crashes++;
-    this.#scheduleRestart(id, 500 + randomInt(prng, 3500));
-  }
-
-  #scheduleRestart(id: string, delayMs: number): void {
-    const { cluster, scheduler } = this.#parts;
-    scheduler.schedule(delayMs, () => {
-      if (cluster.node(id).replica !== null || cluster.removed.has(id)) return;
-      const named = this.#ioFaulted === id && namesUnsyncedTail(cluster.node(id));
-      cluster.start(id).then(() => {
-        const node = cluster.node(id);
-        if (named && node.replica !== null && hidesLostWrites(node, { armed: false })) {
-          const files = node.fs.ioFaultState.lostIn.join(", ");
-          throw new SimulationViolation(
-            "a failed writeback is never trusted",
-            `${id} started trusting bytes its damage record names unsynced (${files})`,
-          );
-        }
-      }).catch((error) => {
-        // A power cut armed before an exit (which, unlike a crash, does not disarm it) fired.
-        if (cluster.node(id).fs.down) return this.#crash(id);
-        if (!isSimulatedIoError(error)) return this.#errors.push(error);
-        // The disk failed the start too (still full): exit and be restarted again.
-        cluster.exit(id);
-        this.ioExits++;
-        this.#scheduleRestart(id, 500 + randomInt(this.#parts.prng, 2000));
-      });
-    });
-  }
-
-  #injectFaults(): void {
-    const { cluster, prng } = this.#parts;
-    const ids = cluster.ids;
-    const id = ids[randomInt(prng, ids.length)];
-    const node = cluster.node(id);
-    const roll = prng.next();
-    if (roll < 0.05 && node.replica !== null) {
-      this.#crash(id);
-    } else if (roll < 0.08 && node.replica !== null) {
-      cluster.crashAfter(id, randomInt(prng, 40));
-    } else if (
-      roll < 0.11 && node.replica !== null && !this.#diskLost() && !this.#membership.busy &&
-      this.#options.bitFlips !== false
-    ) {
-      cluster.crash(id);
-      this.crashes++;
-      if (cluster.flipPersistedBit(id)) {
-        this.flips++;
-        this.#damaged = id;
-      }
-      this.#scheduleRestart(id, 500 + randomInt(prng, 2000));
-    } else if (roll < 0.15) {
-      this.#network.isolate(id, ids);
-    } else if (roll < 0.18) {
-      this.#network.cut(id, ids[randomInt(prng, ids.length)]);
-    } else if (roll < 0.30 && this.#network.partitioned) {
-      this.#network.heal();
-    } else if (roll < 0.32 && node.replica?.isLeader) {
-      const others = node.replica.status().config.voters.filter((other) => other !== id);
-      if (others.length === 0) return;
-      try {
-        node.replica.transferLeadership(others[randomInt(prng, others.length)]);
-      } catch (error) {
-        if (!isTransient(error)) throw error;
-      }
-    }
-    const jumpRate = this.#options.clockJumpRate ?? clockJumpRate;
-    if (prng.next() < jumpRate && this.#options.clockJumps !== false) {
-      // Past the default retention (4 days) forward, so early expiry would lose messages; hours
-      // back, so a frozen cluster time would keep locks and delays from ending.
-      cluster.jumpClock(id, prng.next() < 0.5 ? 5 * dayMs : -6 * hourMs);
-      this.clockJumps++;
-    }
-    // A separate draw, so membership changes overlap every other kind of fault. Not while a
-    // node's log is damaged, and no bit flips during a cycle: with two voters a damaged
-    // (distrusted) log is a majority, not a minority. The damaged voter may not vote until a
-    // leader repairs it, and the only other voter can't become leader without that vote.
-    const draw = prng.next();
-    const lost = this.#diskLost();
-    if (draw < membershipRate && !lost && this.#options.membership !== false) {
-      this.#membership.maybeStart((error) => this.#errors.push(error));
-    }
-    // A separate draw too; not during a membership cycle (with two voters a wiped one is half).
-    const wipe = prng.next() < wipeRate && this.#options.wipes !== false;
-    if (wipe && !lost && !this.#membership.busy && node.replica !== null) {
-      cluster.wipe(id);
-      this.crashes++;
-      this.wipes++;
-      this.#wiped = id;
-      this.#proven.delete(id);
-      this.#scheduleRestart(id, 500 + randomInt(prng, 3500));
-    }
-    // Drawn only when on, so runs without them take the paths they always took. One damaged
-    // disk at a time, and not during a membership cycle (with two voters one is half).
-    if (this.#options.ioErrors !== true) return;
-    const io = prng.next() < (this.#options.ioErrorRate ?? ioErrorRate);
-    if (io && !this.#diskLost() && !this.#membership.busy && node.replica !== null) {
-      this.#armIoFault(id);
-    }
-  }
-
-  /** True while a node's disk is damaged, wiped, failing, or never held a trusted log. */
-  #diskLost(): boolean {
-    if (this.#damaged !== null || this.#wiped !== null || this.#ioFaulted !== null) return true;
-    const { cluster } = this.#parts;
-    return cluster.ids.some((id) => !cluster.removed.has(id) && !this.#proven.has(id));
-  }
-
-  /** The next few writes, fsyncs, directory fsyncs or snapshot writes of `id` fail. */
-  #armIoFault(id: string): void {
-    const { cluster, prng } = this.#parts;
-    const kind = ioFaultKinds[randomInt(prng, ioFaultKinds.length)];
-    const code = prng.next() < 0.5 ? "EIO" : "ENOSPC";
-    // A full disk fails a few calls in a row, then space returns.
-    const count = code === "ENOSPC" ? 1 + randomInt(prng, 6) : 1 + randomInt(prng, 2);
-    const landedFraction = prng.next() < 0.5 ? 0 : prng.next();
-    const fs = cluster.node(id).fs;
-    if (kind === "snapshotWrite") {
-      fs.failNext("write", count, { code, landedFraction, under: "/data/snapshots" });
-    } else fs.failNext(kind, count, { code, landedFraction });
-    this.ioFaults++;
-    this.#ioFaulted = id;
   }
 
   async #heal(network: NetworkKnobs): Promise<void> {
@@ -614,7 +313,11 @@ class Run {
     const target = { id: this.#parts.cluster.ids[0] };
     for (const queue of queues) {
       await this.#runUntil(
-        () => this.#retry(target, (broker) => broker.createQueue(queue.name, { fifo: queue.fifo })),
+        () =>
+          this.#drains.retry(
+            target,
+            (broker) => broker.createQueue(queue.name, { fifo: queue.fifo }),
+          ),
         60_000,
       );
     }
@@ -628,7 +331,7 @@ class Run {
     if (this.#options.admin === false) return [];
     for (const spec of adminQueues) {
       await this.#runUntil(
-        () => this.#onLeader((node) => node.broker!.createQueue(spec.name, spec.attributes)),
+        () => this.#drains.onLeader((node) => node.broker!.createQueue(spec.name, spec.attributes)),
         60_000,
       );
     }
@@ -639,14 +342,14 @@ class Run {
   async #createTopics(): Promise<void> {
     for (const queue of topicQueues) {
       await this.#runUntil(
-        () => this.#onLeader((node) => node.broker!.createQueue(queue, {})),
+        () => this.#drains.onLeader((node) => node.broker!.createQueue(queue, {})),
         60_000,
       );
     }
     for (const topic of topicSpecs) {
       await this.#runUntil(
         () =>
-          this.#onLeader((node) =>
+          this.#drains.onLeader((node) =>
             node.topics!.createTopic(topic.name, { filterType: topic.filterType })
           ),
         60_000,
@@ -655,94 +358,11 @@ class Run {
     for (const spec of subscriptionSpecs) {
       await this.#runUntil(
         () =>
-          this.#onLeader((node) => node.topics!.subscribe(spec.topic, spec.name, spec.attributes)),
+          this.#drains.onLeader((node) =>
+            node.topics!.subscribe(spec.topic, spec.name, spec.attributes)
+          ),
         60_000,
       );
-    }
-  }
-
-  /** Runs `action` on the node that leads (its state is the newest) until it succeeds. */
-  async #onLeader<T>(action: (node: SimNode) => Promise<T>): Promise<T> {
-    for (;;) {
-      const leader = this.#parts.cluster.up().find((node) => node.replica!.isLeader);
-      if (leader !== undefined) {
-        try {
-          return await action(leader);
-        } catch (error) {
-          if (!isTransient(error)) throw error;
-        }
-      }
-      await this.#parts.scheduler.sleep(200);
-    }
-  }
-
-  /** Waits until the leader holds no pending push; every one went through or a check fails. */
-  async #pushesSettled(): Promise<void> {
-    for (;;) {
-      const leader = this.#parts.cluster.up().find((node) => node.replica!.isLeader);
-      const machine = leader?.machine;
-      if (machine !== undefined && machine !== null) {
-        const views = machine.topics.pushTargets().map((target) =>
-          machine.topics.getSubscription(target.topic, target.subscription)!
-        );
-        for (const view of views) {
-          if (view.push!.dropped > 0 || view.push!.expired > 0) {
-            throw new SimulationViolation(
-              "no push is given up on",
-              `${view.topic}/${view.name}: ${JSON.stringify(view.push)}`,
-            );
-          }
-        }
-        if (views.every((view) => view.pendingMessages === 0)) return;
-      }
-      await this.#parts.scheduler.sleep(500);
-    }
-  }
-
-  /** Receives and deletes everything in the topic queues: queue → body → message ids. */
-  async #drainTopicQueues(): Promise<Map<string, Map<string, Set<string>>>> {
-    const received = new Map<string, Map<string, Set<string>>>();
-    const target = { id: this.#parts.cluster.ids[0] };
-    for (const queue of topicQueues) {
-      const bodies = new Map<string, Set<string>>();
-      received.set(queue, bodies);
-      while (!this.#empty(queue)) {
-        const { broker, answer } = await this.#retry(
-          target,
-          (broker) =>
-            broker.receiveMessages(queue, { maxMessages: 16, visibilityTimeoutSeconds: 30 })
-              .then((answer) => ({ broker, answer })),
-        );
-        if (answer.messages.length === 0) await this.#parts.scheduler.sleep(1_000);
-        for (const message of answer.messages) {
-          const ids = bodies.get(message.body) ?? new Set();
-          ids.add(message.id);
-          bodies.set(message.body, ids);
-          await broker.deleteMessages(queue, [message.receiptHandle]).catch((error) => {
-            if (!isTransient(error)) throw error;
-          });
-        }
-      }
-    }
-    return received;
-  }
-
-  /** Retries `action` on whichever node leads until it succeeds. */
-  async #retry<T>(
-    target: { id: string },
-    action: (broker: NonNullable<ReturnType<typeof pickBroker>>) => Promise<T>,
-  ): Promise<T> {
-    for (;;) {
-      const broker = pickBroker(this.#parts, target);
-      if (broker !== null) {
-        try {
-          return await action(broker);
-        } catch (error) {
-          if (!isTransient(error)) throw error;
-          redirect(this.#parts, target, error);
-        }
-      }
-      await this.#parts.scheduler.sleep(200);
     }
   }
 
@@ -760,67 +380,5 @@ class Run {
     await this.#runUntil(async () => {
       while (!converged()) await this.#parts.scheduler.sleep(100);
     }, 60_000);
-  }
-
-  /** Receives and deletes everything left; returns the ids received. */
-  async #drain(): Promise<Set<string>> {
-    const drained = new Set<string>();
-    const target = { id: this.#parts.cluster.ids[0] };
-    for (const queue of queues) {
-      while (!this.#empty(queue.name)) {
-        const requestedAt = this.#parts.scheduler.now;
-        const response = await this.#retry(target, (broker) =>
-          broker.receiveMessages(queue.name, {
-            maxMessages: 16,
-            visibilityTimeoutSeconds: 5,
-            waitSeconds: 0,
-          }).then((answer) => ({ broker, answer })));
-        const { broker, answer } = response;
-        // Nothing visible yet (locks, or a leader whose clock is behind the log's time): wait.
-        if (answer.messages.length === 0) await this.#parts.scheduler.sleep(1_000);
-        for (const message of answer.messages) {
-          this.#parts.history.delivered(queue.name, message, {
-            visibilitySeconds: 5,
-            requestedAt,
-            answeredAt: this.#parts.scheduler.now,
-          });
-          drained.add(message.id);
-          try {
-            await deleteMessage(this.#parts, { broker, queue: queue.name, message });
-          } catch (error) {
-            if (!isTransient(error)) throw error;
-          }
-        }
-      }
-    }
-    return drained;
-  }
-
-  /** True when the leader's state holds no undeleted message in `queue`. */
-  #empty(queue: string): boolean {
-    const leader = this.#parts.cluster.up().find((node) => node.replica!.isLeader);
-    if (leader === undefined || leader.machine === null) return false;
-    const view = leader.machine.getQueue(queue, this.#parts.scheduler.now);
-    if (view === undefined) return false;
-    return view.activeMessages + view.inflightMessages + view.delayedMessages === 0;
-  }
-
-  #checkReplicasEqual(): void {
-    const images = this.#parts.cluster.up().map((node) => ({
-      id: node.id,
-      applied: node.machine!.appliedIndex,
-      image: node.machine!.snapshot(),
-    }));
-    for (const other of images.slice(1)) {
-      if (other.applied !== images[0].applied) continue;
-      const same = other.image.length === images[0].image.length &&
-        other.image.every((byte, index) => byte === images[0].image[index]);
-      if (!same) {
-        throw new SimulationViolation(
-          "replicas agree",
-          `${other.id} and ${images[0].id} differ at ${other.applied}`,
-        );
-      }
-    }
   }
 }
