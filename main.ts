@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     console.log(versionText());
     return;
   }
+  for (const warning of config.overriddenEnv) console.error(`cmqd: warning: ${warning}`);
   if (config.unusedEnv.length > 0) {
     console.error(
       `cmqd ${config.nodeId}: ${config.unusedEnv.join(", ")}: not used, this node runs alone ` +

@@ -81,6 +81,11 @@ export interface NodeConfig {
    * or `forceNewCluster`): not used, their values left at the defaults; `main.ts` says so.
    */
   unusedEnv: string[];
+  /**
+   * Warnings for the variables given a value that would be refused but overridden by a flag:
+   * not used, so the start goes on; `main.ts` prints them.
+   */
+  overriddenEnv: string[];
   help: boolean;
   /** `--version`: print the release and its format versions, and exit. */
   version: boolean;
@@ -238,6 +243,7 @@ const defaults: NodeConfig = {
   pushDenyNetworks: [],
   forceNewCluster: false,
   unusedEnv: [],
+  overriddenEnv: [],
   help: false,
   version: false,
 };
@@ -319,13 +325,6 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   const config: Record<string, unknown> = { ...defaults };
   /** Where each value given came from (a flag's name or a variable's), for the checks below. */
   const sources: Partial<Record<keyof NodeConfig, string>> = {};
-  for (const spec of Object.values(flags)) {
-    if (spec.env === null) continue;
-    const raw = env[spec.env];
-    if (raw === undefined) continue;
-    config[spec.key] = convert(spec.kind, raw, spec.env);
-    sources[spec.key] = spec.env;
-  }
   // `deno task start -- --port 9000` passes the `--` on (npm strips it): a leading one marks
   // where the broker's own arguments begin, as the README's "The two commands" writes them.
   if (args[0] === "--") args = args.slice(1);
@@ -357,6 +356,7 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
     config[spec.key] = convert(spec.kind, raw, name);
     sources[spec.key] = name;
   }
+  config.overriddenEnv = readEnv(env, config, sources);
   if (env[clusterKeyEnv] !== undefined) {
     config.clusterKey = env[clusterKeyEnv];
     sources.clusterKey = clusterKeyEnv;
@@ -407,6 +407,38 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
   checkProtectedMode(result);
   checkClusterKey(result);
   return result;
+}
+
+/**
+ * Puts into `config` the variables of `env` whose setting no flag gave (flags win); returns the
+ * warnings for those a flag overrides whose value would be refused: never used, they don't stop
+ * the start, but they would once the flag is dropped. A bad value no flag overrides throws.
+ */
+function readEnv(
+  env: Record<string, string>,
+  config: Record<string, unknown>,
+  sources: Partial<Record<keyof NodeConfig, string>>,
+): string[] {
+  const warnings: string[] = [];
+  for (const spec of Object.values(flags)) {
+    const raw = spec.env === null ? undefined : env[spec.env];
+    if (spec.env === null || raw === undefined) continue;
+    const flag = sources[spec.key];
+    if (flag === undefined) {
+      config[spec.key] = convert(spec.kind, raw, spec.env);
+      sources[spec.key] = spec.env;
+      continue;
+    }
+    try {
+      convert(spec.kind, raw, spec.env);
+    } catch (error) {
+      warnings.push(
+        `${(error as Error).message} (not used: ${flag} overrides it; fix or unset it before ` +
+          "dropping the flag)",
+      );
+    }
+  }
+  return warnings.sort();
 }
 
 /**

@@ -678,3 +678,28 @@ Deno.test("a cluster member's peer port can't be its client port", () => {
     7000,
   );
 });
+
+Deno.test("a bad variable a flag overrides does not stop the start: it is named in a warning", () => {
+  // The flag wins, so the variable's value is never used: a unit file's stale CMQD_PORT=abc
+  // beside --port 9000 used to stop the start.
+  const config = parseConfig(["--port", "9000", "--insecure=false"], {
+    CMQD_PORT: "abc",
+    CMQD_INSECURE: "yes",
+    CMQD_NODE_ID: "n2",
+  });
+  assert.equal(config.port, 9000);
+  assert.equal(config.insecure, false);
+  assert.equal(config.nodeId, "n2");
+  assert.deepEqual(config.overriddenEnv, [
+    "CMQD_INSECURE: expected true or false (or 1 or 0), got 'yes' (not used: --insecure " +
+    "overrides it; fix or unset it before dropping the flag)",
+    "CMQD_PORT: not a port: 'abc' (not used: --port overrides it; fix or unset it before " +
+    "dropping the flag)",
+  ]);
+  // A good variable a flag overrides is no news; a bad one no flag overrides still stops it.
+  assert.deepEqual(parseConfig(["--port", "9000"], { CMQD_PORT: "7000" }).overriddenEnv, []);
+  assert.throws(
+    () => parseConfig(["--host", "127.0.0.1"], { CMQD_PORT: "abc" }),
+    /^Error: CMQD_PORT: not a port: 'abc'$/,
+  );
+});
