@@ -219,6 +219,7 @@ async function main(): Promise<void> {
     minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
     scrubBytesPerSecond: config.scrubMbPerS * 1024 * 1024,
     requestBodyBudgetBytes: config.requestBodyBudgetMb * 1024 * 1024,
+    metricsQueueSeries: config.metricsQueueSeries,
     pushDenyNetworks: config.pushDenyNetworks,
     listenHost: config.host,
     access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },

@@ -44,6 +44,8 @@ export interface NodeConfig {
   minFreeDiskMb: number;
   /** MiB per second the background scrub reads of segments trusted by their index; 0 = off. */
   scrubMbPerS: number;
+  /** Queues whose depth gauges `/metrics` lists, the first by name; 0 = none. */
+  metricsQueueSeries: number;
   /** MiB of request bodies read at once (`BodyBudget`), ≥ `requestBodyBudgetMbMin`. */
   requestBodyBudgetMb: number;
   /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
@@ -162,6 +164,12 @@ const flags: Record<string, FlagSpec> = {
     kind: "count",
     help: "MiB of request bodies read at once; past it 503, unread (at least 16)",
   },
+  "--metrics-queue-series": {
+    key: "metricsQueueSeries",
+    env: "CMQD_METRICS_QUEUE_SERIES",
+    kind: "count",
+    help: "queues /metrics lists depth gauges for (the first by name), 0 = none",
+  },
   "--cluster-key-file": {
     key: "clusterKeyFile",
     env: "CMQD_CLUSTER_KEY_FILE",
@@ -232,6 +240,7 @@ const defaults: NodeConfig = {
   minFreeDiskMb: 512,
   scrubMbPerS: 32,
   requestBodyBudgetMb: 256,
+  metricsQueueSeries: 1000,
   clusterKeyFile: null,
   clusterKey: null,
   credentials: null,

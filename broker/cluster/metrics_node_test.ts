@@ -79,6 +79,33 @@ Deno.test("/metrics reports per-queue depths, of the first 1,000 queues", async 
   }
 });
 
+Deno.test("metricsQueueSeries caps the per-queue depth gauges at the first n queues by name; 0 lists none", async () => {
+  const gauges = (text: string) =>
+    [...text.matchAll(/^cmqd_queue_(\w+)\{queue="([^"]+)"\} /gm)].map((match) => match[2]);
+  const two = await startOneNode(new SimFileSystem(), { metricsQueueSeries: 2 });
+  try {
+    for (const name of ["c", "a", "b"]) await two.broker.createQueue(name, {});
+    const text = await (await two.app.request("/metrics")).text();
+    // Four gauges per listed queue; the third queue is left out, not summed into another series.
+    assert.deepEqual(gauges(text), ["a", "b", "a", "b", "a", "b", "a", "b"]);
+    assert.match(text, /^cmqd_queues 3$/m);
+    assert.match(text, /^# HELP cmqd_queues .*the first 2 by name/m);
+  } finally {
+    await two.close();
+  }
+  const none = await startOneNode(new SimFileSystem(), { metricsQueueSeries: 0 });
+  try {
+    await none.broker.createQueue("a", {});
+    const text = await (await none.app.request("/metrics")).text();
+    assert.deepEqual(gauges(text), []);
+    // The families stay, without samples, so the page's shape does not depend on the option.
+    assert.match(text, /^# TYPE cmqd_queue_active_messages gauge$/m);
+    assert.match(text, /^cmqd_queues 1$/m);
+  } finally {
+    await none.close();
+  }
+});
+
 Deno.test("/metrics reports the age of each queue's oldest undeleted message, growing with the clock", async () => {
   const clock = clockAt(1_700_000_000_000);
   const node = await startOneNode(new SimFileSystem(), { clock });

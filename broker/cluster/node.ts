@@ -50,13 +50,12 @@ import {
 import { EngineService, EngineTopicService, type NodeStatus } from "../service/mod.ts";
 import {
   type HttpClientLimits,
-  parseNetworks,
-  PushDestinations,
   type PushFetch,
   PushHttpClient,
   type PushLimits,
   PushWorker,
 } from "../push/mod.ts";
+import { createPushWorker, pushDestinations } from "./node_push.ts";
 import { ClusterRequestDoor } from "./cluster_request_auth.ts";
 import { clusterInfo } from "./cluster_info.ts";
 import { DiskGuard } from "./disk_guard.ts";
@@ -140,6 +139,8 @@ export interface NodeOptions {
   minFreeDiskBytes?: number;
   /** Reads free bytes of a path (`freeDiskBytes`, the default, needs FFI). */
   freeDiskBytes?: (path: string) => number;
+  /** Queues whose depth gauges `/metrics` lists, the first by name; 0 = none. 1000. */
+  metricsQueueSeries?: number;
   /** Queues the group may hold (429 `QueueLimitExceeded` past it). 10 000. */
   queuesMax?: number;
   /** Topics the group may hold (429 `TopicLimitExceeded` past it). 10 000. */
@@ -427,8 +428,13 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     removal: () => replica.removal === null ? null : removedMessage(replica.removal),
     cluster: () => ({ ...clusterInfo(replica.status(), clientUrlOf), ...bootstrap }),
     metricsText: () =>
-      nodeMetricsText(log, machine, replica.now(), broker.parkedReceivers) + raftMetrics.text() +
-      topicMetricsText(machine.topics, push.stats(), replica.now()),
+      nodeMetricsText(
+        log,
+        machine,
+        replica.now(),
+        broker.parkedReceivers,
+        options.metricsQueueSeries,
+      ) + raftMetrics.text() + topicMetricsText(machine.topics, push.stats(), replica.now()),
     leaderUrl,
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),
@@ -511,49 +517,6 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       await log.close();
     },
   };
-}
-
-/**
- * Where pushes may connect: never this node's API listener (`url`'s port on `listenHost`), nor a
- * member's client URL, nor `pushDenyNetworks`.
- */
-function pushDestinations(options: NodeOptions, memberUrls: () => string[]): PushDestinations {
-  const url = new URL(options.url);
-  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-  return new PushDestinations({
-    deny: parseNetworks((options.pushDenyNetworks ?? []).join(",")),
-    listener: { host: options.listenHost ?? url.hostname.replace(/^\[(.*)\]$/, "$1"), port },
-    memberUrls,
-  });
-}
-
-/** Bounds of the publish-to-push latency histogram, in seconds (10 ms to a day). */
-const pushLatencyBucketsSeconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 600, 3600, 86400];
-
-function createPushWorker(
-  options: NodeOptions,
-  parts: {
-    topics: EngineTopicService;
-    metrics: Metrics;
-    fetch: PushFetch;
-    clock: { now(): number };
-  },
-): PushWorker {
-  const { topics, metrics } = parts;
-  const latency = metrics.histogram(
-    "cmqd_push_latency_seconds",
-    "From publish to the 2xx of its push (retries included), on this node while it led.",
-    pushLatencyBucketsSeconds,
-  );
-  return new PushWorker({
-    source: topics,
-    fetch: options.pushFetch ?? parts.fetch,
-    // Next-attempt times are stamped in cluster time, so the worker reads the same clock.
-    clock: parts.clock,
-    timers: options.timers,
-    limits: options.pushLimits,
-    onPushed: (latencyMs) => latency.observe(latencyMs / 1000),
-  });
 }
 
 /** One line on what opening took: the log (indexes trusted, bytes scanned), then the replica. */
