@@ -220,6 +220,13 @@ async function main(): Promise<void> {
     scrubBytesPerSecond: config.scrubMbPerS * 1024 * 1024,
     requestBodyBudgetBytes: config.requestBodyBudgetMb * 1024 * 1024,
     metricsQueueSeries: config.metricsQueueSeries,
+    // The same pair serves both listeners; each has its series of the expiry gauge.
+    servedCertificates: tls === null ? [] : [
+      { listener: "client", path: config.tlsCert!, pem: tls.cert },
+      ...(clustered && config.peerTls
+        ? [{ listener: "peer", path: config.tlsCert!, pem: tls.cert }] as const
+        : []),
+    ],
     pushDenyNetworks: config.pushDenyNetworks,
     listenHost: config.host,
     access: { keyRing, loopbackOnly: keyRing === null && !config.insecure },

@@ -1,7 +1,7 @@
 /**
  * Every metric family of `/metrics`, as three real nodes emit them after the events that give
  * each a sample (a follower's forward, dead-lettering, pushes that succeed and fail, the disk
- * guard's reading, peers): each node's scrape passes the strict text-format reader, every family
+ * guard's reading, peers, a served certificate): each node's scrape passes the strict text-format reader, every family
  * has a sample on some node, and the README's table of families names exactly these, with their
  * types and label names, both ways.
  */
@@ -13,7 +13,7 @@ import type { PeerRefusals } from "../replication/mod.ts";
 import { NodeNetwork, NodeWire } from "./_node_group.ts";
 import { type CmqdNode, startNode } from "./node.ts";
 import { realClock, realTimers } from "./real_time.ts";
-import { until } from "./testing/mod.ts";
+import { fixtureCertificatePem, until } from "./testing/mod.ts";
 
 /** A wire that also has client URLs (`http://<id>.test`) and refusal counters, as TCP does. */
 class FullWire extends NodeWire {
@@ -84,6 +84,11 @@ async function startGroup(network: NodeNetwork, ids: string[]): Promise<CmqdNode
         pushFetch: () => Promise.resolve({ status: pushes++ % 2 === 0 ? 200 : 500 }),
         minFreeDiskBytes: 1,
         freeDiskBytes: () => 1e12,
+        // One node serves TLS on both listeners (the expiry gauge's series).
+        servedCertificates: index > 0 ? [] : [
+          { listener: "client", path: "/c.pem", pem: fixtureCertificatePem },
+          { listener: "peer", path: "/c.pem", pem: fixtureCertificatePem },
+        ],
       }),
     );
   }

@@ -71,6 +71,7 @@ import { RaftMetrics } from "./raft_metrics.ts";
 import { newerReleaseRefusal } from "./release_info.ts";
 import { countDeadLetters, nodeMetricsText } from "./node_metrics.ts";
 import { topicMetricsText } from "./topic_metrics.ts";
+import { type ServedCertificate, watchCertificateExpiry } from "./tls_expiry.ts";
 
 /** Options of `startNode`. */
 export interface NodeOptions {
@@ -139,6 +140,11 @@ export interface NodeOptions {
   minFreeDiskBytes?: number;
   /** Reads free bytes of a path (`freeDiskBytes`, the default, needs FFI). */
   freeDiskBytes?: (path: string) => number;
+  /**
+   * The certificates its listeners serve (`--tls-cert`): their end is a `/metrics` gauge, and a
+   * daily check warns in `report` while one expires within 14 days (`tls_expiry.ts`). None.
+   */
+  servedCertificates?: readonly ServedCertificate[];
   /** Queues whose depth gauges `/metrics` lists, the first by name; 0 = none. 1000. */
   metricsQueueSeries?: number;
   /** Queues the group may hold (429 `QueueLimitExceeded` past it). 10 000. */
@@ -286,6 +292,13 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const metrics = new Metrics();
   // After the replay at open: a restart counts from 0, not the replayed moves again.
   countDeadLetters(machine, metrics);
+  const certificates = watchCertificateExpiry({
+    certificates: options.servedCertificates ?? [],
+    metrics,
+    clock: options.clock,
+    timers: options.timers,
+    report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
+  });
   const diskGuard = new DiskGuard({
     path: dataDir,
     minFreeBytes: options.minFreeDiskBytes ?? 0,
@@ -509,6 +522,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       push.stop();
       pushClient.close();
       diskGuard.stop();
+      certificates.stop();
       broker.close();
       await replica.close({ drainMsMax: options.shutdownDrainMsMax ?? 2000 });
       await tasksStopped; // settled: the replica answers every proposal when it closes

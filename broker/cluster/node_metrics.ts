@@ -88,6 +88,7 @@ export function nodeMetricsText(
     `# TYPE ${name} gauge`,
     ...queues.map((queue) => `${name}{queue="${queue.name}"} ${pick(queue)}`),
   ];
+  const listed = queueSeriesMax === 0 ? "no queue" : `the first ${queueSeriesMax} by name`;
   const lines = [
     "# HELP cmqd_log_bytes Bytes of the segment log on disk.",
     "# TYPE cmqd_log_bytes gauge",
@@ -110,7 +111,7 @@ export function nodeMetricsText(
     "# HELP cmqd_parked_receives Long-poll receives waiting on this node now.",
     "# TYPE cmqd_parked_receives gauge",
     `cmqd_parked_receives ${parkedReceives}`,
-    `# HELP cmqd_queues Queues in the cluster, as applied here (the per-queue gauges list the first ${queueSeriesMax} by name, --metrics-queue-series).`,
+    `# HELP cmqd_queues Queues in the cluster, as applied here (the per-queue gauges list ${listed}; --metrics-queue-series).`,
     "# TYPE cmqd_queues gauge",
     `cmqd_queues ${machine.queueCount}`,
     "# HELP process_resident_memory_bytes Resident set size of the process.",

@@ -5,6 +5,7 @@
  * @module
  */
 export { flush, memoryEngine, rejects, setup, wallClockEngine } from "./memory_engine.ts";
+export { fixtureCertificatePem } from "./fixture_certificate.ts";
 export { laggingLeader } from "./lagging_leader.ts";
 export { startOneNode, until } from "./one_node.ts";
 export {
