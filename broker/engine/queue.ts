@@ -23,7 +23,7 @@ import { BrokerError, invalidParameter } from "./errors.ts";
 import { invariant } from "./invariant.ts";
 import { messageLimits } from "./limits.ts";
 import { queueWideGroup } from "./queue_fifo.ts";
-import { groupsOpenedAt } from "./fifo_receivable.ts";
+import { hasReceivable, receivableCount, type ReceivableView } from "./receivable.ts";
 import { ownMap } from "./shared_empty.ts";
 import type { ByteReader } from "./binary.ts";
 import type { SendHeader } from "./commands.ts";
@@ -51,9 +51,6 @@ export {
   type QueueMeta,
   TrackState,
 } from "./queue_store.ts";
-
-/** Steps `receivableCount` scans the backlog before it settles for "at least one". */
-const receivableScanStepsMax = 1024;
 
 /** The message of a `ReceiptHandleStale` whose message left the queue (`gone`). */
 const messageGone = "the message of this receipt handle is no longer in the queue (deleted, " +
@@ -537,49 +534,17 @@ export class QueueState extends QueueStore {
 
   /** True when a receive at `now` may find a message (false positives possible, rare). */
   hasReceivable(now: number): boolean {
-    if (this.fifo) {
-      if (this.fifo.readyCount > 0) return true;
-      return this.heap.peekTime() <= now && this.receivableCount(now, 1) > 0;
-    }
-    if (this.heap.peekTime() <= now) return true;
-    if (this.ready.size > 0) return true;
-    const end = this.runs.endSequence;
-    let cursor = Math.max(this.cursor, this.runs.lowSequence);
-    for (let steps = 0; cursor < end; steps++) {
-      if (steps === 64) return true;
-      if (this.deleted.has(cursor)) cursor = this.deleted.nextAbsent(cursor);
-      else if (this.tracked.has(cursor)) cursor++;
-      else return true;
-    }
-    return false;
+    return hasReceivable(this.#receivableView(), now);
   }
 
-  /**
-   * About how many messages a receive at `now` could take, up to `limit`: locks and delays that
-   * ended count (on a standard queue stale ones too; on a FIFO queue one per group they open,
-   * `fifo_receivable.ts`), and a scan that gives up early answers at least 1. Never 0 while
-   * `hasReceivable(now)` is true.
-   */
+  /** About how many messages a receive at `now` could take, up to `limit` (`receivable.ts`). */
   receivableCount(now: number, limit: number): number {
-    if (this.fifo) {
-      const ready = Math.min(limit, this.fifo.readyCount);
-      if (ready === limit || this.heap.peekTime() > now) return ready;
-      const view = { fifo: this.fifo, heap: this.heap, tracked: this.tracked };
-      return ready + groupsOpenedAt(view, now, limit - ready, receivableScanStepsMax);
-    }
-    let count = this.heap.countDue(now, limit);
-    count += this.ready.size;
-    const end = this.runs.endSequence;
-    let cursor = Math.max(this.cursor, this.runs.lowSequence);
-    for (let steps = 0; cursor < end && count < limit; steps++) {
-      if (steps === receivableScanStepsMax) return Math.max(count, 1);
-      if (this.deleted.has(cursor)) cursor = this.deleted.nextAbsent(cursor);
-      else {
-        if (!this.tracked.has(cursor)) count++;
-        cursor++;
-      }
-    }
-    return Math.min(limit, count);
+    return receivableCount(this.#receivableView(), now, limit);
+  }
+
+  #receivableView(): ReceivableView {
+    const { fifo, heap, tracked, ready, deleted, cursor } = this;
+    return { fifo, heap, tracked, ready, deleted, low: this.low, end: this.end, cursor };
   }
 
   /** FIFO queues: true while group `key` holds a message (a new one queues behind it). */
