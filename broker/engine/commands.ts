@@ -10,21 +10,25 @@
  *   [u16 len + groupId], [u16 len + dedupId], [u8 n, n × (u16 len + key, u16 len + value)],
  *   u32 bodyLength, body` (UTF-8). The offset table lets a reader decode message k of an entry
  *   without touching the others.
- * - **SendReceive**: the SendBatch layout with version 4 (or 2 and 3, earlier forms), whose offset
+ * - **SendReceive**: the SendBatch layout with version 5 (or 2 to 4, earlier forms), whose offset
  *   table ends where the records end, followed by the receives it runs after the send:
  *   `u16 n, n × (u16 maxMessages, u32 visibilityTimeoutSeconds)` (0 = the queue's default). A
  *   reader of message bodies reads every layout alike.
- * - **ReceiveBatch**: `version (3, or 1 and 2 the earlier forms), queue, u16 maxMessages,
+ * - **ReceiveBatch**: `version (4, or 1 to 3 the earlier forms), queue, u16 maxMessages,
  *   u32 visibilityTimeoutSeconds (0 = the queue's default), u16 n, n × (u8 len + receipt handle
  *   bytes)` (the handles to delete first, in the same entry).
  *
  * A receive (ReceiveBatch, SendReceive) first runs the queue's housekeeping, whose dead-letter
  * TTL moves a FIFO group's messages in send order from ReceiveBatch layout 2 and SendReceive
  * layout 3 on (`inGroupOrder`), and whose retention keeps a FIFO queue's message in flight until
- * its lock ends from ReceiveBatch layout 3 and SendReceive layout 4 on (`keepsLocks`); each
- * earlier layout keeps its earlier meaning (layout 1 and 2: only messages in flight wait for the
- * TTL; up to layouts 2 and 3: retention drops messages in flight too), so replicas that apply one
- * log agree, and a release that does not know the newer layout refuses it.
+ * its lock ends from ReceiveBatch layout 3 and SendReceive layout 4 on (`keepsLocks`). From
+ * ReceiveBatch layout 4 and SendReceive layout 5 on (`boundsAnswer`), apply keeps each receive's
+ * answer to `messageLimits.receiveBodyBytesMax` of bodies by the queue as it is then (the leader
+ * cut `maxMessages` to it when it wrote the entry, by the queue as it was then). Each earlier
+ * layout keeps its earlier meaning (layout 1 and 2: only messages in flight wait for the TTL; up
+ * to layouts 2 and 3: retention drops messages in flight too; up to layouts 3 and 4: as many as
+ * `maxMessages`), so replicas that apply one log agree, and a release that does not know the
+ * newer layout refuses it.
  * - **DeleteBatch**: `version, queue, u16 n, n × (u8 len + receipt handle bytes)`.
  * - **ChangeVisibility**: `version, queue, u16 n, n × (u8 len + handle bytes, u32 seconds)`.
  *
@@ -49,14 +53,17 @@ export { CommandType, type CommandTypeCode } from "./types.ts";
 
 const layoutVersion = 1;
 /**
- * The layout versions of a SendReceive (a SendBatch with receives after its records): 4 in
- * group order keeping locks (written), 3 in group order, 2 the earliest form. A ReceiveBatch is
- * layout 3 (written), 2 in group order, 1 the earliest.
+ * The layout versions of a SendReceive (a SendBatch with receives after its records): 5 bounding
+ * answers at apply (written), 4 in group order keeping locks, 3 in group order, 2 the earliest
+ * form. A ReceiveBatch is layout 4 (written, bounding answers), 3 keeping locks, 2 in group
+ * order, 1 the earliest.
  */
-const sendReceiveVersion = 4;
+const sendReceiveVersion = 5;
+const sendReceiveKeepsLocksVersion = 4;
 const sendReceiveInGroupOrderVersion = 3;
 const sendReceiveEarlierVersion = 2;
-const receiveVersion = 3;
+const receiveVersion = 4;
+const receiveKeepsLocksVersion = 3;
 const receiveInGroupOrderVersion = 2;
 const flagGroup = 1;
 const flagDedup = 2;
@@ -98,13 +105,15 @@ export interface SendHeader {
 }
 
 /**
- * How a decoded receive (ReceiveBatch, SendReceive) runs the housekeeping of its queue first,
- * by its layout (see above): the dead-letter TTL of a FIFO queue in group order or not, and
- * whether retention keeps a FIFO queue's message in flight until its lock ends.
+ * How a decoded receive (ReceiveBatch, SendReceive) runs, by its layout (see above): the
+ * housekeeping of its queue first (the dead-letter TTL of a FIFO queue in group order or not, and
+ * whether retention keeps a FIFO queue's message in flight until its lock ends), and whether
+ * apply keeps each answer to `messageLimits.receiveBodyBytesMax` of bodies.
  */
 export interface ReceiveLayout {
   inGroupOrder: boolean;
   keepsLocks: boolean;
+  boundsAnswer: boolean;
 }
 
 /** ReceiveBatch command. */
@@ -356,13 +365,15 @@ export function decodeSendReceive(
   }
   reader.end();
   const inGroupOrder = table.version >= sendReceiveInGroupOrderVersion;
-  const keepsLocks = table.version >= sendReceiveVersion;
+  const keepsLocks = table.version >= sendReceiveKeepsLocksVersion;
+  const boundsAnswer = table.version >= sendReceiveVersion;
   return {
     queue: table.queue,
     messages: sendHeaders(payload, table),
     receives,
     inGroupOrder,
     keepsLocks,
+    boundsAnswer,
   };
 }
 
@@ -448,7 +459,7 @@ function readHandles(reader: ByteReader): Uint8Array[] {
   return handles;
 }
 
-/** Encodes a ReceiveBatch (in group order, keeping locks: layout 3). */
+/** Encodes a ReceiveBatch (in group order, keeping locks, bounding its answer: layout 4). */
 export function encodeReceiveBatch(command: ReceiveBatchCommand): Uint8Array {
   const writer = new ByteWriter(32 + command.deleteHandles.length * 32);
   writer.u8(receiveVersion);
@@ -459,7 +470,7 @@ export function encodeReceiveBatch(command: ReceiveBatchCommand): Uint8Array {
   return writer.finish();
 }
 
-/** Decodes a ReceiveBatch (layout 3, or 1 and 2: the earlier forms). */
+/** Decodes a ReceiveBatch (layout 4, or 1 to 3: the earlier forms). */
 export function decodeReceiveBatch(payload: Uint8Array): ReceiveBatchCommand & ReceiveLayout {
   const reader = new ByteReader(payload);
   const version = reader.u8();
@@ -472,8 +483,17 @@ export function decodeReceiveBatch(payload: Uint8Array): ReceiveBatchCommand & R
   const deleteHandles = readHandles(reader);
   reader.end();
   const inGroupOrder = version >= receiveInGroupOrderVersion;
-  const keepsLocks = version >= receiveVersion;
-  return { queue, maxMessages, visibilityTimeoutSeconds, deleteHandles, inGroupOrder, keepsLocks };
+  const keepsLocks = version >= receiveKeepsLocksVersion;
+  const boundsAnswer = version >= receiveVersion;
+  return {
+    queue,
+    maxMessages,
+    visibilityTimeoutSeconds,
+    deleteHandles,
+    inGroupOrder,
+    keepsLocks,
+    boundsAnswer,
+  };
 }
 
 /** Encodes a DeleteBatch. */

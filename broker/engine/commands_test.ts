@@ -107,25 +107,27 @@ Deno.test("receive, delete and visibility commands round-trip", () => {
     deleteHandles: handles,
   };
   const encoded = encodeReceiveBatch(receive);
-  assert.equal(encoded[0], 3, "written in layout 3 (in group order, keeping locks)");
+  assert.equal(encoded[0], 4, "written in layout 4 (in group order, keeping locks, bounded)");
   assert.deepEqual(decodeReceiveBatch(encoded), {
     ...receive,
     inGroupOrder: true,
     keepsLocks: true,
+    boundsAnswer: true,
   });
-  // Layouts 2 and 1, the earlier forms: the same bytes after the version, their earlier meaning.
-  const inGroupOrder = Uint8Array.of(2, ...encoded.subarray(1));
-  assert.deepEqual(decodeReceiveBatch(inGroupOrder), {
-    ...receive,
-    inGroupOrder: true,
-    keepsLocks: false,
-  });
-  const earlier = Uint8Array.of(1, ...encoded.subarray(1));
-  assert.deepEqual(decodeReceiveBatch(earlier), {
-    ...receive,
-    inGroupOrder: false,
-    keepsLocks: false,
-  });
+  // Layouts 3 to 1, the earlier forms: the same bytes after the version, their earlier meaning.
+  const layouts: [number, boolean, boolean][] = [[3, true, true], [2, true, false], [
+    1,
+    false,
+    false,
+  ]];
+  for (const [version, inGroupOrder, keepsLocks] of layouts) {
+    assert.deepEqual(decodeReceiveBatch(Uint8Array.of(version, ...encoded.subarray(1))), {
+      ...receive,
+      inGroupOrder,
+      keepsLocks,
+      boundsAnswer: false,
+    });
+  }
   assert.deepEqual(decodeDeleteBatch(encodeDeleteBatch({ queue: "q", handles })), {
     queue: "q",
     handles,
@@ -180,7 +182,7 @@ Deno.test("truncated or garbage payloads are rejected with DecodeError, never a 
         decodeJsonCommand(bytes);
       } catch (error) {
         // A layout version above the ones this release writes is a newer release's.
-        const highest = [4, 3, 1, 1, 4][kind]; // a SendBatch's table reads SendReceive's too
+        const highest = [5, 4, 1, 1, 5][kind]; // a SendBatch's table reads SendReceive's too
         const newer = bytes.length > 0 && bytes[0] > highest;
         assert.ok(error instanceof (newer ? NewerLayoutError : DecodeError), String(error));
       }
@@ -192,7 +194,7 @@ Deno.test("apply answers a garbage command with MalformedRequest and changes not
   const machine = new StateMachine();
   const before = machine.snapshot();
   // The highest layout version a binary command type's decoder reads.
-  const layouts = new Map([[19, 4], [48, 4], [20, 3], [21, 1], [22, 1], [31, 1], [35, 1]]);
+  const layouts = new Map([[19, 5], [48, 5], [20, 4], [21, 1], [22, 1], [31, 1], [35, 1]]);
   fc.assert(
     fc.property(
       fc.uint8Array({ maxLength: 64 }),

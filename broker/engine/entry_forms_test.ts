@@ -4,7 +4,8 @@
  * UpdateQueueKeepingPolicy, RedriveInGroupOrder, TickInGroupOrder, UpdateQueueWithRewindFloor,
  * TickKeepingLocks, RedriveAfterHousekeeping (`redrive_housekeeping_test.ts`),
  * UpdateQueueBarringDeleted, RewindFromWindow (`rewind_window_test.ts`); `commands.ts`:
- * ReceiveBatch layouts 2 and 3, SendReceive layouts 3 and 4).
+ * ReceiveBatch layouts 2 to 4, SendReceive layouts 3 to 5: the last ones in
+ * `receive_answer_bound_test.ts`).
  * Replicas apply one log — some of it replayed, some restored from a snapshot, maybe by an
  * earlier release — so an entry must mean the same to every one.
  */
@@ -361,16 +362,18 @@ Deno.test("retention drops a FIFO message in flight, as before, in Tick, TickInG
     messages: [{ body: "k1", delaySeconds: 0, groupId: "k" }],
     receives: [{ maxMessages: 10, visibilityTimeoutSeconds: 0 }],
   });
-  assert.deepEqual([receive[0], sendReceive[0]], [3, 4], "the layouts written");
+  assert.deepEqual([receive[0], sendReceive[0]], [4, 5], "the layouts written");
   const forms: [number, Uint8Array, boolean][] = [
     [CommandType.Tick, encodeTick(), false],
     [CommandType.TickInGroupOrder, encodeTick(), false],
     [CommandType.TickKeepingLocks, encodeTick(), true],
     [CommandType.ReceiveBatch, inLayout(receive, 1), false],
     [CommandType.ReceiveBatch, inLayout(receive, 2), false],
+    [CommandType.ReceiveBatch, inLayout(receive, 3), true],
     [CommandType.ReceiveBatch, receive, true],
     [CommandType.SendReceive, inLayout(sendReceive, 2), false],
     [CommandType.SendReceive, inLayout(sendReceive, 3), false],
+    [CommandType.SendReceive, inLayout(sendReceive, 4), true],
     [CommandType.SendReceive, sendReceive, true],
   ];
   for (const [type, payload, keeps] of forms) {

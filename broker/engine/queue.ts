@@ -21,7 +21,7 @@
  */
 import { BrokerError, invalidParameter } from "./errors.ts";
 import { invariant } from "./invariant.ts";
-import { messageLimits } from "./limits.ts";
+import { messageLimits, queueLimits } from "./limits.ts";
 import { queueWideGroup } from "./queue_fifo.ts";
 import { hasReceivable, receivableCount, type ReceivableView } from "./receivable.ts";
 import { ownMap } from "./shared_empty.ts";
@@ -218,16 +218,21 @@ export class QueueState extends QueueStore {
     });
   }
 
-  /** Delivers up to `maxMessages`, oldest sequence first (FIFO: oldest eligible group head). */
+  /**
+   * Delivers up to `maxMessages`, oldest sequence first (FIFO: oldest eligible group head), and
+   * no more than `answerBytesMax` of bodies as `#bodyBytesBound` counts them (at least one).
+   */
   receive(input: {
     now: number;
     entryIndex: number;
     maxMessages: number;
     visibilityMs: number;
     deadLetter?: DeadLetterTarget;
+    answerBytesMax?: number;
   }): Delivery[] {
     const deliveries: Delivery[] = [];
     const maxReceiveCount = input.deadLetter?.maxReceiveCount;
+    let answerBytes = input.answerBytesMax ?? Infinity;
     while (deliveries.length < input.maxMessages) {
       const sequence = this.fifo ? this.fifo.firstReady() ?? Infinity : this.#nextStandard();
       if (sequence === Infinity) break;
@@ -239,9 +244,24 @@ export class QueueState extends QueueStore {
         input.deadLetter!.sink(this.extract(sequence));
         continue;
       }
+      answerBytes -= this.#bodyBytesBound(sequence);
+      if (answerBytes < 0 && deliveries.length > 0) break;
       deliveries.push(this.#deliver(sequence, input));
     }
     return deliveries;
+  }
+
+  /**
+   * The most body bytes message `sequence` may have, from the state alone (the body is in the
+   * log): the queue's `maxMessageBytes`, which every send and publish copy is held to, unless it
+   * was sent no later than the last change of the queue's attributes (which may have lowered it)
+   * or moved in from another queue (whose may be higher): then the most any queue takes.
+   */
+  #bodyBytesBound(sequence: number): number {
+    const { attributes, createdAt, modifiedAt } = this.meta;
+    const changed = modifiedAt > createdAt && this.runs.timeOf(sequence) <= modifiedAt;
+    if (changed || this.foreign.has(sequence)) return queueLimits.maxMessageBytes.max;
+    return attributes.maxMessageBytes;
   }
 
   /** The smallest receivable sequence of a standard queue (Infinity when none). */

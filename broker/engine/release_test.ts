@@ -113,9 +113,9 @@ Deno.test("a command in a layout version newer than this release writes stops ap
     messages: [{ body: "d", tags: [] }],
   });
   const cases: [number, Uint8Array, number][] = [
-    [CommandType.ReceiveBatch, receive, 4],
-    [CommandType.SendBatch, send, 5],
-    [CommandType.SendReceive, send, 5],
+    [CommandType.ReceiveBatch, receive, 5],
+    [CommandType.SendBatch, send, 6],
+    [CommandType.SendReceive, send, 6],
     [CommandType.PublishBatch, publish, 2],
   ];
   for (const [type, payload, version] of cases) {

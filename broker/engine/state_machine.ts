@@ -351,10 +351,13 @@ export class StateMachine {
     return result;
   }
 
-  /** Housekeeping of the queue, then up to `maxMessages` deliveries under a lock. */
+  /**
+   * Housekeeping of the queue, then up to `maxMessages` deliveries under a lock (the newer layouts:
+   * no more than one answer holds, `boundsAnswer`).
+   */
   #take(
     queue: QueueState,
-    at: { entryIndex: number; now: number; form: HousekeepingForm },
+    at: { entryIndex: number; now: number; form: HousekeepingForm & { boundsAnswer: boolean } },
     spec: ReceiveSpec,
     seconds: number,
   ): Delivery[] {
@@ -366,6 +369,7 @@ export class StateMachine {
       maxMessages: spec.maxMessages,
       visibilityMs: seconds * 1000,
       deadLetter,
+      answerBytesMax: at.form.boundsAnswer ? messageLimits.receiveBodyBytesMax : Infinity,
     });
   }
 

@@ -610,11 +610,11 @@ Deno.test("the service writes the newer form of each command whose meaning chang
   assert.equal(last().type, CommandType.UpdateQueueKeepingPolicy);
   await broker.sendMessages("jobs", [{ body: "a" }]);
   assert.equal((await broker.receiveMessages("jobs", {})).messages.length, 1);
-  assert.deepEqual([last().type, last().payload[0]], [CommandType.ReceiveBatch, 3]);
+  assert.deepEqual([last().type, last().payload[0]], [CommandType.ReceiveBatch, 4]);
   const parked = broker.receiveMessages("jobs", { waitSeconds: 20 });
   await flush();
   await broker.sendMessages("jobs", [{ body: "a" }]);
-  assert.deepEqual([last().type, last().payload[0]], [CommandType.SendReceive, 4]);
+  assert.deepEqual([last().type, last().payload[0]], [CommandType.SendReceive, 5]);
   assert.equal((await parked).messages.length, 1);
   await broker.sendMessages("dlq", [{ body: "stays" }]);
   await broker.redrive("dlq", {});
