@@ -14,6 +14,11 @@
  * sends and runs their receives (a SendReceive), and each rider answers with its part of the
  * result once that entry is committed, so send and lock cost one replicated write.
  *
+ * A receive whose deadline passed is never woken for messages nor taken along by a send, even
+ * before its deadline's timer ran (a busy event loop): it is woken as its timer would, and answers
+ * empty. So no lock is written for a receive after its wait ended, when its client may have given
+ * up (an HTTP timeout near `waitSeconds`), leaving the message invisible for a visibility timeout.
+ *
  * Every parked receive also answers at its deadline, on abort, when the service answers them all
  * (`wakeAll`, `failAll`: shutdown, leadership moved) and when its queue is deleted (`wakeQueue`).
  * After `failAll` and until the next `wakeAll` (the node leads again), a receive that would park
@@ -94,6 +99,8 @@ export interface PollState extends Parker {
   aborts?: AbortSource;
   /** The wake of a park made before polling (`#deleteWhileParked`). */
   first?: Wake;
+  /** It waits (`waitSeconds` > 0): past its deadline it writes no receive of its own. */
+  waits?: boolean;
   /** `LongPolls.round` when it last parked (or began): see `LongPolls.missedSince`. */
   round: number;
 }
@@ -106,6 +113,8 @@ export interface Rider {
 
 interface Waiter {
   request: PollRequest;
+  /** When its wait ends (see `LongPolls.#expired`). */
+  deadline: number;
   /** Its place in line (`Parker`). */
   place: number;
   /** Kept among a queue's returning receives (`QueuePolls`), not its fresh ones. */
@@ -290,6 +299,7 @@ export class LongPolls {
       const onAbort = () => waiter.wake({});
       const waiter: Waiter = {
         request,
+        deadline,
         place,
         returning: false,
         wake: (wake: Wake) => {
@@ -336,6 +346,7 @@ export class LongPolls {
     for (let covered = 0; polls !== undefined && covered < ready;) {
       const waiter = polls.oldest();
       if (waiter === undefined) break;
+      if (this.#expired(waiter)) continue;
       const want = waiter.request.maxMessages;
       covered += want;
       let answer!: (result: Promise<RideResult>) => void;
@@ -389,10 +400,21 @@ export class LongPolls {
     while (free > 0) {
       const waiter = polls.oldest();
       if (waiter === undefined) break;
+      if (this.#expired(waiter)) continue;
       const want = waiter.request.maxMessages;
       free -= want;
       waiter.wake({ claim: this.#claim(queue, polls, want) });
     }
+  }
+
+  /**
+   * Wakes `waiter` as its deadline's timer would if its deadline passed (that timer may not have
+   * run yet); true then: it takes no messages.
+   */
+  #expired(waiter: Waiter): boolean {
+    if (waiter.deadline > this.#options.now()) return false;
+    waiter.wake({});
+    return true;
   }
 
   #claim(queue: string, polls: QueuePolls, want: number): Claim {

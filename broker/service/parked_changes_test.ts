@@ -108,10 +108,11 @@ Deno.test("a queue's visibility timeout changed while a receive is parked is the
   });
   await t.step("woken when a lock ends", async () => {
     await broker.updateQueue("jobs", { visibilityTimeoutSeconds: 30 });
+    clock.advance(110_000); // the lock of "a" ends in 10 s, inside the wait
     const receive = broker.receiveMessages("jobs", { waitSeconds: 20 });
     await flush();
     await broker.updateQueue("jobs", { visibilityTimeoutSeconds: 300 });
-    clock.advance(120_000); // the lock of "a" ends
+    clock.advance(10_000); // the lock of "a" ends
     await settle();
     const [message] = (await receive).messages;
     assert.equal(message.body, "a");

@@ -306,7 +306,13 @@ export class EngineService implements QueueService {
     const clean = checkReceive(request, attributes.maxMessageBytes);
     const waitMs = (clean.waitSeconds ?? attributes.pollingWaitSeconds) * 1000;
     const deadline = this.#proposer.now() + waitMs;
-    const state: PollState = { deadline, aborts, keyId: options?.keyId, round: this.#polls.round };
+    const state: PollState = {
+      deadline,
+      aborts,
+      keyId: options?.keyId,
+      round: this.#polls.round,
+      waits: waitMs > 0,
+    };
     const response: ReceiveMessagesResponse = { messages: [] };
     let handles = clean.deleteReceiptHandles;
     const unwritten = handles && unwrittenDeletes(handles); // none, or all malformed
@@ -441,6 +447,10 @@ export class EngineService implements QueueService {
           if (response.deleted !== undefined) return;
           throw failure;
         }
+        // Woken by its deadline (or as late): it answers empty, and writes no lock once its wait
+        // is over, for a client that may have given up then (long_polls.ts).
+        const late = state.waits && this.#proposer.now() >= deadline;
+        if (late && wake.claim === undefined && wake.ride === undefined) return;
       }
     } finally {
       claim?.release();
