@@ -136,27 +136,40 @@ export class Consumer implements AsyncIterable<Delivery> {
   constructor(client: ConsumerClient, queue: string, options: ConsumerOptions = {}) {
     this.#client = client;
     this.#queue = queue;
-    this.#concurrency = checkInteger("concurrency", options.concurrency ?? 1, 1, 65_536);
+    this.#concurrency = checkInteger("concurrency", options.concurrency ?? 1, 1, 65_536, {
+      instead: "give at most 65536 handlers at once",
+    });
     this.#batchSize = checkInteger(
       "batchSize",
       options.batchSize ?? Math.min(this.#concurrency, batchEntriesMax),
       1,
       batchEntriesMax,
+      { instead: `the API gives ${batchEntriesMax} messages a receive at most` },
     );
     this.#receivesInFlight = checkInteger(
       "receivesInFlight",
       options.receivesInFlight ?? Math.min(4, Math.ceil(this.#concurrency / this.#batchSize)),
       1,
       64,
+      { instead: "give at most 64 receives at once" },
     );
     this.#lockSeconds = checkInteger(
       "visibilityTimeoutSeconds",
       options.visibilityTimeoutSeconds ?? 30,
       1,
       visibilitySecondsMax,
+      {
+        instead: `the broker locks for ${visibilitySecondsMax} s at most, and the consumer ` +
+          "renews a running handler's lock anyway: a lock of any length holds while it runs",
+      },
     );
-    this.#waitSeconds = checkInteger("waitSeconds", options.waitSeconds ?? 20, 0, 30);
-    const deleteLingerMs = checkMs("deleteLingerMs", options.deleteLingerMs ?? 20, 0, 60_000);
+    this.#waitSeconds = checkInteger("waitSeconds", options.waitSeconds ?? 20, 0, 30, {
+      instead: "the broker long-polls 30 s at most, and the consumer receives again at once",
+    });
+    const deleteLingerMs = checkMs("deleteLingerMs", options.deleteLingerMs ?? 20, 0, 60_000, {
+      instead: "a delete no receive carries must still leave before its lock runs out; give " +
+        "at most 60000",
+    });
     checkFunction("handleMessage", options.handleMessage);
     checkFunction("retryDelaySeconds", options.retryDelaySeconds);
     checkFunction("onError", options.onError);

@@ -20,16 +20,57 @@ function shown(value: unknown): string {
   return typeof value === "string" ? `the string ${JSON.stringify(value)}` : String(value);
 }
 
-/** The range an integer option may take, as messages say it. */
-function integerRange(min: number, max: number): string {
-  return max === Infinity ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
+/**
+ * What an option makes of `Infinity`: `unbounded` takes it as no bound at all (its text says
+ * what that means, in the messages; the option's code must handle it: no timer armed with it, no
+ * loop counting up to it); `instead` refuses it, saying what to give instead. `Infinity` was taken
+ * by some options before they were checked: a program that wrote it for "no limit" is told which.
+ */
+export type InfinityMeaning = { unbounded: string } | { instead: string };
+
+/** The range a numeric option may take, as messages say it. */
+function rangeOf(base: string, infinity: InfinityMeaning | undefined): string {
+  return infinity !== undefined && "unbounded" in infinity
+    ? `${base}, or Infinity for ${infinity.unbounded}`
+    : base;
 }
 
-/** `value` when it is an integer in `[min, max]` (`max` Infinity: no upper bound), else throws. */
-export function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  const range = integerRange(min, max);
+/** Throws the `RangeError` of an `Infinity` that `infinity` does not take. */
+function refuseInfinity(
+  name: string,
+  range: string,
+  infinity: InfinityMeaning | undefined,
+  max: number,
+): never {
+  const instead = infinity !== undefined && "instead" in infinity
+    ? infinity.instead
+    : max === Infinity
+    ? "give a finite number"
+    : `the most it takes is ${max}`;
+  throw new RangeError(`${name} must be ${range}, got Infinity: ${instead}`);
+}
+
+/**
+ * `value` when it is an integer in `[min, max]` (`max` Infinity: no upper bound), else throws;
+ * `Infinity` itself only when `infinity` takes it as unbounded.
+ */
+export function checkInteger(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+  infinity?: InfinityMeaning,
+): number {
+  const range = rangeOf(
+    max === Infinity ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`,
+    infinity,
+  );
   if (typeof value !== "number") {
     throw new TypeError(`${name} must be ${range}, not ${typeof value} (${shown(value)})`);
+  }
+  if (value === Infinity) {
+    if (infinity !== undefined && "unbounded" in infinity) return value;
+    refuseInfinity(name, range, infinity, max);
   }
   if (!(Number.isInteger(value) && value >= min && value <= max)) {
     throw new RangeError(`${name} must be ${range}, got ${value}`);
@@ -38,11 +79,18 @@ export function checkInteger(name: string, value: unknown, min: number, max: num
 }
 
 /** `value` when it is a finite number of milliseconds in `[min, max]`. */
-export function checkMs(name: string, value: unknown, min: number, max: number): number {
+export function checkMs(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+  infinity?: { instead: string },
+): number {
   const range = `a number of milliseconds from ${min} to ${max}`;
   if (typeof value !== "number") {
     throw new TypeError(`${name} must be ${range}, not ${typeof value} (${shown(value)})`);
   }
+  if (value === Infinity) refuseInfinity(name, range, infinity, max);
   if (!(value >= min && value <= max)) {
     throw new RangeError(`${name} must be ${range}, got ${value}`);
   }
@@ -79,6 +127,13 @@ export function checkBackoff(
     const range = `a finite number of milliseconds ${floor}`;
     if (typeof value !== "number") {
       throw new TypeError(`${name} must be ${range}, not ${typeof value} (${shown(value)})`);
+    }
+    if (value === Infinity) {
+      // No bound on the back-off would let it grow past any timer's range (which fires at once).
+      const instead = field === "backoffMsMax"
+        ? "give the longest pause to wait between attempts, in milliseconds"
+        : "give the first pause, in milliseconds";
+      throw new RangeError(`${name} must be ${range}, got Infinity: ${instead}`);
     }
     const above = floor === "> 0" ? value > 0 : value >= 0;
     if (!(above && Number.isFinite(value))) {

@@ -6,6 +6,9 @@
 import assert from "node:assert/strict";
 import { CmqdClient, Consumer, Producer } from "./mod.ts";
 import { FakeQueue } from "./_fake_queue.ts";
+import { deferred } from "./_test_helpers.ts";
+import type { SendMessagesResponse } from "./protocol.ts";
+import { backoffMs } from "./retry.ts";
 
 const baseUrl = "http://node-a:8080";
 
@@ -47,7 +50,7 @@ Deno.test("client timeouts: NaN, zero, negative or not a number are refused; Inf
 });
 
 Deno.test("client retry bounds: attempts a whole number ≥ 1, back-offs finite with min ≤ max", () => {
-  for (const bad of [0, 1.5, Number.NaN, Infinity, -2]) {
+  for (const bad of [0, 1.5, Number.NaN, -Infinity, -2]) {
     refused(
       () => new CmqdClient({ baseUrl, retry: { attemptsMax: bad } }),
       RangeError,
@@ -125,7 +128,7 @@ Deno.test("Producer options: a number of the wrong kind or range, or a flag that
     [{ batchBytesMax: Number.NaN }, RangeError, "batchBytesMax", "≥ 1"],
     [{ lingerMs: -1 }, RangeError, "lingerMs", "0 to 60000"],
     [{ lingerMs: Number.NaN }, RangeError, "lingerMs", "0 to 60000"],
-    [{ pendingSendsMax: Infinity }, RangeError, "pendingSendsMax", "≥ 1"],
+    [{ pendingSendsMax: 0.5 }, RangeError, "pendingSendsMax", "≥ 1"],
     [{ inflightBatchesMax: 2.5 }, RangeError, "inflightBatchesMax", "1 to 1024"],
     [{ autoDedupId: "yes" }, TypeError, "autoDedupId", "boolean"],
     [{ fifo: 1 }, TypeError, "fifo", "boolean"],
@@ -178,4 +181,110 @@ Deno.test("Consumer options: counts, seconds, the delete linger, the back-off an
     deleteLingerMs: 0,
     receiveBackoff: { backoffMsMin: 1, backoffMsMax: 1 },
   });
+});
+
+Deno.test("Infinity is no bound where one makes sense: pendingSendsMax, batchBytesMax, retry.attemptsMax", async () => {
+  // Taken before the options were checked: a user's `pendingSendsMax: Infinity` (no
+  // back-pressure) must still build and work.
+  const answers: (() => void)[] = [];
+  let sequence = 0;
+  const queue = {
+    sendMessages: (_queue: string, entries: { body: string }[]) => {
+      const answer = deferred<SendMessagesResponse>();
+      answers.push(() =>
+        answer.resolve({ messages: entries.map(() => ({ id: `m${++sequence}`, sequence })) })
+      );
+      return answer.promise;
+    },
+  };
+  const producer = new Producer(queue, "q", {
+    pendingSendsMax: Infinity,
+    batchBytesMax: Infinity,
+    batchSize: 256,
+  });
+  const sends = Array.from({ length: 3000 }, (_, index) => producer.send(`m${index}`));
+  // None waits for room: every send is pending at once (the default bound is 1024).
+  assert.equal(producer.stats.pendingSends, 3000);
+  let settled = false;
+  const all = Promise.all(sends).then(() => (settled = true));
+  while (!settled) {
+    answers.splice(0).forEach((answer) => answer());
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await all;
+  assert.equal(producer.stats.sent, 3000);
+  await producer.close();
+
+  // Retries without a count bound: a node that refuses the connection ten times is tried an
+  // eleventh time, each back-off finite.
+  let attempts = 0;
+  const sleeps: number[] = [];
+  const client = new CmqdClient({
+    baseUrl,
+    retry: { attemptsMax: Infinity, backoffMsMin: 0, backoffMsMax: 10 },
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+    fetch: () => {
+      if (++attempts <= 10) return Promise.reject(new TypeError("connection refused"));
+      return Promise.resolve(Response.json({ purged: 0 }));
+    },
+  });
+  assert.deepEqual(await client.getQueue("q"), { purged: 0 });
+  assert.equal(attempts, 11);
+  assert.ok(sleeps.every((ms) => Number.isFinite(ms) && ms >= 0 && ms <= 10), `${sleeps}`);
+  client.close();
+});
+
+Deno.test("a back-off after very many attempts stays within its bounds: never NaN", () => {
+  // With attemptsMax Infinity a call may count past 1024 attempts, where 2 ** attempt is Infinity
+  // and 0 * Infinity is NaN (a timer of NaN fires at once, whatever the bounds said).
+  assert.equal(backoffMs(1_100, { backoffMsMin: 0, backoffMsMax: 0 }), 0);
+  assert.equal(backoffMs(1_100, { backoffMsMin: 0, backoffMsMax: 100 }, () => 1), 0);
+  assert.equal(backoffMs(1_100, { backoffMsMin: 50, backoffMsMax: 2_000 }, () => 1), 2_000);
+});
+
+Deno.test("Infinity where it means nothing is refused with what to give instead", () => {
+  const queue = { sendMessages: () => Promise.reject(new Error("not sent")) };
+  const producerCases: [string, string][] = [
+    ["batchSize", "256"],
+    ["lingerMs", "flush()"],
+    ["inflightBatchesMax", "1024"],
+  ];
+  for (const [name, instead] of producerCases) {
+    refused(
+      () => new Producer(queue, "q", { [name]: Infinity }),
+      RangeError,
+      name,
+      "got Infinity: ",
+      instead,
+    );
+  }
+  const consumerCases: [Record<string, unknown>, string, string][] = [
+    [{ concurrency: Infinity }, "concurrency", "65536"],
+    [{ batchSize: Infinity }, "batchSize", "256"],
+    [{ receivesInFlight: Infinity }, "receivesInFlight", "64"],
+    [{ visibilityTimeoutSeconds: Infinity }, "visibilityTimeoutSeconds", "renew"],
+    [{ waitSeconds: Infinity }, "waitSeconds", "30"],
+    [{ deleteLingerMs: Infinity }, "deleteLingerMs", "60000"],
+    [{ receiveBackoff: { backoffMsMax: Infinity } }, "receiveBackoff.backoffMsMax", "longest"],
+    [{ receiveBackoff: { backoffMsMin: Infinity } }, "receiveBackoff.backoffMsMin", "first"],
+  ];
+  for (const [options, name, instead] of consumerCases) {
+    refused(
+      () => new Consumer(new FakeQueue(), "q", options),
+      RangeError,
+      name,
+      "got Infinity: ",
+      instead,
+    );
+  }
+  refused(
+    () => new CmqdClient({ baseUrl, retry: { backoffMsMax: Infinity } }),
+    RangeError,
+    "retry.backoffMsMax",
+    "got Infinity: ",
+    "longest",
+  );
 });

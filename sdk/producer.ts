@@ -29,36 +29,13 @@ import type { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
 import { jsonBytes } from "./json_bytes.ts";
 import type { SendMessageEntry, SentMessage } from "./protocol.ts";
-import { checkBoolean, checkInteger, checkMs } from "./option_checks.ts";
+import { checkBoolean } from "./option_checks.ts";
+import { checkProducerOptions, type ProducerOptions } from "./producer_options.ts";
+
+export type { ProducerOptions } from "./producer_options.ts";
 
 /** What the producer needs of a client (tests pass a fake). */
 export type ProducerClient = Pick<CmqdClient, "sendMessages">;
-
-/** Options of a `Producer`. */
-export interface ProducerOptions {
-  /** Messages per batch at most, 1–256. Default 16. */
-  batchSize?: number;
-  /**
-   * Bytes per batch at most, as the request carries them: bodies, attribute keys and values,
-   * `groupId` and `dedupId` (an `autoDedupId` too), UTF-8 and JSON-escaped (a control character is
-   * 6 bytes, `\u0001`; a quote, a backslash, a line feed 2), plus 128 per message and 6 per
-   * attribute for the JSON around them; fields of an entry the API does not have (from
-   * JavaScript) count too, as sent (the broker refuses that message alone). A bigger message goes
-   * alone. An integer ≥ 1; default 1 MiB; a larger value
-   * than the broker's bound on a request, 4 MiB, counts as that bound.
-   */
-  batchBytesMax?: number;
-  /** How long the first message of a batch waits for company, 0–60000 ms. Default 2 ms. */
-  lingerMs?: number;
-  /** Sends accepted and not yet answered, at most (an integer ≥ 1); `send` waits beyond. Default 1024. */
-  pendingSendsMax?: number;
-  /** Batches on the wire at once, 1–1024. Default 4. */
-  inflightBatchesMax?: number;
-  /** Give each message without a `dedupId` a random one (safe retries). Default false. */
-  autoDedupId?: boolean;
-  /** Keep the order of messages without `groupId` too (they form one group). Default false. */
-  fifo?: boolean;
-}
 
 /** Options of one `send`. */
 export interface SendOptions {
@@ -82,7 +59,6 @@ export interface ProducerStats {
   inflightBatches: number;
 }
 
-const batchEntriesMax = 256;
 /** The broker's bound on a request body (4 MiB): no batch is counted above it. */
 const requestBytesMax = 4 * 1024 * 1024;
 /** What a send request adds around its entries: `{"messages":[]}`. */
@@ -158,27 +134,12 @@ export class Producer {
   constructor(client: ProducerClient, queue: string, options: ProducerOptions = {}) {
     this.#client = client;
     this.#queue = queue;
-    this.#batchSize = checkInteger("batchSize", options.batchSize ?? 16, 1, batchEntriesMax);
-    const batchBytesMax = checkInteger(
-      "batchBytesMax",
-      options.batchBytesMax ?? 1 << 20,
-      1,
-      Infinity,
-    );
-    this.#batchBytesMax = Math.min(batchBytesMax, requestBytesMax - requestEnvelopeBytes);
-    this.#lingerMs = checkMs("lingerMs", options.lingerMs ?? 2, 0, 60_000);
-    this.#pendingSendsMax = checkInteger(
-      "pendingSendsMax",
-      options.pendingSendsMax ?? 1024,
-      1,
-      Infinity,
-    );
-    this.#inflightBatchesMax = checkInteger(
-      "inflightBatchesMax",
-      options.inflightBatchesMax ?? 4,
-      1,
-      1024,
-    );
+    const checked = checkProducerOptions(options);
+    this.#batchSize = checked.batchSize;
+    this.#batchBytesMax = Math.min(checked.batchBytesMax, requestBytesMax - requestEnvelopeBytes);
+    this.#lingerMs = checked.lingerMs;
+    this.#pendingSendsMax = checked.pendingSendsMax;
+    this.#inflightBatchesMax = checked.inflightBatchesMax;
     this.#autoDedupId = checkBoolean("autoDedupId", options.autoDedupId, false);
     this.#fifo = checkBoolean("fifo", options.fifo, false);
   }

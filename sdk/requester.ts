@@ -70,8 +70,9 @@ export interface CmqdClientOptions {
   headTimeoutMs?: number;
   /**
    * Bounds of the automatic retries (a `Retry-After` may ask for longer than `backoffMsMax`):
-   * `attemptsMax` an integer ≥ 1, `backoffMsMin` ≤ `backoffMsMax` finite numbers ≥ 0; anything
-   * else throws when the client is built.
+   * `attemptsMax` an integer ≥ 1, or `Infinity` (retried, where that is safe, until the call's
+   * signal aborts), `backoffMsMin` ≤ `backoffMsMax` finite numbers ≥ 0; anything else throws
+   * when the client is built.
    */
   retry?: Partial<RetryOptions>;
   /** Follow the `x-cmqd-leader` hint. Default true. */
@@ -203,7 +204,9 @@ export class Requester {
     );
     const retry = { ...retryDefaults, ...options.retry };
     this.#retry = {
-      attemptsMax: checkInteger("retry.attemptsMax", retry.attemptsMax, 1, Infinity),
+      attemptsMax: checkInteger("retry.attemptsMax", retry.attemptsMax, 1, Infinity, {
+        unbounded: "no bound (until the call's signal aborts)",
+      }),
       // Both bounds given must be in order; one alone may cross the other's default.
       ...checkBackoff(
         "retry",

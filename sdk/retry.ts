@@ -43,7 +43,9 @@ export function backoffMs(
   bounds: BackoffBounds,
   random: () => number = Math.random,
 ): number {
-  const ceiling = Math.min(bounds.backoffMsMax, bounds.backoffMsMin * 2 ** (attempt - 1));
+  // Past 40 doublings every ceiling is the cap (and 2 ** 1024 would be Infinity: 0 × it, NaN).
+  const doublings = Math.min(attempt - 1, 40);
+  const ceiling = Math.min(bounds.backoffMsMax, bounds.backoffMsMin * 2 ** doublings);
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
