@@ -440,7 +440,7 @@ export class Producer {
           this.#queue,
           entries.map((pending) => pending.entry),
         );
-        this.#settleSent(entries, response.messages);
+        this.#settleSent(entries, response);
         return;
       } catch (error) {
         const index = badEntryIndex(error, entries.length);
@@ -454,11 +454,15 @@ export class Producer {
     }
   }
 
-  #settleSent(entries: PendingSend[], sent: SentMessage[]): void {
-    if (sent.length !== entries.length) {
+  #settleSent(entries: PendingSend[], response: unknown): void {
+    // An answer of another shape rejects as such, not as a TypeError reading it.
+    const sent = (response as { messages?: SentMessage[] } | null)?.messages;
+    if (!Array.isArray(sent) || sent.length !== entries.length) {
       const error = new CmqdError(
         "UnexpectedResponse",
-        `sent ${entries.length} messages, the broker answered ${sent.length} ids`,
+        Array.isArray(sent)
+          ? `sent ${entries.length} messages, the broker answered ${sent.length} ids`
+          : "HTTP 200 to a send of another shape: 'messages' is not a list",
         { status: 200 },
       );
       this.#rejectAll(entries, error);

@@ -16,6 +16,15 @@ import type {
   SendMessageEntry,
 } from "../protocol.ts";
 import { integerFlag, nameAt, type ParsedArgs, timeFlag, UsageError } from "./args.ts";
+import {
+  checkAnswer,
+  checkCount,
+  clusterShape,
+  deleteShape,
+  messageShape,
+  queueShape,
+} from "./answers.ts";
+import { failureText } from "./failures.ts";
 import { clusterStatus, messageTable, queueDetails, queueTable, table } from "./format.ts";
 import { topicCommands } from "./topic_commands.ts";
 
@@ -32,6 +41,8 @@ export interface CommandContext {
   progress(text: string, final: boolean): void;
   /** Aborted by Ctrl-C. */
   signal: AbortSignal;
+  /** The nodes `--url` names (errors name them when none could be reached). */
+  nodes?: readonly string[];
 }
 
 /** A command's exit status: 0 done, 1 partly failed, 130 cut short by Ctrl-C. */
@@ -136,7 +147,11 @@ const commands: Record<string, (context: CommandContext) => Promise<ExitStatus>>
   "queue create": createQueue,
   "queue list": listQueues,
   "queue get": async (context) => {
-    const queue = await context.client.getQueue(word(context, 2, "queue name"), context);
+    const queue = checkAnswer(
+      await context.client.getQueue(word(context, 2, "queue name"), context),
+      "queue get",
+      queueShape,
+    );
     context.out(context.json ? json(queue) : queueDetails(queue));
     return 0;
   },
@@ -148,12 +163,14 @@ const commands: Record<string, (context: CommandContext) => Promise<ExitStatus>>
   },
   "queue purge": async (context) => {
     const name = word(context, 2, "queue name");
-    const result = await context.client.purge(name, context);
+    const result = checkAnswer(await context.client.purge(name, context), "queue purge", {
+      purged: "number",
+    });
     context.out(context.json ? json(result) : `purged ${result.purged} messages from ${name}`);
     return 0;
   },
   "cluster status": async (context) => {
-    const info = await context.client.cluster(context);
+    const info = checkAnswer(await context.client.cluster(context), "cluster status", clusterShape);
     context.out(context.json ? json(info) : clusterStatus(info));
     return 0;
   },
@@ -171,6 +188,7 @@ async function createQueue(context: CommandContext): Promise<ExitStatus> {
     queueAttributes(context.args),
     context,
   );
+  checkAnswer(queue, "queue create", queueShape);
   if (context.json) context.out(json({ created, queue }));
   else context.out(`${created ? "created" : "exists (same attributes)"}\n${queueDetails(queue)}`);
   return 0;
@@ -182,6 +200,7 @@ async function listQueues(context: CommandContext): Promise<ExitStatus> {
     offset: integerFlag(context.args, "offset", { min: 0, max: Number.MAX_SAFE_INTEGER }),
     limit: integerFlag(context.args, "limit", { min: 1, max: 1000 }),
   }, context);
+  checkAnswer(list, "queue list", { queues: [queueShape], total: "number" });
   if (context.json) context.out(json(list));
   else context.out(`${queueTable(list.queues)}\n(${list.queues.length} of ${list.total})`);
   return 0;
@@ -246,7 +265,12 @@ async function send(context: CommandContext): Promise<ExitStatus> {
     // dropped connection, a frozen node) without storing it twice, as `send --count` does.
     const entry = entryOf(0);
     entry.dedupId ??= crypto.randomUUID();
-    const [sent] = (await context.client.sendMessages(queue, [entry], context)).messages;
+    const answer = checkAnswer(
+      await context.client.sendMessages(queue, [entry], context),
+      "send",
+      { messages: [{ id: "string", sequence: "number" }] },
+    );
+    const [sent] = checkCount(answer.messages, 1, "send");
     context.out(context.json ? json(sent) : `sent ${sent.id} (sequence ${sent.sequence})`);
     return 0;
   }
@@ -271,6 +295,12 @@ async function sendMany(
   // printed once, with its count.
   let failed = 0;
   const errors = new Map<string, number>();
+  /**
+   * An error that is no `CmqdError`: bad usage (a flag read for each message) or a bug, the CLI's
+   * or the SDK's; thrown once the sends settle, to be reported as such (exit 2 or 70), not
+   * counted among the broker's failures.
+   */
+  let thrown: { error: unknown } | undefined;
   const rate = () => Math.round(sent / Math.max((Date.now() - startedAt) / 1000, 0.001));
   const line = () => `sent ${sent}/${count} (${rate()} msg/s)`;
   const timer = setInterval(() => context.progress(line(), false), progressEveryMs);
@@ -284,7 +314,11 @@ async function sendMany(
           // Ctrl-C: stop quietly and report what was sent; anything else is a failure.
           if (context.signal.aborted) continue;
           failed++;
-          const line = errorLine(error);
+          if (!(error instanceof CmqdError)) {
+            thrown ??= { error };
+            continue;
+          }
+          const line = failureText(error, context.nodes);
           errors.set(line, (errors.get(line) ?? 0) + 1);
         }
       }
@@ -294,6 +328,7 @@ async function sendMany(
     clearInterval(timer);
     await producer.close().catch(() => {});
   }
+  if (thrown !== undefined) throw thrown.error;
   const seconds = (Date.now() - startedAt) / 1000;
   context.progress(line(), true);
   if (context.json) context.out(json({ sent, failed, seconds, perSecond: rate() }));
@@ -308,17 +343,10 @@ async function sendMany(
   return sent === count ? 0 : 130;
 }
 
-/** An error as the CLI prints it: `Code: message (field f)`. */
-function errorLine(error: unknown): string {
-  if (!(error instanceof CmqdError)) return String(error);
-  const field = error.field === undefined ? "" : ` (field ${error.field})`;
-  return `${error.code}: ${error.message}${field}`;
-}
-
 /** `receive QUEUE [--max N] [--wait-seconds S] [--delete]`: one receive. */
 async function receive(context: CommandContext): Promise<ExitStatus> {
   const queue = word(context, 1, "queue name");
-  const { messages } = await context.client.receiveMessages(queue, {
+  const answer = await context.client.receiveMessages(queue, {
     maxMessages: integerFlag(context.args, "max", { min: 1, max: batchMax }, 1),
     waitSeconds: integerFlag(context.args, "wait-seconds", { min: 0, max: 30 }),
     visibilityTimeoutSeconds: integerFlag(context.args, "visibility-timeout-seconds", {
@@ -326,12 +354,17 @@ async function receive(context: CommandContext): Promise<ExitStatus> {
       max: 43_200,
     }),
   }, context);
+  const { messages } = checkAnswer(answer, "receive", { messages: [messageShape] });
   const deleting = context.args.flags.has("delete");
   let deleted = 0;
   let failures: HandleFailure[] = [];
   if (deleting && messages.length > 0) {
     const handles = messages.map((message) => message.receiptHandle);
-    const result = await context.client.deleteMessages(queue, handles, context);
+    const result = checkAnswer(
+      await context.client.deleteMessages(queue, handles, context),
+      "delete",
+      deleteShape,
+    );
     deleted = result.deleted;
     failures = notedGone(context, result.failures);
   }
@@ -373,6 +406,7 @@ async function tail(context: CommandContext): Promise<ExitStatus> {
   let printed = 0;
   const print = (message: ReceivedMessage) => {
     if (done.signal.aborted) return false;
+    checkAnswer(message, "a receive", messageShape);
     printed++;
     context.out(context.json ? JSON.stringify(message) : tailLine(message));
     if (countMax !== undefined && printed >= countMax) end();
@@ -444,13 +478,14 @@ async function tailReceiving(
   const waitSeconds = integerFlag(context.args, "wait-seconds", { min: 0, max: 30 }, 20);
   const max = integerFlag(context.args, "max", { min: 1, max: batchMax }) ?? 16;
   while (!signal.aborted) {
-    const { messages } = await context.client.receiveMessages(queue, {
+    const answer = await context.client.receiveMessages(queue, {
       maxMessages: Math.min(max, left()),
       waitSeconds,
     }, { signal }).catch((error) => {
       if (signal.aborted) return { messages: [] };
       throw error;
     });
+    const { messages } = checkAnswer(answer, "receive", { messages: [messageShape] });
     for (const message of messages) print(message);
   }
 }
@@ -466,10 +501,14 @@ async function rewind(context: CommandContext): Promise<ExitStatus> {
   if ((timestamp === undefined) === (sequence === undefined)) {
     throw new UsageError("rewind takes exactly one of --to TIME and --sequence N");
   }
-  const result = await context.client.rewind(
-    queue,
-    timestamp !== undefined ? { timestamp } : { sequence: sequence! },
-    context,
+  const result = checkAnswer(
+    await context.client.rewind(
+      queue,
+      timestamp !== undefined ? { timestamp } : { sequence: sequence! },
+      context,
+    ),
+    "rewind",
+    { from: { timestamp: "number", sequence: "number" }, messages: "number" },
   );
   if (context.json) context.out(json(result));
   else {
@@ -487,7 +526,11 @@ async function deleteHandles(context: CommandContext): Promise<ExitStatus> {
   const handles = context.args.positionals.slice(2);
   if (handles.length === 0) throw new UsageError("delete needs one or more receipt handles");
   if (handles.length > batchMax) throw new UsageError(`at most ${batchMax} handles at once`);
-  const result = await context.client.deleteMessages(queue, handles, context);
+  const result = checkAnswer(
+    await context.client.deleteMessages(queue, handles, context),
+    "delete",
+    deleteShape,
+  );
   const failures = notedGone(context, result.failures);
   if (context.json) context.out(json(result));
   else {

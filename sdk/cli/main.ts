@@ -2,16 +2,18 @@
  * The cmqd command line, on the SDK: `deno task cli -- <command>`.
  *
  * Exit status: 0 done, 1 the broker refused or a batch partly failed (or no node answered, or
- * an answer was not the API's), 2 bad usage, 130 interrupted by Ctrl-C (a `tail` without
- * `--count` or `--timeout-seconds`, which runs until Ctrl-C, exits 0).
+ * an answer was not the API's), 2 bad usage, 70 a bug in the CLI itself (its stack on stderr),
+ * 130 interrupted by Ctrl-C (a `tail` without `--count` or `--timeout-seconds`, which runs until
+ * Ctrl-C, exits 0).
  *
  * @module
  */
 import process from "node:process";
 import { CmqdClient } from "../client.ts";
-import { CmqdError } from "../errors.ts";
+import { bugExitStatus, bugText, failureText } from "./failures.ts";
 import { integerFlag, parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { runCommand } from "./commands.ts";
+import { CmqdError } from "../errors.ts";
 
 /** The text of `--help`. */
 export const usage = `usage: deno task cli -- <command> [flags]
@@ -122,6 +124,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         else process.stderr.write(text + "\n");
       },
       signal: interrupted.signal,
+      nodes: nodesOf(args),
     });
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(error);
@@ -129,22 +132,20 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write("error: standard output was closed; stopped\n");
       return 1;
     }
-    // An answer of another shape than the API's (some other service at that URL) fails where
-    // the command reads it: said as such, without a stack trace.
-    const failure = error instanceof TypeError
-      ? new CmqdError("UnexpectedResponse", `an answer the CLI can't read (${error})`, {
-        status: 0,
-      })
-      : error;
-    if (!(failure instanceof CmqdError)) throw failure;
+    // An answer of another shape than the API's (some other service at that URL) is checked
+    // where the command reads it (`answers.ts`): an `UnexpectedResponse`, without a stack trace.
+    // Anything else — a TypeError included — is a bug of the CLI's own, and said so.
+    if (!(error instanceof CmqdError)) {
+      process.stderr.write(bugText(error));
+      return bugExitStatus;
+    }
+    const failure = error;
     // The call Ctrl-C aborted: no error of the broker's, and the shell's status for SIGINT.
     if (ctrlC && failure.code === "Aborted") {
       process.stderr.write("interrupted\n");
       return 130;
     }
-    const field = failure.field === undefined ? "" : ` (field ${failure.field})`;
-    const hint = failure.code === "UnexpectedResponse" ? "; is --url a cmqd node?" : "";
-    process.stderr.write(`error: ${failure.code}: ${failure.message}${field}${hint}\n`);
+    process.stderr.write(`error: ${failureText(failure, nodesOf(args))}\n`);
     return 1;
   } finally {
     process.off("SIGINT", onInterrupt);
@@ -177,10 +178,15 @@ class OutputClosed extends Error {
   }
 }
 
+/** The nodes `--url` (or `CMQD_URL`) names. */
+function nodesOf(args: ParsedArgs): string[] {
+  return (args.flags.get("url") ?? process.env.CMQD_URL ?? defaultUrl).split(",")
+    .map((url) => url.trim()).filter((url) => url !== "");
+}
+
 function clientOf(args: ParsedArgs): CmqdClient {
   const source = args.flags.has("url") ? "--url" : "CMQD_URL";
-  const urls = (args.flags.get("url") ?? process.env.CMQD_URL ?? defaultUrl).split(",")
-    .map((url) => url.trim()).filter((url) => url !== "");
+  const urls = nodesOf(args);
   if (urls.length === 0) throw new UsageError(`${source} names no node`);
   for (const url of urls) checkBaseUrl(url, source);
   const secretId = args.flags.get("secret-id") ?? process.env.CMQD_SECRET_ID;

@@ -11,6 +11,7 @@ import type {
 } from "../protocol.ts";
 import { integerFlag, nameAt, type ParsedArgs, UsageError } from "./args.ts";
 import type { CommandContext, ExitStatus } from "./commands.ts";
+import { checkAnswer, checkCount, topicShape } from "./answers.ts";
 import { keyValues, table } from "./format.ts";
 
 /** `topic <action>` → its command. */
@@ -33,6 +34,7 @@ async function createTopic(context: CommandContext): Promise<ExitStatus> {
   attributes.maxMessageBytes = integerFlag(context.args, "max-message-bytes", any);
   attributes.retentionSeconds = integerFlag(context.args, "retention-seconds", any);
   const { topic, created } = await context.client.createTopic(name, attributes, context);
+  checkAnswer(topic, "topic create", topicShape);
   if (context.json) {
     context.out(jsonText({ created, topic }));
     return 0;
@@ -62,6 +64,7 @@ async function subscribe(context: CommandContext): Promise<ExitStatus> {
     subscriptionAttributes(args),
     context,
   );
+  checkAnswer(subscription, "topic subscribe", { name: "string", endpoint: "object" });
   if (context.json) {
     context.out(jsonText({ created, subscription }));
     return 0;
@@ -110,7 +113,14 @@ async function publish(context: CommandContext): Promise<ExitStatus> {
   if (tags !== undefined) entry.tags = tags;
   const routingKey = context.args.flags.get("routing-key");
   if (routingKey !== undefined) entry.routingKey = routingKey;
-  const [published] = (await context.client.publish(topic, [entry], context)).messages;
+  const answer = checkAnswer(await context.client.publish(topic, [entry], context), "publish", {
+    messages: [{
+      id: "string",
+      fannedOut: "number",
+      failures: [{ subscription: "string", code: "string", message: "string" }],
+    }],
+  });
+  const [published] = checkCount(answer.messages, 1, "publish");
   if (context.json) context.out(jsonText(published));
   else {
     context.out(`published ${published.id} to ${published.fannedOut} subscription(s)`);

@@ -1,0 +1,129 @@
+/**
+ * `main` in-process: how the CLI reports what goes wrong — an answer that is not the API's (the
+ * broker's fault, or another service at that URL) apart from a bug of the CLI's own, and a node
+ * that can't be reached.
+ */
+import assert from "node:assert/strict";
+import process from "node:process";
+import { CmqdClient } from "../client.ts";
+import { main } from "./main.ts";
+
+/** Runs `main(argv)`, collecting what it writes on stdout and stderr. */
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const written = { stdout: "", stderr: "" };
+  const originals = { stdout: process.stdout.write, stderr: process.stderr.write };
+  for (const stream of ["stdout", "stderr"] as const) {
+    process[stream].write = ((text: string) => {
+      written[stream] += text;
+      return true;
+    }) as typeof process.stdout.write;
+  }
+  try {
+    const code = await main(argv);
+    return { code, ...written };
+  } finally {
+    process.stdout.write = originals.stdout;
+    process.stderr.write = originals.stderr;
+  }
+}
+
+/** A server answering every request with `body` (status 200), for the duration of `use`. */
+async function answering(body: string, use: (url: string) => Promise<void>): Promise<void> {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(body, { headers: { "content-type": "application/json" } }),
+  );
+  try {
+    await use(`http://127.0.0.1:${server.addr.port}`);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+Deno.test("an answer of another shape is an unexpected response, exit 1, never printed as if valid", async () => {
+  const commands = [
+    ["queue", "get", "q"],
+    ["queue", "get", "q", "--json"],
+    ["queue", "create", "q"],
+    ["queue", "list"],
+    ["queue", "purge", "q"],
+    ["cluster", "status"],
+    ["send", "q", "hello"],
+    ["receive", "q", "--wait-seconds", "0"],
+    ["tail", "q", "--wait-seconds", "0"],
+    ["tail", "q", "--wait-seconds", "0", "--delete"],
+    ["delete", "q", "handle"],
+    ["rewind", "q", "--sequence", "0"],
+    ["topic", "create", "t"],
+    ["topic", "subscribe", "t", "s", "--queue", "q"],
+    ["topic", "publish", "t", "hello"],
+  ];
+  for (const body of ["{}", "[]", '{"name": 7}', "null"]) {
+    await answering(body, async (url) => {
+      for (const argv of commands) {
+        const { code, stdout, stderr } = await run([...argv, "--url", url]);
+        const what = `${argv.join(" ")} answered ${body}`;
+        assert.equal(code, 1, `${what}: ${stderr}`);
+        assert.equal(stdout, "", `${what}: nothing printed as the answer`);
+        assert.match(stderr, /^error: UnexpectedResponse: .+; is --url a cmqd node\?\n$/, what);
+      }
+    });
+  }
+});
+
+Deno.test("send --count with answers of another shape: each send failed as an unexpected response", async () => {
+  await answering("{}", async (url) => {
+    const { code, stderr } = await run(["send", "q", "--count", "3", "--url", url]);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /error: UnexpectedResponse: /);
+    assert.doesNotMatch(stderr, /TypeError/);
+  });
+});
+
+Deno.test("a TypeError in the CLI's own code is a bug: said so with its stack, exit 70, not the broker's fault", async () => {
+  const getQueue = CmqdClient.prototype.getQueue;
+  CmqdClient.prototype.getQueue = () => {
+    throw new TypeError("Cannot read properties of undefined (reading 'name')");
+  };
+  try {
+    const { code, stdout, stderr } = await run([
+      "queue",
+      "get",
+      "q",
+      "--url",
+      "http://127.0.0.1:1",
+    ]);
+    assert.equal(code, 70, stderr);
+    assert.equal(stdout, "");
+    assert.match(stderr, /^error: a bug in the CLI/);
+    assert.match(stderr, /TypeError: Cannot read properties of undefined \(reading 'name'\)/);
+    assert.match(stderr, /\n\s+at /, "the stack is printed");
+    assert.doesNotMatch(stderr, /UnexpectedResponse|is --url a cmqd node/);
+  } finally {
+    CmqdClient.prototype.getQueue = getQueue;
+  }
+});
+
+Deno.test("send --count to a node that is down says it could not be reached, exit 1", async () => {
+  // A port nothing listens on: the connection is refused.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `http://127.0.0.1:${listener.addr.port}`;
+  listener.close();
+  for (
+    const argv of [["send", "q", "--count", "3"], ["send", "q", "hello"], ["queue", "get", "q"]]
+  ) {
+    const { code, stderr } = await run([...argv, "--url", url]);
+    assert.equal(code, 1, `${argv.join(" ")}: ${stderr}`);
+    assert.match(stderr, new RegExp(`could not reach ${url}`), argv.join(" "));
+  }
+});
+
+Deno.test("send --count with a bad --delay-seconds is bad usage, exit 2, nothing sent", async () => {
+  // The flag is read for each message: its UsageError was counted as a failed send, exit 1.
+  const { code, stderr } = await run(
+    ["send", "q", "--count", "3", "--delay-seconds", "-1", "--url", "http://127.0.0.1:1"],
+  );
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /^error: --delay-seconds /);
+  assert.doesNotMatch(stderr, /sends failed/);
+});
