@@ -34,6 +34,10 @@ export interface SdkRequest {
   hash: "sha1" | "sha256";
   key?: string;
   encode: (value: string) => string;
+  /** The host text the SDK signs (`http://cmqd.internal:9876` for one that keeps the scheme). */
+  signedHost?: string;
+  /** The Host header sent (an HTTP library leaves a default port out). */
+  hostHeader?: string;
 }
 
 /** The common parameters every SDK adds, its signature, and the request. */
@@ -49,13 +53,13 @@ export function sdkRequest(nowMs: number, spec: SdkRequest): Request {
   params.Signature = hmac(
     spec.hash,
     spec.key ?? adminKey.secretKey,
-    `${spec.method}${host}/v2/index.php?${signed}`,
+    `${spec.method}${spec.signedHost ?? host}/v2/index.php?${signed}`,
   );
   // Names go out as written (no SDK escapes them), values escaped.
   const encoded = Object.entries(params).map(([name, value]) => `${name}=${spec.encode(value)}`)
     .join("&");
   const path = spec.path ?? "/v2/index.php";
-  const headers = { host };
+  const headers = { host: spec.hostHeader ?? host };
   return spec.method === "GET"
     ? new Request(`http://${host}${path}?${encoded}`, { headers })
     : new Request(`http://${host}${path}`, {

@@ -13,7 +13,9 @@
  *
  * `Host` is the request's Host header as the client sent it, port included: the SDKs sign the
  * host of their endpoint (`127.0.0.1:9876`), and HTTP clients send the same text. A proxy in
- * front of cmqd must pass the Host header through unchanged.
+ * front of cmqd must pass the Host header through unchanged. The Node.js SDK `cmq-nodejs-sdk`
+ * signs an `http://` endpoint with its scheme: from it alone, `http://` + host verifies too
+ * (`signsHttpScheme`).
  *
  * The Python and PHP SDKs (and the Node.js SDK `cmq-nodejs-sdk`, which copies them) leave out
  * of the signature, on POST only, every parameter whose value begins with "@" (a relic of PHP's
@@ -144,6 +146,20 @@ function hashesOf(params: CmqParams, method: SignatureMethod): SignatureMethod[]
   return method === "HmacSHA256" && client.startsWith("sdk_cpp") ? [method, "HmacSHA1"] : [method];
 }
 
+/**
+ * True when the request names the Node.js SDK `cmq-nodejs-sdk` (`CMQ_NODEJS_SDK_…`), which signs
+ * its endpoint as written with only `https://` taken off: an `http://` endpoint is signed with
+ * its scheme (`POSThttp://cmqd.internal:9876/v2/index.php?…`). Real CMQ is HTTPS-only, so this
+ * showed only against a plain-HTTP cmqd; from that client alone, the host signed may also carry
+ * `http://` (lower case only: the SDK keeps the scheme as the application wrote it). Still an HMAC
+ * with the key over the same host, path and parameters: only the scheme's text is added. POST
+ * only, the one method that SDK sends.
+ */
+function signsHttpScheme(request: SignedRequest): boolean {
+  const client = request.params.get("RequestClient")?.toLowerCase() ?? "";
+  return request.method === "POST" && client.startsWith("cmq_nodejs_sdk");
+}
+
 /** A Host header that ends in a port (`h:9876`, `[::1]:80`; not `[::1]`). */
 const hostWithPort = /:[0-9]*$/;
 
@@ -152,11 +168,17 @@ const hostWithPort = /:[0-9]*$/;
  * it names no port, the host with a default port (`:80`, `:443`). The SDKs sign the endpoint as
  * the application wrote it (`http://cmqd.internal:80` signs `cmqd.internal:80`), and their HTTP
  * libraries (Python's httplib, Java's HttpURLConnection, PHP's curl) leave a default port out
- * of the Host header they send. Any other port, and the host itself, must match.
+ * of the Host header they send. Any other port, and the host itself, must match. From
+ * `cmq-nodejs-sdk` (`signsHttpScheme`), also `http://` + the host as sent, or + it with `:80`
+ * when it names no port.
  */
-function signedHosts(host: string): string[] {
-  if (hostWithPort.test(host)) return [host];
-  return [host, `${host}:80`, `${host}:443`];
+function signedHosts(request: SignedRequest): string[] {
+  const host = request.host;
+  const hosts = hostWithPort.test(host) ? [host] : [host, `${host}:80`, `${host}:443`];
+  if (!signsHttpScheme(request)) return hosts;
+  // Plain HTTP's own forms only: the endpoint as sent, or with `:80` (not `http://h:443`).
+  const plain = hostWithPort.test(host) ? [host] : [host, `${host}:80`];
+  return [...hosts, ...plain.map((form) => `http://${form}`)];
 }
 
 /**
@@ -189,7 +211,7 @@ export function authenticate(request: SignedRequest, keys: KeyRing, nowMs: numbe
   const hasFileValues = request.method === "POST" && signsWithoutFileValues(params) &&
     [...params.entries()].some(([name, value]) => name !== "Signature" && value.startsWith("@"));
   const hashes = hashesOf(params, method);
-  for (const host of signedHosts(request.host)) {
+  for (const host of signedHosts(request)) {
     const signed = { ...request, host };
     const texts = [stringToSign(signed, { skipFileValues: false })];
     if (hasFileValues) texts.push(stringToSign(signed, { skipFileValues: true }));
