@@ -151,10 +151,9 @@ export function mergeDamage(
   return record;
 }
 
-/** Removes the damage record durably. */
-export async function removeDamageRecord(fs: FileSystem, dir: string): Promise<void> {
+/** Removes the damage record's name: durable with the caller's next directory fsync. */
+export function removeDamageRecord(fs: FileSystem, dir: string): void {
   fs.remove(joinPath(dir, damageFileName));
-  await fs.syncDir(dir);
 }
 
 /** Writes the damage record durably. */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { FileSystem } from "./file_io.ts";
+import type { DirectorySyncGate } from "./name_order.ts";
 import {
   type DamageRecord,
   loadDamageRecord,
@@ -22,6 +23,8 @@ export type DamageNote = { torn: boolean; term?: number };
 export class LogDamage {
   readonly #fs: FileSystem;
   readonly #dir: string;
+  readonly #syncDirectory: DirectorySyncGate;
+  readonly #onFailure: (error: unknown) => unknown;
   #record: DamageRecord | null;
   /** The record of a failed write or fsync being written (see `noteFailure`). */
   #failureNoted: Promise<void> = Promise.resolve();
@@ -31,9 +34,22 @@ export class LogDamage {
    */
   #writes: Promise<void> = Promise.resolve();
 
-  constructor(fs: FileSystem, dir: string) {
-    this.#fs = fs;
-    this.#dir = dir;
+  /**
+   * Reads the record of `dir`. A removal's directory fsync runs through `syncDirectory`;
+   * `onFailure` hears of one that failed and returns the error to reject with.
+   */
+  constructor(
+    fs: FileSystem,
+    dir: string,
+    syncDirectory: DirectorySyncGate,
+    onFailure: (error: unknown) => unknown,
+  ) {
+    [this.#fs, this.#dir, this.#syncDirectory, this.#onFailure] = [
+      fs,
+      dir,
+      syncDirectory,
+      onFailure,
+    ];
     this.#record = loadDamageRecord(fs, dir);
   }
 
@@ -61,13 +77,40 @@ export class LogDamage {
     });
   }
 
-  /** Forgets the record durably. */
-  clear(): Promise<void> {
-    return this.#serially(async () => {
-      if (this.#record === null) return;
-      await removeDamageRecord(this.#fs, this.#dir);
-      this.#record = null;
+  /**
+   * Forgets the record durably. The removal's directory fsync runs through `syncDirectory` (after
+   * the bytes before the newest segment, see `NameOrder`) once the name is gone, outside the
+   * file's queue: a flush it waits for may fail and record that first. A directory fsync that
+   * fails fails the log (`onFailure`; fsyncgate: a later one may report success without the
+   * removal) and the record stays, merged into the failure's. The record of a failed write or
+   * fsync (`unsyncedFrom`) is not cleared: only the next open's cut of that tail drops it.
+   */
+  async clear(): Promise<void> {
+    let removed: DamageRecord | null = null;
+    await this.#serially(() => {
+      const record = this.#record;
+      if (record?.unsyncedFrom !== undefined) {
+        return Promise.reject(
+          new Error(
+            `the log failed (entries from ${record.unsyncedFrom} may not be durable): its ` +
+              `damage record stays until the next open cuts them`,
+          ),
+        );
+      }
+      if (record !== null) removeDamageRecord(this.#fs, this.#dir);
+      removed = record;
+      return Promise.resolve();
     });
+    if (removed === null) return;
+    await this.#syncDirectory(async () => {
+      try {
+        await this.#fs.syncDir(this.#dir);
+      } catch (error) {
+        throw this.#onFailure(error);
+      }
+    });
+    // A note since the removal merged into the removed record and wrote it again: it stays.
+    if (this.#record === removed) this.#record = null;
   }
 
   /**

@@ -8,14 +8,16 @@
  * directory runs through a {@link NameOrder}:
  * - the log's flush round (`flush_plan.ts`) syncs its files before the directory; when a roll
  *   came after the round started, it also syncs the files written since then (see `round`);
- * - the hard state's write and the sealed indexes' writes and removals wait, right before their
- *   directory fsync, for a flush round that started after the newest roll (`syncDirectory`): a
- *   flush that fails makes them fail (the log has failed then anyway);
+ * - the hard state's write, the damage record's removal and the sealed indexes' writes and
+ *   removals wait, right before their directory fsync, for a flush round that started after the
+ *   newest roll (`syncDirectory`): a flush that fails makes them fail (the log has failed then
+ *   anyway);
  * - a truncation's synchronous directory fsync first syncs, on its thread, the segments before
  *   the newest that may hold bytes no flush made durable (`syncBeforeNewestSync`).
  *
  * The damage record's writes do not wait: one is written because a flush failed, and the
- * unsynced tail it records is cut at the next open whatever follows it.
+ * unsynced tail it records is cut at the next open whatever follows it. (Its removal does: it
+ * comes after a repair, and no removal of a failed log's record is made.)
  *
  * A directory fsync is taken to make durable the names present when it is called (the model of
  * `SimFileSystem`); a name created while one runs may join it on a real file system.

@@ -378,8 +378,9 @@ export class SegmentLog {
     return new LogScrubber(this.#indexes, (d) => this.noteDamage(d, { torn: false }).catch(fail));
   }
 
-  /** Forgets the damage record (its owner repaired or dismissed the damage). */
+  /** Forgets the damage record durably (see `LogDamage.clear`); refused by a failed log. */
   async clearDamage(): Promise<void> {
+    this.#assertUsable();
     await this.#damage.clear();
   }
 
@@ -467,7 +468,7 @@ export class SegmentLog {
   }
 
   async #recover(): Promise<void> {
-    this.#damage = new LogDamage(this.#fs, this.#dir);
+    this.#damage = new LogDamage(this.#fs, this.#dir, this.#gate, (e) => this.#failWrites(e));
     const earlierDamage = this.#damage.record !== null;
     const recovered = await recoverSegments(this.#fs, {
       dir: this.#dir,
@@ -478,8 +479,7 @@ export class SegmentLog {
       trustIndexes: this.#damage.record === null, // after damage, every segment is read again
       onCorrupt: (detail) => this.#damage.noteRead(detail, this.#hardState.term),
     });
-    this.#segments = recovered.segments;
-    this.#recovery = recovered.report;
+    [this.#segments, this.#recovery] = [recovered.segments, recovered.report];
     if (earlierDamage) this.#recovery.earlierDamage = true;
     this.#scheduler.restart(this.lastIndex);
     // After a failed write or fsync, what the page cache shows past the last good fsync is cut.

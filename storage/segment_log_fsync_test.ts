@@ -3,7 +3,7 @@ import { SegmentLog } from "./segment_log.ts";
 import { SimFileSystem, SimulatedIoError } from "./sim_file_system.ts";
 import { ForwardingFileHandle, ForwardingFileSystem } from "./forwarding_file_system.ts";
 import type { FileHandle } from "./file_io.ts";
-import { makeEntries } from "./_test_helpers.ts";
+import { HeldSyncs, makeEntries, ticks } from "./_test_helpers.ts";
 
 const dir = "/node/log";
 
@@ -175,6 +175,67 @@ Deno.test("a hard state that breaks its rules is refused and changes nothing, th
   assert.deepEqual(log.readHardState(), { term: 2, vote: "n1", commit: 0 });
   await log.appendDurable(makeEntries(1, 2));
   await log.close();
+});
+
+const recorded = { index: 1, file: dir, offset: 0, reason: "a bad record (test)" };
+
+Deno.test("a damage record removal whose directory fsync fails fails the log and keeps the record", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs });
+  await log.appendDurable(makeEntries(1, 2));
+  await log.noteDamage(recorded, { torn: false });
+  fs.failNext("dirSync");
+  await assert.rejects(log.clearDamage(), /EIO/);
+  // The removal may not be durable, and a later directory fsync may report success without it
+  // (fsyncgate): the damage still counts, and nothing more is acknowledged.
+  assert.equal(log.damage?.detail.reason, recorded.reason);
+  assert.throws(() => log.append(makeEntries(3, 1)), /EIO/);
+  await log.close();
+  fs.crash();
+  const reopened = await SegmentLog.open(dir, { fs });
+  assert.equal(reopened.damage?.detail.reason, recorded.reason, "the damage is still recorded");
+  assert.equal(reopened.damage?.torn, false);
+  await reopened.close();
+});
+
+Deno.test("a failed log's damage record is not cleared: the next open still cuts its unsynced tail", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open(dir, { fs });
+  await log.appendDurable(makeEntries(1, 3));
+  fs.failSyncs(1);
+  await assert.rejects(log.appendDurable(makeEntries(4, 2)), SimulatedIoError);
+  await assert.rejects(log.clearDamage(), SimulatedIoError);
+  assert.equal(log.damage?.unsyncedFrom, 4, "still recorded");
+  await log.close();
+  const reopened = await SegmentLog.open(dir, { fs });
+  assert.equal(reopened.lastIndex, 3, "entries 4 and 5 never reached the disk");
+  await reopened.close();
+});
+
+Deno.test("a clear that comes while a failed flush records its failure leaves that record", async () => {
+  const sim = new SimFileSystem();
+  const fs = new HeldSyncs(sim);
+  const log = await SegmentLog.open(dir, { fs });
+  await log.appendDurable(makeEntries(1, 3));
+  await log.noteDamage(recorded, { torn: true });
+  // The flush fails; its record of the failure is held at the temp file's fsync, so the log
+  // has not failed yet when the clear comes.
+  fs.hold(".tmp");
+  sim.failSyncs(1);
+  const failing = log.appendDurable(makeEntries(4, 2));
+  failing.catch(() => {});
+  await ticks(2);
+  assert.ok(sim.readDir(dir).includes("damage.tmp"), "the failure is being recorded");
+  const cleared = log.clearDamage();
+  cleared.catch(() => {});
+  fs.release(".tmp");
+  await assert.rejects(failing, SimulatedIoError);
+  await assert.rejects(cleared);
+  assert.equal(log.damage?.unsyncedFrom, 4, "still recorded");
+  await log.close();
+  const reopened = await SegmentLog.open(dir, { fs: sim });
+  assert.equal(reopened.lastIndex, 3, "entries 4 and 5 never reached the disk");
+  await reopened.close();
 });
 
 /** A scrub that finds damage: a directory sync after its record, or after its index removal, fails. */

@@ -2,8 +2,9 @@
  * A new segment's name must not become durable before the bytes written before it: a crash
  * would leave a torn record followed by a newer segment, which recovery reads as real damage
  * (the node then distrusts its log). Every directory fsync of the log directory makes every name
- * in it durable, so each is checked here: the hard state's, a sealed index's, and the log's own
- * flush round when appends roll again while it runs. Each runs over many seeds of torn writes.
+ * in it durable, so each is checked here: the hard state's, a damage record's removal, a sealed
+ * index's, and the log's own flush round when appends roll again while it runs. Each runs over
+ * many seeds of torn writes.
  */
 import assert from "node:assert/strict";
 import { SegmentLog } from "./segment_log.ts";
@@ -74,6 +75,19 @@ Deno.test("a hard state write waits for the flush before the newest segment, wha
     assert.ok(segmentNames(sim).length >= 2, "the appends rolled");
     fs.release(".tmp");
     await written;
+  });
+});
+
+Deno.test("a damage record cleared after a roll leaves at most a torn tail after a crash", async () => {
+  await assertEverySeedTorn(async (sim) => {
+    const log = await SegmentLog.open(dir, { fs: sim.session(), ...options });
+    const torn = { index: 1, file: dir, offset: 0, reason: "an interrupted write (test)" };
+    await log.noteDamage(torn, { torn: true });
+    await log.appendDurable(makeEntries(1, 2));
+    // Across a roll, nothing synced: the new segment's name is not durable yet.
+    log.append(makeEntries(3, 4));
+    assert.ok(segmentNames(sim).length >= 2, "the appends rolled");
+    await log.clearDamage();
   });
 });
 
