@@ -269,7 +269,10 @@ Deno.test("the scrubber finds a trusted index whose first timestamp is not the f
   const indexPath = `${dir}/${segmentIndexFileName(base)}`;
   const summary = decodeSegmentIndex(fs.fileBytes(indexPath), indexPath);
   assert.ok(!("refused" in summary));
-  summary.firstTimestamp += 5; // later than the record's, still before the second's
+  // Later than the record's, still before the second's; the first time point says so too (an
+  // index whose first time point is not its first timestamp is refused at open).
+  summary.firstTimestamp += 5;
+  summary.timePoints.timestamps[0] += 5;
   fs.remove(indexPath);
   const handle = fs.open(indexPath, { create: true });
   handle.writeSync(encodeSegmentIndex(summary));

@@ -164,6 +164,65 @@ Deno.test("an index that does not check out is not trusted: the segment is scann
         summary.lastTerm += 1;
         summary.termRuns.terms[summary.termRuns.terms.length - 1] += 1;
       })],
+    // A rewind by time uses the time points at once: they are checked before the index is
+    // trusted, not only by the scrub that reads the segment later.
+    [
+      "an index without a time point at its first record",
+      (fs, bases) =>
+        rewriteIndex(fs, bases[2], (summary) => {
+          const { timestamps, relativeIndexes } = summary.timePoints;
+          assert.ok(timestamps.length >= 2);
+          summary.timePoints = {
+            timestamps: timestamps.slice(1),
+            relativeIndexes: relativeIndexes.slice(1),
+          };
+        }),
+    ],
+    [
+      "an index whose first time point is not its first timestamp",
+      (fs, bases) =>
+        rewriteIndex(fs, bases[2], (summary) => {
+          summary.timePoints.timestamps[0] -= 1;
+        }),
+    ],
+    [
+      "an index with a time point past its last record",
+      (fs, bases) =>
+        rewriteIndex(fs, bases[2], (summary) => {
+          const { timestamps, relativeIndexes } = summary.timePoints;
+          summary.timePoints = {
+            timestamps: Float64Array.of(...timestamps, summary.lastTimestamp + 10),
+            relativeIndexes: Uint32Array.of(
+              ...relativeIndexes,
+              summary.lastIndex - summary.baseIndex + 1,
+            ),
+          };
+        }),
+    ],
+    [
+      "an index with a time point later than its last timestamp",
+      (fs, bases) =>
+        rewriteIndex(fs, bases[2], (summary) => {
+          const times = summary.timePoints.timestamps;
+          times[times.length - 1] = summary.lastTimestamp + 10;
+        }),
+    ],
+    [
+      "an index with a time point between its index points",
+      (fs, bases) =>
+        rewriteIndex(fs, bases[2], (summary) => {
+          const points = new Set(summary.offsetPoints.relativeIndexes);
+          const relative = summary.timePoints.relativeIndexes;
+          for (let i = 1; i < relative.length; i++) {
+            for (let r = relative[i] - 1; r > relative[i - 1]; r--) {
+              if (points.has(r)) continue;
+              relative[i] = r;
+              return;
+            }
+          }
+          assert.fail("no index without a point between two time points");
+        }),
+    ],
   ];
   for (const [name, damage] of cases) {
     await t.step(name, async () => {

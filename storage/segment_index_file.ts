@@ -177,7 +177,7 @@ export function decodeSegmentIndex(
 
 /** Why a decoded summary cannot describe a segment a scan built, or null. */
 function inconsistency(summary: SegmentSummary): string | null {
-  const { baseIndex, lastIndex, sizeBytes, offsetPoints, timePoints, termRuns } = summary;
+  const { baseIndex, lastIndex, sizeBytes, offsetPoints, termRuns } = summary;
   if (!(baseIndex >= 1 && lastIndex >= baseIndex)) return "bad index range";
   if (!(summary.lastRecordPosition < sizeBytes)) return "last record outside the segment";
   const relativeLast = lastIndex - baseIndex;
@@ -193,15 +193,8 @@ function inconsistency(summary: SegmentSummary): string | null {
   if (relativeIndexes.at(-1)! > relativeLast || positions.at(-1)! > summary.lastRecordPosition) {
     return "offset points past the last record";
   }
-  const times = timePoints.timestamps;
-  for (let i = 1; i < times.length; i++) {
-    if (
-      !(times[i] > times[i - 1]) ||
-      timePoints.relativeIndexes[i] <= timePoints.relativeIndexes[i - 1]
-    ) {
-      return "time points do not grow";
-    }
-  }
+  const reason = timeInconsistency(summary);
+  if (reason !== null) return reason;
   const { starts, terms } = termRuns;
   if (starts.length === 0 || starts[0] !== baseIndex || terms.at(-1) !== summary.lastTerm) {
     return "term runs do not cover the segment";
@@ -212,5 +205,31 @@ function inconsistency(summary: SegmentSummary): string | null {
     }
   }
   if (!(summary.firstTimestamp <= summary.lastTimestamp)) return "timestamps go backwards";
+  return null;
+}
+
+/**
+ * Why the time points are not those a scan takes, as far as the index alone tells: one at the
+ * first record with the first timestamp, then only at index points where the timestamp grew, none
+ * past the last record (in index or time). Whether each holds its record's timestamp only a read
+ * of the segment tells (the scrub's). A rewind by time trusts them as soon as the open did.
+ */
+function timeInconsistency(summary: SegmentSummary): string | null {
+  const { timestamps: times, relativeIndexes: at } = summary.timePoints;
+  if (times.length === 0 || at[0] !== 0 || times[0] !== summary.firstTimestamp) {
+    return "no time point at the first record with its timestamp";
+  }
+  for (let i = 1; i < times.length; i++) {
+    if (!(times[i] > times[i - 1]) || at[i] <= at[i - 1]) return "time points do not grow";
+  }
+  const relativeLast = summary.lastIndex - summary.baseIndex;
+  if (at.at(-1)! > relativeLast || !(times.at(-1)! <= summary.lastTimestamp)) {
+    return "time points past the last record";
+  }
+  const points = summary.offsetPoints.relativeIndexes;
+  for (let i = 0, slot = 0; i < at.length; i++) {
+    while (slot < points.length && points[slot] < at[i]) slot++;
+    if (points[slot] !== at[i]) return "time point not at an index point";
+  }
   return null;
 }
