@@ -127,3 +127,39 @@ Deno.test("send --count with a bad --delay-seconds is bad usage, exit 2, nothing
   assert.match(stderr, /^error: --delay-seconds /);
   assert.doesNotMatch(stderr, /sends failed/);
 });
+
+Deno.test("topic subscribe answered an endpoint without queue or url is an unexpected response, not '→ undefined'", async () => {
+  for (
+    const endpoint of ["{}", '{"queue": 7}', '{"url": null}', '{"queue": null, "url": "x"}']
+  ) {
+    await answering(`{"name": "s", "endpoint": ${endpoint}}`, async (url) => {
+      for (const json of [[], ["--json"]]) {
+        const { code, stdout, stderr } = await run(
+          ["topic", "subscribe", "t", "s", "--queue", "q", "--url", url, ...json],
+        );
+        const what = `endpoint ${endpoint} ${json.join(" ")}`;
+        assert.equal(code, 1, `${what}: ${stderr}`);
+        assert.equal(stdout, "", `${what}: nothing printed as the answer`);
+        assert.match(
+          stderr,
+          /^error: UnexpectedResponse: the answer to topic subscribe is not the API's: endpoint\.(queue|url) is .+; is --url a cmqd node\?\n$/,
+          what,
+        );
+      }
+    });
+  }
+  for (
+    const [endpoint, printed] of [
+      ['{"queue": "q"}', "→ queue q"],
+      ['{"url": "https://merchant.example/notify"}', "→ https://merchant.example/notify"],
+    ]
+  ) {
+    await answering(`{"name": "s", "endpoint": ${endpoint}}`, async (url) => {
+      const { code, stdout, stderr } = await run(
+        ["topic", "subscribe", "t", "s", "--queue", "q", "--url", url],
+      );
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout, `exists (same attributes): s ${printed}\n`);
+    });
+  }
+});

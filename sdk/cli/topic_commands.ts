@@ -65,6 +65,11 @@ async function subscribe(context: CommandContext): Promise<ExitStatus> {
     context,
   );
   checkAnswer(subscription, "topic subscribe", { name: "string", endpoint: "object" });
+  // The endpoint is a queue or a URL: the field it has is the one printed, so that one is checked
+  // (one with neither is taken for a URL: `endpoint.url is missing`).
+  checkAnswer(subscription, "topic subscribe", {
+    endpoint: "queue" in subscription.endpoint ? { queue: "string" } : { url: "string" },
+  });
   if (context.json) {
     context.out(jsonText({ created, subscription }));
     return 0;
