@@ -2,7 +2,7 @@
  * The cmqd command line, on the SDK: `deno task cli -- <command>`.
  *
  * Exit status: 0 done, 1 the broker refused or a batch partly failed (or no node answered, or
- * an answer was not the API's), 2 bad usage, 70 a bug in the CLI itself (its stack on stderr),
+ * an answer was not the API's), 2 bad usage (or a Deno permission missing), 70 a bug in the CLI itself (its stack on stderr),
  * 130 interrupted by Ctrl-C (a `tail` without `--count` or `--timeout-seconds`, which runs until
  * Ctrl-C, exits 0).
  *
@@ -10,7 +10,14 @@
  */
 import process from "node:process";
 import { CmqdClient } from "../client.ts";
-import { bugExitStatus, bugText, failureText } from "./failures.ts";
+import {
+  bugExitStatus,
+  bugText,
+  failureText,
+  missingPermissionExitStatus,
+  missingPermissionText,
+  systemRefusalText,
+} from "./failures.ts";
 import { integerFlag, parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { runCommand } from "./commands.ts";
 import { CmqdError } from "../errors.ts";
@@ -86,6 +93,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     client = clientOf(args);
   } catch (error) {
+    // Reading CMQD_URL or the credentials' variables without --allow-env.
+    const missing = missingPermissionText(error);
+    if (missing !== undefined) {
+      process.stderr.write(missing);
+      return missingPermissionExitStatus;
+    }
     return usageFailure(error);
   }
   const interrupted = new AbortController();
@@ -130,6 +143,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof UsageError) return usageFailure(error);
     if (outputClosed) {
       process.stderr.write("error: standard output was closed; stopped\n");
+      return 1;
+    }
+    // The user's setup: Deno run without --allow-net (or --allow-env), or the system refusing.
+    const missing = missingPermissionText(error);
+    if (missing !== undefined) {
+      process.stderr.write(missing);
+      return missingPermissionExitStatus;
+    }
+    const refused = systemRefusalText(error, nodesOf(args));
+    if (refused !== undefined) {
+      process.stderr.write(refused);
       return 1;
     }
     // An answer of another shape than the API's (some other service at that URL) is checked

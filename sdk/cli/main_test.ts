@@ -163,3 +163,23 @@ Deno.test("topic subscribe answered an endpoint without queue or url is an unexp
     });
   }
 });
+
+Deno.test("the system refusing a connection (PermissionDenied) is the user's setup, exit 1, not a bug", async () => {
+  const getQueue = CmqdClient.prototype.getQueue;
+  CmqdClient.prototype.getQueue = () => {
+    throw new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+  };
+  try {
+    const url = "http://127.0.0.1:1";
+    const { code, stdout, stderr } = await run(["queue", "get", "q", "--url", url]);
+    assert.equal(code, 1, stderr);
+    assert.equal(stdout, "");
+    assert.equal(
+      stderr,
+      "error: PermissionDenied: the system refused: Permission denied (os error 13); " +
+        `is this process allowed to connect to ${url}?\n`,
+    );
+  } finally {
+    CmqdClient.prototype.getQueue = getQueue;
+  }
+});

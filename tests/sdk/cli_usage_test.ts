@@ -226,3 +226,46 @@ Deno.test("the CLI pointed at a server that is not cmqd: one error line, exit 1,
     await server.shutdown();
   }
 });
+
+Deno.test("the CLI run without Deno's net or env permission says which one to grant, exit 2, not a bug", async () => {
+  /** `deno run` with only `permissions` (no prompt: a terminal would ask instead). */
+  const run = async (permissions: string[], ...args: string[]) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", ...permissions, cliPath, ...args],
+      // Nothing listens there: the connection is never tried.
+      env: { CMQD_URL: "http://127.0.0.1:1", NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  };
+  const cases: [string[], string[], string][] = [
+    [["--allow-env"], ["queue", "get", "q"], "net"],
+    [["--allow-env"], ["send", "q", "--count", "3"], "net"],
+    [["--allow-env"], ["tail", "q", "--delete"], "net"],
+    [[], ["queue", "list"], "env"],
+    [["--allow-net", "--allow-env=CMQD_URL"], ["cluster", "status"], "env"],
+  ];
+  for (const [permissions, args, missing] of cases) {
+    const what = `${permissions.join(" ") || "no permission"}: ${args.join(" ")}`;
+    const result = await run(permissions, ...args);
+    assert.equal(result.code, 2, `${what}: ${result.stderr}`);
+    assert.equal(result.stdout, "", what);
+    const lines = result.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, `${what}: one line, no stack: ${result.stderr}`);
+    assert.match(
+      lines[0],
+      new RegExp(
+        `^error: Deno's ${missing} permission is missing: Requires ${missing} access to .+; ` +
+          "run the CLI with --allow-net --allow-env \\(deno task cli does\\)$",
+      ),
+      what,
+    );
+  }
+});
