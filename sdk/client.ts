@@ -94,6 +94,11 @@ export class CmqdClient {
     return this.#requester.nodeUrl;
   }
 
+  /** How long an attempt may take (`timeoutMs`; calls may set their own). */
+  get timeoutMs(): number {
+    return this.#requester.timeoutMs;
+  }
+
   /**
    * How long an attempt waits for a response head before it takes the node for frozen, when
    * another node is known (`headTimeoutMs`; calls may set their own).

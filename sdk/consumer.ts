@@ -43,7 +43,8 @@
  *   also backs off, so the loop never spins. Without `onError` errors are logged with
  *   `console.error`: nothing is swallowed.
  * - **Stopping**: `stop()` ends the long polls, waits for running handlers, then flushes deletes
- *   and lock changes, each call given up after 30 s at most without an answer. In an outage the
+ *   and lock changes, each call given up after 30 s at most without an answer (a delete's: or
+ *   after the client's `timeoutMs`, when that is longer and finite). In an outage the
  *   releases at stop fail for every held message: only the first goes to `onError`, the others
  *   are counted (`stats.releasesUnanswered`), as renewals are. (Ending the poll aborts its request; a message the broker locked for it in
  *   that very instant comes back when that lock runs out.) `stop({ abort: true })` also aborts the handlers' `signal`; a handler that

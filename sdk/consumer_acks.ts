@@ -7,9 +7,10 @@
  * "ack these, give me more"). When no receive takes it within `deleteLingerMs` — a long poll is
  * parked, the loop is backing off, or the consumer is stopping — it goes out in an explicit
  * delete call instead, so a handled message is never left to its lock running out. Such a call is
- * given up after 30 s without an answer (`deleteCallMsMax`), aborted through its signal, and its
- * messages reported as `Timeout` (they may or may not be deleted; if not, they come back when
- * their locks run out): a delete that never settles can't hold `flush()`, the consumer's stop.
+ * given up after 30 s without an answer, or the client's `timeoutMs` if that is longer and finite
+ * (`deleteCallMsMax`), aborted through its signal, and its messages reported as `Timeout` (they
+ * may or may not be deleted; if not, they come back when their locks run out): a delete that
+ * never settles can't hold `flush()`, the consumer's stop.
  *
  * Lock changes are batched per tick into one `changeVisibility` call, and at most
  * `changeCallsMax` (4) calls are on the wire: changes due while they all are wait, soonest lock
@@ -46,7 +47,7 @@ import type { ChangeVisibilityResponse, HandleFailure, ReceivedMessage } from ".
 /** What a consumer needs of a client (tests pass a fake). */
 export type ConsumerClient =
   & Pick<CmqdClient, "receiveMessages" | "deleteMessages" | "changeVisibility">
-  & Partial<Pick<CmqdClient, "headTimeoutMs">>;
+  & Partial<Pick<CmqdClient, "headTimeoutMs" | "timeoutMs">>;
 
 type VisibilityEntryAnswer = ChangeVisibilityResponse["entries"][number];
 
@@ -107,13 +108,29 @@ const changeCallMsMin = 250;
 const changeCallMsCap = 30_000;
 
 /**
- * How long an explicit delete call may go unanswered before it is given up: aborted, its
+ * How long an explicit delete call may go unanswered before it is given up, at least: aborted, its
  * messages reported (`Timeout`), as when the client's own retries fail. The client's default
- * `timeoutMs`. Without it, a delete that never settles — a custom client's, or a client's whose
- * `timeoutMs` is `Infinity`, on a node that never answers — would hold `flush()` (the consumer's
- * stop) for ever.
+ * `timeoutMs`. Without a bound, a delete that never settles — a custom client's, or a client's
+ * whose `timeoutMs` is `Infinity`, on a node that never answers — would hold `flush()` (the
+ * consumer's stop) for ever.
  */
 const deleteCallMsCap = 30_000;
+
+/** The longest delay a timer takes: a longer one overflows to 1 ms (Node, Deno, browsers). */
+const timerMsMax = 2 ** 31 - 1;
+
+/**
+ * How long an explicit delete of `client`'s may go unanswered: `deleteCallMsCap`, or the client's
+ * `timeoutMs` when that is longer and finite. The client's timeout governs each of its calls: a
+ * user who gave it 2 min for a slow broker expects a delete answered after 1 min to count, not
+ * to be given up at 30 s and its message delivered again. `Infinity` (no bound of the client's)
+ * leaves the 30 s, so the consumer's stop still ends; so does a custom client without one.
+ */
+function deleteCallBoundMs(client: ConsumerClient): number {
+  const timeoutMs = client.timeoutMs;
+  if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return deleteCallMsCap;
+  return Math.min(Math.max(deleteCallMsCap, timeoutMs), timerMsMax);
+}
 
 /**
  * Lock-change calls on the wire at once, at most. Changes due while they are all on the wire
@@ -141,7 +158,10 @@ export interface AcknowledgerOptions {
    * locks' deadlines (default `changeCallMsCap`, 30 s).
    */
   changeCallMsMax?: number;
-  /** How long an explicit delete call may go unanswered before it is given up (default 30 s). */
+  /**
+   * How long an explicit delete call may go unanswered before it is given up (default 30 s, or
+   * the client's `timeoutMs` when that is longer and finite).
+   */
   deleteCallMsMax?: number;
 }
 
@@ -273,7 +293,7 @@ export class Acknowledger {
 
   /**
    * One explicit delete call with up to a batch of pending deletes; settled when answered, or
-   * given up after `deleteCallMsMax` (30 s) and aborted.
+   * given up after `deleteCallMsMax` (30 s, or the client's longer `timeoutMs`) and aborted.
    */
   #sendDeletes(): void {
     const taken = this.takeDeletes();
@@ -288,7 +308,7 @@ export class Acknowledger {
       for (const pending of taken.messages.values()) report(error, pending.message);
     };
     const controller = new AbortController();
-    const budgetMs = this.#options.deleteCallMsMax ?? deleteCallMsCap;
+    const budgetMs = this.#options.deleteCallMsMax ?? deleteCallBoundMs(client);
     let giveUp: ReturnType<typeof setTimeout> | undefined;
     const abandoned = new Promise<void>((resolve) => {
       giveUp = setTimeout(() => {
