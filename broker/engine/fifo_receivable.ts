@@ -21,7 +21,9 @@ export interface FifoReleaseView {
 
 /**
  * How many groups the releases due at `now` would open, up to `limit`; once `visitsMax` heap
- * entries were visited without an answer, at least 1 (as a scan that gives up early).
+ * entries were visited without an answer, at least 1 (as a scan that gives up early). Every
+ * visit counts toward `visitsMax`, stale entries too: they stay in the heap until an apply pops
+ * them (a count changes nothing), so skipping them for free let one count visit them all.
  */
 export function groupsOpenedAt(
   view: FifoReleaseView,
@@ -33,8 +35,9 @@ export function groupsOpenedAt(
   const due = new Set<number>();
   const lockEnds = new Map<string, number>();
   let gaveUp = false;
+  let visits = 0;
   heap.visitUntil(now, (time, sequence) => {
-    if (due.size >= visitsMax) return !(gaveUp = true);
+    if (visits++ === visitsMax) return !(gaveUp = true);
     const message = tracked.get(sequence);
     if (message === undefined || message.visibleAt !== time) return true; // stale
     if (message.state === TrackState.Ready || due.has(sequence)) return true;
