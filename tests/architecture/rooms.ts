@@ -126,6 +126,7 @@ const externalAllowed: Readonly<Record<string, readonly string[]>> = {
 /** Engine files whose bytes are the on-disk format: they may not depend on the SDK's types. */
 const diskFormatFiles = [
   "broker/engine/commands.ts",
+  "broker/engine/handle_commands.ts",
   "broker/engine/state_codec.ts",
   "broker/engine/topic_commands.ts",
   "broker/engine/push_state.ts",
