@@ -352,7 +352,7 @@ export class LongPolls {
       let answer!: (result: Promise<RideResult>) => void;
       const ride = new Promise<RideResult>((resolve) => (answer = resolve));
       // A failed send rejects it, maybe while its receive still waits for its own deletes to be
-      // written (service.ts, #deleteWhileParked) and has not taken it yet: marked handled here so
+      // written (receives.ts, #deleteWhileParked) and has not taken it yet: marked handled here so
       // the rejection waits for the receive instead of ending the process (unhandled).
       ride.catch(() => {});
       waiter.wake({ claim: this.#claim(queue, polls, want), ride });
