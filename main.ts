@@ -220,6 +220,7 @@ async function main(): Promise<void> {
     scrubBytesPerSecond: config.scrubMbPerS * 1024 * 1024,
     requestBodyBudgetBytes: config.requestBodyBudgetMb * 1024 * 1024,
     metricsQueueSeries: config.metricsQueueSeries,
+    metricsTopicSeries: config.metricsTopicSeries,
     // The same pair serves both listeners; each has its series of the expiry gauge.
     servedCertificates: tls === null ? [] : [
       { listener: "client", path: config.tlsCert!, pem: tls.cert },

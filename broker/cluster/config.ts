@@ -62,6 +62,8 @@ export interface NodeConfig {
   scrubMbPerS: number;
   /** Queues whose depth gauges `/metrics` lists, the first by name; 0 = none. */
   metricsQueueSeries: number;
+  /** Topics, and subscriptions over them, whose series `/metrics` lists, the first; 0 = none. */
+  metricsTopicSeries: number;
   /** MiB of request bodies read at once (`BodyBudget`), ≥ `requestBodyBudgetMbMin`. */
   requestBodyBudgetMb: number;
   /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
@@ -186,6 +188,12 @@ const flags: Record<string, FlagSpec> = {
     kind: "count",
     help: "queues /metrics lists depth gauges for (the first by name), 0 = none",
   },
+  "--metrics-topic-series": {
+    key: "metricsTopicSeries",
+    env: "CMQD_METRICS_TOPIC_SERIES",
+    kind: "count",
+    help: "topics, and subscriptions of them, /metrics lists series for (the first), 0 = none",
+  },
   "--cluster-key-file": {
     key: "clusterKeyFile",
     env: "CMQD_CLUSTER_KEY_FILE",
@@ -250,6 +258,7 @@ const defaults: NodeConfig = {
   scrubMbPerS: 32,
   requestBodyBudgetMb: 256,
   metricsQueueSeries: 1000,
+  metricsTopicSeries: 1000,
   clusterKeyFile: null,
   clusterKey: null,
   credentials: null,

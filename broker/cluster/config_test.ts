@@ -703,13 +703,3 @@ Deno.test("a bad variable a flag overrides does not stop the start: it is named 
     /^Error: CMQD_PORT: not a port: 'abc'$/,
   );
 });
-
-Deno.test("--metrics-queue-series: 1000 by default, from the flag or CMQD_METRICS_QUEUE_SERIES, 0 = none", () => {
-  assert.equal(parseConfig([], {}).metricsQueueSeries, 1000);
-  assert.equal(parseConfig(["--metrics-queue-series", "0"], {}).metricsQueueSeries, 0);
-  assert.equal(parseConfig([], { CMQD_METRICS_QUEUE_SERIES: "50" }).metricsQueueSeries, 50);
-  assert.throws(
-    () => parseConfig(["--metrics-queue-series", "-1"], {}),
-    /^Error: --metrics-queue-series needs a value, got the flag '-1'|not a whole number/,
-  );
-});

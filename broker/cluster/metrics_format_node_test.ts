@@ -116,3 +116,41 @@ Deno.test("/metrics lists the subscriptions of the first 1,000 topics up to 1,00
     await node.close();
   }
 });
+
+Deno.test("metricsTopicSeries caps the per-topic and per-subscription series at the first n; 0 lists none", async () => {
+  const subscribed = async (node: CmqdNode) => {
+    for (const topic of ["c", "a", "b"]) {
+      await node.topics.createTopic(topic, {});
+      for (const name of ["s1", "s0"]) {
+        await node.topics.subscribe(topic, name, { endpoint: { url: "http://127.0.0.1:9/" } });
+      }
+    }
+  };
+  const labels = (families: Awaited<ReturnType<typeof scrapeStrict>>, name: string) =>
+    families.get(name)!.samples.map((sample) => Object.values(Object.fromEntries(sample.labels)));
+  const two = await startOneNode(new SimFileSystem(), { metricsTopicSeries: 2 });
+  try {
+    await subscribed(two);
+    const families = await scrapeStrict(two);
+    // The first two topics by name; the first two subscriptions of those (topic, then name).
+    assert.deepEqual(labels(families, "cmqd_topic_published_messages_total"), [["a"], ["b"]]);
+    for (const name of ["cmqd_topic_fanned_out_messages_total", "cmqd_push_pending_messages"]) {
+      assert.deepEqual(labels(families, name), [["a", "s0"], ["a", "s1"]], name);
+    }
+    const text = await (await two.app.request("/metrics")).text();
+    assert.match(text, /^# HELP cmqd_topic_published_messages_total .*the first 2 by name/m);
+  } finally {
+    await two.close();
+  }
+  const none = await startOneNode(new SimFileSystem(), { metricsTopicSeries: 0 });
+  try {
+    await subscribed(none);
+    const families = await scrapeStrict(none);
+    // The families stay, without samples, so the page's shape does not depend on the option.
+    for (const name of ["cmqd_topic_published_messages_total", "cmqd_push_pushed_total"]) {
+      assert.deepEqual(families.get(name)?.samples, [], name);
+    }
+  } finally {
+    await none.close();
+  }
+});

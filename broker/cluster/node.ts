@@ -147,6 +147,8 @@ export interface NodeOptions {
   servedCertificates?: readonly ServedCertificate[];
   /** Queues whose depth gauges `/metrics` lists, the first by name; 0 = none. 1000. */
   metricsQueueSeries?: number;
+  /** Topics, and subscriptions over them, whose series `/metrics` lists, the first; 0 = none. 1000. */
+  metricsTopicSeries?: number;
   /** Queues the group may hold (429 `QueueLimitExceeded` past it). 10 000. */
   queuesMax?: number;
   /** Topics the group may hold (429 `TopicLimitExceeded` past it). 10 000. */
@@ -447,7 +449,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
         replica.now(),
         broker.parkedReceivers,
         options.metricsQueueSeries,
-      ) + raftMetrics.text() + topicMetricsText(machine.topics, push.stats(), replica.now()),
+      ) + raftMetrics.text() +
+      topicMetricsText(machine.topics, push.stats(), replica.now(), options.metricsTopicSeries),
     leaderUrl,
     join: (request) => membership.join(request),
     removeNode: (id) => membership.remove(id),

@@ -1,7 +1,8 @@
 /**
  * The topic lines of `/metrics` (Prometheus text): published and fanned-out messages, push
  * outcomes, and per URL subscription the push backlog and the age of its oldest pending push;
- * of the first 1,000 topics and, over them, the first 1,000 subscriptions.
+ * of the first 1,000 topics by name and, over them, the first 1,000 subscriptions (or as many of
+ * each as `--metrics-topic-series` says).
  * The counters are replicated engine state, so every node reports the same values for the
  * same applied index (and they survive restarts); only the in-flight gauge is this node's.
  *
@@ -11,13 +12,13 @@ import type { TopicQueries } from "../engine/mod.ts";
 import type { Subscription } from "../../sdk/protocol.ts";
 import type { PushWorkerStats } from "../push/mod.ts";
 
-/** Topics listed per scrape; past it the series are cut (bounded scrape cost). */
-const metricsTopicsMax = 1000;
 /**
- * Subscriptions listed per scrape, over all topics (topic, then subscription name order): a
- * topic holds up to 100, and 1,000 topics of 100 took seconds of the event loop per scrape.
+ * Topics listed per scrape by default (`--metrics-topic-series`), and subscriptions over all of
+ * them (topic, then subscription name order); past them the series are cut (bounded scrape cost:
+ * a topic holds up to 100 subscriptions, and 1,000 topics of 100 took seconds of the event loop
+ * per scrape).
  */
-const metricsSubscriptionsMax = 1000;
+export const metricsTopicSeriesDefault = 1000;
 
 interface Family {
   name: string;
@@ -33,11 +34,16 @@ interface Family {
  * ```ts
  * const text = topicMetricsText(machine.topics, push.stats(), Date.now());
  * ```
+ *
+ * The per-topic series list the first `seriesMax` topics by name, and the per-subscription ones
+ * the first `seriesMax` subscriptions of those (0: none); the others are left out, not summed
+ * into a made-up label value (see `nodeMetricsText` on the queues).
  */
 export function topicMetricsText(
   topics: TopicQueries,
   push: PushWorkerStats,
   now: number,
+  seriesMax: number = metricsTopicSeriesDefault,
 ): string {
   const family = (name: string, help: string, type: Family["type"]): Family => ({
     name,
@@ -45,15 +51,17 @@ export function topicMetricsText(
     type,
     samples: [],
   });
+  const listed = seriesMax === 0 ? "none" : `the first ${seriesMax} by name`;
   const published = family(
     "cmqd_topic_published_messages_total",
-    "Messages published to a topic.",
+    `Messages published to a topic (the topics listed: ${listed}; --metrics-topic-series).`,
     "counter",
   );
   const perSubscription = {
     fannedOut: family(
       "cmqd_topic_fanned_out_messages_total",
-      "Messages a subscription took (queue copies enqueued, pushes scheduled).",
+      "Messages a subscription took (queue copies enqueued, pushes scheduled; the " +
+        `subscriptions listed: ${listed}, topic then name; --metrics-topic-series).`,
       "counter",
     ),
     failed: family(
@@ -76,8 +84,8 @@ export function topicMetricsText(
       "gauge",
     ),
   };
-  const { topics: list } = topics.listTopics({ limit: metricsTopicsMax });
-  let subscriptionsLeft = metricsSubscriptionsMax;
+  const list = seriesMax === 0 ? [] : topics.listTopics({ limit: seriesMax }).topics;
+  let subscriptionsLeft = seriesMax;
   for (const topic of list) {
     published.samples.push(`{topic="${topic.name}"} ${topic.publishedMessages}`);
     if (subscriptionsLeft === 0) continue;
