@@ -130,6 +130,11 @@ export class StateMachine {
     return this.#appliedIndex;
   }
 
+  /** The state's "now": the latest time stamp of the applied entries (0 before any). */
+  get lastTimestamp(): number {
+    return this.#lastTimestamp;
+  }
+
   /**
    * Applies one committed entry; returns its result (an `BrokerError` value for failures).
    * Throws `NewerReleaseError`, changing nothing, for an entry a newer release wrote (`release.ts`).

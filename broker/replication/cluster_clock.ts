@@ -27,7 +27,9 @@
  *   continues from the log's last timestamp plus its own monotonic time since it received that
  *   entry, whatever its wall clock or its own earlier tenure said.
  * - A node that restarts continues from its log's last timestamp (its monotonic clock says
- *   nothing about the time it was down). After the whole group was down, cluster time therefore
+ *   nothing about the time it was down). Where the log holds no entry past its snapshot (one
+ *   installed without entries), the snapshot point's time stands for it: the state machine's,
+ *   which the snapshot's image records; a snapshot installed so is followed at that time too. After the whole group was down, cluster time therefore
  *   lags the wall clock by the outage and catches up at 1% (36 s per hour).
  * - An empty log (a brand-new group) starts from the wall clock. So does a log holding only
  *   entries Raft made itself before any write: they take the empty log's tail stamp, 0, which

@@ -72,6 +72,8 @@ export async function forceNewCluster(
     config: ConfigState;
     configIndex: number;
     clock: ClockLike;
+    /** The forced entries' time stamp is at least this (the snapshot point's time). */
+    after?: number;
     damaged: boolean;
     force: ForceNewClusterOptions;
   },
@@ -104,7 +106,11 @@ export async function forceNewCluster(
         type: item.type,
         data: item.payload,
       })),
-      timestamp: Math.max(log.lastTimestamp ?? 0, Math.floor(options.clock.now())),
+      timestamp: Math.max(
+        log.lastTimestamp ?? 0,
+        options.after ?? 0,
+        Math.floor(options.clock.now()),
+      ),
     });
   } catch (error) {
     if (!(error instanceof InvalidRequestError)) throw error;

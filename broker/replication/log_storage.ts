@@ -31,6 +31,12 @@ export interface SnapshotMeta {
   config: ConfigState;
   /** Entries below this hold no live or rewindable message as of `index`. */
   lowestReferencedIndex: number;
+  /**
+   * Time stamp of entry `index` as the state it holds knows it (the applier's `lastTimestamp`),
+   * when known: the log holds no entry there after a snapshot without entries was installed.
+   * Not stored in the container (its machine image holds it).
+   */
+  timestamp?: number;
 }
 
 /** Options of a `RaftLogStorage`. */

@@ -96,7 +96,10 @@ export interface RecoveredState {
   repair: RepairGoal | null;
   /** The log is empty: the node may be new or may have lost its disk (see `lost_state.ts`). */
   fresh: boolean;
-  /** Timestamp of the last entry in the log (0 for an empty log). */
+  /**
+   * Timestamp of the last entry in the log, or of the snapshot point when the log holds none
+   * past it (0 for a new group: no time).
+   */
   tailTimestamp: number;
   /** Payload bytes of the entries replayed past the snapshot (a restart reads them again). */
   replayedBytes: number;
@@ -146,6 +149,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
   const protectedIndex = Math.max(hardState.commit, snapshot.index);
   let distrust = distrustsDamage(log, { protectedIndex, snapshot }, warn);
   let config: ConfigState;
+  let snapshotTime = 0;
   // Twice at most: a cut during the replay that reaches below the snapshot (damage under a
   // trusted index, unread until now) is answered by aligning again, which rewrites the entries
   // from the snapshot or starts over from the bootstrap state.
@@ -154,6 +158,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
     snapshot = aligned.snapshot;
     distrust ||= aligned.startedOver;
     options.machine.loadSnapshot(snapshot.machine);
+    snapshotTime = options.machine.lastTimestamp ?? 0; // the log may hold no entry there
     const replayTo = Math.min(Math.max(hardState.commit, snapshot.index), log.lastIndex);
     const replayed = await replayOrCut(log, {
       machine: options.machine,
@@ -187,6 +192,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
       config,
       configIndex: replayedTo,
       clock,
+      after: snapshotTime,
       damaged: distrust,
       force,
     });
@@ -210,12 +216,14 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
       term: snapshot.term,
       config: snapshot.config,
       lowestReferencedIndex: snapshot.lowestReferencedIndex,
+      timestamp: snapshotTime,
     },
     config,
     repair,
     fresh: repair === null && options.joining !== true && options.forceNewCluster === undefined &&
       log.lastIndex === 0 && snapshot.index === 0 && hardState.commit === 0,
-    tailTimestamp: log.lastTimestamp ?? 0,
+    // Entries past the snapshot are at or after it; without any, the snapshot's time is the tail.
+    tailTimestamp: Math.max(log.lastTimestamp ?? 0, snapshotTime),
     replayedBytes: replayedBytes(log, snapshot.index, options.machine.appliedIndex),
   };
 }

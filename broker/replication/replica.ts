@@ -158,7 +158,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#reads = this.#waiting.reads;
     this.#config = recovered.config;
     this.#time = new ClusterClock({ wall: options.clock, monotonic: this.#monotonic }, {
-      tailTimestamp: options.log.lastTimestamp, // null without entries: the wall clock starts it
+      tailTimestamp: recovered.tailTimestamp, // 0 (no time) for a new group: the wall clock
       slewRate: options.clockSlewRate,
     });
     const hard = options.log.readHardState();

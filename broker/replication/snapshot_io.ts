@@ -158,8 +158,8 @@ export async function takeSnapshot(parts: SnapshotParts, config: ConfigState): P
  *    restart loads only the machine image.
  *
  * A crash before 2 ends keeps the file with entries, which recovery replays into the log.
- * Returns the snapshot's membership and the timestamp of the log's new last entry (null when it
- * embeds none).
+ * Returns the snapshot's membership and the timestamp of the log's new last entry: without
+ * embedded entries, the snapshot point's as the machine knows it (null when it does not).
  */
 export async function installReceivedSnapshot(
   parts: SnapshotParts,
@@ -200,6 +200,7 @@ export async function installReceivedSnapshot(
     term: snapshot.term,
     config: prefix.config,
     lowestReferencedIndex: prefix.lowestReferencedIndex,
+    timestamp: parts.machine.lastTimestamp,
   };
   parts.storage.retention([]); // a follower sends no snapshot; its old sources read a gone log
   parts.storage.setSnapshot(meta);
@@ -208,7 +209,7 @@ export async function installReceivedSnapshot(
     await storeSnapshot(fs, { dir: snapshotsDir, index: snapshot.index, data });
   }
   await pruneSnapshots(fs, { dir: snapshotsDir, keepIndex: snapshot.index });
-  return { config: prefix.config, tailTimestamp };
+  return { config: prefix.config, tailTimestamp: tailTimestamp ?? meta.timestamp ?? null };
 }
 
 /** Bytes of container read at once while rewriting the log (grown for a bigger entry). */

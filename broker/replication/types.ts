@@ -75,6 +75,13 @@ export interface AppliedEntry {
 export interface Applier {
   /** Index of the last applied entry (0 for a fresh applier). */
   readonly appliedIndex: number;
+  /**
+   * Optional: the time stamp of the state (of the last applied entry; 0 before any), also after
+   * `loadSnapshot`. A replica takes it as the time of a snapshot point its log holds no entry
+   * of (a snapshot installed without entries, and a restart after one), so that it stamps no
+   * entry before it. Left out, that time is unknown there.
+   */
+  readonly lastTimestamp?: number;
   /** Applies one committed entry; the result is handed to the proposal's waiter. */
   apply(entry: AppliedEntry): unknown;
   /** The whole state at `appliedIndex`, encoded. */
