@@ -125,8 +125,9 @@ export class RaftLog {
   /**
    * The time stamp an entry appended at `index` follows: that of the nearest stamped entry before
    * it (an entry without one is stamped with its predecessor's when stored), or undefined when
-   * that is not known here (compacted, or stored without one). Walks back the unstable entries
-   * only, then reads at most one stored entry.
+   * that is not known here (compacted below the snapshot point, a snapshot pending, or stored
+   * without one). At the snapshot point it is the storage's `snapshotTimestamp`. Walks back the
+   * unstable entries only, then reads at most one stored entry.
    */
   timestampBefore(index: LogIndex): number | undefined {
     let position = Math.min(index - 1, this.lastIndex());
@@ -134,7 +135,10 @@ export class RaftLog {
       const timestamp = this.#unstable[position - this.#unstableOffset].timestamp;
       if (timestamp !== undefined) return timestamp;
     }
-    if (this.#pendingSnapshot !== null || position < this.storage.firstIndex()) return undefined;
+    if (this.#pendingSnapshot !== null) return undefined;
+    const first = this.storage.firstIndex();
+    if (position === first - 1) return this.storage.snapshotTimestamp?.();
+    if (position < first) return undefined;
     const at = position as LogIndex;
     return this.storage.entries(at, nextIndex(at), 0)[0]?.timestamp;
   }

@@ -48,6 +48,12 @@ export interface LogStorage {
    */
   visitEntries?(from: LogIndex, toExclusive: LogIndex, visit: (entry: Entry) => void): void;
   /**
+   * Optional: the time stamp of the entry at the snapshot point (`firstIndex() - 1`), when known.
+   * An append right after it is checked against it (`timestampBefore`); left out, or undefined,
+   * such an append is not checked.
+   */
+  snapshotTimestamp?(): number | undefined;
+  /**
    * The latest snapshot and a source of its bytes (for slow followers), or null if the log was
    * never compacted. The source must stay readable while a transfer uses it, even after a newer
    * snapshot replaced it.

@@ -130,6 +130,16 @@ export class RaftLogStorage implements LogStorage {
     return this.#log.lastIndex as LogIndex;
   }
 
+  /**
+   * Time stamp of the entry at the snapshot point: the log's entry when it holds it, else the
+   * snapshot's own (`SnapshotMeta.timestamp`); undefined for none (the bootstrap) or unknown.
+   */
+  snapshotTimestamp(): number | undefined {
+    const { index, timestamp } = this.#snapshot;
+    if (index === 0) return undefined;
+    return index >= this.#log.firstIndex ? this.#log.entry(index, false).timestamp : timestamp;
+  }
+
   term(index: number): Term | undefined {
     if (index === this.#snapshot.index) return this.#snapshot.term as Term;
     if (index < this.#snapshot.index || index > this.#log.lastIndex) return undefined;

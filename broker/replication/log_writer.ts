@@ -78,9 +78,10 @@ export class RaftLogWriter {
         waits.push(truncated);
         // Cut at once in memory; not cut means it failed (and changed nothing): its error is why.
         if (log.lastIndex >= first) await truncated;
+        // Below the log's first entry is the snapshot point (nothing before it is ever cut).
         this.#tailTimestamp = first - 1 >= log.firstIndex
           ? log.entry(first - 1).timestamp
-          : this.#tailTimestamp;
+          : this.#storage.snapshotTimestamp() ?? this.#tailTimestamp;
       }
       const previous = this.stamp(entries);
       log.append(entries.map(toLogEntry));
@@ -109,7 +110,10 @@ export class RaftLogWriter {
     for (const entry of entries) {
       entry.timestamp ??= previous;
       if (!(entry.timestamp >= previous)) {
-        assert.fail(`timestamp of entry ${entry.index} goes back`);
+        // A leader's append going back was dropped before (the Raft core's `timestampsFollow`).
+        assert.fail(
+          `timestamp of entry ${entry.index} goes back (${entry.timestamp} < ${previous})`,
+        );
       }
       previous = entry.timestamp;
     }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { SegmentLog, SimFileSystem } from "../../storage/mod.ts";
-import type { Entry } from "../../raft/mod.ts";
+import type { ConfigState, Entry, HardState } from "../../raft/mod.ts";
 import { RaftLogWriter } from "./log_writer.ts";
-import type { RaftLogStorage } from "./log_storage.ts";
+import { RaftLogStorage } from "./log_storage.ts";
 import { thirtyEntryLog } from "./_log_fixtures.ts";
 
 /** A writer of `log` at term 1, whose storage keeps nothing. */
@@ -82,5 +82,35 @@ Deno.test("an append whose truncation fails before cutting reports the truncatio
     /truncating every entry would lose the last term/,
   );
   assert.equal(log.lastIndex, 30, "nothing was cut or appended");
+  await log.close();
+});
+
+/**
+ * A follower that installed a snapshot without entries (its log starts after the snapshot
+ * point) appended an entry of one leader, which a later leader, whose clock ran behind the
+ * first's, overwrites with an earlier stamp: it goes back from the cut entry, not from the
+ * snapshot point, so it is sound. The tail the cut leaves is the snapshot point's time.
+ */
+Deno.test("an append that cuts back to an entry-less snapshot point follows that point's time", async () => {
+  const fs = new SimFileSystem();
+  const log = await SegmentLog.open("/log", { fs, segmentBytesMax: 600 });
+  await log.resetTo(20, 1);
+  const config = { voters: ["n1", "n2", "n3"], learners: [] } as unknown as ConfigState;
+  const storage = new RaftLogStorage(log, {
+    snapshot: { index: 20, term: 1, config, lowestReferencedIndex: 21, timestamp: 1_000 },
+    hardState: { term: 2, vote: null, commit: 20 } as unknown as HardState,
+    fs,
+    snapshotsDir: "/snapshots",
+  });
+  const writer = new RaftLogWriter(
+    { log, storage, clock: { now: () => 0 } },
+    { tailTimestamp: 1_000, policy: { intervalMs: 3000, entries: 10_000, bytes: 1 << 26 } },
+  );
+  const entry = (term: number, timestamp: number) =>
+    ({ term, index: 21, type: 0, data: new Uint8Array(), timestamp }) as unknown as Entry;
+  await writer.append([entry(2, 1_500)], () => {});
+  await writer.append([entry(3, 1_200)], () => {});
+  assert.equal(log.entry(21).timestamp, 1_200);
+  assert.equal(writer.tailTimestamp, 1_200);
   await log.close();
 });

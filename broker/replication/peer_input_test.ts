@@ -43,3 +43,37 @@ Deno.test("an append whose first entry's timestamp is before the follower's last
   );
   await cluster.stopAll();
 });
+
+Deno.test("an append going back from the follower's snapshot point is dropped", async () => {
+  const cluster = await TestCluster.start({ replica: { snapshotEntriesInterval: 1 } });
+  const leader = await cluster.waitForLeader();
+  const follower = followerOf(cluster, leader);
+  await settled(cluster, cluster.broker(leader).createQueue("jobs", {}));
+  await cluster.run(1_000);
+  let changed = 0;
+  intercept(cluster, (message) => {
+    if (message.type !== MessageType.App || message.to !== follower) return message;
+    if (message.entries.length === 0 || changed >= 2) return message;
+    // Right after the entry Raft sees compacted: only the snapshot knows the time before it.
+    if (message.index !== cluster.replica(follower).status().snapshotIndex) return message;
+    changed++;
+    const entries = message.entries.map((entry) => ({ ...entry }));
+    entries[0].timestamp = 1;
+    return { ...message, entries };
+  });
+  for (const body of ["a", "b", "c"]) {
+    await sendBodies(cluster, cluster.broker(leader), [body]);
+    await cluster.run(1_000);
+  }
+  await cluster.until(() =>
+    cluster.replica(follower).failure !== null ||
+    cluster.node(follower).machine.appliedIndex >= cluster.replica(leader).appliedIndex
+  );
+  assert.equal(cluster.replica(follower).failure, null, "the follower's replica kept running");
+  assert.ok(changed > 0, "an append right after the snapshot point went back");
+  assert.deepEqual(
+    cluster.node(follower).machine.snapshot(),
+    cluster.node(leader).machine.snapshot(),
+  );
+  await cluster.stopAll();
+});
