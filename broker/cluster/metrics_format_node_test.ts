@@ -139,6 +139,11 @@ Deno.test("metricsTopicSeries caps the per-topic and per-subscription series at 
     }
     const text = await (await two.app.request("/metrics")).text();
     assert.match(text, /^# HELP cmqd_topic_published_messages_total .*the first 2 by name/m);
+    // The cut is visible: the counts of all topics and subscriptions stand beside the series.
+    assert.match(text, /^cmqd_topics 3$/m);
+    assert.match(text, /^cmqd_subscriptions 6$/m);
+    assert.match(text, /^# HELP cmqd_topics .*the first 2 by name/m);
+    assert.match(text, /^# HELP cmqd_subscriptions .*the first 2/m);
   } finally {
     await two.close();
   }
@@ -150,6 +155,9 @@ Deno.test("metricsTopicSeries caps the per-topic and per-subscription series at 
     for (const name of ["cmqd_topic_published_messages_total", "cmqd_push_pushed_total"]) {
       assert.deepEqual(families.get(name)?.samples, [], name);
     }
+    // The counts still count every topic and subscription.
+    assert.equal(families.get("cmqd_topics")?.samples[0]?.value, 3);
+    assert.equal(families.get("cmqd_subscriptions")?.samples[0]?.value, 6);
   } finally {
     await none.close();
   }

@@ -3,6 +3,7 @@
  * outcomes, and per URL subscription the push backlog and the age of its oldest pending push;
  * of the first 1,000 topics by name and, over them, the first 1,000 subscriptions (or as many of
  * each as `--metrics-topic-series` says).
+ * `cmqd_topics` and `cmqd_subscriptions` count them all, so a cut list shows beside them.
  * The counters are replicated engine state, so every node reports the same values for the
  * same applied index (and they survive restarts); only the in-flight gauge is this node's.
  *
@@ -95,6 +96,21 @@ export function topicMetricsText(
       subscriptionsLeft--;
     }
   }
+  const topicCount = family(
+    "cmqd_topics",
+    `Topics in the cluster, as applied here (the per-topic series list ${listed}; ` +
+      "--metrics-topic-series).",
+    "gauge",
+  );
+  topicCount.samples.push(` ${topics.topicCount}`);
+  const subscriptionCount = family(
+    "cmqd_subscriptions",
+    "Subscriptions of all topics, as applied here (the per-subscription series list " +
+      `${seriesMax === 0 ? "none" : `the first ${seriesMax}`} of the listed topics, topic then ` +
+      "name; --metrics-topic-series).",
+    "gauge",
+  );
+  subscriptionCount.samples.push(` ${topics.subscriptionCount}`);
   const inflight = family(
     "cmqd_push_inflight_requests",
     "Push requests in flight on this node (0 unless it leads).",
@@ -109,7 +125,15 @@ export function topicMetricsText(
   );
   unreadable.samples.push(` ${push.unreadable}`);
   const lines: string[] = [];
-  for (const item of [published, ...Object.values(perSubscription), inflight, unreadable]) {
+  const all = [
+    topicCount,
+    subscriptionCount,
+    published,
+    ...Object.values(perSubscription),
+    inflight,
+    unreadable,
+  ];
+  for (const item of all) {
     lines.push(`# HELP ${item.name} ${item.help}`, `# TYPE ${item.name} ${item.type}`);
     for (const sample of item.samples) lines.push(`${item.name}${sample}`);
   }

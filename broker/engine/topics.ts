@@ -137,6 +137,8 @@ export interface TopicListOptions {
 export interface TopicQueries {
   /** Topics the group holds. */
   readonly topicCount: number;
+  /** Subscriptions of all its topics. */
+  readonly subscriptionCount: number;
   getTopic(name: string): Topic | undefined;
   topicAttributes(name: string): TopicAttributes | undefined;
   listTopics(options: TopicListOptions): TopicList;
@@ -178,6 +180,12 @@ export class TopicStore implements TopicQueries {
 
   get topicCount(): number {
     return this.topics.size;
+  }
+
+  get subscriptionCount(): number {
+    let count = 0;
+    for (const topic of this.topics.values()) count += topic.subscriptions.size;
+    return count;
   }
 
   /** The topic; throws TopicNotFound. */
