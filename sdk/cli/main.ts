@@ -99,7 +99,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(missing);
       return missingPermissionExitStatus;
     }
-    return usageFailure(error);
+    if (error instanceof UsageError) return usageFailure(error);
+    // Anything else while parsing or building the client is a bug of the CLI's own, reported
+    // as the commands' are (not left to escape `main` as an uncaught error, exit 1).
+    process.stderr.write(bugText(error));
+    return bugExitStatus;
   }
   const interrupted = new AbortController();
   let ctrlC = false;
@@ -274,8 +278,7 @@ function checkBaseUrl(url: string, source: string): void {
   }
 }
 
-function usageFailure(error: unknown): number {
-  if (!(error instanceof UsageError)) throw error;
+function usageFailure(error: UsageError): number {
   process.stderr.write(`error: ${error.message}\n(run with --help for the commands)\n`);
   return 2;
 }

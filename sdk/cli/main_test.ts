@@ -8,12 +8,19 @@ import process from "node:process";
 import { CmqdClient } from "../client.ts";
 import { main } from "./main.ts";
 
-/** Runs `main(argv)`, collecting what it writes on stdout and stderr. */
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs `main(argv)`, collecting what it writes on stdout and stderr; `failWrite` may throw instead
+ * of a write (an error injected where the CLI writes).
+ */
+async function run(
+  argv: string[],
+  failWrite: (text: string) => void = () => {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const written = { stdout: "", stderr: "" };
   const originals = { stdout: process.stdout.write, stderr: process.stderr.write };
   for (const stream of ["stdout", "stderr"] as const) {
     process[stream].write = ((text: string) => {
+      failWrite(text);
       written[stream] += text;
       return true;
     }) as typeof process.stdout.write;
@@ -102,6 +109,27 @@ Deno.test("a TypeError in the CLI's own code is a bug: said so with its stack, e
   } finally {
     CmqdClient.prototype.getQueue = getQueue;
   }
+});
+
+Deno.test("an error of the CLI's own while it builds the client is a bug: said so with its stack, exit 70, not uncaught", async () => {
+  // The first write clientOf makes (its note on --secret-key) fails with an error no code path
+  // expects: it must not escape `main` (Deno's uncaught-error report, exit 1).
+  let failed = false;
+  const { code, stdout, stderr } = await run(
+    ["queue", "get", "q", "--url", "http://127.0.0.1:1", "--secret-id", "a", "--secret-key", "b"],
+    (text) => {
+      if (failed || !text.startsWith("note: --secret-key")) return;
+      failed = true;
+      throw new TypeError("Cannot read properties of undefined (reading 'write')");
+    },
+  );
+  assert.ok(failed, "the error was injected");
+  assert.equal(code, 70, stderr);
+  assert.equal(stdout, "");
+  assert.match(stderr, /^error: a bug in the CLI/);
+  assert.match(stderr, /TypeError: Cannot read properties of undefined \(reading 'write'\)/);
+  assert.match(stderr, /\n\s+at /, "the stack is printed");
+  assert.doesNotMatch(stderr, /--help/, "not worded as bad usage");
 });
 
 Deno.test("send --count to a node that is down says it could not be reached, exit 1", async () => {
