@@ -24,8 +24,8 @@
  *   than the broker's own start of the lock, so clock skew can't make a renewal late. A renewal
  *   waits for a lock-change call of other messages only while `changeCallsMax` (4) calls are on
  *   the wire, and then at most until the first of them is answered or given up; one of its own is
- *   given up at half of the lock's time left (at least 250 ms, at most 30 s) and the renewal sent again at
- *   once, while the lock still holds — a lock of 1 s included (see `consumer_acks.ts`).
+ *   given up at half of the lock's time left (at least 250 ms, at most 30 s or the client's
+ *   longer `timeoutMs`) and the renewal sent again at once, while the lock still holds — a lock of 1 s included (see `consumer_acks.ts`).
  *   Unanswered renewals may have been applied, so renewals go on while the handler runs until the
  *   broker answers, paced by the soonest deadline the lock may have (`consumer_lock.ts`); one the
  *   broker refuses (the lock ran out) aborts the handler's `signal`, and its message then gets no
@@ -43,8 +43,9 @@
  *   also backs off, so the loop never spins. Without `onError` errors are logged with
  *   `console.error`: nothing is swallowed.
  * - **Stopping**: `stop()` ends the long polls, waits for running handlers, then flushes deletes
- *   and lock changes, each call given up after 30 s at most without an answer (a delete's: or
- *   after the client's `timeoutMs`, when that is longer and finite). In an outage the
+ *   and lock changes, each call given up after 30 s at most without an answer, or after the
+ *   client's `timeoutMs` when that is longer and finite (a lock change's sooner still at half of
+ *   its lock's time left). In an outage the
  *   releases at stop fail for every held message: only the first goes to `onError`, the others
  *   are counted (`stats.releasesUnanswered`), as renewals are. (Ending the poll aborts its request; a message the broker locked for it in
  *   that very instant comes back when that lock runs out.) `stop({ abort: true })` also aborts the handlers' `signal`; a handler that

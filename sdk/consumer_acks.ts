@@ -24,10 +24,12 @@
  * accepted the connection and says nothing) holds up only the locks it carries, never every
  * running handler's renewal. Such a call is given up, its changes unconfirmed, at half of the
  * time left on the soonest lock it carries when it was sent, never before `changeCallMsMin` and
- * never after 30 s (`changeCallMsMax`; the bound too of a call none of whose locks has a known
- * deadline): no call that never settles holds a call slot for good, nor, under a 12 h lock, the
- * release at stop or a renewal for 6 h. It is aborted through its signal: the other half leaves room for the
- * consumer to renew again while the lock still holds. Before that, a `CmqdClient` is asked (the call's `headTimeoutMs`, never
+ * never after 30 s, or the client's `timeoutMs` if that is longer and finite, as a delete
+ * (`changeCallMsMax`; the bound too of a call none of whose locks has a known deadline): no call
+ * that never settles holds a call slot for good, nor, under a 12 h lock, the release at stop or a
+ * renewal for 6 h. It is aborted through its signal: the other half leaves room for the consumer
+ * to renew again while the lock still holds (the client's longer timeout never stretches a call
+ * past that half). Before that, a `CmqdClient` is asked (the call's `headTimeoutMs`, never
  * more than its own) to take a node silent for half of that time for frozen, so it moves on to
  * another node within the call (a call given up is aborted, which tells the client nothing
  * about the node; a node silent that long only under this call's shorter bound is avoided by the
@@ -98,38 +100,34 @@ interface PendingChange {
 const changeCallMsMin = 250;
 
 /**
- * How long any lock-change call may go unanswered before it is given up, however far off its
- * locks run out (unknown: none given, or not finite; or hours away): the client's default
- * `timeoutMs`. Without a bound, a call that never settles — a custom client's, or a client's whose
- * `timeoutMs` is `Infinity` — would hold one of the `changeCallsMax` calls for good, and `flush()`
- * (the consumer's stop) would never return; with half of a long lock's time as its only bound, a
- * 12 h lock's release (at stop) would hold it for 6 h.
+ * How long an explicit delete call, or a lock-change call however far off its locks run out
+ * (unknown: none given, or not finite; or hours away), may go unanswered before it is given up, at
+ * least: aborted, its messages reported (`Timeout`) or its changes unconfirmed, as when the
+ * client's own retries fail. The client's default `timeoutMs`. Without a bound, a call that never
+ * settles — a custom client's, or a client's whose `timeoutMs` is `Infinity`, on a node that never
+ * answers — would hold `flush()` (the consumer's stop) for ever, and a lock change one of the
+ * `changeCallsMax` calls; with half of a long lock's time as its only bound, a 12 h lock's release
+ * (at stop) would hold it for 6 h.
  */
-const changeCallMsCap = 30_000;
-
-/**
- * How long an explicit delete call may go unanswered before it is given up, at least: aborted, its
- * messages reported (`Timeout`), as when the client's own retries fail. The client's default
- * `timeoutMs`. Without a bound, a delete that never settles — a custom client's, or a client's
- * whose `timeoutMs` is `Infinity`, on a node that never answers — would hold `flush()` (the
- * consumer's stop) for ever.
- */
-const deleteCallMsCap = 30_000;
+const callMsFloor = 30_000;
 
 /** The longest delay a timer takes: a longer one overflows to 1 ms (Node, Deno, browsers). */
 const timerMsMax = 2 ** 31 - 1;
 
 /**
- * How long an explicit delete of `client`'s may go unanswered: `deleteCallMsCap`, or the client's
- * `timeoutMs` when that is longer and finite. The client's timeout governs each of its calls: a
- * user who gave it 2 min for a slow broker expects a delete answered after 1 min to count, not
- * to be given up at 30 s and its message delivered again. `Infinity` (no bound of the client's)
- * leaves the 30 s, so the consumer's stop still ends; so does a custom client without one.
+ * How long an explicit delete or a lock-change call of `client`'s may go unanswered at most:
+ * `callMsFloor`, or the client's `timeoutMs` when that is longer and finite. The client's timeout
+ * governs each of its calls: a user who gave it 2 min for a slow broker expects a delete, a
+ * retry delay or a release answered after 1 min to count, not to be given up at 30 s (the message
+ * delivered again, or locked until its lock runs out). `Infinity` (no bound of the client's)
+ * leaves the 30 s, so the consumer's stop still ends; so does a custom client without one. A lock
+ * change is given up sooner when half of its soonest lock's time left is: a renewal still ends
+ * with time to renew again before the lock it renews could end, however long the client waits.
  */
-function deleteCallBoundMs(client: ConsumerClient): number {
+function callBoundMs(client: ConsumerClient): number {
   const timeoutMs = client.timeoutMs;
-  if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return deleteCallMsCap;
-  return Math.min(Math.max(deleteCallMsCap, timeoutMs), timerMsMax);
+  if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return callMsFloor;
+  return Math.min(Math.max(callMsFloor, timeoutMs), timerMsMax);
 }
 
 /**
@@ -155,7 +153,7 @@ export interface AcknowledgerOptions {
   onDeleted(count: number): void;
   /**
    * How long a lock-change call may go unanswered before it is given up at most, whatever its
-   * locks' deadlines (default `changeCallMsCap`, 30 s).
+   * locks' deadlines (default 30 s, or the client's `timeoutMs` when that is longer and finite).
    */
   changeCallMsMax?: number;
   /**
@@ -247,7 +245,7 @@ export class Acknowledger {
    * Changes the lock of `message` to `seconds` from now (0 releases it). `lockDeadlineMs`, the
    * local time by which its current lock has surely not run out, bounds the call: unanswered at
    * half of the time left until then (but not before `changeCallMsMin`, nor after
-   * `changeCallMsMax`, 30 s), the change is given up, unconfirmed; without one (or one not
+   * `changeCallMsMax`: 30 s, or the client's longer `timeoutMs`), the change is given up, unconfirmed; without one (or one not
    * finite), after `changeCallMsMax`. `renewal`: it
    * extends a running handler's lock (see `otherChangeCallsMax`).
    * Never rejects.
@@ -308,7 +306,7 @@ export class Acknowledger {
       for (const pending of taken.messages.values()) report(error, pending.message);
     };
     const controller = new AbortController();
-    const budgetMs = this.#options.deleteCallMsMax ?? deleteCallBoundMs(client);
+    const budgetMs = this.#options.deleteCallMsMax ?? callBoundMs(client);
     let giveUp: ReturnType<typeof setTimeout> | undefined;
     const abandoned = new Promise<void>((resolve) => {
       giveUp = setTimeout(() => {
@@ -436,9 +434,10 @@ export class Acknowledger {
     if (other) this.#otherCalls++;
     const options: { signal: AbortSignal; headTimeoutMs?: number } = { signal: controller.signal };
     const soonestMs = Math.min(...batch.map((change) => change.lockDeadlineMs ?? Infinity));
-    const capMs = this.#options.changeCallMsMax ?? changeCallMsCap;
+    const capMs = this.#options.changeCallMsMax ?? callBoundMs(client);
     // Half the time left, but no longer than a call without a deadline gets: a 12 h lock's
-    // release would otherwise hold its call slot (and `flush`) for 6 h on a silent node.
+    // release would otherwise hold its call slot (and `flush`) for 6 h on a silent node. The cap
+    // only ever shortens it: a renewal is still given up before its lock could end.
     const halfLeftMs = Math.max(changeCallMsMin, (soonestMs - Date.now()) / 2);
     const capped = !(halfLeftMs < capMs);
     const budgetMs = capped ? capMs : halfLeftMs;
