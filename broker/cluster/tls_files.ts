@@ -107,12 +107,15 @@ function checkPair(
     );
   }
   if (!privateKeyMarker.test(server.key)) {
-    throw new Error(
-      `--tls-key ${config.tlsKey}: no PEM private key in it` +
-        (server.key.includes(certificateMarker)
-          ? `, but a certificate: ${swapped}`
-          : " (no -----BEGIN PRIVATE KEY-----)"),
-    );
+    // A certificate in --tls-key: swapped when the --tls-cert file holds the key, else the
+    // certificate given twice (nothing to swap: the key is missing).
+    const cause = !server.key.includes(certificateMarker)
+      ? " (no -----BEGIN PRIVATE KEY-----)"
+      : hasKey
+      ? `, but a certificate: ${swapped}`
+      : ", but a certificate: --tls-key takes the private key the certificate was made with, " +
+        "not a certificate";
+    throw new Error(`--tls-key ${config.tlsKey}: no PEM private key in it${cause}`);
   }
   try {
     Deno.createHttpClient({ cert: server.cert, key: server.key }).close();

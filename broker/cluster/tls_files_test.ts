@@ -280,8 +280,21 @@ Deno.test({
             "are --tls-cert and --tls-key swapped\\?$",
         ),
       );
+      // The certificate given twice: nothing is swapped, the key is missing.
       await assert.rejects(
         loadTlsFiles({ tlsCert: cert, tlsKey: cert, tlsCa: null }),
+        new RegExp(
+          `^Error: --tls-key ${escaped(cert)}: no PEM private key in it, but a certificate: ` +
+            "--tls-key takes the private key the certificate was made with, not a certificate$",
+        ),
+      );
+      // The key beside the certificate in the --tls-cert file, the certificate alone in --tls-key.
+      await Deno.writeTextFile(
+        `${dir}/both.pem`,
+        (await Deno.readTextFile(cert)) + await Deno.readTextFile(key),
+      );
+      await assert.rejects(
+        loadTlsFiles({ tlsCert: `${dir}/both.pem`, tlsKey: cert, tlsCa: null }),
         new RegExp(
           `^Error: --tls-key ${escaped(cert)}: no PEM private key in it, but a certificate: ` +
             "are --tls-cert and --tls-key swapped\\?$",
