@@ -407,6 +407,11 @@ function exitWith(message: string): never {
   Deno.exit(2);
 }
 
+/** `1 key`, `3 keys`: the count the credentials lines give. */
+function keysText(count: number): string {
+  return `${count} ${count === 1 ? "key" : "keys"}`;
+}
+
 /** The credentials file's keys, or null without one; a bad file ends the process, saying why. */
 async function loadKeyRing(config: NodeConfig): Promise<FileKeyRing | null> {
   if (config.credentials === null) {
@@ -415,7 +420,7 @@ async function loadKeyRing(config: NodeConfig): Promise<FileKeyRing | null> {
   }
   try {
     const keyRing = await FileKeyRing.load(config.credentials);
-    console.log(`cmqd: ${keyRing.size} keys loaded from ${config.credentials}`);
+    console.log(`cmqd: ${keysText(keyRing.size)} loaded from ${config.credentials}`);
     await warnIfReadable("credentials file", config.credentials);
     return keyRing;
   } catch (error) {
@@ -457,12 +462,13 @@ function reloadOnHangup(config: NodeConfig): { keyRing: FileKeyRing | null | und
     }
     keyRing.reload().then(
       (keyCount) => {
-        console.log(`cmqd: SIGHUP: ${keyCount} keys reloaded from ${keyRing.path}`);
+        console.log(`cmqd: SIGHUP: ${keysText(keyCount)} reloaded from ${keyRing.path}`);
         return warnIfReadable("credentials file", keyRing.path);
       },
       (error: Error) =>
         console.error(
-          `cmqd: SIGHUP: credentials not reloaded, the ${keyRing.size} keys in use stay: ` +
+          `cmqd: SIGHUP: credentials not reloaded, the ${keysText(keyRing.size)} in use ` +
+            `${keyRing.size === 1 ? "stays" : "stay"}: ` +
             error.message,
         ),
     );

@@ -167,14 +167,14 @@ Deno.test({
 
         await Deno.writeTextFile(file, credentials([["AKIDnew", "new-secret", ["*"]]]));
         Deno.kill(program.pid, "SIGHUP");
-        await program.printed(/SIGHUP: 1 keys reloaded from /);
+        await program.printed(/SIGHUP: 1 key reloaded from /);
         await assertRejectsWith(admin.getQueue("jobs"), "Unauthenticated", 401);
         assert.equal((await as("AKIDnew", "new-secret").getQueue("jobs")).name, "jobs");
 
         await Deno.writeTextFile(file, '{"keys": [{"secretId": "AKIDbroken"}]}');
         Deno.kill(program.pid, "SIGHUP");
         await program.printed(
-          /SIGHUP: credentials not reloaded, the 1 keys in use stay: .*keys\[0\]: missing field 'secretKey'/,
+          /SIGHUP: credentials not reloaded, the 1 key in use stays: .*keys\[0\]: missing field 'secretKey'/,
         );
         assert.equal((await as("AKIDnew", "new-secret").getQueue("jobs")).name, "jobs");
       } finally {
