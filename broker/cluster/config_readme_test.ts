@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { advertisedHostOf, clusterKeyEnv, flagOnly, parseConfig, usage } from "./config.ts";
+import { versionText } from "./release_info.ts";
 
 interface Row {
   flags: string[];
@@ -108,4 +109,13 @@ Deno.test("an environment variable the README writes with its value turns its sw
     }
   }
   assert.equal(checked, 2);
+});
+
+Deno.test("the README's --version line is the one the program prints", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const section = readme.split("\n## Configuration\n")[1].split("\n## ")[0];
+  // The example is in backticks, wrapped across lines.
+  const shown = /`(cmqd \d+\.\d+\.\d+ \([^`]*\))`/.exec(section);
+  assert.ok(shown !== null, "no --version example in the Configuration section");
+  assert.equal(shown[1].replace(/\s+/g, " "), versionText());
 });
