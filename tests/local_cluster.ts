@@ -5,8 +5,9 @@
  * `<data dir>/cluster.key` (made on the first run, mode 600).
  *
  * With `--peer-tls`, peer links and the client ports use TLS: a CA and a certificate for
- * `localhost` and 127.0.0.1 are made by openssl in `<data dir>/tls/` on every run (they are valid
- * for two days), and every node verifies the others against that CA.
+ * `localhost` and 127.0.0.1 are made by openssl in `<data dir>/tls/` on every run (valid for
+ * `certificateDays`, so a node does not warn of their expiry), and every node verifies the
+ * others against that CA.
  *
  * ```sh
  * deno task cluster                      # clients on 9876, 9886, 9896; peers on +1
@@ -92,12 +93,19 @@ async function clusterKeyFile(): Promise<string> {
 }
 const keyFile = await clusterKeyFile();
 
+/**
+ * Days the certificates of `--peer-tls` are valid: beyond the two weeks before expiry in which a
+ * node warns of it at start (they used to be valid for two days, and every node printed that
+ * WARNING at every start).
+ */
+const certificateDays = 30;
+
 /** `--peer-tls`: fresh certificates in `<data dir>/tls/` and the flags that use them. */
 async function tlsArgs(): Promise<string[]> {
   if (!Deno.args.includes("--peer-tls")) return [];
   const dir = `${dataDir}/tls`;
   await Deno.mkdir(dir, { recursive: true });
-  const files = await makeCertificates(dir);
+  const files = await makeCertificates(dir, certificateDays);
   console.log(`cluster: peer and client TLS; trust ${files.ca} (curl --cacert ${files.ca})`);
   return ["--tls-cert", files.cert, "--tls-key", files.key, "--tls-ca", files.ca, "--peer-tls"];
 }

@@ -22,8 +22,8 @@ export interface TestCertificate {
   key: string;
 }
 
-/** Days the test certificates are valid (a test run is far shorter). */
-const validityDays = 2;
+/** Days the test certificates are valid unless told otherwise (a test run is far shorter). */
+const defaultValidityDays = 2;
 
 const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
@@ -43,7 +43,11 @@ async function openssl(dir: string, args: string[]): Promise<void> {
  * const server = await issueCertificate(ca, dir, "server");
  * ```
  */
-export async function makeTestCa(dir: string, name = "ca"): Promise<TestCa> {
+export async function makeTestCa(
+  dir: string,
+  name = "ca",
+  validityDays = defaultValidityDays,
+): Promise<TestCa> {
   const cert = `${dir}/${name}.pem`;
   const key = `${dir}/${name}.key`;
   await openssl(dir, [
@@ -71,6 +75,7 @@ export async function issueCertificate(
   dir: string,
   name: string,
   altNames: string[] = ["DNS:localhost", "IP:127.0.0.1"],
+  validityDays = defaultValidityDays,
 ): Promise<TestCertificate> {
   const cert = `${dir}/${name}.pem`;
   const key = `${dir}/${name}.key`;
@@ -103,14 +108,15 @@ export async function issueCertificate(
 }
 
 /**
- * A CA and a server certificate for `localhost` and 127.0.0.1 in `dir`: `ca` is the CA's
- * certificate file, `cert` and `key` the server's.
+ * A CA and a server certificate for `localhost` and 127.0.0.1 in `dir`, valid for `validityDays`:
+ * `ca` is the CA's certificate file, `cert` and `key` the server's.
  */
 export async function makeCertificates(
   dir: string,
+  validityDays = defaultValidityDays,
 ): Promise<{ ca: string; cert: string; key: string }> {
-  const ca = await makeTestCa(dir);
-  const server = await issueCertificate(ca, dir, "server");
+  const ca = await makeTestCa(dir, "ca", validityDays);
+  const server = await issueCertificate(ca, dir, "server", undefined, validityDays);
   return { ca: ca.cert, cert: server.cert, key: server.key };
 }
 
