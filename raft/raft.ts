@@ -23,7 +23,7 @@ import {
 import { dropSnapshotReceiver, type SnapshotReceiver } from "./snapshot_receiver.ts";
 import type { FreshStart } from "./fresh.ts";
 import { randomInt } from "./prng.ts";
-import { answerStranger, removalOf, takeRemovalNotice } from "./removal.ts";
+import { answerStranger, probeWhileSilent, removalOf, takeRemovalNotice } from "./removal.ts";
 import {
   type Entry,
   EntryType,
@@ -343,6 +343,8 @@ export class Raft {
     if (willCampaign && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.startElection();
+    } else if (!willCampaign && this.role !== "leader") {
+      probeWhileSilent(this);
     }
   }
 

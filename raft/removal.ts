@@ -16,6 +16,12 @@
  * that lags can't talk a newer node out: a node added at `M` has a configuration from `M` on,
  * and a member that does not list it has `C < M` (it has not committed the addition).
  *
+ * A node that may not campaign (a learner, a joining voter below its vote floor, a distrusted
+ * log) would send nothing once its leader went silent, so nobody would tell it: it probes
+ * instead, once per election timeout while it hears no leader, with an empty `HeartbeatResp` to
+ * the voters of its latest configuration. A member ignores it (a leader takes it as the
+ * answer of a member it already sends to); one that does not list the sender answers `Removed`.
+ *
  * The verdict is revocable: it holds only while the node's own configuration is older than `C`.
  * A node re-added and caught up (its log shows a configuration from `C` on) is a member again,
  * and so is a fresh node whose catch-up replays an earlier member of the same id's history.
@@ -79,4 +85,18 @@ export function takeRemovalNotice(raft: Raft, message: Message): void {
   if (raft.toldRemoved !== null && raft.toldRemoved.index >= message.index) return;
   raft.toldRemoved = { index: message.index, by: message.from };
   if (raft.role !== "follower") raft.becomeFollower(raft.term, null);
+}
+
+/**
+ * Called on each election tick of a node that will not campaign: once per election timeout
+ * without a leader's word, an empty `HeartbeatResp` to the other voters of its latest
+ * configuration, so that those that removed it answer `Removed` (see the module doc).
+ */
+export function probeWhileSilent(raft: Raft): void {
+  const ticks = raft.settings.electionTicks;
+  if (raft.electionElapsed < ticks || raft.electionElapsed % ticks !== 0) return;
+  if (removalOf(raft) !== null) return;
+  for (const voter of raft.configs.current().voters) {
+    if (voter !== raft.id) raft.send({ type: MessageType.HeartbeatResp, to: voter, context: "" });
+  }
 }

@@ -288,3 +288,32 @@ Deno.test("random removal notices from a learner, a stranger, or about a reached
   settle(cluster, 60);
   assert.ok(cluster.network.sent.some((message) => message.from === "n3"), "n3 went quiet");
 });
+
+Deno.test("a learner removed while cut off learns it was removed, though it never campaigns", () => {
+  // A node that may not campaign (a learner, a joining voter that has not reached its floor, a
+  // distrusted log) sent nothing once its leader went silent, so it was never told: it waited
+  // for a leader forever instead of saying it was removed (a node removed just after `--join`).
+  const cluster = new SimCluster({
+    seed: 5,
+    ids: ["n1", "n2", "n3", "n4"],
+    config: { voters: ["n1", "n2", "n3"], learners: ["n4"] },
+  });
+  cluster.electLeader("n1");
+  cluster.propose("n1", "before");
+  cluster.stabilize();
+  cluster.network.isolate(nodeId("n4"), cluster.ids);
+  const removal = cluster.raft("n1").proposeConfigChange({ type: "remove", nodeId: nodeId("n4") });
+  settle(cluster, 3);
+  cluster.network.heal();
+  settle(cluster, 40);
+  const status = cluster.raft("n4").status();
+  assert.ok(status.removal !== null, "n4 learned of its removal");
+  assert.ok(status.removal.index >= removal.index);
+  assert.equal(cluster.sentOfType(MessageType.PreVote).filter((m) => m.from === "n4").length, 0);
+  // The group is undisturbed: same leader, same term.
+  const term = cluster.raft("n1").status().term;
+  settle(cluster, 40);
+  assert.equal(cluster.raft("n1").status().role, "leader");
+  assert.equal(cluster.raft("n2").status().term, term);
+  cluster.checkSafety();
+});
