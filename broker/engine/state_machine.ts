@@ -130,7 +130,10 @@ export class StateMachine {
     return this.#appliedIndex;
   }
 
-  /** The state's "now": the latest time stamp of the applied entries (0 before any). */
+  /**
+   * The state's "now": the latest time stamp of the applied entries, Raft's own included (0
+   * before any).
+   */
   get lastTimestamp(): number {
     return this.#lastTimestamp;
   }
@@ -147,9 +150,13 @@ export class StateMachine {
     if (engine && !this.#commandTypes.has(entry.type)) throw newerEntryError(entry);
     const before = { applied: this.#appliedIndex, timestamp: this.#lastTimestamp };
     this.#appliedIndex = entry.index;
-    if (!engine) return undefined;
+    // Raft's own entries move the state's time too: a snapshot taken at one (the configuration
+    // entries of --force-new-cluster, stamped by the wall clock) stands for that entry's time.
+    // Every replica applies the same stamps, and the log's never go back, so an engine entry's
+    // "now" is its own stamp as before, and an image taken before this counted them still holds.
     const now = Math.max(this.#lastTimestamp, entry.timestamp);
     this.#lastTimestamp = now;
+    if (!engine) return undefined;
     this.#touched.clear();
     let result: unknown;
     try {

@@ -65,6 +65,27 @@ Deno.test("entries of Raft's reserved types are ignored but count as applied", (
   );
 });
 
+/**
+ * A snapshot taken at an entry Raft made itself (a new leader's no-op, the configuration entries
+ * of --force-new-cluster) stands for that entry's time: a node whose log holds no entry there
+ * takes the state's time as the snapshot point's, and must not stamp before that entry.
+ */
+Deno.test("the state's time includes entries of Raft's reserved types, also through a snapshot", () => {
+  const driver = new Driver();
+  driver.create("jobs", {});
+  const engineTime = driver.now;
+  driver.now += 5_000;
+  assert.equal(driver.apply(0, new Uint8Array(0)), undefined);
+  assert.equal(driver.machine.lastTimestamp, engineTime + 5_000);
+  const restored = new StateMachine();
+  restored.loadSnapshot(driver.machine.snapshot());
+  assert.equal(restored.lastTimestamp, engineTime + 5_000);
+  // Entries after it go on from there, as they did before (their stamps never go back).
+  driver.now += 1_000;
+  driver.send("jobs", [{ body: "a" }]);
+  assert.equal(driver.machine.lastTimestamp, engineTime + 6_000);
+});
+
 Deno.test("a message older than the TTL moves once its lock ends, not while locked", () => {
   const driver = new Driver();
   driver.create("dlq", {});

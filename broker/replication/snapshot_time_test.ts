@@ -124,3 +124,33 @@ Deno.test("forcing a new cluster on a log holding no entry past its snapshot sta
   }
   await cluster.stop(lagging);
 });
+
+/**
+ * --force-new-cluster stamps its configuration entries with the node's wall clock when that is
+ * later than the log, so they follow the last write by the outage. A snapshot taken at them
+ * stands for their time, not the last write's: a node whose log holds no entry at that point
+ * (one that installs the snapshot, and restarts after it) takes the state's time as the point's,
+ * and stamping between the two would put its entries before the ones the others hold there,
+ * which they drop (the group stalls).
+ */
+Deno.test("a snapshot taken at the entries of --force-new-cluster stands for their time", async () => {
+  const { cluster, leader, lagging } = await installedWithoutEntries();
+  for (const id of cluster.nodes.keys()) if (id !== lagging) cluster.crash(id);
+  assert.notEqual(leader, lagging);
+  await cluster.stop(lagging);
+  const force = { recordRemovals: () => [], report: () => {} };
+  const ahead = { now: () => cluster.clock.now() + 600_000 };
+  await cluster.boot(lagging, { clock: ahead, monotonic: cluster.clock, forceNewCluster: force });
+  await cluster.until(() => cluster.replica(lagging).isLeader);
+  await cluster.run(300); // a snapshot of the forced entries (and the leader's no-op)
+  const log = cluster.node(lagging).log!;
+  const point = cluster.replica(lagging).status().snapshotIndex;
+  assert.ok(point > 0 && log.firstIndex <= point, "a snapshot at an entry the log holds");
+  const pointTime = log.entry(point).timestamp;
+  await cluster.stop(lagging);
+  await cluster.boot(lagging, behind(cluster));
+  assert.equal(cluster.replica(lagging).status().snapshotIndex, point);
+  assert.equal(cluster.node(lagging).machine.appliedIndex, point, "nothing past it");
+  assert.equal(cluster.node(lagging).machine.lastTimestamp, pointTime, "the snapshot's time");
+  await cluster.stop(lagging);
+});
