@@ -125,17 +125,18 @@ export class RaftLog {
   /**
    * The time stamp an entry appended at `index` follows: that of the nearest stamped entry before
    * it (an entry without one is stamped with its predecessor's when stored), or undefined when
-   * that is not known here (compacted below the snapshot point, a snapshot pending, or stored
-   * without one). At the snapshot point it is the storage's `snapshotTimestamp`. Walks back the
-   * unstable entries only, then reads at most one stored entry.
+   * that is not known here (compacted below the snapshot point, or stored without one). At the
+   * snapshot point it is the storage's `snapshotTimestamp`; at a received snapshot's point still
+   * awaiting its install it is null: known only once installed (storage still has the old one).
+   * Walks back the unstable entries only, then reads at most one stored entry.
    */
-  timestampBefore(index: LogIndex): number | undefined {
+  timestampBefore(index: LogIndex): number | undefined | null {
     let position = Math.min(index - 1, this.lastIndex());
     for (; position >= this.#unstableOffset; position--) {
       const timestamp = this.#unstable[position - this.#unstableOffset].timestamp;
       if (timestamp !== undefined) return timestamp;
     }
-    if (this.#pendingSnapshot !== null) return undefined;
+    if (this.#pendingSnapshot !== null) return null; // (nothing before its point is kept)
     const first = this.storage.firstIndex();
     if (position === first - 1) return this.storage.snapshotTimestamp?.();
     if (position < first) return undefined;

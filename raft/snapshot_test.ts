@@ -182,3 +182,41 @@ Deno.test("snapshot bytes the follower's sink refuses are never installed; the l
   assert.deepEqual(cluster.node("n3").state, cluster.node("n1").state);
   cluster.checkSafety();
 });
+
+/**
+ * While a received snapshot waits for its install, the time of its point is not known here (the
+ * log holds no entry there yet, and storage still has the old one): an append right after it
+ * whose entries carry time stamps cannot be checked (`timestampsFollow`), and one going back
+ * from that point would stop the node where the log stores it. Such an append is dropped,
+ * unanswered; the leader sends it again once the snapshot is installed.
+ */
+Deno.test("an append with time stamps right after a snapshot awaiting install is dropped", () => {
+  const cluster = laggingCluster(7);
+  const n3 = nodeId("n3");
+  let stepped = 0;
+  cluster.onReady = (id, ready) => {
+    if (id !== n3 || ready.snapshot === undefined || stepped > 0) return;
+    stepped++;
+    const { index, term } = ready.snapshot;
+    const status = cluster.raft("n3").status();
+    cluster.raft("n3").step(testMessage({
+      type: MessageType.App,
+      from: nodeId("n1"),
+      to: n3,
+      term: status.term,
+      logTerm: term,
+      index,
+      entries: [{ term: status.term, index: (index + 1) as LogIndex, type: 16, timestamp: 1 }]
+        .map((entry) => ({ ...entry, data: new Uint8Array([1]) })),
+      commit: index,
+    }));
+    assert.equal(cluster.raft("n3").status().lastIndex, index, "nothing appended after it");
+  };
+  settle(cluster);
+  assert.equal(stepped, 1, "an append arrived while the snapshot awaited its install");
+  cluster.onReady = null;
+  cluster.propose("n1", "after snapshot");
+  settle(cluster, 2);
+  assert.deepEqual(cluster.node("n3").state, cluster.node("n1").state);
+  cluster.checkSafety();
+});

@@ -86,8 +86,8 @@ function handleAppend(raft: Raft, message: Message): void {
 /**
  * Appends the message's entries if the log matches at its prev position; the new last index.
  * Null, and nothing changed, when its entries don't follow its position (`entriesFollow`), its
- * config changes don't decode or apply (see `acceptsFrom`), or its time stamps go back
- * (`timestampsFollow`).
+ * config changes don't decode or apply (see `acceptsFrom`), or its time stamps go back or
+ * follow a snapshot still awaiting its install (`timestampsFollow`).
  */
 function maybeAppend(raft: Raft, message: Message): LogIndex | undefined | null {
   const log = raft.log;
@@ -134,9 +134,16 @@ function entriesFollow(message: Message): boolean {
 /**
  * Whether the time stamps of `entries`, appended at `from`, never go back along the log: a
  * correct leader stamps its entries in order, and the log's storage refuses one that goes back.
+ * False too for stamped entries right after a snapshot awaiting its install: the time they
+ * follow is not known until then, and a leader sends them again after it.
  */
 function timestampsFollow(raft: Raft, from: LogIndex, entries: readonly Entry[]): boolean {
   let previous = raft.log.timestampBefore(from);
+  if (previous === null) {
+    // Right after a snapshot awaiting its install, whose time is not known until then: stamped
+    // entries wait (dropped; the leader sends them again), unstamped ones take its time.
+    return entries.every((entry) => entry.timestamp === undefined);
+  }
   for (const { timestamp } of entries) {
     if (timestamp === undefined) continue;
     if (previous !== undefined && !(timestamp >= previous)) return false;
