@@ -144,6 +144,7 @@ export class PeerLink {
   #silentTicks = 0;
   #wroteSinceTick = false;
   #keepaliveDue = false;
+  #dialFailed = false;
 
   constructor(peer: PeerAddress, context: LinkContext) {
     this.id = peer.id;
@@ -154,6 +155,14 @@ export class PeerLink {
 
   get connected(): boolean {
     return this.#conn !== null && !this.#broken;
+  }
+
+  /**
+   * Whether the latest dial failed (no connection, or no handshake): the peer is unreachable,
+   * not merely between a connection that closed and the redial that follows.
+   */
+  get dialFailed(): boolean {
+    return this.#dialFailed;
   }
 
   /** Queues one message; false when it was dropped (not connected, queue full, too big). */
@@ -216,6 +225,7 @@ export class PeerLink {
     let failures = 0;
     while (!this.#closed) {
       const connected = await this.#connect(target, failures === 0);
+      this.#dialFailed = connected === null;
       if (connected !== null) {
         failures = 0;
         await this.#serve(connected);

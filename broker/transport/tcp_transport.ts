@@ -491,15 +491,20 @@ export class TcpTransport {
   /**
    * A removed node that still runs keeps dialling this one, which dials it back: that link
    * carries the answer that it was removed (`raft/removal.ts`). Once it is gone (none of its
-   * connections open, the link down) the link ends: nothing else would, and it would redial a
-   * node that is no member for as long as this one runs. So does every link only dialled back
-   * (its address never set): after a restart this node can't tell a removed id from a joining
-   * one, and a joining node that stays dials again, and is dialled back again.
+   * connections open, and the last dial to it failed) the link ends: nothing else would, and it
+   * would redial a node that is no member for as long as this one runs. So does every link only
+   * dialled back (its address never set): after a restart this node can't tell a removed id
+   * from a joining one, and a joining node that stays dials again, and is dialled back again.
+   *
+   * A connection that only closed is not gone: the link redials first. A member that removes
+   * this node closes both directions at once and waits for it to dial again; a node that joined
+   * knows the initial voters only by dialling them back, and had it dropped those links before
+   * its redial, neither side would have dialled again and it could never be told.
    */
   #dropGoneRemoved(): void {
     for (const id of this.#removed) {
       const link = this.#links.get(id);
-      if (link === undefined || link.connected) continue;
+      if (link === undefined || link.connected || !link.dialFailed) continue;
       const open = [...this.#inbound].some((each) => each.peer === id && !each.closed);
       if (open) continue;
       this.#links.delete(id);

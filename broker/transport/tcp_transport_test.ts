@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type NodeId, nodeId } from "../../raft/mod.ts";
-import { TcpTransport } from "./tcp_transport.ts";
+import { TcpTransport, type TcpTransportOptions } from "./tcp_transport.ts";
 import {
   closeAll,
   entry,
@@ -190,6 +190,43 @@ Deno.test("after a restart, a node only dialled back (a removed one it no longer
   // Was: a redialled b for as long as a ran (only an id removed in this process was dropped).
   await waitFor(() => !a.transport.peerIds().includes(b.id));
   await a.transport.close();
+});
+
+/** A transport on a fixed free port that announces it as its peer address. */
+async function startAnnouncing(id: string, options: Partial<TcpTransportOptions>) {
+  const probe = Deno.listen({ hostname, port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const address = `${hostname}:${port}`;
+  return await startNode(id, {
+    ...options,
+    listen: { hostname, port },
+    advertisedAddress: address,
+  });
+}
+
+Deno.test("a joined node that knows a member only by dialling it back keeps redialling it after the member removes it", async () => {
+  // The joiner `b` was started without --peers: it reaches the initial voter `a` only because
+  // a dialled it and it dialled back. Its reconnect back-off spans many liveness ticks.
+  const a = await startAnnouncing("a", { livenessTickMs: 20 });
+  const b = await startAnnouncing("b", {
+    livenessTickMs: 20,
+    reconnectMsMin: 400,
+    reconnectMsMax: 800,
+  });
+  a.transport.setPeer({ id: b.id, peerAddress: peerAddress(b) });
+  await waitFor(() => a.transport.isConnected(b.id) && b.transport.isConnected(a.id));
+  // a removes b: it closes both directions at once, and waits for b to dial again.
+  a.transport.removePeer(b.id);
+  await waitFor(() => !b.transport.isConnected(a.id));
+  // Was: b's next liveness tick found both directions down and forgot a's address, before its
+  // back-off ended: neither side dialled again, and b could never be told it was removed.
+  await waitFor(() => a.transport.isConnected(b.id) && b.transport.isConnected(a.id), 5_000);
+  b.transport.send([message(b.id, a.id, 1)]);
+  a.transport.send([message(a.id, b.id, 2)]);
+  await waitFor(() => a.received.length === 1 && b.received.length === 1);
+  assert.deepEqual(b.transport.peerIds(), [a.id]);
+  await closeAll([a, b]);
 });
 
 Deno.test("close is idempotent and sending afterwards is a no-op", async () => {
