@@ -3,7 +3,8 @@
  * `deno task cluster` (plain and `--peer-tls`) on free ports and a temporary data directory,
  * stopped by SIGINT as Ctrl-C stops it; and the by-hand commands, with the cluster key made by the
  * README's `openssl` line, one node per loopback address (127.0.0.1–3 for 10.0.0.1–3), then a
- * fourth node joined with `--join` and removed with `DELETE /v1/cluster/nodes/n4`. The commands
+ * fourth node joined with `--join` and removed with `DELETE /v1/cluster/nodes/n4`, after which,
+ * still running, it answers `/readyz` 503 `NodeRemoved`. The commands
  * are read from the README, so a change there that breaks them fails here.
  */
 import assert from "node:assert/strict";
@@ -217,11 +218,18 @@ Deno.test("README: the by-hand commands form a cluster; a node joins with --join
       throw new Error(`${error.message}\n${outputs()}`);
     });
 
-    // "Removing": DELETE on any node. Not checked here: that n4, still running, answers
-    // NodeRemoved (a voter removed right after its join does not always learn it yet).
+    // "Removing": DELETE on any node; n4, still running, learns it and answers NodeRemoved.
     const removal = await fetch(`${url(3)}/v1/cluster/nodes/n4`, { method: "DELETE", ...auth });
     assert.equal(removal.status, 204, await removal.text());
     assert.deepEqual((await members()).map((node) => node.id), ["n1", "n2", "n3"]);
+    await eventually("n4 to answer /readyz 503 NodeRemoved", async () => {
+      const response = await fetch(`${url(4)}/readyz`);
+      const body = await response.json() as { error?: { code: string } };
+      return response.status === 503 && body.error?.code === "NodeRemoved" || undefined;
+    }).catch(async (error) => {
+      const n4 = await (await fetch(`${url(4)}/v1/cluster`, auth)).text().catch(String);
+      throw new Error(`${error.message}\nn4's view: ${n4}\n${outputs()}`);
+    });
   } finally {
     for (const node of nodes) {
       try {
