@@ -26,7 +26,14 @@ export function answersLeader(peer: PeerStatus): boolean {
  */
 export async function handOff(
   replica: RaftReplica,
-  options: { timers: Timers; msMax: number; report: (message: string) => void },
+  options: {
+    timers: Timers;
+    msMax: number;
+    /** Told the hand-off done. */
+    report: (message: string) => void;
+    /** Told a hand-off that could not start or did not finish. */
+    warn: (message: string) => void;
+  },
 ): Promise<string | null> {
   if (!replica.isLeader || replica.failure !== null) return null;
   const candidates = transferCandidates(replica);
@@ -35,18 +42,18 @@ export async function handOff(
   try {
     replica.transferLeadership(target);
   } catch (error) {
-    options.report(`cmqd ${replica.id}: no leadership hand-off: ${(error as Error).message}`);
+    options.warn(`cmqd ${replica.id}: no leadership hand-off: ${(error as Error).message}`);
     return null;
   }
   const handedTo = await waitFor(
     () => !replica.isLeader && replica.leaderId !== null ? replica.leaderId : null,
     options,
   );
-  options.report(
-    handedTo === null
-      ? `cmqd ${replica.id}: leadership hand-off to ${target} did not finish in ${options.msMax} ms`
-      : `cmqd ${replica.id}: handed leadership to ${handedTo}`,
-  );
+  if (handedTo === null) {
+    options.warn(
+      `cmqd ${replica.id}: leadership hand-off to ${target} did not finish in ${options.msMax} ms`,
+    );
+  } else options.report(`cmqd ${replica.id}: handed leadership to ${handedTo}`);
   return handedTo;
 }
 

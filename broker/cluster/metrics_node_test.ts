@@ -275,6 +275,7 @@ Deno.test("/metrics reports the disk alarm and the free bytes the guard read", a
     minFreeDiskBytes: 100,
     freeDiskBytes: () => free,
     report: () => {},
+    warn: () => {},
   });
   try {
     let samples = await scrape(node);

@@ -1,7 +1,7 @@
 /**
  * A node given the certificates its listeners serve reports their end on `/metrics`
- * (`cmqd_tls_certificate_expiry_timestamp_seconds{listener}`) and, once a day, warns in its
- * report while one expires within 14 days; closing the node ends the checks.
+ * (`cmqd_tls_certificate_expiry_timestamp_seconds{listener}`) and, once a day, warns (its `warn`,
+ * stderr by default) while one expires within 14 days; closing the node ends the checks.
  */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
@@ -39,7 +39,7 @@ Deno.test({
       const lines: string[] = [];
       const node = await startOneNode(new SimFileSystem(), {
         timers,
-        report: (line) => lines.push(line),
+        warn: (line) => lines.push(line),
         servedCertificates: [
           { listener: "client", path: cert, pem },
           { listener: "peer", path: cert, pem },

@@ -156,10 +156,16 @@ export interface NodeOptions {
   /** Long polls parked at once on this node (503 past it). 10 000. */
   parkedReceivesMax?: number;
   /**
-   * Where the node reports what it does on its own (hand-offs, disk alarms, an SQS message move
-   * task its loss of leadership failed). console.log.
+   * Where the node reports what it does on its own (its opening, a hand-off done, the scrub's
+   * progress, an SQS message move task its loss of leadership failed). console.log.
    */
   report?: (message: string) => void;
+  /**
+   * Where the running node warns of what asks its operator to act: a certificate near its end,
+   * a disk alarm and its clearing, free space it can't read, a leadership hand-off that failed.
+   * console.error, with the start's warnings.
+   */
+  warn?: (message: string) => void;
   /**
    * The cluster key, when this node is a cluster member: joins signed with it are served
    * (`cluster_request_auth.ts`).
@@ -231,6 +237,7 @@ const forwardBytesMax = 4 * 1024 * 1024 + 256 * 1024;
 export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const { fs, dataDir } = options;
   const report = options.report ?? ((message: string) => console.log(message));
+  const warn = options.warn ?? ((message: string) => console.error(message));
   const monotonic = options.monotonic ?? options.clock;
   const openedAt = monotonic.now();
   // A newer release's snapshot is refused before the log is opened (which checks its own files):
@@ -299,14 +306,14 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     metrics,
     clock: options.clock,
     timers: options.timers,
-    report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
+    report: (message) => warn(`cmqd ${options.nodeId}: ${message}`),
   });
   const diskGuard = new DiskGuard({
     path: dataDir,
     minFreeBytes: options.minFreeDiskBytes ?? 0,
     freeBytes: options.freeDiskBytes ?? freeDiskBytes,
     timers: options.timers,
-    report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
+    report: (message) => warn(`cmqd ${options.nodeId}: ${message}`),
   });
   // A create limit counts what a new leader has not applied yet (create_limit.ts).
   const unappliedEntries = () => Math.max(0, replica.status().lastIndex - machine.appliedIndex);
@@ -502,7 +509,12 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   });
 
   const handOffLeadership = () =>
-    handOff(replica, { timers: options.timers, msMax: options.handOffMsMax ?? 3000, report });
+    handOff(replica, {
+      timers: options.timers,
+      msMax: options.handOffMsMax ?? 3000,
+      report,
+      warn,
+    });
   return {
     app,
     handler,
