@@ -7,6 +7,7 @@
  * @module
  */
 import type { ClusterInfo, JoinRequest } from "../../sdk/mod.ts";
+import { printable } from "../transport/mod.ts";
 import { signClusterRequest } from "./cluster_request_auth.ts";
 import { wipedVoterRefusal } from "./member_changes.ts";
 
@@ -53,12 +54,76 @@ export function joinSigner(
 }
 
 /**
+ * The time a join step's retries run on and where they tell of their failures; a test gives a
+ * fake clock whose `sleep` returns at once, and keeps the lines.
+ */
+export interface JoinRetry {
+  /** Where the failures are told (rate-limited: see `FailureLines`). console.log. */
+  log?: (line: string) => void;
+  /** Waits `ms` between attempts. setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Milliseconds, for the deadline and the summaries. Date.now. */
+  now?: () => number;
+}
+
+/**
+ * The failed attempts of one retried step, told as an operator reads them: the first failure,
+ * then at most one `still failing after N attempts: <last error>` per `everyMs` (a member that
+ * can't be reached fails every attempt), and the give-up line is the caller's (its `JoinError`
+ * names the last error too). Each line is made `printable`: the error may quote a member's answer.
+ */
+class FailureLines {
+  #loggedAt = -Infinity;
+  last = "";
+
+  constructor(
+    readonly first: (error: string) => string,
+    readonly summary: (attempts: number, error: string) => string,
+    readonly retry: Required<JoinRetry>,
+    readonly everyMs: number,
+  ) {}
+
+  failed(attempt: number, error: string): void {
+    this.last = printable(error);
+    const now = this.retry.now();
+    if (attempt > 1 && now - this.#loggedAt < this.everyMs) return;
+    this.#loggedAt = now;
+    this.retry.log(attempt === 1 ? this.first(this.last) : this.summary(attempt, this.last));
+  }
+}
+
+function retryParts(retry: JoinRetry): Required<JoinRetry> {
+  return {
+    log: retry.log ?? ((line) => console.log(line)),
+    sleep: retry.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    now: retry.now ?? Date.now,
+  };
+}
+
+/** Attempts `clusterOf` makes, `clusterRetryMs` apart: 50 s. */
+const clusterAttemptsMax = 100;
+const clusterRetryMs = 500;
+
+/**
  * The cluster as the member a joining node joins through sees it: its `bootstrapVoters` are the
  * membership the node starts from, so that replaying the log's membership changes gives the
- * group's current membership (used on a new data dir only).
+ * group's current membership (used on a new data dir only). Retries 100 times, 500 ms apart,
+ * telling the first failure and a summary every 10 s (`JoinRetry`).
  */
-export async function clusterOf(memberUrl: string, signer: Signer): Promise<ClusterInfo> {
-  for (let attempt = 1; attempt <= 100; attempt++) {
+export async function clusterOf(
+  memberUrl: string,
+  signer: Signer,
+  retry: JoinRetry = {},
+): Promise<ClusterInfo> {
+  const parts = retryParts(retry);
+  const asking = `cmqd: asking ${memberUrl} for the cluster`;
+  const failures = new FailureLines(
+    (error) => `${asking}: ${error}`,
+    (attempts, error) => `${asking}: still failing after ${attempts} attempts: ${error}`,
+    parts,
+    10_000,
+  );
+  for (let attempt = 1; attempt <= clusterAttemptsMax; attempt++) {
     try {
       const url = `${memberUrl}/v1/cluster`;
       const response = await signer.fetch(url, { headers: await signer.sign("GET", url) });
@@ -70,13 +135,18 @@ export async function clusterOf(memberUrl: string, signer: Signer): Promise<Clus
         );
       }
       if (response.ok && info.bootstrapVoters) return info;
+      failures.failed(attempt, `${response.status} ${JSON.stringify(info)}`);
     } catch (error) {
       if (error instanceof JoinError) throw error;
-      console.log(`cmqd: asking ${memberUrl} for the cluster: ${(error as Error).message}`);
+      failures.failed(attempt, (error as Error).message);
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (attempt < clusterAttemptsMax) await parts.sleep(clusterRetryMs);
   }
-  throw new JoinError(false, `${memberUrl} did not tell its membership in 100 attempts`);
+  throw new JoinError(
+    false,
+    `${memberUrl} did not tell its membership in ${clusterAttemptsMax} attempts ` +
+      `(${clusterAttemptsMax * clusterRetryMs / 1000} s); the last: ${failures.last}`,
+  );
 }
 
 /** Where the group stood when a node started to join it on an empty data directory. */
@@ -133,9 +203,18 @@ export async function joinCluster(
   signer: Signer,
   request: JoinRequest,
   votersAtStart: string[] | null = null,
+  retry: JoinRetry = {},
 ): Promise<void> {
+  const parts = retryParts(retry);
+  const failures = new FailureLines(
+    (error) => `cmqd ${request.id}: join attempt 1: ${error}`,
+    (attempts, error) =>
+      `cmqd ${request.id}: join still failing after ${attempts} attempts: ${error}`,
+    parts,
+    30_000,
+  );
   const joinMsMax = 10 * 60_000;
-  const deadline = Date.now() + joinMsMax;
+  const deadline = parts.now() + joinMsMax;
   const url = `${memberUrl}/v1/cluster/nodes`;
   let body = JSON.stringify(request);
   let outcomeUnknown = false;
@@ -152,7 +231,7 @@ export async function joinCluster(
       });
       const text = await response.text();
       if (response.ok) {
-        console.log(`cmqd ${request.id}: joined the cluster through ${memberUrl}`);
+        parts.log(`cmqd ${request.id}: joined the cluster through ${memberUrl}`);
         return;
       }
       if (response.status === 400 && text.includes("unknown field 'emptyDataDir'")) {
@@ -164,7 +243,7 @@ export async function joinCluster(
         response.status === 400 && outcomeUnknown && promotedByThisStart &&
         text.includes(wipedVoterRefusal)
       ) {
-        console.log(
+        parts.log(
           `cmqd ${request.id}: joined the cluster through ${memberUrl} (an earlier attempt, ` +
             "whose answer was lost, made this node a voter)",
         );
@@ -174,18 +253,19 @@ export async function joinCluster(
         throw new JoinError(true, `join refused (${response.status}): ${text}`);
       }
       outcomeUnknown = true;
-      console.log(`cmqd ${request.id}: join attempt ${attempt}: ${response.status} ${text}`);
+      failures.failed(attempt, `${response.status} ${text}`);
     } catch (error) {
       if (error instanceof JoinError) throw error;
       outcomeUnknown = true;
-      console.log(`cmqd ${request.id}: join attempt ${attempt}: ${(error as Error).message}`);
+      failures.failed(attempt, (error as Error).message);
     }
-    if (Date.now() > deadline) {
+    if (parts.now() > deadline) {
       throw new JoinError(
         false,
-        `could not join through ${memberUrl} in ${joinMsMax / 60_000} min`,
+        `could not join through ${memberUrl} in ${joinMsMax / 60_000} min (${attempt} attempts); ` +
+          `the last: ${failures.last}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * attempt)));
+    await parts.sleep(Math.min(5000, 200 * attempt));
   }
 }

@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import type { ClusterInfo } from "../../sdk/mod.ts";
 import { ClusterRequestDoor } from "./cluster_request_auth.ts";
-import { joinCluster, JoinError, joinPointOf, joinSigner, type Signer } from "./join_client.ts";
+import {
+  clusterOf,
+  joinCluster,
+  JoinError,
+  joinPointOf,
+  joinSigner,
+  type Signer,
+} from "./join_client.ts";
 import { wipedVoterRefusal } from "./member_changes.ts";
 
 type Answer = () => Response;
@@ -137,4 +144,77 @@ Deno.test("a join retried after a failover is signed anew: the member that forwa
   await joinCluster(member, joinSigner(clusterKey, "n4", fetch), n4);
   assert.equal(nonces.length, 2);
   assert.notEqual(nonces[0], nonces[1]);
+});
+
+/** Retry time on a fake clock: a wait advances it at once, the lines are kept. */
+function fakeRetry() {
+  let now = 0;
+  const lines: string[] = [];
+  return {
+    lines,
+    log: (line: string) => void lines.push(line),
+    now: () => now,
+    sleep: (ms: number) => {
+      now += ms;
+      return Promise.resolve();
+    },
+  };
+}
+
+Deno.test("asking an unreachable member for the cluster logs the first failure, a summary every 10 s, and gives up naming the last error", async () => {
+  const retry = fakeRetry();
+  const { signer, requests } = scripted([() => {
+    throw new TypeError("error sending request: Connection refused (os error 111)");
+  }]);
+  await assert.rejects(
+    clusterOf(member, signer, retry),
+    (error: JoinError) => {
+      assert.ok(!error.refused);
+      assert.equal(
+        error.message,
+        `${member} did not tell its membership in 100 attempts (50 s); the last: error sending ` +
+          "request: Connection refused (os error 111)",
+      );
+      return true;
+    },
+  );
+  assert.equal(requests.length, 100);
+  // Attempt n fails at (n - 1) × 500 ms: a summary at attempts 21, 41, 61 and 81.
+  assert.deepEqual(retry.lines, [
+    `cmqd: asking ${member} for the cluster: error sending request: Connection refused (os error 111)`,
+    ...[21, 41, 61, 81].map((n) =>
+      `cmqd: asking ${member} for the cluster: still failing after ${n} attempts: error ` +
+      "sending request: Connection refused (os error 111)"
+    ),
+  ]);
+});
+
+Deno.test("a join its member keeps refusing with a 5xx logs the first failure, a summary every 30 s, and gives up after 10 minutes naming the last answer", async () => {
+  const retry = fakeRetry();
+  const { signer, requests } = scripted([
+    () =>
+      Response.json({ error: { code: "NoLeader", message: "no leader\nforged line" } }, {
+        status: 503,
+      }),
+  ]);
+  await assert.rejects(
+    joinCluster(member, signer, n4, null, retry),
+    (error: JoinError) => {
+      assert.ok(!error.refused);
+      assert.match(
+        error.message,
+        /^could not join through .* in 10 min \(\d+ attempts\); the last: 503 /,
+      );
+      return true;
+    },
+  );
+  assert.ok(requests.length > 100, `${requests.length} attempts`);
+  assert.match(retry.lines[0], /^cmqd n4: join attempt 1: 503 \{"error":\{"code":"NoLeader"/);
+  for (const line of retry.lines.slice(1)) {
+    assert.match(line, /^cmqd n4: join still failing after \d+ attempts: 503 /);
+  }
+  // 10 minutes of retries: the first line and one summary per 30 s at most, each one line.
+  assert.ok(retry.lines.length <= 21, `${retry.lines.length} lines`);
+  assert.ok(retry.lines.length >= 10, `${retry.lines.length} lines`);
+  assert.ok(retry.lines.every((line) => !line.includes("\n")));
 });

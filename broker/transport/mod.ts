@@ -11,6 +11,6 @@ export { TcpTransport, type TcpTransportOptions } from "./tcp_transport.ts";
 export type { PeerAddress, TransportStats } from "./peer_link.ts";
 export { type MessageLimits, messageLimitsDefault } from "./message_validation.ts";
 export { clusterKeyBytesMin } from "./peer_auth.ts";
-export { LogLimiter } from "./peer_io.ts";
+export { LogLimiter, printable } from "./peer_io.ts";
 export { peerProtocolVersion } from "./peer_codec.ts";
 export type { PeerTlsOptions } from "./peer_tls.ts";
