@@ -33,7 +33,7 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "cmqd-tls-expiry-" });
     try {
-      // The test certificates live two days: within the 14 days that are warned of.
+      // The test certificates live two days (told to the hour): within the 14 days warned of.
       const { cert } = await makeCertificates(dir);
       const pem = await Deno.readTextFile(cert);
       const notAfter = new Date(new X509Certificate(pem).validTo).getTime();
@@ -63,7 +63,7 @@ Deno.test({
       assert.match(
         lines[0],
         new RegExp(
-          `^WARNING: --tls-cert ${cert}: the certificate expires in 1 day \\(.*\\); the TLS ` +
+          `^WARNING: --tls-cert ${cert}: the certificate expires in 2 days \\(.*\\); the TLS ` +
             "files are read at start only: restart the node once the file holds the renewed " +
             "certificate$",
         ),

@@ -134,7 +134,7 @@ function checkPair(
 
 /** Days before a served certificate's end from which the start warns. */
 const expiryWarningDays = 14;
-const dayMs = 86_400_000;
+const hourMs = 3_600_000;
 
 /**
  * What is wrong, at `nowMs`, with the validity of the first certificate of `certPem` (the one a
@@ -157,14 +157,27 @@ export function certificateExpiryWarning(certPem: string, nowMs: number): string
     return `the certificate is not valid before ${at(validFrom)}: clients will refuse it`;
   }
   if (nowMs >= validTo) {
-    const days = Math.floor((nowMs - validTo) / dayMs);
-    const ago = days === 1 ? "1 day" : `${days} days`;
-    return `the certificate expired ${ago} ago (${at(validTo)}): clients will refuse it`;
+    const ago = hoursSpan(nowMs - validTo);
+    const when = ago === null ? "within the last hour" : `${ago} ago`;
+    return `the certificate expired ${when} (${at(validTo)}): clients will refuse it`;
   }
-  const left = Math.floor((validTo - nowMs) / dayMs);
-  if (left >= expiryWarningDays) return null;
-  const when = left === 0 ? "within a day" : left === 1 ? "in 1 day" : `in ${left} days`;
+  if (Math.round((validTo - nowMs) / hourMs) >= expiryWarningDays * 24) return null;
+  const left = hoursSpan(validTo - nowMs);
+  const when = left === null ? "within the hour" : `in ${left}`;
   return `the certificate expires ${when} (${at(validTo)})`;
+}
+
+/**
+ * `ms` to the nearest hour, as days and hours (`8 days 12 hours`, `1 day`, `5 hours`): a
+ * certificate made with `-days 9` a moment ago expires "in 9 days", not "in 8 days". Null under
+ * half an hour.
+ */
+function hoursSpan(ms: number): string | null {
+  const hours = Math.round(ms / hourMs);
+  if (hours === 0) return null;
+  const unit = (count: number, name: string) =>
+    count === 0 ? [] : [`${count} ${name}${count === 1 ? "" : "s"}`];
+  return [...unit(Math.floor(hours / 24), "day"), ...unit(hours % 24, "hour")].join(" ");
 }
 
 /** Hop-by-hop headers of an answer: they described the leg from the member, not the next one. */

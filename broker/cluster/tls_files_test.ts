@@ -391,3 +391,61 @@ Deno.test({
       assert.deepEqual(hostsNotNamed("not a certificate", ["localhost"]), []);
     }),
 });
+
+Deno.test({
+  name:
+    "the time a certificate has left is told to the nearest hour: `-days 9` made now expires in 9 days",
+  ignore: !hasOpenssl(),
+  fn: () =>
+    withDir(async (dir) => {
+      await openssl(
+        dir,
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        `${dir}/twenty.key`,
+        "-out",
+        `${dir}/twenty.pem`,
+        "-days",
+        "20",
+        "-subj",
+        "/CN=twenty",
+      );
+      const pem = await Deno.readTextFile(`${dir}/twenty.pem`);
+      const validTo = new Date(new X509Certificate(pem).validTo).getTime();
+      const [minute, hour, day] = [60_000, 3_600_000, 86_400_000];
+      const told = (nowMs: number) =>
+        (certificateExpiryWarning(pem, nowMs) ?? "").replace(/ \(.*$/, "");
+      // As if made with `-days 9` a few seconds ago: was "in 8 days".
+      assert.equal(told(validTo - 9 * day + 5_000), "the certificate expires in 9 days");
+      assert.equal(
+        told(validTo - 8 * day - 12 * hour),
+        "the certificate expires in 8 days 12 hours",
+      );
+      assert.equal(
+        told(validTo - day - 23 * hour - 50 * minute),
+        "the certificate expires in 2 days",
+      );
+      assert.equal(told(validTo - day - hour), "the certificate expires in 1 day 1 hour");
+      assert.equal(told(validTo - 5 * hour - 10 * minute), "the certificate expires in 5 hours");
+      assert.equal(told(validTo - 40 * minute), "the certificate expires in 1 hour");
+      assert.equal(told(validTo - 10 * minute), "the certificate expires within the hour");
+      assert.equal(told(validTo + 3 * hour), "the certificate expired 3 hours ago");
+      assert.equal(
+        told(validTo + 2 * day + 2 * hour),
+        "the certificate expired 2 days 2 hours ago",
+      );
+      assert.equal(told(validTo + 10 * minute), "the certificate expired within the last hour");
+      // 14 days and more left (to the hour): no warning.
+      assert.equal(certificateExpiryWarning(pem, validTo - 14 * day), null);
+      assert.equal(
+        told(validTo - 14 * day + 31 * minute),
+        "the certificate expires in 13 days 23 hours",
+      );
+    }),
+});
