@@ -90,5 +90,11 @@ if (import.meta.main) {
     console.error(`${error instanceof Error ? error.message : error}\n${usage()}`);
     Deno.exit(2);
   }
-  await runLoad(options, { onResult: (result) => console.log(JSON.stringify(result)) });
+  try {
+    await runLoad(options, { onResult: (result) => console.log(JSON.stringify(result)) });
+  } catch (error) {
+    // A broker gone (never there, killed during the run): one line, not a stack trace.
+    console.error(`load: ${error instanceof Error ? error.message : error}`);
+    Deno.exit(1);
+  }
 }

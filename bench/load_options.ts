@@ -58,7 +58,10 @@ export interface LoadOptions {
   nodePids: string;
   /** Shell command that restarts the broker, for the backlog shape's restart-to-ready time. */
   restartCmd: string;
-  /** Bound on waiting for /readyz after a restart. */
+  /**
+   * Bound on waiting for /readyz after a restart, and on a prefill that gets no message accepted
+   * (a broker gone): the run then ends with an error.
+   */
   readyTimeoutSeconds: number;
   /** Pause before each RSS reading of the backlog shape, so the broker settles. */
   settleSeconds: number;

@@ -215,12 +215,18 @@ async function depthOf(client: BenchClient, queue: string): Promise<number | nul
   }
 }
 
-/** Fills `queue` with `count` messages through `producers` producers; returns the fill rate. */
+/**
+ * Fills `queue` with `count` messages through `producers` producers; returns the fill rate.
+ * Throws once the broker accepted no message for `--ready-timeout-seconds` (a broker killed
+ * during the prefill): the failed sends would otherwise be retried for ever.
+ */
 export async function prefill(
   options: LoadOptions,
   plan: GroupPlan,
   count: number,
 ): Promise<{ messages: number; seconds: number; errors: number }> {
+  // A budget of 0 is "no limit" to the producers: nothing to fill is no fill at all.
+  if (count <= 0) return { messages: 0, seconds: 0, errors: 0 };
   const startMs = performance.now();
   const producers = Math.max(1, options.producers);
   const group = await startGroup({ ...plan, budget: count }, {
@@ -228,13 +234,43 @@ export async function prefill(
     consumers: 0,
     threads: options.threads,
   });
-  await group.producersDone;
+  const stalled = await untilDoneOrStalled(group, options.readyTimeoutSeconds * 1000);
   await group.stopConsumers();
-  return {
-    messages: group.counters.total("produced"),
-    seconds: (performance.now() - startMs) / 1000,
-    errors: group.counters.total("errors"),
-  };
+  const messages = group.counters.total("produced");
+  const errors = group.counters.total("errors");
+  if (stalled) {
+    throw new Error(
+      `prefill: ${plan.url} accepted no message for ${options.readyTimeoutSeconds} s ` +
+        `(--ready-timeout-seconds); ${messages} of ${count} sent, ${errors} failed requests: ` +
+        "is the broker up?",
+    );
+  }
+  return { messages, seconds: (performance.now() - startMs) / 1000, errors };
+}
+
+/**
+ * Waits until `group`'s producers are done (false) or its produced count has not moved for
+ * `stallMs` (true).
+ */
+async function untilDoneOrStalled(group: LoadGroup, stallMs: number): Promise<boolean> {
+  let done = false;
+  void group.producersDone.then(() => done = true);
+  let produced = group.counters.total("produced");
+  let movedAt = performance.now();
+  while (!done) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.min(100, stallMs));
+      void group.producersDone.then(() => resolve());
+    });
+    clearTimeout(timer);
+    const now = group.counters.total("produced");
+    if (now !== produced) {
+      produced = now;
+      movedAt = performance.now();
+    } else if (!done && performance.now() - movedAt >= stallMs) return true;
+  }
+  return false;
 }
 
 /** The broker's PID (`--pid`, for `brokerCpuPct`) and a cluster's node PIDs (`--node-pids`). */
