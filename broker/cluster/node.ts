@@ -161,9 +161,9 @@ export interface NodeOptions {
    */
   report?: (message: string) => void;
   /**
-   * Where the running node warns of what asks its operator to act: a certificate near its end,
-   * a disk alarm and its clearing, free space it can't read, a leadership hand-off that failed.
-   * console.error, with the start's warnings.
+   * Where the node warns of what asks its operator to act: a certificate near its end, a disk
+   * alarm and its clearing, free space it can't read, a leadership hand-off that failed,
+   * `--force-new-cluster`'s lines. console.error, with the start's warnings.
    */
   warn?: (message: string) => void;
   /**
@@ -277,7 +277,8 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
               type: CommandType.SetMember,
               payload: encodeJson({ id, remove: true }),
             })),
-        report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
+        // Each of its lines asks the operator to act (start without the flag from now on).
+        report: (message) => warn(`cmqd ${options.nodeId}: ${message}`),
       }
       : undefined,
     tickMs: options.tickMs,

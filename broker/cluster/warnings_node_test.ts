@@ -66,3 +66,20 @@ Deno.test({
     }
   },
 });
+
+Deno.test("--force-new-cluster's lines (a warning, or what to start without the flag) are warnings", async () => {
+  const fs = new SimFileSystem();
+  const quiet = { report: () => {}, warn: () => {} };
+  await (await startOneNode(fs, quiet)).close();
+  const reported: string[] = [];
+  const warned: string[] = [];
+  const node = await startOneNode(fs, {
+    forceNewCluster: true,
+    report: (line) => reported.push(line),
+    warn: (line) => warned.push(line),
+  });
+  await node.close();
+  assert.equal(warned.length, 1, warned.join("\n"));
+  assert.match(warned[0], /^cmqd n1: --force-new-cluster: already the sole voter of its group/);
+  assert.ok(!reported.some((line) => line.includes("--force-new-cluster")), reported.join("\n"));
+});
