@@ -862,10 +862,17 @@ export interface components {
       leaderId: string | null;
       commitIndex: number;
       appliedIndex: number;
-      /** @description False while this node distrusts its log (its disk was damaged or replaced): it neither votes nor campaigns until a leader has re-replicated its log and a leader of a newer term has committed an entry. */
+      /** @description False while this node distrusts its log (its disk was damaged or replaced): it neither votes nor campaigns until a leader has re-replicated its log and a leader of a newer term has committed an entry. False too while it knows it was removed (`removed`). */
       canVote?: boolean;
       /** @description The voter this node, the leader, is handing its leadership to while the transfer runs (a graceful stop hands it over; meanwhile writes are answered 503 NotReady); null when no transfer runs or this node does not lead. Absent from nodes older than this field. */
       leadTransferee?: string | null;
+      /** @description Set while this node knows it is no longer a member of the cluster (it answers every API request and /readyz 503 NodeRemoved meanwhile): it neither votes nor campaigns, and the rest of this answer is its last view. Null while it is a member (again, once a re-addition reaches it). Absent from nodes older than this field. */
+      removed?: {
+        /** @description The configuration index that no longer lists this node: the index of the change in its own log that removed it, or else the commit index of the member that told it so. */
+        index: number;
+        /** @description The member that told this node it was removed; null when its own log holds the change. */
+        by: string | null;
+      } | null;
       nodes: {
         id: string;
         url: string | null;

@@ -10,7 +10,8 @@ import type { RaftReplicaStatus } from "../replication/mod.ts";
  * The cluster view of `status` (the bootstrap voters and cluster id are added by the node).
  * The node's own entry in `nodes` names the role the answer's `role` names (a candidate is
  * `candidate` there too, not `follower`); the others' are known only as learner, leader or
- * follower.
+ * follower. A node that knows it was removed (`status.removal`) says so in `removed` and may not
+ * vote; the rest of its answer is its last view.
  *
  * @example
  * ```ts
@@ -44,8 +45,11 @@ export function clusterInfo(
     leaderId: status.leaderId,
     commitIndex: status.commit,
     appliedIndex: status.applied,
-    canVote: status.canCampaign,
+    canVote: status.canCampaign && status.removal === null,
     leadTransferee: status.leadTransferee,
+    removed: status.removal === null
+      ? null
+      : { index: status.removal.index, by: status.removal.by },
     nodes: ids.map((id) => ({
       id,
       url: clientUrlOf(id),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { NodeId } from "../../raft/mod.ts";
+import type { LogIndex, NodeId } from "../../raft/mod.ts";
 import type { RaftReplicaStatus } from "../replication/mod.ts";
 import { clusterInfo } from "./cluster_info.ts";
 import { TestCluster } from "./testing/mod.ts";
@@ -18,6 +18,7 @@ function status(overrides: Partial<RaftReplicaStatus>): RaftReplicaStatus {
     canCampaign: true,
     peers: [],
     leadTransferee: null,
+    removal: null,
     ...overrides,
   };
 }
@@ -82,6 +83,35 @@ Deno.test("a leader lists each member's match index and lag; a follower names th
       ["n4", "learner", "http://n4:9876"],
     ],
   );
+});
+
+Deno.test("a node that knows it was removed says so, by its own log or by whom it was told, and may not vote", () => {
+  const member = clusterInfo(status({}), urls);
+  assert.equal(member.removed, null);
+  assert.equal(member.canVote, true);
+  // Its own log holds the change that removed it: its configuration no longer lists it.
+  const byLog = clusterInfo(
+    status({
+      removal: { index: 9 as LogIndex, by: null },
+      config: { voters: ["n2", "n3"] as NodeId[], learners: [] },
+    }),
+    urls,
+  );
+  assert.deepEqual(byLog.removed, { index: 9, by: null });
+  assert.equal(byLog.canVote, false);
+  assert.deepEqual(byLog.nodes.map((node) => node.id), ["n2", "n3"]);
+  // Told by a member whose committed configuration at 14 does not list it: its own view is old.
+  const told = clusterInfo(
+    status({ removal: { index: 14 as LogIndex, by: "n2" as NodeId } }),
+    urls,
+  );
+  assert.deepEqual(told.removed, { index: 14, by: "n2" });
+  assert.equal(told.canVote, false);
+  assert.equal(told.role, "follower");
+  // A distrusted log still says false without a removal.
+  const distrusted = clusterInfo(status({ canCampaign: false }), urls);
+  assert.equal(distrusted.canVote, false);
+  assert.equal(distrusted.removed, null);
 });
 
 Deno.test("a leader handing its leadership over names the voter it hands to; null otherwise", async () => {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { BrokerError } from "../service/mod.ts";
 import { CommandType, encodeJson } from "../engine/mod.ts";
+import { clusterInfo } from "./cluster_info.ts";
 import { Membership } from "./member_changes.ts";
 import { noPeers } from "./node.ts";
 import { followerOf, settled, startOneNode, TestCluster, until } from "./testing/mod.ts";
@@ -243,6 +244,42 @@ Deno.test("removing a voter is refused while a majority of the voters left is no
       [leader, alive].sort(),
     );
     assert.ok(cluster.replica(leader).isLeader);
+  } finally {
+    await cluster.stopAll();
+  }
+});
+
+Deno.test("a voter removed while cut off shows in GET /v1/cluster that it was removed, and by whom, and that it may not vote", async () => {
+  const cluster = await TestCluster.start();
+  const urls = (id: string) => `http://${id}:9876`;
+  try {
+    const leader = await cluster.waitForLeader();
+    const [stays, removed] = cluster.replica(leader).status().config.voters.filter((id) =>
+      id !== leader
+    );
+    assert.equal(clusterInfo(cluster.replica(removed).status(), urls).removed, null);
+    cluster.isolate(removed);
+    await settled(
+      cluster,
+      cluster.replica(leader).proposeConfigChange({ type: "remove", nodeId: removed }),
+    );
+    const removalIndex = cluster.replica(leader).status().commit;
+    cluster.heal(); // it campaigns; a voter that removed it answers Removed
+    await cluster.until(() => cluster.replica(removed).removal !== null);
+    const info = clusterInfo(cluster.replica(removed).status(), urls);
+    // Was: its old view with `canVote: true` and no sign of the removal its /readyz reports.
+    assert.equal(info.canVote, false);
+    assert.equal(info.leaderId, null);
+    assert.ok(info.removed !== null && info.removed !== undefined, "removed is set");
+    assert.ok([leader, stays].includes(info.removed.by!), `told by ${info.removed.by}`);
+    assert.ok(info.removed.index >= removalIndex, `${info.removed.index} >= ${removalIndex}`);
+    assert.deepEqual(info.removed, cluster.replica(removed).removal);
+    // The members' own answers say nothing of the kind.
+    for (const id of [leader, stays]) {
+      const member = clusterInfo(cluster.replica(id).status(), urls);
+      assert.equal(member.removed, null);
+      assert.equal(member.canVote, true);
+    }
   } finally {
     await cluster.stopAll();
   }

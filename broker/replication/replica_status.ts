@@ -10,6 +10,7 @@ import type {
   Prng,
   RaftNodeOptions,
   RaftStatus,
+  Removal,
   Role,
 } from "../../raft/mod.ts";
 import type { Applier, ClockLike, Timers, Transport } from "./types.ts";
@@ -202,6 +203,8 @@ export interface RaftReplicaStatus {
   peers: PeerStatus[];
   /** The voter this leader is handing its leadership to, while the transfer runs; else null. */
   leadTransferee: string | null;
+  /** How this node knows it is no longer a member (as `/readyz`'s `NodeRemoved` says), or null. */
+  removal: Removal | null;
 }
 
 /** What `onRoleChange` handlers are told. */
@@ -247,5 +250,6 @@ export function replicaStatus(
     canCampaign: raft.canCampaign,
     peers,
     leadTransferee: halted ? null : raft.leadTransferee,
+    removal: raft.removal === null ? null : { ...raft.removal },
   };
 }

@@ -9,7 +9,14 @@ import { type BrokerProcess, clusterPorts, eventually, startBroker } from "./pro
 
 interface Answer {
   status: number;
-  body: { error?: { code: string; message: string }; leaderId?: string | null; term?: number };
+  body: {
+    error?: { code: string; message: string };
+    leaderId?: string | null;
+    term?: number;
+    commitIndex?: number;
+    canVote?: boolean;
+    removed?: { index: number; by: string | null } | null;
+  };
   retryAfter: string | null;
 }
 
@@ -74,6 +81,16 @@ for (const how of ["frozen", "down"] as const) {
         const ready = await getJson(`${url(removed)}/readyz`);
         assert.equal(ready.status, 503);
         assert.equal(ready.body.error?.code, "NodeRemoved");
+        // Its own GET /v1/cluster says so too (was: its old view, `canVote: true`, nothing more).
+        const own = (await getJson(`${url(removed)}/v1/cluster`)).body;
+        assert.equal(own.canVote, false);
+        assert.equal(own.leaderId, null);
+        assert.ok([leader, stays].includes(own.removed?.by ?? ""), JSON.stringify(own.removed));
+        // The teller's commit, past everything the removed node has seen.
+        const teller = (await getJson(`${url(own.removed!.by!)}/v1/cluster`)).body;
+        assert.ok(own.removed!.index > own.commitIndex!, JSON.stringify(own));
+        assert.ok(own.removed!.index <= teller.commitIndex!, JSON.stringify(teller));
+        assert.equal(before.removed, null, "a member's answer shows no removal");
 
         // Three more election timeouts: the others kept their leader and term throughout.
         await new Promise((resolve) => setTimeout(resolve, 3_000));

@@ -457,12 +457,28 @@ export const ClusterInfoSchema = z.object({
   canVote: z.boolean().optional().openapi({
     description: "False while this node distrusts its log (its disk was damaged or replaced): " +
       "it neither votes nor campaigns until a leader has re-replicated its log and a leader of " +
-      "a newer term has committed an entry.",
+      "a newer term has committed an entry. False too while it knows it was removed (`removed`).",
   }),
   leadTransferee: z.string().nullable().optional().openapi({
     description: "The voter this node, the leader, is handing its leadership to while the " +
       "transfer runs (a graceful stop hands it over; meanwhile writes are answered 503 NotReady); null when " +
       "no transfer runs or this node does not lead. Absent from nodes older than this field.",
+  }),
+  removed: z.object({
+    index: z.int().openapi({
+      description: "The configuration index that no longer lists this node: the index of the " +
+        "change in its own log that removed it, or else the commit index of the member that " +
+        "told it so.",
+    }),
+    by: z.string().nullable().openapi({
+      description: "The member that told this node it was removed; null when its own log " +
+        "holds the change.",
+    }),
+  }).nullable().optional().openapi({
+    description: "Set while this node knows it is no longer a member of the cluster (it " +
+      "answers every API request and /readyz 503 NodeRemoved meanwhile): it neither votes nor " +
+      "campaigns, and the rest of this answer is its last view. Null while it is a member " +
+      "(again, once a re-addition reaches it). Absent from nodes older than this field.",
   }),
   nodes: z.array(z.object({
     id: z.string(),
