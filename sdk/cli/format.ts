@@ -99,10 +99,20 @@ export function messageTable(messages: ReceivedMessage[]): string {
   );
 }
 
+/** Why a node takes no part (removed, or a distrusted log), for the summary; "" for a voter. */
+function standing(info: ClusterInfo): string {
+  if (info.removed) {
+    const by = info.removed.by === null ? "by its own log" : `told by ${info.removed.by}`;
+    return `, removed from the cluster at index ${info.removed.index} (${by})`;
+  }
+  return info.canVote === false ? ", may not vote or campaign" : "";
+}
+
 /** The cluster: a summary line and a table of nodes. */
 export function clusterStatus(info: ClusterInfo): string {
   const summary = `node ${info.nodeId} (${info.role}), leader ${info.leaderId ?? "none"}, ` +
-    `term ${info.term}, commit ${info.commitIndex}, applied ${info.appliedIndex}`;
+    `term ${info.term}, commit ${info.commitIndex}, applied ${info.appliedIndex}` +
+    standing(info);
   const nodes = table(
     ["ID", "ROLE", "URL", "MATCH_INDEX", "LAG"],
     info.nodes.map((node) => [
