@@ -213,28 +213,7 @@ Deno.test({
     withDir(async (dir) => {
       const { cert } = await makeCertificates(dir);
       // A certificate of a year: no warning today.
-      await new Deno.Command("openssl", {
-        args: [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:prime256v1",
-          "-nodes",
-          "-keyout",
-          `${dir}/year.key`,
-          "-out",
-          `${dir}/year.pem`,
-          "-days",
-          "365",
-          "-subj",
-          "/CN=year",
-        ],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      const longLived = await Deno.readTextFile(`${dir}/year.pem`);
+      const longLived = await selfSigned(dir, "year", 365);
       const pem = await Deno.readTextFile(cert);
       const x509 = new X509Certificate(pem);
       const validTo = new Date(x509.validTo).getTime();
@@ -262,6 +241,25 @@ Deno.test({
 async function openssl(dir: string, ...args: string[]): Promise<void> {
   const run = await new Deno.Command("openssl", { args, cwd: dir, stderr: "piped" }).output();
   if (!run.success) throw new Error(new TextDecoder().decode(run.stderr));
+}
+
+/** A self-signed P-256 certificate `name.pem` (key `name.key`) in `dir` for `days`; its PEM. */
+async function selfSigned(dir: string, name: string, days: number): Promise<string> {
+  await openssl(
+    dir,
+    ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+    ...[
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.pem`,
+      "-days",
+      String(days),
+      "-subj",
+      `/CN=${name}`,
+    ],
+  );
+  return await Deno.readTextFile(`${dir}/${name}.pem`);
 }
 
 Deno.test({
@@ -398,25 +396,7 @@ Deno.test({
   ignore: !hasOpenssl(),
   fn: () =>
     withDir(async (dir) => {
-      await openssl(
-        dir,
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        `${dir}/twenty.key`,
-        "-out",
-        `${dir}/twenty.pem`,
-        "-days",
-        "20",
-        "-subj",
-        "/CN=twenty",
-      );
-      const pem = await Deno.readTextFile(`${dir}/twenty.pem`);
+      const pem = await selfSigned(dir, "twenty", 20);
       const validTo = new Date(new X509Certificate(pem).validTo).getTime();
       const [minute, hour, day] = [60_000, 3_600_000, 86_400_000];
       const told = (nowMs: number) =>
