@@ -58,8 +58,10 @@ export function joinSigner(
  * fake clock whose `sleep` returns at once, and keeps the lines.
  */
 export interface JoinRetry {
-  /** Where the failures are told (rate-limited: see `FailureLines`). console.log. */
+  /** Where the join is told done. console.log. */
   log?: (line: string) => void;
+  /** Where the failures are warned of (rate-limited: see `FailureLines`). console.error. */
+  warn?: (line: string) => void;
   /** Waits `ms` between attempts. setTimeout. */
   sleep?: (ms: number) => Promise<void>;
   /** Milliseconds, for the deadline and the summaries. Date.now. */
@@ -88,13 +90,16 @@ class FailureLines {
     const now = this.retry.now();
     if (attempt > 1 && now - this.#loggedAt < this.everyMs) return;
     this.#loggedAt = now;
-    this.retry.log(attempt === 1 ? this.first(this.last) : this.summary(attempt, this.last));
+    this.retry.warn(attempt === 1 ? this.first(this.last) : this.summary(attempt, this.last));
   }
 }
+
+const defaultWarn = (line: string) => console.error(line);
 
 function retryParts(retry: JoinRetry): Required<JoinRetry> {
   return {
     log: retry.log ?? ((line) => console.log(line)),
+    warn: retry.warn ?? defaultWarn,
     sleep: retry.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     now: retry.now ?? Date.now,
   };
@@ -161,9 +166,14 @@ export interface JoinStart {
 /**
  * The group's term and commit index when a node joins on an empty data directory (its vote
  * floor: see `broker/cluster/join_floor.ts`): the member's, raised to its leader's when the
- * member is a follower that names one (a follower may lag behind the removal of this id).
+ * member is a follower that names one (a follower may lag behind the removal of this id). A
+ * leader that can't be asked is warned of (`warn`, console.error) and no voters are listed.
  */
-export async function joinPointOf(member: ClusterInfo, signer: Signer): Promise<JoinStart> {
+export async function joinPointOf(
+  member: ClusterInfo,
+  signer: Signer,
+  warn: (line: string) => void = defaultWarn,
+): Promise<JoinStart> {
   const votersOf = (info: ClusterInfo) =>
     info.nodes.filter((node) => node.role !== "learner").map((node) => node.id);
   const point = { term: member.term, commit: member.commitIndex };
@@ -182,7 +192,7 @@ export async function joinPointOf(member: ClusterInfo, signer: Signer): Promise<
       };
     }
   } catch (error) {
-    console.log(`cmqd: asking the leader ${leaderUrl} for its commit: ${(error as Error).message}`);
+    warn(`cmqd: asking the leader ${leaderUrl} for its commit: ${(error as Error).message}`);
   }
   return { ...point, voters: null };
 }

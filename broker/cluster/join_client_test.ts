@@ -110,11 +110,15 @@ Deno.test("joinPointOf lists the voters a leader knew of, or none when no leader
   });
   assert.deepEqual(asked.requests, ["GET http://n1/v1/cluster"]);
   const down = scripted([lost]);
-  assert.deepEqual(await joinPointOf(info("n2", "follower", "n1"), down.signer), {
+  const warned: string[] = [];
+  const warn = (line: string) => void warned.push(line);
+  assert.deepEqual(await joinPointOf(info("n2", "follower", "n1"), down.signer, warn), {
     term: 3,
     commit: 10,
     voters: null,
   });
+  assert.equal(warned.length, 1);
+  assert.match(warned[0], /^cmqd: asking the leader http:\/\/n1 for its commit: /);
 });
 
 Deno.test("a join retried after a failover is signed anew: the member that forwarded the first attempt and now leads takes it", async () => {
@@ -150,9 +154,12 @@ Deno.test("a join retried after a failover is signed anew: the member that forwa
 function fakeRetry() {
   let now = 0;
   const lines: string[] = [];
+  const told: string[] = [];
   return {
     lines,
-    log: (line: string) => void lines.push(line),
+    told,
+    warn: (line: string) => void lines.push(line),
+    log: (line: string) => void told.push(line),
     now: () => now,
     sleep: (ms: number) => {
       now += ms;
@@ -187,6 +194,7 @@ Deno.test("asking an unreachable member for the cluster logs the first failure, 
       "sending request: Connection refused (os error 111)"
     ),
   ]);
+  assert.deepEqual(retry.told, [], "failures are warnings (stderr), not told on stdout");
 });
 
 Deno.test("a join its member keeps refusing with a 5xx logs the first failure, a summary every 30 s, and gives up after 10 minutes naming the last answer", async () => {
@@ -217,4 +225,5 @@ Deno.test("a join its member keeps refusing with a 5xx logs the first failure, a
   assert.ok(retry.lines.length <= 21, `${retry.lines.length} lines`);
   assert.ok(retry.lines.length >= 10, `${retry.lines.length} lines`);
   assert.ok(retry.lines.every((line) => !line.includes("\n")));
+  assert.deepEqual(retry.told, [], "failures are warnings (stderr), not told on stdout");
 });

@@ -157,13 +157,15 @@ export interface NodeOptions {
   parkedReceivesMax?: number;
   /**
    * Where the node reports what it does on its own (its opening, a hand-off done, the scrub's
-   * progress, an SQS message move task its loss of leadership failed). console.log.
+   * progress). console.log.
    */
   report?: (message: string) => void;
   /**
    * Where the node warns of what asks its operator to act: a certificate near its end, a disk
    * alarm and its clearing, free space it can't read, a leadership hand-off that failed,
-   * `--force-new-cluster`'s lines. console.error, with the start's warnings.
+   * `--force-new-cluster`'s lines, damage the scrub found, the replica's words of an SQS 503,
+   * an SQS message move task its loss of leadership failed. console.error, with the start's
+   * warnings.
    */
   warn?: (message: string) => void;
   /**
@@ -432,6 +434,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     monotonic,
     bytesPerSecond: options.scrubBytesPerSecond ?? 32 * 1024 * 1024,
     report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
+    warn: (message) => warn(`cmqd ${options.nodeId}: ${message}`),
     onDamage: (error) => {
       scrubDamage = error;
       for (const handler of fatalHandlers) handler(error);
@@ -469,9 +472,9 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     ...options.access,
     bodies: options.access?.bodies ?? new BodyBudget({ bytesMax: options.requestBodyBudgetBytes }),
   });
-  // What the doors log per request (an SQS 503's replica detail) is bounded: an election can
-  // refuse thousands of requests a second.
-  const doorLines = new LogLimiter((line) => report(`cmqd ${options.nodeId}: ${line}`), {
+  // What the doors log per request (an SQS 503's replica detail, a move task failed) are
+  // failures of the server's: warnings. Bounded: an election can refuse thousands a second.
+  const doorLines = new LogLimiter((line) => warn(`cmqd ${options.nodeId}: ${line}`), {
     what: "door reports",
   });
   const doorReport = (message: string) => doorLines.line(message);

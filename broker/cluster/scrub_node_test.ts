@@ -14,13 +14,30 @@ Deno.test("damage the scrubber finds under a trusted index stops the node and th
 
   const damaged = sealedSegmentWithTwoRecords(fs);
   fs.flipBit(damaged.path, damaged.offset + 50);
-  const second = await startNode(nodeOptions(fs, 64 * 1024 * 1024));
+  // The node's own lines as `main.ts` has them (nothing injected): the damage is a warning, on
+  // stderr; its progress only told, on stdout.
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const { log, error } = console;
+  console.log = (...args: unknown[]) => void stdout.push(args.join(" "));
+  console.error = (...args: unknown[]) => void stderr.push(args.join(" "));
+  const fatal: Error[] = [];
+  let second;
+  try {
+    second = await startNode({ ...nodeOptions(fs, 64 * 1024 * 1024), report: undefined });
+    second.onFatal((error) => fatal.push(error));
+    await until(() => fatal.length > 0, "the scrubber to report");
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
   assert.ok((second.log.recovery.indexedSegments ?? 0) > 0, "sealed segments trusted unread");
   assert.equal(second.log.recovery.corruptAt, undefined, "the open does not read the damage");
-  const fatal: Error[] = [];
-  second.onFatal((error) => fatal.push(error));
-  await until(() => fatal.length > 0, "the scrubber to report");
   assert.match(fatal[0].message, /scrub found damage: scrub: bad crc at entry/);
+  const damageLine = (line: string) => line.startsWith("cmqd n1: scrub found damage: ");
+  assert.equal(stderr.filter(damageLine).length, 1, stderr.join("\n"));
+  assert.equal(stdout.filter(damageLine).length, 0, stdout.join("\n"));
+  assert.ok(stdout.some((line) => line.startsWith("cmqd n1: scrub: reading ")), stdout.join("\n"));
   assert.equal(second.log.damage?.torn, false, "recorded durably as damage before the report");
   assert.equal(second.log.damage?.detail.index, damaged.index);
   const ready = await second.app.request("/readyz");

@@ -96,7 +96,7 @@ Deno.test({
   const reports: string[] = [];
   const nodes = await startNodeGroup(new NodeNetwork(), ids, {
     handOffMsMax: 1000,
-    report: (message) => reports.push(message),
+    warn: (message) => reports.push(message),
   });
   try {
     const leaderOf = () => nodes.find((node) => node.replica.isLeader);

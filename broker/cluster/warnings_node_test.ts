@@ -83,3 +83,50 @@ Deno.test("--force-new-cluster's lines (a warning, or what to start without the 
   assert.match(warned[0], /^cmqd n1: --force-new-cluster: already the sole voter of its group/);
   assert.ok(!reported.some((line) => line.includes("--force-new-cluster")), reported.join("\n"));
 });
+
+Deno.test("an SQS request's 503 detail (the replica's words) is a warning: stderr, not stdout", async () => {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const { log, error } = console;
+  console.log = (...args: unknown[]) => void stdout.push(args.join(" "));
+  console.error = (...args: unknown[]) => void stderr.push(args.join(" "));
+  try {
+    // Free space under the floor: the node refuses sends (InsufficientStorage), which SQS
+    // clients get as ServiceUnavailable; the node's own words go to its operator.
+    let freeBytes = 1024 * 1024 * 1024;
+    const node = await startOneNode(new SimFileSystem(), {
+      minFreeDiskBytes: 1024 * 1024,
+      freeDiskBytes: () => freeBytes,
+    });
+    try {
+      await node.broker.createQueue("jobs", {});
+      freeBytes = 0;
+      await until(() => stderr.some((line) => line.includes("disk alarm: ")), "the alarm");
+      const response = await node.app.fetch(
+        new Request("http://127.0.0.1:1/", {
+          method: "POST",
+          headers: {
+            "content-type": "application/x-amz-json-1.0",
+            "x-amz-target": "AmazonSQS.SendMessage",
+          },
+          body: JSON.stringify({
+            QueueUrl: "http://127.0.0.1:1/000000000000/jobs",
+            MessageBody: "m",
+          }),
+        }),
+      );
+      const answer = await response.json();
+      assert.equal(response.status, 503, JSON.stringify(answer));
+      assert.match(answer.__type, /ServiceUnavailable/);
+    } finally {
+      await node.close();
+    }
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+  const detail = (line: string) =>
+    /^cmqd n1: SQS request \S+ answered ServiceUnavailable: /.test(line);
+  assert.equal(stderr.filter(detail).length, 1, stderr.join("\n"));
+  assert.equal(stdout.filter(detail).length, 0, stdout.join("\n"));
+});

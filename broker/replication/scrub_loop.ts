@@ -25,8 +25,10 @@ export interface ScrubLoopOptions {
   bytesPerSecond: number;
   /** Called once with the damage (already recorded durably); the owner ends the process. */
   onDamage: (error: Error) => void;
-  /** Where the loop tells what it found. */
+  /** Where the loop tells its progress: its start, and the end with no damage found. */
   report: (message: string) => void;
+  /** Where the loop warns of damage found (the owner's stderr), before `onDamage`. */
+  warn: (message: string) => void;
   /** Milliseconds between steps. 100. */
   stepMs?: number;
   /** A step that fires later than this behind schedule is skipped (the node is busy). 50. */
@@ -89,7 +91,7 @@ export class ScrubLoop {
       this.#schedule(this.#stepMs);
       return;
     }
-    const { scrubber, report, onDamage } = this.#options;
+    const { scrubber, report, warn, onDamage } = this.#options;
     let budget = Math.max(1, Math.floor((this.#options.bytesPerSecond * this.#stepMs) / 1000));
     try {
       while (budget > 0 && !this.#stopped) {
@@ -101,7 +103,7 @@ export class ScrubLoop {
           const message = `scrub found damage: ${detail.reason} at entry ${detail.index} ` +
             `(${detail.file}@${detail.offset}); recorded, the restart cuts the log there and ` +
             "distrusts it until a leader repairs it";
-          report(message);
+          warn(message);
           this.#stopped = true;
           onDamage(new Error(message));
           return;
