@@ -9,7 +9,7 @@
  * @module
  */
 import process from "node:process";
-import { CmqdClient } from "../client.ts";
+import { CmqdClient, type CmqdClientOptions } from "../client.ts";
 import {
   bugExitStatus,
   bugText,
@@ -21,6 +21,7 @@ import {
 import { integerFlag, parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { runCommand } from "./commands.ts";
 import { CmqdError } from "../errors.ts";
+import { checkBaseUrl as sdkCheckBaseUrl, checkCredentials } from "../option_checks.ts";
 
 /** The text of `--help`. */
 export const usage = `usage: deno task cli -- <command> [flags]
@@ -212,7 +213,15 @@ function nodesOf(args: ParsedArgs): string[] {
     .map((url) => url.trim()).filter((url) => url !== "");
 }
 
-function clientOf(args: ParsedArgs): CmqdClient {
+/**
+ * The client the flags describe. Bad flags (a bad URL, bad credentials) are bad usage
+ * (`UsageError`); anything else thrown while the client is built (by `construct`, the client's
+ * constructor unless a test gives another) is a bug and goes through as it is.
+ */
+export function clientOf(
+  args: ParsedArgs,
+  construct: (options: CmqdClientOptions) => CmqdClient = (options) => new CmqdClient(options),
+): CmqdClient {
   const source = args.flags.has("url") ? "--url" : "CMQD_URL";
   const urls = nodesOf(args);
   if (urls.length === 0) throw new UsageError(`${source} names no node`);
@@ -240,16 +249,21 @@ function clientOf(args: ParsedArgs): CmqdClient {
     ? { secretId, secretKey }
     : undefined;
   try {
-    // Signed (CMQD1-HMAC-SHA256) on every request; the secret key itself is never sent.
-    return new CmqdClient({
-      baseUrl: urls,
-      credentials,
-      timeoutMs: timeoutSeconds * 1000,
-      headTimeoutMs,
-    });
+    // The client's own checks of what the user gave (the rest of its options are the CLI's,
+    // already in range): what they refuse is bad usage.
+    for (const url of urls) sdkCheckBaseUrl(url);
+    checkCredentials(credentials);
   } catch (error) {
     throw new UsageError(`bad --url or credentials: ${(error as Error).message}`);
   }
+  // Signed (CMQD1-HMAC-SHA256) on every request; the secret key itself is never sent. Whatever
+  // the constructor throws now is a bug, reported as one by `main` (exit 70).
+  return construct({
+    baseUrl: urls,
+    credentials,
+    timeoutMs: timeoutSeconds * 1000,
+    headTimeoutMs,
+  });
 }
 
 /**

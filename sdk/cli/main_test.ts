@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { CmqdClient } from "../client.ts";
-import { main } from "./main.ts";
+import { parseArgs, UsageError } from "./args.ts";
+import { clientOf, main } from "./main.ts";
 
 /**
  * Runs `main(argv)`, collecting what it writes on stdout and stderr; `failWrite` may throw instead
@@ -130,6 +131,43 @@ Deno.test("an error of the CLI's own while it builds the client is a bug: said s
   assert.match(stderr, /TypeError: Cannot read properties of undefined \(reading 'write'\)/);
   assert.match(stderr, /\n\s+at /, "the stack is printed");
   assert.doesNotMatch(stderr, /--help/, "not worded as bad usage");
+});
+
+Deno.test("credentials the client refuses are bad usage: exit 2 naming what is wrong, nothing sent", async () => {
+  const { code, stdout, stderr } = await run(
+    ["queue", "get", "q", "--url", "http://127.0.0.1:1", "--secret-id", "a b", "--secret-key", "k"],
+  );
+  assert.equal(code, 2, stderr);
+  assert.equal(stdout, "");
+  assert.match(
+    stderr,
+    /^error: bad --url or credentials: credentials\.secretId must be 1–128 of /m,
+  );
+});
+
+Deno.test("a bug in the client's constructor is no bad usage: it goes through to be reported as a bug (exit 70)", () => {
+  const args = parseArgs(["queue", "get", "q", "--url", "http://127.0.0.1:1"]);
+  const bug = new TypeError("Cannot read properties of undefined (reading 'map')");
+  assert.throws(
+    () =>
+      clientOf(args, () => {
+        throw bug;
+      }),
+    (error) => error === bug,
+  );
+  // A refusal of the client's own checks stays bad usage, whatever builds the client.
+  const refused = parseArgs([
+    "queue",
+    "get",
+    "q",
+    "--url",
+    "http://127.0.0.1:1",
+    "--secret-id",
+    "a",
+    "--secret-key",
+    "",
+  ]);
+  assert.throws(() => clientOf(refused, () => assert.fail("not built")), UsageError);
 });
 
 Deno.test("send --count to a node that is down says it could not be reached, exit 1", async () => {
