@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { ReceiveMessagesResponse } from "../../sdk/protocol.ts";
 import { BrokerError, CommandType } from "../engine/mod.ts";
 import { flush, setup } from "../cluster/testing/mod.ts";
+import { ReplicationError } from "../replication/mod.ts";
 
 /** Parks `count` receives on `queue` and tracks which have answered. */
 async function parkMany(
@@ -245,4 +246,141 @@ Deno.test("a receive that starts after leadership moved answers as the parked on
     await broker.sendMessages("jobs", [{ body: "a" }]);
     assert.deepEqual((await receive).messages.map((message) => message.body), ["a"]);
   });
+});
+
+Deno.test("long polls wait for a message, a deadline, an abort or close", async (t) => {
+  const { broker, clock, replica } = setup();
+  await broker.createQueue("jobs", { visibilityTimeoutSeconds: 5 });
+  await t.step("an empty receive without wait costs no log write", async () => {
+    const before = replica.lastIndex;
+    assert.equal((await broker.receiveMessages("jobs", {})).messages.length, 0);
+    assert.equal(replica.lastIndex, before);
+  });
+  await t.step("a parked receive wakes when a message is sent", async () => {
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    assert.equal(broker.parkedReceivers, 1);
+    await broker.sendMessages("jobs", [{ body: "hi" }]);
+    assert.equal((await pending).messages[0].body, "hi");
+    assert.equal(broker.parkedReceivers, 0);
+  });
+  await t.step("a parked receive wakes when a lock ends", async () => {
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    clock.advance(5_000);
+    const [message] = (await pending).messages;
+    assert.equal(message.receiveCount, 2);
+    await broker.deleteMessages("jobs", [message.receiptHandle]);
+  });
+  await t.step("a parked receive answers empty at its deadline", async () => {
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 3 });
+    await flush();
+    clock.advance(3_000);
+    assert.equal((await pending).messages.length, 0);
+  });
+  await t.step("the queue's pollingWaitSeconds is the default wait", async () => {
+    await broker.updateQueue("jobs", { pollingWaitSeconds: 2 });
+    const pending = broker.receiveMessages("jobs", {});
+    await flush();
+    assert.equal(broker.parkedReceivers, 1);
+    clock.advance(2_000);
+    assert.equal((await pending).messages.length, 0);
+  });
+  await t.step("receivers parked on a node that lost leadership are answered at once", async () => {
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    broker.failParked(new BrokerError("NoLeader", "not the leader; the leader is n2"));
+    await assert.rejects(pending, { code: "NoLeader" });
+    assert.equal(broker.parkedReceivers, 0);
+    assert.equal(clock.timerCount, 0);
+    broker.wakeAll(); // it leads again: receives park again
+  });
+  await t.step("a replica's refusal answers them as the broker's error of its code", async () => {
+    // What the node passes when leadership moves (`replica.refusal()`): a ReplicationError, which
+    // the doors' error mappers answered 500 InternalError before it was translated.
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 });
+    await flush();
+    broker.failParked(new ReplicationError("NoLeader", "not the leader; no leader is known"));
+    const error = await pending.then(() => null, (failure) => failure);
+    assert.ok(error instanceof BrokerError, String(error));
+    assert.equal(error.code, "NoLeader");
+    assert.equal(broker.parkedReceivers, 0);
+    broker.wakeAll();
+  });
+  await t.step("an abort answers at once", async () => {
+    const controller = new AbortController();
+    const pending = broker.receiveMessages("jobs", { waitSeconds: 20 }, controller);
+    await flush();
+    controller.abort();
+    assert.equal((await pending).messages.length, 0);
+    assert.equal(clock.timerCount, 0);
+  });
+  await t.step("the abort signal is read only by a receive that waits", async () => {
+    // Reading a served Request's signal makes Deno build it and abort it with a DOMException
+    // after the answer: a receive answered at once must not pay for that.
+    const controller = new AbortController();
+    let reads = 0;
+    const aborts = {
+      get signal() {
+        reads++;
+        return controller.signal;
+      },
+    };
+    await broker.sendMessages("jobs", [{ body: "now" }]);
+    const answered = await broker.receiveMessages("jobs", { waitSeconds: 20 }, aborts);
+    assert.equal(answered.messages.length, 1);
+    assert.equal(reads, 0);
+    const handle = answered.messages[0].receiptHandle;
+    const pending = broker.receiveMessages(
+      "jobs",
+      { waitSeconds: 20, deleteReceiptHandles: [handle] },
+      aborts,
+    );
+    await flush();
+    assert.ok(reads > 0);
+    controller.abort();
+    const result = await pending;
+    assert.deepEqual([result.messages.length, result.deleted], [0, 1]);
+    assert.equal(clock.timerCount, 0);
+  });
+  await t.step("a receive whose client left before it parks answers at once", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const waits = [
+      broker.receiveMessages("jobs", { waitSeconds: 20 }, controller),
+      broker.receiveMessages("jobs", { waitSeconds: 20, deleteReceiptHandles: [] }, controller),
+    ];
+    for (const result of await Promise.all(waits)) assert.equal(result.messages.length, 0);
+    assert.equal(broker.parkedReceivers, 0);
+    assert.equal(clock.timerCount, 0);
+  });
+  await t.step("close answers every parked receiver at once", async () => {
+    const pending = [1, 2].map(() => broker.receiveMessages("jobs", { waitSeconds: 20 }));
+    await flush();
+    assert.equal(broker.parkedReceivers, 2);
+    broker.close();
+    for (const result of await Promise.all(pending)) assert.equal(result.messages.length, 0);
+  });
+});
+
+Deno.test("a send to a FIFO group whose head is in flight takes no parked receive along", async () => {
+  const { broker, replica } = setup();
+  await broker.createQueue("orders", { fifo: true, visibilityTimeoutSeconds: 60 });
+  await broker.sendMessages("orders", [{ body: "a1", groupId: "a" }]);
+  assert.equal((await broker.receiveMessages("orders", {})).messages.length, 1); // a1 in flight
+  const controller = new AbortController();
+  const parked = broker.receiveMessages("orders", { waitSeconds: 20 }, controller);
+  await flush();
+  assert.equal(broker.parkedReceivers, 1);
+  // a2 waits behind a1: nothing a receive could take, so it is written alone and the receive
+  // stays parked (a ride would cost it a lock attempt in the send's entry, and claim a message).
+  await broker.sendMessages("orders", [{ body: "a2", groupId: "a" }]);
+  assert.equal(replica.entry(replica.lastIndex).type, CommandType.SendBatch);
+  await flush();
+  assert.equal(broker.parkedReceivers, 1);
+  // A new group's message is receivable at once: that send takes the receive along.
+  await broker.sendMessages("orders", [{ body: "b1", groupId: "b" }]);
+  assert.equal(replica.entry(replica.lastIndex).type, CommandType.SendReceive);
+  assert.deepEqual((await parked).messages.map((message) => message.body), ["b1"]);
+  controller.abort();
 });
