@@ -4,36 +4,19 @@
  *
  * @module
  */
-import type { DirectorySyncGate } from "./name_order.ts";
-import type { FileSystem } from "./file_io.ts";
+import type { LogDirectoryFiles } from "./name_order.ts";
 import { assertHardState, type HardState, loadHardState, storeHardState } from "./hard_state.ts";
 
 /** The hard state of one log directory; see the module comment. */
 export class HardStateWrites {
-  readonly #fs: FileSystem;
-  readonly #dir: string;
-  readonly #syncDirectory: DirectorySyncGate;
-  readonly #onFailure: (error: unknown) => unknown;
+  readonly #files: LogDirectoryFiles;
   #state: HardState;
   #writes: Promise<void> = Promise.resolve();
 
-  /**
-   * Reads the hard state of `dir`. Every write's directory fsync runs through `syncDirectory`;
-   * `onFailure` hears of a write that failed and returns the error to reject it with.
-   */
-  constructor(
-    fs: FileSystem,
-    dir: string,
-    syncDirectory: DirectorySyncGate,
-    onFailure: (error: unknown) => unknown,
-  ) {
-    [this.#fs, this.#dir, this.#syncDirectory, this.#onFailure] = [
-      fs,
-      dir,
-      syncDirectory,
-      onFailure,
-    ];
-    this.#state = loadHardState(fs, dir);
+  /** Reads the hard state of `files.dir`; its writes go as `files` says. */
+  constructor(files: LogDirectoryFiles) {
+    this.#files = files;
+    this.#state = loadHardState(files.fs, files.dir);
   }
 
   /** The hard state last written (or recovered); a copy. */
@@ -54,9 +37,10 @@ export class HardStateWrites {
     const copy = { term: state.term, vote: state.vote, commit: state.commit };
     assertHardState(copy);
     this.#state = copy;
+    const { fs, dir, syncDirectory, onFailure } = this.#files;
     const store = () =>
-      storeHardState(this.#fs, this.#dir, copy, this.#syncDirectory).catch((error) => {
-        throw this.#onFailure(error);
+      storeHardState(fs, dir, copy, syncDirectory).catch((error) => {
+        throw onFailure(error);
       });
     const write = this.#writes.catch(() => {}).then(store);
     this.#writes = write;

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { FileSystem } from "./file_io.ts";
-import type { DirectorySyncGate } from "./name_order.ts";
+import type { LogDirectoryFiles } from "./name_order.ts";
 import {
   type DamageRecord,
   loadDamageRecord,
@@ -21,10 +20,7 @@ export type DamageNote = { torn: boolean; term?: number };
 
 /** The damage record of one log directory. */
 export class LogDamage {
-  readonly #fs: FileSystem;
-  readonly #dir: string;
-  readonly #syncDirectory: DirectorySyncGate;
-  readonly #onFailure: (error: unknown) => unknown;
+  readonly #files: LogDirectoryFiles;
   #record: DamageRecord | null;
   /** The record of a failed write or fsync being written (see `noteFailure`). */
   #failureNoted: Promise<void> = Promise.resolve();
@@ -34,23 +30,10 @@ export class LogDamage {
    */
   #writes: Promise<void> = Promise.resolve();
 
-  /**
-   * Reads the record of `dir`. A removal's directory fsync runs through `syncDirectory`;
-   * `onFailure` hears of one that failed and returns the error to reject with.
-   */
-  constructor(
-    fs: FileSystem,
-    dir: string,
-    syncDirectory: DirectorySyncGate,
-    onFailure: (error: unknown) => unknown,
-  ) {
-    [this.#fs, this.#dir, this.#syncDirectory, this.#onFailure] = [
-      fs,
-      dir,
-      syncDirectory,
-      onFailure,
-    ];
-    this.#record = loadDamageRecord(fs, dir);
+  /** Reads the record of `files.dir`; a removal's directory fsync goes as `files` says. */
+  constructor(files: LogDirectoryFiles) {
+    this.#files = files;
+    this.#record = loadDamageRecord(files.fs, files.dir);
   }
 
   /** A copy of the record; null when there is none. */
@@ -72,7 +55,7 @@ export class LogDamage {
   ): Promise<void> {
     return this.#serially(async () => {
       const record = mergeDamage(this.#record, { detail, ...options });
-      await storeDamageRecord(this.#fs, this.#dir, record);
+      await storeDamageRecord(this.#files.fs, this.#files.dir, record);
       this.#record = record;
     });
   }
@@ -86,6 +69,7 @@ export class LogDamage {
    * fsync (`unsyncedFrom`) is not cleared: only the next open's cut of that tail drops it.
    */
   async clear(): Promise<void> {
+    const { fs, dir, syncDirectory, onFailure } = this.#files;
     let removed: DamageRecord | null = null;
     await this.#serially(() => {
       const record = this.#record;
@@ -97,16 +81,16 @@ export class LogDamage {
           ),
         );
       }
-      if (record !== null) removeDamageRecord(this.#fs, this.#dir);
+      if (record !== null) removeDamageRecord(fs, dir);
       removed = record;
       return Promise.resolve();
     });
     if (removed === null) return;
-    await this.#syncDirectory(async () => {
+    await syncDirectory(async () => {
       try {
-        await this.#fs.syncDir(this.#dir);
+        await fs.syncDir(dir);
       } catch (error) {
-        throw this.#onFailure(error);
+        throw onFailure(error);
       }
     });
     // A note since the removal merged into the removed record and wrote it again: it stays.
@@ -165,7 +149,7 @@ export class LogDamage {
       next = mergeDamage(record, {
         detail: {
           index: cutFrom,
-          file: this.#dir,
+          file: this.#files.dir,
           offset: 0,
           reason: `entries from ${cutFrom} were not known durable when a write or fsync failed`,
         },
@@ -174,7 +158,7 @@ export class LogDamage {
       });
     }
     const { unsyncedFrom: _cut, ...rest } = next;
-    await storeDamageRecord(this.#fs, this.#dir, rest);
+    await storeDamageRecord(this.#files.fs, this.#files.dir, rest);
     this.#record = rest;
   }
 
@@ -186,7 +170,7 @@ export class LogDamage {
   noteFailure(error: unknown, options: { from: number; term: number }): Promise<void> {
     const reason = `write or fsync failed: ${(error as Error)?.message ?? String(error)}`;
     this.#failureNoted = this.note(
-      { index: options.from, file: this.#dir, offset: 0, reason },
+      { index: options.from, file: this.#files.dir, offset: 0, reason },
       { torn: true, term: options.term, unsyncedFrom: options.from },
     ).catch(() => {});
     return this.#failureNoted;

@@ -24,11 +24,23 @@
  *
  * @module
  */
-import type { FileHandle } from "./file_io.ts";
+import type { FileHandle, FileSystem } from "./file_io.ts";
 import type { Segment } from "./segment.ts";
 
 /** Runs a directory fsync (`sync`) when the names it makes durable may be. */
 export type DirectorySyncGate = (sync: () => Promise<void>) => Promise<void>;
+
+/**
+ * A log directory's own small files (its hard state, its damage record) as their writers take
+ * them (`HardStateWrites`, `LogDamage`): each directory fsync runs through `syncDirectory`;
+ * `onFailure` hears of a write that failed and returns the error to reject it with.
+ */
+export interface LogDirectoryFiles {
+  fs: FileSystem;
+  dir: string;
+  syncDirectory: DirectorySyncGate;
+  onFailure: (error: unknown) => unknown;
+}
 
 /** What one flush round needs (see {@link NameOrder.round}). */
 export interface RoundNames {

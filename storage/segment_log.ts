@@ -84,7 +84,7 @@ export class SegmentLog {
   #segments: Segment[] = [];
   #logStart: LogStart;
   readonly #hardState: HardStateWrites;
-  #damage!: LogDamage;
+  readonly #damage: LogDamage;
   readonly #indexes: SealedIndexes;
   /** Holds every directory fsync after the bytes written before the newest segment. */
   readonly #names = new NameOrder(
@@ -125,9 +125,10 @@ export class SegmentLog {
     });
     this.#maps = new SegmentMaps({ limit: mappedSegmentsMax, enabled: options.mmap ?? true });
     this.#logStart = loadLogStart(this.#fs, this.#dir);
-    const [onFailure, gate] = [(error: unknown) => this.#failWrites(error), this.#gate];
-    this.#hardState = new HardStateWrites(this.#fs, this.#dir, gate, onFailure);
-    this.#indexes = new SealedIndexes(this.#fs, this.#dir, onFailure, gate);
+    const onFailure = (error: unknown) => this.#failWrites(error);
+    const files = { fs: this.#fs, dir: this.#dir, syncDirectory: this.#gate, onFailure };
+    [this.#hardState, this.#damage] = [new HardStateWrites(files), new LogDamage(files)];
+    this.#indexes = new SealedIndexes(this.#fs, this.#dir, onFailure, this.#gate);
     const onDurable = (index: number) => this.#indexes.durableUpTo(index);
     const settings = { durableIndex: 0, onDurable, now: options.now };
     this.#scheduler = new SyncScheduler(() => this.#planFlush(), settings);
@@ -468,7 +469,6 @@ export class SegmentLog {
   }
 
   async #recover(): Promise<void> {
-    this.#damage = new LogDamage(this.#fs, this.#dir, this.#gate, (e) => this.#failWrites(e));
     const earlierDamage = this.#damage.record !== null;
     const recovered = await recoverSegments(this.#fs, {
       dir: this.#dir,
