@@ -88,6 +88,8 @@ export class MemoryLogStorage implements LogStorage {
   #snapshot: { snapshot: Snapshot; data: Uint8Array } | null = null;
   #snapshotIndex = 0 as LogIndex;
   #snapshotTerm = 0 as Term;
+  /** Time stamp of the entry at the snapshot point, when known (`snapshotTimestamp`). */
+  #snapshotTimestamp: number | undefined = undefined;
   #config: ConfigState;
   #entries: Entry[] = [];
   #hardState: HardState = { term: 0 as Term, vote: null, commit: 0 as LogIndex };
@@ -124,6 +126,26 @@ export class MemoryLogStorage implements LogStorage {
     return result;
   }
 
+  snapshotTimestamp(): number | undefined {
+    return this.#snapshotTimestamp;
+  }
+
+  /**
+   * The time stamp of entry `index`: its own, or the nearest stamped one's before it (an entry
+   * stored without one follows its predecessor), the snapshot's at and before its point, 0 for
+   * an empty log; undefined when none is known.
+   */
+  timestampAt(index: LogIndex): number | undefined {
+    assert.ok(index <= this.lastIndex(), `entry ${index} is beyond the log`);
+    for (let position = index - this.#snapshotIndex - 1; position >= 0; position--) {
+      const timestamp = this.#entries[position].timestamp;
+      if (timestamp !== undefined) return timestamp;
+    }
+    return this.#snapshotIndex === 0 && this.#snapshotTimestamp === undefined
+      ? 0
+      : this.#snapshotTimestamp;
+  }
+
   snapshot(): StoredSnapshot | null {
     const stored = this.#snapshot;
     if (stored === null) return null;
@@ -141,23 +163,38 @@ export class MemoryLogStorage implements LogStorage {
 
   /**
    * Persists a Ready's snapshot, entries and hard state in the order the contract asks;
-   * `snapshotData` holds the bytes of `ready.snapshot` (taken from the node's sink).
+   * `snapshotData` holds the bytes of `ready.snapshot` (taken from the node's sink), and
+   * `snapshotTimestamp` the time of its point when the application knows it (its state does).
    */
-  saveReady(ready: Ready, snapshotData?: Uint8Array): void {
+  saveReady(ready: Ready, snapshotData?: Uint8Array, snapshotTimestamp?: number): void {
     if (ready.snapshot !== undefined) {
       assert.ok(snapshotData !== undefined, "a received snapshot comes with its bytes");
-      this.applySnapshot(ready.snapshot, snapshotData);
+      this.applySnapshot(ready.snapshot, snapshotData, snapshotTimestamp);
     }
     if (ready.entries.length > 0) this.append(ready.entries);
     if (ready.hardState !== undefined) this.setHardState(ready.hardState);
   }
 
-  /** Appends entries, first discarding every stored entry at or after `entries[0].index`. */
+  /**
+   * Appends entries, first discarding every stored entry at or after `entries[0].index`. As a
+   * real log does, refuses (asserts) time stamps going back from the entry before them (the
+   * snapshot's at its point, when known); an entry without one is not checked.
+   */
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const first = entries[0].index;
     assert.ok(first > this.#snapshotIndex, "cannot overwrite the snapshot");
     assert.ok(first <= this.lastIndex() + 1, "appended entries leave no gap");
+    // Looked up at the first stamped entry only: a log of unstamped entries is never walked.
+    let previous: number | undefined | null = null;
+    for (const { index, timestamp } of entries) {
+      if (timestamp === undefined) continue;
+      if (previous === null) previous = this.timestampAt((first - 1) as LogIndex);
+      if (previous !== undefined && !(timestamp >= previous)) {
+        assert.fail(`timestamp of entry ${index} goes back (${timestamp} < ${previous})`);
+      }
+      previous = timestamp;
+    }
     this.#entries.length = first - this.#snapshotIndex - 1;
     for (const entry of entries) {
       assert.equal(entry.index, this.lastIndex() + 1, "appended entries are contiguous");
@@ -170,11 +207,15 @@ export class MemoryLogStorage implements LogStorage {
     this.#hardState = { ...hardState };
   }
 
-  /** Replaces the whole log by a snapshot received from the leader. */
-  applySnapshot(snapshot: Snapshot, data: Uint8Array): void {
+  /**
+   * Replaces the whole log by a snapshot received from the leader; `timestamp` is the time of its
+   * point when known (what its state says: the log keeps no entry there).
+   */
+  applySnapshot(snapshot: Snapshot, data: Uint8Array, timestamp?: number): void {
     this.#snapshot = { snapshot: { ...snapshot, config: cloneConfig(snapshot.config) }, data };
     this.#snapshotIndex = snapshot.index;
     this.#snapshotTerm = snapshot.term;
+    this.#snapshotTimestamp = timestamp;
     this.#config = cloneConfig(snapshot.config);
     this.#entries = [];
   }
@@ -191,6 +232,7 @@ export class MemoryLogStorage implements LogStorage {
       term: this.term(index)!,
       config: cloneConfig(options.config),
     };
+    this.#snapshotTimestamp = this.timestampAt(index);
     this.#entries = this.#entries.slice(index - this.#snapshotIndex);
     this.#snapshot = { snapshot, data: options.data };
     this.#snapshotIndex = index;

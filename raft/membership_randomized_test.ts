@@ -23,6 +23,7 @@ function runSeed(seed: number, stepsMax: number): void {
     ids,
     config: { voters: initialVoters },
     seed,
+    stampTimes: true,
     node: {
       electionTicks: 5,
       snapshotChunkBytes: 64,

@@ -12,6 +12,7 @@ function runSeed(seed: number, stepsMax: number): { leaders: number; committed: 
   const cluster = new SimCluster({
     ids,
     seed,
+    stampTimes: true,
     node: {
       electionTicks: 5,
       snapshotChunkBytes: 64,

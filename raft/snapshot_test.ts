@@ -220,3 +220,45 @@ Deno.test("an append with time stamps right after a snapshot awaiting install is
   assert.deepEqual(cluster.node("n3").state, cluster.node("n1").state);
   cluster.checkSafety();
 });
+
+/**
+ * A snapshot carries the time of its point (`MemoryLogStorage.snapshotTimestamp`, from the state
+ * it holds): a node that installed one holds no entry there, and stamps what follows from it. Had
+ * it kept its older tail's time, elected next (its log as long as the others'), its first entry
+ * would go back from the point, and the nodes holding the point's entry would drop its appends.
+ */
+Deno.test("a node that installed a snapshot stamps after its point, also as the next leader", () => {
+  const cluster = new SimCluster({ seed: 5, stampTimes: true });
+  cluster.electLeader("n1");
+  cluster.crash("n3");
+  for (let count = 0; count < 10; count++) {
+    cluster.tickAll();
+    cluster.propose("n1", `entry ${count}`);
+    cluster.stabilize();
+  }
+  cluster.compact("n1");
+  const point = cluster.node("n1").storage.firstIndex() - 1;
+  assert.equal(point, cluster.raft("n1").status().lastIndex, "nothing follows the point");
+  const pointTime = cluster.node("n1").storage.snapshotTimestamp();
+  assert.ok(pointTime !== undefined && pointTime > 0, "the point's time is known");
+  cluster.restart("n3");
+  settle(cluster, 3);
+  const n3 = cluster.node("n3");
+  assert.equal(n3.storage.firstIndex(), point + 1, "n3 installed the snapshot");
+  assert.equal(n3.storage.snapshotTimestamp(), pointTime, "with its point's time");
+  cluster.raft("n1").transferLeadership(n3.id);
+  settle(cluster, 1);
+  assert.equal(cluster.leader(), "n3", "n3 leads");
+  assert.equal(
+    cluster.raft("n3").status().lastIndex,
+    point + 1,
+    "its first entry follows the point",
+  );
+  cluster.propose("n3", "after");
+  settle(cluster, 3);
+  for (const id of cluster.ids) {
+    assert.equal(cluster.node(id).state.at(-1)?.split(":").at(-1), "after", `${id} applied it`);
+    assert.ok(cluster.committedStamps.get(point + 1)! >= pointTime, "n3's first entry follows");
+  }
+  cluster.checkSafety();
+});

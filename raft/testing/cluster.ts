@@ -41,6 +41,15 @@ export interface SimClusterOptions {
   snapshotVerify?: (data: Uint8Array) => boolean;
   /** Start a node whose storage is empty `fresh`, as the application does (see `fresh.ts`). */
   freshWhenEmpty?: boolean;
+  /**
+   * Stamp entries with cluster time as the broker's replica does: `propose` stamps with the
+   * later of the node's clock (the simulated time, skewed per node) and the time its log has
+   * reached; an entry Raft makes itself takes its predecessor's when stored. The state records
+   * the time of its last applied entry and a snapshot carries it, so a node that installed one
+   * knows the time of its point. Checked: no node applies an entry stamped before its state's
+   * time (also right after an installed snapshot), and every node applies the same stamps.
+   */
+  stampTimes?: boolean;
 }
 
 /** One simulated server: its durable storage survives crashes, the rest does not. */
@@ -53,6 +62,10 @@ export interface SimNode {
   sink: MemorySnapshotSink;
   /** The toy state machine: one key per applied entry, so `state[i]` is entry `i + 1`. */
   state: string[];
+  /** The state's time: its last applied entry's stamp (`stampTimes`), or the snapshot's. */
+  stateTime?: number;
+  /** The time its log has reached, as the node tracks it (volatile; `stampTimes`). */
+  time: number;
   appliedConfig: ConfigState;
   readStates: ReadState[];
   /** Request ids of forwarded reads the leader refused (`Ready.refusedReads`). */
@@ -90,6 +103,11 @@ export class SimCluster {
   readonly #freshWhenEmpty: boolean;
   readonly #bootstrap: ConfigState;
   readonly #seed: number;
+  readonly #stampTimes: boolean;
+  /** Simulated time (ms): a tick is 100 ms. */
+  #now = 1_000_000;
+  /** The stamp applied at each index by anyone (`stampTimes`: every node applies the same). */
+  readonly committedStamps = new Map<number, number | undefined>();
   /** Which node led each term (election safety). */
   readonly leadersByTerm = new Map<number, NodeId>();
   /** The key applied at each index by anyone (state machine safety). */
@@ -116,6 +134,7 @@ export class SimCluster {
     this.#nodeOptions = options.node;
     this.#snapshotVerify = options.snapshotVerify;
     this.#freshWhenEmpty = options.freshWhenEmpty ?? false;
+    this.#stampTimes = options.stampTimes ?? false;
     this.#bootstrap = config;
     this.network = new SimNetwork(createPrng(this.#seed * 7919 + 13));
     for (const id of ids) {
@@ -126,6 +145,7 @@ export class SimCluster {
         raft: null,
         sink: new MemorySnapshotSink(),
         state: [],
+        time: 0,
         appliedConfig: cloneConfig(config),
         readStates: [],
         refusedReads: [],
@@ -155,7 +175,11 @@ export class SimCluster {
 
   #boot(node: SimNode): void {
     const data = node.storage.snapshotData();
-    node.state = data === null ? [] : decodeState(data);
+    ({ keys: node.state, time: node.stateTime } = data === null
+      ? { keys: [], time: undefined }
+      : decodeState(data));
+    // A restarted node's time is its log's (its clock says nothing about the time it was down).
+    if (this.#stampTimes) node.time = node.storage.timestampAt(node.storage.lastIndex()) ?? 0;
     node.sink = new MemorySnapshotSink({ verify: this.#snapshotVerify });
     // Storage's config is the snapshot's, or the bootstrap membership when there is none.
     node.appliedConfig = cloneConfig(node.storage.initialState().config);
@@ -201,6 +225,7 @@ export class SimCluster {
 
   /** Ticks every live node once and handles what it produced. */
   tickAll(): void {
+    this.#now += 100;
     for (const node of this.nodes.values()) node.raft?.tick();
     this.processReadies();
   }
@@ -286,8 +311,21 @@ export class SimCluster {
   /** Proposes a uniquely tagged text on `id` (which must lead); returns the text. */
   propose(id: string, text?: string): string {
     const value = text ?? `p${++this.#proposalCounter}`;
-    this.raft(id).propose(encoder.encode(value));
+    if (!this.#stampTimes) {
+      this.raft(id).propose(encoder.encode(value));
+      return value;
+    }
+    const node = this.node(id);
+    const timestamp = Math.max(node.time, this.#clock(node));
+    this.raft(id).propose(encoder.encode(value), { timestamp });
+    node.time = timestamp;
     return value;
+  }
+
+  /** `node`'s wall clock: the simulated time, off by up to ±2 s (fixed per node and seed). */
+  #clock(node: SimNode): number {
+    const position = [...this.nodes.keys()].indexOf(node.id);
+    return this.#now + (((this.#seed * 7 + position * 13) % 9) - 4) * 500;
   }
 
   /** Asks `id` for a linearizable read point, remembering what it must at least see. */
@@ -303,8 +341,15 @@ export class SimCluster {
     if (applied < node.storage.firstIndex()) return;
     node.storage.createSnapshot(applied, {
       config: node.appliedConfig,
-      data: encodeState(node.state),
+      data: encodeState(node.state, node.stateTime),
     });
+    if (this.#stampTimes) {
+      assert.equal(
+        node.storage.snapshotTimestamp(),
+        node.stateTime,
+        "the state's time is its point's",
+      );
+    }
   }
 
   #handleReady(node: SimNode, ready: Ready): void {
@@ -316,11 +361,15 @@ export class SimCluster {
       return;
     }
     const data = ready.snapshot === undefined ? undefined : node.sink.take(ready.snapshot.index);
-    node.storage.saveReady(ready, data);
-    if (ready.snapshot !== undefined) {
-      node.state = decodeState(data!);
-      assert.equal(node.state.length, ready.snapshot.index, "snapshot state covers its index");
-      node.appliedConfig = cloneConfig(ready.snapshot.config);
+    const installed = data === undefined ? undefined : decodeState(data);
+    if (this.#stampTimes) stampEntries(node.storage, ready, installed?.time);
+    node.storage.saveReady(ready, data, installed?.time);
+    // A follower's time follows its log, even down (a new leader's entries replaced its tail).
+    if (this.#stampTimes) node.time = node.storage.timestampAt(node.storage.lastIndex()) ?? 0;
+    if (installed !== undefined) {
+      ({ keys: node.state, time: node.stateTime } = installed);
+      assert.equal(node.state.length, ready.snapshot!.index, "snapshot state covers its index");
+      node.appliedConfig = cloneConfig(ready.snapshot!.config);
     }
     this.#recordLeadership(node, ready);
     this.network.send(ready.messages);
@@ -367,11 +416,32 @@ export class SimCluster {
       `state machine safety: entry ${entry.index} applied as ${earlier} and ${key}`,
     );
     this.committed.set(entry.index, key);
+    if (this.#stampTimes) this.#applyTime(node, entry);
     this.#highestApplied = Math.max(this.#highestApplied, entry.index);
     node.state.push(key);
     if (entry.type === EntryType.ConfigChange) {
       node.appliedConfig = applyConfigChange(node.appliedConfig, decodeConfigChange(entry.data));
     }
+  }
+
+  /**
+   * The stamps a node applies never go back from its state's time, which right after an installed
+   * snapshot is the snapshot point's; and every node applies the same stamp at an index.
+   */
+  #applyTime(node: SimNode, entry: Entry): void {
+    const { index, timestamp } = entry;
+    assert.ok(timestamp !== undefined, `${node.id}: entry ${index} was applied unstamped`);
+    if (node.stateTime !== undefined && !(timestamp >= node.stateTime)) {
+      assert.fail(
+        `${node.id}: entry ${index} at ${timestamp} goes back from the state's ${node.stateTime}`,
+      );
+    }
+    const earlier = this.committedStamps.get(index);
+    if (this.committedStamps.has(index) && earlier !== timestamp) {
+      assert.fail(`${node.id}: entry ${index} applied at ${timestamp}, elsewhere at ${earlier}`);
+    }
+    this.committedStamps.set(index, timestamp);
+    node.stateTime = timestamp;
   }
 
   /** Checks log matching across every pair of nodes' stored logs. */
@@ -418,13 +488,32 @@ function checkPair(left: MemoryLogStorage, right: MemoryLogStorage): void {
     const other = rightEntries[position];
     assert.equal(entry.term, other.term, `log matching: terms differ at ${entry.index}`);
     assert.deepEqual(entry.data, other.data, `log matching: data differs at ${entry.index}`);
+    assert.equal(entry.timestamp, other.timestamp, `log matching: stamps differ at ${entry.index}`);
   });
 }
 
-function encodeState(state: string[]): Uint8Array {
-  return encoder.encode(JSON.stringify(state));
+/**
+ * Stamps the entries of `ready` that carry no time with their predecessor's, as the broker's log
+ * writer does before storing them (in place: a leader's appends leave stamped). `installed` is
+ * the time of the snapshot `ready` installs, which the first of them may follow.
+ */
+function stampEntries(storage: MemoryLogStorage, ready: Ready, installed?: number): void {
+  if (ready.entries.length === 0) return;
+  const before = (ready.entries[0].index - 1) as LogIndex;
+  let previous = ready.snapshot?.index === before ? installed : storage.timestampAt(before);
+  for (const entry of ready.entries) {
+    entry.timestamp ??= previous;
+    previous = entry.timestamp;
+  }
 }
 
-function decodeState(data: Uint8Array): string[] {
-  return data.byteLength === 0 ? [] : JSON.parse(decoder.decode(data));
+/** A snapshot's bytes: the applied keys, and the state's time when it has one. */
+function encodeState(state: string[], time?: number): Uint8Array {
+  return encoder.encode(JSON.stringify(time === undefined ? state : { keys: state, time }));
+}
+
+function decodeState(data: Uint8Array): { keys: string[]; time: number | undefined } {
+  if (data.byteLength === 0) return { keys: [], time: undefined };
+  const decoded = JSON.parse(decoder.decode(data));
+  return Array.isArray(decoded) ? { keys: decoded, time: undefined } : decoded;
 }
