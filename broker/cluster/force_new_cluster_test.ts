@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { encodeConfigChange, EntryType, nodeId } from "../../raft/mod.ts";
 import { SegmentLog, SimFileSystem } from "../../storage/mod.ts";
-import { CommandType, encodeJson, StateMachine } from "../engine/mod.ts";
+import { CommandType, encodeJson, engineCommandTypeMin, StateMachine } from "../engine/mod.ts";
 import {
   ForceNewClusterError,
   type ForceNewClusterOptions,
@@ -16,16 +16,17 @@ import {
 import { newestSnapshotMeta } from "../replication/log_storage.ts";
 import { ManualClock } from "../replication/testing/mod.ts";
 import { noPeers } from "./node.ts";
+import { memberRecordRemovals } from "./forced_records.ts";
 import { followerOf, receiveAll, sendBodies, settled, TestCluster } from "./testing/mod.ts";
 
-/** What `startNode` passes, with the reports kept. */
-function forcing(reports: string[], machine: () => StateMachine): ForceNewClusterOptions {
+/** What `startNode` passes (node `self`), with the reports kept. */
+function forcing(
+  reports: string[],
+  machine: () => StateMachine,
+  self = "",
+): ForceNewClusterOptions {
   return {
-    recordRemovals: (removed) =>
-      [...new Set([...removed, ...machine().members().map((member) => member.id)])].map((id) => ({
-        type: CommandType.SetMember,
-        payload: encodeJson({ id, remove: true }),
-      })),
+    recordRemovals: (removed) => memberRecordRemovals(machine(), self, removed),
     report: (message) => reports.push(message),
   };
 }
@@ -172,5 +173,62 @@ Deno.test("forcing a node its own log shows removed is refused, and writes nothi
     assert.deepEqual(log.readHardState(), { term: 2, vote: null, commit: 0 });
   } finally {
     await log.close();
+  }
+});
+
+/**
+ * A follower installing a snapshot that embeds no entries takes its point's time from the image
+ * (`installReceivedSnapshot`). An image an earlier release wrote holds the time of an engine whose
+ * state time skipped Raft's own entries (no-ops, membership changes), so at such an entry it could
+ * only be right if that entry is stamped as the engine entry before it. It is: Raft's entries take
+ * their predecessor's stamp, and the configuration changes of --force-new-cluster, stamped with a
+ * wall clock ahead of the log, follow member-record removals stamped the same. Checked along a log
+ * through a forced start ten minutes ahead: the earlier engine's time, and that of the image it
+ * takes, is every entry's own stamp.
+ */
+Deno.test("an earlier engine's image at an entry Raft made itself holds that entry's time", async () => {
+  const cluster = await TestCluster.start({ replica: { snapshotEntriesInterval: 1_000_000 } });
+  try {
+    const leader = await cluster.waitForLeader();
+    await settled(cluster, cluster.broker(leader).createQueue("jobs", {}));
+    await sendBodies(cluster, cluster.broker(leader), ["a", "b"]);
+    const survivor = followerOf(cluster, leader);
+    await cluster.until(() =>
+      cluster.replica(survivor).status().lastIndex === cluster.replica(leader).status().lastIndex
+    );
+    for (const id of cluster.nodes.keys()) if (id !== survivor) cluster.crash(id);
+    await cluster.stop(survivor);
+    const node = cluster.node(survivor);
+    const ahead = { now: () => cluster.clock.now() + 600_000 };
+    await cluster.boot(survivor, {
+      clock: ahead,
+      monotonic: cluster.clock,
+      forceNewCluster: forcing([], () => node.machine, survivor),
+    });
+    await leadAlone(cluster, survivor);
+    await sendBodies(cluster, cluster.broker(survivor), ["c"]);
+    const log = node.log!;
+    assert.equal(log.firstIndex, 1, "the whole log is there");
+    const earlier = new StateMachine();
+    let raftMade = 0;
+    for (let index = 1; index <= log.lastIndex; index++) {
+      const entry = log.entry(index);
+      const own = entry.type < engineCommandTypeMin;
+      // The earlier engine: Raft's entries moved its applied index, never its time.
+      earlier.apply({ ...entry, timestamp: own ? 0 : entry.timestamp });
+      assert.equal(earlier.lastTimestamp, entry.timestamp, `entry ${index} (type ${entry.type})`);
+      if (!own) continue;
+      raftMade++;
+      const installed = new StateMachine();
+      installed.loadSnapshot(earlier.snapshot());
+      assert.equal(installed.lastTimestamp, entry.timestamp, `an image at entry ${index}`);
+    }
+    assert.ok(raftMade >= 4, "no-ops and the forced changes were checked");
+    const forced = log.entries(1, log.lastIndex + 1, Infinity).filter((entry) =>
+      entry.type === EntryType.ConfigChange
+    ).at(-1)!;
+    assert.ok(forced.timestamp >= cluster.clock.now() + 500_000, "the forced changes' time jumped");
+  } finally {
+    await cluster.stopAll();
   }
 });

@@ -19,13 +19,7 @@ import {
   SegmentLog,
   trimAllocator,
 } from "../../storage/mod.ts";
-import {
-  CommandType,
-  encodeJson,
-  encodeTick,
-  refuseNewerSnapshot,
-  StateMachine,
-} from "../engine/mod.ts";
+import { CommandType, encodeTick, refuseNewerSnapshot, StateMachine } from "../engine/mod.ts";
 import {
   AccessGuard,
   type AccessGuardOptions,
@@ -63,6 +57,7 @@ import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
 import { ForwardProof } from "./forward_proof.ts";
 import { LogLimiter } from "../transport/mod.ts";
 import { handOff } from "./hand_off.ts";
+import { memberRecordRemovals } from "./forced_records.ts";
 import { type JoinPoint, joinVoteFloor, recordJoinPoint } from "./join_floor.ts";
 import { Membership } from "./member_changes.ts";
 import { PeerContact } from "./peer_contact.ts";
@@ -271,14 +266,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     joining: options.joining,
     forceNewCluster: options.forceNewCluster === true
       ? {
-        // Every recorded address but its own goes: the removed members', and any left over.
-        recordRemovals: (removed) =>
-          [...new Set([...removed, ...machine.members().map((member) => member.id)])]
-            .filter((id) => id !== options.nodeId)
-            .map((id) => ({
-              type: CommandType.SetMember,
-              payload: encodeJson({ id, remove: true }),
-            })),
+        recordRemovals: (removed) => memberRecordRemovals(machine, options.nodeId, removed),
         // Each of its lines asks the operator to act (start without the flag from now on).
         report: (message) => warn(`cmqd ${options.nodeId}: ${message}`),
       }

@@ -200,6 +200,11 @@ export async function installReceivedSnapshot(
     term: snapshot.term,
     config: prefix.config,
     lowestReferencedIndex: prefix.lowestReferencedIndex,
+    // The state's time: its last applied entry's stamp. An earlier release's image counted only
+    // the engine's entries, which is still the point's stamp when Raft made that entry itself:
+    // Raft's entries take their predecessor's stamp, and --force-new-cluster's changes follow
+    // member-record removals stamped the same (`memberRecordRemovals`). So the leader's next
+    // entries are never before it (none refused), and neither is what this node stamps next.
     timestamp: parts.machine.lastTimestamp,
   };
   parts.storage.retention([]); // a follower sends no snapshot; its old sources read a gone log
