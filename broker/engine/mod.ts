@@ -110,6 +110,7 @@ export {
   type UpdateResult,
   type VisibilityResult,
 } from "./state_machine.ts";
+export type { DepthTotals } from "./track_counts.ts";
 export {
   type AppliedEntry,
   CommandType,

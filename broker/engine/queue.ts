@@ -25,6 +25,7 @@ import { messageLimits, queueLimits } from "./limits.ts";
 import { queueWideGroup } from "./queue_fifo.ts";
 import { hasReceivable, receivableCount, type ReceivableView } from "./receivable.ts";
 import { ownMap } from "./shared_empty.ts";
+import type { DepthSum } from "./track_counts.ts";
 import type { ByteReader } from "./binary.ts";
 import type { SendHeader } from "./commands.ts";
 import {
@@ -550,6 +551,12 @@ export class QueueState extends QueueStore {
       rewindableMessages: rewindable,
       oldestMessageAt: oldest,
     };
+  }
+
+  /** Adds the queue's messages not yet deleted, in flight and delayed at `now` to `sum`. */
+  addDepthAt(now: number, sum: DepthSum): void {
+    sum.undeleted += this.undeleted;
+    this.counts.addLockedAt(now, this.heap, this.tracked, sum);
   }
 
   /** True when a receive at `now` may find a message (false positives possible, rare). */

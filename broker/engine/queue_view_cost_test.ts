@@ -103,3 +103,43 @@ Deno.test("a queue's view walks its few tracked messages rather than many locks 
   assert.equal(view?.activeMessages, 10);
   assert.ok(work.reads + work.steps <= 12, `view: ${JSON.stringify(work)}`);
 });
+
+Deno.test("the totals over 10,000 queues read each queue's kept counts: no message looked at", () => {
+  const machine = new StateMachine();
+  let index = 0;
+  const now = 1_700_000_000_000;
+  const apply = (type: number, payload: Uint8Array) =>
+    machine.apply({ index: ++index, timestamp: now, type, payload });
+  for (let n = 0; n < 10_000; n++) {
+    const queue = `q${n}`;
+    apply(
+      CommandType.CreateQueue,
+      encodeCreateQueue({ queue, attributes: resolveCreate({}), salt: 1 }),
+    );
+    const messages = [{ body: "x", delaySeconds: 0 }, { body: "y", delaySeconds: n % 3 }];
+    apply(CommandType.SendBatch, encodeSendBatch({ queue, messages }));
+    if (n % 2 === 0) {
+      apply(
+        CommandType.ReceiveBatch,
+        encodeReceiveBatch({
+          queue,
+          maxMessages: 1,
+          visibilityTimeoutSeconds: 60,
+          deleteHandles: [],
+        }),
+      );
+    }
+  }
+  let totals = machine.depthTotals(now);
+  const work = mapWork(() => totals = machine.depthTotals(now));
+  // One step per queue (and the end): the queues map itself, no message's entry.
+  assert.deepEqual(work, { reads: 0, steps: 10_001 });
+  assert.deepEqual(totals, {
+    activeMessages: 5_000 + 3_334,
+    inflightMessages: 5_000,
+    delayedMessages: 6_666,
+  });
+  // Past the delays, before any apply released them: as the views count them.
+  const later = machine.depthTotals(now + 5_000);
+  assert.deepEqual(later, { activeMessages: 15_000, inflightMessages: 5_000, delayedMessages: 0 });
+});

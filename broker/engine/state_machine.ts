@@ -50,6 +50,7 @@ import { type TopicQueries, TopicStore } from "./topics.ts";
 import { applyPublish, applyPushResults } from "./topic_publish.ts";
 import { applyRedrive, applySetMember, decodeRewind } from "./admin_commands.ts";
 import { applyCreateQueue, applyUpdateQueue } from "./queue_writes.ts";
+import type { DepthSum, DepthTotals } from "./track_counts.ts";
 import { newerEntryError, NewerLayoutError } from "./release.ts";
 import type {
   DeleteResult,
@@ -472,6 +473,21 @@ export class StateMachine {
    */
   queueMeta(name: string): QueueState["meta"] | undefined {
     return this.#queues.get(name)?.meta;
+  }
+
+  /**
+   * The depths of all queues together at `now`: the sums of their views' counts, read from the
+   * counts each queue keeps, no view built (/metrics reports them past its per-queue series).
+   */
+  depthTotals(now: number): DepthTotals {
+    const sum: DepthSum = { undeleted: 0, inflight: 0, delayed: 0 };
+    for (const queue of this.#queues.values()) queue.addDepthAt(now, sum);
+    const { undeleted, inflight, delayed } = sum;
+    return {
+      activeMessages: undeleted - inflight - delayed,
+      inflightMessages: inflight,
+      delayedMessages: delayed,
+    };
   }
 
   /** Queues sorted by name, filtered by prefix, paged. */

@@ -48,6 +48,21 @@ function compareCounts(h: Harness, context: string): void {
   }
 }
 
+/** The node-wide totals (`depthTotals`, what /metrics reports) are the sums of the queues' views. */
+function compareTotals(h: Harness, context: string): void {
+  for (const machine of h.twin ? [h.machine, h.twin] : [h.machine]) {
+    const sums = { activeMessages: 0, inflightMessages: 0, delayedMessages: 0 };
+    for (const name of names) {
+      const view = machine.getQueue(name, h.now);
+      if (view === undefined) continue;
+      sums.activeMessages += view.activeMessages;
+      sums.inflightMessages += view.inflightMessages;
+      sums.delayedMessages += view.delayedMessages;
+    }
+    assert.deepEqual(machine.depthTotals(h.now), sums, `totals after ${context}`);
+  }
+}
+
 /** A Tick is asked for whenever the dead-letter TTL has a message to move. */
 function checkTtlDue(h: Harness, context: string): void {
   for (const [name, queue] of h.model.queues) {
@@ -82,6 +97,7 @@ function runModel(ops: Op[], variants: Record<string, number>): void {
       runOp(h, op);
       const context = `step ${step} ${JSON.stringify(op)}`;
       compareCounts(h, context);
+      compareTotals(h, context);
       h.compareTwin(context);
       checkTtlDue(h, context);
       checkDueTimes(h, context);

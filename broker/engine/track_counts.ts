@@ -42,6 +42,18 @@ export interface LockedCounts {
   delayed: number;
 }
 
+/** Sums over queues: their messages not yet deleted, and of those the ones locked at a time. */
+export interface DepthSum extends LockedCounts {
+  undeleted: number;
+}
+
+/** The depths of all queues together at a time, as their API views count them. */
+export interface DepthTotals {
+  activeMessages: number;
+  inflightMessages: number;
+  delayedMessages: number;
+}
+
 /** How many tracked messages a queue holds in each state. */
 export class TrackCounts {
   delayed = 0;
@@ -90,29 +102,47 @@ export class TrackCounts {
    * all of them (measured: about 9 times as much per message), so it walks them instead.
    */
   lockedAt(now: number, heap: ReleaseHeap, tracked: Map<number, Tracked>): LockedCounts {
-    const visitsMax = (tracked.size >> 3) + 64;
-    if (heap.countDue(now, visitsMax) >= visitsMax) {
-      const walked = lockedByWalk(now, tracked);
-      if (trackCountChecks.enabled) this.#check(now, tracked, walked);
-      return walked;
-    }
+    const counts = { inflight: 0, delayed: 0 };
+    this.addLockedAt(now, heap, tracked, counts);
+    return counts;
+  }
+
+  /**
+   * Adds the messages in flight and delayed at `now` (as `lockedAt` counts them) to `sum`: the
+   * node-wide totals sum them over every queue. A queue none of whose locks or delays ended by
+   * `now` (its earliest heap entry is later) costs two additions and allocates nothing.
+   */
+  addLockedAt(
+    now: number,
+    heap: ReleaseHeap,
+    tracked: Map<number, Tracked>,
+    sum: LockedCounts,
+  ): void {
     let inflight = this.inflight;
     let delayed = this.delayed;
-    let lastTime = NaN;
-    let lastSequence = NaN;
-    heap.visitUntil(now, (time, sequence) => {
-      if (time === lastTime && sequence === lastSequence) return true;
-      lastTime = time;
-      lastSequence = sequence;
-      const message = tracked.get(sequence);
-      if (message === undefined || message.visibleAt !== time) return true;
-      if (message.state === TrackState.Inflight) inflight--;
-      else if (message.state === TrackState.Delayed) delayed--;
-      return true;
-    });
-    const counts = { inflight, delayed };
-    if (trackCountChecks.enabled) this.#check(now, tracked, counts);
-    return counts;
+    // With nothing due by `now`, the kept counts are what the visit would find.
+    if (heap.peekTime() <= now) {
+      const visitsMax = (tracked.size >> 3) + 64;
+      if (heap.countDue(now, visitsMax) >= visitsMax) {
+        ({ inflight, delayed } = lockedByWalk(now, tracked));
+      } else {
+        let lastTime = NaN;
+        let lastSequence = NaN;
+        heap.visitUntil(now, (time, sequence) => {
+          if (time === lastTime && sequence === lastSequence) return true;
+          lastTime = time;
+          lastSequence = sequence;
+          const message = tracked.get(sequence);
+          if (message === undefined || message.visibleAt !== time) return true;
+          if (message.state === TrackState.Inflight) inflight--;
+          else if (message.state === TrackState.Delayed) delayed--;
+          return true;
+        });
+      }
+    }
+    if (trackCountChecks.enabled) this.#check(now, tracked, { inflight, delayed });
+    sum.inflight += inflight;
+    sum.delayed += delayed;
   }
 
   /** Under `trackCountChecks`: the counts and `counts` are what a walk over `tracked` finds. */
