@@ -60,7 +60,7 @@ export interface NodeConfig {
   minFreeDiskMb: number;
   /** MiB per second the background scrub reads of segments trusted by their index; 0 = off. */
   scrubMbPerS: number;
-  /** Queues whose depth gauges `/metrics` lists, the first by name; 0 = none. */
+  /** Queues whose per-queue series (depths, dead-lettered) `/metrics` lists, the first by name; 0 = none. */
   metricsQueueSeries: number;
   /** Topics, and subscriptions over them, whose series `/metrics` lists, the first; 0 = none. */
   metricsTopicSeries: number;
@@ -186,7 +186,7 @@ const flags: Record<string, FlagSpec> = {
     key: "metricsQueueSeries",
     env: "CMQD_METRICS_QUEUE_SERIES",
     kind: "count",
-    help: "queues /metrics lists depth gauges for (the first by name), 0 = none",
+    help: "queues /metrics lists per-queue series for (the first by name), 0 = none",
   },
   "--metrics-topic-series": {
     key: "metricsTopicSeries",

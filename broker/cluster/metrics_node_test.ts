@@ -106,6 +106,61 @@ Deno.test("metricsQueueSeries caps the per-queue depth gauges at the first n que
   }
 });
 
+Deno.test("past --metrics-queue-series, the node-wide totals count every queue and the dead-letter series stop at the cut", async () => {
+  const clock = clockAt(1_700_000_000_000);
+  const node = await startOneNode(new SimFileSystem(), { clock, metricsQueueSeries: 2 });
+  const perQueue = (samples: Map<string, number>, family: string) =>
+    [...samples].filter(([name]) => name.startsWith(`${family}{`)).map(([name, value]) =>
+      `${/queue="([^"]+)"/.exec(name)![1]} ${value}`
+    );
+  try {
+    // "a" and "b" sort first and are listed; "c" and "z-dlq" are past the cut.
+    await node.broker.createQueue("z-dlq", {});
+    const attributes = { deadLetter: { queue: "z-dlq", maxReceiveCount: 1 } };
+    for (const name of ["a", "b", "c"]) await node.broker.createQueue(name, attributes);
+    for (const name of ["a", "b", "c"]) {
+      await node.broker.sendMessages(name, [{ body: "1" }, { body: "2" }, { body: "3" }]);
+      await node.broker.sendMessages(name, [{ body: "later", delaySeconds: 600 }]);
+    }
+    await node.broker.sendMessages("c", [{ body: "4" }, { body: "5" }]);
+    const receive = (queue: string, maxMessages: number) =>
+      node.broker.receiveMessages(queue, { maxMessages, visibilityTimeoutSeconds: 1 });
+    assert.equal((await receive("a", 1)).messages.length, 1);
+    assert.equal((await receive("c", 2)).messages.length, 2);
+    clock.advance(1_000);
+    // Their locks ended: the next receive moves them to z-dlq (1 from a, 2 from c).
+    assert.equal((await receive("a", 1)).messages.length, 1);
+    assert.equal((await receive("c", 3)).messages.length, 3);
+    const samples = await scrape(node);
+    const all = node.machine.listQueues({ limit: 100 }, clock.now()).queues;
+    const sum = (pick: (queue: typeof all[0]) => number) =>
+      all.reduce((total, queue) => total + pick(queue), 0);
+    assert.equal(samples.get("cmqd_active_messages"), sum((queue) => queue.activeMessages));
+    assert.equal(samples.get("cmqd_inflight_messages"), sum((queue) => queue.inflightMessages));
+    assert.equal(samples.get("cmqd_delayed_messages"), sum((queue) => queue.delayedMessages));
+    assert.deepEqual(
+      [
+        samples.get("cmqd_active_messages"),
+        samples.get("cmqd_inflight_messages"),
+        samples.get("cmqd_delayed_messages"),
+      ],
+      [1 + 3 + 3, 1 + 3, 3],
+      "a: 1 visible, 1 in flight; b: 3 visible; c: 3 in flight; z-dlq: 3 visible; 1 delayed in each of a, b, c",
+    );
+    assert.deepEqual(perQueue(samples, "cmqd_queue_active_messages"), ["a 1", "b 3"]);
+    assert.deepEqual(perQueue(samples, "cmqd_messages_dead_lettered_total"), ["a 1"], "c is cut");
+    assert.equal(samples.get("cmqd_dead_lettered_messages_total"), 3, "the total counts c too");
+    // With "a" gone, "c" is among the first two: its series shows what it moved since the start.
+    await node.broker.deleteQueue("a");
+    const after = await scrape(node);
+    assert.deepEqual(perQueue(after, "cmqd_messages_dead_lettered_total"), ["c 2"]);
+    assert.equal(after.get("cmqd_dead_lettered_messages_total"), 3, "a counter: a's move stays");
+    assert.equal(after.get("cmqd_active_messages"), 3 + 3 + 0, "b and z-dlq");
+  } finally {
+    await node.close();
+  }
+});
+
 Deno.test("/metrics reports the age of each queue's oldest undeleted message, growing with the clock", async () => {
   const clock = clockAt(1_700_000_000_000);
   const node = await startOneNode(new SimFileSystem(), { clock });

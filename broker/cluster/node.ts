@@ -140,7 +140,7 @@ export interface NodeOptions {
    * daily check warns in `report` while one expires within 14 days (`tls_expiry.ts`). None.
    */
   servedCertificates?: readonly ServedCertificate[];
-  /** Queues whose depth gauges `/metrics` lists, the first by name; 0 = none. 1000. */
+  /** Queues whose per-queue series (depths, dead-lettered) `/metrics` lists, the first by name; 0 = none. 1000. */
   metricsQueueSeries?: number;
   /** Topics, and subscriptions over them, whose series `/metrics` lists, the first; 0 = none. 1000. */
   metricsTopicSeries?: number;
@@ -291,7 +291,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   }
   const metrics = new Metrics();
   // After the replay at open: a restart counts from 0, not the replayed moves again.
-  countDeadLetters(machine, metrics);
+  const deadLetters = countDeadLetters(machine);
   const certificates = watchCertificateExpiry({
     certificates: options.servedCertificates ?? [],
     metrics,
@@ -447,6 +447,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
         machine,
         replica.now(),
         broker.parkedReceivers,
+        deadLetters,
         options.metricsQueueSeries,
       ) + raftMetrics.text() +
       topicMetricsText(machine.topics, push.stats(), replica.now(), options.metricsTopicSeries),
