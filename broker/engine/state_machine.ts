@@ -569,7 +569,17 @@ export class StateMachine {
    * `EngineService`, its `onAvailable` hook) keeps working on it. For a follower's snapshots.
    */
   loadSnapshot(bytes: Uint8Array): void {
+    const before = this.#members;
     this.#load(readSnapshot(bytes));
+    // A follower that catches up by a snapshot learns the members' addresses from it (forgets
+    // those it no longer records), as it would from their entries.
+    for (const id of before.keys()) if (!this.#members.has(id)) this.onMember?.(id, null);
+    for (const [id, member] of this.#members) {
+      const old = before.get(id);
+      if (old?.peerAddress !== member.peerAddress || old.clientUrl !== member.clientUrl) {
+        this.onMember?.(id, member);
+      }
+    }
   }
 
   /** The applied index of the state `bytes` hold; throws as `loadSnapshot` would, loads nothing. */

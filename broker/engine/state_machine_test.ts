@@ -277,6 +277,36 @@ Deno.test("member addresses are replicated state and survive a snapshot", () => 
   ]);
 });
 
+Deno.test("a snapshot loaded in place tells onMember what it records and forgets, as entries do", () => {
+  const record = (machine: StateMachine, index: number, body: object) =>
+    machine.apply({
+      index,
+      timestamp: 1000,
+      type: CommandType.SetMember,
+      payload: new TextEncoder().encode(JSON.stringify(body)),
+    });
+  const leader = new StateMachine();
+  record(leader, 1, { id: "n1", peerAddress: "10.0.0.1:9877", clientUrl: "http://10.0.0.1:9876" });
+  record(leader, 2, { id: "n4", peerAddress: "10.0.0.4:9877", clientUrl: "http://10.0.0.4:9876" });
+  const follower = new StateMachine();
+  record(follower, 1, {
+    id: "n1",
+    peerAddress: "10.0.0.1:9877",
+    clientUrl: "http://10.0.0.1:9876",
+  });
+  record(follower, 2, {
+    id: "n5",
+    peerAddress: "10.0.0.5:9877",
+    clientUrl: "http://10.0.0.5:9876",
+  });
+  const seen: [string, string | null][] = [];
+  follower.onMember = (id, address) => seen.push([id, address?.peerAddress ?? null]);
+  follower.loadSnapshot(leader.snapshot());
+  // n1 unchanged is not told again; n5 is forgotten, n4 recorded (a follower caught up by a
+  // snapshot used to learn neither, and kept dialling n5, never n4).
+  assert.deepEqual(seen, [["n5", null], ["n4", "10.0.0.4:9877"]]);
+});
+
 Deno.test("a Redrive with ifCreatedAt moves only from the queue created then, not one created again under its name", () => {
   const driver = new Driver();
   driver.create("work", {});
