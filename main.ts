@@ -215,6 +215,9 @@ async function main(): Promise<void> {
       ? config.peers.map((peer) => peer.id)
       : [config.nodeId],
     url,
+    // The address the other initial voters dial it at, which a join records for it.
+    peerAddress: config.peers.find((peer) => peer.id === config.nodeId)?.peerAddress ??
+      (clustered ? `${advertised}:${peerPortOf(transport, config)}` : undefined),
     mmap: config.mmap,
     minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
     scrubBytesPerSecond: config.scrubMbPerS * 1024 * 1024,
@@ -267,9 +270,7 @@ async function main(): Promise<void> {
   if (config.join !== null && signForJoin !== null) {
     await joinCluster(config.join, signForJoin, {
       id: config.nodeId,
-      peerAddress: `${advertised}:${
-        transport instanceof TcpTransport ? transport.address.port : config.peerPort
-      }`,
+      peerAddress: `${advertised}:${peerPortOf(transport, config)}`,
       clientUrl: url,
       emptyDataDir,
     }, joinedAt?.voters ?? null).catch(async (error) => {
@@ -286,6 +287,11 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   console.log(`cmqd ${config.nodeId} serving ${url}`);
+}
+
+/** The port peers dial this node at: the transport's (the real one when 0 was asked for). */
+function peerPortOf(transport: ReturnType<typeof noPeers>, config: NodeConfig): number {
+  return transport instanceof TcpTransport ? transport.address.port : config.peerPort;
 }
 
 /**

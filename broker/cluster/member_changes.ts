@@ -4,7 +4,8 @@
  * member addresses on every node.
  *
  * A join is a single-server change in three replicated steps (Raft dissertation §4.1): record
- * the new node's addresses (`SetMember`, so every node — and every snapshot — can reach it),
+ * the new node's addresses (`SetMember`, so every node — and every snapshot — can reach it;
+ * first those of the members with none recorded, the initial voters of `--peers`),
  * add it as a learner (it receives the log but does not vote), wait until it has caught up, then
  * promote it to voter. Until promotion the quorum is unchanged, so a slow or dead joiner never
  * blocks writes. A join repeated with the same addresses (a retry) carries on where the first
@@ -42,6 +43,8 @@ export interface MembershipOptions {
   nodeId: string;
   /** This node's client URL (a joining node may not claim it). */
   url?: string;
+  /** This node's peer address (`host:port`), recorded for it by a join while it leads. */
+  peerAddress?: string;
   /**
    * The node runs alone (no `--peers`, `--join` or `--force-new-cluster`): it has no peer port,
    * so it refuses every join.
@@ -179,6 +182,10 @@ export class Membership {
     };
     this.#joining.add(joining);
     try {
+      for (const known of this.#unrecorded()) {
+        await replica.propose(CommandType.SetMember, encodeJson(known));
+        goOn();
+      }
       const { emptyDataDir: _, ...member } = request;
       await replica.propose(CommandType.SetMember, encodeJson(member));
       goOn();
@@ -310,6 +317,28 @@ export class Membership {
   }
 
   /**
+   * The members with no recorded addresses (the initial voters: each knows the others from its
+   * `--peers`) whose addresses this leader knows: its own, and those its transport dials with
+   * the client URL their hello announced. A join records them first, so a node that joins learns
+   * them from the log (or a snapshot) as it learns a joined member's, and dials them as members:
+   * it keeps its links to them while every one of them is down, and redials them. Knowing them
+   * only by dialling back their hellos, it dropped those links then, and waited for them to dial
+   * it again (removed meanwhile, it was never told). One this leader has not heard from since it
+   * started is recorded by a later join.
+   */
+  #unrecorded(): { id: string; peerAddress: string; clientUrl: string }[] {
+    const { replica, machine, transport, nodeId, url, peerAddress } = this.#options;
+    const config = replica.status().config;
+    const recorded = new Set(machine.members().map((member) => member.id));
+    return ([...config.voters, ...config.learners] as string[]).flatMap((id) => {
+      if (recorded.has(id)) return [];
+      const address = id === nodeId ? peerAddress : transport.peerAddress?.(id as NodeId);
+      const clientUrl = id === nodeId ? url : transport.clientUrl(id as NodeId);
+      return address && clientUrl ? [{ id, peerAddress: address, clientUrl }] : [];
+    });
+  }
+
+  /**
    * A member keeps the addresses it has: a join naming it with others (a second node started
    * under its id, a typo) would make every node dial that address instead. A new node may not
    * take a member's addresses either.
@@ -333,7 +362,8 @@ export class Membership {
           `it first (DELETE /v1/cluster/nodes/${request.id})`,
       );
     }
-    const peerTaken = records.find((member) => member.peerAddress === request.peerAddress);
+    const peerTaken = [...records, ...this.#unrecorded()]
+      .find((member) => member.peerAddress === request.peerAddress);
     if (peerTaken !== undefined) {
       throw invalidParameter("peerAddress", `is the peer address of member '${peerTaken.id}'`);
     }

@@ -89,6 +89,38 @@ Deno.test("a join naming the leader itself is refused at once and records nothin
   }
 });
 
+Deno.test("a join first records the addresses of the members with none (an initial voter's), and refuses a new node at one of them", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const membership = new Membership({
+    nodeId: "n1",
+    url: "http://127.0.0.1:7000",
+    peerAddress: "127.0.0.1:7001",
+    replica: node.replica,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => assert.fail("a learner that never runs caught up"),
+    catchUpMsMax: 0,
+  });
+  const n1 = { id: "n1", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+  const n2 = { id: "n2", peerAddress: "127.0.0.1:7011", clientUrl: "http://127.0.0.1:7010" };
+  try {
+    const before = node.replica.status().lastIndex;
+    await assert.rejects(
+      membership.join({ ...n2, peerAddress: n1.peerAddress }),
+      (error: BrokerError) =>
+        error.code === "InvalidParameter" && error.field === "peerAddress" &&
+        /of member 'n1'/.test(error.message),
+    );
+    assert.equal(node.replica.status().lastIndex, before, "a refused join proposed something");
+    assert.deepEqual(node.machine.members(), []);
+    // n2 never runs: the join ends waiting for it, its addresses and n1's recorded.
+    await assert.rejects(membership.join(n2), (error: BrokerError) => error.code === "NotReady");
+    assert.deepEqual(node.machine.members(), [n1, n2]);
+  } finally {
+    await node.close();
+  }
+});
+
 Deno.test("a join repeated with the same addresses carries on; other addresses for a member, or a member's addresses for a new node, are refused", async () => {
   const node = await startOneNode(new SimFileSystem());
   const membership = neverCaughtUp(node, 0);

@@ -99,6 +99,8 @@ export interface NodeOptions {
   clusterId?: string;
   /** Base URL this node serves (announced to peers, shown in `/v1/cluster`). */
   url: string;
+  /** Its peer address (`host:port`), recorded for it by a join while it leads. */
+  peerAddress?: string;
   /** Take a snapshot after this many applied entries (bounds replay time at restart). */
   snapshotEntriesInterval?: number;
   /** How often the leader checks whether housekeeping (expiry, dedup trimming) needs a Tick. */
@@ -386,6 +388,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const membership = new Membership({
     nodeId: options.nodeId,
     url: options.url,
+    peerAddress: options.peerAddress,
     replica,
     machine,
     transport: options.transport,

@@ -44,6 +44,11 @@ export interface Transport {
   /** The client base URL a peer announced in its hello, if it did. */
   clientUrl(id: NodeId): string | null;
   /**
+   * The `host:port` this transport dials `id` at (set, or announced in its hello when it was
+   * only dialled back), or null; left out by transports without connections.
+   */
+  peerAddress?(id: NodeId): string | null;
+  /**
    * Whether the connection this node sends to `id` on is up now (read by `/metrics`); left out
    * by transports without connections (a one-voter group, in-process tests).
    */

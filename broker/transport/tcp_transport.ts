@@ -330,6 +330,11 @@ export class TcpTransport {
     };
   }
 
+  /** The `host:port` this transport dials `id` at (set, or dialled back: `#greet`), or null. */
+  peerAddress(id: NodeId): string | null {
+    return this.#links.get(id)?.address ?? null;
+  }
+
   /** The client URL `id` announced in its last authenticated hello, or null. */
   clientUrl(id: NodeId): string | null {
     return this.#clientUrls.get(id) ?? null;
@@ -498,8 +503,9 @@ export class TcpTransport {
    *
    * A connection that only closed is not gone: the link redials first. A member that removes
    * this node closes both directions at once and waits for it to dial again; a node that joined
-   * knows the initial voters only by dialling them back, and had it dropped those links before
-   * its redial, neither side would have dialled again and it could never be told.
+   * before the initial voters' addresses were recorded (a join records them: `member_changes.ts`)
+   * knows them only by dialling them back, and had it dropped those links before its redial,
+   * neither side would have dialled again and it could never be told.
    */
   #dropGoneRemoved(): void {
     for (const id of this.#removed) {
