@@ -180,7 +180,7 @@ async function main(): Promise<void> {
       listen: { hostname: config.host, port: config.peerPort },
       clientUrl: url,
       advertisedAddress: `${advertised}:${config.peerPort}`,
-      peers: config.peers.filter((peer) => peer.id !== config.nodeId) as PeerAddress[],
+      peers: [], // dialled once the log is open (startNode's `peers`)
       clusterKey,
       clusterId: cluster.clusterId,
       tls: config.peerTls && tls !== null ? { ...tls, caCerts: tlsFiles.caCerts } : undefined,
@@ -218,6 +218,7 @@ async function main(): Promise<void> {
     // The address the other initial voters dial it at, which a join records for it.
     peerAddress: config.peers.find((peer) => peer.id === config.nodeId)?.peerAddress ??
       (clustered ? `${advertised}:${peerPortOf(transport, config)}` : undefined),
+    peers: config.peers.filter((peer) => peer.id !== config.nodeId) as PeerAddress[],
     mmap: config.mmap,
     minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
     scrubBytesPerSecond: config.scrubMbPerS * 1024 * 1024,

@@ -46,6 +46,12 @@ export interface MembershipOptions {
   /** This node's peer address (`host:port`), recorded for it by a join while it leads. */
   peerAddress?: string;
   /**
+   * The `--peers` list and the group's initial voters (`bootstrapVoters` of `GET /v1/cluster`):
+   * dialled once the log is open, each at its recorded address if it has one, but an initial
+   * voter the configuration no longer lists is not (it was removed).
+   */
+  peers?: { list: { id: string; peerAddress: string }[]; bootstrapVoters?: string[] };
+  /**
    * The node runs alone (no `--peers`, `--join` or `--force-new-cluster`): it has no peer port,
    * so it refuses every join.
    */
@@ -130,6 +136,16 @@ export class Membership {
     };
     machine.onMember = (id, address) => follow(id, address?.peerAddress ?? null);
     for (const member of machine.members()) follow(member.id, member.peerAddress);
+    const { voters, learners } = options.replica.status().config;
+    const members: string[] = [...voters, ...learners];
+    const recorded = new Set(machine.members().map((member) => member.id));
+    for (const peer of options.peers?.list ?? []) {
+      if (recorded.has(peer.id)) continue;
+      // One never a member is dialled: a list crossed with another cluster's is refused and logged.
+      const removed = options.peers?.bootstrapVoters?.includes(peer.id) &&
+        !members.includes(peer.id);
+      if (!removed) follow(peer.id, peer.peerAddress);
+    }
   }
 
   /** The client URL recorded for a member (when its transport hello has not arrived yet). */

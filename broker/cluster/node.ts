@@ -101,6 +101,8 @@ export interface NodeOptions {
   url: string;
   /** Its peer address (`host:port`), recorded for it by a join while it leads. */
   peerAddress?: string;
+  /** `--peers`, dialled once the log is open (not a member removed since: `Membership`). */
+  peers?: PeerAddress[];
   /** Take a snapshot after this many applied entries (bounds replay time at restart). */
   snapshotEntriesInterval?: number;
   /** How often the leader checks whether housekeeping (expiry, dedup trimming) needs a Tick. */
@@ -389,6 +391,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     nodeId: options.nodeId,
     url: options.url,
     peerAddress: options.peerAddress,
+    peers: { list: options.peers ?? [], bootstrapVoters: bootstrap.bootstrapVoters },
     replica,
     machine,
     transport: options.transport,
