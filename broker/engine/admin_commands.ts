@@ -154,6 +154,24 @@ export function applySetMember(
 }
 
 /**
+ * Tells `tell` how the member records went from `before` to `after` (a snapshot loaded in
+ * place): each one forgotten (null), then each one new or with other addresses.
+ */
+export function memberChanges(
+  before: ReadonlyMap<string, MemberAddress>,
+  after: ReadonlyMap<string, MemberAddress>,
+  tell: (id: string, member: MemberAddress | null) => void,
+): void {
+  for (const id of before.keys()) if (!after.has(id)) tell(id, null);
+  for (const [id, member] of after) {
+    const old = before.get(id);
+    if (old?.peerAddress !== member.peerAddress || old.clientUrl !== member.clientUrl) {
+      tell(id, member);
+    }
+  }
+}
+
+/**
  * Checks the dead-letter policy of `attributes` for queue `name` among `queues`: not the queue
  * itself, an existing queue, fifo exactly when the queue is. Throws `InvalidParameter`.
  */

@@ -48,9 +48,9 @@ import {
 } from "./state_codec.ts";
 import { type TopicQueries, TopicStore } from "./topics.ts";
 import { applyPublish, applyPushResults } from "./topic_publish.ts";
-import { applyRedrive, applySetMember, decodeRewind } from "./admin_commands.ts";
+import { applyRedrive, applySetMember, decodeRewind, memberChanges } from "./admin_commands.ts";
 import { applyCreateQueue, applyUpdateQueue } from "./queue_writes.ts";
-import type { DepthSum, DepthTotals } from "./track_counts.ts";
+import { type DepthTotals, depthTotalsOf } from "./track_counts.ts";
 import { newerEntryError, NewerLayoutError } from "./release.ts";
 import type {
   DeleteResult,
@@ -480,14 +480,7 @@ export class StateMachine {
    * counts each queue keeps, no view built (/metrics reports them past its per-queue series).
    */
   depthTotals(now: number): DepthTotals {
-    const sum: DepthSum = { undeleted: 0, inflight: 0, delayed: 0 };
-    for (const queue of this.#queues.values()) queue.addDepthAt(now, sum);
-    const { undeleted, inflight, delayed } = sum;
-    return {
-      activeMessages: undeleted - inflight - delayed,
-      inflightMessages: inflight,
-      delayedMessages: delayed,
-    };
+    return depthTotalsOf(this.#queues.values(), now);
   }
 
   /** Queues sorted by name, filtered by prefix, paged. */
@@ -573,13 +566,7 @@ export class StateMachine {
     this.#load(readSnapshot(bytes));
     // A follower that catches up by a snapshot learns the members' addresses from it (forgets
     // those it no longer records), as it would from their entries.
-    for (const id of before.keys()) if (!this.#members.has(id)) this.onMember?.(id, null);
-    for (const [id, member] of this.#members) {
-      const old = before.get(id);
-      if (old?.peerAddress !== member.peerAddress || old.clientUrl !== member.clientUrl) {
-        this.onMember?.(id, member);
-      }
-    }
+    if (this.onMember !== undefined) memberChanges(before, this.#members, this.onMember);
   }
 
   /** The applied index of the state `bytes` hold; throws as `loadSnapshot` would, loads nothing. */

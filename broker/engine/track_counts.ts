@@ -54,6 +54,24 @@ export interface DepthTotals {
   delayedMessages: number;
 }
 
+/**
+ * The depths of `queues` together at `now`, from the counts each keeps (no view built): each
+ * adds its messages not yet deleted, in flight and delayed (`QueueState.addDepthAt`).
+ */
+export function depthTotalsOf(
+  queues: Iterable<{ addDepthAt(now: number, sum: DepthSum): void }>,
+  now: number,
+): DepthTotals {
+  const sum: DepthSum = { undeleted: 0, inflight: 0, delayed: 0 };
+  for (const queue of queues) queue.addDepthAt(now, sum);
+  const { undeleted, inflight, delayed } = sum;
+  return {
+    activeMessages: undeleted - inflight - delayed,
+    inflightMessages: inflight,
+    delayedMessages: delayed,
+  };
+}
+
 /** How many tracked messages a queue holds in each state. */
 export class TrackCounts {
   delayed = 0;
