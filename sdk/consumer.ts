@@ -28,7 +28,7 @@
  *   longer `timeoutMs`) and the renewal sent again at once, while the lock still holds — a lock of 1 s included (see `consumer_acks.ts`).
  *   Unanswered renewals may have been applied, so renewals go on while the handler runs until the
  *   broker answers, paced by the soonest deadline the lock may have (`consumer_lock.ts`); one the
- *   broker refuses (the lock ran out) aborts the handler's `signal`, and its message then gets no
+ *   broker refuses (the lock ran out, or the queue was deleted) aborts the handler's `signal`, and its message then gets no
  *   retry delay or release (its lock is gone; the message may be delivered again). In an outage
  *   every held message's renewals fail, a few per lock period each: only the first of an outage
  *   goes to `onError`, the others are counted (`stats.renewalsUnanswered`) until the broker

@@ -55,7 +55,8 @@ type VisibilityEntryAnswer = ChangeVisibilityResponse["entries"][number];
 
 /**
  * A lock change's outcome: `ok` only when the broker's answer lists it among its `entries`.
- * `lockLost`: the broker refused it for this handle; otherwise a failed change is unconfirmed
+ * `lockLost`: the broker refused it for this handle, or answered that the queue is gone
+ * (`QueueNotFound`, deleted while the message was held); otherwise a failed change is unconfirmed
  * (no answer, or an answer that leaves it out): it may or may not have been applied.
  */
 export type VisibilityOutcome =
@@ -411,9 +412,11 @@ export class Acknowledger {
       receiptHandle: change.message.receiptHandle,
       visibilityTimeoutSeconds: change.seconds,
     }));
-    // A change already resolved keeps its outcome; the rest may or may not have been applied.
+    // A change already resolved keeps its outcome; the rest may or may not have been applied,
+    // unless the broker answered that the queue is gone: then so is every lock of it.
     const failed = (error: unknown) => {
-      for (const change of batch) change.resolve({ ok: false, lockLost: false, error });
+      const lockLost = error instanceof CmqdError && error.code === "QueueNotFound";
+      for (const change of batch) change.resolve({ ok: false, lockLost, error });
     };
     const controller = new AbortController();
     let settle!: () => void;

@@ -12,7 +12,8 @@ import type { ReceivedMessage } from "./protocol.ts";
 export interface HandlerContext {
   /**
    * Aborted by `stop({ abort: true })`, and when the broker refuses a renewal (the lock ran out:
-   * the message may be delivered to another consumer; the reason is the broker's `CmqdError`).
+   * the message may be delivered to another consumer; or the queue was deleted, `QueueNotFound`;
+   * the reason is the broker's `CmqdError`).
    */
   signal: AbortSignal;
 }

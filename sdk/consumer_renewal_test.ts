@@ -317,3 +317,44 @@ Deno.test("an outage's unanswered renewals are reported once per outage, not onc
   assert.equal(consumer.stats.locksLost, 0);
   assert.equal(queue.remaining, 0);
 });
+
+Deno.test("a renewal refused because the queue was deleted aborts the handler's signal: every lock is gone", async () => {
+  const queue = new FakeQueue();
+  queue.send("a");
+  const changes: string[] = [];
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    // What the broker answers a lock change of a queue deleted meanwhile.
+    changeVisibility: (_name, entries) => {
+      changes.push(...entries.map((entry) => entry.receiptHandle));
+      return Promise.reject(
+        new CmqdError("QueueNotFound", "queue 'q' does not exist", { status: 404 }),
+      );
+    },
+  };
+  let reason: unknown;
+  const { consumer, errors } = consumerOn(client, {
+    visibilityTimeoutSeconds: 1,
+    handleMessage: (_message, { signal }) =>
+      new Promise<void>((_, reject) => {
+        signal.addEventListener("abort", () => {
+          reason = signal.reason;
+          reject(signal.reason);
+        }, { once: true });
+      }),
+  });
+  consumer.start();
+  await waitFor("the handler told", () => consumer.stats.failed === 1, 10_000);
+  await consumer.stop();
+  assert.ok(reason instanceof CmqdError);
+  assert.equal(reason.code, "QueueNotFound");
+  assert.equal(consumer.stats.locksLost, 1);
+  assert.equal(consumer.stats.renewalsUnanswered, 0, "an answer, not an outage");
+  // Neither renewed again nor re-locked for a retry: the refused renewal was the one change.
+  assert.deepEqual(changes, ["m1#1"]);
+  assert.deepEqual(errors.map(({ error }) => (error as CmqdError).code), [
+    "QueueNotFound",
+    "QueueNotFound",
+  ]);
+});
