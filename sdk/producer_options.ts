@@ -35,7 +35,13 @@ export interface ProducerOptions {
   pendingSendsMax?: number;
   /** Batches on the wire at once, 1–1024. Default 4. */
   inflightBatchesMax?: number;
-  /** Give each message without a `dedupId` a random one (safe retries). Default false. */
+  /**
+   * Give each message without a `dedupId` a random one, so the client's own retries of a batch
+   * (an answer lost, a 503 whose outcome is unknown) never enqueue it twice. Default false. The id
+   * is not handed back: a send that still rejects (its retries used up, or aborted on the wire)
+   * may have been enqueued, and sent again it gets a new id. To repeat such a send yourself
+   * without a duplicate, give the message your own `dedupId` (kept as it is).
+   */
   autoDedupId?: boolean;
   /** Keep the order of messages without `groupId` too (they form one group). Default false. */
   fifo?: boolean;
