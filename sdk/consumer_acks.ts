@@ -126,9 +126,27 @@ const timerMsMax = 2 ** 31 - 1;
  * with time to renew again before the lock it renews could end, however long the client waits.
  */
 function callBoundMs(client: ConsumerClient): number {
-  const timeoutMs = client.timeoutMs;
+  const timeoutMs = clientBoundMs(client, "timeoutMs");
   if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return callMsFloor;
   return Math.min(Math.max(callMsFloor, timeoutMs), timerMsMax);
+}
+
+/**
+ * The client's `timeoutMs` or `headTimeoutMs`, or undefined when it has none, or reading it
+ * throws: a wrapper of a `CmqdClient` (a `Proxy` passing itself as the getter's `this`) can't read
+ * the private field behind it, and a throw here, in a timer's callback, would end the process.
+ * Its calls, if they fail too, are reported as any.
+ */
+function clientBoundMs(
+  client: ConsumerClient,
+  name: "timeoutMs" | "headTimeoutMs",
+): number | undefined {
+  try {
+    const value = client[name];
+    return typeof value === "number" ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -454,7 +472,7 @@ export class Acknowledger {
     }, budgetMs);
     // A silent node is left within the call, in time for another node to answer before the
     // call is given up; a client whose head timeout is shorter (or off: not finite) keeps it.
-    const headTimeoutMs = client.headTimeoutMs;
+    const headTimeoutMs = clientBoundMs(client, "headTimeoutMs");
     if (
       headTimeoutMs !== undefined && Number.isFinite(headTimeoutMs) &&
       headTimeoutMs > budgetMs / 2

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeQueue, firstLockChangeHangs } from "./_fake_queue.ts";
+import { consumerOn, FakeQueue, firstLockChangeHangs } from "./_fake_queue.ts";
 import { waitFor } from "./_test_helpers.ts";
 import {
   Acknowledger,
@@ -426,4 +426,33 @@ Deno.test("retry delays and releases on the wire never take the calls a renewal 
   for (const call of calls) call.answer();
   await acks.flush();
   assert.ok(outcomes.every((outcome) => outcome?.ok === true));
+});
+
+Deno.test("a client whose timeoutMs or headTimeoutMs getter throws is read as having none: nothing thrown in a timer", async () => {
+  // A wrapper of a CmqdClient (an instrumenting Proxy that passes itself as the getters' `this`
+  // reads its private fields off the wrong object) throws on reading them. Read in a timer's
+  // callback, the throw ended the process.
+  const queue = new FakeQueue();
+  queue.send("a");
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: queue.changeVisibility.bind(queue),
+    get timeoutMs(): number {
+      throw new TypeError("Cannot read private member #requester");
+    },
+    get headTimeoutMs(): number {
+      throw new TypeError("Cannot read private member #requester");
+    },
+  };
+  const { consumer, errors } = consumerOn(client, {
+    visibilityTimeoutSeconds: 1,
+    // Past half the lock: renewed (a lock-change call); its delete goes alone (a poll is parked).
+    handleMessage: () => waitFor("a renewal", () => consumer.stats.renewed >= 1, 10_000),
+  });
+  consumer.start();
+  await waitFor("the message deleted", () => consumer.stats.deleted === 1, 10_000);
+  await consumer.stop();
+  assert.deepEqual(errors, []);
+  assert.equal(queue.remaining, 0);
 });
