@@ -30,7 +30,8 @@
  *   broker answers, paced by the soonest deadline the lock may have (`consumer_lock.ts`); one the
  *   broker refuses (the lock ran out, or the queue was deleted) aborts the handler's `signal`, and its message then gets no
  *   retry delay or release (its lock is gone; the message may be delivered again). In an outage
- *   every held message's renewals fail, a few per lock period each: only the first of an outage
+ *   every held message's renewals fail, a few per lock period each (an unanswered one is sent
+ *   again no sooner than an eighth of the lock later): only the first of an outage
  *   goes to `onError`, the others are counted (`stats.renewalsUnanswered`) until the broker
  *   answers a renewal again, which ends the outage (a refusal is always reported).
  * - **FIFO queues**: the broker delivers one message per group at a time, and the next only
@@ -75,7 +76,16 @@ export type {
   MessageHandler,
 } from "./consumer_options.ts";
 
+/**
+ * An unanswered renewal is sent again no sooner than an eighth of the lock later (within these
+ * bounds): each unanswered renewal is one more deadline the lock may have, so, paced by the
+ * soonest of them alone, renewals that fail at once (every node down, connections refused)
+ * crowded towards one per `renewRetryMsMin` per message. An eighth leaves three tries before the
+ * first deadline (at a half, three quarters and seven eighths of the lock) and at most eight a
+ * lock period after it.
+ */
 const renewRetryMsMin = 100;
+const renewRetryMsMax = 5_000;
 const idleBackoff: BackoffBounds = { backoffMsMin: 50, backoffMsMax: 1_000 };
 const visibilitySecondsMax = 43_200;
 
@@ -524,15 +534,17 @@ export class Consumer implements AsyncIterable<Delivery> {
       return;
     }
     // Unconfirmed (network, 503, no answer): it may have been applied, so the lock may hold even
-    // past its confirmed deadline; try again, paced by the soonest deadline it may have. One given
-    // up got no answer for half of that time (the client may go to another node now): at once.
+    // past its confirmed deadline; try again, paced by the soonest deadline it may have, and no
+    // sooner than an eighth of the lock (`renewRetryMsMin`). One given up got no answer for half
+    // of that time (the client may go to another node now): at once.
     // Only the first of an outage is reported: each renewal of each held message fails in one.
     this.#stats.renewalsUnanswered++;
     if (!this.#renewalOutage) this.#report(outcome.error, run.message);
     this.#renewalOutage = true;
     run.lock.unconfirmed(sentAtMs + lockMs);
     const now = Date.now();
-    const retryMs = Math.max(renewRetryMsMin, (run.lock.soonestMs(now) - now) / 2);
+    const spacingMs = Math.min(renewRetryMsMax, Math.max(renewRetryMsMin, lockMs / 8));
+    const retryMs = Math.max(spacingMs, (run.lock.soonestMs(now) - now) / 2);
     this.#scheduleRenewal(run, now + (outcome.givenUp ? 0 : retryMs));
   }
 

@@ -358,3 +358,40 @@ Deno.test("a renewal refused because the queue was deleted aborts the handler's 
     "QueueNotFound",
   ]);
 });
+
+Deno.test("renewals in an outage that fails at once stay a few per lock period: no spin", async () => {
+  // Every node down: each lock change fails at once (connections refused). Each unanswered
+  // renewal is one more deadline the lock may have; paced by the soonest of them alone, the
+  // renewals crowded towards ten a second per message, each a call of the client's attempts.
+  const queue = new FakeQueue();
+  queue.send("a");
+  let calls = 0;
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: () => {
+      calls++;
+      return Promise.reject(
+        new CmqdError("NetworkError", "tcp connect error: Connection refused", { status: 0 }),
+      );
+    },
+  };
+  const finish = deferred<void>();
+  const { consumer, errors } = consumerOn(client, {
+    visibilityTimeoutSeconds: 4,
+    handleMessage: () => finish.promise,
+  });
+  consumer.start();
+  await waitFor("the first renewal", () => calls >= 1, 10_000);
+  const first = calls;
+  // Two and a half lock periods: at most one renewal per eighth of the lock, 20, and a few more
+  // before the first deadline (the spin made 35 and more).
+  await sleep(10_000);
+  const made = calls - first;
+  finish.resolve();
+  await consumer.stop();
+  assert.ok(made >= 3, `${made} renewals: the lock is still renewed in an outage`);
+  assert.ok(made <= 24, `${made} renewals in 10 s of a 4 s lock`);
+  assert.equal(errors.length, 1, "the outage reported once");
+  assert.equal(consumer.stats.locksLost, 0);
+});
