@@ -4,24 +4,39 @@
  * carries a dedup id, so a batch whose answer was lost is sent again without enqueueing twice),
  * the consumer goes on with the new leader and handles every acknowledged message, and a handler
  * that runs past its lock keeps it through the election (renewals go to the new leader; no second
- * delivery, no abort). The raw client under the same faults: `cluster_faults_test.ts`.
+ * delivery, no abort). With no leader at all (two of three killed), then no node, the consumer
+ * backs off: its requests are counted. The raw client under the same faults: `cluster_faults_test.ts`.
  */
 import assert from "node:assert/strict";
-import { CmqdClient, CmqdError, Consumer, type ConsumerClient, Producer } from "../../sdk/mod.ts";
+import {
+  CmqdClient,
+  CmqdError,
+  Consumer,
+  type ConsumerClient,
+  defaultTransport,
+  type HttpTransport,
+  Producer,
+} from "../../sdk/mod.ts";
 import { type BrokerProcess, clusterPorts, eventually, startBroker } from "./process.ts";
 
 /** Three nodes, a client of all three, and a way to find and kill the leader. */
 async function withCluster(
   test: (cluster: {
     client: CmqdClient;
+    /** Kills the leader and waits for another to be elected. */
     killLeader(): Promise<string>;
+    /** Kills the leader and a follower: the one node left can elect no leader. */
+    killQuorum(): Promise<void>;
+    /** Kills every node still running. */
+    killAll(): Promise<void>;
   }) => Promise<void>,
+  options: { transport?: HttpTransport } = {},
 ): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "cmqd-sdk-helpers-" });
   const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
   const processes = new Map<string, BrokerProcess>();
   const urls = specs.map((spec) => `http://127.0.0.1:${spec.port}`);
-  const client = new CmqdClient({ baseUrl: urls });
+  const client = new CmqdClient({ baseUrl: urls, transport: options.transport });
   const probes = urls.map((url) => new CmqdClient({ baseUrl: url, followLeader: false }));
   const leader = () =>
     eventually("a leader", async () => {
@@ -51,6 +66,20 @@ async function withCluster(
         const next = await leader();
         assert.notEqual(next, victim);
         return victim;
+      },
+      async killAll() {
+        for (const [id, process] of [...processes]) {
+          await process.kill();
+          processes.delete(id);
+        }
+      },
+      async killQuorum() {
+        const victim = await leader();
+        const follower = specs.find((spec) => spec.id !== victim)!.id;
+        for (const id of [victim, follower]) {
+          await processes.get(id)!.kill();
+          processes.delete(id);
+        }
       },
     });
   } finally {
@@ -192,4 +221,64 @@ Deno.test({
       );
       assert.equal(consumer.stats.deleted, bodies.length);
     }),
+});
+
+Deno.test({
+  name: "with no leader to be had the consumer backs off: a bounded number of requests, not a spin",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const inner = defaultTransport();
+    let requests = 0;
+    const transport: HttpTransport = {
+      settlesOnAbort: inner.settlesOnAbort,
+      request: (request) => {
+        requests++;
+        return inner.request(request);
+      },
+      close: () => inner.close?.(),
+    };
+    await withCluster(async ({ client, killQuorum, killAll }) => {
+      await eventually("the queue", () => client.createQueue("stranded").catch(() => undefined));
+      await client.sendMessages("stranded", [{ body: "held", dedupId: "held" }]);
+      const errors: string[] = [];
+      let finish!: () => void;
+      const held = new Promise<void>((resolve) => finish = resolve);
+      const consumer = new Consumer(client, "stranded", {
+        concurrency: 4,
+        visibilityTimeoutSeconds: 4,
+        waitSeconds: 2,
+        handleMessage: () => held, // its lock is renewed, or tried, all along
+        onError: (error) => errors.push(describe(error)),
+      });
+      consumer.start();
+      await eventually("the message held", () => {
+        return Promise.resolve(consumer.stats.inflight === 1 || undefined);
+      });
+      /** Requests made in 6 s from now. */
+      const requestsIn6s = async () => {
+        const before = requests;
+        await new Promise((resolve) => setTimeout(resolve, 6_000));
+        return requests - before;
+      };
+      // A spin would make thousands of requests in each while. The one node left answers
+      // NoLeader with a Retry-After, which paces the client; with every node down each call fails
+      // at once (connections refused), and only the consumer's own back-off paces it.
+      await killQuorum();
+      const noLeader = await requestsIn6s();
+      await killAll();
+      const noNode = await requestsIn6s();
+      finish();
+      await consumer.stop();
+      console.log(
+        `requests in 6 s: ${noLeader} with no leader, ${noNode} with no node; ` +
+          `${errors.length} errors reported`,
+      );
+      assert.ok(noLeader <= 100, `${noLeader} requests with no leader`);
+      assert.ok(noNode <= 100, `${noNode} requests with no node`);
+      assert.ok(errors.length >= 1, "the outage is reported");
+      assert.ok(errors.length <= 40, `${errors.length} errors: ${errors.join(" | ")}`);
+      assert.equal(consumer.stats.locksLost, 0, "no answer ever said the lock was lost");
+    }, { transport });
+  },
 });
