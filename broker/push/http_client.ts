@@ -112,6 +112,7 @@ export class PushHttpClient {
     }
     const transport = this.#transport;
     try {
+      // `onHead` (the worker's) goes to the transport: told when the status arrived.
       const answer = await transport.request({ url, ...init });
       return { status: answer.status, body: null };
     } finally {

@@ -13,7 +13,8 @@
  * overall; a subscription whose last attempt failed drops to one request at a time until one
  * succeeds (so a dead endpoint holds one slot, not 64, while it times out), and a new leader's
  * worker starts at one a subscription whose oldest pending push has failed; every request
- * has its own timeout; subscriptions are served round-robin from a rotating start. A slow or
+ * has its own timeout, which ends when its status arrives (the status decides; the client bounds
+ * the rest of the answer); subscriptions are served round-robin from a rotating start. A slow or
  * dead endpoint thus never holds up another's pushes while free slots remain.
  *
  * An unreachable endpoint (connection refused, no such host) fails at once, and would otherwise
@@ -57,10 +58,21 @@ import { type PushLimits, pushLimitsDefault } from "./push_limits.ts";
 import { RequestDeadlines } from "./request_deadlines.ts";
 import { UnreadablePushes } from "./unreadable_pushes.ts";
 
-/** A `fetch`-like function: the only way the worker reaches an endpoint. */
+/**
+ * A `fetch`-like function: the only way the worker reaches an endpoint. One that calls `onHead`
+ * when the answer's status arrives takes the request out of its timeout from then on (the status
+ * decides the outcome), and must bound the rest of the answer itself, as `PushHttpClient` does
+ * (`bodyWaitMs`); one that never calls it stays under the timeout to the end.
+ */
 export type PushFetch = (
   url: string,
-  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body: string;
+    signal: AbortSignal;
+    onHead?: () => void;
+  },
 ) => Promise<{ status: number; body?: { cancel(): Promise<void> } | null }>;
 
 /** Timers on the node's clock. */
@@ -453,7 +465,13 @@ export class PushWorker {
     const { url, init } = pushRequest(lane.target, delivery);
     const attempt = async (): Promise<string> => {
       try {
-        const response = await this.#fetch(url, { ...init, signal: controller.signal });
+        const response = await this.#fetch(url, {
+          ...init,
+          signal: controller.signal,
+          // A status that came in time decides: a body still arriving at the timeout (a status
+          // sent 14 s in) made a 2xx a failed attempt, and the endpoint got the message again.
+          onHead: () => this.#deadlines.answered(controller),
+        });
         // The body is not needed; cancelling it frees the connection.
         await response.body?.cancel().catch(() => {});
         return response.status >= 200 && response.status < 300 ? "" : `HTTP ${response.status}`;

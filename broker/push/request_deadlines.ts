@@ -1,7 +1,9 @@
 /**
  * The timeouts of the push worker's requests in flight. Every request gets the same timeout, so
  * start order is deadline order: one timer, armed for the oldest deadline, aborts the late ones
- * (a timer per request cost more than the rest of the worker's bookkeeping).
+ * (a timer per request cost more than the rest of the worker's bookkeeping). A request whose
+ * answer's status arrived is `answered`: its timeout is off (the status decides the outcome; the
+ * client bounds the rest of the answer), yet `abortAll` still ends it.
  *
  * @module
  */
@@ -18,6 +20,8 @@ export class RequestDeadlines {
   readonly #clock: { now(): number };
   readonly #timeoutMs: number;
   readonly #deadlines = new Map<AbortController, { deadline: number; onTimeout: () => void }>();
+  /** Requests whose status arrived: no timeout, but aborted by `abortAll`. */
+  readonly #answered = new Set<AbortController>();
   #timer: unknown = null;
   /** Bumped by `clear`: a timer of before does nothing. */
   #epoch = 0;
@@ -34,16 +38,24 @@ export class RequestDeadlines {
     if (this.#timer === null) this.#arm();
   }
 
+  /** The request's status arrived: its timeout is off, though `abortAll` still ends it. */
+  answered(controller: AbortController): void {
+    if (this.#deadlines.delete(controller)) this.#answered.add(controller);
+  }
+
   /** The request ended: its timeout is off. */
   done(controller: AbortController): void {
     this.#deadlines.delete(controller);
+    this.#answered.delete(controller);
   }
 
   /** Aborts every request watched and forgets them. */
   abortAll(): void {
     this.#epoch++;
     for (const controller of this.#deadlines.keys()) controller.abort();
+    for (const controller of this.#answered) controller.abort();
     this.#deadlines.clear();
+    this.#answered.clear();
     if (this.#timer !== null) this.#timers.clearTimer(this.#timer);
     this.#timer = null;
   }
