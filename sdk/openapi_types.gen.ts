@@ -774,7 +774,7 @@ export interface components {
       filterTags: string[];
       bindingKeys: string[];
       /**
-       * @description URL endpoints: exponentialDecay retries after 1, 2, 4 … 512 s, then every 512 s for up to a day (and the topic's retention); backoff retries 3 times, 10–20 s apart.
+       * @description URL endpoints: exponentialDecay retries after 1, 2, 4 … 512 s, then every 512 s for up to a day (and the topic's retention); backoff retries 3 times, 10–20 s apart. A retry that would come within 15 s of that window's end comes 15 s before it, as the last try; its failure gives the message up (push.expired).
        * @default exponentialDecay
        * @enum {string}
        */
@@ -835,7 +835,7 @@ export interface components {
       /** @description Routing-key topics: at most 64 bytes and 16 dot-separated words, no empty word; '*' is one word, '#' zero or more; absent or empty takes every message. */
       bindingKeys?: string[];
       /**
-       * @description URL endpoints: exponentialDecay retries after 1, 2, 4 … 512 s, then every 512 s for up to a day (and the topic's retention); backoff retries 3 times, 10–20 s apart.
+       * @description URL endpoints: exponentialDecay retries after 1, 2, 4 … 512 s, then every 512 s for up to a day (and the topic's retention); backoff retries 3 times, 10–20 s apart. A retry that would come within 15 s of that window's end comes 15 s before it, as the last try; its failure gives the message up (push.expired).
        * @default exponentialDecay
        * @enum {string}
        */

@@ -5,7 +5,8 @@
  * TickKeepingLocks, RedriveAfterHousekeeping (`redrive_housekeeping_test.ts`),
  * UpdateQueueBarringDeleted, RewindFromWindow (`rewind_window_test.ts`); `commands.ts`:
  * ReceiveBatch layouts 2 to 4, SendReceive layouts 3 to 5: the last ones in
- * `receive_answer_bound_test.ts`).
+ * `receive_answer_bound_test.ts`; `topic_commands.ts`: PushResults layout 2 in
+ * `push_final_try_test.ts`).
  * Replicas apply one log — some of it replayed, some restored from a snapshot, maybe by an
  * earlier release — so an entry must mean the same to every one.
  */

@@ -13,6 +13,12 @@
  * Both stop earlier when the topic's `retentionSeconds` ends first: a message older than that
  * is dropped (counted as expired) whatever its policy.
  *
+ * A try that would fall at or past the end of that window (or within `finalTryMarginMs` of it)
+ * is brought forward once to `finalTryMarginMs` before the end, so the last try comes near the
+ * end; its failure gives the message up (expired). That is the rule of PushResults layout 2;
+ * layout 1 gives the message up at the failure whose next try would fall at or past the end
+ * (`push_state.ts`).
+ *
  * @module
  */
 import type { RetryPolicy } from "./types.ts";
@@ -28,6 +34,11 @@ export const pushRetryLimits = {
   decayDelayMsMax: 512_000,
   /** `exponentialDecay`: how long after publishing a message is retried at most. */
   decayWindowMs: 86_400_000,
+  /**
+   * The final try comes this long before its window ends: the push request timeout's default,
+   * so even a slow answer is recorded before the retention's Tick expires the message.
+   */
+  finalTryMarginMs: 15_000,
 } as const;
 
 /**

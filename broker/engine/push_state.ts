@@ -58,6 +58,21 @@ export type PushOutcomeEffect = "pushed" | "retry" | "dropped" | "expired" | "st
 const pendingBytesEstimate = 120;
 
 /**
+ * When a failed push is tried next, or null when its window leaves no try (`recordFailure`):
+ * `triedAt` is when the failed try was due, `finalTry` the rule of PushResults layout 2.
+ */
+function nextTry(
+  at: { now: number; delay: number; triedAt: number; windowEnd: number },
+  finalTry: boolean,
+): number | null {
+  if (!finalTry) return at.now + at.delay < at.windowEnd ? at.now + at.delay : null;
+  const lastTryAt = at.windowEnd - pushRetryLimits.finalTryMarginMs;
+  if (at.triedAt >= lastTryAt) return null; // the final try failed
+  const next = Math.min(at.now + at.delay, lastTryAt);
+  return next > at.now ? next : null;
+}
+
+/**
  * The push state of one URL subscription.
  *
  * @example
@@ -99,10 +114,22 @@ export class PushState {
     return "pushed";
   }
 
-  /** Records a failed attempt and schedules the next one, or gives up. */
+  /**
+   * Records a failed attempt and schedules the next one, or gives up. The window ends at the
+   * topic's retention (and the day, for `exponentialDecay`) after publishing. With `finalTry`
+   * (PushResults layout 2 on), a next try at or past `pushRetryLimits.finalTryMarginMs` before
+   * that end is brought forward to it, once: a failure of a try scheduled there, or recorded
+   * there or later, gives up (expired). Without it (layout 1), a failure whose next try would
+   * fall at or past the end gives up.
+   */
   recordFailure(
     outcome: { sequence: number; attempt: number; now: number; error: string },
-    schedule: { policy: RetryPolicy; retentionMs: number; subscriptionIncarnation: number },
+    schedule: {
+      policy: RetryPolicy;
+      retentionMs: number;
+      subscriptionIncarnation: number;
+      finalTry: boolean;
+    },
   ): PushOutcomeEffect {
     const push = this.#current(outcome.sequence, outcome.attempt);
     if (push === undefined) return "stale";
@@ -111,17 +138,22 @@ export class PushState {
       at: outcome.now,
       message: outcome.error.slice(0, subscriptionLimits.pushErrorCharsMax),
     };
+    const triedAt = push.nextAttemptAt;
     push.attempts++;
     const spread = retrySpread(schedule.subscriptionIncarnation, push.sequence, push.attempts);
     const delay = retryDelayMs(schedule.policy, push.attempts, spread);
     const windowMs = schedule.policy === "exponentialDecay"
       ? Math.min(schedule.retentionMs, pushRetryLimits.decayWindowMs)
       : schedule.retentionMs;
+    const windowEnd = push.publishTime + windowMs;
+    const next = delay === null
+      ? null
+      : nextTry({ now: outcome.now, delay, triedAt, windowEnd }, schedule.finalTry);
     let effect: PushOutcomeEffect;
     if (delay === null) effect = "dropped";
-    else if (outcome.now + delay >= push.publishTime + windowMs) effect = "expired";
+    else if (next === null) effect = "expired";
     else {
-      push.nextAttemptAt = outcome.now + delay;
+      push.nextAttemptAt = next;
       this.#heap.push(push.nextAttemptAt, push.sequence);
       this.counters.retries++;
       // The entry of the attempt that failed is stale now; without tidying, a replica that only

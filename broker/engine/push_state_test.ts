@@ -6,6 +6,7 @@ const schedule = {
   policy: "exponentialDecay" as const,
   retentionMs: 86_400_000,
   subscriptionIncarnation: 7,
+  finalTry: true,
 };
 
 Deno.test("retries of a failing endpoint don't pile up stale heap entries on a replica that only applies", () => {
@@ -35,32 +36,85 @@ Deno.test("retries of a failing endpoint don't pile up stale heap entries on a r
   );
 });
 
-Deno.test("a failure whose next try would come at or past the retry window gives the message up then, counted as expired", () => {
-  // Each policy's tries stop where the window ends (the day, or the topic's retention if
-  // shorter): a try the window would not reach is not scheduled. Replicas apply this rule, so
-  // it is the same on every release that writes this PushResults layout.
-  const tries = (policy: "exponentialDecay" | "backoff", retentionMs: number) => {
-    const state = new PushState();
-    state.add({ sequence: 1, logIndex: 9, slot: 0, publishTime: 0, attempts: 0, nextAttemptAt: 0 });
-    const at: number[] = [];
-    for (let attempt = 0;; attempt++) {
-      const now = state.pending.get(1)!.nextAttemptAt;
-      at.push(now);
-      const effect = state.recordFailure(
-        { sequence: 1, attempt, now, error: "HTTP 500" },
-        { policy, retentionMs, subscriptionIncarnation: 7 },
-      );
-      if (effect !== "retry") return { at, effect, counters: state.counters };
-    }
+/** The tries of one message that fails at every try, each failure recorded when it is due. */
+function tries(
+  policy: "exponentialDecay" | "backoff",
+  retentionMs: number,
+  finalTry: boolean,
+) {
+  const state = new PushState();
+  state.add({ sequence: 1, logIndex: 9, slot: 0, publishTime: 0, attempts: 0, nextAttemptAt: 0 });
+  const at: number[] = [];
+  for (let attempt = 0;; attempt++) {
+    const now = state.pending.get(1)!.nextAttemptAt;
+    at.push(now);
+    const effect = state.recordFailure(
+      { sequence: 1, attempt, now, error: "HTTP 500" },
+      { policy, retentionMs, subscriptionIncarnation: 7, finalTry },
+    );
+    if (effect !== "retry") return { at, effect, counters: state.counters };
+  }
+}
+
+Deno.test("a failure whose next try would come at or past the retry window gets one final try before the window ends", () => {
+  // PushResults layout 2 (written now): the next try is brought forward to
+  // `pushRetryLimits.finalTryMarginMs` (15 s) before the window's end (the day, or the topic's
+  // retention if shorter), once; that try's failure gives the message up, counted as expired.
+  const short = tries("exponentialDecay", 60_000, true);
+  assert.deepEqual(short.at, [0, 1_000, 3_000, 7_000, 15_000, 31_000, 45_000]);
+  assert.equal(short.effect, "expired", "the final try (45 s) failed");
+  assert.deepEqual(short.counters, { pushed: 0, failures: 7, retries: 6, dropped: 0, expired: 1 });
+  const day = tries("exponentialDecay", 86_400_000, true);
+  assert.equal(day.at.at(-1), 86_385_000, "the last try 15 s before the day ends");
+  assert.ok(day.at.at(-2)! < 86_385_000 && day.at.at(-2)! + 512_000 >= 86_400_000);
+  assert.equal(day.effect, "expired");
+  // backoff spends its three retries well inside a day, as before.
+  assert.equal(tries("backoff", 86_400_000, true).at.length, 4);
+  assert.equal(tries("backoff", 86_400_000, true).effect, "dropped");
+});
+
+Deno.test("the final try before the window ends can succeed, and is tried once even when its failure is recorded early", () => {
+  const schedule = {
+    policy: "exponentialDecay" as const,
+    retentionMs: 60_000,
+    subscriptionIncarnation: 7,
+    finalTry: true,
   };
-  const short = tries("exponentialDecay", 60_000);
+  const failed = (state: PushState, attempt: number, now: number) =>
+    state.recordFailure({ sequence: 1, attempt, now, error: "HTTP 503" }, schedule);
+  const state = new PushState();
+  state.add({ sequence: 1, logIndex: 9, slot: 0, publishTime: 0, attempts: 0, nextAttemptAt: 0 });
+  for (const [attempt, now] of [0, 1_000, 3_000, 7_000, 15_000, 31_000].entries()) {
+    assert.equal(failed(state, attempt, now), "retry");
+  }
+  assert.equal(state.nextAttemptAt(), 45_000);
+  assert.equal(state.recordSuccess(1, 6), "pushed");
+  assert.deepEqual(state.counters, { pushed: 1, failures: 6, retries: 6, dropped: 0, expired: 0 });
+  // A failure of the final try applied at a time before it (a new leader's clock behind the old
+  // one's) still gives the message up: the final try is not scheduled twice.
+  const early = new PushState();
+  early.add({ sequence: 1, logIndex: 9, slot: 0, publishTime: 0, attempts: 5, nextAttemptAt: 0 });
+  assert.equal(failed(early, 5, 40_000), "retry");
+  assert.equal(early.nextAttemptAt(), 45_000);
+  assert.equal(failed(early, 6, 44_000), "expired");
+  // A try the window no longer leaves time for (the failure recorded at or past 45 s): given up.
+  const late = new PushState();
+  late.add({ sequence: 1, logIndex: 9, slot: 0, publishTime: 0, attempts: 5, nextAttemptAt: 0 });
+  assert.equal(failed(late, 5, 45_000), "expired");
+});
+
+Deno.test("PushResults before layout 2 keep their rule: a failure whose next try would come at or past the window gives the message up then", () => {
+  // Replicas apply this rule, so an entry of the earlier layout (a replay of an earlier
+  // release's log) gives the message up where that release did.
+  const short = tries("exponentialDecay", 60_000, false);
   assert.deepEqual(short.at, [0, 1_000, 3_000, 7_000, 15_000, 31_000]);
   assert.equal(short.effect, "expired", "the next try (63 s) is past the 60 s retention");
   assert.deepEqual(short.counters, { pushed: 0, failures: 6, retries: 5, dropped: 0, expired: 1 });
-  const day = tries("exponentialDecay", 86_400_000);
+  const day = tries("exponentialDecay", 86_400_000, false);
   const last = day.at.at(-1)!;
   assert.ok(last < 86_400_000 && last + 512_000 >= 86_400_000, `last try at ${last} ms`);
+  assert.ok(last < 86_385_000, `last try at ${last} ms`);
   assert.equal(day.effect, "expired");
-  assert.equal(tries("backoff", 86_400_000).at.length, 4, "backoff: the first try and 3 retries");
-  assert.equal(tries("backoff", 86_400_000).effect, "dropped");
+  assert.equal(tries("backoff", 86_400_000, false).at.length, 4, "the first try and 3 retries");
+  assert.equal(tries("backoff", 86_400_000, false).effect, "dropped");
 });

@@ -14,7 +14,7 @@ import {
   encodeSendBatch,
   encodeSendReceive,
 } from "./commands.ts";
-import { encodePublishBatch } from "./topic_commands.ts";
+import { encodePublishBatch, encodePushResults } from "./topic_commands.ts";
 import { resolveCreate } from "./queue_attributes.ts";
 import { cmqdRelease, NewerReleaseError } from "./release.ts";
 import { DecodeError } from "./binary.ts";
@@ -112,11 +112,13 @@ Deno.test("a command in a layout version newer than this release writes stops ap
     topic: "t",
     messages: [{ body: "d", tags: [] }],
   });
+  const pushResults = encodePushResults([]);
   const cases: [number, Uint8Array, number][] = [
     [CommandType.ReceiveBatch, receive, 5],
     [CommandType.SendBatch, send, 6],
     [CommandType.SendReceive, send, 6],
     [CommandType.PublishBatch, publish, 2],
+    [CommandType.PushResults, pushResults, 3],
   ];
   for (const [type, payload, version] of cases) {
     const newer = payload.slice();

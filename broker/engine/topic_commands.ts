@@ -2,7 +2,8 @@
  * Codecs of the topic commands (payloads of log entries with a topic `CommandType`). Built from
  * the engine's own types only: this file is part of the on-disk format.
  *
- * Binary layouts (little-endian, see `binary.ts`), each starting with a `u8` layout version (1):
+ * Binary layouts (little-endian, see `binary.ts`), each starting with a `u8` layout version (1;
+ * PushResults 2, also read in layout 1):
  *
  * - **PublishBatch**: `version, u16 len + topic, u16 count, u32 offsets[count + 1]` (absolute
  *   offsets of each message record; the last one is the payload length), then per message:
@@ -10,10 +11,13 @@
  *   [u16 len + routingKey], [u8 n, n × (u16 len + key, u16 len + value)], u32 bodyLength, body`
  *   (UTF-8). As with SendBatch, the offset table lets a reader decode message k alone: a queue
  *   that got a copy of message k points at (entry index, k), and a pending HTTP push does too.
- * - **PushResults**: `version, u16 count`, then per outcome: `u16 len + topic, u16 len +
- *   subscription, f64 subscription incarnation, f64 message sequence (in the topic), u32 attempt
- *   (the attempt count when the push started), u8 ok (1 success, 0 failure), u16 len + error`
- *   (empty on success).
+ * - **PushResults**: `version (2, or 1: the earlier form), u16 count`, then per outcome:
+ *   `u16 len + topic, u16 len + subscription, f64 subscription incarnation, f64 message sequence
+ *   (in the topic), u32 attempt (the attempt count when the push started), u8 ok (1 success,
+ *   0 failure), u16 len + error` (empty on success). The layouts differ in what a failure means
+ *   when the next try would fall past the message's retry window: from layout 2 on one final
+ *   try comes shortly before the window ends (`finalTry`); in layout 1 the message is given up
+ *   then (`push_state.ts`). A release that reads layout 1 only refuses layout 2.
  *
  * The admin commands (CreateTopic, UpdateTopic, DeleteTopic, Subscribe, UpdateSubscription,
  * Unsubscribe) are JSON objects in UTF-8, like the queue admin commands.
@@ -33,6 +37,8 @@ import type {
 } from "./types.ts";
 
 const layoutVersion = 1;
+/** The layout versions of a PushResults: 2 with a final try before the window ends (written). */
+const pushResultsVersion = 2;
 const flagTags = 1;
 const flagRoutingKey = 2;
 const flagAttributes = 4;
@@ -71,6 +77,13 @@ export interface PushOutcome {
   ok: boolean;
   /** Why it failed (empty on success). */
   error: string;
+}
+
+/** A decoded PushResults command: its outcomes, and the rule its layout means (`finalTry`). */
+export interface PushResultsCommand {
+  outcomes: PushOutcome[];
+  /** Layout 2 on: a failure whose next try falls past the window gets one final try before. */
+  finalTry: boolean;
 }
 
 /** CreateTopic command: attributes resolved with defaults. */
@@ -289,10 +302,10 @@ export class PublishedMessageReader {
   }
 }
 
-/** Encodes a PushResults command. */
+/** Encodes a PushResults command (layout 2: with a final try before the window ends). */
 export function encodePushResults(outcomes: readonly PushOutcome[]): Uint8Array {
   const writer = new ByteWriter(16 + outcomes.length * 64);
-  writer.u8(layoutVersion);
+  writer.u8(pushResultsVersion);
   writer.u16(outcomes.length);
   for (const outcome of outcomes) {
     writer.string16(outcome.topic);
@@ -306,11 +319,13 @@ export function encodePushResults(outcomes: readonly PushOutcome[]): Uint8Array 
   return writer.finish();
 }
 
-/** Decodes a PushResults command. */
-export function decodePushResults(payload: Uint8Array): PushOutcome[] {
+/** Decodes a PushResults command (layout 2, or 1: the earlier form). */
+export function decodePushResults(payload: Uint8Array): PushResultsCommand {
   const reader = new ByteReader(payload);
   const version = reader.u8();
-  if (version !== layoutVersion) throw layoutVersionError(version, layoutVersion);
+  if (version < layoutVersion || version > pushResultsVersion) {
+    throw layoutVersionError(version, pushResultsVersion);
+  }
   const count = reader.u16();
   const outcomes: PushOutcome[] = [];
   for (let index = 0; index < count; index++) {
@@ -333,5 +348,5 @@ export function decodePushResults(payload: Uint8Array): PushOutcome[] {
     });
   }
   reader.end();
-  return outcomes;
+  return { outcomes, finalTry: version >= pushResultsVersion };
 }

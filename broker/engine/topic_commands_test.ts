@@ -61,11 +61,15 @@ Deno.test("push results round-trip and garbage is a DecodeError", () => {
     },
   ];
   const payload = encodePushResults(outcomes);
-  assert.deepEqual(decodePushResults(payload), outcomes);
+  assert.equal(payload[0], 2, "written in layout 2");
+  assert.deepEqual(decodePushResults(payload), { outcomes, finalTry: true });
+  // Layout 1, the earlier form: the same bytes after the version, without the final try.
+  const earlier = Uint8Array.of(1, ...payload.subarray(1));
+  assert.deepEqual(decodePushResults(earlier), { outcomes, finalTry: false });
   for (let length = 0; length < payload.length; length++) {
     assert.throws(() => decodePushResults(payload.subarray(0, length)), DecodeError);
   }
   // An unknown layout version: garbage below the one written, a newer release's above it.
   assert.throws(() => decodePushResults(new Uint8Array([0, 0, 0])), DecodeError);
-  assert.throws(() => decodePushResults(new Uint8Array([2, 0, 0])), NewerLayoutError);
+  assert.throws(() => decodePushResults(new Uint8Array([3, 0, 0])), NewerLayoutError);
 });

@@ -12,7 +12,8 @@
  *
  * A PushResults entry records outcomes of push attempts: an outcome is applied only when its
  * subscription incarnation and attempt count still match, so a late or repeated outcome (an
- * old leader's, or one that raced a retry) is counted as stale and changes nothing.
+ * old leader's, or one that raced a retry) is counted as stale and changes nothing. Its layout
+ * says when a failing message gets its last try (`topic_commands.ts`, `push_state.ts`).
  *
  * @module
  */
@@ -145,7 +146,7 @@ export function applyPushResults(
   entry: AppliedEntry,
   now: number,
 ): PushResultsResult {
-  const outcomes = decodePushResults(entry.payload);
+  const { outcomes, finalTry } = decodePushResults(entry.payload);
   if (outcomes.length > subscriptionLimits.pushResultsPerCommandMax) {
     throw invalidParameter(
       "outcomes",
@@ -172,6 +173,7 @@ export function applyPushResults(
           policy: subscription.retryPolicy,
           retentionMs: topic.meta.attributes.retentionSeconds * 1000,
           subscriptionIncarnation: subscription.meta.incarnation,
+          finalTry,
         },
       );
     if (effect === "stale") {

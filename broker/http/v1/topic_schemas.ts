@@ -157,7 +157,9 @@ const EndpointSchema = z.object({
 
 const retryPolicy = z.enum(["exponentialDecay", "backoff"]).openapi({
   description: "URL endpoints: exponentialDecay retries after 1, 2, 4 … 512 s, then every " +
-    "512 s for up to a day (and the topic's retention); backoff retries 3 times, 10–20 s apart.",
+    "512 s for up to a day (and the topic's retention); backoff retries 3 times, 10–20 s apart. " +
+    "A retry that would come within 15 s of that window's end comes 15 s before it, as the " +
+    "last try; its failure gives the message up (push.expired).",
   default: "exponentialDecay",
 });
 const pushFormat = z.enum(["json", "simplified"]).openapi({
