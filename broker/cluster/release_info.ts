@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { cmqdRelease, NewerReleaseError, stateSnapshotVersion } from "../engine/mod.ts";
+import {
+  cmqdRelease,
+  commandLayoutNewest,
+  NewerReleaseError,
+  stateSnapshotVersion,
+} from "../engine/mod.ts";
 import { snapshotContainerVersion } from "../replication/mod.ts";
 import {
   NewerFormatError,
@@ -29,10 +34,10 @@ export function versionText(): string {
 }
 
 /**
- * Command layout versions: binary commands start with one (1; ReceiveBatch 3, SendReceive 4,
- * each also read in its earlier layouts, 1-2 and 2-3); JSON has none.
+ * Command layout versions: binary commands start with one (1, and later layouts of a few, each
+ * also read in its earlier ones: `commandLayoutNewest`); JSON has none.
  */
-const commandLayouts = "1-4";
+const commandLayouts = `1-${commandLayoutNewest}`;
 
 /**
  * The one-line reason when `error` is a refusal of a newer release's data (an entry of an

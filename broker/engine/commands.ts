@@ -65,7 +65,8 @@ const layoutVersion = 1;
  * answers at apply (written), 4 in group order keeping locks, 3 in group order, 2 the earliest
  * form (ReceiveBatch's: `handle_commands.ts`).
  */
-const sendReceiveVersion = 5;
+/** The layout a SendReceive is written in (the newest of the binary commands but one). */
+export const sendReceiveVersion = 5;
 const sendReceiveKeepsLocksVersion = 4;
 const sendReceiveInGroupOrderVersion = 3;
 const sendReceiveEarlierVersion = 2;

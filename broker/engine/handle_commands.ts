@@ -26,7 +26,8 @@ const layoutVersion = 1;
  * The layout versions of a ReceiveBatch: 4 bounding answers at apply (written), 3 keeping locks,
  * 2 in group order, 1 the earliest form.
  */
-const receiveVersion = 4;
+/** The layout a ReceiveBatch is written in. */
+export const receiveVersion = 4;
 const receiveKeepsLocksVersion = 3;
 const receiveInGroupOrderVersion = 2;
 

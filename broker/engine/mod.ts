@@ -132,3 +132,19 @@ export {
   type TopicAttributesInput,
   type TopicFilterType,
 } from "./types.ts";
+
+import { sendReceiveVersion } from "./commands.ts";
+import { receiveVersion } from "./handle_commands.ts";
+import { pushResultsVersion } from "./topic_commands.ts";
+
+/**
+ * The newest layout version this release writes in a binary command's first byte (every binary
+ * command has layout 1; these are the ones written in a later layout): `--version` prints the
+ * range of layouts up to it.
+ */
+export const commandLayoutNewest = Math.max(
+  1,
+  sendReceiveVersion,
+  receiveVersion,
+  pushResultsVersion,
+);

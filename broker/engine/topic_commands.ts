@@ -38,7 +38,7 @@ import type {
 
 const layoutVersion = 1;
 /** The layout versions of a PushResults: 2 with a final try before the window ends (written). */
-const pushResultsVersion = 2;
+export const pushResultsVersion = 2;
 const flagTags = 1;
 const flagRoutingKey = 2;
 const flagAttributes = 4;

@@ -120,7 +120,7 @@ Deno.test("--version prints the release and the format versions, and starts noth
     assert.equal(code, 0, text);
     assert.match(
       text,
-      /^cmqd \d+\.\d+\.\d+ \(log record 1, log entry commands 1-4, snapshot file 1, snapshot container 1, state snapshot 4, segment index 1, peer protocol 2\)\n$/,
+      /^cmqd \d+\.\d+\.\d+ \(log record 1, log entry commands 1-5, snapshot file 1, snapshot container 1, state snapshot 4, segment index 1, peer protocol 2\)\n$/,
     );
     assert.equal(await Deno.stat(dataDir).catch(() => null), null, "no data dir made");
   } finally {
