@@ -14,7 +14,8 @@
  * another member's addresses (or those of a node whose join is under way), is refused: recording
  * them would cut that member off (every node would dial it at the new address). A removal of a
  * node whose join is under way wins: the join stops at its next step with a refusal (not a 503
- * its joining node would retry) and adds nothing back.
+ * its joining node would retry) and adds nothing back. The leader's own join (its `--join`
+ * repeated at a restart, forwarded back to it) is answered as done: it is a voter.
  *
  * @module
  */
@@ -179,6 +180,9 @@ export class Membership {
     // The leader is no peer of its own: the catch-up wait would never see it, and recording
     // other addresses for it would misdirect every forward to it.
     if (request.id === this.#options.nodeId) {
+      // Its own join, repeated at a restart (`--join` stays in its command) and forwarded here by
+      // the member it asked: this process leads, so it is a voter already, and nothing changes.
+      if (this.#isOwnJoin(request)) return this.#options.clusterInfo();
       throw invalidParameter(
         "id",
         `node '${request.id}' is this node, the leader; a join comes from the joining node`,
@@ -473,6 +477,18 @@ export class Membership {
         `it as a cluster member, with --peers naming only itself (--peers ${nodeId}=host:peerPort) ` +
         "and the cluster key (--cluster-key-file or CMQD_CLUSTER_KEY)",
     );
+  }
+
+  /**
+   * Whether `request` is this node's own join: its id, this process's own addresses (no other
+   * process listens at them) and this node a voter. Another process under the leader's id (a
+   * second node started under it, a typo) names other addresses, and is refused.
+   */
+  #isOwnJoin(request: JoinRequest): boolean {
+    const { nodeId, url, peerAddress, replica } = this.#options;
+    return request.id === nodeId && url !== undefined && request.clientUrl === url &&
+      peerAddress !== undefined && request.peerAddress === peerAddress &&
+      replica.status().config.voters.includes(nodeId as NodeId);
   }
 
   #requireLeader(): void {

@@ -89,6 +89,45 @@ Deno.test("a join naming the leader itself is refused at once and records nothin
   }
 });
 
+Deno.test("the leader's own join, at its own addresses, is answered as done and records nothing; under its id at others it is refused", async () => {
+  const node = await startOneNode(new SimFileSystem());
+  const own = { id: "n1", peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+  let answered = 0;
+  const membership = new Membership({
+    nodeId: "n1",
+    url: own.clientUrl,
+    peerAddress: own.peerAddress,
+    replica: node.replica,
+    machine: node.machine,
+    transport: noPeers(),
+    clusterInfo: () => {
+      answered++;
+      return clusterInfo(node.replica.status(), () => null);
+    },
+  });
+  try {
+    const before = node.replica.status().lastIndex;
+    // Its repeated --join at a restart, forwarded back to it: it leads, so it is a voter.
+    const info = await membership.join(own);
+    assert.equal(answered, 1);
+    assert.equal(info.leaderId, "n1");
+    await membership.join({ ...own, emptyDataDir: false });
+    // Another process under its id names other addresses: refused as before.
+    for (
+      const other of [{ peerAddress: "127.0.0.1:7002" }, { clientUrl: "http://127.0.0.1:7003" }]
+    ) {
+      await assert.rejects(
+        membership.join({ ...own, ...other }),
+        (error: BrokerError) =>
+          error.code === "InvalidParameter" && /is this node, the leader/.test(error.message),
+      );
+    }
+    assert.equal(node.replica.status().lastIndex, before, "the join proposed something");
+  } finally {
+    await node.close();
+  }
+});
+
 Deno.test("a join first records the addresses of the members with none (an initial voter's), and refuses a new node at one of them", async () => {
   const node = await startOneNode(new SimFileSystem());
   const membership = new Membership({
