@@ -28,7 +28,9 @@
  *   longer `timeoutMs`) and the renewal sent again at once, while the lock still holds — a lock of 1 s included (see `consumer_acks.ts`).
  *   Unanswered renewals may have been applied, so renewals go on while the handler runs until the
  *   broker answers, paced by the soonest deadline the lock may have (`consumer_lock.ts`); one the
- *   broker refuses (the lock ran out, or the queue was deleted) aborts the handler's `signal`, and its message then gets no
+ *   broker refuses (the lock ran out; or the request itself, for good: the queue was deleted, the
+ *   key removed or its permission taken away — 401, 403 —, see `refusedForGood`) aborts the
+ *   handler's `signal`, and its message then gets no
  *   retry delay or release (its lock is gone; the message may be delivered again). In an outage
  *   every held message's renewals fail, a few per lock period each (an unanswered one is sent
  *   again no sooner than an eighth of the lock later): only the first of an outage

@@ -44,6 +44,7 @@
  */
 import type { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
+import { refusedForGood } from "./consumer_lock.ts";
 import type { ChangeVisibilityResponse, HandleFailure, ReceivedMessage } from "./protocol.ts";
 
 /** What a consumer needs of a client (tests pass a fake). */
@@ -55,9 +56,11 @@ type VisibilityEntryAnswer = ChangeVisibilityResponse["entries"][number];
 
 /**
  * A lock change's outcome: `ok` only when the broker's answer lists it among its `entries`.
- * `lockLost`: the broker refused it for this handle, or answered that the queue is gone
- * (`QueueNotFound`, deleted while the message was held); otherwise a failed change is unconfirmed
- * (no answer, or an answer that leaves it out): it may or may not have been applied.
+ * `lockLost`: the broker refused it for this handle, or refused the request itself for good
+ * (`refusedForGood`: `QueueNotFound`, the queue deleted while the message was held; 401, 403 —
+ * the key removed or its permission taken away —; a 4xx other than 408 and 429); otherwise a
+ * failed change is unconfirmed (no answer, a 503, or an answer that leaves it out): it may or may
+ * not have been applied.
  */
 export type VisibilityOutcome =
   | { ok: true; visibleAt: number }
@@ -431,9 +434,10 @@ export class Acknowledger {
       visibilityTimeoutSeconds: change.seconds,
     }));
     // A change already resolved keeps its outcome; the rest may or may not have been applied,
-    // unless the broker answered that the queue is gone: then so is every lock of it.
+    // unless the broker refused the request itself for good (the queue is gone, the key may no
+    // longer change its locks): then every lock it carries will run out.
     const failed = (error: unknown) => {
-      const lockLost = error instanceof CmqdError && error.code === "QueueNotFound";
+      const lockLost = refusedForGood(error);
       for (const change of batch) change.resolve({ ok: false, lockLost, error });
     };
     const controller = new AbortController();

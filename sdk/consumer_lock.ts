@@ -12,8 +12,33 @@
  * can say the lock has run out (it refuses the renewal): no local clock can, as any unanswered
  * renewal may have extended it.
  *
+ * The broker refuses a renewal for its handle (the lock ran out), or refuses the request itself
+ * before touching any lock, which it would do again however often it were sent (`refusedForGood`):
+ * the queue was deleted; the key was removed, its secret changed or its permission taken away
+ * (401, 403: every attempt is signed afresh, with the same key); or the request is one it does
+ * not take (400, 404, 413, 415). Then the lock will run out, and the handler is told.
+ *
  * @module
  */
+import { CmqdError } from "./errors.ts";
+
+/** 4xx statuses that say "not now": the broker gave up reading a stalled body, or is too busy. */
+const notNowStatuses = new Set([408, 429]);
+
+/**
+ * True when `error`, a lock change's failure, is the broker's refusal of the request itself, so
+ * that the change sent again would be refused again: `QueueNotFound`, and any other error the
+ * broker answered with a 4xx status (a cmqd error body: a proxy's bare 4xx is
+ * `UnexpectedResponse`, not the broker's word on the request) but 408 and 429 and the codes
+ * worth retrying. Everything else — no answer, a 503, a 5xx, a proxy's answer — leaves the change
+ * unconfirmed: it may have been applied, or may be later.
+ */
+export function refusedForGood(error: unknown): boolean {
+  if (!(error instanceof CmqdError)) return false;
+  if (error.code === "QueueNotFound") return true;
+  return error.status >= 400 && error.status <= 499 && !notNowStatuses.has(error.status) &&
+    !error.retryable && error.code !== "UnexpectedResponse";
+}
 
 /**
  * Deadlines of unanswered renewals kept, at most. Renewals of one message go one at a time, each

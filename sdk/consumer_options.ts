@@ -13,7 +13,9 @@ export interface HandlerContext {
   /**
    * Aborted by `stop({ abort: true })`, and when the broker refuses a renewal (the lock ran out:
    * the message may be delivered to another consumer; or the queue was deleted, `QueueNotFound`;
-   * the reason is the broker's `CmqdError`).
+   * or the key was removed, `Unauthenticated`, or lost the permission, `AccessDenied`; or any
+   * other 4xx but 408 and 429, which would refuse it again; the reason is the broker's
+   * `CmqdError`).
    */
   signal: AbortSignal;
 }

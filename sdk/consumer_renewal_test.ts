@@ -395,3 +395,92 @@ Deno.test("renewals in an outage that fails at once stay a few per lock period: 
   assert.equal(errors.length, 1, "the outage reported once");
   assert.equal(consumer.stats.locksLost, 0);
 });
+
+/**
+ * A consumer whose every lock change the broker refuses with `error`; its handler runs until its
+ * signal aborts (then fails with the reason) or until `finish` resolves.
+ */
+function refusingConsumer(error: () => CmqdError) {
+  const queue = new FakeQueue();
+  queue.send("a");
+  const changes: string[] = [];
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (_name, entries) => {
+      changes.push(...entries.map((entry) => entry.receiptHandle));
+      return Promise.reject(error());
+    },
+  };
+  const finish = deferred<void>();
+  const reasons: unknown[] = [];
+  const { consumer, errors } = consumerOn(client, {
+    visibilityTimeoutSeconds: 1,
+    handleMessage: (_message, { signal }) =>
+      new Promise<void>((resolve, reject) => {
+        finish.promise.then(resolve);
+        signal.addEventListener("abort", () => {
+          reasons.push(signal.reason);
+          reject(signal.reason);
+        }, { once: true });
+      }),
+  });
+  return { consumer, errors, changes, finish, reasons };
+}
+
+// The broker's own refusals of the request itself, before it touches any lock: sent again
+// (signed afresh, with the same key and body) it is refused again, so the lock will run out.
+for (
+  const [code, status] of [
+    ["Unauthenticated", 401], // the key was removed, or its secret changed
+    ["AccessDenied", 403], // the key no longer has the permission
+    ["InvalidParameter", 400],
+    ["MalformedRequest", 400],
+    ["NotFound", 404],
+    ["RequestTooLarge", 413],
+    ["UnsupportedMediaType", 415],
+  ] as const
+) {
+  Deno.test(`a renewal refused with ${status} ${code} aborts the handler's signal: the lock can't be kept`, async () => {
+    const { consumer, errors, changes, reasons } = refusingConsumer(() =>
+      new CmqdError(code, `refused: ${code}`, { status })
+    );
+    consumer.start();
+    await waitFor("the handler told", () => consumer.stats.failed === 1, 10_000);
+    await consumer.stop();
+    assert.equal(reasons.length, 1);
+    assert.ok(reasons[0] instanceof CmqdError);
+    assert.equal(reasons[0].code, code);
+    assert.equal(consumer.stats.locksLost, 1);
+    assert.equal(consumer.stats.renewalsUnanswered, 0, "an answer, not an outage");
+    // Neither renewed again nor re-locked for a retry: the refused renewal was the one change.
+    assert.deepEqual(changes, ["m1#1"]);
+    // Reported once as the lost lock, once as the handler's failure (the signal's reason).
+    assert.deepEqual(errors.map(({ error }) => (error as CmqdError).code), [code, code]);
+  });
+}
+
+// Answers that say "not now", or that are not the broker's word on the request: the renewal may
+// still be accepted, so it stays unconfirmed and is sent again.
+for (
+  const [code, status] of [
+    ["RequestTimeout", 408], // the broker gave up reading a stalled body
+    ["NoLeader", 503],
+    ["UnexpectedResponse", 403], // a proxy's refusal, not cmqd's
+    ["UnexpectedResponse", 502],
+  ] as const
+) {
+  Deno.test(`a renewal failed with ${status} ${code} is sent again; the handler keeps its signal`, async () => {
+    const { consumer, errors, changes, reasons, finish } = refusingConsumer(() =>
+      new CmqdError(code, `failed: ${code}`, { status })
+    );
+    consumer.start();
+    await waitFor("the renewal sent again", () => changes.length >= 2, 10_000);
+    finish.resolve();
+    await consumer.stop();
+    assert.deepEqual(reasons, []);
+    assert.equal(consumer.stats.locksLost, 0);
+    assert.ok(consumer.stats.renewalsUnanswered >= 1);
+    assert.equal((errors[0].error as CmqdError).code, code, "the outage reported");
+  });
+}
