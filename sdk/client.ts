@@ -5,7 +5,7 @@
  *
  * Failures reject with `CmqdError`. The client retries on its own only when a retry can't do
  * harm: 503 `NoLeader` / `NotReady` saying the broker did not take the request (`Retry-After` is
- * honoured) and connections that were never made (refused, unknown host) on every call; a 503
+ * honoured up to 30 s, never below the back-off) and connections that were never made (refused, unknown host) on every call; a 503
  * that may have taken effect ("outcome unknown", a forward cut by a leader change) only on calls
  * that are safe to repeat, like a lost answer;
  * network errors or timeouts after the request may have been sent only on calls that are safe

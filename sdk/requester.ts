@@ -69,7 +69,8 @@ export interface CmqdClientOptions {
    */
   headTimeoutMs?: number;
   /**
-   * Bounds of the automatic retries (a `Retry-After` may ask for longer than `backoffMsMax`):
+   * Bounds of the automatic retries (a `Retry-After` may ask for longer than the back-off, up to
+   * 30 s, never for less):
    * `attemptsMax` an integer ≥ 1, or `Infinity` (retried, where that is safe, until the call's
    * signal aborts), `backoffMsMin` ≤ `backoffMsMax` finite numbers ≥ 0; anything else throws
    * when the client is built.
@@ -108,7 +109,10 @@ const timeoutMsDefault = 30_000;
 const headTimeoutMsDefault = 5_000;
 /** How long the `/healthz` of a node that sent no head may take; it answers from memory. */
 const probeTimeoutMsMax = 2_000;
-/** A `Retry-After` longer than this is cut: a client should not hang for minutes. */
+/**
+ * A `Retry-After` longer than this is cut: a client should not hang for minutes. (One shorter
+ * than the back-off is raised to it.)
+ */
 const retryAfterMsMax = 30_000;
 
 export /** The methods of the v1 API. */
@@ -310,10 +314,12 @@ export class Requester {
     if (!unavailable && !unsent && !lost && !stalled) return undefined;
     // A node that refused the connection or froze says nothing about the next one: go at once.
     if ((unsent || silent.has(error)) && moved) return 0;
-    if (error.retryAfterSeconds !== undefined) {
-      return Math.min(error.retryAfterSeconds * 1000, retryAfterMsMax);
-    }
-    return backoffMs(attempt, this.#retry);
+    // A `Retry-After` asks for at least that long, never for less than the back-off: one of 0
+    // (or a date past) from a broker or a proxy would otherwise retry at once, a spin under
+    // `attemptsMax: Infinity`.
+    const backoff = backoffMs(attempt, this.#retry);
+    if (error.retryAfterSeconds === undefined) return backoff;
+    return Math.max(backoff, Math.min(error.retryAfterSeconds * 1000, retryAfterMsMax));
   }
 
   /** True when an attempt's `limitMs` (a long poll's wait aside) is no shorter than the client's own bound. */

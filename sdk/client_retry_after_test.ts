@@ -1,0 +1,93 @@
+/**
+ * `Retry-After` on the client's automatic retries: honoured when it asks for longer than the
+ * back-off, never shorter than it (a `Retry-After: 0` makes no spin), cut at 30 s.
+ */
+import assert from "node:assert/strict";
+import { CmqdClient } from "./mod.ts";
+
+function noLeader(retryAfter: string): Response {
+  return Response.json(
+    { error: { code: "NoLeader", message: "election", requestId: "r" } },
+    { status: 503, headers: { "retry-after": retryAfter } },
+  );
+}
+
+/**
+ * A client whose every answer is `answer()`, on a fake clock that only its waits move: its call
+ * is aborted once `budgetMs` of waits passed, or after `attemptsCap` attempts (a spin would
+ * otherwise never move the clock).
+ */
+function clockedClient(
+  answer: () => Response,
+  options: { budgetMs: number; attemptsCap: number; retry?: object },
+) {
+  const controller = new AbortController();
+  const sleeps: number[] = [];
+  let attempts = 0;
+  let nowMs = 0;
+  const client = new CmqdClient({
+    baseUrl: "http://node-a:8080",
+    fetch: () => {
+      attempts++;
+      if (attempts >= options.attemptsCap) controller.abort();
+      return Promise.resolve(answer());
+    },
+    retry: { attemptsMax: Infinity, ...options.retry },
+    sleep: (ms) => {
+      sleeps.push(ms);
+      nowMs += ms;
+      if (nowMs >= options.budgetMs) controller.abort();
+      return Promise.resolve();
+    },
+  });
+  return { client, signal: controller.signal, sleeps, attempts: () => attempts };
+}
+
+Deno.test("a 503 with Retry-After: 0 is retried after the back-off, not at once: no spin", async () => {
+  const { client, signal, sleeps, attempts } = clockedClient(() => noLeader("0"), {
+    budgetMs: 10_000,
+    attemptsCap: 1_000,
+  });
+  const error = await client.deleteMessages("orders", ["h"], { signal }).catch((e) => e);
+  assert.equal(error.code, "Aborted");
+  // 10 s of back-off from 50 ms doubling to 2 s (jittered into the upper half): 25 ms, 50 ms,
+  // 100 ms … then 1–2 s a retry, a dozen or so attempts; the spin made a thousand.
+  assert.ok(attempts() <= 20, `${attempts()} attempts in 10 s`);
+  for (const [index, ms] of sleeps.entries()) {
+    const ceiling = Math.min(2_000, 50 * 2 ** index);
+    assert.ok(ms >= ceiling / 2 && ms <= ceiling, `retry ${index + 1} waited ${ms} ms`);
+  }
+});
+
+Deno.test("a Retry-After in the past (an HTTP date) is no spin either", async () => {
+  const past = new Date(Date.now() - 60_000).toUTCString();
+  const { client, signal, attempts } = clockedClient(() => noLeader(past), {
+    budgetMs: 10_000,
+    attemptsCap: 1_000,
+  });
+  const error = await client.getQueue("orders", { signal }).catch((e) => e);
+  assert.equal(error.code, "Aborted");
+  assert.ok(attempts() <= 20, `${attempts()} attempts in 10 s`);
+});
+
+Deno.test("a Retry-After longer than the back-off is honoured, up to 30 s", async () => {
+  for (const [retryAfter, expectedMs] of [["3", 3_000], ["600", 30_000]] as const) {
+    const { client, signal, sleeps } = clockedClient(() => noLeader(retryAfter), {
+      budgetMs: Infinity,
+      attemptsCap: 4,
+    });
+    await client.getQueue("orders", { signal }).catch(() => undefined);
+    assert.deepEqual(sleeps, [expectedMs, expectedMs, expectedMs], `Retry-After: ${retryAfter}`);
+  }
+});
+
+Deno.test("a back-off longer than Retry-After (and than its 30 s cut) is kept", async () => {
+  const { client, signal, sleeps } = clockedClient(() => noLeader("1"), {
+    budgetMs: Infinity,
+    attemptsCap: 3,
+    retry: { backoffMsMin: 40_000, backoffMsMax: 40_000 },
+  });
+  await client.getQueue("orders", { signal }).catch(() => undefined);
+  assert.equal(sleeps.length, 2);
+  for (const ms of sleeps) assert.ok(ms >= 20_000 && ms <= 40_000, `waited ${ms} ms`);
+});
