@@ -17,7 +17,8 @@
  *
  * `baseUrl` may list several nodes: a call that gets no answer moves on to the next one, and so
  * does any call a node refuses with 503 `NodeRemoved` (it was removed from the cluster and serves
- * nothing; it is avoided for 10 s).
+ * nothing; it is avoided for 10 s); at once where the request never reached the node, until every
+ * node failed in a row: the next round waits for the back-off.
  * Responses carry `x-cmqd-leader`; the client remembers it and sends later requests straight
  * to the leader, falling back to the listed nodes when the leader can't be reached.
  *

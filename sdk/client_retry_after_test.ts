@@ -1,6 +1,8 @@
 /**
- * `Retry-After` on the client's automatic retries: honoured when it asks for longer than the
- * back-off, never shorter than it (a `Retry-After: 0` makes no spin), cut at 30 s.
+ * The client's waits between automatic retries, under `retry.attemptsMax: Infinity`: a
+ * `Retry-After` is honoured when it asks for longer than the back-off, never shorter than it (a
+ * `Retry-After: 0` makes no spin), cut at 30 s; a refused connection moves on to the next node at
+ * once, but a round of nodes that all refused backs off before the next.
  */
 import assert from "node:assert/strict";
 import { CmqdClient } from "./mod.ts";
@@ -19,18 +21,20 @@ function noLeader(retryAfter: string): Response {
  */
 function clockedClient(
   answer: () => Response,
-  options: { budgetMs: number; attemptsCap: number; retry?: object },
+  options: { budgetMs: number; attemptsCap: number; retry?: object; baseUrl?: string[] },
 ) {
   const controller = new AbortController();
   const sleeps: number[] = [];
   let attempts = 0;
+  const urls: string[] = [];
   let nowMs = 0;
   const client = new CmqdClient({
-    baseUrl: "http://node-a:8080",
-    fetch: () => {
+    baseUrl: options.baseUrl ?? "http://node-a:8080",
+    fetch: (input) => {
       attempts++;
+      urls.push(new URL(input instanceof Request ? input.url : input).host);
       if (attempts >= options.attemptsCap) controller.abort();
-      return Promise.resolve(answer());
+      return Promise.resolve().then(answer);
     },
     retry: { attemptsMax: Infinity, ...options.retry },
     sleep: (ms) => {
@@ -40,7 +44,7 @@ function clockedClient(
       return Promise.resolve();
     },
   });
-  return { client, signal: controller.signal, sleeps, attempts: () => attempts };
+  return { client, signal: controller.signal, sleeps, urls, attempts: () => attempts };
 }
 
 Deno.test("a 503 with Retry-After: 0 is retried after the back-off, not at once: no spin", async () => {
@@ -90,4 +94,30 @@ Deno.test("a back-off longer than Retry-After (and than its 30 s cut) is kept", 
   await client.getQueue("orders", { signal }).catch(() => undefined);
   assert.equal(sleeps.length, 2);
   for (const ms of sleeps) assert.ok(ms >= 20_000 && ms <= 40_000, `waited ${ms} ms`);
+});
+
+Deno.test("a call whose every listed node refuses connections backs off between rounds: no spin", async () => {
+  const { client, signal, sleeps, urls, attempts } = clockedClient(() => {
+    throw new TypeError("tcp connect error: Connection refused (os error 111)");
+  }, {
+    budgetMs: 10_000,
+    attemptsCap: 1_000,
+    baseUrl: ["http://node-a:8080", "http://node-b:8080", "http://node-c:8080"],
+  });
+  const error = await client.getQueue("orders", { signal }).catch((e) => e);
+  assert.equal(error.code, "Aborted");
+  // Each refusal moves on at once; once all three refused, the back-off (50 ms doubling to
+  // 2 s) before the next round: a few dozen attempts in 10 s, where the spin made a thousand.
+  assert.ok(attempts() <= 45, `${attempts()} attempts in 10 s`);
+  assert.deepEqual(urls.slice(0, 6), [
+    "node-a:8080",
+    "node-b:8080",
+    "node-c:8080",
+    "node-a:8080",
+    "node-b:8080",
+    "node-c:8080",
+  ]);
+  // The first round: at once, at once, then a back-off; and so on.
+  assert.deepEqual(sleeps.slice(0, 2), [0, 0]);
+  assert.ok(sleeps[2] > 0 && sleeps[3] === 0 && sleeps[4] === 0 && sleeps[5] > 0, `${sleeps}`);
 });

@@ -257,6 +257,8 @@ export class Requester {
 
   /** One logical call: attempts, back-off, leader hint, moving on through the node list. */
   async request(spec: RequestSpec): Promise<Answer> {
+    /** Nodes this call left for another at once since it last waited: one round at most. */
+    const leftAtOnce = new Set<string>();
     for (let attempt = 1;; attempt++) {
       const target = this.#nodes.target();
       let error: CmqdError;
@@ -277,8 +279,12 @@ export class Requester {
       // No answer: the leader we were sent to is gone (ask the listed nodes again), or the
       // listed node is down (the next one may serve).
       const moved = (error.status === 0 || removed) && this.#nodes.moveOn(target);
-      const delayMs = this.#retryDelayMs(spec, error, attempt, moved);
+      // Back to a node already left at once: every node failed in a row, a round to back off.
+      if (moved) leftAtOnce.add(target);
+      const roundOver = moved && leftAtOnce.has(this.#nodes.target());
+      const delayMs = this.#retryDelayMs(spec, error, attempt, moved, roundOver);
       if (delayMs === undefined) throw error;
+      if (delayMs > 0) leftAtOnce.clear();
       // A back-off may be a Retry-After of up to 30 s: an abort ends it, not the timer.
       await untilAborted(this.#sleep(delayMs, spec.signal), spec.signal);
       if (spec.signal?.aborted) throw aborted(spec.signal);
@@ -302,6 +308,7 @@ export class Requester {
     error: CmqdError,
     attempt: number,
     moved: boolean,
+    roundOver: boolean,
   ): number | undefined {
     if (attempt >= this.#retry.attemptsMax) return undefined;
     const unavailable = error.status === 503 &&
@@ -312,8 +319,9 @@ export class Requester {
     // The broker gave up reading a body that stalled: nothing of it was done.
     const stalled = error.status === 408 && error.code === "RequestTimeout";
     if (!unavailable && !unsent && !lost && !stalled) return undefined;
-    // A node that refused the connection or froze says nothing about the next one: go at once.
-    if ((unsent || silent.has(error)) && moved) return 0;
+    // A node that refused the connection or froze says nothing about the next one: go at once,
+    // unless every node did since the last wait (all down: at once, the call would spin).
+    if ((unsent || silent.has(error)) && moved && !roundOver) return 0;
     // A `Retry-After` asks for at least that long, never for less than the back-off: one of 0
     // (or a date past) from a broker or a proxy would otherwise retry at once, a spin under
     // `attemptsMax: Infinity`.
