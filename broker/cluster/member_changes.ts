@@ -36,6 +36,7 @@ import {
   type Transport,
 } from "../replication/mod.ts";
 import { answersLeader, transferCandidates } from "./hand_off.ts";
+import type { DialHints } from "./dial_hints.ts";
 import { realTimers } from "./real_time.ts";
 import { asBrokerError } from "../service/mod.ts";
 
@@ -57,6 +58,8 @@ export interface MembershipOptions {
    * so it refuses every join.
    */
   alone?: boolean;
+  /** The member addresses past the commit index on disk: dialled until applied (`DialHints`). */
+  hints?: DialHints;
   replica: RaftReplica;
   machine: StateMachine;
   transport: Transport;
@@ -137,16 +140,42 @@ export class Membership {
     };
     machine.onMember = (id, address) => follow(id, address?.peerAddress ?? null);
     for (const member of machine.members()) follow(member.id, member.peerAddress);
-    const { voters, learners } = options.replica.status().config;
-    const members: string[] = [...voters, ...learners];
     const recorded = new Set(machine.members().map((member) => member.id));
     for (const peer of options.peers?.list ?? []) {
       if (recorded.has(peer.id)) continue;
-      // One never a member is dialled: a list crossed with another cluster's is refused and logged.
-      const removed = options.peers?.bootstrapVoters?.includes(peer.id) &&
-        !members.includes(peer.id);
-      if (!removed) follow(peer.id, peer.peerAddress);
+      const address = this.#flagAddress(peer.id);
+      if (address !== null) follow(peer.id, address);
     }
+    // Past the commit index on disk, unapplied: dialled, never taken as records (`DialHints`).
+    for (const hint of options.hints?.members() ?? []) {
+      try {
+        follow(hint.id, hint.peerAddress);
+      } catch {
+        // Not host:port, so not a record this program wrote (a join checks it): not dialled.
+      }
+    }
+    options.hints?.onSettled((ids) => {
+      for (const id of ids) {
+        const address = machine.members().find((member) => member.id === id)?.peerAddress ??
+          this.#flagAddress(id);
+        follow(id, address);
+      }
+    });
+  }
+
+  /**
+   * The `--peers` address of `id`, if it is dialled: one never a member is (a list crossed with
+   * another cluster's is refused and logged), an initial voter the configuration no longer lists
+   * is not (it was removed).
+   */
+  #flagAddress(id: string): string | null {
+    const { peers, replica } = this.#options;
+    const peer = peers?.list.find((each) => each.id === id);
+    if (peer === undefined) return null;
+    const { voters, learners } = replica.status().config;
+    const removed = peers?.bootstrapVoters?.includes(id) &&
+      ![...voters, ...learners].includes(id as NodeId);
+    return removed ? null : peer.peerAddress;
   }
 
   /** The client URL recorded for a member (when its transport hello has not arrived yet). */

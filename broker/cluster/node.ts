@@ -52,6 +52,7 @@ import {
 import { createPushWorker, pushDestinations } from "./node_push.ts";
 import { ClusterRequestDoor } from "./cluster_request_auth.ts";
 import { clusterInfo } from "./cluster_info.ts";
+import { DialHints } from "./dial_hints.ts";
 import { DiskGuard } from "./disk_guard.ts";
 import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
 import { ForwardProof } from "./forward_proof.ts";
@@ -254,7 +255,10 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const machine = new StateMachine();
   const peers = new PeerContact(options.transport, monotonic);
   const voteFloor = await joinVoteFloor(fs, dataDir, { log, nodeId: options.nodeId });
+  const hints = new DialHints(); // members past the commit on disk: `Membership` dials them
   const replica = await RaftReplica.open({
+    onUnapplied: hints.read,
+    onApplied: hints.applied,
     raft: { voteFloor },
     nodeId: options.nodeId,
     log,
@@ -396,6 +400,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     machine,
     transport: options.transport,
     alone: lonelyTransports.has(options.transport),
+    hints,
     clusterInfo: () => ({ ...clusterInfo(replica.status(), clientUrlOf), ...bootstrap }),
     monotonic,
     timers: options.timers,

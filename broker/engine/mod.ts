@@ -97,7 +97,8 @@ export { checkTagChanges, checkTags } from "./queue_tags.ts";
 export { receiptHandlesToBytes, receiptHandleToBytes } from "./receipt.ts";
 export { malformedHandleFailures } from "./handle_precheck.ts";
 export { cmqdRelease, NewerReleaseError } from "./release.ts";
-export { refuseNewerSnapshot, stateSnapshotVersion } from "./state_codec.ts";
+export { type MemberAddress, refuseNewerSnapshot, stateSnapshotVersion } from "./state_codec.ts";
+export { applySetMember } from "./admin_commands.ts";
 export {
   type CommandResults,
   type CreateResult,

@@ -121,6 +121,13 @@ export interface RecoveryOptions {
   forceNewCluster?: ForceNewClusterOptions;
   /** The node joins a running group: an empty log is not `fresh`. */
   joining?: boolean;
+  /**
+   * Sees each entry past the replay, read (and checked) at open but not applied: what it learns
+   * from one (a member's address to dial) must not be taken as applied state, since an entry
+   * past the commit index this node knows may still be replaced. Its payload is a view of the
+   * read buffer: copy what is kept.
+   */
+  onUnapplied?: (entry: LogEntry) => void;
 }
 
 /**
@@ -165,6 +172,7 @@ export async function recoverReplica(options: RecoveryOptions): Promise<Recovere
       config: snapshot.config,
       replayTo,
       warn,
+      onUnapplied: options.onUnapplied,
     });
     config = replayed.config;
     distrust ||= replayed.cut;
@@ -307,13 +315,20 @@ function holds(log: SegmentLog, snapshot: SnapshotContainer, needFrom: number): 
  */
 async function replayOrCut(
   log: SegmentLog,
-  options: { machine: Applier; config: ConfigState; replayTo: number; warn: Warn },
+  options: {
+    machine: Applier;
+    config: ConfigState;
+    replayTo: number;
+    warn: Warn;
+    onUnapplied?: (entry: LogEntry) => void;
+  },
 ): Promise<{ config: ConfigState; cut: boolean }> {
   let config = options.config;
   try {
     config = replay(log, { ...options, onConfig: (next) => (config = next) });
     if (options.replayTo < log.lastIndex) {
-      log.entries(options.replayTo + 1, log.lastIndex + 1, Infinity, { map: false, visit() {} });
+      const visit = options.onUnapplied ?? (() => {});
+      log.entries(options.replayTo + 1, log.lastIndex + 1, Infinity, { map: false, visit });
     }
     return { config, cut: false };
   } catch (error) {

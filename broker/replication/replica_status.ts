@@ -16,6 +16,7 @@ import type {
 import type { Applier, ClockLike, Timers, Transport } from "./types.ts";
 import type { CommitPersistPolicy } from "./log_writer.ts";
 import type { ForceNewClusterOptions } from "./force_new_cluster.ts";
+import type { RecoveryOptions } from "./recovery.ts";
 
 /** How to open a `RaftReplica`. */
 export interface RaftReplicaOptions {
@@ -89,6 +90,11 @@ export interface RaftReplicaOptions {
   expectedStop?: (error: Error) => string | null;
   /** Called after every applied entry (simulation checkers, metrics). */
   onApplied?: (entry: Entry) => void;
+  /**
+   * Called at open for each entry past the replay (past the commit index on disk): read, not
+   * applied (see `RecoveryOptions.onUnapplied`).
+   */
+  onUnapplied?: RecoveryOptions["onUnapplied"];
 }
 
 /** The Raft core's options the replica runs it with (see `raftTunables`). */

@@ -75,7 +75,7 @@ Deno.test({
 
       // n1 misses a committed write (n2 and n3 hold it): n1 can't lead while n3 is up. Stopped,
       // not killed: a stop writes the commit index, so each replays the recorded addresses at its
-      // restart and dials the others (killed, they may know none until a leader commits).
+      // restart (killed, each dials the ones past it: join_crash_restart_test.ts).
       assert.equal(await processes.get("n1")!.stop(), 0);
       await eventually("a write with n1 down", async () => {
         const leader = (await clusterOf(url("n2"))).leaderId;
