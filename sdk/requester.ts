@@ -257,8 +257,11 @@ export class Requester {
 
   /** One logical call: attempts, back-off, leader hint, moving on through the node list. */
   async request(spec: RequestSpec): Promise<Answer> {
-    /** Nodes this call left for another at once since it last waited: one round at most. */
-    const leftAtOnce = new Set<string>();
+    /**
+     * Nodes this call left for another at once since it last waited: one round at most (made on
+     * the first move: a call that never moves allocates nothing).
+     */
+    let leftAtOnce: Set<string> | undefined;
     for (let attempt = 1;; attempt++) {
       const target = this.#nodes.target();
       let error: CmqdError;
@@ -280,11 +283,11 @@ export class Requester {
       // listed node is down (the next one may serve).
       const moved = (error.status === 0 || removed) && this.#nodes.moveOn(target);
       // Back to a node already left at once: every node failed in a row, a round to back off.
-      if (moved) leftAtOnce.add(target);
-      const roundOver = moved && leftAtOnce.has(this.#nodes.target());
+      if (moved) (leftAtOnce ??= new Set()).add(target);
+      const roundOver = moved && leftAtOnce!.has(this.#nodes.target());
       const delayMs = this.#retryDelayMs(spec, error, attempt, moved, roundOver);
       if (delayMs === undefined) throw error;
-      if (delayMs > 0) leftAtOnce.clear();
+      if (delayMs > 0) leftAtOnce?.clear();
       // A back-off may be a Retry-After of up to 30 s: an abort ends it, not the timer.
       await untilAborted(this.#sleep(delayMs, spec.signal), spec.signal);
       if (spec.signal?.aborted) throw aborted(spec.signal);
