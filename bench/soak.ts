@@ -162,7 +162,7 @@ async function sample(nodes: Node[], phase: string, gc = false): Promise<void> {
         `fds=${proc?.fds} thr=${proc?.threads} heap=${record.heapMb}MB ` +
         `parked=${gauges.cmqd_parked_receives} fwd=${gauges.cmqd_forwards_in_flight} ` +
         `pushIn=${gauges.cmqd_push_inflight_requests} pushPend=${gauges.cmqd_push_pending_messages} ` +
-        `locked=${gauges.cmqd_queue_inflight_messages} active=${gauges.cmqd_queue_active_messages} ` +
+        `locked=${gauges.cmqd_inflight_messages} active=${gauges.cmqd_active_messages} ` +
         `sm=${(gauges.cmqd_state_machine_bytes / 1e6).toFixed(1)}MB ` +
         `log=${(gauges.cmqd_log_bytes / 1e6).toFixed(0)}MB/${gauges.cmqd_log_segments} ` +
         `series=${gauges.series}`,

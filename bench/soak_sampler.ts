@@ -81,9 +81,10 @@ export const watchedFamilies = [
   "cmqd_forwards_in_flight",
   "cmqd_push_inflight_requests",
   "cmqd_push_pending_messages",
-  "cmqd_queue_active_messages",
-  "cmqd_queue_inflight_messages",
-  "cmqd_queue_delayed_messages",
+  // The node-wide totals: the per-queue gauges list only the first --metrics-queue-series queues.
+  "cmqd_active_messages",
+  "cmqd_inflight_messages",
+  "cmqd_delayed_messages",
   "cmqd_state_machine_bytes",
   "cmqd_log_bytes",
   "cmqd_log_segments",

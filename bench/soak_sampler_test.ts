@@ -3,19 +3,23 @@ import { metricGauges, processSample, snapshotCounts, snapshotGrowth } from "./s
 
 Deno.test("metricGauges sums each watched family over its labelled series and counts every line", () => {
   const text = [
-    "# HELP cmqd_queue_active_messages x",
-    "# TYPE cmqd_queue_active_messages gauge",
+    "# HELP cmqd_active_messages x",
+    "# TYPE cmqd_active_messages gauge",
+    "cmqd_active_messages 7",
     'cmqd_queue_active_messages{queue="a"} 3',
-    'cmqd_queue_active_messages{queue="b"} 4',
     "cmqd_parked_receives 2",
     'cmqd_http_requests_total{route="/x {y}"} 9',
+    'cmqd_push_pending_messages{topic="t",subscription="a"} 1',
+    'cmqd_push_pending_messages{topic="t",subscription="b"} 2',
     "",
   ].join("\n");
   const gauges = metricGauges(text);
-  assert.equal(gauges.cmqd_queue_active_messages, 7);
+  // The node-wide total, not the per-queue series (listed only up to --metrics-queue-series).
+  assert.equal(gauges.cmqd_active_messages, 7);
+  assert.equal(gauges.cmqd_push_pending_messages, 3);
   assert.equal(gauges.cmqd_parked_receives, 2);
   assert.equal(gauges.cmqd_push_inflight_requests, 0);
-  assert.equal(gauges.series, 4);
+  assert.equal(gauges.series, 6);
 });
 
 Deno.test("processSample reads this process's RSS, fds and threads; null for a process that is gone", () => {
