@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import type { Timers } from "../replication/mod.ts";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { noPeers, startNode } from "./node.ts";
 import { realTimers } from "./real_time.ts";
+import { stoppableTimers } from "./testing/mod.ts";
 import { CommandType } from "../engine/mod.ts";
 
 const url = "http://127.0.0.1:1";
@@ -56,35 +56,6 @@ Deno.test("a node restarted after a clean close restores state from its snapshot
   assert.equal(deleted.deleted, 1, "a receipt handle from before the restart still works");
   await second.close();
 });
-
-/**
- * Real timers that a simulated crash stops: once `stop()` is called no callback runs and none is
- * set, as in a process that is gone (a node crashed this way is never closed).
- */
-function stoppableTimers(): Timers & { stop(): void } {
-  const live = new Set<ReturnType<typeof setTimeout>>();
-  let stopped = false;
-  return {
-    setTimer(delayMs, callback) {
-      if (stopped) return undefined;
-      const handle = setTimeout(() => {
-        live.delete(handle);
-        callback();
-      }, delayMs);
-      live.add(handle);
-      return handle;
-    },
-    clearTimer(handle) {
-      live.delete(handle as ReturnType<typeof setTimeout>);
-      clearTimeout(handle as ReturnType<typeof setTimeout>);
-    },
-    stop() {
-      stopped = true;
-      for (const handle of live) clearTimeout(handle);
-      live.clear();
-    },
-  };
-}
 
 Deno.test({
   name: "a node that crashed replays its log and keeps every acknowledged write",

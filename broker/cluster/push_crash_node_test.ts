@@ -11,33 +11,7 @@ import { SimFileSystem } from "../../storage/mod.ts";
 import { type NodeOptions, noPeers, startNode } from "./node.ts";
 import { realClock, realTimers } from "./real_time.ts";
 import type { PushFetch } from "../push/mod.ts";
-import { until } from "./testing/mod.ts";
-
-/** Real timers that stop for good, as in a process that is gone. */
-function stoppableTimers(): Timers & { stop(): void } {
-  const live = new Set<ReturnType<typeof setTimeout>>();
-  let stopped = false;
-  return {
-    setTimer(delayMs, callback) {
-      if (stopped) return undefined;
-      const handle = setTimeout(() => {
-        live.delete(handle);
-        callback();
-      }, delayMs);
-      live.add(handle);
-      return handle;
-    },
-    clearTimer(handle) {
-      live.delete(handle as ReturnType<typeof setTimeout>);
-      clearTimeout(handle as ReturnType<typeof setTimeout>);
-    },
-    stop() {
-      stopped = true;
-      for (const handle of live) clearTimeout(handle);
-      live.clear();
-    },
-  };
-}
+import { stoppableTimers, until } from "./testing/mod.ts";
 
 function options(fs: SimFileSystem, timers: Timers, pushFetch: PushFetch): NodeOptions {
   return {

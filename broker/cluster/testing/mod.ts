@@ -8,6 +8,7 @@ export { flush, memoryEngine, rejects, setup, wallClockEngine } from "./memory_e
 export { fixtureCertificatePem } from "./fixture_certificate.ts";
 export { laggingLeader } from "./lagging_leader.ts";
 export { startOneNode, until } from "./one_node.ts";
+export { stoppableTimers } from "./stoppable_timers.ts";
 export {
   drainMicrotasks,
   followerOf,
