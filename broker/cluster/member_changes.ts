@@ -9,7 +9,9 @@
  * add it as a learner (it receives the log but does not vote), wait until it has caught up, then
  * promote it to voter. Until promotion the quorum is unchanged, so a slow or dead joiner never
  * blocks writes. A join repeated with the same addresses (a retry) carries on where the first
- * stopped; one naming a member (or a node whose join is under way, or one recorded by a join cut
+ * stopped; once its node is a voter at those recorded addresses (a joined node's restart with
+ * `--join` kept) it is done: answered at once, proposing nothing but the initial voters' addresses
+ * still unrecorded, if any. One naming a member (or a node whose join is under way, or one recorded by a join cut
  * short) with other addresses, or
  * another member's addresses (or those of a node whose join is under way), is refused: recording
  * them would cut that member off (every node would dial it at the new address). A removal of a
@@ -235,6 +237,7 @@ export class Membership {
         await replica.propose(CommandType.SetMember, encodeJson(known));
         goOn();
       }
+      if (this.#isDone(joining)) return this.#options.clusterInfo();
       const { emptyDataDir: _, ...member } = request;
       await replica.propose(CommandType.SetMember, encodeJson(member));
       goOn();
@@ -518,6 +521,25 @@ export class Membership {
     return request.id === nodeId && url !== undefined && request.clientUrl === url &&
       peerAddress !== undefined && request.peerAddress === peerAddress &&
       replica.status().config.voters.includes(nodeId as NodeId);
+  }
+
+  /**
+   * Whether `joining` is a join already done: its node a voter at exactly the addresses recorded
+   * for it (a joined node's restart repeats its `--join`). It changes nothing: no `SetMember`, no
+   * catch-up wait. A learner (a join cut short) carries on to its promotion. So does a node whose
+   * join is under way on this leader too: its promotion may not have committed yet, and the
+   * answer of a join that carries on comes after it has.
+   */
+  #isDone(joining: { request: JoinRequest }): boolean {
+    const { replica, machine } = this.#options;
+    const { id, peerAddress, clientUrl } = joining.request;
+    if (!replica.status().config.voters.includes(id as NodeId)) return false;
+    const underWay = [...this.#joining].some((other) =>
+      other !== joining && other.request.id === id
+    );
+    if (underWay) return false;
+    const recorded = machine.members().find((member) => member.id === id);
+    return recorded?.peerAddress === peerAddress && recorded.clientUrl === clientUrl;
   }
 
   #requireLeader(): void {

@@ -251,6 +251,60 @@ Deno.test("a join naming an initial voter is refused: its addresses come from --
   }
 });
 
+Deno.test("a join repeated by a voter at its recorded addresses proposes nothing and is answered at once, unless initial voters' addresses are left to record", async () => {
+  const cluster = await TestCluster.start();
+  try {
+    const leader = await cluster.waitForLeader();
+    const voter = followerOf(cluster, leader);
+    const replica = cluster.replica(leader);
+    const machine = cluster.node(leader).machine;
+    // The voter joined: its addresses are recorded, and it restarts with --join in its command.
+    const joined = { id: voter, peerAddress: "127.0.0.1:7011", clientUrl: "http://127.0.0.1:7010" };
+    await settled(cluster, replica.propose(CommandType.SetMember, encodeJson(joined)));
+    let answered = 0;
+    const on = (own?: { url: string; peerAddress: string }) =>
+      new Membership({
+        nodeId: leader,
+        ...own,
+        replica,
+        machine,
+        transport: noPeers(),
+        clusterInfo: () => {
+          answered++;
+          return clusterInfo(replica.status(), () => null);
+        },
+        monotonic: cluster.clock,
+        timers: cluster.clock,
+      });
+    const before = replica.status().lastIndex;
+    // Was: a SetMember with the same addresses, and the answer only after the catch-up wait.
+    const info = await on().join({ ...joined, emptyDataDir: false });
+    assert.equal(answered, 1);
+    assert.equal(info.leaderId, leader);
+    assert.equal(replica.status().lastIndex, before, "the repeated join proposed something");
+    // Other addresses are still refused.
+    await assert.rejects(
+      on().join({ ...joined, peerAddress: "127.0.0.1:7099" }),
+      (error: BrokerError) =>
+        error.code === "InvalidParameter" && /already a member/.test(error.message),
+    );
+    assert.equal(replica.status().lastIndex, before, "a refused join proposed something");
+    // The leader's own addresses (an initial voter's) are not recorded yet: the repeated join
+    // records them, and only them.
+    const own = { id: leader, peerAddress: "127.0.0.1:7001", clientUrl: "http://127.0.0.1:7000" };
+    await settled(cluster, on({ url: own.clientUrl, peerAddress: own.peerAddress }).join(joined));
+    assert.equal(answered, 2);
+    assert.equal(replica.status().lastIndex, before + 1, "more than the leader's record proposed");
+    assert.deepEqual(
+      machine.members().map(({ id, peerAddress, clientUrl }) => ({ id, peerAddress, clientUrl }))
+        .sort((a, b) => a.id.localeCompare(b.id)),
+      [own, joined].sort((a, b) => a.id.localeCompare(b.id)),
+    );
+  } finally {
+    await cluster.stopAll();
+  }
+});
+
 Deno.test("removing the leader while the voter it hands over to is cut off: a retry hands over to another", async () => {
   const cluster = await TestCluster.start();
   try {
