@@ -4,13 +4,16 @@
  * ones are stale; any of a deleted message is stale and `gone`), deletes carried by a receive
  * applied first, long polls that wait for a message, and on `fifo` queues one message in flight
  * per group, head of the group first. `consumerOn` builds a `Consumer` on such a client that
- * records its `onError` calls.
+ * records its `onError` calls. `FakeSender` is a `ProducerClient` whose batch requests wait until the
+ * test answers them.
  *
  * @module
  */
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import type { ConsumerClient } from "./consumer_acks.ts";
+import { type Deferred, deferred } from "./_test_helpers.ts";
 import { CmqdError } from "./errors.ts";
+import type { ProducerClient } from "./producer.ts";
 import type {
   ChangeVisibilityResponse,
   DeleteMessagesResponse,
@@ -18,6 +21,8 @@ import type {
   ReceivedMessage,
   ReceiveMessagesRequest,
   ReceiveMessagesResponse,
+  SendMessageEntry,
+  SendMessagesResponse,
   VisibilityEntry,
 } from "./protocol.ts";
 import { sleep } from "./retry.ts";
@@ -266,4 +271,37 @@ export function consumerOn(queue: ConsumerClient, options: ConsumerOptions) {
     ...options,
   });
   return { consumer, errors };
+}
+
+/** One batch request a `FakeSender` was given, answered when the test says. */
+export interface SendCall {
+  entries: SendMessageEntry[];
+  answer: Deferred<SendMessagesResponse>;
+}
+
+/** A producer's client whose batch requests wait until the test answers them. */
+export class FakeSender implements ProducerClient {
+  calls: SendCall[] = [];
+  #sequence = 0;
+
+  sendMessages(_queue: string, entries: SendMessageEntry[]): Promise<SendMessagesResponse> {
+    const answer = deferred<SendMessagesResponse>();
+    this.calls.push({ entries, answer });
+    return answer.promise;
+  }
+
+  /** Acknowledges call `index`: ids are `id-<body>`. */
+  acknowledge(index: number): void {
+    const call = this.calls[index];
+    call.answer.resolve({
+      messages: call.entries.map((entry) => ({
+        id: `id-${entry.body}`,
+        sequence: ++this.#sequence,
+      })),
+    });
+  }
+
+  bodies(index: number): string[] {
+    return this.calls[index].entries.map((entry) => entry.body);
+  }
 }

@@ -18,6 +18,12 @@ export type ClientErrorCode =
   | "UnexpectedResponse"
   /** `Producer.send` after `close()`. */
   | "ProducerClosed"
+  /**
+   * A `Producer` send not sent because an earlier send of its group failed (sent after it, the
+   * failed one would land behind it); `cause` is that send's error. Send again from the failed
+   * one, in order.
+   */
+  | "EarlierSendFailed"
   /** The consumer was stopped (the reason of an aborted handler's signal). */
   | "ConsumerStopped";
 

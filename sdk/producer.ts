@@ -12,7 +12,12 @@
  *
  * Ordering: messages of one `groupId` (and, with `fifo: true`, messages without one, which a
  * FIFO queue treats as one queue-wide group) leave in send order, inside a batch and across
- * batches: a batch never carries a message whose group still has a batch on the wire.
+ * batches: a batch never carries a message whose group still has a batch on the wire. When a
+ * send of a group fails (its batch rejected, its retries used up, aborted on the wire, or the
+ * message named as bad), the group's sends made before that and not yet sent are not sent: each
+ * rejects with `EarlierSendFailed` (its `cause` the failed send's error), so sending again from
+ * the failed one, in order, keeps the order; sends made after the failure go out as usual
+ * (`producer_groups.ts`).
  *
  * Retries: the client retries a batch on its own when that is safe (a 503 saying nothing was
  * done always; a lost answer, or a 503 whose outcome is unknown, only when every message carries
@@ -21,15 +26,23 @@
  * enqueueing anything twice.
  *
  * A bad message (`InvalidParameter` or `MessageTooLarge` naming `messages.N`) fails only its own
- * send; the rest of the batch is sent again without it.
+ * send (and, as above, those of its group behind it); the rest of the batch is sent again
+ * without them.
  *
  * @module
  */
 import type { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
-import { jsonBytes } from "./json_bytes.ts";
 import type { SendMessageEntry, SentMessage } from "./protocol.ts";
 import { checkBoolean } from "./option_checks.ts";
+import {
+  exactBytes,
+  mostBytes,
+  requestBytesMax,
+  requestEnvelopeBytes,
+  type Weighed,
+} from "./producer_bytes.ts";
+import { earlierSendFailed, GroupBreaks } from "./producer_groups.ts";
 import { checkProducerOptions, type ProducerOptions } from "./producer_options.ts";
 
 export type { ProducerOptions } from "./producer_options.ts";
@@ -41,7 +54,9 @@ export type ProducerClient = Pick<CmqdClient, "sendMessages">;
 export interface SendOptions {
   /**
    * Gives up waiting: a send still queued is withdrawn; a send already on the wire rejects at
-   * once, but its message may still be enqueued (use a `dedupId` to retry it safely).
+   * once, but its message may still be enqueued (use a `dedupId` to retry it safely). A withdrawn
+   * send holds back nothing; if the batch of one aborted on the wire then fails, its group's
+   * later sends reject with `EarlierSendFailed` all the same.
    */
   signal?: AbortSignal;
 }
@@ -59,31 +74,14 @@ export interface ProducerStats {
   inflightBatches: number;
 }
 
-/** The broker's bound on a request body (4 MiB): no batch is counted above it. */
-const requestBytesMax = 4 * 1024 * 1024;
-/** What a send request adds around its entries: `{"messages":[]}`. */
-const requestEnvelopeBytes = 15;
-/**
- * Beside its strings, what a message adds to a request at most: its field names, quotes,
- * braces, a comma and `delaySeconds` (75 bytes with every field).
- */
-const entryOverheadBytes = 128;
-/** Beside its key and value, what an attribute adds: two pairs of quotes, a colon, a comma. */
-const attributeOverheadBytes = 6;
-
 /** A send not yet settled; `waiters` are flushes waiting for it. */
 interface Unsettled {
   waiters: (() => void)[] | undefined;
 }
 
-interface PendingSend {
-  entry: SendMessageEntry;
+interface PendingSend extends Weighed {
   /** The ordering key, undefined when the message needs no order. */
   group: string | undefined;
-  /** Its bytes in the request (`exactBytes`), once counted. */
-  bytes: number | undefined;
-  /** The most its bytes can be (`mostBytes`), once worked out. */
-  mostBytes: number | undefined;
   settled: boolean;
   resolve(sent: SentMessage): void;
   reject(error: unknown): void;
@@ -118,6 +116,10 @@ export class Producer {
   #inflightBatches = 0;
   /** Group → batches on the wire that hold one of its messages. */
   #busyGroups = new Map<string, number>();
+  /** Sends made so far: each send's number, in send order. */
+  #sendsMade = 0;
+  /** Groups that broke while sends of them waited for room (`producer_groups.ts`). */
+  readonly #groupBreaks: GroupBreaks;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   /** The oldest queued send has waited its linger: send partial batches. */
   #lingerDue = false;
@@ -142,6 +144,7 @@ export class Producer {
     this.#inflightBatchesMax = checked.inflightBatchesMax;
     this.#autoDedupId = checkBoolean("autoDedupId", options.autoDedupId, false);
     this.#fifo = checkBoolean("fifo", options.fifo, false);
+    this.#groupBreaks = new GroupBreaks(queue);
   }
 
   /** The queue this producer sends to. */
@@ -168,7 +171,8 @@ export class Producer {
   /**
    * Sends one message (a string is its body); resolves once the broker acknowledged it. Waits
    * while `pendingSendsMax` sends are pending. Rejects with `ProducerClosed` after `close()`,
-   * and with `InvalidParameter` (field `body`) at once when the body is not a string.
+   * and with `InvalidParameter` (field `body`) at once when the body is not a string; with
+   * `EarlierSendFailed`, unsent, when an earlier send of its group failed first.
    */
   send(message: SendMessageEntry | string, options: SendOptions = {}): Promise<SentMessage> {
     if (this.#closed) {
@@ -200,7 +204,8 @@ export class Producer {
       this.#unsettled.delete(unsettled);
       for (const waiter of unsettled.waiters ?? []) waiter();
     };
-    return this.#admit(entry, options.signal, done);
+    const group = entry.groupId ?? (this.#fifo ? "" : undefined);
+    return this.#admit(entry, group, ++this.#sendsMade, options.signal, done);
   }
 
   /** Sends every pending message now and waits until each send made before it settled. */
@@ -227,6 +232,8 @@ export class Producer {
   /** Takes a slot (or waits for one) and queues the send; `done` runs once it has settled. */
   #admit(
     entry: SendMessageEntry,
+    group: string | undefined,
+    number: number,
     signal: AbortSignal | undefined,
     done: () => void,
   ): Promise<SentMessage> {
@@ -237,11 +244,13 @@ export class Producer {
     }
     if (this.#pendingSends < this.#pendingSendsMax && this.#roomWaiters.length === 0) {
       this.#pendingSends++;
-      return this.#enqueue(entry, signal, done);
+      return this.#enqueue(entry, group, undefined, signal, done);
     }
+    this.#groupBreaks.wait(group);
     return this.#waitForRoom(signal).then(
-      () => this.#enqueue(entry, signal, done),
+      () => this.#enqueue(entry, group, this.#groupBreaks.leave(group, number), signal, done),
       (error) => {
+        this.#groupBreaks.leave(group, number);
         this.#failed++;
         done();
         throw error;
@@ -249,23 +258,26 @@ export class Producer {
     );
   }
 
+  /** Queues a send that has its slot; `refused`: its group broke while it waited for room. */
   #enqueue(
     entry: SendMessageEntry,
+    group: string | undefined,
+    refused: CmqdError | undefined,
     signal: AbortSignal | undefined,
     done: () => void,
   ): Promise<SentMessage> {
-    if (signal?.aborted) {
+    if (signal?.aborted || refused !== undefined) {
       // Aborted after a slot was handed to it, before it was queued: withdrawn all the same
       // (its abort listener is gone, and one added now would never fire).
       this.#releaseSlots(1);
       this.#failed++;
       done();
-      return Promise.reject(this.#aborted(signal));
+      return Promise.reject(signal?.aborted ? this.#aborted(signal) : refused);
     }
     return new Promise<SentMessage>((resolve, reject) => {
       const pending: PendingSend = {
         entry,
-        group: entry.groupId ?? (this.#fifo ? "" : undefined),
+        group,
         bytes: undefined,
         mostBytes: undefined,
         settled: false,
@@ -445,11 +457,18 @@ export class Producer {
       } catch (error) {
         const index = badEntryIndex(error, entries.length);
         if (index === undefined || entries.length === 1) {
-          this.#rejectAll(entries, error);
+          this.#fail(entries, error);
           return;
         }
-        this.#rejectAll([entries[index]], error);
-        entries = entries.filter((_, position) => position !== index);
+        // The bad one fails alone, with the messages of its group behind it in the batch.
+        const bad = entries[index];
+        const behind = bad.group === undefined
+          ? []
+          : entries.filter((pending, position) => position > index && pending.group === bad.group);
+        this.#fail([bad], error, behind);
+        entries = entries.filter((pending, position) =>
+          position !== index && !behind.includes(pending)
+        );
       }
     }
   }
@@ -465,7 +484,7 @@ export class Producer {
           : "HTTP 200 to a send of another shape: 'messages' is not a list",
         { status: 200 },
       );
-      this.#rejectAll(entries, error);
+      this.#fail(entries, error);
       return;
     }
     entries.forEach((pending, index) => {
@@ -473,6 +492,41 @@ export class Producer {
       this.#sent++;
       pending.resolve(sent[index]);
     });
+  }
+
+  /**
+   * Rejects `entries` (of a failed request) with `error`, and breaks their groups (see
+   * `producer_groups.ts`): the sends of each made before now and not yet sent — `behind`, left out
+   * of the batch, then the queued ones, then those waiting for room — reject with
+   * `EarlierSendFailed`, in send order, naming the group's first failed message. Entries already
+   * settled (aborted on the wire) break their group all the same.
+   */
+  #fail(entries: PendingSend[], error: unknown, behind: PendingSend[] = []): void {
+    this.#rejectAll(entries, error);
+    const failedOf = new Map<string, SendMessageEntry>();
+    for (const pending of entries) {
+      if (pending.group !== undefined && !failedOf.has(pending.group)) {
+        failedOf.set(pending.group, pending.entry);
+      }
+    }
+    if (failedOf.size === 0) return;
+    const refuse = (pending: PendingSend) => {
+      const group = pending.group!;
+      this.#rejectAll(
+        [pending],
+        earlierSendFailed(this.#queue, group, failedOf.get(group)!, error),
+      );
+    };
+    behind.forEach(refuse);
+    const queued = this.#queued.filter((pending) => failedOf.has(pending.group!));
+    if (queued.length > 0) {
+      this.#queued = this.#queued.filter((pending) => !failedOf.has(pending.group!));
+    }
+    for (const [group, failed] of failedOf) {
+      this.#groupBreaks.broke(group, this.#sendsMade, failed, error);
+    }
+    this.#releaseSlots(queued.length);
+    queued.forEach(refuse);
   }
 
   #rejectAll(entries: PendingSend[], error: unknown): void {
@@ -500,61 +554,4 @@ function badEntryIndex(error: unknown, length: number): number | undefined {
   if (match === null) return undefined;
   const index = Number(match[1]);
   return index < length ? index : undefined;
-}
-
-/**
- * What a send can weigh at most: six bytes per UTF-16 code unit of its strings (a control
- * character or a lone surrogate, JSON-escaped as `\u0001`), plus the JSON around them.
- */
-function mostBytes(pending: PendingSend): number {
-  return pending.mostBytes ??= entryBytes(pending.entry, (text) => text.length * 6);
-}
-
-/** What a send weighs in the request, as JSON carries it. */
-function exactBytes(pending: PendingSend): number {
-  return pending.bytes ??= entryBytes(pending.entry, jsonBytes);
-}
-
-/** The fields of the API's entry; `delaySeconds`, a number, is in `entryOverheadBytes`. */
-const entryFields: ReadonlySet<string> = new Set([
-  "body",
-  "groupId",
-  "dedupId",
-  "attributes",
-  "delaySeconds",
-]);
-
-/**
- * The bytes of an entry in a request, its strings (body, `groupId`, `dedupId`, attribute keys
- * and values) weighed by `weigh`, plus the JSON around them. From JavaScript a field may be of
- * another type, and an entry may carry fields the API does not have (the broker refuses either,
- * naming the message — its entries are strict, so an extra field is sent, not dropped: a typo
- * such as `dedupID` fails loudly rather than sending without dedup); they are weighed by their
- * JSON, at most three bytes per character, as the request carries them too.
- */
-function entryBytes(entry: SendMessageEntry, weigh: (text: string) => number): number {
-  const field = (value: unknown): number => {
-    if (typeof value === "string") return weigh(value);
-    if (value === undefined) return 0;
-    try {
-      return (JSON.stringify(value)?.length ?? 0) * 3;
-    } catch {
-      return 0; // A value JSON can't carry (a BigInt) fails its batch's request however counted.
-    }
-  };
-  let bytes = entryOverheadBytes + field(entry.body) + field(entry.groupId) + field(entry.dedupId);
-  const attributes: unknown = entry.attributes;
-  if (typeof attributes === "object" && attributes !== null) {
-    for (const [key, value] of Object.entries(attributes)) {
-      bytes += attributeOverheadBytes + weigh(key) + field(value);
-    }
-  } else {
-    bytes += field(attributes);
-  }
-  if (typeof entry.delaySeconds !== "number") bytes += field(entry.delaySeconds);
-  for (const key in entry) {
-    if (entryFields.has(key) || !Object.hasOwn(entry, key)) continue;
-    bytes += attributeOverheadBytes + weigh(key) + field((entry as Record<string, unknown>)[key]);
-  }
-  return bytes;
 }

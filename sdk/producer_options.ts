@@ -43,7 +43,12 @@ export interface ProducerOptions {
    * without a duplicate, give the message your own `dedupId` (kept as it is).
    */
   autoDedupId?: boolean;
-  /** Keep the order of messages without `groupId` too (they form one group). Default false. */
+  /**
+   * Keep the order of messages without `groupId` too (they form one group, as on a FIFO queue):
+   * they leave one batch at a time, and when one fails, those sent before the failure and not yet
+   * on the wire reject with `EarlierSendFailed` instead of going out ahead of its resend, as the
+   * messages of a `groupId` do. Default false.
+   */
   fifo?: boolean;
 }
 

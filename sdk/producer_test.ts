@@ -1,41 +1,10 @@
 import assert from "node:assert/strict";
-import { type Deferred, deferred, waitFor } from "./_test_helpers.ts";
+import { FakeSender } from "./_fake_queue.ts";
+import { waitFor } from "./_test_helpers.ts";
 import { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
-import { Producer, type ProducerClient } from "./producer.ts";
-import type { SendMessageEntry, SendMessagesResponse } from "./protocol.ts";
-
-interface Call {
-  entries: SendMessageEntry[];
-  answer: Deferred<SendMessagesResponse>;
-}
-
-/** A client whose batch requests wait until the test answers them. */
-class FakeSender implements ProducerClient {
-  calls: Call[] = [];
-  #sequence = 0;
-
-  sendMessages(_queue: string, entries: SendMessageEntry[]): Promise<SendMessagesResponse> {
-    const answer = deferred<SendMessagesResponse>();
-    this.calls.push({ entries, answer });
-    return answer.promise;
-  }
-
-  /** Acknowledges call `index`: ids are `id-<body>`. */
-  acknowledge(index: number): void {
-    const call = this.calls[index];
-    call.answer.resolve({
-      messages: call.entries.map((entry) => ({
-        id: `id-${entry.body}`,
-        sequence: ++this.#sequence,
-      })),
-    });
-  }
-
-  bodies(index: number): string[] {
-    return this.calls[index].entries.map((entry) => entry.body);
-  }
-}
+import { Producer } from "./producer.ts";
+import type { SendMessageEntry } from "./protocol.ts";
 
 const bodies = (count: number, prefix = "m") =>
   Array.from({ length: count }, (_, index) => `${prefix}${index}`);
