@@ -149,3 +149,48 @@ Deno.test("fifo: true keeps the ungrouped sends' order after a failure; without 
     });
   }
 });
+
+Deno.test("a send aborted on the wire whose batch then fails breaks its group all the same", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", { lingerMs: 1 });
+  const controller = new AbortController();
+  const a = producer.send({ body: "a", groupId: "g" }, { signal: controller.signal });
+  await waitFor("a's batch", () => client.calls.length === 1);
+  const b = producer.send({ body: "b", groupId: "g" }).catch((error) => error);
+  controller.abort();
+  await assert.rejects(a, { code: "Aborted" });
+  client.calls[0].answer.reject(new CmqdError("Timeout", "no answer", { status: 0 }));
+  const error = await b;
+  assert.equal(error.code, "EarlierSendFailed");
+  assert.equal(error.cause.code, "Timeout");
+  await producer.close();
+  assert.equal(client.calls.length, 1, "b was never sent");
+});
+
+Deno.test("a send of the group made after the failure goes out though older ones still waited for room", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q", {
+    batchSize: 1,
+    pendingSendsMax: 1,
+    inflightBatchesMax: 1,
+    lingerMs: 1,
+  });
+  const a = producer.send({ body: "a", groupId: "g" }).catch((error) => error);
+  const b = producer.send({ body: "b", groupId: "g" }).catch((error) => error); // waits for room
+  const x = producer.send({ body: "x", groupId: "h" }); // waits for room
+  await waitFor("a's batch", () => client.calls.length === 1);
+  client.calls[0].answer.reject(new CmqdError("BacklogFull", "full", { status: 429 }));
+  assert.equal((await a).code, "BacklogFull");
+  const d = producer.send({ body: "d", groupId: "g" }); // made after the failure, b still waits
+  assert.equal((await b).code, "EarlierSendFailed");
+  await waitFor("x's batch", () => client.calls.length === 2);
+  assert.deepEqual(client.bodies(1), ["x"]);
+  client.acknowledge(1);
+  await x;
+  await waitFor("d's batch", () => client.calls.length === 3);
+  assert.deepEqual(client.bodies(2), ["d"]);
+  client.acknowledge(2);
+  assert.equal((await d).id, "id-d");
+  await producer.close();
+  assert.equal(producer.stats.pendingSends, 0);
+});
