@@ -12,22 +12,8 @@
 import assert from "node:assert/strict";
 import { RealFileSystem } from "../../storage/mod.ts";
 import { loadHardState, storeHardState } from "../../storage/hard_state.ts";
-import { type BrokerProcess, clusterPorts, eventually, freePort, startBroker } from "./process.ts";
-
-interface ClusterView {
-  leaderId: string | null;
-  commitIndex: number;
-  nodes: { id: string; role: string }[];
-}
-
-async function clusterOf(url: string): Promise<ClusterView> {
-  const response = await fetch(`${url}/v1/cluster`);
-  if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
-  return await response.json() as ClusterView;
-}
-
-const voters = (view: ClusterView) =>
-  view.nodes.filter((node) => node.role !== "learner").map((node) => node.id).sort();
+import { eventually } from "./process.ts";
+import { clusterOf, joinedCluster, voters } from "./_joined_cluster.ts";
 
 Deno.test({
   name: "a cluster killed right after a join elects a leader again with the joined node",
@@ -35,60 +21,20 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const root = await Deno.makeTempDir({ prefix: "cmqd-join-crash-restart-" });
-    const { specs, peers } = clusterPorts(["n1", "n2"]);
-    const joiner = { id: "n3", port: freePort(), peerPort: freePort() };
-    const url = (id: string) =>
-      `http://127.0.0.1:${[...specs, joiner].find((spec) => spec.id === id)!.port}`;
-    const processes = new Map<string, BrokerProcess>();
-    const startVoter = async (id: string) => {
-      const spec = specs.find((spec) => spec.id === id)!;
-      processes.set(
-        id,
-        await startBroker({
-          dataDir: `${root}/${id}`,
-          port: spec.port,
-          args: ["--node-id", id, "--peer-port", String(spec.peerPort), "--peers", peers],
-        }),
-      );
-    };
-    // Always the same command, as in a unit file.
-    const startJoiner = async () => {
-      processes.set(
-        joiner.id,
-        await startBroker({
-          dataDir: `${root}/${joiner.id}`,
-          port: joiner.port,
-          args: [
-            "--node-id",
-            joiner.id,
-            "--peer-port",
-            String(joiner.peerPort),
-            "--join",
-            url("n1"),
-          ],
-        }),
-      );
-    };
-    const write = async (name: string) => {
-      await eventually(`queue ${name} created`, async () => {
-        const leader = (await clusterOf(url("n1"))).leaderId;
-        if (leader === null) return undefined;
-        const response = await fetch(`${url(leader)}/v1/queues/${name}`, {
-          method: "PUT",
-          headers: { "content-type": "application/json" },
-          body: "{}",
-        });
-        await response.body?.cancel();
-        return response.ok ? true : undefined;
-      });
-    };
+    const cluster = joinedCluster(root, {
+      voterIds: ["n1", "n2"],
+      joinerId: "n3",
+      joinThrough: "n1",
+    });
+    const { url, processes, startVoter, startJoiner } = cluster;
+    const write = (name: string) => cluster.createQueue(name, "n1");
     try {
-      await Promise.all(specs.map((spec) => startVoter(spec.id)));
+      await Promise.all(["n1", "n2"].map(startVoter));
       await write("before");
       // Every entry of the join comes after this index (a follower's own may be lower).
       const beforeJoin = Math.min(
         ...await Promise.all(
-          specs.map(async (spec) => (await clusterOf(url(spec.id))).commitIndex),
+          ["n1", "n2"].map(async (id) => (await clusterOf(url(id))).commitIndex),
         ),
       );
       await startJoiner();
@@ -97,7 +43,7 @@ Deno.test({
         return voters(view).join() === "n1,n2,n3" ? true : undefined;
       });
       await write("after");
-      for (const process of processes.values()) await process.kill();
+      await cluster.killAll();
       processes.clear();
       const fs = new RealFileSystem();
       for (const id of ["n1", "n2", "n3"]) {
@@ -119,7 +65,7 @@ Deno.test({
       assert.deepEqual(voters(view), ["n1", "n2", "n3"]);
       await write("restarted");
     } finally {
-      for (const process of processes.values()) await process.kill();
+      await cluster.killAll();
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   },

@@ -7,22 +7,8 @@
  * leads, its repeated join is a no-op, as before.
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, clusterPorts, eventually, freePort, startBroker } from "./process.ts";
-
-interface ClusterView {
-  leaderId: string | null;
-  canVote?: boolean;
-  nodes: { id: string; role: string }[];
-}
-
-async function clusterOf(url: string): Promise<ClusterView> {
-  const response = await fetch(`${url}/v1/cluster`);
-  if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
-  return await response.json() as ClusterView;
-}
-
-const voters = (view: ClusterView) =>
-  view.nodes.filter((node) => node.role !== "learner").map((node) => node.id).sort();
+import { eventually } from "./process.ts";
+import { clusterOf, joinedCluster, voters } from "./_joined_cluster.ts";
 
 Deno.test({
   name: "a joined node restarted with --join that leads before its join is served keeps running",
@@ -30,42 +16,14 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const root = await Deno.makeTempDir({ prefix: "cmqd-join-restart-leader-" });
-    const { specs, peers } = clusterPorts(["n1", "n2"]);
-    const joiner = { id: "n3", port: freePort(), peerPort: freePort() };
-    const url = (id: string) =>
-      `http://127.0.0.1:${[...specs, joiner].find((spec) => spec.id === id)!.port}`;
-    const processes = new Map<string, BrokerProcess>();
-    const startVoter = async (id: string) => {
-      const spec = specs.find((spec) => spec.id === id)!;
-      processes.set(
-        id,
-        await startBroker({
-          dataDir: `${root}/${id}`,
-          port: spec.port,
-          args: ["--node-id", id, "--peer-port", String(spec.peerPort), "--peers", peers],
-        }),
-      );
-    };
-    // Always the same command, as in a unit file.
-    const startJoiner = async () => {
-      processes.set(
-        joiner.id,
-        await startBroker({
-          dataDir: `${root}/${joiner.id}`,
-          port: joiner.port,
-          args: [
-            "--node-id",
-            joiner.id,
-            "--peer-port",
-            String(joiner.peerPort),
-            "--join",
-            url("n1"),
-          ],
-        }),
-      );
-    };
+    const cluster = joinedCluster(root, {
+      voterIds: ["n1", "n2"],
+      joinerId: "n3",
+      joinThrough: "n1",
+    });
+    const { url, processes, startVoter, startJoiner } = cluster;
     try {
-      await Promise.all(specs.map((spec) => startVoter(spec.id)));
+      await Promise.all(["n1", "n2"].map(startVoter));
       await eventually("a leader", async () => (await clusterOf(url("n1"))).leaderId ?? undefined);
       await startJoiner();
       await eventually("n3 a voter", async () => {
@@ -77,17 +35,7 @@ Deno.test({
       // not killed: a stop writes the commit index, so each replays the recorded addresses at its
       // restart (killed, each dials the ones past it: join_crash_restart_test.ts).
       assert.equal(await processes.get("n1")!.stop(), 0);
-      await eventually("a write with n1 down", async () => {
-        const leader = (await clusterOf(url("n2"))).leaderId;
-        if (leader === null) return undefined;
-        const response = await fetch(`${url(leader)}/v1/queues/q`, {
-          method: "PUT",
-          headers: { "content-type": "application/json" },
-          body: "{}",
-        });
-        await response.body?.cancel();
-        return response.ok ? true : undefined;
-      });
+      await cluster.createQueue("q", "n2"); // a write with n1 down
       for (const id of ["n2", "n3"]) assert.equal(await processes.get(id)!.stop(), 0);
 
       // The whole cluster restarts, n2 last: n1 and n3 elect n3, whose join n1 forwards to it.
@@ -122,7 +70,7 @@ Deno.test({
       const after = await clusterOf(url(other));
       assert.deepEqual(voters(after), ["n1", "n2", "n3"]);
     } finally {
-      for (const process of processes.values()) await process.kill();
+      await cluster.killAll();
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   },

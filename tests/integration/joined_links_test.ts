@@ -6,7 +6,8 @@
  * was never told (it answered `503 NotReady` for ever instead of `NodeRemoved`).
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, clusterPorts, eventually, freePort, startBroker } from "./process.ts";
+import { eventually } from "./process.ts";
+import { joinedCluster } from "./_joined_cluster.ts";
 
 interface ClusterView {
   leaderId?: string | null;
@@ -32,43 +33,21 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const root = await Deno.makeTempDir({ prefix: "cmqd-joined-links-" });
-    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-    const joiner = { id: "n4", port: freePort(), peerPort: freePort() };
-    const processes = new Map<string, BrokerProcess>();
-    const url = (id: string) =>
-      `http://127.0.0.1:${[...specs, joiner].find((spec) => spec.id === id)!.port}`;
-    const startVoter = async (spec: typeof specs[number]) => {
-      processes.set(
-        spec.id,
-        await startBroker({
-          dataDir: `${root}/${spec.id}`,
-          port: spec.port,
-          args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peers],
-        }),
-      );
-    };
+    const cluster = joinedCluster(root, {
+      voterIds: ["n1", "n2", "n3"],
+      joinerId: "n4",
+      joinThrough: "n2",
+    });
+    const { url, processes, startVoter } = cluster;
+    const initialVoters = ["n1", "n2", "n3"];
     let frozen = false;
     try {
-      await Promise.all(specs.map(startVoter));
+      await Promise.all(initialVoters.map(startVoter));
       await eventually(
         "a leader",
         async () => (await json(`${url("n1")}/v1/cluster`)).body?.leaderId ?? undefined,
       );
-      processes.set(
-        joiner.id,
-        await startBroker({
-          dataDir: `${root}/${joiner.id}`,
-          port: joiner.port,
-          args: [
-            "--node-id",
-            joiner.id,
-            "--peer-port",
-            String(joiner.peerPort),
-            "--join",
-            url("n2"),
-          ],
-        }),
-      );
+      await cluster.startJoiner();
       const leader = await eventually("n4 a voter", async () => {
         const info = (await json(`${url("n1")}/v1/cluster`)).body;
         const n4 = info?.nodes?.find((node) => node.id === "n4");
@@ -88,12 +67,12 @@ Deno.test({
         return answer.status === 204 ? true : undefined;
       });
       // Every initial voter down at once, while n4 runs again: its dials to them all fail.
-      for (const spec of specs) await processes.get(spec.id)!.kill();
+      for (const id of initialVoters) await processes.get(id)!.kill();
       Deno.kill(processes.get("n4")!.pid, "SIGCONT");
       frozen = false;
       // Well past its links' redial and liveness tick (a link only dialled back ended here).
       await new Promise((resolve) => setTimeout(resolve, 4_000));
-      await Promise.all(specs.map(startVoter));
+      await Promise.all(initialVoters.map(startVoter));
 
       // Nobody dials n4 (no member records it): it learns only by dialling them itself.
       const answer = await eventually("n4 answers NodeRemoved", async () => {
@@ -110,7 +89,7 @@ Deno.test({
           Deno.kill(processes.get("n4")!.pid, "SIGCONT");
         } catch { /* it has exited */ }
       }
-      for (const process of processes.values()) await process.kill();
+      await cluster.killAll();
       await Deno.remove(root, { recursive: true });
     }
   },
