@@ -4,7 +4,8 @@
  * `main.ts` processes on loopback.
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, clusterPorts, settled, startBroker } from "./process.ts";
+import { settled } from "./process.ts";
+import { withCluster } from "./_cluster_start.ts";
 
 async function view(url: string): Promise<{ role: string; leaderId: string | null } | null> {
   try {
@@ -20,21 +21,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-frozen-" });
-    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-    const processes = new Map<string, BrokerProcess>();
-    let frozen: BrokerProcess | null = null;
-    try {
-      for (const spec of specs) {
-        processes.set(
-          spec.id,
-          await startBroker({
-            dataDir: `${root}/${spec.id}`,
-            port: spec.port,
-            args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peers],
-          }),
-        );
-      }
+    await withCluster("cmqd-frozen-", { voters: ["n1", "n2", "n3"] }, async (cluster) => {
+      const { processes } = cluster;
+      await cluster.startVoters("in turn");
       // Every node follows one leader and may vote: a node started after the first leader
       // committed is repaired first (taken for a wiped one), and until then the other two could
       // not elect a new leader without the frozen one (README, "Replacing a node's disk").
@@ -45,8 +34,8 @@ Deno.test({
         if ((await view(followerUrl))?.leaderId === leader) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      frozen = processes.get(leader)!;
-      frozen.child.kill("SIGSTOP");
+      // Resumed before it is killed, at the end (`withCluster`).
+      processes.get(leader)!.child.kill("SIGSTOP");
       const started = Date.now();
       const clientTimeoutMs = 30_000;
       const signal = AbortSignal.timeout(clientTimeoutMs);
@@ -60,7 +49,7 @@ Deno.test({
         if (!(response.status === 503 && /no leader is known yet/.test(body.error?.message))) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      const frozenPort = specs.find((s) => s.id === leader)!.port;
+      const frozenPort = cluster.spec(leader).port;
       const named = response.headers.get("x-cmqd-leader");
       assert.ok(
         named !== null && !named.endsWith(`:${frozenPort}`),
@@ -74,10 +63,6 @@ Deno.test({
         assert.match(body.error.message, /leader changed/);
       }
       assert.ok(Date.now() - started < clientTimeoutMs, "answered before the client gave up");
-    } finally {
-      frozen?.child.kill("SIGCONT");
-      for (const process of processes.values()) await process.kill();
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   },
 });

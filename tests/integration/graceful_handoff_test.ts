@@ -3,7 +3,8 @@
  * restart is not an election timeout of unavailability: three real `main.ts` processes.
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, clusterPorts, settled, startBroker } from "./process.ts";
+import { settled } from "./process.ts";
+import { withCluster } from "./_cluster_start.ts";
 
 async function clusterView(url: string): Promise<{ role: string; leaderId: string | null }> {
   const response = await fetch(`${url}/v1/cluster`);
@@ -15,20 +16,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-handoff-" });
-    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-    const processes = new Map<string, BrokerProcess>();
-    try {
-      for (const spec of specs) {
-        processes.set(
-          spec.id,
-          await startBroker({
-            dataDir: `${root}/${spec.id}`,
-            port: spec.port,
-            args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peers],
-          }),
-        );
-      }
+    await withCluster("cmqd-handoff-", { voters: ["n1", "n2", "n3"] }, async (cluster) => {
+      const { processes } = cluster;
+      await cluster.startVoters("in turn");
       // A leader that has written to the group (on a loaded machine a fresh leader may still
       // answer 503 or lose its term; then ask again).
       let leader: string | null = null;
@@ -58,9 +48,6 @@ Deno.test({
       assert.ok(old.output().indexOf("handed leadership") < old.output().indexOf("stopped"));
       const view = await clusterView(processes.get(handedTo)!.url);
       assert.equal(view.leaderId, handedTo);
-    } finally {
-      for (const process of processes.values()) await process.kill();
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   },
 });

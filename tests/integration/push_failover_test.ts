@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { CmqdClient, CmqdError } from "../../sdk/mod.ts";
-import { type BrokerProcess, freePort, settled, startBroker } from "./process.ts";
+import { settled } from "./process.ts";
+import { withCluster } from "./_cluster_start.ts";
 
 const failFirstAttempts = 2;
 const messageCount = 40;
@@ -43,46 +44,30 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-push-failover-" });
     const sink = startSink();
-    const specs = ["n1", "n2", "n3"].map((id) => ({
-      id,
-      port: freePort(),
-      peerPort: freePort(),
-    }));
-    const peers = specs.map((spec) => `${spec.id}=127.0.0.1:${spec.peerPort}`).join(",");
-    const processes = new Map<string, BrokerProcess>();
-    const clients = specs.map((spec) =>
-      new CmqdClient({
-        baseUrl: `http://127.0.0.1:${spec.port}`,
-        retry: { attemptsMax: 3, backoffMsMin: 100, backoffMsMax: 500 },
-        timeoutMs: 5_000,
-        followLeader: false,
-      })
-    );
-    const leaderId = () =>
-      until("a leader", async () => {
-        for (const [index, spec] of specs.entries()) {
-          if (!processes.has(spec.id)) continue;
-          try {
-            const info = await clients[index].cluster();
-            if (info.role === "leader") return info.nodeId;
-          } catch { /* down: ask the next */ }
-        }
-        return undefined;
-      });
-    const clientOf = (id: string) => clients[specs.findIndex((spec) => spec.id === id)];
-    try {
-      for (const spec of specs) {
-        processes.set(
-          spec.id,
-          await startBroker({
-            dataDir: `${root}/${spec.id}`,
-            port: spec.port,
-            args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peers],
-          }),
-        );
-      }
+    await withCluster("cmqd-push-failover-", { voters: ["n1", "n2", "n3"] }, async (cluster) => {
+      const { specs, processes } = cluster;
+      const clients = specs.map((spec) =>
+        new CmqdClient({
+          baseUrl: `http://127.0.0.1:${spec.port}`,
+          retry: { attemptsMax: 3, backoffMsMin: 100, backoffMsMax: 500 },
+          timeoutMs: 5_000,
+          followLeader: false,
+        })
+      );
+      const leaderId = () =>
+        until("a leader", async () => {
+          for (const [index, spec] of specs.entries()) {
+            if (!processes.has(spec.id)) continue;
+            try {
+              const info = await clients[index].cluster();
+              if (info.role === "leader") return info.nodeId;
+            } catch { /* down: ask the next */ }
+          }
+          return undefined;
+        });
+      const clientOf = (id: string) => clients[specs.findIndex((spec) => spec.id === id)];
+      await cluster.startVoters("in turn");
       await settled(specs.map((spec) => `http://127.0.0.1:${spec.port}`));
       const first = await leaderId();
       const client = clientOf(first);
@@ -131,10 +116,6 @@ Deno.test({
           `all pushed after it; ${duplicates} pushed more than once (at-least-once), ` +
           `${[...sink.attempts.values()].reduce((sum, n) => sum + n, 0)} requests in all`,
       );
-    } finally {
-      for (const process of processes.values()) await process.kill();
-      await sink.server.shutdown();
-      await Deno.remove(root, { recursive: true });
-    }
+    }).finally(() => sink.server.shutdown());
   },
 });
