@@ -7,7 +7,8 @@
  * it ran (only a removal applied after the start closed that link).
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, clusterPorts, eventually, freePort, startBroker } from "./process.ts";
+import { eventually, freePort } from "./process.ts";
+import { withCluster } from "./_cluster_start.ts";
 
 interface ClusterView {
   leaderId?: string | null;
@@ -25,9 +26,6 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-peers-removed-" });
-    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-    const processes = new Map<string, BrokerProcess>();
     // Where the restarted member's --peers says the removed node listens: counts the dials.
     const listener = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
     let dials = 0;
@@ -37,30 +35,12 @@ Deno.test({
         conn.close();
       }
     })();
-    const url = (id: string) => `http://127.0.0.1:${specs.find((spec) => spec.id === id)!.port}`;
-    const start = async (spec: typeof specs[number], peerList: string) => {
-      processes.set(
-        spec.id,
-        await startBroker({
-          dataDir: `${root}/${spec.id}`,
-          port: spec.port,
-          args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peerList],
-        }),
-      );
-    };
-    try {
-      await Promise.all(specs.map((spec) => start(spec, peers)));
-      const leader = await eventually("a leader", async () => {
-        return (await cluster(url("n1"))).leaderId ?? undefined;
-      });
+    await withCluster("cmqd-peers-removed-", { voters: ["n1", "n2", "n3"] }, async (nodes) => {
+      const { specs, processes, url } = nodes;
+      await nodes.startVoters("together");
+      const leader = await nodes.leaderVia("n1");
       const [removed, restarted] = ["n1", "n2", "n3"].filter((id) => id !== leader);
-      await eventually(`the removal of ${removed}`, async () => {
-        const response = await fetch(`${url(leader)}/v1/cluster/nodes/${removed}`, {
-          method: "DELETE",
-        });
-        await response.body?.cancel();
-        return response.status === 204 ? true : undefined;
-      });
+      await nodes.removeNode(removed, leader);
       await processes.get(removed)!.kill();
       // Writes after the removal, applied on the member, then a graceful stop, which writes its
       // commit index: its replay at start holds the removal.
@@ -79,7 +59,7 @@ Deno.test({
       const stale = specs.map((spec) =>
         `${spec.id}=127.0.0.1:${spec.id === removed ? listener.addr.port : spec.peerPort}`
       ).join(",");
-      await start(specs.find((spec) => spec.id === restarted)!, stale);
+      await nodes.startVoter(restarted, stale);
       await eventually(`${restarted} knows a leader`, async () => {
         return (await cluster(url(restarted))).leaderId ?? undefined;
       }).catch((error) => {
@@ -88,11 +68,9 @@ Deno.test({
       // Several of its redial periods (at most 0.5 s each) after it serves and follows.
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       assert.equal(dials, 0, `${restarted} dialled the removed ${removed}'s --peers address`);
-    } finally {
-      for (const process of processes.values()) await process.kill();
+    }).finally(async () => {
       listener.close();
       await accepting.catch(() => {});
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   },
 });

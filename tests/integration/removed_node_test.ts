@@ -5,7 +5,8 @@
  * answer 503 `NodeRemoved`, its log says it once — instead of answering `NoLeader` forever.
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, clusterPorts, eventually, startBroker } from "./process.ts";
+import { eventually } from "./process.ts";
+import { withCluster } from "./_cluster_start.ts";
 
 interface Answer {
   status: number;
@@ -35,41 +36,19 @@ for (const how of ["frozen", "down"] as const) {
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async () => {
-      const root = await Deno.makeTempDir({ prefix: "cmqd-removed-" });
-      const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-      const processes = new Map<string, BrokerProcess>();
-      const start = async (spec: typeof specs[number]) => {
-        processes.set(
-          spec.id,
-          await startBroker({
-            dataDir: `${root}/${spec.id}`,
-            port: spec.port,
-            args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peers],
-          }),
-        );
-      };
-      const url = (id: string) => `http://127.0.0.1:${specs.find((s) => s.id === id)!.port}`;
-      try {
-        await Promise.all(specs.map(start));
-        const leader = await eventually("a leader", async () => {
-          const info = await getJson(`${url("n1")}/v1/cluster`);
-          return info.body.leaderId ?? undefined;
-        });
+      await withCluster("cmqd-removed-", { voters: ["n1", "n2", "n3"] }, async (cluster) => {
+        const { processes, url } = cluster;
+        await cluster.startVoters("together");
+        const leader = await cluster.leaderVia("n1");
         const removed = ["n1", "n2", "n3"].find((id) => id !== leader)!;
         const stays = ["n1", "n2", "n3"].find((id) => id !== leader && id !== removed)!;
         const victim = processes.get(removed)!;
         if (how === "frozen") Deno.kill(victim.pid, "SIGSTOP");
         else await victim.kill();
-        await eventually("the removal", async () => {
-          const response = await fetch(`${url(leader)}/v1/cluster/nodes/${removed}`, {
-            method: "DELETE",
-          });
-          await response.body?.cancel();
-          return response.status === 204 ? true : undefined;
-        });
+        await cluster.removeNode(removed, leader);
         const before = (await getJson(`${url(stays)}/v1/cluster`)).body;
         if (how === "frozen") Deno.kill(victim.pid, "SIGCONT");
-        else await start(specs.find((s) => s.id === removed)!);
+        else await cluster.startVoter(removed);
 
         const answer = await eventually("NodeRemoved", async () => {
           const response = await getJson(`${url(removed)}/v1/queues`);
@@ -102,15 +81,7 @@ for (const how of ["frozen", "down"] as const) {
         const lines = processes.get(removed)!.output().split("\n")
           .filter((line) => line.includes("this node was removed from the cluster"));
         assert.equal(lines.length, 1, lines.join("\n"));
-      } finally {
-        for (const process of processes.values()) {
-          try {
-            Deno.kill(process.pid, "SIGCONT");
-          } catch { /* it has exited */ }
-          await process.kill();
-        }
-        await Deno.remove(root, { recursive: true });
-      }
+      });
     },
   });
 }
