@@ -5,7 +5,7 @@
  * all use the advertised name (a broken flag shows 127.0.0.1 instead).
  */
 import assert from "node:assert/strict";
-import { type BrokerProcess, clusterPorts, startBrokers } from "./process.ts";
+import { withCluster } from "./_cluster_start.ts";
 
 interface ClusterView {
   role: string;
@@ -18,16 +18,12 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-advertise-" });
-    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-    let processes: BrokerProcess[] = [];
-    try {
-      processes = await startBrokers(specs.map((spec) => ({
-        dataDir: `${root}/${spec.id}`,
-        port: spec.port,
-        advertiseHost: "localhost",
-        args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peers],
-      })));
+    const options = { voters: ["n1", "n2", "n3"], advertiseHost: "localhost" };
+    await withCluster("cmqd-advertise-", options, async (cluster) => {
+      const { specs } = cluster;
+      await cluster.startVoters("together");
+      // In the order of `specs` (the map holds them in the order they came up).
+      const processes = specs.map((spec) => cluster.processes.get(spec.id)!);
       assert.ok(processes.every((p) => p.url.startsWith("http://localhost:")));
       let view: ClusterView | null = null;
       for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
@@ -53,9 +49,6 @@ Deno.test({
       assert.equal(created?.status, 201);
       const leaderSpec = specs.find((s) => s.id === view!.leaderId)!;
       assert.equal(created!.headers.get("x-cmqd-leader"), `http://localhost:${leaderSpec.port}`);
-    } finally {
-      for (const process of processes) await process.kill();
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   },
 });
