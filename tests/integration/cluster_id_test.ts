@@ -16,6 +16,7 @@ import {
   startBroker,
   startBrokers,
 } from "./process.ts";
+import { withCluster } from "./_cluster_start.ts";
 
 /** The README's formula: SHA-256 over the sorted `id=host:port` lines, 16 hex digits. */
 function derivedClusterId(peers: { id: string; peerAddress: string }[]): string {
@@ -137,17 +138,11 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-cluster-id-legacy-" });
-    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-    const options = specs.map((spec) => ({
-      dataDir: `${root}/${spec.id}`,
-      port: spec.port,
-      args: ["--node-id", spec.id, "--peer-port", String(spec.peerPort), "--peers", peers],
-    }));
-    let brokers: BrokerProcess[] = [];
-    try {
-      brokers = await startBrokers(options);
-      const urls = brokers.map((broker) => broker.url);
+    const options = { voters: ["n1", "n2", "n3"] };
+    await withCluster("cmqd-cluster-id-legacy-", options, async (cluster) => {
+      const { root, specs, processes } = cluster;
+      const urls = specs.map((spec) => cluster.url(spec.id));
+      await cluster.startVoters("together");
       await settled(urls);
       // Created for sure (on a loaded machine a first write may meet a 503 and must be repeated).
       await eventually("the queue to be created", async () => {
@@ -155,10 +150,10 @@ Deno.test({
         await response.body?.cancel();
         return response.status === 200 || response.status === 201 ? true : undefined;
       });
-      for (const broker of brokers) assert.equal(await broker.stop(), 0);
+      for (const broker of processes.values()) assert.equal(await broker.stop(), 0);
       // As a release before cluster ids left them: a log, no cluster_id.
       for (const spec of specs) await Deno.remove(`${root}/${spec.id}/cluster_id`);
-      brokers = await startBrokers(options);
+      await cluster.startVoters("together");
       await settled(urls);
       for (const url of urls) assert.equal((await view(url)).clusterId, "");
       const queues = await (await fetch(`${urls[0]}/v1/queues`)).text();
@@ -166,10 +161,7 @@ Deno.test({
       for (const spec of specs) {
         assert.equal(existsSync(`${root}/${spec.id}/cluster_id`), false, "no id was written");
       }
-    } finally {
-      for (const broker of brokers) await broker.kill();
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   },
 });
 
@@ -212,36 +204,21 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-cluster-id-typo-" });
-    const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-    const n1 = specs[0];
-    // n2's peer port mistyped: n1 derives another id and reaches no one (term 0, no entry).
-    const typo = peers.replace(`:${specs[1].peerPort}`, `:${specs[1].peerPort + 1}`);
-    const brokers: BrokerProcess[] = [];
-    const start = async (list: string) => {
-      const broker = await startBroker({
-        dataDir: `${root}/n1`,
-        port: n1.port,
-        args: ["--node-id", "n1", "--peer-port", String(n1.peerPort), "--peers", list],
-      });
-      brokers.push(broker);
-      return broker;
-    };
-    const addresses = (list: string) =>
-      list.split(",").map((entry) => {
-        const [id, peerAddress] = entry.split("=");
-        return { id, peerAddress };
-      });
-    try {
-      const first = await start(typo);
+    await withCluster("cmqd-cluster-id-typo-", { voters: ["n1", "n2", "n3"] }, async (cluster) => {
+      const { specs, peers } = cluster;
+      // n2's peer port mistyped: n1 derives another id and reaches no one (term 0, no entry).
+      const typo = peers.replace(`:${specs[1].peerPort}`, `:${specs[1].peerPort + 1}`);
+      const addresses = (list: string) =>
+        list.split(",").map((entry) => {
+          const [id, peerAddress] = entry.split("=");
+          return { id, peerAddress };
+        });
+      const first = await cluster.startVoter("n1", typo);
       assert.equal((await view(first.url)).clusterId, derivedClusterId(addresses(typo)));
       assert.equal(await first.stop(), 0);
-      const fixed = await start(peers);
+      const fixed = await cluster.startVoter("n1", peers);
       assert.equal((await view(fixed.url)).clusterId, derivedClusterId(addresses(peers)));
       assert.equal(await fixed.stop(), 0);
-    } finally {
-      for (const broker of brokers) await broker.kill();
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   },
 });
