@@ -135,17 +135,29 @@ export function cluster(
  * Runs `test` on a {@link cluster} in a new temp directory named with `prefix`; then kills every
  * process it started and removes the directory, whether the test passed or not.
  */
-export async function withCluster(
+export function withCluster(
   prefix: string,
   options: Parameters<typeof cluster>[1],
   test: (cluster: Cluster) => Promise<void>,
 ): Promise<void> {
+  return inTempRoot(prefix, (root) => cluster(root, options), test);
+}
+
+/**
+ * Makes a temp directory named with `prefix`, the processes `make` sets up there, and runs `test`
+ * on them; then `killAll` and the directory removed, whether the test passed or not.
+ */
+export async function inTempRoot<T extends { killAll(): Promise<void> }>(
+  prefix: string,
+  make: (root: string) => T,
+  test: (processes: T) => Promise<void>,
+): Promise<void> {
   const root = await Deno.makeTempDir({ prefix });
-  const nodes = cluster(root, options);
+  const processes = make(root);
   try {
-    await test(nodes);
+    await test(processes);
   } finally {
-    await nodes.killAll();
+    await processes.killAll();
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 }

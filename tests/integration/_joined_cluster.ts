@@ -1,26 +1,15 @@
 /**
  * A cluster of initial voters (`--peers`) and one node that joins it (`--join`), as real processes:
- * the setup the join and restart tests share. Every process started is kept in `processes`, so the
- * test's `finally` can kill them all (`killAll`) and remove `root`.
+ * the setup the join and restart tests share. Every process started is kept in `processes`, so that
+ * `killAll` ends them all; `withJoinedCluster` makes `root`, runs the test, then kills every process
+ * and removes `root`, whatever the test did.
  *
  * @module
  */
-import { type BrokerProcess, clusterPorts, eventually, freePort, startBroker } from "./process.ts";
+import { type BrokerProcess, eventually } from "./process.ts";
+import { cluster, clusterOf, type ClusterView, inTempRoot } from "./_cluster_start.ts";
 
-/** What `GET /v1/cluster` answers that these tests read. */
-export interface ClusterView {
-  leaderId: string | null;
-  commitIndex: number;
-  canVote?: boolean;
-  nodes: { id: string; role: string }[];
-}
-
-/** `GET /v1/cluster` of the node at `url`; throws on an error answer. */
-export async function clusterOf(url: string): Promise<ClusterView> {
-  const response = await fetch(`${url}/v1/cluster`);
-  if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
-  return await response.json() as ClusterView;
-}
+export { clusterOf, type ClusterView };
 
 /** The voters of a view, sorted. */
 export const voters = (view: ClusterView): string[] =>
@@ -28,6 +17,7 @@ export const voters = (view: ClusterView): string[] =>
 
 /** The processes of a joined cluster and how to start each (see the module). */
 export interface JoinedCluster {
+  root: string;
   url(id: string): string;
   processes: Map<string, BrokerProcess>;
   /** Starts the initial voter `id` with `--peers`. */
@@ -44,28 +34,18 @@ export function joinedCluster(
   root: string,
   options: { voterIds: string[]; joinerId: string; joinThrough: string },
 ): JoinedCluster {
-  const { specs, peers } = clusterPorts(options.voterIds);
-  const joiner = { id: options.joinerId, port: freePort(), peerPort: freePort() };
-  const url = (id: string) =>
-    `http://127.0.0.1:${[...specs, joiner].find((spec) => spec.id === id)!.port}`;
-  const processes = new Map<string, BrokerProcess>();
-  const start = async (id: string, port: number, args: string[]) => {
-    processes.set(id, await startBroker({ dataDir: `${root}/${id}`, port, args }));
-  };
+  const nodes = cluster(root, { voters: options.voterIds, others: [options.joinerId] });
+  const url = nodes.url;
   return {
+    root,
     url,
-    processes,
-    startVoter: (id) => {
-      const spec = specs.find((spec) => spec.id === id)!;
-      return start(id, spec.port, [
-        ...["--node-id", id, "--peer-port", String(spec.peerPort), "--peers", peers],
-      ]);
+    processes: nodes.processes,
+    startVoter: async (id) => {
+      await nodes.startVoter(id);
     },
-    startJoiner: () =>
-      start(joiner.id, joiner.port, [
-        ...["--node-id", joiner.id, "--peer-port", String(joiner.peerPort)],
-        ...["--join", url(options.joinThrough)],
-      ]),
+    startJoiner: async () => {
+      await nodes.start(options.joinerId, ["--join", url(options.joinThrough)]);
+    },
     createQueue: async (name, via) => {
       await eventually(`queue ${name} created`, async () => {
         const leader = (await clusterOf(url(via))).leaderId;
@@ -79,8 +59,18 @@ export function joinedCluster(
         return response.ok ? true : undefined;
       });
     },
-    killAll: async () => {
-      for (const process of processes.values()) await process.kill();
-    },
+    killAll: nodes.killAll,
   };
+}
+
+/**
+ * Runs `test` on a {@link joinedCluster} in a new temp directory named with `prefix`; then kills
+ * every process it started and removes the directory, whether the test passed or not.
+ */
+export function withJoinedCluster(
+  prefix: string,
+  options: Parameters<typeof joinedCluster>[1],
+  test: (cluster: JoinedCluster) => Promise<void>,
+): Promise<void> {
+  return inTempRoot(prefix, (root) => joinedCluster(root, options), test);
 }

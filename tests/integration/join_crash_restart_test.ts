@@ -13,22 +13,17 @@ import assert from "node:assert/strict";
 import { RealFileSystem } from "../../storage/mod.ts";
 import { loadHardState, storeHardState } from "../../storage/hard_state.ts";
 import { eventually } from "./process.ts";
-import { clusterOf, joinedCluster, voters } from "./_joined_cluster.ts";
+import { clusterOf, voters, withJoinedCluster } from "./_joined_cluster.ts";
 
 Deno.test({
   name: "a cluster killed right after a join elects a leader again with the joined node",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-join-crash-restart-" });
-    const cluster = joinedCluster(root, {
-      voterIds: ["n1", "n2"],
-      joinerId: "n3",
-      joinThrough: "n1",
-    });
-    const { url, processes, startVoter, startJoiner } = cluster;
-    const write = (name: string) => cluster.createQueue(name, "n1");
-    try {
+    const options = { voterIds: ["n1", "n2"], joinerId: "n3", joinThrough: "n1" };
+    await withJoinedCluster("cmqd-join-crash-restart-", options, async (cluster) => {
+      const { root, url, processes, startVoter, startJoiner } = cluster;
+      const write = (name: string) => cluster.createQueue(name, "n1");
       await Promise.all(["n1", "n2"].map(startVoter));
       await write("before");
       // Every entry of the join comes after this index (a follower's own may be lower).
@@ -64,9 +59,6 @@ Deno.test({
       const view = await clusterOf(url(leader));
       assert.deepEqual(voters(view), ["n1", "n2", "n3"]);
       await write("restarted");
-    } finally {
-      await cluster.killAll();
-      await Deno.remove(root, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });

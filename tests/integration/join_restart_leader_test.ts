@@ -8,21 +8,16 @@
  */
 import assert from "node:assert/strict";
 import { eventually } from "./process.ts";
-import { clusterOf, joinedCluster, voters } from "./_joined_cluster.ts";
+import { clusterOf, voters, withJoinedCluster } from "./_joined_cluster.ts";
 
 Deno.test({
   name: "a joined node restarted with --join that leads before its join is served keeps running",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-join-restart-leader-" });
-    const cluster = joinedCluster(root, {
-      voterIds: ["n1", "n2"],
-      joinerId: "n3",
-      joinThrough: "n1",
-    });
-    const { url, processes, startVoter, startJoiner } = cluster;
-    try {
+    const options = { voterIds: ["n1", "n2"], joinerId: "n3", joinThrough: "n1" };
+    await withJoinedCluster("cmqd-join-restart-leader-", options, async (cluster) => {
+      const { url, processes, startVoter, startJoiner } = cluster;
       await Promise.all(["n1", "n2"].map(startVoter));
       await eventually("a leader", async () => (await clusterOf(url("n1"))).leaderId ?? undefined);
       await startJoiner();
@@ -69,9 +64,6 @@ Deno.test({
       });
       const after = await clusterOf(url(other));
       assert.deepEqual(voters(after), ["n1", "n2", "n3"]);
-    } finally {
-      await cluster.killAll();
-      await Deno.remove(root, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });

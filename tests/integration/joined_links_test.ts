@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { eventually } from "./process.ts";
-import { joinedCluster } from "./_joined_cluster.ts";
+import { withJoinedCluster } from "./_joined_cluster.ts";
 
 interface ClusterView {
   leaderId?: string | null;
@@ -32,16 +32,10 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-joined-links-" });
-    const cluster = joinedCluster(root, {
-      voterIds: ["n1", "n2", "n3"],
-      joinerId: "n4",
-      joinThrough: "n2",
-    });
-    const { url, processes, startVoter } = cluster;
-    const initialVoters = ["n1", "n2", "n3"];
-    let frozen = false;
-    try {
+    const options = { voterIds: ["n1", "n2", "n3"], joinerId: "n4", joinThrough: "n2" };
+    await withJoinedCluster("cmqd-joined-links-", options, async (cluster) => {
+      const { url, processes, startVoter } = cluster;
+      const initialVoters = ["n1", "n2", "n3"];
       await Promise.all(initialVoters.map(startVoter));
       await eventually(
         "a leader",
@@ -61,7 +55,6 @@ Deno.test({
 
       // Removed while frozen: it never sees the entry, and the members forget its address.
       Deno.kill(processes.get("n4")!.pid, "SIGSTOP");
-      frozen = true;
       await eventually("the removal of n4", async () => {
         const answer = await json(`${url(leader)}/v1/cluster/nodes/n4`, { method: "DELETE" });
         return answer.status === 204 ? true : undefined;
@@ -69,7 +62,6 @@ Deno.test({
       // Every initial voter down at once, while n4 runs again: its dials to them all fail.
       for (const id of initialVoters) await processes.get(id)!.kill();
       Deno.kill(processes.get("n4")!.pid, "SIGCONT");
-      frozen = false;
       // Well past its links' redial and liveness tick (a link only dialled back ended here).
       await new Promise((resolve) => setTimeout(resolve, 4_000));
       await Promise.all(initialVoters.map(startVoter));
@@ -83,14 +75,6 @@ Deno.test({
       const own = (await json(`${url("n4")}/v1/cluster`)).body!;
       assert.equal(own.canVote, false);
       assert.ok(["n1", "n2", "n3"].includes(own.removed?.by ?? ""), JSON.stringify(own.removed));
-    } finally {
-      if (frozen) {
-        try {
-          Deno.kill(processes.get("n4")!.pid, "SIGCONT");
-        } catch { /* it has exited */ }
-      }
-      await cluster.killAll();
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   },
 });
