@@ -11,32 +11,10 @@
  */
 import assert from "node:assert/strict";
 import { CmqdClient } from "../../sdk/mod.ts";
-import {
-  type BrokerProcess,
-  clusterPorts,
-  eventually,
-  freePort,
-  startBroker,
-  startBrokers,
-  testClusterKeyText,
-} from "./process.ts";
+import { eventually, freePort, startBroker, testClusterKeyText } from "./process.ts";
+import { withCluster } from "./_cluster_start.ts";
 
 const client = (url: string) => new CmqdClient({ baseUrl: url, timeoutMs: 10_000 });
-
-/** Starts n1..n3 as a cluster; returns the processes by id and their ports. */
-async function threeNodes(root: string) {
-  const { specs, peers } = clusterPorts(["n1", "n2", "n3"]);
-  const argsOf = (
-    spec: typeof specs[0],
-  ) => ["--node-id", spec.id, "--peer-port", `${spec.peerPort}`];
-  const started = await startBrokers(specs.map((spec) => ({
-    dataDir: `${root}/${spec.id}`,
-    port: spec.port,
-    args: [...argsOf(spec), "--peers", peers],
-  })));
-  const processes = new Map<string, BrokerProcess>(specs.map((spec, i) => [spec.id, started[i]]));
-  return { specs, peers, processes, argsOf };
-}
 
 /** Sends `count` messages in batches of 5 (each batch acknowledged); their ids. */
 async function sendAcknowledged(url: string, count: number, tag: string): Promise<string[]> {
@@ -72,26 +50,17 @@ async function allCaughtUp(urls: string[], leaderUrl: string): Promise<void> {
   });
 }
 
-async function leaderOf(url: string): Promise<string> {
-  return await eventually(
-    "a leader",
-    async () => (await client(url).cluster()).leaderId ?? undefined,
-  );
-}
-
 Deno.test({
   name:
     "the survivor of a lost majority is forced to sole voter, keeps every message, and grows back",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-force-" });
-    const processes = new Map<string, BrokerProcess>();
-    try {
-      const cluster = await threeNodes(root);
-      for (const [id, process] of cluster.processes) processes.set(id, process);
-      const urlOf = (id: string) => processes.get(id)!.url;
-      const leader = await leaderOf(urlOf("n1"));
+    const options = { voters: ["n1", "n2", "n3"], others: ["n4"] };
+    await withCluster("cmqd-force-", options, async (cluster) => {
+      const { root, processes, url: urlOf } = cluster;
+      await cluster.startVoters("together");
+      const leader = await cluster.leaderVia("n1");
       await client(urlOf(leader)).createQueue("q", {});
       const acknowledged = await sendAcknowledged(urlOf(leader), 30, "before");
       await allCaughtUp(["n1", "n2", "n3"].map(urlOf), urlOf(leader));
@@ -113,14 +82,8 @@ Deno.test({
         return response.status === 503 && body.error.code === "NoLeader" ? true : undefined;
       });
 
-      const spec = cluster.specs.find((candidate) => candidate.id === survivor)!;
       assert.equal(await processes.get(survivor)!.stop(), 0);
-      const forced = await startBroker({
-        dataDir: `${root}/${survivor}`,
-        port: spec.port,
-        args: [...cluster.argsOf(spec), "--force-new-cluster"],
-      });
-      processes.set(survivor, forced);
+      const forced = await cluster.start(survivor, ["--force-new-cluster"]);
       const warning = forced.output().split("\n").find((line) => line.includes("WARNING"));
       assert.ok(warning !== undefined, forced.output());
       assert.match(warning, /--force-new-cluster: this node is now the SOLE VOTER of its group/);
@@ -140,15 +103,7 @@ Deno.test({
       assert.deepEqual(received.sort(), [...acknowledged].sort(), "every acknowledged message");
 
       // Growing back: a fresh node joins through the existing --join path and becomes a voter.
-      const n4 = { port: freePort(), peerPort: freePort() };
-      processes.set(
-        "n4",
-        await startBroker({
-          dataDir: `${root}/n4`,
-          port: n4.port,
-          args: ["--node-id", "n4", "--peer-port", `${n4.peerPort}`, "--join", forced.url],
-        }),
-      );
+      await cluster.start("n4", ["--join", forced.url]);
       await eventually("n4 a voter", async () => {
         const view = await client(forced.url).cluster();
         return view.nodes.find((node) => node.id === "n4" && node.role === "follower");
@@ -166,13 +121,9 @@ Deno.test({
           `holds ${survivor}'s log as a member of a group with n4: start it with --peers`,
         ),
       );
-      processes.set(
+      await cluster.startVoter(
         survivor,
-        await startBroker({
-          dataDir: `${root}/${survivor}`,
-          port: spec.port,
-          args: [...cluster.argsOf(spec), "--peers", `${survivor}=127.0.0.1:${spec.peerPort}`],
-        }),
+        `${survivor}=127.0.0.1:${cluster.spec(survivor).peerPort}`,
       );
       const members = await eventually("a leader after the restart", async () => {
         const view = await client(urlOf(survivor)).cluster();
@@ -182,10 +133,7 @@ Deno.test({
       assert.doesNotMatch(processes.get(survivor)!.output(), /WARNING/);
       const more = await sendAcknowledged(urlOf(survivor), 5, "after-restart");
       assert.equal(more.length, 5);
-    } finally {
-      for (const process of processes.values()) await process.kill();
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   },
 });
 
@@ -194,35 +142,23 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "cmqd-backup-" });
-    const processes = new Map<string, BrokerProcess>();
-    const extra: BrokerProcess[] = [];
-    try {
-      const cluster = await threeNodes(root);
-      for (const [id, process] of cluster.processes) processes.set(id, process);
-      const urlOf = (id: string) => processes.get(id)!.url;
-      const leader = await leaderOf(urlOf("n1"));
+    await withCluster("cmqd-backup-", { voters: ["n1", "n2", "n3"] }, async (cluster) => {
+      const { root, processes, url: urlOf } = cluster;
+      await cluster.startVoters("together");
+      const leader = await cluster.leaderVia("n1");
       await client(urlOf(leader)).createQueue("q", {});
       const backedUp = await sendAcknowledged(urlOf(leader), 20, "backed-up");
       await allCaughtUp(["n1", "n2", "n3"].map(urlOf), urlOf(leader));
 
       // Backup: stop a follower (the other two keep the majority), copy its dir, start it again.
       const follower = ["n1", "n2", "n3"].find((id) => id !== leader)!;
-      const spec = cluster.specs.find((candidate) => candidate.id === follower)!;
       assert.equal(await processes.get(follower)!.stop(), 0);
       const copy = `${root}/backup-${follower}`;
       const cp = await new Deno.Command("cp", { args: ["-a", `${root}/${follower}`, copy] })
         .output();
       assert.ok(cp.success, new TextDecoder().decode(cp.stderr));
       const later = await sendAcknowledged(urlOf(leader), 5, "later");
-      processes.set(
-        follower,
-        await startBroker({
-          dataDir: `${root}/${follower}`,
-          port: spec.port,
-          args: [...cluster.argsOf(spec), "--peers", cluster.peers],
-        }),
-      );
+      await cluster.startVoter(follower);
       await sendAcknowledged(urlOf(leader), 5, "after-backup");
 
       // Everything is lost; the copy is all there is.
@@ -257,7 +193,7 @@ Deno.test({
         port: freePort(),
         args: ["--node-id", follower, "--peer-port", `${freePort()}`, "--force-new-cluster"],
       });
-      extra.push(restored);
+      processes.set(follower, restored); // killed at the end with the others
       assert.match(restored.output(), /WARNING: --force-new-cluster: .*SOLE VOTER/);
       await eventually("the restored node leads", async () => {
         const view = await client(restored.url).cluster();
@@ -266,10 +202,7 @@ Deno.test({
       const received = await receiveEverything(restored.url);
       assert.deepEqual(received.sort(), [...backedUp].sort(), "what was acknowledged before");
       assert.ok(!later.some((id) => received.includes(id)));
-    } finally {
-      for (const process of [...processes.values(), ...extra]) await process.kill();
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   },
 });
 
