@@ -292,8 +292,11 @@ async function sendMany(
   let next = 0;
   let sent = 0;
   // The first failure stops new sends; those on the way settle, and each distinct error is
-  // printed once, with its count.
+  // printed once, with its count. The sends of a group queued behind a failed one are not sent
+  // (`EarlierSendFailed`, to keep the group in order): they count as not sent, as those the
+  // failure stopped before they started, not as failures of their own.
   let failed = 0;
+  let heldBack = 0;
   const errors = new Map<string, number>();
   /**
    * An error that is no `CmqdError`: bad usage (a flag read for each message) or a bug, the CLI's
@@ -306,13 +309,17 @@ async function sendMany(
   const timer = setInterval(() => context.progress(line(), false), progressEveryMs);
   try {
     const worker = async () => {
-      while (next < count && !context.signal.aborted && failed === 0) {
+      while (next < count && !context.signal.aborted && failed === 0 && heldBack === 0) {
         try {
           await producer.send(entryOf(next++), { signal: context.signal });
           sent++;
         } catch (error) {
           // Ctrl-C: stop quietly and report what was sent; anything else is a failure.
           if (context.signal.aborted) continue;
+          if (error instanceof CmqdError && error.code === "EarlierSendFailed") {
+            heldBack++;
+            continue;
+          }
           failed++;
           if (!(error instanceof CmqdError)) {
             thrown ??= { error };
@@ -331,10 +338,11 @@ async function sendMany(
   if (thrown !== undefined) throw thrown.error;
   const seconds = (Date.now() - startedAt) / 1000;
   context.progress(line(), true);
-  if (context.json) context.out(json({ sent, failed, seconds, perSecond: rate() }));
+  const notSent = count - sent - failed;
+  if (context.json) context.out(json({ sent, failed, notSent, seconds, perSecond: rate() }));
   else context.out(`sent ${sent} messages to ${queue} in ${seconds.toFixed(2)} s`);
   if (failed > 0) {
-    context.note(`error: ${failed} of ${count} sends failed (${count - sent - failed} not sent):`);
+    context.note(`error: ${failed} of ${count} sends failed (${notSent} not sent):`);
     for (const [line, times] of errors) {
       context.note(`error: ${line}${times > 1 ? ` (${times} sends)` : ""}`);
     }

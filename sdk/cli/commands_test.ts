@@ -315,3 +315,36 @@ Deno.test("tail with a --count or --timeout-seconds that Ctrl-C cut short exits 
     assert.equal(await running, expected, argv.join(" "));
   }
 });
+
+Deno.test("send --count --group-id on a real broker: a group's sends held back after a failure are reported as not sent, not as failures", async () => {
+  const broker = await startTestBroker();
+  try {
+    // 150 fit the backlog; the batch that would pass it is refused whole (429 BacklogFull), and
+    // the group's sends queued behind it are not sent (to keep the group in order).
+    await broker.client.createQueue("g", { maxBacklog: 150 });
+    const { context, out, notes } = contextOf(
+      ["send", "g", "m{i}", "--count", "400", "--group-id", "orders", "--batch-size", "50"],
+      () => Promise.reject(),
+    );
+    context.client = broker.client;
+    assert.equal(await runCommand(context), 1);
+    assert.match(out[0], /^sent 150 messages to g in /);
+    assert.equal((await broker.client.getQueue("g")).activeMessages, 150);
+    assert.equal(notes.length, 2, notes.join("\n"));
+    assert.equal(notes[0], "error: 50 of 400 sends failed (200 not sent):");
+    assert.match(notes[1], /^error: BacklogFull: .* \(50 sends\)$/);
+    assert.ok(!notes.join("\n").includes("EarlierSendFailed"), notes.join("\n"));
+
+    await broker.client.createQueue("g2", { maxBacklog: 150 });
+    const inJson = contextOf(
+      ["send", "g2", "m{i}", "--count", "400", "--group-id", "o", "--batch-size", "50", "--json"],
+      () => Promise.reject(),
+    );
+    inJson.context.client = broker.client;
+    assert.equal(await runCommand(inJson.context), 1);
+    const { sent, failed, notSent } = JSON.parse(inJson.out[0]);
+    assert.deepEqual({ sent, failed, notSent }, { sent: 150, failed: 50, notSent: 200 });
+  } finally {
+    await broker.stop();
+  }
+});
