@@ -44,7 +44,16 @@
  */
 import type { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
-import { refusedForGood } from "./consumer_lock.ts";
+import {
+  calling,
+  countOf,
+  failureError,
+  givenUp,
+  listOf,
+  unanswered,
+  unexpected,
+} from "./consumer_answers.ts";
+import { badEntryIndex, refusedForGood } from "./consumer_lock.ts";
 import type { ChangeVisibilityResponse, HandleFailure, ReceivedMessage } from "./protocol.ts";
 
 /** What a consumer needs of a client (tests pass a fake). */
@@ -429,16 +438,12 @@ export class Acknowledger {
    */
   #sendChangeBatch(batch: PendingChange[]): void {
     const { client, queue } = this.#options;
-    const entries = batch.map((change) => ({
-      receiptHandle: change.message.receiptHandle,
-      visibilityTimeoutSeconds: change.seconds,
-    }));
     // A change already resolved keeps its outcome; the rest may or may not have been applied,
     // unless the broker refused the request itself for good (the queue is gone, the key may no
     // longer change its locks): then every lock it carries will run out.
-    const failed = (error: unknown) => {
+    const failed = (changes: PendingChange[], error: unknown) => {
       const lockLost = refusedForGood(error);
-      for (const change of batch) change.resolve({ ok: false, lockLost, error });
+      for (const change of changes) change.resolve({ ok: false, lockLost, error });
     };
     const controller = new AbortController();
     let settle!: () => void;
@@ -483,116 +488,51 @@ export class Acknowledger {
     ) {
       options.headTimeoutMs = Math.floor(budgetMs / 2);
     }
-    calling(() => client.changeVisibility(queue, entries, options)).then(
-      (answer) => {
-        const visibleAt = new Map(
-          listOf<VisibilityEntryAnswer>(answer, "entries", "lock change")
-            .map((entry) => [entry.receiptHandle, entry]),
-        );
-        const failures = new Map(
-          listOf<HandleFailure>(answer, "failures", "lock change")
-            .map((failure) => [failure.receiptHandle, failure]),
-        );
-        for (const change of batch) {
-          const handle = change.message.receiptHandle;
-          const failure = failures.get(handle);
-          const entry = visibleAt.get(handle);
-          if (failure !== undefined) {
-            change.resolve({ ok: false, lockLost: true, error: failureError(failure, "lock") });
-          } else if (entry !== undefined) {
-            change.resolve({ ok: true, visibleAt: entry.visibleAt });
-          } else {
-            // Neither applied nor refused: unconfirmed. The lock may be lost (a renewal is not
-            // counted and the lock's deadline stays where it was), and may still hold.
-            change.resolve({ ok: false, lockLost: false, error: unanswered() });
+    // The broker refuses a request with one bad entry (a 400 naming `entries.N…`) whole, before
+    // it touches any lock: that entry fails alone, its lock lost, and the others go again (until
+    // the call is given up), as they would have without it.
+    const attempt = (changes: PendingChange[]): Promise<void> =>
+      calling(() => client.changeVisibility(queue, changes.map(entryOf), options)).then(
+        (answer) => {
+          const visibleAt = new Map(
+            listOf<VisibilityEntryAnswer>(answer, "entries", "lock change")
+              .map((entry) => [entry.receiptHandle, entry]),
+          );
+          const failures = new Map(
+            listOf<HandleFailure>(answer, "failures", "lock change")
+              .map((failure) => [failure.receiptHandle, failure]),
+          );
+          for (const change of changes) {
+            const handle = change.message.receiptHandle;
+            const failure = failures.get(handle);
+            const entry = visibleAt.get(handle);
+            if (failure !== undefined) {
+              change.resolve({ ok: false, lockLost: true, error: failureError(failure, "lock") });
+            } else if (entry !== undefined) {
+              change.resolve({ ok: true, visibleAt: entry.visibleAt });
+            } else {
+              // Neither applied nor refused: unconfirmed. The lock may be lost (a renewal is not
+              // counted and the lock's deadline stays where it was), and may still hold.
+              change.resolve({ ok: false, lockLost: false, error: unanswered() });
+            }
           }
-        }
-      },
-      failed,
-    ).catch((error) => failed(unexpected("lock change", error))).finally(done);
+        },
+        (error) => {
+          const index = controller.signal.aborted
+            ? undefined
+            : badEntryIndex(error, changes.length);
+          if (index === undefined || changes.length === 1) return failed(changes, error);
+          changes[index].resolve({ ok: false, lockLost: true, error });
+          return attempt(changes.filter((_, position) => position !== index));
+        },
+      );
+    attempt(batch).catch((error) => failed(batch, unexpected("lock change", error))).finally(done);
   }
 }
 
-/**
- * `call()`, whose synchronous throw (a custom client's) becomes a rejection like any other
- * failure: thrown in a timer's callback, it would end the process.
- */
-function calling<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return Promise.resolve(call());
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-/**
- * A lock-change call unanswered at half of the time its soonest lock had left, or after
- * `boundMs` (`changeCallMsMax`) when that is sooner or none of its locks had a known deadline.
- */
-function givenUp(boundMs?: number): CmqdError {
-  const within = boundMs === undefined
-    ? "half of the time left on the soonest lock it carries"
-    : `${boundMs} ms`;
-  return new CmqdError(
-    "Timeout",
-    `no answer to a lock change within ${within}: the call was given up, its changes may or ` +
-      "may not have taken effect",
-    { status: 0 },
-  );
-}
-
-/** The calls whose answers the acks read. */
-type Call = "delete" | "lock change";
-
-/**
- * `answer[field]`, a list the API always includes, read leniently: a server or proxy that leaves
- * an empty one out means none (as the receive path reads its `failures`); anything but a list
- * is an answer of another shape.
- */
-function listOf<T>(answer: unknown, field: string, call: Call): T[] {
-  const value = fieldOf(answer, field, call);
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw unexpected(call, `'${field}' is not a list`);
-  return value;
-}
-
-/** `answer[field]`, a count: left out is 0 (as `listOf`); anything but a number is wrong. */
-function countOf(answer: unknown, field: string, call: Call): number {
-  const value = fieldOf(answer, field, call);
-  if (value === undefined) return 0;
-  if (typeof value !== "number") throw unexpected(call, `'${field}' is not a number`);
-  return value;
-}
-
-function fieldOf(answer: unknown, field: string, call: Call): unknown {
-  if (typeof answer !== "object" || answer === null) throw unexpected(call, "not a JSON object");
-  return (answer as Record<string, unknown>)[field];
-}
-
-/**
- * A 200 answer to a delete or lock change that can't be read (`why`, or the error reading it
- * raised): `UnexpectedResponse`, for the consumer's error handler, never thrown at nobody.
- */
-function unexpected(call: Call, why: unknown): CmqdError {
-  if (why instanceof CmqdError) return why;
-  const reason = why instanceof Error ? why.message : String(why);
-  return new CmqdError("UnexpectedResponse", `HTTP 200 to a ${call} of another shape: ${reason}`, {
-    status: 200,
-    ...(why instanceof Error ? { cause: why } : {}),
-  });
-}
-
-/** A lock change the broker's answer leaves out of both `entries` and `failures`. */
-function unanswered(): CmqdError {
-  return new CmqdError(
-    "UnexpectedResponse",
-    "HTTP 200 to a lock change that names one of its receipt handles in neither entries nor " +
-      "failures: that change is unconfirmed",
-    { status: 200 },
-  );
-}
-
-function failureError(failure: HandleFailure, what: "delete" | "lock"): CmqdError {
-  const action = what === "delete" ? "could not delete" : "could not change the lock of";
-  return new CmqdError(failure.code, `${action} a message: ${failure.message}`, { status: 200 });
+/** A lock change as the API's request carries it. */
+function entryOf(
+  change: PendingChange,
+): { receiptHandle: string; visibilityTimeoutSeconds: number } {
+  return { receiptHandle: change.message.receiptHandle, visibilityTimeoutSeconds: change.seconds };
 }

@@ -484,3 +484,58 @@ for (
     assert.equal((errors[0].error as CmqdError).code, code, "the outage reported");
   });
 }
+
+Deno.test("a 400 naming one entry of a renewal batch loses that lock only: the others are renewed", async () => {
+  // The broker checks each entry and names the first bad one (`entries.N.receiptHandle`): an
+  // empty handle, say, from a proxy that mangled a receive. The rest of the batch is fine.
+  const queue = new FakeQueue();
+  queue.send("bad", "good");
+  const calls: string[][] = [];
+  const client: ConsumerClient = {
+    receiveMessages: async (name, request, options) => {
+      const answer = await queue.receiveMessages(name, request, options);
+      for (const message of answer.messages) {
+        if (message.body === "bad") message.receiptHandle = "";
+      }
+      return answer;
+    },
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: (name, entries) => {
+      calls.push(entries.map((entry) => entry.receiptHandle));
+      const index = entries.findIndex((entry) => entry.receiptHandle === "");
+      if (index < 0) return queue.changeVisibility(name, entries);
+      return Promise.reject(
+        new CmqdError("InvalidParameter", "must be 1-512 characters", {
+          status: 400,
+          field: `entries.${index}.receiptHandle`,
+        }),
+      );
+    },
+  };
+  const finish = deferred<void>();
+  const aborted: string[] = [];
+  const { consumer, errors } = consumerOn(client, {
+    concurrency: 2,
+    visibilityTimeoutSeconds: 1,
+    handleMessage: (message, { signal }) =>
+      new Promise<void>((resolve, reject) => {
+        finish.promise.then(resolve);
+        signal.addEventListener("abort", () => {
+          aborted.push(message.body);
+          reject(signal.reason);
+        }, { once: true });
+      }),
+  });
+  consumer.start();
+  await waitFor("the bad entry's lock lost", () => consumer.stats.locksLost >= 1, 10_000);
+  await waitFor("the good message renewed", () => consumer.stats.renewed >= 1, 10_000);
+  finish.resolve();
+  await consumer.stop();
+  assert.deepEqual(aborted, ["bad"]);
+  assert.equal(consumer.stats.locksLost, 1);
+  assert.equal(consumer.stats.handled, 1);
+  assert.deepEqual(calls[0].sort(), ["", "m2#1"], "one batch carried both renewals");
+  assert.deepEqual(calls[1], ["m2#1"], "sent again without the bad entry");
+  assert.equal((errors[0].error as CmqdError).field, "entries.0.receiptHandle");
+  assert.deepEqual(queue.deliveries, ["bad#1", "good#1"]);
+});
