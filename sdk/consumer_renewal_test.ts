@@ -539,3 +539,27 @@ Deno.test("a 400 naming one entry of a renewal batch loses that lock only: the o
   assert.equal((errors[0].error as CmqdError).field, "entries.0.receiptHandle");
   assert.deepEqual(queue.deliveries, ["bad#1", "good#1"]);
 });
+
+Deno.test("renewals given up and sent again at once stay at least 250 ms apart: no spin on a silent node", async () => {
+  // A renewal given up is sent again at once; it is given up only after its call was on the wire
+  // for half of the lock's time left, never less than 250 ms, so a node that never answers gets
+  // at most four renewals a second per message, whatever the lock (1 s here: the shortest).
+  const queue = new FakeQueue();
+  queue.send("a");
+  const { client, calls } = lockChangesUnanswered(queue, Infinity, false);
+  const finish = deferred<void>();
+  const { consumer } = consumerOn(client, {
+    visibilityTimeoutSeconds: 1,
+    handleMessage: () => finish.promise,
+  });
+  consumer.start();
+  await waitFor("the first renewal", () => calls.length >= 1, 10_000);
+  const first = calls.length;
+  await sleep(3_000);
+  const made = calls.length - first;
+  finish.resolve();
+  await consumer.stop();
+  assert.ok(made >= 2, `${made} renewals: still renewed`);
+  assert.ok(made <= 3_000 / 250 + 1, `${made} renewals in 3 s`);
+  assert.ok(calls.slice(0, -1).every((call) => call.signal?.aborted), "each given up");
+});
