@@ -1,31 +1,17 @@
 /**
- * The commands of the cmqd CLI, each on the SDK: the client for one-shot calls, the `Producer`
- * for `send --count`, the `Consumer` for `tail --delete` (topic commands: `topic_commands.ts`). Each prints a human-readable table
- * or, with `--json`, the API's objects.
+ * The commands of the cmqd CLI, each on the SDK: the client for one-shot calls, the `Consumer`
+ * for `tail --delete` (`send`: `send_command.ts`; topic commands: `topic_commands.ts`). Each
+ * prints a human-readable table or, with `--json`, the API's objects.
  *
  * @module
  */
 import type { CmqdClient } from "../client.ts";
 import { Consumer } from "../consumer.ts";
-import { CmqdError } from "../errors.ts";
-import { Producer } from "../producer.ts";
-import type {
-  HandleFailure,
-  QueueAttributesInput,
-  ReceivedMessage,
-  SendMessageEntry,
-} from "../protocol.ts";
+import type { HandleFailure, QueueAttributesInput, ReceivedMessage } from "../protocol.ts";
 import { integerFlag, nameAt, type ParsedArgs, timeFlag, UsageError } from "./args.ts";
-import {
-  checkAnswer,
-  checkCount,
-  clusterShape,
-  deleteShape,
-  messageShape,
-  queueShape,
-} from "./answers.ts";
-import { failureText } from "./failures.ts";
+import { checkAnswer, clusterShape, deleteShape, messageShape, queueShape } from "./answers.ts";
 import { clusterStatus, messageTable, queueDetails, queueTable, table } from "./format.ts";
+import { batchMax, send, sendCountMax } from "./send_command.ts";
 import { topicCommands } from "./topic_commands.ts";
 
 /** What a command works with. */
@@ -47,14 +33,6 @@ export interface CommandContext {
 
 /** A command's exit status: 0 done, 1 partly failed, 130 cut short by Ctrl-C. */
 export type ExitStatus = 0 | 1 | 130;
-
-/** The most messages one `send --count` may send. */
-const sendCountMax = 100_000_000;
-/** Sends on the way at once during `send --count` (the producer's default pending bound). */
-const sendWindow = 1024;
-/** How often the progress line is redrawn. */
-const progressEveryMs = 500;
-const batchMax = 256;
 
 /** Runs the command named by the first positional words; answers the exit status. */
 export async function runCommand(context: CommandContext): Promise<ExitStatus> {
@@ -238,117 +216,6 @@ export function queueAttributes(args: ParsedArgs): QueueAttributesInput {
     };
   }
   return attributes;
-}
-
-/** `send QUEUE [BODY] [--count N]`: `{i}` in the body becomes the message's index. */
-async function send(context: CommandContext): Promise<ExitStatus> {
-  const queue = word(context, 1, "queue name");
-  const count = integerFlag(context.args, "count", { min: 1, max: sendCountMax }, 1)!;
-  const body = context.args.positionals[2] ?? (count > 1 ? "message {i}" : undefined);
-  if (body === undefined) throw new UsageError("send needs a message body (or --count N)");
-  if (count > 1 && context.args.flags.get("dedup-id")?.includes("{i}") === false) {
-    // One id for every message: the broker keeps the first and drops the others as duplicates.
-    throw new UsageError("--dedup-id with --count needs {i} (each message its own id)");
-  }
-  const entryOf = (index: number): SendMessageEntry => {
-    const entry: SendMessageEntry = { body: body.replaceAll("{i}", String(index)) };
-    const groupId = context.args.flags.get("group-id");
-    if (groupId !== undefined) entry.groupId = groupId;
-    const dedupId = context.args.flags.get("dedup-id");
-    if (dedupId !== undefined) entry.dedupId = dedupId.replaceAll("{i}", String(index));
-    const delaySeconds = integerFlag(context.args, "delay-seconds", { min: 0, max: 43_200 });
-    if (delaySeconds !== undefined) entry.delaySeconds = delaySeconds;
-    return entry;
-  };
-  if (count === 1) {
-    // A dedup id makes the send repeatable, so the client retries it after a lost answer (a
-    // dropped connection, a frozen node) without storing it twice, as `send --count` does.
-    const entry = entryOf(0);
-    entry.dedupId ??= crypto.randomUUID();
-    const answer = checkAnswer(
-      await context.client.sendMessages(queue, [entry], context),
-      "send",
-      { messages: [{ id: "string", sequence: "number" }] },
-    );
-    const [sent] = checkCount(answer.messages, 1, "send");
-    context.out(context.json ? json(sent) : `sent ${sent.id} (sequence ${sent.sequence})`);
-    return 0;
-  }
-  return await sendMany(context, queue, count, entryOf);
-}
-
-async function sendMany(
-  context: CommandContext,
-  queue: string,
-  count: number,
-  entryOf: (index: number) => SendMessageEntry,
-): Promise<ExitStatus> {
-  // Automatic dedup ids make the client's retries of a lost answer safe: nothing twice.
-  const producer = new Producer(context.client, queue, {
-    batchSize: integerFlag(context.args, "batch-size", { min: 1, max: batchMax }, 64),
-    autoDedupId: true,
-  });
-  const startedAt = Date.now();
-  let next = 0;
-  let sent = 0;
-  // The first failure stops new sends; those on the way settle, and each distinct error is
-  // printed once, with its count. The sends of a group queued behind a failed one are not sent
-  // (`EarlierSendFailed`, to keep the group in order): they count as not sent, as those the
-  // failure stopped before they started, not as failures of their own.
-  let failed = 0;
-  let heldBack = 0;
-  const errors = new Map<string, number>();
-  /**
-   * An error that is no `CmqdError`: bad usage (a flag read for each message) or a bug, the CLI's
-   * or the SDK's; thrown once the sends settle, to be reported as such (exit 2 or 70), not
-   * counted among the broker's failures.
-   */
-  let thrown: { error: unknown } | undefined;
-  const rate = () => Math.round(sent / Math.max((Date.now() - startedAt) / 1000, 0.001));
-  const line = () => `sent ${sent}/${count} (${rate()} msg/s)`;
-  const timer = setInterval(() => context.progress(line(), false), progressEveryMs);
-  try {
-    const worker = async () => {
-      while (next < count && !context.signal.aborted && failed === 0 && heldBack === 0) {
-        try {
-          await producer.send(entryOf(next++), { signal: context.signal });
-          sent++;
-        } catch (error) {
-          // Ctrl-C: stop quietly and report what was sent; anything else is a failure.
-          if (context.signal.aborted) continue;
-          if (error instanceof CmqdError && error.code === "EarlierSendFailed") {
-            heldBack++;
-            continue;
-          }
-          failed++;
-          if (!(error instanceof CmqdError)) {
-            thrown ??= { error };
-            continue;
-          }
-          const line = failureText(error, context.nodes);
-          errors.set(line, (errors.get(line) ?? 0) + 1);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(count, sendWindow) }, worker));
-  } finally {
-    clearInterval(timer);
-    await producer.close().catch(() => {});
-  }
-  if (thrown !== undefined) throw thrown.error;
-  const seconds = (Date.now() - startedAt) / 1000;
-  context.progress(line(), true);
-  const notSent = count - sent - failed;
-  if (context.json) context.out(json({ sent, failed, notSent, seconds, perSecond: rate() }));
-  else context.out(`sent ${sent} messages to ${queue} in ${seconds.toFixed(2)} s`);
-  if (failed > 0) {
-    context.note(`error: ${failed} of ${count} sends failed (${notSent} not sent):`);
-    for (const [line, times] of errors) {
-      context.note(`error: ${line}${times > 1 ? ` (${times} sends)` : ""}`);
-    }
-    return 1;
-  }
-  return sent === count ? 0 : 130;
 }
 
 /** `receive QUEUE [--max N] [--wait-seconds S] [--delete]`: one receive. */

@@ -278,7 +278,10 @@ Deno.test("send --count prints how many sends failed and each distinct error onc
   // One message a batch: the calls fail in turn with one error, then the other.
   const { context, out, notes } = contextOf(
     ["send", "q", "x{i}", "--count", "6", "--batch-size", "1"],
-    () => Promise.reject(errors[call++ % 2]),
+    (method) =>
+      method === "getQueue"
+        ? Promise.resolve({ name: "q", fifo: false })
+        : Promise.reject(errors[call++ % 2]),
   );
   assert.equal(await runCommand(context), 1);
   assert.equal(call, 6, "the sends on the way when the first failed settle");
@@ -346,5 +349,55 @@ Deno.test("send --count --group-id on a real broker: a group's sends held back a
     assert.deepEqual({ sent, failed, notSent }, { sent: 150, failed: 50, notSent: 200 });
   } finally {
     await broker.stop();
+  }
+});
+
+Deno.test("send --count to a FIFO queue without --group-id keeps the queue's order: one batch on the wire at a time, none sent after a failed one", async () => {
+  // On a FIFO queue the messages without a groupId are one queue-wide group: batches on the wire
+  // together may be stored in another order, and those after a failed one land past its gap.
+  // A key that may send but not read the queue: sent in the FIFO order, whatever the queue.
+  for (const fifo of [true, false, "refused"] as const) {
+    const sent: string[][] = [];
+    let onWire = 0;
+    let onWireMax = 0;
+    const client = {
+      getQueue: () =>
+        fifo === "refused"
+          ? Promise.reject(new CmqdError("AccessDenied", "no read", { status: 403 }))
+          : Promise.resolve({ name: "f", fifo }),
+      sendMessages: async (_queue: string, entries: { body: string }[]) => {
+        const call = sent.push(entries.map((entry) => entry.body));
+        onWireMax = Math.max(onWireMax, ++onWire);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        onWire--;
+        if (call === 2) {
+          throw new CmqdError("NoLeader", "no leader", { status: 503 });
+        }
+        return { messages: entries.map((_, index) => ({ id: `m${index}`, sequence: index })) };
+      },
+    } as unknown as CmqdClient;
+    const { context, out, notes } = contextOf(
+      ["send", "f", "m{i}", "--count", "40", "--batch-size", "5"],
+      () => Promise.reject(),
+    );
+    context.client = client;
+    assert.equal(await runCommand(context), 1);
+    if (fifo !== false) {
+      assert.equal(onWireMax, 1, "one batch of the queue-wide group on the wire at a time");
+      assert.equal(sent.length, 2, "nothing sent after the failed batch");
+      assert.match(out[0], /^sent 5 messages to f in /);
+      assert.deepEqual(notes, [
+        ...fifo === "refused"
+          ? [
+            "note: could not read queue f (AccessDenied): sending in order, one batch at a time, " +
+            "as to a FIFO queue",
+          ]
+          : [],
+        "error: 5 of 40 sends failed (30 not sent):",
+        "error: NoLeader: no leader (5 sends)",
+      ]);
+    } else {
+      assert.ok(onWireMax > 1, "a standard queue's batches go together");
+    }
   }
 });

@@ -334,7 +334,19 @@ Deno.test("the CLI's topic commands: create, subscribe queues with filters, publ
   }
 });
 
-Deno.test("the CLI's send --count ends on Ctrl-C although a batch is on the wire to a frozen node", async () => {
+for (
+  const [what, group] of [
+    ["a batch is on the wire", ["--group-id", "g"]],
+    // Without --group-id the queue is read first (is it FIFO?): Ctrl-C during that read.
+    ["the queue's read is on the wire", []],
+  ] as const
+) {
+  Deno.test(`the CLI's send --count ends on Ctrl-C although ${what} to a frozen node`, async () => {
+    await sendCountInterrupted(group);
+  });
+}
+
+async function sendCountInterrupted(group: readonly string[]): Promise<void> {
   // A node that reads each request and never answers (a stopped process).
   const node = silentNode();
   const child = new Deno.Command(Deno.execPath(), {
@@ -347,6 +359,7 @@ Deno.test("the CLI's send --count ends on Ctrl-C although a batch is on the wire
       "x",
       "--count",
       "1000",
+      ...group,
       // Each attempt would wait an hour: only leaving the request ends the process.
       "--request-timeout-seconds",
       "3600",
@@ -375,7 +388,7 @@ Deno.test("the CLI's send --count ends on Ctrl-C although a batch is on the wire
     await output.catch(() => {});
     await node.close();
   }
-});
+}
 
 Deno.test("Ctrl-C during receive exits 130, 'interrupted', not a broker error", async () => {
   // A node that reads the receive and holds it, as a long poll on an empty queue does.
