@@ -160,6 +160,38 @@ export const leaderHeader = "x-cmqd-leader";
 
 const localPaths = /^\/(healthz|readyz|metrics|openapi\.json|docs|v1\/cluster)$/;
 
+/**
+ * Headers about the client's connection to this node, not the request (RFC 9110 §7.6.1, and
+ * `expect`, `proxy-authorization`, `trailer`: the follower read the whole body, re-frames it and
+ * is no proxy of the client's): a forward carries none of them, nor any header its `connection`
+ * names. Host and framing are the member fetch's own.
+ */
+const hopByHopHeaders = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+  "host",
+  "content-length",
+];
+
+/** The client's end-to-end headers, which the leader gets. */
+function endToEndHeaders(request: Request): Headers {
+  const headers = new Headers(request.headers);
+  for (const name of (request.headers.get("connection") ?? "").split(",")) {
+    const token = name.trim();
+    // A header name is a token; anything else names nothing (and `Headers` would throw).
+    if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(token)) headers.delete(token);
+  }
+  for (const name of hopByHopHeaders) headers.delete(name);
+  return headers;
+}
+
 function errorResponse(
   status: number,
   code: string,
@@ -286,10 +318,9 @@ export function forwardingHandler(
     controller: AbortController,
   ): Promise<Forwarded> => {
     const url = new URL(request.url);
-    const headers = new Headers(request.headers);
+    const headers = endToEndHeaders(request);
     headers.set(forwardedHeader, "1");
     headers.set(forwardedHostHeader, request.headers.get("host") ?? url.host);
-    headers.delete("host");
     // Only this node's own claim reaches the leader (it takes none it can't verify anyway).
     headers.delete(forwardedForHeader);
     headers.delete(forwardedProofHeader);
