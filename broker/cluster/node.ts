@@ -63,6 +63,7 @@ import { type JoinPoint, joinVoteFloor, recordJoinPoint } from "./join_floor.ts"
 import { Membership } from "./member_changes.ts";
 import { PeerContact } from "./peer_contact.ts";
 import { leaderSilenceMsMax, notReadyReason, type ReadinessParts } from "./readiness.ts";
+import { MemberUrls } from "./member_urls.ts";
 import { RaftMetrics } from "./raft_metrics.ts";
 import { newerReleaseRefusal } from "./release_info.ts";
 import { countDeadLetters, nodeMetricsText } from "./node_metrics.ts";
@@ -385,12 +386,16 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     bootstrapVoters: readBootstrapVoters(fs, `${dataDir}/snapshots`),
     clusterId: options.clusterId,
   };
-  // The replicated record of a member's client URL wins over what its peer hello announced:
-  // followers forward requests (and the SDK follows x-cmqd-leader) to this URL.
-  const clientUrlOf = (id: string): string | null =>
-    id === options.nodeId
-      ? options.url
-      : membership.clientUrl(id) ?? options.transport.clientUrl(id as NodeId);
+  // Followers forward requests (and the SDK follows x-cmqd-leader) to this URL: what the member
+  // announced, proved with the cluster key, before its record (`member_urls.ts`).
+  const urls = new MemberUrls({
+    nodeId: options.nodeId,
+    url: options.url,
+    recorded: (id) => membership.clientUrl(id),
+    announced: (id) => options.transport.clientUrl(id as NodeId),
+    warn,
+  });
+  const clientUrlOf = (id: string): string | null => urls.of(id);
   const membership = new Membership({
     nodeId: options.nodeId,
     url: options.url,
@@ -407,17 +412,13 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   });
   // The push client (made above) calls this on each push and connection: after a read barrier,
   // so never before this line has run (nothing in between awaits).
-  // Members and their addresses change only through applied entries: read them once per applied
-  // index, not per push (`status()` copies the configuration and the progress map).
-  let members: { at: number; urls: string[] } | undefined;
-  const memberUrls = (): string[] => {
-    if (members?.at !== replica.appliedIndex) {
+  // Members change only through applied entries: read them once per applied index, not per push
+  // (`status()` copies the configuration and the progress map).
+  const memberUrls = (): string[] =>
+    urls.ofMembers(replica.appliedIndex, () => {
       const { voters, learners } = replica.status().config;
-      const urls = [...voters, ...learners].map(clientUrlOf).filter((url) => url !== null);
-      members = { at: replica.appliedIndex, urls };
-    }
-    return members.urls;
-  };
+      return [...voters, ...learners];
+    });
   const leaderUrl = (): string | null => {
     const leaderId = replica.leaderId;
     return leaderId === null ? null : clientUrlOf(leaderId);
