@@ -38,6 +38,8 @@ export const cmqCode = {
   batchDeletePartlyFailed: 6010,
   /** BatchDeleteMessage: every handle failed (TDMQ CMQ's documentation). */
   batchDeleteFailed: 6020,
+  /** RewindQueue on a queue whose `rewindSeconds` is 0; module `(10670)`. */
+  queueCannotRewind: 6050,
   /** No message arrived within the wait; module `(10200)`. */
   noMessage: 7000,
 } as const;
@@ -56,6 +58,12 @@ export const moduleCode = {
   notContiguous: 10380,
   missingParameter: 10390,
   methodNotSupported: 10410,
+  /** With code 6050: the queue keeps no deleted messages to rewind to (RewindQueue). */
+  rewindDisabled: 10670,
+  /** A `startConsumeTime` RewindQueue can't take (here: one after the broker's time). */
+  invalidRewindTime: 10680,
+  /** A `rewindSeconds` above the queue's `msgRetentionSeconds` (CreateQueue, SetQueueAttributes). */
+  rewindOverRetention: 10700,
 } as const;
 
 /**

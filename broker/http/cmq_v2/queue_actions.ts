@@ -10,7 +10,7 @@
  * @module
  */
 import { type CmqAction, unixSeconds } from "./action_types.ts";
-import { cmqCode, CmqError, invalidParameter, moduleCode } from "./errors.ts";
+import { cmqCode, CmqError, invalidParameter, moduleCode, toCmqError } from "./errors.ts";
 import { type CmqParams, optionalInteger, outOfRange, requiredInteger } from "./params.ts";
 import {
   BrokerError,
@@ -129,7 +129,9 @@ const createQueue: CmqAction = {
     // CMQ applications often create their queues at every start and ignore 4460: answer that
     // from a read, without a replicated write for each start.
     if (await queueExists(service, queueName)) throw alreadyExists(queueName);
-    const result = await service.createQueue(queueName, attributes);
+    const result = await service.createQueue(queueName, attributes).catch((error) => {
+      throw inRewindTerms(error, params);
+    });
     // cmqd's create is idempotent for identical attributes; CMQ refuses any existing name
     // (here: one created between the read and the write).
     if (!result.created) throw alreadyExists(queueName);
@@ -192,10 +194,10 @@ const setQueueAttributes: CmqAction = {
   scope: "queue",
   permission: "manage",
   async run({ service, params, queueName }) {
-    const queue = await service.updateQueue(
-      queueName,
-      await readUpdate(service, params, queueName),
-    );
+    const update = await readUpdate(service, params, queueName);
+    const queue = await service.updateQueue(queueName, update).catch((error) => {
+      throw inRewindTerms(error, params);
+    });
     return attributesOf(queue);
   },
 };
@@ -222,11 +224,40 @@ const rewindQueue: CmqAction = {
       // time point"): `int(now) - rewindSeconds` falls inside the window's first second.
       await service.rewind(queueName, { timestamp: startSeconds * 1000 }, { fromWindow: true });
     } catch (error) {
-      throw inUnixSeconds(error);
+      throw inRewindTerms(inUnixSeconds(error), params);
     }
     return {};
   },
 };
+
+/**
+ * The service's refusals that CMQ's RewindQueue documentation gives codes of their own: a queue
+ * whose `rewindSeconds` is 0 is 6050 `(10670)` ("your queue cannot be rewinded"), a time it can't
+ * take `(10680)` ("invalid rewind time"), and a `rewindSeconds` above the retention `(10700)`
+ * (CreateQueue, SetQueueAttributes). Before, all three were the generic `(10110)`. Each message
+ * keeps CMQ's words, then cmqd's reason; any other error passes unchanged.
+ */
+function inRewindTerms(error: unknown, params: CmqParams): unknown {
+  if (!(error instanceof BrokerError) || error.code !== "InvalidParameter") return error;
+  // The reason in CMQ's names (`startConsumeTime`, `msgRetentionSeconds`), without its module.
+  const reason = () => toCmqError(error, params)!.message.replace(/^\(\d+\)/, "");
+  if (error.field === "timestamp" && error.message.includes("rewind is disabled")) {
+    return new CmqError(
+      cmqCode.queueCannotRewind,
+      `(${moduleCode.rewindDisabled})your queue cannot be rewinded: ${reason()}`,
+    );
+  }
+  if (error.field === "timestamp" && error.message.includes("in the future")) {
+    return invalidParameter(moduleCode.invalidRewindTime, `invalid rewind time: ${reason()}`);
+  }
+  if (error.field === "rewindSeconds" && error.message.includes("must not exceed")) {
+    return invalidParameter(
+      moduleCode.rewindOverRetention,
+      `rewindSeconds cannot be greater than msgRetentionSeconds: ${reason()}`,
+    );
+  }
+  return error;
+}
 
 /**
  * A refusal of a rewind's time in the future names the broker's time in milliseconds, which a

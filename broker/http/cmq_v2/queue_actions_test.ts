@@ -119,9 +119,12 @@ Deno.test("CreateQueue refuses bad input with CMQ's module codes and creates not
         rewindSeconds: 700,
       }),
     cmqCode.invalidParameter,
-    moduleCode.parameterError,
+    moduleCode.rewindOverRetention,
   );
-  assert.match(combined.body.message, /rewindSeconds: must not exceed msgRetentionSeconds/);
+  assert.match(
+    combined.body.message,
+    /^\(10700\)rewindSeconds cannot be greater than msgRetentionSeconds: rewindSeconds: must not exceed msgRetentionSeconds$/,
+  );
   assert.equal((await broker.listQueues({})).total, 0);
 });
 
@@ -355,24 +358,42 @@ Deno.test("RewindQueue delivers deleted messages again from startConsumeTime (Un
   const late = await refused(
     () => client.call("RewindQueue", { queueName: "jobs", startConsumeTime: clock.now() }),
     4000,
-    moduleCode.parameterError,
+    moduleCode.invalidRewindTime,
   );
-  assert.match(late.body.message, /startConsumeTime: in the future/);
+  assert.match(late.body.message, /^\(10680\)invalid rewind time: startConsumeTime: in the future/);
 });
 
-Deno.test("RewindQueue on a queue without rewindSeconds is 4000", async () => {
+Deno.test("RewindQueue on a queue without rewindSeconds is CMQ's 6050 (10670), and changes nothing", async () => {
   const { client, clock, refused } = setup();
   await client.call("CreateQueue", { queueName: "jobs" });
+  await client.call("SendMessage", { queueName: "jobs", msgBody: "once" });
+  const first = await client.call("ReceiveMessage", { queueName: "jobs" });
+  await client.call("DeleteMessage", {
+    queueName: "jobs",
+    receiptHandle: first.body.receiptHandle,
+  });
   const reply = await refused(
     () =>
       client.call("RewindQueue", {
         queueName: "jobs",
         startConsumeTime: Math.floor(clock.now() / 1000),
       }),
-    cmqCode.invalidParameter,
-    moduleCode.parameterError,
+    cmqCode.queueCannotRewind,
+    moduleCode.rewindDisabled,
   );
-  assert.match(reply.body.message, /rewind is disabled/);
+  assert.equal(
+    reply.body.message,
+    "(10670)your queue cannot be rewinded: startConsumeTime: rewind is disabled on queue 'jobs'",
+  );
+  assert.equal((await client.call("ReceiveMessage", { queueName: "jobs" })).body.code, 7000);
+  // SetQueueAttributes lowering the retention under rewindSeconds: CMQ's (10700) as well.
+  await client.call("SetQueueAttributes", { queueName: "jobs", rewindSeconds: 600 });
+  const lowered = await refused(
+    () => client.call("SetQueueAttributes", { queueName: "jobs", msgRetentionSeconds: 300 }),
+    cmqCode.invalidParameter,
+    moduleCode.rewindOverRetention,
+  );
+  assert.match(lowered.body.message, /^\(10700\)rewindSeconds cannot be greater than/);
 });
 
 Deno.test("RewindQueue takes int(now) - rewindSeconds, whose second starts before the window; its refusal of a later time names the last startConsumeTime accepted in Unix seconds", async () => {
@@ -385,7 +406,7 @@ Deno.test("RewindQueue takes int(now) - rewindSeconds, whose second starts befor
   const late = await refused(
     () => client.call("RewindQueue", { queueName: "jobs", startConsumeTime: clock.now() }),
     4000,
-    moduleCode.parameterError,
+    moduleCode.invalidRewindTime,
   );
   const last = Number(/the broker's time is (\d+), Unix seconds/.exec(late.body.message)?.[1]);
   assert.equal(last, nowSeconds, late.body.message);
