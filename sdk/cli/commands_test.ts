@@ -401,3 +401,34 @@ Deno.test("send --count to a FIFO queue without --group-id keeps the queue's ord
     }
   }
 });
+
+Deno.test("an empty item in a list flag is a usage error, before any request: the subscription would take every message", async () => {
+  const cases = [
+    // A filter the shell expanded to nothing ("$TAGS" unset) made a subscription without one.
+    ["topic", "subscribe", "t", "s", "--queue", "q", "--filter-tags", ""],
+    ["topic", "subscribe", "t", "s", "--queue", "q", "--filter-tags", " "],
+    ["topic", "subscribe", "t", "s", "--queue", "q", "--filter-tags", "paid,,refunded"],
+    ["topic", "subscribe", "t", "s", "--queue", "q", "--binding-keys", "orders.#,"],
+    ["topic", "subscribe", "t", "s", "--push-url", "http://h/", "--binding-keys", ","],
+    ["topic", "publish", "t", "body", "--tags", ""],
+    ["topic", "publish", "t", "body", "--tags", "paid, "],
+  ];
+  for (const argv of cases) {
+    const { context, calls } = contextOf(argv, () => Promise.resolve({}));
+    await assert.rejects(
+      runCommand(context),
+      (error) =>
+        error instanceof UsageError &&
+        /^--(filter-tags|binding-keys|tags): item \d+ of '[^']*' is empty;/.test(error.message),
+      argv.join(" "),
+    );
+    assert.deepEqual(calls, [], `${argv.join(" ")}: no request`);
+  }
+  // Spaces around items are still trimmed.
+  const { context, calls } = contextOf(
+    ["topic", "subscribe", "t", "s", "--queue", "q", "--filter-tags", "paid, refunded"],
+    () => Promise.resolve({ subscription: { name: "s", endpoint: { queue: "q" } }, created: true }),
+  );
+  assert.equal(await runCommand(context), 0);
+  assert.deepEqual(calls, ["subscribe"]);
+});

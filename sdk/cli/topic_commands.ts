@@ -139,11 +139,23 @@ async function publish(context: CommandContext): Promise<ExitStatus> {
   return published.failures.length === 0 ? 0 : 1;
 }
 
-/** A comma-separated flag as a list (empty pieces dropped), or undefined when absent. */
+/**
+ * A comma-separated flag as a list (spaces around items trimmed), or undefined when absent. An
+ * empty item is a usage error: dropped, `--filter-tags ""` (a variable the shell expanded to
+ * nothing) subscribed without a filter, so the subscription took every message.
+ */
 function listFlag(args: ParsedArgs, name: string): string[] | undefined {
   const text = args.flags.get(name);
   if (text === undefined) return undefined;
-  return text.split(",").map((piece) => piece.trim()).filter((piece) => piece !== "");
+  const items = text.split(",").map((piece) => piece.trim());
+  const empty = items.indexOf("");
+  if (empty >= 0) {
+    throw new UsageError(
+      `--${name}: item ${empty + 1} of '${text}' is empty; give non-empty items separated by ` +
+        "commas, or leave the flag out",
+    );
+  }
+  return items;
 }
 
 function oneOf<const T extends string>(flag: string, value: string, allowed: readonly T[]): T {
