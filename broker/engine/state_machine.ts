@@ -50,6 +50,7 @@ import { type TopicQueries, TopicStore } from "./topics.ts";
 import { applyPublish, applyPushResults } from "./topic_publish.ts";
 import { applyRedrive, applySetMember, decodeRewind, memberChanges } from "./admin_commands.ts";
 import { applyCreateQueue, applyUpdateQueue } from "./queue_writes.ts";
+import { QueueTable } from "./queue_table.ts";
 import { type DepthTotals, depthTotalsOf } from "./track_counts.ts";
 import { newerEntryError, NewerLayoutError } from "./release.ts";
 import type {
@@ -89,7 +90,7 @@ const newestForm: HousekeepingForm = { inGroupOrder: true, keepsLocks: true };
  * ```
  */
 export class StateMachine {
-  #queues = new Map<string, QueueState>();
+  #queues = new QueueTable<QueueState>();
   #appliedIndex = 0;
   #lastTimestamp = 0;
   #touched = new Set<string>();
@@ -483,16 +484,12 @@ export class StateMachine {
     return depthTotalsOf(this.#queues.values(), now);
   }
 
-  /** Queues sorted by name, filtered by prefix, paged. */
+  /** Queues sorted by name (kept sorted as they come and go), filtered by prefix, paged. */
   listQueues(options: ListQueuesOptions & { limit: number }, now: number): QueueList {
-    const prefix = options.prefix ?? "";
-    const names = [...this.#queues.keys()].filter((name) => name.startsWith(prefix)).sort();
-    const offset = options.offset ?? 0;
+    const page = this.#queues.page(options.prefix ?? "", options.offset ?? 0, options.limit);
     return {
-      total: names.length,
-      queues: names.slice(offset, offset + options.limit).map((name) =>
-        this.#queues.get(name)!.view(now)
-      ),
+      total: page.total,
+      queues: page.names.map((name) => this.#queues.get(name)!.view(now)),
     };
   }
 
@@ -575,7 +572,7 @@ export class StateMachine {
   #load(parts: SnapshotParts): void {
     this.#appliedIndex = parts.appliedIndex;
     this.#lastTimestamp = parts.lastTimestamp;
-    this.#queues = new Map();
+    this.#queues = new QueueTable();
     this.#touched.clear();
     for (const queue of parts.queues) this.#queues.set(queue.meta.name, queue);
     this.#members = new Map(parts.members.map((member) => [member.id, member]));
