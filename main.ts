@@ -18,6 +18,7 @@ import {
   CredentialsError,
   envWarnings,
   failedStopExitCode,
+  fatalExit,
   FileKeyRing,
   forceNewClusterDirProblem,
   ForceNewClusterError,
@@ -345,9 +346,6 @@ function forceStop(nodeId: string, signal: string): never {
   Deno.exit(failedStopExitCode);
 }
 
-/** Exit status after a storage failure (EX_IOERR of sysexits.h). */
-const storageFailureExitCode = 74;
-
 /**
  * A failed write or fsync (or an entry of a newer release, exit `newerReleaseExitCode`): the node
  * already refuses everything and claims no leader. Carrying on
@@ -355,16 +353,8 @@ const storageFailureExitCode = 74;
  * (the damage record makes the restart cut the unsynced tail). Waits briefly for that record.
  */
 async function die(node: CmqdNode, nodeId: string, error: Error): Promise<void> {
-  // An entry of a newer release (the replica stopped before applying it) is no storage failure:
-  // a restart with this binary stops at it again.
-  const refusal = newerReleaseRefusal(error);
-  const exitCode = refusal === null ? storageFailureExitCode : newerReleaseExitCode;
-  console.error(
-    refusal === null
-      ? `cmqd ${nodeId}: FATAL: storage failed: ${error.message}; exiting with status ` +
-        `${storageFailureExitCode} so that a restart recovers from what is on disk`
-      : `cmqd ${nodeId}: FATAL: ${refusal}; exiting with status ${newerReleaseExitCode}`,
-  );
+  const { line, exitCode } = fatalExit(nodeId, error);
+  console.error(line);
   const recordedMsMax = 2000;
   await Promise.race([
     node.log.close().catch(() => {}),

@@ -32,6 +32,7 @@ export {
   CredentialsError,
   envWarnings,
   failedStopExitCode,
+  fatalExit,
   FileKeyRing,
   forceNewClusterDirProblem,
   ForceNewClusterError,

@@ -44,6 +44,7 @@ export {
   stopSignals,
 } from "./shutdown.ts";
 export { newerReleaseExitCode, newerReleaseRefusal, versionText } from "./release_info.ts";
+export { fatalExit } from "./fatal_exit.ts";
 export {
   certificateExpiryWarning,
   loadTlsFiles,

@@ -164,9 +164,9 @@ export interface NodeOptions {
   /**
    * Where the node warns of what asks its operator to act: a certificate near its end, a disk
    * alarm and its clearing, free space it can't read, a leadership hand-off that failed,
-   * `--force-new-cluster`'s lines, damage the scrub found, the replica's words of an SQS 503,
-   * an SQS message move task its loss of leadership failed. console.error, with the start's
-   * warnings.
+   * `--force-new-cluster`'s lines, the replica's words of an SQS 503, an SQS message move task
+   * its loss of leadership failed. console.error, with the start's warnings. (Damage the scrub
+   * found is a fatal error: `onFatal`'s handler reports it, once.)
    */
   warn?: (message: string) => void;
   /**
@@ -434,7 +434,6 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
     monotonic,
     bytesPerSecond: options.scrubBytesPerSecond ?? 32 * 1024 * 1024,
     report: (message) => report(`cmqd ${options.nodeId}: ${message}`),
-    warn: (message) => warn(`cmqd ${options.nodeId}: ${message}`),
     onDamage: (error) => {
       scrubDamage = error;
       for (const handler of fatalHandlers) handler(error);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SimFileSystem } from "../../storage/mod.ts";
 import { startNode } from "./node.ts";
+import { fatalExit } from "./fatal_exit.ts";
 import { until } from "./testing/mod.ts";
 import {
   fillLog as filled,
@@ -14,8 +15,9 @@ Deno.test("damage the scrubber finds under a trusted index stops the node and th
 
   const damaged = sealedSegmentWithTwoRecords(fs);
   fs.flipBit(damaged.path, damaged.offset + 50);
-  // The node's own lines as `main.ts` has them (nothing injected): the damage is a warning, on
-  // stderr; its progress only told, on stdout.
+  // The node's own lines as `main.ts` has them (nothing injected): the damage is told once, by
+  // the FATAL line `main.ts` writes of the fatal error (not also by a warning of the node's
+  // before it); the scrub's progress only told, on stdout.
   const stdout: string[] = [];
   const stderr: string[] = [];
   const { log, error } = console;
@@ -33,10 +35,20 @@ Deno.test("damage the scrubber finds under a trusted index stops the node and th
   }
   assert.ok((second.log.recovery.indexedSegments ?? 0) > 0, "sealed segments trusted unread");
   assert.equal(second.log.recovery.corruptAt, undefined, "the open does not read the damage");
-  assert.match(fatal[0].message, /scrub found damage: scrub: bad crc at entry/);
-  const damageLine = (line: string) => line.startsWith("cmqd n1: scrub found damage: ");
-  assert.equal(stderr.filter(damageLine).length, 1, stderr.join("\n"));
+  assert.equal(fatal.length, 1);
+  const damageLine = (line: string) => line.includes("scrub found damage");
+  assert.equal(stderr.filter(damageLine).length, 0, stderr.join("\n"));
   assert.equal(stdout.filter(damageLine).length, 0, stdout.join("\n"));
+  // All an operator needs, in one line: what, where (entry, file, offset), what happens next.
+  const exit = fatalExit("n1", fatal[0]);
+  assert.equal(exit.exitCode, 74);
+  assert.equal(
+    exit.line,
+    `cmqd n1: FATAL: storage failed: scrub found damage: bad crc at entry ${damaged.index} ` +
+      `(${damaged.path}@${damaged.offset}); recorded, the restart cuts the log there and ` +
+      "distrusts it until a leader repairs it; exiting with status 74 so that a restart " +
+      "recovers from what is on disk",
+  );
   assert.ok(stdout.some((line) => line.startsWith("cmqd n1: scrub: reading ")), stdout.join("\n"));
   assert.equal(second.log.damage?.torn, false, "recorded durably as damage before the report");
   assert.equal(second.log.damage?.detail.index, damaged.index);

@@ -23,12 +23,14 @@ export interface ScrubLoopOptions {
   monotonic: ClockLike;
   /** Bytes read per second at most; 0 turns the scrub off. */
   bytesPerSecond: number;
-  /** Called once with the damage (already recorded durably); the owner ends the process. */
+  /**
+   * Called once with the damage (already recorded durably), its message all an operator needs
+   * (what, the entry, file and offset, what the restart does); the owner reports it, once, and
+   * ends the process.
+   */
   onDamage: (error: Error) => void;
   /** Where the loop tells its progress: its start, and the end with no damage found. */
   report: (message: string) => void;
-  /** Where the loop warns of damage found (the owner's stderr), before `onDamage`. */
-  warn: (message: string) => void;
   /** Milliseconds between steps. 100. */
   stepMs?: number;
   /** A step that fires later than this behind schedule is skipped (the node is busy). 50. */
@@ -91,7 +93,7 @@ export class ScrubLoop {
       this.#schedule(this.#stepMs);
       return;
     }
-    const { scrubber, report, warn, onDamage } = this.#options;
+    const { scrubber, report, onDamage } = this.#options;
     let budget = Math.max(1, Math.floor((this.#options.bytesPerSecond * this.#stepMs) / 1000));
     try {
       while (budget > 0 && !this.#stopped) {
@@ -100,10 +102,11 @@ export class ScrubLoop {
         budget -= Math.max(step.bytes, 1);
         if (step.damage !== null) {
           const detail = step.damage;
-          const message = `scrub found damage: ${detail.reason} at entry ${detail.index} ` +
+          // The recorded reason says "scrub: ..." (the damage record's own); not twice here.
+          const reason = detail.reason.replace(/^scrub: /, "");
+          const message = `scrub found damage: ${reason} at entry ${detail.index} ` +
             `(${detail.file}@${detail.offset}); recorded, the restart cuts the log there and ` +
             "distrusts it until a leader repairs it";
-          warn(message);
           this.#stopped = true;
           onDamage(new Error(message));
           return;

@@ -29,7 +29,6 @@ Deno.test("the scrub loop reads at its rate, skips steps while the event loop is
   let lateMs = 0;
   const reports: string[] = [];
   const damages: Error[] = [];
-  const warnings: string[] = [];
   const loop = new ScrubLoop({
     scrubber: log.scrubber(),
     timers: clock,
@@ -39,7 +38,6 @@ Deno.test("the scrub loop reads at its rate, skips steps while the event loop is
     startDelayMs: 0,
     lateMsMax: 50,
     report: (message) => reports.push(message),
-    warn: (message) => warnings.push(message),
     onDamage: (error) => damages.push(error),
   });
   loop.start();
@@ -63,7 +61,6 @@ Deno.test("the scrub loop reads at its rate, skips steps while the event loop is
   }
   assert.match(reports.at(-1)!, /scrub: \d+ segments verified, no damage/);
   assert.deepEqual(damages, []);
-  assert.deepEqual(warnings, []);
   assert.equal(clock.timerCount, 0, "the loop stops once everything is read");
   await log.close();
 });
