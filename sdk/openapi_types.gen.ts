@@ -432,7 +432,7 @@ export interface components {
       queue: string;
       /** @description Move a message after this many receives. */
       maxReceiveCount?: number;
-      /** @description Move a message older than this; below the queue's retentionSeconds. */
+      /** @description Move a message older than this, counted from its send as retention is (a delay included: a message still delayed past it moves undelivered); below the queue's retentionSeconds. */
       maxTimeToLiveSeconds?: number;
     } | null;
     Error: {
@@ -524,7 +524,7 @@ export interface components {
         queue: string;
         /** @description Move a message after this many receives. */
         maxReceiveCount?: number;
-        /** @description Move a message older than this; below the queue's retentionSeconds. */
+        /** @description Move a message older than this, counted from its send as retention is (a delay included: a message still delayed past it moves undelivered); below the queue's retentionSeconds. */
         maxTimeToLiveSeconds?: number;
       } | null;
       /**

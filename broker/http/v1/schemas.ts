@@ -81,7 +81,9 @@ export const DeadLetterPolicySchema = z.object({
   ).optional(),
   maxTimeToLiveSeconds: integer(
     deadLetterLimits.maxTimeToLiveSeconds,
-    "Move a message older than this; below the queue's retentionSeconds.",
+    "Move a message older than this, counted from its send as retention is (a delay " +
+      "included: a message still delayed past it moves undelivered); below the queue's " +
+      "retentionSeconds.",
   ).optional(),
 }).strict().superRefine((policy, context) => {
   if (policy.maxReceiveCount === undefined && policy.maxTimeToLiveSeconds === undefined) {
