@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import {
   deadLetterLimits,
+  listLimits,
   messageLimits,
   namePattern,
   queueLimits,
@@ -75,6 +76,7 @@ function expectedRows(): Map<string, [string, string]> {
       "`groupId`, `dedupId` (per message)",
       [`1–${Math.max(messageLimits.groupIdCharsMax, messageLimits.dedupIdCharsMax)} chars`, ""],
     ],
+    ["list `limit` (queues, topics, a topic's subscriptions)", withDefault(listLimits.limit)],
     [
       "`tags` (widened: CMQ has no tags)",
       [
