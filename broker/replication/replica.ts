@@ -55,6 +55,7 @@ import type {
   Transport,
 } from "./types.ts";
 import { RaftLogStorage } from "./log_storage.ts";
+import { readApplied } from "./applied_read.ts";
 import { stopRefusal, tooManyWrites } from "./refusals.ts";
 import { RaftLogWriter } from "./log_writer.ts";
 import { durablePrefix } from "./durable_prefix.ts";
@@ -328,17 +329,10 @@ export class RaftReplica implements Proposer, LogReader {
     return promise;
   }
 
-  /** Reads an applied entry back; damage found (recorded: the restart cuts there), a failed read
-   * or a log failed by a write stops the replica and answers `NotReady` (a 503, not a 500). */
+  /** Reads an applied entry back (see `readApplied`: a failed read stops the replica). */
   entry(index: number, copy = true): AppliedEntry {
-    if (!(index <= this.#machine.appliedIndex)) assert.fail(`entry ${index} is not applied yet`);
-    try {
-      return this.#log.entry(index, copy);
-    } catch (error) {
-      if (error instanceof RangeError || error instanceof assert.AssertionError) throw error;
-      this.#fail(error);
-      throw new ReplicationError("NotReady", `replica failed: ${(error as Error).message}`);
-    }
+    const parts = { log: this.#log, appliedIndex: this.#machine.appliedIndex };
+    return readApplied({ ...parts, fail: (error) => this.#fail(error) }, index, copy);
   }
 
   /** This replica's view of the group. */
