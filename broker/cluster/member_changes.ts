@@ -28,7 +28,6 @@ import {
   CommandType,
   encodeJson,
   invalidParameter,
-  namePattern,
   type StateMachine,
 } from "../engine/mod.ts";
 import {
@@ -41,6 +40,7 @@ import { answersLeader, transferCandidates } from "./hand_off.ts";
 import type { DialHints } from "./dial_hints.ts";
 import { realTimers } from "./real_time.ts";
 import { asBrokerError } from "../service/mod.ts";
+import { checkJoin } from "./join_request.ts";
 
 /** Options of `Membership`. */
 export interface MembershipOptions {
@@ -91,27 +91,6 @@ function isChangePending(error: unknown): boolean {
 
 /** The refusal of a node on an empty data directory under a voter's id (see `joinCluster`). */
 export const wipedVoterRefusal = "is a voter of this cluster with its data";
-
-const peerAddressPattern = /^([^\s=,:/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
-
-function checkJoin(request: JoinRequest): void {
-  if (typeof request.id !== "string" || !namePattern.test(request.id)) {
-    throw invalidParameter(
-      "id",
-      "must be 1–64 letters, digits, '-' or '_', starting with a letter",
-    );
-  }
-  // A string, not anything whose text reads as one (`["h:1"]`): the recorded address is the value.
-  const match = typeof request.peerAddress === "string"
-    ? peerAddressPattern.exec(request.peerAddress)
-    : null;
-  if (!match || Number(match[2]) === 0 || Number(match[2]) > 65_535) {
-    throw invalidParameter("peerAddress", "must be host:port");
-  }
-  if (typeof request.clientUrl !== "string" || !/^https?:\/\/[^/\s]+$/.test(request.clientUrl)) {
-    throw invalidParameter("clientUrl", "must be a base URL like http://host:port");
-  }
-}
 
 /**
  * Joins and removals, and the transport's peer list.
