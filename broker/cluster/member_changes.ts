@@ -11,7 +11,9 @@
  * blocks writes. A join repeated with the same addresses (a retry) carries on where the first
  * stopped; once its node is a voter at those recorded addresses (a joined node's restart with
  * `--join` kept) it is done: answered at once, proposing nothing but the initial voters' addresses
- * still unrecorded, if any. One naming a member (or a node whose join is under way, or one recorded by a join cut
+ * still unrecorded, if any. Done means committed: a promotion in the log but not yet committed (a
+ * new leader's inherited entry, another join of the node) is waited for, and answered `NotReady`
+ * (retried by the joining node) if it does not commit in time. One naming a member (or a node whose join is under way, or one recorded by a join cut
  * short) with other addresses, or
  * another member's addresses (or those of a node whose join is under way), is refused: recording
  * them would cut that member off (every node would dial it at the new address). A removal of a
@@ -216,7 +218,10 @@ export class Membership {
         await replica.propose(CommandType.SetMember, encodeJson(known));
         goOn();
       }
-      if (this.#isDone(joining)) return this.#options.clusterInfo();
+      if (this.#isDone(joining)) {
+        await this.#promoted(request.id, goOn);
+        return this.#options.clusterInfo();
+      }
       const { emptyDataDir: _, ...member } = request;
       await replica.propose(CommandType.SetMember, encodeJson(member));
       goOn();
@@ -231,6 +236,7 @@ export class Membership {
         await replica.proposeConfigChange({ type: "promote", nodeId: request.id });
         goOn();
       }
+      await this.#promoted(request.id, goOn); // promoted by another join of it, or a past leader
       return this.#options.clusterInfo();
     } finally {
       this.#joining.delete(joining);
@@ -519,6 +525,33 @@ export class Membership {
     if (underWay) return false;
     const recorded = machine.members().find((member) => member.id === id);
     return recorded?.peerAddress === peerAddress && recorded.clientUrl === clientUrl;
+  }
+
+  /**
+   * Waits until `id` is a voter in the applied (committed) configuration: the log's last one may
+   * hold its promotion uncommitted (appended by another join of it, or by a past leader, and
+   * committed along with this leader's first entry). Up to `pendingChangeWaitMsMax`; then
+   * `NotReady`, which its joining node retries: told it is a voter, it would stop asking.
+   */
+  async #promoted(id: string, goOn: () => void): Promise<void> {
+    const { replica } = this.#options;
+    const clock = this.#options.monotonic ?? performance;
+    const timers = this.#options.timers ?? realTimers;
+    const deadline = clock.now() + pendingChangeWaitMsMax;
+    for (;;) {
+      goOn();
+      if (replica.appliedConfig.voters.includes(id as NodeId)) return;
+      if (clock.now() >= deadline) {
+        throw new BrokerError(
+          "NotReady",
+          `node '${id}' is a voter only in a configuration change not committed yet (its ` +
+            "promotion); join again",
+          { retryAfterSeconds: 1 },
+        );
+      }
+      this.#requireLeader();
+      await new Promise<void>((resolve) => timers.setTimer(50, resolve));
+    }
   }
 
   #requireLeader(): void {

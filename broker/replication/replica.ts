@@ -229,6 +229,11 @@ export class RaftReplica implements Proposer, LogReader {
     return this.#removal.removal;
   }
 
+  /** The configuration as of the applied index (`status().config`'s may be uncommitted). */
+  get appliedConfig(): ConfigState {
+    return { voters: [...this.#config.voters], learners: [...this.#config.learners] };
+  }
+
   /** Highest index applied to the state machine. */
   get appliedIndex(): number {
     return this.#machine.appliedIndex;
