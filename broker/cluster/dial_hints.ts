@@ -14,7 +14,8 @@
  * and cluster with the cluster key before anything goes over the link. An entry replaced rather
  * than committed leaves its address dialled only for a while: once this node has applied as far
  * as the last hinted entry, each hinted node is dialled as the applied records (or `--peers`)
- * say, or no longer.
+ * say, or no longer. A snapshot installed from the leader does so for the hints at or below its
+ * index at once.
  *
  * @module
  */
@@ -34,8 +35,8 @@ import { applySetMember, BrokerError, CommandType, type MemberAddress } from "..
 export class DialHints {
   /** Each member's last record past the replay (one forgotten there is not in it). */
   readonly #records = new Map<string, MemberAddress>();
-  /** Every id a record past the replay names. */
-  readonly #ids = new Set<string>();
+  /** Every id a record past the replay names, with the index of its last such record. */
+  readonly #ids = new Map<string, number>();
   /** The index of the last record past the replay; 0 when there is none (or once settled). */
   #upTo = 0;
   #settle: ((ids: string[]) => void) | null = null;
@@ -50,7 +51,7 @@ export class DialHints {
       return; // not JSON: the machine refuses it too, if it ever applies it
     }
     if (change instanceof BrokerError) return; // malformed: it changed nothing
-    this.#ids.add(change.id);
+    this.#ids.set(change.id, entry.index);
     this.#upTo = entry.index;
   };
 
@@ -58,9 +59,26 @@ export class DialHints {
   readonly applied = (entry: { index: number }): void => {
     if (this.#upTo === 0 || entry.index < this.#upTo) return;
     this.#upTo = 0;
-    const ids = [...this.#ids];
+    const ids = [...this.#ids.keys()];
     this.#records.clear();
     this.#ids.clear();
+    this.#settle?.(ids);
+  };
+
+  /**
+   * For `RaftReplica`'s `onSnapshotInstalled`: a snapshot its leader sent replaced the machine's
+   * records up to its index, and no entry at or below it is ever applied here: the hints there
+   * settle now (an idle group may apply nothing else for long), those past it stay.
+   */
+  readonly snapshotLoaded = (snapshot: { index: number }): void => {
+    if (this.#upTo === 0) return;
+    if (snapshot.index >= this.#upTo) return this.applied(snapshot);
+    const ids = [...this.#ids].filter(([, index]) => index <= snapshot.index).map(([id]) => id);
+    if (ids.length === 0) return;
+    for (const id of ids) {
+      this.#records.delete(id);
+      this.#ids.delete(id);
+    }
     this.#settle?.(ids);
   };
 
@@ -70,8 +88,9 @@ export class DialHints {
   }
 
   /**
-   * `settle` is called once, with every id a hint named, when this node has applied as far as
-   * the last one: the applied records say where to dial them from then on.
+   * `settle` is called with every id a hint named once this node has applied as far as the last
+   * one (or in parts: those a snapshot installed covers first): the applied records say where to
+   * dial them from then on. Each id is settled once.
    */
   onSettled(settle: (ids: string[]) => void): void {
     this.#settle = settle;

@@ -129,3 +129,23 @@ Deno.test("a hinted node neither recorded nor in --peers once applied is no long
     await node.close();
   }
 });
+
+Deno.test("a snapshot loaded settles the hints at or below its index, and the rest stay", () => {
+  const hints = new DialHints();
+  hints.read(record(4, at("n4", 9400)));
+  hints.read(record(6, at("n5", 9500)));
+  hints.read(record(7, at("n4", 9450))); // n4's last hint: past the snapshot below
+  hints.read(record(9, at("n6", 9600)));
+  const settled: string[][] = [];
+  hints.onSettled((ids) => settled.push(ids));
+  hints.snapshotLoaded({ index: 6 });
+  assert.deepEqual(settled, [["n5"]]);
+  assert.deepEqual(hints.members(), [at("n4", 9450), at("n6", 9600)]);
+  // Was: nothing settled until an entry past the last hint was applied, however long that took.
+  hints.snapshotLoaded({ index: 9 });
+  assert.deepEqual(settled, [["n5"], ["n4", "n6"]]);
+  assert.deepEqual(hints.members(), []);
+  hints.applied({ index: 10 });
+  hints.snapshotLoaded({ index: 12 });
+  assert.deepEqual(settled, [["n5"], ["n4", "n6"]], "settled again");
+});

@@ -260,6 +260,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
   const replica = await RaftReplica.open({
     onUnapplied: hints.read,
     onApplied: hints.applied,
+    onSnapshotInstalled: hints.snapshotLoaded,
     raft: { voteFloor },
     nodeId: options.nodeId,
     log,

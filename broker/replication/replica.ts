@@ -104,7 +104,7 @@ export class RaftReplica implements Proposer, LogReader {
   readonly #settings: ReplicaSettings;
   readonly #warn: (message: string) => void;
   readonly #expectedStop: (error: Error) => string | null;
-  readonly #onApplied?: (entry: Entry) => void;
+  readonly #hooks: Pick<RaftReplicaOptions, "onApplied" | "onSnapshotInstalled">; // the owner's
   readonly #waiting: Outstanding;
   readonly #pending: ProposalWaiters;
   readonly #reads: ReadWaiters;
@@ -152,7 +152,8 @@ export class RaftReplica implements Proposer, LogReader {
     this.#timers = options.timers;
     this.#warn = options.warn ?? ((message) => console.error(`[raft ${options.nodeId}]`, message));
     this.#expectedStop = options.expectedStop ?? (() => null);
-    this.#onApplied = options.onApplied;
+    const { onApplied, onSnapshotInstalled } = options;
+    this.#hooks = { onApplied, onSnapshotInstalled };
     this.#settings = replicaSettings(options);
     this.#waiting = new Outstanding(this.#monotonic, this.#settings.proposalTimeoutMs);
     this.#pending = this.#waiting.proposals;
@@ -554,7 +555,7 @@ export class RaftReplica implements Proposer, LogReader {
         type: entry.type,
         payload: entry.data,
       });
-      this.#onApplied?.(entry);
+      this.#hooks.onApplied?.(entry);
       this.#snapshots.applied(entry.data.length);
       this.#pending.settleApplied(entry.index, entry.term, result, () => noLeader(this.#leaderId));
     }
@@ -580,6 +581,7 @@ export class RaftReplica implements Proposer, LogReader {
     this.#writer.tailTimestamp = installed.tailTimestamp ?? this.#writer.tailTimestamp;
     if (installed.tailTimestamp !== null) this.#time.follow(installed.tailTimestamp);
     this.#pending.rejectWhere((index) => index <= snapshot.index, outcomeUnknown);
+    this.#hooks.onSnapshotInstalled?.({ index: snapshot.index });
   }
 
   #fail(error: unknown): void {

@@ -88,6 +88,11 @@ export interface RaftReplicaOptions {
    * other with its stack. Absent = every failure is unexpected.
    */
   expectedStop?: (error: Error) => string | null;
+  /**
+   * Called once a snapshot the leader sent is installed: the machine holds its state, and no
+   * entry at or below its index is applied here.
+   */
+  onSnapshotInstalled?: (snapshot: { index: number }) => void;
   /** Called after every applied entry (simulation checkers, metrics). */
   onApplied?: (entry: Entry) => void;
   /**
