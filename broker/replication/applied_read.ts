@@ -16,16 +16,18 @@ import type { AppliedEntry } from "./types.ts";
  * thrown as it is.
  */
 export function readApplied(
-  parts: { log: SegmentLog; appliedIndex: number; fail: (error: unknown) => void },
+  log: SegmentLog,
+  appliedIndex: number,
   index: number,
   copy: boolean,
+  fail: (error: unknown) => void,
 ): AppliedEntry {
-  if (!(index <= parts.appliedIndex)) assert.fail(`entry ${index} is not applied yet`);
+  if (!(index <= appliedIndex)) assert.fail(`entry ${index} is not applied yet`);
   try {
-    return parts.log.entry(index, copy);
+    return log.entry(index, copy);
   } catch (error) {
     if (error instanceof RangeError || error instanceof assert.AssertionError) throw error;
-    parts.fail(error);
+    fail(error);
     throw new ReplicationError("NotReady", `replica failed: ${(error as Error).message}`);
   }
 }

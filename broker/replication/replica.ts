@@ -117,9 +117,10 @@ export class RaftReplica implements Proposer, LogReader {
   /** Stamps proposals; never below any entry stored here. */
   readonly #time: ClusterClock;
   readonly #writer: RaftLogWriter;
+  readonly #failRead = (error: unknown) => this.#fail(error); // made once: `entry` is hot
   readonly #snapshots = new SnapshotWriter(() => this.#snapshotParts, {
     onStored: () => this.#kick(),
-    onError: (error) => this.#fail(error),
+    onError: this.#failRead,
   });
   #readCounter = 0;
   #tickTimer: unknown = null;
@@ -337,8 +338,7 @@ export class RaftReplica implements Proposer, LogReader {
 
   /** Reads an applied entry back (see `readApplied`: a failed read stops the replica). */
   entry(index: number, copy = true): AppliedEntry {
-    const parts = { log: this.#log, appliedIndex: this.#machine.appliedIndex };
-    return readApplied({ ...parts, fail: (error) => this.#fail(error) }, index, copy);
+    return readApplied(this.#log, this.#machine.appliedIndex, index, copy, this.#failRead);
   }
 
   /** This replica's view of the group. */
