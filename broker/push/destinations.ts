@@ -9,8 +9,10 @@
  * An address is refused when:
  * - it is in a network of `--push-deny-networks` (`networks.ts` has the matching rules: an
  *   IPv4-mapped IPv6 address is matched as IPv4, an IPv6 network covering the mapped block
- *   (`::/0`) holds every IPv4 address, `0.0.0.0` and `::` are matched as loopback); or
- * - always, whatever the list: with the port of this node's API listener, it is an address that
+ *   (`::/0`) holds every IPv4 address, `0.0.0.0` and `::` are matched as loopback, and an IPv6
+ *   address that carries an IPv4 one for a translator or tunnel, as NAT64 `64:ff9b::a.b.c.d`
+ *   does, is matched as that address too); or
+ * - always, whatever the list (an address carrying an IPv4 one checked as both): with the port of this node's API listener, it is an address that
  *   listener answers on: loopback, the unspecified address, the listener's own address, or, when
  *   it listens on every interface (`0.0.0.0`, `::`), any address of this host; or, with the port
  *   of a member's client URL (this node's advertised one included), an address that URL's host
@@ -28,6 +30,7 @@
 import { lookup } from "node:dns/promises";
 import {
   effectiveAddress,
+  embeddedIpv4,
   formatIp,
   inNetwork,
   type IpAddress,
@@ -152,13 +155,26 @@ export class PushDestinations {
     throw new Error(`tcp connect error: ${hostname}:${port}: ${reason}`, { cause: failure });
   };
 
-  /** Why `address` (text, as resolved) may not be connected to at `port`, or null. */
+  /**
+   * Why `address` (text, as resolved) may not be connected to at `port`, or null: checked as
+   * itself and as each IPv4 address it carries (`embeddedIpv4`), refused when any form is.
+   */
   async #refusal(address: string, port: number): Promise<string | null> {
     const parsed = parseIp(address);
     if (parsed === null) return `${address} is not an IP address`;
     const target = effectiveAddress(parsed);
+    for (const form of [target, ...embeddedIpv4(target)]) {
+      const named = form === target ? address : `${address} (carrying ${formatIp(form)})`;
+      const reason = await this.#formRefusal(named, form, port);
+      if (reason !== null) return reason;
+    }
+    return null;
+  }
+
+  /** Why the address `target` (effective; `address` names it) may not be used at `port`. */
+  async #formRefusal(address: string, target: IpAddress, port: number): Promise<string | null> {
     const listener = this.#listener;
-    if (listener !== undefined && port === listener.port && await this.#isOwn(parsed, listener)) {
+    if (listener !== undefined && port === listener.port && await this.#isOwn(target, listener)) {
       return `${address} port ${port} is this node's own API listener (a push there would ` +
         "publish into this broker again)";
     }

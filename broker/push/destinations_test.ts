@@ -319,3 +319,83 @@ Deno.test("a kept-alive connection is not reused once its address became a membe
     await sink.close();
   }
 });
+
+Deno.test("IPv6 addresses that carry an IPv4 address (compatible, translated, NAT64, 6to4, Teredo) are denied as that address", async () => {
+  const destinations = new PushDestinations({
+    deny: parseNetworks("loopback, private, link-local"),
+    resolve: () => Promise.resolve(["64:ff9b::a00:1", "2002:a9fe:a9fe::1", "192.0.2.7"]),
+  });
+  const cases: [string, string, string][] = [
+    ["[::7f00:1]", "127.0.0.1", "loopback 127.0.0.0/8"], // IPv4-compatible ::127.0.0.1
+    ["[::ffff:0:7f00:1]", "127.0.0.1", "loopback 127.0.0.0/8"], // IPv4-translated
+    ["[64:ff9b::a00:1]", "10.0.0.1", "private 10.0.0.0/8"], // NAT64 well-known prefix
+    ["[64:ff9b:1::a9fe:a9fe]", "169.254.169.254", "link-local 169.254.0.0/16"], // local-use /96
+    ["[64:ff9b:1:c0a8:1:100::]", "192.168.1.1", "private 192.168.0.0/16"], // local-use /48
+    ["[2002:a9fe:a9fe::1]", "169.254.169.254", "link-local 169.254.0.0/16"], // 6to4
+    ["[2001:0:4136:e378::f5ff:fffe]", "10.0.0.1", "private 10.0.0.0/8"], // Teredo client
+  ];
+  for (const [host, carried, range] of cases) {
+    const address = host.slice(1, -1);
+    await assert.rejects(
+      () => destinations.addresses(host, 80),
+      (error: Error) => {
+        assert.ok(error instanceof PushRefused, `${host}: ${error}`);
+        assert.equal(
+          error.message,
+          `push to ${host} port 80 refused: ${address} (carrying ${carried}) is in ${range}, ` +
+            "which --push-deny-networks excludes",
+        );
+        return true;
+      },
+    );
+  }
+  // A name can't smuggle one in among its addresses: only the allowed one is dialled.
+  assert.deepEqual(await destinations.addresses("mixed.test", 80), ["192.0.2.7"]);
+  // Those carrying an address the list allows still go out (NAT64 to a public host).
+  assert.deepEqual(await destinations.addresses("[64:ff9b::808:808]", 80), ["64:ff9b::808:808"]);
+  // And this node's API listener, reached through one of them, is refused whatever the list.
+  const own = new PushDestinations({ listener: { host: "127.0.0.1", port: 9876 } });
+  await assert.rejects(
+    () => own.addresses("[::7f00:1]", 9876),
+    /\(carrying 127\.0\.0\.1\) port 9876 is this node's own API/,
+  );
+});
+
+Deno.test("every spelling of a loopback host in a URL is refused: decimal, hex, octal, short, hex-mapped IPv6", async () => {
+  const sink = countingSink();
+  const client = new PushHttpClient({}, new PushDestinations({ deny: parseNetworks("loopback") }));
+  try {
+    const port = sink.port;
+    for (
+      const host of [
+        "2130706433",
+        "0x7f.1",
+        "0x7f000001",
+        "127.1",
+        "0177.0.0.1",
+        "127.0.0.1.",
+        "[::ffff:7f00:1]",
+        "[0:0:0:0:0:0:0:1]",
+      ]
+    ) {
+      await refused(client, `http://${host}:${port}/`, /is in loopback/);
+    }
+    assert.equal(sink.connections, 0, "no spelling connected");
+  } finally {
+    client.close();
+    await sink.close();
+  }
+});
+
+Deno.test("a resolver answer that is not an IP address is refused, a zoned one matched as its address", async () => {
+  const destinations = new PushDestinations({
+    deny: parseNetworks("link-local"),
+    resolve: () => Promise.resolve(["fe80::1%lo", "sink.test", "192.0.2.9"]),
+  });
+  assert.deepEqual(await destinations.addresses("odd.test", 80), ["192.0.2.9"]);
+  const only = new PushDestinations({ resolve: () => Promise.resolve(["sink.test"]) });
+  await assert.rejects(
+    () => only.addresses("odd.test", 80),
+    /^PushRefused: push to odd\.test \(sink\.test\) port 80 refused: sink\.test is not an IP address$/,
+  );
+});

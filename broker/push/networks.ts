@@ -12,6 +12,14 @@
  * - The unspecified address (`0.0.0.0`, `::`) is matched as loopback (`127.0.0.1`, `::1`): a
  *   connection to it reaches this host (Linux connects it to loopback), so denying `127.0.0.0/8`
  *   must deny it too.
+ * - An IPv6 address of a block that carries an IPv4 address inside it is also matched as that
+ *   IPv4 address (`embeddedIpv4`): IPv4-compatible `::a.b.c.d` (`::/96`), IPv4-translated
+ *   `::ffff:0:a.b.c.d` (`::ffff:0:0:0/96`), NAT64 `64:ff9b::a.b.c.d` (`64:ff9b::/96`) and the
+ *   local-use NAT64 block `64:ff9b:1::/48` (the IPv4 address at each place its prefix length may
+ *   put it), 6to4 `2002:aabb:ccdd::/48`, Teredo `2001::/32` (server and client). A host with a
+ *   translator or tunnel for one of them reaches that IPv4 host through it, so denying
+ *   `10.0.0.0/8` must deny `64:ff9b::a00:1` too; where none is routed they reach nothing, and
+ *   refusing them costs nothing.
  *
  * Keywords (each expands to standard ranges, IPv4 and IPv6):
  * - `loopback`: `127.0.0.0/8`, `::1/128`.
@@ -127,6 +135,53 @@ export function effectiveAddress(address: IpAddress): IpAddress {
     return { family: address.family, value: address.family === 4 ? 0x7f000001n : 1n };
   }
   return address;
+}
+
+/** The IPv4 address in the 32 bits of `value` at `shift`. */
+function ipv4At(value: bigint, shift: bigint): IpAddress {
+  return { family: 4, value: (value >> shift) & 0xffffffffn };
+}
+
+/**
+ * The IPv4 addresses an IPv6 address (already effective) carries for a translator or tunnel to
+ * reach (see the module); none for other addresses. `0.0.0.0` is left out: a translator has
+ * nowhere to take it (and a local-use NAT64 address read at another prefix length than its own
+ * often gives it).
+ *
+ * @example
+ * ```ts
+ * embeddedIpv4(parseIp("64:ff9b::a00:1")!).map(formatIp); // ["10.0.0.1"]
+ * ```
+ */
+export function embeddedIpv4(address: IpAddress): IpAddress[] {
+  if (address.family !== 6) return [];
+  const value = address.value;
+  // ::/96, IPv4-compatible (:: and ::1 are themselves: unspecified, loopback).
+  if (value >> 32n === 0n) return value > 1n ? [ipv4At(value, 0n)] : [];
+  return embeddedIn(value).filter((ipv4) => ipv4.value !== 0n);
+}
+
+/** `embeddedIpv4` for an address not in `::/96`, zeros included. */
+function embeddedIn(value: bigint): IpAddress[] {
+  // ::ffff:0:0:0/96, IPv4-translated; 64:ff9b::/96, NAT64's well-known prefix.
+  if (value >> 32n === 0xffff0000n || value >> 32n === 0x0064ff9b0000000000000000n) {
+    return [ipv4At(value, 0n)];
+  }
+  // 64:ff9b:1::/48, local-use NAT64: the IPv4 address sits where the prefix length puts it
+  // (RFC 6052: /48, /56, /64 around the reserved bits 64–71; /96 the last 32 bits).
+  if (value >> 80n === 0x0064ff9b0001n) {
+    const at48 = (((value >> 64n) & 0xffffn) << 16n) | ((value >> 40n) & 0xffffn);
+    const at56 = (((value >> 64n) & 0xffn) << 24n) | ((value >> 32n) & 0xffffffn);
+    const at64 = (value >> 24n) & 0xffffffffn;
+    return [at48, at56, at64, value].map((bits) => ipv4At(bits, 0n));
+  }
+  // 2002::/16, 6to4: the IPv4 address follows the prefix.
+  if (value >> 112n === 0x2002n) return [ipv4At(value, 80n)];
+  // 2001::/32, Teredo: the server's address, then the client's with every bit flipped.
+  if (value >> 96n === 0x20010000n) {
+    return [ipv4At(value, 64n), ipv4At(~value & 0xffffffffn, 0n)];
+  }
+  return [];
 }
 
 /**

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   effectiveAddress,
+  embeddedIpv4,
   formatIp,
   inNetwork,
   type IpAddress,
@@ -198,4 +199,41 @@ Deno.test("odd entries are refused naming the entry, never with another failure"
     }),
     { numRuns: 3000, seed: 20260119 },
   );
+});
+
+Deno.test("an IPv6 address of a block that carries IPv4 addresses gives each one back; other addresses none", () => {
+  const v6 = (value: bigint): IpAddress => ({ family: 6, value });
+  fc.assert(
+    fc.property(
+      fc.bigInt({ min: 1n, max: 0xffffffffn }),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      (v4, noise) => {
+        const forms: [string, bigint][] = [
+          ["compatible", v4 < 2n ? 0n : v4],
+          ["translated", (0xffff0000n << 32n) | v4],
+          ["NAT64", (0x64ff9bn << 96n) | v4],
+          ["local-use NAT64 /96", (0x64ff9b0001n << 80n) | v4],
+          ["local-use NAT64 /64", (0x64ff9b0001n << 80n) | (v4 << 24n)],
+          ["6to4", (0x2002n << 112n) | (v4 << 80n) | (noise & ((1n << 80n) - 1n))],
+          [
+            "Teredo client",
+            (0x20010000n << 96n) | ((noise & 0xffffffffn) << 64n) | (~v4 & 0xffffffffn),
+          ],
+        ];
+        for (const [name, value] of forms) {
+          if (value === 0n) continue;
+          const carried = embeddedIpv4(effectiveAddress(v6(value))).map((ipv4) => ipv4.value);
+          assert.ok(
+            carried.includes(v4),
+            `${name} ${formatIp(v6(value))} carries ${formatIp(ipv4(v4))}`,
+          );
+        }
+        // A global unicast address outside those blocks carries none.
+        assert.deepEqual(embeddedIpv4(v6((0x2a00n << 112n) | noise)), []);
+      },
+    ),
+    { numRuns: 1000, seed: 20261206 },
+  );
+  assert.deepEqual(embeddedIpv4(parseIp("::1")!), []);
+  assert.deepEqual(embeddedIpv4(parseIp("127.0.0.1")!), []);
 });
