@@ -53,7 +53,8 @@
  * @module
  */
 import type { PushDelivery, PushOutcome, PushSource, PushTarget } from "../service/mod.ts";
-import { pushRequest } from "./push_request.ts";
+import { endpointUnavailable, unbuildableError } from "./attempt_errors.ts";
+import { type PushRequest, pushRequest } from "./push_request.ts";
 import { type PushLimits, pushLimitsDefault } from "./push_limits.ts";
 import { RequestDeadlines } from "./request_deadlines.ts";
 import { UnreadablePushes } from "./unreadable_pushes.ts";
@@ -79,14 +80,6 @@ export type PushFetch = (
 export interface PushTimers {
   setTimer(delayMs: number, callback: () => void): unknown;
   clearTimer(handle: unknown): void;
-}
-
-/** Answers that say the endpoint can take nothing now, whatever the message (see the module). */
-const unavailableAnswers = new Set(["HTTP 429", "HTTP 502", "HTTP 503", "HTTP 504"]);
-
-/** Whether a failed attempt's error says the endpoint is unreachable or unavailable. */
-function endpointUnavailable(error: string): boolean {
-  return !error.startsWith("HTTP ") || unavailableAnswers.has(error);
 }
 
 /** Due pushes read ahead per subscription (bodies included, so kept small). */
@@ -462,8 +455,22 @@ export class PushWorker {
       timedOut = true;
       controller.abort();
     });
-    const { url, init } = pushRequest(lane.target, delivery);
     const attempt = async (): Promise<string> => {
+      let request: PushRequest;
+      try {
+        request = pushRequest(lane.target, delivery);
+      } catch (error) {
+        // Inside the attempt: a throw here escaped the pass, held its slot forever and, as an
+        // unhandled rejection, ended the process. It is this message's failure, not the worker's.
+        const { topic, subscription } = lane.target;
+        this.#logError(
+          `push: the request of message ${delivery.sequence} of ${topic}/${subscription} can't ` +
+            "be built",
+          error,
+        );
+        return unbuildableError(error);
+      }
+      const { url, init } = request;
       try {
         const response = await this.#fetch(url, {
           ...init,
