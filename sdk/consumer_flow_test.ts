@@ -93,7 +93,14 @@ Deno.test("a handler that reads its signal after stop({abort: true}) finds it ab
 });
 
 Deno.test("a receive answered 200 with messages of another shape is reported and received again, nothing handled", async (t) => {
-  const answers = [{ messages: { length: 1 } }, { messages: [null] }, { messages: "ab" }, {}];
+  const answers = [
+    { messages: { length: 1 } },
+    { messages: [null] },
+    { messages: "ab" },
+    {},
+    // An empty receipt handle names no delivery: its delete, renewal or release can only fail.
+    { messages: [{ messageId: "m9", body: "x", receiptHandle: "" }] },
+  ];
   for (const odd of answers) {
     await t.step(JSON.stringify(odd), async () => {
       const queue = new FakeQueue();
