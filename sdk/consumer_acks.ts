@@ -45,6 +45,7 @@
 import type { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
 import {
+  badEntryIndex,
   calling,
   countOf,
   failureError,
@@ -53,7 +54,7 @@ import {
   unanswered,
   unexpected,
 } from "./consumer_answers.ts";
-import { badEntryIndex, refusedForGood } from "./consumer_lock.ts";
+import { refusedForGood } from "./consumer_lock.ts";
 import type { ChangeVisibilityResponse, HandleFailure, ReceivedMessage } from "./protocol.ts";
 
 /** What a consumer needs of a client (tests pass a fake). */
@@ -328,13 +329,15 @@ export class Acknowledger {
     const taken = this.takeDeletes();
     if (taken.handles.length === 0) return;
     const { client, queue, report } = this.#options;
+    /** The messages not yet settled: a handle the broker refused alone leaves it. */
+    const messages = new Map(taken.messages);
     let settled = false;
     // The client already retried (deletes are safe to repeat), or the call was given up: the
     // locks will run out and the messages come back: at-least-once, reported.
     const failed = (error: unknown) => {
       if (settled) return;
       settled = true;
-      for (const pending of taken.messages.values()) report(error, pending.message);
+      for (const pending of messages.values()) report(error, pending.message);
     };
     const controller = new AbortController();
     const budgetMs = this.#options.deleteCallMsMax ?? callBoundMs(client);
@@ -352,15 +355,29 @@ export class Acknowledger {
         resolve();
       }, budgetMs);
     });
-    const answered = calling(() =>
-      client.deleteMessages(queue, taken.handles, { signal: controller.signal })
-    ).then((answer) => {
-      if (settled) return;
-      const failures = listOf<HandleFailure>(answer, "failures", "delete");
-      const deleted = countOf(answer, "deleted", "delete");
-      this.#settle(taken.messages, deleted, failures);
-      settled = true;
-    }, failed).catch((error) => failed(unexpected("delete", error)));
+    // The broker refuses a request with one bad handle (a 400 naming `receiptHandles.N`) whole,
+    // before it deletes anything: that message fails alone, and the others go again (until the
+    // call is given up), as they would have without it.
+    const attempt = (): Promise<void> => {
+      const handles = [...messages.keys()];
+      return calling(() => client.deleteMessages(queue, handles, { signal: controller.signal }))
+        .then((answer) => {
+          if (settled) return;
+          const failures = listOf<HandleFailure>(answer, "failures", "delete");
+          const deleted = countOf(answer, "deleted", "delete");
+          this.#settle(messages, deleted, failures);
+          settled = true;
+        }, (error) => {
+          const index = settled || controller.signal.aborted
+            ? undefined
+            : badEntryIndex(error, handles.length, "receiptHandles");
+          if (index === undefined || handles.length === 1) return failed(error);
+          report(error, messages.get(handles[index])?.message);
+          messages.delete(handles[index]);
+          return attempt();
+        });
+    };
+    const answered = attempt().catch((error) => failed(unexpected("delete", error)));
     const call = Promise.race([answered, abandoned]).finally(() => {
       clearTimeout(giveUp);
       this.#deleting.delete(call);

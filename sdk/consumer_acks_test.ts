@@ -456,3 +456,44 @@ Deno.test("a client whose timeoutMs or headTimeoutMs getter throws is read as ha
   assert.deepEqual(errors, []);
   assert.equal(queue.remaining, 0);
 });
+
+Deno.test("a 400 naming one handle of an explicit delete fails that message only: the others are deleted", async () => {
+  // The broker checks each handle and refuses the whole request for the first bad one
+  // (`receiptHandles.N`), before deleting anything: the others can go again without it.
+  const queue = new FakeQueue();
+  queue.send("a", "b", "c");
+  const [a, b, c] = (await queue.receiveMessages("q", { maxMessages: 3 })).messages;
+  const calls: string[][] = [];
+  const refusal = (index: number) =>
+    new CmqdError("InvalidParameter", "must be a string", {
+      status: 400,
+      field: `receiptHandles.${index}`,
+    });
+  const client: ConsumerClient = {
+    receiveMessages: queue.receiveMessages.bind(queue),
+    changeVisibility: queue.changeVisibility.bind(queue),
+    deleteMessages: (name, handles) => {
+      calls.push(handles);
+      const index = handles.indexOf(b.receiptHandle);
+      return index < 0 ? queue.deleteMessages(name, handles) : Promise.reject(refusal(index));
+    },
+  };
+  const reports: { error: unknown; message?: ReceivedMessage }[] = [];
+  let deleted = 0;
+  const acks = new Acknowledger({
+    client,
+    queue: "q",
+    deleteLingerMs: 60_000,
+    report: (error, message) => reports.push({ error, message }),
+    onDeleted: (count) => deleted += count,
+  });
+  for (const message of [a, b, c]) acks.delete(message);
+  await acks.flush();
+  assert.deepEqual(calls, [[a, b, c], [a, c]].map((list) => list.map((m) => m.receiptHandle)));
+  assert.equal(deleted, 2);
+  assert.equal(reports.length, 1, "only the refused handle's message is reported");
+  assert.equal(reports[0].message, b);
+  assert.ok(reports[0].error instanceof CmqdError);
+  assert.equal(reports[0].error.field, "receiptHandles.1");
+  assert.equal(queue.remaining, 1);
+});

@@ -17,7 +17,8 @@
  * the queue was deleted; the key was removed, its secret changed or its permission taken away
  * (401, 403: every attempt is signed afresh, with the same key); or the request is one it does
  * not take (400, 404, 413, 415). Then the lock will run out, and the handler is told. A 400 that
- * names one entry of the call (`badEntryIndex`) is that entry's alone: the others are sent again.
+ * names one entry of the call (`badEntryIndex`, `consumer_answers.ts`) is that entry's alone: the
+ * others are sent again.
  *
  * @module
  */
@@ -39,21 +40,6 @@ export function refusedForGood(error: unknown): boolean {
   if (error.code === "QueueNotFound") return true;
   return error.status >= 400 && error.status <= 499 && !notNowStatuses.has(error.status) &&
     !error.retryable && error.code !== "UnexpectedResponse";
-}
-
-/**
- * The index of the one entry a lock-change call's refusal names (`entries.3.receiptHandle`: a 400
- * or 413 of the broker's), if it names one below `length`: the broker checks each entry and
- * refuses the whole request for the first bad one, so the others were not touched.
- */
-export function badEntryIndex(error: unknown, length: number): number | undefined {
-  if (!(error instanceof CmqdError) || (error.status !== 400 && error.status !== 413)) {
-    return undefined;
-  }
-  const match = /^entries\.(\d+)(\.|$)/.exec(error.field ?? "");
-  if (match === null) return undefined;
-  const index = Number(match[1]);
-  return index < length ? index : undefined;
 }
 
 /**
