@@ -363,7 +363,8 @@ export class Consumer implements AsyncIterable<Delivery> {
       }
       return { messages: answer.messages, sentAtMs };
     } catch (error) {
-      this.#acks.restoreDeletes(taken);
+      // A handle it carried refused alone: reported, and the next receive goes without it.
+      if (this.#acks.restoreDeletes(taken, error)) return { messages: [], sentAtMs };
       if (!(signal.aborted && error instanceof CmqdError && error.code === "Aborted")) {
         this.#receiveErrors++;
         this.#report(error);

@@ -265,12 +265,25 @@ export class Acknowledger {
     this.#settle(taken.messages, answer.deleted ?? 0, answer.failures ?? []);
   }
 
-  /** The receive that carried `taken` got no answer: they may or may not be deleted; again. */
-  restoreDeletes(taken: TakenDeletes): void {
+  /**
+   * The receive that carried `taken` failed with `error`: its deletes wait for the next receive.
+   * Unanswered, they may or may not have been applied. A 400 naming one of them
+   * (`deleteReceiptHandles.N`: the broker refuses the receive for the first bad handle, deleting
+   * nothing) fails that delete alone, reported, and the others are as they were before: true
+   * then, the receive can go again at once without it.
+   */
+  restoreDeletes(taken: TakenDeletes, error?: unknown): boolean {
+    const index = badEntryIndex(error, taken.handles.length, "deleteReceiptHandles");
+    const refused = index === undefined ? undefined : taken.handles[index];
     for (const [handle, pending] of taken.messages) {
-      this.#pendingDeletes.set(handle, { message: pending.message, uncertain: true });
+      if (handle === refused) this.#options.report(error, pending.message);
+      else {
+        const uncertain = refused === undefined || pending.uncertain;
+        this.#pendingDeletes.set(handle, { message: pending.message, uncertain });
+      }
     }
-    if (taken.handles.length > 0) this.#armDeleteTimer();
+    if (this.#pendingDeletes.size > 0) this.#armDeleteTimer();
+    return refused !== undefined;
   }
 
   /**

@@ -134,3 +134,47 @@ Deno.test("a receive answered 200 with messages of another shape is reported and
     });
   }
 });
+
+Deno.test("a 400 naming one handle a receive carries fails that delete only: the others ride on the next receive", async () => {
+  // The broker checks the carried handles first and refuses the whole receive for the first bad
+  // one (`deleteReceiptHandles.N`), deleting nothing: here the handle of "b" (`m2#1`).
+  const queue = new FakeQueue();
+  queue.send("a", "b", "c");
+  const carried: string[][] = [];
+  const client = {
+    receiveMessages: (...args: Parameters<FakeQueue["receiveMessages"]>) => {
+      const handles = args[1]?.deleteReceiptHandles ?? [];
+      if (handles.length > 0) carried.push(handles);
+      const index = handles.indexOf("m2#1");
+      if (index < 0) return queue.receiveMessages(...args);
+      return Promise.reject(
+        new CmqdError("InvalidParameter", "must be a string", {
+          status: 400,
+          field: `deleteReceiptHandles.${index}`,
+        }),
+      );
+    },
+    deleteMessages: queue.deleteMessages.bind(queue),
+    changeVisibility: queue.changeVisibility.bind(queue),
+  };
+  const errors: { error: unknown; message?: ReceivedMessage }[] = [];
+  const consumer = new Consumer(client, "q", {
+    concurrency: 3,
+    waitSeconds: 0,
+    deleteLingerMs: 60_000, // Only a receive (or stop) can carry the deletes.
+    receiveBackoff: { backoffMsMin: 1, backoffMsMax: 1 },
+    onError: (error, message) => errors.push({ error, message }),
+    handleMessage: () => {},
+  });
+  consumer.start();
+  await waitFor("the two others deleted", () => consumer.stats.deleted === 2);
+  await consumer.stop();
+  assert.deepEqual(carried, [["m1#1", "m2#1", "m3#1"], ["m1#1", "m3#1"]]);
+  assert.equal(errors.length, 1, "the refused delete alone is reported");
+  assert.equal(errors[0].message?.body, "b");
+  assert.ok(errors[0].error instanceof CmqdError);
+  assert.equal(errors[0].error.field, "deleteReceiptHandles.1");
+  assert.equal(consumer.stats.receiveErrors, 0, "not a failed receive: the next one goes at once");
+  assert.equal(queue.remaining, 1);
+  assert.deepEqual(queue.callsOf("delete"), [], "no explicit delete was needed");
+});
