@@ -27,7 +27,10 @@ export interface Delivery extends ReceivedMessage {
   fail(error?: unknown): void;
 }
 
-/** A handler rejects with this for a message the loop never saw: released, not failed. */
+/**
+ * A handler rejects (or throws) with this for a message it did not process — one the loop never
+ * saw, one the CLI's `tail --delete` received past its `--count` —: released at once, not failed.
+ */
 export const unprocessed: unique symbol = Symbol("unprocessed");
 /** A handler rejects with this when the loop was left while the message was current. */
 export const leftLoop: unique symbol = Symbol("left the loop");

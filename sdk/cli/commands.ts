@@ -7,6 +7,7 @@
  */
 import type { CmqdClient } from "../client.ts";
 import { Consumer } from "../consumer.ts";
+import { unprocessed } from "../consumer_iterator.ts";
 import type { HandleFailure, QueueAttributesInput, ReceivedMessage } from "../protocol.ts";
 import { integerFlag, nameAt, type ParsedArgs, timeFlag, UsageError } from "./args.ts";
 import { checkAnswer, clusterShape, deleteShape, messageShape, queueShape } from "./answers.ts";
@@ -315,7 +316,6 @@ async function tailDeleting(
   print: (message: ReceivedMessage) => boolean,
   signal: AbortSignal,
 ): Promise<void> {
-  const ended = new Error("tail ended");
   // The first failure ends the tail, as it ends one without --delete (the client has retried
   // what it retries): a refused key, a missing queue or a down broker is an error, not a hang.
   let failure: { error: unknown } | null = null;
@@ -324,11 +324,12 @@ async function tailDeleting(
     concurrency: integerFlag(context.args, "concurrency", { min: 1, max: 256 }, 1),
     waitSeconds: integerFlag(context.args, "wait-seconds", { min: 0, max: 30 }, 20),
     handleMessage: (message) => {
-      // A message that arrived after the end is left for later: it is not deleted.
-      if (!print(message)) throw ended;
+      // A message that arrived after the end (past --count: a receive asks for the free slots)
+      // is given back at once, not deleted, nor failed (hidden for a retry delay).
+      if (!print(message)) throw unprocessed;
     },
     onError: (error) => {
-      if (error === ended || failure !== null) return;
+      if (failure !== null) return;
       failure = { error };
       failed.abort();
     },

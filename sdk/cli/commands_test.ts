@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { CmqdClient } from "../client.ts";
 import { CmqdError } from "../errors.ts";
+import { FakeQueue } from "../_fake_queue.ts";
 import { startTestBroker } from "../testing.ts";
 import { booleanFlags, parseArgs, UsageError, valueFlags } from "./args.ts";
 import { type CommandContext, commandFlags, runCommand } from "./commands.ts";
@@ -96,6 +97,42 @@ Deno.test("tail --count N receives (and so locks) no more messages than it has l
     assert.deepEqual(asked, expected, argv.join(" "));
     assert.equal(out.length, Number(argv[3]), argv.join(" "));
   }
+});
+
+Deno.test("tail --delete --count N with a wider --concurrency releases at once the messages past N", async () => {
+  // A receive asks for the free slots (4), not for the 2 left to print: the 2 others are given
+  // back at once (visibility 0), not failed (re-locked for a retry delay).
+  const queue = new FakeQueue();
+  queue.send("a", "b", "c", "d", "e");
+  const out: string[] = [];
+  const argv = [
+    "tail",
+    "q",
+    "--delete",
+    "--count",
+    "2",
+    "--concurrency",
+    "4",
+    "--wait-seconds",
+    "0",
+  ];
+  await runCommand({
+    client: queue as unknown as CmqdClient,
+    args: parseArgs(argv),
+    json: false,
+    out: (text) => out.push(text),
+    note: () => {},
+    progress: () => {},
+    signal: new AbortController().signal,
+  });
+  assert.equal(out.length, 2);
+  const changes = queue.callsOf("visibility").flatMap((call) => call.entries);
+  // The 2 past N; a receive that was on the wire as the tail ended may add its own releases.
+  assert.ok(changes.length >= 2, `${changes.length} lock changes`);
+  assert.deepEqual(changes.filter((entry) => entry.visibilityTimeoutSeconds !== 0), []);
+  assert.equal(queue.remaining, 3);
+  const again = await queue.receiveMessages("q", { maxMessages: 5 });
+  assert.equal(again.messages.length, 3, "none of them hidden for a retry delay");
 });
 
 Deno.test("a flag the command does not take is a usage error, before any request", async () => {
