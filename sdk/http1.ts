@@ -52,6 +52,7 @@ import {
   ResponseReader,
 } from "./http1_reader.ts";
 import { TransportError } from "./errors.ts";
+import { responseBodyBytesMax } from "./response_body.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.ts";
 
 export type { NetConn } from "./http1_reader.ts";
@@ -62,7 +63,10 @@ export interface Http1TransportOptions {
   caCertificates?: string[];
   /** Bytes of a status line and headers. Default 64 KiB. */
   headerBytesMax?: number;
-  /** Bytes of a response body; a longer one ends the connection, `text()` rejects. Default 256 MiB. */
+  /**
+   * Bytes of a response body; a longer one ends the connection, `text()` rejects (a
+   * `TransportError`, as `NodeHttpTransport`'s). Default 256 MiB.
+   */
   bodyBytesMax?: number;
   /** Idle connections kept, all origins together. Default 1024. */
   idleConnectionsMax?: number;
@@ -194,7 +198,7 @@ export class Http1Transport implements HttpTransport {
     this.#net = net;
     this.#caCerts = options.caCertificates;
     this.#headerBytesMax = options.headerBytesMax ?? 64 * 1024;
-    this.#bodyBytesMax = options.bodyBytesMax ?? 256 * 1024 * 1024;
+    this.#bodyBytesMax = options.bodyBytesMax ?? responseBodyBytesMax;
     this.#idleConnectionsMax = options.idleConnectionsMax ?? 1024;
     const idleTimeoutMs = options.idleTimeoutMs ?? 4000;
     if (!(idleTimeoutMs > 0 && idleTimeoutMs < Infinity)) {

@@ -10,6 +10,7 @@
  * @module
  */
 import { TransportError } from "./errors.ts";
+import { bodyOverMessage } from "./response_body.ts";
 
 /** The few calls of a Deno connection the transport makes, typed here (see `http1.ts`). */
 export interface NetConn {
@@ -254,7 +255,7 @@ export class ResponseReader {
 }
 
 function tooLarge(bytesMax: number): ReadFailure {
-  return new ReadFailure(`response body over ${bytesMax} bytes`, true);
+  return new ReadFailure(bodyOverMessage(bytesMax), true);
 }
 const statusLine = /^HTTP\/1\.([01]) ([0-9]{3})(?: |$)/;
 

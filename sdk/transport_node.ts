@@ -8,6 +8,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { TransportError } from "./errors.ts";
+import { bodyTooLarge, responseBodyBytesMax } from "./response_body.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.ts";
 
 /** Options of a `NodeHttpTransport`. */
@@ -32,6 +33,12 @@ export interface NodeHttpTransportOptions {
    * timeout of its own. A connection in use is not timed by it (a long poll waits on).
    */
   idleTimeoutMs?: number;
+  /**
+   * Bytes of a response body; a longer one (announced by its `content-length`, or once that many
+   * arrived) ends the connection, `text()` rejects (a `TransportError`, as `Http1Transport`'s).
+   * Default 256 MiB, as the Deno transport.
+   */
+  bodyBytesMax?: number;
 }
 
 const encoder = new TextEncoder();
@@ -57,6 +64,7 @@ export class NodeHttpTransport implements HttpTransport {
   readonly settlesOnAbort = true;
   readonly #httpAgent: http.Agent;
   readonly #httpsAgent: https.Agent;
+  readonly #bodyBytesMax: number;
 
   /** Throws `RangeError` when `idleTimeoutMs` is not a positive finite number. */
   constructor(options: NodeHttpTransportOptions = {}) {
@@ -74,6 +82,7 @@ export class NodeHttpTransport implements HttpTransport {
     };
     this.#httpAgent = new http.Agent(agentOptions);
     this.#httpsAgent = new https.Agent({ ...agentOptions, ca: options.caCertificates });
+    this.#bodyBytesMax = options.bodyBytesMax ?? responseBodyBytesMax;
   }
 
   request(request: HttpRequest): Promise<HttpResponse> {
@@ -82,6 +91,7 @@ export class NodeHttpTransport implements HttpTransport {
     const body = request.body === undefined ? undefined : encoder.encode(request.body);
     const headers: Record<string, string> = { ...request.headers };
     if (body !== undefined) headers["content-length"] = String(body.byteLength);
+    const bodyBytesMax = this.#bodyBytesMax;
     return new Promise((resolve, reject) => {
       const options = { method: request.method, headers };
       const onAnswer = (incoming: http.IncomingMessage) => {
@@ -93,7 +103,7 @@ export class NodeHttpTransport implements HttpTransport {
           if (!outgoing.writableFinished) outgoing.destroy();
         });
         request.onHead?.();
-        resolve(answerOf(incoming, request.signal));
+        resolve(answerOf(incoming, request.signal, bodyBytesMax));
       };
       const outgoing = secure
         ? https.request(url, { ...options, agent: this.#httpsAgent }, onAnswer)
@@ -117,7 +127,11 @@ export class NodeHttpTransport implements HttpTransport {
   }
 }
 
-function answerOf(incoming: http.IncomingMessage, signal: AbortSignal): HttpResponse {
+function answerOf(
+  incoming: http.IncomingMessage,
+  signal: AbortSignal,
+  bodyBytesMax: number,
+): HttpResponse {
   // The body may be cut (an abort destroys the request, and its socket with it) before `text()`
   // is called: the failure is kept for it, and no 'error' goes unheard meanwhile.
   const cut: { error: Error | undefined } = { error: undefined };
@@ -131,26 +145,33 @@ function answerOf(incoming: http.IncomingMessage, signal: AbortSignal): HttpResp
       if (value === undefined) return null;
       return Array.isArray(value) ? value.join(", ") : value;
     },
-    text: () => readText(incoming, signal, cut),
+    text: () => readText(incoming, signal, cut, bodyBytesMax),
   };
 }
 
 /**
  * The body as text. Settles once `signal` aborts, whenever that happens: before `text()` (the
- * answer may already be destroyed then, and would emit nothing more), or while it streams.
+ * answer may already be destroyed then, and would emit nothing more), or while it streams. A body
+ * over `bytesMax` is not kept: the answer (and its connection) is destroyed, and it rejects.
  */
 function readText(
   incoming: http.IncomingMessage,
   signal: AbortSignal,
   cut: { error: Error | undefined },
+  bytesMax: number,
 ): Promise<string> {
   if (signal.aborted) return Promise.reject(abortError(signal));
   if (cut.error !== undefined) return Promise.reject(networkFailure(cut.error, signal));
   if (incoming.destroyed && !incoming.complete) {
     return Promise.reject(networkFailure(new Error("the response was cut off"), signal));
   }
+  if (Number(incoming.headers["content-length"]) > bytesMax) {
+    incoming.destroy();
+    return Promise.reject(bodyTooLarge(bytesMax));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
+    let bytes = 0;
     let done = false;
     const onAbort = () => incoming.destroy(abortError(signal));
     signal.addEventListener("abort", onAbort, { once: true });
@@ -161,7 +182,13 @@ function readText(
       if (error !== undefined) reject(networkFailure(error, signal));
       else resolve(decode(chunks));
     };
-    incoming.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+    incoming.on("data", (chunk: Uint8Array) => {
+      bytes += chunk.byteLength;
+      if (bytes <= bytesMax) return void chunks.push(chunk);
+      chunks.length = 0;
+      finish(bodyTooLarge(bytesMax));
+      incoming.destroy();
+    });
     incoming.on("end", () => finish());
     incoming.on("error", (error) => finish(error));
     incoming.on("aborted", () => finish(new Error("the response was cut off")));
@@ -188,10 +215,11 @@ function decode(chunks: Uint8Array[]): string {
 
 /**
  * An error of `node:http` (a socket's, a parser's, a TLS handshake's) as a `TransportError`: they
- * all mean the request got no whole answer. The abort's own error stays as it is.
+ * all mean the request got no whole answer. The abort's own error stays as it is, and so does a
+ * `TransportError` of the transport's own (a body over its bound).
  */
 function networkFailure(error: Error, signal: AbortSignal): Error {
-  if (signal.aborted) return error;
+  if (signal.aborted || error instanceof TransportError) return error;
   return new TransportError(error.message, { cause: error });
 }
 

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { CmqdClient } from "./client.ts";
 import { FetchTransport, type HttpTransport, isConnectFailure, runsInNode } from "./transport.ts";
 import { NodeHttpTransport } from "./transport_node.ts";
+import { Http1Transport } from "./http1.ts";
+import { TransportError } from "./errors.ts";
 
 /** A plain server on a free port: echoes method, path, body and a header back as JSON. */
 function echoServer() {
@@ -183,3 +185,86 @@ Deno.test("NodeHttpTransport: a request goes out while 80 long polls hold their 
     await server.shutdown();
   }
 });
+
+/**
+ * A raw HTTP/1.1 server: `/declared` announces a body one byte over 256 MiB (and sends 2 bytes of
+ * it), `/chunked` sends 2048 bytes in chunks, `/fits` 1024 bytes.
+ */
+function rawServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const replies: Record<string, string> = {
+    "/declared": `HTTP/1.1 200 OK\r\ncontent-length: ${256 * 1024 * 1024 + 1}\r\n\r\nxx`,
+    "/chunked": "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" +
+      `400\r\n${"y".repeat(1024)}\r\n400\r\n${"y".repeat(1024)}\r\n0\r\n\r\n`,
+    "/fits": `HTTP/1.1 200 OK\r\ncontent-length: 1024\r\n\r\n${"z".repeat(1024)}`,
+  };
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const buffer = new Uint8Array(64 * 1024);
+        let text = "";
+        while (true) {
+          const read = await conn.read(buffer).catch(() => null);
+          if (read === null) return;
+          text += new TextDecoder().decode(buffer.subarray(0, read));
+          const end = text.indexOf("\r\n\r\n");
+          if (end < 0) continue;
+          const path = text.split(" ")[1];
+          text = text.slice(end + 4);
+          await conn.write(new TextEncoder().encode(replies[path])).catch(() => {});
+        }
+      })();
+    }
+  })().catch(() => {});
+  const { port } = listener.addr as Deno.NetAddr;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* closed already */ }
+      }
+      await serving;
+    },
+  };
+}
+
+for (
+  const [name, make] of [
+    ["Http1Transport", (bodyBytesMax?: number) => new Http1Transport({ bodyBytesMax })],
+    ["NodeHttpTransport", (bodyBytesMax?: number) => new NodeHttpTransport({ bodyBytesMax })],
+  ] as const
+) {
+  Deno.test(`${name} refuses a response body over bodyBytesMax (default 256 MiB) as the other transport does`, async () => {
+    const server = rawServer();
+    const get = (transport: HttpTransport, path: string) =>
+      transport.request({
+        url: server.url + path,
+        method: "GET",
+        headers: {},
+        signal: new AbortController().signal,
+      });
+    const bounded = make(1024);
+    const unbounded = make();
+    try {
+      const refused = async (transport: HttpTransport, path: string, bytesMax: number) => {
+        const response = await get(transport, path);
+        assert.equal(response.status, 200, "the status arrives");
+        const error = await response.text().then(() => undefined, (caught) => caught);
+        assert.ok(error instanceof TransportError, `${path}: ${error}`);
+        assert.equal(error.message, `response body over ${bytesMax} bytes`);
+      };
+      await refused(unbounded, "/declared", 256 * 1024 * 1024);
+      await refused(bounded, "/chunked", 1024);
+      assert.equal((await (await get(bounded, "/fits")).text()).length, 1024);
+    } finally {
+      bounded.close();
+      unbounded.close();
+      await server.close();
+    }
+  });
+}
