@@ -44,8 +44,8 @@
  */
 import type { CmqdClient } from "./client.ts";
 import { CmqdError } from "./errors.ts";
+import { badEntryIndex } from "./bad_entry.ts";
 import {
-  badEntryIndex,
   calling,
   countOf,
   failureError,
@@ -550,7 +550,7 @@ export class Acknowledger {
         (error) => {
           const index = controller.signal.aborted
             ? undefined
-            : badEntryIndex(error, changes.length);
+            : badEntryIndex(error, changes.length, "entries");
           if (index === undefined || changes.length === 1) return failed(changes, error);
           changes[index].resolve({ ok: false, lockLost: true, error });
           return attempt(changes.filter((_, position) => position !== index));

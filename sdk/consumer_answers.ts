@@ -1,6 +1,6 @@
 /**
  * Reading the answers to the consumer's deletes and lock changes, and the errors made of them.
- * Internal to `consumer_acks.ts` and `consumer.ts`.
+ * Internal to `consumer_acks.ts`.
  *
  * @module
  */
@@ -89,25 +89,4 @@ export function unanswered(): CmqdError {
 export function failureError(failure: HandleFailure, what: "delete" | "lock"): CmqdError {
   const action = what === "delete" ? "could not delete" : "could not change the lock of";
   return new CmqdError(failure.code, `${action} a message: ${failure.message}`, { status: 200 });
-}
-
-/**
- * The index of the one entry of the request's `list` a refusal names (a 400 or 413 of the
- * broker's naming `entries.3.receiptHandle` for a lock change, `receiptHandles.3` for a delete,
- * `deleteReceiptHandles.3` for the deletes a receive carries), if it names one below `length`: the
- * broker checks each entry and refuses the whole request for the first bad one, so the others
- * were not touched (no lock changed, nothing deleted).
- */
-export function badEntryIndex(
-  error: unknown,
-  length: number,
-  list: "entries" | "receiptHandles" | "deleteReceiptHandles" = "entries",
-): number | undefined {
-  if (!(error instanceof CmqdError) || (error.status !== 400 && error.status !== 413)) {
-    return undefined;
-  }
-  const match = new RegExp(`^${list}\\.(\\d+)(\\.|$)`).exec(error.field ?? "");
-  if (match === null) return undefined;
-  const index = Number(match[1]);
-  return index < length ? index : undefined;
 }

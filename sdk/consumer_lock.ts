@@ -17,7 +17,7 @@
  * the queue was deleted; the key was removed, its secret changed or its permission taken away
  * (401, 403: every attempt is signed afresh, with the same key); or the request is one it does
  * not take (400, 404, 413, 415). Then the lock will run out, and the handler is told. A 400 that
- * names one entry of the call (`badEntryIndex`, `consumer_answers.ts`) is that entry's alone: the
+ * names one entry of the call (`badEntryIndex`, `bad_entry.ts`) is that entry's alone: the
  * others are sent again.
  *
  * @module

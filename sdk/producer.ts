@@ -32,6 +32,7 @@
  * @module
  */
 import type { CmqdClient } from "./client.ts";
+import { badEntryIndex } from "./bad_entry.ts";
 import { CmqdError } from "./errors.ts";
 import type { SendMessageEntry, SentMessage } from "./protocol.ts";
 import { checkBoolean } from "./option_checks.ts";
@@ -455,7 +456,7 @@ export class Producer {
         this.#settleSent(entries, response);
         return;
       } catch (error) {
-        const index = badEntryIndex(error, entries.length);
+        const index = badEntryIndex(error, entries.length, "messages");
         if (index === undefined || entries.length === 1) {
           this.#fail(entries, error);
           return;
@@ -543,15 +544,4 @@ export class Producer {
       cause: signal.reason,
     });
   }
-}
-
-/** The index of the message a 400/413 names (`messages.3.body`), if it names one. */
-function badEntryIndex(error: unknown, length: number): number | undefined {
-  if (!(error instanceof CmqdError) || (error.status !== 400 && error.status !== 413)) {
-    return undefined;
-  }
-  const match = /^messages\.(\d+)(\.|$)/.exec(error.field ?? "");
-  if (match === null) return undefined;
-  const index = Number(match[1]);
-  return index < length ? index : undefined;
 }
