@@ -52,7 +52,7 @@ import {
   ResponseReader,
 } from "./http1_reader.ts";
 import { TransportError } from "./errors.ts";
-import { responseBodyBytesMax } from "./response_body.ts";
+import { bodyBytesMaxOf } from "./response_body.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.ts";
 
 export type { NetConn } from "./http1_reader.ts";
@@ -198,7 +198,7 @@ export class Http1Transport implements HttpTransport {
     this.#net = net;
     this.#caCerts = options.caCertificates;
     this.#headerBytesMax = options.headerBytesMax ?? 64 * 1024;
-    this.#bodyBytesMax = options.bodyBytesMax ?? responseBodyBytesMax;
+    this.#bodyBytesMax = bodyBytesMaxOf(options.bodyBytesMax);
     this.#idleConnectionsMax = options.idleConnectionsMax ?? 1024;
     const idleTimeoutMs = options.idleTimeoutMs ?? 4000;
     if (!(idleTimeoutMs > 0 && idleTimeoutMs < Infinity)) {

@@ -11,6 +11,17 @@ import { TransportError } from "./errors.ts";
 /** Bytes of a response body read at most, by default (`bodyBytesMax`): 256 MiB. */
 export const responseBodyBytesMax = 256 * 1024 * 1024;
 
+/**
+ * A transport's `bodyBytesMax` option: the default when left out; else it must be a positive
+ * number (`Infinity`: no bound). Throws `RangeError` otherwise: `NaN` or a string would turn the
+ * bound off without a word.
+ */
+export function bodyBytesMaxOf(value: number | undefined): number {
+  if (value === undefined) return responseBodyBytesMax;
+  if (typeof value === "number" && value > 0) return value;
+  throw new RangeError(`bodyBytesMax must be a positive number of bytes, not ${String(value)}`);
+}
+
 /** The failure's message: a body over `bytesMax`. */
 export function bodyOverMessage(bytesMax: number): string {
   return `response body over ${bytesMax} bytes`;

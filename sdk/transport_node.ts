@@ -8,7 +8,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { TransportError } from "./errors.ts";
-import { bodyTooLarge, responseBodyBytesMax } from "./response_body.ts";
+import { bodyBytesMaxOf, bodyTooLarge } from "./response_body.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./transport.ts";
 
 /** Options of a `NodeHttpTransport`. */
@@ -66,7 +66,10 @@ export class NodeHttpTransport implements HttpTransport {
   readonly #httpsAgent: https.Agent;
   readonly #bodyBytesMax: number;
 
-  /** Throws `RangeError` when `idleTimeoutMs` is not a positive finite number. */
+  /**
+   * Throws `RangeError` when `idleTimeoutMs` is not a positive finite number, or `bodyBytesMax`
+   * not a positive number.
+   */
   constructor(options: NodeHttpTransportOptions = {}) {
     const idleTimeoutMs = options.idleTimeoutMs ?? 4000;
     if (!(idleTimeoutMs > 0 && idleTimeoutMs < Infinity)) {
@@ -82,7 +85,7 @@ export class NodeHttpTransport implements HttpTransport {
     };
     this.#httpAgent = new http.Agent(agentOptions);
     this.#httpsAgent = new https.Agent({ ...agentOptions, ca: options.caCertificates });
-    this.#bodyBytesMax = options.bodyBytesMax ?? responseBodyBytesMax;
+    this.#bodyBytesMax = bodyBytesMaxOf(options.bodyBytesMax);
   }
 
   request(request: HttpRequest): Promise<HttpResponse> {

@@ -258,6 +258,9 @@ for (
         assert.ok(error instanceof TransportError, `${path}: ${error}`);
         assert.equal(error.message, `response body over ${bytesMax} bytes`);
       };
+      for (const bad of [0, -1, Number.NaN, "1024" as unknown as number]) {
+        assert.throws(() => make(bad), RangeError, `bodyBytesMax ${String(bad)}`);
+      }
       await refused(unbounded, "/declared", 256 * 1024 * 1024);
       await refused(bounded, "/chunked", 1024);
       assert.equal((await (await get(bounded, "/fits")).text()).length, 1024);
