@@ -44,3 +44,24 @@ export async function readFormBytes(
     }
   }
 }
+
+const lenientUtf8 = new TextDecoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A form body's bytes as text. Bytes that are not UTF-8 are refused (4000 `(10000)`) rather than
+ * read as U+FFFD, another text than was sent; the strict decoder runs only when the lenient
+ * one met a U+FFFD (which may also have been sent as such).
+ */
+export function formText(bytes: Uint8Array<ArrayBuffer>): string {
+  const text = lenientUtf8.decode(bytes);
+  if (!text.includes("\uFFFD")) return text;
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw invalidParameter(
+      moduleCode.invalidRequest,
+      "the request body is not UTF-8 text: form-encode values as UTF-8 (percent escapes)",
+    );
+  }
+}

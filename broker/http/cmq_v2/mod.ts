@@ -21,7 +21,7 @@
  */
 import { Hono } from "hono";
 import type { CmqAction, CmqTopicAction } from "./action_types.ts";
-import { readFormBytes } from "./body.ts";
+import { formText, readFormBytes } from "./body.ts";
 import { BodyBudget } from "../../service/mod.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode, toCmqError } from "./errors.ts";
 import { messageActions } from "./message_actions.ts";
@@ -253,8 +253,6 @@ interface ReadRequest {
   params: CmqParams;
 }
 
-const utf8 = new TextDecoder();
-
 /** The method, the bounded body, the parameters: what every request goes through first. */
 async function readRequest(request: Request, door: DoorChecks): Promise<ReadRequest> {
   const method = request.method;
@@ -269,7 +267,7 @@ async function readRequest(request: Request, door: DoorChecks): Promise<ReadRequ
   const body = method === "POST"
     ? await readFormBytes(request, door.requestBytesMax, door.bodies)
     : null;
-  const params = parseParams(url.search, body === null ? "" : utf8.decode(body));
+  const params = parseParams(url.search, body === null ? "" : formText(body));
   return { url, body, params };
 }
 

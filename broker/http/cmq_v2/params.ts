@@ -90,7 +90,8 @@ export function parseParams(query: string, body: string): CmqParams {
   // Made at the first name with a trailing space; until then, every name is as sent.
   let sent: Map<string, string> | undefined;
   for (const part of [query, body]) {
-    for (const [sentName, value] of formPairs(part)) {
+    for (const [sentName, value, piece] of formPieces(part)) {
+      if (sentName.includes("\uFFFD") || value.includes("\uFFFD")) requireUtf8(sentName, piece);
       const name = readName(sentName);
       if (name !== sentName) sent ??= new Map(values);
       if (values.has(name)) {
@@ -122,14 +123,63 @@ export function parseParams(query: string, body: string): CmqParams {
  * `URLSearchParams` alone, so every pair is the standard one.
  */
 export function* formPairs(part: string): Generator<[string, string]> {
+  for (const [name, value] of formPieces(part)) yield [name, value];
+}
+
+/** `formPairs` with each pair's piece of `part` as sent (`name=value`, escapes undecoded). */
+function* formPieces(part: string): Generator<[string, string, string]> {
   let start = part.startsWith("?") ? 1 : 0;
   while (start <= part.length) {
     let end = part.indexOf("&", start);
     if (end < 0) end = part.length;
     const piece = part.slice(start, end);
     start = end + 1;
-    if (piece !== "") yield pairOf(piece);
+    if (piece !== "") yield [...pairOf(piece), piece];
   }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+/** Whether the bytes `encoded` stands for (its percent escapes decoded) are UTF-8. */
+function escapesAreUtf8(encoded: string): boolean {
+  const sent = utf8Encoder.encode(encoded);
+  const bytes = new Uint8Array(sent.length);
+  let length = 0;
+  for (let at = 0; at < sent.length; at++) {
+    const high = sent[at] === 37 ? hexDigit(sent[at + 1]) : -1;
+    const low = high < 0 ? -1 : hexDigit(sent[at + 2]);
+    if (low < 0) {
+      bytes[length++] = sent[at];
+    } else {
+      bytes[length++] = high * 16 + low;
+      at += 2;
+    }
+  }
+  try {
+    strictUtf8.decode(bytes.subarray(0, length));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a pair (`name` as decoded, `piece` as sent) holding a U+FFFD that stands for bytes
+ * that are not UTF-8 (a GBK or Latin-1 string escaped byte by byte), rather than take another
+ * text than was sent. A U+FFFD sent as such (`%EF%BF%BD`) is text like any other.
+ */
+function requireUtf8(name: string, piece: string): void {
+  const equals = piece.indexOf("=");
+  const [sentName, sentValue] = equals < 0
+    ? [piece, ""]
+    : [piece.slice(0, equals), piece.slice(equals + 1)];
+  if (escapesAreUtf8(sentName) && escapesAreUtf8(sentValue)) return;
+  throw invalidParameter(
+    moduleCode.parameterError,
+    `parameter ${readName(name).slice(0, 64)} error: not UTF-8 text (its percent escapes ` +
+      "decode to bytes that are not UTF-8; send text as UTF-8)",
+  );
 }
 
 /** One non-empty piece (no `&`) as a pair. */
