@@ -72,6 +72,16 @@ Deno.test("a msgBody whose escapes are not UTF-8 is 4000 naming msgBody, not a m
     const name = action === "SendMessage" ? "msgBody" : "msgBody.2";
     assert.match(reply.body.message, new RegExp(`parameter ${name} .*not UTF-8`));
   }
+  // A GET (the PHP SDK's, or any SDK's set to GET) carries them in its query string.
+  const get = await refused(
+    () =>
+      client.sendRaw(`Action=SendMessage&queueName=jobs&msgBody=${gbkEscaped}`, {
+        httpMethod: "GET",
+      }),
+    cmqCode.invalidParameter,
+    moduleCode.parameterError,
+  );
+  assert.match(get.body.message, /parameter msgBody .*not UTF-8/);
   const received = await client.call("ReceiveMessage", {
     queueName: "jobs",
     pollingWaitSeconds: 0,
