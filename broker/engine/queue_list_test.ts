@@ -109,3 +109,20 @@ Deno.test("QueueTable keeps sorted names as a Map is set, deleted and cleared", 
   table.set("d", 5);
   assert.deepEqual(table.page("d", 0, 10), { total: 1, names: ["d"] });
 });
+
+Deno.test("listQueues after a name: only names that sort after it, within the prefix, counted", () => {
+  const driver = new Driver();
+  for (const name of ["a1", "a2", "a3", "a5", "b1"]) driver.create(name);
+  const after = (prefix: string | undefined, name: string, limit = 1000) => {
+    const list = driver.machine.listQueues({ prefix, after: name, limit }, now);
+    return { total: list.total, names: list.queues.map((queue) => queue.name) };
+  };
+  assert.deepEqual(after("a", "a2"), { total: 2, names: ["a3", "a5"] });
+  // A name no longer there (deleted since the page that ended with it) works as well.
+  assert.deepEqual(after("a", "a4", 1), { total: 1, names: ["a5"] });
+  assert.deepEqual(after("a", "a5"), { total: 0, names: [] });
+  // Before the prefix's run: the whole run; past every name: nothing.
+  assert.deepEqual(after("a", "0"), { total: 4, names: ["a1", "a2", "a3", "a5"] });
+  assert.deepEqual(after(undefined, "a5"), { total: 1, names: ["b1"] });
+  assert.deepEqual(after(undefined, "z"), { total: 0, names: [] });
+});

@@ -28,11 +28,18 @@ export class QueueTable<V> extends Map<string, V> {
 
   /**
    * The names starting with `prefix` in sorted order, from the `offset`th, at most `limit` of
-   * them, and how many there are in all: a binary search and a slice, no sort.
+   * them, and how many there are in all: a binary search and a slice, no sort. With `after`, only
+   * the names that sort after it count (`total` included), so a listing that goes on from the last
+   * name it read skips none when names before it are deleted meanwhile.
    */
-  page(prefix: string, offset: number, limit: number): { total: number; names: string[] } {
+  page(
+    prefix: string,
+    offset: number,
+    limit: number,
+    after?: string,
+  ): { total: number; names: string[] } {
     const names = this.#names;
-    const start = lowerBound(names, prefix);
+    let start = lowerBound(names, prefix);
     // The names with the prefix are the run from `start` on; the first past it is the end.
     let low = start;
     let high = names.length;
@@ -40,6 +47,10 @@ export class QueueTable<V> extends Map<string, V> {
       const middle = (low + high) >>> 1;
       if (names[middle].startsWith(prefix)) low = middle + 1;
       else high = middle;
+    }
+    if (after !== undefined) {
+      const next = lowerBound(names, after);
+      start = Math.min(low, Math.max(start, names[next] === after ? next + 1 : next));
     }
     const from = start + Math.min(offset, low - start);
     return { total: low - start, names: names.slice(from, Math.min(low, from + limit)) };

@@ -486,7 +486,8 @@ export class StateMachine {
 
   /** Queues sorted by name (kept sorted as they come and go), filtered by prefix, paged. */
   listQueues(options: ListQueuesOptions & { limit: number }, now: number): QueueList {
-    const page = this.#queues.page(options.prefix ?? "", options.offset ?? 0, options.limit);
+    const { prefix = "", offset = 0, limit, after } = options;
+    const page = this.#queues.page(prefix, offset, limit, after);
     return {
       total: page.total,
       queues: page.names.map((name) => this.#queues.get(name)!.view(now)),

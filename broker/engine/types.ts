@@ -190,6 +190,8 @@ export type QueueAttributesInput = Partial<QueueAttributes>;
 /** Options of a queue listing. */
 export interface ListQueuesOptions {
   prefix?: string;
+  /** Only names that sort after this one (UTF-16 code units): where the last page ended. */
+  after?: string;
   offset?: number;
   limit?: number;
 }

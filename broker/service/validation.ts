@@ -319,6 +319,12 @@ export function checkList(options: ListQueuesOptions): ListQueuesOptions & { lim
     }
     clean.prefix = options.prefix;
   }
+  if (options.after !== undefined) {
+    if (typeof options.after !== "string" || options.after.length > 64) {
+      throw invalidParameter("after", "must be a string of at most 64 characters");
+    }
+    clean.after = options.after;
+  }
   if (options.offset !== undefined) {
     checkInteger(options.offset, { min: 0, max: Number.MAX_SAFE_INTEGER }, "offset");
     clean.offset = options.offset;

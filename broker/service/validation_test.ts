@@ -101,6 +101,14 @@ Deno.test("bad queue requests are answered precisely and change nothing", async 
       code: "InvalidParameter",
       field: "offset",
     });
+    await rejects(context, () => broker.listQueues({ after: 5 as unknown as string }), {
+      code: "InvalidParameter",
+      field: "after",
+    });
+    await rejects(context, () => broker.listQueues({ after: "a".repeat(65) }), {
+      code: "InvalidParameter",
+      field: "after",
+    });
   });
   await t.step("a dead-letter policy can be set and removed by update", async () => {
     const set = await broker.updateQueue("q", { deadLetter: { queue: "dlq", maxReceiveCount: 2 } });

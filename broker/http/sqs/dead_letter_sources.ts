@@ -22,12 +22,15 @@ export async function deadLetterSources(
 ): Promise<Queue[]> {
   const sources: Queue[] = [];
   const limit = listLimits.limit.max;
-  for (let offset = 0;; offset += limit) {
-    const page = await context.service.listQueues({ offset, limit });
+  // Page by the last name read, not by position: a queue deleted meanwhile shifts none ahead.
+  let after: string | undefined;
+  for (;;) {
+    const page = await context.service.listQueues({ after, limit });
     for (const queue of page.queues) {
       if (queue.deadLetter?.queue === name) sources.push(queue);
     }
-    if (page.queues.length < limit || offset + limit >= page.total) return sources;
+    if (page.queues.length >= page.total) return sources;
+    after = page.queues.at(-1)!.name;
   }
 }
 
@@ -45,16 +48,21 @@ export async function listDeadLetterSourceQueues(
   const maxResults = optionalInteger(context.input, "MaxResults", { min: 1, max: 1000 });
   const token = optionalString(context.input, "NextToken");
   const scope = `dead letters of ${queue.sqsName}`;
-  const offset = token === undefined ? 0 : decodeNextToken(token, scope);
+  const position = token === undefined ? { offset: 0 } : decodeNextToken(token, scope);
   await existingQueue(context, queue);
   const readable = (await deadLetterSources(context, queue.name))
     .filter((source) => context.allows(source.name, "read"));
-  const end = offset + (maxResults ?? 1000);
+  // The sources are in name order: the page goes on after the last name the one before answered.
+  const { after } = position;
+  const next = after === undefined ? -1 : readable.findIndex((source) => source.name > after);
+  const start = after === undefined ? position.offset : next < 0 ? readable.length : next;
+  const end = start + (maxResults ?? 1000);
+  const page = readable.slice(start, end);
   const output: JsonObject = {
-    queueUrls: readable.slice(offset, end).map((source) => context.addresses.url(source)),
+    queueUrls: page.map((source) => context.addresses.url(source)),
   };
   if (maxResults !== undefined && end < readable.length) {
-    output.NextToken = encodeNextToken({ offset: end, prefix: scope });
+    output.NextToken = encodeNextToken({ after: page.at(-1)!.name, prefix: scope });
   }
   return output;
 }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   CancelMessageMoveTaskCommand,
   CreateQueueCommand,
+  DeleteQueueCommand,
   ListDeadLetterSourceQueuesCommand,
   ListMessageMoveTasksCommand,
   SetQueueAttributesCommand,
@@ -50,6 +51,31 @@ Deno.test("ListDeadLetterSourceQueues: the queues whose RedrivePolicy names the 
   await rejectsWith(list(dead, 2, "bogus"), { name: "InvalidParameterValue" });
   // A token of another listing does not page this one.
   await rejectsWith(list(other, 2, first.NextToken), { name: "InvalidParameterValue" });
+  assert.deepEqual(door.errors, []);
+});
+
+Deno.test("ListDeadLetterSourceQueues: sources deleted while paging skip none of the rest", async () => {
+  await using door = startDoor();
+  const dead = await createQueue(door, "dead");
+  const sources = [];
+  for (const name of ["s1", "s2", "s3", "s4", "s5"]) {
+    sources.push(await createQueue(door, name, "dead"));
+  }
+  const list = (MaxResults: number, NextToken?: string) =>
+    door.client.send(
+      new ListDeadLetterSourceQueuesCommand({ QueueUrl: dead, MaxResults, NextToken }),
+    );
+  const deleted: string[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await list(2, NextToken);
+    for (const QueueUrl of page.queueUrls ?? []) {
+      await door.client.send(new DeleteQueueCommand({ QueueUrl }));
+      deleted.push(QueueUrl);
+    }
+    NextToken = page.NextToken;
+  } while (NextToken !== undefined);
+  assert.deepEqual(deleted, sources);
   assert.deepEqual(door.errors, []);
 });
 

@@ -183,8 +183,13 @@ export async function getQueueUrl(context: OperationContext): Promise<JsonObject
   return { QueueUrl: context.addresses.url(queue) };
 }
 
+/**
+ * Where a listing goes on: after the last cmqd name it answered (so queues deleted or created
+ * behind it meanwhile shift nothing ahead of it, as a count of positions would: a loop that
+ * deletes each page's queues would skip as many as it deleted), within the scope it pages.
+ */
 interface ListPosition {
-  offset: number;
+  after: string;
   prefix: string;
 }
 
@@ -193,22 +198,30 @@ export function encodeNextToken(position: ListPosition): string {
   return btoa(JSON.stringify(position));
 }
 
-/** The offset of a NextToken made for `prefix` (else `InvalidParameterValue`). */
-export function decodeNextToken(token: string, prefix: string): number {
-  let position: Partial<ListPosition> | null = null;
+/**
+ * Where the next page of a NextToken made for `prefix` starts (else `InvalidParameterValue`):
+ * after a name, or at an offset for a token of a release that counted positions (a client that
+ * was paging across an upgrade).
+ */
+export function decodeNextToken(
+  token: string,
+  prefix: string,
+): { after: string; offset?: undefined } | { after?: undefined; offset: number } {
+  let position: Record<string, unknown> | null = null;
   try {
-    position = parseCarriedJson<Partial<ListPosition> | null>(atob(token));
+    position = parseCarriedJson<Record<string, unknown> | null>(atob(token));
   } catch {
     // Falls through to the refusal below.
   }
-  // Any JSON decodes (`null`, a number): only an object with both members is a position.
-  if (
-    typeof position !== "object" || position === null || !Number.isSafeInteger(position.offset) ||
-    position.prefix !== prefix
-  ) {
-    throw invalidValue("NextToken", token, "Invalid or expired NextToken.");
+  // Any JSON decodes (`null`, a number): only an object with a scope and a place is a position.
+  if (typeof position === "object" && position !== null && position.prefix === prefix) {
+    const { after, offset } = position;
+    if (typeof after === "string" && after.length <= 64) return { after };
+    if (Number.isSafeInteger(offset) && (offset as number) >= 0) {
+      return { offset: offset as number };
+    }
   }
-  return position.offset as number;
+  throw invalidValue("NextToken", token, "Invalid or expired NextToken.");
 }
 
 /**
@@ -239,11 +252,12 @@ export async function listQueues(context: OperationContext): Promise<JsonObject>
   const prefix = optionalString(context.input, "QueueNamePrefix") ?? "";
   const maxResults = optionalInteger(context.input, "MaxResults", { min: 1, max: 1000 });
   const token = optionalString(context.input, "NextToken");
-  const offset = token === undefined ? 0 : decodeNextToken(token, prefix);
+  const { after, offset = 0 } = token === undefined ? {} : decodeNextToken(token, prefix);
   if (prefix.includes(".")) return await listFifoByPrefix(context, prefix);
   if (prefix.length > 64) return { QueueUrls: [] };
   const page = await context.service.listQueues({
     prefix: prefix === "" ? undefined : prefix,
+    after,
     offset,
     limit: maxResults ?? 1000,
   });
@@ -252,9 +266,9 @@ export async function listQueues(context: OperationContext): Promise<JsonObject>
       .filter((queue) => context.allows(queue.name, "read"))
       .map((queue) => context.addresses.url(queue)),
   };
-  const next = offset + page.queues.length;
-  if (maxResults !== undefined && next < page.total) {
-    output.NextToken = encodeNextToken({ offset: next, prefix });
+  // `total` counts the names after `after` (all of the prefix's without it).
+  if (maxResults !== undefined && offset + page.queues.length < page.total) {
+    output.NextToken = encodeNextToken({ after: page.queues.at(-1)!.name, prefix });
   }
   return output;
 }

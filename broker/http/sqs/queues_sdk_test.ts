@@ -222,6 +222,54 @@ Deno.test("ListQueues filters by prefix and pages with MaxResults and NextToken"
   );
 });
 
+Deno.test("ListQueues: queues deleted while paging skip none of the rest (a page-by-page cleanup)", async () => {
+  await using door = startDoor();
+  const names = ["job-0", "job-1", "job-2", "job-3", "job-4", "job-5", "job-6"];
+  for (const QueueName of names) await door.client.send(new CreateQueueCommand({ QueueName }));
+  // The cleanup loop SQS users write: delete each page's queues, then follow NextToken. A
+  // token that counted positions would skip as many queues as the pages before it deleted.
+  const deleted: string[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await door.client.send(
+      new ListQueuesCommand({ QueueNamePrefix: "job-", MaxResults: 2, NextToken }),
+    );
+    for (const QueueUrl of page.QueueUrls ?? []) {
+      await door.client.send(new DeleteQueueCommand({ QueueUrl }));
+      deleted.push(QueueUrl);
+    }
+    NextToken = page.NextToken;
+  } while (NextToken !== undefined);
+  assert.deepEqual(deleted, names.map((name) => door.queueUrl(name)));
+  // And queues created behind the page already read are not listed again; ones ahead are.
+  for (const QueueName of ["a-0", "a-2", "a-4"]) {
+    await door.client.send(new CreateQueueCommand({ QueueName }));
+  }
+  const first = await door.client.send(
+    new ListQueuesCommand({ QueueNamePrefix: "a-", MaxResults: 2 }),
+  );
+  assert.deepEqual(first.QueueUrls, [door.queueUrl("a-0"), door.queueUrl("a-2")]);
+  await door.client.send(new CreateQueueCommand({ QueueName: "a-1" }));
+  await door.client.send(new CreateQueueCommand({ QueueName: "a-3" }));
+  const rest = await door.client.send(
+    new ListQueuesCommand({ QueueNamePrefix: "a-", MaxResults: 2, NextToken: first.NextToken }),
+  );
+  assert.deepEqual(rest.QueueUrls, [door.queueUrl("a-3"), door.queueUrl("a-4")]);
+  assert.equal(rest.NextToken, undefined);
+  // A token of the release that counted positions (a client paging across an upgrade) still
+  // pages from its position.
+  const counted = btoa(JSON.stringify({ offset: 3, prefix: "a-" }));
+  const old = await door.client.send(
+    new ListQueuesCommand({ QueueNamePrefix: "a-", MaxResults: 1, NextToken: counted }),
+  );
+  assert.deepEqual(old.QueueUrls, [door.queueUrl("a-3")]);
+  const last = await door.client.send(
+    new ListQueuesCommand({ QueueNamePrefix: "a-", MaxResults: 1, NextToken: old.NextToken }),
+  );
+  assert.deepEqual(last.QueueUrls, [door.queueUrl("a-4")]);
+  assert.equal(last.NextToken, undefined);
+});
+
 Deno.test("GetQueueAttributes and SetQueueAttributes map SQS attributes to cmqd's", async () => {
   await using door = startDoor();
   const { QueueUrl } = await door.client.send(
