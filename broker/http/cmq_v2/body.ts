@@ -1,7 +1,8 @@
 /**
  * Reading a CMQ request body with a bound. The official SDKs POST `key=value&…` without a
  * Content-Type (Python, PHP) or with `*\/*` (the Java SDK's okhttp), so the body is taken as
- * form-encoded whatever its content type says.
+ * form-encoded whatever its content type says (but for the JSON object the Node.js SDK
+ * `cmq-nodejs-sdk` sends under a form content type: `nodejs_body.ts`).
  *
  * The bound is enforced before parsing: a declared length over it is refused without reading,
  * and a body without one is read only up to the bound; and every body within the node's budget

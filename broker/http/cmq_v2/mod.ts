@@ -5,10 +5,10 @@
  * `QueueService` or `TopicService` the native door uses.
  *
  * A request runs through, in order: the method (GET or POST, else 4000 `(10410)`), the bounded
- * body (form-encoded whatever its Content-Type), the parameters (query string and body merged,
- * no name twice), the signature (when a key ring is configured), the action (unknown names, and
- * topic actions when no topic service is given, are 4000 `(10280)`), the permission, then the
- * action itself.
+ * body (form-encoded whatever its Content-Type; `cmq-nodejs-sdk`'s JSON object, `nodejs_body.ts`),
+ * the parameters (query string and body merged, no name twice), the signature (when a key ring
+ * is configured), the action (unknown names, and topic actions when no topic service is given,
+ * are 4000 `(10280)`), the permission, then the action itself.
  * Every answer is HTTP 200 with CMQ's `{code, message, requestId, …}`.
  *
  * @example
@@ -22,6 +22,7 @@
 import { Hono } from "hono";
 import type { CmqAction, CmqTopicAction } from "./action_types.ts";
 import { formText, readFormBytes } from "./body.ts";
+import { isJsonBody, parseJsonBody, undefinedSignedNames } from "./nodejs_body.ts";
 import { BodyBudget } from "../../service/mod.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode, toCmqError } from "./errors.ts";
 import { messageActions } from "./message_actions.ts";
@@ -251,6 +252,8 @@ interface ReadRequest {
   url: URL;
   body: Uint8Array<ArrayBuffer> | null;
   params: CmqParams;
+  /** The body was `cmq-nodejs-sdk`'s JSON text (`nodejs_body.ts`). */
+  jsonBody: boolean;
 }
 
 /** The method, the bounded body, the parameters: what every request goes through first. */
@@ -267,16 +270,23 @@ async function readRequest(request: Request, door: DoorChecks): Promise<ReadRequ
   const body = method === "POST"
     ? await readFormBytes(request, door.requestBytesMax, door.bodies)
     : null;
-  const params = parseParams(url.search, body === null ? "" : formText(body));
-  return { url, body, params };
+  const text = body === null ? "" : formText(body);
+  const jsonBody = isJsonBody(text);
+  const params = jsonBody ? parseJsonBody(url.search, text) : parseParams(url.search, text);
+  return { url, body, params, jsonBody };
 }
 
 /** The key that signed the request; null without keys (signatures are not checked). */
-function keyOf(request: Request, { url, params }: ReadRequest, door: DoorChecks): AccessKey | null {
+function keyOf(
+  request: Request,
+  { url, params, jsonBody }: ReadRequest,
+  door: DoorChecks,
+): AccessKey | null {
   if (door.keys === null) return null;
   const host = request.headers.get("host") ?? url.host;
   // Signed over `cmqDoorPath` at either path the door serves (`cmqPhpGetPath`).
-  const signed = { method: request.method, host, path: cmqDoorPath, params };
+  const undefinedNames = jsonBody ? undefinedSignedNames(params) : [];
+  const signed = { method: request.method, host, path: cmqDoorPath, params, undefinedNames };
   return authenticate(signed, door.keys, door.now());
 }
 

@@ -4,6 +4,9 @@
  * `RequestClient=CMQ_NODEJS_SDK_1.3`. It signs its endpoint as written with only `https://` taken
  * off: an `http://` endpoint is signed with its scheme (`POSThttp://cmqd.internal:9876/v2/…`),
  * while its HTTP library sends the bare host in the Host header.
+ *
+ * These build form bodies to hold the signature rules alone; the SDK's real wire form (a JSON
+ * body, `Timestamp` in milliseconds) is replayed byte for byte in `sdk_nodejs_wire_test.ts`.
  */
 import assert from "node:assert/strict";
 import { cmqCode } from "./errors.ts";

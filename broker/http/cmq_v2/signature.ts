@@ -27,7 +27,7 @@
  * `msgBody.2=@…`) would pass unsigned.
  *
  * `Timestamp` must be within 300 seconds of the server clock (Tencent Cloud's documented
- * window). `Nonce` is required but not remembered: the PHP SDK draws it from 1–65535, so a busy
+ * window); Unix seconds, or, from `cmq-nodejs-sdk` alone, 13 digits of Unix milliseconds. `Nonce` is required but not remembered: the PHP SDK draws it from 1–65535, so a busy
  * PHP client repeats nonces within minutes and a replay cache would refuse its honest requests.
  * Replays inside the window are therefore possible over plain HTTP; use TLS. Values are not
  * encoded in the string to sign, so a value holding `&name=` could stand for two parameters: a
@@ -39,6 +39,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { cmqCode, CmqError } from "./errors.ts";
 import type { CmqParams } from "./params.ts";
 import { signedSplitOf } from "./signed_split.ts";
+import { namesNodeSdk } from "./nodejs_body.ts";
 import type { AccessKey, KeyRing } from "./deps.ts";
 
 /** The signature methods CMQ defines; the name is the value of `SignatureMethod`. */
@@ -58,6 +59,11 @@ export interface SignedRequest {
   /** The request path (`/v2/index.php`). */
   path: string;
   params: CmqParams;
+  /**
+   * Names the client may have signed as `name=undefined` without sending them
+   * (`cmq-nodejs-sdk`'s CreateQueue from its JSON body, `undefinedSignedNames`); default none.
+   */
+  undefinedNames?: readonly string[];
 }
 
 /**
@@ -71,9 +77,17 @@ export interface SignedRequest {
  * }); // "GETh:1/v2/index.php?Action=ListQueue&Nonce=7&…"
  * ```
  */
-export function stringToSign(request: SignedRequest, options: { skipFileValues: boolean }) {
+export function stringToSign(
+  request: SignedRequest,
+  options: { skipFileValues: boolean; withUndefined?: boolean },
+) {
   // Names as sent (`subscriptionName ` from the Go SDK), which is what the client signed.
   const sent = new Map(request.params.signedEntries());
+  if (options.withUndefined === true) {
+    for (const name of request.undefinedNames ?? []) {
+      if (!sent.has(name)) sent.set(name, "undefined");
+    }
+  }
   const names = [...sent.keys()].filter((name) => name !== "Signature").sort();
   const pairs: string[] = [];
   for (const name of names) {
@@ -114,10 +128,17 @@ function signatureMethodOf(params: CmqParams): SignatureMethod {
   return name;
 }
 
+/**
+ * Checks `Timestamp` against the window: Unix seconds, or, from `cmq-nodejs-sdk` (which sends
+ * `new Date().getTime()`), 13 digits of Unix milliseconds, held to the same 300 s.
+ */
 function checkTimestamp(params: CmqParams, nowMs: number): void {
   const text = params.get("Timestamp")!;
-  if (!/^[0-9]{1,12}$/.test(text)) throw failed("Timestamp is not Unix seconds");
-  const skewSeconds = Math.abs(Number(text) - Math.floor(nowMs / 1000));
+  const inMs = /^[0-9]{13}$/.test(text) && namesNodeSdk(params);
+  if (!inMs && !/^[0-9]{1,12}$/.test(text)) throw failed("Timestamp is not Unix seconds");
+  const skewSeconds = inMs
+    ? Math.abs(Number(text) - nowMs) / 1000
+    : Math.abs(Number(text) - Math.floor(nowMs / 1000));
   if (skewSeconds > timestampSkewSecondsMax) {
     throw failed(
       `Timestamp is ${skewSeconds} s from the server clock (at most ${timestampSkewSecondsMax} s)`,
@@ -213,8 +234,13 @@ export function authenticate(request: SignedRequest, keys: KeyRing, nowMs: numbe
   const hashes = hashesOf(params, method);
   for (const host of signedHosts(request)) {
     const signed = { ...request, host };
-    const texts = [stringToSign(signed, { skipFileValues: false })];
-    if (hasFileValues) texts.push(stringToSign(signed, { skipFileValues: true }));
+    const texts: string[] = [];
+    for (const withUndefined of request.undefinedNames?.length ? [false, true] : [false]) {
+      texts.push(stringToSign(signed, { skipFileValues: false, withUndefined }));
+      if (hasFileValues) {
+        texts.push(stringToSign(signed, { skipFileValues: true, withUndefined }));
+      }
+    }
     for (const text of texts) {
       for (const hash of hashes) {
         if (sameText(sign(text, key.secretKey, hash), given)) return unambiguous(key, params);
