@@ -11,7 +11,9 @@
  * network errors or timeouts after the request may have been sent only on calls that are safe
  * to repeat — reads, `createQueue`, `createTopic` and `subscribe` (idempotent with the same
  * attributes), message deletes and visibility changes (a repeat changes nothing more; it may
- * report the handle as stale), and sends whose every message carries a `dedupId`. A publish is
+ * report the handle as stale), and sends whose every message carries a `dedupId` (no attempt
+ * of those starts later than 240 s after the first one that may have stored them: the broker's
+ * dedup window is 300 s; the call fails with the last error instead). A publish is
  * never repeated after a lost answer (topics have no dedup). Back-off is exponential with
  * jitter, bounded by `retry`.
  *
@@ -64,6 +66,13 @@ import { callOf, type CallOptions, type CmqdClientOptions, Requester } from "./r
 export type { CallOptions, CmqdClientOptions, Credentials } from "./requester.ts";
 
 const waitSecondsMax = 30;
+/**
+ * How long after its first attempt that may have stored it a deduplicated send is still
+ * repeated: the broker's dedup window (300 s, in cluster time, which may run up to 1% fast while
+ * it catches up after an outage) less a minute for the attempt's own way into the log (a
+ * forward held through an election, a slow answer). A later repeat could store a second copy.
+ */
+const dedupRepeatMsMax = 240_000;
 
 /**
  * The native v1 client.
@@ -185,8 +194,9 @@ export class CmqdClient {
       method: "POST",
       path: `${queuePath(queue, "queue")}/messages`,
       body: { messages },
-      // With a dedupId on every message a repeat enqueues nothing new.
+      // With a dedupId on every message a repeat enqueues nothing new, inside the dedup window.
       repeatable: messages.length > 0 && messages.every((message) => message.dedupId !== undefined),
+      repeatableWithinMs: dedupRepeatMsMax,
       ...callOf(options),
     });
   }

@@ -32,71 +32,10 @@ import {
   normalizeBaseUrl,
 } from "./option_checks.ts";
 
+import type { CallOptions, CmqdClientOptions } from "./requester_options.ts";
+
 export type { Credentials } from "./option_checks.ts";
-
-/** Options of a `CmqdClient`. */
-export interface CmqdClientOptions {
-  /** Any node of the cluster, e.g. `http://127.0.0.1:8080`, or several (tried in turn). */
-  baseUrl: string | string[];
-  /** How requests travel; default `defaultTransport()` (Http1Transport in Deno, node:http in Node). */
-  transport?: HttpTransport;
-  /** Shorthand for `transport: new FetchTransport(fetch)`. */
-  fetch?: typeof fetch;
-  /**
-   * Sent with every request (tracing, a proxy's own authentication). A name that is not an HTTP
-   * token, or a value with CR, LF or NUL, throws when the client is built.
-   */
-  headers?: Record<string, string>;
-  /**
-   * An access key of the broker's credentials file: every request (every retry too) is signed
-   * with `CMQD1-HMAC-SHA256` (see `signRequest`); the secret key itself is never sent.
-   */
-  credentials?: Credentials;
-  /**
-   * Per attempt; a receive adds its long-poll wait on top. Default 30 s. A number of
-   * milliseconds > 0; `Infinity` for none (a node that never answers then holds the call for
-   * ever). Anything else (`NaN`, 0, a negative number, a string) throws when the client is built.
-   */
-  timeoutMs?: number;
-  /**
-   * Per attempt, how long the response's head (status and headers) may take before the node is
-   * taken for frozen, when the client knows another node to go to; a receive adds its long-poll
-   * wait on top. Then a call that is safe to repeat moves on to another node at once; any other
-   * call asks the silent node's `/healthz`, and fails with `Timeout` ("may or may not have taken
-   * effect") only when that gets no answer either (a live but slow node is waited for, up to
-   * `timeoutMs`). The node is avoided for 10 s (after a call's own shorter `headTimeoutMs`, only
-   * the second time in a row). Default 5 s; `Infinity` turns it off. Checked like `timeoutMs`.
-   */
-  headTimeoutMs?: number;
-  /**
-   * Bounds of the automatic retries (a `Retry-After` may ask for longer than the back-off, up to
-   * 30 s, never for less):
-   * `attemptsMax` an integer ≥ 1, or `Infinity` (retried, where that is safe, until the call's
-   * signal aborts), `backoffMsMin` ≤ `backoffMsMax` finite numbers ≥ 0; anything else throws
-   * when the client is built.
-   */
-  retry?: Partial<RetryOptions>;
-  /** Follow the `x-cmqd-leader` hint. Default true. */
-  followLeader?: boolean;
-  /**
-   * How to wait between attempts (tests pass a recorder). Default a timer. The call's signal
-   * ends the wait either way.
-   */
-  sleep?: (ms: number) => Promise<void>;
-}
-
-/** Options of a single call. */
-export interface CallOptions {
-  /** Aborts the call (and its retries). */
-  signal?: AbortSignal;
-  /**
-   * Per attempt, instead of the client's `timeoutMs` (a receive adds its wait on top); checked
-   * like it: a bad one fails the call with a `RangeError` or `TypeError`, before anything is sent.
-   */
-  timeoutMs?: number;
-  /** Per attempt, instead of the client's `headTimeoutMs` (a receive adds its wait on top). */
-  headTimeoutMs?: number;
-}
+export type { CallOptions, CmqdClientOptions } from "./requester_options.ts";
 
 const timeoutMsDefault = 30_000;
 /**
@@ -125,6 +64,12 @@ export interface RequestSpec {
   body?: unknown;
   /** Safe to send again after a network error or timeout. */
   repeatable: boolean;
+  /**
+   * Safe to repeat only this long after the first attempt that may have been carried out (a
+   * send repeatable by its dedup ids, which the broker holds for a window): no attempt starts
+   * later; the call fails with the last attempt's error instead.
+   */
+  repeatableWithinMs?: number;
   /** `none` for 204s, `text` for /metrics. */
   response?: "json" | "text" | "none";
   /** Per attempt; default the client's. */
@@ -161,6 +106,14 @@ const frozen = new WeakSet<CmqdError>();
  * suspect nor struck; the call is retried like any other timeout (the outcome is unknown).
  */
 const stalledBody = new WeakSet<CmqdError>();
+
+/**
+ * Whether a failed attempt may still have been carried out: no answer (unless the request never
+ * reached a server), or an answer saying the outcome is unknown.
+ */
+function mayHaveTakenEffect(error: CmqdError): boolean {
+  return (error.status === 0 && !neverSent.has(error)) || error.outcomeUnknown;
+}
 
 /** What an attempt does when its head is late (see `headTimeoutMs`). */
 type HeadPolicy = "none" | "moveOn" | "probe";
@@ -262,8 +215,16 @@ export class Requester {
      * the first move: a call that never moves allocates nothing).
      */
     let leftAtOnce: Set<string> | undefined;
+    // Time into the call: the monotonic clock, or the waits asked of a custom `sleep` (a test's
+    // fake clock) when they add up to more.
+    const startedAt = performance.now();
+    let waitedMs = 0;
+    const elapsedMs = () => Math.max(performance.now() - startedAt, waitedMs);
+    /** When the first attempt that may have been carried out started (see `repeatableWithinMs`). */
+    let maybeDoneAt: number | undefined;
     for (let attempt = 1;; attempt++) {
       const target = this.#nodes.target();
+      const attemptAt = elapsedMs();
       let error: CmqdError;
       try {
         return await this.#attempt(target, spec, this.#headPolicy(target, spec, attempt));
@@ -287,9 +248,17 @@ export class Requester {
       const roundOver = moved && leftAtOnce!.has(this.#nodes.target());
       const delayMs = this.#retryDelayMs(spec, error, attempt, moved, roundOver);
       if (delayMs === undefined) throw error;
+      if (maybeDoneAt === undefined && mayHaveTakenEffect(error)) maybeDoneAt = attemptAt;
+      if (
+        spec.repeatableWithinMs !== undefined && maybeDoneAt !== undefined &&
+        elapsedMs() + delayMs - maybeDoneAt > spec.repeatableWithinMs
+      ) {
+        throw error;
+      }
       if (delayMs > 0) leftAtOnce?.clear();
       // A back-off may be a Retry-After of up to 30 s: an abort ends it, not the timer.
       await untilAborted(this.#sleep(delayMs, spec.signal), spec.signal);
+      waitedMs += delayMs;
       if (spec.signal?.aborted) throw aborted(spec.signal);
     }
   }
