@@ -561,7 +561,7 @@ export interface components {
       delaySeconds?: number;
       /** @description FIFO group (fifo queues). */
       groupId?: string;
-      /** @description A second send with this id within the dedup window enqueues nothing. */
+      /** @description A second send with this id within the dedup window (300 s from the first) enqueues nothing, whatever its body, and is answered with the first message's id and sequence (the answer does not say which entries were duplicates). */
       dedupId?: string;
       /** @description At most 10 string pairs, keys up to 128 characters; no key `__proto__`. */
       attributes?: {

@@ -247,6 +247,12 @@ export const AttributesSchema = userKeyed(
     `${messageLimits.attributeKeyCharsMax} characters; no key \`${reservedKey}\`.`,
 });
 
+const dedupWindowSeconds = messageLimits.dedupWindowMs / 1000;
+const dedupIdDescription = `A second send with this id within the dedup window ` +
+  `(${dedupWindowSeconds} s from the first) enqueues nothing, whatever its body, and is ` +
+  "answered with the first message's id and sequence (the answer does not say which entries " +
+  "were duplicates).";
+
 /** One message of a send batch. */
 export const SendMessageEntrySchema = z.object({
   body: z.string().openapi({ description: "UTF-8, at most the queue's maxMessageBytes." }),
@@ -256,7 +262,7 @@ export const SendMessageEntrySchema = z.object({
     description: "FIFO group (fifo queues).",
   }),
   dedupId: z.string().min(1).max(messageLimits.dedupIdCharsMax).optional().openapi({
-    description: "A second send with this id within the dedup window enqueues nothing.",
+    description: dedupIdDescription,
   }),
   attributes: AttributesSchema.optional(),
 }).strict().openapi("SendMessageEntry");
