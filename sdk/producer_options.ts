@@ -38,8 +38,8 @@ export interface ProducerOptions {
   /**
    * Give each message without a `dedupId` a random one, so the client's own retries of a batch
    * (an answer lost, a 503 whose outcome is unknown) never enqueue it twice. Default false. The id
-   * is not handed back: a send that still rejects (its retries used up, or aborted on the wire)
-   * may have been enqueued, and sent again it gets a new id. To repeat such a send yourself
+   * is not handed back: a send that still rejects (its retries used up — no retry starts past
+   * 240 s of the 300 s dedup window —, or aborted on the wire) may have been enqueued, and sent again it gets a new id. To repeat such a send yourself
    * without a duplicate, give the message your own `dedupId` (kept as it is).
    */
   autoDedupId?: boolean;
