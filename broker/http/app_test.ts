@@ -199,6 +199,20 @@ Deno.test("operations: healthz, readyz, cluster", async () => {
   assert.deepEqual(await (await app.request("/v1/cluster")).json(), status.cluster());
 });
 
+Deno.test("/readyz of a failed node: 503 NotReady with the reason and Retry-After: 1, as every other NotReady of it", async () => {
+  const { app, status } = door();
+  status.failed = "fsync failed: EIO";
+  const answer = await app.request("/readyz");
+  assert.equal(answer.status, 503);
+  assert.equal(answer.headers.get("retry-after"), "1");
+  const { error } = await answer.json();
+  assert.equal(error.code, "NotReady");
+  assert.equal(error.message, "the node failed: fsync failed: EIO");
+  const health = await app.request("/healthz");
+  assert.equal(health.status, 503);
+  assert.equal((await health.json()).error.message, "the node failed: fsync failed: EIO");
+});
+
 Deno.test("/metrics is Prometheus text with HTTP metrics by route pattern and the node's own", async () => {
   const { app } = door();
   await app.request("/v1/queues/orders");

@@ -160,16 +160,20 @@ export const opsRouteDefinitions = [cluster, joinNode, removeNode];
 export function createOpsRoutes(options: OpsRoutesOptions): OpenAPIHono<DoorEnv> {
   const { status, metrics } = options;
   const app = new OpenAPIHono<DoorEnv>({ defaultHook: validationHook });
-  const failed = () => {
+  // `/readyz` answers every NotReady with `Retry-After` (README, "Health probes"), a failed
+  // node's too: the restarted process answers it again.
+  const failed = (retryAfterSeconds?: number) => {
     const failure = status.failure?.() ?? null;
-    if (failure !== null) throw new BrokerError("NotReady", `the node failed: ${failure}`);
+    if (failure !== null) {
+      throw new BrokerError("NotReady", `the node failed: ${failure}`, { retryAfterSeconds });
+    }
   };
   app.openapi(healthz, (c) => {
     failed();
     return c.json({ status: "ok" }, 200);
   });
   app.openapi(readyz, (c) => {
-    failed();
+    failed(notReadyRetryAfterSeconds);
     const removed = status.removal?.() ?? null;
     if (removed !== null) throw new BrokerError("NodeRemoved", removed);
     if (!status.ready()) {
