@@ -1,7 +1,8 @@
 /**
  * Disk full on a real (small, loop-mounted ext4) file system:
  * - below `--min-free-disk-mb` sends get 507 InsufficientStorage while receives, deletes and queue
- *   deletes keep working, and sends resume by themselves once space is freed;
+ *   deletes keep working (the node stays ready, `cmqd_disk_alarm` 1 on `/metrics`), and sends
+ *   resume by themselves once space is freed;
  * - with the guard off, the write that fails ends the process with a clear line (exit 74), and a
  *   restart with space again recovers every acknowledged message.
  * Needs root for `mount`; skipped with the reason printed where it is refused.
@@ -9,6 +10,7 @@
 import assert from "node:assert/strict";
 import { type BrokerProcess, startBroker } from "./process.ts";
 import { fill, freeBytes, mountSmallDisk } from "./_small_disk.ts";
+import { parsePrometheusText } from "../../broker/http/testing/mod.ts";
 
 const mib = 1024 * 1024;
 const body = "x".repeat(60_000);
@@ -65,6 +67,13 @@ Deno.test({
       assert.match(refused.json.error.message, /below --min-free-disk-mb 24/);
       assert.match(broker.output(), /disk alarm: \d+ MiB free/);
       assert.ok(sent > 0);
+      // What an operator sees meanwhile (README, "Health probes"): still ready (receives and
+      // deletes free space), and the alarm on /metrics with the free bytes the guard read.
+      const ready = await fetch(`${url}/readyz`);
+      assert.equal(ready.status, 200, await ready.text());
+      let samples = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
+      assert.equal(samples.get("cmqd_disk_alarm"), 1);
+      assert.ok(samples.get("cmqd_disk_free_bytes")! < 24 * mib, "below the threshold");
 
       await t.step("receives, deletes and queue deletes still work", async () => {
         const received = await call(url, "/v1/queues/jobs/messages/receive", {
@@ -95,6 +104,9 @@ Deno.test({
         }
         assert.equal(status, 200);
         assert.match(broker!.output(), /disk alarm cleared/);
+        samples = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
+        assert.equal(samples.get("cmqd_disk_alarm"), 0);
+        assert.ok(samples.get("cmqd_disk_free_bytes")! >= 24 * mib);
       });
       assert.equal(await broker.stop(), 0);
       broker = null;
