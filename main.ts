@@ -22,6 +22,7 @@ import {
   FileKeyRing,
   forceNewClusterDirProblem,
   ForceNewClusterError,
+  HeldRequests,
   holdsLog,
   isClusterMember,
   joinCluster,
@@ -224,6 +225,7 @@ async function main(): Promise<void> {
     minFreeDiskBytes: config.minFreeDiskMb * 1024 * 1024,
     scrubBytesPerSecond: config.scrubMbPerS * 1024 * 1024,
     requestBodyBudgetBytes: config.requestBodyBudgetMb * 1024 * 1024,
+    held: heldRequests(config.heldRequestMaxS),
     metricsQueueSeries: config.metricsQueueSeries,
     metricsTopicSeries: config.metricsTopicSeries,
     // The same pair serves both listeners; each has its series of the expiry gauge.
@@ -554,6 +556,13 @@ async function startTransport(
   } catch (error) {
     peerListenFailed(config, error);
   }
+}
+
+/** The node's bound on requests held across a freeze, its ticker running for the process's life. */
+function heldRequests(maxS: number): HeldRequests {
+  const held = new HeldRequests({ msMax: maxS * 1000 });
+  held.start();
+  return held;
 }
 
 async function loadKey(config: NodeConfig): Promise<Uint8Array | null> {

@@ -36,6 +36,7 @@ export {
   FileKeyRing,
   forceNewClusterDirProblem,
   ForceNewClusterError,
+  HeldRequests,
   holdsLog,
   isClusterMember,
   joinCluster,

@@ -66,6 +66,8 @@ export interface NodeConfig {
   metricsTopicSeries: number;
   /** MiB of request bodies read at once (`BodyBudget`), ≥ `requestBodyBudgetMbMin`. */
   requestBodyBudgetMb: number;
+  /** Seconds a request may be held before it is forwarded or its send proposed (`HeldRequests`). */
+  heldRequestMaxS: number;
   /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
   clusterKeyFile: string | null;
   /** The cluster key itself, from `CMQD_CLUSTER_KEY` only (a flag would show it in `ps`). */
@@ -182,6 +184,13 @@ const flags: Record<string, FlagSpec> = {
     kind: "count",
     help: "MiB of request bodies read at once; past it 503, unread (at least 16)",
   },
+  "--held-request-max-s": {
+    key: "heldRequestMaxS",
+    env: "CMQD_HELD_REQUEST_MAX_S",
+    kind: "count",
+    help:
+      "seconds a request may be held (a frozen node) before it is forwarded or its send proposed; past it 503 (at least 1)",
+  },
   "--metrics-queue-series": {
     key: "metricsQueueSeries",
     env: "CMQD_METRICS_QUEUE_SERIES",
@@ -257,6 +266,7 @@ const defaults: NodeConfig = {
   minFreeDiskMb: 512,
   scrubMbPerS: 32,
   requestBodyBudgetMb: 256,
+  heldRequestMaxS: 60,
   metricsQueueSeries: 1000,
   metricsTopicSeries: 1000,
   clusterKeyFile: null,
@@ -424,6 +434,9 @@ export function parseConfig(args: string[], env: Record<string, string>): NodeCo
         "--tls-key FILE (the same pair serves HTTPS to clients), and --tls-ca FILE unless the " +
         "default roots trust it",
     );
+  }
+  if (result.heldRequestMaxS < 1) {
+    throw new Error(`--held-request-max-s: at least 1, got ${result.heldRequestMaxS}`);
   }
   if (result.requestBodyBudgetMb < requestBodyBudgetMbMin) {
     const least = `at least ${requestBodyBudgetMbMin} (MiB), for the largest request body`;

@@ -27,6 +27,7 @@
 import { isConnectFailure } from "../../sdk/mod.ts";
 import { BodyBudget, BodyReadError, type Metrics } from "../http/mod.ts";
 import { forwardedForHeader, forwardedProofHeader, type ForwardProof } from "./forward_proof.ts";
+import type { HeldRequests } from "../service/mod.ts";
 
 /** What the forwarder needs to know about the group, at the moment of each request. */
 export interface LeaderView {
@@ -89,6 +90,12 @@ export interface ForwardingOptions {
    * share of the budget, not the follower's (`forward_proof.ts`). Without it, neither.
    */
   proof?: ForwardProof;
+  /**
+   * The bound on requests held across a freeze: as a follower, one held longer before it is
+   * forwarded is answered 503 `NotReady` (`held`), not sent; as the leader, each request is
+   * handled with its arrival, which the service's send path checks before it proposes.
+   */
+  held?: HeldRequests;
   /** The fetch used to reach the leader (tests inject one). */
   fetch?: typeof fetch;
   /**
@@ -103,7 +110,8 @@ export interface ForwardingOptions {
  * whatever its status), `refused` (by the admission check, in its door's shape), `local` (a path no
  * door serves, answered here), `too_large`, `busy` (too many in flight), `no_leader`, `removed`,
  * `leader_changed` (abandoned for a new leader), `leader_unreachable`, `client_gone`, `stalled`
- * (its body stopped arriving; `busy` also counts a body the node's budget could not hold).
+ * (its body stopped arriving; `busy` also counts a body the node's budget could not hold), `held`
+ * (held too long before it could be sent, by a freeze of this node: not sent).
  */
 type Outcome =
   | "answered"
@@ -116,7 +124,8 @@ type Outcome =
   | "leader_changed"
   | "leader_unreachable"
   | "client_gone"
-  | "stalled";
+  | "stalled"
+  | "held";
 
 /** A forward's answer and how it ended. */
 interface Forwarded {
@@ -131,7 +140,7 @@ function forwardCounters(metrics: Metrics | undefined, inFlight: () => number) {
   metrics.onCollect(() => running.set(inFlight()));
   const outcomes = metrics.counter(
     "cmqd_forwarded_requests_total",
-    "API requests this node, not the leader, received and relayed to the leader (or answered itself, as the outcome says: refused, local, too_large, busy, no_leader, removed, leader_changed, leader_unreachable, client_gone, stalled); answered means the leader answered, whatever its status.",
+    "API requests this node, not the leader, received and relayed to the leader (or answered itself, as the outcome says: refused, local, too_large, busy, no_leader, removed, leader_changed, leader_unreachable, client_gone, stalled, held); answered means the leader answered, whatever its status.",
   );
   const duration = metrics.histogram(
     "cmqd_forward_duration_seconds",
@@ -316,6 +325,7 @@ export function forwardingHandler(
     leaderUrl: string,
     admitted: Uint8Array<ArrayBuffer> | null,
     controller: AbortController,
+    arrival: number,
   ): Promise<Forwarded> => {
     const url = new URL(request.url);
     const headers = endToEndHeaders(request);
@@ -343,6 +353,14 @@ export function forwardingHandler(
       }
       // The leader changed during the admission check or the body's read: nothing is sent.
       controller.signal.throwIfAborted();
+      // Held across a freeze of this node: its client gave up and may have sent it elsewhere.
+      const held = options.held?.refusal(arrival) ?? null;
+      if (held !== null) {
+        const response = errorResponse(503, "NotReady", held.message, leaderUrl);
+        return { response, outcome: "held" };
+      }
+      // A client that went away (while this node was frozen, say) gets nothing sent for it.
+      if (request.signal.aborted) throw request.signal.reason;
       sending = true;
       const response = await doFetch(leaderUrl + url.pathname + url.search, {
         method: request.method,
@@ -384,6 +402,7 @@ export function forwardingHandler(
     info: ConnectionInfo,
     leaderUrl: string | null,
     controller: AbortController,
+    arrival: number,
   ): Promise<Forwarded> => {
     // A client this node would refuse is not relayed either.
     const admission = await options.admit?.(request, info);
@@ -410,7 +429,7 @@ export function forwardingHandler(
       return { response: await options.local(request, info), outcome: "too_large" };
     }
     const keyId = admission?.keyId;
-    if (keyId === undefined) return await relay(request, leaderUrl, admitted, controller);
+    if (keyId === undefined) return await relay(request, leaderUrl, admitted, controller, arrival);
     // One key (a runaway worker pool's long polls, a stolen key) can't take every place.
     const held = relayedByKey.get(keyId) ?? 0;
     if (held >= perKeyMax) {
@@ -420,7 +439,7 @@ export function forwardingHandler(
     }
     relayedByKey.set(keyId, held + 1);
     try {
-      return await relay(request, leaderUrl, admitted, controller);
+      return await relay(request, leaderUrl, admitted, controller, arrival);
     } finally {
       const left = relayedByKey.get(keyId)! - 1;
       if (left === 0) relayedByKey.delete(keyId);
@@ -430,6 +449,7 @@ export function forwardingHandler(
   return async (request, info) => {
     // Bodies read here (admission, relay, the cluster door's) count against their connection.
     bodies.noteConnection(request, info);
+    const arrival = options.held?.arrival() ?? performance.now();
     const leaderUrl = options.view.leaderUrl();
     // The leader serves everything itself: only a follower needs the path (a URL parse).
     if (options.view.isLeader() || localPaths.test(new URL(request.url).pathname)) {
@@ -440,7 +460,9 @@ export function forwardingHandler(
         : null;
       if (client !== null) bodies.noteVouchedConnection(sent, client);
       else if (sent !== request) bodies.carryConnection(request, sent);
-      return withLeader(await options.local(sent, info), leaderUrl);
+      const local = () => options.local(sent, info);
+      const response = options.held === undefined ? local() : options.held.run(arrival, local);
+      return withLeader(await response, leaderUrl);
     }
     // Counted from before the admission check, which may read a body: the bound is on memory.
     if (inFlight.size >= inFlightMax) {
@@ -451,7 +473,7 @@ export function forwardingHandler(
     inFlight.set(controller, leaderUrl);
     const started = performance.now();
     try {
-      const { response, outcome } = await forward(request, info, leaderUrl, controller);
+      const { response, outcome } = await forward(request, info, leaderUrl, controller, arrival);
       counters.count(outcome);
       if (outcome === "answered") counters.answered((performance.now() - started) / 1000);
       return response;

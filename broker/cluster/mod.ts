@@ -54,3 +54,5 @@ export {
   type TlsFiles,
 } from "./tls_files.ts";
 export { CredentialsError, FileKeyRing, secretFileWarning } from "../auth/mod.ts";
+// The bound on requests held across a freeze, which `main.ts` gives the node (`held`).
+export { HeldRequests } from "../service/mod.ts";

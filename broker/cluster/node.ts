@@ -54,7 +54,7 @@ import { ClusterRequestDoor } from "./cluster_request_auth.ts";
 import { clusterInfo } from "./cluster_info.ts";
 import { DialHints } from "./dial_hints.ts";
 import { DiskGuard } from "./disk_guard.ts";
-import { type ConnectionInfo, forwardingHandler } from "./forwarding.ts";
+import { type ConnectionInfo, forwardingHandler, type ForwardingOptions } from "./forwarding.ts";
 import { ForwardProof } from "./forward_proof.ts";
 import { LogLimiter } from "../transport/mod.ts";
 import { handOff } from "./hand_off.ts";
@@ -132,6 +132,8 @@ export interface NodeOptions {
   shutdownDrainMsMax?: number;
   /** On close, how long a leader waits for another voter to take over. 3000. */
   handOffMsMax?: number;
+  /** The bound on requests held across a freeze (started by the caller); none by default. */
+  held?: ForwardingOptions["held"];
   /**
    * Bytes per second the background scrub reads of the sealed segments the open trusted by their
    * persisted index (`ScrubLoop`); damage found ends in `onFatal`. 0 = off. 32 MiB/s.
@@ -511,6 +513,7 @@ export async function startNode(options: NodeOptions): Promise<CmqdNode> {
       : new ForwardProof(options.clusterKey, options.nodeId),
     fetch: options.memberFetch,
     metrics,
+    held: options.held,
   });
 
   const handOffLeadership = () =>

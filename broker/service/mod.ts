@@ -20,6 +20,12 @@ export {
   wholeReadBytesMax,
 } from "./body_budget.ts";
 export { jsonBounds, jsonBoundsProblem } from "./json_bounds.ts";
+export {
+  heldRefusal,
+  heldRequestMsMaxDefault,
+  HeldRequests,
+  type HeldRequestsOptions,
+} from "./held_requests.ts";
 export { EngineService } from "./service.ts";
 export type { EngineServiceOptions } from "./service_options.ts";
 export { asBrokerError, isReplicaAnswer, isReplicaRefusal } from "./replica_errors.ts";

@@ -31,6 +31,7 @@ import {
 import type { Proposer } from "../replication/mod.ts";
 import type { EngineServiceOptions } from "./service_options.ts";
 import { asBrokerError, propose, readBarrier } from "./replica_errors.ts";
+import { heldRefusal } from "./held_requests.ts";
 import { sendReceive } from "./send_receive.ts";
 import {
   checkHandles,
@@ -273,7 +274,8 @@ export class EngineService implements QueueService {
   async sendMessages(name: string, messages: SendMessageEntry[]): Promise<SendMessagesResponse> {
     const attributes = this.#local(name) ?? await this.#confirmed(name);
     const clean = checkSendEntries(messages, attributes.maxMessageBytes);
-    const refusal = this.#admitData();
+    // A send held across a freeze of this node is refused, nothing proposed (held_requests.ts).
+    const refusal = this.#admitData() ?? heldRefusal();
     if (refusal !== null) throw refusal;
     const holds = (group: string) => this.#machine.fifoGroupHolds(name, group);
     const riders = this.#polls.takeRiders(name, receivableAtOnce(clean, attributes.fifo, holds));

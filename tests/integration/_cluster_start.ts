@@ -68,6 +68,8 @@ export function cluster(
     others?: string[];
     /** Passed as `--advertise-host` to every node started. */
     advertiseHost?: string;
+    /** More environment variables of every node started. */
+    env?: Record<string, string>;
   },
 ): Cluster {
   const { specs: voterSpecs, peers } = clusterPorts(options.voters);
@@ -89,6 +91,7 @@ export function cluster(
       dataDir: `${root}/${id}`,
       port: spec(id).port,
       advertiseHost: options.advertiseHost,
+      env: options.env,
       args: ["--node-id", id, "--peer-port", String(spec(id).peerPort), ...args],
     });
     processes.set(id, process);

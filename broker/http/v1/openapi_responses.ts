@@ -40,7 +40,8 @@ const sharedErrorDescriptions: Record<number, string> = {
   413: "MessageTooLarge, BatchTooLarge, RequestTooLarge",
   415: "UnsupportedMediaType (a body that is not JSON)",
   503: "NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies " +
-    "being read at once is full); NodeRemoved: this node is no longer a member of its cluster " +
+    "being read at once is full, or the request was held past --held-request-max-s by a frozen " +
+    "node, nothing done); NodeRemoved: this node is no longer a member of its cluster " +
     "(ask another node)",
   507: "InsufficientStorage: free disk below --min-free-disk-mb (receives and deletes still work)",
 };
