@@ -66,7 +66,7 @@ export interface NodeConfig {
   metricsTopicSeries: number;
   /** MiB of request bodies read at once (`BodyBudget`), ≥ `requestBodyBudgetMbMin`. */
   requestBodyBudgetMb: number;
-  /** Seconds a request may be held before it is forwarded or its send proposed (`HeldRequests`). */
+  /** Seconds a request may be held before it is forwarded or its write proposed (`HeldRequests`). */
   heldRequestMaxS: number;
   /** File holding the cluster key; a cluster member needs it or `clusterKey`. */
   clusterKeyFile: string | null;
@@ -189,7 +189,7 @@ const flags: Record<string, FlagSpec> = {
     env: "CMQD_HELD_REQUEST_MAX_S",
     kind: "count",
     help:
-      "seconds a request may be held (a frozen node) before it is forwarded or its send proposed; past it 503 (at least 1)",
+      "seconds a request may be held (a frozen node) before it is forwarded or its send or publish proposed; past it 503 (at least 1)",
   },
   "--metrics-queue-series": {
     key: "metricsQueueSeries",

@@ -93,7 +93,7 @@ export interface ForwardingOptions {
   /**
    * The bound on requests held across a freeze: as a follower, one held longer before it is
    * forwarded is answered 503 `NotReady` (`held`), not sent; as the leader, each request is
-   * handled with its arrival, which the service's send path checks before it proposes.
+   * handled with its arrival, which the service's send and publish paths check before they propose.
    */
   held?: HeldRequests;
   /** The fetch used to reach the leader (tests inject one). */

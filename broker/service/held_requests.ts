@@ -1,7 +1,7 @@
 /**
  * Requests held across a freeze of the process (SIGSTOP, a paused VM, a long GC): a request
  * this node received and then held longer than a bound before forwarding it to the leader or
- * proposing its send is refused `503 NotReady` ("held N s (the node was frozen?)"), nothing done.
+ * proposing its send or publish is refused `503 NotReady` ("held N s (the node was frozen?)"), nothing done.
  * Its client gave up long ago and may have sent it again elsewhere; past the 300 s dedup window a
  * late copy would be stored twice.
  *
@@ -11,7 +11,7 @@
  * moment the node was seen running (a ticker notes it every `tickMs`).
  *
  * The arrival travels with the request's async work (`AsyncLocalStorage`), so the service's send
- * path checks it right before it proposes, whichever door the request came in by.
+ * and publish paths check it right before they propose, whichever door the request came in by.
  *
  * @module
  */

@@ -54,6 +54,7 @@ import type {
   TopicAttributesInput,
   TopicList,
 } from "../../sdk/protocol.ts";
+import { heldRefusal } from "./held_requests.ts";
 
 /** What an `EngineTopicService` runs on (the same parts as the queue service). */
 export interface EngineTopicServiceOptions {
@@ -228,7 +229,8 @@ export class EngineTopicService implements TopicService, PushSource {
     const result = await this.#checkThen(
       () => checkPublishEntries(messages, this.#attributes(topic)),
       (clean) => {
-        const refusal = this.#admitData();
+        // A publish held across a freeze of this node is refused (held_requests.ts).
+        const refusal = this.#admitData() ?? heldRefusal();
         if (refusal !== null) throw refusal;
         return this.#propose(
           CommandType.PublishBatch,
