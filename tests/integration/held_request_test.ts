@@ -8,7 +8,7 @@
  * load balancer's would.
  */
 import assert from "node:assert/strict";
-import { settled, startBroker } from "./process.ts";
+import { eventually, settled, startBroker } from "./process.ts";
 import { withCluster } from "./_cluster_start.ts";
 
 const env = { CMQD_HELD_REQUEST_MAX_S: "2" };
@@ -21,6 +21,8 @@ async function rawPost(port: number, path: string, body: unknown) {
     `content-type: application/json\r\ncontent-length: ${bytes.length}\r\n\r\n`;
   await conn.write(new Uint8Array([...new TextEncoder().encode(head), ...bytes]));
   return {
+    /** Closes the connection unanswered (the client gives up). */
+    close: () => conn.close(),
     /** The status and JSON body of the answer (read until its content-length arrived). */
     answer: async (): Promise<
       { status: number; body: { error?: { code: string; message: string } } }
@@ -135,5 +137,53 @@ Deno.test({
       await broker.kill();
       await Deno.remove(root, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "a send whose client closed its connection while the follower was frozen is not forwarded",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // A bound far above the freeze: only the closed connection keeps the send from the leader.
+    const patient = { CMQD_HELD_REQUEST_MAX_S: "600" };
+    await withCluster(
+      "cmqd-held-",
+      { voters: ["n1", "n2", "n3"], env: patient },
+      async (cluster) => {
+        const { processes } = cluster;
+        await cluster.startVoters("in turn");
+        const leader = await settled([...processes.values()].map((process) => process.url));
+        const follower = [...processes.keys()].find((id) => id !== leader)!;
+        assert.equal(await cluster.leaderVia(follower), leader);
+        const leaderUrl = cluster.url(leader);
+        await createQueue(leaderUrl, "money");
+        const pid = processes.get(follower)!.pid;
+        // A few rounds: the close and the resume race differently each time.
+        for (let round = 0; round < 3; round++) {
+          Deno.kill(pid, "SIGSTOP");
+          const gone = await rawPost(cluster.spec(follower).port, "/v1/queues/money/messages", {
+            messages: [{ body: `gone ${round}` }],
+          });
+          gone.close(); // the client gave up while the node was frozen
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          Deno.kill(pid, "SIGCONT");
+          // Its answer (a 503 or the forward's) is on the follower's side before it serves this.
+          await eventually("the follower serving", async () => {
+            const response = await fetch(`${cluster.url(follower)}/healthz`);
+            await response.body?.cancel();
+            return response.ok ? true : undefined;
+          });
+        }
+        // A forward of any of them would have been answered by now; a send after them settles it.
+        const after = await fetch(`${cluster.url(follower)}/v1/queues/money/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ messages: [{ body: "after" }] }),
+        });
+        assert.equal(after.status, 200, await after.text());
+        assert.deepEqual(await bodiesIn(leaderUrl, "money"), ["after"]);
+      },
+    );
   },
 });
