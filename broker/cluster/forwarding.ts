@@ -92,8 +92,8 @@ export interface ForwardingOptions {
   proof?: ForwardProof;
   /**
    * The bound on requests held across a freeze: as a follower, one held longer before it is
-   * forwarded is answered 503 `NotReady` (`held`), not sent; as the leader, each request is
-   * handled with its arrival, which the service's send and publish paths check before they propose.
+   * forwarded is answered 503 `NotReady` (`held`), not sent. (As the leader, the service's send
+   * and publish paths check the process's bound before they propose: `heldRefusal`.)
    */
   held?: HeldRequests;
   /** The fetch used to reach the leader (tests inject one). */
@@ -460,9 +460,7 @@ export function forwardingHandler(
         : null;
       if (client !== null) bodies.noteVouchedConnection(sent, client);
       else if (sent !== request) bodies.carryConnection(request, sent);
-      const local = () => options.local(sent, info);
-      const response = options.held === undefined ? local() : options.held.run(arrival, local);
-      return withLeader(await response, leaderUrl);
+      return withLeader(await options.local(sent, info), leaderUrl);
     }
     // Counted from before the admission check, which may read a body: the bound is on memory.
     if (inFlight.size >= inFlightMax) {

@@ -1,7 +1,8 @@
 /**
  * A follower frozen (SIGSTOP, a paused VM) while it holds a client's request does not forward
  * it on resume once it was held past the bound (`HeldRequests`), nor one whose client went away;
- * a leader handles each request with its arrival, which the service's send path checks.
+ * a leader's send and publish paths refuse while a freeze past the bound is unnoticed or just
+ * noticed (`heldRefusal`).
  */
 import assert from "node:assert/strict";
 import { forwardingHandler } from "./forwarding.ts";
@@ -87,27 +88,28 @@ Deno.test("a request whose client went away before it is forwarded is not sent",
   assert.equal(sent.length, 0);
 });
 
-Deno.test("a leader handles a request with its arrival: a send held past the bound is refused", async () => {
+Deno.test("a leader's sends are refused while a freeze past the bound is unnoticed or just noticed", () => {
   const { clock, now } = manualClock();
-  const held = new HeldRequests({ msMax: 60_000, now });
-  const seen: Array<string | null> = [];
-  const handler = forwardingHandler({
-    view: { isLeader: () => true, leaderUrl: () => "http://me" },
-    local: async () => {
-      seen.push(heldRefusal()?.message ?? null);
-      await Promise.resolve();
-      clock.ms += 61_000; // frozen while reading the body, say
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      seen.push(heldRefusal()?.message ?? null);
-      return new Response("ok");
-    },
-    requestBytesMax: 1024,
-    held,
-  });
-  await (await handler(new Request("http://me/v1/queues/a/messages", { method: "POST" }))).text();
-  assert.equal(seen[0], null);
-  assert.match(seen[1]!, /^request held 61 s \(the node was frozen\?\)/);
-  assert.equal(heldRefusal(), null, "outside a request: nothing to refuse");
+  const held = new HeldRequests({ msMax: 60_000, now, tickMs: 1000, graceMs: 2000 });
+  assert.equal(heldRefusal(), null, "no bound started: nothing to refuse");
+  held.start();
+  try {
+    assert.equal(heldRefusal(), null, "running: nothing to refuse");
+    clock.ms += 61_000; // frozen with a request read before it, say, not yet proposed
+    assert.match(heldRefusal()!.message, /^request held 61 s \(the node was frozen\?\)/);
+    held.tick(); // noticed: within the grace, still refused
+    clock.ms += 1_500;
+    assert.match(heldRefusal()!.message, /^request held 63 s/);
+    clock.ms += 1_000; // past the grace
+    held.tick();
+    assert.equal(heldRefusal(), null);
+    clock.ms += 30_000; // a freeze shorter than the bound refuses nothing
+    held.tick();
+    assert.equal(heldRefusal(), null);
+  } finally {
+    held.stop();
+  }
+  assert.equal(heldRefusal(), null, "stopped: no bound");
 });
 
 Deno.test("a request read just after a freeze counts from the freeze's start", () => {

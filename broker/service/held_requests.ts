@@ -10,12 +10,15 @@
  * then may have waited in the kernel's buffers since the freeze began, so it counts from the last
  * moment the node was seen running (a ticker notes it every `tickMs`).
  *
- * The arrival travels with the request's async work (`AsyncLocalStorage`), so the service's send
- * and publish paths check it right before they propose, whichever door the request came in by.
+ * A follower checks each request's arrival before it forwards it. A leader checks the process's
+ * state right before it proposes a send or a publish (`heldRefusal`, whichever door it came in
+ * by): while the ticker has not run for longer than the bound, or within the grace after such a
+ * freeze, every one is refused (a request read then may have waited through the freeze; a fresh
+ * one is retried after `Retry-After`). No per-request context is kept: that cost every request
+ * on the hot path about half a microsecond (`AsyncLocalStorage.run`) for an event this rare.
  *
  * @module
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { BrokerError } from "../engine/mod.ts";
 
 /**
@@ -41,12 +44,8 @@ export interface HeldRequestsOptions {
   graceMs?: number;
 }
 
-interface Held {
-  arrival: number;
-  held: HeldRequests;
-}
-
-const current = new AsyncLocalStorage<Held>();
+/** The bound of this process (its ticker running), which `heldRefusal` reads; none until started. */
+let running: HeldRequests | null = null;
 
 /** One node's bound on held requests, and the ticker that notices freezes. */
 export class HeldRequests {
@@ -68,19 +67,21 @@ export class HeldRequests {
     this.#lastTick = this.#now();
   }
 
-  /** Starts the ticker (it keeps no process alive). */
+  /** Starts the ticker (it keeps no process alive); this is the process's bound from now on. */
   start(): void {
     if (this.#timer !== null) return;
     this.#lastTick = this.#now();
     const timer = setInterval(() => this.tick(), this.#tickMs);
     Deno.unrefTimer(timer);
     this.#timer = timer;
+    running = this;
   }
 
-  /** Stops the ticker. */
+  /** Stops the ticker (and is no longer the process's bound). */
   stop(): void {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    if (running === this) running = null;
   }
 
   /** Notes that the node runs now, and a freeze if it did not for a while (the ticker calls it). */
@@ -114,18 +115,14 @@ export class HeldRequests {
       { retryAfterSeconds: 1 },
     );
   }
-
-  /** Runs `work` (a request's handling) with `arrival` as its requests' arrival. */
-  run<T>(arrival: number, work: () => T): T {
-    return current.run({ arrival, held: this }, work);
-  }
 }
 
 /**
- * The refusal of the request being handled, when it was held too long ({@link HeldRequests});
- * null outside a request, or for one held less.
+ * The refusal of a send or publish about to be proposed now, when the process's bound (a started
+ * {@link HeldRequests}) says a request handled now may have been held too long: a freeze longer
+ * than the bound not yet noticed by the ticker, or noticed less than the grace ago. Null
+ * otherwise, and when no bound was started.
  */
 export function heldRefusal(): BrokerError | null {
-  const store = current.getStore();
-  return store === undefined ? null : store.held.refusal(store.arrival);
+  return running === null ? null : running.refusal(running.arrival());
 }
