@@ -15,7 +15,10 @@
  * of those starts later than 240 s after the first one that may have stored them: the broker's
  * dedup window is 300 s; the call fails with the last error instead). A publish is
  * never repeated after a lost answer (topics have no dedup). Back-off is exponential with
- * jitter, bounded by `retry`.
+ * jitter, bounded by `retry`: by default a call retries for up to 10 s after its first failed
+ * attempt, long enough to ride out a leader election (a refused connection to the dead leader,
+ * then `NoLeader` until a new one is elected, 1–2 s later), and a cluster down for good fails
+ * the call once those 10 s are spent (see `RetryOptions`).
  *
  * `baseUrl` may list several nodes: a call that gets no answer moves on to the next one, and so
  * does any call a node refuses with 503 `NodeRemoved` (it was removed from the cluster and serves

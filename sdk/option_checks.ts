@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { retryDefaults, type RetryOptions } from "./retry.ts";
 
 /** An access key: its id and its secret. */
 export interface Credentials {
@@ -149,6 +150,36 @@ export function checkBackoff(
     );
   }
   return { backoffMsMin, backoffMsMax };
+}
+
+/**
+ * The client's retry bounds: `retry` over `retryDefaults`, checked. `attemptsMax` given without
+ * `budgetMs` bounds the retries by count alone (no time budget), as before the budget existed.
+ */
+export function checkRetry(retry: Partial<RetryOptions> | undefined): RetryOptions {
+  const countOnly = retry?.attemptsMax !== undefined && retry?.budgetMs === undefined;
+  const merged = { ...retryDefaults, ...(countOnly ? { budgetMs: Infinity } : {}), ...retry };
+  const budgetMs: unknown = merged.budgetMs;
+  const range = "a number of milliseconds ≥ 0, or Infinity for no time bound";
+  if (typeof budgetMs !== "number") {
+    throw new TypeError(
+      `retry.budgetMs must be ${range}, not ${typeof budgetMs} (${shown(budgetMs)})`,
+    );
+  }
+  if (!(budgetMs >= 0)) throw new RangeError(`retry.budgetMs must be ${range}, got ${budgetMs}`);
+  return {
+    attemptsMax: checkInteger("retry.attemptsMax", merged.attemptsMax, 1, Infinity, {
+      unbounded: "no bound (until the call's signal aborts)",
+    }),
+    budgetMs,
+    // Both bounds given must be in order; one alone may cross the other's default.
+    ...checkBackoff(
+      "retry",
+      merged,
+      "≥ 0",
+      retry?.backoffMsMin !== undefined && retry?.backoffMsMax !== undefined,
+    ),
+  };
 }
 
 /** `value` when it is a boolean, or `fallback` when it is absent. */

@@ -10,7 +10,7 @@ import { Deadlines } from "./deadlines.ts";
 import { abandonOnAbort } from "./abandon.ts";
 import { signRequest } from "./signing.ts";
 import { Nodes } from "./nodes.ts";
-import { backoffMs, retryDefaults, type RetryOptions, sleep } from "./retry.ts";
+import { backoffMs, type RetryOptions, sleep } from "./retry.ts";
 import {
   defaultTransport,
   FetchTransport,
@@ -20,13 +20,12 @@ import {
   isNetworkFailure,
 } from "./transport.ts";
 import {
-  checkBackoff,
   checkBaseUrl,
   checkBoolean,
   checkCredentials,
   checkFunction,
   checkHeaders,
-  checkInteger,
+  checkRetry,
   checkTimeoutMs,
   type Credentials,
   normalizeBaseUrl,
@@ -159,19 +158,7 @@ export class Requester {
       options.headTimeoutMs ?? headTimeoutMsDefault,
       "off",
     );
-    const retry = { ...retryDefaults, ...options.retry };
-    this.#retry = {
-      attemptsMax: checkInteger("retry.attemptsMax", retry.attemptsMax, 1, Infinity, {
-        unbounded: "no bound (until the call's signal aborts)",
-      }),
-      // Both bounds given must be in order; one alone may cross the other's default.
-      ...checkBackoff(
-        "retry",
-        retry,
-        "≥ 0",
-        options.retry?.backoffMsMin !== undefined && options.retry?.backoffMsMax !== undefined,
-      ),
-    };
+    this.#retry = checkRetry(options.retry);
     this.#followLeader = checkBoolean("followLeader", options.followLeader, true);
     checkFunction("sleep", options.sleep);
     this.#sleep = options.sleep ?? sleep;
@@ -222,17 +209,25 @@ export class Requester {
     const elapsedMs = () => Math.max(performance.now() - startedAt, waitedMs);
     /** When the first attempt that may have been carried out started (see `repeatableWithinMs`). */
     let maybeDoneAt: number | undefined;
+    /** When the first attempt failed: retries start within `retry.budgetMs` of it. */
+    let failedAt: number | undefined;
     for (let attempt = 1;; attempt++) {
       const target = this.#nodes.target();
       const attemptAt = elapsedMs();
+      // Before any failure the budget has not started: a retry after this attempt fits it.
+      const budgetLeftMs = failedAt === undefined
+        ? Infinity
+        : this.#retry.budgetMs - (attemptAt - failedAt);
       let error: CmqdError;
       try {
-        return await this.#attempt(target, spec, this.#headPolicy(target, spec, attempt));
+        const policy = this.#headPolicy(target, spec, attempt, budgetLeftMs);
+        return await this.#attempt(target, spec, policy);
       } catch (caught) {
         if (!(caught instanceof CmqdError)) throw caught;
         error = caught;
       }
       if (error.code === "Aborted") throw error;
+      failedAt ??= elapsedMs();
       // A node removed from the cluster refuses everything, before doing anything, for as long
       // as it runs: avoided like a silent one, and the call goes elsewhere if it can.
       const removed = error.code === "NodeRemoved";
@@ -247,7 +242,9 @@ export class Requester {
       if (moved) (leftAtOnce ??= new Set()).add(target);
       const roundOver = moved && leftAtOnce!.has(this.#nodes.target());
       const delayMs = this.#retryDelayMs(spec, error, attempt, moved, roundOver);
-      if (delayMs === undefined) throw error;
+      if (delayMs === undefined || elapsedMs() + delayMs - failedAt > this.#retry.budgetMs) {
+        throw error;
+      }
       if (maybeDoneAt === undefined && mayHaveTakenEffect(error)) maybeDoneAt = attemptAt;
       if (
         spec.repeatableWithinMs !== undefined && maybeDoneAt !== undefined &&
@@ -265,13 +262,20 @@ export class Requester {
 
   /**
    * A late head matters only when another node could take the call: then a call safe to repeat
-   * moves on (unless this is its last attempt), any other asks the node whether it is alive.
+   * moves on (unless this is its last attempt: the count is reached, or a retry after the head
+   * timeout would start past the budget), any other asks the node whether it is alive.
    */
-  #headPolicy(target: string, spec: RequestSpec, attempt: number): HeadPolicy {
+  #headPolicy(
+    target: string,
+    spec: RequestSpec,
+    attempt: number,
+    budgetLeftMs: number,
+  ): HeadPolicy {
     const headTimeoutMs = spec.headTimeoutMs ?? this.#headTimeoutMs;
     if (!(headTimeoutMs > 0 && headTimeoutMs < (spec.timeoutMs ?? this.#timeoutMs))) return "none";
     if (!this.#nodes.hasOther(target)) return "none";
-    return spec.repeatable && attempt < this.#retry.attemptsMax ? "moveOn" : "probe";
+    const last = attempt >= this.#retry.attemptsMax || headTimeoutMs > budgetLeftMs;
+    return spec.repeatable && !last ? "moveOn" : "probe";
   }
 
   /** Milliseconds to wait before another attempt, or undefined to give up with `error`. */

@@ -44,11 +44,14 @@ export interface CmqdClientOptions {
   headTimeoutMs?: number;
   /**
    * Bounds of the automatic retries (a `Retry-After` may ask for longer than the back-off, up to
-   * 30 s, never for less):
-   * `attemptsMax` an integer ≥ 1, or `Infinity` (retried, where that is safe, until the call's
-   * signal aborts; a send safe by its `dedupId`s only for 240 s after the first attempt that may
-   * have stored it, inside the broker's 300 s dedup window), `backoffMsMin` ≤ `backoffMsMax` finite numbers ≥ 0; anything else throws
-   * when the client is built.
+   * 30 s, never for less). By default a call retries for up to 10 s after its first failed
+   * attempt (`budgetMs`), which outlasts an ordinary leader election (see `RetryOptions`).
+   * `attemptsMax` an integer ≥ 1, or `Infinity`; given without `budgetMs` it alone bounds the
+   * retries, by count (with `Infinity`: retried, where that is safe, until the call's signal
+   * aborts; a send safe by its `dedupId`s only for 240 s after the first attempt that may have
+   * stored it, inside the broker's 300 s dedup window). `budgetMs` a number of milliseconds ≥ 0,
+   * or `Infinity` for no time bound. `backoffMsMin` ≤ `backoffMsMax` finite numbers ≥ 0. Anything
+   * else throws when the client is built.
    */
   retry?: Partial<RetryOptions>;
   /** Follow the `x-cmqd-leader` hint. Default true. */

@@ -16,15 +16,36 @@ export interface BackoffBounds {
   backoffMsMax: number;
 }
 
-/** Bounds of the client's automatic retries. */
+/**
+ * Bounds of the client's automatic retries. By default they are bounded in time: a call retries
+ * what is safe to retry for up to `budgetMs` (10 s) after its first failed attempt. That rides
+ * out an ordinary leader election (a new leader about 1–2 s after the old one died, a split
+ * vote or two more: several election timeouts fit in 10 s), where a count of attempts would
+ * not: a refused connection to the dead leader moves on at once, each `503 NoLeader` asks for a
+ * second, and how many of them an election takes is not known ahead. A cluster that is down for
+ * good fails the call once the budget is spent (plus the last attempt's own time), not later.
+ *
+ * `attemptsMax` set alone bounds the retries by count only (no time budget), as it always has;
+ * set with `budgetMs`, whichever bound is reached first ends them.
+ */
 export interface RetryOptions extends BackoffBounds {
-  /** Attempts in total, the first one included (1 = never retry). */
+  /**
+   * Attempts in total, the first one included (1 = never retry). Default `Infinity`: the
+   * budget bounds the retries.
+   */
   attemptsMax: number;
+  /**
+   * Milliseconds after the call's first failed attempt within which another attempt may start
+   * (an attempt whose wait would end later is not made; the call fails with the last error).
+   * Default 10 000; `Infinity` when `attemptsMax` is given without it.
+   */
+  budgetMs: number;
 }
 
-/** The default retry bounds of `CmqdClient`. */
+/** The default retry bounds of `CmqdClient`: retries for up to 10 s after the first failure. */
 export const retryDefaults: RetryOptions = {
-  attemptsMax: 4,
+  attemptsMax: Infinity,
+  budgetMs: 10_000,
   backoffMsMin: 50,
   backoffMsMax: 2_000,
 };
