@@ -262,8 +262,12 @@ Deno.test({
         return requests - before;
       };
       // A spin would make thousands of requests in each while. The one node left answers
-      // NoLeader with a Retry-After, which paces the client; with every node down each call fails
-      // at once (connections refused), and only the consumer's own back-off paces it.
+      // NoLeader with a Retry-After, which paces the client. With every node down each call
+      // retries for the client's budget (10 s) before it fails: a round of three refused
+      // connections, then the client's back-off (from 50 ms, doubling up to 2 s); a lock renewal
+      // given up at half its lock's time left starts the next with a fresh back-off. About 150
+      // requests in the 6 s (before the budget each call gave up after 4 attempts and the
+      // consumer's own back-off paced it, under 100): bounded, still far from a spin.
       await killQuorum();
       const noLeader = await requestsIn6s();
       await killAll();
@@ -275,7 +279,7 @@ Deno.test({
           `${errors.length} errors reported`,
       );
       assert.ok(noLeader <= 100, `${noLeader} requests with no leader`);
-      assert.ok(noNode <= 100, `${noNode} requests with no node`);
+      assert.ok(noNode <= 300, `${noNode} requests with no node`);
       assert.ok(errors.length >= 1, "the outage is reported");
       assert.ok(errors.length <= 40, `${errors.length} errors: ${errors.join(" | ")}`);
       assert.equal(consumer.stats.locksLost, 0, "no answer ever said the lock was lost");
