@@ -206,3 +206,36 @@ Deno.test("a bad retry.budgetMs throws when the client is built", () => {
   new CmqdClient({ baseUrl: nodes, retry: { budgetMs: 0 } }).close();
   new CmqdClient({ baseUrl: nodes, retry: { budgetMs: Infinity } }).close();
 });
+
+Deno.test("an attempt the budget leaves no retry after is not abandoned for a late head while its node is alive", async () => {
+  // `a` answers NoLeader (Retry-After: 1), then holds the read 800 ms, past its 300 ms head
+  // timeout, while its `/healthz` answers at once. The wait of 1 s leaves about 150 ms of the
+  // budget (1.15 s): a retry after the head timeout would start past it, so moving on then would
+  // end the call with `Timeout`, with no retry to go anywhere; the live node is waited for.
+  const seen: string[] = [];
+  let reads = 0;
+  const client = new CmqdClient({
+    baseUrl: nodes.slice(0, 2),
+    headTimeoutMs: 300,
+    retry: { budgetMs: 1_150 },
+    transport: {
+      request: async (request) => {
+        const path = new URL(request.url).pathname;
+        seen.push(`${request.method} ${new URL(request.url).host}${path}`);
+        if (path === "/healthz") return answer(200, { status: "ok" });
+        if (++reads === 1) {
+          return answer(503, {
+            error: { code: "NoLeader", message: "no leader yet", requestId: "r" },
+          }, { "retry-after": "1" });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 800));
+        if (request.signal?.aborted) throw new TransportError("aborted");
+        return answer(200, { name: "orders" });
+      },
+    },
+    sleep: () => Promise.resolve(),
+  });
+  assert.deepEqual(await client.getQueue("orders"), { name: "orders" }, seen.join("\n"));
+  assert.ok(seen.includes("GET a:8080/healthz"), seen.join("\n"));
+  client.close();
+});
