@@ -8,90 +8,12 @@
  * `x-cmqd-leader`, and warns once that the record differs.
  */
 import assert from "node:assert/strict";
-import {
-  type CmqdNode,
-  CommandType,
-  FileKeyRing,
-  realTimers,
-  startNode,
-  TcpTransport,
-} from "../../broker/testing.ts";
-import type { NodeId } from "../../raft/mod.ts";
-import { RealFileSystem } from "../../storage/mod.ts";
-import { freePort, testClusterKeyText } from "./process.ts";
+import { CommandType } from "../../broker/testing.ts";
+import { freePort } from "./process.ts";
+import { startInProcessCluster, until } from "./_in_process_cluster.ts";
 
-const clusterKey = new TextEncoder().encode(testClusterKeyText);
 const json = (value: object) => new TextEncoder().encode(JSON.stringify(value));
 const bearer = "Bearer AKIDapp:app-secret";
-
-async function until(what: string, probe: () => boolean, deadlineMs = 30_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function startCluster() {
-  const root = await Deno.makeTempDir({ prefix: "cmqd-member-url-" });
-  const ids = ["n1", "n2", "n3"];
-  const peerPorts = ids.map(() => freePort());
-  const urls = ids.map(() => `http://127.0.0.1:${freePort()}`);
-  const warnings: string[][] = ids.map(() => []);
-  const nodes: CmqdNode[] = [];
-  const servers: Deno.HttpServer[] = [];
-  for (const [i, id] of ids.entries()) {
-    const transport = await TcpTransport.start({
-      nodeId: id as NodeId,
-      listen: { hostname: "127.0.0.1", port: peerPorts[i] },
-      clientUrl: urls[i],
-      peers: ids.map((peer, j) => ({
-        id: peer as NodeId,
-        peerAddress: `127.0.0.1:${peerPorts[j]}`,
-      }))
-        .filter((peer) => peer.id !== id),
-      clusterKey,
-      log: () => {},
-    });
-    nodes.push(
-      await startNode({
-        nodeId: id,
-        dataDir: `${root}/${id}`,
-        fs: new RealFileSystem(),
-        clock: { now: () => Date.now() },
-        timers: realTimers,
-        transport,
-        initialVoters: ids,
-        url: urls[i],
-        tickMs: 20,
-        clusterKey,
-        warn: (message) => warnings[i].push(message),
-        report: () => {},
-        access: {
-          keyRing: FileKeyRing.fromKeys([{
-            secretId: "AKIDapp",
-            secretKey: "app-secret",
-            allow: ["*"],
-          }]),
-          loopbackOnly: false,
-        },
-      }),
-    );
-    const port = Number(new URL(urls[i]).port);
-    servers.push(Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, nodes[i].handler));
-  }
-  return {
-    nodes,
-    urls,
-    peerPorts,
-    warnings,
-    async close() {
-      for (const server of servers) await server.shutdown();
-      for (const node of nodes) await node.close();
-      await Deno.remove(root, { recursive: true });
-    },
-  };
-}
 
 Deno.test({
   name: "a follower forwards to the client URL its leader announced, not to another one recorded",
@@ -110,7 +32,10 @@ Deno.test({
       },
     );
     const strayUrl = `http://127.0.0.1:${strayPort}`;
-    const cluster = await startCluster();
+    const cluster = await startInProcessCluster("cmqd-member-url-", {
+      secretId: "AKIDapp",
+      secretKey: "app-secret",
+    });
     const { nodes, urls, peerPorts, warnings } = cluster;
     try {
       await until("a leader", () => nodes.some((node) => node.replica.isLeader));

@@ -14,15 +14,11 @@ import {
   encodeHelloFrame,
   encodeMessagesFrame,
   encodeProofFrame,
-  FileKeyRing,
   newNonce,
   rawConnect,
   rawHandshake,
-  realTimers,
   signClusterRequest,
-  startNode,
   tagBytes,
-  TcpTransport,
 } from "../../broker/testing.ts";
 import {
   type LogIndex,
@@ -31,7 +27,6 @@ import {
   type NodeId,
   type Term,
 } from "../../raft/mod.ts";
-import { RealFileSystem } from "../../storage/mod.ts";
 import {
   type BrokerProcess,
   freePort,
@@ -40,90 +35,9 @@ import {
   startBrokers,
   testClusterKeyText,
 } from "./process.ts";
+import { startInProcessCluster, until } from "./_in_process_cluster.ts";
 
 const clusterKey = new TextEncoder().encode(testClusterKeyText);
-
-async function until(what: string, probe: () => boolean, deadlineMs = 30_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-interface InProcessCluster {
-  nodes: CmqdNode[];
-  transports: TcpTransport[];
-  peerPorts: number[];
-  /** Each node's client URL, served by its handler. */
-  urls: string[];
-  close(): Promise<void>;
-}
-
-/** With `withCredentials`, the members' doors require access keys (none is given below). */
-async function startInProcessCluster(withCredentials = false): Promise<InProcessCluster> {
-  const root = await Deno.makeTempDir({ prefix: "cmqd-peer-auth-" });
-  const ids = ["n1", "n2", "n3"];
-  const peerPorts = ids.map(() => freePort());
-  const urls = ids.map(() => `http://127.0.0.1:${freePort()}`);
-  const servers: Deno.HttpServer[] = [];
-  const nodes: CmqdNode[] = [];
-  const transports: TcpTransport[] = [];
-  for (const [i, id] of ids.entries()) {
-    const transport = await TcpTransport.start({
-      nodeId: id as NodeId,
-      listen: { hostname: "127.0.0.1", port: peerPorts[i] },
-      clientUrl: urls[i],
-      peers: ids.map((peer, j) => ({
-        id: peer as NodeId,
-        peerAddress: `127.0.0.1:${peerPorts[j]}`,
-      }))
-        .filter((peer) => peer.id !== id),
-      clusterKey,
-      log: () => {},
-    });
-    transports.push(transport);
-    nodes.push(
-      await startNode({
-        nodeId: id,
-        dataDir: `${root}/${id}`,
-        fs: new RealFileSystem(),
-        clock: { now: () => Date.now() },
-        timers: realTimers,
-        transport,
-        initialVoters: ids,
-        url: urls[i],
-        tickMs: 20,
-        clusterKey,
-        access: withCredentials
-          ? {
-            keyRing: FileKeyRing.fromKeys([{
-              secretId: "AKIDops",
-              secretKey: "ops",
-              allow: ["*"],
-            }]),
-            loopbackOnly: false,
-          }
-          : undefined,
-      }),
-    );
-  }
-  for (const [i, node] of nodes.entries()) {
-    const port = Number(new URL(urls[i]).port);
-    servers.push(Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, node.handler));
-  }
-  return {
-    nodes,
-    transports,
-    peerPorts,
-    urls,
-    async close() {
-      for (const server of servers) await server.shutdown();
-      for (const node of nodes) await node.close();
-      await Deno.remove(root, { recursive: true });
-    },
-  };
-}
 
 function raftMessage(overrides: Partial<Message>): Message {
   return {
@@ -157,7 +71,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const cluster = await startInProcessCluster();
+    const cluster = await startInProcessCluster("cmqd-peer-auth-");
     const { nodes, transports, peerPorts } = cluster;
     try {
       await until("a leader", () => nodes.some((node) => node.replica.isLeader));
@@ -239,7 +153,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const cluster = await startInProcessCluster();
+    const cluster = await startInProcessCluster("cmqd-peer-auth-");
     const { nodes, peerPorts } = cluster;
     try {
       await until("a leader", () => nodes.some((node) => node.replica.isLeader));
@@ -284,7 +198,10 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const cluster = await startInProcessCluster(true);
+    const cluster = await startInProcessCluster("cmqd-peer-auth-", {
+      secretId: "AKIDops",
+      secretKey: "ops",
+    });
     const { nodes } = cluster;
     try {
       await until("a leader", () => nodes.some((node) => node.replica.isLeader));
