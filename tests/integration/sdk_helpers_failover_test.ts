@@ -286,3 +286,57 @@ Deno.test({
     }, { transport });
   },
 });
+
+// The raw client with its DEFAULT retry options (no `retry` given) against three real `main.ts`
+// processes while the leader is killed with SIGKILL: sends keep going through the kill and the
+// election, and every one resolves. The client knew the old leader: its next attempts there are
+// refused, the followers answer `503 NoLeader` until a new leader is elected, and the default
+// retry budget (10 s after a call's first failure) outlasts that. Each message carries a
+// `dedupId` (a send cut by the kill is safe to repeat), so the queue ends with one copy of each.
+// No timing assertion: the waits are bounded only so a broken build fails instead of hanging.
+Deno.test({
+  name: "the raw client with its DEFAULT retry options: sends ride through a kill -9 of the leader",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  // The client under test is `withCluster`'s: nothing but the node list.
+  fn: () =>
+    withCluster(async ({ client, killLeader }) => {
+      await eventually("the queue", () => client.createQueue("orders").catch(() => undefined));
+      await client.getQueue("orders"); // the client now sends straight to the leader
+      const acked = new Set<string>();
+      const rejected: string[] = [];
+      let sendsAfterElection = 0;
+      let elected = false;
+      let sent = 0;
+      // Four senders, one send in flight each, until each has sent a few after the election.
+      const senders = Array.from({ length: 4 }, async (_, worker) => {
+        // Bounded: a run that never sees the election end fails on the assertions below.
+        for (let afterElection = 0; afterElection < 10 && sent < 20_000;) {
+          const dedupId = `w${worker}-${sent++}`;
+          try {
+            await client.sendMessages("orders", [{ body: dedupId, dedupId }]);
+            acked.add(dedupId);
+          } catch (error) {
+            const why = error instanceof CmqdError ? `${error.code}: ${error.message}` : error;
+            rejected.push(`${dedupId}: ${why}`);
+          }
+          if (elected) {
+            afterElection++;
+            sendsAfterElection++;
+          }
+        }
+      });
+      await eventually("some sends", () => Promise.resolve(acked.size >= 40 || undefined));
+      const victim = await killLeader();
+      elected = true;
+      await Promise.all(senders);
+      console.log(
+        `killed ${victim}, another elected; ${acked.size} sends acknowledged ` +
+          `(${sendsAfterElection} after the election), rejected: ${rejected.join(" | ") || "none"}`,
+      );
+      assert.deepEqual(rejected, [], "every send made with the default retries resolved");
+      assert.ok(sendsAfterElection >= 40);
+      const queue = await client.getQueue("orders");
+      assert.equal(queue.activeMessages, acked.size, "one copy of each message");
+    }),
+});
