@@ -982,7 +982,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1099,7 +1099,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1183,7 +1183,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1282,7 +1282,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1363,7 +1363,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1471,7 +1471,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1579,7 +1579,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1678,7 +1678,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1777,7 +1777,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1876,7 +1876,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -1975,7 +1975,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2074,7 +2074,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2160,7 +2160,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2277,7 +2277,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2361,7 +2361,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2460,7 +2460,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2541,7 +2541,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2640,7 +2640,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2737,7 +2737,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2856,7 +2856,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2942,7 +2942,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3043,7 +3043,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3136,7 +3136,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3230,7 +3230,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NotReady: the node knows no leader, or has not heard from its leader within two election timeouts, is starting (recovery or a join not finished), is shutting down, or storage failed (retry after Retry-After); NodeRemoved: the node was removed from its cluster */
+      /** @description NotReady: the node knows no leader, or has not heard from its leader within two election timeouts, is handing its leadership over (it refuses writes meanwhile), is starting (recovery or a join not finished), is shutting down, or storage failed (retry after Retry-After); NodeRemoved: the node was removed from its cluster */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3438,7 +3438,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3522,7 +3522,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
+      /** @description NoLeader, NotReady (retry after Retry-After; also the node's budget of request bodies being read at once is full, or the request was held past --held-request-max-s by a frozen node, nothing done); NodeRemoved: this node is no longer a member of its cluster (ask another node) */
       503: {
         headers: {
           [name: string]: unknown;

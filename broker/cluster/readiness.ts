@@ -8,7 +8,9 @@
  * campaign (a joiner below its vote floor, a learner, a distrusted log) never does, and would
  * name its lost leader forever: past `leaderSilenceMsMax` without a message from it, it is not
  * ready either. The disk guard does not count: receives and deletes go on (they free space), and
- * the guard that refuses sends is the leader's, whichever node relays them.
+ * the guard that refuses sends is the leader's, whichever node relays them. A leader handing its
+ * leadership over (a graceful stop, for up to its hand-off bound) is not ready: it refuses writes
+ * until the new leader takes them.
  *
  * @module
  */
@@ -44,7 +46,13 @@ export function leaderHeardLately(
 
 /** What the decision reads. */
 export interface ReadinessParts {
-  replica: { readonly id: string; readonly isLeader: boolean; readonly leaderId: string | null };
+  replica: {
+    readonly id: string;
+    readonly isLeader: boolean;
+    readonly leaderId: string | null;
+    /** `leadTransferee`: the voter this leader is handing its leadership to, while that runs. */
+    status(): { readonly leadTransferee: string | null };
+  };
   /** Why the node stopped for good (storage, scrub damage), or null. */
   failure(): string | null;
   /** Milliseconds since a Raft message from `id` arrived; null when none has. */
@@ -65,6 +73,13 @@ export function notReadyReason(parts: ReadinessParts): string | null {
   const failure = parts.failure();
   if (failure !== null) return `the node failed: ${failure}`;
   const { replica } = parts;
+  if (replica.isLeader) {
+    const transferee = replica.status().leadTransferee;
+    if (transferee !== null) {
+      return `the node is handing leadership over to ${transferee}: it refuses writes until ` +
+        "the new leader takes them";
+    }
+  }
   if (leaderHeardLately(replica, parts.heardMsAgo, parts.silenceMsMax)) return null;
   const leaderId = replica.leaderId;
   if (leaderId === null) return "the node knows no leader (an election, or cut off from the group)";

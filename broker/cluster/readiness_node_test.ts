@@ -102,6 +102,36 @@ Deno.test("/readyz: a node that may not campaign, cut off from its leader, stops
   }
 });
 
+Deno.test("/readyz: a leader handing its leadership over is not ready (it refuses writes meanwhile)", async () => {
+  const network = new NodeNetwork();
+  const nodes = await startNodeGroup(network, ["n1", "n2", "n3"]);
+  try {
+    await until(async () => {
+      for (const node of nodes) if ((await readiness(node)).status !== 200) return false;
+      return true;
+    }, "every node ready");
+    const leader = nodes.find((node) => node.replica.isLeader)!;
+    const follower = nodes.find((node) => node !== leader)!;
+    // Cut off, the transferee never takes over: the transfer runs until the leader abandons it
+    // after an election timeout. It starts at once (no tick needed) and the probe is answered in
+    // the same turn of the event loop.
+    network.cut.add(follower.replica.id);
+    leader.replica.transferLeadership(follower.replica.id);
+    const response = await leader.app.request("/readyz");
+    const body = await response.json();
+    assert.equal(response.status, 503);
+    assert.equal(body.error.code, "NotReady");
+    assert.match(body.error.message, /handing leadership over to /);
+    assert.equal(response.headers.get("retry-after"), "1");
+    network.cut.delete(follower.replica.id);
+    await until(async () =>
+      (await readiness(leader)).status === 200 ||
+      !leader.replica.isLeader, "the transfer over, one way or the other");
+  } finally {
+    for (const node of nodes) await node.close();
+  }
+});
+
 Deno.test("/readyz stays 200 while the disk guard refuses sends: the node still serves receives and deletes", async () => {
   let free = 500;
   const node = await startOneNode(new SimFileSystem(), {

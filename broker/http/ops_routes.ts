@@ -36,7 +36,8 @@ const healthErrors = errorResponses(
 const readyErrors = errorResponses(
   {
     503: "NotReady: the node knows no leader, or has not heard from its leader within two " +
-      "election timeouts, is starting (recovery or a join not finished), is shutting down, " +
+      "election timeouts, is handing its leadership over (it refuses writes meanwhile), is " +
+      "starting (recovery or a join not finished), is shutting down, " +
       "or storage failed (retry after Retry-After); " +
       "NodeRemoved: the node was removed from its cluster",
   },
