@@ -27,6 +27,7 @@
 import { isConnectFailure } from "../../sdk/mod.ts";
 import { BodyBudget, BodyReadError, type Metrics } from "../http/mod.ts";
 import { forwardedForHeader, forwardedProofHeader, type ForwardProof } from "./forward_proof.ts";
+import { hopByHopNames } from "./hop_by_hop.ts";
 import type { HeldRequests } from "../service/mod.ts";
 
 /** What the forwarder needs to know about the group, at the moment of each request. */
@@ -170,34 +171,18 @@ export const leaderHeader = "x-cmqd-leader";
 const localPaths = /^\/(healthz|readyz|metrics|openapi\.json|docs|v1\/cluster)$/;
 
 /**
- * Headers about the client's connection to this node, not the request (RFC 9110 §7.6.1, and
- * `expect`, `proxy-authorization`, `trailer`: the follower read the whole body, re-frames it and
- * is no proxy of the client's): a forward carries none of them, nor any header its `connection`
- * names. Host and framing are the member fetch's own.
+ * Headers about the client's connection to this node besides the hop-by-hop ones (`expect`,
+ * `proxy-authorization`: the follower read the whole body, re-frames it and is no proxy of the
+ * client's): a forward carries none of them, nor any header its `connection` names. Host and
+ * framing are the member fetch's own.
  */
-const hopByHopHeaders = [
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "expect",
-  "host",
-  "content-length",
-];
+const requestLegHeaders = ["proxy-authorization", "expect", "host", "content-length"];
 
 /** The client's end-to-end headers, which the leader gets. */
 function endToEndHeaders(request: Request): Headers {
   const headers = new Headers(request.headers);
-  for (const name of (request.headers.get("connection") ?? "").split(",")) {
-    const token = name.trim();
-    // A header name is a token; anything else names nothing (and `Headers` would throw).
-    if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(token)) headers.delete(token);
-  }
-  for (const name of hopByHopHeaders) headers.delete(name);
+  const drop = hopByHopNames(request.headers.get("connection"), requestLegHeaders);
+  for (const name of drop) headers.delete(name);
   return headers;
 }
 

@@ -12,6 +12,7 @@ import { X509Certificate } from "node:crypto";
 import { Http1Transport } from "../../sdk/mod.ts";
 import { readSmallTextFile } from "../auth/mod.ts";
 import { advertisedHostOf, isClusterMember, type NodeConfig } from "./config.ts";
+import { hopByHopNames } from "./hop_by_hop.ts";
 
 /** The files' contents (PEM text). */
 export interface TlsFiles {
@@ -180,15 +181,6 @@ function hoursSpan(ms: number): string | null {
   return [...unit(Math.floor(hours / 24), "day"), ...unit(hours % 24, "hour")].join(" ");
 }
 
-/** Hop-by-hop headers of an answer: they described the leg from the member, not the next one. */
-const hopByHop = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-]);
 /** Statuses whose `Response` has no body. */
 const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
 
@@ -219,9 +211,11 @@ export function memberFetch(
       signal: init.signal ?? new AbortController().signal,
     });
     const bytes = await answer.bytes();
+    // Hop-by-hop headers described the leg from the member, not the next one.
+    const drop = hopByHopNames(answer.headers.get("connection") ?? null);
     const relayed: [string, string][] = [];
     for (const [name, value] of answer.headers) {
-      if (!hopByHop.has(name)) relayed.push([name, value]);
+      if (!drop.has(name)) relayed.push([name, value]);
     }
     const status = answer.status;
     return new Response(nullBodyStatuses.has(status) ? null : bytes, { status, headers: relayed });

@@ -185,6 +185,43 @@ Deno.test("the member fetch relays status, headers and byte bodies exactly, both
   }
 });
 
+Deno.test("the member fetch drops the leader's hop-by-hop answer headers, and those its connection names", async () => {
+  // A raw stub: `Deno.serve` would not send some of these itself.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(4096));
+    const head = [
+      "HTTP/1.1 200 OK",
+      "content-type: text/plain",
+      "content-length: 2",
+      "connection: close, X-Hop-One ,x-hop-two",
+      "x-hop-one: for the follower only",
+      "x-hop-two: same",
+      "proxy-connection: keep-alive",
+      "keep-alive: timeout=5",
+      "te: trailers",
+      "trailer: x-checksum",
+      "upgrade: h2c",
+      "x-request-id: r1",
+      "x-cmqd-leader: http://leader.example",
+    ];
+    await conn.write(new TextEncoder().encode(head.join("\r\n") + "\r\n\r\nok"));
+    conn.close();
+  })();
+  const member = memberFetch(undefined);
+  try {
+    const answer = await member.fetch(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/q`);
+    assert.equal(await answer.text(), "ok");
+    const names = [...answer.headers.keys()].sort();
+    assert.deepEqual(names, ["content-length", "content-type", "x-cmqd-leader", "x-request-id"]);
+  } finally {
+    member.close();
+    await served;
+    listener.close();
+  }
+});
+
 Deno.test({
   name: "a --tls-key that is not the --tls-cert's key is refused when the files are read",
   ignore: !hasOpenssl(),
