@@ -58,58 +58,17 @@ import { type PushRequest, pushRequest } from "./push_request.ts";
 import { type PushLimits, pushLimitsDefault } from "./push_limits.ts";
 import { RequestDeadlines } from "./request_deadlines.ts";
 import { UnreadablePushes } from "./unreadable_pushes.ts";
+import type {
+  PushFetch,
+  PushTimers,
+  PushWorkerOptions,
+  PushWorkerStats,
+} from "./push_worker_types.ts";
 
-/**
- * A `fetch`-like function: the only way the worker reaches an endpoint. One that calls `onHead`
- * when the answer's status arrives takes the request out of its timeout from then on (the status
- * decides the outcome), and must bound the rest of the answer itself, as `PushHttpClient` does
- * (`bodyWaitMs`); one that never calls it stays under the timeout to the end.
- */
-export type PushFetch = (
-  url: string,
-  init: {
-    method: string;
-    headers: Record<string, string>;
-    body: string;
-    signal: AbortSignal;
-    onHead?: () => void;
-  },
-) => Promise<{ status: number; body?: { cancel(): Promise<void> } | null }>;
-
-/** Timers on the node's clock. */
-export interface PushTimers {
-  setTimer(delayMs: number, callback: () => void): unknown;
-  clearTimer(handle: unknown): void;
-}
+export type { PushFetch, PushTimers, PushWorkerOptions, PushWorkerStats };
 
 /** Due pushes read ahead per subscription (bodies included, so kept small). */
 const readAheadPerSubscription = 64;
-
-/** Options of a `PushWorker`. */
-export interface PushWorkerOptions {
-  source: PushSource;
-  fetch: PushFetch;
-  clock: { now(): number };
-  timers: PushTimers;
-  limits?: Partial<PushLimits>;
-  /** Told about each push answered with a 2xx: milliseconds since the message was published. */
-  onPushed?: (latencyMs: number) => void;
-  /** Where unexpected failures (not endpoint failures) are reported. Default `console.error`. */
-  logError?: (message: string, error: unknown) => void;
-}
-
-/** Counters of this worker since it was made (local, not replicated). */
-export interface PushWorkerStats {
-  requests: number;
-  failures: number;
-  /** Requests in flight. */
-  inflight: number;
-  /** Finished pushes whose outcome is being recorded. */
-  recording: number;
-  /** Due pushes left out because their message could not be read (see the module). */
-  unreadable: number;
-  running: boolean;
-}
 
 /** One subscription's lane: what is in flight and how much it may have. */
 interface Lane {
@@ -491,6 +450,14 @@ export class PushWorker {
       this.#deadlines.done(controller);
       if (generation !== this.#generation) return;
       this.#settle(lane, delivery, error);
+    }).catch((error) => {
+      // A hook's bug (`onPushed`), not the message's: logged, the worker goes on (`#settle` frees
+      // the slot and queues the outcome first). Unhandled, it ended the process.
+      const { topic, subscription } = lane.target;
+      this.#logError(
+        `push: settling message ${delivery.sequence} of ${topic}/${subscription}`,
+        error,
+      );
     });
   }
 
@@ -515,7 +482,6 @@ export class PushWorker {
     }
     if (ok) {
       lane.limit = Math.min(this.#limits.inflightPerSubscriptionMax, lane.limit * 2);
-      this.#onPushed?.(this.#clock.now() - delivery.publishTime);
     } else {
       lane.limit = 1;
       this.#failures++;
@@ -538,6 +504,7 @@ export class PushWorker {
     });
     this.#flushOutcomes();
     this.#continueLane(lane);
+    if (ok) this.#onPushed?.(this.#clock.now() - delivery.publishTime);
   }
 
   /**
@@ -564,7 +531,9 @@ export class PushWorker {
     while (this.#proposals < this.#limits.outcomeProposalsMax && this.#outcomes.length > 0) {
       const batch = this.#outcomes.splice(0, this.#limits.outcomesPerCommandMax);
       this.#proposals++;
-      this.#source.recordPushOutcomes(batch.map((item) => item.outcome)).then(
+      const outcomes = batch.map((item) => item.outcome);
+      // A source that throws instead of rejecting fails the proposal the same way.
+      new Promise((resolve) => resolve(this.#source.recordPushOutcomes(outcomes))).then(
         () => this.#afterProposal(generation, batch, true),
         (error) => {
           if (generation === this.#generation) {
