@@ -20,6 +20,7 @@ import {
   type BodyBudget,
   type BodyBytes,
   BodyReadError,
+  contentCodingProblem,
   jsonBoundsProblem,
 } from "../service/mod.ts";
 
@@ -153,7 +154,8 @@ function cacheBody(
 /**
  * The whole body as bytes (empty when there is none), read through the node's `budget`. A body
  * over `bytesMax` is refused as soon as the first byte past the limit arrives (413
- * `RequestTooLarge`), one the budget can't hold at once is refused unread (503 `NotReady`, with
+ * `RequestTooLarge`), one with a content coding (gzip, …) is refused unread (415
+ * `UnsupportedMediaType`), one the budget can't hold at once is refused unread (503 `NotReady`, with
  * `Retry-After`), one that stops arriving is abandoned (408 `RequestTimeout`), and one that fails
  * to arrive (the client reset or closed the connection while sending it) is a malformed request,
  * not an internal error to log: nobody is left to read the answer. Outside hono (the follower's
@@ -164,6 +166,10 @@ export function readBoundedBytes(
   bytesMax: number,
   budget: BodyBudget,
 ): Promise<BodyBytes> {
+  const coding = contentCodingProblem(request);
+  if (coding !== null) {
+    return Promise.reject(new BrokerError("UnsupportedMediaType", `request ${coding}`));
+  }
   return budget.read(request, bytesMax).catch((error) => {
     throw error instanceof BodyReadError ? asBrokerError(error) : error;
   });

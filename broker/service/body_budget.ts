@@ -61,6 +61,26 @@ export class BodyReadError extends Error {
   }
 }
 
+/**
+ * Why a request's body can't be read as it came, or null: a `content-encoding` other than
+ * `identity` (gzip, deflate, br, …). The broker decodes no content coding, so such a body is
+ * refused unread, in each door's shape, rather than taken as the bytes it is (a plain body
+ * labelled gzip) or refused with words about its text (a gzipped one). A request without a body
+ * passes whatever it says.
+ */
+export function contentCodingProblem(request: Request): string | null {
+  const coding = request.headers.get("content-encoding");
+  if (coding === null || request.body === null) return null;
+  if (coding.split(",").every((token) => /^\s*(identity)?\s*$/i.test(token))) return null;
+  if (
+    request.headers.get("content-length") === "0" &&
+    request.headers.get("transfer-encoding") === null
+  ) return null;
+  return `content-encoding ${
+    JSON.stringify(coding.slice(0, 100))
+  } is not supported: send the body uncompressed`;
+}
+
 /** Bytes a `fetch` body accepts as they are (a view of a plain ArrayBuffer). */
 export type BodyBytes = Uint8Array<ArrayBuffer>;
 

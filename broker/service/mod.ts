@@ -15,6 +15,7 @@ export {
   type BodyBytes,
   BodyReadError,
   type BodyTimers,
+  contentCodingProblem,
   defaultBodyBudgetBytes,
   defaultBodyStallMs,
   wholeReadBytesMax,

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type BodyBudget, BodyReadError } from "../../service/mod.ts";
+import { type BodyBudget, BodyReadError, contentCodingProblem } from "../../service/mod.ts";
 import { cmqCode, CmqError, invalidParameter, moduleCode } from "./errors.ts";
 
 /**
@@ -19,13 +19,16 @@ import { cmqCode, CmqError, invalidParameter, moduleCode } from "./errors.ts";
  * not become U+FFFD, and a value changed that way no longer matches its signature. Refusals are
  * CMQ answers: a body over the bound is out of range; one the budget can't hold is the
  * retryable 6000 (as the door answers `NotReady`); one that stopped arriving or failed to
- * arrive (the client went away while sending it) a bad request, not an internal error to log.
+ * arrive (the client went away while sending it) a bad request, not an internal error to log;
+ * one with a content coding (gzip, …) a bad request too, unread.
  */
 export async function readFormBytes(
   request: Request,
   bytesMax: number,
   budget: BodyBudget,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  const coding = contentCodingProblem(request);
+  if (coding !== null) throw invalidParameter(moduleCode.invalidRequest, `request ${coding}`);
   try {
     return await budget.read(request, bytesMax);
   } catch (error) {

@@ -39,7 +39,7 @@ import {
 } from "./broker_deps.ts";
 import { keyAllowsEveryQueue, type Operation, type OperationContext } from "./context.ts";
 import { errorResponse, sqsContentType, SqsError, toSqsError } from "./errors.ts";
-import { BodyBudget, BodyReadError } from "../../service/mod.ts";
+import { BodyBudget, BodyReadError, contentCodingProblem } from "../../service/mod.ts";
 import { type JsonObject, parseRequestBody } from "./input.ts";
 import {
   addFormParameters,
@@ -206,13 +206,18 @@ export function isSqsRequest(request: Request): boolean {
  * The body, at most `bytesMax` bytes, read through the node's `budget`. A body that fails to
  * arrive (the client went away while sending it) is a bad request, not an internal failure to
  * log: nobody is left to read the answer. One the budget can't hold is `ServiceUnavailable`
- * (503, `Retry-After`), one that stopped arriving `RequestTimeout` (408).
+ * (503, `Retry-After`), one that stopped arriving `RequestTimeout` (408), one with a content
+ * coding (gzip, …) `SerializationException` (415), unread.
  */
 async function readBody(
   request: Request,
   bytesMax: number,
   budget: BodyBudget,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  const coding = contentCodingProblem(request);
+  if (coding !== null) {
+    throw new SqsError("SerializationException", `The ${coding}.`, { status: 415 });
+  }
   try {
     return await budget.read(request, bytesMax);
   } catch (error) {
