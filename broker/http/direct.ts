@@ -35,6 +35,7 @@ import {
   type ErrorLogger,
   errorStatus,
   hotRoutePaths,
+  jsonAnswerBody,
   plainDeleteRequest,
   plainPublishRequest,
   plainQueueName,
@@ -236,7 +237,7 @@ async function serveDirect(
     const result = await route.call(name, input, aborts, key);
     // A key that a reload took away while the receive waited gets no message.
     if (longPoll) access.recheckKey(key, "queue", name, "receive");
-    response = new Response(JSON.stringify(result), { headers });
+    response = new Response(jsonAnswerBody(result), { headers });
   } catch (error) {
     // Every 401 carries the challenge, also a key a reload removed (the rule or the recheck).
     if (

@@ -14,6 +14,7 @@
 import type { Context, Handler } from "hono";
 import type { QueueService, ReceiveOptions } from "../../service/mod.ts";
 import type { DoorEnv } from "./errors.ts";
+import { carriesLargeBodies, jsonAnswerStream } from "./json_answer.ts";
 import {
   plainDeleteRequest,
   plainQueueName,
@@ -87,7 +88,12 @@ function hotHandler<T>(
     const queue = plainQueueName(c.req.param("queue"));
     const request = body === undefined || queue === null ? null : recognize(body);
     if (request === null || queue === null) return await next();
-    return c.json(await call(queue, request, c), 200);
+    const result = await call(queue, request, c);
+    if (carriesLargeBodies(result)) {
+      // Written as the client reads it, not built whole (see `json_answer.ts`).
+      return c.body(jsonAnswerStream(result), 200, { "content-type": "application/json" });
+    }
+    return c.json(result, 200);
   };
 }
 

@@ -18,6 +18,7 @@ export {
 } from "./access.ts";
 export { ClusterInfoSchema, ErrorBodySchema, NameSchema } from "./schemas.ts";
 export { installQueryChecks } from "./query_check.ts";
+export { jsonAnswerBody } from "./json_answer.ts";
 export {
   errorResponses,
   type ErrorResponsesOptions,

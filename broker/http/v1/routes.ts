@@ -11,6 +11,7 @@ import type { RewindRequest } from "../../../sdk/protocol.ts";
 import { type DoorEnv, validationHook } from "./errors.ts";
 import { errorResponses, json, jsonBody } from "./openapi_responses.ts";
 import { addHotRoutes, receiveOptionsOf } from "./hot_routes.ts";
+import { carriesLargeBodies, jsonAnswerStream } from "./json_answer.ts";
 import {
   ChangeVisibilityRequestSchema,
   ChangeVisibilityResponseSchema,
@@ -266,6 +267,10 @@ function addMessageRoutes(app: OpenAPIHono<DoorEnv>, service: QueueService): voi
       c.get("longPollAborts") ?? c.req.raw,
       receiveOptionsOf(c),
     );
+    if (carriesLargeBodies(result)) {
+      // Written as the client reads it, not built whole (see `json_answer.ts`).
+      return c.body(jsonAnswerStream(result), 200, { "content-type": "application/json" }) as never;
+    }
     return c.json(result, 200);
   });
   app.openapi(deleteMessages, async (c) => {
