@@ -34,6 +34,9 @@ function sqs(operation: string, body: string) {
 
 const tooDeep = "nested too deep: more than 64 levels of arrays and objects";
 const tooComplex = "too complex: more than 4096 arrays and objects";
+const tooManyMembers = "too complex: more than 16384 object members";
+const keys = (count: number) =>
+  `{${Array.from({ length: count }, (_, i) => `"k${i}":"v"`).join(",")}}`;
 
 Deno.test("a body nested too deep or holding too many arrays is refused, unparsed, on each door", async () => {
   await using node = fuzzNode();
@@ -80,6 +83,22 @@ Deno.test("a body nested too deep or holding too many arrays is refused, unparse
       tooDeep,
     ],
     ["SQS CreateQueue, 2 MB of brackets", sqs("CreateQueue", nested(1_000_000)), "sqs", tooDeep],
+    [
+      "v1 send, 300,000 attribute keys",
+      v1(
+        "POST",
+        "/v1/queues/jobs/messages",
+        `{"messages":[{"body":"a","attributes":${keys(300_000)}}]}`,
+      ),
+      "v1",
+      tooManyMembers,
+    ],
+    [
+      "SQS CreateQueue, 300,000 tags",
+      sqs("CreateQueue", `{"QueueName":"other","tags":${keys(300_000)}}`),
+      "sqs",
+      tooManyMembers,
+    ],
     [
       "SQS SendMessage, 4097 arrays and objects",
       sqs(

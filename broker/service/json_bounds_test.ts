@@ -22,6 +22,25 @@ Deno.test("depth and count are bounded, at the bound exactly", () => {
   assert.equal(jsonBounds.scannedCharsMin, 2 * jsonBounds.containersMax);
 });
 
+Deno.test("object members are bounded: distinct keys are what JSON.parse spends its time on", () => {
+  const members = (count: number) =>
+    `{${Array.from({ length: count }, (_, i) => `"k${i}":1`).join(",")}}`;
+  const many = "too complex: more than 16384 object members";
+  assert.equal(jsonBoundsProblem(members(16_384)), null);
+  assert.equal(jsonBoundsProblem(members(16_385)), many);
+  assert.equal(
+    jsonBoundsProblem(`{"messages":[{"body":"a","attributes":${members(300_000)}}]}`),
+    many,
+  );
+  // Spread over many objects they count the same; colons inside strings are not members.
+  const spread = `[${Array(4000).fill(members(5)).join(",")}]`;
+  assert.equal(jsonBoundsProblem(spread), many);
+  assert.equal(jsonBoundsProblem(JSON.stringify({ body: ":".repeat(100_000) })), null);
+  // A legal v1 batch: 256 messages with 10 attributes each, far under the bound.
+  const message = { body: "a", attributes: JSON.parse(members(10)), groupId: "g" };
+  assert.equal(jsonBoundsProblem(JSON.stringify({ messages: Array(256).fill(message) })), null);
+});
+
 Deno.test("brackets inside strings are not counted, escaped quotes and backslashes included", () => {
   for (
     const value of [
