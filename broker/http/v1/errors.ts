@@ -219,6 +219,16 @@ export function validationHook(result: ValidationResult): void {
   throw invalidParameterFromZod(result.error, result.data);
 }
 
+/** Unknown field names an answer lists after the first. */
+const unknownKeysListedMax = 10;
+/** Characters of an unknown field's name an answer shows. */
+const unknownKeyCharsMax = 100;
+
+/** An unknown field's name as an answer shows it: shortened past 100 characters. */
+function shownKey(key: string): string {
+  return key.length > unknownKeyCharsMax ? `${key.slice(0, unknownKeyCharsMax)}…` : key;
+}
+
 /** The most telling issue of `error` as an `InvalidParameter`, described for a human. */
 export function invalidParameterFromZod(error: z.ZodError, input: unknown): BrokerError {
   // An unknown field usually explains a missing one (`mesages` vs `messages`): report it first.
@@ -228,8 +238,13 @@ export function invalidParameterFromZod(error: z.ZodError, input: unknown): Brok
   );
   const path = issue.path.map(String);
   if (issue.code === "unrecognized_keys") {
-    const field = [...path, issue.keys[0]].join(".");
-    const others = issue.keys.length > 1 ? ` (and ${issue.keys.slice(1).join(", ")})` : "";
+    const field = [...path, shownKey(issue.keys[0])].join(".");
+    // The answer stays small whatever the body held: 10 more names at most, each shortened.
+    const listed = issue.keys.slice(1, 1 + unknownKeysListedMax).map(shownKey);
+    const more = issue.keys.length - 1 - listed.length;
+    const others = listed.length === 0
+      ? ""
+      : ` (and ${listed.join(", ")}${more > 0 ? `, and ${more} more` : ""})`;
     return new BrokerError("InvalidParameter", `${field}: unknown field${others}`, { field });
   }
   if (issue.code === "invalid_key") {
