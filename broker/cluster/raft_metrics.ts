@@ -115,7 +115,7 @@ export class RaftMetrics {
     family(
       "cmqd_raft_leader_known",
       "gauge",
-      "1 when this node knows a leader it can reach (itself included), 0 while it knows none, or the leader it names has sent nothing for two election timeouts (a node that may not campaign keeps naming a lost leader): it then relays nothing and /readyz answers 503.",
+      "1 when this node knows a leader it can reach (itself included), 0 while it knows none, or the leader it names has sent nothing for two election timeouts (a node that may not campaign keeps naming a lost leader): it then relays nothing and /readyz answers 503. A leader handing its leadership over stays 1 (it still names itself) while /readyz answers 503 and it refuses writes.",
       [` ${known ? 1 : 0}`],
     );
     family(

@@ -123,6 +123,12 @@ Deno.test("/readyz: a leader handing its leadership over is not ready (it refuse
     assert.equal(body.error.code, "NotReady");
     assert.match(body.error.message, /handing leadership over to /);
     assert.equal(response.headers.get("retry-after"), "1");
+    // Still the leader, it names itself: the gauge stays 1 while /readyz answers 503, and its
+    // HELP says so (a dashboard reading it as "ready" would be wrong for the handover).
+    const scrape = await (await leader.app.request("/metrics")).text();
+    assert.equal(/^cmqd_raft_leader_known (\S+)$/m.exec(scrape)?.[1], "1");
+    const help = /^# HELP cmqd_raft_leader_known (.*)$/m.exec(scrape)?.[1] ?? "";
+    assert.match(help, /handing its leadership over/);
     network.cut.delete(follower.replica.id);
     await until(async () =>
       (await readiness(leader)).status === 200 ||
