@@ -69,3 +69,27 @@ Deno.test("the CMQ and SQS doors refuse a declared body over the same bound in t
     assert.doesNotMatch(await at.text(), /out of range|TooLong/, `${path} at the bound`);
   }
 });
+
+Deno.test("the bound counts the JSON text: a body of control characters is six bytes each (README's numbers)", async () => {
+  const { app, calls } = defaultApp();
+  const send = (chars: number) => {
+    const body = JSON.stringify({ messages: [{ body: "\u0001".repeat(chars) }] });
+    return app.request("/v1/queues/q/messages", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+  };
+  // 742,737 of them: 4,456,448 bytes of compact JSON, the bound itself.
+  const before = calls.length;
+  const at = await send(742_737);
+  assert.notEqual(at.status, 413);
+  await at.body?.cancel();
+  assert.equal(calls.length, before + 1, "the send reached the service");
+  for (const chars of [742_738, 1024 * 1024]) {
+    const over = await send(chars);
+    assert.equal(over.status, 413, `${chars} characters`);
+    assert.equal((await over.json()).error.code, "RequestTooLarge");
+  }
+  assert.equal(calls.length, before + 1, "nothing more reached the service");
+});
