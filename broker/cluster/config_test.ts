@@ -181,3 +181,21 @@ function helpColumn(lines: string[], envColumn: number): number {
   const first = lines.find((line) => line.slice(envColumn + 1).startsWith("CMQD_"))!;
   return envColumn + 1 + first.slice(envColumn + 1).match(/^\S+ +/)![0].length;
 }
+
+Deno.test("--held-request-max-s: 60 by default, from the flag or CMQD_HELD_REQUEST_MAX_S, at least 1", () => {
+  assert.equal(parseConfig([], {}).heldRequestMaxS, 60);
+  assert.equal(parseConfig(["--held-request-max-s", "5"], {}).heldRequestMaxS, 5);
+  assert.equal(parseConfig([], { CMQD_HELD_REQUEST_MAX_S: "120" }).heldRequestMaxS, 120);
+  assert.throws(
+    () => parseConfig(["--held-request-max-s", "0"], {}),
+    /^Error: --held-request-max-s: at least 1, got 0$/,
+  );
+  assert.throws(
+    () => parseConfig(["--held-request-max-s", "1.5"], {}),
+    /--held-request-max-s.*not a whole number|not a whole number.*--held-request-max-s/,
+  );
+  assert.throws(
+    () => parseConfig([], { CMQD_HELD_REQUEST_MAX_S: "soon" }),
+    /CMQD_HELD_REQUEST_MAX_S|--held-request-max-s/,
+  );
+});
