@@ -306,7 +306,7 @@ function describeBound(origin: string, side: "least" | "most", bound: number | b
         : `must have at ${side} ${bound} characters`;
     case "array":
     case "set":
-      return `must have at ${side} ${bound} entries`;
+      return `must have at ${side} ${bound} ${bound === 1 ? "entry" : "entries"}`;
     default:
       return `must be at ${side} ${bound}`;
   }
