@@ -45,6 +45,7 @@ import {
 } from "./producer_bytes.ts";
 import { earlierSendFailed, GroupBreaks } from "./producer_groups.ts";
 import { checkProducerOptions, type ProducerOptions } from "./producer_options.ts";
+import { randomUuid } from "./uuid.ts";
 
 export type { ProducerOptions } from "./producer_options.ts";
 
@@ -176,6 +177,16 @@ export class Producer {
    * `EarlierSendFailed`, unsent, when an earlier send of its group failed first.
    */
   send(message: SendMessageEntry | string, options: SendOptions = {}): Promise<SentMessage> {
+    try {
+      return this.#send(message, options);
+    } catch (error) {
+      // Whatever throws here (a getter of the caller's message, say) rejects, never throws.
+      this.#failed++;
+      return Promise.reject(error);
+    }
+  }
+
+  #send(message: SendMessageEntry | string, options: SendOptions): Promise<SentMessage> {
     if (this.#closed) {
       this.#failed++;
       return Promise.reject(
@@ -198,7 +209,7 @@ export class Producer {
         }),
       );
     }
-    if (this.#autoDedupId && entry.dedupId === undefined) entry.dedupId = crypto.randomUUID();
+    if (this.#autoDedupId && entry.dedupId === undefined) entry.dedupId = randomUuid();
     const unsettled: Unsettled = { waiters: undefined };
     this.#unsettled.add(unsettled);
     const done = () => {
@@ -206,7 +217,12 @@ export class Producer {
       for (const waiter of unsettled.waiters ?? []) waiter();
     };
     const group = entry.groupId ?? (this.#fifo ? "" : undefined);
-    return this.#admit(entry, group, ++this.#sendsMade, options.signal, done);
+    try {
+      return this.#admit(entry, group, ++this.#sendsMade, options.signal, done);
+    } catch (error) {
+      done();
+      throw error;
+    }
   }
 
   /** Sends every pending message now and waits until each send made before it settled. */

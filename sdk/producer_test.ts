@@ -453,3 +453,54 @@ Deno.test("fields a JavaScript caller adds to an entry are counted: requests sta
   await flushed;
   assert.equal((await Promise.all(sends)).length, 100);
 });
+
+/** Runs `body` with a `crypto` that has `getRandomValues` only, as on a plain-http page. */
+async function withoutRandomUuid(body: () => Promise<void>): Promise<void> {
+  const real = Object.getOwnPropertyDescriptor(globalThis, "crypto")!;
+  const original = globalThis.crypto;
+  Object.defineProperty(globalThis, "crypto", {
+    configurable: true,
+    value: {
+      getRandomValues: <T extends ArrayBufferView>(array: T) =>
+        original.getRandomValues(array as never),
+    },
+  });
+  try {
+    await body();
+  } finally {
+    Object.defineProperty(globalThis, "crypto", real);
+  }
+}
+
+Deno.test("autoDedupId works where crypto.randomUUID is missing (a non-secure browser page)", async () => {
+  await withoutRandomUuid(async () => {
+    const client = new FakeSender();
+    const producer = new Producer(client, "q", { autoDedupId: true });
+    const sends = bodies(10).map((body) => producer.send(body));
+    await waitFor("the batch", () => client.calls.length === 1);
+    const ids = client.calls[0].entries.map((entry) => entry.dedupId ?? "");
+    for (const id of ids) {
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
+    assert.equal(new Set(ids).size, ids.length);
+    client.acknowledge(0);
+    await Promise.all(sends);
+  });
+});
+
+Deno.test("a throw inside send() comes back as a rejected promise, not synchronously", async () => {
+  const client = new FakeSender();
+  const producer = new Producer(client, "q");
+  const message = {
+    get body(): string {
+      throw new Error("a getter that throws");
+    },
+  };
+  let sent: Promise<unknown> | undefined;
+  assert.doesNotThrow(() => {
+    sent = producer.send(message as SendMessageEntry);
+  });
+  await assert.rejects(sent!, /a getter that throws/);
+  assert.equal(producer.stats.failed, 1);
+  assert.equal(producer.stats.pendingSends, 0);
+});
