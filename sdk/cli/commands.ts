@@ -324,9 +324,17 @@ async function tailDeleting(
     concurrency: integerFlag(context.args, "concurrency", { min: 1, max: 256 }, 1),
     waitSeconds: integerFlag(context.args, "wait-seconds", { min: 0, max: 30 }, 20),
     handleMessage: (message) => {
-      // A message that arrived after the end (past --count: a receive asks for the free slots)
+      // A message that arrived after the end (past --count: a receive asks for the free slots),
+      // or whose line could not be written (standard output closed, which ends the tail too),
       // is given back at once, not deleted, nor failed (hidden for a retry delay).
-      if (!print(message)) throw unprocessed;
+      let printed: boolean;
+      try {
+        printed = print(message);
+      } catch (error) {
+        if (signal.aborted) throw unprocessed;
+        throw error;
+      }
+      if (!printed) throw unprocessed;
     },
     onError: (error) => {
       if (failure !== null) return;

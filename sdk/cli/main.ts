@@ -122,8 +122,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   watchOutputErrors();
   outputErrorListener = onOutputError;
   const terminal = process.stderr.isTTY === true;
+  const outputClosedFailure = () => {
+    process.stderr.write("error: standard output was closed; stopped\n");
+    return 1;
+  };
   try {
-    return await runCommand({
+    const status = await runCommand({
       client,
       args,
       json: args.flags.has("json"),
@@ -144,12 +148,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       signal: interrupted.signal,
       nodes: nodesOf(args),
     });
+    // A command that stopped on it without an error (`tail --delete` gives the unprinted
+    // message back) still did not print what it had to.
+    return outputClosed ? outputClosedFailure() : status;
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(error);
-    if (outputClosed) {
-      process.stderr.write("error: standard output was closed; stopped\n");
-      return 1;
-    }
+    if (outputClosed) return outputClosedFailure();
     // The user's setup: Deno run without --allow-net (or --allow-env), or the system refusing.
     const missing = missingPermissionText(error);
     if (missing !== undefined) {

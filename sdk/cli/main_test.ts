@@ -249,3 +249,71 @@ Deno.test("the system refusing a connection (PermissionDenied) is the user's set
     CmqdClient.prototype.getQueue = getQueue;
   }
 });
+
+Deno.test("tail --delete with standard output closed: stops, deletes only what it printed, gives the rest back, exit 1", async () => {
+  const deleted: string[] = [];
+  const visibility: { receiptHandle: string; visibilityTimeoutSeconds: number }[] = [];
+  let receives = 0;
+  const message = (n: number) => ({
+    id: `m${n}`,
+    sequence: n,
+    body: `body ${n}`,
+    receiptHandle: `h${n}`,
+    enqueuedAt: 0,
+    firstReceivedAt: 0,
+    receiveCount: 1,
+    visibleAt: 0,
+  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      const body = await request.json();
+      if (path.endsWith("/messages/receive")) {
+        const handles: string[] = body.deleteReceiptHandles ?? [];
+        deleted.push(...handles);
+        const messages = receives++ === 0 ? [message(1), message(2), message(3)] : [];
+        if (messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        return Response.json({ messages, deleted: handles.length, failures: [] });
+      }
+      if (path.endsWith("/messages/delete")) {
+        deleted.push(...body.receiptHandles);
+        return Response.json({ deleted: body.receiptHandles.length, failures: [] });
+      }
+      if (path.endsWith("/messages/visibility")) {
+        visibility.push(...body.entries);
+        return Response.json({ changed: body.entries.length, failures: [] });
+      }
+      return Response.json({ code: "NotFound", message: path }, { status: 404 });
+    },
+  );
+  // The reader goes away after the first line: the second line's write fails (EPIPE).
+  const descriptor = Object.getOwnPropertyDescriptor(process.stdout, "errored");
+  let lines = 0;
+  try {
+    const { code, stdout, stderr } = await run(
+      ["tail", "q", "--delete", "--url", `http://127.0.0.1:${server.addr.port}`],
+      (text) => {
+        if (!text.startsWith("1970-") || ++lines < 2) return;
+        Object.defineProperty(process.stdout, "errored", {
+          configurable: true,
+          get: () => new Error("EPIPE"),
+        });
+      },
+    );
+    // The stub keeps the second line too: its write is the one that failed.
+    assert.equal(stdout.split("\n").filter((line) => line !== "").length, 2, stdout);
+    assert.equal(stderr, "error: standard output was closed; stopped\n");
+    assert.equal(code, 1);
+    assert.deepEqual(deleted, ["h1"], "only the message whose line was written is deleted");
+    // The others are given back at once (lock 0), not failed and hidden for a retry delay.
+    assert.deepEqual(visibility.map((entry) => entry.receiptHandle).sort(), ["h2", "h3"]);
+    for (const entry of visibility) {
+      assert.equal(entry.visibilityTimeoutSeconds, 0, JSON.stringify(visibility));
+    }
+  } finally {
+    if (descriptor === undefined) delete (process.stdout as { errored?: unknown }).errored;
+    else Object.defineProperty(process.stdout, "errored", descriptor);
+    await server.shutdown();
+  }
+});
