@@ -322,6 +322,21 @@ Deno.test("h2c with prior knowledge: the doors signed over one connection, concu
       neverEnds.abort();
       await assert.rejects(hanging);
       assert.equal(await stored(client, "big"), 1, "the hanging body stored nothing");
+      // Headers over the server's header-list bound (16 KiB; curl is answered 431): the stream is
+      // refused, nothing is done, and the connection goes on serving.
+      await assert.rejects(
+        h2.fetch(`${broker.url}/v1/queues/huge-headers`, {
+          method: "PUT",
+          headers: { "content-type": "application/json", "x-big": "a".repeat(200_000) },
+          body: "{}",
+        }),
+        /REFUSED_STREAM|431/,
+      );
+      const absent = await h2.fetch(`${broker.url}/v1/queues/huge-headers`, {
+        headers: { authorization: bearer },
+      });
+      assert.equal(absent.status, 404, "the refused request created nothing");
+      await absent.body?.cancel();
       assert.ok(h2.streamsOpened() > 100, "all of it over one connection");
     } finally {
       await h2?.close();
