@@ -15,22 +15,15 @@ import {
 } from "../../broker/testing.ts";
 import type { NodeId } from "../../raft/mod.ts";
 import { RealFileSystem } from "../../storage/mod.ts";
+import { waitFor } from "../../sdk/_test_helpers.ts";
 import { freePort, testClusterKeyText } from "./process.ts";
 
 /** The cluster key the nodes share (the test key of `process.ts`). */
 export const inProcessClusterKey = new TextEncoder().encode(testClusterKeyText);
 
-/** Waits (polling every 20 ms) until `probe` holds; throws naming `what` past the deadline. */
-export async function until(
-  what: string,
-  probe: () => boolean,
-  deadlineMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Waits until `probe` holds, 30 s at most (the SDK tests' `waitFor`, with a cluster's deadline). */
+export function until(what: string, probe: () => boolean): Promise<void> {
+  return waitFor(what, probe, 30_000);
 }
 
 /** The nodes n1, n2, n3 and what a test reads of them. */
